@@ -1,0 +1,184 @@
+# konce: a plain GNU Makefile.
+#
+#   make            build libkonce (static and shared) and the konce binary
+#   make test       unit, simulator and netsim tests (netsim ones skip without root)
+#   make asan       the same unit and simulator tests under ASan + UBSan
+#   make fuzz       build every libFuzzer target with clang;  make fuzz-run  runs each briefly
+#   make bench      build and run the benchmarks in bench/
+#   make check      static analysis with cppcheck
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages the build and the tests need (idempotent)
+#
+# BUILD=dir puts every output in dir, so several builds (and several people) can share one tree.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+V       ?= 0
+
+PKGS      := libsodium libevent sqlite3 miniupnpc inih jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnatpmp -lpthread
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wvla
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+ifneq ($(WERROR),)
+WARN    += -Werror
+endif
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -Iinclude -I. -D_GNU_SOURCE
+ALL_CFLAGS = -std=gnu11 -fPIC $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+ifeq ($(V),0)
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q :=
+say =
+endif
+
+# Sources.  Every .c in a core directory belongs to libkonce; tools/*.c make the konce binary.
+LIB_SRC   := $(sort $(wildcard node/*.c nat/*.c consensus/*.c store/*.c))
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+SIM_SRC   := $(sort $(filter-out tests/sim/test_%.c,$(wildcard tests/sim/*.c)))
+SIMT_SRC  := $(sort $(wildcard tests/sim/test_*.c))
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCH_LIB_SRC := $(sort $(filter-out bench/bench_%.c,$(wildcard bench/*.c)))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_OBJ   := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
+SIMT_BIN  := $(SIMT_SRC:%.c=$(BUILD)/%)
+BENCH_OBJ := $(BENCH_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+LIBA  := $(BUILD)/libkonce.a
+LIBSO := $(BUILD)/libkonce.so
+KONCE := $(BUILD)/konce
+
+.PHONY: all test unit asan fuzz fuzz-run bench check install uninstall clean deps tests
+.DEFAULT_GOAL := all
+
+all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,libkonce.so.0 -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(KONCE): $(TOOL_OBJ) $(LIBA)
+	$(call say,LD,$@)$(CC) -o $@ $(TOOL_OBJ) $(LIBA) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/konce.pc: Makefile
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: konce' 'Description: peer-to-peer messaging by public key over UDP' 'Version: 0.1.0' \
+	  'Requires.private: libsodium libevent sqlite3 miniupnpc' \
+	  'Libs: -L$${libdir} -lkonce' 'Libs.private: -lnatpmp -lpthread' 'Cflags: -I$${includedir}' > $@
+
+# Tests: one cmocka binary per unit-test file; simulator tests also link tests/sim/*.c.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBA)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
+
+$(BUILD)/tests/sim/%: tests/sim/%.c $(SIM_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(SIM_OBJ) $(LIBA) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
+
+tests: all $(UNIT_BIN) $(SIMT_BIN)
+
+test: tests
+	$(Q)KONCE_BIN=$(abspath $(KONCE)) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
+
+unit: tests
+	$(Q)bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN)
+
+# ASan + UBSan: the unit and simulator tests.  netsim scenarios run in `make test`.
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CFLAGS='-O1 -g' \
+	  EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' \
+	  EXTRA_LDFLAGS='-fsanitize=address,undefined' unit
+
+# libFuzzer targets, built with clang into build-fuzz/.
+FUZZ_BUILD := build-fuzz
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined $(PKG_CFLAGS)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_SECONDS ?= 15
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CLANG,$<)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(call say,CLANG,$<)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(PKG_LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+# Each target runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME, if present).
+fuzz-run: fuzz
+	$(Q)set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -close_fd_mask=3 $(FUZZ_BUILD)/corpus/$$n $$seeds >$(FUZZ_BUILD)/$$n.log 2>&1 \
+	    || { tail -n 40 $(FUZZ_BUILD)/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
+	  grep -E '^#[0-9]+ +DONE' $(FUZZ_BUILD)/$$n.log | tail -n 1; done
+
+# Benchmarks print their figure beside a baseline measured in the same run.
+$(BUILD)/bench/%: bench/%.c $(BENCH_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(BENCH_OBJ) $(LIBA) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+bench: all $(BENCH_BIN)
+	$(Q)set -e; for b in $(BENCH_BIN); do echo "== $${b##*/}"; KONCE_BIN=$(abspath $(KONCE)) $$b; done
+
+check:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+	  --std=c11 -D_GNU_SOURCE -Iinclude -I. --suppress=missingIncludeSystem node nat consensus store tools
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/konce
+	install -m 0755 $(KONCE) $(DESTDIR)$(PREFIX)/bin/konce
+	install -m 0644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libkonce.a
+	install -m 0755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libkonce.so.0
+	ln -sf libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/libkonce.so
+	install -m 0644 $(BUILD)/konce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
+	install -m 0644 include/konce/*.h $(DESTDIR)$(PREFIX)/include/konce/
+	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; fi
+	@for m in docs/*.[1-8]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
+	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+clean:
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
+
+# Debian packages for building, testing, fuzzing and netsim.  Idempotent: installs only what is missing.
+DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
+  libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
+  libcmocka-dev libinih-dev libjansson-dev \
+  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || printf ' %s' $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEB_PKGS)) Debian packages already installed"; \
+	else echo "deps: installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root to run apt-get (try: sudo make deps)" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

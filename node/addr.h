@@ -1,0 +1,41 @@
+/* addr.h - network addresses as the sans-I/O cores see them.
+ *
+ * A konce_addr is a plain value: IPv4 is stored as an IPv4-mapped IPv6 address (::ffff:a.b.c.d),
+ * so one 16-byte form covers both families and can be hashed and compared with memcmp.  Only the
+ * I/O layer converts to and from struct sockaddr.
+ */
+#ifndef KONCE_ADDR_H
+#define KONCE_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct sockaddr;
+struct sockaddr_storage;
+
+typedef struct konce_addr {
+	uint8_t ip[16]; /* network order; IPv4 as ::ffff:a.b.c.d */
+	uint16_t port;  /* host order */
+} konce_addr;
+
+enum { KONCE_ADDR_STRLEN = 64 }; /* "[ffff:...:ffff]:65535" and NUL fit */
+
+static inline bool konce_addr_eq(const konce_addr *a, const konce_addr *b)
+{
+	return a->port == b->port && memcmp(a->ip, b->ip, 16) == 0;
+}
+bool konce_addr_is_v4(const konce_addr *a);
+void konce_addr_from_v4(konce_addr *a, const uint8_t ip4[4], uint16_t port);
+void konce_addr_from_v6(konce_addr *a, const uint8_t ip6[16], uint16_t port);
+/* 0, or -EAFNOSUPPORT for a family other than AF_INET / AF_INET6. */
+int konce_addr_from_sockaddr(konce_addr *a, const struct sockaddr *sa);
+/* Fills ss as AF_INET for IPv4-mapped addresses unless want_v6; returns the sockaddr length. */
+size_t konce_addr_to_sockaddr(const konce_addr *a, struct sockaddr_storage *ss, bool want_v6);
+/* "1.2.3.4:5" or "[::1]:5".  Returns buf. */
+char *konce_addr_str(const konce_addr *a, char buf[KONCE_ADDR_STRLEN]);
+/* Parses "1.2.3.4:5", "[::1]:5" (numeric only).  0 or -EINVAL. */
+int konce_addr_parse(konce_addr *a, const char *text);
+
+#endif

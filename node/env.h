@@ -1,0 +1,31 @@
+/* env.h - what a sans-I/O core borrows from its caller: memory and randomness.
+ *
+ * Cores never call malloc() or randombytes() directly.  They call through a konce_env, so that tests
+ * can count every allocation (to prove nothing is allocated for an unauthenticated peer) and the
+ * simulator can make every run reproducible from its seed.  konce_env_default() uses malloc/free and
+ * libsodium's randombytes_buf.
+ */
+#ifndef KONCE_ENV_H
+#define KONCE_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct konce_env {
+	void *(*alloc)(void *ctx, size_t size); /* zeroed memory or NULL */
+	void (*free)(void *ctx, void *ptr);
+	void (*random)(void *ctx, uint8_t *buf, size_t len);
+	void *ctx;
+} konce_env;
+
+const konce_env *konce_env_default(void);
+
+static inline void *konce_env_alloc(const konce_env *e, size_t n) { return e->alloc(e->ctx, n); }
+static inline void konce_env_free(const konce_env *e, void *p)
+{
+	if (p)
+		e->free(e->ctx, p);
+}
+static inline void konce_env_random(const konce_env *e, uint8_t *buf, size_t n) { e->random(e->ctx, buf, n); }
+
+#endif
