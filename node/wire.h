@@ -2,7 +2,8 @@
  *
  * All multi-byte integers on the wire are big-endian (network order).  Offsets are byte offsets
  * from the start of the datagram.  Times on the wire are milliseconds of the sender's own steady
- * clock; they are compared only against values the same side produced earlier.
+ * clock; they are compared only against values the same side produced earlier.  The cores take
+ * `now` in microseconds of a monotonic clock; the _MS constants below are converted where used.
  *
  * docs/PROTOCOL.md explains each field and why the server's checks come in the order they do.
  * Read with wire_get/put helpers below; never cast a datagram to a struct.
