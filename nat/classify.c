@@ -25,6 +25,8 @@ void konce_nat_init(konce_nat *c, const konce_nat_config *cfg)
 
 const konce_nat_result *konce_nat_result_get(const konce_nat *c) { return &c->r; }
 
+void konce_nat_set_reply_to_port(konce_nat *c, bool can) { c->cfg.reply_to_port = can; }
+
 static void addr_with_port(konce_addr *out, const konce_addr *ip_of, uint16_t port)
 {
 	*out = *ip_of;

@@ -187,6 +187,9 @@ void konce_nat_init(konce_nat *c, const konce_nat_config *cfg);
 /* The next probe to run, or false when classification is finished (result.done). */
 bool konce_nat_next(konce_nat *c, uint64_t now, konce_nat_probe *p);
 void konce_nat_answer(konce_nat *c, uint64_t now, const konce_nat_obs *a);
+/* Whether the server can answer to another port of ours, once the basic answer has told the caller
+ * what kind of server it is (an RFC 3489 STUN server cannot); read when the lifetime test starts. */
+void konce_nat_set_reply_to_port(konce_nat *c, bool can);
 void konce_nat_timeout(konce_nat *c, uint64_t now);
 const konce_nat_result *konce_nat_result_get(const konce_nat *c);
 

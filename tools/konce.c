@@ -11,6 +11,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	/* subcommands are added here, one line each */
+	{"probe", konce_cmd_probe, "see what happens to packets on their way through NATs"},
 	{NULL, NULL, NULL},
 };
 
