@@ -294,9 +294,10 @@ int konce_store_check(konce_store *st, char *buf, size_t len)
 	int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *r = (const char *)sqlite3_column_text(s, 0);
+		int e = r && !strcmp(r, "ok") ? 0 : -EILSEQ;
 		snprintf(buf, len, "%s", r ? r : "");
 		sqlite3_finalize(s);
-		return r && !strcmp(r, "ok") ? 0 : -EILSEQ;
+		return e;
 	}
 	snprintf(buf, len, "%s", sqlite3_errmsg(st->db));
 	sqlite3_finalize(s);
