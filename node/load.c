@@ -19,6 +19,15 @@ static unsigned base_bits(uint32_t level)
 	return b > KONCE_WIRE_POW_MAX_BITS ? KONCE_WIRE_POW_MAX_BITS : b;
 }
 
+/* Half way from level to sample, rounded towards sample, so that a steady load converges to exactly
+ * its own level (a steady full load reads 1000, not 999) and an idle server reaches exactly 0. */
+static uint32_t ewma(uint32_t level, uint32_t sample)
+{
+	if (sample >= level)
+		return level + (sample - level + 1) / 2;
+	return level - (level - sample + 1) / 2;
+}
+
 void konce_load_init(konce_load *l, uint64_t capacity_per_period, uint64_t now_us)
 {
 	l->capacity = capacity_per_period ? capacity_per_period : 1;
@@ -36,10 +45,10 @@ static void advance(konce_load *l, uint64_t now_us)
 		return;
 	uint64_t k = (now_us - l->period_start) / PERIOD_US;
 	unsigned __int128 sample = (unsigned __int128)l->used * 1000 / l->capacity;
-	if (sample > LEVEL_MAX)
-		sample = LEVEL_MAX;
-	uint32_t level = (uint32_t)(((uint64_t)l->level + (uint64_t)sample) / 2);
-	level = k - 1 >= 32 ? 0 : level >> (k - 1);
+	uint32_t level = ewma(l->level, sample > LEVEL_MAX ? LEVEL_MAX : (uint32_t)sample);
+	/* each empty period at least halves the level: from LEVEL_MAX, 0 within 21 of them */
+	for (uint64_t i = 1; i < k && level; i++)
+		level = ewma(level, 0);
 	l->level = level;
 	l->bits = (uint8_t)base_bits(level);
 	l->used = 0;

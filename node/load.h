@@ -5,10 +5,14 @@
  * capacity and falls back to 0 when the server is idle.  The caller owns the struct.
  *
  * Load level.  At the end of each period, sample = used x 1000 / capacity (permille) and
- * level = (level + sample) / 2: an EWMA with alpha 1/2, so a flood shows within one period and a
- * quiet server halves its level every period.  Periods in which nothing was charged are closed
- * lazily, at the next charge() or bits() call: each skipped period counts as an empty one, so after
- * a long gap the level is 0 however high it was.
+ * the level moves half way to the sample (an EWMA with alpha 1/2, rounded towards the sample so a
+ * steady load converges to exactly its own level): a flood shows within one period, and a quiet
+ * server halves its level every period.  Periods in which nothing was charged are closed lazily,
+ * at the next charge() or bits() call: each skipped period counts as an empty one, so after a long
+ * gap the level is 0 however high it was.  Examples (tests/unit/test_load.c checks them): a steady
+ * load at exactly capacity demands 6, 10, 12, 13, 14, ... and 15 bits from the 10th period; a flood
+ * of 10x capacity on an idle server demands 31 bits after one period and 32 after two, and once it
+ * stops the demand falls 30, 20, 15, 8 and is 0 from the fifth quiet period.
  *
  * Base demand (bits), against the smoothed level L in permille:
  *
