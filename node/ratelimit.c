@@ -96,9 +96,8 @@ static uint32_t source_slot(const konce_ratelimit *rl, const uint8_t key[16])
 
 static unsigned probe_len(const konce_ratelimit *rl) { return rl->mask + 1 < PROBE ? rl->mask + 1 : PROBE; }
 
-static struct rl_entry *find(const konce_ratelimit *rl, const uint8_t key[16])
+static struct rl_entry *find(const konce_ratelimit *rl, const uint8_t key[16], uint32_t s)
 {
-	uint32_t s = source_slot(rl, key);
 	for (unsigned i = 0; i < probe_len(rl); i++) {
 		struct rl_entry *e = &rl->tab[(s + i) & rl->mask];
 		if (e->used && memcmp(e->key, key, 16) == 0)
@@ -135,14 +134,14 @@ unsigned konce_ratelimit_charge(konce_ratelimit *rl, const konce_addr *src, unsi
 {
 	uint8_t key[16];
 	source_key(key, src);
-	struct rl_entry *e = find(rl, key);
+	uint32_t s = source_slot(rl, key);
+	struct rl_entry *e = find(rl, key, s);
 	int64_t bal;
 	if (e) {
 		bal = refilled(rl, e, now_us);
 		if (now_us < e->touched_us) /* out-of-order now: refill was 0, keep the later mark */
 			now_us = e->touched_us;
 	} else {
-		uint32_t s = source_slot(rl, key);
 		for (unsigned i = 0; i < probe_len(rl); i++) {
 			struct rl_entry *c = &rl->tab[(s + i) & rl->mask];
 			if (!c->used) {
@@ -157,9 +156,9 @@ unsigned konce_ratelimit_charge(konce_ratelimit *rl, const konce_addr *src, unsi
 		bal = rl->burst_micro; /* a new (or re-admitted) source starts with a full bucket */
 	}
 	bal -= (int64_t)cost * MICRO;
-	int64_t floor = -(int64_t)MAX_LEVEL * rl->burst_micro;
-	if (bal < floor)
-		bal = floor;
+	int64_t lowest = -(int64_t)MAX_LEVEL * rl->burst_micro;
+	if (bal < lowest)
+		bal = lowest;
 	e->balance = bal;
 	e->touched_us = now_us;
 	return level_of(rl, bal);
@@ -169,6 +168,6 @@ unsigned konce_ratelimit_level(const konce_ratelimit *rl, const konce_addr *src,
 {
 	uint8_t key[16];
 	source_key(key, src);
-	const struct rl_entry *e = find(rl, key);
+	const struct rl_entry *e = find(rl, key, source_slot(rl, key));
 	return e ? level_of(rl, refilled(rl, e, now_us)) : 0;
 }
