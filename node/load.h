@@ -25,7 +25,7 @@
  * one 0.37 us, X25519 28 us, so one X25519 = 16 units):
  *   - Below 6 bits a proof costs the client less than the X25519 work (KONCE_COST_DH = 50 units =
  *     2^5.6 hashes) it unlocks, so smaller demands would only annoy honest clients.
- *   - At full load (L = 1000) an honest client pays 2^15 hashes of its INITIATE: about 15 ms for a
+ *   - At full load (L = 1000) an honest client pays 2^15 hashes of its INITIATE: about 17 ms for a
  *     300-byte INITIATE and 58 ms for a full 1200-byte one on that core, under the ~100 ms budget
  *     even on a client a few times slower for typical sizes.  An attacker then pays about
  *     2^15 / 53 = 600 times the server's cost of each handshake it forces.
