@@ -142,6 +142,10 @@ int konce_keyfile_parse(const char *buf, size_t len, uint8_t pub[KONCE_KEY_BYTES
 	if (konce_key_decode_(secret, secret_text, KONCE_KEY_TEXT_LEN) != 0) {
 		seterr(err, errlen, "line 2: the secret key is not valid key text");
 		r = -EINVAL;
+	} else if ((secret[0] & 7) != 0 || (secret[31] & 0xc0) != 0x40) {
+		/* konce writes the secret clamped; refusing other forms keeps one file text per key */
+		seterr(err, errlen, "line 2: the secret key is not clamped as X25519 requires");
+		r = -EINVAL;
 	} else {
 		r = konce_identity_from_secret(&id, secret);
 	}

@@ -1,10 +1,11 @@
 /* keyfile.h - the secret key file (format and rules in docs/KEYS.md).
  *
  *     # konce secret key v1 - keep private
- *     secret: <43 characters: base64url of the 32-byte clamped X25519 secret>
+ *     secret: <43 characters: base64url of the 32-byte X25519 secret, stored clamped>
  *     public: <43 characters: the public key text>
  *
- * Exactly these three lines, each ending in "\n" (the last newline may be missing).  The public line
+ * Exactly these three lines, each ending in "\n" (the last newline may be missing), and the secret
+ * must be clamped (an unclamped one names the same key, so accepting it would give a key two texts).  The public line
  * lets `konce pubkey` print the key without decoding the secret, and is checked against the secret
  * whenever the secret is loaded.
  *

@@ -279,6 +279,23 @@ static void test_bad_format(void **state)
 	buf[37 + 51] = '\r';
 	expect_parse_error(buf, KONCE_KEYFILE_LEN + 1, "line 2: CRLF");
 
+	/* an unclamped secret: same key after clamping, but not the canonical file */
+	static const char *unclamped[] = {
+		"cQdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LGo", /* low bits of byte 0 set */
+		"cAdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LOo", /* top bit of byte 31 set */
+		"cAdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo", /* bit 6 of byte 31 clear */
+	};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(buf, sizeof(buf), "%.37ssecret: %s\npublic: hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo\n",
+			 good, unclamped[i]);
+		expect_parse_error(buf, strlen(buf), "line 2: the secret key is not clamped");
+	}
+	/* and the clamped RFC 7748 key itself is the docs/KEYS.md vector */
+	snprintf(buf, sizeof(buf), "%.37ssecret: cAdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LGo\n"
+		 "public: hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo\n", good);
+	assert_int_equal(konce_keyfile_parse(buf, strlen(buf), pub, &back, NULL, 0), 0);
+	konce_identity_free(back);
+
 	/* line 3 */
 	expect_parse_error(good, 37 + 52, "line 3: missing the public line");
 	snprintf(buf, sizeof(buf), "%.89s%s", good, secret_line);
