@@ -94,8 +94,9 @@ typedef struct konce_ep_event {
 	uint8_t data[KONCE_WIRE_MAX_PAYLOAD];
 } konce_ep_event;
 
-/* Every drop is counted under exactly one reason. */
-typedef struct konce_ep_counters {
+/* Every drop is counted under exactly one reason.  (A struct tag, not a typedef: the accessor
+ * function konce_ep_counters() has the name.) */
+struct konce_ep_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 	uint64_t rx_short, rx_unknown_type;
 	/* server: HELLO */
@@ -113,7 +114,7 @@ typedef struct konce_ep_counters {
 		path_response_bad, path_changed, amplification_blocked;
 	uint64_t ring_full_datagrams, ring_full_events;
 	uint64_t sessions_opened, sessions_closed, sessions_live;
-} konce_ep_counters;
+};
 
 /* 0, -EINVAL (bad config), -ENOMEM. */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
@@ -160,7 +161,7 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us);
 unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 /* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
 unsigned konce_ep_last_cost(const konce_ep *ep);
-const konce_ep_counters *konce_ep_counters(const konce_ep *ep);
+const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
 /* The current proof-of-work demand for a source with no overdraft. */
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us);
 
