@@ -27,13 +27,21 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 	return 0;
 }
 
-static void send_path_frame(konce_ep *ep, konce_sess *s, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA],
-			    const konce_addr *to, uint64_t now_us)
+static int send_path_frame(konce_ep *ep, konce_sess *s, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA],
+			   const konce_addr *to, uint64_t now_us)
 {
 	uint8_t f[1 + KONCE_FRAME_PATH_DATA];
 	size_t n = konce_frame_put_path(f, sizeof f, type, data);
-	if (konce_ep_send_frames(ep, s, f, n, to, now_us) == 0 && type == KONCE_FRAME_PATH_CHALLENGE)
+	return konce_ep_send_frames(ep, s, f, n, to, now_us);
+}
+
+static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.challenge, &s->path.probe, now_us) == 0) {
 		ep->c.path_challenge_tx++;
+		konce_path_challenge_sent(&s->path, now_us);
+		konce_ep_arm(ep, s->path.deadline_us);
+	}
 }
 
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
@@ -126,11 +134,10 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		return;
 	}
 	s->last_rx_us = now_us;
-	if (konce_path_on_packet(&s->path, from, len, now_us)) {
+	if (konce_path_on_packet(&s->path, from, len, now_us))
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
-		send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.challenge, from, now_us);
-		konce_ep_arm(ep, s->path.deadline_us);
-	}
+	if (konce_path_challenge_due(&s->path))
+		send_challenge(ep, s, now_us);
 	konce_ep_frames(ep, s, plain, plen, from, now_us);
 	sodium_memzero(plain, plen);
 }
@@ -150,7 +157,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 	if (k < t)
 		t = k;
 	if (konce_path_tick(&s->path, now_us))
-		send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.challenge, &s->path.probe, now_us);
+		send_challenge(ep, s, now_us);
 	if (s->path.probing && s->path.deadline_us < t)
 		t = s->path.deadline_us;
 	*next = t;

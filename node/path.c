@@ -1,4 +1,5 @@
 /* path.c - path validation and the anti-amplification budget (see path.h). */
+#include <stdint.h>
 #include "node/path.h"
 
 #include <sodium.h>
@@ -23,9 +24,19 @@ bool konce_path_on_packet(konce_path *p, const konce_addr *from, size_t len, uin
 	p->probe = *from;
 	p->rx_bytes = len;
 	p->tx_bytes = 0;
-	p->tries = 1;
-	p->deadline_us = now_us + (uint64_t)KONCE_PATH_RETRY_MS * 1000;
+	p->tries = 0;
+	p->deadline_us = UINT64_MAX;
 	return true;
+}
+
+bool konce_path_challenge_due(const konce_path *p) { return p->probing && p->tries == 0; }
+
+void konce_path_challenge_sent(konce_path *p, uint64_t now_us)
+{
+	if (p->tries == 0) {
+		p->tries = 1;
+		p->deadline_us = now_us + (uint64_t)KONCE_PATH_RETRY_MS * 1000;
+	}
 }
 
 bool konce_path_may_send(const konce_path *p, const konce_addr *to, size_t len)
@@ -55,12 +66,13 @@ bool konce_path_on_response(konce_path *p, const konce_addr *from, const uint8_t
 
 bool konce_path_tick(konce_path *p, uint64_t now_us)
 {
-	if (!p->probing || now_us < p->deadline_us)
+	if (!p->probing || p->tries == 0 || now_us < p->deadline_us)
 		return false;
 	if (p->tries >= KONCE_PATH_TRIES) {
 		p->probing = false;
 		return false;
 	}
+	/* counted whether or not the 1x budget lets it out, so a starved probe still ends */
 	p->tries++;
 	p->deadline_us = now_us + (uint64_t)KONCE_PATH_RETRY_MS * 1000;
 	return true;
