@@ -167,9 +167,9 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 	struct outstanding o;
 	build(d, p, &o);
 	uint64_t start = probe_now_us(), deadline = start + (p->deadline - p->not_before), next = start;
-	konce_nat_obs obs;
+	konce_nat_obs obs = {0};
 	bool got = false, was_stun = false, stun_seen = false;
-	konce_nat_obs stun_obs;
+	konce_nat_obs stun_obs = {0};
 	while (!got && probe_now_us() < deadline) {
 		if (probe_now_us() >= next) {
 			int rc = 0;

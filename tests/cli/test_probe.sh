@@ -99,6 +99,10 @@ check "probe nat: loopback is open, no NAT" has "$tmp/nat.json" '"protocol":"pro
 check "probe nat: filtering endpoint-independent" has "$tmp/nat.json" '"filtering":"EIF"'
 check "probe nat: ports preserved" has "$tmp/nat.json" '"port_allocation":"preserving"'
 
+# the lifetime test end to end: no NAT on loopback, so the mapping outlives the (2 s) bound
+"$KONCE" probe nat 127.0.0.1:$P1 --json --timeout 500 --lifetime=2 >"$tmp/life.json"; rc=$?
+if [ $rc -eq 0 ] && has "$tmp/life.json" '"lifetime":{"alive_after_s":2,"gone_after_s":null}'; then ok "lifetime test bounded at 2 s"; else bad "lifetime test bounded at 2 s"; fi
+
 # a listener that lies: every probe gets a reply with the wrong nonce
 reply="KPRB\x01\x02\x01\x01\xde\xad\xbe\xef\xde\xad\xbe\xef"
 reply+=$(printf '\\x00%.0s' $(seq 88))
