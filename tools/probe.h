@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "konce/konce.h"
+#include "nat/rawpkt.h"
 #include "node/addr.h"
 
 #define KONCE_PROBE_SOFTWARE "konce probe " KONCE_VERSION_STRING
@@ -73,27 +74,14 @@ int probe_cmd_send(int argc, char **argv);
 int probe_cmd_stun(int argc, char **argv);
 int probe_cmd_nat(int argc, char **argv);
 
-/* Raw transports (probe_raw.c).  IPv4 only.  Opening fails with -EPERM without CAP_NET_RAW. */
+/* Raw transports (probe_raw.c; the bytes are nat/rawpkt.c's).  IPv4 only.  Opening fails with
+ * -EPERM without CAP_NET_RAW. */
 enum probe_transport { PROBE_UDP = 1, PROBE_ICMP = 2, PROBE_TCP = 3 };
 int probe_raw_open(enum probe_transport t);
 const char *probe_raw_eperm_msg(void);
-/* Sends the probe bytes in an ICMP echo (type 8 request / 0 reply) or a TCP segment (SYN for a
- * request, SYN-ACK for a reply).  id_or_port: echo identifier / TCP source port; peer_port: TCP
- * destination port; seq/ack as TCP wants them (echo sequence number in seq for ICMP). */
-int probe_raw_send(int fd, enum probe_transport t, bool reply, const konce_addr *src, const konce_addr *dst,
-		   uint16_t id_or_port, uint16_t peer_port, uint32_t seq, uint32_t ack, const uint8_t *payload,
-		   size_t len);
-typedef struct probe_raw_pkt {
-	konce_addr src, dst;  /* ports: ICMP echo id, or TCP ports */
-	int ttl;
-	bool is_reply;        /* echo reply / SYN-ACK */
-	uint8_t tcp_flags;
-	uint32_t seq, ack;
-	const uint8_t *payload;
-	size_t len;
-} probe_raw_pkt;
-/* Parses an IPv4 packet as read from a raw socket; 0 if it is an echo / TCP segment, else -EINVAL. */
-int probe_raw_parse(enum probe_transport t, const uint8_t *buf, size_t len, probe_raw_pkt *p);
+/* Builds p as an ICMP echo or TCP segment and sends it from p->src's address to p->dst. */
+int probe_raw_send(int fd, enum probe_transport t, const konce_rawpkt *p);
+int probe_raw_parse(enum probe_transport t, const uint8_t *buf, size_t len, konce_rawpkt *p);
 /* The local address the kernel would use to reach dst (UDP connect trick). */
 int probe_route_src(const konce_addr *dst, konce_addr *src);
 

@@ -268,7 +268,7 @@ static void on_raw(struct listener *l, int fd, enum probe_transport t)
 {
 	uint8_t buf[PROBE_RX_MAX];
 	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	probe_raw_pkt pk;
+	konce_rawpkt pk;
 	konce_probe p, reply;
 	if (n <= 0 || probe_raw_parse(t, buf, (size_t)n, &pk) || pk.is_reply)
 		return;
@@ -306,9 +306,10 @@ static void on_raw(struct listener *l, int fd, enum probe_transport t)
 			konce_probe_make_reply(&reply, &p, &pk.src, &pk.dst, &pk.dst, NULL,
 					       t == PROBE_ICMP ? KONCE_PROBE_TR_ICMP : KONCE_PROBE_TR_TCP, pk.ttl);
 			konce_probe_encode(&reply, out);
-			int rc = probe_raw_send(fd, t, true, &pk.dst, &pk.src, pk.dst.port, pk.src.port,
-						t == PROBE_ICMP ? pk.seq : probe_random64() & 0xffffffffu,
-						pk.seq + 1 + (uint32_t)pk.len, out, sizeof(out));
+			konce_rawpkt rp = {.src = pk.dst, .dst = pk.src, .is_reply = true,
+					   .seq = t == PROBE_ICMP ? pk.seq : (uint32_t)probe_random64(),
+					   .ack = pk.seq + 1 + (uint32_t)pk.len, .payload = out, .len = sizeof(out)};
+			int rc = probe_raw_send(fd, t, &rp);
 			if (l->json)
 				json_object_set_new(j, rc ? "send_error" : "sent_to",
 						    rc ? json_string(strerror(-rc)) : probe_json_addr(&pk.src));

@@ -128,8 +128,9 @@ static int send_one(struct sender *s, uint64_t nonce, unsigned seq)
 		return -EINVAL;
 	if (s->tr == PROBE_UDP)
 		return probe_udp_send(s->fd, &s->dst, NULL, out, sizeof(out));
-	return probe_raw_send(s->fd, s->tr, false, &s->local, &s->dst, s->port, s->dst.port,
-			      s->tr == PROBE_ICMP ? seq : (uint32_t)probe_random64(), 0, out, sizeof(out));
+	konce_rawpkt rp = {.src = s->local, .dst = s->dst, .seq = s->tr == PROBE_ICMP ? seq : (uint32_t)probe_random64(),
+			   .payload = out, .len = sizeof(out)};
+	return probe_raw_send(s->fd, s->tr, &rp);
 }
 
 /* Waits for the reply to nonce until deadline; true if it came. */
@@ -150,7 +151,7 @@ static bool await(struct sender *s, uint64_t nonce, unsigned seq, unsigned count
 		}
 		ssize_t n;
 		while (!got && (n = recv(s->fd, rx->buf, sizeof(rx->buf), MSG_DONTWAIT)) > 0) {
-			probe_raw_pkt pk;
+			konce_rawpkt pk;
 			if (probe_raw_parse(s->tr, rx->buf, (size_t)n, &pk) || !pk.is_reply)
 				continue;
 			if (memcmp(pk.src.ip, s->dst.ip, 16) || pk.dst.port != s->port)
