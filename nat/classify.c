@@ -429,8 +429,13 @@ const char *konce_nat_classic_str(const konce_nat_result *r)
 {
 	if (r->blocked)
 		return "blocked";
-	if (r->mapping == KONCE_NAT_MAP_NONE)
-		return r->filtering == KONCE_NAT_FILT_EIF ? "open" : "firewalled";
+	if (r->mapping == KONCE_NAT_MAP_NONE) {
+		if (r->filtering == KONCE_NAT_FILT_EIF)
+			return "open";
+		if (r->filtering == KONCE_NAT_FILT_ADF || r->filtering == KONCE_NAT_FILT_APDF)
+			return "firewalled";
+		return "no-nat"; /* filtering not fully measured */
+	}
 	if (r->mapping == KONCE_NAT_MAP_ADM || r->mapping == KONCE_NAT_MAP_APDM)
 		return r->ports == KONCE_NAT_PORTS_SEQUENTIAL ? "symmetric-sequential" : "symmetric";
 	if (r->mapping == KONCE_NAT_MAP_EIM) {

@@ -199,8 +199,9 @@ const char *konce_nat_filtering_str(enum konce_nat_filtering f, bool longform);
 const char *konce_nat_ports_str(enum konce_nat_ports p);
 const char *konce_nat_tri_str(enum konce_nat_tri t);
 const char *konce_nat_test_str(enum konce_nat_test t);
-/* The classic name ("full-cone", "restricted-cone", "port-restricted-cone", "symmetric", "open",
- * "blocked") when the behaviours match one, else "other". */
+/* The classic name when the behaviours match one: "open", "firewalled" (no NAT, filtered), "no-nat"
+ * (filtering not measured), "full-cone", "restricted-cone", "port-restricted-cone", "symmetric",
+ * "symmetric-sequential", "blocked"; else "other". */
 const char *konce_nat_classic_str(const konce_nat_result *r);
 
 #endif

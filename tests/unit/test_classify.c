@@ -351,6 +351,12 @@ static void test_open_and_firewalled(void **state)
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_NONE);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_APDF);
 	assert_string_equal(konce_nat_classic_str(&r), "firewalled");
+
+	/* one address only: filtering cannot be told fully, so neither "open" nor "firewalled" */
+	world_init(&w, SPEC(.map = M_NONE, .filt = F_EIF, .srv_no_alt_addr = true));
+	r = classify(&w, false, 0);
+	assert_int_equal(r.filtering, KONCE_NAT_FILT_PORT_INDEPENDENT);
+	assert_string_equal(konce_nat_classic_str(&r), "no-nat");
 }
 
 static void test_blocked(void **state)
