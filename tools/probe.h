@@ -46,6 +46,7 @@ int probe_resolve(const char *text, uint16_t default_port, int family, konce_add
 int probe_parse_bind(const char *text, konce_addr *out);
 
 uint64_t probe_now_us(void);
+void probe_sleep_until(uint64_t at_us); /* monotonic, absolute; returns early only on a signal */
 uint64_t probe_random64(void);
 /* Waits until one of fds is readable or until_us passes: index, -1 on timeout. */
 int probe_wait(const int *fds, int n, uint64_t until_us);

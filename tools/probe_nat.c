@@ -162,7 +162,7 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 			       (double)(p->not_before - now) / 1e6);
 			fflush(stdout);
 		}
-		usleep((useconds_t)(p->not_before - now));
+		probe_sleep_until(p->not_before);
 	}
 	struct outstanding o;
 	build(d, p, &o);

@@ -293,9 +293,7 @@ int probe_cmd_send(int argc, char **argv)
 			printf("no reply to probe %ld/%ld within %ld ms\n", i + 1, count, timeout);
 		}
 		if (i + 1 < count) {
-			uint64_t next = at + (uint64_t)interval * 1000;
-			if (next > probe_now_us())
-				usleep((useconds_t)(next - probe_now_us()));
+			probe_sleep_until(at + (uint64_t)interval * 1000);
 		}
 	}
 	close(s.fd);

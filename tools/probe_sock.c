@@ -213,6 +213,12 @@ uint64_t probe_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+void probe_sleep_until(uint64_t at_us)
+{
+	struct timespec ts = {.tv_sec = (time_t)(at_us / 1000000), .tv_nsec = (long)(at_us % 1000000) * 1000};
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
 uint64_t probe_random64(void)
 {
 	uint64_t v;
