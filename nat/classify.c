@@ -43,12 +43,14 @@ static void add_sample(konce_nat *c, const konce_nat_obs *a, bool first_for_sock
 	s->first_for_socket = first_for_socket;
 }
 
-/* Port allocation from the samples, in the order the mappings were made. */
-static enum konce_nat_ports judge_ports(const konce_nat_result *r)
+/* Port allocation from the samples, in the order the mappings were made.  Sequential means every new
+ * mapping lies a little above the previous one: by at most KONCE_NAT_SEQ_MAX_STEP, or by a small
+ * multiple (up to 4, for mappings made by sockets we did not sample) of one common stride, as NATs
+ * that allocate every 2nd or every 256th port do. */
+static enum konce_nat_ports judge_ports(konce_nat_result *r)
 {
-	unsigned firsts = 0, preserved = 0, steps = 0, seq = 0;
-	uint16_t prev = 0;
-	bool have_prev = false;
+	unsigned firsts = 0, preserved = 0, nd = 0;
+	uint16_t d[KONCE_NAT_MAX_SAMPLES], prev = 0, stride = 0;
 	for (unsigned i = 0; i < r->n_samples; i++) {
 		const konce_nat_sample *s = &r->samples[i];
 		if (s->first_for_socket) {
@@ -56,20 +58,25 @@ static enum konce_nat_ports judge_ports(const konce_nat_result *r)
 			preserved += s->mapped_port == s->local_port;
 		}
 		/* a repeated port is an existing mapping reused (EIM), not a new allocation */
-		if (have_prev && s->mapped_port != prev) {
-			uint16_t d = (uint16_t)(s->mapped_port - prev);
-			steps++;
-			seq += d > 0 && d <= KONCE_NAT_SEQ_MAX_STEP;
-		}
-		if (!have_prev || s->mapped_port != prev)
-			prev = s->mapped_port;
-		have_prev = true;
+		if (i && s->mapped_port != prev)
+			d[nd++] = (uint16_t)(s->mapped_port - prev);
+		prev = s->mapped_port;
 	}
 	if (firsts >= 2 && preserved == firsts)
 		return KONCE_NAT_PORTS_PRESERVING;
-	if (steps < 2)
+	if (nd < 2)
 		return KONCE_NAT_PORTS_UNKNOWN;
-	return seq == steps ? KONCE_NAT_PORTS_SEQUENTIAL : KONCE_NAT_PORTS_RANDOM;
+	for (unsigned i = 0; i < nd; i++) {
+		if (d[i] >= 0x8000)
+			return KONCE_NAT_PORTS_RANDOM; /* went down */
+		if (!stride || d[i] < stride)
+			stride = d[i];
+	}
+	for (unsigned i = 0; i < nd; i++)
+		if (d[i] > KONCE_NAT_SEQ_MAX_STEP && (d[i] % stride || d[i] / stride > 4))
+			return KONCE_NAT_PORTS_RANDOM;
+	r->port_stride = stride;
+	return KONCE_NAT_PORTS_SEQUENTIAL;
 }
 
 static void finish(konce_nat *c)

@@ -160,6 +160,7 @@ typedef struct konce_nat_result {
 	enum konce_nat_tri hairpin;
 	unsigned n_samples;
 	konce_nat_sample samples[KONCE_NAT_MAX_SAMPLES];
+	uint16_t port_stride;     /* KONCE_NAT_PORTS_SEQUENTIAL: the smallest step between new mappings */
 	/* lifetime: alive after lifetime_alive_s of idleness, gone after lifetime_dead_s (0: never seen
 	 * gone up to cfg.lifetime_max_s) */
 	bool lifetime_measured;

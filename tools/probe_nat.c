@@ -256,6 +256,8 @@ static void report(struct natd *d, const konce_nat_result *r, const char *name)
 		json_object_set_new(j, "filtering", json_string(konce_nat_filtering_str(r->filtering, false)));
 		json_object_set_new(j, "filtering_long", json_string(konce_nat_filtering_str(r->filtering, true)));
 		json_object_set_new(j, "port_allocation", json_string(konce_nat_ports_str(r->ports)));
+		if (r->ports == KONCE_NAT_PORTS_SEQUENTIAL)
+			json_object_set_new(j, "port_stride", json_integer(r->port_stride));
 		json_object_set_new(j, "hairpinning", json_string(konce_nat_tri_str(r->hairpin)));
 		json_t *s = json_array();
 		for (unsigned i = 0; i < r->n_samples; i++)
@@ -282,7 +284,10 @@ static void report(struct natd *d, const konce_nat_result *r, const char *name)
 	printf(", mapped %s)\n", konce_addr_str(&r->mapped, a));
 	printf("  mapping          %s\n", konce_nat_mapping_str(r->mapping, true));
 	printf("  filtering        %s\n", konce_nat_filtering_str(r->filtering, true));
-	printf("  port allocation  %s (", konce_nat_ports_str(r->ports));
+	printf("  port allocation  %s", konce_nat_ports_str(r->ports));
+	if (r->ports == KONCE_NAT_PORTS_SEQUENTIAL)
+		printf(", stride %u", r->port_stride);
+	printf(" (local->mapped: ");
 	for (unsigned i = 0; i < r->n_samples; i++)
 		printf("%s%u->%u", i ? " " : "", r->samples[i].local_port, r->samples[i].mapped_port);
 	printf(")\n");

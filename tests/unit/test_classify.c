@@ -24,6 +24,7 @@ typedef struct {
 	enum alloc_kind alloc;
 	bool hairpin, blocked;
 	uint32_t lifetime_s;
+	uint16_t seq_stride; /* A_SEQ: step between allocations (default 1) */
 	bool srv_no_alt_addr, srv_no_alt_port; /* what the server lacks */
 } nat_spec;
 
@@ -111,7 +112,7 @@ static konce_addr nat_out(world *w, unsigned sock, const konce_addr *dst, uint64
 		if (w->s.map == M_NONE || w->s.alloc == A_PRESERVE)
 			m->ext = local_port(sock);
 		else if (w->s.alloc == A_SEQ)
-			m->ext = w->next_seq++;
+			m->ext = w->next_seq, w->next_seq = (uint16_t)(w->next_seq + (w->s.seq_stride ? w->s.seq_stride : 1));
 		else {
 			w->rng = w->rng * 1103515245u + 12345u;
 			m->ext = (uint16_t)(1024 + (w->rng >> 8) % 60000);
@@ -311,6 +312,27 @@ static void test_symmetric_sequential(void **state)
 	assert_true(r.n_samples >= 6);
 }
 
+/* Allocation every 256th port (as an nftables "numgen inc" written in host byte order gives), with
+ * the hairpin socket's mapping in between the sampled ones. */
+static void test_symmetric_strided(void **state)
+{
+	(void)state;
+	world w;
+	world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .alloc = A_SEQ, .seq_stride = 256));
+	konce_nat_result r = classify(&w, false, 0);
+	assert_int_equal(r.ports, KONCE_NAT_PORTS_SEQUENTIAL);
+	assert_int_equal(r.port_stride, 256);
+	assert_string_equal(konce_nat_classic_str(&r), "symmetric-sequential");
+
+	/* random allocation is not mistaken for a stride */
+	for (uint32_t seed = 1; seed < 200; seed++) {
+		world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .alloc = A_RANDOM));
+		w.rng = seed;
+		r = classify(&w, false, 0);
+		assert_int_equal(r.ports, KONCE_NAT_PORTS_RANDOM);
+	}
+}
+
 static void test_address_dependent_mapping(void **state)
 {
 	(void)state;
@@ -478,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_port_restricted_cone),
 		cmocka_unit_test(test_symmetric_random),
 		cmocka_unit_test(test_symmetric_sequential),
+		cmocka_unit_test(test_symmetric_strided),
 		cmocka_unit_test(test_address_dependent_mapping),
 		cmocka_unit_test(test_eim_sequential_allocation),
 		cmocka_unit_test(test_open_and_firewalled),
