@@ -26,6 +26,15 @@ check() { # check DESCRIPTION COMMAND...
 	if "$@"; then ok "$d"; else bad "$d"; fi
 }
 has() { grep -q -- "$2" "$1"; }
+# wait_udp PORT: until something listens on UDP PORT (at most 5 s)
+wait_udp() {
+	for _ in $(seq 50); do
+		ss -Hlun "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "nothing came to listen on UDP port $1"
+	return 1
+}
 
 # Ports unlikely to collide with other test runs on the same machine.
 base=$((20000 + ($$ % 2000) * 10))
@@ -51,7 +60,7 @@ if [ $rc -eq 1 ] && has "$tmp/err" "no-such-host.invalid"; then ok "unresolvable
 # --- the listener ------------------------------------------------------------------------------
 "$KONCE" probe listen 127.0.0.1:$P1 --also 127.0.0.2:$P2 --json --duration 60 >"$tmp/listen.json" 2>"$tmp/listen.err" &
 pids+=($!)
-for _ in $(seq 50); do [ -s "$tmp/listen.err" ] && break; "$KONCE" probe send 127.0.0.1:$P1 --timeout 100 >/dev/null 2>&1 && break; done
+wait_udp $P1
 
 "$KONCE" probe send 127.0.0.1:$P1 --from $F --count 3 --interval 10 --json >"$tmp/send.json"
 check "send: 3 replies" has "$tmp/send.json" '"event":"summary","sent":3,"replies":3'
@@ -109,8 +118,8 @@ reply+=$(printf '\\x00%.0s' $(seq 88))
 printf "$reply" >"$tmp/liar.bin"
 socat UDP-RECVFROM:$L,bind=127.0.0.1,fork SYSTEM:"cat $tmp/liar.bin" 2>/dev/null &
 pids+=($!)
-sleep 0.3
-"$KONCE" probe send 127.0.0.1:$L --timeout 500 >"$tmp/liar.out"; rc=$?
+wait_udp $L
+"$KONCE" probe send 127.0.0.1:$L --timeout 2000 >"$tmp/liar.out"; rc=$?
 if [ $rc -eq 1 ] && has "$tmp/liar.out" "wrong nonce"; then ok "a reply with the wrong nonce is shown as such and not counted"; else bad "a reply with the wrong nonce is shown as such and not counted"; fi
 
 # nothing listening: no answer is a failure for send and stun, "blocked" (exit 0) for nat
@@ -122,7 +131,7 @@ if [ $rc -eq 0 ] && has "$tmp/blocked.json" '"classic":"blocked","blocked":true'
 if command -v stund >/dev/null; then
 	stund -h 127.0.0.1 -a 127.0.0.2 -p $S1 -o $S2 >"$tmp/stund.out" 2>&1 &
 	pids+=($!)
-	sleep 0.5
+	wait_udp $S1
 	"$KONCE" probe stun 127.0.0.1:$S1 --from $F2 --json >"$tmp/stund.json"; rc=$?
 	if [ $rc -eq 0 ] && has "$tmp/stund.json" "\"mapped\":\"127.0.0.1:$F2\""; then ok "probe stun against Debian's stund"; else bad "probe stun against Debian's stund"; fi
 	check "stund's CHANGED-ADDRESS understood" has "$tmp/stund.json" "\"other\":\"127.0.0.2:$S2\""
@@ -137,7 +146,7 @@ R=$((base + 7))
 if [ "$(id -u)" = 0 ]; then
 	"$KONCE" probe listen 127.0.0.1:$R --icmp --tcp --duration 20 >"$tmp/raw.out" 2>&1 &
 	pids+=($!)
-	sleep 0.3
+	wait_udp $R
 	"$KONCE" probe send 127.0.0.1 --icmp --from 4242 --json >"$tmp/icmp.json"; rc=$?
 	if [ $rc -eq 0 ] && has "$tmp/icmp.json" '"mapped":"127.0.0.1:4242"'; then ok "probe in ICMP echo answered in-band"; else bad "probe in ICMP echo answered in-band"; fi
 	"$KONCE" probe send 127.0.0.1:$R --tcp --from $F --json >"$tmp/tcp.json"; rc=$?
