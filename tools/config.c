@@ -217,6 +217,12 @@ static char *read_line(char *str, int num, void *stream)
 		load_fail(x, -EINVAL, "konce.conf has no sections: '%.40s' (write `key = value` lines only)", s);
 		return NULL;
 	}
+	/* inih also takes `key: value`; konce.conf documents only `key = value`, so refuse the other */
+	const char *sep = strpbrk(s, "=:");
+	if (*s && !strchr(";#\r\n", *s) && (!sep || *sep == ':')) {
+		load_fail(x, -EINVAL, "%s", "expected `key = value`");
+		return NULL;
+	}
 	return str;
 }
 
@@ -265,6 +271,9 @@ int konce_conf_load(struct konce_conf *c, const char *file, bool must_exist, cha
 		snprintf(err, errlen, "%s: not a regular file", file);
 		return -EINVAL;
 	}
+	/* Debian's libinih makes its options run-time globals.  Indented lines must not silently continue
+	 * the previous value: konce.conf has one value per line. */
+	ini_allow_multiline = false;
 	int r = ini_parse_stream(read_line, &x, on_pair, &x);
 	bool read_error = ferror(x.f);
 	fclose(x.f);
