@@ -258,7 +258,8 @@ out:
 	return 0;
 }
 
-static int load(const char *path, uint8_t pub[KONCE_KEY_BYTES], konce_identity **out, char *err, size_t errlen)
+static int load(const char *path, uint8_t pub[KONCE_KEY_BYTES], konce_identity **out, char *err,
+		size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;

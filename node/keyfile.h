@@ -5,9 +5,9 @@
  *     public: <43 characters: the public key text>
  *
  * Exactly these three lines, each ending in "\n" (the last newline may be missing), and the secret
- * must be clamped (an unclamped one names the same key, so accepting it would give a key two texts).  The public line
- * lets `konce pubkey` print the key without decoding the secret, and is checked against the secret
- * whenever the secret is loaded.
+ * must be clamped (an unclamped one names the same key, so accepting it would give a key two texts).
+ * The public line lets `konce pubkey` print the key without decoding the secret, and is checked
+ * against the secret whenever the secret is loaded.
  *
  * The parser (konce_keyfile_parse) is pure and takes a buffer, so it can be fuzzed.  Load and save do
  * the file I/O and enforce the permission rules: a key file is created 0600 and atomically, and one

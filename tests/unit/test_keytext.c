@@ -92,7 +92,8 @@ static void test_bad_characters(void **state)
 	char buf[64];
 	/* the standard base64 alphabet's '+' and '/', padding, whitespace, control and non-ASCII bytes,
 	 * each at the start, in the middle and at the end */
-	static const char bad[] = {'+', '/', '=', ' ', '\t', '\n', '\r', '.', '~', '*', '\x01', '\x7f', '\x80', '\xff'};
+	static const char bad[] = {'+', '/', '=', ' ', '\t', '\n', '\r', '.', '~', '*', '\x01', '\x7f',
+				   '\x80', '\xff'};
 	static const size_t pos[] = {0, 20, KONCE_KEY_TEXT_LEN - 1};
 	for (size_t i = 0; i < sizeof(bad); i++)
 		for (size_t j = 0; j < 3; j++) {
