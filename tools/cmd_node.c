@@ -6,10 +6,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "konce/konce.h"
 #include "tools/commands.h"
@@ -53,30 +49,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	fprintf(stderr, "konce node: info: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	event_base_loopbreak(arg);
-}
-
-/* A socket file at path: refuse if a node answers there, remove it if it is a stale leftover. */
-static int check_control_path(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
-		return 0;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	int e = errno;
-	close(fd);
-	if (r == 0) {
-		fprintf(stderr, "konce node: another node is already running with control socket %s (stop it, or "
-				"use --control and --data for a second node)\n", path);
-		return -EADDRINUSE;
-	}
-	if (e == ECONNREFUSED && unlink(path) == 0)
-		fprintf(stderr, "konce node: info: removed the stale control socket %s\n", path);
-	return 0;
 }
 
 int konce_cmd_node(int argc, char **argv)
@@ -158,8 +130,6 @@ int konce_cmd_node(int argc, char **argv)
 			conf.control, strerror(-r));
 		goto out;
 	}
-	if (check_control_path(conf.control))
-		goto out;
 
 	signal(SIGPIPE, SIG_IGN); /* a CLI that hangs up early must not kill the node */
 	struct event_base *base = event_base_new();
