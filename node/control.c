@@ -199,14 +199,13 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 	}
 	cl->busy = 1;
 	bufferevent_disable(cl->bev, EV_READ); /* one request at a time */
-	node_io_kick(n);
 	return NULL;
 }
 
 static json_t *do_status(struct konce_node *n)
 {
 	char listen[KONCE_ADDR_STRLEN];
-	const konce_ep_counters *c = konce_ep_counters(n->ep);
+	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
 	konce_store_stats ss = {0};
 	konce_udp_stats us;
 	konce_node_listen_addr(n, listen, sizeof(listen));

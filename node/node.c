@@ -182,6 +182,7 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	if (!n)
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	n->base = base;
+	n->done_tail = &n->done_head;
 	n->cfg = *cfg;
 	n->data_dir = strdup(cfg->data_dir);
 	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");

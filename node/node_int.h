@@ -90,12 +90,13 @@ struct konce_node {
 	konce_store *store;
 	konce_udp *udp;
 	konce_ep *ep;
-	struct event *ev_read, *ev_timer, *ev_flush, *ev_done;
+	struct event *ev_read, *ev_timer, *ev_flush, *ev_done, *ev_kick;
 	uint64_t started_us;
 	uint8_t hash_key[16];
 	struct peer *by_pk[NODE_BUCKETS], *by_conn[NODE_BUCKETS];
 	unsigned npeers;
 	struct pending *by_nonce[NODE_BUCKETS];
+	struct pending *done_head, **done_tail; /* finished, outcome not yet reported */
 	unsigned npending;
 	uint64_t next_nonce;
 	struct handler handlers[NODE_HANDLERS];
@@ -119,6 +120,8 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen);
 void node_io_stop(struct konce_node *n);
 /* After anything that may have queued datagrams or events: handle events, send, re-arm the timer. */
 void node_io_kick(struct konce_node *n);
+/* The same, from the event loop's next turn: for API calls that may run inside a callback. */
+void node_io_schedule(struct konce_node *n);
 
 /* node_msg.c */
 void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev);

@@ -43,6 +43,15 @@ void node_io_kick(struct konce_node *n)
 	event_add(n->ev_timer, &tv);
 }
 
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_io_kick(arg);
+}
+
+void node_io_schedule(struct konce_node *n) { event_active(n->ev_kick, EV_TIMEOUT, 0); }
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct konce_node *n = arg;
@@ -106,6 +115,9 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		.identity = n->id,
 		.max_sessions = n->cfg.max_sessions,
 		.capacity = n->cfg.capacity,
+		/* A node is addressed by its durable key, and peers must be able to reach it back by that
+		 * key: show it.  (Per-server derived keys suit pure clients that want no correlation.) */
+		.explicit_identity = true,
 	};
 	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
 		snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
@@ -114,7 +126,8 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
 	n->ev_timer = evtimer_new(n->base, on_timer, n);
 	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
-	if (!n->ev_read || !n->ev_timer || !n->ev_flush) {
+	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
+	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -128,6 +141,15 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 void node_io_stop(struct konce_node *n)
 {
 	if (n->ep) {
+		const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+		node_log(n, KONCE_LOG_DEBUG,
+			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
+			 "auth_fail %llu bad_frame %llu ring_full %llu",
+			 (unsigned long long)c->rx_packets, (unsigned long long)c->tx_packets,
+			 (unsigned long long)c->data_rx, (unsigned long long)c->data_unknown_cid,
+			 (unsigned long long)c->data_not_ready, (unsigned long long)c->data_bad_header,
+			 (unsigned long long)c->data_replay, (unsigned long long)c->data_auth_fail,
+			 (unsigned long long)c->data_bad_frame, (unsigned long long)c->ring_full_datagrams);
 		/* close every session so peers hear CLOSE now rather than idling out */
 		for (unsigned b = 0; b < NODE_BUCKETS; b++)
 			for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
@@ -146,6 +168,9 @@ void node_io_stop(struct konce_node *n)
 		event_free(n->ev_read);
 	if (n->ev_timer)
 		event_free(n->ev_timer);
+	if (n->ev_kick)
+		event_free(n->ev_kick);
+	n->ev_kick = NULL;
 	if (n->ev_flush) {
 		event_free(n->ev_flush);
 		on_flush(-1, 0, n);

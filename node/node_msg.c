@@ -17,8 +17,6 @@
 
 enum { CONNECT_TIMEOUT_MS = 6000, REPLY_LIFETIME_MS = 10000 };
 
-static struct pending *done_head, **done_tail = &done_head; /* see deliver_done() */
-
 static unsigned nonce_bucket(uint64_t nonce) { return (unsigned)((nonce * 0x9e3779b97f4a7c15ull) >> 54) % NODE_BUCKETS; }
 
 static void nonce_unlink(struct konce_node *n, struct pending *p)
@@ -77,8 +75,8 @@ static void finish(struct pending *p, int where, int outcome, int reason, const 
 	p->peer = NULL;
 	p->where_ = NOWHERE;
 	p->next = NULL;
-	*done_tail = p;
-	done_tail = &p->next;
+	*n->done_tail = p;
+	n->done_tail = &p->next;
 	if (!n->ev_done)
 		n->ev_done = event_new(n->base, -1, 0, on_done, n);
 	if (n->ev_done)
@@ -87,11 +85,11 @@ static void finish(struct pending *p, int where, int outcome, int reason, const 
 
 static void deliver_done(struct konce_node *n)
 {
-	while (done_head) {
-		struct pending *p = done_head;
-		done_head = p->next;
-		if (!done_head)
-			done_tail = &done_head;
+	while (n->done_head) {
+		struct pending *p = n->done_head;
+		n->done_head = p->next;
+		if (!n->done_head)
+			n->done_tail = &n->done_head;
 		n->npending--;
 		p->fn(p->ctx, p->outcome, p->reason, p->data, p->len);
 		if (p->timer)
@@ -207,6 +205,7 @@ int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t k
 			return e;
 		}
 		n->npending++;
+		node_io_schedule(n);
 		return 0;
 	}
 	if (!peer) {
@@ -243,7 +242,7 @@ int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t k
 			arm(p, connect_ms);
 		}
 		n->npending++;
-		node_io_kick(n);
+		node_io_schedule(n);
 		return 0;
 	}
 	/* handshake in progress: wait for it */
@@ -295,6 +294,7 @@ int konce_node_reply(konce_node *n, const konce_message *req, const uint8_t *dat
 	if (e == 0) {
 		peer->msgs_tx++;
 		n->msgs_tx++;
+		node_io_schedule(n);
 	}
 	return e;
 }

@@ -144,9 +144,12 @@ static void test_errors(void **state)
 	assert_int_equal(konce_udp_queue(a, big, sizeof(big), &addr), -EMSGSIZE);
 	assert_int_equal(konce_udp_queue(a, big, 0, &addr), -EMSGSIZE);
 	/* binding a port in use names the address and the likely cause */
-	assert_int_equal(konce_udp_open(&a, &addr, err, sizeof(err)), -EADDRINUSE);
+	konce_udp *c;
+	assert_int_equal(konce_udp_open(&c, &addr, err, sizeof(err)), -EADDRINUSE);
+	assert_null(c);
 	assert_non_null(strstr(err, "127.0.0.1"));
 	assert_non_null(strstr(err, "another node"));
+	konce_udp_close(a);
 	konce_udp_close(b);
 }
 
