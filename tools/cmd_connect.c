@@ -62,6 +62,7 @@ int konce_cmd_connect(int argc, char **argv)
 		status = r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
 		goto out;
 	}
+	o.peer = peer;
 	json_t *resp = konce_ctl_cli_request("connect", &o,
 					     json_pack("{s:s, s:s, s:s}", "cmd", "connect", "peer", peer, "addr", addr),
 					     30000, &status);

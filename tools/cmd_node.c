@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "konce/konce.h"
 #include "tools/commands.h"
@@ -44,11 +45,18 @@ static void log_line(void *ctx, int level, const char *line)
 	fprintf(stderr, "konce node: %s: %s\n", konce_conf_log_name(level), line);
 }
 
+struct sigctx {
+	struct event_base *base;
+	int log_level;
+};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct sigctx *sc = arg;
 	(void)what;
-	fprintf(stderr, "konce node: info: %s: shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	event_base_loopbreak(arg);
+	if (sc->log_level >= KONCE_LOG_INFO)
+		log_line(NULL, KONCE_LOG_INFO, sig == SIGINT ? "SIGINT: shutting down" : "SIGTERM: shutting down");
+	event_base_loopbreak(sc->base);
 }
 
 int konce_cmd_node(int argc, char **argv)
@@ -131,6 +139,7 @@ int konce_cmd_node(int argc, char **argv)
 		goto out;
 	}
 
+	umask(077); /* the store, its journal and anything else the node writes are the owner's alone */
 	signal(SIGPIPE, SIG_IGN); /* a CLI that hangs up early must not kill the node */
 	struct event_base *base = event_base_new();
 	if (!base) {
@@ -152,8 +161,9 @@ int konce_cmd_node(int argc, char **argv)
 		event_base_free(base);
 		goto out;
 	}
-	struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
-	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	struct sigctx sc = {base, conf.log_level};
+	struct event *sigint = evsignal_new(base, SIGINT, on_signal, &sc);
+	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &sc);
 	if (!sigint || !sigterm || evsignal_add(sigint, NULL) || evsignal_add(sigterm, NULL)) {
 		fprintf(stderr, "konce node: cannot install the signal handlers\n");
 	} else {

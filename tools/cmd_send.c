@@ -129,6 +129,7 @@ int konce_cmd_send(int argc, char **argv)
 		json_object_set_new(req, "addr", json_string(addr));
 	if (req && timeout_ms)
 		json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
+	o.peer = peer;
 	json_t *resp = konce_ctl_cli_request("send", &o, req, (timeout_ms ? (int)timeout_ms : 20000) + 10000,
 					     &status);
 	if (!resp)

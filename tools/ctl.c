@@ -181,7 +181,8 @@ int konce_ctl_cli_open(struct konce_ctl *c, const char *cmd, const struct konce_
 	return KONCE_EXIT_OK;
 }
 
-json_t *konce_ctl_cli_call(struct konce_ctl *c, const char *cmd, json_t *req, int timeout_ms, int *status)
+json_t *konce_ctl_cli_call(struct konce_ctl *c, const char *peer, const char *cmd, json_t *req, int timeout_ms,
+			   int *status)
 {
 	char err[512];
 	json_t *resp = konce_ctl_call(c, req, timeout_ms, err, sizeof(err));
@@ -196,8 +197,8 @@ json_t *konce_ctl_cli_call(struct konce_ctl *c, const char *cmd, json_t *req, in
 	}
 	const char *msg = json_string_value(json_object_get(resp, "error"));
 	const char *eno = json_string_value(json_object_get(resp, "errno"));
-	fprintf(stderr, "konce %s: %s%s%s%s\n", cmd, msg ? msg : "the node refused the request", eno ? " (" : "",
-		eno ? eno : "", eno ? ")" : "");
+	fprintf(stderr, "konce %s: %s%s%s%s%s%s\n", cmd, peer ? peer : "", peer ? ": " : "",
+		msg ? msg : "the node refused the request", eno ? " (" : "", eno ? eno : "", eno ? ")" : "");
 	*status = eno && !strcmp(eno, "EINVAL") ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
 	json_decref(resp);
 	return NULL;
@@ -214,7 +215,7 @@ json_t *konce_ctl_cli_request(const char *cmd, const struct konce_ctl_opts *o, j
 		return NULL;
 	}
 	if ((*status = konce_ctl_cli_open(&ctl, cmd, o)) == KONCE_EXIT_OK) {
-		resp = konce_ctl_cli_call(&ctl, cmd, req, timeout_ms, status);
+		resp = konce_ctl_cli_call(&ctl, o->peer, cmd, req, timeout_ms, status);
 		konce_ctl_close(&ctl);
 	}
 	json_decref(req);
@@ -223,7 +224,7 @@ json_t *konce_ctl_cli_request(const char *cmd, const struct konce_ctl_opts *o, j
 
 int konce_ctl_print_json(const char *cmd, json_t *resp)
 {
-	if (json_dumpf(resp, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || putchar('\n') == EOF ||
+	if (json_dumpf(resp, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) != 0 || putchar('\n') == EOF ||
 	    fflush(stdout) != 0) {
 		fprintf(stderr, "konce %s: writing to standard output: %s\n", cmd, strerror(errno));
 		return KONCE_EXIT_FAIL;

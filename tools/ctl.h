@@ -45,23 +45,26 @@ struct konce_ctl_opts {
 	const char *control;   /* --control PATH */
 	const char *config;    /* --config FILE: read only for its `control` and `data` keys */
 	bool json;             /* --json */
+	const char *peer;      /* if set, errors from the node are prefixed with it */
 };
 
 /* Resolves the socket path (--control, else the config file's control, else the default next to the
  * config's or the default data directory) and connects.  Returns an exit status. */
 int konce_ctl_cli_open(struct konce_ctl *c, const char *cmd, const struct konce_ctl_opts *o);
 
-/* konce_ctl_call for a command: on a transport failure prints it and returns NULL with *status set;
+/* konce_ctl_call for a command (peer, if not NULL, prefixes the node's error): on a transport failure prints it and returns NULL with *status set;
  * on {"ok": false} prints the node's error message and returns NULL with *status = KONCE_EXIT_FAIL
  * (or KONCE_EXIT_USAGE for errno EINVAL).  On {"ok": true} returns the response. */
-json_t *konce_ctl_cli_call(struct konce_ctl *c, const char *cmd, json_t *req, int timeout_ms, int *status);
+json_t *konce_ctl_cli_call(struct konce_ctl *c, const char *peer, const char *cmd, json_t *req, int timeout_ms,
+			   int *status);
 
 /* Opens, sends req (consumed: it is json_decref()ed), closes.  The response on success, else NULL with
  * *status set and the problem printed. */
 json_t *konce_ctl_cli_request(const char *cmd, const struct konce_ctl_opts *o, json_t *req, int timeout_ms,
 			      int *status);
 
-/* Prints a response as JSON on stdout: indented, keys in the order the node sent them.  Exit status. */
+/* Prints a response as JSON on stdout: indented, keys in the order the node sent them, reals to 9
+ * significant digits.  Exit status. */
 int konce_ctl_print_json(const char *cmd, json_t *resp);
 
 #endif

@@ -51,8 +51,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; commands[i].name; i++)
-		if (!strcmp(cmd, commands[i].name))
+		if (!strcmp(cmd, commands[i].name)) {
+			/* getopt names argv[0] in its messages: "konce ping: invalid option", not "ping: ..." */
+			char name[32];
+			snprintf(name, sizeof(name), "konce %s", cmd);
+			argv[1] = name;
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "konce: unknown command '%s' (try 'konce help')\n", cmd);
 	return 2;
 }
