@@ -165,11 +165,12 @@ int konce_cmd_ping(int argc, char **argv)
 		json_t *resp = konce_ctl_call(&ctl, req, (timeout_ms ? (int)timeout_ms : 20000) + 10000, err,
 					      sizeof(err));
 		if (!resp) {
+			/* interrupted while waiting: sent and unanswered, as ping(8) counts it */
 			if (!interrupted) {
 				fprintf(stderr, "konce ping: %s\n", err);
 				fatal = true;
+				st.sent--; /* the node failed, not the peer: not counted */
 			}
-			st.sent--; /* no answer either way: not counted */
 			break;
 		}
 		json_t *rtt = json_object_get(resp, "rtt_ms");
