@@ -249,7 +249,8 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		x->r = r;
 		return 0;
 	}
-	x->seen[k] = x->lineno;
+	if (k < NKEYS) /* always: konce_conf_set refuses unknown keys */
+		x->seen[k] = x->lineno;
 	return 1;
 }
 
