@@ -118,6 +118,14 @@ has "$out" "^connected to $KB at $PB, handshake [0-9.]* ms$"
 run 0 connect --json -s "$tmp/A.sock" "$KB@$PB"
 jqt ".ok == true and .public_key == \"$KB\" and .address == \"$PB\" and (.rtt_ms | type) == \"number\""
 
+# a host name is resolved by the CLI, and the node gets the numeric address
+if [[ $(getent ahosts localhost | awk 'NR == 1 { print $1 }') == 127.0.0.1 ]]; then
+	run 0 connect --json -s "$tmp/A.sock" "$KB@localhost:${PB#*:}"
+	jqt ".address == \"$PB\""
+else
+	echo "note: localhost does not resolve to 127.0.0.1 first here; host-name connect not checked"
+fi
+
 # send: text and --file; B logs what it got
 run 0 send -s "$tmp/A.sock" "$KB" "hello from A"
 has "$out" "^replied in [0-9.]* ms$"
