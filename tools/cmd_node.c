@@ -146,6 +146,14 @@ int konce_cmd_node(int argc, char **argv)
 		fprintf(stderr, "konce node: cannot create a libevent base\n");
 		goto out;
 	}
+	/* signals are caught from before the node exists: one that comes early waits for the loop */
+	struct sigctx sc = {base, conf.log_level};
+	struct event *sigint = evsignal_new(base, SIGINT, on_signal, &sc);
+	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &sc);
+	if (!sigint || !sigterm || evsignal_add(sigint, NULL) || evsignal_add(sigterm, NULL)) {
+		fprintf(stderr, "konce node: cannot install the signal handlers\n");
+		goto free_base;
+	}
 	konce_node_config nc = {
 		.data_dir = conf.data,
 		.listen = conf.listen,
@@ -158,31 +166,24 @@ int konce_cmd_node(int argc, char **argv)
 	konce_node *node;
 	if ((r = konce_node_new(&node, base, &nc, err, sizeof(err)))) {
 		fprintf(stderr, "konce node: %s\n", err);
-		event_base_free(base);
-		goto out;
+		goto free_base;
 	}
-	struct sigctx sc = {base, conf.log_level};
-	struct event *sigint = evsignal_new(base, SIGINT, on_signal, &sc);
-	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &sc);
-	if (!sigint || !sigterm || evsignal_add(sigint, NULL) || evsignal_add(sigterm, NULL)) {
-		fprintf(stderr, "konce node: cannot install the signal handlers\n");
-	} else {
-		uint8_t pk[KONCE_KEY_BYTES];
-		char pktext[KONCE_KEY_TEXT_LEN + 1], addr[128];
-		konce_node_public_key(node, pk);
-		konce_key_to_text(pktext, pk);
-		konce_node_listen_addr(node, addr, sizeof(addr));
-		printf("public key  %s\nlistening   %s\ncontrol     %s\n", pktext, addr, conf.control);
-		fflush(stdout);
-		if (event_base_dispatch(base) < 0)
-			fprintf(stderr, "konce node: the event loop failed\n");
-		else
-			status = KONCE_EXIT_OK;
-	}
+	uint8_t pk[KONCE_KEY_BYTES];
+	char pktext[KONCE_KEY_TEXT_LEN + 1], addr[128];
+	konce_node_public_key(node, pk);
+	konce_key_to_text(pktext, pk);
+	konce_node_listen_addr(node, addr, sizeof(addr));
+	printf("public key  %s\nlistening   %s\ncontrol     %s\n", pktext, addr, conf.control);
+	fflush(stdout);
+	if (event_base_dispatch(base) < 0)
+		fprintf(stderr, "konce node: the event loop failed\n");
+	else
+		status = KONCE_EXIT_OK;
 	if ((r = konce_node_free(node))) {
 		fprintf(stderr, "konce node: flushing the presence store: %s\n", strerror(-r));
 		status = KONCE_EXIT_FAIL;
 	}
+free_base:
 	if (sigint)
 		event_free(sigint);
 	if (sigterm)
