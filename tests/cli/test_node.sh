@@ -232,6 +232,20 @@ wait "${pid[D]}" || fail "node D exited $?"
 unset "pid[D]"
 [[ ! -s $tmp/D.err ]] || fail "log = error still logged: $(cat "$tmp/D.err")"
 
+# default places: data in $XDG_DATA_HOME/konce, the socket in $XDG_RUNTIME_DIR/konce (made 0700), and
+# the client commands find it without --control
+mkdir -m 700 "$tmp/run"
+XDG_RUNTIME_DIR=$tmp/run "$K" node --listen 127.0.0.1:0 >"$tmp/E.out" 2>"$tmp/E.err" &
+pid[E]=$!
+for _ in $(seq 100); do [[ -S $tmp/run/konce/control.sock ]] && break; sleep 0.1; done
+[[ $(stat -c %a "$tmp/run/konce") == 700 ]] || fail "runtime dir mode $(stat -c %a "$tmp/run/konce")"
+XDG_RUNTIME_DIR=$tmp/run run 0 status --json
+jqt ".public_key == \"$(awk '/^public key/ { print $3 }' "$tmp/E.out")\""
+[[ -f $XDG_DATA_HOME/konce/identity.key ]] || fail "no identity in the default data directory"
+kill -TERM "${pid[E]}"
+wait "${pid[E]}" || fail "node E exited $?"
+unset "pid[E]"
+
 # SIGTERM: both exit 0 promptly and remove their sockets
 stop A TERM
 stop B TERM
