@@ -21,7 +21,7 @@ grep -q 'int main' "$tmp/two_nodes.c" || { echo "FAIL: the example has no main";
 # a sanitizer build of the library (make asan) needs the same runtime in the program
 san=
 nm "$lib" 2>/dev/null | grep -q __asan_ && san="-fsanitize=address,undefined"
-# shellcheck disable=SC2086  # pkg-config output is meant to split
+# shellcheck disable=SC2086,SC2046  # the flags and pkg-config output are meant to split
 cc $san -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/include" -o "$tmp/two_nodes" "$tmp/two_nodes.c" "$lib" \
 	$(pkg-config --cflags --libs $pkgs) -lnatpmp -lpthread 2>"$tmp/cc.err" \
 	|| { echo "FAIL: the example does not compile"; cat "$tmp/cc.err"; exit 1; }
