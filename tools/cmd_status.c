@@ -44,7 +44,7 @@ static void print_human(json_t *r)
 	if (json_is_integer(j = json_object_get(r, "peers_known")))
 		printf(", %lld known\n", (long long)json_integer_value(j));
 	else
-		printf(", known unknown (no presence store)\n");
+		printf(" (no presence store: known peers cannot be counted)\n");
 	json_t *store = json_object_get(r, "store");
 	if (json_is_object(store))
 		printf("store       %s, %lld writes pending\n",
