@@ -120,7 +120,7 @@ static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t 
 
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen)
 {
-	konce_accept a;
+	konce_accept a = {0};
 	memcpy(a.client_cid, s->sess.dcid, KONCE_WIRE_CID);
 	memcpy(a.server_cid, s->scid, KONCE_WIRE_CID);
 	size_t h = konce_accept_build_head(s->hs_pkt, &a);
