@@ -10,6 +10,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/hs_crypto.h"
 #include "node/keys.h"
 #include "node/pow.h"
 
@@ -42,8 +43,7 @@ static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum k
 }
 
 struct cookie_secrets {
-	uint8_t esk[32], ee[32], es[32], se[32], k_box1[32], k_c2s[32], k_s2c[32];
-	uint8_t box1[KONCE_INIT_BOX1_PLAIN];
+	uint8_t esk[32], k_c2s[32], k_s2c[32];
 	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
 };
 
@@ -52,7 +52,6 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 			       uint64_t now_us)
 {
 	konce_initiate in;
-	uint8_t th[32], th2[32];
 	memset(&in, 0, sizeof in);
 	in.version = c->version;
 	memcpy(in.client_cid, s->scid, KONCE_WIRE_CID);
@@ -64,9 +63,6 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	in.versions = s->offered;
 	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
 	konce_env_random(ep->env, x->esk, sizeof x->esk);
-	crypto_scalarmult_base(in.client_epk, x->esk);
-	uint8_t *pkt = s->hs_pkt;
-	konce_initiate_build_head(pkt, &in);
 
 	const konce_identity *me = s->as;
 	konce_identity *derived = NULL;
@@ -78,37 +74,23 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 		me = derived;
 	}
 	unsigned fail = 0;
-	if (crypto_scalarmult(x->ee, x->esk, c->epk) || crypto_scalarmult(x->es, x->esk, s->peer_pk) ||
-	    konce_identity_dh(me, x->se, c->epk)) {
-		fail = KONCE_FAIL_CRYPTO;
-		goto done;
-	}
-	memcpy(x->box1, konce_identity_public(me), 32);
-	memcpy(x->box1 + 32, s->peer_pk, 32);
-	wire_put64(x->box1 + 64, s->client_time);
-	konce_keys_transcript(th, c->epk, pkt);
-	konce_keys_box1(x->k_box1, x->ee, th);
-	konce_aead_seal(pkt + KONCE_INIT_BOX1, x->box1, sizeof x->box1, pkt, KONCE_INIT_POW_NONCE, 0, x->k_box1);
-	konce_keys_transcript2(th2, th, pkt + KONCE_INIT_BOX1);
-	konce_keys_session(x->k_c2s, x->k_s2c, th2, x->ee, x->es, x->se);
 	size_t flen = 0;
 	if (s->first_len)
 		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
-	konce_aead_seal(pkt + KONCE_INIT_BOX2, x->frames, flen, pkt, KONCE_INIT_POW_NONCE, 1, x->k_c2s);
-	s->hs_len = KONCE_INIT_BOX2 + flen + KONCE_WIRE_TAG;
+	s->hs_len = konce_hs_initiate_seal(s->hs_pkt, &in, x->esk, c->epk, me, s->peer_pk, x->frames, flen,
+					   x->k_c2s, x->k_s2c);
+	konce_identity_free(derived);
+	if (s->hs_len == 0)
+		return KONCE_FAIL_CRYPTO;
 	uint8_t start[8];
 	konce_env_random(ep->env, start, sizeof start);
 	uint64_t tries;
-	if (konce_pow_solve(pkt, s->hs_len, KONCE_INIT_POW_NONCE, c->pow_bits, wire_get64(start), 0, &tries)) {
-		fail = KONCE_FAIL_POW_TOO_HIGH;
-		goto done;
-	}
+	if (konce_pow_solve(s->hs_pkt, s->hs_len, KONCE_INIT_POW_NONCE, c->pow_bits, wire_get64(start), 0, &tries))
+		return KONCE_FAIL_POW_TOO_HIGH;
 	/* The client's session: it sends with k_c2s, receives with k_s2c; the server's cid comes in ACCEPT. */
 	static const uint8_t no_cid[KONCE_WIRE_CID];
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x->k_c2s, x->k_s2c, no_cid, now_us);
 	sodium_memzero(s->first_msg, s->first_len);
-done:
-	konce_identity_free(derived);
 	return fail;
 }
 

@@ -19,6 +19,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/hs_crypto.h"
 #include "node/keys.h"
 #include "node/pow.h"
 
@@ -145,54 +146,31 @@ void konce_hs_server_flush_all(konce_ep *ep)
 
 /* ---- INITIATE ----------------------------------------------------------------------------- */
 
-static const konce_identity *find_server_id(const konce_ep *ep, const uint8_t pk[KONCE_WIRE_KEY])
+static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, const konce_initiate *in, const konce_cookie_gen *gen,
+			    uint8_t c_pub[32], uint8_t k_c2s[32], uint8_t k_s2c[32], uint8_t *plain)
 {
-	for (unsigned i = 0; i < ep->n_server_ids; i++)
-		if (sodium_memcmp(konce_identity_public(ep->server_ids[i]), pk, KONCE_WIRE_KEY) == 0)
-			return ep->server_ids[i];
-	return NULL;
-}
-
-/* Secrets of one INITIATE, on the stack, wiped on every way out. */
-struct init_secrets {
-	uint8_t ee[32], es[32], se[32], k_box1[32], k_c2s[32], k_s2c[32];
-	uint8_t box1[KONCE_INIT_BOX1_PLAIN];
-	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
-};
-
-static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_initiate *in,
-			    const konce_cookie_gen *gen, struct init_secrets *x, const konce_identity **S)
-{
-	uint8_t th[32], th2[32];
-	if (crypto_scalarmult(x->ee, gen->esk, in->client_epk)) {
+	const konce_identity *S;
+	switch (konce_hs_initiate_open(pkt, in, gen->esk, gen->epk, ep->server_ids, ep->n_server_ids, c_pub, &S,
+				       k_c2s, k_s2c, plain)) {
+	case KONCE_HS_OPEN_OK:
+		if (konce_frame_validate(plain, in->box2_len - KONCE_WIRE_TAG, NULL) == 0)
+			return true;
+		ep->c.init_bad_box2++;
+		return false;
+	case KONCE_HS_OPEN_LOW_ORDER:
 		ep->c.init_low_order++;
 		return false;
-	}
-	konce_keys_transcript(th, gen->epk, pkt);
-	konce_keys_box1(x->k_box1, x->ee, th);
-	if (konce_aead_open(x->box1, in->box1, KONCE_INIT_BOX1_PLAIN + KONCE_WIRE_TAG, pkt, KONCE_INIT_POW_NONCE,
-			    0, x->k_box1) ||
-	    wire_get64(x->box1 + 64) != in->client_time) {
+	case KONCE_HS_OPEN_BAD_BOX1:
 		ep->c.init_bad_box1++;
 		return false;
-	}
-	if (!(*S = find_server_id(ep, x->box1 + 32))) {
+	case KONCE_HS_OPEN_UNKNOWN_SERVER:
 		ep->c.init_unknown_server++;
 		return false;
-	}
-	if (konce_identity_dh(*S, x->es, in->client_epk) || crypto_scalarmult(x->se, gen->esk, x->box1)) {
-		ep->c.init_low_order++;
-		return false;
-	}
-	konce_keys_transcript2(th2, th, in->box1);
-	konce_keys_session(x->k_c2s, x->k_s2c, th2, x->ee, x->es, x->se);
-	if (konce_aead_open(x->plain, in->box2, in->box2_len, pkt, KONCE_INIT_POW_NONCE, 1, x->k_c2s) ||
-	    konce_frame_validate(x->plain, in->box2_len - KONCE_WIRE_TAG, NULL)) {
+	case KONCE_HS_OPEN_BAD_BOX2:
 		ep->c.init_bad_box2++;
 		return false;
 	}
-	(void)len;
-	return true;
+	return false;
 }
 
 void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
@@ -270,9 +248,11 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		ep->c.init_full++;
 		goto out;
 	}
-	struct init_secrets x;
-	const konce_identity *S = NULL;
-	if (!initiate_crypto(ep, pkt, len, &in, gen, &x, &S)) {
+	struct {
+		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
+		uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	} x;
+	if (!initiate_crypto(ep, pkt, &in, gen, x.c_pub, x.k_c2s, x.k_s2c, x.plain)) {
 		sodium_memzero(&x, sizeof x);
 		goto out;
 	}
@@ -285,7 +265,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	s->incoming = true;
 	s->state = KONCE_HS_ACCEPT_PENDING;
 	s->hs_addr = *from;
-	memcpy(s->peer_pk, x.box1, KONCE_WIRE_KEY);
+	memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid, now_us);
 	konce_path_init(&s->path, from);
 	slot_e->challenge = in.challenge;
