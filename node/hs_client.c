@@ -175,9 +175,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		return;
 	}
 	size_t plen = a.box_len - KONCE_WIRE_TAG;
-	if (plen > KONCE_WIRE_MAX_PAYLOAD ||
-	    konce_aead_open(plain, a.box, a.box_len, pkt, KONCE_ACCEPT_BOX, 1, s->sess.keys->rx) ||
-	    konce_frame_validate(plain, plen, NULL)) {
+	if (konce_hs_accept_open(pkt, &a, s->sess.keys->rx, plain) || konce_frame_validate(plain, plen, NULL)) {
 		ep->c.accept_bad++;
 		return;
 	}

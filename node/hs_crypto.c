@@ -1,6 +1,7 @@
 /* hs_crypto.c - INITIATE seal (client) and open (server); see hs_crypto.h and keys.h. */
 #include "node/hs_crypto.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -88,4 +89,24 @@ enum konce_hs_open_result konce_hs_initiate_open(const uint8_t *pkt, const konce
 done:
 	sodium_memzero(&x, sizeof x);
 	return r;
+}
+
+size_t konce_hs_accept_seal(uint8_t out[KONCE_WIRE_MAX_DATAGRAM], const uint8_t client_cid[KONCE_WIRE_CID],
+			    const uint8_t server_cid[KONCE_WIRE_CID], const uint8_t *frames, size_t flen,
+			    const uint8_t k_s2c[KONCE_WIRE_KEY])
+{
+	konce_accept a;
+	memcpy(a.client_cid, client_cid, KONCE_WIRE_CID);
+	memcpy(a.server_cid, server_cid, KONCE_WIRE_CID);
+	size_t h = konce_accept_build_head(out, &a);
+	konce_aead_seal(out + h, frames, flen, out, h, 1, k_s2c);
+	return h + flen + KONCE_WIRE_TAG;
+}
+
+int konce_hs_accept_open(const uint8_t *pkt, const konce_accept *a, const uint8_t k_s2c[KONCE_WIRE_KEY],
+			 uint8_t plain[KONCE_WIRE_MAX_DATAGRAM])
+{
+	if (a->box_len - KONCE_WIRE_TAG > KONCE_WIRE_MAX_PAYLOAD)
+		return -EBADMSG;
+	return konce_aead_open(plain, a->box, a->box_len, pkt, KONCE_ACCEPT_BOX, 1, k_s2c);
 }

@@ -45,4 +45,13 @@ enum konce_hs_open_result konce_hs_initiate_open(const uint8_t *pkt, const konce
 						 uint8_t k_c2s[KONCE_WIRE_KEY], uint8_t k_s2c[KONCE_WIRE_KEY],
 						 uint8_t plain[KONCE_WIRE_MAX_DATAGRAM]);
 
+/* Server: the ACCEPT, head and the server's first session packet (pn 1 under k_s2c) carrying
+ * frames[0, flen) (flen <= KONCE_WIRE_MAX_PAYLOAD).  Returns its length. */
+size_t konce_hs_accept_seal(uint8_t out[KONCE_WIRE_MAX_DATAGRAM], const uint8_t client_cid[KONCE_WIRE_CID],
+			    const uint8_t server_cid[KONCE_WIRE_CID], const uint8_t *frames, size_t flen,
+			    const uint8_t k_s2c[KONCE_WIRE_KEY]);
+/* Client: opens a parsed ACCEPT (a, from konce_accept_parse(pkt)) into plain; 0 or -EBADMSG. */
+int konce_hs_accept_open(const uint8_t *pkt, const konce_accept *a, const uint8_t k_s2c[KONCE_WIRE_KEY],
+			 uint8_t plain[KONCE_WIRE_MAX_DATAGRAM]);
+
 #endif

@@ -121,12 +121,7 @@ static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t 
 
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen)
 {
-	konce_accept a;
-	memcpy(a.client_cid, s->sess.dcid, KONCE_WIRE_CID);
-	memcpy(a.server_cid, s->scid, KONCE_WIRE_CID);
-	size_t h = konce_accept_build_head(s->hs_pkt, &a);
-	konce_aead_seal(s->hs_pkt + h, frames, flen, s->hs_pkt, h, 1, s->sess.keys->tx);
-	s->hs_len = h + flen + KONCE_WIRE_TAG;
+	s->hs_len = konce_hs_accept_seal(s->hs_pkt, s->sess.dcid, s->scid, frames, flen, s->sess.keys->tx);
 	s->state = KONCE_HS_ESTABLISHED;
 	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
 		if (*pp == s) {
