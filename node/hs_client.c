@@ -73,7 +73,6 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 			return KONCE_FAIL_CRYPTO;
 		me = derived;
 	}
-	unsigned fail = 0;
 	size_t flen = 0;
 	if (s->first_len)
 		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
@@ -91,7 +90,7 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	static const uint8_t no_cid[KONCE_WIRE_CID];
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x->k_c2s, x->k_s2c, no_cid, now_us);
 	sodium_memzero(s->first_msg, s->first_len);
-	return fail;
+	return 0;
 }
 
 void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
