@@ -40,8 +40,6 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	*out = NULL;
 	if (!cfg || !cfg->identity)
 		return -EINVAL;
-	if (cfg->group_key)
-		return -ENOTSUP; /* limited-circulation mode: not implemented yet */
 	if (sodium_init() < 0)
 		return -ENOMEM;
 	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
@@ -62,6 +60,13 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
 		goto fail;
 	ep->explicit_identity = cfg->explicit_identity;
+	if (cfg->group_key) {
+		r = -ENOMEM;
+		if (!(ep->group_key = sodium_malloc(KONCE_WIRE_KEY)))
+			goto fail;
+		memcpy(ep->group_key, cfg->group_key, KONCE_WIRE_KEY);
+		r = -EINVAL;
+	}
 	ep->max_sessions = cfg->max_sessions ? cfg->max_sessions : KONCE_EP_DEF_SESSIONS;
 	if (ep->max_sessions > KONCE_EP_MAX_SESSIONS)
 		goto fail;
@@ -117,6 +122,8 @@ void konce_ep_free(konce_ep *ep)
 	konce_keyslab_free(ep->slab);
 	konce_cookie_keys_free(ep->cookie_keys);
 	konce_ratelimit_free(ep->rl);
+	if (ep->group_key)
+		sodium_free(ep->group_key);
 	if (ep->ev)
 		sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
 	konce_env_free(env, ep->slots);
@@ -349,8 +356,6 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 {
 	if (!server_pk || !to || (len && !msg))
 		return -EINVAL;
-	if (opts && opts->group_key)
-		return -ENOTSUP; /* limited-circulation mode: not implemented yet */
 	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
 		return -EMSGSIZE;
 	if (ep->n_free == 0)
@@ -359,6 +364,10 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 	if (!s)
 		return -ENOMEM;
 	s->as = opts ? opts->as : NULL;
+	if (opts && opts->group_key) {
+		memcpy(konce_keyslab_slot(ep->slab, s->slot)->group, opts->group_key, KONCE_WIRE_KEY);
+		s->grouped = true;
+	}
 	s->first_len = len;
 	if (len)
 		memcpy(s->first_msg, msg, len);

@@ -65,6 +65,7 @@ typedef struct konce_sess {
 	uint64_t last_rx_us;
 	/* client handshake */
 	const konce_identity *as;
+	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
 	konce_versions offered;
 	uint64_t client_time;
 	unsigned attempts;
@@ -99,6 +100,7 @@ struct konce_ep {
 	konce_versions versions;
 	unsigned max_pow_bits;
 	bool explicit_identity;
+	uint8_t *group_key;      /* sodium_malloc()ed; NULL = public server */
 
 	unsigned max_sessions;
 	konce_sess **slots;      /* [max_sessions] */

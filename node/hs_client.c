@@ -10,6 +10,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/group.h"
 #include "node/hs_crypto.h"
 #include "node/keys.h"
 #include "node/pow.h"
@@ -25,6 +26,11 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 	h.versions = s->offered;
 	h.client_time = s->client_time;
 	memcpy(h.client_cid, s->scid, KONCE_WIRE_CID);
+	if (s->grouped) {
+		h.flags |= KONCE_HELLO_F_CLUE;
+		konce_group_clue(h.clue, konce_keyslab_slot(ep->slab, s->slot)->group, h.client_cid, h.client_time,
+				 &h.versions);
+	}
 	s->hs_len = konce_hello_build(s->hs_pkt, &h);
 	s->state = KONCE_HS_HELLO_SENT;
 	konce_path_init(&s->path, to);
@@ -62,6 +68,10 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	in.key_id = c->key_id;
 	in.versions = s->offered;
 	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
+	if (s->grouped) {
+		/* the clue is echoed (the MAC binds it); the HELLO we sent holds it */
+		memcpy(in.clue, s->hs_pkt + KONCE_HELLO_CLUE, KONCE_WIRE_CLUE);
+	}
 	konce_env_random(ep->env, x->esk, sizeof x->esk);
 
 	const konce_identity *me = s->as;
@@ -105,11 +115,14 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		ep->c.cookie_unmatched++;
 		return;
 	}
+	/* a group server always masks; a public one never does (no downgrade either way) */
 	if (c.client_time != s->client_time || !konce_versions_has(&s->offered, c.version) ||
-	    (c.flags & KONCE_COOKIE_F_MASKED)) {
+	    !(c.flags & KONCE_COOKIE_F_MASKED) != !s->grouped) {
 		ep->c.cookie_bad++;
 		return;
 	}
+	if (s->grouped)
+		konce_group_mask(c.epk, konce_keyslab_slot(ep->slab, s->slot)->group, c.challenge);
 	if (c.pow_bits > ep->max_pow_bits) {
 		ep->c.cookie_pow_too_high++;
 		konce_ep_fail(ep, s, KONCE_FAIL_POW_TOO_HIGH);
@@ -118,6 +131,8 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	struct cookie_secrets x;
 	unsigned fail = build_initiate(ep, s, &c, &x, now_us);
 	sodium_memzero(&x, sizeof x);
+	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
+	s->grouped = false;
 	if (fail) {
 		konce_ep_fail(ep, s, fail);
 		return;

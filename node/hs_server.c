@@ -19,6 +19,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/group.h"
 #include "node/hs_crypto.h"
 #include "node/keys.h"
 #include "node/pow.h"
@@ -45,6 +46,10 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	ep->last_cost = KONCE_COST_HELLO;
 	if (konce_hello_parse(&h, pkt, len)) {
 		ep->c.hello_bad_size++;
+		return;
+	}
+	if (ep->group_key && !konce_group_clue_ok(&h, ep->group_key)) {
+		ep->c.hello_bad_clue++; /* silently: not even a VERSION */
 		return;
 	}
 	uint16_t version = 0;
@@ -85,6 +90,10 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	c.pow_bits = p.pow_bits;
 	c.key_id = p.key_id;
 	memcpy(c.epk, gen->epk, KONCE_WIRE_KEY);
+	if (ep->group_key) {
+		c.flags |= KONCE_COOKIE_F_MASKED;
+		konce_group_mask(c.epk, ep->group_key, c.challenge);
+	}
 	konce_cookie_mac(c.mac, gen->secret, &p);
 	uint8_t out[KONCE_COOKIE_SIZE];
 	konce_ep_send_raw(ep, from, out, konce_cookie_build(out, &c));

@@ -645,6 +645,73 @@ static void test_bad_args(void **state)
 	free_pair(&p);
 }
 
+/* Limited circulation: only holders of the group key get any answer, and each COOKIE's point is
+ * masked differently. */
+static void test_group_server(void **state)
+{
+	(void)state;
+	pair p;
+	uint8_t group[32], wrong[32];
+	memset(group, 0x77, sizeof group);
+	memset(wrong, 0x78, sizeof wrong);
+	konce_ep_config cb = {.group_key = group};
+	make_pair(&p, NULL, &cb);
+	konce_ep_connect_opts opts = {.group_key = group};
+	uint32_t conn;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], epk1[32];
+	size_t len;
+	konce_addr to;
+	/* two HELLOs with the key: two COOKIEs, masked, whose points differ */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(konce_ep_connect_ex(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, &opts, p.now,
+						     &conn), 0);
+		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+		assert_int_equal(buf[KONCE_HELLO_FLAGS], KONCE_HELLO_F_CLUE);
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+		assert_int_equal(buf[KONCE_COOKIE_FLAGS], KONCE_COOKIE_F_MASKED);
+		if (i == 0)
+			memcpy(epk1, buf + KONCE_COOKIE_SERVER_EPK, 32);
+		else
+			assert_memory_not_equal(epk1, buf + KONCE_COOKIE_SERVER_EPK, 32);
+		konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+		pump(&p);
+	}
+	konce_ep_event ev;
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 2);
+
+	/* without the key, or with the wrong one: silence, then a timeout */
+	const uint8_t *keys[] = {NULL, wrong};
+	for (int i = 0; i < 2; i++) {
+		opts.group_key = keys[i];
+		assert_int_equal(konce_ep_connect_ex(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, &opts, p.now,
+						     &conn), 0);
+		uint64_t tx = konce_ep_counters(p.b)->tx_packets;
+		while (!konce_ep_poll_event(p.a, &ev)) {
+			pump(&p);
+			p.now = konce_ep_next_timer(p.a);
+			konce_ep_timer(p.a, p.now);
+		}
+		assert_int_equal(ev.type, KONCE_EV_FAILED);
+		assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
+		assert_int_equal(konce_ep_counters(p.b)->tx_packets, tx);
+	}
+	assert_int_equal(konce_ep_counters(p.b)->hello_bad_clue, 2 * KONCE_HS_ATTEMPTS);
+	free_pair(&p);
+
+	/* a client that expects a group server does not accept an unmasked cookie */
+	make_pair(&p, NULL, NULL);
+	opts.group_key = group;
+	assert_int_equal(konce_ep_connect_ex(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, &opts, p.now, &conn),
+			 0);
+	pump(&p);
+	assert_true(konce_ep_counters(p.a)->cookie_bad >= 1);
+	assert_false(konce_ep_poll_event(p.a, &ev));
+	free_pair(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_address_change),
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_group_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

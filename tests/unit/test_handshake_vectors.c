@@ -9,6 +9,7 @@
  *   client_cid 11..11, client_time 1000 ms; challenge 0x0123456789abcdef, server_time 2000 ms,
  *   pow_bits 0, key_id 1, pow_nonce 0; server_cid 22..22
  *   box2 = MESSAGE "hello?"; ACCEPT carries MESSAGE "hi!"; DATA (client pn 2) carries MESSAGE "data"
+ *   limited circulation: group key 32 x 0x06
  * Run with KONCE_PRINT_VECTORS=1 to print them.
  */
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 
 #include "node/cookie.h"
 #include "node/frame.h"
+#include "node/group.h"
 #include "node/hs_crypto.h"
 #include "node/hs_packets.h"
 #include "node/identity.h"
@@ -61,6 +63,8 @@ static const char *V_INITIATE = "03000001111111111111111100000000000003e80123456
 	"eff8ffe3fe22c96391732a59be34f892b2f38e90506cb919e7cfca23eaec1f138640d96812898a66b312c37277eaa867"
 	"d0";
 static const char *V_ACCEPT = "0400111111111111111122222222222222229bc162b093365d026fb1dc4bb3ffaa0b60912fd6077a";
+static const char *V_CLUE = "64f2738d37be7a69dadebe6dac1d816a";
+static const char *V_MASKED_EPK = "491428f07d5fb6507339c453b0274b0659c5ce7585430e92e9d61ea34d7970f4";
 static const char *V_DATA = "0500222222222222222202f222557f012eb8cb6b26c8ecdb4b898c055ac4cc1c9be2";
 
 static void test_vectors(void **state)
@@ -181,6 +185,22 @@ static void test_vectors(void **state)
 	assert_int_equal(konce_session_open(&ss, plain, &plen, &pn, data, dlen, 0), KONCE_SESS_OK);
 	assert_int_equal(pn, 2);
 	assert_memory_equal(plain, frames, flen);
+
+	/* limited circulation, group key 32 x 0x06: the HELLO's clue and the COOKIE's masked point */
+	uint8_t group[32], clue[16], masked[32];
+	memset(group, 0x06, 32);
+	konce_group_clue(clue, group, h.client_cid, h.client_time, &h.versions);
+	check("CLUE", clue, 16, V_CLUE);
+	memcpy(masked, s_epk, 32);
+	konce_group_mask(masked, group, c.challenge);
+	check("MASKED s_epk", masked, 32, V_MASKED_EPK);
+	konce_group_mask(masked, group, c.challenge);
+	assert_memory_equal(masked, s_epk, 32);
+	h.flags = KONCE_HELLO_F_CLUE;
+	memcpy(h.clue, clue, 16);
+	assert_true(konce_group_clue_ok(&h, group));
+	group[0] ^= 1;
+	assert_false(konce_group_clue_ok(&h, group));
 
 	konce_keyslab_free(slab);
 	konce_identity_free(client);
