@@ -165,6 +165,24 @@ const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
 /* The current proof-of-work demand for a source with no overdraft. */
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us);
 
+/* Extension point for the reliability layer (frame types 0x10..0x3f, see frame.h).  body_len
+ * says how long such a frame's body is (negative = malformed); on_frame gets each one from an
+ * authenticated packet (pn = its packet number) after the packet as a whole validated.  The
+ * struct is copied; ctx is borrowed.  Pass NULL to remove. */
+typedef struct konce_ep_ext {
+	long (*body_len)(void *ctx, uint8_t type, const uint8_t *p, size_t avail);
+	void (*on_frame)(void *ctx, uint32_t conn, uint64_t pn, uint8_t type, const uint8_t *body, size_t len,
+			 uint64_t now_us);
+	void *ctx;
+} konce_ep_ext;
+void konce_ep_set_ext(konce_ep *ep, const konce_ep_ext *ext);
+/* Sends already-encoded frames (len <= KONCE_WIRE_MAX_PAYLOAD) in one DATA packet on conn's path;
+ * *pn (if not NULL) gets its packet number.  0, -ENOENT, -ENOTCONN, -EMSGSIZE, -ENOBUFS. */
+int konce_ep_send_frames_conn(konce_ep *ep, uint32_t conn, const uint8_t *frames, size_t len, uint64_t now_us,
+			      uint64_t *pn);
+/* The peer acknowledged our packet pn on conn (shortens packet-number windows).  0, -ENOENT. */
+int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
+
 /* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array
  * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */
 int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *ids, unsigned n);

@@ -34,6 +34,7 @@
 
 #include "node/cookie.h"
 #include "node/endpoint.h"
+#include "node/frame.h"
 #include "node/hs_packets.h"
 #include "node/keyslab.h"
 #include "node/load.h"
@@ -130,6 +131,8 @@ struct konce_ep {
 	konce_ep_event *ev;
 	unsigned ev_cap, ev_head, ev_n;
 
+	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
+	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
 	uint64_t timer_min_us;   /* cached; may be early, never late */
 	unsigned last_cost;
 	struct konce_ep_counters c;
@@ -171,7 +174,9 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 /* Acts on validated frames of an authenticated payload.  Returns false if the session was freed. */
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
-		     uint64_t now_us);
+		     uint64_t pn, uint64_t now_us);
+/* The frame extension in force, or NULL. */
+const konce_frame_ext *konce_ep_fext(const konce_ep *ep);
 /* Seals frames into one DATA packet to `to` (amplification limit applies); 0 or negative errno. */
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us);

@@ -189,7 +189,8 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		return;
 	}
 	size_t plen = a.box_len - KONCE_WIRE_TAG;
-	if (konce_hs_accept_open(pkt, &a, s->sess.keys->rx, plain) || konce_frame_validate(plain, plen, NULL)) {
+	if (konce_hs_accept_open(pkt, &a, s->sess.keys->rx, plain) ||
+	    konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
 		ep->c.accept_bad++;
 		return;
 	}
@@ -202,7 +203,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
 	}
-	konce_ep_frames(ep, s, plain, plen, from, now_us);
+	konce_ep_frames(ep, s, plain, plen, from, 1, now_us);
 	sodium_memzero(plain, plen);
 }
 

@@ -157,7 +157,7 @@ static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, const konce_initia
 	switch (konce_hs_initiate_open(pkt, in, gen->esk, gen->epk, ep->server_ids, ep->n_server_ids, c_pub, &S,
 				       k_c2s, k_s2c, plain)) {
 	case KONCE_HS_OPEN_OK:
-		if (konce_frame_validate(plain, in->box2_len - KONCE_WIRE_TAG, NULL) == 0)
+		if (konce_frame_validate(plain, in->box2_len - KONCE_WIRE_TAG, konce_ep_fext(ep)) == 0)
 			return true;
 		ep->c.init_bad_box2++;
 		return false;
@@ -286,7 +286,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = *from;
 	}
-	konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, now_us);
+	konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, 1, now_us);
 	sodium_memzero(&x, sizeof x);
 out:
 	charge(ep, from, cost, now_us);

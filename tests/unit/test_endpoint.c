@@ -645,6 +645,68 @@ static void test_bad_args(void **state)
 	free_pair(&p);
 }
 
+static long ext_len(void *ctx, uint8_t type, const uint8_t *p, size_t avail)
+{
+	(void)ctx;
+	(void)p;
+	return type == 0x10 && avail >= 4 ? 4 : -1;
+}
+
+struct ext_seen {
+	unsigned n;
+	uint32_t conn;
+	uint64_t pn;
+	uint8_t body[4];
+};
+
+static void ext_frame(void *ctx, uint32_t conn, uint64_t pn, uint8_t type, const uint8_t *body, size_t len,
+		      uint64_t now_us)
+{
+	struct ext_seen *e = ctx;
+	(void)now_us;
+	assert_int_equal(type, 0x10);
+	assert_int_equal(len, 4);
+	e->n++;
+	e->conn = conn;
+	e->pn = pn;
+	memcpy(e->body, body, 4);
+}
+
+/* The reliability layer's extension point: its frames reach its hook with their packet number,
+ * and without the hook they make the packet malformed. */
+static void test_frame_extension(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	drain_events(p.b);
+	uint8_t frames[] = {0x10, 1, 2, 3, 4, KONCE_FRAME_MESSAGE, 0, 1, 'x'};
+	uint64_t pn;
+	assert_int_equal(konce_ep_send_frames_conn(p.a, cc, frames, sizeof frames, p.now, &pn), 0);
+	assert_int_equal(pn, 2);
+	pump(&p);
+	assert_int_equal(konce_ep_counters(p.b)->data_bad_frame, 1);
+	konce_ep_event ev;
+	assert_false(konce_ep_poll_event(p.b, &ev));
+	struct ext_seen seen = {0};
+	konce_ep_ext ext = {ext_len, ext_frame, &seen};
+	konce_ep_set_ext(p.b, &ext);
+	assert_int_equal(konce_ep_send_frames_conn(p.a, cc, frames, sizeof frames, p.now, &pn), 0);
+	assert_int_equal(pn, 3);
+	pump(&p);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.conn, sc);
+	assert_int_equal(seen.pn, 3);
+	assert_memory_equal(seen.body, frames + 1, 4);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_int_equal(konce_ep_acked(p.a, cc, 3), 0);
+	assert_int_equal(konce_ep_acked(p.a, 999, 3), -ENOENT);
+	assert_int_equal(konce_ep_send_frames_conn(p.a, 999, frames, sizeof frames, p.now, NULL), -ENOENT);
+	konce_ep_set_ext(p.b, NULL);
+	free_pair(&p);
+}
+
 /* Limited circulation: only holders of the group key get any answer, and each COOKIE's point is
  * masked differently. */
 static void test_group_server(void **state)
@@ -729,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_group_server),
+		cmocka_unit_test(test_frame_extension),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
