@@ -177,6 +177,23 @@ enum konce_frame_type {
 };
 
 /* ---------------------------------------------------------------------------------------------
+ * Message header: the first bytes of every MESSAGE frame body, so a message can be routed to a
+ * handler class and a reply to the request it answers.  Nonces are per sender and class.
+ */
+enum konce_msg_layout {
+	KONCE_MSG_CLASS = 0, /* 2: handler class (KONCE_CLASS_*; applications use >= 256) */
+	KONCE_MSG_FLAGS = 2, /* 1: KONCE_MSG_F_* */
+	KONCE_MSG_NONCE = 3, /* 8: request nonce, echoed by the reply; 0 for a plain message */
+	KONCE_MSG_BODY = 11,
+};
+enum { KONCE_MSG_F_REQUEST = 0x01, KONCE_MSG_F_REPLY = 0x02 };
+enum konce_msg_class {
+	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping) */
+	KONCE_CLASS_TEXT = 2, /* built in: text for the operator (konce send), logged by the node */
+	KONCE_CLASS_APP_MIN = 256,
+};
+
+/* ---------------------------------------------------------------------------------------------
  * Timers and periods (milliseconds unless named otherwise).
  */
 enum konce_wire_times {

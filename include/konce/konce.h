@@ -28,4 +28,95 @@ enum {
 int konce_key_to_text(char out[KONCE_KEY_TEXT_LEN + 1], const uint8_t key[KONCE_KEY_BYTES]);
 int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text);
 
+struct event_base;
+
+/* ------------------------------------------------------------------------------------------------
+ * The node: one durable identity, one UDP socket, sessions to peers, and a presence store, driven by
+ * the caller's libevent loop.
+ */
+typedef struct konce_node konce_node;
+
+enum konce_log_level { KONCE_LOG_ERROR = 0, KONCE_LOG_WARN, KONCE_LOG_INFO, KONCE_LOG_DEBUG };
+
+typedef struct konce_node_config {
+	const char *data_dir;     /* required: holds identity.key (created 0600 on first run) and peers.db */
+	const char *listen;       /* "ADDR:PORT"; NULL = "[::]:7807" (dual stack) */
+	const char *control_path; /* Unix socket for the konce CLI (created 0600); NULL = none */
+	int log_level;            /* enum konce_log_level; messages above it are not produced */
+	/* Log sink; NULL = stderr.  line has no trailing newline and never contains a secret. */
+	void (*log)(void *ctx, int level, const char *line);
+	void *log_ctx;
+	unsigned max_sessions;    /* 0 = 1024 */
+	uint64_t capacity;        /* handshake load units per second; 0 = default */
+} konce_node_config;
+
+/* Creates a node on base: loads or generates the identity, opens the store and binds the socket.
+ * The config's strings are copied.  0, or a negative errno with err saying what failed and what to do.
+ * The node runs while base runs. */
+int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
+		   size_t errlen);
+/* Tells every connected peer the session is closing, flushes the store and frees the node.  Pending
+ * sends complete with KONCE_OUTCOME_FAILED / KONCE_REASON_LOCAL_CLOSE before it returns.  0, or the
+ * store's flush error (the node is freed regardless). */
+int konce_node_free(konce_node *node);
+void konce_node_public_key(const konce_node *node, uint8_t pk[KONCE_KEY_BYTES]);
+/* The bound address as text, e.g. "[::]:7807". */
+void konce_node_listen_addr(const konce_node *node, char *buf, size_t len);
+
+/* Outcome of a message.  Exactly one outcome is reported per successful konce_node_send(). */
+enum konce_outcome {
+	KONCE_OUTCOME_REPLIED = 1, /* a reply arrived: data/len hold it */
+	KONCE_OUTCOME_DELIVERED,   /* the peer acknowledged the message */
+	KONCE_OUTCOME_FAILED,      /* reason says why */
+	KONCE_OUTCOME_UNKNOWN,     /* sent, but whether it arrived cannot be known */
+};
+enum konce_reason {
+	KONCE_REASON_NONE = 0,
+	KONCE_REASON_UNREACHABLE, /* no answer to the handshake before the connect timeout */
+	KONCE_REASON_REFUSED,     /* the peer demanded more proof of work than we pay, or a bad key */
+	KONCE_REASON_TIMED_OUT,   /* connected, but no reply within the reply lifetime */
+	KONCE_REASON_TOO_LARGE,   /* larger than the peer or this build accepts */
+	KONCE_REASON_PEER_CLOSED, /* the session closed before the outcome was known */
+	KONCE_REASON_PROTOCOL,    /* no protocol version in common */
+	KONCE_REASON_LOCAL_CLOSE, /* the node was shut down */
+};
+const char *konce_reason_str(int reason);
+
+/* The data in an outcome or an incoming message is borrowed for the duration of the callback. */
+typedef void (*konce_outcome_fn)(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
+
+typedef struct konce_send_opts {
+	const char *addr_hint;    /* "ADDR:PORT" to reach the peer if it has no session; NULL = use the store */
+	uint32_t connect_timeout_ms; /* 0 = 6000 */
+	uint32_t reply_lifetime_ms;  /* requests: how long the reply handler lives; 0 = 10000 */
+	int expect_reply;         /* nonzero: this is a request; the outcome is REPLIED or FAILED */
+} konce_send_opts;
+
+enum { KONCE_MESSAGE_MAX = 1010 }; /* one packet until fragmentation lands (issue 3) */
+
+/* Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.
+ * 0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
+ * -EMSGSIZE (len > KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address),
+ * -EINVAL, -ENOMEM, -ENOBUFS (too many pending). */
+int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    size_t len, const konce_send_opts *opts, konce_outcome_fn fn, void *ctx);
+
+/* An incoming message, valid for the duration of the handler call. */
+typedef struct konce_message {
+	uint8_t from[KONCE_KEY_BYTES];
+	uint16_t klass;
+	int is_request;
+	const uint8_t *data;
+	size_t len;
+	uint64_t nonce_; /* for konce_node_reply() */
+	uint32_t conn_;
+} konce_message;
+typedef void (*konce_handler_fn)(void *ctx, konce_node *node, const konce_message *msg);
+/* Routes messages of class klass to fn (replacing any previous handler).  fn NULL removes it.
+ * Classes below 256 are reserved for konce itself.  0, -EINVAL. */
+int konce_node_handle(konce_node *node, uint16_t klass, konce_handler_fn fn, void *ctx);
+/* Answers a request; only valid inside (or after, while the session lives) the handler call.
+ * 0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE. */
+int konce_node_reply(konce_node *node, const konce_message *req, const uint8_t *data, size_t len);
+
 #endif

@@ -1,0 +1,183 @@
+/* node_io.c - the thin libevent layer: socket readiness, the endpoint's timer, and the store's flush.
+ *
+ * Every path through here ends in node_io_kick(): hand the endpoint's events to node_msg.c, move its
+ * queued datagrams into the socket's batch, send the batch, and re-arm the one timer at the
+ * endpoint's next deadline.  SQLite is only touched by the flush timer, never while packets wait.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/node_int.h"
+
+enum { FLUSH_INTERVAL_MS = 1000, RECV_CALLS_PER_WAKE = 16 };
+
+static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	struct konce_node *n = ctx;
+	konce_ep_input(n->ep, pkt, len, from, node_now_us());
+}
+
+void node_io_kick(struct konce_node *n)
+{
+	konce_ep_event ev;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+
+	/* Events first: a handler may answer the first message inside the pending ACCEPT. */
+	while (konce_ep_poll_event(n->ep, &ev))
+		node_msg_on_event(n, &ev);
+	while (konce_ep_poll_datagram(n->ep, buf, &len, &to))
+		konce_udp_queue(n->udp, buf, len, &to);
+	konce_udp_flush(n->udp);
+
+	uint64_t at = konce_ep_next_timer(n->ep), now = node_now_us();
+	if (at == UINT64_MAX) {
+		event_del(n->ev_timer);
+		return;
+	}
+	uint64_t d = at > now ? at - now : 0;
+	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
+	event_add(n->ev_timer, &tv);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_io_kick(arg);
+}
+
+void node_io_schedule(struct konce_node *n) { event_active(n->ev_kick, EV_TIMEOUT, 0); }
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
+	if (r < 0 && r != -ECONNREFUSED)
+		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
+	node_io_kick(n);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	konce_ep_timer(n->ep, node_now_us());
+	node_io_kick(n);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	char err[768];
+	(void)fd;
+	(void)what;
+	if (!n->store)
+		return;
+	int e = konce_store_flush(n->store, err, sizeof(err));
+	if (e && !n->store_failing)
+		node_log(n, KONCE_LOG_ERROR, "%s", err); /* once per failing spell, not every second */
+	else if (!e && n->store_failing)
+		node_log(n, KONCE_LOG_INFO, "presence store writable again; queued records written");
+	n->store_failing = e != 0;
+}
+
+static int open_socket(struct konce_node *n, char *err, size_t errlen)
+{
+	konce_addr a;
+	if (konce_addr_parse(&a, n->listen) < 0) {
+		snprintf(err, errlen, "bad listen address '%s': use ADDR:PORT, e.g. 0.0.0.0:7807 or [::]:7807", n->listen);
+		return -EINVAL;
+	}
+	int e = konce_udp_open(&n->udp, &a, err, errlen);
+	if (e == -EAFNOSUPPORT && n->listen_default) {
+		/* no IPv6 in this kernel: the default dual-stack socket falls back to IPv4 */
+		uint8_t any4[4] = {0};
+		konce_addr_from_v4(&a, any4, a.port);
+		node_log(n, KONCE_LOG_WARN, "IPv6 unavailable; listening on IPv4 only");
+		e = konce_udp_open(&n->udp, &a, err, errlen);
+	}
+	return e;
+}
+
+int node_io_start(struct konce_node *n, char *err, size_t errlen)
+{
+	int e = open_socket(n, err, errlen);
+	if (e)
+		return e;
+	konce_ep_config ec = {
+		.identity = n->id,
+		.max_sessions = n->cfg.max_sessions,
+		.capacity = n->cfg.capacity,
+		/* A node is addressed by its durable key, and peers must be able to reach it back by that
+		 * key: show it.  (Per-server derived keys suit pure clients that want no correlation.) */
+		.explicit_identity = true,
+	};
+	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
+		snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
+		return e;
+	}
+	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
+	n->ev_timer = evtimer_new(n->base, on_timer, n);
+	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
+	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
+	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	struct timeval fl = {FLUSH_INTERVAL_MS / 1000, (FLUSH_INTERVAL_MS % 1000) * 1000};
+	event_add(n->ev_read, NULL);
+	event_add(n->ev_flush, &fl);
+	node_io_kick(n);
+	return 0;
+}
+
+void node_io_stop(struct konce_node *n)
+{
+	if (n->ep) {
+		const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+		node_log(n, KONCE_LOG_DEBUG,
+			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
+			 "auth_fail %llu bad_frame %llu ring_full %llu",
+			 (unsigned long long)c->rx_packets, (unsigned long long)c->tx_packets,
+			 (unsigned long long)c->data_rx, (unsigned long long)c->data_unknown_cid,
+			 (unsigned long long)c->data_not_ready, (unsigned long long)c->data_bad_header,
+			 (unsigned long long)c->data_replay, (unsigned long long)c->data_auth_fail,
+			 (unsigned long long)c->data_bad_frame, (unsigned long long)c->ring_full_datagrams);
+		/* close every session so peers hear CLOSE now rather than idling out */
+		for (unsigned b = 0; b < NODE_BUCKETS; b++)
+			for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
+				if (p->conn)
+					konce_ep_close(n->ep, p->conn, node_now_us());
+		uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+		size_t len;
+		konce_addr to;
+		while (n->udp && konce_ep_poll_datagram(n->ep, buf, &len, &to))
+			konce_udp_queue(n->udp, buf, len, &to);
+	}
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		while (n->by_pk[b])
+			node_peer_free(n, n->by_pk[b], KONCE_REASON_LOCAL_CLOSE);
+	if (n->ev_read)
+		event_free(n->ev_read);
+	if (n->ev_timer)
+		event_free(n->ev_timer);
+	if (n->ev_kick)
+		event_free(n->ev_kick);
+	n->ev_kick = NULL;
+	if (n->ev_flush) {
+		event_free(n->ev_flush);
+		on_flush(-1, 0, n);
+	}
+	n->ev_read = n->ev_timer = n->ev_flush = NULL;
+	konce_udp_close(n->udp); /* flushes the CLOSE datagrams */
+	n->udp = NULL;
+	konce_ep_free(n->ep);
+	n->ep = NULL;
+}

@@ -1,0 +1,241 @@
+/* test_node.c - three nodes in one process over real loopback UDP through libevent: handshakes,
+ * requests and replies, plain messages, failures, and what the store remembers afterwards. */
+#include <errno.h>
+#include <event2/event.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "konce/konce.h"
+#include "store/store.h"
+
+struct world {
+	struct event_base *base;
+	char dir[64];
+	konce_node *node[3];
+	uint8_t pk[3][KONCE_KEY_BYTES];
+	char addr[3][64];
+	int outstanding;
+	int in_call; /* set while konce_node_send runs: a callback then is a bug */
+};
+
+struct result {
+	struct world *w;
+	int done, outcome, reason;
+	char data[64];
+};
+
+static void quiet(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
+		fprintf(stderr, "  node log: %s\n", line);
+}
+
+static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	struct result *r = ctx;
+	assert_false(r->w->in_call);
+	assert_int_equal(r->done, 0); /* exactly one outcome */
+	r->done = 1;
+	r->outcome = outcome;
+	r->reason = reason;
+	snprintf(r->data, sizeof(r->data), "%.*s", (int)len, (const char *)data);
+	if (--r->w->outstanding == 0)
+		event_base_loopbreak(r->w->base);
+}
+
+/* Class 300: reply with "<name>:<request>" */
+static void on_request(void *ctx, konce_node *node, const konce_message *m)
+{
+	char out[128];
+	int n = snprintf(out, sizeof(out), "%s:%.*s", (const char *)ctx, (int)m->len, (const char *)m->data);
+	if (m->is_request)
+		assert_int_equal(konce_node_reply(node, m, (const uint8_t *)out, (size_t)n), 0);
+	else
+		assert_int_equal(konce_node_reply(node, m, (const uint8_t *)out, (size_t)n), -EINVAL);
+}
+
+static int send_msg(struct world *w, int from, int to, uint16_t klass, const char *text, int request, const char *hint,
+		struct result *r)
+{
+	konce_send_opts o = {.expect_reply = request, .addr_hint = hint, .connect_timeout_ms = 3000};
+	r->w = w;
+	w->in_call = 1;
+	int e = konce_node_send(w->node[from], w->pk[to], klass, (const uint8_t *)text, strlen(text), &o, on_outcome, r);
+	w->in_call = 0;
+	if (e == 0)
+		w->outstanding++;
+	return e;
+}
+
+static void run(struct world *w)
+{
+	struct timeval limit = {15, 0};
+	event_base_loopexit(w->base, &limit); /* a hang fails below instead of blocking the suite */
+	event_base_dispatch(w->base);
+	assert_int_equal(w->outstanding, 0);
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	char err[512], path[128];
+	static const char *names[3] = {"a", "b", "c"};
+	snprintf(w->dir, sizeof(w->dir), "/tmp/konce-node-XXXXXX");
+	if (!w->base && !(w->base = event_base_new()))
+		return -1;
+	if (!mkdtemp(w->dir))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", w->dir, names[i]);
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_DEBUG};
+		if (konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err))) {
+			fprintf(stderr, "node %d: %s\n", i, err);
+			return -1;
+		}
+		konce_node_public_key(w->node[i], w->pk[i]);
+		konce_node_listen_addr(w->node[i], w->addr[i], sizeof(w->addr[i]));
+		konce_node_handle(w->node[i], 300, on_request, (void *)names[i]);
+	}
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	char cmd[128];
+	for (int i = 0; i < 3; i++)
+		konce_node_free(w->node[i]);
+	event_base_free(w->base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
+	int rc = system(cmd);
+	free(w);
+	return rc;
+}
+
+static void test_three_nodes_exchange(void **state)
+{
+	struct world *w = *state;
+	struct result r[6] = {0};
+	char path[128];
+	struct stat sb;
+
+	/* identity files were generated, owner-only */
+	snprintf(path, sizeof(path), "%s/a/identity.key", w->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	/* every pair, both directions, as requests carried in the INITIATE */
+	assert_int_equal(send_msg(w, 0, 1, 300, "hello b", 1, w->addr[1], &r[0]), 0);
+	assert_int_equal(send_msg(w, 1, 2, 300, "hello c", 1, w->addr[2], &r[1]), 0);
+	assert_int_equal(send_msg(w, 2, 0, 300, "hello a", 1, w->addr[0], &r[2]), 0);
+	run(w);
+	assert_int_equal(r[0].outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r[0].data, "b:hello b");
+	assert_string_equal(r[1].data, "c:hello c");
+	assert_string_equal(r[2].data, "a:hello a");
+
+	/* established sessions: no hint needed, in either direction */
+	assert_int_equal(send_msg(w, 1, 0, 300, "again", 1, NULL, &r[3]), 0);
+	assert_int_equal(send_msg(w, 0, 1, 1 /* KONCE_CLASS_ECHO */, "echo me", 1, NULL, &r[4]), 0);
+	/* a plain message on a live session: nothing acknowledges it yet, so the outcome is unknown */
+	assert_int_equal(send_msg(w, 0, 2, 300, "fire and forget", 0, NULL, &r[5]), 0);
+	run(w);
+	assert_string_equal(r[3].data, "a:again");
+	assert_int_equal(r[4].outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r[4].data, "echo me");
+	assert_int_equal(r[5].outcome, KONCE_OUTCOME_UNKNOWN);
+}
+
+static void test_first_plain_message_delivered(void **state)
+{
+	struct world *w = *state;
+	struct result r = {0};
+	/* a plain message that rides in the INITIATE is known delivered when the ACCEPT arrives */
+	assert_int_equal(send_msg(w, 0, 1, 300, "first", 0, w->addr[1], &r), 0);
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_DELIVERED);
+}
+
+static void test_failures(void **state)
+{
+	struct world *w = *state;
+	struct result r[3] = {0};
+	char big[KONCE_MESSAGE_MAX + 2];
+	uint8_t stranger[KONCE_KEY_BYTES];
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	/* too large: refused at once, no callback ever */
+	assert_int_equal(send_msg(w, 0, 1, 300, big, 1, w->addr[1], &r[0]), -EMSGSIZE);
+	/* no address for an unknown key */
+	memset(stranger, 7, sizeof(stranger));
+	konce_send_opts o = {0};
+	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[1]),
+			 -EHOSTUNREACH);
+	/* sending to oneself */
+	assert_int_equal(send_msg(w, 0, 0, 300, "me", 1, w->addr[0], &r[1]), -EINVAL);
+	/* nobody listens there: fails as unreachable after the connect timeout */
+	o = (konce_send_opts){.expect_reply = 1, .addr_hint = "127.0.0.1:9", .connect_timeout_ms = 300};
+	r[2].w = w;
+	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[2]), 0);
+	w->outstanding++;
+	run(w);
+	assert_int_equal(r[2].outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(r[2].reason, KONCE_REASON_UNREACHABLE);
+	/* a request to a class nobody handles times out (short lifetime) */
+	struct result t = {0};
+	konce_send_opts o2 = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 300};
+	t.w = w;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 999, (const uint8_t *)"?", 1, &o2, on_outcome, &t), 0);
+	w->outstanding++;
+	run(w);
+	assert_int_equal(t.outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(t.reason, KONCE_REASON_TIMED_OUT);
+	/* reserved classes cannot be taken by applications */
+	assert_int_equal(konce_node_handle(w->node[0], 1, on_request, NULL), -EINVAL);
+}
+
+static void test_store_remembers(void **state)
+{
+	struct world *w = *state;
+	struct result r = {0};
+	char path[128], err[512];
+	assert_int_equal(send_msg(w, 0, 1, 300, "remember me", 1, w->addr[1], &r), 0);
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	/* freeing flushes the store */
+	assert_int_equal(konce_node_free(w->node[0]), 0);
+	assert_int_equal(konce_node_free(w->node[1]), 0);
+	w->node[0] = w->node[1] = NULL;
+	konce_store *st;
+	konce_peer_rec rec;
+	snprintf(path, sizeof(path), "%s/a/peers.db", w->dir);
+	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_peer_get(st, w->pk[1], &rec), 0);
+	assert_int_equal(rec.handshakes, 1);
+	konce_store_addr a;
+	assert_int_equal(konce_store_addrs(st, w->pk[1], &a, 1), 1);
+	char as[KONCE_ADDR_STRLEN];
+	assert_string_equal(konce_addr_str(&a.addr, as), w->addr[1]);
+	konce_store_close(st, err, sizeof(err));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_three_nodes_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_plain_message_delivered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
