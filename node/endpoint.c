@@ -15,9 +15,10 @@ enum {
 	KONCE_EP_DEF_RL_SLOTS = 4096,
 	KONCE_EP_DEF_RL_RATE = 400,
 	KONCE_EP_DEF_RL_BURST = 800,
-	KONCE_EP_DEF_RING = 1024,
+	KONCE_EP_DEF_RING = 256,
 	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << 20 | slot */
 	KONCE_EP_COST_DATA = 1,
+	KONCE_EP_MAX_ACC_BUCKETS = 1u << 16, /* x 4 ways x 56 bytes = 14.7 MB at most */
 };
 
 static unsigned pow2_at_least(unsigned n)
@@ -80,7 +81,14 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	unsigned nb = pow2_at_least(ep->max_sessions);
 	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
 	ep->cid_mask = nb - 1;
-	unsigned accb = pow2_at_least(ep->max_sessions / 2 + 64);
+	/* Accepted challenges must be remembered for a cookie lifetime: size for the handshakes the
+	 * capacity allows in that time (or max_sessions, if larger), at half the 4-way table. */
+	uint64_t capacity = cfg->capacity ? cfg->capacity : KONCE_EP_DEF_CAPACITY;
+	uint64_t want = capacity * (KONCE_COOKIE_LIFETIME_MS / 1000) / KONCE_COST_DH;
+	if (want < ep->max_sessions)
+		want = ep->max_sessions;
+	want = want / 2 + 64;
+	unsigned accb = pow2_at_least(want > KONCE_EP_MAX_ACC_BUCKETS ? KONCE_EP_MAX_ACC_BUCKETS : (unsigned)want);
 	ep->acc = zalloc(env, (size_t)accb * KONCE_EP_ACC_WAYS, sizeof *ep->acc);
 	ep->acc_mask = accb - 1;
 	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
@@ -99,7 +107,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 				     cfg->rl_rate ? cfg->rl_rate : KONCE_EP_DEF_RL_RATE,
 				     cfg->rl_burst ? cfg->rl_burst : KONCE_EP_DEF_RL_BURST)))
 		goto fail;
-	konce_load_init(&ep->load, cfg->capacity ? cfg->capacity : KONCE_EP_DEF_CAPACITY, now_us);
+	konce_load_init(&ep->load, capacity, now_us);
 	konce_env_random(env, ep->cid_key, sizeof ep->cid_key);
 	uint8_t c[8];
 	konce_env_random(env, c, sizeof c);

@@ -58,8 +58,8 @@ typedef struct konce_ep_config {
 	unsigned nversions;             /* 1..KONCE_WIRE_MAX_VERSIONS */
 	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS */
 	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
-	unsigned out_ring;              /* queued datagrams; 0 = 1024 */
-	unsigned event_ring;            /* queued events; 0 = 1024 */
+	unsigned out_ring;              /* queued datagrams; 0 = 256 */
+	unsigned event_ring;            /* queued events; 0 = 256 */
 	const uint8_t *group_key;       /* 32 bytes: limited-circulation server mode (copied); NULL = public */
 } konce_ep_config;
 
@@ -98,7 +98,7 @@ typedef struct konce_ep_event {
  * function konce_ep_counters() has the name.) */
 struct konce_ep_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t rx_short, rx_unknown_type;
+	uint64_t rx_short, rx_unknown_type; /* rx_short: empty or over 1200 bytes */
 	/* server: HELLO */
 	uint64_t hello_rx, hello_bad_size, hello_bad_clue, cookie_tx, version_tx;
 	/* server: INITIATE, in the order the checks run */
@@ -127,7 +127,7 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
 /* Opens a session to server_pk at `to`; msg (len <= KONCE_EP_MAX_FIRST_MESSAGE, may be empty)
  * rides in the INITIATE.  The client shows a key derived for server_pk from cfg->identity, or
  * cfg->identity itself if cfg->explicit_identity.  On 0, *conn names the session and exactly one
- * of ESTABLISHED or FAILED follows.  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * of ESTABLISHED or FAILED follows (unless konce_ep_close() ends it first).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */
