@@ -26,6 +26,13 @@
  * konce_ep_send() on that conn (the message then rides in the ACCEPT), konce_ep_poll_datagram()
  * or konce_ep_timer().  So an application that handles events before draining datagrams answers
  * the first message in the ACCEPT, and the client sees the reply at 2 RTT.
+ *
+ * Not thread-safe: one thread drives one endpoint.  The handshake state machine (states,
+ * transitions and the function behind each, invariants) is drawn in ep_internal.h; the protocol
+ * itself is docs/PROTOCOL.md.  Known limits: one message per packet (no fragmentation or
+ * retransmission of DATA until the reliability layer plugs in through konce_ep_set_ext()); if the
+ * client's address changes between COOKIE and INITIATE, its INITIATE fails the MAC and the
+ * handshake times out instead of starting over.
  */
 #ifndef KONCE_ENDPOINT_H
 #define KONCE_ENDPOINT_H
