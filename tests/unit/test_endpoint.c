@@ -707,6 +707,90 @@ static void test_frame_extension(void **state)
 	free_pair(&p);
 }
 
+/* Rekey between two endpoints: after KONCE_REKEY_AFTER_MS each side moves to the next key and the
+ * other follows; a packet sealed before the rekey but delivered after it still opens. */
+static void test_rekey_between_endpoints(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	drain_events(p.a);
+	drain_events(p.b);
+	uint8_t late[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t late_len, len;
+	konce_addr to;
+	konce_ep_event ev;
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"before", 6, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, late, &late_len, &to)); /* held back */
+	for (int round = 0; round < 3; round++) {
+		p.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000 / 2; /* keep the sessions from idling out */
+		konce_ep_timer(p.a, p.now);
+		konce_ep_timer(p.b, p.now);
+		p.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000 / 2 + 1;
+		assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"after", 5, p.now), 0);
+		assert_int_equal(konce_ep_send(p.b, sc, (const uint8_t *)"back", 4, p.now), 0);
+		if (round == 0) {
+			assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+			assert_int_equal(buf[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE, KONCE_DATA_F_KEY_PHASE);
+			konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+			/* the straggler from before the rekey */
+			konce_ep_input(p.b, late, late_len, &p.addr_a, p.now);
+			assert_true(konce_ep_poll_event(p.b, &ev));
+			assert_memory_equal(ev.data, "after", 5);
+			assert_true(konce_ep_poll_event(p.b, &ev));
+			assert_memory_equal(ev.data, "before", 6);
+			assert_int_equal(konce_ep_counters(p.b)->rx_old_key, 1);
+		}
+		pump(&p);
+		if (round > 0) {
+			assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+			assert_memory_equal(ev.data, "after", 5);
+		}
+		assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
+		assert_memory_equal(ev.data, "back", 4);
+	}
+	assert_int_equal(konce_ep_counters(p.a)->rekey_tx, 3);
+	assert_int_equal(konce_ep_counters(p.b)->rekey_rx, 3);
+	assert_int_equal(konce_ep_counters(p.b)->rekey_tx, 3);
+	/* the old key is wiped after KONCE_REKEY_OLD_KEY_MS: a replayed straggler no longer opens */
+	p.now += (uint64_t)KONCE_REKEY_OLD_KEY_MS * 1000 + 1;
+	konce_ep_timer(p.b, p.now);
+	uint64_t fails = konce_ep_counters(p.b)->data_auth_fail + konce_ep_counters(p.b)->data_replay;
+	konce_ep_input(p.b, late, late_len, &p.addr_a, p.now);
+	assert_int_equal(konce_ep_counters(p.b)->data_auth_fail + konce_ep_counters(p.b)->data_replay, fails + 1);
+	free_pair(&p);
+}
+
+/* A server answering for several durable keys. */
+static void test_server_identities(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	konce_identity *other;
+	assert_int_equal(konce_identity_generate(&other, &p.tenv_b.env), 0);
+	const konce_identity *ids[] = {p.id_b, other};
+	assert_int_equal(konce_ep_set_server_identities(p.b, ids, 2), 0);
+	assert_int_equal(konce_ep_set_server_identities(p.b, ids, 0), -EINVAL);
+	uint32_t conn;
+	konce_ep_event ev;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(ids[i]), &p.addr_b, NULL, 0, p.now, &conn), 0);
+		pump(&p);
+		assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+		assert_memory_equal(ev.peer_pk, konce_identity_public(ids[i]), 32);
+	}
+	/* and no longer for one it dropped */
+	assert_int_equal(konce_ep_set_server_identities(p.b, ids, 1), 0);
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(other), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	assert_false(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_true(konce_ep_counters(p.b)->init_unknown_server >= 1);
+	free_pair(&p);
+	konce_identity_free(other);
+}
+
 /* Limited circulation: only holders of the group key get any answer, and each COOKIE's point is
  * masked differently. */
 static void test_group_server(void **state)
@@ -792,6 +876,8 @@ int main(void)
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_group_server),
 		cmocka_unit_test(test_frame_extension),
+		cmocka_unit_test(test_rekey_between_endpoints),
+		cmocka_unit_test(test_server_identities),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
