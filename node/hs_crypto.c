@@ -96,6 +96,7 @@ size_t konce_hs_accept_seal(uint8_t out[KONCE_WIRE_MAX_DATAGRAM], const uint8_t 
 			    const uint8_t k_s2c[KONCE_WIRE_KEY])
 {
 	konce_accept a;
+	memset(&a, 0, sizeof a);
 	memcpy(a.client_cid, client_cid, KONCE_WIRE_CID);
 	memcpy(a.server_cid, server_cid, KONCE_WIRE_CID);
 	size_t h = konce_accept_build_head(out, &a);
