@@ -108,6 +108,7 @@ static void drain_events(konce_ep *ep)
 static uint32_t handshake(pair *p, uint32_t *server_conn)
 {
 	uint32_t conn;
+	uint64_t start = p->now;
 	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b,
 					  (const uint8_t *)"hello?", 6, p->now, &conn), 0);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -151,6 +152,8 @@ static uint32_t handshake(pair *p, uint32_t *server_conn)
 	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
 	assert_int_equal(ev.len, 3);
 	assert_memory_equal(ev.data, "hi!", 3);
+	/* four one-way trips of 10 ms: the reply to the first message arrives at 2 RTT */
+	assert_int_equal(p->now - start, 2 * 20000);
 	return conn;
 }
 
