@@ -246,12 +246,12 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		goto out;
 	}
 	/* f) */
-	cost += KONCE_COST_DH;
 	konce_acc_entry *slot_e = acc_free_way(ep, in.challenge, now_us);
 	if (!slot_e || ep->n_free == 0) {
-		ep->c.init_full++;
+		ep->c.init_full++; /* refused before the DH: nowhere to keep the session */
 		goto out;
 	}
+	cost += KONCE_COST_DH;
 	struct {
 		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
 		uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
