@@ -14,6 +14,7 @@
 #include "node/endpoint.h"
 #include "node/hs_packets.h"
 #include "node/identity.h"
+#include "node/load.h"
 #include "testenv.h"
 
 typedef struct pair {
@@ -794,6 +795,35 @@ static void test_server_identities(void **state)
 	konce_identity_free(other);
 }
 
+/* A full server refuses before any DH, and its client times out; a freed slot is reused. */
+static void test_server_full(void **state)
+{
+	(void)state;
+	pair p;
+	konce_ep_config cb = {.max_sessions = 1};
+	make_pair(&p, NULL, &cb);
+	uint32_t sc;
+	handshake(&p, &sc);
+	drain_events(p.a);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	const struct konce_ep_counters *c = konce_ep_counters(p.b);
+	assert_int_equal(c->init_full, 1);
+	assert_int_equal(konce_ep_last_cost(p.b), KONCE_COST_REJECT + KONCE_COST_POW);
+	/* the server's session ends; the client's retransmitted INITIATE now finds room */
+	assert_int_equal(konce_ep_close(p.b, sc, p.now), 0);
+	konce_ep_event ev;
+	while (!konce_ep_poll_event(p.a, &ev) || ev.type == KONCE_EV_CLOSED) {
+		pump(&p);
+		p.now = konce_ep_next_timer(p.a);
+		konce_ep_timer(p.a, p.now);
+	}
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_int_equal(ev.conn, conn);
+	free_pair(&p);
+}
+
 /* Limited circulation: only holders of the group key get any answer, and each COOKIE's point is
  * masked differently. */
 static void test_group_server(void **state)
@@ -881,6 +911,7 @@ int main(void)
 		cmocka_unit_test(test_frame_extension),
 		cmocka_unit_test(test_rekey_between_endpoints),
 		cmocka_unit_test(test_server_identities),
+		cmocka_unit_test(test_server_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
