@@ -468,7 +468,6 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		konce_key_to_text(who, peer->pk);
 		node_log(n, KONCE_LOG_INFO, "session with %s %s (reason %#x)", who,
 			 ev->type == KONCE_EV_FAILED ? "failed" : "closed", ev->reason);
-		peer->conn = peer->conn; /* the endpoint already forgot it */
 		node_peer_free(n, peer, ev->type == KONCE_EV_FAILED ? fail_reason(ev->reason) : KONCE_REASON_PEER_CLOSED);
 		break;
 	}
