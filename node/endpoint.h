@@ -30,9 +30,7 @@
  * Not thread-safe: one thread drives one endpoint.  The handshake state machine (states,
  * transitions and the function behind each, invariants) is drawn in ep_internal.h; the protocol
  * itself is docs/PROTOCOL.md.  Known limits: one message per packet (no fragmentation or
- * retransmission of DATA until the reliability layer plugs in through konce_ep_set_ext()); if the
- * client's address changes between COOKIE and INITIATE, its INITIATE fails the MAC and the
- * handshake times out instead of starting over.
+ * retransmission of DATA until the reliability layer plugs in through konce_ep_set_ext()).
  */
 #ifndef KONCE_ENDPOINT_H
 #define KONCE_ENDPOINT_H
@@ -114,7 +112,7 @@ struct konce_ep_counters {
 		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx;
 	/* client */
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
-		accept_unmatched, accept_bad, hs_retransmits, hs_failed;
+		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed;
 	/* sessions */
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,

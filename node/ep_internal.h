@@ -9,8 +9,10 @@
  *     |  sends HELLO                                   COOKIE and keeps NO state; INITIATE checks a-e
  *     v                                                 in konce_hs_server_initiate() keep none either)
  *   HELLO_SENT --konce_hs_client_cookie()--> INITIATE_SENT        |
- *     |  timer: resend HELLO                    |  timer: resend   | INITIATE passes a-f
- *     |  VERSION w/o common version: FAILED     |  same INITIATE   v
+ *     ^  timer: resend HELLO                    |  timer: resend   | INITIATE passes a-f
+ *     +---- konce_hs_client_timer(): after -----+  same INITIATE   |
+ *     |     KONCE_HS_RESTART_AFTER tries, once  |                  |
+ *     |  VERSION w/o common version: FAILED     |                  v
  *     |  attempts out: FAILED                   |               ACCEPT_PENDING  (session allocated,
  *     |  demand > max_pow_bits: FAILED          |                 |              ESTABLISHED queued)
  *     |                                         |                 | konce_ep_send() (reply rides in
@@ -70,6 +72,7 @@ typedef struct konce_sess {
 	konce_versions offered;
 	uint64_t client_time;
 	unsigned attempts;
+	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	uint64_t retry_at_us;
 	size_t first_len;
 	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];

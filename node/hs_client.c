@@ -15,13 +15,11 @@
 #include "node/keys.h"
 #include "node/pow.h"
 
-int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
-			  const konce_addr *to, uint64_t now_us)
+/* Builds and sends a HELLO and enters HELLO_SENT. */
+static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	konce_hello h;
 	memset(&h, 0, sizeof h);
-	memcpy(s->peer_pk, server_pk, KONCE_WIRE_KEY);
-	s->offered = ep->versions;
 	s->client_time = now_us / 1000;
 	h.versions = s->offered;
 	h.client_time = s->client_time;
@@ -33,13 +31,30 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 	}
 	s->hs_len = konce_hello_build(s->hs_pkt, &h);
 	s->state = KONCE_HS_HELLO_SENT;
-	konce_path_init(&s->path, to);
-	s->hs_addr = *to;
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s->retry_at_us);
-	konce_ep_send_raw(ep, to, s->hs_pkt, s->hs_len);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+}
+
+int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
+			  const konce_addr *to, uint64_t now_us)
+{
+	memcpy(s->peer_pk, server_pk, KONCE_WIRE_KEY);
+	s->offered = ep->versions;
+	konce_path_init(&s->path, to);
+	s->hs_addr = *to;
+	send_hello(ep, s, now_us);
 	return 0;
+}
+
+/* The first message and the group key are kept until the handshake ends, for a restart. */
+static void handshake_done(konce_ep *ep, konce_sess *s)
+{
+	sodium_memzero(s->first_msg, s->first_len);
+	s->first_len = 0;
+	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
+	s->grouped = false;
 }
 
 static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum konce_hs_state want)
@@ -99,7 +114,6 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	/* The client's session: it sends with k_c2s, receives with k_s2c; the server's cid comes in ACCEPT. */
 	static const uint8_t no_cid[KONCE_WIRE_CID];
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x->k_c2s, x->k_s2c, no_cid, now_us);
-	sodium_memzero(s->first_msg, s->first_len);
 	return 0;
 }
 
@@ -131,8 +145,6 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	struct cookie_secrets x;
 	unsigned fail = build_initiate(ep, s, &c, &x, now_us);
 	sodium_memzero(&x, sizeof x);
-	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
-	s->grouped = false;
 	if (fail) {
 		konce_ep_fail(ep, s, fail);
 		return;
@@ -196,6 +208,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	}
 	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
 	s->state = KONCE_HS_ESTABLISHED;
+	handshake_done(ep, s);
 	s->last_rx_us = now_us;
 	konce_ep_arm(ep, now_us + (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
@@ -211,6 +224,18 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (now_us < s->retry_at_us)
 		return s->retry_at_us;
+	if (s->state == KONCE_HS_INITIATE_SENT && s->attempts >= KONCE_HS_RESTART_AFTER && !s->restarted) {
+		/* No ACCEPT: the cookie may be dead (our address changed since the COOKIE, which breaks
+		 * its MAC, or the server restarted and lost its secrets).  Start over once with a fresh
+		 * HELLO; the session keys of the abandoned INITIATE are wiped. */
+		konce_keyslot *k = konce_keyslab_slot(ep->slab, s->slot);
+		s->restarted = true;
+		sodium_memzero(k->tx, sizeof k->tx);
+		sodium_memzero(k->rx, sizeof k->rx);
+		ep->c.hs_restarts++;
+		send_hello(ep, s, now_us);
+		return s->retry_at_us;
+	}
 	if (s->attempts >= KONCE_HS_ATTEMPTS) {
 		konce_ep_fail(ep, s, KONCE_FAIL_TIMEOUT);
 		return UINT64_MAX;

@@ -284,7 +284,9 @@ static void test_wrong_server_key(void **state)
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
 	assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
 	const struct konce_ep_counters *c = konce_ep_counters(p.b);
-	assert_int_equal(c->init_unknown_server, KONCE_HS_ATTEMPTS);
+	/* KONCE_HS_RESTART_AFTER INITIATEs, a fresh HELLO, then KONCE_HS_ATTEMPTS more */
+	assert_int_equal(c->init_unknown_server, KONCE_HS_RESTART_AFTER + KONCE_HS_ATTEMPTS);
+	assert_int_equal(konce_ep_counters(p.a)->hs_restarts, 1);
 	assert_int_equal(c->sessions_opened, 0);
 	assert_int_equal(p.tenv_b.allocs, b_allocs); /* full crypto path ran, nothing allocated */
 	assert_int_equal(konce_ep_counters(p.a)->sessions_live, 0);
@@ -795,6 +797,38 @@ static void test_server_identities(void **state)
 	konce_identity_free(other);
 }
 
+/* The client's address changes between COOKIE and INITIATE (a NAT rebinding): the INITIATE fails
+ * the cookie MAC, and after KONCE_HS_RESTART_AFTER tries the client starts over and gets through. */
+static void test_restart_after_rebinding(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, (const uint8_t *)"q", 1,
+					  p.now, &conn), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	konce_addr_parse(&p.addr_a, "192.0.2.1:3333"); /* the NAT maps the client anew */
+	konce_ep_event ev;
+	while (!konce_ep_poll_event(p.a, &ev)) {
+		pump(&p);
+		p.now = konce_ep_next_timer(p.a);
+		konce_ep_timer(p.a, p.now);
+	}
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_int_equal(konce_ep_counters(p.b)->init_bad_mac, KONCE_HS_RESTART_AFTER);
+	assert_int_equal(konce_ep_counters(p.a)->hs_restarts, 1);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE)); /* the first message survived the restart */
+	assert_memory_equal(ev.data, "q", 1);
+	free_pair(&p);
+}
+
 /* A full server refuses before any DH, and its client times out; a freed slot is reused. */
 static void test_server_full(void **state)
 {
@@ -912,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_rekey_between_endpoints),
 		cmocka_unit_test(test_server_identities),
 		cmocka_unit_test(test_server_full),
+		cmocka_unit_test(test_restart_after_rebinding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
