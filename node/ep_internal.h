@@ -87,7 +87,7 @@ typedef struct konce_acc_entry {
 	uint64_t challenge;
 	uint64_t expires_us; /* 0 = free; after this the cookie is too old for check (b) anyway */
 	uint32_t conn;
-	uint8_t hash[32];    /* BLAKE2b-256 of the INITIATE */
+	uint8_t hash[32];    /* BLAKE2b-256 of the INITIATE but its pow nonce (hs_server.c) */
 } konce_acc_entry;
 
 typedef struct konce_out {

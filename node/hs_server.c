@@ -150,6 +150,18 @@ void konce_hs_server_flush_all(konce_ep *ep)
 
 /* ---- INITIATE ----------------------------------------------------------------------------- */
 
+/* What makes two INITIATEs the same: everything but the proof-of-work nonce, which no key and no
+ * box depends on.  So a copy whose nonce someone changed is answered like a retransmission (from
+ * the same address only) instead of being dropped as a replay and starving the real client. */
+static void initiate_hash(uint8_t out[32], const uint8_t *pkt, size_t len)
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, pkt, KONCE_INIT_POW_NONCE);
+	crypto_generichash_update(&st, pkt + KONCE_INIT_BOX1, len - KONCE_INIT_BOX1);
+	crypto_generichash_final(&st, out, 32);
+}
+
 static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, const konce_initiate *in, const konce_cookie_gen *gen,
 			    uint8_t c_pub[32], uint8_t k_c2s[32], uint8_t k_s2c[32], uint8_t *plain)
 {
@@ -206,7 +218,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	konce_acc_entry *used = acc_find(ep, in.challenge, now_us);
 	if (used) {
 		uint8_t hash[32];
-		crypto_generichash(hash, sizeof hash, pkt, len, NULL, 0);
+		initiate_hash(hash, pkt, len);
 		konce_sess *s = konce_ep_sess_by_conn(ep, used->conn);
 		if (s && sodium_memcmp(hash, used->hash, 32) == 0 && konce_addr_eq(from, &s->hs_addr)) {
 			if (s->state == KONCE_HS_ACCEPT_PENDING)
@@ -275,7 +287,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
 	slot_e->conn = s->conn;
-	crypto_generichash(slot_e->hash, sizeof slot_e->hash, pkt, len, NULL, 0);
+	initiate_hash(slot_e->hash, pkt, len);
 	s->pend_next = ep->pend_head;
 	ep->pend_head = s;
 	konce_ep_arm(ep, now_us);

@@ -382,6 +382,17 @@ static void test_duplicate_initiate(void **state)
 	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
 	assert_true(konce_addr_eq(&to, &p.addr_a));
+	/* a copy with another pow nonce (nothing depends on it) counts as the same INITIATE */
+	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
+	memcpy(copy, p.last_initiate, p.last_initiate_len);
+	copy[KONCE_INIT_POW_NONCE] ^= 0xff;
+	konce_ep_input(p.b, copy, p.last_initiate_len, &p.addr_a, p.now);
+	assert_int_equal(c->init_dup_resent, 2);
+	uint8_t again[KONCE_WIRE_MAX_DATAGRAM];
+	size_t again_len;
+	assert_true(konce_ep_poll_datagram(p.b, again, &again_len, &to));
+	assert_int_equal(again_len, len);
+	assert_memory_equal(again, buf, len);
 	/* the client, already established, ignores the second ACCEPT */
 	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
 	assert_int_equal(konce_ep_counters(p.a)->accept_unmatched, 1);
