@@ -109,7 +109,6 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 	uint64_t delay = rtt * KONCE_LOSS_TIME_NUM / KONCE_LOSS_TIME_DEN;
 	if (delay < KONCE_GRANULARITY_US)
 		delay = KONCE_GRANULARITY_US;
-	uint64_t lost_before = now > delay ? now - delay : 0;
 	/* A run of consecutive lost ack-eliciting packets, for persistent congestion: any packet in
 	 * between that is not in the store (acked earlier, or never tracked) ends the run. */
 	uint64_t run_start = 0, run_last_pn = 0;
@@ -121,8 +120,8 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 			run_start = 0;
 			continue;
 		}
-		if (s->time_sent > lost_before && r->largest_acked < pn + KONCE_LOSS_PACKET_THRESHOLD) {
-			uint64_t t = s->time_sent + delay;
+		uint64_t t = s->time_sent + delay;
+		if (t > now && r->largest_acked < pn + KONCE_LOSS_PACKET_THRESHOLD) {
 			if (t < r->loss_time)
 				r->loss_time = t;
 			run_start = 0;
