@@ -1,0 +1,158 @@
+/* cc_ledbat.c - LEDBAT (RFC 6817) with LEDBAT++'s target, slow-start exit and multiplicative
+ * decrease: the background congestion class.  It fills the path while the queue is short and
+ * steps aside as soon as anything else builds one.
+ *
+ * Delay.  The sender puts a TIMESTAMP frame (its clock, low 32 bits, us) in its packets; the
+ * receiver answers in ACK_OWD with (its clock at receipt - timestamp) mod 2^32 for the largest
+ * packet acked (recvtrack.c).  The two clocks have an unknown offset, so a sample means nothing
+ * alone; the first sample becomes a reference and every sample is kept as a signed 32-bit
+ * difference from it, which is exact while the spread of delays stays under 35 minutes.
+ *   base delay    = minimum of KONCE_LEDBAT_BASE_HISTORY (10) one-minute minima, so a route change
+ *                   is forgotten after ten minutes (RFC 6817 section 4.2);
+ *   current delay = minimum of the last KONCE_LEDBAT_CURRENT_FILTER (4) samples (filters jitter
+ *                   and delayed acks);
+ *   queuing delay = current - base.
+ * Without one-way samples (a peer that sends plain ACKs) the RTT samples stand in: the queueing
+ * delay is then the round trip's, which errs on the side of yielding.
+ *
+ * Target: 60 ms, LEDBAT++'s choice and the low end of RFC 6817's "at most 100 ms".  A lower target
+ * leaves less standing queue for the interactive traffic the background class must not hurt; it
+ * is still several times typical access-link jitter, so LEDBAT does not mistake noise for
+ * congestion.  (RFC 6817 leaves clock-skew correction optional; it is not done here.)
+ *
+ * Window, per ack of `bytes` with queuing delay q (GAIN = 1, in bytes of mss):
+ *   slow start   cwnd += bytes while q < 3/4 target (LEDBAT++ exits there, or on loss);
+ *   q <= target  cwnd += GAIN * (target - q) / target * bytes * mss / cwnd   (RFC 6817);
+ *   q >  target  cwnd += max(GAIN * mss - cwnd * (q / target - 1), -cwnd / 2) * bytes / cwnd
+ *                (LEDBAT++: a multiplicative decrease of at most half a window per round trip,
+ *                which yields to a loss-based flow far faster than RFC 6817's linear decrease);
+ *   then cwnd <= bytes_in_flight + bytes + mss (no growth while not using the window), and
+ *   cwnd >= 2 mss.  A loss halves the window, once per round trip, like Reno.
+ * Not done: LEDBAT++'s periodic slowdown (re-measuring the base delay by draining the queue) and
+ * its dynamic gain.
+ */
+#include "node/cc.h"
+
+#include <string.h>
+
+#define MINUTE_US (60ull * 1000 * 1000)
+
+static void ledbat_init(konce_cc *cc, uint64_t now)
+{
+	konce_cc_ledbat_state *l = &cc->u.ledbat;
+	memset(l, 0, sizeof(*l));
+	cc->cwnd = konce_cc_min_window(cc->mss);
+	l->cwnd = (double)cc->cwnd;
+	l->target_us = KONCE_LEDBAT_TARGET_US;
+	l->slow_start = true;
+	l->base_minute_start = now;
+}
+
+static void add_sample(konce_cc_ledbat_state *l, int64_t d, uint64_t now)
+{
+	if (l->nbase == 0) {
+		l->base[0] = d;
+		l->nbase = 1;
+		l->base_minute_start = now;
+	} else if (now - l->base_minute_start >= MINUTE_US) {
+		if (l->nbase == KONCE_LEDBAT_BASE_HISTORY) {
+			memmove(l->base, l->base + 1, (KONCE_LEDBAT_BASE_HISTORY - 1) * sizeof(l->base[0]));
+			l->nbase--;
+		}
+		l->base[l->nbase++] = d;
+		l->base_minute_start = now;
+	} else if (d < l->base[l->nbase - 1]) {
+		l->base[l->nbase - 1] = d;
+	}
+	l->current[l->current_at] = d;
+	l->current_at = (l->current_at + 1) % KONCE_LEDBAT_CURRENT_FILTER;
+	if (l->ncurrent < KONCE_LEDBAT_CURRENT_FILTER)
+		l->ncurrent++;
+}
+
+static int64_t queuing_delay(const konce_cc_ledbat_state *l)
+{
+	int64_t base = l->base[0], cur = l->current[0];
+	for (unsigned i = 1; i < l->nbase; i++)
+		if (l->base[i] < base)
+			base = l->base[i];
+	for (unsigned i = 1; i < l->ncurrent; i++)
+		if (l->current[i] < cur)
+			cur = l->current[i];
+	return cur - base;
+}
+
+static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
+{
+	konce_cc_ledbat_state *l = &cc->u.ledbat;
+	int64_t d;
+	if (ack->has_owd) {
+		if (!l->have_ref) {
+			l->have_ref = true;
+			l->ref = ack->owd;
+		}
+		d = (int32_t)(ack->owd - l->ref);
+	} else if (ack->rtt) {
+		d = (int64_t)ack->rtt;
+	} else {
+		return; /* no delay information: hold the window */
+	}
+	add_sample(l, d, now);
+	if (ack->bytes == 0)
+		return;
+
+	double q = (double)queuing_delay(l), target = (double)l->target_us, mss = (double)cc->mss;
+	double bytes = (double)ack->bytes, w = l->cwnd;
+	l->last_queuing_delay = (int64_t)q;
+	if (l->slow_start && q > 0.75 * target) {
+		l->slow_start = false;
+		cc->ssthresh = cc->cwnd; /* pacing leaves its slow-start rate */
+	}
+	if (cc->in_recovery_period) {
+		/* acks of packets sent before the last loss: no growth */
+	} else if (l->slow_start) {
+		w += bytes;
+	} else if (q <= target) {
+		w += (target - q) / target * bytes * mss / w;
+	} else {
+		double per_rtt = mss - w * (q / target - 1);
+		if (per_rtt < -w / 2)
+			per_rtt = -w / 2;
+		w += per_rtt * bytes / w;
+	}
+	double max_allowed = (double)(cc->bytes_in_flight + ack->bytes + cc->mss);
+	if (w > max_allowed)
+		w = max_allowed;
+	if (w < (double)konce_cc_min_window(cc->mss))
+		w = (double)konce_cc_min_window(cc->mss);
+	l->cwnd = w;
+	cc->cwnd = (uint64_t)w;
+}
+
+static void ledbat_on_congestion(konce_cc *cc, uint64_t now)
+{
+	(void)now;
+	konce_cc_ledbat_state *l = &cc->u.ledbat;
+	l->slow_start = false;
+	l->cwnd /= 2;
+	if (l->cwnd < (double)konce_cc_min_window(cc->mss))
+		l->cwnd = (double)konce_cc_min_window(cc->mss);
+	cc->cwnd = (uint64_t)l->cwnd;
+	cc->ssthresh = cc->cwnd;
+}
+
+static void ledbat_on_persistent(konce_cc *cc, uint64_t now)
+{
+	(void)now;
+	konce_cc_ledbat_state *l = &cc->u.ledbat;
+	l->slow_start = false;
+	l->cwnd = (double)konce_cc_min_window(cc->mss);
+}
+
+const konce_cc_ops konce_cc_ledbat = {
+	.name = "ledbat",
+	.init = ledbat_init,
+	.on_ack = ledbat_on_ack,
+	.on_congestion = ledbat_on_congestion,
+	.on_persistent_congestion = ledbat_on_persistent,
+};
