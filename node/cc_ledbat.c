@@ -26,8 +26,8 @@
  *   q >  target  cwnd += max(GAIN * mss - cwnd * (q / target - 1), -cwnd / 2) * bytes / cwnd
  *                (LEDBAT++: a multiplicative decrease of at most half a window per round trip,
  *                which yields to a loss-based flow far faster than RFC 6817's linear decrease);
- *   then cwnd <= bytes_in_flight + bytes + mss (no growth while not using the window), and
- *   cwnd >= 2 mss.  A loss halves the window, once per round trip, like Reno.
+ *   then no growth past bytes_in_flight + bytes + mss (RFC 6817's max_allowed_cwnd: no growth while
+ *   the window is not used), and cwnd >= 2 mss.  A loss halves the window, once per round trip, like Reno.
  * Not done: LEDBAT++'s periodic slowdown (re-measuring the base delay by draining the queue) and
  * its dynamic gain.
  */
@@ -120,9 +120,11 @@ static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 			per_rtt = -w / 2;
 		w += per_rtt * bytes / w;
 	}
+	/* Growth only while the window is used: flight size before this ack + one mss.  It caps
+	 * growth, never shrinks the window by itself (the acks of one round drain the flight). */
 	double max_allowed = (double)(cc->bytes_in_flight + ack->bytes + cc->mss);
-	if (w > max_allowed)
-		w = max_allowed;
+	if (w > l->cwnd && w > max_allowed)
+		w = max_allowed > l->cwnd ? max_allowed : l->cwnd;
 	if (w < (double)konce_cc_min_window(cc->mss))
 		w = (double)konce_cc_min_window(cc->mss);
 	l->cwnd = w;
