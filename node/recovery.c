@@ -18,6 +18,8 @@ static void setup(konce_recovery *r, konce_sent_packet *slots, size_t cap, const
 	r->ops = *ops;
 	r->oldest = 1;
 	r->loss_time = KONCE_RECOVERY_NEVER;
+	r->packet_threshold = KONCE_LOSS_PACKET_THRESHOLD;
+	r->time_num = KONCE_LOSS_TIME_NUM;
 	konce_rtt_init(&r->rtt, peer_max_ack_delay_us);
 }
 
@@ -106,7 +108,7 @@ static uint64_t persistent_duration(const konce_recovery *r)
 static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 {
 	uint64_t rtt = r->rtt.latest > r->rtt.smoothed ? r->rtt.latest : r->rtt.smoothed;
-	uint64_t delay = rtt * KONCE_LOSS_TIME_NUM / KONCE_LOSS_TIME_DEN;
+	uint64_t delay = rtt * r->time_num / KONCE_LOSS_TIME_DEN;
 	if (delay < KONCE_GRANULARITY_US)
 		delay = KONCE_GRANULARITY_US;
 	/* A run of consecutive lost ack-eliciting packets, for persistent congestion: any packet in
@@ -121,7 +123,8 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 			continue;
 		}
 		uint64_t t = s->time_sent + delay;
-		if (t > now && r->largest_acked < pn + KONCE_LOSS_PACKET_THRESHOLD) {
+		bool by_count = r->largest_acked >= pn + r->packet_threshold;
+		if (t > now && !by_count) {
 			if (t < r->loss_time)
 				r->loss_time = t;
 			run_start = 0;
@@ -142,10 +145,38 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 		} else {
 			run_start = 0;
 		}
+		konce_lost_packet *l = &r->lost[r->nlost_total++ % KONCE_RECOVERY_LOST_MEMORY];
+		l->pn = pn;
+		l->largest_acked = r->largest_acked;
+		l->by_time = !by_count;
+		l->nrefs = s->nrefs;
+		memcpy(l->refs, s->refs, s->nrefs * sizeof(s->refs[0]));
 		for (uint8_t i = 0; i < s->nrefs; i++)
 			if (r->ops.on_lost)
 				r->ops.on_lost(r->ops.ctx, &s->refs[i]);
 		retire(r, s);
+	}
+}
+
+/* An ack covering a packet declared lost: it was reordering, not loss. */
+static void spurious(konce_recovery *r, const konce_ack *ack, konce_loss_result *res)
+{
+	for (size_t i = 0; i < KONCE_RECOVERY_LOST_MEMORY; i++) {
+		konce_lost_packet *l = &r->lost[i];
+		if (l->pn == 0 || !konce_ack_contains(ack, l->pn))
+			continue;
+		uint64_t distance = l->largest_acked - l->pn + 1;
+		if (distance > KONCE_LOSS_PACKET_THRESHOLD_MAX)
+			distance = KONCE_LOSS_PACKET_THRESHOLD_MAX;
+		if (!l->by_time && distance > r->packet_threshold)
+			r->packet_threshold = distance;
+		if (l->by_time && r->time_num < KONCE_LOSS_TIME_NUM_MAX)
+			r->time_num += 2;
+		for (uint8_t k = 0; k < l->nrefs; k++)
+			if (r->ops.on_acked)
+				r->ops.on_acked(r->ops.ctx, &l->refs[k]);
+		l->pn = 0;
+		res->nspurious++;
 	}
 }
 
@@ -182,6 +213,7 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 			retire(r, s);
 		}
 	}
+	spurious(r, ack, res);
 	if (res->nacked == 0)
 		return 0; /* old or duplicate ack: nothing to learn (RFC 9002 OnAckReceived) */
 	if (largest > r->largest_acked)

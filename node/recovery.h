@@ -20,6 +20,13 @@
  * gives issue 3's rule "the most recent missing packets wait one more ack": the receiver acks
  * every second packet, so the ack that first reveals a hole at pn acknowledges at most pn + 2, and
  * pn is not lost until a later ack has covered pn + 3 -- a reordered pn has that long to arrive.
+ * Reordering (RFC 9002 section 6.1 allows adapting both thresholds): the last
+ * KONCE_RECOVERY_LOST_MEMORY packets declared lost are remembered.  If an ack later covers one, the
+ * loss was spurious -- the packet was only reordered: its references are reported on_acked after
+ * all (so the message layer drops a retransmission it has not sent yet), and the thresholds grow
+ * to what would have tolerated that reordering: the packet threshold to the distance observed (at
+ * most KONCE_LOSS_PACKET_THRESHOLD_MAX), the time threshold by 1/4 RTT (at most 2 RTT) if the
+ * packet was declared lost by time.  They never shrink back within a connection.
  * Probe timeout: if no ack arrives for PTO = SRTT + max(G, 4 RTTVAR) + max_ack_delay, doubled
  * after each unanswered probe (up to 2^KONCE_PTO_MAX_BACKOFF), the caller sends one or two
  * ack-eliciting probes, new data or the data of the oldest outstanding packet
@@ -27,9 +34,10 @@
  *
  * Invariants:
  *   1. every occupied slot s holds s.pn with oldest <= s.pn <= largest_sent and s.pn % cap = slot;
- *   2. a packet is reported on_acked or on_lost at most once, never both, and an acked packet is
- *      never reported lost: nothing acknowledged is ever sent again by this layer (the message
- *      layer keeps the same rule for data it put in two packets, e.g. a probe and its original);
+ *   2. a packet is reported on_acked at most once and on_lost at most once, and an acked packet
+ *      is never reported lost (a lost one may later be reported acked, if the loss was spurious):
+ *      nothing acknowledged is ever sent again by this layer (the message layer keeps the same
+ *      rule for data it put in two packets, e.g. a probe and its original);
  *   3. bytes_in_flight = sum of bytes of occupied in-flight slots;
  *   4. acks for packets never sent (pn > largest_sent) are refused with -EPROTO, before any change.
  */
@@ -45,7 +53,7 @@
 #include "node/rtt.h"
 
 #define KONCE_RECOVERY_NEVER UINT64_MAX
-enum { KONCE_RECOVERY_MAX_REFS = 4 };
+enum { KONCE_RECOVERY_MAX_REFS = 4, KONCE_RECOVERY_LOST_MEMORY = 64 };
 
 typedef struct konce_frame_ref {
 	uint64_t id;    /* e.g. message id */
@@ -63,6 +71,15 @@ typedef struct konce_sent_packet {
 	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
 } konce_sent_packet;
 
+/* A packet declared lost, kept to recognise a spurious loss. */
+typedef struct konce_lost_packet {
+	uint64_t pn;            /* 0: empty */
+	uint64_t largest_acked; /* when it was declared lost */
+	bool by_time;           /* declared by the time threshold, not the packet threshold */
+	uint8_t nrefs;
+	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
+} konce_lost_packet;
+
 typedef struct konce_recovery_ops {
 	void (*on_acked)(void *ctx, const konce_frame_ref *ref);
 	void (*on_lost)(void *ctx, const konce_frame_ref *ref);
@@ -79,6 +96,7 @@ typedef struct konce_loss_result {
 	uint64_t lost_bytes;            /* in-flight bytes declared lost */
 	uint64_t largest_lost_sent;     /* send time of the newest lost packet */
 	bool persistent_congestion;     /* RFC 9002 section 7.6 */
+	size_t nspurious;               /* earlier losses this ack showed to be reordering */
 } konce_loss_result;
 
 typedef enum konce_recovery_timeout {
@@ -102,6 +120,10 @@ typedef struct konce_recovery {
 	uint64_t loss_time;          /* earliest time-threshold loss, or NEVER */
 	uint64_t first_rtt_sample;   /* time of the first RTT sample, 0 = none yet */
 	unsigned pto_count;
+	uint64_t packet_threshold;   /* KONCE_LOSS_PACKET_THRESHOLD, raised by spurious losses */
+	uint64_t time_num;           /* time threshold = time_num / KONCE_LOSS_TIME_DEN RTT */
+	konce_lost_packet lost[KONCE_RECOVERY_LOST_MEMORY]; /* ring of recent losses */
+	size_t nlost_total;
 } konce_recovery;
 
 /* Allocates capacity slots through env.  Returns 0 or -ENOMEM / -EINVAL (capacity 0). */

@@ -254,6 +254,8 @@ enum konce_loss_constants {
 	KONCE_INITIAL_RTT_US = 333000,    /* before the first sample */
 	KONCE_PERSISTENT_CONGESTION_THRESHOLD = 3, /* PTO periods of loss = persistent congestion */
 	KONCE_PTO_MAX_BACKOFF = 16,       /* cap on the PTO doubling exponent */
+	KONCE_LOSS_PACKET_THRESHOLD_MAX = 32, /* packet threshold after observed reordering, at most */
+	KONCE_LOSS_TIME_NUM_MAX = 16,     /* time threshold after observed reordering: at most 2 RTT */
 };
 
 /* FRAGMENT body:
