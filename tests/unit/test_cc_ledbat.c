@@ -29,6 +29,8 @@ static void refill(konce_cc *cc)
 	}
 }
 
+static uint64_t min_rtt = 40 * MS; /* what rtt.h would report: sets LEDBAT++'s gain */
+
 static void run(konce_cc *cc, uint32_t offset, uint64_t q, int nacks)
 {
 	const uint64_t rtt = 40 * MS + q;
@@ -37,7 +39,7 @@ static void run(konce_cc *cc, uint32_t offset, uint64_t q, int nacks)
 		uint64_t s = flow.sent[flow.head++ % (1 << 16)];
 		if (s + rtt > flow.now)
 			flow.now = s + rtt;
-		konce_cc_ack a = {.bytes = MSS, .largest_sent = s, .rtt = rtt, .min_rtt = 40 * MS,
+		konce_cc_ack a = {.bytes = MSS, .largest_sent = s, .rtt = rtt, .min_rtt = min_rtt,
 				  .has_owd = true, .owd = offset + (uint32_t)(20 * MS + q)};
 		konce_cc_on_ack(cc, &a, flow.now);
 		refill(cc);
@@ -48,6 +50,7 @@ static void start(konce_cc *cc)
 {
 	memset(&flow, 0, sizeof(flow));
 	flow.now = 1;
+	min_rtt = 40 * MS;
 	konce_cc_init(cc, &konce_cc_ledbat, MSS, flow.now);
 	assert_int_equal(konce_cc_cwnd(cc), 2 * MSS);
 	assert_int_equal(cc->u.ledbat.target_us, 60 * MS);
@@ -62,16 +65,24 @@ static void test_grows_below_target(void **state)
 	run(&cc, 12345, 0, 200);
 	assert_true(cc.u.ledbat.slow_start);
 	assert_true(konce_cc_cwnd(&cc) > 100 * MSS);
-	/* 50 ms of queue > 3/4 target: slow start ends, growth goes on at (60 - 50) / 60 mss per RTT */
+	/* 50 ms of queue > 3/4 target: slow start ends, growth goes on at GAIN x (60 - 50) / 60 mss
+	 * per RTT.  min_rtt 40 ms: one-way base ~20 ms, GAIN = 1 / ceil(2 x 60 / 20) = 1/6. */
 	run(&cc, 12345, 50 * MS, 10);
 	assert_false(cc.u.ledbat.slow_start);
 	uint64_t w0 = konce_cc_cwnd(&cc);
-	int acks = (int)(w0 / MSS) * 6; /* about six round trips */
+	int acks = (int)(w0 / MSS) * 36; /* about 36 round trips */
 	run(&cc, 12345, 50 * MS, acks);
 	uint64_t grown = konce_cc_cwnd(&cc) - w0;
-	/* six round trips x (60 - 50) / 60 mss = one mss */
+	/* 36 round trips x 1/6 x (60 - 50) / 60 mss = one mss */
 	assert_true(grown >= MSS / 2 && grown <= 2 * MSS);
 	assert_int_equal(cc.u.ledbat.last_queuing_delay, 50 * MS);
+	/* On a long path (min_rtt 400 ms, base 200 ms > 2 x target) GAIN is 1: six round trips
+	 * give one mss. */
+	min_rtt = 400 * MS;
+	w0 = konce_cc_cwnd(&cc);
+	run(&cc, 12345, 50 * MS, (int)(w0 / MSS) * 6);
+	grown = konce_cc_cwnd(&cc) - w0;
+	assert_true(grown >= MSS / 2 && grown <= 2 * MSS);
 }
 
 static void test_holds_at_target_shrinks_above(void **state)
