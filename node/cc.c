@@ -23,11 +23,19 @@ void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now)
 {
 	(void)now;
 	cc->bytes_in_flight += bytes;
+	if (cc->bytes_in_flight > cc->flight_hi)
+		cc->flight_hi = cc->bytes_in_flight;
 }
 
 void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 {
 	cc->bytes_in_flight -= ack->bytes < cc->bytes_in_flight ? ack->bytes : cc->bytes_in_flight;
+	if (ack->bytes && ack->largest_sent >= cc->round_start) {
+		uint64_t need = cc->cwnd < cc->ssthresh ? cc->cwnd / 2 : cc->cwnd - 2 * cc->mss;
+		cc->window_used = cc->flight_hi >= need;
+		cc->round_start = now;
+		cc->flight_hi = cc->bytes_in_flight;
+	}
 	/* An ack of a packet sent after the recovery period began ends it. */
 	if (cc->in_recovery_period && ack->bytes && ack->largest_sent > cc->recovery_start)
 		cc->in_recovery_period = false;

@@ -14,6 +14,12 @@
  * (RFC 9002 section 7.3.2): after a loss, further losses and acks of packets sent before
  * recovery_start do not change the window again, so the window is cut at most once per round trip.
  *
+ * Under-used window (RFC 9002 section 7.8): a round ends when a packet sent after it began is
+ * acked; the window may grow during the next round only if the peak of bytes in flight in the
+ * round reached it -- at least half of it in slow start (the window doubles per round trip, so
+ * half is already "limited"), all but 2 mss in congestion avoidance (pacing keeps a packet or two
+ * back).  An application sending little does not inflate a window it never uses.
+ *
  * Invariants: cwnd >= 2 * mss; bytes_in_flight is the sum of sent minus acked minus lost bytes.
  */
 #ifndef KONCE_CC_H
@@ -66,6 +72,9 @@ struct konce_cc {
 	uint64_t bytes_in_flight;
 	bool in_recovery_period;
 	uint64_t recovery_start;
+	uint64_t flight_hi;   /* highest bytes_in_flight in the current round */
+	uint64_t round_start; /* when the current round began */
+	bool window_used;     /* the last round's peak used the window: growth allowed */
 	union {
 		struct {
 			uint64_t acked; /* bytes acked toward the next mss of growth */

@@ -19,6 +19,8 @@ static void newreno_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	(void)now;
 	if (cc->in_recovery_period)
 		return; /* only packets sent before the loss were acked: no growth (RFC 9002 B.5) */
+	if (!cc->window_used)
+		return; /* the application did not fill the window: no growth (RFC 9002 7.8) */
 	if (cc->cwnd < cc->ssthresh) {
 		cc->cwnd += ack->bytes;
 		return;

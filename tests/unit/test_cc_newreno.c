@@ -117,6 +117,30 @@ static void test_persistent_congestion(void **state)
 	assert_int_equal(konce_cc_cwnd(&cc), 4 * MSS);
 }
 
+/* An application that keeps only 2 packets in flight never fills the 10-packet window: it must
+ * not grow (RFC 9002 section 7.8), in slow start or after. */
+static void test_underused_window_does_not_grow(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	konce_cc_init(&cc, &konce_cc_newreno, MSS, 0);
+	uint64_t t = 1;
+	for (int r = 0; r < 50; r++) {
+		konce_cc_on_sent(&cc, MSS, t);
+		konce_cc_on_sent(&cc, MSS, t);
+		t += 100 * MS;
+		konce_cc_ack a = {.bytes = 2 * MSS, .largest_sent = t - 100 * MS, .rtt = 100 * MS};
+		konce_cc_on_ack(&cc, &a, t);
+	}
+	/* the first round counts the initial window as used only if half of it was in flight: no */
+	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
+	/* filling it again lets it grow */
+	uint64_t t2 = t;
+	round_trip(&cc, &t2, 100 * MS);
+	round_trip(&cc, &t2, 100 * MS);
+	assert_true(konce_cc_cwnd(&cc) > 10 * MSS);
+}
+
 static void test_can_send_and_pacing(void **state)
 {
 	(void)state;
@@ -140,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_recovery_halving),
 		cmocka_unit_test(test_congestion_avoidance_one_mss_per_rtt),
 		cmocka_unit_test(test_persistent_congestion),
+		cmocka_unit_test(test_underused_window_does_not_grow),
 		cmocka_unit_test(test_can_send_and_pacing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
