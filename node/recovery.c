@@ -253,15 +253,17 @@ konce_recovery_timeout konce_recovery_on_timeout(konce_recovery *r, uint64_t now
 	return KONCE_RECOVERY_TIMER_PROBE;
 }
 
-size_t konce_recovery_probe_refs(const konce_recovery *r, konce_frame_ref *refs, size_t max)
+size_t konce_recovery_probe_refs(const konce_recovery *r, konce_frame_ref *refs, size_t max,
+				 bool (*needed)(void *ctx, const konce_frame_ref *ref), void *ctx)
 {
-	for (uint64_t pn = r->oldest; pn <= r->largest_sent; pn++) {
+	size_t n = 0;
+	for (uint64_t pn = r->oldest; pn <= r->largest_sent && n < max; pn++) {
 		const konce_sent_packet *s = find(r, pn);
-		if (!s || !s->ack_eliciting || s->nrefs == 0)
+		if (!s || !s->ack_eliciting)
 			continue;
-		size_t n = s->nrefs < max ? s->nrefs : max;
-		memcpy(refs, s->refs, n * sizeof(*refs));
-		return n;
+		for (uint8_t i = 0; i < s->nrefs && n < max; i++)
+			if (!needed || needed(ctx, &s->refs[i]))
+				refs[n++] = s->refs[i];
 	}
-	return 0;
+	return n;
 }

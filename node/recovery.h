@@ -29,8 +29,8 @@
  * packet was declared lost by time.  They never shrink back within a connection.
  * Probe timeout: if no ack arrives for PTO = SRTT + max(G, 4 RTTVAR) + max_ack_delay, doubled
  * after each unanswered probe (up to 2^KONCE_PTO_MAX_BACKOFF), the caller sends one or two
- * ack-eliciting probes, new data or the data of the oldest outstanding packet
- * (konce_recovery_probe_refs).  A probe declares nothing lost; the ack it draws does that.
+ * ack-eliciting probes, new data or the data of the oldest outstanding packets
+ * (konce_recovery_probe_refs), or a PING if there is none.  A probe declares nothing lost; the ack it draws does that.
  *
  * Invariants:
  *   1. every occupied slot s holds s.pn with oldest <= s.pn <= largest_sent and s.pn % cap = slot;
@@ -148,8 +148,10 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 uint64_t konce_recovery_timer(const konce_recovery *r);
 konce_recovery_timeout konce_recovery_on_timeout(konce_recovery *r, uint64_t now, konce_loss_result *res);
 
-/* References of the oldest outstanding ack-eliciting packet, for a probe.  Returns how many were
- * copied to refs[0, max). */
-size_t konce_recovery_probe_refs(const konce_recovery *r, konce_frame_ref *refs, size_t max);
+/* Data for a probe: references from the outstanding packets, oldest first, for which needed()
+ * (if not NULL) says yes -- the message layer's check that the data was not acked through another
+ * packet.  Returns how many were copied to refs[0, max); 0 means send a PING instead. */
+size_t konce_recovery_probe_refs(const konce_recovery *r, konce_frame_ref *refs, size_t max,
+				 bool (*needed)(void *ctx, const konce_frame_ref *ref), void *ctx);
 
 #endif

@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 				abort();
 			if (to == KONCE_RECOVERY_TIMER_PROBE) {
 				konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
-				size_t k = konce_recovery_probe_refs(&r, refs, KONCE_RECOVERY_MAX_REFS);
+				size_t k = konce_recovery_probe_refs(&r, refs, KONCE_RECOVERY_MAX_REFS, NULL, NULL);
 				for (size_t j = 0; j < k; j++)
 					if (refs[j].id >= MAXPN || acked[refs[j].id] || lost[refs[j].id])
 						abort(); /* a probe carries only data still outstanding */

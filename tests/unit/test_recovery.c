@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,7 +217,7 @@ static void test_pto_backoff_and_probe(void **state)
 	assert_int_equal(konce_recovery_timer(&r), 2 * pto);
 	/* The probe carries the oldest outstanding data again. */
 	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
-	assert_int_equal(konce_recovery_probe_refs(&r, refs, KONCE_RECOVERY_MAX_REFS), 1);
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, KONCE_RECOVERY_MAX_REFS, NULL, NULL), 1);
 	assert_int_equal(refs[0].id, 1);
 	konce_sent_packet p = {.pn = 2, .time_sent = pto, .bytes = 1000, .ack_eliciting = true,
 			       .in_flight = true, .nrefs = 1};
@@ -235,6 +236,33 @@ static void test_pto_backoff_and_probe(void **state)
 	assert_int_equal(konce_recovery_on_ack(&r, &a, now, &res), 0);
 	assert_int_equal(l.acked[1], 1);
 	assert_int_equal(r.pto_count, 0);
+}
+
+static bool not_id_1(void *ctx, const konce_frame_ref *ref)
+{
+	(void)ctx;
+	return ref->id != 1;
+}
+
+/* Probe data skips what the message layer says is no longer needed (acked via another packet). */
+static void test_probe_refs_filter(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[16];
+	konce_recovery r;
+	log_t l;
+	setup(&r, slots, 16, &l);
+	send_pkt(&r, 1, 0);
+	send_pkt(&r, 2, 0);
+	konce_sent_packet ack_only = {.pn = 3, .bytes = 30, .nrefs = 0};
+	assert_int_equal(konce_recovery_on_sent(&r, &ack_only), 0);
+	konce_frame_ref refs[4];
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, 4, NULL, NULL), 2);
+	assert_int_equal(refs[0].id, 1);
+	assert_int_equal(refs[1].id, 2);
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, 1, NULL, NULL), 1);
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, 4, not_id_1, NULL), 1);
+	assert_int_equal(refs[0].id, 2);
 }
 
 static void test_never_resend_acked(void **state)
@@ -312,7 +340,7 @@ static void test_bounded_store(void **state)
 	assert_int_equal(konce_recovery_on_ack(&r, &a, 12 * MS, &res), 0);
 	assert_true(konce_recovery_can_send(&r, 1000));
 	send_pkt(&r, 1000, 13 * MS);
-	assert_int_equal(konce_recovery_probe_refs(&r, (konce_frame_ref[4]){0}, 4), 1);
+	assert_int_equal(konce_recovery_probe_refs(&r, (konce_frame_ref[4]){0}, 4, NULL, NULL), 1);
 	konce_recovery_free(&r);
 	assert_int_equal(ce.live, 0);
 }
@@ -379,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_spurious_raises_packet_threshold),
 		cmocka_unit_test(test_pto_backoff_and_probe),
 		cmocka_unit_test(test_never_resend_acked),
+		cmocka_unit_test(test_probe_refs_filter),
 		cmocka_unit_test(test_bounded_store),
 		cmocka_unit_test(test_persistent_congestion),
 		cmocka_unit_test(test_non_eliciting_not_timed),
