@@ -44,6 +44,8 @@ void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 
 void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_sent, uint64_t now)
 {
+	if (lost_bytes == 0)
+		return; /* only packets that were not in flight (ACK-only): not congestion */
 	cc->bytes_in_flight -= lost_bytes < cc->bytes_in_flight ? lost_bytes : cc->bytes_in_flight;
 	if (cc->in_recovery_period && largest_lost_sent <= cc->recovery_start)
 		return;

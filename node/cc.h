@@ -92,7 +92,8 @@ extern const konce_cc_ops konce_cc_ledbat;
 void konce_cc_init(konce_cc *cc, const konce_cc_ops *ops, uint64_t mss, uint64_t now);
 void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now);
 void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
-/* lost_bytes of in-flight data; largest_lost_sent: send time of the newest lost packet. */
+/* lost_bytes of in-flight data (0: nothing in flight was lost, no reaction); largest_lost_sent:
+ * send time of the newest lost in-flight packet.  Call before on_persistent_congestion. */
 void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_sent, uint64_t now);
 void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now);
 

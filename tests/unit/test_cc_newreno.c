@@ -73,11 +73,11 @@ static void test_recovery_halving(void **state)
 	a = (konce_cc_ack){.bytes = MSS, .largest_sent = now + 30 * MS};
 	konce_cc_on_ack(&cc, &a, now + 130 * MS);
 	assert_false(cc.in_recovery_period);
-	konce_cc_on_loss(&cc, 0, now + 30 * MS, now + 140 * MS);
+	konce_cc_on_loss(&cc, MSS, now + 30 * MS, now + 140 * MS);
 	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
 	/* repeated cuts stop at 2 mss */
 	for (int i = 0; i < 10; i++)
-		konce_cc_on_loss(&cc, 0, now + 200 * MS * (uint64_t)(i + 1), now + 200 * MS * (uint64_t)(i + 1) + 1);
+		konce_cc_on_loss(&cc, MSS, now + 200 * MS * (uint64_t)(i + 1), now + 200 * MS * (uint64_t)(i + 1) + 1);
 	assert_int_equal(konce_cc_cwnd(&cc), 2 * MSS);
 }
 
@@ -88,7 +88,7 @@ static void test_congestion_avoidance_one_mss_per_rtt(void **state)
 	konce_cc_init(&cc, &konce_cc_newreno, MSS, 0);
 	uint64_t t = 1;
 	round_trip(&cc, &t, 100 * MS); /* 20 mss */
-	konce_cc_on_loss(&cc, 0, t - 1, t);
+	konce_cc_on_loss(&cc, MSS, t - 1, t);
 	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
 	t += 1;
 	for (int r = 0; r < 20; r++) {
@@ -152,7 +152,10 @@ static void test_can_send_and_pacing(void **state)
 	assert_false(konce_cc_can_send(&cc, MSS + 1));
 	/* 12000 bytes over 100 ms: 120 kB/s, doubled in slow start */
 	assert_int_equal(konce_cc_pacing_rate(&cc, 100 * MS), 240000);
+	/* losing only packets that were not in flight (ACK-only) is not congestion */
 	konce_cc_on_loss(&cc, 0, 1, 2);
+	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
+	konce_cc_on_loss(&cc, MSS, 1, 2);
 	/* 6000 bytes over 100 ms, times 5/4 */
 	assert_int_equal(konce_cc_pacing_rate(&cc, 100 * MS), 75000);
 }

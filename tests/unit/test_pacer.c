@@ -18,7 +18,7 @@ static void test_spreads_window_over_rtt(void **state)
 	konce_cc cc;
 	konce_pacer p;
 	konce_cc_init(&cc, &konce_cc_newreno, MSS, 0);
-	konce_cc_on_loss(&cc, 0, 0, 1); /* congestion avoidance: rate = 5/4 cwnd / srtt */
+	konce_cc_on_loss(&cc, MSS, 0, 1); /* congestion avoidance: rate = 5/4 cwnd / srtt */
 	konce_pacer_init(&p, 2 * MSS, 0);
 	uint64_t srtt = 100 * MS;
 	konce_pacer_set_rate(&p, konce_cc_pacing_rate(&cc, srtt), 0);
