@@ -127,3 +127,23 @@ size_t konce_ackframe_decode(const uint8_t *p, size_t avail, konce_ack *a)
 	}
 	return n;
 }
+
+size_t konce_timestamp_encode(uint8_t *out, size_t cap, uint32_t ts)
+{
+	if (cap < KONCE_TIMESTAMP_SIZE)
+		return 0;
+	out[0] = KONCE_FRAME_TIMESTAMP;
+	out[1] = (uint8_t)(ts >> 24);
+	out[2] = (uint8_t)(ts >> 16);
+	out[3] = (uint8_t)(ts >> 8);
+	out[4] = (uint8_t)ts;
+	return KONCE_TIMESTAMP_SIZE;
+}
+
+size_t konce_timestamp_decode(const uint8_t *p, size_t avail, uint32_t *ts)
+{
+	if (avail < KONCE_TIMESTAMP_SIZE || p[0] != KONCE_FRAME_TIMESTAMP)
+		return 0;
+	*ts = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+	return KONCE_TIMESTAMP_SIZE;
+}

@@ -1,5 +1,5 @@
 /* ackframe.h - the ACK frame: which packets arrived, how late the ack is, and how much more the
- * receiver will accept.
+ * receiver will accept; and the TIMESTAMP frame whose delay ACK_OWD reports.
  *
  * An ack lists the received packet numbers as ranges, newest first.  On the wire (all varints,
  * node/varint.h; byte diagram in docs/PROTOCOL-reliability.md):
@@ -62,5 +62,11 @@ size_t konce_ackframe_encode(uint8_t *out, size_t cap, const konce_ack *a, size_
  * consumed, or 0 if malformed: truncated, a range below packet 1, more than KONCE_ACK_MAX_RANGES
  * ranges, or an ack delay that does not fit in 64 bits of microseconds. */
 size_t konce_ackframe_decode(const uint8_t *p, size_t avail, konce_ack *a);
+
+/* TIMESTAMP frame (the sender half of the one-way-delay measurement): type 0x12 | u32 time.
+ * Encode returns KONCE_TIMESTAMP_SIZE, or 0 if cap is too small; decode returns the bytes
+ * consumed, or 0 if p is not a complete TIMESTAMP frame. */
+size_t konce_timestamp_encode(uint8_t *out, size_t cap, uint32_t ts);
+size_t konce_timestamp_decode(const uint8_t *p, size_t avail, uint32_t *ts);
 
 #endif

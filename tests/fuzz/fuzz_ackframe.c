@@ -1,5 +1,5 @@
-/* fuzz_ackframe.c - ACK frame decoder; every frame it accepts must satisfy the konce_ack
- * invariants, re-encode, and decode again to the same ack. */
+/* fuzz_ackframe.c - ACK and TIMESTAMP frame decoders; every ACK frame accepted must satisfy the
+ * konce_ack invariants, re-encode, and decode again to the same ack (TIMESTAMP: byte-exact). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	konce_ack a, b;
+	uint32_t ts, ts2;
+	uint8_t tbuf[KONCE_TIMESTAMP_SIZE];
+	if (konce_timestamp_decode(d, n, &ts) == KONCE_TIMESTAMP_SIZE &&
+	    (konce_timestamp_encode(tbuf, sizeof(tbuf), ts) != KONCE_TIMESTAMP_SIZE ||
+	     memcmp(tbuf, d, KONCE_TIMESTAMP_SIZE) != 0 || konce_timestamp_decode(tbuf, sizeof(tbuf), &ts2) == 0 ||
+	     ts2 != ts))
+		abort();
 	size_t used = konce_ackframe_decode(d, n, &a);
 	if (used == 0)
 		return 0;

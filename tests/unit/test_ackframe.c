@@ -227,6 +227,21 @@ static void test_varint(void **state)
 	assert_int_equal(konce_varint_put(buf, 1, 64), 0);
 }
 
+static void test_timestamp(void **state)
+{
+	(void)state;
+	uint8_t buf[8];
+	uint32_t ts;
+	assert_int_equal(konce_timestamp_encode(buf, sizeof(buf), 0x89abcdefu), 5);
+	assert_memory_equal(buf, "\x12\x89\xab\xcd\xef", 5);
+	assert_int_equal(konce_timestamp_decode(buf, 5, &ts), 5);
+	assert_int_equal(ts, 0x89abcdefu);
+	assert_int_equal(konce_timestamp_decode(buf, 4, &ts), 0);
+	assert_int_equal(konce_timestamp_encode(buf, 4, 1), 0);
+	buf[0] = KONCE_FRAME_ACK;
+	assert_int_equal(konce_timestamp_decode(buf, 5, &ts), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_encode_refuses_invalid),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_varint),
+		cmocka_unit_test(test_timestamp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

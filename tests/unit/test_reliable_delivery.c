@@ -203,11 +203,9 @@ static bool next_ref(sender *s, konce_frame_ref *r)
 /* A probe with no data to carry: TIMESTAMP + PING, ack-eliciting. */
 static void send_ping(sender *s, uint64_t now)
 {
-	uint8_t p[1 + 4 + 1];
-	uint32_t ts = (uint32_t)now + 0x9e3779b9u;
-	p[0] = KONCE_FRAME_TIMESTAMP;
-	p[1] = (uint8_t)(ts >> 24), p[2] = (uint8_t)(ts >> 16), p[3] = (uint8_t)(ts >> 8), p[4] = (uint8_t)ts;
-	p[5] = KONCE_FRAME_PING;
+	uint8_t p[KONCE_TIMESTAMP_SIZE + 1];
+	konce_timestamp_encode(p, sizeof(p), (uint32_t)now + 0x9e3779b9u);
+	p[KONCE_TIMESTAMP_SIZE] = KONCE_FRAME_PING;
 	konce_sent_packet sp = {.pn = s->next_pn++, .time_sent = now, .bytes = sizeof(p) + OVERHEAD,
 				.ack_eliciting = true, .in_flight = true, .nrefs = 0};
 	assert_int_equal(konce_recovery_on_sent(&s->rec, &sp), 0);
@@ -232,9 +230,8 @@ static void send_fragment(sender *s, const konce_frame_ref *r, uint64_t now)
 	assert_int_equal(konce_frag_bounds(m->total, r->index, &off, &len), 0);
 	for (size_t i = 0; i < len; i++)
 		data[i] = pattern(m->id, off + i);
-	p[n++] = KONCE_FRAME_TIMESTAMP;
-	uint32_t ts = (uint32_t)now + 0x9e3779b9u; /* the sender's clock has its own offset */
-	p[n++] = (uint8_t)(ts >> 24), p[n++] = (uint8_t)(ts >> 16), p[n++] = (uint8_t)(ts >> 8), p[n++] = (uint8_t)ts;
+	/* the sender's clock has its own offset */
+	n += konce_timestamp_encode(p, sizeof(p), (uint32_t)now + 0x9e3779b9u);
 	konce_fragment f = {.msg_id = m->id, .offset = off, .total = m->total, .len = len, .data = data};
 	size_t w = konce_frag_encode(p + n, sizeof(p) - n, &f);
 	assert_true(w > 0);
@@ -346,8 +343,8 @@ static void receiver_ack(receiver *rv, uint64_t now)
 
 static void receiver_on_packet(receiver *rv, const dgram *d, uint64_t now)
 {
-	assert_true(d->len >= KONCE_TIMESTAMP_SIZE && d->p[0] == KONCE_FRAME_TIMESTAMP);
-	uint32_t ts = (uint32_t)d->p[1] << 24 | (uint32_t)d->p[2] << 16 | (uint32_t)d->p[3] << 8 | d->p[4];
+	uint32_t ts;
+	assert_int_equal(konce_timestamp_decode(d->p, d->len, &ts), KONCE_TIMESTAMP_SIZE);
 	if (konce_recvtrack_on_packet(&rv->rt, d->pn, true, now + 0x12345678u, true, ts) != KONCE_RECV_NEW)
 		return;
 	if (d->len == KONCE_TIMESTAMP_SIZE + 1 && d->p[KONCE_TIMESTAMP_SIZE] == KONCE_FRAME_PING) {
