@@ -8,14 +8,15 @@
  * is acked or declared lost, whichever comes first.
  *
  * The store is a ring of `capacity` slots indexed by pn % capacity, allocated through konce_env or
- * handed in by the caller.  A packet can be sent only while its slot is free, so at most
- * `capacity` packet numbers separate the oldest outstanding packet from the newest: that is the
- * sender's bound on memory and on the range it must look through for any ack.
+ * handed in by the caller.  A packet can be sent only while fewer than `capacity` packet numbers
+ * separate it from the oldest outstanding packet (konce_recovery_can_send): that is the sender's
+ * bound on memory and on the range it must look through for any ack.
  *
  * Loss (konce_recovery_on_ack, konce_recovery_on_timeout): an outstanding packet older than the
  * largest acknowledged packet is lost when
  *   - KONCE_LOSS_PACKET_THRESHOLD (3) newer packets have been acknowledged (largest_acked >= pn+3), or
- *   - it was sent more than 9/8 max(smoothed, latest RTT) (at least G) before now.
+ *   - it was sent more than 9/8 max(smoothed, latest RTT) (at least G) before now
+ * (both thresholds until reordering is seen, see below).
  * Otherwise a timer fires when the time threshold would be reached.  The packet threshold is what
  * gives issue 3's rule "the most recent missing packets wait one more ack": the receiver acks
  * every second packet, so the ack that first reveals a hole at pn acknowledges at most pn + 2, and
@@ -29,8 +30,9 @@
  * packet was declared lost by time.  They never shrink back within a connection.
  * Probe timeout: if no ack arrives for PTO = SRTT + max(G, 4 RTTVAR) + max_ack_delay, doubled
  * after each unanswered probe (up to 2^KONCE_PTO_MAX_BACKOFF), the caller sends one or two
- * ack-eliciting probes, new data or the data of the oldest outstanding packets
- * (konce_recovery_probe_refs), or a PING if there is none.  A probe declares nothing lost; the ack it draws does that.
+ * ack-eliciting probes: new data, or else the data of the oldest outstanding packets that is still
+ * needed (konce_recovery_probe_refs), or else a PING.  A probe declares nothing lost; the ack it
+ * draws does that.
  *
  * Invariants:
  *   1. every occupied slot s holds s.pn with oldest <= s.pn <= largest_sent and s.pn % cap = slot;
