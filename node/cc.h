@@ -50,10 +50,23 @@ typedef struct konce_cc_ops {
 
 enum { KONCE_LEDBAT_BASE_HISTORY = 10, KONCE_LEDBAT_CURRENT_FILTER = 4 };
 
+/* LEDBAT phases (cc_ledbat.c has the diagram). */
+enum konce_ledbat_phase {
+	KONCE_LEDBAT_SLOW_START = 0, /* initial slow start */
+	KONCE_LEDBAT_AVOID,          /* congestion avoidance toward the target delay */
+	KONCE_LEDBAT_SLOWDOWN,       /* periodic slowdown: 2 mss for 2 RTT, so the queue drains */
+	KONCE_LEDBAT_RAMP,           /* slow start back to the window before the slowdown */
+};
+
 typedef struct konce_cc_ledbat_state {
 	double cwnd;                 /* fractional window; cc->cwnd is its integer part */
 	uint64_t target_us;
-	bool slow_start;
+	uint8_t phase;               /* enum konce_ledbat_phase */
+	bool no_slowdown;            /* tests of steady state turn periodic slowdowns off */
+	uint64_t rtt;                /* latest RTT sample */
+	uint64_t next_slowdown;      /* when AVOID next enters SLOWDOWN (0 = not scheduled) */
+	uint64_t slowdown_start, hold_until;
+	double saved_cwnd;           /* the window RAMP climbs back to */
 	bool have_ref;
 	uint32_t ref;                /* first owd sample: samples are kept relative to it */
 	int64_t base[KONCE_LEDBAT_BASE_HISTORY]; /* minimum delay per minute, oldest first */

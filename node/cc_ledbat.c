@@ -1,5 +1,5 @@
-/* cc_ledbat.c - LEDBAT (RFC 6817) with LEDBAT++'s target, slow-start exit and multiplicative
- * decrease: the background congestion class.  It fills the path while the queue is short and
+/* cc_ledbat.c - LEDBAT (RFC 6817) with LEDBAT++'s target, slow-start exit, multiplicative
+ * decrease, dynamic gain and periodic slowdown: the background congestion class.  It fills the path while the queue is short and
  * steps aside as soon as anything else builds one.
  *
  * Delay.  The sender puts a TIMESTAMP frame (its clock, low 32 bits, us) in its packets; the
@@ -26,12 +26,26 @@
  *   q >  target  cwnd += max(GAIN * mss - cwnd * (q / target - 1), -cwnd / 2) * bytes / cwnd
  *                (LEDBAT++: a multiplicative decrease of at most half a window per round trip,
  *                which yields to a loss-based flow far faster than RFC 6817's linear decrease);
- *   then no growth past bytes_in_flight + bytes + mss (RFC 6817's max_allowed_cwnd: no growth while
- *   the window is not used), and cwnd >= 2 mss.  A loss halves the window, once per round trip, like Reno.
+ *   then no growth past bytes_in_flight + bytes + mss (RFC 6817's max_allowed_cwnd: no growth
+ *   while the window is not used), and cwnd >= 2 mss.  A loss halves the window, once per round
+ *   trip, like Reno.
+ *
+ * Periodic slowdown (LEDBAT++ section 4.4).  A flow that starts while another LEDBAT flow holds a
+ * standing queue takes that queue for part of its base delay, and then holds it there forever --
+ * the "latecomer advantage": measured here, a second flow took 95% of the link from the first.
+ * So every flow drains its own queue now and then, and both re-measure the base:
+ *
+ *     SLOW_START --(q > 3/4 target, or loss)--> AVOID
+ *     AVOID --(now >= next_slowdown)--> SLOWDOWN      cwnd = 2 mss, held for 2 RTT
+ *     SLOWDOWN --(2 RTT passed)--> RAMP               slow start toward the window it had
+ *     RAMP --(cwnd >= saved, q > 3/4 target, or loss)--> AVOID
+ *
+ * The first slowdown comes 2 RTT after the initial slow start; each next one 9 x the length of the
+ * previous (SLOWDOWN + RAMP), so at most about a tenth of the time is spent below the window.
+ *
  * GAIN is LEDBAT++'s: 1 / min(16, ceil(2 target / base one-way delay)), with min_rtt / 2 standing
  * in for the one-way delay.  On a 40 ms path it is 1/6; the shared-bottleneck test measured a
  * NewReno flow beside LEDBAT keeping 97% of the link with it, 92% with RFC 6817's GAIN = 1.
- * Not done: LEDBAT++'s periodic slowdown (re-measuring the base delay by draining the queue).
  */
 #include "node/cc.h"
 
@@ -46,7 +60,7 @@ static void ledbat_init(konce_cc *cc, uint64_t now)
 	cc->cwnd = konce_cc_min_window(cc->mss);
 	l->cwnd = (double)cc->cwnd;
 	l->target_us = KONCE_LEDBAT_TARGET_US;
-	l->slow_start = true;
+	l->phase = KONCE_LEDBAT_SLOW_START;
 	l->base_minute_start = now;
 }
 
@@ -97,6 +111,46 @@ static double gain(const konce_cc_ack *ack, double target)
 	return 1.0 / d;
 }
 
+static void enter_avoid(konce_cc *cc, konce_cc_ledbat_state *l, uint64_t now)
+{
+	uint64_t rtt = l->rtt ? l->rtt : 100000;
+	if (l->phase == KONCE_LEDBAT_SLOW_START)
+		l->next_slowdown = now + 2 * rtt;
+	else if (l->phase == KONCE_LEDBAT_RAMP)
+		l->next_slowdown = now + 9 * (now - l->slowdown_start);
+	l->phase = KONCE_LEDBAT_AVOID;
+	cc->ssthresh = cc->cwnd; /* pacing leaves its slow-start rate */
+}
+
+/* The transitions of the diagram above, taken on an ack before the window changes. */
+static void phase_step(konce_cc *cc, konce_cc_ledbat_state *l, bool queue_building, uint64_t now)
+{
+	switch (l->phase) {
+	case KONCE_LEDBAT_SLOW_START:
+		if (queue_building)
+			enter_avoid(cc, l, now);
+		break;
+	case KONCE_LEDBAT_AVOID:
+		if (!l->no_slowdown && l->next_slowdown && now >= l->next_slowdown) {
+			l->phase = KONCE_LEDBAT_SLOWDOWN;
+			l->saved_cwnd = l->cwnd;
+			l->slowdown_start = now;
+			l->hold_until = now + 2 * (l->rtt ? l->rtt : 100000);
+		}
+		break;
+	case KONCE_LEDBAT_SLOWDOWN:
+		if (now >= l->hold_until) {
+			l->phase = KONCE_LEDBAT_RAMP;
+			cc->ssthresh = (uint64_t)l->saved_cwnd; /* pacing at the slow-start rate */
+		}
+		break;
+	case KONCE_LEDBAT_RAMP:
+		if (queue_building || l->cwnd >= l->saved_cwnd)
+			enter_avoid(cc, l, now);
+		break;
+	}
+}
+
 static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 {
 	konce_cc_ledbat_state *l = &cc->u.ledbat;
@@ -119,13 +173,14 @@ static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	double q = (double)queuing_delay(l), target = (double)l->target_us, mss = (double)cc->mss;
 	double bytes = (double)ack->bytes, w = l->cwnd;
 	l->last_queuing_delay = (int64_t)q;
-	if (l->slow_start && q > 0.75 * target) {
-		l->slow_start = false;
-		cc->ssthresh = cc->cwnd; /* pacing leaves its slow-start rate */
-	}
-	if (cc->in_recovery_period) {
+	if (ack->rtt)
+		l->rtt = ack->rtt;
+	phase_step(cc, l, q > 0.75 * target, now);
+	if (l->phase == KONCE_LEDBAT_SLOWDOWN) {
+		w = (double)konce_cc_min_window(cc->mss);
+	} else if (cc->in_recovery_period) {
 		/* acks of packets sent before the last loss: no growth */
-	} else if (l->slow_start) {
+	} else if (l->phase == KONCE_LEDBAT_SLOW_START || l->phase == KONCE_LEDBAT_RAMP) {
 		w += bytes;
 	} else if (q <= target) {
 		w += gain(ack, target) * (target - q) / target * bytes * mss / w;
@@ -148,21 +203,23 @@ static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 
 static void ledbat_on_congestion(konce_cc *cc, uint64_t now)
 {
-	(void)now;
 	konce_cc_ledbat_state *l = &cc->u.ledbat;
-	l->slow_start = false;
+	if (l->phase != KONCE_LEDBAT_AVOID && l->phase != KONCE_LEDBAT_SLOWDOWN)
+		enter_avoid(cc, l, now);
 	l->cwnd /= 2;
 	if (l->cwnd < (double)konce_cc_min_window(cc->mss))
 		l->cwnd = (double)konce_cc_min_window(cc->mss);
 	cc->cwnd = (uint64_t)l->cwnd;
 	cc->ssthresh = cc->cwnd;
+	if (l->phase == KONCE_LEDBAT_SLOWDOWN)
+		l->saved_cwnd /= 2; /* the window to come back to shrinks too */
 }
 
 static void ledbat_on_persistent(konce_cc *cc, uint64_t now)
 {
-	(void)now;
 	konce_cc_ledbat_state *l = &cc->u.ledbat;
-	l->slow_start = false;
+	if (l->phase != KONCE_LEDBAT_AVOID)
+		enter_avoid(cc, l, now);
 	l->cwnd = (double)konce_cc_min_window(cc->mss);
 }
 

@@ -54,6 +54,8 @@ static void start(konce_cc *cc)
 	konce_cc_init(cc, &konce_cc_ledbat, MSS, flow.now);
 	assert_int_equal(konce_cc_cwnd(cc), 2 * MSS);
 	assert_int_equal(cc->u.ledbat.target_us, 60 * MS);
+	/* these tests measure the steady-state rules; test_periodic_slowdown turns it back on */
+	cc->u.ledbat.no_slowdown = true;
 }
 
 static void test_grows_below_target(void **state)
@@ -63,12 +65,12 @@ static void test_grows_below_target(void **state)
 	start(&cc);
 	/* no queue: slow start doubles the window each round trip */
 	run(&cc, 12345, 0, 200);
-	assert_true(cc.u.ledbat.slow_start);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_SLOW_START);
 	assert_true(konce_cc_cwnd(&cc) > 100 * MSS);
 	/* 50 ms of queue > 3/4 target: slow start ends, growth goes on at GAIN x (60 - 50) / 60 mss
 	 * per RTT.  min_rtt 40 ms: one-way base ~20 ms, GAIN = 1 / ceil(2 x 60 / 20) = 1/6. */
 	run(&cc, 12345, 50 * MS, 10);
-	assert_false(cc.u.ledbat.slow_start);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_AVOID);
 	uint64_t w0 = konce_cc_cwnd(&cc);
 	int acks = (int)(w0 / MSS) * 36; /* about 36 round trips */
 	run(&cc, 12345, 50 * MS, acks);
@@ -167,7 +169,7 @@ static void test_loss_and_rtt_fallback(void **state)
 	uint64_t w = konce_cc_cwnd(&cc);
 	konce_cc_on_loss(&cc, MSS, flow.now, flow.now + 1);
 	assert_int_equal(konce_cc_cwnd(&cc), w / 2);
-	assert_false(cc.u.ledbat.slow_start);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_AVOID);
 	/* once per round trip */
 	konce_cc_on_loss(&cc, MSS, flow.now, flow.now + 2);
 	assert_int_equal(konce_cc_cwnd(&cc), w / 2);
@@ -185,7 +187,41 @@ static void test_loss_and_rtt_fallback(void **state)
 		konce_cc_on_ack(&cc, &a, 4);
 	}
 	assert_int_equal(cc.u.ledbat.last_queuing_delay, 2 * TARGET);
-	assert_false(cc.u.ledbat.slow_start);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_AVOID);
+}
+
+/* LEDBAT++ periodic slowdown: 2 RTT after slow start the window drops to 2 mss for 2 RTT, climbs
+ * back by slow start, and the next slowdown comes 9 slowdown-lengths later. */
+static void test_periodic_slowdown(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	start(&cc);
+	cc.u.ledbat.no_slowdown = false;
+	run(&cc, 0, 0, 100);
+	run(&cc, 0, 50 * MS, 5); /* queue over 3/4 target: slow start ends */
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_AVOID);
+	uint64_t rtt = 40 * MS + 50 * MS, exit_at = flow.now;
+	assert_true(cc.u.ledbat.next_slowdown >= exit_at + 2 * rtt - rtt / 4 &&
+		    cc.u.ledbat.next_slowdown <= exit_at + 2 * rtt);
+	uint64_t w = konce_cc_cwnd(&cc);
+	/* run past it: the window is held at 2 mss */
+	while (cc.u.ledbat.phase == KONCE_LEDBAT_AVOID)
+		run(&cc, 0, 30 * MS, 1);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_SLOWDOWN);
+	assert_int_equal(konce_cc_cwnd(&cc), 2 * MSS);
+	uint64_t began = cc.u.ledbat.slowdown_start;
+	/* the queue drains; after 2 RTT the window climbs back in slow start */
+	while (cc.u.ledbat.phase == KONCE_LEDBAT_SLOWDOWN)
+		run(&cc, 0, 0, 1);
+	assert_true(flow.now - began >= 2 * 40 * MS);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_RAMP);
+	while (cc.u.ledbat.phase == KONCE_LEDBAT_RAMP)
+		run(&cc, 0, 0, 1);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_AVOID);
+	assert_true(konce_cc_cwnd(&cc) + 2 * MSS >= w);
+	uint64_t length = flow.now - began;
+	assert_int_equal(cc.u.ledbat.next_slowdown, flow.now + 9 * length);
 }
 
 int main(void)
@@ -196,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_base_delay_tracking),
 		cmocka_unit_test(test_clock_wrap),
 		cmocka_unit_test(test_loss_and_rtt_fallback),
+		cmocka_unit_test(test_periodic_slowdown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
