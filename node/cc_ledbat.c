@@ -1,6 +1,6 @@
 /* cc_ledbat.c - LEDBAT (RFC 6817) with LEDBAT++'s target, slow-start exit, multiplicative
- * decrease, dynamic gain and periodic slowdown: the background congestion class.  It fills the path while the queue is short and
- * steps aside as soon as anything else builds one.
+ * decrease, dynamic gain and periodic slowdown: the background congestion class.  It fills the
+ * path while the queue is short and steps aside as soon as anything else builds one.
  *
  * Delay.  The sender puts a TIMESTAMP frame (its clock, low 32 bits, us) in its packets; the
  * receiver answers in ACK_OWD with (its clock at receipt - timestamp) mod 2^32 for the largest
