@@ -173,7 +173,7 @@ clean:
 # Debian packages for building, testing, fuzzing and netsim.  Idempotent: installs only what is missing.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
-  libcmocka-dev libinih-dev libjansson-dev \
+  libcmocka-dev libinih-dev libjansson-dev jq \
   iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
 
 deps:

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "node/keytext.h"
@@ -183,6 +184,10 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 			body[i] = (uint8_t)i;
 		data = body;
 	}
+	if (!memcmp(op->pk, n->pk, KONCE_KEY_BYTES)) {
+		free(op);
+		return error_json(EINVAL, "that is this node's own key");
+	}
 	snprintf(op->cmd, sizeof(op->cmd), "%s", cmd);
 	op->cl = cl;
 	op->start_us = node_now_us();
@@ -193,8 +198,6 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 			return error_json(EHOSTUNREACH, "no address known for that peer: give one (KEY@HOST:PORT or --addr)");
 		if (e == -EINVAL && o.addr_hint)
 			return error_json(EINVAL, "bad address '%s': use a numeric IP:PORT or [IPv6]:PORT", o.addr_hint);
-		if (e == -EINVAL)
-			return error_json(EINVAL, "cannot send to this node's own key");
 		return error_json(-e, "%s", strerror(-e));
 	}
 	cl->busy = 1;
@@ -269,8 +272,11 @@ static json_t *do_peers(struct konce_node *n, json_t *req)
 			konce_peer_rec r = {0};
 			if (n->store)
 				konce_store_peer_get(n->store, p->pk, &r);
+			/* the store is written once a second; an active peer's last contact is known now */
+			uint64_t ago_us = node_now_us() - (p->last_rx_us ? p->last_rx_us : p->since_us);
+			int64_t seen = p->up ? (int64_t)time(NULL) - (int64_t)(ago_us / 1000000u) : r.last_seen;
 			json_array_append_new(pc.arr, peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting",
-								p->rtt_us, r.last_seen, r.handshakes, r.failures));
+								p->rtt_us, seen, r.handshakes, r.failures));
 		}
 	if (n->store)
 		konce_store_peers_each(n->store, limit > 0 ? (size_t)limit : 100, add_stored, &pc);

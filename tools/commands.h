@@ -7,5 +7,12 @@ typedef int (*konce_cmd_fn)(int argc, char **argv);
 
 int konce_cmd_keygen(int argc, char **argv);
 int konce_cmd_pubkey(int argc, char **argv);
+int konce_cmd_node(int argc, char **argv);
+int konce_cmd_status(int argc, char **argv);
+int konce_cmd_peers(int argc, char **argv);
+int konce_cmd_connect(int argc, char **argv);
+int konce_cmd_send(int argc, char **argv);
+int konce_cmd_ping(int argc, char **argv);
+int konce_cmd_alias(int argc, char **argv);
 
 #endif

@@ -13,6 +13,13 @@ static const struct {
 	/* subcommands are added here, one line each */
 	{"keygen", konce_cmd_keygen, "create a secret identity key and print its public key"},
 	{"pubkey", konce_cmd_pubkey, "print the public key of a key file"},
+	{"node", konce_cmd_node, "run a node in the foreground"},
+	{"status", konce_cmd_status, "show the running node's identity, address, uptime and counters"},
+	{"peers", konce_cmd_peers, "list the peers the running node knows"},
+	{"connect", konce_cmd_connect, "connect to a peer: KEY@HOST:PORT"},
+	{"send", konce_cmd_send, "send a message to a peer"},
+	{"ping", konce_cmd_ping, "measure the round-trip time to a peer"},
+	{"alias", konce_cmd_alias, "give a peer a local petname"},
 	{NULL, NULL, NULL},
 };
 
@@ -44,8 +51,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; commands[i].name; i++)
-		if (!strcmp(cmd, commands[i].name))
+		if (!strcmp(cmd, commands[i].name)) {
+			/* getopt names argv[0] in its messages: "konce ping: invalid option", not "ping: ..." */
+			char name[32];
+			snprintf(name, sizeof(name), "konce %s", cmd);
+			argv[1] = name;
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "konce: unknown command '%s' (try 'konce help')\n", cmd);
 	return 2;
 }

@@ -1,0 +1,133 @@
+/* test_args.c - PEER and HOST:PORT arguments of the CLI: petnames, bad key text, address resolution
+ * (numeric only, so the test needs no DNS), and SECONDS.
+ *
+ * tools/ is not part of libkonce, so this test compiles tools/args.c in directly. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tools/args.c"
+
+static void test_petnames(void **state)
+{
+	(void)state;
+	assert_true(konce_args_petname_ok("alice"));
+	assert_true(konce_args_petname_ok("Ännchen-von_Tharau.2"));
+	assert_true(konce_args_petname_ok("日本"));
+	assert_true(konce_args_petname_ok("x"));
+	char s[80];
+	memset(s, 'a', sizeof(s));
+	s[64] = '\0';
+	assert_true(konce_args_petname_ok(s));
+	s[64] = 'a', s[65] = '\0';
+	assert_false(konce_args_petname_ok(s)); /* 65 bytes */
+	s[43] = '\0';
+	assert_false(konce_args_petname_ok(s)); /* the length of a key */
+	s[42] = '\0';
+	assert_true(konce_args_petname_ok(s));
+	assert_false(konce_args_petname_ok(""));
+	assert_false(konce_args_petname_ok("two words"));
+	assert_false(konce_args_petname_ok("tab\there"));
+	assert_false(konce_args_petname_ok("a@b"));
+	assert_false(konce_args_petname_ok("del\x7f"));
+	assert_false(konce_args_petname_ok("\xc3"));             /* truncated sequence */
+	assert_false(konce_args_petname_ok("\xc0\xaf"));         /* overlong '/' */
+	assert_false(konce_args_petname_ok("\xed\xa0\x80"));     /* a surrogate */
+	assert_false(konce_args_petname_ok("\xf4\x90\x80\x80")); /* past U+10FFFF */
+	assert_false(konce_args_petname_ok("\xc2\x85"));         /* C1 control NEL */
+	assert_false(konce_args_petname_ok("nb\xc2\xa0sp"));     /* no-break space */
+}
+
+static void test_check_peer(void **state)
+{
+	(void)state;
+	uint8_t pk[KONCE_KEY_BYTES];
+	char text[KONCE_KEY_TEXT_LEN + 1];
+	for (size_t i = 0; i < sizeof(pk); i++)
+		pk[i] = (uint8_t)(i * 7 + 1);
+	konce_key_to_text(text, pk);
+	assert_int_equal(konce_args_check_peer("t", text), 0);
+	assert_int_equal(konce_args_check_peer("t", "alice"), 0);
+	/* a key with one character changed to one outside base64url, or cut short, or non-canonical */
+	text[5] = '+';
+	assert_int_equal(konce_args_check_peer("t", text), KONCE_EXIT_USAGE);
+	konce_key_to_text(text, pk);
+	text[KONCE_KEY_TEXT_LEN - 1] = text[KONCE_KEY_TEXT_LEN - 1] == 'B' ? 'C' : 'B'; /* trailing bits */
+	assert_int_equal(konce_args_check_peer("t", text), KONCE_EXIT_USAGE);
+	assert_int_equal(konce_args_check_peer("t", "has space"), KONCE_EXIT_USAGE);
+	assert_int_equal(konce_args_check_peer("t", ""), KONCE_EXIT_USAGE);
+}
+
+static void expect_resolve(const char *in, const char *want)
+{
+	char out[128], err[256];
+	int r = konce_args_resolve(in, out, sizeof(out), err, sizeof(err));
+	if (r)
+		fail_msg("%s: %d %s", in, r, err);
+	assert_string_equal(out, want);
+}
+
+static void expect_bad(const char *in, int want_r, const char *want_msg)
+{
+	char out[128], err[256];
+	assert_int_equal(konce_args_resolve(in, out, sizeof(out), err, sizeof(err)), want_r);
+	if (!strstr(err, want_msg))
+		fail_msg("%s: message '%s' lacks '%s'", in, err, want_msg);
+}
+
+static void test_resolve(void **state)
+{
+	(void)state;
+	expect_resolve("127.0.0.1:7807", "127.0.0.1:7807");
+	expect_resolve("[::1]:1", "[::1]:1");
+	expect_resolve("[2001:db8::7]:65535", "[2001:db8::7]:65535");
+	expect_resolve("[::ffff:10.0.0.1]:9", "10.0.0.1:9"); /* mapped IPv4 prints as IPv4 */
+	expect_bad("127.0.0.1", -EINVAL, "expected HOST:PORT");
+	expect_bad("::1:7807", -EINVAL, "brackets");
+	expect_bad("[::1]7807", -EINVAL, "[IPv6]:PORT");
+	expect_bad(":7807", -EINVAL, "missing host");
+	expect_bad("127.0.0.1:0", -EINVAL, "port");
+	expect_bad("127.0.0.1:65536", -EINVAL, "port");
+	expect_bad("127.0.0.1:http", -EINVAL, "port");
+	expect_bad("127.0.0.1:-1", -EINVAL, "port");
+	expect_bad("127.0.0.1:", -EINVAL, "port");
+	/* .invalid never resolves (RFC 2606); the resolver may answer from /etc/hosts or fail fast */
+	expect_bad("no-such-host.invalid:7807", -EHOSTUNREACH, "cannot resolve 'no-such-host.invalid'");
+}
+
+static void test_seconds(void **state)
+{
+	(void)state;
+	unsigned ms = 0;
+	assert_int_equal(konce_args_seconds("2", 0.01, 10, &ms), 0);
+	assert_int_equal(ms, 2000);
+	assert_int_equal(konce_args_seconds("0.2", 0.01, 10, &ms), 0);
+	assert_int_equal(ms, 200);
+	assert_int_equal(konce_args_seconds(".05", 0.01, 10, &ms), 0);
+	assert_int_equal(ms, 50);
+	assert_int_equal(konce_args_seconds("0.001", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("11", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("1s", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("-1", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("nan", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("0x1", 0.01, 10, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("1e1", 0.01, 100, &ms), -EINVAL);
+	assert_int_equal(konce_args_seconds("1..2", 0.01, 10, &ms), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_petnames),
+		cmocka_unit_test(test_check_peer),
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_seconds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

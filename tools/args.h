@@ -1,0 +1,23 @@
+/* args.h - command-line arguments that name peers and addresses, checked before they reach the node. */
+#ifndef KONCE_TOOLS_ARGS_H
+#define KONCE_TOOLS_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* PEER on the command line: a public key (canonical key text) or a petname.  Text that looks like an
+ * attempt at a key (43 characters) but is not one, or that cannot be a petname, is refused with
+ * "bad key text" and KONCE_EXIT_USAGE.  0 if it may be sent to the node. */
+int konce_args_check_peer(const char *cmd, const char *peer);
+/* A petname: 1 to 64 bytes of UTF-8 with no whitespace, control characters or '@', and not 43
+ * characters long (so no petname can be mistaken for a key). */
+bool konce_args_petname_ok(const char *name);
+
+/* "HOST:PORT" or "[IPv6]:PORT" -> numeric "IP:PORT" / "[IP]:PORT" via getaddrinfo.  HOST may be a
+ * name.  0, or -EINVAL (malformed), -EHOSTUNREACH (name does not resolve) with err set. */
+int konce_args_resolve(const char *text, char *out, size_t outlen, char *err, size_t errlen);
+
+/* SECONDS as a decimal number ("2", "0.2") in [min_s, max_s] -> milliseconds, rounded.  0 or -EINVAL. */
+int konce_args_seconds(const char *text, double min_s, double max_s, unsigned *ms);
+
+#endif

@@ -1,0 +1,195 @@
+/* cmd_node.c - konce node: run a node in the foreground until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "konce/konce.h"
+#include "tools/commands.h"
+#include "tools/config.h"
+#include "tools/ctl.h"
+#include "tools/paths.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: konce node [--config FILE] [--listen ADDR:PORT] [--data DIR] [--control PATH] [-v|-q]\n\n"
+		"Runs a konce node in the foreground until SIGINT or SIGTERM.  On start it prints its public\n"
+		"key, the address it listens on and its control socket; it logs to standard error.  On first\n"
+		"run it creates a new identity in the data directory.\n\n"
+		"Options (each overrides the same key in the configuration file, see konce.conf(5)):\n"
+		"  -c, --config FILE       configuration file (default: $XDG_CONFIG_HOME/konce/konce.conf,\n"
+		"                          used only if it exists)\n"
+		"  -l, --listen ADDR:PORT  UDP address to bind, numeric (default: [::]:%d, dual stack;\n"
+		"                          port 0 picks a free port)\n"
+		"  -d, --data DIR          identity and presence store (default: $XDG_DATA_HOME/konce)\n"
+		"  -s, --control PATH      control socket for the other konce commands (default:\n"
+		"                          $XDG_RUNTIME_DIR/konce/control.sock, or DIR/control.sock)\n"
+		"      --log LEVEL         error, warn, info (default) or debug\n"
+		"  -v, --verbose           log debug messages (--log debug)\n"
+		"  -q, --quiet             log errors only (--log error)\n"
+		"      --max-sessions N    most peers with a live session at once (default 1024)\n"
+		"      --capacity N        handshake load units per second before asking for proof of work\n"
+		"      --rendezvous yes|no rendezvous service (not supported yet: only no)\n"
+		"  -h, --help              show this help\n",
+		KONCE_DEFAULT_PORT);
+}
+
+static void log_line(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "konce node: %s: %s\n", konce_conf_log_name(level), line);
+}
+
+struct sigctx {
+	struct event_base *base;
+	int log_level;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct sigctx *sc = arg;
+	(void)what;
+	if (sc->log_level >= KONCE_LOG_INFO)
+		log_line(NULL, KONCE_LOG_INFO, sig == SIGINT ? "SIGINT: shutting down" : "SIGTERM: shutting down");
+	event_base_loopbreak(sc->base);
+}
+
+int konce_cmd_node(int argc, char **argv)
+{
+	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
+		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
+		{"log", required_argument, NULL, O_LOG},   {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},         {"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
+		{"capacity", required_argument, NULL, O_CAPACITY},
+		{"rendezvous", required_argument, NULL, O_RENDEZVOUS},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	/* flags are collected first and applied after the file, so that they win */
+	struct {
+		const char *key, *value, *flag;
+	} flags[16];
+	size_t nflags = 0;
+	const char *config = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:l:d:s:vqh", opts, NULL)) != -1) {
+		const char *key = NULL, *flag = NULL, *value = optarg;
+		switch (c) {
+		case 'c': config = optarg; continue;
+		case 'l': key = "listen", flag = "--listen"; break;
+		case 'd': key = "data", flag = "--data"; break;
+		case 's': key = "control", flag = "--control"; break;
+		case O_LOG: key = "log", flag = "--log"; break;
+		case 'v': key = "log", flag = "-v", value = "debug"; break;
+		case 'q': key = "log", flag = "-q", value = "error"; break;
+		case O_MAX_SESSIONS: key = "max_sessions", flag = "--max-sessions"; break;
+		case O_CAPACITY: key = "capacity", flag = "--capacity"; break;
+		case O_RENDEZVOUS: key = "rendezvous", flag = "--rendezvous"; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return KONCE_EXIT_USAGE;
+		}
+		if (nflags == sizeof(flags) / sizeof(flags[0])) {
+			fprintf(stderr, "konce node: too many options\n");
+			return KONCE_EXIT_USAGE;
+		}
+		flags[nflags].key = key, flags[nflags].value = value, flags[nflags].flag = flag, nflags++;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "konce node: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return KONCE_EXIT_USAGE;
+	}
+
+	struct konce_conf conf;
+	char err[PATH_MAX + 512], file[PATH_MAX];
+	int r = 0, status = KONCE_EXIT_FAIL;
+	konce_conf_init(&conf);
+	if (config)
+		r = konce_conf_load(&conf, config, true, err, sizeof(err));
+	else if (konce_paths_config_file(file, sizeof(file), NULL) == 0)
+		r = konce_conf_load(&conf, file, false, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "konce node: %s\n", err);
+		goto out;
+	}
+	for (size_t i = 0; i < nflags; i++)
+		if (konce_conf_set(&conf, flags[i].key, flags[i].value, flags[i].flag, err, sizeof(err))) {
+			fprintf(stderr, "konce node: %s\n", err);
+			status = KONCE_EXIT_USAGE;
+			goto out;
+		}
+	if ((r = konce_conf_resolve(&conf, NULL, err, sizeof(err)))) {
+		fprintf(stderr, "konce node: %s\n", err);
+		goto out;
+	}
+	if ((r = konce_paths_mkdirs(conf.data, 0700))) {
+		fprintf(stderr, "konce node: cannot create the data directory %s: %s\n", conf.data, strerror(-r));
+		goto out;
+	}
+	if ((r = konce_paths_mkdirs_for(conf.control, 0700))) {
+		fprintf(stderr, "konce node: cannot create the directory for the control socket %s: %s\n",
+			conf.control, strerror(-r));
+		goto out;
+	}
+
+	umask(077); /* the store, its journal and anything else the node writes are the owner's alone */
+	signal(SIGPIPE, SIG_IGN); /* a CLI that hangs up early must not kill the node */
+	struct event_base *base = event_base_new();
+	if (!base) {
+		fprintf(stderr, "konce node: cannot create a libevent base\n");
+		goto out;
+	}
+	/* signals are caught from before the node exists: one that comes early waits for the loop */
+	struct sigctx sc = {base, conf.log_level};
+	struct event *sigint = evsignal_new(base, SIGINT, on_signal, &sc);
+	struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &sc);
+	if (!sigint || !sigterm || evsignal_add(sigint, NULL) || evsignal_add(sigterm, NULL)) {
+		fprintf(stderr, "konce node: cannot install the signal handlers\n");
+		goto free_base;
+	}
+	konce_node_config nc = {
+		.data_dir = conf.data,
+		.listen = conf.listen,
+		.control_path = conf.control,
+		.log_level = conf.log_level,
+		.log = log_line,
+		.max_sessions = conf.max_sessions,
+		.capacity = conf.capacity,
+	};
+	konce_node *node;
+	if ((r = konce_node_new(&node, base, &nc, err, sizeof(err)))) {
+		fprintf(stderr, "konce node: %s\n", err);
+		goto free_base;
+	}
+	uint8_t pk[KONCE_KEY_BYTES];
+	char pktext[KONCE_KEY_TEXT_LEN + 1], addr[128];
+	konce_node_public_key(node, pk);
+	konce_key_to_text(pktext, pk);
+	konce_node_listen_addr(node, addr, sizeof(addr));
+	printf("public key  %s\nlistening   %s\ncontrol     %s\n", pktext, addr, conf.control);
+	fflush(stdout);
+	if (event_base_dispatch(base) < 0)
+		fprintf(stderr, "konce node: the event loop failed\n");
+	else
+		status = KONCE_EXIT_OK;
+	if ((r = konce_node_free(node))) {
+		fprintf(stderr, "konce node: flushing the presence store: %s\n", strerror(-r));
+		status = KONCE_EXIT_FAIL;
+	}
+free_base:
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	event_base_free(base);
+out:
+	konce_conf_free(&conf);
+	return status;
+}

@@ -1,0 +1,157 @@
+/* cmd_send.c - konce send PEER TEXT | --file F: one message, and its outcome. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "konce/konce.h"
+#include "tools/args.h"
+#include "tools/commands.h"
+#include "tools/ctl.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: konce send [options] PEER TEXT\n"
+		   "       konce send [options] --file FILE PEER\n\n"
+		   "Sends one text message to PEER (a public key or a petname) through the running node, and\n"
+		   "reports the outcome: replied, delivered, or unknown.  The text is UTF-8, at most %d bytes.\n\n"
+		   "Options:\n"
+		   "  -f, --file FILE       send the contents of FILE ('-' for standard input)\n"
+		   "  -a, --addr HOST:PORT  where to reach PEER if the node has no session and no stored address\n"
+		   "  -W, --timeout SECONDS give up after SECONDS (default: the node's, 6 s to connect)\n"
+		   "      --json            print the node's JSON answer (see docs/CONTROL.md)\n"
+		   "  -s, --control PATH    the node's control socket (default: as konce node)\n"
+		   "  -c, --config FILE     read the control socket location from FILE\n"
+		   "  -h, --help            show this help\n",
+		KONCE_MESSAGE_MAX);
+}
+
+/* The file as text: at most KONCE_MESSAGE_MAX bytes, no NUL bytes (the control protocol carries text). */
+static char *read_text(const char *file, size_t *len)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+	if (!f) {
+		fprintf(stderr, "konce send: %s: %s\n", file, strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(KONCE_MESSAGE_MAX + 1);
+	size_t n = buf ? fread(buf, 1, KONCE_MESSAGE_MAX + 1, f) : 0;
+	bool bad = !buf || ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		fprintf(stderr, "konce send: %s: %s\n", file, buf ? "read error" : "out of memory");
+	} else if (n > KONCE_MESSAGE_MAX) {
+		fprintf(stderr, "konce send: %s: longer than the %d bytes a message may hold\n", file,
+			KONCE_MESSAGE_MAX);
+		bad = true;
+	} else if (memchr(buf, '\0', n)) {
+		fprintf(stderr, "konce send: %s: contains NUL bytes; konce send carries text only\n", file);
+		bad = true;
+	}
+	if (bad) {
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+int konce_cmd_send(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"file", required_argument, NULL, 'f'},    {"addr", required_argument, NULL, 'a'},
+		{"timeout", required_argument, NULL, 'W'}, {"json", no_argument, NULL, 'j'},
+		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	struct konce_ctl_opts o = {0};
+	const char *file = NULL, *addr_arg = NULL;
+	unsigned timeout_ms = 0;
+	int c, status;
+	while ((c = getopt_long(argc, argv, "f:a:W:s:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': file = optarg; break;
+		case 'a': addr_arg = optarg; break;
+		case 'W':
+			if (konce_args_seconds(optarg, 0.001, 3600, &timeout_ms)) {
+				fprintf(stderr, "konce send: --timeout: '%s' is not a number of seconds up to 3600\n", optarg);
+				return KONCE_EXIT_USAGE;
+			}
+			break;
+		case 'j': o.json = true; break;
+		case 's': o.control = optarg; break;
+		case 'c': o.config = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return KONCE_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != (file ? 1 : 2)) {
+		fprintf(stderr, "konce send: expected %s\n", file ? "PEER (and no TEXT with --file)" : "PEER and TEXT");
+		usage(stderr);
+		return KONCE_EXIT_USAGE;
+	}
+	const char *peer = argv[optind];
+	if ((status = konce_args_check_peer("send", peer)))
+		return status;
+	char addr[128], err[512];
+	if (addr_arg) {
+		int r = konce_args_resolve(addr_arg, addr, sizeof(addr), err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "konce send: --addr: %s\n", err);
+			return r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
+		}
+	}
+	char *text;
+	size_t len;
+	if (file) {
+		if (!(text = read_text(file, &len)))
+			return KONCE_EXIT_FAIL;
+	} else {
+		len = strlen(argv[optind + 1]);
+		if (len > KONCE_MESSAGE_MAX) {
+			fprintf(stderr, "konce send: the text is %zu bytes; a message holds at most %d\n", len,
+				KONCE_MESSAGE_MAX);
+			return KONCE_EXIT_USAGE;
+		}
+		if (!(text = strdup(argv[optind + 1])))
+			return KONCE_EXIT_FAIL;
+	}
+	json_t *s = json_stringn(text, len);
+	free(text);
+	if (!s) {
+		fprintf(stderr, "konce send: the text is not valid UTF-8\n");
+		return KONCE_EXIT_USAGE;
+	}
+	json_t *req = json_pack("{s:s, s:s, s:o}", "cmd", "send", "peer", peer, "text", s);
+	if (req && addr_arg)
+		json_object_set_new(req, "addr", json_string(addr));
+	if (req && timeout_ms)
+		json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
+	o.peer = peer;
+	json_t *resp = konce_ctl_cli_request("send", &o, req, (timeout_ms ? (int)timeout_ms : 20000) + 10000,
+					     &status);
+	if (!resp)
+		return status;
+	const char *outcome = json_string_value(json_object_get(resp, "outcome"));
+	json_t *rtt = json_object_get(resp, "rtt_ms");
+	const char *reply = json_string_value(json_object_get(resp, "reply"));
+	if (o.json) {
+		status = konce_ctl_print_json("send", resp);
+	} else {
+		printf("%s", outcome ? outcome : "sent");
+		if (json_is_number(rtt))
+			printf(" in %.2f ms", json_number_value(rtt));
+		putchar('\n');
+		if (reply)
+			printf("reply: %s\n", reply);
+		status = fflush(stdout) ? KONCE_EXIT_FAIL : KONCE_EXIT_OK;
+	}
+	if (status == KONCE_EXIT_OK && (!outcome || !strcmp(outcome, "unknown"))) {
+		fprintf(stderr, "konce send: sent, but whether it arrived cannot be known\n");
+		status = KONCE_EXIT_FAIL;
+	}
+	json_decref(resp);
+	return status;
+}
