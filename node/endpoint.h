@@ -61,7 +61,9 @@ typedef struct konce_ep_config {
 	uint32_t rl_burst;              /* bucket depth; 0 = 800 */
 	const uint16_t *versions;       /* most preferred first; NULL = {KONCE_VERSION_1} */
 	unsigned nversions;             /* 1..KONCE_WIRE_MAX_VERSIONS */
-	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS */
+	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS.
+					 * The proof is solved inside konce_ep_input() (about 2^bits
+					 * BLAKE2b of the INITIATE), so interactive callers may want less */
 	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
 	unsigned out_ring;              /* queued datagrams; 0 = 256 */
 	unsigned event_ring;            /* queued events; 0 = 256 */
