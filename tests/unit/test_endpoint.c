@@ -840,6 +840,106 @@ static void test_restart_after_rebinding(void **state)
 	free_pair(&p);
 }
 
+/* A small lossy network: each datagram is lost with 10%, duplicated with 10%, and delayed 5..45 ms
+ * (so reordered).  Seeded, so every run is the same. */
+struct flight {
+	uint64_t at;
+	bool to_b;
+	size_t len;
+	uint8_t data[KONCE_WIRE_MAX_DATAGRAM];
+};
+
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void lossy_collect(pair *p, struct flight *q, size_t *nq, size_t cap, uint64_t *rng)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	for (int side = 0; side < 2; side++)
+		while (konce_ep_poll_datagram(side ? p->b : p->a, buf, &len, &to)) {
+			unsigned copies = rng_next(rng) % 10 == 0 ? 0 : rng_next(rng) % 10 == 0 ? 2 : 1;
+			for (unsigned c = 0; c < copies && *nq < cap; c++) {
+				struct flight *f = &q[(*nq)++];
+				f->at = p->now + 5000 + rng_next(rng) % 40000;
+				f->to_b = side == 0;
+				f->len = len;
+				memcpy(f->data, buf, len);
+			}
+		}
+}
+
+static void test_lossy_network(void **state)
+{
+	(void)state;
+	pair p;
+	konce_ep_config cb = {.capacity = 100000000, .rl_rate = 1000000000, .rl_burst = 1000000000};
+	make_pair(&p, NULL, &cb);
+	enum { N = 100, CAP = 4096 };
+	static struct flight q[CAP];
+	size_t nq = 0;
+	uint64_t rng = 0x1234567887654321ull;
+	uint32_t conns[N];
+	unsigned established = 0, replies = 0, failed = 0;
+	for (int i = 0; i < N; i++)
+		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, (const uint8_t *)"ping", 4,
+						  p.now + (uint64_t)i * 1000, &conns[i]), 0);
+	uint64_t end = p.now + 60ull * 1000000;
+	while (p.now < end && established + failed < N) {
+		lossy_collect(&p, q, &nq, CAP, &rng);
+		/* the next thing to happen: a delivery or a timer */
+		uint64_t next = konce_ep_next_timer(p.a);
+		if (konce_ep_next_timer(p.b) < next)
+			next = konce_ep_next_timer(p.b);
+		size_t first = SIZE_MAX;
+		for (size_t i = 0; i < nq; i++)
+			if (q[i].at <= next && (first == SIZE_MAX || q[i].at < q[first].at))
+				first = i;
+		if (first != SIZE_MAX) {
+			struct flight f = q[first];
+			q[first] = q[--nq];
+			p.now = f.at > p.now ? f.at : p.now;
+			konce_ep_input(f.to_b ? p.b : p.a, f.data, f.len, f.to_b ? &p.addr_a : &p.addr_b, p.now);
+		} else {
+			p.now = next > p.now ? next : p.now;
+			konce_ep_timer(p.a, p.now);
+			konce_ep_timer(p.b, p.now);
+		}
+		konce_ep_event ev;
+		while (konce_ep_poll_event(p.b, &ev))
+			if (ev.type == KONCE_EV_MESSAGE)
+				konce_ep_send(p.b, ev.conn, (const uint8_t *)"pong", 4, p.now);
+		while (konce_ep_poll_event(p.a, &ev)) {
+			if (ev.type == KONCE_EV_ESTABLISHED)
+				established++;
+			if (ev.type == KONCE_EV_MESSAGE && ev.len == 4 && memcmp(ev.data, "pong", 4) == 0)
+				replies++;
+			if (ev.type == KONCE_EV_FAILED)
+				failed++;
+		}
+	}
+	printf("# lossy: %u established, %u replies in ACCEPT, %u failed; client retransmits %llu restarts %llu; "
+	       "server dup INITIATEs answered %llu, replays dropped %llu\n",
+	       established, replies, failed, (unsigned long long)konce_ep_counters(p.a)->hs_retransmits,
+	       (unsigned long long)konce_ep_counters(p.a)->hs_restarts,
+	       (unsigned long long)konce_ep_counters(p.b)->init_dup_resent,
+	       (unsigned long long)konce_ep_counters(p.b)->init_dup_dropped);
+	assert_int_equal(established, N);
+	assert_int_equal(failed, 0);
+	/* every reply rode in an ACCEPT, which the client got (resent on duplicate INITIATEs) */
+	assert_int_equal(replies, N);
+	/* one server session per handshake, plus one per client restart at most */
+	assert_true(konce_ep_counters(p.b)->sessions_opened >= N);
+	assert_true(konce_ep_counters(p.b)->sessions_opened <= N + konce_ep_counters(p.a)->hs_restarts);
+	free_pair(&p);
+}
+
 /* A full server refuses before any DH, and its client times out; a freed slot is reused. */
 static void test_server_full(void **state)
 {
@@ -958,6 +1058,7 @@ int main(void)
 		cmocka_unit_test(test_server_identities),
 		cmocka_unit_test(test_server_full),
 		cmocka_unit_test(test_restart_after_rebinding),
+		cmocka_unit_test(test_lossy_network),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
