@@ -3,6 +3,7 @@
  * machine is drawn in ep_internal.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -347,6 +348,82 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 }
 
 unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
+
+#define C(f) {#f, offsetof(struct konce_ep_counters, f)}
+static const struct {
+	const char *name;
+	size_t off;
+} counter_names[] = {
+	C(rx_packets),
+	C(rx_bytes),
+	C(tx_packets),
+	C(tx_bytes),
+	C(rx_short),
+	C(rx_unknown_type),
+	C(hello_rx),
+	C(hello_bad_size),
+	C(hello_bad_clue),
+	C(cookie_tx),
+	C(version_tx),
+	C(init_rx),
+	C(init_bad_size),
+	C(init_bad_version),
+	C(init_stale),
+	C(init_challenge_window),
+	C(init_dup_resent),
+	C(init_dup_dropped),
+	C(init_bad_mac),
+	C(init_bad_pow),
+	C(init_bad_box1),
+	C(init_unknown_server),
+	C(init_low_order),
+	C(init_bad_box2),
+	C(init_full),
+	C(accept_tx),
+	C(cookie_unmatched),
+	C(cookie_bad),
+	C(cookie_pow_too_high),
+	C(version_rx),
+	C(version_ignored),
+	C(accept_unmatched),
+	C(accept_bad),
+	C(hs_retransmits),
+	C(hs_restarts),
+	C(hs_failed),
+	C(data_rx),
+	C(data_unknown_cid),
+	C(data_bad_header),
+	C(data_replay),
+	C(data_auth_fail),
+	C(data_bad_frame),
+	C(data_not_ready),
+	C(data_tx),
+	C(rekey_tx),
+	C(rekey_rx),
+	C(rx_old_key),
+	C(path_challenge_tx),
+	C(path_response_bad),
+	C(path_changed),
+	C(amplification_blocked),
+	C(ring_full_datagrams),
+	C(ring_full_events),
+	C(sessions_opened),
+	C(sessions_closed),
+	C(sessions_live),
+};
+#undef C
+_Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),
+	       "every counter has a name");
+
+void konce_ep_counters_foreach(const struct konce_ep_counters *c,
+			       void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	for (size_t i = 0; i < sizeof counter_names / sizeof counter_names[0]; i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)c + counter_names[i].off, sizeof v);
+		fn(ctx, counter_names[i].name, v);
+	}
+}
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep) { return &ep->c; }
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us) { return konce_load_bits(&ep->load, 0, now_us); }
 

@@ -169,6 +169,9 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 /* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
 unsigned konce_ep_last_cost(const konce_ep *ep);
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
+/* Calls fn once per counter, with its field name, in declaration order (for status output). */
+void konce_ep_counters_foreach(const struct konce_ep_counters *c,
+			       void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx);
 /* The current proof-of-work demand for a source with no overdraft. */
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us);
 

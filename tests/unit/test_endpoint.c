@@ -642,6 +642,27 @@ static void test_idle_close(void **state)
 	free_pair(&p);
 }
 
+static void count_names(void *ctx, const char *name, uint64_t v)
+{
+	unsigned *n = ctx;
+	if (strcmp(name, "cookie_tx") == 0)
+		assert_int_equal(v, 1);
+	(*n)++;
+}
+
+static void test_counter_names(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc;
+	handshake(&p, &sc);
+	unsigned n = 0;
+	konce_ep_counters_foreach(konce_ep_counters(p.b), count_names, &n);
+	assert_int_equal(n * sizeof(uint64_t), sizeof(struct konce_ep_counters));
+	free_pair(&p);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -1052,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_address_change),
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_counter_names),
 		cmocka_unit_test(test_group_server),
 		cmocka_unit_test(test_frame_extension),
 		cmocka_unit_test(test_rekey_between_endpoints),
