@@ -490,6 +490,25 @@ static void test_no_alloc_before_proof(void **state)
 		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	}
 	assert_int_equal(c->init_rx - dropped0, 100000);
+	/* and INITIATEs that pass the MAC and the proof of work (fresh cookies) but carry a tampered
+	 * box or key: the server does the X25519 work, then drops them without allocating */
+	for (unsigned i = 0; i < 300; i++) {
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+		konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+		assert_int_equal(buf[0], KONCE_PKT_INITIATE);
+		size_t at = i % 3 == 0 ? KONCE_INIT_BOX1 + i % 88 : i % 3 == 1 ? KONCE_INIT_BOX2 + i % (len - KONCE_INIT_BOX2)
+										  : KONCE_INIT_CLIENT_EPK + i % 32;
+		buf[at] ^= 0x01;
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+		assert_int_equal(konce_ep_close(p.a, conn, p.now), 0);
+	}
+	assert_int_equal(c->init_bad_box1 + c->init_bad_box2 + c->init_low_order, 300);
 	/* and a stale replay after the cookie lifetime */
 	uint64_t stale0 = c->init_stale;
 	p.now += (uint64_t)(KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
