@@ -14,9 +14,12 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 			 uint64_t now_us)
 {
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t phase = s->sess.tx_phase;
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
+	if (s->sess.tx_phase != phase)
+		ep->c.rekey_tx++;
 	if (!konce_path_may_send(&s->path, to, n)) {
 		ep->c.amplification_blocked++;
 		return -EAGAIN;
