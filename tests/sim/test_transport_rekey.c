@@ -10,8 +10,10 @@
  * accepted, counted as rx_old_key) and the rest 1 s after that window (refused: data_auth_fail).
  * Every other message arrives exactly once.
  *
- * The packet limit (KONCE_REKEY_AFTER_PACKETS = 2^24) is the same code path (session.c
- * maybe_rekey_tx) and is not driven here: 16 million packets would take the test minutes.
+ * The packet limit (KONCE_REKEY_AFTER_PACKETS = 2^24): sending 16 million packets would take the
+ * test minutes, so test_rekey_packet_limit reaches into the endpoint (node/ep_internal.h, the one
+ * place a test does) to start the client's packet count 20 short of the limit, then sends 40
+ * messages over the same reordering link: the 21st packet is the first under the new key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "node/ep_internal.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 
@@ -57,6 +60,8 @@ typedef struct world {
 	uint64_t new_key_at;
 	int bad;
 	bool c_est;
+	int limit;             /* tick stops after this many messages */
+	int m_old, m_new;      /* client DATA packets M saw under each key phase */
 } world;
 
 static int msg_no(const uint8_t *d, size_t len)
@@ -121,6 +126,10 @@ static uint64_t m_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_ad
 	w->cli_addr = *from;
 	if (len > KONCE_DATA_FLAGS && pkt[0] == KONCE_PKT_DATA) {
 		bool old_key = (pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) == 0;
+		if (old_key)
+			w->m_old++;
+		else
+			w->m_new++;
 		/* M drops a link's second copy of a packet it held, even one that comes late, so that
 		 * the copy cannot stand in for the held one */
 		for (unsigned i = 0; i < sizeof w->seen / sizeof w->seen[0]; i++)
@@ -178,8 +187,68 @@ static void tick(void *ctx, uint64_t now)
 	w->sending = 0;
 	n = snprintf(m, sizeof m, "s %d", ++w->next_s);
 	assert_int_equal(tnode_send(&w->srv, w->sconn, m, (size_t)n), 0);
-	if (w->next_c < NMSG)
+	if (w->next_c < (w->limit ? w->limit : NMSG))
 		sim_at(w->s, now + 100 * SIM_MS, tick, w);
+}
+
+/* A client and a server through M over links that reorder and duplicate, established. */
+static void world_start(world *w, uint64_t seed)
+{
+	memset(w, 0, sizeof *w);
+	w->s = sim_new(seed);
+	sim_link_cfg l = {.delay_us = 20 * SIM_MS, .jitter_us = 5 * SIM_MS, .duplicate = 0.05,
+			  .reorder = 0.2, .reorder_us = 200 * SIM_MS};
+	sim_link_default(w->s, &l);
+	assert_int_equal(tnode_init(&w->srv, w->s, NULL, "198.51.100.1", PORT, NULL), 0);
+	assert_int_equal(tnode_init(&w->cli, w->s, NULL, "203.0.113.5", 5555, NULL), 0);
+	w->srv.user = w->cli.user = w;
+	w->srv.on_event = srv_event;
+	w->cli.on_event = cli_event;
+	w->cli.on_tx = cli_tx;
+	w->srv_addr = tnode_addr(&w->srv);
+	static const sim_host_ops m_ops = {m_recv, NULL, NULL};
+	w->m = sim_host_add(w->s, "192.0.2.99", &m_ops, w);
+	assert_int_equal(sim_host_bind(w->m, PORT), 0);
+	assert_int_equal(sim_host_bind(w->m, MPORT), 0);
+	w->m_front = sim_host_addr(w->m, PORT);
+
+	assert_int_equal(tnode_connect(&w->cli, tnode_pk(&w->srv), &w->m_front, NULL, 0, &w->cconn), 0);
+	sim_run_while(w->s, not_established, w, 10 * SIM_SEC);
+	SIM_ASSERT(w->s, w->c_est && w->sconn != 0);
+}
+
+static void test_rekey_packet_limit(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 30) {
+		static world w;
+		world_start(&w, seed);
+		konce_sess *cs = konce_ep_sess_by_conn(w.cli.ep, w.cconn);
+		SIM_ASSERT(w.s, cs != NULL);
+		cs->sess.tx_key_packets = KONCE_REKEY_AFTER_PACKETS - 20;
+		w.m_old = w.m_new = 0;
+		uint64_t dups0 = sim_link_counters(w.s, w.cli.h, w.m).duplicated;
+		w.limit = 40;
+		sim_at(w.s, sim_now(w.s), tick, &w);
+		sim_run_for(w.s, 10 * SIM_SEC);
+		const struct konce_ep_counters *s = tnode_counters(&w.srv), *c = tnode_counters(&w.cli);
+		SIM_ASSERT_EQ(w.s, w.bad, 0);
+		SIM_ASSERT_EQ(w.s, w.next_c, 40);
+		SIM_ASSERT_EQ(w.s, c->rekey_tx, 1);
+		SIM_ASSERT_EQ(w.s, s->rekey_rx, 1);
+		SIM_ASSERT_EQ(w.s, s->rekey_tx, 0); /* the server's count was nowhere near */
+		SIM_ASSERT_EQ(w.s, c->rekey_rx, 0);
+		/* M saw each copy the link made; without copies: exactly 20 old, 20 new */
+		uint64_t dups = sim_link_counters(w.s, w.cli.h, w.m).duplicated - dups0;
+		SIM_ASSERT(w.s, w.m_old >= 20 && w.m_new >= 20 && (uint64_t)(w.m_old + w.m_new) == 40 + dups);
+		for (int k = 1; k <= 40; k++) {
+			SIM_ASSERT_EQ(w.s, w.s_got[k], 1);
+			SIM_ASSERT_EQ(w.s, w.c_got[k], 1);
+		}
+		tnode_free(&w.cli);
+		tnode_free(&w.srv);
+		sim_free(w.s);
+	}
 }
 
 static void test_rekey_with_stragglers(void **state)
@@ -187,30 +256,9 @@ static void test_rekey_with_stragglers(void **state)
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 30) {
 		static world w;
-		memset(&w, 0, sizeof w);
-		w.s = sim_new(seed);
-		sim_link_cfg l = {.delay_us = 20 * SIM_MS, .jitter_us = 5 * SIM_MS, .duplicate = 0.05,
-				  .reorder = 0.2, .reorder_us = 200 * SIM_MS};
-		sim_link_default(w.s, &l);
-		assert_int_equal(tnode_init(&w.srv, w.s, NULL, "198.51.100.1", PORT, NULL), 0);
-		assert_int_equal(tnode_init(&w.cli, w.s, NULL, "203.0.113.5", 5555, NULL), 0);
-		w.srv.user = w.cli.user = &w;
-		w.srv.on_event = srv_event;
-		w.cli.on_event = cli_event;
-		w.cli.on_tx = cli_tx;
-		w.srv_addr = tnode_addr(&w.srv);
-		static const sim_host_ops m_ops = {m_recv, NULL, NULL};
-		w.m = sim_host_add(w.s, "192.0.2.99", &m_ops, &w);
-		assert_int_equal(sim_host_bind(w.m, PORT), 0);
-		assert_int_equal(sim_host_bind(w.m, MPORT), 0);
-		w.m_front = sim_host_addr(w.m, PORT);
-
-		assert_int_equal(tnode_connect(&w.cli, tnode_pk(&w.srv), &w.m_front, NULL, 0, &w.cconn), 0);
-		sim_run_while(w.s, not_established, &w, 10 * SIM_SEC);
-		SIM_ASSERT(w.s, w.c_est && w.sconn != 0);
+		world_start(&w, seed);
 		sim_at(w.s, sim_now(w.s), tick, &w);
 		sim_run_until(w.s, (uint64_t)(RUN_S + 8) * SIM_SEC);
-
 		const struct konce_ep_counters *s = tnode_counters(&w.srv), *c = tnode_counters(&w.cli);
 		SIM_ASSERT_EQ(w.s, w.bad, 0);
 		SIM_ASSERT(w.s, w.new_key_seen);
@@ -257,6 +305,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rekey_with_stragglers),
+		cmocka_unit_test(test_rekey_packet_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
