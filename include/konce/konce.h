@@ -63,6 +63,36 @@ void konce_node_public_key(const konce_node *node, uint8_t pk[KONCE_KEY_BYTES]);
 /* The bound address as text, e.g. "[::]:7807". */
 void konce_node_listen_addr(const konce_node *node, char *buf, size_t len);
 
+/* Peer events: a session to a peer came up, went down, or moved to a new validated address.
+ * addr is "IP:PORT" text, borrowed for the call. */
+enum konce_peer_event { KONCE_PEER_UP = 1, KONCE_PEER_DOWN, KONCE_PEER_PATH };
+typedef void (*konce_peer_fn)(void *ctx, int event, const uint8_t pk[KONCE_KEY_BYTES], const char *addr);
+/* Registers the one peer-event callback (fn NULL removes it); it is not called from konce_node_free().
+ * 0, -EINVAL. */
+int konce_node_on_peer(konce_node *node, konce_peer_fn fn, void *ctx);
+
+/* Introspection. */
+typedef struct konce_peer_info {
+	uint8_t pk[KONCE_KEY_BYTES];
+	char addr[64];      /* "IP:PORT" */
+	int up;             /* 1 session established, 0 handshake in progress */
+	uint32_t rtt_us;    /* last request/reply round trip, 0 = none yet */
+	uint64_t msgs_rx, msgs_tx;
+	uint64_t since_ms;  /* how long ago the session (or its handshake) started */
+} konce_peer_info;
+/* Fills up to max active peers; returns how many there are in all (may exceed max). */
+int konce_node_peers(const konce_node *node, konce_peer_info *out, size_t max);
+
+typedef struct konce_node_stats {
+	uint64_t uptime_ms;
+	unsigned peers_active;
+	uint64_t msgs_rx, msgs_tx, msgs_dropped;
+	uint64_t rx_packets, tx_packets, handshakes_in, handshakes_failed;
+	uint64_t forged_dropped; /* packets that failed authentication or a handshake check */
+	unsigned pow_bits;       /* proof of work currently asked of new peers */
+} konce_node_stats;
+void konce_node_get_stats(const konce_node *node, konce_node_stats *out);
+
 /* Outcome of a message.  Exactly one outcome is reported per successful konce_node_send(). */
 enum konce_outcome {
 	KONCE_OUTCOME_REPLIED = 1, /* a reply arrived: data/len hold it */
