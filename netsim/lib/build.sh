@@ -18,11 +18,17 @@ build_up() {
 	cp "$file" "$d/topo"
 	for n in "${NODES[@]}"; do echo "$n ${N_TYPE[$n]} ${N_PARENT[$n]}"; done >"$d/nodes"
 
+	# Concurrent "ip netns add" calls race while setting up the /run/netns mount and can leave a
+	# namespace file that is not a namespace: serialise creation across parallel runs.
+	local lock
+	exec {lock}>"$NETSIM_STATE_ROOT/.lock"
+	flock "$lock"
 	for n in inet "${NODES[@]}"; do
-		ns=$(ns_name "$run" "$n")
-		ip netns add "$ns" || die $EX_CLASH "cannot create namespace $ns"
-		ns_sysctls "$ns" "${N_TYPE[$n]:-inet}"
+		ip netns add "$(ns_name "$run" "$n")" || die $EX_CLASH "cannot create namespace $(ns_name "$run" "$n")"
 	done
+	flock -u "$lock"
+	exec {lock}>&-
+	for n in inet "${NODES[@]}"; do ns_sysctls "$(ns_name "$run" "$n")" "${N_TYPE[$n]:-inet}"; done
 	ip -n "$(ns_name "$run" inet)" link add br0 type bridge forward_delay 0 mcast_snooping 0
 	ip -n "$(ns_name "$run" inet)" link set br0 up
 	for n in "${NODES[@]}"; do

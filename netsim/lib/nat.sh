@@ -60,6 +60,15 @@ router_state_read() {
 	done <"$f"
 }
 
+# Sequential allocation: nft 1.0.6 feeds numgen's host-order counter to NAT without a byteorder
+# conversion (consecutive values come out 256 ports apart), so the counter indexes a map of
+# consecutive ports starting at a random base; after SEQ_PORTS mappings it wraps.
+readonly SEQ_PORTS=1000
+seq_map() {
+	local base=$((20000 + RANDOM % 30000))
+	awk -v b=$base -v n=$SEQ_PORTS 'BEGIN { for (i = 0; i < n; i++) printf "%s%d : %d", (i ? ", " : ""), i, b + i }'
+}
+
 # nat_ruleset ROUTER: print the nft script for the router's table.
 nat_ruleset() {
 	local r=$1 w=${N_ADDRS[$1]%%/*} t=${R_TIMEOUT[$1]} z=${R_ZONE[$1]:-1}
@@ -67,7 +76,8 @@ nat_ruleset() {
 	local keytype lookup korig krepl inside_o='ct original ip saddr . ct original proto-src'
 	local inside_r='ct reply ip saddr . ct reply proto-src' u='meta l4proto udp'
 	local outs=('oifname "wan"') o sets="flags dynamic,timeout; timeout ${t}s; size 65535;"
-	[ "$h" = on ] && outs+=('iifname "lan" oifname "lan" ct status dnat')
+	# Hairpinned packets: DNATed, and back out of lan (iifname is unknown in postrouting).
+	[ "$h" = on ] && outs+=("oifname \"lan\" ip saddr ${R_LAN[$1]} ct status dnat")
 	case $m in
 	eim) keytype='ipv4_addr . inet_service' lookup='ip saddr . udp sport'
 		korig=$inside_o krepl=$inside_r ;;
@@ -104,7 +114,7 @@ nat_ruleset() {
 		preserve:*) echo "		$o $u udp sport != @rev snat ip to $w : udp sport"
 			echo "		$o $u snat ip to $w : 1024-65535 random" ;;
 		random:*) echo "		$o $u snat ip to $w : 1024-65535 random" ;;
-		sequential:*) echo "		$o $u snat ip to $w : numgen inc mod 40000 offset $((20000 + RANDOM % 5000))" ;;
+		sequential:*) echo "		$o $u snat ip to $w : numgen inc mod $SEQ_PORTS map { $(seq_map) }" ;;
 		esac
 		echo "		$o snat ip to $w"
 	done
@@ -203,7 +213,8 @@ upnp_start() {
 	upnp_tables | nsx "$ns" nft -f - || die $EX_FAIL "creating miniupnpd's nftables chains in $ns failed"
 	upnp_conf "$1" "$2" >"$d/miniupnpd.$2.conf"
 	: >"$d/miniupnpd.$2.leases"
-	setsid ip netns exec "$ns" miniupnpd -d -f "$d/miniupnpd.$2.conf" -P "$d/miniupnpd.$2.pid" \
+	# -P: miniupnpd's own pid file; ours (miniupnpd.R.pid) must not be it, or it thinks it runs already.
+	setsid ip netns exec "$ns" miniupnpd -d -f "$d/miniupnpd.$2.conf" -P "$d/miniupnpd.$2.mpid" \
 		>"$d/miniupnpd.$2.log" 2>&1 </dev/null &
 	echo $! >"$d/miniupnpd.$2.pid"
 	for i in $(seq 50); do # wait until it listens, so callers can use it right after up
