@@ -53,17 +53,18 @@ impair_apply() {
 		ip -n "$ns" link show "$dev" >/dev/null 2>&1 || die $EX_NORUN "link '$n': device $dev missing in $ns"
 		tc -n "$ns" qdisc del dev "$dev" root 2>/dev/null || true
 		[ -n "$(echo "$3")" ] || continue
+		local parent=root
 		if [ -n "$rate" ]; then
 			burst=$(awk -v r="$rate" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u)
 				m = (u == "gbit") ? 1e9 : (u == "mbit") ? 1e6 : (u == "kbit") ? 1e3 : 1
 				b = int(n * m / 8 / 100); if (b < 3200) b = 3200; print b }')
-			tc -n "$ns" qdisc add dev "$dev" root handle 1: tbf rate "$rate" burst "$burst" latency 200ms &&
-				tc -n "$ns" qdisc add dev "$dev" parent 1:1 handle 10: netem $netem limit 10000 ||
-				die $EX_FAIL "tc failed on $ns/$dev"
-		else
-			tc -n "$ns" qdisc add dev "$dev" root handle 1: netem $netem limit 10000 ||
-				die $EX_FAIL "tc failed on $ns/$dev"
+			tc -n "$ns" qdisc add dev "$dev" root handle 1: tbf rate "$rate" burst "$burst" latency 200ms ||
+				die $EX_FAIL "tc tbf failed on $ns/$dev"
+			parent="parent 1:1"
 		fi
+		[ "$netem" != "delay 0us" ] || continue
+		tc -n "$ns" qdisc add dev "$dev" $parent handle 10: netem $netem limit 10000 2>/dev/null ||
+			die $EX_FAIL "tc netem failed on $ns/$dev$(netem_missing "$ns" "$dev")"
 	done < <(link_ends "$run" "$n")
 	echo "$3" | tr ' ' '\n' | sed '/^$/d' >"$(state_dir "$run")/link.$n"
 }
@@ -78,4 +79,12 @@ impair_merge() {
 		cur[${kv%%=*}]=${kv#*=}
 	done
 	for kv in "${order[@]}"; do [ -z "${cur[$kv]+x}" ] || printf '%s=%s ' "$kv" "${cur[$kv]}"; done
+}
+
+# netem_missing NS DEV: explain the usual cause of a netem failure.
+netem_missing() {
+	tc -n "$1" qdisc add dev "$2" handle 99: ingress 2>/dev/null && tc -n "$1" qdisc del dev "$2" ingress
+	if ! tc -n "$1" qdisc replace dev "$2" root netem delay 1ms 2>/dev/null; then
+		echo " (this kernel has no sch_netem: CONFIG_NET_SCH_NETEM, Debian module sch_netem)"
+	fi
 }

@@ -13,6 +13,10 @@
  *         send NAME IP:PORT TEXT    send TEXT (hex:XXXX for raw bytes)
  *         recv NAME MS              print "FROM TEXT" for the first datagram within MS
  *                                   milliseconds, or "timeout" (hex:... for non-text payloads)
+ *         ping NAME IP:PORT COUNT GAP_MS
+ *                                   send COUNT numbered datagrams GAP_MS apart to an echoing
+ *                                   peer and print "sent N received M rtt_ms AVG" (duplicates and
+ *                                   late answers to earlier datagrams are not counted twice)
  *       Exit 0 when every step ran, 2 on bad usage or a socket error.
  */
 #include <arpa/inet.h>
@@ -24,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SOCKS 16
@@ -115,6 +120,58 @@ static int serve(int argc, char **argv)
 			}
 		}
 	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ping: numbered datagrams; an answer "seq" is matched to its send time. */
+static void ping(int fd, const struct sockaddr_in *to, int count, int gap_ms)
+{
+	double sent_at[4096], sum = 0, next = now_ms(), end;
+	unsigned char seen[4096] = { 0 };
+	int sent = 0, got = 0;
+
+	if (count > 4096)
+		count = 4096;
+	end = next + (double)count * gap_ms + 2000.0;
+	while (now_ms() < end && (sent < count || got < sent)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		double t = now_ms();
+		int wait_ms = sent < count ? (int)(next - t) : (int)(end - t);
+
+		if (sent < count && t >= next) {
+			char msg[16];
+
+			snprintf(msg, sizeof(msg), "%d", sent);
+			sent_at[sent++] = t;
+			sendto(fd, msg, strlen(msg), 0, (const struct sockaddr *)to, sizeof(*to));
+			next += gap_ms;
+			continue;
+		}
+		if (poll(&p, 1, wait_ms < 0 ? 0 : wait_ms) > 0) {
+			char buf[64];
+			ssize_t len = recv(fd, buf, sizeof(buf) - 1, 0);
+			int seq;
+
+			if (len <= 0)
+				continue;
+			buf[len] = '\0';
+			seq = atoi(buf);
+			if (seq >= 0 && seq < sent && !seen[seq]) {
+				seen[seq] = 1;
+				got++;
+				sum += now_ms() - sent_at[seq];
+			}
+		}
+	}
+	printf("sent %d received %d rtt_ms %.2f\n", sent, got, got ? sum / got : 0.0);
+	fflush(stdout);
 }
 
 struct named {
@@ -213,6 +270,14 @@ static int probe(int argc, char **argv)
 			}
 			fflush(stdout);
 			i += 3;
+		} else if (strcmp(op, "ping") == 0 && i + 4 < argc) {
+			struct sockaddr_in sa;
+			int fd = find(socks, ns, argv[i + 1]);
+
+			if (fd < 0 || parse_ep(argv[i + 2], &sa) < 0)
+				return 2;
+			ping(fd, &sa, atoi(argv[i + 3]), atoi(argv[i + 4]));
+			i += 5;
 		} else {
 			fprintf(stderr, "udpecho: bad step at '%s'\n", op);
 			return 2;
