@@ -63,8 +63,12 @@ impair_apply() {
 			parent="parent 1:1"
 		fi
 		[ "$netem" != "delay 0us" ] || continue
-		tc -n "$ns" qdisc add dev "$dev" $parent handle 10: netem $netem limit 10000 2>/dev/null ||
-			die $EX_FAIL "tc netem failed on $ns/$dev$(netem_missing "$ns" "$dev")"
+		local err
+		if ! err=$(tc -n "$ns" qdisc add dev "$dev" $parent handle 10: netem $netem limit 10000 2>&1); then
+			[[ $err != *"kind is unknown"* ]] ||
+				err="this kernel has no sch_netem (CONFIG_NET_SCH_NETEM, module sch_netem)"
+			die $EX_FAIL "tc netem on $ns/$dev failed: $err"
+		fi
 	done < <(link_ends "$run" "$n")
 	echo "$3" | tr ' ' '\n' | sed '/^$/d' >"$(state_dir "$run")/link.$n"
 }
@@ -81,10 +85,3 @@ impair_merge() {
 	for kv in "${order[@]}"; do [ -z "${cur[$kv]+x}" ] || printf '%s=%s ' "$kv" "${cur[$kv]}"; done
 }
 
-# netem_missing NS DEV: explain the usual cause of a netem failure.
-netem_missing() {
-	tc -n "$1" qdisc add dev "$2" handle 99: ingress 2>/dev/null && tc -n "$1" qdisc del dev "$2" ingress
-	if ! tc -n "$1" qdisc replace dev "$2" root netem delay 1ms 2>/dev/null; then
-		echo " (this kernel has no sch_netem: CONFIG_NET_SCH_NETEM, Debian module sch_netem)"
-	fi
-}
