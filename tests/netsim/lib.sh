@@ -22,6 +22,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
+# A failing command outside check (e.g. the second half of "check ... [ x ] && [ y ]") still says so.
+trap 'echo "FAIL: $(basename "$0"):$LINENO: $BASH_COMMAND"' ERR
 check() { # check DESCRIPTION COMMAND...: run a [[ ]]-style assertion and print it
 	local what=$1
 	shift

@@ -12,7 +12,8 @@
  *         bind NAME PORT            open socket NAME on 0.0.0.0:PORT (0: any port)
  *         send NAME IP:PORT TEXT    send TEXT (hex:XXXX for raw bytes)
  *         recv NAME MS              print "FROM TEXT" for the first datagram within MS
- *                                   milliseconds, or "timeout" (hex:... for non-text payloads)
+ *                                   milliseconds, or "timeout" (hex:... for non-text payloads;
+ *                                   CR and LF in text print as spaces)
  *         ping NAME IP:PORT COUNT GAP_MS
  *                                   send COUNT numbered datagrams GAP_MS apart to an echoing
  *                                   peer and print "sent N received M rtt_ms AVG" (duplicates and
@@ -261,11 +262,11 @@ static int probe(int argc, char **argv)
 			} else {
 				ep_str(&peer, from, sizeof(from));
 				for (ssize_t k = 0; k < len; k++)
-					if (!isprint(buf[k]))
+					if (!isprint(buf[k]) && buf[k] != '\r' && buf[k] != '\n')
 						text = 0;
 				printf("%s %s", from, text ? "" : "hex:");
-				for (ssize_t k = 0; k < len; k++)
-					printf(text ? "%c" : "%02x", buf[k]);
+				for (ssize_t k = 0; k < len; k++) /* text: line breaks become spaces */
+					printf(text ? "%c" : "%02x", text && !isprint(buf[k]) ? ' ' : buf[k]);
 				printf("\n");
 			}
 			fflush(stdout);
