@@ -57,3 +57,21 @@ probe() { local r=$1 n=$2; shift 2; nx "$r" "$n" "$UDPECHO" probe "$@"; }
 # mapped "FROM TEXT" -> TEXT (the endpoint the reflector saw), or "timeout"
 seen() { if [ "$1" = timeout ]; then echo timeout; else echo "${1#* }"; fi; }
 port() { echo "${1##*:}"; }
+
+# catch RUN NODE PORT MS SENDER STEP...: bind NODE:PORT, wait until it is really bound, run the
+# probe STEPs on SENDER, and print what NODE received within MS ms ("timeout" if nothing).
+catch() {
+	local r=$1 n=$2 port=$3 ms=$4 sn=$5 out pid i
+	shift 5
+	out=$(mktemp)
+	probe "$r" "$n" bind c "$port" recv c "$ms" >"$out" &
+	pid=$!
+	for i in $(seq 200); do
+		[ -z "$(nx "$r" "$n" ss -Hlun "sport = :$port")" ] || break
+		sleep 0.01
+	done
+	probe "$r" "$sn" "$@" >/dev/null
+	wait "$pid" || true
+	cat "$out"
+	rm -f "$out"
+}

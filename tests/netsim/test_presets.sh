@@ -71,8 +71,7 @@ check_preset() {
 	esac
 
 	m0=$(seen "$(probe "$run" a bind h1 40004 send h1 "$P0" who recv h1 1000)")
-	out=$(probe "$run" a bind h1 40004 recv h1 1500 & sleep 0.2
-		probe "$run" b bind h2 40005 send h2 "$m0" hairpin >/dev/null; wait)
+	out=$(catch "$run" a 40004 1000 b bind h2 40005 send h2 "$m0" hairpin)
 	echo "     hairpin to $m0: $out"
 	if [ "$h" = on ]; then
 		check "$preset: hairpin delivers, from the sender's external address" [ "${out%%:*}" = "$w" ]

@@ -25,9 +25,7 @@ ext=$(soap GetExternalIPAddress '' | sed -n 's|.*<NewExternalIPAddress>\([^<]*\)
 check "GetExternalIPAddress is the WAN address ($ext)" [ "$ext" = "$w" ]
 
 knock() { # knock PORT: does a packet from pub to W:PORT reach a's socket on 44000?
-	probe "$run" a bind s 44000 recv s 800 & sleep 0.2
-	probe "$run" pub bind s 0 send s "$w:$1" knock >/dev/null
-	wait
+	catch "$run" a 44000 1000 pub bind s 0 send s "$w:$1" knock
 }
 check "before mapping: pub cannot reach a" [ "$(knock 44001)" = timeout ]
 soap AddPortMapping '<NewRemoteHost></NewRemoteHost><NewExternalPort>44001</NewExternalPort><NewProtocol>UDP</NewProtocol><NewInternalPort>44000</NewInternalPort><NewInternalClient>10.1.0.2</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription>netsim</NewPortMappingDescription><NewLeaseDuration>60</NewLeaseDuration>' >/dev/null
