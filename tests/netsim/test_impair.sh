@@ -17,6 +17,11 @@ udping() { probe "$run" c bind s 0 ping s "${P0%:*}:3478" "$1" "$2"; }
 check "rate alone is a tbf on both ends" grep -q 'tbf.*rate 1Mbit' <<<"$(nx "$run" c tc qdisc show dev eth0)"
 check "traffic passes the tbf" [ "$(udping 10 10 | awk '{ print $4 }')" = 10 ]
 if ! nx "$run" c tc qdisc replace dev eth0 root netem delay 1ms 2>/dev/null; then
+	# tc parses netem options before the kernel sees them: a syntax error would show here.
+	st=0
+	msg=$("$NETSIM" impair --name "$run" c delay=10ms jitter=2ms loss=1% reorder=5% duplicate=1% 2>&1) || st=$?
+	check "without netem, impair fails (exit 1) naming the missing qdisc, not a tc syntax error" \
+		[ $st = 1 ] && grep -q 'no sch_netem' <<<"$msg"
 	skip "this kernel has no sch_netem (CONFIG_NET_SCH_NETEM): only tbf was checked; delay, jitter, loss, reorder and duplicate were not"
 fi
 "$NETSIM" impair --name "$run" c clear delay=100ms

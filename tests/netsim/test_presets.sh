@@ -24,7 +24,7 @@ upnp                 eim  apdf preserve   on  allow
 natpmp               eim  apdf preserve   on  allow"
 
 check_preset() {
-	local preset=$1 m=$2 f=$3 a=$4 h=$5 u=$6 run=tp$$_$7 out w m0 m1 m2 x y
+	local preset=$1 m=$2 f=$3 a=$4 h=$5 u=$6 run=tp$$_$7 out hp w m0 m1 m2 x y
 	trap cleanup EXIT
 	up "$TOPOS/$preset.topo" "$run"
 	reflect "$run"
@@ -71,12 +71,12 @@ check_preset() {
 	esac
 
 	m0=$(seen "$(probe "$run" a bind h1 40004 send h1 "$P0" who recv h1 1000)")
-	out=$(catch "$run" a 40004 1000 b bind h2 40005 send h2 "$m0" hairpin)
-	echo "     hairpin to $m0: $out"
+	hp=$(catch "$run" a 40004 1000 b bind h2 40005 send h2 "$m0" hairpin)
+	echo "     hairpin to $m0: $hp"
 	if [ "$h" = on ]; then
-		check "$preset: hairpin delivers, from the sender's external address" [ "${out%%:*}" = "$w" ]
+		check "$preset: hairpin delivers, from the sender's external address" [ "${hp%%:*}" = "$w" ]
 	else
-		check "$preset: no hairpin" [ "$out" = timeout ]
+		check "$preset: no hairpin" [ "$hp" = timeout ]
 	fi
 }
 
