@@ -485,6 +485,32 @@ static void test_nested_nat(void **state)
 	sim_free(s);
 }
 
+/* Roaming: a host moves from behind one NAT to behind another, then to a public address; the
+ * outside sees a new source each time, and datagrams to the old mapping no longer reach it. */
+static void test_roaming(void **state)
+{
+	sim_nat_cfg cfg = sim_nat_preset(SIM_NAT_FULL_CONE);
+	net w;
+	net_init(&w, 1, &cfg);
+	sim_nat *other = sim_nat_add(w.s, "198.51.100.77", &cfg);
+	assert_non_null(other);
+	konce_addr m1 = out(&w, 0, 1), to = sim_host_addr(w.S[0].h, 1), m2, m3;
+	assert_int_equal(sim_host_move(w.C.h, other, "10.0.0.5"), 0);
+	assert_true(sim_host_nat(w.C.h) == other);
+	assert_true(xfer(&w, &w.C, 4000, &to, &w.S[0], &m2));
+	konce_addr pub2 = sim_nat_public(other, 0);
+	assert_memory_equal(m2.ip, pub2.ip, 16);
+	assert_false(in(&w, 0, 1, &m1)); /* the old NAT's mapping leads to an empty address */
+	assert_int_equal(sim_host_tx(w.S[0].h)->dropped_noroute, 1);
+	assert_true(in(&w, 0, 1, &m2));
+	assert_int_equal(sim_host_move(w.C.h, NULL, "203.0.113.99"), 0);
+	assert_true(xfer(&w, &w.C, 4000, &to, &w.S[0], &m3));
+	assert_string_equal(sim_host_name(w.C.h), "203.0.113.99");
+	konce_addr direct = sim_host_addr(w.C.h, 4000);
+	assert_true(konce_addr_eq(&m3, &direct));
+	sim_free(w.s);
+}
+
 /* A symmetric NAT's random ports and a second NAT's port choices come from the seed alone. */
 static uint64_t nat_run(uint64_t seed)
 {
@@ -517,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_port_forward),
 		cmocka_unit_test(test_simultaneous_punch),
 		cmocka_unit_test(test_nested_nat),
+		cmocka_unit_test(test_roaming),
 		cmocka_unit_test(test_nat_determinism),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,6 +184,73 @@ static void test_timers(void **state)
 	sim_free(s);
 }
 
+/* Random timer sets, resets and cancels on many hosts against a plain model of "one pending
+ * timer per host": every timer fires exactly at its time, once, in time order. */
+typedef struct tmodel {
+	sim *s;
+	sim_host *h[16];
+	uint64_t due[16]; /* UINT64_MAX: none */
+	uint64_t fired, last_fire;
+	bool bad;
+} tmodel;
+
+typedef struct tslot {
+	tmodel *m;
+	int i;
+} tslot;
+
+static void tm_timer(void *ctx, uint64_t now)
+{
+	tslot *t = ctx;
+	tmodel *m = t->m;
+	if (m->due[t->i] != now || now < m->last_fire)
+		m->bad = true;
+	m->due[t->i] = UINT64_MAX;
+	m->last_fire = now;
+	m->fired++;
+}
+
+static void test_timer_model(void **state)
+{
+	static const sim_host_ops ops = {NULL, tm_timer, NULL};
+	SIM_FOR_EACH_SEED(seed, 10) {
+		tmodel m = {.s = sim_new(seed)};
+		tslot slot[16];
+		sim *s = m.s;
+		for (int i = 0; i < 16; i++) {
+			char ip[32];
+			snprintf(ip, sizeof(ip), "10.1.0.%d", i + 1);
+			slot[i] = (tslot){&m, i};
+			m.h[i] = sim_host_add(s, ip, &ops, &slot[i]);
+			m.due[i] = UINT64_MAX;
+		}
+		for (int k = 0; k < 20000; k++) {
+			int i = (int)sim_rand_below(s, 16);
+			switch (sim_rand_below(s, 4)) {
+			case 0:
+			case 1: {
+				uint64_t at = sim_now(s) + sim_rand_below(s, 1000);
+				sim_timer_set(s, m.h[i], at);
+				m.due[i] = at;
+				break;
+			}
+			case 2:
+				sim_timer_cancel(s, m.h[i]);
+				m.due[i] = UINT64_MAX;
+				break;
+			default:
+				sim_run_for(s, sim_rand_below(s, 300));
+				for (int j = 0; j < 16; j++)
+					SIM_ASSERT(s, m.due[j] == UINT64_MAX || m.due[j] > sim_now(s));
+			}
+			SIM_ASSERT_EQ(s, sim_timer_get(m.h[i]), m.due[i]);
+			SIM_ASSERT(s, !m.bad);
+		}
+		SIM_ASSERT(s, m.fired > 1000);
+		sim_free(s);
+	}
+}
+
 static bool fewer_than(void *ctx)
 {
 	rec *r = ctx;
@@ -683,6 +750,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delay_exact),
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timer_model),
 		cmocka_unit_test(test_run_while_and_flap),
 		cmocka_unit_test(test_loss_rate),
 		cmocka_unit_test(test_duplication),
