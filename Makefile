@@ -67,6 +67,8 @@ KONCE := $(BUILD)/konce
 
 .PHONY: all test unit asan fuzz fuzz-run bench check install uninstall clean deps tests
 .DEFAULT_GOAL := all
+# Keep objects that are only prerequisites of test and fuzz binaries.
+.SECONDARY:
 
 all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc
 
@@ -139,7 +141,7 @@ fuzz-run: fuzz
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -close_fd_mask=3 $(FUZZ_BUILD)/corpus/$$n $$seeds >$(FUZZ_BUILD)/$$n.log 2>&1 \
 	    || { tail -n 40 $(FUZZ_BUILD)/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
-	  grep -E '^#[0-9]+ +DONE' $(FUZZ_BUILD)/$$n.log | tail -n 1; done
+	  grep -E '^(#[0-9]+|Done [0-9]+ runs)' $(FUZZ_BUILD)/$$n.log | tail -n 1; done
 
 # Benchmarks print their figure beside a baseline measured in the same run.
 $(BUILD)/bench/%: bench/%.c $(BENCH_OBJ) $(LIBA)

@@ -25,10 +25,13 @@ typedef struct konce_cookie_gen {
 
 typedef struct konce_cookie_keys konce_cookie_keys;
 
-/* Creates the first generation.  0, -ENOMEM. */
+/* Creates the first generation (random key_id, secrets from env).  0, -ENOMEM, or -EIO if
+ * libsodium cannot initialise.  k remembers env for konce_cookie_keys_free(). */
 int konce_cookie_keys_new(konce_cookie_keys **out, const konce_env *env, uint64_t now_us);
 void konce_cookie_keys_free(konce_cookie_keys *k);
-/* Rotates when due; returns the time of the next rotation. */
+/* Rotates when due: a new current generation (key_id + 1), the old current one becomes previous,
+ * the old previous one is wiped.  Returns the time of the next rotation (a full period after this
+ * one, even if the tick came late).  Never allocates. */
 uint64_t konce_cookie_keys_tick(konce_cookie_keys *k, const konce_env *env, uint64_t now_us);
 const konce_cookie_gen *konce_cookie_keys_current(const konce_cookie_keys *k);
 /* The current or previous generation with this id, else NULL. */
@@ -49,6 +52,7 @@ typedef struct konce_cookie_params {
 	uint8_t key_id;
 } konce_cookie_params;
 
+/* BLAKE2b-128 keyed by secret over the KONCE_COOKIE_MAC_INPUT bytes assembled from p. */
 void konce_cookie_mac(uint8_t mac[KONCE_WIRE_MAC], const uint8_t secret[KONCE_WIRE_KEY],
 		      const konce_cookie_params *p);
 /* Constant-time comparison against a recomputed MAC. */

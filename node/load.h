@@ -3,18 +3,63 @@
  * The server charges cost units for handshake work as it does it (KONCE_COST_*), and compares the
  * units spent in each KONCE_LOAD_PERIOD_MS against its capacity.  The demand rises as load nears
  * capacity and falls back to 0 when the server is idle.  The caller owns the struct.
+ *
+ * Load level.  At the end of each period, sample = used x 1000 / capacity (permille) and
+ * the level moves half way to the sample (an EWMA with alpha 1/2, rounded towards the sample so a
+ * steady load converges to exactly its own level): a flood shows within one period, and a quiet
+ * server halves its level every period.  Periods in which nothing was charged are closed lazily,
+ * at the next charge() or bits() call: each skipped period counts as an empty one, so after a long
+ * gap the level is 0 however high it was.  Examples (tests/unit/test_load.c checks them): a steady
+ * load at exactly capacity demands 6, 10, 12, 13, 14, ... and 15 bits from the 10th period; a flood
+ * of 10x capacity on an idle server demands 31 bits after one period and 32 after two, and once it
+ * stops the demand falls 30, 20, 15, 8 and is 0 from the fifth quiet period.
+ *
+ * Base demand (bits), against the smoothed level L in permille:
+ *
+ *   L < 500            0       nobody pays while the server has headroom
+ *   500 <= L <= 1000   6 + 9 x (L - 500) / 500, i.e. 6 at 500 rising to 15 at 1000
+ *   L > 1000           15 + (L - 1000) / 250, i.e. 19 at 2x capacity, 23 at 3x, capped at
+ *                      KONCE_WIRE_POW_MAX_BITS (32) from about 5.25x
+ *
+ * Why these numbers (bench/bench_pow on an AMD EPYC core: a 1200-byte check 1.76 us, a 232-byte
+ * one 0.37 us, X25519 28 us, so one X25519 = 16 units):
+ *   - Below 6 bits a proof costs the client less than the X25519 work (KONCE_COST_DH = 50 units =
+ *     2^5.6 hashes) it unlocks, so smaller demands would only annoy honest clients.
+ *   - At full load (L = 1000) an honest client pays 2^15 hashes of its INITIATE: about 17 ms for a
+ *     300-byte INITIATE and 58 ms for a full 1200-byte one on that core, under the ~100 ms budget
+ *     even on a client a few times slower for typical sizes.  An attacker then pays about
+ *     2^15 / 53 = 600 times the server's cost of each handshake it forces.
+ *   - Past capacity the server cannot serve everyone anyway; each further 25% of overload doubles
+ *     the price, so sustained overload costs an attacker exponentially more.  Honest clients pay
+ *     ~1 s at 2x (19 bits) and are effectively shut out past ~3x: the price of staying up.
+ *
+ * Overdrawn sources (ratelimit.h level o >= 1) pay max(base, 8) + 2 x o bits, capped at 32, even
+ * on an idle server: 10 bits (~2 ms) for a first overdraft, 16 at o = 4, 32 from o = 12.  Waiting
+ * refills the bucket, so an honest but bursty source can always wait instead of paying.
  */
 #ifndef KONCE_LOAD_H
 #define KONCE_LOAD_H
 
 #include <stdint.h>
 
-/* Relative costs: one unit is about one BLAKE2b of a datagram. */
+/* Relative costs: one unit is about one BLAKE2b of a 1200-byte datagram.  bench/bench_pow measures
+ * the ratio behind KONCE_COST_DH: one X25519 = 16.0 units (1.76 us vs 28 us), so 3 X25519 = 48,
+ * plus key derivation and two small AEAD opens. */
 enum konce_cost {
 	KONCE_COST_HELLO = 1,    /* MAC a cookie */
 	KONCE_COST_REJECT = 1,   /* an INITIATE refused by the cheap checks */
 	KONCE_COST_POW = 2,      /* hash a full INITIATE */
-	KONCE_COST_DH = 40,      /* X25519 and session setup (about 3 X25519 operations) */
+	KONCE_COST_DH = 50,      /* X25519 and session setup (about 3 X25519 operations) */
+};
+
+/* The demand curve, as described above. */
+enum konce_load_curve {
+	KONCE_LOAD_LEVEL_START = 500,      /* permille: below this, no proof of work */
+	KONCE_LOAD_BITS_START = 6,         /* demand at LEVEL_START */
+	KONCE_LOAD_BITS_FULL = 15,         /* demand at 1000 permille (load == capacity) */
+	KONCE_LOAD_STEP_ABOVE = 250,       /* +1 bit per this many permille above 1000 */
+	KONCE_LOAD_BITS_OVERDRAWN = 8,     /* floor for any overdrawn source, even on an idle server */
+	KONCE_LOAD_BITS_PER_OVERDRAFT = 2, /* + this per overdraft level (ratelimit.h) */
 };
 
 typedef struct konce_load {
@@ -25,10 +70,12 @@ typedef struct konce_load {
 	uint8_t bits;          /* current base demand */
 } konce_load;
 
+/* capacity_per_period 0 is taken as 1. */
 void konce_load_init(konce_load *l, uint64_t capacity_per_period, uint64_t now_us);
 /* Adds units; closes the period (and recomputes bits) when KONCE_LOAD_PERIOD_MS has passed. */
 void konce_load_charge(konce_load *l, unsigned units, uint64_t now_us);
-/* The demand in bits for a source with the given overdraft level (ratelimit.h). */
+/* The demand in bits for a source with the given overdraft level (ratelimit.h), after closing any
+ * periods that have ended by now.  Never more than KONCE_WIRE_POW_MAX_BITS. */
 unsigned konce_load_bits(konce_load *l, unsigned overdraft, uint64_t now_us);
 
 #endif

@@ -3,7 +3,9 @@
  * The caller owns the struct (no allocation).  Check before decrypting is pointless for forged
  * packets, so the order is: konce_replay_check() (cheap), decrypt, then konce_replay_update() only
  * for a packet that authenticated.  Numbers more than KONCE_REPLAY_WINDOW below the highest seen
- * are refused.
+ * are refused; top - KONCE_REPLAY_WINDOW itself is still accepted if unseen.  Any number above top
+ * is accepted, however far; a jump moves the window and forgets what falls out of it, in time
+ * independent of the jump's size.
  */
 #ifndef KONCE_REPLAY_H
 #define KONCE_REPLAY_H

@@ -5,4 +5,7 @@
 /* Each returns the process exit status: 0 success, 1 failure, 2 bad usage. */
 typedef int (*konce_cmd_fn)(int argc, char **argv);
 
+int konce_cmd_keygen(int argc, char **argv);
+int konce_cmd_pubkey(int argc, char **argv);
+
 #endif

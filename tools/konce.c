@@ -11,6 +11,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	/* subcommands are added here, one line each */
+	{"keygen", konce_cmd_keygen, "create a secret identity key and print its public key"},
+	{"pubkey", konce_cmd_pubkey, "print the public key of a key file"},
 	{NULL, NULL, NULL},
 };
 

@@ -47,7 +47,7 @@ static void test_bad_input(void **state)
 	konce_addr a;
 	const char *bad[] = {"", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:1x",
 			     "[::1]", "[::1]:", "::1:5", "[1.2.3.4]:5", "host:5", "1.2.3:5", "[::1]x5",
-			     "[" "0000:0000:0000:0000:0000:0000:0000:0000:0000]:1"};
+			     "[0000:0000:0000:0000:0000:0000:0000:0000:0000]:1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(konce_addr_parse(&a, bad[i]), -EINVAL);
 	assert_int_equal(konce_addr_parse(&a, NULL), -EINVAL);

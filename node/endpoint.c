@@ -1,0 +1,441 @@
+/* endpoint.c - the endpoint: creation, input demultiplexing, rings, timers, session slots.
+ * The handshake lives in hs_client.c / hs_server.c, session traffic in ep_session.c; the state
+ * machine is drawn in ep_internal.h.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "node/ep_internal.h"
+#include "node/frame.h"
+
+enum {
+	KONCE_EP_DEF_SESSIONS = 1024,
+	KONCE_EP_DEF_CAPACITY = 20000,
+	KONCE_EP_DEF_RL_SLOTS = 4096,
+	KONCE_EP_DEF_RL_RATE = 400,
+	KONCE_EP_DEF_RL_BURST = 800,
+	KONCE_EP_DEF_RING = 1024,
+	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << 20 | slot */
+	KONCE_EP_COST_DATA = 1,
+};
+
+static unsigned pow2_at_least(unsigned n)
+{
+	unsigned p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static void *zalloc(const konce_env *env, size_t n, size_t size)
+{
+	if (n && size > SIZE_MAX / n)
+		return NULL;
+	return konce_env_alloc(env, n * size);
+}
+
+int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
+{
+	*out = NULL;
+	if (!cfg || !cfg->identity)
+		return -EINVAL;
+	if (cfg->group_key)
+		return -ENOTSUP; /* limited-circulation mode: not implemented yet */
+	if (sodium_init() < 0)
+		return -ENOMEM;
+	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
+	konce_ep *ep = konce_env_alloc(env, sizeof *ep);
+	if (!ep)
+		return -ENOMEM;
+	ep->env = env;
+	ep->identity = cfg->identity;
+	ep->server_ids[0] = cfg->identity;
+	ep->n_server_ids = 1;
+	static const uint16_t def_versions[] = {KONCE_VERSION_1};
+	int r = konce_versions_set(&ep->versions, cfg->versions ? cfg->versions : def_versions,
+				   cfg->versions ? cfg->nversions : 1);
+	if (r)
+		goto fail;
+	r = -EINVAL;
+	ep->max_pow_bits = cfg->max_pow_bits ? cfg->max_pow_bits : KONCE_WIRE_POW_MAX_BITS;
+	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
+		goto fail;
+	ep->explicit_identity = cfg->explicit_identity;
+	ep->max_sessions = cfg->max_sessions ? cfg->max_sessions : KONCE_EP_DEF_SESSIONS;
+	if (ep->max_sessions > KONCE_EP_MAX_SESSIONS)
+		goto fail;
+	ep->out_cap = cfg->out_ring ? cfg->out_ring : KONCE_EP_DEF_RING;
+	ep->ev_cap = cfg->event_ring ? cfg->event_ring : KONCE_EP_DEF_RING;
+
+	r = -ENOMEM;
+	ep->slots = zalloc(env, ep->max_sessions, sizeof *ep->slots);
+	ep->gen = zalloc(env, ep->max_sessions, sizeof *ep->gen);
+	ep->free_slots = zalloc(env, ep->max_sessions, sizeof *ep->free_slots);
+	unsigned nb = pow2_at_least(ep->max_sessions);
+	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
+	ep->cid_mask = nb - 1;
+	unsigned accb = pow2_at_least(ep->max_sessions / 2 + 64);
+	ep->acc = zalloc(env, (size_t)accb * KONCE_EP_ACC_WAYS, sizeof *ep->acc);
+	ep->acc_mask = accb - 1;
+	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
+	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
+	if (!ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->ev)
+		goto fail;
+	for (unsigned i = 0; i < ep->max_sessions; i++)
+		ep->free_slots[i] = ep->max_sessions - 1 - i;
+	ep->n_free = ep->max_sessions;
+	if ((r = konce_keyslab_new(&ep->slab, ep->max_sessions)))
+		goto fail;
+	if ((r = konce_cookie_keys_new(&ep->cookie_keys, env, now_us)))
+		goto fail;
+	ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, env, now_us);
+	if ((r = konce_ratelimit_new(&ep->rl, env, cfg->rl_slots ? cfg->rl_slots : KONCE_EP_DEF_RL_SLOTS,
+				     cfg->rl_rate ? cfg->rl_rate : KONCE_EP_DEF_RL_RATE,
+				     cfg->rl_burst ? cfg->rl_burst : KONCE_EP_DEF_RL_BURST)))
+		goto fail;
+	konce_load_init(&ep->load, cfg->capacity ? cfg->capacity : KONCE_EP_DEF_CAPACITY, now_us);
+	konce_env_random(env, ep->cid_key, sizeof ep->cid_key);
+	uint8_t c[8];
+	konce_env_random(env, c, sizeof c);
+	ep->next_challenge = wire_get64(c) >> 1; /* a random 63-bit start */
+	ep->timer_min_us = ep->cookie_rotate_us;
+	*out = ep;
+	return 0;
+fail:
+	konce_ep_free(ep);
+	return r;
+}
+
+void konce_ep_free(konce_ep *ep)
+{
+	if (!ep)
+		return;
+	const konce_env *env = ep->env;
+	while (ep->live)
+		konce_ep_sess_free(ep, ep->live);
+	konce_keyslab_free(ep->slab);
+	konce_cookie_keys_free(ep->cookie_keys);
+	konce_ratelimit_free(ep->rl);
+	if (ep->ev)
+		sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
+	konce_env_free(env, ep->slots);
+	konce_env_free(env, ep->gen);
+	konce_env_free(env, ep->free_slots);
+	konce_env_free(env, ep->cid_buckets);
+	konce_env_free(env, ep->acc);
+	konce_env_free(env, ep->out);
+	konce_env_free(env, ep->ev);
+	sodium_memzero(ep, sizeof *ep);
+	konce_env_free(env, ep);
+}
+
+int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *ids, unsigned n)
+{
+	if (n < 1 || n > KONCE_EP_MAX_IDS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (!ids[i])
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		ep->server_ids[i] = ids[i];
+	ep->n_server_ids = n;
+	return 0;
+}
+
+/* ---- session slots ---------------------------------------------------------------------- */
+
+konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
+{
+	if (ep->n_free == 0)
+		return NULL;
+	konce_sess *s = konce_env_alloc(ep->env, sizeof *s);
+	if (!s)
+		return NULL;
+	unsigned slot = ep->free_slots[--ep->n_free];
+	uint16_t g = (uint16_t)((ep->gen[slot] + 1) & 0xfff);
+	ep->gen[slot] = g ? g : 1;
+	s->slot = slot;
+	s->conn = ((uint32_t)ep->gen[slot] << 20) | slot;
+	s->last_rx_us = now_us;
+	ep->slots[slot] = s;
+	konce_ep_new_cid(ep, s->scid);
+	konce_cid_insert(ep, s);
+	s->next = ep->live;
+	if (ep->live)
+		ep->live->prev = s;
+	ep->live = s;
+	ep->c.sessions_opened++;
+	ep->c.sessions_live++;
+	return s;
+}
+
+void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
+{
+	konce_cid_remove(ep, s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		ep->live = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
+		if (*pp == s) {
+			*pp = s->pend_next;
+			break;
+		}
+	konce_keyslab_wipe(ep->slab, s->slot);
+	ep->slots[s->slot] = NULL;
+	ep->free_slots[ep->n_free++] = s->slot;
+	ep->c.sessions_closed++;
+	ep->c.sessions_live--;
+	sodium_memzero(s, sizeof *s);
+	konce_env_free(ep->env, s);
+}
+
+konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn)
+{
+	unsigned slot = conn & (KONCE_EP_MAX_SESSIONS - 1);
+	if (slot >= ep->max_sessions)
+		return NULL;
+	konce_sess *s = ep->slots[slot];
+	return s && s->conn == conn ? s : NULL;
+}
+
+void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID])
+{
+	do
+		konce_env_random(ep->env, cid, KONCE_WIRE_CID);
+	while (konce_cid_find(ep, cid));
+}
+
+/* ---- rings ------------------------------------------------------------------------------ */
+
+void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+{
+	if (ep->out_n == ep->out_cap) {
+		ep->c.ring_full_datagrams++;
+		return;
+	}
+	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_cap];
+	o->to = *to;
+	o->len = (uint16_t)len;
+	memcpy(o->data, pkt, len);
+	ep->c.tx_packets++;
+	ep->c.tx_bytes += len;
+}
+
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len, konce_addr *to)
+{
+	konce_hs_server_flush_all(ep);
+	if (ep->out_n == 0)
+		return false;
+	konce_out *o = &ep->out[ep->out_head];
+	memcpy(buf, o->data, o->len);
+	*len = o->len;
+	*to = o->to;
+	ep->out_head = (ep->out_head + 1) % ep->out_cap;
+	ep->out_n--;
+	return true;
+}
+
+konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
+{
+	if (ep->ev_n == ep->ev_cap) {
+		ep->c.ring_full_events++;
+		return NULL;
+	}
+	konce_ep_event *e = &ep->ev[(ep->ev_head + ep->ev_n++) % ep->ev_cap];
+	memset(e, 0, offsetof(konce_ep_event, data));
+	e->type = type;
+	e->conn = conn;
+	return e;
+}
+
+bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev)
+{
+	if (ep->ev_n == 0)
+		return false;
+	konce_ep_event *e = &ep->ev[ep->ev_head];
+	memcpy(ev, e, offsetof(konce_ep_event, data) + e->len);
+	sodium_memzero(e->data, e->len);
+	ep->ev_head = (ep->ev_head + 1) % ep->ev_cap;
+	ep->ev_n--;
+	return true;
+}
+
+void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
+{
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_FAILED, s->conn);
+	if (e)
+		e->reason = reason;
+	ep->c.hs_failed++;
+	konce_ep_sess_free(ep, s);
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	ep->last_cost = 0;
+	ep->c.rx_packets++;
+	ep->c.rx_bytes += len;
+	if (len < 1 || len > KONCE_WIRE_MAX_DATAGRAM) {
+		ep->c.rx_short++;
+		return;
+	}
+	switch (pkt[0]) {
+	case KONCE_PKT_HELLO:
+		konce_hs_server_hello(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_INITIATE:
+		konce_hs_server_initiate(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_COOKIE:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_hs_client_cookie(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_VERSION:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_hs_client_version(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_ACCEPT:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_hs_client_accept(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_DATA:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_ep_data_input(ep, pkt, len, from, now_us);
+		break;
+	default:
+		ep->c.rx_unknown_type++;
+		break;
+	}
+}
+
+unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	if (len < 1)
+		return 17;
+	switch (pkt[0]) {
+	case KONCE_PKT_HELLO:
+	case KONCE_PKT_INITIATE:
+		return 1 + konce_ratelimit_level(ep->rl, from, now_us);
+	case KONCE_PKT_COOKIE:
+	case KONCE_PKT_VERSION:
+	case KONCE_PKT_ACCEPT:
+	case KONCE_PKT_DATA:
+		return 0;
+	default:
+		return 17;
+	}
+}
+
+unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
+const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep) { return &ep->c; }
+unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us) { return konce_load_bits(&ep->load, 0, now_us); }
+
+/* ---- application calls ------------------------------------------------------------------ */
+
+int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
+		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn)
+{
+	return konce_ep_connect_ex(ep, server_pk, to, msg, len, NULL, now_us, conn);
+}
+
+int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
+			const uint8_t *msg, size_t len, const konce_ep_connect_opts *opts, uint64_t now_us,
+			uint32_t *conn)
+{
+	if (!server_pk || !to || (len && !msg))
+		return -EINVAL;
+	if (opts && opts->group_key)
+		return -ENOTSUP; /* limited-circulation mode: not implemented yet */
+	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
+		return -EMSGSIZE;
+	if (ep->n_free == 0)
+		return -ENOSPC;
+	konce_sess *s = konce_ep_sess_new(ep, now_us);
+	if (!s)
+		return -ENOMEM;
+	s->as = opts ? opts->as : NULL;
+	s->first_len = len;
+	if (len)
+		memcpy(s->first_msg, msg, len);
+	int r = konce_hs_client_start(ep, s, server_pk, to, now_us);
+	if (r) {
+		konce_ep_sess_free(ep, s);
+		return r;
+	}
+	*conn = s->conn;
+	return 0;
+}
+
+int konce_ep_send(konce_ep *ep, uint32_t conn, const uint8_t *msg, size_t len, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (len > KONCE_EP_MAX_MESSAGE || (len && !msg))
+		return -EMSGSIZE;
+	if (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING)
+		return -ENOTCONN;
+	if (ep->out_n == ep->out_cap)
+		return -ENOBUFS;
+	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+	size_t n = konce_frame_put_message(frames, sizeof frames, msg, len);
+	if (s->state == KONCE_HS_ACCEPT_PENDING) {
+		konce_hs_server_flush_accept(ep, s, frames, n);
+		return 0;
+	}
+	return konce_ep_send_frames(ep, s, frames, n, &s->path.cur, now_us);
+}
+
+int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (s->state == KONCE_HS_ACCEPT_PENDING)
+		konce_hs_server_flush_accept(ep, s, NULL, 0);
+	if (s->state == KONCE_HS_ESTABLISHED) {
+		uint8_t f[3];
+		size_t n = konce_frame_put_close(f, sizeof f, 0);
+		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+	}
+	konce_ep_sess_free(ep, s);
+	return 0;
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+void konce_ep_arm(konce_ep *ep, uint64_t at_us)
+{
+	if (at_us < ep->timer_min_us)
+		ep->timer_min_us = at_us;
+}
+
+uint64_t konce_ep_next_timer(const konce_ep *ep) { return ep->timer_min_us; }
+
+void konce_ep_timer(konce_ep *ep, uint64_t now_us)
+{
+	uint64_t next = UINT64_MAX;
+	if (now_us >= ep->cookie_rotate_us)
+		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
+	next = ep->cookie_rotate_us;
+	konce_hs_server_flush_all(ep);
+	konce_sess *s = ep->live;
+	while (s) {
+		konce_sess *nx = s->next;
+		uint64_t t = UINT64_MAX;
+		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_INITIATE_SENT) {
+			t = konce_hs_client_timer(ep, s, now_us);
+		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
+			t = UINT64_MAX;
+		}
+		if (t < next)
+			next = t;
+		s = nx;
+	}
+	ep->timer_min_us = next;
+}

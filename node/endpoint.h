@@ -1,0 +1,172 @@
+/* endpoint.h - a konce transport endpoint: handshakes (both roles) and encrypted sessions, sans-I/O.
+ *
+ * Every node is both client and server: one konce_ep answers HELLOs for its durable key(s) and
+ * opens sessions to other public keys.  The endpoint never touches a socket or a clock.  The caller
+ *   - feeds every received datagram to konce_ep_input() with the time it arrived,
+ *   - drains konce_ep_poll_datagram() and sends each datagram to the address it names,
+ *   - drains konce_ep_poll_event() for what happened (established, message, failed, closed, ...),
+ *   - calls konce_ep_timer() no later than konce_ep_next_timer().
+ * Times are microseconds of a monotonic clock and must never go backwards.
+ *
+ * Ownership and lifetimes:
+ *   - konce_ep_new() copies the config.  cfg->env and the identities it names are BORROWED and must
+ *     outlive the endpoint (identities also: until replaced by konce_ep_set_server_identities()).
+ *   - Buffers passed to any call are borrowed for the duration of the call only.
+ *   - Everything the endpoint needs is allocated at konce_ep_new() (out ring, event ring, cid table,
+ *     key slab, cookie keys, rate-limit table) except one session struct per session, which is
+ *     allocated (through cfg->env) by konce_ep_connect() for a client and, for a server, only
+ *     after an INITIATE has passed every check including decryption of its first message.
+ *     Nothing is ever allocated for an unauthenticated packet.
+ *   - Session secrets live in one sodium_malloc()ed slab sized max_sessions, wiped on reuse/free.
+ *   - A conn handle (uint32_t, never 0) names a session until the FAILED or CLOSED event for it has
+ *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged).
+ *
+ * Sending a reply inside ACCEPT: when a server-side session is established by an INITIATE, its
+ * ESTABLISHED and MESSAGE events are queued and its ACCEPT is held back until the first of
+ * konce_ep_send() on that conn (the message then rides in the ACCEPT), konce_ep_poll_datagram()
+ * or konce_ep_timer().  So an application that handles events before draining datagrams answers
+ * the first message in the ACCEPT, and the client sees the reply at 2 RTT.
+ */
+#ifndef KONCE_ENDPOINT_H
+#define KONCE_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/addr.h"
+#include "node/env.h"
+#include "node/identity.h"
+#include "node/wire.h"
+
+typedef struct konce_ep konce_ep;
+
+enum {
+	KONCE_EP_MAX_MESSAGE = KONCE_WIRE_MAX_PAYLOAD - 3,    /* konce_ep_send(): one MESSAGE frame */
+	KONCE_EP_MAX_FIRST_MESSAGE = KONCE_WIRE_MAX_DATAGRAM - KONCE_INIT_MIN_SIZE - 3, /* in INITIATE */
+};
+
+typedef struct konce_ep_config {
+	const konce_env *env;           /* NULL = konce_env_default() */
+	const konce_identity *identity; /* required: server key, and client master for derivation */
+	unsigned max_sessions;          /* 0 = 1024; client handshakes in progress count too */
+	uint64_t capacity;              /* handshake load units (load.h) per second; 0 = 20000 */
+	unsigned rl_slots;              /* rate-limit table slots; 0 = 4096 */
+	uint32_t rl_rate;               /* units per second per source; 0 = 400 */
+	uint32_t rl_burst;              /* bucket depth; 0 = 800 */
+	const uint16_t *versions;       /* most preferred first; NULL = {KONCE_VERSION_1} */
+	unsigned nversions;             /* 1..KONCE_WIRE_MAX_VERSIONS */
+	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS */
+	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
+	unsigned out_ring;              /* queued datagrams; 0 = 1024 */
+	unsigned event_ring;            /* queued events; 0 = 1024 */
+	const uint8_t *group_key;       /* 32 bytes: limited-circulation server mode (copied); NULL = public */
+} konce_ep_config;
+
+enum konce_ep_event_type {
+	KONCE_EV_ESTABLISHED = 1, /* handshake done; peer_pk and addr set; incoming = server side */
+	KONCE_EV_MESSAGE,         /* data[0, len) is one application message */
+	KONCE_EV_FAILED,          /* client handshake failed; reason = konce_ep_fail */
+	KONCE_EV_CLOSED,          /* session ended; reason = peer's CLOSE reason, or konce_ep_fail */
+	KONCE_EV_PATH_CHANGED,    /* peer moved to addr after path validation */
+};
+
+enum konce_ep_fail {
+	KONCE_FAIL_NONE = 0,
+	KONCE_FAIL_TIMEOUT = 0x100,  /* no answer after KONCE_HS_ATTEMPTS tries */
+	KONCE_FAIL_VERSION,          /* the server speaks none of our versions (versions[] set) */
+	KONCE_FAIL_POW_TOO_HIGH,     /* the server demanded more bits than max_pow_bits */
+	KONCE_FAIL_IDLE,             /* nothing authenticated heard for KONCE_IDLE_TIMEOUT_MS */
+	KONCE_FAIL_CRYPTO,           /* a DH produced a low-order result (bad peer key) */
+	KONCE_FAIL_LOCAL_CLOSE,      /* konce_ep_close() (CLOSED is not queued for this) */
+};
+
+typedef struct konce_ep_event {
+	enum konce_ep_event_type type;
+	uint32_t conn;
+	bool incoming;                  /* ESTABLISHED: we were the server */
+	unsigned reason;                /* FAILED / CLOSED */
+	uint8_t peer_pk[KONCE_WIRE_KEY]; /* ESTABLISHED: the peer's durable key as it showed it */
+	konce_addr addr;                /* ESTABLISHED, PATH_CHANGED: the peer's address */
+	uint16_t versions[KONCE_WIRE_MAX_VERSIONS]; /* FAILED with KONCE_FAIL_VERSION: server's list */
+	unsigned nversions;
+	size_t len;                     /* MESSAGE */
+	uint8_t data[KONCE_WIRE_MAX_PAYLOAD];
+} konce_ep_event;
+
+/* Every drop is counted under exactly one reason.  (A struct tag, not a typedef: the accessor
+ * function konce_ep_counters() has the name.) */
+struct konce_ep_counters {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t rx_short, rx_unknown_type;
+	/* server: HELLO */
+	uint64_t hello_rx, hello_bad_size, hello_bad_clue, cookie_tx, version_tx;
+	/* server: INITIATE, in the order the checks run */
+	uint64_t init_rx, init_bad_size, init_bad_version, init_stale, init_challenge_window,
+		init_dup_resent, init_dup_dropped, init_bad_mac, init_bad_pow, init_bad_box1,
+		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx;
+	/* client */
+	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
+		accept_unmatched, accept_bad, hs_retransmits, hs_failed;
+	/* sessions */
+	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
+		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
+		path_response_bad, path_changed, amplification_blocked;
+	uint64_t ring_full_datagrams, ring_full_events;
+	uint64_t sessions_opened, sessions_closed, sessions_live;
+};
+
+/* 0, -EINVAL (bad config), -ENOMEM. */
+int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
+/* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
+void konce_ep_free(konce_ep *ep);
+
+/* One received datagram (any length; garbage is counted and dropped). */
+void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+
+/* Opens a session to server_pk at `to`; msg (len <= KONCE_EP_MAX_FIRST_MESSAGE, may be empty)
+ * rides in the INITIATE.  The client shows a key derived for server_pk from cfg->identity, or
+ * cfg->identity itself if cfg->explicit_identity.  On 0, *conn names the session and exactly one
+ * of ESTABLISHED or FAILED follows.  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
+		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
+/* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */
+typedef struct konce_ep_connect_opts {
+	const konce_identity *as; /* show this identity (borrowed until ESTABLISHED or FAILED) */
+	const uint8_t *group_key; /* 32 bytes: limited-circulation group of the server (copied) */
+} konce_ep_connect_opts;
+/* konce_ep_connect() with options; opts may be NULL. */
+int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
+			const uint8_t *msg, size_t len, const konce_ep_connect_opts *opts, uint64_t now_us,
+			uint32_t *conn);
+/* One message (len <= KONCE_EP_MAX_MESSAGE) in one DATA packet (or in the pending ACCEPT).
+ * 0, -ENOENT (no such conn), -ENOTCONN (handshake not finished), -EMSGSIZE, -ENOBUFS (out ring full). */
+int konce_ep_send(konce_ep *ep, uint32_t conn, const uint8_t *msg, size_t len, uint64_t now_us);
+/* Sends an authenticated CLOSE (if established) and frees the session now.  0, -ENOENT. */
+int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us);
+
+/* Next datagram to send: copies it into buf, sets *len and *to.  false when none is queued. */
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len, konce_addr *to);
+/* Next event; false when none. */
+bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev);
+
+/* When konce_ep_timer() must next be called (UINT64_MAX = no timer). */
+uint64_t konce_ep_next_timer(const konce_ep *ep);
+/* Retransmissions, handshake failures, key rotation, load periods, rekey, idle close. */
+void konce_ep_timer(konce_ep *ep, uint64_t now_us);
+
+/* Scheduling hint for an input queue (the I/O layer, the simulator's CPU model): lower is served
+ * first.  0 = session traffic and answers to our own handshakes; 1 + the source's rate-limit
+ * overdraft (1..16) for HELLO and INITIATE.  Reads only; charges nothing. */
+unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
+unsigned konce_ep_last_cost(const konce_ep *ep);
+const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
+/* The current proof-of-work demand for a source with no overdraft. */
+unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us);
+
+/* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array
+ * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */
+int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *ids, unsigned n);
+
+#endif

@@ -1,0 +1,179 @@
+/* ep_internal.h - the endpoint's insides, shared by endpoint.c, hs_client.c, hs_server.c,
+ * ep_session.c and cidtab.c.  Nothing outside node/ includes this.
+ *
+ * Handshake state machine of one konce_sess (client and server roles):
+ *
+ *   client                                            server
+ *   ------                                            ------
+ *   konce_ep_connect_ex()                             (HELLO: konce_hs_server_hello() answers with a
+ *     |  sends HELLO                                   COOKIE and keeps NO state; INITIATE checks a-e
+ *     v                                                 in konce_hs_server_initiate() keep none either)
+ *   HELLO_SENT --konce_hs_client_cookie()--> INITIATE_SENT        |
+ *     |  timer: resend HELLO                    |  timer: resend   | INITIATE passes a-f
+ *     |  VERSION w/o common version: FAILED     |  same INITIATE   v
+ *     |  attempts out: FAILED                   |               ACCEPT_PENDING  (session allocated,
+ *     |  demand > max_pow_bits: FAILED          |                 |              ESTABLISHED queued)
+ *     |                                         |                 | konce_ep_send() (reply rides in
+ *     |                     konce_hs_client_accept()              |  ACCEPT) / poll_datagram / timer:
+ *     |                                         v                 v  konce_hs_server_flush_accept()
+ *     |                                    ESTABLISHED        ESTABLISHED
+ *     |                                         |                 |
+ *     +--------- konce_ep_close(), CLOSE frame, idle timeout: session freed (ep_sess_free) ----+
+ *
+ * Invariants:
+ *  1. A konce_sess exists for a server only after an INITIATE passed every check (a-f), including
+ *     decryption of box2; before that the server has allocated nothing for the peer.
+ *  2. Every live konce_sess is in the cid table under scid, in ep->slots[slot], in the live list,
+ *     and owns key slot `slot` of the slab; ep_sess_free() undoes all four and wipes the slot.
+ *  3. The client's ephemeral secret and all DH results exist only inside konce_hs_client_cookie()
+ *     and konce_hs_server_initiate() and are wiped before they return.
+ *  4. A FAILED or CLOSED event is the last event for a conn, and the conn is dead when it is queued.
+ */
+#ifndef KONCE_EP_INTERNAL_H
+#define KONCE_EP_INTERNAL_H
+
+#include "node/cookie.h"
+#include "node/endpoint.h"
+#include "node/hs_packets.h"
+#include "node/keyslab.h"
+#include "node/load.h"
+#include "node/path.h"
+#include "node/ratelimit.h"
+#include "node/session.h"
+
+enum konce_hs_state {
+	KONCE_HS_HELLO_SENT = 1, /* client */
+	KONCE_HS_INITIATE_SENT,  /* client: keys derived, waiting for ACCEPT */
+	KONCE_HS_ACCEPT_PENDING, /* server: session made, ACCEPT not yet sent */
+	KONCE_HS_ESTABLISHED,
+};
+
+enum { KONCE_EP_MAX_IDS = 8, KONCE_EP_ACC_WAYS = 4 };
+
+typedef struct konce_sess {
+	uint32_t conn;
+	unsigned slot;
+	enum konce_hs_state state;
+	bool incoming;
+	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
+	struct konce_sess *cid_next;  /* cid table chain */
+	struct konce_sess *next, *prev; /* live list */
+	struct konce_sess *pend_next; /* server: ACCEPT not yet flushed */
+	uint8_t peer_pk[KONCE_WIRE_KEY];
+	konce_session sess;
+	konce_path path;
+	uint64_t last_rx_us;
+	/* client handshake */
+	const konce_identity *as;
+	konce_versions offered;
+	uint64_t client_time;
+	unsigned attempts;
+	uint64_t retry_at_us;
+	size_t first_len;
+	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
+	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs) */
+	size_t hs_len;
+	uint8_t hs_pkt[KONCE_WIRE_MAX_DATAGRAM];
+	konce_addr hs_addr;           /* server: where the INITIATE came from */
+} konce_sess;
+
+/* Accepted challenges: a duplicate INITIATE is answered from its session, a replay is dropped. */
+typedef struct konce_acc_entry {
+	uint64_t challenge;
+	uint64_t expires_us; /* 0 = free; after this the cookie is too old for check (b) anyway */
+	uint32_t conn;
+	uint8_t hash[32];    /* BLAKE2b-256 of the INITIATE */
+} konce_acc_entry;
+
+typedef struct konce_out {
+	konce_addr to;
+	uint16_t len;
+	uint8_t data[KONCE_WIRE_MAX_DATAGRAM];
+} konce_out;
+
+struct konce_ep {
+	const konce_env *env;
+	const konce_identity *identity;
+	const konce_identity *server_ids[KONCE_EP_MAX_IDS];
+	unsigned n_server_ids;
+	konce_versions versions;
+	unsigned max_pow_bits;
+	bool explicit_identity;
+
+	unsigned max_sessions;
+	konce_sess **slots;      /* [max_sessions] */
+	uint16_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
+	unsigned *free_slots;    /* stack */
+	unsigned n_free;
+	konce_keyslab *slab;
+	konce_sess *live;        /* list head */
+
+	konce_sess **cid_buckets;
+	unsigned cid_mask;
+	uint8_t cid_key[16];     /* crypto_shorthash key: cids hash unpredictably */
+
+	konce_acc_entry *acc;
+	unsigned acc_mask;       /* buckets - 1; each bucket has KONCE_EP_ACC_WAYS entries */
+
+	konce_sess *pend_head;   /* ACCEPTs to flush */
+
+	konce_cookie_keys *cookie_keys;
+	uint64_t cookie_rotate_us;
+	konce_load load;
+	konce_ratelimit *rl;
+	uint64_t next_challenge;
+
+	konce_out *out;
+	unsigned out_cap, out_head, out_n;
+	konce_ep_event *ev;
+	unsigned ev_cap, ev_head, ev_n;
+
+	uint64_t timer_min_us;   /* cached; may be early, never late */
+	unsigned last_cost;
+	struct konce_ep_counters c;
+};
+
+/* endpoint.c */
+konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
+void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
+konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
+void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
+konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
+void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason);
+void konce_ep_arm(konce_ep *ep, uint64_t at_us);
+/* A fresh random cid not in the table. */
+void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID]);
+
+/* cidtab.c */
+konce_sess *konce_cid_find(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID]);
+void konce_cid_insert(konce_ep *ep, konce_sess *s);
+void konce_cid_remove(konce_ep *ep, konce_sess *s);
+
+/* hs_server.c */
+void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* Builds, stores and sends the ACCEPT, carrying frames[0, flen). */
+void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen);
+void konce_hs_server_flush_all(konce_ep *ep);
+
+/* hs_client.c */
+int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
+			  const konce_addr *to, uint64_t now_us);
+void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* Resend or fail; returns the session's next handshake deadline (UINT64_MAX when done). */
+uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* ep_session.c */
+void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* Acts on validated frames of an authenticated payload.  Returns false if the session was freed. */
+bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
+		     uint64_t now_us);
+/* Seals frames into one DATA packet to `to` (amplification limit applies); 0 or negative errno. */
+int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+			 uint64_t now_us);
+/* Per-session timers (path probe, old key, idle).  Returns false if the session was freed; sets *next. */
+bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
+
+#endif

@@ -1,0 +1,101 @@
+/* frame.c - frame parsing and building (see frame.h). */
+#include "node/frame.h"
+
+#include <errno.h>
+#include <string.h>
+
+int konce_frame_next(const uint8_t *p, size_t len, size_t *off, konce_frame *f, const konce_frame_ext *ext)
+{
+	size_t o = *off;
+	if (o >= len)
+		return 0;
+	size_t avail = len - o - 1;
+	const uint8_t *b = p + o + 1;
+	memset(f, 0, sizeof *f);
+	f->type = p[o];
+	f->body = b;
+	switch (f->type) {
+	case KONCE_FRAME_PADDING:
+		f->len = avail;
+		break;
+	case KONCE_FRAME_PING:
+		f->len = 0;
+		break;
+	case KONCE_FRAME_MESSAGE:
+		if (avail < 2 || (size_t)wire_get16(b) > avail - 2)
+			return -EINVAL;
+		f->len = wire_get16(b);
+		f->body = b + 2;
+		*off = o + 3 + f->len;
+		return 1;
+	case KONCE_FRAME_PATH_CHALLENGE:
+	case KONCE_FRAME_PATH_RESPONSE:
+		if (avail < KONCE_FRAME_PATH_DATA)
+			return -EINVAL;
+		f->len = KONCE_FRAME_PATH_DATA;
+		break;
+	case KONCE_FRAME_CLOSE:
+		if (avail < 2)
+			return -EINVAL;
+		f->len = 2;
+		f->reason = wire_get16(b);
+		break;
+	default:
+		if (f->type < KONCE_FRAME_EXT_FIRST || f->type > KONCE_FRAME_EXT_LAST || !ext || !ext->body_len)
+			return -EINVAL;
+		long n = ext->body_len(ext->ctx, f->type, b, avail);
+		if (n < 0 || (size_t)n > avail)
+			return -EINVAL;
+		f->len = (size_t)n;
+		break;
+	}
+	*off = o + 1 + f->len;
+	return 1;
+}
+
+int konce_frame_validate(const uint8_t *p, size_t len, const konce_frame_ext *ext)
+{
+	size_t off = 0;
+	konce_frame f;
+	int r;
+	while ((r = konce_frame_next(p, len, &off, &f, ext)) == 1)
+		;
+	return r;
+}
+
+size_t konce_frame_put_message(uint8_t *out, size_t cap, const uint8_t *msg, size_t len)
+{
+	if (len > 0xffff || cap < 3 || len > cap - 3)
+		return 0;
+	out[0] = KONCE_FRAME_MESSAGE;
+	wire_put16(out + 1, (uint16_t)len);
+	if (len)
+		memcpy(out + 3, msg, len);
+	return 3 + len;
+}
+
+size_t konce_frame_put_path(uint8_t *out, size_t cap, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA])
+{
+	if (cap < 1 + KONCE_FRAME_PATH_DATA)
+		return 0;
+	out[0] = type;
+	memcpy(out + 1, data, KONCE_FRAME_PATH_DATA);
+	return 1 + KONCE_FRAME_PATH_DATA;
+}
+
+size_t konce_frame_put_close(uint8_t *out, size_t cap, uint16_t reason)
+{
+	if (cap < 3)
+		return 0;
+	out[0] = KONCE_FRAME_CLOSE;
+	wire_put16(out + 1, reason);
+	return 3;
+}
+
+size_t konce_frame_put_ping(uint8_t *out, size_t cap)
+{
+	if (cap < 1)
+		return 0;
+	out[0] = KONCE_FRAME_PING;
+	return 1;
+}

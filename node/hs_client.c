@@ -1,0 +1,228 @@
+/* hs_client.c - the client side of the handshake: HELLO, COOKIE -> INITIATE, ACCEPT, VERSION,
+ * retransmission.  The state machine is drawn in ep_internal.h.
+ *
+ * The client keeps its transient secret only inside konce_hs_client_cookie(): the INITIATE is
+ * built once, its session keys go to the key slot, and retransmissions resend the same bytes, so
+ * there is nothing to recompute and nothing secret to keep in the session struct.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "node/ep_internal.h"
+#include "node/frame.h"
+#include "node/keys.h"
+#include "node/pow.h"
+
+int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
+			  const konce_addr *to, uint64_t now_us)
+{
+	konce_hello h;
+	memset(&h, 0, sizeof h);
+	memcpy(s->peer_pk, server_pk, KONCE_WIRE_KEY);
+	s->offered = ep->versions;
+	s->client_time = now_us / 1000;
+	h.versions = s->offered;
+	h.client_time = s->client_time;
+	memcpy(h.client_cid, s->scid, KONCE_WIRE_CID);
+	s->hs_len = konce_hello_build(s->hs_pkt, &h);
+	s->state = KONCE_HS_HELLO_SENT;
+	konce_path_init(&s->path, to);
+	s->hs_addr = *to;
+	s->attempts = 1;
+	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+	konce_ep_arm(ep, s->retry_at_us);
+	konce_ep_send_raw(ep, to, s->hs_pkt, s->hs_len);
+	return 0;
+}
+
+static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum konce_hs_state want)
+{
+	konce_sess *s = konce_cid_find(ep, cid);
+	return s && s->state == want && !s->incoming ? s : NULL;
+}
+
+struct cookie_secrets {
+	uint8_t esk[32], ee[32], es[32], se[32], k_box1[32], k_c2s[32], k_s2c[32];
+	uint8_t box1[KONCE_INIT_BOX1_PLAIN];
+	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+};
+
+/* Fills s->hs_pkt with the INITIATE and the key slot with the session keys.  0 or a fail reason. */
+static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_msg *c, struct cookie_secrets *x,
+			       uint64_t now_us)
+{
+	konce_initiate in;
+	uint8_t th[32], th2[32];
+	memset(&in, 0, sizeof in);
+	in.version = c->version;
+	memcpy(in.client_cid, s->scid, KONCE_WIRE_CID);
+	in.client_time = s->client_time;
+	in.challenge = c->challenge;
+	in.server_time = c->server_time;
+	in.pow_bits = c->pow_bits;
+	in.key_id = c->key_id;
+	in.versions = s->offered;
+	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
+	konce_env_random(ep->env, x->esk, sizeof x->esk);
+	crypto_scalarmult_base(in.client_epk, x->esk);
+	uint8_t *pkt = s->hs_pkt;
+	konce_initiate_build_head(pkt, &in);
+
+	const konce_identity *me = s->as;
+	konce_identity *derived = NULL;
+	if (!me && ep->explicit_identity)
+		me = ep->identity;
+	if (!me) {
+		if (konce_identity_derive_for(ep->identity, s->peer_pk, &derived))
+			return KONCE_FAIL_CRYPTO;
+		me = derived;
+	}
+	unsigned fail = 0;
+	if (crypto_scalarmult(x->ee, x->esk, c->epk) || crypto_scalarmult(x->es, x->esk, s->peer_pk) ||
+	    konce_identity_dh(me, x->se, c->epk)) {
+		fail = KONCE_FAIL_CRYPTO;
+		goto done;
+	}
+	memcpy(x->box1, konce_identity_public(me), 32);
+	memcpy(x->box1 + 32, s->peer_pk, 32);
+	wire_put64(x->box1 + 64, s->client_time);
+	konce_keys_transcript(th, c->epk, pkt);
+	konce_keys_box1(x->k_box1, x->ee, th);
+	konce_aead_seal(pkt + KONCE_INIT_BOX1, x->box1, sizeof x->box1, pkt, KONCE_INIT_POW_NONCE, 0, x->k_box1);
+	konce_keys_transcript2(th2, th, pkt + KONCE_INIT_BOX1);
+	konce_keys_session(x->k_c2s, x->k_s2c, th2, x->ee, x->es, x->se);
+	size_t flen = 0;
+	if (s->first_len)
+		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
+	konce_aead_seal(pkt + KONCE_INIT_BOX2, x->frames, flen, pkt, KONCE_INIT_POW_NONCE, 1, x->k_c2s);
+	s->hs_len = KONCE_INIT_BOX2 + flen + KONCE_WIRE_TAG;
+	uint8_t start[8];
+	konce_env_random(ep->env, start, sizeof start);
+	uint64_t tries;
+	if (konce_pow_solve(pkt, s->hs_len, KONCE_INIT_POW_NONCE, c->pow_bits, wire_get64(start), 0, &tries)) {
+		fail = KONCE_FAIL_POW_TOO_HIGH;
+		goto done;
+	}
+	/* The client's session: it sends with k_c2s, receives with k_s2c; the server's cid comes in ACCEPT. */
+	static const uint8_t no_cid[KONCE_WIRE_CID];
+	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x->k_c2s, x->k_s2c, no_cid, now_us);
+	sodium_memzero(s->first_msg, s->first_len);
+done:
+	konce_identity_free(derived);
+	return fail;
+}
+
+void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	konce_cookie_msg c;
+	if (konce_cookie_parse(&c, pkt, len)) {
+		ep->c.cookie_bad++;
+		return;
+	}
+	konce_sess *s = match(ep, c.client_cid, KONCE_HS_HELLO_SENT);
+	if (!s) {
+		ep->c.cookie_unmatched++;
+		return;
+	}
+	if (c.client_time != s->client_time || !konce_versions_has(&s->offered, c.version) ||
+	    (c.flags & KONCE_COOKIE_F_MASKED)) {
+		ep->c.cookie_bad++;
+		return;
+	}
+	if (c.pow_bits > ep->max_pow_bits) {
+		ep->c.cookie_pow_too_high++;
+		konce_ep_fail(ep, s, KONCE_FAIL_POW_TOO_HIGH);
+		return;
+	}
+	struct cookie_secrets x;
+	unsigned fail = build_initiate(ep, s, &c, &x, now_us);
+	sodium_memzero(&x, sizeof x);
+	if (fail) {
+		konce_ep_fail(ep, s, fail);
+		return;
+	}
+	s->state = KONCE_HS_INITIATE_SENT;
+	s->attempts = 1;
+	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+	konce_ep_arm(ep, s->retry_at_us);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+}
+
+void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	konce_version_msg v;
+	ep->c.version_rx++;
+	if (konce_version_parse(&v, pkt, len)) {
+		ep->c.version_ignored++;
+		return;
+	}
+	konce_sess *s = match(ep, v.client_cid, KONCE_HS_HELLO_SENT);
+	if (!s) {
+		ep->c.version_ignored++;
+		return;
+	}
+	/* Our HELLO listed every version we speak.  A VERSION naming one of them contradicts itself
+	 * (or is forged to push us off a version): ignore it and keep trying. */
+	for (unsigned i = 0; i < v.versions.n; i++)
+		if (konce_versions_has(&s->offered, konce_versions_at(&v.versions, i))) {
+			ep->c.version_ignored++;
+			return;
+		}
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_FAILED, s->conn);
+	if (e) {
+		e->reason = KONCE_FAIL_VERSION;
+		e->nversions = v.versions.n;
+		for (unsigned i = 0; i < v.versions.n; i++)
+			e->versions[i] = konce_versions_at(&v.versions, i);
+	}
+	ep->c.hs_failed++;
+	konce_ep_sess_free(ep, s);
+}
+
+void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	konce_accept a;
+	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	if (konce_accept_parse(&a, pkt, len)) {
+		ep->c.accept_bad++;
+		return;
+	}
+	konce_sess *s = match(ep, a.client_cid, KONCE_HS_INITIATE_SENT);
+	if (!s) {
+		ep->c.accept_unmatched++;
+		return;
+	}
+	size_t plen = a.box_len - KONCE_WIRE_TAG;
+	if (plen > KONCE_WIRE_MAX_PAYLOAD ||
+	    konce_aead_open(plain, a.box, a.box_len, pkt, KONCE_ACCEPT_BOX, 1, s->sess.keys->rx) ||
+	    konce_frame_validate(plain, plen, NULL)) {
+		ep->c.accept_bad++;
+		return;
+	}
+	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
+	s->state = KONCE_HS_ESTABLISHED;
+	s->last_rx_us = now_us;
+	konce_ep_arm(ep, now_us + (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000);
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
+	if (e) {
+		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
+		e->addr = s->path.cur;
+	}
+	konce_ep_frames(ep, s, plain, plen, from, now_us);
+	sodium_memzero(plain, plen);
+}
+
+uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (now_us < s->retry_at_us)
+		return s->retry_at_us;
+	if (s->attempts >= KONCE_HS_ATTEMPTS) {
+		konce_ep_fail(ep, s, KONCE_FAIL_TIMEOUT);
+		return UINT64_MAX;
+	}
+	s->attempts++;
+	ep->c.hs_retransmits++;
+	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+	return s->retry_at_us;
+}

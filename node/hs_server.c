@@ -1,0 +1,309 @@
+/* hs_server.c - the server side of the handshake: HELLO -> COOKIE (stateless), INITIATE checks
+ * (cheapest first), session creation and ACCEPT.
+ *
+ * Order of the INITIATE checks and why (docs/PROTOCOL.md has the long form):
+ *   a) size, layout, version   - free: a few compares on bytes already in cache
+ *   b) recent                  - free: two integer compares on the echoed server time and challenge
+ *   c) not already used        - one table probe; a duplicate of an accepted INITIATE is answered
+ *                                from its session (one hash to tell duplicate from replay)
+ *   d) cookie MAC              - one keyed BLAKE2b over ~100 bytes: proves we issued this cookie to
+ *                                this address, and binds the demand, times and version list
+ *   e) proof of work           - one BLAKE2b over the whole datagram (up to 1200 bytes); after the
+ *                                MAC because the MAC is cheaper and authenticates the demanded bits
+ *   f) X25519 x3, two AEAD opens, allocation - ~100x the cost of the rest; reached only by a peer
+ *                                that received our cookie at its address and paid the demanded work
+ * Every drop is counted by reason and charged to the load meter and the source's bucket.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "node/ep_internal.h"
+#include "node/frame.h"
+#include "node/keys.h"
+#include "node/pow.h"
+
+/* Challenges older than this many issued cookies are refused by check (b) before the MAC; with
+ * the 10 s cookie lifetime this still admits 1.6 million HELLOs a second. */
+#define KONCE_HS_CHALLENGE_WINDOW ((uint64_t)1 << 24)
+
+static void charge(konce_ep *ep, const konce_addr *from, unsigned cost, uint64_t now_us)
+{
+	konce_load_charge(&ep->load, cost, now_us);
+	konce_ratelimit_charge(ep->rl, from, cost, now_us);
+	ep->last_cost = cost;
+}
+
+/* ---- HELLO -------------------------------------------------------------------------------- */
+
+void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	konce_hello h;
+	ep->c.hello_rx++;
+	konce_load_charge(&ep->load, KONCE_COST_HELLO, now_us);
+	unsigned overdraft = konce_ratelimit_charge(ep->rl, from, KONCE_COST_HELLO, now_us);
+	ep->last_cost = KONCE_COST_HELLO;
+	if (konce_hello_parse(&h, pkt, len)) {
+		ep->c.hello_bad_size++;
+		return;
+	}
+	uint16_t version = 0;
+	for (unsigned i = 0; i < h.versions.n && !version; i++)
+		if (konce_versions_has(&ep->versions, konce_versions_at(&h.versions, i)))
+			version = konce_versions_at(&h.versions, i);
+	if (!version) {
+		konce_version_msg v;
+		uint8_t out[KONCE_VERSION_SIZE];
+		memcpy(v.client_cid, h.client_cid, KONCE_WIRE_CID);
+		v.versions = ep->versions;
+		konce_ep_send_raw(ep, from, out, konce_version_build(out, &v));
+		ep->c.version_tx++;
+		return;
+	}
+	const konce_cookie_gen *gen = konce_cookie_keys_current(ep->cookie_keys);
+	konce_cookie_params p;
+	memset(&p, 0, sizeof p);
+	p.client = *from;
+	p.version = version;
+	p.nversions = h.versions.n;
+	memcpy(p.versions, h.versions.raw, sizeof p.versions);
+	memcpy(p.client_cid, h.client_cid, KONCE_WIRE_CID);
+	p.client_time = h.client_time;
+	memcpy(p.clue, h.clue, KONCE_WIRE_CLUE);
+	p.challenge = ep->next_challenge++;
+	p.server_time = now_us / 1000;
+	p.pow_bits = (uint8_t)konce_load_bits(&ep->load, overdraft, now_us);
+	p.key_id = gen->key_id;
+
+	konce_cookie_msg c;
+	memset(&c, 0, sizeof c);
+	c.version = version;
+	memcpy(c.client_cid, h.client_cid, KONCE_WIRE_CID);
+	c.client_time = h.client_time;
+	c.challenge = p.challenge;
+	c.server_time = p.server_time;
+	c.pow_bits = p.pow_bits;
+	c.key_id = p.key_id;
+	memcpy(c.epk, gen->epk, KONCE_WIRE_KEY);
+	konce_cookie_mac(c.mac, gen->secret, &p);
+	uint8_t out[KONCE_COOKIE_SIZE];
+	konce_ep_send_raw(ep, from, out, konce_cookie_build(out, &c));
+	ep->c.cookie_tx++;
+}
+
+/* ---- accepted-challenge table ------------------------------------------------------------- */
+
+static konce_acc_entry *acc_bucket(konce_ep *ep, uint64_t challenge)
+{
+	/* challenges are sequential and ours: consecutive ones land in different buckets */
+	return &ep->acc[(challenge & ep->acc_mask) * KONCE_EP_ACC_WAYS];
+}
+
+static konce_acc_entry *acc_find(konce_ep *ep, uint64_t challenge, uint64_t now_us)
+{
+	konce_acc_entry *b = acc_bucket(ep, challenge);
+	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++)
+		if (b[i].expires_us > now_us && b[i].challenge == challenge)
+			return &b[i];
+	return NULL;
+}
+
+static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t now_us)
+{
+	konce_acc_entry *b = acc_bucket(ep, challenge);
+	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++)
+		if (b[i].expires_us <= now_us)
+			return &b[i];
+	return NULL;
+}
+
+/* ---- ACCEPT ------------------------------------------------------------------------------- */
+
+void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen)
+{
+	konce_accept a;
+	memcpy(a.client_cid, s->sess.dcid, KONCE_WIRE_CID);
+	memcpy(a.server_cid, s->scid, KONCE_WIRE_CID);
+	size_t h = konce_accept_build_head(s->hs_pkt, &a);
+	konce_aead_seal(s->hs_pkt + h, frames, flen, s->hs_pkt, h, 1, s->sess.keys->tx);
+	s->hs_len = h + flen + KONCE_WIRE_TAG;
+	s->state = KONCE_HS_ESTABLISHED;
+	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
+		if (*pp == s) {
+			*pp = s->pend_next;
+			break;
+		}
+	s->pend_next = NULL;
+	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+	ep->c.accept_tx++;
+}
+
+void konce_hs_server_flush_all(konce_ep *ep)
+{
+	while (ep->pend_head)
+		konce_hs_server_flush_accept(ep, ep->pend_head, NULL, 0);
+}
+
+/* ---- INITIATE ----------------------------------------------------------------------------- */
+
+static const konce_identity *find_server_id(const konce_ep *ep, const uint8_t pk[KONCE_WIRE_KEY])
+{
+	for (unsigned i = 0; i < ep->n_server_ids; i++)
+		if (sodium_memcmp(konce_identity_public(ep->server_ids[i]), pk, KONCE_WIRE_KEY) == 0)
+			return ep->server_ids[i];
+	return NULL;
+}
+
+/* Secrets of one INITIATE, on the stack, wiped on every way out. */
+struct init_secrets {
+	uint8_t ee[32], es[32], se[32], k_box1[32], k_c2s[32], k_s2c[32];
+	uint8_t box1[KONCE_INIT_BOX1_PLAIN];
+	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+};
+
+static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_initiate *in,
+			    const konce_cookie_gen *gen, struct init_secrets *x, const konce_identity **S)
+{
+	uint8_t th[32], th2[32];
+	if (crypto_scalarmult(x->ee, gen->esk, in->client_epk)) {
+		ep->c.init_low_order++;
+		return false;
+	}
+	konce_keys_transcript(th, gen->epk, pkt);
+	konce_keys_box1(x->k_box1, x->ee, th);
+	if (konce_aead_open(x->box1, in->box1, KONCE_INIT_BOX1_PLAIN + KONCE_WIRE_TAG, pkt, KONCE_INIT_POW_NONCE,
+			    0, x->k_box1) ||
+	    wire_get64(x->box1 + 64) != in->client_time) {
+		ep->c.init_bad_box1++;
+		return false;
+	}
+	if (!(*S = find_server_id(ep, x->box1 + 32))) {
+		ep->c.init_unknown_server++;
+		return false;
+	}
+	if (konce_identity_dh(*S, x->es, in->client_epk) || crypto_scalarmult(x->se, gen->esk, x->box1)) {
+		ep->c.init_low_order++;
+		return false;
+	}
+	konce_keys_transcript2(th2, th, in->box1);
+	konce_keys_session(x->k_c2s, x->k_s2c, th2, x->ee, x->es, x->se);
+	if (konce_aead_open(x->plain, in->box2, in->box2_len, pkt, KONCE_INIT_POW_NONCE, 1, x->k_c2s) ||
+	    konce_frame_validate(x->plain, in->box2_len - KONCE_WIRE_TAG, NULL)) {
+		ep->c.init_bad_box2++;
+		return false;
+	}
+	(void)len;
+	return true;
+}
+
+void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	konce_initiate in;
+	unsigned cost = KONCE_COST_REJECT;
+	uint64_t now_ms = now_us / 1000;
+	ep->c.init_rx++;
+
+	/* a) */
+	if (konce_initiate_parse(&in, pkt, len)) {
+		ep->c.init_bad_size++;
+		goto out;
+	}
+	if (!konce_versions_has(&ep->versions, in.version)) {
+		ep->c.init_bad_version++;
+		goto out;
+	}
+	/* b) */
+	if (in.server_time > now_ms || now_ms - in.server_time > KONCE_COOKIE_LIFETIME_MS) {
+		ep->c.init_stale++;
+		goto out;
+	}
+	if (in.challenge >= ep->next_challenge || ep->next_challenge - in.challenge > KONCE_HS_CHALLENGE_WINDOW) {
+		ep->c.init_challenge_window++;
+		goto out;
+	}
+	/* c) */
+	konce_acc_entry *used = acc_find(ep, in.challenge, now_us);
+	if (used) {
+		uint8_t hash[32];
+		crypto_generichash(hash, sizeof hash, pkt, len, NULL, 0);
+		konce_sess *s = konce_ep_sess_by_conn(ep, used->conn);
+		if (s && sodium_memcmp(hash, used->hash, 32) == 0 && konce_addr_eq(from, &s->hs_addr)) {
+			if (s->state == KONCE_HS_ACCEPT_PENDING)
+				konce_hs_server_flush_accept(ep, s, NULL, 0);
+			else
+				konce_ep_send_raw(ep, from, s->hs_pkt, s->hs_len);
+			ep->c.init_dup_resent++;
+		} else {
+			ep->c.init_dup_dropped++;
+		}
+		cost += KONCE_COST_POW;
+		goto out;
+	}
+	/* d) */
+	const konce_cookie_gen *gen = konce_cookie_keys_get(ep->cookie_keys, in.key_id);
+	konce_cookie_params p;
+	memset(&p, 0, sizeof p);
+	p.client = *from;
+	p.version = in.version;
+	p.nversions = in.versions.n;
+	memcpy(p.versions, in.versions.raw, sizeof p.versions);
+	memcpy(p.client_cid, in.client_cid, KONCE_WIRE_CID);
+	p.client_time = in.client_time;
+	memcpy(p.clue, in.clue, KONCE_WIRE_CLUE);
+	p.challenge = in.challenge;
+	p.server_time = in.server_time;
+	p.pow_bits = in.pow_bits;
+	p.key_id = in.key_id;
+	if (!gen || !konce_cookie_mac_ok(in.mac, gen->secret, &p)) {
+		ep->c.init_bad_mac++;
+		goto out;
+	}
+	/* e) */
+	cost += KONCE_COST_POW;
+	if (!konce_pow_check(pkt, len, in.pow_bits)) {
+		ep->c.init_bad_pow++;
+		goto out;
+	}
+	/* f) */
+	cost += KONCE_COST_DH;
+	konce_acc_entry *slot_e = acc_free_way(ep, in.challenge, now_us);
+	if (!slot_e || ep->n_free == 0) {
+		ep->c.init_full++;
+		goto out;
+	}
+	struct init_secrets x;
+	const konce_identity *S = NULL;
+	if (!initiate_crypto(ep, pkt, len, &in, gen, &x, &S)) {
+		sodium_memzero(&x, sizeof x);
+		goto out;
+	}
+	konce_sess *s = konce_ep_sess_new(ep, now_us);
+	if (!s) {
+		sodium_memzero(&x, sizeof x);
+		ep->c.init_full++;
+		goto out;
+	}
+	s->incoming = true;
+	s->state = KONCE_HS_ACCEPT_PENDING;
+	s->hs_addr = *from;
+	memcpy(s->peer_pk, x.box1, KONCE_WIRE_KEY);
+	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid, now_us);
+	konce_path_init(&s->path, from);
+	slot_e->challenge = in.challenge;
+	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
+	slot_e->conn = s->conn;
+	crypto_generichash(slot_e->hash, sizeof slot_e->hash, pkt, len, NULL, 0);
+	s->pend_next = ep->pend_head;
+	ep->pend_head = s;
+	konce_ep_arm(ep, now_us);
+
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
+	if (e) {
+		e->incoming = true;
+		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
+		e->addr = *from;
+	}
+	konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, now_us);
+	sodium_memzero(&x, sizeof x);
+out:
+	charge(ep, from, cost, now_us);
+}

@@ -1,0 +1,158 @@
+/* peers.c - immediate reads and petname writes, for the control socket and the CLI. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+static void row_to_rec(sqlite3_stmt *s, konce_peer_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (sqlite3_column_bytes(s, 0) == 32)
+		memcpy(r->pk, sqlite3_column_blob(s, 0), 32);
+	snprintf(r->petname, sizeof(r->petname), "%s", (const char *)sqlite3_column_text(s, 1));
+	r->nat_type = sqlite3_column_int(s, 2);
+	r->first_seen = sqlite3_column_int64(s, 3);
+	r->last_seen = sqlite3_column_int64(s, 4);
+	r->rtt_us = (uint32_t)sqlite3_column_int64(s, 5);
+	r->handshakes = (uint32_t)sqlite3_column_int64(s, 6);
+	r->failures = (uint32_t)sqlite3_column_int64(s, 7);
+	r->score = sqlite3_column_int(s, 8);
+}
+
+int konce_store_peer_get(konce_store *st, const uint8_t pk[32], konce_peer_rec *out)
+{
+	sqlite3_stmt *s = st->st[ST_GET_PEER];
+	sqlite3_bind_blob(s, 1, pk, 32, SQLITE_STATIC);
+	int rc = sqlite3_step(s), e = 0;
+	if (rc == SQLITE_ROW)
+		row_to_rec(s, out);
+	else
+		e = rc == SQLITE_DONE ? -ENOENT : store_errno(st->db, rc);
+	sqlite3_reset(s);
+	return e;
+}
+
+int konce_store_peer_by_petname(konce_store *st, const char *name, uint8_t pk[32])
+{
+	sqlite3_stmt *s = st->st[ST_BY_PETNAME];
+	if (!name)
+		return -EINVAL;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s), e = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32)
+		memcpy(pk, sqlite3_column_blob(s, 0), 32);
+	else
+		e = rc == SQLITE_DONE ? -ENOENT : store_errno(st->db, rc) ? store_errno(st->db, rc) : -EIO;
+	sqlite3_reset(s);
+	return e;
+}
+
+static bool petname_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n > KONCE_STORE_PETNAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= ' ' || c == 0x7f || c == '@')
+			return false;
+	}
+	return true;
+}
+
+int konce_store_set_petname(konce_store *st, const uint8_t pk[32], const char *name, char *err, size_t errlen)
+{
+	int rc;
+	bool clear = !name || !*name;
+
+	if (!clear && !petname_ok(name)) {
+		snprintf(err, errlen, "petname '%s' is invalid: use 1 to %d characters, no spaces, control "
+			 "characters or '@'", name, KONCE_STORE_PETNAME_MAX);
+		return -EINVAL;
+	}
+	if ((rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		return store_fail(st, rc, "cannot set petname", err, errlen);
+	sqlite3_stmt *s = st->st[ST_ENSURE_PEER];
+	sqlite3_bind_blob(s, 1, pk, 32, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE) {
+		s = st->st[ST_SET_PETNAME];
+		sqlite3_bind_blob(s, 1, pk, 32, SQLITE_STATIC);
+		if (clear)
+			sqlite3_bind_null(s, 2);
+		else
+			sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+	}
+	if (rc == SQLITE_DONE)
+		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+		int e;
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			snprintf(err, errlen, "petname '%s' already names another peer", name);
+			e = -EEXIST;
+		} else {
+			e = store_fail(st, rc, "cannot set petname", err, errlen);
+		}
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return e;
+	}
+	return 0;
+}
+
+int konce_store_addrs(konce_store *st, const uint8_t pk[32], konce_store_addr *out, size_t max)
+{
+	sqlite3_stmt *s = st->st[ST_ADDRS];
+	int n = 0, rc;
+	sqlite3_bind_blob(s, 1, pk, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)(max > 1024 ? 1024 : max));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		konce_store_addr *a = &out[n];
+		memset(a, 0, sizeof(*a));
+		if (sqlite3_column_bytes(s, 0) == 16)
+			memcpy(a->addr.ip, sqlite3_column_blob(s, 0), 16);
+		a->addr.port = (uint16_t)sqlite3_column_int(s, 1);
+		a->source = sqlite3_column_int(s, 2);
+		a->seen_at = sqlite3_column_int64(s, 3);
+		n++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? n : store_errno(st->db, rc);
+}
+
+int konce_store_peers_each(konce_store *st, size_t limit, int (*fn)(void *ctx, const konce_peer_rec *rec),
+			   void *ctx)
+{
+	sqlite3_stmt *s;
+	konce_peer_rec r;
+	int n = 0, rc;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT pk, coalesce(petname, ''), nat_type, first_seen, last_seen, rtt_us, handshakes, "
+				"failures, score FROM peers ORDER BY last_seen DESC LIMIT ?1",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store_errno(st->db, rc);
+	sqlite3_bind_int64(s, 1, limit ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_rec(s, &r);
+		n++;
+		if (fn(ctx, &r)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? n : store_errno(st->db, rc);
+}
+
+int64_t konce_store_peer_count(konce_store *st)
+{
+	sqlite3_stmt *s = st->st[ST_COUNT];
+	int rc = sqlite3_step(s);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : store_errno(st->db, rc);
+	sqlite3_reset(s);
+	return n;
+}

@@ -1,0 +1,666 @@
+/* test_endpoint.c - two endpoints wired back to back in-process (no simulator): the handshake,
+ * the first message and the reply, version negotiation, wrong keys, duplicate INITIATEs, and the
+ * proof that unauthenticated packets allocate nothing and are never answered with more bytes
+ * than they carried. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/endpoint.h"
+#include "node/hs_packets.h"
+#include "node/identity.h"
+#include "testenv.h"
+
+typedef struct pair {
+	test_env tenv_a, tenv_b;
+	konce_identity *id_a, *id_b;
+	konce_ep *a, *b; /* a: client at addr_a, b: server at addr_b */
+	konce_addr addr_a, addr_b;
+	uint64_t now;
+	/* filled by pump() */
+	size_t a_to_b_bytes, b_to_a_bytes;
+	unsigned a_to_b_pkts, b_to_a_pkts;
+	uint8_t last_initiate[KONCE_WIRE_MAX_DATAGRAM];
+	size_t last_initiate_len;
+} pair;
+
+static void make_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb)
+{
+	memset(p, 0, sizeof *p);
+	test_env_init(&p->tenv_a, 1);
+	test_env_init(&p->tenv_b, 2);
+	assert_int_equal(konce_identity_generate(&p->id_a, &p->tenv_a.env), 0);
+	assert_int_equal(konce_identity_generate(&p->id_b, &p->tenv_b.env), 0);
+	konce_ep_config a = ca ? *ca : (konce_ep_config){0}, b = cb ? *cb : (konce_ep_config){0};
+	a.env = &p->tenv_a.env;
+	a.identity = p->id_a;
+	b.env = &p->tenv_b.env;
+	b.identity = p->id_b;
+	p->now = 1000000;
+	assert_int_equal(konce_ep_new(&p->a, &a, p->now), 0);
+	assert_int_equal(konce_ep_new(&p->b, &b, p->now), 0);
+	assert_int_equal(konce_addr_parse(&p->addr_a, "192.0.2.1:1000"), 0);
+	assert_int_equal(konce_addr_parse(&p->addr_b, "198.51.100.2:7807"), 0);
+}
+
+static void free_pair(pair *p)
+{
+	konce_ep_free(p->a);
+	konce_ep_free(p->b);
+	konce_identity_free(p->id_a);
+	konce_identity_free(p->id_b);
+	assert_int_equal(p->tenv_a.allocs, p->tenv_a.frees);
+	assert_int_equal(p->tenv_b.allocs, p->tenv_b.frees);
+}
+
+/* Delivers everything queued, in both directions, until quiet; one-way delay 10 ms per hop. */
+static void pump(pair *p)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	for (int moved = 1; moved;) {
+		moved = 0;
+		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
+			moved = 1;
+			p->now += 10000;
+			if (buf[0] == KONCE_PKT_INITIATE) {
+				memcpy(p->last_initiate, buf, len);
+				p->last_initiate_len = len;
+			}
+			p->a_to_b_bytes += len;
+			p->a_to_b_pkts++;
+			if (konce_addr_eq(&to, &p->addr_b))
+				konce_ep_input(p->b, buf, len, &p->addr_a, p->now);
+		}
+		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
+			moved = 1;
+			p->now += 10000;
+			p->b_to_a_bytes += len;
+			p->b_to_a_pkts++;
+			if (konce_addr_eq(&to, &p->addr_a))
+				konce_ep_input(p->a, buf, len, &p->addr_b, p->now);
+		}
+	}
+}
+
+static bool next_event(konce_ep *ep, konce_ep_event *ev, enum konce_ep_event_type type)
+{
+	while (konce_ep_poll_event(ep, ev))
+		if (ev->type == type)
+			return true;
+	return false;
+}
+
+static void drain_events(konce_ep *ep)
+{
+	konce_ep_event ev;
+	while (konce_ep_poll_event(ep, &ev))
+		;
+}
+
+/* Connects a to b with "hello?" and lets b answer "hi!" in its ACCEPT. */
+static uint32_t handshake(pair *p, uint32_t *server_conn)
+{
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b,
+					  (const uint8_t *)"hello?", 6, p->now, &conn), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	/* HELLO -> COOKIE -> INITIATE, stepwise so the server can answer before its ACCEPT leaves */
+	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
+	assert_int_equal(len, KONCE_HELLO_SIZE);
+	konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000);
+	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_COOKIE);
+	konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000);
+	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_INITIATE);
+	memcpy(p->last_initiate, buf, len);
+	p->last_initiate_len = len;
+	konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000);
+
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(p->b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_true(ev.incoming);
+	assert_true(konce_addr_eq(&ev.addr, &p->addr_a));
+	*server_conn = ev.conn;
+	assert_true(konce_ep_poll_event(p->b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
+	assert_int_equal(ev.len, 6);
+	assert_memory_equal(ev.data, "hello?", 6);
+	assert_int_equal(konce_ep_send(p->b, *server_conn, (const uint8_t *)"hi!", 3, p->now), 0);
+
+	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
+	assert_true(konce_addr_eq(&to, &p->addr_a));
+	konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000);
+	assert_true(konce_ep_poll_event(p->a, &ev));
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_false(ev.incoming);
+	assert_int_equal(ev.conn, conn);
+	assert_memory_equal(ev.peer_pk, konce_identity_public(p->id_b), 32);
+	assert_true(konce_ep_poll_event(p->a, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
+	assert_int_equal(ev.len, 3);
+	assert_memory_equal(ev.data, "hi!", 3);
+	return conn;
+}
+
+static void test_handshake_and_data(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	/* the server sees the client's per-server key, not its master key */
+	konce_identity *derived;
+	assert_int_equal(konce_identity_derive_for(p.id_a, konce_identity_public(p.id_b), &derived), 0);
+	konce_ep_event ev;
+	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 1);
+	konce_identity_free(derived);
+
+	/* DATA both ways */
+	for (int i = 0; i < 50; i++) {
+		char m[32];
+		int n = snprintf(m, sizeof m, "c2s %d", i);
+		assert_int_equal(konce_ep_send(p.a, cc, (uint8_t *)m, (size_t)n, p.now), 0);
+		pump(&p);
+		assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+		assert_int_equal(ev.conn, sc);
+		assert_memory_equal(ev.data, m, (size_t)n);
+		n = snprintf(m, sizeof m, "s2c %d", i);
+		assert_int_equal(konce_ep_send(p.b, sc, (uint8_t *)m, (size_t)n, p.now), 0);
+		pump(&p);
+		assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
+		assert_memory_equal(ev.data, m, (size_t)n);
+	}
+	assert_int_equal(konce_ep_send(p.a, cc, NULL, KONCE_EP_MAX_MESSAGE + 1, p.now), -EMSGSIZE);
+	uint8_t big[KONCE_EP_MAX_MESSAGE];
+	memset(big, 7, sizeof big);
+	assert_int_equal(konce_ep_send(p.a, cc, big, sizeof big, p.now), 0);
+	pump(&p);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_int_equal(ev.len, sizeof big);
+
+	/* an authenticated CLOSE ends it on both sides */
+	assert_int_equal(konce_ep_close(p.a, cc, p.now), 0);
+	assert_int_equal(konce_ep_send(p.a, cc, big, 1, p.now), -ENOENT);
+	pump(&p);
+	assert_true(next_event(p.b, &ev, KONCE_EV_CLOSED));
+	assert_int_equal(ev.conn, sc);
+	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 0);
+	free_pair(&p);
+}
+
+static void test_explicit_identity(void **state)
+{
+	(void)state;
+	pair p;
+	konce_ep_config ca = {.explicit_identity = true};
+	make_pair(&p, &ca, NULL);
+	uint32_t sc;
+	handshake(&p, &sc);
+	free_pair(&p);
+
+	/* default: a per-server key, which differs from the master key */
+	make_pair(&p, NULL, NULL);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	konce_ep_event ev;
+	assert_true(next_event(p.b, &ev, KONCE_EV_ESTABLISHED));
+	konce_identity *derived;
+	assert_int_equal(konce_identity_derive_for(p.id_a, konce_identity_public(p.id_b), &derived), 0);
+	assert_memory_equal(ev.peer_pk, konce_identity_public(derived), 32);
+	assert_memory_not_equal(ev.peer_pk, konce_identity_public(p.id_a), 32);
+	konce_identity_free(derived);
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	free_pair(&p);
+}
+
+static void test_version_mismatch(void **state)
+{
+	(void)state;
+	pair p;
+	static const uint16_t va[] = {7, 8}, vb[] = {1, 9};
+	konce_ep_config ca = {.versions = va, .nversions = 2}, cb = {.versions = vb, .nversions = 2};
+	make_pair(&p, &ca, &cb);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(p.a, &ev));
+	assert_int_equal(ev.type, KONCE_EV_FAILED);
+	assert_int_equal(ev.conn, conn);
+	assert_int_equal(ev.reason, KONCE_FAIL_VERSION);
+	assert_int_equal(ev.nversions, 2);
+	assert_int_equal(ev.versions[0], 1);
+	assert_int_equal(ev.versions[1], 9);
+	assert_int_equal(konce_ep_counters(p.b)->version_tx, 1);
+	/* the VERSION answer was smaller than the HELLO */
+	assert_true(p.b_to_a_bytes <= p.a_to_b_bytes);
+	assert_false(konce_ep_poll_event(p.b, &ev));
+	free_pair(&p);
+
+	/* a common version further down the client's list is chosen */
+	static const uint16_t vc[] = {7, 9};
+	ca.versions = vc;
+	make_pair(&p, &ca, &cb);
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	free_pair(&p);
+}
+
+static void test_wrong_server_key(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint8_t wrong[32];
+	memcpy(wrong, konce_identity_public(p.id_a), 32); /* a valid key, just not the server's */
+	uint64_t b_allocs = p.tenv_b.allocs;
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, wrong, &p.addr_b, (const uint8_t *)"x", 1, p.now, &conn), 0);
+	konce_ep_event ev;
+	for (int i = 0; i < 20 && !konce_ep_poll_event(p.a, &ev); i++) {
+		pump(&p);
+		p.now = konce_ep_next_timer(p.a);
+		konce_ep_timer(p.a, p.now);
+		konce_ep_timer(p.b, p.now);
+	}
+	assert_int_equal(ev.type, KONCE_EV_FAILED);
+	assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
+	const struct konce_ep_counters *c = konce_ep_counters(p.b);
+	assert_int_equal(c->init_unknown_server, KONCE_HS_ATTEMPTS);
+	assert_int_equal(c->sessions_opened, 0);
+	assert_int_equal(p.tenv_b.allocs, b_allocs); /* full crypto path ran, nothing allocated */
+	assert_int_equal(konce_ep_counters(p.a)->sessions_live, 0);
+	free_pair(&p);
+}
+
+static void test_timeout_no_answer(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	unsigned sent = 0;
+	konce_ep_event ev;
+	uint64_t start = p.now;
+	while (!konce_ep_poll_event(p.a, &ev)) {
+		while (konce_ep_poll_datagram(p.a, buf, &len, &to))
+			sent++; /* lost */
+		p.now = konce_ep_next_timer(p.a);
+		konce_ep_timer(p.a, p.now);
+	}
+	assert_int_equal(ev.type, KONCE_EV_FAILED);
+	assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
+	assert_int_equal(sent, KONCE_HS_ATTEMPTS);
+	assert_int_equal(p.now - start, (uint64_t)KONCE_HS_ATTEMPTS * KONCE_HS_RETRY_MS * 1000);
+	assert_int_equal(konce_ep_send(p.a, conn, buf, 1, p.now), -ENOENT);
+	free_pair(&p);
+}
+
+static void test_pow_too_high(void **state)
+{
+	(void)state;
+	pair p;
+	/* a server with tiny capacity demands work; a client that pays at most 1 bit gives up */
+	konce_ep_config ca = {.max_pow_bits = 1}, cb = {.capacity = 20};
+	make_pair(&p, &ca, &cb);
+	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
+	for (int i = 0; i < 25; i++) /* load the server to ~125% for a period */
+		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now);
+	p.now += 1100000;
+	assert_true(konce_ep_pow_bits(p.b, p.now) > 1);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
+		;
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(p.a, &ev));
+	assert_int_equal(ev.type, KONCE_EV_FAILED);
+	assert_int_equal(ev.reason, KONCE_FAIL_POW_TOO_HIGH);
+	free_pair(&p);
+
+	/* and one that pays completes */
+	make_pair(&p, NULL, &cb);
+	for (int i = 0; i < 25; i++)
+		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now);
+	p.now += 1100000;
+	unsigned bits = konce_ep_pow_bits(p.b, p.now);
+	assert_true(bits > 0 && bits <= 20);
+	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
+		;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_true(p.last_initiate[KONCE_INIT_POW_BITS] > 0);
+	free_pair(&p);
+}
+
+static void test_duplicate_initiate(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc;
+	handshake(&p, &sc);
+	drain_events(p.a);
+	const struct konce_ep_counters *c = konce_ep_counters(p.b);
+	uint64_t opened = c->sessions_opened, allocs = p.tenv_b.allocs;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	/* the same INITIATE again (a retransmission): the stored ACCEPT, no DH, no new session */
+	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now);
+	assert_true(konce_ep_last_cost(p.b) < 10);
+	assert_int_equal(c->init_dup_resent, 1);
+	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
+	assert_true(konce_addr_eq(&to, &p.addr_a));
+	/* the client, already established, ignores the second ACCEPT */
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	assert_int_equal(konce_ep_counters(p.a)->accept_unmatched, 1);
+	konce_ep_event ev;
+	assert_false(konce_ep_poll_event(p.a, &ev));
+	/* the same bytes from another address: dropped, nothing sent (no reflection) */
+	konce_addr other;
+	konce_addr_parse(&other, "203.0.113.9:4000");
+	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &other, p.now);
+	assert_int_equal(c->init_dup_dropped, 1);
+	assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	/* a modified INITIATE with the used challenge: dropped */
+	p.last_initiate[p.last_initiate_len - 1] ^= 1;
+	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now);
+	assert_int_equal(c->init_dup_dropped, 2);
+	assert_int_equal(c->sessions_opened, opened);
+	assert_int_equal(p.tenv_b.allocs, allocs);
+	free_pair(&p);
+}
+
+/* No state before proof: 100,000 HELLOs and 100,000 forged or replayed INITIATEs leave the
+ * server's allocation count where it was, and no answer is larger than what caused it. */
+static void test_no_alloc_before_proof(void **state)
+{
+	(void)state;
+	pair p;
+	konce_ep_config cb = {.capacity = 100000000, .rl_rate = 1000000000, .rl_burst = 1000000000};
+	make_pair(&p, NULL, &cb);
+	uint32_t sc;
+	handshake(&p, &sc);
+	uint8_t valid[KONCE_WIRE_MAX_DATAGRAM];
+	size_t valid_len = p.last_initiate_len;
+	memcpy(valid, p.last_initiate, valid_len);
+	const struct konce_ep_counters *c = konce_ep_counters(p.b);
+	uint64_t allocs = p.tenv_b.allocs, frees = p.tenv_b.frees;
+	uint64_t tx_bytes = c->tx_bytes, rx_bytes = c->rx_bytes;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to, src = p.addr_a;
+
+	konce_hello h = {0};
+	konce_versions_set(&h.versions, (const uint16_t[]){1}, 1);
+	uint8_t hello[KONCE_HELLO_SIZE];
+	uint64_t out_bytes = 0, in_bytes = 0;
+	for (uint32_t i = 0; i < 100000; i++) {
+		h.client_time = i;
+		memcpy(h.client_cid, &i, sizeof i);
+		src.port = (uint16_t)i;
+		konce_hello_build(hello, &h);
+		konce_ep_input(p.b, hello, sizeof hello, &src, p.now);
+		in_bytes += sizeof hello;
+		while (konce_ep_poll_datagram(p.b, buf, &len, &to)) {
+			assert_true(len <= sizeof hello);
+			out_bytes += len;
+		}
+	}
+	assert_int_equal(c->cookie_tx, 100000 + 1);
+	assert_true(out_bytes <= in_bytes);
+
+	uint8_t forged[KONCE_WIRE_MAX_DATAGRAM];
+	uint64_t dropped0 = c->init_rx;
+	for (uint32_t i = 0; i < 100000; i++) {
+		memcpy(forged, valid, valid_len);
+		size_t flen = valid_len;
+		switch (i % 8) {
+		case 0: /* replay of the accepted INITIATE from elsewhere */
+			src.port = (uint16_t)(i + 1);
+			break;
+		case 1: /* random bytes after the type */
+			randombytes_buf(forged + 1, flen - 1);
+			break;
+		case 2: /* truncated */
+			flen = i % KONCE_INIT_MIN_SIZE;
+			break;
+		case 3: /* another challenge under the old MAC */
+			wire_put64(forged + KONCE_INIT_CHALLENGE, wire_get64(forged + KONCE_INIT_CHALLENGE) - 1 - i);
+			break;
+		case 4: /* a forged MAC on a fresh-looking challenge */
+			wire_put64(forged + KONCE_INIT_CHALLENGE, wire_get64(forged + KONCE_INIT_CHALLENGE) + 1);
+			randombytes_buf(forged + KONCE_INIT_MAC, KONCE_WIRE_MAC);
+			break;
+		case 5: /* tampered box2 of the accepted one */
+			forged[flen - 1 - i % 16] ^= 0x80;
+			break;
+		case 6: /* server time from the future */
+			wire_put64(forged + KONCE_INIT_SERVER_TIME, p.now / 1000 + 1 + i);
+			break;
+		case 7: /* unknown key generation */
+			forged[KONCE_INIT_KEY_ID] ^= 0x5a;
+			wire_put64(forged + KONCE_INIT_CHALLENGE, wire_get64(forged + KONCE_INIT_CHALLENGE) + 1);
+			break;
+		}
+		konce_ep_input(p.b, forged, flen, &src, p.now);
+		src = p.addr_a;
+		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	}
+	assert_int_equal(c->init_rx - dropped0, 100000);
+	/* and a stale replay after the cookie lifetime */
+	uint64_t stale0 = c->init_stale;
+	p.now += (uint64_t)(KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
+	konce_ep_input(p.b, valid, valid_len, &p.addr_a, p.now);
+	assert_int_equal(c->init_stale - stale0, 1);
+	assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+
+	assert_int_equal(p.tenv_b.allocs, allocs);
+	assert_int_equal(p.tenv_b.frees, frees);
+	assert_int_equal(c->sessions_opened, 1);
+	assert_true(c->tx_bytes - tx_bytes <= c->rx_bytes - rx_bytes);
+	printf("# forged INITIATE drops: size %llu stale %llu window %llu dup %llu mac %llu pow %llu box1 %llu box2 %llu\n",
+	       (unsigned long long)c->init_bad_size, (unsigned long long)c->init_stale,
+	       (unsigned long long)c->init_challenge_window, (unsigned long long)c->init_dup_dropped,
+	       (unsigned long long)c->init_bad_mac, (unsigned long long)c->init_bad_pow,
+	       (unsigned long long)c->init_bad_box1, (unsigned long long)c->init_bad_box2);
+	free_pair(&p);
+}
+
+/* Answers to unauthenticated packets are never larger than the packet: HELLOs of the wrong size
+ * get nothing, full ones get an 88-byte COOKIE or a 28-byte VERSION. */
+static void test_amplification(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	for (size_t n = 0; n <= KONCE_WIRE_MAX_DATAGRAM; n++) {
+		for (unsigned t = 0; t < 16; t++) {
+			memset(pkt, 0, sizeof pkt);
+			pkt[0] = (uint8_t)(t / 2);
+			pkt[KONCE_HELLO_NVERSIONS] = 1;
+			wire_put16(pkt + KONCE_HELLO_VERSIONS, t % 2 ? 1 : 5); /* one we speak, one we don't */
+			konce_ep_input(p.b, pkt, n, &p.addr_a, p.now);
+			size_t out = 0;
+			while (konce_ep_poll_datagram(p.b, buf, &len, &to))
+				out += len;
+			assert_true(out <= n);
+			if (n != KONCE_HELLO_SIZE)
+				assert_int_equal(out, 0);
+		}
+	}
+	assert_int_equal(konce_ep_counters(p.b)->cookie_tx, 1);
+	assert_int_equal(konce_ep_counters(p.b)->version_tx, 1);
+	free_pair(&p);
+}
+
+static void test_garbage_cannot_close(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	drain_events(p.a);
+	drain_events(p.b);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	/* capture one real DATA packet a -> b */
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"m", 1, p.now), 0);
+	size_t len;
+	konce_addr to;
+	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	konce_ep_event ev;
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	/* replay, truncations, every single-bit flip */
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	assert_int_equal(konce_ep_counters(p.b)->data_replay, 1);
+	for (size_t n = 0; n < len; n++)
+		konce_ep_input(p.b, buf, n, &p.addr_a, p.now);
+	uint8_t t[KONCE_WIRE_MAX_DATAGRAM];
+	for (size_t i = 0; i < len * 8; i++) {
+		memcpy(t, buf, len);
+		t[i / 8] ^= (uint8_t)(1 << (i % 8));
+		konce_ep_input(p.b, t, len, &p.addr_a, p.now);
+	}
+	/* a forged CLOSE under a made-up key to the right cid */
+	memcpy(t, buf, len);
+	t[len - 3] = 0x55;
+	konce_ep_input(p.b, t, len, &p.addr_a, p.now);
+	assert_false(konce_ep_poll_event(p.b, &ev));
+	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 1);
+	/* still works */
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"still", 5, p.now), 0);
+	pump(&p);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_memory_equal(ev.data, "still", 5);
+	free_pair(&p);
+}
+
+static void test_address_change(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	drain_events(p.a);
+	drain_events(p.b);
+	/* the client's NAT mapping changes */
+	konce_addr old = p.addr_a;
+	konce_addr_parse(&p.addr_a, "192.0.2.1:2222");
+	/* a packet too small to pay for a PATH_CHALLENGE under the 1x limit: delivered, not probed yet */
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"m", 1, p.now), 0);
+	pump(&p);
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(p.b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE); /* authenticated: delivered */
+	assert_int_equal(konce_ep_counters(p.b)->path_challenge_tx, 0);
+	assert_true(konce_ep_counters(p.b)->amplification_blocked > 0);
+	/* replies still go to the validated address meanwhile */
+	assert_int_equal(konce_ep_send(p.b, sc, (const uint8_t *)"r", 1, p.now), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	assert_true(konce_addr_eq(&to, &old));
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"moved, and a bit more", 21, p.now), 0);
+	pump(&p);
+	assert_true(konce_ep_poll_event(p.b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
+	assert_true(konce_ep_poll_event(p.b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_PATH_CHANGED);
+	assert_true(konce_addr_eq(&ev.addr, &p.addr_a));
+	assert_int_equal(konce_ep_counters(p.b)->path_challenge_tx, 1);
+	/* replies now go to the new address */
+	assert_int_equal(konce_ep_send(p.b, sc, (const uint8_t *)"back", 4, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	assert_true(konce_addr_eq(&to, &p.addr_a));
+	assert_false(konce_addr_eq(&to, &old));
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
+	free_pair(&p);
+}
+
+static void test_idle_close(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc;
+	handshake(&p, &sc);
+	drain_events(p.b);
+	p.now += (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000 + 1;
+	assert_true(konce_ep_next_timer(p.b) <= p.now);
+	konce_ep_timer(p.b, p.now);
+	konce_ep_event ev;
+	assert_true(next_event(p.b, &ev, KONCE_EV_CLOSED));
+	assert_int_equal(ev.reason, KONCE_FAIL_IDLE);
+	free_pair(&p);
+}
+
+static void test_bad_args(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	konce_ep *ep;
+	konce_ep_config cfg = {0};
+	assert_int_equal(konce_ep_new(&ep, &cfg, 0), -EINVAL);
+	uint32_t conn;
+	uint8_t big[KONCE_EP_MAX_FIRST_MESSAGE + 1] = {0};
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, big, sizeof big, p.now, &conn),
+			 -EMSGSIZE);
+	assert_int_equal(konce_ep_send(p.a, 12345, big, 1, p.now), -ENOENT);
+	assert_int_equal(konce_ep_close(p.a, 0, p.now), -ENOENT);
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	assert_int_equal(konce_ep_send(p.a, conn, big, 1, p.now), -ENOTCONN);
+	assert_int_equal(konce_ep_close(p.a, conn, p.now), 0);
+	free_pair(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake_and_data),
+		cmocka_unit_test(test_explicit_identity),
+		cmocka_unit_test(test_version_mismatch),
+		cmocka_unit_test(test_wrong_server_key),
+		cmocka_unit_test(test_timeout_no_answer),
+		cmocka_unit_test(test_pow_too_high),
+		cmocka_unit_test(test_duplicate_initiate),
+		cmocka_unit_test(test_no_alloc_before_proof),
+		cmocka_unit_test(test_amplification),
+		cmocka_unit_test(test_garbage_cannot_close),
+		cmocka_unit_test(test_address_change),
+		cmocka_unit_test(test_idle_close),
+		cmocka_unit_test(test_bad_args),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
