@@ -47,7 +47,7 @@ sim *sim_new(uint64_t seed)
 
 static void free_event(sim_ev *e)
 {
-	if (e->kind == EV_ARRIVE || e->kind == EV_DEPART || e->kind == EV_AT)
+	if (e->kind == EV_ARRIVE || e->kind == EV_LAND || e->kind == EV_DEPART || e->kind == EV_AT)
 		free(e->p);
 }
 
@@ -246,6 +246,9 @@ static void run_event(sim *s, sim_ev e)
 	switch (e.kind) {
 	case EV_ARRIVE:
 		sim_pkt_arrive(s, e.p);
+		break;
+	case EV_LAND:
+		sim_pkt_land(s, e.p);
 		break;
 	case EV_DEPART:
 		sim_pkt_depart(s, e.p);
@@ -451,6 +454,18 @@ void *sim_host_ctx(const sim_host *h) { return h->ctx; }
 const char *sim_host_name(const sim_host *h) { return h->name; }
 const sim_counters *sim_host_tx(const sim_host *h) { return &h->tx; }
 const sim_counters *sim_host_rx(const sim_host *h) { return &h->rx; }
+void sim_host_set_uplink(sim_host *h, uint64_t rate, size_t queue_bytes)
+{
+	h->up_rate = rate;
+	h->up_queue = queue_bytes;
+}
+
+void sim_host_set_downlink(sim_host *h, uint64_t rate, size_t queue_bytes)
+{
+	h->down_rate = rate;
+	h->down_queue = queue_bytes;
+}
+
 void sim_host_set_queue(sim_host *h, size_t cap) { h->qlimit = cap ? cap : 1; }
 size_t sim_host_queue_len(const sim_host *h) { return h->qn; }
 bool sim_host_busy(const sim_host *h) { return h->busy; }

@@ -146,6 +146,13 @@ void *sim_host_ctx(const sim_host *h);
 const char *sim_host_name(const sim_host *h); /* its address as text */
 const sim_counters *sim_host_tx(const sim_host *h);
 const sim_counters *sim_host_rx(const sim_host *h);
+/* Access links: the host's own bottleneck, shared by all its paths.  Every datagram it sends waits
+ * in its uplink queue (drained at rate bytes/s, drop-tail at queue_bytes, 0 = the link default)
+ * before entering the path link; every datagram reaching it waits in its downlink queue before
+ * its CPU sees it.  So flows from many senders to one host compete for its downlink, as at a real
+ * bottleneck.  rate 0 (the default) is unlimited.  Drops count as dropped_queue. */
+void sim_host_set_uplink(sim_host *h, uint64_t rate, size_t queue_bytes);
+void sim_host_set_downlink(sim_host *h, uint64_t rate, size_t queue_bytes);
 /* Bounds the CPU input queue (default SIM_HOST_QUEUE_DEFAULT, at least 1). */
 void sim_host_set_queue(sim_host *h, size_t cap);
 size_t sim_host_queue_len(const sim_host *h);
@@ -173,8 +180,10 @@ uint64_t sim_timer_get(const sim_host *h); /* pending time or UINT64_MAX */
  * the default, including later changes to it.  The path of a datagram through NATs counts as one
  * link, from the sending host to the host it is addressed to when it leaves (found by following
  * the NAT mappings that exist at that moment); a datagram to a NAT port with no mapping yet uses
- * the sender's link to "nowhere", configured by the default.  Order of effects: MTU, loss, then
- * for each copy (duplication) the rate-limit queue, delay, jitter and the reorder delay. */
+ * the sender's link to "nowhere", configured by the default.  Order of effects: the
+ * sender's uplink (sim_host_set_uplink), MTU, loss, then for each copy (duplication) the link's
+ * rate-limit queue, delay, jitter and the reorder delay, and at the far end the receiver's
+ * downlink.  Jitter larger than the gap between datagrams reorders them too, as with netem. */
 enum sim_jitter { SIM_JITTER_UNIFORM = 0, SIM_JITTER_NORMAL = 1 };
 
 typedef struct sim_link_cfg {
