@@ -35,6 +35,7 @@ sim *sim_new(uint64_t seed)
 	if (!s)
 		return NULL;
 	s->seed = seed;
+	s->event_limit = SIM_EVENT_LIMIT_DEFAULT;
 	simrng_seed(&s->rng, seed, STREAM_NET);
 	sim_envctx_init(&s->env, seed, STREAM_ENV);
 	crypto_generichash_init(&s->trace, NULL, 0, 8);
@@ -239,10 +240,18 @@ int sim_at(sim *s, uint64_t at, void (*fn)(void *ctx, uint64_t now), void *ctx)
 
 static void host_cpu_done(sim *s, sim_host *h);
 
+void sim_set_event_limit(sim *s, uint64_t n) { s->event_limit = n; }
+
 static void run_event(sim *s, sim_ev e)
 {
 	s->now = e.t;
-	s->events++;
+	if (++s->events == s->event_limit) {
+		char what[160];
+		snprintf(what, sizeof(what), "event limit of %llu reached at virtual time %llu us (a runaway?)",
+			 (unsigned long long)s->event_limit, (unsigned long long)s->now);
+		sim_report_failure(s->seed, what, NULL, 0);
+		abort();
+	}
 	switch (e.kind) {
 	case EV_ARRIVE:
 		sim_pkt_arrive(s, e.p);

@@ -61,6 +61,11 @@ bool sim_step(sim *s);
  * keep_going returned false (the clock is at the event that made it so), -ETIMEDOUT when the
  * deadline came first (the clock is then at deadline). */
 int sim_run_while(sim *s, bool (*keep_going)(void *ctx), void *ctx, uint64_t deadline);
+/* A runaway guard: after n events (default SIM_EVENT_LIMIT_DEFAULT) the simulation prints its seed
+ * and the virtual time and aborts, so that a scenario that grows without bound (echo storms,
+ * timers re-armed at `now`) fails with a rerun line instead of hanging.  0 = no limit. */
+#define SIM_EVENT_LIMIT_DEFAULT 200000000ULL
+void sim_set_event_limit(sim *s, uint64_t n);
 /* Time of the next pending event, or UINT64_MAX. */
 uint64_t sim_next_event(const sim *s);
 /* Calls fn(ctx, now) once at time at (or now, if at is past): scripted faults such as link flaps. */
@@ -318,7 +323,7 @@ void sim_set_tracer(sim *s, void (*fn)(void *ctx, const sim_trace_ev *ev), void 
  *     sim: failed with seed N (rerun: SIM_SEED=N ./build/tests/sim/test_x)
  * before failing through cmocka's fail() (define SIM_FAIL() before including sim.h to change
  * that).  If any other assertion escapes a seed loop (a cmocka assert_*), the next loop or exit
- * prints the same line for the seed that was running. */
+ * prints the same line for the seed that was running.  Seed loops do not nest. */
 uint64_t sim_seeds_begin(uint64_t default_count);
 bool sim_seeds_next(uint64_t *seed);
 void sim_report_failure(uint64_t seed, const char *what, const char *file, int line);

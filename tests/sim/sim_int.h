@@ -125,7 +125,7 @@ struct sim_nat {
 };
 
 struct sim {
-	uint64_t seed, now, seq, events, qseq;
+	uint64_t seed, now, seq, events, qseq, event_limit;
 	simrng rng;
 	sim_envctx env;
 	sim_ev *heap;

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -910,6 +914,28 @@ static void test_chaos(void **state)
 	}
 }
 
+/* The runaway guard aborts (checked in a child process: abort ends the process). */
+static void test_event_limit(void **state)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2); /* the expected report would read like a failure in the log */
+		sim *s = sim_new(99);
+		sim_host *h = sim_host_add(s, "10.0.0.1", NULL, NULL);
+		sim_set_event_limit(s, 1000);
+		for (int i = 0; i < 2000; i++)
+			sim_timer_set(s, h, (uint64_t)i), sim_run_for(s, 1);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
 static void test_seed_loop(void **state)
 {
 	/* without SIM_SEED/SIM_SEEDS in the environment: seeds 1..n */
@@ -952,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_chaos),
+		cmocka_unit_test(test_event_limit),
 		cmocka_unit_test(test_seed_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
