@@ -297,7 +297,10 @@ void sim_run_until(sim *s, uint64_t t)
 		s->now = t;
 }
 
-void sim_run_for(sim *s, uint64_t dt) { sim_run_until(s, dt > UINT64_MAX - s->now ? UINT64_MAX : s->now + dt); }
+void sim_run_for(sim *s, uint64_t dt)
+{
+	sim_run_until(s, dt > UINT64_MAX - s->now ? UINT64_MAX : s->now + dt);
+}
 
 int sim_run_while(sim *s, bool (*keep_going)(void *ctx), void *ctx, uint64_t deadline)
 {

@@ -68,7 +68,7 @@ int sim_run_while(sim *s, bool (*keep_going)(void *ctx), void *ctx, uint64_t dea
 void sim_set_event_limit(sim *s, uint64_t n);
 /* Time of the next pending event, or UINT64_MAX. */
 uint64_t sim_next_event(const sim *s);
-/* Calls fn(ctx, now) once at time at (or now, if at is past): scripted faults such as link flaps. */
+/* Calls fn(ctx, now) once at time `at` (now, if past): scripted faults such as link flaps. */
 int sim_at(sim *s, uint64_t at, void (*fn)(void *ctx, uint64_t now), void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ typedef struct sim_counters {
 	uint64_t lost;            /* link loss */
 	uint64_t duplicated;      /* extra copies made by link duplication */
 	uint64_t reordered;       /* copies held back by the link's reorder delay */
-	uint64_t dropped_queue;   /* link rate-limit queue full (drop-tail) */
+	uint64_t dropped_queue;   /* a link's or access link's rate-limit queue was full */
 	uint64_t dropped_mtu;     /* larger than the link MTU */
 	uint64_t dropped_noport;  /* no such port bound at the receiver (or no recv callback) */
 	uint64_t dropped_filter;  /* a NAT refused it: no mapping, filtered, no hairpin, no port */

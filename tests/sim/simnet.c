@@ -192,7 +192,8 @@ static uint64_t *drop_field(sim_counters *c, enum sim_drop why)
 	abort();
 }
 
-static const char *const drop_names[] = {"lost", "queue", "mtu", "noport", "filter", "noroute", "cpu"};
+static const char *const drop_names[] = {"lost",   "queue",   "mtu", "noport",
+					  "filter", "noroute", "cpu"};
 
 void sim_pkt_drop(sim *s, sim_pkt *p, enum sim_drop why, const sim_host *rx)
 {
