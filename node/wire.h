@@ -201,6 +201,8 @@ enum konce_wire_times {
 	KONCE_COOKIE_LIFETIME_MS = 10 * 1000, /* an INITIATE must echo a cookie at most this old */
 	KONCE_HS_RETRY_MS = 1000,             /* client resends HELLO / INITIATE */
 	KONCE_HS_ATTEMPTS = 6,                /* then the handshake fails */
+	KONCE_HS_RESTART_AFTER = 3,           /* unanswered INITIATEs before the client starts over
+						 with a HELLO (once): its cookie may be dead */
 	KONCE_LOAD_PERIOD_MS = 1000,          /* server re-measures handshake load */
 	KONCE_REKEY_AFTER_MS = 120 * 1000,    /* a sender rekeys after this long on one key */
 	KONCE_REKEY_OLD_KEY_MS = 3000,        /* receiver keeps the previous key this long */
@@ -230,6 +232,62 @@ static inline void wire_put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+/* =============================================================================================
+ * Reliability and message frames, 0x10..0x3f (issue 3).  Appended section: ackframe.h, recvtrack.h,
+ * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL-reliability.md.
+ *
+ * Frame bodies use variable-length integers ("varint", RFC 9000 section 16): the two high bits of
+ * the first byte give the length (00 = 1, 01 = 2, 10 = 4, 11 = 8 bytes), the remaining bits are the
+ * value, big-endian.  Largest value 2^62 - 1.  node/varint.h reads and writes them.
+ */
+enum konce_rel_frame_type {
+	KONCE_FRAME_ACK = 0x10,       /* selective ack + flow-control credit */
+	KONCE_FRAME_ACK_OWD = 0x11,   /* the same, followed by a u32 one-way-delay sample */
+	KONCE_FRAME_TIMESTAMP = 0x12, /* u32: low 32 bits of the sender's send time, microseconds */
+	KONCE_FRAME_FRAGMENT = 0x13,  /* a piece of a message */
+};
+
+/* ACK / ACK_OWD body (all varints except owd):
+ *   largest acknowledged | ack delay (us >> KONCE_ACK_DELAY_EXPONENT) | credit (bytes) |
+ *   first range (packets below largest also received) | range count |
+ *   range count x (gap: missing packets - 1 | length: received packets - 1) | [owd u32]
+ */
+enum konce_ack_limits {
+	KONCE_ACK_DELAY_EXPONENT = 3,     /* ack delay travels in units of 8 us */
+	KONCE_ACK_MAX_RANGES = 32,        /* received ranges in one ack, the first included */
+	KONCE_ACK_OWD_SIZE = 4,
+	KONCE_ACK_MIN_SIZE = 1 + 5,       /* type + five one-byte varints */
+	KONCE_ACK_ELICITING_THRESHOLD = 2, /* ack at once after this many ack-eliciting packets */
+	KONCE_ACK_MAX_DELAY_MS = 25,      /* otherwise at most this late */
+	KONCE_RECVTRACK_MAX_RANGES = 64,  /* received ranges a receiver remembers */
+};
+
+enum { KONCE_TIMESTAMP_SIZE = 1 + 4 };
+
+/* Loss detection and RTT (RFC 9002 sections 5 and 6; times in microseconds). */
+enum konce_loss_constants {
+	KONCE_LOSS_PACKET_THRESHOLD = 3,  /* lost when 3 later packets are acked */
+	KONCE_LOSS_TIME_NUM = 9,          /* ... or sent 9/8 RTT before a later acked packet */
+	KONCE_LOSS_TIME_DEN = 8,
+	KONCE_GRANULARITY_US = 1000,      /* timer granularity G */
+	KONCE_INITIAL_RTT_US = 333000,    /* before the first sample */
+	KONCE_PERSISTENT_CONGESTION_THRESHOLD = 3, /* PTO periods of loss = persistent congestion */
+	KONCE_PTO_MAX_BACKOFF = 16,       /* cap on the PTO doubling exponent */
+	KONCE_LOSS_PACKET_THRESHOLD_MAX = 32, /* packet threshold after observed reordering, at most */
+	KONCE_LOSS_TIME_NUM_MAX = 16,     /* time threshold after observed reordering: at most 2 RTT */
+};
+
+/* FRAGMENT body:
+ *   message id (varint, >= 1) | offset (varint) | total length (varint) | length u16 | bytes
+ * offset + length <= total <= the receiver's maximum message size.  A sender cuts a message at
+ * multiples of KONCE_FRAG_DATA_MAX, so (message id, fragment index) names a fragment; a receiver
+ * accepts any offsets, overlapping or not.
+ */
+enum konce_frag_limits {
+	KONCE_FRAG_DATA_MAX = 960,           /* bytes of message data in one FRAGMENT */
+	KONCE_FRAG_HEADER_MAX = 1 + 8 + 8 + 8 + 2,
+	KONCE_MSG_MAX_DEFAULT = 16 * 1024 * 1024,
+};
 
 /* =============================================================================================
  * Probe and STUN (konce probe; nat/probewire.c, nat/stun.c; docs/PROBE.md).

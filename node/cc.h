@@ -1,0 +1,123 @@
+/* cc.h - congestion control: one interface, one file per algorithm (cc_newreno.c, cc_ledbat.c).
+ *
+ * One konce_cc per peer path (pair of addresses), shared by every message to that peer; the
+ * message layer picks the algorithm (the congestion class) when it creates the path's controller.
+ * The caller feeds it what recovery.h reports:
+ *   konce_cc_on_sent()   for every in-flight packet sent (bytes_in_flight += bytes);
+ *   konce_cc_on_ack()    with konce_loss_result.acked_bytes and the RTT / one-way-delay samples;
+ *   konce_cc_on_loss()   with lost_bytes and the send time of the newest lost packet;
+ *   konce_cc_on_persistent_congestion() when recovery says so.
+ * konce_cc_can_send() says whether one more packet of `bytes` fits the window, and
+ * konce_cc_pacing_rate() what rate pacer.h should spread it at.
+ *
+ * Common state: cwnd and ssthresh in bytes, bytes_in_flight, and the congestion recovery period
+ * (RFC 9002 section 7.3.2): after a loss, further losses and acks of packets sent before
+ * recovery_start do not change the window again, so the window is cut at most once per round trip.
+ *
+ * Under-used window (RFC 9002 section 7.8): a round ends when a packet sent after it began is
+ * acked; the window may grow during the next round only if the peak of bytes in flight in the
+ * round reached it -- at least half of it in slow start (the window doubles per round trip, so
+ * half is already "limited"), all but 2 mss in congestion avoidance (pacing keeps a packet or two
+ * back).  An application sending little does not inflate a window it never uses.
+ *
+ * Invariants: cwnd >= 2 * mss; bytes_in_flight is the sum of sent minus acked minus lost bytes.
+ */
+#ifndef KONCE_CC_H
+#define KONCE_CC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct konce_cc konce_cc;
+
+typedef struct konce_cc_ack {
+	uint64_t bytes;         /* in-flight bytes newly acked */
+	uint64_t largest_sent;  /* send time of the newest newly acked packet */
+	uint64_t rtt;           /* latest RTT sample (us), 0 if this ack gave none */
+	uint64_t min_rtt;       /* rtt.h's min_rtt (us), 0 if unknown */
+	bool has_owd;
+	uint32_t owd;           /* one-way delay sample, mod 2^32 us, offset unknown (ackframe.h) */
+} konce_cc_ack;
+
+typedef struct konce_cc_ops {
+	const char *name;
+	void (*init)(konce_cc *cc, uint64_t now);
+	void (*on_ack)(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
+	/* Called only for a loss that starts a new recovery period. */
+	void (*on_congestion)(konce_cc *cc, uint64_t now);
+	void (*on_persistent_congestion)(konce_cc *cc, uint64_t now);
+} konce_cc_ops;
+
+enum { KONCE_LEDBAT_BASE_HISTORY = 10, KONCE_LEDBAT_CURRENT_FILTER = 4 };
+
+/* LEDBAT phases (cc_ledbat.c has the diagram). */
+enum konce_ledbat_phase {
+	KONCE_LEDBAT_SLOW_START = 0, /* initial slow start */
+	KONCE_LEDBAT_AVOID,          /* congestion avoidance toward the target delay */
+	KONCE_LEDBAT_SLOWDOWN,       /* periodic slowdown: 2 mss for 2 RTT, so the queue drains */
+	KONCE_LEDBAT_RAMP,           /* slow start back to the window before the slowdown */
+};
+
+typedef struct konce_cc_ledbat_state {
+	double cwnd;                 /* fractional window; cc->cwnd is its integer part */
+	uint64_t target_us;
+	uint8_t phase;               /* enum konce_ledbat_phase */
+	bool no_slowdown;            /* tests of steady state turn periodic slowdowns off */
+	uint64_t rtt;                /* latest RTT sample */
+	uint64_t next_slowdown;      /* when AVOID next enters SLOWDOWN (0 = not scheduled) */
+	uint64_t slowdown_start, hold_until;
+	double saved_cwnd;           /* the window RAMP climbs back to */
+	bool have_ref;
+	uint32_t ref;                /* first owd sample: samples are kept relative to it */
+	int64_t base[KONCE_LEDBAT_BASE_HISTORY]; /* minimum delay per minute, oldest first */
+	unsigned nbase;
+	uint64_t base_minute_start;
+	int64_t current[KONCE_LEDBAT_CURRENT_FILTER]; /* the latest delay samples */
+	unsigned ncurrent, current_at;
+	int64_t last_queuing_delay;  /* for tests and status */
+} konce_cc_ledbat_state;
+
+struct konce_cc {
+	const konce_cc_ops *ops;
+	uint64_t mss;
+	uint64_t cwnd;
+	uint64_t ssthresh;
+	uint64_t bytes_in_flight;
+	bool in_recovery_period;
+	uint64_t recovery_start;
+	uint64_t flight_hi;   /* highest bytes_in_flight in the current round */
+	uint64_t round_start; /* when the current round began */
+	bool window_used;     /* the last round's peak used the window: growth allowed */
+	union {
+		struct {
+			uint64_t acked; /* bytes acked toward the next mss of growth */
+		} newreno;
+		konce_cc_ledbat_state ledbat;
+	} u;
+};
+
+extern const konce_cc_ops konce_cc_newreno;
+extern const konce_cc_ops konce_cc_ledbat;
+
+/* LEDBAT's target queueing delay; LEDBAT++'s 60 ms (see cc_ledbat.c for why). */
+#define KONCE_LEDBAT_TARGET_US 60000
+
+void konce_cc_init(konce_cc *cc, const konce_cc_ops *ops, uint64_t mss, uint64_t now);
+void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now);
+void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
+/* lost_bytes of in-flight data (0: nothing in flight was lost, no reaction); largest_lost_sent:
+ * send time of the newest lost in-flight packet.  Call before on_persistent_congestion. */
+void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_sent, uint64_t now);
+void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now);
+
+/* true if a packet of bytes fits: bytes_in_flight + bytes <= cwnd. */
+bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes);
+static inline uint64_t konce_cc_cwnd(const konce_cc *cc) { return cc->cwnd; }
+/* Bytes per second to pace at: cwnd / smoothed_rtt, times 2 in slow start (the window doubles each
+ * round trip) and 5/4 otherwise (RFC 9002 section 7.7), so pacing never holds the window back. */
+uint64_t konce_cc_pacing_rate(const konce_cc *cc, uint64_t smoothed_rtt_us);
+/* RFC 9002 section 7.2: min(10 mss, max(14720, 2 mss)); and the floor 2 mss. */
+uint64_t konce_cc_initial_window(uint64_t mss);
+static inline uint64_t konce_cc_min_window(uint64_t mss) { return 2 * mss; }
+
+#endif

@@ -1,0 +1,333 @@
+/* test_frag.c - FRAGMENT vectors and malformed frames; reassembly of random sizes (1 B..1 MiB) out
+ * of order with duplicates and overlaps, budget exhaustion and refusal, no head-of-line blocking. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/frag.h"
+
+typedef struct counting_env {
+	konce_env env;
+	long live;
+} counting_env;
+
+static void *c_alloc(void *ctx, size_t n)
+{
+	((counting_env *)ctx)->live++;
+	return calloc(1, n);
+}
+static void c_free(void *ctx, void *p)
+{
+	((counting_env *)ctx)->live--;
+	free(p);
+}
+static void c_random(void *ctx, uint8_t *b, size_t n)
+{
+	(void)ctx;
+	(void)b;
+	(void)n;
+}
+
+static counting_env cenv(void)
+{
+	counting_env c = {{c_alloc, c_free, c_random, NULL}, 0};
+	return c;
+}
+
+/* Deterministic message content: byte k of message id. */
+static uint8_t content(uint64_t id, uint64_t k) { return (uint8_t)(id * 131 + k * 7 + (k >> 9)); }
+
+static void fill(uint8_t *buf, uint64_t id, uint64_t off, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = content(id, off + i);
+}
+
+static void test_vector(void **state)
+{
+	(void)state;
+	const uint8_t want[] = {0x13, 0x01, 0x43, 0xc0, 0x47, 0xd0, 0x00, 0x03, 'a', 'b', 'c'};
+	konce_fragment f = {.msg_id = 1, .offset = 960, .total = 2000, .len = 3, .data = (const uint8_t *)"abc"};
+	uint8_t buf[32];
+	assert_int_equal(konce_frag_encode(buf, sizeof(buf), &f), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(konce_frag_encode(buf, sizeof(want) - 1, &f), 0);
+	konce_fragment d;
+	assert_int_equal(konce_frag_decode(want, sizeof(want), &d), sizeof(want));
+	assert_int_equal(d.msg_id, 1);
+	assert_int_equal(d.offset, 960);
+	assert_int_equal(d.total, 2000);
+	assert_int_equal(d.len, 3);
+	assert_memory_equal(d.data, "abc", 3);
+	/* every truncation fails */
+	for (size_t n = 0; n < sizeof(want); n++)
+		assert_int_equal(konce_frag_decode(want, n, &d), 0);
+	/* a full-size fragment with large numbers fits the header bound */
+	uint8_t data[KONCE_FRAG_DATA_MAX] = {0};
+	f = (konce_fragment){.msg_id = (uint64_t)1 << 40, .offset = (uint64_t)1 << 50,
+			     .total = ((uint64_t)1 << 50) + KONCE_FRAG_DATA_MAX, .len = KONCE_FRAG_DATA_MAX,
+			     .data = data};
+	uint8_t big[KONCE_FRAG_HEADER_MAX + KONCE_FRAG_DATA_MAX];
+	size_t n = konce_frag_encode(big, sizeof(big), &f);
+	assert_true(n > 0 && n <= sizeof(big));
+	assert_int_equal(konce_frag_decode(big, n, &d), n);
+	assert_int_equal(d.offset, f.offset);
+}
+
+static void test_malformed(void **state)
+{
+	(void)state;
+	konce_fragment d;
+	const uint8_t id0[] = {0x13, 0x00, 0x00, 0x01, 0x00, 0x01, 'x'};
+	assert_int_equal(konce_frag_decode(id0, sizeof(id0), &d), 0);
+	const uint8_t past[] = {0x13, 0x01, 0x01, 0x01, 0x00, 0x01, 'x'}; /* offset 1 + 1 > total 1 */
+	assert_int_equal(konce_frag_decode(past, sizeof(past), &d), 0);
+	const uint8_t empty[] = {0x13, 0x01, 0x00, 0x05, 0x00, 0x00};    /* empty piece of 5 bytes */
+	assert_int_equal(konce_frag_decode(empty, sizeof(empty), &d), 0);
+	const uint8_t empty_msg[] = {0x13, 0x01, 0x00, 0x00, 0x00, 0x00}; /* the empty message: fine */
+	assert_int_equal(konce_frag_decode(empty_msg, sizeof(empty_msg), &d), sizeof(empty_msg));
+	const uint8_t short_data[] = {0x13, 0x01, 0x00, 0x05, 0x00, 0x05, 'a', 'b'};
+	assert_int_equal(konce_frag_decode(short_data, sizeof(short_data), &d), 0);
+	const uint8_t type[] = {0x10, 0x01, 0x00, 0x01, 0x00, 0x01, 'x'};
+	assert_int_equal(konce_frag_decode(type, sizeof(type), &d), 0);
+	/* longer than a packet payload could be */
+	uint8_t huge[8 + 2000] = {0x13, 0x01, 0x00, 0x47, 0xd0, 0x07, 0xd0};
+	assert_int_equal(konce_frag_decode(huge, sizeof(huge), &d), 0);
+}
+
+static void test_bounds(void **state)
+{
+	(void)state;
+	uint64_t off;
+	size_t len;
+	assert_int_equal(konce_frag_count(0), 1);
+	assert_int_equal(konce_frag_count(1), 1);
+	assert_int_equal(konce_frag_count(KONCE_FRAG_DATA_MAX), 1);
+	assert_int_equal(konce_frag_count(KONCE_FRAG_DATA_MAX + 1), 2);
+	assert_int_equal(konce_frag_bounds(0, 0, &off, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(konce_frag_bounds(2000, 2, &off, &len), 0);
+	assert_int_equal(off, 1920);
+	assert_int_equal(len, 80);
+	assert_int_equal(konce_frag_bounds(2000, 3, &off, &len), -EINVAL);
+}
+
+static konce_reasm_result feed(konce_reasm *r, uint64_t id, uint64_t total, uint64_t off, size_t len,
+			       konce_reasm_msg **out)
+{
+	uint8_t buf[KONCE_WIRE_MAX_PAYLOAD];
+	fill(buf, id, off, len);
+	konce_fragment f = {.msg_id = id, .offset = off, .total = total, .len = len, .data = buf};
+	return konce_reasm_on_fragment(r, &f, 0, out);
+}
+
+static void check_msg(const konce_reasm_msg *m, uint64_t id, uint64_t total)
+{
+	assert_non_null(m);
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->len, total);
+	for (uint64_t k = 0; k < total; k++)
+		if (m->data[k] != content(id, k))
+			fail_msg("message %llu byte %llu differs", (unsigned long long)id, (unsigned long long)k);
+}
+
+/* Random sizes from 1 B to 1 MiB (log-uniform), several messages interleaved, fragments shuffled,
+ * 10% sent twice. */
+static void test_random_sizes(void **state)
+{
+	(void)state;
+	counting_env ce = cenv();
+	ce.env.ctx = &ce;
+	konce_reasm r;
+	konce_reasm_config cfg = {.budget = 8u << 20};
+	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
+	srand(1234);
+	enum { BATCH = 5, ROUNDS = 8 };
+	uint64_t next_id = 1;
+	for (int round = 0; round < ROUNDS; round++) {
+		uint64_t ids[BATCH], totals[BATCH];
+		size_t nfr = 0;
+		for (int i = 0; i < BATCH; i++) {
+			ids[i] = next_id++;
+			totals[i] = (uint64_t)1 << (rand() % 21);
+			totals[i] += (uint64_t)rand() % totals[i];
+			if (totals[i] > (1u << 20))
+				totals[i] = 1u << 20;
+			if (round == 0 && i == 0)
+				totals[i] = 1;
+			if (round == 0 && i == 1)
+				totals[i] = 1u << 20;
+			nfr += konce_frag_count(totals[i]);
+		}
+		/* (message, fragment index) pairs, some twice, shuffled */
+		size_t cap = nfr * 2, n = 0;
+		uint64_t(*list)[2] = malloc(cap * sizeof(*list));
+		for (int i = 0; i < BATCH; i++)
+			for (uint64_t k = 0; k < konce_frag_count(totals[i]); k++) {
+				list[n][0] = (uint64_t)i;
+				list[n++][1] = k;
+				if (rand() % 10 == 0) {
+					list[n][0] = (uint64_t)i;
+					list[n++][1] = k;
+				}
+			}
+		for (size_t i = n; i > 1; i--) {
+			size_t j = (size_t)rand() % i;
+			uint64_t t0 = list[i - 1][0], t1 = list[i - 1][1];
+			list[i - 1][0] = list[j][0];
+			list[i - 1][1] = list[j][1];
+			list[j][0] = t0;
+			list[j][1] = t1;
+		}
+		int delivered[BATCH] = {0};
+		for (size_t i = 0; i < n; i++) {
+			int mi = (int)list[i][0];
+			uint64_t off;
+			size_t len;
+			assert_int_equal(konce_frag_bounds(totals[mi], list[i][1], &off, &len), 0);
+			konce_reasm_msg *m;
+			konce_reasm_result res = feed(&r, ids[mi], totals[mi], off, len, &m);
+			assert_true(r.used <= cfg.budget);
+			if (res == KONCE_REASM_COMPLETE) {
+				check_msg(m, ids[mi], totals[mi]);
+				delivered[mi]++;
+				konce_reasm_release(&r, m);
+			} else {
+				assert_true(res == KONCE_REASM_PARTIAL || res == KONCE_REASM_DUPLICATE);
+				assert_null(m);
+			}
+		}
+		for (int i = 0; i < BATCH; i++)
+			assert_int_equal(delivered[i], 1);
+		assert_int_equal(r.used, 0);
+		free(list);
+	}
+	assert_int_equal(r.base, next_id);
+	konce_reasm_free(&r);
+	assert_int_equal(ce.live, 0);
+}
+
+static void test_overlap_first_copy_wins(void **state)
+{
+	(void)state;
+	konce_reasm r;
+	konce_reasm_config cfg = {.budget = 4096};
+	assert_int_equal(konce_reasm_init(&r, konce_env_default(), &cfg), 0);
+	uint8_t a[100], b[100];
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	konce_reasm_msg *m;
+	konce_fragment f = {.msg_id = 1, .offset = 0, .total = 200, .len = 100, .data = a};
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_PARTIAL);
+	f = (konce_fragment){.msg_id = 1, .offset = 50, .total = 200, .len = 100, .data = b};
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_DUPLICATE);
+	f = (konce_fragment){.msg_id = 1, .offset = 10, .total = 200, .len = 20, .data = b};
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_DUPLICATE);
+	/* a different total for the same message is refused */
+	f = (konce_fragment){.msg_id = 1, .offset = 150, .total = 300, .len = 50, .data = a};
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_INCONSISTENT);
+	f = (konce_fragment){.msg_id = 1, .offset = 120, .total = 200, .len = 80, .data = a};
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_COMPLETE);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(m->data[i], i < 100 ? 'a' : i < 150 ? 'b' : 'a');
+	konce_reasm_release(&r, m);
+	/* finished: never delivered again */
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 0, &m), KONCE_REASM_DUPLICATE);
+	assert_null(m);
+	konce_reasm_free(&r);
+}
+
+static void test_no_head_of_line_blocking(void **state)
+{
+	(void)state;
+	konce_reasm r;
+	konce_reasm_config cfg = {.budget = 1 << 20};
+	assert_int_equal(konce_reasm_init(&r, konce_env_default(), &cfg), 0);
+	konce_reasm_msg *m;
+	uint64_t total_a = 3 * KONCE_FRAG_DATA_MAX, total_b = 2 * KONCE_FRAG_DATA_MAX;
+	/* A's fragments 0 and 2 arrive, fragment 1 is missing */
+	assert_int_equal(feed(&r, 1, total_a, 0, KONCE_FRAG_DATA_MAX, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(feed(&r, 1, total_a, 2 * KONCE_FRAG_DATA_MAX, KONCE_FRAG_DATA_MAX, &m), KONCE_REASM_PARTIAL);
+	/* B, sent after A, completes while A still has its hole */
+	assert_int_equal(feed(&r, 2, total_b, KONCE_FRAG_DATA_MAX, KONCE_FRAG_DATA_MAX, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(feed(&r, 2, total_b, 0, KONCE_FRAG_DATA_MAX, &m), KONCE_REASM_COMPLETE);
+	check_msg(m, 2, total_b);
+	konce_reasm_release(&r, m);
+	assert_int_equal(r.base, 1); /* A is still open */
+	assert_int_equal(feed(&r, 1, total_a, KONCE_FRAG_DATA_MAX, KONCE_FRAG_DATA_MAX, &m), KONCE_REASM_COMPLETE);
+	check_msg(m, 1, total_a);
+	konce_reasm_release(&r, m);
+	assert_int_equal(r.base, 3);
+	konce_reasm_free(&r);
+}
+
+static void test_budget_and_refusals(void **state)
+{
+	(void)state;
+	counting_env ce = cenv();
+	ce.env.ctx = &ce;
+	konce_reasm r;
+	konce_reasm_config cfg = {.budget = 10000, .max_message = 6000, .max_messages = 2};
+	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
+	konce_reasm_msg *m;
+	assert_int_equal(konce_reasm_credit(&r), 10000);
+	/* too large for max_message: refused, and stays refused */
+	assert_int_equal(feed(&r, 1, 6001, 0, 100, &m), KONCE_REASM_TOO_LARGE);
+	assert_int_equal(feed(&r, 1, 6001, 100, 100, &m), KONCE_REASM_REFUSED);
+	/* 5000 bytes: charged 5000 + 632 + 64 */
+	assert_int_equal(feed(&r, 2, 5000, 0, 100, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(konce_reasm_charge(5000), 5000 + 79 * 8 + 64);
+	assert_int_equal(konce_reasm_credit(&r), 10000 - konce_reasm_charge(5000));
+	/* another 5000 does not fit the rest of the budget */
+	assert_int_equal(feed(&r, 3, 5000, 0, 100, &m), KONCE_REASM_NO_BUDGET);
+	assert_true(r.used <= cfg.budget);
+	assert_int_equal(feed(&r, 3, 5000, 100, 100, &m), KONCE_REASM_REFUSED);
+	/* two in progress fill the table */
+	assert_int_equal(feed(&r, 4, 100, 0, 50, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(feed(&r, 5, 100, 0, 50, &m), KONCE_REASM_BUSY);
+	/* a message id far ahead of the lowest unfinished (2) is dropped, not refused */
+	assert_int_equal(feed(&r, 2 + KONCE_REASM_WINDOW, 10, 0, 10, &m), KONCE_REASM_OUT_OF_WINDOW);
+	assert_int_equal(feed(&r, 1 + KONCE_REASM_WINDOW, 10, 0, 10, &m), KONCE_REASM_BUSY);
+	/* the stalled message 2 expires; its budget comes back */
+	assert_int_equal(feed(&r, 4, 100, 50, 25, &m), KONCE_REASM_PARTIAL);
+	konce_fragment f = {.msg_id = 4, .offset = 75, .total = 100, .len = 5, .data = (const uint8_t *)"xxxxx"};
+	assert_int_equal(konce_reasm_on_fragment(&r, &f, 900, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(konce_reasm_expire(&r, 1000, 500), 1);
+	assert_int_equal(feed(&r, 2, 5000, 100, 100, &m), KONCE_REASM_REFUSED);
+	assert_int_equal(konce_reasm_credit(&r), 10000 - konce_reasm_charge(100));
+	/* a delivered message holds its charge until released */
+	assert_int_equal(feed(&r, 6, 4000, 0, 960, &m), KONCE_REASM_PARTIAL);
+	for (uint64_t off = 960; off < 4000; off += 960)
+		feed(&r, 6, 4000, off, off + 960 > 4000 ? 4000 - off : 960, &m);
+	check_msg(m, 6, 4000);
+	assert_int_equal(konce_reasm_credit(&r), 10000 - konce_reasm_charge(100) - konce_reasm_charge(4000));
+	konce_reasm_release(&r, m);
+	assert_int_equal(konce_reasm_credit(&r), 10000 - konce_reasm_charge(100));
+	/* the empty message */
+	assert_int_equal(feed(&r, 7, 0, 0, 0, &m), KONCE_REASM_COMPLETE);
+	assert_int_equal(m->len, 0);
+	konce_reasm_release(&r, m);
+	assert_int_equal(feed(&r, 7, 0, 0, 0, &m), KONCE_REASM_DUPLICATE);
+	konce_reasm_free(&r);
+	assert_int_equal(ce.live, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vector),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_random_sizes),
+		cmocka_unit_test(test_overlap_first_copy_wins),
+		cmocka_unit_test(test_no_head_of_line_blocking),
+		cmocka_unit_test(test_budget_and_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,90 @@
+/* test_pacer.c - token-bucket pacing: a window spread over the round trip, burst limit, rate
+ * changes, no overflow on long idle gaps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "node/cc.h"
+#include "node/pacer.h"
+
+#define MSS 1200
+#define MS 1000
+
+static void test_spreads_window_over_rtt(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	konce_pacer p;
+	konce_cc_init(&cc, &konce_cc_newreno, MSS, 0);
+	konce_cc_on_loss(&cc, MSS, 0, 1); /* congestion avoidance: rate = 5/4 cwnd / srtt */
+	konce_pacer_init(&p, 2 * MSS, 0);
+	uint64_t srtt = 100 * MS;
+	konce_pacer_set_rate(&p, konce_cc_pacing_rate(&cc, srtt), 0);
+	assert_int_equal(p.rate, 6000 * 1000000ull / srtt * 5 / 4); /* 75 kB/s */
+	/* Send as early as the pacer allows, for one RTT. */
+	uint64_t now = 0, last = 0, sent = 0, back_to_back = 0, max_b2b = 0;
+	for (;;) {
+		uint64_t t = konce_pacer_next_time(&p, MSS, now);
+		assert_true(t >= now);
+		if (t >= srtt)
+			break;
+		now = t;
+		back_to_back = (sent && now == last) ? back_to_back + 1 : 1;
+		if (back_to_back > max_b2b)
+			max_b2b = back_to_back;
+		konce_pacer_on_sent(&p, MSS, now);
+		last = now;
+		sent++;
+	}
+	/* 75 kB/s x 100 ms = 7500 bytes = 6.25 packets, plus the initial 2-packet burst */
+	assert_int_equal(sent, 2 + 6);
+	assert_int_equal(max_b2b, 2);
+	/* after the burst, packets are 1200 / 75000 s = 16 ms apart */
+	assert_int_equal(konce_pacer_next_time(&p, MSS, last) - last, 16 * MS);
+}
+
+static void test_unpaced_and_idle(void **state)
+{
+	(void)state;
+	konce_pacer p;
+	konce_pacer_init(&p, 10 * MSS, 5);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(konce_pacer_next_time(&p, MSS, 5), 5);
+		konce_pacer_on_sent(&p, MSS, 5);
+	}
+	/* a very high rate after a very long idle gap: the bucket is just full */
+	konce_pacer_set_rate(&p, UINT64_MAX / 4, 6);
+	assert_int_equal(konce_pacer_next_time(&p, MSS, UINT64_MAX / 2), UINT64_MAX / 2);
+	assert_int_equal(p.tokens, 10 * MSS * 1000000ull);
+	/* a slow rate: 1 byte per second */
+	konce_pacer_init(&p, MSS, 0);
+	konce_pacer_set_rate(&p, 1, 0);
+	konce_pacer_on_sent(&p, MSS, 0);
+	assert_int_equal(konce_pacer_next_time(&p, 1, 0), 1000000);
+	assert_int_equal(konce_pacer_next_time(&p, 1, 999999), 1000000);
+	assert_int_equal(konce_pacer_next_time(&p, 1, 1000000), 1000000);
+}
+
+static void test_rate_change_keeps_tokens(void **state)
+{
+	(void)state;
+	konce_pacer p;
+	konce_pacer_init(&p, MSS, 0);
+	konce_pacer_set_rate(&p, 120000, 0); /* 1200 bytes per 10 ms */
+	konce_pacer_on_sent(&p, MSS, 0);
+	/* 5 ms at the old rate earns half a packet; then the rate doubles */
+	konce_pacer_set_rate(&p, 240000, 5 * MS);
+	assert_int_equal(konce_pacer_next_time(&p, MSS, 5 * MS), 5 * MS + 2500);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spreads_window_over_rtt),
+		cmocka_unit_test(test_unpaced_and_idle),
+		cmocka_unit_test(test_rate_change_keeps_tokens),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,416 @@
+/* test_recovery.c - packet-threshold loss (with recvtrack producing the acks), time-threshold
+ * loss, probe timeout with backoff, the bounded store, and "nothing acknowledged is sent again". */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/recovery.h"
+#include "node/recvtrack.h"
+
+#define MS 1000
+
+typedef struct log {
+	int acked[256], lost[256]; /* per ref id: how many times reported */
+	size_t nacked, nlost;
+} log_t;
+
+static void on_acked(void *ctx, const konce_frame_ref *ref)
+{
+	log_t *l = ctx;
+	l->acked[ref->id]++;
+	l->nacked++;
+}
+
+static void on_lost(void *ctx, const konce_frame_ref *ref)
+{
+	log_t *l = ctx;
+	l->lost[ref->id]++;
+	l->nlost++;
+}
+
+typedef struct counting_env {
+	konce_env env;
+	long live;
+} counting_env;
+
+static void *c_alloc(void *ctx, size_t n)
+{
+	((counting_env *)ctx)->live++;
+	return calloc(1, n);
+}
+static void c_free(void *ctx, void *p)
+{
+	((counting_env *)ctx)->live--;
+	free(p);
+}
+
+/* One packet whose single ref has id = pn (so the log shows which packet was reported). */
+static void send_pkt(konce_recovery *r, uint64_t pn, uint64_t now)
+{
+	konce_sent_packet p = {.pn = pn, .time_sent = now, .bytes = 1000, .ack_eliciting = true,
+			       .in_flight = true, .nrefs = 1};
+	p.refs[0] = (konce_frame_ref){.id = pn, .index = 0, .kind = 1};
+	assert_int_equal(konce_recovery_on_sent(r, &p), 0);
+}
+
+static konce_ack ack_of(uint64_t lo, uint64_t hi)
+{
+	konce_ack a = {.nranges = 1};
+	a.ranges[0] = (konce_ack_range){lo, hi};
+	return a;
+}
+
+static void setup(konce_recovery *r, konce_sent_packet *slots, size_t cap, log_t *l)
+{
+	memset(l, 0, sizeof(*l));
+	konce_recovery_ops ops = {on_acked, on_lost, l};
+	konce_recovery_init_with(r, slots, cap, &ops, 25 * MS);
+}
+
+/* Packet 5 of 1..10 is lost.  The receiver (recvtrack) acks as konce does: the ack at 6 reveals the
+ * hole, packet 5 waits that ack out, and the next ack (at 8) declares it lost. */
+static void test_packet_threshold_waits_one_ack(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[64];
+	konce_recovery r;
+	log_t l;
+	konce_recvtrack rt;
+	konce_loss_result res;
+	setup(&r, slots, 64, &l);
+	konce_recvtrack_init(&rt, 0);
+
+	uint64_t now = 0;
+	int acks = 0, ack_lost_at = 0, ack_revealing = 0;
+	for (uint64_t pn = 1; pn <= 10; pn++) {
+		send_pkt(&r, pn, now);
+		now += MS;
+		if (pn == 5)
+			continue;
+		konce_recvtrack_on_packet(&rt, pn, true, now, false, 0);
+		if (!konce_recvtrack_ack_due(&rt, now))
+			continue;
+		konce_ack a;
+		assert_int_equal(konce_recvtrack_build_ack(&rt, now, 0, &a), 0);
+		konce_recvtrack_on_ack_sent(&rt);
+		acks++;
+		/* the ack takes 50 ms to come back, so the time threshold (9/8 RTT) is ~56 ms,
+		 * far longer than the 1 ms between packets: only the packet threshold acts */
+		assert_int_equal(konce_recovery_on_ack(&r, &a, now + 50 * MS, &res), 0);
+		if (!ack_revealing && konce_ack_largest(&a) > 5)
+			ack_revealing = acks;
+		if (l.lost[5] && !ack_lost_at)
+			ack_lost_at = acks;
+	}
+	assert_int_equal(konce_recvtrack_ack_time(&rt), KONCE_RECVTRACK_NEVER);
+	assert_true(ack_revealing > 0);
+	assert_int_equal(ack_lost_at, ack_revealing + 1);
+	assert_int_equal(l.nlost, 1);
+	assert_int_equal(l.lost[5], 1);
+	assert_int_equal(l.acked[5], 0);
+	for (int pn = 1; pn <= 10; pn++)
+		if (pn != 5)
+			assert_int_equal(l.acked[pn], 1);
+	assert_int_equal(r.bytes_in_flight, 0);
+}
+
+static void test_time_threshold(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[16];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 16, &l);
+	send_pkt(&r, 1, 0);
+	send_pkt(&r, 2, 10 * MS);
+	konce_ack a = ack_of(2, 2);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 110 * MS, &res), 0);
+	assert_true(res.rtt_sample);
+	assert_int_equal(r.rtt.latest, 100 * MS);
+	assert_int_equal(res.nlost, 0);
+	/* 1 is only one packet behind: lost when 9/8 x 100 ms have passed since it was sent */
+	assert_int_equal(konce_recovery_timer(&r), 112500);
+	assert_int_equal(konce_recovery_on_timeout(&r, 112499, &res), KONCE_RECOVERY_TIMER_NONE);
+	assert_int_equal(l.nlost, 0);
+	assert_int_equal(konce_recovery_on_timeout(&r, 112500, &res), KONCE_RECOVERY_TIMER_LOSS);
+	assert_int_equal(res.nlost, 1);
+	assert_int_equal(res.lost_bytes, 1000);
+	assert_int_equal(res.largest_lost_sent, 0);
+	assert_int_equal(l.lost[1], 1);
+	assert_int_equal(konce_recovery_timer(&r), KONCE_RECOVERY_NEVER);
+	/* A late ack of 1: the loss was spurious.  Its data is reported acked after all (once), and
+	 * the time threshold grows by 1/4 RTT. */
+	a = ack_of(1, 2);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 120 * MS, &res), 0);
+	assert_int_equal(res.nacked, 0);
+	assert_int_equal(res.nspurious, 1);
+	assert_int_equal(l.acked[1], 1);
+	assert_int_equal(r.time_num, KONCE_LOSS_TIME_NUM + 2);
+	assert_int_equal(r.packet_threshold, KONCE_LOSS_PACKET_THRESHOLD);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 121 * MS, &res), 0);
+	assert_int_equal(res.nspurious, 0);
+	assert_int_equal(l.acked[1], 1);
+}
+
+/* Packets 1..3 are declared lost by the packet threshold, then acked: the threshold grows to the
+ * reordering distance seen, and later reordering of that depth is no longer called loss. */
+static void test_spurious_raises_packet_threshold(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[64];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 64, &l);
+	for (uint64_t pn = 1; pn <= 10; pn++)
+		send_pkt(&r, pn, pn * MS);
+	konce_ack a = ack_of(4, 10);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 110 * MS, &res), 0);
+	assert_int_equal(res.nlost, 3);
+	a = ack_of(1, 10);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 111 * MS, &res), 0);
+	assert_int_equal(res.nspurious, 3);
+	assert_int_equal(r.packet_threshold, 10); /* 1 was lost when 10 was acked */
+	for (int pn = 1; pn <= 3; pn++)
+		assert_int_equal(l.acked[pn], 1);
+	/* now 11..30; 25..30 acked: only packets 10 or more below 30 are lost */
+	for (uint64_t pn = 11; pn <= 30; pn++)
+		send_pkt(&r, pn, 200 * MS + pn * MS);
+	a = ack_of(25, 30);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 300 * MS, &res), 0);
+	assert_int_equal(res.nlost, 10); /* 11..20 */
+	assert_int_equal(l.lost[20], 1);
+	assert_int_equal(l.lost[21], 0);
+	/* the distance is capped */
+	for (uint64_t pn = 31; pn <= 60; pn++)
+		send_pkt(&r, pn, 400 * MS + pn);
+	a = ack_of(60, 60);
+	konce_recovery_on_ack(&r, &a, 500 * MS, &res);
+	a = ack_of(21, 60);
+	konce_recovery_on_ack(&r, &a, 501 * MS, &res);
+	assert_true(res.nspurious > 0);
+	assert_true(r.packet_threshold <= KONCE_LOSS_PACKET_THRESHOLD_MAX);
+}
+
+static void test_pto_backoff_and_probe(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[16];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 16, &l);
+	assert_int_equal(konce_recovery_timer(&r), KONCE_RECOVERY_NEVER);
+	send_pkt(&r, 1, 0);
+	uint64_t pto = 333000 + 4 * 166500 + 25 * MS;
+	assert_int_equal(konce_recovery_timer(&r), pto);
+	assert_int_equal(konce_recovery_on_timeout(&r, pto - 1, &res), KONCE_RECOVERY_TIMER_NONE);
+	assert_int_equal(konce_recovery_on_timeout(&r, pto, &res), KONCE_RECOVERY_TIMER_PROBE);
+	assert_int_equal(l.nlost, 0); /* a probe declares nothing lost */
+	assert_int_equal(konce_recovery_timer(&r), 2 * pto);
+	/* The probe carries the oldest outstanding data again. */
+	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, KONCE_RECOVERY_MAX_REFS, NULL, NULL), 1);
+	assert_int_equal(refs[0].id, 1);
+	konce_sent_packet p = {.pn = 2, .time_sent = pto, .bytes = 1000, .ack_eliciting = true,
+			       .in_flight = true, .nrefs = 1};
+	p.refs[0] = refs[0];
+	assert_int_equal(konce_recovery_on_sent(&r, &p), 0);
+	assert_int_equal(konce_recovery_timer(&r), pto + 2 * pto);
+	assert_int_equal(konce_recovery_on_timeout(&r, 3 * pto, &res), KONCE_RECOVERY_TIMER_PROBE);
+	assert_int_equal(konce_recovery_timer(&r), pto + 4 * pto);
+	/* Backoff is capped. */
+	for (int i = 0; i < 40; i++)
+		konce_recovery_on_timeout(&r, UINT64_MAX - 1, &res);
+	assert_int_equal(konce_recovery_timer(&r), pto + (pto << KONCE_PTO_MAX_BACKOFF));
+	/* The probe's ack reports the ref (id 1, carried by packet 2) and resets the backoff. */
+	konce_ack a = ack_of(2, 2);
+	uint64_t now = 3 * pto + 100 * MS;
+	assert_int_equal(konce_recovery_on_ack(&r, &a, now, &res), 0);
+	assert_int_equal(l.acked[1], 1);
+	assert_int_equal(r.pto_count, 0);
+}
+
+static bool not_id_1(void *ctx, const konce_frame_ref *ref)
+{
+	(void)ctx;
+	return ref->id != 1;
+}
+
+/* Probe data skips what the message layer says is no longer needed (acked via another packet). */
+static void test_probe_refs_filter(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[16];
+	konce_recovery r;
+	log_t l;
+	setup(&r, slots, 16, &l);
+	send_pkt(&r, 1, 0);
+	send_pkt(&r, 2, 0);
+	konce_sent_packet ack_only = {.pn = 3, .bytes = 30, .nrefs = 0};
+	assert_int_equal(konce_recovery_on_sent(&r, &ack_only), 0);
+	konce_frame_ref refs[4];
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, 4, NULL, NULL), 2);
+	assert_int_equal(refs[0].id, 1);
+	assert_int_equal(refs[1].id, 2);
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, 1, NULL, NULL), 1);
+	assert_int_equal(konce_recovery_probe_refs(&r, refs, 4, not_id_1, NULL), 1);
+	assert_int_equal(refs[0].id, 2);
+}
+
+static void test_never_resend_acked(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[32];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 32, &l);
+	for (uint64_t pn = 1; pn <= 20; pn++)
+		send_pkt(&r, pn, pn * MS);
+	/* Acks arrive out of order, repeated and overlapping. */
+	konce_ack a = {.nranges = 3};
+	a.ranges[0] = (konce_ack_range){15, 16};
+	a.ranges[1] = (konce_ack_range){8, 10};
+	a.ranges[2] = (konce_ack_range){2, 3};
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 50 * MS, &res), 0);
+	assert_int_equal(res.nacked, 7);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 51 * MS, &res), 0);
+	assert_int_equal(res.nacked, 0);
+	a = ack_of(1, 20);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 52 * MS, &res), 0);
+	for (int pn = 1; pn <= 20; pn++) {
+		/* all arrived in the end: each acked exactly once, lost at most once */
+		assert_int_equal(l.acked[pn], 1);
+		assert_true(l.lost[pn] <= 1);
+		/* acked before any loss was declared: never reported lost */
+		if ((pn >= 2 && pn <= 3) || (pn >= 8 && pn <= 10) || (pn >= 15 && pn <= 16))
+			assert_int_equal(l.lost[pn], 0);
+	}
+	assert_true(l.nlost > 0);
+	assert_int_equal(r.bytes_in_flight, 0);
+	assert_int_equal(r.eliciting_in_flight, 0);
+	/* An ack of a packet never sent is refused and changes nothing. */
+	send_pkt(&r, 21, 60 * MS);
+	a = ack_of(21, 22);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 61 * MS, &res), -EPROTO);
+	assert_int_equal(l.acked[21], 0);
+	assert_int_equal(r.bytes_in_flight, 1000);
+}
+
+static void test_bounded_store(void **state)
+{
+	(void)state;
+	counting_env ce = {{c_alloc, c_free, NULL, NULL}, 0};
+	ce.env.ctx = &ce;
+	konce_recovery r;
+	log_t l = {0};
+	konce_recovery_ops ops = {on_acked, on_lost, &l};
+	konce_loss_result res;
+	assert_int_equal(konce_recovery_init(&r, &ce.env, 0, &ops, 0), -EINVAL);
+	assert_int_equal(konce_recovery_init(&r, &ce.env, 8, &ops, 0), 0);
+	assert_int_equal(ce.live, 1);
+	/* Numbers may skip (pn 1 went to the handshake), but never go back. */
+	for (uint64_t pn = 2; pn <= 9; pn++)
+		send_pkt(&r, pn, 0);
+	assert_false(konce_recovery_can_send(&r, 10));
+	assert_false(konce_recovery_can_send(&r, 9));
+	konce_sent_packet p = {.pn = 10, .bytes = 1, .nrefs = 0};
+	assert_int_equal(konce_recovery_on_sent(&r, &p), -ENOBUFS);
+	p.pn = 5;
+	assert_int_equal(konce_recovery_on_sent(&r, &p), -EINVAL);
+	/* Acking 3 does not free a slot for 10: 2 is still outstanding, 10 - 2 >= 8. */
+	konce_ack a = ack_of(3, 3);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 10 * MS, &res), 0);
+	assert_false(konce_recovery_can_send(&r, 10));
+	a = ack_of(2, 3);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 11 * MS, &res), 0);
+	assert_true(konce_recovery_can_send(&r, 10));
+	assert_true(konce_recovery_can_send(&r, 11));
+	assert_false(konce_recovery_can_send(&r, 12));
+	/* Empty store: any larger number starts a new window. */
+	a = ack_of(2, 9);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 12 * MS, &res), 0);
+	assert_true(konce_recovery_can_send(&r, 1000));
+	send_pkt(&r, 1000, 13 * MS);
+	assert_int_equal(konce_recovery_probe_refs(&r, (konce_frame_ref[4]){0}, 4, NULL, NULL), 1);
+	konce_recovery_free(&r);
+	assert_int_equal(ce.live, 0);
+}
+
+static void test_persistent_congestion(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[64];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 64, &l);
+	send_pkt(&r, 1, 0);
+	konce_ack a = ack_of(1, 1);
+	konce_recovery_on_ack(&r, &a, 100 * MS, &res);
+	/* srtt 100 ms, rttvar 50 ms: persistent-congestion period (100 + 200 + 25) x 3 = 975 ms */
+	for (uint64_t pn = 2; pn <= 20; pn++)
+		send_pkt(&r, pn, 200 * MS + (pn - 2) * 100 * MS);
+	/* 21 is acked 100 ms after it is sent, so the RTT estimate stays near 100 ms */
+	send_pkt(&r, 21, 3900 * MS);
+	a = ack_of(21, 21);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 4000 * MS, &res), 0);
+	assert_int_equal(res.nlost, 19);
+	assert_true(res.persistent_congestion);
+	assert_int_equal(res.lost_bytes, 19 * 1000);
+	assert_int_equal(res.largest_lost_sent, 200 * MS + 18 * 100 * MS);
+
+	/* The same losses with every fifth packet acked in between: no run is long enough. */
+	setup(&r, slots, 64, &l);
+	send_pkt(&r, 1, 0);
+	a = ack_of(1, 1);
+	konce_recovery_on_ack(&r, &a, 100 * MS, &res);
+	for (uint64_t pn = 2; pn <= 20; pn++)
+		send_pkt(&r, pn, 200 * MS + (pn - 2) * 100 * MS);
+	send_pkt(&r, 21, 3900 * MS);
+	a = (konce_ack){.nranges = 4};
+	a.ranges[0] = (konce_ack_range){21, 21};
+	a.ranges[1] = (konce_ack_range){16, 16};
+	a.ranges[2] = (konce_ack_range){11, 11};
+	a.ranges[3] = (konce_ack_range){6, 6};
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 4000 * MS, &res), 0);
+	assert_int_equal(res.nlost, 16);
+	assert_false(res.persistent_congestion);
+}
+
+static void test_non_eliciting_not_timed(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[8];
+	konce_recovery r;
+	log_t l;
+	setup(&r, slots, 8, &l);
+	konce_sent_packet p = {.pn = 1, .time_sent = 0, .bytes = 40, .ack_eliciting = false, .in_flight = false};
+	assert_int_equal(konce_recovery_on_sent(&r, &p), 0);
+	assert_int_equal(konce_recovery_timer(&r), KONCE_RECOVERY_NEVER);
+	assert_int_equal(r.bytes_in_flight, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_packet_threshold_waits_one_ack),
+		cmocka_unit_test(test_time_threshold),
+		cmocka_unit_test(test_spurious_raises_packet_threshold),
+		cmocka_unit_test(test_pto_backoff_and_probe),
+		cmocka_unit_test(test_never_resend_acked),
+		cmocka_unit_test(test_probe_refs_filter),
+		cmocka_unit_test(test_bounded_store),
+		cmocka_unit_test(test_persistent_congestion),
+		cmocka_unit_test(test_non_eliciting_not_timed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
