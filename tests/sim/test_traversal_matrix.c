@@ -235,10 +235,201 @@ static void test_matrix(void **state)
 				assert_true(grid[a][b].direct > 0);
 }
 
+
+/* Two hosts behind one NAT that does not hairpin meet over their host candidates. */
+static void test_same_nat(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 6)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		c.hairpin = false;
+		sim_nat *n = sim_nat_add(s, "198.51.100.10", &c);
+		sim_host *ha = sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
+		sim_host *hb = sim_host_add_behind(s, n, "10.0.0.3", NULL, NULL);
+		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
+		sim_link_set_both(s, ha, hb, &lan);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 20 * SEC);
+		unsigned sock;
+		konce_addr pa, pb, host_a = sim_host_addr(ha, TP_MAIN_PORT), host_b = sim_host_addr(hb, TP_MAIN_PORT);
+		SIM_ASSERT(s, konce_punch_path(w.a.pu, &sock, &pa) && sock == 0 && konce_addr_eq(&pa, &host_b));
+		SIM_ASSERT(s, konce_punch_path(w.b.pu, &sock, &pb) && sock == 0 && konce_addr_eq(&pb, &host_a));
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		SIM_ASSERT_EQ(s, sim_nat_counters_get(n)->hairpinned, 0);
+		world_free(&w);
+	}
+}
+
+/* A direct path whose NAT forgets its mappings mid-transfer: both sides notice through unanswered
+ * keepalives, fall back to the relay, re-register, are introduced again and go direct again; every
+ * message arrives.  A's NAT allocates at random, so after the flush its mapping has a new port
+ * that B's port-restricted filter refuses: rebinding alone cannot repair the path. */
+static void test_flush_recovers(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 6)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat_cfg ca = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		ca.ports = SIM_NAT_PORT_RANDOM;
+		sim_nat_cfg cb = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		sim_nat *na = sim_nat_add(s, "198.51.100.10", &ca), *nb = sim_nat_add(s, "198.51.100.20", &cb);
+		sim_host *ha = sim_host_add_behind(s, na, "10.0.0.2", NULL, NULL);
+		sim_host *hb = sim_host_add_behind(s, nb, "10.0.0.2", NULL, NULL);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, 60, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, 60, NULL, NULL);
+		w.a.msg_every = w.b.msg_every = SEC;
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 20 * SEC);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT);
+		sim_nat_flush(na);
+		uint64_t flushed = sim_now(s);
+		sim_run_until(s, 120 * SEC);
+		if (getenv("TP_DEBUG"))
+			printf("flush seed %llu: lost a %u b %u, relayed rx a %u b %u, attempts a %llu b %llu, "
+			       "direct again a %.1fs b %.1fs, rebinds a %llu b %llu\n", (unsigned long long)seed,
+			       w.a.ev_lost, w.b.ev_lost, w.a.relay_rx, w.b.relay_rx,
+			       (unsigned long long)konce_punch_counters(w.a.pu)->attempts,
+			       (unsigned long long)konce_punch_counters(w.b.pu)->attempts,
+			       (double)w.a.last_direct_at / 1e6, (double)w.b.last_direct_at / 1e6,
+			       (unsigned long long)konce_punch_counters(w.a.pu)->rebinds,
+			       (unsigned long long)konce_punch_counters(w.b.pu)->rebinds);
+		SIM_ASSERT(s, w.a.ev_lost + w.b.ev_lost >= 1);
+		SIM_ASSERT(s, w.a.relay_rx + w.b.relay_rx > 0);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, w.a.last_direct_at > flushed && w.b.last_direct_at > flushed);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		SIM_ASSERT_EQ(s, w.a.ngot, 60);
+		SIM_ASSERT_EQ(s, w.b.ngot, 60);
+		world_free(&w);
+	}
+}
+
+/* A node that refuses introductions from keys it does not know: no punch, no relayed delivery. */
+static bool allow_none(void *ctx, const uint8_t key[KONCE_WIRE_KEY]) { return false; }
+
+static void test_refuse_unknown(void **state)
+{
+	(void)state;
+	world w;
+	world_init(&w, 1);
+	sim *s = w.s;
+	sim_host *ha = sim_host_add(s, "203.0.113.10", NULL, NULL), *hb = sim_host_add(s, "203.0.113.20", NULL, NULL);
+	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+	random_keys(s, ka, kb);
+	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, allow_none, NULL);
+	tp_peer_connect_at(&w.a, 2 * SEC);
+	sim_run_until(s, 20 * SEC);
+	SIM_ASSERT(s, konce_rdvc_counters(w.b.rc)->refused > 0);
+	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.b.rc)->intros, 0);
+	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PATH_IDLE);
+	SIM_ASSERT(s, w.b.probes_refused > 0);
+	SIM_ASSERT_EQ(s, w.b.ngot, 0);
+	SIM_ASSERT(s, !tp_peer_done(&w.a));
+	world_free(&w);
+}
+
+/* Forged registrations and introduction requests from thousands of spoofed sources: the
+ * rendezvous allocates nothing, its table stays within its slots, and the honest pair that had
+ * registered before is still introduced and goes direct. */
+typedef struct flood {
+	sim *s;
+	sim_host *h;
+	konce_addr rdv;
+	uint64_t until, sent;
+} flood;
+
+static void flood_tick(void *ctx, uint64_t now)
+{
+	flood *f = ctx;
+	if (now >= f->until)
+		return;
+	uint8_t ip4[4] = {(uint8_t)(1 + sim_rand_below(f->s, 223)), (uint8_t)sim_rand(f->s),
+			  (uint8_t)sim_rand(f->s), (uint8_t)sim_rand(f->s)};
+	konce_addr from;
+	konce_addr_from_v4(&from, ip4, (uint16_t)(1024 + sim_rand_below(f->s, 60000)));
+	konce_rdv_msg m = {.type = (f->sent & 1) ? KONCE_RDV_INTRO_REQUEST : KONCE_RDV_REGISTER,
+			   .id = sim_rand(f->s)};
+	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
+		m.key[i] = (uint8_t)sim_rand(f->s);
+		m.target[i] = (uint8_t)sim_rand(f->s);
+	}
+	m.ncand = m.type == KONCE_RDV_REGISTER ? KONCE_RDV_MAX_REG_CANDS : 0;
+	for (unsigned i = 0; i < m.ncand; i++) {
+		m.cand[i].type = KONCE_CAND_HOST;
+		m.cand[i].addr = from;
+	}
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	sim_send_spoofed(f->s, f->h, &from, &f->rdv, buf, len);
+	f->sent++;
+	sim_at(f->s, now + 200, flood_tick, f);
+}
+
+static void test_rendezvous_flood(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 3)
+	{
+		sim *s = sim_new(seed);
+		world w;
+		memset(&w, 0, sizeof(w));
+		w.s = s;
+		sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01};
+		sim_link_default(s, &dflt);
+		konce_rdv_cfg rc = {.slots = 512};
+		tp_rdv_init(&w.r1, s, "192.0.2.1", &rc);
+		tp_rdv_init(&w.r2, s, "192.0.2.2", &rc);
+		w.rdv[0] = sim_host_addr(w.r1.h, TP_RDV_PORT);
+		w.rdv[1] = sim_host_addr(w.r2.h, TP_RDV_PORT);
+		const konce_env *renv = sim_host_env(w.r1.h);
+		uint64_t allocs = sim_env_allocs(renv);
+		sim_nat *na, *nb;
+		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 5 * SEC);
+		flood f = {s, sim_host_add(s, "192.0.2.66", NULL, NULL), w.rdv[0], 30 * SEC, 0};
+		sim_at(s, SEC, flood_tick, &f);
+		sim_run_until(s, 35 * SEC);
+		const struct konce_rdv_counters *c = konce_rdv_counters(w.r1.r);
+		SIM_ASSERT(s, f.sent > 100000);
+		SIM_ASSERT(s, c->table_full > 0);          /* the flood did fill the table */
+		SIM_ASSERT(s, c->not_registered > 50000);  /* forged requests were never answered */
+		SIM_ASSERT(s, konce_rdv_count(w.r1.r, sim_now(s)) <= 512);
+		SIM_ASSERT_EQ(s, sim_env_allocs(renv), allocs);
+		SIM_ASSERT(s, c->intros >= 1);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_same_nat),
+		cmocka_unit_test(test_flush_recovers),
+		cmocka_unit_test(test_refuse_unknown),
+		cmocka_unit_test(test_rendezvous_flood),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,7 +210,11 @@ static uint64_t peer_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 		app_in(p, pkt, len, sock, from, false, now);
 	} else if (len && pkt[0] == KONCE_RDV_PUNCH) {
 		konce_rdv_msg m;
-		if (konce_rdv_decode(&m, pkt, len) == 0 && memcmp(m.key, p->other, KONCE_WIRE_KEY) == 0)
+		if (konce_rdv_decode(&m, pkt, len) || memcmp(m.key, p->other, KONCE_WIRE_KEY) != 0)
+			;
+		else if (p->allow && !p->allow(p->allow_ctx, m.key))
+			p->probes_refused++; /* the handshake's server side would refuse it the same way */
+		else
 			konce_punch_input(p->pu, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, now);
 	} else if (sock == 0) {
 		konce_rdvc_input(p->rc, pkt, len, from, now);
@@ -244,6 +248,8 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 	p->nmsg = nmsg;
 	p->msg_every = 200 * MS;
 	p->connect_at = UINT64_MAX;
+	p->allow = allow;
+	p->allow_ctx = allow_ctx;
 	sim_host_set_ops(h, &tp_peer_ops, p);
 	if (sim_host_bind(h, TP_MAIN_PORT))
 		abort();

@@ -55,6 +55,9 @@ typedef struct tp_peer {
 	uint64_t last_direct_at;
 	bool bound[KONCE_PUNCH_BIRTHDAY + 1];
 	uint64_t app_tick;
+	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]); /* also applied to probes */
+	void *allow_ctx;
+	unsigned probes_refused;
 } tp_peer;
 
 void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rdv_cfg *cfg);
