@@ -222,8 +222,7 @@ static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t no
 		p->upgrade_at = now + KONCE_UPGRADE_AFTER_LOSS_MS * MS;
 	} else {
 		p->c.giveups++;
-		p->upgrade_at = now + p->backoff;
-		p->backoff = p->backoff * 2 > KONCE_UPGRADE_MAX_MS * MS ? KONCE_UPGRADE_MAX_MS * MS : p->backoff * 2;
+		p->upgrade_at = now + p->backoff; /* the backoff doubles when the upgrade is asked for */
 	}
 	if (!p->controlling)
 		p->upgrade_at = UINT64_MAX;
@@ -370,7 +369,9 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 	if (p->state == KONCE_PATH_RELAYED && p->upgrade_at <= now) {
 		p->c.upgrades++;
 		push_ev(p, KONCE_PUNCH_EV_UPGRADE, now);
+		/* asked again after backoff if no introduction comes; doubled for the next failure */
 		p->upgrade_at = now + p->backoff;
+		p->backoff = p->backoff * 2 > KONCE_UPGRADE_MAX_MS * MS ? KONCE_UPGRADE_MAX_MS * MS : p->backoff * 2;
 	}
 }
 
