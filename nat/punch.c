@@ -38,6 +38,8 @@ struct konce_punch {
 
 	/* relayed */
 	uint64_t upgrade_at, backoff;
+	uint64_t attempt_rx; /* probes from the peer during the current attempt */
+	bool quick_used;     /* the one quick retry after an attempt that heard nothing */
 
 	konce_punch_out out[KONCE_PUNCH_OUT_RING];
 	unsigned out_head, out_n;
@@ -183,13 +185,14 @@ static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
 	p->extra_left = 0;
 	p->upgrade_at = UINT64_MAX;
 	memset(&p->path, 0, sizeof(p->path));
+	p->attempt_rx = 0;
 	p->c.attempts++;
 }
 
 int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 {
-	if (attempting(p) && in->intro_id == p->intro_id)
-		return 0; /* a repeated INTRO */
+	if (p->state != KONCE_PATH_IDLE && in->intro_id == p->intro_id)
+		return 0; /* a repeated INTRO (the rendezvous or the network duplicated it) */
 	konce_target t[KONCE_CAND_MAX_TARGETS];
 	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat);
 	const konce_cand *refl = first_reflexive(in->peer_cands, in->npeer);
@@ -223,6 +226,12 @@ static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t no
 	} else {
 		p->c.giveups++;
 		p->upgrade_at = now + p->backoff; /* the backoff doubles when the upgrade is asked for */
+		if (!p->attempt_rx && !p->quick_used) {
+			/* not one probe from the peer: more likely its INTRO was lost than its NAT
+			 * incompatible, so try once more soon */
+			p->quick_used = true;
+			p->upgrade_at = now + KONCE_UPGRADE_AFTER_LOSS_MS * MS;
+		}
 	}
 	if (!p->controlling)
 		p->upgrade_at = UINT64_MAX;
@@ -242,6 +251,7 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, uint
 	p->keepalive_at = now + KONCE_PATH_KEEPALIVE_MS * MS;
 	p->upgrade_at = UINT64_MAX;
 	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
+	p->quick_used = false;
 	p->c.verified++;
 	push_ev(p, KONCE_PUNCH_EV_DIRECT, now);
 }
@@ -269,6 +279,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		return;
 	}
 	p->c.probes_rx++;
+	p->attempt_rx++;
 	konce_punch_out a = {true, sock, *from, seq, intro_id, *from};
 	p->c.acks_sent++;
 	push_out(p, &a);
@@ -297,6 +308,15 @@ void konce_punch_heard(konce_punch *p, uint64_t now)
 {
 	if (p->state == KONCE_PATH_DIRECT)
 		p->unanswered = 0;
+}
+
+void konce_punch_relay_heard(konce_punch *p, uint64_t now)
+{
+	if (p->state != KONCE_PATH_IDLE)
+		return;
+	p->state = KONCE_PATH_RELAYED;
+	p->upgrade_at = p->controlling ? now + KONCE_UPGRADE_AFTER_LOSS_MS * MS : UINT64_MAX;
+	push_ev(p, KONCE_PUNCH_EV_RELAY, now);
 }
 
 static uint64_t next_probe_at(const konce_punch *p)

@@ -11,11 +11,12 @@
  *           konce_punch_start()                 ack from X on S: pair (S,X) verified
  *   IDLE ------------------------> PUNCHING -------------------------------------+
  *     |  konce_punch_input(probe)     |                                          |
+ *     |  (konce_punch_relay_heard(): IDLE --> RELAYED, our INTRO was lost)        |
  *     +-------------------------------+ konce_punch_timer(): start+GIVEUP passed  v
  *                                     v  (event RELAY)                         DIRECT
  *          +--------------------> RELAYED <-------------------------------+   |   ^
  *          |  konce_punch_timer():  |   ^ konce_punch_timer(): FAILS      |   |   |
- *          |  give-up (backoff x2)  |   | keepalives unanswered (LOST) ---+---+   |
+ *          |  give-up               |   | keepalives unanswered (LOST) ---+---+   |
  *          |                        |   |                                         |
  *          |  konce_punch_start() / |   | konce_punch_timer(): upgrade due        |
  *          |  input(probe)          v   | (controlling side; event UPGRADE:       |
@@ -58,7 +59,9 @@
  *   4. UPGRADE is raised only by the controlling side (the lower key), at most once per backoff
  *      interval, which doubles from KONCE_UPGRADE_FIRST_MS to KONCE_UPGRADE_MAX_MS after each
  *      failed attempt and is reset when a path dies (first retry after
- *      KONCE_UPGRADE_AFTER_LOSS_MS, once the caller has re-registered).
+ *      KONCE_UPGRADE_AFTER_LOSS_MS, once the caller has re-registered).  One exception per
+ *      verified path: an attempt that heard not a single probe from the peer (its INTRO was
+ *      probably lost) is retried after KONCE_UPGRADE_AFTER_LOSS_MS.
  *   5. Nothing is allocated after konce_punch_new(); queues are bounded and overflow is counted.
  *
  * How this maps onto the endpoint (later, once node/ runs traversal): a probe is the
@@ -147,6 +150,9 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		       uint64_t intro_id, uint16_t seq, uint64_t now);
 /* Authenticated traffic arrived over the direct path: it is alive. */
 void konce_punch_heard(konce_punch *p, uint64_t now);
+/* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
+ * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
+void konce_punch_relay_heard(konce_punch *p, uint64_t now);
 
 bool konce_punch_poll(konce_punch *p, konce_punch_out *out);
 bool konce_punch_poll_event(konce_punch *p, konce_punch_event *ev);

@@ -158,8 +158,10 @@ static void pump(tp_peer *p, uint64_t now)
 				p->asked = false;
 				p->connect_at = now + SIM_SEC;
 			} else if (e.type == KONCE_RDVC_EV_RELAYED &&
-				   memcmp(e.peer, p->other, KONCE_WIRE_KEY) == 0)
+				   memcmp(e.peer, p->other, KONCE_WIRE_KEY) == 0) {
+				konce_punch_relay_heard(p->pu, now);
 				app_in(p, e.data, e.len, 0, NULL, true, now);
+			}
 		}
 		konce_punch_event pe;
 		while (konce_punch_poll_event(p->pu, &pe)) {

@@ -191,12 +191,31 @@ static void test_giveup_and_upgrade_backoff(void **state)
 	run_to(&r, T + KONCE_PUNCH_GIVEUP_MS * MS);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	uint64_t relayed_at = r.now;
-	/* UPGRADE after 30 s, then every 60 s while no intro comes (the backoff doubled) */
-	run_to(&r, relayed_at + KONCE_UPGRADE_FIRST_MS * MS - 1);
-	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
-	run_to(&r, relayed_at + KONCE_UPGRADE_FIRST_MS * MS);
+	/* not one probe heard from the peer: its INTRO was probably lost, so one quick retry */
+	run_to(&r, relayed_at + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
-	run_to(&r, r.now + 2 * KONCE_UPGRADE_FIRST_MS * MS);
+	/* no intro comes: asked again 30 s later, then 60 s (the backoff doubled) */
+	uint64_t t1 = r.now;
+	run_to(&r, t1 + KONCE_UPGRADE_FIRST_MS * MS - 1);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, t1 + KONCE_UPGRADE_FIRST_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, r.now + 2 * KONCE_UPGRADE_FIRST_MS * MS - 1);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, r.now + 1);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	/* an attempt that heard the peer but never verified a pair waits the full backoff: 240 s, as
+	 * each of the three upgrades so far doubled it */
+	r.in.intro_id = 90;
+	konce_punch_start(r.p, &r.in, r.now);
+	konce_punch_input(r.p, 0, &(konce_addr){{0}, 1}, false, 90, 1, r.now + 60 * MS);
+	uint64_t s0 = r.now;
+	run_to(&r, s0 + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	uint64_t gave = r.now;
+	run_to(&r, gave + 8 * KONCE_UPGRADE_FIRST_MS * MS - 1);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, gave + 8 * KONCE_UPGRADE_FIRST_MS * MS);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
 	/* the intro comes: PROBING, fails again, next upgrade waits longer, capped */
 	r.in.intro_id = 78;
