@@ -23,6 +23,11 @@
  * introduced; requests must come from the address the requester registered from (in the protocol
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
  * requesters it does not know.  Nothing is allocated after konce_rdv_new().
+ *
+ * A REGISTER for a live key from a new address moves the registration there: that is how a peer
+ * whose NAT rebound is found again.  Carried bare (as in the simulator tests) anyone could move
+ * anyone's registration; carried on a session, as designed, only the key's holder can.  The node
+ * must not run this core on bare datagrams.
  */
 #ifndef KONCE_RENDEZVOUS_H
 #define KONCE_RENDEZVOUS_H

@@ -369,6 +369,40 @@ static void test_bad_start(void **state)
 	konce_punch_free(r.p);
 }
 
+static void test_relay_heard_and_duplicates(void **state)
+{
+	(void)state;
+	rig r;
+	/* our INTRO was lost and the peer already relays: leave IDLE, and (controlling) ask soon */
+	rig_init(&r, low, high);
+	konce_punch_relay_heard(r.p, 5 * SEC);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	assert_int_equal(konce_punch_next_timer(r.p), 5 * SEC + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
+	konce_punch_relay_heard(r.p, 6 * SEC); /* only from IDLE */
+	assert_false(konce_punch_poll_event(r.p, &(konce_punch_event){0}));
+	konce_punch_free(r.p);
+	/* the non-controlling side waits for the other to ask */
+	rig_init(&r, high, low);
+	konce_punch_relay_heard(r.p, 5 * SEC);
+	assert_int_equal(konce_punch_next_timer(r.p), UINT64_MAX);
+	konce_punch_free(r.p);
+	/* a duplicated INTRO arriving after the path is direct changes nothing */
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_counters(r.p)->attempts, 1);
+	/* a new one (the peer's side broke and it asked again) starts probing */
+	r.in.intro_id = 78;
+	konce_punch_start(r.p, &r.in, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	konce_punch_free(r.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_rebinding),
 		cmocka_unit_test(test_birthday),
 		cmocka_unit_test(test_bad_start),
+		cmocka_unit_test(test_relay_heard_and_duplicates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
