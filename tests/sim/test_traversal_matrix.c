@@ -3,8 +3,9 @@
  * For each unordered pair of {public, full-cone, restricted-cone, port-restricted-cone, symmetric,
  * symmetric-sequential, cgnat (a port-restricted NAT behind another)} and each seed: two peers
  * register with two public rendezvous (R1 is the primary, R2 only reveals mapping behaviour), one
- * asks R1 for the other, both punch, and each side sends TP_MSG acked messages over whatever path
- * it has (direct, or relayed through R1).  Links lose 1% of datagrams.
+ * asks R1 for the other, both punch, and each side sends MATRIX_MSG acked messages over whatever
+ * path it has (direct, or relayed through R1).  Links lose 1% of datagrams, duplicate 0.5% and
+ * hold back 1% by 15 ms (reordering).
  *
  * Whether a direct path is possible follows from RFC 4787 semantics (docs/TRAVERSAL.md):
  *   M(x): mapping, EIM for public, the cones and cgnat; EDM for the two symmetric kinds.
@@ -107,7 +108,8 @@ static void world_init(world *w, uint64_t seed)
 {
 	memset(w, 0, sizeof(*w));
 	w->s = sim_new(seed);
-	sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01};
+	sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01, .duplicate = 0.005,
+			     .reorder = 0.01, .reorder_us = 15 * MS};
 	sim_link_default(w->s, &dflt);
 	tp_rdv_init(&w->r1, w->s, "192.0.2.1", NULL);
 	tp_rdv_init(&w->r2, w->s, "192.0.2.2", NULL);
@@ -142,8 +144,8 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	sim_host *ha = make_host(s, ka, 0, &na), *hb = make_host(s, kb, 1, &nb);
 	SIM_ASSERT(s, ha && hb);
 	/* unequal distances to the primary rendezvous exercise the start-time formula */
-	sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 2 * MS, .loss = 0.01};
-	sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 5 * MS, .loss = 0.01};
+	sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 2 * MS, .loss = 0.01, .duplicate = 0.005};
+	sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 5 * MS, .loss = 0.01, .duplicate = 0.005};
 	sim_link_set_both(s, ha, w.r1.h, &near);
 	sim_link_set_both(s, hb, w.r1.h, &far);
 	uint8_t key_a[KONCE_WIRE_KEY], key_b[KONCE_WIRE_KEY];
@@ -216,7 +218,7 @@ static void test_matrix(void **state)
 			for (int b = a; b < NKIND; b++)
 				run_pair((enum kind)a, (enum kind)b, seed);
 	}
-	printf("\ntraversal grid (%u seeds, 1%% loss): \"n/m t\" = n of m runs ended direct, t = mean virtual"
+	printf("\ntraversal grid (%u seeds, 1%% loss, 0.5%% duplication, 1%% reordering): \"n/m t\" = n of m runs ended direct, t = mean virtual"
 	       " time from the\nintroduction request to the first message over the direct path;"
 	       " \"R m/m\" = relayed (direct impossible), all m\nruns delivered every message;"
 	       " \"B\" = birthday pair (~64%% per attempt; retried 2 s later, then after 30 s, 60 s, ...)\n%-11s",
@@ -498,10 +500,53 @@ static void test_replay(void **state)
 	assert_true(one_run_hash(5) != one_run_hash(6));
 }
 
+/* The start-time formula: A is 10 ms from the rendezvous, B 70 ms, yet their first probes leave
+ * within a few milliseconds of each other (the rendezvous measured both RTTs and told A to wait
+ * 60 ms longer).  With equal delays instead, B would start 60 ms after A. */
+static void test_start_times_cross(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 8)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat *na, *nb;
+		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_PORT_RESTRICTED, 1, &nb);
+		sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 1 * MS};
+		sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 1 * MS};
+		sim_link_cfg mid = {.delay_us = 25 * MS, .jitter_us = 1 * MS};
+		sim_link_set_both(s, ha, w.r1.h, &near);
+		sim_link_set_both(s, hb, w.r1.h, &far);
+		sim_link_set_both(s, ha, w.r2.h, &mid);
+		sim_link_set_both(s, hb, w.r2.h, &mid);
+		sim_link_set_both(s, ha, hb, &mid); /* lossless here: the timing alone is under test */
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 10 * SEC);
+		SIM_ASSERT(s, w.a.first_probe_at && w.b.first_probe_at);
+		SIM_ASSERT_EQ(s, w.a.first_probe_intro, w.b.first_probe_intro);
+		uint64_t d = w.a.first_probe_at > w.b.first_probe_at ? w.a.first_probe_at - w.b.first_probe_at
+								   : w.b.first_probe_at - w.a.first_probe_at;
+		if (getenv("TP_DEBUG"))
+			fprintf(stderr, "start seed %llu: first probes a %.4f b %.4f s\n", (unsigned long long)seed,
+				w.a.first_probe_at / 1e6, w.b.first_probe_at / 1e6);
+		SIM_ASSERT(s, d <= 4 * MS);
+		/* and the first probes already worked: direct within the first round */
+		SIM_ASSERT(s, w.a.last_direct_at && w.a.last_direct_at < w.a.first_probe_at + 100 * MS);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_start_times_cross),
 		cmocka_unit_test(test_same_nat),
 		cmocka_unit_test(test_flush_recovers),
 		cmocka_unit_test(test_refuse_unknown),

@@ -191,6 +191,10 @@ static void pump(tp_peer *p, uint64_t now)
 			if (o.ack)
 				m.addr = o.seen;
 			len = konce_rdv_encode(&m, buf, sizeof(buf));
+			if (!o.ack && o.intro_id != p->first_probe_intro) {
+				p->first_probe_intro = o.intro_id;
+				p->first_probe_at = now;
+			}
 			if (len)
 				send_from(p, o.sock, &o.to, buf, len);
 		}

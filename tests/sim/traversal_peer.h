@@ -58,6 +58,8 @@ typedef struct tp_peer {
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]); /* also applied to probes */
 	void *allow_ctx;
 	unsigned probes_refused;
+	uint64_t first_probe_at; /* when the first probe (not ack) of the last attempt left */
+	uint64_t first_probe_intro;
 } tp_peer;
 
 void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rdv_cfg *cfg);
