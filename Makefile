@@ -60,6 +60,7 @@ UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 SIMT_BIN  := $(SIMT_SRC:%.c=$(BUILD)/%)
 BENCH_OBJ := $(BENCH_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+NETSIM_TOOL_BIN := $(patsubst tests/netsim/%.c,$(BUILD)/tests/netsim/%,$(wildcard tests/netsim/*.c))
 
 LIBA  := $(BUILD)/libkonce.a
 LIBSO := $(BUILD)/libkonce.so
@@ -103,10 +104,15 @@ $(BUILD)/tests/sim/%: tests/sim/%.c $(SIM_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(SIM_OBJ) $(LIBA) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
-tests: all $(UNIT_BIN) $(SIMT_BIN)
+# Helpers the netsim scenarios run inside namespaces (the UDP reflector/probe).
+$(BUILD)/tests/netsim/%: tests/netsim/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $<
+
+tests: all $(UNIT_BIN) $(SIMT_BIN) $(NETSIM_TOOL_BIN)
 
 test: tests
-	$(Q)KONCE_BIN=$(abspath $(KONCE)) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
+	$(Q)KONCE_BIN=$(abspath $(KONCE)) NETSIM_TOOLS=$(abspath $(BUILD)/tests/netsim) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
 
 unit: tests
 	$(Q)bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN)
@@ -163,7 +169,10 @@ install: all
 	ln -sf libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/libkonce.so
 	install -m 0644 $(BUILD)/konce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
 	install -m 0644 include/konce/*.h $(DESTDIR)$(PREFIX)/include/konce/
-	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; fi
+	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; \
+	  install -d $(DESTDIR)$(PREFIX)/lib/netsim $(DESTDIR)$(PREFIX)/share/netsim/topologies; \
+	  install -m 0644 netsim/lib/*.sh $(DESTDIR)$(PREFIX)/lib/netsim/; \
+	  install -m 0644 netsim/topologies/*.topo $(DESTDIR)$(PREFIX)/share/netsim/topologies/; fi
 	@for m in docs/*.[1-8]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 

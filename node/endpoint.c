@@ -3,6 +3,7 @@
  * machine is drawn in ep_internal.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -15,9 +16,10 @@ enum {
 	KONCE_EP_DEF_RL_SLOTS = 4096,
 	KONCE_EP_DEF_RL_RATE = 400,
 	KONCE_EP_DEF_RL_BURST = 800,
-	KONCE_EP_DEF_RING = 1024,
+	KONCE_EP_DEF_RING = 256,
 	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << 20 | slot */
 	KONCE_EP_COST_DATA = 1,
+	KONCE_EP_MAX_ACC_BUCKETS = 1u << 16, /* x 4 ways x 56 bytes = 14.7 MB at most */
 };
 
 static unsigned pow2_at_least(unsigned n)
@@ -40,8 +42,6 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	*out = NULL;
 	if (!cfg || !cfg->identity)
 		return -EINVAL;
-	if (cfg->group_key)
-		return -ENOTSUP; /* limited-circulation mode: not implemented yet */
 	if (sodium_init() < 0)
 		return -ENOMEM;
 	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
@@ -62,6 +62,13 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
 		goto fail;
 	ep->explicit_identity = cfg->explicit_identity;
+	if (cfg->group_key) {
+		r = -ENOMEM;
+		if (!(ep->group_key = sodium_malloc(KONCE_WIRE_KEY)))
+			goto fail;
+		memcpy(ep->group_key, cfg->group_key, KONCE_WIRE_KEY);
+		r = -EINVAL;
+	}
 	ep->max_sessions = cfg->max_sessions ? cfg->max_sessions : KONCE_EP_DEF_SESSIONS;
 	if (ep->max_sessions > KONCE_EP_MAX_SESSIONS)
 		goto fail;
@@ -75,7 +82,14 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	unsigned nb = pow2_at_least(ep->max_sessions);
 	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
 	ep->cid_mask = nb - 1;
-	unsigned accb = pow2_at_least(ep->max_sessions / 2 + 64);
+	/* Accepted challenges must be remembered for a cookie lifetime: size for the handshakes the
+	 * capacity allows in that time (or max_sessions, if larger), at half the 4-way table. */
+	uint64_t capacity = cfg->capacity ? cfg->capacity : KONCE_EP_DEF_CAPACITY;
+	uint64_t want = capacity * (KONCE_COOKIE_LIFETIME_MS / 1000) / KONCE_COST_DH;
+	if (want < ep->max_sessions)
+		want = ep->max_sessions;
+	want = want / 2 + 64;
+	unsigned accb = pow2_at_least(want > KONCE_EP_MAX_ACC_BUCKETS ? KONCE_EP_MAX_ACC_BUCKETS : (unsigned)want);
 	ep->acc = zalloc(env, (size_t)accb * KONCE_EP_ACC_WAYS, sizeof *ep->acc);
 	ep->acc_mask = accb - 1;
 	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
@@ -94,7 +108,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 				     cfg->rl_rate ? cfg->rl_rate : KONCE_EP_DEF_RL_RATE,
 				     cfg->rl_burst ? cfg->rl_burst : KONCE_EP_DEF_RL_BURST)))
 		goto fail;
-	konce_load_init(&ep->load, cfg->capacity ? cfg->capacity : KONCE_EP_DEF_CAPACITY, now_us);
+	konce_load_init(&ep->load, capacity, now_us);
 	konce_env_random(env, ep->cid_key, sizeof ep->cid_key);
 	uint8_t c[8];
 	konce_env_random(env, c, sizeof c);
@@ -117,6 +131,8 @@ void konce_ep_free(konce_ep *ep)
 	konce_keyslab_free(ep->slab);
 	konce_cookie_keys_free(ep->cookie_keys);
 	konce_ratelimit_free(ep->rl);
+	if (ep->group_key)
+		sodium_free(ep->group_key);
 	if (ep->ev)
 		sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
 	konce_env_free(env, ep->slots);
@@ -332,6 +348,82 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 }
 
 unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
+
+#define C(f) {#f, offsetof(struct konce_ep_counters, f)}
+static const struct {
+	const char *name;
+	size_t off;
+} counter_names[] = {
+	C(rx_packets),
+	C(rx_bytes),
+	C(tx_packets),
+	C(tx_bytes),
+	C(rx_short),
+	C(rx_unknown_type),
+	C(hello_rx),
+	C(hello_bad_size),
+	C(hello_bad_clue),
+	C(cookie_tx),
+	C(version_tx),
+	C(init_rx),
+	C(init_bad_size),
+	C(init_bad_version),
+	C(init_stale),
+	C(init_challenge_window),
+	C(init_dup_resent),
+	C(init_dup_dropped),
+	C(init_bad_mac),
+	C(init_bad_pow),
+	C(init_bad_box1),
+	C(init_unknown_server),
+	C(init_low_order),
+	C(init_bad_box2),
+	C(init_full),
+	C(accept_tx),
+	C(cookie_unmatched),
+	C(cookie_bad),
+	C(cookie_pow_too_high),
+	C(version_rx),
+	C(version_ignored),
+	C(accept_unmatched),
+	C(accept_bad),
+	C(hs_retransmits),
+	C(hs_restarts),
+	C(hs_failed),
+	C(data_rx),
+	C(data_unknown_cid),
+	C(data_bad_header),
+	C(data_replay),
+	C(data_auth_fail),
+	C(data_bad_frame),
+	C(data_not_ready),
+	C(data_tx),
+	C(rekey_tx),
+	C(rekey_rx),
+	C(rx_old_key),
+	C(path_challenge_tx),
+	C(path_response_bad),
+	C(path_changed),
+	C(amplification_blocked),
+	C(ring_full_datagrams),
+	C(ring_full_events),
+	C(sessions_opened),
+	C(sessions_closed),
+	C(sessions_live),
+};
+#undef C
+_Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),
+	       "every counter has a name");
+
+void konce_ep_counters_foreach(const struct konce_ep_counters *c,
+			       void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	for (size_t i = 0; i < sizeof counter_names / sizeof counter_names[0]; i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)c + counter_names[i].off, sizeof v);
+		fn(ctx, counter_names[i].name, v);
+	}
+}
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep) { return &ep->c; }
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us) { return konce_load_bits(&ep->load, 0, now_us); }
 
@@ -349,8 +441,6 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 {
 	if (!server_pk || !to || (len && !msg))
 		return -EINVAL;
-	if (opts && opts->group_key)
-		return -ENOTSUP; /* limited-circulation mode: not implemented yet */
 	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
 		return -EMSGSIZE;
 	if (ep->n_free == 0)
@@ -359,6 +449,10 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 	if (!s)
 		return -ENOMEM;
 	s->as = opts ? opts->as : NULL;
+	if (opts && opts->group_key) {
+		memcpy(konce_keyslab_slot(ep->slab, s->slot)->group, opts->group_key, KONCE_WIRE_KEY);
+		s->grouped = true;
+	}
 	s->first_len = len;
 	if (len)
 		memcpy(s->first_msg, msg, len);

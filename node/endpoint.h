@@ -26,6 +26,11 @@
  * konce_ep_send() on that conn (the message then rides in the ACCEPT), konce_ep_poll_datagram()
  * or konce_ep_timer().  So an application that handles events before draining datagrams answers
  * the first message in the ACCEPT, and the client sees the reply at 2 RTT.
+ *
+ * Not thread-safe: one thread drives one endpoint.  The handshake state machine (states,
+ * transitions and the function behind each, invariants) is drawn in ep_internal.h; the protocol
+ * itself is docs/PROTOCOL.md.  Known limits: one message per packet (no fragmentation or
+ * retransmission of DATA until the reliability layer plugs in through konce_ep_set_ext()).
  */
 #ifndef KONCE_ENDPOINT_H
 #define KONCE_ENDPOINT_H
@@ -56,10 +61,12 @@ typedef struct konce_ep_config {
 	uint32_t rl_burst;              /* bucket depth; 0 = 800 */
 	const uint16_t *versions;       /* most preferred first; NULL = {KONCE_VERSION_1} */
 	unsigned nversions;             /* 1..KONCE_WIRE_MAX_VERSIONS */
-	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS */
+	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS.
+					 * The proof is solved inside konce_ep_input() (about 2^bits
+					 * BLAKE2b of the INITIATE), so interactive callers may want less */
 	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
-	unsigned out_ring;              /* queued datagrams; 0 = 1024 */
-	unsigned event_ring;            /* queued events; 0 = 1024 */
+	unsigned out_ring;              /* queued datagrams; 0 = 256 */
+	unsigned event_ring;            /* queued events; 0 = 256 */
 	const uint8_t *group_key;       /* 32 bytes: limited-circulation server mode (copied); NULL = public */
 } konce_ep_config;
 
@@ -98,7 +105,7 @@ typedef struct konce_ep_event {
  * function konce_ep_counters() has the name.) */
 struct konce_ep_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t rx_short, rx_unknown_type;
+	uint64_t rx_short, rx_unknown_type; /* rx_short: empty or over 1200 bytes */
 	/* server: HELLO */
 	uint64_t hello_rx, hello_bad_size, hello_bad_clue, cookie_tx, version_tx;
 	/* server: INITIATE, in the order the checks run */
@@ -107,7 +114,7 @@ struct konce_ep_counters {
 		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx;
 	/* client */
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
-		accept_unmatched, accept_bad, hs_retransmits, hs_failed;
+		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed;
 	/* sessions */
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
@@ -127,7 +134,7 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
 /* Opens a session to server_pk at `to`; msg (len <= KONCE_EP_MAX_FIRST_MESSAGE, may be empty)
  * rides in the INITIATE.  The client shows a key derived for server_pk from cfg->identity, or
  * cfg->identity itself if cfg->explicit_identity.  On 0, *conn names the session and exactly one
- * of ESTABLISHED or FAILED follows.  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * of ESTABLISHED or FAILED follows (unless konce_ep_close() ends it first).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */
@@ -162,8 +169,29 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 /* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
 unsigned konce_ep_last_cost(const konce_ep *ep);
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
+/* Calls fn once per counter, with its field name, in declaration order (for status output). */
+void konce_ep_counters_foreach(const struct konce_ep_counters *c,
+			       void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx);
 /* The current proof-of-work demand for a source with no overdraft. */
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us);
+
+/* Extension point for the reliability layer (frame types 0x10..0x3f, see frame.h).  body_len
+ * says how long such a frame's body is (negative = malformed); on_frame gets each one from an
+ * authenticated packet (pn = its packet number) after the packet as a whole validated.  The
+ * struct is copied; ctx is borrowed.  Pass NULL to remove. */
+typedef struct konce_ep_ext {
+	long (*body_len)(void *ctx, uint8_t type, const uint8_t *p, size_t avail);
+	void (*on_frame)(void *ctx, uint32_t conn, uint64_t pn, uint8_t type, const uint8_t *body, size_t len,
+			 uint64_t now_us);
+	void *ctx;
+} konce_ep_ext;
+void konce_ep_set_ext(konce_ep *ep, const konce_ep_ext *ext);
+/* Sends already-encoded frames (len <= KONCE_WIRE_MAX_PAYLOAD) in one DATA packet on conn's path;
+ * *pn (if not NULL) gets its packet number.  0, -ENOENT, -ENOTCONN, -EMSGSIZE, -ENOBUFS. */
+int konce_ep_send_frames_conn(konce_ep *ep, uint32_t conn, const uint8_t *frames, size_t len, uint64_t now_us,
+			      uint64_t *pn);
+/* The peer acknowledged our packet pn on conn (shortens packet-number windows).  0, -ENOENT. */
+int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
 
 /* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array
  * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */

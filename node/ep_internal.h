@@ -9,8 +9,10 @@
  *     |  sends HELLO                                   COOKIE and keeps NO state; INITIATE checks a-e
  *     v                                                 in konce_hs_server_initiate() keep none either)
  *   HELLO_SENT --konce_hs_client_cookie()--> INITIATE_SENT        |
- *     |  timer: resend HELLO                    |  timer: resend   | INITIATE passes a-f
- *     |  VERSION w/o common version: FAILED     |  same INITIATE   v
+ *     ^  timer: resend HELLO                    |  timer: resend   | INITIATE passes a-f
+ *     +---- konce_hs_client_timer(): after -----+  same INITIATE   |
+ *     |     KONCE_HS_RESTART_AFTER tries, once  |                  |
+ *     |  VERSION w/o common version: FAILED     |                  v
  *     |  attempts out: FAILED                   |               ACCEPT_PENDING  (session allocated,
  *     |  demand > max_pow_bits: FAILED          |                 |              ESTABLISHED queued)
  *     |                                         |                 | konce_ep_send() (reply rides in
@@ -34,6 +36,7 @@
 
 #include "node/cookie.h"
 #include "node/endpoint.h"
+#include "node/frame.h"
 #include "node/hs_packets.h"
 #include "node/keyslab.h"
 #include "node/load.h"
@@ -65,9 +68,11 @@ typedef struct konce_sess {
 	uint64_t last_rx_us;
 	/* client handshake */
 	const konce_identity *as;
+	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
 	konce_versions offered;
 	uint64_t client_time;
 	unsigned attempts;
+	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	uint64_t retry_at_us;
 	size_t first_len;
 	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
@@ -82,7 +87,7 @@ typedef struct konce_acc_entry {
 	uint64_t challenge;
 	uint64_t expires_us; /* 0 = free; after this the cookie is too old for check (b) anyway */
 	uint32_t conn;
-	uint8_t hash[32];    /* BLAKE2b-256 of the INITIATE */
+	uint8_t hash[32];    /* BLAKE2b-256 of the INITIATE but its pow nonce (hs_server.c) */
 } konce_acc_entry;
 
 typedef struct konce_out {
@@ -99,6 +104,7 @@ struct konce_ep {
 	konce_versions versions;
 	unsigned max_pow_bits;
 	bool explicit_identity;
+	uint8_t *group_key;      /* sodium_malloc()ed; NULL = public server */
 
 	unsigned max_sessions;
 	konce_sess **slots;      /* [max_sessions] */
@@ -128,6 +134,8 @@ struct konce_ep {
 	konce_ep_event *ev;
 	unsigned ev_cap, ev_head, ev_n;
 
+	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
+	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
 	uint64_t timer_min_us;   /* cached; may be early, never late */
 	unsigned last_cost;
 	struct konce_ep_counters c;
@@ -169,7 +177,9 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 /* Acts on validated frames of an authenticated payload.  Returns false if the session was freed. */
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
-		     uint64_t now_us);
+		     uint64_t pn, uint64_t now_us);
+/* The frame extension in force, or NULL. */
+const konce_frame_ext *konce_ep_fext(const konce_ep *ep);
 /* Seals frames into one DATA packet to `to` (amplification limit applies); 0 or negative errno. */
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us);

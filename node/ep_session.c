@@ -14,9 +14,12 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 			 uint64_t now_us)
 {
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t phase = s->sess.tx_phase;
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
+	if (s->sess.tx_phase != phase)
+		ep->c.rekey_tx++;
 	if (!konce_path_may_send(&s->path, to, n)) {
 		ep->c.amplification_blocked++;
 		return -EAGAIN;
@@ -44,12 +47,22 @@ static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	}
 }
 
+const konce_frame_ext *konce_ep_fext(const konce_ep *ep) { return ep->ext.body_len ? &ep->fext : NULL; }
+
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
-		     uint64_t now_us)
+		     uint64_t pn, uint64_t now_us)
 {
 	size_t off = 0;
 	konce_frame f;
-	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
+	uint32_t conn = s->conn;
+	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
+		if (f.type >= KONCE_FRAME_EXT_FIRST && f.type <= KONCE_FRAME_EXT_LAST) {
+			if (ep->ext.on_frame)
+				ep->ext.on_frame(ep->ext.ctx, conn, pn, f.type, f.body, f.len, now_us);
+			if (konce_ep_sess_by_conn(ep, conn) != s)
+				return false; /* the hook closed it */
+			continue;
+		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
 			konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_MESSAGE, s->conn);
@@ -128,7 +141,7 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	} else if ((pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) != phase) {
 		ep->c.rx_old_key++;
 	}
-	if (konce_frame_validate(plain, plen, NULL)) {
+	if (konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
 		ep->c.data_bad_frame++;
 		sodium_memzero(plain, plen);
 		return;
@@ -138,8 +151,49 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
 	if (konce_path_challenge_due(&s->path))
 		send_challenge(ep, s, now_us);
-	konce_ep_frames(ep, s, plain, plen, from, now_us);
+	konce_ep_frames(ep, s, plain, plen, from, pn, now_us);
 	sodium_memzero(plain, plen);
+}
+
+void konce_ep_set_ext(konce_ep *ep, const konce_ep_ext *ext)
+{
+	memset(&ep->ext, 0, sizeof ep->ext);
+	memset(&ep->fext, 0, sizeof ep->fext);
+	if (!ext)
+		return;
+	ep->ext = *ext;
+	ep->fext.body_len = ext->body_len;
+	ep->fext.ctx = ext->ctx;
+}
+
+int konce_ep_send_frames_conn(konce_ep *ep, uint32_t conn, const uint8_t *frames, size_t len, uint64_t now_us,
+			      uint64_t *pn)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (len > KONCE_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (s->state == KONCE_HS_ACCEPT_PENDING)
+		konce_hs_server_flush_accept(ep, s, NULL, 0);
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return -ENOTCONN;
+	if (ep->out_n == ep->out_cap)
+		return -ENOBUFS;
+	uint64_t n = s->sess.tx_pn;
+	int r = konce_ep_send_frames(ep, s, frames, len, &s->path.cur, now_us);
+	if (r == 0 && pn)
+		*pn = n;
+	return r;
+}
+
+int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	konce_session_acked(&s->sess, pn);
+	return 0;
 }
 
 bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)

@@ -10,29 +10,51 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/group.h"
+#include "node/hs_crypto.h"
 #include "node/keys.h"
 #include "node/pow.h"
 
-int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
-			  const konce_addr *to, uint64_t now_us)
+/* Builds and sends a HELLO and enters HELLO_SENT. */
+static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	konce_hello h;
 	memset(&h, 0, sizeof h);
-	memcpy(s->peer_pk, server_pk, KONCE_WIRE_KEY);
-	s->offered = ep->versions;
 	s->client_time = now_us / 1000;
 	h.versions = s->offered;
 	h.client_time = s->client_time;
 	memcpy(h.client_cid, s->scid, KONCE_WIRE_CID);
+	if (s->grouped) {
+		h.flags |= KONCE_HELLO_F_CLUE;
+		konce_group_clue(h.clue, konce_keyslab_slot(ep->slab, s->slot)->group, h.client_cid, h.client_time,
+				 &h.versions);
+	}
 	s->hs_len = konce_hello_build(s->hs_pkt, &h);
 	s->state = KONCE_HS_HELLO_SENT;
-	konce_path_init(&s->path, to);
-	s->hs_addr = *to;
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s->retry_at_us);
-	konce_ep_send_raw(ep, to, s->hs_pkt, s->hs_len);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+}
+
+int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
+			  const konce_addr *to, uint64_t now_us)
+{
+	memcpy(s->peer_pk, server_pk, KONCE_WIRE_KEY);
+	s->offered = ep->versions;
+	konce_path_init(&s->path, to);
+	s->hs_addr = *to;
+	send_hello(ep, s, now_us);
 	return 0;
+}
+
+/* The first message and the group key are kept until the handshake ends, for a restart. */
+static void handshake_done(konce_ep *ep, konce_sess *s)
+{
+	sodium_memzero(s->first_msg, s->first_len);
+	s->first_len = 0;
+	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
+	s->grouped = false;
 }
 
 static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum konce_hs_state want)
@@ -42,8 +64,7 @@ static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum k
 }
 
 struct cookie_secrets {
-	uint8_t esk[32], ee[32], es[32], se[32], k_box1[32], k_c2s[32], k_s2c[32];
-	uint8_t box1[KONCE_INIT_BOX1_PLAIN];
+	uint8_t esk[32], k_c2s[32], k_s2c[32];
 	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
 };
 
@@ -52,7 +73,6 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 			       uint64_t now_us)
 {
 	konce_initiate in;
-	uint8_t th[32], th2[32];
 	memset(&in, 0, sizeof in);
 	in.version = c->version;
 	memcpy(in.client_cid, s->scid, KONCE_WIRE_CID);
@@ -63,10 +83,11 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	in.key_id = c->key_id;
 	in.versions = s->offered;
 	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
+	if (s->grouped) {
+		/* the clue is echoed (the MAC binds it); the HELLO we sent holds it */
+		memcpy(in.clue, s->hs_pkt + KONCE_HELLO_CLUE, KONCE_WIRE_CLUE);
+	}
 	konce_env_random(ep->env, x->esk, sizeof x->esk);
-	crypto_scalarmult_base(in.client_epk, x->esk);
-	uint8_t *pkt = s->hs_pkt;
-	konce_initiate_build_head(pkt, &in);
 
 	const konce_identity *me = s->as;
 	konce_identity *derived = NULL;
@@ -77,39 +98,23 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 			return KONCE_FAIL_CRYPTO;
 		me = derived;
 	}
-	unsigned fail = 0;
-	if (crypto_scalarmult(x->ee, x->esk, c->epk) || crypto_scalarmult(x->es, x->esk, s->peer_pk) ||
-	    konce_identity_dh(me, x->se, c->epk)) {
-		fail = KONCE_FAIL_CRYPTO;
-		goto done;
-	}
-	memcpy(x->box1, konce_identity_public(me), 32);
-	memcpy(x->box1 + 32, s->peer_pk, 32);
-	wire_put64(x->box1 + 64, s->client_time);
-	konce_keys_transcript(th, c->epk, pkt);
-	konce_keys_box1(x->k_box1, x->ee, th);
-	konce_aead_seal(pkt + KONCE_INIT_BOX1, x->box1, sizeof x->box1, pkt, KONCE_INIT_POW_NONCE, 0, x->k_box1);
-	konce_keys_transcript2(th2, th, pkt + KONCE_INIT_BOX1);
-	konce_keys_session(x->k_c2s, x->k_s2c, th2, x->ee, x->es, x->se);
 	size_t flen = 0;
 	if (s->first_len)
 		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
-	konce_aead_seal(pkt + KONCE_INIT_BOX2, x->frames, flen, pkt, KONCE_INIT_POW_NONCE, 1, x->k_c2s);
-	s->hs_len = KONCE_INIT_BOX2 + flen + KONCE_WIRE_TAG;
+	s->hs_len = konce_hs_initiate_seal(s->hs_pkt, &in, x->esk, c->epk, me, s->peer_pk, x->frames, flen,
+					   x->k_c2s, x->k_s2c);
+	konce_identity_free(derived);
+	if (s->hs_len == 0)
+		return KONCE_FAIL_CRYPTO;
 	uint8_t start[8];
 	konce_env_random(ep->env, start, sizeof start);
 	uint64_t tries;
-	if (konce_pow_solve(pkt, s->hs_len, KONCE_INIT_POW_NONCE, c->pow_bits, wire_get64(start), 0, &tries)) {
-		fail = KONCE_FAIL_POW_TOO_HIGH;
-		goto done;
-	}
+	if (konce_pow_solve(s->hs_pkt, s->hs_len, KONCE_INIT_POW_NONCE, c->pow_bits, wire_get64(start), 0, &tries))
+		return KONCE_FAIL_POW_TOO_HIGH;
 	/* The client's session: it sends with k_c2s, receives with k_s2c; the server's cid comes in ACCEPT. */
 	static const uint8_t no_cid[KONCE_WIRE_CID];
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x->k_c2s, x->k_s2c, no_cid, now_us);
-	sodium_memzero(s->first_msg, s->first_len);
-done:
-	konce_identity_free(derived);
-	return fail;
+	return 0;
 }
 
 void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
@@ -124,11 +129,14 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		ep->c.cookie_unmatched++;
 		return;
 	}
+	/* a group server always masks; a public one never does (no downgrade either way) */
 	if (c.client_time != s->client_time || !konce_versions_has(&s->offered, c.version) ||
-	    (c.flags & KONCE_COOKIE_F_MASKED)) {
+	    !(c.flags & KONCE_COOKIE_F_MASKED) != !s->grouped) {
 		ep->c.cookie_bad++;
 		return;
 	}
+	if (s->grouped)
+		konce_group_mask(c.epk, konce_keyslab_slot(ep->slab, s->slot)->group, c.challenge);
 	if (c.pow_bits > ep->max_pow_bits) {
 		ep->c.cookie_pow_too_high++;
 		konce_ep_fail(ep, s, KONCE_FAIL_POW_TOO_HIGH);
@@ -193,14 +201,14 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		return;
 	}
 	size_t plen = a.box_len - KONCE_WIRE_TAG;
-	if (plen > KONCE_WIRE_MAX_PAYLOAD ||
-	    konce_aead_open(plain, a.box, a.box_len, pkt, KONCE_ACCEPT_BOX, 1, s->sess.keys->rx) ||
-	    konce_frame_validate(plain, plen, NULL)) {
+	if (konce_hs_accept_open(pkt, &a, s->sess.keys->rx, plain) ||
+	    konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
 		ep->c.accept_bad++;
 		return;
 	}
 	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
 	s->state = KONCE_HS_ESTABLISHED;
+	handshake_done(ep, s);
 	s->last_rx_us = now_us;
 	konce_ep_arm(ep, now_us + (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
@@ -208,7 +216,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
 	}
-	konce_ep_frames(ep, s, plain, plen, from, now_us);
+	konce_ep_frames(ep, s, plain, plen, from, 1, now_us);
 	sodium_memzero(plain, plen);
 }
 
@@ -216,6 +224,18 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (now_us < s->retry_at_us)
 		return s->retry_at_us;
+	if (s->state == KONCE_HS_INITIATE_SENT && s->attempts >= KONCE_HS_RESTART_AFTER && !s->restarted) {
+		/* No ACCEPT: the cookie may be dead (our address changed since the COOKIE, which breaks
+		 * its MAC, or the server restarted and lost its secrets).  Start over once with a fresh
+		 * HELLO; the session keys of the abandoned INITIATE are wiped. */
+		konce_keyslot *k = konce_keyslab_slot(ep->slab, s->slot);
+		s->restarted = true;
+		sodium_memzero(k->tx, sizeof k->tx);
+		sodium_memzero(k->rx, sizeof k->rx);
+		ep->c.hs_restarts++;
+		send_hello(ep, s, now_us);
+		return s->retry_at_us;
+	}
 	if (s->attempts >= KONCE_HS_ATTEMPTS) {
 		konce_ep_fail(ep, s, KONCE_FAIL_TIMEOUT);
 		return UINT64_MAX;

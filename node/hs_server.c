@@ -19,6 +19,8 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/group.h"
+#include "node/hs_crypto.h"
 #include "node/keys.h"
 #include "node/pow.h"
 
@@ -44,6 +46,10 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	ep->last_cost = KONCE_COST_HELLO;
 	if (konce_hello_parse(&h, pkt, len)) {
 		ep->c.hello_bad_size++;
+		return;
+	}
+	if (ep->group_key && !konce_group_clue_ok(&h, ep->group_key)) {
+		ep->c.hello_bad_clue++; /* silently: not even a VERSION */
 		return;
 	}
 	uint16_t version = 0;
@@ -84,6 +90,10 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	c.pow_bits = p.pow_bits;
 	c.key_id = p.key_id;
 	memcpy(c.epk, gen->epk, KONCE_WIRE_KEY);
+	if (ep->group_key) {
+		c.flags |= KONCE_COOKIE_F_MASKED;
+		konce_group_mask(c.epk, ep->group_key, c.challenge);
+	}
 	konce_cookie_mac(c.mac, gen->secret, &p);
 	uint8_t out[KONCE_COOKIE_SIZE];
 	konce_ep_send_raw(ep, from, out, konce_cookie_build(out, &c));
@@ -120,12 +130,7 @@ static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t 
 
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen)
 {
-	konce_accept a = {0};
-	memcpy(a.client_cid, s->sess.dcid, KONCE_WIRE_CID);
-	memcpy(a.server_cid, s->scid, KONCE_WIRE_CID);
-	size_t h = konce_accept_build_head(s->hs_pkt, &a);
-	konce_aead_seal(s->hs_pkt + h, frames, flen, s->hs_pkt, h, 1, s->sess.keys->tx);
-	s->hs_len = h + flen + KONCE_WIRE_TAG;
+	s->hs_len = konce_hs_accept_seal(s->hs_pkt, s->sess.dcid, s->scid, frames, flen, s->sess.keys->tx);
 	s->state = KONCE_HS_ESTABLISHED;
 	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
 		if (*pp == s) {
@@ -145,54 +150,43 @@ void konce_hs_server_flush_all(konce_ep *ep)
 
 /* ---- INITIATE ----------------------------------------------------------------------------- */
 
-static const konce_identity *find_server_id(const konce_ep *ep, const uint8_t pk[KONCE_WIRE_KEY])
+/* What makes two INITIATEs the same: everything but the proof-of-work nonce, which no key and no
+ * box depends on.  So a copy whose nonce someone changed is answered like a retransmission (from
+ * the same address only) instead of being dropped as a replay and starving the real client. */
+static void initiate_hash(uint8_t out[32], const uint8_t *pkt, size_t len)
 {
-	for (unsigned i = 0; i < ep->n_server_ids; i++)
-		if (sodium_memcmp(konce_identity_public(ep->server_ids[i]), pk, KONCE_WIRE_KEY) == 0)
-			return ep->server_ids[i];
-	return NULL;
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, pkt, KONCE_INIT_POW_NONCE);
+	crypto_generichash_update(&st, pkt + KONCE_INIT_BOX1, len - KONCE_INIT_BOX1);
+	crypto_generichash_final(&st, out, 32);
 }
 
-/* Secrets of one INITIATE, on the stack, wiped on every way out. */
-struct init_secrets {
-	uint8_t ee[32], es[32], se[32], k_box1[32], k_c2s[32], k_s2c[32];
-	uint8_t box1[KONCE_INIT_BOX1_PLAIN];
-	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
-};
-
-static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_initiate *in,
-			    const konce_cookie_gen *gen, struct init_secrets *x, const konce_identity **S)
+static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, const konce_initiate *in, const konce_cookie_gen *gen,
+			    uint8_t c_pub[32], uint8_t k_c2s[32], uint8_t k_s2c[32], uint8_t *plain)
 {
-	uint8_t th[32], th2[32];
-	if (crypto_scalarmult(x->ee, gen->esk, in->client_epk)) {
+	const konce_identity *S;
+	switch (konce_hs_initiate_open(pkt, in, gen->esk, gen->epk, ep->server_ids, ep->n_server_ids, c_pub, &S,
+				       k_c2s, k_s2c, plain)) {
+	case KONCE_HS_OPEN_OK:
+		if (konce_frame_validate(plain, in->box2_len - KONCE_WIRE_TAG, konce_ep_fext(ep)) == 0)
+			return true;
+		ep->c.init_bad_box2++;
+		return false;
+	case KONCE_HS_OPEN_LOW_ORDER:
 		ep->c.init_low_order++;
 		return false;
-	}
-	konce_keys_transcript(th, gen->epk, pkt);
-	konce_keys_box1(x->k_box1, x->ee, th);
-	if (konce_aead_open(x->box1, in->box1, KONCE_INIT_BOX1_PLAIN + KONCE_WIRE_TAG, pkt, KONCE_INIT_POW_NONCE,
-			    0, x->k_box1) ||
-	    wire_get64(x->box1 + 64) != in->client_time) {
+	case KONCE_HS_OPEN_BAD_BOX1:
 		ep->c.init_bad_box1++;
 		return false;
-	}
-	if (!(*S = find_server_id(ep, x->box1 + 32))) {
+	case KONCE_HS_OPEN_UNKNOWN_SERVER:
 		ep->c.init_unknown_server++;
 		return false;
-	}
-	if (konce_identity_dh(*S, x->es, in->client_epk) || crypto_scalarmult(x->se, gen->esk, x->box1)) {
-		ep->c.init_low_order++;
-		return false;
-	}
-	konce_keys_transcript2(th2, th, in->box1);
-	konce_keys_session(x->k_c2s, x->k_s2c, th2, x->ee, x->es, x->se);
-	if (konce_aead_open(x->plain, in->box2, in->box2_len, pkt, KONCE_INIT_POW_NONCE, 1, x->k_c2s) ||
-	    konce_frame_validate(x->plain, in->box2_len - KONCE_WIRE_TAG, NULL)) {
+	case KONCE_HS_OPEN_BAD_BOX2:
 		ep->c.init_bad_box2++;
 		return false;
 	}
-	(void)len;
-	return true;
+	return false;
 }
 
 void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
@@ -224,7 +218,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	konce_acc_entry *used = acc_find(ep, in.challenge, now_us);
 	if (used) {
 		uint8_t hash[32];
-		crypto_generichash(hash, sizeof hash, pkt, len, NULL, 0);
+		initiate_hash(hash, pkt, len);
 		konce_sess *s = konce_ep_sess_by_conn(ep, used->conn);
 		if (s && sodium_memcmp(hash, used->hash, 32) == 0 && konce_addr_eq(from, &s->hs_addr)) {
 			if (s->state == KONCE_HS_ACCEPT_PENDING)
@@ -264,15 +258,17 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		goto out;
 	}
 	/* f) */
-	cost += KONCE_COST_DH;
 	konce_acc_entry *slot_e = acc_free_way(ep, in.challenge, now_us);
 	if (!slot_e || ep->n_free == 0) {
-		ep->c.init_full++;
+		ep->c.init_full++; /* refused before the DH: nowhere to keep the session */
 		goto out;
 	}
-	struct init_secrets x;
-	const konce_identity *S = NULL;
-	if (!initiate_crypto(ep, pkt, len, &in, gen, &x, &S)) {
+	cost += KONCE_COST_DH;
+	struct {
+		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
+		uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	} x;
+	if (!initiate_crypto(ep, pkt, &in, gen, x.c_pub, x.k_c2s, x.k_s2c, x.plain)) {
 		sodium_memzero(&x, sizeof x);
 		goto out;
 	}
@@ -285,13 +281,13 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	s->incoming = true;
 	s->state = KONCE_HS_ACCEPT_PENDING;
 	s->hs_addr = *from;
-	memcpy(s->peer_pk, x.box1, KONCE_WIRE_KEY);
+	memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid, now_us);
 	konce_path_init(&s->path, from);
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
 	slot_e->conn = s->conn;
-	crypto_generichash(slot_e->hash, sizeof slot_e->hash, pkt, len, NULL, 0);
+	initiate_hash(slot_e->hash, pkt, len);
 	s->pend_next = ep->pend_head;
 	ep->pend_head = s;
 	konce_ep_arm(ep, now_us);
@@ -302,7 +298,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = *from;
 	}
-	konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, now_us);
+	konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, 1, now_us);
 	sodium_memzero(&x, sizeof x);
 out:
 	charge(ep, from, cost, now_us);

@@ -16,6 +16,7 @@ typedef struct konce_keyslot {
 	uint8_t rx[KONCE_WIRE_KEY];      /* current receive key */
 	uint8_t rx_prev[KONCE_WIRE_KEY]; /* previous receive key, kept briefly for stragglers */
 	uint8_t spare[KONCE_WIRE_KEY];   /* scratch for the next receive key while it is tried */
+	uint8_t group[KONCE_WIRE_KEY];   /* client handshake to a limited-circulation server */
 } konce_keyslot;
 
 typedef struct konce_keyslab konce_keyslab;

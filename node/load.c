@@ -65,10 +65,10 @@ unsigned konce_load_bits(konce_load *l, unsigned overdraft, uint64_t now_us)
 {
 	advance(l, now_us);
 	unsigned b = l->bits;
-	if (overdraft) {
-		if (b < KONCE_LOAD_BITS_OVERDRAWN)
-			b = KONCE_LOAD_BITS_OVERDRAWN;
-		b += KONCE_LOAD_BITS_PER_OVERDRAFT * (overdraft > 15 ? 15 : overdraft);
-	}
+	if (!overdraft)
+		return b > KONCE_LOAD_BITS_BASE_MAX ? KONCE_LOAD_BITS_BASE_MAX : b;
+	if (b < KONCE_LOAD_BITS_OVERDRAWN)
+		b = KONCE_LOAD_BITS_OVERDRAWN;
+	b += KONCE_LOAD_BITS_PER_OVERDRAFT * (overdraft > 15 ? 15 : overdraft);
 	return b > KONCE_WIRE_POW_MAX_BITS ? KONCE_WIRE_POW_MAX_BITS : b;
 }

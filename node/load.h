@@ -11,8 +11,9 @@
  * at the next charge() or bits() call: each skipped period counts as an empty one, so after a long
  * gap the level is 0 however high it was.  Examples (tests/unit/test_load.c checks them): a steady
  * load at exactly capacity demands 6, 10, 12, 13, 14, ... and 15 bits from the 10th period; a flood
- * of 10x capacity on an idle server demands 31 bits after one period and 32 after two, and once it
- * stops the demand falls 30, 20, 15, 8 and is 0 from the fifth quiet period.
+ * of 10x capacity on an idle server takes the curve to 31 after one period and 32 after two (a
+ * source with no overdraft pays 16, see below), and once it stops the curve falls 30, 20, 15, 8
+ * and is 0 from the fifth quiet period.
  *
  * Base demand (bits), against the smoothed level L in permille:
  *
@@ -20,6 +21,19 @@
  *   500 <= L <= 1000   6 + 9 x (L - 500) / 500, i.e. 6 at 500 rising to 15 at 1000
  *   L > 1000           15 + (L - 1000) / 250, i.e. 19 at 2x capacity, 23 at 3x, capped at
  *                      KONCE_WIRE_POW_MAX_BITS (32) from about 5.25x
+ *
+ * ...but a source with no overdraft is never asked for more than KONCE_LOAD_BITS_BASE_MAX (16)
+ * bits: the curve above 1250 permille prices only overdrawn sources.  Why (tests/sim/
+ * test_transport_flood.c shows both cases): if `capacity` matches the CPU, load is charged as the
+ * CPU does the work, so the level cannot pass ~1000 and the cap never binds; excess arrivals wait
+ * in the input queue, overdrawn sources last (konce_ep_priority), and are shed there.  If capacity
+ * is set below what the CPU really does (the endpoint's default, 20,000 units/s, is ~4% of the
+ * bench core), a flood of junk the server absorbs easily (spoofed INITIATEs refused at the MAC for
+ * 1 unit each) read 2-5x "capacity" and demanded 21-32 bits from everyone: honest clients were
+ * locked out (11 of 30 willing to pay 20 bits got in, in the flood test) while the CPU idled, and
+ * the proof of work, which only gates the DH, could not have reduced that junk anyway.  2^16 tries is ~25 ms for a 300-byte
+ * INITIATE (~115 ms for a full 1200-byte one) on the bench core: payable; it still makes each
+ * forced DH cost an attacker ~1200x what it costs the server.
  *
  * Why these numbers (bench/bench_pow on an AMD EPYC core: a 1200-byte check 1.76 us, a 232-byte
  * one 0.37 us, X25519 28 us, so one X25519 = 16 units):
@@ -30,12 +44,13 @@
  *     even on a client a few times slower for typical sizes.  An attacker then pays about
  *     2^15 / 53 = 600 times the server's cost of each handshake it forces.
  *   - Past capacity the server cannot serve everyone anyway; each further 25% of overload doubles
- *     the price, so sustained overload costs an attacker exponentially more.  Honest clients pay
- *     ~1 s at 2x (19 bits) and are effectively shut out past ~3x: the price of staying up.
+ *     the price for overdrawn sources, so sustained overload from few sources costs an attacker
+ *     exponentially more, while everyone else pays at most 16 bits (above).
  *
- * Overdrawn sources (ratelimit.h level o >= 1) pay max(base, 8) + 2 x o bits, capped at 32, even
- * on an idle server: 10 bits (~2 ms) for a first overdraft, 16 at o = 4, 32 from o = 12.  Waiting
- * refills the bucket, so an honest but bursty source can always wait instead of paying.
+ * Overdrawn sources (ratelimit.h level o >= 1) pay max(curve, 8) + 2 x o bits (the curve without
+ * the BASE_MAX cap), capped at 32, even on an idle server: 10 bits (~2 ms) for a first overdraft,
+ * 16 at o = 4, 32 from o = 12.  Waiting refills the bucket, so an honest but bursty source can
+ * always wait instead of paying.
  */
 #ifndef KONCE_LOAD_H
 #define KONCE_LOAD_H
@@ -57,6 +72,7 @@ enum konce_load_curve {
 	KONCE_LOAD_LEVEL_START = 500,      /* permille: below this, no proof of work */
 	KONCE_LOAD_BITS_START = 6,         /* demand at LEVEL_START */
 	KONCE_LOAD_BITS_FULL = 15,         /* demand at 1000 permille (load == capacity) */
+	KONCE_LOAD_BITS_BASE_MAX = 16,     /* most a source with no overdraft pays */
 	KONCE_LOAD_STEP_ABOVE = 250,       /* +1 bit per this many permille above 1000 */
 	KONCE_LOAD_BITS_OVERDRAWN = 8,     /* floor for any overdrawn source, even on an idle server */
 	KONCE_LOAD_BITS_PER_OVERDRAFT = 2, /* + this per overdraft level (ratelimit.h) */
@@ -67,7 +83,7 @@ typedef struct konce_load {
 	uint64_t period_start; /* us */
 	uint64_t used;         /* units spent in this period */
 	uint32_t level;        /* load of the last period, permille of capacity (smoothed) */
-	uint8_t bits;          /* current base demand */
+	uint8_t bits;          /* the curve at `level`, before KONCE_LOAD_BITS_BASE_MAX */
 } konce_load;
 
 /* capacity_per_period 0 is taken as 1. */
@@ -75,7 +91,8 @@ void konce_load_init(konce_load *l, uint64_t capacity_per_period, uint64_t now_u
 /* Adds units; closes the period (and recomputes bits) when KONCE_LOAD_PERIOD_MS has passed. */
 void konce_load_charge(konce_load *l, unsigned units, uint64_t now_us);
 /* The demand in bits for a source with the given overdraft level (ratelimit.h), after closing any
- * periods that have ended by now.  Never more than KONCE_WIRE_POW_MAX_BITS. */
+ * periods that have ended by now.  Never more than KONCE_LOAD_BITS_BASE_MAX for overdraft 0, nor
+ * KONCE_WIRE_POW_MAX_BITS for any. */
 unsigned konce_load_bits(konce_load *l, unsigned overdraft, uint64_t now_us);
 
 #endif

@@ -250,3 +250,53 @@ void konce_node_listen_addr(const konce_node *n, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", n->listen);
 }
+
+int konce_node_on_peer(konce_node *n, konce_peer_fn fn, void *ctx)
+{
+	if (!n)
+		return -EINVAL;
+	n->peer_fn = fn;
+	n->peer_ctx = ctx;
+	return 0;
+}
+
+int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
+{
+	size_t i = 0;
+	uint64_t now = node_now_us();
+	char as[KONCE_ADDR_STRLEN];
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (const struct peer *p = n->by_pk[b]; p; p = p->pk_next, i++) {
+			if (i >= max)
+				continue;
+			konce_peer_info *o = &out[i];
+			memset(o, 0, sizeof(*o));
+			memcpy(o->pk, p->pk, KONCE_KEY_BYTES);
+			snprintf(o->addr, sizeof(o->addr), "%s", konce_addr_str(&p->addr, as));
+			o->up = p->up;
+			o->rtt_us = p->rtt_us;
+			o->msgs_rx = p->msgs_rx;
+			o->msgs_tx = p->msgs_tx;
+			o->since_ms = (now - p->since_us) / 1000u;
+		}
+	return (int)i;
+}
+
+void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
+{
+	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	memset(o, 0, sizeof(*o));
+	o->uptime_ms = (node_now_us() - n->started_us) / 1000u;
+	o->peers_active = n->npeers;
+	o->msgs_rx = n->msgs_rx;
+	o->msgs_tx = n->msgs_tx;
+	o->msgs_dropped = n->msgs_dropped;
+	o->rx_packets = c->rx_packets;
+	o->tx_packets = c->tx_packets;
+	o->handshakes_in = c->accept_tx;
+	o->handshakes_failed = c->hs_failed;
+	o->forged_dropped = c->data_auth_fail + c->data_replay + c->data_bad_header + c->init_bad_mac +
+			    c->init_bad_pow + c->init_bad_box1 + c->init_bad_box2 + c->init_stale + c->cookie_bad +
+			    c->accept_bad;
+	o->pow_bits = konce_ep_pow_bits(n->ep, node_now_us());
+}

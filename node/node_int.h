@@ -101,6 +101,8 @@ struct konce_node {
 	uint64_t next_nonce;
 	struct handler handlers[NODE_HANDLERS];
 	struct control *control;
+	konce_peer_fn peer_fn;
+	void *peer_ctx;
 	int store_failing;
 	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	uint64_t msgs_rx, msgs_tx, msgs_dropped;

@@ -443,6 +443,8 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 			konce_store_note_seen(n->store, ev->peer_pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
 			konce_store_note_handshake(n->store, ev->peer_pk, true, wall);
 		}
+		if (n->peer_fn)
+			n->peer_fn(n->peer_ctx, KONCE_PEER_UP, peer->pk, konce_addr_str(&ev->addr, as));
 		if (peer->initiate_msg) /* the server opened it before it answered */
 			finish(peer->initiate_msg, IN_INITIATE, KONCE_OUTCOME_DELIVERED, KONCE_REASON_NONE, NULL, 0);
 		node_msg_flush_waitq(n, peer);
@@ -455,6 +457,8 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		if (peer) {
 			peer->addr = ev->addr;
 			node_log(n, KONCE_LOG_INFO, "peer moved to %s", konce_addr_str(&ev->addr, as));
+			if (n->peer_fn)
+				n->peer_fn(n->peer_ctx, KONCE_PEER_PATH, peer->pk, as);
 			if (n->store)
 				konce_store_note_seen(n->store, peer->pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
 		}
@@ -468,6 +472,8 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		konce_key_to_text(who, peer->pk);
 		node_log(n, KONCE_LOG_INFO, "session with %s %s (reason %#x)", who,
 			 ev->type == KONCE_EV_FAILED ? "failed" : "closed", ev->reason);
+		if (peer->up && n->peer_fn)
+			n->peer_fn(n->peer_ctx, KONCE_PEER_DOWN, peer->pk, konce_addr_str(&peer->addr, as));
 		node_peer_free(n, peer, ev->type == KONCE_EV_FAILED ? fail_reason(ev->reason) : KONCE_REASON_PEER_CLOSED);
 		break;
 	}

@@ -15,7 +15,7 @@
  * receiver has seen every acked number (largest_received >= largest_acked) and the span rule gives
  * hwin >= 16 * (pn - largest_acked), the upper bound always holds; the lower one holds as long as
  * a straggler is overtaken by fewer than hwin - 1 >= max(64, 16 * (pn - largest_acked)) - 1 newer
- * numbers.  docs/PROTOCOL-pnwin.md works through examples.
+ * numbers.  docs/PROTOCOL.md (section 7) works through examples.
  *
  * Canonical form.  The encoder always sends the shortest window the span rule allows, but the
  * decoder accepts any length 1..KONCE_WIRE_PN_MAX, because the sender alone knows its ack state;

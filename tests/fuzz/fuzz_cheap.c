@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			unsigned prev = 0;
 			for (unsigned o = 0; o <= 16; o++) {
 				unsigned b = konce_load_bits(&ld, o, now);
-				if (b > KONCE_WIRE_POW_MAX_BITS || b < prev)
+				if (b > KONCE_WIRE_POW_MAX_BITS || b < prev || (o == 0 && b > KONCE_LOAD_BITS_BASE_MAX))
 					abort();
 				prev = b;
 			}

@@ -35,6 +35,7 @@ sim *sim_new(uint64_t seed)
 	if (!s)
 		return NULL;
 	s->seed = seed;
+	s->event_limit = SIM_EVENT_LIMIT_DEFAULT;
 	simrng_seed(&s->rng, seed, STREAM_NET);
 	sim_envctx_init(&s->env, seed, STREAM_ENV);
 	crypto_generichash_init(&s->trace, NULL, 0, 8);
@@ -47,7 +48,7 @@ sim *sim_new(uint64_t seed)
 
 static void free_event(sim_ev *e)
 {
-	if (e->kind == EV_ARRIVE || e->kind == EV_DEPART || e->kind == EV_AT)
+	if (e->kind == EV_ARRIVE || e->kind == EV_LAND || e->kind == EV_DEPART || e->kind == EV_AT)
 		free(e->p);
 }
 
@@ -239,13 +240,24 @@ int sim_at(sim *s, uint64_t at, void (*fn)(void *ctx, uint64_t now), void *ctx)
 
 static void host_cpu_done(sim *s, sim_host *h);
 
+void sim_set_event_limit(sim *s, uint64_t n) { s->event_limit = n; }
+
 static void run_event(sim *s, sim_ev e)
 {
 	s->now = e.t;
-	s->events++;
+	if (++s->events == s->event_limit) {
+		char what[160];
+		snprintf(what, sizeof(what), "event limit of %llu reached at virtual time %llu us (a runaway?)",
+			 (unsigned long long)s->event_limit, (unsigned long long)s->now);
+		sim_report_failure(s->seed, what, NULL, 0);
+		abort();
+	}
 	switch (e.kind) {
 	case EV_ARRIVE:
 		sim_pkt_arrive(s, e.p);
+		break;
+	case EV_LAND:
+		sim_pkt_land(s, e.p);
 		break;
 	case EV_DEPART:
 		sim_pkt_depart(s, e.p);
@@ -285,7 +297,10 @@ void sim_run_until(sim *s, uint64_t t)
 		s->now = t;
 }
 
-void sim_run_for(sim *s, uint64_t dt) { sim_run_until(s, dt > UINT64_MAX - s->now ? UINT64_MAX : s->now + dt); }
+void sim_run_for(sim *s, uint64_t dt)
+{
+	sim_run_until(s, dt > UINT64_MAX - s->now ? UINT64_MAX : s->now + dt);
+}
 
 int sim_run_while(sim *s, bool (*keep_going)(void *ctx), void *ctx, uint64_t deadline)
 {
@@ -451,6 +466,18 @@ void *sim_host_ctx(const sim_host *h) { return h->ctx; }
 const char *sim_host_name(const sim_host *h) { return h->name; }
 const sim_counters *sim_host_tx(const sim_host *h) { return &h->tx; }
 const sim_counters *sim_host_rx(const sim_host *h) { return &h->rx; }
+void sim_host_set_uplink(sim_host *h, uint64_t rate, size_t queue_bytes)
+{
+	h->up_rate = rate;
+	h->up_queue = queue_bytes;
+}
+
+void sim_host_set_downlink(sim_host *h, uint64_t rate, size_t queue_bytes)
+{
+	h->down_rate = rate;
+	h->down_queue = queue_bytes;
+}
+
 void sim_host_set_queue(sim_host *h, size_t cap) { h->qlimit = cap ? cap : 1; }
 size_t sim_host_queue_len(const sim_host *h) { return h->qn; }
 bool sim_host_busy(const sim_host *h) { return h->busy; }

@@ -61,9 +61,14 @@ bool sim_step(sim *s);
  * keep_going returned false (the clock is at the event that made it so), -ETIMEDOUT when the
  * deadline came first (the clock is then at deadline). */
 int sim_run_while(sim *s, bool (*keep_going)(void *ctx), void *ctx, uint64_t deadline);
+/* A runaway guard: after n events (default SIM_EVENT_LIMIT_DEFAULT) the simulation prints its seed
+ * and the virtual time and aborts, so that a scenario that grows without bound (echo storms,
+ * timers re-armed at `now`) fails with a rerun line instead of hanging.  0 = no limit. */
+#define SIM_EVENT_LIMIT_DEFAULT 200000000ULL
+void sim_set_event_limit(sim *s, uint64_t n);
 /* Time of the next pending event, or UINT64_MAX. */
 uint64_t sim_next_event(const sim *s);
-/* Calls fn(ctx, now) once at time at (or now, if at is past): scripted faults such as link flaps. */
+/* Calls fn(ctx, now) once at time `at` (now, if past): scripted faults such as link flaps. */
 int sim_at(sim *s, uint64_t at, void (*fn)(void *ctx, uint64_t now), void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
@@ -95,7 +100,7 @@ typedef struct sim_counters {
 	uint64_t lost;            /* link loss */
 	uint64_t duplicated;      /* extra copies made by link duplication */
 	uint64_t reordered;       /* copies held back by the link's reorder delay */
-	uint64_t dropped_queue;   /* link rate-limit queue full (drop-tail) */
+	uint64_t dropped_queue;   /* a link's or access link's rate-limit queue was full */
 	uint64_t dropped_mtu;     /* larger than the link MTU */
 	uint64_t dropped_noport;  /* no such port bound at the receiver (or no recv callback) */
 	uint64_t dropped_filter;  /* a NAT refused it: no mapping, filtered, no hairpin, no port */
@@ -147,6 +152,13 @@ void *sim_host_ctx(const sim_host *h);
 const char *sim_host_name(const sim_host *h); /* its address as text */
 const sim_counters *sim_host_tx(const sim_host *h);
 const sim_counters *sim_host_rx(const sim_host *h);
+/* Access links: the host's own bottleneck, shared by all its paths.  Every datagram it sends waits
+ * in its uplink queue (drained at rate bytes/s, drop-tail at queue_bytes, 0 = the link default)
+ * before entering the path link; every datagram reaching it waits in its downlink queue before
+ * its CPU sees it.  So flows from many senders to one host compete for its downlink, as at a real
+ * bottleneck.  rate 0 (the default) is unlimited.  Drops count as dropped_queue. */
+void sim_host_set_uplink(sim_host *h, uint64_t rate, size_t queue_bytes);
+void sim_host_set_downlink(sim_host *h, uint64_t rate, size_t queue_bytes);
 /* Bounds the CPU input queue (default SIM_HOST_QUEUE_DEFAULT, at least 1). */
 void sim_host_set_queue(sim_host *h, size_t cap);
 size_t sim_host_queue_len(const sim_host *h);
@@ -174,8 +186,10 @@ uint64_t sim_timer_get(const sim_host *h); /* pending time or UINT64_MAX */
  * the default, including later changes to it.  The path of a datagram through NATs counts as one
  * link, from the sending host to the host it is addressed to when it leaves (found by following
  * the NAT mappings that exist at that moment); a datagram to a NAT port with no mapping yet uses
- * the sender's link to "nowhere", configured by the default.  Order of effects: MTU, loss, then
- * for each copy (duplication) the rate-limit queue, delay, jitter and the reorder delay. */
+ * the sender's link to "nowhere", configured by the default.  Order of effects: the
+ * sender's uplink (sim_host_set_uplink), MTU, loss, then for each copy (duplication) the link's
+ * rate-limit queue, delay, jitter and the reorder delay, and at the far end the receiver's
+ * downlink.  Jitter larger than the gap between datagrams reorders them too, as with netem. */
 enum sim_jitter { SIM_JITTER_UNIFORM = 0, SIM_JITTER_NORMAL = 1 };
 
 typedef struct sim_link_cfg {
@@ -310,7 +324,7 @@ void sim_set_tracer(sim *s, void (*fn)(void *ctx, const sim_trace_ev *ev), void 
  *     sim: failed with seed N (rerun: SIM_SEED=N ./build/tests/sim/test_x)
  * before failing through cmocka's fail() (define SIM_FAIL() before including sim.h to change
  * that).  If any other assertion escapes a seed loop (a cmocka assert_*), the next loop or exit
- * prints the same line for the seed that was running. */
+ * prints the same line for the seed that was running.  Seed loops do not nest. */
 uint64_t sim_seeds_begin(uint64_t default_count);
 bool sim_seeds_next(uint64_t *seed);
 void sim_report_failure(uint64_t seed, const char *what, const char *file, int line);

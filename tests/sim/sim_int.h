@@ -64,6 +64,7 @@ typedef struct sim_pkt {
 	struct sim_pkt *next; /* deferred-send list */
 	sim_host *src;        /* the host it physically left */
 	struct sim_link *link;
+	sim_host *dst;        /* the receiving host, once found on arrival */
 	uint32_t realm;
 	int prio;
 	uint64_t qseq;
@@ -79,7 +80,7 @@ typedef struct sim_link {
 	sim_counters c;
 } sim_link;
 
-enum sim_ev_kind { EV_ARRIVE, EV_DEPART, EV_CPU_DONE, EV_TIMER, EV_AT };
+enum sim_ev_kind { EV_ARRIVE, EV_LAND, EV_DEPART, EV_CPU_DONE, EV_TIMER, EV_AT };
 typedef struct sim_ev {
 	uint64_t t, seq;
 	enum sim_ev_kind kind;
@@ -100,6 +101,9 @@ struct sim_host {
 	sim_envctx env;
 	size_t timer_pos; /* index of its EV_TIMER in the heap, or SIZE_MAX */
 	bool busy;
+	uint64_t up_rate, down_rate; /* access links, bytes/s; 0 unlimited */
+	size_t up_queue, down_queue;
+	uint64_t up_free_ns, down_free_ns;
 	sim_pkt **q; /* input queue: a min-heap on (prio, qseq) */
 	size_t qn, qalloc, qlimit;
 };
@@ -121,7 +125,7 @@ struct sim_nat {
 };
 
 struct sim {
-	uint64_t seed, now, seq, events, qseq;
+	uint64_t seed, now, seq, events, qseq, event_limit;
 	simrng rng;
 	sim_envctx env;
 	sim_ev *heap;
@@ -158,6 +162,7 @@ void sim_addr_release(sim *s, uint32_t realm, const uint8_t ip[16]);
 void sim_pkt_drop(sim *s, sim_pkt *p, enum sim_drop why, const sim_host *rx);
 void sim_pkt_depart(sim *s, sim_pkt *p);
 void sim_pkt_arrive(sim *s, sim_pkt *p);
+void sim_pkt_land(sim *s, sim_pkt *p);
 void sim_links_free(sim *s);
 
 /* simnat.c */

@@ -63,7 +63,10 @@ const char *sim_nat_preset_name(enum sim_nat_preset p)
 	return (unsigned)p < sizeof(preset_names) / sizeof(preset_names[0]) ? preset_names[p] : "?";
 }
 
-static uint64_t timeout(const sim_nat *n) { return n->cfg.timeout_us ? n->cfg.timeout_us : SIM_NAT_TIMEOUT_DEFAULT; }
+static uint64_t timeout(const sim_nat *n)
+{
+	return n->cfg.timeout_us ? n->cfg.timeout_us : SIM_NAT_TIMEOUT_DEFAULT;
+}
 
 static konce_addr remote_key(enum sim_nat_dep d, const konce_addr *r)
 {
@@ -137,7 +140,8 @@ static bool port_range(const sim_nat *n, uint32_t *lo, uint32_t *hi)
 }
 
 /* Scans from start (wrapping in the range) for a free external port. */
-static int scan_free(sim_nat *n, uint32_t start, uint32_t lo, uint32_t hi, uint64_t now, uint16_t *out)
+static int scan_free(sim_nat *n, uint32_t start, uint32_t lo, uint32_t hi, uint64_t now,
+		     uint16_t *out)
 {
 	uint32_t span = hi - lo + 1;
 	for (uint32_t i = 0; i < span; i++) {
@@ -318,7 +322,7 @@ bool simnat_peek(const sim_nat *n, const konce_addr *to, uint64_t now, konce_add
 	return true;
 }
 
-/* ---- the public calls -------------------------------------------------------------------------- */
+/* ---- the public calls ------------------------------------------------------------------------ */
 
 sim_nat *sim_nat_add_behind(sim *s, sim_nat *outer, const char *ip, const sim_nat_cfg *cfg)
 {

@@ -5,11 +5,13 @@
  *                  when sent from inside the host's recv callback, waits for the CPU cost (sim.c).
  *   depart         walks out through the NATs between the sender and the destination's realm
  *                  (translating the source at each), picks the link from the sending host to the
- *                  host the destination currently maps to, and applies the link: MTU, loss,
- *                  duplication, then per copy the rate-limit queue, delay, jitter, reordering.
+ *                  host the destination currently maps to, and applies the sender's uplink
+ *                  queue, then the link: MTU, loss, duplication, then per copy the link's
+ *                  rate-limit queue, delay, jitter, reordering.
  *   arrive         at the scheduled time walks in through the NATs in front of the destination
- *                  (translating and filtering at each), checks the port, and hands the datagram
- *                  to the host's CPU model.
+ *                  (translating and filtering at each) to the host, and waits in its downlink
+ *                  queue if it has one.
+ *   land           checks the port and hands the datagram to the host's CPU model (sim.c).
  *
  * Realms: 0 is the public realm; realm k > 0 is the private side of s->nats[k - 1].  An address
  * is unique within its realm.  Every drop is counted on the sender's tx counters, on the link if
@@ -190,7 +192,8 @@ static uint64_t *drop_field(sim_counters *c, enum sim_drop why)
 	abort();
 }
 
-static const char *const drop_names[] = {"lost", "queue", "mtu", "noport", "filter", "noroute", "cpu"};
+static const char *const drop_names[] = {"lost",   "queue",   "mtu", "noport",
+					  "filter", "noroute", "cpu"};
 
 void sim_pkt_drop(sim *s, sim_pkt *p, enum sim_drop why, const sim_host *rx)
 {
@@ -272,23 +275,31 @@ static int64_t jitter(sim *s, const sim_link_cfg *c)
 	return (int64_t)sim_rand_below(s, 2 * c->jitter_us + 1) - (int64_t)c->jitter_us;
 }
 
-/* One copy through the rate limiter and the delays. */
-static void transmit(sim *s, sim_pkt *p, const sim_link_cfg *c)
+/* A drop-tail FIFO drained at rate bytes/s, entered at time t (us).  Returns when the datagram
+ * has been fully sent (us), or UINT64_MAX when the backlog leaves no room for it.  An empty queue
+ * takes any datagram.  *free_ns is when the transmitter is next idle. */
+static uint64_t shape(uint64_t *free_ns, uint64_t rate, size_t queue_bytes, uint64_t t, size_t len)
+{
+	uint64_t t_ns = t * 1000;
+	uint64_t start = *free_ns > t_ns ? *free_ns : t_ns;
+	uint64_t backlog = (uint64_t)((unsigned __int128)(start - t_ns) * rate / 1000000000u);
+	size_t qb = queue_bytes ? queue_bytes : SIM_LINK_QUEUE_DEFAULT;
+	if (backlog > 0 && backlog + len > qb)
+		return UINT64_MAX;
+	*free_ns = start + (uint64_t)(((unsigned __int128)len * 1000000000u + rate - 1) / rate);
+	return (*free_ns + 999) / 1000;
+}
+
+/* One copy, leaving the sender's uplink at t, through the link's rate limiter and delays. */
+static void transmit(sim *s, sim_pkt *p, const sim_link_cfg *c, uint64_t t)
 {
 	sim_link *l = p->link;
-	uint64_t t = s->now;
 	if (c->rate) {
-		uint64_t now_ns = s->now * 1000;
-		uint64_t start = l->tx_free_ns > now_ns ? l->tx_free_ns : now_ns;
-		uint64_t backlog = (uint64_t)((unsigned __int128)(start - now_ns) * c->rate / 1000000000u);
-		size_t qb = c->queue_bytes ? c->queue_bytes : SIM_LINK_QUEUE_DEFAULT;
-		if (backlog > 0 && backlog + p->len > qb) {
+		t = shape(&l->tx_free_ns, c->rate, c->queue_bytes, t, p->len);
+		if (t == UINT64_MAX) {
 			sim_pkt_drop(s, p, SIM_DROP_QUEUE, NULL);
 			return;
 		}
-		uint64_t tx_ns = (uint64_t)(((unsigned __int128)p->len * 1000000000u + c->rate - 1) / c->rate);
-		l->tx_free_ns = start + tx_ns;
-		t = (l->tx_free_ns + 999) / 1000;
 	}
 	int64_t d = (int64_t)c->delay_us + jitter(s, c);
 	t += d > 0 ? (uint64_t)d : 0;
@@ -325,6 +336,14 @@ void sim_pkt_depart(sim *s, sim_pkt *p)
 	const sim_link_cfg *c = link_cfg(s, p->link);
 	p->link->c.sent++;
 	p->link->c.bytes_sent += p->len;
+	uint64_t t = s->now;
+	if (p->src->up_rate) {
+		t = shape(&p->src->up_free_ns, p->src->up_rate, p->src->up_queue, t, p->len);
+		if (t == UINT64_MAX) {
+			sim_pkt_drop(s, p, SIM_DROP_QUEUE, NULL);
+			return;
+		}
+	}
 	if (c->mtu && p->len > c->mtu) {
 		sim_pkt_drop(s, p, SIM_DROP_MTU, NULL);
 		return;
@@ -342,9 +361,9 @@ void sim_pkt_depart(sim *s, sim_pkt *p)
 			p->link->c.duplicated++;
 		}
 	}
-	transmit(s, p, c);
+	transmit(s, p, c, t);
 	if (copy)
-		transmit(s, copy, c);
+		transmit(s, copy, c, t);
 }
 
 void sim_pkt_arrive(sim *s, sim_pkt *p)
@@ -355,10 +374,14 @@ void sim_pkt_arrive(sim *s, sim_pkt *p)
 			break;
 		if (n->u == SIM_ENT_HOST) {
 			sim_host *h = n->val;
-			if (!h->ops.recv || !sim_host_bound(h, p->to.port))
-				sim_pkt_drop(s, p, SIM_DROP_NOPORT, h);
-			else
-				sim_host_arrive(s, h, p);
+			p->dst = h;
+			if (!h->down_rate) {
+				sim_pkt_land(s, p);
+				return;
+			}
+			uint64_t t = shape(&h->down_free_ns, h->down_rate, h->down_queue, s->now, p->len);
+			if (t == UINT64_MAX || sim_ev_push(s, t, EV_LAND, p))
+				sim_pkt_drop(s, p, SIM_DROP_QUEUE, h);
 			return;
 		}
 		sim_nat *nat = n->val;
@@ -369,4 +392,14 @@ void sim_pkt_arrive(sim *s, sim_pkt *p)
 		p->realm = nat->id;
 	}
 	sim_pkt_drop(s, p, SIM_DROP_NOROUTE, NULL);
+}
+
+/* Past the receiver's downlink: the host's ports and CPU. */
+void sim_pkt_land(sim *s, sim_pkt *p)
+{
+	sim_host *h = p->dst;
+	if (!h->ops.recv || !sim_host_bound(h, p->to.port))
+		sim_pkt_drop(s, p, SIM_DROP_NOPORT, h);
+	else
+		sim_host_arrive(s, h, p);
 }

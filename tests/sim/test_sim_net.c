@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -61,8 +65,16 @@ static uint64_t rec_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_
 	r->bytes += len;
 	r->last_from = *from;
 	r->last_to = *to;
-	if (r->echo)
-		assert_int_equal(sim_send(r->s, r->h, to->port, from, pkt, len), 0);
+	/* echo requests, never echoes (byte 4 marks a reply), so two echo hosts do not ping-pong */
+	if (r->echo && (len <= 4 || pkt[4] != 0xEE)) {
+		uint8_t buf[2048];
+		assert_true(len <= sizeof(buf));
+		memcpy(buf, pkt, len);
+		if (len > 4)
+			buf[4] = 0xEE;
+		int e = sim_send(r->s, r->h, to->port, from, buf, len);
+		assert_true(e == 0 || e == -EHOSTUNREACH); /* the sender may have moved away */
+	}
 	return r->cost;
 }
 
@@ -182,6 +194,73 @@ static void test_timers(void **state)
 	assert_false(sim_step(s));
 	rec_free(a);
 	sim_free(s);
+}
+
+/* Random timer sets, resets and cancels on many hosts against a plain model of "one pending
+ * timer per host": every timer fires exactly at its time, once, in time order. */
+typedef struct tmodel {
+	sim *s;
+	sim_host *h[16];
+	uint64_t due[16]; /* UINT64_MAX: none */
+	uint64_t fired, last_fire;
+	bool bad;
+} tmodel;
+
+typedef struct tslot {
+	tmodel *m;
+	int i;
+} tslot;
+
+static void tm_timer(void *ctx, uint64_t now)
+{
+	tslot *t = ctx;
+	tmodel *m = t->m;
+	if (m->due[t->i] != now || now < m->last_fire)
+		m->bad = true;
+	m->due[t->i] = UINT64_MAX;
+	m->last_fire = now;
+	m->fired++;
+}
+
+static void test_timer_model(void **state)
+{
+	static const sim_host_ops ops = {NULL, tm_timer, NULL};
+	SIM_FOR_EACH_SEED(seed, 10) {
+		tmodel m = {.s = sim_new(seed)};
+		tslot slot[16];
+		sim *s = m.s;
+		for (int i = 0; i < 16; i++) {
+			char ip[32];
+			snprintf(ip, sizeof(ip), "10.1.0.%d", i + 1);
+			slot[i] = (tslot){&m, i};
+			m.h[i] = sim_host_add(s, ip, &ops, &slot[i]);
+			m.due[i] = UINT64_MAX;
+		}
+		for (int k = 0; k < 20000; k++) {
+			int i = (int)sim_rand_below(s, 16);
+			switch (sim_rand_below(s, 4)) {
+			case 0:
+			case 1: {
+				uint64_t at = sim_now(s) + sim_rand_below(s, 1000);
+				sim_timer_set(s, m.h[i], at);
+				m.due[i] = at;
+				break;
+			}
+			case 2:
+				sim_timer_cancel(s, m.h[i]);
+				m.due[i] = UINT64_MAX;
+				break;
+			default:
+				sim_run_for(s, sim_rand_below(s, 300));
+				for (int j = 0; j < 16; j++)
+					SIM_ASSERT(s, m.due[j] == UINT64_MAX || m.due[j] > sim_now(s));
+			}
+			SIM_ASSERT_EQ(s, sim_timer_get(m.h[i]), m.due[i]);
+			SIM_ASSERT(s, !m.bad);
+		}
+		SIM_ASSERT(s, m.fired > 1000);
+		sim_free(s);
+	}
 }
 
 static bool fewer_than(void *ctx)
@@ -380,6 +459,55 @@ static void test_rate_limit(void **state)
 	assert_true(tx->dropped_queue > 950 && tx->dropped_queue < 1050);
 	assert_true(b->at[b->n - 1] > t0 + 10 * SIM_SEC);
 	rec_free(a), rec_free(b);
+	sim_free(s);
+}
+
+/* Access links: two senders into one receiver share its downlink; one sender's two flows share
+ * its uplink.  Per-pair links alone would give each flow the full rate. */
+static void test_access_links(void **state)
+{
+	sim *s = sim_new(1);
+	rec *a = rec_new(s, "10.0.0.1", 1), *b = rec_new(s, "10.0.0.2", 1), *r = rec_new(s, "10.0.0.3", 2),
+	    *r2 = rec_new(s, "10.0.0.4", 2);
+	/* jitter breaks the phase lock drop-tail would otherwise give the flow sent first */
+	sim_link_cfg c = {.delay_us = 5000, .jitter_us = 3000, .rate = 100000};
+	sim_link_default(s, &c);
+	sim_host_set_downlink(r->h, 100000, 30000);
+	konce_addr to = sim_host_addr(r->h, 2), to2 = sim_host_addr(r2->h, 2);
+	/* each sender offers 80 kB/s for 10 s: 160 kB/s into a 100 kB/s downlink */
+	for (uint32_t i = 0; i < 800; i++) {
+		send_seq(s, a, 1, &to, i, 1000);
+		send_seq(s, b, 1, &to, 10000 + i, 1000);
+		sim_run_for(s, 12500);
+	}
+	sim_run_for(s, SIM_SEC);
+	uint64_t first = r->at[0], last = r->at[r->n - 1], from_a = 0;
+	double rate = (double)(r->bytes - 1000) * SIM_SEC / (double)(last - first);
+	assert_true(absd(rate - 100000) < 2000);
+	for (uint64_t i = 0; i < r->n; i++)
+		from_a += r->seq[i] < 10000;
+	assert_true(from_a > r->n / 3 && from_a < 2 * r->n / 3); /* both flows get through */
+	const sim_counters *rx = sim_host_rx(r->h);
+	assert_int_equal(rx->delivered + rx->dropped_queue, 1600);
+	assert_true(rx->dropped_queue > 500);
+	assert_int_equal(sim_host_tx(a->h)->dropped_queue + sim_host_tx(b->h)->dropped_queue, rx->dropped_queue);
+
+	/* one sender, two receivers, 60 kB/s each through a 100 kB/s uplink */
+	sim_host_set_downlink(r->h, 0, 0);
+	sim_host_set_uplink(a->h, 100000, 20000);
+	r->n = r->bytes = 0;
+	uint64_t t0 = sim_now(s);
+	for (uint32_t i = 0; i < 600; i++) {
+		send_seq(s, a, 1, &to, i, 1000);
+		send_seq(s, a, 1, &to2, i, 1000);
+		sim_run_for(s, 16667);
+	}
+	uint64_t span = sim_now(s) - t0;
+	sim_run_for(s, SIM_SEC);
+	double total = (double)(r->bytes + r2->bytes) * SIM_SEC / (double)span;
+	assert_true(absd(total - 100000) < 3000);
+	assert_true(r->n > 400 && r2->n > 400);
+	rec_free(a), rec_free(b), rec_free(r), rec_free(r2);
 	sim_free(s);
 }
 
@@ -657,6 +785,157 @@ static void test_determinism(void **state)
 	}
 }
 
+/* Chaos: random topology (two NATs of random behaviour, one nested), random link settings changed
+ * mid-run, random CPU costs, queue bounds and priorities, NAT flushes and host moves.  Whatever
+ * happens, every datagram is accounted for on its sender, its link and its receiver, and the
+ * run replays exactly. */
+typedef struct chaos {
+	sim *s;
+	rec *h[10];
+	sim_nat *nat[2];
+} chaos;
+
+static void chaos_event(void *ctx, uint64_t now)
+{
+	chaos *c = ctx;
+	sim *s = c->s;
+	sim_host *a = c->h[sim_rand_below(s, 10)]->h, *b = c->h[sim_rand_below(s, 10)]->h;
+	sim_link_cfg l = {.delay_us = sim_rand_below(s, 50000), .jitter_us = sim_rand_below(s, 5000),
+			  .jitter_dist = (enum sim_jitter)sim_rand_below(s, 2),
+			  .loss = sim_rand_unit(s) * 0.3, .duplicate = sim_rand_unit(s) * 0.1,
+			  .reorder = sim_rand_unit(s) * 0.2, .reorder_us = sim_rand_below(s, 20000),
+			  .rate = sim_rand_below(s, 2) ? 0 : 10000 + sim_rand_below(s, 1000000),
+			  .queue_bytes = sim_rand_below(s, 20000), .mtu = sim_rand_below(s, 3) ? 0 : 600};
+	switch (sim_rand_below(s, 7)) {
+	case 0:
+		sim_link_set(s, a, b, &l);
+		break;
+	case 1:
+		sim_link_default(s, &l);
+		break;
+	case 2:
+		sim_link_reset(s, a, b);
+		break;
+	case 3:
+		sim_nat_flush(c->nat[sim_rand_below(s, 2)]);
+		break;
+	case 4: {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "10.9.%u.%u", (unsigned)sim_rand_below(s, 4), (unsigned)(1 + sim_rand_below(s, 4)));
+		sim_host_move(a, sim_rand_below(s, 2) ? c->nat[sim_rand_below(s, 2)] : NULL, ip);
+		break;
+	}
+	case 5:
+		sim_host_set_queue(a, 1 + sim_rand_below(s, 50));
+		break;
+	default:
+		sim_host_set_uplink(a, sim_rand_below(s, 2) ? 0 : 20000 + sim_rand_below(s, 500000), sim_rand_below(s, 9000));
+		sim_host_set_downlink(b, sim_rand_below(s, 2) ? 0 : 20000 + sim_rand_below(s, 500000), sim_rand_below(s, 9000));
+	}
+}
+
+static uint64_t chaos_run(uint64_t seed)
+{
+	chaos c = {.s = sim_new(seed)};
+	sim *s = c.s;
+	static const enum sim_nat_preset presets[] = {SIM_NAT_FULL_CONE, SIM_NAT_RESTRICTED_CONE,
+		SIM_NAT_PORT_RESTRICTED_CONE, SIM_NAT_SYMMETRIC, SIM_NAT_SYMMETRIC_SEQUENTIAL};
+	sim_nat_cfg n0 = sim_nat_preset(presets[sim_rand_below(s, 5)]);
+	sim_nat_cfg n1 = sim_nat_preset(presets[sim_rand_below(s, 5)]);
+	n0.timeout_us = SIM_SEC * (1 + sim_rand_below(s, 5));
+	c.nat[0] = sim_nat_add(s, "198.51.100.1", &n0);
+	c.nat[1] = sim_nat_add_behind(s, c.nat[0], "100.64.0.1", &n1);
+	assert_true(c.nat[0] && c.nat[1]);
+	static int prio[65536];
+	for (int i = 0; i < 65536; i++)
+		prio[i] = i % 7;
+	for (int i = 0; i < 10; i++) {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "10.0.0.%d", i + 1);
+		rec *r = calloc(1, sizeof(*r));
+		r->seq = calloc(MAXREC, 4);
+		r->at = calloc(MAXREC, 8);
+		r->s = s;
+		r->h = sim_host_add_behind(s, i < 4 ? NULL : c.nat[i % 2], ip, &rec_ops, r);
+		assert_non_null(r->h);
+		sim_host_bind(r->h, 9);
+		r->echo = i % 3 == 0;
+		r->cost = sim_rand_below(s, 3) * 300;
+		r->prio_of = i % 2 ? prio : NULL;
+		c.h[i] = r;
+	}
+	for (int k = 0; k < 40; k++)
+		sim_at(s, sim_rand_below(s, 4 * SIM_SEC), chaos_event, &c);
+	for (uint32_t k = 0; k < 4000; k++) {
+		rec *from = c.h[sim_rand_below(s, 10)];
+		const sim_host *to = c.h[sim_rand_below(s, 10)]->h;
+		konce_addr dst = sim_host_addr(to, 9);
+		if (sim_host_nat(to) && sim_rand_below(s, 2)) /* aim at a (maybe stale) public mapping */
+			dst = sim_nat_public(c.nat[0], (uint16_t)(1024 + sim_rand_below(s, 64)));
+		uint8_t buf[1000] = {0};
+		memcpy(buf, &k, 4);
+		/* at least 5 bytes, so that byte 4 marks echoes and echo hosts never ping-pong */
+		int r = sim_send(s, from->h, 9, &dst, buf, 5 + sim_rand_below(s, sizeof(buf) - 5));
+		assert_true(r == 0 || r == -EHOSTUNREACH);
+		sim_run_for(s, sim_rand_below(s, 1000));
+	}
+	sim_link_cfg calm = {.delay_us = 1000};
+	sim_link_default(s, &calm);
+	sim_run_for(s, 60 * SIM_SEC); /* everything lands or is dropped */
+	SIM_ASSERT_EQ(s, sim_next_event(s), UINT64_MAX);
+
+	uint64_t rx_delivered = 0, tx_delivered = 0;
+	for (int i = 0; i < 10; i++) {
+		const sim_counters *tx = sim_host_tx(c.h[i]->h), *rx = sim_host_rx(c.h[i]->h);
+		SIM_ASSERT_EQ(s, tx->sent + tx->duplicated, tx->delivered + sum_drops(tx));
+		SIM_ASSERT_EQ(s, rx->delivered, c.h[i]->n);
+		rx_delivered += rx->delivered;
+		tx_delivered += tx->delivered;
+		for (int j = 0; j <= 10; j++) {
+			sim_counters l = sim_link_counters(s, c.h[i]->h, j < 10 ? c.h[j]->h : NULL);
+			SIM_ASSERT_EQ(s, l.sent + l.duplicated, l.delivered + sum_drops(&l));
+		}
+	}
+	SIM_ASSERT_EQ(s, rx_delivered, tx_delivered);
+	uint64_t hash = sim_trace_hash(s);
+	for (int i = 0; i < 10; i++)
+		rec_free(c.h[i]);
+	sim_free(s);
+	return hash;
+}
+
+static void test_chaos(void **state)
+{
+	SIM_FOR_EACH_SEED(seed, 20) {
+		uint64_t h1 = chaos_run(seed), h2 = chaos_run(seed);
+		if (h1 != h2)
+			sim_report_failure(seed, "replay differs", __FILE__, __LINE__);
+		assert_int_equal(h1, h2);
+	}
+}
+
+/* The runaway guard aborts (checked in a child process: abort ends the process). */
+static void test_event_limit(void **state)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2); /* the expected report would read like a failure in the log */
+		sim *s = sim_new(99);
+		sim_host *h = sim_host_add(s, "10.0.0.1", NULL, NULL);
+		sim_set_event_limit(s, 1000);
+		for (int i = 0; i < 2000; i++)
+			sim_timer_set(s, h, (uint64_t)i), sim_run_for(s, 1);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
 static void test_seed_loop(void **state)
 {
 	/* without SIM_SEED/SIM_SEEDS in the environment: seeds 1..n */
@@ -683,12 +962,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delay_exact),
 		cmocka_unit_test(test_timers),
+		cmocka_unit_test(test_timer_model),
 		cmocka_unit_test(test_run_while_and_flap),
 		cmocka_unit_test(test_loss_rate),
 		cmocka_unit_test(test_duplication),
 		cmocka_unit_test(test_reordering),
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_access_links),
 		cmocka_unit_test(test_queue_drops_and_mtu),
 		cmocka_unit_test(test_ports_and_routes),
 		cmocka_unit_test(test_cpu_capacity),
@@ -696,6 +977,8 @@ int main(void)
 		cmocka_unit_test(test_reply_leaves_after_cost),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_chaos),
+		cmocka_unit_test(test_event_limit),
 		cmocka_unit_test(test_seed_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include "node/endpoint.h"
 #include "node/hs_packets.h"
 #include "node/identity.h"
+#include "node/load.h"
 #include "testenv.h"
 
 typedef struct pair {
@@ -108,6 +109,7 @@ static void drain_events(konce_ep *ep)
 static uint32_t handshake(pair *p, uint32_t *server_conn)
 {
 	uint32_t conn;
+	uint64_t start = p->now;
 	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b,
 					  (const uint8_t *)"hello?", 6, p->now, &conn), 0);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -151,6 +153,8 @@ static uint32_t handshake(pair *p, uint32_t *server_conn)
 	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
 	assert_int_equal(ev.len, 3);
 	assert_memory_equal(ev.data, "hi!", 3);
+	/* four one-way trips of 10 ms: the reply to the first message arrives at 2 RTT */
+	assert_int_equal(p->now - start, 2 * 20000);
 	return conn;
 }
 
@@ -280,7 +284,9 @@ static void test_wrong_server_key(void **state)
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
 	assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
 	const struct konce_ep_counters *c = konce_ep_counters(p.b);
-	assert_int_equal(c->init_unknown_server, KONCE_HS_ATTEMPTS);
+	/* KONCE_HS_RESTART_AFTER INITIATEs, a fresh HELLO, then KONCE_HS_ATTEMPTS more */
+	assert_int_equal(c->init_unknown_server, KONCE_HS_RESTART_AFTER + KONCE_HS_ATTEMPTS);
+	assert_int_equal(konce_ep_counters(p.a)->hs_restarts, 1);
 	assert_int_equal(c->sessions_opened, 0);
 	assert_int_equal(p.tenv_b.allocs, b_allocs); /* full crypto path ran, nothing allocated */
 	assert_int_equal(konce_ep_counters(p.a)->sessions_live, 0);
@@ -376,6 +382,17 @@ static void test_duplicate_initiate(void **state)
 	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
 	assert_true(konce_addr_eq(&to, &p.addr_a));
+	/* a copy with another pow nonce (nothing depends on it) counts as the same INITIATE */
+	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
+	memcpy(copy, p.last_initiate, p.last_initiate_len);
+	copy[KONCE_INIT_POW_NONCE] ^= 0xff;
+	konce_ep_input(p.b, copy, p.last_initiate_len, &p.addr_a, p.now);
+	assert_int_equal(c->init_dup_resent, 2);
+	uint8_t again[KONCE_WIRE_MAX_DATAGRAM];
+	size_t again_len;
+	assert_true(konce_ep_poll_datagram(p.b, again, &again_len, &to));
+	assert_int_equal(again_len, len);
+	assert_memory_equal(again, buf, len);
 	/* the client, already established, ignores the second ACCEPT */
 	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
 	assert_int_equal(konce_ep_counters(p.a)->accept_unmatched, 1);
@@ -473,6 +490,25 @@ static void test_no_alloc_before_proof(void **state)
 		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	}
 	assert_int_equal(c->init_rx - dropped0, 100000);
+	/* and INITIATEs that pass the MAC and the proof of work (fresh cookies) but carry a tampered
+	 * box or key: the server does the X25519 work, then drops them without allocating */
+	for (unsigned i = 0; i < 300; i++) {
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+		konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+		assert_int_equal(buf[0], KONCE_PKT_INITIATE);
+		size_t at = i % 3 == 0 ? KONCE_INIT_BOX1 + i % 88 : i % 3 == 1 ? KONCE_INIT_BOX2 + i % (len - KONCE_INIT_BOX2)
+										  : KONCE_INIT_CLIENT_EPK + i % 32;
+		buf[at] ^= 0x01;
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+		assert_int_equal(konce_ep_close(p.a, conn, p.now), 0);
+	}
+	assert_int_equal(c->init_bad_box1 + c->init_bad_box2 + c->init_low_order, 300);
 	/* and a stale replay after the cookie lifetime */
 	uint64_t stale0 = c->init_stale;
 	p.now += (uint64_t)(KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
@@ -625,6 +661,27 @@ static void test_idle_close(void **state)
 	free_pair(&p);
 }
 
+static void count_names(void *ctx, const char *name, uint64_t v)
+{
+	unsigned *n = ctx;
+	if (strcmp(name, "cookie_tx") == 0)
+		assert_int_equal(v, 1);
+	(*n)++;
+}
+
+static void test_counter_names(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc;
+	handshake(&p, &sc);
+	unsigned n = 0;
+	konce_ep_counters_foreach(konce_ep_counters(p.b), count_names, &n);
+	assert_int_equal(n * sizeof(uint64_t), sizeof(struct konce_ep_counters));
+	free_pair(&p);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -645,6 +702,380 @@ static void test_bad_args(void **state)
 	free_pair(&p);
 }
 
+static long ext_len(void *ctx, uint8_t type, const uint8_t *p, size_t avail)
+{
+	(void)ctx;
+	(void)p;
+	return type == 0x10 && avail >= 4 ? 4 : -1;
+}
+
+struct ext_seen {
+	unsigned n;
+	uint32_t conn;
+	uint64_t pn;
+	uint8_t body[4];
+};
+
+static void ext_frame(void *ctx, uint32_t conn, uint64_t pn, uint8_t type, const uint8_t *body, size_t len,
+		      uint64_t now_us)
+{
+	struct ext_seen *e = ctx;
+	(void)now_us;
+	assert_int_equal(type, 0x10);
+	assert_int_equal(len, 4);
+	e->n++;
+	e->conn = conn;
+	e->pn = pn;
+	memcpy(e->body, body, 4);
+}
+
+/* The reliability layer's extension point: its frames reach its hook with their packet number,
+ * and without the hook they make the packet malformed. */
+static void test_frame_extension(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	drain_events(p.b);
+	uint8_t frames[] = {0x10, 1, 2, 3, 4, KONCE_FRAME_MESSAGE, 0, 1, 'x'};
+	uint64_t pn;
+	assert_int_equal(konce_ep_send_frames_conn(p.a, cc, frames, sizeof frames, p.now, &pn), 0);
+	assert_int_equal(pn, 2);
+	pump(&p);
+	assert_int_equal(konce_ep_counters(p.b)->data_bad_frame, 1);
+	konce_ep_event ev;
+	assert_false(konce_ep_poll_event(p.b, &ev));
+	struct ext_seen seen = {0};
+	konce_ep_ext ext = {ext_len, ext_frame, &seen};
+	konce_ep_set_ext(p.b, &ext);
+	assert_int_equal(konce_ep_send_frames_conn(p.a, cc, frames, sizeof frames, p.now, &pn), 0);
+	assert_int_equal(pn, 3);
+	pump(&p);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.conn, sc);
+	assert_int_equal(seen.pn, 3);
+	assert_memory_equal(seen.body, frames + 1, 4);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_int_equal(konce_ep_acked(p.a, cc, 3), 0);
+	assert_int_equal(konce_ep_acked(p.a, 999, 3), -ENOENT);
+	assert_int_equal(konce_ep_send_frames_conn(p.a, 999, frames, sizeof frames, p.now, NULL), -ENOENT);
+	konce_ep_set_ext(p.b, NULL);
+	free_pair(&p);
+}
+
+/* Rekey between two endpoints: after KONCE_REKEY_AFTER_MS each side moves to the next key and the
+ * other follows; a packet sealed before the rekey but delivered after it still opens. */
+static void test_rekey_between_endpoints(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	drain_events(p.a);
+	drain_events(p.b);
+	uint8_t late[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t late_len, len;
+	konce_addr to;
+	konce_ep_event ev;
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"before", 6, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, late, &late_len, &to)); /* held back */
+	for (int round = 0; round < 3; round++) {
+		p.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000 / 2; /* keep the sessions from idling out */
+		konce_ep_timer(p.a, p.now);
+		konce_ep_timer(p.b, p.now);
+		p.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000 / 2 + 1;
+		assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"after", 5, p.now), 0);
+		assert_int_equal(konce_ep_send(p.b, sc, (const uint8_t *)"back", 4, p.now), 0);
+		if (round == 0) {
+			assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+			assert_int_equal(buf[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE, KONCE_DATA_F_KEY_PHASE);
+			konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+			/* the straggler from before the rekey */
+			konce_ep_input(p.b, late, late_len, &p.addr_a, p.now);
+			assert_true(konce_ep_poll_event(p.b, &ev));
+			assert_memory_equal(ev.data, "after", 5);
+			assert_true(konce_ep_poll_event(p.b, &ev));
+			assert_memory_equal(ev.data, "before", 6);
+			assert_int_equal(konce_ep_counters(p.b)->rx_old_key, 1);
+		}
+		pump(&p);
+		if (round > 0) {
+			assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+			assert_memory_equal(ev.data, "after", 5);
+		}
+		assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
+		assert_memory_equal(ev.data, "back", 4);
+	}
+	assert_int_equal(konce_ep_counters(p.a)->rekey_tx, 3);
+	assert_int_equal(konce_ep_counters(p.b)->rekey_rx, 3);
+	assert_int_equal(konce_ep_counters(p.b)->rekey_tx, 3);
+	/* the old key is wiped after KONCE_REKEY_OLD_KEY_MS: a replayed straggler no longer opens */
+	p.now += (uint64_t)KONCE_REKEY_OLD_KEY_MS * 1000 + 1;
+	konce_ep_timer(p.b, p.now);
+	uint64_t fails = konce_ep_counters(p.b)->data_auth_fail + konce_ep_counters(p.b)->data_replay;
+	konce_ep_input(p.b, late, late_len, &p.addr_a, p.now);
+	assert_int_equal(konce_ep_counters(p.b)->data_auth_fail + konce_ep_counters(p.b)->data_replay, fails + 1);
+	free_pair(&p);
+}
+
+/* A server answering for several durable keys. */
+static void test_server_identities(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	konce_identity *other;
+	assert_int_equal(konce_identity_generate(&other, &p.tenv_b.env), 0);
+	const konce_identity *ids[] = {p.id_b, other};
+	assert_int_equal(konce_ep_set_server_identities(p.b, ids, 2), 0);
+	assert_int_equal(konce_ep_set_server_identities(p.b, ids, 0), -EINVAL);
+	uint32_t conn;
+	konce_ep_event ev;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(ids[i]), &p.addr_b, NULL, 0, p.now, &conn), 0);
+		pump(&p);
+		assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+		assert_memory_equal(ev.peer_pk, konce_identity_public(ids[i]), 32);
+	}
+	/* and no longer for one it dropped */
+	assert_int_equal(konce_ep_set_server_identities(p.b, ids, 1), 0);
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(other), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	assert_false(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_true(konce_ep_counters(p.b)->init_unknown_server >= 1);
+	free_pair(&p);
+	konce_identity_free(other);
+}
+
+/* The client's address changes between COOKIE and INITIATE (a NAT rebinding): the INITIATE fails
+ * the cookie MAC, and after KONCE_HS_RESTART_AFTER tries the client starts over and gets through. */
+static void test_restart_after_rebinding(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, (const uint8_t *)"q", 1,
+					  p.now, &conn), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	konce_addr_parse(&p.addr_a, "192.0.2.1:3333"); /* the NAT maps the client anew */
+	konce_ep_event ev;
+	while (!konce_ep_poll_event(p.a, &ev)) {
+		pump(&p);
+		p.now = konce_ep_next_timer(p.a);
+		konce_ep_timer(p.a, p.now);
+	}
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_int_equal(konce_ep_counters(p.b)->init_bad_mac, KONCE_HS_RESTART_AFTER);
+	assert_int_equal(konce_ep_counters(p.a)->hs_restarts, 1);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE)); /* the first message survived the restart */
+	assert_memory_equal(ev.data, "q", 1);
+	free_pair(&p);
+}
+
+/* A small lossy network: each datagram is lost with 10%, duplicated with 10%, and delayed 5..45 ms
+ * (so reordered).  Seeded, so every run is the same. */
+struct flight {
+	uint64_t at;
+	bool to_b;
+	size_t len;
+	uint8_t data[KONCE_WIRE_MAX_DATAGRAM];
+};
+
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void lossy_collect(pair *p, struct flight *q, size_t *nq, size_t cap, uint64_t *rng)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	for (int side = 0; side < 2; side++)
+		while (konce_ep_poll_datagram(side ? p->b : p->a, buf, &len, &to)) {
+			unsigned copies = rng_next(rng) % 10 == 0 ? 0 : rng_next(rng) % 10 == 0 ? 2 : 1;
+			for (unsigned c = 0; c < copies && *nq < cap; c++) {
+				struct flight *f = &q[(*nq)++];
+				f->at = p->now + 5000 + rng_next(rng) % 40000;
+				f->to_b = side == 0;
+				f->len = len;
+				memcpy(f->data, buf, len);
+			}
+		}
+}
+
+static void test_lossy_network(void **state)
+{
+	(void)state;
+	pair p;
+	konce_ep_config cb = {.capacity = 100000000, .rl_rate = 1000000000, .rl_burst = 1000000000};
+	make_pair(&p, NULL, &cb);
+	enum { N = 100, CAP = 4096 };
+	static struct flight q[CAP];
+	size_t nq = 0;
+	uint64_t rng = 0x1234567887654321ull;
+	uint32_t conns[N];
+	unsigned established = 0, replies = 0, failed = 0;
+	for (int i = 0; i < N; i++)
+		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, (const uint8_t *)"ping", 4,
+						  p.now + (uint64_t)i * 1000, &conns[i]), 0);
+	uint64_t end = p.now + 60ull * 1000000;
+	while (p.now < end && established + failed < N) {
+		lossy_collect(&p, q, &nq, CAP, &rng);
+		/* the next thing to happen: a delivery or a timer */
+		uint64_t next = konce_ep_next_timer(p.a);
+		if (konce_ep_next_timer(p.b) < next)
+			next = konce_ep_next_timer(p.b);
+		size_t first = SIZE_MAX;
+		for (size_t i = 0; i < nq; i++)
+			if (q[i].at <= next && (first == SIZE_MAX || q[i].at < q[first].at))
+				first = i;
+		if (first != SIZE_MAX) {
+			struct flight f = q[first];
+			q[first] = q[--nq];
+			p.now = f.at > p.now ? f.at : p.now;
+			konce_ep_input(f.to_b ? p.b : p.a, f.data, f.len, f.to_b ? &p.addr_a : &p.addr_b, p.now);
+		} else {
+			p.now = next > p.now ? next : p.now;
+			konce_ep_timer(p.a, p.now);
+			konce_ep_timer(p.b, p.now);
+		}
+		konce_ep_event ev;
+		while (konce_ep_poll_event(p.b, &ev))
+			if (ev.type == KONCE_EV_MESSAGE)
+				konce_ep_send(p.b, ev.conn, (const uint8_t *)"pong", 4, p.now);
+		while (konce_ep_poll_event(p.a, &ev)) {
+			if (ev.type == KONCE_EV_ESTABLISHED)
+				established++;
+			if (ev.type == KONCE_EV_MESSAGE && ev.len == 4 && memcmp(ev.data, "pong", 4) == 0)
+				replies++;
+			if (ev.type == KONCE_EV_FAILED)
+				failed++;
+		}
+	}
+	printf("# lossy: %u established, %u replies in ACCEPT, %u failed; client retransmits %llu restarts %llu; "
+	       "server dup INITIATEs answered %llu, replays dropped %llu\n",
+	       established, replies, failed, (unsigned long long)konce_ep_counters(p.a)->hs_retransmits,
+	       (unsigned long long)konce_ep_counters(p.a)->hs_restarts,
+	       (unsigned long long)konce_ep_counters(p.b)->init_dup_resent,
+	       (unsigned long long)konce_ep_counters(p.b)->init_dup_dropped);
+	assert_int_equal(established, N);
+	assert_int_equal(failed, 0);
+	/* every reply rode in an ACCEPT, which the client got (resent on duplicate INITIATEs) */
+	assert_int_equal(replies, N);
+	/* one server session per handshake, plus one per client restart at most */
+	assert_true(konce_ep_counters(p.b)->sessions_opened >= N);
+	assert_true(konce_ep_counters(p.b)->sessions_opened <= N + konce_ep_counters(p.a)->hs_restarts);
+	free_pair(&p);
+}
+
+/* A full server refuses before any DH, and its client times out; a freed slot is reused. */
+static void test_server_full(void **state)
+{
+	(void)state;
+	pair p;
+	konce_ep_config cb = {.max_sessions = 1};
+	make_pair(&p, NULL, &cb);
+	uint32_t sc;
+	handshake(&p, &sc);
+	drain_events(p.a);
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	pump(&p);
+	const struct konce_ep_counters *c = konce_ep_counters(p.b);
+	assert_int_equal(c->init_full, 1);
+	assert_int_equal(konce_ep_last_cost(p.b), KONCE_COST_REJECT + KONCE_COST_POW);
+	/* the server's session ends; the client's retransmitted INITIATE now finds room */
+	assert_int_equal(konce_ep_close(p.b, sc, p.now), 0);
+	konce_ep_event ev;
+	while (!konce_ep_poll_event(p.a, &ev) || ev.type == KONCE_EV_CLOSED) {
+		pump(&p);
+		p.now = konce_ep_next_timer(p.a);
+		konce_ep_timer(p.a, p.now);
+	}
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_int_equal(ev.conn, conn);
+	free_pair(&p);
+}
+
+/* Limited circulation: only holders of the group key get any answer, and each COOKIE's point is
+ * masked differently. */
+static void test_group_server(void **state)
+{
+	(void)state;
+	pair p;
+	uint8_t group[32], wrong[32];
+	memset(group, 0x77, sizeof group);
+	memset(wrong, 0x78, sizeof wrong);
+	konce_ep_config cb = {.group_key = group};
+	make_pair(&p, NULL, &cb);
+	konce_ep_connect_opts opts = {.group_key = group};
+	uint32_t conn;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], epk1[32];
+	size_t len;
+	konce_addr to;
+	/* two HELLOs with the key: two COOKIEs, masked, whose points differ */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(konce_ep_connect_ex(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, &opts, p.now,
+						     &conn), 0);
+		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+		assert_int_equal(buf[KONCE_HELLO_FLAGS], KONCE_HELLO_F_CLUE);
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+		assert_int_equal(buf[KONCE_COOKIE_FLAGS], KONCE_COOKIE_F_MASKED);
+		if (i == 0)
+			memcpy(epk1, buf + KONCE_COOKIE_SERVER_EPK, 32);
+		else
+			assert_memory_not_equal(epk1, buf + KONCE_COOKIE_SERVER_EPK, 32);
+		konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+		pump(&p);
+	}
+	konce_ep_event ev;
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
+	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 2);
+
+	/* without the key, or with the wrong one: silence, then a timeout */
+	const uint8_t *keys[] = {NULL, wrong};
+	for (int i = 0; i < 2; i++) {
+		opts.group_key = keys[i];
+		assert_int_equal(konce_ep_connect_ex(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, &opts, p.now,
+						     &conn), 0);
+		uint64_t tx = konce_ep_counters(p.b)->tx_packets;
+		while (!konce_ep_poll_event(p.a, &ev)) {
+			pump(&p);
+			p.now = konce_ep_next_timer(p.a);
+			konce_ep_timer(p.a, p.now);
+		}
+		assert_int_equal(ev.type, KONCE_EV_FAILED);
+		assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
+		assert_int_equal(konce_ep_counters(p.b)->tx_packets, tx);
+	}
+	assert_int_equal(konce_ep_counters(p.b)->hello_bad_clue, 2 * KONCE_HS_ATTEMPTS);
+	free_pair(&p);
+
+	/* a client that expects a group server does not accept an unmasked cookie */
+	make_pair(&p, NULL, NULL);
+	opts.group_key = group;
+	assert_int_equal(konce_ep_connect_ex(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, &opts, p.now, &conn),
+			 0);
+	pump(&p);
+	assert_true(konce_ep_counters(p.a)->cookie_bad >= 1);
+	assert_false(konce_ep_poll_event(p.a, &ev));
+	free_pair(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +1092,14 @@ int main(void)
 		cmocka_unit_test(test_address_change),
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_counter_names),
+		cmocka_unit_test(test_group_server),
+		cmocka_unit_test(test_frame_extension),
+		cmocka_unit_test(test_rekey_between_endpoints),
+		cmocka_unit_test(test_server_identities),
+		cmocka_unit_test(test_server_full),
+		cmocka_unit_test(test_restart_after_rebinding),
+		cmocka_unit_test(test_lossy_network),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

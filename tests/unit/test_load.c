@@ -44,11 +44,15 @@ static void test_rises_with_load(void **state)
 	for (uint64_t p = 12; p < 40; p++)
 		period(&l, p, 2000);
 	assert_int_equal(l.level, 2000);
-	assert_int_equal(konce_load_bits(&l, 0, 40 * P), 19);
+	assert_int_equal(l.bits, 19);
+	/* a source with no overdraft pays at most BASE_MAX; an overdrawn one the curve + 2 */
+	assert_int_equal(konce_load_bits(&l, 0, 40 * P), KONCE_LOAD_BITS_BASE_MAX);
+	assert_int_equal(konce_load_bits(&l, 1, 40 * P), 21);
 	/* the demand does not change inside a period, whatever is charged */
 	konce_load_charge(&l, 1000000, 40 * P + 1);
-	assert_int_equal(konce_load_bits(&l, 0, 41 * P - 1), 19);
-	assert_int_equal(konce_load_bits(&l, 0, 41 * P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 1, 41 * P - 1), 21);
+	assert_int_equal(konce_load_bits(&l, 1, 41 * P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 0, 41 * P), KONCE_LOAD_BITS_BASE_MAX);
 }
 
 static void test_flood_and_recovery(void **state)
@@ -58,15 +62,20 @@ static void test_flood_and_recovery(void **state)
 	konce_load_init(&l, 1000, 7); /* periods need not start at 0 */
 	uint64_t t = 7;
 	konce_load_charge(&l, 10000, t);
-	assert_int_equal(konce_load_bits(&l, 0, t + P), 31); /* level 5000 */
+	assert_int_equal(konce_load_bits(&l, 0, t + P), KONCE_LOAD_BITS_BASE_MAX);
+	assert_int_equal(l.bits, 31); /* level 5000 */
 	konce_load_charge(&l, 10000, t + P);
-	assert_int_equal(konce_load_bits(&l, 0, t + 2 * P), 32);
+	assert_int_equal(konce_load_bits(&l, 0, t + 2 * P), KONCE_LOAD_BITS_BASE_MAX);
+	assert_int_equal(l.bits, 32);
 	for (uint64_t p = 2; p < 10; p++)
 		konce_load_charge(&l, 10000, t + p * P);
 	/* the flood stops: quiet periods each halve the level (9961 -> 4980 -> 2490 -> ...) */
 	static const unsigned want[] = {32, 30, 20, 15, 8, 0, 0}; /* [0]: the last busy period */
-	for (uint64_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		assert_int_equal(konce_load_bits(&l, 0, t + (10 + i) * P), want[i]);
+	for (uint64_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		unsigned b = konce_load_bits(&l, 0, t + (10 + i) * P);
+		assert_int_equal(l.bits, want[i]);
+		assert_int_equal(b, want[i] < KONCE_LOAD_BITS_BASE_MAX ? want[i] : KONCE_LOAD_BITS_BASE_MAX);
+	}
 	for (uint64_t i = 17; i < 40; i++)
 		konce_load_bits(&l, 0, t + i * P);
 	assert_int_equal(l.level, 0); /* exactly 0, not stuck at 1 */
@@ -80,7 +89,7 @@ static void test_long_gap(void **state)
 	konce_load_init(&l, 1000, 0);
 	for (uint64_t p = 0; p < 10; p++)
 		period(&l, p, 100000); /* 100x capacity */
-	assert_int_equal(konce_load_bits(&l, 0, 10 * P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 1, 10 * P), KONCE_WIRE_POW_MAX_BITS);
 	uint32_t lv = l.level;
 	/* three periods later in one call: the last busy period closed, then two empty ones */
 	konce_load_charge(&l, 100000, 10 * P);
@@ -94,7 +103,7 @@ static void test_long_gap(void **state)
 	konce_load_init(&l, 1, 0);
 	konce_load_charge(&l, UINT_MAX, 0);
 	konce_load_charge(&l, UINT_MAX, 0);
-	assert_int_equal(konce_load_bits(&l, 0, P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 1, P), KONCE_WIRE_POW_MAX_BITS);
 	assert_int_equal(l.level, 500000); /* half of the 1000x cap */
 	assert_int_equal(konce_load_bits(&l, 0, 22 * P), 0);
 	assert_int_equal(l.level, 0);
@@ -124,8 +133,9 @@ static void test_overdraft(void **state)
 	/* and never beyond the cap, whatever the load */
 	for (uint64_t p = 12; p < 20; p++)
 		period(&l, p, 1000000);
-	for (unsigned o = 0; o <= 15; o++)
+	for (unsigned o = 1; o <= 15; o++)
 		assert_int_equal(konce_load_bits(&l, o, 20 * P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 0, 20 * P), KONCE_LOAD_BITS_BASE_MAX);
 }
 
 static void test_edges(void **state)

@@ -204,6 +204,63 @@ static void test_failures(void **state)
 	assert_int_equal(konce_node_handle(w->node[0], 1, on_request, NULL), -EINVAL);
 }
 
+struct peer_events {
+	int up, down, path;
+	uint8_t last[KONCE_KEY_BYTES];
+	char addr[64];
+};
+
+static void on_peer(void *ctx, int event, const uint8_t pk[KONCE_KEY_BYTES], const char *addr)
+{
+	struct peer_events *pe = ctx;
+	pe->up += event == KONCE_PEER_UP;
+	pe->down += event == KONCE_PEER_DOWN;
+	pe->path += event == KONCE_PEER_PATH;
+	memcpy(pe->last, pk, KONCE_KEY_BYTES);
+	snprintf(pe->addr, sizeof(pe->addr), "%s", addr);
+}
+
+static void test_peer_events_and_introspection(void **state)
+{
+	struct world *w = *state;
+	struct result r = {0};
+	struct peer_events pe = {0};
+	konce_peer_info info[4];
+	konce_node_stats st;
+
+	assert_int_equal(konce_node_on_peer(w->node[1], on_peer, &pe), 0);
+	assert_int_equal(konce_node_peers(w->node[1], info, 4), 0);
+	assert_int_equal(send_msg(w, 0, 1, 300, "hi", 1, w->addr[1], &r), 0);
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	/* B saw A come up, from A's address */
+	assert_int_equal(pe.up, 1);
+	assert_memory_equal(pe.last, w->pk[0], KONCE_KEY_BYTES);
+	assert_string_equal(pe.addr, w->addr[0]);
+	assert_int_equal(konce_node_peers(w->node[1], info, 4), 1);
+	assert_memory_equal(info[0].pk, w->pk[0], KONCE_KEY_BYTES);
+	assert_true(info[0].up);
+	assert_int_equal(info[0].msgs_rx, 1);
+	assert_int_equal(info[0].msgs_tx, 1);
+	/* A measured the round trip of its request */
+	assert_int_equal(konce_node_peers(w->node[0], info, 0), 1); /* counts even when max is 0 */
+	assert_int_equal(konce_node_peers(w->node[0], info, 4), 1);
+	assert_true(info[0].rtt_us > 0);
+	konce_node_get_stats(w->node[1], &st);
+	assert_int_equal(st.peers_active, 1);
+	assert_int_equal(st.handshakes_in, 1);
+	assert_int_equal(st.msgs_rx, 1);
+	assert_int_equal(st.forged_dropped, 0);
+	/* A's node goes away: B hears the CLOSE and reports the peer down */
+	assert_int_equal(konce_node_free(w->node[0]), 0);
+	w->node[0] = NULL;
+	struct timeval tv = {0, 200000};
+	event_base_loopexit(w->base, &tv);
+	event_base_dispatch(w->base);
+	assert_int_equal(pe.down, 1);
+	assert_int_equal(konce_node_peers(w->node[1], info, 4), 0);
+}
+
 static void test_store_remembers(void **state)
 {
 	struct world *w = *state;
@@ -236,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_first_plain_message_delivered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,265 @@
+/* test_session.c - DATA seal/open, replay, truncation, tampering, rekey (with stragglers under
+ * the old key), and path validation with its 1x amplification limit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/frame.h"
+#include "node/keyslab.h"
+#include "node/path.h"
+#include "node/session.h"
+
+typedef struct duo {
+	konce_keyslab *slab;
+	konce_session a, b; /* a sends with k1, b receives with k1 (and the other way with k2) */
+	uint64_t now;
+} duo;
+
+static void make_duo(duo *d)
+{
+	uint8_t k1[32], k2[32], cid_a[8] = {1, 1, 1, 1, 1, 1, 1, 1}, cid_b[8] = {2, 2, 2, 2, 2, 2, 2, 2};
+	memset(k1, 0x11, sizeof k1);
+	memset(k2, 0x22, sizeof k2);
+	assert_int_equal(konce_keyslab_new(&d->slab, 2), 0);
+	d->now = 5000000;
+	konce_session_init(&d->a, konce_keyslab_slot(d->slab, 0), k1, k2, cid_b, d->now);
+	konce_session_init(&d->b, konce_keyslab_slot(d->slab, 1), k2, k1, cid_a, d->now);
+}
+
+static size_t seal(duo *d, uint8_t *pkt, const char *msg)
+{
+	size_t n = konce_session_seal(&d->a, pkt, (const uint8_t *)msg, strlen(msg), d->now);
+	assert_true(n > 0);
+	return n;
+}
+
+static enum konce_session_open_result open_b(duo *d, const uint8_t *pkt, size_t len, char *out)
+{
+	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	size_t plen = 0;
+	uint64_t pn;
+	enum konce_session_open_result r = konce_session_open(&d->b, plain, &plen, &pn, pkt, len, d->now);
+	if (r == KONCE_SESS_OK && out) {
+		memcpy(out, plain, plen);
+		out[plen] = 0;
+	}
+	return r;
+}
+
+static void test_seal_open_replay(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t p1[KONCE_WIRE_MAX_DATAGRAM], p2[KONCE_WIRE_MAX_DATAGRAM];
+	char out[KONCE_WIRE_MAX_DATAGRAM];
+	size_t n1 = seal(&d, p1, "first");
+	size_t n2 = seal(&d, p2, "second");
+	assert_int_equal(p1[0], KONCE_PKT_DATA);
+	assert_memory_equal(p1 + KONCE_DATA_DCID, "\2\2\2\2\2\2\2\2", 8);
+	/* out of order is fine, each once */
+	assert_int_equal(open_b(&d, p2, n2, out), KONCE_SESS_OK);
+	assert_string_equal(out, "second");
+	assert_int_equal(open_b(&d, p1, n1, out), KONCE_SESS_OK);
+	assert_string_equal(out, "first");
+	assert_int_equal(open_b(&d, p1, n1, NULL), KONCE_SESS_REPLAY);
+	assert_int_equal(open_b(&d, p2, n2, NULL), KONCE_SESS_REPLAY);
+	/* too large a payload is refused by the sealer */
+	uint8_t big[KONCE_WIRE_MAX_PAYLOAD + 1] = {0};
+	assert_int_equal(konce_session_seal(&d.a, p1, big, sizeof big, d.now), 0);
+	assert_true(konce_session_seal(&d.a, p1, big, KONCE_WIRE_MAX_PAYLOAD, d.now) > 0);
+	konce_keyslab_free(d.slab);
+}
+
+static void test_truncation_and_tamper(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t p[KONCE_WIRE_MAX_DATAGRAM], t[KONCE_WIRE_MAX_DATAGRAM];
+	size_t n = seal(&d, p, "payload to protect");
+	for (size_t i = 0; i < n; i++)
+		assert_int_not_equal(open_b(&d, p, i, NULL), KONCE_SESS_OK);
+	/* every bit of every byte, header and body */
+	for (size_t i = 0; i < n * 8; i++) {
+		memcpy(t, p, n);
+		t[i / 8] ^= (uint8_t)(1u << (i % 8));
+		assert_int_not_equal(open_b(&d, t, n, NULL), KONCE_SESS_OK);
+	}
+	/* each header byte replaced by every other value */
+	for (size_t i = 0; i < KONCE_DATA_PN + 1; i++)
+		for (unsigned v = 0; v < 256; v++) {
+			if (v == p[i])
+				continue;
+			memcpy(t, p, n);
+			t[i] = (uint8_t)v;
+			assert_int_not_equal(open_b(&d, t, n, NULL), KONCE_SESS_OK);
+		}
+	/* an extra byte appended */
+	memcpy(t, p, n);
+	t[n] = 0;
+	assert_int_not_equal(open_b(&d, t, n + 1, NULL), KONCE_SESS_OK);
+	/* nothing above changed the session: the genuine packet still opens, once */
+	assert_int_equal(open_b(&d, p, n, NULL), KONCE_SESS_OK);
+	assert_int_equal(open_b(&d, p, n, NULL), KONCE_SESS_REPLAY);
+	konce_keyslab_free(d.slab);
+}
+
+static void test_rekey_time_and_stragglers(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t old[4][KONCE_WIRE_MAX_DATAGRAM], p[KONCE_WIRE_MAX_DATAGRAM];
+	size_t oldn[4];
+	char out[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t k_before[32];
+	memcpy(k_before, d.a.keys->tx, 32);
+	for (int i = 0; i < 4; i++)
+		oldn[i] = seal(&d, old[i], "old");
+	assert_int_equal(open_b(&d, old[0], oldn[0], NULL), KONCE_SESS_OK);
+	/* time passes: the next packet goes out under the next key, phase flipped */
+	d.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000;
+	size_t n = seal(&d, p, "new key");
+	assert_int_equal(p[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE, KONCE_DATA_F_KEY_PHASE);
+	assert_memory_not_equal(d.a.keys->tx, k_before, 32); /* old send key is gone */
+	assert_int_equal(open_b(&d, p, n, out), KONCE_SESS_OK);
+	assert_string_equal(out, "new key");
+	assert_int_equal(d.b.rx_phase, KONCE_DATA_F_KEY_PHASE);
+	/* stragglers under the old key still open within KONCE_REKEY_OLD_KEY_MS */
+	assert_int_equal(open_b(&d, old[1], oldn[1], out), KONCE_SESS_OK);
+	assert_string_equal(out, "old");
+	assert_int_equal(open_b(&d, old[1], oldn[1], NULL), KONCE_SESS_REPLAY);
+	/* after it the old key is wiped and they do not */
+	d.now += (uint64_t)KONCE_REKEY_OLD_KEY_MS * 1000;
+	assert_int_equal(konce_session_tick(&d.b, d.now), UINT64_MAX);
+	uint8_t zero[32] = {0};
+	assert_memory_equal(d.b.keys->rx_prev, zero, 32);
+	assert_int_equal(open_b(&d, old[2], oldn[2], NULL), KONCE_SESS_AUTH);
+	/* and a second rekey (phase back to 0) works too */
+	d.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000;
+	n = seal(&d, p, "third key");
+	assert_int_equal(p[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE, 0);
+	assert_int_equal(open_b(&d, p, n, out), KONCE_SESS_OK);
+	assert_string_equal(out, "third key");
+	konce_keyslab_free(d.slab);
+}
+
+static void test_rekey_forged_phase(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
+	size_t n = seal(&d, p, "x");
+	p[KONCE_DATA_FLAGS] ^= KONCE_DATA_F_KEY_PHASE; /* forged phase flip: tries next key, fails */
+	uint8_t rx[32];
+	memcpy(rx, d.b.keys->rx, 32);
+	assert_int_equal(open_b(&d, p, n, NULL), KONCE_SESS_AUTH);
+	assert_memory_equal(d.b.keys->rx, rx, 32);
+	assert_int_equal(d.b.rx_phase, 0);
+	p[KONCE_DATA_FLAGS] ^= KONCE_DATA_F_KEY_PHASE;
+	assert_int_equal(open_b(&d, p, n, NULL), KONCE_SESS_OK);
+	konce_keyslab_free(d.slab);
+}
+
+static void test_rekey_volume(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
+	d.a.tx_key_packets = KONCE_REKEY_AFTER_PACKETS - 1;
+	size_t n = seal(&d, p, "last on key 0");
+	assert_int_equal(p[KONCE_DATA_FLAGS], 0);
+	assert_int_equal(open_b(&d, p, n, NULL), KONCE_SESS_OK);
+	n = seal(&d, p, "first on key 1");
+	assert_int_equal(p[KONCE_DATA_FLAGS], KONCE_DATA_F_KEY_PHASE);
+	assert_int_equal(open_b(&d, p, n, NULL), KONCE_SESS_OK);
+	konce_keyslab_free(d.slab);
+}
+
+static void test_long_run_pn_window(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	size_t plen;
+	uint64_t pn;
+	for (uint64_t i = 2; i < 20000; i++) {
+		size_t n = seal(&d, p, "");
+		if (i % 7 == 0)
+			continue; /* lost */
+		assert_int_equal(konce_session_open(&d.b, plain, &plen, &pn, p, n, d.now), KONCE_SESS_OK);
+		assert_int_equal(pn, i);
+	}
+	konce_keyslab_free(d.slab);
+}
+
+static void test_path_validation(void **state)
+{
+	(void)state;
+	konce_path p;
+	konce_addr a, b, c;
+	konce_addr_parse(&a, "10.0.0.1:1");
+	konce_addr_parse(&b, "10.0.0.2:2");
+	konce_addr_parse(&c, "10.0.0.3:3");
+	konce_path_init(&p, &a);
+	assert_false(konce_path_on_packet(&p, &a, 100, 0));
+	assert_true(konce_path_may_send(&p, &a, 1200));
+	assert_false(konce_path_may_send(&p, &b, 1));
+	/* packet from b starts a probe with a 1x budget */
+	assert_true(konce_path_on_packet(&p, &b, 50, 0));
+	memset(p.challenge, 0xab, sizeof p.challenge);
+	assert_true(konce_path_challenge_due(&p));
+	assert_true(konce_path_may_send(&p, &b, 50));
+	assert_false(konce_path_may_send(&p, &b, 51));
+	konce_path_sent(&p, &b, 40);
+	konce_path_challenge_sent(&p, 0);
+	assert_false(konce_path_challenge_due(&p));
+	assert_false(konce_path_may_send(&p, &b, 11));
+	assert_false(konce_path_on_packet(&p, &b, 30, 0)); /* more received, more budget */
+	assert_true(konce_path_may_send(&p, &b, 40));
+	/* wrong data, or right data from elsewhere: no move */
+	uint8_t wrong[8] = {0}, right[8];
+	memset(right, 0xab, sizeof right);
+	assert_false(konce_path_on_response(&p, &b, wrong));
+	assert_false(konce_path_on_response(&p, &c, right));
+	assert_true(konce_addr_eq(&p.cur, &a));
+	assert_true(konce_path_on_response(&p, &b, right));
+	assert_true(konce_addr_eq(&p.cur, &b));
+	assert_false(p.probing);
+	assert_true(konce_path_may_send(&p, &b, 1200));
+	/* a probe that is never answered ends after KONCE_PATH_TRIES challenges */
+	assert_true(konce_path_on_packet(&p, &c, 100, 1000));
+	konce_path_challenge_sent(&p, 1000);
+	uint64_t t = 1000;
+	unsigned resent = 0;
+	while (p.probing) {
+		t = p.deadline_us;
+		if (konce_path_tick(&p, t))
+			resent++;
+	}
+	assert_int_equal(resent, KONCE_PATH_TRIES - 1);
+	assert_true(konce_addr_eq(&p.cur, &b));
+	assert_false(konce_path_on_response(&p, &c, right));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seal_open_replay),
+		cmocka_unit_test(test_truncation_and_tamper),
+		cmocka_unit_test(test_rekey_time_and_stragglers),
+		cmocka_unit_test(test_rekey_forged_phase),
+		cmocka_unit_test(test_rekey_volume),
+		cmocka_unit_test(test_long_run_pn_window),
+		cmocka_unit_test(test_path_validation),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
