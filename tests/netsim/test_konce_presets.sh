@@ -43,8 +43,8 @@ one() {
 		secs=$((($(date +%s%N) - t0) / 1000000))
 		echo "     connect: exit $rc after $secs ms: $out"
 		check "$name: connect fails with exit 1, not a hang (timeout(1) gives 124)" [ "$rc" = 1 ]
-		check "$name: the error says unreachable (EHOSTUNREACH)" \
-			has "$out" "unreachable.*\(EHOSTUNREACH\)"
+		check "$name: the error says unreachable, where, and EHOSTUNREACH" \
+			has "$out" "unreachable: no answer from $pubip:7807 within [0-9.]+ s \(EHOSTUNREACH\)"
 		check "$name: it gave up within 15 s ($secs ms)" [ "$secs" -lt 15000 ]
 		out=$(kcli "$run" pub P peers --json) || fail "$name: peers on pub failed"
 		check "$name: pub never heard of a" \
