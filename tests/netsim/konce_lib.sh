@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/netsim/konce_lib.sh: sourced by the test_konce_*.sh scenarios, which run real `konce node`
 # daemons inside netsim hosts and drive them with the konce CLI through their control sockets.
 # Sourcing it skips the test (exit 77, with the reason) unless we are root with the netsim tools;
@@ -9,6 +10,7 @@
 set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETSIM=$TOP/netsim/netsim
+# shellcheck disable=SC2034 # used by the tests that source this file
 TOPOS=$TOP/netsim/topologies
 K=${KONCE_BIN:-$TOP/build/konce}
 
@@ -65,12 +67,12 @@ kaddr() { "$NETSIM" addr --name "$1" "$2" | head -n1; }
 # kstart RUN HOST NAME LISTEN [ARGS...]: start a node in HOST; wait (10 s at most) until it has
 # printed its key, its address and its control socket, and serves that socket
 kstart() {
-	local run=$1 host=$2 n=$1.$3 listen=$4 i
+	local run=$1 host=$2 n=$1.$3 listen=$4
 	shift 4
 	"$NETSIM" exec --name "$run" "$host" -- "$K" node --listen "$listen" --data "$KTMP/$n" \
 		--control "$KTMP/$n.sock" "$@" >"$KTMP/$n.out" 2>"$KTMP/$n.err" &
 	NPID[$n]=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[[ -S $KTMP/$n.sock && $(wc -l <"$KTMP/$n.out") -ge 3 ]] && return 0
 		kill -0 "${NPID[$n]}" 2>/dev/null || fail "node $n exited during start-up"
 		sleep 0.1
@@ -90,10 +92,10 @@ kcli() {
 
 # kstop RUN NAME: SIGTERM the node; it must exit 0 within 5 s and remove its socket
 kstop() {
-	local n=$1.$2 p i rc=0
+	local n=$1.$2 p rc=0
 	p=${NPID[$n]}
 	kill -TERM "$p"
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -9,6 +9,7 @@
 # blocked-udp: connect must fail promptly (bounded, no hang) with exit 1 and EHOSTUNREACH, and pub
 # must never have heard of A.  Every node then gets SIGTERM and must exit 0.
 # Presets run in parallel, at most KONCE_NETSIM_JOBS (default 4) at once; a table sums them up.
+# shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
 # name          topology file          router on the internet (whose WAN A must appear at)

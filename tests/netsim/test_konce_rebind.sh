@@ -5,7 +5,8 @@
 #   - pub's `konce peers --json` shows a's key at the new mapped address;
 #   - pub's path_changed counter went up by one (path validated: PATH_CHALLENGE/RESPONSE);
 #   - no new handshake on either side: pub's hello_rx, initiate_rx, accept_tx and sessions_opened,
-#     and a's handshakes count, are unchanged;
+#     and a's sessions_opened, are unchanged (in-memory counters: the peers list's "handshakes"
+#     comes from the presence store, whose batched writes can lag behind);
 #   - pings after the move are answered.
 # The router uses allocation=random: with the preset's port preservation the NAT would hand a
 # the same external port again after the flush, and nothing would have moved.
@@ -14,6 +15,7 @@
 # first request after the rebinding is lost.  pub answers it on the old, still-validated path (the
 # new one is only being probed), the NAT drops that answer, and the message layer has no
 # retransmission yet (node_msg.c: one MESSAGE frame per packet until the reliability layer lands).
+# shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
 run=kr$$
@@ -38,9 +40,9 @@ snap() { local c; for c in $hs_counters; do printf '%s=%s ' "$c" "$(counter P "$
 
 m1=$(peer_field pub P "$ka" address)
 before=$(snap)
-hs1=$(peer_field a A "$kp" handshakes)
+hs1=$(counter A sessions_opened)
 check "before: pub sees a at the NAT's address ($m1)" [ "${m1%:*}" = "$wan" ]
-echo "     pub before: $before; a's handshakes with pub: $hs1"
+echo "     pub before: $before; a's sessions_opened: $hs1"
 
 # flush until the NAT really picks another port (a random pick can land on the same one)
 for try in 1 2 3; do
@@ -52,8 +54,8 @@ for try in 1 2 3; do
 done
 moved=$out
 after=$(snap)
-hs2=$(peer_field a A "$kp" handshakes)
-echo "     pub after:  $after; a's handshakes with pub: $hs2"
+hs2=$(counter A sessions_opened)
+echo "     pub after:  $after; a's sessions_opened: $hs2"
 echo "     pub saw a at $m1, now at $m2"
 
 check "pub sees a at a new mapped address on the same NAT ($m1 -> $m2)" \
@@ -65,9 +67,8 @@ for c in hello_rx initiate_rx accept_tx sessions_opened; do
 done
 p1=$(grep -o "path_changed=[0-9]*" <<<"$before") p2=$(grep -o "path_changed=[0-9]*" <<<"$after")
 check "pub validated the new path: $p1 -> $p2" [ "${p2#*=}" -gt "${p1#*=}" ]
-check "a did no new handshake with pub (handshakes $hs1 -> $hs2)" [ "$hs1" = "$hs2" ]
-grep -q "peer moved to $m2" "$KTMP/$run.P.err" && echo "ok   pub's log: peer moved to $m2" ||
-	fail "pub's log does not say the peer moved to $m2"
+check "a opened no new session (sessions_opened $hs1 -> $hs2)" [ "$hs1" = 1 ] && [ "$hs2" = 1 ]
+check "pub's log says: peer moved to $m2" grep -q "peer moved to $m2" "$KTMP/$run.P.err"
 
 check "the pings after the first one were answered over the moved session" \
 	jqt "$moved" '[.replies[1:][] | select(.rtt_ms == null)] | length == 0'
