@@ -294,14 +294,17 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	memset(sp, 0, sizeof *sp);
 	sp->pn = pn;
 	sp->time_sent = now;
-	if (!konce_recovery_can_send(&c->rec, pn))
-		return 0; /* the ring is full of outstanding packets: wait for acks */
+	/* An ack-eliciting packet needs a slot in the sent-packet ring; an ACK-only one does not
+	 * (it is not recorded), so acks flow even while the ring is full. */
+	bool can_record = konce_recovery_can_send(&c->rec, pn);
 	konce_msgq_start(&c->q, c->credit);
-	bool probe = c->probes_due > 0;
-	bool data = konce_msgq_has_data(&c->q) && (probe || data_allowed(c, now));
+	bool probe = can_record && c->probes_due > 0;
+	bool ping = can_record && c->ping_due;
+	bool refuse = can_record && c->nrefuse;
+	bool data = can_record && konce_msgq_has_data(&c->q) && (probe || data_allowed(c, now));
 	bool ack = konce_recvtrack_ack_time(&c->rt) != KONCE_RECVTRACK_NEVER &&
-		   (konce_recvtrack_ack_due(&c->rt, now) || data || c->ping_due || c->nrefuse);
-	if (!data && !ack && !probe && !c->ping_due && !c->nrefuse)
+		   (konce_recvtrack_ack_due(&c->rt, now) || data || ping || refuse);
+	if (!data && !ack && !probe && !ping && !refuse)
 		return 0;
 	size_t n = 0;
 	uint64_t ack_low = 0;
@@ -332,12 +335,12 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 			n -= KONCE_TIMESTAMP_SIZE;
 		}
 	}
-	while (c->nrefuse && cap - n >= KONCE_REFUSE_MAX_SIZE) {
+	while (refuse && c->nrefuse && cap - n >= KONCE_REFUSE_MAX_SIZE) {
 		c->nrefuse--;
 		n += konce_frame_put_refuse(out + n, cap - n, c->refuse[c->nrefuse], c->refuse_why[c->nrefuse]);
 		eliciting = true;
 	}
-	if ((probe || c->ping_due || (!eliciting && c->ack_only_run + 1 >= KONCE_CONN_ACK_ONLY_RUN)) && !eliciting &&
+	if (can_record && (probe || ping || c->ack_only_run + 1 >= KONCE_CONN_ACK_ONLY_RUN) && !eliciting &&
 	    cap - n >= 1) {
 		n += konce_frame_put_ping(out + n, cap - n);
 		eliciting = true;
@@ -404,7 +407,7 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
 	uint64_t a = konce_recvtrack_ack_time(&c->rt);
 	if (a < t)
 		t = a;
-	if (c->probes_due || c->ping_due || c->nrefuse)
+	if ((c->probes_due || c->ping_due || c->nrefuse) && konce_recovery_can_send(&c->rec, c->largest_pn_sent + 1))
 		return now;
 	if (!konce_msgq_empty(&c->q)) {
 		uint64_t d = c->progress_at + c->cfg.msg_timeout_us;
