@@ -118,6 +118,15 @@ bool konce_conn_eliciting(const uint8_t *p, size_t len)
 
 static void queue_refuse(konce_conn *c, uint64_t id, uint8_t why)
 {
+	const unsigned mem = sizeof c->refused / sizeof c->refused[0];
+	if (why == KONCE_REFUSE_OTHER) {
+		for (unsigned i = 0; i < mem; i++)
+			if (c->refused[i] == id)
+				why = c->refused_why[i];
+	} else {
+		c->refused[c->nrefused % mem] = id;
+		c->refused_why[c->nrefused++ % mem] = why;
+	}
 	for (unsigned i = 0; i < c->nrefuse; i++)
 		if (c->refuse[i] == id)
 			return;

@@ -93,6 +93,9 @@ typedef struct konce_conn {
 	uint64_t refuse[8];      /* wire ids to refuse, with reasons in refuse_why */
 	uint8_t refuse_why[8];
 	unsigned nrefuse;
+	uint64_t refused[16];    /* recent refusals, so a repeat names the first reason */
+	uint8_t refused_why[16];
+	unsigned nrefused;
 	/* statistics */
 	uint64_t retransmitted, probes, acks_tx, msgs_rx;
 } konce_conn;
