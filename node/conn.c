@@ -365,6 +365,13 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	return n;
 }
 
+void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp)
+{
+	for (unsigned i = sp->nrefs; i-- > 0;)
+		if (sp->refs[i].kind == KONCE_REF_FRAGMENT)
+			konce_msgq_unnext(&c->q, &sp->refs[i]);
+}
+
 void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint64_t now)
 {
 	if (sp->pn > c->largest_pn_sent)
@@ -406,7 +413,7 @@ bool konce_conn_tick(konce_conn *c, uint64_t now)
 	}
 	if ((c->wanted || !konce_msgq_empty(&c->q)) && now >= c->last_eliciting_tx + c->cfg.keepalive_us)
 		c->ping_due = true;
-	konce_reasm_expire(&c->ra, now, c->cfg.msg_timeout_us);
+	konce_reasm_expire(&c->ra, now, c->cfg.reasm_idle_us);
 	return true;
 }
 

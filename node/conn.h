@@ -62,6 +62,7 @@ typedef struct konce_conn_cfg {
 	size_t ring;             /* sent-packet ring of an open channel */
 	uint64_t keepalive_us;
 	uint64_t msg_timeout_us;
+	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
 	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */
 } konce_conn_cfg;
 
@@ -116,6 +117,8 @@ bool konce_conn_eliciting(const uint8_t *p, size_t len);
 /* Writes the payload of packet pn into out[0, cap) if anything is due; *sp describes it for
  * konce_conn_on_sent().  Returns the payload length, 0 if nothing is due. */
 size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now, konce_sent_packet *sp);
+/* The packet built for sp could not be sent: its fragments go back to the queue. */
+void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp);
 /* The packet built for sp left as a datagram of `bytes`. */
 void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint64_t now);
 

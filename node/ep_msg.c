@@ -145,8 +145,10 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		unsigned before = ep->out_n;
 		int r = konce_ep_send_frames(ep, s, frames, n, &s->path.cur, now_us);
 		sodium_memzero(frames, n);
-		if (r || ep->out_n == before)
-			break; /* amplification limit or ring full: the data stays queued */
+		if (r || ep->out_n == before) {
+			konce_conn_unbuild(c, &sp); /* amplification limit or ring full: requeue */
+			break;
+		}
 		const konce_out *o = &ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap];
 		konce_conn_on_sent(c, &sp, o->len, now_us);
 		if (ping && sp.ack_eliciting)

@@ -176,9 +176,14 @@ bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref)
 void konce_msgq_unnext(konce_msgq *q, const konce_frame_ref *ref)
 {
 	konce_smsg *m = konce_msgq_by_wire(q, ref->id);
-	if (m && m->next_new == (uint64_t)ref->index + 1)
+	if (m && m->next_new == (uint64_t)ref->index + 1) {
 		m->next_new--;
-	else if (rtx_push(q, ref, true))
+		/* its turn is not over: the round-robin starts from it again, or a message whose
+		 * fragment keeps not fitting behind another would be skipped for ever */
+		for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+			if (q->active[i] == m)
+				q->rr = i;
+	} else if (rtx_push(q, ref, true))
 		return; /* out of memory: the probe timeout sends it again (it is still in no packet) */
 }
 
