@@ -109,15 +109,17 @@ void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m)
 
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us)
 {
+	bool rel = false, ping = false;
+	size_t off = 0;
+	konce_frame f;
+	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
+		rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST;
+		ping |= f.type == KONCE_FRAME_PING;
+	}
+	if (ping)
+		s->last_app_us = now_us; /* the peer wants the session: it is not idle here either */
 	if (!s->rel) {
-		bool want = false;
-		size_t off = 0;
-		konce_frame f;
-		while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1)
-			if ((f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST) ||
-			    f.type == KONCE_FRAME_PING)
-				want = true;
-		if (!want)
+		if (!rel && !ping)
 			return 0;
 		if (!get_conn(ep, s, now_us))
 			return -ENOMEM;
