@@ -251,9 +251,10 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
  * Keepalive and idle close: a session that is wanted (konce_ep_set_wanted) or has messages
  * queued sends a PING after keepalive_ms without sending, which holds NAT mappings open.  A
  * session that is not wanted closes (CLOSED with KONCE_FAIL_IDLE) after idle_timeout_ms without
- * messages either way; any session closes when nothing was heard for idle_timeout_ms.
+ * messages either way or a PING from the peer (whose keepalive says it wants the session); any
+ * session closes when nothing was heard for idle_timeout_ms.  Protocol: docs/PROTOCOL.md s. 12.
  *
- * Worked example (an I/O loop; see tests/sim/msg_node.c for one on the simulator):
+ * Worked example (an I/O loop; tests/sim/msg_pair.c and transport_node.c drive one on the simulator):
  *
  *	uint64_t id;
  *	konce_ep_connect(ep, peer_pk, &addr, NULL, 0, now, &conn);

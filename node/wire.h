@@ -234,7 +234,7 @@ static inline void wire_put64(uint8_t *p, uint64_t v)
 
 /* =============================================================================================
  * Reliability and message frames, 0x10..0x3f (issue 3).  Appended section: ackframe.h, recvtrack.h,
- * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL-reliability.md.
+ * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL.md sections 11 and 12.
  *
  * Frame bodies use variable-length integers ("varint", RFC 9000 section 16): the two high bits of
  * the first byte give the length (00 = 1, 01 = 2, 10 = 4, 11 = 8 bytes), the remaining bits are the
