@@ -86,6 +86,7 @@ typedef struct konce_sess {
 	konce_conn *rel;              /* NULL until the first message or reliability frame */
 	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
+	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */

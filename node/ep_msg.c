@@ -16,6 +16,8 @@
 #include "node/ep_internal.h"
 #include "node/frame.h"
 
+enum { KONCE_EP_BLOCKED_WAIT_US = 10 * 1000 };
+
 static uint64_t msg_id_of(const konce_sess *s, uint64_t low) { return (uint64_t)s->conn << 32 | low; }
 
 static void push_failed(konce_sess *s, const konce_smsg *m, unsigned reason)
@@ -136,6 +138,8 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		return;
 	if (s->state == KONCE_HS_ACCEPT_PENDING)
 		konce_hs_server_flush_accept(ep, s, NULL, 0);
+	if (now_us < s->blocked_until_us)
+		return;
 	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
 	while (ep->out_n < ep->out_cap) {
 		konce_sent_packet sp;
@@ -149,6 +153,8 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		sodium_memzero(frames, n);
 		if (r || ep->out_n == before) {
 			konce_conn_unbuild(c, &sp); /* amplification limit or ring full: requeue */
+			if (r)
+				s->blocked_until_us = now_us + KONCE_EP_BLOCKED_WAIT_US; /* until the path validates */
 			break;
 		}
 		const konce_out *o = &ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap];
@@ -156,7 +162,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (ping && sp.ack_eliciting)
 			ep->c.keepalive_tx++;
 	}
-	konce_ep_arm(ep, konce_conn_next_timer(c, now_us));
+	konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
 }
 
 bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
@@ -192,6 +198,8 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 	}
 	konce_ep_msg_flush(ep, s, now_us);
 	*next = konce_conn_next_timer(c, now_us);
+	if (*next < s->blocked_until_us)
+		*next = s->blocked_until_us;
 	if (s->state == KONCE_HS_ESTABLISHED && !c->wanted && konce_msgq_empty(&c->q) &&
 	    s->last_app_us + ep->idle_us < *next)
 		*next = s->last_app_us + ep->idle_us;
