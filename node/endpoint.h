@@ -79,7 +79,8 @@ typedef struct konce_ep_config {
 
 enum konce_ep_event_type {
 	KONCE_EV_ESTABLISHED = 1, /* handshake done; peer_pk and addr set; incoming = server side */
-	KONCE_EV_MESSAGE,         /* data[0, len) is one application message */
+	KONCE_EV_MESSAGE,         /* data[0, len) is one whole application message (any size up to
+				   * max_message), valid until the next konce_ep_poll_event() */
 	KONCE_EV_FAILED,          /* client handshake failed; reason = konce_ep_fail */
 	KONCE_EV_CLOSED,          /* session ended; reason = peer's CLOSE reason, or konce_ep_fail */
 	KONCE_EV_PATH_CHANGED,    /* peer moved to addr after path validation */
