@@ -8,6 +8,8 @@
 #include "node/frame.h"
 #include "node/varint.h"
 
+static void maybe_close_channel(konce_conn *c);
+
 static void on_acked(void *ctx, const konce_frame_ref *ref)
 {
 	konce_conn *c = ctx;
@@ -82,7 +84,7 @@ int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass
 {
 	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
 	if (!c->channel && konce_frag_count(len) > 1) {
-		int r = konce_recovery_grow(&c->rec, c->cfg.ring);
+		int r = konce_recovery_resize(&c->rec, c->cfg.ring);
 		if (r)
 			return r;
 		c->channel = true;
@@ -253,6 +255,15 @@ void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t l
 			break;
 		}
 	}
+	maybe_close_channel(c);
+}
+
+/* A channel with nothing queued and nothing outstanding goes back to being a presence. */
+static void maybe_close_channel(konce_conn *c)
+{
+	if (c->channel && konce_msgq_empty(&c->q) && c->rec.oldest > c->rec.largest_sent &&
+	    konce_recovery_resize(&c->rec, KONCE_CONN_PRESENCE_RING) == 0)
+		c->channel = false;
 }
 
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m) { konce_reasm_release(&c->ra, m); }

@@ -12,8 +12,8 @@
  * and flow-control credit govern how much is in flight.  (Reassembly buffers exist only while a
  * message is being received, and are charged to the budget.)
  *
- *   PRESENCE --konce_conn_send() of a multi-fragment message (konce_recovery_grow)--> CHANNEL
- *   (the channel stays open until the session ends)
+ *   PRESENCE --konce_conn_send() of a multi-fragment message (konce_recovery_resize)--> CHANNEL
+ *   CHANNEL --konce_conn_on_packet(): nothing queued, nothing outstanding (resize back)--> PRESENCE
  *
  * Packets: every packet konce_conn_build() writes is recorded in recovery (except ACK-only ones,
  * which are neither ack-eliciting nor in flight); its frame references are (wire id, fragment

@@ -113,6 +113,9 @@ static void test_presence_then_channel(void **state)
 	assert_int_equal(a.delivered, 4);
 	assert_int_equal(b.messages, 4);
 	assert_int_equal(b.last_len, sizeof msg);
+	/* all acked, nothing queued: the channel closed and the ring is small again */
+	assert_false(a.c->channel);
+	assert_int_equal(a.c->rec.cap, KONCE_CONN_PRESENCE_RING);
 	/* the receiver sent only acks (and an occasional PING): its ring held only those */
 	assert_true(b.c->acks_tx > 0);
 	assert_int_equal(a.c->cc.bytes_in_flight, a.c->rec.bytes_in_flight);
