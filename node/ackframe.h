@@ -2,7 +2,7 @@
  * receiver will accept; and the TIMESTAMP frame whose delay ACK_OWD reports.
  *
  * An ack lists the received packet numbers as ranges, newest first.  On the wire (all varints,
- * node/varint.h; byte diagram in docs/PROTOCOL-reliability.md):
+ * node/varint.h; byte diagram in docs/PROTOCOL.md section 11):
  *
  *   type 0x10 | largest | ack delay >> 3 | credit | first range | range count |
  *   (gap | length) x range count | (type 0x11 only) owd u32

@@ -9,6 +9,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/varint.h"
 
 enum {
 	KONCE_EP_DEF_SESSIONS = 1024,
@@ -20,6 +21,8 @@ enum {
 	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << 20 | slot */
 	KONCE_EP_COST_DATA = 1,
 	KONCE_EP_MAX_ACC_BUCKETS = 1u << 16, /* x 4 ways x 56 bytes = 14.7 MB at most */
+	KONCE_EP_EVENT_RING_MAX = 1u << 16,  /* the event ring grows to this rather than drop */
+	KONCE_EP_DEF_CHANNEL_RING = KONCE_CONN_CHANNEL_RING,
 };
 
 static unsigned pow2_at_least(unsigned n)
@@ -71,6 +74,16 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	}
 	ep->max_sessions = cfg->max_sessions ? cfg->max_sessions : KONCE_EP_DEF_SESSIONS;
 	if (ep->max_sessions > KONCE_EP_MAX_SESSIONS)
+		goto fail;
+	ep->conn_cfg.max_message = cfg->max_message ? cfg->max_message : KONCE_MSG_MAX_DEFAULT;
+	ep->conn_cfg.budget = cfg->msg_budget ? cfg->msg_budget : konce_reasm_charge(ep->conn_cfg.max_message);
+	ep->conn_cfg.ring = cfg->channel_ring ? cfg->channel_ring : KONCE_EP_DEF_CHANNEL_RING;
+	ep->conn_cfg.keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : KONCE_KEEPALIVE_MS) * 1000;
+	ep->conn_cfg.msg_timeout_us = (uint64_t)(cfg->msg_timeout_ms ? cfg->msg_timeout_ms : KONCE_MSG_TIMEOUT_MS) * 1000;
+	ep->conn_cfg.overhead = KONCE_WIRE_MAX_DATAGRAM - KONCE_WIRE_MAX_PAYLOAD;
+	ep->idle_us = (uint64_t)(cfg->idle_timeout_ms ? cfg->idle_timeout_ms : KONCE_IDLE_TIMEOUT_MS) * 1000;
+	ep->conn_cfg.reasm_idle_us = ep->idle_us;
+	if (ep->conn_cfg.ring <= KONCE_CONN_PRESENCE_RING || ep->conn_cfg.max_message > KONCE_VARINT_MAX)
 		goto fail;
 	ep->out_cap = cfg->out_ring ? cfg->out_ring : KONCE_EP_DEF_RING;
 	ep->ev_cap = cfg->event_ring ? cfg->event_ring : KONCE_EP_DEF_RING;
@@ -126,6 +139,14 @@ void konce_ep_free(konce_ep *ep)
 	if (!ep)
 		return;
 	const konce_env *env = ep->env;
+	if (ep->held)
+		konce_ep_msg_release(ep, ep->held_conn, ep->held);
+	ep->held = NULL;
+	for (unsigned i = 0; ep->ev && i < ep->ev_n; i++) {
+		konce_ep_evslot *e = &ep->ev[(ep->ev_head + i) % ep->ev_cap];
+		if (e->msg)
+			konce_ep_msg_release(ep, e->ev.conn, e->msg);
+	}
 	while (ep->live)
 		konce_ep_sess_free(ep, ep->live);
 	konce_keyslab_free(ep->slab);
@@ -174,6 +195,8 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	s->slot = slot;
 	s->conn = ((uint32_t)ep->gen[slot] << 20) | slot;
 	s->last_rx_us = now_us;
+	s->last_app_us = now_us;
+	s->ep = ep;
 	ep->slots[slot] = s;
 	konce_ep_new_cid(ep, s->scid);
 	konce_cid_insert(ep, s);
@@ -200,6 +223,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 			*pp = s->pend_next;
 			break;
 		}
+	konce_conn_free(s->rel);
 	konce_keyslab_wipe(ep->slab, s->slot);
 	ep->slots[s->slot] = NULL;
 	ep->free_slots[ep->n_free++] = s->slot;
@@ -255,26 +279,68 @@ bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], 
 	return true;
 }
 
-konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
+static bool grow_events(konce_ep *ep)
 {
-	if (ep->ev_n == ep->ev_cap) {
+	if (ep->ev_cap >= KONCE_EP_EVENT_RING_MAX)
+		return false;
+	unsigned cap = ep->ev_cap * 2;
+	konce_ep_evslot *v = zalloc(ep->env, cap, sizeof *v);
+	if (!v)
+		return false;
+	for (unsigned i = 0; i < ep->ev_n; i++)
+		v[i] = ep->ev[(ep->ev_head + i) % ep->ev_cap];
+	sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
+	konce_env_free(ep->env, ep->ev);
+	ep->ev = v;
+	ep->ev_cap = cap;
+	ep->ev_head = 0;
+	return true;
+}
+
+konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
+{
+	if (ep->ev_n == ep->ev_cap && !grow_events(ep)) {
 		ep->c.ring_full_events++;
 		return NULL;
 	}
-	konce_ep_event *e = &ep->ev[(ep->ev_head + ep->ev_n++) % ep->ev_cap];
-	memset(e, 0, offsetof(konce_ep_event, data));
-	e->type = type;
-	e->conn = conn;
+	konce_ep_evslot *e = &ep->ev[(ep->ev_head + ep->ev_n++) % ep->ev_cap];
+	memset(&e->ev, 0, sizeof e->ev);
+	e->msg = NULL;
+	e->ev.type = type;
+	e->ev.conn = conn;
 	return e;
+}
+
+konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
+{
+	konce_ep_evslot *e = konce_ep_push_slot(ep, type, conn);
+	return e ? &e->ev : NULL;
 }
 
 bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev)
 {
+	if (ep->held)
+		konce_ep_msg_release(ep, ep->held_conn, ep->held);
+	ep->held = NULL;
+	if (ep->held_inl_len)
+		sodium_memzero(ep->held_inl, ep->held_inl_len);
+	ep->held_inl_len = 0;
 	if (ep->ev_n == 0)
 		return false;
-	konce_ep_event *e = &ep->ev[ep->ev_head];
-	memcpy(ev, e, offsetof(konce_ep_event, data) + e->len);
-	sodium_memzero(e->data, e->len);
+	konce_ep_evslot *e = &ep->ev[ep->ev_head];
+	*ev = e->ev;
+	if (e->msg) {
+		ep->held = e->msg;
+		ep->held_conn = e->ev.conn;
+		ev->data = e->msg->data;
+		ev->len = (size_t)e->msg->len;
+	} else if (ev->type == KONCE_EV_MESSAGE) {
+		memcpy(ep->held_inl, e->inl, ev->len);
+		sodium_memzero(e->inl, ev->len);
+		ep->held_inl_len = ev->len;
+		ev->data = ep->held_inl;
+	}
+	e->msg = NULL;
 	ep->ev_head = (ep->ev_head + 1) % ep->ev_cap;
 	ep->ev_n--;
 	return true;
@@ -282,6 +348,7 @@ bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev)
 
 void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
 {
+	konce_ep_msg_abort(ep, s, konce_ep_msg_reason(reason));
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_FAILED, s->conn);
 	if (e)
 		e->reason = reason;
@@ -410,6 +477,12 @@ static const struct {
 	C(sessions_opened),
 	C(sessions_closed),
 	C(sessions_live),
+	C(msgs_queued),
+	C(msgs_delivered),
+	C(msgs_failed),
+	C(msgs_rx),
+	C(keepalive_tx),
+	C(idle_closed),
 };
 #undef C
 _Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),
@@ -490,6 +563,7 @@ int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us)
 	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
 	if (!s)
 		return -ENOENT;
+	konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_LOCAL_CLOSE);
 	if (s->state == KONCE_HS_ACCEPT_PENDING)
 		konce_hs_server_flush_accept(ep, s, NULL, 0);
 	if (s->state == KONCE_HS_ESTABLISHED) {
@@ -526,6 +600,10 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 			t = konce_hs_client_timer(ep, s, now_us);
 		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
 			t = UINT64_MAX;
+		} else {
+			uint64_t m = UINT64_MAX;
+			if (konce_ep_msg_timer(ep, s, now_us, &m) && m < t)
+				t = m;
 		}
 		if (t < next)
 			next = t;

@@ -29,8 +29,8 @@
  *
  * Not thread-safe: one thread drives one endpoint.  The handshake state machine (states,
  * transitions and the function behind each, invariants) is drawn in ep_internal.h; the protocol
- * itself is docs/PROTOCOL.md.  Known limits: one message per packet (no fragmentation or
- * retransmission of DATA until the reliability layer plugs in through konce_ep_set_ext()).
+ * itself is docs/PROTOCOL.md.  konce_ep_send() is the unreliable single-packet path (one MESSAGE
+ * frame, no ack, no retransmission); konce_ep_msg_send() below is the reliable one.
  */
 #ifndef KONCE_ENDPOINT_H
 #define KONCE_ENDPOINT_H
@@ -68,14 +68,24 @@ typedef struct konce_ep_config {
 	unsigned out_ring;              /* queued datagrams; 0 = 256 */
 	unsigned event_ring;            /* queued events; 0 = 256 */
 	const uint8_t *group_key;       /* 32 bytes: limited-circulation server mode (copied); NULL = public */
+	/* Reliable messages (konce_ep_msg_send). */
+	uint64_t max_message;           /* largest message sent or accepted; 0 = KONCE_MSG_MAX_DEFAULT */
+	uint64_t msg_budget;            /* reassembly memory per session; 0 = enough for one max_message */
+	unsigned channel_ring;          /* packets in flight per channel, at most; 0 = 2048 */
+	unsigned keepalive_ms;          /* PING a wanted idle session this often; 0 = KONCE_KEEPALIVE_MS */
+	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
+	unsigned msg_timeout_ms;        /* fail messages after no ack progress this long; 0 = KONCE_MSG_TIMEOUT_MS */
 } konce_ep_config;
 
 enum konce_ep_event_type {
 	KONCE_EV_ESTABLISHED = 1, /* handshake done; peer_pk and addr set; incoming = server side */
-	KONCE_EV_MESSAGE,         /* data[0, len) is one application message */
+	KONCE_EV_MESSAGE,         /* data[0, len) is one whole application message (any size up to
+				   * max_message), valid until the next konce_ep_poll_event() */
 	KONCE_EV_FAILED,          /* client handshake failed; reason = konce_ep_fail */
 	KONCE_EV_CLOSED,          /* session ended; reason = peer's CLOSE reason, or konce_ep_fail */
 	KONCE_EV_PATH_CHANGED,    /* peer moved to addr after path validation */
+	KONCE_EV_MSG_DELIVERED,   /* msg_id: the peer acknowledged every byte of it */
+	KONCE_EV_MSG_FAILED,      /* msg_id: it will never be delivered; reason = konce_ep_msg_fail */
 };
 
 enum konce_ep_fail {
@@ -88,6 +98,22 @@ enum konce_ep_fail {
 	KONCE_FAIL_LOCAL_CLOSE,      /* konce_ep_close() (CLOSED is not queued for this) */
 };
 
+/* Why a message failed (KONCE_EV_MSG_FAILED). */
+enum konce_ep_msg_fail {
+	KONCE_MSG_FAIL_TOO_LARGE = 0x200, /* larger than the peer accepts (its REFUSE said so) */
+	KONCE_MSG_FAIL_REFUSED,           /* the peer would not take it now (memory, busy) */
+	KONCE_MSG_FAIL_TIMEOUT,           /* no ack progress for msg_timeout_ms: the peer vanished */
+	KONCE_MSG_FAIL_PEER_CLOSED,       /* the peer closed the session first */
+	KONCE_MSG_FAIL_UNREACHABLE,       /* the handshake timed out (connect timeout) */
+	KONCE_MSG_FAIL_PROTOCOL,          /* no common version, bad key, proof of work too high */
+	KONCE_MSG_FAIL_LOCAL_CLOSE,       /* konce_ep_close() or the idle close */
+};
+
+enum konce_ep_msg_class {
+	KONCE_MSG_CLASS_DEFAULT = 0,      /* NewReno with pacing */
+	KONCE_MSG_CLASS_BACKGROUND = 1,   /* LEDBAT: yields to other traffic */
+};
+
 typedef struct konce_ep_event {
 	enum konce_ep_event_type type;
 	uint32_t conn;
@@ -97,8 +123,10 @@ typedef struct konce_ep_event {
 	konce_addr addr;                /* ESTABLISHED, PATH_CHANGED: the peer's address */
 	uint16_t versions[KONCE_WIRE_MAX_VERSIONS]; /* FAILED with KONCE_FAIL_VERSION: server's list */
 	unsigned nversions;
+	uint64_t msg_id;                /* MSG_DELIVERED, MSG_FAILED */
 	size_t len;                     /* MESSAGE */
-	uint8_t data[KONCE_WIRE_MAX_PAYLOAD];
+	const uint8_t *data;            /* MESSAGE: the endpoint's, valid until the next
+					 * konce_ep_poll_event() or konce_ep_free() */
 } konce_ep_event;
 
 /* Every drop is counted under exactly one reason.  (A struct tag, not a typedef: the accessor
@@ -121,6 +149,8 @@ struct konce_ep_counters {
 		path_response_bad, path_changed, amplification_blocked;
 	uint64_t ring_full_datagrams, ring_full_events;
 	uint64_t sessions_opened, sessions_closed, sessions_live;
+	/* reliable messages */
+	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM. */
@@ -175,7 +205,8 @@ void konce_ep_counters_foreach(const struct konce_ep_counters *c,
 /* The current proof-of-work demand for a source with no overdraft. */
 unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us);
 
-/* Extension point for the reliability layer (frame types 0x10..0x3f, see frame.h).  body_len
+/* Extension point for frame types 0x20..0x3f (see frame.h; 0x10..0x1f are the reliability
+ * layer's own and never reach it).  body_len
  * says how long such a frame's body is (negative = malformed); on_frame gets each one from an
  * authenticated packet (pn = its packet number) after the packet as a whole validated.  The
  * struct is copied; ctx is borrowed.  Pass NULL to remove. */
@@ -192,6 +223,63 @@ int konce_ep_send_frames_conn(konce_ep *ep, uint32_t conn, const uint8_t *frames
 			      uint64_t *pn);
 /* The peer acknowledged our packet pn on conn (shortens packet-number windows).  0, -ENOENT. */
 int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
+
+/* ---- Reliable messages ---------------------------------------------------------------------
+ *
+ * konce_ep_msg_send() queues a message of any size up to cfg->max_message for the peer of conn.
+ * The call copies the bytes (the caller's buffer is free on return).  It may be made while the
+ * handshake is still running: the message waits for ESTABLISHED.  On 0, *msg_id names it and
+ * exactly one of these events follows for it, before the conn's FAILED or CLOSED:
+ *   KONCE_EV_MSG_DELIVERED  every byte acknowledged by the peer (it holds the whole message);
+ *   KONCE_EV_MSG_FAILED     reason (enum konce_ep_msg_fail): TOO_LARGE (the peer's limit),
+ *                           REFUSED, TIMEOUT (no ack progress for msg_timeout_ms: the peer
+ *                           vanished; the session is closed too), PEER_CLOSED, UNREACHABLE (the
+ *                           handshake failed: connect timeout), PROTOCOL, LOCAL_CLOSE.
+ * On a negative return nothing is queued and no event follows: -ENOENT (no such conn), -EINVAL
+ * (bad class or flags), -EMSGSIZE (len > max_message), -ENOMEM.
+ *
+ * Each message is cut into fragments (<= 960 bytes), sent under the session's congestion
+ * controller (one per session, i.e. per peer path; the class of the message that starts a busy
+ * period picks NewReno or LEDBAT) and pacer, retransmitted by reference when lost, and
+ * reassembled by the peer on its own: a lost fragment of one message never delays another.
+ * Incoming messages arrive as KONCE_EV_MESSAGE, whole, with ev.data/ev.len pointing into the
+ * endpoint's memory until the next konce_ep_poll_event() (or konce_ep_free()); until then the
+ * message counts against the session's msg_budget, so a slow reader pushes back on its peers.
+ *
+ * Presence and channel (conn.h): a session costs a small fixed state until a message needs
+ * more than one packet; then it opens a channel (a larger in-flight record and window).
+ *
+ * Keepalive and idle close: a session that is wanted (konce_ep_set_wanted) or has messages
+ * queued sends a PING after keepalive_ms without sending, which holds NAT mappings open.  A
+ * session that is not wanted closes (CLOSED with KONCE_FAIL_IDLE) after idle_timeout_ms without
+ * messages either way or a PING from the peer (whose keepalive says it wants the session); any
+ * session closes when nothing was heard for idle_timeout_ms.  Protocol: docs/PROTOCOL.md s. 12.
+ *
+ * Worked example (an I/O loop; tests/sim/msg_pair.c and transport_node.c drive one on the simulator):
+ *
+ *	uint64_t id;
+ *	konce_ep_connect(ep, peer_pk, &addr, NULL, 0, now, &conn);
+ *	konce_ep_msg_send(ep, conn, buf, len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id); // buf: free now
+ *	for (;;) {
+ *		// input, timer, then:
+ *		while (konce_ep_poll_event(ep, &ev))
+ *			if (ev.type == KONCE_EV_MESSAGE)
+ *				consume(ev.data, ev.len);       // copy it if it must live longer
+ *			else if (ev.type == KONCE_EV_MSG_DELIVERED && ev.msg_id == id)
+ *				done();
+ *			else if (ev.type == KONCE_EV_MSG_FAILED && ev.msg_id == id)
+ *				report(ev.reason);
+ *		// then drain konce_ep_poll_datagram() and rearm konce_ep_next_timer()
+ *	}
+ */
+int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t len, unsigned klass, unsigned flags,
+		      uint64_t now_us, uint64_t *msg_id);
+/* When the outcome of msg_id is likely to be known: now + (unacked bytes queued on its session,
+ * its own included) / the pacing rate + one probe timeout.  UINT64_MAX if msg_id is not pending
+ * (its outcome event is queued already, or it never existed). */
+uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
+/* Whether the application wants conn kept open while idle (keepalives).  0, -ENOENT, -ENOMEM. */
+int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us);
 
 /* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array
  * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */

@@ -34,6 +34,7 @@
 #ifndef KONCE_EP_INTERNAL_H
 #define KONCE_EP_INTERNAL_H
 
+#include "node/conn.h"
 #include "node/cookie.h"
 #include "node/endpoint.h"
 #include "node/frame.h"
@@ -80,7 +81,20 @@ typedef struct konce_sess {
 	size_t hs_len;
 	uint8_t hs_pkt[KONCE_WIRE_MAX_DATAGRAM];
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
+	/* reliable messages (ep_msg.c) */
+	struct konce_ep *ep;
+	konce_conn *rel;              /* NULL until the first message or reliability frame */
+	uint32_t next_msg;            /* low half of the next msg_id */
+	uint64_t last_app_us;         /* last message sent or received (idle close) */
+	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 } konce_sess;
+
+/* An event ring slot: the event and, for MESSAGE, where its bytes are. */
+typedef struct konce_ep_evslot {
+	konce_ep_event ev;
+	konce_reasm_msg *msg;         /* a reassembled message (owned by the slot) */
+	uint8_t inl[KONCE_WIRE_MAX_PAYLOAD]; /* a MESSAGE frame's copy */
+} konce_ep_evslot;
 
 /* Accepted challenges: a duplicate INITIATE is answered from its session, a replay is dropped. */
 typedef struct konce_acc_entry {
@@ -131,8 +145,15 @@ struct konce_ep {
 
 	konce_out *out;
 	unsigned out_cap, out_head, out_n;
-	konce_ep_event *ev;
+	konce_ep_evslot *ev;
 	unsigned ev_cap, ev_head, ev_n;
+	/* the MESSAGE handed out by the last konce_ep_poll_event() */
+	konce_reasm_msg *held;
+	uint32_t held_conn;
+	uint8_t held_inl[KONCE_WIRE_MAX_PAYLOAD];
+	size_t held_inl_len;
+	konce_conn_cfg conn_cfg;
+	uint64_t idle_us;
 
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
@@ -172,6 +193,24 @@ void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const
 void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 /* Resend or fail; returns the session's next handshake deadline (UINT64_MAX when done). */
 uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* Grows the event ring (up to KONCE_EP_EVENT_RING_MAX); the slot for a new event or NULL. */
+konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
+
+/* ep_msg.c */
+/* An authenticated payload for s: reliability frames, acks due.  Creates s->rel when the payload
+ * carries reliability frames or a PING.  Returns 0 or -ENOMEM. */
+int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us);
+/* Sends whatever s->rel has due (acks, data, probes, keepalives). */
+void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* Fails every message queued on s with reason (a konce_ep_msg_fail), before the conn's last event. */
+void konce_ep_msg_abort(konce_ep *ep, konce_sess *s, unsigned reason);
+/* Message timers for s; false if the session was closed.  *next gets the earliest deadline. */
+bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
+/* Frees a message an event slot or ep->held owns. */
+void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m);
+/* The konce_ep_msg_fail for a handshake failure or close reason. */
+unsigned konce_ep_msg_reason(unsigned fail);
 
 /* ep_session.c */
 void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);

@@ -65,10 +65,10 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
-			konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_MESSAGE, s->conn);
+			konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
 			if (e) {
-				e->len = f.len;
-				memcpy(e->data, f.body, f.len);
+				e->ev.len = f.len;
+				memcpy(e->inl, f.body, f.len);
 			}
 			break;
 		}
@@ -88,6 +88,7 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 			}
 			break;
 		case KONCE_FRAME_CLOSE: {
+			konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_PEER_CLOSED);
 			konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
 			if (e)
 				e->reason = f.reason;
@@ -151,7 +152,10 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
 	if (konce_path_challenge_due(&s->path))
 		send_challenge(ep, s, now_us);
-	konce_ep_frames(ep, s, plain, plen, from, pn, now_us);
+	uint32_t conn = s->conn;
+	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
+	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
+		konce_ep_msg_flush(ep, s, now_us);
 	sodium_memzero(plain, plen);
 }
 
@@ -198,8 +202,9 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn)
 
 bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
 {
-	uint64_t idle_at = s->last_rx_us + (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000;
+	uint64_t idle_at = s->last_rx_us + ep->idle_us;
 	if (now_us >= idle_at) {
+		konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_TIMEOUT);
 		konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
 		if (e)
 			e->reason = KONCE_FAIL_IDLE;

@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "node/ackframe.h"
+#include "node/frag.h"
+#include "node/varint.h"
+
 int konce_frame_next(const uint8_t *p, size_t len, size_t *off, konce_frame *f, const konce_frame_ext *ext)
 {
 	size_t o = *off;
@@ -40,6 +44,39 @@ int konce_frame_next(const uint8_t *p, size_t len, size_t *off, konce_frame *f, 
 		f->len = 2;
 		f->reason = wire_get16(b);
 		break;
+	case KONCE_FRAME_ACK:
+	case KONCE_FRAME_ACK_OWD: {
+		konce_ack a;
+		size_t n = konce_ackframe_decode(b - 1, avail + 1, &a);
+		if (n == 0)
+			return -EINVAL;
+		f->len = n - 1;
+		break;
+	}
+	case KONCE_FRAME_TIMESTAMP: {
+		uint32_t ts;
+		if (konce_timestamp_decode(b - 1, avail + 1, &ts) == 0)
+			return -EINVAL;
+		f->len = KONCE_TIMESTAMP_SIZE - 1;
+		break;
+	}
+	case KONCE_FRAME_FRAGMENT: {
+		konce_fragment fr;
+		size_t n = konce_frag_decode(b - 1, avail + 1, &fr);
+		if (n == 0)
+			return -EINVAL;
+		f->len = n - 1;
+		break;
+	}
+	case KONCE_FRAME_REFUSE: {
+		uint64_t id;
+		uint8_t why;
+		size_t n = konce_frame_get_refuse(b, avail, &id, &why);
+		if (n == 0)
+			return -EINVAL;
+		f->len = n;
+		break;
+	}
 	default:
 		if (f->type < KONCE_FRAME_EXT_FIRST || f->type > KONCE_FRAME_EXT_LAST || !ext || !ext->body_len)
 			return -EINVAL;
@@ -98,4 +135,25 @@ size_t konce_frame_put_ping(uint8_t *out, size_t cap)
 		return 0;
 	out[0] = KONCE_FRAME_PING;
 	return 1;
+}
+
+size_t konce_frame_put_refuse(uint8_t *out, size_t cap, uint64_t msg_id, uint8_t reason)
+{
+	if (cap < 2 || msg_id == 0 || reason == 0)
+		return 0;
+	out[0] = KONCE_FRAME_REFUSE;
+	size_t n = konce_varint_put(out + 1, cap - 2, msg_id);
+	if (n == 0)
+		return 0;
+	out[1 + n] = reason;
+	return 2 + n;
+}
+
+size_t konce_frame_get_refuse(const uint8_t *b, size_t avail, uint64_t *msg_id, uint8_t *reason)
+{
+	size_t n = konce_varint_get(b, avail, msg_id);
+	if (n == 0 || n >= avail || *msg_id == 0 || b[n] == 0)
+		return 0;
+	*reason = b[n];
+	return n + 1;
 }

@@ -1,9 +1,11 @@
 /* frame.h - the frames inside a session packet's plaintext (INITIATE box2, ACCEPT, DATA).
  *
  * A payload is a sequence of frames, each a type byte and a body whose length the type implies
- * (wire.h konce_frame_type).  PADDING runs to the end of the payload.  Types 0x10..0x3f belong to
- * the reliability layer: it plugs in a konce_frame_ext that says how long such a body is, and the
- * session hands those frames to it; without one they are unknown.  An unknown type or a body that
+ * (wire.h konce_frame_type).  PADDING runs to the end of the payload.  Types 0x10..0x14 are the
+ * reliability frames (ACK, ACK_OWD, TIMESTAMP, FRAGMENT, REFUSE): their bodies are checked in full
+ * here by the decoders of ackframe.h and frag.h, and the body handed out is the whole frame minus
+ * the type byte.  Types 0x20..0x3f are an extension: a konce_frame_ext says how long such a body
+ * is; without one they are unknown.  An unknown type or a body that
  * runs past the end makes the whole payload malformed: callers validate a payload with
  * konce_frame_validate() before acting on any frame of it, so a malformed packet has no effect.
  */
@@ -15,7 +17,15 @@
 
 #include "node/wire.h"
 
-enum { KONCE_FRAME_PATH_DATA = 8, KONCE_FRAME_EXT_FIRST = 0x10, KONCE_FRAME_EXT_LAST = 0x3f };
+/* 0x10..0x1f: the reliability frames (ACK, ACK_OWD, TIMESTAMP, FRAGMENT, REFUSE), parsed here;
+ * 0x20..0x3f: left to a konce_frame_ext. */
+enum {
+	KONCE_FRAME_PATH_DATA = 8,
+	KONCE_FRAME_REL_FIRST = 0x10,
+	KONCE_FRAME_REL_LAST = 0x1f,
+	KONCE_FRAME_EXT_FIRST = 0x20,
+	KONCE_FRAME_EXT_LAST = 0x3f,
+};
 
 typedef struct konce_frame {
 	uint8_t type;
@@ -24,7 +34,7 @@ typedef struct konce_frame {
 	uint16_t reason; /* CLOSE */
 } konce_frame;
 
-/* Extension point for frame types 0x10..0x3f: returns the body length of the frame of `type`
+/* Extension point for frame types 0x20..0x3f: returns the body length of the frame of `type`
  * whose body starts at p (avail bytes left), or a negative value if it is malformed. */
 typedef struct konce_frame_ext {
 	long (*body_len)(void *ctx, uint8_t type, const uint8_t *p, size_t avail);
@@ -42,5 +52,8 @@ size_t konce_frame_put_message(uint8_t *out, size_t cap, const uint8_t *msg, siz
 size_t konce_frame_put_path(uint8_t *out, size_t cap, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA]);
 size_t konce_frame_put_close(uint8_t *out, size_t cap, uint16_t reason);
 size_t konce_frame_put_ping(uint8_t *out, size_t cap);
+size_t konce_frame_put_refuse(uint8_t *out, size_t cap, uint64_t msg_id, uint8_t reason);
+/* REFUSE body (after the type byte): bytes consumed, 0 if malformed (truncated, id 0, reason 0). */
+size_t konce_frame_get_refuse(const uint8_t *b, size_t avail, uint64_t *msg_id, uint8_t *reason);
 
 #endif

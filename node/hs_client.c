@@ -176,6 +176,7 @@ void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const
 			ep->c.version_ignored++;
 			return;
 		}
+	konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_PROTOCOL);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_FAILED, s->conn);
 	if (e) {
 		e->reason = KONCE_FAIL_VERSION;
@@ -210,13 +211,14 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	s->state = KONCE_HS_ESTABLISHED;
 	handshake_done(ep, s);
 	s->last_rx_us = now_us;
-	konce_ep_arm(ep, now_us + (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000);
+	konce_ep_arm(ep, now_us + ep->idle_us);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
 	}
-	konce_ep_frames(ep, s, plain, plen, from, 1, now_us);
+	if (konce_ep_frames(ep, s, plain, plen, from, 1, now_us))
+		konce_ep_msg_flush(ep, s, now_us); /* messages queued during the handshake */
 	sodium_memzero(plain, plen);
 }
 

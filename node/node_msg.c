@@ -463,6 +463,9 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 				konce_store_note_seen(n->store, peer->pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
 		}
 		break;
+	case KONCE_EV_MSG_DELIVERED: /* konce_ep_msg_send() is not used by the node yet */
+	case KONCE_EV_MSG_FAILED:
+		break;
 	case KONCE_EV_FAILED:
 	case KONCE_EV_CLOSED:
 		if (!peer)

@@ -267,3 +267,22 @@ size_t konce_recovery_probe_refs(const konce_recovery *r, konce_frame_ref *refs,
 	}
 	return n;
 }
+
+int konce_recovery_resize(konce_recovery *r, size_t capacity)
+{
+	if (!r->env || capacity == 0 || capacity > SIZE_MAX / sizeof(konce_sent_packet))
+		return -EINVAL;
+	if (r->oldest <= r->largest_sent && r->largest_sent - r->oldest >= capacity)
+		return -EINVAL; /* the outstanding packets would not fit */
+	konce_sent_packet *slots = konce_env_alloc(r->env, capacity * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0, capacity * sizeof(*slots));
+	for (size_t i = 0; i < r->cap; i++)
+		if (r->slots[i].pn)
+			slots[r->slots[i].pn % capacity] = r->slots[i];
+	konce_env_free(r->env, r->slots);
+	r->slots = slots;
+	r->cap = capacity;
+	return 0;
+}

@@ -134,6 +134,10 @@ int konce_recovery_init(konce_recovery *r, const konce_env *env, size_t capacity
 /* The same over a caller-provided array of capacity slots (zeroed here; freed by the caller). */
 void konce_recovery_init_with(konce_recovery *r, konce_sent_packet *slots, size_t capacity,
 			      const konce_recovery_ops *ops, uint64_t peer_max_ack_delay_us);
+/* Moves an env-allocated store to a ring of another size (a presence opening a channel, or a
+ * channel closing); every record is kept.  0, -EINVAL (not env-allocated, or the outstanding
+ * packets would not fit), -ENOMEM (nothing changed). */
+int konce_recovery_resize(konce_recovery *r, size_t capacity);
 /* Frees env-allocated slots; references still outstanding are dropped unreported. */
 void konce_recovery_free(konce_recovery *r);
 

@@ -235,7 +235,7 @@ static inline void wire_put64(uint8_t *p, uint64_t v)
 
 /* =============================================================================================
  * Reliability and message frames, 0x10..0x3f (issue 3).  Appended section: ackframe.h, recvtrack.h,
- * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL-reliability.md.
+ * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL.md sections 11 and 12.
  *
  * Frame bodies use variable-length integers ("varint", RFC 9000 section 16): the two high bits of
  * the first byte give the length (00 = 1, 01 = 2, 10 = 4, 11 = 8 bytes), the remaining bits are the
@@ -246,6 +246,23 @@ enum konce_rel_frame_type {
 	KONCE_FRAME_ACK_OWD = 0x11,   /* the same, followed by a u32 one-way-delay sample */
 	KONCE_FRAME_TIMESTAMP = 0x12, /* u32: low 32 bits of the sender's send time, microseconds */
 	KONCE_FRAME_FRAGMENT = 0x13,  /* a piece of a message */
+	KONCE_FRAME_REFUSE = 0x14,    /* varint message id | u8 reason: the receiver will not take it */
+};
+
+/* REFUSE reasons (the receiver's konce_reasm_result, narrowed to what the sender acts on). */
+enum konce_refuse_reason {
+	KONCE_REFUSE_TOO_LARGE = 1, /* over the receiver's maximum message size: final */
+	KONCE_REFUSE_NO_BUDGET = 2, /* more than the receiver's memory budget has free */
+	KONCE_REFUSE_BUSY = 3,      /* too many messages in reassembly at once */
+	KONCE_REFUSE_OTHER = 4,     /* out of memory, stalled, or refused before */
+};
+enum { KONCE_REFUSE_MAX_SIZE = 1 + 8 + 1 };
+
+/* Keepalive and presence (issue 3): a wanted but idle session sends a PING this often, which holds
+ * a NAT mapping open (RFC 4787 REQ-5 asks NATs for 2 minutes, many keep 30 s). */
+enum konce_keepalive_times {
+	KONCE_KEEPALIVE_MS = 25 * 1000,
+	KONCE_MSG_TIMEOUT_MS = 30 * 1000, /* no ack progress this long with data outstanding: timed out */
 };
 
 /* ACK / ACK_OWD body (all varints except owd):

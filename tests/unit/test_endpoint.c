@@ -706,7 +706,7 @@ static long ext_len(void *ctx, uint8_t type, const uint8_t *p, size_t avail)
 {
 	(void)ctx;
 	(void)p;
-	return type == 0x10 && avail >= 4 ? 4 : -1;
+	return type == 0x20 && avail >= 4 ? 4 : -1;
 }
 
 struct ext_seen {
@@ -721,7 +721,7 @@ static void ext_frame(void *ctx, uint32_t conn, uint64_t pn, uint8_t type, const
 {
 	struct ext_seen *e = ctx;
 	(void)now_us;
-	assert_int_equal(type, 0x10);
+	assert_int_equal(type, 0x20);
 	assert_int_equal(len, 4);
 	e->n++;
 	e->conn = conn;
@@ -738,7 +738,7 @@ static void test_frame_extension(void **state)
 	make_pair(&p, NULL, NULL);
 	uint32_t sc, cc = handshake(&p, &sc);
 	drain_events(p.b);
-	uint8_t frames[] = {0x10, 1, 2, 3, 4, KONCE_FRAME_MESSAGE, 0, 1, 'x'};
+	uint8_t frames[] = {0x20, 1, 2, 3, 4, KONCE_FRAME_MESSAGE, 0, 1, 'x'};
 	uint64_t pn;
 	assert_int_equal(konce_ep_send_frames_conn(p.a, cc, frames, sizeof frames, p.now, &pn), 0);
 	assert_int_equal(pn, 2);

@@ -248,7 +248,7 @@ static long ext_len(void *ctx, uint8_t type, const uint8_t *p, size_t avail)
 {
 	(void)ctx;
 	(void)p;
-	return type == 0x10 ? (avail >= 4 ? 4 : -1) : -1;
+	return type == 0x20 ? (avail >= 4 ? 4 : -1) : -1;
 }
 
 static void test_frames(void **state)
@@ -290,13 +290,31 @@ static void test_frames(void **state)
 	/* unknown types; extension types only with the extension */
 	uint8_t u[] = {0x06};
 	assert_int_equal(konce_frame_validate(u, 1, NULL), -EINVAL);
-	uint8_t e[] = {0x10, 1, 2, 3, 4, KONCE_FRAME_PING};
+	uint8_t e[] = {0x20, 1, 2, 3, 4, KONCE_FRAME_PING};
 	assert_int_equal(konce_frame_validate(e, sizeof e, NULL), -EINVAL);
 	konce_frame_ext ext = {ext_len, NULL};
 	assert_int_equal(konce_frame_validate(e, sizeof e, &ext), 0);
 	assert_int_equal(konce_frame_validate(e, 4, &ext), -EINVAL);
 	uint8_t e2[] = {0x40};
 	assert_int_equal(konce_frame_validate(e2, 1, &ext), -EINVAL);
+	/* the reliability frames (0x10..0x1f) are parsed here, never by the extension */
+	uint8_t r[] = {0x10, 1, 2, 3, 4};
+	assert_int_equal(konce_frame_validate(r, sizeof r, &ext), -EINVAL); /* ACK: a range below 1 */
+	uint8_t ts[] = {KONCE_FRAME_TIMESTAMP, 1, 2, 3, 4, KONCE_FRAME_PING};
+	assert_int_equal(konce_frame_validate(ts, sizeof ts, NULL), 0);
+	assert_int_equal(konce_frame_validate(ts, 4, NULL), -EINVAL);
+	/* REFUSE: varint id >= 1 and a reason byte >= 1; test vector 14 4123 01 */
+	uint8_t rf[8];
+	assert_int_equal(konce_frame_put_refuse(rf, sizeof rf, 0x123, KONCE_REFUSE_TOO_LARGE), 4);
+	uint8_t rf_want[] = {0x14, 0x41, 0x23, 0x01};
+	assert_memory_equal(rf, rf_want, 4);
+	assert_int_equal(konce_frame_validate(rf, 4, NULL), 0);
+	assert_int_equal(konce_frame_validate(rf, 3, NULL), -EINVAL);
+	uint8_t rf0[] = {0x14, 0x00, 0x01};
+	assert_int_equal(konce_frame_validate(rf0, sizeof rf0, NULL), -EINVAL);
+	uint8_t rf1[] = {0x14, 0x01, 0x00};
+	assert_int_equal(konce_frame_validate(rf1, sizeof rf1, NULL), -EINVAL);
+	assert_int_equal(konce_frame_put_refuse(rf, 3, 0x123, 1), 0);
 	/* builders refuse what does not fit */
 	assert_int_equal(konce_frame_put_message(p, 5, (const uint8_t *)"abc", 3), 0);
 	assert_int_equal(konce_frame_put_path(p, 8, KONCE_FRAME_PATH_RESPONSE, data), 0);

@@ -1,0 +1,207 @@
+/* test_conn.c - one session's reliability state, two konce_conns wired back to back (no
+ * session, no crypto): presence vs channel, ack-only packets, refusal of a too-large message,
+ * keepalive, the message timeout, and the estimate of when an outcome is known. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "node/conn.h"
+#include "node/frame.h"
+#include "tests/unit/testenv.h"
+
+#define MS 1000ull
+
+typedef struct side {
+	konce_conn *c;
+	uint64_t pn;
+	unsigned delivered, refused, messages;
+	uint8_t why;
+	uint64_t last_len;
+} side;
+
+static void cb_delivered(void *ctx, const konce_smsg *m)
+{
+	(void)m;
+	((side *)ctx)->delivered++;
+}
+static void cb_refused(void *ctx, const konce_smsg *m, uint8_t why)
+{
+	(void)m;
+	((side *)ctx)->refused++;
+	((side *)ctx)->why = why;
+}
+static void cb_message(void *ctx, konce_reasm_msg *m)
+{
+	side *s = ctx;
+	s->messages++;
+	s->last_len = m->len;
+	konce_conn_release(s->c, m);
+}
+
+static konce_conn_cfg cfg(uint64_t max_message)
+{
+	return (konce_conn_cfg){.budget = konce_reasm_charge(max_message), .max_message = max_message, .ring = 256,
+				.keepalive_us = 25000 * MS, .msg_timeout_us = 30000 * MS,
+				.reasm_idle_us = 180000 * MS, .overhead = 40};
+}
+
+static void make(side *s, test_env *te, uint64_t max_message)
+{
+	konce_conn_cfg c = cfg(max_message);
+	konce_conn_ops ops = {cb_delivered, cb_refused, cb_message, s};
+	s->pn = 1;
+	assert_int_equal(konce_conn_new(&s->c, &te->env, &c, &ops, 0), 0);
+}
+
+/* Everything `from` has due goes to `to` (10 ms later), packet by packet; returns packets sent.
+ * A packet is dropped when drop says so. */
+static unsigned deliver(side *from, side *to, uint64_t *now, bool (*drop)(uint64_t pn))
+{
+	unsigned n = 0;
+	uint8_t p[KONCE_WIRE_MAX_PAYLOAD];
+	konce_sent_packet sp;
+	size_t w;
+	while ((w = konce_conn_build(from->c, p, sizeof p, from->pn, *now, &sp))) {
+		assert_int_equal(konce_frame_validate(p, w, NULL), 0);
+		konce_conn_on_sent(from->c, &sp, w + 40, *now);
+		if (!drop || !drop(from->pn))
+			konce_conn_on_packet(to->c, from->pn, p, w, *now + 10 * MS);
+		from->pn++;
+		n++;
+	}
+	return n;
+}
+
+static void exchange(side *a, side *b, uint64_t *now, uint64_t until)
+{
+	while (*now < until) {
+		*now += 10 * MS;
+		konce_conn_tick(a->c, *now);
+		konce_conn_tick(b->c, *now);
+		deliver(a, b, now, NULL);
+		deliver(b, a, now, NULL);
+	}
+}
+
+static void test_presence_then_channel(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 1);
+	side a = {0}, b = {0};
+	make(&a, &te, 1 << 20);
+	make(&b, &te, 1 << 20);
+	uint64_t now = 0;
+	static uint8_t msg[20000];
+	/* three short messages to a presence: one packet in flight at a time */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(konce_conn_send(a.c, msg, 100, 0, (uint64_t)i + 1, now), 0);
+	assert_false(a.c->channel);
+	assert_int_equal(deliver(&a, &b, &now, NULL), 1);
+	assert_int_equal(a.c->rec.cap, KONCE_CONN_PRESENCE_RING);
+	exchange(&a, &b, &now, 2000 * MS);
+	assert_int_equal(a.delivered, 3);
+	assert_int_equal(b.messages, 3);
+	/* a message of 21 fragments opens the channel: the ring grows, several packets fly */
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 4, now), 0);
+	assert_true(a.c->channel);
+	assert_int_equal(a.c->rec.cap, 256);
+	assert_true(deliver(&a, &b, &now, NULL) > 1);
+	exchange(&a, &b, &now, now + 3000 * MS);
+	assert_int_equal(a.delivered, 4);
+	assert_int_equal(b.messages, 4);
+	assert_int_equal(b.last_len, sizeof msg);
+	/* all acked, nothing queued: the channel closed and the ring is small again */
+	assert_false(a.c->channel);
+	assert_int_equal(a.c->rec.cap, KONCE_CONN_PRESENCE_RING);
+	/* the receiver sent only acks (and an occasional PING): its ring held only those */
+	assert_true(b.c->acks_tx > 0);
+	assert_int_equal(a.c->cc.bytes_in_flight, a.c->rec.bytes_in_flight);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+static void test_refuse_too_large(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 2);
+	side a = {0}, b = {0};
+	make(&a, &te, 1 << 20);
+	make(&b, &te, 4096);
+	uint64_t now = 0;
+	static uint8_t msg[10000];
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 1, now), 0);
+	assert_int_equal(konce_conn_send(a.c, msg, 4000, 0, 2, now), 0);
+	exchange(&a, &b, &now, 3000 * MS);
+	assert_int_equal(a.refused, 1);
+	assert_int_equal(a.why, KONCE_REFUSE_TOO_LARGE);
+	assert_int_equal(a.delivered, 1);
+	assert_int_equal(b.messages, 1);
+	assert_int_equal(b.last_len, 4000);
+	assert_int_equal(b.c->ra.used, 0);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+static void test_keepalive_and_timeout(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 3);
+	side a = {0}, b = {0};
+	make(&a, &te, 1 << 20);
+	make(&b, &te, 1 << 20);
+	uint64_t now = 0;
+	/* wanted and idle: a PING after keepalive_us, and the peer acks it */
+	a.c->wanted = true;
+	assert_int_equal(konce_conn_next_timer(a.c, now), 25000 * MS);
+	now = 25000 * MS;
+	assert_true(konce_conn_tick(a.c, now));
+	assert_true(a.c->ping_due);
+	assert_int_equal(deliver(&a, &b, &now, NULL), 1);
+	assert_false(a.c->ping_due);
+	exchange(&a, &b, &now, now + 200 * MS);
+	assert_int_equal(a.c->rec.eliciting_in_flight, 0);
+	/* not wanted, nothing queued: no keepalive timer */
+	a.c->wanted = false;
+	assert_true(konce_conn_next_timer(a.c, now) > now + 100000 * MS);
+	/* a message into the void: the estimate is about a probe timeout out, then no progress
+	 * for msg_timeout_us makes tick say the peer is gone */
+	static uint8_t msg[3000];
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 9, now), 0);
+	uint64_t eta = konce_conn_eta(a.c, 9, now);
+	assert_true(eta > now && eta < now + 5000 * MS);
+	assert_int_equal(konce_conn_eta(a.c, 10, now), UINT64_MAX);
+	uint64_t start = now;
+	bool alive = true;
+	while (alive && now < start + 60000 * MS) {
+		now += 100 * MS;
+		alive = konce_conn_tick(a.c, now);
+		uint8_t p[KONCE_WIRE_MAX_PAYLOAD];
+		konce_sent_packet sp;
+		size_t w;
+		while ((w = konce_conn_build(a.c, p, sizeof p, a.pn++, now, &sp)))
+			konce_conn_on_sent(a.c, &sp, w + 40, now);
+	}
+	assert_false(alive);
+	assert_true(now >= start + 30000 * MS && now <= start + 30200 * MS);
+	assert_true(a.c->probes > 0);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_presence_then_channel),
+		cmocka_unit_test(test_refuse_too_large),
+		cmocka_unit_test(test_keepalive_and_timeout),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

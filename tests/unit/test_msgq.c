@@ -1,0 +1,162 @@
+/* test_msgq.c - the outgoing message queue: starting under flow control, round-robin across
+ * messages, a fragment that did not fit keeps its turn, retransmission by reference, nothing
+ * acknowledged sent again, completion exactly once, and no leaks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+#include <errno.h>
+
+#include "node/msgq.h"
+#include "tests/unit/testenv.h"
+
+static uint8_t buf[10000];
+
+static void test_start_and_round_robin(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 1);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	assert_int_equal(konce_msgq_push(&q, buf, 3000, 0, 11, 0), 0); /* 4 fragments */
+	assert_int_equal(konce_msgq_push(&q, buf, 10, 0, 12, 0), 0);   /* 1 */
+	assert_int_equal(konce_msgq_push(&q, buf, 0, 1, 13, 0), 0);    /* the empty message: 1 */
+	assert_int_equal(q.nbackground, 1);
+	/* credit for the first only: it starts anyway (nothing started), the second waits */
+	assert_int_equal(konce_msgq_start(&q, konce_reasm_charge(3000)), 1);
+	assert_int_equal(q.nactive, 1);
+	assert_int_equal(konce_msgq_start(&q, konce_reasm_charge(3000) + konce_reasm_charge(10) - 1), 0);
+	/* a message larger than all the credit still starts when nothing else is started */
+	konce_msgq big;
+	konce_msgq_init(&big, &te.env);
+	assert_int_equal(konce_msgq_push(&big, buf, 5000, 0, 1, 0), 0);
+	assert_int_equal(konce_msgq_start(&big, 10), 1);
+	konce_msgq_free(&big);
+	assert_int_equal(konce_msgq_start(&q, 1 << 20), 2);
+	assert_int_equal(q.outstanding_charge,
+			 konce_reasm_charge(3000) + konce_reasm_charge(10) + konce_reasm_charge(0));
+	/* wire ids in start order; fragments alternate between messages */
+	konce_frame_ref r;
+	uint64_t ids[6];
+	for (int i = 0; i < 6; i++) {
+		assert_true(konce_msgq_next(&q, &r));
+		ids[i] = r.id;
+	}
+	uint64_t want[6] = {1, 2, 3, 1, 1, 1};
+	assert_memory_equal(ids, want, sizeof want);
+	assert_false(konce_msgq_next(&q, &r));
+	assert_false(konce_msgq_has_data(&q));
+	konce_msgq_free(&q);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+static void test_unnext_keeps_turn(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 2);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(konce_msgq_push(&q, buf, 5000, 0, (uint64_t)i + 1, 0), 0);
+	konce_msgq_start(&q, 1 << 20);
+	/* packets of one fragment each: take two, give the second back, repeatedly.  Every
+	 * message must still advance (a fragment that did not fit keeps its message's turn). */
+	unsigned sent[4] = {0};
+	for (int k = 0; k < 12; k++) {
+		konce_frame_ref a, b;
+		assert_true(konce_msgq_next(&q, &a));
+		sent[a.id]++;
+		if (konce_msgq_next(&q, &b))
+			konce_msgq_unnext(&q, &b);
+	}
+	assert_int_equal(sent[1], 4);
+	assert_int_equal(sent[2], 4);
+	assert_int_equal(sent[3], 4);
+	konce_msgq_free(&q);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+static void test_ack_loss_complete(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 3);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	for (size_t i = 0; i < 2000; i++)
+		buf[i] = (uint8_t)i;
+	assert_int_equal(konce_msgq_push(&q, buf, 2000, 0, 7, 0), 0); /* 3 fragments */
+	konce_msgq_start(&q, 1 << 20);
+	konce_frame_ref r[3];
+	for (int i = 0; i < 3; i++)
+		assert_true(konce_msgq_next(&q, &r[i]));
+	konce_fragment f;
+	assert_int_equal(konce_msgq_fragment(&q, &r[2], &f), 0);
+	assert_int_equal(f.offset, 1920);
+	assert_int_equal(f.len, 80);
+	assert_int_equal(f.total, 2000);
+	assert_memory_equal(f.data, buf + 1920, 80);
+	/* fragment 1 lost, fragment 0 acked, then its loss reported too (a probe copy): only 1 is
+	 * queued again */
+	assert_null(konce_msgq_acked(&q, &r[0]));
+	konce_msgq_lost(&q, &r[1]);
+	konce_msgq_lost(&q, &r[0]);
+	assert_false(konce_msgq_needed(&q, &r[0]));
+	assert_int_equal(q.unacked_bytes, 2000 - 960);
+	konce_frame_ref x;
+	assert_true(konce_msgq_next(&q, &x));
+	assert_int_equal(x.index, 1);
+	assert_false(konce_msgq_next(&q, &x));
+	/* acked twice counts once; the last fragment completes it exactly once */
+	assert_null(konce_msgq_acked(&q, &r[1]));
+	assert_null(konce_msgq_acked(&q, &r[1]));
+	konce_smsg *m = konce_msgq_acked(&q, &r[2]);
+	assert_non_null(m);
+	assert_int_equal(m->api_id, 7);
+	konce_msgq_retire(&q, m);
+	assert_null(konce_msgq_acked(&q, &r[2]));
+	assert_true(konce_msgq_empty(&q));
+	assert_int_equal(q.outstanding_charge, 0);
+	assert_int_equal(q.unacked_bytes, 0);
+	assert_int_equal(konce_msgq_fragment(&q, &r[2], &f), -ENOENT);
+	konce_msgq_free(&q);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+static void test_wire_window(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 4);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	/* an old message keeps a hole: new ids stay below it + KONCE_REASM_WINDOW */
+	assert_int_equal(konce_msgq_push(&q, buf, 1, 0, 1, 0), 0);
+	konce_msgq_start(&q, 1 << 30);
+	konce_smsg *old = konce_msgq_any(&q);
+	q.next_wire_id = KONCE_REASM_WINDOW; /* as if 4094 messages had come and gone */
+	assert_int_equal(konce_msgq_push(&q, buf, 1, 0, 2, 0), 0);
+	assert_int_equal(konce_msgq_start(&q, 1 << 30), 1);
+	assert_int_equal(konce_msgq_push(&q, buf, 1, 0, 3, 0), 0);
+	assert_int_equal(konce_msgq_start(&q, 1 << 30), 0);
+	konce_msgq_retire(&q, old);
+	assert_int_equal(konce_msgq_start(&q, 1 << 30), 1);
+	assert_non_null(konce_msgq_by_api(&q, 3));
+	assert_null(konce_msgq_by_api(&q, 1));
+	konce_msgq_free(&q);
+	assert_int_equal(te.allocs, te.frees);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_start_and_round_robin),
+		cmocka_unit_test(test_unnext_keeps_turn),
+		cmocka_unit_test(test_ack_loss_complete),
+		cmocka_unit_test(test_wire_window),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
