@@ -39,6 +39,7 @@ struct konce_pmio {
 	struct UPNPUrls urls;
 	struct IGDdatas data;
 	bool upnp_ok;
+	konce_addr upnp_ext; /* from discovery: the fallback if a later query fails */
 	char lanaddr[64];
 };
 
@@ -244,6 +245,7 @@ static void upnp_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *re
 			upnp_forget(io);
 			return;
 		}
+		io->upnp_ext = res->external;
 		snprintf(detail, dlen, "IGD %s, we are %s", io->urls.controlURL, io->lanaddr);
 		return;
 	}
@@ -264,11 +266,10 @@ static void upnp_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *re
 		snprintf(detail, dlen, "AddPortMapping: %d", r);
 		return;
 	}
-	if ((r = upnp_extip(io, &res->external))) { /* the mapping exists; its address is unknown */
-		res->err = upnp_err(r), res->code = r;
-		snprintf(detail, dlen, "GetExternalIPAddress: %d", r);
-		return;
-	}
+	/* The mapping exists now, so this must not fail the request (the policy would then not
+	 * delete it): if the address query fails, the one from discovery stands. */
+	if (upnp_extip(io, &res->external))
+		res->external = io->upnp_ext;
 	res->external.port = req->external_port;
 	res->lifetime_s = req->lifetime_s;
 	char client[40], iport[8], desc[80], enabled[8], lease[16] = "";
