@@ -444,4 +444,114 @@ enum konce_traversal_times {
 	KONCE_UPGRADE_MAX_MS = 300 * 1000,  /* backoff cap */
 };
 
+/* =============================================================================================
+ * Probe and STUN (konce probe; nat/probewire.c, nat/stun.c; docs/PROBE.md).
+ * This section is appended on its own so that edits above it do not collide with it.
+ * ============================================================================================= */
+
+/* ---------------------------------------------------------------------------------------------
+ * The konce probe packet: the same fixed size in both directions, so that no reply is larger than
+ * the request that caused it.  Byte 0 is 'K' (0x4b): its top two bits are 01, never 00, so a probe
+ * cannot be mistaken for a STUN message arriving on the same port.
+ */
+#define KONCE_PROBE_MAGIC 0x4b505242u /* "KPRB" */
+enum konce_probe_layout {
+	KONCE_PROBE_MAGIC_OFF = 0,     /* 4: KONCE_PROBE_MAGIC */
+	KONCE_PROBE_VERSION_OFF = 4,   /* 1: KONCE_PROBE_VERSION */
+	KONCE_PROBE_TYPE_OFF = 5,      /* 1: KONCE_PROBE_T_* */
+	KONCE_PROBE_COMMAND_OFF = 6,   /* 1: KONCE_PROBE_CMD_*; in a reply, the command obeyed */
+	KONCE_PROBE_FLAGS_OFF = 7,     /* 1: KONCE_PROBE_F_* */
+	KONCE_PROBE_NONCE_OFF = 8,     /* 8: chosen by the sender, echoed in the reply */
+	KONCE_PROBE_SEQ_OFF = 16,      /* 4: sender's sequence number, echoed */
+	KONCE_PROBE_REPLY_PORT_OFF = 20, /* 2: REPLY_TO_PORT: the port to answer to; else zero */
+	KONCE_PROBE_TRANSPORT_OFF = 22, /* 1: KONCE_PROBE_TR_*: how the request travelled */
+	KONCE_PROBE_TTL_OFF = 23,      /* 1: TTL / hop limit the request arrived with, 0 unknown */
+	KONCE_PROBE_SEEN_SRC_OFF = 24, /* 16+2: the request's source address and port as they arrived */
+	KONCE_PROBE_SEEN_DST_OFF = 42, /* 16+2: the local address and port the request arrived on */
+	KONCE_PROBE_FROM_OFF = 60,     /* 16+2: the address and port this reply is sent from */
+	KONCE_PROBE_OTHER_OFF = 78,    /* 16+2: the listener's alternate address and port (RFC 5780) */
+	KONCE_PROBE_RESERVED_OFF = 96, /* 8: zero */
+	KONCE_PROBE_SIZE = 104,
+	KONCE_PROBE_ADDR_LEN = 18,     /* address as 16 bytes (IPv4 as ::ffff:a.b.c.d) || port u16 */
+};
+enum { KONCE_PROBE_VERSION = 1 };
+enum konce_probe_type {
+	KONCE_PROBE_T_REQUEST = 1,
+	KONCE_PROBE_T_REPLY = 2,
+};
+enum konce_probe_command {
+	KONCE_PROBE_CMD_SAME = 1,       /* reply from the socket the request arrived on */
+	KONCE_PROBE_CMD_OTHER_PORT = 2, /* reply from the same address, the other port */
+	KONCE_PROBE_CMD_OTHER_ADDR = 3, /* reply from the other address and the other port */
+	KONCE_PROBE_CMD_DISPLAY = 4,    /* show it, send nothing */
+	KONCE_PROBE_CMD_REPLY_TO_PORT = 5, /* reply from the same socket to (source address, reply_port) */
+	KONCE_PROBE_CMD_MAX = 5,
+};
+enum konce_probe_flags {
+	KONCE_PROBE_F_SEEN = 0x01,      /* reply: seen_src and seen_dst are filled */
+	KONCE_PROBE_F_TTL = 0x02,       /* reply: ttl is known */
+	KONCE_PROBE_F_OTHER = 0x04,     /* reply: the listener has an alternate address/port */
+	KONCE_PROBE_F_ALL = 0x07,
+};
+enum konce_probe_transport {
+	KONCE_PROBE_TR_UDP = 1,
+	KONCE_PROBE_TR_ICMP = 2,        /* inside an ICMP / ICMPv6 echo */
+	KONCE_PROBE_TR_TCP = 3,         /* inside a raw SYN / SYN-ACK-shaped TCP segment */
+};
+enum { KONCE_PROBE_ICMP_ID = 0x4b50 }; /* echo identifier konce uses for probes */
+
+/* ---------------------------------------------------------------------------------------------
+ * STUN (RFC 5389 / 8489, RFC 5780, and RFC 3489's older attributes, which old servers still send).
+ */
+#define KONCE_STUN_MAGIC_COOKIE 0x2112a442u
+#define KONCE_STUN_FINGERPRINT_XOR 0x5354554eu
+enum konce_stun_layout {
+	KONCE_STUN_HEADER = 20,        /* type 2 || length 2 || cookie 4 || transaction id 12 */
+	KONCE_STUN_TXID = 12,
+	KONCE_STUN_ATTR_HEADER = 4,    /* type 2 || length 2, value padded to 4 */
+	KONCE_STUN_DEFAULT_PORT = 3478,
+	KONCE_STUN_MAX_MESSAGE = 1280, /* we never build a larger one; we parse any length */
+};
+enum konce_stun_type {
+	KONCE_STUN_BINDING_REQUEST = 0x0001,
+	KONCE_STUN_BINDING_INDICATION = 0x0011,
+	KONCE_STUN_BINDING_SUCCESS = 0x0101,
+	KONCE_STUN_BINDING_ERROR = 0x0111,
+};
+enum konce_stun_attr {
+	KONCE_STUN_A_MAPPED_ADDRESS = 0x0001,
+	KONCE_STUN_A_RESPONSE_ADDRESS = 0x0002, /* RFC 3489, ignored */
+	KONCE_STUN_A_CHANGE_REQUEST = 0x0003,   /* RFC 5780 / 3489 */
+	KONCE_STUN_A_SOURCE_ADDRESS = 0x0004,   /* RFC 3489: same meaning as RESPONSE-ORIGIN */
+	KONCE_STUN_A_CHANGED_ADDRESS = 0x0005,  /* RFC 3489: same meaning as OTHER-ADDRESS */
+	KONCE_STUN_A_USERNAME = 0x0006,
+	KONCE_STUN_A_MESSAGE_INTEGRITY = 0x0008,
+	KONCE_STUN_A_ERROR_CODE = 0x0009,
+	KONCE_STUN_A_UNKNOWN_ATTRIBUTES = 0x000a,
+	KONCE_STUN_A_REALM = 0x0014,
+	KONCE_STUN_A_NONCE = 0x0015,
+	KONCE_STUN_A_XOR_MAPPED_ADDRESS = 0x0020,
+	KONCE_STUN_A_PADDING = 0x0026,          /* RFC 5780 */
+	KONCE_STUN_A_RESPONSE_PORT = 0x0027,    /* RFC 5780 */
+	KONCE_STUN_A_XOR_MAPPED_ADDRESS_OLD = 0x8020, /* pre-RFC drafts; some servers still send it */
+	KONCE_STUN_A_SOFTWARE = 0x8022,
+	KONCE_STUN_A_ALTERNATE_SERVER = 0x8023,
+	KONCE_STUN_A_FINGERPRINT = 0x8028,
+	KONCE_STUN_A_RESPONSE_ORIGIN = 0x802b,  /* RFC 5780 */
+	KONCE_STUN_A_OTHER_ADDRESS = 0x802c,    /* RFC 5780 */
+};
+enum { KONCE_STUN_A_OPTIONAL_MIN = 0x8000 }; /* types below are comprehension-required */
+enum konce_stun_change {
+	KONCE_STUN_CHANGE_IP = 0x04,
+	KONCE_STUN_CHANGE_PORT = 0x02,
+};
+enum konce_stun_family {
+	KONCE_STUN_FAMILY_V4 = 0x01,
+	KONCE_STUN_FAMILY_V6 = 0x02,
+};
+enum konce_stun_error_code {
+	KONCE_STUN_ERR_BAD_REQUEST = 400,
+	KONCE_STUN_ERR_UNKNOWN_ATTRIBUTE = 420,
+};
+
 #endif
