@@ -182,6 +182,8 @@ static int parse_fixed(const char *s, size_t n, unsigned decimals, uint64_t max,
 	unsigned frac = 0, digits = 0;
 	int dot = 0;
 
+	if (n == 0 || s[0] < '0' || s[0] > '9')
+		return -1;
 	for (; i < n; i++) {
 		if (s[i] == '.' && !dot) {
 			dot = 1;

@@ -78,7 +78,7 @@ impair_backend() {
 link_backend() {
 	local f
 	f=$(state_dir "$1")/link.$2
-	if ip netns list | awk '{print $1}' | grep -qx "$(wire_ns "$1" "$2")"; then echo wire
+	if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$(wire_ns "$1" "$2")"; then echo wire
 	elif [ -s "$f" ] && grep -qv '^rate=' "$f"; then echo netem
 	elif [ -s "$f" ]; then echo tbf
 	else echo none; fi
@@ -91,7 +91,7 @@ wire_ns() { printf 'ns-%s-%s-wire' "$1" "$2"; } # node names have no '-': never 
 wire_splice() {
 	local run=$1 n=$2 wns ns dev pns pdev br mac lock
 	wns=$(wire_ns "$run" "$n")
-	! ip netns list | awk '{print $1}' | grep -qx "$wns" || return 0
+	! ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$wns" || return 0
 	{ read -r ns dev; read -r pns pdev; } < <(link_ends "$run" "$n")
 	if [ "$(node_field "$run" "$n" 3)" = internet ]; then br=br0; else br=lan; fi
 	exec {lock}>"$NETSIM_STATE_ROOT/.lock"
@@ -141,7 +141,7 @@ wire_pid() {
 wire_unsplice() {
 	local run=$1 n=$2 wns ns dev pns pdev br
 	wns=$(wire_ns "$run" "$n")
-	ip netns list | awk '{print $1}' | grep -qx "$wns" || return 0
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$wns" || return 0
 	{ read -r ns dev; read -r pns pdev; } < <(link_ends "$run" "$n")
 	if [ "$(node_field "$run" "$n" 3)" = internet ]; then br=br0; else br=lan; fi
 	wire_stop "$run" "$n"

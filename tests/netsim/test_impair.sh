@@ -35,7 +35,7 @@ fi
 within() { awk -v v="$1" -v want="$2" -v tol="$3" 'BEGIN { exit !(v >= want * (1 - tol) && v <= want * (1 + tol)) }'; }
 between() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 alive_pid() { [ -e "/proc/$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
-no_ns() { ! ip netns list | awk '{print $1}' | grep -qx "$1"; }
+no_ns() { ! ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; } # field KEY <<< ping output
 
 for b in "${backends[@]}"; do
