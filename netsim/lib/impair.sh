@@ -36,12 +36,16 @@ link_ends() {
 	if [ "$parent" = internet ]; then echo "$(ns_name "$run" inet) $n"; else echo "$(ns_name "$run" "$parent") $n"; fi
 }
 
-# find_wire: the netsim-wire binary: $NETSIM_WIRE, beside the installed lib, or in the source
-# tree's default build dir.
+# find_wire: the netsim-wire binary: $NETSIM_WIRE if set (and then only that), else beside the
+# installed lib, else in the source tree's default build dir.
 find_wire() {
 	local w
-	for w in "${NETSIM_WIRE:-}" "$NETSIM_LIB/netsim-wire" "${NETSIM_SELF%/*}/../build/netsim-wire"; do
-		[ -n "$w" ] && [ -x "$w" ] && { echo "$w"; return 0; }
+	if [ -n "${NETSIM_WIRE:-}" ]; then
+		[ -x "$NETSIM_WIRE" ] && echo "$NETSIM_WIRE"
+		return
+	fi
+	for w in "$NETSIM_LIB/netsim-wire" "${NETSIM_SELF%/*}/../build/netsim-wire"; do
+		[ -x "$w" ] && { echo "$w"; return 0; }
 	done
 	return 1
 }
@@ -62,11 +66,11 @@ impair_backend() {
 		die $EX_TOOL "NETSIM_IMPAIR=netem, but this kernel has no sch_netem (CONFIG_NET_SCH_NETEM, module sch_netem)"
 		b=netem ;;
 	wire) find_wire >/dev/null ||
-		die $EX_TOOL "NETSIM_IMPAIR=wire, but netsim-wire is not found (build it with make, or set NETSIM_WIRE)"
+		die $EX_TOOL "NETSIM_IMPAIR=wire, but netsim-wire is not found (${NETSIM_WIRE:+NETSIM_WIRE=$NETSIM_WIRE is not executable; }build it with make, or set NETSIM_WIRE)"
 		b=wire ;;
 	auto) if netem_available "$(ns_name "$run" inet)"; then b=netem
 		elif find_wire >/dev/null; then b=wire
-		else die $EX_TOOL "impairments need tc netem or netsim-wire, and neither is here: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM), and netsim-wire was not found (build it with make, or set NETSIM_WIRE)"
+		else die $EX_TOOL "impairments need tc netem or netsim-wire, and neither is here: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM), and netsim-wire was not found (${NETSIM_WIRE:+NETSIM_WIRE=$NETSIM_WIRE is not executable; }build it with make, or set NETSIM_WIRE)"
 		fi ;;
 	*) die $EX_USAGE "NETSIM_IMPAIR must be auto, netem or wire, not '$NETSIM_IMPAIR'" ;;
 	esac
