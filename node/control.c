@@ -43,6 +43,7 @@ struct op {
 	uint8_t pk[KONCE_KEY_BYTES];
 	uint64_t start_us;
 	size_t bytes;
+	char addr[KONCE_ADDR_STRLEN]; /* where the handshake went, for the error message */
 };
 
 static void client_free(struct client *cl)
@@ -102,12 +103,15 @@ static int resolve_peer(struct konce_node *n, json_t *req, uint8_t pk[KONCE_KEY_
 	return -1;
 }
 
-static json_t *outcome_error(int outcome, int reason)
+static json_t *outcome_error(const struct op *op, int reason)
 {
 	int e = reason == KONCE_REASON_UNREACHABLE ? EHOSTUNREACH : reason == KONCE_REASON_TIMED_OUT ? ETIMEDOUT
 	      : reason == KONCE_REASON_TOO_LARGE ? EMSGSIZE : reason == KONCE_REASON_REFUSED ? ECONNREFUSED
 	      : reason == KONCE_REASON_PROTOCOL ? EPROTO : ECONNRESET;
-	(void)outcome;
+	/* A bare "unreachable" leaves a user behind a UDP-blocking NAT guessing: say where and how long. */
+	if (reason == KONCE_REASON_UNREACHABLE)
+		return error_json(e, "unreachable: no answer%s%s within %.1f s", op->addr[0] ? " from " : "", op->addr,
+				  (double)(node_now_us() - op->start_us) / 1e6);
 	return error_json(e, "%s", konce_reason_str(reason));
 }
 
@@ -125,7 +129,7 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 	}
 	json_t *r;
 	if (outcome == KONCE_OUTCOME_FAILED) {
-		r = outcome_error(outcome, reason);
+		r = outcome_error(op, reason);
 	} else if (!strcmp(op->cmd, "send")) {
 		const char *o = outcome == KONCE_OUTCOME_REPLIED ? "replied" : outcome == KONCE_OUTCOME_DELIVERED ? "delivered"
 												: "unknown";
@@ -200,6 +204,9 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 			return error_json(EINVAL, "bad address '%s': use a numeric IP:PORT or [IPv6]:PORT", o.addr_hint);
 		return error_json(-e, "%s", strerror(-e));
 	}
+	struct peer *p = node_peer_find(n, op->pk);
+	if (p && p->addr.port)
+		konce_addr_str(&p->addr, op->addr);
 	cl->busy = 1;
 	bufferevent_disable(cl->bev, EV_READ); /* one request at a time */
 	return NULL;
@@ -217,12 +224,15 @@ static json_t *do_status(struct konce_node *n)
 	konce_udp_get_stats(n->udp, &us);
 	int64_t known = n->store ? konce_store_peer_count(n->store) : -1;
 	json_t *counters = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"rx_packets", (json_int_t)c->rx_packets, "tx_packets", (json_int_t)c->tx_packets,
 		"hello_rx", (json_int_t)c->hello_rx, "initiate_rx", (json_int_t)c->init_rx,
 		"accept_tx", (json_int_t)c->accept_tx, "handshakes_failed", (json_int_t)c->hs_failed,
 		"data_rx", (json_int_t)c->data_rx, "data_auth_fail", (json_int_t)c->data_auth_fail,
 		"data_replay", (json_int_t)c->data_replay, "sessions_live", (json_int_t)c->sessions_live,
+		"sessions_opened", (json_int_t)c->sessions_opened, "path_challenge_tx", (json_int_t)c->path_challenge_tx,
+		"path_changed", (json_int_t)c->path_changed, "path_response_bad", (json_int_t)c->path_response_bad,
+		"amplification_blocked", (json_int_t)c->amplification_blocked,
 		"messages_rx", (json_int_t)n->msgs_rx, "messages_tx", (json_int_t)n->msgs_tx,
 		"messages_dropped", (json_int_t)n->msgs_dropped, "udp_tx_dropped", (json_int_t)us.tx_dropped,
 		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));

@@ -190,6 +190,7 @@ enum { KONCE_MSG_F_REQUEST = 0x01, KONCE_MSG_F_REPLY = 0x02 };
 enum konce_msg_class {
 	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping) */
 	KONCE_CLASS_TEXT = 2, /* built in: text for the operator (konce send), logged by the node */
+	KONCE_CLASS_RENDEZVOUS = 3, /* rendezvous messages (REGISTER ... RELAYED), see the end of this file */
 	KONCE_CLASS_APP_MIN = 256,
 };
 
@@ -287,6 +288,270 @@ enum konce_frag_limits {
 	KONCE_FRAG_DATA_MAX = 960,           /* bytes of message data in one FRAGMENT */
 	KONCE_FRAG_HEADER_MAX = 1 + 8 + 8 + 8 + 2,
 	KONCE_MSG_MAX_DEFAULT = 16 * 1024 * 1024,
+};
+
+/* =============================================================================================
+ * Rendezvous and traversal (issue 7).  Appended section: nat/rdvwire.h encodes and parses these;
+ * docs/TRAVERSAL.md explains them.
+ *
+ * In the protocol, REGISTER ... RELAYED are bodies of MESSAGE frames of class
+ * KONCE_CLASS_RENDEZVOUS on an authenticated konce session with the rendezvous node, so the key
+ * fields must equal the session's peer key and the receiver checks that.  The simulator tests
+ * (tests/sim/test_traversal_matrix.c) carry them directly in datagrams, where nothing
+ * authenticates them.  PUNCH is a placeholder probe: the real traversal runs the simultaneous
+ * variant of the handshake instead (nat/punch.h says how it maps).
+ *
+ * A candidate on the wire is 19 bytes: type u8 (KONCE_CAND_*) | ip 16 (IPv4 mapped) | port u16.
+ * NAT information is 4 bytes: mapping u8 (KONCE_NATMAP_*) | port step u8 | last mapped port u16.
+ */
+enum konce_rdv_type {
+	KONCE_RDV_REGISTER = 0x40,      /* peer -> rendezvous: I am key K, here are my candidates */
+	KONCE_RDV_REGISTERED = 0x41,    /* rendezvous -> peer: your reflexive address, a time stamp */
+	KONCE_RDV_INTRO_REQUEST = 0x42, /* peer -> rendezvous: introduce me to key T */
+	KONCE_RDV_INTRO = 0x43,         /* rendezvous -> both peers: the other's candidates, a delay */
+	KONCE_RDV_INTRO_FAIL = 0x44,    /* rendezvous -> requester: no introduction (reason) */
+	KONCE_RDV_RELAY = 0x45,         /* peer -> rendezvous: forward this opaque payload to key T */
+	KONCE_RDV_RELAYED = 0x46,       /* rendezvous -> peer: an opaque payload from key F */
+	KONCE_RDV_PUNCH = 0x47,         /* peer <-> peer: probe or its acknowledgement */
+};
+
+enum konce_cand_type {
+	KONCE_CAND_HOST = 1,      /* a local interface address */
+	KONCE_CAND_REFLEXIVE = 2, /* the address a rendezvous saw us at */
+	KONCE_CAND_MAPPED = 3,    /* a port mapping from NAT-PMP / UPnP-IGD */
+	KONCE_CAND_PREDICTED = 4, /* a guessed next mapping of a sequential allocator (never sent) */
+	KONCE_CAND_PEER_REFLEXIVE = 5, /* the address a peer's probe came from (never sent) */
+};
+
+enum konce_natmap {
+	KONCE_NATMAP_UNKNOWN = 0, /* fewer than two rendezvous answered */
+	KONCE_NATMAP_EIM = 1,     /* both rendezvous saw the same address: endpoint-independent */
+	KONCE_NATMAP_EDM_SEQ = 2, /* endpoint-dependent, ports close together: sequential allocator */
+	KONCE_NATMAP_EDM_RANDOM = 3, /* endpoint-dependent, ports far apart */
+};
+
+enum konce_rdv_limits {
+	KONCE_RDV_CAND_SIZE = 19,
+	KONCE_RDV_NAT_SIZE = 4,
+	KONCE_RDV_MAX_REG_CANDS = 8,     /* candidates in one REGISTER */
+	KONCE_RDV_MAX_INTRO_CANDS = 12,  /* candidates in one INTRO (the registered ones + observed) */
+	KONCE_RDV_MAX_RELAY = 1024,      /* payload bytes in RELAY / RELAYED */
+	KONCE_RDV_SEQ_MAX_STEP = 8,      /* a port step above this is taken as random allocation */
+};
+
+/* REGISTER: size 56 + 19 x ncand. */
+enum konce_rdv_register_layout {
+	KONCE_REG_TYPE = 0,      /* 1 */
+	KONCE_REG_FLAGS = 1,     /* 1: zero */
+	KONCE_REG_NCAND = 2,     /* 1: 0..KONCE_RDV_MAX_REG_CANDS */
+	KONCE_REG_RESERVED = 3,  /* 1: zero */
+	KONCE_REG_KEY = 4,       /* 32: the registrant's durable public key */
+	KONCE_REG_TXID = 36,     /* 8: echoed in REGISTERED */
+	KONCE_REG_ECHO = 44,     /* 8: stamp of the last REGISTERED, 0 if none (RTT measurement) */
+	KONCE_REG_NAT = 52,      /* 4: NAT information */
+	KONCE_REG_CANDS = 56,
+};
+
+/* REGISTERED: size 42. */
+enum konce_rdv_registered_layout {
+	KONCE_REGD_TYPE = 0,     /* 1 */
+	KONCE_REGD_FLAGS = 1,    /* 1: zero */
+	KONCE_REGD_RESERVED = 2, /* 2: zero */
+	KONCE_REGD_TXID = 4,     /* 8: echo */
+	KONCE_REGD_STAMP = 12,   /* 8: rendezvous steady time, us; the next REGISTER echoes it */
+	KONCE_REGD_ADDR = 20,    /* 18: ip 16 | port u16, the reflexive address */
+	KONCE_REGD_REFRESH = 38, /* 4: u32 ms, register again within this */
+	KONCE_REGD_SIZE = 42,
+};
+
+/* INTRO_REQUEST: size 76. */
+enum konce_rdv_intro_request_layout {
+	KONCE_IREQ_TYPE = 0,
+	KONCE_IREQ_FLAGS = 1,    /* 1: zero */
+	KONCE_IREQ_RESERVED = 2, /* 2: zero */
+	KONCE_IREQ_KEY = 4,      /* 32: the requester */
+	KONCE_IREQ_TARGET = 36,  /* 32: the key it wants to reach */
+	KONCE_IREQ_TXID = 68,    /* 8 */
+	KONCE_IREQ_SIZE = 76,
+};
+
+/* INTRO: size 52 + 19 x ncand. */
+enum konce_rdv_intro_layout {
+	KONCE_INTRO_TYPE = 0,
+	KONCE_INTRO_FLAGS = 1,   /* 1: KONCE_INTRO_F_* */
+	KONCE_INTRO_NCAND = 2,   /* 1: 1..KONCE_RDV_MAX_INTRO_CANDS */
+	KONCE_INTRO_RESERVED = 3,
+	KONCE_INTRO_PEER = 4,    /* 32: the other side's key */
+	KONCE_INTRO_ID = 36,     /* 8: names this introduction; both sides get the same one */
+	KONCE_INTRO_DELAY = 44,  /* 4: u32 us: send the first probe this long after receipt */
+	KONCE_INTRO_NAT = 48,    /* 4: the other side's NAT information */
+	KONCE_INTRO_CANDS = 52,
+};
+enum { KONCE_INTRO_F_INITIATOR = 0x01 }; /* you asked for this introduction */
+
+/* INTRO_FAIL: size 44. */
+enum konce_rdv_intro_fail_layout {
+	KONCE_IFAIL_TYPE = 0,
+	KONCE_IFAIL_REASON = 1,  /* 1: KONCE_IFAIL_* */
+	KONCE_IFAIL_RESERVED = 2,
+	KONCE_IFAIL_TARGET = 4,  /* 32 */
+	KONCE_IFAIL_TXID = 36,   /* 8: echo */
+	KONCE_IFAIL_SIZE = 44,
+};
+enum konce_ifail_reason {
+	KONCE_IFAIL_UNKNOWN = 1,  /* the target did not register (or its registration expired) */
+	KONCE_IFAIL_REFUSED = 2,  /* the rendezvous does not introduce this requester */
+	KONCE_IFAIL_FULL = 3,     /* no room in the relay table for the pair */
+};
+
+/* RELAY: size 68 + len.  RELAYED: size 36 + len. */
+enum konce_rdv_relay_layout {
+	KONCE_RELAY_TYPE = 0,
+	KONCE_RELAY_FLAGS = 1,   /* 1: zero */
+	KONCE_RELAY_LEN = 2,     /* 2: payload length, <= KONCE_RDV_MAX_RELAY */
+	KONCE_RELAY_FROM = 4,    /* 32 */
+	KONCE_RELAY_TO = 36,     /* 32 (RELAY only) */
+	KONCE_RELAY_PAYLOAD = 68,
+	KONCE_RELAYED_PAYLOAD = 36,
+};
+
+/* PUNCH: size 62. */
+enum konce_rdv_punch_layout {
+	KONCE_PUNCH_TYPE = 0,
+	KONCE_PUNCH_FLAGS = 1,   /* 1: KONCE_PUNCH_F_* */
+	KONCE_PUNCH_SEQ = 2,     /* 2: probe number; an ACK echoes it */
+	KONCE_PUNCH_INTRO = 4,   /* 8: the introduction id */
+	KONCE_PUNCH_KEY = 12,    /* 32: the sender's key */
+	KONCE_PUNCH_SEEN = 44,   /* 18: ACK only: the address the probe came from, else zero */
+	KONCE_PUNCH_SIZE = 62,
+};
+enum { KONCE_PUNCH_F_ACK = 0x01 };
+
+/* Times (milliseconds). */
+enum konce_traversal_times {
+	KONCE_RDV_REFRESH_MS = 20 * 1000,   /* peers re-register this often (NAT keepalive) */
+	KONCE_RDV_EXPIRE_MS = 75 * 1000,    /* a registration not refreshed for this long is gone */
+	KONCE_RDV_RTT_DEFAULT_MS = 100,     /* before a rendezvous has measured a peer */
+	KONCE_RDV_MARGIN_MS = 20,           /* added to the intro start time */
+	KONCE_PUNCH_PACE_MS = 2,            /* between two probes of one round */
+	KONCE_PUNCH_GIVEUP_MS = 4000,       /* after the start time: then relay */
+	KONCE_PUNCH_BIRTHDAY_AT_MS = 1000,  /* after the start time, if still nothing */
+	KONCE_PATH_KEEPALIVE_MS = 10 * 1000, /* probe a direct path this often */
+	KONCE_PATH_PROBE_RETRY_MS = 700,    /* ... and again this soon when unanswered */
+	KONCE_PATH_PROBE_FAILS = 3,         /* unanswered probes in a row: the path is dead */
+	KONCE_UPGRADE_FIRST_MS = 30 * 1000, /* relayed: first attempt to go direct again */
+	KONCE_UPGRADE_AFTER_LOSS_MS = 2000, /* ... when a direct path just died (NAT flush) */
+	KONCE_UPGRADE_MAX_MS = 300 * 1000,  /* backoff cap */
+};
+
+/* =============================================================================================
+ * Probe and STUN (konce probe; nat/probewire.c, nat/stun.c; docs/PROBE.md).
+ * This section is appended on its own so that edits above it do not collide with it.
+ * ============================================================================================= */
+
+/* ---------------------------------------------------------------------------------------------
+ * The konce probe packet: the same fixed size in both directions, so that no reply is larger than
+ * the request that caused it.  Byte 0 is 'K' (0x4b): its top two bits are 01, never 00, so a probe
+ * cannot be mistaken for a STUN message arriving on the same port.
+ */
+#define KONCE_PROBE_MAGIC 0x4b505242u /* "KPRB" */
+enum konce_probe_layout {
+	KONCE_PROBE_MAGIC_OFF = 0,     /* 4: KONCE_PROBE_MAGIC */
+	KONCE_PROBE_VERSION_OFF = 4,   /* 1: KONCE_PROBE_VERSION */
+	KONCE_PROBE_TYPE_OFF = 5,      /* 1: KONCE_PROBE_T_* */
+	KONCE_PROBE_COMMAND_OFF = 6,   /* 1: KONCE_PROBE_CMD_*; in a reply, the command obeyed */
+	KONCE_PROBE_FLAGS_OFF = 7,     /* 1: KONCE_PROBE_F_* */
+	KONCE_PROBE_NONCE_OFF = 8,     /* 8: chosen by the sender, echoed in the reply */
+	KONCE_PROBE_SEQ_OFF = 16,      /* 4: sender's sequence number, echoed */
+	KONCE_PROBE_REPLY_PORT_OFF = 20, /* 2: REPLY_TO_PORT: the port to answer to; else zero */
+	KONCE_PROBE_TRANSPORT_OFF = 22, /* 1: KONCE_PROBE_TR_*: how the request travelled */
+	KONCE_PROBE_TTL_OFF = 23,      /* 1: TTL / hop limit the request arrived with, 0 unknown */
+	KONCE_PROBE_SEEN_SRC_OFF = 24, /* 16+2: the request's source address and port as they arrived */
+	KONCE_PROBE_SEEN_DST_OFF = 42, /* 16+2: the local address and port the request arrived on */
+	KONCE_PROBE_FROM_OFF = 60,     /* 16+2: the address and port this reply is sent from */
+	KONCE_PROBE_OTHER_OFF = 78,    /* 16+2: the listener's alternate address and port (RFC 5780) */
+	KONCE_PROBE_RESERVED_OFF = 96, /* 8: zero */
+	KONCE_PROBE_SIZE = 104,
+	KONCE_PROBE_ADDR_LEN = 18,     /* address as 16 bytes (IPv4 as ::ffff:a.b.c.d) || port u16 */
+};
+enum { KONCE_PROBE_VERSION = 1 };
+enum konce_probe_type {
+	KONCE_PROBE_T_REQUEST = 1,
+	KONCE_PROBE_T_REPLY = 2,
+};
+enum konce_probe_command {
+	KONCE_PROBE_CMD_SAME = 1,       /* reply from the socket the request arrived on */
+	KONCE_PROBE_CMD_OTHER_PORT = 2, /* reply from the same address, the other port */
+	KONCE_PROBE_CMD_OTHER_ADDR = 3, /* reply from the other address and the other port */
+	KONCE_PROBE_CMD_DISPLAY = 4,    /* show it, send nothing */
+	KONCE_PROBE_CMD_REPLY_TO_PORT = 5, /* reply from the same socket to (source address, reply_port) */
+	KONCE_PROBE_CMD_MAX = 5,
+};
+enum konce_probe_flags {
+	KONCE_PROBE_F_SEEN = 0x01,      /* reply: seen_src and seen_dst are filled */
+	KONCE_PROBE_F_TTL = 0x02,       /* reply: ttl is known */
+	KONCE_PROBE_F_OTHER = 0x04,     /* reply: the listener has an alternate address/port */
+	KONCE_PROBE_F_ALL = 0x07,
+};
+enum konce_probe_transport {
+	KONCE_PROBE_TR_UDP = 1,
+	KONCE_PROBE_TR_ICMP = 2,        /* inside an ICMP / ICMPv6 echo */
+	KONCE_PROBE_TR_TCP = 3,         /* inside a raw SYN / SYN-ACK-shaped TCP segment */
+};
+enum { KONCE_PROBE_ICMP_ID = 0x4b50 }; /* echo identifier konce uses for probes */
+
+/* ---------------------------------------------------------------------------------------------
+ * STUN (RFC 5389 / 8489, RFC 5780, and RFC 3489's older attributes, which old servers still send).
+ */
+#define KONCE_STUN_MAGIC_COOKIE 0x2112a442u
+#define KONCE_STUN_FINGERPRINT_XOR 0x5354554eu
+enum konce_stun_layout {
+	KONCE_STUN_HEADER = 20,        /* type 2 || length 2 || cookie 4 || transaction id 12 */
+	KONCE_STUN_TXID = 12,
+	KONCE_STUN_ATTR_HEADER = 4,    /* type 2 || length 2, value padded to 4 */
+	KONCE_STUN_DEFAULT_PORT = 3478,
+	KONCE_STUN_MAX_MESSAGE = 1280, /* we never build a larger one; we parse any length */
+};
+enum konce_stun_type {
+	KONCE_STUN_BINDING_REQUEST = 0x0001,
+	KONCE_STUN_BINDING_INDICATION = 0x0011,
+	KONCE_STUN_BINDING_SUCCESS = 0x0101,
+	KONCE_STUN_BINDING_ERROR = 0x0111,
+};
+enum konce_stun_attr {
+	KONCE_STUN_A_MAPPED_ADDRESS = 0x0001,
+	KONCE_STUN_A_RESPONSE_ADDRESS = 0x0002, /* RFC 3489, ignored */
+	KONCE_STUN_A_CHANGE_REQUEST = 0x0003,   /* RFC 5780 / 3489 */
+	KONCE_STUN_A_SOURCE_ADDRESS = 0x0004,   /* RFC 3489: same meaning as RESPONSE-ORIGIN */
+	KONCE_STUN_A_CHANGED_ADDRESS = 0x0005,  /* RFC 3489: same meaning as OTHER-ADDRESS */
+	KONCE_STUN_A_USERNAME = 0x0006,
+	KONCE_STUN_A_MESSAGE_INTEGRITY = 0x0008,
+	KONCE_STUN_A_ERROR_CODE = 0x0009,
+	KONCE_STUN_A_UNKNOWN_ATTRIBUTES = 0x000a,
+	KONCE_STUN_A_REALM = 0x0014,
+	KONCE_STUN_A_NONCE = 0x0015,
+	KONCE_STUN_A_XOR_MAPPED_ADDRESS = 0x0020,
+	KONCE_STUN_A_PADDING = 0x0026,          /* RFC 5780 */
+	KONCE_STUN_A_RESPONSE_PORT = 0x0027,    /* RFC 5780 */
+	KONCE_STUN_A_XOR_MAPPED_ADDRESS_OLD = 0x8020, /* pre-RFC drafts; some servers still send it */
+	KONCE_STUN_A_SOFTWARE = 0x8022,
+	KONCE_STUN_A_ALTERNATE_SERVER = 0x8023,
+	KONCE_STUN_A_FINGERPRINT = 0x8028,
+	KONCE_STUN_A_RESPONSE_ORIGIN = 0x802b,  /* RFC 5780 */
+	KONCE_STUN_A_OTHER_ADDRESS = 0x802c,    /* RFC 5780 */
+};
+enum { KONCE_STUN_A_OPTIONAL_MIN = 0x8000 }; /* types below are comprehension-required */
+enum konce_stun_change {
+	KONCE_STUN_CHANGE_IP = 0x04,
+	KONCE_STUN_CHANGE_PORT = 0x02,
+};
+enum konce_stun_family {
+	KONCE_STUN_FAMILY_V4 = 0x01,
+	KONCE_STUN_FAMILY_V6 = 0x02,
+};
+enum konce_stun_error_code {
+	KONCE_STUN_ERR_BAD_REQUEST = 400,
+	KONCE_STUN_ERR_UNKNOWN_ATTRIBUTE = 420,
 };
 
 #endif

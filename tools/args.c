@@ -148,3 +148,28 @@ int konce_args_seconds(const char *text, double min_s, double max_s, unsigned *m
 	*ms = (unsigned)(v * 1000.0 + 0.5);
 	return 0;
 }
+
+enum { HIDDEN_DASH = 0x1f }; /* a control character: never the start of an option or of a key */
+
+void konce_args_hide_keys(int argc, char **argv)
+{
+	uint8_t pk[KONCE_KEY_BYTES];
+	char t[KONCE_KEY_TEXT_LEN + 1];
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || strnlen(a, KONCE_KEY_TEXT_LEN) < KONCE_KEY_TEXT_LEN ||
+		    (a[KONCE_KEY_TEXT_LEN] && a[KONCE_KEY_TEXT_LEN] != '@'))
+			continue;
+		memcpy(t, a, KONCE_KEY_TEXT_LEN);
+		t[KONCE_KEY_TEXT_LEN] = 0;
+		if (konce_key_from_text(pk, t) == 0)
+			argv[i][0] = HIDDEN_DASH;
+	}
+}
+
+void konce_args_unhide_keys(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == HIDDEN_DASH)
+			argv[i][0] = '-';
+}

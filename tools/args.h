@@ -20,4 +20,11 @@ int konce_args_resolve(const char *text, char *out, size_t outlen, char *err, si
 /* SECONDS as a decimal number ("2", "0.2") in [min_s, max_s] -> milliseconds, rounded.  0 or -EINVAL. */
 int konce_args_seconds(const char *text, double min_s, double max_s, unsigned *ms);
 
+/* Key text is base64url, so one key in 64 starts with '-', and getopt would take KEY (or
+ * KEY@HOST:PORT) for a cluster of short options.  Before getopt, konce_args_hide_keys marks every
+ * argument before "--" that is such a key by overwriting its '-' (argv strings are writable);
+ * after getopt (which only permutes the pointers), konce_args_unhide_keys puts every '-' back. */
+void konce_args_hide_keys(int argc, char **argv);
+void konce_args_unhide_keys(int argc, char **argv);
+
 #endif

@@ -31,6 +31,7 @@ int konce_cmd_alias(int argc, char **argv)
 	};
 	struct konce_ctl_opts o = {0};
 	int c, status;
+	konce_args_hide_keys(argc, argv);
 	while ((c = getopt_long(argc, argv, "s:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; break;
@@ -40,6 +41,7 @@ int konce_cmd_alias(int argc, char **argv)
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
 	}
+	konce_args_unhide_keys(argc, argv);
 	if (argc - optind != 2) {
 		fprintf(stderr, "konce alias: expected KEY and NAME\n");
 		usage(stderr);

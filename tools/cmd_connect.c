@@ -32,6 +32,7 @@ int konce_cmd_connect(int argc, char **argv)
 	};
 	struct konce_ctl_opts o = {0};
 	int c, status;
+	konce_args_hide_keys(argc, argv);
 	while ((c = getopt_long(argc, argv, "s:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; break;
@@ -41,6 +42,7 @@ int konce_cmd_connect(int argc, char **argv)
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
 	}
+	konce_args_unhide_keys(argc, argv);
 	if (argc - optind != 1) {
 		fprintf(stderr, "konce connect: expected one PEER@HOST:PORT argument\n");
 		usage(stderr);

@@ -79,6 +79,7 @@ int konce_cmd_ping(int argc, char **argv)
 	char *end, addr[128], err[512];
 	int c, status;
 
+	konce_args_hide_keys(argc, argv);
 	while ((c = getopt_long(argc, argv, "c:i:s:a:W:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -115,6 +116,7 @@ int konce_cmd_ping(int argc, char **argv)
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
 	}
+	konce_args_unhide_keys(argc, argv);
 	if (argc - optind != 1) {
 		fprintf(stderr, "konce ping: expected one PEER argument\n");
 		usage(stderr);

@@ -70,6 +70,7 @@ int konce_cmd_send(int argc, char **argv)
 	const char *file = NULL, *addr_arg = NULL;
 	unsigned timeout_ms = 0;
 	int c, status;
+	konce_args_hide_keys(argc, argv);
 	while ((c = getopt_long(argc, argv, "f:a:W:s:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
@@ -87,6 +88,7 @@ int konce_cmd_send(int argc, char **argv)
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
 	}
+	konce_args_unhide_keys(argc, argv);
 	if (argc - optind != (file ? 1 : 2)) {
 		fprintf(stderr, "konce send: expected %s\n", file ? "PEER (and no TEXT with --file)" : "PEER and TEXT");
 		usage(stderr);

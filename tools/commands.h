@@ -14,5 +14,6 @@ int konce_cmd_connect(int argc, char **argv);
 int konce_cmd_send(int argc, char **argv);
 int konce_cmd_ping(int argc, char **argv);
 int konce_cmd_alias(int argc, char **argv);
+int konce_cmd_probe(int argc, char **argv); /* cmd_probe.c */
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
 	{"send", konce_cmd_send, "send a message to a peer"},
 	{"ping", konce_cmd_ping, "measure the round-trip time to a peer"},
 	{"alias", konce_cmd_alias, "give a peer a local petname"},
+	{"probe", konce_cmd_probe, "see what happens to packets on their way through NATs"},
 	{NULL, NULL, NULL},
 };
 

@@ -1,4 +1,5 @@
-/* konce.h - the public konce API.
+/** \file konce.h
+ * The public konce API.
  *
  * Conventions, for every call in include/konce/:
  *  - Types are opaque and prefixed konce_.  The caller owns what it creates and frees it with the
@@ -21,7 +22,7 @@ enum {
 	KONCE_DEFAULT_PORT = 7807 /* the node's documented default UDP port */
 };
 
-/* Public key text (docs/KEYS.md): 43 characters of unpadded base64url.  The caller allocates out.
+/** Public key text (docs/KEYS.md): 43 characters of unpadded base64url.  The caller allocates out.
  * konce_key_to_text always succeeds and returns 0.  konce_key_from_text returns 0, or -EINVAL for
  * any text that is not exactly the canonical form of a key (wrong length, a character outside the
  * base64url alphabet, whitespace, padding, non-zero trailing bits); key is then left zeroed. */
@@ -30,7 +31,7 @@ int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text);
 
 struct event_base;
 
-/* ------------------------------------------------------------------------------------------------
+/** ------------------------------------------------------------------------------------------------
  * The node: one durable identity, one UDP socket, sessions to peers, and a presence store, driven by
  * the caller's libevent loop.
  */
@@ -50,28 +51,28 @@ typedef struct konce_node_config {
 	uint64_t capacity;        /* handshake load units per second; 0 = default */
 } konce_node_config;
 
-/* Creates a node on base: loads or generates the identity, opens the store and binds the socket.
+/** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
  * The config's strings are copied.  0, or a negative errno with err saying what failed and what to do.
  * The node runs while base runs. */
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
 		   size_t errlen);
-/* Tells every connected peer the session is closing, flushes the store and frees the node.  Pending
+/** Tells every connected peer the session is closing, flushes the store and frees the node.  Pending
  * sends complete with KONCE_OUTCOME_FAILED / KONCE_REASON_LOCAL_CLOSE before it returns.  0, or the
  * store's flush error (the node is freed regardless). */
 int konce_node_free(konce_node *node);
 void konce_node_public_key(const konce_node *node, uint8_t pk[KONCE_KEY_BYTES]);
-/* The bound address as text, e.g. "[::]:7807". */
+/** The bound address as text, e.g. "[::]:7807". */
 void konce_node_listen_addr(const konce_node *node, char *buf, size_t len);
 
-/* Peer events: a session to a peer came up, went down, or moved to a new validated address.
+/** Peer events: a session to a peer came up, went down, or moved to a new validated address.
  * addr is "IP:PORT" text, borrowed for the call. */
 enum konce_peer_event { KONCE_PEER_UP = 1, KONCE_PEER_DOWN, KONCE_PEER_PATH };
 typedef void (*konce_peer_fn)(void *ctx, int event, const uint8_t pk[KONCE_KEY_BYTES], const char *addr);
-/* Registers the one peer-event callback (fn NULL removes it); it is not called from konce_node_free().
+/** Registers the one peer-event callback (fn NULL removes it); it is not called from konce_node_free().
  * 0, -EINVAL. */
 int konce_node_on_peer(konce_node *node, konce_peer_fn fn, void *ctx);
 
-/* Introspection. */
+/** Introspection. */
 typedef struct konce_peer_info {
 	uint8_t pk[KONCE_KEY_BYTES];
 	char addr[64];      /* "IP:PORT" */
@@ -80,7 +81,7 @@ typedef struct konce_peer_info {
 	uint64_t msgs_rx, msgs_tx;
 	uint64_t since_ms;  /* how long ago the session (or its handshake) started */
 } konce_peer_info;
-/* Fills up to max active peers; returns how many there are in all (may exceed max). */
+/** Fills up to max active peers; returns how many there are in all (may exceed max). */
 int konce_node_peers(const konce_node *node, konce_peer_info *out, size_t max);
 
 typedef struct konce_node_stats {
@@ -93,7 +94,7 @@ typedef struct konce_node_stats {
 } konce_node_stats;
 void konce_node_get_stats(const konce_node *node, konce_node_stats *out);
 
-/* Outcome of a message.  Exactly one outcome is reported per successful konce_node_send(). */
+/** Outcome of a message.  Exactly one outcome is reported per successful konce_node_send(). */
 enum konce_outcome {
 	KONCE_OUTCOME_REPLIED = 1, /* a reply arrived: data/len hold it */
 	KONCE_OUTCOME_DELIVERED,   /* the peer acknowledged the message */
@@ -112,7 +113,7 @@ enum konce_reason {
 };
 const char *konce_reason_str(int reason);
 
-/* The data in an outcome or an incoming message is borrowed for the duration of the callback. */
+/** The data in an outcome or an incoming message is borrowed for the duration of the callback. */
 typedef void (*konce_outcome_fn)(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
 
 typedef struct konce_send_opts {
@@ -124,14 +125,14 @@ typedef struct konce_send_opts {
 
 enum { KONCE_MESSAGE_MAX = 1010 }; /* one packet until fragmentation lands (issue 3) */
 
-/* Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.
+/** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.
  * 0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
  * -EMSGSIZE (len > KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address),
  * -EINVAL, -ENOMEM, -ENOBUFS (too many pending). */
 int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
 		    size_t len, const konce_send_opts *opts, konce_outcome_fn fn, void *ctx);
 
-/* An incoming message, valid for the duration of the handler call. */
+/** An incoming message, valid for the duration of the handler call. */
 typedef struct konce_message {
 	uint8_t from[KONCE_KEY_BYTES];
 	uint16_t klass;
@@ -142,10 +143,10 @@ typedef struct konce_message {
 	uint32_t conn_;
 } konce_message;
 typedef void (*konce_handler_fn)(void *ctx, konce_node *node, const konce_message *msg);
-/* Routes messages of class klass to fn (replacing any previous handler).  fn NULL removes it.
+/** Routes messages of class klass to fn (replacing any previous handler).  fn NULL removes it.
  * Classes below 256 are reserved for konce itself.  0, -EINVAL. */
 int konce_node_handle(konce_node *node, uint16_t klass, konce_handler_fn fn, void *ctx);
-/* Answers a request; only valid inside (or after, while the session lives) the handler call.
+/** Answers a request; only valid inside (or after, while the session lives) the handler call.
  * 0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE. */
 int konce_node_reply(konce_node *node, const konce_message *req, const uint8_t *data, size_t len);
 

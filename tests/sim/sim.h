@@ -128,7 +128,8 @@ typedef struct sim_host_ops {
 			uint64_t now);
 } sim_host_ops;
 
-enum { SIM_HOST_QUEUE_DEFAULT = 1024, SIM_HOST_MAX_PORTS = 64 };
+/* 320 ports: birthday probing (nat/punch.h) binds 257 sockets on one host */
+enum { SIM_HOST_QUEUE_DEFAULT = 1024, SIM_HOST_MAX_PORTS = 320 };
 
 /* A host with address ip ("10.0.0.1" or "2001:db8::1", no port) in the public realm.  ops may be
  * NULL (set it later); ops is copied, ctx is borrowed.  NULL if ip is malformed or taken. */

@@ -3,6 +3,7 @@
  *
  * tools/ is not part of libkonce, so this test compiles tools/args.c in directly. */
 #include <errno.h>
+#include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,48 @@ static void test_resolve(void **state)
 	expect_bad("no-such-host.invalid:7807", -EHOSTUNREACH, "cannot resolve 'no-such-host.invalid'");
 }
 
+/* One key in 64 starts with '-': getopt must see it (and KEY@HOST:PORT) as an operand, in place. */
+static void test_dash_keys(void **state)
+{
+	(void)state;
+	uint8_t pk[KONCE_KEY_BYTES];
+	char key[KONCE_KEY_TEXT_LEN + 1], at[KONCE_KEY_TEXT_LEN + 32], text[] = "-not-a-key", c3[] = "-c",
+	     n3[] = "3", cmd[] = "ping", dd[] = "--", key2[KONCE_KEY_TEXT_LEN + 1];
+	for (size_t i = 0; i < sizeof(pk); i++)
+		pk[i] = (uint8_t)(i * 11 + 3);
+	pk[0] = 0xf8; /* top six bits 62: base64url '-' */
+	konce_key_to_text(key, pk);
+	assert_int_equal(key[0], '-');
+	snprintf(at, sizeof(at), "%s@192.0.2.7:7807", key);
+	memcpy(key2, key, sizeof(key2));
+
+	char *argv[] = {cmd, key, c3, n3, at, NULL};
+	int argc = 5, ch, count = 0;
+	optind = 0;
+	opterr = 0;
+	konce_args_hide_keys(argc, argv);
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		assert_int_equal(ch, 'c');
+		count++;
+	}
+	konce_args_unhide_keys(argc, argv);
+	assert_int_equal(count, 1);
+	assert_int_equal(argc - optind, 2);
+	assert_string_equal(argv[optind], key2); /* restored, and in the order given */
+	assert_int_equal(strncmp(argv[optind + 1], key2, KONCE_KEY_TEXT_LEN), 0);
+	assert_string_equal(argv[optind + 1] + KONCE_KEY_TEXT_LEN, "@192.0.2.7:7807");
+
+	/* not key text: still an option (and an unknown one); after "--": left alone */
+	char *argv2[] = {cmd, text, dd, key, NULL};
+	konce_args_hide_keys(4, argv2);
+	assert_string_equal(argv2[1], "-not-a-key");
+	assert_string_equal(argv2[3], key2);
+	key[KONCE_KEY_TEXT_LEN - 1] = '+'; /* no longer key text */
+	char *argv3[] = {cmd, key, NULL};
+	konce_args_hide_keys(2, argv3);
+	assert_int_equal(argv3[1][0], '-');
+}
+
 static void test_seconds(void **state)
 {
 	(void)state;
@@ -127,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_petnames),
 		cmocka_unit_test(test_check_peer),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_dash_keys),
 		cmocka_unit_test(test_seconds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

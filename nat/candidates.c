@@ -1,0 +1,120 @@
+/* candidates.c - candidate gathering, mapping classification, prediction and ordering. */
+#include "nat/candidates.h"
+
+#include <string.h>
+
+konce_natinfo konce_cand_classify(const konce_addr *refl, unsigned n)
+{
+	konce_natinfo ni = {KONCE_NATMAP_UNKNOWN, 0, 0};
+	if (n == 0)
+		return ni;
+	uint16_t lo = refl[0].port, hi = refl[0].port;
+	bool same = true;
+	for (unsigned i = 1; i < n; i++) {
+		same &= konce_addr_eq(&refl[i], &refl[0]);
+		lo = refl[i].port < lo ? refl[i].port : lo;
+		hi = refl[i].port > hi ? refl[i].port : hi;
+	}
+	ni.last_port = hi;
+	if (n < 2)
+		return ni;
+	if (same) {
+		ni.mapping = KONCE_NATMAP_EIM;
+		return ni;
+	}
+	/* n mappings made one after the other by a sequential allocator span (n - 1) x step */
+	unsigned span = (unsigned)(hi - lo), step = span / (n - 1);
+	if (step >= 1 && step <= KONCE_RDV_SEQ_MAX_STEP && step * (n - 1) == span) {
+		ni.mapping = KONCE_NATMAP_EDM_SEQ;
+		ni.step = (uint8_t)step;
+	} else {
+		ni.mapping = KONCE_NATMAP_EDM_RANDOM;
+	}
+	return ni;
+}
+
+static bool have_addr(const konce_cand *c, unsigned n, const konce_addr *a)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (konce_addr_eq(&c[i].addr, a))
+			return true;
+	return false;
+}
+
+unsigned konce_cand_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,
+			   const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped)
+{
+	unsigned n = 0;
+	struct {
+		const konce_addr *a;
+		unsigned n;
+		uint8_t type;
+	} src[3] = {{host, n_host, KONCE_CAND_HOST}, {mapped, n_mapped, KONCE_CAND_MAPPED},
+		    {refl, n_refl, KONCE_CAND_REFLEXIVE}};
+	for (unsigned s = 0; s < 3; s++)
+		for (unsigned i = 0; i < src[s].n && n < cap; i++) {
+			if (have_addr(out, n, &src[s].a[i]))
+				continue;
+			out[n].type = src[s].type;
+			out[n++].addr = src[s].a[i];
+		}
+	return n;
+}
+
+unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip)
+{
+	if (nat->mapping != KONCE_NATMAP_EDM_SEQ || nat->step == 0)
+		return 0;
+	unsigned k = 0;
+	for (unsigned i = 1; i <= n; i++) {
+		uint32_t port = (uint32_t)nat->last_port + (uint32_t)nat->step * i;
+		if (port > 65535)
+			break; /* allocators wrap to the bottom of their range, which is unknown here */
+		out[k] = *ip;
+		out[k++].port = (uint16_t)port;
+	}
+	return k;
+}
+
+bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (list[i].sock == t->sock && konce_addr_eq(&list[i].addr, &t->addr))
+			return false;
+	if (*n >= cap)
+		return false;
+	list[(*n)++] = *t;
+	return true;
+}
+
+unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
+			    const konce_natinfo *nat)
+{
+	static const uint8_t order[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
+					KONCE_CAND_REFLEXIVE};
+	unsigned k = 0;
+	for (unsigned o = 0; o < sizeof(order); o++) {
+		if (order[o] == KONCE_CAND_PREDICTED) {
+			/* predict on the IP of the first reflexive candidate */
+			for (unsigned i = 0; i < n; i++) {
+				if (c[i].type != KONCE_CAND_REFLEXIVE)
+					continue;
+				konce_addr pred[KONCE_PREDICT_WINDOW];
+				unsigned np = konce_cand_predict(pred, KONCE_PREDICT_WINDOW, nat, &c[i].addr);
+				for (unsigned j = 0; j < np; j++) {
+					konce_target t = {0, pred[j], KONCE_CAND_PREDICTED};
+					konce_cand_add_target(out, &k, cap, &t);
+				}
+				break;
+			}
+			continue;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (c[i].type != order[o])
+				continue;
+			konce_target t = {0, c[i].addr, c[i].type};
+			konce_cand_add_target(out, &k, cap, &t);
+		}
+	}
+	return k;
+}

@@ -1,0 +1,58 @@
+/* candidates.h - gathering, classifying and ordering traversal candidates.
+ *
+ * A peer's candidates are the addresses it may be reached at: host (its interfaces: peers on one
+ * LAN meet there without hairpinning), reflexive (what each rendezvous saw), port-mapped (leased
+ * by the I/O layer through NAT-PMP / UPnP-IGD; only a type here) and, computed by the other side,
+ * predicted (the next ports of a sequential allocator).
+ *
+ * Mapping behaviour: two rendezvous at different addresses see the same reflexive address only if
+ * the NAT maps endpoint-independently (EIM).  Different ports mean endpoint-dependent mapping
+ * (EDM); if the two ports are at most KONCE_RDV_SEQ_MAX_STEP apart the allocator is taken to be
+ * sequential, with that step, and the peer can predict the next mappings: last + step x k.
+ *
+ * Pairs: a node punches from one socket (sock 0) and, only for birthday probing (punch.h), from
+ * extra sockets 1..KONCE_PUNCH_BIRTHDAY; a pair is (local socket, remote target).  The remote
+ * targets of sock 0 are tried in this order, each address once:
+ *   1. host       - cheapest path, and the only one between two hosts behind one NAT without
+ *                   hairpinning;
+ *   2. mapped     - a port forward accepts anyone;
+ *   3. predicted  - only for an EDM_SEQ peer, KONCE_PREDICT_WINDOW ports after its last observed
+ *                   mapping, in increasing order so that two sequential NATs punching each other
+ *                   allocate their k-th new mappings for each other (docs/TRAVERSAL.md);
+ *   4. reflexive  - last, so that probing them (each a new mapping on an EDM NAT) does not shift
+ *                   the ports predicted above.
+ */
+#ifndef KONCE_CANDIDATES_H
+#define KONCE_CANDIDATES_H
+
+#include "nat/rdvwire.h"
+
+enum { KONCE_PREDICT_WINDOW = 16, KONCE_CAND_MAX_TARGETS = 40 };
+
+typedef struct konce_target {
+	unsigned sock;   /* local socket: 0, or 1..KONCE_PUNCH_BIRTHDAY */
+	konce_addr addr; /* remote address */
+	uint8_t type;    /* KONCE_CAND_* of the remote side */
+} konce_target;
+
+/* The mapping behaviour from the reflexive addresses that n >= 0 distinct rendezvous saw. */
+konce_natinfo konce_cand_classify(const konce_addr *refl, unsigned n);
+
+/* The candidates a node registers: hosts (up to n_host), then the distinct reflexive and mapped
+ * addresses.  Returns how many were written to out (at most cap). */
+unsigned konce_cand_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,
+			   const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped);
+
+/* Predicted addresses for an EDM_SEQ peer whose reflexive IP is ip: n ports after nat->last_port.
+ * Returns how many were written (0 if nat is not EDM_SEQ). */
+unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip);
+
+/* The ordered, de-duplicated sock-0 targets for a peer with candidates c[0, n) and NAT info nat.
+ * Returns the count (at most cap). */
+unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
+			    const konce_natinfo *nat);
+
+/* Appends t unless (sock, addr) is already there; false if it was there or no room. */
+bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t);
+
+#endif

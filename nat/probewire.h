@@ -1,0 +1,58 @@
+/* probewire.h - the konce probe packet (layout in node/wire.h, explained in docs/PROBE.md).
+ *
+ * A request asks a listener to do one thing (reply from the same socket, from the other port, from
+ * the other address, to another port of the sender, or nothing); the reply depicts what the listener
+ * saw: the request's source address and port as they arrived (after every NAT on the way), the local
+ * address they arrived on, and the TTL or hop limit.  Requests and replies have the same fixed size.
+ */
+#ifndef KONCE_NAT_PROBEWIRE_H
+#define KONCE_NAT_PROBEWIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/addr.h"
+#include "node/wire.h"
+
+typedef struct konce_probe {
+	uint8_t type;      /* KONCE_PROBE_T_* */
+	uint8_t command;   /* KONCE_PROBE_CMD_* */
+	uint8_t flags;     /* KONCE_PROBE_F_* */
+	uint8_t transport; /* KONCE_PROBE_TR_*, 0 if unknown */
+	uint8_t ttl;       /* 0 unknown */
+	uint64_t nonce;
+	uint32_t seq;
+	uint16_t reply_port;  /* KONCE_PROBE_CMD_REPLY_TO_PORT only */
+	konce_addr seen_src;  /* reply: the request's source as it arrived */
+	konce_addr seen_dst;  /* reply: where it arrived */
+	konce_addr from;      /* reply: where this reply is sent from */
+	konce_addr other;     /* reply: the listener's alternate address/port, if F_OTHER */
+} konce_probe;
+
+enum konce_probe_result {
+	KONCE_PROBE_OK = 0,
+	KONCE_PROBE_SHORT,       /* not KONCE_PROBE_SIZE bytes */
+	KONCE_PROBE_BAD_MAGIC,   /* not a probe at all */
+	KONCE_PROBE_BAD_VERSION,
+	KONCE_PROBE_BAD_TYPE,
+	KONCE_PROBE_BAD_COMMAND,
+	KONCE_PROBE_BAD_FIELD,   /* reserved bits or bytes set, or fields that contradict the type */
+};
+
+const char *konce_probe_result_str(enum konce_probe_result r);
+bool konce_probe_is_candidate(const uint8_t *buf, size_t len); /* starts with the magic */
+enum konce_probe_result konce_probe_parse(konce_probe *p, const uint8_t *buf, size_t len);
+/* Writes exactly KONCE_PROBE_SIZE bytes.  Returns KONCE_PROBE_SIZE, or -EINVAL for a probe that
+ * konce_probe_parse would refuse. */
+int konce_probe_encode(const konce_probe *p, uint8_t out[KONCE_PROBE_SIZE]);
+
+/* The reply a listener sends to request req, seen as described; other may be NULL. */
+void konce_probe_make_reply(konce_probe *reply, const konce_probe *req, const konce_addr *seen_src,
+			    const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
+			    uint8_t transport, int ttl);
+
+const char *konce_probe_command_name(uint8_t command); /* "same", "other-port", ... or NULL */
+int konce_probe_command_parse(const char *name);       /* KONCE_PROBE_CMD_* or -EINVAL */
+
+#endif

@@ -1,0 +1,431 @@
+/* punch.c - the per-peer path state machine and probe scheduler (see punch.h for the diagram). */
+#include "nat/punch.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define MS 1000ULL
+
+static const uint32_t round_ms[] = {0, 100, 300, 700, 1000, 1600, 2200, 2800, 3400};
+enum { NROUNDS = sizeof(round_ms) / sizeof(round_ms[0]), BDAY_NONE = 0, BDAY_SPRAY, BDAY_SOCKETS };
+
+struct konce_punch {
+	const konce_env *env;
+	uint8_t self[KONCE_WIRE_KEY], peer[KONCE_WIRE_KEY];
+	bool controlling;
+	enum konce_path_state state;
+
+	/* the attempt */
+	uint64_t intro_id, start;
+	unsigned round, cursor;
+	bool in_round;
+	uint64_t round_at;
+	konce_target t[KONCE_CAND_MAX_TARGETS];
+	unsigned nt;
+	int bday;
+	konce_addr bday_peer;
+	uint16_t bday_ports[KONCE_PUNCH_BIRTHDAY];
+	uint16_t seq;
+
+	/* direct */
+	unsigned path_sock;
+	konce_addr path;
+	unsigned extra_left, unanswered;
+	uint64_t extra_at, keepalive_at;
+	bool have_rebind; /* the peer's probes come from elsewhere now: its NAT rebound */
+	unsigned rebind_sock;
+	konce_addr rebind;
+
+	/* relayed */
+	uint64_t upgrade_at, backoff;
+	uint64_t attempt_rx; /* probes from the peer during the current attempt */
+	bool quick_used;     /* the one quick retry after an attempt that heard nothing */
+
+	konce_punch_out out[KONCE_PUNCH_OUT_RING];
+	unsigned out_head, out_n;
+	konce_punch_event ev[KONCE_PUNCH_EV_RING];
+	unsigned ev_head, ev_n;
+	struct konce_punch_counters c;
+};
+
+static const char *const state_names[] = {"idle", "punching", "direct", "relayed", "probing"};
+
+const char *konce_path_state_name(enum konce_path_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+int konce_punch_new(konce_punch **out, const konce_env *env, const uint8_t self_key[KONCE_WIRE_KEY],
+		    const uint8_t peer_key[KONCE_WIRE_KEY])
+{
+	*out = NULL;
+	konce_punch *p = konce_env_alloc(env, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	p->env = env;
+	memcpy(p->self, self_key, KONCE_WIRE_KEY);
+	memcpy(p->peer, peer_key, KONCE_WIRE_KEY);
+	p->controlling = memcmp(self_key, peer_key, KONCE_WIRE_KEY) < 0;
+	p->state = KONCE_PATH_IDLE;
+	p->upgrade_at = UINT64_MAX;
+	p->keepalive_at = UINT64_MAX;
+	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
+	*out = p;
+	return 0;
+}
+
+void konce_punch_free(konce_punch *p)
+{
+	if (p)
+		konce_env_free(p->env, p);
+}
+
+static bool attempting(const konce_punch *p)
+{
+	return p->state == KONCE_PATH_PUNCHING || p->state == KONCE_PATH_PROBING;
+}
+
+static void push_out(konce_punch *p, const konce_punch_out *o)
+{
+	if (p->out_n == KONCE_PUNCH_OUT_RING) {
+		p->c.out_dropped++;
+		return;
+	}
+	p->out[(p->out_head + p->out_n++) % KONCE_PUNCH_OUT_RING] = *o;
+}
+
+static void push_ev(konce_punch *p, enum konce_punch_ev_type type, uint64_t now)
+{
+	if (p->ev_n == KONCE_PUNCH_EV_RING) {
+		p->c.ev_dropped++;
+		return;
+	}
+	konce_punch_event e = {type, p->path_sock, p->path, now};
+	p->ev[(p->ev_head + p->ev_n++) % KONCE_PUNCH_EV_RING] = e;
+}
+
+static void probe(konce_punch *p, unsigned sock, const konce_addr *to)
+{
+	konce_punch_out o = {false, sock, *to, ++p->seq, p->intro_id, {{0}, 0}};
+	p->c.probes++;
+	push_out(p, &o);
+}
+
+/* Entries in round r: the targets, then the birthday set from T + 1000 ms on. */
+static unsigned round_len(const konce_punch *p, unsigned r)
+{
+	bool b = p->bday != BDAY_NONE && round_ms[r] >= KONCE_PUNCH_BIRTHDAY_AT_MS;
+	return p->nt + (b ? KONCE_PUNCH_BIRTHDAY : 0);
+}
+
+static void probe_entry(konce_punch *p, unsigned i)
+{
+	if (i < p->nt) {
+		probe(p, p->t[i].sock, &p->t[i].addr);
+		return;
+	}
+	i -= p->nt;
+	p->c.birthday_probes++;
+	if (p->bday == BDAY_SPRAY) {
+		konce_addr a = p->bday_peer;
+		a.port = p->bday_ports[i];
+		probe(p, 0, &a);
+	} else {
+		probe(p, 1 + i, &p->bday_peer);
+	}
+}
+
+static bool is_target(const konce_punch *p, unsigned sock, const konce_addr *a)
+{
+	for (unsigned i = 0; i < p->nt; i++)
+		if (p->t[i].sock == sock && konce_addr_eq(&p->t[i].addr, a))
+			return true;
+	if (p->bday == BDAY_SOCKETS)
+		return sock >= 1 && sock <= KONCE_PUNCH_BIRTHDAY && konce_addr_eq(a, &p->bday_peer);
+	if (p->bday == BDAY_SPRAY && sock == 0 && memcmp(a->ip, p->bday_peer.ip, 16) == 0)
+		for (unsigned i = 0; i < KONCE_PUNCH_BIRTHDAY; i++)
+			if (p->bday_ports[i] == a->port)
+				return true;
+	return false;
+}
+
+static const konce_cand *first_reflexive(const konce_cand *c, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (c[i].type == KONCE_CAND_REFLEXIVE)
+			return &c[i];
+	return NULL;
+}
+
+static void spray_ports(konce_punch *p)
+{
+	for (unsigned i = 0; i < KONCE_PUNCH_BIRTHDAY;) {
+		uint8_t r[2];
+		konce_env_random(p->env, r, 2);
+		uint16_t port = (uint16_t)(1024 + (unsigned)((r[0] << 8) | r[1]) % 64512u);
+		bool dup = false;
+		for (unsigned j = 0; j < i && !dup; j++)
+			dup = p->bday_ports[j] == port;
+		if (!dup)
+			p->bday_ports[i++] = port;
+	}
+}
+
+static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
+{
+	p->state = p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_PUNCHING ? KONCE_PATH_PUNCHING
+										   : KONCE_PATH_PROBING;
+	p->intro_id = intro_id;
+	p->start = start;
+	p->round = 0;
+	p->cursor = 0;
+	p->in_round = false;
+	p->keepalive_at = UINT64_MAX;
+	p->extra_left = 0;
+	p->upgrade_at = UINT64_MAX;
+	memset(&p->path, 0, sizeof(p->path));
+	p->attempt_rx = 0;
+	p->c.attempts++;
+}
+
+int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
+{
+	if (p->state != KONCE_PATH_IDLE && in->intro_id == p->intro_id)
+		return 0; /* a repeated INTRO (the rendezvous or the network duplicated it) */
+	konce_target t[KONCE_CAND_MAX_TARGETS];
+	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat);
+	const konce_cand *refl = first_reflexive(in->peer_cands, in->npeer);
+	int bday = BDAY_NONE;
+	if (refl && in->self_nat.mapping == KONCE_NATMAP_EIM && in->peer_nat.mapping == KONCE_NATMAP_EDM_RANDOM)
+		bday = BDAY_SPRAY;
+	if (refl && in->self_nat.mapping == KONCE_NATMAP_EDM_RANDOM && in->peer_nat.mapping == KONCE_NATMAP_EIM)
+		bday = BDAY_SOCKETS;
+	if (nt == 0 && bday == BDAY_NONE)
+		return -EINVAL;
+	begin_attempt(p, in->intro_id, now + in->delay_us);
+	memcpy(p->t, t, sizeof(t[0]) * nt);
+	p->nt = nt;
+	p->bday = bday;
+	if (bday != BDAY_NONE)
+		p->bday_peer = refl->addr;
+	if (bday == BDAY_SPRAY)
+		spray_ports(p);
+	return 0;
+}
+
+static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t now)
+{
+	p->state = KONCE_PATH_RELAYED;
+	p->keepalive_at = UINT64_MAX;
+	p->extra_left = 0;
+	if (why == KONCE_PUNCH_EV_LOST) {
+		p->c.lost++;
+		p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
+		p->upgrade_at = now + KONCE_UPGRADE_AFTER_LOSS_MS * MS;
+	} else {
+		p->c.giveups++;
+		p->upgrade_at = now + p->backoff; /* the backoff doubles when the upgrade is asked for */
+		if (!p->attempt_rx && !p->quick_used) {
+			/* not one probe from the peer: more likely its INTRO was lost than its NAT
+			 * incompatible, so try once more soon */
+			p->quick_used = true;
+			p->upgrade_at = now + KONCE_UPGRADE_AFTER_LOSS_MS * MS;
+		}
+	}
+	if (!p->controlling)
+		p->upgrade_at = UINT64_MAX;
+	push_ev(p, why, now);
+	memset(&p->path, 0, sizeof(p->path));
+}
+
+static void verified(konce_punch *p, unsigned sock, const konce_addr *from, uint64_t now)
+{
+	p->state = KONCE_PATH_DIRECT;
+	p->have_rebind = false;
+	p->path_sock = sock;
+	p->path = *from;
+	p->extra_left = KONCE_PUNCH_EXTRA;
+	p->extra_at = now + 20 * MS;
+	p->unanswered = 0;
+	p->keepalive_at = now + KONCE_PATH_KEEPALIVE_MS * MS;
+	p->upgrade_at = UINT64_MAX;
+	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
+	p->quick_used = false;
+	p->c.verified++;
+	push_ev(p, KONCE_PUNCH_EV_DIRECT, now);
+}
+
+void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
+		       uint64_t intro_id, uint16_t seq, uint64_t now)
+{
+	if (ack) {
+		p->c.acks_rx++;
+		if (intro_id != p->intro_id) {
+			p->c.stale++;
+			return;
+		}
+		if (attempting(p) && is_target(p, sock, from))
+			verified(p, sock, from, now);
+		else if (p->state == KONCE_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path)) {
+			p->unanswered = 0;
+			p->keepalive_at = now + KONCE_PATH_KEEPALIVE_MS * MS;
+		} else if (p->state == KONCE_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
+			   konce_addr_eq(from, &p->rebind)) {
+			p->c.rebinds++;
+			p->have_rebind = false;
+			verified(p, sock, from, now);
+		}
+		return;
+	}
+	p->c.probes_rx++;
+	p->attempt_rx++;
+	konce_punch_out a = {true, sock, *from, seq, intro_id, *from};
+	p->c.acks_sent++;
+	push_out(p, &a);
+	if (p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_RELAYED) {
+		/* the peer is punching and our introduction was lost: join with what we learnt */
+		begin_attempt(p, intro_id, now);
+		p->nt = 0;
+		p->bday = BDAY_NONE;
+	}
+	if (p->state == KONCE_PATH_DIRECT && !(sock == p->path_sock && konce_addr_eq(from, &p->path)) &&
+	    !(p->have_rebind && sock == p->rebind_sock && konce_addr_eq(from, &p->rebind))) {
+		/* validate the new address before moving the path there */
+		p->have_rebind = true;
+		p->rebind_sock = sock;
+		p->rebind = *from;
+		probe(p, sock, from);
+	}
+	if (!attempting(p))
+		return;
+	konce_target t = {sock, *from, KONCE_CAND_PEER_REFLEXIVE};
+	if (konce_cand_add_target(p->t, &p->nt, KONCE_CAND_MAX_TARGETS, &t))
+		probe(p, sock, from); /* triggered: this pair may work at once */
+}
+
+void konce_punch_heard(konce_punch *p, uint64_t now)
+{
+	if (p->state == KONCE_PATH_DIRECT)
+		p->unanswered = 0;
+}
+
+void konce_punch_relay_heard(konce_punch *p, uint64_t now)
+{
+	if (p->state != KONCE_PATH_IDLE)
+		return;
+	p->state = KONCE_PATH_RELAYED;
+	p->upgrade_at = p->controlling ? now + KONCE_UPGRADE_AFTER_LOSS_MS * MS : UINT64_MAX;
+	push_ev(p, KONCE_PUNCH_EV_RELAY, now);
+}
+
+static uint64_t next_probe_at(const konce_punch *p)
+{
+	if (!attempting(p))
+		return UINT64_MAX;
+	if (p->in_round)
+		return p->round_at;
+	return p->round < NROUNDS ? p->start + round_ms[p->round] * MS : UINT64_MAX;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+uint64_t konce_punch_next_timer(const konce_punch *p)
+{
+	uint64_t t = p->upgrade_at;
+	if (attempting(p)) {
+		t = min64(t, next_probe_at(p));
+		t = min64(t, p->start + KONCE_PUNCH_GIVEUP_MS * MS);
+	}
+	if (p->state == KONCE_PATH_DIRECT) {
+		t = min64(t, p->keepalive_at);
+		if (p->extra_left)
+			t = min64(t, p->extra_at);
+	}
+	return t;
+}
+
+static void run_rounds(konce_punch *p, uint64_t now)
+{
+	while (attempting(p) && next_probe_at(p) <= now) {
+		if (!p->in_round) {
+			p->in_round = true;
+			p->cursor = 0;
+			p->round_at = p->start + round_ms[p->round] * MS;
+		}
+		if (p->cursor < round_len(p, p->round)) {
+			bool bday = p->cursor >= p->nt;
+			probe_entry(p, p->cursor++);
+			p->round_at += bday ? MS : KONCE_PUNCH_PACE_MS * MS;
+		}
+		if (p->cursor >= round_len(p, p->round)) {
+			p->in_round = false;
+			p->round++;
+		}
+	}
+}
+
+void konce_punch_timer(konce_punch *p, uint64_t now)
+{
+	run_rounds(p, now);
+	if (attempting(p) && now >= p->start + KONCE_PUNCH_GIVEUP_MS * MS)
+		go_relayed(p, KONCE_PUNCH_EV_RELAY, now);
+	if (p->state == KONCE_PATH_DIRECT) {
+		while (p->extra_left && p->extra_at <= now) {
+			probe(p, p->path_sock, &p->path);
+			p->extra_left--;
+			p->extra_at += 50 * MS;
+		}
+		if (p->keepalive_at <= now) {
+			if (p->unanswered >= KONCE_PATH_PROBE_FAILS) {
+				go_relayed(p, KONCE_PUNCH_EV_LOST, now);
+			} else {
+				probe(p, p->path_sock, &p->path);
+				p->unanswered++;
+				p->keepalive_at = now + KONCE_PATH_PROBE_RETRY_MS * MS;
+			}
+		}
+	}
+	if (p->state == KONCE_PATH_RELAYED && p->upgrade_at <= now) {
+		p->c.upgrades++;
+		push_ev(p, KONCE_PUNCH_EV_UPGRADE, now);
+		/* asked again after backoff if no introduction comes; doubled for the next failure */
+		p->upgrade_at = now + p->backoff;
+		p->backoff = p->backoff * 2 > KONCE_UPGRADE_MAX_MS * MS ? KONCE_UPGRADE_MAX_MS * MS : p->backoff * 2;
+	}
+}
+
+bool konce_punch_poll(konce_punch *p, konce_punch_out *out)
+{
+	if (!p->out_n)
+		return false;
+	*out = p->out[p->out_head];
+	p->out_head = (p->out_head + 1) % KONCE_PUNCH_OUT_RING;
+	p->out_n--;
+	return true;
+}
+
+bool konce_punch_poll_event(konce_punch *p, konce_punch_event *ev)
+{
+	if (!p->ev_n)
+		return false;
+	*ev = p->ev[p->ev_head];
+	p->ev_head = (p->ev_head + 1) % KONCE_PUNCH_EV_RING;
+	p->ev_n--;
+	return true;
+}
+
+enum konce_path_state konce_punch_state(const konce_punch *p) { return p->state; }
+
+bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr)
+{
+	if (p->state != KONCE_PATH_DIRECT)
+		return false;
+	*sock = p->path_sock;
+	*addr = p->path;
+	return true;
+}
+
+bool konce_punch_controlling(const konce_punch *p) { return p->controlling; }
+
+const struct konce_punch_counters *konce_punch_counters(const konce_punch *p) { return &p->c; }

@@ -1,0 +1,169 @@
+/* punch.h - the path to one peer: timed simultaneous open, relay fallback, upgrade, liveness.
+ *
+ * One konce_punch per peer.  It is sans-I/O and knows nothing of packet formats: it says "send a
+ * probe (or an ack) from local socket S to address X now" (konce_punch_poll), is told "a probe (or
+ * an ack) from the peer arrived on socket S from address Y" (konce_punch_input), and reports what
+ * became of the path (konce_punch_poll_event).  The caller runs konce_punch_timer() no later than
+ * konce_punch_next_timer().  Times are microseconds and never go backwards.
+ *
+ * States and transitions (the function behind each):
+ *
+ *           konce_punch_start()                 ack from X on S: pair (S,X) verified
+ *   IDLE ------------------------> PUNCHING -------------------------------------+
+ *     |  konce_punch_input(probe)     |                                          |
+ *     |  (konce_punch_relay_heard(): IDLE --> RELAYED, our INTRO was lost)        |
+ *     +-------------------------------+ konce_punch_timer(): start+GIVEUP passed  v
+ *                                     v  (event RELAY)                         DIRECT
+ *          +--------------------> RELAYED <-------------------------------+   |   ^
+ *          |  konce_punch_timer():  |   ^ konce_punch_timer(): FAILS      |   |   |
+ *          |  give-up               |   | keepalives unanswered (LOST) ---+---+   |
+ *          |                        |   |                                         |
+ *          |  konce_punch_start() / |   | konce_punch_timer(): upgrade due        |
+ *          |  input(probe)          v   | (controlling side; event UPGRADE:       |
+ *          +------------------- PROBING |  the caller asks for a new intro)       |
+ *                                   |   +---------------------- (stays RELAYED)   |
+ *                                   +---- ack from X on S: verified --------------+
+ *   DIRECT --konce_punch_start() (the peer re-introduced itself: its side broke)--> PROBING
+ *   DIRECT --input(probe from a new address Y), then input(ack from Y)--> DIRECT on Y (rebinding:
+ *            the peer's NAT gave it a new mapping; the new address is probed before it is used)
+ *
+ * PUNCHING and PROBING run the same schedule (an "attempt"); PROBING keeps the relay in use.
+ * The schedule of an attempt that starts at T = now + intro delay (the rendezvous chose the delays
+ * so both sides reach T together; docs/TRAVERSAL.md has the formula):
+ *   - rounds at T + {0, 100, 300, 700, 1000, 1600, 2200, 2800, 3400} ms; in each round every target
+ *     gets one probe, KONCE_PUNCH_PACE_MS apart, in candidates.h order;
+ *   - a probe from an address not yet a target adds it (peer-reflexive) and triggers a probe to it
+ *     at once; every probe from the peer is acked, in every state;
+ *   - an ack from X on socket S verifies the pair (S, X) both ways: our probe reached the peer and
+ *     its answer came back through both NATs.  The first verified pair wins; KONCE_PUNCH_EXTRA more
+ *     probes follow to it, so a peer whose early probes died in our filter learns our address;
+ *   - birthday probing, only when exactly one side maps endpoint-independently and the other
+ *     allocates at random (with an EDM_SEQ peer prediction does the job): from the round at
+ *     T + 1000 ms, the EIM side probes KONCE_PUNCH_BIRTHDAY random ports of the peer's IP from
+ *     sock 0, and the random side probes the peer's reflexive address from sockets 1..256 (256
+ *     fresh mappings).  One attempt succeeds when the two 256-sets meet: with R = 64512 ports,
+ *     P = 1 - (1 - 256/R)^256 = 64%; each later upgrade draws fresh sets.  Never with two EDM
+ *     sides: their mappings toward each other do not exist until each knows the other's.
+ *   - at T + KONCE_PUNCH_GIVEUP_MS with nothing verified: RELAYED.
+ * Budget per attempt: at most 9 x KONCE_CAND_MAX_TARGETS + 5 x KONCE_PUNCH_BIRTHDAY probes
+ * (1640; the birthday set is re-sent in the 5 rounds from T + 1000 ms, so a probe that reached
+ * the peer's NAT before the matching mapping existed gets another chance), plus acks, which
+ * answer the peer's probes one for one.
+ *
+ * Invariants:
+ *   1. state == DIRECT exactly when a verified pair (path_sock, path) exists.
+ *   2. Probes go only to targets of the current attempt (PUNCHING, PROBING) or to the path
+ *      (DIRECT keepalives); acks only to where a probe came from, echoing its intro id.
+ *   3. An ack counts only if it echoes the current intro id and comes from a target probed on
+ *      the socket it arrived on.
+ *   4. UPGRADE is raised only by the controlling side (the lower key), at most once per backoff
+ *      interval, which doubles from KONCE_UPGRADE_FIRST_MS to KONCE_UPGRADE_MAX_MS after each
+ *      failed attempt and is reset when a path dies (first retry after
+ *      KONCE_UPGRADE_AFTER_LOSS_MS, once the caller has re-registered).  One exception per
+ *      verified path: an attempt that heard not a single probe from the peer (its INTRO was
+ *      probably lost) is retried after KONCE_UPGRADE_AFTER_LOSS_MS.
+ *   5. Nothing is allocated after konce_punch_new(); queues are bounded and overflow is counted.
+ *
+ * How this maps onto the endpoint (later, once node/ runs traversal): a probe is the
+ * simultaneous-open handshake packet, not PUNCH.  Both sides send their HELLO-equivalent opener to
+ * every target on this schedule; each answers the other's opener; the side with the lower public
+ * key is the initiator of the resulting single session (the other side's half-open state is
+ * dropped), so "ack from X" is "the peer's authenticated handshake answer arrived from X".  A
+ * keepalive is an authenticated PING on the session, its ack the ACK frame; konce_punch_heard() is
+ * called for every authenticated packet on the path.  The intro id becomes part of the handshake's
+ * associated data so a stale attempt cannot complete a new one.
+ */
+#ifndef KONCE_PUNCH_H
+#define KONCE_PUNCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nat/candidates.h"
+#include "node/env.h"
+
+enum {
+	KONCE_PUNCH_BIRTHDAY = 256, /* random ports probed / extra sockets, per attempt */
+	KONCE_PUNCH_EXTRA = 3,      /* probes to the winner after it is verified */
+	KONCE_PUNCH_OUT_RING = 64,
+	KONCE_PUNCH_EV_RING = 8,
+};
+
+enum konce_path_state {
+	KONCE_PATH_IDLE = 0,
+	KONCE_PATH_PUNCHING, /* first attempt, no relay yet */
+	KONCE_PATH_DIRECT,
+	KONCE_PATH_RELAYED,
+	KONCE_PATH_PROBING,  /* relayed, and an attempt to go direct is running */
+};
+
+enum konce_punch_ev_type {
+	KONCE_PUNCH_EV_DIRECT = 1, /* verified direct path (sock, addr) */
+	KONCE_PUNCH_EV_RELAY,      /* an attempt failed: use the relay */
+	KONCE_PUNCH_EV_LOST,       /* the direct path stopped answering: use the relay, re-register */
+	KONCE_PUNCH_EV_UPGRADE,    /* ask the rendezvous for a new introduction */
+};
+
+typedef struct konce_punch_event {
+	enum konce_punch_ev_type type;
+	unsigned sock;
+	konce_addr addr;
+	uint64_t at;
+} konce_punch_event;
+
+typedef struct konce_punch_out {
+	bool ack;          /* an ack (else a probe) */
+	unsigned sock;     /* send from this local socket */
+	konce_addr to;
+	uint16_t seq;      /* probe number, or the one acked */
+	uint64_t intro_id; /* put in the packet */
+	konce_addr seen;   /* ack: the address the probe came from */
+} konce_punch_out;
+
+/* What an introduction told us, and what we know of ourselves. */
+typedef struct konce_punch_intro {
+	uint64_t intro_id;
+	uint32_t delay_us;            /* first probe this long after now */
+	const konce_cand *peer_cands; /* the peer's candidates */
+	unsigned npeer;
+	konce_natinfo peer_nat;
+	konce_natinfo self_nat;
+} konce_punch_intro;
+
+struct konce_punch_counters {
+	uint64_t attempts, probes, acks_sent, acks_rx, probes_rx, birthday_probes, verified, giveups,
+		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
+};
+
+typedef struct konce_punch konce_punch;
+
+/* One peer.  Keys are copied.  0, -ENOMEM. */
+int konce_punch_new(konce_punch **out, const konce_env *env, const uint8_t self_key[KONCE_WIRE_KEY],
+		    const uint8_t peer_key[KONCE_WIRE_KEY]);
+void konce_punch_free(konce_punch *p);
+
+/* An introduction arrived: start an attempt (see the diagram for which state it leads to).
+ * 0, -EINVAL (no usable candidate). */
+int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now);
+/* A PUNCH from the peer key arrived on sock from `from`. */
+void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
+		       uint64_t intro_id, uint16_t seq, uint64_t now);
+/* Authenticated traffic arrived over the direct path: it is alive. */
+void konce_punch_heard(konce_punch *p, uint64_t now);
+/* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
+ * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
+void konce_punch_relay_heard(konce_punch *p, uint64_t now);
+
+bool konce_punch_poll(konce_punch *p, konce_punch_out *out);
+bool konce_punch_poll_event(konce_punch *p, konce_punch_event *ev);
+uint64_t konce_punch_next_timer(const konce_punch *p);
+void konce_punch_timer(konce_punch *p, uint64_t now);
+
+enum konce_path_state konce_punch_state(const konce_punch *p);
+/* The verified pair; false unless DIRECT. */
+bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr);
+bool konce_punch_controlling(const konce_punch *p);
+const struct konce_punch_counters *konce_punch_counters(const konce_punch *p);
+const char *konce_path_state_name(enum konce_path_state s);
+
+#endif

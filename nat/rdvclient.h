@@ -1,0 +1,99 @@
+/* rdvclient.h - the peer side of rendezvous: registration, mapping discovery, introductions,
+ * relayed payloads.  Sans-I/O, like the endpoint.
+ *
+ * The client registers with every configured rendezvous at once (so that all reflexive addresses
+ * come from the same moment of the NAT) and again every refresh interval the rendezvous asks for,
+ * which also keeps the NAT mappings toward them alive.  Each REGISTERED that answers a REGISTER
+ * without an echo is echoed at once by a second REGISTER, which gives the rendezvous an RTT sample
+ * for its start-time formula.  From the reflexive addresses the client classifies its own mapping
+ * behaviour (candidates.h) and re-registers when that or an address changes.
+ *
+ * rdv[0] is the primary: introductions are asked of it and relaying goes through it.  The others
+ * only reveal the mapping behaviour.  Only datagrams from a configured rendezvous address are
+ * accepted.  If cfg->allow is set, introductions and relayed payloads from keys it rejects are
+ * dropped (a node that refuses introductions from keys it does not know).
+ *
+ * Timers: per rendezvous, a resend 1 s after an unanswered REGISTER and the refresh; per pending
+ * introduction request, a resend every second up to 5 times.
+ */
+#ifndef KONCE_RDVCLIENT_H
+#define KONCE_RDVCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/rdvwire.h"
+#include "node/env.h"
+
+enum { KONCE_RDVC_MAX_RDV = 4, KONCE_RDVC_MAX_HOST = 4, KONCE_RDVC_MAX_PENDING = 8 };
+
+typedef struct konce_rdvc konce_rdvc;
+
+typedef struct konce_rdvc_cfg {
+	const konce_env *env;            /* NULL = konce_env_default() */
+	const uint8_t *key;              /* KONCE_WIRE_KEY bytes: our public key (copied) */
+	const konce_addr *rdv;           /* 1..KONCE_RDVC_MAX_RDV rendezvous addresses (copied) */
+	unsigned nrdv;
+	const konce_addr *host;          /* 0..KONCE_RDVC_MAX_HOST host candidates (copied) */
+	unsigned nhost;
+	const konce_addr *mapped;        /* 0..2 port-mapped candidates from the I/O layer */
+	unsigned nmapped;
+	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+	void *allow_ctx;
+} konce_rdvc_cfg;
+
+enum konce_rdvc_ev_type {
+	KONCE_RDVC_EV_REFLEXIVE = 1, /* a reflexive address or the NAT class changed */
+	KONCE_RDVC_EV_INTRO,         /* start punching to peer */
+	KONCE_RDVC_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_* */
+	KONCE_RDVC_EV_RELAYED,       /* data[0, len) from peer, through the primary rendezvous */
+};
+
+typedef struct konce_rdvc_event {
+	enum konce_rdvc_ev_type type;
+	uint8_t peer[KONCE_WIRE_KEY];
+	uint64_t intro_id;
+	uint32_t delay_us;
+	bool initiator;
+	konce_natinfo peer_nat;
+	unsigned ncand;
+	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
+	unsigned reason;
+	size_t len;
+	uint8_t data[KONCE_RDV_MAX_RELAY];
+} konce_rdvc_event;
+
+struct konce_rdvc_counters {
+	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, relay_tx,
+		relay_rx, ignored, out_dropped, ev_dropped;
+};
+
+/* 0, -EINVAL, -ENOMEM.  Registration starts at the first konce_rdvc_timer(). */
+int konce_rdvc_new(konce_rdvc **out, const konce_rdvc_cfg *cfg, uint64_t now);
+void konce_rdvc_free(konce_rdvc *c);
+void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+/* Asks the primary rendezvous to introduce us to peer.  0, -ENOTCONN (not registered yet),
+ * -ENOSPC (too many pending). */
+int konce_rdvc_request_intro(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], uint64_t now);
+/* Sends an opaque payload to peer through the primary rendezvous.  0, -EMSGSIZE, -ENOTCONN,
+ * -ENOBUFS. */
+int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
+		     uint64_t now);
+/* Registers again with every rendezvous now (a direct path just died: the NAT may have forgotten
+ * its mappings). */
+void konce_rdvc_reregister(konce_rdvc *c, uint64_t now);
+
+bool konce_rdvc_poll(konce_rdvc *c, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to);
+bool konce_rdvc_poll_event(konce_rdvc *c, konce_rdvc_event *ev);
+uint64_t konce_rdvc_next_timer(const konce_rdvc *c);
+void konce_rdvc_timer(konce_rdvc *c, uint64_t now);
+
+/* True once the primary rendezvous has answered. */
+bool konce_rdvc_registered(const konce_rdvc *c);
+konce_natinfo konce_rdvc_nat(const konce_rdvc *c);
+/* The reflexive address rendezvous i reported.  0 or -ENOENT. */
+int konce_rdvc_reflexive(const konce_rdvc *c, unsigned i, konce_addr *addr);
+const struct konce_rdvc_counters *konce_rdvc_counters(const konce_rdvc *c);
+
+#endif

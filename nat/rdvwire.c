@@ -1,0 +1,265 @@
+/* rdvwire.c - the rendezvous and traversal codec (layouts in node/wire.h). */
+#include "nat/rdvwire.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void put_addr(uint8_t *p, const konce_addr *a)
+{
+	memcpy(p, a->ip, 16);
+	wire_put16(p + 16, a->port);
+}
+
+static void get_addr(konce_addr *a, const uint8_t *p)
+{
+	memcpy(a->ip, p, 16);
+	a->port = wire_get16(p + 16);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool cand_type_ok(uint8_t t) { return t == KONCE_CAND_HOST || t == KONCE_CAND_REFLEXIVE || t == KONCE_CAND_MAPPED; }
+
+static bool nat_ok(const konce_natinfo *n) { return n->mapping <= KONCE_NATMAP_EDM_RANDOM; }
+
+static void put_nat(uint8_t *p, const konce_natinfo *n)
+{
+	p[0] = n->mapping;
+	p[1] = n->step;
+	wire_put16(p + 2, n->last_port);
+}
+
+static void get_nat(konce_natinfo *n, const uint8_t *p)
+{
+	n->mapping = p[0];
+	n->step = p[1];
+	n->last_port = wire_get16(p + 2);
+}
+
+static size_t put_cands(uint8_t *p, const konce_rdv_msg *m)
+{
+	for (unsigned i = 0; i < m->ncand; i++) {
+		p[i * KONCE_RDV_CAND_SIZE] = m->cand[i].type;
+		put_addr(p + i * KONCE_RDV_CAND_SIZE + 1, &m->cand[i].addr);
+	}
+	return (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
+}
+
+static bool get_cands(konce_rdv_msg *m, const uint8_t *p)
+{
+	for (unsigned i = 0; i < m->ncand; i++) {
+		m->cand[i].type = p[i * KONCE_RDV_CAND_SIZE];
+		if (!cand_type_ok(m->cand[i].type))
+			return false;
+		get_addr(&m->cand[i].addr, p + i * KONCE_RDV_CAND_SIZE + 1);
+	}
+	return true;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
+{
+	size_t need;
+	switch (m->type) {
+	case KONCE_RDV_REGISTER:
+		if (m->ncand > KONCE_RDV_MAX_REG_CANDS || !nat_ok(&m->nat))
+			return 0;
+		need = KONCE_REG_CANDS + (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
+		break;
+	case KONCE_RDV_REGISTERED: need = KONCE_REGD_SIZE; break;
+	case KONCE_RDV_INTRO_REQUEST: need = KONCE_IREQ_SIZE; break;
+	case KONCE_RDV_INTRO:
+		if (m->ncand < 1 || m->ncand > KONCE_RDV_MAX_INTRO_CANDS || !nat_ok(&m->nat) ||
+		    (m->flags & ~KONCE_INTRO_F_INITIATOR))
+			return 0;
+		need = KONCE_INTRO_CANDS + (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
+		break;
+	case KONCE_RDV_INTRO_FAIL:
+		if (m->flags < KONCE_IFAIL_UNKNOWN || m->flags > KONCE_IFAIL_FULL)
+			return 0;
+		need = KONCE_IFAIL_SIZE;
+		break;
+	case KONCE_RDV_RELAY:
+	case KONCE_RDV_RELAYED:
+		if (m->len > KONCE_RDV_MAX_RELAY || (m->len && !m->payload))
+			return 0;
+		need = (m->type == KONCE_RDV_RELAY ? KONCE_RELAY_PAYLOAD : KONCE_RELAYED_PAYLOAD) + m->len;
+		break;
+	case KONCE_RDV_PUNCH:
+		if (m->flags & ~KONCE_PUNCH_F_ACK)
+			return 0;
+		need = KONCE_PUNCH_SIZE;
+		break;
+	default:
+		return 0;
+	}
+	if (need > cap)
+		return 0;
+	if (m->type == KONCE_RDV_REGISTER || m->type == KONCE_RDV_INTRO) {
+		for (unsigned i = 0; i < m->ncand; i++)
+			if (!cand_type_ok(m->cand[i].type))
+				return 0;
+	}
+	memset(buf, 0, need);
+	buf[0] = m->type;
+	switch (m->type) {
+	case KONCE_RDV_REGISTER:
+		buf[KONCE_REG_NCAND] = (uint8_t)m->ncand;
+		memcpy(buf + KONCE_REG_KEY, m->key, KONCE_WIRE_KEY);
+		wire_put64(buf + KONCE_REG_TXID, m->id);
+		wire_put64(buf + KONCE_REG_ECHO, m->stamp);
+		put_nat(buf + KONCE_REG_NAT, &m->nat);
+		put_cands(buf + KONCE_REG_CANDS, m);
+		break;
+	case KONCE_RDV_REGISTERED:
+		wire_put64(buf + KONCE_REGD_TXID, m->id);
+		wire_put64(buf + KONCE_REGD_STAMP, m->stamp);
+		put_addr(buf + KONCE_REGD_ADDR, &m->addr);
+		put32(buf + KONCE_REGD_REFRESH, m->value);
+		break;
+	case KONCE_RDV_INTRO_REQUEST:
+		memcpy(buf + KONCE_IREQ_KEY, m->key, KONCE_WIRE_KEY);
+		memcpy(buf + KONCE_IREQ_TARGET, m->target, KONCE_WIRE_KEY);
+		wire_put64(buf + KONCE_IREQ_TXID, m->id);
+		break;
+	case KONCE_RDV_INTRO:
+		buf[KONCE_INTRO_FLAGS] = m->flags;
+		buf[KONCE_INTRO_NCAND] = (uint8_t)m->ncand;
+		memcpy(buf + KONCE_INTRO_PEER, m->key, KONCE_WIRE_KEY);
+		wire_put64(buf + KONCE_INTRO_ID, m->id);
+		put32(buf + KONCE_INTRO_DELAY, m->value);
+		put_nat(buf + KONCE_INTRO_NAT, &m->nat);
+		put_cands(buf + KONCE_INTRO_CANDS, m);
+		break;
+	case KONCE_RDV_INTRO_FAIL:
+		buf[KONCE_IFAIL_REASON] = m->flags;
+		memcpy(buf + KONCE_IFAIL_TARGET, m->key, KONCE_WIRE_KEY);
+		wire_put64(buf + KONCE_IFAIL_TXID, m->id);
+		break;
+	case KONCE_RDV_RELAY:
+	case KONCE_RDV_RELAYED:
+		wire_put16(buf + KONCE_RELAY_LEN, (uint16_t)m->len);
+		memcpy(buf + KONCE_RELAY_FROM, m->key, KONCE_WIRE_KEY);
+		if (m->type == KONCE_RDV_RELAY)
+			memcpy(buf + KONCE_RELAY_TO, m->target, KONCE_WIRE_KEY);
+		if (m->len)
+			memcpy(buf + need - m->len, m->payload, m->len);
+		break;
+	case KONCE_RDV_PUNCH:
+		buf[KONCE_PUNCH_FLAGS] = m->flags;
+		wire_put16(buf + KONCE_PUNCH_SEQ, m->seq);
+		wire_put64(buf + KONCE_PUNCH_INTRO, m->id);
+		memcpy(buf + KONCE_PUNCH_KEY, m->key, KONCE_WIRE_KEY);
+		if (m->flags & KONCE_PUNCH_F_ACK)
+			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
+		break;
+	}
+	return need;
+}
+
+int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	if (len < 1)
+		return -EINVAL;
+	m->type = b[0];
+	switch (m->type) {
+	case KONCE_RDV_REGISTER:
+		if (len < KONCE_REG_CANDS || b[KONCE_REG_FLAGS] || b[KONCE_REG_RESERVED])
+			return -EINVAL;
+		m->ncand = b[KONCE_REG_NCAND];
+		if (m->ncand > KONCE_RDV_MAX_REG_CANDS ||
+		    len != KONCE_REG_CANDS + (size_t)m->ncand * KONCE_RDV_CAND_SIZE)
+			return -EINVAL;
+		memcpy(m->key, b + KONCE_REG_KEY, KONCE_WIRE_KEY);
+		m->id = wire_get64(b + KONCE_REG_TXID);
+		m->stamp = wire_get64(b + KONCE_REG_ECHO);
+		get_nat(&m->nat, b + KONCE_REG_NAT);
+		if (!nat_ok(&m->nat) || !get_cands(m, b + KONCE_REG_CANDS))
+			return -EINVAL;
+		return 0;
+	case KONCE_RDV_REGISTERED:
+		if (len != KONCE_REGD_SIZE || !all_zero(b + 1, 3))
+			return -EINVAL;
+		m->id = wire_get64(b + KONCE_REGD_TXID);
+		m->stamp = wire_get64(b + KONCE_REGD_STAMP);
+		get_addr(&m->addr, b + KONCE_REGD_ADDR);
+		m->value = get32(b + KONCE_REGD_REFRESH);
+		return 0;
+	case KONCE_RDV_INTRO_REQUEST:
+		if (len != KONCE_IREQ_SIZE || !all_zero(b + 1, 3))
+			return -EINVAL;
+		memcpy(m->key, b + KONCE_IREQ_KEY, KONCE_WIRE_KEY);
+		memcpy(m->target, b + KONCE_IREQ_TARGET, KONCE_WIRE_KEY);
+		m->id = wire_get64(b + KONCE_IREQ_TXID);
+		return 0;
+	case KONCE_RDV_INTRO:
+		if (len < KONCE_INTRO_CANDS || b[KONCE_INTRO_RESERVED])
+			return -EINVAL;
+		m->flags = b[KONCE_INTRO_FLAGS];
+		m->ncand = b[KONCE_INTRO_NCAND];
+		if ((m->flags & ~KONCE_INTRO_F_INITIATOR) || m->ncand < 1 ||
+		    m->ncand > KONCE_RDV_MAX_INTRO_CANDS ||
+		    len != KONCE_INTRO_CANDS + (size_t)m->ncand * KONCE_RDV_CAND_SIZE)
+			return -EINVAL;
+		memcpy(m->key, b + KONCE_INTRO_PEER, KONCE_WIRE_KEY);
+		m->id = wire_get64(b + KONCE_INTRO_ID);
+		m->value = get32(b + KONCE_INTRO_DELAY);
+		get_nat(&m->nat, b + KONCE_INTRO_NAT);
+		if (!nat_ok(&m->nat) || !get_cands(m, b + KONCE_INTRO_CANDS))
+			return -EINVAL;
+		return 0;
+	case KONCE_RDV_INTRO_FAIL:
+		if (len != KONCE_IFAIL_SIZE || !all_zero(b + KONCE_IFAIL_RESERVED, 2))
+			return -EINVAL;
+		m->flags = b[KONCE_IFAIL_REASON];
+		if (m->flags < KONCE_IFAIL_UNKNOWN || m->flags > KONCE_IFAIL_FULL)
+			return -EINVAL;
+		memcpy(m->key, b + KONCE_IFAIL_TARGET, KONCE_WIRE_KEY);
+		m->id = wire_get64(b + KONCE_IFAIL_TXID);
+		return 0;
+	case KONCE_RDV_RELAY:
+	case KONCE_RDV_RELAYED: {
+		size_t hdr = m->type == KONCE_RDV_RELAY ? KONCE_RELAY_PAYLOAD : KONCE_RELAYED_PAYLOAD;
+		if (len < hdr || b[KONCE_RELAY_FLAGS])
+			return -EINVAL;
+		m->len = wire_get16(b + KONCE_RELAY_LEN);
+		if (m->len > KONCE_RDV_MAX_RELAY || len != hdr + m->len)
+			return -EINVAL;
+		memcpy(m->key, b + KONCE_RELAY_FROM, KONCE_WIRE_KEY);
+		if (m->type == KONCE_RDV_RELAY)
+			memcpy(m->target, b + KONCE_RELAY_TO, KONCE_WIRE_KEY);
+		m->payload = m->len ? b + hdr : NULL;
+		return 0;
+	}
+	case KONCE_RDV_PUNCH:
+		if (len != KONCE_PUNCH_SIZE)
+			return -EINVAL;
+		m->flags = b[KONCE_PUNCH_FLAGS];
+		if (m->flags & ~KONCE_PUNCH_F_ACK)
+			return -EINVAL;
+		if (!(m->flags & KONCE_PUNCH_F_ACK) && !all_zero(b + KONCE_PUNCH_SEEN, 18))
+			return -EINVAL;
+		m->seq = wire_get16(b + KONCE_PUNCH_SEQ);
+		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
+		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
+		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		return 0;
+	}
+	return -EINVAL;
+}

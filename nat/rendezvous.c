@@ -1,0 +1,322 @@
+/* rendezvous.c - registrations in a keyed-hash table, introductions, relaying (rendezvous.h). */
+#include "nat/rendezvous.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "node/ratelimit.h"
+
+#define MS 1000ULL
+enum { PROBE = 8, MAX_SLOTS = 1u << 20, COST_REGISTER = 1, COST_INTRO = 2 };
+
+struct reg {
+	bool used;
+	uint8_t key[KONCE_WIRE_KEY];
+	konce_addr addr; /* where the last REGISTER came from: the reflexive address */
+	konce_natinfo nat;
+	uint8_t ncand;
+	konce_cand cand[KONCE_RDV_MAX_REG_CANDS];
+	uint64_t last; /* last REGISTER */
+	uint64_t rtt;  /* smoothed, us; 0 = not measured */
+};
+
+struct outq {
+	konce_addr to;
+	size_t len;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+};
+
+struct konce_rdv {
+	const konce_env *env;
+	konce_rdv_cfg cfg;
+	struct reg *tab;
+	uint32_t mask;
+	uint8_t hashkey[crypto_shorthash_KEYBYTES];
+	konce_ratelimit *rl;
+	konce_relay *relay;
+	struct outq *out;
+	unsigned out_head, out_n;
+	struct konce_rdv_counters c;
+};
+
+int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
+{
+	*out = NULL;
+	konce_rdv_cfg c = *cfg;
+	c.env = c.env ? c.env : konce_env_default();
+	c.slots = c.slots ? c.slots : 4096;
+	c.expire_us = c.expire_us ? c.expire_us : KONCE_RDV_EXPIRE_MS * MS;
+	c.refresh_ms = c.refresh_ms ? c.refresh_ms : KONCE_RDV_REFRESH_MS;
+	c.rl_slots = c.rl_slots ? c.rl_slots : 4096;
+	c.rl_rate = c.rl_rate ? c.rl_rate : 20;
+	c.rl_burst = c.rl_burst ? c.rl_burst : 40;
+	c.out_ring = c.out_ring ? c.out_ring : 256;
+	if (c.slots > MAX_SLOTS)
+		return -EINVAL;
+	unsigned n = 1;
+	while (n < c.slots)
+		n <<= 1;
+	konce_rdv *r = konce_env_alloc(c.env, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memset(r, 0, sizeof(*r));
+	r->env = c.env;
+	r->cfg = c;
+	r->mask = n - 1;
+	r->tab = konce_env_alloc(c.env, (size_t)n * sizeof(*r->tab));
+	r->out = konce_env_alloc(c.env, (size_t)c.out_ring * sizeof(*r->out));
+	int err = -ENOMEM;
+	if (!r->tab || !r->out)
+		goto fail;
+	memset(r->tab, 0, (size_t)n * sizeof(*r->tab));
+	if ((err = konce_ratelimit_new(&r->rl, c.env, c.rl_slots, c.rl_rate, c.rl_burst)) ||
+	    (err = konce_relay_new(&r->relay, c.env, &c.relay)))
+		goto fail;
+	konce_env_random(c.env, r->hashkey, sizeof(r->hashkey));
+	*out = r;
+	return 0;
+fail:
+	konce_rdv_free(r);
+	return err;
+}
+
+void konce_rdv_free(konce_rdv *r)
+{
+	if (!r)
+		return;
+	const konce_env *env = r->env;
+	konce_ratelimit_free(r->rl);
+	konce_relay_free(r->relay);
+	konce_env_free(env, r->out);
+	konce_env_free(env, r->tab);
+	sodium_memzero(r, sizeof(*r));
+	konce_env_free(env, r);
+}
+
+static uint32_t slot_of(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, key, KONCE_WIRE_KEY, r->hashkey);
+	return ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->mask;
+}
+
+static unsigned run_len(const konce_rdv *r) { return r->mask + 1 < PROBE ? r->mask + 1 : PROBE; }
+
+static bool live(const konce_rdv *r, const struct reg *e, uint64_t now)
+{
+	return e->used && now - e->last < r->cfg.expire_us;
+}
+
+static struct reg *find(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
+{
+	uint32_t s = slot_of(r, key);
+	for (unsigned i = 0; i < run_len(r); i++) {
+		struct reg *e = &r->tab[(s + i) & r->mask];
+		if (live(r, e, now) && memcmp(e->key, key, KONCE_WIRE_KEY) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static struct reg *claim(konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
+{
+	uint32_t s = slot_of(r, key);
+	for (unsigned i = 0; i < run_len(r); i++) {
+		struct reg *e = &r->tab[(s + i) & r->mask];
+		if (!live(r, e, now)) {
+			memset(e, 0, sizeof(*e));
+			e->used = true;
+			memcpy(e->key, key, KONCE_WIRE_KEY);
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static void send_msg(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *to)
+{
+	if (r->out_n == r->cfg.out_ring) {
+		r->c.out_dropped++;
+		return;
+	}
+	struct outq *q = &r->out[(r->out_head + r->out_n) % r->cfg.out_ring];
+	q->len = konce_rdv_encode(m, q->buf, sizeof(q->buf));
+	if (!q->len)
+		return;
+	q->to = *to;
+	r->out_n++;
+}
+
+static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	struct reg *e = find(r, m->key, now);
+	if (e) {
+		r->c.refreshed++;
+	} else if ((e = claim(r, m->key, now))) {
+		r->c.registered++;
+	} else {
+		r->c.table_full++;
+		return;
+	}
+	e->addr = *from;
+	e->last = now;
+	e->nat = m->nat;
+	e->ncand = (uint8_t)m->ncand;
+	memcpy(e->cand, m->cand, sizeof(e->cand[0]) * m->ncand);
+	/* an echo of one of our own stamps from the last 10 s is an RTT sample */
+	if (m->stamp && m->stamp <= now && now - m->stamp < 10000 * MS) {
+		uint64_t sample = now - m->stamp;
+		e->rtt = e->rtt ? (7 * e->rtt + sample) / 8 : sample;
+		r->c.rtt_samples++;
+	}
+	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = now, .addr = *from,
+			   .value = r->cfg.refresh_ms};
+	send_msg(r, &a, from);
+}
+
+void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b)
+{
+	uint64_t max = rtt_a > rtt_b ? rtt_a : rtt_b, margin = KONCE_RDV_MARGIN_MS * MS;
+	*delay_a = (uint32_t)((max - rtt_a) / 2 + margin);
+	*delay_b = (uint32_t)((max - rtt_b) / 2 + margin);
+}
+
+static void intro_to(konce_rdv *r, const struct reg *to, const struct reg *about, uint64_t id,
+		     uint32_t delay, bool initiator)
+{
+	konce_rdv_msg m = {.type = KONCE_RDV_INTRO, .flags = initiator ? KONCE_INTRO_F_INITIATOR : 0,
+			   .id = id, .value = delay, .nat = about->nat};
+	memcpy(m.key, about->key, KONCE_WIRE_KEY);
+	for (unsigned i = 0; i < about->ncand; i++)
+		m.cand[m.ncand++] = about->cand[i];
+	bool have = false;
+	for (unsigned i = 0; i < m.ncand; i++)
+		have |= konce_addr_eq(&m.cand[i].addr, &about->addr) && m.cand[i].type == KONCE_CAND_REFLEXIVE;
+	if (!have) {
+		/* what we saw goes first among the reflexive ones: it is the freshest */
+		memmove(&m.cand[1], &m.cand[0], sizeof(m.cand[0]) * m.ncand);
+		m.cand[0].type = KONCE_CAND_REFLEXIVE;
+		m.cand[0].addr = about->addr;
+		m.ncand++;
+	}
+	send_msg(r, &m, &to->addr);
+}
+
+static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	r->c.intro_requests++;
+	struct reg *a = find(r, m->key, now);
+	if (!a || !konce_addr_eq(&a->addr, from)) {
+		r->c.not_registered++;
+		return;
+	}
+	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .id = m->id};
+	memcpy(f.key, m->target, KONCE_WIRE_KEY);
+	if (r->cfg.allow && !r->cfg.allow(r->cfg.allow_ctx, m->key)) {
+		r->c.intro_refused++;
+		f.flags = KONCE_IFAIL_REFUSED;
+		send_msg(r, &f, from);
+		return;
+	}
+	struct reg *b = find(r, m->target, now);
+	if (!b || b == a) {
+		r->c.intro_unknown++;
+		f.flags = KONCE_IFAIL_UNKNOWN;
+		send_msg(r, &f, from);
+		return;
+	}
+	/* relaying needs the pair; a full relay table still leaves the direct path to try */
+	(void)konce_relay_open(r->relay, a->key, b->key, now);
+	uint8_t idb[8];
+	konce_env_random(r->env, idb, sizeof(idb));
+	uint64_t id = wire_get64(idb);
+	uint64_t dflt = KONCE_RDV_RTT_DEFAULT_MS * MS;
+	uint32_t da, db;
+	konce_rdv_delays(a->rtt ? a->rtt : dflt, b->rtt ? b->rtt : dflt, &da, &db);
+	intro_to(r, a, b, id, da, true);
+	intro_to(r, b, a, id, db, false);
+	r->c.intros++;
+}
+
+static void on_relay(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	struct reg *a = find(r, m->key, now), *b = find(r, m->target, now);
+	if (!a || !b || !konce_addr_eq(&a->addr, from) ||
+	    konce_relay_admit(r->relay, m->key, m->target, m->len, now)) {
+		r->c.relay_refused++;
+		return;
+	}
+	konce_rdv_msg o = {.type = KONCE_RDV_RELAYED, .payload = m->payload, .len = m->len};
+	memcpy(o.key, m->key, KONCE_WIRE_KEY);
+	send_msg(r, &o, &b->addr);
+	r->c.relayed++;
+}
+
+void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+{
+	konce_rdv_msg m;
+	r->c.rx++;
+	if (konce_rdv_decode(&m, pkt, len)) {
+		r->c.bad++;
+		return;
+	}
+	switch (m.type) {
+	case KONCE_RDV_REGISTER:
+		if (konce_ratelimit_charge(r->rl, from, COST_REGISTER, now)) {
+			r->c.rate_limited++;
+			return;
+		}
+		on_register(r, &m, from, now);
+		return;
+	case KONCE_RDV_INTRO_REQUEST:
+		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
+			r->c.rate_limited++;
+			return;
+		}
+		on_intro_request(r, &m, from, now);
+		return;
+	case KONCE_RDV_RELAY:
+		on_relay(r, &m, from, now); /* limited per pair, by the relay table */
+		return;
+	default:
+		r->c.bad++; /* messages for peers, not for us */
+		return;
+	}
+}
+
+bool konce_rdv_poll(konce_rdv *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to)
+{
+	if (!r->out_n)
+		return false;
+	const struct outq *q = &r->out[r->out_head];
+	memcpy(buf, q->buf, q->len);
+	*len = q->len;
+	*to = q->to;
+	r->out_head = (r->out_head + 1) % r->cfg.out_ring;
+	r->out_n--;
+	return true;
+}
+
+size_t konce_rdv_count(const konce_rdv *r, uint64_t now)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i <= r->mask; i++)
+		n += live(r, &r->tab[i], now);
+	return n;
+}
+
+int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
+		     konce_addr *addr, uint64_t *rtt)
+{
+	const struct reg *e = find(r, key, now);
+	if (!e)
+		return -ENOENT;
+	*addr = e->addr;
+	*rtt = e->rtt;
+	return 0;
+}
+
+const struct konce_rdv_counters *konce_rdv_counters(const konce_rdv *r) { return &r->c; }
+
+const konce_relay *konce_rdv_relay(const konce_rdv *r) { return r->relay; }

@@ -1,0 +1,83 @@
+/* rendezvous.h - the rendezvous server: registrations, introductions, relaying.  Sans-I/O.
+ *
+ * Any publicly reachable node can run one.  Peers REGISTER (key, candidates, NAT information) and
+ * learn their reflexive address from REGISTERED; registering keeps their NAT mapping toward the
+ * rendezvous alive.  A peer asks for another by key (INTRO_REQUEST); the rendezvous sends both
+ * sides an INTRO with the other's candidates and a delay chosen so that their first probes leave
+ * at the same moment and cross in flight:
+ *
+ *     start   = now + max(rtt_a, rtt_b) / 2 + margin
+ *     delay_x = start - (now + rtt_x / 2) = (max(rtt_a, rtt_b) - rtt_x) / 2 + margin
+ *
+ * where rtt_x is the round-trip time the rendezvous measured to x (the time stamp in REGISTERED,
+ * echoed by the next REGISTER; KONCE_RDV_RTT_DEFAULT_MS until measured) and now + rtt_x / 2 is
+ * when the INTRO reaches x.  It also relays opaque payloads between introduced pairs (relay.h).
+ *
+ * Abuse: the registration table is a fixed array allocated once (slots), indexed by a keyed hash
+ * (crypto_shorthash with a random key) of the public key; a key lives in one of the 8 slots from
+ * there, so a lookup touches at most 8 entries, never the whole table.  A new key takes a free or
+ * expired slot of its run, else it is refused: live registrations are never evicted, so a flood of
+ * forged registrations can fill free slots but cannot push out honest peers, who keep refreshing.
+ * Every REGISTER and INTRO_REQUEST is charged to its source address (node/ratelimit.h) and dropped
+ * when overdrawn.  A key that did not register (or whose registration expired) is never
+ * introduced; requests must come from the address the requester registered from (in the protocol
+ * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
+ * requesters it does not know.  Nothing is allocated after konce_rdv_new().
+ *
+ * A REGISTER for a live key from a new address moves the registration there: that is how a peer
+ * whose NAT rebound is found again.  Carried bare (as in the simulator tests) anyone could move
+ * anyone's registration; carried on a session, as designed, only the key's holder can.  The node
+ * must not run this core on bare datagrams.
+ */
+#ifndef KONCE_RENDEZVOUS_H
+#define KONCE_RENDEZVOUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/rdvwire.h"
+#include "nat/relay.h"
+#include "node/env.h"
+
+typedef struct konce_rdv konce_rdv;
+
+typedef struct konce_rdv_cfg {
+	const konce_env *env;    /* NULL = konce_env_default() */
+	unsigned slots;          /* registrations; 0 = 4096, rounded up to a power of two (<= 2^20) */
+	uint64_t expire_us;      /* 0 = KONCE_RDV_EXPIRE_MS */
+	uint32_t refresh_ms;     /* told to peers; 0 = KONCE_RDV_REFRESH_MS */
+	unsigned rl_slots;       /* per-source limits: 0 = 4096 */
+	uint32_t rl_rate;        /* units per second per source: 0 = 20 (REGISTER 1, INTRO_REQUEST 2) */
+	uint32_t rl_burst;       /* 0 = 40 */
+	unsigned out_ring;       /* queued datagrams; 0 = 256 */
+	konce_relay_cfg relay;   /* zeroed = relay.h defaults */
+	/* NULL: introduce any registered requester; else only those it returns true for. */
+	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+	void *allow_ctx;
+} konce_rdv_cfg;
+
+struct konce_rdv_counters {
+	uint64_t rx, bad, rate_limited, registered, refreshed, table_full, rtt_samples;
+	uint64_t intro_requests, intros, intro_unknown, intro_refused, not_registered;
+	uint64_t relayed, relay_refused, out_dropped;
+};
+
+/* 0, -EINVAL, -ENOMEM. */
+int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg);
+void konce_rdv_free(konce_rdv *r);
+void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+/* Next datagram to send; false when none. */
+bool konce_rdv_poll(konce_rdv *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to);
+
+/* Live registrations (a full scan: for tests and status, not the packet path). */
+size_t konce_rdv_count(const konce_rdv *r, uint64_t now);
+/* The registered reflexive address and RTT (us, 0 if unmeasured) of key.  0 or -ENOENT. */
+int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
+		     konce_addr *addr, uint64_t *rtt);
+/* The delays of an introduction between peers with these RTTs (us); see the formula above. */
+void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b);
+const struct konce_rdv_counters *konce_rdv_counters(const konce_rdv *r);
+const konce_relay *konce_rdv_relay(const konce_rdv *r);
+
+#endif

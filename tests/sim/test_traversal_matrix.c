@@ -1,0 +1,558 @@
+/* test_traversal_matrix.c - NAT traversal between every pair of NAT kinds, on the simulator.
+ *
+ * For each unordered pair of {public, full-cone, restricted-cone, port-restricted-cone, symmetric,
+ * symmetric-sequential, cgnat (a port-restricted NAT behind another)} and each seed: two peers
+ * register with two public rendezvous (R1 is the primary, R2 only reveals mapping behaviour), one
+ * asks R1 for the other, both punch, and each side sends MATRIX_MSG acked messages over whatever
+ * path it has (direct, or relayed through R1).  Links lose 1% of datagrams, duplicate 0.5% and
+ * hold back 1% by 15 ms (reordering).
+ *
+ * Whether a direct path is possible follows from RFC 4787 semantics (docs/TRAVERSAL.md):
+ *   M(x): mapping, EIM for public, the cones and cgnat; EDM for the two symmetric kinds.
+ *   F(x): filtering, EIF for public and full-cone, ADF for restricted-cone, APDF for the rest.
+ *   - both EIM: direct.  Each side's reflexive address is the same toward everyone, and each side's
+ *     own probe opens its filter for the other's reflexive address before the other's probe lands.
+ *   - EIM e and EDM d: the EDM side's mapping toward e is new and unknown to e.
+ *       F(e) is EIF or ADF: direct (e's probe to d's IP opened ADF for any port of it);
+ *       F(e) is APDF and d sequential: direct, by predicting d's next ports;
+ *       F(e) is APDF and d random: birthday probing, direct with probability ~64% per attempt,
+ *       so either outcome is allowed; connectivity is still required.
+ *   - both EDM: both sequential: direct (each predicts the other; the k-th new mappings meet);
+ *     otherwise impossible: relay.
+ * Asserted per run: 100% of messages acked both ways; DIRECT at the end (and direct messages
+ * received) where direct is possible; never direct where it is impossible.
+ * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
+ * introduction request to the first message received over the direct path.  TP_DEBUG=1 prints
+ * each run's end state and counters.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/sim/sim.h"
+#include "tests/sim/traversal_peer.h"
+
+#define MS SIM_MS
+#define SEC SIM_SEC
+
+enum kind { K_PUBLIC, K_FULL, K_RESTRICTED, K_PORT_RESTRICTED, K_SYMMETRIC, K_SYMSEQ, K_CGNAT, NKIND };
+static const char *const kind_name[NKIND] = {"public", "full-cone", "restricted", "port-restr",
+					     "symmetric", "sym-seq", "cgnat"};
+enum expect { E_DIRECT, E_BIRTHDAY, E_RELAY };
+enum { TP_MSG = 5, MATRIX_MSG = 48, RUN_FOR_S = 75 };
+
+static bool eim(enum kind k) { return k != K_SYMMETRIC && k != K_SYMSEQ; }
+static bool apdf(enum kind k) { return k == K_PORT_RESTRICTED || k == K_CGNAT || !eim(k); }
+
+static enum expect expected(enum kind a, enum kind b)
+{
+	if (eim(a) && eim(b))
+		return E_DIRECT;
+	if (eim(a) != eim(b)) {
+		enum kind e = eim(a) ? a : b, d = eim(a) ? b : a;
+		if (!apdf(e) || d == K_SYMSEQ)
+			return E_DIRECT;
+		return E_BIRTHDAY;
+	}
+	return a == K_SYMSEQ && b == K_SYMSEQ ? E_DIRECT : E_RELAY;
+}
+
+/* A host of the given kind; idx 0 or 1 picks distinct public addresses. */
+static sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
+{
+	char pub[32];
+	snprintf(pub, sizeof(pub), "198.51.100.%d", 10 + 10 * idx);
+	*nat_out = NULL;
+	if (k == K_PUBLIC) {
+		snprintf(pub, sizeof(pub), "203.0.113.%d", 10 + 10 * idx);
+		return sim_host_add(s, pub, NULL, NULL);
+	}
+	if (k == K_CGNAT) {
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		sim_nat *cgn = sim_nat_add(s, pub, &c);
+		sim_nat *home = sim_nat_add_behind(s, cgn, "100.64.0.2", &c);
+		*nat_out = home;
+		return sim_host_add_behind(s, home, "192.168.1.2", NULL, NULL);
+	}
+	static const enum sim_nat_preset map[] = {
+		[K_FULL] = SIM_NAT_FULL_CONE, [K_RESTRICTED] = SIM_NAT_RESTRICTED_CONE,
+		[K_PORT_RESTRICTED] = SIM_NAT_PORT_RESTRICTED_CONE, [K_SYMMETRIC] = SIM_NAT_SYMMETRIC,
+		[K_SYMSEQ] = SIM_NAT_SYMMETRIC_SEQUENTIAL};
+	sim_nat_cfg c = sim_nat_preset(map[k]);
+	sim_nat *n = sim_nat_add(s, pub, &c);
+	*nat_out = n;
+	return sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
+}
+
+typedef struct cell {
+	unsigned runs, direct, connected;
+	uint64_t t_sum; /* us, over direct runs */
+	unsigned t_n;
+} cell;
+
+static cell grid[NKIND][NKIND];
+
+typedef struct world {
+	sim *s;
+	tp_rdv r1, r2;
+	tp_peer a, b;
+	konce_addr rdv[2];
+} world;
+
+static void world_init(world *w, uint64_t seed)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = sim_new(seed);
+	sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01, .duplicate = 0.005,
+			     .reorder = 0.01, .reorder_us = 15 * MS};
+	sim_link_default(w->s, &dflt);
+	tp_rdv_init(&w->r1, w->s, "192.0.2.1", NULL);
+	tp_rdv_init(&w->r2, w->s, "192.0.2.2", NULL);
+	w->rdv[0] = sim_host_addr(w->r1.h, TP_RDV_PORT);
+	w->rdv[1] = sim_host_addr(w->r2.h, TP_RDV_PORT);
+}
+
+static void world_free(world *w)
+{
+	tp_peer_free(&w->a);
+	tp_peer_free(&w->b);
+	tp_rdv_free(&w->r1);
+	tp_rdv_free(&w->r2);
+	sim_free(w->s);
+}
+
+static void random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY])
+{
+	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
+		ka[i] = (uint8_t)sim_rand(s);
+		kb[i] = (uint8_t)sim_rand(s);
+	}
+	kb[0] = (uint8_t)(ka[0] ^ 0x80); /* distinct, and either may be the lower */
+}
+
+static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
+{
+	world w;
+	world_init(&w, seed);
+	sim *s = w.s;
+	sim_nat *na, *nb;
+	sim_host *ha = make_host(s, ka, 0, &na), *hb = make_host(s, kb, 1, &nb);
+	SIM_ASSERT(s, ha && hb);
+	/* unequal distances to the primary rendezvous exercise the start-time formula */
+	sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 2 * MS, .loss = 0.01, .duplicate = 0.005};
+	sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 5 * MS, .loss = 0.01, .duplicate = 0.005};
+	sim_link_set_both(s, ha, w.r1.h, &near);
+	sim_link_set_both(s, hb, w.r1.h, &far);
+	uint8_t key_a[KONCE_WIRE_KEY], key_b[KONCE_WIRE_KEY];
+	random_keys(s, key_a, key_b);
+	/* messages all through the run, so that a path that goes direct late still carries some */
+	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, 2, MATRIX_MSG, NULL, NULL);
+	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, 2, MATRIX_MSG, NULL, NULL);
+	w.a.msg_every = w.b.msg_every = 1400 * MS;
+	/* odd seeds: a asks for b; even seeds: b asks for a (the key order, which decides the
+	 * controlling side, is random either way) */
+	tp_peer *init = (seed & 1) ? &w.a : &w.b;
+	tp_peer_connect_at(init, 2 * SEC);
+	sim_run_until(s, RUN_FOR_S * SEC);
+
+	if (getenv("TP_DEBUG")) {
+		const struct konce_punch_counters *pa = konce_punch_counters(w.a.pu), *pb = konce_punch_counters(w.b.pu);
+		fprintf(stderr, "first direct a %.2f b %.2f asked %.2f, last direct event a %.2f b %.2f; ", w.a.first_direct_rx / 1e6, w.b.first_direct_rx / 1e6, init->asked_at / 1e6, w.a.last_direct_at / 1e6, w.b.last_direct_at / 1e6);
+		fprintf(stderr, "%s-%s seed %llu: a %s att %llu up %llu relay %u bday %llu | b %s att %llu up %llu relay %u bday %llu ctl %d\n",
+		       kind_name[ka], kind_name[kb], (unsigned long long)seed,
+		       konce_path_state_name(konce_punch_state(w.a.pu)), (unsigned long long)pa->attempts,
+		       (unsigned long long)pa->upgrades, w.a.ev_relay, (unsigned long long)pa->birthday_probes,
+		       konce_path_state_name(konce_punch_state(w.b.pu)), (unsigned long long)pb->attempts,
+		       (unsigned long long)pb->upgrades, w.b.ev_relay, (unsigned long long)pb->birthday_probes,
+		       konce_punch_controlling(w.a.pu));
+	}
+	enum expect e = expected(ka, kb);
+	bool da = konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT, db = konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT;
+	SIM_ASSERT(s, tp_peer_done(&w.a));
+	SIM_ASSERT(s, tp_peer_done(&w.b));
+	SIM_ASSERT_EQ(s, w.a.ngot, MATRIX_MSG);
+	SIM_ASSERT_EQ(s, w.b.ngot, MATRIX_MSG);
+	if (e == E_DIRECT) {
+		SIM_ASSERT(s, da && db);
+		SIM_ASSERT(s, w.a.direct_rx > 0 && w.b.direct_rx > 0);
+	} else if (e == E_RELAY) {
+		SIM_ASSERT(s, !da && !db);
+		SIM_ASSERT_EQ(s, w.a.direct_rx + w.b.direct_rx, 0);
+		SIM_ASSERT(s, w.a.relay_rx > 0 && w.b.relay_rx > 0);
+	} else {
+		SIM_ASSERT_EQ(s, da, db);
+		/* direct early enough that messages were still being sent: some went direct */
+		uint64_t last_msg = w.a.sent_at[MATRIX_MSG - 1] < w.b.sent_at[MATRIX_MSG - 1]
+					    ? w.a.sent_at[MATRIX_MSG - 1] : w.b.sent_at[MATRIX_MSG - 1];
+		if (da && w.a.last_direct_at + 2 * SEC < last_msg && w.b.last_direct_at + 2 * SEC < last_msg)
+			SIM_ASSERT(s, w.a.direct_rx > 0 && w.b.direct_rx > 0);
+	}
+	cell *c = &grid[ka][kb];
+	c->runs++;
+	c->connected += tp_peer_done(&w.a) && tp_peer_done(&w.b);
+	if (da && db)
+		c->direct++;
+	uint64_t first = w.a.first_direct_rx;
+	if (!first || (w.b.first_direct_rx && w.b.first_direct_rx < first))
+		first = w.b.first_direct_rx;
+	if (first && init->asked_at) {
+		c->t_sum += first - init->asked_at;
+		c->t_n++;
+	}
+	/* nothing leaks: every allocation of the cores is freed below, and none happened since init */
+	world_free(&w);
+}
+
+static void test_matrix(void **state)
+{
+	(void)state;
+	memset(grid, 0, sizeof(grid));
+	SIM_FOR_EACH_SEED(seed, 16)
+	{
+		for (int a = 0; a < NKIND; a++)
+			for (int b = a; b < NKIND; b++)
+				run_pair((enum kind)a, (enum kind)b, seed);
+	}
+	printf("\ntraversal grid (%u seeds, 1%% loss, 0.5%% duplication, 1%% reordering): \"n/m t\" = n of m runs ended direct, t = mean virtual"
+	       " time from the\nintroduction request to the first message over the direct path;"
+	       " \"R m/m\" = relayed (direct impossible), all m\nruns delivered every message;"
+	       " \"B\" = birthday pair (~64%% per attempt; retried 2 s later, then after 30 s, 60 s, ...)\n%-11s",
+	       grid[0][0].runs, "");
+	for (int b = 0; b < NKIND; b++)
+		printf(" %-15s", kind_name[b]);
+	printf("\n");
+	for (int a = 0; a < NKIND; a++) {
+		printf("%-11s", kind_name[a]);
+		for (int b = 0; b < NKIND; b++) {
+			const cell *c = b >= a ? &grid[a][b] : &grid[b][a];
+			char txt[32];
+			enum expect e = expected((enum kind)a, (enum kind)b);
+			if (!c->runs)
+				snprintf(txt, sizeof(txt), "-");
+			else if (e == E_RELAY)
+				snprintf(txt, sizeof(txt), "R %u/%u", c->connected, c->runs);
+			else if (c->t_n)
+				snprintf(txt, sizeof(txt), "%s%u/%u %.2fs", e == E_BIRTHDAY ? "B " : "", c->direct,
+					 c->runs, (double)c->t_sum / c->t_n / 1e6);
+			else
+				snprintf(txt, sizeof(txt), "%s%u/%u", e == E_BIRTHDAY ? "B " : "", c->direct, c->runs);
+			printf(" %-15s", txt);
+		}
+		printf("\n");
+	}
+	/* birthday pairs: over enough seeds at least one must have gone direct (P(miss) < 1e-3 at 6) */
+	for (int a = 0; a < NKIND; a++)
+		for (int b = a; b < NKIND; b++)
+			if (expected((enum kind)a, (enum kind)b) == E_BIRTHDAY && grid[a][b].runs >= 6)
+				assert_true(grid[a][b].direct > 0);
+}
+
+
+/* Two hosts behind one NAT that does not hairpin meet over their host candidates. */
+static void test_same_nat(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 6)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		c.hairpin = false;
+		sim_nat *n = sim_nat_add(s, "198.51.100.10", &c);
+		sim_host *ha = sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
+		sim_host *hb = sim_host_add_behind(s, n, "10.0.0.3", NULL, NULL);
+		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
+		sim_link_set_both(s, ha, hb, &lan);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 20 * SEC);
+		unsigned sock;
+		konce_addr pa, pb, host_a = sim_host_addr(ha, TP_MAIN_PORT), host_b = sim_host_addr(hb, TP_MAIN_PORT);
+		SIM_ASSERT(s, konce_punch_path(w.a.pu, &sock, &pa) && sock == 0 && konce_addr_eq(&pa, &host_b));
+		SIM_ASSERT(s, konce_punch_path(w.b.pu, &sock, &pb) && sock == 0 && konce_addr_eq(&pb, &host_a));
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		SIM_ASSERT_EQ(s, sim_nat_counters_get(n)->hairpinned, 0);
+		world_free(&w);
+	}
+}
+
+/* A direct path whose NAT forgets its mappings mid-transfer: both sides notice through unanswered
+ * keepalives, fall back to the relay, re-register, are introduced again and go direct again; every
+ * message arrives.  A's NAT allocates at random, so after the flush its mapping has a new port
+ * that B's port-restricted filter refuses: rebinding alone cannot repair the path. */
+static void test_flush_recovers(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 6)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat_cfg ca = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		ca.ports = SIM_NAT_PORT_RANDOM;
+		sim_nat_cfg cb = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		sim_nat *na = sim_nat_add(s, "198.51.100.10", &ca), *nb = sim_nat_add(s, "198.51.100.20", &cb);
+		sim_host *ha = sim_host_add_behind(s, na, "10.0.0.2", NULL, NULL);
+		sim_host *hb = sim_host_add_behind(s, nb, "10.0.0.2", NULL, NULL);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, 60, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, 60, NULL, NULL);
+		w.a.msg_every = w.b.msg_every = SEC;
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 20 * SEC);
+		if (getenv("TP_DEBUG"))
+			fprintf(stderr, "flush seed %llu before: a %s (att %llu relay %u up %llu nat %d) b %s (att %llu relay %u nat %d)\n",
+				(unsigned long long)seed, konce_path_state_name(konce_punch_state(w.a.pu)),
+				(unsigned long long)konce_punch_counters(w.a.pu)->attempts, w.a.ev_relay,
+				(unsigned long long)konce_punch_counters(w.a.pu)->upgrades, konce_rdvc_nat(w.a.rc).mapping,
+				konce_path_state_name(konce_punch_state(w.b.pu)),
+				(unsigned long long)konce_punch_counters(w.b.pu)->attempts, w.b.ev_relay,
+				konce_rdvc_nat(w.b.rc).mapping);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT);
+		sim_nat_flush(na);
+		uint64_t flushed = sim_now(s);
+		sim_run_until(s, 120 * SEC);
+		if (getenv("TP_DEBUG"))
+			printf("flush seed %llu: lost a %u b %u, relayed rx a %u b %u, attempts a %llu b %llu, "
+			       "direct again a %.1fs b %.1fs, rebinds a %llu b %llu\n", (unsigned long long)seed,
+			       w.a.ev_lost, w.b.ev_lost, w.a.relay_rx, w.b.relay_rx,
+			       (unsigned long long)konce_punch_counters(w.a.pu)->attempts,
+			       (unsigned long long)konce_punch_counters(w.b.pu)->attempts,
+			       (double)w.a.last_direct_at / 1e6, (double)w.b.last_direct_at / 1e6,
+			       (unsigned long long)konce_punch_counters(w.a.pu)->rebinds,
+			       (unsigned long long)konce_punch_counters(w.b.pu)->rebinds);
+		SIM_ASSERT(s, w.a.ev_lost + w.b.ev_lost >= 1);
+		SIM_ASSERT(s, w.a.relay_rx + w.b.relay_rx > 0);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, w.a.last_direct_at > flushed && w.b.last_direct_at > flushed);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		SIM_ASSERT_EQ(s, w.a.ngot, 60);
+		SIM_ASSERT_EQ(s, w.b.ngot, 60);
+		world_free(&w);
+	}
+}
+
+/* A node that refuses introductions from keys it does not know: no punch, no relayed delivery. */
+static bool allow_none(void *ctx, const uint8_t key[KONCE_WIRE_KEY]) { return false; }
+
+static void test_refuse_unknown(void **state)
+{
+	(void)state;
+	world w;
+	world_init(&w, 1);
+	sim *s = w.s;
+	sim_host *ha = sim_host_add(s, "203.0.113.10", NULL, NULL), *hb = sim_host_add(s, "203.0.113.20", NULL, NULL);
+	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+	random_keys(s, ka, kb);
+	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, allow_none, NULL);
+	tp_peer_connect_at(&w.a, 2 * SEC);
+	sim_run_until(s, 20 * SEC);
+	SIM_ASSERT(s, konce_rdvc_counters(w.b.rc)->refused > 0);
+	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.b.rc)->intros, 0);
+	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PATH_IDLE);
+	SIM_ASSERT(s, w.b.probes_refused > 0);
+	SIM_ASSERT_EQ(s, w.b.ngot, 0);
+	SIM_ASSERT(s, !tp_peer_done(&w.a));
+	world_free(&w);
+}
+
+/* Forged registrations and introduction requests from thousands of spoofed sources: the
+ * rendezvous allocates nothing, its table stays within its slots, and the honest pair that had
+ * registered before is still introduced and goes direct. */
+typedef struct flood {
+	sim *s;
+	sim_host *h;
+	konce_addr rdv;
+	uint64_t until, sent;
+} flood;
+
+static void flood_tick(void *ctx, uint64_t now)
+{
+	flood *f = ctx;
+	if (now >= f->until)
+		return;
+	uint8_t ip4[4] = {(uint8_t)(1 + sim_rand_below(f->s, 223)), (uint8_t)sim_rand(f->s),
+			  (uint8_t)sim_rand(f->s), (uint8_t)sim_rand(f->s)};
+	konce_addr from;
+	konce_addr_from_v4(&from, ip4, (uint16_t)(1024 + sim_rand_below(f->s, 60000)));
+	konce_rdv_msg m = {.type = (f->sent & 1) ? KONCE_RDV_INTRO_REQUEST : KONCE_RDV_REGISTER,
+			   .id = sim_rand(f->s)};
+	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
+		m.key[i] = (uint8_t)sim_rand(f->s);
+		m.target[i] = (uint8_t)sim_rand(f->s);
+	}
+	m.ncand = m.type == KONCE_RDV_REGISTER ? KONCE_RDV_MAX_REG_CANDS : 0;
+	for (unsigned i = 0; i < m.ncand; i++) {
+		m.cand[i].type = KONCE_CAND_HOST;
+		m.cand[i].addr = from;
+	}
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	sim_send_spoofed(f->s, f->h, &from, &f->rdv, buf, len);
+	f->sent++;
+	sim_at(f->s, now + 200, flood_tick, f);
+}
+
+static void test_rendezvous_flood(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 3)
+	{
+		sim *s = sim_new(seed);
+		world w;
+		memset(&w, 0, sizeof(w));
+		w.s = s;
+		sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01};
+		sim_link_default(s, &dflt);
+		konce_rdv_cfg rc = {.slots = 512};
+		tp_rdv_init(&w.r1, s, "192.0.2.1", &rc);
+		tp_rdv_init(&w.r2, s, "192.0.2.2", &rc);
+		w.rdv[0] = sim_host_addr(w.r1.h, TP_RDV_PORT);
+		w.rdv[1] = sim_host_addr(w.r2.h, TP_RDV_PORT);
+		const konce_env *renv = sim_host_env(w.r1.h);
+		uint64_t allocs = sim_env_allocs(renv);
+		sim_nat *na, *nb;
+		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 5 * SEC);
+		flood f = {s, sim_host_add(s, "192.0.2.66", NULL, NULL), w.rdv[0], 30 * SEC, 0};
+		sim_at(s, SEC, flood_tick, &f);
+		sim_run_until(s, 35 * SEC);
+		const struct konce_rdv_counters *c = konce_rdv_counters(w.r1.r);
+		SIM_ASSERT(s, f.sent > 100000);
+		SIM_ASSERT(s, c->table_full > 0);          /* the flood did fill the table */
+		SIM_ASSERT(s, c->not_registered > 50000);  /* forged requests were never answered */
+		SIM_ASSERT(s, konce_rdv_count(w.r1.r, sim_now(s)) <= 512);
+		SIM_ASSERT_EQ(s, sim_env_allocs(renv), allocs);
+		SIM_ASSERT(s, c->intros >= 1);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
+/* A negative control for the rule: registered with one rendezvous only, a peer cannot tell that
+ * its NAT allocates sequentially, so nobody predicts its ports, and port-restricted against
+ * symmetric-sequential (direct in the matrix, by prediction) must relay. */
+static void test_prediction_needed(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 4)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat *na, *nb;
+		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 1, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 20 * SEC);
+		SIM_ASSERT_EQ(s, konce_rdvc_nat(w.b.rc).mapping, KONCE_NATMAP_UNKNOWN);
+		SIM_ASSERT_EQ(s, konce_punch_state(w.a.pu), KONCE_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PATH_RELAYED);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
+/* A seed replays exactly: two runs of one pair give the same trace hash. */
+static uint64_t one_run_hash(uint64_t seed)
+{
+	world w;
+	world_init(&w, seed);
+	sim *s = w.s;
+	sim_nat *na, *nb;
+	sim_host *ha = make_host(s, K_CGNAT, 0, &na), *hb = make_host(s, K_SYMMETRIC, 1, &nb);
+	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+	random_keys(s, ka, kb);
+	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+	tp_peer_connect_at(&w.a, 2 * SEC);
+	sim_run_until(s, 40 * SEC);
+	uint64_t h = sim_trace_hash(s);
+	world_free(&w);
+	return h;
+}
+
+static void test_replay(void **state)
+{
+	(void)state;
+	assert_true(one_run_hash(5) == one_run_hash(5));
+	assert_true(one_run_hash(5) != one_run_hash(6));
+}
+
+/* The start-time formula: A is 10 ms from the rendezvous, B 70 ms, yet their first probes leave
+ * within a few milliseconds of each other (the rendezvous measured both RTTs and told A to wait
+ * 60 ms longer).  With equal delays instead, B would start 60 ms after A. */
+static void test_start_times_cross(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 8)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat *na, *nb;
+		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_PORT_RESTRICTED, 1, &nb);
+		sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 1 * MS};
+		sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 1 * MS};
+		sim_link_cfg mid = {.delay_us = 25 * MS, .jitter_us = 1 * MS};
+		sim_link_set_both(s, ha, w.r1.h, &near);
+		sim_link_set_both(s, hb, w.r1.h, &far);
+		sim_link_set_both(s, ha, w.r2.h, &mid);
+		sim_link_set_both(s, hb, w.r2.h, &mid);
+		sim_link_set_both(s, ha, hb, &mid); /* lossless here: the timing alone is under test */
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 10 * SEC);
+		SIM_ASSERT(s, w.a.first_probe_at && w.b.first_probe_at);
+		SIM_ASSERT_EQ(s, w.a.first_probe_intro, w.b.first_probe_intro);
+		uint64_t d = w.a.first_probe_at > w.b.first_probe_at ? w.a.first_probe_at - w.b.first_probe_at
+								   : w.b.first_probe_at - w.a.first_probe_at;
+		if (getenv("TP_DEBUG"))
+			fprintf(stderr, "start seed %llu: first probes a %.4f b %.4f s\n", (unsigned long long)seed,
+				w.a.first_probe_at / 1e6, w.b.first_probe_at / 1e6);
+		SIM_ASSERT(s, d <= 4 * MS);
+		/* and the first probes already worked: direct within the first round */
+		SIM_ASSERT(s, w.a.last_direct_at && w.a.last_direct_at < w.a.first_probe_at + 100 * MS);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_start_times_cross),
+		cmocka_unit_test(test_same_nat),
+		cmocka_unit_test(test_flush_recovers),
+		cmocka_unit_test(test_refuse_unknown),
+		cmocka_unit_test(test_rendezvous_flood),
+		cmocka_unit_test(test_prediction_needed),
+		cmocka_unit_test(test_replay),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

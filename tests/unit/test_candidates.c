@@ -1,0 +1,140 @@
+/* test_candidates.c - mapping classification, port prediction, gathering and target order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/candidates.h"
+
+static konce_addr addr(const char *s)
+{
+	konce_addr a;
+	assert_int_equal(konce_addr_parse(&a, s), 0);
+	return a;
+}
+
+static void test_classify(void **state)
+{
+	(void)state;
+	konce_addr r[3];
+	memset(r, 0, sizeof(r));
+	konce_natinfo n = konce_cand_classify(r, 0);
+	assert_int_equal(n.mapping, KONCE_NATMAP_UNKNOWN);
+	r[0] = addr("198.51.100.1:5000");
+	n = konce_cand_classify(r, 1);
+	assert_int_equal(n.mapping, KONCE_NATMAP_UNKNOWN); /* one rendezvous cannot tell */
+	assert_int_equal(n.last_port, 5000);
+	r[1] = r[0];
+	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EIM);
+	r[1].port = 5001;
+	n = konce_cand_classify(r, 2);
+	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(n.step, 1);
+	assert_int_equal(n.last_port, 5001);
+	r[0].port = 5003, r[1].port = 5000; /* answers in either order */
+	n = konce_cand_classify(r, 2);
+	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(n.step, 3);
+	assert_int_equal(n.last_port, 5003);
+	r[1].port = 5000 + KONCE_RDV_SEQ_MAX_STEP + 3 + 1;
+	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
+	r[0].port = 40000, r[1].port = 1200;
+	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
+	/* same port on another public address (address pooling): endpoint-dependent */
+	r[0] = addr("198.51.100.1:5000"), r[1] = addr("198.51.100.2:5000");
+	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
+	/* three rendezvous: evenly spaced is sequential, uneven is not */
+	r[0].port = 100, r[1].port = 102, r[2] = addr("198.51.100.1:104");
+	r[1] = addr("198.51.100.1:102");
+	n = konce_cand_classify(r, 3);
+	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(n.step, 2);
+	r[2].port = 105;
+	assert_int_equal(konce_cand_classify(r, 3).mapping, KONCE_NATMAP_EDM_RANDOM);
+}
+
+static void test_predict(void **state)
+{
+	(void)state;
+	konce_addr ip = addr("198.51.100.1:1"), out[KONCE_PREDICT_WINDOW];
+	konce_natinfo n = {KONCE_NATMAP_EDM_SEQ, 2, 5001};
+	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(out[i].port, 5001 + 2 * (i + 1));
+		assert_memory_equal(out[i].ip, ip.ip, 16);
+	}
+	n.last_port = 65533; /* the top of the port space: stop rather than wrap to an unknown base */
+	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 1);
+	assert_int_equal(out[0].port, 65535);
+	n.mapping = KONCE_NATMAP_EDM_RANDOM;
+	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 0);
+	n.mapping = KONCE_NATMAP_EIM;
+	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 0);
+}
+
+static void test_gather(void **state)
+{
+	(void)state;
+	konce_addr host[2] = {addr("10.0.0.2:7000"), addr("203.0.113.5:7000")};
+	konce_addr refl[2] = {addr("203.0.113.5:7000"), addr("198.51.100.9:7000")};
+	konce_addr mapped[1] = {addr("198.51.100.9:30000")};
+	konce_cand c[8];
+	unsigned n = konce_cand_gather(c, 8, host, 2, refl, 2, mapped, 1);
+	assert_int_equal(n, 4); /* the public host address is not repeated as reflexive */
+	assert_int_equal(c[0].type, KONCE_CAND_HOST);
+	assert_int_equal(c[1].type, KONCE_CAND_HOST);
+	assert_int_equal(c[2].type, KONCE_CAND_MAPPED);
+	assert_int_equal(c[3].type, KONCE_CAND_REFLEXIVE);
+	assert_true(konce_addr_eq(&c[3].addr, &refl[1]));
+	assert_int_equal(konce_cand_gather(c, 2, host, 2, refl, 2, mapped, 1), 2);
+}
+
+static void test_target_order(void **state)
+{
+	(void)state;
+	konce_cand c[4] = {{KONCE_CAND_REFLEXIVE, addr("198.51.100.7:4001")},
+			   {KONCE_CAND_HOST, addr("10.0.0.9:7000")},
+			   {KONCE_CAND_REFLEXIVE, addr("198.51.100.7:4002")},
+			   {KONCE_CAND_MAPPED, addr("198.51.100.7:30000")}};
+	konce_natinfo eim = {KONCE_NATMAP_EIM, 0, 4002}, seq = {KONCE_NATMAP_EDM_SEQ, 1, 4002};
+	konce_target t[KONCE_CAND_MAX_TARGETS];
+	unsigned n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim);
+	assert_int_equal(n, 4);
+	assert_int_equal(t[0].type, KONCE_CAND_HOST);
+	assert_int_equal(t[1].type, KONCE_CAND_MAPPED);
+	assert_int_equal(t[2].type, KONCE_CAND_REFLEXIVE);
+	assert_int_equal(t[2].addr.port, 4001);
+	/* a sequential peer: the predicted window comes before the reflexive addresses */
+	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq);
+	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
+	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++) {
+		assert_int_equal(t[2 + i].type, KONCE_CAND_PREDICTED);
+		assert_int_equal(t[2 + i].addr.port, 4003 + i);
+		assert_int_equal(t[2 + i].sock, 0);
+	}
+	assert_int_equal(t[2 + KONCE_PREDICT_WINDOW].type, KONCE_CAND_REFLEXIVE);
+	/* bounded by cap */
+	assert_int_equal(konce_cand_targets(t, 3, c, 4, &seq), 3);
+	/* add_target de-duplicates by (sock, addr) */
+	konce_target x = {0, c[1].addr, KONCE_CAND_PEER_REFLEXIVE};
+	n = 4;
+	konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim);
+	assert_false(konce_cand_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
+	x.sock = 3;
+	assert_true(konce_cand_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
+	assert_int_equal(n, 5);
+	assert_false(konce_cand_add_target(t, &n, 5, &(konce_target){0, addr("1.2.3.4:5"), 1}));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_predict),
+		cmocka_unit_test(test_gather),
+		cmocka_unit_test(test_target_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,421 @@
+/* test_punch.c - the path state machine and probe scheduler: start time and pacing, first pair
+ * wins, acks and peer-reflexive targets, give-up and upgrade backoff, keepalive loss, rebinding,
+ * birthday probing, and no allocation after construction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/punch.h"
+#include "tests/unit/count_env.h"
+
+#define MS 1000ULL
+#define SEC 1000000ULL
+
+static const uint8_t low[KONCE_WIRE_KEY] = {1}, high[KONCE_WIRE_KEY] = {2};
+
+static konce_addr addr(const char *s)
+{
+	konce_addr a;
+	assert_int_equal(konce_addr_parse(&a, s), 0);
+	return a;
+}
+
+typedef struct rig {
+	count_env ce;
+	konce_punch *p;
+	konce_cand cand[3];
+	konce_punch_intro in;
+	konce_punch_out out[2048];
+	unsigned nout;
+	uint64_t now;
+} rig;
+
+static void rig_init(rig *r, const uint8_t *self, const uint8_t *peer)
+{
+	memset(r, 0, sizeof(*r));
+	count_env_init(&r->ce, 3);
+	assert_int_equal(konce_punch_new(&r->p, &r->ce.env, self, peer), 0);
+	r->cand[0] = (konce_cand){KONCE_CAND_HOST, addr("10.0.0.9:7000")};
+	r->cand[1] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("198.51.100.7:4001")};
+	r->in = (konce_punch_intro){.intro_id = 77, .delay_us = 50 * MS, .peer_cands = r->cand, .npeer = 2,
+				    .peer_nat = {KONCE_NATMAP_EIM, 0, 4001}, .self_nat = {KONCE_NATMAP_EIM, 0, 0}};
+}
+
+static void drain(rig *r)
+{
+	konce_punch_out o;
+	while (konce_punch_poll(r->p, &o)) {
+		assert_true(r->nout < 2048);
+		r->out[r->nout++] = o;
+	}
+}
+
+/* Runs timers up to t, one expiry at a time, collecting output. */
+static void run_to(rig *r, uint64_t t)
+{
+	for (;;) {
+		uint64_t n = konce_punch_next_timer(r->p);
+		if (n > t)
+			break;
+		r->now = n > r->now ? n : r->now;
+		konce_punch_timer(r->p, r->now);
+		drain(r);
+	}
+	r->now = t;
+}
+
+static bool next_event(rig *r, enum konce_punch_ev_type type)
+{
+	konce_punch_event e;
+	return konce_punch_poll_event(r->p, &e) && e.type == type;
+}
+
+static void test_schedule_and_pacing(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	r.now = 10 * SEC;
+	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	uint64_t T = 10 * SEC + 50 * MS;
+	assert_int_equal(konce_punch_next_timer(r.p), T); /* nothing before the start time */
+	konce_punch_timer(r.p, T);
+	drain(&r);
+	assert_int_equal(r.nout, 1); /* the host candidate first */
+	assert_true(konce_addr_eq(&r.out[0].to, &r.cand[0].addr));
+	assert_false(r.out[0].ack);
+	assert_int_equal(r.out[0].intro_id, 77);
+	assert_int_equal(konce_punch_next_timer(r.p), T + KONCE_PUNCH_PACE_MS * MS);
+	konce_punch_timer(r.p, T + KONCE_PUNCH_PACE_MS * MS);
+	drain(&r);
+	assert_int_equal(r.nout, 2);
+	assert_true(konce_addr_eq(&r.out[1].to, &r.cand[1].addr));
+	assert_int_equal(konce_punch_next_timer(r.p), T + 100 * MS); /* the second round */
+	run_to(&r, T + 3999 * MS);
+	assert_int_equal(r.nout, 9 * 2); /* nine rounds of two */
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	run_to(&r, T + KONCE_PUNCH_GIVEUP_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	konce_punch_free(r.p);
+	assert_int_equal(r.ce.live, 0);
+	assert_int_equal(r.ce.allocs, 1);
+}
+
+static void test_first_pair_wins(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + 10 * MS);
+	/* an ack with a stale intro id, and one from an address we never probed, count for nothing */
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 76, 1, r.now);
+	konce_punch_input(r.p, 0, &(konce_addr){0}, true, 77, 1, r.now);
+	konce_punch_input(r.p, 5, &r.cand[1].addr, true, 77, 1, r.now); /* right address, wrong socket */
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_counters(r.p)->stale, 1);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 2, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	unsigned sock;
+	konce_addr path;
+	assert_true(konce_punch_path(r.p, &sock, &path));
+	assert_true(konce_addr_eq(&path, &r.cand[1].addr) && sock == 0);
+	/* a later ack from the other candidate does not move the path */
+	konce_punch_input(r.p, 0, &r.cand[0].addr, true, 77, 1, r.now);
+	assert_true(konce_punch_path(r.p, &sock, &path));
+	assert_true(konce_addr_eq(&path, &r.cand[1].addr));
+	assert_false(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	/* KONCE_PUNCH_EXTRA more probes to the winner, and then only keepalives */
+	unsigned before = r.nout;
+	run_to(&r, r.now + 5 * SEC);
+	assert_int_equal(r.nout - before, KONCE_PUNCH_EXTRA);
+	for (unsigned i = before; i < r.nout; i++)
+		assert_true(konce_addr_eq(&r.out[i].to, &r.cand[1].addr));
+	konce_punch_free(r.p);
+}
+
+static void test_probe_in_acks_and_learns(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	konce_addr prflx = addr("198.51.100.7:9999");
+	konce_punch_input(r.p, 0, &prflx, false, 77, 41, 10 * MS); /* before our own start time */
+	drain(&r);
+	assert_int_equal(r.nout, 2);
+	assert_true(r.out[0].ack && r.out[0].seq == 41 && r.out[0].intro_id == 77);
+	assert_true(konce_addr_eq(&r.out[0].to, &prflx) && konce_addr_eq(&r.out[0].seen, &prflx));
+	assert_false(r.out[1].ack); /* triggered probe to the new peer-reflexive address */
+	assert_true(konce_addr_eq(&r.out[1].to, &prflx));
+	/* the same address again: acked, not added twice */
+	konce_punch_input(r.p, 0, &prflx, false, 77, 42, 11 * MS);
+	drain(&r);
+	assert_int_equal(r.nout, 3);
+	assert_true(r.out[2].ack);
+	konce_punch_input(r.p, 0, &prflx, true, 77, 1, 12 * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	konce_punch_free(r.p);
+}
+
+static void test_join_without_intro(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_addr from = addr("203.0.113.3:5000");
+	konce_punch_input(r.p, 0, &from, false, 1234, 1, 5 * SEC);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	drain(&r);
+	assert_int_equal(r.nout, 2);
+	assert_int_equal(r.out[1].intro_id, 1234); /* we take the peer's attempt as ours */
+	konce_punch_input(r.p, 0, &from, true, 1234, 1, 5 * SEC + 30 * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	konce_punch_free(r.p);
+}
+
+static void test_giveup_and_upgrade_backoff(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high); /* low key: controlling */
+	assert_true(konce_punch_controlling(r.p));
+	konce_punch_start(r.p, &r.in, 0);
+	uint64_t T = 50 * MS;
+	run_to(&r, T + KONCE_PUNCH_GIVEUP_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	uint64_t relayed_at = r.now;
+	/* not one probe heard from the peer: its INTRO was probably lost, so one quick retry */
+	run_to(&r, relayed_at + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	/* no intro comes: asked again 30 s later, then 60 s (the backoff doubled) */
+	uint64_t t1 = r.now;
+	run_to(&r, t1 + KONCE_UPGRADE_FIRST_MS * MS - 1);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, t1 + KONCE_UPGRADE_FIRST_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, r.now + 2 * KONCE_UPGRADE_FIRST_MS * MS - 1);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, r.now + 1);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	/* an attempt that heard the peer but never verified a pair waits the full backoff: 240 s, as
+	 * each of the three upgrades so far doubled it */
+	r.in.intro_id = 90;
+	konce_punch_start(r.p, &r.in, r.now);
+	konce_punch_input(r.p, 0, &(konce_addr){{0}, 1}, false, 90, 1, r.now + 60 * MS);
+	uint64_t s0 = r.now;
+	run_to(&r, s0 + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	uint64_t gave = r.now;
+	run_to(&r, gave + 8 * KONCE_UPGRADE_FIRST_MS * MS - 1);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	run_to(&r, gave + 8 * KONCE_UPGRADE_FIRST_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	/* the intro comes: PROBING, fails again, next upgrade waits longer, capped */
+	r.in.intro_id = 78;
+	konce_punch_start(r.p, &r.in, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	for (int i = 0; i < 10; i++) {
+		run_to(&r, r.now + KONCE_UPGRADE_MAX_MS * MS);
+		konce_punch_event e;
+		while (konce_punch_poll_event(r.p, &e))
+			;
+	}
+	uint64_t up = konce_punch_counters(r.p)->upgrades;
+	run_to(&r, r.now + KONCE_UPGRADE_MAX_MS * MS);
+	assert_int_equal(konce_punch_counters(r.p)->upgrades, up + 1);
+	konce_punch_free(r.p);
+
+	/* the non-controlling side never asks */
+	rig_init(&r, high, low);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 1000 * SEC);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	assert_int_equal(konce_punch_counters(r.p)->upgrades, 0);
+	assert_int_equal(konce_punch_next_timer(r.p), UINT64_MAX);
+	konce_punch_free(r.p);
+}
+
+static void test_keepalive_loss(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	uint64_t direct_at = r.now;
+	run_to(&r, direct_at + KONCE_PATH_KEEPALIVE_MS * MS);
+	unsigned n = r.nout;
+	assert_true(konce_addr_eq(&r.out[n - 1].to, &r.cand[1].addr)); /* keepalive probe */
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, r.out[n - 1].seq, r.now + 30 * MS);
+	/* answered: the next is a full period later */
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	/* now silence: probes at +0, +0.7, +1.4 s, then the path is declared lost */
+	uint64_t t0 = konce_punch_next_timer(r.p);
+	run_to(&r, t0 + 2 * KONCE_PATH_PROBE_RETRY_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	run_to(&r, t0 + 3 * KONCE_PATH_PROBE_RETRY_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
+	/* after a loss the controlling side asks for a new intro soon, not after the long backoff */
+	run_to(&r, r.now + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_UPGRADE));
+	konce_punch_free(r.p);
+}
+
+static void test_rebinding(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	drain(&r);
+	unsigned n = r.nout;
+	konce_addr moved = addr("198.51.100.7:4555");
+	konce_punch_input(r.p, 0, &moved, false, 77, 9, r.now);
+	drain(&r);
+	assert_int_equal(r.nout, n + 2); /* ack, and a probe to validate the new address */
+	assert_true(!r.out[n + 1].ack && konce_addr_eq(&r.out[n + 1].to, &moved));
+	unsigned sock;
+	konce_addr path;
+	konce_punch_path(r.p, &sock, &path);
+	assert_true(konce_addr_eq(&path, &r.cand[1].addr)); /* not used before it answers */
+	konce_punch_input(r.p, 0, &moved, true, 77, r.out[n + 1].seq, r.now + 20 * MS);
+	konce_punch_path(r.p, &sock, &path);
+	assert_true(konce_addr_eq(&path, &moved));
+	assert_int_equal(konce_punch_counters(r.p)->rebinds, 1);
+	konce_punch_free(r.p);
+}
+
+static void test_birthday(void **state)
+{
+	(void)state;
+	rig r;
+	/* we map EIM, the peer allocates at random: spray random ports of its IP from sock 0 */
+	rig_init(&r, low, high);
+	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + KONCE_PUNCH_BIRTHDAY_AT_MS * MS - 1);
+	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, 0); /* not before T + 1 s */
+	run_to(&r, 50 * MS + 1600 * MS - 1);
+	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, KONCE_PUNCH_BIRTHDAY);
+	unsigned spray = 0;
+	for (unsigned i = 0; i < r.nout; i++)
+		if (r.out[i].sock == 0 && memcmp(r.out[i].to.ip, r.cand[1].addr.ip, 16) == 0 &&
+		    !konce_addr_eq(&r.out[i].to, &r.cand[1].addr))
+			spray++;
+	assert_int_equal(spray, KONCE_PUNCH_BIRTHDAY);
+	/* an ack from one of the sprayed ports verifies it */
+	konce_addr hit = r.out[r.nout - 7].to;
+	konce_punch_input(r.p, 0, &hit, true, 77, 1, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	konce_punch_free(r.p);
+
+	/* we allocate at random, the peer maps EIM: 256 sockets to its reflexive address */
+	rig_init(&r, low, high);
+	r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, 5 * KONCE_PUNCH_BIRTHDAY);
+	bool seen[KONCE_PUNCH_BIRTHDAY + 1] = {0};
+	for (unsigned i = 0; i < r.nout; i++)
+		if (r.out[i].sock)
+			seen[r.out[i].sock] = konce_addr_eq(&r.out[i].to, &r.cand[1].addr);
+	for (unsigned s = 1; s <= KONCE_PUNCH_BIRTHDAY; s++)
+		assert_true(seen[s]);
+	/* the whole attempt stayed within its documented budget */
+	assert_true(konce_punch_counters(r.p)->probes <= 9 * KONCE_CAND_MAX_TARGETS + 5 * KONCE_PUNCH_BIRTHDAY);
+	konce_punch_free(r.p);
+
+	/* both sides endpoint-dependent: no birthday, and a random peer gets no prediction either */
+	rig_init(&r, low, high);
+	r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_SEQ, 1, 0};
+	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, 0);
+	assert_int_equal(konce_punch_counters(r.p)->probes, 9 * 2);
+	konce_punch_free(r.p);
+}
+
+static void test_bad_start(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	r.in.npeer = 0;
+	assert_int_equal(konce_punch_start(r.p, &r.in, 0), -22);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_IDLE);
+	assert_int_equal(konce_punch_next_timer(r.p), UINT64_MAX);
+	/* a repeated INTRO does not restart the schedule */
+	r.in.npeer = 2;
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	unsigned n = r.nout;
+	konce_punch_start(r.p, &r.in, r.now);
+	run_to(&r, 99 * MS);
+	assert_int_equal(r.nout, n);
+	konce_punch_free(r.p);
+}
+
+static void test_relay_heard_and_duplicates(void **state)
+{
+	(void)state;
+	rig r;
+	/* our INTRO was lost and the peer already relays: leave IDLE, and (controlling) ask soon */
+	rig_init(&r, low, high);
+	konce_punch_relay_heard(r.p, 5 * SEC);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	assert_int_equal(konce_punch_next_timer(r.p), 5 * SEC + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
+	konce_punch_relay_heard(r.p, 6 * SEC); /* only from IDLE */
+	assert_false(konce_punch_poll_event(r.p, &(konce_punch_event){0}));
+	konce_punch_free(r.p);
+	/* the non-controlling side waits for the other to ask */
+	rig_init(&r, high, low);
+	konce_punch_relay_heard(r.p, 5 * SEC);
+	assert_int_equal(konce_punch_next_timer(r.p), UINT64_MAX);
+	konce_punch_free(r.p);
+	/* a duplicated INTRO arriving after the path is direct changes nothing */
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_counters(r.p)->attempts, 1);
+	/* a new one (the peer's side broke and it asked again) starts probing */
+	r.in.intro_id = 78;
+	konce_punch_start(r.p, &r.in, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	konce_punch_free(r.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schedule_and_pacing),
+		cmocka_unit_test(test_first_pair_wins),
+		cmocka_unit_test(test_probe_in_acks_and_learns),
+		cmocka_unit_test(test_join_without_intro),
+		cmocka_unit_test(test_giveup_and_upgrade_backoff),
+		cmocka_unit_test(test_keepalive_loss),
+		cmocka_unit_test(test_rebinding),
+		cmocka_unit_test(test_birthday),
+		cmocka_unit_test(test_bad_start),
+		cmocka_unit_test(test_relay_heard_and_duplicates),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,250 @@
+/* test_rdvclient.c - the peer side of rendezvous: registering with every rendezvous at once,
+ * resends and refresh, the RTT echo, mapping classification, introductions, refusal of unknown
+ * keys and relaying. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/rdvclient.h"
+#include "tests/unit/count_env.h"
+
+#define MS 1000ULL
+#define SEC 1000000ULL
+
+static konce_addr addr(const char *s)
+{
+	konce_addr a;
+	assert_int_equal(konce_addr_parse(&a, s), 0);
+	return a;
+}
+
+static const uint8_t me[KONCE_WIRE_KEY] = {7}, friend_key[KONCE_WIRE_KEY] = {8}, stranger[KONCE_WIRE_KEY] = {9};
+
+static bool allow_friend(void *ctx, const uint8_t key[KONCE_WIRE_KEY])
+{
+	return memcmp(key, friend_key, KONCE_WIRE_KEY) == 0;
+}
+
+typedef struct rig {
+	count_env ce;
+	konce_rdvc *c;
+	konce_addr rdv[2], host;
+} rig;
+
+static void rig_init(rig *g, bool (*allow)(void *, const uint8_t *))
+{
+	count_env_init(&g->ce, 2);
+	g->rdv[0] = addr("192.0.2.1:3478");
+	g->rdv[1] = addr("192.0.2.2:3478");
+	g->host = addr("10.0.0.2:7000");
+	konce_rdvc_cfg cfg = {.env = &g->ce.env, .key = me, .rdv = g->rdv, .nrdv = 2, .host = &g->host,
+			      .nhost = 1, .allow = allow};
+	assert_int_equal(konce_rdvc_new(&g->c, &cfg, 0), 0);
+}
+
+/* Pops the next datagram, which must go to `to`; returns it decoded. */
+static konce_rdv_msg pop(rig *g, const konce_addr *to, uint8_t buf[KONCE_RDV_MAX_MSG])
+{
+	size_t n;
+	konce_addr dst;
+	assert_true(konce_rdvc_poll(g->c, buf, &n, &dst));
+	assert_true(konce_addr_eq(&dst, to));
+	konce_rdv_msg m;
+	assert_int_equal(konce_rdv_decode(&m, buf, n), 0);
+	return m;
+}
+
+static void answer(rig *g, unsigned i, const konce_rdv_msg *reg, const char *refl, uint64_t stamp, uint64_t now)
+{
+	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = reg->id, .stamp = stamp, .addr = addr(refl),
+			   .value = 20000};
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t n = konce_rdv_encode(&a, buf, sizeof(buf));
+	konce_rdvc_input(g->c, buf, n, &g->rdv[i], now);
+}
+
+/* Registers with both, the ports given; returns after draining everything. */
+static void register_both(rig *g, const char *r0, const char *r1)
+{
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdvc_timer(g->c, 0);
+	konce_rdv_msg m0 = pop(g, &g->rdv[0], buf), m1 = pop(g, &g->rdv[1], buf);
+	assert_int_equal(m0.type, KONCE_RDV_REGISTER);
+	assert_int_equal(m0.ncand, 1);
+	assert_int_equal(m0.cand[0].type, KONCE_CAND_HOST);
+	assert_int_equal(m0.nat.mapping, KONCE_NATMAP_UNKNOWN);
+	answer(g, 0, &m0, r0, 1000, 30 * MS);
+	konce_rdv_msg echo = pop(g, &g->rdv[0], buf);
+	assert_int_equal(echo.stamp, 1000); /* the RTT sample for the rendezvous */
+	answer(g, 1, &m1, r1, 2000, 40 * MS);
+	konce_rdv_msg echo1 = pop(g, &g->rdv[1], buf);
+	assert_int_equal(echo1.stamp, 2000);
+	/* once both answered: the primary hears what the other saw */
+	konce_rdv_msg upd = pop(g, &g->rdv[0], buf);
+	assert_int_equal(upd.type, KONCE_RDV_REGISTER);
+	assert_int_not_equal(upd.nat.mapping, KONCE_NATMAP_UNKNOWN);
+	answer(g, 0, &upd, r0, 0, 50 * MS); /* no stamp: nothing to echo */
+	answer(g, 1, &echo1, r1, 3000, 50 * MS);
+	while (konce_rdvc_poll(g->c, buf, &(size_t){0}, &(konce_addr){0}))
+		;
+}
+
+static void test_register_classify(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	assert_false(konce_rdvc_registered(g.c));
+	assert_int_equal(konce_rdvc_request_intro(g.c, friend_key, 0), -ENOTCONN);
+	register_both(&g, "198.51.100.5:4000", "198.51.100.5:4001");
+	assert_true(konce_rdvc_registered(g.c));
+	konce_natinfo n = konce_rdvc_nat(g.c);
+	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(n.step, 1);
+	assert_int_equal(n.last_port, 4001);
+	konce_addr r;
+	assert_int_equal(konce_rdvc_reflexive(g.c, 1, &r), 0);
+	assert_int_equal(r.port, 4001);
+	konce_rdvc_event e;
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_REFLEXIVE);
+	/* refresh after the interval the rendezvous asked for, to both at once */
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdvc_next_timer(g.c), 50 * MS + 20 * SEC);
+	konce_rdvc_timer(g.c, 50 * MS + 20 * SEC);
+	konce_rdv_msg m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
+	assert_int_equal(m0.type, KONCE_RDV_REGISTER);
+	assert_int_equal(m1.type, KONCE_RDV_REGISTER);
+	assert_int_equal(m0.ncand, 3); /* host and both reflexive addresses */
+	/* unanswered: sent again a second later; a stale answer is ignored */
+	answer(&g, 0, &(konce_rdv_msg){.id = 1}, "198.51.100.5:4000", 0, 20 * SEC + 100 * MS);
+	assert_int_equal(konce_rdvc_counters(g.c)->ignored, 1);
+	konce_rdvc_timer(g.c, 50 * MS + 21 * SEC);
+	pop(&g, &g.rdv[0], buf);
+	pop(&g, &g.rdv[1], buf);
+	/* from an address that is not a rendezvous: ignored */
+	konce_rdv_msg fake = {.type = KONCE_RDV_REGISTERED, .id = m0.id, .addr = addr("6.6.6.6:6")};
+	size_t n2 = konce_rdv_encode(&fake, buf, sizeof(buf));
+	konce_addr evil = addr("192.0.2.99:3478");
+	konce_rdvc_input(g.c, buf, n2, &evil, 21 * SEC);
+	assert_int_equal(konce_rdvc_counters(g.c)->ignored, 2);
+	konce_rdvc_free(g.c);
+	assert_int_equal(g.ce.live, 0);
+}
+
+static void test_eim(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
+	assert_int_equal(konce_rdvc_nat(g.c).mapping, KONCE_NATMAP_EIM);
+	konce_rdvc_free(g.c);
+}
+
+static void deliver(rig *g, const konce_rdv_msg *m, uint64_t now)
+{
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t n = konce_rdv_encode(m, buf, sizeof(buf));
+	assert_true(n > 0);
+	konce_rdvc_input(g->c, buf, n, &g->rdv[0], now);
+}
+
+static void test_intro_and_relay(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, allow_friend);
+	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
+	konce_rdvc_event e;
+	while (konce_rdvc_poll_event(g.c, &e))
+		;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdvc_request_intro(g.c, friend_key, SEC), 0);
+	konce_rdv_msg req = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(req.type, KONCE_RDV_INTRO_REQUEST);
+	assert_memory_equal(req.key, me, 32);
+	assert_memory_equal(req.target, friend_key, 32);
+	/* unanswered: asked again each second, five times, then INTRO_FAIL with reason 0 */
+	for (int i = 1; i < 5; i++) {
+		konce_rdvc_timer(g.c, SEC + (uint64_t)i * SEC);
+		assert_int_equal(pop(&g, &g.rdv[0], buf).id, req.id);
+	}
+	konce_rdvc_timer(g.c, 6 * SEC);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO_FAIL);
+	assert_int_equal(e.reason, 0);
+	/* asked again, answered */
+	konce_rdvc_request_intro(g.c, friend_key, 7 * SEC);
+	req = pop(&g, &g.rdv[0], buf);
+	konce_rdv_msg in = {.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 55,
+			    .value = 1234, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
+	memcpy(in.key, friend_key, 32);
+	in.cand[0] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("203.0.113.9:9")};
+	deliver(&g, &in, 7 * SEC + 50 * MS);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO);
+	assert_true(e.initiator);
+	assert_int_equal(e.intro_id, 55);
+	assert_int_equal(e.delay_us, 1234);
+	assert_int_equal(e.ncand, 1);
+	assert_int_equal(konce_rdvc_next_timer(g.c), 50 * MS + 20 * SEC); /* no more resends */
+	/* a stranger's introduction and relayed payloads are dropped */
+	memcpy(in.key, stranger, 32);
+	deliver(&g, &in, 8 * SEC);
+	konce_rdv_msg rl = {.type = KONCE_RDV_RELAYED, .payload = (const uint8_t *)"hi", .len = 2};
+	memcpy(rl.key, stranger, 32);
+	deliver(&g, &rl, 8 * SEC);
+	assert_false(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(konce_rdvc_counters(g.c)->refused, 2);
+	memcpy(rl.key, friend_key, 32);
+	deliver(&g, &rl, 8 * SEC);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_RELAYED);
+	assert_int_equal(e.len, 2);
+	assert_memory_equal(e.data, "hi", 2);
+	/* sending through the relay */
+	assert_int_equal(konce_rdvc_relay(g.c, friend_key, (const uint8_t *)"yo", 2, 9 * SEC), 0);
+	konce_rdv_msg r = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(r.type, KONCE_RDV_RELAY);
+	assert_memory_equal(r.target, friend_key, 32);
+	assert_int_equal(r.len, 2);
+	uint8_t big[KONCE_RDV_MAX_RELAY + 1] = {0};
+	assert_int_equal(konce_rdvc_relay(g.c, friend_key, big, sizeof(big), 9 * SEC), -EMSGSIZE);
+	/* re-registering after a lost path goes to every rendezvous at once */
+	konce_rdvc_reregister(g.c, 10 * SEC);
+	assert_int_equal(pop(&g, &g.rdv[0], buf).type, KONCE_RDV_REGISTER);
+	assert_int_equal(pop(&g, &g.rdv[1], buf).type, KONCE_RDV_REGISTER);
+	konce_rdvc_free(g.c);
+}
+
+static void test_bad_config(void **state)
+{
+	(void)state;
+	konce_rdvc *c = (konce_rdvc *)1;
+	konce_addr r[5];
+	memset(r, 0, sizeof(r));
+	konce_rdvc_cfg cfg = {.key = me, .rdv = r, .nrdv = 0};
+	assert_int_equal(konce_rdvc_new(&c, &cfg, 0), -EINVAL);
+	assert_null(c);
+	cfg.nrdv = 5;
+	assert_int_equal(konce_rdvc_new(&c, &cfg, 0), -EINVAL);
+	cfg.nrdv = 1;
+	cfg.key = NULL;
+	assert_int_equal(konce_rdvc_new(&c, &cfg, 0), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_classify),
+		cmocka_unit_test(test_eim),
+		cmocka_unit_test(test_intro_and_relay),
+		cmocka_unit_test(test_bad_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,401 @@
+/* test_rendezvous.c - the rendezvous server: registration and RTT, introductions and their
+ * delays, refusals, the bounded keyed-hash table under a flood, expiry, per-source limits,
+ * relaying between introduced pairs, and no allocation after construction. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/rendezvous.h"
+#include "tests/unit/count_env.h"
+
+#define MS 1000ULL
+#define SEC 1000000ULL
+
+static konce_addr addr(const char *s)
+{
+	konce_addr a;
+	assert_int_equal(konce_addr_parse(&a, s), 0);
+	return a;
+}
+
+typedef struct rig {
+	count_env ce;
+	konce_rdv *r;
+	long allocs;
+} rig;
+
+static void rig_init(rig *g, const konce_rdv_cfg *cfg)
+{
+	count_env_init(&g->ce, 9);
+	konce_rdv_cfg c = cfg ? *cfg : (konce_rdv_cfg){0};
+	c.env = &g->ce.env;
+	assert_int_equal(konce_rdv_new(&g->r, &c), 0);
+	g->allocs = g->ce.allocs;
+}
+
+static void rig_free(rig *g)
+{
+	assert_int_equal(g->ce.allocs, g->allocs); /* nothing allocated after konce_rdv_new() */
+	konce_rdv_free(g->r);
+	assert_int_equal(g->ce.live, 0);
+}
+
+static void feed(rig *g, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t n = konce_rdv_encode(m, buf, sizeof(buf));
+	assert_true(n > 0);
+	konce_rdv_input(g->r, buf, n, from, now);
+}
+
+/* The next datagram out, decoded; false if none. */
+static bool out(rig *g, konce_rdv_msg *m, konce_addr *to, uint8_t buf[KONCE_RDV_MAX_MSG])
+{
+	size_t n;
+	if (!konce_rdv_poll(g->r, buf, &n, to))
+		return false;
+	assert_int_equal(konce_rdv_decode(m, buf, n), 0);
+	return true;
+}
+
+static konce_rdv_msg reg_msg(uint8_t keybyte, uint64_t echo)
+{
+	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = 100 + keybyte, .stamp = echo,
+			   .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
+	memset(m.key, keybyte, KONCE_WIRE_KEY);
+	m.cand[0] = (konce_cand){KONCE_CAND_HOST, addr("10.0.0.2:7000")};
+	m.cand[0].addr.ip[15] = keybyte;
+	return m;
+}
+
+/* Registers key byte k from `from`, echoing the stamp so that the RTT is rtt. */
+static void do_register(rig *g, uint8_t k, const konce_addr *from, uint64_t now, uint64_t rtt)
+{
+	konce_rdv_msg m = reg_msg(k, 0), a;
+	konce_addr to;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	feed(g, &m, from, now);
+	assert_true(out(g, &a, &to, buf));
+	assert_int_equal(a.type, KONCE_RDV_REGISTERED);
+	assert_int_equal(a.id, m.id);
+	assert_true(konce_addr_eq(&a.addr, from) && konce_addr_eq(&to, from));
+	assert_int_equal(a.value, KONCE_RDV_REFRESH_MS);
+	m = reg_msg(k, a.stamp);
+	feed(g, &m, from, a.stamp + rtt);
+	assert_true(out(g, &a, &to, buf));
+}
+
+static void test_register_and_rtt(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), got;
+	uint64_t rtt;
+	do_register(&g, 1, &a, 5 * SEC, 40 * MS);
+	assert_int_equal(konce_rdv_lookup(g.r, (uint8_t[32]){[0 ... 31] = 1}, 6 * SEC, &got, &rtt), 0);
+	assert_true(konce_addr_eq(&got, &a));
+	assert_int_equal(rtt, 40 * MS);
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	/* an echo from the future or 10 s old is no sample */
+	konce_rdv_msg m = reg_msg(1, 100 * SEC);
+	feed(&g, &m, &a, 7 * SEC);
+	m = reg_msg(1, 1);
+	feed(&g, &m, &a, 20 * SEC);
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	/* a new source address for the key (NAT rebinding) replaces the old */
+	konce_addr b = addr("198.51.100.1:4999");
+	m = reg_msg(1, 0);
+	feed(&g, &m, &b, 21 * SEC);
+	assert_int_equal(konce_rdv_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
+	assert_true(konce_addr_eq(&got, &b));
+	rig_free(&g);
+}
+
+static void test_delays(void **state)
+{
+	(void)state;
+	uint32_t da, db;
+	/* A 20 ms away (RTT), B 140 ms: start = now + 70 ms + 20 ms; A hears at +10 ms, B at +70 ms */
+	konce_rdv_delays(20 * MS, 140 * MS, &da, &db);
+	assert_int_equal(da, 80 * MS);
+	assert_int_equal(db, 20 * MS);
+	konce_rdv_delays(50 * MS, 50 * MS, &da, &db);
+	assert_int_equal(da, KONCE_RDV_MARGIN_MS * MS);
+	assert_int_equal(db, KONCE_RDV_MARGIN_MS * MS);
+}
+
+static void test_introduction(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	do_register(&g, 2, &b, SEC, 140 * MS);
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO);
+	assert_true(konce_addr_eq(&to, &a));
+	assert_int_equal(m.flags, KONCE_INTRO_F_INITIATOR);
+	assert_int_equal(m.key[0], 2);
+	assert_int_equal(m.value, 80 * MS);
+	assert_int_equal(m.ncand, 2); /* B's observed address first, then what B reported */
+	assert_int_equal(m.cand[0].type, KONCE_CAND_REFLEXIVE);
+	assert_true(konce_addr_eq(&m.cand[0].addr, &b));
+	assert_int_equal(m.cand[1].type, KONCE_CAND_HOST);
+	uint64_t id = m.id;
+	assert_true(out(&g, &m, &to, buf));
+	assert_true(konce_addr_eq(&to, &b));
+	assert_int_equal(m.flags, 0);
+	assert_int_equal(m.key[0], 1);
+	assert_int_equal(m.value, 20 * MS);
+	assert_int_equal(m.id, id);
+	assert_false(out(&g, &m, &to, buf));
+	rig_free(&g);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	/* the target never registered */
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
+	assert_int_equal(m.flags, KONCE_IFAIL_UNKNOWN);
+	assert_int_equal(m.id, 9);
+	/* asking for oneself */
+	memset(req.target, 1, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.flags, KONCE_IFAIL_UNKNOWN);
+	/* a requester that did not register, or not from this address, gets no answer at all */
+	konce_addr b = addr("198.51.100.2:5000");
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	feed(&g, &req, &b, 2 * SEC); /* key 1 from B's address */
+	memset(req.key, 3, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_rdv_counters(g.r)->not_registered, 2);
+	/* registrations expire */
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	assert_int_equal(konce_rdv_count(g.r, SEC + KONCE_RDV_EXPIRE_MS * MS), 2);
+	feed(&g, &req, &a, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS);
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_rdv_count(g.r, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS), 0);
+	rig_free(&g);
+}
+
+static bool allow_odd(void *ctx, const uint8_t key[KONCE_WIRE_KEY])
+{
+	(*(int *)ctx)++;
+	return key[0] & 1;
+}
+
+static void test_allow(void **state)
+{
+	(void)state;
+	int calls = 0;
+	konce_rdv_cfg cfg = {.allow = allow_odd, .allow_ctx = &calls};
+	rig g;
+	rig_init(&g, &cfg);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
+	memset(req.key, 2, 32);
+	memset(req.target, 1, 32);
+	feed(&g, &req, &b, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
+	assert_int_equal(m.flags, KONCE_IFAIL_REFUSED);
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO);
+	assert_int_equal(calls, 2);
+	rig_free(&g);
+}
+
+static void test_table_bounded_under_flood(void **state)
+{
+	(void)state;
+	konce_rdv_cfg cfg = {.slots = 64, .rl_rate = 1000000, .rl_burst = 1000000};
+	rig g;
+	rig_init(&g, &cfg);
+	/* honest peers first */
+	konce_addr hon = addr("198.51.100.1:4000");
+	for (uint8_t k = 1; k <= 4; k++) {
+		hon.port = (uint16_t)(4000 + k);
+		do_register(&g, k, &hon, SEC, 20 * MS);
+	}
+	/* 20000 forged keys */
+	konce_addr from = addr("203.0.113.1:1");
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg m;
+	konce_addr to;
+	for (uint32_t i = 0; i < 20000; i++) {
+		konce_rdv_msg f = reg_msg(0, 0);
+		memcpy(f.key, &i, sizeof(i));
+		f.key[31] = 0xee;
+		from.port = (uint16_t)i;
+		feed(&g, &f, &from, 2 * SEC);
+		while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
+			;
+	}
+	assert_true(konce_rdv_count(g.r, 2 * SEC) <= 64);
+	assert_true(konce_rdv_counters(g.r)->table_full > 10000);
+	/* the honest registrations are all still there and still introduce each other */
+	uint64_t rtt;
+	for (uint8_t k = 1; k <= 4; k++)
+		assert_int_equal(konce_rdv_lookup(g.r, (uint8_t[32]){[0 ... 31] = k}, 3 * SEC, &to, &rtt), 0);
+	hon.port = 4001;
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4};
+	memset(req.key, 1, 32);
+	memset(req.target, 3, 32);
+	feed(&g, &req, &hon, 3 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO);
+	assert_true(out(&g, &m, &to, buf)); /* and to the target */
+	assert_int_equal(m.type, KONCE_RDV_INTRO);
+	/* once the forged ones expire, new keys find room again */
+	konce_rdv_msg late = reg_msg(9, 0);
+	feed(&g, &late, &from, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_REGISTERED);
+	rig_free(&g);
+}
+
+static void test_rate_limit(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL); /* 20 units/s, burst 40 */
+	konce_addr a = addr("198.51.100.1:4000");
+	for (int i = 0; i < 100; i++) {
+		konce_rdv_msg m = reg_msg(1, 0);
+		feed(&g, &m, &a, SEC);
+	}
+	assert_int_equal(konce_rdv_counters(g.r)->rate_limited, 60);
+	/* another source is not affected */
+	konce_addr b = addr("198.51.100.2:4000");
+	konce_rdv_msg m = reg_msg(2, 0);
+	feed(&g, &m, &b, SEC);
+	assert_int_equal(konce_rdv_counters(g.r)->rate_limited, 60);
+	rig_free(&g);
+}
+
+static void test_relay(void **state)
+{
+	(void)state;
+	konce_rdv_cfg cfg = {.relay = {.rate = 1000, .burst = 2000}};
+	rig g;
+	rig_init(&g, &cfg);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	uint8_t buf[KONCE_RDV_MAX_MSG], payload[600];
+	memset(payload, 0x77, sizeof(payload));
+	konce_rdv_msg r = {.type = KONCE_RDV_RELAY, .payload = payload, .len = sizeof(payload)}, m;
+	memset(r.key, 1, 32);
+	memset(r.target, 2, 32);
+	/* not introduced yet: refused */
+	feed(&g, &r, &a, 2 * SEC);
+	assert_false(out(&g, &m, &to, buf));
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4};
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
+		;
+	feed(&g, &r, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_RELAYED);
+	assert_true(konce_addr_eq(&to, &b));
+	assert_int_equal(m.key[0], 1);
+	assert_int_equal(m.len, sizeof(payload));
+	assert_memory_equal(m.payload, payload, sizeof(payload));
+	/* from the wrong address: refused */
+	feed(&g, &r, &b, 2 * SEC);
+	assert_false(out(&g, &m, &to, buf));
+	/* the pair's bucket: 2000 bytes, 600 spent; two more fit, the fourth does not */
+	feed(&g, &r, &a, 2 * SEC);
+	feed(&g, &r, &a, 2 * SEC);
+	feed(&g, &r, &a, 2 * SEC);
+	int n = 0;
+	while (out(&g, &m, &to, buf))
+		n++;
+	assert_int_equal(n, 2);
+	assert_int_equal(konce_relay_counters(konce_rdv_relay(g.r))->over_rate, 1);
+	/* the reverse direction shares the bucket, which refills at 1000 bytes/s */
+	memset(r.key, 2, 32);
+	memset(r.target, 1, 32);
+	feed(&g, &r, &b, 2 * SEC + 600 * MS);
+	assert_true(out(&g, &m, &to, buf));
+	assert_true(konce_addr_eq(&to, &a));
+	rig_free(&g);
+}
+
+static void test_garbage(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), to;
+	uint8_t junk[70] = {KONCE_RDV_REGISTER, 1, 2, 3};
+	konce_rdv_input(g.r, junk, sizeof(junk), &a, SEC);
+	konce_rdv_input(g.r, junk, 0, &a, SEC);
+	/* messages meant for peers are not for us */
+	konce_rdv_msg p = {.type = KONCE_RDV_PUNCH};
+	feed(&g, &p, &a, SEC);
+	assert_int_equal(konce_rdv_counters(g.r)->bad, 3);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_false(konce_rdv_poll(g.r, buf, &(size_t){0}, &to));
+	rig_free(&g);
+}
+
+static void test_bad_config(void **state)
+{
+	(void)state;
+	konce_rdv *r = (konce_rdv *)1;
+	konce_rdv_cfg cfg = {.slots = (1u << 20) + 1};
+	assert_int_equal(konce_rdv_new(&r, &cfg), -EINVAL);
+	assert_null(r);
+	konce_rdv_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_and_rtt),
+		cmocka_unit_test(test_delays),
+		cmocka_unit_test(test_introduction),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_table_bounded_under_flood),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_bad_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
