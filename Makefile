@@ -61,6 +61,11 @@ SIMT_BIN  := $(SIMT_SRC:%.c=$(BUILD)/%)
 BENCH_OBJ := $(BENCH_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 NETSIM_TOOL_BIN := $(patsubst tests/netsim/%.c,$(BUILD)/tests/netsim/%,$(wildcard tests/netsim/*.c))
+# netsim-wire: netsim's userspace impairment backend.  Its pure part is an archive the unit and
+# fuzz tests link too.
+WIRE_LIB_SRC := netsim/wire_sched.c
+WIRE_A    := $(BUILD)/libnetsim-wire.a
+WIRE      := $(BUILD)/netsim-wire
 
 LIBA  := $(BUILD)/libkonce.a
 LIBSO := $(BUILD)/libkonce.so
@@ -71,7 +76,7 @@ KONCE := $(BUILD)/konce
 # Keep objects that are only prerequisites of test and fuzz binaries.
 .SECONDARY:
 
-all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc
+all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc $(WIRE)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -88,6 +93,13 @@ $(LIBSO): $(LIB_OBJ)
 $(KONCE): $(TOOL_OBJ) $(LIBA)
 	$(call say,LD,$@)$(CC) -o $@ $(TOOL_OBJ) $(LIBA) $(ALL_LDFLAGS) $(PKG_LIBS)
 
+$(WIRE_A): $(WIRE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(@D)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(WIRE): $(BUILD)/obj/netsim/wire.o $(WIRE_A)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
 $(BUILD)/konce.pc: Makefile
 	@mkdir -p $(@D)
 	$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
@@ -96,9 +108,9 @@ $(BUILD)/konce.pc: Makefile
 	  'Libs: -L$${libdir} -lkonce' 'Libs.private: -lnatpmp -lpthread' 'Cflags: -I$${includedir}' > $@
 
 # Tests: one cmocka binary per unit-test file; simulator tests also link tests/sim/*.c.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBA)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBA) $(WIRE_A)
 	@mkdir -p $(@D)
-	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(LIBA) $(WIRE_A) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
 $(BUILD)/tests/sim/%: tests/sim/%.c $(SIM_OBJ) $(LIBA)
 	@mkdir -p $(@D)
@@ -112,7 +124,7 @@ $(BUILD)/tests/netsim/%: tests/netsim/%.c
 tests: all $(UNIT_BIN) $(SIMT_BIN) $(NETSIM_TOOL_BIN)
 
 test: tests
-	$(Q)KONCE_BIN=$(abspath $(KONCE)) NETSIM_TOOLS=$(abspath $(BUILD)/tests/netsim) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
+	$(Q)KONCE_BIN=$(abspath $(KONCE)) NETSIM_TOOLS=$(abspath $(BUILD)/tests/netsim) NETSIM_WIRE=$(abspath $(WIRE)) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
 
 unit: tests
 	$(Q)bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN)
@@ -127,7 +139,7 @@ asan:
 FUZZ_BUILD := build-fuzz
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined $(PKG_CFLAGS)
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(WIRE_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_SECONDS ?= 15
 
@@ -159,7 +171,7 @@ bench: all $(BENCH_BIN)
 
 check:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
-	  --std=c11 -D_GNU_SOURCE -Iinclude -I. --suppress=missingIncludeSystem node nat consensus store tools
+	  --std=c11 -D_GNU_SOURCE -Iinclude -I. --suppress=missingIncludeSystem node nat consensus store tools netsim
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/konce
@@ -172,6 +184,7 @@ install: all
 	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/netsim $(DESTDIR)$(PREFIX)/share/netsim/topologies; \
 	  install -m 0644 netsim/lib/*.sh $(DESTDIR)$(PREFIX)/lib/netsim/; \
+	  install -m 0755 $(WIRE) $(DESTDIR)$(PREFIX)/lib/netsim/netsim-wire; \
 	  install -m 0644 netsim/topologies/*.topo $(DESTDIR)$(PREFIX)/share/netsim/topologies/; fi
 	@for m in docs/*.[1-8]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done

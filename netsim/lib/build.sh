@@ -6,7 +6,9 @@
 #   uplink          veth pair created directly inside the two namespaces (never in the root namespace):
 #                   NODE side "eth0" (host) or "wan" (router); parent side named NODE, a port of the
 #                   parent's bridge (br0 on the internet, lan on a router)
-#   STATE           /run/netsim/RUN: topo (copy), nodes ("NAME TYPE PARENT"), router.R, link.N, miniupnpd.*
+#   STATE           /run/netsim/RUN: topo (copy), nodes ("NAME TYPE PARENT"), owner, router.R, link.N,
+#                   impair_backend, wire.N.{conf,status,log}, miniupnpd.*
+#   ns-RUN-N-wire   only for a link impaired by netsim-wire (impair.sh)
 # Internet addresses sit on one bridge in two ranges; every internet node routes "default dev IF", so
 # all of them are on-link to each other and ARP does the rest.
 
@@ -17,6 +19,8 @@ build_up() {
 	mkdir -p "$d"
 	cp "$file" "$d/topo"
 	for n in "${NODES[@]}"; do echo "$n ${N_TYPE[$n]} ${N_PARENT[$n]}"; done >"$d/nodes"
+	# Who made the run: "down --all" removes only the invoking user's runs (see cmd_down).
+	echo "uid=$(run_owner) pid=$$ created=$(date -u +%Y-%m-%dT%H:%M:%SZ) topo=$(readlink -f "$file")" >"$d/owner"
 
 	# Concurrent "ip netns add" calls race while setting up the /run/netns mount and can leave a
 	# namespace file that is not a namespace: serialise creation across parallel runs.
@@ -84,7 +88,7 @@ build_down() {
 	done
 	for ns in $(run_namespaces "$run"); do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+			for _ in 1 2 3 4 5 6 7 8 9 10; do alive "$pid" || break; sleep 0.05; done
 			kill -9 "$pid" 2>/dev/null || true
 		done
 		ip netns del "$ns" 2>/dev/null || { sleep 0.1; ip netns del "$ns"; } ||
@@ -116,7 +120,7 @@ draw_children() {
 		else
 			desc="host $n ${N_ADDRS[$n]// /, }"
 		fi
-		[ -z "${L_IMP[$n]:-}" ] || desc+="  {link:$(impair_merge "" "${L_IMP[$n]}" | sed 's/ $//')}"
+		[ -z "${L_IMP[$n]:-}" ] || desc+="  {link:$(impair_merge "" "${L_IMP[$n]}" | sed 's/ $//') via $(link_backend "$run" "$n")}"
 		echo "$indent$branch$desc"
 		[ "${N_TYPE[$n]}" = router ] && draw_children "$run" "$n" "$indent$next"
 	done

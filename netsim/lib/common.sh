@@ -48,6 +48,9 @@ check_run_name() {
 	[[ $1 =~ ^[A-Za-z0-9_]{1,16}$ ]] || die $EX_USAGE "bad run name '$1': use 1-16 of [A-Za-z0-9_]"
 }
 
+# run_owner: the user behind this command (the sudo caller, not root, when run under sudo).
+run_owner() { echo "${SUDO_UID:-$(id -u)}"; }
+
 state_dir() { printf '%s/%s' "$NETSIM_STATE_ROOT" "$1"; }
 ns_name() { printf 'ns-%s-%s' "$1" "$2"; } # ns_name RUN NODE
 
@@ -76,6 +79,14 @@ list_runs() {
 require_run() {
 	[ -d "$(state_dir "$1")" ] || [ -n "$(run_namespaces "$1")" ] ||
 		die $EX_NORUN "no run named '$1' (netsim ls lists runs)"
+}
+
+# alive PID: the process exists and is not a zombie (whoever inherits netsim's daemons may never
+# reap them, so kill -0 alone would wait for a corpse).
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
 }
 
 # nsx NS CMD...: run a command inside a namespace.

@@ -6,6 +6,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NETSIM=$TOP/netsim/netsim
 TOPOS=$TOP/netsim/topologies
 UDPECHO=${NETSIM_TOOLS:-$TOP/build/tests/netsim}/udpecho
+export NETSIM_WIRE=${NETSIM_WIRE:-$TOP/build/netsim-wire}
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "netsim needs root (network namespaces, nftables)"

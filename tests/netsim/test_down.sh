@@ -55,3 +55,26 @@ check "miniupnpd runs in the upnp run" pgrep -f "/run/netsim/$r/miniupnpd"
 check "miniupnpd gone after down" [ -z "$(leftovers "$r")" ]
 check "no link appeared in the root namespace" [ "$(root_links)" = "$links0" ]
 check "no nft table appeared in the root namespace" [ "$(root_tables)" = "$tables0" ]
+
+# down --all: only runs in its own state root, only the invoking user's (SUDO_UID under sudo), and
+# it names each one it removes or leaves alone.  A private state root keeps this test away from
+# any other run on the machine.
+sroot=$(mktemp -d)
+mine=dm$$ theirs=dt$$ elsewhere=de$$
+RUNS+=("$mine" "$theirs" "$elsewhere")
+NETSIM_STATE_ROOT=$sroot "$NETSIM" up "$TOPOS/same-lan.topo" --name "$mine" --quiet
+NETSIM_STATE_ROOT=$sroot SUDO_UID=4242 "$NETSIM" up "$TOPOS/same-lan.topo" --name "$theirs" --quiet
+"$NETSIM" up "$TOPOS/same-lan.topo" --name "$elsewhere" --quiet
+check "the owner file records the sudo caller" grep -q '^uid=4242 ' "$sroot/$theirs/owner"
+msg=$(NETSIM_STATE_ROOT=$sroot "$NETSIM" down --all 2>&1)
+echo "$msg"
+check "down --all names the run it removes" grep -q "removing run $mine (uid=0 " <<<"$msg"
+check "down --all removed it" [ -z "$(leftovers "$mine")" ]
+check "down --all leaves another user's run alone, and says so" grep -q "leaving run $theirs alone: owner uid 4242" <<<"$msg"
+check "that run is intact" [ "$(ip netns list 2>/dev/null | grep -c "^ns-$theirs-")" = 5 ] && [ -d "$sroot/$theirs" ]
+check "a run in another state root is not even listed" [ -z "$(grep "$elsewhere" <<<"$msg")" ]
+check "and is intact" [ "$(ip netns list 2>/dev/null | grep -c "^ns-$elsewhere-")" = 5 ]
+msg=$(NETSIM_STATE_ROOT=$sroot "$NETSIM" down --all --any-owner 2>&1)
+check "--any-owner removes the other user's run too" grep -q "removing run $theirs" <<<"$msg" && [ ! -d "$sroot/$theirs" ]
+"$NETSIM" down --name "$elsewhere"
+rm -rf "$sroot"

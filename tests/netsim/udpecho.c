@@ -16,8 +16,11 @@
  *                                   CR and LF in text print as spaces)
  *         ping NAME IP:PORT COUNT GAP_MS
  *                                   send COUNT numbered datagrams GAP_MS apart to an echoing
- *                                   peer and print "sent N received M rtt_ms AVG" (duplicates and
- *                                   late answers to earlier datagrams are not counted twice)
+ *                                   peer and print "sent N received M rtt_ms AVG min MIN
+ *                                   median MED max MAX sd SD dup D reorder R": RTT figures
+ *                                   over first answers; D answers beyond the first for a
+ *                                   datagram; R first answers that arrived after the answer to
+ *                                   a later datagram
  *       Exit 0 when every step ran, 2 on bad usage or a socket error.
  */
 #include <arpa/inet.h>
@@ -131,12 +134,20 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* ping: numbered datagrams; an answer "seq" is matched to its send time. */
 static void ping(int fd, const struct sockaddr_in *to, int count, int gap_ms)
 {
-	double sent_at[4096], sum = 0, next = now_ms(), end;
+	static double sent_at[4096], rtt[4096];
+	double sum = 0, sq = 0, next = now_ms(), end, mean, var;
 	unsigned char seen[4096] = { 0 };
-	int sent = 0, got = 0;
+	int sent = 0, got = 0, dup = 0, reorder = 0, highest = -1;
 
 	if (count > 4096)
 		count = 4096;
@@ -164,14 +175,31 @@ static void ping(int fd, const struct sockaddr_in *to, int count, int gap_ms)
 				continue;
 			buf[len] = '\0';
 			seq = atoi(buf);
-			if (seq >= 0 && seq < sent && !seen[seq]) {
+			if (seq >= 0 && seq < sent && seen[seq]) {
+				dup++;
+			} else if (seq >= 0 && seq < sent) {
+				double r = now_ms() - sent_at[seq];
+
 				seen[seq] = 1;
-				got++;
-				sum += now_ms() - sent_at[seq];
+				rtt[got++] = r;
+				sum += r;
+				sq += r * r;
+				if (seq < highest)
+					reorder++;
+				else
+					highest = seq;
 			}
 		}
 	}
-	printf("sent %d received %d rtt_ms %.2f\n", sent, got, got ? sum / got : 0.0);
+	mean = got ? sum / got : 0.0;
+	var = got > 1 ? (sq - sum * mean) / (got - 1) : 0.0;
+	qsort(rtt, (size_t)got, sizeof(rtt[0]), cmp_double);
+	/* sd by Newton's method: no libm needed */
+	double sd = var > 0 ? var : 0;
+	for (int k = 0; k < 40 && var > 0; k++)
+		sd = 0.5 * (sd + var / sd);
+	printf("sent %d received %d rtt_ms %.2f min %.2f median %.2f max %.2f sd %.2f dup %d reorder %d\n", sent,
+	       got, mean, got ? rtt[0] : 0.0, got ? rtt[got / 2] : 0.0, got ? rtt[got - 1] : 0.0, sd, dup, reorder);
 	fflush(stdout);
 }
 
