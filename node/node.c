@@ -9,6 +9,7 @@
 
 #include "node/keyfile.h"
 #include "node/node_int.h"
+#include "node/node_trav.h"
 
 uint64_t node_now_us(void)
 {
@@ -227,6 +228,7 @@ int konce_node_free(konce_node *n)
 	if (!n)
 		return 0;
 	node_control_stop(n);
+	node_trav_free(n);
 	node_msg_fail_all(n, KONCE_REASON_LOCAL_CLOSE);
 	node_io_stop(n);
 	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
