@@ -471,8 +471,11 @@ int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], k
 
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
 {
-	(void)n;
-	return node_trav_is_virtual(&p->addr) ? "relayed" : "direct";
+	struct tpeer *tp = T(n) ? tpeer_of_vaddr(T(n), &p->addr) : NULL;
+	if (!node_trav_is_virtual(&p->addr))
+		return "direct";
+	/* a virtual address whose datagrams go straight to the punched address is direct */
+	return tp && konce_punch_state(tp->pu) == KONCE_PATH_DIRECT ? "direct" : "relayed";
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
