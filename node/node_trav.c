@@ -33,7 +33,7 @@
 #include "node/node_int.h"
 #include "node/node_trav.h"
 
-enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2 };
+enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2, SEEN_MAX = 4 };
 
 struct tpeer {
 	bool used;
@@ -54,7 +54,9 @@ struct tpeer {
 	int result;           /* last konce_punch_ev_type, 0 = none yet */
 	unsigned intro_fail;  /* KONCE_IFAIL_* of the last refusal */
 	konce_addr path;      /* DIRECT: the verified address */
-	uint64_t relayed_tx, relayed_rx, direct_tx, held_dropped;
+	konce_addr seen[SEEN_MAX]; /* where the peer's PUNCH packets came from (latest SEEN_MAX) */
+	unsigned nseen, seen_next;
+	uint64_t relayed_tx, relayed_rx, direct_tx, direct_rx, held_dropped;
 };
 
 struct node_trav {
@@ -69,6 +71,7 @@ struct node_trav {
 	unsigned nhost;
 	struct tpeer peers[NODE_TRAV_PEERS];
 	struct event *ev_timer, *ev_kick;
+	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
 };
 
@@ -333,6 +336,10 @@ static void pump(struct node_trav *t)
 					send_direct(t, &o.to, buf, len);
 			}
 		}
+		t->nknown = 0;
+		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+			t->nknown += t->peers[i].used && (t->peers[i].nseen ||
+							  konce_punch_state(t->peers[i].pu) == KONCE_PATH_DIRECT);
 		while (konce_rdvc_poll(t->rc, buf, &len, &to))
 			for (unsigned i = 0; i < t->nrdv; i++)
 				if (konce_addr_eq(&to, &t->rdv_addr[i])) {
@@ -382,18 +389,53 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 {
 	struct node_trav *t = T(n);
 	konce_rdv_msg m;
-	if (!len || pkt[0] != KONCE_RDV_PUNCH)
+	if (!len || !t)
 		return false;
-	if (!t || !t->rc || konce_rdv_decode(&m, pkt, len)) {
-		if (t)
-			t->punch_bad++;
+	if (pkt[0] != KONCE_RDV_PUNCH) {
+		/* From a punched path, or from where the peer's probes came (its handshake may beat
+		 * our own verification): the endpoint sees the peer at its virtual address, so the
+		 * session never leaves it (a cookie stays bound to one address) and the punch core
+		 * alone decides direct or relayed (a dead direct path falls back to the relay
+		 * without the endpoint noticing). */
+		for (unsigned i = 0; t->nknown && i < NODE_TRAV_PEERS; i++) {
+			struct tpeer *p = &t->peers[i];
+			unsigned sock, k;
+			konce_addr pa, va;
+			if (!p->used)
+				continue;
+			bool match = konce_punch_path(p->pu, &sock, &pa) && konce_addr_eq(&pa, from);
+			for (k = 0; !match && k < p->nseen; k++)
+				match = konce_addr_eq(&p->seen[k], from);
+			if (match) {
+				vaddr(&va, i);
+				p->direct_rx++;
+				konce_ep_input(n->ep, pkt, len, &va, node_now_us());
+				return true;
+			}
+		}
+		return false;
+	}
+	if (!t->rc || konce_rdv_decode(&m, pkt, len)) {
+		t->punch_bad++;
 		return true;
 	}
-	/* a probe before our INTRO joins the peer's attempt (punch.h); the table is bounded */
-	struct tpeer *p = tpeer_get(t, m.key, true);
+	/* PUNCH is unauthenticated: it never creates state, or forged keys could fill the table.  Our
+	 * INTRO rides a reliable message, so a probe before it (punch.h's join) still finds the
+	 * entry the INTRO made, once it arrived. */
+	struct tpeer *p = tpeer_get(t, m.key, false);
 	if (!p) {
 		t->punch_bad++;
 		return true;
+	}
+	unsigned k;
+	for (k = 0; k < p->nseen && !konce_addr_eq(&p->seen[k], from); k++)
+		;
+	if (k == p->nseen) {
+		p->seen[p->seen_next] = *from;
+		p->seen_next = (p->seen_next + 1) % SEEN_MAX;
+		if (p->nseen < SEEN_MAX)
+			p->nseen++;
+		t->nknown++; /* recounted by the next pump */
 	}
 	konce_punch_input(p->pu, 0, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
 	schedule(t);
@@ -653,7 +695,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 	else if (p->result == KONCE_PUNCH_EV_LOST)
 		why = "the direct path stopped answering keepalives";
 	json_t *o = json_pack(
-		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I}}",
+		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
 		"ok", 1, "peer", json_string(""), "state", konce_path_state_name(konce_punch_state(p->pu)), "initiator",
 		p->initiator, "controlling", konce_punch_controlling(p->pu), "intro_id", (json_int_t)p->intro_id,
 		"intro_ms", ms_since(p->asked_us, p->intro_us), "delay_ms",
@@ -664,7 +706,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
 		(json_int_t)c->probes_rx, "acks_sent", (json_int_t)c->acks_sent, "verified", (json_int_t)c->verified,
 		"giveups", (json_int_t)c->giveups, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
-		"direct_tx", (json_int_t)p->direct_tx, "relayed_tx", (json_int_t)p->relayed_tx, "relayed_rx",
+		"direct_tx", (json_int_t)p->direct_tx, "direct_rx", (json_int_t)p->direct_rx, "relayed_tx", (json_int_t)p->relayed_tx, "relayed_rx",
 		(json_int_t)p->relayed_rx, "held_dropped", (json_int_t)p->held_dropped);
 	char who[KONCE_KEY_TEXT_LEN + 1];
 	konce_key_to_text(who, pk);

@@ -31,9 +31,11 @@ static void print(json_t *r)
 	if (json_integer_value(json_object_get(nat, "port_step")))
 		printf(" (port step %lld)", json_integer_value(json_object_get(nat, "port_step")));
 	printf("\nport mapping   %s\n", json_string_value(json_object_get(r, "portmap")));
-	json_array_foreach(json_object_get(r, "host"), i, v)
-		printf("host           %s\n", json_string_value(v));
-	json_array_foreach(json_object_get(r, "rendezvous"), i, v) {
+	json_t *hosts = json_object_get(r, "host"), *rdvs = json_object_get(r, "rendezvous");
+	for (i = 0; i < json_array_size(hosts); i++)
+		printf("host           %s\n", json_string_value(json_array_get(hosts, i)));
+	for (i = 0; i < json_array_size(rdvs); i++) {
+		v = json_array_get(rdvs, i);
 		json_t *refl = json_object_get(v, "reflexive"), *rtt = json_object_get(v, "register_rtt_ms");
 		printf("rendezvous     %.12s.. at %s: %s, sees us at %s", json_string_value(json_object_get(v, "key")),
 		       json_string_value(json_object_get(v, "address")),

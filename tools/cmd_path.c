@@ -45,8 +45,9 @@ static void print(json_t *r)
 	ms("first probe", json_object_get(r, "first_probe_ms"));
 	ms("result", json_object_get(r, "result_ms"));
 	printf("candidates\n");
-	json_array_foreach(json_object_get(r, "candidates"), i, c)
-		printf("  %-14s %s\n", json_string_value(json_object_get(c, "type")),
+	json_t *cands = json_object_get(r, "candidates");
+	for (i = 0; i < json_array_size(cands); i++)
+		c = json_array_get(cands, i), printf("  %-14s %s\n", json_string_value(json_object_get(c, "type")),
 		       json_string_value(json_object_get(c, "address")));
 	printf("probes         %lld sent, %lld answered, %lld received from the peer, %lld verified pairs, "
 	       "%lld give-ups\n",

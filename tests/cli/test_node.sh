@@ -180,8 +180,6 @@ run 2 alias -s "$tmp/A.sock" "${KB:0:40}" x
 has "$err" "bad key text"
 run 2 alias -s "$tmp/A.sock" "$KB" "two words"
 has "$err" "cannot be a petname"
-run 1 connect -s "$tmp/A.sock" "$KX"
-has "$err" "EHOSTUNREACH"
 run 2 connect -s "$tmp/A.sock" "$KB@$PB:1"
 has "$err" "brackets"
 run 3 status --control "$tmp/nobody.sock"
@@ -197,6 +195,9 @@ run 1 send -s "$tmp/A.sock" nosuchname hi
 has "$err" "nosuchname: 'nosuchname' is neither a public key"
 run 0 keygen -f "$tmp/x.key"
 KX=$(cat "$out")
+# a key alone, with no stored address and no rendezvous: unreachable at once
+run 1 connect -s "$tmp/A.sock" "$KX"
+has "$err" "EHOSTUNREACH"
 run 1 send -s "$tmp/A.sock" -W 0.5 --addr 127.0.0.1:9 "$KX" hi
 has "$err" "EHOSTUNREACH"
 run 1 ping -c 2 -i 0.05 -W 0.5 --control "$tmp/A.sock" --addr 127.0.0.1:9 "$KX"
