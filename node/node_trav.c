@@ -30,6 +30,7 @@
 #include "konce/traversal.h"
 #include "nat/punch.h"
 #include "nat/rdvclient.h"
+#include "node/portmap.h"
 #include "node/node_int.h"
 #include "node/node_trav.h"
 
@@ -71,6 +72,11 @@ struct node_trav {
 	unsigned nhost;
 	struct tpeer peers[NODE_TRAV_PEERS];
 	struct event *ev_timer, *ev_kick;
+	konce_portmap *pm;
+	const char *pm_state; /* "off", "trying", "mapped", "unavailable", "lost" */
+	enum konce_pm_proto pm_proto;
+	enum konce_pm_err pm_reason;
+	konce_addr pm_external;
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
 };
@@ -516,8 +522,65 @@ const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
 	struct tpeer *tp = T(n) ? tpeer_of_vaddr(T(n), &p->addr) : NULL;
 	if (!node_trav_is_virtual(&p->addr))
 		return "direct";
-	/* a virtual address whose datagrams go straight to the punched address is direct */
-	return tp && konce_punch_state(tp->pu) == KONCE_PATH_DIRECT ? "direct" : "relayed";
+	/* a virtual address whose datagrams go straight to the punched address is direct; through
+	 * the peer's port mapping when that is the peer's MAPPED candidate */
+	if (!tp || konce_punch_state(tp->pu) != KONCE_PATH_DIRECT)
+		return "relayed";
+	for (unsigned i = 0; i < tp->ncand; i++)
+		if (tp->cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&tp->cand[i].addr, &tp->path))
+			return "port-mapped";
+	return "direct";
+}
+
+/* ---- port mapping --------------------------------------------------------------------------- */
+
+static void on_portmap(void *ctx, const konce_pm_event *ev)
+{
+	struct node_trav *t = ctx;
+	char as[KONCE_ADDR_STRLEN];
+	uint64_t now = node_now_us();
+	switch (ev->type) {
+	case KONCE_PM_EV_MAPPED:
+		t->pm_state = "mapped";
+		t->pm_proto = ev->proto;
+		t->pm_external = ev->external;
+		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_pm_proto_name(ev->proto),
+			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
+		konce_rdvc_set_mapped(t->rc, &ev->external, 1, now);
+		break;
+	case KONCE_PM_EV_LOST:
+		t->pm_state = "lost";
+		t->pm_reason = ev->reason;
+		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_pm_err_name(ev->reason));
+		konce_rdvc_set_mapped(t->rc, NULL, 0, now);
+		break;
+	case KONCE_PM_EV_UNAVAILABLE:
+		t->pm_state = "unavailable";
+		t->pm_reason = ev->reason;
+		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_pm_err_name(ev->reason));
+		break;
+	}
+	schedule(t);
+}
+
+static void on_portmap_trace(void *ctx, const char *line)
+{
+	struct node_trav *t = ctx;
+	node_log(t->n, KONCE_LOG_DEBUG, "portmap: %s", line);
+}
+
+static void start_portmap(struct node_trav *t)
+{
+	konce_addr local;
+	t->pm_state = "off";
+	if (konce_udp_local(t->n->udp, &local))
+		return;
+	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
+	if (e)
+		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
+	else
+		t->pm_state = "trying";
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
@@ -604,7 +667,10 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		}
 	}
 	n->trav = t;
+	t->pm_state = "off";
 	if (t->rc) {
+		if (cfg->portmap)
+			start_portmap(t);
 		konce_rdvc_timer(t->rc, node_now_us());
 		schedule(t);
 	}
@@ -622,6 +688,8 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = T(n);
 	if (!t)
 		return;
+	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
+		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	if (t->ev_timer)
 		event_free(t->ev_timer);
 	if (t->ev_kick)
@@ -735,10 +803,15 @@ static json_t *netcheck_json(struct node_trav *t)
 	for (unsigned i = 0; i < t->nhost; i++)
 		json_array_append_new(hosts, addr_json(&t->host[i]));
 	konce_natinfo nat = t->rc ? konce_rdvc_nat(t->rc) : (konce_natinfo){0};
-	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:s}", "ok", 1, "registered",
+	bool mapped = !strcmp(t->pm_state, "mapped");
+	bool failed = !strcmp(t->pm_state, "unavailable") || !strcmp(t->pm_state, "lost");
+	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
 			      t->rc && konce_rdvc_registered(t->rc), "rendezvous", rdvs, "nat", "mapping",
 			      natmap_name(nat.mapping), "port_step", nat.step, "last_port", nat.last_port, "host", hosts,
-			      "portmap", "not run by the node yet (see konce portmap)");
+			      "portmap", "state", t->pm_state, "protocol",
+			      mapped ? json_string(konce_pm_proto_name(t->pm_proto)) : json_null(), "external",
+			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
+			      failed ? json_string(konce_pm_err_name(t->pm_reason)) : json_null());
 	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, now) : json_null());
 	return o;
 }

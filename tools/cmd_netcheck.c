@@ -12,9 +12,9 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: konce netcheck [--json] [--control PATH] [--config FILE]\n\n"
 		   "Prints what the running node has learned from its rendezvous registrations: its NAT's\n"
 		   "mapping behaviour (from the reflexive addresses two or more rendezvous saw), its\n"
-		   "reflexive and host addresses, and the latency to each rendezvous.  For the NAT's\n"
-		   "filtering and allocation pattern in detail use konce probe nat; for UPnP-IGD and\n"
-		   "NAT-PMP, konce portmap (the node does not run port mapping yet).\n\n"
+		   "reflexive and host addresses, whether it holds a port mapping (UPnP-IGD / NAT-PMP),\n"
+		   "and the latency to each rendezvous.  For the NAT's filtering and allocation pattern\n"
+		   "in detail use konce probe nat.\n\n"
 		   "Options:\n"
 		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
 		   "  -s, --control PATH  the node's control socket (default: as konce node)\n"
@@ -30,7 +30,13 @@ static void print(json_t *r)
 	printf("NAT mapping    %s", json_string_value(json_object_get(nat, "mapping")));
 	if (json_integer_value(json_object_get(nat, "port_step")))
 		printf(" (port step %lld)", json_integer_value(json_object_get(nat, "port_step")));
-	printf("\nport mapping   %s\n", json_string_value(json_object_get(r, "portmap")));
+	json_t *pm = json_object_get(r, "portmap"), *ext = json_object_get(pm, "external");
+	printf("\nport mapping   %s", json_string_value(json_object_get(pm, "state")));
+	if (json_is_string(ext))
+		printf(" by %s at %s", json_string_value(json_object_get(pm, "protocol")), json_string_value(ext));
+	if (json_is_string(json_object_get(pm, "reason")))
+		printf(" (%s)", json_string_value(json_object_get(pm, "reason")));
+	putchar('\n');
 	json_t *hosts = json_object_get(r, "host"), *rdvs = json_object_get(r, "rendezvous");
 	for (i = 0; i < json_array_size(hosts); i++)
 		printf("host           %s\n", json_string_value(json_array_get(hosts, i)));

@@ -19,7 +19,7 @@
 #include "node/addr.h"
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
-				   "rendezvous_peers", "rendezvous_peer"};
+				   "rendezvous_peers", "rendezvous_peer", "portmap"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -27,6 +27,7 @@ void konce_conf_init(struct konce_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->log_level = -1;
+	c->portmap = -1;
 }
 
 void konce_conf_free(struct konce_conf *c)
@@ -166,6 +167,15 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->rendezvous = b;
 		return 0;
 	}
+	if (!strcmp(key, "portmap")) {
+		int b = parse_bool(value);
+		if (b < 0) {
+			snprintf(err, errlen, "%s: portmap: '%s' is not yes or no", where, value);
+			return -EINVAL;
+		}
+		c->portmap = b;
+		return 0;
+	}
 	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
 		/* rendezvous_peers replaces the list, rendezvous_peer (the repeatable flag) adds to it;
 		 * the node checks the entries (KEY@IP:PORT) when it starts */
@@ -180,7 +190,7 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		return 0;
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
-			      "capacity, rendezvous, rendezvous_peers)", where, key);
+			      "capacity, rendezvous, rendezvous_peers, portmap)", where, key);
 	return -EINVAL;
 }
 

@@ -27,6 +27,7 @@ struct konce_conf {
 	uint64_t capacity;      /* 0 = unset (the node's default) */
 	bool rendezvous;        /* serve as a rendezvous */
 	char *rendezvous_peers; /* "KEY@IP:PORT,..." to register with; NULL = none */
+	int portmap;            /* 1 yes, 0 no, -1 unset (= yes): lease the port while registered */
 };
 
 /* An empty configuration: every field unset. */

@@ -14,6 +14,10 @@ typedef struct konce_traversal_config {
 	/* "KEY@IP:PORT[,KEY@IP:PORT...]" (numeric addresses, at most 4): register with these; the
 	 * first is the primary (introductions and relaying).  NULL or "" = none. */
 	const char *rendezvous_peers;
+	/* nonzero: while registered with rendezvous, lease the node's UDP port on the home router
+	 * (NAT-PMP, then UPnP-IGD; off the packet path) and offer it as a port-mapped candidate;
+	 * the lease is deleted when the node stops */
+	int portmap;
 } konce_traversal_config;
 
 /** Switches traversal on for a running node; call once, right after konce_node_new().

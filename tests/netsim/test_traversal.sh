@@ -12,7 +12,9 @@
 # `konce path --json` on A: direct where hole punching from one socket can work, relayed (through
 # R1, end-to-end encrypted) where it cannot.  The node does not run birthday probing (it needs 256
 # extra sockets), so port-restricted x symmetric, which the simulator punches with it about 64%
-# of the time, is relayed here.  same-lan: two hosts behind one NAT are offered each other's host
+# of the time, is relayed here.  upnp / natpmp x symmetric: A leases its port on its router and
+# registers it as a port-mapped candidate; B reaches A through it (direct; B's peers says
+# port-mapped).  The lease must be deleted when A stops (kstop waits for a clean exit).  same-lan: two hosts behind one NAT are offered each other's host
 # candidates first; netsim's same-lan does not pass UDP between the two LAN hosts directly, so the
 # pair that verifies is the NAT hairpin (printed; direct either way).
 # A grid sums up the path and the time from `konce connect KEY` to the first answered message.
@@ -24,6 +26,8 @@ PAIRS="two-nats            port-restricted-cone symmetric            relayed
 fullcone-x-symmetric full-cone            symmetric            direct
 portr-x-portr        port-restricted-cone port-restricted-cone direct
 symmetric-x-symmetric symmetric           symmetric            relayed
+upnp-x-symmetric     upnp                 symmetric            direct
+natpmp-x-symmetric   natpmp               symmetric            direct
 same-lan             -                    -                    direct"
 
 # waitreg RUN HOST NAME: until the node is registered with both rendezvous (10 s at most)
@@ -59,6 +63,15 @@ one() {
 	ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
 	waitreg "$run" a A
 	waitreg "$run" b B
+	if [ "$p1" = upnp ] || [ "$p1" = natpmp ]; then
+		for _ in $(seq 100); do
+			out=$(kcli "$run" a A netcheck --json) && jqt "$out" '.portmap.state == "mapped"' && break
+			sleep 0.1
+		done
+		check "$name: A leased its port over $p1 ($(jq -c .portmap <<<"$out"))" \
+			jqt "$out" ".portmap.state == \"mapped\" and .portmap.protocol == \"$p1\""
+		sleep 0.5 # the new candidate's REGISTER reaches R1 in a round trip
+	fi
 	out=$(kcli "$run" a A netcheck)
 	echo "$out" | sed 's/^/     A: /'
 
@@ -91,6 +104,13 @@ one() {
 		out=$(kcli "$run" pub R1 netcheck --json) || fail "$name: netcheck on R1 failed"
 		check "$name: R1 relayed the datagrams" jqt "$out" '.rendezvous_service.relayed > 0'
 	fi
+	if [ "$p1" = upnp ] || [ "$p1" = natpmp ]; then
+		# b's NAT maps at random and a's filters by port: only a's port mapping lets b in
+		out=$(kcli "$run" b B peers --json) || fail "$name: peers on b failed"
+		check "$name: B reaches A through A's port mapping (B's peers says port-mapped)" \
+			jqt "$out" ".peers[] | select(.public_key == \"$ka\") | .path == \"port-mapped\""
+		path=port-mapped
+	fi
 	for n in A B R1 R2; do kstop "$run" "$n"; done
 	echo "ok   $name: every node exits 0 on SIGTERM"
 	echo "ROW $name $p1 $p2 $path ${ms}"
@@ -114,9 +134,9 @@ for i in "${!pids[@]}"; do
 	rows+=("$row")
 done
 echo
-printf '%-22s %-22s %-22s %-8s %s\n' pair "a behind" "b behind" path "connect by key -> first reply"
+printf '%-22s %-22s %-22s %-12s %s\n' pair "a behind" "b behind" path "connect by key -> first reply"
 for row in "${rows[@]}"; do
 	read -r a b c d e <<<"$row"
-	printf '%-22s %-22s %-22s %-8s %s\n' "$a" "$b" "$c" "$d" "$e$([ "$e" = - ] || echo ' ms')"
+	printf '%-22s %-22s %-22s %-12s %s\n' "$a" "$b" "$c" "$d" "$e$([ "$e" = - ] || echo ' ms')"
 done
 exit $rc
