@@ -35,6 +35,7 @@
 #include "node/node_trav.h"
 
 enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2, SEEN_MAX = 4 };
+#define TPEER_REUSE_US (60 * 1000000ull)
 
 struct tpeer {
 	bool used;
@@ -118,8 +119,26 @@ static struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_B
 		if (!p->used && !free_slot)
 			free_slot = p;
 	}
-	if (!create || !free_slot || !memcmp(pk, t->n->pk, KONCE_KEY_BYTES))
+	if (!create || !memcmp(pk, t->n->pk, KONCE_KEY_BYTES))
 		return NULL;
+	if (!free_slot) {
+		/* full: reuse the entry idle longest among those with no session (its virtual address
+		 * is then unused) and no attempt in the last minute */
+		uint64_t now = node_now_us(), best = UINT64_MAX;
+		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+			struct tpeer *p = &t->peers[i];
+			uint64_t last = p->asked_us > p->intro_us ? p->asked_us : p->intro_us;
+			last = p->result_us > last ? p->result_us : last;
+			if (node_peer_find(t->n, p->pk) || now - last < TPEER_REUSE_US || last >= best)
+				continue;
+			best = last;
+			free_slot = p;
+		}
+		if (!free_slot)
+			return NULL;
+		konce_punch_free(free_slot->pu);
+		free_slot->used = false;
+	}
 	memset(free_slot, 0, sizeof(*free_slot));
 	if (konce_punch_new(&free_slot->pu, konce_env_default(), t->n->pk, pk))
 		return NULL;
