@@ -321,7 +321,8 @@ static void pump(struct node_trav *t)
 			konce_punch_event pe;
 			while (konce_punch_poll_event(p->pu, &pe)) {
 				konce_key_to_text(who, p->pk);
-				p->result = pe.type;
+				if (pe.type != KONCE_PUNCH_EV_UPGRADE)
+					p->result = pe.type;
 				switch (pe.type) {
 				case KONCE_PUNCH_EV_DIRECT:
 					p->result_us = now;
@@ -773,6 +774,8 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		why = p->intro_fail == KONCE_IFAIL_UNKNOWN ? "the rendezvous does not know the peer (not registered)"
 		      : p->intro_fail == KONCE_IFAIL_REFUSED ? "the rendezvous refused to introduce us"
 							     : "the rendezvous relay table is full";
+	else if (p->result == KONCE_PUNCH_EV_RELAY && c->lost)
+		why = "a direct path stopped answering keepalive probes, and no attempt since found another";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && !c->probes_rx)
 		why = "no probe from the peer arrived within 4 s of the start time: its NAT filtered every "
 		      "candidate we opened (both sides map endpoint-dependently, or birthday probing, which "
@@ -782,7 +785,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 	else if (p->result == KONCE_PUNCH_EV_LOST)
 		why = "the direct path stopped answering keepalives";
 	json_t *o = json_pack(
-		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
+		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
 		"ok", 1, "peer", json_string(""), "state", konce_path_state_name(konce_punch_state(p->pu)), "initiator",
 		p->initiator, "controlling", konce_punch_controlling(p->pu), "intro_id", (json_int_t)p->intro_id,
 		"intro_ms", ms_since(p->asked_us, p->intro_us), "delay_ms",
@@ -792,7 +795,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		konce_punch_state(p->pu) == KONCE_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
 		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
 		(json_int_t)c->probes_rx, "acks_sent", (json_int_t)c->acks_sent, "verified", (json_int_t)c->verified,
-		"giveups", (json_int_t)c->giveups, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
+		"giveups", (json_int_t)c->giveups, "lost", (json_int_t)c->lost, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
 		"direct_tx", (json_int_t)p->direct_tx, "direct_rx", (json_int_t)p->direct_rx, "relayed_tx", (json_int_t)p->relayed_tx, "relayed_rx",
 		(json_int_t)p->relayed_rx, "held_dropped", (json_int_t)p->held_dropped);
 	char who[KONCE_KEY_TEXT_LEN + 1];

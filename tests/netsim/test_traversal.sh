@@ -14,7 +14,9 @@
 # extra sockets), so port-restricted x symmetric, which the simulator punches with it about 64%
 # of the time, is relayed here.  upnp / natpmp x symmetric: A leases its port on its router and
 # registers it as a port-mapped candidate; B reaches A through it (direct; B's peers says
-# port-mapped).  The lease must be deleted when A stops (kstop waits for a clean exit).  same-lan: two hosts behind one NAT are offered each other's host
+# port-mapped).  The lease must be deleted when A stops (kstop waits for a clean exit).
+# fullcone-x-symmetric then blocks the direct path (an nft drop in nat2): both sides must notice
+# through unanswered keepalive probes and fall back to the relay, and messages keep arriving.  same-lan: two hosts behind one NAT are offered each other's host
 # candidates first; netsim's same-lan does not pass UDP between the two LAN hosts directly, so the
 # pair that verifies is the NAT hairpin (printed; direct either way).
 # A grid sums up the path and the time from `konce connect KEY` to the first answered message.
@@ -103,6 +105,39 @@ one() {
 			jqt "$out" '.state == "relayed" and .probes.giveups >= 1 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0 and .why_relayed != null'
 		out=$(kcli "$run" pub R1 netcheck --json) || fail "$name: netcheck on R1 failed"
 		check "$name: R1 relayed the datagrams" jqt "$out" '.rendezvous_service.relayed > 0'
+	fi
+	if [ "$name" = fullcone-x-symmetric ]; then
+		# the direct path silently starts dropping everything (nat2 drops a's NAT's address both
+		# ways; the relay through pub is untouched): keepalive probes go unanswered, both sides
+		# fall back to the relay, and messages keep arriving
+		"$NETSIM" exec --name "$run" nat2 -- nft -f - <<-'NFT' || fail "$name: cannot block the direct path"
+			table inet blk {
+				chain fw {
+					type filter hook forward priority -300; policy accept;
+					ip saddr 11.0.0.10 drop
+					ip daddr 11.0.0.10 drop
+				}
+			}
+		NFT
+		local fms
+		t0=$(date +%s%N)
+		for _ in $(seq 300); do
+			out=$(kcli "$run" a A path --json "$kb") && ! jqt "$out" '.state == "direct"' && break
+			sleep 0.1
+		done
+		fms=$((($(date +%s%N) - t0) / 1000000))
+		check "$name: A noticed the dead direct path within 30 s ($fms ms; state $(jq -r .state <<<"$out"))" \
+			jqt "$out" '.state == "relayed" or .state == "probing"'
+		out=$(kcli "$run" a A send --json "$kb" "after the block") || fail "$name: send after the block failed: $out"
+		check "$name: a message after the block is answered" jqt "$out" '.ok == true and .outcome == "replied"'
+		check "$name: B logged it" grep -q "message from $ka: after the block" "$KTMP/$run.B.err"
+		out=$(kcli "$run" a A peers --json) || fail "$name: peers failed"
+		check "$name: konce peers now shows the path to B as relayed" \
+			jqt "$out" ".peers[] | select(.public_key == \"$kb\") | .path == \"relayed\""
+		out=$(kcli "$run" a A path --json "$kb")
+		check "$name: the trace counts the lost path and says why" \
+			jqt "$out" '.probes.lost >= 1 and (.why_relayed | test("stopped answering"))'
+		echo "     fallback: direct path lost after $fms ms of silence, then relayed"
 	fi
 	if [ "$p1" = upnp ] || [ "$p1" = natpmp ]; then
 		# b's NAT maps at random and a's filters by port: only a's port mapping lets b in
