@@ -227,9 +227,9 @@ int konce_node_free(konce_node *n)
 	if (!n)
 		return 0;
 	node_control_stop(n);
-	node_trav_free(n);
 	node_msg_fail_all(n, KONCE_REASON_LOCAL_CLOSE);
 	node_io_stop(n);
+	node_trav_free(n); /* after the sessions closed: their CLOSE took the traversal paths */
 	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
 		node_log(n, KONCE_LOG_ERROR, "%s", serr);
 	konce_identity_free(n->id);

@@ -188,7 +188,8 @@ void node_io_stop(struct konce_node *n)
 		size_t len;
 		konce_addr to;
 		while (n->udp && konce_ep_poll_datagram(n->ep, buf, &len, &to))
-			konce_udp_queue(n->udp, buf, len, &to);
+			if (!node_trav_outgoing(n, buf, len, &to)) /* CLOSE to a punched peer goes direct */
+				konce_udp_queue(n->udp, buf, len, &to);
 	}
 	for (unsigned b = 0; b < NODE_BUCKETS; b++)
 		while (n->by_pk[b])

@@ -31,6 +31,10 @@ symmetric-x-symmetric symmetric           symmetric            relayed
 upnp-x-symmetric     upnp                 symmetric            direct
 natpmp-x-symmetric   natpmp               symmetric            direct
 same-lan             -                    -                    direct"
+# TRAVERSAL_ONLY=NAME[,NAME...] runs only those pairs
+if [ -n "${TRAVERSAL_ONLY:-}" ]; then
+	PAIRS=$(grep -E "^(${TRAVERSAL_ONLY//,/|}) " <<<"$PAIRS")
+fi
 
 # waitreg RUN HOST NAME: until the node is registered with both rendezvous (10 s at most)
 waitreg() {
@@ -60,8 +64,8 @@ one() {
 	kstart "$run" pub R1 203.0.113.10:7807 --rendezvous yes
 	kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
 	kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
-	kstart "$run" a A "$aip:7807" --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
-	kstart "$run" b B "$bip:7807" --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
+	kstart "$run" a A "$aip:7807" ${TRAVERSAL_NODE_ARGS:-} --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
+	kstart "$run" b B "$bip:7807" ${TRAVERSAL_NODE_ARGS:-} --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
 	ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
 	waitreg "$run" a A
 	waitreg "$run" b B
@@ -146,6 +150,7 @@ one() {
 			jqt "$out" ".peers[] | select(.public_key == \"$ka\") | .path == \"port-mapped\""
 		path=port-mapped
 	fi
+	[ -n "${TRAVERSAL_KEEP_LOGS:-}" ] && cp "$KTMP/$run".*.err /tmp/ 2>/dev/null
 	for n in A B R1 R2; do kstop "$run" "$n"; done
 	echo "ok   $name: every node exits 0 on SIGTERM"
 	echo "ROW $name $p1 $p2 $path ${ms}"
