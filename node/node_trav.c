@@ -765,6 +765,8 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOENT, "error",
 				 "no traversal attempt for this peer (it was reached at a known address, or never)");
 	const struct konce_punch_counters *c = konce_punch_counters(p->pu);
+	/* times from our request, or from the introduction when the peer asked */
+	uint64_t base = p->asked_us ? p->asked_us : p->intro_us;
 	json_t *cands = json_array();
 	for (unsigned i = 0; i < p->ncand; i++)
 		json_array_append_new(cands, json_pack("{s:s,s:o}", "type", cand_name(p->cand[i].type), "address",
@@ -788,9 +790,9 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
 		"ok", 1, "peer", json_string(""), "state", konce_path_state_name(konce_punch_state(p->pu)), "initiator",
 		p->initiator, "controlling", konce_punch_controlling(p->pu), "intro_id", (json_int_t)p->intro_id,
-		"intro_ms", ms_since(p->asked_us, p->intro_us), "delay_ms",
+		"intro_ms", ms_since(base, p->intro_us), "delay_ms",
 		p->intro_us ? json_real(p->delay_us / 1000.0) : json_null(), "first_probe_ms",
-		ms_since(p->asked_us, p->first_probe_us), "result_ms", ms_since(p->asked_us, p->result_us), "peer_nat",
+		ms_since(base, p->first_probe_us), "result_ms", ms_since(base, p->result_us), "peer_nat",
 		natmap_name(p->peer_nat.mapping), "candidates", cands, "path",
 		konce_punch_state(p->pu) == KONCE_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
 		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
