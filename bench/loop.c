@@ -104,11 +104,15 @@ void bench_node_step(bench_node *n, uint64_t max_wait_us)
 	uint64_t wait = at <= now ? 0 : at - now;
 	if (wait > max_wait_us)
 		wait = max_wait_us;
-	struct pollfd p = {.fd = konce_udp_fd(n->udp), .events = POLLIN};
+	struct pollfd p[2] = {{.fd = konce_udp_fd(n->udp), .events = POLLIN}, {.fd = n->extra_fd, .events = POLLIN}};
 	struct timespec ts = {(time_t)(wait / 1000000u), (long)(wait % 1000000u) * 1000};
 	n->wakeups++;
-	if (ppoll(&p, 1, &ts, NULL) > 0 && (p.revents & POLLIN))
-		konce_udp_recv(n->udp, 4, on_datagram, n);
+	n->extra_ready = false;
+	if (ppoll(p, n->has_extra ? 2 : 1, &ts, NULL) > 0) {
+		if (p[0].revents & POLLIN)
+			konce_udp_recv(n->udp, 4, on_datagram, n);
+		n->extra_ready = n->has_extra && (p[1].revents & (POLLIN | POLLHUP));
+	}
 	now = bench_now_us();
 	if (konce_ep_next_timer(n->ep) <= now) {
 		konce_ep_timer(n->ep, now);

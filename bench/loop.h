@@ -26,6 +26,8 @@ struct bench_node {
 	void *ctx;
 	uint64_t wakeups, timer_calls, rx_datagrams;
 	unsigned rx_since_pump;
+	bool has_extra, extra_ready; /* step() also polls extra_fd and says whether it is readable */
+	int extra_fd;
 };
 
 uint64_t bench_now_us(void);
