@@ -477,9 +477,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++) {
 			double span = (double)r[i]->rr.wall_s;
 			snprintf(x, sizeof x,
-				 "%llu x 1 MiB, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
+				 "%llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
 				 "%llu GSO sends, %llu GRO reads",
-				 (unsigned long long)r[i]->msgs, r[i]->wire_eff * 100, r[i]->tx_cpu, r[i]->rx_cpu, span,
+				 (unsigned long long)r[i]->msgs,
+				 r[i]->tx_packets ? (double)r[i]->tx_bytes / (double)r[i]->tx_packets : 0, r[i]->wire_eff * 100, r[i]->tx_cpu, r[i]->rx_cpu, span,
 				 (unsigned long long)r[i]->tx_udp.gso_sends, (unsigned long long)r[i]->rr.udp.gro_merged);
 			row(i == 0 ? "konce messages, GSO/GRO on" : "konce messages, GSO/GRO off", r[i]->goodput, x);
 		}
