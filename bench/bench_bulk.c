@@ -152,6 +152,7 @@ typedef struct konce_result {
 	konce_udp_stats tx_udp, rx_udp;
 	rx_report rr;
 	uint64_t tx_packets, tx_bytes;
+	long long rcvbuf_drops;
 } konce_result;
 
 static int run_konce(konce_run *k, konce_result *res)
@@ -186,6 +187,7 @@ static int run_konce(konce_run *k, konce_result *res)
 		bench_die(me, "no handshake");
 
 	double c0 = bench_cpu_s();
+	long long d0 = bench_udp_rcvbuf_errors();
 	k->t_first = k->t_last = bench_now_us();
 	k->t_stop = k->t_first + (uint64_t)(secs * 1e6);
 	for (int i = 0; i < WINDOW; i++)
@@ -196,6 +198,7 @@ static int run_konce(konce_run *k, konce_result *res)
 	if (k->outstanding || k->failed)
 		bench_die(me, "messages failed or timed out");
 	res->tx_cpu = bench_cpu_s() - c0;
+	res->rcvbuf_drops = d0 < 0 ? -1 : bench_udp_rcvbuf_errors() - d0;
 	res->goodput = (double)k->delivered_bytes / ((double)(k->t_last - k->t_first) / 1e6);
 	res->msgs = k->sent;
 	konce_udp_get_stats(n.udp, &res->tx_udp);
@@ -272,6 +275,7 @@ static int raw_receiver(void *ctx, int wfd)
 
 typedef struct raw_result {
 	double rate, loss, tx_cpu;
+	long long rcvbuf_drops;
 	raw_report rr;
 	konce_udp_stats tx;
 } raw_result;
@@ -295,6 +299,7 @@ static void run_raw(bool offload, raw_result *res)
 	uint8_t buf[RAW_SIZE];
 	randombytes_buf(buf, sizeof buf);
 	double c0 = bench_cpu_s();
+	long long d0 = bench_udp_rcvbuf_errors();
 	uint64_t stop = bench_now_us() + (uint64_t)(secs * 1e6);
 	while (bench_now_us() < stop) {
 		for (int i = 0; i < RAW_TRAIN; i++)
@@ -311,6 +316,7 @@ static void run_raw(bool offload, raw_result *res)
 		bench_die(me, "raw receiver did not report");
 	close(rfd);
 	bench_reap(pid, 2000);
+	res->rcvbuf_drops = d0 < 0 ? -1 : bench_udp_rcvbuf_errors() - d0;
 	double span = (double)(res->rr.last_us - res->rr.first_us) / 1e6;
 	res->rate = span > 0 ? (double)res->rr.bytes / span : 0;
 	res->loss = res->tx.tx ? 1.0 - (double)res->rr.datagrams / (double)res->tx.tx : 0;
@@ -464,12 +470,12 @@ int main(int argc, char **argv)
 		} else {
 			printf("  %-44s unavailable (%s)\n", "iperf3 UDP 1200 B (baseline)", why_udp);
 		}
-		snprintf(x, sizeof x, "loss %.2f%%, %llu GSO sends, %llu GRO reads, tx CPU %.2f s, rx CPU %.2f s",
-			 raw_on.loss * 100, (unsigned long long)raw_on.tx.gso_sends,
+		snprintf(x, sizeof x, "loss %.2f%% (%lld rcvbuf drops), %llu GSO sends, %llu GRO reads, tx CPU %.2f s, rx CPU %.2f s",
+			 raw_on.loss * 100, raw_on.rcvbuf_drops, (unsigned long long)raw_on.tx.gso_sends,
 			 (unsigned long long)raw_on.rr.udp.gro_merged, raw_on.tx_cpu, raw_on.rr.cpu_s);
 		row("raw UDP 1200 B, konce_udp, GSO/GRO on", raw_on.rate, x);
-		snprintf(x, sizeof x, "loss %.2f%%, tx CPU %.2f s, rx CPU %.2f s", raw_off.loss * 100, raw_off.tx_cpu,
-			 raw_off.rr.cpu_s);
+		snprintf(x, sizeof x, "loss %.2f%% (%lld rcvbuf drops), tx CPU %.2f s, rx CPU %.2f s", raw_off.loss * 100,
+			 raw_off.rcvbuf_drops, raw_off.tx_cpu, raw_off.rr.cpu_s);
 		row("raw UDP 1200 B, konce_udp, GSO/GRO off", raw_off.rate, x);
 	}
 	if (do_konce) {
@@ -478,10 +484,11 @@ int main(int argc, char **argv)
 			double span = (double)r[i]->rr.wall_s;
 			snprintf(x, sizeof x,
 				 "%llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
-				 "%llu GSO sends, %llu GRO reads",
+				 "%llu GSO sends, %llu GRO reads, %lld rcvbuf drops",
 				 (unsigned long long)r[i]->msgs,
 				 r[i]->tx_packets ? (double)r[i]->tx_bytes / (double)r[i]->tx_packets : 0, r[i]->wire_eff * 100, r[i]->tx_cpu, r[i]->rx_cpu, span,
-				 (unsigned long long)r[i]->tx_udp.gso_sends, (unsigned long long)r[i]->rr.udp.gro_merged);
+				 (unsigned long long)r[i]->tx_udp.gso_sends, (unsigned long long)r[i]->rr.udp.gro_merged,
+				 r[i]->rcvbuf_drops);
 			row(i == 0 ? "konce messages, GSO/GRO on" : "konce messages, GSO/GRO off", r[i]->goodput, x);
 		}
 		printf("  konce GSO/GRO on / off: %.3f\n", koff.goodput > 0 ? kon.goodput / koff.goodput : 0);

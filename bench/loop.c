@@ -42,6 +42,30 @@ long bench_rss_kib(void)
 	return v;
 }
 
+long long bench_udp_rcvbuf_errors(void)
+{
+	FILE *f = fopen("/proc/net/snmp", "r");
+	char head[512], vals[512];
+	long long v = -1;
+	while (f && fgets(head, sizeof head, f)) {
+		if (strncmp(head, "Udp: ", 5) || !fgets(vals, sizeof vals, f))
+			continue;
+		/* the header line names the columns; find RcvbufErrors's index */
+		int col = -1, i = 0;
+		for (char *save = NULL, *t = strtok_r(head + 5, " \n", &save); t; t = strtok_r(NULL, " \n", &save), i++)
+			if (!strcmp(t, "RcvbufErrors"))
+				col = i;
+		i = 0;
+		for (char *save = NULL, *t = strtok_r(vals + 5, " \n", &save); t; t = strtok_r(NULL, " \n", &save), i++)
+			if (i == col)
+				v = strtoll(t, NULL, 10);
+		break;
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
 void bench_die(const char *who, const char *what)
 {
 	fprintf(stderr, "%s: %s\n", who, what);

@@ -36,6 +36,9 @@ double bench_cpu_s(void);
 /* Resident set size in KiB (/proc/self/status VmRSS), -1 if unknown. */
 long bench_rss_kib(void);
 void bench_die(const char *who, const char *what);
+/* The kernel's UDP RcvbufErrors (/proc/net/snmp, this network namespace): receive-buffer drops,
+ * counted per skb (a GRO/GSO super-datagram is one).  -1 if unknown. */
+long long bench_udp_rcvbuf_errors(void);
 
 /* A socket bound to 127.0.0.1 on any port; n->local gets its address.  0 or -errno. */
 int bench_node_open_udp(bench_node *n);
