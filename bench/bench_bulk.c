@@ -148,7 +148,7 @@ static void tx_event(bench_node *n, const konce_ep_event *ev)
 
 typedef struct konce_result {
 	double goodput, tx_cpu, rx_cpu, wire_eff;
-	uint64_t msgs, retrans_hint;
+	uint64_t msgs, delivered;
 	konce_udp_stats tx_udp, rx_udp;
 	rx_report rr;
 	uint64_t tx_packets, tx_bytes;
@@ -201,6 +201,7 @@ static int run_konce(konce_run *k, konce_result *res)
 	res->rcvbuf_drops = d0 < 0 ? -1 : bench_udp_rcvbuf_errors() - d0;
 	res->goodput = (double)k->delivered_bytes / ((double)(k->t_last - k->t_first) / 1e6);
 	res->msgs = k->sent;
+	res->delivered = k->delivered_bytes;
 	konce_udp_get_stats(n.udp, &res->tx_udp);
 	const struct konce_ep_counters *c = konce_ep_counters(n.ep);
 	res->tx_packets = c->tx_packets;
@@ -337,8 +338,9 @@ static int free_port(void)
 	return port;
 }
 
-/* Receiver-side bits/s (and UDP loss %) of one iperf3 run; false with why[] set if unavailable. */
-static bool run_iperf(bool udp, double *bps, double *lost_pct, char *why, size_t whylen)
+/* Receiver-side bits/s (and UDP loss %) of one iperf3 run, and CPU seconds per GB received (client +
+ * server, from iperf3's own cpu_utilization_percent); false with why[] set if unavailable. */
+static bool run_iperf(bool udp, double *bps, double *lost_pct, double *cpu_per_gb, char *why, size_t whylen)
 {
 	if (system("command -v iperf3 >/dev/null 2>&1") != 0) {
 		snprintf(why, whylen, "iperf3 not installed");
@@ -394,6 +396,14 @@ static bool run_iperf(bool udp, double *bps, double *lost_pct, char *why, size_t
 		*bps = json_number_value(b);
 		json_t *l = json_object_get(sum, "lost_percent");
 		*lost_pct = json_is_number(l) ? json_number_value(l) : 0;
+		json_t *cpu = json_object_get(end, "cpu_utilization_percent");
+		json_t *h = json_object_get(cpu, "host_total"), *r = json_object_get(cpu, "remote_total");
+		json_t *secs_j = json_object_get(sum, "seconds"), *bytes_j = json_object_get(sum, "bytes");
+		*cpu_per_gb = 0;
+		if (json_is_number(h) && json_is_number(r) && json_is_number(secs_j) && json_is_number(bytes_j) &&
+		    json_number_value(bytes_j) > 0)
+			*cpu_per_gb = (json_number_value(h) + json_number_value(r)) / 100 * json_number_value(secs_j) /
+				      (json_number_value(bytes_j) / 1e9);
 		ok = true;
 	}
 	json_decref(root);
@@ -402,6 +412,9 @@ static bool run_iperf(bool udp, double *bps, double *lost_pct, char *why, size_t
 }
 
 /* ---- report ---------------------------------------------------------------------------------- */
+
+/* CPU seconds (sender + receiver) per 10^9 bytes received: comparable across runs on a shared machine. */
+static double cpu_per_gb(double cpu_s, uint64_t bytes) { return bytes ? cpu_s / ((double)bytes / 1e9) : 0; }
 
 static void row(const char *name, double Bps, const char *extra)
 {
@@ -426,15 +439,15 @@ int main(int argc, char **argv)
 	bool do_konce = strcmp(only, "baselines") != 0, do_base = strcmp(only, "konce") != 0;
 	signal(SIGPIPE, SIG_IGN);
 
-	double tcp_bps = 0, udp_bps = 0, udp_lost = 0, dummy;
+	double tcp_bps = 0, udp_bps = 0, udp_lost = 0, dummy, tcp_cpu = 0, udp_cpu = 0;
 	bool have_tcp = false, have_udp = false;
 	char why_tcp[256] = "", why_udp[256] = "";
 	raw_result raw_on = {0}, raw_off = {0};
 	konce_result kon = {0}, koff = {0};
 
 	if (do_base) {
-		have_tcp = run_iperf(false, &tcp_bps, &dummy, why_tcp, sizeof why_tcp);
-		have_udp = run_iperf(true, &udp_bps, &udp_lost, why_udp, sizeof why_udp);
+		have_tcp = run_iperf(false, &tcp_bps, &dummy, &tcp_cpu, why_tcp, sizeof why_tcp);
+		have_udp = run_iperf(true, &udp_bps, &udp_lost, &udp_cpu, why_udp, sizeof why_udp);
 		run_raw(true, &raw_on);
 		run_raw(false, &raw_off);
 	}
@@ -456,25 +469,29 @@ int main(int argc, char **argv)
 		konce_identity_free(k.cid);
 	}
 
-	char x[256];
+	char x[320];
 	printf("%s: two processes over loopback, %.0f s per figure; MB = 10^6 bytes; receiver-side figures\n", me,
 	       secs);
 	if (do_base) {
-		if (have_tcp)
-			row("iperf3 TCP (baseline)", tcp_bps / 8, "");
+		if (have_tcp) {
+			snprintf(x, sizeof x, "CPU %.2f s/GB", tcp_cpu);
+			row("iperf3 TCP (baseline)", tcp_bps / 8, x);
+		}
 		else
 			printf("  %-44s unavailable (%s)\n", "iperf3 TCP (baseline)", why_tcp);
 		if (have_udp) {
-			snprintf(x, sizeof x, "loss %.2f%%", udp_lost);
+			snprintf(x, sizeof x, "CPU %.2f s/GB, loss %.2f%%", udp_cpu, udp_lost);
 			row("iperf3 UDP 1200 B, -b 0 (baseline)", udp_bps / 8, x);
 		} else {
 			printf("  %-44s unavailable (%s)\n", "iperf3 UDP 1200 B (baseline)", why_udp);
 		}
-		snprintf(x, sizeof x, "loss %.2f%% (%lld rcvbuf drops), %llu GSO sends, %llu GRO reads, tx CPU %.2f s, rx CPU %.2f s",
-			 raw_on.loss * 100, raw_on.rcvbuf_drops, (unsigned long long)raw_on.tx.gso_sends,
+		snprintf(x, sizeof x,
+			 "CPU %.2f s/GB, loss %.2f%% (%lld rcvbuf drops), %llu GSO sends, %llu GRO reads, tx CPU %.2f s, rx CPU %.2f s",
+			 cpu_per_gb(raw_on.tx_cpu + raw_on.rr.cpu_s, raw_on.rr.bytes), raw_on.loss * 100, raw_on.rcvbuf_drops, (unsigned long long)raw_on.tx.gso_sends,
 			 (unsigned long long)raw_on.rr.udp.gro_merged, raw_on.tx_cpu, raw_on.rr.cpu_s);
 		row("raw UDP 1200 B, konce_udp, GSO/GRO on", raw_on.rate, x);
-		snprintf(x, sizeof x, "loss %.2f%% (%lld rcvbuf drops), tx CPU %.2f s, rx CPU %.2f s", raw_off.loss * 100,
+		snprintf(x, sizeof x, "CPU %.2f s/GB, loss %.2f%% (%lld rcvbuf drops), tx CPU %.2f s, rx CPU %.2f s",
+			 cpu_per_gb(raw_off.tx_cpu + raw_off.rr.cpu_s, raw_off.rr.bytes), raw_off.loss * 100,
 			 raw_off.rcvbuf_drops, raw_off.tx_cpu, raw_off.rr.cpu_s);
 		row("raw UDP 1200 B, konce_udp, GSO/GRO off", raw_off.rate, x);
 	}
@@ -483,8 +500,9 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++) {
 			double span = (double)r[i]->rr.wall_s;
 			snprintf(x, sizeof x,
-				 "%llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
+				 "CPU %.2f s/GB, %llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
 				 "%llu GSO sends, %llu GRO reads, %lld rcvbuf drops",
+				 cpu_per_gb(r[i]->tx_cpu + r[i]->rx_cpu, r[i]->delivered),
 				 (unsigned long long)r[i]->msgs,
 				 r[i]->tx_packets ? (double)r[i]->tx_bytes / (double)r[i]->tx_packets : 0, r[i]->wire_eff * 100, r[i]->tx_cpu, r[i]->rx_cpu, span,
 				 (unsigned long long)r[i]->tx_udp.gso_sends, (unsigned long long)r[i]->rr.udp.gro_merged,
