@@ -16,7 +16,8 @@
  * iperf3: `iperf3 -s -1` and `iperf3 -c 127.0.0.1 -J` (TCP; then UDP with -u -b 0 -l 1200), the
  * receiver-side figure from the JSON.  Without iperf3 those rows say unavailable.
  *
- * Usage: bench_bulk [SECONDS per figure, default 3] [all|konce|baselines]
+ * Usage: bench_bulk [SECONDS per figure, default 3] [all|konce|konce-on|baselines]
+ * (konce-on: only konce with GSO/GRO on, e.g. under perf)
  */
 #include <errno.h>
 #include <jansson.h>
@@ -436,7 +437,8 @@ int main(int argc, char **argv)
 		secs = atof(argv[1]);
 	if (sodium_init() < 0 || secs <= 0)
 		return 1;
-	bool do_konce = strcmp(only, "baselines") != 0, do_base = strcmp(only, "konce") != 0;
+	bool do_konce = strcmp(only, "baselines") != 0, do_base = !strcmp(only, "all") || !strcmp(only, "baselines");
+	bool do_off = strcmp(only, "konce-on") != 0;
 	signal(SIGPIPE, SIG_IGN);
 
 	double tcp_bps = 0, udp_bps = 0, udp_lost = 0, dummy, tcp_cpu = 0, udp_cpu = 0;
@@ -463,7 +465,8 @@ int main(int argc, char **argv)
 		k.offload = true;
 		run_konce(&k, &kon);
 		k.offload = false;
-		run_konce(&k, &koff);
+		if (do_off)
+			run_konce(&k, &koff);
 		free(k.msg);
 		konce_identity_free(k.sid);
 		konce_identity_free(k.cid);
@@ -497,7 +500,7 @@ int main(int argc, char **argv)
 	}
 	if (do_konce) {
 		const konce_result *r[2] = {&kon, &koff};
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < (do_off ? 2 : 1); i++) {
 			double span = (double)r[i]->rr.wall_s;
 			snprintf(x, sizeof x,
 				 "CPU %.2f s/GB, %llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
@@ -509,7 +512,8 @@ int main(int argc, char **argv)
 				 r[i]->rcvbuf_drops);
 			row(i == 0 ? "konce messages, GSO/GRO on" : "konce messages, GSO/GRO off", r[i]->goodput, x);
 		}
-		printf("  konce GSO/GRO on / off: %.3f\n", koff.goodput > 0 ? kon.goodput / koff.goodput : 0);
+		if (do_off)
+			printf("  konce GSO/GRO on / off: %.3f\n", koff.goodput > 0 ? kon.goodput / koff.goodput : 0);
 		if (do_base) {
 			ratio_row("iperf3 TCP", kon.goodput, tcp_bps / 8, have_tcp);
 			ratio_row("iperf3 UDP 1200 B", kon.goodput, udp_bps / 8, have_udp);
