@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	peer_ctx pc = {0};
-	konce_identity *cid;
+	konce_identity *cid = NULL;
 	if (konce_identity_generate(&pc.sid, konce_env_default()) || konce_identity_generate(&cid, konce_env_default()))
 		bench_die(me, "identity");
 	int ctl[2];

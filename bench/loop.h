@@ -35,7 +35,7 @@ uint64_t bench_now_us(void);
 double bench_cpu_s(void);
 /* Resident set size in KiB (/proc/self/status VmRSS), -1 if unknown. */
 long bench_rss_kib(void);
-void bench_die(const char *who, const char *what);
+__attribute__((noreturn)) void bench_die(const char *who, const char *what);
 /* The kernel's UDP RcvbufErrors (/proc/net/snmp, this network namespace): receive-buffer drops,
  * counted per skb (a GRO/GSO super-datagram is one).  -1 if unknown. */
 long long bench_udp_rcvbuf_errors(void);
