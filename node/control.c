@@ -6,6 +6,7 @@
  * away while its request is pending is only marked closed; the outcome callback frees it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -148,61 +149,110 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 }
 
 /* connect, send, ping: one request through konce_node_send. */
+/* Reads a whole regular file of at most KONCE_MESSAGE_MAX bytes.  0, or an error response in *err. */
+static int read_file(const char *path, uint8_t **out, size_t *len, json_t **err)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		*err = error_json(errno == ENOENT ? ENOENT : EIO, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_size > KONCE_MESSAGE_MAX) {
+		*err = error_json(S_ISREG(sb.st_mode) ? EMSGSIZE : EINVAL, "%s: %s", path,
+				  S_ISREG(sb.st_mode) ? "larger than a message may be (16 MiB)" : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	size_t n = (size_t)sb.st_size, got = 0;
+	uint8_t *buf = malloc(n ? n : 1);
+	while (buf && got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (!buf || got != n) {
+		free(buf);
+		*err = error_json(EIO, "%s: short read", path);
+		return -1;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* connect, send, ping: one request through konce_node_send. */
 static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 {
 	struct konce_node *n = cl->ctl->node;
 	json_t *err = NULL;
-	uint8_t body[KONCE_MESSAGE_MAX];
+	uint8_t *body = NULL;
 	const uint8_t *data = NULL;
 	size_t len = 0;
 	uint16_t klass = KONCE_CLASS_ECHO;
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op)
 		return error_json(ENOMEM, "out of memory");
-	if (resolve_peer(n, req, op->pk, &err)) {
-		free(op);
-		return err;
+	if (resolve_peer(n, req, op->pk, &err))
+		goto fail;
+	if (!memcmp(op->pk, n->pk, KONCE_KEY_BYTES)) {
+		err = error_json(EINVAL, "that is this node's own key");
+		goto fail;
 	}
-	konce_send_opts o = {.expect_reply = 1};
+	konce_send_opts o = {.expect_reply = 1, .keep_session = !strcmp(cmd, "connect")};
 	o.addr_hint = json_string_value(json_object_get(req, "addr"));
 	json_int_t t = json_integer_value(json_object_get(req, "timeout_ms"));
 	if (t > 0 && t < 3600000)
 		o.reply_lifetime_ms = o.connect_timeout_ms = (uint32_t)t;
 	if (!strcmp(cmd, "send")) {
 		const char *text = json_string_value(json_object_get(req, "text"));
-		if (!text) {
-			free(op);
-			return error_json(EINVAL, "missing \"text\"");
-		}
+		const char *file = json_string_value(json_object_get(req, "file"));
 		klass = KONCE_CLASS_TEXT;
-		data = (const uint8_t *)text;
-		len = strlen(text);
+		if (file) {
+			if (read_file(file, &body, &len, &err))
+				goto fail;
+			data = body;
+		} else if (text) {
+			data = (const uint8_t *)text;
+			len = strlen(text);
+		} else {
+			err = error_json(EINVAL, "missing \"text\" or \"file\"");
+			goto fail;
+		}
 	} else if (!strcmp(cmd, "ping")) {
 		json_int_t size = json_integer_value(json_object_get(req, "size"));
 		if (size < 0 || size > KONCE_MESSAGE_MAX) {
-			free(op);
-			return error_json(EMSGSIZE, "ping size must be 0..%d bytes", KONCE_MESSAGE_MAX);
+			err = error_json(EMSGSIZE, "ping size must be 0..%d bytes", KONCE_MESSAGE_MAX);
+			goto fail;
 		}
 		len = (size_t)size;
+		if (len && !(body = malloc(len))) {
+			err = error_json(ENOMEM, "out of memory");
+			goto fail;
+		}
 		for (size_t i = 0; i < len; i++)
 			body[i] = (uint8_t)i;
 		data = body;
 	}
-	if (!memcmp(op->pk, n->pk, KONCE_KEY_BYTES)) {
-		free(op);
-		return error_json(EINVAL, "that is this node's own key");
-	}
 	snprintf(op->cmd, sizeof(op->cmd), "%s", cmd);
 	op->cl = cl;
 	op->start_us = node_now_us();
+	op->bytes = len;
 	int e = konce_node_send(n, op->pk, klass, data, len, &o, on_outcome, op);
+	free(body); /* copied by the node */
+	body = NULL;
 	if (e) {
-		free(op);
 		if (e == -EHOSTUNREACH)
-			return error_json(EHOSTUNREACH, "no address known for that peer: give one (KEY@HOST:PORT or --addr)");
-		if (e == -EINVAL && o.addr_hint)
-			return error_json(EINVAL, "bad address '%s': use a numeric IP:PORT or [IPv6]:PORT", o.addr_hint);
-		return error_json(-e, "%s", strerror(-e));
+			err = error_json(EHOSTUNREACH, "no address known for that peer: give one (KEY@HOST:PORT or --addr)");
+		else if (e == -EINVAL && o.addr_hint)
+			err = error_json(EINVAL, "bad address '%s': use a numeric IP:PORT or [IPv6]:PORT", o.addr_hint);
+		else
+			err = error_json(-e, "%s", strerror(-e));
+		goto fail;
 	}
 	struct peer *p = node_peer_find(n, op->pk);
 	if (p && p->addr.port)
@@ -210,6 +260,10 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 	cl->busy = 1;
 	bufferevent_disable(cl->bev, EV_READ); /* one request at a time */
 	return NULL;
+fail:
+	free(body);
+	free(op);
+	return err;
 }
 
 static json_t *do_status(struct konce_node *n)

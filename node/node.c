@@ -80,7 +80,6 @@ struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTE
 	if (!p)
 		return NULL;
 	memcpy(p->pk, pk, KONCE_KEY_BYTES);
-	p->waitq_tail = &p->waitq;
 	unsigned b = pk_bucket(n, pk);
 	p->pk_next = n->by_pk[b];
 	n->by_pk[b] = p;

@@ -13,9 +13,9 @@
  *
  * Invariants:
  *  1. peer->conn != 0 names a live endpoint session for exactly this key, and conn_table maps it back.
- *  2. Every struct pending is on exactly one list: its peer's waitq (not yet handed to the endpoint) or
- *     the nonce table (a request handed over, awaiting a reply).  Plain messages handed over are
- *     reported UNKNOWN at once (no acknowledgements until the reliability layer lands).
+ *  2. A pending message is held by its peer's initiate_msg (it rode in the INITIATE), the message
+ *     table (handed to the endpoint, its delivery not yet known), the nonce table (a request awaiting
+ *     its reply), or both tables; finish() releases it from all of them at once.
  *  3. Outcome callbacks run from the event loop (a deferred event), never inside the call that queued
  *     the message.
  */
@@ -33,7 +33,6 @@
 
 enum {
 	NODE_BUCKETS = 1024,      /* peer and nonce hash buckets */
-	NODE_WAITQ_MAX = 64,      /* sends queued per peer while its handshake runs */
 	NODE_PENDING_MAX = 65536, /* requests awaiting replies, node-wide */
 	NODE_HANDLERS = 64,       /* registered application classes */
 };
@@ -48,9 +47,7 @@ struct peer {
 	uint64_t since_us, last_rx_us;
 	uint64_t msgs_rx, msgs_tx;
 	uint32_t rtt_us; /* last measured by a request/reply */
-	struct pending *waitq, **waitq_tail;
-	struct pending *initiate_msg; /* the plain message that rode in our INITIATE */
-	unsigned nwait;
+	struct pending *initiate_msg; /* the message that rode in our INITIATE */
 	struct peer *pk_next, *conn_next; /* hash chains */
 };
 
@@ -68,9 +65,10 @@ struct pending {
 	struct event *timer; /* connect timeout, then reply lifetime */
 	size_t len;
 	uint8_t *data; /* the framed message, kept until handed to the endpoint */
-	struct pending *next, *nonce_next;
+	uint64_t msg_id;     /* the endpoint's id once handed over (konce_ep_msg_send), else 0 */
+	int in_nonces, in_msgs;
+	struct pending *next, *nonce_next, *msg_next;
 	int outcome, reason; /* set when finished, reported from the deferred event */
-	int where_;           /* enum where in node_msg.c */
 };
 
 struct handler {
@@ -95,7 +93,8 @@ struct konce_node {
 	uint8_t hash_key[16];
 	struct peer *by_pk[NODE_BUCKETS], *by_conn[NODE_BUCKETS];
 	unsigned npeers;
-	struct pending *by_nonce[NODE_BUCKETS];
+	struct pending *by_nonce[NODE_BUCKETS]; /* requests awaiting a reply */
+	struct pending *by_msg[NODE_BUCKETS];   /* messages handed to the endpoint, outcome unknown */
 	struct pending *done_head, **done_tail; /* finished, outcome not yet reported */
 	unsigned npending;
 	uint64_t next_nonce;
@@ -128,7 +127,6 @@ void node_io_schedule(struct konce_node *n);
 /* node_msg.c */
 void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev);
 void node_msg_fail_peer(struct konce_node *n, struct peer *p, int reason);
-void node_msg_flush_waitq(struct konce_node *n, struct peer *p);
 void node_msg_fail_all(struct konce_node *n, int reason);
 
 /* control.c */

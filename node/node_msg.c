@@ -1,12 +1,17 @@
 /* node_msg.c - messages over the endpoint: send by public key, requests and replies, handlers.
  *
- * Until the reliability layer lands (issue 3) a message is one MESSAGE frame in one packet.  What
- * can honestly be known about it:
- *   - a request's outcome is REPLIED, or FAILED when the reply lifetime runs out;
- *   - a plain message carried inside the INITIATE is DELIVERED once the ACCEPT arrives, because the
- *     server opens that message before it allocates the session and answers;
- *   - any other plain message is UNKNOWN once handed to the socket: nothing acknowledges it yet.
- * A pending message waits on its peer's queue while the handshake runs, then is handed over.
+ * Every message is a reliable endpoint message (konce_ep_msg_send: fragmented, acknowledged,
+ * retransmitted, congestion-controlled), prefixed with the node's message header (wire.h: class,
+ * flags, nonce).  What the application is told:
+ *   - a plain message: DELIVERED when the peer acknowledged every byte, else FAILED with a reason;
+ *   - a request: REPLIED with the reply, else FAILED (the reply lifetime ran out, or the message could
+ *     not be delivered);
+ *   - a small first message to a new peer rides inside the INITIATE, so a request's reply can arrive
+ *     at 2 RTT; it is DELIVERED when the ACCEPT arrives, because the server opens that message before
+ *     it answers.
+ * A pending message is in the nonce table (a request awaiting its reply), the message table (handed to
+ * the endpoint, outcome not yet known), both, or is its peer's INITIATE message.  finish() takes it off
+ * whatever holds it and queues the outcome for the event loop.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,32 +20,42 @@
 #include "node/keytext.h"
 #include "node/node_int.h"
 
-enum { CONNECT_TIMEOUT_MS = 6000, REPLY_LIFETIME_MS = 10000 };
+enum { CONNECT_TIMEOUT_MS = 6000, REPLY_LIFETIME_MS = 10000, LOG_TEXT_MAX = 200 };
 
-static unsigned nonce_bucket(uint64_t nonce) { return (unsigned)((nonce * 0x9e3779b97f4a7c15ull) >> 54) % NODE_BUCKETS; }
+static unsigned bucket64(uint64_t v) { return (unsigned)((v * 0x9e3779b97f4a7c15ull) >> 54) % NODE_BUCKETS; }
 
-static void nonce_unlink(struct konce_node *n, struct pending *p)
+static void unlink_from(struct pending **head, struct pending *p, size_t next_off)
 {
-	for (struct pending **pp = &n->by_nonce[nonce_bucket(p->nonce)]; *pp; pp = &(*pp)->nonce_next)
+	for (struct pending **pp = head; *pp; pp = (struct pending **)((char *)*pp + next_off))
 		if (*pp == p) {
-			*pp = p->nonce_next;
+			*pp = *(struct pending **)((char *)p + next_off);
 			return;
 		}
 }
 
-static void waitq_unlink(struct peer *peer, struct pending *p)
+static void nonce_add(struct konce_node *n, struct pending *p)
 {
-	for (struct pending **pp = &peer->waitq; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			if (peer->waitq_tail == &p->next)
-				peer->waitq_tail = pp;
-			peer->nwait--;
-			return;
-		}
+	unsigned b = bucket64(p->nonce);
+	p->nonce_next = n->by_nonce[b];
+	n->by_nonce[b] = p;
+	p->in_nonces = 1;
 }
 
-enum where { NOWHERE, IN_WAITQ, IN_NONCES, IN_INITIATE };
+static void msg_add(struct konce_node *n, struct pending *p)
+{
+	unsigned b = bucket64(p->msg_id);
+	p->msg_next = n->by_msg[b];
+	n->by_msg[b] = p;
+	p->in_msgs = 1;
+}
+
+static struct pending *msg_find(struct konce_node *n, uint64_t msg_id)
+{
+	for (struct pending *p = n->by_msg[bucket64(msg_id)]; p; p = p->msg_next)
+		if (p->msg_id == msg_id)
+			return p;
+	return NULL;
+}
 
 static void deliver_done(struct konce_node *n);
 
@@ -51,16 +66,17 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	deliver_done(arg);
 }
 
-/* Takes p off every list and queues its outcome for the event loop. */
-static void finish(struct pending *p, int where, int outcome, int reason, const uint8_t *data, size_t len)
+/* Takes p off everything that holds it and queues its outcome for the event loop. */
+static void finish(struct pending *p, int outcome, int reason, const uint8_t *data, size_t len)
 {
 	struct konce_node *n = p->node;
-	if (where == IN_WAITQ && p->peer)
-		waitq_unlink(p->peer, p);
-	else if (where == IN_NONCES)
-		nonce_unlink(n, p);
-	else if (where == IN_INITIATE && p->peer && p->peer->initiate_msg == p)
+	if (p->in_nonces)
+		unlink_from(&n->by_nonce[bucket64(p->nonce)], p, offsetof(struct pending, nonce_next));
+	if (p->in_msgs)
+		unlink_from(&n->by_msg[bucket64(p->msg_id)], p, offsetof(struct pending, msg_next));
+	if (p->peer && p->peer->initiate_msg == p)
 		p->peer->initiate_msg = NULL;
+	p->in_nonces = p->in_msgs = 0;
 	if (p->timer)
 		event_del(p->timer);
 	free(p->data);
@@ -73,7 +89,6 @@ static void finish(struct pending *p, int where, int outcome, int reason, const 
 	p->outcome = outcome;
 	p->reason = reason;
 	p->peer = NULL;
-	p->where_ = NOWHERE;
 	p->next = NULL;
 	*n->done_tail = p;
 	n->done_tail = &p->next;
@@ -104,8 +119,8 @@ static void on_pending_timer(evutil_socket_t fd, short what, void *arg)
 	struct pending *p = arg;
 	(void)fd;
 	(void)what;
-	int reason = p->peer && p->peer->up ? KONCE_REASON_TIMED_OUT : KONCE_REASON_UNREACHABLE;
-	finish(p, p->where_, KONCE_OUTCOME_FAILED, reason, NULL, 0);
+	finish(p, KONCE_OUTCOME_FAILED, p->peer && p->peer->up ? KONCE_REASON_TIMED_OUT : KONCE_REASON_UNREACHABLE,
+	       NULL, 0);
 }
 
 static void arm(struct pending *p, uint32_t ms)
@@ -114,35 +129,36 @@ static void arm(struct pending *p, uint32_t ms)
 	event_add(p->timer, &tv);
 }
 
-static size_t frame(uint8_t *out, uint16_t klass, uint8_t flags, uint64_t nonce, const uint8_t *data, size_t len)
+static void header(uint8_t *out, uint16_t klass, uint8_t flags, uint64_t nonce)
 {
 	wire_put16(out + KONCE_MSG_CLASS, klass);
 	out[KONCE_MSG_FLAGS] = flags;
 	wire_put64(out + KONCE_MSG_NONCE, nonce);
-	if (len)
-		memcpy(out + KONCE_MSG_BODY, data, len);
-	return KONCE_MSG_BODY + len;
 }
 
-/* Hands p to the endpoint on an established session.  0 or a negative errno (p untouched). */
-static int hand_over(struct konce_node *n, struct pending *p)
+static int msg_fail_reason(unsigned r)
 {
-	int e = konce_ep_send(n->ep, p->peer->conn, p->data, p->len, node_now_us());
-	if (e)
-		return e;
-	p->peer->msgs_tx++;
-	n->msgs_tx++;
-	p->sent_us = node_now_us();
-	if (p->request) {
-		p->where_ = IN_NONCES;
-		unsigned b = nonce_bucket(p->nonce);
-		p->nonce_next = n->by_nonce[b];
-		n->by_nonce[b] = p;
-		arm(p, p->reply_lifetime_ms);
-	} else {
-		finish(p, NOWHERE, KONCE_OUTCOME_UNKNOWN, KONCE_REASON_NONE, NULL, 0);
+	switch (r) {
+	case KONCE_MSG_FAIL_TOO_LARGE: return KONCE_REASON_TOO_LARGE;
+	case KONCE_MSG_FAIL_REFUSED: return KONCE_REASON_REFUSED;
+	case KONCE_MSG_FAIL_TIMEOUT: return KONCE_REASON_TIMED_OUT;
+	case KONCE_MSG_FAIL_UNREACHABLE: return KONCE_REASON_UNREACHABLE;
+	case KONCE_MSG_FAIL_PROTOCOL: return KONCE_REASON_PROTOCOL;
+	case KONCE_MSG_FAIL_LOCAL_CLOSE: return KONCE_REASON_LOCAL_CLOSE;
+	default: return KONCE_REASON_PEER_CLOSED;
 	}
-	return 0;
+}
+
+static int fail_reason(unsigned r)
+{
+	switch (r) {
+	case KONCE_FAIL_TIMEOUT: return KONCE_REASON_UNREACHABLE;
+	case KONCE_FAIL_VERSION: return KONCE_REASON_PROTOCOL;
+	case KONCE_FAIL_POW_TOO_HIGH:
+	case KONCE_FAIL_CRYPTO: return KONCE_REASON_REFUSED;
+	case KONCE_FAIL_LOCAL_CLOSE: return KONCE_REASON_LOCAL_CLOSE;
+	default: return KONCE_REASON_PEER_CLOSED;
+	}
 }
 
 static int resolve_addr(struct konce_node *n, const uint8_t pk[32], const konce_send_opts *o, konce_addr *a)
@@ -157,8 +173,16 @@ static int resolve_addr(struct konce_node *n, const uint8_t pk[32], const konce_
 	return -EHOSTUNREACH;
 }
 
-int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx)
+static void free_unsent(struct pending *p)
+{
+	if (p->timer)
+		event_free(p->timer);
+	free(p->data);
+	free(p);
+}
+
+int konce_node_send_ex(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
 {
 	konce_addr addr;
 	struct peer *peer;
@@ -168,6 +192,13 @@ int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t k
 		return -EINVAL;
 	if (len > KONCE_MESSAGE_MAX)
 		return -EMSGSIZE;
+	if (o && (o->flags & ~(unsigned)(KONCE_SEND_DIRECT | KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT |
+					 KONCE_SEND_STORE_FORWARD)))
+		return -EINVAL;
+	if (o && (o->flags & KONCE_SEND_STORE_FORWARD))
+		return -ENOTSUP; /* reserved: no store-and-forward yet */
+	if (o && o->flags && (!(o->flags & KONCE_SEND_DIRECT) || !(o->flags & KONCE_SEND_RETRANSMIT)))
+		return -ENOTSUP; /* only direct, retransmitted delivery exists so far */
 	if (!memcmp(pk, n->pk, KONCE_KEY_BYTES))
 		return -EINVAL; /* a node does not open sessions to itself */
 	if (n->npending >= NODE_PENDING_MAX)
@@ -175,8 +206,6 @@ int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t k
 	peer = node_peer_find(n, pk);
 	if (!peer && (e = resolve_addr(n, pk, o, &addr)))
 		return e;
-	if (peer && !peer->up && peer->nwait >= NODE_WAITQ_MAX)
-		return -ENOBUFS;
 
 	struct pending *p = calloc(1, sizeof(*p));
 	if (!p || !(p->data = malloc(KONCE_MSG_BODY + len)) || !(p->timer = evtimer_new(n->base, on_pending_timer, p))) {
@@ -192,68 +221,95 @@ int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t k
 	p->ctx = ctx;
 	p->request = o && o->expect_reply;
 	p->nonce = p->request ? n->next_nonce++ : 0;
-	p->reply_lifetime_ms = o && o->reply_lifetime_ms ? o->reply_lifetime_ms : REPLY_LIFETIME_MS;
+	uint32_t lifetime = o && o->reply_lifetime_ms ? o->reply_lifetime_ms : REPLY_LIFETIME_MS;
+	p->reply_lifetime_ms = lifetime;
 	uint32_t connect_ms = o && o->connect_timeout_ms ? o->connect_timeout_ms : CONNECT_TIMEOUT_MS;
-	p->len = frame(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce, data, len);
+	unsigned cc = o && o->background ? KONCE_MSG_CLASS_BACKGROUND : KONCE_MSG_CLASS_DEFAULT;
+	header(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce);
+	if (len)
+		memcpy(p->data + KONCE_MSG_BODY, data, len);
+	p->len = KONCE_MSG_BODY + len;
+	uint64_t now = node_now_us();
 
-	if (peer && peer->up) {
-		p->peer = peer;
-		if ((e = hand_over(n, p)) < 0) {
-			event_free(p->timer);
-			free(p->data);
-			free(p);
-			return e;
-		}
-		n->npending++;
-		node_io_schedule(n);
-		return 0;
-	}
-	if (!peer) {
-		/* a new peer: the message rides in the INITIATE */
+	int fresh = !peer;
+	if (fresh) {
 		uint32_t conn;
-		if (!(peer = node_peer_add(n, pk)))
-			e = -ENOMEM;
-		else if ((e = konce_ep_connect(n->ep, pk, &addr, p->data, p->len, node_now_us(), &conn)) == 0) {
-			node_peer_set_conn(n, peer, conn);
-			peer->addr = addr;
-			peer->since_us = node_now_us();
+		/* a small first message rides in the INITIATE: its reply can come back in the ACCEPT */
+		int in_init = p->len <= KONCE_EP_MAX_FIRST_MESSAGE;
+		if (!(peer = node_peer_add(n, pk))) {
+			free_unsent(p);
+			return -ENOMEM;
 		}
+		e = konce_ep_connect(n->ep, pk, &addr, in_init ? p->data : NULL, in_init ? p->len : 0, now, &conn);
 		if (e) {
-			if (peer)
-				node_peer_free(n, peer, KONCE_REASON_NONE);
-			event_free(p->timer);
-			free(p->data);
-			free(p);
+			node_peer_free(n, peer, KONCE_REASON_NONE);
+			free_unsent(p);
 			return e == -ENOSPC ? -ENOBUFS : e;
 		}
-		p->peer = peer;
-		p->sent_us = node_now_us();
-		peer->msgs_tx++;
-		n->msgs_tx++;
-		if (p->request) {
-			p->where_ = IN_NONCES;
-			unsigned b = nonce_bucket(p->nonce);
-			p->nonce_next = n->by_nonce[b];
-			n->by_nonce[b] = p;
-			arm(p, connect_ms + p->reply_lifetime_ms);
-		} else {
-			p->where_ = IN_INITIATE;
+		node_peer_set_conn(n, peer, conn);
+		peer->addr = addr;
+		peer->since_us = now;
+		if (in_init) {
+			p->peer = peer;
+			p->sent_us = now;
 			peer->initiate_msg = p;
-			arm(p, connect_ms);
+			if (p->request)
+				nonce_add(n, p);
+			arm(p, connect_ms); /* then the reply lifetime, from ESTABLISHED */
+			goto sent;
 		}
-		n->npending++;
-		node_io_schedule(n);
-		return 0;
 	}
-	/* handshake in progress: wait for it */
+	/* the endpoint queues it even while the handshake runs */
+	e = konce_ep_msg_send(n->ep, peer->conn, p->data, p->len, cc, 0, now, &p->msg_id);
+	if (e) {
+		if (fresh)
+			node_peer_free(n, peer, KONCE_REASON_NONE);
+		free_unsent(p);
+		return e;
+	}
+	free(p->data); /* the endpoint copied it */
+	p->data = NULL;
 	p->peer = peer;
-	p->where_ = IN_WAITQ;
-	*peer->waitq_tail = p;
-	peer->waitq_tail = &p->next;
-	peer->nwait++;
-	arm(p, connect_ms);
+	p->sent_us = now;
+	msg_add(n, p);
+	if (p->request)
+		nonce_add(n, p);
+	/* Until the session is up, the connect deadline; then a request's reply lifetime (re-armed at
+	 * ESTABLISHED), while a plain message's delivery is left to the endpoint's message timeout. */
+	if (!peer->up)
+		arm(p, connect_ms);
+	else if (p->request)
+		arm(p, lifetime);
+sent:
+	if (o && o->keep_session)
+		konce_ep_set_wanted(n->ep, peer->conn, true, now);
+	peer->msgs_tx++;
+	n->msgs_tx++;
 	n->npending++;
+	if (handle)
+		*handle = p->msg_id ? p->msg_id : ((uint64_t)peer->conn << 32);
+	node_io_schedule(n);
 	return 0;
+}
+
+int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx)
+{
+	return konce_node_send_ex(n, pk, klass, data, len, o, fn, ctx, NULL);
+}
+
+int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)
+{
+	if (!n || !handle)
+		return -EINVAL;
+	uint64_t now = node_now_us();
+	struct pending *p = msg_find(n, handle);
+	if (!p)
+		return -ENOENT;
+	uint64_t at = konce_ep_msg_eta(n->ep, handle, now);
+	if (at == UINT64_MAX)
+		return -ENOENT;
+	return at > now ? (int64_t)((at - now + 999) / 1000) : 0;
 }
 
 int konce_node_handle(konce_node *n, uint16_t klass, konce_handler_fn fn, void *ctx)
@@ -281,56 +337,49 @@ int konce_node_handle(konce_node *n, uint16_t klass, konce_handler_fn fn, void *
 
 int konce_node_reply(konce_node *n, const konce_message *req, const uint8_t *data, size_t len)
 {
-	uint8_t buf[KONCE_MSG_BODY + KONCE_MESSAGE_MAX];
 	if (!n || !req || !req->is_request || (len && !data))
 		return -EINVAL;
 	if (len > KONCE_MESSAGE_MAX)
 		return -EMSGSIZE;
 	struct peer *peer = node_peer_by_conn(n, req->conn_);
-	if (!peer || !peer->up)
+	if (!peer)
 		return -ENOTCONN;
-	size_t l = frame(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_, data, len);
-	int e = konce_ep_send(n->ep, peer->conn, buf, l, node_now_us());
+	uint8_t *buf = malloc(KONCE_MSG_BODY + len);
+	if (!buf)
+		return -ENOMEM;
+	header(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_);
+	if (len)
+		memcpy(buf + KONCE_MSG_BODY, data, len);
+	uint64_t id;
+	int e = konce_ep_msg_send(n->ep, peer->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0,
+				  node_now_us(), &id);
+	free(buf);
 	if (e == 0) {
 		peer->msgs_tx++;
 		n->msgs_tx++;
 		node_io_schedule(n);
 	}
-	return e;
-}
-
-void node_msg_flush_waitq(struct konce_node *n, struct peer *peer)
-{
-	while (peer->waitq) {
-		struct pending *p = peer->waitq;
-		peer->waitq = p->next;
-		if (!peer->waitq)
-			peer->waitq_tail = &peer->waitq;
-		peer->nwait--;
-		p->next = NULL;
-		p->where_ = NOWHERE;
-		event_del(p->timer);
-		int e = hand_over(n, p);
-		if (e)
-			finish(p, NOWHERE, KONCE_OUTCOME_FAILED, e == -EMSGSIZE ? KONCE_REASON_TOO_LARGE : KONCE_REASON_PEER_CLOSED,
-			       NULL, 0);
-	}
+	return e == -ENOENT ? -ENOTCONN : e;
 }
 
 void node_msg_fail_peer(struct konce_node *n, struct peer *peer, int reason)
 {
 	if (!reason)
 		reason = KONCE_REASON_PEER_CLOSED;
-	while (peer->waitq)
-		finish(peer->waitq, IN_WAITQ, KONCE_OUTCOME_FAILED, reason, NULL, 0);
 	if (peer->initiate_msg)
-		finish(peer->initiate_msg, IN_INITIATE, KONCE_OUTCOME_FAILED, reason, NULL, 0);
-	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		finish(peer->initiate_msg, KONCE_OUTCOME_FAILED, reason, NULL, 0);
+	for (unsigned b = 0; b < NODE_BUCKETS; b++) {
 		for (struct pending *p = n->by_nonce[b], *next; p; p = next) {
 			next = p->nonce_next;
 			if (p->peer == peer)
-				finish(p, IN_NONCES, KONCE_OUTCOME_FAILED, reason, NULL, 0);
+				finish(p, KONCE_OUTCOME_FAILED, reason, NULL, 0);
 		}
+		for (struct pending *p = n->by_msg[b], *next; p; p = next) {
+			next = p->msg_next;
+			if (p->peer == peer)
+				finish(p, KONCE_OUTCOME_FAILED, reason, NULL, 0);
+		}
+	}
 }
 
 void node_msg_fail_all(struct konce_node *n, int reason)
@@ -345,21 +394,9 @@ void node_msg_fail_all(struct konce_node *n, int reason)
 	}
 }
 
-static int fail_reason(unsigned r)
-{
-	switch (r) {
-	case KONCE_FAIL_TIMEOUT: return KONCE_REASON_UNREACHABLE;
-	case KONCE_FAIL_VERSION: return KONCE_REASON_PROTOCOL;
-	case KONCE_FAIL_POW_TOO_HIGH:
-	case KONCE_FAIL_CRYPTO: return KONCE_REASON_REFUSED;
-	case KONCE_FAIL_LOCAL_CLOSE: return KONCE_REASON_LOCAL_CLOSE;
-	default: return KONCE_REASON_PEER_CLOSED;
-	}
-}
-
 static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_event *ev)
 {
-	char text[KONCE_MESSAGE_MAX + 1], who[KONCE_KEY_TEXT_LEN + 1];
+	char text[LOG_TEXT_MAX + 4], who[KONCE_KEY_TEXT_LEN + 1];
 	if (ev->len < KONCE_MSG_BODY) {
 		n->msgs_dropped++;
 		return;
@@ -379,10 +416,10 @@ static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_e
 
 	if (ev->data[KONCE_MSG_FLAGS] & KONCE_MSG_F_REPLY) {
 		/* a reply counts only from the peer the request went to */
-		for (struct pending *p = n->by_nonce[nonce_bucket(m.nonce_)]; p; p = p->nonce_next)
+		for (struct pending *p = n->by_nonce[bucket64(m.nonce_)]; p; p = p->nonce_next)
 			if (p->nonce == m.nonce_ && p->klass == m.klass && !memcmp(p->pk, peer->pk, KONCE_KEY_BYTES)) {
 				peer->rtt_us = (uint32_t)(node_now_us() - p->sent_us);
-				finish(p, IN_NONCES, KONCE_OUTCOME_REPLIED, KONCE_REASON_NONE, m.data, m.len);
+				finish(p, KONCE_OUTCOME_REPLIED, KONCE_REASON_NONE, m.data, m.len);
 				return;
 			}
 		n->msgs_dropped++; /* late, unknown or forged nonce */
@@ -395,11 +432,14 @@ static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_e
 	}
 	if (m.klass == KONCE_CLASS_TEXT) {
 		size_t l = 0;
-		for (size_t i = 0; i < m.len; i++) /* never let a peer write control characters to the log */
+		for (size_t i = 0; i < m.len && l < LOG_TEXT_MAX; i++) /* no control characters into the log */
 			text[l++] = (m.data[i] >= 0x20 && m.data[i] != 0x7f) || m.data[i] >= 0x80 ? (char)m.data[i] : '?';
 		text[l] = '\0';
 		konce_key_to_text(who, peer->pk);
-		node_log(n, KONCE_LOG_INFO, "message from %s: %s", who, text);
+		if (m.len > LOG_TEXT_MAX)
+			node_log(n, KONCE_LOG_INFO, "message from %s: %s... (%zu bytes)", who, text, m.len);
+		else
+			node_log(n, KONCE_LOG_INFO, "message from %s: %s", who, text);
 		if (m.is_request)
 			konce_node_reply(n, &m, NULL, 0);
 		return;
@@ -410,6 +450,22 @@ static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_e
 			return;
 		}
 	n->msgs_dropped++; /* no handler: nobody asked for this class */
+}
+
+static void on_msg_outcome(struct konce_node *n, const konce_ep_event *ev)
+{
+	struct pending *p = msg_find(n, ev->msg_id);
+	if (!p)
+		return; /* a reply we sent, or a message already finished by its timer */
+	if (ev->type == KONCE_EV_MSG_FAILED) {
+		finish(p, KONCE_OUTCOME_FAILED, msg_fail_reason(ev->reason), NULL, 0);
+	} else if (p->request) {
+		/* delivered; the outcome is the reply, or the reply lifetime running out */
+		unlink_from(&n->by_msg[bucket64(p->msg_id)], p, offsetof(struct pending, msg_next));
+		p->in_msgs = 0;
+	} else {
+		finish(p, KONCE_OUTCOME_DELIVERED, KONCE_REASON_NONE, NULL, 0);
+	}
 }
 
 void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
@@ -445,9 +501,22 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		}
 		if (n->peer_fn)
 			n->peer_fn(n->peer_ctx, KONCE_PEER_UP, peer->pk, konce_addr_str(&ev->addr, as));
-		if (peer->initiate_msg) /* the server opened it before it answered */
-			finish(peer->initiate_msg, IN_INITIATE, KONCE_OUTCOME_DELIVERED, KONCE_REASON_NONE, NULL, 0);
-		node_msg_flush_waitq(n, peer);
+		/* connected: the connect deadline is met; requests now wait at most their reply lifetime */
+		for (unsigned b = 0; b < NODE_BUCKETS; b++) {
+			for (struct pending *p = n->by_msg[b]; p; p = p->msg_next)
+				if (p->peer == peer && !p->request)
+					event_del(p->timer);
+			for (struct pending *p = n->by_nonce[b]; p; p = p->nonce_next)
+				if (p->peer == peer)
+					arm(p, p->reply_lifetime_ms);
+		}
+		if (peer->initiate_msg) {
+			struct pending *p = peer->initiate_msg;
+			peer->initiate_msg = NULL;
+			/* the server opened it before it answered: delivered (a request now waits for its reply) */
+			if (!p->request)
+				finish(p, KONCE_OUTCOME_DELIVERED, KONCE_REASON_NONE, NULL, 0);
+		}
 		break;
 	case KONCE_EV_MESSAGE:
 		if (peer)
@@ -463,8 +532,9 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 				konce_store_note_seen(n->store, peer->pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
 		}
 		break;
-	case KONCE_EV_MSG_DELIVERED: /* konce_ep_msg_send() is not used by the node yet */
+	case KONCE_EV_MSG_DELIVERED:
 	case KONCE_EV_MSG_FAILED:
+		on_msg_outcome(n, ev);
 		break;
 	case KONCE_EV_FAILED:
 	case KONCE_EV_CLOSED:

@@ -1,5 +1,6 @@
 /* cmd_send.c - konce send PEER TEXT | --file F: one message, and its outcome. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@ static void usage(FILE *f)
 		   "Sends one text message to PEER (a public key or a petname) through the running node, and\n"
 		   "reports the outcome: replied, delivered, or unknown.  The text is UTF-8, at most %d bytes.\n\n"
 		   "Options:\n"
-		   "  -f, --file FILE       send the contents of FILE ('-' for standard input)\n"
+		   "  -f, --file FILE       send the contents of FILE, up to 16 MiB of any bytes ('-': text from\n"
+		   "                        standard input, up to 60 KiB)\n"
 		   "  -a, --addr HOST:PORT  where to reach PEER if the node has no session and no stored address\n"
 		   "  -W, --timeout SECONDS give up after SECONDS (default: the node's, 6 s to connect)\n"
 		   "      --json            print the node's JSON answer (see docs/CONTROL.md)\n"
@@ -27,27 +29,22 @@ static void usage(FILE *f)
 		KONCE_MESSAGE_MAX);
 }
 
-/* The file as text: at most KONCE_MESSAGE_MAX bytes, no NUL bytes (the control protocol carries text). */
-static char *read_text(const char *file, size_t *len)
+/* Text from standard input: it travels inside one control-protocol line, so at most TEXT_MAX bytes. */
+enum { TEXT_MAX = 60 * 1024 };
+
+static char *read_stdin_text(size_t *len)
 {
-	FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
-	if (!f) {
-		fprintf(stderr, "konce send: %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	char *buf = malloc(KONCE_MESSAGE_MAX + 1);
-	size_t n = buf ? fread(buf, 1, KONCE_MESSAGE_MAX + 1, f) : 0;
-	bool bad = !buf || ferror(f);
-	if (f != stdin)
-		fclose(f);
+	char *buf = malloc(TEXT_MAX + 1);
+	size_t n = buf ? fread(buf, 1, TEXT_MAX + 1, stdin) : 0;
+	bool bad = !buf || ferror(stdin);
 	if (bad) {
-		fprintf(stderr, "konce send: %s: %s\n", file, buf ? "read error" : "out of memory");
-	} else if (n > KONCE_MESSAGE_MAX) {
-		fprintf(stderr, "konce send: %s: longer than the %d bytes a message may hold\n", file,
-			KONCE_MESSAGE_MAX);
+		fprintf(stderr, "konce send: standard input: %s\n", buf ? "read error" : "out of memory");
+	} else if (n > TEXT_MAX) {
+		fprintf(stderr, "konce send: standard input is longer than %d bytes; save it to a file and use "
+			"--file FILE\n", TEXT_MAX);
 		bad = true;
 	} else if (memchr(buf, '\0', n)) {
-		fprintf(stderr, "konce send: %s: contains NUL bytes; konce send carries text only\n", file);
+		fprintf(stderr, "konce send: standard input contains NUL bytes; use --file FILE for binary data\n");
 		bad = true;
 	}
 	if (bad) {
@@ -105,28 +102,48 @@ int konce_cmd_send(int argc, char **argv)
 			return r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
 		}
 	}
-	char *text;
-	size_t len;
-	if (file) {
-		if (!(text = read_text(file, &len)))
+	json_t *req;
+	if (file && strcmp(file, "-")) {
+		/* a file of any content up to a message's size: the node reads it itself (it runs as the same
+		 * user: the control socket is owner-only), so the bytes need not fit in one control line */
+		char *abs = realpath(file, NULL);
+		struct stat sb;
+		if (!abs || stat(abs, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+			fprintf(stderr, "konce send: %s: %s\n", file, !abs || errno ? strerror(errno) : "not a regular file");
+			free(abs);
 			return KONCE_EXIT_FAIL;
-	} else {
-		len = strlen(argv[optind + 1]);
-		if (len > KONCE_MESSAGE_MAX) {
-			fprintf(stderr, "konce send: the text is %zu bytes; a message holds at most %d\n", len,
-				KONCE_MESSAGE_MAX);
+		}
+		if (sb.st_size > KONCE_MESSAGE_MAX) {
+			fprintf(stderr, "konce send: %s: %lld bytes; a message holds at most %d\n", file,
+				(long long)sb.st_size, KONCE_MESSAGE_MAX);
+			free(abs);
 			return KONCE_EXIT_USAGE;
 		}
-		if (!(text = strdup(argv[optind + 1])))
-			return KONCE_EXIT_FAIL;
+		req = json_pack("{s:s, s:s, s:s}", "cmd", "send", "peer", peer, "file", abs);
+		free(abs);
+	} else {
+		char *text;
+		size_t len;
+		if (file) {
+			if (!(text = read_stdin_text(&len)))
+				return KONCE_EXIT_FAIL;
+		} else {
+			len = strlen(argv[optind + 1]);
+			if (len > TEXT_MAX) {
+				fprintf(stderr, "konce send: the text is %zu bytes; give longer text with --file FILE\n", len);
+				return KONCE_EXIT_USAGE;
+			}
+			if (!(text = strdup(argv[optind + 1])))
+				return KONCE_EXIT_FAIL;
+		}
+		json_t *s = json_stringn(text, len);
+		free(text);
+		if (!s) {
+			fprintf(stderr, "konce send: the text is not valid UTF-8\n");
+			return KONCE_EXIT_USAGE;
+		}
+		req = json_pack("{s:s, s:s, s:o}", "cmd", "send", "peer", peer, "text", s);
 	}
-	json_t *s = json_stringn(text, len);
-	free(text);
-	if (!s) {
-		fprintf(stderr, "konce send: the text is not valid UTF-8\n");
-		return KONCE_EXIT_USAGE;
-	}
-	json_t *req = json_pack("{s:s, s:s, s:o}", "cmd", "send", "peer", peer, "text", s);
 	if (req && addr_arg)
 		json_object_set_new(req, "addr", json_string(addr));
 	if (req && timeout_ms)

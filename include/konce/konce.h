@@ -116,21 +116,39 @@ const char *konce_reason_str(int reason);
 /** The data in an outcome or an incoming message is borrowed for the duration of the callback. */
 typedef void (*konce_outcome_fn)(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
 
+/** How a message may travel (konce_send_opts.flags; 0 = the defaults: direct, retransmitted). */
+enum konce_send_flags {
+	KONCE_SEND_DIRECT = 0x1,        /**< a direct path to the peer may be used */
+	KONCE_SEND_RENDEZVOUS = 0x2,    /**< a rendezvous may introduce or relay (not available yet) */
+	KONCE_SEND_RETRANSMIT = 0x4,    /**< lost fragments are sent again (required for now) */
+	KONCE_SEND_STORE_FORWARD = 0x8, /**< reserved: -ENOTSUP */
+};
+
 typedef struct konce_send_opts {
 	const char *addr_hint;    /* "ADDR:PORT" to reach the peer if it has no session; NULL = use the store */
 	uint32_t connect_timeout_ms; /* 0 = 6000 */
-	uint32_t reply_lifetime_ms;  /* requests: how long the reply handler lives; 0 = 10000 */
+	uint32_t reply_lifetime_ms;  /* requests: how long the reply handler lives once connected; 0 = 10000 */
 	int expect_reply;         /* nonzero: this is a request; the outcome is REPLIED or FAILED */
+	unsigned flags;           /* enum konce_send_flags; 0 = DIRECT | RETRANSMIT */
+	int background;           /* nonzero: the background congestion class (LEDBAT): yields to other traffic */
+	int keep_session;         /* nonzero: keep the session open with keepalives while idle */
 } konce_send_opts;
 
-enum { KONCE_MESSAGE_MAX = 1010 }; /* one packet until fragmentation lands (issue 3) */
+enum { KONCE_MESSAGE_MAX = 16 * 1024 * 1024 - 64 }; /* bytes of data in one message */
 
-/** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.
- * 0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
+/** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.  The data is
+ * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
  * -EMSGSIZE (len > KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address),
- * -EINVAL, -ENOMEM, -ENOBUFS (too many pending). */
+ * -EINVAL, -ENOTSUP (a flag combination not available yet), -ENOMEM, -ENOBUFS (too many pending). */
 int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
 		    size_t len, const konce_send_opts *opts, konce_outcome_fn fn, void *ctx);
+/** konce_node_send() that also gives a handle naming the message, for konce_node_outcome_eta(). */
+int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		       size_t len, const konce_send_opts *opts, konce_outcome_fn fn, void *ctx, uint64_t *handle);
+/** When the outcome of a message is likely to be known: milliseconds from now (an estimate from what is
+ * still unacknowledged, the send rate and the probe timeout), or -ENOENT once its delivery is settled
+ * (a request may still await its reply) or for a message that rode in the handshake. */
+int64_t konce_node_outcome_eta(konce_node *node, uint64_t handle);
 
 /** An incoming message, valid for the duration of the handler call. */
 typedef struct konce_message {

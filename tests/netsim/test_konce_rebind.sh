@@ -11,10 +11,9 @@
 # The router uses allocation=random: with the preset's port preservation the NAT would hand a
 # the same external port again after the flush, and nothing would have moved.
 #
-# Known gap, checked and reported rather than hidden (KONCE_REBIND_STRICT=1 makes it fail): the
-# first request after the rebinding is lost.  pub answers it on the old, still-validated path (the
-# new one is only being probed), the NAT drops that answer, and the message layer has no
-# retransmission yet (node_msg.c: one MESSAGE frame per packet until the reliability layer lands).
+# The first request after the rebinding must be answered too: pub first answers it on the old,
+# still-validated path (the new one is only being probed) and the NAT drops that answer, but the
+# reliable message layer resends it, and the resend goes out on the new path once it is validated.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
@@ -82,9 +81,7 @@ check "and still no new handshake (pub initiate_rx $(counter P initiate_rx))" \
 if jqt "$moved" '.replies[0].rtt_ms != null'; then
 	echo "ok   even the first request after the rebinding was answered"
 else
-	echo "KNOWN GAP: the first request after the rebinding got no answer ($(jq -r '.replies[0].errno' <<<"$moved")):"
-	echo "           pub answered on the old path while validating the new one; nothing retransmits it yet"
-	[ "${KONCE_REBIND_STRICT:-0}" = 1 ] && fail "KONCE_REBIND_STRICT=1: the first request after the rebinding was lost"
+	fail "the first request after the rebinding got no answer ($(jq -r '.replies[0].errno' <<<"$moved"))"
 fi
 kstop "$run" A
 kstop "$run" P

@@ -146,13 +146,13 @@ static void test_three_nodes_exchange(void **state)
 	/* established sessions: no hint needed, in either direction */
 	assert_int_equal(send_msg(w, 1, 0, 300, "again", 1, NULL, &r[3]), 0);
 	assert_int_equal(send_msg(w, 0, 1, 1 /* KONCE_CLASS_ECHO */, "echo me", 1, NULL, &r[4]), 0);
-	/* a plain message on a live session: nothing acknowledges it yet, so the outcome is unknown */
+	/* a plain message on a live session: delivered once the peer acknowledged it */
 	assert_int_equal(send_msg(w, 0, 2, 300, "fire and forget", 0, NULL, &r[5]), 0);
 	run(w);
 	assert_string_equal(r[3].data, "a:again");
 	assert_int_equal(r[4].outcome, KONCE_OUTCOME_REPLIED);
 	assert_string_equal(r[4].data, "echo me");
-	assert_int_equal(r[5].outcome, KONCE_OUTCOME_UNKNOWN);
+	assert_int_equal(r[5].outcome, KONCE_OUTCOME_DELIVERED);
 }
 
 static void test_first_plain_message_delivered(void **state)
@@ -169,13 +169,20 @@ static void test_failures(void **state)
 {
 	struct world *w = *state;
 	struct result r[3] = {0};
-	char big[KONCE_MESSAGE_MAX + 2];
 	uint8_t stranger[KONCE_KEY_BYTES];
 
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = 0;
 	/* too large: refused at once, no callback ever */
-	assert_int_equal(send_msg(w, 0, 1, 300, big, 1, w->addr[1], &r[0]), -EMSGSIZE);
+	r[0].w = w;
+	konce_send_opts big_o = {.addr_hint = w->addr[1]};
+	static const uint8_t one = 1;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, (size_t)KONCE_MESSAGE_MAX + 1, &big_o,
+					 on_outcome, &r[0]), -EMSGSIZE);
+	/* flags not available yet are refused, not ignored */
+	big_o.flags = KONCE_SEND_RENDEZVOUS;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0]), -ENOTSUP);
+	big_o.flags = KONCE_SEND_DIRECT | KONCE_SEND_RETRANSMIT | KONCE_SEND_STORE_FORWARD;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0]), -ENOTSUP);
+	assert_int_equal(r[0].done, 0);
 	/* no address for an unknown key */
 	memset(stranger, 7, sizeof(stranger));
 	konce_send_opts o = {0};
@@ -202,6 +209,61 @@ static void test_failures(void **state)
 	assert_int_equal(t.reason, KONCE_REASON_TIMED_OUT);
 	/* reserved classes cannot be taken by applications */
 	assert_int_equal(konce_node_handle(w->node[0], 1, on_request, NULL), -EINVAL);
+}
+
+/* Class 301: reply with the length and a checksum of what arrived */
+static void on_sum(void *ctx, konce_node *node, const konce_message *m)
+{
+	char out[64];
+	uint32_t sum = 0;
+	(void)ctx;
+	for (size_t i = 0; i < m->len; i++)
+		sum = sum * 31 + m->data[i];
+	int n = snprintf(out, sizeof(out), "%zu:%u", m->len, sum);
+	if (m->is_request)
+		assert_int_equal(konce_node_reply(node, m, (const uint8_t *)out, (size_t)n), 0);
+}
+
+static void test_large_messages(void **state)
+{
+	struct world *w = *state;
+	struct result r[3] = {0};
+	size_t len = 3 * 1024 * 1024 + 7;
+	uint8_t *big = malloc(len);
+	uint32_t sum = 0;
+	char want[64];
+	for (size_t i = 0; i < len; i++) {
+		big[i] = (uint8_t)(i * 7 + (i >> 11));
+		sum = sum * 31 + big[i];
+	}
+	snprintf(want, sizeof(want), "%zu:%u", len, sum);
+	konce_node_handle(w->node[1], 301, on_sum, NULL);
+	/* a 3 MiB request over a new session, and a background-class one beside it */
+	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 12000};
+	uint64_t h = 0;
+	for (int i = 0; i < 2; i++) {
+		r[i].w = w;
+		o.background = i;
+		assert_int_equal(konce_node_send_ex(w->node[0], w->pk[1], 301, big, len, &o, on_outcome, &r[i], &h), 0);
+		w->outstanding++;
+		assert_true(h != 0);
+	}
+	/* the outcome of a queued message has an estimate (ms from now) */
+	assert_true(konce_node_outcome_eta(w->node[0], h) >= 0);
+	assert_int_equal(konce_node_outcome_eta(w->node[0], 12345), -ENOENT);
+	/* and a plain 1 MiB message, delivered when acknowledged in full */
+	r[2].w = w;
+	konce_send_opts p = {0};
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, 1 << 20, &p, on_outcome, &r[2]), 0);
+	w->outstanding++;
+	run(w);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(r[i].outcome, KONCE_OUTCOME_REPLIED);
+		assert_string_equal(r[i].data, want);
+	}
+	assert_int_equal(r[2].outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(konce_node_outcome_eta(w->node[0], h), -ENOENT);
+	free(big);
 }
 
 struct peer_events {
@@ -294,6 +356,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
