@@ -205,6 +205,7 @@ konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment 
 		m->last_progress = now;
 		r->used += charge;
 		*slot = m;
+		r->nactive++;
 	} else if (f->total != m->len) {
 		return KONCE_REASM_INCONSISTENT;
 	}
@@ -228,6 +229,7 @@ konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment 
 	if (m->have < m->len)
 		return KONCE_REASM_PARTIAL;
 	*slot = NULL;
+	r->nactive--;
 	finish(r, m->id, false);
 	*out = m;
 	return KONCE_REASM_COMPLETE;
@@ -244,11 +246,12 @@ void konce_reasm_release(konce_reasm *r, konce_reasm_msg *m)
 size_t konce_reasm_expire(konce_reasm *r, uint64_t now, uint64_t idle_us)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < r->cfg.max_messages; i++) {
+	for (size_t i = 0; r->nactive && i < r->cfg.max_messages; i++) {
 		konce_reasm_msg *m = r->active[i];
 		if (!m || now < m->last_progress || now - m->last_progress < idle_us)
 			continue;
 		r->active[i] = NULL;
+		r->nactive--;
 		refuse(r, m->id, KONCE_REASM_REFUSED);
 		konce_reasm_release(r, m);
 		n++;

@@ -98,6 +98,7 @@ typedef struct konce_reasm {
 	konce_reasm_config cfg;
 	uint64_t used;
 	konce_reasm_msg **active; /* cfg.max_messages slots, NULL = free */
+	size_t nactive;           /* slots in use: lets expiry skip an idle reassembler */
 	uint64_t base;            /* every id below is finished */
 	uint64_t finished[KONCE_REASM_WINDOW / 64], refused[KONCE_REASM_WINDOW / 64]; /* ring by id */
 	uint64_t recent_refused[KONCE_REASM_REFUSED_MEMORY]; /* refusals the window slid past */

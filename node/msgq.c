@@ -189,6 +189,8 @@ void konce_msgq_unnext(konce_msgq *q, const konce_frame_ref *ref)
 
 bool konce_msgq_has_data(const konce_msgq *q)
 {
+	if (konce_msgq_empty(q) && q->rtx_n == 0)
+		return false; /* the common case for a session that only holds keepalives */
 	for (size_t i = 0; i < q->rtx_n; i++)
 		if (konce_msgq_needed(q, &q->rtx[(q->rtx_head + i) % q->rtx_cap]))
 			return true;

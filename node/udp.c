@@ -216,7 +216,10 @@ static unsigned plan(konce_udp *u, unsigned *first, unsigned *count)
 	for (unsigned i = 0; i < u->ntx;) {
 		unsigned n = 1;
 		/* a GSO train: same destination, equal sizes (the last may be shorter) */
-		while (u->gso && i + n < u->ntx && n < KONCE_UDP_MAX_GSO && konce_addr_eq(&u->tx[i].to, &u->tx[i + n].to) &&
+		/* one GSO send is one UDP datagram to the kernel: at most 65,507 bytes (IPv4; also what an
+		 * IPv4-mapped destination of a dual-stack socket gets), or the kernel refuses the train */
+		while (u->gso && i + n < u->ntx && n < KONCE_UDP_MAX_GSO && (size_t)(n + 1) * u->tx[i].len <= 65507 &&
+		       konce_addr_eq(&u->tx[i].to, &u->tx[i + n].to) &&
 		       u->tx[i + n - 1].len == u->tx[i].len && u->tx[i + n].len <= u->tx[i].len)
 			n++;
 		first[m] = i;

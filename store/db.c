@@ -169,8 +169,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_NAT] = "UPDATE peers SET nat_type = ?2 WHERE pk = ?1",
 	[ST_SCORE] = "UPDATE peers SET score = max(-1000000, min(1000000, score + ?2)) WHERE pk = ?1",
 	[ST_ENSURE_PEER] = "INSERT INTO peers (pk) VALUES (?1) ON CONFLICT (pk) DO NOTHING",
-	[ST_GET_PEER] = "SELECT pk, coalesce(petname, ''), nat_type, first_seen, last_seen, rtt_us, handshakes, "
-			"failures, score FROM peers WHERE pk = ?1",
+	[ST_GET_PEER] = ("SELECT pk, coalesce(petname, ''), nat_type, first_seen, last_seen, rtt_us, handshakes, "
+			 "failures, score FROM peers WHERE pk = ?1"),
 	[ST_BY_PETNAME] = "SELECT pk FROM peers WHERE petname = ?1",
 	[ST_SET_PETNAME] = "UPDATE peers SET petname = ?2 WHERE pk = ?1",
 	[ST_ADDRS] = "SELECT ip, port, source, seen_at FROM addrs WHERE pk = ?1 ORDER BY seen_at DESC LIMIT ?2",

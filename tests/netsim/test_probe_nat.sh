@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `konce probe nat` from host a classifies every NAT preset (RFC 5780), against a konce probe
-# listener on pub and against Debian's stund (a STUN server we did not write) on pub:
+# listener on pub and against Debian's stund (a STUN server we did not write) on pub; and Debian's own
+# RFC 3489 classifier (the stun client) must agree with each preset's name:
 #
 #   a 10.x ---- [ router: PRESET ] ---- internet ---- pub IP1, IP2
 #   konce probe nat IP1:3478                         konce probe listen IP1:3478 --also IP2:3479
@@ -12,7 +13,7 @@
 # Then the mapping lifetime on a NAT whose mappings last 8 s idle.
 # Hairpinning is shown but not asserted: netsim hairpins between two LAN hosts, while RFC 5780's test
 # (and ours) sends from a second socket on the same host, which netsim's NAT does not turn back.
-. "$(dirname "$0")/lib.sh" stund ss
+. "$(dirname "$0")/lib.sh" stund stun ss
 KONCE=${KONCE_BIN:-$TOP/build/konce}
 [ -x "$KONCE" ] || fail "no konce binary at $KONCE"
 
@@ -25,6 +26,18 @@ symmetric-sequential "classic":"symmetric-sequential" "mapping":"APDM" "filterin
 cgnat                "classic":"port-restricted-cone" "mapping":"EIM" "filtering":"APDF" "port_allocation":"random"
 cgnat-nested         "classic":"port-restricted-cone" "mapping":"EIM" "filtering":"APDF" "port_allocation":"random"
 blocked-udp          "classic":"blocked" "blocked":true "nat":false'
+
+# What Debian's stun client (RFC 3489) must print on its "Primary:" line for each topology
+declare -A STUNCLIENT=(
+	[full-cone]='Independent Mapping, Independent Filter'
+	[restricted-cone]='Independent Mapping, Address Dependent Filter'
+	[port-restricted-cone]='Independent Mapping, Port Dependent Filter'
+	[symmetric]='Dependent Mapping, random port'
+	[symmetric-sequential]='Dependent Mapping'
+	[cgnat]='Independent Mapping, Port Dependent Filter, random port'
+	[cgnat-nested]='Independent Mapping, Port Dependent Filter, random port'
+	[blocked-udp]='Blocked'
+)
 
 # wait_udp RUN NODE PORT: until something listens there
 wait_udp() {
@@ -61,6 +74,13 @@ classify() { # classify TOPOLOGY INDEX WANT...
 
 	nx "$run" a "$KONCE" probe nat "${ips[0]}:3480" --proto stun --json --timeout 800 >"$out.stund"
 	check "$topo: probe nat against Debian's stund finds the same" has_all "$out.stund" "$@"
+
+	# An independent classifier: Debian's RFC 3489 client (stun-client 0.97) against stund.  It does not
+	# tell sequential from random ports, so symmetric-sequential reads as plain symmetric there.
+	local verdict
+	verdict=$(nx "$run" a timeout 30 stun "${ips[0]}:3480" 2>&1 | grep -m1 '^Primary:' || true)
+	echo "     stun client: ${verdict:-no answer}"
+	check "$topo: Debian's stun client agrees (${STUNCLIENT[$topo]})" grep -qF -- "${STUNCLIENT[$topo]}" <<<"$verdict"
 
 	if [ "$topo" != blocked-udp ]; then
 		# the outermost NAT's public address, as both servers report it

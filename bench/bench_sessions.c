@@ -1,0 +1,319 @@
+/* bench_sessions.c - 10,000 live sessions holding keepalives: CPU share of one core and resident
+ * memory per session, beside the same processes idle with 0 sessions, measured in the same run.
+ *
+ * Two processes over loopback UDP, each one endpoint on one socket in its own loop (bench/loop.c):
+ * the parent ("holder") opens N sessions to the child ("peer") and marks each wanted
+ * (konce_ep_set_wanted), so it sends a PING after keepalive_ms without sending, and the peer
+ * acknowledges it.  This is what a node behind a NAT pays to keep N peers reachable.  All
+ * sessions come from one address, so the peer's per-source rate limit and handshake capacity are
+ * raised to keep proof of work out of the way (this measures sessions, not admission).
+ *
+ * keepalive_ms is scaled for the bench (default 1000 ms instead of KONCE_KEEPALIVE_MS = 25 s) so a
+ * few seconds hold many keepalive rounds.  Keepalive packets are proportional to the keepalive
+ * rate (at the default 25 s, 1/25 of these).  Their CPU would be too, but konce_ep_timer() visits
+ * every live session on each call, and the number of calls does not fall with the rate as fast
+ * (it follows how many distinct deadlines there are): the bench prints the proportional figure as
+ * a lower bound and the cost per timer walk, so the two parts can be told apart.
+ *
+ * Phases, each over the same fixed wall interval in both processes (CPU from getrusage):
+ *   1. baseline: both endpoints exist (sized for N sessions), 0 sessions: the idle loop;
+ *   2. N handshakes (at most WAVE in flight), each session then marked wanted;
+ *   3. warm-up of 1.5 keepalive intervals, so every session is in its keepalive cycle;
+ *   4. measure: only keepalives and their acks flow.  Every session must still be live after.
+ *
+ * Usage: bench_sessions [SESSIONS, default 10000] [KEEPALIVE_MS, default 1000] [SECONDS, default 5]
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/loop.h"
+
+enum { WAVE = 256 }; /* handshakes in flight at once */
+
+static const char *me = "bench_sessions";
+static unsigned nsess = 10000, keepalive_ms = 1000;
+static double secs = 5;
+
+typedef struct sample {
+	double cpu_s, wall_s;
+	uint64_t rx_packets, tx_packets, keepalive_tx, wakeups, timer_calls;
+	uint64_t sessions_live;
+	long rss_kib;
+} sample;
+
+typedef struct meter {
+	double c0;
+	uint64_t t0, rx0, tx0, ka0, w0, tc0;
+} meter;
+
+static void meter_start(meter *m, const bench_node *n)
+{
+	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	m->c0 = bench_cpu_s();
+	m->t0 = bench_now_us();
+	m->rx0 = c->rx_packets;
+	m->tx0 = c->tx_packets;
+	m->ka0 = c->keepalive_tx;
+	m->w0 = n->wakeups;
+	m->tc0 = n->timer_calls;
+}
+
+static void meter_stop(const meter *m, const bench_node *n, sample *s)
+{
+	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	s->cpu_s = bench_cpu_s() - m->c0;
+	s->wall_s = (double)(bench_now_us() - m->t0) / 1e6;
+	s->rx_packets = c->rx_packets - m->rx0;
+	s->tx_packets = c->tx_packets - m->tx0;
+	s->keepalive_tx = c->keepalive_tx - m->ka0;
+	s->wakeups = n->wakeups - m->w0;
+	s->timer_calls = n->timer_calls - m->tc0;
+	s->sessions_live = c->sessions_live;
+	s->rss_kib = bench_rss_kib();
+}
+
+/* ---- the peer (child) ------------------------------------------------------------------------ */
+
+typedef struct peer_ctx {
+	konce_identity *sid;
+	int ctl; /* commands from the parent: 'b' begin, 'e' end (report a sample), 'q' quit */
+	long rss_before_ep;
+} peer_ctx;
+
+static void peer_event(bench_node *n, const konce_ep_event *ev)
+{
+	(void)n;
+	if (ev->type == KONCE_EV_CLOSED || ev->type == KONCE_EV_FAILED)
+		bench_die(me, "peer: a session closed");
+}
+
+static int peer_main(void *ctx, int wfd)
+{
+	peer_ctx *p = ctx;
+	bench_node n = {.on_event = peer_event, .has_extra = true, .extra_fd = p->ctl};
+	long rss0 = bench_rss_kib();
+	if (bench_node_open_udp(&n))
+		return 1;
+	konce_ep_config cfg = {.identity = p->sid, .max_sessions = nsess + nsess / 8 + 16, .capacity = 2000000,
+			       .rl_rate = 1u << 24, .rl_burst = 1u << 24, .out_ring = 4096, .event_ring = 4096,
+			       .keepalive_ms = keepalive_ms};
+	if (bench_node_start(&n, &cfg))
+		return 1;
+	if (write(wfd, &n.local, sizeof n.local) != (ssize_t)sizeof n.local ||
+	    write(wfd, &rss0, sizeof rss0) != (ssize_t)sizeof rss0)
+		return 1;
+	meter m = {0};
+	for (;;) {
+		bench_node_step(&n, 1000000);
+		if (!n.extra_ready)
+			continue;
+		char cmd;
+		if (read(p->ctl, &cmd, 1) != 1 || cmd == 'q')
+			break;
+		if (cmd == 'b') {
+			meter_start(&m, &n);
+		} else if (cmd == 'e') {
+			sample s;
+			meter_stop(&m, &n, &s);
+			if (write(wfd, &s, sizeof s) != (ssize_t)sizeof s)
+				return 1;
+		}
+	}
+	bench_node_close(&n);
+	return 0;
+}
+
+/* ---- the holder (parent) --------------------------------------------------------------------- */
+
+typedef struct holder {
+	unsigned inflight, established, failed;
+} holder;
+
+static void holder_event(bench_node *n, const konce_ep_event *ev)
+{
+	holder *h = n->ctx;
+	switch (ev->type) {
+	case KONCE_EV_ESTABLISHED:
+		h->inflight--;
+		h->established++;
+		if (konce_ep_set_wanted(n->ep, ev->conn, true, bench_now_us()))
+			bench_die(me, "konce_ep_set_wanted");
+		break;
+	case KONCE_EV_FAILED:
+		h->inflight--;
+		h->failed++;
+		break;
+	case KONCE_EV_CLOSED:
+		h->failed++;
+		break;
+	default:
+		break;
+	}
+}
+
+static void run_for(bench_node *n, double s)
+{
+	uint64_t end = bench_now_us() + (uint64_t)(s * 1e6);
+	for (uint64_t now; (now = bench_now_us()) < end;)
+		bench_node_step(n, end - now);
+}
+
+/* Both processes measure the same wall interval: the parent's own loop runs between 'b' and 'e'. */
+static void measure(bench_node *n, int ctl, int rfd, sample *mine, sample *peer)
+{
+	meter m;
+	if (write(ctl, "b", 1) != 1)
+		bench_die(me, "ctl");
+	meter_start(&m, n);
+	run_for(n, secs);
+	meter_stop(&m, n, mine);
+	if (write(ctl, "e", 1) != 1)
+		bench_die(me, "ctl");
+	/* keep serving the sessions while the peer writes its sample */
+	uint64_t limit = bench_now_us() + 5000000;
+	for (;;) {
+		struct timeval tv = {0, 0};
+		fd_set rs;
+		FD_ZERO(&rs);
+		FD_SET(rfd, &rs);
+		if (select(rfd + 1, &rs, NULL, NULL, &tv) > 0)
+			break;
+		if (bench_now_us() > limit)
+			bench_die(me, "peer did not report");
+		bench_node_step(n, 1000);
+	}
+	if (bench_read_full(rfd, peer, sizeof *peer, 5000))
+		bench_die(me, "peer report");
+}
+
+static void print_pair(const char *what, const sample *s)
+{
+	double pps = (double)(s->rx_packets + s->tx_packets) / s->wall_s;
+	printf("  %-34s %7.3f%% of a core  %9.0f pkt/s  (%7.0f tx/s, %7.0f rx/s, %6.0f keepalives/s)  RSS %7ld KiB  "
+	       "%5.0f wakeups/s, %5.0f timer walks/s\n",
+	       what, 100 * s->cpu_s / s->wall_s, pps, (double)s->tx_packets / s->wall_s,
+	       (double)s->rx_packets / s->wall_s, (double)s->keepalive_tx / s->wall_s, s->rss_kib,
+	       (double)s->wakeups / s->wall_s, (double)s->timer_calls / s->wall_s);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		nsess = (unsigned)strtoul(argv[1], NULL, 10);
+	if (argc > 2)
+		keepalive_ms = (unsigned)strtoul(argv[2], NULL, 10);
+	if (argc > 3)
+		secs = atof(argv[3]);
+	if (sodium_init() < 0 || !nsess || !keepalive_ms || secs <= 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	peer_ctx pc = {0};
+	konce_identity *cid = NULL;
+	if (konce_identity_generate(&pc.sid, konce_env_default()) || konce_identity_generate(&cid, konce_env_default()))
+		bench_die(me, "identity");
+	int ctl[2];
+	if (pipe(ctl) < 0)
+		bench_die(me, "pipe");
+	pc.ctl = ctl[0];
+	pid_t pid;
+	int rfd;
+	konce_addr to;
+	long peer_rss0, rss0 = bench_rss_kib();
+	if (bench_fork(peer_main, &pc, &pid, &rfd))
+		bench_die(me, "fork");
+	close(ctl[0]);
+	if (bench_read_full(rfd, &to, sizeof to, 5000) || bench_read_full(rfd, &peer_rss0, sizeof peer_rss0, 5000))
+		bench_die(me, "peer did not start");
+
+	holder h = {0};
+	bench_node n = {.on_event = holder_event, .ctx = &h};
+	if (bench_node_open_udp(&n))
+		bench_die(me, "udp");
+	konce_ep_config cfg = {.identity = cid, .max_sessions = nsess + 16, .out_ring = 4096, .event_ring = 4096,
+			       .keepalive_ms = keepalive_ms};
+	if (bench_node_start(&n, &cfg))
+		bench_die(me, "endpoint");
+
+	sample base_h, base_p, live_h, live_p;
+	measure(&n, ctl[1], rfd, &base_h, &base_p);
+
+	uint64_t t0 = bench_now_us();
+	unsigned started = 0;
+	const uint8_t *spk = konce_identity_public(pc.sid);
+	uint64_t limit = t0 + 120000000;
+	while (h.established + h.failed < nsess && bench_now_us() < limit) {
+		while (started < nsess && h.inflight < WAVE) {
+			uint32_t conn;
+			if (konce_ep_connect(n.ep, spk, &to, NULL, 0, bench_now_us(), &conn))
+				bench_die(me, "connect");
+			started++;
+			h.inflight++;
+		}
+		bench_node_step(&n, 10000);
+	}
+	double hs_wall = (double)(bench_now_us() - t0) / 1e6;
+	if (h.established != nsess)
+		fprintf(stderr, "%s: only %u of %u sessions established (%u failed)\n", me, h.established, nsess,
+			h.failed);
+	run_for(&n, 1.5 * keepalive_ms / 1000.0);
+	measure(&n, ctl[1], rfd, &live_h, &live_p);
+	unsigned failed_after = h.failed;
+
+	if (write(ctl[1], "q", 1) != 1)
+		bench_die(me, "ctl");
+	close(ctl[1]);
+	close(rfd);
+	bench_reap(pid, 3000);
+
+	printf("%s: %u sessions, keepalive every %u ms (default %u ms), %.0f s measured per phase, two processes "
+	       "over loopback\n",
+	       me, nsess, keepalive_ms, (unsigned)KONCE_KEEPALIVE_MS, secs);
+	printf("  %u handshakes in %.2f s (%.0f /s, both sides on a shared machine)\n", h.established, hs_wall,
+	       h.established / hs_wall);
+	print_pair("holder, 0 sessions (baseline)", &base_h);
+	print_pair("holder, sessions wanted", &live_h);
+	print_pair("peer, 0 sessions (baseline)", &base_p);
+	print_pair("peer, sessions acking", &live_p);
+	double ka_rate = (double)nsess * 1000.0 / keepalive_ms;
+	double cpu_h = live_h.cpu_s / live_h.wall_s - base_h.cpu_s / base_h.wall_s;
+	double cpu_p = live_p.cpu_s / live_p.wall_s - base_p.cpu_s / base_p.wall_s;
+	printf("  expected keepalives: %.0f /s (sessions / interval); holder sent %.0f /s\n", ka_rate,
+	       (double)live_h.keepalive_tx / live_h.wall_s);
+	printf("  CPU above baseline: holder %.3f%%, peer %.3f%% of a core; per keepalive round trip %.2f us "
+	       "(holder) + %.2f us (peer)\n",
+	       100 * cpu_h, 100 * cpu_p, cpu_h * 1e6 / ka_rate, cpu_p * 1e6 / ka_rate);
+	/* The keepalive packets scale with the rate; konce_ep_timer() visiting every live session on each
+	 * call does not (see docs/BENCH.md), so the proportional figure is a lower bound. */
+	printf("  if CPU were proportional to the keepalive rate, at the default %u ms: holder %.4f%%, peer %.4f%% "
+	       "of a core (a lower bound: see the timer walks)\n",
+	       (unsigned)KONCE_KEEPALIVE_MS, 100 * cpu_h * keepalive_ms / KONCE_KEEPALIVE_MS,
+	       100 * cpu_p * keepalive_ms / KONCE_KEEPALIVE_MS);
+	if (live_h.timer_calls && live_p.timer_calls)
+		printf("  CPU per konce_ep_timer walk over %u sessions: holder %.0f us (%.2f us per session), peer %.0f "
+		       "us (%.2f us per session)\n",
+		       nsess, live_h.cpu_s * 1e6 / (double)live_h.timer_calls,
+		       live_h.cpu_s * 1e6 / (double)live_h.timer_calls / nsess,
+		       live_p.cpu_s * 1e6 / (double)live_p.timer_calls,
+		       live_p.cpu_s * 1e6 / (double)live_p.timer_calls / nsess);
+	printf("  RSS: holder %ld KiB before its endpoint, %ld with it and 0 sessions, %ld with %u: %.0f bytes per "
+	       "session\n",
+	       rss0, base_h.rss_kib, live_h.rss_kib, nsess, (double)(live_h.rss_kib - base_h.rss_kib) * 1024 / nsess);
+	printf("  RSS: peer   %ld KiB before its endpoint, %ld with it and 0 sessions, %ld with %u: %.0f bytes per "
+	       "session\n",
+	       peer_rss0, base_p.rss_kib, live_p.rss_kib, nsess,
+	       (double)(live_p.rss_kib - base_p.rss_kib) * 1024 / nsess);
+	printf("  live after the measurement: holder %llu, peer %llu sessions; %u closed or failed\n",
+	       (unsigned long long)live_h.sessions_live, (unsigned long long)live_p.sessions_live, failed_after);
+	bench_node_close(&n);
+	konce_identity_free(cid);
+	konce_identity_free(pc.sid);
+	if (h.established != nsess || failed_after || live_h.sessions_live != nsess || live_p.sessions_live != nsess)
+		bench_die(me, "sessions were lost: the figures above are not for the full count");
+	return 0;
+}
