@@ -305,6 +305,19 @@ int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const ui
 	return r;
 }
 
+int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, uint64_t now)
+{
+	if (n > 2 || (n && !mapped))
+		return -EINVAL;
+	if (n == c->nmapped && (!n || !memcmp(c->mapped, mapped, sizeof(c->mapped[0]) * n)))
+		return 0;
+	c->nmapped = n;
+	if (n)
+		memcpy(c->mapped, mapped, sizeof(c->mapped[0]) * n);
+	konce_rdvc_reregister(c, now);
+	return 0;
+}
+
 void konce_rdvc_reregister(konce_rdvc *c, uint64_t now)
 {
 	for (unsigned i = 0; i < c->nrdv; i++)

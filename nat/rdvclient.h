@@ -80,6 +80,9 @@ int konce_rdvc_request_intro(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], 
  * -ENOBUFS. */
 int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
 		     uint64_t now);
+/* The port-mapped candidates changed (the I/O layer's lease came or went): registers again at
+ * once if they differ.  0, -EINVAL (n > 2). */
+int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, uint64_t now);
 /* Registers again with every rendezvous now (a direct path just died: the NAT may have forgotten
  * its mappings). */
 void konce_rdvc_reregister(konce_rdvc *c, uint64_t now);

@@ -22,6 +22,7 @@
 
 #include "node/keytext.h"
 #include "node/node_int.h"
+#include "node/node_trav.h"
 
 enum { LINE_MAX_BYTES = 64 * 1024, MAX_CLIENTS = 64 };
 
@@ -339,8 +340,10 @@ static json_t *do_peers(struct konce_node *n, json_t *req)
 			/* the store is written once a second; an active peer's last contact is known now */
 			uint64_t ago_us = node_now_us() - (p->last_rx_us ? p->last_rx_us : p->since_us);
 			int64_t seen = p->up ? (int64_t)time(NULL) - (int64_t)(ago_us / 1000000u) : r.last_seen;
-			json_array_append_new(pc.arr, peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting",
-								p->rtt_us, seen, r.handshakes, r.failures));
+			json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
+					       r.handshakes, r.failures);
+			json_object_set_new(pj, "path", json_string(node_trav_path_name(n, p)));
+			json_array_append_new(pc.arr, pj);
 		}
 	if (n->store)
 		konce_store_peers_each(n->store, limit > 0 ? (size_t)limit : 100, add_stored, &pc);
@@ -379,6 +382,8 @@ static void handle_line(struct client *cl, const char *line)
 		r = do_peers(n, req);
 	else if (!strcmp(cmd, "alias"))
 		r = do_alias(n, req);
+	else if (!strcmp(cmd, "path") || !strcmp(cmd, "netcheck"))
+		r = node_trav_control(n, cmd, req);
 	else if (!strcmp(cmd, "connect") || !strcmp(cmd, "send") || !strcmp(cmd, "ping"))
 		r = start_op(cl, req, cmd);
 	else

@@ -9,6 +9,7 @@
 
 #include "node/keyfile.h"
 #include "node/node_int.h"
+#include "node/node_trav.h"
 
 uint64_t node_now_us(void)
 {
@@ -228,6 +229,7 @@ int konce_node_free(konce_node *n)
 	node_control_stop(n);
 	node_msg_fail_all(n, KONCE_REASON_LOCAL_CLOSE);
 	node_io_stop(n);
+	node_trav_free(n); /* after the sessions closed: their CLOSE took the traversal paths */
 	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
 		node_log(n, KONCE_LOG_ERROR, "%s", serr);
 	konce_identity_free(n->id);

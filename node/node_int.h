@@ -105,6 +105,7 @@ struct konce_node {
 	int store_failing;
 	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	uint64_t msgs_rx, msgs_tx, msgs_dropped;
+	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 };
 
 /* node.c */

@@ -13,12 +13,15 @@
 #include "node/load.h"
 
 #include "node/node_int.h"
+#include "node/node_trav.h"
 
 enum { FLUSH_INTERVAL_MS = 1000, RECV_CALLS_PER_WAKE = 16 };
 
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct konce_node *n = ctx;
+	if (node_trav_on_datagram(n, pkt, len, from))
+		return;
 	konce_ep_input(n->ep, pkt, len, from, node_now_us());
 }
 
@@ -33,7 +36,8 @@ void node_io_kick(struct konce_node *n)
 	while (konce_ep_poll_event(n->ep, &ev))
 		node_msg_on_event(n, &ev);
 	while (konce_ep_poll_datagram(n->ep, buf, &len, &to))
-		konce_udp_queue(n->udp, buf, len, &to);
+		if (!node_trav_outgoing(n, buf, len, &to))
+			konce_udp_queue(n->udp, buf, len, &to);
 	konce_udp_flush(n->udp);
 
 	uint64_t at = konce_ep_next_timer(n->ep), now = node_now_us();
@@ -184,7 +188,8 @@ void node_io_stop(struct konce_node *n)
 		size_t len;
 		konce_addr to;
 		while (n->udp && konce_ep_poll_datagram(n->ep, buf, &len, &to))
-			konce_udp_queue(n->udp, buf, len, &to);
+			if (!node_trav_outgoing(n, buf, len, &to)) /* CLOSE to a punched peer goes direct */
+				konce_udp_queue(n->udp, buf, len, &to);
 	}
 	for (unsigned b = 0; b < NODE_BUCKETS; b++)
 		while (n->by_pk[b])

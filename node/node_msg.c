@@ -19,6 +19,7 @@
 
 #include "node/keytext.h"
 #include "node/node_int.h"
+#include "node/node_trav.h"
 
 enum { CONNECT_TIMEOUT_MS = 6000, REPLY_LIFETIME_MS = 10000, LOG_TEXT_MAX = 200 };
 
@@ -170,7 +171,7 @@ static int resolve_addr(struct konce_node *n, const uint8_t pk[32], const konce_
 		*a = sa.addr;
 		return 0;
 	}
-	return -EHOSTUNREACH;
+	return node_trav_resolve(n, pk, a); /* -EHOSTUNREACH without rendezvous */
 }
 
 static void free_unsent(struct pending *p)
@@ -425,6 +426,10 @@ static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_e
 		n->msgs_dropped++; /* late, unknown or forged nonce */
 		return;
 	}
+	if (m.klass == KONCE_CLASS_RENDEZVOUS) {
+		node_trav_on_message(n, peer, m.data, m.len);
+		return;
+	}
 	if (m.klass == KONCE_CLASS_ECHO) {
 		if (m.is_request)
 			konce_node_reply(n, &m, m.data, m.len);
@@ -495,7 +500,7 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		konce_key_to_text(who, ev->peer_pk);
 		node_log(n, KONCE_LOG_INFO, "session %s %s at %s", ev->incoming ? "from" : "to", who,
 			 konce_addr_str(&ev->addr, as));
-		if (n->store) {
+		if (n->store && !node_trav_is_virtual(&ev->addr)) {
 			konce_store_note_seen(n->store, ev->peer_pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
 			konce_store_note_handshake(n->store, ev->peer_pk, true, wall);
 		}

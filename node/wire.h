@@ -352,7 +352,7 @@ enum konce_rdv_limits {
 	KONCE_RDV_NAT_SIZE = 4,
 	KONCE_RDV_MAX_REG_CANDS = 8,     /* candidates in one REGISTER */
 	KONCE_RDV_MAX_INTRO_CANDS = 12,  /* candidates in one INTRO (the registered ones + observed) */
-	KONCE_RDV_MAX_RELAY = 1024,      /* payload bytes in RELAY / RELAYED */
+	KONCE_RDV_MAX_RELAY = KONCE_WIRE_MAX_DATAGRAM, /* payload bytes in RELAY / RELAYED: any konce datagram */
 	KONCE_RDV_SEQ_MAX_STEP = 8,      /* a port step above this is taken as random allocation */
 };
 

@@ -11,11 +11,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: konce connect [--json] [--control PATH] [--config FILE] PEER@HOST:PORT\n\n"
+	fprintf(f, "Usage: konce connect [--json] [--control PATH] [--config FILE] PEER[@HOST:PORT]\n\n"
 		   "Has the running node open a session to PEER (a public key, or a petname given with\n"
 		   "konce alias) at HOST:PORT, and prints the round-trip time of the handshake.  HOST may be\n"
 		   "a name; it is resolved here and the node is given the numeric address.  Write IPv6\n"
-		   "addresses in brackets: KEY@[2001:db8::1]:7807.\n\n"
+		   "addresses in brackets: KEY@[2001:db8::1]:7807.  PEER alone: the node uses the address\n"
+		   "it last saw PEER at, or, if it registers with rendezvous nodes (rendezvous_peers),\n"
+		   "asks its rendezvous to introduce it (docs/TRAVERSAL.md).\n\n"
 		   "Options:\n"
 		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
 		   "  -s, --control PATH  the node's control socket (default: as konce node)\n"
@@ -44,30 +46,28 @@ int konce_cmd_connect(int argc, char **argv)
 	}
 	konce_args_unhide_keys(argc, argv);
 	if (argc - optind != 1) {
-		fprintf(stderr, "konce connect: expected one PEER@HOST:PORT argument\n");
+		fprintf(stderr, "konce connect: expected one PEER[@HOST:PORT] argument\n");
 		usage(stderr);
 		return KONCE_EXIT_USAGE;
 	}
 	const char *arg = argv[optind], *at = strchr(arg, '@');
-	if (!at) {
-		fprintf(stderr, "konce connect: '%s': expected PEER@HOST:PORT, e.g. KEY@192.0.2.7:7807\n", arg);
-		return KONCE_EXIT_USAGE;
-	}
-	char *peer = strndup(arg, (size_t)(at - arg)), addr[128], err[512];
+	/* PEER alone: the node finds the address (its store, or an introduction by its rendezvous) */
+	char *peer = at ? strndup(arg, (size_t)(at - arg)) : strdup(arg), addr[128] = "", err[512];
 	if (!peer)
 		return KONCE_EXIT_FAIL;
 	if ((status = konce_args_check_peer("connect", peer)))
 		goto out;
-	int r = konce_args_resolve(at + 1, addr, sizeof(addr), err, sizeof(err));
+	int r = at ? konce_args_resolve(at + 1, addr, sizeof(addr), err, sizeof(err)) : 0;
 	if (r) {
 		fprintf(stderr, "konce connect: %s\n", err);
 		status = r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
 		goto out;
 	}
 	o.peer = peer;
-	json_t *resp = konce_ctl_cli_request("connect", &o,
-					     json_pack("{s:s, s:s, s:s}", "cmd", "connect", "peer", peer, "addr", addr),
-					     30000, &status);
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "connect", "peer", peer);
+	if (req && *addr)
+		json_object_set_new(req, "addr", json_string(addr));
+	json_t *resp = konce_ctl_cli_request("connect", &o, req, 30000, &status);
 	if (!resp)
 		goto out;
 	if (o.json) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "konce/konce.h"
+#include "konce/traversal.h"
 #include "tools/commands.h"
 #include "tools/config.h"
 #include "tools/ctl.h"
@@ -34,7 +35,11 @@ static void usage(FILE *f)
 		"  -q, --quiet             log errors only (--log error)\n"
 		"      --max-sessions N    most peers with a live session at once (default 1024)\n"
 		"      --capacity N        handshake load units per second before asking for proof of work\n"
-		"      --rendezvous yes|no rendezvous service (not supported yet: only no)\n"
+		"      --rendezvous yes|no serve as a rendezvous (registrations, introductions, relay)\n"
+		"      --rendezvous-peer KEY@IP:PORT  register with this rendezvous (repeatable; the\n"
+		"                          first is the primary); konce connect KEY then works by key\n"
+		"      --portmap yes|no    while registered, lease the UDP port on the router over\n"
+		"                          NAT-PMP / UPnP-IGD for a port-mapped candidate (default yes)\n"
 		"  -h, --help              show this help\n",
 		KONCE_DEFAULT_PORT);
 }
@@ -61,7 +66,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int konce_cmd_node(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS };
+	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
@@ -69,6 +74,8 @@ int konce_cmd_node(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},         {"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
 		{"capacity", required_argument, NULL, O_CAPACITY},
 		{"rendezvous", required_argument, NULL, O_RENDEZVOUS},
+		{"rendezvous-peer", required_argument, NULL, O_RDV_PEER},
+		{"portmap", required_argument, NULL, O_PORTMAP},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	/* flags are collected first and applied after the file, so that they win */
@@ -92,6 +99,8 @@ int konce_cmd_node(int argc, char **argv)
 		case O_MAX_SESSIONS: key = "max_sessions", flag = "--max-sessions"; break;
 		case O_CAPACITY: key = "capacity", flag = "--capacity"; break;
 		case O_RENDEZVOUS: key = "rendezvous", flag = "--rendezvous"; break;
+		case O_RDV_PEER: key = "rendezvous_peer", flag = "--rendezvous-peer"; break;
+		case O_PORTMAP: key = "portmap", flag = "--portmap"; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
@@ -167,6 +176,16 @@ int konce_cmd_node(int argc, char **argv)
 	if ((r = konce_node_new(&node, base, &nc, err, sizeof(err)))) {
 		fprintf(stderr, "konce node: %s\n", err);
 		goto free_base;
+	}
+	if (conf.rendezvous || conf.rendezvous_peers) {
+		konce_traversal_config tc = {.rendezvous = conf.rendezvous, .rendezvous_peers = conf.rendezvous_peers,
+					     .portmap = conf.portmap != 0};
+		if ((r = konce_node_traversal(node, &tc, err, sizeof(err)))) {
+			fprintf(stderr, "konce node: %s\n", err);
+			konce_node_free(node);
+			status = KONCE_EXIT_USAGE;
+			goto free_base;
+		}
 	}
 	uint8_t pk[KONCE_KEY_BYTES];
 	char pktext[KONCE_KEY_TEXT_LEN + 1], addr[128];

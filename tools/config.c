@@ -18,7 +18,8 @@
 #include "konce/konce.h"
 #include "node/addr.h"
 
-static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous"};
+static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
+				   "rendezvous_peers", "rendezvous_peer", "portmap"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -26,6 +27,7 @@ void konce_conf_init(struct konce_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->log_level = -1;
+	c->portmap = -1;
 }
 
 void konce_conf_free(struct konce_conf *c)
@@ -33,6 +35,7 @@ void konce_conf_free(struct konce_conf *c)
 	free(c->listen);
 	free(c->data);
 	free(c->control);
+	free(c->rendezvous_peers);
 	konce_conf_init(c);
 }
 
@@ -161,17 +164,33 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 			snprintf(err, errlen, "%s: rendezvous: '%s' is not yes or no", where, value);
 			return -EINVAL;
 		}
-		if (b) {
-			snprintf(err, errlen,
-				 "%s: rendezvous: rendezvous is not supported yet; remove the line or set it to no",
-				 where);
-			return -ENOTSUP;
+		c->rendezvous = b;
+		return 0;
+	}
+	if (!strcmp(key, "portmap")) {
+		int b = parse_bool(value);
+		if (b < 0) {
+			snprintf(err, errlen, "%s: portmap: '%s' is not yes or no", where, value);
+			return -EINVAL;
 		}
-		c->rendezvous = false;
+		c->portmap = b;
+		return 0;
+	}
+	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
+		/* rendezvous_peers replaces the list, rendezvous_peer (the repeatable flag) adds to it;
+		 * the node checks the entries (KEY@IP:PORT) when it starts */
+		bool add = !strcmp(key, "rendezvous_peer") && c->rendezvous_peers && *c->rendezvous_peers;
+		size_t l = (add ? strlen(c->rendezvous_peers) + 1 : 0) + strlen(value) + 1;
+		char *s = malloc(l);
+		if (!s)
+			return -ENOMEM;
+		snprintf(s, l, "%s%s%s", add ? c->rendezvous_peers : "", add ? "," : "", value);
+		free(c->rendezvous_peers);
+		c->rendezvous_peers = s;
 		return 0;
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
-			      "capacity, rendezvous)", where, key);
+			      "capacity, rendezvous, rendezvous_peers, portmap)", where, key);
 	return -EINVAL;
 }
 

@@ -25,7 +25,9 @@ struct konce_conf {
 	int log_level;          /* enum konce_log_level, or -1 = unset */
 	unsigned max_sessions;  /* 0 = unset (the node's default) */
 	uint64_t capacity;      /* 0 = unset (the node's default) */
-	bool rendezvous;        /* always false: `yes` is refused until rendezvous exists */
+	bool rendezvous;        /* serve as a rendezvous */
+	char *rendezvous_peers; /* "KEY@IP:PORT,..." to register with; NULL = none */
+	int portmap;            /* 1 yes, 0 no, -1 unset (= yes): lease the port while registered */
 };
 
 /* An empty configuration: every field unset. */
@@ -33,7 +35,7 @@ void konce_conf_init(struct konce_conf *c);
 void konce_conf_free(struct konce_conf *c);
 
 /* Sets key to value after checking it.  where names the origin for the message ("konce.conf:3" or
- * "--listen").  0, -EINVAL (unknown key or bad value), -ENOTSUP (rendezvous = yes), -ENOMEM. */
+ * "--listen").  0, -EINVAL (unknown key or bad value), -ENOMEM. */
 int konce_conf_set(struct konce_conf *c, const char *key, const char *value, const char *where, char *err,
 		   size_t errlen);
 

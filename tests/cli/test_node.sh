@@ -180,8 +180,6 @@ run 2 alias -s "$tmp/A.sock" "${KB:0:40}" x
 has "$err" "bad key text"
 run 2 alias -s "$tmp/A.sock" "$KB" "two words"
 has "$err" "cannot be a petname"
-run 2 connect -s "$tmp/A.sock" "$KB"
-has "$err" "expected PEER@HOST:PORT"
 run 2 connect -s "$tmp/A.sock" "$KB@$PB:1"
 has "$err" "brackets"
 run 3 status --control "$tmp/nobody.sock"
@@ -197,6 +195,9 @@ run 1 send -s "$tmp/A.sock" nosuchname hi
 has "$err" "nosuchname: 'nosuchname' is neither a public key"
 run 0 keygen -f "$tmp/x.key"
 KX=$(cat "$out")
+# a key alone, with no stored address and no rendezvous: unreachable at once
+run 1 connect -s "$tmp/A.sock" "$KX"
+has "$err" "EHOSTUNREACH"
 run 1 send -s "$tmp/A.sock" -W 0.5 --addr 127.0.0.1:9 "$KX" hi
 has "$err" "EHOSTUNREACH"
 run 1 ping -c 2 -i 0.05 -W 0.5 --control "$tmp/A.sock" --addr 127.0.0.1:9 "$KX"
@@ -205,9 +206,9 @@ has "$out" "2 sent, 0 received, 100% loss"
 # konce node: bad configurations are refused before anything starts
 run 1 node --config "$tmp/missing.conf" --data "$tmp/C"
 has "$err" "$tmp/missing.conf: cannot open the configuration file"
-printf 'log = info\nrendezvous = yes\n' >"$tmp/r.conf"
-run 1 node --config "$tmp/r.conf" --data "$tmp/C"
-has "$err" "$tmp/r.conf:2: rendezvous: rendezvous is not supported yet"
+printf 'log = info\nrendezvous_peers = nokey@1.2.3.4:5\nlisten = 127.0.0.1:0\n' >"$tmp/r.conf"
+run 2 node --config "$tmp/r.conf" --data "$tmp/C" --control "$tmp/C.sock"
+has "$err" "rendezvous_peers: 'nokey' is not KEY@IP:PORT"
 printf 'listen = 127.0.0.1:0\nloglevel = debug\n' >"$tmp/u.conf"
 run 1 node --config "$tmp/u.conf" --data "$tmp/C"
 has "$err" "$tmp/u.conf:2: unknown key 'loglevel'"

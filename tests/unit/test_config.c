@@ -129,14 +129,18 @@ static void test_bad_values(void **state)
 static void test_rendezvous_refused(void **state)
 {
 	(void)state;
-	/* not silently ignored: refused with a clear message */
-	expect_error("log = info\nrendezvous = yes\n", -ENOTSUP, 2, "rendezvous is not supported yet");
-	expect_error("rendezvous = on\n", -ENOTSUP, 1, "not supported yet");
 	struct konce_conf c;
 	konce_conf_init(&c);
-	assert_int_equal(konce_conf_set(&c, "rendezvous", "yes", "--rendezvous", err, sizeof(err)), -ENOTSUP);
-	assert_string_equal(err, "--rendezvous: rendezvous: rendezvous is not supported yet; remove the line or set it to no");
+	assert_int_equal(konce_conf_set(&c, "rendezvous", "yes", "--rendezvous", err, sizeof(err)), 0);
+	assert_true(c.rendezvous);
 	assert_int_equal(konce_conf_set(&c, "rendezvous", "NO", "--rendezvous", err, sizeof(err)), 0);
+	assert_false(c.rendezvous);
+	/* the list replaces, the repeatable flag appends */
+	assert_int_equal(konce_conf_set(&c, "rendezvous_peers", "A@1.2.3.4:5", "f:1", err, sizeof(err)), 0);
+	assert_int_equal(konce_conf_set(&c, "rendezvous_peer", "B@1.2.3.4:6", "--rendezvous-peer", err, sizeof(err)), 0);
+	assert_string_equal(c.rendezvous_peers, "A@1.2.3.4:5,B@1.2.3.4:6");
+	assert_int_equal(konce_conf_set(&c, "rendezvous_peers", "C@1.2.3.4:7", "f:2", err, sizeof(err)), 0);
+	assert_string_equal(c.rendezvous_peers, "C@1.2.3.4:7");
 	konce_conf_free(&c);
 }
 

@@ -146,6 +146,34 @@ static void test_eim(void **state)
 	konce_rdvc_free(g.c);
 }
 
+/* A lease from the I/O layer is registered at once, as a MAPPED candidate; the same again sends
+ * nothing; losing it registers without it. */
+static void test_set_mapped(void **state)
+{
+	(void)state;
+	rig g;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	rig_init(&g, NULL);
+	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
+	konce_addr m = addr("198.51.100.5:7807");
+	assert_int_equal(konce_rdvc_set_mapped(g.c, &m, 1, 60 * MS), 0);
+	konce_rdv_msg r0 = pop(&g, &g.rdv[0], buf);
+	pop(&g, &g.rdv[1], buf);
+	assert_int_equal(r0.type, KONCE_RDV_REGISTER);
+	bool found = false;
+	for (unsigned i = 0; i < r0.ncand; i++)
+		found |= r0.cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&r0.cand[i].addr, &m);
+	assert_true(found);
+	assert_int_equal(konce_rdvc_set_mapped(g.c, &m, 1, 70 * MS), 0);
+	assert_false(konce_rdvc_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
+	assert_int_equal(konce_rdvc_set_mapped(g.c, NULL, 0, 80 * MS), 0);
+	r0 = pop(&g, &g.rdv[0], buf);
+	for (unsigned i = 0; i < r0.ncand; i++)
+		assert_int_not_equal(r0.cand[i].type, KONCE_CAND_MAPPED);
+	assert_int_equal(konce_rdvc_set_mapped(g.c, &m, 3, 90 * MS), -EINVAL);
+	konce_rdvc_free(g.c);
+}
+
 static void deliver(rig *g, const konce_rdv_msg *m, uint64_t now)
 {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
@@ -243,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_classify),
 		cmocka_unit_test(test_eim),
+		cmocka_unit_test(test_set_mapped),
 		cmocka_unit_test(test_intro_and_relay),
 		cmocka_unit_test(test_bad_config),
 	};

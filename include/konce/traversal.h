@@ -1,0 +1,27 @@
+/** \file traversal.h
+ * NAT traversal in the node (issue 7, phase 1): serving as a rendezvous, registering with
+ * rendezvous nodes, and reaching peers by key alone.  docs/TRAVERSAL.md describes the design.
+ */
+#ifndef KONCE_TRAVERSAL_H
+#define KONCE_TRAVERSAL_H
+
+#include <stddef.h>
+
+#include "konce/konce.h"
+
+typedef struct konce_traversal_config {
+	int rendezvous;               /* nonzero: serve registrations, introductions and relaying */
+	/* "KEY@IP:PORT[,KEY@IP:PORT...]" (numeric addresses, at most 4): register with these; the
+	 * first is the primary (introductions and relaying).  NULL or "" = none. */
+	const char *rendezvous_peers;
+	/* nonzero: while registered with rendezvous, lease the node's UDP port on the home router
+	 * (NAT-PMP, then UPnP-IGD; off the packet path) and offer it as a port-mapped candidate;
+	 * the lease is deleted when the node stops */
+	int portmap;
+} konce_traversal_config;
+
+/** Switches traversal on for a running node; call once, right after konce_node_new().
+ * 0, -EINVAL (bad peer list; err says why), -EALREADY, -ENOMEM. */
+int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,139 @@
+/* node_rdvsrv.c - the rendezvous service of a node: nat/rendezvous.c fed from sessions.
+ *
+ * REGISTER, INTRO_REQUEST and RELAY arrive as KONCE_CLASS_RENDEZVOUS messages on authenticated
+ * sessions.  Their key field must equal the session's proven key, else they are dropped: this is
+ * what binds a registration to its holder (the core itself only checks source addresses).  The
+ * core is given the session's address as the source, so the reflexive address it reports is the
+ * one the handshake came from.  Its answers are addressed to peer addresses; a bounded table,
+ * hashed with a random key (never scanned), maps each address back to the key that last spoke
+ * from it, and the answer goes out as a message on that key's session.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/rendezvous.h"
+#include "node/node_int.h"
+#include "node/node_trav.h"
+
+enum { AMAP_SLOTS = 4096, AMAP_RUN = 8 };
+
+struct amap_ent {
+	konce_addr a;
+	uint8_t pk[KONCE_KEY_BYTES];
+	uint64_t at; /* 0 = free */
+};
+
+struct node_rdvsrv {
+	struct konce_node *n;
+	konce_rdv *rdv;
+	uint8_t hkey[crypto_shorthash_KEYBYTES];
+	uint64_t forged, no_session;
+	struct amap_ent amap[AMAP_SLOTS];
+};
+
+static unsigned amap_home(const struct node_rdvsrv *s, const konce_addr *a)
+{
+	uint8_t h[crypto_shorthash_BYTES], in[18];
+	memcpy(in, a->ip, 16);
+	in[16] = (uint8_t)(a->port >> 8);
+	in[17] = (uint8_t)a->port;
+	crypto_shorthash(h, in, sizeof(in), s->hkey);
+	return (unsigned)(h[0] | h[1] << 8 | h[2] << 16) % AMAP_SLOTS;
+}
+
+/* Remembers that pk speaks from a; the oldest entry of the run gives way. */
+static void amap_put(struct node_rdvsrv *s, const konce_addr *a, const uint8_t pk[KONCE_KEY_BYTES], uint64_t now)
+{
+	unsigned h = amap_home(s, a), victim = h;
+	for (unsigned i = 0; i < AMAP_RUN; i++) {
+		struct amap_ent *e = &s->amap[(h + i) % AMAP_SLOTS];
+		if (e->at && konce_addr_eq(&e->a, a)) {
+			victim = (h + i) % AMAP_SLOTS;
+			break;
+		}
+		if (e->at < s->amap[victim].at)
+			victim = (h + i) % AMAP_SLOTS;
+	}
+	struct amap_ent *e = &s->amap[victim];
+	e->a = *a;
+	memcpy(e->pk, pk, KONCE_KEY_BYTES);
+	e->at = now ? now : 1;
+}
+
+static const uint8_t *amap_get(const struct node_rdvsrv *s, const konce_addr *a)
+{
+	unsigned h = amap_home(s, a);
+	for (unsigned i = 0; i < AMAP_RUN; i++) {
+		const struct amap_ent *e = &s->amap[(h + i) % AMAP_SLOTS];
+		if (e->at && konce_addr_eq(&e->a, a))
+			return e->pk;
+	}
+	return NULL;
+}
+
+int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n)
+{
+	struct node_rdvsrv *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->n = n;
+	randombytes_buf(s->hkey, sizeof(s->hkey));
+	konce_rdv_cfg c = {.env = konce_env_default()};
+	int e = konce_rdv_new(&s->rdv, &c);
+	if (e) {
+		free(s);
+		return e;
+	}
+	*out = s;
+	return 0;
+}
+
+void node_rdvsrv_free(struct node_rdvsrv *s)
+{
+	if (!s)
+		return;
+	konce_rdv_free(s->rdv);
+	free(s);
+}
+
+static void flush(struct node_rdvsrv *s)
+{
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t len;
+	konce_addr to;
+	while (konce_rdv_poll(s->rdv, buf, &len, &to)) {
+		const uint8_t *pk = amap_get(s, &to);
+		struct peer *p = pk ? node_peer_find(s->n, pk) : NULL;
+		if (!p || !p->conn || node_trav_send_msg(s->n, p->conn, buf, len) < 0)
+			s->no_session++;
+	}
+}
+
+void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *body, size_t len, uint64_t now)
+{
+	konce_rdv_msg m;
+	if (konce_rdv_decode(&m, body, len) ||
+	    (m.type != KONCE_RDV_REGISTER && m.type != KONCE_RDV_INTRO_REQUEST && m.type != KONCE_RDV_RELAY) ||
+	    memcmp(m.key, from->pk, KONCE_KEY_BYTES) != 0) {
+		s->forged++;
+		return;
+	}
+	amap_put(s, &from->addr, from->pk, now);
+	konce_rdv_input(s->rdv, body, len, &from->addr, now);
+	flush(s);
+}
+
+json_t *node_rdvsrv_json(struct node_rdvsrv *s, uint64_t now)
+{
+	const struct konce_rdv_counters *c = konce_rdv_counters(s->rdv);
+	const struct konce_relay_counters *rc = konce_relay_counters(konce_rdv_relay(s->rdv));
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "registrations",
+			 (json_int_t)konce_rdv_count(s->rdv, now), "registered", (json_int_t)c->registered,
+			 "intro_requests", (json_int_t)c->intro_requests, "intros", (json_int_t)c->intros,
+			 "intro_unknown", (json_int_t)c->intro_unknown, "rate_limited", (json_int_t)c->rate_limited,
+			 "relayed", (json_int_t)c->relayed, "relay_refused", (json_int_t)c->relay_refused,
+			 "relay_pairs", (json_int_t)konce_relay_live(konce_rdv_relay(s->rdv), now), "relay_bytes",
+			 (json_int_t)rc->bytes, "forged", (json_int_t)s->forged, "no_session", (json_int_t)s->no_session);
+}

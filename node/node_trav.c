@@ -1,0 +1,677 @@
+/* node_trav.c - NAT traversal in the node: registration, introductions, punching, relaying.
+ *
+ * The sans-I/O cores do the work (nat/rdvclient.c, nat/punch.c); this file is their I/O glue, the
+ * node's version of tests/sim/traversal_peer.c.  node_trav.h says how a peer known by key alone is
+ * reached through virtual addresses.
+ *
+ * Per traversal peer (struct tpeer), the punch core's state decides where a datagram for the
+ * peer's virtual address goes:
+ *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second)
+ *     DIRECT          -> the verified address, from the node's socket
+ *     RELAYED, PROBING-> RELAY through the primary rendezvous, as a message on its session
+ * The punch core's events (DIRECT, RELAY) release the held datagrams.
+ *
+ * Rendezvous messages ride as reliable KONCE_CLASS_RENDEZVOUS messages on sessions to the
+ * configured rendezvous keys; the client core sees them as if they came from the configured
+ * address, which is the only source it accepts.  Those sessions are "wanted" (keepalives).
+ *
+ * Limits: punching uses the node's one socket, so birthday probing (which needs 256 extra
+ * sockets) is not done: its probes from sockets 1.. are dropped and counted (bday_dropped).
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "konce/traversal.h"
+#include "nat/punch.h"
+#include "nat/rdvclient.h"
+#include "node/portmap.h"
+#include "node/node_int.h"
+#include "node/node_trav.h"
+#include "node/node_trav_int.h"
+
+static struct node_trav *T(struct konce_node *n) { return n->trav; }
+
+/* ---- virtual addresses ---------------------------------------------------------------------- */
+
+static void vaddr(konce_addr *a, unsigned slot)
+{
+	memset(a, 0, sizeof(*a));
+	a->ip[0] = 0x01; /* 100::/64, RFC 6666 discard-only */
+	a->ip[14] = (uint8_t)(slot >> 8);
+	a->ip[15] = (uint8_t)slot;
+	a->port = 7;
+}
+
+bool node_trav_is_virtual(const konce_addr *a)
+{
+	static const uint8_t pfx[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
+	return memcmp(a->ip, pfx, 8) == 0 && a->port == 7;
+}
+
+static struct tpeer *tpeer_of_vaddr(struct node_trav *t, const konce_addr *a)
+{
+	if (!node_trav_is_virtual(a))
+		return NULL;
+	unsigned slot = (unsigned)(a->ip[14] << 8 | a->ip[15]);
+	return slot < NODE_TRAV_PEERS && t->peers[slot].used ? &t->peers[slot] : NULL;
+}
+
+struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create)
+{
+	struct tpeer *free_slot = NULL;
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+		struct tpeer *p = &t->peers[i];
+		if (p->used && !memcmp(p->pk, pk, KONCE_KEY_BYTES))
+			return p;
+		if (!p->used && !free_slot)
+			free_slot = p;
+	}
+	if (!create || !memcmp(pk, t->n->pk, KONCE_KEY_BYTES))
+		return NULL;
+	if (!free_slot) {
+		/* full: reuse the entry idle longest among those with no session (its virtual address
+		 * is then unused) and no attempt in the last minute */
+		uint64_t now = node_now_us(), best = UINT64_MAX;
+		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+			struct tpeer *p = &t->peers[i];
+			uint64_t last = p->asked_us > p->intro_us ? p->asked_us : p->intro_us;
+			last = p->result_us > last ? p->result_us : last;
+			if (node_peer_find(t->n, p->pk) || now - last < TPEER_REUSE_US || last >= best)
+				continue;
+			best = last;
+			free_slot = p;
+		}
+		if (!free_slot)
+			return NULL;
+		konce_punch_free(free_slot->pu);
+		free_slot->used = false;
+	}
+	memset(free_slot, 0, sizeof(*free_slot));
+	if (konce_punch_new(&free_slot->pu, konce_env_default(), t->n->pk, pk))
+		return NULL;
+	free_slot->used = true;
+	memcpy(free_slot->pk, pk, KONCE_KEY_BYTES);
+	return free_slot;
+}
+
+static unsigned slot_of(struct node_trav *t, const struct tpeer *p) { return (unsigned)(p - t->peers); }
+
+/* ---- sending -------------------------------------------------------------------------------- */
+
+int node_trav_send_msg(struct konce_node *n, uint32_t conn, const uint8_t *body, size_t len)
+{
+	uint8_t buf[KONCE_MSG_BODY + KONCE_RDV_MAX_MSG];
+	uint64_t id;
+	if (len > KONCE_RDV_MAX_MSG)
+		return -EMSGSIZE;
+	wire_put16(buf + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
+	buf[KONCE_MSG_FLAGS] = 0;
+	wire_put64(buf + KONCE_MSG_NONCE, 0);
+	memcpy(buf + KONCE_MSG_BODY, body, len);
+	return konce_ep_msg_send(n->ep, conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, node_now_us(), &id);
+}
+
+/* The session to rendezvous i, opened if there is none. */
+static uint32_t rdv_conn(struct node_trav *t, unsigned i)
+{
+	struct konce_node *n = t->n;
+	struct peer *p = node_peer_find(n, t->rdv_pk[i]);
+	uint64_t now = node_now_us();
+	if (!p) {
+		uint32_t conn;
+		if (!(p = node_peer_add(n, t->rdv_pk[i])))
+			return 0;
+		if (konce_ep_connect(n->ep, t->rdv_pk[i], &t->rdv_addr[i], NULL, 0, now, &conn)) {
+			node_peer_free(n, p, KONCE_REASON_NONE);
+			return 0;
+		}
+		node_peer_set_conn(n, p, conn);
+		p->addr = t->rdv_addr[i];
+		p->since_us = now;
+	}
+	if (p->conn)
+		konce_ep_set_wanted(n->ep, p->conn, true, now);
+	return p->conn;
+}
+
+static void send_direct(struct node_trav *t, const konce_addr *to, const uint8_t *pkt, size_t len)
+{
+	konce_udp_queue(t->n->udp, pkt, len, to);
+}
+
+/* Sends one endpoint datagram for p the way its path state says; false if it must be held. */
+static bool route(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	unsigned sock;
+	konce_addr to;
+	if (konce_punch_path(p->pu, &sock, &to)) {
+		send_direct(t, &to, pkt, len);
+		p->direct_tx++;
+		return true;
+	}
+	enum konce_path_state st = konce_punch_state(p->pu);
+	if (st == KONCE_PATH_RELAYED || st == KONCE_PATH_PROBING) {
+		if (konce_rdvc_relay(t->rc, p->pk, pkt, len, now) == 0)
+			p->relayed_tx++;
+		else
+			p->held_dropped++;
+		return true;
+	}
+	return false;
+}
+
+static void release_held(struct node_trav *t, struct tpeer *p, uint64_t now)
+{
+	unsigned i = 0;
+	for (; i < p->nheld; i++)
+		if (!route(t, p, p->held[i], p->held_len[i], now))
+			break;
+	if (i == p->nheld)
+		p->nheld = 0;
+}
+
+/* ---- the pump ------------------------------------------------------------------------------- */
+
+static void arm(struct node_trav *t)
+{
+	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX, now = node_now_us();
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+		if (t->peers[i].used) {
+			uint64_t u = konce_punch_next_timer(t->peers[i].pu);
+			at = u < at ? u : at;
+		}
+	if (at == UINT64_MAX) {
+		event_del(t->ev_timer);
+		return;
+	}
+	uint64_t d = at > now ? at - now : 0;
+	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
+	event_add(t->ev_timer, &tv);
+}
+
+static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t now)
+{
+	struct tpeer *p = tpeer_get(t, e->peer, true);
+	if (!p)
+		return;
+	p->intro_us = now;
+	p->start_us = now + e->delay_us;
+	p->intro_id = e->intro_id;
+	p->delay_us = e->delay_us;
+	p->initiator = e->initiator;
+	p->peer_nat = e->peer_nat;
+	p->ncand = e->ncand;
+	memcpy(p->cand, e->cand, sizeof(p->cand));
+	p->result = 0;
+	p->result_us = p->first_probe_us = 0;
+	p->want_intro = false;
+	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
+				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
+	konce_punch_start(p->pu, &in, now);
+	char who[KONCE_KEY_TEXT_LEN + 1];
+	konce_key_to_text(who, e->peer);
+	node_log(t->n, KONCE_LOG_INFO, "introduced to %s: %u candidates, first probe in %u ms", who, e->ncand,
+		 (unsigned)(e->delay_us / 1000));
+}
+
+static void pump(struct node_trav *t)
+{
+	struct konce_node *n = t->n;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t len;
+	konce_addr to;
+	uint64_t now = node_now_us();
+	char who[KONCE_KEY_TEXT_LEN + 1], as[KONCE_ADDR_STRLEN];
+
+	if (!t->rc)
+		return;
+	for (int round = 0; round < 4; round++) {
+		konce_rdvc_event e;
+		while (konce_rdvc_poll_event(t->rc, &e)) {
+			struct tpeer *p;
+			switch (e.type) {
+			case KONCE_RDVC_EV_REFLEXIVE:
+				if (konce_rdvc_reflexive(t->rc, 0, &to) == 0)
+					node_log(n, KONCE_LOG_INFO, "rendezvous sees us at %s", konce_addr_str(&to, as));
+				break;
+			case KONCE_RDVC_EV_INTRO:
+				on_intro(t, &e, now);
+				break;
+			case KONCE_RDVC_EV_INTRO_FAIL:
+				if ((p = tpeer_get(t, e.peer, false))) {
+					p->intro_fail = e.reason;
+					p->nheld = 0; /* the handshake will time out: unreachable */
+				}
+				konce_key_to_text(who, e.peer);
+				node_log(n, KONCE_LOG_INFO, "no introduction to %s (reason %u)", who, e.reason);
+				break;
+			case KONCE_RDVC_EV_RELAYED:
+				if ((p = tpeer_get(t, e.peer, true))) {
+					konce_addr va;
+					vaddr(&va, slot_of(t, p));
+					p->relayed_rx++;
+					konce_punch_relay_heard(p->pu, now);
+					konce_ep_input(n->ep, e.data, e.len, &va, now);
+				}
+				break;
+			}
+		}
+		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+			struct tpeer *p = &t->peers[i];
+			if (!p->used)
+				continue;
+			if (p->want_intro && konce_rdvc_registered(t->rc) &&
+			    konce_rdvc_request_intro(t->rc, p->pk, now) == 0) {
+				p->want_intro = false;
+				p->asked_us = now;
+			}
+			konce_punch_event pe;
+			while (konce_punch_poll_event(p->pu, &pe)) {
+				konce_key_to_text(who, p->pk);
+				if (pe.type != KONCE_PUNCH_EV_UPGRADE)
+					p->result = pe.type;
+				switch (pe.type) {
+				case KONCE_PUNCH_EV_DIRECT:
+					p->result_us = now;
+					p->path = pe.addr;
+					node_log(n, KONCE_LOG_INFO, "direct path to %s at %s", who, konce_addr_str(&pe.addr, as));
+					release_held(t, p, now);
+					break;
+				case KONCE_PUNCH_EV_RELAY:
+					p->result_us = now;
+					node_log(n, KONCE_LOG_INFO, "no direct path to %s: relaying", who);
+					release_held(t, p, now);
+					break;
+				case KONCE_PUNCH_EV_LOST:
+					node_log(n, KONCE_LOG_INFO, "direct path to %s lost: relaying, registering again", who);
+					konce_rdvc_reregister(t->rc, now);
+					break;
+				case KONCE_PUNCH_EV_UPGRADE:
+					if (konce_rdvc_request_intro(t->rc, p->pk, now) == 0)
+						p->asked_us = now;
+					break;
+				}
+			}
+			konce_punch_out o;
+			while (konce_punch_poll(p->pu, &o)) {
+				if (o.sock != 0) {
+					t->bday_dropped++;
+					continue;
+				}
+				konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o.ack ? KONCE_PUNCH_F_ACK : 0,
+						   .seq = o.seq, .id = o.intro_id};
+				memcpy(m.key, n->pk, KONCE_KEY_BYTES);
+				if (o.ack)
+					m.addr = o.seen;
+				else if (!p->first_probe_us)
+					p->first_probe_us = now;
+				if ((len = konce_rdv_encode(&m, buf, sizeof(buf))))
+					send_direct(t, &o.to, buf, len);
+			}
+		}
+		t->nknown = 0;
+		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+			t->nknown += t->peers[i].used && (t->peers[i].nseen ||
+							  konce_punch_state(t->peers[i].pu) == KONCE_PATH_DIRECT);
+		while (konce_rdvc_poll(t->rc, buf, &len, &to))
+			for (unsigned i = 0; i < t->nrdv; i++)
+				if (konce_addr_eq(&to, &t->rdv_addr[i])) {
+					uint32_t conn = rdv_conn(t, i);
+					if (buf[0] == KONCE_RDV_REGISTER && !t->rdv_sent_us[i])
+						t->rdv_sent_us[i] = now;
+					if (conn)
+						node_trav_send_msg(n, conn, buf, len);
+					break;
+				}
+	}
+}
+
+static void kick(struct node_trav *t)
+{
+	pump(t);
+	arm(t);
+	node_io_kick(t->n);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct node_trav *t = arg;
+	uint64_t now = node_now_us();
+	(void)fd;
+	(void)what;
+	if (t->rc)
+		konce_rdvc_timer(t->rc, now);
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+		if (t->peers[i].used)
+			konce_punch_timer(t->peers[i].pu, now);
+	kick(t);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	kick(arg);
+}
+
+static void schedule(struct node_trav *t) { event_active(t->ev_kick, EV_TIMEOUT, 0); }
+
+/* ---- hooks ---------------------------------------------------------------------------------- */
+
+bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	struct node_trav *t = T(n);
+	konce_rdv_msg m;
+	if (!len || !t)
+		return false;
+	if (pkt[0] != KONCE_RDV_PUNCH) {
+		/* From a punched path, or from where the peer's probes came (its handshake may beat
+		 * our own verification): the endpoint sees the peer at its virtual address, so the
+		 * session never leaves it (a cookie stays bound to one address) and the punch core
+		 * alone decides direct or relayed (a dead direct path falls back to the relay
+		 * without the endpoint noticing). */
+		for (unsigned i = 0; t->nknown && i < NODE_TRAV_PEERS; i++) {
+			struct tpeer *p = &t->peers[i];
+			unsigned sock, k;
+			konce_addr pa, va;
+			if (!p->used)
+				continue;
+			bool match = konce_punch_path(p->pu, &sock, &pa) && konce_addr_eq(&pa, from);
+			for (k = 0; !match && k < p->nseen; k++)
+				match = konce_addr_eq(&p->seen[k], from);
+			if (match) {
+				vaddr(&va, i);
+				p->direct_rx++;
+				konce_ep_input(n->ep, pkt, len, &va, node_now_us());
+				return true;
+			}
+		}
+		return false;
+	}
+	if (!t->rc || konce_rdv_decode(&m, pkt, len)) {
+		t->punch_bad++;
+		return true;
+	}
+	/* PUNCH is unauthenticated: it never creates state, or forged keys could fill the table.  Our
+	 * INTRO rides a reliable message, so a probe before it (punch.h's join) still finds the
+	 * entry the INTRO made, once it arrived. */
+	struct tpeer *p = tpeer_get(t, m.key, false);
+	if (!p) {
+		t->punch_bad++;
+		return true;
+	}
+	unsigned k;
+	for (k = 0; k < p->nseen && !konce_addr_eq(&p->seen[k], from); k++)
+		;
+	if (k == p->nseen) {
+		p->seen[p->seen_next] = *from;
+		p->seen_next = (p->seen_next + 1) % SEEN_MAX;
+		if (p->nseen < SEEN_MAX)
+			p->nseen++;
+		t->nknown++; /* recounted by the next pump */
+	}
+	konce_punch_input(p->pu, 0, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
+	schedule(t);
+	return true;
+}
+
+bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *to)
+{
+	struct node_trav *t = T(n);
+	if (!node_trav_is_virtual(to))
+		return false;
+	struct tpeer *p = t ? tpeer_of_vaddr(t, to) : NULL;
+	if (!p)
+		return true; /* never to the socket */
+	if (!route(t, p, pkt, len, node_now_us())) {
+		if (p->nheld == HELD_MAX) {
+			memmove(p->held[0], p->held[1], p->held_len[1]);
+			p->held_len[0] = p->held_len[1];
+			p->nheld--;
+			p->held_dropped++;
+		}
+		memcpy(p->held[p->nheld], pkt, len);
+		p->held_len[p->nheld++] = len;
+	}
+	schedule(t); /* relayed: the RELAY waits in the client core */
+	return true;
+}
+
+void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t *body, size_t len)
+{
+	struct node_trav *t = T(n);
+	uint64_t now = node_now_us();
+	if (!t || !len) {
+		n->msgs_dropped++;
+		return;
+	}
+	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY) {
+		if (t->srv)
+			node_rdvsrv_input(t->srv, from, body, len, now);
+		else
+			t->msg_unknown++;
+		return;
+	}
+	for (unsigned i = 0; t->rc && i < t->nrdv; i++)
+		if (!memcmp(from->pk, t->rdv_pk[i], KONCE_KEY_BYTES)) {
+			if (body[0] == KONCE_RDV_REGISTERED && t->rdv_sent_us[i]) {
+				t->rdv_rtt_us[i] = now - t->rdv_sent_us[i];
+				t->rdv_sent_us[i] = 0;
+			}
+			konce_rdvc_input(t->rc, body, len, &t->rdv_addr[i], now);
+			schedule(t);
+			return;
+		}
+	t->msg_unknown++;
+}
+
+int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
+{
+	struct node_trav *t = T(n);
+	if (!t || !t->rc)
+		return -EHOSTUNREACH;
+	struct tpeer *p = tpeer_get(t, pk, true);
+	if (!p)
+		return -EHOSTUNREACH;
+	vaddr(a, slot_of(t, p));
+	enum konce_path_state st = konce_punch_state(p->pu);
+	if (st == KONCE_PATH_IDLE || (st == KONCE_PATH_RELAYED && p->intro_fail)) {
+		p->intro_fail = 0;
+		p->want_intro = true;
+		p->asked_us = node_now_us();
+		schedule(t);
+	}
+	return 0;
+}
+
+const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
+{
+	struct tpeer *tp = T(n) ? tpeer_of_vaddr(T(n), &p->addr) : NULL;
+	if (!node_trav_is_virtual(&p->addr))
+		return "direct";
+	/* a virtual address whose datagrams go straight to the punched address is direct; through
+	 * the peer's port mapping when that is the peer's MAPPED candidate */
+	if (!tp || konce_punch_state(tp->pu) != KONCE_PATH_DIRECT)
+		return "relayed";
+	for (unsigned i = 0; i < tp->ncand; i++)
+		if (tp->cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&tp->cand[i].addr, &tp->path))
+			return "port-mapped";
+	return "direct";
+}
+
+/* ---- port mapping --------------------------------------------------------------------------- */
+
+static void on_portmap(void *ctx, const konce_pm_event *ev)
+{
+	struct node_trav *t = ctx;
+	char as[KONCE_ADDR_STRLEN];
+	uint64_t now = node_now_us();
+	switch (ev->type) {
+	case KONCE_PM_EV_MAPPED:
+		t->pm_state = "mapped";
+		t->pm_proto = ev->proto;
+		t->pm_external = ev->external;
+		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_pm_proto_name(ev->proto),
+			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
+		konce_rdvc_set_mapped(t->rc, &ev->external, 1, now);
+		break;
+	case KONCE_PM_EV_LOST:
+		t->pm_state = "lost";
+		t->pm_reason = ev->reason;
+		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_pm_err_name(ev->reason));
+		konce_rdvc_set_mapped(t->rc, NULL, 0, now);
+		break;
+	case KONCE_PM_EV_UNAVAILABLE:
+		t->pm_state = "unavailable";
+		t->pm_reason = ev->reason;
+		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_pm_err_name(ev->reason));
+		break;
+	}
+	schedule(t);
+}
+
+static void on_portmap_trace(void *ctx, const char *line)
+{
+	struct node_trav *t = ctx;
+	node_log(t->n, KONCE_LOG_DEBUG, "portmap: %s", line);
+}
+
+static void start_portmap(struct node_trav *t)
+{
+	konce_addr local;
+	t->pm_state = "off";
+	if (konce_udp_local(t->n->udp, &local))
+		return;
+	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
+	if (e)
+		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
+	else
+		t->pm_state = "trying";
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+static int parse_peers(struct node_trav *t, const char *list, char *err, size_t errlen)
+{
+	char *dup = strdup(list), *save = NULL;
+	if (!dup)
+		return -ENOMEM;
+	for (char *tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		char *at = strchr(tok, '@');
+		if (t->nrdv == KONCE_RDVC_MAX_RDV) {
+			snprintf(err, errlen, "rendezvous_peers: at most %d", KONCE_RDVC_MAX_RDV);
+			free(dup);
+			return -EINVAL;
+		}
+		if (!at || (*at = '\0', konce_key_from_text(t->rdv_pk[t->nrdv], tok)) ||
+		    konce_addr_parse(&t->rdv_addr[t->nrdv], at + 1) < 0) {
+			snprintf(err, errlen, "rendezvous_peers: '%s' is not KEY@IP:PORT", tok);
+			free(dup);
+			return -EINVAL;
+		}
+		t->nrdv++;
+	}
+	free(dup);
+	return 0;
+}
+
+/* Host candidates: the bound address, or every up, non-loopback interface address. */
+static void gather_hosts(struct node_trav *t)
+{
+	konce_addr local;
+	struct ifaddrs *ifa, *i;
+	static const uint8_t zero[16] = {0}, v4any[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+	if (konce_udp_local(t->n->udp, &local))
+		return;
+	if (memcmp(local.ip, zero, 16) && memcmp(local.ip, v4any, 16)) {
+		t->host[t->nhost++] = local;
+		return;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && t->nhost < KONCE_RDVC_MAX_HOST; i = i->ifa_next) {
+		konce_addr a;
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK) ||
+		    i->ifa_addr->sa_family != AF_INET || konce_addr_from_sockaddr(&a, i->ifa_addr))
+			continue;
+		a.port = local.port;
+		t->host[t->nhost++] = a;
+	}
+	freeifaddrs(ifa);
+}
+
+int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char *err, size_t errlen)
+{
+	int e;
+	if (!n || !cfg)
+		return -EINVAL;
+	if (n->trav)
+		return -EALREADY;
+	struct node_trav *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->n = n;
+	if (cfg->rendezvous_peers && *cfg->rendezvous_peers && (e = parse_peers(t, cfg->rendezvous_peers, err, errlen)))
+		goto fail;
+	t->ev_timer = evtimer_new(n->base, on_timer, t);
+	t->ev_kick = event_new(n->base, -1, 0, on_kick, t);
+	if (!t->ev_timer || !t->ev_kick) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n))) {
+		snprintf(err, errlen, "cannot start the rendezvous service: %s", strerror(-e));
+		goto fail;
+	}
+	if (t->nrdv) {
+		gather_hosts(t);
+		konce_rdvc_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
+				     .host = t->host, .nhost = t->nhost};
+		if ((e = konce_rdvc_new(&t->rc, &rc, node_now_us()))) {
+			snprintf(err, errlen, "cannot start the rendezvous client: %s", strerror(-e));
+			goto fail;
+		}
+	}
+	n->trav = t;
+	t->pm_state = "off";
+	if (t->rc) {
+		if (cfg->portmap)
+			start_portmap(t);
+		konce_rdvc_timer(t->rc, node_now_us());
+		schedule(t);
+	}
+	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
+		 t->srv ? "on" : "off", t->nrdv, t->nhost);
+	return 0;
+fail:
+	n->trav = t;
+	node_trav_free(n);
+	return e;
+}
+
+void node_trav_free(struct konce_node *n)
+{
+	struct node_trav *t = T(n);
+	if (!t)
+		return;
+	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
+		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
+	if (t->ev_timer)
+		event_free(t->ev_timer);
+	if (t->ev_kick)
+		event_free(t->ev_kick);
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+		if (t->peers[i].used)
+			konce_punch_free(t->peers[i].pu);
+	konce_rdvc_free(t->rc);
+	node_rdvsrv_free(t->srv);
+	free(t);
+	n->trav = NULL;
+}

@@ -1,0 +1,64 @@
+/* node_trav_int.h - the traversal state shared by node_trav.c (the glue) and node_travinfo.c
+ * (konce path / konce netcheck answers).  node_trav.c's header comment describes it. */
+#ifndef KONCE_NODE_TRAV_INT_H
+#define KONCE_NODE_TRAV_INT_H
+
+#include <event2/event.h>
+
+#include "nat/punch.h"
+#include "nat/rdvclient.h"
+#include "node/node_trav.h"
+#include "node/portmap.h"
+
+enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2, SEEN_MAX = 4 };
+#define TPEER_REUSE_US (60 * 1000000ull)
+
+struct tpeer {
+	bool used;
+	uint8_t pk[KONCE_KEY_BYTES];
+	konce_punch *pu;
+	bool want_intro;      /* ask as soon as we are registered */
+	uint8_t held[HELD_MAX][KONCE_WIRE_MAX_DATAGRAM];
+	size_t held_len[HELD_MAX];
+	unsigned nheld;
+	/* the trace of the last attempt (konce path) */
+	uint64_t asked_us, intro_us, start_us, result_us, first_probe_us;
+	uint64_t intro_id;
+	uint32_t delay_us;
+	bool initiator;
+	konce_natinfo peer_nat;
+	unsigned ncand;
+	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
+	int result;           /* last konce_punch_ev_type, 0 = none yet */
+	unsigned intro_fail;  /* KONCE_IFAIL_* of the last refusal */
+	konce_addr path;      /* DIRECT: the verified address */
+	konce_addr seen[SEEN_MAX]; /* where the peer's PUNCH packets came from (latest SEEN_MAX) */
+	unsigned nseen, seen_next;
+	uint64_t relayed_tx, relayed_rx, direct_tx, direct_rx, held_dropped;
+};
+
+struct node_trav {
+	struct konce_node *n;
+	struct node_rdvsrv *srv;
+	konce_rdvc *rc;
+	unsigned nrdv;
+	uint8_t rdv_pk[KONCE_RDVC_MAX_RDV][KONCE_KEY_BYTES];
+	konce_addr rdv_addr[KONCE_RDVC_MAX_RDV];
+	uint64_t rdv_sent_us[KONCE_RDVC_MAX_RDV], rdv_rtt_us[KONCE_RDVC_MAX_RDV];
+	konce_addr host[KONCE_RDVC_MAX_HOST];
+	unsigned nhost;
+	struct tpeer peers[NODE_TRAV_PEERS];
+	struct event *ev_timer, *ev_kick;
+	konce_portmap *pm;
+	const char *pm_state; /* "off", "trying", "mapped", "unavailable", "lost" */
+	enum konce_pm_proto pm_proto;
+	enum konce_pm_err pm_reason;
+	konce_addr pm_external;
+	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
+	uint64_t bday_dropped, punch_bad, msg_unknown;
+};
+
+/* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
+struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
+
+#endif
