@@ -23,6 +23,13 @@
 #     (B only ever accepts the session A opened; its own sessions with R1/R2 are outbound);
 #   - pings after the transfer are answered, and `konce path` on A shows the recovery.
 # TRAVERSAL_REBIND_FLUSH=0 is a control run: the same transfer without the flush.
+#
+# KNOWN FAILURE (kept asserted; node/ is not this test's to change): the traversal recovers (A's
+# trace: lost -> relayed -> re-introduced -> direct at A's new mapping, ~14 s after the flush) and
+# B receives all 10485760 bytes (~23 s), but B's reply never reaches A: A receives nothing from B
+# between the end of the transfer and B's CLOSE (reason 0x103, KONCE_FAIL_IDLE from
+# ep_msg.c's "no ack progress for msg_timeout") about 30 s (KONCE_MSG_TIMEOUT_MS) after the flush,
+# so `konce send` fails with ECONNRESET.  The control run (no flush) replies in ~5 s.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
