@@ -27,24 +27,10 @@ static void usage(FILE *f)
 
 int konce_cmd_connect(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},          {"control", required_argument, NULL, 's'},
-		{"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct konce_ctl_opts o = {0};
-	int c, status;
-	konce_args_hide_keys(argc, argv);
-	while ((c = getopt_long(argc, argv, "s:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': o.json = true; break;
-		case 's': o.control = optarg; break;
-		case 'c': o.config = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return KONCE_EXIT_USAGE;
-		}
-	}
-	konce_args_unhide_keys(argc, argv);
+	int status = konce_ctl_parse_opts(argc, argv, &o, usage);
+	if (status >= 0)
+		return status;
 	if (argc - optind != 1) {
 		fprintf(stderr, "konce connect: expected one PEER[@HOST:PORT] argument\n");
 		usage(stderr);

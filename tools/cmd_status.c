@@ -75,22 +75,10 @@ static void print_human(json_t *r)
 
 int konce_cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},          {"control", required_argument, NULL, 's'},
-		{"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct konce_ctl_opts o = {0};
-	int c, status;
-	while ((c = getopt_long(argc, argv, "s:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': o.json = true; break;
-		case 's': o.control = optarg; break;
-		case 'c': o.config = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return KONCE_EXIT_USAGE;
-		}
-	}
+	int status = konce_ctl_parse_opts(argc, argv, &o, usage);
+	if (status >= 0)
+		return status;
 	if (optind != argc) {
 		fprintf(stderr, "konce status: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);

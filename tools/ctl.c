@@ -1,5 +1,8 @@
 /* ctl.c - the control-socket client (see ctl.h and docs/CONTROL.md). */
 #include "tools/ctl.h"
+#include "tools/args.h"
+
+#include <getopt.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -230,4 +233,26 @@ int konce_ctl_print_json(const char *cmd, json_t *resp)
 		return KONCE_EXIT_FAIL;
 	}
 	return KONCE_EXIT_OK;
+}
+
+int konce_ctl_parse_opts(int argc, char **argv, struct konce_ctl_opts *o, void (*usage)(FILE *f))
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},          {"control", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, status = -1;
+	konce_args_hide_keys(argc, argv);
+	while (status < 0 && (c = getopt_long(argc, argv, "s:c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': o->json = true; break;
+		case 's': o->control = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'h': usage(stdout); status = KONCE_EXIT_OK; break;
+		default: usage(stderr); status = KONCE_EXIT_USAGE; break;
+		}
+	}
+	konce_args_unhide_keys(argc, argv);
+	return status;
 }

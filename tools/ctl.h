@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum { KONCE_CTL_LINE_MAX = 65536 };
 
@@ -47,6 +48,11 @@ struct konce_ctl_opts {
 	bool json;             /* --json */
 	const char *peer;      /* if set, errors from the node are prefixed with it */
 };
+
+/* Parses the options every control-socket command shares: --json, -s/--control, -c/--config, -h/--help
+ * (key text starting with '-' is not taken for an option).  Returns -1 with optind at the first operand,
+ * or the exit status the command should return (0 after --help, KONCE_EXIT_USAGE for a bad flag). */
+int konce_ctl_parse_opts(int argc, char **argv, struct konce_ctl_opts *o, void (*usage)(FILE *f));
 
 /* Resolves the socket path (--control, else the config file's control, else the default next to the
  * config's or the default data directory) and connects.  Returns an exit status. */
