@@ -211,6 +211,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	s->state = KONCE_HS_ESTABLISHED;
 	handshake_done(ep, s);
 	s->last_rx_us = now_us;
+	s->est_us = now_us;
 	konce_ep_arm(ep, now_us + ep->idle_us);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
