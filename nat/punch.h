@@ -118,6 +118,7 @@ typedef struct konce_punch_out {
 	uint16_t seq;      /* probe number, or the one acked */
 	uint64_t intro_id; /* put in the packet */
 	konce_addr seen;   /* ack: the address the probe came from */
+	bool birthday;     /* a birthday probe (one of KONCE_PUNCH_BIRTHDAY random ports or sockets) */
 } konce_punch_out;
 
 /* What an introduction told us, and what we know of ourselves. */
@@ -163,6 +164,10 @@ enum konce_path_state konce_punch_state(const konce_punch *p);
 /* The verified pair; false unless DIRECT. */
 bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr);
 bool konce_punch_controlling(const konce_punch *p);
+/* True while an attempt runs and (sock, a) is one of its targets: where an ack may come from. */
+bool konce_punch_is_target(const konce_punch *p, unsigned sock, const konce_addr *a);
+/* The intro id of the current (or last) attempt. */
+uint64_t konce_punch_intro_id(const konce_punch *p);
 const struct konce_punch_counters *konce_punch_counters(const konce_punch *p);
 const char *konce_path_state_name(enum konce_path_state s);
 
