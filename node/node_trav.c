@@ -9,7 +9,9 @@
  *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second)
  *     DIRECT          -> the verified address, from the node's socket
  *     RELAYED, PROBING-> RELAY through the primary rendezvous, as a message on its session
- * The punch core's events (DIRECT, RELAY) release the held datagrams.
+ * The punch core's events (DIRECT, RELAY) release the held datagrams.  The first attempt's probes
+ * are copies of the endpoint's HELLO and its acks the peer's handshake answers; until a pair is
+ * verified, answers go to where the peer's handshake came from (node_trav_hs.c).
  *
  * Rendezvous messages ride as reliable KONCE_CLASS_RENDEZVOUS messages on sessions to the
  * configured rendezvous keys; the client core sees them as if they came from the configured
