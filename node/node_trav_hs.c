@@ -13,6 +13,11 @@
  * still decides targets, pacing, rounds, the extra probes after the winner and the give-up to
  * the relay.
  *
+ * At most NODE_TRAV_HS_MAX_COPIES copies per attempt (about 29 KB; the targets are the peer's own
+ * claims, relayed by the rendezvous, so this bounds what an introduction can aim at a third
+ * party); later probes of the attempt are PUNCH, whose ack verifies a pair as before and the
+ * handshake then follows over it.
+ *
  * PUNCH stays where there is no handshake to carry: birthday probes (256 per round: a 1200-byte
  * HELLO each would be 300 KB a round), keepalives and rebinding probes on a direct path, and
  * upgrade attempts from the relay (the session exists; no handshake runs).  A peer's PUNCH probe
@@ -45,6 +50,7 @@ void node_trav_hs_intro(struct node_trav *t, struct tpeer *p, uint64_t now)
 {
 	struct konce_node *n = t->n;
 	struct peer *np = node_peer_find(n, p->pk);
+	p->hs_copies = 0;
 	if (np) {
 		if (np->up)
 			p->opener_len = 0; /* an upgrade: the session exists, PUNCH probes */
@@ -80,7 +86,7 @@ bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *
 
 bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_out *o)
 {
-	if (o->ack || o->sock != 0 || o->birthday || !opener_live(t, p))
+	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p))
 		return false;
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p->opener, p->opener_len);
@@ -88,6 +94,7 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
 	memcpy(copy + KONCE_HELLO_TRAV_KEY, t->n->pk, KONCE_KEY_BYTES);
 	wire_put64(copy + KONCE_HELLO_TRAV_INTRO, o->intro_id);
 	konce_udp_queue(t->n->udp, copy, p->opener_len, &o->to);
+	p->hs_copies++;
 	p->hs_probes++;
 	return true;
 }

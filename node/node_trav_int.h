@@ -40,6 +40,7 @@ struct tpeer {
 	size_t opener_len;
 	konce_addr reply_to;  /* where the peer's latest handshake packet came from, while attempting */
 	bool have_reply_to;
+	unsigned hs_copies;   /* HELLO copies sent in this attempt (at most NODE_TRAV_HS_MAX_COPIES) */
 	uint64_t hs_probes, hs_probes_rx, hs_acks, hs_replies;
 };
 
@@ -72,7 +73,11 @@ void tpeer_vaddr(struct node_trav *t, const struct tpeer *p, konce_addr *a);
 void tpeer_seen(struct node_trav *t, struct tpeer *p, const konce_addr *from);
 
 /* node_trav_hs.c: the simultaneous-open handshake as the punch probe (docs/TRAVERSAL.md). */
-enum { NODE_TRAV_HS_SEQ = 0 }; /* the seq a HELLO copy is fed to the punch core with: no PUNCH ack */
+enum {
+	NODE_TRAV_HS_SEQ = 0,         /* the seq a HELLO copy is fed to the punch core with: no PUNCH ack */
+	NODE_TRAV_HS_MAX_COPIES = 24, /* per attempt; later probes are PUNCH (the candidates come from
+				       * the peer: this bounds what one introduction sends to them) */
+};
 /* An introduction: make sure our endpoint runs a handshake to the peer (both sides must). */
 void node_trav_hs_intro(struct node_trav *t, struct tpeer *p, uint64_t now);
 /* A datagram from the endpoint to p's virtual address while no path is chosen (IDLE, PUNCHING):
