@@ -48,6 +48,13 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 	return 0;
 }
 
+void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us)
+{
+	konce_path_init(&s->path, to);
+	s->hs_addr = *to;
+	send_hello(ep, s, now_us);
+}
+
 /* The first message and the group key are kept until the handshake ends, for a restart. */
 static void handshake_done(konce_ep *ep, konce_sess *s)
 {

@@ -25,6 +25,7 @@ typedef struct duo {
 	konce_addr addr[2];
 	uint32_t conn[2];
 	uint64_t now;
+	unsigned lost;
 } duo;
 
 static void make_duo(duo *d, bool explicit_identity)
@@ -118,7 +119,10 @@ static void pump(duo *d)
 				konce_ep_timer(d->ep[i], d->now);
 			while (konce_ep_poll_datagram(d->ep[i], buf, &len, &to)) {
 				moved = 1;
-				give(d, !i, buf, len);
+				if (konce_addr_eq(&to, &d->addr[!i]))
+					give(d, !i, buf, len);
+				else
+					d->lost++; /* to an address nobody has */
 			}
 		}
 	}
@@ -381,6 +385,31 @@ static void test_new_handshake_after_established(void **state)
 	free_duo(&d);
 }
 
+/* LO dials a stale address of HI while HI dials LO where it is: LO drops HI's INITIATE (its key is
+ * lower) but, having had no COOKIE, starts over toward the address the INITIATE proved; one
+ * session, long before LO's attempt would have timed out. */
+static void test_stale_address_redirect(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d, true);
+	konce_addr dead;
+	assert_int_equal(konce_addr_parse(&dead, "203.0.113.99:9"), 0);
+	uint64_t id;
+	assert_int_equal(konce_ep_connect(d.ep[LO], konce_identity_public(d.id[HI]), &dead, (const uint8_t *)"first 0",
+					  7, d.now, &d.conn[LO]), 0);
+	assert_int_equal(konce_ep_msg_send(d.ep[LO], d.conn[LO], (const uint8_t *)"queued 0", 8, 0, 0, d.now, &id), 0);
+	connect_side(&d, HI);
+	uint64_t start = d.now;
+	run_for(&d, 1000000);
+	assert_true(d.lost >= 1); /* LO's first HELLO went to the dead address */
+	assert_int_equal(C(&d, LO)->simopen_yielded, 1);
+	assert_int_equal(C(&d, HI)->simopen_merged, 1);
+	assert_true(d.now - start < 2000000);
+	assert_one_session(&d);
+	free_duo(&d);
+}
+
 /* Clients that show derived per-server keys (no explicit identity) are not dialed by the key they
  * show: no tie-break applies, and the crossing handshakes make two sessions, as before. */
 static void test_derived_identities_two_sessions(void **state)
@@ -407,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_cookie_lost_high),
 		cmocka_unit_test(test_one_side_late),
 		cmocka_unit_test(test_new_handshake_after_established),
+		cmocka_unit_test(test_stale_address_redirect),
 		cmocka_unit_test(test_derived_identities_two_sessions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
