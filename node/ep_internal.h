@@ -201,7 +201,7 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-/* A HELLO_SENT attempt starts over toward `to` (where the peer proved to be: hs_simopen.c). */
+/* A HELLO_SENT attempt sends its HELLO now, to `to` (where the peer proved to be: hs_simopen.c). */
 void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us);
 /* Resend or fail; returns the session's next handshake deadline (UINT64_MAX when done). */
 uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);

@@ -225,7 +225,9 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
 	}
-	if (konce_ep_frames(ep, s, plain, plen, from, 1, now_us))
+	uint32_t conn = s->conn;
+	konce_ep_msg_input(ep, s, 1, plain, plen, now_us); /* the server's first reliable packet may ride here */
+	if (konce_ep_frames(ep, s, plain, plen, from, 1, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
 		konce_ep_msg_flush(ep, s, now_us); /* messages queued during the handshake */
 	sodium_memzero(plain, plen);
 }

@@ -286,9 +286,11 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		initiate_hash(slot_e->hash, pkt, len);
 		ep->c.simopen_yielded++;
 		sodium_memzero(&x, sizeof x);
-		/* No COOKIE yet where we dial, but the peer just proved it is at `from`: dial there, or
-		 * its INITIATEs would be dropped while our attempt times out at a dead address. */
-		if (s->state == KONCE_HS_HELLO_SENT && !konce_addr_eq(&s->hs_addr, from))
+		/* No COOKIE yet for our attempt: our HELLO (or its COOKIE) was lost, or we dial a stale
+		 * address.  The peer just proved it is at `from`: send our HELLO there now, instead of
+		 * dropping its INITIATEs until our retransmission (1 s) or timeout.  Once per
+		 * challenge: copies of this INITIATE stop at check c. */
+		if (s->state == KONCE_HS_HELLO_SENT)
 			konce_hs_client_redirect(ep, s, from, now_us);
 		goto out;
 	}

@@ -9,9 +9,10 @@
  *
  *   our key < c_pub   we are the initiator: the INITIATE is dropped (simopen_yielded) and nothing
  *                     is kept.  The peer, whose key is higher, accepts our INITIATE instead and
- *                     answers it with ACCEPT.  If our attempt has had no COOKIE yet and dials
- *                     another address than the INITIATE came from (a stale address), it starts
- *                     over toward that address, which the peer just proved to be at.  Also after our ACCEPT arrived, for an INITIATE whose
+ *                     answers it with ACCEPT.  If our attempt has had no COOKIE yet (our HELLO
+ *                     or its COOKIE was lost, or we dial a stale address), it sends its HELLO
+ *                     at once to the address the INITIATE came from, where the peer just proved
+ *                     to be, instead of waiting for its retransmission.  Also after our ACCEPT arrived, for an INITIATE whose
  *                     cookie we issued before that moment (a late copy of the peer's attempt); a
  *                     cookie issued later is a new handshake (the peer restarted) and is served.
  *   our key > c_pub   we are the responder: our own client attempt (HELLO_SENT or INITIATE_SENT)
