@@ -330,6 +330,7 @@ static void pump(struct node_trav *t)
 					break;
 				}
 	}
+	node_trav_life_apply(t);
 }
 
 static void kick(struct node_trav *t)
@@ -370,6 +371,8 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 	konce_rdv_msg m;
 	if (!len || !t)
 		return false;
+	if (node_trav_life_datagram(t, pkt, len, from))
+		return true;
 	if (pkt[0] != KONCE_RDV_PUNCH) {
 		/* From a punched path, or from where the peer's probes came (its handshake may beat
 		 * our own verification): the endpoint sees the peer at its virtual address, so the
@@ -641,6 +644,8 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	n->trav = t;
 	t->pm_state = "off";
+	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
+		goto fail;
 	if (t->rc) {
 		if (cfg->portmap)
 			start_portmap(t);
@@ -661,6 +666,7 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = T(n);
 	if (!t)
 		return;
+	node_trav_life_free(t);
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	if (t->ev_timer)

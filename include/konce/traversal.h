@@ -18,6 +18,12 @@ typedef struct konce_traversal_config {
 	 * (NAT-PMP, then UPnP-IGD; off the packet path) and offer it as a port-mapped candidate;
 	 * the lease is deleted when the node stops */
 	int portmap;
+	/* The NAT mapping lifetime, learned by experiment with the primary rendezvous from a probe
+	 * socket, drives the keepalives toward the rendezvous (docs/TRAVERSAL.md, "Mapping lifetime"):
+	 * NULL, "" or "auto" = bounds 10..300 s, first experiment 20 s; "off" = fixed keepalives;
+	 * "MIN:MAX" or "MIN:START:MAX" = those bounds in seconds (2 <= MIN < MAX <= 600).  A node
+	 * that serves as a rendezvous always answers other nodes' experiments. */
+	const char *lifetime;
 } konce_traversal_config;
 
 /** Switches traversal on for a running node; call once, right after konce_node_new().
