@@ -16,9 +16,9 @@
  * Rendezvous: LIFE_REQ datagrams arriving on the node socket go to the lifesrv core; its ACKs and
  * delayed probes leave from the node socket.
  *
- * Not driven by the learned value: the DIRECT-path keepalive of nat/punch.c (10 s, a liveness
- * check as much as a NAT keepalive) and the sessions to other peers (they keep the endpoint's
- * 25 s).
+ * Other peers' sessions (25 s) and the DIRECT paths' keepalive probes (nat/punch.c, 10 s, also
+ * the path's liveness check) only ever get shorter, when the learned keepalive is below their
+ * default; they are updated when the keepalive or the number of peers changes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +41,7 @@ struct node_trav_life {
 	bool have_refl;
 	konce_addr refl;
 	uint64_t applied;
+	unsigned applied_npeers;
 	uint64_t rx_other; /* datagrams on the probe socket not from the rendezvous */
 	konce_lifesrv *srv;
 	struct event *ev_srv;
@@ -235,6 +236,31 @@ bool node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len
 	return true; /* never to the endpoint */
 }
 
+static bool is_rdv(const struct node_trav *t, const uint8_t *pk)
+{
+	for (unsigned i = 0; i < t->nrdv; i++)
+		if (!memcmp(pk, t->rdv_pk[i], KONCE_KEY_BYTES))
+			return true;
+	return false;
+}
+
+/* Other peers only ever get a shorter keepalive than the defaults (25 s for sessions, 10 s for a
+ * direct path): a longer one would also stretch the liveness check, and a peer behind a NAT of its
+ * own may rely on our packets to hold its side open. */
+static void apply_others(struct node_trav *t, uint64_t k, uint64_t now)
+{
+	struct konce_node *n = t->n;
+	uint64_t pk = k < KONCE_KEEPALIVE_MS * 1000ull ? k : 0;
+	uint64_t dk = k < KONCE_PATH_KEEPALIVE_MS * 1000ull ? k : 0;
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
+			if (p->conn && !is_rdv(t, p->pk))
+				konce_ep_set_keepalive(n->ep, p->conn, pk, now);
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+		if (t->peers[i].used)
+			konce_punch_set_keepalive(t->peers[i].pu, dk, now);
+}
+
 void node_trav_life_apply(struct node_trav *t)
 {
 	struct node_trav_life *lf = t->life;
@@ -271,7 +297,10 @@ void node_trav_life_apply(struct node_trav *t)
 		if (p && p->conn)
 			konce_ep_set_keepalive(t->n->ep, p->conn, sk, now);
 	}
+	if (k != lf->applied || t->n->npeers != lf->applied_npeers)
+		apply_others(t, k, now);
 	lf->applied = k;
+	lf->applied_npeers = t->n->npeers;
 }
 
 json_t *node_trav_life_json(struct node_trav *t)

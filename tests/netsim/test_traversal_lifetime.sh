@@ -13,7 +13,9 @@
 #   A: 2:3:12   must learn a lower bound inside (4.5 s, 6 s] and a keepalive below 6 s; then,
 #               idle for 15 s (2.5 timeouts), its mapping toward R must never expire (polled every
 #               0.5 s in nat1's nft @rev map) and its reflexive address must not change; then B
-#               connects to A by key alone (an introduction through R), pings and sends a message.
+#               connects to A by key alone (an introduction through R), pings and sends a message;
+#               their direct path then idles 12 s and must not be lost (A's keepalive probes on
+#               it follow the learned interval, below the default 10 s).
 #   C: 4:8:32   behind a 60 s NAT: learns >= 32 s (the max), keepalive 24 s, longer than the
 #               fixed 20 s registration refresh.
 #   D: off      the fixed keepalives, as a baseline in the same run: over the same 25 s window
@@ -100,6 +102,20 @@ check "3 of 3 pings from B answered by A" jqt "$out" '.sent == 3 and .received =
 out=$(kcli "$run" pub B send --json "$ka" "after the idle period") || fail "send B -> A failed: $out"
 check "B's message is answered" jqt "$out" '.ok == true and .outcome == "replied"'
 check "A logged the message from B's key" grep -q "message from $kb: after the idle period" "$KTMP/$run.A.err"
+# the direct path between them idles for 12 s (2 timeouts): A's keepalive probes on it follow the
+# learned 3.9 s instead of the default 10 s, so the path is never lost (C learns meanwhile)
+out=$(kcli "$run" a A path --json "$kb") || fail "path on A failed"
+echo "     A's path to B: $(jq -c '{state, path, probes: {verified: .probes.verified, lost: .probes.lost}}' <<<"$out")"
+if jqt "$out" '.state == "direct"'; then
+	sleep 12
+	out=$(kcli "$run" a A path --json "$kb") || fail "path on A failed"
+	check "the direct path A-B survived 12 s idle behind the 6 s NAT ($(jq -c '{state, lost: .probes.lost}' <<<"$out"))" \
+		jqt "$out" '.state == "direct" and .probes.lost == 0'
+	out=$(kcli "$run" pub B send --json "$ka" "after the direct path idled") || fail "send B -> A failed: $out"
+	check "a message over the idle direct path is answered" jqt "$out" '.ok == true and .outcome == "replied"'
+else
+	echo "     (relayed: no direct path to hold)"
+fi
 
 out=$(waitlearned c C 70)
 echo "     C after $(($(date +%s) - t0)) s: $(jq -c '.lifetime | {state, lower_bound_s, keepalive_s, experiments, failures}' <<<"$out")"
