@@ -109,6 +109,14 @@ static uint64_t probes_passed(const konce_life *l)
 	return l->sent_at + l->t + (KONCE_LIFE_COPIES - 1) * KONCE_LIFE_COPY_GAP_MS * MS + GRACE_MS * MS + 2 * l->rtt;
 }
 
+/* Re-validation tests halfway between the keepalive and lo: enough to catch a timeout that shrank
+ * below what the keepalive relies on, without flapping on a lo measured right at the lifetime. */
+static uint64_t reval_t(const konce_life *l)
+{
+	uint64_t t = l->lo * (100 + l->safety) / 200;
+	return t > l->min ? t : l->min;
+}
+
 /* Decides whether the search is over; if not, picks the next T. */
 static void next_step(konce_life *l, uint64_t now)
 {
@@ -119,7 +127,7 @@ static void next_step(konce_life *l, uint64_t now)
 		l->revalidating = false;
 		l->state = KONCE_LIFE_LEARNED;
 		l->timer = now + l->reval;
-		l->t = l->lo ? l->lo : l->min;
+		l->t = reval_t(l);
 		return;
 	}
 	if (!l->hi)

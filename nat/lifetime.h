@@ -25,8 +25,9 @@
  *      |    +------------------------ (WAIT) <---- fail: retry T once, then hi = T   success: lo
  *      |                                                                                |
  *      |   search over (konce_life_timer)                                               |
- *      +-----------> LEARNED --timer: revalidate (experiment at T = lo)--> REQUEST      |
+ *      +-----------> LEARNED --timer: revalidate (T = (100+safety)/200 x lo)--> REQUEST |
  *                        ^---------------------------------------------------------------+
+ *   (re-validating at 87.5% of lo, not lo itself: a lo measured right at the lifetime would flap)
  *   four REQs in a row unanswered: NO_ANSWER (the rendezvous does not do this), again after the
  *   revalidation interval.  A failed revalidation, or konce_life_rebound(), forgets lo (hi becomes
  *   the bound that failed), drops the keepalive back to the conservative value and searches again.
