@@ -1,6 +1,6 @@
 /* rdvwire.h - encode and parse rendezvous and traversal messages (node/wire.h, last section).
  *
- * One struct holds any of the eight messages; each type uses the fields named beside it.  Parsing
+ * One struct holds any of the nine messages; each type uses the fields named beside it.  Parsing
  * checks every length, count, reserved byte and enum, and accepts only what konce_rdv_encode()
  * could have produced, so encode(decode(x)) == x for every accepted x (the fuzz target checks
  * that).  RELAY payloads are not copied: m->payload points into the parsed buffer.
@@ -29,10 +29,11 @@ typedef struct konce_natinfo {
 typedef struct konce_rdv_msg {
 	uint8_t type;  /* KONCE_RDV_* */
 	uint8_t flags; /* INTRO: KONCE_INTRO_F_*; PUNCH: KONCE_PUNCH_F_*; INTRO_FAIL: the reason */
-	uint8_t key[KONCE_WIRE_KEY];    /* REGISTER, INTRO_REQUEST: sender; INTRO: peer;
+	uint8_t key[KONCE_WIRE_KEY];    /* REGISTER, INTRO_REQUEST, INTRO_REFUSE: sender; INTRO: peer;
 					 * INTRO_FAIL: target; RELAY(ED): from; PUNCH: sender */
-	uint8_t target[KONCE_WIRE_KEY]; /* INTRO_REQUEST: target; RELAY: to */
-	uint64_t id;       /* txid (REGISTER, REGISTERED, INTRO_REQUEST, INTRO_FAIL); intro id (INTRO, PUNCH) */
+	uint8_t target[KONCE_WIRE_KEY]; /* INTRO_REQUEST: target; INTRO_REFUSE: requester; RELAY: to */
+	uint64_t id;       /* txid (REGISTER, REGISTERED, INTRO_REQUEST, INTRO_FAIL); intro id (INTRO, PUNCH,
+			    * INTRO_REFUSE; INTRO_FAIL DECLINED) */
 	uint64_t stamp;    /* REGISTER: echo; REGISTERED: stamp */
 	uint32_t value;    /* REGISTERED: refresh ms; INTRO: delay us */
 	uint16_t seq;      /* PUNCH */
@@ -49,7 +50,7 @@ enum { KONCE_RDV_MAX_MSG = KONCE_RELAY_PAYLOAD + KONCE_RDV_MAX_RELAY };
 /* True if byte 0 of a datagram names a rendezvous or traversal message. */
 static inline bool konce_rdv_is(const uint8_t *pkt, size_t len)
 {
-	return len > 0 && pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_PUNCH;
+	return len > 0 && pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_INTRO_REFUSE;
 }
 /* Writes m into buf; returns the length, or 0 if m is invalid or cap too small. */
 size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap);

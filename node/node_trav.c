@@ -244,7 +244,9 @@ static void pump(struct node_trav *t)
 				on_intro(t, &e, now);
 				break;
 			case KONCE_RDVC_EV_INTRO_FAIL:
-				if ((p = tpeer_get(t, e.peer, false))) {
+				if (e.reason == KONCE_IFAIL_DECLINED) {
+					node_trav_declined(t, e.peer, now);
+				} else if ((p = tpeer_get(t, e.peer, false))) {
 					p->intro_fail = e.reason;
 					p->nheld = 0; /* the handshake will time out: unreachable */
 				}
@@ -451,7 +453,8 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 		n->msgs_dropped++;
 		return;
 	}
-	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY) {
+	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY ||
+	    body[0] == KONCE_RDV_INTRO_REFUSE) {
 		if (t->srv)
 			node_rdvsrv_input(t->srv, from, body, len, now);
 		else
@@ -632,8 +635,10 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	if (t->nrdv) {
 		gather_hosts(t);
+		t->known_only = cfg->introductions_known;
 		konce_rdvc_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
-				     .host = t->host, .nhost = t->nhost};
+				     .host = t->host, .nhost = t->nhost, .allow = t->known_only ? node_trav_known : NULL,
+				     .allow_ctx = t};
 		if ((e = konce_rdvc_new(&t->rc, &rc, node_now_us()))) {
 			snprintf(err, errlen, "cannot start the rendezvous client: %s", strerror(-e));
 			goto fail;

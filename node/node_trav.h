@@ -40,6 +40,8 @@ bool node_trav_is_virtual(const konce_addr *a);
 /* "direct", "relayed" for a peer's session. */
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p);
 /* control commands "path" {"peer": KEY} (the last attempt's trace) and "netcheck". */
+/* The traversal part of konce status: policy, refusal counters, the rendezvous service's table. */
+json_t *node_trav_status_json(struct konce_node *n);
 json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req);
 
 /* node_rdvsrv.c: the rendezvous service. */

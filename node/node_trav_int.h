@@ -55,10 +55,17 @@ struct node_trav {
 	enum konce_pm_err pm_reason;
 	konce_addr pm_external;
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
+	bool known_only; /* introductions = known (node_travpolicy.c) */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
+	uint64_t intros_refused, intros_declined; /* by us; by the peers we asked for */
 };
 
 /* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
 struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
+
+/* node_travpolicy.c: the rdvclient allow predicate of "introductions = known" (ctx: the node_trav),
+ * and the requester's side of a refusal (fails what waits for pk, resets its punch). */
+bool node_trav_known(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+void node_trav_declined(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], uint64_t now);
 
 #endif

@@ -136,3 +136,14 @@ json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req)
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", EINVAL, "error", "\"peer\" must be a public key");
 	return path_json(t, pk);
 }
+
+json_t *node_trav_status_json(struct konce_node *n)
+{
+	struct node_trav *t = n->trav;
+	if (!t)
+		return json_null();
+	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", t->known_only ? "known" : "any", "intros_refused",
+			      (json_int_t)t->intros_refused, "intros_declined", (json_int_t)t->intros_declined);
+	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, node_now_us()) : json_null());
+	return o;
+}

@@ -330,6 +330,7 @@ enum konce_rdv_type {
 	KONCE_RDV_RELAY = 0x45,         /* peer -> rendezvous: forward this opaque payload to key T */
 	KONCE_RDV_RELAYED = 0x46,       /* rendezvous -> peer: an opaque payload from key F */
 	KONCE_RDV_PUNCH = 0x47,         /* peer <-> peer: probe or its acknowledgement */
+	KONCE_RDV_INTRO_REFUSE = 0x48,  /* peer -> rendezvous: I refuse the introduction to key T */
 };
 
 enum konce_cand_type {
@@ -419,7 +420,13 @@ enum konce_ifail_reason {
 	KONCE_IFAIL_UNKNOWN = 1,  /* the target did not register (or its registration expired) */
 	KONCE_IFAIL_REFUSED = 2,  /* the rendezvous does not introduce this requester */
 	KONCE_IFAIL_FULL = 3,     /* no room in the relay table for the pair */
+	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
+
+/* INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
+ * session's key), KONCE_IREQ_TARGET = the requester it refuses, KONCE_IREQ_TXID = the INTRO's id.
+ * The rendezvous answers the requester with INTRO_FAIL (KONCE_IFAIL_DECLINED, TXID = the intro id)
+ * if it introduced the two. */
 
 /* RELAY: size 68 + len.  RELAYED: size 36 + len. */
 enum konce_rdv_relay_layout {

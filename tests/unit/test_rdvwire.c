@@ -83,6 +83,31 @@ static void test_punch_vector(void **state)
 	assert_int_equal(konce_rdv_decode(&d, buf, KONCE_PUNCH_SIZE), -EINVAL);
 }
 
+/* INTRO_REFUSE: the INTRO_REQUEST layout under its own type byte. */
+static void test_intro_refuse_vector(void **state)
+{
+	(void)state;
+	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REFUSE, .id = 0x0102030405060708ULL};
+	memset(m.key, 0x11, 32);
+	memset(m.target, 0x22, 32);
+	uint8_t want[KONCE_IREQ_SIZE] = {0x48, 0, 0, 0};
+	memset(want + 4, 0x11, 32);
+	memset(want + 36, 0x22, 32);
+	for (int i = 0; i < 8; i++)
+		want[68 + i] = (uint8_t)(i + 1);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	konce_rdv_msg d;
+	want[1] = 1; /* flags must be zero */
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	/* INTRO_FAIL reasons end at DECLINED */
+	uint8_t ifail[KONCE_IFAIL_SIZE] = {KONCE_RDV_INTRO_FAIL, KONCE_IFAIL_DECLINED};
+	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), 0);
+	ifail[1] = KONCE_IFAIL_DECLINED + 1;
+	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
+}
+
 /* Encodes m, decodes it, and checks every byte-length variation of the result is refused. */
 static void round_trip(const konce_rdv_msg *m)
 {
@@ -124,8 +149,12 @@ static void test_round_trips(void **state)
 	memset(m.target, 7, 32);
 	m.id = ~0ULL;
 	round_trip(&m);
+	m.type = KONCE_RDV_INTRO_REFUSE;
+	round_trip(&m);
 	m.type = KONCE_RDV_INTRO_FAIL;
 	m.flags = KONCE_IFAIL_FULL;
+	round_trip(&m);
+	m.flags = KONCE_IFAIL_DECLINED;
 	round_trip(&m);
 	uint8_t big[KONCE_RDV_MAX_RELAY];
 	memset(big, 0xcc, sizeof(big));
@@ -216,8 +245,8 @@ static void test_malformed(void **state)
 	/* INTRO with no candidates */
 	uint8_t intro[KONCE_INTRO_CANDS] = {KONCE_RDV_INTRO};
 	assert_int_equal(konce_rdv_decode(&d, intro, sizeof(intro)), -EINVAL);
-	/* INTRO_FAIL reasons outside 1..3 */
-	uint8_t ifail[KONCE_IFAIL_SIZE] = {KONCE_RDV_INTRO_FAIL, 4};
+	/* INTRO_FAIL reasons outside 1..4 (KONCE_IFAIL_DECLINED) */
+	uint8_t ifail[KONCE_IFAIL_SIZE] = {KONCE_RDV_INTRO_FAIL, 5};
 	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
 	ifail[1] = 0;
 	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
@@ -232,7 +261,7 @@ static void test_malformed(void **state)
 	relay[2] = 0x04, relay[3] = 0x01; /* 1025 */
 	assert_int_equal(konce_rdv_decode(&d, relay, sizeof(relay)), -EINVAL);
 	/* types next to the range */
-	uint8_t other[KONCE_PUNCH_SIZE] = {0x48};
+	uint8_t other[KONCE_PUNCH_SIZE] = {0x49};
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
 	other[0] = 0x3f;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
@@ -249,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_registered_vector),
 		cmocka_unit_test(test_register_vector),
 		cmocka_unit_test(test_punch_vector),
+		cmocka_unit_test(test_intro_refuse_vector),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_malformed),
