@@ -73,14 +73,14 @@ static const uint8_t *amap_get(const struct node_rdvsrv *s, const konce_addr *a)
 	return NULL;
 }
 
-int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n)
+int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n, unsigned slots)
 {
 	struct node_rdvsrv *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->n = n;
 	randombytes_buf(s->hkey, sizeof(s->hkey));
-	konce_rdv_cfg c = {.env = konce_env_default()};
+	konce_rdv_cfg c = {.env = konce_env_default(), .slots = slots};
 	int e = konce_rdv_new(&s->rdv, &c);
 	if (e) {
 		free(s);

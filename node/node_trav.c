@@ -629,7 +629,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		e = -ENOMEM;
 		goto fail;
 	}
-	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n))) {
+	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n, cfg->rendezvous_capacity))) {
 		snprintf(err, errlen, "cannot start the rendezvous service: %s", strerror(-e));
 		goto fail;
 	}

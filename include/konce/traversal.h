@@ -22,6 +22,9 @@ typedef struct konce_traversal_config {
 	 * node does not know: no live session, never asked for, no completed handshake in the presence
 	 * store and no petname.  The requester's send fails at once with KONCE_REASON_INTRO_REFUSED. */
 	int introductions_known;
+	/* rendezvous service: registration table slots (the most registrations it ever holds);
+	 * 0 = 4096, rounded up to a power of two, at most 2^20 */
+	unsigned rendezvous_capacity;
 } konce_traversal_config;
 
 /** Switches traversal on for a running node; call once, right after konce_node_new().
