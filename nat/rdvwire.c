@@ -106,6 +106,11 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 			return 0;
 		need = KONCE_PUNCH_SIZE;
 		break;
+	case KONCE_RDV_FILTER:
+		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT)
+			return 0;
+		need = KONCE_FILT_SIZE;
+		break;
 	default:
 		return 0;
 	}
@@ -169,6 +174,12 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		memcpy(buf + KONCE_PUNCH_KEY, m->key, KONCE_WIRE_KEY);
 		if (m->flags & KONCE_PUNCH_F_ACK)
 			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
+		break;
+	case KONCE_RDV_FILTER:
+		buf[KONCE_FILT_OP] = m->flags;
+		wire_put64(buf + KONCE_FILT_TOKEN, m->id);
+		if (konce_filt_has_addr(m->flags))
+			put_addr(buf + KONCE_FILT_ADDR, &m->addr);
 		break;
 	}
 	return need;
@@ -262,6 +273,16 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
 		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
 		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		return 0;
+	case KONCE_RDV_FILTER:
+		if (len != KONCE_FILT_SIZE || !all_zero(b + KONCE_FILT_RESERVED, 2))
+			return -EINVAL;
+		m->flags = b[KONCE_FILT_OP];
+		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT ||
+		    (!konce_filt_has_addr(m->flags) && !all_zero(b + KONCE_FILT_ADDR, 18)))
+			return -EINVAL;
+		m->id = wire_get64(b + KONCE_FILT_TOKEN);
+		get_addr(&m->addr, b + KONCE_FILT_ADDR);
 		return 0;
 	}
 	return -EINVAL;

@@ -239,6 +239,7 @@ static void pump(struct node_trav *t)
 			case KONCE_RDVC_EV_REFLEXIVE:
 				if (konce_rdvc_reflexive(t->rc, 0, &to) == 0)
 					node_log(n, KONCE_LOG_INFO, "rendezvous sees us at %s", konce_addr_str(&to, as));
+				node_travfilter_kick(t);
 				break;
 			case KONCE_RDVC_EV_INTRO:
 				on_intro(t, &e, now);
@@ -372,6 +373,8 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 	konce_rdv_msg m;
 	if (!len || !t)
 		return false;
+	if (pkt[0] == KONCE_RDV_FILTER)
+		return node_travfilter_datagram(t, pkt, len, from);
 	if (pkt[0] != KONCE_RDV_PUNCH) {
 		/* From a punched path, or from where the peer's probes came (its handshake may beat
 		 * our own verification): the endpoint sees the peer at its virtual address, so the
@@ -451,6 +454,10 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 	uint64_t now = node_now_us();
 	if (!t || !len) {
 		n->msgs_dropped++;
+		return;
+	}
+	if (body[0] == KONCE_RDV_FILTER) {
+		node_travfilter_message(t, from, body, len);
 		return;
 	}
 	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY ||
@@ -646,6 +653,8 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	n->trav = t;
 	t->pm_state = "off";
+	if ((e = node_travfilter_new(t)))
+		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
 	if (t->rc) {
 		if (cfg->portmap)
 			start_portmap(t);
@@ -675,6 +684,7 @@ void node_trav_free(struct konce_node *n)
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used)
 			konce_punch_free(t->peers[i].pu);
+	node_travfilter_free(t);
 	konce_rdvc_free(t->rc);
 	node_rdvsrv_free(t->srv);
 	free(t);

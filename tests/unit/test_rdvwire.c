@@ -108,6 +108,42 @@ static void test_intro_refuse_vector(void **state)
 	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
 }
 
+/* FILTER: op, token, and an address only for the ops that carry one. */
+static void test_filter_vector(void **state)
+{
+	(void)state;
+	konce_rdv_msg m = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_ECHO, .id = 0x1122334455667788ULL,
+			   .addr = addr("198.51.100.7:40000")};
+	uint8_t want[KONCE_FILT_SIZE] = {0x49, 2, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+	want[12 + 10] = 0xff, want[12 + 11] = 0xff, want[12 + 12] = 198, want[12 + 13] = 51, want[12 + 14] = 100;
+	want[12 + 15] = 7, want[12 + 16] = 0x9c, want[12 + 17] = 0x40;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	konce_rdv_msg d;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), 0);
+	assert_true(konce_addr_eq(&d.addr, &m.addr));
+	/* a PROBE or ECHO_REQ carries no address: encoded as zero, refused if present */
+	m.flags = KONCE_FILT_OP_PROBE;
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), KONCE_FILT_SIZE);
+	for (int i = KONCE_FILT_ADDR; i < KONCE_FILT_SIZE; i++)
+		assert_int_equal(buf[i], 0);
+	want[1] = KONCE_FILT_OP_PROBE;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[1] = 0;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[1] = KONCE_FILT_OP_SENT + 1;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[1] = KONCE_FILT_OP_ASK;
+	want[2] = 1;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[2] = 0;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want) - 1), -EINVAL);
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), 0);
+	m.flags = 7;
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), 0);
+}
+
 /* Encodes m, decodes it, and checks every byte-length variation of the result is refused. */
 static void round_trip(const konce_rdv_msg *m)
 {
@@ -151,6 +187,12 @@ static void test_round_trips(void **state)
 	round_trip(&m);
 	m.type = KONCE_RDV_INTRO_REFUSE;
 	round_trip(&m);
+	for (uint8_t op = KONCE_FILT_OP_ECHO_REQ; op <= KONCE_FILT_OP_SENT; op++) {
+		konce_rdv_msg f = {.type = KONCE_RDV_FILTER, .flags = op, .id = 5};
+		if (konce_filt_has_addr(op))
+			f.addr = addr("[2001:db8::1]:9");
+		round_trip(&f);
+	}
 	m.type = KONCE_RDV_INTRO_FAIL;
 	m.flags = KONCE_IFAIL_FULL;
 	round_trip(&m);
@@ -261,7 +303,7 @@ static void test_malformed(void **state)
 	relay[2] = 0x04, relay[3] = 0x01; /* 1025 */
 	assert_int_equal(konce_rdv_decode(&d, relay, sizeof(relay)), -EINVAL);
 	/* types next to the range */
-	uint8_t other[KONCE_PUNCH_SIZE] = {0x49};
+	uint8_t other[KONCE_PUNCH_SIZE] = {0x4a};
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
 	other[0] = 0x3f;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
@@ -279,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_register_vector),
 		cmocka_unit_test(test_punch_vector),
 		cmocka_unit_test(test_intro_refuse_vector),
+		cmocka_unit_test(test_filter_vector),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_malformed),
