@@ -149,6 +149,10 @@ static void test_rendezvous_refused(void **state)
 	assert_false(c.introductions_known);
 	assert_int_equal(konce_conf_set(&c, "introductions", "friends", "f:4", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "f:4: introductions: 'friends' is not any or known");
+	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "512", "f:5", err, sizeof(err)), 0);
+	assert_int_equal(c.rendezvous_capacity, 512);
+	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "0", "f:6", err, sizeof(err)), -EINVAL);
+	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "2097152", "f:7", err, sizeof(err)), -EINVAL);
 	konce_conf_free(&c);
 }
 
