@@ -85,9 +85,12 @@ round() {
 	kstart "$run" a A "$aip:7807" "${RDV[@]}"
 	waitreg a A || { RERR="A did not register within 15 s"; return 1; }
 	t0=$(date +%s%N)
-	out=$(kcli "$run" a A connect --json "$kb" 2>&1) || { RERR="connect failed: $out"; return 1; }
-	out=$(kcli "$run" a A send --json "$kb" "round $1" 2>&1) || { RERR="send failed: $out"; return 1; }
-	jqt "$out" '.ok == true and .outcome == "replied"' || { RERR="no reply: $out"; return 1; }
+	# stderr apart: `ip netns exec` may print a stray line there, which is not the answer
+	out=$(kcli "$run" a A connect --json "$kb" 2>"$KTMP/round.err") ||
+		{ RERR="connect failed: $out $(cat "$KTMP/round.err")"; return 1; }
+	out=$(kcli "$run" a A send --json "$kb" "round $1" 2>"$KTMP/round.err") ||
+		{ RERR="send failed: $out $(cat "$KTMP/round.err")"; return 1; }
+	jqt "$out" '.ok == true and .outcome == "replied"' || { RERR="no reply: $out $(cat "$KTMP/round.err")"; return 1; }
 	RMS=$((($(date +%s%N) - t0) / 1000000))
 }
 
