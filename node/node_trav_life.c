@@ -7,8 +7,9 @@
  * by the registration session all the time, and on an endpoint-independent NAT by every other
  * flow too.  The learned keepalive then drives what holds the node socket's mapping open:
  *     - the registration refresh (konce_rdvc_set_keepalive), and
- *     - the PING interval of the sessions to the rendezvous (konce_ep_set_keepalive), at most a
- *       third of the idle timeout so that the rendezvous never closes them.
+ *     - the PING interval of the sessions to the rendezvous (konce_ep_set_keepalive): 5/4 of it,
+ *       so that it only fires when the refresh did not, and at most a third of the idle timeout
+ *       so that the rendezvous never closes them.
  * It is applied after every traversal pump.  When the primary rendezvous reports a new reflexive
  * address for the node socket (the NAT rebound: the mapping was lost), the search starts again
  * from the conservative keepalive (konce_life_rebound).
@@ -291,7 +292,9 @@ void node_trav_life_apply(struct node_trav *t)
 				 (double)st.lo_us / SEC, (double)k / SEC);
 	}
 	konce_rdvc_set_keepalive(t->rc, k);
-	uint64_t sk = k < KONCE_IDLE_TIMEOUT_MS * 1000ull / 3 ? k : KONCE_IDLE_TIMEOUT_MS * 1000ull / 3;
+	/* the registration refresh (a reliable message, every k) already holds the mapping and counts as
+	 * session traffic; the PING, a little later, only fires if the refresh did not */
+	uint64_t sk = k + k / 4 < KONCE_IDLE_TIMEOUT_MS * 1000ull / 3 ? k + k / 4 : KONCE_IDLE_TIMEOUT_MS * 1000ull / 3;
 	for (unsigned i = 0; i < t->nrdv; i++) {
 		struct peer *p = node_peer_find(t->n, t->rdv_pk[i]);
 		if (p && p->conn)
