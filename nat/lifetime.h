@@ -42,10 +42,11 @@
  *  5. Nothing is allocated after konce_life_new().
  *
  * Caveats (the caller's part, docs/TRAVERSAL.md "Mapping lifetime"): the result describes the
- * probe socket's mapping, with the NAT's timeout for a flow that has seen traffic both ways; a
- * NAT that gives different mappings different timeouts (per port, per destination, or longer to
- * flows with more traffic, like Linux conntrack's "stream" state) may keep the caller's real
- * mappings longer, never shorter than a flow that looks like ours.
+ * probe socket's mapping, with the NAT's timeout for a flow that has seen traffic both ways.  A
+ * NAT that gives flows with more traffic longer timeouts (Linux conntrack's "stream" state) keeps
+ * the caller's busier mappings at least as long, which errs on the safe side; one that gave them
+ * a shorter timeout than the probe flow's (per port range, per destination) would defeat the
+ * measurement until a rebinding or a failed re-validation shows it.
  */
 #ifndef KONCE_LIFETIME_H
 #define KONCE_LIFETIME_H
