@@ -333,6 +333,7 @@ static void pump(struct node_trav *t)
 					break;
 				}
 	}
+	node_trav_life_apply(t);
 }
 
 static void kick(struct node_trav *t)
@@ -373,6 +374,8 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 	konce_rdv_msg m;
 	if (!len || !t)
 		return false;
+	if (node_trav_life_datagram(t, pkt, len, from))
+		return true;
 	if (pkt[0] == KONCE_RDV_FILTER)
 		return node_travfilter_datagram(t, pkt, len, from);
 	if (pkt[0] != KONCE_RDV_PUNCH) {
@@ -653,6 +656,8 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	n->trav = t;
 	t->pm_state = "off";
+	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
+		goto fail;
 	if ((e = node_travfilter_new(t)))
 		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
 	if (t->rc) {
@@ -675,6 +680,7 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = T(n);
 	if (!t)
 		return;
+	node_trav_life_free(t);
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	if (t->ev_timer)
