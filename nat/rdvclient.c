@@ -7,7 +7,7 @@
 #include "nat/candidates.h"
 
 #define MS 1000ULL
-enum { OUT_RING = 32, EV_RING = 8, RETRY_MS = 1000, INTRO_TRIES = 5 };
+enum { OUT_RING = 32, EV_RING = 8, RETRY_MS = 1000, INTRO_TRIES = 5, RECENT = 8 };
 
 struct server {
 	konce_addr addr;
@@ -17,7 +17,7 @@ struct server {
 	uint64_t txid;     /* of the last REGISTER */
 	bool echoed;       /* the last REGISTER carried an echo */
 	uint64_t next;     /* next REGISTER (resend or refresh) */
-	uint64_t refresh;  /* us */
+	uint64_t refresh;  /* us: what the rendezvous asked for */
 };
 
 struct pending {
@@ -25,6 +25,12 @@ struct pending {
 	uint8_t peer[KONCE_WIRE_KEY];
 	uint64_t txid, next;
 	unsigned tries;
+};
+
+/* an introduction we accepted: its target may still decline it (INTRO_FAIL DECLINED, same id) */
+struct recent {
+	uint8_t peer[KONCE_WIRE_KEY];
+	uint64_t id; /* 0 = free */
 };
 
 struct outq {
@@ -40,10 +46,13 @@ struct konce_rdvc {
 	unsigned nrdv;
 	konce_addr host[KONCE_RDVC_MAX_HOST], mapped[2];
 	unsigned nhost, nmapped;
+	uint64_t keepalive; /* us, 0 = none: konce_rdvc_set_keepalive() */
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
 	konce_natinfo nat;
 	struct pending pend[KONCE_RDVC_MAX_PENDING];
+	struct recent recent[RECENT];
+	unsigned recent_next;
 	struct outq out[OUT_RING];
 	unsigned out_head, out_n;
 	konce_rdvc_event ev[EV_RING];
@@ -131,6 +140,16 @@ static unsigned reflexives(const konce_rdvc *c, konce_addr *out)
 	return n;
 }
 
+static uint64_t refresh_of(const konce_rdvc *c, const struct server *s)
+{
+	if (!c->keepalive)
+		return s->refresh;
+	uint64_t limit = s->refresh > KONCE_RDV_REFRESH_MAX_MS * MS ? s->refresh : KONCE_RDV_REFRESH_MAX_MS * MS;
+	return c->keepalive < limit ? c->keepalive : limit;
+}
+
+void konce_rdvc_set_keepalive(konce_rdvc *c, uint64_t keepalive_us) { c->keepalive = keepalive_us; }
+
 static void send_register(konce_rdvc *c, unsigned i, uint64_t echo, uint64_t now)
 {
 	struct server *s = &c->rdv[i];
@@ -170,7 +189,7 @@ static void on_registered(konce_rdvc *c, unsigned i, const konce_rdv_msg *m, uin
 		c->nat = ni;
 		changed = true;
 	}
-	s->next = now + s->refresh;
+	s->next = now + refresh_of(c, s);
 	if (!s->echoed && m->stamp)
 		send_register(c, i, m->stamp, now); /* the RTT sample */
 	if (changed) {
@@ -194,6 +213,36 @@ static bool allowed(const konce_rdvc *c, const uint8_t *key)
 	return !c->allow || c->allow(c->allow_ctx, key);
 }
 
+/* An introduction from a key we do not accept: tell the rendezvous, which tells the requester. */
+static void refuse(konce_rdvc *c, unsigned i, const konce_rdv_msg *intro)
+{
+	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REFUSE, .id = intro->id};
+	memcpy(m.key, c->key, KONCE_WIRE_KEY);
+	memcpy(m.target, intro->key, KONCE_WIRE_KEY);
+	send_msg(c, &m, &c->rdv[i].addr);
+}
+
+/* The target of an introduction we asked for refuses us: valid only for the id of that INTRO. */
+static void declined(konce_rdvc *c, const konce_rdv_msg *m)
+{
+	struct recent *r = NULL;
+	for (unsigned j = 0; j < RECENT && !r; j++)
+		if (m->id && c->recent[j].id == m->id && !memcmp(c->recent[j].peer, m->key, KONCE_WIRE_KEY))
+			r = &c->recent[j];
+	if (!r) {
+		c->c.ignored++;
+		return;
+	}
+	r->id = 0;
+	c->c.intro_fails++;
+	c->c.declined++;
+	konce_rdvc_event *e = push_ev(c, KONCE_RDVC_EV_INTRO_FAIL);
+	if (e) {
+		memcpy(e->peer, m->key, KONCE_WIRE_KEY);
+		e->reason = KONCE_IFAIL_DECLINED;
+	}
+}
+
 void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	unsigned i;
@@ -214,10 +263,16 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 	case KONCE_RDV_INTRO:
 		if (!allowed(c, m.key)) {
 			c->c.refused++;
+			refuse(c, i, &m);
 			return;
 		}
 		if ((p = pending_for(c, m.key)))
 			p->used = false;
+		if (m.flags & KONCE_INTRO_F_INITIATOR) {
+			struct recent *r = &c->recent[c->recent_next++ % RECENT];
+			memcpy(r->peer, m.key, KONCE_WIRE_KEY);
+			r->id = m.id;
+		}
 		if (!(e = push_ev(c, KONCE_RDVC_EV_INTRO)))
 			return;
 		c->c.intros++;
@@ -230,6 +285,10 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 		memcpy(e->cand, m.cand, sizeof(m.cand[0]) * m.ncand);
 		return;
 	case KONCE_RDV_INTRO_FAIL:
+		if (m.flags == KONCE_IFAIL_DECLINED) {
+			declined(c, &m);
+			return;
+		}
 		if (!(p = pending_for(c, m.key)) || p->txid != m.id) {
 			c->c.ignored++;
 			return;

@@ -11,7 +11,10 @@
  * rdv[0] is the primary: introductions are asked of it and relaying goes through it.  The others
  * only reveal the mapping behaviour.  Only datagrams from a configured rendezvous address are
  * accepted.  If cfg->allow is set, introductions and relayed payloads from keys it rejects are
- * dropped (a node that refuses introductions from keys it does not know).
+ * dropped (a node that refuses introductions from keys it does not know); a refused INTRO is
+ * answered with INTRO_REFUSE, so that the rendezvous can tell the requester at once.  The
+ * requester sees KONCE_RDVC_EV_INTRO_FAIL with reason KONCE_IFAIL_DECLINED, accepted only with
+ * the id of one of the last 8 INTROs it got as the initiator.
  *
  * Timers: per rendezvous, a resend 1 s after an unanswered REGISTER and the refresh; per pending
  * introduction request, a resend every second up to 5 times.
@@ -46,7 +49,7 @@ typedef struct konce_rdvc_cfg {
 enum konce_rdvc_ev_type {
 	KONCE_RDVC_EV_REFLEXIVE = 1, /* a reflexive address or the NAT class changed */
 	KONCE_RDVC_EV_INTRO,         /* start punching to peer */
-	KONCE_RDVC_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_* */
+	KONCE_RDVC_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_*, or 0 = no answer */
 	KONCE_RDVC_EV_RELAYED,       /* data[0, len) from peer, through the primary rendezvous */
 };
 
@@ -65,7 +68,7 @@ typedef struct konce_rdvc_event {
 } konce_rdvc_event;
 
 struct konce_rdvc_counters {
-	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, relay_tx,
+	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, declined, relay_tx,
 		relay_rx, ignored, out_dropped, ev_dropped;
 };
 
@@ -83,6 +86,10 @@ int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const ui
 /* The port-mapped candidates changed (the I/O layer's lease came or went): registers again at
  * once if they differ.  0, -EINVAL (n > 2). */
 int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, uint64_t now);
+/* The keepalive the NAT mapping needs (us; nat/lifetime.h), 0 = none known: registrations are
+ * refreshed at that interval instead of the rendezvous's, but never more rarely than the larger of
+ * the rendezvous's interval and KONCE_RDV_REFRESH_MAX_MS.  Takes effect from the next refresh. */
+void konce_rdvc_set_keepalive(konce_rdvc *c, uint64_t keepalive_us);
 /* Registers again with every rendezvous now (a direct path just died: the NAT may have forgotten
  * its mappings). */
 void konce_rdvc_reregister(konce_rdvc *c, uint64_t now);

@@ -170,7 +170,7 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
  * of ESTABLISHED or FAILED follows (unless konce_ep_close() ends it first).  Simultaneous open: if
  * the peer dials us at the same time and both show the keys the other dials (explicit identity),
  * the two handshakes make one session; on the side with the higher key it is the peer's, and this
- * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 13).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */
@@ -286,6 +286,9 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
 /* Whether the application wants conn kept open while idle (keepalives).  0, -ENOENT, -ENOMEM. */
 int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us);
+/* The keepalive interval of conn (us; 0 = the endpoint's keepalive_ms): what holds the NAT mapping
+ * under it, learned by nat/lifetime.h.  0, -ENOENT, -ENOMEM. */
+int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, uint64_t now_us);
 
 /* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array
  * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */

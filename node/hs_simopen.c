@@ -1,6 +1,6 @@
 /* hs_simopen.c - the simultaneous variant of the handshake: two endpoints that each start a client
  * handshake to the other at the same time end with ONE session, whose client (initiator) is the
- * side with the lower public key.  docs/PROTOCOL.md section 13 has the long form.
+ * side with the lower public key.  docs/PROTOCOL.md section 14 has the long form.
  *
  * Nothing here runs before an INITIATE passed every server check (a-f, box2 decrypted): the
  * stateless COOKIE and "no state before proof" are untouched.  Then, if we have a client

@@ -330,6 +330,8 @@ enum konce_rdv_type {
 	KONCE_RDV_RELAY = 0x45,         /* peer -> rendezvous: forward this opaque payload to key T */
 	KONCE_RDV_RELAYED = 0x46,       /* rendezvous -> peer: an opaque payload from key F */
 	KONCE_RDV_PUNCH = 0x47,         /* peer <-> peer: probe or its acknowledgement */
+	KONCE_RDV_INTRO_REFUSE = 0x48,  /* peer -> rendezvous: I refuse the introduction to key T */
+	KONCE_RDV_FILTER = 0x49,        /* the filtering test: echo, ask for a probe, the probe */
 };
 
 enum konce_cand_type {
@@ -419,7 +421,13 @@ enum konce_ifail_reason {
 	KONCE_IFAIL_UNKNOWN = 1,  /* the target did not register (or its registration expired) */
 	KONCE_IFAIL_REFUSED = 2,  /* the rendezvous does not introduce this requester */
 	KONCE_IFAIL_FULL = 3,     /* no room in the relay table for the pair */
+	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
+
+/* INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
+ * session's key), KONCE_IREQ_TARGET = the requester it refuses, KONCE_IREQ_TXID = the INTRO's id.
+ * The rendezvous answers the requester with INTRO_FAIL (KONCE_IFAIL_DECLINED, TXID = the intro id)
+ * if it introduced the two. */
 
 /* RELAY: size 68 + len.  RELAYED: size 36 + len. */
 enum konce_rdv_relay_layout {
@@ -456,6 +464,32 @@ enum konce_hello_trav_layout {
 	KONCE_HELLO_TRAV_END = KONCE_HELLO_PADDING + 44,
 };
 #define KONCE_HELLO_TRAV_MAGIC_BYTES "KTRV"
+
+/* FILTER: size 30.  The filtering test (nat/filtertest.h).  The client opens a fresh socket S and
+ * sends ECHO_REQ from it, bare, to rendezvous R0; R0 answers ECHO (bare, same size, from the socket
+ * it came to) with S's mapping X.  The client then asks, on its sessions, a rendezvous at another
+ * IP address (ASK: probe X from your main socket) and R0 (ASK_ALT: probe X from another port); each
+ * sends PROBE (bare) to X and answers SENT on the session with the address it probed from.  S never
+ * sent to either source, so which probes arrive tells the filtering: the other IP's probe passes
+ * only endpoint-independent filtering, R0's other port passes address-dependent too.  A
+ * rendezvous probes only addresses with the IP of the asking session (the requester's own NAT). */
+enum konce_rdv_filter_layout {
+	KONCE_FILT_TYPE = 0,
+	KONCE_FILT_OP = 1,       /* 1: KONCE_FILT_OP_* */
+	KONCE_FILT_RESERVED = 2, /* 2: zero */
+	KONCE_FILT_TOKEN = 4,    /* 8: chosen by the client, echoed in every answer */
+	KONCE_FILT_ADDR = 12,    /* 18: ECHO: the source seen; ASK, ASK_ALT: where to probe; SENT: the
+				  * probe's source; ECHO_REQ, PROBE: zero */
+	KONCE_FILT_SIZE = 30,
+};
+enum konce_filt_op {
+	KONCE_FILT_OP_ECHO_REQ = 1, /* client (fresh socket) -> rendezvous, bare */
+	KONCE_FILT_OP_ECHO = 2,     /* rendezvous -> client, bare: the address ECHO_REQ came from */
+	KONCE_FILT_OP_ASK = 3,      /* client -> rendezvous, on the session: probe ADDR from your socket */
+	KONCE_FILT_OP_ASK_ALT = 4,  /* ... from another port of yours */
+	KONCE_FILT_OP_PROBE = 5,    /* rendezvous -> ADDR, bare */
+	KONCE_FILT_OP_SENT = 6,     /* rendezvous -> client, on the session: PROBE left from ADDR */
+};
 
 /* Times (milliseconds). */
 enum konce_traversal_times {
@@ -582,6 +616,49 @@ enum konce_stun_family {
 enum konce_stun_error_code {
 	KONCE_STUN_ERR_BAD_REQUEST = 400,
 	KONCE_STUN_ERR_UNKNOWN_ATTRIBUTE = 420,
+};
+
+/* =============================================================================================
+ * Mapping lifetime experiments (issue 7; nat/lifetime.h, nat/lifesrv.h; docs/TRAVERSAL.md,
+ * "Mapping lifetime").  Appended section.
+ *
+ * A node learns how long its NAT keeps an idle UDP mapping by asking a rendezvous to send an
+ * unsolicited probe after the mapping has been idle for a delay T.  These three messages travel
+ * bare in datagrams (not on a session), from and to a dedicated probe socket, so that nothing else
+ * refreshes that mapping during T.  The rendezvous answers LIFE_REQ at once with LIFE_ACK and
+ * KONCE_LIFE_COPIES x LIFE_PROBE after T: 16 + 3 x 16 = 64 bytes, never more than the 64-byte
+ * request, so a forged source gains no amplification.  Nothing is authenticated: the 64-bit nonce,
+ * chosen at random by the requester and echoed, is what an off-path forger would have to guess.
+ *
+ * LIFE_REQ (64):   type | flags 0 | reserved 2 | nonce 8 | delay ms u32 | zero padding 48
+ * LIFE_ACK (16):   type | flags (KONCE_LIFE_F_BUSY) | reserved 2 | nonce 8 | delay ms u32
+ * LIFE_PROBE (16): type | copy (0..KONCE_LIFE_COPIES-1) | reserved 2 | nonce 8 | delay ms u32
+ * ============================================================================================= */
+enum konce_life_type {
+	KONCE_RDV_LIFE_REQ = 0x4c,   /* node -> rendezvous: probe me after delay ms of silence */
+	KONCE_RDV_LIFE_ACK = 0x4d,   /* rendezvous -> node: request taken (or refused: BUSY) */
+	KONCE_RDV_LIFE_PROBE = 0x4e, /* rendezvous -> node: the delayed probe */
+};
+enum konce_life_layout {
+	KONCE_LIFE_TYPE = 0,
+	KONCE_LIFE_FLAGS = 1,     /* REQ: zero; ACK: KONCE_LIFE_F_*; PROBE: copy number */
+	KONCE_LIFE_RESERVED = 2,  /* 2: zero */
+	KONCE_LIFE_NONCE = 4,     /* 8: the requester's, echoed */
+	KONCE_LIFE_DELAY = 12,    /* 4: u32 ms; ACK and PROBE echo what the rendezvous granted */
+	KONCE_LIFE_SHORT_SIZE = 16, /* ACK, PROBE */
+	KONCE_LIFE_REQ_SIZE = 64,
+};
+enum { KONCE_LIFE_F_BUSY = 0x01 }; /* ACK: the timer queue is full, no probe will come */
+enum konce_life_times {
+	KONCE_LIFE_COPIES = 3,              /* probes per request, so one loss is not an expiry */
+	KONCE_LIFE_COPY_GAP_MS = 200,       /* between two copies */
+	KONCE_LIFE_MAX_DELAY_MS = 600 * 1000, /* longest delay a rendezvous grants */
+	KONCE_LIFE_MIN_MS = 10 * 1000,      /* default bounds of the learned lifetime */
+	KONCE_LIFE_MAX_MS = 300 * 1000,
+	KONCE_LIFE_START_MS = 20 * 1000,    /* the first experiment, and the keepalive until learned */
+	KONCE_LIFE_REVALIDATE_MS = 600 * 1000, /* re-test the learned bound this often */
+	KONCE_RDV_REFRESH_MAX_MS = 60 * 1000, /* a client that learned a long lifetime may register this
+					       * rarely (KONCE_RDV_EXPIRE_MS keeps it well inside) */
 };
 
 #endif

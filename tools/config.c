@@ -19,7 +19,8 @@
 #include "node/addr.h"
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
-				   "rendezvous_peers", "rendezvous_peer", "portmap"};
+				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
+				   "nat_lifetime"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -36,6 +37,7 @@ void konce_conf_free(struct konce_conf *c)
 	free(c->data);
 	free(c->control);
 	free(c->rendezvous_peers);
+	free(c->nat_lifetime);
 	konce_conf_init(c);
 }
 
@@ -176,6 +178,25 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->portmap = b;
 		return 0;
 	}
+	if (!strcmp(key, "rendezvous_capacity")) {
+		if ((r = parse_uint(value, 1, 1u << 20, &v))) {
+			snprintf(err, errlen, "%s: rendezvous_capacity: '%s' is not a whole number from 1 to %u", where,
+				 value, 1u << 20);
+			return -EINVAL;
+		}
+		c->rendezvous_capacity = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(key, "introductions")) {
+		if (strcmp(value, "any") && strcmp(value, "known")) {
+			snprintf(err, errlen, "%s: introductions: '%s' is not any or known", where, value);
+			return -EINVAL;
+		}
+		c->introductions_known = !strcmp(value, "known");
+		return 0;
+	}
+	if (!strcmp(key, "nat_lifetime")) /* the node checks it (auto, off, MIN:MAX, MIN:START:MAX) */
+		return set_string(&c->nat_lifetime, value, err, errlen);
 	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
 		/* rendezvous_peers replaces the list, rendezvous_peer (the repeatable flag) adds to it;
 		 * the node checks the entries (KEY@IP:PORT) when it starts */
@@ -190,7 +211,8 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		return 0;
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
-			      "capacity, rendezvous, rendezvous_peers, portmap)", where, key);
+			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
+			      "nat_lifetime)", where, key);
 	return -EINVAL;
 }
 
