@@ -142,12 +142,18 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		 * arrive first (a relay reorders) and be dropped as not ready until its retransmission. */
 		konce_sent_packet sp;
 		size_t n = now_us < s->blocked_until_us ? 0 : konce_conn_build(c, frames, sizeof frames, 1, now_us, &sp);
+		if (n == 0) {
+			/* nothing due: the ACCEPT waits for the application's reply (or leaves with the
+			 * next poll_datagram or timer) */
+			konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+			return;
+		}
 		unsigned before = ep->out_n;
-		konce_hs_server_flush_accept(ep, s, n ? frames : NULL, n);
+		konce_hs_server_flush_accept(ep, s, frames, n);
 		sodium_memzero(frames, n);
-		if (n && ep->out_n != before)
+		if (ep->out_n != before)
 			konce_conn_on_sent(c, &sp, ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap].len, now_us);
-		else if (n)
+		else
 			konce_conn_unbuild(c, &sp);
 	}
 	if (now_us < s->blocked_until_us)
