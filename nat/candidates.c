@@ -87,13 +87,25 @@ bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const 
 	return true;
 }
 
-unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat)
+static bool edm(const konce_natinfo *n)
 {
-	static const uint8_t order[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
+	return n->mapping == KONCE_NATMAP_EDM_SEQ || n->mapping == KONCE_NATMAP_EDM_RANDOM;
+}
+
+unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
+			    const konce_natinfo *nat, const konce_natinfo *self)
+{
+	static const uint8_t usual[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
 					KONCE_CAND_REFLEXIVE};
+	/* Both sides EDM, the peer sequential: each new destination costs us a port, so the predicted
+	 * window goes first and the k-th new mappings of both NATs are made for each other (the
+	 * peer applies the same rule).  A host or mapped target first would shift our ports by one
+	 * and the peer's window would miss them (the sequential pair on netsim). */
+	static const uint8_t seq_first[] = {KONCE_CAND_PREDICTED, KONCE_CAND_HOST, KONCE_CAND_MAPPED,
+					    KONCE_CAND_REFLEXIVE};
+	const uint8_t *order = self && edm(self) && nat->mapping == KONCE_NATMAP_EDM_SEQ ? seq_first : usual;
 	unsigned k = 0;
-	for (unsigned o = 0; o < sizeof(order); o++) {
+	for (unsigned o = 0; o < sizeof(usual); o++) {
 		if (order[o] == KONCE_CAND_PREDICTED) {
 			/* predict on the IP of the first reflexive candidate */
 			for (unsigned i = 0; i < n; i++) {

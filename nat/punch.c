@@ -194,7 +194,8 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 	if (p->state != KONCE_PATH_IDLE && in->intro_id == p->intro_id)
 		return 0; /* a repeated INTRO (the rendezvous or the network duplicated it) */
 	konce_target t[KONCE_CAND_MAX_TARGETS];
-	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat);
+	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat,
+					&in->self_nat);
 	const konce_cand *refl = first_reflexive(in->peer_cands, in->npeer);
 	int bday = BDAY_NONE;
 	if (refl && in->self_nat.mapping == KONCE_NATMAP_EIM && in->peer_nat.mapping == KONCE_NATMAP_EDM_RANDOM)

@@ -40,14 +40,12 @@
 #               has no birthday probing, so they are relayed -- marked "*" in the grid)
 #   upnp / natpmp x symmetric are direct only because of the lease (port-mapped).
 #   symmetric-sequential x symmetric-sequential is direct: both sides probe the other's predicted
-#   ports (the simulator proves it).  KNOWN BUG in the node on netsim, asserted as an expected
-#   failure (XFAIL: relayed, connectivity still required; if it ever comes out direct the test
-#   fails with XPASS so the pair moves back to the direct assertions): each
-#   side's first probe goes to the other's host candidate (a private address on another LAN),
-#   which the sequential NAT translates too, so it takes the next port; the peer's prediction
-#   (its last seen port + 1..16) is then off by one on each side and no probe pair matches
-#   (A probes B:b0+k from a0+1+k, B probes A:a0+k from b0+1+k).  Checked by hand with udpecho:
-#   who -> :20989, a packet to 10.2.0.2, who -> :20991.
+#   ports first, so that the k-th new mappings of both NATs are made for each other (A probes
+#   B:b0+k from a0+k, B probes A:a0+k from b0+k).  Every new destination costs a sequential NAT a
+#   port, even the other side's host candidate (a private address on another LAN that the NAT
+#   translates all the same: udpecho's "who" from p, datagrams to 10.2.0.2:7807 and :7808, "who"
+#   again from p + 3), so the host and reflexive candidates come after the window
+#   (nat/candidates.h; before, the host probe went first and the pair was relayed).
 #
 # Every pair must connect and exchange messages (100%); the path must be the one above, and
 # `konce path --json` on A must agree (verified pair and no give-up, or give-up and relayed
@@ -80,8 +78,6 @@ expect() {
 	done
 	echo direct
 }
-# known_bug P1 P2: the rule says direct, but the node relays this pair today (see the header)
-known_bug() { [ "$1 $2" = "symmetric-sequential symmetric-sequential" ]; }
 # ideal P1 P2: "birthday" where the issue's ideal (birthday probing) differs from the node
 ideal() {
 	case "$1 $2" in
@@ -194,21 +190,18 @@ one() {
 	echo "     path: A sees $path, B sees $bpath"
 	out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
 	echo "     A's trace: $(jq -c '{state, path, probes, why_relayed}' <<<"$out")"
-	[ "$(jq -r .state <<<"$out")" = "$want" ] ||
+	# "probing" is relayed with an upgrade attempt running (the quick retry 2 s after a give-up
+	# that heard nothing from the peer: the check can come that late on a loaded machine)
+	has "$(jq -r .state <<<"$out")" "^($want$([ "$want" = relayed ] && echo '|probing'))\$" ||
 		{ echo "     unexpected path: A's and B's full traces"; kcli "$run" a A path "$kb" | sed 's/^/     A: /'; kcli "$run" b B path "$ka" | sed 's/^/     B: /'; }
-	if known_bug "$p1" "$p2"; then
-		[ "$path" != direct ] || fail "$name: XPASS: the known bug is fixed (direct); move this pair back to the direct assertions"
-		echo "XFAIL $name: relayed, not direct (known bug: probes to the host candidate take a sequential port,"
-		echo "      so each side's port prediction is off by one; docs/TRAVERSAL.md)"
-		check "$name: still connected, over the relay ($path)" [ "$path" = relayed ]
-	elif [ "$want" = direct ]; then
+	if [ "$want" = direct ]; then
 		check "$name: konce peers on A shows a direct path to B ($path)" has "$path" '^(direct|port-mapped)$'
 		check "$name: the trace shows a verified pair and no give-up" \
 			jqt "$out" '.state == "direct" and .probes.verified >= 1 and .probes.giveups == 0 and .path != null'
 	else
 		check "$name: konce peers on A shows the path to B as relayed ($path)" [ "$path" = relayed ]
 		check "$name: the trace shows the give-up, relayed datagrams and why" \
-			jqt "$out" '.state == "relayed" and .probes.giveups >= 1 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0 and .why_relayed != null'
+			jqt "$out" '((.state == "relayed" and .why_relayed != null) or .state == "probing") and .probes.giveups >= 1 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
 	fi
 	# the side that sees the port-mapped candidate used says so
 	[ "$bpath" = port-mapped ] && path=port-mapped
@@ -237,7 +230,6 @@ for i in "${!pids[@]}"; do
 	row=$(grep '^ROW ' "$KTMP/log.$i" | cut -c5-)
 	read -r p1 p2 <<<"$(sed -n "${i}p" <<<"$PAIRS")"
 	mark=$([ "$(ideal "$p1" "$p2")" = birthday ] && echo '*' || echo '')
-	known_bug "$p1" "$p2" && mark='!'
 	if [ -n "$row" ]; then
 		nok=$((nok + 1))
 		read -r _ _ path ms <<<"$row"
@@ -251,7 +243,6 @@ secs=$(($(date +%s) - T0))
 echo
 echo "path from A (row) to B (column): D direct, P port-mapped, R relayed; ms from connect-by-key to the first reply"
 echo "(* = the issue's ideal is birthday probing, ~64% direct per attempt; the node relays these)"
-echo "(! = expected failure: direct by the rule, relayed by a known bug in the node; see the header)"
 printf '%-8s' ''
 for k in $KINDS; do printf '%-11s' "$(short "$k")"; done
 echo

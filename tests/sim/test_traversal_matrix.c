@@ -62,11 +62,15 @@ static enum expect expected(enum kind a, enum kind b)
 	return a == K_SYMSEQ && b == K_SYMSEQ ? E_DIRECT : E_RELAY;
 }
 
-/* A host of the given kind; idx 0 or 1 picks distinct public addresses. */
+/* A host of the given kind; idx 0 or 1 picks distinct public addresses and distinct private
+ * LANs, as netsim does (10.1.0.0/24, 10.2.0.0/24): a probe to the other side's host candidate
+ * then leaves through the NAT and, as on a real sequential NAT, spends a port. */
 static sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
 {
-	char pub[32];
+	char pub[32], lan[32], mid[32];
 	snprintf(pub, sizeof(pub), "198.51.100.%d", 10 + 10 * idx);
+	snprintf(lan, sizeof(lan), "10.%d.0.2", 1 + idx);
+	snprintf(mid, sizeof(mid), "100.64.%d.2", 1 + idx);
 	*nat_out = NULL;
 	if (k == K_PUBLIC) {
 		snprintf(pub, sizeof(pub), "203.0.113.%d", 10 + 10 * idx);
@@ -75,9 +79,9 @@ static sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
 	if (k == K_CGNAT) {
 		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
 		sim_nat *cgn = sim_nat_add(s, pub, &c);
-		sim_nat *home = sim_nat_add_behind(s, cgn, "100.64.0.2", &c);
+		sim_nat *home = sim_nat_add_behind(s, cgn, mid, &c);
 		*nat_out = home;
-		return sim_host_add_behind(s, home, "192.168.1.2", NULL, NULL);
+		return sim_host_add_behind(s, home, lan, NULL, NULL);
 	}
 	static const enum sim_nat_preset map[] = {
 		[K_FULL] = SIM_NAT_FULL_CONE, [K_RESTRICTED] = SIM_NAT_RESTRICTED_CONE,
@@ -86,7 +90,7 @@ static sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
 	sim_nat_cfg c = sim_nat_preset(map[k]);
 	sim_nat *n = sim_nat_add(s, pub, &c);
 	*nat_out = n;
-	return sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
+	return sim_host_add_behind(s, n, lan, NULL, NULL);
 }
 
 typedef struct cell {
