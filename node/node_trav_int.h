@@ -55,6 +55,7 @@ struct node_trav {
 	enum konce_pm_err pm_reason;
 	konce_addr pm_external;
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
+	struct node_trav_socks *socks; /* birthday probing's extra sockets (node_trav_socks.c), or NULL */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
 };
 
