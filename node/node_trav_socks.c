@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "node/node_int.h"
 #include "node/node_trav_int.h"
 #include "node/wire.h"
 
@@ -153,6 +154,7 @@ int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_a
 void node_trav_socks_sweep(struct node_trav_socks *s, struct node_trav *t)
 {
 	bool keep_all = false, keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	uint64_t now = node_now_us();
 	if (!s->st.open_now)
 		return;
 	for (unsigned i = 0; i < NODE_TRAV_PEERS && !keep_all; i++) {
@@ -162,8 +164,12 @@ void node_trav_socks_sweep(struct node_trav_socks *s, struct node_trav *t)
 		if (!p->used)
 			continue;
 		enum konce_path_state st = konce_punch_state(p->pu);
-		/* an attempt may still verify any of its sockets, or be answered on it */
-		keep_all = st == KONCE_PATH_PUNCHING || st == KONCE_PATH_PROBING;
+		/* An attempt may still verify any of its sockets, or be answered on it.  And until its
+		 * give-up time, even once a pair won: when the two sets met twice, the peer may have
+		 * verified the other pair, and its probes there are what moves our path (punch.h's
+		 * rebinding, when we are the controlled side). */
+		keep_all = st == KONCE_PATH_PUNCHING || st == KONCE_PATH_PROBING ||
+			   (p->start_us && now < p->start_us + KONCE_PUNCH_GIVEUP_MS * 1000ull);
 		if (konce_punch_path(p->pu, &sock, &a) && sock <= KONCE_PUNCH_BIRTHDAY)
 			keep[sock] = true;
 	}

@@ -5,8 +5,9 @@
  * socket is opened the first time something is sent from its number, bound to the node socket's
  * address with an ephemeral port, and read from the event loop; datagrams it receives go to the
  * callback with its number.  node_trav_socks_sweep() closes every socket that no attempt and no
- * verified path needs any more: all of them once no peer is punching, except the one a peer's
- * direct path was verified on, which carries that peer's traffic until the path ends.
+ * verified path needs any more: all of them once no peer is punching or within an attempt's
+ * window (its start time + KONCE_PUNCH_GIVEUP_MS), except the one a peer's direct path was
+ * verified on, which carries that peer's traffic until the path ends.
  *
  * Bounded: at most KONCE_PUNCH_BIRTHDAY sockets, shared by every traversal peer (one socket toward
  * several peers is several mappings on an endpoint-dependent NAT, so sharing costs nothing).  A
