@@ -390,8 +390,8 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 	konce_rdv_msg m;
 	if (!len)
 		return false;
-	if (pkt[0] == KONCE_RDV_FILTER)
-		return node_travfilter_datagram(t, pkt, len, from);
+	if (pkt[0] == KONCE_RDV_FILTER) /* the rendezvous's echo is the node socket's, not a birthday one's */
+		return sock ? true : node_travfilter_datagram(t, pkt, len, from);
 	if (pkt[0] != KONCE_RDV_PUNCH) {
 		/* From a punched path, or from where the peer's probes came (its handshake may beat
 		 * our own verification): the endpoint sees the peer at its virtual address, so the
