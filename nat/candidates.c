@@ -93,7 +93,7 @@ static bool edm(const konce_natinfo *n)
 }
 
 unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat, const konce_natinfo *self)
+			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent)
 {
 	static const uint8_t usual[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
 					KONCE_CAND_REFLEXIVE};
@@ -104,6 +104,9 @@ unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c
 	static const uint8_t seq_first[] = {KONCE_CAND_PREDICTED, KONCE_CAND_HOST, KONCE_CAND_MAPPED,
 					    KONCE_CAND_REFLEXIVE};
 	const uint8_t *order = self && edm(self) && nat->mapping == KONCE_NATMAP_EDM_SEQ ? seq_first : usual;
+	/* our own sequential NAT moved on since its registration: skip as many of the peer's ports */
+	unsigned skip = self && self->mapping == KONCE_NATMAP_EDM_SEQ ? self_spent : 0;
+	skip = skip < KONCE_PREDICT_WINDOW ? skip : KONCE_PREDICT_WINDOW;
 	unsigned k = 0;
 	for (unsigned o = 0; o < sizeof(usual); o++) {
 		if (order[o] == KONCE_CAND_PREDICTED) {
@@ -111,9 +114,9 @@ unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c
 			for (unsigned i = 0; i < n; i++) {
 				if (c[i].type != KONCE_CAND_REFLEXIVE)
 					continue;
-				konce_addr pred[KONCE_PREDICT_WINDOW];
-				unsigned np = konce_cand_predict(pred, KONCE_PREDICT_WINDOW, nat, &c[i].addr);
-				for (unsigned j = 0; j < np; j++) {
+				konce_addr pred[2 * KONCE_PREDICT_WINDOW];
+				unsigned np = konce_cand_predict(pred, KONCE_PREDICT_WINDOW + skip, nat, &c[i].addr);
+				for (unsigned j = skip; j < np; j++) {
 					konce_target t = {0, pred[j], KONCE_CAND_PREDICTED};
 					konce_cand_add_target(out, &k, cap, &t);
 				}

@@ -27,6 +27,11 @@
  * observed one + step x k.  So the first KONCE_PREDICT_WINDOW new destinations of each side must
  * be the other's predicted ports, in increasing order: then both NATs allocate their k-th new
  * mappings for each other, and the k-th probes of the two sides match (docs/TRAVERSAL.md).
+ * If our sequential NAT made d new mappings since the registration saw its last port (the node's
+ * filtering test opens one), our k-th probe leaves from last + step x (d + k); we then skip the
+ * peer's first d ports too, probing its last + step x (d + k).  Each side shifting by its own d
+ * keeps a matching pair for any dA, dB with |dA - dB| < KONCE_PREDICT_WINDOW: A's i-th probe and
+ * B's j-th match when i + dA = j + dB (the peer need not know our d).
  */
 #ifndef KONCE_CANDIDATES_H
 #define KONCE_CANDIDATES_H
@@ -54,9 +59,10 @@ unsigned konce_cand_gather(konce_cand *out, unsigned cap, const konce_addr *host
 unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip);
 
 /* The ordered, de-duplicated sock-0 targets for a peer with candidates c[0, n) and NAT info nat,
- * our own NAT being self (NULL: unknown).  Returns the count (at most cap). */
+ * our own NAT being self (NULL: unknown), which has made self_spent new mappings since the port
+ * in self->last_port (see above).  Returns the count (at most cap). */
 unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat, const konce_natinfo *self);
+			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent);
 
 /* Appends t unless (sock, addr) is already there; false if it was there or no room. */
 bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t);

@@ -195,7 +195,7 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 		return 0; /* a repeated INTRO (the rendezvous or the network duplicated it) */
 	konce_target t[KONCE_CAND_MAX_TARGETS];
 	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat,
-					&in->self_nat);
+					&in->self_nat, in->self_spent);
 	const konce_cand *refl = first_reflexive(in->peer_cands, in->npeer);
 	int bday = BDAY_NONE;
 	if (refl && in->self_nat.mapping == KONCE_NATMAP_EIM && in->peer_nat.mapping == KONCE_NATMAP_EDM_RANDOM)

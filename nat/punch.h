@@ -132,6 +132,7 @@ typedef struct konce_punch_intro {
 	unsigned npeer;
 	konce_natinfo peer_nat;
 	konce_natinfo self_nat;
+	unsigned self_spent; /* new mappings our NAT made since self_nat.last_port (candidates.h) */
 } konce_punch_intro;
 
 struct konce_punch_counters {

@@ -213,6 +213,20 @@ static void arm(struct node_trav *t)
 	event_add(t->ev_timer, &tv);
 }
 
+/* Mappings our sequential NAT made since the registrations saw its last port: the filtering test's
+ * fresh socket made one after them (candidates.h shifts the prediction by this). */
+static unsigned self_spent(struct node_trav *t, const konce_natinfo *self)
+{
+	konce_addr x, refl;
+	int e = node_travfilter_mapping(t, &x);
+	if (self->mapping != KONCE_NATMAP_EDM_SEQ || !self->step || e < 0)
+		return 0;
+	if (e == 1 || konce_rdvc_reflexive(t->rc, 0, &refl) || memcmp(x.ip, refl.ip, 16))
+		return 1;
+	/* registered again since (new mappings to the rendezvous): that port is older, not spent */
+	return x.port > self->last_port ? (unsigned)(x.port - self->last_port) / self->step : 0;
+}
+
 static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t now)
 {
 	struct tpeer *p = tpeer_get(t, e->peer, true);
@@ -231,6 +245,7 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	p->want_intro = false;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
+	in.self_spent = self_spent(t, &in.self_nat);
 	konce_punch_start(p->pu, &in, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];
 	konce_key_to_text(who, e->peer);

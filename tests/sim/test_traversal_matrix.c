@@ -482,6 +482,74 @@ static void test_prediction_needed(void **state)
 	}
 }
 
+/* Two sequential NATs that made other mappings after the registrations saw their last ports (the
+ * node's filtering test opens one): each side skips as many of the peer's predicted ports as its
+ * own NAT spent, and a matching pair remains for any two offsets (candidates.h).  The negative
+ * control spends a port on each side and tells neither punch core: relayed, as on netsim. */
+typedef struct spender {
+	sim *s;
+	sim_host *h;
+	unsigned n;
+} spender;
+
+static void spend_ports(void *ctx, uint64_t now)
+{
+	spender *sp = ctx;
+	(void)now;
+	for (unsigned i = 0; i < sp->n; i++) {
+		konce_addr to;
+		char txt[32];
+		snprintf(txt, sizeof(txt), "192.0.2.%u:3478", 100 + i); /* nobody: the NAT maps it all the same */
+		SIM_ASSERT(sp->s, konce_addr_parse(&to, txt) == 0);
+		SIM_ASSERT_EQ(sp->s, sim_send(sp->s, sp->h, 9000, &to, "x", 1), 0);
+	}
+}
+
+static void test_seq_offsets(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned da, db;
+		bool told, direct;
+	} cases[] = {{1, 1, true, true}, {1, 0, true, true}, {0, 2, true, true}, {3, 1, true, true},
+		     {1, 1, false, false}};
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		SIM_FOR_EACH_SEED(seed, 4)
+		{
+			world w;
+			world_init(&w, seed);
+			sim *s = w.s;
+			sim_nat *na, *nb;
+			sim_host *ha = make_host(s, K_SYMSEQ, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
+			uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+			random_keys(s, ka, kb);
+			tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
+			tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+			spender sa = {s, ha, cases[c].da}, sb = {s, hb, cases[c].db};
+			sim_at(s, 1500 * MS, spend_ports, &sa); /* registered by then, introduced later */
+			sim_at(s, 1500 * MS, spend_ports, &sb);
+			if (cases[c].told) {
+				w.a.self_spent = cases[c].da;
+				w.b.self_spent = cases[c].db;
+			}
+			tp_peer_connect_at(&w.a, 2 * SEC);
+			sim_run_until(s, 20 * SEC); /* the relayed control's quick retry included */
+			SIM_ASSERT_EQ(s, konce_rdvc_nat(w.a.rc).mapping, KONCE_NATMAP_EDM_SEQ);
+			bool direct = konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT &&
+				      konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT;
+			if (direct != cases[c].direct || getenv("TP_DEBUG"))
+				fprintf(stderr, "offsets a %u b %u told %d: a %s b %s, attempts a %llu b %llu\n", cases[c].da,
+					cases[c].db, cases[c].told, konce_path_state_name(konce_punch_state(w.a.pu)),
+					konce_path_state_name(konce_punch_state(w.b.pu)),
+					(unsigned long long)konce_punch_counters(w.a.pu)->attempts,
+					(unsigned long long)konce_punch_counters(w.b.pu)->attempts);
+			SIM_ASSERT_EQ(s, direct, cases[c].direct);
+			SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+			world_free(&w);
+		}
+	}
+}
+
 /* A seed replays exactly: two runs of one pair give the same trace hash. */
 static uint64_t one_run_hash(uint64_t seed)
 {
@@ -560,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_unknown),
 		cmocka_unit_test(test_rendezvous_flood),
 		cmocka_unit_test(test_prediction_needed),
+		cmocka_unit_test(test_seq_offsets),
 		cmocka_unit_test(test_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
