@@ -424,6 +424,19 @@ void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint
 	c->last_eliciting_tx = now;
 }
 
+void konce_conn_path_reset(konce_conn *c, uint64_t now)
+{
+	konce_recovery_path_reset(&c->rec);
+	konce_cc_init(&c->cc, c->cc.ops, KONCE_CONN_MSS, now);
+	c->cc.bytes_in_flight = c->rec.bytes_in_flight;
+	/* the old path's packets, declared lost later, are not congestion on this one */
+	c->cc.in_recovery_period = true;
+	c->cc.recovery_start = now;
+	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
+	if (c->rec.eliciting_in_flight)
+		c->probes_due = 2; /* now, not at a probe timeout backed off by the outage */
+}
+
 bool konce_conn_tick(konce_conn *c, uint64_t now)
 {
 	if (!konce_msgq_empty(&c->q) && now >= c->progress_at + c->cfg.msg_timeout_us)

@@ -260,6 +260,13 @@ void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res
 	}
 }
 
+void konce_recovery_path_reset(konce_recovery *r)
+{
+	konce_rtt_init(&r->rtt, r->rtt.max_ack_delay);
+	r->pto_count = 0;
+	r->first_rtt_sample = 0;
+}
+
 uint64_t konce_recovery_timer(const konce_recovery *r)
 {
 	if (r->loss_time != KONCE_RECOVERY_NEVER)

@@ -171,6 +171,11 @@ void konce_recovery_on_unrecorded_ack(konce_recovery *r, uint64_t largest, uint6
  * remembered for spurious-loss detection (a late ack of it is ignored; its data is resent). */
 void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res);
 
+/* The packets now travel another path (RFC 9000 section 9.4): the RTT estimate starts afresh, the
+ * probe backoff of the old path ends, and losses of packets sent before this are not counted as
+ * persistent congestion.  Outstanding packets are kept. */
+void konce_recovery_path_reset(konce_recovery *r);
+
 /* When konce_recovery_on_timeout() must be called next (NEVER if no timer is armed). */
 uint64_t konce_recovery_timer(const konce_recovery *r);
 konce_recovery_timeout konce_recovery_on_timeout(konce_recovery *r, uint64_t now, konce_loss_result *res);
