@@ -172,7 +172,9 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 				   .has_owd = ack && ack->has_owd, .owd = ack ? ack->owd : 0};
 		konce_cc_on_ack(&c->cc, &ca, now);
 	}
-	if (res->nlost) {
+	if (res->nlost && res->largest_lost_sent < c->path_since) {
+		konce_cc_on_discard(&c->cc, res->lost_bytes); /* sent on the old path */
+	} else if (res->nlost) {
 		konce_cc_on_loss(&c->cc, res->lost_bytes, res->largest_lost_sent, now);
 		if (res->persistent_congestion)
 			konce_cc_on_persistent_congestion(&c->cc, now);
@@ -429,9 +431,7 @@ void konce_conn_path_reset(konce_conn *c, uint64_t now)
 	konce_recovery_path_reset(&c->rec);
 	konce_cc_init(&c->cc, c->cc.ops, KONCE_CONN_MSS, now);
 	c->cc.bytes_in_flight = c->rec.bytes_in_flight;
-	/* the old path's packets, declared lost later, are not congestion on this one */
-	c->cc.in_recovery_period = true;
-	c->cc.recovery_start = now;
+	c->path_since = now; /* the old path's packets, declared lost later, are not congestion here */
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
 	if (c->rec.eliciting_in_flight)
 		c->probes_due = 2; /* now, not at a probe timeout backed off by the outage */

@@ -88,6 +88,7 @@ typedef struct konce_conn {
 	uint64_t credit, credit_largest;
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;
+	uint64_t path_since;     /* last konce_conn_path_reset (0: never) */
 	unsigned probes_due;
 	bool ping_due;
 	uint64_t last_eliciting_tx, progress_at;
