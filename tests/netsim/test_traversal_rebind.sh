@@ -100,8 +100,28 @@ check "the transfer is under way and not finished when the NAT is flushed (B: $(
 	kill -0 "$spid"
 fms=$((($(date +%s%N) - t0) / 1000000))
 if [ "${TRAVERSAL_REBIND_FLUSH:-1}" = 1 ]; then
-	"$NETSIM" nat --name "$run" nat1 flush || fail "netsim nat nat1 flush failed"
+	# A's external port toward B in nat1's conntrack (netsim puts each NAT generation in its own
+	# conntrack zone, so a flush shows as a new entry in a new zone)
+	aport() {
+		"$NETSIM" exec --name "$run" nat1 -- cat /proc/net/nf_conntrack 2>/dev/null |
+			grep -E "src=$aip dst=${old%:*} sport=7807 .* zone=" |
+			sed -E 's/.*dport=([0-9]+) .*zone=([0-9]+).*/\2:\1/' | sort -t: -k1,1n | tail -n 1
+	}
+	p0=$(aport) p1=''
+	moved() { [ -n "$p1" ] && [ "${p1%:*}" != "${p0%:*}" ] && [ "${p1#*:}" != "${p0#*:}" ]; }
+	for try in 1 2 3; do
+		"$NETSIM" nat --name "$run" nat1 flush || fail "netsim nat nat1 flush failed"
+		for _ in $(seq 20); do
+			p1=$(aport)
+			moved && break
+			sleep 0.05
+		done
+		echo "     flush $try: nat1's mapping of A toward B (zone:port) was $p0, is ${p1:-none}"
+		moved && break
+		p0=${p1:-$p0}
+	done
 	echo "     flushed nat1 ${fms} ms into the transfer, after $((rx - rx0)) DATA packets reached B"
+	check "the flush gave A a new external port toward B" moved
 else
 	echo "     control run: NO flush (${fms} ms into the transfer, $((rx - rx0)) DATA packets at B)"
 fi
