@@ -116,10 +116,11 @@ $(BUILD)/tests/sim/%: tests/sim/%.c $(SIM_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $< $(SIM_OBJ) $(LIBA) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(PKG_LIBS)
 
-# Helpers the netsim scenarios run inside namespaces (the UDP reflector/probe).
-$(BUILD)/tests/netsim/%: tests/netsim/%.c
+# Helpers the netsim scenarios run inside namespaces (the UDP reflector/probe, the rendezvous
+# flooder, which speaks konce through libkonce's endpoint).
+$(BUILD)/tests/netsim/%: tests/netsim/%.c $(LIBA)
 	@mkdir -p $(@D)
-	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIBA) $(ALL_LDFLAGS) $(PKG_LIBS)
 
 tests: all $(UNIT_BIN) $(SIMT_BIN) $(NETSIM_TOOL_BIN)
 

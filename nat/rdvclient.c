@@ -7,7 +7,7 @@
 #include "nat/candidates.h"
 
 #define MS 1000ULL
-enum { OUT_RING = 32, EV_RING = 8, RETRY_MS = 1000, INTRO_TRIES = 5 };
+enum { OUT_RING = 32, EV_RING = 8, RETRY_MS = 1000, INTRO_TRIES = 5, RECENT = 8 };
 
 struct server {
 	konce_addr addr;
@@ -27,6 +27,12 @@ struct pending {
 	unsigned tries;
 };
 
+/* an introduction we accepted: its target may still decline it (INTRO_FAIL DECLINED, same id) */
+struct recent {
+	uint8_t peer[KONCE_WIRE_KEY];
+	uint64_t id; /* 0 = free */
+};
+
 struct outq {
 	konce_addr to;
 	size_t len;
@@ -44,6 +50,8 @@ struct konce_rdvc {
 	void *allow_ctx;
 	konce_natinfo nat;
 	struct pending pend[KONCE_RDVC_MAX_PENDING];
+	struct recent recent[RECENT];
+	unsigned recent_next;
 	struct outq out[OUT_RING];
 	unsigned out_head, out_n;
 	konce_rdvc_event ev[EV_RING];
@@ -194,6 +202,36 @@ static bool allowed(const konce_rdvc *c, const uint8_t *key)
 	return !c->allow || c->allow(c->allow_ctx, key);
 }
 
+/* An introduction from a key we do not accept: tell the rendezvous, which tells the requester. */
+static void refuse(konce_rdvc *c, unsigned i, const konce_rdv_msg *intro)
+{
+	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REFUSE, .id = intro->id};
+	memcpy(m.key, c->key, KONCE_WIRE_KEY);
+	memcpy(m.target, intro->key, KONCE_WIRE_KEY);
+	send_msg(c, &m, &c->rdv[i].addr);
+}
+
+/* The target of an introduction we asked for refuses us: valid only for the id of that INTRO. */
+static void declined(konce_rdvc *c, const konce_rdv_msg *m)
+{
+	struct recent *r = NULL;
+	for (unsigned j = 0; j < RECENT && !r; j++)
+		if (m->id && c->recent[j].id == m->id && !memcmp(c->recent[j].peer, m->key, KONCE_WIRE_KEY))
+			r = &c->recent[j];
+	if (!r) {
+		c->c.ignored++;
+		return;
+	}
+	r->id = 0;
+	c->c.intro_fails++;
+	c->c.declined++;
+	konce_rdvc_event *e = push_ev(c, KONCE_RDVC_EV_INTRO_FAIL);
+	if (e) {
+		memcpy(e->peer, m->key, KONCE_WIRE_KEY);
+		e->reason = KONCE_IFAIL_DECLINED;
+	}
+}
+
 void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	unsigned i;
@@ -214,10 +252,16 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 	case KONCE_RDV_INTRO:
 		if (!allowed(c, m.key)) {
 			c->c.refused++;
+			refuse(c, i, &m);
 			return;
 		}
 		if ((p = pending_for(c, m.key)))
 			p->used = false;
+		if (m.flags & KONCE_INTRO_F_INITIATOR) {
+			struct recent *r = &c->recent[c->recent_next++ % RECENT];
+			memcpy(r->peer, m.key, KONCE_WIRE_KEY);
+			r->id = m.id;
+		}
 		if (!(e = push_ev(c, KONCE_RDVC_EV_INTRO)))
 			return;
 		c->c.intros++;
@@ -230,6 +274,10 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 		memcpy(e->cand, m.cand, sizeof(m.cand[0]) * m.ncand);
 		return;
 	case KONCE_RDV_INTRO_FAIL:
+		if (m.flags == KONCE_IFAIL_DECLINED) {
+			declined(c, &m);
+			return;
+		}
 		if (!(p = pending_for(c, m.key)) || p->txid != m.id) {
 			c->c.ignored++;
 			return;

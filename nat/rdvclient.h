@@ -11,7 +11,10 @@
  * rdv[0] is the primary: introductions are asked of it and relaying goes through it.  The others
  * only reveal the mapping behaviour.  Only datagrams from a configured rendezvous address are
  * accepted.  If cfg->allow is set, introductions and relayed payloads from keys it rejects are
- * dropped (a node that refuses introductions from keys it does not know).
+ * dropped (a node that refuses introductions from keys it does not know); a refused INTRO is
+ * answered with INTRO_REFUSE, so that the rendezvous can tell the requester at once.  The
+ * requester sees KONCE_RDVC_EV_INTRO_FAIL with reason KONCE_IFAIL_DECLINED, accepted only with
+ * the id of one of the last 8 INTROs it got as the initiator.
  *
  * Timers: per rendezvous, a resend 1 s after an unanswered REGISTER and the refresh; per pending
  * introduction request, a resend every second up to 5 times.
@@ -46,7 +49,7 @@ typedef struct konce_rdvc_cfg {
 enum konce_rdvc_ev_type {
 	KONCE_RDVC_EV_REFLEXIVE = 1, /* a reflexive address or the NAT class changed */
 	KONCE_RDVC_EV_INTRO,         /* start punching to peer */
-	KONCE_RDVC_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_* */
+	KONCE_RDVC_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_*, or 0 = no answer */
 	KONCE_RDVC_EV_RELAYED,       /* data[0, len) from peer, through the primary rendezvous */
 };
 
@@ -65,7 +68,7 @@ typedef struct konce_rdvc_event {
 } konce_rdvc_event;
 
 struct konce_rdvc_counters {
-	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, relay_tx,
+	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, declined, relay_tx,
 		relay_rx, ignored, out_dropped, ev_dropped;
 };
 

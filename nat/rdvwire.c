@@ -82,7 +82,8 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		need = KONCE_REG_CANDS + (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
 		break;
 	case KONCE_RDV_REGISTERED: need = KONCE_REGD_SIZE; break;
-	case KONCE_RDV_INTRO_REQUEST: need = KONCE_IREQ_SIZE; break;
+	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_REFUSE: need = KONCE_IREQ_SIZE; break;
 	case KONCE_RDV_INTRO:
 		if (m->ncand < 1 || m->ncand > KONCE_RDV_MAX_INTRO_CANDS || !nat_ok(&m->nat) ||
 		    (m->flags & ~KONCE_INTRO_F_INITIATOR))
@@ -90,7 +91,7 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		need = KONCE_INTRO_CANDS + (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
 		break;
 	case KONCE_RDV_INTRO_FAIL:
-		if (m->flags < KONCE_IFAIL_UNKNOWN || m->flags > KONCE_IFAIL_FULL)
+		if (m->flags < KONCE_IFAIL_UNKNOWN || m->flags > KONCE_IFAIL_DECLINED)
 			return 0;
 		need = KONCE_IFAIL_SIZE;
 		break;
@@ -104,6 +105,11 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		if (m->flags & ~KONCE_PUNCH_F_ACK)
 			return 0;
 		need = KONCE_PUNCH_SIZE;
+		break;
+	case KONCE_RDV_FILTER:
+		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT)
+			return 0;
+		need = KONCE_FILT_SIZE;
 		break;
 	default:
 		return 0;
@@ -133,6 +139,7 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		put32(buf + KONCE_REGD_REFRESH, m->value);
 		break;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_REFUSE:
 		memcpy(buf + KONCE_IREQ_KEY, m->key, KONCE_WIRE_KEY);
 		memcpy(buf + KONCE_IREQ_TARGET, m->target, KONCE_WIRE_KEY);
 		wire_put64(buf + KONCE_IREQ_TXID, m->id);
@@ -168,6 +175,12 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		if (m->flags & KONCE_PUNCH_F_ACK)
 			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
 		break;
+	case KONCE_RDV_FILTER:
+		buf[KONCE_FILT_OP] = m->flags;
+		wire_put64(buf + KONCE_FILT_TOKEN, m->id);
+		if (konce_filt_has_addr(m->flags))
+			put_addr(buf + KONCE_FILT_ADDR, &m->addr);
+		break;
 	}
 	return need;
 }
@@ -202,6 +215,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->value = get32(b + KONCE_REGD_REFRESH);
 		return 0;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_REFUSE:
 		if (len != KONCE_IREQ_SIZE || !all_zero(b + 1, 3))
 			return -EINVAL;
 		memcpy(m->key, b + KONCE_IREQ_KEY, KONCE_WIRE_KEY);
@@ -228,7 +242,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		if (len != KONCE_IFAIL_SIZE || !all_zero(b + KONCE_IFAIL_RESERVED, 2))
 			return -EINVAL;
 		m->flags = b[KONCE_IFAIL_REASON];
-		if (m->flags < KONCE_IFAIL_UNKNOWN || m->flags > KONCE_IFAIL_FULL)
+		if (m->flags < KONCE_IFAIL_UNKNOWN || m->flags > KONCE_IFAIL_DECLINED)
 			return -EINVAL;
 		memcpy(m->key, b + KONCE_IFAIL_TARGET, KONCE_WIRE_KEY);
 		m->id = wire_get64(b + KONCE_IFAIL_TXID);
@@ -259,6 +273,16 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
 		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
 		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		return 0;
+	case KONCE_RDV_FILTER:
+		if (len != KONCE_FILT_SIZE || !all_zero(b + KONCE_FILT_RESERVED, 2))
+			return -EINVAL;
+		m->flags = b[KONCE_FILT_OP];
+		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT ||
+		    (!konce_filt_has_addr(m->flags) && !all_zero(b + KONCE_FILT_ADDR, 18)))
+			return -EINVAL;
+		m->id = wire_get64(b + KONCE_FILT_TOKEN);
+		get_addr(&m->addr, b + KONCE_FILT_ADDR);
 		return 0;
 	}
 	return -EINVAL;

@@ -1,6 +1,6 @@
 /* rdvwire.h - encode and parse rendezvous and traversal messages (node/wire.h, last section).
  *
- * One struct holds any of the eight messages; each type uses the fields named beside it.  Parsing
+ * One struct holds any of the ten messages; each type uses the fields named beside it.  Parsing
  * checks every length, count, reserved byte and enum, and accepts only what konce_rdv_encode()
  * could have produced, so encode(decode(x)) == x for every accepted x (the fuzz target checks
  * that).  RELAY payloads are not copied: m->payload points into the parsed buffer.
@@ -28,15 +28,18 @@ typedef struct konce_natinfo {
 
 typedef struct konce_rdv_msg {
 	uint8_t type;  /* KONCE_RDV_* */
-	uint8_t flags; /* INTRO: KONCE_INTRO_F_*; PUNCH: KONCE_PUNCH_F_*; INTRO_FAIL: the reason */
-	uint8_t key[KONCE_WIRE_KEY];    /* REGISTER, INTRO_REQUEST: sender; INTRO: peer;
+	uint8_t flags; /* INTRO: KONCE_INTRO_F_*; PUNCH: KONCE_PUNCH_F_*; INTRO_FAIL: the reason;
+			* FILTER: KONCE_FILT_OP_* */
+	uint8_t key[KONCE_WIRE_KEY];    /* REGISTER, INTRO_REQUEST, INTRO_REFUSE: sender; INTRO: peer;
 					 * INTRO_FAIL: target; RELAY(ED): from; PUNCH: sender */
-	uint8_t target[KONCE_WIRE_KEY]; /* INTRO_REQUEST: target; RELAY: to */
-	uint64_t id;       /* txid (REGISTER, REGISTERED, INTRO_REQUEST, INTRO_FAIL); intro id (INTRO, PUNCH) */
+	uint8_t target[KONCE_WIRE_KEY]; /* INTRO_REQUEST: target; INTRO_REFUSE: requester; RELAY: to */
+	uint64_t id;       /* txid (REGISTER, REGISTERED, INTRO_REQUEST, INTRO_FAIL); intro id (INTRO, PUNCH,
+			    * INTRO_REFUSE; INTRO_FAIL DECLINED); FILTER: token */
 	uint64_t stamp;    /* REGISTER: echo; REGISTERED: stamp */
 	uint32_t value;    /* REGISTERED: refresh ms; INTRO: delay us */
 	uint16_t seq;      /* PUNCH */
-	konce_addr addr;   /* REGISTERED: reflexive address; PUNCH with F_ACK: where the probe came from */
+	konce_addr addr;   /* REGISTERED: reflexive address; PUNCH with F_ACK: where the probe came from;
+			    * FILTER: see KONCE_FILT_ADDR */
 	konce_natinfo nat; /* REGISTER, INTRO */
 	unsigned ncand;    /* REGISTER, INTRO */
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
@@ -49,7 +52,13 @@ enum { KONCE_RDV_MAX_MSG = KONCE_RELAY_PAYLOAD + KONCE_RDV_MAX_RELAY };
 /* True if byte 0 of a datagram names a rendezvous or traversal message. */
 static inline bool konce_rdv_is(const uint8_t *pkt, size_t len)
 {
-	return len > 0 && pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_PUNCH;
+	return len > 0 && pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_FILTER;
+}
+/* True if a FILTER message with this op carries an address. */
+static inline bool konce_filt_has_addr(uint8_t op)
+{
+	return op == KONCE_FILT_OP_ECHO || op == KONCE_FILT_OP_ASK || op == KONCE_FILT_OP_ASK_ALT ||
+	       op == KONCE_FILT_OP_SENT;
 }
 /* Writes m into buf; returns the length, or 0 if m is invalid or cap too small. */
 size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap);

@@ -162,6 +162,18 @@ int konce_relay_admit(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uin
 	return 0;
 }
 
+int konce_relay_close(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uint8_t b[KONCE_WIRE_KEY],
+		      uint64_t now)
+{
+	uint8_t k[2 * KONCE_WIRE_KEY];
+	pair_key(k, a, b);
+	struct pair *e = find(r, k, now);
+	if (!e)
+		return -ENOENT;
+	e->used = false;
+	return 0;
+}
+
 size_t konce_relay_live(const konce_relay *r, uint64_t now)
 {
 	size_t n = 0;

@@ -44,6 +44,9 @@ int konce_relay_open(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uint
  * (over its rate: drop the packet). */
 int konce_relay_admit(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uint8_t b[KONCE_WIRE_KEY],
 		      size_t len, uint64_t now);
+/* Closes the pair {a, b} (one side refused the introduction).  0, -ENOENT (no open pair). */
+int konce_relay_close(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uint8_t b[KONCE_WIRE_KEY],
+		      uint64_t now);
 size_t konce_relay_live(const konce_relay *r, uint64_t now);
 const struct konce_relay_counters *konce_relay_counters(const konce_relay *r);
 

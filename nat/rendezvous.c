@@ -239,6 +239,22 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 	r->c.intros++;
 }
 
+/* The target of an introduction refuses it: tell the requester, and relay nothing between them.
+ * Only a pair we introduced (its relay pair is open) is answered, so a refusal cannot be made up
+ * for keys that never met here; the requester checks the id against the INTRO it got. */
+static void on_intro_refuse(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
+	if (!a || !b || !konce_addr_eq(&b->addr, from) || konce_relay_close(r->relay, m->key, m->target, now)) {
+		r->c.not_registered++;
+		return;
+	}
+	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = m->id};
+	memcpy(f.key, m->key, KONCE_WIRE_KEY);
+	send_msg(r, &f, &a->addr);
+	r->c.intro_declined++;
+}
+
 static void on_relay(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *a = find(r, m->key, now), *b = find(r, m->target, now);
@@ -279,6 +295,14 @@ void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_a
 	case KONCE_RDV_RELAY:
 		on_relay(r, &m, from, now); /* limited per pair, by the relay table */
 		return;
+	case KONCE_RDV_INTRO_REFUSE:
+		/* as costly as a request: it makes us send */
+		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
+			r->c.rate_limited++;
+			return;
+		}
+		on_intro_refuse(r, &m, from, now);
+		return;
 	default:
 		r->c.bad++; /* messages for peers, not for us */
 		return;
@@ -305,6 +329,8 @@ size_t konce_rdv_count(const konce_rdv *r, uint64_t now)
 		n += live(r, &r->tab[i], now);
 	return n;
 }
+
+size_t konce_rdv_capacity(const konce_rdv *r) { return (size_t)r->mask + 1; }
 
 int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
 		     konce_addr *addr, uint64_t *rtt)

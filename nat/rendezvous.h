@@ -22,7 +22,9 @@
  * when overdrawn.  A key that did not register (or whose registration expired) is never
  * introduced; requests must come from the address the requester registered from (in the protocol
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
- * requesters it does not know.  Nothing is allocated after konce_rdv_new().
+ * requesters it does not know.  A target that refuses an introduction (INTRO_REFUSE, a peer that
+ * accepts only keys it knows) makes the rendezvous close the pair's relay and answer the requester
+ * with INTRO_FAIL DECLINED.  Nothing is allocated after konce_rdv_new().
  *
  * A REGISTER for a live key from a new address moves the registration there: that is how a peer
  * whose NAT rebound is found again.  Carried bare (as in the simulator tests) anyone could move
@@ -59,7 +61,7 @@ typedef struct konce_rdv_cfg {
 
 struct konce_rdv_counters {
 	uint64_t rx, bad, rate_limited, registered, refreshed, table_full, rtt_samples;
-	uint64_t intro_requests, intros, intro_unknown, intro_refused, not_registered;
+	uint64_t intro_requests, intros, intro_unknown, intro_refused, intro_declined, not_registered;
 	uint64_t relayed, relay_refused, out_dropped;
 };
 
@@ -72,6 +74,9 @@ bool konce_rdv_poll(konce_rdv *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, k
 
 /* Live registrations (a full scan: for tests and status, not the packet path). */
 size_t konce_rdv_count(const konce_rdv *r, uint64_t now);
+/* The size of the registration table (slots rounded up to a power of two): the most live
+ * registrations there can ever be. */
+size_t konce_rdv_capacity(const konce_rdv *r);
 /* The registered reflexive address and RTT (us, 0 if unmeasured) of key.  0 or -ENOENT. */
 int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
 		     konce_addr *addr, uint64_t *rtt);

@@ -78,7 +78,7 @@ static json_t *error_json(int e, const char *fmt, ...)
 	const char *name = e == EHOSTUNREACH ? "EHOSTUNREACH" : e == EINVAL ? "EINVAL" : e == ENOENT ? "ENOENT"
 			 : e == ETIMEDOUT ? "ETIMEDOUT" : e == EMSGSIZE ? "EMSGSIZE" : e == EEXIST ? "EEXIST"
 			 : e == ENOBUFS ? "ENOBUFS" : e == ECONNREFUSED ? "ECONNREFUSED" : e == EPROTO ? "EPROTO"
-			 : e == ECONNRESET ? "ECONNRESET" : "EIO";
+			 : e == ECONNRESET ? "ECONNRESET" : e == EACCES ? "EACCES" : "EIO";
 	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "errno", name);
 }
 
@@ -109,7 +109,7 @@ static json_t *outcome_error(const struct op *op, int reason)
 {
 	int e = reason == KONCE_REASON_UNREACHABLE ? EHOSTUNREACH : reason == KONCE_REASON_TIMED_OUT ? ETIMEDOUT
 	      : reason == KONCE_REASON_TOO_LARGE ? EMSGSIZE : reason == KONCE_REASON_REFUSED ? ECONNREFUSED
-	      : reason == KONCE_REASON_PROTOCOL ? EPROTO : ECONNRESET;
+	      : reason == KONCE_REASON_PROTOCOL ? EPROTO : reason == KONCE_REASON_INTRO_REFUSED ? EACCES : ECONNRESET;
 	/* A bare "unreachable" leaves a user behind a UDP-blocking NAT guessing: say where and how long. */
 	if (reason == KONCE_REASON_UNREACHABLE)
 		return error_json(e, "unreachable: no answer%s%s within %.1f s", op->addr[0] ? " from " : "", op->addr,
@@ -291,11 +291,12 @@ static json_t *do_status(struct konce_node *n)
 		"messages_rx", (json_int_t)n->msgs_rx, "messages_tx", (json_int_t)n->msgs_tx,
 		"messages_dropped", (json_int_t)n->msgs_dropped, "udp_tx_dropped", (json_int_t)us.tx_dropped,
 		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));
-	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o}", "ok", 1, "public_key", key_json(n->pk),
+	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",
 			 (json_int_t)((node_now_us() - n->started_us) / 1000000u), "peers_active", (json_int_t)n->npeers,
 			 "peers_known", known >= 0 ? json_integer(known) : json_null(), "store", "ok",
-			 n->store && !n->store_failing, "pending", (json_int_t)ss.pending, "counters", counters);
+			 n->store && !n->store_failing, "pending", (json_int_t)ss.pending, "counters", counters, "traversal",
+			 node_trav_status_json(n));
 }
 
 struct peers_ctx {

@@ -46,6 +46,7 @@ const char *konce_reason_str(int reason)
 	case KONCE_REASON_PEER_CLOSED: return "peer closed";
 	case KONCE_REASON_PROTOCOL: return "protocol mismatch";
 	case KONCE_REASON_LOCAL_CLOSE: return "local close";
+	case KONCE_REASON_INTRO_REFUSED: return "introduction refused: the peer accepts only keys it knows";
 	}
 	return "unknown";
 }

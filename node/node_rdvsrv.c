@@ -1,6 +1,6 @@
 /* node_rdvsrv.c - the rendezvous service of a node: nat/rendezvous.c fed from sessions.
  *
- * REGISTER, INTRO_REQUEST and RELAY arrive as KONCE_CLASS_RENDEZVOUS messages on authenticated
+ * REGISTER, INTRO_REQUEST, RELAY and INTRO_REFUSE arrive as KONCE_CLASS_RENDEZVOUS messages on authenticated
  * sessions.  Their key field must equal the session's proven key, else they are dropped: this is
  * what binds a registration to its holder (the core itself only checks source addresses).  The
  * core is given the session's address as the source, so the reflexive address it reports is the
@@ -73,14 +73,14 @@ static const uint8_t *amap_get(const struct node_rdvsrv *s, const konce_addr *a)
 	return NULL;
 }
 
-int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n)
+int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n, unsigned slots)
 {
 	struct node_rdvsrv *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->n = n;
 	randombytes_buf(s->hkey, sizeof(s->hkey));
-	konce_rdv_cfg c = {.env = konce_env_default()};
+	konce_rdv_cfg c = {.env = konce_env_default(), .slots = slots};
 	int e = konce_rdv_new(&s->rdv, &c);
 	if (e) {
 		free(s);
@@ -115,7 +115,8 @@ void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *
 {
 	konce_rdv_msg m;
 	if (konce_rdv_decode(&m, body, len) ||
-	    (m.type != KONCE_RDV_REGISTER && m.type != KONCE_RDV_INTRO_REQUEST && m.type != KONCE_RDV_RELAY) ||
+	    (m.type != KONCE_RDV_REGISTER && m.type != KONCE_RDV_INTRO_REQUEST && m.type != KONCE_RDV_RELAY &&
+	     m.type != KONCE_RDV_INTRO_REFUSE) ||
 	    memcmp(m.key, from->pk, KONCE_KEY_BYTES) != 0) {
 		s->forged++;
 		return;
@@ -128,12 +129,32 @@ void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *
 json_t *node_rdvsrv_json(struct node_rdvsrv *s, uint64_t now)
 {
 	const struct konce_rdv_counters *c = konce_rdv_counters(s->rdv);
-	const struct konce_relay_counters *rc = konce_relay_counters(konce_rdv_relay(s->rdv));
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "registrations",
-			 (json_int_t)konce_rdv_count(s->rdv, now), "registered", (json_int_t)c->registered,
-			 "intro_requests", (json_int_t)c->intro_requests, "intros", (json_int_t)c->intros,
-			 "intro_unknown", (json_int_t)c->intro_unknown, "rate_limited", (json_int_t)c->rate_limited,
-			 "relayed", (json_int_t)c->relayed, "relay_refused", (json_int_t)c->relay_refused,
-			 "relay_pairs", (json_int_t)konce_relay_live(konce_rdv_relay(s->rdv), now), "relay_bytes",
-			 (json_int_t)rc->bytes, "forged", (json_int_t)s->forged, "no_session", (json_int_t)s->no_session);
+	const konce_relay *rl = konce_rdv_relay(s->rdv);
+	const struct konce_relay_counters *rc = konce_relay_counters(rl);
+	json_t *o = json_object();
+#define SET(name, v) json_object_set_new(o, name, json_integer((json_int_t)(v)))
+	SET("registrations", konce_rdv_count(s->rdv, now));
+	SET("registration_capacity", konce_rdv_capacity(s->rdv));
+	SET("registered", c->registered);
+	SET("refreshed", c->refreshed);
+	SET("table_full", c->table_full);
+	SET("rx", c->rx);
+	SET("bad", c->bad);
+	SET("rate_limited", c->rate_limited);
+	SET("not_registered", c->not_registered);
+	SET("intro_requests", c->intro_requests);
+	SET("intros", c->intros);
+	SET("intro_unknown", c->intro_unknown);
+	SET("intro_refused", c->intro_refused);
+	SET("intro_declined", c->intro_declined);
+	SET("relayed", c->relayed);
+	SET("relay_refused", c->relay_refused);
+	SET("relay_pairs", konce_relay_live(rl, now));
+	SET("relay_full", rc->full);
+	SET("relay_bytes", rc->bytes);
+	SET("out_dropped", c->out_dropped);
+	SET("forged", s->forged);
+	SET("no_session", s->no_session);
+#undef SET
+	return o;
 }

@@ -247,12 +247,15 @@ static void pump(struct node_trav *t)
 			case KONCE_RDVC_EV_REFLEXIVE:
 				if (konce_rdvc_reflexive(t->rc, 0, &to) == 0)
 					node_log(n, KONCE_LOG_INFO, "rendezvous sees us at %s", konce_addr_str(&to, as));
+				node_travfilter_kick(t);
 				break;
 			case KONCE_RDVC_EV_INTRO:
 				on_intro(t, &e, now);
 				break;
 			case KONCE_RDVC_EV_INTRO_FAIL:
-				if ((p = tpeer_get(t, e.peer, false))) {
+				if (e.reason == KONCE_IFAIL_DECLINED) {
+					node_trav_declined(t, e.peer, now);
+				} else if ((p = tpeer_get(t, e.peer, false))) {
 					p->intro_fail = e.reason;
 					p->nheld = 0; /* the handshake will time out: unreachable */
 				}
@@ -380,6 +383,8 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 	konce_rdv_msg m;
 	if (!len || !t)
 		return false;
+	if (pkt[0] == KONCE_RDV_FILTER)
+		return node_travfilter_datagram(t, pkt, len, from);
 	if (pkt[0] != KONCE_RDV_PUNCH) {
 		/* From a punched path, or from where the peer's probes came (its handshake may beat
 		 * our own verification): the endpoint sees the peer at its virtual address, so the
@@ -461,7 +466,12 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 		n->msgs_dropped++;
 		return;
 	}
-	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY) {
+	if (body[0] == KONCE_RDV_FILTER) {
+		node_travfilter_message(t, from, body, len);
+		return;
+	}
+	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY ||
+	    body[0] == KONCE_RDV_INTRO_REFUSE) {
 		if (t->srv)
 			node_rdvsrv_input(t->srv, from, body, len, now);
 		else
@@ -636,14 +646,16 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		e = -ENOMEM;
 		goto fail;
 	}
-	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n))) {
+	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n, cfg->rendezvous_capacity))) {
 		snprintf(err, errlen, "cannot start the rendezvous service: %s", strerror(-e));
 		goto fail;
 	}
 	if (t->nrdv) {
 		gather_hosts(t);
+		t->known_only = cfg->introductions_known;
 		konce_rdvc_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
-				     .host = t->host, .nhost = t->nhost};
+				     .host = t->host, .nhost = t->nhost, .allow = t->known_only ? node_trav_known : NULL,
+				     .allow_ctx = t};
 		if ((e = konce_rdvc_new(&t->rc, &rc, node_now_us()))) {
 			snprintf(err, errlen, "cannot start the rendezvous client: %s", strerror(-e));
 			goto fail;
@@ -651,6 +663,8 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	n->trav = t;
 	t->pm_state = "off";
+	if ((e = node_travfilter_new(t)))
+		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
 	if (t->rc) {
 		if (cfg->portmap)
 			start_portmap(t);
@@ -680,6 +694,7 @@ void node_trav_free(struct konce_node *n)
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used)
 			konce_punch_free(t->peers[i].pu);
+	node_travfilter_free(t);
 	konce_rdvc_free(t->rc);
 	node_rdvsrv_free(t->srv);
 	free(t);

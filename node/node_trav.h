@@ -40,11 +40,13 @@ bool node_trav_is_virtual(const konce_addr *a);
 /* "direct", "relayed" for a peer's session. */
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p);
 /* control commands "path" {"peer": KEY} (the last attempt's trace) and "netcheck". */
+/* The traversal part of konce status: policy, refusal counters, the rendezvous service's table. */
+json_t *node_trav_status_json(struct konce_node *n);
 json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req);
 
 /* node_rdvsrv.c: the rendezvous service. */
 struct node_rdvsrv;
-int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n);
+int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n, unsigned slots);
 void node_rdvsrv_free(struct node_rdvsrv *s);
 /* REGISTER, INTRO_REQUEST or RELAY from peer: true if handled (served, or dropped as forged). */
 void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *body, size_t len, uint64_t now);

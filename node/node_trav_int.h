@@ -55,10 +55,30 @@ struct node_trav {
 	enum konce_pm_err pm_reason;
 	konce_addr pm_external;
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
+	bool known_only; /* introductions = known (node_travpolicy.c) */
+	struct node_filt *filt; /* the filtering test, both sides (node_travfilter.c) */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
+	uint64_t intros_refused, intros_declined; /* by us; by the peers we asked for */
 };
 
 /* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
 struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
+
+/* node_travpolicy.c: the rdvclient allow predicate of "introductions = known" (ctx: the node_trav),
+ * and the requester's side of a refusal (fails what waits for pk, resets its punch). */
+bool node_trav_known(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+void node_trav_declined(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], uint64_t now);
+
+/* node_travfilter.c: the filtering test (nat/filtertest.h) -- the client over a fresh socket, and
+ * the rendezvous's echo and probes.  new/free with the traversal state; kick starts the client
+ * once every rendezvous reported a reflexive address; datagram takes a bare FILTER datagram
+ * from the node socket (always consumed); message a FILTER message from a session. */
+int node_travfilter_new(struct node_trav *t);
+void node_travfilter_free(struct node_trav *t);
+void node_travfilter_kick(struct node_trav *t);
+bool node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
+void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8_t *body, size_t len);
+json_t *node_travfilter_json(struct node_trav *t);
+json_t *node_travfilter_service_json(struct node_trav *t);
 
 #endif

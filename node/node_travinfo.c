@@ -89,6 +89,22 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 	return o;
 }
 
+/* The port allocation pattern the registrations show: the step between two rendezvous' mappings
+ * for an endpoint-dependent NAT; for an endpoint-independent one, whether the port was kept. */
+static const char *allocation_name(struct node_trav *t, konce_natinfo nat)
+{
+	konce_addr refl, local;
+	switch (nat.mapping) {
+	case KONCE_NATMAP_EDM_SEQ: return "sequential";
+	case KONCE_NATMAP_EDM_RANDOM: return "random";
+	case KONCE_NATMAP_EIM:
+		if (t->rc && konce_rdvc_reflexive(t->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
+			return refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
+		break;
+	}
+	return "unknown";
+}
+
 static json_t *netcheck_json(struct node_trav *t)
 {
 	uint64_t now = node_now_us();
@@ -119,6 +135,8 @@ static json_t *netcheck_json(struct node_trav *t)
 			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
 			      failed ? json_string(konce_pm_err_name(t->pm_reason)) : json_null());
 	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, now) : json_null());
+	json_object_set_new(o, "filtering", node_travfilter_json(t));
+	json_object_set_new(o, "allocation", json_string(allocation_name(t, nat)));
 	return o;
 }
 
@@ -135,4 +153,16 @@ json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req)
 	if (!key || konce_key_from_text(pk, key))
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", EINVAL, "error", "\"peer\" must be a public key");
 	return path_json(t, pk);
+}
+
+json_t *node_trav_status_json(struct konce_node *n)
+{
+	struct node_trav *t = n->trav;
+	if (!t)
+		return json_null();
+	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", t->known_only ? "known" : "any", "intros_refused",
+			      (json_int_t)t->intros_refused, "intros_declined", (json_int_t)t->intros_declined);
+	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, node_now_us()) : json_null());
+	json_object_set_new(o, "filter_service", node_travfilter_service_json(t));
+	return o;
 }

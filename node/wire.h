@@ -330,6 +330,8 @@ enum konce_rdv_type {
 	KONCE_RDV_RELAY = 0x45,         /* peer -> rendezvous: forward this opaque payload to key T */
 	KONCE_RDV_RELAYED = 0x46,       /* rendezvous -> peer: an opaque payload from key F */
 	KONCE_RDV_PUNCH = 0x47,         /* peer <-> peer: probe or its acknowledgement */
+	KONCE_RDV_INTRO_REFUSE = 0x48,  /* peer -> rendezvous: I refuse the introduction to key T */
+	KONCE_RDV_FILTER = 0x49,        /* the filtering test: echo, ask for a probe, the probe */
 };
 
 enum konce_cand_type {
@@ -419,7 +421,13 @@ enum konce_ifail_reason {
 	KONCE_IFAIL_UNKNOWN = 1,  /* the target did not register (or its registration expired) */
 	KONCE_IFAIL_REFUSED = 2,  /* the rendezvous does not introduce this requester */
 	KONCE_IFAIL_FULL = 3,     /* no room in the relay table for the pair */
+	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
+
+/* INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
+ * session's key), KONCE_IREQ_TARGET = the requester it refuses, KONCE_IREQ_TXID = the INTRO's id.
+ * The rendezvous answers the requester with INTRO_FAIL (KONCE_IFAIL_DECLINED, TXID = the intro id)
+ * if it introduced the two. */
 
 /* RELAY: size 68 + len.  RELAYED: size 36 + len. */
 enum konce_rdv_relay_layout {
@@ -443,6 +451,32 @@ enum konce_rdv_punch_layout {
 	KONCE_PUNCH_SIZE = 62,
 };
 enum { KONCE_PUNCH_F_ACK = 0x01 };
+
+/* FILTER: size 30.  The filtering test (nat/filtertest.h).  The client opens a fresh socket S and
+ * sends ECHO_REQ from it, bare, to rendezvous R0; R0 answers ECHO (bare, same size, from the socket
+ * it came to) with S's mapping X.  The client then asks, on its sessions, a rendezvous at another
+ * IP address (ASK: probe X from your main socket) and R0 (ASK_ALT: probe X from another port); each
+ * sends PROBE (bare) to X and answers SENT on the session with the address it probed from.  S never
+ * sent to either source, so which probes arrive tells the filtering: the other IP's probe passes
+ * only endpoint-independent filtering, R0's other port passes address-dependent too.  A
+ * rendezvous probes only addresses with the IP of the asking session (the requester's own NAT). */
+enum konce_rdv_filter_layout {
+	KONCE_FILT_TYPE = 0,
+	KONCE_FILT_OP = 1,       /* 1: KONCE_FILT_OP_* */
+	KONCE_FILT_RESERVED = 2, /* 2: zero */
+	KONCE_FILT_TOKEN = 4,    /* 8: chosen by the client, echoed in every answer */
+	KONCE_FILT_ADDR = 12,    /* 18: ECHO: the source seen; ASK, ASK_ALT: where to probe; SENT: the
+				  * probe's source; ECHO_REQ, PROBE: zero */
+	KONCE_FILT_SIZE = 30,
+};
+enum konce_filt_op {
+	KONCE_FILT_OP_ECHO_REQ = 1, /* client (fresh socket) -> rendezvous, bare */
+	KONCE_FILT_OP_ECHO = 2,     /* rendezvous -> client, bare: the address ECHO_REQ came from */
+	KONCE_FILT_OP_ASK = 3,      /* client -> rendezvous, on the session: probe ADDR from your socket */
+	KONCE_FILT_OP_ASK_ALT = 4,  /* ... from another port of yours */
+	KONCE_FILT_OP_PROBE = 5,    /* rendezvous -> ADDR, bare */
+	KONCE_FILT_OP_SENT = 6,     /* rendezvous -> client, on the session: PROBE left from ADDR */
+};
 
 /* Times (milliseconds). */
 enum konce_traversal_times {

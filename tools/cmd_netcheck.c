@@ -12,9 +12,11 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: konce netcheck [--json] [--control PATH] [--config FILE]\n\n"
 		   "Prints what the running node has learned from its rendezvous registrations: its NAT's\n"
 		   "mapping behaviour (from the reflexive addresses two or more rendezvous saw), its\n"
-		   "reflexive and host addresses, whether it holds a port mapping (UPnP-IGD / NAT-PMP),\n"
-		   "and the latency to each rendezvous.  For the NAT's filtering and allocation pattern\n"
-		   "in detail use konce probe nat.\n\n"
+		   "filtering behaviour (probes from a rendezvous at another IP and from another port of\n"
+		   "the primary, to a fresh mapping; measured once after registering), the port\n"
+		   "allocation pattern, its reflexive and host addresses, whether it holds a port mapping\n"
+		   "(UPnP-IGD / NAT-PMP), and the latency to each rendezvous.  For an RFC 5780 test\n"
+		   "against a probe listener or STUN server use konce probe nat.\n\n"
 		   "Options:\n"
 		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
 		   "  -s, --control PATH  the node's control socket (default: as konce node)\n"
@@ -30,6 +32,13 @@ static void print(json_t *r)
 	printf("NAT mapping    %s", json_string_value(json_object_get(nat, "mapping")));
 	if (json_integer_value(json_object_get(nat, "port_step")))
 		printf(" (port step %lld)", json_integer_value(json_object_get(nat, "port_step")));
+	json_t *filt = json_object_get(r, "filtering"), *fm = json_object_get(filt, "mapping");
+	const char *fr = json_string_value(json_object_get(filt, "result"));
+	printf("\nNAT filtering  %s", fr ? fr : "unknown (not measured)");
+	if (json_is_string(fm))
+		printf(" (probed on a fresh mapping %s)", json_string_value(fm));
+	const char *alloc = json_string_value(json_object_get(r, "allocation"));
+	printf("\nNAT allocation %s", alloc ? alloc : "unknown");
 	json_t *pm = json_object_get(r, "portmap"), *ext = json_object_get(pm, "external");
 	printf("\nport mapping   %s", json_string_value(json_object_get(pm, "state")));
 	if (json_is_string(ext))

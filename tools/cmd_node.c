@@ -36,10 +36,14 @@ static void usage(FILE *f)
 		"      --max-sessions N    most peers with a live session at once (default 1024)\n"
 		"      --capacity N        handshake load units per second before asking for proof of work\n"
 		"      --rendezvous yes|no serve as a rendezvous (registrations, introductions, relay)\n"
+		"      --rendezvous-capacity N  registrations the rendezvous holds at most (default\n"
+		"                          4096, rounded up to a power of two)\n"
 		"      --rendezvous-peer KEY@IP:PORT  register with this rendezvous (repeatable; the\n"
 		"                          first is the primary); konce connect KEY then works by key\n"
 		"      --portmap yes|no    while registered, lease the UDP port on the router over\n"
 		"                          NAT-PMP / UPnP-IGD for a port-mapped candidate (default yes)\n"
+		"      --introductions any|known  accept introductions from any key (default), or only\n"
+		"                          from keys this node knows (a session, a past handshake, an alias)\n"
 		"  -h, --help              show this help\n",
 		KONCE_DEFAULT_PORT);
 }
@@ -66,7 +70,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int konce_cmd_node(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP };
+	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
@@ -76,6 +80,8 @@ int konce_cmd_node(int argc, char **argv)
 		{"rendezvous", required_argument, NULL, O_RENDEZVOUS},
 		{"rendezvous-peer", required_argument, NULL, O_RDV_PEER},
 		{"portmap", required_argument, NULL, O_PORTMAP},
+		{"introductions", required_argument, NULL, O_INTRODUCTIONS},
+		{"rendezvous-capacity", required_argument, NULL, O_RDV_CAPACITY},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	/* flags are collected first and applied after the file, so that they win */
@@ -101,6 +107,8 @@ int konce_cmd_node(int argc, char **argv)
 		case O_RENDEZVOUS: key = "rendezvous", flag = "--rendezvous"; break;
 		case O_RDV_PEER: key = "rendezvous_peer", flag = "--rendezvous-peer"; break;
 		case O_PORTMAP: key = "portmap", flag = "--portmap"; break;
+		case O_INTRODUCTIONS: key = "introductions", flag = "--introductions"; break;
+		case O_RDV_CAPACITY: key = "rendezvous_capacity", flag = "--rendezvous-capacity"; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
@@ -179,7 +187,8 @@ int konce_cmd_node(int argc, char **argv)
 	}
 	if (conf.rendezvous || conf.rendezvous_peers) {
 		konce_traversal_config tc = {.rendezvous = conf.rendezvous, .rendezvous_peers = conf.rendezvous_peers,
-					     .portmap = conf.portmap != 0};
+					     .portmap = conf.portmap != 0, .introductions_known = conf.introductions_known,
+					     .rendezvous_capacity = conf.rendezvous_capacity};
 		if ((r = konce_node_traversal(node, &tc, err, sizeof(err)))) {
 			fprintf(stderr, "konce node: %s\n", err);
 			konce_node_free(node);

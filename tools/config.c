@@ -19,7 +19,7 @@
 #include "node/addr.h"
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
-				   "rendezvous_peers", "rendezvous_peer", "portmap"};
+				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -176,6 +176,23 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->portmap = b;
 		return 0;
 	}
+	if (!strcmp(key, "rendezvous_capacity")) {
+		if ((r = parse_uint(value, 1, 1u << 20, &v))) {
+			snprintf(err, errlen, "%s: rendezvous_capacity: '%s' is not a whole number from 1 to %u", where,
+				 value, 1u << 20);
+			return -EINVAL;
+		}
+		c->rendezvous_capacity = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(key, "introductions")) {
+		if (strcmp(value, "any") && strcmp(value, "known")) {
+			snprintf(err, errlen, "%s: introductions: '%s' is not any or known", where, value);
+			return -EINVAL;
+		}
+		c->introductions_known = !strcmp(value, "known");
+		return 0;
+	}
 	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
 		/* rendezvous_peers replaces the list, rendezvous_peer (the repeatable flag) adds to it;
 		 * the node checks the entries (KEY@IP:PORT) when it starts */
@@ -190,7 +207,7 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		return 0;
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
-			      "capacity, rendezvous, rendezvous_peers, portmap)", where, key);
+			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions)", where, key);
 	return -EINVAL;
 }
 

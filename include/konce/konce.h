@@ -110,6 +110,7 @@ enum konce_reason {
 	KONCE_REASON_PEER_CLOSED, /* the session closed before the outcome was known */
 	KONCE_REASON_PROTOCOL,    /* no protocol version in common */
 	KONCE_REASON_LOCAL_CLOSE, /* the node was shut down */
+	KONCE_REASON_INTRO_REFUSED, /* the peer refuses introductions from keys it does not know */
 };
 const char *konce_reason_str(int reason);
 

@@ -18,6 +18,13 @@ typedef struct konce_traversal_config {
 	 * (NAT-PMP, then UPnP-IGD; off the packet path) and offer it as a port-mapped candidate;
 	 * the lease is deleted when the node stops */
 	int portmap;
+	/* nonzero ("introductions = known"): refuse introductions (and relayed traffic) from keys this
+	 * node does not know: no live session, never asked for, no completed handshake in the presence
+	 * store and no petname.  The requester's send fails at once with KONCE_REASON_INTRO_REFUSED. */
+	int introductions_known;
+	/* rendezvous service: registration table slots (the most registrations it ever holds);
+	 * 0 = 4096, rounded up to a power of two, at most 2^20 */
+	unsigned rendezvous_capacity;
 } konce_traversal_config;
 
 /** Switches traversal on for a running node; call once, right after konce_node_new().

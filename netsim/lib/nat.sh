@@ -137,6 +137,10 @@ nat_ruleset() {
 	echo "		type filter hook forward priority filter; policy drop;"
 	[ "${R_UDP[$r]}" = block ] && echo "		iifname \"lan\" oifname \"wan\" $u drop"
 	echo "		ct state established,related accept"
+	# LAN to LAN is switched by the lan bridge; br_netfilter (bridge-nf-call-iptables) still shows
+	# those frames to this hook with in = out = the bridge.  A home router does not filter its own
+	# switch, so neither does netsim: two hosts behind one router reach each other directly.
+	echo "		iifname \"lan\" oifname \"lan\" accept"
 	echo "		iifname \"lan\" oifname \"wan\" accept"
 	echo "		ct status dnat accept"
 	echo "	}"

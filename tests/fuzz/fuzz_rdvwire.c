@@ -1,8 +1,12 @@
 /* fuzz_rdvwire.c - the rendezvous/traversal codec: whatever parses must re-encode to the same
- * bytes, and whatever encodes must parse back to the same message.  Aborts on any violation. */
+ * bytes, and whatever encodes must parse back to the same message.  Also feeds every input to the
+ * filtering test core (nat/filtertest.h) as a bare datagram and as a session message, from both
+ * rendezvous addresses: it must never emit a datagram that does not parse back as a FILTER
+ * message, and its verdict may only be one of the defined values.  Aborts on any violation. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "nat/filtertest.h"
 #include "nat/rdvwire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
@@ -20,9 +24,41 @@ static void same(const konce_rdv_msg *a, const konce_rdv_msg *b)
 			abort();
 }
 
+static void filtertest(const uint8_t *d, size_t n)
+{
+	static konce_ftest *f;
+	static uint64_t now;
+	static konce_addr rdv[2];
+	if (!f) {
+		konce_addr_parse(&rdv[0], "203.0.113.10:7807");
+		konce_addr_parse(&rdv[1], "203.0.113.11:7807");
+		if (konce_ftest_new(&f, NULL, rdv, 2, 0))
+			abort();
+	}
+	now += 100000;
+	konce_addr alt = rdv[0];
+	alt.port = (uint16_t)(n ? d[0] : 1);
+	konce_ftest_input_bare(f, d, n, &rdv[n & 1], now);
+	konce_ftest_input_bare(f, d, n, &alt, now);
+	konce_ftest_input_session(f, (unsigned)(n % 3), d, n, now);
+	konce_ftest_timer(f, now);
+	konce_ftest_out o;
+	konce_rdv_msg m;
+	while (konce_ftest_poll(f, &o))
+		if (konce_rdv_decode(&m, o.buf, o.len) || m.type != KONCE_RDV_FILTER)
+			abort();
+	if (konce_ftest_result(f) > KONCE_FILT_ADF_OR_EIF)
+		abort();
+	if (konce_ftest_state(f) == KONCE_FTEST_DONE) {
+		konce_ftest_free(f);
+		f = NULL;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	konce_rdv_msg m, m2;
+	filtertest(d, n);
 	static uint8_t buf[KONCE_RDV_MAX_MSG + 64];
 	if (konce_rdv_decode(&m, d, n) != 0)
 		return 0;

@@ -366,6 +366,10 @@ static void test_refuse_unknown(void **state)
 	SIM_ASSERT(s, w.b.probes_refused > 0);
 	SIM_ASSERT_EQ(s, w.b.ngot, 0);
 	SIM_ASSERT(s, !tp_peer_done(&w.a));
+	/* b's refusal went back through the rendezvous: a was told, with the introduction's id */
+	SIM_ASSERT(s, konce_rdv_counters(w.r1.r)->intro_declined > 0);
+	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.a.rc)->declined, konce_rdv_counters(w.r1.r)->intro_declined);
+	SIM_ASSERT_EQ(s, konce_relay_live(konce_rdv_relay(w.r1.r), 20 * SEC), 0);
 	world_free(&w);
 }
 

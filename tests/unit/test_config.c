@@ -141,6 +141,18 @@ static void test_rendezvous_refused(void **state)
 	assert_string_equal(c.rendezvous_peers, "A@1.2.3.4:5,B@1.2.3.4:6");
 	assert_int_equal(konce_conf_set(&c, "rendezvous_peers", "C@1.2.3.4:7", "f:2", err, sizeof(err)), 0);
 	assert_string_equal(c.rendezvous_peers, "C@1.2.3.4:7");
+	/* introductions: any (the default) or known, nothing else */
+	assert_false(c.introductions_known);
+	assert_int_equal(konce_conf_set(&c, "introductions", "known", "--introductions", err, sizeof(err)), 0);
+	assert_true(c.introductions_known);
+	assert_int_equal(konce_conf_set(&c, "introductions", "any", "f:3", err, sizeof(err)), 0);
+	assert_false(c.introductions_known);
+	assert_int_equal(konce_conf_set(&c, "introductions", "friends", "f:4", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f:4: introductions: 'friends' is not any or known");
+	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "512", "f:5", err, sizeof(err)), 0);
+	assert_int_equal(c.rendezvous_capacity, 512);
+	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "0", "f:6", err, sizeof(err)), -EINVAL);
+	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "2097152", "f:7", err, sizeof(err)), -EINVAL);
 	konce_conf_free(&c);
 }
 

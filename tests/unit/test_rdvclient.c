@@ -229,6 +229,12 @@ static void test_intro_and_relay(void **state)
 	deliver(&g, &rl, 8 * SEC);
 	assert_false(konce_rdvc_poll_event(g.c, &e));
 	assert_int_equal(konce_rdvc_counters(g.c)->refused, 2);
+	/* the refused INTRO is answered with INTRO_REFUSE (the relayed payload is not) */
+	konce_rdv_msg rf = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(rf.type, KONCE_RDV_INTRO_REFUSE);
+	assert_memory_equal(rf.key, me, 32);
+	assert_memory_equal(rf.target, stranger, 32);
+	assert_int_equal(rf.id, 55);
 	memcpy(rl.key, friend_key, 32);
 	deliver(&g, &rl, 8 * SEC);
 	assert_true(konce_rdvc_poll_event(g.c, &e));
@@ -247,6 +253,56 @@ static void test_intro_and_relay(void **state)
 	konce_rdvc_reregister(g.c, 10 * SEC);
 	assert_int_equal(pop(&g, &g.rdv[0], buf).type, KONCE_RDV_REGISTER);
 	assert_int_equal(pop(&g, &g.rdv[1], buf).type, KONCE_RDV_REGISTER);
+	konce_rdvc_free(g.c);
+}
+
+/* The target declined our introduction: one event, only for the id of an INTRO we initiated. */
+static void test_declined(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
+	konce_rdvc_event e;
+	while (konce_rdvc_poll_event(g.c, &e))
+		;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdvc_request_intro(g.c, stranger, SEC), 0);
+	pop(&g, &g.rdv[0], buf);
+	konce_rdv_msg in = {.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 77,
+			    .value = 1000, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
+	memcpy(in.key, stranger, 32);
+	in.cand[0] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("203.0.113.9:9")};
+	deliver(&g, &in, SEC + 10 * MS);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO);
+	/* a DECLINED with another id, or about another key, is ignored */
+	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = 78};
+	memcpy(f.key, stranger, 32);
+	deliver(&g, &f, SEC + 20 * MS);
+	f.id = 77;
+	memcpy(f.key, friend_key, 32);
+	deliver(&g, &f, SEC + 20 * MS);
+	assert_false(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(konce_rdvc_counters(g.c)->ignored, 2);
+	memcpy(f.key, stranger, 32);
+	deliver(&g, &f, SEC + 30 * MS);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO_FAIL);
+	assert_int_equal(e.reason, KONCE_IFAIL_DECLINED);
+	assert_memory_equal(e.peer, stranger, 32);
+	assert_int_equal(konce_rdvc_counters(g.c)->declined, 1);
+	/* once only */
+	deliver(&g, &f, SEC + 40 * MS);
+	assert_false(konce_rdvc_poll_event(g.c, &e));
+	/* an INTRO where we are not the initiator cannot be declined to us */
+	in.flags = 0;
+	in.id = 90;
+	deliver(&g, &in, 2 * SEC);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	f.id = 90;
+	deliver(&g, &f, 2 * SEC);
+	assert_false(konce_rdvc_poll_event(g.c, &e));
 	konce_rdvc_free(g.c);
 }
 
@@ -273,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_eim),
 		cmocka_unit_test(test_set_mapped),
 		cmocka_unit_test(test_intro_and_relay),
+		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

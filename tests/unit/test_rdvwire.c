@@ -83,6 +83,67 @@ static void test_punch_vector(void **state)
 	assert_int_equal(konce_rdv_decode(&d, buf, KONCE_PUNCH_SIZE), -EINVAL);
 }
 
+/* INTRO_REFUSE: the INTRO_REQUEST layout under its own type byte. */
+static void test_intro_refuse_vector(void **state)
+{
+	(void)state;
+	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REFUSE, .id = 0x0102030405060708ULL};
+	memset(m.key, 0x11, 32);
+	memset(m.target, 0x22, 32);
+	uint8_t want[KONCE_IREQ_SIZE] = {0x48, 0, 0, 0};
+	memset(want + 4, 0x11, 32);
+	memset(want + 36, 0x22, 32);
+	for (int i = 0; i < 8; i++)
+		want[68 + i] = (uint8_t)(i + 1);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	konce_rdv_msg d;
+	want[1] = 1; /* flags must be zero */
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	/* INTRO_FAIL reasons end at DECLINED */
+	uint8_t ifail[KONCE_IFAIL_SIZE] = {KONCE_RDV_INTRO_FAIL, KONCE_IFAIL_DECLINED};
+	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), 0);
+	ifail[1] = KONCE_IFAIL_DECLINED + 1;
+	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
+}
+
+/* FILTER: op, token, and an address only for the ops that carry one. */
+static void test_filter_vector(void **state)
+{
+	(void)state;
+	konce_rdv_msg m = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_ECHO, .id = 0x1122334455667788ULL,
+			   .addr = addr("198.51.100.7:40000")};
+	uint8_t want[KONCE_FILT_SIZE] = {0x49, 2, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+	want[12 + 10] = 0xff, want[12 + 11] = 0xff, want[12 + 12] = 198, want[12 + 13] = 51, want[12 + 14] = 100;
+	want[12 + 15] = 7, want[12 + 16] = 0x9c, want[12 + 17] = 0x40;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	konce_rdv_msg d;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), 0);
+	assert_true(konce_addr_eq(&d.addr, &m.addr));
+	/* a PROBE or ECHO_REQ carries no address: encoded as zero, refused if present */
+	m.flags = KONCE_FILT_OP_PROBE;
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), KONCE_FILT_SIZE);
+	for (int i = KONCE_FILT_ADDR; i < KONCE_FILT_SIZE; i++)
+		assert_int_equal(buf[i], 0);
+	want[1] = KONCE_FILT_OP_PROBE;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[1] = 0;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[1] = KONCE_FILT_OP_SENT + 1;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[1] = KONCE_FILT_OP_ASK;
+	want[2] = 1;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[2] = 0;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want) - 1), -EINVAL);
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), 0);
+	m.flags = 7;
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), 0);
+}
+
 /* Encodes m, decodes it, and checks every byte-length variation of the result is refused. */
 static void round_trip(const konce_rdv_msg *m)
 {
@@ -124,8 +185,18 @@ static void test_round_trips(void **state)
 	memset(m.target, 7, 32);
 	m.id = ~0ULL;
 	round_trip(&m);
+	m.type = KONCE_RDV_INTRO_REFUSE;
+	round_trip(&m);
+	for (uint8_t op = KONCE_FILT_OP_ECHO_REQ; op <= KONCE_FILT_OP_SENT; op++) {
+		konce_rdv_msg f = {.type = KONCE_RDV_FILTER, .flags = op, .id = 5};
+		if (konce_filt_has_addr(op))
+			f.addr = addr("[2001:db8::1]:9");
+		round_trip(&f);
+	}
 	m.type = KONCE_RDV_INTRO_FAIL;
 	m.flags = KONCE_IFAIL_FULL;
+	round_trip(&m);
+	m.flags = KONCE_IFAIL_DECLINED;
 	round_trip(&m);
 	uint8_t big[KONCE_RDV_MAX_RELAY];
 	memset(big, 0xcc, sizeof(big));
@@ -216,8 +287,8 @@ static void test_malformed(void **state)
 	/* INTRO with no candidates */
 	uint8_t intro[KONCE_INTRO_CANDS] = {KONCE_RDV_INTRO};
 	assert_int_equal(konce_rdv_decode(&d, intro, sizeof(intro)), -EINVAL);
-	/* INTRO_FAIL reasons outside 1..3 */
-	uint8_t ifail[KONCE_IFAIL_SIZE] = {KONCE_RDV_INTRO_FAIL, 4};
+	/* INTRO_FAIL reasons outside 1..4 (KONCE_IFAIL_DECLINED) */
+	uint8_t ifail[KONCE_IFAIL_SIZE] = {KONCE_RDV_INTRO_FAIL, 5};
 	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
 	ifail[1] = 0;
 	assert_int_equal(konce_rdv_decode(&d, ifail, sizeof(ifail)), -EINVAL);
@@ -232,7 +303,7 @@ static void test_malformed(void **state)
 	relay[2] = 0x04, relay[3] = 0x01; /* 1025 */
 	assert_int_equal(konce_rdv_decode(&d, relay, sizeof(relay)), -EINVAL);
 	/* types next to the range */
-	uint8_t other[KONCE_PUNCH_SIZE] = {0x48};
+	uint8_t other[KONCE_PUNCH_SIZE] = {0x4a};
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
 	other[0] = 0x3f;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
@@ -249,6 +320,8 @@ int main(void)
 		cmocka_unit_test(test_registered_vector),
 		cmocka_unit_test(test_register_vector),
 		cmocka_unit_test(test_punch_vector),
+		cmocka_unit_test(test_intro_refuse_vector),
+		cmocka_unit_test(test_filter_vector),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_malformed),

@@ -236,6 +236,55 @@ static void test_allow(void **state)
 	rig_free(&g);
 }
 
+/* B refuses A's introduction: A hears INTRO_FAIL DECLINED with the intro id, the relay pair is
+ * closed, and a refusal for a pair never introduced (or from the wrong address) goes nowhere. */
+static void test_declined(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), c = addr("198.51.100.3:6000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	do_register(&g, 3, &c, SEC, 20 * MS);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	uint64_t id = m.id;
+	assert_true(out(&g, &m, &to, buf));
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC), 1);
+	konce_rdv_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
+	memset(rf.key, 2, 32);
+	memset(rf.target, 1, 32);
+	feed(&g, &rf, &c, 2 * SEC); /* B's key from C's address */
+	memset(rf.key, 3, 32);
+	feed(&g, &rf, &c, 2 * SEC); /* C never met A here */
+	assert_false(out(&g, &m, &to, buf));
+	memset(rf.key, 2, 32);
+	feed(&g, &rf, &b, 2 * SEC + 10 * MS);
+	assert_true(out(&g, &m, &to, buf));
+	assert_true(konce_addr_eq(&to, &a));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
+	assert_int_equal(m.flags, KONCE_IFAIL_DECLINED);
+	assert_int_equal(m.key[0], 2);
+	assert_int_equal(m.id, id);
+	assert_int_equal(konce_rdv_counters(g.r)->intro_declined, 1);
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC + 10 * MS), 0);
+	/* the pair is gone: a second refusal and A's relayed packets go nowhere */
+	feed(&g, &rf, &b, 2 * SEC + 20 * MS);
+	konce_rdv_msg r = {.type = KONCE_RDV_RELAY, .payload = (const uint8_t *)"x", .len = 1};
+	memset(r.key, 1, 32);
+	memset(r.target, 2, 32);
+	feed(&g, &r, &a, 2 * SEC + 20 * MS);
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_rdv_capacity(g.r), 4096);
+	rig_free(&g);
+}
+
 static void test_table_bounded_under_flood(void **state)
 {
 	(void)state;
@@ -391,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_introduction),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_allow),
+		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_table_bounded_under_flood),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_relay),
