@@ -178,6 +178,14 @@ static void release_held(struct node_trav *t, struct tpeer *p, uint64_t now)
 
 /* ---- the pump ------------------------------------------------------------------------------- */
 
+/* A live session behind p's virtual address now goes another way (rebinding, relay fallback). */
+static void path_moved(struct node_trav *t, struct tpeer *p, uint64_t now)
+{
+	konce_addr va;
+	vaddr(&va, slot_of(t, p));
+	konce_ep_path_reset(t->n->ep, &va, now);
+}
+
 static void arm(struct node_trav *t)
 {
 	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX, now = node_now_us();
@@ -285,6 +293,7 @@ static void pump(struct node_trav *t)
 					p->path = pe.addr;
 					node_log(n, KONCE_LOG_INFO, "direct path to %s at %s", who, konce_addr_str(&pe.addr, as));
 					release_held(t, p, now);
+					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_RELAY:
 					p->result_us = now;
@@ -294,6 +303,7 @@ static void pump(struct node_trav *t)
 				case KONCE_PUNCH_EV_LOST:
 					node_log(n, KONCE_LOG_INFO, "direct path to %s lost: relaying, registering again", who);
 					konce_rdvc_reregister(t->rc, now);
+					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_UPGRADE:
 					if (konce_rdvc_request_intro(t->rc, p->pk, now) == 0)
