@@ -32,6 +32,7 @@ struct konce_punch {
 	konce_addr path;
 	unsigned extra_left, unanswered;
 	uint64_t extra_at, keepalive_at;
+	uint64_t keepalive_us; /* DIRECT keepalive period; 0 = KONCE_PATH_KEEPALIVE_MS */
 	bool have_rebind; /* the peer's probes come from elsewhere now: its NAT rebound */
 	unsigned rebind_sock;
 	konce_addr rebind;
@@ -240,6 +241,18 @@ static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t no
 	memset(&p->path, 0, sizeof(p->path));
 }
 
+static uint64_t ka_period(const konce_punch *p)
+{
+	return p->keepalive_us ? p->keepalive_us : KONCE_PATH_KEEPALIVE_MS * MS;
+}
+
+void konce_punch_set_keepalive(konce_punch *p, uint64_t keepalive_us, uint64_t now)
+{
+	p->keepalive_us = keepalive_us;
+	if (p->state == KONCE_PATH_DIRECT && !p->unanswered && p->keepalive_at > now + ka_period(p))
+		p->keepalive_at = now + ka_period(p);
+}
+
 static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool rebind, uint64_t now)
 {
 	p->state = KONCE_PATH_DIRECT;
@@ -252,7 +265,7 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool
 	p->extra_left = rebind ? 0 : KONCE_PUNCH_EXTRA;
 	p->extra_at = now + 20 * MS;
 	p->unanswered = 0;
-	p->keepalive_at = now + KONCE_PATH_KEEPALIVE_MS * MS;
+	p->keepalive_at = now + ka_period(p);
 	p->upgrade_at = UINT64_MAX;
 	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
 	p->quick_used = false;
@@ -273,7 +286,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 			verified(p, sock, from, false, now);
 		else if (p->state == KONCE_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path)) {
 			p->unanswered = 0;
-			p->keepalive_at = now + KONCE_PATH_KEEPALIVE_MS * MS;
+			p->keepalive_at = now + ka_period(p);
 		} else if (p->state == KONCE_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
 			   konce_addr_eq(from, &p->rebind)) {
 			p->c.rebinds++;

@@ -158,6 +158,9 @@ void konce_punch_heard(konce_punch *p, uint64_t now);
 /* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
  * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
 void konce_punch_relay_heard(konce_punch *p, uint64_t now);
+/* The DIRECT path's keepalive period (us; 0 = KONCE_PATH_KEEPALIVE_MS), e.g. shorter when the NAT's
+ * mapping lifetime is (nat/lifetime.h).  A pending keepalive further away moves in. */
+void konce_punch_set_keepalive(konce_punch *p, uint64_t keepalive_us, uint64_t now);
 
 bool konce_punch_poll(konce_punch *p, konce_punch_out *out);
 bool konce_punch_poll_event(konce_punch *p, konce_punch_event *ev);

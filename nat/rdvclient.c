@@ -17,7 +17,7 @@ struct server {
 	uint64_t txid;     /* of the last REGISTER */
 	bool echoed;       /* the last REGISTER carried an echo */
 	uint64_t next;     /* next REGISTER (resend or refresh) */
-	uint64_t refresh;  /* us */
+	uint64_t refresh;  /* us: what the rendezvous asked for */
 };
 
 struct pending {
@@ -46,6 +46,7 @@ struct konce_rdvc {
 	unsigned nrdv;
 	konce_addr host[KONCE_RDVC_MAX_HOST], mapped[2];
 	unsigned nhost, nmapped;
+	uint64_t keepalive; /* us, 0 = none: konce_rdvc_set_keepalive() */
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
 	konce_natinfo nat;
@@ -139,6 +140,16 @@ static unsigned reflexives(const konce_rdvc *c, konce_addr *out)
 	return n;
 }
 
+static uint64_t refresh_of(const konce_rdvc *c, const struct server *s)
+{
+	if (!c->keepalive)
+		return s->refresh;
+	uint64_t limit = s->refresh > KONCE_RDV_REFRESH_MAX_MS * MS ? s->refresh : KONCE_RDV_REFRESH_MAX_MS * MS;
+	return c->keepalive < limit ? c->keepalive : limit;
+}
+
+void konce_rdvc_set_keepalive(konce_rdvc *c, uint64_t keepalive_us) { c->keepalive = keepalive_us; }
+
 static void send_register(konce_rdvc *c, unsigned i, uint64_t echo, uint64_t now)
 {
 	struct server *s = &c->rdv[i];
@@ -178,7 +189,7 @@ static void on_registered(konce_rdvc *c, unsigned i, const konce_rdv_msg *m, uin
 		c->nat = ni;
 		changed = true;
 	}
-	s->next = now + s->refresh;
+	s->next = now + refresh_of(c, s);
 	if (!s->echoed && m->stamp)
 		send_register(c, i, m->stamp, now); /* the RTT sample */
 	if (changed) {

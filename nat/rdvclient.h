@@ -86,6 +86,10 @@ int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const ui
 /* The port-mapped candidates changed (the I/O layer's lease came or went): registers again at
  * once if they differ.  0, -EINVAL (n > 2). */
 int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, uint64_t now);
+/* The keepalive the NAT mapping needs (us; nat/lifetime.h), 0 = none known: registrations are
+ * refreshed at that interval instead of the rendezvous's, but never more rarely than the larger of
+ * the rendezvous's interval and KONCE_RDV_REFRESH_MAX_MS.  Takes effect from the next refresh. */
+void konce_rdvc_set_keepalive(konce_rdvc *c, uint64_t keepalive_us);
 /* Registers again with every rendezvous now (a direct path just died: the NAT may have forgotten
  * its mappings). */
 void konce_rdvc_reregister(konce_rdvc *c, uint64_t now);

@@ -64,6 +64,16 @@ static bool get_cands(konce_rdv_msg *m, const uint8_t *p)
 	return true;
 }
 
+/* REQ: no flags; ACK: only BUSY; PROBE: a copy number. */
+static bool life_flags_ok(uint8_t type, uint8_t flags)
+{
+	if (type == KONCE_RDV_LIFE_REQ)
+		return flags == 0;
+	if (type == KONCE_RDV_LIFE_ACK)
+		return !(flags & ~KONCE_LIFE_F_BUSY);
+	return flags < KONCE_LIFE_COPIES;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
@@ -105,6 +115,13 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		if (m->flags & ~KONCE_PUNCH_F_ACK)
 			return 0;
 		need = KONCE_PUNCH_SIZE;
+		break;
+	case KONCE_RDV_LIFE_REQ:
+	case KONCE_RDV_LIFE_ACK:
+	case KONCE_RDV_LIFE_PROBE:
+		if (!life_flags_ok(m->type, m->flags))
+			return 0;
+		need = m->type == KONCE_RDV_LIFE_REQ ? KONCE_LIFE_REQ_SIZE : KONCE_LIFE_SHORT_SIZE;
 		break;
 	case KONCE_RDV_FILTER:
 		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT)
@@ -174,6 +191,13 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		memcpy(buf + KONCE_PUNCH_KEY, m->key, KONCE_WIRE_KEY);
 		if (m->flags & KONCE_PUNCH_F_ACK)
 			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
+		break;
+	case KONCE_RDV_LIFE_REQ:
+	case KONCE_RDV_LIFE_ACK:
+	case KONCE_RDV_LIFE_PROBE:
+		buf[KONCE_LIFE_FLAGS] = m->flags;
+		wire_put64(buf + KONCE_LIFE_NONCE, m->id);
+		put32(buf + KONCE_LIFE_DELAY, m->value);
 		break;
 	case KONCE_RDV_FILTER:
 		buf[KONCE_FILT_OP] = m->flags;
@@ -273,6 +297,19 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
 		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
 		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		return 0;
+	case KONCE_RDV_LIFE_REQ:
+	case KONCE_RDV_LIFE_ACK:
+	case KONCE_RDV_LIFE_PROBE:
+		if (len != (m->type == KONCE_RDV_LIFE_REQ ? KONCE_LIFE_REQ_SIZE : KONCE_LIFE_SHORT_SIZE) ||
+		    !all_zero(b + KONCE_LIFE_RESERVED, 2) ||
+		    !all_zero(b + KONCE_LIFE_SHORT_SIZE, len - KONCE_LIFE_SHORT_SIZE))
+			return -EINVAL;
+		m->flags = b[KONCE_LIFE_FLAGS];
+		if (!life_flags_ok(m->type, m->flags))
+			return -EINVAL;
+		m->id = wire_get64(b + KONCE_LIFE_NONCE);
+		m->value = get32(b + KONCE_LIFE_DELAY);
 		return 0;
 	case KONCE_RDV_FILTER:
 		if (len != KONCE_FILT_SIZE || !all_zero(b + KONCE_FILT_RESERVED, 2))

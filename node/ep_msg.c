@@ -258,3 +258,30 @@ int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_u
 	konce_ep_arm(ep, now_us);
 	return 0;
 }
+
+int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	uint64_t k = keepalive_us ? keepalive_us : ep->conn_cfg.keepalive_us;
+	if (c->cfg.keepalive_us != k) {
+		c->cfg.keepalive_us = k;
+		konce_ep_arm(ep, now_us);
+	}
+	return 0;
+}
+
+void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
+{
+	for (konce_sess *s = ep->live; s; s = s->next) {
+		if (!s->rel || s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
+			continue;
+		konce_conn_path_reset(s->rel, now_us);
+		konce_ep_msg_flush(ep, s, now_us);
+	}
+	konce_ep_arm(ep, now_us);
+}

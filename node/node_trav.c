@@ -196,6 +196,14 @@ static void release_held(struct node_trav *t, struct tpeer *p, uint64_t now)
 
 /* ---- the pump ------------------------------------------------------------------------------- */
 
+/* A live session behind p's virtual address now goes another way (rebinding, relay fallback). */
+static void path_moved(struct node_trav *t, struct tpeer *p, uint64_t now)
+{
+	konce_addr va;
+	vaddr(&va, slot_of(t, p));
+	konce_ep_path_reset(t->n->ep, &va, now);
+}
+
 static void arm(struct node_trav *t)
 {
 	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX, now = node_now_us();
@@ -318,6 +326,7 @@ static void pump(struct node_trav *t)
 					p->path = pe.addr;
 					node_log(n, KONCE_LOG_INFO, "direct path to %s at %s", who, konce_addr_str(&pe.addr, as));
 					release_held(t, p, now);
+					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_RELAY:
 					p->result_us = now;
@@ -327,6 +336,7 @@ static void pump(struct node_trav *t)
 				case KONCE_PUNCH_EV_LOST:
 					node_log(n, KONCE_LOG_INFO, "direct path to %s lost: relaying, registering again", who);
 					konce_rdvc_reregister(t->rc, now);
+					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_UPGRADE:
 					if (konce_rdvc_request_intro(t->rc, p->pk, now) == 0)
@@ -364,6 +374,7 @@ static void pump(struct node_trav *t)
 					break;
 				}
 	}
+	node_trav_life_apply(t);
 }
 
 static void kick(struct node_trav *t)
@@ -405,8 +416,12 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 	konce_rdv_msg m;
 	if (!len)
 		return false;
-	if (pkt[0] == KONCE_RDV_FILTER) /* the rendezvous's echo is the node socket's, not a birthday one's */
-		return sock ? true : node_travfilter_datagram(t, pkt, len, from);
+	if (sock && (pkt[0] == KONCE_RDV_LIFE_REQ || pkt[0] == KONCE_RDV_FILTER))
+		return true; /* the lifetime probes and the filtering echo belong to the node socket */
+	if (node_trav_life_datagram(t, pkt, len, from))
+		return true;
+	if (pkt[0] == KONCE_RDV_FILTER)
+		return node_travfilter_datagram(t, pkt, len, from);
 	if (pkt[0] != KONCE_RDV_PUNCH) {
 		/* From a punched path, or from where the peer's probes came (its handshake may beat
 		 * our own verification): the endpoint sees the peer at its virtual address, so the
@@ -699,6 +714,8 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	n->trav = t;
 	t->pm_state = "off";
+	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
+		goto fail;
 	if ((e = node_travfilter_new(t)))
 		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
 	if (t->rc) {
@@ -721,6 +738,7 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = T(n);
 	if (!t)
 		return;
+	node_trav_life_free(t);
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	if (t->ev_timer)

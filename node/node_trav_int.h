@@ -59,12 +59,21 @@ struct node_trav {
 	bool known_only; /* introductions = known (node_travpolicy.c) */
 	struct node_filt *filt; /* the filtering test, both sides (node_travfilter.c) */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
+	struct node_trav_life *life; /* node_trav_life.c: mapping lifetime, NULL = off */
 	uint64_t intros_refused, intros_declined; /* by us; by the peers we asked for */
 };
 
 /* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
 struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
 
+/* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
+ * says why), -ENOMEM.  datagram: true if it was a LIFE_REQ (consumed).  apply: after every pump. */
+int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_t errlen);
+void node_trav_life_free(struct node_trav *t);
+bool node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
+void node_trav_life_apply(struct node_trav *t);
+json_t *node_trav_life_json(struct node_trav *t);
+json_t *node_trav_life_srv_json(struct node_trav *t);
 /* node_travpolicy.c: the rdvclient allow predicate of "introductions = known" (ctx: the node_trav),
  * and the requester's side of a refusal (fails what waits for pk, resets its punch). */
 bool node_trav_known(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);

@@ -146,6 +146,8 @@ static json_t *netcheck_json(struct node_trav *t)
 			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
 			      failed ? json_string(konce_pm_err_name(t->pm_reason)) : json_null());
 	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, now) : json_null());
+	json_object_set_new(o, "lifetime", node_trav_life_json(t));
+	json_object_set_new(o, "lifetime_service", node_trav_life_srv_json(t));
 	json_object_set_new(o, "filtering", node_travfilter_json(t));
 	json_object_set_new(o, "allocation", json_string(allocation_name(t, nat)));
 	return o;

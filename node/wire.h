@@ -605,4 +605,47 @@ enum konce_stun_error_code {
 	KONCE_STUN_ERR_UNKNOWN_ATTRIBUTE = 420,
 };
 
+/* =============================================================================================
+ * Mapping lifetime experiments (issue 7; nat/lifetime.h, nat/lifesrv.h; docs/TRAVERSAL.md,
+ * "Mapping lifetime").  Appended section.
+ *
+ * A node learns how long its NAT keeps an idle UDP mapping by asking a rendezvous to send an
+ * unsolicited probe after the mapping has been idle for a delay T.  These three messages travel
+ * bare in datagrams (not on a session), from and to a dedicated probe socket, so that nothing else
+ * refreshes that mapping during T.  The rendezvous answers LIFE_REQ at once with LIFE_ACK and
+ * KONCE_LIFE_COPIES x LIFE_PROBE after T: 16 + 3 x 16 = 64 bytes, never more than the 64-byte
+ * request, so a forged source gains no amplification.  Nothing is authenticated: the 64-bit nonce,
+ * chosen at random by the requester and echoed, is what an off-path forger would have to guess.
+ *
+ * LIFE_REQ (64):   type | flags 0 | reserved 2 | nonce 8 | delay ms u32 | zero padding 48
+ * LIFE_ACK (16):   type | flags (KONCE_LIFE_F_BUSY) | reserved 2 | nonce 8 | delay ms u32
+ * LIFE_PROBE (16): type | copy (0..KONCE_LIFE_COPIES-1) | reserved 2 | nonce 8 | delay ms u32
+ * ============================================================================================= */
+enum konce_life_type {
+	KONCE_RDV_LIFE_REQ = 0x4c,   /* node -> rendezvous: probe me after delay ms of silence */
+	KONCE_RDV_LIFE_ACK = 0x4d,   /* rendezvous -> node: request taken (or refused: BUSY) */
+	KONCE_RDV_LIFE_PROBE = 0x4e, /* rendezvous -> node: the delayed probe */
+};
+enum konce_life_layout {
+	KONCE_LIFE_TYPE = 0,
+	KONCE_LIFE_FLAGS = 1,     /* REQ: zero; ACK: KONCE_LIFE_F_*; PROBE: copy number */
+	KONCE_LIFE_RESERVED = 2,  /* 2: zero */
+	KONCE_LIFE_NONCE = 4,     /* 8: the requester's, echoed */
+	KONCE_LIFE_DELAY = 12,    /* 4: u32 ms; ACK and PROBE echo what the rendezvous granted */
+	KONCE_LIFE_SHORT_SIZE = 16, /* ACK, PROBE */
+	KONCE_LIFE_REQ_SIZE = 64,
+};
+enum { KONCE_LIFE_F_BUSY = 0x01 }; /* ACK: the timer queue is full, no probe will come */
+enum konce_life_times {
+	KONCE_LIFE_COPIES = 3,              /* probes per request, so one loss is not an expiry */
+	KONCE_LIFE_COPY_GAP_MS = 200,       /* between two copies */
+	KONCE_LIFE_MAX_DELAY_MS = 600 * 1000, /* longest delay a rendezvous grants */
+	KONCE_LIFE_MIN_MS = 10 * 1000,      /* default bounds of the learned lifetime */
+	KONCE_LIFE_MAX_MS = 300 * 1000,
+	KONCE_LIFE_START_MS = 20 * 1000,    /* the first experiment, and the keepalive until learned */
+	KONCE_LIFE_REVALIDATE_MS = 600 * 1000, /* re-test the learned bound this often */
+	KONCE_RDV_REFRESH_MAX_MS = 60 * 1000, /* a client that learned a long lifetime may register this
+					       * rarely (KONCE_RDV_EXPIRE_MS keeps it well inside) */
+};
+
 #endif

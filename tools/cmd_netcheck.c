@@ -60,6 +60,23 @@ static void print(json_t *r)
 			printf(", registration round trip %.1f ms", json_number_value(rtt));
 		putchar('\n');
 	}
+	json_t *lt = json_object_get(r, "lifetime");
+	const char *lst = json_string_value(json_object_get(lt, "state"));
+	json_t *lo = json_object_get(lt, "lower_bound_s");
+	double ka = json_number_value(json_object_get(lt, "keepalive_s"));
+	if (!lst || !strcmp(lst, "off"))
+		printf("mapping lifetime: off (fixed keepalives)\n");
+	else if (!strcmp(lst, "learned") && json_is_true(json_object_get(lt, "below_min")))
+		printf("mapping lifetime: < %.0f s (keepalive %.1f s)\n",
+		       json_number_value(json_object_get(lt, "upper_bound_s")), ka);
+	else if (!strcmp(lst, "learned"))
+		printf("mapping lifetime: >= %.1f s (keepalive %.1f s)\n", json_number_value(lo), ka);
+	else if (!strcmp(lst, "no-answer"))
+		printf("mapping lifetime: the rendezvous does not answer experiments (keepalive %.1f s)\n", ka);
+	else
+		printf("mapping lifetime: learning (testing %.0f s, proven >= %.1f s, keepalive %.1f s)\n",
+		       json_number_value(json_object_get(lt, "testing_s")), json_is_number(lo) ? json_number_value(lo) : 0.0,
+		       ka);
 	if (json_is_object(srv))
 		printf("serving        rendezvous: %lld registrations, %lld introductions, %lld relayed\n",
 		       json_integer_value(json_object_get(srv, "registrations")),

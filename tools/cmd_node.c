@@ -44,6 +44,9 @@ static void usage(FILE *f)
 		"                          NAT-PMP / UPnP-IGD for a port-mapped candidate (default yes)\n"
 		"      --introductions any|known  accept introductions from any key (default), or only\n"
 		"                          from keys this node knows (a session, a past handshake, an alias)\n"
+		"      --nat-lifetime auto|off|MIN:MAX|MIN:START:MAX  learn the NAT mapping lifetime\n"
+		"                          with the primary rendezvous and keep mappings open with it\n"
+		"                          (default auto: 10..300 s, first test 20 s; seconds)\n"
 		"  -h, --help              show this help\n",
 		KONCE_DEFAULT_PORT);
 }
@@ -70,7 +73,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int konce_cmd_node(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY };
+	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY,
+	       O_NAT_LIFETIME };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
@@ -82,6 +86,7 @@ int konce_cmd_node(int argc, char **argv)
 		{"portmap", required_argument, NULL, O_PORTMAP},
 		{"introductions", required_argument, NULL, O_INTRODUCTIONS},
 		{"rendezvous-capacity", required_argument, NULL, O_RDV_CAPACITY},
+		{"nat-lifetime", required_argument, NULL, O_NAT_LIFETIME},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	/* flags are collected first and applied after the file, so that they win */
@@ -109,6 +114,7 @@ int konce_cmd_node(int argc, char **argv)
 		case O_PORTMAP: key = "portmap", flag = "--portmap"; break;
 		case O_INTRODUCTIONS: key = "introductions", flag = "--introductions"; break;
 		case O_RDV_CAPACITY: key = "rendezvous_capacity", flag = "--rendezvous-capacity"; break;
+		case O_NAT_LIFETIME: key = "nat_lifetime", flag = "--nat-lifetime"; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
@@ -188,7 +194,7 @@ int konce_cmd_node(int argc, char **argv)
 	if (conf.rendezvous || conf.rendezvous_peers) {
 		konce_traversal_config tc = {.rendezvous = conf.rendezvous, .rendezvous_peers = conf.rendezvous_peers,
 					     .portmap = conf.portmap != 0, .introductions_known = conf.introductions_known,
-					     .rendezvous_capacity = conf.rendezvous_capacity};
+					     .rendezvous_capacity = conf.rendezvous_capacity, .lifetime = conf.nat_lifetime};
 		if ((r = konce_node_traversal(node, &tc, err, sizeof(err)))) {
 			fprintf(stderr, "konce node: %s\n", err);
 			konce_node_free(node);

@@ -19,7 +19,8 @@
 #include "node/addr.h"
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
-				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity"};
+				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
+				   "nat_lifetime"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -36,6 +37,7 @@ void konce_conf_free(struct konce_conf *c)
 	free(c->data);
 	free(c->control);
 	free(c->rendezvous_peers);
+	free(c->nat_lifetime);
 	konce_conf_init(c);
 }
 
@@ -193,6 +195,8 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->introductions_known = !strcmp(value, "known");
 		return 0;
 	}
+	if (!strcmp(key, "nat_lifetime")) /* the node checks it (auto, off, MIN:MAX, MIN:START:MAX) */
+		return set_string(&c->nat_lifetime, value, err, errlen);
 	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
 		/* rendezvous_peers replaces the list, rendezvous_peer (the repeatable flag) adds to it;
 		 * the node checks the entries (KEY@IP:PORT) when it starts */
@@ -207,7 +211,8 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		return 0;
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
-			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions)", where, key);
+			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
+			      "nat_lifetime)", where, key);
 	return -EINVAL;
 }
 

@@ -28,6 +28,7 @@ struct konce_conf {
 	bool rendezvous;        /* serve as a rendezvous */
 	char *rendezvous_peers; /* "KEY@IP:PORT,..." to register with; NULL = none */
 	int portmap;            /* 1 yes, 0 no, -1 unset (= yes): lease the port while registered */
+	char *nat_lifetime;     /* "auto", "off", "MIN:MAX", "MIN:START:MAX"; NULL = unset (auto) */
 	unsigned rendezvous_capacity; /* registration table slots; 0 = unset (4096) */
 	bool introductions_known; /* introductions = known: refuse introductions from unknown keys */
 };

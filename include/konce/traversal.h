@@ -18,6 +18,12 @@ typedef struct konce_traversal_config {
 	 * (NAT-PMP, then UPnP-IGD; off the packet path) and offer it as a port-mapped candidate;
 	 * the lease is deleted when the node stops */
 	int portmap;
+	/* The NAT mapping lifetime, learned by experiment with the primary rendezvous from a probe
+	 * socket, drives the keepalives toward the rendezvous (docs/TRAVERSAL.md, "Mapping lifetime"):
+	 * NULL, "" or "auto" = bounds 10..300 s, first experiment 20 s; "off" = fixed keepalives;
+	 * "MIN:MAX" or "MIN:START:MAX" = those bounds in seconds (2 <= MIN < MAX <= 600).  A node
+	 * that serves as a rendezvous always answers other nodes' experiments. */
+	const char *lifetime;
 	/* nonzero ("introductions = known"): refuse introductions (and relayed traffic) from keys this
 	 * node does not know: no live session, never asked for, no completed handshake in the presence
 	 * store and no petname.  The requester's send fails at once with KONCE_REASON_INTRO_REFUSED. */

@@ -116,7 +116,9 @@ one() {
 		[ "$name" = same-lan ] && check "same-lan: the verified pair is B's host candidate $bip:7807, not the hairpin" \
 			jqt "$out" ".path == \"$bip:7807\""
 	else
-		# probing: relayed, and the quick retry 2 s after a give-up that heard nothing already runs
+		# probing: after a give-up in which no probe from the peer arrived, the punch core tries once
+		# more 2 s later (its INTRO may have been lost); traffic stays relayed meanwhile, and the
+		# trace's why_relayed waits for that attempt's result
 		check "$name: the trace shows the give-up, relayed datagrams and why" \
 			jqt "$out" '((.state == "relayed" and .why_relayed != null) or .state == "probing") and .probes.giveups >= 1 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
 		out=$(kcli "$run" pub R1 netcheck --json) || fail "$name: netcheck on R1 failed"

@@ -261,6 +261,9 @@ one() {
 			jqt "$out" '.state == "direct" and .probes.verified >= 1 and .probes.giveups == 0 and .path != null'
 	else
 		check "$name: konce peers on A shows the path to B as relayed ($path)" [ "$path" = relayed ]
+		# probing: after a give-up in which no probe from the peer arrived, the punch core tries once
+		# more 2 s later (its INTRO may have been lost); traffic stays relayed meanwhile, and the
+		# trace's why_relayed waits for that attempt's result
 		check "$name: the trace shows the give-up, relayed datagrams and why" \
 			jqt "$out" '((.state == "relayed" and .why_relayed != null) or .state == "probing") and .probes.giveups >= 1 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
 	fi

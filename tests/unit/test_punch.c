@@ -271,6 +271,30 @@ static void test_keepalive_loss(void **state)
 	konce_punch_free(r.p);
 }
 
+/* A shorter keepalive period (a NAT that forgets sooner) takes over at once. */
+static void test_keepalive_period(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	run_to(&r, r.now + 1 * SEC);
+	assert_int_equal(konce_punch_next_timer(r.p), 60 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	konce_punch_set_keepalive(r.p, 3 * SEC, r.now);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 3 * SEC);
+	run_to(&r, r.now + 3 * SEC);
+	unsigned n = r.nout;
+	assert_true(konce_addr_eq(&r.out[n - 1].to, &r.cand[1].addr));
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, r.out[n - 1].seq, r.now + 30 * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + 3 * SEC);
+	konce_punch_set_keepalive(r.p, 0, r.now + 30 * MS); /* back to the default: takes effect next time */
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + 3 * SEC);
+	konce_punch_free(r.p);
+}
+
 /* The controlled side (the higher key) follows a probe from a new address at once: it probes it,
  * and moves the path when the new address answers. */
 static void test_rebinding(void **state)
@@ -459,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_join_without_intro),
 		cmocka_unit_test(test_giveup_and_upgrade_backoff),
 		cmocka_unit_test(test_keepalive_loss),
+		cmocka_unit_test(test_keepalive_period),
 		cmocka_unit_test(test_rebinding),
 		cmocka_unit_test(test_rebinding_controlling),
 		cmocka_unit_test(test_birthday),

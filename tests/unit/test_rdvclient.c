@@ -146,6 +146,33 @@ static void test_eim(void **state)
 	konce_rdvc_free(g.c);
 }
 
+/* A learned keepalive sets the refresh: shorter than the rendezvous asked when the NAT forgets
+ * sooner, longer up to KONCE_RDV_REFRESH_MAX_MS when it keeps mappings long. */
+static void test_keepalive_refresh(void **state)
+{
+	(void)state;
+	rig g;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	rig_init(&g, NULL);
+	konce_rdvc_set_keepalive(g.c, 8 * SEC);
+	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
+	assert_int_equal(konce_rdvc_next_timer(g.c), 50 * MS + 8 * SEC);
+	konce_rdvc_set_keepalive(g.c, 200 * SEC);
+	konce_rdvc_timer(g.c, 50 * MS + 8 * SEC);
+	konce_rdv_msg m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
+	answer(&g, 0, &m0, "198.51.100.5:7000", 0, 9 * SEC);
+	answer(&g, 1, &m1, "198.51.100.5:7000", 0, 9 * SEC);
+	assert_int_equal(konce_rdvc_next_timer(g.c), 9 * SEC + KONCE_RDV_REFRESH_MAX_MS * MS);
+	konce_rdvc_set_keepalive(g.c, 0); /* back to what the rendezvous asks */
+	konce_rdvc_timer(g.c, 9 * SEC + KONCE_RDV_REFRESH_MAX_MS * MS);
+	m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
+	answer(&g, 0, &m0, "198.51.100.5:7000", 0, 70 * SEC);
+	answer(&g, 1, &m1, "198.51.100.5:7000", 0, 70 * SEC);
+	assert_int_equal(konce_rdvc_next_timer(g.c), 90 * SEC);
+	konce_rdvc_free(g.c);
+	assert_int_equal(g.ce.live, 0);
+}
+
 /* A lease from the I/O layer is registered at once, as a MAPPED candidate; the same again sends
  * nothing; losing it registers without it. */
 static void test_set_mapped(void **state)
@@ -327,6 +354,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_classify),
 		cmocka_unit_test(test_eim),
+		cmocka_unit_test(test_keepalive_refresh),
 		cmocka_unit_test(test_set_mapped),
 		cmocka_unit_test(test_intro_and_relay),
 		cmocka_unit_test(test_declined),

@@ -302,8 +302,16 @@ static void test_malformed(void **state)
 	assert_ptr_equal(d.payload, relay + KONCE_RELAY_PAYLOAD);
 	relay[2] = 0x04, relay[3] = 0x01; /* 1025 */
 	assert_int_equal(konce_rdv_decode(&d, relay, sizeof(relay)), -EINVAL);
-	/* types next to the range */
+	/* types next to the ranges */
 	uint8_t other[KONCE_PUNCH_SIZE] = {0x4a};
+	assert_false(konce_rdv_is(other, sizeof(other)));
+	other[0] = 0x4b;
+	assert_false(konce_rdv_is(other, sizeof(other)));
+	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
+	other[0] = 0x4f;
+	assert_false(konce_rdv_is(other, sizeof(other)));
+	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
+	other[0] = 0x4a;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
 	other[0] = 0x3f;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
@@ -312,6 +320,58 @@ static void test_malformed(void **state)
 	assert_true(konce_rdv_is(other, sizeof(other)));
 	other[KONCE_PUNCH_FLAGS] = 0x02;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
+}
+
+/* LIFE_REQ / LIFE_ACK / LIFE_PROBE: written out from the layout, and their malformed variants. */
+static void test_life_vectors(void **state)
+{
+	(void)state;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg d;
+	konce_rdv_msg m = {.type = KONCE_RDV_LIFE_REQ, .id = 0x0102030405060708ULL, .value = 45000};
+	uint8_t want[KONCE_LIFE_REQ_SIZE] = {0x4c, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0xaf, 0xc8};
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), KONCE_LIFE_REQ_SIZE);
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_true(konce_rdv_is(want, sizeof(want)));
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), 0);
+	assert_true(d.type == KONCE_RDV_LIFE_REQ && d.id == m.id && d.value == 45000 && d.flags == 0);
+	/* padding must be zero, the size exact, flags zero */
+	want[40] = 1;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	want[40] = 0;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want) - 1), -EINVAL);
+	assert_int_equal(konce_rdv_decode(&d, want, KONCE_LIFE_SHORT_SIZE), -EINVAL);
+	want[KONCE_LIFE_FLAGS] = 1;
+	assert_int_equal(konce_rdv_decode(&d, want, sizeof(want)), -EINVAL);
+	m.flags = 1;
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), 0);
+
+	m = (konce_rdv_msg){.type = KONCE_RDV_LIFE_ACK, .flags = KONCE_LIFE_F_BUSY, .id = 9, .value = 1};
+	static const uint8_t ack[KONCE_LIFE_SHORT_SIZE] = {0x4d, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1};
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), KONCE_LIFE_SHORT_SIZE);
+	assert_memory_equal(buf, ack, sizeof(ack));
+	assert_int_equal(konce_rdv_decode(&d, ack, sizeof(ack)), 0);
+	assert_true(d.type == KONCE_RDV_LIFE_ACK && d.flags == KONCE_LIFE_F_BUSY && d.id == 9 && d.value == 1);
+	assert_int_equal(konce_rdv_encode(&m, buf, KONCE_LIFE_SHORT_SIZE - 1), 0);
+	m.flags = 2;
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), 0);
+
+	m = (konce_rdv_msg){.type = KONCE_RDV_LIFE_PROBE, .flags = KONCE_LIFE_COPIES - 1, .id = 9, .value = 1};
+	assert_int_equal(konce_rdv_encode(&m, buf, sizeof(buf)), KONCE_LIFE_SHORT_SIZE);
+	assert_int_equal(buf[0], 0x4e);
+	assert_int_equal(konce_rdv_decode(&d, buf, KONCE_LIFE_SHORT_SIZE), 0);
+	assert_int_equal(d.flags, KONCE_LIFE_COPIES - 1);
+	buf[KONCE_LIFE_FLAGS] = KONCE_LIFE_COPIES; /* no such copy */
+	assert_int_equal(konce_rdv_decode(&d, buf, KONCE_LIFE_SHORT_SIZE), -EINVAL);
+	buf[KONCE_LIFE_FLAGS] = 0;
+	buf[KONCE_LIFE_RESERVED + 1] = 1;
+	assert_int_equal(konce_rdv_decode(&d, buf, KONCE_LIFE_SHORT_SIZE), -EINVAL);
+	buf[KONCE_LIFE_RESERVED + 1] = 0;
+	uint8_t longer[KONCE_LIFE_SHORT_SIZE + 1] = {0};
+	memcpy(longer, buf, KONCE_LIFE_SHORT_SIZE);
+	assert_int_equal(konce_rdv_decode(&d, longer, sizeof(longer)), -EINVAL);
+	/* the answer to one request is never larger than the request */
+	assert_true(KONCE_LIFE_SHORT_SIZE * (1 + KONCE_LIFE_COPIES) <= KONCE_LIFE_REQ_SIZE);
 }
 
 int main(void)
@@ -325,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_encode_refuses),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_life_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
