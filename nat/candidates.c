@@ -87,21 +87,36 @@ bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const 
 	return true;
 }
 
-unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat)
+static bool edm(const konce_natinfo *n)
 {
-	static const uint8_t order[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
+	return n->mapping == KONCE_NATMAP_EDM_SEQ || n->mapping == KONCE_NATMAP_EDM_RANDOM;
+}
+
+unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
+			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent)
+{
+	static const uint8_t usual[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
 					KONCE_CAND_REFLEXIVE};
+	/* Both sides EDM, the peer sequential: each new destination costs us a port, so the predicted
+	 * window goes first and the k-th new mappings of both NATs are made for each other (the
+	 * peer applies the same rule).  A host or mapped target first would shift our ports by one
+	 * and the peer's window would miss them (the sequential pair on netsim). */
+	static const uint8_t seq_first[] = {KONCE_CAND_PREDICTED, KONCE_CAND_HOST, KONCE_CAND_MAPPED,
+					    KONCE_CAND_REFLEXIVE};
+	const uint8_t *order = self && edm(self) && nat->mapping == KONCE_NATMAP_EDM_SEQ ? seq_first : usual;
+	/* our own sequential NAT moved on since its registration: skip as many of the peer's ports */
+	unsigned skip = self && self->mapping == KONCE_NATMAP_EDM_SEQ ? self_spent : 0;
+	skip = skip < KONCE_PREDICT_WINDOW ? skip : KONCE_PREDICT_WINDOW;
 	unsigned k = 0;
-	for (unsigned o = 0; o < sizeof(order); o++) {
+	for (unsigned o = 0; o < sizeof(usual); o++) {
 		if (order[o] == KONCE_CAND_PREDICTED) {
 			/* predict on the IP of the first reflexive candidate */
 			for (unsigned i = 0; i < n; i++) {
 				if (c[i].type != KONCE_CAND_REFLEXIVE)
 					continue;
-				konce_addr pred[KONCE_PREDICT_WINDOW];
-				unsigned np = konce_cand_predict(pred, KONCE_PREDICT_WINDOW, nat, &c[i].addr);
-				for (unsigned j = 0; j < np; j++) {
+				konce_addr pred[2 * KONCE_PREDICT_WINDOW];
+				unsigned np = konce_cand_predict(pred, KONCE_PREDICT_WINDOW + skip, nat, &c[i].addr);
+				for (unsigned j = skip; j < np; j++) {
 					konce_target t = {0, pred[j], KONCE_CAND_PREDICTED};
 					konce_cand_add_target(out, &k, cap, &t);
 				}

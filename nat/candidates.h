@@ -17,10 +17,21 @@
  *                   hairpinning;
  *   2. mapped     - a port forward accepts anyone;
  *   3. predicted  - only for an EDM_SEQ peer, KONCE_PREDICT_WINDOW ports after its last observed
- *                   mapping, in increasing order so that two sequential NATs punching each other
- *                   allocate their k-th new mappings for each other (docs/TRAVERSAL.md);
+ *                   mapping, in increasing order;
  *   4. reflexive  - last, so that probing them (each a new mapping on an EDM NAT) does not shift
  *                   the ports predicted above.
+ * Except when both sides map endpoint-dependently and the peer allocates sequentially: then the
+ * predicted window comes first (predicted, host, mapped, reflexive).  Every new destination costs
+ * an EDM NAT a port, even one that is never reached (a private host candidate of another LAN: a
+ * real sequential NAT translates that probe too), and the peer predicts our ports as our last
+ * observed one + step x k.  So the first KONCE_PREDICT_WINDOW new destinations of each side must
+ * be the other's predicted ports, in increasing order: then both NATs allocate their k-th new
+ * mappings for each other, and the k-th probes of the two sides match (docs/TRAVERSAL.md).
+ * If our sequential NAT made d new mappings since the registration saw its last port (the node's
+ * filtering test opens one), our k-th probe leaves from last + step x (d + k); we then skip the
+ * peer's first d ports too, probing its last + step x (d + k).  Each side shifting by its own d
+ * keeps a matching pair for any dA, dB with |dA - dB| < KONCE_PREDICT_WINDOW: A's i-th probe and
+ * B's j-th match when i + dA = j + dB (the peer need not know our d).
  */
 #ifndef KONCE_CANDIDATES_H
 #define KONCE_CANDIDATES_H
@@ -47,10 +58,11 @@ unsigned konce_cand_gather(konce_cand *out, unsigned cap, const konce_addr *host
  * Returns how many were written (0 if nat is not EDM_SEQ). */
 unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip);
 
-/* The ordered, de-duplicated sock-0 targets for a peer with candidates c[0, n) and NAT info nat.
- * Returns the count (at most cap). */
+/* The ordered, de-duplicated sock-0 targets for a peer with candidates c[0, n) and NAT info nat,
+ * our own NAT being self (NULL: unknown), which has made self_spent new mappings since the port
+ * in self->last_port (see above).  Returns the count (at most cap). */
 unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat);
+			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent);
 
 /* Appends t unless (sock, addr) is already there; false if it was there or no room. */
 bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t);

@@ -213,7 +213,8 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 	if (p->state != KONCE_PATH_IDLE && in->intro_id == p->intro_id)
 		return 0; /* a repeated INTRO (the rendezvous or the network duplicated it) */
 	konce_target t[KONCE_CAND_MAX_TARGETS];
-	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat);
+	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat,
+					&in->self_nat, in->self_spent);
 	const konce_cand *refl = first_reflexive(in->peer_cands, in->npeer);
 	int bday = BDAY_NONE;
 	if (refl && in->self_nat.mapping == KONCE_NATMAP_EIM && in->peer_nat.mapping == KONCE_NATMAP_EDM_RANDOM)
@@ -270,13 +271,16 @@ void konce_punch_set_keepalive(konce_punch *p, uint64_t keepalive_us, uint64_t n
 		p->keepalive_at = now + ka_period(p);
 }
 
-static void verified(konce_punch *p, unsigned sock, const konce_addr *from, uint64_t now)
+static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool rebind, uint64_t now)
 {
 	p->state = KONCE_PATH_DIRECT;
 	p->have_rebind = false;
 	p->path_sock = sock;
 	p->path = *from;
-	p->extra_left = KONCE_PUNCH_EXTRA;
+	/* extra probes tell a peer whose early probes died in our filter where we are; after a
+	 * rebind the peer knows (it probed us from there), and extra probes from both sides of a
+	 * rebind would start the next one */
+	p->extra_left = rebind ? 0 : KONCE_PUNCH_EXTRA;
 	p->extra_at = now + 20 * MS;
 	p->unanswered = 0;
 	p->keepalive_at = now + ka_period(p);
@@ -297,7 +301,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 			return;
 		}
 		if (attempting(p) && is_target(p, sock, from))
-			verified(p, sock, from, now);
+			verified(p, sock, from, false, now);
 		else if (p->state == KONCE_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path)) {
 			p->unanswered = 0;
 			p->keepalive_at = now + ka_period(p);
@@ -305,7 +309,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 			   konce_addr_eq(from, &p->rebind)) {
 			p->c.rebinds++;
 			p->have_rebind = false;
-			verified(p, sock, from, now);
+			verified(p, sock, from, true, now);
 		}
 		return;
 	}
@@ -322,11 +326,16 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	}
 	if (p->state == KONCE_PATH_DIRECT && !(sock == p->path_sock && konce_addr_eq(from, &p->path)) &&
 	    !(p->have_rebind && sock == p->rebind_sock && konce_addr_eq(from, &p->rebind))) {
-		/* validate the new address before moving the path there */
+		/* validate the new address before moving the path there.  Two sides may hold different
+		 * valid pairs of one attempt (two sequential NATs have 16); if each followed the other's
+		 * probes they would swap pairs for ever.  So the controlled side follows at once, and the
+		 * controlling side only once its own path stops answering (a keepalive retry probes the
+		 * new address too): the peer's NAT really moved. */
 		p->have_rebind = true;
 		p->rebind_sock = sock;
 		p->rebind = *from;
-		probe(p, sock, from);
+		if (!p->controlling || p->unanswered)
+			probe(p, sock, from);
 	}
 	if (!attempting(p))
 		return;
@@ -412,6 +421,8 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 				go_relayed(p, KONCE_PUNCH_EV_LOST, now);
 			} else {
 				probe(p, p->path_sock, &p->path);
+				if (p->unanswered && p->have_rebind)
+					probe(p, p->rebind_sock, &p->rebind);
 				p->unanswered++;
 				p->keepalive_at = now + KONCE_PATH_PROBE_RETRY_MS * MS;
 			}

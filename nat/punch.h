@@ -25,7 +25,11 @@
  *                                   +---- ack from X on S: verified --------------+
  *   DIRECT --konce_punch_start() (the peer re-introduced itself: its side broke)--> PROBING
  *   DIRECT --input(probe from a new address Y), then input(ack from Y)--> DIRECT on Y (rebinding:
- *            the peer's NAT gave it a new mapping; the new address is probed before it is used)
+ *            the peer's NAT gave it a new mapping; the new address is probed before it is used:
+ *            by the controlled side at once, by the controlling side only with the retries of an
+ *            unanswered keepalive, so that two sides holding different valid pairs of one attempt
+ *            converge on the controlling side's instead of swapping for ever; a rebind sends no
+ *            extra probes)
  *
  * PUNCHING and PROBING run the same schedule (an "attempt"); PROBING keeps the relay in use.
  * The schedule of an attempt that starts at T = now + intro delay (the rendezvous chose the delays
@@ -132,6 +136,7 @@ typedef struct konce_punch_intro {
 	unsigned npeer;
 	konce_natinfo peer_nat;
 	konce_natinfo self_nat;
+	unsigned self_spent; /* new mappings our NAT made since self_nat.last_port (candidates.h) */
 } konce_punch_intro;
 
 struct konce_punch_counters {

@@ -63,6 +63,11 @@ void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now)
 	cc->in_recovery_period = false;
 }
 
+void konce_cc_on_discard(konce_cc *cc, uint64_t bytes)
+{
+	cc->bytes_in_flight -= bytes < cc->bytes_in_flight ? bytes : cc->bytes_in_flight;
+}
+
 bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes) { return cc->bytes_in_flight + bytes <= cc->cwnd; }
 
 uint64_t konce_cc_pacing_rate(const konce_cc *cc, uint64_t smoothed_rtt_us)

@@ -109,6 +109,9 @@ void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
  * send time of the newest lost in-flight packet.  Call before on_persistent_congestion. */
 void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_sent, uint64_t now);
 void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now);
+/* In-flight bytes that leave the flight without saying anything of congestion: packets sent on a
+ * path the session has since left (konce_conn_path_reset), declared lost later. */
+void konce_cc_on_discard(konce_cc *cc, uint64_t bytes);
 
 /* true if a packet of bytes fits: bytes_in_flight + bytes <= cwnd. */
 bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes);

@@ -172,7 +172,9 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 				   .has_owd = ack && ack->has_owd, .owd = ack ? ack->owd : 0};
 		konce_cc_on_ack(&c->cc, &ca, now);
 	}
-	if (res->nlost) {
+	if (res->nlost && res->largest_lost_sent < c->path_since) {
+		konce_cc_on_discard(&c->cc, res->lost_bytes); /* sent on the old path */
+	} else if (res->nlost) {
 		konce_cc_on_loss(&c->cc, res->lost_bytes, res->largest_lost_sent, now);
 		if (res->persistent_congestion)
 			konce_cc_on_persistent_congestion(&c->cc, now);
@@ -193,21 +195,29 @@ static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)
 	size_t k = 0;
 	while (k < a->nranges && a->ranges[k].lo > c->rec.largest_sent)
 		k++;
-	if (k == a->nranges)
-		return;
-	if (k) {
-		memmove(a->ranges, a->ranges + k, (a->nranges - k) * sizeof a->ranges[0]);
-		a->nranges -= k;
-		a->has_owd = false; /* the sample belonged to the trimmed largest */
-	}
-	if (a->ranges[0].hi > c->rec.largest_sent)
-		a->ranges[0].hi = c->rec.largest_sent;
 	konce_loss_result res;
-	if (konce_recovery_on_ack(&c->rec, a, now, &res))
-		return;
-	if (res.nacked)
-		c->progress_at = now;
-	apply_loss(c, &res, a, now);
+	if (k < a->nranges) {
+		if (k) {
+			memmove(a->ranges, a->ranges + k, (a->nranges - k) * sizeof a->ranges[0]);
+			a->nranges -= k;
+			a->has_owd = false; /* the sample belonged to the trimmed largest */
+		}
+		if (a->ranges[0].hi > c->rec.largest_sent)
+			a->ranges[0].hi = c->rec.largest_sent;
+		if (konce_recovery_on_ack(&c->rec, a, now, &res))
+			return;
+		if (res.nacked)
+			c->progress_at = now;
+		apply_loss(c, &res, a, now);
+	}
+	/* An acked ACK-only packet still says which recorded packets before it the peer never got:
+	 * after an outage that lost every recorded packet, the acks of our ACK-only packets are the
+	 * only news, and without them the ring would stay full for good. */
+	if (largest > c->rec.largest_acked) {
+		konce_recovery_on_unrecorded_ack(&c->rec, largest, now, &res);
+		if (res.nlost)
+			apply_loss(c, &res, NULL, now);
+	}
 }
 
 void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now)
@@ -317,6 +327,15 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	/* An ack-eliciting packet needs a slot in the sent-packet ring; an ACK-only one does not
 	 * (it is not recorded), so acks flow even while the ring is full. */
 	bool can_record = konce_recovery_can_send(&c->rec, pn);
+	if (!can_record && (c->probes_due || c->ping_due) && pn > c->rec.largest_sent) {
+		/* A probe or keepalive is due and the ring is full of packets nobody acknowledged for a
+		 * probe timeout: they are lost, or nothing ack-eliciting could ever go out again. */
+		konce_loss_result res;
+		konce_recovery_evict(&c->rec, pn, &res);
+		if (res.nlost)
+			apply_loss(c, &res, NULL, now);
+		can_record = konce_recovery_can_send(&c->rec, pn);
+	}
 	konce_msgq_start(&c->q, c->credit);
 	bool probe = can_record && c->probes_due > 0;
 	bool ping = can_record && c->ping_due;
@@ -407,6 +426,17 @@ void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint
 	c->last_eliciting_tx = now;
 }
 
+void konce_conn_path_reset(konce_conn *c, uint64_t now)
+{
+	konce_recovery_path_reset(&c->rec);
+	konce_cc_init(&c->cc, c->cc.ops, KONCE_CONN_MSS, now);
+	c->cc.bytes_in_flight = c->rec.bytes_in_flight;
+	c->path_since = now; /* the old path's packets, declared lost later, are not congestion here */
+	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
+	if (c->rec.eliciting_in_flight)
+		c->probes_due = 2; /* now, not at a probe timeout backed off by the outage */
+}
+
 bool konce_conn_tick(konce_conn *c, uint64_t now)
 {
 	if (!konce_msgq_empty(&c->q) && now >= c->progress_at + c->cfg.msg_timeout_us)
@@ -441,7 +471,7 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
 		if (d < t)
 			t = d;
 	}
-	if (c->wanted || !konce_msgq_empty(&c->q)) {
+	if ((c->wanted || !konce_msgq_empty(&c->q)) && !c->ping_due) {
 		uint64_t k = c->last_eliciting_tx + c->cfg.keepalive_us;
 		if (k < t)
 			t = k;

@@ -88,6 +88,7 @@ typedef struct konce_conn {
 	uint64_t credit, credit_largest;
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;
+	uint64_t path_since;     /* last konce_conn_path_reset (0: never) */
 	unsigned probes_due;
 	bool ping_due;
 	uint64_t last_eliciting_tx, progress_at;
@@ -124,6 +125,10 @@ void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint
 
 /* Loss and probe timers, keepalive.  Returns false if the peer stopped answering (message timeout). */
 bool konce_conn_tick(konce_conn *c, uint64_t now);
+/* The session's datagrams now take another path (the traversal layer moved a virtual address
+ * between direct and relayed): congestion control and the RTT estimate start afresh (RFC 9000
+ * section 9.4), and if anything is outstanding two probes go at once. */
+void konce_conn_path_reset(konce_conn *c, uint64_t now);
 uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
 /* Gives back a message handed out by ops->message. */
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m);

@@ -289,6 +289,11 @@ int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_u
 /* The keepalive interval of conn (us; 0 = the endpoint's keepalive_ms): what holds the NAT mapping
  * under it, learned by nat/lifetime.h.  0, -ENOENT, -ENOMEM. */
 int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, uint64_t now_us);
+/* The datagrams to peer now take another path that the endpoint cannot see (a traversal virtual
+ * address moved between direct and relayed): every established session there restarts its
+ * congestion control and RTT estimate and probes what is outstanding at once, instead of waiting
+ * out a probe timeout that backed off while the old path was dead. */
+void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us);
 
 /* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array
  * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */

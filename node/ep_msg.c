@@ -291,3 +291,14 @@ int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, u
 	}
 	return 0;
 }
+
+void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
+{
+	for (konce_sess *s = ep->live; s; s = s->next) {
+		if (!s->rel || s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
+			continue;
+		konce_conn_path_reset(s->rel, now_us);
+		konce_ep_msg_flush(ep, s, now_us);
+	}
+	konce_ep_arm(ep, now_us);
+}

@@ -17,8 +17,11 @@
  * configured rendezvous keys; the client core sees them as if they came from the configured
  * address, which is the only source it accepts.  Those sessions are "wanted" (keepalives).
  *
- * Limits: punching uses the node's one socket, so birthday probing (which needs 256 extra
- * sockets) is not done: its probes from sockets 1.. are dropped and counted (bday_dropped).
+ * Birthday probing: the punch core's sockets 1..KONCE_PUNCH_BIRTHDAY are the extra sockets of
+ * node_trav_socks.c, opened on the first probe from each, read like the node socket (with their
+ * number), and closed when no attempt or verified path needs them; a peer whose pair was verified
+ * on socket S > 0 sends and receives its traffic there.  Probes that could not be sent (no socket:
+ * EMFILE, ...) are counted (bday_dropped).
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -36,6 +39,7 @@
 #include "node/node_int.h"
 #include "node/node_trav.h"
 #include "node/node_trav_int.h"
+#include "node/node_trav_socks.h"
 
 static struct node_trav *T(struct konce_node *n) { return n->trav; }
 
@@ -156,9 +160,23 @@ static uint32_t rdv_conn(struct node_trav *t, unsigned i)
 	return p->conn;
 }
 
-static void send_direct(struct node_trav *t, const konce_addr *to, const uint8_t *pkt, size_t len)
+static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from);
+
+/* From the node socket (sock 0) or birthday socket sock (opened on demand). */
+static void send_direct(struct node_trav *t, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len)
 {
-	konce_udp_queue(t->n->udp, pkt, len, to);
+	konce_addr local;
+	if (!sock) {
+		konce_udp_queue(t->n->udp, pkt, len, to);
+		return;
+	}
+	if (!t->socks && (konce_udp_local(t->n->udp, &local) ||
+			  node_trav_socks_new(&t->socks, t->n->base, &local, on_sock_datagram, t))) {
+		t->bday_dropped++;
+		return;
+	}
+	if (node_trav_socks_send(t->socks, sock, to, pkt, len))
+		t->bday_dropped++;
 }
 
 /* Sends one endpoint datagram for p the way its path state says; false if it must be held. */
@@ -167,7 +185,7 @@ static bool route(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size
 	unsigned sock;
 	konce_addr to;
 	if (konce_punch_path(p->pu, &sock, &to)) {
-		send_direct(t, &to, pkt, len);
+		send_direct(t, sock, &to, pkt, len);
 		p->direct_tx++;
 		return true;
 	}
@@ -194,6 +212,14 @@ static void release_held(struct node_trav *t, struct tpeer *p, uint64_t now)
 
 /* ---- the pump ------------------------------------------------------------------------------- */
 
+/* A live session behind p's virtual address now goes another way (rebinding, relay fallback). */
+static void path_moved(struct node_trav *t, struct tpeer *p, uint64_t now)
+{
+	konce_addr va;
+	vaddr(&va, slot_of(t, p));
+	konce_ep_path_reset(t->n->ep, &va, now);
+}
+
 static void arm(struct node_trav *t)
 {
 	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX, now = node_now_us();
@@ -209,6 +235,20 @@ static void arm(struct node_trav *t)
 	uint64_t d = at > now ? at - now : 0;
 	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
 	event_add(t->ev_timer, &tv);
+}
+
+/* Mappings our sequential NAT made since the registrations saw its last port: the filtering test's
+ * fresh socket made one after them (candidates.h shifts the prediction by this). */
+static unsigned self_spent(struct node_trav *t, const konce_natinfo *self)
+{
+	konce_addr x, refl;
+	int e = node_travfilter_mapping(t, &x);
+	if (self->mapping != KONCE_NATMAP_EDM_SEQ || !self->step || e < 0)
+		return 0;
+	if (e == 1 || konce_rdvc_reflexive(t->rc, 0, &refl) || memcmp(x.ip, refl.ip, 16))
+		return 1;
+	/* registered again since (new mappings to the rendezvous): that port is older, not spent */
+	return x.port > self->last_port ? (unsigned)(x.port - self->last_port) / self->step : 0;
 }
 
 static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t now)
@@ -229,6 +269,7 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	p->want_intro = false;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
+	in.self_spent = self_spent(t, &in.self_nat);
 	konce_punch_start(p->pu, &in, now);
 	node_trav_hs_intro(t, p, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];
@@ -302,6 +343,7 @@ static void pump(struct node_trav *t)
 					p->path = pe.addr;
 					node_log(n, KONCE_LOG_INFO, "direct path to %s at %s", who, konce_addr_str(&pe.addr, as));
 					release_held(t, p, now);
+					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_RELAY:
 					p->result_us = now;
@@ -311,6 +353,7 @@ static void pump(struct node_trav *t)
 				case KONCE_PUNCH_EV_LOST:
 					node_log(n, KONCE_LOG_INFO, "direct path to %s lost: relaying, registering again", who);
 					konce_rdvc_reregister(t->rc, now);
+					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_UPGRADE:
 					if (konce_rdvc_request_intro(t->rc, p->pk, now) == 0)
@@ -320,10 +363,6 @@ static void pump(struct node_trav *t)
 			}
 			konce_punch_out o;
 			while (konce_punch_poll(p->pu, &o)) {
-				if (o.sock != 0) {
-					t->bday_dropped++;
-					continue;
-				}
 				if (node_trav_hs_probe(t, p, &o)) {
 					if (!p->first_probe_us)
 						p->first_probe_us = now;
@@ -339,9 +378,11 @@ static void pump(struct node_trav *t)
 				else if (!p->first_probe_us)
 					p->first_probe_us = now;
 				if ((len = konce_rdv_encode(&m, buf, sizeof(buf))))
-					send_direct(t, &o.to, buf, len);
+					send_direct(t, o.sock, &o.to, buf, len);
 			}
 		}
+		if (t->socks)
+			node_trav_socks_sweep(t->socks, t);
 		t->nknown = 0;
 		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 			t->nknown += t->peers[i].used && (t->peers[i].nseen ||
@@ -392,12 +433,14 @@ static void schedule(struct node_trav *t) { event_active(t->ev_kick, EV_TIMEOUT,
 
 /* ---- hooks ---------------------------------------------------------------------------------- */
 
-bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from)
+/* A datagram on local socket sock (0: the node's).  True if it was traversal's, consumed. */
+static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
-	struct node_trav *t = T(n);
 	konce_rdv_msg m;
-	if (!len || !t)
+	if (!len)
 		return false;
+	if (sock && (pkt[0] == KONCE_RDV_LIFE_REQ || pkt[0] == KONCE_RDV_FILTER))
+		return true; /* the lifetime probes and the filtering echo belong to the node socket */
 	if (node_trav_life_datagram(t, pkt, len, from))
 		return true;
 	if (pkt[0] == KONCE_RDV_FILTER)
@@ -409,23 +452,23 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 		 * alone decides direct or relayed (a dead direct path falls back to the relay
 		 * without the endpoint noticing).  A HELLO copy tagged with an introduced key is that
 		 * peer's probe, from wherever it came (node_trav_hs.c). */
-		if (node_trav_hs_hello(t, pkt, len, from, node_now_us())) {
+		if (!sock && node_trav_hs_hello(t, pkt, len, from, node_now_us())) {
 			schedule(t);
 			return true;
 		}
 		for (unsigned i = 0; t->nknown && i < NODE_TRAV_PEERS; i++) {
 			struct tpeer *p = &t->peers[i];
-			unsigned sock, k;
+			unsigned ps, k;
 			konce_addr pa;
 			if (!p->used)
 				continue;
-			bool match = konce_punch_path(p->pu, &sock, &pa) && konce_addr_eq(&pa, from);
+			bool match = konce_punch_path(p->pu, &ps, &pa) && konce_addr_eq(&pa, from);
 			for (k = 0; !match && k < p->nseen; k++)
 				match = konce_addr_eq(&p->seen[k], from);
 			if (!match)
-				match = konce_punch_is_target(p->pu, 0, from); /* an answer to our HELLO copy */
+				match = konce_punch_is_target(p->pu, sock, from); /* an answer to our HELLO copy */
 			if (match) {
-				if (node_trav_hs_deliver(t, p, pkt, len, from, node_now_us()))
+				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, node_now_us()))
 					schedule(t);
 				return true;
 			}
@@ -445,9 +488,23 @@ bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len,
 		return true;
 	}
 	tpeer_seen(t, p, from);
-	konce_punch_input(p->pu, 0, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
+	konce_punch_input(p->pu, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
 	schedule(t);
 	return true;
+}
+
+bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	return T(n) && trav_input(T(n), 0, pkt, len, from);
+}
+
+/* From a birthday socket: anything not for traversal is dropped (only peers use those sockets). */
+static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	struct node_trav *t = ctx;
+	if (!trav_input(t, sock, pkt, len, from))
+		t->punch_bad++;
+	kick(t);
 }
 
 bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *to)
@@ -711,6 +768,7 @@ void node_trav_free(struct konce_node *n)
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used)
 			konce_punch_free(t->peers[i].pu);
+	node_trav_socks_free(t->socks);
 	node_travfilter_free(t);
 	konce_rdvc_free(t->rc);
 	node_rdvsrv_free(t->srv);

@@ -140,13 +140,13 @@ static bool authentic(uint8_t type, const struct konce_ep_counters *b, const str
 	}
 }
 
-bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len, const konce_addr *from,
-			  uint64_t now)
+bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
+			  const konce_addr *from, uint64_t now)
 {
 	konce_addr va;
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	bool hs = len && attempting(p) &&
+	bool hs = len && !sock && attempting(p) && /* our HELLO copies leave from the node socket */
 		  (pkt[0] == KONCE_PKT_COOKIE || pkt[0] == KONCE_PKT_INITIATE || pkt[0] == KONCE_PKT_ACCEPT);
 	if (!hs) {
 		konce_ep_input(t->n->ep, pkt, len, &va, now);

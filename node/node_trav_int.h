@@ -62,6 +62,7 @@ struct node_trav {
 	enum konce_pm_err pm_reason;
 	konce_addr pm_external;
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
+	struct node_trav_socks *socks; /* birthday probing's extra sockets (node_trav_socks.c), or NULL */
 	bool known_only; /* introductions = known (node_travpolicy.c) */
 	struct node_filt *filt; /* the filtering test, both sides (node_travfilter.c) */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
@@ -96,8 +97,8 @@ bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, con
 /* A datagram from p's known addresses, for the endpoint at p's virtual address: while attempting,
  * one the endpoint accepts as the peer's authentic handshake answer (a COOKIE for our HELLO, an
  * INITIATE or ACCEPT that opened) is the punch core's ack for the pair.  True if it was an ack. */
-bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len, const konce_addr *from,
-			  uint64_t now);
+bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
+			  const konce_addr *from, uint64_t now);
 
 /* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
  * says why), -ENOMEM.  datagram: true if it was a LIFE_REQ (consumed).  apply: after every pump. */
@@ -119,6 +120,9 @@ void node_trav_declined(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], 
 int node_travfilter_new(struct node_trav *t);
 void node_travfilter_free(struct node_trav *t);
 void node_travfilter_kick(struct node_trav *t);
+/* The filtering test's fresh mapping: 0 and *x once echoed; 1 if its socket sent but no echo came
+ * yet (the mapping exists on our NAT); -ENOENT if it never sent. */
+int node_travfilter_mapping(struct node_trav *t, konce_addr *x);
 bool node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
 void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8_t *body, size_t len);
 json_t *node_travfilter_json(struct node_trav *t);

@@ -145,6 +145,14 @@ static void on_ftimer(evutil_socket_t fd, short what, void *arg)
 	client_pump(f);
 }
 
+int node_travfilter_mapping(struct node_trav *t, konce_addr *x)
+{
+	struct node_filt *f = t->filt;
+	if (!f || !f->ft)
+		return -ENOENT;
+	return konce_ftest_mapping(f->ft, x) == 0 ? 0 : 1;
+}
+
 void node_travfilter_kick(struct node_trav *t)
 {
 	struct node_filt *f = t->filt;

@@ -229,6 +229,44 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 	return 0;
 }
 
+void konce_recovery_on_unrecorded_ack(konce_recovery *r, uint64_t largest, uint64_t now, konce_loss_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (largest <= r->largest_acked)
+		return;
+	r->largest_acked = largest;
+	detect_lost(r, now, res);
+	r->pto_count = 0;
+}
+
+void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	while (pn > r->largest_sent && !konce_recovery_can_send(r, pn)) {
+		konce_sent_packet *s = find(r, r->oldest); /* occupied: retire() keeps oldest on one */
+		if (!s)
+			break;
+		res->nlost++;
+		if (s->in_flight) {
+			res->lost_bytes += s->bytes;
+			if (s->time_sent > res->largest_lost_sent)
+				res->largest_lost_sent = s->time_sent;
+		}
+		/* not remembered as a loss: a late ack of it says nothing about reordering */
+		for (uint8_t i = 0; i < s->nrefs; i++)
+			if (r->ops.on_lost)
+				r->ops.on_lost(r->ops.ctx, &s->refs[i]);
+		retire(r, s);
+	}
+}
+
+void konce_recovery_path_reset(konce_recovery *r)
+{
+	konce_rtt_init(&r->rtt, r->rtt.max_ack_delay);
+	r->pto_count = 0;
+	r->first_rtt_sample = 0;
+}
+
 uint64_t konce_recovery_timer(const konce_recovery *r)
 {
 	if (r->loss_time != KONCE_RECOVERY_NEVER)

@@ -34,6 +34,15 @@
  * needed (konce_recovery_probe_refs), or else a PING.  A probe declares nothing lost; the ack it
  * draws does that.
  *
+ * Packets the store does not record (the caller's ACK-only packets) still take packet numbers, and
+ * the peer acknowledges them: konce_recovery_on_unrecorded_ack() moves largest_acked past
+ * largest_sent, as RFC 9002 does with every acknowledged packet, so the packet threshold declares
+ * lost what the peer skipped before them.  Without it a sender whose recorded packets were all lost
+ * (an outage) and that sends only ACK-only packets afterwards would never learn of the loss: the
+ * ring would stay full and nothing ack-eliciting could go out again.  konce_recovery_evict() is
+ * the last resort when the caller must send an ack-eliciting packet (a probe, a keepalive) and
+ * the ring is full: the oldest outstanding packets are declared lost to make room.
+ *
  * Invariants:
  *   1. every occupied slot s holds s.pn with oldest <= s.pn <= largest_sent and s.pn % cap = slot;
  *   2. a packet is reported on_acked at most once and on_lost at most once, and an acked packet
@@ -41,7 +50,9 @@
  *      nothing acknowledged is ever sent again by this layer (the message layer keeps the same
  *      rule for data it put in two packets, e.g. a probe and its original);
  *   3. bytes_in_flight = sum of bytes of occupied in-flight slots;
- *   4. acks for packets never sent (pn > largest_sent) are refused with -EPROTO, before any change.
+ *   4. konce_recovery_on_ack refuses acks for packets never sent (pn > largest_sent) with -EPROTO,
+ *      before any change; acks of unrecorded packets above largest_sent come only through
+ *      konce_recovery_on_unrecorded_ack, whose caller knows they were sent.
  */
 #ifndef KONCE_RECOVERY_H
 #define KONCE_RECOVERY_H
@@ -115,7 +126,7 @@ typedef struct konce_recovery {
 	konce_rtt rtt;
 	uint64_t oldest;             /* no outstanding packet below this */
 	uint64_t largest_sent;
-	uint64_t largest_acked;      /* 0 = none */
+	uint64_t largest_acked;      /* 0 = none; may exceed largest_sent (unrecorded packets) */
 	uint64_t bytes_in_flight;
 	size_t eliciting_in_flight;  /* outstanding ack-eliciting packets */
 	uint64_t last_eliciting_sent;
@@ -149,6 +160,21 @@ int konce_recovery_on_sent(konce_recovery *r, const konce_sent_packet *p);
 
 /* Processes a decoded ACK frame.  Returns 0 or -EPROTO (acks a packet never sent). */
 int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now, konce_loss_result *res);
+
+/* The peer acknowledged packet numbers up to `largest` (> every recorded packet it acked) that the
+ * store never recorded; the caller knows they were sent.  Moves largest_acked, declares lost what
+ * the thresholds now say is lost, and resets the probe backoff (the peer answers). */
+void konce_recovery_on_unrecorded_ack(konce_recovery *r, uint64_t largest, uint64_t now, konce_loss_result *res);
+
+/* Declares the oldest outstanding packets lost until packet number pn (> largest_sent) has a slot.
+ * For a probe or keepalive that must go out while the ring is full.  An evicted packet is not
+ * remembered for spurious-loss detection (a late ack of it is ignored; its data is resent). */
+void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res);
+
+/* The packets now travel another path (RFC 9000 section 9.4): the RTT estimate starts afresh, the
+ * probe backoff of the old path ends, and losses of packets sent before this are not counted as
+ * persistent congestion.  Outstanding packets are kept. */
+void konce_recovery_path_reset(konce_recovery *r);
 
 /* When konce_recovery_on_timeout() must be called next (NEVER if no timer is armed). */
 uint64_t konce_recovery_timer(const konce_recovery *r);

@@ -2,10 +2,13 @@
  *
  * The input is a program: each byte picks an operation (send a packet, apply an ACK frame decoded
  * from the following bytes, apply an ack built from the following bytes around the packets really
- * sent, or fire the timer after some time).  Invariants (abort() on violation): no packet's data is
- * reported acked twice or lost twice, nothing is reported lost after it was acked; an ack of a packet
- * never sent is refused and changes nothing; bytes_in_flight equals the sum over the store; the
- * timer never goes backwards past now without being serviceable; every allocation is freed.
+ * sent, or an ack of numbers skipped (never recorded), or fire the timer after some time; a send
+ * that finds the store full may evict the oldest packets).  Invariants (abort() on violation): no
+ * packet's data is reported acked twice or lost twice, nothing is reported lost after it was acked;
+ * an ack of a packet never sent is refused and changes nothing; bytes_in_flight equals the sum over
+ * the store; the timer never goes backwards past now without being serviceable; after an ack of
+ * unrecorded numbers nothing the packet threshold condemns is left; an eviction always makes room;
+ * every allocation is freed.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -66,7 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		switch (op & 3) {
 		case 0: { /* send, maybe skipping numbers */
 			uint64_t next = pn + (op >> 2) % 3;
-			if (next >= MAXPN || !konce_recovery_can_send(&r, next))
+			if (next >= MAXPN)
+				break;
+			if (!konce_recovery_can_send(&r, next) && (op & 0x20)) {
+				/* a probe that must go: the oldest packets make room */
+				konce_recovery_evict(&r, next, &res);
+				if (!konce_recovery_can_send(&r, next))
+					abort();
+			}
+			if (!konce_recovery_can_send(&r, next))
 				break;
 			konce_sent_packet p = {.pn = next, .time_sent = now, .bytes = 100u + (op >> 4) * 60u,
 					       .ack_eliciting = (op & 0x40) != 0 || (op & 0x80) == 0,
@@ -95,6 +106,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		case 2: { /* an ack shaped around what was sent: up to 4 ranges below largest_sent */
 			if (r.largest_sent == 0 || i + 4 > n)
 				break;
+			if (op & 0x80) {
+				/* an ack of numbers the store never recorded (the skipped ones), up to l */
+				uint64_t back = d[i++] % 4, l = pn - 1 > back ? pn - 1 - back : 1;
+				konce_recovery_on_unrecorded_ack(&r, l, now, &res);
+				for (size_t k = 0; k < r.cap; k++)
+					if (r.slots[k].pn && r.slots[k].pn + r.packet_threshold <= r.largest_acked)
+						abort(); /* the packet threshold declared these lost */
+				break;
+			}
 			konce_ack a = {.ack_delay_us = d[i] * 100u, .nranges = 0};
 			uint64_t hi = r.largest_sent - (r.largest_sent > d[i] % 4 ? d[i] % 4 : 0);
 			for (int k = 0; k < 4 && hi >= 1; k++) {

@@ -166,7 +166,10 @@ bool sim_host_busy(const sim_host *h);
 
 /* Sends len bytes from the host's address and from_port to `to`.  The data is copied.  0 once the
  * datagram is on its way (it may still be lost: see the counters), -EMSGSIZE (> SIM_MAX_DATAGRAM),
- * -EINVAL, -EHOSTUNREACH (no host or NAT holds the destination address; counted dropped_noroute).
+ * -EINVAL, -EHOSTUNREACH (a host on the internet, and no host or NAT holds the destination
+ * address; counted dropped_noroute).  A host behind a NAT has a default route through it: its
+ * datagram to an address that exists nowhere returns 0, is mapped by every NAT on the way out (a
+ * sequential allocator spends a port on it) and is counted dropped_noroute beyond them.
  * Sending needs no bound port, but replies to an unbound port are dropped. */
 int sim_send(sim *s, sim_host *h, uint16_t from_port, const konce_addr *to, const void *pkt,
 	     size_t len);

@@ -229,7 +229,10 @@ static int send_common(sim *s, sim_host *h, const konce_addr *from, const konce_
 	h->tx.sent++;
 	h->tx.bytes_sent += len;
 	sim_trace_emit(s, SIM_TR_SEND, h, from, to, len, NULL);
-	if (!route_exists(s, h->realm, to)) {
+	/* A host behind a NAT has a default route through it: a datagram to an address that exists
+	 * nowhere still leaves through the NATs, which map it (a sequential allocator spends a port
+	 * on it, as nftables does in netsim), and dies beyond them (sim_pkt_depart). */
+	if (h->realm == 0 && !route_exists(s, h->realm, to)) {
 		sim_pkt_drop(s, p, SIM_DROP_NOROUTE, NULL);
 		return -EHOSTUNREACH;
 	}

@@ -220,6 +220,48 @@ static void test_port_allocation(void **state)
 	sim_free(w.s);
 }
 
+/* What nftables does in netsim (symmetric-sequential preset, measured with udpecho): "who" to the
+ * reflector from port p, then datagrams to 10.2.0.2:7807 and 10.2.0.2:7808 (a private address on
+ * another LAN, which no router on the internet delivers), then "who" to another reflector port
+ * comes from p + 3.  The router translates every new destination, reachable or not, so each
+ * spends a port; an unsolicited inbound datagram spends none. */
+static void test_unreachable_spends_port(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 4) {
+		sim_nat_cfg cfg = sim_nat_preset(SIM_NAT_SYMMETRIC_SEQUENTIAL);
+		net w;
+		net_init(&w, seed, &cfg);
+		konce_addr first = out(&w, 0, 1), lan, lan2;
+		SIM_ASSERT(w.s, konce_addr_parse(&lan, "10.2.0.2:7807") == 0);
+		SIM_ASSERT(w.s, konce_addr_parse(&lan2, "10.2.0.2:7808") == 0);
+		uint64_t noroute = sim_host_tx(w.C.h)->dropped_noroute;
+		SIM_ASSERT_EQ(w.s, sim_send(w.s, w.C.h, 4000, &lan, "x", 1), 0);
+		SIM_ASSERT_EQ(w.s, sim_send(w.s, w.C.h, 4000, &lan2, "x", 1), 0);
+		SIM_ASSERT_EQ(w.s, sim_send(w.s, w.C.h, 4000, &lan, "x", 1), 0); /* its mapping exists */
+		sim_run_for(w.s, 100 * SIM_MS);
+		SIM_ASSERT_EQ(w.s, sim_host_tx(w.C.h)->dropped_noroute, noroute + 3);
+		/* unsolicited datagrams from outside to the next ports spend nothing */
+		for (uint16_t k = 4; k <= 6; k++) {
+			konce_addr m = first;
+			m.port = (uint16_t)(first.port + k);
+			SIM_ASSERT(w.s, !in(&w, 1, 1, &m));
+		}
+		konce_addr next = out(&w, 0, 2);
+		uint32_t want = (uint32_t)first.port + 3;
+		SIM_ASSERT_EQ(w.s, next.port, want > 65535 ? want - 65536 + 1024 : want); /* wraps to 1024 */
+		sim_free(w.s);
+	}
+	/* a host on the internet has no NAT to go through: no route, as before */
+	sim_nat_cfg cfg = sim_nat_preset(SIM_NAT_SYMMETRIC_SEQUENTIAL);
+	net w;
+	net_init(&w, 1, &cfg);
+	konce_addr lan;
+	assert_int_equal(konce_addr_parse(&lan, "10.2.0.2:7807"), 0);
+	assert_int_equal(sim_send(w.s, w.S[0].h, 1, &lan, "x", 1), -EHOSTUNREACH);
+	sim_free(w.s);
+}
+
 static void test_address_dependent_mapping(void **state)
 {
 	sim_nat_cfg cfg = sim_nat_preset(SIM_NAT_RESTRICTED_CONE);
@@ -536,6 +578,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_presets_mapping_and_filtering),
 		cmocka_unit_test(test_port_allocation),
+		cmocka_unit_test(test_unreachable_spends_port),
 		cmocka_unit_test(test_address_dependent_mapping),
 		cmocka_unit_test(test_mapping_timeout),
 		cmocka_unit_test(test_flush),

@@ -140,7 +140,8 @@ static void punch_intro(tp_peer *p, const konce_rdvc_event *e, uint64_t now)
 	if (memcmp(e->peer, p->other, KONCE_WIRE_KEY) != 0)
 		return;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
-				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(p->rc)};
+				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(p->rc),
+				.self_spent = p->self_spent};
 	konce_punch_start(p->pu, &in, now);
 }
 

@@ -60,6 +60,7 @@ typedef struct tp_peer {
 	unsigned probes_refused;
 	uint64_t first_probe_at; /* when the first probe (not ack) of the last attempt left */
 	uint64_t first_probe_intro;
+	unsigned self_spent; /* told to the punch core: mappings our NAT made since registering */
 } tp_peer;
 
 void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rdv_cfg *cfg);

@@ -91,6 +91,14 @@ static void test_gather(void **state)
 	assert_int_equal(konce_cand_gather(c, 2, host, 2, refl, 2, mapped, 1), 2);
 }
 
+static bool same_targets(const konce_target *a, const konce_target *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i].sock != b[i].sock || a[i].type != b[i].type || !konce_addr_eq(&a[i].addr, &b[i].addr))
+			return false;
+	return true;
+}
+
 static void test_target_order(void **state)
 {
 	(void)state;
@@ -100,14 +108,14 @@ static void test_target_order(void **state)
 			   {KONCE_CAND_MAPPED, addr("198.51.100.7:30000")}};
 	konce_natinfo eim = {KONCE_NATMAP_EIM, 0, 4002}, seq = {KONCE_NATMAP_EDM_SEQ, 1, 4002};
 	konce_target t[KONCE_CAND_MAX_TARGETS];
-	unsigned n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim);
+	unsigned n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, NULL, 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(t[0].type, KONCE_CAND_HOST);
 	assert_int_equal(t[1].type, KONCE_CAND_MAPPED);
 	assert_int_equal(t[2].type, KONCE_CAND_REFLEXIVE);
 	assert_int_equal(t[2].addr.port, 4001);
 	/* a sequential peer: the predicted window comes before the reflexive addresses */
-	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq);
+	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, NULL, 0);
 	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
 	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++) {
 		assert_int_equal(t[2 + i].type, KONCE_CAND_PREDICTED);
@@ -115,12 +123,44 @@ static void test_target_order(void **state)
 		assert_int_equal(t[2 + i].sock, 0);
 	}
 	assert_int_equal(t[2 + KONCE_PREDICT_WINDOW].type, KONCE_CAND_REFLEXIVE);
+	/* our own NAT EIM (no port shifts on our side): the same order */
+	konce_target u[KONCE_CAND_MAX_TARGETS];
+	assert_int_equal(konce_cand_targets(u, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &eim, 0), n);
+	assert_true(same_targets(u, t, n));
+	/* both EDM, the peer sequential: the window first, so that each side's first new mappings
+	 * are made toward the other's predicted ports; then host, mapped, reflexive */
+	konce_natinfo self_seq = {KONCE_NATMAP_EDM_SEQ, 1, 20000}, self_rnd = {KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 0);
+	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
+	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++) {
+		assert_int_equal(t[i].type, KONCE_CAND_PREDICTED);
+		assert_int_equal(t[i].addr.port, 4003 + i);
+	}
+	assert_int_equal(t[KONCE_PREDICT_WINDOW].type, KONCE_CAND_HOST);
+	assert_int_equal(t[KONCE_PREDICT_WINDOW + 1].type, KONCE_CAND_MAPPED);
+	assert_int_equal(t[KONCE_PREDICT_WINDOW + 2].type, KONCE_CAND_REFLEXIVE);
+	assert_int_equal(t[KONCE_PREDICT_WINDOW + 2].addr.port, 4001);
+	assert_int_equal(konce_cand_targets(u, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_rnd, 0), n);
+	assert_true(same_targets(u, t, n));
+	/* our sequential NAT spent a port since its registration: skip one of the peer's ports too */
+	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 1);
+	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
+	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++)
+		assert_int_equal(t[i].addr.port, 4004 + i);
+	/* only our own sequential allocator shifts; the skip is bounded by the window */
+	assert_int_equal(konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_rnd, 5), n);
+	assert_int_equal(t[0].addr.port, 4003);
+	assert_int_equal(konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 1000), n);
+	assert_int_equal(t[0].addr.port, 4003 + KONCE_PREDICT_WINDOW);
+	/* a non-sequential peer has no window: the usual order whatever our NAT */
+	assert_int_equal(konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, &self_seq, 0), 4);
+	assert_int_equal(t[0].type, KONCE_CAND_HOST);
 	/* bounded by cap */
-	assert_int_equal(konce_cand_targets(t, 3, c, 4, &seq), 3);
+	assert_int_equal(konce_cand_targets(t, 3, c, 4, &seq, NULL, 0), 3);
 	/* add_target de-duplicates by (sock, addr) */
 	konce_target x = {0, c[1].addr, KONCE_CAND_PEER_REFLEXIVE};
 	n = 4;
-	konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim);
+	konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, NULL, 0);
 	assert_false(konce_cand_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
 	x.sock = 3;
 	assert_true(konce_cand_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));

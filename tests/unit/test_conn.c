@@ -1,6 +1,6 @@
 /* test_conn.c - one session's reliability state, two konce_conns wired back to back (no
  * session, no crypto): presence vs channel, ack-only packets, refusal of a too-large message,
- * keepalive, the message timeout, and the estimate of when an outcome is known. */
+ * keepalive, the message timeout, the estimate of when an outcome is known, and a path reset. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -196,12 +196,70 @@ static void test_keepalive_and_timeout(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+static bool drop_all(uint64_t pn)
+{
+	(void)pn;
+	return true;
+}
+
+/* A transfer, then 5 s in which nothing arrives (the probe timeout backs off, the losses collapse
+ * the window), then konce_conn_path_reset: the window and RTT start afresh, two probes are due at
+ * once, and the outage's packets, declared lost afterwards, are not taken as congestion. */
+static void test_path_reset(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 4);
+	side a = {0}, b = {0};
+	make(&a, &te, 1 << 20);
+	make(&b, &te, 1 << 20);
+	uint64_t now = 0;
+	static uint8_t msg[300000];
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 1, now), 0);
+	exchange(&a, &b, &now, 300 * MS);
+	assert_int_equal(a.delivered, 0);
+	uint64_t end = now + 5000 * MS;
+	while (now < end) {
+		now += 10 * MS;
+		assert_true(konce_conn_tick(a.c, now));
+		konce_conn_tick(b.c, now);
+		deliver(&a, &b, &now, drop_all);
+		deliver(&b, &a, &now, drop_all);
+	}
+	assert_true(a.c->rec.pto_count > 2);
+	assert_true(a.c->rec.eliciting_in_flight > 0);
+	konce_conn_path_reset(a.c, now);
+	assert_int_equal(a.c->rec.pto_count, 0);
+	assert_int_equal(a.c->probes_due, 2);
+	assert_int_equal(a.c->rec.rtt.smoothed, KONCE_INITIAL_RTT_US);
+	assert_int_equal(a.c->cc.cwnd, konce_cc_initial_window(KONCE_CONN_MSS));
+	assert_int_equal(a.c->cc.ssthresh, UINT64_MAX);
+	assert_int_equal(a.c->cc.bytes_in_flight, a.c->rec.bytes_in_flight);
+	assert_int_equal(konce_conn_next_timer(a.c, now), now);
+	assert_true(deliver(&a, &b, &now, NULL) >= 1);
+	exchange(&a, &b, &now, now + 5000 * MS);
+	assert_int_equal(a.delivered, 1);
+	assert_int_equal(b.messages, 1);
+	assert_int_equal(b.last_len, sizeof msg);
+	/* no loss on the new path: still in slow start, the window only grew */
+	assert_int_equal(a.c->cc.ssthresh, UINT64_MAX);
+	assert_true(a.c->cc.cwnd > konce_cc_initial_window(KONCE_CONN_MSS));
+	assert_int_equal(a.c->cc.bytes_in_flight, a.c->rec.bytes_in_flight);
+	/* nothing outstanding: a reset asks for no probe */
+	konce_conn_path_reset(a.c, now);
+	assert_int_equal(a.c->probes_due, 0);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_presence_then_channel),
 		cmocka_unit_test(test_refuse_too_large),
 		cmocka_unit_test(test_keepalive_and_timeout),
+		cmocka_unit_test(test_path_reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -295,11 +295,13 @@ static void test_keepalive_period(void **state)
 	konce_punch_free(r.p);
 }
 
+/* The controlled side (the higher key) follows a probe from a new address at once: it probes it,
+ * and moves the path when the new address answers. */
 static void test_rebinding(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
+	rig_init(&r, high, low);
 	konce_punch_start(r.p, &r.in, 0);
 	run_to(&r, 60 * MS);
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
@@ -318,6 +320,51 @@ static void test_rebinding(void **state)
 	konce_punch_input(r.p, 0, &moved, true, 77, r.out[n + 1].seq, r.now + 20 * MS);
 	konce_punch_path(r.p, &sock, &path);
 	assert_true(konce_addr_eq(&path, &moved));
+	assert_int_equal(konce_punch_counters(r.p)->rebinds, 1);
+	/* a rebind sends no extra probes: the peer probed us from there, and extra probes from both
+	 * sides of a rebind would start the next one */
+	drain(&r);
+	n = r.nout;
+	run_to(&r, r.now + 500 * MS);
+	assert_int_equal(r.nout, n);
+	konce_punch_free(r.p);
+}
+
+/* The controlling side (the lower key) keeps its path while it answers: the peer may just hold
+ * another valid pair of the same attempt (two sequential NATs have 16), and if both sides
+ * followed each other's probes they would swap pairs for ever.  Only when a keepalive goes
+ * unanswered does it probe the new address, and move there when it answers. */
+static void test_rebinding_controlling(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	run_to(&r, r.now + 500 * MS); /* the extra probes */
+	unsigned n = r.nout;
+	konce_addr moved = addr("198.51.100.7:4555");
+	konce_punch_input(r.p, 0, &moved, false, 77, 9, r.now);
+	drain(&r);
+	assert_int_equal(r.nout, n + 1); /* only the ack */
+	assert_true(r.out[n].ack);
+	/* the keepalive goes to the path alone, and is answered: nothing moves */
+	run_to(&r, r.now + KONCE_PATH_KEEPALIVE_MS * MS);
+	assert_int_equal(r.nout, n + 2);
+	assert_true(konce_addr_eq(&r.out[n + 1].to, &r.cand[1].addr));
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, r.out[n + 1].seq, r.now + 20 * MS);
+	/* the next one is not answered: its retry probes the path and the new address */
+	run_to(&r, r.now + (KONCE_PATH_KEEPALIVE_MS + KONCE_PATH_PROBE_RETRY_MS + 100) * MS);
+	assert_int_equal(r.nout, n + 5);
+	assert_true(konce_addr_eq(&r.out[n + 2].to, &r.cand[1].addr));
+	assert_true(konce_addr_eq(&r.out[n + 3].to, &r.cand[1].addr));
+	assert_true(!r.out[n + 4].ack && konce_addr_eq(&r.out[n + 4].to, &moved));
+	konce_punch_input(r.p, 0, &moved, true, 77, r.out[n + 4].seq, r.now + 20 * MS);
+	unsigned sock;
+	konce_addr path;
+	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &moved));
 	assert_int_equal(konce_punch_counters(r.p)->rebinds, 1);
 	konce_punch_free(r.p);
 }
@@ -438,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_loss),
 		cmocka_unit_test(test_keepalive_period),
 		cmocka_unit_test(test_rebinding),
+		cmocka_unit_test(test_rebinding_controlling),
 		cmocka_unit_test(test_birthday),
 		cmocka_unit_test(test_bad_start),
 		cmocka_unit_test(test_relay_heard_and_duplicates),

@@ -1,5 +1,6 @@
 /* test_recovery.c - packet-threshold loss (with recvtrack producing the acks), time-threshold
- * loss, probe timeout with backoff, the bounded store, and "nothing acknowledged is sent again". */
+ * loss, probe timeout with backoff, the bounded store, and "nothing acknowledged is sent again";
+ * acks of packets the store never recorded, and eviction from a full store. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -399,6 +400,99 @@ static void test_non_eliciting_not_timed(void **state)
 	assert_int_equal(r.bytes_in_flight, 0);
 }
 
+/* An outage: packets 2..9 (recorded) are all lost, then the caller sends ACK-only packets 10..30
+ * that the store never sees.  The peer acking 20 declares 2..9 lost (20 >= 9 + 3), ends the probe
+ * backoff and frees the ring; an ack of a number already covered changes nothing. */
+static void test_unrecorded_ack(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[8];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 8, &l);
+	send_pkt(&r, 1, 0);
+	konce_ack a = ack_of(1, 1);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 50 * MS, &res), 0);
+	for (uint64_t pn = 2; pn <= 9; pn++)
+		send_pkt(&r, pn, 100 * MS);
+	assert_int_equal(konce_recovery_on_timeout(&r, 10000 * MS, &res), KONCE_RECOVERY_TIMER_PROBE);
+	assert_int_equal(r.pto_count, 1);
+	assert_false(konce_recovery_can_send(&r, 31));
+	konce_recovery_on_unrecorded_ack(&r, 20, 10100 * MS, &res);
+	assert_int_equal(res.nlost, 8);
+	assert_int_equal(res.lost_bytes, 8000);
+	assert_int_equal(res.nacked, 0);
+	assert_int_equal(l.nlost, 8);
+	for (uint64_t pn = 2; pn <= 9; pn++)
+		assert_int_equal(l.lost[pn], 1);
+	assert_int_equal(r.largest_acked, 20);
+	assert_int_equal(r.pto_count, 0);
+	assert_int_equal(r.bytes_in_flight, 0);
+	assert_int_equal(r.eliciting_in_flight, 0);
+	assert_true(konce_recovery_can_send(&r, 31));
+	/* stale: nothing changes */
+	konce_recovery_on_unrecorded_ack(&r, 15, 10200 * MS, &res);
+	assert_int_equal(res.nlost, 0);
+	assert_int_equal(r.largest_acked, 20);
+	/* the next recorded packet is tracked and acked as usual */
+	send_pkt(&r, 31, 10300 * MS);
+	a = ack_of(31, 31);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 10350 * MS, &res), 0);
+	assert_int_equal(res.nacked, 1);
+	assert_int_equal(l.acked[31], 1);
+
+	/* Only the thresholds decide: an ack of 10 declares 2..7 lost by count (10 >= 7 + 3); 8 and 9,
+	 * sent 10 ms ago, wait for the time threshold. */
+	setup(&r, slots, 8, &l);
+	send_pkt(&r, 1, 0);
+	a = ack_of(1, 1);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 50 * MS, &res), 0);
+	for (uint64_t pn = 2; pn <= 9; pn++)
+		send_pkt(&r, pn, 100 * MS);
+	konce_recovery_on_unrecorded_ack(&r, 10, 110 * MS, &res);
+	assert_int_equal(res.nlost, 6);
+	assert_int_equal(l.lost[7], 1);
+	assert_int_equal(l.lost[8], 0);
+	assert_int_equal(l.lost[9], 0);
+	assert_true(konce_recovery_timer(&r) != KONCE_RECOVERY_NEVER);
+}
+
+/* A full ring and a probe to send: the oldest packets are declared lost, just enough of them. */
+static void test_evict(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[8];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 8, &l);
+	for (uint64_t pn = 1; pn <= 8; pn += 2)
+		send_pkt(&r, pn, 0); /* 1, 3, 5, 7: the even numbers were ACK-only */
+	assert_true(konce_recovery_can_send(&r, 8));
+	assert_false(konce_recovery_can_send(&r, 12));
+	konce_recovery_evict(&r, 12, &res);
+	assert_int_equal(res.nlost, 2); /* 1 and 3: the oldest is then 5, and 12 - 5 < 8 */
+	assert_int_equal(l.lost[1], 1);
+	assert_int_equal(l.lost[3], 1);
+	assert_int_equal(l.lost[5], 0);
+	assert_int_equal(r.oldest, 5);
+	assert_int_equal(r.bytes_in_flight, 2000);
+	assert_true(konce_recovery_can_send(&r, 12));
+	/* room already: nothing evicted */
+	konce_recovery_evict(&r, 12, &res);
+	assert_int_equal(res.nlost, 0);
+	/* an ack of an evicted packet reports nothing (its data was handed back as lost) */
+	send_pkt(&r, 10, 5 * MS);
+	konce_ack a = ack_of(1, 10);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 10 * MS, &res), 0);
+	assert_int_equal(l.acked[1], 0);
+	assert_int_equal(l.acked[5], 1);
+	assert_int_equal(l.acked[10], 1);
+	assert_int_equal(res.nspurious, 0);
+	assert_int_equal(r.bytes_in_flight, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +505,8 @@ int main(void)
 		cmocka_unit_test(test_bounded_store),
 		cmocka_unit_test(test_persistent_congestion),
 		cmocka_unit_test(test_non_eliciting_not_timed),
+		cmocka_unit_test(test_unrecorded_ack),
+		cmocka_unit_test(test_evict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

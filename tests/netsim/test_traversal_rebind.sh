@@ -1,9 +1,4 @@
 #!/usr/bin/env bash
-# NOT RUN BY `make test` (named repro_*, not test_*): it reproduces a known bug and fails today.
-# After a NAT flush in the middle of a 10 MiB transfer the data stalls, the message does arrive (~25 s),
-# but the reply never comes back and the session closes idle ~30 s after the flush (see
-# docs/TRAVERSAL.md, "Known failures").  Run it by hand: bash tests/netsim/repro_traversal_rebind.sh
-#
 # Rebinding under traversal (issue 7, "What must be shown": a session survives `netsim nat flush`
 # in the middle of a transfer of a 10 MiB message, which arrives intact):
 #
@@ -29,12 +24,15 @@
 #   - pings after the transfer are answered, and `konce path` on A shows the recovery.
 # TRAVERSAL_REBIND_FLUSH=0 is a control run: the same transfer without the flush.
 #
-# KNOWN FAILURE (kept asserted; node/ is not this test's to change): the traversal recovers (A's
-# trace: lost -> relayed -> re-introduced -> direct at A's new mapping, ~14 s after the flush) and
-# B receives all 10485760 bytes (~23 s), but B's reply never reaches A: A receives nothing from B
-# between the end of the transfer and B's CLOSE (reason 0x103, KONCE_FAIL_IDLE from
-# ep_msg.c's "no ack progress for msg_timeout") about 30 s (KONCE_MSG_TIMEOUT_MS) after the flush,
-# so `konce send` fails with ECONNRESET.  The control run (no flush) replies in ~5 s.
+# This used to fail (docs/TRAVERSAL.md, "Keepalive and rebinding"): the traversal recovered and B
+# received the whole message, but B's reply never left B.  B only ever received, so its reliability
+# state is a presence with a 16-slot sent-packet ring (node/conn.h); its PINGs and probes of the
+# outage, all lost, filled that ring, and the acks A sent afterwards covered only B's ACK-only
+# packets, which the ring does not record: nothing was declared lost, nothing ack-eliciting could
+# leave B again, and B closed the session (0x103) at msg_timeout, 30 s after the flush.  Fixed in
+# node/recovery.c and node/conn.c; tests/sim/test_msg_outage.c is the deterministic regression.
+# The test prints the recovery timeline: when A's path was lost, relayed, direct again, and when
+# the data and the reply came.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
@@ -102,16 +100,45 @@ check "the transfer is under way and not finished when the NAT is flushed (B: $(
 	kill -0 "$spid"
 fms=$((($(date +%s%N) - t0) / 1000000))
 if [ "${TRAVERSAL_REBIND_FLUSH:-1}" = 1 ]; then
-	"$NETSIM" nat --name "$run" nat1 flush || fail "netsim nat nat1 flush failed"
+	# A's external port toward B in nat1's conntrack (netsim puts each NAT generation in its own
+	# conntrack zone, so a flush shows as a new entry in a new zone)
+	aport() {
+		"$NETSIM" exec --name "$run" nat1 -- cat /proc/net/nf_conntrack 2>/dev/null |
+			grep -E "src=$aip dst=${old%:*} sport=7807 .* zone=" |
+			sed -E 's/.*dport=([0-9]+) .*zone=([0-9]+).*/\2:\1/' | sort -t: -k1,1n | tail -n 1
+	}
+	p0=$(aport) p1=''
+	moved() { [ -n "$p1" ] && [ "${p1%:*}" != "${p0%:*}" ] && [ "${p1#*:}" != "${p0#*:}" ]; }
+	for try in 1 2 3; do
+		"$NETSIM" nat --name "$run" nat1 flush || fail "netsim nat nat1 flush failed"
+		for _ in $(seq 20); do
+			p1=$(aport)
+			moved && break
+			sleep 0.05
+		done
+		echo "     flush $try: nat1's mapping of A toward B (zone:port) was $p0, is ${p1:-none}"
+		moved && break
+		p0=${p1:-$p0}
+	done
 	echo "     flushed nat1 ${fms} ms into the transfer, after $((rx - rx0)) DATA packets reached B"
+	check "the flush gave A a new external port toward B" moved
 else
 	echo "     control run: NO flush (${fms} ms into the transfer, $((rx - rx0)) DATA packets at B)"
 fi
-# a timeline until the send returns: A's path state toward B and both DATA counters
+# a timeline until the send returns: A's path state toward B and both DATA counters; it notes
+# when A first saw the path relayed, direct again, and B's DATA counter moving again after that
+t_relayed='' t_direct='' t_flowing='' rx_direct=''
 while kill -0 "$spid" 2>/dev/null; do
 	sleep 1
 	st=$(kcli "$run" a A path --json "$kb" | jq -r '"\(.state) \(.path)"')
-	echo "     t=$((($(date +%s%N) - t0) / 1000000)) ms: A sees B $st; data_rx A $(kcli "$run" a A status --json | jq -r .counters.data_rx), B $(counter data_rx)"
+	now=$((($(date +%s%N) - t0) / 1000000))
+	rxb=$(counter data_rx)
+	echo "     t=$now ms: A sees B $st; data_rx A $(kcli "$run" a A status --json | jq -r .counters.data_rx), B $rxb"
+	case $st in
+	relayed*) [ -n "$t_relayed" ] || t_relayed=$now ;;
+	direct*) [ -z "$t_relayed" ] || [ -n "$t_direct" ] || { t_direct=$now rx_direct=$rxb; } ;;
+	esac
+	[ -z "$rx_direct" ] || [ -n "$t_flowing" ] || [ $((rxb - rx_direct)) -lt 100 ] || t_flowing=$now
 done
 wait "$spid"
 src=$?
@@ -142,8 +169,15 @@ check "2 of 2 pings answered after the flush" jqt "$out" '.sent == 2 and .receiv
 out=$(kcli "$run" a A path --json "$kb") || fail "path failed"
 echo "     A's trace after: $(jq -c '{state, path, probes, datagrams}' <<<"$out")"
 echo "     path before the flush $old, now $(jq -r .path <<<"$out") ($(jq -r .state <<<"$out"))"
+if [ "${TRAVERSAL_REBIND_FLUSH:-1}" = 1 ]; then
+	check "A's trace counts the lost direct path, and the path is direct again" \
+		jqt "$out" '.probes.lost >= 1 and .state == "direct"'
+fi
 kcli "$run" a A path "$kb" | sed 's/^/     A: /'
 grep -E "direct path|relay|lost|rebind|rendezvous sees" "$KTMP/$run.A.err" | sed 's/^/     A log: /'
 for n in A B R1 R2; do kstop "$run" "$n"; done
 echo "ok   every node exits 0 on SIGTERM"
-echo "10 MiB message across a NAT flush: ${ms} ms in all, flushed at ${fms} ms"
+since() { [ -n "$1" ] && echo "$(($1 - fms)) ms" || echo "not seen"; }
+echo "10 MiB message across a NAT flush: ${ms} ms in all, flushed at ${fms} ms; after the flush:" \
+	"relayed $(since "$t_relayed"), direct again $(since "$t_direct"), DATA flowing again" \
+	"$(since "$t_flowing"), replied $((ms - fms)) ms (sampled once a second)"
