@@ -1,7 +1,8 @@
 /* test_traversal_matrix.c - NAT traversal between every pair of NAT kinds, on the simulator.
  *
  * For each unordered pair of {public, full-cone, restricted-cone, port-restricted-cone, symmetric,
- * symmetric-sequential, cgnat (a port-restricted NAT behind another)} and each seed: two peers
+ * symmetric-sequential, cgnat (a port-restricted NAT behind another), port-mapped (netsim's upnp
+ * and natpmp: a port-restricted cone whose lease is registered as a candidate)} and each seed: two peers
  * register with two public rendezvous (R1 is the primary, R2 only reveals mapping behaviour), one
  * asks R1 for the other, both punch, and each side sends MATRIX_MSG acked messages over whatever
  * path it has (direct, or relayed through R1).  Links lose 1% of datagrams, duplicate 0.5% and
@@ -17,6 +18,8 @@
  *       F(e) is APDF and d sequential: direct, by predicting d's next ports;
  *       F(e) is APDF and d random: birthday probing, direct with probability ~64% per attempt,
  *       so either outcome is allowed; connectivity is still required.
+ *   - either side port-mapped: direct (the lease forwards whatever reaches it; against a symmetric
+ *     peer the path must be the lease itself, asserted).
  *   - both EDM: both sequential: direct (each predicts the other; the k-th new mappings meet);
  *     otherwise impossible: relay.
  * Asserted per run: 100% of messages acked both ways; DIRECT at the end (and direct messages
@@ -40,17 +43,25 @@
 #define MS SIM_MS
 #define SEC SIM_SEC
 
-enum kind { K_PUBLIC, K_FULL, K_RESTRICTED, K_PORT_RESTRICTED, K_SYMMETRIC, K_SYMSEQ, K_CGNAT, NKIND };
+enum kind { K_PUBLIC, K_FULL, K_RESTRICTED, K_PORT_RESTRICTED, K_SYMMETRIC, K_SYMSEQ, K_CGNAT, K_MAPPED, NKIND };
 static const char *const kind_name[NKIND] = {"public", "full-cone", "restricted", "port-restr",
-					     "symmetric", "sym-seq", "cgnat"};
+					     "symmetric", "sym-seq", "cgnat", "port-mapped"};
+/* The external port of K_MAPPED's lease (distinct from TP_MAIN_PORT, so that only the lease, not a
+ * preserved port, can explain an inbound probe). */
+enum { MAPPED_EXT_PORT = 41641 };
 enum expect { E_DIRECT, E_BIRTHDAY, E_RELAY };
 enum { TP_MSG = 5, MATRIX_MSG = 48, RUN_FOR_S = 75 };
 
 static bool eim(enum kind k) { return k != K_SYMMETRIC && k != K_SYMSEQ; }
+static bool mapped(enum kind k) { return k == K_MAPPED; }
 static bool apdf(enum kind k) { return k == K_PORT_RESTRICTED || k == K_CGNAT || !eim(k); }
 
 static enum expect expected(enum kind a, enum kind b)
 {
+	/* a lease forwards everything sent to it, from anyone: the peer's probe to the port-mapped
+	 * candidate passes whatever the peer's own NAT does */
+	if (mapped(a) || mapped(b))
+		return E_DIRECT;
 	if (eim(a) && eim(b))
 		return E_DIRECT;
 	if (eim(a) != eim(b)) {
@@ -82,6 +93,19 @@ static sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
 		sim_nat *home = sim_nat_add_behind(s, cgn, mid, &c);
 		*nat_out = home;
 		return sim_host_add_behind(s, home, lan, NULL, NULL);
+	}
+	if (k == K_MAPPED) {
+		/* netsim's upnp and natpmp presets: a port-restricted cone with a port-mapping service.
+		 * The lease protocols (NAT-PMP, UPnP-IGD; node/portmap*.c, nat/portmap_policy.c) are
+		 * proven against real miniupnpd on netsim; here the lease they obtain is a static
+		 * forward, and run_pair registers it as the peer's port-mapped candidate. */
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		sim_nat *n = sim_nat_add(s, pub, &c);
+		*nat_out = n;
+		sim_host *h = sim_host_add_behind(s, n, lan, NULL, NULL);
+		if (h && sim_nat_forward(n, MAPPED_EXT_PORT, h, TP_MAIN_PORT))
+			return NULL;
+		return h;
 	}
 	static const enum sim_nat_preset map[] = {
 		[K_FULL] = SIM_NAT_FULL_CONE, [K_RESTRICTED] = SIM_NAT_RESTRICTED_CONE,
@@ -158,6 +182,15 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, 2, MATRIX_MSG, NULL, NULL);
 	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, 2, MATRIX_MSG, NULL, NULL);
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
+	/* a port-mapped side registers its lease, as node/node_trav.c does when the lease arrives */
+	if (ka == K_MAPPED) {
+		konce_addr m = sim_nat_public(na, MAPPED_EXT_PORT);
+		SIM_ASSERT_EQ(s, konce_rdvc_set_mapped(w.a.rc, &m, 1, sim_now(s)), 0);
+	}
+	if (kb == K_MAPPED) {
+		konce_addr m = sim_nat_public(nb, MAPPED_EXT_PORT);
+		SIM_ASSERT_EQ(s, konce_rdvc_set_mapped(w.b.rc, &m, 1, sim_now(s)), 0);
+	}
 	/* odd seeds: a asks for b; even seeds: b asks for a (the key order, which decides the
 	 * controlling side, is random either way) */
 	tp_peer *init = (seed & 1) ? &w.a : &w.b;
@@ -195,6 +228,17 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 					    ? w.a.sent_at[MATRIX_MSG - 1] : w.b.sent_at[MATRIX_MSG - 1];
 		if (da && w.a.last_direct_at + 2 * SEC < last_msg && w.b.last_direct_at + 2 * SEC < last_msg)
 			SIM_ASSERT(s, w.a.direct_rx > 0 && w.b.direct_rx > 0);
+	}
+	/* against a symmetric peer only the lease can explain a direct path (without it the pair
+	 * would be a birthday or relayed pair): the symmetric side's path is the lease itself */
+	for (int side = 0; side < 2; side++) {
+		enum kind me = side ? kb : ka, other = side ? ka : kb;
+		if (!mapped(other) || eim(me))
+			continue;
+		unsigned sock;
+		konce_addr path, lease = sim_nat_public(side ? na : nb, MAPPED_EXT_PORT);
+		SIM_ASSERT(s, konce_punch_path(side ? w.b.pu : w.a.pu, &sock, &path));
+		SIM_ASSERT(s, sock == 0 && konce_addr_eq(&path, &lease));
 	}
 	cell *c = &grid[ka][kb];
 	c->runs++;
