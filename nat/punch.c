@@ -108,7 +108,18 @@ static void push_ev(konce_punch *p, enum konce_punch_ev_type type, uint64_t now)
 
 static void probe(konce_punch *p, unsigned sock, const konce_addr *to)
 {
-	konce_punch_out o = {false, sock, *to, ++p->seq, p->intro_id, {{0}, 0}};
+	if (++p->seq == 0)
+		p->seq = 1; /* 0 is never a probe's: the node feeds HELLO copies with it (node_trav_hs.c) */
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, false};
+	p->c.probes++;
+	push_out(p, &o);
+}
+
+static void probe_birthday(konce_punch *p, unsigned sock, const konce_addr *to)
+{
+	if (++p->seq == 0)
+		p->seq = 1;
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, true};
 	p->c.probes++;
 	push_out(p, &o);
 }
@@ -131,9 +142,9 @@ static void probe_entry(konce_punch *p, unsigned i)
 	if (p->bday == BDAY_SPRAY) {
 		konce_addr a = p->bday_peer;
 		a.port = p->bday_ports[i];
-		probe(p, 0, &a);
+		probe_birthday(p, 0, &a);
 	} else {
-		probe(p, 1 + i, &p->bday_peer);
+		probe_birthday(p, 1 + i, &p->bday_peer);
 	}
 }
 
@@ -149,6 +160,13 @@ static bool is_target(const konce_punch *p, unsigned sock, const konce_addr *a)
 			if (p->bday_ports[i] == a->port)
 				return true;
 	return false;
+}
+
+uint64_t konce_punch_intro_id(const konce_punch *p) { return p->intro_id; }
+
+bool konce_punch_is_target(const konce_punch *p, unsigned sock, const konce_addr *a)
+{
+	return attempting(p) && is_target(p, sock, a);
 }
 
 static const konce_cand *first_reflexive(const konce_cand *c, unsigned n)
@@ -297,7 +315,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	}
 	p->c.probes_rx++;
 	p->attempt_rx++;
-	konce_punch_out a = {true, sock, *from, seq, intro_id, *from};
+	konce_punch_out a = {true, sock, *from, seq, intro_id, *from, false};
 	p->c.acks_sent++;
 	push_out(p, &a);
 	if (p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_RELAYED) {

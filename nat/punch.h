@@ -68,14 +68,17 @@
  *      probably lost) is retried after KONCE_UPGRADE_AFTER_LOSS_MS.
  *   5. Nothing is allocated after konce_punch_new(); queues are bounded and overflow is counted.
  *
- * How this maps onto the endpoint (later, once node/ runs traversal): a probe is the
- * simultaneous-open handshake packet, not PUNCH.  Both sides send their HELLO-equivalent opener to
- * every target on this schedule; each answers the other's opener; the side with the lower public
- * key is the initiator of the resulting single session (the other side's half-open state is
- * dropped), so "ack from X" is "the peer's authenticated handshake answer arrived from X".  A
- * keepalive is an authenticated PING on the session, its ack the ACK frame; konce_punch_heard() is
- * called for every authenticated packet on the path.  The intro id becomes part of the handshake's
- * associated data so a stale attempt cannot complete a new one.
+ * How this maps onto the endpoint (node/node_trav_hs.c; docs/TRAVERSAL.md "the handshake is the
+ * probe"): for the first attempt after an introduction a probe is a copy of the endpoint's HELLO
+ * (with the sender's key and the intro id in its padding), not PUNCH.  Both sides run a handshake
+ * to each other; each answers the other's HELLO with a COOKIE, and the endpoint's simultaneous-open
+ * tie-break (node/hs_simopen.c) leaves one session whose client is the lower key.  "Ack from X" is
+ * the peer's handshake answer that our endpoint accepted (a COOKIE matching our HELLO, an INITIATE
+ * or ACCEPT that opened) arriving from X; the node feeds a HELLO copy to konce_punch_input() with
+ * seq 0, which probes never use, and sends no PUNCH ack for it.  Birthday probes (out.birthday),
+ * keepalives, rebinding probes and upgrade attempts (the session exists) stay PUNCH.  The intro
+ * id rides in the HELLO copy but the handshake does not bind it (the COOKIE's MAC does not cover
+ * the padding); a stale attempt still cannot complete a new one, every handshake being fresh.
  */
 #ifndef KONCE_PUNCH_H
 #define KONCE_PUNCH_H
@@ -122,6 +125,7 @@ typedef struct konce_punch_out {
 	uint16_t seq;      /* probe number, or the one acked */
 	uint64_t intro_id; /* put in the packet */
 	konce_addr seen;   /* ack: the address the probe came from */
+	bool birthday;     /* a birthday probe (one of KONCE_PUNCH_BIRTHDAY random ports or sockets) */
 } konce_punch_out;
 
 /* What an introduction told us, and what we know of ourselves. */
@@ -171,6 +175,10 @@ enum konce_path_state konce_punch_state(const konce_punch *p);
 /* The verified pair; false unless DIRECT. */
 bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr);
 bool konce_punch_controlling(const konce_punch *p);
+/* True while an attempt runs and (sock, a) is one of its targets: where an ack may come from. */
+bool konce_punch_is_target(const konce_punch *p, unsigned sock, const konce_addr *a);
+/* The intro id of the current (or last) attempt. */
+uint64_t konce_punch_intro_id(const konce_punch *p);
 const struct konce_punch_counters *konce_punch_counters(const konce_punch *p);
 const char *konce_path_state_name(enum konce_path_state s);
 

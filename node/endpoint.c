@@ -447,6 +447,8 @@ static const struct {
 	C(init_bad_box2),
 	C(init_full),
 	C(accept_tx),
+	C(simopen_yielded),
+	C(simopen_merged),
 	C(cookie_unmatched),
 	C(cookie_bad),
 	C(cookie_pow_too_high),

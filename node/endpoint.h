@@ -140,6 +140,9 @@ struct konce_ep_counters {
 	uint64_t init_rx, init_bad_size, init_bad_version, init_stale, init_challenge_window,
 		init_dup_resent, init_dup_dropped, init_bad_mac, init_bad_pow, init_bad_box1,
 		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx;
+	/* server: an authenticated INITIATE met our own attempt toward its peer (simultaneous open):
+	 * dropped because our key is lower (we initiate), or our attempt became its session */
+	uint64_t simopen_yielded, simopen_merged;
 	/* client */
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
 		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed;
@@ -164,7 +167,10 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
 /* Opens a session to server_pk at `to`; msg (len <= KONCE_EP_MAX_FIRST_MESSAGE, may be empty)
  * rides in the INITIATE.  The client shows a key derived for server_pk from cfg->identity, or
  * cfg->identity itself if cfg->explicit_identity.  On 0, *conn names the session and exactly one
- * of ESTABLISHED or FAILED follows (unless konce_ep_close() ends it first).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * of ESTABLISHED or FAILED follows (unless konce_ep_close() ends it first).  Simultaneous open: if
+ * the peer dials us at the same time and both show the keys the other dials (explicit identity),
+ * the two handshakes make one session; on the side with the higher key it is the peer's, and this
+ * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */

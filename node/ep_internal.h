@@ -22,9 +22,18 @@
  *     |                                         |                 |
  *     +--------- konce_ep_close(), CLOSE frame, idle timeout: session freed (ep_sess_free) ----+
  *
+ * Simultaneous open (hs_simopen.c; both sides dial each other, showing the keys the other dials):
+ * an authenticated INITIATE from the peer of our own HELLO_SENT / INITIATE_SENT attempt is
+ *   dropped, if our key is the lower (we are the client; the peer serves our INITIATE), and
+ *   remembered in the accepted-challenge table with conn 0 so copies stop at check c;
+ *   served by the attempt itself otherwise: HELLO_SENT / INITIATE_SENT --> ACCEPT_PENDING (incoming,
+ *   same conn, slot, queued messages; a fresh server cid; the first message rides in the ACCEPT).
+ * A late copy after our ACCEPT (ESTABLISHED, its cookie issued before est_us) is dropped the same way.
+ *
  * Invariants:
  *  1. A konce_sess exists for a server only after an INITIATE passed every check (a-f), including
- *     decryption of box2; before that the server has allocated nothing for the peer.
+ *     decryption of box2; before that the server has allocated nothing for the peer.  The
+ *     simultaneous open allocates nothing at all: it reuses our own attempt's struct or drops.
  *  2. Every live konce_sess is in the cid table under scid, in ep->slots[slot], in the live list,
  *     and owns key slot `slot` of the slab; ep_sess_free() undoes all four and wipes the slot.
  *  3. The client's ephemeral secret and all DH results exist only inside konce_hs_client_cookie()
@@ -75,6 +84,7 @@ typedef struct konce_sess {
 	unsigned attempts;
 	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	uint64_t retry_at_us;
+	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
 	size_t first_len;
 	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs) */
@@ -191,8 +201,23 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* A HELLO_SENT attempt sends its HELLO now, to `to` (where the peer proved to be: hs_simopen.c). */
+void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us);
 /* Resend or fail; returns the session's next handshake deadline (UINT64_MAX when done). */
 uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* hs_simopen.c: the simultaneous open, decided after an INITIATE authenticated (checks a-f). */
+/* Our client handshake that makes this INITIATE (peer c_pub, asking for our key S, cookie issued
+ * at cookie_ms) the other half of a simultaneous open; NULL if none. */
+konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_KEY], const konce_identity *S,
+				  uint64_t cookie_ms);
+/* True if we (showing S) are the initiator against c_pub: the lower key. */
+bool konce_hs_simopen_initiator(const konce_identity *S, const uint8_t c_pub[KONCE_WIRE_KEY]);
+/* Turns our client attempt s into the server session of the peer's INITIATE (ACCEPT_PENDING). */
+void konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from, const uint8_t client_cid[KONCE_WIRE_CID],
+			    const uint8_t k_c2s[KONCE_WIRE_KEY], const uint8_t k_s2c[KONCE_WIRE_KEY], uint64_t now_us);
+/* After the merged session's events: its first message leaves in the ACCEPT, queued ones follow. */
+void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
 /* Grows the event ring (up to KONCE_EP_EVENT_RING_MAX); the slot for a new event or NULL. */
 konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);

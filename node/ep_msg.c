@@ -136,11 +136,28 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn *c = s->rel;
 	if (!c || (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING))
 		return;
-	if (s->state == KONCE_HS_ACCEPT_PENDING)
-		konce_hs_server_flush_accept(ep, s, NULL, 0);
+	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+	if (s->state == KONCE_HS_ACCEPT_PENDING) {
+		/* The first reliable packet rides in the ACCEPT (pn 1).  Sent as DATA behind it, it can
+		 * arrive first (a relay reorders) and be dropped as not ready until its retransmission. */
+		konce_sent_packet sp;
+		size_t n = now_us < s->blocked_until_us ? 0 : konce_conn_build(c, frames, sizeof frames, 1, now_us, &sp);
+		if (n == 0) {
+			/* nothing due: the ACCEPT waits for the application's reply (or leaves with the
+			 * next poll_datagram or timer) */
+			konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+			return;
+		}
+		unsigned before = ep->out_n;
+		konce_hs_server_flush_accept(ep, s, frames, n);
+		sodium_memzero(frames, n);
+		if (ep->out_n != before)
+			konce_conn_on_sent(c, &sp, ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap].len, now_us);
+		else
+			konce_conn_unbuild(c, &sp);
+	}
 	if (now_us < s->blocked_until_us)
 		return;
-	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
 	while (ep->out_n < ep->out_cap) {
 		konce_sent_packet sp;
 		uint64_t pn = s->sess.tx_pn;

@@ -48,6 +48,13 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 	return 0;
 }
 
+void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us)
+{
+	konce_path_init(&s->path, to);
+	s->hs_addr = *to;
+	send_hello(ep, s, now_us);
+}
+
 /* The first message and the group key are kept until the handshake ends, for a restart. */
 static void handshake_done(konce_ep *ep, konce_sess *s)
 {
@@ -211,13 +218,16 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	s->state = KONCE_HS_ESTABLISHED;
 	handshake_done(ep, s);
 	s->last_rx_us = now_us;
+	s->est_us = now_us;
 	konce_ep_arm(ep, now_us + ep->idle_us);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
 	}
-	if (konce_ep_frames(ep, s, plain, plen, from, 1, now_us))
+	uint32_t conn = s->conn;
+	konce_ep_msg_input(ep, s, 1, plain, plen, now_us); /* the server's first reliable packet may ride here */
+	if (konce_ep_frames(ep, s, plain, plen, from, 1, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
 		konce_ep_msg_flush(ep, s, now_us); /* messages queued during the handshake */
 	sodium_memzero(plain, plen);
 }

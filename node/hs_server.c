@@ -163,10 +163,10 @@ static void initiate_hash(uint8_t out[32], const uint8_t *pkt, size_t len)
 }
 
 static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, const konce_initiate *in, const konce_cookie_gen *gen,
-			    uint8_t c_pub[32], uint8_t k_c2s[32], uint8_t k_s2c[32], uint8_t *plain)
+			    uint8_t c_pub[32], const konce_identity **S, uint8_t k_c2s[32], uint8_t k_s2c[32],
+			    uint8_t *plain)
 {
-	const konce_identity *S;
-	switch (konce_hs_initiate_open(pkt, in, gen->esk, gen->epk, ep->server_ids, ep->n_server_ids, c_pub, &S,
+	switch (konce_hs_initiate_open(pkt, in, gen->esk, gen->epk, ep->server_ids, ep->n_server_ids, c_pub, S,
 				       k_c2s, k_s2c, plain)) {
 	case KONCE_HS_OPEN_OK:
 		if (konce_frame_validate(plain, in->box2_len - KONCE_WIRE_TAG, konce_ep_fext(ep)) == 0)
@@ -268,28 +268,54 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
 		uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
 	} x;
-	if (!initiate_crypto(ep, pkt, &in, gen, x.c_pub, x.k_c2s, x.k_s2c, x.plain)) {
+	const konce_identity *S = NULL;
+	if (!initiate_crypto(ep, pkt, &in, gen, x.c_pub, &S, x.k_c2s, x.k_s2c, x.plain)) {
 		sodium_memzero(&x, sizeof x);
 		goto out;
 	}
-	konce_sess *s = konce_ep_sess_new(ep, now_us);
-	if (!s) {
+	/* Authenticated.  Our own attempt toward this peer makes it a simultaneous open (hs_simopen.c):
+	 * the lower key's INITIATE wins, so either this one is dropped or our attempt becomes its
+	 * server session. */
+	konce_sess *s = konce_hs_simopen_find(ep, x.c_pub, S, in.server_time);
+	if (s && konce_hs_simopen_initiator(S, x.c_pub)) {
+		/* remembered as used with no session (conn 0): its retransmissions and replays stop at
+		 * check c, before the DH */
+		slot_e->challenge = in.challenge;
+		slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
+		slot_e->conn = 0;
+		initiate_hash(slot_e->hash, pkt, len);
+		ep->c.simopen_yielded++;
+		sodium_memzero(&x, sizeof x);
+		/* No COOKIE yet for our attempt: our HELLO (or its COOKIE) was lost, or we dial a stale
+		 * address.  The peer just proved it is at `from`: send our HELLO there now, instead of
+		 * dropping its INITIATEs until our retransmission (1 s) or timeout.  Once per
+		 * challenge: copies of this INITIATE stop at check c. */
+		if (s->state == KONCE_HS_HELLO_SENT)
+			konce_hs_client_redirect(ep, s, from, now_us);
+		goto out;
+	}
+	bool merged = s != NULL;
+	if (s) {
+		konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
+	} else if ((s = konce_ep_sess_new(ep, now_us))) {
+		s->incoming = true;
+		s->state = KONCE_HS_ACCEPT_PENDING;
+		s->hs_addr = *from;
+		memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
+		konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid,
+				   now_us);
+		konce_path_init(&s->path, from);
+		s->pend_next = ep->pend_head;
+		ep->pend_head = s;
+	} else {
 		sodium_memzero(&x, sizeof x);
 		ep->c.init_full++;
 		goto out;
 	}
-	s->incoming = true;
-	s->state = KONCE_HS_ACCEPT_PENDING;
-	s->hs_addr = *from;
-	memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
-	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid, now_us);
-	konce_path_init(&s->path, from);
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
 	slot_e->conn = s->conn;
 	initiate_hash(slot_e->hash, pkt, len);
-	s->pend_next = ep->pend_head;
-	ep->pend_head = s;
 	konce_ep_arm(ep, now_us);
 
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
@@ -298,8 +324,11 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = *from;
 	}
-	konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, 1, now_us);
+	uint32_t conn = s->conn;
+	bool live = konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, 1, now_us);
 	sodium_memzero(&x, sizeof x);
+	if (merged && live && konce_ep_sess_by_conn(ep, conn) == s)
+		konce_hs_simopen_first(ep, s, now_us);
 out:
 	charge(ep, from, cost, now_us);
 }

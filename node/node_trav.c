@@ -9,7 +9,9 @@
  *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second)
  *     DIRECT          -> the verified address, from the node's socket
  *     RELAYED, PROBING-> RELAY through the primary rendezvous, as a message on its session
- * The punch core's events (DIRECT, RELAY) release the held datagrams.
+ * The punch core's events (DIRECT, RELAY) release the held datagrams.  The first attempt's probes
+ * are copies of the endpoint's HELLO and its acks the peer's handshake answers; until a pair is
+ * verified, answers go to where the peer's handshake came from (node_trav_hs.c).
  *
  * Rendezvous messages ride as reliable KONCE_CLASS_RENDEZVOUS messages on sessions to the
  * configured rendezvous keys; the client core sees them as if they came from the configured
@@ -105,6 +107,20 @@ struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], 
 }
 
 static unsigned slot_of(struct node_trav *t, const struct tpeer *p) { return (unsigned)(p - t->peers); }
+
+void tpeer_vaddr(struct node_trav *t, const struct tpeer *p, konce_addr *a) { vaddr(a, slot_of(t, p)); }
+
+void tpeer_seen(struct node_trav *t, struct tpeer *p, const konce_addr *from)
+{
+	for (unsigned k = 0; k < p->nseen; k++)
+		if (konce_addr_eq(&p->seen[k], from))
+			return;
+	p->seen[p->seen_next] = *from;
+	p->seen_next = (p->seen_next + 1) % SEEN_MAX;
+	if (p->nseen < SEEN_MAX)
+		p->nseen++;
+	t->nknown++; /* recounted by the next pump */
+}
 
 /* ---- sending -------------------------------------------------------------------------------- */
 
@@ -255,6 +271,7 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
 	in.self_spent = self_spent(t, &in.self_nat);
 	konce_punch_start(p->pu, &in, now);
+	node_trav_hs_intro(t, p, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];
 	konce_key_to_text(who, e->peer);
 	node_log(t->n, KONCE_LOG_INFO, "introduced to %s: %u candidates, first probe in %u ms", who, e->ncand,
@@ -346,6 +363,13 @@ static void pump(struct node_trav *t)
 			}
 			konce_punch_out o;
 			while (konce_punch_poll(p->pu, &o)) {
+				if (node_trav_hs_probe(t, p, &o)) {
+					if (!p->first_probe_us)
+						p->first_probe_us = now;
+					continue;
+				}
+				if (o.ack && o.seq == NODE_TRAV_HS_SEQ)
+					continue; /* it answers a HELLO copy: the endpoint's COOKIE is the ack */
 				konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o.ack ? KONCE_PUNCH_F_ACK : 0,
 						   .seq = o.seq, .id = o.intro_id};
 				memcpy(m.key, n->pk, KONCE_KEY_BYTES);
@@ -362,7 +386,7 @@ static void pump(struct node_trav *t)
 		t->nknown = 0;
 		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 			t->nknown += t->peers[i].used && (t->peers[i].nseen ||
-							  konce_punch_state(t->peers[i].pu) == KONCE_PATH_DIRECT);
+							  konce_punch_state(t->peers[i].pu) != KONCE_PATH_IDLE);
 		while (konce_rdvc_poll(t->rc, buf, &len, &to))
 			for (unsigned i = 0; i < t->nrdv; i++)
 				if (konce_addr_eq(&to, &t->rdv_addr[i])) {
@@ -412,7 +436,6 @@ static void schedule(struct node_trav *t) { event_active(t->ev_kick, EV_TIMEOUT,
 /* A datagram on local socket sock (0: the node's).  True if it was traversal's, consumed. */
 static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
-	struct konce_node *n = t->n;
 	konce_rdv_msg m;
 	if (!len)
 		return false;
@@ -427,20 +450,26 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 		 * our own verification): the endpoint sees the peer at its virtual address, so the
 		 * session never leaves it (a cookie stays bound to one address) and the punch core
 		 * alone decides direct or relayed (a dead direct path falls back to the relay
-		 * without the endpoint noticing). */
+		 * without the endpoint noticing).  A HELLO copy tagged with an introduced key is that
+		 * peer's probe, from wherever it came (node_trav_hs.c). */
+		if (!sock && node_trav_hs_hello(t, pkt, len, from, node_now_us())) {
+			schedule(t);
+			return true;
+		}
 		for (unsigned i = 0; t->nknown && i < NODE_TRAV_PEERS; i++) {
 			struct tpeer *p = &t->peers[i];
 			unsigned ps, k;
-			konce_addr pa, va;
+			konce_addr pa;
 			if (!p->used)
 				continue;
 			bool match = konce_punch_path(p->pu, &ps, &pa) && konce_addr_eq(&pa, from);
 			for (k = 0; !match && k < p->nseen; k++)
 				match = konce_addr_eq(&p->seen[k], from);
+			if (!match)
+				match = konce_punch_is_target(p->pu, sock, from); /* an answer to our HELLO copy */
 			if (match) {
-				vaddr(&va, i);
-				p->direct_rx++;
-				konce_ep_input(n->ep, pkt, len, &va, node_now_us());
+				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, node_now_us()))
+					schedule(t);
 				return true;
 			}
 		}
@@ -458,16 +487,7 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 		t->punch_bad++;
 		return true;
 	}
-	unsigned k;
-	for (k = 0; k < p->nseen && !konce_addr_eq(&p->seen[k], from); k++)
-		;
-	if (k == p->nseen) {
-		p->seen[p->seen_next] = *from;
-		p->seen_next = (p->seen_next + 1) % SEEN_MAX;
-		if (p->nseen < SEEN_MAX)
-			p->nseen++;
-		t->nknown++; /* recounted by the next pump */
-	}
+	tpeer_seen(t, p, from);
 	konce_punch_input(p->pu, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
 	schedule(t);
 	return true;
@@ -495,7 +515,7 @@ bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, co
 	struct tpeer *p = t ? tpeer_of_vaddr(t, to) : NULL;
 	if (!p)
 		return true; /* never to the socket */
-	if (!route(t, p, pkt, len, node_now_us())) {
+	if (!route(t, p, pkt, len, node_now_us()) && !node_trav_hs_outgoing(t, p, pkt, len)) {
 		if (p->nheld == HELD_MAX) {
 			memmove(p->held[0], p->held[1], p->held_len[1]);
 			p->held_len[0] = p->held_len[1];

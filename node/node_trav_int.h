@@ -35,6 +35,13 @@ struct tpeer {
 	konce_addr seen[SEEN_MAX]; /* where the peer's PUNCH packets came from (latest SEEN_MAX) */
 	unsigned nseen, seen_next;
 	uint64_t relayed_tx, relayed_rx, direct_tx, direct_rx, held_dropped;
+	/* the handshake as the probe (node_trav_hs.c) */
+	uint8_t opener[KONCE_WIRE_MAX_DATAGRAM]; /* the endpoint's latest HELLO to the virtual address */
+	size_t opener_len;
+	konce_addr reply_to;  /* where the peer's latest handshake packet came from, while attempting */
+	bool have_reply_to;
+	unsigned hs_copies;   /* HELLO copies sent in this attempt (at most NODE_TRAV_HS_MAX_COPIES) */
+	uint64_t hs_probes, hs_probes_rx, hs_acks, hs_replies;
 };
 
 struct node_trav {
@@ -65,6 +72,33 @@ struct node_trav {
 
 /* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
 struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
+/* p's virtual address. */
+void tpeer_vaddr(struct node_trav *t, const struct tpeer *p, konce_addr *a);
+/* Remembers that the peer's packets came from `from` (the latest SEEN_MAX addresses). */
+void tpeer_seen(struct node_trav *t, struct tpeer *p, const konce_addr *from);
+
+/* node_trav_hs.c: the simultaneous-open handshake as the punch probe (docs/TRAVERSAL.md). */
+enum {
+	NODE_TRAV_HS_SEQ = 0,         /* the seq a HELLO copy is fed to the punch core with: no PUNCH ack */
+	NODE_TRAV_HS_MAX_COPIES = 24, /* per attempt; later probes are PUNCH (the candidates come from
+				       * the peer: this bounds what one introduction sends to them) */
+};
+/* An introduction: make sure our endpoint runs a handshake to the peer (both sides must). */
+void node_trav_hs_intro(struct node_trav *t, struct tpeer *p, uint64_t now);
+/* A datagram from the endpoint to p's virtual address while no path is chosen (IDLE, PUNCHING):
+ * a HELLO becomes the opener (and is still held for the relay); an answer goes to where the
+ * peer's handshake came from.  True if it was sent. */
+bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len);
+/* A probe of the punch core: sent as a copy of the opener when there is one.  True if sent. */
+bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_out *o);
+/* A non-PUNCH datagram: a tagged HELLO copy (the peer's probe) is fed to the punch core and the
+ * endpoint (at the peer's virtual address); true if taken. */
+bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+/* A datagram from p's known addresses, for the endpoint at p's virtual address: while attempting,
+ * one the endpoint accepts as the peer's authentic handshake answer (a COOKIE for our HELLO, an
+ * INITIATE or ACCEPT that opened) is the punch core's ack for the pair.  True if it was an ack. */
+bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
+			  const konce_addr *from, uint64_t now);
 
 /* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
  * says why), -ENOMEM.  datagram: true if it was a LIFE_REQ (consumed).  apply: after every pump. */

@@ -87,6 +87,12 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 	konce_key_to_text(who, pk);
 	json_object_set_new(o, "peer", json_string(who));
 	json_object_set_new(o, "why_relayed", why ? json_string(why) : json_null());
+	/* the handshake as the probe (node_trav_hs.c): HELLO copies sent and received, handshake
+	 * answers that verified a pair, answers sent to where the peer's handshake came from */
+	json_object_set_new(o, "handshake",
+			    json_pack("{s:I,s:I,s:I,s:I}", "hello_copies", (json_int_t)p->hs_probes, "hello_copies_rx",
+				      (json_int_t)p->hs_probes_rx, "acks", (json_int_t)p->hs_acks, "replies",
+				      (json_int_t)p->hs_replies));
 	unsigned sock;
 	konce_addr a;
 	struct node_trav_socks_stats bs;

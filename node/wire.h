@@ -452,6 +452,19 @@ enum konce_rdv_punch_layout {
 };
 enum { KONCE_PUNCH_F_ACK = 0x01 };
 
+/* Traversal tag in the padding of a HELLO copy the node sends to a punch target
+ * (node/node_trav_hs.c): who sends it and for which introduction, so that a copy arriving from an
+ * address the receiver does not know yet (a symmetric NAT's new mapping) is still recognised as
+ * the peer's probe.  Unauthenticated, like PUNCH: it only steers probing; the handshake proves the
+ * key.  The endpoint ignores HELLO padding (docs/PROTOCOL.md section 2). */
+enum konce_hello_trav_layout {
+	KONCE_HELLO_TRAV_MAGIC = KONCE_HELLO_PADDING, /* 4: "KTRV" */
+	KONCE_HELLO_TRAV_KEY = KONCE_HELLO_PADDING + 4, /* 32: the sender's public key */
+	KONCE_HELLO_TRAV_INTRO = KONCE_HELLO_PADDING + 36, /* 8: u64 intro id */
+	KONCE_HELLO_TRAV_END = KONCE_HELLO_PADDING + 44,
+};
+#define KONCE_HELLO_TRAV_MAGIC_BYTES "KTRV"
+
 /* FILTER: size 30.  The filtering test (nat/filtertest.h).  The client opens a fresh socket S and
  * sends ECHO_REQ from it, bare, to rendezvous R0; R0 answers ECHO (bare, same size, from the socket
  * it came to) with S's mapping X.  The client then asks, on its sessions, a rendezvous at another

@@ -247,7 +247,7 @@ one() {
 	bpath=$(jq -r ".peers[] | select(.public_key == \"$ka\" and .state == \"up\") | .path" <<<"$out")
 	echo "     path: A sees $path, B sees $bpath"
 	out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
-	echo "     A's trace: $(jq -c '{state, path, probes, why_relayed}' <<<"$out")"
+	echo "     A's trace: $(jq -c '{state, path, probes, handshake, why_relayed}' <<<"$out")"
 	# "probing" is relayed with an upgrade attempt running (the quick retry 2 s after a give-up
 	# that heard nothing from the peer: the check can come that late on a loaded machine)
 	case $want in relayed) states='relayed|probing' ;; birthday) states='direct|relayed|probing' ;; *) states=$want ;; esac

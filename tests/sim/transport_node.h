@@ -41,6 +41,9 @@ struct tnode {
 	void (*on_event)(tnode *n, const konce_ep_event *ev, uint64_t now);
 	void (*on_rx)(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 	bool (*on_tx)(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *to, uint64_t now);
+	/* on_input: right after konce_ep_input(), with the allocations that call made */
+	void (*on_input)(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t allocs,
+			 uint64_t now);
 	void *user;
 	uint64_t cpu_us;      /* virtual CPU time spent */
 	unsigned last_pow_bits; /* bits of the last INITIATE this node built */
