@@ -126,6 +126,8 @@ typedef struct konce_punch_out {
 	uint64_t intro_id; /* put in the packet */
 	konce_addr seen;   /* ack: the address the probe came from */
 	bool birthday;     /* a birthday probe (one of KONCE_PUNCH_BIRTHDAY random ports or sockets) */
+	bool session;      /* authenticated mode's DIRECT keepalive: send an ack-eliciting packet on the
+			    * peer's session over the path (sock, to), not PUNCH; seq is 0 */
 } konce_punch_out;
 
 /* What an introduction told us, and what we know of ourselves. */
@@ -142,6 +144,7 @@ typedef struct konce_punch_intro {
 struct konce_punch_counters {
 	uint64_t attempts, probes, acks_sent, acks_rx, probes_rx, birthday_probes, verified, giveups,
 		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
+	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
 };
 
 typedef struct konce_punch konce_punch;
@@ -157,8 +160,12 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 /* A PUNCH from the peer key arrived on sock from `from`. */
 void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
 		       uint64_t intro_id, uint16_t seq, uint64_t now);
-/* Authenticated traffic arrived over the direct path: it is alive. */
+/* Authenticated traffic from the peer's session arrived over the direct path: it is alive. */
 void konce_punch_heard(konce_punch *p, uint64_t now);
+/* Whether a session with the peer exists (off at konce_punch_new()).  While on, the DIRECT
+ * keepalive is an out with .session set, and PUNCH acks from the path no longer answer it: only
+ * konce_punch_heard() does. */
+void konce_punch_set_authenticated(konce_punch *p, bool on);
 /* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
  * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
 void konce_punch_relay_heard(konce_punch *p, uint64_t now);

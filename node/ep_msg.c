@@ -292,6 +292,22 @@ int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, u
 	return 0;
 }
 
+int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return -ENOTCONN;
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	c->ping_due = true;
+	konce_ep_msg_flush(ep, s, now_us);
+	konce_ep_arm(ep, now_us);
+	return 0;
+}
+
 void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
 {
 	for (konce_sess *s = ep->live; s; s = s->next) {
