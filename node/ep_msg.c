@@ -2,7 +2,7 @@
  * its reliability state (conn.h).  The endpoint API is documented in endpoint.h.
  *
  * A session's konce_conn is created on first use: konce_ep_msg_send(), konce_ep_set_wanted(),
- * or a packet from the peer carrying reliability frames or a PING.  Every authenticated payload
+ * konce_ep_ping(), or a packet from the peer carrying reliability frames or a PING.  Every authenticated payload
  * of a session with a conn goes to konce_conn_on_packet(); afterwards, and after every send and
  * timer, konce_ep_msg_flush() seals whatever the conn has due into DATA packets.  The conn's
  * callbacks become MSG_DELIVERED, MSG_FAILED and MESSAGE events; when a session ends, every
