@@ -33,6 +33,7 @@ struct konce_punch {
 	unsigned extra_left, unanswered;
 	uint64_t extra_at, keepalive_at;
 	uint64_t keepalive_us; /* DIRECT keepalive period; 0 = KONCE_PATH_KEEPALIVE_MS */
+	bool auth; /* a session authenticates the path: only konce_punch_heard() proves it alive */
 	bool have_rebind; /* the peer's probes come from elsewhere now: its NAT rebound */
 	unsigned rebind_sock;
 	konce_addr rebind;
@@ -110,8 +111,20 @@ static void probe(konce_punch *p, unsigned sock, const konce_addr *to)
 {
 	if (++p->seq == 0)
 		p->seq = 1; /* 0 is never a probe's: the node feeds HELLO copies with it (node_trav_hs.c) */
-	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, false};
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, false, false};
 	p->c.probes++;
+	push_out(p, &o);
+}
+
+/* The DIRECT keepalive: with a session, an authenticated packet the caller sends on it. */
+static void keepalive_probe(konce_punch *p)
+{
+	if (!p->auth) {
+		probe(p, p->path_sock, &p->path);
+		return;
+	}
+	konce_punch_out o = {false, p->path_sock, p->path, 0, p->intro_id, {{0}, 0}, false, true};
+	p->c.session_probes++;
 	push_out(p, &o);
 }
 
@@ -119,7 +132,7 @@ static void probe_birthday(konce_punch *p, unsigned sock, const konce_addr *to)
 {
 	if (++p->seq == 0)
 		p->seq = 1;
-	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, true};
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, true, false};
 	p->c.probes++;
 	push_out(p, &o);
 }
@@ -303,6 +316,12 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		if (attempting(p) && is_target(p, sock, from))
 			verified(p, sock, from, false, now);
 		else if (p->state == KONCE_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path)) {
+			if (p->auth) {
+				/* anyone who saw a probe can forge its ack: with a session, only
+				 * authenticated traffic says the path still works */
+				p->c.acks_ignored++;
+				return;
+			}
 			p->unanswered = 0;
 			p->keepalive_at = now + ka_period(p);
 		} else if (p->state == KONCE_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
@@ -315,7 +334,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	}
 	p->c.probes_rx++;
 	p->attempt_rx++;
-	konce_punch_out a = {true, sock, *from, seq, intro_id, *from, false};
+	konce_punch_out a = {true, sock, *from, seq, intro_id, *from, false, false};
 	p->c.acks_sent++;
 	push_out(p, &a);
 	if (p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_RELAYED) {
@@ -346,9 +365,17 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 
 void konce_punch_heard(konce_punch *p, uint64_t now)
 {
-	if (p->state == KONCE_PATH_DIRECT)
+	if (p->state != KONCE_PATH_DIRECT)
+		return;
+	p->c.heard++;
+	if (p->unanswered) {
+		/* a keepalive was out (retries pending): answered, so the next one a period on */
 		p->unanswered = 0;
+		p->keepalive_at = now + ka_period(p);
+	}
 }
+
+void konce_punch_set_authenticated(konce_punch *p, bool on) { p->auth = on; }
 
 void konce_punch_relay_heard(konce_punch *p, uint64_t now)
 {
@@ -420,7 +447,7 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 			if (p->unanswered >= KONCE_PATH_PROBE_FAILS) {
 				go_relayed(p, KONCE_PUNCH_EV_LOST, now);
 			} else {
-				probe(p, p->path_sock, &p->path);
+				keepalive_probe(p);
 				if (p->unanswered && p->have_rebind)
 					probe(p, p->rebind_sock, &p->rebind);
 				p->unanswered++;

@@ -24,6 +24,17 @@
  *                                   |   +---------------------- (stays RELAYED)   |
  *                                   +---- ack from X on S: verified --------------+
  *   DIRECT --konce_punch_start() (the peer re-introduced itself: its side broke)--> PROBING
+ *
+ * Liveness of DIRECT: a keepalive every period (KONCE_PATH_KEEPALIVE_MS or set_keepalive), retried
+ * every KONCE_PATH_PROBE_RETRY_MS while unanswered; KONCE_PATH_PROBE_FAILS unanswered in a row is
+ * LOST.  Without a session (konce_punch_set_authenticated off) the keepalive is a PUNCH probe and
+ * its PUNCH ack answers it.  With one (on: the caller has an established session with the peer
+ * over this path) a PUNCH ack proves nothing -- it only echoes an intro id and a seq, so an
+ * on-path or lucky off-path attacker could keep a dead path alive -- so the keepalive is an out
+ * with .session set (the caller sends an ack-eliciting packet on the session), PUNCH acks from the
+ * path are ignored (counted in acks_ignored), and only konce_punch_heard(), for authenticated
+ * session traffic that came over the path, answers.  PUNCH still verifies pairs (attempts,
+ * rebinding, the extra probes): a pair so verified must then pass the authenticated keepalive.
  *   DIRECT --input(probe from a new address Y), then input(ack from Y)--> DIRECT on Y (rebinding:
  *            the peer's NAT gave it a new mapping; the new address is probed before it is used:
  *            by the controlled side at once, by the controlling side only with the retries of an
@@ -57,7 +68,9 @@
  * Invariants:
  *   1. state == DIRECT exactly when a verified pair (path_sock, path) exists.
  *   2. Probes go only to targets of the current attempt (PUNCHING, PROBING) or to the path
- *      (DIRECT keepalives); acks only to where a probe came from, echoing its intro id.
+ *      (DIRECT keepalives; in authenticated mode the path's keepalive is a session out, and a
+ *      PUNCH ack resets `unanswered` only when the mode is off); acks only to where a probe came
+ *      from, echoing its intro id.
  *   3. An ack counts only if it echoes the current intro id and comes from a target probed on
  *      the socket it arrived on.
  *   4. UPGRADE is raised only by the controlling side (the lower key), at most once per backoff
@@ -76,7 +89,9 @@
  * the peer's handshake answer that our endpoint accepted (a COOKIE matching our HELLO, an INITIATE
  * or ACCEPT that opened) arriving from X; the node feeds a HELLO copy to konce_punch_input() with
  * seq 0, which probes never use, and sends no PUNCH ack for it.  Birthday probes (out.birthday),
- * keepalives, rebinding probes and upgrade attempts (the session exists) stay PUNCH.  The intro
+ * keepalives without a session, rebinding probes and upgrade attempts (the session exists) stay
+ * PUNCH; keepalives with a session are session PINGs (konce_ep_ping), answered by datagrams the
+ * endpoint authenticated for that session (konce_ep_last_auth_conn) from the path.  The intro
  * id rides in the HELLO copy but the handshake does not bind it (the COOKIE's MAC does not cover
  * the padding); a stale attempt still cannot complete a new one, every handshake being fresh.
  */
@@ -126,6 +141,8 @@ typedef struct konce_punch_out {
 	uint64_t intro_id; /* put in the packet */
 	konce_addr seen;   /* ack: the address the probe came from */
 	bool birthday;     /* a birthday probe (one of KONCE_PUNCH_BIRTHDAY random ports or sockets) */
+	bool session;      /* authenticated mode's DIRECT keepalive: send an ack-eliciting packet on the
+			    * peer's session over the path (sock, to), not PUNCH; seq is 0 */
 } konce_punch_out;
 
 /* What an introduction told us, and what we know of ourselves. */
@@ -142,6 +159,7 @@ typedef struct konce_punch_intro {
 struct konce_punch_counters {
 	uint64_t attempts, probes, acks_sent, acks_rx, probes_rx, birthday_probes, verified, giveups,
 		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
+	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
 };
 
 typedef struct konce_punch konce_punch;
@@ -157,8 +175,12 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 /* A PUNCH from the peer key arrived on sock from `from`. */
 void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
 		       uint64_t intro_id, uint16_t seq, uint64_t now);
-/* Authenticated traffic arrived over the direct path: it is alive. */
+/* Authenticated traffic from the peer's session arrived over the direct path: it is alive. */
 void konce_punch_heard(konce_punch *p, uint64_t now);
+/* Whether a session with the peer exists (off at konce_punch_new()).  While on, the DIRECT
+ * keepalive is an out with .session set, and PUNCH acks from the path no longer answer it: only
+ * konce_punch_heard() does. */
+void konce_punch_set_authenticated(konce_punch *p, bool on);
 /* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
  * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
 void konce_punch_relay_heard(konce_punch *p, uint64_t now);

@@ -361,6 +361,7 @@ void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
 void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
 {
 	ep->last_cost = 0;
+	ep->last_auth_conn = 0;
 	ep->c.rx_packets++;
 	ep->c.rx_bytes += len;
 	if (len < 1 || len > KONCE_WIRE_MAX_DATAGRAM) {
@@ -415,6 +416,8 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 }
 
 unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
+
+uint32_t konce_ep_last_auth_conn(const konce_ep *ep) { return ep->last_auth_conn; }
 
 #define C(f) {#f, offsetof(struct konce_ep_counters, f)}
 static const struct {

@@ -202,6 +202,10 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us);
  * first.  0 = session traffic and answers to our own handshakes; 1 + the source's rate-limit
  * overdraft (1..16) for HELLO and INITIATE.  Reads only; charges nothing. */
 unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* The session (conn) the last konce_ep_input() took an authenticated DATA packet for (decrypted,
+ * not a replay, valid frames), or 0: what proves to a caller who routes by other means (a
+ * traversal path) that its route carries the peer's traffic. */
+uint32_t konce_ep_last_auth_conn(const konce_ep *ep);
 /* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
 unsigned konce_ep_last_cost(const konce_ep *ep);
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
@@ -289,6 +293,10 @@ int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_u
 /* The keepalive interval of conn (us; 0 = the endpoint's keepalive_ms): what holds the NAT mapping
  * under it, learned by nat/lifetime.h.  0, -ENOENT, -ENOMEM. */
 int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, uint64_t now_us);
+/* Sends an ack-eliciting PING on conn now (or as soon as congestion control lets it), whose ack
+ * is authenticated traffic from the peer: a liveness probe of the path under the session.
+ * 0, -ENOENT, -ENOTCONN (not established), -ENOMEM. */
+int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us);
 /* The datagrams to peer now take another path that the endpoint cannot see (a traversal virtual
  * address moved between direct and relayed): every established session there restarts its
  * congestion control and RTT estimate and probes what is outstanding at once, instead of waiting

@@ -169,6 +169,7 @@ struct konce_ep {
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
 	uint64_t timer_min_us;   /* cached; may be early, never late */
 	unsigned last_cost;
+	uint32_t last_auth_conn; /* konce_ep_last_auth_conn() */
 	struct konce_ep_counters c;
 };
 

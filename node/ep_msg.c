@@ -2,7 +2,7 @@
  * its reliability state (conn.h).  The endpoint API is documented in endpoint.h.
  *
  * A session's konce_conn is created on first use: konce_ep_msg_send(), konce_ep_set_wanted(),
- * or a packet from the peer carrying reliability frames or a PING.  Every authenticated payload
+ * konce_ep_ping(), or a packet from the peer carrying reliability frames or a PING.  Every authenticated payload
  * of a session with a conn goes to konce_conn_on_packet(); afterwards, and after every send and
  * timer, konce_ep_msg_flush() seals whatever the conn has due into DATA packets.  The conn's
  * callbacks become MSG_DELIVERED, MSG_FAILED and MESSAGE events; when a session ends, every
@@ -289,6 +289,22 @@ int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, u
 		c->cfg.keepalive_us = k;
 		konce_ep_arm(ep, now_us);
 	}
+	return 0;
+}
+
+int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return -ENOTCONN;
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	c->ping_due = true;
+	konce_ep_msg_flush(ep, s, now_us);
+	konce_ep_arm(ep, now_us);
 	return 0;
 }
 

@@ -148,6 +148,7 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		return;
 	}
 	s->last_rx_us = now_us;
+	ep->last_auth_conn = s->conn;
 	if (konce_path_on_packet(&s->path, from, len, now_us))
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
 	if (konce_path_challenge_due(&s->path))

@@ -110,6 +110,21 @@ static unsigned slot_of(struct node_trav *t, const struct tpeer *p) { return (un
 
 void tpeer_vaddr(struct node_trav *t, const struct tpeer *p, konce_addr *a) { vaddr(a, slot_of(t, p)); }
 
+/* The established session with p at its virtual address (the one its path carries), or 0. */
+static uint32_t tpeer_session(struct node_trav *t, const struct tpeer *p)
+{
+	struct peer *np = node_peer_find(t->n, p->pk);
+	konce_addr va;
+	vaddr(&va, slot_of(t, p));
+	return np && np->up && np->conn && konce_addr_eq(&np->addr, &va) ? np->conn : 0;
+}
+
+/* Once a session exists, only its authenticated traffic keeps a direct path alive (punch.h). */
+static void tpeer_auth(struct node_trav *t, struct tpeer *p)
+{
+	konce_punch_set_authenticated(p->pu, tpeer_session(t, p) != 0);
+}
+
 void tpeer_seen(struct node_trav *t, struct tpeer *p, const konce_addr *from)
 {
 	for (unsigned k = 0; k < p->nseen; k++)
@@ -362,7 +377,17 @@ static void pump(struct node_trav *t)
 				}
 			}
 			konce_punch_out o;
+			tpeer_auth(t, p);
 			while (konce_punch_poll(p->pu, &o)) {
+				if (o.session) {
+					/* the keepalive as a PING on the session: its ack is the answer */
+					uint32_t conn = tpeer_session(t, p);
+					if (conn && konce_ep_ping(n->ep, conn, now) == 0)
+						p->session_probes++;
+					else
+						p->session_probe_fail++; /* the next retry is PUNCH again */
+					continue;
+				}
 				if (node_trav_hs_probe(t, p, &o)) {
 					if (!p->first_probe_us)
 						p->first_probe_us = now;
@@ -417,8 +442,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (t->rc)
 		konce_rdvc_timer(t->rc, now);
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
-		if (t->peers[i].used)
+		if (t->peers[i].used) {
+			tpeer_auth(t, &t->peers[i]);
 			konce_punch_timer(t->peers[i].pu, now);
+		}
 	kick(t);
 }
 
@@ -468,8 +495,18 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 			if (!match)
 				match = konce_punch_is_target(p->pu, sock, from); /* an answer to our HELLO copy */
 			if (match) {
-				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, node_now_us()))
+				uint64_t now = node_now_us();
+				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, now))
 					schedule(t);
+				/* the endpoint authenticated it as the peer's session traffic, and it came
+				 * over the direct path: the path is alive (punch.h; never for PUNCH) */
+				uint32_t conn = konce_ep_last_auth_conn(t->n->ep);
+				if (conn && conn == tpeer_session(t, p) && konce_punch_path(p->pu, &ps, &pa) &&
+				    ps == sock && konce_addr_eq(&pa, from)) {
+					p->auth_heard++;
+					konce_punch_heard(p->pu, now);
+					schedule(t);
+				}
 				return true;
 			}
 		}

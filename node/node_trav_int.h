@@ -42,6 +42,9 @@ struct tpeer {
 	bool have_reply_to;
 	unsigned hs_copies;   /* HELLO copies sent in this attempt (at most NODE_TRAV_HS_MAX_COPIES) */
 	uint64_t hs_probes, hs_probes_rx, hs_acks, hs_replies;
+	/* authenticated liveness: session PINGs sent as keepalives (and not sent), authenticated
+	 * datagrams heard over the direct path */
+	uint64_t session_probes, session_probe_fail, auth_heard;
 };
 
 struct node_trav {

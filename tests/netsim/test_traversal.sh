@@ -17,7 +17,8 @@
 # registers it as a port-mapped candidate; B reaches A through it (direct; B's peers says
 # port-mapped).  The lease must be deleted when A stops (kstop waits for a clean exit).
 # fullcone-x-symmetric then blocks the direct path (an nft drop in nat2): both sides must notice
-# through unanswered keepalive probes and fall back to the relay, and messages keep arriving.  same-lan: two hosts behind one NAT are offered each other's host
+# through unanswered keepalive probes (PINGs on the session, answered only by authenticated
+# traffic) and fall back to the relay, and messages keep arriving.  same-lan: two hosts behind one NAT are offered each other's host
 # candidates first and must connect over them, directly across the LAN, not through the NAT's hairpin.
 # A grid sums up the path and the time from `konce connect KEY` to the first answered message.
 # shellcheck source=tests/netsim/konce_lib.sh
@@ -125,6 +126,17 @@ one() {
 		check "$name: R1 relayed the datagrams" jqt "$out" '.rendezvous_service.relayed > 0'
 	fi
 	if [ "$name" = fullcone-x-symmetric ]; then
+		# first a healthy path: its keepalive (a PING on the session) is answered by the
+		# session's authenticated ack, which alone keeps it direct (PUNCH acks no longer count;
+		# unanswered it would be lost 3 x 0.7 s later)
+		for _ in $(seq 150); do
+			out=$(kcli "$run" a A path --json "$kb") && jqt "$out" '.liveness.session_probes >= 1' && break
+			sleep 0.1
+		done
+		sleep 2.5
+		out=$(kcli "$run" a A path --json "$kb")
+		check "$name: a session PING kept the healthy direct path direct ($(jq -c .liveness <<<"$out"))" \
+			jqt "$out" '.state == "direct" and .liveness.session_probes >= 1 and .liveness.heard >= 1 and .probes.lost == 0'
 		# the direct path silently starts dropping everything (nat2 drops a's NAT's address both
 		# ways; the relay through pub is untouched): keepalive probes go unanswered, both sides
 		# fall back to the relay, and messages keep arriving
@@ -155,6 +167,10 @@ one() {
 		out=$(kcli "$run" a A path --json "$kb")
 		check "$name: the trace counts the lost path and says why" \
 			jqt "$out" '.probes.lost >= 1 and (.why_relayed | test("stopped answering"))'
+		# with a session, liveness rests on authenticated traffic: the unanswered keepalives
+		# were PINGs on the session, and the session's traffic over the path was heard before
+		check "$name: A's keepalives were session PINGs, its direct path kept alive by authenticated traffic ($(jq -c .liveness <<<"$out"))" \
+			jqt "$out" ".liveness.session_probes >= 3 and .liveness.heard >= 1"
 		echo "     fallback: direct path lost after $fms ms of silence, then relayed"
 	fi
 	if [ "$p1" = upnp ] || [ "$p1" = natpmp ]; then

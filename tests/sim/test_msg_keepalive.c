@@ -8,8 +8,12 @@
  *     dropped at the NAT;
  *   - without wanting it (and idle_timeout_ms = 60 s on both sides), the session closes after
  *     about 60 s on both sides: CLOSED with KONCE_FAIL_IDLE at A, the peer's CLOSE at B, and
- *     nothing is left allocated but the endpoints.
+ *     nothing is left allocated but the endpoints;
+ *   - konce_ep_ping() (traversal's authenticated liveness probe): one PING leaves at once on an
+ *     idle session, and the peer's ack is authenticated traffic of that conn
+ *     (konce_ep_last_auth_conn), which garbage and a foreign conn are not.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,12 +163,49 @@ static void test_unwanted_session_closes(void **state)
 	}
 }
 
+static void test_ping_probe(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 5) {
+		static ka k;
+		setup(&k, seed, 0, 0);
+		sim_run_for(k.s, 2 * SIM_SEC);
+		uint64_t now = sim_now(k.s);
+		uint64_t ka0 = tnode_counters(&k.a)->keepalive_tx, rx0 = tnode_counters(&k.a)->data_rx;
+		SIM_ASSERT_EQ(k.s, konce_ep_ping(k.a.ep, k.ca, now), 0);
+		SIM_ASSERT_EQ(k.s, tnode_counters(&k.a)->keepalive_tx, ka0 + 1); /* queued at once */
+		tnode_flush(&k.a, now);
+		sim_run_for(k.s, 300 * SIM_MS);
+		/* B acked it: the last datagram A took is authenticated DATA of this session */
+		SIM_ASSERT(k.s, tnode_counters(&k.a)->data_rx > rx0);
+		SIM_ASSERT_EQ(k.s, konce_ep_last_auth_conn(k.a.ep), k.ca);
+		konce_addr from = tnode_addr(&k.b);
+		uint8_t junk[64] = {KONCE_PKT_DATA};
+		konce_ep_input(k.a.ep, junk, sizeof junk, &from, sim_now(k.s));
+		SIM_ASSERT_EQ(k.s, konce_ep_last_auth_conn(k.a.ep), 0);
+		/* errors: an unknown conn, a session still in its handshake */
+		SIM_ASSERT_EQ(k.s, konce_ep_ping(k.a.ep, k.ca ^ 0x7f000000u, sim_now(k.s)), -ENOENT);
+		uint8_t other[KONCE_WIRE_KEY];
+		memset(other, 0x5a, sizeof other);
+		konce_addr dead;
+		assert_int_equal(konce_addr_parse(&dead, "192.0.2.99:7807"), 0);
+		uint32_t c2;
+		SIM_ASSERT_EQ(k.s, konce_ep_connect(k.a.ep, other, &dead, NULL, 0, sim_now(k.s), &c2), 0);
+		SIM_ASSERT_EQ(k.s, konce_ep_ping(k.a.ep, c2, sim_now(k.s)), -ENOTCONN);
+		SIM_ASSERT_EQ(k.s, konce_ep_close(k.a.ep, c2, sim_now(k.s)), 0);
+		tnode_free(&k.a);
+		tnode_free(&k.b);
+		sim_free(k.s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wanted_session_holds_nat),
 		cmocka_unit_test(test_without_keepalive_nat_forgets),
 		cmocka_unit_test(test_unwanted_session_closes),
+		cmocka_unit_test(test_ping_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

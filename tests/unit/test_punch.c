@@ -271,6 +271,77 @@ static void test_keepalive_loss(void **state)
 	konce_punch_free(r.p);
 }
 
+/* With a session (authenticated mode) the keepalive is a session packet, forged PUNCH acks from
+ * the path's address keep nothing alive, and authenticated traffic (heard) does. */
+static void test_authenticated_keepalive(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	uint64_t direct_at = r.now;
+	konce_punch_set_authenticated(r.p, true);
+	run_to(&r, direct_at + KONCE_PATH_KEEPALIVE_MS * MS);
+	konce_punch_out *o = &r.out[r.nout - 1];
+	assert_true(o->session && !o->ack && o->sock == 0 && konce_addr_eq(&o->to, &r.cand[1].addr));
+	/* answered by authenticated traffic: the next keepalive is a full period later */
+	konce_punch_heard(r.p, r.now + 30 * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	/* heard while no keepalive is out leaves the period alone (it holds the NAT mapping) */
+	konce_punch_heard(r.p, r.now + 40 * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	/* the path dies; an attacker answers every keepalive with a well-formed PUNCH ack from the
+	 * path's address, echoing the intro id and the last probe number */
+	uint64_t t0 = konce_punch_next_timer(r.p);
+	uint64_t forged = 0;
+	while (konce_punch_state(r.p) == KONCE_PATH_DIRECT && r.now < t0 + 10 * SEC) {
+		unsigned n = r.nout;
+		run_to(&r, konce_punch_next_timer(r.p));
+		if (r.nout > n) {
+			assert_true(r.out[r.nout - 1].session);
+			konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now + 1 * MS);
+			forged++;
+		}
+	}
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
+	assert_int_equal(forged, KONCE_PATH_PROBE_FAILS);
+	assert_int_equal(konce_punch_counters(r.p)->acks_ignored, forged);
+	assert_int_equal(r.now, t0 + KONCE_PATH_PROBE_FAILS * KONCE_PATH_PROBE_RETRY_MS * MS);
+	/* heard() means nothing off the direct path */
+	konce_punch_heard(r.p, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	konce_punch_free(r.p);
+}
+
+/* Without a session the same acks count (PUNCH is all there is), and switching the mode off
+ * brings PUNCH keepalives back. */
+static void test_unauthenticated_keepalive(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	konce_punch_set_authenticated(r.p, true);
+	konce_punch_set_authenticated(r.p, false);
+	for (unsigned i = 0; i < 5; i++) {
+		run_to(&r, konce_punch_next_timer(r.p));
+		konce_punch_out *o = &r.out[r.nout - 1];
+		assert_false(o->session);
+		assert_int_not_equal(o->seq, 0);
+		konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, o->seq, r.now + 1 * MS);
+	}
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_counters(r.p)->acks_ignored, 0);
+	konce_punch_free(r.p);
+}
+
 /* A shorter keepalive period (a NAT that forgets sooner) takes over at once. */
 static void test_keepalive_period(void **state)
 {
@@ -484,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_giveup_and_upgrade_backoff),
 		cmocka_unit_test(test_keepalive_loss),
 		cmocka_unit_test(test_keepalive_period),
+		cmocka_unit_test(test_authenticated_keepalive),
+		cmocka_unit_test(test_unauthenticated_keepalive),
 		cmocka_unit_test(test_rebinding),
 		cmocka_unit_test(test_rebinding_controlling),
 		cmocka_unit_test(test_birthday),
