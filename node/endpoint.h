@@ -123,7 +123,7 @@ typedef struct konce_ep_event {
 	konce_addr addr;                /* ESTABLISHED, PATH_CHANGED: the peer's address */
 	uint16_t versions[KONCE_WIRE_MAX_VERSIONS]; /* FAILED with KONCE_FAIL_VERSION: server's list */
 	unsigned nversions;
-	uint64_t msg_id;                /* MSG_DELIVERED, MSG_FAILED */
+	uint64_t msg_id;                /* MSG_DELIVERED, MSG_FAILED; ESTABLISHED: see konce_ep_connect */
 	size_t len;                     /* MESSAGE */
 	const uint8_t *data;            /* MESSAGE: the endpoint's, valid until the next
 					 * konce_ep_poll_event() or konce_ep_free() */
@@ -170,7 +170,9 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
  * of ESTABLISHED or FAILED follows (unless konce_ep_close() ends it first).  Simultaneous open: if
  * the peer dials us at the same time and both show the keys the other dials (explicit identity),
  * the two handshakes make one session; on the side with the higher key it is the peer's, and this
- * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14), and msg became a reliable
+ * message riding in our ACCEPT: the event's msg_id names it (MSG_DELIVERED or MSG_FAILED follows),
+ * 0 if msg was empty or could not be queued (not sent).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */

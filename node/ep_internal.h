@@ -214,10 +214,12 @@ konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_K
 				  uint64_t cookie_ms);
 /* True if we (showing S) are the initiator against c_pub: the lower key. */
 bool konce_hs_simopen_initiator(const konce_identity *S, const uint8_t c_pub[KONCE_WIRE_KEY]);
-/* Turns our client attempt s into the server session of the peer's INITIATE (ACCEPT_PENDING). */
-void konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from, const uint8_t client_cid[KONCE_WIRE_CID],
+/* Turns our client attempt s into the server session of the peer's INITIATE (ACCEPT_PENDING).
+ * The attempt's first message becomes a reliable message (it rides in the ACCEPT as packet 1,
+ * acknowledged and retransmitted like any): its msg_id, or 0 (none, or it could not be queued). */
+uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from, const uint8_t client_cid[KONCE_WIRE_CID],
 			    const uint8_t k_c2s[KONCE_WIRE_KEY], const uint8_t k_s2c[KONCE_WIRE_KEY], uint64_t now_us);
-/* After the merged session's events: its first message leaves in the ACCEPT, queued ones follow. */
+/* After the merged session's events: the ACCEPT leaves with the first reliable packet. */
 void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
 /* Grows the event ring (up to KONCE_EP_EVENT_RING_MAX); the slot for a new event or NULL. */
@@ -229,6 +231,9 @@ konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type,
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us);
 /* Sends whatever s->rel has due (acks, data, probes, keepalives). */
 void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* konce_ep_msg_send() on a session, without flushing. */
+int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, uint64_t now_us,
+		       uint64_t *msg_id);
 /* Fails every message queued on s with reason (a konce_ep_msg_fail), before the conn's last event. */
 void konce_ep_msg_abort(konce_ep *ep, konce_sess *s, unsigned reason);
 /* Message timers for s; false if the session was closed.  *next gets the earliest deadline. */

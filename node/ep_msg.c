@@ -223,16 +223,9 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 	return true;
 }
 
-int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t len, unsigned klass, unsigned flags,
-		      uint64_t now_us, uint64_t *msg_id)
+int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, uint64_t now_us,
+		       uint64_t *msg_id)
 {
-	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
-	if (!s)
-		return -ENOENT;
-	if (klass > KONCE_MSG_CLASS_BACKGROUND || flags || (len && !data) || !msg_id)
-		return -EINVAL;
-	if (len > ep->conn_cfg.max_message)
-		return -EMSGSIZE;
 	konce_conn *c = get_conn(ep, s, now_us);
 	if (!c)
 		return -ENOMEM;
@@ -244,6 +237,22 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 	s->last_app_us = now_us;
 	ep->c.msgs_queued++;
 	*msg_id = msg_id_of(s, low);
+	return 0;
+}
+
+int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t len, unsigned klass, unsigned flags,
+		      uint64_t now_us, uint64_t *msg_id)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (klass > KONCE_MSG_CLASS_BACKGROUND || flags || (len && !data) || !msg_id)
+		return -EINVAL;
+	if (len > ep->conn_cfg.max_message)
+		return -EMSGSIZE;
+	int r = konce_ep_msg_queue(ep, s, data, len, klass, now_us, msg_id);
+	if (r)
+		return r;
 	konce_ep_msg_flush(ep, s, now_us);
 	konce_ep_arm(ep, now_us);
 	return 0;

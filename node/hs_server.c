@@ -295,8 +295,9 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		goto out;
 	}
 	bool merged = s != NULL;
+	uint64_t first_id = 0;
 	if (s) {
-		konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
+		first_id = konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
 	} else if ((s = konce_ep_sess_new(ep, now_us))) {
 		s->incoming = true;
 		s->state = KONCE_HS_ACCEPT_PENDING;
@@ -321,6 +322,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
 		e->incoming = true;
+		e->msg_id = first_id;
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = *from;
 	}

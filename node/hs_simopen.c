@@ -17,9 +17,10 @@
  *                     cookie issued later is a new handshake (the peer restarted) and is served.
  *   our key > c_pub   we are the responder: our own client attempt (HELLO_SENT or INITIATE_SENT)
  *                     becomes the server session in place (simopen_merged): same conn handle,
- *                     same queued messages, its first message rides in the ACCEPT.  The
- *                     application sees ESTABLISHED (incoming) on the conn it connected with and
- *                     no failure.  Late COOKIEs for the abandoned attempt match nothing.
+ *                     same queued messages.  Its first message becomes a reliable message that
+ *                     rides in the ACCEPT (packet 1, acked and retransmitted like any; its id in
+ *                     the ESTABLISHED event).  The application sees ESTABLISHED (incoming) on the
+ *                     conn it connected with and no failure.  Late COOKIEs for the abandoned attempt match nothing.
  *
  * Both sides compare the same two keys (ours as shown in our attempt = the S the peer asked for;
  * the peer's = c_pub = the key our attempt dials), so they agree on the roles whatever the order
@@ -31,7 +32,6 @@
 #include <string.h>
 
 #include "node/ep_internal.h"
-#include "node/frame.h"
 
 /* The key s shows the server; NULL when it is derived per server (never a simultaneous match). */
 static const uint8_t *shown_key(const konce_ep *ep, const konce_sess *s)
@@ -65,8 +65,9 @@ bool konce_hs_simopen_initiator(const konce_identity *S, const uint8_t c_pub[KON
 	return memcmp(konce_identity_public(S), c_pub, KONCE_WIRE_KEY) < 0;
 }
 
-void konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from, const uint8_t client_cid[KONCE_WIRE_CID],
-			    const uint8_t k_c2s[KONCE_WIRE_KEY], const uint8_t k_s2c[KONCE_WIRE_KEY], uint64_t now_us)
+uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from,
+				const uint8_t client_cid[KONCE_WIRE_CID], const uint8_t k_c2s[KONCE_WIRE_KEY],
+				const uint8_t k_s2c[KONCE_WIRE_KEY], uint64_t now_us)
 {
 	/* a fresh server cid: the abandoned attempt's client cid stays out of use */
 	konce_cid_remove(ep, s);
@@ -87,19 +88,21 @@ void konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from,
 	s->pend_next = ep->pend_head;
 	ep->pend_head = s;
 	ep->c.simopen_merged++;
+	/* The first message was for our INITIATE, whose ACCEPT would have proved the peer opened it.
+	 * Nothing proves that of an ACCEPT, which may be lost (the peer's INITIATE retransmission
+	 * brings a copy, until it gives up): so it becomes a reliable message, packet 1 in the ACCEPT
+	 * and recorded like any, delivered only once acked. */
+	uint64_t id = 0;
+	if (s->first_len && konce_ep_msg_queue(ep, s, s->first_msg, s->first_len, KONCE_MSG_CLASS_DEFAULT, now_us, &id))
+		id = 0; /* out of memory: not sent, and the application is told so by the 0 */
+	sodium_memzero(s->first_msg, s->first_len);
+	s->first_len = 0;
+	return id;
 }
 
 void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
-	if (s->first_len && s->state == KONCE_HS_ACCEPT_PENDING) {
-		uint8_t f[KONCE_WIRE_MAX_PAYLOAD];
-		size_t n = konce_frame_put_message(f, sizeof f, s->first_msg, s->first_len);
-		konce_hs_server_flush_accept(ep, s, f, n);
-		sodium_memzero(f, n);
-	}
-	sodium_memzero(s->first_msg, s->first_len);
-	s->first_len = 0;
 	if (s->rel)
-		konce_ep_msg_flush(ep, s, now_us); /* messages queued on the abandoned attempt */
+		konce_ep_msg_flush(ep, s, now_us); /* packet 1 in the ACCEPT, the rest as DATA */
 	konce_ep_arm(ep, now_us);
 }

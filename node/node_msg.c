@@ -8,7 +8,8 @@
  *     not be delivered);
  *   - a small first message to a new peer rides inside the INITIATE, so a request's reply can arrive
  *     at 2 RTT; it is DELIVERED when the ACCEPT arrives, because the server opens that message before
- *     it answers.
+ *     it answers.  If a simultaneous open makes us the server instead, it becomes a reliable message
+ *     in our ACCEPT (its id comes with ESTABLISHED) and is DELIVERED when the peer acks it.
  * A pending message is in the nonce table (a request awaiting its reply), the message table (handed to
  * the endpoint, outcome not yet known), both, or is its peer's INITIATE message.  finish() takes it off
  * whatever holds it and queues the outcome for the event loop.
@@ -518,9 +519,22 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		if (peer->initiate_msg) {
 			struct pending *p = peer->initiate_msg;
 			peer->initiate_msg = NULL;
-			/* the server opened it before it answered: delivered (a request now waits for its reply) */
-			if (!p->request)
+			if (ev->incoming && ev->msg_id) {
+				/* simultaneous open, and we are its server: the message now rides in our
+				 * ACCEPT as a reliable one, delivered when the peer acks it */
+				free(p->data);
+				p->data = NULL;
+				p->msg_id = ev->msg_id;
+				msg_add(n, p);
+				if (!p->request)
+					event_del(p->timer);
+			} else if (ev->incoming) {
+				finish(p, KONCE_OUTCOME_FAILED, KONCE_REASON_NONE, NULL, 0); /* never sent */
+			} else if (!p->request) {
+				/* the server opened it before it answered: delivered (a request now waits
+				 * for its reply) */
 				finish(p, KONCE_OUTCOME_DELIVERED, KONCE_REASON_NONE, NULL, 0);
+			}
 		}
 		break;
 	case KONCE_EV_MESSAGE:

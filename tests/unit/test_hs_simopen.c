@@ -142,10 +142,33 @@ static void run_for(duo *d, uint64_t dt)
 	pump(d);
 }
 
+/* Runs both endpoints for dt with every datagram from side `mute` dropped. */
+static void run_muted(duo *d, int mute, uint64_t dt)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	uint64_t end = d->now + dt;
+	while (d->now < end) {
+		for (int i = 0; i < 2; i++) {
+			if (konce_ep_next_timer(d->ep[i]) <= d->now)
+				konce_ep_timer(d->ep[i], d->now);
+			while (konce_ep_poll_datagram(d->ep[i], buf, &len, &to)) {
+				if (i == mute)
+					d->lost++;
+				else
+					give(d, !i, buf, len);
+			}
+		}
+		d->now += 10000;
+	}
+}
+
 typedef struct seen {
-	int established, failed, closed, first, queued, delivered;
+	int established, failed, closed, first, queued, delivered, first_delivered;
 	bool incoming;
 	uint32_t conn;
+	uint64_t first_id; /* ESTABLISHED's msg_id */
 } seen;
 
 /* Drains side i's events, checking every one belongs to conn. */
@@ -162,6 +185,7 @@ static seen events(duo *d, int i, uint32_t conn)
 		case KONCE_EV_ESTABLISHED:
 			s.established++;
 			s.incoming = ev.incoming;
+			s.first_id = ev.msg_id;
 			assert_memory_equal(ev.peer_pk, konce_identity_public(d->id[!i]), KONCE_WIRE_KEY);
 			break;
 		case KONCE_EV_MESSAGE:
@@ -174,6 +198,7 @@ static seen events(duo *d, int i, uint32_t conn)
 			break;
 		case KONCE_EV_MSG_DELIVERED:
 			s.delivered++;
+			s.first_delivered += s.first_id && ev.msg_id == s.first_id;
 			break;
 		case KONCE_EV_FAILED:
 			s.failed++;
@@ -189,7 +214,9 @@ static seen events(duo *d, int i, uint32_t conn)
 }
 
 /* One session on each side, on the conn each connected with, client = the lower key; every
- * message (first and queued) delivered once each way. */
+ * message (first and queued) delivered once each way.  The lower key's first message rode in its
+ * INITIATE (the ACCEPT proves it arrived); the higher key's became a reliable message riding in
+ * its ACCEPT, named by its ESTABLISHED event and DELIVERED once acked. */
 static void assert_one_session(duo *d)
 {
 	for (int i = 0; i < 2; i++) {
@@ -199,7 +226,9 @@ static void assert_one_session(duo *d)
 		assert_int_equal(s.failed + s.closed, 0);
 		assert_int_equal(s.first, 1);
 		assert_int_equal(s.queued, 1);
-		assert_int_equal(s.delivered, 1);
+		assert_int_equal(s.delivered, i == HI ? 2 : 1);
+		assert_int_equal(s.first_delivered, i == HI);
+		assert_int_equal(s.first_id != 0, i == HI);
 		assert_int_equal(C(d, i)->sessions_opened, 1);
 		assert_int_equal(C(d, i)->sessions_live, 1);
 	}
@@ -230,11 +259,11 @@ static void test_crossing(void **state)
 	give(&d, LO, b[HI], n[HI]);
 	assert_int_equal(C(&d, LO)->simopen_yielded, 1);
 	assert_int_equal(d.env[LO].allocs, allocs); /* nothing kept */
-	allocs = d.env[HI].allocs;
 	give(&d, HI, b[LO], n[LO]);
 	assert_int_equal(C(&d, HI)->simopen_merged, 1);
-	assert_int_equal(d.env[HI].allocs, allocs); /* the attempt's struct is reused */
-	/* the merged session's ACCEPT leaves at once, carrying HI's first message */
+	assert_int_equal(C(&d, HI)->sessions_opened, 1); /* the attempt's struct is reused */
+	assert_int_equal(C(&d, HI)->sessions_live, 1);
+	/* the merged session's ACCEPT leaves at once, carrying HI's first message (packet 1) */
 	n[HI] = take(&d, HI, KONCE_PKT_ACCEPT, b[HI]);
 	give(&d, LO, b[HI], n[HI]);
 	run_for(&d, 1000000);
@@ -432,6 +461,142 @@ static void test_derived_identities_two_sessions(void **state)
 	free_duo(&d);
 }
 
+/* Crossing handshakes up to HI's session: HI has LO's INITIATE, its ACCEPT (carrying HI's first
+ * message as packet 1) is queued; returns the id ESTABLISHED gave that message. */
+static uint64_t cross_to_accept(duo *d)
+{
+	uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM];
+	size_t n[2];
+	connect_side(d, LO);
+	connect_side(d, HI);
+	for (int t = KONCE_PKT_HELLO; t <= KONCE_PKT_INITIATE; t++) {
+		for (int i = 0; i < 2; i++)
+			n[i] = take(d, i, (uint8_t)t, b[i]);
+		if (t == KONCE_PKT_INITIATE)
+			break;
+		for (int i = 0; i < 2; i++)
+			give(d, !i, b[i], n[i]);
+	}
+	give(d, HI, b[LO], n[LO]);
+	assert_int_equal(C(d, HI)->simopen_merged, 1);
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(d->ep[HI], &ev));
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_true(ev.incoming);
+	assert_true(ev.msg_id != 0);
+	return ev.msg_id;
+}
+
+/* Drains side i's events: how many MSG_DELIVERED for id, and how many messages with text want. */
+static void count_events(duo *d, int i, uint64_t id, const char *want, int *delivered, int *got)
+{
+	konce_ep_event ev;
+	while (konce_ep_poll_event(d->ep[i], &ev)) {
+		if (ev.type == KONCE_EV_MSG_DELIVERED && ev.msg_id == id)
+			++*delivered;
+		if (ev.type == KONCE_EV_MESSAGE && ev.len == strlen(want) && !memcmp(ev.data, want, ev.len))
+			++*got;
+		assert_true(ev.type != KONCE_EV_FAILED && ev.type != KONCE_EV_CLOSED && ev.type != KONCE_EV_MSG_FAILED);
+	}
+}
+
+/* HI's ACCEPT (with its first message) arrives, but everything LO sends afterwards is lost: HI
+ * must not call the message delivered until an ack from LO really comes. */
+static void test_accept_ack_lost(void **state)
+{
+	(void)state;
+	duo d;
+	uint8_t acc[KONCE_WIRE_MAX_DATAGRAM];
+	make_duo(&d, true);
+	uint64_t fid = cross_to_accept(&d);
+	size_t na = take_drop_rest(&d, HI, KONCE_PKT_ACCEPT, acc);
+	give(&d, LO, acc, na);
+	int delivered = 0, got = 0;
+	count_events(&d, LO, 0, "first 1", &delivered, &got);
+	assert_int_equal(got, 1); /* it was in the ACCEPT */
+	run_muted(&d, LO, 800000);
+	assert_true(d.lost > 0);
+	count_events(&d, HI, fid, "", &delivered, &got);
+	assert_int_equal(delivered, 0); /* no ack came */
+	assert_true(konce_ep_msg_eta(d.ep[HI], fid, d.now) != UINT64_MAX); /* still pending */
+	count_events(&d, LO, 0, "first 1", &delivered, &got);
+	assert_int_equal(got, 1); /* HI's retransmissions are not delivered twice */
+	run_for(&d, 2000000);
+	count_events(&d, HI, fid, "", &delivered, &got);
+	assert_int_equal(delivered, 1);
+	count_events(&d, LO, 0, "first 1", &delivered, &got);
+	assert_int_equal(got, 1);
+	free_duo(&d);
+}
+
+/* HI's ACCEPT is lost (and with it the first message): LO's INITIATE retransmission brings the
+ * stored ACCEPT again, while HI's recovery resends the message as DATA; it arrives exactly once,
+ * and is delivered once. */
+static void test_accept_lost(void **state)
+{
+	(void)state;
+	duo d;
+	uint8_t acc[KONCE_WIRE_MAX_DATAGRAM];
+	make_duo(&d, true);
+	uint64_t fid = cross_to_accept(&d);
+	(void)take_drop_rest(&d, HI, KONCE_PKT_ACCEPT, acc); /* lost, with whatever followed it */
+	int delivered = 0, got = 0;
+	run_muted(&d, HI, 300000); /* HI's first retransmissions lost too */
+	count_events(&d, HI, fid, "", &delivered, &got);
+	assert_int_equal(delivered, 0);
+	run_for(&d, 3000000);
+	assert_true(C(&d, HI)->init_dup_resent >= 1);
+	count_events(&d, HI, fid, "", &delivered, &got);
+	assert_int_equal(delivered, 1);
+	count_events(&d, LO, 0, "first 1", &delivered, &got);
+	assert_int_equal(got, 1);
+	assert_int_equal(C(&d, LO)->sessions_live, 1);
+	assert_int_equal(C(&d, HI)->sessions_live, 1);
+	free_duo(&d);
+}
+
+/* The ordinary handshake: a server's reliable reply queued before its ACCEPT left rides in the
+ * ACCEPT as packet 1 and is recorded like any packet: with the client's acks lost it is not
+ * delivered, then it is, once. */
+static void test_ordinary_accept_reply_acked(void **state)
+{
+	(void)state;
+	duo d;
+	uint8_t b[KONCE_WIRE_MAX_DATAGRAM];
+	size_t n;
+	konce_addr to;
+	make_duo(&d, true);
+	connect_side(&d, LO);
+	for (int t = KONCE_PKT_HELLO; t <= KONCE_PKT_INITIATE; t++) {
+		int from = t == KONCE_PKT_COOKIE ? HI : LO;
+		n = take(&d, from, (uint8_t)t, b);
+		give(&d, !from, b, n);
+	}
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(d.ep[HI], &ev));
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_int_equal(ev.msg_id, 0); /* nothing of ours became reliable */
+	uint64_t id;
+	assert_int_equal(konce_ep_msg_send(d.ep[HI], ev.conn, (const uint8_t *)"queued 1", 8, 0, 0, d.now, &id), 0);
+	n = take(&d, HI, KONCE_PKT_ACCEPT, b);
+	uint8_t more[KONCE_WIRE_MAX_DATAGRAM];
+	size_t mlen;
+	assert_false(konce_ep_poll_datagram(d.ep[HI], more, &mlen, &to)); /* the reply left in it */
+	give(&d, LO, b, n);
+	int delivered = 0, got = 0;
+	run_muted(&d, LO, 800000);
+	count_events(&d, HI, id, "", &delivered, &got);
+	assert_int_equal(delivered, 0);
+	count_events(&d, LO, 0, "queued 1", &delivered, &got);
+	assert_int_equal(got, 1);
+	run_for(&d, 2000000);
+	count_events(&d, HI, id, "", &delivered, &got);
+	assert_int_equal(delivered, 1);
+	count_events(&d, LO, 0, "queued 1", &delivered, &got);
+	assert_int_equal(got, 1);
+	free_duo(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +608,9 @@ int main(void)
 		cmocka_unit_test(test_new_handshake_after_established),
 		cmocka_unit_test(test_stale_address_redirect),
 		cmocka_unit_test(test_derived_identities_two_sessions),
+		cmocka_unit_test(test_accept_ack_lost),
+		cmocka_unit_test(test_accept_lost),
+		cmocka_unit_test(test_ordinary_accept_reply_acked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,6 +165,40 @@ static void test_first_plain_message_delivered(void **state)
 	assert_int_equal(r.outcome, KONCE_OUTCOME_DELIVERED);
 }
 
+/* Class 301: counts what arrives */
+static void on_count(void *ctx, konce_node *node, const konce_message *m)
+{
+	(void)node;
+	(void)m;
+	++*(int *)ctx;
+}
+
+/* Two nodes send each other their first message at the same moment: a simultaneous open, one
+ * session.  The higher key's first message leaves in its ACCEPT (not its INITIATE) and must be
+ * reported only once acked (a plain one) or answered (a request); each arrives exactly once. */
+static void test_simultaneous_first_messages(void **state)
+{
+	struct world *w = *state;
+	struct result r[4] = {0};
+	int got[3] = {0};
+	for (int i = 0; i < 3; i++)
+		konce_node_handle(w->node[i], 301, on_count, &got[i]);
+	assert_int_equal(send_msg(w, 0, 1, 301, "plain a", 0, w->addr[1], &r[0]), 0);
+	assert_int_equal(send_msg(w, 1, 0, 300, "request b", 1, w->addr[0], &r[1]), 0);
+	assert_int_equal(send_msg(w, 2, 0, 301, "plain c", 0, w->addr[0], &r[2]), 0);
+	assert_int_equal(send_msg(w, 0, 2, 300, "request a", 1, w->addr[2], &r[3]), 0);
+	run(w);
+	assert_int_equal(r[0].outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(r[1].outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r[1].data, "a:request b");
+	assert_int_equal(r[2].outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(r[3].outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r[3].data, "c:request a");
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 1);
+	assert_int_equal(got[2], 0);
+}
+
 static void test_failures(void **state)
 {
 	struct world *w = *state;
@@ -353,6 +387,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_three_nodes_exchange, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_plain_message_delivered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simultaneous_first_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
