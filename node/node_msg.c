@@ -474,6 +474,12 @@ static void on_msg_outcome(struct konce_node *n, const konce_ep_event *ev)
 	}
 }
 
+/* The address to record in the store for a session at addr: addr itself, or none for a session
+ * reached by key (a virtual address, node_trav.c).  Not the punched path behind it either: that is a
+ * NAT mapping that lives only while the punch keeps it open, and resolve_addr() would later send to
+ * a stored address directly instead of asking a rendezvous, which fails behind a filtering NAT. */
+static const konce_addr *store_addr(const konce_addr *addr) { return node_trav_is_virtual(addr) ? NULL : addr; }
+
 void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 {
 	char who[KONCE_KEY_TEXT_LEN + 1], as[KONCE_ADDR_STRLEN];
@@ -501,8 +507,11 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 		konce_key_to_text(who, ev->peer_pk);
 		node_log(n, KONCE_LOG_INFO, "session %s %s at %s", ev->incoming ? "from" : "to", who,
 			 konce_addr_str(&ev->addr, as));
-		if (n->store && !node_trav_is_virtual(&ev->addr)) {
-			konce_store_note_seen(n->store, ev->peer_pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
+		if (n->store) {
+			/* a session reached by key counts as a handshake too (introductions = known must
+			 * still know it after a restart); its virtual address is never recorded */
+			konce_store_note_seen(n->store, ev->peer_pk, store_addr(&ev->addr),
+					      KONCE_ADDR_SEEN, wall, 0);
 			konce_store_note_handshake(n->store, ev->peer_pk, true, wall);
 		}
 		if (n->peer_fn)
@@ -548,7 +557,8 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 			if (n->peer_fn)
 				n->peer_fn(n->peer_ctx, KONCE_PEER_PATH, peer->pk, as);
 			if (n->store)
-				konce_store_note_seen(n->store, peer->pk, &ev->addr, KONCE_ADDR_SEEN, wall, 0);
+				konce_store_note_seen(n->store, peer->pk, store_addr(&ev->addr),
+						      KONCE_ADDR_SEEN, wall, 0);
 		}
 		break;
 	case KONCE_EV_MSG_DELIVERED:
