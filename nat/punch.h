@@ -109,6 +109,8 @@ enum {
 	KONCE_PUNCH_EXTRA = 3,      /* probes to the winner after it is verified */
 	KONCE_PUNCH_OUT_RING = 64,
 	KONCE_PUNCH_EV_RING = 8,
+	KONCE_PUNCH_CONFIRM_MS = 1000,      /* a move with a session must be confirmed this soon */
+	KONCE_PUNCH_CONFIRM_RETRY_MS = 300, /* confirming session PINGs this far apart */
 };
 
 enum konce_path_state {
@@ -160,6 +162,7 @@ struct konce_punch_counters {
 	uint64_t attempts, probes, acks_sent, acks_rx, probes_rx, birthday_probes, verified, giveups,
 		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
 	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
+	uint64_t confirmed, unconfirmed; /* moves with a session: confirmed by heard(), or undone */
 };
 
 typedef struct konce_punch konce_punch;
