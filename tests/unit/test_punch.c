@@ -1,5 +1,6 @@
 /* test_punch.c - the path state machine and probe scheduler: start time and pacing, first pair
  * wins, acks and peer-reflexive targets, give-up and upgrade backoff, keepalive loss, rebinding,
+ * authenticated liveness and the confirmation of moves made with a session,
  * birthday probing, and no allocation after construction. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -571,6 +572,36 @@ static void test_auth_upgrade_confirm(void **state)
 	}
 }
 
+/* A move away from a pair that was itself never confirmed has nothing to go back to: the relay. */
+static void test_auth_move_from_unconfirmed(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, high, low);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	konce_punch_set_authenticated(r.p, true);
+	r.in.intro_id = 78;
+	konce_punch_start(r.p, &r.in, r.now);
+	run_to(&r, r.now + 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 78, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	konce_addr moved = addr("198.51.100.66:4555");
+	konce_punch_input(r.p, 0, &moved, false, 78, 9, r.now + 10 * MS);
+	drain(&r);
+	konce_punch_input(r.p, 0, &moved, true, 78, r.out[r.nout - 1].seq, r.now + 20 * MS);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	unsigned sock;
+	konce_addr path;
+	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &moved));
+	run_to(&r, r.now + 20 * MS + KONCE_PUNCH_CONFIRM_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
+	assert_int_equal(konce_punch_counters(r.p)->unconfirmed, 1);
+	konce_punch_free(r.p);
+}
+
 /* Without a session a move is final at once (the first attempt, handshake-as-probe). */
 static void test_unauth_move_final(void **state)
 {
@@ -710,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_auth_rebind_forged),
 		cmocka_unit_test(test_auth_rebind_confirmed),
 		cmocka_unit_test(test_auth_upgrade_confirm),
+		cmocka_unit_test(test_auth_move_from_unconfirmed),
 		cmocka_unit_test(test_unauth_move_final),
 		cmocka_unit_test(test_birthday),
 		cmocka_unit_test(test_bad_start),
