@@ -37,6 +37,11 @@ struct konce_punch {
 	bool have_rebind; /* the peer's probes come from elsewhere now: its NAT rebound */
 	unsigned rebind_sock;
 	konce_addr rebind;
+	/* a move made with a session (auth) waits for authenticated traffic over the new pair */
+	bool confirming, have_prev; /* have_prev: the move left a DIRECT pair (a rebind) */
+	unsigned prev_sock;
+	uint64_t confirm_at, confirm_end;
+	konce_addr prev;
 
 	/* relayed */
 	uint64_t upgrade_at, backoff;
@@ -216,6 +221,7 @@ static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
 	p->keepalive_at = UINT64_MAX;
 	p->extra_left = 0;
 	p->upgrade_at = UINT64_MAX;
+	p->confirming = false;
 	memset(&p->path, 0, sizeof(p->path));
 	p->attempt_rx = 0;
 	p->c.attempts++;
@@ -252,6 +258,7 @@ static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t no
 	p->state = KONCE_PATH_RELAYED;
 	p->keepalive_at = UINT64_MAX;
 	p->extra_left = 0;
+	p->confirming = false;
 	if (why == KONCE_PUNCH_EV_LOST) {
 		p->c.lost++;
 		p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
@@ -286,6 +293,13 @@ void konce_punch_set_keepalive(konce_punch *p, uint64_t keepalive_us, uint64_t n
 
 static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool rebind, uint64_t now)
 {
+	/* With a session, a PUNCH ack (forgeable) may move the path but not keep it: the move stands
+	 * only once authenticated traffic comes over the new pair (konce_punch_heard). */
+	p->have_prev = p->state == KONCE_PATH_DIRECT && !p->confirming;
+	p->prev_sock = p->path_sock;
+	p->prev = p->path;
+	p->confirming = p->auth;
+	p->confirm_end = now + KONCE_PUNCH_CONFIRM_MS * MS;
 	p->state = KONCE_PATH_DIRECT;
 	p->have_rebind = false;
 	p->path_sock = sock;
@@ -302,6 +316,10 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool
 	p->quick_used = false;
 	p->c.verified++;
 	push_ev(p, KONCE_PUNCH_EV_DIRECT, now);
+	if (p->confirming) {
+		keepalive_probe(p); /* at once, over the new pair (the event above routes it there) */
+		p->confirm_at = now + KONCE_PUNCH_CONFIRM_RETRY_MS * MS;
+	}
 }
 
 void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
@@ -368,6 +386,10 @@ void konce_punch_heard(konce_punch *p, uint64_t now)
 	if (p->state != KONCE_PATH_DIRECT)
 		return;
 	p->c.heard++;
+	if (p->confirming) {
+		p->confirming = false;
+		p->c.confirmed++;
+	}
 	if (p->unanswered) {
 		/* a keepalive was out (retries pending): answered, so the next one a period on */
 		p->unanswered = 0;
@@ -375,7 +397,12 @@ void konce_punch_heard(konce_punch *p, uint64_t now)
 	}
 }
 
-void konce_punch_set_authenticated(konce_punch *p, bool on) { p->auth = on; }
+void konce_punch_set_authenticated(konce_punch *p, bool on)
+{
+	p->auth = on;
+	if (!on)
+		p->confirming = false; /* no session left to confirm a move with */
+}
 
 void konce_punch_relay_heard(konce_punch *p, uint64_t now)
 {
@@ -408,8 +435,30 @@ uint64_t konce_punch_next_timer(const konce_punch *p)
 		t = min64(t, p->keepalive_at);
 		if (p->extra_left)
 			t = min64(t, p->extra_at);
+		if (p->confirming)
+			t = min64(t, min64(p->confirm_at, p->confirm_end));
 	}
 	return t;
+}
+
+/* A move not confirmed in time: back to the pair it left, which must answer its own
+ * (authenticated) keepalive at once, or to the relay. */
+static void confirm_failed(konce_punch *p, uint64_t now)
+{
+	p->confirming = false;
+	p->c.unconfirmed++;
+	if (!p->have_prev) {
+		go_relayed(p, KONCE_PUNCH_EV_LOST, now);
+		return;
+	}
+	p->have_prev = false;
+	p->have_rebind = false;
+	p->path_sock = p->prev_sock;
+	p->path = p->prev;
+	p->extra_left = 0;
+	p->unanswered = 0;
+	p->keepalive_at = now;
+	push_ev(p, KONCE_PUNCH_EV_DIRECT, now);
 }
 
 static void run_rounds(konce_punch *p, uint64_t now)
@@ -437,6 +486,14 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 	run_rounds(p, now);
 	if (attempting(p) && now >= p->start + KONCE_PUNCH_GIVEUP_MS * MS)
 		go_relayed(p, KONCE_PUNCH_EV_RELAY, now);
+	if (p->state == KONCE_PATH_DIRECT && p->confirming) {
+		if (now >= p->confirm_end) {
+			confirm_failed(p, now);
+		} else if (p->confirm_at <= now) {
+			keepalive_probe(p);
+			p->confirm_at = now + KONCE_PUNCH_CONFIRM_RETRY_MS * MS;
+		}
+	}
 	if (p->state == KONCE_PATH_DIRECT) {
 		while (p->extra_left && p->extra_at <= now) {
 			probe(p, p->path_sock, &p->path);

@@ -34,7 +34,13 @@
  * with .session set (the caller sends an ack-eliciting packet on the session), PUNCH acks from the
  * path are ignored (counted in acks_ignored), and only konce_punch_heard(), for authenticated
  * session traffic that came over the path, answers.  PUNCH still verifies pairs (attempts,
- * rebinding, the extra probes): a pair so verified must then pass the authenticated keepalive.
+ * rebinding, the extra probes), but in authenticated mode a move so made (a rebind, or an upgrade
+ * from PROBING) is unconfirmed: a session out goes over the new pair at once and every
+ * KONCE_PUNCH_CONFIRM_RETRY_MS, and konce_punch_heard() confirms it; none within
+ * KONCE_PUNCH_CONFIRM_MS undoes it -- a rebind back to the DIRECT pair it left (event DIRECT,
+ * keepalive due at once), an upgrade (or a move away from an unconfirmed pair) to RELAYED (event
+ * LOST).  A forged ack so moves traffic for at most KONCE_PUNCH_CONFIRM_MS.  Without a session
+ * (first attempt, handshake as probe) a verified pair is final at once.
  *   DIRECT --input(probe from a new address Y), then input(ack from Y)--> DIRECT on Y (rebinding:
  *            the peer's NAT gave it a new mapping; the new address is probed before it is used:
  *            by the controlled side at once, by the controlling side only with the retries of an
@@ -109,6 +115,8 @@ enum {
 	KONCE_PUNCH_EXTRA = 3,      /* probes to the winner after it is verified */
 	KONCE_PUNCH_OUT_RING = 64,
 	KONCE_PUNCH_EV_RING = 8,
+	KONCE_PUNCH_CONFIRM_MS = 1000,      /* a move with a session must be confirmed this soon */
+	KONCE_PUNCH_CONFIRM_RETRY_MS = 300, /* confirming session PINGs this far apart */
 };
 
 enum konce_path_state {
@@ -160,6 +168,7 @@ struct konce_punch_counters {
 	uint64_t attempts, probes, acks_sent, acks_rx, probes_rx, birthday_probes, verified, giveups,
 		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
 	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
+	uint64_t confirmed, unconfirmed; /* moves with a session: confirmed by heard(), or undone */
 };
 
 typedef struct konce_punch konce_punch;

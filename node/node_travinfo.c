@@ -93,12 +93,15 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 			    json_pack("{s:I,s:I,s:I,s:I}", "hello_copies", (json_int_t)p->hs_probes, "hello_copies_rx",
 				      (json_int_t)p->hs_probes_rx, "acks", (json_int_t)p->hs_acks, "replies",
 				      (json_int_t)p->hs_replies));
-	/* authenticated liveness of the direct path (punch.h): session PINGs sent as keepalives (and
-	 * failed), authenticated datagrams heard over it, PUNCH acks from it that no longer count */
+	/* authenticated liveness of the direct path (punch.h): session PINGs sent as keepalives or
+	 * move confirmations (and failed), authenticated datagrams heard over it, PUNCH acks from it
+	 * that no longer count, moves made with a session that were confirmed or undone */
 	json_object_set_new(o, "liveness",
-			    json_pack("{s:I,s:I,s:I,s:I}", "session_probes", (json_int_t)p->session_probes,
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "session_probes", (json_int_t)p->session_probes,
 				      "session_probe_fail", (json_int_t)p->session_probe_fail, "heard",
-				      (json_int_t)p->auth_heard, "punch_acks_ignored", (json_int_t)c->acks_ignored));
+				      (json_int_t)p->auth_heard, "punch_acks_ignored", (json_int_t)c->acks_ignored,
+				      "moves_confirmed", (json_int_t)c->confirmed, "moves_undone",
+				      (json_int_t)c->unconfirmed));
 	unsigned sock;
 	konce_addr a;
 	struct node_trav_socks_stats bs;

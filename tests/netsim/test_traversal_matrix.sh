@@ -194,6 +194,9 @@ birthday_checks() {
 		out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
 		bday_traces "$out"
 		bday_direct upgraded "$out"
+		# with a session, a PUNCH-verified move stands only once session traffic came over it
+		check "$name: upgraded: the move was confirmed by session traffic over the pair ($(jq -c .liveness <<<"$out"))" \
+			jqt "$out" '.liveness.moves_confirmed >= 1 and .liveness.moves_undone == 0'
 		out=$(kcli "$run" a A peers --json) || fail "$name: peers failed"
 		check "$name: upgraded: konce peers on A says direct" \
 			jqt "$out" ".peers[] | select(.public_key == \"$kb\" and .state == \"up\") | .path == \"direct\""

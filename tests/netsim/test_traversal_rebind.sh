@@ -172,6 +172,10 @@ echo "     path before the flush $old, now $(jq -r .path <<<"$out") ($(jq -r .st
 if [ "${TRAVERSAL_REBIND_FLUSH:-1}" = 1 ]; then
 	check "A's trace counts the lost direct path, and the path is direct again" \
 		jqt "$out" '.probes.lost >= 1 and .state == "direct"'
+	# the way back to direct was a move made with a session: it stood only once session traffic
+	# came over the new pair (punch.h), and none was undone
+	check "A's move back to direct was confirmed by session traffic ($(jq -c .liveness <<<"$out"))" \
+		jqt "$out" '.liveness.moves_confirmed >= 1 and .liveness.moves_undone == 0'
 fi
 kcli "$run" a A path "$kb" | sed 's/^/     A: /'
 grep -E "direct path|relay|lost|rebind|rendezvous sees" "$KTMP/$run.A.err" | sed 's/^/     A log: /'
