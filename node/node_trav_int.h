@@ -76,6 +76,10 @@ struct node_trav {
 /* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
 struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
 /* p's virtual address. */
+/* node_trav.c: run pump() soon (from the event loop, never inside the caller); create the timer
+ * and kick events (node_trav_setup.c frees them).  0 or -ENOMEM. */
+void node_trav_schedule(struct node_trav *t);
+int node_trav_events_new(struct node_trav *t);
 void tpeer_vaddr(struct node_trav *t, const struct tpeer *p, konce_addr *a);
 /* Remembers that the peer's packets came from `from` (the latest SEEN_MAX addresses). */
 void tpeer_seen(struct node_trav *t, struct tpeer *p, const konce_addr *from);
