@@ -162,6 +162,8 @@ typedef struct konce_punch_intro {
 	konce_natinfo peer_nat;
 	konce_natinfo self_nat;
 	unsigned self_spent; /* new mappings our NAT made since self_nat.last_port (candidates.h) */
+	const konce_cand *self_cands; /* ours as registered (only port-mapped ones matter), or NULL */
+	unsigned nself;
 } konce_punch_intro;
 
 struct konce_punch_counters {
@@ -169,6 +171,7 @@ struct konce_punch_counters {
 		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
 	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
 	uint64_t confirmed, unconfirmed; /* moves with a session: confirmed by heard(), or undone */
+	uint64_t relay_first; /* first attempts started in PROBING: direct not expected */
 };
 
 typedef struct konce_punch konce_punch;

@@ -283,6 +283,11 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
 	in.self_spent = self_spent(t, &in.self_nat);
+	konce_cand mine = {KONCE_CAND_MAPPED, t->pm_external};
+	if (t->pm_state && !strcmp(t->pm_state, "mapped")) {
+		in.self_cands = &mine; /* as registered: the rule needs what the peer sees of us */
+		in.nself = 1;
+	}
 	konce_punch_start(p->pu, &in, now);
 	node_trav_hs_intro(t, p, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];

@@ -86,7 +86,10 @@ bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *
 
 bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_out *o)
 {
-	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p))
+	/* PROBING: the relay carries the handshake (direct not expected: both sides started so), and
+	 * the probes are PUNCH beside it; a pair they verify moves the handshake or session there */
+	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p) ||
+	    konce_punch_state(p->pu) == KONCE_PATH_PROBING)
 		return false;
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p->opener, p->opener_len);
