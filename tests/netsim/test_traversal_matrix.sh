@@ -166,6 +166,10 @@ birthday_checks() {
 	if [ "$path" = direct ]; then
 		echo "BIRTHDAY $name direct"
 		bday_direct direct "$1"
+		# the session came up over the relay (relay first): the birthday pair moved it, and a
+		# move with a session stands only once session traffic came over the new pair
+		check "$name: direct: the move off the relay was confirmed by session traffic ($(jq -c .liveness <<<"$1"))" \
+			jqt "$1" '.liveness.moves_confirmed >= 1 and .liveness.moves_undone == 0'
 		return
 	fi
 	echo "BIRTHDAY $name relayed"
