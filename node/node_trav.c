@@ -6,7 +6,9 @@
  *
  * Per traversal peer (struct tpeer), the punch core's state decides where a datagram for the
  * peer's virtual address goes:
- *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second)
+ *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second);
+ *                        a first attempt is PUNCHING only where direct is expected, else it starts
+ *                        in PROBING (relay first, nat/punch.h)
  *     DIRECT          -> the verified address, from the node's socket
  *     RELAYED, PROBING-> RELAY through the primary rendezvous, as a message on its session
  * The punch core's events (DIRECT, RELAY) release the held datagrams.  The first attempt's probes

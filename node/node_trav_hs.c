@@ -18,6 +18,11 @@
  * party); later probes of the attempt are PUNCH, whose ack verifies a pair as before and the
  * handshake then follows over it.
  *
+ * A first attempt that starts in PROBING (relay first: direct not expected, nat/punch.h) sends no
+ * copies: the handshake goes through the relay, both sides' HELLOs cross there and the tie-break
+ * leaves one session; the probes are PUNCH, and a pair they verify moves the session (or what is
+ * left of the handshake) off the relay.
+ *
  * PUNCH stays where there is no handshake to carry: birthday probes (256 per round: a 1200-byte
  * HELLO each would be 300 KB a round), keepalives and rebinding probes on a direct path, and
  * upgrade attempts from the relay (the session exists; no handshake runs).  A peer's PUNCH probe
