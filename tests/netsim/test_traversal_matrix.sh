@@ -53,6 +53,10 @@
 #   again from p + 3), so the host and reflexive candidates come after the window
 #   (nat/candidates.h; before, the host probe went first and the pair was relayed).
 #
+# Relay first (nat/punch.h): for the relayed and birthday pairs the INTRO starts both sides in
+# PROBING, so the connect must be answered over the relay before the first attempt gives up; the
+# path checks then wait for that attempt's outcome.
+#
 # Every pair must connect and exchange messages (100%); the path must be the one above, and
 # `konce path --json` on A must agree (verified pair and no give-up, or give-up and relayed
 # datagrams).  The grid at the end shows the path from A's side (D direct, P port-mapped as B sees
