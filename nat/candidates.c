@@ -133,3 +133,26 @@ unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c
 	}
 	return k;
 }
+
+static bool has_mapped(const konce_cand *c, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (c[i].type == KONCE_CAND_MAPPED)
+			return true;
+	return false;
+}
+
+enum konce_cand_expect konce_cand_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
+						     unsigned nself, const konce_natinfo *peer,
+						     const konce_cand *peer_c, unsigned npeer)
+{
+	uint8_t a = self->mapping, b = peer->mapping;
+	if (has_mapped(self_c, nself) || has_mapped(peer_c, npeer) || a == KONCE_NATMAP_UNKNOWN ||
+	    b == KONCE_NATMAP_UNKNOWN)
+		return KONCE_CAND_DIRECT_EXPECTED;
+	if (a != KONCE_NATMAP_EDM_RANDOM && b != KONCE_NATMAP_EDM_RANDOM)
+		return KONCE_CAND_DIRECT_EXPECTED;
+	if (a == KONCE_NATMAP_EIM || b == KONCE_NATMAP_EIM)
+		return KONCE_CAND_DIRECT_BIRTHDAY;
+	return KONCE_CAND_DIRECT_IMPOSSIBLE;
+}

@@ -64,6 +64,24 @@ unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *na
 unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
 			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent);
 
+/* What the INTRO says of a direct path between two sides (docs/TRAVERSAL.md "What happens for
+ * each NAT pair"), a pure and symmetric function of what both sides see (f(a, b) == f(b, a)), so
+ * that both choose the same start state (punch.h):
+ *   EXPECTED   - either side has a port-mapped candidate (a forward accepts anyone), either
+ *                mapping is unknown, or neither side allocates at random: hold traffic, punch;
+ *   BIRTHDAY   - one side EIM, the other EDM random: direct only by birthday probing (the INTRO
+ *                carries no filtering, so an EIF/ADF side, direct at once, counts here too);
+ *   IMPOSSIBLE - both EDM, at least one random: relay.
+ * The candidates may be NULL (n = 0). */
+enum konce_cand_expect {
+	KONCE_CAND_DIRECT_EXPECTED = 0,
+	KONCE_CAND_DIRECT_BIRTHDAY,
+	KONCE_CAND_DIRECT_IMPOSSIBLE,
+};
+enum konce_cand_expect konce_cand_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
+						     unsigned nself, const konce_natinfo *peer,
+						     const konce_cand *peer_c, unsigned npeer);
+
 /* Appends t unless (sock, addr) is already there; false if it was there or no room. */
 bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t);
 

@@ -242,7 +242,16 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 		bday = BDAY_SOCKETS;
 	if (nt == 0 && bday == BDAY_NONE)
 		return -EINVAL;
+	bool first = p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_PUNCHING;
 	begin_attempt(p, in->intro_id, now + in->delay_us);
+	if (first && konce_cand_direct_expectation(&in->self_nat, in->self_cands, in->nself, &in->peer_nat,
+						   in->peer_cands, in->npeer) != KONCE_CAND_DIRECT_EXPECTED) {
+		/* direct is impossible or a gamble: the relay at once, the attempt runs beside it.
+		 * Both sides decide alike (a symmetric rule over the INTRO), so both relay. */
+		p->state = KONCE_PATH_PROBING;
+		p->c.relay_first++;
+		push_ev(p, KONCE_PUNCH_EV_RELAY, now);
+	}
 	memcpy(p->t, t, sizeof(t[0]) * nt);
 	p->nt = nt;
 	p->bday = bday;

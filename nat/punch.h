@@ -24,6 +24,15 @@
  *                                   |   +---------------------- (stays RELAYED)   |
  *                                   +---- ack from X on S: verified --------------+
  *   DIRECT --konce_punch_start() (the peer re-introduced itself: its side broke)--> PROBING
+ *   IDLE --konce_punch_start() where direct is not expected (event RELAY at once)--> PROBING
+ *
+ * Relay first: the first attempt starts in PROBING instead of PUNCHING when
+ * konce_cand_direct_expectation() over the INTRO (both NATs' mapping, both sides' port-mapped
+ * candidates: self_cands / nself) says direct is impossible or only a birthday gamble.  The rule
+ * is symmetric, so both sides choose alike: the relay carries the handshake and the first
+ * messages at once (no 4 s hold), the schedule runs unchanged beside it, and a verified pair
+ * upgrades the path as from RELAYED (with a session, confirmed or undone as below).  Where direct
+ * is expected the first attempt stays PUNCHING (traffic held; the HELLO copies are the probes).
  *
  * Liveness of DIRECT: a keepalive every period (KONCE_PATH_KEEPALIVE_MS or set_keepalive), retried
  * every KONCE_PATH_PROBE_RETRY_MS while unanswered; KONCE_PATH_PROBE_FAILS unanswered in a row is
@@ -88,7 +97,7 @@
  *   5. Nothing is allocated after konce_punch_new(); queues are bounded and overflow is counted.
  *
  * How this maps onto the endpoint (node/node_trav_hs.c; docs/TRAVERSAL.md "the handshake is the
- * probe"): for the first attempt after an introduction a probe is a copy of the endpoint's HELLO
+ * probe"): for a first attempt in PUNCHING a probe is a copy of the endpoint's HELLO
  * (with the sender's key and the intro id in its padding), not PUNCH.  Both sides run a handshake
  * to each other; each answers the other's HELLO with a COOKIE, and the endpoint's simultaneous-open
  * tie-break (node/hs_simopen.c) leaves one session whose client is the lower key.  "Ack from X" is
@@ -96,7 +105,9 @@
  * or ACCEPT that opened) arriving from X; the node feeds a HELLO copy to konce_punch_input() with
  * seq 0, which probes never use, and sends no PUNCH ack for it.  Birthday probes (out.birthday),
  * keepalives without a session, rebinding probes and upgrade attempts (the session exists) stay
- * PUNCH; keepalives with a session are session PINGs (konce_ep_ping), answered by datagrams the
+ * PUNCH, and so is every probe of a first attempt started in PROBING (relay first: the handshake
+ * itself goes through the relay, where the two sides' HELLOs cross and the tie-break leaves one
+ * session); keepalives with a session are session PINGs (konce_ep_ping), answered by datagrams the
  * endpoint authenticated for that session (konce_ep_last_auth_conn) from the path.  The intro
  * id rides in the HELLO copy but the handshake does not bind it (the COOKIE's MAC does not cover
  * the padding); a stale attempt still cannot complete a new one, every handshake being fresh.
@@ -162,6 +173,8 @@ typedef struct konce_punch_intro {
 	konce_natinfo peer_nat;
 	konce_natinfo self_nat;
 	unsigned self_spent; /* new mappings our NAT made since self_nat.last_port (candidates.h) */
+	const konce_cand *self_cands; /* ours as registered (only port-mapped ones matter), or NULL */
+	unsigned nself;
 } konce_punch_intro;
 
 struct konce_punch_counters {
@@ -169,6 +182,7 @@ struct konce_punch_counters {
 		lost, upgrades, rebinds, out_dropped, ev_dropped, stale;
 	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
 	uint64_t confirmed, unconfirmed; /* moves with a session: confirmed by heard(), or undone */
+	uint64_t relay_first; /* first attempts started in PROBING: direct not expected */
 };
 
 typedef struct konce_punch konce_punch;

@@ -6,7 +6,9 @@
  *
  * Per traversal peer (struct tpeer), the punch core's state decides where a datagram for the
  * peer's virtual address goes:
- *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second)
+ *     IDLE, PUNCHING  -> held (the latest two; the endpoint resends its handshake every second);
+ *                        a first attempt is PUNCHING only where direct is expected, else it starts
+ *                        in PROBING (relay first, nat/punch.h)
  *     DIRECT          -> the verified address, from the node's socket
  *     RELAYED, PROBING-> RELAY through the primary rendezvous, as a message on its session
  * The punch core's events (DIRECT, RELAY) release the held datagrams.  The first attempt's probes
@@ -283,6 +285,11 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
 	in.self_spent = self_spent(t, &in.self_nat);
+	konce_cand mine = {KONCE_CAND_MAPPED, t->pm_external};
+	if (t->pm_state && !strcmp(t->pm_state, "mapped")) {
+		in.self_cands = &mine; /* as registered: the rule needs what the peer sees of us */
+		in.nself = 1;
+	}
 	konce_punch_start(p->pu, &in, now);
 	node_trav_hs_intro(t, p, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];

@@ -18,6 +18,11 @@
  * party); later probes of the attempt are PUNCH, whose ack verifies a pair as before and the
  * handshake then follows over it.
  *
+ * A first attempt that starts in PROBING (relay first: direct not expected, nat/punch.h) sends no
+ * copies: the handshake goes through the relay, both sides' HELLOs cross there and the tie-break
+ * leaves one session; the probes are PUNCH, and a pair they verify moves the session (or what is
+ * left of the handshake) off the relay.
+ *
  * PUNCH stays where there is no handshake to carry: birthday probes (256 per round: a 1200-byte
  * HELLO each would be 300 KB a round), keepalives and rebinding probes on a direct path, and
  * upgrade attempts from the relay (the session exists; no handshake runs).  A peer's PUNCH probe
@@ -86,7 +91,10 @@ bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *
 
 bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_out *o)
 {
-	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p))
+	/* PROBING: the relay carries the handshake (direct not expected: both sides started so), and
+	 * the probes are PUNCH beside it; a pair they verify moves the handshake or session there */
+	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p) ||
+	    konce_punch_state(p->pu) == KONCE_PATH_PROBING)
 		return false;
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p->opener, p->opener_len);

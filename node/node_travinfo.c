@@ -59,6 +59,9 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		why = p->intro_fail == KONCE_IFAIL_UNKNOWN ? "the rendezvous does not know the peer (not registered)"
 		      : p->intro_fail == KONCE_IFAIL_REFUSED ? "the rendezvous refused to introduce us"
 							     : "the rendezvous relay table is full";
+	else if (konce_punch_state(p->pu) == KONCE_PATH_PROBING && c->relay_first && !c->giveups)
+		why = "the two NATs (in the introduction) make a direct path impossible or a birthday gamble: "
+		      "relayed from the start while the attempt probes";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && c->lost)
 		why = "a direct path stopped answering keepalive probes, and no attempt since found another";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && !c->probes_rx)

@@ -53,6 +53,10 @@
 #   again from p + 3), so the host and reflexive candidates come after the window
 #   (nat/candidates.h; before, the host probe went first and the pair was relayed).
 #
+# Relay first (nat/punch.h): for the relayed and birthday pairs the INTRO starts both sides in
+# PROBING, so the connect must be answered over the relay before the first attempt gives up; the
+# path checks then wait for that attempt's outcome.
+#
 # Every pair must connect and exchange messages (100%); the path must be the one above, and
 # `konce path --json` on A must agree (verified pair and no give-up, or give-up and relayed
 # datagrams).  The grid at the end shows the path from A's side (D direct, P port-mapped as B sees
@@ -166,6 +170,10 @@ birthday_checks() {
 	if [ "$path" = direct ]; then
 		echo "BIRTHDAY $name direct"
 		bday_direct direct "$1"
+		# the session came up over the relay (relay first): the birthday pair moved it, and a
+		# move with a session stands only once session traffic came over the new pair
+		check "$name: direct: the move off the relay was confirmed by session traffic ($(jq -c .liveness <<<"$1"))" \
+			jqt "$1" '.liveness.moves_confirmed >= 1 and .liveness.moves_undone == 0'
 		return
 	fi
 	echo "BIRTHDAY $name relayed"
@@ -238,12 +246,28 @@ one() {
 	out=$(kcli "$run" a A connect --json "$kb") || fail "$name: connect by key failed: $out"
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	check "$name: connect by key alone answers for B's key" jqt "$out" ".ok == true and .public_key == \"$kb\""
+	if [ "$want" != direct ]; then
+		# direct not expected (punch.h): the INTRO put both sides in PROBING, so the handshake
+		# went through the relay while the attempt was still running, not after its give-up
+		out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
+		echo "     A's trace at connect: $(jq -c '{state, probes, datagrams}' <<<"$out")"
+		check "$name: connected over the relay before the attempt gave up" \
+			jqt "$out" '.probes.giveups == 0 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
+	fi
 	out=$(kcli "$run" a A ping --json -c 2 -i 0.2 -W 3 "$kb") || fail "$name: ping failed: $out"
 	check "$name: 2 of 2 pings answered" jqt "$out" '.sent == 2 and .received == 2'
 	out=$(kcli "$run" a A send --json "$kb" "hello from a behind $p1") || fail "$name: send failed: $out"
 	check "$name: send is answered" jqt "$out" '.ok == true and .outcome == "replied"'
 	check "$name: B logged the message from A's key" grep -q "message from $ka: hello from a behind $p1" "$KTMP/$run.B.err"
 
+	if [ "$want" != direct ]; then
+		# the checks below are about how the first attempt ended: wait for that (T + 4 s)
+		for _ in $(seq 100); do
+			out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
+			jqt "$out" '.state == "direct" or .probes.giveups >= 1' && break
+			sleep 0.1
+		done
+	fi
 	out=$(kcli "$run" a A peers --json) || fail "$name: peers failed"
 	path=$(jq -r ".peers[] | select(.public_key == \"$kb\" and .state == \"up\") | .path" <<<"$out")
 	out=$(kcli "$run" b B peers --json) || fail "$name: peers on b failed"

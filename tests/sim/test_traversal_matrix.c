@@ -185,11 +185,11 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	/* a port-mapped side registers its lease, as node/node_trav.c does when the lease arrives */
 	if (ka == K_MAPPED) {
 		konce_addr m = sim_nat_public(na, MAPPED_EXT_PORT);
-		SIM_ASSERT_EQ(s, konce_rdvc_set_mapped(w.a.rc, &m, 1, sim_now(s)), 0);
+		SIM_ASSERT_EQ(s, tp_peer_set_mapped(&w.a, &m, sim_now(s)), 0);
 	}
 	if (kb == K_MAPPED) {
 		konce_addr m = sim_nat_public(nb, MAPPED_EXT_PORT);
-		SIM_ASSERT_EQ(s, konce_rdvc_set_mapped(w.b.rc, &m, 1, sim_now(s)), 0);
+		SIM_ASSERT_EQ(s, tp_peer_set_mapped(&w.b, &m, sim_now(s)), 0);
 	}
 	/* odd seeds: a asks for b; even seeds: b asks for a (the key order, which decides the
 	 * controlling side, is random either way) */
@@ -209,6 +209,17 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		       konce_punch_controlling(w.a.pu));
 	}
 	enum expect e = expected(ka, kb);
+	if (e != E_DIRECT) {
+		/* direct impossible or a gamble: the relay carries the first messages at once, while the
+		 * attempt runs (it gives up KONCE_PUNCH_GIVEUP_MS after the introduction at the earliest) */
+		for (int side = 0; side < 2; side++) {
+			const tp_peer *me = side ? &w.b : &w.a;
+			uint64_t first = me->first_relay_rx;
+			if (me->first_direct_rx && (!first || me->first_direct_rx < first))
+				first = me->first_direct_rx;
+			SIM_ASSERT(s, first && init->asked_at && first < init->asked_at + 2500 * MS);
+		}
+	}
 	bool da = konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT, db = konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT;
 	SIM_ASSERT(s, tp_peer_done(&w.a));
 	SIM_ASSERT(s, tp_peer_done(&w.b));

@@ -95,6 +95,8 @@ static void app_in(tp_peer *p, const uint8_t *pkt, size_t len, unsigned sock, co
 		konce_punch_heard(p->pu, now);
 	} else {
 		p->relay_rx++;
+		if (!p->first_relay_rx)
+			p->first_relay_rx = now;
 	}
 	if (!p->got[k]) {
 		p->got[k] = true;
@@ -141,7 +143,7 @@ static void punch_intro(tp_peer *p, const konce_rdvc_event *e, uint64_t now)
 		return;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(p->rc),
-				.self_spent = p->self_spent};
+				.self_spent = p->self_spent, .self_cands = p->self_cand, .nself = p->nself_cand};
 	konce_punch_start(p->pu, &in, now);
 }
 
@@ -283,3 +285,11 @@ void tp_peer_free(tp_peer *p)
 }
 
 bool tp_peer_done(const tp_peer *p) { return p->sent == p->nmsg && p->nacked == p->nmsg; }
+
+int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now)
+{
+	p->self_cand[0].type = KONCE_CAND_MAPPED;
+	p->self_cand[0].addr = *m;
+	p->nself_cand = 1;
+	return konce_rdvc_set_mapped(p->rc, m, 1, now);
+}

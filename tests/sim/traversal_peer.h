@@ -61,6 +61,9 @@ typedef struct tp_peer {
 	uint64_t first_probe_at; /* when the first probe (not ack) of the last attempt left */
 	uint64_t first_probe_intro;
 	unsigned self_spent; /* told to the punch core: mappings our NAT made since registering */
+	konce_cand self_cand[1]; /* our port-mapped candidate, as registered (tp_peer_set_mapped) */
+	unsigned nself_cand;
+	uint64_t first_relay_rx; /* when the first app message arrived through the relay */
 } tp_peer;
 
 void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rdv_cfg *cfg);
@@ -74,5 +77,8 @@ void tp_peer_free(tp_peer *p);
 void tp_peer_connect_at(tp_peer *p, uint64_t t);
 bool tp_peer_done(const tp_peer *p); /* every message sent was acked and nmsg were sent */
 extern const sim_host_ops tp_peer_ops, tp_rdv_ops;
+
+/* Registers the port-mapped candidate m, and tells the punch core about it on every INTRO. */
+int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now);
 
 #endif

@@ -168,6 +168,40 @@ static void test_target_order(void **state)
 	assert_false(konce_cand_add_target(t, &n, 5, &(konce_target){0, addr("1.2.3.4:5"), 1}));
 }
 
+/* The rule against the table in docs/TRAVERSAL.md "What happens for each NAT pair", and its
+ * symmetry: both sides of an INTRO must reach the same answer. */
+static void test_direct_expectation(void **state)
+{
+	(void)state;
+	enum { U = KONCE_NATMAP_UNKNOWN, EIM = KONCE_NATMAP_EIM, SEQ = KONCE_NATMAP_EDM_SEQ,
+	       RND = KONCE_NATMAP_EDM_RANDOM };
+	enum { X = KONCE_CAND_DIRECT_EXPECTED, B = KONCE_CAND_DIRECT_BIRTHDAY, I = KONCE_CAND_DIRECT_IMPOSSIBLE };
+	static const struct {
+		uint8_t a, b;
+		int want;
+	} table[] = {
+		{EIM, EIM, X}, /* both EIM: direct */
+		{EIM, SEQ, X}, /* EIM vs EDM sequential: prediction */
+		{EIM, RND, B}, /* EIM vs EDM random: birthday (filtering is not in the INTRO) */
+		{SEQ, SEQ, X}, /* EDM seq vs EDM seq: prediction both ways */
+		{SEQ, RND, I}, /* EDM random vs any EDM: relay */
+		{RND, RND, I},
+		{U, RND, X},   /* unknown: no claim, punch as before */
+		{U, U, X},
+	};
+	konce_cand refl = {KONCE_CAND_REFLEXIVE, addr("198.51.100.1:5000")};
+	konce_cand mapped[2] = {refl, {KONCE_CAND_MAPPED, addr("198.51.100.1:6000")}};
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		konce_natinfo a = {table[i].a, 1, 5000}, b = {table[i].b, 1, 7000};
+		assert_int_equal(konce_cand_direct_expectation(&a, &refl, 1, &b, &refl, 1), table[i].want);
+		assert_int_equal(konce_cand_direct_expectation(&b, &refl, 1, &a, &refl, 1), table[i].want);
+		assert_int_equal(konce_cand_direct_expectation(&a, NULL, 0, &b, NULL, 0), table[i].want);
+		/* a port mapping on either side: direct expected, seen alike from both */
+		assert_int_equal(konce_cand_direct_expectation(&a, mapped, 2, &b, &refl, 1), X);
+		assert_int_equal(konce_cand_direct_expectation(&b, &refl, 1, &a, mapped, 2), X);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_predict),
 		cmocka_unit_test(test_gather),
 		cmocka_unit_test(test_target_order),
+		cmocka_unit_test(test_direct_expectation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -724,6 +724,87 @@ static void test_relay_heard_and_duplicates(void **state)
 	konce_punch_free(r.p);
 }
 
+/* Direct not expected (docs/TRAVERSAL.md "What happens for each NAT pair"): the first attempt
+ * starts in PROBING with a RELAY event (traffic goes through the relay at once), runs its whole
+ * schedule, and a pair it verifies upgrades to DIRECT; direct expected stays PUNCHING. */
+static void test_relay_first(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high); /* both EIM: the HELLO copies are the probes, traffic held */
+	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	konce_punch_event e;
+	assert_false(konce_punch_poll_event(r.p, &e));
+	assert_int_equal(konce_punch_counters(r.p)->relay_first, 0);
+	konce_punch_free(r.p);
+
+	/* impossible (both EDM, one random): relayed from the start, the attempt still runs */
+	rig_init(&r, low, high);
+	r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_SEQ, 1, 4001};
+	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	assert_int_equal(konce_punch_counters(r.p)->relay_first, 1);
+	run_to(&r, 50 * MS + 2000 * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_true(konce_punch_counters(r.p)->probes > 0);
+	/* a repeated INTRO changes nothing */
+	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
+	assert_int_equal(konce_punch_counters(r.p)->relay_first, 1);
+	/* an unexpected success: a verified pair upgrades, as from RELAYED */
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	konce_punch_free(r.p);
+
+	/* impossible and nothing verified: RELAYED at the give-up, with the usual event */
+	rig_init(&r, high, low);
+	r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	assert_int_equal(konce_punch_counters(r.p)->giveups, 1);
+	konce_punch_free(r.p);
+
+	/* birthday (we EIM, the peer random): relayed at once, birthday probes from T + 1 s, a hit
+	 * goes direct */
+	rig_init(&r, low, high);
+	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	run_to(&r, 50 * MS + 1600 * MS - 1);
+	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, KONCE_PUNCH_BIRTHDAY);
+	konce_addr hit = r.out[r.nout - 7].to;
+	konce_punch_input(r.p, 0, &hit, true, 77, 1, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	konce_punch_free(r.p);
+
+	/* a port-mapped candidate on either side makes direct expected: held, punching */
+	for (int side = 0; side < 2; side++) {
+		konce_cand m = {KONCE_CAND_MAPPED, addr("198.51.100.9:4444")};
+		rig_init(&r, low, high);
+		r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+		r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+		if (side) {
+			r.cand[2] = m;
+			r.in.npeer = 3;
+		} else {
+			r.in.self_cands = &m;
+			r.in.nself = 1;
+		}
+		assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
+		assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+		konce_punch_free(r.p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -746,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_birthday),
 		cmocka_unit_test(test_bad_start),
 		cmocka_unit_test(test_relay_heard_and_duplicates),
+		cmocka_unit_test(test_relay_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
