@@ -71,7 +71,7 @@ LIBA  := $(BUILD)/libkonce.a
 LIBSO := $(BUILD)/libkonce.so
 KONCE := $(BUILD)/konce
 
-.PHONY: all test unit asan fuzz fuzz-run bench check install uninstall clean deps tests
+.PHONY: all test unit asan fuzz fuzz-run bench check install uninstall clean deps tests FORCE
 .DEFAULT_GOAL := all
 # Keep objects that are only prerequisites of test and fuzz binaries.
 .SECONDARY:
@@ -100,12 +100,25 @@ $(WIRE_A): $(WIRE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 $(WIRE): $(BUILD)/obj/netsim/wire.o $(WIRE_A)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-$(BUILD)/konce.pc: Makefile
+# konce.pc.  Requires.private names every pkg-config package libkonce.a needs (PKGS), and
+# Libs.private the libraries without a .pc file, so `pkg-config --static --libs konce` links the
+# static library.  The shared library records its own dependencies, so `--libs` alone gives -lkonce.
+# The file embeds PREFIX: $(BUILD)/prefix.stamp holds the PREFIX it was made for and changes
+# whenever PREFIX does, so `make install PREFIX=...` never installs a stale prefix.
+VERSION := $(shell sed -n 's/^\#define KONCE_VERSION_STRING "\(.*\)"/\1/p' include/konce/konce.h)
+
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(PREFIX)' | cmp -s - $@ 2>/dev/null || printf '%s\n' '$(PREFIX)' >$@
+
+$(BUILD)/konce.pc: Makefile include/konce/konce.h $(BUILD)/prefix.stamp
 	@mkdir -p $(@D)
 	$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
-	  'Name: konce' 'Description: peer-to-peer messaging by public key over UDP' 'Version: 0.1.0' \
-	  'Requires.private: libsodium libevent sqlite3 miniupnpc' \
+	  'Name: konce' 'Description: peer-to-peer messaging by public key over UDP' 'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' \
 	  'Libs: -L$${libdir} -lkonce' 'Libs.private: -lnatpmp -lpthread' 'Cflags: -I$${includedir}' > $@
+
+FORCE:
 
 # Tests: one cmocka binary per unit-test file; simulator tests also link tests/sim/*.c.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBA) $(WIRE_A)
