@@ -6,7 +6,7 @@
 #   make fuzz       build every libFuzzer target with clang;  make fuzz-run  runs each briefly
 #   make bench      build and run the benchmarks in bench/
 #   make check      static analysis with cppcheck
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=   (make uninstall, with the same values, removes it)
 #   make deps       install the Debian packages the build and the tests need (idempotent)
 #
 # BUILD=dir puts every output in dir, so several builds (and several people) can share one tree.
@@ -203,13 +203,26 @@ install: all
 	@for m in docs/*.[1-8]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 
+# Removes exactly what install put there (same PREFIX and DESTDIR), then the directories it made
+# if they are left empty.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/konce $(DESTDIR)$(PREFIX)/lib/libkonce.a $(DESTDIR)$(PREFIX)/lib/libkonce.so \
+	  $(DESTDIR)$(PREFIX)/lib/libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
+	rm -f $(patsubst include/konce/%,$(DESTDIR)$(PREFIX)/include/konce/%,$(wildcard include/konce/*.h))
+	rm -f $(foreach m,$(wildcard docs/*.[1-8]),$(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(DESTDIR)$(PREFIX)/bin/netsim $(DESTDIR)$(PREFIX)/lib/netsim/netsim-wire \
+	  $(patsubst netsim/lib/%,$(DESTDIR)$(PREFIX)/lib/netsim/%,$(wildcard netsim/lib/*.sh)) \
+	  $(patsubst netsim/%,$(DESTDIR)$(PREFIX)/share/netsim/%,$(wildcard netsim/topologies/*.topo))
+	-rmdir $(DESTDIR)$(PREFIX)/include/konce $(DESTDIR)$(PREFIX)/lib/netsim \
+	  $(DESTDIR)$(PREFIX)/share/netsim/topologies $(DESTDIR)$(PREFIX)/share/netsim 2>/dev/null
+
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
 
 # Debian packages for building, testing, fuzzing and netsim.  Idempotent: installs only what is missing.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
-  libcmocka-dev libinih-dev libjansson-dev jq \
+  libcmocka-dev libinih-dev libjansson-dev zlib1g-dev jq \
   iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
 
 deps:
