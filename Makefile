@@ -76,7 +76,7 @@ KONCE := $(BUILD)/konce
 # Keep objects that are only prerequisites of test and fuzz binaries.
 .SECONDARY:
 
-all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc $(WIRE)
+all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc $(BUILD)/konce.service $(WIRE)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -117,6 +117,15 @@ $(BUILD)/konce.pc: Makefile include/konce/konce.h $(BUILD)/prefix.stamp
 	  'Name: konce' 'Description: peer-to-peer messaging by public key over UDP' 'Version: $(VERSION)' \
 	  'Requires.private: $(PKGS)' \
 	  'Libs: -L$${libdir} -lkonce' 'Libs.private: -lnatpmp -lpthread' 'Cflags: -I$${includedir}' > $@
+
+# The systemd unit, with ExecStart at PREFIX/bin/konce.  It goes where systemd looks for units
+# that come with the software rather than from the administrator (/etc/systemd/system):
+# /usr/lib/systemd/system for PREFIX=/usr, /usr/local/lib/systemd/system for the default PREFIX.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
+$(BUILD)/konce.service: docs/konce.service $(BUILD)/prefix.stamp
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)sed 's|/usr/local/bin/konce |$(PREFIX)/bin/konce |' $< >$@
 
 FORCE:
 
@@ -195,6 +204,8 @@ install: all
 	ln -sf libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/libkonce.so
 	install -m 0644 $(BUILD)/konce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
 	install -m 0644 include/konce/*.h $(DESTDIR)$(PREFIX)/include/konce/
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	install -m 0644 $(BUILD)/konce.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service
 	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/netsim $(DESTDIR)$(PREFIX)/share/netsim/topologies; \
 	  install -m 0644 netsim/lib/*.sh $(DESTDIR)$(PREFIX)/lib/netsim/; \
@@ -207,7 +218,8 @@ install: all
 # if they are left empty.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/konce $(DESTDIR)$(PREFIX)/lib/libkonce.a $(DESTDIR)$(PREFIX)/lib/libkonce.so \
-	  $(DESTDIR)$(PREFIX)/lib/libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
+	  $(DESTDIR)$(PREFIX)/lib/libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc \
+	  $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service
 	rm -f $(patsubst include/konce/%,$(DESTDIR)$(PREFIX)/include/konce/%,$(wildcard include/konce/*.h))
 	rm -f $(foreach m,$(wildcard docs/*.[1-8]),$(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(DESTDIR)$(PREFIX)/bin/netsim $(DESTDIR)$(PREFIX)/lib/netsim/netsim-wire \
@@ -223,7 +235,8 @@ clean:
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
   libcmocka-dev libinih-dev libjansson-dev zlib1g-dev jq \
-  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
+  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps \
+  systemd man-db
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || printf ' %s' $$p; done); \
