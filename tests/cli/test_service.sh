@@ -58,7 +58,8 @@ for k in MemoryMax LimitMEMLOCK RestrictAddressFamilies SystemCallFilter; do
 done
 
 # ExecStart's data and control paths are the directories systemd makes (StateDirectory, RuntimeDirectory)
-data= ctl=
+data=
+ctl=
 for ((i = 1; i < ${#argv[@]}; i++)); do
 	case ${argv[i]} in
 	--data) data=${argv[i + 1]} ;;
@@ -69,9 +70,20 @@ done
 [[ $data == "/var/lib/$(key StateDirectory)" ]] || fail "--data $data is not /var/lib/StateDirectory"
 [[ $(dirname "$ctl") == "/run/$(key RuntimeDirectory)" ]] || fail "--control $ctl is not in /run/RuntimeDirectory"
 
-# the installed binary takes ExecStart's flags: run it with the paths moved under tmp (systemd would
-# make them 0700, as here), on a free loopback port, and reach it through the control socket
-mkdir -m 0700 -p "$tmp$data" "$tmp$(dirname "$ctl")"
+# The installed binary takes ExecStart's flags: run it with the paths moved under tmp, on a free
+# loopback port, and reach it through the control socket.  As systemd would run it: an empty
+# environment, RLIMIT_MEMLOCK at the unit's LimitMEMLOCK, and (as root) an unprivileged user, not
+# root, owning its two directories (mode 0700) - DynamicUser's shape, without the sandbox.
+memlock=$(numfmt --from=iec "$(key LimitMEMLOCK)")
+memmax=$(numfmt --from=iec "$(key MemoryMax)")
+mkdir -p "$tmp$data" "$tmp$(dirname "$ctl")"
+chmod 0700 "$tmp$data" "$tmp$(dirname "$ctl")"
+runas=()
+if [[ $(id -u) == 0 ]]; then
+	chown 65534:65534 "$tmp$data" "$tmp$(dirname "$ctl")"
+	chmod 0755 "$tmp" "$tmp/var" "$tmp/var/lib" "$tmp/run"
+	runas=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
+fi
 args=()
 for a in "${argv[@]:1}"; do
 	case $a in
@@ -79,7 +91,8 @@ for a in "${argv[@]:1}"; do
 	*) args+=("$a") ;;
 	esac
 done
-"$dest/usr/bin/konce" "${args[@]}" --listen 127.0.0.1:0 >"$tmp/node.out" 2>"$tmp/node.err" &
+prlimit --memlock="$memlock:$memlock" "${runas[@]}" env -i HOME=/ PATH=/usr/bin:/bin \
+	"$dest/usr/bin/konce" "${args[@]}" --listen 127.0.0.1:0 >"$tmp/node.out" 2>"$tmp/node.err" &
 node=$!
 for _ in $(seq 100); do
 	[[ -S $tmp$ctl ]] && break
@@ -91,14 +104,17 @@ done
 grep -q "$(sed -n 's/^public key *//p' "$tmp/node.out")" "$tmp/status" || fail "status does not show the node's key"
 [[ -f $tmp$data/identity.key ]] || fail "no identity in the unit's data directory"
 
-# LimitMEMLOCK covers what the node locks (its session key slab and the other secrets) at the
-# default --max-sessions, and MemoryMax what it uses idle
+owner=$(id -u)
+[[ ${#runas[@]} == 0 ]] || owner=65534
+[[ $(stat -c %u "$tmp$data/identity.key") == "$owner" ]] || fail "the identity is not the node user's"
+# Under LimitMEMLOCK the node still locked its whole session key slab (sodium_malloc() leaves memory
+# it cannot lock unlocked, silently): 160 bytes per session at the default --max-sessions 1024
+# (node/keyslab.h), plus at least one page for the identity.  MemoryMax is well above an idle node.
+[[ $(cat "/proc/$node/comm") == konce ]] || fail "pid $node is not the node"
 lck_kb=$(awk '/^VmLck:/ { print $2 }' "/proc/$node/status")
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$node/status")
-memlock=$(numfmt --from=iec "$(key LimitMEMLOCK)")
-memmax=$(numfmt --from=iec "$(key MemoryMax)")
-echo "node: VmLck ${lck_kb} kB, VmRSS ${rss_kb} kB; unit: LimitMEMLOCK $memlock B, MemoryMax $memmax B"
-((lck_kb > 0)) || fail "the node locked no memory (VmLck 0): its keys are not in sodium_malloc()ed memory"
-((lck_kb * 1024 <= memlock)) || fail "LimitMEMLOCK $memlock B is less than the node locks (${lck_kb} kB)"
+echo "node as $(stat -c %U "/proc/$node"): VmLck ${lck_kb} kB, VmRSS ${rss_kb} kB; unit: LimitMEMLOCK $memlock B, MemoryMax $memmax B"
+((lck_kb * 1024 >= 1024 * 160 + 4096)) || fail "only ${lck_kb} kB locked under LimitMEMLOCK $memlock: the key slab is not all locked"
+((lck_kb * 1024 <= memlock)) || fail "the node locks ${lck_kb} kB, more than LimitMEMLOCK $memlock B"
 ((rss_kb * 1024 * 4 <= memmax)) || fail "MemoryMax $memmax B leaves less than 4x an idle node (${rss_kb} kB)"
 echo "ok: the unit's ExecStart runs, its control socket answers, LimitMEMLOCK and MemoryMax fit the node"
