@@ -6,7 +6,8 @@
 #     appears in the command's SYNOPSIS entry (in either form);
 #   - every option the section defines (the tag line of a .TP item) and every option of the SYNOPSIS
 #     entry is one the --help lists.
-# And groff renders both man pages without a warning.
+# docs/konce.conf.5 has one KEYS item for each configuration key `konce node` knows, and groff renders
+# both man pages without a warning.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -97,8 +98,24 @@ for u in "${units[@]}"; do
 	while read -r line; do
 		opts <<<"$line" | grep -qxFf "$tmp/synopsis.opts" || bad "konce $u: '$line' is not in konce.1's SYNOPSIS"
 	done <"$tmp/help.lines"
-	echo "konce $u: $(wc -l <"$tmp/help.opts") options in --help, all documented"
+	echo "konce $u: $(wc -l <"$tmp/help.opts") options in --help"
 done
 
+# --- konce.conf(5): one KEYS item per key the node knows.  konce names them all when it meets a key it
+# does not know; an item whose key it does not know is refused at start.
+printf 'no_such_key = 1\n' >"$tmp/bad.conf"
+timeout 10 "$K" node --config "$tmp/bad.conf" --data "$tmp/data" --control "$tmp/ctl.sock" 2>&1 |
+	sed -n 's/.*(known keys: \(.*\))$/\1/p' | tr -d ' ' | tr ',' '\n' | sort >"$tmp/keys.node"
+[[ $(wc -l <"$tmp/keys.node") -ge 5 ]] || bad "konce node did not list its configuration keys"
+awk '/^\.SH KEYS/ { on = 1; next } /^\.SH/ { on = 0 } on && tag { print $2; tag = 0 } on && /^\.TP/ { tag = 1 }' \
+	"$root/docs/konce.conf.5" | plain | sort >"$tmp/keys.man"
+if ! diff -u --label "konce node's keys" --label "konce.conf.5 KEYS" "$tmp/keys.node" "$tmp/keys.man" >"$tmp/diff"; then
+	cat "$tmp/diff"
+	bad "the keys konce node knows and konce.conf.5 documents differ"
+else
+	echo "konce.conf(5): $(wc -l <"$tmp/keys.node") keys, all documented"
+fi
+
 ((fails == 0)) || { echo "$fails findings"; exit 1; }
-echo "ok: konce.1 documents the $(wc -l <"$tmp/cmds.help") commands of konce --help and every option of each"
+echo "ok: konce.1 documents the $(wc -l <"$tmp/cmds.help") commands of konce --help and every option of each," \
+	"konce.conf.5 every configuration key"
