@@ -6,7 +6,8 @@
 #   make fuzz       build every libFuzzer target with clang;  make fuzz-run  runs each briefly
 #   make bench      build and run the benchmarks in bench/
 #   make check      static analysis with cppcheck
-#   make install    PREFIX=/usr/local DESTDIR=   (make uninstall, with the same values, removes it)
+#   make install    PREFIX=/usr/local DESTDIR= SYSTEMD_UNIT_DIR=PREFIX/lib/systemd/system
+#                   (make uninstall, with the same values, removes it)
 #   make deps       install the Debian packages the build and the tests need (idempotent)
 #
 # BUILD=dir puts every output in dir, so several builds (and several people) can share one tree.
