@@ -99,7 +99,7 @@ enum konce_outcome {
 	KONCE_OUTCOME_REPLIED = 1, /* a reply arrived: data/len hold it */
 	KONCE_OUTCOME_DELIVERED,   /* the peer acknowledged the message */
 	KONCE_OUTCOME_FAILED,      /* reason says why */
-	KONCE_OUTCOME_UNKNOWN,     /* sent, but whether it arrived cannot be known */
+	KONCE_OUTCOME_UNKNOWN,     /* reserved: no send produces it (every send is reliable) */
 };
 enum konce_reason {
 	KONCE_REASON_NONE = 0,
