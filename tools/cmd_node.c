@@ -47,9 +47,9 @@ static void usage(FILE *f)
 		"      --nat-lifetime auto|off|MIN:MAX|MIN:START:MAX  learn the NAT mapping lifetime\n"
 		"                          with the primary rendezvous and keep mappings open with it\n"
 		"                          (default auto: 10..300 s, first test 20 s; seconds)\n"
-		"      --file-background SIZE|off  `konce send --file` of at least SIZE bytes (K, M, G\n"
-		"                          suffixes) uses the background class, which yields to other\n"
-		"                          traffic (default off; `send --foreground` overrides)\n"
+		"      --file-background SIZE|off  a file of at least SIZE bytes (K, M, G suffixes) that\n"
+		"                          konce send sends goes in the background class, which yields\n"
+		"                          to other traffic (default off; a send may ask otherwise)\n"
 		"  -h, --help              show this help\n",
 		KONCE_DEFAULT_PORT);
 }
