@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "nat/candidates.h"
 
@@ -283,6 +284,8 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 		e->peer_nat = m.nat;
 		e->ncand = m.ncand;
 		memcpy(e->cand, m.cand, sizeof(m.cand[0]) * m.ncand);
+		memcpy(e->secret, m.secret, sizeof(e->secret));
+		sodium_memzero(m.secret, sizeof(m.secret));
 		return;
 	case KONCE_RDV_INTRO_FAIL:
 		if (m.flags == KONCE_IFAIL_DECLINED) {

@@ -62,6 +62,8 @@ typedef struct konce_rdvc_event {
 	konce_natinfo peer_nat;
 	unsigned ncand;
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
+	uint8_t secret[KONCE_INTRO_SECRET_BYTES]; /* INTRO: the probe key (konce_punch_intro); the
+						   * caller wipes its copy once given to the punch core */
 	unsigned reason;
 	size_t len;
 	uint8_t data[KONCE_RDV_MAX_RELAY];

@@ -168,6 +168,7 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		wire_put64(buf + KONCE_INTRO_ID, m->id);
 		put32(buf + KONCE_INTRO_DELAY, m->value);
 		put_nat(buf + KONCE_INTRO_NAT, &m->nat);
+		memcpy(buf + KONCE_INTRO_SECRET, m->secret, KONCE_INTRO_SECRET_BYTES);
 		put_cands(buf + KONCE_INTRO_CANDS, m);
 		break;
 	case KONCE_RDV_INTRO_FAIL:
@@ -191,6 +192,7 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		memcpy(buf + KONCE_PUNCH_KEY, m->key, KONCE_WIRE_KEY);
 		if (m->flags & KONCE_PUNCH_F_ACK)
 			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
+		memcpy(buf + KONCE_PUNCH_MAC, m->mac, KONCE_PUNCH_MAC_BYTES);
 		break;
 	case KONCE_RDV_LIFE_REQ:
 	case KONCE_RDV_LIFE_ACK:
@@ -259,6 +261,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_INTRO_ID);
 		m->value = get32(b + KONCE_INTRO_DELAY);
 		get_nat(&m->nat, b + KONCE_INTRO_NAT);
+		memcpy(m->secret, b + KONCE_INTRO_SECRET, KONCE_INTRO_SECRET_BYTES);
 		if (!nat_ok(&m->nat) || !get_cands(m, b + KONCE_INTRO_CANDS))
 			return -EINVAL;
 		return 0;
@@ -297,6 +300,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
 		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
 		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		memcpy(m->mac, b + KONCE_PUNCH_MAC, KONCE_PUNCH_MAC_BYTES);
 		return 0;
 	case KONCE_RDV_LIFE_REQ:
 	case KONCE_RDV_LIFE_ACK:

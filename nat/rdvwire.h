@@ -44,6 +44,9 @@ typedef struct konce_rdv_msg {
 	konce_natinfo nat; /* REGISTER, INTRO */
 	unsigned ncand;    /* REGISTER, INTRO */
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
+	uint8_t secret[KONCE_INTRO_SECRET_BYTES]; /* INTRO: the probe key of this introduction */
+	uint8_t mac[KONCE_PUNCH_MAC_BYTES];       /* PUNCH: encoded as given, parsed unchecked (the
+						   * receiver checks it with the intro's key) */
 	const uint8_t *payload; /* RELAY, RELAYED */
 	size_t len;
 } konce_rdv_msg;

@@ -19,6 +19,7 @@ struct reg {
 	konce_cand cand[KONCE_RDV_MAX_REG_CANDS];
 	uint64_t last; /* last REGISTER */
 	uint64_t rtt;  /* smoothed, us; 0 = not measured */
+	uint64_t stamp_sent; /* the stamp of our last REGISTERED: the only echo that is a sample */
 };
 
 struct outq {
@@ -164,43 +165,53 @@ static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *
 	e->nat = m->nat;
 	e->ncand = (uint8_t)m->ncand;
 	memcpy(e->cand, m->cand, sizeof(e->cand[0]) * m->ncand);
-	/* an echo of one of our own stamps from the last 10 s is an RTT sample */
-	if (m->stamp && m->stamp <= now && now - m->stamp < 10000 * MS) {
+	/* We measure the RTT ourselves: only the echo of the very stamp we sent this key last is a
+	 * sample (a made-up older stamp would be a made-up RTT, and a long RTT delays the other side
+	 * of every introduction by half of it), used once, and only under KONCE_RDV_RTT_MAX_MS (an
+	 * echo held back longer is no round trip).  A peer can still answer late, but that delays
+	 * its introductions by at most half the cap. */
+	if (m->stamp && m->stamp == e->stamp_sent && now >= m->stamp && now - m->stamp < KONCE_RDV_RTT_MAX_MS * MS) {
 		uint64_t sample = now - m->stamp;
 		e->rtt = e->rtt ? (7 * e->rtt + sample) / 8 : sample;
 		r->c.rtt_samples++;
+	} else if (m->stamp) {
+		r->c.rtt_refused++;
 	}
-	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = now, .addr = *from,
+	e->stamp_sent = now ? now : 1;
+	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = e->stamp_sent, .addr = *from,
 			   .value = r->cfg.refresh_ms};
 	send_msg(r, &a, from);
 }
 
 void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b)
 {
+	uint64_t cap = KONCE_RDV_RTT_MAX_MS * MS;
+	rtt_a = rtt_a < cap ? rtt_a : cap;
+	rtt_b = rtt_b < cap ? rtt_b : cap;
 	uint64_t max = rtt_a > rtt_b ? rtt_a : rtt_b, margin = KONCE_RDV_MARGIN_MS * MS;
 	*delay_a = (uint32_t)((max - rtt_a) / 2 + margin);
 	*delay_b = (uint32_t)((max - rtt_b) / 2 + margin);
 }
 
+/* The candidates about a peer that another may probe: its host and port-mapped ones as claimed,
+ * and as its only reflexive address the one we saw it at (a claimed REFLEXIVE could name anyone's
+ * address, turning the introduced peer into a reflector; docs/TRAVERSAL.md "amplification"). */
 static void intro_to(konce_rdv *r, const struct reg *to, const struct reg *about, uint64_t id,
-		     uint32_t delay, bool initiator)
+		     const uint8_t secret[KONCE_INTRO_SECRET_BYTES], uint32_t delay, bool initiator)
 {
 	konce_rdv_msg m = {.type = KONCE_RDV_INTRO, .flags = initiator ? KONCE_INTRO_F_INITIATOR : 0,
 			   .id = id, .value = delay, .nat = about->nat};
 	memcpy(m.key, about->key, KONCE_WIRE_KEY);
+	memcpy(m.secret, secret, KONCE_INTRO_SECRET_BYTES);
+	m.cand[m.ncand].type = KONCE_CAND_REFLEXIVE; /* what we saw goes first: it is the freshest */
+	m.cand[m.ncand++].addr = about->addr;
 	for (unsigned i = 0; i < about->ncand; i++)
-		m.cand[m.ncand++] = about->cand[i];
-	bool have = false;
-	for (unsigned i = 0; i < m.ncand; i++)
-		have |= konce_addr_eq(&m.cand[i].addr, &about->addr) && m.cand[i].type == KONCE_CAND_REFLEXIVE;
-	if (!have) {
-		/* what we saw goes first among the reflexive ones: it is the freshest */
-		memmove(&m.cand[1], &m.cand[0], sizeof(m.cand[0]) * m.ncand);
-		m.cand[0].type = KONCE_CAND_REFLEXIVE;
-		m.cand[0].addr = about->addr;
-		m.ncand++;
-	}
+		if (about->cand[i].type != KONCE_CAND_REFLEXIVE)
+			m.cand[m.ncand++] = about->cand[i];
+		else
+			r->c.claimed_dropped++;
 	send_msg(r, &m, &to->addr);
+	sodium_memzero(m.secret, sizeof(m.secret));
 }
 
 static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
@@ -233,9 +244,12 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 	uint64_t id = wire_get64(idb);
 	uint64_t dflt = KONCE_RDV_RTT_DEFAULT_MS * MS;
 	uint32_t da, db;
+	uint8_t secret[KONCE_INTRO_SECRET_BYTES];
+	konce_env_random(r->env, secret, sizeof(secret));
 	konce_rdv_delays(a->rtt ? a->rtt : dflt, b->rtt ? b->rtt : dflt, &da, &db);
-	intro_to(r, a, b, id, da, true);
-	intro_to(r, b, a, id, db, false);
+	intro_to(r, a, b, id, secret, da, true);
+	intro_to(r, b, a, id, secret, db, false);
+	sodium_memzero(secret, sizeof(secret));
 	r->c.intros++;
 }
 

@@ -9,9 +9,10 @@
  *     start   = now + max(rtt_a, rtt_b) / 2 + margin
  *     delay_x = start - (now + rtt_x / 2) = (max(rtt_a, rtt_b) - rtt_x) / 2 + margin
  *
- * where rtt_x is the round-trip time the rendezvous measured to x (the time stamp in REGISTERED,
- * echoed by the next REGISTER; KONCE_RDV_RTT_DEFAULT_MS until measured) and now + rtt_x / 2 is
- * when the INTRO reaches x.  It also relays opaque payloads between introduced pairs (relay.h).
+ * where rtt_x is the round-trip time the rendezvous measured to x (from its own REGISTERED to the
+ * next REGISTER echoing exactly the stamp it holds for x; any other echo, or one later than
+ * KONCE_RDV_RTT_MAX_MS, is no sample; both RTTs are capped there; KONCE_RDV_RTT_DEFAULT_MS until
+ * measured) and now + rtt_x / 2 is when the INTRO reaches x.  It also relays opaque payloads between introduced pairs (relay.h).
  *
  * Abuse: the registration table is a fixed array allocated once (slots), indexed by a keyed hash
  * (crypto_shorthash with a random key) of the public key; a key lives in one of the 8 slots from
@@ -63,6 +64,8 @@ struct konce_rdv_counters {
 	uint64_t rx, bad, rate_limited, registered, refreshed, table_full, rtt_samples;
 	uint64_t intro_requests, intros, intro_unknown, intro_refused, intro_declined, not_registered;
 	uint64_t relayed, relay_refused, out_dropped;
+	uint64_t claimed_dropped;
+	uint64_t rtt_refused;     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
 };
 
 /* 0, -EINVAL, -ENOMEM. */

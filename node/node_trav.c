@@ -32,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "konce/traversal.h"
 #include "nat/punch.h"
 #include "nat/rdvclient.h"
@@ -283,7 +285,8 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	p->result_us = p->first_probe_us = 0;
 	p->want_intro = false;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
-				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
+				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc),
+				.secret = e->secret};
 	in.self_spent = self_spent(t, &in.self_nat);
 	konce_cand mine = {KONCE_CAND_MAPPED, t->pm_external};
 	if (t->pm_state && !strcmp(t->pm_state, "mapped")) {
@@ -321,6 +324,7 @@ static void pump(struct node_trav *t)
 				break;
 			case KONCE_RDVC_EV_INTRO:
 				on_intro(t, &e, now);
+				sodium_memzero(e.secret, sizeof(e.secret)); /* the punch core keeps its copy */
 				break;
 			case KONCE_RDVC_EV_INTRO_FAIL:
 				if (e.reason == KONCE_IFAIL_DECLINED) {
@@ -400,14 +404,9 @@ static void pump(struct node_trav *t)
 				}
 				if (o.ack && o.seq == NODE_TRAV_HS_SEQ)
 					continue; /* it answers a HELLO copy: the endpoint's COOKIE is the ack */
-				konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o.ack ? KONCE_PUNCH_F_ACK : 0,
-						   .seq = o.seq, .id = o.intro_id};
-				memcpy(m.key, n->pk, KONCE_KEY_BYTES);
-				if (o.ack)
-					m.addr = o.seen;
-				else if (!p->first_probe_us)
+				if (!o.ack && !p->first_probe_us)
 					p->first_probe_us = now;
-				if ((len = konce_rdv_encode(&m, buf, sizeof(buf))))
+				if ((len = konce_punch_encode(p->pu, &o, buf, sizeof(buf)))) /* MAC'd */
 					send_direct(t, o.sock, &o.to, buf, len);
 			}
 		}
@@ -529,16 +528,15 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 		t->punch_bad++;
 		return true;
 	}
-	/* PUNCH is unauthenticated: it never creates state, or forged keys could fill the table.  Our
-	 * INTRO rides a reliable message, so a probe before it (punch.h's join) still finds the
-	 * entry the INTRO made, once it arrived. */
+	/* PUNCH never creates state, or forged keys could fill the table; it counts only with a MAC
+	 * made with the secret of the INTRO we hold for that key (konce_punch_receive).  A probe
+	 * that beats our INTRO (a reliable message) is dropped; the peer's later rounds find us. */
 	struct tpeer *p = tpeer_get(t, m.key, false);
-	if (!p) {
-		t->punch_bad++;
+	if (!p || konce_punch_receive(p->pu, sock, from, pkt, len, node_now_us())) {
+		t->punch_bad++; /* not an introduced peer's, or its MAC is not the introduction's */
 		return true;
 	}
-	tpeer_seen(t, p, from);
-	konce_punch_input(p->pu, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
+	tpeer_seen(t, p, from); /* only an authenticated probe teaches an address */
 	schedule(t);
 	return true;
 }

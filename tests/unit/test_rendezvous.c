@@ -163,6 +163,86 @@ static void test_introduction(void **state)
 	rig_free(&g);
 }
 
+/* Issue 15 finding 5: the RTT is ours to measure.  An echo of a stamp we did not send last (a
+ * requester making itself look far away, to hold its target's start back by half of it) is no
+ * sample, nor is one held back past KONCE_RDV_RTT_MAX_MS, and the delays are capped anyway. */
+static void test_rtt_not_trusted(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), got;
+	uint64_t rtt;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_addr to;
+	konce_rdv_msg m = reg_msg(1, 0), ans;
+	feed(&g, &m, &a, 20 * SEC);
+	assert_true(out(&g, &ans, &to, buf));
+	/* echo a stamp 9 s older than the one we got */
+	m = reg_msg(1, ans.stamp - 9 * SEC);
+	feed(&g, &m, &a, ans.stamp + 30 * MS);
+	assert_true(out(&g, &ans, &to, buf));
+	assert_int_equal(konce_rdv_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
+	assert_int_equal(rtt, 0);
+	/* our stamp, echoed 5 s late */
+	m = reg_msg(1, ans.stamp);
+	feed(&g, &m, &a, ans.stamp + 5 * SEC);
+	assert_true(out(&g, &ans, &to, buf));
+	assert_int_equal(konce_rdv_lookup(g.r, m.key, 26 * SEC, &got, &rtt), 0);
+	assert_int_equal(rtt, 0);
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 0);
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_refused, 2);
+	/* the same stamp twice is one sample */
+	m = reg_msg(1, ans.stamp);
+	feed(&g, &m, &a, ans.stamp + 40 * MS);
+	assert_true(out(&g, &ans, &to, buf));
+	feed(&g, &m, &a, ans.stamp + 10 * MS);
+	assert_true(out(&g, &ans, &to, buf));
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	/* whatever was measured, the other side waits at most half the cap (+ margin) */
+	uint32_t da, db;
+	konce_rdv_delays(20 * MS, 9 * SEC, &da, &db);
+	assert_true(da <= (KONCE_RDV_RTT_MAX_MS / 2 + KONCE_RDV_MARGIN_MS) * MS);
+	rig_free(&g);
+}
+
+/* Issue 15 finding 2: a claimed REFLEXIVE candidate (any address the registrant likes) is never
+ * forwarded; the only reflexive address in an INTRO is the one the rendezvous saw. */
+static void test_only_observed_reflexive(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), victim = addr("203.0.113.99:53"), to;
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	konce_rdv_msg m = reg_msg(1, 0);
+	m.ncand = 3;
+	m.cand[1] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
+	m.cand[2] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
+	m.cand[2].addr.port = 54;
+	feed(&g, &m, &a, SEC);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg o;
+	assert_true(out(&g, &o, &to, buf));
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &o, &to, buf)); /* to A */
+	assert_true(out(&g, &o, &to, buf)); /* to B, about A */
+	assert_true(konce_addr_eq(&to, &b));
+	unsigned refl = 0;
+	for (unsigned i = 0; i < o.ncand; i++) {
+		assert_false(konce_addr_eq(&o.cand[i].addr, &victim));
+		refl += o.cand[i].type == KONCE_CAND_REFLEXIVE;
+	}
+	assert_int_equal(refl, 1);
+	assert_int_equal(o.cand[0].type, KONCE_CAND_REFLEXIVE);
+	assert_true(konce_addr_eq(&o.cand[0].addr, &a));
+	assert_int_equal(o.ncand, 2); /* observed + the host */
+	rig_free(&g);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -439,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_delays),
 		cmocka_unit_test(test_introduction),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_rtt_not_trusted),
+		cmocka_unit_test(test_only_observed_reflexive),
 		cmocka_unit_test(test_allow),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_table_bounded_under_flood),
