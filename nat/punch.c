@@ -34,7 +34,8 @@ struct konce_punch {
 	 * KONCE_PUNCH_CLAIMED_BUDGET in all per attempt (docs/TRAVERSAL.md "amplification") */
 	uint8_t tsent[KONCE_CAND_MAX_TARGETS];
 	bool theard[KONCE_CAND_MAX_TARGETS];
-	unsigned claimed_sent;
+	unsigned claimed_left;      /* the bucket, over attempts */
+	uint64_t claimed_refill_at; /* the next token back */
 
 	/* direct */
 	unsigned path_sock;
@@ -88,6 +89,7 @@ int konce_punch_new(konce_punch **out, const konce_env *env, const uint8_t self_
 	p->state = KONCE_PATH_IDLE;
 	p->upgrade_at = UINT64_MAX;
 	p->keepalive_at = UINT64_MAX;
+	p->claimed_left = KONCE_PUNCH_CLAIMED_BUDGET;
 	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
 	*out = p;
 	return 0;
@@ -166,16 +168,21 @@ static unsigned round_len(const konce_punch *p, unsigned r)
 
 static bool claimed(uint8_t type) { return type == KONCE_CAND_HOST || type == KONCE_CAND_MAPPED; }
 
-static void probe_entry(konce_punch *p, unsigned i)
+static void probe_entry(konce_punch *p, unsigned i, uint64_t now)
 {
 	if (i < p->nt) {
 		if (claimed(p->t[i].type) && !p->theard[i]) {
-			if (p->tsent[i] >= KONCE_PUNCH_CLAIMED_ALLOW || p->claimed_sent >= KONCE_PUNCH_CLAIMED_BUDGET) {
+			while (p->claimed_left < KONCE_PUNCH_CLAIMED_BUDGET && now >= p->claimed_refill_at) {
+				p->claimed_left++;
+				p->claimed_refill_at += KONCE_PUNCH_CLAIMED_REFILL_MS * MS;
+			}
+			if (p->tsent[i] >= KONCE_PUNCH_CLAIMED_ALLOW || !p->claimed_left) {
 				p->c.claimed_withheld++;
 				return;
 			}
+			if (p->claimed_left-- == KONCE_PUNCH_CLAIMED_BUDGET)
+				p->claimed_refill_at = now + KONCE_PUNCH_CLAIMED_REFILL_MS * MS;
 			p->tsent[i]++;
-			p->claimed_sent++;
 		}
 		probe_typed(p, p->t[i].sock, &p->t[i].addr, p->t[i].type);
 		return;
@@ -251,7 +258,6 @@ static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
 	p->attempt_rx = 0;
 	memset(p->tsent, 0, sizeof(p->tsent));
 	memset(p->theard, 0, sizeof(p->theard));
-	p->claimed_sent = 0;
 	p->c.attempts++;
 }
 
@@ -356,6 +362,7 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool
 	p->upgrade_at = UINT64_MAX;
 	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
 	p->quick_used = false;
+	p->claimed_left = KONCE_PUNCH_CLAIMED_BUDGET; /* the peer proved real */
 	p->c.verified++;
 	push_ev(p, KONCE_PUNCH_EV_DIRECT, now);
 	if (p->confirming) {
@@ -534,7 +541,7 @@ static void run_rounds(konce_punch *p, uint64_t now)
 		}
 		if (p->cursor < round_len(p, p->round)) {
 			bool bday = p->cursor >= p->nt;
-			probe_entry(p, p->cursor++);
+			probe_entry(p, p->cursor++, now);
 			p->round_at += bday ? MS : KONCE_PUNCH_PACE_MS * MS;
 		}
 		if (p->cursor >= round_len(p, p->round)) {

@@ -99,7 +99,10 @@
  *      attempt.  A probe counts only with the current intro id, and on the wire only with a MAC
  *      keyed by the INTRO's secret (konce_punch_receive); then its address is no longer a claim
  *      and may become a peer-reflexive target.  Claimed targets (HOST, MAPPED) not heard from get
- *      at most KONCE_PUNCH_CLAIMED_ALLOW probes each, KONCE_PUNCH_CLAIMED_BUDGET per attempt.
+ *      KONCE_PUNCH_CLAIMED_ALLOW probes each in an attempt, and all attempts to one peer share a
+ *      bucket of KONCE_PUNCH_CLAIMED_BUDGET, one back per KONCE_PUNCH_CLAIMED_REFILL_MS, full
+ *      again once a pair verifies (a peer that asks for introductions again and again cannot
+ *      aim more than that at addresses it claims).
  *   7. With a session, after a move that was undone (never confirmed) verified pairs are not moved
  *      to for 1, 2, 4 ... KONCE_PUNCH_HOLD_MAX_MS (moves_held); a confirmation resets it.
  *
@@ -136,8 +139,9 @@ enum {
 	KONCE_PUNCH_CONFIRM_MS = 1000,      /* a move with a session must be confirmed this soon */
 	KONCE_PUNCH_CONFIRM_RETRY_MS = 300, /* confirming session PINGs this far apart */
 	KONCE_PUNCH_HOLD_MAX_MS = 64000,    /* longest hold on moves after unconfirmed ones */
-	KONCE_PUNCH_CLAIMED_ALLOW = 3,      /* probes to a claimed (host, mapped) target not heard from */
-	KONCE_PUNCH_CLAIMED_BUDGET = 12,    /* such probes per attempt, all targets together */
+	KONCE_PUNCH_CLAIMED_ALLOW = 2,      /* probes to a claimed (host, mapped) target not heard from */
+	KONCE_PUNCH_CLAIMED_BUDGET = 6,     /* such probes, all targets and attempts together: a bucket */
+	KONCE_PUNCH_CLAIMED_REFILL_MS = 10000, /* per peer, one more every this long; full once verified */
 };
 
 enum konce_path_state {

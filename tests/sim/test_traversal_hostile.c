@@ -186,10 +186,142 @@ static void test_hijack(void **state)
 	}
 }
 
+/* ---- reflection ------------------------------------------------------------------------------ */
+
+enum { VICTIM_PORTS = 7, REFLECT_S = 30 };
+
+typedef struct reflector {
+	sim *s;
+	sim_host *h;
+	uint8_t key[KONCE_WIRE_KEY], target[KONCE_WIRE_KEY];
+	konce_addr rdv, victim;
+	bool registered;
+	uint64_t until, sent_bytes, intro_bytes;
+	unsigned requests, intros;
+} reflector;
+
+static void reflector_register(reflector *x)
+{
+	/* claims: the victim's ports as host, port-mapped and reflexive candidates, and a random NAT
+	 * (so that an EIM target would spray birthday probes at its "reflexive" address) */
+	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = sim_rand(x->s), .nat = {KONCE_NATMAP_EDM_RANDOM, 0, 0},
+			   .ncand = KONCE_RDV_MAX_REG_CANDS};
+	memcpy(m.key, x->key, KONCE_WIRE_KEY);
+	for (unsigned i = 0; i < m.ncand; i++) {
+		m.cand[i].type = i == 0 ? KONCE_CAND_REFLEXIVE : i % 2 ? KONCE_CAND_HOST : KONCE_CAND_MAPPED;
+		m.cand[i].addr = x->victim;
+		m.cand[i].addr.port = (uint16_t)(x->victim.port + i % VICTIM_PORTS);
+	}
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	sim_send(x->s, x->h, TP_MAIN_PORT, &x->rdv, buf, len);
+	x->sent_bytes += len;
+}
+
+static uint64_t reflector_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from,
+			       const konce_addr *to, uint64_t now)
+{
+	reflector *x = ctx;
+	konce_rdv_msg m;
+	(void)from;
+	(void)to;
+	(void)now;
+	if (konce_rdv_decode(&m, pkt, len))
+		return 0;
+	if (m.type == KONCE_RDV_REGISTERED)
+		x->registered = true;
+	if (m.type == KONCE_RDV_INTRO)
+		x->intros++;
+	return 0;
+}
+
+/* Every second: an INTRO_REQUEST for the target (registering again every 10 s). */
+static void reflector_tick(void *ctx, uint64_t now)
+{
+	reflector *x = ctx;
+	if (now >= x->until)
+		return;
+	if (!x->registered || x->requests % 10 == 9)
+		reflector_register(x);
+	if (x->registered) {
+		konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = sim_rand(x->s)};
+		memcpy(m.key, x->key, KONCE_WIRE_KEY);
+		memcpy(m.target, x->target, KONCE_WIRE_KEY);
+		uint8_t buf[KONCE_RDV_MAX_MSG];
+		size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+		sim_send(x->s, x->h, TP_MAIN_PORT, &x->rdv, buf, len);
+		x->sent_bytes += len;
+		x->intro_bytes += len;
+		x->requests++;
+	}
+	sim_at(x->s, now + SEC, reflector_tick, x);
+}
+
+static const sim_host_ops reflector_ops = {.recv = reflector_recv};
+
+typedef struct victim {
+	uint64_t bytes, datagrams;
+} victim;
+
+static uint64_t victim_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from,
+			    const konce_addr *to, uint64_t now)
+{
+	victim *v = ctx;
+	(void)pkt;
+	(void)from;
+	(void)to;
+	(void)now;
+	v->bytes += len;
+	v->datagrams++;
+	return 0;
+}
+
+static const sim_host_ops victim_ops = {.recv = victim_recv};
+
+/* Finding 2: a registered attacker's introductions make B send the victim (whose addresses it
+ * claims) fewer bytes than the attacker spent on its INTRO_REQUESTs. */
+static void test_reflection(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 4)
+	{
+		world w;
+		world_init(&w, seed, false);
+		sim *s = w.s;
+		victim v = {0};
+		sim_host *hv = sim_host_add(s, "203.0.113.99", &victim_ops, &v);
+		for (unsigned i = 0; i < VICTIM_PORTS; i++)
+			sim_host_bind(hv, (uint16_t)(7001 + i));
+		reflector x = {.s = s, .rdv = w.rdv[0], .victim = sim_host_addr(hv, 7001), .until = REFLECT_S * SEC};
+		x.h = sim_host_add(s, "203.0.113.66", &reflector_ops, &x);
+		sim_host_bind(x.h, TP_MAIN_PORT);
+		for (int i = 0; i < KONCE_WIRE_KEY; i++)
+			x.key[i] = (uint8_t)sim_rand(s);
+		uint8_t kb[KONCE_WIRE_KEY];
+		for (int i = 0; i < KONCE_WIRE_KEY; i++)
+			kb[i] = (uint8_t)sim_rand(s);
+		memcpy(x.target, kb, KONCE_WIRE_KEY);
+		/* B, public, would accept the attacker's introductions (it is the key B "talks to") */
+		tp_peer_init(&w.b, s, w.hb, "b", kb, x.key, w.rdv, 2, 0, NULL, NULL);
+		sim_at(s, 3 * SEC, reflector_tick, &x);
+		sim_run_until(s, (REFLECT_S + 5) * SEC);
+		double ratio = x.intro_bytes ? (double)v.bytes / (double)x.intro_bytes : 0;
+		printf("seed %llu: %u INTRO_REQUESTs (%llu bytes; %llu with REGISTERs), %u INTROs; the victim got "
+		       "%llu datagrams, %llu bytes: %.2f bytes per INTRO_REQUEST byte\n",
+		       (unsigned long long)seed, x.requests, (unsigned long long)x.intro_bytes,
+		       (unsigned long long)x.sent_bytes, x.intros, (unsigned long long)v.datagrams,
+		       (unsigned long long)v.bytes, ratio);
+		SIM_ASSERT(s, x.requests >= REFLECT_S - 5 && x.intros >= x.requests / 2);
+		SIM_ASSERT(s, v.bytes <= x.intro_bytes); /* no amplification */
+		world_free(&w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hijack),
+		cmocka_unit_test(test_reflection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

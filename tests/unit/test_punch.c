@@ -293,6 +293,25 @@ static void test_claimed_budget(void **state)
 	}
 	assert_int_equal(victim, KONCE_PUNCH_CLAIMED_BUDGET);
 	assert_int_equal(refl, 9);
+	/* introduced again at once (a new intro id): the bucket is empty, the claims get nothing */
+	uint64_t t0 = r.now;
+	r.in.intro_id = 78;
+	konce_punch_start(r.p, &r.in, t0);
+	unsigned before = r.nout;
+	run_to(&r, t0 + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	victim = 0;
+	for (unsigned i = before; i < r.nout; i++)
+		victim += !r.out[i].ack && memcmp(r.out[i].to.ip, c[1].addr.ip, 16) == 0;
+	assert_int_equal(victim, 0);
+	/* one token back per KONCE_PUNCH_CLAIMED_REFILL_MS */
+	r.in.intro_id = 79;
+	konce_punch_start(r.p, &r.in, t0 + 2 * KONCE_PUNCH_CLAIMED_REFILL_MS * MS);
+	before = r.nout;
+	run_to(&r, t0 + 2 * KONCE_PUNCH_CLAIMED_REFILL_MS * MS + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	victim = 0;
+	for (unsigned i = before; i < r.nout; i++)
+		victim += !r.out[i].ack && memcmp(r.out[i].to.ip, c[1].addr.ip, 16) == 0;
+	assert_true(victim >= 1 && victim <= 2);
 	konce_punch_free(r.p);
 
 	/* heard from: the host candidate is the peer after all, and gets every round */
