@@ -35,6 +35,7 @@ struct konce_rdv {
 	uint32_t mask;
 	uint8_t hashkey[crypto_shorthash_KEYBYTES];
 	konce_ratelimit *rl;
+	konce_ratelimit *rl_new; /* new registrations per source (KONCE_RDV_NEW_*) */
 	konce_relay *relay;
 	struct outq *out;
 	unsigned out_head, out_n;
@@ -72,6 +73,7 @@ int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
 		goto fail;
 	memset(r->tab, 0, (size_t)n * sizeof(*r->tab));
 	if ((err = konce_ratelimit_new(&r->rl, c.env, c.rl_slots, c.rl_rate, c.rl_burst)) ||
+	    (err = konce_ratelimit_new(&r->rl_new, c.env, c.rl_slots, 1, KONCE_RDV_NEW_BURST)) ||
 	    (err = konce_relay_new(&r->relay, c.env, &c.relay)))
 		goto fail;
 	konce_env_random(c.env, r->hashkey, sizeof(r->hashkey));
@@ -88,6 +90,7 @@ void konce_rdv_free(konce_rdv *r)
 		return;
 	const konce_env *env = r->env;
 	konce_ratelimit_free(r->rl);
+	konce_ratelimit_free(r->rl_new);
 	konce_relay_free(r->relay);
 	konce_env_free(env, r->out);
 	konce_env_free(env, r->tab);
@@ -154,6 +157,10 @@ static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *
 	struct reg *e = find(r, m->key, now);
 	if (e) {
 		r->c.refreshed++;
+	} else if (konce_ratelimit_charge(r->rl_new, from, KONCE_RDV_NEW_COST, now)) {
+		/* a new key is charged to its source: one address cannot fill the table with keys */
+		r->c.source_full++;
+		return;
 	} else if ((e = claim(r, m->key, now))) {
 		r->c.registered++;
 	} else {

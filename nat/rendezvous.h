@@ -20,7 +20,8 @@
  * expired slot of its run, else it is refused: live registrations are never evicted, so a flood of
  * forged registrations can fill free slots but cannot push out honest peers, who keep refreshing.
  * Every REGISTER and INTRO_REQUEST is charged to its source address (node/ratelimit.h) and dropped
- * when overdrawn.  A key that did not register (or whose registration expired) is never
+ * when overdrawn; a REGISTER for a new key is also charged to a second, slower bucket of its source
+ * (KONCE_RDV_NEW_*), so one address cannot fill the table with keys.  A key that did not register (or whose registration expired) is never
  * introduced; requests must come from the address the requester registered from (in the protocol
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
  * requesters it does not know.  A target that refuses an introduction (INTRO_REFUSE, a peer that
@@ -42,6 +43,11 @@
 #include "nat/rdvwire.h"
 #include "nat/relay.h"
 #include "node/env.h"
+
+enum {
+	KONCE_RDV_NEW_COST = 4,   /* a new registration costs this in its source's second bucket, */
+	KONCE_RDV_NEW_BURST = 32, /* which holds this and refills 1 a second: 8 keys at once, then 1/4 s */
+};
 
 typedef struct konce_rdv konce_rdv;
 
@@ -65,7 +71,8 @@ struct konce_rdv_counters {
 	uint64_t intro_requests, intros, intro_unknown, intro_refused, intro_declined, not_registered;
 	uint64_t relayed, relay_refused, out_dropped;
 	uint64_t claimed_dropped;
-	uint64_t rtt_refused;     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
+	uint64_t rtt_refused;
+	uint64_t source_full;     /* new registrations refused: their source registered too many keys */     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
 };
 
 /* 0, -EINVAL, -ENOMEM. */

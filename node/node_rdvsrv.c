@@ -152,6 +152,12 @@ json_t *node_rdvsrv_json(struct node_rdvsrv *s, uint64_t now)
 	SET("relay_pairs", konce_relay_live(rl, now));
 	SET("relay_full", rc->full);
 	SET("relay_bytes", rc->bytes);
+	SET("relay_key_full", rc->key_full);
+	SET("relay_over_global", rc->over_global);
+	SET("source_full", c->source_full);
+	SET("rtt_samples", c->rtt_samples);
+	SET("rtt_refused", c->rtt_refused);
+	SET("claimed_dropped", c->claimed_dropped);
 	SET("out_dropped", c->out_dropped);
 	SET("forged", s->forged);
 	SET("no_session", s->no_session);

@@ -243,6 +243,44 @@ static void test_only_observed_reflexive(void **state)
 	rig_free(&g);
 }
 
+/* Issue 15 finding 4: new registrations are charged to their source.  One address registering
+ * key after key (each REGISTER within the request rate limit) gets KONCE_RDV_NEW_BURST /
+ * KONCE_RDV_NEW_COST of them at once, then one per KONCE_RDV_NEW_COST s; refreshes are free. */
+static void test_new_keys_per_source(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.77:4000"), to;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg o;
+	uint64_t now = SEC;
+	for (unsigned i = 0; i < 200; i++) {
+		konce_rdv_msg m = reg_msg((uint8_t)(i + 1), 0);
+		m.key[1] = (uint8_t)(i >> 8);
+		feed(&g, &m, &a, now);
+		now += 100 * 1000; /* 10 a second: under the request limit (20 units/s) */
+		while (out(&g, &o, &to, buf))
+			;
+	}
+	/* 20 s: 8 at once, then 1 per 4 s */
+	size_t n = konce_rdv_count(g.r, now);
+	assert_true(n >= KONCE_RDV_NEW_BURST / KONCE_RDV_NEW_COST);
+	assert_true(n <= KONCE_RDV_NEW_BURST / KONCE_RDV_NEW_COST + 20 / KONCE_RDV_NEW_COST + 1);
+	assert_true(konce_rdv_counters(g.r)->source_full >= 150);
+	/* another source is not affected, and a registered key refreshes freely */
+	konce_rdv_msg m = reg_msg(250, 0);
+	feed(&g, &m, &b, now);
+	assert_true(out(&g, &o, &to, buf) && o.type == KONCE_RDV_REGISTERED);
+	m = reg_msg(1, 0);
+	m.key[1] = 0;
+	for (unsigned i = 0; i < 10; i++) {
+		feed(&g, &m, &a, now + i * 100 * 1000);
+		assert_true(out(&g, &o, &to, buf) && o.type == KONCE_RDV_REGISTERED);
+	}
+	rig_free(&g);
+}
+
 static void test_refusals(void **state)
 {
 	(void)state;
@@ -377,7 +415,8 @@ static void test_table_bounded_under_flood(void **state)
 		hon.port = (uint16_t)(4000 + k);
 		do_register(&g, k, &hon, SEC, 20 * MS);
 	}
-	/* 20000 forged keys */
+	/* 20000 forged keys, from as many sources (one source alone is held to a few: see
+	 * test_new_keys_per_source) */
 	konce_addr from = addr("203.0.113.1:1");
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdv_msg m;
@@ -387,6 +426,8 @@ static void test_table_bounded_under_flood(void **state)
 		memcpy(f.key, &i, sizeof(i));
 		f.key[31] = 0xee;
 		from.port = (uint16_t)i;
+		from.ip[14] = (uint8_t)(i >> 8);
+		from.ip[15] = (uint8_t)i;
 		feed(&g, &f, &from, 2 * SEC);
 		while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
 			;
@@ -519,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_delays),
 		cmocka_unit_test(test_introduction),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_new_keys_per_source),
 		cmocka_unit_test(test_rtt_not_trusted),
 		cmocka_unit_test(test_only_observed_reflexive),
 		cmocka_unit_test(test_allow),
