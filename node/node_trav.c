@@ -42,6 +42,7 @@
 #include "node/node_trav.h"
 #include "node/node_trav_int.h"
 #include "node/node_trav_socks.h"
+#include "node/node_travpool.h"
 
 static struct node_trav *T(struct konce_node *n) { return n->trav; }
 
@@ -70,42 +71,46 @@ static struct tpeer *tpeer_of_vaddr(struct node_trav *t, const konce_addr *a)
 	return slot < NODE_TRAV_PEERS && t->peers[slot].used ? &t->peers[slot] : NULL;
 }
 
-struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create)
+struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], int create)
 {
-	struct tpeer *free_slot = NULL;
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
 		struct tpeer *p = &t->peers[i];
-		if (p->used && !memcmp(p->pk, pk, KONCE_KEY_BYTES))
+		if (p->used && !memcmp(p->pk, pk, KONCE_KEY_BYTES)) {
+			p->solicited |= create == TPEER_SOLICITED;
 			return p;
-		if (!p->used && !free_slot)
-			free_slot = p;
+		}
 	}
 	if (!create || !memcmp(pk, t->n->pk, KONCE_KEY_BYTES))
 		return NULL;
-	if (!free_slot) {
-		/* full: reuse the entry idle longest among those with no session (its virtual address
-		 * is then unused) and no attempt in the last minute */
-		uint64_t now = node_now_us(), best = UINT64_MAX;
-		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
-			struct tpeer *p = &t->peers[i];
-			uint64_t last = p->asked_us > p->intro_us ? p->asked_us : p->intro_us;
-			last = p->result_us > last ? p->result_us : last;
-			if (node_peer_find(t->n, p->pk) || now - last < TPEER_REUSE_US || last >= best)
-				continue;
-			best = last;
-			free_slot = p;
-		}
-		if (!free_slot)
-			return NULL;
-		konce_punch_free(free_slot->pu);
-		free_slot->used = false;
+	/* strangers (introductions others asked for, relayed payloads) live in a bounded, evictable
+	 * pool, so they can never take every entry from the keys we ask for (node_travpool.h) */
+	struct node_travpool_slot v[NODE_TRAV_PEERS];
+	uint64_t now = node_now_us();
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+		struct tpeer *p = &t->peers[i];
+		uint64_t last = p->asked_us > p->intro_us ? p->asked_us : p->intro_us;
+		last = p->result_us > last ? p->result_us : last;
+		v[i] = (struct node_travpool_slot){p->used, p->solicited, p->used && node_peer_find(t->n, p->pk), last};
 	}
-	memset(free_slot, 0, sizeof(*free_slot));
-	if (konce_punch_new(&free_slot->pu, konce_env_default(), t->n->pk, pk))
+	int k = node_travpool_pick(v, NODE_TRAV_PEERS, create == TPEER_SOLICITED, now);
+	if (k < 0) {
+		t->tpeer_full++;
 		return NULL;
-	free_slot->used = true;
-	memcpy(free_slot->pk, pk, KONCE_KEY_BYTES);
-	return free_slot;
+	}
+	struct tpeer *slot = &t->peers[k];
+	if (slot->used) {
+		t->tpeer_evicted++;
+		konce_punch_free(slot->pu);
+		slot->used = false;
+	}
+	memset(slot, 0, sizeof(*slot));
+	if (konce_punch_new(&slot->pu, konce_env_default(), t->n->pk, pk))
+		return NULL;
+	slot->used = true;
+	slot->solicited = create == TPEER_SOLICITED;
+	slot->intro_us = now; /* its age in the pool starts now */
+	memcpy(slot->pk, pk, KONCE_KEY_BYTES);
+	return slot;
 }
 
 static unsigned slot_of(struct node_trav *t, const struct tpeer *p) { return (unsigned)(p - t->peers); }
@@ -270,7 +275,7 @@ static unsigned self_spent(struct node_trav *t, const konce_natinfo *self)
 
 static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t now)
 {
-	struct tpeer *p = tpeer_get(t, e->peer, true);
+	struct tpeer *p = tpeer_get(t, e->peer, TPEER_STRANGER); /* solicited if we asked */
 	if (!p)
 		return;
 	p->intro_us = now;
@@ -337,7 +342,7 @@ static void pump(struct node_trav *t)
 				node_log(n, KONCE_LOG_INFO, "no introduction to %s (reason %u)", who, e.reason);
 				break;
 			case KONCE_RDVC_EV_RELAYED:
-				if ((p = tpeer_get(t, e.peer, true))) {
+				if ((p = tpeer_get(t, e.peer, TPEER_STRANGER))) {
 					konce_addr va;
 					vaddr(&va, slot_of(t, p));
 					p->relayed_rx++;
@@ -615,7 +620,7 @@ int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], k
 	struct node_trav *t = T(n);
 	if (!t || !t->rc)
 		return -EHOSTUNREACH;
-	struct tpeer *p = tpeer_get(t, pk, true);
+	struct tpeer *p = tpeer_get(t, pk, TPEER_SOLICITED);
 	if (!p)
 		return -EHOSTUNREACH;
 	vaddr(a, slot_of(t, p));
