@@ -184,7 +184,8 @@ static void probe_entry(konce_punch *p, unsigned i, uint64_t now)
 				p->claimed_refill_at = now + KONCE_PUNCH_CLAIMED_REFILL_MS * MS;
 			p->tsent[i]++;
 		}
-		probe_typed(p, p->t[i].sock, &p->t[i].addr, p->t[i].type);
+		/* heard from: the peer is there, so it is no longer a claim (a HELLO copy may go) */
+		probe_typed(p, p->t[i].sock, &p->t[i].addr, p->theard[i] ? KONCE_CAND_PEER_REFLEXIVE : p->t[i].type);
 		return;
 	}
 	i -= p->nt;
@@ -291,6 +292,12 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 		p->c.relay_first++;
 		push_ev(p, KONCE_PUNCH_EV_RELAY, now);
 	}
+	/* a claimed candidate that is also where the rendezvous saw the peer (a public host's own
+	 * address) is observed, not a claim */
+	for (unsigned i = 0; i < nt; i++)
+		for (unsigned k = 0; claimed(t[i].type) && k < in->npeer; k++)
+			if (in->peer_cands[k].type == KONCE_CAND_REFLEXIVE && konce_addr_eq(&in->peer_cands[k].addr, &t[i].addr))
+				t[i].type = KONCE_CAND_REFLEXIVE;
 	memcpy(p->t, t, sizeof(t[0]) * nt);
 	p->nt = nt;
 	p->bday = bday;

@@ -314,6 +314,20 @@ static void test_claimed_budget(void **state)
 	assert_true(victim >= 1 && victim <= 2);
 	konce_punch_free(r.p);
 
+	/* a public host's host candidate is where the rendezvous saw it: observed, every round */
+	rig_init(&r, low, high);
+	r.cand[0].addr = r.cand[1].addr;
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + 3999 * MS);
+	unsigned same = 0;
+	for (unsigned i = 0; i < r.nout; i++)
+		if (!r.out[i].ack && konce_addr_eq(&r.out[i].to, &r.cand[1].addr)) {
+			same++;
+			assert_int_equal(r.out[i].type, KONCE_CAND_REFLEXIVE);
+		}
+	assert_int_equal(same, 9);
+	konce_punch_free(r.p);
+
 	/* heard from: the host candidate is the peer after all, and gets every round */
 	rig_init(&r, low, high);
 	konce_punch_start(r.p, &r.in, 0);
