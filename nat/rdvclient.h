@@ -72,6 +72,7 @@ typedef struct konce_rdvc_event {
 struct konce_rdvc_counters {
 	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, declined, relay_tx,
 		relay_rx, ignored, out_dropped, ev_dropped;
+	uint64_t offers; /* INTRO_OFFERs: accepted unless refused (refused counts those too) */
 };
 
 /* 0, -EINVAL, -ENOMEM.  Registration starts at the first konce_rdvc_timer(). */

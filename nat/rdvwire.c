@@ -93,6 +93,8 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		break;
 	case KONCE_RDV_REGISTERED: need = KONCE_REGD_SIZE; break;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_OFFER:
+	case KONCE_RDV_INTRO_ACCEPT:
 	case KONCE_RDV_INTRO_REFUSE: need = KONCE_IREQ_SIZE; break;
 	case KONCE_RDV_INTRO:
 		if (m->ncand < 1 || m->ncand > KONCE_RDV_MAX_INTRO_CANDS || !nat_ok(&m->nat) ||
@@ -156,6 +158,8 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		put32(buf + KONCE_REGD_REFRESH, m->value);
 		break;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_OFFER:
+	case KONCE_RDV_INTRO_ACCEPT:
 	case KONCE_RDV_INTRO_REFUSE:
 		memcpy(buf + KONCE_IREQ_KEY, m->key, KONCE_WIRE_KEY);
 		memcpy(buf + KONCE_IREQ_TARGET, m->target, KONCE_WIRE_KEY);
@@ -241,6 +245,8 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->value = get32(b + KONCE_REGD_REFRESH);
 		return 0;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_OFFER:
+	case KONCE_RDV_INTRO_ACCEPT:
 	case KONCE_RDV_INTRO_REFUSE:
 		if (len != KONCE_IREQ_SIZE || !all_zero(b + 1, 3))
 			return -EINVAL;

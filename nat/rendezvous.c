@@ -22,6 +22,13 @@ struct reg {
 	uint64_t stamp_sent; /* the stamp of our last REGISTERED: the only echo that is a sample */
 };
 
+/* An introduction offered to its target and not yet accepted (consent, node/wire.h). */
+struct offer {
+	bool used;
+	uint8_t a[KONCE_WIRE_KEY], b[KONCE_WIRE_KEY]; /* requester, target */
+	uint64_t id, txid, at;                        /* intro id; the requester's txid; when */
+};
+
 struct outq {
 	konce_addr to;
 	size_t len;
@@ -39,6 +46,8 @@ struct konce_rdv {
 	konce_relay *relay;
 	struct outq *out;
 	unsigned out_head, out_n;
+	struct offer *offers;
+	uint32_t omask;
 	struct konce_rdv_counters c;
 };
 
@@ -68,10 +77,14 @@ int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
 	r->mask = n - 1;
 	r->tab = konce_env_alloc(c.env, (size_t)n * sizeof(*r->tab));
 	r->out = konce_env_alloc(c.env, (size_t)c.out_ring * sizeof(*r->out));
+	unsigned no = n / 4 > 64 ? n / 4 : 64; /* a quarter of the table may be waiting to accept */
+	r->omask = no - 1;
+	r->offers = konce_env_alloc(c.env, (size_t)no * sizeof(*r->offers));
 	int err = -ENOMEM;
-	if (!r->tab || !r->out)
+	if (!r->tab || !r->out || !r->offers)
 		goto fail;
 	memset(r->tab, 0, (size_t)n * sizeof(*r->tab));
+	memset(r->offers, 0, (size_t)no * sizeof(*r->offers));
 	if ((err = konce_ratelimit_new(&r->rl, c.env, c.rl_slots, c.rl_rate, c.rl_burst)) ||
 	    (err = konce_ratelimit_new(&r->rl_new, c.env, c.rl_slots, 1, KONCE_RDV_NEW_BURST)) ||
 	    (err = konce_relay_new(&r->relay, c.env, &c.relay)))
@@ -94,6 +107,7 @@ void konce_rdv_free(konce_rdv *r)
 	konce_relay_free(r->relay);
 	konce_env_free(env, r->out);
 	konce_env_free(env, r->tab);
+	konce_env_free(env, r->offers);
 	sodium_memzero(r, sizeof(*r));
 	konce_env_free(env, r);
 }
@@ -221,6 +235,30 @@ static void intro_to(konce_rdv *r, const struct reg *to, const struct reg *about
 	sodium_memzero(m.secret, sizeof(m.secret));
 }
 
+/* The offer slot of (requester a, target b): the live one, or with claim a free or stale one of
+ * its run; NULL if none. */
+static struct offer *offer_slot(konce_rdv *r, const uint8_t *a, const uint8_t *b, uint64_t now, bool claim)
+{
+	uint8_t k[2 * KONCE_WIRE_KEY], h[crypto_shorthash_BYTES];
+	memcpy(k, a, KONCE_WIRE_KEY);
+	memcpy(k + KONCE_WIRE_KEY, b, KONCE_WIRE_KEY);
+	crypto_shorthash(h, k, sizeof(k), r->hashkey);
+	uint32_t s = ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->omask;
+	unsigned run = r->omask + 1 < PROBE ? r->omask + 1 : PROBE;
+	struct offer *free_o = NULL;
+	for (unsigned i = 0; i < run; i++) {
+		struct offer *o = &r->offers[(s + i) & r->omask];
+		bool live_o = o->used && now - o->at < KONCE_RDV_OFFER_MS * MS;
+		if (live_o && !memcmp(o->a, a, KONCE_WIRE_KEY) && !memcmp(o->b, b, KONCE_WIRE_KEY))
+			return o;
+		if (!live_o && !free_o)
+			free_o = o;
+	}
+	return claim ? free_o : NULL;
+}
+
+/* Consent: the target hears only who asks (INTRO_OFFER); nothing about anyone's addresses leaves
+ * and no relay pair opens until it accepts (on_intro_accept). */
 static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
 {
 	r->c.intro_requests++;
@@ -244,18 +282,49 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 		send_msg(r, &f, from);
 		return;
 	}
-	/* relaying needs the pair; a full relay table still leaves the direct path to try */
-	(void)konce_relay_open(r->relay, a->key, b->key, now);
+	struct offer *o = offer_slot(r, a->key, b->key, now, true);
+	if (!o) {
+		r->c.offers_full++;
+		f.flags = KONCE_IFAIL_FULL;
+		send_msg(r, &f, from);
+		return;
+	}
+	if (o->used && now - o->at < KONCE_RDV_OFFER_MS * MS) {
+		o->txid = m->id; /* a retry: the offer stands, its refusal answers this txid */
+		r->c.offers_dup++;
+		return;
+	}
 	uint8_t idb[8];
 	konce_env_random(r->env, idb, sizeof(idb));
-	uint64_t id = wire_get64(idb);
+	*o = (struct offer){.used = true, .id = wire_get64(idb), .txid = m->id, .at = now};
+	memcpy(o->a, a->key, KONCE_WIRE_KEY);
+	memcpy(o->b, b->key, KONCE_WIRE_KEY);
+	konce_rdv_msg off = {.type = KONCE_RDV_INTRO_OFFER, .id = o->id};
+	memcpy(off.key, a->key, KONCE_WIRE_KEY);
+	memcpy(off.target, b->key, KONCE_WIRE_KEY);
+	send_msg(r, &off, &b->addr);
+	r->c.offers++;
+}
+
+/* The target accepts: open the relay pair and send both INTROs (the delays from the RTTs now). */
+static void on_intro_accept(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
+	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
+	if (!a || !b || !konce_addr_eq(&b->addr, from) || !o || o->id != m->id) {
+		r->c.not_registered++;
+		return;
+	}
+	o->used = false;
+	/* relaying needs the pair; a full relay table still leaves the direct path to try */
+	(void)konce_relay_open(r->relay, a->key, b->key, now);
 	uint64_t dflt = KONCE_RDV_RTT_DEFAULT_MS * MS;
 	uint32_t da, db;
 	uint8_t secret[KONCE_INTRO_SECRET_BYTES];
 	konce_env_random(r->env, secret, sizeof(secret));
 	konce_rdv_delays(a->rtt ? a->rtt : dflt, b->rtt ? b->rtt : dflt, &da, &db);
-	intro_to(r, a, b, id, secret, da, true);
-	intro_to(r, b, a, id, secret, db, false);
+	intro_to(r, a, b, m->id, secret, da, true);
+	intro_to(r, b, a, m->id, secret, db, false);
 	sodium_memzero(secret, sizeof(secret));
 	r->c.intros++;
 }
@@ -266,11 +335,18 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 static void on_intro_refuse(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
-	if (!a || !b || !konce_addr_eq(&b->addr, from) || konce_relay_close(r->relay, m->key, m->target, now)) {
+	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
+	uint64_t id = m->id;
+	if (a && b && konce_addr_eq(&b->addr, from) && o && o->id == m->id) {
+		o->used = false; /* refused at the offer: nothing was released; the requester knows
+				  * its request's txid */
+		id = o->txid;
+	} else if (!a || !b || !konce_addr_eq(&b->addr, from) ||
+		   konce_relay_close(r->relay, m->key, m->target, now)) {
 		r->c.not_registered++;
 		return;
 	}
-	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = m->id};
+	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = id};
 	memcpy(f.key, m->key, KONCE_WIRE_KEY);
 	send_msg(r, &f, &a->addr);
 	r->c.intro_declined++;
@@ -315,6 +391,14 @@ void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_a
 		return;
 	case KONCE_RDV_RELAY:
 		on_relay(r, &m, from, now); /* limited per pair, by the relay table */
+		return;
+	case KONCE_RDV_INTRO_ACCEPT:
+		/* as costly as a request: it makes us send two INTROs */
+		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
+			r->c.rate_limited++;
+			return;
+		}
+		on_intro_accept(r, &m, from, now);
 		return;
 	case KONCE_RDV_INTRO_REFUSE:
 		/* as costly as a request: it makes us send */

@@ -2,8 +2,9 @@
  *
  * Any publicly reachable node can run one.  Peers REGISTER (key, candidates, NAT information) and
  * learn their reflexive address from REGISTERED; registering keeps their NAT mapping toward the
- * rendezvous alive.  A peer asks for another by key (INTRO_REQUEST); the rendezvous sends both
- * sides an INTRO with the other's candidates and a delay chosen so that their first probes leave
+ * rendezvous alive.  A peer asks for another by key (INTRO_REQUEST); the rendezvous asks the
+ * target first (INTRO_OFFER: who asks, nothing more), and only when it accepts (INTRO_ACCEPT, within
+ * KONCE_RDV_OFFER_MS) opens the pair's relay and sends both sides an INTRO with the other's candidates and a delay chosen so that their first probes leave
  * at the same moment and cross in flight:
  *
  *     start   = now + max(rtt_a, rtt_b) / 2 + margin
@@ -72,7 +73,8 @@ struct konce_rdv_counters {
 	uint64_t relayed, relay_refused, out_dropped;
 	uint64_t claimed_dropped;
 	uint64_t rtt_refused;
-	uint64_t source_full;     /* new registrations refused: their source registered too many keys */     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
+	uint64_t source_full;
+	uint64_t offers, offers_dup, offers_full; /* INTRO_OFFERs sent; retries of a pending one; no room */     /* new registrations refused: their source registered too many keys */     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
 };
 
 /* 0, -EINVAL, -ENOMEM. */

@@ -595,7 +595,7 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 		return;
 	}
 	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY ||
-	    body[0] == KONCE_RDV_INTRO_REFUSE) {
+	    body[0] == KONCE_RDV_INTRO_REFUSE || body[0] == KONCE_RDV_INTRO_ACCEPT) {
 		if (t->srv)
 			node_rdvsrv_input(t->srv, from, body, len, now);
 		else

@@ -332,6 +332,8 @@ enum konce_rdv_type {
 	KONCE_RDV_PUNCH = 0x47,         /* peer <-> peer: probe or its acknowledgement */
 	KONCE_RDV_INTRO_REFUSE = 0x48,  /* peer -> rendezvous: I refuse the introduction to key T */
 	KONCE_RDV_FILTER = 0x49,        /* the filtering test: echo, ask for a probe, the probe */
+	KONCE_RDV_INTRO_OFFER = 0x4a,   /* rdv -> target: key R asks for you (no addresses yet) */
+	KONCE_RDV_INTRO_ACCEPT = 0x4f,  /* target -> rdv: I accept the introduction to key R */
 };
 
 enum konce_cand_type {
@@ -427,7 +429,14 @@ enum konce_ifail_reason {
 	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
 
-/* INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
+/* Consent (issue 15): an INTRO_REQUEST makes the rendezvous send the target only an INTRO_OFFER
+ * (the INTRO_REQUEST layout: KONCE_IREQ_KEY = the requester, KONCE_IREQ_TARGET = the target,
+ * KONCE_IREQ_TXID = the intro id), with no address of anyone.  The target answers INTRO_ACCEPT (the
+ * same layout: KEY = the target, TARGET = the requester, TXID = the intro id) or INTRO_REFUSE
+ * (below); only on INTRO_ACCEPT does the rendezvous open the relay pair and send both INTROs, with
+ * that id.  Both ride on sessions only (0x4a and 0x4f are never bare datagrams).
+ *
+ * INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
  * session's key), KONCE_IREQ_TARGET = the requester it refuses, KONCE_IREQ_TXID = the INTRO's id.
  * The rendezvous answers the requester with INTRO_FAIL (KONCE_IFAIL_DECLINED, TXID = the intro id)
  * if it introduced the two. */
@@ -504,6 +513,7 @@ enum konce_traversal_times {
 	KONCE_RDV_EXPIRE_MS = 75 * 1000,    /* a registration not refreshed for this long is gone */
 	KONCE_RDV_RTT_DEFAULT_MS = 100,     /* before a rendezvous has measured a peer */
 	KONCE_RDV_RTT_MAX_MS = 1500,        /* longer echoes are no sample; RTTs are capped here */
+	KONCE_RDV_OFFER_MS = 5000,          /* an INTRO_OFFER not accepted within this is forgotten */
 	KONCE_RDV_MARGIN_MS = 20,           /* added to the intro start time */
 	KONCE_PUNCH_PACE_MS = 2,            /* between two probes of one round */
 	KONCE_PUNCH_GIVEUP_MS = 4000,       /* after the start time: then relay */

@@ -89,6 +89,24 @@ static void do_register(rig *g, uint8_t k, const konce_addr *from, uint64_t now,
 	assert_true(out(g, &a, &to, buf));
 }
 
+/* Consent: the target (key byte k, at `at`) gets an INTRO_OFFER naming the requester and nothing
+ * else, and accepts it. */
+static void consent(rig *g, uint8_t k, uint8_t requester, const konce_addr *at, uint64_t now)
+{
+	konce_rdv_msg o;
+	konce_addr to;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_true(out(g, &o, &to, buf));
+	assert_int_equal(o.type, KONCE_RDV_INTRO_OFFER);
+	assert_true(konce_addr_eq(&to, at));
+	assert_int_equal(o.key[0], requester);
+	assert_int_equal(o.target[0], k);
+	konce_rdv_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = o.id};
+	memset(a.key, k, 32);
+	memset(a.target, requester, 32);
+	feed(g, &a, at, now);
+}
+
 static void test_register_and_rtt(void **state)
 {
 	(void)state;
@@ -142,6 +160,9 @@ static void test_introduction(void **state)
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
+	/* nothing about B reaches A, and no relay pair opens, before B accepts */
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC), 0);
+	consent(&g, 2, 1, &b, 2 * SEC + 10 * MS);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	assert_true(konce_addr_eq(&to, &a));
@@ -228,6 +249,7 @@ static void test_only_observed_reflexive(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	assert_true(out(&g, &o, &to, buf)); /* to A */
 	assert_true(out(&g, &o, &to, buf)); /* to B, about A */
 	assert_true(konce_addr_eq(&to, &b));
@@ -278,6 +300,60 @@ static void test_new_keys_per_source(void **state)
 		feed(&g, &m, &a, now + i * 100 * 1000);
 		assert_true(out(&g, &o, &to, buf) && o.type == KONCE_RDV_REGISTERED);
 	}
+	rig_free(&g);
+}
+
+/* Issue 15 finding 3: the target consents first.  Refused at the offer, nothing about it was
+ * released: the requester hears DECLINED (with its request's txid), gets no INTRO, no relay pair
+ * opens; an accept for another id, from another address or too late does nothing. */
+static void test_consent(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 41}, m;
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
+	assert_true(konce_addr_eq(&to, &b));
+	assert_false(out(&g, &m, &to, buf)); /* nothing to A */
+	uint64_t id = m.id;
+	feed(&g, &req, &a, 2 * SEC + 500 * MS); /* A retries: the offer stands */
+	assert_false(out(&g, &m, &to, buf));
+	konce_rdv_msg acc = {.type = KONCE_RDV_INTRO_ACCEPT, .id = id + 1};
+	memset(acc.key, 2, 32);
+	memset(acc.target, 1, 32);
+	feed(&g, &acc, &b, 2 * SEC + 600 * MS); /* another id */
+	acc.id = id;
+	feed(&g, &acc, &a, 2 * SEC + 600 * MS); /* B's key from A's address */
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 3 * SEC), 0);
+	konce_rdv_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
+	memset(rf.key, 2, 32);
+	memset(rf.target, 1, 32);
+	feed(&g, &rf, &b, 2 * SEC + 700 * MS);
+	assert_true(out(&g, &m, &to, buf));
+	assert_true(konce_addr_eq(&to, &a));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
+	assert_int_equal(m.flags, KONCE_IFAIL_DECLINED);
+	assert_int_equal(m.id, 41); /* the txid of A's (latest) request */
+	feed(&g, &acc, &b, 2 * SEC + 800 * MS); /* accepting after refusing: nothing */
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 3 * SEC), 0);
+	assert_int_equal(konce_rdv_counters(g.r)->intros, 0);
+	/* an offer not accepted in time is forgotten */
+	feed(&g, &req, &a, 10 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	acc.id = m.id;
+	feed(&g, &acc, &b, 10 * SEC + KONCE_RDV_OFFER_MS * MS);
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_rdv_counters(g.r)->intros, 0);
 	rig_free(&g);
 }
 
@@ -348,6 +424,7 @@ static void test_allow(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	assert_int_equal(calls, 2);
@@ -370,6 +447,7 @@ static void test_declined(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	uint64_t id = m.id;
 	assert_true(out(&g, &m, &to, buf));
@@ -443,6 +521,8 @@ static void test_table_bounded_under_flood(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 3, 32);
 	feed(&g, &req, &hon, 3 * SEC);
+	hon.port = 4003;
+	consent(&g, 3, 1, &hon, 3 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	assert_true(out(&g, &m, &to, buf)); /* and to the target */
@@ -495,6 +575,7 @@ static void test_relay(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
 		;
 	feed(&g, &r, &a, 2 * SEC);
@@ -560,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_delays),
 		cmocka_unit_test(test_introduction),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_consent),
 		cmocka_unit_test(test_new_keys_per_source),
 		cmocka_unit_test(test_rtt_not_trusted),
 		cmocka_unit_test(test_only_observed_reflexive),
