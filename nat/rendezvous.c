@@ -290,15 +290,17 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 		return;
 	}
 	if (o->used && now - o->at < KONCE_RDV_OFFER_MS * MS) {
-		o->txid = m->id; /* a retry: the offer stands, its refusal answers this txid */
+		/* a retry: the offer stands (same id; a refusal answers the latest txid) and goes out
+		 * again, in case it or the target's answer was lost */
+		o->txid = m->id;
 		r->c.offers_dup++;
-		return;
+	} else {
+		uint8_t idb[8];
+		konce_env_random(r->env, idb, sizeof(idb));
+		*o = (struct offer){.used = true, .id = wire_get64(idb), .txid = m->id, .at = now};
+		memcpy(o->a, a->key, KONCE_WIRE_KEY);
+		memcpy(o->b, b->key, KONCE_WIRE_KEY);
 	}
-	uint8_t idb[8];
-	konce_env_random(r->env, idb, sizeof(idb));
-	*o = (struct offer){.used = true, .id = wire_get64(idb), .txid = m->id, .at = now};
-	memcpy(o->a, a->key, KONCE_WIRE_KEY);
-	memcpy(o->b, b->key, KONCE_WIRE_KEY);
 	konce_rdv_msg off = {.type = KONCE_RDV_INTRO_OFFER, .id = o->id};
 	memcpy(off.key, a->key, KONCE_WIRE_KEY);
 	memcpy(off.target, b->key, KONCE_WIRE_KEY);

@@ -324,7 +324,10 @@ static void test_consent(void **state)
 	assert_true(konce_addr_eq(&to, &b));
 	assert_false(out(&g, &m, &to, buf)); /* nothing to A */
 	uint64_t id = m.id;
-	feed(&g, &req, &a, 2 * SEC + 500 * MS); /* A retries: the offer stands */
+	feed(&g, &req, &a, 2 * SEC + 500 * MS); /* A retries: the same offer goes out again */
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
+	assert_int_equal(m.id, id);
 	assert_false(out(&g, &m, &to, buf));
 	konce_rdv_msg acc = {.type = KONCE_RDV_INTRO_ACCEPT, .id = id + 1};
 	memset(acc.key, 2, 32);
