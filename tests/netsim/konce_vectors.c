@@ -9,11 +9,12 @@
  *   FRAME EXPECT NAME
  *
  * EXPECT is what the dissector must say about it: "ok" (decoded as NAME, well formed), "bad"
- * (decoded as NAME, flagged konce.malformed) or "none" (not claimed: foreign traffic on a port
- * that only the heuristic watches).  Datagrams go first to random ports, one UDP conversation
+ * (decoded as NAME, flagged konce.malformed), "none" (not claimed: foreign traffic on a port
+ * that only the heuristic watches) or "any" (a mutated copy: no Lua error, no exception).  Datagrams go first to random ports, one UDP conversation
  * each, so that only the heuristic can claim them (ACCEPT and DATA through the connection ids of
  * the HELLO and ACCEPT before them), then the same set again to port 7807.  Extra NAME=HEX
- * arguments (the handshake test vectors of docs/PROTOCOL.md) are appended, to port 7807, as "ok".
+ * arguments (the handshake test vectors of docs/PROTOCOL.md) are appended, to port 7807, as "ok",
+ * and the mutated copies come last.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -81,7 +82,7 @@ static void fill(uint8_t *p, size_t n, uint8_t seed)
 
 struct pkt {
 	const char *expect, *name;
-	uint8_t b[KONCE_RDV_MAX_MSG];
+	uint8_t b[4096]; /* a GSO train: several datagrams */
 	size_t len;
 };
 static struct pkt pk[64];
@@ -250,6 +251,35 @@ int main(int argc, char **argv)
 	struct pkt *probe_reply = p = add("ok", "PROBE REPLY");
 	p->len = (size_t)konce_probe_encode(&reply, p->b);
 
+	/* GSO trains (node/udp.c): equal sizes to one destination, the last may be shorter; a capture
+	 * on the sending host sees one UDP payload.  The dissector splits them. */
+	p = add("ok", "DATA"); /* 2 x 74 + 50 bytes: fits in 1200 like one DATA would */
+	for (int i = 0; i < 3; i++) {
+		uint8_t *d = p->b + p->len;
+		d[0] = KONCE_PKT_DATA, d[1] = KONCE_DATA_F_KEY_PHASE;
+		memcpy(d + 2, cid_s, 8);
+		size_t n = 10 + konce_pnwin_encode(d + 10, 9, 300001 + (uint64_t)i, 300000);
+		fill(d + n, (i < 2 ? 74 : 50) - n, (uint8_t)(51 + i));
+		p->len += i < 2 ? 74 : 50;
+	}
+	p = add("ok", "DATA"); /* 3 x 1000 bytes: larger than any one datagram */
+	for (int i = 0; i < 3; i++) {
+		uint8_t *d = p->b + p->len;
+		d[0] = KONCE_PKT_DATA, d[1] = 0;
+		memcpy(d + 2, cid_c, 8);
+		size_t n = 10 + konce_pnwin_encode(d + 10, 9, 70 + (uint64_t)i, 60);
+		fill(d + n, 1000 - n, (uint8_t)(61 + i));
+		p->len += 1000;
+	}
+	p = add("ok", "PUNCH"); /* 4 birthday probes to one address */
+	for (int i = 0; i < 4; i++) {
+		memcpy(p->b + p->len, punch->b, punch->len);
+		p->b[p->len + 1] = 0;                              /* not an ACK ... */
+		memset(p->b + p->len + KONCE_PUNCH_SEEN, 0, 18); /* ... so no address */
+		p->b[p->len + KONCE_PUNCH_SEQ + 1] = (uint8_t)(10 + i);
+		p->len += punch->len;
+	}
+
 	/* malformed: konce types with broken layouts (flagged, never a Lua error) */
 	p = add("bad", "COOKIE");
 	memcpy(p->b, cookie->b, 87), p->len = 87;
@@ -326,6 +356,29 @@ int main(int argc, char **argv)
 		}
 		*eq = 0;
 		emit("ok", argv[i], b, n / 2, (uint16_t)(40000 + conv++), 7807);
+	}
+	/* mutations of every well-formed one, to port 7807: anything may be said about them but a Lua
+	 * error or an exception (a fixed xorshift, so every run writes the same file) */
+	uint32_t x = 2463534242u;
+	unsigned nok = npk;
+	for (unsigned i = 0; i < nok; i++) {
+		if (strcmp(pk[i].expect, "ok"))
+			continue;
+		for (int k = 0; k < 12; k++) {
+			uint8_t b[sizeof pk[0].b];
+			size_t len = pk[i].len;
+			memcpy(b, pk[i].b, len);
+			for (int f = 0; f < 1 + k % 4; f++) {
+				x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+				size_t at = (x >> 8) % (len < 64 ? len : 64); /* mostly headers */
+				b[at] ^= (uint8_t)(1u << (x % 8));
+			}
+			if (k % 3 == 2) {
+				x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+				len = 1 + x % len;
+			}
+			emit("any", pk[i].name, b, len, (uint16_t)(40000 + conv++), 7807);
+		}
 	}
 	return fclose(out) ? 1 : 0;
 }

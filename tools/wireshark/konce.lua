@@ -14,8 +14,8 @@
 -- Session payloads (INITIATE boxes, ACCEPT, DATA) are encrypted; they are shown as ciphertext and
 -- Poly1305 tag, never decoded.
 --
--- Registration: UDP port 7807 (the default), and a heuristic dissector on UDP for the ports that
--- NATs, extra punch sockets and probe sockets pick at random.  The heuristic claims a datagram only
+-- Registration: UDP port 7807 (the default; preference konce.port), and a heuristic dissector on UDP
+-- for the ports that NATs, extra punch sockets and probe sockets pick at random.  The heuristic claims a datagram only
 -- if the C parser would accept it; ACCEPT and DATA, whose fixed headers are short, are claimed
 -- only on a conversation or for a connection id already seen in a konce handshake.
 
@@ -151,6 +151,9 @@ field("probe_reply_port", ProtoField.uint16, "probe.reply_port", "Reply to port"
 field("probe_transport", ProtoField.uint8, "probe.transport", "Transport", base.DEC, probe_tr_names)
 field("probe_ttl", ProtoField.uint8, "probe.ttl", "TTL seen")
 
+field("train_count", ProtoField.uint16, "train.count", "Datagrams in this GSO train")
+field("train_seg", ProtoField.uint16, "train.segment", "Segment size (bytes)")
+
 local fields = {}
 for _, f in pairs(F) do fields[#fields + 1] = f end
 konce.fields = fields
@@ -158,8 +161,9 @@ konce.fields = fields
 local E = {
 	malformed = ProtoExpert.new("konce.malformed", "Malformed konce packet", expert.group.MALFORMED,
 		expert.severity.ERROR),
-	truncated = ProtoExpert.new("konce.truncated", "Capture truncated: fields past the snapshot length not shown",
-		expert.group.MALFORMED, expert.severity.WARN),
+	truncated = ProtoExpert.new("konce.truncated",
+		"Datagram cut short by the capture (snapshot length, or quoted in an ICMP error): the rest is not shown",
+		expert.group.UNDECODED, expert.severity.NOTE),
 	encrypted = ProtoExpert.new("konce.encrypted", "Encrypted: payload not decoded", expert.group.SECURITY,
 		expert.severity.CHAT),
 }
@@ -459,10 +463,10 @@ end
 -- konce packet.  Decisions are cached per frame so that a second pass (or the GUI re-dissecting
 -- a packet) gives the same answer as the first.
 
-local cids, convs, verdicts
+local cids, convs, verdicts, trains
 
 local function reset()
-	cids, convs, verdicts = {}, {}, {}
+	cids, convs, verdicts, trains = {}, {}, {}, {}
 end
 konce.init = reset
 reset()
@@ -731,13 +735,91 @@ dissect_one = function(t, pinfo, parent, depth)
 	return info
 end
 
-local function dissect(t, pinfo, tree)
-	local info = dissect_one(t, pinfo, tree, 0)
-	if not info then return 0 end
-	pinfo.cols.protocol:set("KONCE")
-	pinfo.cols.info:set(info)
+-- ---------------------------------------------------------------------------------------------
+-- GSO trains.  node/udp.c hands the kernel several datagrams to one destination as one UDP_SEGMENT
+-- send: equal sizes, the last possibly shorter.  A capture on the sending host (and, with UDP GRO,
+-- on the receiving one, and on a veth path in between) sees that train as one UDP payload, up to
+-- 64 KiB.  The segment size is not in the capture; it is found from the packets: a fixed-size type
+-- gives it, and a DATA train repeats its header (type, flags, destination connection id) at every
+-- segment.  Every segment must then be a well-formed konce datagram on its own.
+
+local fixed_size = {
+	[HELLO] = 1200, [COOKIE] = 88, [VERSION] = 28, [REGISTERED] = 42, [INTRO_REQUEST] = 76,
+	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 62, [FILTER] = 30, [LIFE_REQ] = 64,
+	[LIFE_ACK] = 16, [LIFE_PROBE] = 16,
+}
+local MAX_TRAIN = 65507
+
+-- nil if t[0, len) is one well-formed konce datagram, else the reason ("" if not konce at all)
+local function check_one(t, len)
+	if is_probe(t) then return check_probe(t, len) end
 	local ty = u8(t, 0)
-	learn(t, ty, pinfo, t:reported_length_remaining())
+	if not ty or not type_names[ty] or ty == 0x4b then return "" end
+	return check[ty](t, len)
+end
+
+local function train_ok(t, len, seg)
+	if seg < 16 or seg > MAX_DATAGRAM or seg >= len then return false end
+	for off = 0, len - 1, seg do
+		local n = math.min(seg, len - off)
+		if check_one(t(off, n):tvb(), n) ~= nil then return false end
+	end
+	return true
+end
+
+-- The segment size of a train in t[0, len), or nil if it is not one.
+local function find_train(t, len)
+	if len > MAX_TRAIN or t:len() < len or len < 32 then return nil end
+	local first = is_probe(t) and 104 or fixed_size[u8(t, 0)]
+	if first then return train_ok(t, len, first) and first or nil end
+	if u8(t, 0) ~= DATA or len < 2 * (10 + 1 + TAG) then return nil end
+	local raw = t:raw(0, len)
+	local dcid = raw:sub(3, 10)
+	local from = 10 + 1 + TAG + 1 -- 1-based position of the earliest second header
+	while true do
+		local at = raw:find(dcid, from + 2, true)
+		if not at then return nil end
+		local seg = at - 3 -- 0-based offset of the candidate second header
+		if seg > MAX_DATAGRAM then return nil end
+		if raw:byte(seg + 1) == DATA and train_ok(t, len, seg) then return seg end
+		from = at - 1
+	end
+end
+
+-- Inside an ICMP error the datagram is a quote: show it, but leave the columns and the
+-- heuristic's state to the packet that carries it.
+local function in_error(pinfo)
+	local ok, v = pcall(function() return pinfo.in_error_pkt end)
+	return ok and v == true
+end
+
+local function dissect(t, pinfo, tree, seg)
+	local len = t:reported_length_remaining()
+	local info
+	if seg == nil and check_one(t, len) ~= "" then
+		-- a DATA train fits in 1200 bytes as easily as one DATA: look for one first
+		if u8(t, 0) == DATA or check_one(t, len) ~= nil then seg = find_train(t, len) end
+	end
+	if seg then
+		local count = math.floor((len + seg - 1) / seg)
+		local tt = tree:add(konce, t(), string.format("konce GSO train: %d datagrams of %d bytes", count, seg))
+		tt:add(F.train_count, t(), count):set_generated()
+		tt:add(F.train_seg, t(), seg):set_generated()
+		for off = 0, len - 1, seg do
+			local n = math.min(seg, len - off)
+			local i = dissect_one(t(off, n):tvb(), pinfo, tt, 0)
+			info = info or i
+		end
+		info = string.format("%s (GSO train: %d x %d bytes)", info or "?", count, seg)
+	else
+		info = dissect_one(t, pinfo, tree, 0)
+	end
+	if not info then return 0 end
+	if not in_error(pinfo) then
+		pinfo.cols.protocol:set("KONCE")
+		pinfo.cols.info:set(info)
+		learn(t, u8(t, 0), pinfo, len)
+	end
 	return t:len()
 end
 
@@ -746,33 +828,47 @@ function konce.dissector(t, pinfo, tree)
 end
 
 -- ---------------------------------------------------------------------------------------------
--- Heuristic: claim only what the C parser would accept.  ACCEPT and DATA need a connection id or
--- a conversation already seen in konce traffic: their fixed headers alone are too weak.
+-- Heuristic: claim only what the C parser would accept (one datagram, or a GSO train of them).
+-- ACCEPT and DATA need a connection id or a conversation already seen in konce traffic: their
+-- fixed headers alone are too weak.
 
 local function heuristic_ok(t, pinfo)
 	local len = t:reported_length_remaining()
-	if len < 1 or len > MAX_DATAGRAM or t:len() < len then return false end
-	if is_probe(t) then return check_probe(t, len) == nil end
-	local ty = u8(t, 0)
-	if not type_names[ty] or ty == 0x4b or check[ty](t, len) ~= nil then return false end
-	if ty == ACCEPT then
-		return cids[hexs(t, 2, 8)] == true or convs[conv_key(pinfo)] == true
-	elseif ty == DATA then
-		return cids[hexs(t, 2, 8)] == true or convs[conv_key(pinfo)] == true
+	if len < 1 or t:len() < len or in_error(pinfo) then return false end
+	local seg
+	if check_one(t, len) ~= nil then
+		seg = find_train(t, len)
+		if not seg then return false end
 	end
-	return true
+	local ty = u8(t, 0)
+	if ty == ACCEPT or ty == DATA then
+		return cids[hexs(t, 2, 8)] == true or convs[conv_key(pinfo)] == true, seg
+	end
+	return true, seg
 end
 
 local function heuristic(t, pinfo, tree)
-	local ok = verdicts[pinfo.number]
+	local ok, seg = verdicts[pinfo.number], nil
 	if ok == nil then
-		ok = heuristic_ok(t, pinfo)
-		if not pinfo.visited then verdicts[pinfo.number] = ok end
+		ok, seg = heuristic_ok(t, pinfo)
+		if not pinfo.visited then verdicts[pinfo.number], trains[pinfo.number] = ok, seg end
 	end
 	if not ok then return false end
-	dissect(t, pinfo, tree)
+	dissect(t, pinfo, tree, trains[pinfo.number] or seg)
 	return true
 end
 
-DissectorTable.get("udp.port"):add(PORT, konce)
+-- The port is a preference (Edit > Preferences > Protocols > KONCE, or tshark -o konce.port:N);
+-- 0 leaves everything to the heuristic.
+konce.prefs.port = Pref.uint("UDP port", PORT,
+	"The UDP port konce nodes listen on; 0 for none (the heuristic still finds konce on any port)")
+local registered = 0
+local function register_port()
+	local udp = DissectorTable.get("udp.port")
+	if registered ~= 0 then udp:remove(registered, konce) end
+	registered = konce.prefs.port
+	if registered ~= 0 then udp:add(registered, konce) end
+end
+konce.prefs_changed = register_port
+register_port()
 konce:register_heuristic("udp", heuristic)
