@@ -182,6 +182,7 @@ install: all
 	ln -sf libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/libkonce.so
 	install -m 0644 $(BUILD)/konce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
 	install -m 0644 include/konce/*.h $(DESTDIR)$(PREFIX)/include/konce/
+	install -D -m 0644 tools/wireshark/konce.lua $(DESTDIR)$(PREFIX)/share/konce/wireshark/konce.lua
 	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/netsim $(DESTDIR)$(PREFIX)/share/netsim/topologies; \
 	  install -m 0644 netsim/lib/*.sh $(DESTDIR)$(PREFIX)/lib/netsim/; \
@@ -197,7 +198,7 @@ clean:
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
   libcmocka-dev libinih-dev libjansson-dev jq \
-  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
+  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps tshark
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || printf ' %s' $$p; done); \
