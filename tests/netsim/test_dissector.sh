@@ -70,7 +70,7 @@ kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
 rdv=(--rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807")
 kstart "$run" a A "$aip:7807" "${rdv[@]}" --nat-lifetime 2:3:12
 kstart "$run" b B "$bip:7807" "${rdv[@]}"
-kb=$(kfield "$run" B "public key")
+ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
 waitreg a A
 waitreg b B
 
@@ -140,6 +140,11 @@ sed 's/^/     /' "$KTMP/types"
 for name in HELLO COOKIE INITIATE ACCEPT DATA PUNCH FILTER LIFE_REQ LIFE_ACK LIFE_PROBE 'PROBE REQUEST' 'PROBE REPLY'; do
 	c=$(awk -v n="$name" '{ c = $1; $1 = ""; sub(/^ /, ""); if ($0 == n) print c }' "$KTMP/types")
 	check "$name appears and is decoded (${c:-0})" [ "${c:-0}" -ge 1 ]
+done
+for k in "$ka" "$kb"; do
+	c=$(tshark -X lua_script:"$LUA" -r "$KTMP/all.pcapng" -Y "konce.packet == \"PUNCH\" && konce.key_text == \"$k\"" \
+		-T fields -e frame.number 2>/dev/null | wc -l)
+	check "PUNCH names its sender by the key konce printed ($k: $c)" [ "$c" -ge 1 ]
 done
 # the heuristic alone (no port registered) must find every one of them, named the same way
 tshark -X lua_script:"$LUA" -o konce.port:0 -r "$KTMP/all.pcapng" -Y udp -T fields -E separator='|' \

@@ -121,6 +121,9 @@ check "HELLO copy: the traversal tag names key aa..aa and intro 0x11223344556677
 check "GSO trains come apart: 3 DATA (74, 74, 50 bytes), 3 DATA of 1000, 4 PUNCH of 62" \
 	[ "$(f 'konce.train.count && udp.dstport == 7807' konce.train.count konce.train.segment konce.data.pn konce.punch.seq | xargs)" = \
 		"3 74 97,98,99 3 1000 70,71,72 4 62 10,11,12,13" ]
+check "INTRO_REQUEST: requester aa..aa and target bb..bb in konce's key text (base64url)" \
+	[ "$(f 'konce.packet == "INTRO_REQUEST" && udp.dstport == 7807' konce.key_text)" = \
+		"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo,u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7s" ]
 check "VERSION lists 2,3,4" [ "$(f 'konce.packet == "VERSION" && udp.dstport == 7807' konce.version)" = "2,3,4" ]
 check "REGISTER: a host candidate 10.0.0.2:7807 and a mapped one [2001:db8::5]:7000, sequential NAT" \
 	[ "$(f 'konce.packet == "REGISTER" && udp.dstport == 7807 && !konce.malformed' konce.rdv.cand.type \

@@ -106,6 +106,7 @@ field("ciphertext", ProtoField.bytes, "encrypted", "Ciphertext")
 field("ciphertext_len", ProtoField.uint16, "encrypted.len", "Ciphertext length")
 field("tag", ProtoField.bytes, "tag", "AEAD tag (Poly1305)")
 
+field("key_text", ProtoField.string, "key_text", "Key as konce prints it")
 field("key", ProtoField.bytes, "rdv.key", "Public key")
 field("target", ProtoField.bytes, "rdv.target", "Target key")
 field("txid", ProtoField.uint64, "rdv.txid", "Transaction id", base.HEX)
@@ -391,6 +392,27 @@ end
 
 local function is_probe(t) return u32(t, 0) == PROBE_MAGIC end
 
+-- A 32-byte public key in the text form konce prints (unpadded base64url, node/keytext.c).
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function key_text(t, off)
+	local out, acc, nbits = {}, 0, 0
+	for i = off, off + 31 do
+		acc = acc * 256 + t(i, 1):uint()
+		nbits = nbits + 8
+		while nbits >= 6 do
+			nbits = nbits - 6
+			local v = math.floor(acc / 2 ^ nbits)
+			out[#out + 1] = B64:sub(v + 1, v + 1)
+			acc = acc - v * 2 ^ nbits
+		end
+	end
+	if nbits > 0 then
+		local v = acc * 2 ^ (6 - nbits)
+		out[#out + 1] = B64:sub(v + 1, v + 1)
+	end
+	return table.concat(out)
+end
+
 -- ---------------------------------------------------------------------------------------------
 -- Tree helpers.  add(tree, t, field, off, n) adds the item only if it was captured, and reports
 -- whether it did.
@@ -398,6 +420,16 @@ local function is_probe(t) return u32(t, 0) == PROBE_MAGIC end
 local function add(tree, t, f, off, n)
 	if not have(t, off, n) then return nil end
 	return tree:add(f, t(off, n))
+end
+
+-- a durable public key, with its text form beside it
+local function add_key(tree, t, f, off, role)
+	local item = add(tree, t, f, off, 32)
+	if not item then return end
+	local text = key_text(t, off)
+	item:append_text(" (" .. text .. (role and ", " .. role or "") .. ")")
+	item:add(F.key_text, t(off, 32), text):set_generated()
+	return text
 end
 
 local function add_addr(tree, t, off, label)
@@ -510,7 +542,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		if have(t, 52, 44) and t(52, 4):string() == "KTRV" then
 			local sub = tree:add(t(52, 44), "Traversal tag (a HELLO copy sent to a punch target)")
 			sub:add(F.trav_magic, t(52, 4))
-			sub:add(F.trav_key, t(56, 32))
+			add_key(sub, t, F.trav_key, 56)
 			sub:add(F.trav_intro, t(88, 8))
 			info = info .. " [traversal probe, intro=" .. hexs(t, 88, 8) .. "]"
 			add(tree, t, F.padding, 96, len - 96)
@@ -581,7 +613,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		add(tree, t, F.flags, 1, 1)
 		add(tree, t, F.ncand, 2, 1)
 		add(tree, t, F.reserved, 3, 1)
-		add(tree, t, F.key, 4, 32)
+		add_key(tree, t, F.key, 4, "registrant")
 		add(tree, t, F.txid, 36, 8)
 		add(tree, t, F.echo, 44, 8)
 		add_nat(tree, t, 52)
@@ -598,17 +630,15 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 	elseif ty == INTRO_REQUEST or ty == INTRO_REFUSE then
 		add(tree, t, F.flags, 1, 1)
 		add(tree, t, F.reserved, 2, 2)
-		local k = add(tree, t, F.key, 4, 32)
-		if k then k:append_text(ty == INTRO_REQUEST and " (requester)" or " (refusing peer)") end
-		local tt = add(tree, t, F.target, 36, 32)
-		if tt then tt:append_text(ty == INTRO_REQUEST and " (to reach)" or " (refused requester)") end
+		add_key(tree, t, F.key, 4, ty == INTRO_REQUEST and "requester" or "refusing peer")
+		add_key(tree, t, F.target, 36, ty == INTRO_REQUEST and "to reach" or "refused requester")
 		add(tree, t, ty == INTRO_REQUEST and F.txid or F.intro_id, 68, 8)
 	elseif ty == INTRO then
 		local ft = add(tree, t, F.flags, 1, 1)
 		if ft then ft:add(F.intro_f_init, t(1, 1)) end
 		add(tree, t, F.ncand, 2, 1)
 		add(tree, t, F.reserved, 3, 1)
-		add(tree, t, F.key, 4, 32)
+		add_key(tree, t, F.key, 4, "the other side")
 		add(tree, t, F.intro_id, 36, 8)
 		add(tree, t, F.intro_delay, 44, 4)
 		add_nat(tree, t, 48)
@@ -617,19 +647,15 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 	elseif ty == INTRO_FAIL then
 		add(tree, t, F.ifail_reason, 1, 1)
 		add(tree, t, F.reserved, 2, 2)
-		add(tree, t, F.target, 4, 32)
+		add_key(tree, t, F.target, 4)
 		add(tree, t, F.txid, 36, 8)
 		info = info .. " " .. (ifail_names[u8(t, 1)] or "?")
 	elseif ty == RELAY or ty == RELAYED then
 		local hdr = ty == RELAY and 68 or 36
 		add(tree, t, F.flags, 1, 1)
 		add(tree, t, F.relay_len, 2, 2)
-		local fk = add(tree, t, F.key, 4, 32)
-		if fk then fk:append_text(" (from)") end
-		if ty == RELAY then
-			local tk = add(tree, t, F.target, 36, 32)
-			if tk then tk:append_text(" (to)") end
-		end
+		add_key(tree, t, F.key, 4, "from")
+		if ty == RELAY then add_key(tree, t, F.target, 36, "to") end
 		local n = u16(t, 2)
 		if n and n > 0 and len == hdr + n and have(t, hdr, n) then
 			local pt = tree:add(F.relay_payload, t(hdr, n))
@@ -643,7 +669,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		if ft then ft:add(F.punch_f_ack, t(1, 1)) end
 		add(tree, t, F.punch_seq, 2, 2)
 		add(tree, t, F.intro_id, 4, 8)
-		add(tree, t, F.key, 12, 32)
+		local from = add_key(tree, t, F.key, 12, "sender")
 		local ack = band(u8(t, 1) or 0, 1) == 1
 		if ack then
 			add_addr(tree, t, 44, "Probe came from")
@@ -651,6 +677,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 			add(tree, t, F.reserved, 44, 18)
 		end
 		info = info .. (ack and " ACK" or "") .. " seq=" .. tostring(u16(t, 2) or "?") .. " intro=" .. hexs(t, 4, 8)
+		if from then info = info .. " from " .. from:sub(1, 8) .. "..." end
 	elseif ty == FILTER then
 		add(tree, t, F.filt_op, 1, 1)
 		add(tree, t, F.reserved, 2, 2)
