@@ -14,10 +14,12 @@
 -- Session payloads (INITIATE boxes, ACCEPT, DATA) are encrypted; they are shown as ciphertext and
 -- Poly1305 tag, never decoded.
 --
--- Registration: UDP port 7807 (the default; preference konce.port), and a heuristic dissector on UDP
--- for the ports that NATs, extra punch sockets and probe sockets pick at random.  The heuristic claims a datagram only
--- if the C parser would accept it; ACCEPT and DATA, whose fixed headers are short, are claimed
--- only on a conversation or for a connection id already seen in a konce handshake.
+-- Registration: UDP port 7807 (the default; preference konce.port), and a heuristic dissector on
+-- UDP for the ports that NATs, extra punch sockets and probe sockets pick at random.  The heuristic
+-- claims a datagram only if the C parser would accept it; ACCEPT and DATA, whose fixed headers are
+-- short, are claimed only on a conversation or for a connection id already seen in a konce
+-- handshake.  A GSO train (several datagrams in one captured UDP payload) is split back into its
+-- datagrams.  One file, so that `-X lua_script:` and the plugin folder both take it as it is.
 
 local konce = Proto("konce", "konce peer-to-peer protocol")
 
@@ -510,7 +512,7 @@ local function conv_key(pinfo)
 	return a .. "|" .. b
 end
 
-local function learn(t, ty, pinfo, len)
+local function learn(t, ty, pinfo)
 	if ty == HELLO or ty == VERSION or ty == COOKIE or ty == INITIATE then
 		local off = (ty == HELLO and 28) or 4
 		if have(t, off, 8) then cids[hexs(t, off, 8)] = true end
@@ -845,7 +847,7 @@ local function dissect(t, pinfo, tree, seg)
 	if not in_error(pinfo) then
 		pinfo.cols.protocol:set("KONCE")
 		pinfo.cols.info:set(info)
-		learn(t, u8(t, 0), pinfo, len)
+		learn(t, u8(t, 0), pinfo)
 	end
 	return t:len()
 end
