@@ -79,6 +79,15 @@ while IFS='|' read -r n packet malformed experts; do
 done <"$T/got"
 check "every frame decoded, flagged or left alone as expected ($(cut -d' ' -f2 "$T/expect" | sort | uniq -c | xargs))" [ "$bad" = 0 ]
 
+# cut short by the capture's snapshot length: shown as far as captured, still no Lua error
+for snap in 30 40 64 100; do
+	editcap -s $((28 + snap)) "$T/v.pcap" "$T/snap.pcap" || fail "editcap failed"
+	tshark -X lua_script:"$LUA" -r "$T/snap.pcap" -T fields -e _ws.expert.message >"$T/snap" 2>&1 ||
+		fail "tshark failed on the $snap-byte snapshot"
+	grep -qi 'lua error' "$T/snap" && fail "a Lua error with a $snap-byte snapshot: $(grep -i 'lua error' "$T/snap" | head -n 1)"
+done
+echo "ok   snapshots cut at 30, 40, 64 and 100 bytes of payload raise no Lua error"
+
 # every packet type appears, both through the heuristic (random ports) and on port 7807
 for name in HELLO COOKIE INITIATE ACCEPT DATA VERSION REGISTER REGISTERED INTRO_REQUEST INTRO INTRO_FAIL \
 	RELAY RELAYED PUNCH INTRO_REFUSE FILTER LIFE_REQ LIFE_ACK LIFE_PROBE 'PROBE REQUEST' 'PROBE REPLY'; do

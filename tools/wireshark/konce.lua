@@ -366,6 +366,7 @@ local function check_life(t, len)
 	if not all_zero(t, 2, 2) then return "reserved bytes not zero" end
 	if want > 16 and not all_zero(t, 16, want - 16) then return "padding not zero" end
 	local fl = u8(t, 1)
+	if not fl then return "truncated" end
 	if ty == LIFE_REQ and fl ~= 0 then return "flags not zero" end
 	if ty == LIFE_ACK and band(fl, 0xfe) ~= 0 then return "unknown flags" end
 	if ty == LIFE_PROBE and fl >= 3 then return "copy number not in 0..2" end
