@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "nat/probewire.h"
+#include "nat/rawpkt.h"
 #include "nat/rdvwire.h"
 #include "nat/stun.h"
 #include "node/addr.h"
@@ -39,31 +40,57 @@ static void put32le(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* One IPv4/UDP datagram from 192.0.2.1:sport to 198.51.100.1:dport. */
-static void emit(const char *expect, const char *name, const uint8_t *pay, size_t len, uint16_t sport, uint16_t dport)
+/* One IPv4 packet from 192.0.2.1 to 198.51.100.1 (back if reverse): protocol proto, layer 4
+ * bytes l4[0, len). */
+static void emit_ip(const char *expect, const char *name, uint8_t proto, const uint8_t *l4, size_t len, bool reverse)
 {
-	uint8_t rec[16], ip[28];
+	uint8_t rec[16], ip[20];
 	size_t total = sizeof ip + len;
 	put32le(rec, frame), put32le(rec + 4, 0), put32le(rec + 8, (uint32_t)total), put32le(rec + 12, (uint32_t)total);
 	memset(ip, 0, sizeof ip);
-	ip[0] = 0x45, ip[2] = (uint8_t)(total >> 8), ip[3] = (uint8_t)total, ip[8] = 64, ip[9] = 17;
-	memcpy(ip + 12, (const uint8_t[]){192, 0, 2, 1}, 4);
-	memcpy(ip + 16, (const uint8_t[]){198, 51, 100, 1}, 4);
+	ip[0] = 0x45, ip[2] = (uint8_t)(total >> 8), ip[3] = (uint8_t)total, ip[8] = 64, ip[9] = proto;
+	memcpy(ip + (reverse ? 16 : 12), (const uint8_t[]){192, 0, 2, 1}, 4);
+	memcpy(ip + (reverse ? 12 : 16), (const uint8_t[]){198, 51, 100, 1}, 4);
 	uint32_t sum = 0;
 	for (int i = 0; i < 20; i += 2)
 		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	wire_put16(ip + 10, (uint16_t)~sum);
-	wire_put16(ip + 20, sport);
-	wire_put16(ip + 22, dport);
-	wire_put16(ip + 24, (uint16_t)(8 + len)); /* checksum 0: none */
 	if (fwrite(rec, 1, sizeof rec, out) != sizeof rec || fwrite(ip, 1, sizeof ip, out) != sizeof ip ||
-	    fwrite(pay, 1, len, out) != len) {
+	    fwrite(l4, 1, len, out) != len) {
 		perror("konce_vectors: write");
 		exit(1);
 	}
 	printf("%u %s %s\n", ++frame, expect, name);
+}
+
+/* One UDP datagram from port sport to port dport (checksum 0: none). */
+static void emit(const char *expect, const char *name, const uint8_t *pay, size_t len, uint16_t sport, uint16_t dport)
+{
+	static uint8_t udp[8 + 65536];
+	wire_put16(udp, sport), wire_put16(udp + 2, dport), wire_put16(udp + 4, (uint16_t)(8 + len));
+	udp[6] = udp[7] = 0;
+	memcpy(udp + 8, pay, len);
+	emit_ip(expect, name, 17, udp, 8 + len, false);
+}
+
+/* A probe in an ICMP echo or a TCP SYN / SYN-ACK, as konce probe --icmp / --tcp sends it. */
+static void emit_raw(const char *name, enum konce_rawpkt_proto proto, bool reply, const uint8_t *pay, size_t len)
+{
+	uint8_t l4[256];
+	konce_rawpkt r = {.is_reply = reply, .seq = 1000, .ack = 2000, .payload = pay, .len = len};
+	const char *a = "192.0.2.1:40000", *b = "198.51.100.1:3478";
+	if (konce_addr_parse(&r.src, reply ? b : a) || konce_addr_parse(&r.dst, reply ? a : b)) {
+		fprintf(stderr, "konce_vectors: bad address\n");
+		exit(1);
+	}
+	int n = konce_rawpkt_build(proto, &r, l4, sizeof l4);
+	if (n < 0) {
+		fprintf(stderr, "konce_vectors: rawpkt_build failed\n");
+		exit(1);
+	}
+	emit_ip("ok", name, proto == KONCE_RAWPKT_ICMP ? 1 : 6, l4, (size_t)n, reply);
 }
 
 static void addr(konce_addr *a, const char *text)
@@ -338,6 +365,12 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < npk; i++, conv++)
 		if (strcmp(pk[i].expect, "none"))
 			emit(pk[i].expect, pk[i].name, pk[i].b, pk[i].len, (uint16_t)(40000 + conv), 7807);
+	/* the probe over ICMP echo and fake TCP (nat/rawpkt.c), both directions */
+	struct pkt *probe_req = probe_reply - 1;
+	emit_raw("PROBE REQUEST", KONCE_RAWPKT_ICMP, false, probe_req->b, probe_req->len);
+	emit_raw("PROBE REPLY", KONCE_RAWPKT_ICMP, true, probe_reply->b, probe_reply->len);
+	emit_raw("PROBE REQUEST", KONCE_RAWPKT_TCP, false, probe_req->b, probe_req->len);
+	emit_raw("PROBE REPLY", KONCE_RAWPKT_TCP, true, probe_reply->b, probe_reply->len);
 	for (int i = 2; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		size_t n = eq ? strlen(eq + 1) : 1;

@@ -133,6 +133,9 @@ check "GSO trains come apart: 3 DATA (74, 74, 50 bytes), 3 DATA of 1000, 4 PUNCH
 check "INTRO_REQUEST: requester aa..aa and target bb..bb in konce's key text (base64url)" \
 	[ "$(f 'konce.packet == "INTRO_REQUEST" && udp.dstport == 7807' konce.key_text)" = \
 		"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo,u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7s" ]
+check "the probe in ICMP echo and in TCP SYN / SYN-ACK (konce probe --icmp, --tcp) is decoded" \
+	[ "$(f 'icmp || tcp' konce.packet konce.probe.transport konce.probe.seq | xargs)" = \
+		"PROBE REQUEST 1 7 PROBE REPLY 1 7 PROBE REQUEST 1 7 PROBE REPLY 1 7" ]
 check "VERSION lists 2,3,4" [ "$(f 'konce.packet == "VERSION" && udp.dstport == 7807' konce.version)" = "2,3,4" ]
 check "REGISTER: a host candidate 10.0.0.2:7807 and a mapped one [2001:db8::5]:7000, sequential NAT" \
 	[ "$(f 'konce.packet == "REGISTER" && udp.dstport == 7807 && !konce.malformed' konce.rdv.cand.type \

@@ -10,7 +10,7 @@
 --   0x01 HELLO  0x02 COOKIE  0x03 INITIATE  0x04 ACCEPT  0x05 DATA  0x06 VERSION   (handshake, session)
 --   0x40 .. 0x49  rendezvous and traversal (REGISTER ... FILTER; PUNCH is 0x47)
 --   0x4c .. 0x4e  mapping lifetime experiments (LIFE_REQ, LIFE_ACK, LIFE_PROBE)
---   "KPRB"        the konce probe (konce probe send / listen)
+--   "KPRB"        the konce probe (konce probe send / listen), also in ICMP echoes and TCP SYNs
 -- Session payloads (INITIATE boxes, ACCEPT, DATA) are encrypted; they are shown as ciphertext and
 -- Poly1305 tag, never decoded.
 --
@@ -902,3 +902,37 @@ end
 konce.prefs_changed = register_port
 register_port()
 konce:register_heuristic("udp", heuristic)
+
+-- ---------------------------------------------------------------------------------------------
+-- The probe outside UDP: `konce probe --icmp` sends it as the data of an echo request (reply),
+-- `--tcp` as the payload of a SYN (reply: SYN-ACK), both built by nat/rawpkt.c.  ICMP has no
+-- heuristic table, and on a well-known port (3478) TCP gives a SYN's payload to that port's
+-- dissector, so a postdissector looks at the echo data and the SYN payload instead.
+
+local konce_raw = Proto("konce_raw", "konce probe in ICMP echo or TCP SYN")
+local f_icmp_type = Field.new("icmp.type")
+local f_data = Field.new("data.data")
+local f_syn = Field.new("tcp.flags.syn")
+local f_tcp_payload = Field.new("tcp.payload")
+
+function konce_raw.dissector(_, pinfo, tree)
+	if in_error(pinfo) then return end
+	local carrier
+	local ty, syn = f_icmp_type(), f_syn()
+	if ty and (ty.value == 0 or ty.value == 8) then
+		carrier = f_data()
+	elseif syn and syn.value then
+		carrier = f_tcp_payload()
+	end
+	if not carrier then return end
+	local ok, t = pcall(function() return carrier.range:tvb() end)
+	if not ok or not t then return end
+	local len = t:reported_length_remaining()
+	if t:len() < len or not is_probe(t) or check_probe(t, len) ~= nil then return end
+	local info = dissect_one(t, pinfo, tree, 0)
+	if info then
+		pinfo.cols.protocol:set("KONCE")
+		pinfo.cols.info:set(info .. (ty and " (in ICMP echo)" or " (in TCP SYN)"))
+	end
+end
+register_postdissector(konce_raw, true)
