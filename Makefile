@@ -203,7 +203,7 @@ clean:
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
   libcmocka-dev libinih-dev libjansson-dev jq \
-  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
+  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps curl
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || printf ' %s' $$p; done); \
