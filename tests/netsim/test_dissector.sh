@@ -139,14 +139,16 @@ TS=(tshark -X lua_script:"$LUA" -o udp.try_heuristic_first:TRUE -r "$KTMP/all.pc
 awk -F'|' '$6 ~ /:udp/ && $6 !~ /:icmp/' "$KTMP/all" >"$KTMP/fields"
 total=$(wc -l <"$KTMP/fields")
 check "the captures hold UDP frames ($total)" [ "$total" -ge 100 ]
-check "tshark loaded the dissector without complaint" [ -z "$(grep -v 'Running as user "root"' "$KTMP/tshark.err")" ]
-check "no Lua error on any packet ($(wc -l <"$KTMP/all") frames)" [ -z "$(grep -i 'lua error' "$KTMP/names")" ]
+complaints=$(grep -v 'Running as user "root"' "$KTMP/tshark.err" || true)
+check "tshark loaded the dissector without complaint${complaints:+: $complaints}" [ -z "$complaints" ]
+luaerr=$(grep -i 'lua error' "$KTMP/names" | head -n 5 || true)
+check "no Lua error on any packet ($(wc -l <"$KTMP/all") frames)${luaerr:+: $luaerr}" [ -z "$luaerr" ]
 malformed=$(awk -F'|' '$3 != "" || $4 != ""' "$KTMP/all")
 [ -z "$malformed" ] || head -n 5 <<<"$malformed"
-check "no konce.malformed, no _ws.malformed in any frame ($(echo -n "$malformed" | grep -c .) frames)" [ -z "$malformed" ]
+check "no konce.malformed, no _ws.malformed in any frame ($(grep -c . <<<"$malformed" || true) frames)" [ -z "$malformed" ]
 unnamed=$(awk -F'|' '$2 == "" && $6 !~ /:udp:(portcontrol|ssdp)$/' "$KTMP/fields")
 [ -z "$unnamed" ] || head -n 5 <<<"$unnamed"
-check "every UDP datagram is decoded and named by the dissector ($(echo -n "$unnamed" | grep -c .) not)" [ -z "$unnamed" ]
+check "every UDP datagram is decoded and named by the dissector ($(grep -c . <<<"$unnamed" || true) not)" [ -z "$unnamed" ]
 raw=$(awk -F'|' '($7 == 0 || $7 == 8) && $7 != "" || $8 == 1' "$KTMP/all")
 unraw=$(awk -F'|' '$2 == ""' <<<"$raw")
 [ -z "$unraw" ] || head -n 5 <<<"$unraw"
