@@ -46,7 +46,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 	c->cfg = *cfg;
 	c->ops = *ops;
 	konce_recovery_ops rops = {on_acked, on_lost, c};
-	konce_reasm_config rc = {.budget = cfg->budget, .max_message = cfg->max_message};
+	konce_reasm_config rc = {.budget = cfg->budget, .max_message = cfg->max_message, .pool = cfg->pool};
 	int r = konce_recovery_init(&c->rec, env, KONCE_CONN_PRESENCE_RING, &rops, (uint64_t)KONCE_ACK_MAX_DELAY_MS * 1000);
 	if (r) {
 		konce_env_free(env, c);
@@ -61,6 +61,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 	konce_cc_init(&c->cc, &konce_cc_newreno, KONCE_CONN_MSS, now);
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
 	konce_msgq_init(&c->q, env);
+	konce_msgq_set_limit(&c->q, cfg->send_max, cfg->send_pool);
 	c->credit = KONCE_CONN_INITIAL_CREDIT;
 	c->last_eliciting_tx = now;
 	c->progress_at = now;
@@ -83,6 +84,10 @@ void konce_conn_free(konce_conn *c)
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
 {
 	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
+	uint64_t cost = konce_msgq_cost(len);
+	if ((c->q.max_held && cost > c->q.max_held - c->q.held) ||
+	    (c->q.pool && cost > c->q.pool->budget - c->q.pool->used))
+		return -ENOBUFS; /* before the channel opens for it */
 	if (!c->channel && konce_frag_count(len) > 1) {
 		int r = konce_recovery_resize(&c->rec, c->cfg.ring);
 		if (r)

@@ -64,6 +64,9 @@ typedef struct konce_conn_cfg {
 	uint64_t msg_timeout_us;
 	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
 	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */
+	konce_reasm_pool *pool;  /* reassembly memory shared with other conns; NULL = none */
+	uint64_t send_max;       /* bytes the send queue may hold (konce_msgq_cost); 0 = no limit */
+	konce_msgq_pool *send_pool; /* send-queue memory shared with other conns; NULL = none */
 } konce_conn_cfg;
 
 typedef struct konce_conn_ops {
@@ -107,7 +110,8 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 /* Frees everything, messages included, without callbacks (fail them first). */
 void konce_conn_free(konce_conn *c);
 
-/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOMEM. */
+/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOBUFS (the
+ * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 
 /* One authenticated payload with packet number pn.  The frames were validated (frame.c). */

@@ -23,6 +23,7 @@ enum {
 	KONCE_EP_MAX_ACC_BUCKETS = 1u << 16, /* x 4 ways x 56 bytes = 14.7 MB at most */
 	KONCE_EP_EVENT_RING_MAX = 1u << 16,  /* the event ring grows to this rather than drop */
 	KONCE_EP_DEF_CHANNEL_RING = KONCE_CONN_CHANNEL_RING,
+	KONCE_EP_DEF_SEND_QUEUE = 16 * 1024 * 1024, /* least default send queue per session */
 };
 
 static unsigned pow2_at_least(unsigned n)
@@ -77,6 +78,13 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 		goto fail;
 	ep->conn_cfg.max_message = cfg->max_message ? cfg->max_message : KONCE_MSG_MAX_DEFAULT;
 	ep->conn_cfg.budget = cfg->msg_budget ? cfg->msg_budget : konce_reasm_charge(ep->conn_cfg.max_message);
+	ep->reasm_pool.budget = cfg->msg_budget_total ? cfg->msg_budget_total : 4 * ep->conn_cfg.budget;
+	ep->conn_cfg.pool = &ep->reasm_pool;
+	ep->conn_cfg.send_max = cfg->send_queue_max ? cfg->send_queue_max : 2 * konce_msgq_cost(ep->conn_cfg.max_message);
+	if (!cfg->send_queue_max && ep->conn_cfg.send_max < KONCE_EP_DEF_SEND_QUEUE)
+		ep->conn_cfg.send_max = KONCE_EP_DEF_SEND_QUEUE;
+	ep->send_pool.budget = cfg->send_queue_total ? cfg->send_queue_total : 4 * ep->conn_cfg.send_max;
+	ep->conn_cfg.send_pool = &ep->send_pool;
 	ep->conn_cfg.ring = cfg->channel_ring ? cfg->channel_ring : KONCE_EP_DEF_CHANNEL_RING;
 	ep->conn_cfg.keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : KONCE_KEEPALIVE_MS) * 1000;
 	ep->conn_cfg.msg_timeout_us = (uint64_t)(cfg->msg_timeout_ms ? cfg->msg_timeout_ms : KONCE_MSG_TIMEOUT_MS) * 1000;

@@ -71,6 +71,12 @@ typedef struct konce_ep_config {
 	/* Reliable messages (konce_ep_msg_send). */
 	uint64_t max_message;           /* largest message sent or accepted; 0 = KONCE_MSG_MAX_DEFAULT */
 	uint64_t msg_budget;            /* reassembly memory per session; 0 = enough for one max_message */
+	uint64_t msg_budget_total;      /* reassembly memory of all sessions together, shared fairly
+					 * (frag.h); 0 = 4 x msg_budget */
+	uint64_t send_queue_max;        /* bytes queued to send per session (msgq.h cost); beyond it
+					 * konce_ep_msg_send() fails with -ENOBUFS; 0 = 2 x max_message,
+					 * at least 16 MiB */
+	uint64_t send_queue_total;      /* the same for all sessions together; 0 = 4 x send_queue_max */
 	unsigned channel_ring;          /* packets in flight per channel, at most; 0 = 2048 */
 	unsigned keepalive_ms;          /* PING a wanted idle session this often; 0 = KONCE_KEEPALIVE_MS */
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
@@ -248,7 +254,8 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
  *                           vanished; the session is closed too), PEER_CLOSED, UNREACHABLE (the
  *                           handshake failed: connect timeout), PROTOCOL, LOCAL_CLOSE.
  * On a negative return nothing is queued and no event follows: -ENOENT (no such conn), -EINVAL
- * (bad class or flags), -EMSGSIZE (len > max_message), -ENOMEM.
+ * (bad class or flags), -EMSGSIZE (len > max_message), -ENOBUFS (the session's send queue holds
+ * send_queue_max, or all sessions' send_queue_total: wait for outcomes), -ENOMEM.
  *
  * Each message is cut into fragments (<= 960 bytes), sent under the session's congestion
  * controller (one per session, i.e. per peer path; the class of the message that starts a busy
@@ -289,6 +296,8 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 /* When the outcome of msg_id is likely to be known: now + (unacked bytes queued on its session,
  * its own included) / the pacing rate + one probe timeout.  UINT64_MAX if msg_id is not pending
  * (its outcome event is queued already, or it never existed). */
+/* Bytes queued to send on conn (msgq.h cost: messages not yet delivered or failed); 0 if none. */
+uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn);
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
 /* Whether the application wants conn kept open while idle (keepalives).  0, -ENOENT, -ENOMEM. */
 int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us);

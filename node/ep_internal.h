@@ -163,6 +163,8 @@ struct konce_ep {
 	uint8_t held_inl[KONCE_WIRE_MAX_PAYLOAD];
 	size_t held_inl_len;
 	konce_conn_cfg conn_cfg;
+	konce_reasm_pool reasm_pool; /* conn_cfg.pool */
+	konce_msgq_pool send_pool;   /* conn_cfg.send_pool */
 	uint64_t idle_us;
 
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */

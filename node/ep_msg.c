@@ -258,6 +258,12 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 	return 0;
 }
 
+uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
+	return s && s->rel ? s->rel->q.held : 0;
+}
+
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us)
 {
 	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));

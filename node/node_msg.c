@@ -432,8 +432,13 @@ static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_e
 		return;
 	}
 	if (m.klass == KONCE_CLASS_ECHO) {
-		if (m.is_request)
-			konce_node_reply(n, &m, m.data, m.len);
+		/* bounded: a large body, or a peer that does not take what we already queued for it
+		 * (no acks, no credit), gets no answer -- the reply would only pile up in our memory */
+		if (!m.is_request)
+			return;
+		if (m.len > KONCE_ECHO_MAX || konce_ep_msg_queued(n->ep, peer->conn) >= KONCE_ECHO_QUEUE_MAX ||
+		    konce_node_reply(n, &m, m.data, m.len))
+			n->msgs_dropped++;
 		return;
 	}
 	if (m.klass == KONCE_CLASS_TEXT) {

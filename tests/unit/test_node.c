@@ -300,6 +300,27 @@ static void test_large_messages(void **state)
 	free(big);
 }
 
+/* Regression (issue 14, finding 4): the built-in echo answered any body, up to 16 MiB, into an
+ * unbounded send queue.  Now a body above KONCE_ECHO_MAX gets no answer (the request times out),
+ * while a small one is still echoed. */
+static void test_echo_capped(void **state)
+{
+	struct world *w = *state;
+	struct result r[2] = {0};
+	size_t len = KONCE_ECHO_MAX + 1;
+	uint8_t *big = calloc(1, len);
+	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 1500};
+	for (int i = 0; i < 2; i++) {
+		r[i].w = w;
+		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 1, big, i ? 64 : len, &o, on_outcome, &r[i]), 0);
+		w->outstanding++;
+	}
+	run(w);
+	assert_int_equal(r[0].outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(r[1].outcome, KONCE_OUTCOME_REPLIED);
+	free(big);
+}
+
 struct peer_events {
 	int up, down, path;
 	uint8_t last[KONCE_KEY_BYTES];
@@ -392,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_capped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
