@@ -225,19 +225,22 @@ static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)
 	}
 }
 
-void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now)
+bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now)
 {
 	size_t off = 0;
 	konce_frame f;
-	bool has_ts = false;
+	bool has_ts = false, held = false;
 	uint32_t ts = 0;
-	while (konce_frame_next(p, len, &off, &f, NULL) == 1)
+	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
 		if (f.type == KONCE_FRAME_TIMESTAMP) {
 			has_ts = true;
 			konce_timestamp_decode(f.body - 1, f.len + 1, &ts);
 		}
+		held |= f.type == KONCE_FRAME_FRAGMENT && c->hold_fragments;
+	}
 	bool eliciting = konce_conn_eliciting(p, len);
-	konce_recvtrack_on_packet(&c->rt, pn, eliciting, now, has_ts, ts);
+	if (!held)
+		konce_recvtrack_on_packet(&c->rt, pn, eliciting, now, has_ts, ts);
 	off = 0;
 	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
 		switch (f.type) {
@@ -250,7 +253,7 @@ void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t l
 		}
 		case KONCE_FRAME_FRAGMENT: {
 			konce_fragment fr;
-			if (konce_frag_decode(f.body - 1, f.len + 1, &fr))
+			if (!held && konce_frag_decode(f.body - 1, f.len + 1, &fr))
 				on_fragment(c, &fr, now);
 			break;
 		}
@@ -271,6 +274,7 @@ void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t l
 		}
 	}
 	maybe_close_channel(c);
+	return !held;
 }
 
 /* A channel with nothing queued and nothing outstanding goes back to being a presence. */

@@ -88,6 +88,7 @@ typedef struct konce_conn {
 	konce_msgq q;
 	bool channel;
 	bool wanted;             /* keep the session (and the NAT mapping) alive while idle */
+	bool hold_fragments;     /* set by the caller: leave packets with FRAGMENT frames unread */
 	uint64_t credit, credit_largest;
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;
@@ -114,8 +115,11 @@ void konce_conn_free(konce_conn *c);
  * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 
-/* One authenticated payload with packet number pn.  The frames were validated (frame.c). */
-void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now);
+/* One authenticated payload with packet number pn.  The frames were validated (frame.c).  While
+ * c->hold_fragments is set, a payload with FRAGMENT frames is not recorded as received (so never
+ * acknowledged) and its fragments are not read; its acks and refusals still count.  Returns false
+ * if it held the payload back that way. */
+bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now);
 /* A payload's frames other than ACK and PADDING make it ack-eliciting. */
 bool konce_conn_eliciting(const uint8_t *p, size_t len);
 

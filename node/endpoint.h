@@ -19,7 +19,11 @@
  *     Nothing is ever allocated for an unauthenticated packet.
  *   - Session secrets live in one sodium_malloc()ed slab sized max_sessions, wiped on reuse/free.
  *   - A conn handle (uint32_t, never 0) names a session until the FAILED or CLOSED event for it has
- *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged).
+ *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged: the bits
+ *     the slot number leaves, 22 with 1024 sessions, so a slot is reused 4 million times before a
+ *     handle repeats).
+ *   - The event ring grows as needed: lifecycle events and the outcomes of our own messages are
+ *     never dropped.  A peer's messages are bounded by back-pressure (KONCE_EP_SESS_MSG_EVENTS).
  *
  * Sending a reply inside ACCEPT: when a server-side session is established by an INITIATE, its
  * ESTABLISHED and MESSAGE events are queued and its ACCEPT is held back until the first of
@@ -49,6 +53,11 @@ typedef struct konce_ep konce_ep;
 enum {
 	KONCE_EP_MAX_MESSAGE = KONCE_WIRE_MAX_PAYLOAD - 3,    /* konce_ep_send(): one MESSAGE frame */
 	KONCE_EP_MAX_FIRST_MESSAGE = KONCE_WIRE_MAX_DATAGRAM - KONCE_INIT_MIN_SIZE - 3, /* in INITIATE */
+	/* Back-pressure: a session with this many MESSAGE events not yet polled stops reading message
+	 * frames (unreliable ones are dropped, reliable ones left unacknowledged for the peer to send
+	 * again) until the application polls; the same for all sessions at KONCE_EP_MSG_EVENTS. */
+	KONCE_EP_SESS_MSG_EVENTS = 256,
+	KONCE_EP_MSG_EVENTS = 1u << 15,
 };
 
 typedef struct konce_ep_config {
@@ -157,6 +166,8 @@ struct konce_ep_counters {
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
 		path_response_bad, path_changed, amplification_blocked;
 	uint64_t ring_full_datagrams, ring_full_events;
+	uint64_t msg_events_held; /* packets whose message frames were left unread: the session had
+				   * KONCE_EP_SESS_MSG_EVENTS unconsumed MESSAGE events (back-pressure) */
 	uint64_t sessions_opened, sessions_closed, sessions_live;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;

@@ -65,6 +65,10 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
+			if (konce_ep_msg_events_full(ep, s)) {
+				ep->c.msg_events_held++; /* unreliable: dropped while the app is behind */
+				break;
+			}
 			konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
 			if (e) {
 				e->ev.len = f.len;

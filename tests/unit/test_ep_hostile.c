@@ -267,12 +267,129 @@ static void test_send_queue_bounded(void **state)
 	world_free(&w);
 }
 
+/* Regression (issue 14, finding 5): one authenticated peer flooding MESSAGE frames in one wake
+ * used to fill the 65,536-slot event ring, after which the CLOSED of *another* session was
+ * dropped and its peer entry went stale.  Now the flooder is held at its per-session bound and
+ * the other session's CLOSED arrives. */
+static void test_lifecycle_survives_message_flood(void **state)
+{
+	(void)state;
+	world w;
+	world_init(&w, 2, NULL, NULL);
+	connect_one(&w, 0);
+	connect_one(&w, 1);
+	const uint8_t m[8] = "flooding";
+	for (unsigned k = 0; k < 70000; k++) {
+		assert_int_equal(konce_ep_send(w.c[0], w.cconn[0], m, sizeof m, w.now), 0);
+		if (k % 128 == 127)
+			pump(&w);
+	}
+	pump(&w);
+	assert_true(konce_ep_counters(w.s)->msg_events_held > 0);
+	assert_int_equal(konce_ep_close(w.c[1], w.cconn[1], w.now), 0);
+	pump(&w);
+	konce_ep_event ev;
+	unsigned msgs = 0, closed = 0;
+	while (konce_ep_poll_event(w.s, &ev)) {
+		msgs += ev.type == KONCE_EV_MESSAGE;
+		closed += ev.type == KONCE_EV_CLOSED && ev.conn == w.sconn[1];
+	}
+	assert_int_equal(closed, 1);
+	assert_true(msgs <= KONCE_EP_SESS_MSG_EVENTS);
+	assert_int_equal(konce_ep_counters(w.s)->ring_full_events, 0);
+	/* consumed: the session reads messages again */
+	assert_int_equal(konce_ep_send(w.c[0], w.cconn[0], m, sizeof m, w.now), 0);
+	pump(&w);
+	assert_true(konce_ep_poll_event(w.s, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
+	world_free(&w);
+}
+
+/* Regression (issue 14, finding 5): reliable messages from a peer the application does not keep
+ * up with are held back (not read, not acknowledged) once the session has its bound of unconsumed
+ * MESSAGE events, and every one still arrives exactly once when the application catches up. */
+static void test_reliable_backpressure(void **state)
+{
+	(void)state;
+	world w;
+	world_init(&w, 1, NULL, NULL);
+	connect_one(&w, 0);
+	enum { N = 1500 };
+	static uint8_t seen[N];
+	memset(seen, 0, sizeof seen);
+	for (unsigned k = 0; k < N; k++) {
+		uint8_t m[4] = {(uint8_t)(k >> 8), (uint8_t)k, 0xab, 0xcd};
+		uint64_t id;
+		assert_int_equal(konce_ep_msg_send(w.c[0], w.cconn[0], m, sizeof m, KONCE_MSG_CLASS_DEFAULT, 0, w.now, &id), 0);
+	}
+	/* the application sleeps: at most the bound (plus one packet's worth) is taken in */
+	for (int round = 0; round < 4000; round++) {
+		pump(&w);
+		w.now += 5000;
+		konce_ep_timer(w.c[0], w.now);
+		konce_ep_timer(w.s, w.now);
+	}
+	uint64_t taken = konce_ep_counters(w.s)->msgs_rx;
+	assert_true(taken >= KONCE_EP_SESS_MSG_EVENTS);
+	assert_true(taken < KONCE_EP_SESS_MSG_EVENTS + 200);
+	assert_true(konce_ep_counters(w.s)->msg_events_held > 0);
+	/* then it catches up, and everything arrives once */
+	unsigned got = 0;
+	for (int round = 0; round < 20000 && got < N; round++) {
+		konce_ep_event ev;
+		while (konce_ep_poll_event(w.s, &ev))
+			if (ev.type == KONCE_EV_MESSAGE) {
+				assert_int_equal(ev.len, 4);
+				unsigned k = (unsigned)ev.data[0] << 8 | ev.data[1];
+				assert_true(k < N);
+				assert_int_equal(seen[k], 0);
+				seen[k] = 1;
+				got++;
+			}
+		pump(&w);
+		w.now += 5000;
+		konce_ep_timer(w.c[0], w.now);
+		konce_ep_timer(w.s, w.now);
+	}
+	assert_int_equal(got, N);
+	world_free(&w);
+}
+
+/* Regression (issue 14, finding 5): conn handles carried a 12-bit generation, so a slot's 4096th
+ * reuse gave back a handle the application may still hold for a dead session.  The generation now
+ * takes every bit the slot number leaves (32 with one slot, 22 with the default 1024). */
+static void test_handle_generations(void **state)
+{
+	(void)state;
+	world w;
+	konce_ep_config cc = {.max_sessions = 1};
+	world_init(&w, 1, NULL, &cc);
+	uint32_t first, h;
+	assert_int_equal(konce_ep_connect(w.c[0], konce_identity_public(w.sid), &w.saddr, NULL, 0, w.now, &first), 0);
+	assert_int_equal(konce_ep_close(w.c[0], first, w.now), 0);
+	for (unsigned k = 0; k < 5000; k++) {
+		assert_int_equal(konce_ep_connect(w.c[0], konce_identity_public(w.sid), &w.saddr, NULL, 0, w.now, &h), 0);
+		assert_int_not_equal(h, first);
+		assert_int_equal(konce_ep_ping(w.c[0], first, w.now), -ENOENT); /* the old handle names nothing */
+		assert_int_equal(konce_ep_close(w.c[0], h, w.now), 0);
+	}
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(w.c[0], buf, &len, &to))
+		;
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claims_cost_what_they_touch),
 		cmocka_unit_test(test_pool_leaves_room_for_others),
 		cmocka_unit_test(test_send_queue_bounded),
+		cmocka_unit_test(test_lifecycle_survives_message_flood),
+		cmocka_unit_test(test_reliable_backpressure),
+		cmocka_unit_test(test_handle_generations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
