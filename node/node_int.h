@@ -48,6 +48,7 @@ struct peer {
 	uint64_t msgs_rx, msgs_tx;
 	uint32_t rtt_us; /* last measured by a request/reply */
 	struct pending *initiate_msg; /* the message that rode in our INITIATE */
+	int trusted; /* the store records it (we dialled it, or it took a message of ours) */
 	struct peer *pk_next, *conn_next; /* hash chains */
 };
 

@@ -175,6 +175,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SET_PETNAME] = "UPDATE peers SET petname = ?2 WHERE pk = ?1",
 	[ST_ADDRS] = "SELECT ip, port, source, seen_at FROM addrs WHERE pk = ?1 ORDER BY seen_at DESC LIMIT ?2",
 	[ST_COUNT] = "SELECT count(*) FROM peers",
+	[ST_EXISTS] = "SELECT 1 FROM peers WHERE pk = ?1",
+	[ST_TRIM_ADDRS] = "DELETE FROM addrs WHERE pk = ?1 AND (ip, port) NOT IN "
+			  "(SELECT ip, port FROM addrs WHERE pk = ?1 ORDER BY seen_at DESC LIMIT ?2)",
+	/* least recently seen first; a petname is the user's own word, never evicted */
+	[ST_TRIM_PEERS] = "DELETE FROM peers WHERE pk IN "
+			  "(SELECT pk FROM peers WHERE petname IS NULL ORDER BY last_seen ASC LIMIT ?1)",
+	[ST_TRUSTED] = "UPDATE peers SET handshakes = max(handshakes, 1) WHERE pk = ?1",
 };
 
 static int check_writable(const char *path, char *err, size_t errlen)
@@ -221,6 +228,8 @@ int konce_store_open(konce_store **out, const char *path, size_t queue_max, char
 	if (!st || !(st->path = strdup(path)))
 		goto nomem;
 	st->qmax = queue_max ? queue_max : KONCE_STORE_QUEUE_DEFAULT;
+	st->peers_max = KONCE_STORE_PEERS_DEFAULT;
+	st->addrs_max = KONCE_STORE_ADDRS_DEFAULT;
 	st->queue = calloc(st->qmax, sizeof(*st->queue));
 	if (!st->queue)
 		goto nomem;

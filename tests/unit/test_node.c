@@ -378,20 +378,35 @@ static void test_peer_events_and_introspection(void **state)
 	assert_int_equal(konce_node_peers(w->node[1], info, 4), 0);
 }
 
+/* A dials B and B answers; C dials B and B then sends C a message of its own.  A remembers B (it
+ * dialled B); B remembers C (a message of B's reached C: a trust signal) but not A, a stranger that
+ * only dialled it (issue 14, finding 7: every incoming handshake used to write a row). */
 static void test_store_remembers(void **state)
 {
 	struct world *w = *state;
-	struct result r = {0};
+	struct result r = {0}, rc = {0}, rb = {0};
 	char path[128], err[512];
 	assert_int_equal(send_msg(w, 0, 1, 300, "remember me", 1, w->addr[1], &r), 0);
+	assert_int_equal(send_msg(w, 2, 1, 300, "and me", 1, w->addr[1], &rc), 0);
 	run(w);
 	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_int_equal(rc.outcome, KONCE_OUTCOME_REPLIED);
+	assert_int_equal(send_msg(w, 1, 2, 300, "hello C", 0, NULL, &rb), 0);
+	run(w);
+	assert_int_equal(rb.outcome, KONCE_OUTCOME_DELIVERED);
 	/* freeing flushes the store */
-	assert_int_equal(konce_node_free(w->node[0]), 0);
-	assert_int_equal(konce_node_free(w->node[1]), 0);
-	w->node[0] = w->node[1] = NULL;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(konce_node_free(w->node[i]), 0);
+		w->node[i] = NULL;
+	}
 	konce_store *st;
 	konce_peer_rec rec;
+	snprintf(path, sizeof(path), "%s/b/peers.db", w->dir);
+	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_peer_get(st, w->pk[0], &rec), -ENOENT);
+	assert_int_equal(konce_store_peer_get(st, w->pk[2], &rec), 0);
+	assert_int_equal(rec.handshakes, 1);
+	konce_store_close(st, err, sizeof(err));
 	snprintf(path, sizeof(path), "%s/a/peers.db", w->dir);
 	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
 	assert_int_equal(konce_store_peer_get(st, w->pk[1], &rec), 0);
