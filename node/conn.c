@@ -242,11 +242,19 @@ bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t l
 	if (!held)
 		konce_recvtrack_on_packet(&c->rt, pn, eliciting, now, has_ts, ts);
 	off = 0;
+	bool acked = false;
 	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
 		switch (f.type) {
 		case KONCE_FRAME_ACK:
 		case KONCE_FRAME_ACK_OWD: {
+			/* One ACK frame per packet is acted on: each walks the sent-packet window, and a
+			 * packet has room for ~200 of them.  We never send more than one. */
 			konce_ack a;
+			if (acked) {
+				c->acks_ignored++;
+				break;
+			}
+			acked = true;
 			if (konce_ackframe_decode(f.body - 1, f.len + 1, &a))
 				on_ack(c, &a, now);
 			break;

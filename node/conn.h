@@ -20,6 +20,9 @@
  * index, FRAGMENT) or (lowest pn the ack covered, 0, ACK).  A run of KONCE_CONN_ACK_ONLY_RUN
  * ACK-only packets gets a PING, so the peer acks one and we can forget old ranges.
  *
+ * Work per packet is bounded: only its first ACK frame is acted on (each walks at most the
+ * sent-packet window, cfg.ring slots), and the fragments it carries are at most one packet's worth.
+ *
  * Timers (konce_conn_next_timer): recovery's loss/probe timer, the ack delay, the pacer when data
  * waits, the keepalive, and the message timeout (no ack progress for cfg.msg_timeout_us while
  * messages are outstanding: konce_conn_tick() says the peer is gone).
@@ -104,6 +107,7 @@ typedef struct konce_conn {
 	unsigned nrefused;
 	/* statistics */
 	uint64_t retransmitted, probes, acks_tx, msgs_rx;
+	uint64_t acks_ignored;   /* ACK frames after the first in one packet (bounded work per packet) */
 } konce_conn;
 
 int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg *cfg, const konce_conn_ops *ops,

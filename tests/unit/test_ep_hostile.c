@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "node/ackframe.h"
+#include "node/conn.h"
 #include "node/endpoint.h"
 #include "node/frag.h"
 #include "node/frame.h"
@@ -381,6 +382,74 @@ static void test_handle_generations(void **state)
 	world_free(&w);
 }
 
+/* Regression (issue 14, finding 8): every PATH_CHALLENGE frame was answered with its own packet,
+ * so one packet full of them (about 130) filled the shared out ring.  Now a packet gets at most one
+ * PATH_RESPONSE. */
+static void test_path_challenge_flood(void **state)
+{
+	(void)state;
+	world w;
+	world_init(&w, 1, NULL, NULL);
+	connect_one(&w, 0);
+	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+	size_t n = 0;
+	for (uint8_t k = 0; n + 1 + KONCE_FRAME_PATH_DATA <= 50 * (1 + KONCE_FRAME_PATH_DATA); k++) {
+		uint8_t data[KONCE_FRAME_PATH_DATA] = {k, 1, 2, 3, 4, 5, 6, 7};
+		n += konce_frame_put_path(frames + n, sizeof frames - n, KONCE_FRAME_PATH_CHALLENGE, data);
+	}
+	assert_int_equal(konce_ep_send_frames_conn(w.c[0], w.cconn[0], frames, n, w.now, NULL), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	assert_true(konce_ep_poll_datagram(w.c[0], buf, &len, &to));
+	uint64_t before = konce_ep_counters(w.s)->tx_packets;
+	konce_ep_input(w.s, buf, len, &w.caddr[0], w.now += 1000);
+	assert_int_equal(konce_ep_counters(w.s)->tx_packets - before, 1);
+	world_free(&w);
+}
+
+static void nop_delivered(void *ctx, const konce_smsg *m) { (void)ctx, (void)m; }
+static void nop_refused(void *ctx, const konce_smsg *m, uint8_t why) { (void)ctx, (void)m, (void)why; }
+static void nop_message(void *ctx, konce_reasm_msg *m) { konce_conn_release(ctx, m); }
+
+/* Regression (issue 14, finding 8): each ACK frame walks the sent-packet window, and one packet
+ * holds about 200 of them.  Now only a packet's first ACK frame is acted on. */
+static void test_one_ack_frame_per_packet(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 5);
+	konce_conn_cfg cfg = {.budget = 1u << 20, .max_message = 1u << 20, .ring = 64, .keepalive_us = 15000000,
+			      .msg_timeout_us = 30000000, .reasm_idle_us = 30000000, .overhead = 40};
+	konce_conn *c;
+	konce_conn_ops ops = {nop_delivered, nop_refused, nop_message, NULL};
+	uint64_t now = 1000000;
+	assert_int_equal(konce_conn_new(&c, &te.env, &cfg, &ops, now), 0);
+	c->ops.ctx = c;
+	static uint8_t msg[3000];
+	assert_int_equal(konce_conn_send(c, msg, sizeof msg, 0, 1, now), 0);
+	uint8_t out[KONCE_WIRE_MAX_PAYLOAD];
+	for (uint64_t pn = 1; pn <= 3; pn++) {
+		konce_sent_packet sp;
+		assert_true(konce_conn_build(c, out, sizeof out, pn, now, &sp) > 0);
+		konce_conn_on_sent(c, &sp, 1200, now);
+	}
+	uint64_t in_flight = c->rec.bytes_in_flight;
+	assert_int_equal(in_flight, 3 * 1200);
+	/* one packet, two ACK frames: [1, 1], then [3, 3] */
+	uint8_t p[64];
+	size_t n = 0;
+	konce_ack a = {.credit = 1u << 20, .nranges = 1, .ranges = {{1, 1}}};
+	n += konce_ackframe_encode(p + n, sizeof p - n, &a, NULL);
+	a.ranges[0] = (konce_ack_range){3, 3};
+	n += konce_ackframe_encode(p + n, sizeof p - n, &a, NULL);
+	konce_conn_on_packet(c, 1, p, n, now + 20000);
+	assert_int_equal(c->rec.bytes_in_flight, 2 * 1200); /* only packet 1 */
+	assert_int_equal(c->acks_ignored, 1);
+	konce_conn_free(c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +459,8 @@ int main(void)
 		cmocka_unit_test(test_lifecycle_survives_message_flood),
 		cmocka_unit_test(test_reliable_backpressure),
 		cmocka_unit_test(test_handle_generations),
+		cmocka_unit_test(test_path_challenge_flood),
+		cmocka_unit_test(test_one_ack_frame_per_packet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
