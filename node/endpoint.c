@@ -10,6 +10,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/secmem.h"
 #include "node/varint.h"
 
 enum {
@@ -67,8 +68,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 		goto fail;
 	ep->explicit_identity = cfg->explicit_identity;
 	if (cfg->group_key) {
-		r = -ENOMEM;
-		if (!(ep->group_key = sodium_malloc(KONCE_WIRE_KEY)))
+		if (!(ep->group_key = konce_secmem_alloc(KONCE_WIRE_KEY, &r)))
 			goto fail;
 		memcpy(ep->group_key, cfg->group_key, KONCE_WIRE_KEY);
 		r = -EINVAL;
@@ -163,7 +163,7 @@ void konce_ep_free(konce_ep *ep)
 	konce_cookie_keys_free(ep->cookie_keys);
 	konce_ratelimit_free(ep->rl);
 	if (ep->group_key)
-		sodium_free(ep->group_key);
+		konce_secmem_free(ep->group_key, KONCE_WIRE_KEY);
 	if (ep->ev)
 		sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
 	konce_env_free(env, ep->slots);

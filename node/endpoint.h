@@ -173,7 +173,8 @@ struct konce_ep_counters {
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
 };
 
-/* 0, -EINVAL (bad config), -ENOMEM. */
+/* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
+ * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/secmem.h; about 160 bytes per session). */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
