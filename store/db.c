@@ -4,6 +4,8 @@
  * Each runs in its own transaction, so a crash mid-migration leaves the previous version intact.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <libgen.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -202,6 +204,29 @@ static int check_writable(const char *path, char *err, size_t errlen)
 	return e;
 }
 
+/* The database is the owner's alone, whatever the umask: created 0600 (SQLite gives its -wal and
+ * -shm files the database's mode), and tightened to 0600 if it was looser. */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
+	int e = 0;
+	if (fd < 0 && errno == ELOOP)
+		fd = open(path, O_RDWR | O_CLOEXEC); /* a symlink the user made: follow it, check the target */
+	if (fd < 0 || fstat(fd, &st) != 0)
+		e = -errno;
+	else if (!S_ISREG(st.st_mode))
+		e = -EINVAL;
+	else if ((st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) != 0)
+		e = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (e)
+		snprintf(err, errlen, "store %s: cannot create it owner-only (0600): %s", path,
+			 e == -EINVAL ? "not a regular file" : strerror(-e));
+	return e;
+}
+
 static void store_free(konce_store *st)
 {
 	for (int i = 0; i < ST__COUNT; i++)
@@ -237,7 +262,7 @@ int konce_store_open(konce_store **out, const char *path, size_t queue_max, char
 	/* SQLite reports an unwritable place as a bare CANTOPEN (often with errno ENOENT from its read-only
 	 * retry), so ask the kernel first.  WAL mode also creates -wal and -shm files beside the database,
 	 * so the directory itself must be writable. */
-	if ((e = check_writable(path, err, errlen))) {
+	if ((e = check_writable(path, err, errlen)) || (e = create_private(path, err, errlen))) {
 		store_free(st);
 		return e;
 	}

@@ -418,6 +418,26 @@ static void test_store_remembers(void **state)
 	konce_store_close(st, err, sizeof(err));
 }
 
+/* Regression (issue 14, finding 8): a data directory others can write to (and so replace the
+ * identity or the store in) is refused, as a loose key file is. */
+static void test_data_dir_mode(void **state)
+{
+	struct world *w = *state;
+	char path[128], err[512];
+	konce_node *n = NULL;
+	snprintf(path, sizeof(path), "%s/loose", w->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet};
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable"));
+	assert_int_equal(chmod(path, 0775), 0);
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), -EPERM);
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), 0);
+	konce_node_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +449,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echo_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_dir_mode, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -491,6 +491,34 @@ static void test_peers_capped_lru(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+/* Regression (issue 14, finding 8): peers.db took the process umask (0644 under the usual 022).
+ * It is created owner-only, its WAL files follow, and a looser existing file is tightened. */
+static void test_created_owner_only(void **state)
+{
+	(void)state;
+	konce_store *st;
+	struct stat sb;
+	char wal[160];
+	uint8_t pk[32];
+	mode_t old = umask(022);
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	key(pk, 1);
+	assert_int_equal(konce_store_note_handshake(st, pk, true, 5), 0);
+	assert_int_equal(konce_store_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(stat(dbpath, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+	assert_int_equal(chmod(dbpath, 0664), 0);
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	assert_int_equal(stat(dbpath, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+	umask(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +535,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_addrs_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strangers_not_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peers_capped_lru, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_created_owner_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
