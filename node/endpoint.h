@@ -55,7 +55,9 @@ enum {
 	KONCE_EP_MAX_FIRST_MESSAGE = KONCE_WIRE_MAX_DATAGRAM - KONCE_INIT_MIN_SIZE - 3, /* in INITIATE */
 	/* Back-pressure: a session with this many MESSAGE events not yet polled stops reading message
 	 * frames (unreliable ones are dropped, reliable ones left unacknowledged for the peer to send
-	 * again) until the application polls; the same for all sessions at KONCE_EP_MSG_EVENTS. */
+	 * again) until the application polls; the same for all sessions at KONCE_EP_MSG_EVENTS.  An
+	 * application that stops polling for the peer's msg_timeout_ms makes the peer's messages fail
+	 * with TIMEOUT, as if it had vanished. */
 	KONCE_EP_SESS_MSG_EVENTS = 256,
 	KONCE_EP_MSG_EVENTS = 1u << 15,
 };
