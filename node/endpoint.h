@@ -19,7 +19,11 @@
  *     Nothing is ever allocated for an unauthenticated packet.
  *   - Session secrets live in one sodium_malloc()ed slab sized max_sessions, wiped on reuse/free.
  *   - A conn handle (uint32_t, never 0) names a session until the FAILED or CLOSED event for it has
- *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged).
+ *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged: the bits
+ *     the slot number leaves, 22 with 1024 sessions, so a slot is reused 4 million times before a
+ *     handle repeats).
+ *   - The event ring grows as needed: lifecycle events and the outcomes of our own messages are
+ *     never dropped.  A peer's messages are bounded by back-pressure (KONCE_EP_SESS_MSG_EVENTS).
  *
  * Sending a reply inside ACCEPT: when a server-side session is established by an INITIATE, its
  * ESTABLISHED and MESSAGE events are queued and its ACCEPT is held back until the first of
@@ -49,6 +53,13 @@ typedef struct konce_ep konce_ep;
 enum {
 	KONCE_EP_MAX_MESSAGE = KONCE_WIRE_MAX_PAYLOAD - 3,    /* konce_ep_send(): one MESSAGE frame */
 	KONCE_EP_MAX_FIRST_MESSAGE = KONCE_WIRE_MAX_DATAGRAM - KONCE_INIT_MIN_SIZE - 3, /* in INITIATE */
+	/* Back-pressure: a session with this many MESSAGE events not yet polled stops reading message
+	 * frames (unreliable ones are dropped, reliable ones left unacknowledged for the peer to send
+	 * again) until the application polls; the same for all sessions at KONCE_EP_MSG_EVENTS.  An
+	 * application that stops polling for the peer's msg_timeout_ms makes the peer's messages fail
+	 * with TIMEOUT, as if it had vanished. */
+	KONCE_EP_SESS_MSG_EVENTS = 256,
+	KONCE_EP_MSG_EVENTS = 1u << 15,
 };
 
 typedef struct konce_ep_config {
@@ -71,6 +82,12 @@ typedef struct konce_ep_config {
 	/* Reliable messages (konce_ep_msg_send). */
 	uint64_t max_message;           /* largest message sent or accepted; 0 = KONCE_MSG_MAX_DEFAULT */
 	uint64_t msg_budget;            /* reassembly memory per session; 0 = enough for one max_message */
+	uint64_t msg_budget_total;      /* reassembly memory of all sessions together, shared fairly
+					 * (frag.h); 0 = 4 x msg_budget */
+	uint64_t send_queue_max;        /* bytes queued to send per session (msgq.h cost); beyond it
+					 * konce_ep_msg_send() fails with -ENOBUFS; 0 = 2 x max_message,
+					 * at least 16 MiB */
+	uint64_t send_queue_total;      /* the same for all sessions together; 0 = 4 x send_queue_max */
 	unsigned channel_ring;          /* packets in flight per channel, at most; 0 = 2048 */
 	unsigned keepalive_ms;          /* PING a wanted idle session this often; 0 = KONCE_KEEPALIVE_MS */
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
@@ -151,12 +168,15 @@ struct konce_ep_counters {
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
 		path_response_bad, path_changed, amplification_blocked;
 	uint64_t ring_full_datagrams, ring_full_events;
+	uint64_t msg_events_held; /* packets whose message frames were left unread: the session had
+				   * KONCE_EP_SESS_MSG_EVENTS unconsumed MESSAGE events (back-pressure) */
 	uint64_t sessions_opened, sessions_closed, sessions_live;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
 };
 
-/* 0, -EINVAL (bad config), -ENOMEM. */
+/* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
+ * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/secmem.h; about 160 bytes per session). */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
@@ -248,7 +268,8 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
  *                           vanished; the session is closed too), PEER_CLOSED, UNREACHABLE (the
  *                           handshake failed: connect timeout), PROTOCOL, LOCAL_CLOSE.
  * On a negative return nothing is queued and no event follows: -ENOENT (no such conn), -EINVAL
- * (bad class or flags), -EMSGSIZE (len > max_message), -ENOMEM.
+ * (bad class or flags), -EMSGSIZE (len > max_message), -ENOBUFS (the session's send queue holds
+ * send_queue_max, or all sessions' send_queue_total: wait for outcomes), -ENOMEM.
  *
  * Each message is cut into fragments (<= 960 bytes), sent under the session's congestion
  * controller (one per session, i.e. per peer path; the class of the message that starts a busy
@@ -289,6 +310,8 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 /* When the outcome of msg_id is likely to be known: now + (unacked bytes queued on its session,
  * its own included) / the pacing rate + one probe timeout.  UINT64_MAX if msg_id is not pending
  * (its outcome event is queued already, or it never existed). */
+/* Bytes queued to send on conn (msgq.h cost: messages not yet delivered or failed); 0 if none. */
+uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn);
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
 /* How much of msg_id the peer has acknowledged (*acked of *total bytes).  0, or -ENOENT if msg_id is
  * not pending (its outcome event is queued already, or it never existed). */

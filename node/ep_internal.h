@@ -39,6 +39,11 @@
  *  3. The client's ephemeral secret and all DH results exist only inside konce_hs_client_cookie()
  *     and konce_hs_server_initiate() and are wiped before they return.
  *  4. A FAILED or CLOSED event is the last event for a conn, and the conn is dead when it is queued.
+ *  5. Lifecycle events (ESTABLISHED, FAILED, CLOSED, PATH_CHANGED) and the outcomes of our own
+ *     messages are never dropped for want of room: the ring grows for them.  A session's MESSAGE
+ *     events are bounded by back-pressure: while it holds KONCE_EP_SESS_MSG_EVENTS unconsumed (or
+ *     the ring KONCE_EP_MSG_EVENTS), its MESSAGE frames are dropped (unreliable) and the packets
+ *     carrying FRAGMENT frames are neither read nor acknowledged, so the peer sends them again.
  */
 #ifndef KONCE_EP_INTERNAL_H
 #define KONCE_EP_INTERNAL_H
@@ -61,7 +66,10 @@ enum konce_hs_state {
 	KONCE_HS_ESTABLISHED,
 };
 
-enum { KONCE_EP_MAX_IDS = 8, KONCE_EP_ACC_WAYS = 4 };
+enum {
+	KONCE_EP_MAX_IDS = 8,
+	KONCE_EP_ACC_WAYS = 4,
+};
 
 typedef struct konce_sess {
 	uint32_t conn;
@@ -98,6 +106,7 @@ typedef struct konce_sess {
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
+	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -133,7 +142,8 @@ struct konce_ep {
 
 	unsigned max_sessions;
 	konce_sess **slots;      /* [max_sessions] */
-	uint16_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
+	uint32_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
+	unsigned slot_bits;      /* conn = generation << slot_bits | slot; the rest of 32 bits tag */
 	unsigned *free_slots;    /* stack */
 	unsigned n_free;
 	konce_keyslab *slab;
@@ -158,12 +168,15 @@ struct konce_ep {
 	unsigned out_cap, out_head, out_n;
 	konce_ep_evslot *ev;
 	unsigned ev_cap, ev_head, ev_n;
+	unsigned ev_msgs;        /* MESSAGE events in the ring */
 	/* the MESSAGE handed out by the last konce_ep_poll_event() */
 	konce_reasm_msg *held;
 	uint32_t held_conn;
 	uint8_t held_inl[KONCE_WIRE_MAX_PAYLOAD];
 	size_t held_inl_len;
 	konce_conn_cfg conn_cfg;
+	konce_reasm_pool reasm_pool; /* conn_cfg.pool */
+	konce_msgq_pool send_pool;   /* conn_cfg.send_pool */
 	uint64_t idle_us;
 
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
@@ -223,8 +236,14 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 /* After the merged session's events: the ACCEPT leaves with the first reliable packet. */
 void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
-/* Grows the event ring (up to KONCE_EP_EVENT_RING_MAX); the slot for a new event or NULL. */
+/* The slot for a new event, growing the ring as needed; NULL only if the allocator said no.
+ * Events that do not carry a peer's message (lifecycle, outcomes of our own messages) are bounded
+ * by our own sessions and messages, and are never refused for room.  MESSAGE events are bounded by
+ * back-pressure instead: a session stops reading message frames while konce_ep_msg_events_full(). */
 konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
+/* true while s may not add MESSAGE events: it has KONCE_EP_SESS_MSG_EVENTS unconsumed, or all
+ * sessions together KONCE_EP_MSG_EVENTS. */
+bool konce_ep_msg_events_full(const konce_ep *ep, const konce_sess *s);
 
 /* ep_msg.c */
 /* An authenticated payload for s: reliability frames, acks due.  Creates s->rel when the payload

@@ -66,6 +66,7 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 	size_t off = 0;
 	konce_frame f;
 	uint32_t conn = s->conn;
+	bool responded = false; /* one PATH_RESPONSE per packet, however many challenges it carries */
 	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
 		if (f.type >= KONCE_FRAME_EXT_FIRST && f.type <= KONCE_FRAME_EXT_LAST) {
 			if (ep->ext.on_frame)
@@ -76,6 +77,10 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
+			if (konce_ep_msg_events_full(ep, s)) {
+				ep->c.msg_events_held++; /* unreliable: dropped while the app is behind */
+				break;
+			}
 			konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
 			if (e) {
 				e->ev.len = f.len;
@@ -84,6 +89,9 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 			break;
 		}
 		case KONCE_FRAME_PATH_CHALLENGE:
+			if (responded)
+				break;
+			responded = true;
 			if (s->state == KONCE_HS_ACCEPT_PENDING)
 				konce_hs_server_flush_accept(ep, s, NULL, 0);
 			send_path_frame(ep, s, KONCE_FRAME_PATH_RESPONSE, f.body, from, now_us);

@@ -9,11 +9,14 @@
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
+#include <sys/resource.h>
 
+#include "node/keyslab.h"
 #include "node/load.h"
 
 #include "node/node_int.h"
 #include "node/node_trav.h"
+#include "node/secmem.h"
 
 enum { FLUSH_INTERVAL_MS = 1000, RECV_CALLS_PER_WAKE = 16 };
 
@@ -150,7 +153,19 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		.explicit_identity = true,
 	};
 	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
-		snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
+		struct rlimit rl;
+		if ((e == -ENOMEM || e == -EPERM || e == -EAGAIN) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY)
+			snprintf(err, errlen,
+				 "cannot create the transport endpoint: %s (session keys live in locked memory, "
+				 "%zu bytes for %u sessions, beside %llu locked already; RLIMIT_MEMLOCK is %llu "
+				 "bytes: raise it, e.g. LimitMEMLOCK= in the systemd unit, or lower max_sessions)",
+				 strerror(-e), (size_t)(ec.max_sessions ? ec.max_sessions : 1024) * sizeof(konce_keyslot),
+				 ec.max_sessions ? ec.max_sessions : 1024, (unsigned long long)konce_secmem_locked(),
+				 (unsigned long long)rl.rlim_cur);
+		else
+			snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
+		node_log(n, KONCE_LOG_ERROR, "%s", err);
 		return e;
 	}
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);

@@ -188,11 +188,14 @@ enum konce_msg_layout {
 };
 enum { KONCE_MSG_F_REQUEST = 0x01, KONCE_MSG_F_REPLY = 0x02 };
 enum konce_msg_class {
-	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping) */
+	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping), if the
+			       * body is at most KONCE_ECHO_MAX bytes and the peer's send queue holds
+			       * less than KONCE_ECHO_QUEUE_MAX (a peer that never acks gets nothing) */
 	KONCE_CLASS_TEXT = 2, /* built in: text for the operator (konce send), logged by the node */
 	KONCE_CLASS_RENDEZVOUS = 3, /* rendezvous messages (REGISTER ... RELAYED), see the end of this file */
 	KONCE_CLASS_APP_MIN = 256,
 };
+enum { KONCE_ECHO_QUEUE_MAX = 256 * 1024 }; /* KONCE_ECHO_MAX is in konce/konce.h */
 
 /* ---------------------------------------------------------------------------------------------
  * Timers and periods (milliseconds unless named otherwise).

@@ -139,6 +139,7 @@ typedef struct konce_send_opts {
 } konce_send_opts;
 
 enum { KONCE_MESSAGE_MAX = 16 * 1024 * 1024 - 64 }; /* bytes of data in one message */
+enum { KONCE_ECHO_MAX = 64 * 1024 }; /* largest echo (konce ping) body a node answers */
 
 /** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.  The data is
  * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
