@@ -9,6 +9,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/keys.h"
 #include "node/varint.h"
 
 enum {
@@ -63,6 +64,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	r = -EINVAL;
 	ep->max_pow_bits = cfg->max_pow_bits ? cfg->max_pow_bits : KONCE_WIRE_POW_MAX_BITS;
 	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
+		goto fail;
+	ep->pow_rate = cfg->pow_rate ? cfg->pow_rate : KONCE_EP_DEF_POW_RATE;
+	if (ep->pow_rate > (uint64_t)1 << 40)
 		goto fail;
 	ep->explicit_identity = cfg->explicit_identity;
 	if (cfg->group_key) {
@@ -450,6 +454,7 @@ static const struct {
 	C(init_bad_box2),
 	C(init_full),
 	C(accept_tx),
+	C(accept_resent),
 	C(simopen_yielded),
 	C(simopen_merged),
 	C(cookie_unmatched),
@@ -462,6 +467,7 @@ static const struct {
 	C(hs_retransmits),
 	C(hs_restarts),
 	C(hs_failed),
+	C(pow_tries),
 	C(data_rx),
 	C(data_unknown_cid),
 	C(data_bad_header),
@@ -517,7 +523,7 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 			const uint8_t *msg, size_t len, const konce_ep_connect_opts *opts, uint64_t now_us,
 			uint32_t *conn)
 {
-	if (!server_pk || !to || (len && !msg))
+	if (!server_pk || !to || (len && !msg) || !konce_key_canonical(server_pk))
 		return -EINVAL;
 	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
 		return -EMSGSIZE;
@@ -597,12 +603,15 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
 	next = ep->cookie_rotate_us;
 	konce_hs_server_flush_all(ep);
+	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
+	for (konce_sess *s = ep->live; s; s = s->next)
+		solving += s->state == KONCE_HS_SOLVING;
 	konce_sess *s = ep->live;
 	while (s) {
 		konce_sess *nx = s->next;
 		uint64_t t = UINT64_MAX;
-		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_INITIATE_SENT) {
-			t = konce_hs_client_timer(ep, s, now_us);
+		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT) {
+			t = konce_hs_client_timer(ep, s, solving, now_us);
 		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
 			t = UINT64_MAX;
 		} else {

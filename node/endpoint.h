@@ -61,9 +61,12 @@ typedef struct konce_ep_config {
 	uint32_t rl_burst;              /* bucket depth; 0 = 800 */
 	const uint16_t *versions;       /* most preferred first; NULL = {KONCE_VERSION_1} */
 	unsigned nversions;             /* 1..KONCE_WIRE_MAX_VERSIONS */
-	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS.
-					 * The proof is solved inside konce_ep_input() (about 2^bits
-					 * BLAKE2b of the INITIATE), so interactive callers may want less */
+	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS */
+	uint64_t pow_rate;              /* client: BLAKE2b hashes of a 1200-byte datagram per second on
+					 * this machine (the caller measures it; the core has no clock);
+					 * 0 = 250,000.  A COOKIE demand whose expected cost exceeds 1.25 s
+					 * at this rate fails at once; others are solved in 1 ms slices
+					 * from konce_ep_input() and konce_ep_timer() (hs_client.c) */
 	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
 	unsigned out_ring;              /* queued datagrams; 0 = 256 */
 	unsigned event_ring;            /* queued events; 0 = 256 */
@@ -139,13 +142,13 @@ struct konce_ep_counters {
 	/* server: INITIATE, in the order the checks run */
 	uint64_t init_rx, init_bad_size, init_bad_version, init_stale, init_challenge_window,
 		init_dup_resent, init_dup_dropped, init_bad_mac, init_bad_pow, init_bad_box1,
-		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx;
+		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx, accept_resent;
 	/* server: an authenticated INITIATE met our own attempt toward its peer (simultaneous open):
 	 * dropped because our key is lower (we initiate), or our attempt became its session */
 	uint64_t simopen_yielded, simopen_merged;
 	/* client */
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
-		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed;
+		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed, pow_tries;
 	/* sessions */
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
@@ -172,7 +175,8 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
  * the two handshakes make one session; on the side with the higher key it is the peer's, and this
  * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14), and msg became a reliable
  * message riding in our ACCEPT: the event's msg_id names it (MSG_DELIVERED or MSG_FAILED follows),
- * 0 if msg was empty or could not be queued (not sent).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * 0 if msg was empty or could not be queued (not sent).  -EINVAL (also: server_pk not a canonical X25519 key),
+ * -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */
