@@ -233,6 +233,8 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	ep->free_slots[ep->n_free++] = s->slot;
 	ep->c.sessions_closed++;
 	ep->c.sessions_live--;
+	if (s->incoming)
+		ep->n_incoming--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
 }
@@ -453,6 +455,7 @@ static const struct {
 	C(init_low_order),
 	C(init_bad_box2),
 	C(init_full),
+	C(init_source_full),
 	C(accept_tx),
 	C(accept_resent),
 	C(simopen_yielded),
@@ -488,6 +491,8 @@ static const struct {
 	C(sessions_opened),
 	C(sessions_closed),
 	C(sessions_live),
+	C(sessions_evicted),
+	C(sessions_replaced),
 	C(msgs_queued),
 	C(msgs_delivered),
 	C(msgs_failed),
@@ -527,8 +532,13 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 		return -EINVAL;
 	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
 		return -EMSGSIZE;
-	if (ep->n_free == 0)
-		return -ENOSPC;
+	if (ep->n_free == 0) {
+		/* every slot taken: an idle, unwanted incoming session makes room (ep_table.c) */
+		konce_sess *v = konce_ep_table_victim(ep, now_us);
+		if (!v)
+			return -ENOSPC;
+		konce_ep_evict(ep, v, now_us);
+	}
 	konce_sess *s = konce_ep_sess_new(ep, now_us);
 	if (!s)
 		return -ENOMEM;

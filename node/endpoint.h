@@ -54,7 +54,9 @@ enum {
 typedef struct konce_ep_config {
 	const konce_env *env;           /* NULL = konce_env_default() */
 	const konce_identity *identity; /* required: server key, and client master for derivation */
-	unsigned max_sessions;          /* 0 = 1024; client handshakes in progress count too */
+	unsigned max_sessions;          /* 0 = 1024; client handshakes in progress count too.  Incoming
+					 * sessions are capped per source and per key, and an eighth is
+					 * kept for dials and wanted sessions (ep_table.c) */
 	uint64_t capacity;              /* handshake load units (load.h) per second; 0 = 20000 */
 	unsigned rl_slots;              /* rate-limit table slots; 0 = 4096 */
 	uint32_t rl_rate;               /* units per second per source; 0 = 400 */
@@ -96,7 +98,8 @@ enum konce_ep_fail {
 	KONCE_FAIL_TIMEOUT = 0x100,  /* no answer after KONCE_HS_ATTEMPTS tries */
 	KONCE_FAIL_VERSION,          /* the server speaks none of our versions (versions[] set) */
 	KONCE_FAIL_POW_TOO_HIGH,     /* the server demanded more bits than max_pow_bits */
-	KONCE_FAIL_IDLE,             /* nothing authenticated heard for KONCE_IDLE_TIMEOUT_MS */
+	KONCE_FAIL_IDLE,             /* nothing authenticated heard for KONCE_IDLE_TIMEOUT_MS; or an
+				      * idle, unwanted incoming session closed to make room (ep_table.c) */
 	KONCE_FAIL_CRYPTO,           /* a DH produced a low-order result (bad peer key) */
 	KONCE_FAIL_LOCAL_CLOSE,      /* konce_ep_close() (CLOSED is not queued for this) */
 };
@@ -142,7 +145,8 @@ struct konce_ep_counters {
 	/* server: INITIATE, in the order the checks run */
 	uint64_t init_rx, init_bad_size, init_bad_version, init_stale, init_challenge_window,
 		init_dup_resent, init_dup_dropped, init_bad_mac, init_bad_pow, init_bad_box1,
-		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx, accept_resent;
+		init_unknown_server, init_low_order, init_bad_box2, init_full, init_source_full, accept_tx,
+		accept_resent;
 	/* server: an authenticated INITIATE met our own attempt toward its peer (simultaneous open):
 	 * dropped because our key is lower (we initiate), or our attempt became its session */
 	uint64_t simopen_yielded, simopen_merged;
@@ -155,6 +159,9 @@ struct konce_ep_counters {
 		path_response_bad, path_changed, amplification_blocked;
 	uint64_t ring_full_datagrams, ring_full_events;
 	uint64_t sessions_opened, sessions_closed, sessions_live;
+	/* the table's rules (ep_table.c): idle incoming sessions closed to make room, and ones
+	 * replaced by a newer session of the same key */
+	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
 };
@@ -176,7 +183,7 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
  * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14), and msg became a reliable
  * message riding in our ACCEPT: the event's msg_id names it (MSG_DELIVERED or MSG_FAILED follows),
  * 0 if msg was empty or could not be queued (not sent).  -EINVAL (also: server_pk not a canonical X25519 key),
- * -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * -EMSGSIZE, -ENOSPC (every slot taken, none evictable: ep_table.c), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */

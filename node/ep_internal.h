@@ -162,6 +162,7 @@ struct konce_ep {
 	unsigned n_free;
 	konce_keyslab *slab;
 	konce_sess *live;        /* list head */
+	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 
 	konce_sess **cid_buckets;
 	unsigned cid_mask;
@@ -197,6 +198,21 @@ struct konce_ep {
 	uint32_t last_auth_conn; /* konce_ep_last_auth_conn() */
 	struct konce_ep_counters c;
 };
+
+/* ep_table.c: who may hold a slot (rules in its header). */
+enum { KONCE_EP_EVICT_IDLE_MS = 10000 }; /* an unwanted incoming session idle this long may be evicted */
+/* The occupancy part of the proof-of-work demand (0..KONCE_LOAD_BITS_BASE_MAX). */
+unsigned konce_ep_table_bits(const konce_ep *ep);
+/* Before the DH of an INITIATE from `from`: 0 (and *victim, a session to evict once the INITIATE
+ * authenticates, or NULL) or -ENOSPC (counted: init_source_full or init_full). */
+int konce_ep_table_admit(konce_ep *ep, const konce_addr *from, uint64_t now_us, konce_sess **victim);
+/* After it authenticated as peer_pk, before its session is made: applies the per-key rule and
+ * evicts victim if room is still needed. */
+void konce_ep_table_seat(konce_ep *ep, const uint8_t peer_pk[KONCE_WIRE_KEY], konce_sess *victim, uint64_t now_us);
+/* The session a dial may evict when every slot is taken, or NULL. */
+konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
+/* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
+void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
 /* endpoint.c */
 konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */

@@ -81,7 +81,9 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	memcpy(p.clue, h.clue, KONCE_WIRE_CLUE);
 	p.challenge = ep->next_challenge++;
 	p.server_time = now_us / 1000;
-	p.pow_bits = (uint8_t)konce_load_bits(&ep->load, overdraft, now_us);
+	/* the load and overdraft demand (load.h), or the table's occupancy (ep_table.c) if higher */
+	unsigned bits = konce_load_bits(&ep->load, overdraft, now_us), occ = konce_ep_table_bits(ep);
+	p.pow_bits = (uint8_t)(occ > bits ? occ : bits);
 	p.key_id = gen->key_id;
 
 	konce_cookie_msg c;
@@ -274,10 +276,13 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	}
 	/* f) */
 	konce_acc_entry *slot_e = acc_free_way(ep, in.challenge, now_us);
-	if (!slot_e || ep->n_free == 0) {
-		ep->c.init_full++; /* refused before the DH: nowhere to keep the session */
+	if (!slot_e) {
+		ep->c.init_full++; /* refused before the DH: nowhere to remember the challenge */
 		goto out;
 	}
+	konce_sess *victim; /* the table's rules, before the DH (ep_table.c) */
+	if (konce_ep_table_admit(ep, from, now_us, &victim))
+		goto out;
 	cost += KONCE_COST_DH;
 	struct {
 		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
@@ -311,10 +316,13 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	}
 	bool merged = s != NULL;
 	uint64_t first_id = 0;
+	if (!s) /* a new session: the per-key rule, and room made if the table needs it */
+		konce_ep_table_seat(ep, x.c_pub, victim, now_us);
 	if (s) {
 		first_id = konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
 	} else if ((s = konce_ep_sess_new(ep, now_us))) {
 		s->incoming = true;
+		ep->n_incoming++;
 		s->state = KONCE_HS_ACCEPT_PENDING;
 		s->hs_addr = *from;
 		memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);

@@ -77,6 +77,7 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 	s->grouped = false;
 	s->as = NULL;
 	s->incoming = true;
+	ep->n_incoming++;
 	s->state = KONCE_HS_ACCEPT_PENDING;
 	s->attempts = 0;
 	s->restarted = false;

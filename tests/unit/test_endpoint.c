@@ -919,7 +919,9 @@ static void test_lossy_network(void **state)
 {
 	(void)state;
 	pair p;
-	konce_ep_config cb = {.capacity = 100000000, .rl_rate = 1000000000, .rl_burst = 1000000000};
+	/* 100 sessions at once from one address and key: a table of 2048 allows 128 per source */
+	konce_ep_config cb = {.capacity = 100000000, .rl_rate = 1000000000, .rl_burst = 1000000000,
+			      .max_sessions = 2048};
 	make_pair(&p, NULL, &cb);
 	enum { N = 100, CAP = 4096 };
 	static struct flight q[CAP];

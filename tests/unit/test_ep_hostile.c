@@ -22,7 +22,7 @@
 #include "node/load.h"
 #include "testenv.h"
 
-enum { MAXN = 48 };
+enum { MAXN = 52 };
 
 typedef struct tn {
 	test_env tenv;
@@ -129,6 +129,16 @@ static bool find_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t con
 			return true;
 		}
 	return false;
+}
+
+static unsigned count_established(konce_ep *ep, bool incoming)
+{
+	unsigned n = 0;
+	konce_ep_event ev;
+	while (konce_ep_poll_event(ep, &ev))
+		if (ev.type == KONCE_EV_ESTABLISHED && ev.incoming == incoming)
+			n++;
+	return n;
 }
 
 /* Sends a's HELLO to b and hands back b's COOKIE (not delivered). */
@@ -290,6 +300,91 @@ static void test_spoofed_junk_charges_nobody(void **state)
 	net_free(&w);
 }
 
+/* ---- 3. session table -------------------------------------------------------------------- */
+
+/* One host at one address opens sessions to b with as many keys as it likes, then ones from many
+ * addresses fill what is left: b can still dial out, and a new honest peer still gets in. */
+static void test_table_fill(void **state)
+{
+	(void)state;
+	net w;
+	net_init(&w);
+	konce_ep_config cb = {.max_sessions = 32, .capacity = 100000000, .rl_rate = 100000000, .rl_burst = 100000000};
+	konce_ep_config cm = {.max_sessions = 64, .pow_rate = 100000000};
+	tn *b = add(&w, "198.51.100.2:7807", &cb);
+	tn *m = add(&w, "203.0.113.66:5000", &cm);
+	tn *c = add(&w, "198.51.100.3:7807", NULL);
+	konce_identity *ids[40];
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(konce_identity_generate(&ids[i], &m->tenv.env), 0);
+		konce_ep_connect_opts o = {.as = ids[i]};
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect_ex(m->ep, konce_identity_public(b->id), &b->addr, NULL, 0, &o, w.now,
+						     &conn), 0);
+		pump(&w);
+	}
+	run_until(&w, w.now + 20000000); /* the refused ones give up */
+	unsigned from_m = count_established(b->ep, true);
+	printf("# one address, 40 keys: %u sessions on b (max_sessions 32)\n", from_m);
+	assert_int_equal(from_m, 4); /* max(4, max_sessions / 16) per source */
+	/* one key from five addresses: its fifth session replaces its first (4 per key, as per source) */
+	const struct konce_ep_counters *bc = konce_ep_counters(b->ep);
+	uint64_t live0 = bc->sessions_live;
+	konce_identity *kid;
+	assert_int_equal(konce_identity_generate(&kid, &m->tenv.env), 0);
+	for (int i = 0; i < 5; i++) {
+		char ka[32];
+		snprintf(ka, sizeof ka, "192.0.2.%d:6000", 100 + i);
+		tn *k = add(&w, ka, NULL);
+		konce_ep_connect_opts o = {.as = kid};
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect_ex(k->ep, konce_identity_public(b->id), &b->addr, NULL, 0, &o, w.now,
+						     &conn), 0);
+		run_until(&w, w.now + 100000);
+		assert_true(find_event(k->ep, KONCE_EV_ESTABLISHED, conn, NULL));
+	}
+	assert_int_equal(bc->sessions_replaced, 1);
+	assert_int_equal(bc->sessions_live, live0 + 4);
+
+	/* now many addresses, one session each, until b refuses */
+	char ip[64];
+	for (int i = 0; i < 40 && w.nn < MAXN - 2; i++) {
+		snprintf(ip, sizeof ip, "[2001:db8:%x::1]:5000", i + 1);
+		tn *x = add(&w, ip, NULL);
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect(x->ep, konce_identity_public(b->id), &b->addr, NULL, 0, w.now, &conn), 0);
+		pump(&w);
+	}
+	run_until(&w, w.now + 20000000);
+	printf("# then many addresses: %llu sessions live on b\n",
+	       (unsigned long long)konce_ep_counters(b->ep)->sessions_live);
+	/* b dials out: a slot is kept for it */
+	uint32_t out;
+	assert_int_equal(konce_ep_connect(b->ep, konce_identity_public(c->id), &c->addr, NULL, 0, w.now, &out), 0);
+	run_until(&w, w.now + 1000000);
+	assert_true(find_event(b->ep, KONCE_EV_ESTABLISHED, out, NULL));
+	/* the unreserved part is full: every COOKIE now asks for the most a source with no overdraft
+	 * pays, even though the server is idle */
+	tn *e = add(&w, "192.0.2.78:4000", NULL);
+	uint8_t ck[KONCE_WIRE_MAX_DATAGRAM];
+	uint32_t ec;
+	hello_cookie(&w, e, b, &ec, ck);
+	assert_int_equal(ck[KONCE_COOKIE_POW_BITS], KONCE_LOAD_BITS_BASE_MAX);
+	assert_int_equal(konce_ep_close(e->ep, ec, w.now), 0);
+	/* and a new honest peer gets in, in place of an idle, unwanted incoming session */
+	uint64_t evicted0 = bc->sessions_evicted;
+	tn *d = add(&w, "192.0.2.77:4000", NULL);
+	uint32_t dc;
+	assert_int_equal(konce_ep_connect(d->ep, konce_identity_public(b->id), &b->addr, NULL, 0, w.now, &dc), 0);
+	run_until(&w, w.now + 10000000);
+	assert_true(find_event(d->ep, KONCE_EV_ESTABLISHED, dc, NULL));
+	assert_int_equal(bc->sessions_evicted, evicted0 + 1);
+	for (int i = 0; i < 40; i++)
+		konce_identity_free(ids[i]);
+	konce_identity_free(kid);
+	net_free(&w);
+}
+
 /* ---- 8. non-canonical keys, replayed INITIATEs ------------------------------------------- */
 
 static void test_noncanonical_keys(void **state)
@@ -380,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_pow_solved_in_slices),
 		cmocka_unit_test(test_pow_solve_outlives_cookie),
 		cmocka_unit_test(test_spoofed_junk_charges_nobody),
+		cmocka_unit_test(test_table_fill),
 		cmocka_unit_test(test_noncanonical_keys),
 		cmocka_unit_test(test_replayed_initiate),
 	};
