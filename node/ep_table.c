@@ -10,7 +10,7 @@
  *      most max_sessions - max_sessions / 8 slots; the rest is kept for our own dials and for
  *      sessions the application wants, so the node can always dial out.
  *   2. Per source.  At most max(4, max_sessions / 16) incoming sessions per source (an IPv4
- *      address or an IPv6 /64, as ratelimit.h counts sources).
+ *      address or an IPv6 /64, as ratelimit.h counts sources: konce_addr_source).
  *   3. Per key.  As many incoming sessions per peer key as per source (rule 2), wherever they come
  *      from.  The key's owner proved itself, so a further one replaces its oldest (a peer that
  *      lost its state and dials again, or one identity spread over many addresses).
@@ -39,8 +39,10 @@ static bool unwanted_incoming(const konce_sess *s) { return s->incoming && !want
 
 static bool same_source(const konce_addr *a, const konce_addr *b)
 {
-	/* IPv4 (::ffff:a.b.c.d) on all 16 bytes, IPv6 on its /64 */
-	return memcmp(a->ip, b->ip, konce_addr_is_v4(a) ? 16 : 8) == 0 && konce_addr_is_v4(a) == konce_addr_is_v4(b);
+	uint8_t ka[16], kb[16]; /* IPv4 address, IPv6 /64, or a traversal peer's own address */
+	konce_addr_source(ka, a);
+	konce_addr_source(kb, b);
+	return memcmp(ka, kb, 16) == 0;
 }
 
 static unsigned in_cap(const konce_ep *ep) { return ep->max_sessions - ep->max_sessions / 8; }
