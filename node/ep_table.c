@@ -18,9 +18,10 @@
  *      nothing queued that has been idle longest (no message either way, no PING from the peer)
  *      for at least KONCE_EP_EVICT_IDLE_MS is closed (CLOSED, KONCE_FAIL_IDLE) to make room.  A
  *      dial (konce_ep_connect) evicts the same way when every slot is taken.
- *   5. Price.  The proof-of-work demand in every COOKIE rises with the unreserved part's
- *      occupancy, even on an idle server: 0 below half, 8 bits at half, 16 when full
- *      (konce_ep_table_bits; the load and overdraft demand of load.h applies if higher).
+ *   5. Price.  The proof-of-work demand in every COOKIE rises with the number of incoming
+ *      sessions against the unreserved part's size, even on an idle server: 0 below half, 8 bits
+ *      at half, 16 when full (konce_ep_table_bits; the load and overdraft demand of load.h applies
+ *      if higher).
  *
  * Nothing here allocates; an admission check scans the live list once (bounded by max_sessions),
  * and only for an INITIATE that passed the cookie MAC and paid the demanded proof.
