@@ -92,6 +92,7 @@ static void tn_timer(void *ctx, uint64_t now)
 	n->cpu_us += cost;
 	if (now + cost > n->busy_until)
 		n->busy_until = now + cost;
+	sim_host_spend(n->s, n->h, cost); /* a slice of proof of work holds up the host's input */
 	rearm(n);
 }
 
