@@ -121,6 +121,12 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	in.key_id = c->key_id;
 	in.versions = s->offered;
 	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
+	size_t flen = 0;
+	if (s->first_len)
+		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
+	/* refused before any public-key work: the INITIATE will be KONCE_INIT_MIN_SIZE + flen bytes */
+	if (!pow_payable(ep, c->pow_bits, KONCE_INIT_MIN_SIZE + flen))
+		return KONCE_FAIL_POW_TOO_HIGH;
 	if (s->grouped) {
 		/* the clue is echoed (the MAC binds it); the HELLO we sent holds it */
 		memcpy(in.clue, s->hs_pkt + KONCE_HELLO_CLUE, KONCE_WIRE_CLUE);
@@ -136,16 +142,11 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 			return KONCE_FAIL_CRYPTO;
 		me = derived;
 	}
-	size_t flen = 0;
-	if (s->first_len)
-		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
 	size_t len = konce_hs_initiate_seal(s->hs_pkt, &in, x->esk, c->epk, me, s->peer_pk, x->frames, flen,
 					    x->k_c2s, x->k_s2c);
 	konce_identity_free(derived);
 	if (len == 0)
 		return KONCE_FAIL_CRYPTO;
-	if (!pow_payable(ep, c->pow_bits, len))
-		return KONCE_FAIL_POW_TOO_HIGH;
 	s->hs_len = len;
 	uint8_t start[8];
 	konce_env_random(ep->env, start, sizeof start);

@@ -163,7 +163,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		.identity = n->id,
 		.max_sessions = n->cfg.max_sessions,
 		.capacity = n->cfg.capacity ? n->cfg.capacity : calibrate_capacity(n),
-		/* the most we pay; the measured rate sets the real cap (about 20 bits on the bench core) */
+		/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
 		.max_pow_bits = 24,
 		.pow_rate = calibrate_pow_rate(n),
 		/* A node is addressed by its durable key, and peers must be able to reach it back by that
