@@ -486,6 +486,16 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
 	return t < now ? now : t;
 }
 
+int konce_conn_progress(const konce_conn *c, uint64_t api_id, uint64_t *acked, uint64_t *total)
+{
+	const konce_smsg *m = konce_msgq_by_api(&c->q, api_id);
+	if (!m)
+		return -ENOENT;
+	*acked = konce_msgq_acked_bytes(m);
+	*total = m->len;
+	return 0;
+}
+
 uint64_t konce_conn_eta(const konce_conn *c, uint64_t api_id, uint64_t now)
 {
 	const konce_smsg *m = konce_msgq_by_api(&c->q, api_id);

@@ -134,5 +134,7 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m);
 /* When the outcome of message api_id is likely to be known (UINT64_MAX: not queued here). */
 uint64_t konce_conn_eta(const konce_conn *c, uint64_t api_id, uint64_t now);
+/* Acknowledged bytes and length of a pending message.  0, or -ENOENT if api_id is not pending. */
+int konce_conn_progress(const konce_conn *c, uint64_t api_id, uint64_t *acked, uint64_t *total);
 
 #endif

@@ -301,6 +301,12 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
  * its own included) / the pacing rate + one probe timeout.  UINT64_MAX if msg_id is not pending
  * (its outcome event is queued already, or it never existed). */
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
+/* How much of msg_id the peer has acknowledged (*acked of *total bytes).  0, or -ENOENT if msg_id is
+ * not pending (its outcome event is queued already, or it never existed). */
+int konce_ep_msg_progress(const konce_ep *ep, uint64_t msg_id, uint64_t *acked, uint64_t *total);
+/* Bytes of authenticated DATA datagrams received from and sent to conn's peer since the session opened
+ * (handshake packets not counted).  0, or -ENOENT for an unknown conn. */
+int konce_ep_conn_traffic(const konce_ep *ep, uint32_t conn, uint64_t *rx_bytes, uint64_t *tx_bytes);
 /* Whether the application wants conn kept open while idle (keepalives).  0, -ENOENT, -ENOMEM. */
 int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us);
 /* The keepalive interval of conn (us; 0 = the endpoint's keepalive_ms): what holds the NAT mapping

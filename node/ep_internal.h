@@ -121,6 +121,7 @@ typedef struct konce_sess {
 	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
+	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */

@@ -270,6 +270,14 @@ uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us)
 	return eta;
 }
 
+int konce_ep_msg_progress(const konce_ep *ep, uint64_t msg_id, uint64_t *acked, uint64_t *total)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));
+	if (!s || !s->rel)
+		return -ENOENT;
+	return konce_conn_progress(s->rel, (uint32_t)msg_id, acked, total);
+}
+
 int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us)
 {
 	konce_sess *s = konce_ep_sess_by_conn(ep, conn);

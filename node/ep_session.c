@@ -27,6 +27,7 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 	konce_path_sent(&s->path, to, n);
 	konce_ep_send_raw(ep, to, pkt, n);
 	ep->c.data_tx++;
+	s->tx_bytes += n;
 	return 0;
 }
 
@@ -45,6 +46,16 @@ static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		konce_path_challenge_sent(&s->path, now_us);
 		konce_ep_arm(ep, s->path.deadline_us);
 	}
+}
+
+int konce_ep_conn_traffic(const konce_ep *ep, uint32_t conn, uint64_t *rx_bytes, uint64_t *tx_bytes)
+{
+	const konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
+	if (!s)
+		return -ENOENT;
+	*rx_bytes = s->rx_bytes;
+	*tx_bytes = s->tx_bytes;
+	return 0;
 }
 
 const konce_frame_ext *konce_ep_fext(const konce_ep *ep) { return ep->ext.body_len ? &ep->fext : NULL; }
@@ -149,6 +160,7 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	}
 	s->last_rx_us = now_us;
 	s->heard = true;
+	s->rx_bytes += len;
 	ep->last_auth_conn = s->conn;
 	if (konce_path_on_packet(&s->path, from, len, now_us))
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);

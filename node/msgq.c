@@ -120,6 +120,17 @@ konce_smsg *konce_msgq_by_api(const konce_msgq *q, uint64_t api_id)
 	return NULL;
 }
 
+uint64_t konce_msgq_acked_bytes(const konce_smsg *m)
+{
+	if (!m->acked || m->nacked == 0)
+		return 0;
+	uint64_t last = m->nfrag - 1;
+	uint64_t bytes = m->nacked * KONCE_FRAG_DATA_MAX;
+	if ((m->acked[last / 64] >> (last % 64)) & 1) /* the last fragment is short: count what it holds */
+		bytes -= last * KONCE_FRAG_DATA_MAX + KONCE_FRAG_DATA_MAX - m->len;
+	return bytes > m->len ? m->len : bytes;
+}
+
 bool konce_msgq_needed(const konce_msgq *q, const konce_frame_ref *ref)
 {
 	if (ref->kind != KONCE_REF_FRAGMENT)

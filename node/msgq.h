@@ -82,6 +82,8 @@ konce_smsg *konce_msgq_acked(konce_msgq *q, const konce_frame_ref *ref);
 void konce_msgq_lost(konce_msgq *q, const konce_frame_ref *ref);
 konce_smsg *konce_msgq_by_wire(const konce_msgq *q, uint64_t wire_id);
 konce_smsg *konce_msgq_by_api(const konce_msgq *q, uint64_t api_id);
+/* Bytes of m the peer has acknowledged: whole fragments, exact (the last one may be short). */
+uint64_t konce_msgq_acked_bytes(const konce_smsg *m);
 /* Removes a started or waiting message and frees it. */
 void konce_msgq_retire(konce_msgq *q, konce_smsg *m);
 /* Any message (started first); NULL when empty.  For failing everything. */

@@ -124,6 +124,23 @@ void node_peer_free(struct konce_node *n, struct peer *p, int reason)
 	free(p);
 }
 
+void node_peers_sample_traffic(struct konce_node *n, uint64_t now_us)
+{
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
+			uint64_t rx, tx;
+			if (!p->conn || konce_ep_conn_traffic(n->ep, p->conn, &rx, &tx))
+				rx = tx = 0;
+			/* a new session restarts its counters: no negative rate */
+			double secs = p->sample_us && now_us > p->sample_us ? (double)(now_us - p->sample_us) / 1e6 : 0;
+			p->rx_rate = secs > 0 && rx >= p->sample_rx ? (double)(rx - p->sample_rx) / secs : 0;
+			p->tx_rate = secs > 0 && tx >= p->sample_tx ? (double)(tx - p->sample_tx) / secs : 0;
+			p->sample_rx = rx;
+			p->sample_tx = tx;
+			p->sample_us = now_us;
+		}
+}
+
 static int load_identity(struct konce_node *n, char *err, size_t errlen)
 {
 	char path[4096], kerr[512], pktext[KONCE_KEY_TEXT_LEN + 1];

@@ -86,6 +86,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	char err[768];
 	(void)fd;
 	(void)what;
+	node_peers_sample_traffic(n, node_now_us()); /* the once-a-second tick: per-peer rates */
 	if (!n->store)
 		return;
 	int e = konce_store_flush(n->store, err, sizeof(err));

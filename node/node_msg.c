@@ -314,6 +314,23 @@ int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)
 	return at > now ? (int64_t)((at - now + 999) / 1000) : 0;
 }
 
+int konce_node_outcome_progress(konce_node *n, uint64_t handle, konce_progress *out)
+{
+	uint64_t acked, total;
+	if (!n || !handle || !out)
+		return -EINVAL;
+	if (!msg_find(n, handle) || konce_ep_msg_progress(n->ep, handle, &acked, &total))
+		return -ENOENT;
+	/* the endpoint counts the framed message: the header rides in the first fragment */
+	out->total_bytes = total > KONCE_MSG_BODY ? total - KONCE_MSG_BODY : 0;
+	out->acked_bytes = acked > KONCE_MSG_BODY ? acked - KONCE_MSG_BODY : 0;
+	if (out->acked_bytes > out->total_bytes)
+		out->acked_bytes = out->total_bytes;
+	int64_t eta = konce_node_outcome_eta(n, handle);
+	out->eta_ms = eta >= 0 ? eta : -1;
+	return 0;
+}
+
 int konce_node_handle(konce_node *n, uint16_t klass, konce_handler_fn fn, void *ctx)
 {
 	if (!n || klass < KONCE_CLASS_APP_MIN)

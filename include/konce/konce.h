@@ -51,6 +51,9 @@ typedef struct konce_node_config {
 	void *log_ctx;
 	unsigned max_sessions;    /* 0 = 1024 */
 	uint64_t capacity;        /* handshake load units per second; 0 = default */
+	/* Control-socket sends of a file (`konce send --file`) of at least this many bytes use the
+	 * background congestion class unless the request says otherwise; 0 = never (the default). */
+	uint64_t file_background_bytes;
 } konce_node_config;
 
 /** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
@@ -101,7 +104,7 @@ enum konce_outcome {
 	KONCE_OUTCOME_REPLIED = 1, /* a reply arrived: data/len hold it */
 	KONCE_OUTCOME_DELIVERED,   /* the peer acknowledged the message */
 	KONCE_OUTCOME_FAILED,      /* reason says why */
-	KONCE_OUTCOME_UNKNOWN,     /* sent, but whether it arrived cannot be known */
+	KONCE_OUTCOME_UNKNOWN,     /* reserved: no send produces it (every send is reliable) */
 };
 enum konce_reason {
 	KONCE_REASON_NONE = 0,
@@ -152,6 +155,16 @@ int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint
  * still unacknowledged, the send rate and the probe timeout), or -ENOENT once its delivery is settled
  * (a request may still await its reply) or for a message that rode in the handshake. */
 int64_t konce_node_outcome_eta(konce_node *node, uint64_t handle);
+/** How far the peer has acknowledged a message. */
+typedef struct konce_progress {
+	uint64_t acked_bytes; /**< bytes of its data acknowledged (to within its 11-byte header) */
+	uint64_t total_bytes; /**< its length */
+	int64_t eta_ms;       /**< as konce_node_outcome_eta(), or -1 when it cannot tell */
+} konce_progress;
+/** Fills *out for the message named by handle (from konce_node_send_ex()).  0, -EINVAL, or -ENOENT once
+ * its delivery is settled (a request may still await its reply), for a message that rode in the
+ * handshake, and for an unknown handle. */
+int konce_node_outcome_progress(konce_node *node, uint64_t handle, konce_progress *out);
 
 /** An incoming message, valid for the duration of the handler call. */
 typedef struct konce_message {
