@@ -11,9 +11,10 @@
  *   - a demand whose expected cost, 2^bits hashes of this INITIATE at the endpoint's hash rate
  *     (cfg->pow_rate, scaled by the INITIATE's BLAKE2b blocks), exceeds KONCE_POW_SOLVE_BUDGET_MS
  *     fails at once (KONCE_FAIL_POW_TOO_HIGH): it could not be paid within the cookie's lifetime;
- *   - the proof is solved in slices of KONCE_POW_SLICE_US of hashing each: one right after the
- *     COOKIE, then one per konce_ep_timer() call (the endpoint asks to be called again at once),
- *     shared between all attempts that are solving.  Nothing else waits on a slice, and every
+ *   - the proof is solved in slices of KONCE_POW_SLICE_US of hashing each, one per konce_ep_timer()
+ *     call (the endpoint asks to be called again at once), shared between all attempts that are
+ *     solving; only an eighth of a slice runs right after the COOKIE (none if another attempt is
+ *     solving), which pays a small demand without a timer round.  Nothing else waits on a slice, and every
  *     slice runs with the clock of its own call, so the INITIATE's timers start when it leaves.
  * A solve still running KONCE_POW_DEADLINE_MS after its COOKIE arrived is abandoned (the cookie is
  * about to expire): the attempt starts over with a fresh HELLO once, as after unanswered INITIATEs.
@@ -225,7 +226,12 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	}
 	s->state = KONCE_HS_SOLVING;
 	s->retry_at_us = now_us + (uint64_t)KONCE_POW_DEADLINE_MS * 1000; /* abandon the solve then */
-	if (!solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US), now_us))
+	/* A small demand is paid at once, in an eighth of a slice, unless others are solving already:
+	 * so many COOKIEs in one wake (many dials) add up to little hashing; the rest is the timer's. */
+	bool others = false;
+	for (konce_sess *o = ep->live; o && !others; o = o->next)
+		others = o != s && o->state == KONCE_HS_SOLVING;
+	if (others || !solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
 		konce_ep_arm(ep, now_us); /* the rest in slices from konce_ep_timer() */
 }
 
