@@ -208,7 +208,8 @@ bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev);
 
 /* When konce_ep_timer() must next be called (UINT64_MAX = no timer). */
 uint64_t konce_ep_next_timer(const konce_ep *ep);
-/* Retransmissions, handshake failures, key rotation, load periods, rekey, idle close. */
+/* Retransmissions, handshake failures, proof-of-work slices (next timer = now while one is being
+ * solved), key rotation, load periods, rekey, idle close, ACCEPT resends. */
 void konce_ep_timer(konce_ep *ep, uint64_t now_us);
 
 /* Scheduling hint for an input queue (the I/O layer, the simulator's CPU model): lower is served
