@@ -10,6 +10,7 @@
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/keys.h"
 #include "node/secmem.h"
 #include "node/varint.h"
 
@@ -65,6 +66,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	r = -EINVAL;
 	ep->max_pow_bits = cfg->max_pow_bits ? cfg->max_pow_bits : KONCE_WIRE_POW_MAX_BITS;
 	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
+		goto fail;
+	ep->pow_rate = cfg->pow_rate ? cfg->pow_rate : KONCE_EP_DEF_POW_RATE;
+	if (ep->pow_rate > (uint64_t)1 << 40)
 		goto fail;
 	ep->explicit_identity = cfg->explicit_identity;
 	if (cfg->group_key) {
@@ -239,6 +243,8 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	ep->free_slots[ep->n_free++] = s->slot;
 	ep->c.sessions_closed++;
 	ep->c.sessions_live--;
+	if (s->incoming)
+		ep->n_incoming--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
 }
@@ -476,7 +482,9 @@ static const struct {
 	C(init_low_order),
 	C(init_bad_box2),
 	C(init_full),
+	C(init_source_full),
 	C(accept_tx),
+	C(accept_resent),
 	C(simopen_yielded),
 	C(simopen_merged),
 	C(cookie_unmatched),
@@ -489,6 +497,7 @@ static const struct {
 	C(hs_retransmits),
 	C(hs_restarts),
 	C(hs_failed),
+	C(pow_tries),
 	C(data_rx),
 	C(data_unknown_cid),
 	C(data_bad_header),
@@ -510,6 +519,8 @@ static const struct {
 	C(sessions_opened),
 	C(sessions_closed),
 	C(sessions_live),
+	C(sessions_evicted),
+	C(sessions_replaced),
 	C(msgs_queued),
 	C(msgs_delivered),
 	C(msgs_failed),
@@ -545,12 +556,17 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 			const uint8_t *msg, size_t len, const konce_ep_connect_opts *opts, uint64_t now_us,
 			uint32_t *conn)
 {
-	if (!server_pk || !to || (len && !msg))
+	if (!server_pk || !to || (len && !msg) || !konce_key_canonical(server_pk))
 		return -EINVAL;
 	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
 		return -EMSGSIZE;
-	if (ep->n_free == 0)
-		return -ENOSPC;
+	if (ep->n_free == 0) {
+		/* every slot taken: an idle, unwanted incoming session makes room (ep_table.c) */
+		konce_sess *v = konce_ep_table_victim(ep, now_us);
+		if (!v)
+			return -ENOSPC;
+		konce_ep_evict(ep, v, now_us);
+	}
 	konce_sess *s = konce_ep_sess_new(ep, now_us);
 	if (!s)
 		return -ENOMEM;
@@ -625,12 +641,15 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
 	next = ep->cookie_rotate_us;
 	konce_hs_server_flush_all(ep);
+	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
+	for (konce_sess *s = ep->live; s; s = s->next)
+		solving += s->state == KONCE_HS_SOLVING;
 	konce_sess *s = ep->live;
 	while (s) {
 		konce_sess *nx = s->next;
 		uint64_t t = UINT64_MAX;
-		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_INITIATE_SENT) {
-			t = konce_hs_client_timer(ep, s, now_us);
+		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT) {
+			t = konce_hs_client_timer(ep, s, solving, now_us);
 		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
 			t = UINT64_MAX;
 		} else {

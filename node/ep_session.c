@@ -167,6 +167,7 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		return;
 	}
 	s->last_rx_us = now_us;
+	s->heard = true;
 	s->rx_bytes += len;
 	ep->last_auth_conn = s->conn;
 	if (konce_path_on_packet(&s->path, from, len, now_us))
@@ -233,6 +234,22 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		return false;
 	}
 	uint64_t t = idle_at;
+	if (s->incoming && !s->heard && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
+	    s->accept_resends < KONCE_HS_DUP_ANSWERS) {
+		/* Our ACCEPT is larger than the INITIATE, so a duplicate INITIATE (maybe a replay) does
+		 * not get it again (hs_server.c check c); until the client is heard from, we resend it
+		 * ourselves, a few times, a retry interval apart. */
+		if (!s->accept_retry_us) {
+			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+		} else if (now_us >= s->accept_retry_us) {
+			s->accept_resends++;
+			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+			konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+			ep->c.accept_resent++;
+		}
+		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->accept_retry_us < t)
+			t = s->accept_retry_us;
+	}
 	uint64_t k = konce_session_tick(&s->sess, now_us);
 	if (k < t)
 		t = k;

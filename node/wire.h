@@ -207,6 +207,8 @@ enum konce_wire_times {
 	KONCE_HS_ATTEMPTS = 6,                /* then the handshake fails */
 	KONCE_HS_RESTART_AFTER = 3,           /* unanswered INITIATEs before the client starts over
 						 with a HELLO (once): its cookie may be dead */
+	KONCE_HS_DUP_ANSWERS = 3,             /* duplicate INITIATEs a server answers with its stored
+						 ACCEPT, at most, and only if no larger than them */
 	KONCE_LOAD_PERIOD_MS = 1000,          /* server re-measures handshake load */
 	KONCE_REKEY_AFTER_MS = 120 * 1000,    /* a sender rekeys after this long on one key */
 	KONCE_REKEY_OLD_KEY_MS = 3000,        /* receiver keeps the previous key this long */
