@@ -72,7 +72,7 @@ LIBA  := $(BUILD)/libkonce.a
 LIBSO := $(BUILD)/libkonce.so
 KONCE := $(BUILD)/konce
 
-.PHONY: all test unit asan fuzz fuzz-run bench check install uninstall clean deps tests FORCE
+.PHONY: all test unit asan fuzz fuzz-run bench bench-smoke check install uninstall clean deps tests FORCE
 .DEFAULT_GOAL := all
 # Keep objects that are only prerequisites of test and fuzz binaries.
 .SECONDARY:
@@ -193,6 +193,12 @@ $(BUILD)/bench/%: bench/%.c $(BENCH_OBJ) $(LIBA)
 bench: all $(BENCH_BIN)
 	$(Q)set -e; for b in $(BENCH_BIN); do echo "== $${b##*/}"; KONCE_BIN=$(abspath $(KONCE)) $$b; done
 
+# Every benchmark, shrunk by BENCH_QUICK=1 to a second or two: CI runs this so they cannot rot (a
+# bench that stops building, crashes or fails its own checks fails the run).  Not figures to quote.
+bench-smoke: all $(BENCH_BIN)
+	$(Q)set -e; for b in $(BENCH_BIN); do echo "== $${b##*/} (BENCH_QUICK=1)"; \
+	  BENCH_QUICK=1 KONCE_BIN=$(abspath $(KONCE)) timeout 60 $$b; done
+
 check:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --std=c11 -D_GNU_SOURCE -Iinclude -I. --suppress=missingIncludeSystem node nat consensus store tools netsim
@@ -207,6 +213,7 @@ install: all
 	install -m 0644 include/konce/*.h $(DESTDIR)$(PREFIX)/include/konce/
 	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0644 $(BUILD)/konce.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service
+	install -D -m 0644 tools/wireshark/konce.lua $(DESTDIR)$(PREFIX)/share/konce/wireshark/konce.lua
 	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/netsim $(DESTDIR)$(PREFIX)/share/netsim/topologies; \
 	  install -m 0644 netsim/lib/*.sh $(DESTDIR)$(PREFIX)/lib/netsim/; \
@@ -220,14 +227,15 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/konce $(DESTDIR)$(PREFIX)/lib/libkonce.a $(DESTDIR)$(PREFIX)/lib/libkonce.so \
 	  $(DESTDIR)$(PREFIX)/lib/libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc \
-	  $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service
+	  $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service $(DESTDIR)$(PREFIX)/share/konce/wireshark/konce.lua
 	rm -f $(patsubst include/konce/%,$(DESTDIR)$(PREFIX)/include/konce/%,$(wildcard include/konce/*.h))
 	rm -f $(foreach m,$(wildcard docs/*.[1-8]),$(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -f $(DESTDIR)$(PREFIX)/bin/netsim $(DESTDIR)$(PREFIX)/lib/netsim/netsim-wire \
 	  $(patsubst netsim/lib/%,$(DESTDIR)$(PREFIX)/lib/netsim/%,$(wildcard netsim/lib/*.sh)) \
 	  $(patsubst netsim/%,$(DESTDIR)$(PREFIX)/share/netsim/%,$(wildcard netsim/topologies/*.topo))
 	-rmdir $(DESTDIR)$(PREFIX)/include/konce $(DESTDIR)$(PREFIX)/lib/netsim \
-	  $(DESTDIR)$(PREFIX)/share/netsim/topologies $(DESTDIR)$(PREFIX)/share/netsim 2>/dev/null
+	  $(DESTDIR)$(PREFIX)/share/netsim/topologies $(DESTDIR)$(PREFIX)/share/netsim \
+	  $(DESTDIR)$(PREFIX)/share/konce/wireshark $(DESTDIR)$(PREFIX)/share/konce 2>/dev/null
 
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
@@ -236,8 +244,8 @@ clean:
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
   libcmocka-dev libinih-dev libjansson-dev zlib1g-dev jq \
-  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps \
-  systemd man-db
+  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps curl \
+  systemd man-db tshark
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || printf ' %s' $$p; done); \

@@ -284,8 +284,8 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 		}
 	} else if (!strcmp(cmd, "ping")) {
 		json_int_t size = json_integer_value(json_object_get(req, "size"));
-		if (size < 0 || size > KONCE_MESSAGE_MAX) {
-			err = error_json(EMSGSIZE, "ping size must be 0..%d bytes", KONCE_MESSAGE_MAX);
+		if (size < 0 || size > KONCE_ECHO_MAX) {
+			err = error_json(EMSGSIZE, "ping size must be 0..%d bytes", KONCE_ECHO_MAX);
 			goto fail;
 		}
 		len = (size_t)size;

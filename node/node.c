@@ -181,6 +181,27 @@ static int open_store(struct konce_node *n)
 	return e;
 }
 
+/* The data directory holds the identity and the presence store: like the key file, refuse it when
+ * someone else could write there (and so replace either). */
+static int check_data_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "data directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "data directory %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_mode & 022) {
+		snprintf(err, errlen, "data directory %s is writable by %s (mode %04o): run chmod go-w %s", dir,
+			 st.st_mode & 002 ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
 		   size_t errlen)
 {
@@ -224,6 +245,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "cannot create the data directory %s: %s", n->data_dir, strerror(errno));
 		goto fail;
 	}
+	if ((e = check_data_dir(n->data_dir, err, errlen)))
+		goto fail;
 	if ((e = load_identity(n, err, errlen)))
 		goto fail;
 	open_store(n);

@@ -51,6 +51,7 @@ struct peer {
 	uint64_t sample_rx, sample_tx, sample_us;
 	double rx_rate, tx_rate; /* bytes per second */
 	struct pending *initiate_msg; /* the message that rode in our INITIATE */
+	int trusted; /* the store records it (we dialled it, or it took a message of ours) */
 	struct peer *pk_next, *conn_next; /* hash chains */
 };
 

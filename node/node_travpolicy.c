@@ -12,7 +12,6 @@
  * key do not reach us at all once the rendezvous closed the pair, so the store sees about one
  * query per refused introduction, which the rendezvous rate-limits per source.
  *
- *
  * The other side of a refusal: the requester's client core reports KONCE_IFAIL_DECLINED, and
  * node_trav_declined() fails whatever waits for that peer with KONCE_REASON_INTRO_REFUSED at once,
  * instead of letting the handshake time out.

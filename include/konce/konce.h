@@ -25,7 +25,9 @@ enum {
 /** Public key text (docs/KEYS.md): 43 characters of unpadded base64url.  The caller allocates out.
  * konce_key_to_text always succeeds and returns 0.  konce_key_from_text returns 0, or -EINVAL for
  * any text that is not exactly the canonical form of a key (wrong length, a character outside the
- * base64url alphabet, whitespace, padding, non-zero trailing bits); key is then left zeroed. */
+ * base64url alphabet, whitespace, padding, non-zero trailing bits), or whose key is not a canonical
+ * X25519 public key (bit 255 set, or a value of 2^255 - 19 or more: another name for a key that
+ * already has one); key is then left zeroed. */
 int konce_key_to_text(char out[KONCE_KEY_TEXT_LEN + 1], const uint8_t key[KONCE_KEY_BYTES]);
 int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text);
 
@@ -139,6 +141,7 @@ typedef struct konce_send_opts {
 } konce_send_opts;
 
 enum { KONCE_MESSAGE_MAX = 16 * 1024 * 1024 - 64 }; /* bytes of data in one message */
+enum { KONCE_ECHO_MAX = 64 * 1024 }; /* largest echo (konce ping) body a node answers */
 
 /** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.  The data is
  * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:

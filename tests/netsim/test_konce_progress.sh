@@ -58,8 +58,9 @@ check "peers --watch --count 3 --json printed three lists" [ "$(jq -s 'map(selec
 # a terminal gets the human progress line on standard error
 timeout 60 "$NETSIM" exec --name "$run" a -- script -qec "$K send --control $KTMP/$run.A.sock --file $KTMP/big $kb" \
 	/dev/null >"$KTMP/tty.out" 2>&1 || fail "send on a terminal failed: $(cat "$KTMP/tty.out")"
+tr '\r\n' '  ' <"$KTMP/tty.out" >"$KTMP/tty.line"
 check "the terminal shows 'N MiB of 8.0 MiB (P%)' and the answer" \
-	grep -Eq '[0-9.]+ (B|KiB|MiB) of 8\.0 MiB \([0-9]+%\).*replied' <(tr '\r' '\n' <"$KTMP/tty.out" | tr '\n' ' ')
+	grep -Eq '[0-9.]+ (B|KiB|MiB) of 8\.0 MiB \([0-9]+%\).*replied' "$KTMP/tty.line"
 
 out=$(kcli "$run" a A send --json --background --file "$KTMP/big" "$kb") || fail "send --background failed: $out"
 check "send --background is answered" jqt "$out" '.outcome == "replied"'
