@@ -224,6 +224,12 @@ int main(int argc, char **argv)
 	m = (konce_rdv_msg){.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
 	memcpy(m.key, key_a, 32), memcpy(m.target, key_b, 32);
 	rdv("ok", "INTRO_REQUEST", &m);
+	m.type = KONCE_RDV_INTRO_OFFER; /* consent (issue 15): the same layout */
+	m.id = 0x1122334455667788ULL;
+	rdv("ok", "INTRO_OFFER", &m);
+	m.type = KONCE_RDV_INTRO_ACCEPT;
+	memcpy(m.key, key_b, 32), memcpy(m.target, key_a, 32);
+	rdv("ok", "INTRO_ACCEPT", &m);
 	m = (konce_rdv_msg){.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 0x1122334455667788ULL,
 			    .value = 120000, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 3};
 	memcpy(m.key, key_b, 32);

@@ -90,7 +90,8 @@ echo "ok   snapshots cut at 30, 40, 64 and 100 bytes of payload raise no Lua err
 
 # every packet type appears, both through the heuristic (random ports) and on port 7807
 for name in HELLO COOKIE INITIATE ACCEPT DATA VERSION REGISTER REGISTERED INTRO_REQUEST INTRO INTRO_FAIL \
-	RELAY RELAYED PUNCH INTRO_REFUSE FILTER LIFE_REQ LIFE_ACK LIFE_PROBE 'PROBE REQUEST' 'PROBE REPLY'; do
+	RELAY RELAYED PUNCH INTRO_REFUSE FILTER LIFE_REQ LIFE_ACK LIFE_PROBE 'PROBE REQUEST' 'PROBE REPLY' \
+	INTRO_OFFER INTRO_ACCEPT; do
 	c=$(tshark -X lua_script:"$LUA" -r "$T/v.pcap" -Y "konce.packet == \"$name\" && udp.dstport != 7807" \
 		-T fields -e frame.number 2>/dev/null | wc -l)
 	[ "$c" -ge 1 ] || fail "$name was not claimed by the heuristic"
@@ -127,9 +128,9 @@ check "DATA: pn 300000 with nothing acked travels in a 4-byte window, key phase 
 check "HELLO copy: the traversal tag names key aa..aa and intro 0x1122334455667788" \
 	[ "$(f 'konce.hello.trav.magic && udp.dstport == 7807' konce.hello.trav.magic konce.hello.trav.key konce.hello.trav.intro)" = \
 		"KTRV $(printf 'aa%.0s' $(seq 32)) 0x1122334455667788" ]
-check "GSO trains come apart: 3 DATA (74, 74, 50 bytes), 3 DATA of 1000, 4 PUNCH of 62" \
+check "GSO trains come apart: 3 DATA (74, 74, 50 bytes), 3 DATA of 1000, 4 PUNCH of 78" \
 	[ "$(f 'konce.train.count && udp.dstport == 7807' konce.train.count konce.train.segment konce.data.pn konce.punch.seq | xargs)" = \
-		"3 74 97,98,99 3 1000 70,71,72 4 62 10,11,12,13" ]
+		"3 74 97,98,99 3 1000 70,71,72 4 78 10,11,12,13" ]
 check "INTRO_REQUEST: requester aa..aa and target bb..bb in konce's key text (base64url)" \
 	[ "$(f 'konce.packet == "INTRO_REQUEST" && udp.dstport == 7807' konce.key_text)" = \
 		"qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo,u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7u7s" ]

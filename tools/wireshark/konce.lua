@@ -8,8 +8,9 @@
 -- well formed is one konce would accept, and anything else gets an expert-info item
 -- (konce.malformed) instead of a Lua error.  Byte 0 is the type:
 --   0x01 HELLO  0x02 COOKIE  0x03 INITIATE  0x04 ACCEPT  0x05 DATA  0x06 VERSION   (handshake, session)
---   0x40 .. 0x49  rendezvous and traversal (REGISTER ... FILTER; PUNCH is 0x47)
+--   0x40 .. 0x4a  rendezvous and traversal (REGISTER ... FILTER, INTRO_OFFER; PUNCH is 0x47)
 --   0x4c .. 0x4e  mapping lifetime experiments (LIFE_REQ, LIFE_ACK, LIFE_PROBE)
+--   0x4f          INTRO_ACCEPT (traversal; on sessions only, like INTRO_OFFER)
 --   "KPRB"        the konce probe (konce probe send / listen), also in ICMP echoes and TCP SYNs
 -- Session payloads (INITIATE boxes, ACCEPT, DATA) are encrypted; they are shown as ciphertext and
 -- Poly1305 tag, never decoded.
@@ -37,6 +38,7 @@ local HELLO, COOKIE, INITIATE, ACCEPT, DATA, VERSION = 0x01, 0x02, 0x03, 0x04, 0
 local REGISTER, REGISTERED, INTRO_REQUEST, INTRO, INTRO_FAIL = 0x40, 0x41, 0x42, 0x43, 0x44
 local RELAY, RELAYED, PUNCH, INTRO_REFUSE, FILTER = 0x45, 0x46, 0x47, 0x48, 0x49
 local LIFE_REQ, LIFE_ACK, LIFE_PROBE = 0x4c, 0x4d, 0x4e
+local INTRO_OFFER, INTRO_ACCEPT = 0x4a, 0x4f
 local PROBE_MAGIC = 0x4b505242 -- "KPRB"
 
 local type_names = {
@@ -47,6 +49,7 @@ local type_names = {
 	[PUNCH] = "PUNCH", [INTRO_REFUSE] = "INTRO_REFUSE", [FILTER] = "FILTER",
 	[0x4b] = "PROBE",
 	[LIFE_REQ] = "LIFE_REQ", [LIFE_ACK] = "LIFE_ACK", [LIFE_PROBE] = "LIFE_PROBE",
+	[INTRO_OFFER] = "INTRO_OFFER", [INTRO_ACCEPT] = "INTRO_ACCEPT",
 }
 local cand_names = { [1] = "host", [2] = "reflexive", [3] = "port-mapped" }
 local natmap_names = { [0] = "unknown", [1] = "endpoint-independent", [2] = "endpoint-dependent, sequential",
@@ -87,6 +90,9 @@ field("hello_f_clue", ProtoField.uint8, "hello.flags.clue", "Clue present", base
 field("trav_magic", ProtoField.string, "hello.trav.magic", "Traversal tag")
 field("trav_key", ProtoField.bytes, "hello.trav.key", "Sender's public key")
 field("trav_intro", ProtoField.uint64, "hello.trav.intro", "Introduction id", base.HEX)
+field("trav_mac", ProtoField.bytes, "hello.trav.mac", "Tag MAC (keyed with the INTRO's secret)")
+field("intro_secret", ProtoField.bytes, "intro.secret", "Probe key (the same in both INTROs)")
+field("punch_mac", ProtoField.bytes, "punch.mac", "MAC (keyed with the INTRO's secret)")
 
 field("cookie_f_masked", ProtoField.uint8, "cookie.flags.masked", "Server key masked (limited circulation)",
 	base.DEC, nil, 0x01)
@@ -308,21 +314,23 @@ check[REGISTERED] = function(t, len)
 end
 
 local function check_ireq(t, len)
-	if len ~= 76 then return "INTRO_REQUEST / INTRO_REFUSE is exactly 76 bytes" end
+	if len ~= 76 then return "INTRO_REQUEST / INTRO_REFUSE / INTRO_OFFER / INTRO_ACCEPT is exactly 76 bytes" end
 	if not all_zero(t, 1, 3) then return "flags or reserved bytes not zero" end
 end
 check[INTRO_REQUEST] = check_ireq
 check[INTRO_REFUSE] = check_ireq
+check[INTRO_OFFER] = check_ireq
+check[INTRO_ACCEPT] = check_ireq
 
 check[INTRO] = function(t, len)
-	if len < 52 or not have(t, 0, 52) then return "INTRO is at least 52 bytes" end
+	if len < 84 or not have(t, 0, 84) then return "INTRO is at least 84 bytes" end
 	if u8(t, 3) ~= 0 then return "reserved byte not zero" end
 	if band(u8(t, 1), 0xfe) ~= 0 then return "unknown INTRO flags" end
 	local n = u8(t, 2)
 	if n < 1 or n > 12 then return "candidate count not in 1..12" end
-	if len ~= 52 + 19 * n then return "length does not match the candidate count" end
+	if len ~= 84 + 19 * n then return "length does not match the candidate count" end
 	if u8(t, 48) > 3 then return "unknown NAT mapping" end
-	if not cands_ok(t, 52, n) then return "unknown candidate type" end
+	if not cands_ok(t, 84, n) then return "unknown candidate type" end
 end
 
 check[INTRO_FAIL] = function(t, len)
@@ -343,7 +351,7 @@ check[RELAY] = check_relay
 check[RELAYED] = check_relay
 
 check[PUNCH] = function(t, len)
-	if len ~= 62 then return "PUNCH is exactly 62 bytes" end
+	if len ~= 78 then return "PUNCH is exactly 78 bytes" end
 	local fl = u8(t, 1)
 	if not fl then return "truncated" end
 	if band(fl, 0xfe) ~= 0 then return "unknown PUNCH flags" end
@@ -542,13 +550,14 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		add(tree, t, F.client_cid, 28, 8)
 		add(tree, t, F.clue, 36, 16)
 		info = info .. " cid=" .. hexs(t, 28, 8) .. " versions=" .. versions_text(t, 2, 4)
-		if have(t, 52, 44) and t(52, 4):string() == "KTRV" then
-			local sub = tree:add(t(52, 44), "Traversal tag (a HELLO copy sent to a punch target)")
+		if have(t, 52, 60) and t(52, 4):string() == "KTRV" then
+			local sub = tree:add(t(52, 60), "Traversal tag (a HELLO copy sent to a punch target)")
 			sub:add(F.trav_magic, t(52, 4))
 			add_key(sub, t, F.trav_key, 56)
 			sub:add(F.trav_intro, t(88, 8))
+			sub:add(F.trav_mac, t(96, 16))
 			info = info .. " [traversal probe, intro=" .. hexs(t, 88, 8) .. "]"
-			add(tree, t, F.padding, 96, len - 96)
+			add(tree, t, F.padding, 112, len - 112)
 		else
 			add(tree, t, F.padding, 52, len - 52)
 		end
@@ -630,11 +639,13 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		local a = add_addr(tree, t, 20, "Reflexive address")
 		add(tree, t, F.refresh, 38, 4)
 		if a then info = info .. " you are " .. a end
-	elseif ty == INTRO_REQUEST or ty == INTRO_REFUSE then
+	elseif ty == INTRO_REQUEST or ty == INTRO_REFUSE or ty == INTRO_OFFER or ty == INTRO_ACCEPT then
+		local who = { [INTRO_REQUEST] = { "requester", "to reach" }, [INTRO_REFUSE] = { "refusing peer", "refused requester" },
+			[INTRO_OFFER] = { "requester", "asked (the target)" }, [INTRO_ACCEPT] = { "accepting peer", "accepted requester" } }
 		add(tree, t, F.flags, 1, 1)
 		add(tree, t, F.reserved, 2, 2)
-		add_key(tree, t, F.key, 4, ty == INTRO_REQUEST and "requester" or "refusing peer")
-		add_key(tree, t, F.target, 36, ty == INTRO_REQUEST and "to reach" or "refused requester")
+		add_key(tree, t, F.key, 4, who[ty][1])
+		add_key(tree, t, F.target, 36, who[ty][2])
 		add(tree, t, ty == INTRO_REQUEST and F.txid or F.intro_id, 68, 8)
 	elseif ty == INTRO then
 		local ft = add(tree, t, F.flags, 1, 1)
@@ -645,7 +656,8 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		add(tree, t, F.intro_id, 36, 8)
 		add(tree, t, F.intro_delay, 44, 4)
 		add_nat(tree, t, 48)
-		add_cands(tree, t, 52, math.min(u8(t, 2) or 0, 12))
+		add(tree, t, F.intro_secret, 52, 32)
+		add_cands(tree, t, 84, math.min(u8(t, 2) or 0, 12))
 		info = info .. " id=" .. hexs(t, 36, 8)
 	elseif ty == INTRO_FAIL then
 		add(tree, t, F.ifail_reason, 1, 1)
@@ -679,6 +691,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		else
 			add(tree, t, F.reserved, 44, 18)
 		end
+		add(tree, t, F.punch_mac, 62, 16)
 		info = info .. (ack and " ACK" or "") .. " seq=" .. tostring(u16(t, 2) or "?") .. " intro=" .. hexs(t, 4, 8)
 		if from then info = info .. " from " .. from:sub(1, 8) .. "..." end
 	elseif ty == FILTER then
@@ -775,7 +788,8 @@ end
 
 local fixed_size = {
 	[HELLO] = 1200, [COOKIE] = 88, [VERSION] = 28, [REGISTERED] = 42, [INTRO_REQUEST] = 76,
-	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 62, [FILTER] = 30, [LIFE_REQ] = 64,
+	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 78, [FILTER] = 30, [LIFE_REQ] = 64,
+	[INTRO_OFFER] = 76, [INTRO_ACCEPT] = 76,
 	[LIFE_ACK] = 16, [LIFE_PROBE] = 16,
 }
 local MAX_TRAIN = 65507
