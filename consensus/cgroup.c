@@ -414,10 +414,9 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 
 bool konce_group_poll_event(konce_group *g, konce_group_event *ev)
 {
-	if (cc_next_delivery(g, ev))
-		return true;
+	/* State changes first (a VIEW before the entries committed in it), then deliveries. */
 	if (!g->ev_len)
-		return false;
+		return cc_next_delivery(g, ev);
 	*ev = g->ev[g->ev_head];
 	g->ev_head = (g->ev_head + 1) % KONCE_GROUP_EV_RING;
 	g->ev_len--;
