@@ -8,7 +8,8 @@
  * The coordinator decides once every member has answered or KONCE_GROUP_JOIN_DEADLINE_MS has
  * passed: accepted when a strict majority said yes and none said no.  An accepted join becomes a
  * view change (cview.c) whose value adds the joiner and marks the invitation used, so it orders
- * against entries as an epoch boundary; a refused one gets REFUSED(REJECTED).  A view installed
+ * against entries as an epoch boundary; one with a "no" gets REFUSED(REJECTED); one with too few
+ * answers by the deadline just ends, and the joiner's next JOIN starts another round.  A view installed
  * while a join is under vote drops the vote; the joiner's next JOIN starts it again.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
  */
@@ -155,7 +156,11 @@ static void decide(konce_group *g)
 	memcpy(ev.key, g->join.key, KONCE_CW_KEY);
 	cg_event(g, &ev);
 	if (!accept) {
-		send_refused(g, g->join.key, KONCE_CW_R_REJECTED);
+		/* A "no" is final.  Too few answers by the deadline is not: the round ends and the
+		 * joiner's next JOIN starts another (the members may have been busy with a view change
+		 * that, for all this coordinator knows, admits the joiner). */
+		if (no)
+			send_refused(g, g->join.key, KONCE_CW_R_REJECTED);
 		g->join_active = false;
 		return;
 	}

@@ -530,23 +530,21 @@ int gh_join(gh *s, unsigned j)
 
 uint64_t gh_top_epoch(gh *s, unsigned *members, unsigned *n)
 {
+	/* The highest view any node has persisted, running or not. */
 	uint64_t top = 0;
-	int who = -1;
+	static konce_cw_value v, best;
+	*n = 0;
 	for (unsigned i = 0; i < s->nn; i++) {
 		gh_node *x = &s->node[i];
-		if (x->g && !x->out && konce_group_state(x->g) >= KONCE_GROUP_NORMAL &&
-		    konce_group_epoch(x->g) > top) {
-			top = konce_group_epoch(x->g);
-			who = (int)i;
+		if (x->out || !x->st.view_len || konce_cw_value_parse(&v, x->st.view, x->st.view_len, NULL) != KONCE_CW_OK)
+			continue;
+		if (v.epoch > top) {
+			top = v.epoch;
+			best = v;
 		}
 	}
-	*n = 0;
-	if (who < 0)
-		return 0;
-	const uint8_t (*keys)[KONCE_CW_KEY];
-	unsigned cnt = konce_group_members(s->node[who].g, &keys);
-	for (unsigned k = 0; k < cnt; k++) {
-		int j = gh_node_of(s, keys[k]);
+	for (unsigned k = 0; top && k < best.n; k++) {
+		int j = gh_node_of(s, best.keys + k * KONCE_CW_KEY);
 		if (j >= 0)
 			members[(*n)++] = (unsigned)j;
 	}
@@ -565,8 +563,8 @@ int gh_progress(gh *s, uint64_t within)
 	unsigned proposed = 0;
 	for (unsigned k = 0; k < cnt; k++) {
 		gh_node *x = &s->node[mem[k]];
-		if (!x->up)
-			gh_restart(s, mem[k]);
+		if (!x->up || x->out)
+			continue; /* down (or a joiner refused by a stale round): the others must evict it */
 		if (gh_propose(s, mem[k]))
 			violation(s, "node %u cannot propose after the faults", mem[k]);
 		else
@@ -577,6 +575,10 @@ int gh_progress(gh *s, uint64_t within)
 	 * cnt entries just proposed: they take seqs past everything delivered before. */
 	uint64_t top2 = gh_top_epoch(s, mem, &cnt);
 	uint64_t first = 0;
+	if (getenv("GH_TRACE"))
+		for (unsigned k = 0; k < s->nn; k++)
+			if (s->node[k].g)
+				gh_debug_dump(s->node[k].g, k);
 	for (unsigned k = 0; k < cnt; k++) {
 		gh_node *x = &s->node[mem[k]];
 		if (!x->up || konce_group_state(x->g) != KONCE_GROUP_NORMAL || konce_group_epoch(x->g) != top2) {
@@ -594,10 +596,6 @@ int gh_progress(gh *s, uint64_t within)
 			return -1;
 		}
 	}
-	if (getenv("GH_TRACE"))
-		for (unsigned k = 0; k < cnt; k++) {
-			gh_debug_dump(s->node[mem[k]].g, mem[k]);
-		}
 	if (first < old_max + proposed)
 		violation(s, "no progress: delivered through %llu, %u proposals after seq %llu",
 			  (unsigned long long)first, proposed, (unsigned long long)old_max);

@@ -7,8 +7,9 @@
  * partition at random, heal, make a member slow (100-300 ms each way), invite one or two joiners
  * at once (so joins queue, and some land during view changes), a member leaves.  Entries are
  * proposed throughout.  The harness checks agreement, gap-free delivery, one membership per epoch
- * and the join rule after every event; then the faults end (heal, restart, no loss) and every
- * member of the view in force must commit a new entry of its own within 10 s.
+ * and the join rule after every event; then the faults end (heal, no loss, restart every member --
+ * or, in half the schedules, all but a minority of the view in force, which must be evicted) and
+ * every member of the view then in force must commit a new entry of its own within 10 s.
  *
  * SIM_SEEDS=N runs N schedules (default 500), SIM_SEED=N just one; a failure prints its seed.
  */
@@ -45,7 +46,7 @@ static int pick_spare(gh *s)
 	return -1;
 }
 
-static void fault(gh *s, uint64_t *join_at, int *joiner)
+static void fault(gh *s, uint64_t *join_at)
 {
 	unsigned mem[KONCE_CW_MAX_MEMBERS], cnt;
 	int i;
@@ -94,15 +95,14 @@ static void fault(gh *s, uint64_t *join_at, int *joiner)
 		if ((i = pick_up(s, true)) >= 0)
 			s->node[i].extra_delay = s->node[i].extra_delay ? 0 : (100 + simrng_below(&s->rng, 200)) * SIM_MS;
 		break;
-	case 9: /* one or two invitations at once */
+	case 9: /* one or two invitations at once: their joins run concurrently */
 		for (unsigned k = simrng_below(&s->rng, 2) + 1; k > 0; k--) {
 			int j = pick_spare(s), inv = pick_up(s, true);
-			if (j < 0 || inv < 0 || *joiner >= 0)
+			if (j < 0 || inv < 0)
 				break;
 			if (!gh_invite(s, (unsigned)inv, (unsigned)j)) {
-				s->node[j].used = true; /* reserved; gh_join starts it */
-				*joiner = j;
-				*join_at = s->now + (500 + simrng_below(&s->rng, 1500)) * SIM_MS;
+				s->node[j].used = true; /* reserved; gh_join starts it at join_at[j] */
+				join_at[j] = s->now + (500 + simrng_below(&s->rng, 1500)) * SIM_MS;
 			}
 		}
 		break;
@@ -131,8 +131,7 @@ static void run_seed(uint64_t seed, totals *t)
 	s->dup = simrng_below(&s->rng, 2) ? 0.05 : 0;
 	s->delay_max = simrng_below(&s->rng, 2) ? 30 * SIM_MS : 5 * SIM_MS;
 
-	uint64_t join_at = 0;
-	int joiner = -1;
+	uint64_t join_at[GH_MAX_NODES] = {0};
 	while (s->now < FAULT_US && !s->violations) {
 		uint64_t step = (200 + simrng_below(&s->rng, 1300)) * SIM_MS;
 		for (unsigned k = simrng_below(&s->rng, 4); k > 0; k--) {
@@ -140,26 +139,50 @@ static void run_seed(uint64_t seed, totals *t)
 			if (i >= 0)
 				gh_propose(s, (unsigned)i);
 		}
-		fault(s, &join_at, &joiner);
-		if (joiner >= 0 && s->now >= join_at) {
-			s->node[joiner].used = false;
-			gh_join(s, (unsigned)joiner);
-			joiner = -1;
-		}
+		fault(s, join_at);
+		for (unsigned j = 0; j < s->nn; j++)
+			if (join_at[j] && s->now >= join_at[j]) {
+				s->node[j].used = false;
+				gh_join(s, j);
+				join_at[j] = 0;
+			}
 		gh_run_until(s, s->now + step);
 	}
-	if (joiner >= 0) {
-		s->node[joiner].used = false;
-		gh_join(s, (unsigned)joiner);
-	}
-	/* The faults end. */
+	for (unsigned j = 0; j < s->nn; j++)
+		if (join_at[j]) {
+			s->node[j].used = false;
+			gh_join(s, j);
+		}
+	/* The faults end: heal, no loss, restart everybody -- except, in half the schedules, a
+	 * minority of the view in force stays down: the majority must evict it and go on. */
 	gh_heal(s);
 	s->loss = s->dup = 0;
+	unsigned mem[KONCE_CW_MAX_MEMBERS], cnt, keep_down = 0;
+	gh_top_epoch(s, mem, &cnt);
+	if (cnt >= 3 && simrng_below(&s->rng, 2))
+		keep_down = 1 + (unsigned)simrng_below(&s->rng, (cnt - 1) / 2);
 	for (unsigned i = 0; i < s->nn; i++) {
 		s->node[i].extra_delay = 0;
-		gh_restart(s, i);
+		bool down = false;
+		for (unsigned k = 0; k < keep_down; k++)
+			down |= mem[k] == i;
+		if (down)
+			gh_crash(s, i);
+		else
+			gh_restart(s, i);
 	}
 	gh_run_until(s, s->now + QUIET_US);
+	/* A view change that was under way may have shrunk the view so that the ones kept down are
+	 * no longer a minority of it (a two-member view cannot evict): then progress needs them. */
+	unsigned up = 0;
+	gh_top_epoch(s, mem, &cnt);
+	for (unsigned k = 0; k < cnt; k++)
+		up += s->node[mem[k]].up && !s->node[mem[k]].out;
+	if (up < cnt / 2 + 1) {
+		for (unsigned i = 0; i < s->nn; i++)
+			gh_restart(s, i);
+		gh_run_until(s, s->now + QUIET_US);
+	}
 	gh_progress(s, PROGRESS_US);
 
 	if (s->violations) {
