@@ -268,7 +268,7 @@ bool cc_next_delivery(konce_group *g, konce_group_event *ev)
 		for (unsigned k = 0; k < KONCE_GROUP_PENDING; k++)
 			if (g->pend[k].used && g->pend[k].nonce == s->nonce)
 				g->pend[k].used = false;
-	if (s->kind == KONCE_CW_E_INVITE)
+	if (s->kind != KONCE_CW_E_APP)
 		cj_committed(g, s);
 	memset(ev, 0, sizeof(*ev));
 	ev->type = KONCE_GROUP_EV_COMMITTED;

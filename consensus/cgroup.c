@@ -236,7 +236,7 @@ int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry
 	return 0;
 }
 
-static int64_t propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now)
+int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now)
 {
 	g->now = now;
 	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
@@ -262,12 +262,12 @@ static int64_t propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t
 
 int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uint64_t now)
 {
-	return propose(g, KONCE_CW_E_APP, data, len, now);
+	return cg_propose(g, KONCE_CW_E_APP, data, len, now);
 }
 
 int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t now)
 {
-	return propose(g, KONCE_CW_E_INVITE, secret_hash, KONCE_CW_SECRET, now);
+	return cg_propose(g, KONCE_CW_E_INVITE, secret_hash, KONCE_CW_SECRET, now);
 }
 
 int konce_group_leave(konce_group *g, uint64_t now)
@@ -292,6 +292,20 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		cj_on_join(g, from, m);
 		return 0;
 	}
+	if (g->state == KONCE_GROUP_OUT) {
+		/* A member of the view that removed us, still behind it: pass the view on. */
+		konce_cw_value v;
+		if (g->view_len && m->epoch < g->out_epoch && m->type != KONCE_CW_NEWVIEW &&
+		    (g->now - g->behind_at >= MS(KONCE_GROUP_RESEND_MS) || !g->behind_at) &&
+		    konce_cw_value_parse(&v, g->view_bytes, g->view_len, NULL) == KONCE_CW_OK)
+			for (unsigned k = 0; k < v.n; k++)
+				if (!memcmp(v.keys + k * KONCE_CW_KEY, from, KONCE_CW_KEY)) {
+					g->behind_at = g->now ? g->now : 1;
+					cv_resend_view(g, from, NULL);
+					break;
+				}
+		return -EINVAL;
+	}
 	if (m->type == KONCE_CW_NEWVIEW)
 		return cv_on_newview(g, from, m);
 	if (g->state == KONCE_GROUP_JOINING) {
@@ -311,6 +325,17 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 	}
 	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
 		return -EINVAL;
+	if (m->epoch > g->epoch) {
+		/* We are behind: a later view may name a member our view does not, which our heartbeats
+		 * never reach.  Tell the sender our epoch (a HEARTBEAT), and it sends us its view. */
+		if (g->now - g->behind_at >= MS(KONCE_GROUP_RESEND_MS) || !g->behind_at) {
+			g->behind_at = g->now ? g->now : 1;
+			cg_msg_init(g, KONCE_CW_HEARTBEAT);
+			g->msg.u = g->last;
+			cg_send(g, from);
+		}
+		return -ESTALE;
+	}
 	if (i < 0) {
 		/* A member we removed who has not heard: tell it (rate-limited by its old slot). */
 		if (cv_in_prev(g, from) && m->epoch < g->epoch)
@@ -321,8 +346,6 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		cv_resend_view(g, from, &g->m[i]);
 		return -ESTALE;
 	}
-	if (m->epoch > g->epoch)
-		return -ESTALE; /* we are behind; its next message after our heartbeat brings NEWVIEW */
 	unsigned u = (unsigned)i;
 	cf_heard(g, u);
 	cc_learn_commit(g, m->commit);

@@ -62,7 +62,8 @@ struct konce_group {
 	const konce_env *env;
 	enum konce_group_state state;
 	bool halted, leaving, fresh;
-	uint64_t now, next_tick, next_hb;
+	uint64_t now, next_tick, next_hb, behind_at;
+	uint64_t out_epoch; /* OUT: the epoch of the view that removed us (view_bytes holds it) */
 
 	/* Installed view. */
 	uint64_t epoch;
@@ -153,6 +154,7 @@ void cg_send_all(konce_group *g);
 void cg_event(konce_group *g, const konce_group_event *ev);
 void cg_slot_to_entry(const cg_slot *s, konce_cw_entry *e);
 void cg_entry_to_slot(const konce_cw_entry *e, uint64_t seq, cg_slot *s);
+int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now);
 
 /* ccommit.c */
 cg_slot *cc_at(konce_group *g, uint64_t seq);

@@ -8,7 +8,8 @@
  * The coordinator decides once every member has answered or KONCE_GROUP_JOIN_DEADLINE_MS has
  * passed: accepted when a strict majority said yes and none said no.  An accepted join becomes a
  * view change (cview.c) whose value adds the joiner and marks the invitation used, so it orders
- * against entries as an epoch boundary; one with a "no" gets REFUSED(REJECTED); one with too few
+ * against entries as an epoch boundary; one with a "no" gets REFUSED(REJECTED) and spends the
+ * invitation (a REVOKE entry, ordered like the INVITE, so no later round admits it); one with too few
  * answers by the deadline just ends, and the joiner's next JOIN starts another round.  A view installed
  * while a join is under vote drops the vote; the joiner's next JOIN starts it again.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
@@ -23,8 +24,11 @@ void cj_committed(konce_group *g, const cg_slot *s)
 	if (s->len != KONCE_CW_SECRET)
 		return;
 	for (unsigned i = 0; i < g->n_invites; i++)
-		if (!memcmp(g->invites[i], s->data, KONCE_CW_SECRET))
+		if (!memcmp(g->invites[i], s->data, KONCE_CW_SECRET)) {
+			if (s->kind == KONCE_CW_E_REVOKE)
+				g->invite_used[i] = true;
 			return;
+		}
 	/* A full table forgets its oldest invitation. */
 	if (g->n_invites == KONCE_GROUP_INVITES) {
 		memmove(g->invites[0], g->invites[1], (KONCE_GROUP_INVITES - 1) * KONCE_CW_SECRET);
@@ -32,7 +36,7 @@ void cj_committed(konce_group *g, const cg_slot *s)
 		g->n_invites--;
 	}
 	memcpy(g->invites[g->n_invites], s->data, KONCE_CW_SECRET);
-	g->invite_used[g->n_invites++] = false;
+	g->invite_used[g->n_invites++] = s->kind == KONCE_CW_E_REVOKE;
 }
 
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)
@@ -159,8 +163,18 @@ static void decide(konce_group *g)
 		/* A "no" is final.  Too few answers by the deadline is not: the round ends and the
 		 * joiner's next JOIN starts another (the members may have been busy with a view change
 		 * that, for all this coordinator knows, admits the joiner). */
-		if (no)
+		if (no) {
+			/* Final: the invitation is spent here at once, and everywhere once the REVOKE
+			 * entry commits, so no later round (a JOIN still in flight, another
+			 * coordinator) admits the joiner with it. */
+			int slot = -1;
+			uint8_t h[KONCE_CW_SECRET];
+			if (cj_invite_valid(g, g->join.secret, &slot) && slot >= 0)
+				g->invite_used[slot] = true;
+			konce_ctoken_secret_hash(h, g->join.secret);
+			cg_propose(g, KONCE_CW_E_REVOKE, h, sizeof(h), g->now);
 			send_refused(g, g->join.key, KONCE_CW_R_REJECTED);
+		}
 		g->join_active = false;
 		return;
 	}

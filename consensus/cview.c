@@ -50,6 +50,7 @@ void cv_resend_view(konce_group *g, const uint8_t to[KONCE_CW_KEY], cg_member *m
 	cg_msg_init(g, KONCE_CW_NEWVIEW);
 	if (konce_cw_value_parse(&g->msg.v, g->view_bytes, g->view_len, NULL) != KONCE_CW_OK)
 		return;
+	g->msg.epoch = g->msg.v.epoch;
 	g->msg.has_value = true;
 	cg_send(g, to);
 	if (at)
@@ -405,6 +406,12 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 		if (!memcmp(v->keys + i * KONCE_CW_KEY, g->cfg.self, KONCE_CW_KEY))
 			self = (int)i;
 	if (self < 0) {
+		/* Keep the view that removed us: members of it that missed its NEWVIEW may still ask
+		 * us (their PREPAREs for the old epoch reach us), and with the proposer gone we may be
+		 * the only ones who can tell them (cgroup.c dispatch). */
+		size_t vl = konce_cw_value_encode(v, g->view_bytes, KONCE_CW_MAX_VALUE);
+		g->view_len = vl;
+		g->out_epoch = v->epoch;
 		konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .epoch = v->epoch,
 					.out_reason = g->leaving ? KONCE_GROUP_OUT_LEFT : KONCE_GROUP_OUT_EVICTED};
 		g->state = KONCE_GROUP_OUT;

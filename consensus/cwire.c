@@ -67,9 +67,9 @@ static bool rd_entry(rd *r, konce_cw_entry *e)
 	e->origin = rd_take(r, KONCE_CW_ORIGIN);
 	e->nonce = rd_be(r, 8);
 	e->len = (uint16_t)rd_be(r, 2);
-	if (r->bad || e->kind > KONCE_CW_E_INVITE || e->len > KONCE_CW_MAX_ENTRY)
+	if (r->bad || e->kind > KONCE_CW_E_REVOKE || e->len > KONCE_CW_MAX_ENTRY)
 		return false;
-	if (e->kind == KONCE_CW_E_INVITE && e->len != KONCE_CW_SECRET)
+	if (e->kind != KONCE_CW_E_APP && e->len != KONCE_CW_SECRET)
 		return false;
 	e->data = rd_take(r, e->len);
 	return !r->bad;
@@ -77,7 +77,8 @@ static bool rd_entry(rd *r, konce_cw_entry *e)
 
 static void wr_entry(wr *w, const konce_cw_entry *e)
 {
-	if (e->len > KONCE_CW_MAX_ENTRY || e->kind > KONCE_CW_E_INVITE) {
+	if (e->len > KONCE_CW_MAX_ENTRY || e->kind > KONCE_CW_E_REVOKE ||
+	    (e->kind != KONCE_CW_E_APP && e->len != KONCE_CW_SECRET)) {
 		w->bad = true;
 		return;
 	}

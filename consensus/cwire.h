@@ -71,6 +71,7 @@ enum konce_cw_type {
 enum konce_cw_entry_kind {
 	KONCE_CW_E_APP = 0,    /* application data */
 	KONCE_CW_E_INVITE = 1, /* data = BLAKE2b-256 of an invitation secret (32 bytes) */
+	KONCE_CW_E_REVOKE = 2, /* data = the same hash: the invitation was refused and is spent */
 };
 
 enum konce_cw_refused_reason {

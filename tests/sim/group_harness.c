@@ -301,6 +301,9 @@ static void drain(gh *s, unsigned i)
 			n->halted_events++;
 			break;
 		case KONCE_GROUP_EV_JOIN_DECIDED:
+			if (getenv("GH_TRACE"))
+				fprintf(stderr, "%8.3f node %u decides joiner %d: %d (%u yes, %u no, epoch %llu)\n", s->now / 1e6, i,
+					gh_node_of(s, ev.key), ev.flag, ev.yes, ev.no, (unsigned long long)ev.epoch);
 			if (!ev.flag)
 				s->joins_refused++;
 			check_join_decision(s, i, &ev);
@@ -334,6 +337,9 @@ static void note_vote(gh *s, const gh_msg *m)
 				s->votes_epoch[m->to][j] = p->epoch;
 			}
 			s->votes[m->to][j][m->from] = p->flag ? 1 : 2;
+			if (getenv("GH_TRACE"))
+				fprintf(stderr, "%8.3f vote from %u to %u on %d: %d (epoch %llu)\n", s->now / 1e6, m->from,
+					m->to, j, p->flag, (unsigned long long)p->epoch);
 		}
 	}
 	free(p);

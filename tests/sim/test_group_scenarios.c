@@ -212,7 +212,7 @@ static void test_join(void **st)
 	const uint8_t (*keys)[KONCE_CW_KEY];
 	for (unsigned i = 0; i < 4; i++) {
 		assert_int_equal(konce_group_members(s->node[i].g, &keys), 4);
-		assert_int_equal(delivered(s, i), 9); /* 3 entries, 2 invitations, 4 entries */
+		assert_int_equal(delivered(s, i), 10); /* 3 entries, 2 invitations, 1 revoked, 4 entries */
 	}
 	assert_int_equal(delivered(s, 3), joined_at + 4);
 	ok(s);

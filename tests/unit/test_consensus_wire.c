@@ -98,10 +98,13 @@ static void test_bad_fields(void **st)
 	b[45] = 0; /* an empty PROPOSE */
 	assert_int_not_equal(konce_cw_parse(&m, b, 46), KONCE_CW_OK);
 	memcpy(b, PROP, sizeof(b));
-	b[46] = 2; /* unknown entry kind */
+	b[46] = 3; /* unknown entry kind */
 	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
 	memcpy(b, PROP, sizeof(b));
 	b[46] = KONCE_CW_E_INVITE; /* an invitation is 32 bytes */
+	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
+	memcpy(b, PROP, sizeof(b));
+	b[46] = KONCE_CW_E_REVOKE; /* so is a revocation */
 	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
 	memcpy(b, PROP, sizeof(b));
 	b[63] = 0x04; /* entry length 1026 > KONCE_CW_MAX_ENTRY */
