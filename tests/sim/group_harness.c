@@ -227,8 +227,13 @@ static void check_join_decision(gh *s, unsigned c, const konce_group_event *ev)
 	}
 	if (!ev->flag)
 		return;
-	const uint8_t (*keys)[KONCE_CW_KEY];
-	unsigned n = konce_group_members(s->node[c].g, &keys);
+	/* The size of the view the vote ran in (the coordinator may have installed the next one by
+	 * the time the event is polled). */
+	unsigned n = ev->epoch < GH_MAX_EPOCH ? s->epoch_n[ev->epoch] : 0;
+	if (!n) {
+		violation(s, "join decided in epoch %llu, which no node installed", (unsigned long long)ev->epoch);
+		return;
+	}
 	unsigned yes = s->node[c].policy[j] ? 1 : 0, no = s->node[c].policy[j] ? 0 : 1;
 	if (s->votes_epoch[c][j] == ev->epoch)
 		for (unsigned v = 0; v < s->nn; v++) {
