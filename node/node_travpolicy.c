@@ -6,7 +6,8 @@
  *      one whose introduction we accepted before;
  *   3. a peer in the presence store that completed at least one handshake with us (any direction,
  *      any path) or that has a petname (konce alias KEY NAME marks a key as known before first
- *      contact).
+ *      contact).  The store records a key only after a trust signal (docs/STORE.md): a stranger
+ *      that only ever dialled us is not in it.
  * The rendezvous client core calls the predicate for every INTRO and every RELAYED payload
  * (nat/rdvclient.h).  The store is asked only when 1 and 2 fail: relayed payloads from a refused
  * key do not reach us at all once the rendezvous closed the pair, so the store sees about one

@@ -188,11 +188,14 @@ enum konce_msg_layout {
 };
 enum { KONCE_MSG_F_REQUEST = 0x01, KONCE_MSG_F_REPLY = 0x02 };
 enum konce_msg_class {
-	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping) */
+	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping), if the
+			       * body is at most KONCE_ECHO_MAX bytes and the peer's send queue holds
+			       * less than KONCE_ECHO_QUEUE_MAX (a peer that never acks gets nothing) */
 	KONCE_CLASS_TEXT = 2, /* built in: text for the operator (konce send), logged by the node */
 	KONCE_CLASS_RENDEZVOUS = 3, /* rendezvous messages (REGISTER ... RELAYED), see the end of this file */
 	KONCE_CLASS_APP_MIN = 256,
 };
+enum { KONCE_ECHO_QUEUE_MAX = 256 * 1024 }; /* KONCE_ECHO_MAX is in konce/konce.h */
 
 /* ---------------------------------------------------------------------------------------------
  * Timers and periods (milliseconds unless named otherwise).
@@ -204,6 +207,8 @@ enum konce_wire_times {
 	KONCE_HS_ATTEMPTS = 6,                /* then the handshake fails */
 	KONCE_HS_RESTART_AFTER = 3,           /* unanswered INITIATEs before the client starts over
 						 with a HELLO (once): its cookie may be dead */
+	KONCE_HS_DUP_ANSWERS = 3,             /* duplicate INITIATEs a server answers with its stored
+						 ACCEPT, at most, and only if no larger than them */
 	KONCE_LOAD_PERIOD_MS = 1000,          /* server re-measures handshake load */
 	KONCE_REKEY_AFTER_MS = 120 * 1000,    /* a sender rekeys after this long on one key */
 	KONCE_REKEY_OLD_KEY_MS = 3000,        /* receiver keeps the previous key this long */
