@@ -477,6 +477,54 @@ static void test_join_vote_and_veto(void **st)
 	konce_group_free(g);
 }
 
+static void test_behind_asks_for_view(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg m, hb = hdr(KONCE_CW_HEARTBEAT, 3, 0);
+	/* X is in a later view we do not know: we answer with our epoch, at most every 300 ms. */
+	assert_int_equal(input(g, X, &hb, 10 * MSEC), -ESTALE);
+	assert_true(find_out(g, KONCE_CW_HEARTBEAT, X, &m));
+	assert_int_equal(m.epoch, 1);
+	assert_int_equal(input(g, X, &hb, 20 * MSEC), -ESTALE);
+	assert_false(find_out(g, KONCE_CW_HEARTBEAT, X, &m));
+	assert_int_equal(input(g, X, &hb, 400 * MSEC), -ESTALE);
+	assert_true(find_out(g, KONCE_CW_HEARTBEAT, X, &m));
+	konce_group_free(g);
+}
+
+static void test_evicted_passes_view_on(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	static uint8_t keys[2][32];
+	memcpy(keys[0], B, 32);
+	memcpy(keys[1], C, 32);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0), m;
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, B, &nv, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_EVICTED);
+	/* C missed that NEWVIEW and still speaks epoch 1 (its PREPARE, say): we pass the view on. */
+	konce_cw_msg prep = hdr(KONCE_CW_PREPARE, 1, 0);
+	prep.u = 2 << 8 | 3;
+	assert_int_equal(input(g, C, &prep, 2 * MSEC), -EINVAL);
+	assert_true(find_out(g, KONCE_CW_NEWVIEW, C, &m));
+	assert_int_equal(m.v.epoch, 2);
+	assert_int_equal(m.v.n, 2);
+	/* Nobody else hears it, and we take part in nothing. */
+	assert_int_equal(input(g, X, &prep, 500 * MSEC), -EINVAL);
+	assert_false(find_out(g, KONCE_CW_NEWVIEW, NULL, &m));
+	assert_int_equal(s.votes, 0);
+	konce_group_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +536,8 @@ int main(void)
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),
+		cmocka_unit_test(test_behind_asks_for_view),
+		cmocka_unit_test(test_evicted_passes_view_on),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
