@@ -1,0 +1,196 @@
+/* cgroup.h - one member of a small consensus group: sans-I/O core.
+ *
+ * A group is a small, fully connected set of members known to all.  A decision (an entry) commits
+ * when every member of the current view has persisted it; a member that stops answering is
+ * evicted by a view change that a strict majority of the old view must vote for.  The core knows
+ * no sockets, clock or storage: the caller feeds it messages (konce_group_input, with the sender's
+ * key as the authenticated session named it) and the time, sends what konce_group_poll() returns,
+ * handles what konce_group_poll_event() returns, runs konce_group_timer() no later than
+ * konce_group_next_timer(), and makes records durable through konce_group_persist before the call
+ * returns.  Times are microseconds of a monotonic clock and never go backwards.  docs/CONSENSUS.md
+ * is the reference (messages, invariants, corner cases); cwire.h has the layouts.
+ *
+ * States and transitions (the function behind each):
+ *
+ *                 konce_group_create()                  
+ *   NONE ---------------------------------------------------------------> NORMAL (epoch 1, alone)
+ *     |  konce_group_join(token): JOIN to every member, again every JOIN_RETRY
+ *     v
+ *   JOINING --input(NEWVIEW naming us), cv_install()--------------------> NORMAL
+ *     |  input(REFUSED)                                                    |   ^
+ *     +--------------------------------------------> OUT                   |   |
+ *                                                     ^                    |   |
+ *        input(NEWVIEW without us), cv_install():     |                    |   |
+ *        evicted, or left after konce_group_leave()   |                    |   |
+ *                                                     |                    |   | input(NEWVIEW),
+ *   NORMAL --cf_tick(): a member suspected, or cj_decide(): a join         |   | cv_decided():
+ *            accepted, or a LEAVE; cv_start() sends PREPARE --------->  VIEWCHANGE  cv_install()
+ *   NORMAL --input(PREPARE with a higher ballot), cv_on_prepare(): promise ----^
+ *   VIEWCHANGE --cv_tick(): no new view within KONCE_GROUP_HALT_MS: event HALTED (the state stays
+ *            VIEWCHANGE; konce_group_halted() says so) and the member keeps trying; a view
+ *            installed later clears it.
+ *
+ * In NORMAL the coordinator (member epoch mod n) orders entries (cc_propose), members persist
+ * and ACK (cc_on_propose), the coordinator advances the commit index when all have acked
+ * (cc_on_ack) and every message carries it (cc_learn_commit).  A member in VIEWCHANGE has
+ * promised a ballot for its epoch: it acks nothing more in that epoch.
+ *
+ * Invariants (docs/CONSENSUS.md proves the first three):
+ *   1. An entry is committed at seq s only when every member of the view has persisted it at s;
+ *      no member delivers an entry at s that another delivers differently.
+ *   2. At most one view is decided per epoch (single-decree Paxos among the old view's members,
+ *      ballots unique per proposer; a vote is persisted before it is sent).
+ *   3. Every decided view e+1 carries every entry committed in e (all-ack commit: every promiser
+ *      has them, and a promiser acks nothing in e after promising).
+ *   4. Log positions (delivered, last] are held in memory; last - delivered < KONCE_GROUP_RING.
+ *   5. Nothing is allocated after konce_group_new() except queued outgoing messages (bounded by
+ *      KONCE_GROUP_OUT_MAX; overflow is counted and the protocol's retransmissions recover).
+ */
+#ifndef KONCE_CGROUP_H
+#define KONCE_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/cwire.h"
+#include "node/env.h"
+
+enum {
+	KONCE_GROUP_TICK_MS = 20,        /* the core asks to be woken this often */
+	KONCE_GROUP_HB_MS = 100,         /* heartbeat to every member */
+	KONCE_GROUP_SUSPECT_MS = 600,    /* silence (or an unacked entry) before an indirect probe */
+	KONCE_GROUP_PROBE_MS = 300,      /* wait for the indirect probe's answer */
+	KONCE_GROUP_DEFER_MAX = 2,       /* indirect "alive" answers that may defer one suspicion */
+	KONCE_GROUP_REHAB_MS = 1200,     /* a suspect must be heard this long after suspicion to clear */
+	KONCE_GROUP_RETX_MS = 150,       /* retransmit an unacked PROPOSE / SUBMIT / LEAVE */
+	KONCE_GROUP_VC_RETRY_MS = 400,   /* a proposer retries with a higher ballot (plus 50 ms x index) */
+	KONCE_GROUP_VC_TAKEOVER_MS = 900, /* a promiser with no new view becomes a proposer */
+	KONCE_GROUP_HALT_MS = 2500,      /* view change this long without a new view: HALTED */
+	KONCE_GROUP_JOIN_DEADLINE_MS = 1000, /* votes on a join are counted by then */
+	KONCE_GROUP_JOIN_RETRY_MS = 500, /* a joiner resends JOIN */
+	KONCE_GROUP_RESEND_MS = 300,     /* resend our view to a member behind, at most this often */
+	KONCE_GROUP_RING = 4 * KONCE_CW_WINDOW, /* log entries held in memory */
+	KONCE_GROUP_PENDING = 32,        /* own proposals not yet committed */
+	KONCE_GROUP_QUEUE = 64,          /* submissions waiting at the coordinator */
+	KONCE_GROUP_JOINQ = 8,           /* joins waiting at the coordinator */
+	KONCE_GROUP_INVITES = 32,        /* invitations remembered */
+	KONCE_GROUP_OUT_MAX = 1024,      /* queued outgoing messages */
+	KONCE_GROUP_EV_RING = 32,
+	KONCE_GROUP_SEEN = 512,          /* (origin, nonce) pairs remembered against duplicate submissions */
+};
+
+enum konce_group_state {
+	KONCE_GROUP_NONE = 0,
+	KONCE_GROUP_JOINING,
+	KONCE_GROUP_NORMAL,
+	KONCE_GROUP_VIEWCHANGE,
+	KONCE_GROUP_OUT,
+};
+
+enum konce_group_ev_type {
+	KONCE_GROUP_EV_COMMITTED = 1, /* seq, kind, origin, nonce, data/len: deliver in this order */
+	KONCE_GROUP_EV_VIEW,          /* epoch: a view was installed (konce_group_members) */
+	KONCE_GROUP_EV_HALTED,        /* a view change has not completed: this side may be a minority */
+	KONCE_GROUP_EV_JOIN_REQUESTED, /* key: a join is being voted on (the policy was asked) */
+	KONCE_GROUP_EV_JOIN_DECIDED,  /* coordinator only: key, flag = accepted, yes/no counts */
+	KONCE_GROUP_EV_OUT,           /* out_reason: this member is no longer in the group */
+	KONCE_GROUP_EV_PERSIST_FAILED, /* err: a record could not be made durable; nothing was acked */
+	KONCE_GROUP_EV_GAP,           /* seq..nonce: positions this member could not deliver (it missed
+				       * views); the snapshot transfer that would fill it comes later */
+};
+
+enum konce_group_out_reason {
+	KONCE_GROUP_OUT_EVICTED = 1,
+	KONCE_GROUP_OUT_LEFT,
+	KONCE_GROUP_OUT_REFUSED,
+};
+
+typedef struct konce_group_event {
+	enum konce_group_ev_type type;
+	uint64_t seq, epoch, nonce;
+	uint8_t kind;
+	uint8_t origin[KONCE_CW_ORIGIN];
+	const uint8_t *data; /* COMMITTED: valid until the next call into the core */
+	size_t len;
+	uint8_t key[KONCE_CW_KEY];
+	bool flag;
+	unsigned yes, no;
+	enum konce_group_out_reason out_reason;
+	int err;
+} konce_group_event;
+
+typedef struct konce_group_out {
+	uint8_t to[KONCE_CW_KEY];
+	const uint8_t *bytes; /* valid until the next call into the core */
+	size_t len;
+} konce_group_out;
+
+/* Durability.  Each call returns 0 once the record is durable, or a negative errno (the core then
+ * sends nothing that depends on it).  value/entry bytes are cwire.h encodings. */
+typedef struct konce_group_persist {
+	void *ctx;
+	/* The installed view; atomically replaces every stored entry at seq > value.commit by the
+	 * value's entries. */
+	int (*put_view)(void *ctx, const uint8_t *value, size_t len);
+	/* The vote for the view after epoch `base`: promised ballot, accepted ballot and value. */
+	int (*put_vote)(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value,
+			size_t len);
+	/* Entries at first_seq.. (count of them, concatenated), replacing any stored at >= first_seq. */
+	int (*put_entries)(void *ctx, uint64_t first_seq, unsigned count, const uint8_t *entries, size_t len);
+	/* Every entry up to seq was delivered to the application. */
+	int (*put_delivered)(void *ctx, uint64_t seq);
+} konce_group_persist;
+
+typedef struct konce_group_config {
+	uint8_t group[KONCE_CW_GROUP_ID];
+	uint8_t self[KONCE_CW_KEY];
+	const konce_env *env;
+	konce_group_persist persist;
+	/* May veto a joiner (return false).  NULL accepts every holder of a valid invitation. */
+	bool (*policy)(void *ctx, const uint8_t joiner[KONCE_CW_KEY]);
+	void *policy_ctx;
+} konce_group_config;
+
+typedef struct konce_group konce_group;
+
+konce_group *konce_group_new(const konce_group_config *cfg);
+void konce_group_free(konce_group *g);
+
+/* Found a group alone (epoch 1). */
+int konce_group_create(konce_group *g, uint64_t now);
+/* Ask to join the members named by the token (ctoken.h); the secret is copied and wiped on free. */
+int konce_group_join(konce_group *g, const uint8_t (*keys)[KONCE_CW_KEY], unsigned n,
+		     const uint8_t secret[KONCE_CW_SECRET], uint64_t now);
+/* Restart from durable records: the view, the vote, the stored entries after `delivered`. */
+int konce_group_restore(konce_group *g, const uint8_t *view, size_t view_len, uint64_t vote_base,
+			uint64_t promised, uint64_t acc_ballot, const uint8_t *acc_value, size_t acc_len,
+			uint64_t delivered, uint64_t now);
+int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry, size_t len);
+
+/* Propose application data.  Returns the entry's nonce (>= 1) or -EMSGSIZE, -EAGAIN (too many
+ * pending), -ENOTCONN (not a member). */
+int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uint64_t now);
+/* Register an invitation (the hash of its secret) by ordering it like an entry. */
+int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t now);
+int konce_group_leave(konce_group *g, uint64_t now);
+
+/* A message from `from`.  0, or -EBADMSG (malformed), -EPERM (not from a member, wrong group),
+ * -ESTALE (an old epoch or a replay), -EINVAL (wrong state). */
+int konce_group_input(konce_group *g, const uint8_t from[KONCE_CW_KEY], const uint8_t *bytes, size_t len,
+		      uint64_t now);
+bool konce_group_poll(konce_group *g, konce_group_out *out);
+bool konce_group_poll_event(konce_group *g, konce_group_event *ev);
+uint64_t konce_group_next_timer(const konce_group *g);
+void konce_group_timer(konce_group *g, uint64_t now);
+
+enum konce_group_state konce_group_state(const konce_group *g);
+bool konce_group_halted(const konce_group *g);
+uint64_t konce_group_epoch(const konce_group *g);
+/* Members of the installed view, in order; returns n and points *keys at them. */
+unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
+unsigned konce_group_coordinator(const konce_group *g);
+uint64_t konce_group_commit_index(const konce_group *g);
+uint64_t konce_group_out_dropped(const konce_group *g);
+
+#endif

@@ -1,0 +1,203 @@
+/* cgroup_int.h - the consensus core's state, shared by its files:
+ *   cgroup.c  lifecycle, input dispatch, output and event queues, timer, restore
+ *   ccommit.c the log: proposals, PROPOSE/ACK, commit index, delivery, submissions
+ *   cfail.c   heartbeats, indirect probes, suspicion with hysteresis
+ *   cview.c   view change (Paxos over the old view), NEWVIEW, install
+ *   cjoin.c   invitations, join votes, leave
+ */
+#ifndef KONCE_CGROUP_INT_H
+#define KONCE_CGROUP_INT_H
+
+#include "consensus/cgroup.h"
+
+#define MS(x) ((uint64_t)(x) * 1000u)
+
+typedef struct cg_slot {
+	uint64_t seq; /* 0: empty */
+	uint8_t kind;
+	uint8_t origin[KONCE_CW_ORIGIN];
+	uint64_t nonce;
+	uint16_t len;
+	uint8_t data[KONCE_CW_MAX_ENTRY];
+} cg_slot;
+
+typedef struct cg_member {
+	uint64_t last_heard;
+	uint64_t acked;       /* coordinator: persisted through */
+	uint64_t owed_since;  /* coordinator: oldest unacked entry was sent then (0: none owed) */
+	uint64_t last_tx;     /* coordinator: last PROPOSE to it */
+	uint64_t resend_at;   /* last time we resent our view to it */
+	bool suspect;
+	uint64_t suspect_since;
+	uint64_t probe_deadline; /* an indirect probe is out (0: none) */
+	uint32_t probe_nonce;
+	unsigned defers;
+	uint64_t defer_until;
+	bool promised, accepted; /* proposer: answers this round */
+	bool voted, vote_yes;    /* coordinator: answer to the join under vote */
+} cg_member;
+
+typedef struct cg_pending {
+	bool used, in_log;
+	uint8_t kind;
+	uint64_t nonce;
+	uint16_t len;
+	uint8_t data[KONCE_CW_MAX_ENTRY];
+	uint64_t sent_at;
+} cg_pending;
+
+typedef struct cg_joinreq {
+	uint8_t key[KONCE_CW_KEY];
+	uint8_t secret[KONCE_CW_SECRET];
+} cg_joinreq;
+
+typedef struct cg_outmsg {
+	uint8_t to[KONCE_CW_KEY];
+	uint8_t *bytes;
+	size_t len;
+} cg_outmsg;
+
+struct konce_group {
+	konce_group_config cfg;
+	const konce_env *env;
+	enum konce_group_state state;
+	bool halted, leaving, fresh;
+	uint64_t now, next_tick, next_hb, behind_at;
+	uint64_t out_epoch; /* OUT: the epoch of the view that removed us (view_bytes holds it) */
+
+	/* Installed view. */
+	uint64_t epoch;
+	unsigned n, self;
+	uint8_t keys[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
+	unsigned prev_n; /* the view before: its removed members learn they are out */
+	uint8_t prev_keys[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
+	uint8_t *view_bytes; /* encoded value of the installed view, resent to members behind */
+	size_t view_len;
+	cg_member m[KONCE_CW_MAX_MEMBERS];
+
+	/* Log: positions (delivered, last] in ring[seq % RING]. */
+	cg_slot ring[KONCE_GROUP_RING];
+	uint64_t last, commit, delivered;
+
+	/* Coordinator: submissions waiting for a sequence number. */
+	cg_slot queue[KONCE_GROUP_QUEUE];
+	unsigned q_head, q_len;
+
+	/* (origin, nonce) of the last KONCE_GROUP_SEEN entries appended: a SUBMIT that arrives again
+	 * after its entry was appended (and maybe delivered) is not ordered twice. */
+	struct { uint8_t origin[KONCE_CW_ORIGIN]; uint64_t nonce; } seen[KONCE_GROUP_SEEN];
+	unsigned seen_next;
+
+	/* Own proposals not yet delivered. */
+	cg_pending pend[KONCE_GROUP_PENDING];
+	uint64_t next_nonce;
+
+	/* Acceptor (persisted): the vote for the view after epoch vote_base. */
+	uint64_t vote_base, promised, acc_ballot;
+	uint8_t *acc_value;
+	size_t acc_len;
+	uint64_t vc_since, vc_retry_at, max_round;
+
+	/* Proposer. */
+	int phase; /* 0 none, 1 collecting promises, 2 collecting accepts */
+	uint64_t ballot;
+	uint64_t best_acc;       /* highest accepted ballot among the promises */
+	uint8_t *best_value;     /* and its value */
+	size_t best_len;
+	uint64_t c_max, l_max;   /* from the promises */
+	cg_slot *collect;        /* [KONCE_GROUP_RING] entries by seq % RING */
+	uint8_t *prop_value;     /* the value sent in ACCEPT */
+	size_t prop_len;
+	bool change_join;        /* this change admits join.key */
+	uint8_t vkeys[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY]; /* the value's members, being built */
+
+	/* Join. */
+	bool join_active;
+	cg_joinreq join;
+	uint64_t join_deadline, join_ask_at;
+	cg_joinreq joinq[KONCE_GROUP_JOINQ];
+	unsigned joinq_len;
+	uint8_t invites[KONCE_GROUP_INVITES][KONCE_CW_SECRET];
+	bool invite_used[KONCE_GROUP_INVITES];
+	unsigned n_invites;
+	uint8_t leavers[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY]; /* coordinator: asked to leave */
+	unsigned n_leavers;
+	/* Joiner. */
+	uint8_t token_keys[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
+	unsigned token_n;
+	uint8_t *secret; /* KONCE_CW_SECRET, wiped on free */
+	uint64_t join_retry_at, leave_retry_at;
+
+	/* Queues. */
+	cg_outmsg out[KONCE_GROUP_OUT_MAX];
+	unsigned out_head, out_len;
+	uint8_t *out_last; /* returned by the last poll, freed on the next */
+	uint64_t out_dropped;
+	konce_group_event ev[KONCE_GROUP_EV_RING];
+	unsigned ev_head, ev_len;
+	cg_slot *deliver_buf; /* the COMMITTED event's data lives here until the next call */
+
+	konce_cw_msg msg;   /* scratch: the message being built */
+	konce_cw_msg in;    /* the message being handled */
+	uint8_t *buf;       /* scratch, KONCE_CW_MAX_MSG */
+	uint8_t *vbuf;      /* scratch, KONCE_CW_MAX_VALUE */
+};
+
+/* cgroup.c */
+int cg_index(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
+unsigned cg_coord(const konce_group *g);
+bool cg_is_coord(const konce_group *g);
+unsigned cg_majority(unsigned n);
+void cg_msg_init(konce_group *g, uint8_t type);
+void cg_send(konce_group *g, const uint8_t to[KONCE_CW_KEY]);
+void cg_send_all(konce_group *g);
+void cg_event(konce_group *g, const konce_group_event *ev);
+void cg_slot_to_entry(const cg_slot *s, konce_cw_entry *e);
+void cg_entry_to_slot(const konce_cw_entry *e, uint64_t seq, cg_slot *s);
+int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now);
+
+/* ccommit.c */
+cg_slot *cc_at(konce_group *g, uint64_t seq);
+int cc_append(konce_group *g, uint64_t first, const konce_cw_entry *e, unsigned count);
+void cc_learn_commit(konce_group *g, uint64_t c);
+void cc_propose(konce_group *g);
+void cc_on_propose(konce_group *g, const konce_cw_msg *m);
+void cc_on_ack(konce_group *g, unsigned from, uint64_t last);
+void cc_submit(konce_group *g, const konce_cw_entry *e);
+void cc_tick(konce_group *g);
+void cc_pending_refresh(konce_group *g);
+void cc_seen(konce_group *g, const uint8_t *origin, uint64_t nonce);
+void cc_unsee(konce_group *g, const uint8_t *origin, uint64_t nonce);
+bool cc_next_delivery(konce_group *g, konce_group_event *ev);
+
+/* cfail.c */
+void cf_heard(konce_group *g, unsigned i);
+void cf_tick(konce_group *g);
+void cf_on_probe_req(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m);
+void cf_on_probe_rep(konce_group *g, const konce_cw_msg *m);
+
+/* cview.c */
+void cv_start(konce_group *g);
+void cv_on_prepare(konce_group *g, unsigned from, const konce_cw_msg *m);
+void cv_on_promise(konce_group *g, unsigned from, const konce_cw_msg *m);
+void cv_on_nack(konce_group *g, const konce_cw_msg *m);
+void cv_on_accept(konce_group *g, unsigned from, const konce_cw_msg *m);
+void cv_on_accepted(konce_group *g, unsigned from, const konce_cw_msg *m);
+int cv_on_newview(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m);
+int cv_install(konce_group *g, const konce_cw_value *v, bool persist);
+void cv_resend_view(konce_group *g, const uint8_t to[KONCE_CW_KEY], cg_member *mm);
+void cv_tick(konce_group *g);
+bool cv_in_prev(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
+
+/* cjoin.c */
+void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m);
+void cj_on_ask(konce_group *g, const konce_cw_msg *m);
+void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m);
+void cj_on_leave(konce_group *g, unsigned from);
+void cj_committed(konce_group *g, const cg_slot *s);
+bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
+bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
+void cj_tick(konce_group *g);
+void cj_reset(konce_group *g);
+
+#endif

@@ -1,0 +1,266 @@
+/* cjoin.c - invitations, joins and leaves: the membership changes that are not evictions.
+ *
+ * An invitation enters the group as an INVITE entry (the hash of its secret), ordered and
+ * committed like any entry, so every member knows it.  A joiner sends JOIN(secret) to every member
+ * it knows of, again every KONCE_GROUP_JOIN_RETRY_MS; the coordinator queues it if the invitation
+ * is committed and unused (else REFUSED(INVALID)), and takes one join at a time: JOIN_ASK to
+ * every member, each of which checks the invitation and asks its policy, and answers JOIN_VOTE.
+ * The coordinator decides once every member has answered or KONCE_GROUP_JOIN_DEADLINE_MS has
+ * passed: accepted when a strict majority said yes and none said no.  An accepted join becomes a
+ * view change (cview.c) whose value adds the joiner and marks the invitation used, so it orders
+ * against entries as an epoch boundary; one with a "no" gets REFUSED(REJECTED) and spends the
+ * invitation (a REVOKE entry, ordered like the INVITE, so no later round admits it); one with too few
+ * answers by the deadline just ends, and the joiner's next JOIN starts another round.  A view installed
+ * while a join is under vote drops the vote; the joiner's next JOIN starts it again.
+ * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
+ */
+#include <string.h>
+
+#include "consensus/cgroup_int.h"
+#include "consensus/ctoken.h"
+
+void cj_committed(konce_group *g, const cg_slot *s)
+{
+	if (s->len != KONCE_CW_SECRET)
+		return;
+	for (unsigned i = 0; i < g->n_invites; i++)
+		if (!memcmp(g->invites[i], s->data, KONCE_CW_SECRET)) {
+			if (s->kind == KONCE_CW_E_REVOKE)
+				g->invite_used[i] = true;
+			return;
+		}
+	/* A full table forgets its oldest invitation. */
+	if (g->n_invites == KONCE_GROUP_INVITES) {
+		memmove(g->invites[0], g->invites[1], (KONCE_GROUP_INVITES - 1) * KONCE_CW_SECRET);
+		memmove(&g->invite_used[0], &g->invite_used[1], (KONCE_GROUP_INVITES - 1) * sizeof(bool));
+		g->n_invites--;
+	}
+	memcpy(g->invites[g->n_invites], s->data, KONCE_CW_SECRET);
+	g->invite_used[g->n_invites++] = s->kind == KONCE_CW_E_REVOKE;
+}
+
+bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)
+{
+	uint8_t h[KONCE_CW_SECRET];
+	konce_ctoken_secret_hash(h, secret);
+	for (unsigned i = 0; i < g->n_invites; i++)
+		if (!memcmp(g->invites[i], h, KONCE_CW_SECRET)) {
+			if (slot)
+				*slot = (int)i;
+			return !g->invite_used[i];
+		}
+	return false;
+}
+
+/* A member also trusts an invitation still in its log (not yet known to be committed): the
+ * coordinator asks only about invitations committed at the coordinator. */
+static bool invite_known(konce_group *g, const uint8_t secret[KONCE_CW_SECRET])
+{
+	int slot = -1;
+	if (cj_invite_valid(g, secret, &slot))
+		return true;
+	if (slot >= 0)
+		return false; /* known and used */
+	uint8_t h[KONCE_CW_SECRET];
+	konce_ctoken_secret_hash(h, secret);
+	for (uint64_t s = g->delivered + 1; s <= g->last; s++) {
+		cg_slot *sl = cc_at(g, s);
+		if (sl && sl->kind == KONCE_CW_E_INVITE && !memcmp(sl->data, h, KONCE_CW_SECRET))
+			return true;
+	}
+	return false;
+}
+
+bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY])
+{
+	for (unsigned i = 0; i < g->n_leavers; i++)
+		if (!memcmp(g->leavers[i], key, KONCE_CW_KEY))
+			return true;
+	return false;
+}
+
+void cj_reset(konce_group *g)
+{
+	g->join_active = false;
+	g->change_join = false;
+	g->n_leavers = 0;
+	if (!cg_is_coord(g)) {
+		memset(g->joinq, 0, sizeof(g->joinq));
+		g->joinq_len = 0;
+	}
+}
+
+static bool ask_policy(konce_group *g, const uint8_t key[KONCE_CW_KEY])
+{
+	konce_group_event ev = {.type = KONCE_GROUP_EV_JOIN_REQUESTED, .epoch = g->epoch};
+	memcpy(ev.key, key, KONCE_CW_KEY);
+	cg_event(g, &ev);
+	return !g->cfg.policy || g->cfg.policy(g->cfg.policy_ctx, key);
+}
+
+static void send_refused(konce_group *g, const uint8_t to[KONCE_CW_KEY], uint8_t reason)
+{
+	cg_msg_init(g, KONCE_CW_REFUSED);
+	g->msg.flag = reason;
+	cg_send(g, to);
+}
+
+void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m)
+{
+	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
+		return;
+	if (!cg_is_coord(g))
+		return; /* the joiner asks every member; the coordinator answers */
+	if (!cj_invite_valid(g, m->secret, NULL)) {
+		send_refused(g, from, KONCE_CW_R_INVALID);
+		return;
+	}
+	if (g->join_active && !memcmp(g->join.key, from, KONCE_CW_KEY))
+		return;
+	for (unsigned i = 0; i < g->joinq_len; i++)
+		if (!memcmp(g->joinq[i].key, from, KONCE_CW_KEY))
+			return;
+	if (g->joinq_len == KONCE_GROUP_JOINQ)
+		return; /* it retries */
+	memcpy(g->joinq[g->joinq_len].key, from, KONCE_CW_KEY);
+	memcpy(g->joinq[g->joinq_len].secret, m->secret, KONCE_CW_SECRET);
+	g->joinq_len++;
+	cj_tick(g);
+}
+
+static void send_asks(konce_group *g)
+{
+	cg_msg_init(g, KONCE_CW_JOIN_ASK);
+	g->msg.key = g->join.key;
+	g->msg.secret = g->join.secret;
+	for (unsigned i = 0; i < g->n; i++)
+		if (i != g->self && !g->m[i].voted)
+			cg_send(g, g->keys[i]);
+	g->join_ask_at = g->now;
+}
+
+static void decide(konce_group *g)
+{
+	unsigned yes = 0, no = 0, answered = 0;
+	for (unsigned i = 0; i < g->n; i++)
+		if (g->m[i].voted) {
+			answered++;
+			yes += g->m[i].vote_yes;
+			no += !g->m[i].vote_yes;
+		}
+	bool accept;
+	if (no)
+		accept = false;
+	else if (answered == g->n || g->now >= g->join_deadline)
+		accept = yes >= cg_majority(g->n);
+	else
+		return;
+	konce_group_event ev = {.type = KONCE_GROUP_EV_JOIN_DECIDED, .epoch = g->epoch, .flag = accept,
+				.yes = yes, .no = no};
+	memcpy(ev.key, g->join.key, KONCE_CW_KEY);
+	cg_event(g, &ev);
+	if (!accept) {
+		/* A "no" is final.  Too few answers by the deadline is not: the round ends and the
+		 * joiner's next JOIN starts another (the members may have been busy with a view change
+		 * that, for all this coordinator knows, admits the joiner). */
+		if (no) {
+			/* Final: the invitation is spent here at once, and everywhere once the REVOKE
+			 * entry commits, so no later round (a JOIN still in flight, another
+			 * coordinator) admits the joiner with it. */
+			int slot = -1;
+			uint8_t h[KONCE_CW_SECRET];
+			if (cj_invite_valid(g, g->join.secret, &slot) && slot >= 0)
+				g->invite_used[slot] = true;
+			konce_ctoken_secret_hash(h, g->join.secret);
+			cg_propose(g, KONCE_CW_E_REVOKE, h, sizeof(h), g->now);
+			send_refused(g, g->join.key, KONCE_CW_R_REJECTED);
+		}
+		g->join_active = false;
+		return;
+	}
+	g->change_join = true;
+	cv_start(g);
+}
+
+static void start_join(konce_group *g)
+{
+	g->join = g->joinq[0];
+	memmove(&g->joinq[0], &g->joinq[1], (g->joinq_len - 1) * sizeof(g->joinq[0]));
+	g->joinq_len--;
+	memset(&g->joinq[g->joinq_len], 0, sizeof(g->joinq[0]));
+	if (!cj_invite_valid(g, g->join.secret, NULL)) {
+		send_refused(g, g->join.key, KONCE_CW_R_INVALID);
+		return;
+	}
+	g->join_active = true;
+	g->change_join = false;
+	g->join_deadline = g->now + MS(KONCE_GROUP_JOIN_DEADLINE_MS);
+	for (unsigned i = 0; i < g->n; i++)
+		g->m[i].voted = false;
+	g->m[g->self].voted = true;
+	g->m[g->self].vote_yes = ask_policy(g, g->join.key);
+	send_asks(g);
+	decide(g);
+}
+
+void cj_on_ask(konce_group *g, const konce_cw_msg *m)
+{
+	if (g->state != KONCE_GROUP_NORMAL)
+		return;
+	bool yes = cg_index(g, m->key) < 0 && invite_known(g, m->secret) && ask_policy(g, m->key);
+	cg_msg_init(g, KONCE_CW_JOIN_VOTE);
+	g->msg.key = m->key;
+	g->msg.flag = yes;
+	cg_send(g, g->keys[cg_coord(g)]);
+}
+
+void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m)
+{
+	if (!g->join_active || g->change_join || g->state != KONCE_GROUP_NORMAL ||
+	    memcmp(m->key, g->join.key, KONCE_CW_KEY) || g->m[from].voted)
+		return;
+	g->m[from].voted = true;
+	g->m[from].vote_yes = m->flag;
+	decide(g);
+}
+
+void cj_on_leave(konce_group *g, unsigned from)
+{
+	if (cj_is_leaver(g, g->keys[from]) || g->n_leavers == KONCE_CW_MAX_MEMBERS)
+		return;
+	memcpy(g->leavers[g->n_leavers++], g->keys[from], KONCE_CW_KEY);
+	cj_tick(g);
+}
+
+void cj_tick(konce_group *g)
+{
+	if (g->state != KONCE_GROUP_NORMAL)
+		return;
+	if (g->leaving) {
+		if (cg_is_coord(g)) {
+			if (!cj_is_leaver(g, g->cfg.self) && g->n_leavers < KONCE_CW_MAX_MEMBERS)
+				memcpy(g->leavers[g->n_leavers++], g->cfg.self, KONCE_CW_KEY);
+		} else if (g->now >= g->leave_retry_at) {
+			cg_msg_init(g, KONCE_CW_LEAVE);
+			cg_send(g, g->keys[cg_coord(g)]);
+			g->leave_retry_at = g->now + MS(KONCE_GROUP_RETX_MS);
+		}
+	}
+	if (!cg_is_coord(g))
+		return;
+	if (g->join_active) {
+		if (!g->change_join) {
+			if (g->now - g->join_ask_at >= MS(KONCE_GROUP_RETX_MS))
+				send_asks(g);
+			decide(g);
+		}
+		return;
+	}
+	if (g->n_leavers) {
+		if (g->n > 1)
+			cv_start(g);
+		return;
+	}
+	if (g->joinq_len)
+		start_join(g);
+}

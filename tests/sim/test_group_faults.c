@@ -1,0 +1,225 @@
+/* test_group_faults.c - consensus members under random fault schedules (group_harness.h).
+ *
+ * Each seed draws a group of 3 to 7 members (plus up to 3 who may join), a network (delay up to
+ * 5 or 30 ms, so messages reorder; loss 0, 2 or 10 %; duplication 0 or 5 %) and 15 s of faults,
+ * one every 0.2 to 1.5 s: crash a member (its store survives), restart one, crash the coordinator
+ * (entries are always in flight, so mid-commit), crash a member in the middle of a view change,
+ * partition at random, heal, make a member slow (100-300 ms each way), invite one or two joiners
+ * at once (so joins queue, and some land during view changes), a member leaves.  Entries are
+ * proposed throughout.  The harness checks agreement, gap-free delivery, one membership per epoch
+ * and the join rule after every event; then the faults end (heal, no loss, restart every member --
+ * or, in half the schedules, all but a minority of the view in force, which must be evicted) and
+ * every member of the view then in force must commit a new entry of its own within 10 s.
+ *
+ * SIM_SEEDS=N runs N schedules (default 500), SIM_SEED=N just one; a failure prints its seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/sim/group_harness.h"
+
+enum { FAULT_US = 15 * SIM_SEC, QUIET_US = 8 * SIM_SEC, PROGRESS_US = 10 * SIM_SEC };
+
+typedef struct totals {
+	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs;
+} totals;
+
+static int pick_up(gh *s, bool up)
+{
+	unsigned c[GH_MAX_NODES], n = 0;
+	for (unsigned i = 0; i < s->nn; i++)
+		if (s->node[i].used && !s->node[i].out && s->node[i].up == up && s->node[i].st.view_len)
+			c[n++] = i;
+	return n ? (int)c[simrng_below(&s->rng, n)] : -1;
+}
+
+static int pick_spare(gh *s)
+{
+	for (unsigned i = 0; i < s->nn; i++)
+		if (!s->node[i].used)
+			return (int)i;
+	return -1;
+}
+
+static void fault(gh *s, uint64_t *join_at)
+{
+	unsigned mem[KONCE_CW_MAX_MEMBERS], cnt;
+	int i;
+	switch (simrng_below(&s->rng, 12)) {
+	case 0:
+	case 1:
+		if ((i = pick_up(s, true)) >= 0)
+			gh_crash(s, (unsigned)i);
+		break;
+	case 2:
+	case 3:
+		if ((i = pick_up(s, false)) >= 0)
+			gh_restart(s, (unsigned)i);
+		break;
+	case 4: /* the coordinator, with entries in flight */
+		if (gh_top_epoch(s, mem, &cnt) && cnt) {
+			unsigned c = mem[0];
+			for (unsigned k = 0; k < s->nn; k++)
+				if (s->node[k].g && s->node[k].up && !s->node[k].out) {
+					const uint8_t (*keys)[KONCE_CW_KEY];
+					konce_group_members(s->node[k].g, &keys);
+					int x = gh_node_of(s, keys[konce_group_coordinator(s->node[k].g)]);
+					if (x >= 0)
+						c = (unsigned)x;
+					break;
+				}
+			if (s->node[c].up)
+				gh_crash(s, c);
+		}
+		break;
+	case 5: /* a member in the middle of a view change */
+		for (int k = (int)s->nn - 1; k >= 0; k--)
+			if (s->node[k].up && s->node[k].g && konce_group_state(s->node[k].g) == KONCE_GROUP_VIEWCHANGE) {
+				gh_crash(s, (unsigned)k);
+				break;
+			}
+		break;
+	case 6:
+		for (unsigned k = 0; k < s->nn; k++)
+			s->node[k].side = (int)simrng_below(&s->rng, 2);
+		break;
+	case 7:
+		gh_heal(s);
+		break;
+	case 8:
+		if ((i = pick_up(s, true)) >= 0)
+			s->node[i].extra_delay = s->node[i].extra_delay ? 0 : (100 + simrng_below(&s->rng, 200)) * SIM_MS;
+		break;
+	case 9: /* one or two invitations at once: their joins run concurrently */
+		for (unsigned k = simrng_below(&s->rng, 2) + 1; k > 0; k--) {
+			int j = pick_spare(s), inv = pick_up(s, true);
+			if (j < 0 || inv < 0)
+				break;
+			if (!gh_invite(s, (unsigned)inv, (unsigned)j)) {
+				s->node[j].used = true; /* reserved; gh_join starts it at join_at[j] */
+				join_at[j] = s->now + (500 + simrng_below(&s->rng, 1500)) * SIM_MS;
+			}
+		}
+		break;
+	case 10:
+		if (simrng_below(&s->rng, 4) == 0 && (i = pick_up(s, true)) >= 0 && s->node[i].g &&
+		    konce_group_state(s->node[i].g) == KONCE_GROUP_NORMAL) {
+			unsigned n = konce_group_members(s->node[i].g, &(const uint8_t (*)[KONCE_CW_KEY]){0});
+			if (n > 3)
+				konce_group_leave(s->node[i].g, s->now);
+		}
+		break;
+	default:
+		s->loss = (double[]){0, 0.02, 0.1}[simrng_below(&s->rng, 3)];
+		break;
+	}
+}
+
+static void run_seed(uint64_t seed, totals *t)
+{
+	simrng r;
+	simrng_seed(&r, seed, 7);
+	unsigned members = 3 + (unsigned)simrng_below(&r, 5);
+	unsigned spares = GH_MAX_NODES - members < 3 ? GH_MAX_NODES - members : 3;
+	gh *s = gh_new(seed, members, spares);
+	s->loss = (double[]){0, 0.02, 0.1}[simrng_below(&s->rng, 3)];
+	s->dup = simrng_below(&s->rng, 2) ? 0.05 : 0;
+	s->delay_max = simrng_below(&s->rng, 2) ? 30 * SIM_MS : 5 * SIM_MS;
+
+	uint64_t join_at[GH_MAX_NODES] = {0};
+	while (s->now < FAULT_US && !s->violations) {
+		uint64_t step = (200 + simrng_below(&s->rng, 1300)) * SIM_MS;
+		for (unsigned k = simrng_below(&s->rng, 4); k > 0; k--) {
+			int i = pick_up(s, true);
+			if (i >= 0)
+				gh_propose(s, (unsigned)i);
+		}
+		fault(s, join_at);
+		for (unsigned j = 0; j < s->nn; j++)
+			if (join_at[j] && s->now >= join_at[j]) {
+				s->node[j].used = false;
+				gh_join(s, j);
+				join_at[j] = 0;
+			}
+		gh_run_until(s, s->now + step);
+	}
+	for (unsigned j = 0; j < s->nn; j++)
+		if (join_at[j]) {
+			s->node[j].used = false;
+			gh_join(s, j);
+		}
+	/* The faults end: heal, no loss, restart everybody -- except, in half the schedules, a
+	 * minority of the view in force stays down: the majority must evict it and go on. */
+	gh_heal(s);
+	s->loss = s->dup = 0;
+	unsigned mem[KONCE_CW_MAX_MEMBERS], cnt, keep_down = 0;
+	gh_top_epoch(s, mem, &cnt);
+	if (cnt >= 3 && simrng_below(&s->rng, 2))
+		keep_down = 1 + (unsigned)simrng_below(&s->rng, (cnt - 1) / 2);
+	for (unsigned i = 0; i < s->nn; i++) {
+		s->node[i].extra_delay = 0;
+		bool down = false;
+		for (unsigned k = 0; k < keep_down; k++)
+			down |= mem[k] == i;
+		if (down)
+			gh_crash(s, i);
+		else
+			gh_restart(s, i);
+	}
+	gh_run_until(s, s->now + QUIET_US);
+	/* A view change that was under way may have shrunk the view so that the ones kept down are
+	 * no longer a minority of it (a two-member view cannot evict): then progress needs them. */
+	unsigned up = 0;
+	gh_top_epoch(s, mem, &cnt);
+	for (unsigned k = 0; k < cnt; k++)
+		up += s->node[mem[k]].up && !s->node[mem[k]].out;
+	if (up < cnt / 2 + 1) {
+		for (unsigned i = 0; i < s->nn; i++)
+			gh_restart(s, i);
+		gh_run_until(s, s->now + QUIET_US);
+	}
+	gh_progress(s, PROGRESS_US);
+
+	if (s->violations) {
+		char what[300];
+		snprintf(what, sizeof(what), "%u violations, first: %s", s->violations, s->first_violation);
+		sim_report_failure(seed, what, __FILE__, __LINE__);
+		gh_free(s);
+		fail();
+	}
+	t->seeds++;
+	t->delivered += s->delivered_events;
+	t->views += s->views;
+	t->halts += s->halts;
+	t->evictions += s->evictions;
+	t->joins += s->joins_accepted;
+	t->refused += s->joins_refused;
+	t->msgs += s->msgs;
+	gh_free(s);
+}
+
+static void test_random_schedules(void **state)
+{
+	(void)state;
+	totals t = {0};
+	SIM_FOR_EACH_SEED(seed, 500)
+		run_seed(seed, &t);
+	printf("group faults: %llu schedules, 0 violations; %llu deliveries, %llu view installs, %llu halts, "
+	       "%llu evictions, %llu joins accepted, %llu refused, %llu messages\n",
+	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
+	       (unsigned long long)t.halts, (unsigned long long)t.evictions, (unsigned long long)t.joins,
+	       (unsigned long long)t.refused, (unsigned long long)t.msgs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_schedules),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,258 @@
+/* test_group_scenarios.c - the consensus core's named corner cases on the simulated network.
+ *
+ *   steady:            5 members, no faults: 250 entries, one order, no view change;
+ *   coordinator_crash: the coordinator dies with entries in flight: the others evict it, keep
+ *                      every committed entry and go on committing;
+ *   minority_halts:    a 2|3 partition: the three evict the two and go on; the two cannot change
+ *                      the view, halt and say so, and learn they are out once healed;
+ *   even_split:        a 2|2 partition of four: both sides halt; healed, all four go on together;
+ *   two_members:       one of two dies: the other cannot evict it (no strict majority of two), halts;
+ *                      the dead one restarts and both go on in the same membership;
+ *   restart_keeps_place: a member down for less than the suspicion time comes back in the same
+ *                      view, with nothing lost;
+ *   join:              an invited key joins a group of three; a vetoed one and one with an unknown
+ *                      secret are refused; the joiner delivers what commits after it joined;
+ *   leave:             a member leaves and learns it has left; the rest go on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/sim/group_harness.h"
+
+#define SEC SIM_SEC
+
+static void ok(gh *s)
+{
+	if (s->violations)
+		fprintf(stderr, "violation: %s\n", s->first_violation);
+	assert_int_equal(s->violations, 0);
+}
+
+static void propose_n(gh *s, unsigned from, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		assert_int_equal(gh_propose(s, from), 0);
+		gh_run_until(s, s->now + 2 * SIM_MS);
+	}
+}
+
+static uint64_t delivered(gh *s, unsigned i) { return s->node[i].next_delivery - 1; }
+
+static void test_steady(void **st)
+{
+	(void)st;
+	gh *s = gh_new(1, 5, 0);
+	for (unsigned i = 0; i < 5; i++)
+		propose_n(s, i, 20);
+	gh_run_until(s, s->now + 2 * SEC);
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(delivered(s, i), 100);
+		assert_int_equal(konce_group_epoch(s->node[i].g), 1);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+static void test_coordinator_crash(void **st)
+{
+	(void)st;
+	gh *s = gh_new(2, 5, 0);
+	propose_n(s, 2, 10);
+	gh_run_until(s, s->now + SEC);
+	uint64_t before = delivered(s, 2);
+	assert_int_equal(before, 10);
+	unsigned c = konce_group_coordinator(s->node[0].g); /* epoch 1: member 1 */
+	propose_n(s, 3, 3);
+	gh_crash(s, c);
+	propose_n(s, 3, 3);
+	gh_run_until(s, s->now + 5 * SEC);
+	for (unsigned i = 0; i < 5; i++) {
+		if (i == c)
+			continue;
+		assert_int_equal(konce_group_state(s->node[i].g), KONCE_GROUP_NORMAL);
+		assert_true(konce_group_epoch(s->node[i].g) >= 2);
+		const uint8_t (*keys)[KONCE_CW_KEY];
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 4);
+		assert_int_equal(delivered(s, i), before + 6);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+static void test_minority_halts(void **st)
+{
+	(void)st;
+	gh *s = gh_new(3, 5, 0);
+	propose_n(s, 0, 5);
+	gh_run_until(s, s->now + SEC);
+	s->node[0].side = s->node[1].side = 1;
+	gh_run_until(s, s->now + 4 * SEC);
+	propose_n(s, 3, 5);
+	gh_run_until(s, s->now + 2 * SEC);
+	for (unsigned i = 2; i < 5; i++) {
+		const uint8_t (*keys)[KONCE_CW_KEY];
+		assert_int_equal(konce_group_state(s->node[i].g), KONCE_GROUP_NORMAL);
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 3);
+		assert_int_equal(delivered(s, i), 10);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(konce_group_halted(s->node[i].g));
+		assert_true(s->node[i].halted_events >= 1);
+		assert_int_equal(konce_group_epoch(s->node[i].g), 1);
+		assert_int_equal(delivered(s, i), 5);
+	}
+	gh_heal(s);
+	gh_run_until(s, s->now + 3 * SEC);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(s->node[i].out);
+		assert_int_equal(s->node[i].out_reason, KONCE_GROUP_OUT_EVICTED);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+static void test_even_split(void **st)
+{
+	(void)st;
+	gh *s = gh_new(4, 4, 0);
+	propose_n(s, 0, 3);
+	gh_run_until(s, s->now + SEC);
+	s->node[0].side = s->node[1].side = 1;
+	gh_run_until(s, s->now + 5 * SEC);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_true(konce_group_halted(s->node[i].g));
+		assert_int_equal(konce_group_epoch(s->node[i].g), 1);
+	}
+	gh_heal(s);
+	gh_run_until(s, s->now + 5 * SEC);
+	propose_n(s, 2, 2);
+	gh_run_until(s, s->now + 2 * SEC);
+	for (unsigned i = 0; i < 4; i++) {
+		const uint8_t (*keys)[KONCE_CW_KEY];
+		assert_int_equal(konce_group_state(s->node[i].g), KONCE_GROUP_NORMAL);
+		assert_false(konce_group_halted(s->node[i].g));
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 4);
+		assert_int_equal(delivered(s, i), 5);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+static void test_two_members(void **st)
+{
+	(void)st;
+	gh *s = gh_new(5, 2, 0);
+	propose_n(s, 0, 4);
+	gh_run_until(s, s->now + SEC);
+	gh_crash(s, 1);
+	gh_run_until(s, s->now + 6 * SEC);
+	const uint8_t (*keys)[KONCE_CW_KEY];
+	assert_true(konce_group_halted(s->node[0].g));
+	assert_int_equal(konce_group_members(s->node[0].g, &keys), 2); /* nobody evicted */
+	assert_int_equal(konce_group_epoch(s->node[0].g), 1);
+	gh_restart(s, 1);
+	gh_run_until(s, s->now + 4 * SEC);
+	propose_n(s, 1, 2);
+	gh_run_until(s, s->now + 2 * SEC);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(konce_group_state(s->node[i].g), KONCE_GROUP_NORMAL);
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 2);
+		assert_int_equal(delivered(s, i), 6);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+static void test_restart_keeps_place(void **st)
+{
+	(void)st;
+	gh *s = gh_new(6, 3, 0);
+	propose_n(s, 0, 5);
+	gh_run_until(s, s->now + SEC);
+	gh_crash(s, 2);
+	propose_n(s, 0, 1);
+	gh_run_until(s, s->now + 200 * SIM_MS);
+	gh_restart(s, 2);
+	gh_run_until(s, s->now + 2 * SEC);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(konce_group_epoch(s->node[i].g), 1);
+		assert_int_equal(delivered(s, i), 6);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+static void test_join(void **st)
+{
+	(void)st;
+	gh *s = gh_new(7, 3, 3);
+	s->node[0].policy[4] = false; /* member 0 vetoes node 4 */
+	propose_n(s, 0, 3);
+	assert_int_equal(gh_invite(s, 1, 3), 0);
+	assert_int_equal(gh_invite(s, 1, 4), 0);
+	gh_run_until(s, s->now + SEC);
+	assert_int_equal(gh_join(s, 3), 0);
+	assert_int_equal(gh_join(s, 4), 0);
+	memset(s->node[5].secret, 0x55, KONCE_CW_SECRET); /* never invited */
+	assert_int_equal(gh_join(s, 5), 0);
+	gh_run_until(s, s->now + 4 * SEC);
+	assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_NORMAL);
+	assert_true(s->node[4].out);
+	assert_int_equal(s->node[4].out_reason, KONCE_GROUP_OUT_REFUSED);
+	assert_true(s->node[5].out);
+	assert_int_equal(s->node[5].out_reason, KONCE_GROUP_OUT_REFUSED);
+	uint64_t joined_at = delivered(s, 3);
+	propose_n(s, 3, 4);
+	gh_run_until(s, s->now + 2 * SEC);
+	const uint8_t (*keys)[KONCE_CW_KEY];
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 4);
+		assert_int_equal(delivered(s, i), 10); /* 3 entries, 2 invitations, 1 revoked, 4 entries */
+	}
+	assert_int_equal(delivered(s, 3), joined_at + 4);
+	ok(s);
+	gh_free(s);
+}
+
+static void test_leave(void **st)
+{
+	(void)st;
+	gh *s = gh_new(8, 4, 0);
+	propose_n(s, 0, 2);
+	gh_run_until(s, s->now + SEC);
+	assert_int_equal(konce_group_leave(s->node[2].g, s->now), 0);
+	gh_run_until(s, s->now + 2 * SEC);
+	assert_true(s->node[2].out);
+	assert_int_equal(s->node[2].out_reason, KONCE_GROUP_OUT_LEFT);
+	propose_n(s, 3, 2);
+	gh_run_until(s, s->now + 2 * SEC);
+	const uint8_t (*keys)[KONCE_CW_KEY];
+	for (unsigned i = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 3);
+		assert_int_equal(delivered(s, i), 4);
+	}
+	ok(s);
+	gh_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_steady),
+		cmocka_unit_test(test_coordinator_crash),
+		cmocka_unit_test(test_minority_halts),
+		cmocka_unit_test(test_even_split),
+		cmocka_unit_test(test_two_members),
+		cmocka_unit_test(test_restart_keeps_place),
+		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_leave),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

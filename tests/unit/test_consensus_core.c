@@ -1,0 +1,543 @@
+/* test_consensus_core.c - one consensus member driven by hand: its transitions and what it refuses.
+ *
+ * The member is key A in a view {A, B, C} at epoch 1 (coordinator B, index 1 mod 3), restored from
+ * an in-memory store whose calls are recorded; the test plays B and C with encoded messages. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "consensus/cgroup.h"
+#include "consensus/ctoken.h"
+
+#define MSEC 1000ULL
+
+static uint8_t GROUP[16] = "unit-test-group";
+static uint8_t A[32], B[32], C[32], X[32];
+static const uint8_t ZERO[32];
+
+typedef struct store {
+	unsigned views, votes, entries, delivered;
+	uint64_t promised, acc_ballot, last_first, delivered_seq;
+	int fail_entries;
+} store;
+
+static int p_view(void *c, const uint8_t *v, size_t l) { (void)v; (void)l; ((store *)c)->views++; return 0; }
+static int p_vote(void *c, uint64_t b, uint64_t pr, uint64_t ab, const uint8_t *v, size_t l)
+{
+	store *s = c;
+	(void)b, (void)v, (void)l;
+	s->votes++;
+	s->promised = pr;
+	s->acc_ballot = ab;
+	return 0;
+}
+static int p_entries(void *c, uint64_t first, unsigned n, const uint8_t *b, size_t l)
+{
+	store *s = c;
+	(void)n, (void)b, (void)l;
+	if (s->fail_entries)
+		return s->fail_entries;
+	s->entries++;
+	s->last_first = first;
+	return 0;
+}
+static int p_delivered(void *c, uint64_t seq)
+{
+	((store *)c)->delivered++;
+	((store *)c)->delivered_seq = seq;
+	return 0;
+}
+
+static bool veto_x(void *ctx, const uint8_t k[32]) { (void)ctx; return memcmp(k, X, 32) != 0; }
+
+static konce_group *member(store *st, const uint8_t *self, unsigned n, const uint8_t (*keys)[32], uint64_t now)
+{
+	konce_group_config cfg = {.policy = veto_x};
+	memcpy(cfg.group, GROUP, 16);
+	memcpy(cfg.self, self, 32);
+	cfg.persist = (konce_group_persist){st, p_view, p_vote, p_entries, p_delivered};
+	konce_group *g = konce_group_new(&cfg);
+	assert_non_null(g);
+	if (!n)
+		return g;
+	konce_cw_value v = {.epoch = 1, .n = (uint8_t)n, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0,
+			    .first_seq = 1};
+	uint8_t vb[KONCE_CW_MAX_VALUE];
+	size_t len = konce_cw_value_encode(&v, vb, sizeof(vb));
+	assert_int_equal(konce_group_restore(g, vb, len, 0, 0, 0, NULL, 0, 0, now), 0);
+	return g;
+}
+
+static konce_group *abc(store *st)
+{
+	static uint8_t keys[3][32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	memcpy(keys[2], C, 32);
+	konce_group *g = member(st, A, 3, (const uint8_t (*)[32])keys, 0);
+	konce_group_out o;
+	while (konce_group_poll(g, &o)) /* the ACK a restart sends its coordinator */
+		;
+	return g;
+}
+
+static konce_cw_msg hdr(uint8_t type, uint64_t epoch, uint64_t commit)
+{
+	konce_cw_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.group = GROUP;
+	m.epoch = epoch;
+	m.commit = commit;
+	return m;
+}
+
+static int input(konce_group *g, const uint8_t *from, const konce_cw_msg *m, uint64_t now)
+{
+	static uint8_t b[KONCE_CW_MAX_MSG];
+	size_t n = konce_cw_encode(m, b, sizeof(b));
+	assert_true(n > 0);
+	return konce_group_input(g, from, b, n, now);
+}
+
+/* The next outgoing message, parsed; false if none. */
+static bool next_out(konce_group *g, uint8_t to[32], konce_cw_msg *m)
+{
+	konce_group_out o;
+	static uint8_t copy[KONCE_CW_MAX_MSG];
+	if (!konce_group_poll(g, &o))
+		return false;
+	memcpy(to, o.to, 32);
+	memcpy(copy, o.bytes, o.len);
+	assert_int_equal(konce_cw_parse(m, copy, o.len), KONCE_CW_OK);
+	return true;
+}
+
+/* Drop every queued message except the first of `type` (to `to` if not NULL); true if found. */
+static bool find_out(konce_group *g, uint8_t type, const uint8_t *to, konce_cw_msg *out)
+{
+	uint8_t dst[32];
+	static konce_cw_msg m;
+	bool found = false;
+	while (next_out(g, dst, &m))
+		if (!found && m.type == type && (!to || !memcmp(dst, to, 32))) {
+			*out = m;
+			found = true;
+		}
+	return found;
+}
+
+static konce_cw_entry entry(const uint8_t *origin, uint64_t nonce, const char *text)
+{
+	return (konce_cw_entry){.kind = KONCE_CW_E_APP, .origin = origin, .nonce = nonce, .len = (uint16_t)strlen(text),
+				.data = (const uint8_t *)text};
+}
+
+static int setup(void **st)
+{
+	(void)st;
+	memset(A, 0xa0, 32);
+	memset(B, 0xb0, 32);
+	memset(C, 0xc0, 32);
+	memset(X, 0xee, 32);
+	return 0;
+}
+
+static void test_alone(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = member(&s, A, 0, NULL, 0);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
+	assert_int_equal(konce_group_epoch(g), 1);
+	assert_int_equal(s.views, 1);
+	int64_t nonce = konce_group_propose(g, (const uint8_t *)"solo", 4, 10);
+	assert_true(nonce > 0);
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_VIEW);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_int_equal(ev.seq, 1);
+	assert_int_equal(ev.nonce, (uint64_t)nonce);
+	assert_int_equal(ev.len, 4);
+	assert_memory_equal(ev.data, "solo", 4);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(s.delivered_seq, 1);
+	assert_int_equal(konce_group_propose(g, (const uint8_t *)"x", KONCE_CW_MAX_ENTRY + 1, 10), -EMSGSIZE);
+	konce_group_free(g);
+}
+
+static void test_follower_commit(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	assert_int_equal(konce_group_coordinator(g), 1);
+	konce_cw_msg m;
+	/* Our proposal goes to the coordinator. */
+	int64_t nonce = konce_group_propose(g, (const uint8_t *)"mine", 4, 1 * MSEC);
+	assert_true(nonce > 0);
+	assert_true(find_out(g, KONCE_CW_SUBMIT, B, &m));
+	assert_int_equal(m.e[0].nonce, (uint64_t)nonce);
+	assert_memory_equal(m.e[0].origin, A, KONCE_CW_ORIGIN);
+
+	/* B proposes seq 1 (C's entry) and 2 (ours): persisted, then acked. */
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0);
+	p.first = 1;
+	p.count = 2;
+	p.e[0] = entry(C, 5, "theirs");
+	p.e[1] = entry(A, (uint64_t)nonce, "mine");
+	assert_int_equal(input(g, B, &p, 2 * MSEC), 0);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(s.last_first, 1);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m));
+	assert_int_equal(m.u, 2);
+	konce_group_event ev;
+	assert_false(konce_group_poll_event(g, &ev)); /* nothing committed yet */
+
+	/* A replay of the same PROPOSE appends nothing and is acked again. */
+	assert_int_equal(input(g, B, &p, 3 * MSEC), 0);
+	assert_int_equal(s.entries, 1);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m));
+	assert_int_equal(m.u, 2);
+
+	/* COMMIT rides on the next message (a heartbeat from C here). */
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 2);
+	assert_int_equal(input(g, C, &hb, 4 * MSEC), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_int_equal(ev.seq, 1);
+	assert_memory_equal(ev.data, "theirs", 6);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.seq, 2);
+	assert_int_equal(ev.nonce, (uint64_t)nonce);
+	assert_false(konce_group_poll_event(g, &ev));
+	assert_int_equal(s.delivered_seq, 2);
+
+	/* A commit index past what we hold is capped at what we hold. */
+	hb.commit = 99;
+	assert_int_equal(input(g, C, &hb, 5 * MSEC), 0);
+	assert_int_equal(konce_group_commit_index(g), 2);
+
+	/* A gap: seq 4 before 3 is not appended. */
+	p.first = 4;
+	p.count = 1;
+	p.e[0] = entry(C, 6, "later");
+	assert_int_equal(input(g, B, &p, 6 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m));
+	assert_int_equal(m.u, 2);
+	konce_group_free(g);
+}
+
+static void test_refusals(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg m = hdr(KONCE_CW_HEARTBEAT, 1, 0);
+	assert_int_equal(input(g, X, &m, MSEC), -EPERM); /* not a member */
+	uint8_t other[16] = "another-group!!";
+	m.group = other;
+	assert_int_equal(input(g, B, &m, MSEC), -EPERM);
+	m.group = GROUP;
+	uint8_t junk[10] = {1, 1, 0, 0};
+	assert_int_equal(konce_group_input(g, B, junk, sizeof(junk), MSEC), -EBADMSG);
+	/* PROPOSE from a member that is not the coordinator. */
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0);
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(C, 1, "forged");
+	assert_int_equal(input(g, C, &p, MSEC), -EPERM);
+	assert_int_equal(s.entries, 0);
+	/* A future epoch is not ours to act on. */
+	konce_cw_msg f = hdr(KONCE_CW_HEARTBEAT, 5, 0);
+	assert_int_equal(input(g, B, &f, MSEC), -ESTALE);
+	/* A SUBMIT to a non-coordinator, and one whose origin is not its sender. */
+	konce_cw_msg sub = hdr(KONCE_CW_SUBMIT, 1, 0);
+	sub.count = 1;
+	sub.e[0] = entry(C, 1, "x");
+	assert_int_equal(input(g, C, &sub, MSEC), -EPERM);
+	konce_group_free(g);
+
+	/* At the coordinator (B's view of the same group): forged origin refused. */
+	store s2 = {0};
+	static uint8_t keys[3][32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	memcpy(keys[2], C, 32);
+	konce_group *b = member(&s2, B, 3, (const uint8_t (*)[32])keys, 0);
+	sub.e[0] = entry(A, 1, "not from A");
+	assert_int_equal(input(b, C, &sub, MSEC), -EPERM);
+	sub.e[0] = entry(C, 1, "from C");
+	assert_int_equal(input(b, C, &sub, MSEC), 0);
+	konce_cw_msg out;
+	assert_true(find_out(b, KONCE_CW_PROPOSE, A, &out));
+	assert_int_equal(out.first, 1);
+	/* The same SUBMIT again (a duplicate) is not ordered twice. */
+	assert_int_equal(input(b, C, &sub, 2 * MSEC), 0);
+	assert_false(find_out(b, KONCE_CW_PROPOSE, A, &out));
+	/* All three ack: committed, and the commit index is announced. */
+	konce_cw_msg ack = hdr(KONCE_CW_ACK, 1, 0);
+	ack.u = 1;
+	assert_int_equal(input(b, A, &ack, 3 * MSEC), 0);
+	assert_int_equal(konce_group_commit_index(b), 0);
+	assert_int_equal(input(b, C, &ack, 3 * MSEC), 0);
+	assert_int_equal(konce_group_commit_index(b), 1);
+	assert_true(find_out(b, KONCE_CW_HEARTBEAT, A, &out));
+	assert_int_equal(out.commit, 1);
+	konce_group_free(b);
+}
+
+static void test_vote_freezes_epoch(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg m;
+	konce_cw_msg prep = hdr(KONCE_CW_PREPARE, 1, 0);
+	prep.u = 1 << 8 | 3; /* round 1, proposer C (index 2) */
+	assert_int_equal(input(g, B, &prep, MSEC), 0); /* a ballot naming C, from B: ignored */
+	assert_int_equal(s.votes, 0);
+	assert_int_equal(input(g, C, &prep, MSEC), 0);
+	assert_int_equal(s.votes, 1);
+	assert_int_equal(s.promised, prep.u);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_VIEWCHANGE);
+	assert_true(find_out(g, KONCE_CW_PROMISE, C, &m));
+	assert_int_equal(m.u, prep.u);
+	assert_int_equal(m.acc_ballot, 0);
+	assert_int_equal(m.first, 1);
+	/* A lower ballot is refused with the promised one. */
+	konce_cw_msg low = hdr(KONCE_CW_PREPARE, 1, 0);
+	low.u = 1 << 8 | 2;
+	assert_int_equal(input(g, B, &low, MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_NACK, B, &m));
+	assert_int_equal(m.u, prep.u);
+	/* Frozen: a PROPOSE of epoch 1 is neither persisted nor acked. */
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0);
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(B, 1, "too late");
+	assert_int_equal(input(g, B, &p, 2 * MSEC), 0);
+	assert_int_equal(s.entries, 0);
+	assert_false(find_out(g, KONCE_CW_ACK, B, &m));
+	/* ACCEPT of (2, {A, C}) from C: persisted, ACCEPTED. */
+	static uint8_t keys[2][32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], C, 32);
+	konce_cw_msg acc = hdr(KONCE_CW_ACCEPT, 1, 0);
+	acc.u = prep.u;
+	acc.has_value = true;
+	acc.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, C, &acc, 3 * MSEC), 0);
+	assert_int_equal(s.acc_ballot, prep.u);
+	assert_true(find_out(g, KONCE_CW_ACCEPTED, C, &m));
+	/* NEWVIEW installs epoch 2; the coordinator is now C (2 mod 2 = 0 -> A? no: index 0 = A). */
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
+	nv.has_value = true;
+	nv.v = acc.v;
+	assert_int_equal(input(g, C, &nv, 4 * MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
+	assert_int_equal(konce_group_epoch(g), 2);
+	assert_int_equal(konce_group_coordinator(g), 0);
+	/* B, removed, is told so when it speaks with the old epoch. */
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 0);
+	assert_int_equal(input(g, B, &hb, 5 * MSEC), -EPERM);
+	assert_true(find_out(g, KONCE_CW_NEWVIEW, B, &m));
+	assert_int_equal(m.v.epoch, 2);
+	/* An old NEWVIEW again changes nothing. */
+	assert_int_equal(input(g, C, &nv, 6 * MSEC), -ESTALE);
+	konce_group_free(g);
+}
+
+static void test_persist_failure_sends_nothing(void **st)
+{
+	(void)st;
+	store s = {.fail_entries = -ENOSPC};
+	konce_group *g = abc(&s);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(C, 1, "x");
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	assert_false(find_out(g, KONCE_CW_ACK, B, &m));
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_PERSIST_FAILED);
+	assert_int_equal(ev.err, -ENOSPC);
+	konce_group_free(g);
+}
+
+static void run_silent(konce_group *g, uint64_t from, uint64_t to)
+{
+	konce_group_out o;
+	for (uint64_t t = from; t <= to; t = konce_group_next_timer(g)) {
+		konce_group_timer(g, t);
+		while (konce_group_poll(g, &o))
+			;
+	}
+}
+
+static void test_two_cannot_evict(void **st)
+{
+	(void)st;
+	store s = {0};
+	static uint8_t keys[2][32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	konce_group *g = member(&s, A, 2, (const uint8_t (*)[32])keys, 0);
+	run_silent(g, 0, 10000 * MSEC);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_VIEWCHANGE);
+	assert_true(konce_group_halted(g));
+	assert_int_equal(konce_group_epoch(g), 1);
+	const uint8_t (*k)[32];
+	assert_int_equal(konce_group_members(g, &k), 2);
+	konce_group_event ev;
+	bool halted = false;
+	while (konce_group_poll_event(g, &ev))
+		halted |= ev.type == KONCE_GROUP_EV_HALTED;
+	assert_true(halted);
+	konce_group_free(g);
+}
+
+static void test_joiner(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = member(&s, X, 0, NULL, 0);
+	static uint8_t keys[2][32], secret[32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	memset(secret, 0x33, 32);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 2, secret, 0), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	uint8_t to[32];
+	konce_cw_msg m;
+	unsigned joins = 0;
+	while (next_out(g, to, &m)) {
+		assert_int_equal(m.type, KONCE_CW_JOIN);
+		assert_memory_equal(m.secret, secret, 32);
+		joins++;
+	}
+	assert_int_equal(joins, 2);
+	konce_cw_msg r = hdr(KONCE_CW_REFUSED, 3, 0);
+	r.flag = KONCE_CW_R_REJECTED;
+	assert_int_equal(input(g, C, &r, MSEC), -EPERM); /* C was not named by the token */
+	assert_int_equal(input(g, B, &r, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_REFUSED);
+	konce_group_free(g);
+}
+
+static void test_join_vote_and_veto(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	/* Register X's invitation: committed at seq 1. */
+	uint8_t secret[32], h[32];
+	memset(secret, 0x44, 32);
+	konce_ctoken_secret_hash(h, secret);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = B, .nonce = 1, .len = 32, .data = h};
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
+	ask.key = X;
+	ask.secret = secret;
+	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0); /* our policy vetoes X */
+	ask.key = C;                 /* already a member */
+	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0);
+	static uint8_t y[32];
+	memset(y, 0x77, 32);
+	ask.key = y;
+	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 1);
+	static uint8_t wrong[32];
+	memset(wrong, 0x45, 32);
+	ask.secret = wrong; /* an invitation nobody registered */
+	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0);
+	konce_group_free(g);
+}
+
+static void test_behind_asks_for_view(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg m, hb = hdr(KONCE_CW_HEARTBEAT, 3, 0);
+	/* X is in a later view we do not know: we answer with our epoch, at most every 300 ms. */
+	assert_int_equal(input(g, X, &hb, 10 * MSEC), -ESTALE);
+	assert_true(find_out(g, KONCE_CW_HEARTBEAT, X, &m));
+	assert_int_equal(m.epoch, 1);
+	assert_int_equal(input(g, X, &hb, 20 * MSEC), -ESTALE);
+	assert_false(find_out(g, KONCE_CW_HEARTBEAT, X, &m));
+	assert_int_equal(input(g, X, &hb, 400 * MSEC), -ESTALE);
+	assert_true(find_out(g, KONCE_CW_HEARTBEAT, X, &m));
+	konce_group_free(g);
+}
+
+static void test_evicted_passes_view_on(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	static uint8_t keys[2][32];
+	memcpy(keys[0], B, 32);
+	memcpy(keys[1], C, 32);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0), m;
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, B, &nv, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_EVICTED);
+	/* C missed that NEWVIEW and still speaks epoch 1 (its PREPARE, say): we pass the view on. */
+	konce_cw_msg prep = hdr(KONCE_CW_PREPARE, 1, 0);
+	prep.u = 2 << 8 | 3;
+	assert_int_equal(input(g, C, &prep, 2 * MSEC), -EINVAL);
+	assert_true(find_out(g, KONCE_CW_NEWVIEW, C, &m));
+	assert_int_equal(m.v.epoch, 2);
+	assert_int_equal(m.v.n, 2);
+	/* Nobody else hears it, and we take part in nothing. */
+	assert_int_equal(input(g, X, &prep, 500 * MSEC), -EINVAL);
+	assert_false(find_out(g, KONCE_CW_NEWVIEW, NULL, &m));
+	assert_int_equal(s.votes, 0);
+	konce_group_free(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alone),
+		cmocka_unit_test(test_follower_commit),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_vote_freezes_epoch),
+		cmocka_unit_test(test_persist_failure_sends_nothing),
+		cmocka_unit_test(test_two_cannot_evict),
+		cmocka_unit_test(test_joiner),
+		cmocka_unit_test(test_join_vote_and_veto),
+		cmocka_unit_test(test_behind_asks_for_view),
+		cmocka_unit_test(test_evicted_passes_view_on),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
