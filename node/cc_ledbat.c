@@ -170,6 +170,14 @@ static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	if (ack->bytes == 0)
 		return;
 
+	/* Beside a model-based flow (cc_bbr.c), which queues at most a quarter of the minimum RTT
+	 * when it probes, a fixed 60 ms is never reached and LEDBAT would not yield: the target is
+	 * a quarter of the minimum RTT, between KONCE_LEDBAT_TARGET_MIN_US and the 60 ms above. */
+	if (ack->min_rtt && !l->fixed_target) {
+		uint64_t t = ack->min_rtt / 4;
+		l->target_us = t < KONCE_LEDBAT_TARGET_MIN_US ? KONCE_LEDBAT_TARGET_MIN_US
+			       : t > KONCE_LEDBAT_TARGET_US  ? KONCE_LEDBAT_TARGET_US : t;
+	}
 	double q = (double)queuing_delay(l), target = (double)l->target_us, mss = (double)cc->mss;
 	double bytes = (double)ack->bytes, w = l->cwnd;
 	l->last_queuing_delay = (int64_t)q;

@@ -64,6 +64,7 @@ typedef struct konce_conn_cfg {
 	uint64_t msg_timeout_us;
 	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
 	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */
+	const konce_cc_ops *cc;  /* the default class's controller; NULL = KONCE_CC_DEFAULT */
 } konce_conn_cfg;
 
 typedef struct konce_conn_ops {
