@@ -10,6 +10,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "node/cc.h"
 #include "node/load.h"
 
 #include "node/node_int.h"
@@ -147,6 +148,9 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		/* A node is addressed by its durable key, and peers must be able to reach it back by that
 		 * key: show it.  (Per-server derived keys suit pure clients that want no correlation.) */
 		.explicit_identity = true,
+		.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
+		      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
+								    : NULL,
 	};
 	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
 		snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
