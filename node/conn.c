@@ -183,7 +183,14 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 		if (res->persistent_congestion)
 			konce_cc_on_persistent_congestion(&c->cc, now);
 	}
-	konce_pacer_set_rate(&c->pacer, konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed), now);
+	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed), burst = rate / 500;
+	konce_pacer_set_rate(&c->pacer, rate, now);
+	/* A timer that fires late must not cost the rate: an event loop wakes every ms or so, not
+	 * every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers that (Linux's
+	 * BBR sends a quantum of 1 ms).  A model-based controller's rate follows what it achieves,
+	 * so a pacer that fell short would lower its estimate round after round. */
+	konce_pacer_set_burst(&c->pacer, burst < KONCE_CONN_PACER_BURST ? KONCE_CONN_PACER_BURST
+					 : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
 }
 
 static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)

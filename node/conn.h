@@ -53,7 +53,8 @@ enum {
 	KONCE_CONN_ACK_ONLY_RUN = 8,
 	KONCE_CONN_INITIAL_CREDIT = 256 * 1024, /* assumed before the peer's first ack */
 	KONCE_CONN_MSS = 1200,                  /* KONCE_WIRE_MAX_DATAGRAM */
-	KONCE_CONN_PACER_BURST = 4 * 1200,
+	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
+	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
 };
 
 typedef struct konce_conn_cfg {
