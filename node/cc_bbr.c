@@ -7,7 +7,7 @@
  * at pacing_gain x bw and keeps at most cwnd = min(cwnd_gain x BDP + 3 mss, inflight_hi) in flight.
  * A random loss changes neither number, so it does not change the rate: that is the point.
  *
- *   STARTUP --bw grew < 25% for 3 rounds, or a lossy round (check_full_pipe)--> DRAIN
+ *   STARTUP --bw grew < 25% for 3 rounds, or for 1 lossy round (check_full_pipe, round_end)--> DRAIN
  *   DRAIN --bytes in flight <= BDP (check_drain)--> PROBE_BW
  *   PROBE_BW, STARTUP, DRAIN --min_rtt not seen for 10 s (update_min_rtt)--> PROBE_RTT
  *   PROBE_RTT --200 ms and a round at a window of BDP/2 (probe_rtt_step)--> PROBE_BW (STARTUP if
@@ -23,7 +23,10 @@
  * Loss threshold (v3).  Rounds are counted on delivered bytes: a round ends when a packet sent
  * after it began is acked.  A round is lossy when its lost bytes exceed 2% of what it delivered
  * and lost, and at least 3 mss were lost.  Only a lossy round reacts, and only where the flow
- * itself was probing: in STARTUP it ends the startup, in UP it ends the probe; either way
+ * itself was probing: in STARTUP it ends the startup if the bandwidth estimate grew less than 25%
+ * in the round (random loss does not stop it growing, an overflowing queue does: v3 ends STARTUP
+ * on loss alone, which under 3% random loss leaves it at a fraction of the path for seconds); in
+ * UP it ends the probe.  Either way
  * inflight_hi = 0.7 x the round's peak in flight.  inflight_hi is never below the UP gain times
  * the BDP, so a flow can always probe past its current estimate: random loss above 2% costs
  * headroom, not rate, and a queue that overflows is left alone after a round.  An UP round that
@@ -135,9 +138,11 @@ static void round_end(konce_cc *cc, uint64_t now)
 	uint64_t delivered = b->delivered - b->round_delivered;
 	bool lossy = b->round_lost >= 3 * cc->mss &&
 		     b->round_lost * 100 > (delivered + b->round_lost) * LOSS_THRESH_PCT;
+	/* random loss does not stop the bandwidth from growing; a full queue does */
+	bool growing = b->bw * UNIT >= b->full_bw * FULL_BW_PCT;
 	if (lossy) {
 		b->lossy_rounds++;
-		if (b->mode == KONCE_BBR_STARTUP) {
+		if (b->mode == KONCE_BBR_STARTUP && !growing) {
 			cut_inflight_hi(cc);
 			b->filled_pipe = true;
 			b->mode = KONCE_BBR_DRAIN;

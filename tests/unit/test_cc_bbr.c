@@ -149,6 +149,35 @@ static void test_startup_loss_exit(void **state)
 	assert_true(cc.u.bbr.mode == KONCE_BBR_DRAIN || cc.u.bbr.mode == KONCE_BBR_PROBE_BW);
 }
 
+static unsigned tenth(const konce_cc *cc) { return (unsigned)(konce_cc_cwnd(cc) / MSS / 10); }
+
+/* Random loss while the bandwidth still grows (the samples double each round) does not end
+ * STARTUP: only a lossy round that also found no more bandwidth does. */
+static void test_startup_loss_while_growing(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 300000);
+	for (int i = 0; i < 5; i++) {
+		round_trip(&cc, &p, 0);
+		p.bw *= 2;
+	}
+	for (int i = 0; i < 3; i++) {
+		round_trip(&cc, &p, tenth(&cc)); /* about 10% */
+		p.bw *= 2;
+		assert_int_equal(cc.u.bbr.mode, KONCE_BBR_STARTUP);
+	}
+	assert_true(cc.u.bbr.lossy_rounds >= 2);
+	assert_int_equal(cc.u.bbr.inflight_hi, UINT64_MAX);
+	/* the path is full: the samples stop growing, the next lossy round ends STARTUP */
+	round_trip(&cc, &p, tenth(&cc));
+	round_trip(&cc, &p, tenth(&cc));
+	round_trip(&cc, &p, 0);
+	assert_true(cc.u.bbr.filled_pipe);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+}
+
 /* min_rtt not seen again for 10 s: PROBE_RTT caps the window at BDP/2 for 200 ms and a round,
  * then PROBE_BW resumes with the window it had. */
 static void test_probe_rtt(void **state)
@@ -220,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_random_loss_below_threshold),
 		cmocka_unit_test(test_lossy_probe_bounds_inflight),
 		cmocka_unit_test(test_startup_loss_exit),
+		cmocka_unit_test(test_startup_loss_while_growing),
 		cmocka_unit_test(test_probe_rtt),
 		cmocka_unit_test(test_persistent_congestion_restarts),
 		cmocka_unit_test(test_by_name),
