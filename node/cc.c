@@ -76,6 +76,12 @@ void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now)
 	cc->in_recovery_period = false;
 }
 
+void konce_cc_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now)
+{
+	if (bytes && cc->ops->on_spurious)
+		cc->ops->on_spurious(cc, bytes, now);
+}
+
 void konce_cc_on_discard(konce_cc *cc, uint64_t bytes)
 {
 	cc->bytes_in_flight -= bytes < cc->bytes_in_flight ? bytes : cc->bytes_in_flight;

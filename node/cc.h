@@ -53,6 +53,8 @@ typedef struct konce_cc_ops {
 	/* Optional.  Every loss of in-flight bytes, within a recovery period or not (before
 	 * on_congestion), for controllers that count losses rather than react to each. */
 	void (*on_lost)(konce_cc *cc, uint64_t lost_bytes, uint64_t now);
+	/* Optional.  Bytes declared lost earlier turned out to be only reordered (recovery.h). */
+	void (*on_spurious)(konce_cc *cc, uint64_t bytes, uint64_t now);
 	/* Optional.  The pacing rate (bytes/s) if the controller sets its own (cc_bbr.c). */
 	uint64_t (*pacing_rate)(const konce_cc *cc, uint64_t smoothed_rtt_us);
 } konce_cc_ops;
@@ -116,6 +118,9 @@ typedef struct konce_cc_bbr_state {
 	uint64_t round_lost, round_delivered; /* this round: bytes lost, `delivered` at its start */
 	uint64_t round_flight_hi;    /* this round: most bytes in flight */
 	uint64_t delivered;          /* the latest ack's delivered count */
+	/* ack aggregation: bytes acked beyond bw x time in the current epoch, and the windowed max */
+	uint64_t agg_start, agg_acked;
+	uint64_t extra_acked[2];     /* max per 5-round window, the current one and the last */
 	/* statistics */
 	uint64_t lossy_rounds;       /* rounds whose loss rate passed the threshold */
 } konce_cc_bbr_state;
@@ -163,6 +168,9 @@ void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
  * send time of the newest lost in-flight packet.  Call before on_persistent_congestion. */
 void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_sent, uint64_t now);
 void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now);
+/* bytes declared lost were only reordered: a controller that counts losses takes them back.
+ * (bytes_in_flight is not touched: they left it when declared lost.) */
+void konce_cc_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now);
 /* In-flight bytes that leave the flight without saying anything of congestion: packets sent on a
  * path the session has since left (konce_conn_path_reset), declared lost later. */
 void konce_cc_on_discard(konce_cc *cc, uint64_t bytes);

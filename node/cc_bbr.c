@@ -4,7 +4,12 @@
  * The model is two numbers.  bw: the highest delivery rate (recovery.h's per-ack samples) over the
  * last KONCE_BBR_BW_ROUNDS round trips; an application-limited sample counts only if it raises the
  * estimate.  min_rtt: the lowest RTT seen in the last 10 s.  BDP = bw x min_rtt.  The sender paces
- * at pacing_gain x bw and keeps at most cwnd = min(cwnd_gain x BDP + 3 mss, inflight_hi) in flight.
+ * at pacing_gain x bw and keeps at most cwnd = min(cwnd_gain x BDP + 3 mss + extra_acked,
+ * inflight_hi) in flight, where extra_acked (v2's ack aggregation estimate, at most 20 ms at bw)
+ * is how much more than bw x time the acks of a burst delivered lately: jitter that reorders,
+ * delayed acks.  Without it, jitter that puts min_rtt far below the typical RTT (netsim's 10 ms
+ * normal jitter: min_rtt ~15 ms on a 40 ms path) makes 2 x bw x min_rtt smaller than what the
+ * achieved rate needs in flight, and the window shrinks round after round.
  * A random loss changes neither number, so it does not change the rate: that is the point.
  *
  *   STARTUP --bw grew < 25% for 3 rounds, or for 1 lossy round (check_full_pipe, round_end)--> DRAIN
@@ -14,7 +19,10 @@
  *             the pipe was never filled)
  *   any --persistent congestion (bbr_on_persistent)--> STARTUP, bandwidth estimate forgotten
  *
- * Gains: STARTUP paces at 2.77 and DRAIN at 0.35 (v3's values), both with cwnd_gain 2.  PROBE_BW
+ * Gains: STARTUP paces at 2.77 and DRAIN at 0.35 (v3's values); cwnd_gain is 2, and 2.89 in
+ * STARTUP (v1's): jitter puts min_rtt well below the typical RTT, and a window of 2 x bw x min_rtt
+ * then grows by less than 2x a round.  Losses that recovery later finds spurious (reordering) are
+ * taken back out of the round's count (bbr_on_spurious).  PROBE_BW
  * cycles pacing_gain through 1.25 (UP: probe for more), 0.75 (DOWN: drain what UP queued) and 1
  * (CRUISE) for six phases; a phase lasts min_rtt, UP until in flight reaches 1.25 BDP, DOWN until it
  * falls to the BDP.  The cycle starts at a phase taken from the clock, so flows that start
@@ -45,6 +53,7 @@
 #define UNIT 100 /* gains in percent */
 enum {
 	STARTUP_GAIN = 277,
+	STARTUP_CWND_GAIN = 289, /* v1's 2/ln 2: jitter puts min_rtt well below the typical RTT */
 	DRAIN_GAIN = 35,
 	CWND_GAIN = 200,
 	UP_GAIN = 125,
@@ -55,6 +64,9 @@ enum {
 	FULL_BW_PCT = 125,
 	FULL_BW_ROUNDS = 3,
 	PROBE_RTT_MS = 200,
+	/* extra_acked at most this long at bw (Linux allows 100 ms; 20 ms covers 10 ms of netem-like
+	 * jitter, and more made two flows on a shared 20 Mbit/s link measurably less fair) */
+	EXTRA_MAX_MS = 20,
 };
 #define MIN_RTT_WINDOW_US 10000000ull
 #define NO_BOUND UINT64_MAX
@@ -251,10 +263,43 @@ static void probe_rtt_step(konce_cc *cc, uint64_t now)
 	}
 }
 
+/* BBR v2's ack aggregation estimate (draft-cardwell-iccrg-bbr-congestion-control,
+ * BBRUpdateACKAggregation): acks that arrive in bursts -- delayed acks, jitter that reorders, a
+ * busy receiver -- deliver more in a burst than bw x its duration; the window must hold that much
+ * more or the sender stalls between bursts.  Windowed max over 10 rounds, at most one window. */
+static void update_ack_aggregation(konce_cc *cc, uint64_t acked, uint64_t now)
+{
+	konce_cc_bbr_state *b = &cc->u.bbr;
+	if (!b->bw || !acked)
+		return;
+	if (b->round_start && b->round_count % 5 == 0) {
+		unsigned w = (unsigned)(b->round_count / 5 % 2);
+		b->extra_acked[w] = 0;
+	}
+	uint64_t expected = b->bw * (now - b->agg_start) / 1000000;
+	if (b->agg_acked <= expected) { /* the acks caught up with the rate: a new epoch */
+		b->agg_acked = 0;
+		b->agg_start = now;
+		expected = 0;
+	}
+	b->agg_acked += acked;
+	uint64_t extra = b->agg_acked - expected;
+	if (extra > cc->cwnd)
+		extra = cc->cwnd;
+	uint64_t *slot = &b->extra_acked[b->round_count / 5 % 2];
+	if (extra > *slot)
+		*slot = extra;
+}
+
 static void set_cwnd(konce_cc *cc, uint64_t acked)
 {
 	konce_cc_bbr_state *b = &cc->u.bbr;
-	uint64_t target = bdp(cc, CWND_GAIN) + 3 * cc->mss; /* 3 mss for delayed and batched acks */
+	uint64_t extra = b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
+	uint64_t extra_max = b->bw * EXTRA_MAX_MS / 1000;
+	if (extra > extra_max)
+		extra = extra_max;
+	/* 3 mss for delayed acks, and what ack aggregation showed the window needs */
+	uint64_t target = bdp(cc, b->filled_pipe ? CWND_GAIN : STARTUP_CWND_GAIN) + 3 * cc->mss + extra;
 	if (b->inflight_hi != NO_BOUND && target > b->inflight_hi)
 		target = b->inflight_hi;
 	if (b->filled_pipe)
@@ -288,6 +333,7 @@ static void bbr_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	if (b->mode == KONCE_BBR_PROBE_BW)
 		advance_cycle(cc, now);
 	update_min_rtt(cc, ack, now);
+	update_ack_aggregation(cc, ack->bytes, now);
 	if (b->mode == KONCE_BBR_PROBE_RTT)
 		probe_rtt_step(cc, now);
 	set_cwnd(cc, ack->bytes);
@@ -297,6 +343,14 @@ static void bbr_on_lost(konce_cc *cc, uint64_t lost_bytes, uint64_t now)
 {
 	(void)now;
 	cc->u.bbr.round_lost += lost_bytes;
+}
+
+/* Reordering, not loss: out of the round's loss count (as far as this round still holds them). */
+static void bbr_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now)
+{
+	(void)now;
+	konce_cc_bbr_state *b = &cc->u.bbr;
+	b->round_lost -= bytes < b->round_lost ? bytes : b->round_lost;
 }
 
 /* A new recovery period: the model, not the loss, sets the window. */
@@ -329,5 +383,6 @@ const konce_cc_ops konce_cc_bbr = {
 	.on_congestion = bbr_on_congestion,
 	.on_persistent_congestion = bbr_on_persistent,
 	.on_lost = bbr_on_lost,
+	.on_spurious = bbr_on_spurious,
 	.pacing_rate = bbr_pacing_rate,
 };

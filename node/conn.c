@@ -176,6 +176,7 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 				   .prior_delivered = res->rs.prior_delivered, .app_limited = res->rs.app_limited};
 		konce_cc_on_ack(&c->cc, &ca, now);
 	}
+	konce_cc_on_spurious(&c->cc, res->spurious_bytes, now);
 	if (res->nlost && res->largest_lost_sent < c->path_since) {
 		konce_cc_on_discard(&c->cc, res->lost_bytes); /* sent on the old path */
 	} else if (res->nlost) {

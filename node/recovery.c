@@ -158,6 +158,7 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 		l->pn = pn;
 		l->largest_acked = r->largest_acked;
 		l->by_time = !by_count;
+		l->bytes = s->in_flight ? s->bytes : 0;
 		l->nrefs = s->nrefs;
 		memcpy(l->refs, s->refs, s->nrefs * sizeof(s->refs[0]));
 		for (uint8_t i = 0; i < s->nrefs; i++)
@@ -211,9 +212,9 @@ static void spurious(konce_recovery *r, const konce_ack *ack, konce_loss_result 
 		if (l->pn == 0 || !konce_ack_contains(ack, l->pn))
 			continue;
 		uint64_t distance = l->largest_acked - l->pn + 1;
-		if (distance > KONCE_LOSS_PACKET_THRESHOLD_MAX)
-			distance = KONCE_LOSS_PACKET_THRESHOLD_MAX;
-		if (!l->by_time && distance > r->packet_threshold)
+		if (!l->by_time && distance > KONCE_LOSS_PACKET_THRESHOLD_MAX)
+			r->packet_threshold = KONCE_RECOVERY_NO_PACKET_THRESHOLD; /* RACK: time alone */
+		else if (!l->by_time && distance > r->packet_threshold)
 			r->packet_threshold = distance;
 		if (l->by_time && r->time_num < KONCE_LOSS_TIME_NUM_MAX)
 			r->time_num += 2;
@@ -222,6 +223,7 @@ static void spurious(konce_recovery *r, const konce_ack *ack, konce_loss_result 
 				r->ops.on_acked(r->ops.ctx, &l->refs[k]);
 		l->pn = 0;
 		res->nspurious++;
+		res->spurious_bytes += l->bytes;
 		r->spurious_total++;
 	}
 }

@@ -25,9 +25,11 @@
  * KONCE_RECOVERY_LOST_MEMORY packets declared lost are remembered.  If an ack later covers one, the
  * loss was spurious -- the packet was only reordered: its references are reported on_acked after
  * all (so the message layer drops a retransmission it has not sent yet), and the thresholds grow
- * to what would have tolerated that reordering: the packet threshold to the distance observed (at
- * most KONCE_LOSS_PACKET_THRESHOLD_MAX), the time threshold by 1/4 RTT (at most 2 RTT) if the
- * packet was declared lost by time.  They never shrink back within a connection.
+ * to what would have tolerated that reordering: the packet threshold to the distance observed, the
+ * time threshold by 1/4 RTT (at most 2 RTT) if the packet was declared lost by time.  A distance
+ * beyond KONCE_LOSS_PACKET_THRESHOLD_MAX (jitter that reorders dozens of packets on a fast path)
+ * gives the packet threshold up: as RACK does (RFC 8985), time alone decides from then on, and the
+ * time threshold keeps adapting.  They never shrink back within a connection.
  * Probe timeout: if no ack arrives for PTO = SRTT + max(G, 4 RTTVAR) + max_ack_delay, doubled
  * after each unanswered probe (up to 2^KONCE_PTO_MAX_BACKOFF), the caller sends one or two
  * ack-eliciting probes: new data, or else the data of the oldest outstanding packets that is still
@@ -71,6 +73,8 @@
 #include "node/rtt.h"
 
 #define KONCE_RECOVERY_NEVER UINT64_MAX
+/* packet_threshold once reordering went beyond KONCE_LOSS_PACKET_THRESHOLD_MAX: never reached */
+#define KONCE_RECOVERY_NO_PACKET_THRESHOLD (UINT64_MAX / 4)
 enum { KONCE_RECOVERY_MAX_REFS = 4, KONCE_RECOVERY_LOST_MEMORY = 64 };
 
 typedef struct konce_frame_ref {
@@ -99,6 +103,7 @@ typedef struct konce_lost_packet {
 	uint64_t pn;            /* 0: empty */
 	uint64_t largest_acked; /* when it was declared lost */
 	bool by_time;           /* declared by the time threshold, not the packet threshold */
+	uint32_t bytes;         /* in-flight bytes (0 if it was not in flight) */
 	uint8_t nrefs;
 	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
 } konce_lost_packet;
@@ -131,6 +136,7 @@ typedef struct konce_loss_result {
 	uint64_t largest_lost_sent;     /* send time of the newest lost packet */
 	bool persistent_congestion;     /* RFC 9002 section 7.6 */
 	size_t nspurious;               /* earlier losses this ack showed to be reordering */
+	uint64_t spurious_bytes;        /* their in-flight bytes */
 	konce_rate_sample rs;           /* acks only */
 } konce_loss_result;
 

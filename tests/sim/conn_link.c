@@ -209,8 +209,9 @@ int clink_add_flow(clink *l, uint8_t klass, uint64_t start)
 		return -ENOMEM;
 	sim_host_bind(f->h, SENDER_PORT);
 	sim_host_bind(l->rh, f->port);
-	sim_link_cfg fwd = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us};
-	sim_link_cfg rev = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us};
+	enum sim_jitter dist = l->cfg.jitter_normal ? SIM_JITTER_NORMAL : SIM_JITTER_UNIFORM;
+	sim_link_cfg fwd = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us, .jitter_dist = dist};
+	sim_link_cfg rev = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us, .jitter_dist = dist};
 	sim_link_set(l->s, f->h, l->rh, &fwd);
 	sim_link_set(l->s, l->rh, f->h, &rev);
 	uint64_t max = 4 * l->cfg.msg * l->cfg.depth;

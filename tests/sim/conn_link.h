@@ -54,6 +54,7 @@ typedef struct clink_cfg {
 	size_t queue;         /* bottleneck queue bytes */
 	uint64_t owd_us;      /* one-way delay, each direction */
 	uint64_t jitter_us;
+	bool jitter_normal;   /* jitter_us is a normal sigma (cut at 3 sigma), as netsim's; else uniform */
 	double loss;          /* random loss on the forward path */
 	size_t msg, depth;    /* the application's messages */
 	uint64_t sample_us;

@@ -77,8 +77,10 @@ static void test_startup_to_probe_bw(void **state)
 	for (int i = 0; i < 20; i++)
 		round_trip(&cc, &p, 0);
 	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_PROBE_BW);
-	/* window 2 BDP + 3 mss; pacing gain x bw, 1% under */
-	assert_int_equal(konce_cc_cwnd(&cc), 2 * bdp(2500000) + 3 * MSS);
+	/* window 2 BDP + 3 mss, and the ack aggregation these acks (a window's at one instant) show,
+	 * at most 20 ms at bw; pacing gain x bw, 1% under */
+	assert_true(konce_cc_cwnd(&cc) > 2 * bdp(2500000) + 3 * MSS);
+	assert_true(konce_cc_cwnd(&cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
 	uint64_t gain[] = {125, 75, 100};
 	unsigned g = cc.u.bbr.cycle < 2 ? cc.u.bbr.cycle : 2;
 	assert_int_equal(konce_cc_pacing_rate(&cc, RTT), 2500000 * gain[g] / 100 * 99 / 100);
@@ -230,7 +232,8 @@ static void test_persistent_congestion_restarts(void **state)
 	for (int i = 0; i < 30; i++)
 		round_trip(&cc, &p, 0);
 	assert_int_equal(cc.u.bbr.bw, 2500000);
-	assert_int_equal(konce_cc_cwnd(&cc), 2 * bdp(2500000) + 3 * MSS);
+	assert_true(konce_cc_cwnd(&cc) > 2 * bdp(2500000) + 3 * MSS);
+	assert_true(konce_cc_cwnd(&cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
 }
 
 static void test_by_name(void **state)

@@ -189,7 +189,8 @@ static void test_spurious_raises_packet_threshold(void **state)
 	assert_int_equal(res.nlost, 10); /* 11..20 */
 	assert_int_equal(l.lost[20], 1);
 	assert_int_equal(l.lost[21], 0);
-	/* the distance is capped */
+	/* reordering beyond KONCE_LOSS_PACKET_THRESHOLD_MAX: the packet threshold is given up, time
+	 * alone decides (RFC 8985) */
 	for (uint64_t pn = 31; pn <= 60; pn++)
 		send_pkt(&r, pn, 400 * MS + pn);
 	a = ack_of(60, 60);
@@ -197,7 +198,17 @@ static void test_spurious_raises_packet_threshold(void **state)
 	a = ack_of(21, 60);
 	konce_recovery_on_ack(&r, &a, 501 * MS, &res);
 	assert_true(res.nspurious > 0);
-	assert_true(r.packet_threshold <= KONCE_LOSS_PACKET_THRESHOLD_MAX);
+	assert_int_equal(r.packet_threshold, KONCE_RECOVERY_NO_PACKET_THRESHOLD);
+	/* 61..100 sent 1 ms apart; 100 acked 5 ms after 61 was sent: nothing is lost by count, and
+	 * 61 only once the time threshold has passed */
+	for (uint64_t pn = 61; pn <= 100; pn++)
+		send_pkt(&r, pn, 600 * MS + (pn - 61) * 100);
+	a = ack_of(100, 100);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 605 * MS, &res), 0);
+	assert_int_equal(res.nlost, 0);
+	assert_true(konce_recovery_timer(&r) > 605 * MS);
+	assert_int_equal(konce_recovery_on_timeout(&r, konce_recovery_timer(&r), &res), KONCE_RECOVERY_TIMER_LOSS);
+	assert_true(res.nlost > 0 && l.lost[61] == 1);
 }
 
 static void test_pto_backoff_and_probe(void **state)
