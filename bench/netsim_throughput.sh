@@ -23,6 +23,13 @@
 set -uo pipefail
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/../tests/netsim/konce_lib.sh"
+# konce_lib's fail, but on stderr: the measurements' stdout goes to a file
+fail() {
+	echo "FAIL: $*" >&2
+	local f
+	for f in "$KTMP/${KRUN:-}"*.err; do [ -s "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; } >&2; done
+	exit 1
+}
 command -v iperf3 >/dev/null || fail "iperf3 is missing (make deps)"
 
 ROWS=("$@")
@@ -69,6 +76,7 @@ konce() {
 	else
 		echo "> $TIMEOUT"
 	fi
+	kill -0 "${NPID[$run.A]}" 2>/dev/null || echo "konce $cc: node A is gone after the send" >&2
 	if [ -n "${BENCH_VERBOSE:-}" ]; then
 		for f in "$KTMP/$run.A.err" "$KTMP/$run.B.err"; do echo "--- konce $cc: $(basename "$f")" >&2; tail -n 20 "$f" >&2; done
 	fi
@@ -89,11 +97,13 @@ for row in "${ROWS[@]}"; do
 	set -- rate="$rate" delay="$delay" loss="$loss"
 	[ -n "${jitter:-}" ] && set -- "$@" jitter="$jitter"
 	"$NETSIM" impair --name "$run" a clear "$@" >/dev/null || fail "netsim impair a $*"
-	read -r bbr bbr_rx < <(tcp bbr)
-	read -r cubic cubic_rx < <(tcp cubic)
-	read -r kbbr kbbr_s < <(konce bbr)
+	# each in this shell (not a pipe's subshell): the nodes it starts are its own to stop
+	r=$KTMP/result
+	tcp bbr >"$r"; read -r bbr bbr_rx <"$r"
+	tcp cubic >"$r"; read -r cubic cubic_rx <"$r"
+	konce bbr >"$r"; read -r kbbr kbbr_s <"$r"
 	kreno="-" kreno_s=""
-	[ "${BENCH_NEWRENO:-1}" = 1 ] && read -r kreno kreno_s < <(konce newreno)
+	if [ "${BENCH_NEWRENO:-1}" = 1 ]; then konce newreno >"$r"; read -r kreno kreno_s <"$r"; fi
 	ratio=$(awk -v k="$kbbr" -v a="$bbr" -v b="$cubic" 'BEGIN {
 		m = (a + 0 > b + 0) ? a + 0 : b + 0; if (k == ">" || m == 0) print "-"; else printf "%.2f", k / m }')
 	fmt() { # MBIT EXTRA UNIT
