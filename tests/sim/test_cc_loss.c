@@ -9,6 +9,8 @@
  *     begins at most once per round trip and only for a loss; at 0.1% (losses rounds apart) nearly
  *     every loss starts its own; no persistent congestion and no probe timeouts; BBR never
  *     overflows the bottleneck queue.
+ *   - Jitter that reorders (netsim's 10 ms): spurious losses are recognised, and with 1% loss the
+ *     goodput stays >= 0.4 of the clean run's.
  *   - Two flows on one 20 Mbit/s link, the second starting 2 s later: Jain's index >= 0.9 over
  *     10..70 s (BBR flows converge over PROBE_RTT cycles, 10 s apart: a 30 s window was at 0.87
  *     for some seeds).
@@ -39,12 +41,13 @@ typedef struct result {
 	bool settled; /* nothing in flight at the end: every loss has been declared */
 } result;
 
-static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss)
+static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us)
 {
 	sim *s = sim_new(seed);
 	static clink l;
 	clink_cfg cfg = {.rate = 12500000, .queue = 500000, .owd_us = 20 * SIM_MS, .loss = loss, .msg = 256 * 1024,
-			 .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc};
+			 .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc,
+			 .jitter_us = jitter_us, .jitter_normal = true};
 	assert_int_equal(clink_init(&l, s, &cfg), 0);
 	assert_int_equal(clink_add_flow(&l, 0, 0), 0);
 	sim_run_until(s, STOP + SETTLE);
@@ -64,9 +67,9 @@ static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss)
 		.failed = f->failed,
 	};
 	r.settled = f->tx->rec.bytes_in_flight == 0 && konce_msgq_empty(&f->tx->q);
-	printf("  seed %llu %-7s loss %4.1f%%: %5.1f Mbit/s, mean cwnd %4.0f kB, recovery periods %llu in %llu "
+	printf("  seed %llu %-7s loss %4.1f%%%s: %5.1f Mbit/s, mean cwnd %4.0f kB, recovery periods %llu in %llu "
 	       "rounds, lost %llu + queue %llu (after warm-up %llu), declared %llu, spurious %llu, PTO %llu\n",
-	       (unsigned long long)seed, cc->name, loss * 100, r.goodput * 8 / 1e6, r.mean_cwnd / 1e3,
+	       (unsigned long long)seed, cc->name, loss * 100, jitter_us ? " +jitter" : "", r.goodput * 8 / 1e6, r.mean_cwnd / 1e3,
 	       (unsigned long long)r.episodes, (unsigned long long)r.rounds, (unsigned long long)r.dropped_eliciting,
 	       (unsigned long long)r.dropped_queue, (unsigned long long)r.queue_after_warm,
 	       (unsigned long long)r.declared, (unsigned long long)r.spurious, (unsigned long long)r.pto);
@@ -74,6 +77,8 @@ static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss)
 	sim_free(s);
 	return r;
 }
+
+static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss) { return run_jitter(seed, cc, loss, 0); }
 
 static void check_recovery(uint64_t seed, const result *r)
 {
@@ -126,6 +131,26 @@ static void test_long_fat_link_random_loss(void **state)
 		/* the link is 100 Mbit/s: the loss-free run fills most of it (fragments carry 960 of
 		 * each 1,200-odd bytes) */
 		CHECK(clean.goodput * 8 >= 70e6);
+	}
+}
+
+/* netsim's jitter=10ms: a normal spread of sigma 5 ms each way, which at 100 Mbit/s reorders
+ * dozens of packets.  Recovery finds its losses spurious and gives the packet threshold up (RACK:
+ * time alone), the window does not shrink away (BBR's extra_acked), and with 1% loss on top the
+ * goodput stays >= 0.4 of the loss-free, jitter-free run's (measured: 0.52; it was 0.05 before).
+ * Weak: about 60% of the declared losses are still spurious. */
+static void test_reordering_jitter(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		result clean = run_one(seed, &konce_cc_bbr, 0);
+		result j = run_jitter(seed, &konce_cc_bbr, 0.01, 5000);
+		CHECK(j.failed == 0 && j.settled && j.pto == 0 && j.persistent == 0);
+		CHECK(j.spurious > 0);
+		/* every datagram the loss took is declared (and many that were only late: recovery
+		 * recognises those it still remembers, KONCE_RECOVERY_LOST_MEMORY) */
+		CHECK(j.declared >= j.dropped_eliciting);
+		CHECK(j.goodput >= 0.4 * clean.goodput);
 	}
 }
 
@@ -188,6 +213,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_long_fat_link_random_loss),
+		cmocka_unit_test(test_reordering_jitter),
 		cmocka_unit_test(test_two_flows_fair),
 		cmocka_unit_test(test_background_yields_on_lossy_link),
 	};
