@@ -18,6 +18,7 @@
 #               message has opened the session; the rate is the file's bytes over the wall time of
 #               the send command, which returns when B has acknowledged every byte
 #   konce newreno  the same, the nodes restarted with --congestion newreno (BENCH_NEWRENO=0 skips it)
+# BENCH_TCP=0 skips the iperf3 rows (a quick look at konce alone; no ratio then).
 # A send that takes longer than BENCH_TIMEOUT seconds (default 300) shows as "> N s".
 # The machine may be shared: the header prints the load average, and figures vary run to run.
 set -uo pipefail
@@ -99,8 +100,11 @@ for row in "${ROWS[@]}"; do
 	"$NETSIM" impair --name "$run" a clear "$@" >/dev/null || fail "netsim impair a $*"
 	# each in this shell (not a pipe's subshell): the nodes it starts are its own to stop
 	r=$KTMP/result
-	tcp bbr >"$r"; read -r bbr bbr_rx <"$r"
-	tcp cubic >"$r"; read -r cubic cubic_rx <"$r"
+	bbr=- cubic=- bbr_rx='' cubic_rx=''
+	if [ "${BENCH_TCP:-1}" = 1 ]; then
+		tcp bbr >"$r"; read -r bbr bbr_rx <"$r"
+		tcp cubic >"$r"; read -r cubic cubic_rx <"$r"
+	fi
 	konce bbr >"$r"; read -r kbbr kbbr_s <"$r"
 	kreno="-" kreno_s=""
 	if [ "${BENCH_NEWRENO:-1}" = 1 ]; then konce newreno >"$r"; read -r kreno kreno_s <"$r"; fi
