@@ -1,10 +1,13 @@
-/* cc.h - congestion control: one interface, one file per algorithm (cc_newreno.c, cc_ledbat.c).
+/* cc.h - congestion control: one interface, one file per algorithm (cc_bbr.c, cc_newreno.c,
+ * cc_ledbat.c).
  *
  * One konce_cc per peer path (pair of addresses), shared by every message to that peer; the
  * message layer picks the algorithm (the congestion class) when it creates the path's controller.
  * The caller feeds it what recovery.h reports:
  *   konce_cc_on_sent()   for every in-flight packet sent (bytes_in_flight += bytes);
- *   konce_cc_on_ack()    with konce_loss_result.acked_bytes and the RTT / one-way-delay samples;
+ *   konce_cc_on_ack()    with konce_loss_result.acked_bytes, the RTT / one-way-delay samples and
+ *                        the delivery-rate sample (konce_loss_result.rs);
+ *   konce_cc_on_spurious() with konce_loss_result.spurious_bytes;
  *   konce_cc_on_loss()   with lost_bytes and the send time of the newest lost packet;
  *   konce_cc_on_persistent_congestion() when recovery says so.
  * konce_cc_can_send() says whether one more packet of `bytes` fits the window, and

@@ -15,7 +15,8 @@
  * Without one-way samples (a peer that sends plain ACKs) the RTT samples stand in: the queueing
  * delay is then the round trip's, which errs on the side of yielding.
  *
- * Target: 60 ms, LEDBAT++'s choice and the low end of RFC 6817's "at most 100 ms".  A lower target
+ * Target: a quarter of the minimum RTT, within 5..60 ms (see ledbat_on_ack: beside BBR a fixed
+ * target is never reached).  60 ms is LEDBAT++'s choice and the low end of RFC 6817's "at most 100 ms".  A lower target
  * leaves less standing queue for the interactive traffic the background class must not hurt; it
  * is still several times typical access-link jitter, so LEDBAT does not mistake noise for
  * congestion.  (RFC 6817 leaves clock-skew correction optional; it is not done here.)
