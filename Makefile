@@ -6,7 +6,8 @@
 #   make fuzz       build every libFuzzer target with clang;  make fuzz-run  runs each briefly
 #   make bench      build and run the benchmarks in bench/
 #   make check      static analysis with cppcheck
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= SYSTEMD_UNIT_DIR=PREFIX/lib/systemd/system
+#                   (make uninstall, with the same values, removes it)
 #   make deps       install the Debian packages the build and the tests need (idempotent)
 #
 # BUILD=dir puts every output in dir, so several builds (and several people) can share one tree.
@@ -71,12 +72,12 @@ LIBA  := $(BUILD)/libkonce.a
 LIBSO := $(BUILD)/libkonce.so
 KONCE := $(BUILD)/konce
 
-.PHONY: all test unit asan fuzz fuzz-run bench check install uninstall clean deps tests
+.PHONY: all test unit asan fuzz fuzz-run bench bench-smoke check install uninstall clean deps tests FORCE
 .DEFAULT_GOAL := all
 # Keep objects that are only prerequisites of test and fuzz binaries.
 .SECONDARY:
 
-all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc $(WIRE)
+all: $(LIBA) $(LIBSO) $(KONCE) $(BUILD)/konce.pc $(BUILD)/konce.service $(WIRE)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -100,12 +101,34 @@ $(WIRE_A): $(WIRE_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 $(WIRE): $(BUILD)/obj/netsim/wire.o $(WIRE_A)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-$(BUILD)/konce.pc: Makefile
+# konce.pc.  Requires.private names every pkg-config package libkonce.a needs (PKGS), and
+# Libs.private the libraries without a .pc file, so `pkg-config --static --libs konce` links the
+# static library.  The shared library records its own dependencies, so `--libs` alone gives -lkonce.
+# The file embeds PREFIX: $(BUILD)/prefix.stamp holds the PREFIX it was made for and changes
+# whenever PREFIX does, so `make install PREFIX=...` never installs a stale prefix.
+VERSION := $(shell sed -n 's/^\#define KONCE_VERSION_STRING "\(.*\)"/\1/p' include/konce/konce.h)
+
+$(BUILD)/prefix.stamp: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(PREFIX)' | cmp -s - $@ 2>/dev/null || printf '%s\n' '$(PREFIX)' >$@
+
+$(BUILD)/konce.pc: Makefile include/konce/konce.h $(BUILD)/prefix.stamp
 	@mkdir -p $(@D)
 	$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
-	  'Name: konce' 'Description: peer-to-peer messaging by public key over UDP' 'Version: 0.1.0' \
-	  'Requires.private: libsodium libevent sqlite3 miniupnpc' \
+	  'Name: konce' 'Description: peer-to-peer messaging by public key over UDP' 'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' \
 	  'Libs: -L$${libdir} -lkonce' 'Libs.private: -lnatpmp -lpthread' 'Cflags: -I$${includedir}' > $@
+
+# The systemd unit, with ExecStart at PREFIX/bin/konce.  It goes where systemd looks for units
+# that come with the software rather than from the administrator (/etc/systemd/system):
+# /usr/lib/systemd/system for PREFIX=/usr, /usr/local/lib/systemd/system for the default PREFIX.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
+$(BUILD)/konce.service: docs/konce.service $(BUILD)/prefix.stamp
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)sed 's|/usr/local/bin/konce |$(PREFIX)/bin/konce |' $< >$@
+
+FORCE:
 
 # Tests: one cmocka binary per unit-test file; simulator tests also link tests/sim/*.c.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBA) $(WIRE_A)
@@ -170,6 +193,12 @@ $(BUILD)/bench/%: bench/%.c $(BENCH_OBJ) $(LIBA)
 bench: all $(BENCH_BIN)
 	$(Q)set -e; for b in $(BENCH_BIN); do echo "== $${b##*/}"; KONCE_BIN=$(abspath $(KONCE)) $$b; done
 
+# Every benchmark, shrunk by BENCH_QUICK=1 to a second or two: CI runs this so they cannot rot (a
+# bench that stops building, crashes or fails its own checks fails the run).  Not figures to quote.
+bench-smoke: all $(BENCH_BIN)
+	$(Q)set -e; for b in $(BENCH_BIN); do echo "== $${b##*/} (BENCH_QUICK=1)"; \
+	  BENCH_QUICK=1 KONCE_BIN=$(abspath $(KONCE)) timeout 60 $$b; done
+
 check:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --std=c11 -D_GNU_SOURCE -Iinclude -I. --suppress=missingIncludeSystem node nat consensus store tools netsim
@@ -182,6 +211,9 @@ install: all
 	ln -sf libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/libkonce.so
 	install -m 0644 $(BUILD)/konce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc
 	install -m 0644 include/konce/*.h $(DESTDIR)$(PREFIX)/include/konce/
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	install -m 0644 $(BUILD)/konce.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service
+	install -D -m 0644 tools/wireshark/konce.lua $(DESTDIR)$(PREFIX)/share/konce/wireshark/konce.lua
 	@if [ -x netsim/netsim ]; then install -m 0755 netsim/netsim $(DESTDIR)$(PREFIX)/bin/netsim; \
 	  install -d $(DESTDIR)$(PREFIX)/lib/netsim $(DESTDIR)$(PREFIX)/share/netsim/topologies; \
 	  install -m 0644 netsim/lib/*.sh $(DESTDIR)$(PREFIX)/lib/netsim/; \
@@ -190,14 +222,30 @@ install: all
 	@for m in docs/*.[1-8]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 
+# Removes exactly what install put there (same PREFIX and DESTDIR), then the directories it made
+# if they are left empty.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/konce $(DESTDIR)$(PREFIX)/lib/libkonce.a $(DESTDIR)$(PREFIX)/lib/libkonce.so \
+	  $(DESTDIR)$(PREFIX)/lib/libkonce.so.0 $(DESTDIR)$(PREFIX)/lib/pkgconfig/konce.pc \
+	  $(DESTDIR)$(SYSTEMD_UNIT_DIR)/konce.service $(DESTDIR)$(PREFIX)/share/konce/wireshark/konce.lua
+	rm -f $(patsubst include/konce/%,$(DESTDIR)$(PREFIX)/include/konce/%,$(wildcard include/konce/*.h))
+	rm -f $(foreach m,$(wildcard docs/*.[1-8]),$(DESTDIR)$(PREFIX)/share/man/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(DESTDIR)$(PREFIX)/bin/netsim $(DESTDIR)$(PREFIX)/lib/netsim/netsim-wire \
+	  $(patsubst netsim/lib/%,$(DESTDIR)$(PREFIX)/lib/netsim/%,$(wildcard netsim/lib/*.sh)) \
+	  $(patsubst netsim/%,$(DESTDIR)$(PREFIX)/share/netsim/%,$(wildcard netsim/topologies/*.topo))
+	-rmdir $(DESTDIR)$(PREFIX)/include/konce $(DESTDIR)$(PREFIX)/lib/netsim \
+	  $(DESTDIR)$(PREFIX)/share/netsim/topologies $(DESTDIR)$(PREFIX)/share/netsim \
+	  $(DESTDIR)$(PREFIX)/share/konce/wireshark $(DESTDIR)$(PREFIX)/share/konce 2>/dev/null
+
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
 
 # Debian packages for building, testing, fuzzing and netsim.  Idempotent: installs only what is missing.
 DEB_PKGS := build-essential pkg-config clang libclang-rt-14-dev cppcheck \
   libsodium-dev libevent-dev libnatpmp-dev libminiupnpc-dev libsqlite3-dev sqlite3 \
-  libcmocka-dev libinih-dev libjansson-dev jq \
-  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps
+  libcmocka-dev libinih-dev libjansson-dev zlib1g-dev jq \
+  iproute2 nftables iperf3 socat miniupnpd-nftables stun-client stun-server procps curl \
+  systemd man-db tshark
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || printf ' %s' $$p; done); \

@@ -16,7 +16,8 @@
  * iperf3: `iperf3 -s -1` and `iperf3 -c 127.0.0.1 -J` (TCP; then UDP with -u -b 0 -l 1200), the
  * receiver-side figure from the JSON.  Without iperf3 those rows say unavailable.
  *
- * Usage: bench_bulk [SECONDS per figure, default 3] [all|konce|konce-on|baselines]
+ * Usage: bench_bulk [SECONDS per figure, default 3; 0.2 with BENCH_QUICK=1, iperf3 runs 1 s at least]
+ *                   [all|konce|konce-on|baselines]
  * (konce-on: only konce with GSO/GRO on, e.g. under perf)
  */
 #include <errno.h>
@@ -433,6 +434,8 @@ static void ratio_row(const char *name, double konce, double base, bool have)
 int main(int argc, char **argv)
 {
 	const char *only = argc > 2 ? argv[2] : "all";
+	if (bench_quick())
+		secs = 0.2;
 	if (argc > 1)
 		secs = atof(argv[1]);
 	if (sodium_init() < 0 || secs <= 0)
@@ -473,7 +476,7 @@ int main(int argc, char **argv)
 	}
 
 	char x[320];
-	printf("%s: two processes over loopback, %.0f s per figure; MB = 10^6 bytes; receiver-side figures\n", me,
+	printf("%s: two processes over loopback, %g s per figure; MB = 10^6 bytes; receiver-side figures\n", me,
 	       secs);
 	if (do_base) {
 		if (have_tcp) {

@@ -19,7 +19,8 @@
  *   - the bytes the core allocated through its env (a counting env), per table slot, and that
  *     nothing was allocated after konce_rdv_new().
  * Lookups go in a random order, so the larger tables are measured out of cache.
- * Usage: bench_rendezvous [MAX]   (default 100000: the largest table is sized for MAX keys)
+ * Usage: bench_rendezvous [MAX]   (default 100000: the largest table is sized for MAX keys; with
+ * BENCH_QUICK=1 the tables are 1,000 / 2,000 / 4,000 keys, a smoke test)
  */
 #include <inttypes.h>
 #include <sodium.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/loop.h"
 #include "nat/rendezvous.h"
 
 static double now_s(void)
@@ -357,10 +359,11 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 
 int main(int argc, char **argv)
 {
-	uint32_t max = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100000;
+	bool quick = bench_quick();
+	uint32_t max = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : quick ? 4000 : 100000;
 	if (sodium_init() < 0 || max < 1000 || max > (1u << 20))
 		return 1;
-	const uint32_t sizes[] = {1000, 10000, max};
+	const uint32_t sizes[] = {1000, quick ? 2000 : 10000, max};
 	double t[3], mem[3];
 	for (int i = 0; i < 3; i++)
 		if (run(sizes[i], &t[i], &mem[i]))

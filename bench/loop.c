@@ -14,6 +14,12 @@
 
 enum { PUMP_EVERY = 128 }; /* datagrams fed between pumps, so the endpoint's rings never fill */
 
+bool bench_quick(void)
+{
+	const char *q = getenv("BENCH_QUICK");
+	return q && *q && strcmp(q, "0") != 0;
+}
+
 uint64_t bench_now_us(void)
 {
 	struct timespec ts;

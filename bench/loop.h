@@ -30,6 +30,11 @@ struct bench_node {
 	int extra_fd;
 };
 
+/* BENCH_QUICK=1 in the environment: each bench shrinks its counts and intervals so it finishes in a
+ * second or two (CI's smoke run, `make bench-smoke`).  Its figures are then not worth quoting; the
+ * point is that every code path still runs and every check in it still holds. */
+bool bench_quick(void);
+
 uint64_t bench_now_us(void);
 /* CPU seconds (user + system) this process has used. */
 double bench_cpu_s(void);

@@ -2,6 +2,7 @@
 #include "nat/punch.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 
 #define MS 1000ULL
@@ -26,6 +27,15 @@ struct konce_punch {
 	konce_addr bday_peer;
 	uint16_t bday_ports[KONCE_PUNCH_BIRTHDAY];
 	uint16_t seq;
+	uint8_t ikey[KONCE_INTRO_SECRET_BYTES]; /* the INTRO's secret: keys the probes' MACs */
+	bool keyed;
+	/* claimed targets (HOST, MAPPED: the peer's word, which may name anyone) get at most
+	 * KONCE_PUNCH_CLAIMED_ALLOW probes each until the peer is heard from there, and
+	 * KONCE_PUNCH_CLAIMED_BUDGET in all per attempt (docs/TRAVERSAL.md "amplification") */
+	uint8_t tsent[KONCE_CAND_MAX_TARGETS];
+	bool theard[KONCE_CAND_MAX_TARGETS];
+	unsigned claimed_left;      /* the bucket, over attempts */
+	uint64_t claimed_refill_at; /* the next token back */
 
 	/* direct */
 	unsigned path_sock;
@@ -42,6 +52,8 @@ struct konce_punch {
 	unsigned prev_sock;
 	uint64_t confirm_at, confirm_end;
 	konce_addr prev;
+	unsigned unconf_run; /* moves undone in a row; each doubles the hold on the next move */
+	uint64_t hold_until;
 
 	/* relayed */
 	uint64_t upgrade_at, backoff;
@@ -77,6 +89,7 @@ int konce_punch_new(konce_punch **out, const konce_env *env, const uint8_t self_
 	p->state = KONCE_PATH_IDLE;
 	p->upgrade_at = UINT64_MAX;
 	p->keepalive_at = UINT64_MAX;
+	p->claimed_left = KONCE_PUNCH_CLAIMED_BUDGET;
 	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
 	*out = p;
 	return 0;
@@ -84,8 +97,10 @@ int konce_punch_new(konce_punch **out, const konce_env *env, const uint8_t self_
 
 void konce_punch_free(konce_punch *p)
 {
-	if (p)
-		konce_env_free(p->env, p);
+	if (!p)
+		return;
+	sodium_memzero(p->ikey, sizeof(p->ikey));
+	konce_env_free(p->env, p);
 }
 
 static bool attempting(const konce_punch *p)
@@ -112,14 +127,16 @@ static void push_ev(konce_punch *p, enum konce_punch_ev_type type, uint64_t now)
 	p->ev[(p->ev_head + p->ev_n++) % KONCE_PUNCH_EV_RING] = e;
 }
 
-static void probe(konce_punch *p, unsigned sock, const konce_addr *to)
+static void probe_typed(konce_punch *p, unsigned sock, const konce_addr *to, uint8_t type)
 {
 	if (++p->seq == 0)
 		p->seq = 1; /* 0 is never a probe's: the node feeds HELLO copies with it (node_trav_hs.c) */
-	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, false, false};
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, false, false, type};
 	p->c.probes++;
 	push_out(p, &o);
 }
+
+static void probe(konce_punch *p, unsigned sock, const konce_addr *to) { probe_typed(p, sock, to, 0); }
 
 /* The DIRECT keepalive: with a session, an authenticated packet the caller sends on it. */
 static void keepalive_probe(konce_punch *p)
@@ -128,7 +145,7 @@ static void keepalive_probe(konce_punch *p)
 		probe(p, p->path_sock, &p->path);
 		return;
 	}
-	konce_punch_out o = {false, p->path_sock, p->path, 0, p->intro_id, {{0}, 0}, false, true};
+	konce_punch_out o = {false, p->path_sock, p->path, 0, p->intro_id, {{0}, 0}, false, true, 0};
 	p->c.session_probes++;
 	push_out(p, &o);
 }
@@ -137,7 +154,7 @@ static void probe_birthday(konce_punch *p, unsigned sock, const konce_addr *to)
 {
 	if (++p->seq == 0)
 		p->seq = 1;
-	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, true, false};
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, true, false, 0};
 	p->c.probes++;
 	push_out(p, &o);
 }
@@ -149,10 +166,26 @@ static unsigned round_len(const konce_punch *p, unsigned r)
 	return p->nt + (b ? KONCE_PUNCH_BIRTHDAY : 0);
 }
 
-static void probe_entry(konce_punch *p, unsigned i)
+static bool claimed(uint8_t type) { return type == KONCE_CAND_HOST || type == KONCE_CAND_MAPPED; }
+
+static void probe_entry(konce_punch *p, unsigned i, uint64_t now)
 {
 	if (i < p->nt) {
-		probe(p, p->t[i].sock, &p->t[i].addr);
+		if (claimed(p->t[i].type) && !p->theard[i]) {
+			while (p->claimed_left < KONCE_PUNCH_CLAIMED_BUDGET && now >= p->claimed_refill_at) {
+				p->claimed_left++;
+				p->claimed_refill_at += KONCE_PUNCH_CLAIMED_REFILL_MS * MS;
+			}
+			if (p->tsent[i] >= KONCE_PUNCH_CLAIMED_ALLOW || !p->claimed_left) {
+				p->c.claimed_withheld++;
+				return;
+			}
+			if (p->claimed_left-- == KONCE_PUNCH_CLAIMED_BUDGET)
+				p->claimed_refill_at = now + KONCE_PUNCH_CLAIMED_REFILL_MS * MS;
+			p->tsent[i]++;
+		}
+		/* heard from: the peer is there, so it is no longer a claim (a HELLO copy may go) */
+		probe_typed(p, p->t[i].sock, &p->t[i].addr, p->theard[i] ? KONCE_CAND_PEER_REFLEXIVE : p->t[i].type);
 		return;
 	}
 	i -= p->nt;
@@ -224,6 +257,8 @@ static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
 	p->confirming = false;
 	memset(&p->path, 0, sizeof(p->path));
 	p->attempt_rx = 0;
+	memset(p->tsent, 0, sizeof(p->tsent));
+	memset(p->theard, 0, sizeof(p->theard));
 	p->c.attempts++;
 }
 
@@ -244,6 +279,11 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 		return -EINVAL;
 	bool first = p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_PUNCHING;
 	begin_attempt(p, in->intro_id, now + in->delay_us);
+	p->keyed = in->secret != NULL;
+	if (in->secret)
+		memcpy(p->ikey, in->secret, sizeof(p->ikey));
+	else
+		sodium_memzero(p->ikey, sizeof(p->ikey));
 	if (first && konce_cand_direct_expectation(&in->self_nat, in->self_cands, in->nself, &in->peer_nat,
 						   in->peer_cands, in->npeer) != KONCE_CAND_DIRECT_EXPECTED) {
 		/* direct is impossible or a gamble: the relay at once, the attempt runs beside it.
@@ -252,6 +292,12 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 		p->c.relay_first++;
 		push_ev(p, KONCE_PUNCH_EV_RELAY, now);
 	}
+	/* a claimed candidate that is also where the rendezvous saw the peer (a public host's own
+	 * address) is observed, not a claim */
+	for (unsigned i = 0; i < nt; i++)
+		for (unsigned k = 0; claimed(t[i].type) && k < in->npeer; k++)
+			if (in->peer_cands[k].type == KONCE_CAND_REFLEXIVE && konce_addr_eq(&in->peer_cands[k].addr, &t[i].addr))
+				t[i].type = KONCE_CAND_REFLEXIVE;
 	memcpy(p->t, t, sizeof(t[0]) * nt);
 	p->nt = nt;
 	p->bday = bday;
@@ -323,6 +369,7 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool
 	p->upgrade_at = UINT64_MAX;
 	p->backoff = KONCE_UPGRADE_FIRST_MS * MS;
 	p->quick_used = false;
+	p->claimed_left = KONCE_PUNCH_CLAIMED_BUDGET; /* the peer proved real */
 	p->c.verified++;
 	push_ev(p, KONCE_PUNCH_EV_DIRECT, now);
 	if (p->confirming) {
@@ -338,6 +385,14 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		p->c.acks_rx++;
 		if (intro_id != p->intro_id) {
 			p->c.stale++;
+			return;
+		}
+		if (p->auth && now < p->hold_until &&
+		    ((attempting(p) && is_target(p, sock, from)) ||
+		     (p->state == KONCE_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
+		      konce_addr_eq(from, &p->rebind)))) {
+			/* moves made with a session were undone lately (never confirmed): hold */
+			p->c.moves_held++;
 			return;
 		}
 		if (attempting(p) && is_target(p, sock, from))
@@ -359,17 +414,20 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		}
 		return;
 	}
+	if (p->state == KONCE_PATH_IDLE || intro_id != p->intro_id) {
+		/* not the introduction we hold (none yet, or another): it starts nothing, and our own
+		 * INTRO, a reliable message, brings the attempt */
+		p->c.stale++;
+		return;
+	}
 	p->c.probes_rx++;
 	p->attempt_rx++;
-	konce_punch_out a = {true, sock, *from, seq, intro_id, *from, false, false};
+	konce_punch_out a = {true, sock, *from, seq, intro_id, *from, false, false, 0};
 	p->c.acks_sent++;
 	push_out(p, &a);
-	if (p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_RELAYED) {
-		/* the peer is punching and our introduction was lost: join with what we learnt */
-		begin_attempt(p, intro_id, now);
-		p->nt = 0;
-		p->bday = BDAY_NONE;
-	}
+	for (unsigned i = 0; i < p->nt; i++)
+		if (p->t[i].sock == sock && konce_addr_eq(&p->t[i].addr, from))
+			p->theard[i] = true; /* the peer is there: no longer limited as a claim */
 	if (p->state == KONCE_PATH_DIRECT && !(sock == p->path_sock && konce_addr_eq(from, &p->path)) &&
 	    !(p->have_rebind && sock == p->rebind_sock && konce_addr_eq(from, &p->rebind))) {
 		/* validate the new address before moving the path there.  Two sides may hold different
@@ -386,8 +444,11 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	if (!attempting(p))
 		return;
 	konce_target t = {sock, *from, KONCE_CAND_PEER_REFLEXIVE};
-	if (konce_cand_add_target(p->t, &p->nt, KONCE_CAND_MAX_TARGETS, &t))
-		probe(p, sock, from); /* triggered: this pair may work at once */
+	if (konce_cand_add_target(p->t, &p->nt, KONCE_CAND_MAX_TARGETS, &t)) {
+		p->tsent[p->nt - 1] = 0;
+		p->theard[p->nt - 1] = true;
+		probe_typed(p, sock, from, KONCE_CAND_PEER_REFLEXIVE); /* triggered: this pair may work at once */
+	}
 }
 
 void konce_punch_heard(konce_punch *p, uint64_t now)
@@ -398,6 +459,8 @@ void konce_punch_heard(konce_punch *p, uint64_t now)
 	if (p->confirming) {
 		p->confirming = false;
 		p->c.confirmed++;
+		p->unconf_run = 0;
+		p->hold_until = 0;
 	}
 	if (p->unanswered) {
 		/* a keepalive was out (retries pending): answered, so the next one a period on */
@@ -456,6 +519,11 @@ static void confirm_failed(konce_punch *p, uint64_t now)
 {
 	p->confirming = false;
 	p->c.unconfirmed++;
+	/* a forged ack can make a move that is never confirmed: hold further moves for 1, 2, 4 ...
+	 * 64 s, so forging again buys nothing more than once a hold */
+	uint64_t hold = (uint64_t)KONCE_PUNCH_CONFIRM_MS << (p->unconf_run < 6 ? p->unconf_run : 6);
+	p->hold_until = now + (hold < KONCE_PUNCH_HOLD_MAX_MS ? hold : KONCE_PUNCH_HOLD_MAX_MS) * MS;
+	p->unconf_run++;
 	if (!p->have_prev) {
 		go_relayed(p, KONCE_PUNCH_EV_LOST, now);
 		return;
@@ -480,7 +548,7 @@ static void run_rounds(konce_punch *p, uint64_t now)
 		}
 		if (p->cursor < round_len(p, p->round)) {
 			bool bday = p->cursor >= p->nt;
-			probe_entry(p, p->cursor++);
+			probe_entry(p, p->cursor++, now);
 			p->round_at += bday ? MS : KONCE_PUNCH_PACE_MS * MS;
 		}
 		if (p->cursor >= round_len(p, p->round)) {
@@ -564,3 +632,51 @@ bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr)
 bool konce_punch_controlling(const konce_punch *p) { return p->controlling; }
 
 const struct konce_punch_counters *konce_punch_counters(const konce_punch *p) { return &p->c; }
+
+/* ---- PUNCH on the wire, authenticated with the introduction's secret -------------------------- */
+
+bool konce_punch_tag(const konce_punch *p, const uint8_t *msg, size_t len, uint8_t mac[KONCE_PUNCH_MAC_BYTES])
+{
+	if (!p->keyed)
+		return false;
+	crypto_generichash(mac, KONCE_PUNCH_MAC_BYTES, msg, len, p->ikey, sizeof(p->ikey));
+	return true;
+}
+
+bool konce_punch_tag_ok(const konce_punch *p, const uint8_t *msg, size_t len,
+			const uint8_t mac[KONCE_PUNCH_MAC_BYTES])
+{
+	uint8_t want[KONCE_PUNCH_MAC_BYTES];
+	bool ok = konce_punch_tag(p, msg, len, want) && sodium_memcmp(want, mac, sizeof(want)) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok;
+}
+
+size_t konce_punch_encode(const konce_punch *p, const konce_punch_out *o, uint8_t *buf, size_t cap)
+{
+	konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o->ack ? KONCE_PUNCH_F_ACK : 0, .seq = o->seq,
+			   .id = o->intro_id};
+	memcpy(m.key, p->self, KONCE_WIRE_KEY);
+	if (o->ack)
+		m.addr = o->seen;
+	size_t len = p->keyed ? konce_rdv_encode(&m, buf, cap) : 0;
+	if (len)
+		konce_punch_tag(p, buf, KONCE_PUNCH_MAC, buf + KONCE_PUNCH_MAC);
+	return len;
+}
+
+int konce_punch_receive(konce_punch *p, unsigned sock, const konce_addr *from, const uint8_t *pkt, size_t len,
+			uint64_t now)
+{
+	konce_rdv_msg m;
+	/* the sender key must be the peer's (our own probe reflected back has ours), the id the
+	 * current one, and the MAC made with this introduction's secret, which only the two
+	 * introduced peers hold */
+	if (konce_rdv_decode(&m, pkt, len) || m.type != KONCE_RDV_PUNCH || memcmp(m.key, p->peer, KONCE_WIRE_KEY) ||
+	    m.id != p->intro_id || !konce_punch_tag_ok(p, pkt, KONCE_PUNCH_MAC, pkt + KONCE_PUNCH_MAC)) {
+		p->c.forged++;
+		return -EBADMSG;
+	}
+	konce_punch_input(p, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, now);
+	return 0;
+}

@@ -10,7 +10,7 @@
  *
  *           konce_punch_start()                 ack from X on S: pair (S,X) verified
  *   IDLE ------------------------> PUNCHING -------------------------------------+
- *     |  konce_punch_input(probe)     |                                          |
+ *     |                               |                                          |
  *     |  (konce_punch_relay_heard(): IDLE --> RELAYED, our INTRO was lost)        |
  *     +-------------------------------+ konce_punch_timer(): start+GIVEUP passed  v
  *                                     v  (event RELAY)                         DIRECT
@@ -18,8 +18,8 @@
  *          |  konce_punch_timer():  |   ^ konce_punch_timer(): FAILS      |   |   |
  *          |  give-up               |   | keepalives unanswered (LOST) ---+---+   |
  *          |                        |   |                                         |
- *          |  konce_punch_start() / |   | konce_punch_timer(): upgrade due        |
- *          |  input(probe)          v   | (controlling side; event UPGRADE:       |
+ *          |  konce_punch_start()   |   | konce_punch_timer(): upgrade due        |
+ *          |                        v   | (controlling side; event UPGRADE:       |
  *          +------------------- PROBING |  the caller asks for a new intro)       |
  *                                   |   +---------------------- (stays RELAYED)   |
  *                                   +---- ack from X on S: verified --------------+
@@ -95,6 +95,16 @@
  *      verified path: an attempt that heard not a single probe from the peer (its INTRO was
  *      probably lost) is retried after KONCE_UPGRADE_AFTER_LOSS_MS.
  *   5. Nothing is allocated after konce_punch_new(); queues are bounded and overflow is counted.
+ *   6. Only konce_punch_start() (an INTRO, from an authenticated rendezvous session) starts an
+ *      attempt.  A probe counts only with the current intro id, and on the wire only with a MAC
+ *      keyed by the INTRO's secret (konce_punch_receive); then its address is no longer a claim
+ *      and may become a peer-reflexive target.  Claimed targets (HOST, MAPPED) not heard from get
+ *      KONCE_PUNCH_CLAIMED_ALLOW probes each in an attempt, and all attempts to one peer share a
+ *      bucket of KONCE_PUNCH_CLAIMED_BUDGET, one back per KONCE_PUNCH_CLAIMED_REFILL_MS, full
+ *      again once a pair verifies (a peer that asks for introductions again and again cannot
+ *      aim more than that at addresses it claims).
+ *   7. With a session, after a move that was undone (never confirmed) verified pairs are not moved
+ *      to for 1, 2, 4 ... KONCE_PUNCH_HOLD_MAX_MS (moves_held); a confirmation resets it.
  *
  * How this maps onto the endpoint (node/node_trav_hs.c; docs/TRAVERSAL.md "the handshake is the
  * probe"): for a first attempt in PUNCHING a probe is a copy of the endpoint's HELLO
@@ -128,6 +138,10 @@ enum {
 	KONCE_PUNCH_EV_RING = 8,
 	KONCE_PUNCH_CONFIRM_MS = 1000,      /* a move with a session must be confirmed this soon */
 	KONCE_PUNCH_CONFIRM_RETRY_MS = 300, /* confirming session PINGs this far apart */
+	KONCE_PUNCH_HOLD_MAX_MS = 64000,    /* longest hold on moves after unconfirmed ones */
+	KONCE_PUNCH_CLAIMED_ALLOW = 2,      /* probes to a claimed (host, mapped) target not heard from */
+	KONCE_PUNCH_CLAIMED_BUDGET = 6,     /* such probes, all targets and attempts together: a bucket */
+	KONCE_PUNCH_CLAIMED_REFILL_MS = 10000, /* per peer, one more every this long; full once verified */
 };
 
 enum konce_path_state {
@@ -162,6 +176,9 @@ typedef struct konce_punch_out {
 	bool birthday;     /* a birthday probe (one of KONCE_PUNCH_BIRTHDAY random ports or sockets) */
 	bool session;      /* authenticated mode's DIRECT keepalive: send an ack-eliciting packet on the
 			    * peer's session over the path (sock, to), not PUNCH; seq is 0 */
+	uint8_t type;      /* probe: KONCE_CAND_* of the target (0: the path, a rebind or a birthday
+			    * probe); only observed addresses (REFLEXIVE, PREDICTED on its IP,
+			    * PEER_REFLEXIVE) may get a large probe such as a HELLO copy */
 } konce_punch_out;
 
 /* What an introduction told us, and what we know of ourselves. */
@@ -175,6 +192,7 @@ typedef struct konce_punch_intro {
 	unsigned self_spent; /* new mappings our NAT made since self_nat.last_port (candidates.h) */
 	const konce_cand *self_cands; /* ours as registered (only port-mapped ones matter), or NULL */
 	unsigned nself;
+	const uint8_t *secret; /* KONCE_INTRO_SECRET_BYTES from the INTRO: keys the probes' MACs */
 } konce_punch_intro;
 
 struct konce_punch_counters {
@@ -183,6 +201,9 @@ struct konce_punch_counters {
 	uint64_t session_probes, heard, acks_ignored; /* authenticated liveness (set_authenticated) */
 	uint64_t confirmed, unconfirmed; /* moves with a session: confirmed by heard(), or undone */
 	uint64_t relay_first; /* first attempts started in PROBING: direct not expected */
+	uint64_t forged;      /* PUNCH datagrams refused by konce_punch_receive (MAC, key, id) */
+	uint64_t moves_held;  /* verified pairs not moved to: moves are held after unconfirmed ones */
+	uint64_t claimed_withheld; /* probes not sent to claimed targets not heard from (budget) */
 };
 
 typedef struct konce_punch konce_punch;
@@ -195,9 +216,25 @@ void konce_punch_free(konce_punch *p);
 /* An introduction arrived: start an attempt (see the diagram for which state it leads to).
  * 0, -EINVAL (no usable candidate). */
 int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now);
-/* A PUNCH from the peer key arrived on sock from `from`. */
+/* A probe or ack from the peer arrived on sock from `from`, already authenticated by the caller:
+ * a PUNCH through konce_punch_receive(), a HELLO copy whose tag konce_punch_tag_ok() accepted, or
+ * a handshake answer the endpoint authenticated as the peer's.  Only the current attempt's intro
+ * id counts; nothing else starts an attempt (konce_punch_start does, from an INTRO). */
 void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
 		       uint64_t intro_id, uint16_t seq, uint64_t now);
+/* PUNCH on the wire (node/wire.h): the out `o` as a datagram, MAC'd with the current
+ * introduction's secret.  Its length, or 0 (no introduction yet, cap too small). */
+size_t konce_punch_encode(const konce_punch *p, const konce_punch_out *o, uint8_t *buf, size_t cap);
+/* A PUNCH datagram arrived on sock from `from`.  It counts only if it parses, names the peer's key
+ * and the current intro id, and its MAC checks with the introduction's secret: then
+ * konce_punch_input().  0, or -EBADMSG (counted in forged; nothing else changes). */
+int konce_punch_receive(konce_punch *p, unsigned sock, const konce_addr *from, const uint8_t *pkt, size_t len,
+			uint64_t now);
+/* MAC (KONCE_PUNCH_MAC_BYTES) of msg with the current introduction's secret, for a tag carried
+ * elsewhere (the HELLO copy, node/wire.h).  false if there is no introduction yet. */
+bool konce_punch_tag(const konce_punch *p, const uint8_t *msg, size_t len, uint8_t mac[KONCE_PUNCH_MAC_BYTES]);
+bool konce_punch_tag_ok(const konce_punch *p, const uint8_t *msg, size_t len,
+			const uint8_t mac[KONCE_PUNCH_MAC_BYTES]);
 /* Authenticated traffic from the peer's session arrived over the direct path: it is alive. */
 void konce_punch_heard(konce_punch *p, uint64_t now);
 /* Whether a session with the peer exists (off at konce_punch_new()).  While on, the DIRECT

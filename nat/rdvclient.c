@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "nat/candidates.h"
 
@@ -226,14 +227,22 @@ static void refuse(konce_rdvc *c, unsigned i, const konce_rdv_msg *intro)
 static void declined(konce_rdvc *c, const konce_rdv_msg *m)
 {
 	struct recent *r = NULL;
+	struct pending *p = NULL;
 	for (unsigned j = 0; j < RECENT && !r; j++)
 		if (m->id && c->recent[j].id == m->id && !memcmp(c->recent[j].peer, m->key, KONCE_WIRE_KEY))
 			r = &c->recent[j];
-	if (!r) {
+	/* refused at the offer, before any INTRO: the id is our request's txid */
+	for (unsigned j = 0; j < KONCE_RDVC_MAX_PENDING && !r && !p; j++)
+		if (m->id && c->pend[j].used && c->pend[j].txid == m->id && !memcmp(c->pend[j].peer, m->key, KONCE_WIRE_KEY))
+			p = &c->pend[j];
+	if (!r && !p) {
 		c->c.ignored++;
 		return;
 	}
-	r->id = 0;
+	if (r)
+		r->id = 0;
+	if (p)
+		p->used = false;
 	c->c.intro_fails++;
 	c->c.declined++;
 	konce_rdvc_event *e = push_ev(c, KONCE_RDVC_EV_INTRO_FAIL);
@@ -260,6 +269,21 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 	case KONCE_RDV_REGISTERED:
 		on_registered(c, i, &m, now);
 		return;
+	case KONCE_RDV_INTRO_OFFER: {
+		/* consent: the rendezvous releases our addresses and opens a relay pair only if we
+		 * accept (node/wire.h) */
+		c->c.offers++;
+		if (memcmp(m.target, c->key, KONCE_WIRE_KEY) || !allowed(c, m.key)) {
+			c->c.refused++;
+			refuse(c, i, &m);
+			return;
+		}
+		konce_rdv_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = m.id};
+		memcpy(a.key, c->key, KONCE_WIRE_KEY);
+		memcpy(a.target, m.key, KONCE_WIRE_KEY);
+		send_msg(c, &a, &c->rdv[i].addr);
+		return;
+	}
 	case KONCE_RDV_INTRO:
 		if (!allowed(c, m.key)) {
 			c->c.refused++;
@@ -283,6 +307,8 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 		e->peer_nat = m.nat;
 		e->ncand = m.ncand;
 		memcpy(e->cand, m.cand, sizeof(m.cand[0]) * m.ncand);
+		memcpy(e->secret, m.secret, sizeof(e->secret));
+		sodium_memzero(m.secret, sizeof(m.secret));
 		return;
 	case KONCE_RDV_INTRO_FAIL:
 		if (m.flags == KONCE_IFAIL_DECLINED) {

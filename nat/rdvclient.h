@@ -62,6 +62,8 @@ typedef struct konce_rdvc_event {
 	konce_natinfo peer_nat;
 	unsigned ncand;
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
+	uint8_t secret[KONCE_INTRO_SECRET_BYTES]; /* INTRO: the probe key (konce_punch_intro); the
+						   * caller wipes its copy once given to the punch core */
 	unsigned reason;
 	size_t len;
 	uint8_t data[KONCE_RDV_MAX_RELAY];
@@ -70,6 +72,7 @@ typedef struct konce_rdvc_event {
 struct konce_rdvc_counters {
 	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, declined, relay_tx,
 		relay_rx, ignored, out_dropped, ev_dropped;
+	uint64_t offers; /* INTRO_OFFERs: accepted unless refused (refused counts those too) */
 };
 
 /* 0, -EINVAL, -ENOMEM.  Registration starts at the first konce_rdvc_timer(). */

@@ -93,6 +93,8 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		break;
 	case KONCE_RDV_REGISTERED: need = KONCE_REGD_SIZE; break;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_OFFER:
+	case KONCE_RDV_INTRO_ACCEPT:
 	case KONCE_RDV_INTRO_REFUSE: need = KONCE_IREQ_SIZE; break;
 	case KONCE_RDV_INTRO:
 		if (m->ncand < 1 || m->ncand > KONCE_RDV_MAX_INTRO_CANDS || !nat_ok(&m->nat) ||
@@ -156,6 +158,8 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		put32(buf + KONCE_REGD_REFRESH, m->value);
 		break;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_OFFER:
+	case KONCE_RDV_INTRO_ACCEPT:
 	case KONCE_RDV_INTRO_REFUSE:
 		memcpy(buf + KONCE_IREQ_KEY, m->key, KONCE_WIRE_KEY);
 		memcpy(buf + KONCE_IREQ_TARGET, m->target, KONCE_WIRE_KEY);
@@ -168,6 +172,7 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		wire_put64(buf + KONCE_INTRO_ID, m->id);
 		put32(buf + KONCE_INTRO_DELAY, m->value);
 		put_nat(buf + KONCE_INTRO_NAT, &m->nat);
+		memcpy(buf + KONCE_INTRO_SECRET, m->secret, KONCE_INTRO_SECRET_BYTES);
 		put_cands(buf + KONCE_INTRO_CANDS, m);
 		break;
 	case KONCE_RDV_INTRO_FAIL:
@@ -191,6 +196,7 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 		memcpy(buf + KONCE_PUNCH_KEY, m->key, KONCE_WIRE_KEY);
 		if (m->flags & KONCE_PUNCH_F_ACK)
 			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
+		memcpy(buf + KONCE_PUNCH_MAC, m->mac, KONCE_PUNCH_MAC_BYTES);
 		break;
 	case KONCE_RDV_LIFE_REQ:
 	case KONCE_RDV_LIFE_ACK:
@@ -239,6 +245,8 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->value = get32(b + KONCE_REGD_REFRESH);
 		return 0;
 	case KONCE_RDV_INTRO_REQUEST:
+	case KONCE_RDV_INTRO_OFFER:
+	case KONCE_RDV_INTRO_ACCEPT:
 	case KONCE_RDV_INTRO_REFUSE:
 		if (len != KONCE_IREQ_SIZE || !all_zero(b + 1, 3))
 			return -EINVAL;
@@ -259,6 +267,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_INTRO_ID);
 		m->value = get32(b + KONCE_INTRO_DELAY);
 		get_nat(&m->nat, b + KONCE_INTRO_NAT);
+		memcpy(m->secret, b + KONCE_INTRO_SECRET, KONCE_INTRO_SECRET_BYTES);
 		if (!nat_ok(&m->nat) || !get_cands(m, b + KONCE_INTRO_CANDS))
 			return -EINVAL;
 		return 0;
@@ -297,6 +306,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
 		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
 		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		memcpy(m->mac, b + KONCE_PUNCH_MAC, KONCE_PUNCH_MAC_BYTES);
 		return 0;
 	case KONCE_RDV_LIFE_REQ:
 	case KONCE_RDV_LIFE_ACK:

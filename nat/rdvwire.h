@@ -1,6 +1,6 @@
 /* rdvwire.h - encode and parse rendezvous and traversal messages (node/wire.h, last section).
  *
- * One struct holds any of the thirteen messages (the ten of rendezvous and traversal, the three
+ * One struct holds any of the fifteen messages (the twelve of rendezvous and traversal, the three
  * of mapping lifetime experiments); each type uses the fields named beside it.  Parsing
  * checks every length, count, reserved byte and enum, and accepts only what konce_rdv_encode()
  * could have produced, so encode(decode(x)) == x for every accepted x (the fuzz target checks
@@ -31,9 +31,11 @@ typedef struct konce_rdv_msg {
 	uint8_t type;  /* KONCE_RDV_* */
 	uint8_t flags; /* INTRO: KONCE_INTRO_F_*; PUNCH: KONCE_PUNCH_F_*; INTRO_FAIL: the reason;
 			* FILTER: KONCE_FILT_OP_*; LIFE_ACK: KONCE_LIFE_F_*; LIFE_PROBE: the copy number */
-	uint8_t key[KONCE_WIRE_KEY];    /* REGISTER, INTRO_REQUEST, INTRO_REFUSE: sender; INTRO: peer;
+	uint8_t key[KONCE_WIRE_KEY];    /* REGISTER, INTRO_REQUEST, INTRO_REFUSE, INTRO_ACCEPT: sender;
+					 * INTRO_OFFER: the requester; INTRO: peer;
 					 * INTRO_FAIL: target; RELAY(ED): from; PUNCH: sender */
-	uint8_t target[KONCE_WIRE_KEY]; /* INTRO_REQUEST: target; INTRO_REFUSE: requester; RELAY: to */
+	uint8_t target[KONCE_WIRE_KEY]; /* INTRO_REQUEST, INTRO_OFFER: target; INTRO_REFUSE, INTRO_ACCEPT:
+					 * requester; RELAY: to */
 	uint64_t id;       /* txid (REGISTER, REGISTERED, INTRO_REQUEST, INTRO_FAIL); intro id (INTRO, PUNCH,
 			    * INTRO_REFUSE; INTRO_FAIL DECLINED); FILTER: token; LIFE_*: nonce */
 	uint64_t stamp;    /* REGISTER: echo; REGISTERED: stamp */
@@ -44,6 +46,9 @@ typedef struct konce_rdv_msg {
 	konce_natinfo nat; /* REGISTER, INTRO */
 	unsigned ncand;    /* REGISTER, INTRO */
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
+	uint8_t secret[KONCE_INTRO_SECRET_BYTES]; /* INTRO: the probe key of this introduction */
+	uint8_t mac[KONCE_PUNCH_MAC_BYTES];       /* PUNCH: encoded as given, parsed unchecked (the
+						   * receiver checks it with the intro's key) */
 	const uint8_t *payload; /* RELAY, RELAYED */
 	size_t len;
 } konce_rdv_msg;
@@ -53,8 +58,8 @@ enum { KONCE_RDV_MAX_MSG = KONCE_RELAY_PAYLOAD + KONCE_RDV_MAX_RELAY };
 /* True if byte 0 of a datagram names a rendezvous, traversal or lifetime message. */
 static inline bool konce_rdv_is(const uint8_t *pkt, size_t len)
 {
-	return len > 0 && ((pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_FILTER) ||
-			   (pkt[0] >= KONCE_RDV_LIFE_REQ && pkt[0] <= KONCE_RDV_LIFE_PROBE));
+	return len > 0 && ((pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_INTRO_OFFER) ||
+			   (pkt[0] >= KONCE_RDV_LIFE_REQ && pkt[0] <= KONCE_RDV_INTRO_ACCEPT));
 }
 /* True if a FILTER message with this op carries an address. */
 static inline bool konce_filt_has_addr(uint8_t op)

@@ -19,6 +19,14 @@ struct reg {
 	konce_cand cand[KONCE_RDV_MAX_REG_CANDS];
 	uint64_t last; /* last REGISTER */
 	uint64_t rtt;  /* smoothed, us; 0 = not measured */
+	uint64_t stamp_sent; /* the stamp of our last REGISTERED: the only echo that is a sample */
+};
+
+/* An introduction offered to its target and not yet accepted (consent, node/wire.h). */
+struct offer {
+	bool used;
+	uint8_t a[KONCE_WIRE_KEY], b[KONCE_WIRE_KEY]; /* requester, target */
+	uint64_t id, txid, at;                        /* intro id; the requester's txid; when */
 };
 
 struct outq {
@@ -34,9 +42,12 @@ struct konce_rdv {
 	uint32_t mask;
 	uint8_t hashkey[crypto_shorthash_KEYBYTES];
 	konce_ratelimit *rl;
+	konce_ratelimit *rl_new; /* new registrations per source (KONCE_RDV_NEW_*) */
 	konce_relay *relay;
 	struct outq *out;
 	unsigned out_head, out_n;
+	struct offer *offers;
+	uint32_t omask;
 	struct konce_rdv_counters c;
 };
 
@@ -66,11 +77,16 @@ int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
 	r->mask = n - 1;
 	r->tab = konce_env_alloc(c.env, (size_t)n * sizeof(*r->tab));
 	r->out = konce_env_alloc(c.env, (size_t)c.out_ring * sizeof(*r->out));
+	unsigned no = n / 4 > 64 ? n / 4 : 64; /* a quarter of the table may be waiting to accept */
+	r->omask = no - 1;
+	r->offers = konce_env_alloc(c.env, (size_t)no * sizeof(*r->offers));
 	int err = -ENOMEM;
-	if (!r->tab || !r->out)
+	if (!r->tab || !r->out || !r->offers)
 		goto fail;
 	memset(r->tab, 0, (size_t)n * sizeof(*r->tab));
+	memset(r->offers, 0, (size_t)no * sizeof(*r->offers));
 	if ((err = konce_ratelimit_new(&r->rl, c.env, c.rl_slots, c.rl_rate, c.rl_burst)) ||
+	    (err = konce_ratelimit_new(&r->rl_new, c.env, c.rl_slots, 1, KONCE_RDV_NEW_BURST)) ||
 	    (err = konce_relay_new(&r->relay, c.env, &c.relay)))
 		goto fail;
 	konce_env_random(c.env, r->hashkey, sizeof(r->hashkey));
@@ -87,9 +103,11 @@ void konce_rdv_free(konce_rdv *r)
 		return;
 	const konce_env *env = r->env;
 	konce_ratelimit_free(r->rl);
+	konce_ratelimit_free(r->rl_new);
 	konce_relay_free(r->relay);
 	konce_env_free(env, r->out);
 	konce_env_free(env, r->tab);
+	konce_env_free(env, r->offers);
 	sodium_memzero(r, sizeof(*r));
 	konce_env_free(env, r);
 }
@@ -153,6 +171,10 @@ static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *
 	struct reg *e = find(r, m->key, now);
 	if (e) {
 		r->c.refreshed++;
+	} else if (konce_ratelimit_charge(r->rl_new, from, KONCE_RDV_NEW_COST, now)) {
+		/* a new key is charged to its source: one address cannot fill the table with keys */
+		r->c.source_full++;
+		return;
 	} else if ((e = claim(r, m->key, now))) {
 		r->c.registered++;
 	} else {
@@ -164,45 +186,79 @@ static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *
 	e->nat = m->nat;
 	e->ncand = (uint8_t)m->ncand;
 	memcpy(e->cand, m->cand, sizeof(e->cand[0]) * m->ncand);
-	/* an echo of one of our own stamps from the last 10 s is an RTT sample */
-	if (m->stamp && m->stamp <= now && now - m->stamp < 10000 * MS) {
+	/* We measure the RTT ourselves: only the echo of the very stamp we sent this key last is a
+	 * sample (a made-up older stamp would be a made-up RTT, and a long RTT delays the other side
+	 * of every introduction by half of it), used once, and only under KONCE_RDV_RTT_MAX_MS (an
+	 * echo held back longer is no round trip).  A peer can still answer late, but that delays
+	 * its introductions by at most half the cap. */
+	if (m->stamp && m->stamp == e->stamp_sent && now >= m->stamp && now - m->stamp < KONCE_RDV_RTT_MAX_MS * MS) {
 		uint64_t sample = now - m->stamp;
 		e->rtt = e->rtt ? (7 * e->rtt + sample) / 8 : sample;
 		r->c.rtt_samples++;
+	} else if (m->stamp) {
+		r->c.rtt_refused++;
 	}
-	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = now, .addr = *from,
+	e->stamp_sent = now ? now : 1;
+	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = e->stamp_sent, .addr = *from,
 			   .value = r->cfg.refresh_ms};
 	send_msg(r, &a, from);
 }
 
 void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b)
 {
+	uint64_t cap = KONCE_RDV_RTT_MAX_MS * MS;
+	rtt_a = rtt_a < cap ? rtt_a : cap;
+	rtt_b = rtt_b < cap ? rtt_b : cap;
 	uint64_t max = rtt_a > rtt_b ? rtt_a : rtt_b, margin = KONCE_RDV_MARGIN_MS * MS;
 	*delay_a = (uint32_t)((max - rtt_a) / 2 + margin);
 	*delay_b = (uint32_t)((max - rtt_b) / 2 + margin);
 }
 
+/* The candidates about a peer that another may probe: its host and port-mapped ones as claimed,
+ * and as its only reflexive address the one we saw it at (a claimed REFLEXIVE could name anyone's
+ * address, turning the introduced peer into a reflector; docs/TRAVERSAL.md "amplification"). */
 static void intro_to(konce_rdv *r, const struct reg *to, const struct reg *about, uint64_t id,
-		     uint32_t delay, bool initiator)
+		     const uint8_t secret[KONCE_INTRO_SECRET_BYTES], uint32_t delay, bool initiator)
 {
 	konce_rdv_msg m = {.type = KONCE_RDV_INTRO, .flags = initiator ? KONCE_INTRO_F_INITIATOR : 0,
 			   .id = id, .value = delay, .nat = about->nat};
 	memcpy(m.key, about->key, KONCE_WIRE_KEY);
+	memcpy(m.secret, secret, KONCE_INTRO_SECRET_BYTES);
+	m.cand[m.ncand].type = KONCE_CAND_REFLEXIVE; /* what we saw goes first: it is the freshest */
+	m.cand[m.ncand++].addr = about->addr;
 	for (unsigned i = 0; i < about->ncand; i++)
-		m.cand[m.ncand++] = about->cand[i];
-	bool have = false;
-	for (unsigned i = 0; i < m.ncand; i++)
-		have |= konce_addr_eq(&m.cand[i].addr, &about->addr) && m.cand[i].type == KONCE_CAND_REFLEXIVE;
-	if (!have) {
-		/* what we saw goes first among the reflexive ones: it is the freshest */
-		memmove(&m.cand[1], &m.cand[0], sizeof(m.cand[0]) * m.ncand);
-		m.cand[0].type = KONCE_CAND_REFLEXIVE;
-		m.cand[0].addr = about->addr;
-		m.ncand++;
-	}
+		if (about->cand[i].type != KONCE_CAND_REFLEXIVE)
+			m.cand[m.ncand++] = about->cand[i];
+		else
+			r->c.claimed_dropped++;
 	send_msg(r, &m, &to->addr);
+	sodium_memzero(m.secret, sizeof(m.secret));
 }
 
+/* The offer slot of (requester a, target b): the live one, or with claim a free or stale one of
+ * its run; NULL if none. */
+static struct offer *offer_slot(konce_rdv *r, const uint8_t *a, const uint8_t *b, uint64_t now, bool claim)
+{
+	uint8_t k[2 * KONCE_WIRE_KEY], h[crypto_shorthash_BYTES];
+	memcpy(k, a, KONCE_WIRE_KEY);
+	memcpy(k + KONCE_WIRE_KEY, b, KONCE_WIRE_KEY);
+	crypto_shorthash(h, k, sizeof(k), r->hashkey);
+	uint32_t s = ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->omask;
+	unsigned run = r->omask + 1 < PROBE ? r->omask + 1 : PROBE;
+	struct offer *free_o = NULL;
+	for (unsigned i = 0; i < run; i++) {
+		struct offer *o = &r->offers[(s + i) & r->omask];
+		bool live_o = o->used && now - o->at < KONCE_RDV_OFFER_MS * MS;
+		if (live_o && !memcmp(o->a, a, KONCE_WIRE_KEY) && !memcmp(o->b, b, KONCE_WIRE_KEY))
+			return o;
+		if (!live_o && !free_o)
+			free_o = o;
+	}
+	return claim ? free_o : NULL;
+}
+
+/* Consent: the target hears only who asks (INTRO_OFFER); nothing about anyone's addresses leaves
+ * and no relay pair opens until it accepts (on_intro_accept). */
 static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
 {
 	r->c.intro_requests++;
@@ -226,16 +282,52 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 		send_msg(r, &f, from);
 		return;
 	}
+	struct offer *o = offer_slot(r, a->key, b->key, now, true);
+	if (!o) {
+		r->c.offers_full++;
+		f.flags = KONCE_IFAIL_FULL;
+		send_msg(r, &f, from);
+		return;
+	}
+	if (o->used && now - o->at < KONCE_RDV_OFFER_MS * MS) {
+		/* a retry: the offer stands (same id; a refusal answers the latest txid) and goes out
+		 * again, in case it or the target's answer was lost */
+		o->txid = m->id;
+		r->c.offers_dup++;
+	} else {
+		uint8_t idb[8];
+		konce_env_random(r->env, idb, sizeof(idb));
+		*o = (struct offer){.used = true, .id = wire_get64(idb), .txid = m->id, .at = now};
+		memcpy(o->a, a->key, KONCE_WIRE_KEY);
+		memcpy(o->b, b->key, KONCE_WIRE_KEY);
+	}
+	konce_rdv_msg off = {.type = KONCE_RDV_INTRO_OFFER, .id = o->id};
+	memcpy(off.key, a->key, KONCE_WIRE_KEY);
+	memcpy(off.target, b->key, KONCE_WIRE_KEY);
+	send_msg(r, &off, &b->addr);
+	r->c.offers++;
+}
+
+/* The target accepts: open the relay pair and send both INTROs (the delays from the RTTs now). */
+static void on_intro_accept(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+{
+	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
+	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
+	if (!a || !b || !konce_addr_eq(&b->addr, from) || !o || o->id != m->id) {
+		r->c.not_registered++;
+		return;
+	}
+	o->used = false;
 	/* relaying needs the pair; a full relay table still leaves the direct path to try */
 	(void)konce_relay_open(r->relay, a->key, b->key, now);
-	uint8_t idb[8];
-	konce_env_random(r->env, idb, sizeof(idb));
-	uint64_t id = wire_get64(idb);
 	uint64_t dflt = KONCE_RDV_RTT_DEFAULT_MS * MS;
 	uint32_t da, db;
+	uint8_t secret[KONCE_INTRO_SECRET_BYTES];
+	konce_env_random(r->env, secret, sizeof(secret));
 	konce_rdv_delays(a->rtt ? a->rtt : dflt, b->rtt ? b->rtt : dflt, &da, &db);
-	intro_to(r, a, b, id, da, true);
-	intro_to(r, b, a, id, db, false);
+	intro_to(r, a, b, m->id, secret, da, true);
+	intro_to(r, b, a, m->id, secret, db, false);
+	sodium_memzero(secret, sizeof(secret));
 	r->c.intros++;
 }
 
@@ -245,11 +337,18 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 static void on_intro_refuse(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
-	if (!a || !b || !konce_addr_eq(&b->addr, from) || konce_relay_close(r->relay, m->key, m->target, now)) {
+	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
+	uint64_t id = m->id;
+	if (a && b && konce_addr_eq(&b->addr, from) && o && o->id == m->id) {
+		o->used = false; /* refused at the offer: nothing was released; the requester knows
+				  * its request's txid */
+		id = o->txid;
+	} else if (!a || !b || !konce_addr_eq(&b->addr, from) ||
+		   konce_relay_close(r->relay, m->key, m->target, now)) {
 		r->c.not_registered++;
 		return;
 	}
-	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = m->id};
+	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = id};
 	memcpy(f.key, m->key, KONCE_WIRE_KEY);
 	send_msg(r, &f, &a->addr);
 	r->c.intro_declined++;
@@ -294,6 +393,14 @@ void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_a
 		return;
 	case KONCE_RDV_RELAY:
 		on_relay(r, &m, from, now); /* limited per pair, by the relay table */
+		return;
+	case KONCE_RDV_INTRO_ACCEPT:
+		/* as costly as a request: it makes us send two INTROs */
+		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
+			r->c.rate_limited++;
+			return;
+		}
+		on_intro_accept(r, &m, from, now);
 		return;
 	case KONCE_RDV_INTRO_REFUSE:
 		/* as costly as a request: it makes us send */

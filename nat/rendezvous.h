@@ -2,16 +2,18 @@
  *
  * Any publicly reachable node can run one.  Peers REGISTER (key, candidates, NAT information) and
  * learn their reflexive address from REGISTERED; registering keeps their NAT mapping toward the
- * rendezvous alive.  A peer asks for another by key (INTRO_REQUEST); the rendezvous sends both
- * sides an INTRO with the other's candidates and a delay chosen so that their first probes leave
+ * rendezvous alive.  A peer asks for another by key (INTRO_REQUEST); the rendezvous asks the
+ * target first (INTRO_OFFER: who asks, nothing more), and only when it accepts (INTRO_ACCEPT, within
+ * KONCE_RDV_OFFER_MS) opens the pair's relay and sends both sides an INTRO with the other's candidates and a delay chosen so that their first probes leave
  * at the same moment and cross in flight:
  *
  *     start   = now + max(rtt_a, rtt_b) / 2 + margin
  *     delay_x = start - (now + rtt_x / 2) = (max(rtt_a, rtt_b) - rtt_x) / 2 + margin
  *
- * where rtt_x is the round-trip time the rendezvous measured to x (the time stamp in REGISTERED,
- * echoed by the next REGISTER; KONCE_RDV_RTT_DEFAULT_MS until measured) and now + rtt_x / 2 is
- * when the INTRO reaches x.  It also relays opaque payloads between introduced pairs (relay.h).
+ * where rtt_x is the round-trip time the rendezvous measured to x (from its own REGISTERED to the
+ * next REGISTER echoing exactly the stamp it holds for x; any other echo, or one later than
+ * KONCE_RDV_RTT_MAX_MS, is no sample; both RTTs are capped there; KONCE_RDV_RTT_DEFAULT_MS until
+ * measured) and now + rtt_x / 2 is when the INTRO reaches x.  It also relays opaque payloads between introduced pairs (relay.h).
  *
  * Abuse: the registration table is a fixed array allocated once (slots), indexed by a keyed hash
  * (crypto_shorthash with a random key) of the public key; a key lives in one of the 8 slots from
@@ -19,7 +21,8 @@
  * expired slot of its run, else it is refused: live registrations are never evicted, so a flood of
  * forged registrations can fill free slots but cannot push out honest peers, who keep refreshing.
  * Every REGISTER and INTRO_REQUEST is charged to its source address (node/ratelimit.h) and dropped
- * when overdrawn.  A key that did not register (or whose registration expired) is never
+ * when overdrawn; a REGISTER for a new key is also charged to a second, slower bucket of its source
+ * (KONCE_RDV_NEW_*), so one address cannot fill the table with keys.  A key that did not register (or whose registration expired) is never
  * introduced; requests must come from the address the requester registered from (in the protocol
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
  * requesters it does not know.  A target that refuses an introduction (INTRO_REFUSE, a peer that
@@ -42,6 +45,11 @@
 #include "nat/relay.h"
 #include "node/env.h"
 
+enum {
+	KONCE_RDV_NEW_COST = 4,   /* a new registration costs this in its source's second bucket, */
+	KONCE_RDV_NEW_BURST = 32, /* which holds this and refills 1 a second: 8 keys at once, then 1/4 s */
+};
+
 typedef struct konce_rdv konce_rdv;
 
 typedef struct konce_rdv_cfg {
@@ -63,6 +71,10 @@ struct konce_rdv_counters {
 	uint64_t rx, bad, rate_limited, registered, refreshed, table_full, rtt_samples;
 	uint64_t intro_requests, intros, intro_unknown, intro_refused, intro_declined, not_registered;
 	uint64_t relayed, relay_refused, out_dropped;
+	uint64_t claimed_dropped;
+	uint64_t rtt_refused;
+	uint64_t source_full;
+	uint64_t offers, offers_dup, offers_full; /* INTRO_OFFERs sent; retries of a pending one; no room */     /* new registrations refused: their source registered too many keys */     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
 };
 
 /* 0, -EINVAL, -ENOMEM. */

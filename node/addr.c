@@ -12,6 +12,14 @@ static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 bool konce_addr_is_v4(const konce_addr *a) { return memcmp(a->ip, v4_prefix, 12) == 0; }
 
+void konce_addr_source(uint8_t key[16], const konce_addr *a)
+{
+	static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
+	memcpy(key, a->ip, 16);
+	if (!konce_addr_is_v4(a) && memcmp(a->ip, discard, 8) != 0)
+		memset(key + 8, 0, 8);
+}
+
 void konce_addr_from_v4(konce_addr *a, const uint8_t ip4[4], uint16_t port)
 {
 	memcpy(a->ip, v4_prefix, 12);

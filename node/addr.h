@@ -27,6 +27,11 @@ static inline bool konce_addr_eq(const konce_addr *a, const konce_addr *b)
 	return a->port == b->port && memcmp(a->ip, b->ip, 16) == 0;
 }
 bool konce_addr_is_v4(const konce_addr *a);
+/* The handshake's notion of one source (rate-limit buckets, session caps), as 16 bytes: an IPv4
+ * address, an IPv6 /64 (the rest zero), or, inside the discard-only prefix 100::/64 (RFC 6666),
+ * the whole address.  No packet really comes from 100::/64; a caller that names peers by such
+ * addresses (the node's traversal layer: one per peer) means one source each. */
+void konce_addr_source(uint8_t key[16], const konce_addr *a);
 void konce_addr_from_v4(konce_addr *a, const uint8_t ip4[4], uint16_t port);
 void konce_addr_from_v6(konce_addr *a, const uint8_t ip6[16], uint16_t port);
 /* 0, or -EAFNOSUPPORT for a family other than AF_INET / AF_INET6. */

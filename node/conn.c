@@ -48,7 +48,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 	c->cfg = *cfg;
 	c->ops = *ops;
 	konce_recovery_ops rops = {on_acked, on_lost, c};
-	konce_reasm_config rc = {.budget = cfg->budget, .max_message = cfg->max_message};
+	konce_reasm_config rc = {.budget = cfg->budget, .max_message = cfg->max_message, .pool = cfg->pool};
 	int r = konce_recovery_init(&c->rec, env, KONCE_CONN_PRESENCE_RING, &rops, (uint64_t)KONCE_ACK_MAX_DELAY_MS * 1000);
 	if (r) {
 		konce_env_free(env, c);
@@ -63,6 +63,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 	konce_cc_init(&c->cc, foreground(c), KONCE_CONN_MSS, now);
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
 	konce_msgq_init(&c->q, env);
+	konce_msgq_set_limit(&c->q, cfg->send_max, cfg->send_pool);
 	c->credit = KONCE_CONN_INITIAL_CREDIT;
 	c->last_eliciting_tx = now;
 	c->progress_at = now;
@@ -85,6 +86,10 @@ void konce_conn_free(konce_conn *c)
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
 {
 	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
+	uint64_t cost = konce_msgq_cost(len);
+	if ((c->q.max_held && cost > c->q.max_held - c->q.held) ||
+	    (c->q.pool && cost > c->q.pool->budget - c->q.pool->used))
+		return -ENOBUFS; /* before the channel opens for it */
 	if (!c->channel && konce_frag_count(len) > 1) {
 		int r = konce_recovery_resize(&c->rec, c->cfg.ring);
 		if (r)
@@ -232,32 +237,43 @@ static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)
 	}
 }
 
-void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now)
+bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now)
 {
 	size_t off = 0;
 	konce_frame f;
-	bool has_ts = false;
+	bool has_ts = false, held = false;
 	uint32_t ts = 0;
-	while (konce_frame_next(p, len, &off, &f, NULL) == 1)
+	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
 		if (f.type == KONCE_FRAME_TIMESTAMP) {
 			has_ts = true;
 			konce_timestamp_decode(f.body - 1, f.len + 1, &ts);
 		}
+		held |= f.type == KONCE_FRAME_FRAGMENT && c->hold_fragments;
+	}
 	bool eliciting = konce_conn_eliciting(p, len);
-	konce_recvtrack_on_packet(&c->rt, pn, eliciting, now, has_ts, ts);
+	if (!held)
+		konce_recvtrack_on_packet(&c->rt, pn, eliciting, now, has_ts, ts);
 	off = 0;
+	bool acked = false;
 	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
 		switch (f.type) {
 		case KONCE_FRAME_ACK:
 		case KONCE_FRAME_ACK_OWD: {
+			/* One ACK frame per packet is acted on: each walks the sent-packet window, and a
+			 * packet has room for ~200 of them.  We never send more than one. */
 			konce_ack a;
+			if (acked) {
+				c->acks_ignored++;
+				break;
+			}
+			acked = true;
 			if (konce_ackframe_decode(f.body - 1, f.len + 1, &a))
 				on_ack(c, &a, now);
 			break;
 		}
 		case KONCE_FRAME_FRAGMENT: {
 			konce_fragment fr;
-			if (konce_frag_decode(f.body - 1, f.len + 1, &fr))
+			if (!held && konce_frag_decode(f.body - 1, f.len + 1, &fr))
 				on_fragment(c, &fr, now);
 			break;
 		}
@@ -278,6 +294,7 @@ void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t l
 		}
 	}
 	maybe_close_channel(c);
+	return !held;
 }
 
 /* A channel with nothing queued and nothing outstanding goes back to being a presence. */
@@ -498,6 +515,16 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
 			t = s;
 	}
 	return t < now ? now : t;
+}
+
+int konce_conn_progress(const konce_conn *c, uint64_t api_id, uint64_t *acked, uint64_t *total)
+{
+	const konce_smsg *m = konce_msgq_by_api(&c->q, api_id);
+	if (!m)
+		return -ENOENT;
+	*acked = konce_msgq_acked_bytes(m);
+	*total = m->len;
+	return 0;
 }
 
 uint64_t konce_conn_eta(const konce_conn *c, uint64_t api_id, uint64_t now)

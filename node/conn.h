@@ -20,6 +20,9 @@
  * index, FRAGMENT) or (lowest pn the ack covered, 0, ACK).  A run of KONCE_CONN_ACK_ONLY_RUN
  * ACK-only packets gets a PING, so the peer acks one and we can forget old ranges.
  *
+ * Work per packet is bounded: only its first ACK frame is acted on (each walks at most the
+ * sent-packet window, cfg.ring slots), and the fragments it carries are at most one packet's worth.
+ *
  * Timers (konce_conn_next_timer): recovery's loss/probe timer, the ack delay, the pacer when data
  * waits, the keepalive, and the message timeout (no ack progress for cfg.msg_timeout_us while
  * messages are outstanding: konce_conn_tick() says the peer is gone).
@@ -66,6 +69,9 @@ typedef struct konce_conn_cfg {
 	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
 	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */
 	const konce_cc_ops *cc;  /* the default class's controller; NULL = KONCE_CC_DEFAULT */
+	konce_reasm_pool *pool;  /* reassembly memory shared with other conns; NULL = none */
+	uint64_t send_max;       /* bytes the send queue may hold (konce_msgq_cost); 0 = no limit */
+	konce_msgq_pool *send_pool; /* send-queue memory shared with other conns; NULL = none */
 } konce_conn_cfg;
 
 typedef struct konce_conn_ops {
@@ -87,6 +93,7 @@ typedef struct konce_conn {
 	konce_msgq q;
 	bool channel;
 	bool wanted;             /* keep the session (and the NAT mapping) alive while idle */
+	bool hold_fragments;     /* set by the caller: leave packets with FRAGMENT frames unread */
 	uint64_t credit, credit_largest;
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;
@@ -102,6 +109,7 @@ typedef struct konce_conn {
 	unsigned nrefused;
 	/* statistics */
 	uint64_t retransmitted, probes, acks_tx, msgs_rx;
+	uint64_t acks_ignored;   /* ACK frames after the first in one packet (bounded work per packet) */
 } konce_conn;
 
 int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg *cfg, const konce_conn_ops *ops,
@@ -109,11 +117,15 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 /* Frees everything, messages included, without callbacks (fail them first). */
 void konce_conn_free(konce_conn *c);
 
-/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOMEM. */
+/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOBUFS (the
+ * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 
-/* One authenticated payload with packet number pn.  The frames were validated (frame.c). */
-void konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now);
+/* One authenticated payload with packet number pn.  The frames were validated (frame.c).  While
+ * c->hold_fragments is set, a payload with FRAGMENT frames is not recorded as received (so never
+ * acknowledged) and its fragments are not read; its acks and refusals still count.  Returns false
+ * if it held the payload back that way. */
+bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now);
 /* A payload's frames other than ACK and PADDING make it ack-eliciting. */
 bool konce_conn_eliciting(const uint8_t *p, size_t len);
 
@@ -136,5 +148,7 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m);
 /* When the outcome of message api_id is likely to be known (UINT64_MAX: not queued here). */
 uint64_t konce_conn_eta(const konce_conn *c, uint64_t api_id, uint64_t now);
+/* Acknowledged bytes and length of a pending message.  0, or -ENOENT if api_id is not pending. */
+int konce_conn_progress(const konce_conn *c, uint64_t api_id, uint64_t *acked, uint64_t *total);
 
 #endif

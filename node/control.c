@@ -4,6 +4,10 @@
  * request at a time: reading pauses while a request waits for the network (connect, send, ping) and
  * resumes after its one response line, so responses come back in request order.  A client that goes
  * away while its request is pending is only marked closed; the outcome callback frees it.
+ *
+ * A send that asks for progress ("progress_ms") gets progress lines, {"progress": {...}} without "ok",
+ * every progress_ms until its response line: how much the peer has acknowledged, the rate over the last
+ * interval and the node's estimate of when the outcome is known.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +50,19 @@ struct op {
 	uint64_t start_us;
 	size_t bytes;
 	char addr[KONCE_ADDR_STRLEN]; /* where the handshake went, for the error message */
+	/* progress lines (send with "progress_ms") */
+	uint64_t handle;
+	struct event *tick;
+	struct timeval every;
+	uint64_t last_acked, last_us;
 };
+
+static void op_free(struct op *op)
+{
+	if (op->tick)
+		event_free(op->tick);
+	free(op);
+}
 
 static void client_free(struct client *cl)
 {
@@ -126,7 +142,7 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 	(void)data;
 	if (cl->closed) {
 		client_free(cl);
-		free(op);
+		op_free(op);
 		return;
 	}
 	json_t *r;
@@ -145,8 +161,38 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 		r = json_pack("{s:b, s:o, s:s, s:f}", "ok", 1, "public_key", key_json(op->pk), "address",
 			      p ? konce_addr_str(&p->addr, as) : "", "rtt_ms", rtt);
 	}
-	free(op);
+	op_free(op);
 	respond(cl, r);
+}
+
+static void on_progress_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct op *op = arg;
+	struct konce_node *n = op->cl->ctl->node;
+	konce_progress pr;
+	(void)fd;
+	(void)what;
+	if (op->cl->closed)
+		return; /* nobody to tell; the outcome frees the op */
+	uint64_t now = node_now_us();
+	int have = konce_node_outcome_progress(n, op->handle, &pr) == 0;
+	if (!have) /* delivered (a reply may be due) or still in the handshake: what is known */
+		pr = (konce_progress){.acked_bytes = op->last_acked, .total_bytes = op->bytes, .eta_ms = -1};
+	double secs = (double)(now - op->last_us) / 1e6;
+	double rate = secs > 0 && pr.acked_bytes >= op->last_acked ? (double)(pr.acked_bytes - op->last_acked) / secs : 0;
+	json_t *p = json_pack("{s:{s:I, s:I, s:f, s:o, s:I}}", "progress", "acked_bytes", (json_int_t)pr.acked_bytes,
+			      "total_bytes", (json_int_t)pr.total_bytes, "rate_bytes_per_s", rate, "eta_ms",
+			      pr.eta_ms >= 0 ? json_integer(pr.eta_ms) : json_null(), "elapsed_ms",
+			      (json_int_t)((now - op->start_us) / 1000));
+	char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;
+	json_decref(p);
+	if (s) {
+		evbuffer_add_printf(bufferevent_get_output(op->cl->bev), "%s\n", s);
+		free(s);
+	}
+	op->last_acked = pr.acked_bytes;
+	op->last_us = now;
+	evtimer_add(op->tick, &op->every);
 }
 
 /* connect, send, ping: one request through konce_node_send. */
@@ -205,6 +251,16 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 		goto fail;
 	}
 	konce_send_opts o = {.expect_reply = 1, .keep_session = !strcmp(cmd, "connect")};
+	json_int_t progress_ms = json_integer_value(json_object_get(req, "progress_ms"));
+	json_t *bg = json_object_get(req, "background");
+	if (progress_ms && (progress_ms < 100 || progress_ms > 60000 || strcmp(cmd, "send"))) {
+		err = error_json(EINVAL, "\"progress_ms\" is for send, from 100 to 60000");
+		goto fail;
+	}
+	if (bg && !json_is_boolean(bg)) {
+		err = error_json(EINVAL, "\"background\" is true or false");
+		goto fail;
+	}
 	o.addr_hint = json_string_value(json_object_get(req, "addr"));
 	json_int_t t = json_integer_value(json_object_get(req, "timeout_ms"));
 	if (t > 0 && t < 3600000)
@@ -217,6 +273,8 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 			if (read_file(file, &body, &len, &err))
 				goto fail;
 			data = body;
+			/* big files take the background class if the node says so and the request does not */
+			o.background = n->cfg.file_background_bytes && len >= n->cfg.file_background_bytes;
 		} else if (text) {
 			data = (const uint8_t *)text;
 			len = strlen(text);
@@ -226,8 +284,8 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 		}
 	} else if (!strcmp(cmd, "ping")) {
 		json_int_t size = json_integer_value(json_object_get(req, "size"));
-		if (size < 0 || size > KONCE_MESSAGE_MAX) {
-			err = error_json(EMSGSIZE, "ping size must be 0..%d bytes", KONCE_MESSAGE_MAX);
+		if (size < 0 || size > KONCE_ECHO_MAX) {
+			err = error_json(EMSGSIZE, "ping size must be 0..%d bytes", KONCE_ECHO_MAX);
 			goto fail;
 		}
 		len = (size_t)size;
@@ -239,11 +297,17 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 			body[i] = (uint8_t)i;
 		data = body;
 	}
+	if (bg)
+		o.background = json_is_true(bg);
 	snprintf(op->cmd, sizeof(op->cmd), "%s", cmd);
 	op->cl = cl;
-	op->start_us = node_now_us();
+	op->start_us = op->last_us = node_now_us();
 	op->bytes = len;
-	int e = konce_node_send(n, op->pk, klass, data, len, &o, on_outcome, op);
+	if (progress_ms && !(op->tick = evtimer_new(n->base, on_progress_tick, op))) {
+		err = error_json(ENOMEM, "out of memory");
+		goto fail;
+	}
+	int e = konce_node_send_ex(n, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
 	free(body); /* copied by the node */
 	body = NULL;
 	if (e) {
@@ -258,13 +322,64 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 	struct peer *p = node_peer_find(n, op->pk);
 	if (p && p->addr.port)
 		konce_addr_str(&p->addr, op->addr);
+	if (op->tick) {
+		op->every = (struct timeval){progress_ms / 1000, progress_ms % 1000 * 1000};
+		evtimer_add(op->tick, &op->every);
+	}
 	cl->busy = 1;
 	bufferevent_disable(cl->bev, EV_READ); /* one request at a time */
 	return NULL;
 fail:
 	free(body);
-	free(op);
+	op_free(op);
 	return err;
+}
+
+/* A peer's session traffic: totals since the session opened and the rates over the last second. */
+static void add_traffic(struct konce_node *n, const struct peer *p, json_t *o)
+{
+	uint64_t rx = 0, tx = 0;
+	if (p->conn)
+		konce_ep_conn_traffic(n->ep, p->conn, &rx, &tx);
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rx));
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tx));
+	json_object_set_new(o, "rx_bytes_per_s", json_real(p->rx_rate));
+	json_object_set_new(o, "tx_bytes_per_s", json_real(p->tx_rate));
+}
+
+enum { STATUS_BUSIEST = 16 };
+
+static int busier(const void *a, const void *b)
+{
+	const struct peer *x = *(const struct peer *const *)a, *y = *(const struct peer *const *)b;
+	double dx = x->rx_rate + x->tx_rate, dy = y->rx_rate + y->tx_rate;
+	return dx < dy ? 1 : dx > dy ? -1 : 0;
+}
+
+/* The node's traffic: the sum of the peers' rates and the busiest STATUS_BUSIEST peers. */
+static json_t *traffic_json(struct konce_node *n)
+{
+	const struct peer *top[STATUS_BUSIEST + 1];
+	size_t ntop = 0;
+	double rx = 0, tx = 0;
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (const struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
+			rx += p->rx_rate;
+			tx += p->tx_rate;
+			if (p->rx_rate + p->tx_rate <= 0)
+				continue;
+			top[ntop++] = p; /* keep the busiest: sort, drop the last */
+			qsort(top, ntop, sizeof(top[0]), busier);
+			if (ntop > STATUS_BUSIEST)
+				ntop = STATUS_BUSIEST;
+		}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < ntop; i++) {
+		json_t *o = json_pack("{s:o}", "public_key", key_json(top[i]->pk));
+		add_traffic(n, top[i], o);
+		json_array_append_new(arr, o);
+	}
+	return json_pack("{s:f, s:f, s:o}", "rx_bytes_per_s", rx, "tx_bytes_per_s", tx, "busiest", arr);
 }
 
 static json_t *do_status(struct konce_node *n)
@@ -291,12 +406,12 @@ static json_t *do_status(struct konce_node *n)
 		"messages_rx", (json_int_t)n->msgs_rx, "messages_tx", (json_int_t)n->msgs_tx,
 		"messages_dropped", (json_int_t)n->msgs_dropped, "udp_tx_dropped", (json_int_t)us.tx_dropped,
 		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));
-	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
+	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",
 			 (json_int_t)((node_now_us() - n->started_us) / 1000000u), "peers_active", (json_int_t)n->npeers,
 			 "peers_known", known >= 0 ? json_integer(known) : json_null(), "store", "ok",
 			 n->store && !n->store_failing, "pending", (json_int_t)ss.pending, "counters", counters, "traversal",
-			 node_trav_status_json(n));
+			 node_trav_status_json(n), "traffic", traffic_json(n));
 }
 
 struct peers_ctx {
@@ -344,6 +459,7 @@ static json_t *do_peers(struct konce_node *n, json_t *req)
 			json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
 					       r.handshakes, r.failures);
 			json_object_set_new(pj, "path", json_string(node_trav_path_name(n, p)));
+			add_traffic(n, p, pj);
 			json_array_append_new(pc.arr, pj);
 		}
 	if (n->store)

@@ -3,12 +3,15 @@
  * machine is drawn in ep_internal.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "node/ep_internal.h"
 #include "node/frame.h"
+#include "node/keys.h"
+#include "node/secmem.h"
 #include "node/varint.h"
 
 enum {
@@ -18,11 +21,11 @@ enum {
 	KONCE_EP_DEF_RL_RATE = 400,
 	KONCE_EP_DEF_RL_BURST = 800,
 	KONCE_EP_DEF_RING = 256,
-	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << 20 | slot */
+	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << slot_bits | slot: >= 12 bits of tag */
 	KONCE_EP_COST_DATA = 1,
 	KONCE_EP_MAX_ACC_BUCKETS = 1u << 16, /* x 4 ways x 56 bytes = 14.7 MB at most */
-	KONCE_EP_EVENT_RING_MAX = 1u << 16,  /* the event ring grows to this rather than drop */
 	KONCE_EP_DEF_CHANNEL_RING = KONCE_CONN_CHANNEL_RING,
+	KONCE_EP_DEF_SEND_QUEUE = 16 * 1024 * 1024, /* least default send queue per session */
 };
 
 static unsigned pow2_at_least(unsigned n)
@@ -64,10 +67,12 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->max_pow_bits = cfg->max_pow_bits ? cfg->max_pow_bits : KONCE_WIRE_POW_MAX_BITS;
 	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
 		goto fail;
+	ep->pow_rate = cfg->pow_rate ? cfg->pow_rate : KONCE_EP_DEF_POW_RATE;
+	if (ep->pow_rate > (uint64_t)1 << 40)
+		goto fail;
 	ep->explicit_identity = cfg->explicit_identity;
 	if (cfg->group_key) {
-		r = -ENOMEM;
-		if (!(ep->group_key = sodium_malloc(KONCE_WIRE_KEY)))
+		if (!(ep->group_key = konce_secmem_alloc(KONCE_WIRE_KEY, &r)))
 			goto fail;
 		memcpy(ep->group_key, cfg->group_key, KONCE_WIRE_KEY);
 		r = -EINVAL;
@@ -77,6 +82,13 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 		goto fail;
 	ep->conn_cfg.max_message = cfg->max_message ? cfg->max_message : KONCE_MSG_MAX_DEFAULT;
 	ep->conn_cfg.budget = cfg->msg_budget ? cfg->msg_budget : konce_reasm_charge(ep->conn_cfg.max_message);
+	ep->reasm_pool.budget = cfg->msg_budget_total ? cfg->msg_budget_total : 4 * ep->conn_cfg.budget;
+	ep->conn_cfg.pool = &ep->reasm_pool;
+	ep->conn_cfg.send_max = cfg->send_queue_max ? cfg->send_queue_max : 2 * konce_msgq_cost(ep->conn_cfg.max_message);
+	if (!cfg->send_queue_max && ep->conn_cfg.send_max < KONCE_EP_DEF_SEND_QUEUE)
+		ep->conn_cfg.send_max = KONCE_EP_DEF_SEND_QUEUE;
+	ep->send_pool.budget = cfg->send_queue_total ? cfg->send_queue_total : 4 * ep->conn_cfg.send_max;
+	ep->conn_cfg.send_pool = &ep->send_pool;
 	ep->conn_cfg.ring = cfg->channel_ring ? cfg->channel_ring : KONCE_EP_DEF_CHANNEL_RING;
 	ep->conn_cfg.keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : KONCE_KEEPALIVE_MS) * 1000;
 	ep->conn_cfg.msg_timeout_us = (uint64_t)(cfg->msg_timeout_ms ? cfg->msg_timeout_ms : KONCE_MSG_TIMEOUT_MS) * 1000;
@@ -92,6 +104,8 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	r = -ENOMEM;
 	ep->slots = zalloc(env, ep->max_sessions, sizeof *ep->slots);
 	ep->gen = zalloc(env, ep->max_sessions, sizeof *ep->gen);
+	while ((1u << ep->slot_bits) < ep->max_sessions)
+		ep->slot_bits++;
 	ep->free_slots = zalloc(env, ep->max_sessions, sizeof *ep->free_slots);
 	unsigned nb = pow2_at_least(ep->max_sessions);
 	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
@@ -154,7 +168,7 @@ void konce_ep_free(konce_ep *ep)
 	konce_cookie_keys_free(ep->cookie_keys);
 	konce_ratelimit_free(ep->rl);
 	if (ep->group_key)
-		sodium_free(ep->group_key);
+		konce_secmem_free(ep->group_key, KONCE_WIRE_KEY);
 	if (ep->ev)
 		sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
 	konce_env_free(env, ep->slots);
@@ -191,10 +205,10 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	if (!s)
 		return NULL;
 	unsigned slot = ep->free_slots[--ep->n_free];
-	uint16_t g = (uint16_t)((ep->gen[slot] + 1) & 0xfff);
+	uint32_t g = (ep->gen[slot] + 1) & (UINT32_MAX >> ep->slot_bits); /* 2^(32 - slot_bits) tags */
 	ep->gen[slot] = g ? g : 1;
 	s->slot = slot;
-	s->conn = ((uint32_t)ep->gen[slot] << 20) | slot;
+	s->conn = (ep->gen[slot] << ep->slot_bits) | slot;
 	s->last_rx_us = now_us;
 	s->last_app_us = now_us;
 	s->ep = ep;
@@ -230,13 +244,15 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	ep->free_slots[ep->n_free++] = s->slot;
 	ep->c.sessions_closed++;
 	ep->c.sessions_live--;
+	if (s->incoming)
+		ep->n_incoming--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
 }
 
 konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn)
 {
-	unsigned slot = conn & (KONCE_EP_MAX_SESSIONS - 1);
+	unsigned slot = conn & ((1u << ep->slot_bits) - 1);
 	if (slot >= ep->max_sessions)
 		return NULL;
 	konce_sess *s = ep->slots[slot];
@@ -282,7 +298,7 @@ bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], 
 
 static bool grow_events(konce_ep *ep)
 {
-	if (ep->ev_cap >= KONCE_EP_EVENT_RING_MAX)
+	if (ep->ev_cap > UINT_MAX / 2)
 		return false;
 	unsigned cap = ep->ev_cap * 2;
 	konce_ep_evslot *v = zalloc(ep->env, cap, sizeof *v);
@@ -305,11 +321,22 @@ konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type,
 		return NULL;
 	}
 	konce_ep_evslot *e = &ep->ev[(ep->ev_head + ep->ev_n++) % ep->ev_cap];
+	if (type == KONCE_EV_MESSAGE) {
+		konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+		ep->ev_msgs++;
+		if (s)
+			s->ev_msgs++;
+	}
 	memset(&e->ev, 0, sizeof e->ev);
 	e->msg = NULL;
 	e->ev.type = type;
 	e->ev.conn = conn;
 	return e;
+}
+
+bool konce_ep_msg_events_full(const konce_ep *ep, const konce_sess *s)
+{
+	return s->ev_msgs >= KONCE_EP_SESS_MSG_EVENTS || ep->ev_msgs >= KONCE_EP_MSG_EVENTS;
 }
 
 konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
@@ -330,6 +357,12 @@ bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev)
 		return false;
 	konce_ep_evslot *e = &ep->ev[ep->ev_head];
 	*ev = e->ev;
+	if (ev->type == KONCE_EV_MESSAGE) {
+		konce_sess *s = konce_ep_sess_by_conn(ep, ev->conn);
+		ep->ev_msgs--;
+		if (s && s->ev_msgs)
+			s->ev_msgs--;
+	}
 	if (e->msg) {
 		ep->held = e->msg;
 		ep->held_conn = e->ev.conn;
@@ -450,7 +483,9 @@ static const struct {
 	C(init_low_order),
 	C(init_bad_box2),
 	C(init_full),
+	C(init_source_full),
 	C(accept_tx),
+	C(accept_resent),
 	C(simopen_yielded),
 	C(simopen_merged),
 	C(cookie_unmatched),
@@ -463,6 +498,7 @@ static const struct {
 	C(hs_retransmits),
 	C(hs_restarts),
 	C(hs_failed),
+	C(pow_tries),
 	C(data_rx),
 	C(data_unknown_cid),
 	C(data_bad_header),
@@ -480,9 +516,12 @@ static const struct {
 	C(amplification_blocked),
 	C(ring_full_datagrams),
 	C(ring_full_events),
+	C(msg_events_held),
 	C(sessions_opened),
 	C(sessions_closed),
 	C(sessions_live),
+	C(sessions_evicted),
+	C(sessions_replaced),
 	C(msgs_queued),
 	C(msgs_delivered),
 	C(msgs_failed),
@@ -518,12 +557,17 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 			const uint8_t *msg, size_t len, const konce_ep_connect_opts *opts, uint64_t now_us,
 			uint32_t *conn)
 {
-	if (!server_pk || !to || (len && !msg))
+	if (!server_pk || !to || (len && !msg) || !konce_key_canonical(server_pk))
 		return -EINVAL;
 	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
 		return -EMSGSIZE;
-	if (ep->n_free == 0)
-		return -ENOSPC;
+	if (ep->n_free == 0) {
+		/* every slot taken: an idle, unwanted incoming session makes room (ep_table.c) */
+		konce_sess *v = konce_ep_table_victim(ep, now_us);
+		if (!v)
+			return -ENOSPC;
+		konce_ep_evict(ep, v, now_us);
+	}
 	konce_sess *s = konce_ep_sess_new(ep, now_us);
 	if (!s)
 		return -ENOMEM;
@@ -598,12 +642,15 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
 	next = ep->cookie_rotate_us;
 	konce_hs_server_flush_all(ep);
+	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
+	for (konce_sess *s = ep->live; s; s = s->next)
+		solving += s->state == KONCE_HS_SOLVING;
 	konce_sess *s = ep->live;
 	while (s) {
 		konce_sess *nx = s->next;
 		uint64_t t = UINT64_MAX;
-		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_INITIATE_SENT) {
-			t = konce_hs_client_timer(ep, s, now_us);
+		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT) {
+			t = konce_hs_client_timer(ep, s, solving, now_us);
 		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
 			t = UINT64_MAX;
 		} else {

@@ -19,7 +19,11 @@
  *     Nothing is ever allocated for an unauthenticated packet.
  *   - Session secrets live in one sodium_malloc()ed slab sized max_sessions, wiped on reuse/free.
  *   - A conn handle (uint32_t, never 0) names a session until the FAILED or CLOSED event for it has
- *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged).
+ *     been queued; afterwards calls with it return -ENOENT (handles are generation-tagged: the bits
+ *     the slot number leaves, 22 with 1024 sessions, so a slot is reused 4 million times before a
+ *     handle repeats).
+ *   - The event ring grows as needed: lifecycle events and the outcomes of our own messages are
+ *     never dropped.  A peer's messages are bounded by back-pressure (KONCE_EP_SESS_MSG_EVENTS).
  *
  * Sending a reply inside ACCEPT: when a server-side session is established by an INITIATE, its
  * ESTABLISHED and MESSAGE events are queued and its ACCEPT is held back until the first of
@@ -50,21 +54,33 @@ typedef struct konce_ep konce_ep;
 enum {
 	KONCE_EP_MAX_MESSAGE = KONCE_WIRE_MAX_PAYLOAD - 3,    /* konce_ep_send(): one MESSAGE frame */
 	KONCE_EP_MAX_FIRST_MESSAGE = KONCE_WIRE_MAX_DATAGRAM - KONCE_INIT_MIN_SIZE - 3, /* in INITIATE */
+	/* Back-pressure: a session with this many MESSAGE events not yet polled stops reading message
+	 * frames (unreliable ones are dropped, reliable ones left unacknowledged for the peer to send
+	 * again) until the application polls; the same for all sessions at KONCE_EP_MSG_EVENTS.  An
+	 * application that stops polling for the peer's msg_timeout_ms makes the peer's messages fail
+	 * with TIMEOUT, as if it had vanished. */
+	KONCE_EP_SESS_MSG_EVENTS = 256,
+	KONCE_EP_MSG_EVENTS = 1u << 15,
 };
 
 typedef struct konce_ep_config {
 	const konce_env *env;           /* NULL = konce_env_default() */
 	const konce_identity *identity; /* required: server key, and client master for derivation */
-	unsigned max_sessions;          /* 0 = 1024; client handshakes in progress count too */
+	unsigned max_sessions;          /* 0 = 1024; client handshakes in progress count too.  Incoming
+					 * sessions are capped per source and per key, and an eighth is
+					 * kept for dials and wanted sessions (ep_table.c) */
 	uint64_t capacity;              /* handshake load units (load.h) per second; 0 = 20000 */
 	unsigned rl_slots;              /* rate-limit table slots; 0 = 4096 */
 	uint32_t rl_rate;               /* units per second per source; 0 = 400 */
 	uint32_t rl_burst;              /* bucket depth; 0 = 800 */
 	const uint16_t *versions;       /* most preferred first; NULL = {KONCE_VERSION_1} */
 	unsigned nversions;             /* 1..KONCE_WIRE_MAX_VERSIONS */
-	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS.
-					 * The proof is solved inside konce_ep_input() (about 2^bits
-					 * BLAKE2b of the INITIATE), so interactive callers may want less */
+	unsigned max_pow_bits;          /* client: most bits it will pay; 0 = KONCE_WIRE_POW_MAX_BITS */
+	uint64_t pow_rate;              /* client: BLAKE2b hashes of a 1200-byte datagram per second on
+					 * this machine (the caller measures it; the core has no clock);
+					 * 0 = 250,000.  A COOKIE demand whose expected cost exceeds 1.25 s
+					 * at this rate fails at once; others are solved in 1 ms slices
+					 * from konce_ep_input() and konce_ep_timer() (hs_client.c) */
 	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
 	unsigned out_ring;              /* queued datagrams; 0 = 256 */
 	unsigned event_ring;            /* queued events; 0 = 256 */
@@ -72,6 +88,12 @@ typedef struct konce_ep_config {
 	/* Reliable messages (konce_ep_msg_send). */
 	uint64_t max_message;           /* largest message sent or accepted; 0 = KONCE_MSG_MAX_DEFAULT */
 	uint64_t msg_budget;            /* reassembly memory per session; 0 = enough for one max_message */
+	uint64_t msg_budget_total;      /* reassembly memory of all sessions together, shared fairly
+					 * (frag.h); 0 = 4 x msg_budget */
+	uint64_t send_queue_max;        /* bytes queued to send per session (msgq.h cost); beyond it
+					 * konce_ep_msg_send() fails with -ENOBUFS; 0 = 2 x max_message,
+					 * at least 16 MiB */
+	uint64_t send_queue_total;      /* the same for all sessions together; 0 = 4 x send_queue_max */
 	unsigned channel_ring;          /* packets in flight per channel, at most; 0 = 2048 */
 	unsigned keepalive_ms;          /* PING a wanted idle session this often; 0 = KONCE_KEEPALIVE_MS */
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
@@ -95,7 +117,8 @@ enum konce_ep_fail {
 	KONCE_FAIL_TIMEOUT = 0x100,  /* no answer after KONCE_HS_ATTEMPTS tries */
 	KONCE_FAIL_VERSION,          /* the server speaks none of our versions (versions[] set) */
 	KONCE_FAIL_POW_TOO_HIGH,     /* the server demanded more bits than max_pow_bits */
-	KONCE_FAIL_IDLE,             /* nothing authenticated heard for KONCE_IDLE_TIMEOUT_MS */
+	KONCE_FAIL_IDLE,             /* nothing authenticated heard for KONCE_IDLE_TIMEOUT_MS; or an
+				      * idle, unwanted incoming session closed to make room (ep_table.c) */
 	KONCE_FAIL_CRYPTO,           /* a DH produced a low-order result (bad peer key) */
 	KONCE_FAIL_LOCAL_CLOSE,      /* konce_ep_close() (CLOSED is not queued for this) */
 };
@@ -141,24 +164,31 @@ struct konce_ep_counters {
 	/* server: INITIATE, in the order the checks run */
 	uint64_t init_rx, init_bad_size, init_bad_version, init_stale, init_challenge_window,
 		init_dup_resent, init_dup_dropped, init_bad_mac, init_bad_pow, init_bad_box1,
-		init_unknown_server, init_low_order, init_bad_box2, init_full, accept_tx;
+		init_unknown_server, init_low_order, init_bad_box2, init_full, init_source_full, accept_tx,
+		accept_resent;
 	/* server: an authenticated INITIATE met our own attempt toward its peer (simultaneous open):
 	 * dropped because our key is lower (we initiate), or our attempt became its session */
 	uint64_t simopen_yielded, simopen_merged;
 	/* client */
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
-		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed;
+		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed, pow_tries;
 	/* sessions */
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
 		path_response_bad, path_changed, amplification_blocked;
 	uint64_t ring_full_datagrams, ring_full_events;
+	uint64_t msg_events_held; /* packets whose message frames were left unread: the session had
+				   * KONCE_EP_SESS_MSG_EVENTS unconsumed MESSAGE events (back-pressure) */
 	uint64_t sessions_opened, sessions_closed, sessions_live;
+	/* the table's rules (ep_table.c): idle incoming sessions closed to make room, and ones
+	 * replaced by a newer session of the same key */
+	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
 };
 
-/* 0, -EINVAL (bad config), -ENOMEM. */
+/* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
+ * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/secmem.h; about 160 bytes per session). */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
@@ -174,7 +204,8 @@ void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_ad
  * the two handshakes make one session; on the side with the higher key it is the peer's, and this
  * conn's ESTABLISHED then says incoming (docs/PROTOCOL.md section 14), and msg became a reliable
  * message riding in our ACCEPT: the event's msg_id names it (MSG_DELIVERED or MSG_FAILED follows),
- * 0 if msg was empty or could not be queued (not sent).  -EINVAL, -EMSGSIZE, -ENOSPC (max_sessions), -ENOMEM. */
+ * 0 if msg was empty or could not be queued (not sent).  -EINVAL (also: server_pk not a canonical X25519 key),
+ * -EMSGSIZE, -ENOSPC (every slot taken, none evictable: ep_table.c), -ENOMEM. */
 int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
 		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn);
 /* Per-connection choices; a zeroed struct means the defaults of konce_ep_connect(). */
@@ -199,7 +230,8 @@ bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev);
 
 /* When konce_ep_timer() must next be called (UINT64_MAX = no timer). */
 uint64_t konce_ep_next_timer(const konce_ep *ep);
-/* Retransmissions, handshake failures, key rotation, load periods, rekey, idle close. */
+/* Retransmissions, handshake failures, proof-of-work slices (next timer = now while one is being
+ * solved), key rotation, load periods, rekey, idle close, ACCEPT resends. */
 void konce_ep_timer(konce_ep *ep, uint64_t now_us);
 
 /* Scheduling hint for an input queue (the I/O layer, the simulator's CPU model): lower is served
@@ -250,7 +282,8 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
  *                           vanished; the session is closed too), PEER_CLOSED, UNREACHABLE (the
  *                           handshake failed: connect timeout), PROTOCOL, LOCAL_CLOSE.
  * On a negative return nothing is queued and no event follows: -ENOENT (no such conn), -EINVAL
- * (bad class or flags), -EMSGSIZE (len > max_message), -ENOMEM.
+ * (bad class or flags), -EMSGSIZE (len > max_message), -ENOBUFS (the session's send queue holds
+ * send_queue_max, or all sessions' send_queue_total: wait for outcomes), -ENOMEM.
  *
  * Each message is cut into fragments (<= 960 bytes), sent under the session's congestion
  * controller (one per session, i.e. per peer path; the class of the message that starts a busy
@@ -291,7 +324,15 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 /* When the outcome of msg_id is likely to be known: now + (unacked bytes queued on its session,
  * its own included) / the pacing rate + one probe timeout.  UINT64_MAX if msg_id is not pending
  * (its outcome event is queued already, or it never existed). */
+/* Bytes queued to send on conn (msgq.h cost: messages not yet delivered or failed); 0 if none. */
+uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn);
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
+/* How much of msg_id the peer has acknowledged (*acked of *total bytes).  0, or -ENOENT if msg_id is
+ * not pending (its outcome event is queued already, or it never existed). */
+int konce_ep_msg_progress(const konce_ep *ep, uint64_t msg_id, uint64_t *acked, uint64_t *total);
+/* Bytes of authenticated DATA datagrams received from and sent to conn's peer since the session opened
+ * (handshake packets not counted).  0, or -ENOENT for an unknown conn. */
+int konce_ep_conn_traffic(const konce_ep *ep, uint32_t conn, uint64_t *rx_bytes, uint64_t *tx_bytes);
 /* Whether the application wants conn kept open while idle (keepalives).  0, -ENOENT, -ENOMEM. */
 int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us);
 /* The keepalive interval of conn (us; 0 = the endpoint's keepalive_ms): what holds the NAT mapping

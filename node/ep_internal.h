@@ -8,8 +8,14 @@
  *   konce_ep_connect_ex()                             (HELLO: konce_hs_server_hello() answers with a
  *     |  sends HELLO                                   COOKIE and keeps NO state; INITIATE checks a-e
  *     v                                                 in konce_hs_server_initiate() keep none either)
- *   HELLO_SENT --konce_hs_client_cookie()--> INITIATE_SENT        |
- *     ^  timer: resend HELLO                    |  timer: resend   | INITIATE passes a-f
+ *   HELLO_SENT --konce_hs_client_cookie()--> SOLVING                |
+ *     ^  timer: resend HELLO                    |  timer: one slice | (COOKIE demand not payable in
+ *     |                                         |  of the proof     |  KONCE_POW_SOLVE_BUDGET_MS: FAILED)
+ *     +---- konce_hs_client_timer(): solve -----+  per call         |
+ *     |     outlives KONCE_POW_DEADLINE_MS, once|                   |
+ *     |                                  solved v                   |
+ *     |                                   INITIATE_SENT             |
+ *     ^                                         |  timer: resend   | INITIATE passes a-f
  *     +---- konce_hs_client_timer(): after -----+  same INITIATE   |
  *     |     KONCE_HS_RESTART_AFTER tries, once  |                  |
  *     |  VERSION w/o common version: FAILED     |                  v
@@ -39,6 +45,11 @@
  *  3. The client's ephemeral secret and all DH results exist only inside konce_hs_client_cookie()
  *     and konce_hs_server_initiate() and are wiped before they return.
  *  4. A FAILED or CLOSED event is the last event for a conn, and the conn is dead when it is queued.
+ *  5. Lifecycle events (ESTABLISHED, FAILED, CLOSED, PATH_CHANGED) and the outcomes of our own
+ *     messages are never dropped for want of room: the ring grows for them.  A session's MESSAGE
+ *     events are bounded by back-pressure: while it holds KONCE_EP_SESS_MSG_EVENTS unconsumed (or
+ *     the ring KONCE_EP_MSG_EVENTS), its MESSAGE frames are dropped (unreliable) and the packets
+ *     carrying FRAGMENT frames are neither read nor acknowledged, so the peer sends them again.
  */
 #ifndef KONCE_EP_INTERNAL_H
 #define KONCE_EP_INTERNAL_H
@@ -56,12 +67,26 @@
 
 enum konce_hs_state {
 	KONCE_HS_HELLO_SENT = 1, /* client */
+	KONCE_HS_SOLVING,        /* client: keys derived, INITIATE built, its proof of work in slices */
 	KONCE_HS_INITIATE_SENT,  /* client: keys derived, waiting for ACCEPT */
 	KONCE_HS_ACCEPT_PENDING, /* server: session made, ACCEPT not yet sent */
 	KONCE_HS_ESTABLISHED,
 };
 
-enum { KONCE_EP_MAX_IDS = 8, KONCE_EP_ACC_WAYS = 4 };
+enum {
+	KONCE_EP_MAX_IDS = 8,
+	KONCE_EP_ACC_WAYS = 4,
+};
+
+/* Proof of work on the client (hs_client.c).  A demand is paid only if its expected cost fits in
+ * SOLVE_BUDGET (an eighth of the cookie lifetime: a solve then outlives DEADLINE, half the
+ * lifetime, with probability e^-4 < 2%); hashing runs in slices of SLICE_US per call. */
+enum {
+	KONCE_POW_SLICE_US = 1000,
+	KONCE_POW_SOLVE_BUDGET_MS = KONCE_COOKIE_LIFETIME_MS / 8,
+	KONCE_POW_DEADLINE_MS = KONCE_COOKIE_LIFETIME_MS / 2,
+	KONCE_EP_DEF_POW_RATE = 250000, /* hashes of 1200 bytes a second: a slow core (bench: ~570,000) */
+};
 
 typedef struct konce_sess {
 	uint32_t conn;
@@ -83,7 +108,9 @@ typedef struct konce_sess {
 	uint64_t client_time;
 	unsigned attempts;
 	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
-	uint64_t retry_at_us;
+	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
+	uint64_t pow_next;            /* SOLVING: the next nonce to try */
+	unsigned pow_bits;            /* SOLVING: the demand */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
 	size_t first_len;
 	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
@@ -91,12 +118,19 @@ typedef struct konce_sess {
 	size_t hs_len;
 	uint8_t hs_pkt[KONCE_WIRE_MAX_DATAGRAM];
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
+	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
+	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
+	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
+	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
+	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame */
 	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
+	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
+	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -127,16 +161,19 @@ struct konce_ep {
 	unsigned n_server_ids;
 	konce_versions versions;
 	unsigned max_pow_bits;
+	uint64_t pow_rate;       /* client: 1200-byte BLAKE2b hashes per second */
 	bool explicit_identity;
 	uint8_t *group_key;      /* sodium_malloc()ed; NULL = public server */
 
 	unsigned max_sessions;
 	konce_sess **slots;      /* [max_sessions] */
-	uint16_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
+	uint32_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
+	unsigned slot_bits;      /* conn = generation << slot_bits | slot; the rest of 32 bits tag */
 	unsigned *free_slots;    /* stack */
 	unsigned n_free;
 	konce_keyslab *slab;
 	konce_sess *live;        /* list head */
+	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 
 	konce_sess **cid_buckets;
 	unsigned cid_mask;
@@ -157,12 +194,15 @@ struct konce_ep {
 	unsigned out_cap, out_head, out_n;
 	konce_ep_evslot *ev;
 	unsigned ev_cap, ev_head, ev_n;
+	unsigned ev_msgs;        /* MESSAGE events in the ring */
 	/* the MESSAGE handed out by the last konce_ep_poll_event() */
 	konce_reasm_msg *held;
 	uint32_t held_conn;
 	uint8_t held_inl[KONCE_WIRE_MAX_PAYLOAD];
 	size_t held_inl_len;
 	konce_conn_cfg conn_cfg;
+	konce_reasm_pool reasm_pool; /* conn_cfg.pool */
+	konce_msgq_pool send_pool;   /* conn_cfg.send_pool */
 	uint64_t idle_us;
 
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
@@ -172,6 +212,21 @@ struct konce_ep {
 	uint32_t last_auth_conn; /* konce_ep_last_auth_conn() */
 	struct konce_ep_counters c;
 };
+
+/* ep_table.c: who may hold a slot (rules in its header). */
+enum { KONCE_EP_EVICT_IDLE_MS = 10000 }; /* an unwanted incoming session idle this long may be evicted */
+/* The occupancy part of the proof-of-work demand (0..KONCE_LOAD_BITS_BASE_MAX). */
+unsigned konce_ep_table_bits(const konce_ep *ep);
+/* Before the DH of an INITIATE from `from`: 0 (and *victim, a session to evict once the INITIATE
+ * authenticates, or NULL) or -ENOSPC (counted: init_source_full or init_full). */
+int konce_ep_table_admit(konce_ep *ep, const konce_addr *from, uint64_t now_us, konce_sess **victim);
+/* After it authenticated as peer_pk, before its session is made: applies the per-key rule and
+ * evicts victim if room is still needed. */
+void konce_ep_table_seat(konce_ep *ep, const uint8_t peer_pk[KONCE_WIRE_KEY], konce_sess *victim, uint64_t now_us);
+/* The session a dial may evict when every slot is taken, or NULL. */
+konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
+/* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
+void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
 /* endpoint.c */
 konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
@@ -204,8 +259,9 @@ void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const
 void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 /* A HELLO_SENT attempt sends its HELLO now, to `to` (where the peer proved to be: hs_simopen.c). */
 void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us);
-/* Resend or fail; returns the session's next handshake deadline (UINT64_MAX when done). */
-uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* Resend, solve the next slice (SOLVING; `solving` attempts share this call's slice) or fail;
+ * returns the session's next handshake deadline (UINT64_MAX when done, now_us for more work). */
+uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, uint64_t now_us);
 
 /* hs_simopen.c: the simultaneous open, decided after an INITIATE authenticated (checks a-f). */
 /* Our client handshake that makes this INITIATE (peer c_pub, asking for our key S, cookie issued
@@ -222,8 +278,14 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 /* After the merged session's events: the ACCEPT leaves with the first reliable packet. */
 void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
-/* Grows the event ring (up to KONCE_EP_EVENT_RING_MAX); the slot for a new event or NULL. */
+/* The slot for a new event, growing the ring as needed; NULL only if the allocator said no.
+ * Events that do not carry a peer's message (lifecycle, outcomes of our own messages) are bounded
+ * by our own sessions and messages, and are never refused for room.  MESSAGE events are bounded by
+ * back-pressure instead: a session stops reading message frames while konce_ep_msg_events_full(). */
 konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
+/* true while s may not add MESSAGE events: it has KONCE_EP_SESS_MSG_EVENTS unconsumed, or all
+ * sessions together KONCE_EP_MSG_EVENTS. */
+bool konce_ep_msg_events_full(const konce_ep *ep, const konce_sess *s);
 
 /* ep_msg.c */
 /* An authenticated payload for s: reliability frames, acks due.  Creates s->rel when the payload

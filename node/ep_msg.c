@@ -52,7 +52,7 @@ static void cb_message(void *ctx, konce_reasm_msg *m)
 	konce_ep *ep = s->ep;
 	konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
 	if (!e) {
-		/* Cannot happen short of 64Ki undrained events; the message is lost, and counted. */
+		/* Only when the allocator refuses to grow the ring; the message is lost, and counted. */
 		sodium_memzero(m->data, (size_t)m->len);
 		konce_conn_release(s->rel, m);
 		return;
@@ -126,7 +126,11 @@ int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *
 		if (!get_conn(ep, s, now_us))
 			return -ENOMEM;
 	}
-	konce_conn_on_packet(s->rel, pn, p, len, now_us);
+	/* back-pressure: while the application has not consumed this session's messages, packets
+	 * with fragments are left unread and unacknowledged (the peer sends them again) */
+	s->rel->hold_fragments = konce_ep_msg_events_full(ep, s);
+	if (!konce_conn_on_packet(s->rel, pn, p, len, now_us))
+		ep->c.msg_events_held++;
 	konce_session_acked(&s->sess, s->rel->rec.largest_acked);
 	return 0;
 }
@@ -258,6 +262,12 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 	return 0;
 }
 
+uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
+	return s && s->rel ? s->rel->q.held : 0;
+}
+
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us)
 {
 	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));
@@ -268,6 +278,14 @@ uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us)
 	    s->retry_at_us > now_us)
 		eta += s->retry_at_us - now_us; /* the handshake first */
 	return eta;
+}
+
+int konce_ep_msg_progress(const konce_ep *ep, uint64_t msg_id, uint64_t *acked, uint64_t *total)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));
+	if (!s || !s->rel)
+		return -ENOENT;
+	return konce_conn_progress(s->rel, (uint32_t)msg_id, acked, total);
 }
 
 int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us)

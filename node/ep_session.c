@@ -27,6 +27,7 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 	konce_path_sent(&s->path, to, n);
 	konce_ep_send_raw(ep, to, pkt, n);
 	ep->c.data_tx++;
+	s->tx_bytes += n;
 	return 0;
 }
 
@@ -47,6 +48,16 @@ static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	}
 }
 
+int konce_ep_conn_traffic(const konce_ep *ep, uint32_t conn, uint64_t *rx_bytes, uint64_t *tx_bytes)
+{
+	const konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
+	if (!s)
+		return -ENOENT;
+	*rx_bytes = s->rx_bytes;
+	*tx_bytes = s->tx_bytes;
+	return 0;
+}
+
 const konce_frame_ext *konce_ep_fext(const konce_ep *ep) { return ep->ext.body_len ? &ep->fext : NULL; }
 
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
@@ -55,6 +66,7 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 	size_t off = 0;
 	konce_frame f;
 	uint32_t conn = s->conn;
+	bool responded = false; /* one PATH_RESPONSE per packet, however many challenges it carries */
 	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
 		if (f.type >= KONCE_FRAME_EXT_FIRST && f.type <= KONCE_FRAME_EXT_LAST) {
 			if (ep->ext.on_frame)
@@ -65,6 +77,10 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
+			if (konce_ep_msg_events_full(ep, s)) {
+				ep->c.msg_events_held++; /* unreliable: dropped while the app is behind */
+				break;
+			}
 			konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
 			if (e) {
 				e->ev.len = f.len;
@@ -73,6 +89,9 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 			break;
 		}
 		case KONCE_FRAME_PATH_CHALLENGE:
+			if (responded)
+				break;
+			responded = true;
 			if (s->state == KONCE_HS_ACCEPT_PENDING)
 				konce_hs_server_flush_accept(ep, s, NULL, 0);
 			send_path_frame(ep, s, KONCE_FRAME_PATH_RESPONSE, f.body, from, now_us);
@@ -148,6 +167,8 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		return;
 	}
 	s->last_rx_us = now_us;
+	s->heard = true;
+	s->rx_bytes += len;
 	ep->last_auth_conn = s->conn;
 	if (konce_path_on_packet(&s->path, from, len, now_us))
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
@@ -213,6 +234,22 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		return false;
 	}
 	uint64_t t = idle_at;
+	if (s->incoming && !s->heard && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
+	    s->accept_resends < KONCE_HS_DUP_ANSWERS) {
+		/* Our ACCEPT is larger than the INITIATE, so a duplicate INITIATE (maybe a replay) does
+		 * not get it again (hs_server.c check c); until the client is heard from, we resend it
+		 * ourselves, a few times, a retry interval apart. */
+		if (!s->accept_retry_us) {
+			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+		} else if (now_us >= s->accept_retry_us) {
+			s->accept_resends++;
+			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+			konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+			ep->c.accept_resent++;
+		}
+		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->accept_retry_us < t)
+			t = s->accept_retry_us;
+	}
 	uint64_t k = konce_session_tick(&s->sess, now_us);
 	if (k < t)
 		t = k;

@@ -60,8 +60,8 @@ enum konce_hs_open_result konce_hs_initiate_open(const uint8_t *pkt, const konce
 						 uint8_t plain[KONCE_WIRE_MAX_DATAGRAM])
 {
 	struct hs_secrets x;
-	enum konce_hs_open_result r = KONCE_HS_OPEN_LOW_ORDER;
-	if (crypto_scalarmult(x.ee, s_esk, in->client_epk))
+	enum konce_hs_open_result r = KONCE_HS_OPEN_LOW_ORDER; /* or a non-canonical key (keys.h) */
+	if (!konce_key_canonical(in->client_epk) || crypto_scalarmult(x.ee, s_esk, in->client_epk))
 		goto done;
 	konce_keys_transcript(x.th, s_epk, pkt);
 	konce_keys_box1(x.k_box1, x.ee, x.th);
@@ -74,7 +74,8 @@ enum konce_hs_open_result konce_hs_initiate_open(const uint8_t *pkt, const konce
 	if (!(*S = find_id(ids, nids, x.box1 + 32)))
 		goto done;
 	r = KONCE_HS_OPEN_LOW_ORDER;
-	if (konce_identity_dh(*S, x.es, in->client_epk) || crypto_scalarmult(x.se, s_esk, x.box1))
+	if (!konce_key_canonical(x.box1) || konce_identity_dh(*S, x.es, in->client_epk) ||
+	    crypto_scalarmult(x.se, s_esk, x.box1))
 		goto done;
 	konce_keys_transcript2(x.th2, x.th, in->box1);
 	konce_keys_session(k_c2s, k_s2c, x.th2, x.ee, x.es, x.se);

@@ -28,7 +28,7 @@ size_t konce_hs_initiate_seal(uint8_t out[KONCE_WIRE_MAX_DATAGRAM], const konce_
 
 enum konce_hs_open_result {
 	KONCE_HS_OPEN_OK = 0,
-	KONCE_HS_OPEN_LOW_ORDER,      /* a DH result was all zero */
+	KONCE_HS_OPEN_LOW_ORDER,      /* a DH result was all zero, or a key was not canonical */
 	KONCE_HS_OPEN_BAD_BOX1,       /* box1 did not authenticate, or its client time differs */
 	KONCE_HS_OPEN_UNKNOWN_SERVER, /* box1 asks for a durable key we do not hold */
 	KONCE_HS_OPEN_BAD_BOX2,       /* box2 did not authenticate under the derived key */

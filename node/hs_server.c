@@ -12,7 +12,10 @@
  *                                MAC because the MAC is cheaper and authenticates the demanded bits
  *   f) X25519 x3, two AEAD opens, allocation - ~100x the cost of the rest; reached only by a peer
  *                                that received our cookie at its address and paid the demanded work
- * Every drop is counted by reason and charged to the load meter and the source's bucket.
+ * Every drop is counted by reason and charged to the load meter.  The source's rate-limit bucket
+ * is charged only once the source has proved its address (its cookie MAC holds at d, or it repeats
+ * an INITIATE accepted from that address at c): spoofed junk, HELLOs included, charges nobody, so
+ * it cannot price a victim out (issue 14).  A HELLO reads its source's level; it charges nothing.
  */
 #include <sodium.h>
 #include <string.h>
@@ -28,10 +31,12 @@
  * the 10 s cookie lifetime this still admits 1.6 million HELLOs a second. */
 #define KONCE_HS_CHALLENGE_WINDOW ((uint64_t)1 << 24)
 
-static void charge(konce_ep *ep, const konce_addr *from, unsigned cost, uint64_t now_us)
+/* Charges the load meter, and the source's bucket only if it proved its address. */
+static void charge(konce_ep *ep, const konce_addr *from, bool proven, unsigned cost, uint64_t now_us)
 {
 	konce_load_charge(&ep->load, cost, now_us);
-	konce_ratelimit_charge(ep->rl, from, cost, now_us);
+	if (proven)
+		konce_ratelimit_charge(ep->rl, from, cost, now_us);
 	ep->last_cost = cost;
 }
 
@@ -41,9 +46,8 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 {
 	konce_hello h;
 	ep->c.hello_rx++;
-	konce_load_charge(&ep->load, KONCE_COST_HELLO, now_us);
-	unsigned overdraft = konce_ratelimit_charge(ep->rl, from, KONCE_COST_HELLO, now_us);
-	ep->last_cost = KONCE_COST_HELLO;
+	charge(ep, from, false, KONCE_COST_HELLO, now_us);
+	unsigned overdraft = konce_ratelimit_level(ep->rl, from, now_us);
 	if (konce_hello_parse(&h, pkt, len)) {
 		ep->c.hello_bad_size++;
 		return;
@@ -77,7 +81,9 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	memcpy(p.clue, h.clue, KONCE_WIRE_CLUE);
 	p.challenge = ep->next_challenge++;
 	p.server_time = now_us / 1000;
-	p.pow_bits = (uint8_t)konce_load_bits(&ep->load, overdraft, now_us);
+	/* the load and overdraft demand (load.h), or the table's occupancy (ep_table.c) if higher */
+	unsigned bits = konce_load_bits(&ep->load, overdraft, now_us), occ = konce_ep_table_bits(ep);
+	p.pow_bits = (uint8_t)(occ > bits ? occ : bits);
 	p.key_id = gen->key_id;
 
 	konce_cookie_msg c;
@@ -193,6 +199,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 {
 	konce_initiate in;
 	unsigned cost = KONCE_COST_REJECT;
+	bool proven = false; /* the source proved its address: charge its bucket */
 	uint64_t now_ms = now_us / 1000;
 	ep->c.init_rx++;
 
@@ -221,11 +228,20 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		initiate_hash(hash, pkt, len);
 		konce_sess *s = konce_ep_sess_by_conn(ep, used->conn);
 		if (s && sodium_memcmp(hash, used->hash, 32) == 0 && konce_addr_eq(from, &s->hs_addr)) {
-			if (s->state == KONCE_HS_ACCEPT_PENDING)
+			/* A retransmission (our ACCEPT was lost) or a replay from the same address, which
+			 * only someone on the path can make: answered at most KONCE_HS_DUP_ANSWERS times, and
+			 * never with more bytes than it carried.  An ACCEPT larger than its INITIATE is
+			 * resent by our own timer instead (ep_session.c), which no replay can drive. */
+			if (s->state == KONCE_HS_ACCEPT_PENDING) {
 				konce_hs_server_flush_accept(ep, s, NULL, 0);
-			else
+				ep->c.init_dup_resent++;
+			} else if (s->dup_answers < KONCE_HS_DUP_ANSWERS && s->hs_len <= len) {
+				s->dup_answers++;
 				konce_ep_send_raw(ep, from, s->hs_pkt, s->hs_len);
-			ep->c.init_dup_resent++;
+				ep->c.init_dup_resent++;
+			} else {
+				ep->c.init_dup_dropped++;
+			}
 		} else {
 			ep->c.init_dup_dropped++;
 		}
@@ -251,6 +267,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		ep->c.init_bad_mac++;
 		goto out;
 	}
+	proven = true;
 	/* e) */
 	cost += KONCE_COST_POW;
 	if (!konce_pow_check(pkt, len, in.pow_bits)) {
@@ -259,10 +276,13 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	}
 	/* f) */
 	konce_acc_entry *slot_e = acc_free_way(ep, in.challenge, now_us);
-	if (!slot_e || ep->n_free == 0) {
-		ep->c.init_full++; /* refused before the DH: nowhere to keep the session */
+	if (!slot_e) {
+		ep->c.init_full++; /* refused before the DH: nowhere to remember the challenge */
 		goto out;
 	}
+	konce_sess *victim; /* the table's rules, before the DH (ep_table.c) */
+	if (konce_ep_table_admit(ep, from, now_us, &victim))
+		goto out;
 	cost += KONCE_COST_DH;
 	struct {
 		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
@@ -296,10 +316,13 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	}
 	bool merged = s != NULL;
 	uint64_t first_id = 0;
+	if (!s) /* a new session: the per-key rule, and room made if the table needs it */
+		konce_ep_table_seat(ep, x.c_pub, victim, now_us);
 	if (s) {
 		first_id = konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
 	} else if ((s = konce_ep_sess_new(ep, now_us))) {
 		s->incoming = true;
+		ep->n_incoming++;
 		s->state = KONCE_HS_ACCEPT_PENDING;
 		s->hs_addr = *from;
 		memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
@@ -313,6 +336,10 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		ep->c.init_full++;
 		goto out;
 	}
+	s->init_len = (uint16_t)len;
+	s->heard = false;
+	s->accept_resends = 0;
+	s->accept_retry_us = 0;
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
 	slot_e->conn = s->conn;
@@ -332,5 +359,5 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	if (merged && live && konce_ep_sess_by_conn(ep, conn) == s)
 		konce_hs_simopen_first(ep, s, now_us);
 out:
-	charge(ep, from, cost, now_us);
+	charge(ep, from, proven, cost, now_us);
 }

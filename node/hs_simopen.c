@@ -15,7 +15,7 @@
  *                     to be, instead of waiting for its retransmission.  Also after our ACCEPT arrived, for an INITIATE whose
  *                     cookie we issued before that moment (a late copy of the peer's attempt); a
  *                     cookie issued later is a new handshake (the peer restarted) and is served.
- *   our key > c_pub   we are the responder: our own client attempt (HELLO_SENT or INITIATE_SENT)
+ *   our key > c_pub   we are the responder: our own client attempt (HELLO_SENT, SOLVING or INITIATE_SENT)
  *                     becomes the server session in place (simopen_merged): same conn handle,
  *                     same queued messages.  Its first message becomes a reliable message that
  *                     rides in the ACCEPT (packet 1, acked and retransmitted like any; its id in
@@ -50,7 +50,7 @@ konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_K
 		const uint8_t *me = shown_key(ep, s);
 		if (!me || memcmp(me, konce_identity_public(S), KONCE_WIRE_KEY))
 			continue;
-		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_INITIATE_SENT)
+		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT)
 			return s;
 		/* established by the peer's ACCEPT: only the peer's own half of that open is stale */
 		if (s->state == KONCE_HS_ESTABLISHED && cookie_ms <= s->est_us / 1000 &&
@@ -77,6 +77,7 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 	s->grouped = false;
 	s->as = NULL;
 	s->incoming = true;
+	ep->n_incoming++;
 	s->state = KONCE_HS_ACCEPT_PENDING;
 	s->attempts = 0;
 	s->restarted = false;

@@ -1,11 +1,13 @@
 /* identity.c - durable X25519 identities (see identity.h).
  *
  * The whole konce_identity, public half included, is one sodium_malloc() block: guard pages on both
- * sides, mlock()ed so it is never swapped, excluded from core dumps, and zeroed by sodium_free().
+ * sides, mlock()ed so it is never swapped (checked: node/secmem.h), excluded from core dumps, and
+ * zeroed when freed.
  * The secret is stored clamped, so the bytes a key file holds are exactly the scalar in use and
  * loading a saved key gives back the same identity, bit for bit.
  */
 #include "node/identity.h"
+#include "node/secmem.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -20,10 +22,7 @@ static const char derive_label[] = "konce per-server identity v1";
 
 static konce_identity *identity_new(void)
 {
-	/* sodium_malloc needs sodium_init; it is idempotent and thread safe */
-	if (sodium_init() < 0)
-		return NULL;
-	return sodium_malloc(sizeof(konce_identity));
+	return konce_secmem_alloc(sizeof(konce_identity), NULL); /* NULL too if it cannot be locked */
 }
 
 /* Clamps id->secret in place and computes the public key from it. */
@@ -60,7 +59,7 @@ int konce_identity_from_secret(konce_identity **out, const uint8_t secret[32])
 void konce_identity_free(konce_identity *id)
 {
 	if (id)
-		sodium_free(id); /* zeroes the block before unmapping it */
+		konce_secmem_free(id, sizeof *id); /* zeroes the block before unmapping it */
 }
 
 const uint8_t *konce_identity_public(const konce_identity *id) { return id->public; }

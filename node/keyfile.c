@@ -10,6 +10,7 @@
  * path itself by rename(), so with force a symlink at path is replaced, never written through.
  */
 #include "node/keyfile.h"
+#include "node/secmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,9 +136,10 @@ int konce_keyfile_parse(const char *buf, size_t len, uint8_t pub[KONCE_KEY_BYTES
 	if (!out)
 		return 0;
 
-	uint8_t *secret = sodium_init() < 0 ? NULL : sodium_malloc(KONCE_KEY_BYTES);
+	int lockerr;
+	uint8_t *secret = konce_secmem_alloc(KONCE_KEY_BYTES, &lockerr);
 	if (!secret)
-		return -ENOMEM;
+		return lockerr;
 	konce_identity *id = NULL;
 	if (konce_key_decode_(secret, secret_text, KONCE_KEY_TEXT_LEN) != 0) {
 		seterr(err, errlen, "line 2: the secret key is not valid key text");
@@ -149,7 +151,7 @@ int konce_keyfile_parse(const char *buf, size_t len, uint8_t pub[KONCE_KEY_BYTES
 	} else {
 		r = konce_identity_from_secret(&id, secret);
 	}
-	sodium_free(secret);
+	konce_secmem_free(secret, KONCE_KEY_BYTES);
 	if (r)
 		return r;
 	if (sodium_memcmp(konce_identity_public(id), pub, KONCE_KEY_BYTES) != 0) {
@@ -181,7 +183,7 @@ size_t konce_keyfile_format(char *buf, const konce_identity *id)
 	return (size_t)(p - buf);
 }
 
-/* Opens path and reads it whole into a sodium_malloc()ed buffer (the caller sodium_free()s it),
+/* Opens path and reads it whole into a konce_secmem buffer of KONCE_KEYFILE_MAX + 1 (the caller frees it),
  * enforcing the file type, mode and size rules. */
 static int read_keyfile(const char *path, char **bufp, size_t *lenp, char *err, size_t errlen)
 {
@@ -223,9 +225,9 @@ static int read_keyfile(const char *path, char **bufp, size_t *lenp, char *err, 
 		r = -EFBIG;
 		goto out;
 	}
-	buf = sodium_init() < 0 ? NULL : sodium_malloc(KONCE_KEYFILE_MAX + 1);
+	buf = konce_secmem_alloc(KONCE_KEYFILE_MAX + 1, &r);
 	if (!buf) {
-		r = -ENOMEM;
+		seterr(err, errlen, "%s: cannot lock memory for the key: %s", path, strerror(-r));
 		goto out;
 	}
 	/* read one byte past the limit so that a file that grew after fstat is still caught */
@@ -249,8 +251,7 @@ static int read_keyfile(const char *path, char **bufp, size_t *lenp, char *err, 
 out:
 	close(fd);
 	if (r) {
-		if (buf)
-			sodium_free(buf);
+		konce_secmem_free(buf, KONCE_KEYFILE_MAX + 1);
 		return r;
 	}
 	*bufp = buf;
@@ -268,7 +269,7 @@ static int load(const char *path, uint8_t pub[KONCE_KEY_BYTES], konce_identity *
 		return r;
 	char msg[160] = "";
 	r = konce_keyfile_parse(buf, len, pub, out, msg, sizeof(msg));
-	sodium_free(buf);
+	konce_secmem_free(buf, KONCE_KEYFILE_MAX + 1);
 	if (r == -ENOMEM)
 		seterr(err, errlen, "%s: out of memory", path);
 	else if (r)
@@ -352,15 +353,15 @@ int konce_keyfile_save(const char *path, const konce_identity *id, bool force)
 		return -e;
 	}
 	int r = fchmod(fd, 0600) == 0 ? 0 : -errno;
-	char *text = sodium_init() < 0 ? NULL : sodium_malloc(KONCE_KEYFILE_LEN + 1);
+	int lockerr = 0;
+	char *text = r ? NULL : konce_secmem_alloc(KONCE_KEYFILE_LEN + 1, &lockerr);
 	if (!text && !r)
-		r = -ENOMEM;
+		r = lockerr;
 	if (!r) {
 		size_t n = konce_keyfile_format(text, id);
 		r = write_all(fd, text, n);
 	}
-	if (text)
-		sodium_free(text);
+	konce_secmem_free(text, KONCE_KEYFILE_LEN + 1);
 	if (!r && fsync(fd) != 0)
 		r = -errno;
 	if (close(fd) != 0 && !r)

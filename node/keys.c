@@ -85,3 +85,16 @@ int konce_aead_open(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t
 	}
 	return 0;
 }
+
+bool konce_key_canonical(const uint8_t pk[32])
+{
+	if (pk[31] & 0x80)
+		return false;
+	/* p = 2^255 - 19 is ed ff .. ff 7f little-endian: reject p .. 2^255 - 1 */
+	if (pk[31] != 0x7f || pk[0] < 0xed)
+		return true;
+	for (int i = 1; i < 31; i++)
+		if (pk[i] != 0xff)
+			return true;
+	return false;
+}

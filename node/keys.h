@@ -13,6 +13,7 @@
 #ifndef KONCE_KEYS_H
 #define KONCE_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,11 @@ void konce_aead_seal(uint8_t *out, const uint8_t *plain, size_t len, const uint8
 /* Opens ct[0, ctlen) into out (ctlen - 16 bytes).  0, or -EBADMSG (out is then zeroed). */
 int konce_aead_open(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t *ad, size_t adlen,
 		    uint64_t pn, const uint8_t key[32]);
+
+/* True if pk is the canonical encoding of an X25519 u-coordinate: bit 255 clear and the value below
+ * p = 2^255 - 19.  X25519 ignores bit 255 and reduces mod p, so every other encoding names the same
+ * point as a canonical one: one secret would have several public keys (identities).  Every peer key
+ * that enters (handshake, key text, connect) is checked with this. */
+bool konce_key_canonical(const uint8_t pk[32]);
 
 #endif

@@ -1,5 +1,6 @@
 /* keyslab.c - the locked key-slot slab (see keyslab.h). */
 #include "node/keyslab.h"
+#include "node/secmem.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -12,16 +13,15 @@ struct konce_keyslab {
 int konce_keyslab_new(konce_keyslab **out, unsigned nslots)
 {
 	*out = NULL;
-	if (sodium_init() < 0)
-		return -ENOMEM;
-	konce_keyslab *s = sodium_malloc(sizeof *s);
+	int e;
+	konce_keyslab *s = konce_secmem_alloc(sizeof *s, &e);
 	if (!s)
-		return -ENOMEM;
+		return e;
 	s->n = nslots;
-	s->slots = sodium_allocarray(nslots, sizeof(konce_keyslot));
+	s->slots = konce_secmem_alloc((size_t)nslots * sizeof(konce_keyslot), &e);
 	if (!s->slots) {
-		sodium_free(s);
-		return -ENOMEM;
+		konce_secmem_free(s, sizeof *s);
+		return e;
 	}
 	sodium_memzero(s->slots, (size_t)nslots * sizeof(konce_keyslot));
 	*out = s;
@@ -32,8 +32,8 @@ void konce_keyslab_free(konce_keyslab *s)
 {
 	if (!s)
 		return;
-	sodium_free(s->slots); /* sodium_free wipes before unmapping */
-	sodium_free(s);
+	konce_secmem_free(s->slots, (size_t)s->n * sizeof(konce_keyslot)); /* wiped before unmapping */
+	konce_secmem_free(s, sizeof *s);
 }
 
 konce_keyslot *konce_keyslab_slot(konce_keyslab *s, unsigned i) { return &s->slots[i]; }

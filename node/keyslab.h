@@ -21,7 +21,7 @@ typedef struct konce_keyslot {
 
 typedef struct konce_keyslab konce_keyslab;
 
-/* 0, -ENOMEM. */
+/* 0, -ENOMEM, or mlock()'s error (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: secmem.h). */
 int konce_keyslab_new(konce_keyslab **out, unsigned nslots);
 void konce_keyslab_free(konce_keyslab *s);
 konce_keyslot *konce_keyslab_slot(konce_keyslab *s, unsigned i);

@@ -11,6 +11,8 @@
  */
 #include "node/keytext.h"
 
+#include "node/keys.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
@@ -52,5 +54,10 @@ int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text)
 		return -EINVAL;
 	}
 	/* strnlen: a long string is rejected without reading past one character too many */
-	return konce_key_decode_(key, text, strnlen(text, KONCE_KEY_TEXT_LEN + 1));
+	int r = konce_key_decode_(key, text, strnlen(text, KONCE_KEY_TEXT_LEN + 1));
+	if (r == 0 && !konce_key_canonical(key)) {
+		sodium_memzero(key, KONCE_KEY_BYTES);
+		r = -EINVAL; /* a second name for a canonical key (keys.h) */
+	}
+	return r;
 }

@@ -70,5 +70,5 @@ unsigned konce_load_bits(konce_load *l, unsigned overdraft, uint64_t now_us)
 	if (b < KONCE_LOAD_BITS_OVERDRAWN)
 		b = KONCE_LOAD_BITS_OVERDRAWN;
 	b += KONCE_LOAD_BITS_PER_OVERDRAFT * (overdraft > 15 ? 15 : overdraft);
-	return b > KONCE_WIRE_POW_MAX_BITS ? KONCE_WIRE_POW_MAX_BITS : b;
+	return b > KONCE_LOAD_BITS_MAX ? KONCE_LOAD_BITS_MAX : b;
 }

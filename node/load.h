@@ -20,7 +20,8 @@
  *   L < 500            0       nobody pays while the server has headroom
  *   500 <= L <= 1000   6 + 9 x (L - 500) / 500, i.e. 6 at 500 rising to 15 at 1000
  *   L > 1000           15 + (L - 1000) / 250, i.e. 19 at 2x capacity, 23 at 3x, capped at
- *                      KONCE_WIRE_POW_MAX_BITS (32) from about 5.25x
+ *                      KONCE_WIRE_POW_MAX_BITS (32) from about 5.25x; no demand ever exceeds
+ *                      KONCE_LOAD_BITS_MAX (20), below
  *
  * ...but a source with no overdraft is never asked for more than KONCE_LOAD_BITS_BASE_MAX (16)
  * bits: the curve above 1250 permille prices only overdrawn sources.  Why (tests/sim/
@@ -44,13 +45,18 @@
  *     even on a client a few times slower for typical sizes.  An attacker then pays about
  *     2^15 / 53 = 600 times the server's cost of each handshake it forces.
  *   - Past capacity the server cannot serve everyone anyway; each further 25% of overload doubles
- *     the price for overdrawn sources, so sustained overload from few sources costs an attacker
+ *     the price for overdrawn sources (up to KONCE_LOAD_BITS_MAX), so sustained overload from few sources costs an attacker
  *     exponentially more, while everyone else pays at most 16 bits (above).
  *
  * Overdrawn sources (ratelimit.h level o >= 1) pay max(curve, 8) + 2 x o bits (the curve without
- * the BASE_MAX cap), capped at 32, even on an idle server: 10 bits (~2 ms) for a first overdraft,
- * 16 at o = 4, 32 from o = 12.  Waiting refills the bucket, so an honest but bursty source can
- * always wait instead of paying.
+ * the BASE_MAX cap), capped at KONCE_LOAD_BITS_MAX (20), even on an idle server: 10 bits (~2 ms)
+ * for a first overdraft, 16 at o = 4, 20 from o = 6.  Waiting refills the bucket, so an honest but
+ * bursty source can always wait instead of paying.  Only traffic that proves its source address
+ * charges a bucket (hs_server.c: an INITIATE whose cookie MAC holds), so spoofed junk cannot
+ * overdraw a victim.  Why the cap: a demand must be payable inside the 10 s cookie lifetime, and
+ * a client refuses what it cannot pay in an eighth of it (hs_client.c); 2^20 hashes of a minimal
+ * INITIATE take ~0.4 s on the bench core (a full 1200-byte one ~1.9 s).  Past that, a higher
+ * demand would not slow an attacker further, only lock out the honest clients it shares with.
  */
 #ifndef KONCE_LOAD_H
 #define KONCE_LOAD_H
@@ -76,6 +82,7 @@ enum konce_load_curve {
 	KONCE_LOAD_STEP_ABOVE = 250,       /* +1 bit per this many permille above 1000 */
 	KONCE_LOAD_BITS_OVERDRAWN = 8,     /* floor for any overdrawn source, even on an idle server */
 	KONCE_LOAD_BITS_PER_OVERDRAFT = 2, /* + this per overdraft level (ratelimit.h) */
+	KONCE_LOAD_BITS_MAX = 20,          /* most any source is asked (see "Overdrawn sources") */
 };
 
 typedef struct konce_load {
@@ -92,7 +99,7 @@ void konce_load_init(konce_load *l, uint64_t capacity_per_period, uint64_t now_u
 void konce_load_charge(konce_load *l, unsigned units, uint64_t now_us);
 /* The demand in bits for a source with the given overdraft level (ratelimit.h), after closing any
  * periods that have ended by now.  Never more than KONCE_LOAD_BITS_BASE_MAX for overdraft 0, nor
- * KONCE_WIRE_POW_MAX_BITS for any. */
+ * KONCE_LOAD_BITS_MAX for any. */
 unsigned konce_load_bits(konce_load *l, unsigned overdraft, uint64_t now_us);
 
 #endif

@@ -12,6 +12,14 @@ void konce_msgq_init(konce_msgq *q, const konce_env *env)
 	q->next_wire_id = 1;
 }
 
+_Static_assert(sizeof(konce_smsg) <= KONCE_MSGQ_MSG_COST, "a message's bookkeeping outgrew its cost");
+
+void konce_msgq_set_limit(konce_msgq *q, uint64_t max_held, konce_msgq_pool *pool)
+{
+	q->max_held = max_held;
+	q->pool = pool;
+}
+
 static void msg_free(konce_msgq *q, konce_smsg *m)
 {
 	if (m->data) {
@@ -33,6 +41,9 @@ void konce_msgq_free(konce_msgq *q)
 
 int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
 {
+	uint64_t cost = konce_msgq_cost(len);
+	if ((q->max_held && cost > q->max_held - q->held) || (q->pool && cost > q->pool->budget - q->pool->used))
+		return -ENOBUFS;
 	konce_smsg *m = konce_env_alloc(q->env, sizeof *m);
 	if (!m)
 		return -ENOMEM;
@@ -59,6 +70,9 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	q->wait_tail = m;
 	q->nwait++;
 	q->unacked_bytes += len;
+	q->held += cost;
+	if (q->pool)
+		q->pool->used += cost;
 	if (klass)
 		q->nbackground++;
 	return 0;
@@ -118,6 +132,17 @@ konce_smsg *konce_msgq_by_api(const konce_msgq *q, uint64_t api_id)
 		if (m->api_id == api_id)
 			return m;
 	return NULL;
+}
+
+uint64_t konce_msgq_acked_bytes(const konce_smsg *m)
+{
+	if (!m->acked || m->nacked == 0)
+		return 0;
+	uint64_t last = m->nfrag - 1;
+	uint64_t bytes = m->nacked * KONCE_FRAG_DATA_MAX;
+	if ((m->acked[last / 64] >> (last % 64)) & 1) /* the last fragment is short: count what it holds */
+		bytes -= last * KONCE_FRAG_DATA_MAX + KONCE_FRAG_DATA_MAX - m->len;
+	return bytes > m->len ? m->len : bytes;
 }
 
 bool konce_msgq_needed(const konce_msgq *q, const konce_frame_ref *ref)
@@ -265,6 +290,9 @@ void konce_msgq_retire(konce_msgq *q, konce_smsg *m)
 	}
 	if (m->klass)
 		q->nbackground--;
+	q->held -= konce_msgq_cost(m->len);
+	if (q->pool)
+		q->pool->used -= konce_msgq_cost(m->len);
 	msg_free(q, m);
 }
 

@@ -17,7 +17,14 @@
  * peer (REFUSE) and fails instead of waiting forever.  New wire ids stay below the oldest started
  * id + KONCE_REASM_WINDOW, the receiver's window of finished ids.
  *
+ * Bounds: what the queue holds -- each message's bytes plus KONCE_MSGQ_MSG_COST and its ack
+ * bitmap for its bookkeeping -- stays within the queue's limit and, with a pool (the endpoint's, shared by every
+ * session), within the pool's budget.  A push beyond either fails with -ENOBUFS and queues nothing,
+ * so a peer that never acks (or advertises no credit) cannot make its queue grow without end.
+ *
  * Invariants:
+ *   0. held <= max_held (when set) and pool->used <= pool->budget; held = sum of the costs of the
+ *      queued and started messages; pool->used = sum of its queues' held;
  *   1. a fragment is queued for (re)transmission only while it is not acked: nothing acknowledged
  *      is ever sent again (konce_msgq_next skips refs acked since they were queued);
  *   2. outstanding_charge = sum of the charges of started messages;
@@ -34,7 +41,13 @@
 #include "node/frag.h"
 #include "node/recovery.h"
 
-enum { KONCE_MSGQ_ACTIVE = 32, KONCE_REF_FRAGMENT = 1, KONCE_REF_ACK = 2 };
+enum { KONCE_MSGQ_ACTIVE = 32, KONCE_REF_FRAGMENT = 1, KONCE_REF_ACK = 2, KONCE_MSGQ_MSG_COST = 128 };
+
+/* Send-queue memory shared by many queues. */
+typedef struct konce_msgq_pool {
+	uint64_t budget; /* bytes */
+	uint64_t used;
+} konce_msgq_pool;
 
 typedef struct konce_smsg {
 	uint64_t api_id;   /* what the application was told */
@@ -58,6 +71,8 @@ typedef struct konce_msgq {
 	uint64_t outstanding_charge;
 	uint64_t unacked_bytes;  /* bytes of queued and started messages not yet acked */
 	unsigned nbackground;    /* background-class messages queued or started */
+	uint64_t held, max_held; /* bytes held (message bytes + KONCE_MSGQ_MSG_COST each); 0 = no limit */
+	konce_msgq_pool *pool;   /* NULL = none */
 	konce_frame_ref *rtx;    /* ring of lost fragments to send again */
 	size_t rtx_cap, rtx_head, rtx_n;
 } konce_msgq;
@@ -65,7 +80,14 @@ typedef struct konce_msgq {
 void konce_msgq_init(konce_msgq *q, const konce_env *env);
 /* Frees every message (no events: fail them first with konce_msgq_pop_any). */
 void konce_msgq_free(konce_msgq *q);
-/* Copies msg; 0 or -ENOMEM. */
+/* Bounds what the queue may hold (0 = no limit) and shares pool's budget (NULL = none). */
+void konce_msgq_set_limit(konce_msgq *q, uint64_t max_held, konce_msgq_pool *pool);
+/* What a message of len bytes costs against the limits. */
+static inline uint64_t konce_msgq_cost(uint64_t len)
+{
+	return len + KONCE_MSGQ_MSG_COST + (konce_frag_count(len) + 63) / 64 * 8;
+}
+/* Copies msg; 0, -ENOBUFS (beyond the queue's limit or the pool's budget) or -ENOMEM. */
 int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 /* Starts waiting messages as credit allows; returns how many. */
 unsigned konce_msgq_start(konce_msgq *q, uint64_t credit);
@@ -82,6 +104,8 @@ konce_smsg *konce_msgq_acked(konce_msgq *q, const konce_frame_ref *ref);
 void konce_msgq_lost(konce_msgq *q, const konce_frame_ref *ref);
 konce_smsg *konce_msgq_by_wire(const konce_msgq *q, uint64_t wire_id);
 konce_smsg *konce_msgq_by_api(const konce_msgq *q, uint64_t api_id);
+/* Bytes of m the peer has acknowledged: whole fragments, exact (the last one may be short). */
+uint64_t konce_msgq_acked_bytes(const konce_smsg *m);
 /* Removes a started or waiting message and frees it. */
 void konce_msgq_retire(konce_msgq *q, konce_smsg *m);
 /* Any message (started first); NULL when empty.  For failing everything. */

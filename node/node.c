@@ -124,6 +124,23 @@ void node_peer_free(struct konce_node *n, struct peer *p, int reason)
 	free(p);
 }
 
+void node_peers_sample_traffic(struct konce_node *n, uint64_t now_us)
+{
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
+			uint64_t rx, tx;
+			if (!p->conn || konce_ep_conn_traffic(n->ep, p->conn, &rx, &tx))
+				rx = tx = 0;
+			/* a new session restarts its counters: no negative rate */
+			double secs = p->sample_us && now_us > p->sample_us ? (double)(now_us - p->sample_us) / 1e6 : 0;
+			p->rx_rate = secs > 0 && rx >= p->sample_rx ? (double)(rx - p->sample_rx) / secs : 0;
+			p->tx_rate = secs > 0 && tx >= p->sample_tx ? (double)(tx - p->sample_tx) / secs : 0;
+			p->sample_rx = rx;
+			p->sample_tx = tx;
+			p->sample_us = now_us;
+		}
+}
+
 static int load_identity(struct konce_node *n, char *err, size_t errlen)
 {
 	char path[4096], kerr[512], pktext[KONCE_KEY_TEXT_LEN + 1];
@@ -162,6 +179,27 @@ static int open_store(struct konce_node *n)
 		n->store = NULL;
 	}
 	return e;
+}
+
+/* The data directory holds the identity and the presence store: like the key file, refuse it when
+ * someone else could write there (and so replace either). */
+static int check_data_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "data directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "data directory %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_mode & 022) {
+		snprintf(err, errlen, "data directory %s is writable by %s (mode %04o): run chmod go-w %s", dir,
+			 st.st_mode & 002 ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
 }
 
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
@@ -211,6 +249,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "cannot create the data directory %s: %s", n->data_dir, strerror(errno));
 		goto fail;
 	}
+	if ((e = check_data_dir(n->data_dir, err, errlen)))
+		goto fail;
 	if ((e = load_identity(n, err, errlen)))
 		goto fail;
 	open_store(n);

@@ -47,7 +47,11 @@ struct peer {
 	uint64_t since_us, last_rx_us;
 	uint64_t msgs_rx, msgs_tx;
 	uint32_t rtt_us; /* last measured by a request/reply */
+	/* traffic: session bytes at the last once-a-second sample, and the rates over that second */
+	uint64_t sample_rx, sample_tx, sample_us;
+	double rx_rate, tx_rate; /* bytes per second */
 	struct pending *initiate_msg; /* the message that rode in our INITIATE */
+	int trusted; /* the store records it (we dialled it, or it took a message of ours) */
 	struct peer *pk_next, *conn_next; /* hash chains */
 };
 
@@ -116,6 +120,8 @@ struct peer *node_peer_by_conn(struct konce_node *n, uint32_t conn);
 struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES]);
 void node_peer_set_conn(struct konce_node *n, struct peer *p, uint32_t conn);
 void node_peer_free(struct konce_node *n, struct peer *p, int reason);
+/* Samples every peer's session traffic: rx_rate and tx_rate become the rates since the last sample. */
+void node_peers_sample_traffic(struct konce_node *n, uint64_t now_us);
 
 /* node_io.c */
 int node_io_start(struct konce_node *n, char *err, size_t errlen);

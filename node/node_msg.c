@@ -69,9 +69,24 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Takes p off everything that holds it and queues its outcome for the event loop. */
+static const konce_addr *store_addr(const konce_addr *addr);
+
+/* A message of ours reached the peer (delivered, or it replied): a trust signal.  A peer that
+ * only ever dialled us is recorded from now on (docs/STORE.md, "Who is recorded"). */
+static void note_trusted(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	struct peer *peer = node_peer_find(n, pk);
+	if (!n->store || !peer || peer->trusted)
+		return;
+	if (konce_store_note_trusted(n->store, pk, peer->up ? store_addr(&peer->addr) : NULL, (int64_t)time(NULL)) == 0)
+		peer->trusted = 1;
+}
+
 static void finish(struct pending *p, int outcome, int reason, const uint8_t *data, size_t len)
 {
 	struct konce_node *n = p->node;
+	if (outcome == KONCE_OUTCOME_DELIVERED || outcome == KONCE_OUTCOME_REPLIED)
+		note_trusted(n, p->pk);
 	if (p->in_nonces)
 		unlink_from(&n->by_nonce[bucket64(p->nonce)], p, offsetof(struct pending, nonce_next));
 	if (p->in_msgs)
@@ -314,6 +329,23 @@ int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)
 	return at > now ? (int64_t)((at - now + 999) / 1000) : 0;
 }
 
+int konce_node_outcome_progress(konce_node *n, uint64_t handle, konce_progress *out)
+{
+	uint64_t acked, total;
+	if (!n || !handle || !out)
+		return -EINVAL;
+	if (!msg_find(n, handle) || konce_ep_msg_progress(n->ep, handle, &acked, &total))
+		return -ENOENT;
+	/* the endpoint counts the framed message: the header rides in the first fragment */
+	out->total_bytes = total > KONCE_MSG_BODY ? total - KONCE_MSG_BODY : 0;
+	out->acked_bytes = acked > KONCE_MSG_BODY ? acked - KONCE_MSG_BODY : 0;
+	if (out->acked_bytes > out->total_bytes)
+		out->acked_bytes = out->total_bytes;
+	int64_t eta = konce_node_outcome_eta(n, handle);
+	out->eta_ms = eta >= 0 ? eta : -1;
+	return 0;
+}
+
 int konce_node_handle(konce_node *n, uint16_t klass, konce_handler_fn fn, void *ctx)
 {
 	if (!n || klass < KONCE_CLASS_APP_MIN)
@@ -432,8 +464,13 @@ static void on_message(struct konce_node *n, struct peer *peer, const konce_ep_e
 		return;
 	}
 	if (m.klass == KONCE_CLASS_ECHO) {
-		if (m.is_request)
-			konce_node_reply(n, &m, m.data, m.len);
+		/* bounded: a large body, or a peer that does not take what we already queued for it
+		 * (no acks, no credit), gets no answer -- the reply would only pile up in our memory */
+		if (!m.is_request)
+			return;
+		if (m.len > KONCE_ECHO_MAX || konce_ep_msg_queued(n->ep, peer->conn) >= KONCE_ECHO_QUEUE_MAX ||
+		    konce_node_reply(n, &m, m.data, m.len))
+			n->msgs_dropped++;
 		return;
 	}
 	if (m.klass == KONCE_CLASS_TEXT) {
@@ -485,9 +522,11 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 	char who[KONCE_KEY_TEXT_LEN + 1], as[KONCE_ADDR_STRLEN];
 	struct peer *peer = node_peer_by_conn(n, ev->conn);
 	int64_t wall = (int64_t)time(NULL);
+	bool dialled;
 
 	switch (ev->type) {
 	case KONCE_EV_ESTABLISHED:
+		dialled = peer != NULL; /* ours, even when a simultaneous open made it incoming */
 		if (!peer) {
 			/* incoming: the peer proved its key; an older session to the same key is replaced */
 			struct peer *old = node_peer_find(n, ev->peer_pk);
@@ -509,10 +548,14 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 			 konce_addr_str(&ev->addr, as));
 		if (n->store) {
 			/* a session reached by key counts as a handshake too (introductions = known must
-			 * still know it after a restart); its virtual address is never recorded */
-			konce_store_note_seen(n->store, ev->peer_pk, store_addr(&ev->addr),
-					      KONCE_ADDR_SEEN, wall, 0);
-			konce_store_note_handshake(n->store, ev->peer_pk, true, wall);
+			 * still know it after a restart); its virtual address is never recorded.  A
+			 * stranger that dialled us is not recorded: only a key the store knows already
+			 * is updated (docs/STORE.md, "Who is recorded") */
+			unsigned f = dialled ? 0 : KONCE_NOTE_IF_KNOWN;
+			konce_store_note_seen_ex(n->store, ev->peer_pk, store_addr(&ev->addr),
+						 KONCE_ADDR_SEEN, wall, 0, f);
+			konce_store_note_handshake_ex(n->store, ev->peer_pk, true, wall, f);
+			peer->trusted = dialled;
 		}
 		if (n->peer_fn)
 			n->peer_fn(n->peer_ctx, KONCE_PEER_UP, peer->pk, konce_addr_str(&ev->addr, as));
@@ -557,8 +600,8 @@ void node_msg_on_event(struct konce_node *n, const konce_ep_event *ev)
 			if (n->peer_fn)
 				n->peer_fn(n->peer_ctx, KONCE_PEER_PATH, peer->pk, as);
 			if (n->store)
-				konce_store_note_seen(n->store, peer->pk, store_addr(&ev->addr),
-						      KONCE_ADDR_SEEN, wall, 0);
+				konce_store_note_seen_ex(n->store, peer->pk, store_addr(&ev->addr),
+							 KONCE_ADDR_SEEN, wall, 0, KONCE_NOTE_IF_KNOWN);
 		}
 		break;
 	case KONCE_EV_MSG_DELIVERED:

@@ -1,6 +1,6 @@
 /* node_rdvsrv.c - the rendezvous service of a node: nat/rendezvous.c fed from sessions.
  *
- * REGISTER, INTRO_REQUEST, RELAY and INTRO_REFUSE arrive as KONCE_CLASS_RENDEZVOUS messages on authenticated
+ * REGISTER, INTRO_REQUEST, RELAY, INTRO_REFUSE and INTRO_ACCEPT arrive as KONCE_CLASS_RENDEZVOUS messages on authenticated
  * sessions.  Their key field must equal the session's proven key, else they are dropped: this is
  * what binds a registration to its holder (the core itself only checks source addresses).  The
  * core is given the session's address as the source, so the reflexive address it reports is the
@@ -116,7 +116,7 @@ void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *
 	konce_rdv_msg m;
 	if (konce_rdv_decode(&m, body, len) ||
 	    (m.type != KONCE_RDV_REGISTER && m.type != KONCE_RDV_INTRO_REQUEST && m.type != KONCE_RDV_RELAY &&
-	     m.type != KONCE_RDV_INTRO_REFUSE) ||
+	     m.type != KONCE_RDV_INTRO_REFUSE && m.type != KONCE_RDV_INTRO_ACCEPT) ||
 	    memcmp(m.key, from->pk, KONCE_KEY_BYTES) != 0) {
 		s->forged++;
 		return;
@@ -152,6 +152,14 @@ json_t *node_rdvsrv_json(struct node_rdvsrv *s, uint64_t now)
 	SET("relay_pairs", konce_relay_live(rl, now));
 	SET("relay_full", rc->full);
 	SET("relay_bytes", rc->bytes);
+	SET("relay_key_full", rc->key_full);
+	SET("relay_over_global", rc->over_global);
+	SET("source_full", c->source_full);
+	SET("offers", c->offers);
+	SET("offers_full", c->offers_full);
+	SET("rtt_samples", c->rtt_samples);
+	SET("rtt_refused", c->rtt_refused);
+	SET("claimed_dropped", c->claimed_dropped);
 	SET("out_dropped", c->out_dropped);
 	SET("forged", s->forged);
 	SET("no_session", s->no_session);

@@ -32,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "konce/traversal.h"
 #include "nat/punch.h"
 #include "nat/rdvclient.h"
@@ -40,6 +42,7 @@
 #include "node/node_trav.h"
 #include "node/node_trav_int.h"
 #include "node/node_trav_socks.h"
+#include "node/node_travpool.h"
 
 static struct node_trav *T(struct konce_node *n) { return n->trav; }
 
@@ -68,42 +71,46 @@ static struct tpeer *tpeer_of_vaddr(struct node_trav *t, const konce_addr *a)
 	return slot < NODE_TRAV_PEERS && t->peers[slot].used ? &t->peers[slot] : NULL;
 }
 
-struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create)
+struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], int create)
 {
-	struct tpeer *free_slot = NULL;
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
 		struct tpeer *p = &t->peers[i];
-		if (p->used && !memcmp(p->pk, pk, KONCE_KEY_BYTES))
+		if (p->used && !memcmp(p->pk, pk, KONCE_KEY_BYTES)) {
+			p->solicited |= create == TPEER_SOLICITED;
 			return p;
-		if (!p->used && !free_slot)
-			free_slot = p;
+		}
 	}
 	if (!create || !memcmp(pk, t->n->pk, KONCE_KEY_BYTES))
 		return NULL;
-	if (!free_slot) {
-		/* full: reuse the entry idle longest among those with no session (its virtual address
-		 * is then unused) and no attempt in the last minute */
-		uint64_t now = node_now_us(), best = UINT64_MAX;
-		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
-			struct tpeer *p = &t->peers[i];
-			uint64_t last = p->asked_us > p->intro_us ? p->asked_us : p->intro_us;
-			last = p->result_us > last ? p->result_us : last;
-			if (node_peer_find(t->n, p->pk) || now - last < TPEER_REUSE_US || last >= best)
-				continue;
-			best = last;
-			free_slot = p;
-		}
-		if (!free_slot)
-			return NULL;
-		konce_punch_free(free_slot->pu);
-		free_slot->used = false;
+	/* strangers (introductions others asked for, relayed payloads) live in a bounded, evictable
+	 * pool, so they can never take every entry from the keys we ask for (node_travpool.h) */
+	struct node_travpool_slot v[NODE_TRAV_PEERS];
+	uint64_t now = node_now_us();
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+		struct tpeer *p = &t->peers[i];
+		uint64_t last = p->asked_us > p->intro_us ? p->asked_us : p->intro_us;
+		last = p->result_us > last ? p->result_us : last;
+		v[i] = (struct node_travpool_slot){p->used, p->solicited, p->used && node_peer_find(t->n, p->pk), last};
 	}
-	memset(free_slot, 0, sizeof(*free_slot));
-	if (konce_punch_new(&free_slot->pu, konce_env_default(), t->n->pk, pk))
+	int k = node_travpool_pick(v, NODE_TRAV_PEERS, create == TPEER_SOLICITED, now);
+	if (k < 0) {
+		t->tpeer_full++;
 		return NULL;
-	free_slot->used = true;
-	memcpy(free_slot->pk, pk, KONCE_KEY_BYTES);
-	return free_slot;
+	}
+	struct tpeer *slot = &t->peers[k];
+	if (slot->used) {
+		t->tpeer_evicted++;
+		konce_punch_free(slot->pu);
+		slot->used = false;
+	}
+	memset(slot, 0, sizeof(*slot));
+	if (konce_punch_new(&slot->pu, konce_env_default(), t->n->pk, pk))
+		return NULL;
+	slot->used = true;
+	slot->solicited = create == TPEER_SOLICITED;
+	slot->intro_us = now; /* its age in the pool starts now */
+	memcpy(slot->pk, pk, KONCE_KEY_BYTES);
+	return slot;
 }
 
 static unsigned slot_of(struct node_trav *t, const struct tpeer *p) { return (unsigned)(p - t->peers); }
@@ -268,7 +275,7 @@ static unsigned self_spent(struct node_trav *t, const konce_natinfo *self)
 
 static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t now)
 {
-	struct tpeer *p = tpeer_get(t, e->peer, true);
+	struct tpeer *p = tpeer_get(t, e->peer, TPEER_STRANGER); /* solicited if we asked */
 	if (!p)
 		return;
 	p->intro_us = now;
@@ -283,7 +290,8 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	p->result_us = p->first_probe_us = 0;
 	p->want_intro = false;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
-				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc)};
+				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc),
+				.secret = e->secret};
 	in.self_spent = self_spent(t, &in.self_nat);
 	konce_cand mine = {KONCE_CAND_MAPPED, t->pm_external};
 	if (t->pm_state && !strcmp(t->pm_state, "mapped")) {
@@ -321,6 +329,7 @@ static void pump(struct node_trav *t)
 				break;
 			case KONCE_RDVC_EV_INTRO:
 				on_intro(t, &e, now);
+				sodium_memzero(e.secret, sizeof(e.secret)); /* the punch core keeps its copy */
 				break;
 			case KONCE_RDVC_EV_INTRO_FAIL:
 				if (e.reason == KONCE_IFAIL_DECLINED) {
@@ -333,7 +342,7 @@ static void pump(struct node_trav *t)
 				node_log(n, KONCE_LOG_INFO, "no introduction to %s (reason %u)", who, e.reason);
 				break;
 			case KONCE_RDVC_EV_RELAYED:
-				if ((p = tpeer_get(t, e.peer, true))) {
+				if ((p = tpeer_get(t, e.peer, TPEER_STRANGER))) {
 					konce_addr va;
 					vaddr(&va, slot_of(t, p));
 					p->relayed_rx++;
@@ -400,14 +409,9 @@ static void pump(struct node_trav *t)
 				}
 				if (o.ack && o.seq == NODE_TRAV_HS_SEQ)
 					continue; /* it answers a HELLO copy: the endpoint's COOKIE is the ack */
-				konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o.ack ? KONCE_PUNCH_F_ACK : 0,
-						   .seq = o.seq, .id = o.intro_id};
-				memcpy(m.key, n->pk, KONCE_KEY_BYTES);
-				if (o.ack)
-					m.addr = o.seen;
-				else if (!p->first_probe_us)
+				if (!o.ack && !p->first_probe_us)
 					p->first_probe_us = now;
-				if ((len = konce_rdv_encode(&m, buf, sizeof(buf))))
+				if ((len = konce_punch_encode(p->pu, &o, buf, sizeof(buf)))) /* MAC'd */
 					send_direct(t, o.sock, &o.to, buf, len);
 			}
 		}
@@ -529,16 +533,15 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 		t->punch_bad++;
 		return true;
 	}
-	/* PUNCH is unauthenticated: it never creates state, or forged keys could fill the table.  Our
-	 * INTRO rides a reliable message, so a probe before it (punch.h's join) still finds the
-	 * entry the INTRO made, once it arrived. */
+	/* PUNCH never creates state, or forged keys could fill the table; it counts only with a MAC
+	 * made with the secret of the INTRO we hold for that key (konce_punch_receive).  A probe
+	 * that beats our INTRO (a reliable message) is dropped; the peer's later rounds find us. */
 	struct tpeer *p = tpeer_get(t, m.key, false);
-	if (!p) {
-		t->punch_bad++;
+	if (!p || konce_punch_receive(p->pu, sock, from, pkt, len, node_now_us())) {
+		t->punch_bad++; /* not an introduced peer's, or its MAC is not the introduction's */
 		return true;
 	}
-	tpeer_seen(t, p, from);
-	konce_punch_input(p->pu, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, node_now_us());
+	tpeer_seen(t, p, from); /* only an authenticated probe teaches an address */
 	schedule(t);
 	return true;
 }
@@ -592,7 +595,7 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 		return;
 	}
 	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY ||
-	    body[0] == KONCE_RDV_INTRO_REFUSE) {
+	    body[0] == KONCE_RDV_INTRO_REFUSE || body[0] == KONCE_RDV_INTRO_ACCEPT) {
 		if (t->srv)
 			node_rdvsrv_input(t->srv, from, body, len, now);
 		else
@@ -617,7 +620,7 @@ int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], k
 	struct node_trav *t = T(n);
 	if (!t || !t->rc)
 		return -EHOSTUNREACH;
-	struct tpeer *p = tpeer_get(t, pk, true);
+	struct tpeer *p = tpeer_get(t, pk, TPEER_SOLICITED);
 	if (!p)
 		return -EHOSTUNREACH;
 	vaddr(a, slot_of(t, p));

@@ -7,7 +7,8 @@
  * that a copy from an address we do not know yet (a symmetric NAT's new mapping) is recognised as
  * the peer's probe.  The peer's endpoint answers it with a COOKIE, which goes back to where the
  * copy came from; a COOKIE that our endpoint accepts (it echoes our HELLO's random cid) arriving
- * from X, or an INITIATE or ACCEPT that opened, is the punch core's ack: the pair is verified and
+ * from X only steers our INITIATE there (whoever got our HELLO copy can echo its cid); the peer's
+ * INITIATE that crossed ours or its ACCEPT is the punch core's ack: the pair is verified and
  * from then on the virtual address maps to X.  The two handshakes cross and the endpoint's
  * tie-break (node/hs_simopen.c) leaves one session, initiated by the lower key.  The punch core
  * still decides targets, pacing, rounds, the extra probes after the winner and the give-up to
@@ -93,14 +94,21 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
 {
 	/* PROBING: the relay carries the handshake (direct not expected: both sides started so), and
 	 * the probes are PUNCH beside it; a pair they verify moves the handshake or session there */
+	/* a 1200-byte copy goes only where the rendezvous saw the peer (its reflexive address, the
+	 * ports predicted on it) or where the peer's authenticated probe came from: a host or mapped
+	 * candidate is the peer's claim, which may name a third party, so it gets small PUNCH probes
+	 * within the punch core's claimed budget */
 	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p) ||
-	    konce_punch_state(p->pu) == KONCE_PATH_PROBING)
+	    konce_punch_state(p->pu) == KONCE_PATH_PROBING || o->type == KONCE_CAND_HOST ||
+	    o->type == KONCE_CAND_MAPPED)
 		return false;
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p->opener, p->opener_len);
 	memcpy(copy + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4);
 	memcpy(copy + KONCE_HELLO_TRAV_KEY, t->n->pk, KONCE_KEY_BYTES);
 	wire_put64(copy + KONCE_HELLO_TRAV_INTRO, o->intro_id);
+	if (!konce_punch_tag(p->pu, copy, KONCE_HELLO_TRAV_MAC, copy + KONCE_HELLO_TRAV_MAC))
+		return false;
 	konce_udp_queue(t->n->udp, copy, p->opener_len, &o->to);
 	p->hs_copies++;
 	p->hs_probes++;
@@ -112,9 +120,11 @@ bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, con
 	if (len != KONCE_HELLO_SIZE || pkt[0] != KONCE_PKT_HELLO ||
 	    memcmp(pkt + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4))
 		return false;
-	/* like PUNCH: unauthenticated, so it counts only for a peer we were introduced to */
+	/* like PUNCH: it counts only for a peer we were introduced to, with a MAC made with that
+	 * introduction's secret (the tag covers the HELLO up to it, so it is not movable either) */
 	struct tpeer *p = t->rc ? tpeer_get(t, pkt + KONCE_HELLO_TRAV_KEY, false) : NULL;
-	if (!p) {
+	if (!p || wire_get64(pkt + KONCE_HELLO_TRAV_INTRO) != konce_punch_intro_id(p->pu) ||
+	    !konce_punch_tag_ok(p->pu, pkt, KONCE_HELLO_TRAV_MAC, pkt + KONCE_HELLO_TRAV_MAC)) {
 		t->punch_bad++;
 		return false; /* still an ordinary HELLO: the endpoint answers it statelessly */
 	}
@@ -131,16 +141,15 @@ bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, con
 }
 
 /* Did the endpoint take this packet as the peer's authentic answer to our handshake (or as its
- * authenticated INITIATE)?  Read from the drop counters it keeps by reason. */
+ * authenticated INITIATE)?  Read from the drop counters it keeps by reason.  A COOKIE proves
+ * nothing: whoever got our HELLO copy can echo its cid.  An INITIATE proves the peer's key only
+ * when it crossed our own attempt to that key (the simultaneous open merged or yielded); an
+ * ACCEPT, when it matched our INITIATE to the peer's virtual address and decrypted. */
 static bool authentic(uint8_t type, const struct konce_ep_counters *b, const struct konce_ep_counters *a)
 {
 	switch (type) {
-	case KONCE_PKT_COOKIE:
-		return a->cookie_unmatched == b->cookie_unmatched && a->cookie_bad == b->cookie_bad &&
-		       a->cookie_pow_too_high == b->cookie_pow_too_high;
 	case KONCE_PKT_INITIATE:
-		return a->sessions_opened > b->sessions_opened || a->simopen_merged > b->simopen_merged ||
-		       a->simopen_yielded > b->simopen_yielded || a->init_dup_resent > b->init_dup_resent;
+		return a->simopen_merged > b->simopen_merged || a->simopen_yielded > b->simopen_yielded;
 	case KONCE_PKT_ACCEPT:
 		return a->accept_unmatched == b->accept_unmatched && a->accept_bad == b->accept_bad;
 	default:
@@ -162,7 +171,15 @@ bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, c
 	}
 	struct konce_ep_counters before = *konce_ep_counters(t->n->ep);
 	konce_ep_input(t->n->ep, pkt, len, &va, now);
-	if (!authentic(pkt[0], &before, konce_ep_counters(t->n->ep)))
+	const struct konce_ep_counters *after = konce_ep_counters(t->n->ep);
+	if (pkt[0] == KONCE_PKT_COOKIE && after->cookie_unmatched == before.cookie_unmatched &&
+	    after->cookie_bad == before.cookie_bad && after->cookie_pow_too_high == before.cookie_pow_too_high) {
+		/* our INITIATE answers it: send it where the COOKIE came from, but verify nothing */
+		p->reply_to = *from;
+		p->have_reply_to = true;
+		return false;
+	}
+	if (!authentic(pkt[0], &before, after))
 		return false;
 	p->reply_to = *from;
 	p->have_reply_to = true;

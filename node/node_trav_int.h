@@ -11,10 +11,10 @@
 #include "node/portmap.h"
 
 enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2, SEEN_MAX = 4 };
-#define TPEER_REUSE_US (60 * 1000000ull)
 
 struct tpeer {
 	bool used;
+	bool solicited;       /* a key we asked to reach; else a stranger (node_travpool.h) */
 	uint8_t pk[KONCE_KEY_BYTES];
 	konce_punch *pu;
 	bool want_intro;      /* ask as soon as we are registered */
@@ -69,12 +69,15 @@ struct node_trav {
 	bool known_only; /* introductions = known (node_travpolicy.c) */
 	struct node_filt *filt; /* the filtering test, both sides (node_travfilter.c) */
 	uint64_t bday_dropped, punch_bad, msg_unknown;
+	uint64_t tpeer_full, tpeer_evicted; /* new keys with no entry to take; strangers evicted */
 	struct node_trav_life *life; /* node_trav_life.c: mapping lifetime, NULL = off */
 	uint64_t intros_refused, intros_declined; /* by us; by the peers we asked for */
 };
 
-/* The entry for pk; with create, a free (or reusable idle) one.  NULL if none. */
-struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], bool create);
+/* The entry for pk; with create, a new one if none (node_travpool.h chooses it: a stranger's from
+ * the bounded pool).  TPEER_SOLICITED also marks an existing entry solicited.  NULL if none. */
+enum { TPEER_FIND = 0, TPEER_STRANGER = 1, TPEER_SOLICITED = 2 };
+struct tpeer *tpeer_get(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES], int create);
 /* p's virtual address. */
 /* node_trav.c: run pump() soon (from the event loop, never inside the caller); create the timer
  * and kick events (node_trav_setup.c frees them).  0 or -ENOMEM. */

@@ -105,6 +105,12 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 				      (json_int_t)p->auth_heard, "punch_acks_ignored", (json_int_t)c->acks_ignored,
 				      "moves_confirmed", (json_int_t)c->confirmed, "moves_undone",
 				      (json_int_t)c->unconfirmed));
+	/* issue 15: probes refused for their MAC, moves held after unconfirmed ones, probes withheld
+	 * from claimed candidates (the budget) */
+	json_object_set_new(o, "security",
+			    json_pack("{s:I,s:I,s:I,s:b}", "forged", (json_int_t)c->forged, "moves_held",
+				      (json_int_t)c->moves_held, "claimed_withheld", (json_int_t)c->claimed_withheld,
+				      "solicited", p->solicited));
 	unsigned sock;
 	konce_addr a;
 	struct node_trav_socks_stats bs;
@@ -195,5 +201,10 @@ json_t *node_trav_status_json(struct konce_node *n)
 			      (json_int_t)t->intros_refused, "intros_declined", (json_int_t)t->intros_declined);
 	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, node_now_us()) : json_null());
 	json_object_set_new(o, "filter_service", node_travfilter_service_json(t));
+	/* issue 15: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
+	 * traversal entry to take, strangers evicted from their pool */
+	json_object_set_new(o, "probes_refused", json_integer((json_int_t)t->punch_bad));
+	json_object_set_new(o, "peers_full", json_integer((json_int_t)t->tpeer_full));
+	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)t->tpeer_evicted));
 	return o;
 }

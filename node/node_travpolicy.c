@@ -1,19 +1,16 @@
 /* node_travpolicy.c - "introductions = known": a node that refuses introductions from strangers.
  *
- * Known, for this node, means one of:
+ * Known, for this node, means one of (issue 15: a handshake alone no longer makes a key known,
+ * or one stranger's accepted introduction would be known for ever):
  *   1. a peer with a live session now (it proved its key to us);
- *   2. a peer with a traversal entry: one we asked to reach (konce connect/send/ping by key), or
- *      one whose introduction we accepted before;
- *   3. a peer in the presence store that completed at least one handshake with us (any direction,
- *      any path) or that has a petname (konce alias KEY NAME marks a key as known before first
- *      contact).
+ *   2. a key the application asked to reach (konce connect/send/ping by key: a solicited
+ *      traversal entry, node_travpool.h), not a stranger's entry;
+ *   3. a peer in the presence store with a petname (konce alias KEY NAME marks a key as known
+ *      before first contact).
  * The rendezvous client core calls the predicate for every INTRO and every RELAYED payload
  * (nat/rdvclient.h).  The store is asked only when 1 and 2 fail: relayed payloads from a refused
  * key do not reach us at all once the rendezvous closed the pair, so the store sees about one
  * query per refused introduction, which the rendezvous rate-limits per source.
- *
- * Rule 3 survives a restart only if sessions reached by key are recorded: node_msg.c notes their
- * handshakes like any other, without an address (see store_addr() there).
  *
  * The other side of a refusal: the requester's client core reports KONCE_IFAIL_DECLINED, and
  * node_trav_declined() fails whatever waits for that peer with KONCE_REASON_INTRO_REFUSED at once,
@@ -30,10 +27,11 @@ bool node_trav_known(void *ctx, const uint8_t key[KONCE_WIRE_KEY])
 {
 	struct node_trav *t = ctx;
 	const struct peer *p = node_peer_find(t->n, key);
-	if ((p && p->up) || tpeer_get(t, key, false))
+	const struct tpeer *tp = tpeer_get(t, key, TPEER_FIND);
+	if ((p && p->up) || (tp && tp->solicited))
 		return true;
 	konce_peer_rec rec;
-	if (t->n->store && konce_store_peer_get(t->n->store, key, &rec) == 0 && (rec.handshakes || rec.petname[0]))
+	if (t->n->store && konce_store_peer_get(t->n->store, key, &rec) == 0 && rec.petname[0])
 		return true;
 	t->intros_refused++;
 	return false;

@@ -1,8 +1,9 @@
 /* ratelimit.c - per-source token buckets in a fixed, keyed-hash table.
  *
- * Source key: 16 bytes.  IPv4 (stored ::ffff:a.b.c.d) keys on all 16 bytes, i.e. the /32; IPv6 keys
- * on the first 8 bytes followed by 8 zero bytes, i.e. the /64.  The two never collide: a v4 key
- * has 0xffff in bytes 10..11, a v6 key has zeros there.
+ * Source key: 16 bytes (konce_addr_source).  IPv4 (stored ::ffff:a.b.c.d) keys on all 16 bytes, i.e.
+ * the /32; IPv6 keys on the first 8 bytes followed by 8 zero bytes, i.e. the /64, except the
+ * discard prefix 100::/64, whose addresses the node's traversal layer gives one per peer (each its
+ * own source).  A v4 key has 0xffff in bytes 10..11, a /64 key zeros there.
  *
  * Slot = SipHash-2-4(random key, source key) mod slots; a source lives in one of the PROBE slots
  * from there.  A source not found takes a free slot in its run, or else evicts the run's entry that
@@ -79,12 +80,7 @@ void konce_ratelimit_free(konce_ratelimit *rl)
 	konce_env_free(env, rl);
 }
 
-static void source_key(uint8_t key[16], const konce_addr *src)
-{
-	memcpy(key, src->ip, 16);
-	if (!konce_addr_is_v4(src))
-		memset(key + 8, 0, 8);
-}
+static void source_key(uint8_t key[16], const konce_addr *src) { konce_addr_source(key, src); }
 
 static uint32_t source_slot(const konce_ratelimit *rl, const uint8_t key[16])
 {

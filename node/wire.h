@@ -188,11 +188,14 @@ enum konce_msg_layout {
 };
 enum { KONCE_MSG_F_REQUEST = 0x01, KONCE_MSG_F_REPLY = 0x02 };
 enum konce_msg_class {
-	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping) */
+	KONCE_CLASS_ECHO = 1, /* built in: a request is answered with its own body (konce ping), if the
+			       * body is at most KONCE_ECHO_MAX bytes and the peer's send queue holds
+			       * less than KONCE_ECHO_QUEUE_MAX (a peer that never acks gets nothing) */
 	KONCE_CLASS_TEXT = 2, /* built in: text for the operator (konce send), logged by the node */
 	KONCE_CLASS_RENDEZVOUS = 3, /* rendezvous messages (REGISTER ... RELAYED), see the end of this file */
 	KONCE_CLASS_APP_MIN = 256,
 };
+enum { KONCE_ECHO_QUEUE_MAX = 256 * 1024 }; /* KONCE_ECHO_MAX is in konce/konce.h */
 
 /* ---------------------------------------------------------------------------------------------
  * Timers and periods (milliseconds unless named otherwise).
@@ -204,6 +207,8 @@ enum konce_wire_times {
 	KONCE_HS_ATTEMPTS = 6,                /* then the handshake fails */
 	KONCE_HS_RESTART_AFTER = 3,           /* unanswered INITIATEs before the client starts over
 						 with a HELLO (once): its cookie may be dead */
+	KONCE_HS_DUP_ANSWERS = 3,             /* duplicate INITIATEs a server answers with its stored
+						 ACCEPT, at most, and only if no larger than them */
 	KONCE_LOAD_PERIOD_MS = 1000,          /* server re-measures handshake load */
 	KONCE_REKEY_AFTER_MS = 120 * 1000,    /* a sender rekeys after this long on one key */
 	KONCE_REKEY_OLD_KEY_MS = 3000,        /* receiver keeps the previous key this long */
@@ -332,6 +337,8 @@ enum konce_rdv_type {
 	KONCE_RDV_PUNCH = 0x47,         /* peer <-> peer: probe or its acknowledgement */
 	KONCE_RDV_INTRO_REFUSE = 0x48,  /* peer -> rendezvous: I refuse the introduction to key T */
 	KONCE_RDV_FILTER = 0x49,        /* the filtering test: echo, ask for a probe, the probe */
+	KONCE_RDV_INTRO_OFFER = 0x4a,   /* rdv -> target: key R asks for you (no addresses yet) */
+	KONCE_RDV_INTRO_ACCEPT = 0x4f,  /* target -> rdv: I accept the introduction to key R */
 };
 
 enum konce_cand_type {
@@ -356,6 +363,8 @@ enum konce_rdv_limits {
 	KONCE_RDV_MAX_INTRO_CANDS = 12,  /* candidates in one INTRO (the registered ones + observed) */
 	KONCE_RDV_MAX_RELAY = KONCE_WIRE_MAX_DATAGRAM, /* payload bytes in RELAY / RELAYED: any konce datagram */
 	KONCE_RDV_SEQ_MAX_STEP = 8,      /* a port step above this is taken as random allocation */
+	KONCE_INTRO_SECRET_BYTES = 32,   /* the per-introduction probe key */
+	KONCE_PUNCH_MAC_BYTES = 16,      /* PUNCH and HELLO-tag MACs */
 };
 
 /* REGISTER: size 56 + 19 x ncand. */
@@ -394,7 +403,7 @@ enum konce_rdv_intro_request_layout {
 	KONCE_IREQ_SIZE = 76,
 };
 
-/* INTRO: size 52 + 19 x ncand. */
+/* INTRO: size 84 + 19 x ncand. */
 enum konce_rdv_intro_layout {
 	KONCE_INTRO_TYPE = 0,
 	KONCE_INTRO_FLAGS = 1,   /* 1: KONCE_INTRO_F_* */
@@ -404,7 +413,8 @@ enum konce_rdv_intro_layout {
 	KONCE_INTRO_ID = 36,     /* 8: names this introduction; both sides get the same one */
 	KONCE_INTRO_DELAY = 44,  /* 4: u32 us: send the first probe this long after receipt */
 	KONCE_INTRO_NAT = 48,    /* 4: the other side's NAT information */
-	KONCE_INTRO_CANDS = 52,
+	KONCE_INTRO_SECRET = 52, /* 32: random, the same in both INTROs: keys this attempt's probe MACs */
+	KONCE_INTRO_CANDS = 84,
 };
 enum { KONCE_INTRO_F_INITIATOR = 0x01 }; /* you asked for this introduction */
 
@@ -424,7 +434,14 @@ enum konce_ifail_reason {
 	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
 
-/* INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
+/* Consent (issue 15): an INTRO_REQUEST makes the rendezvous send the target only an INTRO_OFFER
+ * (the INTRO_REQUEST layout: KONCE_IREQ_KEY = the requester, KONCE_IREQ_TARGET = the target,
+ * KONCE_IREQ_TXID = the intro id), with no address of anyone.  The target answers INTRO_ACCEPT (the
+ * same layout: KEY = the target, TARGET = the requester, TXID = the intro id) or INTRO_REFUSE
+ * (below); only on INTRO_ACCEPT does the rendezvous open the relay pair and send both INTROs, with
+ * that id.  Both ride on sessions only (0x4a and 0x4f are never bare datagrams).
+ *
+ * INTRO_REFUSE: the INTRO_REQUEST layout (size 76) with KONCE_IREQ_KEY = the refusing peer (the
  * session's key), KONCE_IREQ_TARGET = the requester it refuses, KONCE_IREQ_TXID = the INTRO's id.
  * The rendezvous answers the requester with INTRO_FAIL (KONCE_IFAIL_DECLINED, TXID = the intro id)
  * if it introduced the two. */
@@ -440,7 +457,8 @@ enum konce_rdv_relay_layout {
 	KONCE_RELAYED_PAYLOAD = 36,
 };
 
-/* PUNCH: size 62. */
+/* PUNCH: size 78.  MAC = BLAKE2b-128 keyed with the INTRO's secret over bytes [0, KONCE_PUNCH_MAC)
+ * (nat/punch.h konce_punch_mac): only the two introduced peers can make a probe or an ack. */
 enum konce_rdv_punch_layout {
 	KONCE_PUNCH_TYPE = 0,
 	KONCE_PUNCH_FLAGS = 1,   /* 1: KONCE_PUNCH_F_* */
@@ -448,20 +466,23 @@ enum konce_rdv_punch_layout {
 	KONCE_PUNCH_INTRO = 4,   /* 8: the introduction id */
 	KONCE_PUNCH_KEY = 12,    /* 32: the sender's key */
 	KONCE_PUNCH_SEEN = 44,   /* 18: ACK only: the address the probe came from, else zero */
-	KONCE_PUNCH_SIZE = 62,
+	KONCE_PUNCH_MAC = 62,    /* 16: over bytes [0, 62), keyed with the INTRO's secret */
+	KONCE_PUNCH_SIZE = 78,
 };
 enum { KONCE_PUNCH_F_ACK = 0x01 };
 
 /* Traversal tag in the padding of a HELLO copy the node sends to a punch target
  * (node/node_trav_hs.c): who sends it and for which introduction, so that a copy arriving from an
  * address the receiver does not know yet (a symmetric NAT's new mapping) is still recognised as
- * the peer's probe.  Unauthenticated, like PUNCH: it only steers probing; the handshake proves the
- * key.  The endpoint ignores HELLO padding (docs/PROTOCOL.md section 2). */
+ * the peer's probe.  The MAC (keyed with the INTRO's secret, like PUNCH's) covers the HELLO up to
+ * its padding and the tag, so only the introduced peer can make one.  The endpoint ignores HELLO
+ * padding (docs/PROTOCOL.md section 2). */
 enum konce_hello_trav_layout {
 	KONCE_HELLO_TRAV_MAGIC = KONCE_HELLO_PADDING, /* 4: "KTRV" */
 	KONCE_HELLO_TRAV_KEY = KONCE_HELLO_PADDING + 4, /* 32: the sender's public key */
 	KONCE_HELLO_TRAV_INTRO = KONCE_HELLO_PADDING + 36, /* 8: u64 intro id */
-	KONCE_HELLO_TRAV_END = KONCE_HELLO_PADDING + 44,
+	KONCE_HELLO_TRAV_MAC = KONCE_HELLO_PADDING + 44, /* 16: over bytes [0, KONCE_HELLO_TRAV_MAC) */
+	KONCE_HELLO_TRAV_END = KONCE_HELLO_PADDING + 60,
 };
 #define KONCE_HELLO_TRAV_MAGIC_BYTES "KTRV"
 
@@ -496,6 +517,8 @@ enum konce_traversal_times {
 	KONCE_RDV_REFRESH_MS = 20 * 1000,   /* peers re-register this often (NAT keepalive) */
 	KONCE_RDV_EXPIRE_MS = 75 * 1000,    /* a registration not refreshed for this long is gone */
 	KONCE_RDV_RTT_DEFAULT_MS = 100,     /* before a rendezvous has measured a peer */
+	KONCE_RDV_RTT_MAX_MS = 1500,        /* longer echoes are no sample; RTTs are capped here */
+	KONCE_RDV_OFFER_MS = 5000,          /* an INTRO_OFFER not accepted within this is forgotten */
 	KONCE_RDV_MARGIN_MS = 20,           /* added to the intro start time */
 	KONCE_PUNCH_PACE_MS = 2,            /* between two probes of one round */
 	KONCE_PUNCH_GIVEUP_MS = 4000,       /* after the start time: then relay */

@@ -4,6 +4,8 @@
  * Each runs in its own transaction, so a crash mid-migration leaves the previous version intact.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <libgen.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -175,6 +177,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SET_PETNAME] = "UPDATE peers SET petname = ?2 WHERE pk = ?1",
 	[ST_ADDRS] = "SELECT ip, port, source, seen_at FROM addrs WHERE pk = ?1 ORDER BY seen_at DESC LIMIT ?2",
 	[ST_COUNT] = "SELECT count(*) FROM peers",
+	[ST_EXISTS] = "SELECT 1 FROM peers WHERE pk = ?1",
+	[ST_TRIM_ADDRS] = "DELETE FROM addrs WHERE pk = ?1 AND (ip, port) NOT IN "
+			  "(SELECT ip, port FROM addrs WHERE pk = ?1 ORDER BY seen_at DESC LIMIT ?2)",
+	/* least recently seen first; a petname is the user's own word, never evicted */
+	[ST_TRIM_PEERS] = "DELETE FROM peers WHERE pk IN "
+			  "(SELECT pk FROM peers WHERE petname IS NULL ORDER BY last_seen ASC LIMIT ?1)",
+	[ST_TRUSTED] = "UPDATE peers SET handshakes = max(handshakes, 1) WHERE pk = ?1",
 };
 
 static int check_writable(const char *path, char *err, size_t errlen)
@@ -192,6 +201,29 @@ static int check_writable(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "store %s: %s is not writable: %s%s", path, what, strerror(-e),
 			 e == -ENOENT ? "; create the data directory first" : advice(-EACCES));
 	free(copy);
+	return e;
+}
+
+/* The database is the owner's alone, whatever the umask: created 0600 (SQLite gives its -wal and
+ * -shm files the database's mode), and tightened to 0600 if it was looser. */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat st;
+	int e = 0;
+	if (fd < 0 && errno == ELOOP)
+		fd = open(path, O_RDWR | O_CLOEXEC); /* a symlink the user made: follow it, check the target */
+	if (fd < 0 || fstat(fd, &st) != 0)
+		e = -errno;
+	else if (!S_ISREG(st.st_mode))
+		e = -EINVAL;
+	else if ((st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) != 0)
+		e = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (e)
+		snprintf(err, errlen, "store %s: cannot create it owner-only (0600): %s", path,
+			 e == -EINVAL ? "not a regular file" : strerror(-e));
 	return e;
 }
 
@@ -221,6 +253,8 @@ int konce_store_open(konce_store **out, const char *path, size_t queue_max, char
 	if (!st || !(st->path = strdup(path)))
 		goto nomem;
 	st->qmax = queue_max ? queue_max : KONCE_STORE_QUEUE_DEFAULT;
+	st->peers_max = KONCE_STORE_PEERS_DEFAULT;
+	st->addrs_max = KONCE_STORE_ADDRS_DEFAULT;
 	st->queue = calloc(st->qmax, sizeof(*st->queue));
 	if (!st->queue)
 		goto nomem;
@@ -228,7 +262,7 @@ int konce_store_open(konce_store **out, const char *path, size_t queue_max, char
 	/* SQLite reports an unwritable place as a bare CANTOPEN (often with errno ENOENT from its read-only
 	 * retry), so ask the kernel first.  WAL mode also creates -wal and -shm files beside the database,
 	 * so the directory itself must be writable. */
-	if ((e = check_writable(path, err, errlen))) {
+	if ((e = check_writable(path, err, errlen)) || (e = create_private(path, err, errlen))) {
 		store_free(st);
 		return e;
 	}

@@ -15,6 +15,9 @@
  *  1. The schema version (PRAGMA user_version) equals KONCE_STORE_SCHEMA after konce_store_open().
  *  2. Every row in addrs has a row in peers (foreign key, ON DELETE CASCADE).
  *  3. The queue holds notes in the order they were made; a flush applies them in that order.
+ *  4. After a flush, peers without a petname number at most peers_max (the least recently seen
+ *     are deleted first, with their addresses) and every peer has at most addrs_max addresses
+ *     (the most recently seen are kept).
  *
  * Errors carry a human message in the caller's err buffer (never a secret: the store holds none).
  */
@@ -27,7 +30,16 @@
 
 #include "node/addr.h"
 
-enum { KONCE_STORE_SCHEMA = 2, KONCE_STORE_PETNAME_MAX = 63, KONCE_STORE_QUEUE_DEFAULT = 65536 };
+enum {
+	KONCE_STORE_SCHEMA = 2,
+	KONCE_STORE_PETNAME_MAX = 63,
+	KONCE_STORE_QUEUE_DEFAULT = 65536,
+	KONCE_STORE_PEERS_DEFAULT = 100000, /* peers kept; beyond, the least recently seen go */
+	KONCE_STORE_ADDRS_DEFAULT = 8,      /* addresses kept per peer, newest first */
+};
+
+/* konce_store_note_seen_ex / note_handshake_ex flags. */
+enum { KONCE_NOTE_IF_KNOWN = 1 }; /* apply only to a peer the store has already: a stranger gets no row */
 
 /* Where an address came from. */
 enum konce_addr_source {
@@ -72,11 +84,20 @@ int konce_store_close(konce_store *st, char *err, size_t errlen);
 int konce_store_note_seen(konce_store *st, const uint8_t pk[32], const konce_addr *addr, int source,
 			  int64_t now, uint32_t rtt_us);
 int konce_store_note_handshake(konce_store *st, const uint8_t pk[32], bool ok, int64_t now);
+/* The same with flags (KONCE_NOTE_IF_KNOWN). */
+int konce_store_note_seen_ex(konce_store *st, const uint8_t pk[32], const konce_addr *addr, int source,
+			     int64_t now, uint32_t rtt_us, unsigned flags);
+int konce_store_note_handshake_ex(konce_store *st, const uint8_t pk[32], bool ok, int64_t now, unsigned flags);
+/* A trust signal (docs/STORE.md): records the peer even if it is new, seen now at addr (NULL =
+ * none), and counts at least one handshake for it. */
+int konce_store_note_trusted(konce_store *st, const uint8_t pk[32], const konce_addr *addr, int64_t now);
 int konce_store_note_nat(konce_store *st, const uint8_t pk[32], int nat_type);
 int konce_store_note_score(konce_store *st, const uint8_t pk[32], int32_t delta);
 /* Writes every queued note in one transaction.  0, or a negative errno with the queue untouched. */
 int konce_store_flush(konce_store *st, char *err, size_t errlen);
 void konce_store_get_stats(const konce_store *st, konce_store_stats *out);
+/* Caps applied at each flush (invariant 4); 0 keeps the current value. */
+void konce_store_set_limits(konce_store *st, size_t peers_max, size_t addrs_max);
 
 /* Immediate operations, for the control socket and the CLI (never the packet path). */
 /* Sets (or with name NULL/"" clears) a peer's petname, creating the peer if unknown.  -EEXIST if another

@@ -6,12 +6,13 @@
 
 #include "store/store.h"
 
-enum note_kind { NOTE_SEEN = 1, NOTE_HANDSHAKE, NOTE_NAT, NOTE_SCORE };
+enum note_kind { NOTE_SEEN = 1, NOTE_HANDSHAKE, NOTE_NAT, NOTE_SCORE, NOTE_TRUSTED };
 
 struct note {
 	uint8_t kind;
 	uint8_t ok;      /* NOTE_HANDSHAKE */
-	uint8_t source;  /* NOTE_SEEN, 0 = no address */
+	uint8_t source;  /* NOTE_SEEN, NOTE_TRUSTED: 0 = no address */
+	uint8_t if_known; /* apply only if the peer has a row already (KONCE_NOTE_IF_KNOWN) */
 	uint8_t pk[32];
 	konce_addr addr;
 	int64_t t;
@@ -31,6 +32,10 @@ enum stmt_id {
 	ST_SET_PETNAME,
 	ST_ADDRS,
 	ST_COUNT,
+	ST_EXISTS,
+	ST_TRIM_ADDRS,
+	ST_TRIM_PEERS,
+	ST_TRUSTED,
 	ST__COUNT
 };
 
@@ -41,6 +46,7 @@ struct konce_store {
 	struct note *queue; /* ring */
 	size_t qmax, qhead, qlen;
 	konce_store_stats stats;
+	size_t peers_max, addrs_max; /* konce_store_set_limits */
 };
 
 /* db.c */

@@ -59,3 +59,14 @@ int konce_cli_print_key(const char *cmd, const uint8_t pub[KONCE_KEY_BYTES], con
 	}
 	return 0;
 }
+
+const char *konce_cli_bytes(char out[KONCE_CLI_BYTES_LEN], double b, bool binary)
+{
+	static const char *const si[] = {"B", "kB", "MB", "GB"}, *const bin[] = {"B", "KiB", "MiB", "GiB"};
+	double step = binary ? 1024 : 1000;
+	int u = 0;
+	while (b >= step && u < 3)
+		b /= step, u++;
+	snprintf(out, KONCE_CLI_BYTES_LEN, u ? "%.1f %s" : "%.0f %s", b, (binary ? bin : si)[u]);
+	return out;
+}

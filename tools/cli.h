@@ -16,4 +16,9 @@ int konce_cli_key_file(char *out, size_t len, const char *cmd, const char *opt);
  * {"public_key": "...", "file": "..."}.  Returns the exit status (0, or 1 if stdout failed). */
 int konce_cli_print_key(const char *cmd, const uint8_t pub[KONCE_KEY_BYTES], const char *file, bool json);
 
+/* A byte count or rate for people, into out[KONCE_CLI_BYTES_LEN]: "512 B", "1.5 MB" (SI units, as
+ * network rates are given), or with binary "1.5 MiB" (sizes of files).  Returns out. */
+enum { KONCE_CLI_BYTES_LEN = 32 };
+const char *konce_cli_bytes(char out[KONCE_CLI_BYTES_LEN], double bytes, bool binary);
+
 #endif

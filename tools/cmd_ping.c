@@ -97,8 +97,8 @@ int konce_cmd_ping(int argc, char **argv)
 			break;
 		case 's':
 			size = strtol(optarg, &end, 10);
-			if (*end || end == optarg || size < 0 || size > KONCE_MESSAGE_MAX) {
-				fprintf(stderr, "konce ping: -s: '%s' is not a size from 0 to %d\n", optarg, KONCE_MESSAGE_MAX);
+			if (*end || end == optarg || size < 0 || size > KONCE_ECHO_MAX) {
+				fprintf(stderr, "konce ping: -s: '%s' is not a size from 0 to %d\n", optarg, KONCE_ECHO_MAX);
 				return KONCE_EXIT_USAGE;
 			}
 			break;

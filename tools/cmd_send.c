@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "konce/konce.h"
 #include "tools/args.h"
+#include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/ctl.h"
 
@@ -16,17 +18,63 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: konce send [options] PEER TEXT\n"
 		   "       konce send [options] --file FILE PEER\n\n"
 		   "Sends one text message to PEER (a public key or a petname) through the running node, and\n"
-		   "reports the outcome: replied, delivered, or unknown.  The text is UTF-8, at most %d bytes.\n\n"
+		   "reports the outcome: replied (the peer's node has the whole message), or an error.  The\n"
+		   "text is UTF-8, at most 60 KiB; a file, at most %d bytes.\n\n"
 		   "Options:\n"
 		   "  -f, --file FILE       send the contents of FILE, up to 16 MiB of any bytes ('-': text from\n"
 		   "                        standard input, up to 60 KiB)\n"
 		   "  -a, --addr HOST:PORT  where to reach PEER if the node has no session and no stored address\n"
 		   "  -W, --timeout SECONDS give up after SECONDS (default: the node's, 6 s to connect)\n"
+		   "  -b, --background      send in the background congestion class, which yields to other\n"
+		   "                        traffic (LEDBAT); the default for files of at least the node's\n"
+		   "                        file_background size\n"
+		   "      --foreground      send in the default class even if the node's file_background\n"
+		   "                        size says background\n"
+		   "      --progress        report progress every 0.5 s: a line on standard error (the\n"
+		   "                        default when it is a terminal), or with --json one JSON object\n"
+		   "                        per line before the answer\n"
+		   "      --no-progress     no progress line, even on a terminal\n"
 		   "      --json            print the node's JSON answer (see docs/CONTROL.md)\n"
 		   "  -s, --control PATH    the node's control socket (default: as konce node)\n"
 		   "  -c, --config FILE     read the control socket location from FILE\n"
 		   "  -h, --help            show this help\n",
 		KONCE_MESSAGE_MAX);
+}
+
+enum { PROGRESS_MS = 500 };
+
+struct progress {
+	bool json, tty, shown;
+};
+
+static void on_progress(void *ctx, json_t *p)
+{
+	struct progress *pg = ctx;
+	if (pg->json) {
+		json_t *o = json_pack("{s:O}", "progress", p);
+		char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(o);
+		if (s) {
+			printf("%s\n", s);
+			fflush(stdout);
+			free(s);
+		}
+		return;
+	}
+	double acked = (double)json_integer_value(json_object_get(p, "acked_bytes"));
+	double total = (double)json_integer_value(json_object_get(p, "total_bytes"));
+	double rate = json_number_value(json_object_get(p, "rate_bytes_per_s"));
+	json_t *eta = json_object_get(p, "eta_ms");
+	char a[KONCE_CLI_BYTES_LEN], t[KONCE_CLI_BYTES_LEN], r[KONCE_CLI_BYTES_LEN], e[32] = "-";
+	konce_cli_bytes(a, acked, true);
+	konce_cli_bytes(t, total, true);
+	konce_cli_bytes(r, rate, false);
+	if (json_is_integer(eta))
+		snprintf(e, sizeof(e), "%.1f s", (double)json_integer_value(eta) / 1000.0);
+	fprintf(stderr, "%s%s of %s (%.0f%%)  %s/s  ETA %s%s", pg->tty ? "\r\033[K" : "", a, t,
+		total > 0 ? 100.0 * acked / total : 100.0, r, e, pg->tty ? "" : "\n");
+	fflush(stderr);
+	pg->shown = true;
 }
 
 /* Text from standard input: it travels inside one control-protocol line, so at most TEXT_MAX bytes. */
@@ -60,16 +108,22 @@ int konce_cmd_send(int argc, char **argv)
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},    {"addr", required_argument, NULL, 'a'},
 		{"timeout", required_argument, NULL, 'W'}, {"json", no_argument, NULL, 'j'},
+		{"background", no_argument, NULL, 'b'},    {"foreground", no_argument, NULL, 'F'},
+		{"progress", no_argument, NULL, 'P'},      {"no-progress", no_argument, NULL, 'N'},
 		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	struct konce_ctl_opts o = {0};
 	const char *file = NULL, *addr_arg = NULL;
 	unsigned timeout_ms = 0;
-	int c, status;
+	int c, status, klass = -1, progress = -1; /* -1: the default */
 	konce_args_hide_keys(argc, argv);
-	while ((c = getopt_long(argc, argv, "f:a:W:s:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:a:W:bs:c:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'b': klass = 1; break;
+		case 'F': klass = 0; break;
+		case 'P': progress = 1; break;
+		case 'N': progress = 0; break;
 		case 'f': file = optarg; break;
 		case 'a': addr_arg = optarg; break;
 		case 'W':
@@ -148,9 +202,23 @@ int konce_cmd_send(int argc, char **argv)
 		json_object_set_new(req, "addr", json_string(addr));
 	if (req && timeout_ms)
 		json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
+	if (req && klass >= 0)
+		json_object_set_new(req, "background", json_boolean(klass));
+	struct progress pg = {.json = o.json, .tty = isatty(STDERR_FILENO) == 1};
+	if (progress < 0)
+		progress = !o.json && pg.tty;
+	if (req && progress) {
+		json_object_set_new(req, "progress_ms", json_integer(PROGRESS_MS));
+		o.on_progress = on_progress;
+		o.progress_ctx = &pg;
+	}
 	o.peer = peer;
 	json_t *resp = konce_ctl_cli_request("send", &o, req, (timeout_ms ? (int)timeout_ms : 20000) + 10000,
 					     &status);
+	if (pg.shown && pg.tty) {
+		fputs("\r\033[K", stderr); /* the answer replaces the progress line */
+		fflush(stderr);
+	}
 	if (!resp)
 		return status;
 	const char *outcome = json_string_value(json_object_get(resp, "outcome"));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/ctl.h"
 
@@ -11,7 +12,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: konce status [--json] [--control PATH] [--config FILE]\n\n"
 		   "Shows the running node's public key, listening address, version, uptime, peer counts,\n"
-		   "presence store state and counters.\n\n"
+		   "presence store state, traffic (the rates over the last second, in all and for the\n"
+		   "busiest peers) and counters.\n\n"
 		   "Options:\n"
 		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
 		   "  -s, --control PATH  the node's control socket (default: as konce node)\n"
@@ -50,6 +52,21 @@ static void print_human(json_t *r)
 		printf("store       %s, %lld writes pending\n",
 		       json_is_true(json_object_get(store, "ok")) ? "ok" : "NOT OK (serving from memory)",
 		       (long long)json_integer_value(json_object_get(store, "pending")));
+	json_t *traffic = json_object_get(r, "traffic");
+	if (json_is_object(traffic)) {
+		char in[KONCE_CLI_BYTES_LEN], out[KONCE_CLI_BYTES_LEN];
+		printf("traffic     in %s/s, out %s/s (over the last second)\n",
+		       konce_cli_bytes(in, json_number_value(json_object_get(traffic, "rx_bytes_per_s")), false),
+		       konce_cli_bytes(out, json_number_value(json_object_get(traffic, "tx_bytes_per_s")), false));
+		size_t i;
+		json_t *p;
+		json_array_foreach(json_object_get(traffic, "busiest"), i, p) {
+			const char *k = json_string_value(json_object_get(p, "public_key"));
+			printf("  %.12s..  in %s/s, out %s/s\n", k ? k : "?",
+			       konce_cli_bytes(in, json_number_value(json_object_get(p, "rx_bytes_per_s")), false),
+			       konce_cli_bytes(out, json_number_value(json_object_get(p, "tx_bytes_per_s")), false));
+		}
+	}
 	json_t *counters = json_object_get(r, "counters");
 	if (json_is_object(counters) && json_object_size(counters)) {
 		const char *k;

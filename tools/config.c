@@ -20,7 +20,7 @@
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
 				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
-				   "nat_lifetime", "congestion"};
+				   "nat_lifetime", "file_background", "congestion"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -203,6 +203,25 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->congestion = !strcmp(value, "bbr") ? KONCE_CONGESTION_BBR : KONCE_CONGESTION_NEWRENO;
 		return 0;
 	}
+	if (!strcmp(key, "file_background")) {
+		/* bytes, or with a binary suffix: 0 = never; "off" too */
+		size_t l = strlen(value);
+		uint64_t mult = 1;
+		char num[32];
+		if (!strcmp(value, "off")) {
+			c->file_background = 0;
+			return 0;
+		}
+		if (l && l < sizeof(num) && strchr("KMG", value[l - 1]))
+			mult = value[l - 1] == 'K' ? 1u << 10 : value[l - 1] == 'M' ? 1u << 20 : 1u << 30, l--;
+		if (l >= sizeof(num) || (memcpy(num, value, l), num[l] = 0, parse_uint(num, 0, 1u << 30, &v))) {
+			snprintf(err, errlen, "%s: file_background: '%s' is not a size in bytes (e.g. 1M, 65536 or off)",
+				 where, value);
+			return -EINVAL;
+		}
+		c->file_background = v * mult;
+		return 0;
+	}
 	if (!strcmp(key, "nat_lifetime")) /* the node checks it (auto, off, MIN:MAX, MIN:START:MAX) */
 		return set_string(&c->nat_lifetime, value, err, errlen);
 	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
@@ -220,7 +239,7 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
 			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
-			      "nat_lifetime, congestion)", where, key);
+			      "nat_lifetime, file_background, congestion)", where, key);
 	return -EINVAL;
 }
 

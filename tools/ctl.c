@@ -108,6 +108,7 @@ json_t *konce_ctl_call(struct konce_ctl *c, json_t *req, int timeout_ms, char *e
 
 	long long deadline = now_ms() + timeout_ms;
 	char *nl;
+next_line:
 	while (!(nl = memchr(c->buf, '\n', c->len))) {
 		if (c->len >= KONCE_CTL_LINE_MAX) {
 			snprintf(err, errlen, "the node's response is longer than %d bytes", KONCE_CTL_LINE_MAX);
@@ -151,6 +152,15 @@ json_t *konce_ctl_call(struct konce_ctl *c, json_t *req, int timeout_ms, char *e
 			 resp ? "" : je.text);
 		json_decref(resp);
 		return NULL;
+	}
+	json_t *progress = json_object_get(resp, "progress");
+	if (json_is_object(progress) && !json_object_get(resp, "ok")) {
+		/* a progress line: the request is alive, its response is still to come */
+		if (c->on_progress)
+			c->on_progress(c->progress_ctx, progress);
+		json_decref(resp);
+		deadline = now_ms() + timeout_ms;
+		goto next_line;
 	}
 	return resp;
 }
@@ -218,6 +228,8 @@ json_t *konce_ctl_cli_request(const char *cmd, const struct konce_ctl_opts *o, j
 		return NULL;
 	}
 	if ((*status = konce_ctl_cli_open(&ctl, cmd, o)) == KONCE_EXIT_OK) {
+		ctl.on_progress = o->on_progress;
+		ctl.progress_ctx = o->progress_ctx;
 		resp = konce_ctl_cli_call(&ctl, o->peer, cmd, req, timeout_ms, status);
 		konce_ctl_close(&ctl);
 	}

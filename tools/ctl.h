@@ -1,7 +1,8 @@
 /* ctl.h - the client side of the control socket (protocol: docs/CONTROL.md).
  *
- * One JSON object per line each way, at most KONCE_CTL_LINE_MAX bytes; one response line per request;
- * several requests may share a connection.  The konce_ctl_cli_* helpers print "konce CMD: ..." to
+ * One JSON object per line each way, at most KONCE_CTL_LINE_MAX bytes; one response line per request,
+ * which a send that asked for progress precedes with progress lines; several requests may share a
+ * connection.  The konce_ctl_cli_* helpers print "konce CMD: ..." to
  * stderr themselves and return the exit status the command should use (see KONCE_EXIT_*).
  */
 #ifndef KONCE_TOOLS_CTL_H
@@ -29,6 +30,10 @@ struct konce_ctl {
 	char *buf;         /* bytes received after the last complete line */
 	size_t len;
 	volatile sig_atomic_t *stop; /* if set: a signal that makes *stop nonzero aborts a call */
+	/* if set: called with each progress object that arrives before the response (see
+	 * docs/CONTROL.md); each one also restarts the call's timeout */
+	void (*on_progress)(void *ctx, json_t *progress);
+	void *progress_ctx;
 };
 
 /* Connects to the socket at path.  0, or a negative errno with err set ("no node is running: ..." for
@@ -47,6 +52,8 @@ struct konce_ctl_opts {
 	const char *config;    /* --config FILE: read only for its `control` and `data` keys */
 	bool json;             /* --json */
 	const char *peer;      /* if set, errors from the node are prefixed with it */
+	void (*on_progress)(void *ctx, json_t *progress); /* as struct konce_ctl's */
+	void *progress_ctx;
 };
 
 /* Parses the options every control-socket command shares: --json, -s/--control, -c/--config, -h/--help

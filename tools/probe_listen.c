@@ -4,6 +4,9 @@
  * A1:P1 (primary), A1:P2, A2:P1 and A2:P2, so it can answer "from the other port" and "from the other
  * address" for probes and STUN CHANGE-REQUEST alike.  Without --also it holds A1:P1 and A1:P2
  * (P2 = --other-port, default P1+1).
+ *
+ * STUN answers are larger than their requests, to addresses nobody proved: each source gets a small
+ * budget of excess bytes (nat/stun_limit.h), so the listener is no amplifier for spoofed floods.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,7 +18,9 @@
 
 #include "nat/probewire.h"
 #include "nat/stun.h"
+#include "nat/stun_limit.h"
 #include "tools/probe.h"
+#include <sodium.h>
 
 enum { IP1 = 0, IP2 = 1, PORT1 = 0, PORT2 = 1 };
 
@@ -33,6 +38,7 @@ struct listener {
 	uint16_t p1, p2;
 	int icmp_fd, tcp_fd;
 	long count, seen;
+	konce_stun_limit stun_limit; /* answers larger than their request, per source */
 };
 
 static volatile sig_atomic_t stop;
@@ -112,6 +118,7 @@ static void send_from(struct listener *l, struct lsock *s, const probe_rx *rx, c
 	if (l->json) {
 		json_object_set_new(j, "sent_from", probe_json_addr(&from));
 		json_object_set_new(j, "sent_to", probe_json_addr(dst));
+		json_object_set_new(j, "sent_bytes", json_integer((json_int_t)len));
 		if (rc)
 			json_object_set_new(j, "send_error", json_string(strerror(-rc)));
 	} else if (rc) {
@@ -185,8 +192,11 @@ static void on_stun(struct listener *l, struct lsock *s, const probe_rx *rx, con
 	uint8_t out[KONCE_STUN_MAX_MESSAGE];
 	int n = konce_stun_answer(out, sizeof(out), m, &rx->src, &origin, l->has_also ? &l->also : NULL,
 				  KONCE_PROBE_SOFTWARE);
-	if (n > 0)
-		send_from(l, r, rx, &dst, out, (size_t)n, j);
+	if (n <= 0)
+		return;
+	if (!konce_stun_limit_allow(&l->stun_limit, &rx->src, rx->len, (size_t)n, probe_now_us()))
+		return refuse(l, "rate-limited (the answer is larger than the request, and this source's budget is spent)", j);
+	send_from(l, r, rx, &dst, out, (size_t)n, j);
 }
 
 static void on_udp(struct listener *l, struct lsock *s, const probe_rx *rx)
@@ -335,6 +345,13 @@ int probe_cmd_listen(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct listener l = {.icmp_fd = -1, .tcp_fd = -1, .count = -1};
+	uint8_t lkey[16];
+	if (sodium_init() < 0) {
+		fprintf(stderr, "konce probe listen: libsodium failed to initialise\n");
+		return 1;
+	}
+	randombytes_buf(lkey, sizeof lkey);
+	konce_stun_limit_init(&l.stun_limit, lkey);
 	long other_port = -1, duration = -1;
 	bool icmp = false, tcp = false;
 	char *end;

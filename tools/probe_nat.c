@@ -149,6 +149,38 @@ static const char *ask_str(enum konce_nat_ask a)
 }
 
 /* Runs one probe to its answer or deadline.  0, or -errno on a socket failure. */
+/* A lifetime step is minutes of silence: say what it waits for and what is known so far, and on a
+ * terminal count the wait down. */
+static void wait_idle(struct natd *d, const konce_nat_probe *p)
+{
+	uint64_t now = probe_now_us();
+	if (d->json) {
+		probe_sleep_until(p->not_before);
+		return;
+	}
+	char known[128] = "";
+	if (d->c.life_lo && d->c.life_hi)
+		snprintf(known, sizeof(known), " (so far: alive after %u s, gone after %u s)", d->c.life_lo, d->c.life_hi);
+	else if (d->c.life_lo)
+		snprintf(known, sizeof(known), " (so far: alive after %u s)", d->c.life_lo);
+	else if (d->c.life_hi)
+		snprintf(known, sizeof(known), " (so far: gone after %u s)", d->c.life_hi);
+	printf("  %-50s first %.0f s idle%s\n", konce_nat_test_str(p->test), (double)(p->not_before - now) / 1e6,
+	       known);
+	fflush(stdout);
+	if (isatty(STDOUT_FILENO) != 1) {
+		probe_sleep_until(p->not_before);
+		return;
+	}
+	while ((now = probe_now_us()) < p->not_before) {
+		printf("\r\033[K    %.0f s of idleness left", (double)(p->not_before - now) / 1e6);
+		fflush(stdout);
+		probe_sleep_until(now + 1000000 < p->not_before ? now + 1000000 : p->not_before);
+	}
+	printf("\r\033[K");
+	fflush(stdout);
+}
+
 static int run_one(struct natd *d, const konce_nat_probe *p)
 {
 	char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN];
@@ -156,14 +188,8 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 	if (sfd < 0 || efd < 0)
 		return sfd < 0 ? sfd : efd;
 	uint64_t now = probe_now_us();
-	if (p->not_before > now) {
-		if (!d->json) {
-			printf("  %-50s waiting %.0f s idle\n", konce_nat_test_str(p->test),
-			       (double)(p->not_before - now) / 1e6);
-			fflush(stdout);
-		}
-		probe_sleep_until(p->not_before);
-	}
+	if (p->not_before > now)
+		wait_idle(d, p);
 	struct outstanding o;
 	build(d, p, &o);
 	uint64_t start = probe_now_us(), deadline = start + (p->deadline - p->not_before), next = start;

@@ -25,7 +25,9 @@ enum {
 /** Public key text (docs/KEYS.md): 43 characters of unpadded base64url.  The caller allocates out.
  * konce_key_to_text always succeeds and returns 0.  konce_key_from_text returns 0, or -EINVAL for
  * any text that is not exactly the canonical form of a key (wrong length, a character outside the
- * base64url alphabet, whitespace, padding, non-zero trailing bits); key is then left zeroed. */
+ * base64url alphabet, whitespace, padding, non-zero trailing bits), or whose key is not a canonical
+ * X25519 public key (bit 255 set, or a value of 2^255 - 19 or more: another name for a key that
+ * already has one); key is then left zeroed. */
 int konce_key_to_text(char out[KONCE_KEY_TEXT_LEN + 1], const uint8_t key[KONCE_KEY_BYTES]);
 int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text);
 
@@ -57,6 +59,9 @@ typedef struct konce_node_config {
 	unsigned max_sessions;    /* 0 = 1024 */
 	uint64_t capacity;        /* handshake load units per second; 0 = default */
 	int congestion;           /* enum konce_congestion */
+	/* Control-socket sends of a file (`konce send --file`) of at least this many bytes use the
+	 * background congestion class unless the request says otherwise; 0 = never (the default). */
+	uint64_t file_background_bytes;
 } konce_node_config;
 
 /** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
@@ -107,7 +112,7 @@ enum konce_outcome {
 	KONCE_OUTCOME_REPLIED = 1, /* a reply arrived: data/len hold it */
 	KONCE_OUTCOME_DELIVERED,   /* the peer acknowledged the message */
 	KONCE_OUTCOME_FAILED,      /* reason says why */
-	KONCE_OUTCOME_UNKNOWN,     /* sent, but whether it arrived cannot be known */
+	KONCE_OUTCOME_UNKNOWN,     /* reserved: no send produces it (every send is reliable) */
 };
 enum konce_reason {
 	KONCE_REASON_NONE = 0,
@@ -144,6 +149,7 @@ typedef struct konce_send_opts {
 } konce_send_opts;
 
 enum { KONCE_MESSAGE_MAX = 16 * 1024 * 1024 - 64 }; /* bytes of data in one message */
+enum { KONCE_ECHO_MAX = 64 * 1024 }; /* largest echo (konce ping) body a node answers */
 
 /** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.  The data is
  * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
@@ -158,6 +164,16 @@ int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint
  * still unacknowledged, the send rate and the probe timeout), or -ENOENT once its delivery is settled
  * (a request may still await its reply) or for a message that rode in the handshake. */
 int64_t konce_node_outcome_eta(konce_node *node, uint64_t handle);
+/** How far the peer has acknowledged a message. */
+typedef struct konce_progress {
+	uint64_t acked_bytes; /**< bytes of its data acknowledged (to within its 11-byte header) */
+	uint64_t total_bytes; /**< its length */
+	int64_t eta_ms;       /**< as konce_node_outcome_eta(), or -1 when it cannot tell */
+} konce_progress;
+/** Fills *out for the message named by handle (from konce_node_send_ex()).  0, -EINVAL, or -ENOENT once
+ * its delivery is settled (a request may still await its reply), for a message that rode in the
+ * handshake, and for an unknown handle. */
+int konce_node_outcome_progress(konce_node *node, uint64_t handle, konce_progress *out);
 
 /** An incoming message, valid for the duration of the handler call. */
 typedef struct konce_message {

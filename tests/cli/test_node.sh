@@ -156,8 +156,8 @@ jqt ".ok == true and (.peers | map(select(.public_key == \"$KB\")) | length) == 
 jqt ".peers[] | select(.public_key == \"$KB\") | .state == \"up\" and .address == \"$PB\" and .path == \"direct\""
 jqt ".peers[] | select(.public_key == \"$KB\") | (.rtt_ms | type) == \"number\" and .petname == null and .last_seen > 0"
 run 0 peers -s "$tmp/A.sock"
-has "$out" "^KEY  *PETNAME  *ADDRESS  *PATH  *STATE  *RTT  *LAST SEEN$"
-has "$out" "^${KB:0:12}\.\.  *-  *$PB  *direct  *up  *[0-9.]* ms  *[0-9]*s ago$"
+has "$out" "^KEY  *PETNAME  *ADDRESS  *PATH  *STATE  *RTT  *IN/S  *OUT/S  *LAST SEEN$"
+has "$out" "^${KB:0:12}\.\.  *-  *$PB  *direct  *up  *[0-9.]* ms  *[0-9.]* k\{0,1\}B  *[0-9.]* k\{0,1\}B  *[0-9]*s ago$"
 run 0 status --json -s "$tmp/B.sock"
 jqt '.peers_active >= 1 and .counters.messages_rx >= 1'
 

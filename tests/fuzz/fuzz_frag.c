@@ -44,7 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	const konce_env env = {f_alloc, f_free, f_random, NULL};
 	konce_reasm r;
-	konce_reasm_config cfg = {.budget = 6000, .max_message = 5000, .max_messages = 3};
+	/* messages up to 40000 bytes: the chunked path (KONCE_REASM_CHUNK) too, under a pool */
+	konce_reasm_pool pool = {.budget = 50000};
+	konce_reasm_config cfg = {.budget = 60000, .max_message = 40000, .max_messages = 3, .pool = &pool};
 	uint64_t delivered[MAX_DELIVERED];
 	size_t ndelivered = 0, nheld = 0;
 	konce_reasm_msg *held[MAX_HELD];
@@ -73,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		now += 1000;
 		konce_reasm_msg *msg;
 		konce_reasm_result res = konce_reasm_on_fragment(&r, &f, now, &msg);
-		if (r.used > cfg.budget)
+		if (r.used > cfg.budget || pool.used > pool.budget || pool.used != r.used)
 			abort();
 		if (res != KONCE_REASM_COMPLETE) {
 			if (msg)
@@ -100,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	for (size_t i = 0; i < nheld; i++)
 		konce_reasm_release(&r, held[i]);
 	konce_reasm_free(&r);
-	if (live != 0)
+	if (live != 0 || pool.used != 0 || pool.holders != 0)
 		abort();
 	return 0;
 }

@@ -7,8 +7,15 @@
 # Nodes are named RUN.NAME.  Each gets its own data dir and control socket under one temp dir.
 # `netsim exec` execs `ip netns exec`, which execs konce, so $! is the node's own pid and SIGTERM
 # reaches it directly.  Every wait is bounded; the EXIT trap kills the nodes and downs the runs.
-set -uo pipefail
+#
+# set -e (with -E, so the ERR trap names the line, in functions and subshells too): a command that
+# fails outside an if, a while, or the left of && / || fails the test.  A command whose failure is
+# expected is written `out=$(cmd) || rc=$?`, never `out=$(cmd); rc=$?`.
+set -eEuo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/netsim/check.sh
+. "$TOP/tests/netsim/check.sh"
+check_lint "$0" || { echo "FAIL: $0: a check followed by &&, || or | (see tests/netsim/check.sh)"; exit 1; }
 NETSIM=$TOP/netsim/netsim
 # shellcheck disable=SC2034 # used by the tests that source this file
 TOPOS=$TOP/netsim/topologies
@@ -47,14 +54,10 @@ fail() {
 	done
 	exit 1
 }
+trap 'echo "FAIL: $(basename "$0"):$LINENO: $BASH_COMMAND"' ERR
 # jqt JSON FILTER: FILTER is true of JSON;  has TEXT REGEX: TEXT matches REGEX (grep -E)
 jqt() { jq -e "$2" <<<"$1" >/dev/null; }
 has() { grep -Eq -- "$2" <<<"$1"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then echo "ok   $what"; else fail "$what"; fi
-}
 
 # kup FILE RUN: bring a run up quietly and register it for cleanup
 kup() {
@@ -62,7 +65,7 @@ kup() {
 	timeout 60 "$NETSIM" up "$1" --name "$2" --quiet || fail "netsim up $1 --name $2 failed"
 }
 # kaddr RUN NODE: NODE's primary address
-kaddr() { "$NETSIM" addr --name "$1" "$2" | head -n1; }
+kaddr() { "$NETSIM" addr --name "$1" "$2" | sed -n 1p; } # sed reads all: no SIGPIPE under pipefail
 
 # kstart RUN HOST NAME LISTEN [ARGS...]: start a node in HOST; wait (10 s at most) until it has
 # printed its key, its address and its control socket, and serves that socket

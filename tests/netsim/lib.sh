@@ -3,6 +3,9 @@
 # unique run names and tears every run down on exit.
 set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/netsim/check.sh
+. "$TOP/tests/netsim/check.sh"
+check_lint "$0" || { echo "FAIL: $0: a check followed by &&, || or | (see tests/netsim/check.sh)"; exit 1; }
 NETSIM=$TOP/netsim/netsim
 TOPOS=$TOP/netsim/topologies
 UDPECHO=${NETSIM_TOOLS:-$TOP/build/tests/netsim}/udpecho
@@ -23,13 +26,8 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
-# A failing command outside check (e.g. the second half of "check ... [ x ] && [ y ]") still says so.
+# A failing command outside check still says so.
 trap 'echo "FAIL: $(basename "$0"):$LINENO: $BASH_COMMAND"' ERR
-check() { # check DESCRIPTION COMMAND...: run a [[ ]]-style assertion and print it
-	local what=$1
-	shift
-	if "$@"; then echo "ok   $what"; else fail "$what"; fi
-}
 
 # up FILE RUN: bring a run up (quietly) and register it for cleanup.
 up() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # down leaves no namespace, link, nft table, process or state behind: after a clean up, and after
-# "kill -9" of netsim in the middle of up.  Also prints how long up and down take for 10 hosts and
-# 5 routers (the issue asks for < 5 s and < 2 s; only a generous bound is asserted here, since the
-# machine is shared).
+# "kill -9" of netsim in the middle of up.  Also checks how long up and down take for 10 hosts and
+# 5 routers against netsim's targets, < 5 s and < 2 s.  Measured on the shared 2-core build machine
+# (7 runs): up 266-1294 ms, down 45-283 ms, the high ends under other people's load; the targets
+# leave about 4x (up) and 7x (down) over the worst of those.
 . "$(dirname "$0")/lib.sh"
 
 root_links() { ip -o link show | awk -F': ' '{print $2}' | sort; }
@@ -30,7 +31,8 @@ time "$NETSIM" down --name "$run"
 down_ms=$((($(date +%s%N) - start) / 1000000))
 echo "speed: up (10 hosts, 5 routers) ${up_ms} ms, down ${down_ms} ms"
 check "nothing left after down" [ -z "$(leftovers "$run")" ]
-check "up under 20 s, down under 10 s (generous bounds)" [ $up_ms -lt 20000 ] && [ $down_ms -lt 10000 ]
+check "up under 5 s ($up_ms ms)" [ $up_ms -lt 5000 ]
+check "down under 2 s ($down_ms ms)" [ $down_ms -lt 2000 ]
 
 # kill -9 at several points of up, then down.  The upnp topology also leaves a daemon behind.
 for delay in 0.02 0.06 0.12 0.2 0.35; do
@@ -71,10 +73,12 @@ echo "$msg"
 check "down --all names the run it removes" grep -q "removing run $mine (uid=0 " <<<"$msg"
 check "down --all removed it" [ -z "$(leftovers "$mine")" ]
 check "down --all leaves another user's run alone, and says so" grep -q "leaving run $theirs alone: owner uid 4242" <<<"$msg"
-check "that run is intact" [ "$(ip netns list 2>/dev/null | grep -c "^ns-$theirs-")" = 5 ] && [ -d "$sroot/$theirs" ]
+check "that run's namespaces are intact" [ "$(ip netns list 2>/dev/null | grep -c "^ns-$theirs-")" = 5 ]
+check "that run's state is intact" [ -d "$sroot/$theirs" ]
 check "a run in another state root is not even listed" [ -z "$(grep "$elsewhere" <<<"$msg")" ]
 check "and is intact" [ "$(ip netns list 2>/dev/null | grep -c "^ns-$elsewhere-")" = 5 ]
 msg=$(NETSIM_STATE_ROOT=$sroot "$NETSIM" down --all --any-owner 2>&1)
-check "--any-owner removes the other user's run too" grep -q "removing run $theirs" <<<"$msg" && [ ! -d "$sroot/$theirs" ]
+check "--any-owner names the other user's run" grep -q "removing run $theirs" <<<"$msg"
+check "--any-owner removes it" [ ! -d "$sroot/$theirs" ]
 "$NETSIM" down --name "$elsewhere"
 rm -rf "$sroot"

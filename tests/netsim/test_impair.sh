@@ -84,8 +84,8 @@ for b in "${backends[@]}"; do
 	echo "delay=40ms jitter=10ms: $out"
 	check "mean RTT within 10% of 40 ms with jitter" within "$(field rtt_ms <<<"$out")" 40 0.10
 	check "RTT sd $(field sd <<<"$out") ms within 7.07 ms +-35%" within "$(field sd <<<"$out")" 7.07 0.35
-	check "RTT spread bounded: min >= 2 ms, max <= 85 ms" \
-		between "$(field min <<<"$out")" 2 1000 && between "$(field max <<<"$out")" 0 85
+	check "RTT spread bounded: min $(field min <<<"$out") >= 2 ms" between "$(field min <<<"$out")" 2 1000
+	check "RTT spread bounded: max $(field max <<<"$out") <= 85 ms" between "$(field max <<<"$out")" 0 85
 
 	# loss=10% each way: a round trip survives with 0.9^2, so 19% lost; sd = 0.88% at n=2000.
 	"$NETSIM" impair --name "$run" c clear loss=10%
@@ -154,7 +154,8 @@ for b in "${backends[@]}"; do
 			within "$(field rtt_ms <<<"$out")" 30 0.10
 		pid=$(ip netns pids "ns-$run-c-wire")
 		"$NETSIM" down --name "$run"
-		check "down ends the wire (pid $pid)" [ -n "$pid" ] && ! alive_pid "$pid"
+		check "the wire had a process ($pid)" [ -n "$pid" ]
+		check "down ends the wire (pid $pid)" not alive_pid "$pid"
 	else
 		"$NETSIM" down --name "$run"
 	fi

@@ -46,7 +46,7 @@ echo "     pub before: $before; a's sessions_opened: $hs1"
 # flush until the NAT really picks another port (a random pick can land on the same one)
 for try in 1 2 3; do
 	"$NETSIM" nat --name "$run" nat flush || fail "netsim nat flush failed"
-	out=$(kcli "$run" a A ping --json -c 4 -i 0.3 -W 1.5 "$kp")
+	out=$(kcli "$run" a A ping --json -c 4 -i 0.3 -W 1.5 "$kp") || true # judged below, from the replies
 	echo "     flush $try, then ping -c 4: $(jq -c '[.sent, .received, [.replies[] | .errno // "ok"]]' <<<"$out")"
 	m2=$(peer_field pub P "$ka" address)
 	[ "$m2" != "$m1" ] && break
@@ -57,8 +57,8 @@ hs2=$(counter A sessions_opened)
 echo "     pub after:  $after; a's sessions_opened: $hs2"
 echo "     pub saw a at $m1, now at $m2"
 
-check "pub sees a at a new mapped address on the same NAT ($m1 -> $m2)" \
-	[ "$m2" != "$m1" ] && [ "${m2%:*}" = "$wan" ]
+check "pub sees a at a new mapped address ($m1 -> $m2)" [ "$m2" != "$m1" ]
+check "on the same NAT ($wan)" [ "${m2%:*}" = "$wan" ]
 check "pub still has the session up" [ "$(peer_field pub P "$ka" state)" = up ]
 for c in hello_rx initiate_rx accept_tx sessions_opened; do
 	b=$(grep -o "$c=[0-9]*" <<<"$before") a=$(grep -o "$c=[0-9]*" <<<"$after")
@@ -66,7 +66,8 @@ for c in hello_rx initiate_rx accept_tx sessions_opened; do
 done
 p1=$(grep -o "path_changed=[0-9]*" <<<"$before") p2=$(grep -o "path_changed=[0-9]*" <<<"$after")
 check "pub validated the new path: $p1 -> $p2" [ "${p2#*=}" -gt "${p1#*=}" ]
-check "a opened no new session (sessions_opened $hs1 -> $hs2)" [ "$hs1" = 1 ] && [ "$hs2" = 1 ]
+check "a had opened one session before the flush (sessions_opened $hs1)" [ "$hs1" = 1 ]
+check "a opened no new session (sessions_opened $hs1 -> $hs2)" [ "$hs2" = 1 ]
 check "pub's log says: peer moved to $m2" grep -q "peer moved to $m2" "$KTMP/$run.P.err"
 
 check "the pings after the first one were answered over the moved session" \

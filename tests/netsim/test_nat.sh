@@ -16,7 +16,8 @@ m2=$(mapping "$run" 41000)
 check "mapping is stable before flush ($m1 = $m2)" [ "$m1" = "$m2" ]
 "$NETSIM" nat --name "$run" nat flush
 m3=$(mapping "$run" 41000)
-check "nat flush changes the mapping ($m1 -> $m3)" [ "$m3" != "$m1" ] && [ "$m3" != timeout ]
+check "after nat flush the reflector still answers ($m3)" [ "$m3" != timeout ]
+check "nat flush changes the mapping ($m1 -> $m3)" [ "$m3" != "$m1" ]
 
 # flush on a full-cone NAT forgets the inbound path: pub can no longer reach a unsolicited.
 "$NETSIM" nat --name "$run" nat set full-cone
@@ -31,7 +32,8 @@ check "after flush the old mapping is gone ($out)" [ "$out" = timeout ]
 "$NETSIM" nat --name "$run" nat set symmetric
 read -r x y <<<"$(probe "$run" a bind s 41002 send s "$P0" who recv s 1000 send s "$P2" who recv s 1000 |
 	awk '{ print $2 }' | tr '\n' ' ')"
-check "nat set symmetric: two destinations, two mappings ($x, $y)" [ "$x" != "$y" ] && [ -n "$y" ]
+check "nat set symmetric: the second destination answers ($y)" [ -n "$y" ]
+check "nat set symmetric: two destinations, two mappings ($x, $y)" [ "$x" != "$y" ]
 
 # a 2 s mapping timeout, per router: the sysctl is per namespace and the map entry expires.
 cat >"$f" <<'T'
@@ -52,7 +54,8 @@ m2=$(mapping "$run2" 42000)
 check "refreshed within the timeout: same mapping ($m1)" [ "$m1" = "$m2" ]
 sleep 3.5
 m3=$(mapping "$run2" 42000)
-check "idle past the timeout: new mapping ($m1 -> $m3)" [ "$m3" != "$m1" ] && [ "$m3" != timeout ]
+check "idle past the timeout: the reflector still answers ($m3)" [ "$m3" != timeout ]
+check "idle past the timeout: new mapping ($m1 -> $m3)" [ "$m3" != "$m1" ]
 
 # NAT-PMP: map UDP 43000 for 60 s, then pub reaches a through the port-restricted NAT.
 run3=tp$$
@@ -64,7 +67,8 @@ echo "$resp"
 ext=$(echo "$resp" | sed -n 2p | sed -n 's/.*hex:0081\(....\)........\(....\)\(....\).*/\1 \2 \3/p')
 check "NAT-PMP: public address answer" grep -q "hex:00800000........0b00000a" <<<"$(echo "$resp" | head -n1)"
 read -r result inport export <<<"$ext"
-check "NAT-PMP: mapping granted (result $result, internal $inport)" [ "$result" = 0000 ] && [ "$inport" = a7f8 ]
+check "NAT-PMP: mapping granted (result $result)" [ "$result" = 0000 ]
+check "NAT-PMP: for the internal port asked (internal $inport)" [ "$inport" = a7f8 ]
 export=$((16#$export))
 out=$(catch "$run3" a 43000 1000 pub bind s 5556 send s "11.0.0.10:$export" via-natpmp)
 check "NAT-PMP: pub reaches a through external port $export ($out)" [ "${out#* }" = via-natpmp ]

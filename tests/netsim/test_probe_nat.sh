@@ -87,9 +87,11 @@ classify() { # classify TOPOLOGY INDEX WANT...
 		wan=$(grep -o '"mapped":"[0-9.]*' "$out.listener" | head -1 | cut -d'"' -f4)
 		nx "$run" a "$KONCE" probe stun "${ips[0]}:3480" --json >"$out.stun"
 		mapped=$(grep -o '"mapped":"[0-9.]*' "$out.stun" | head -1 | cut -d'"' -f4)
-		check "$topo: probe stun against stund maps a to $wan, as the listener saw" [ -n "$wan" ] && [ "$mapped" = "$wan" ]
+		check "$topo: the listener saw a's public address ($wan)" [ -n "$wan" ]
+		check "$topo: probe stun against stund maps a to $wan, as the listener saw" [ "$mapped" = "$wan" ]
 		seen=$(nx "$run" a "$KONCE" probe send "${ips[0]}:3478" --json | grep -o '"rewrite":"[^"]*"')
-		check "$topo: probe send shows a's source rewritten ($seen)" [ -n "$seen" ] && [ "$seen" != '"rewrite":"not rewritten"' ]
+		check "$topo: probe send reports the rewrite ($seen)" [ -n "$seen" ]
+		check "$topo: probe send shows a's source rewritten ($seen)" [ "$seen" != '"rewrite":"not rewritten"' ]
 	fi
 	rm -f "$out".*
 }
@@ -126,8 +128,11 @@ alive=$(grep -o '"alive_after_s":[0-9]*' "$life.json" | cut -d: -f2)
 gone=$(grep -o '"gone_after_s":[0-9]*' "$life.json" | cut -d: -f2)
 rm -f "$life.topo" "$life.json"
 echo "== lifetime: alive after ${alive:-?} s idle, gone after ${gone:-?} s"
-check "an 8 s mapping lifetime is found between $alive and $gone s" [ -n "$alive" ] && [ -n "$gone" ] &&
-	[ "$alive" -le 8 ] && [ "$gone" -ge 8 ] && [ "$gone" -le 10 ]
+check "the lifetime test found a mapping alive after ${alive:-?} s" [ -n "$alive" ]
+check "the lifetime test found it gone after ${gone:-?} s" [ -n "$gone" ]
+check "an 8 s mapping was alive after $alive s <= 8 s" [ "$alive" -le 8 ]
+check "an 8 s mapping was gone after $gone s >= 8 s" [ "$gone" -ge 8 ]
+check "an 8 s mapping was found gone by 10 s ($gone s)" [ "$gone" -le 10 ]
 
 [ $rc = 0 ] && echo "every preset classified as netsim claims"
 exit $rc

@@ -69,9 +69,9 @@ sample() {
 	r=$(jq .traversal.rendezvous_service.registrations <<<"$out")
 	[ "$r" -le "$(jq .traversal.rendezvous_service.registration_capacity <<<"$out")" ] ||
 		fail "R1 holds $r registrations, over its capacity: $(jq -c .traversal.rendezvous_service <<<"$out")"
-	[ "$r" -gt "$maxreg" ] && maxreg=$r
+	if [ "$r" -gt "$maxreg" ]; then maxreg=$r; fi
 	r=$(rss)
-	[ "$r" -gt "$rss_max" ] && rss_max=$r
+	if [ "$r" -gt "$rss_max" ]; then rss_max=$r; fi
 }
 
 # one honest round: restart A (same identity), register, connect to B by key (a new introduction),
@@ -110,13 +110,15 @@ rss0=$(rss)
 echo "     R1 before the flood: VmRSS ${rss0} kB, $(jq -c '.traversal.rendezvous_service | {registrations, registration_capacity, intros}' <<<"$out")"
 
 # R1's memory bound.  Fixed at start (in rss0): the registration table, the address map, the
-# relay table, the rate-limit tables, the endpoint's slots and rings.  What the flood can make
-# grow is per-session state: at most MAX_SESSIONS sessions (the node's session table), each a
-# session (2.8 KiB) and a reliable-message connection (9 KiB) plus, while a message is being
-# reassembled, the message (the flooder's are <= 4 KiB) and its fragment records: 64 KiB per
-# session covers that with room to spare.  Plus 16 MiB for the allocator's fragmentation and
-# the handshake rate-limit and cookie state that are sized at start but touched lazily.
-bound_kb=$((rss0 + MAX_SESSIONS * 64 + 16 * 1024))
+# relay table, the rate-limit tables, the endpoint's slots and rings.  What the flood makes grow:
+# per-session state (at most MAX_SESSIONS sessions, each a session of 2.8 KiB, a reliable-message
+# connection of 9 KiB and, while one is being reassembled, a <= 4 KiB message and its fragment
+# records), the handshake rate-limit and cookie state sized at start but touched lazily, and the
+# allocator's fragmentation.  Measured growth (peak - rss0), four runs on the shared build
+# machine, each with ~1,000 sessions opened and up to 66 live: 4,800, 5,476, 5,608 and 7,312 kB.
+# The bound allows 12 MiB, 1.7x the largest; the 32 MiB it allowed before (256 x 64 KiB + 16 MiB)
+# would have let the growth quadruple unnoticed.
+bound_kb=$((rss0 + 12 * 1024))
 
 for f in "f1:$F1" "f2:$F2"; do
 	"$NETSIM" exec --name "$run" "${f%%:*}" -- "$FLOOD" --rdv "$kr1@203.0.113.10:7807" --src "${f#*:}" \
@@ -164,11 +166,12 @@ check "R1 limited the flood per source ($(jq .rate_limited <<<"$srv") rate-limit
 	jqt "$srv" '.rate_limited >= 100 and .intro_unknown >= 10'
 check "R1's table filled and refused the rest ($(jq .table_full <<<"$srv") refused), never above capacity" \
 	jqt "$srv" ".table_full > 0 and .registrations <= .registration_capacity and .registration_capacity == $SLOTS"
-check "every honest round under flood succeeded (${#flood_ms[@]} ok, $flood_fail failed)" \
-	[ "$flood_fail" = 0 ] && [ "${#flood_ms[@]}" -ge 3 ]
+check "honest rounds ran under the flood (${#flood_ms[@]} ok, at least 3 wanted)" [ "${#flood_ms[@]}" -ge 3 ]
+check "every honest round under flood succeeded ($flood_fail failed)" [ "$flood_fail" = 0 ]
 check "R1 made a new introduction for each round ($(jq .intros <<<"$srv") - $intros0)" \
 	[ "$(jq .intros <<<"$srv")" -ge $((intros0 + ${#flood_ms[@]})) ]
-check "R1's VmRSS stayed under the bound (peak $rss_max kB <= $bound_kb kB)" [ "$rss_max" -le "$bound_kb" ]
+check "R1's VmRSS stayed under the bound (peak $rss_max kB <= $bound_kb kB: grew $((rss_max - rss0)) kB, 12288 allowed)" \
+	[ "$rss_max" -le "$bound_kb" ]
 grep -q "message from $ka: round flood" "$KTMP/$run.B.err" || fail "B did not log the messages sent under flood"
 for n in A B R1 R2; do kstop "$run" "$n"; done
 echo "ok   every node exits 0 on SIGTERM"

@@ -318,7 +318,7 @@ for i in "${!pids[@]}"; do
 	nall=$((nall + 1))
 	wait "${pids[i]}" || rc=1
 	grep -v '^ROW ' "$KTMP/log.$i"
-	row=$(grep '^ROW ' "$KTMP/log.$i" | cut -c5-)
+	row=$(grep '^ROW ' "$KTMP/log.$i" | cut -c5- || true)
 	read -r p1 p2 <<<"$(sed -n "${i}p" <<<"$PAIRS")"
 	mark=$([ "$(expect "$p1" "$p2")" = birthday ] && echo '*' || echo '')
 	grep -q '^BIRTHDAY .* direct$' "$KTMP/log.$i" && nbd=$((nbd + 1))

@@ -12,8 +12,9 @@
 # at once (well before the 6 s connect timeout) with the distinct "introduction refused" error, not
 # as unreachable.  A then connects by key, pings and sends: an aliased key is accepted.  The
 # counters on all three sides (konce status --json .traversal) must show the refusal.  B then
-# reaches C by key itself; after B restarts (same data directory) C is still known to it, from
-# the handshake its presence store recorded for that session, and C's connect is accepted.
+# reaches C by key itself.  After B restarts (same data directory) the handshake its presence store
+# recorded for that session does not make C known (issue 15: one handshake must not make a key
+# known for ever): C's connect is refused again, and accepted once B gives C a petname.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
@@ -80,8 +81,9 @@ out=$(kcli "$run" b B ping --json -c 1 -W 3 "$kc") || fail "B's ping to C failed
 check "B (known-only) can still reach C by asking itself" jqt "$out" '.received == 1'
 
 # The session B made with C by key (through R1, at a virtual address) is a handshake the presence
-# store keeps: after B restarts on the same data directory, C is known without an alias.  C is
-# restarted too, so that its connect is a new introduction and not its stale session.
+# store keeps; after B restarts on the same data directory it no longer makes C known: only a
+# petname (or B asking for C itself) does.  C is restarted too, so that its connect is a new
+# introduction and not its stale session.
 kstop "$run" B
 kstop "$run" C
 kstart "$run" b B "$(kaddr "$run" b):7807" --introductions known "${RDV[@]}"
@@ -92,12 +94,15 @@ echo "     B's record of C after the restart: $(jq -c ".peers[] | select(.public
 check "B's store kept the handshake with C, and no address (neither virtual nor the punched mapping)" \
 	jqt "$out" "[.peers[] | select(.public_key == \"$kc\" and .handshakes >= 1 and .petname == null and
 	    .address == null)] | length == 1"
-out=$(kcli "$run" c C connect --json "$kb" 2>&1) || fail "C's connect to B after B's restart failed: $out"
-check "C (met through the rendezvous before B's restart) connects by key" jqt "$out" ".ok == true and .public_key == \"$kb\""
+out=$(kcli "$run" c C connect "$kb" 2>&1) && fail "C's connect to B after B's restart succeeded: a past handshake made C known: $out"
+check "C's connect after B's restart is refused (a past handshake is not a petname)" has "$out" "introduction refused"
+out=$(kcli "$run" b B status --json) || fail "status on B failed"
+check "B refused C since its restart ($(jq -c .traversal.intros_refused <<<"$out"))" jqt "$out" '.traversal.intros_refused >= 1'
+kcli "$run" b B alias "$kc" carol >/dev/null || fail "konce alias on B failed"
+out=$(kcli "$run" c C connect --json "$kb" 2>&1) || fail "C's connect to B once aliased failed: $out"
+check "C, aliased on B, connects by key" jqt "$out" ".ok == true and .public_key == \"$kb\""
 out=$(kcli "$run" c C send --json "$kb" "hello again") || fail "C's send failed: $out"
 check "C's send is answered" jqt "$out" '.ok == true and .outcome == "replied"'
-out=$(kcli "$run" b B status --json) || fail "status on B failed"
-check "B refused nothing since its restart" jqt "$out" '.traversal.intros_refused == 0'
 
 for n in A B C R1 R2; do kstop "$run" "$n"; done
 echo "ok   every node exits 0 on SIGTERM"

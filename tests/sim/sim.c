@@ -482,6 +482,15 @@ void sim_host_set_queue(sim_host *h, size_t cap) { h->qlimit = cap ? cap : 1; }
 size_t sim_host_queue_len(const sim_host *h) { return h->qn; }
 bool sim_host_busy(const sim_host *h) { return h->busy; }
 
+void sim_host_spend(sim *s, sim_host *h, uint64_t cost)
+{
+	if (!cost || h->busy)
+		return;
+	h->busy = true;
+	if (sim_ev_push(s, cost > UINT64_MAX - s->now ? UINT64_MAX : s->now + cost, EV_CPU_DONE, h))
+		abort();
+}
+
 /* ---- timers -------------------------------------------------------------------------------- */
 
 void sim_timer_set(sim *s, sim_host *h, uint64_t at)

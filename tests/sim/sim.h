@@ -119,7 +119,8 @@ typedef struct sim_host_ops {
 	 * leaves when the work is done (at now + cost). */
 	uint64_t (*recv)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from,
 			 const konce_addr *to, uint64_t now);
-	/* The host's timer (sim_timer_set) is due.  Timers cost no CPU and fire even when busy. */
+	/* The host's timer (sim_timer_set) is due.  Timers fire even when busy, and cost no CPU
+	 * unless the callback says so with sim_host_spend(). */
 	void (*timer)(void *ctx, uint64_t now);
 	/* Optional: the queueing priority of an arriving datagram, computed when it arrives while the
 	 * host is busy.  Lower is served first, FIFO among equals; when the queue is full the
@@ -163,6 +164,9 @@ void sim_host_set_downlink(sim_host *h, uint64_t rate, size_t queue_bytes);
 void sim_host_set_queue(sim_host *h, size_t cap);
 size_t sim_host_queue_len(const sim_host *h);
 bool sim_host_busy(const sim_host *h);
+/* From a timer callback: the host spends cost us of CPU on the timer's work, busy (arrivals queue)
+ * until now + cost.  Nothing if cost is 0 or the host is busy already. */
+void sim_host_spend(sim *s, sim_host *h, uint64_t cost);
 
 /* Sends len bytes from the host's address and from_port to `to`.  The data is copied.  0 once the
  * datagram is on its way (it may still be lost: see the counters), -EMSGSIZE (> SIM_MAX_DATAGRAM),

@@ -403,7 +403,8 @@ static void test_flush_recovers(void **state)
 	}
 }
 
-/* A node that refuses introductions from keys it does not know: no punch, no relayed delivery. */
+/* A node that refuses introductions from keys it does not know: no punch, no relayed delivery,
+ * and the requester never learns its addresses (it refuses the offer). */
 static bool allow_none(void *ctx, const uint8_t key[KONCE_WIRE_KEY]) { return false; }
 
 static void test_refuse_unknown(void **state)
@@ -422,7 +423,10 @@ static void test_refuse_unknown(void **state)
 	SIM_ASSERT(s, konce_rdvc_counters(w.b.rc)->refused > 0);
 	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.b.rc)->intros, 0);
 	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PATH_IDLE);
-	SIM_ASSERT(s, w.b.probes_refused > 0);
+	/* b refused at the offer (issue 15, consent): a never learnt b's addresses, so it never probed */
+	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.a.rc)->intros, 0);
+	SIM_ASSERT_EQ(s, konce_punch_counters(w.a.pu)->probes, 0);
+	SIM_ASSERT_EQ(s, w.b.probes_refused, 0);
 	SIM_ASSERT_EQ(s, w.b.ngot, 0);
 	SIM_ASSERT(s, !tp_peer_done(&w.a));
 	/* b's refusal went back through the rendezvous: a was told, with the introduction's id */

@@ -51,6 +51,14 @@ void tnode_flush(tnode *n, uint64_t now)
 	rearm(n);
 }
 
+/* The proof-of-work hashing the endpoint did since the last call (slices run from input and timer). */
+static uint64_t pow_cost(tnode *n)
+{
+	uint64_t tries = konce_ep_counters(n->ep)->pow_tries, d = tries - n->pow_tries_seen;
+	n->pow_tries_seen = tries;
+	return d * n->us_per_hash;
+}
+
 static uint64_t tn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, const konce_addr *to,
 			uint64_t now)
 {
@@ -64,12 +72,9 @@ static uint64_t tn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 		n->on_input(n, pkt, len, from, tnode_allocs(n) - allocs, now);
 	uint64_t cost = (uint64_t)konce_ep_last_cost(n->ep) * n->us_per_unit;
 	int bits = pump(n, now);
-	if (bits >= 0 && len > 0 && pkt[0] == KONCE_PKT_COOKIE) {
-		/* this COOKIE made us build (and solve) an INITIATE */
-		n->last_pow_bits = (unsigned)bits;
-		if (bits > 0)
-			cost += ((uint64_t)1 << bits) * n->us_per_hash;
-	}
+	if (bits >= 0 && len > 0 && pkt[0] == KONCE_PKT_COOKIE)
+		n->last_pow_bits = (unsigned)bits; /* this COOKIE made us build an INITIATE */
+	cost += pow_cost(n);
 	n->cpu_us += cost;
 	n->busy_until = now + cost;
 	rearm(n);
@@ -80,7 +85,15 @@ static void tn_timer(void *ctx, uint64_t now)
 {
 	tnode *n = ctx;
 	konce_ep_timer(n->ep, now);
-	tnode_flush(n, now);
+	int bits = pump(n, now);
+	uint64_t cost = pow_cost(n);
+	if (bits >= 0 && cost)
+		n->last_pow_bits = (unsigned)bits; /* a proof finished in this slice */
+	n->cpu_us += cost;
+	if (now + cost > n->busy_until)
+		n->busy_until = now + cost;
+	sim_host_spend(n->s, n->h, cost); /* a slice of proof of work holds up the host's input */
+	rearm(n);
 }
 
 static int tn_prio(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)

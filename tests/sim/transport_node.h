@@ -7,8 +7,8 @@
  * and the host's timer is set to konce_ep_next_timer().
  *
  * CPU model (optional): a datagram costs konce_ep_last_cost() x us_per_unit virtual microseconds,
- * and a COOKIE that made the client build an INITIATE demanding b bits of proof of work costs
- * 2^b x us_per_hash more (the expected number of hashes; the endpoint really solves the proof).
+ * and every proof-of-work hash the endpoint really tried (its pow_tries counter: slices run from
+ * konce_ep_input() and konce_ep_timer()) costs us_per_hash more.
  * While the host is busy its arrivals queue, ordered by konce_ep_priority() if use_priority, and
  * its timer waits until the work is done (one thread does both).
  *
@@ -47,6 +47,7 @@ struct tnode {
 	void *user;
 	uint64_t cpu_us;      /* virtual CPU time spent */
 	unsigned last_pow_bits; /* bits of the last INITIATE this node built */
+	uint64_t pow_tries_seen; /* pow_tries counter already charged */
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and an

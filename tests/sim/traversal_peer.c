@@ -143,7 +143,8 @@ static void punch_intro(tp_peer *p, const konce_rdvc_event *e, uint64_t now)
 		return;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(p->rc),
-				.self_spent = p->self_spent, .self_cands = p->self_cand, .nself = p->nself_cand};
+				.self_spent = p->self_spent, .self_cands = p->self_cand, .nself = p->nself_cand,
+				.secret = e->secret};
 	konce_punch_start(p->pu, &in, now);
 }
 
@@ -188,12 +189,7 @@ static void pump(tp_peer *p, uint64_t now)
 		}
 		konce_punch_out o;
 		while (konce_punch_poll(p->pu, &o)) {
-			konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o.ack ? KONCE_PUNCH_F_ACK : 0,
-					   .seq = o.seq, .id = o.intro_id};
-			memcpy(m.key, p->key, KONCE_WIRE_KEY);
-			if (o.ack)
-				m.addr = o.seen;
-			len = konce_rdv_encode(&m, buf, sizeof(buf));
+			len = konce_punch_encode(p->pu, &o, buf, sizeof(buf));
 			if (!o.ack && o.intro_id != p->first_probe_intro) {
 				p->first_probe_intro = o.intro_id;
 				p->first_probe_at = now;
@@ -224,7 +220,7 @@ static uint64_t peer_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 		else if (p->allow && !p->allow(p->allow_ctx, m.key))
 			p->probes_refused++; /* the handshake's server side would refuse it the same way */
 		else
-			konce_punch_input(p->pu, sock, from, m.flags & KONCE_PUNCH_F_ACK, m.id, m.seq, now);
+			konce_punch_receive(p->pu, sock, from, pkt, len, now); /* MAC checked there */
 	} else if (sock == 0) {
 		konce_rdvc_input(p->rc, pkt, len, from, now);
 	}

@@ -318,6 +318,122 @@ static void test_budget_and_refusals(void **state)
 	assert_int_equal(ce.live, 0);
 }
 
+/* An env that counts the bytes it has handed out and not had back. */
+typedef struct bytes_env {
+	konce_env env;
+	uint64_t bytes, peak;
+} bytes_env;
+
+static void *b_alloc(void *ctx, size_t n)
+{
+	bytes_env *b = ctx;
+	uint64_t *p = calloc(1, n + sizeof(uint64_t));
+	if (!p)
+		return NULL;
+	*p = n;
+	b->bytes += n;
+	if (b->bytes > b->peak)
+		b->peak = b->bytes;
+	return p + 1;
+}
+static void b_free(void *ctx, void *v)
+{
+	uint64_t *p = (uint64_t *)v - 1;
+	((bytes_env *)ctx)->bytes -= *p;
+	free(p);
+}
+
+/* Regression (issue 14, finding 4): a first fragment that claims a 16 MiB message used to calloc
+ * and charge all of it.  Now only what the fragments touch is allocated and charged: 64 claims of
+ * 16 MiB, one fragment each, hold less than 2 MiB, and the full message still reassembles. */
+static void test_charge_touched_memory(void **state)
+{
+	(void)state;
+	bytes_env be = {{b_alloc, b_free, c_random, NULL}, 0, 0};
+	be.env.ctx = &be;
+	const uint64_t total = 16u << 20;
+	konce_reasm r;
+	konce_reasm_config cfg = {.budget = konce_reasm_charge(total), .max_message = total};
+	assert_int_equal(konce_reasm_init(&r, &be.env, &cfg), 0);
+	uint64_t base = be.bytes;
+	konce_reasm_msg *m;
+	for (uint64_t id = 1; id <= 64; id++)
+		assert_int_equal(feed(&r, id, total, total - 960, 960, &m), KONCE_REASM_PARTIAL);
+	assert_true(r.used < (2u << 20));
+	assert_true(be.bytes - base < (2u << 20));
+	assert_true(be.bytes - base <= r.used); /* everything allocated is charged */
+	/* the claims expire; then one real 16 MiB message fits the budget and arrives whole */
+	assert_int_equal(konce_reasm_expire(&r, 1, 1), 64);
+	assert_int_equal(r.used, 0);
+	for (uint64_t off = 0; off < total; off += 960) {
+		size_t len = total - off < 960 ? (size_t)(total - off) : 960;
+		konce_reasm_result res = feed(&r, 65, total, off, len, &m);
+		assert_int_equal(res, off + len == total ? KONCE_REASM_COMPLETE : KONCE_REASM_PARTIAL);
+		assert_true(r.used <= cfg.budget);
+	}
+	check_msg(m, 65, total);
+	assert_int_equal(r.used, 64 + total); /* the map's charge came back at delivery */
+	konce_reasm_release(&r, m);
+	assert_int_equal(r.used, 0);
+	konce_reasm_free(&r);
+	assert_int_equal(be.bytes, 0);
+}
+
+/* Regression (issue 14, finding 4): sessions share a pool.  One greedy reassembler cannot take
+ * more than the pool, and past half full it is held to its fair share, so another session can
+ * still receive.  Giving memory back (release, free) returns it to the pool. */
+static void test_pool_fair_share(void **state)
+{
+	(void)state;
+	counting_env ce = cenv();
+	ce.env.ctx = &ce;
+	konce_reasm_pool pool = {.budget = 400000};
+	konce_reasm_config cfg = {.budget = 1u << 20, .max_message = 1u << 20, .pool = &pool};
+	konce_reasm a, b;
+	assert_int_equal(konce_reasm_init(&a, &ce.env, &cfg), 0);
+	assert_int_equal(konce_reasm_init(&b, &ce.env, &cfg), 0);
+	assert_int_equal(konce_reasm_credit(&a), pool.budget);
+	konce_reasm_msg *m;
+	/* the greedy one touches chunk after chunk of a 1 MiB message */
+	konce_reasm_result res = KONCE_REASM_PARTIAL;
+	uint64_t off = 0;
+	while (res == KONCE_REASM_PARTIAL && off < (1u << 20)) {
+		res = feed(&a, 1, 1u << 20, off, 960, &m);
+		off += KONCE_REASM_CHUNK;
+	}
+	assert_int_equal(res, KONCE_REASM_NO_BUDGET);
+	assert_int_equal(a.used, 0); /* the refused message gave everything back */
+	/* again, but with a second session holding memory: a stops at about half */
+	assert_int_equal(feed(&b, 1, 100000, 0, 960, &m), KONCE_REASM_PARTIAL);
+	res = KONCE_REASM_PARTIAL;
+	off = 0;
+	uint64_t most = 0;
+	while (res == KONCE_REASM_PARTIAL) {
+		res = feed(&a, 2, 1u << 20, off, 960, &m);
+		if (a.used > most)
+			most = a.used;
+		off += KONCE_REASM_CHUNK;
+	}
+	assert_int_equal(res, KONCE_REASM_NO_BUDGET);
+	assert_true(most <= pool.budget / 2);
+	assert_true(pool.used <= pool.budget);
+	/* b finishes its message within its share */
+	for (off = 960; off < 100000; off += 960) {
+		res = feed(&b, 1, 100000, off, 100000 - off < 960 ? 100000 - off : 960, &m);
+		assert_int_not_equal(res, KONCE_REASM_NO_BUDGET);
+	}
+	assert_int_equal(res, KONCE_REASM_COMPLETE);
+	check_msg(m, 1, 100000);
+	assert_int_equal(pool.used, b.used);
+	assert_int_equal(pool.holders, 1);
+	konce_reasm_free(&b); /* m not released: its charge leaves with the reassembler */
+	konce_env_free(&ce.env, m);
+	assert_int_equal(pool.used, 0);
+	assert_int_equal(pool.holders, 0);
+	konce_reasm_free(&a);
+	assert_int_equal(ce.live, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +444,8 @@ int main(void)
 		cmocka_unit_test(test_overlap_first_copy_wins),
 		cmocka_unit_test(test_no_head_of_line_blocking),
 		cmocka_unit_test(test_budget_and_refusals),
+		cmocka_unit_test(test_charge_touched_memory),
+		cmocka_unit_test(test_pool_fair_share),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,40 @@ static void check_vector(const uint8_t key[32], const char *text)
 	uint8_t back[32];
 	assert_int_equal(konce_key_to_text(out, key), 0);
 	assert_string_equal(out, text);
-	assert_int_equal(konce_key_from_text(back, text), 0);
+	assert_int_equal(konce_key_decode_(back, text, strlen(text)), 0);
 	assert_memory_equal(back, key, 32);
+	/* a public key must also be canonical X25519 (bit 255 clear, below 2^255 - 19) */
+	if (key[31] & 0x80) {
+		assert_int_equal(konce_key_from_text(back, text), -EINVAL);
+	} else {
+		assert_int_equal(konce_key_from_text(back, text), 0);
+		assert_memory_equal(back, key, 32);
+	}
+}
+
+/* One secret, several encodings of its public key: only the canonical one parses (issue 14). */
+static void test_noncanonical_public_keys(void **state)
+{
+	(void)state;
+	uint8_t k[32], back[32];
+	char text[KONCE_KEY_TEXT_LEN + 1];
+	randombytes_buf(k, sizeof k);
+	k[31] &= 0x7f;
+	konce_key_to_text(text, k);
+	assert_int_equal(konce_key_from_text(back, text), 0);
+	k[31] |= 0x80; /* the same point to X25519 */
+	konce_key_to_text(text, k);
+	assert_int_equal(konce_key_from_text(back, text), -EINVAL);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(back[i], 0);
+	/* p - 1 is canonical; p = 2^255 - 19 .. 2^255 - 1 name 0 .. 18 again */
+	memset(k, 0xff, 32);
+	k[31] = 0x7f;
+	for (unsigned lo = 0xe0; lo <= 0xff; lo++) {
+		k[0] = (uint8_t)lo;
+		konce_key_to_text(text, k);
+		assert_int_equal(konce_key_from_text(back, text), lo < 0xed ? 0 : -EINVAL);
+	}
 }
 
 static void test_vectors(void **state)
@@ -49,6 +81,7 @@ static void test_round_trip(void **state)
 		uint8_t k[32], back[32];
 		char text[KONCE_KEY_TEXT_LEN + 1];
 		randombytes_buf(k, sizeof(k));
+		k[31] &= 0x7f; /* a public key; test_noncanonical_public_keys has the others */
 		konce_key_to_text(text, k);
 		assert_int_equal(strlen(text), KONCE_KEY_TEXT_LEN);
 		for (size_t j = 0; j < KONCE_KEY_TEXT_LEN; j++)
@@ -175,6 +208,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_noncanonical_public_keys),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_bad_length),

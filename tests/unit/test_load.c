@@ -45,13 +45,15 @@ static void test_rises_with_load(void **state)
 		period(&l, p, 2000);
 	assert_int_equal(l.level, 2000);
 	assert_int_equal(l.bits, 19);
-	/* a source with no overdraft pays at most BASE_MAX; an overdrawn one the curve + 2 */
+	/* a source with no overdraft pays at most BASE_MAX; an overdrawn one the curve + 2, at most MAX */
 	assert_int_equal(konce_load_bits(&l, 0, 40 * P), KONCE_LOAD_BITS_BASE_MAX);
-	assert_int_equal(konce_load_bits(&l, 1, 40 * P), 21);
+	assert_int_equal(konce_load_bits(&l, 1, 40 * P), KONCE_LOAD_BITS_MAX);
 	/* the demand does not change inside a period, whatever is charged */
 	konce_load_charge(&l, 1000000, 40 * P + 1);
-	assert_int_equal(konce_load_bits(&l, 1, 41 * P - 1), 21);
-	assert_int_equal(konce_load_bits(&l, 1, 41 * P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 0, 41 * P - 1), KONCE_LOAD_BITS_BASE_MAX);
+	assert_int_equal(l.bits, 19);
+	assert_int_equal(konce_load_bits(&l, 1, 41 * P), KONCE_LOAD_BITS_MAX);
+	assert_int_equal(l.bits, 32);
 	assert_int_equal(konce_load_bits(&l, 0, 41 * P), KONCE_LOAD_BITS_BASE_MAX);
 }
 
@@ -89,7 +91,7 @@ static void test_long_gap(void **state)
 	konce_load_init(&l, 1000, 0);
 	for (uint64_t p = 0; p < 10; p++)
 		period(&l, p, 100000); /* 100x capacity */
-	assert_int_equal(konce_load_bits(&l, 1, 10 * P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 1, 10 * P), KONCE_LOAD_BITS_MAX);
 	uint32_t lv = l.level;
 	/* three periods later in one call: the last busy period closed, then two empty ones */
 	konce_load_charge(&l, 100000, 10 * P);
@@ -103,7 +105,7 @@ static void test_long_gap(void **state)
 	konce_load_init(&l, 1, 0);
 	konce_load_charge(&l, UINT_MAX, 0);
 	konce_load_charge(&l, UINT_MAX, 0);
-	assert_int_equal(konce_load_bits(&l, 1, P), KONCE_WIRE_POW_MAX_BITS);
+	assert_int_equal(konce_load_bits(&l, 1, P), KONCE_LOAD_BITS_MAX);
 	assert_int_equal(l.level, 500000); /* half of the 1000x cap */
 	assert_int_equal(konce_load_bits(&l, 0, 22 * P), 0);
 	assert_int_equal(l.level, 0);
@@ -119,22 +121,26 @@ static void test_overdraft(void **state)
 	assert_int_equal(konce_load_bits(&l, 1, 0), 10);
 	assert_int_equal(konce_load_bits(&l, 2, 0), 12);
 	assert_int_equal(konce_load_bits(&l, 4, 0), 16);
-	assert_int_equal(konce_load_bits(&l, 11, 0), 30);
-	assert_int_equal(konce_load_bits(&l, 12, 0), 32);
-	assert_int_equal(konce_load_bits(&l, 15, 0), 32);
-	assert_int_equal(konce_load_bits(&l, UINT_MAX, 0), 32);
+	assert_int_equal(konce_load_bits(&l, 5, 0), 18);
+	/* ... but never more than a client can pay within the cookie lifetime (issue 14) */
+	assert_int_equal(KONCE_LOAD_BITS_MAX, 20);
+	assert_int_equal(konce_load_bits(&l, 6, 0), 20);
+	assert_int_equal(konce_load_bits(&l, 11, 0), 20);
+	assert_int_equal(konce_load_bits(&l, 15, 0), 20);
+	assert_int_equal(konce_load_bits(&l, UINT_MAX, 0), 20);
 	/* on a loaded server the overdraft comes on top of the base demand */
 	for (uint64_t p = 0; p < 12; p++)
 		period(&l, p, 1000);
 	assert_int_equal(konce_load_bits(&l, 0, 12 * P), 15);
 	assert_int_equal(konce_load_bits(&l, 1, 12 * P), 17);
-	assert_int_equal(konce_load_bits(&l, 8, 12 * P), 31);
-	assert_int_equal(konce_load_bits(&l, 9, 12 * P), 32);
+	assert_int_equal(konce_load_bits(&l, 2, 12 * P), 19);
+	assert_int_equal(konce_load_bits(&l, 3, 12 * P), 20);
+	assert_int_equal(konce_load_bits(&l, 9, 12 * P), 20);
 	/* and never beyond the cap, whatever the load */
 	for (uint64_t p = 12; p < 20; p++)
 		period(&l, p, 1000000);
 	for (unsigned o = 1; o <= 15; o++)
-		assert_int_equal(konce_load_bits(&l, o, 20 * P), KONCE_WIRE_POW_MAX_BITS);
+		assert_int_equal(konce_load_bits(&l, o, 20 * P), KONCE_LOAD_BITS_MAX);
 	assert_int_equal(konce_load_bits(&l, 0, 20 * P), KONCE_LOAD_BITS_BASE_MAX);
 }
 

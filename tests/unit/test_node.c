@@ -300,6 +300,27 @@ static void test_large_messages(void **state)
 	free(big);
 }
 
+/* Regression (issue 14, finding 4): the built-in echo answered any body, up to 16 MiB, into an
+ * unbounded send queue.  Now a body above KONCE_ECHO_MAX gets no answer (the request times out),
+ * while a small one is still echoed. */
+static void test_echo_capped(void **state)
+{
+	struct world *w = *state;
+	struct result r[2] = {0};
+	size_t len = KONCE_ECHO_MAX + 1;
+	uint8_t *big = calloc(1, len);
+	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 1500};
+	for (int i = 0; i < 2; i++) {
+		r[i].w = w;
+		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 1, big, i ? 64 : len, &o, on_outcome, &r[i]), 0);
+		w->outstanding++;
+	}
+	run(w);
+	assert_int_equal(r[0].outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(r[1].outcome, KONCE_OUTCOME_REPLIED);
+	free(big);
+}
+
 struct peer_events {
 	int up, down, path;
 	uint8_t last[KONCE_KEY_BYTES];
@@ -357,20 +378,35 @@ static void test_peer_events_and_introspection(void **state)
 	assert_int_equal(konce_node_peers(w->node[1], info, 4), 0);
 }
 
+/* A dials B and B answers; C dials B and B then sends C a message of its own.  A remembers B (it
+ * dialled B); B remembers C (a message of B's reached C: a trust signal) but not A, a stranger that
+ * only dialled it (issue 14, finding 7: every incoming handshake used to write a row). */
 static void test_store_remembers(void **state)
 {
 	struct world *w = *state;
-	struct result r = {0};
+	struct result r = {0}, rc = {0}, rb = {0};
 	char path[128], err[512];
 	assert_int_equal(send_msg(w, 0, 1, 300, "remember me", 1, w->addr[1], &r), 0);
+	assert_int_equal(send_msg(w, 2, 1, 300, "and me", 1, w->addr[1], &rc), 0);
 	run(w);
 	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_int_equal(rc.outcome, KONCE_OUTCOME_REPLIED);
+	assert_int_equal(send_msg(w, 1, 2, 300, "hello C", 0, NULL, &rb), 0);
+	run(w);
+	assert_int_equal(rb.outcome, KONCE_OUTCOME_DELIVERED);
 	/* freeing flushes the store */
-	assert_int_equal(konce_node_free(w->node[0]), 0);
-	assert_int_equal(konce_node_free(w->node[1]), 0);
-	w->node[0] = w->node[1] = NULL;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(konce_node_free(w->node[i]), 0);
+		w->node[i] = NULL;
+	}
 	konce_store *st;
 	konce_peer_rec rec;
+	snprintf(path, sizeof(path), "%s/b/peers.db", w->dir);
+	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_peer_get(st, w->pk[0], &rec), -ENOENT);
+	assert_int_equal(konce_store_peer_get(st, w->pk[2], &rec), 0);
+	assert_int_equal(rec.handshakes, 1);
+	konce_store_close(st, err, sizeof(err));
 	snprintf(path, sizeof(path), "%s/a/peers.db", w->dir);
 	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
 	assert_int_equal(konce_store_peer_get(st, w->pk[1], &rec), 0);
@@ -380,6 +416,26 @@ static void test_store_remembers(void **state)
 	char as[KONCE_ADDR_STRLEN];
 	assert_string_equal(konce_addr_str(&a.addr, as), w->addr[1]);
 	konce_store_close(st, err, sizeof(err));
+}
+
+/* Regression (issue 14, finding 8): a data directory others can write to (and so replace the
+ * identity or the store in) is refused, as a loose key file is. */
+static void test_data_dir_mode(void **state)
+{
+	struct world *w = *state;
+	char path[128], err[512];
+	konce_node *n = NULL;
+	snprintf(path, sizeof(path), "%s/loose", w->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet};
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable"));
+	assert_int_equal(chmod(path, 0775), 0);
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), -EPERM);
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), 0);
+	konce_node_free(n);
 }
 
 int main(void)
@@ -392,6 +448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_dir_mode, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,14 @@
 /* test_punch.c - the path state machine and probe scheduler: start time and pacing, first pair
  * wins, acks and peer-reflexive targets, give-up and upgrade backoff, keepalive loss, rebinding,
  * authenticated liveness and the confirmation of moves made with a session,
- * birthday probing, and no allocation after construction. */
+ * birthday probing, PUNCH authenticated with the introduction's secret (no forged probe or ack
+ * counts, nothing but an INTRO starts an attempt), the budget of claimed targets, the hold after
+ * unconfirmed moves, and no allocation after construction. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -16,6 +20,7 @@
 #define SEC 1000000ULL
 
 static const uint8_t low[KONCE_WIRE_KEY] = {1}, high[KONCE_WIRE_KEY] = {2};
+static const uint8_t secret[KONCE_INTRO_SECRET_BYTES] = {7, 7, 7};
 
 static konce_addr addr(const char *s)
 {
@@ -42,7 +47,8 @@ static void rig_init(rig *r, const uint8_t *self, const uint8_t *peer)
 	r->cand[0] = (konce_cand){KONCE_CAND_HOST, addr("10.0.0.9:7000")};
 	r->cand[1] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("198.51.100.7:4001")};
 	r->in = (konce_punch_intro){.intro_id = 77, .delay_us = 50 * MS, .peer_cands = r->cand, .npeer = 2,
-				    .peer_nat = {KONCE_NATMAP_EIM, 0, 4001}, .self_nat = {KONCE_NATMAP_EIM, 0, 0}};
+				    .peer_nat = {KONCE_NATMAP_EIM, 0, 4001}, .self_nat = {KONCE_NATMAP_EIM, 0, 0},
+				    .secret = secret};
 }
 
 static void drain(rig *r)
@@ -97,7 +103,10 @@ static void test_schedule_and_pacing(void **state)
 	assert_true(konce_addr_eq(&r.out[1].to, &r.cand[1].addr));
 	assert_int_equal(konce_punch_next_timer(r.p), T + 100 * MS); /* the second round */
 	run_to(&r, T + 3999 * MS);
-	assert_int_equal(r.nout, 9 * 2); /* nine rounds of two */
+	/* nine rounds to the reflexive address (the rendezvous saw it); the host candidate is the
+	 * peer's claim and never answered, so it gets only KONCE_PUNCH_CLAIMED_ALLOW */
+	assert_int_equal(r.nout, 9 + KONCE_PUNCH_CLAIMED_ALLOW);
+	assert_int_equal(konce_punch_counters(r.p)->claimed_withheld, 9 - KONCE_PUNCH_CLAIMED_ALLOW);
 	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
 	run_to(&r, T + KONCE_PUNCH_GIVEUP_MS * MS);
 	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
@@ -165,19 +174,169 @@ static void test_probe_in_acks_and_learns(void **state)
 	konce_punch_free(r.p);
 }
 
-static void test_join_without_intro(void **state)
+/* Issue 15 finding 1: a probe is no reason to start an attempt.  Before, a probe in IDLE started
+ * one with the prober's intro id and probed it back, and its ack then verified the prober. */
+static void test_no_attempt_without_intro(void **state)
 {
 	(void)state;
 	rig r;
 	rig_init(&r, low, high);
 	konce_addr from = addr("203.0.113.3:5000");
 	konce_punch_input(r.p, 0, &from, false, 1234, 1, 5 * SEC);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_IDLE);
 	drain(&r);
-	assert_int_equal(r.nout, 2);
-	assert_int_equal(r.out[1].intro_id, 1234); /* we take the peer's attempt as ours */
+	assert_int_equal(r.nout, 0); /* not even an ack: we hold no introduction */
 	konce_punch_input(r.p, 0, &from, true, 1234, 1, 5 * SEC + 30 * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_IDLE);
+	/* during an attempt, a probe naming another introduction adds no target */
+	konce_punch_start(r.p, &r.in, 6 * SEC);
+	konce_punch_input(r.p, 0, &from, false, 1234, 1, 6 * SEC + 60 * MS);
+	drain(&r);
+	for (unsigned i = 0; i < r.nout; i++)
+		assert_false(konce_addr_eq(&r.out[i].to, &from));
+	assert_false(konce_punch_is_target(r.p, 0, &from));
+	assert_int_equal(konce_punch_counters(r.p)->stale, 3);
+	konce_punch_free(r.p);
+}
+
+/* PUNCH on the wire: only a datagram MAC'd with the INTRO's secret by the peer counts. */
+static void test_punch_wire_mac(void **state)
+{
+	(void)state;
+	rig a, b;
+	rig_init(&a, low, high);
+	rig_init(&b, high, low);
+	konce_punch_start(a.p, &a.in, 0);
+	konce_punch_start(b.p, &b.in, 0);
+	run_to(&b, 50 * MS);
+	assert_true(b.nout >= 1);
+	konce_punch_out o = b.out[b.nout - 1]; /* B's probe to its reflexive target */
+	uint8_t pkt[KONCE_RDV_MAX_MSG], forged[KONCE_RDV_MAX_MSG];
+	size_t len = konce_punch_encode(b.p, &o, pkt, sizeof(pkt));
+	assert_int_equal(len, KONCE_PUNCH_SIZE);
+	konce_addr from = addr("198.51.100.7:4001"), x = addr("203.0.113.66:7000");
+
+	/* an attacker who knows everything but the secret: the same fields, another MAC */
+	memcpy(forged, pkt, len);
+	forged[KONCE_PUNCH_MAC] ^= 1;
+	assert_int_equal(konce_punch_receive(a.p, 0, &x, forged, len, 60 * MS), -EBADMSG);
+	/* a reflection of A's own probe (its key, its MAC) is not the peer's either */
+	run_to(&a, 50 * MS);
+	uint8_t own[KONCE_RDV_MAX_MSG];
+	size_t olen = konce_punch_encode(a.p, &a.out[a.nout - 1], own, sizeof(own));
+	assert_int_equal(konce_punch_receive(a.p, 0, &x, own, olen, 60 * MS), -EBADMSG);
+	/* a forged ack from a real target verifies nothing */
+	konce_punch_out ack = {.ack = true, .sock = 0, .to = from, .seq = a.out[a.nout - 1].seq, .intro_id = 77};
+	uint8_t fack[KONCE_RDV_MAX_MSG];
+	rig m;
+	rig_init(&m, high, low);
+	uint8_t other[KONCE_INTRO_SECRET_BYTES] = {9};
+	m.in.secret = other;
+	konce_punch_start(m.p, &m.in, 0);
+	size_t alen = konce_punch_encode(m.p, &ack, fack, sizeof(fack));
+	assert_int_equal(konce_punch_receive(a.p, 0, &from, fack, alen, 70 * MS), -EBADMSG);
+	assert_int_equal(konce_punch_state(a.p), KONCE_PATH_PUNCHING);
+	assert_false(konce_punch_is_target(a.p, 0, &x));
+	assert_int_equal(konce_punch_counters(a.p)->forged, 3);
+	assert_int_equal(konce_punch_counters(a.p)->probes_rx, 0);
+
+	/* the peer's own probe counts, and the ack of it, made by the peer, verifies */
+	assert_int_equal(konce_punch_receive(a.p, 0, &from, pkt, len, 80 * MS), 0);
+	assert_int_equal(konce_punch_counters(a.p)->probes_rx, 1);
+	ack.seq = a.out[a.nout - 1].seq;
+	alen = konce_punch_encode(b.p, &ack, fack, sizeof(fack));
+	assert_int_equal(konce_punch_receive(a.p, 0, &from, fack, alen, 90 * MS), 0);
+	assert_int_equal(konce_punch_state(a.p), KONCE_PATH_DIRECT);
+	/* the HELLO tag: the same key, over other bytes */
+	uint8_t msg[40] = {1, 2, 3}, mac[KONCE_PUNCH_MAC_BYTES];
+	assert_true(konce_punch_tag(b.p, msg, sizeof(msg), mac));
+	assert_true(konce_punch_tag_ok(a.p, msg, sizeof(msg), mac));
+	assert_false(konce_punch_tag_ok(m.p, msg, sizeof(msg), mac));
+	msg[0] ^= 1;
+	assert_false(konce_punch_tag_ok(a.p, msg, sizeof(msg), mac));
+	/* without an introduction there is no key: nothing is encoded or accepted */
+	rig z;
+	rig_init(&z, low, high);
+	assert_int_equal(konce_punch_encode(z.p, &o, own, sizeof(own)), 0);
+	assert_int_equal(konce_punch_receive(z.p, 0, &from, pkt, len, 0), -EBADMSG);
+	konce_punch_free(a.p);
+	konce_punch_free(b.p);
+	konce_punch_free(m.p);
+	konce_punch_free(z.p);
+}
+
+/* Issue 15 finding 2: claimed candidates (host, mapped) that never answer get at most
+ * KONCE_PUNCH_CLAIMED_ALLOW probes each and KONCE_PUNCH_CLAIMED_BUDGET in all per attempt; one
+ * the peer's probe came from is no longer a claim. */
+static void test_claimed_budget(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	konce_cand c[KONCE_RDV_MAX_INTRO_CANDS];
+	c[0] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("198.51.100.7:4001")};
+	for (unsigned i = 1; i <= 8; i++) {
+		char s[32];
+		snprintf(s, sizeof(s), "203.0.113.99:%u", 7000 + i); /* a victim's ports */
+		c[i] = (konce_cand){i % 2 ? KONCE_CAND_HOST : KONCE_CAND_MAPPED, addr(s)};
+	}
+	r.in.peer_cands = c;
+	r.in.npeer = 9;
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	unsigned victim = 0, refl = 0;
+	for (unsigned i = 0; i < r.nout; i++) {
+		if (r.out[i].ack)
+			continue;
+		victim += memcmp(r.out[i].to.ip, c[1].addr.ip, 16) == 0;
+		refl += konce_addr_eq(&r.out[i].to, &c[0].addr);
+	}
+	assert_int_equal(victim, KONCE_PUNCH_CLAIMED_BUDGET);
+	assert_int_equal(refl, 9);
+	/* introduced again at once (a new intro id): the bucket is empty, the claims get nothing */
+	uint64_t t0 = r.now;
+	r.in.intro_id = 78;
+	konce_punch_start(r.p, &r.in, t0);
+	unsigned before = r.nout;
+	run_to(&r, t0 + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	victim = 0;
+	for (unsigned i = before; i < r.nout; i++)
+		victim += !r.out[i].ack && memcmp(r.out[i].to.ip, c[1].addr.ip, 16) == 0;
+	assert_int_equal(victim, 0);
+	/* one token back per KONCE_PUNCH_CLAIMED_REFILL_MS */
+	r.in.intro_id = 79;
+	konce_punch_start(r.p, &r.in, t0 + 2 * KONCE_PUNCH_CLAIMED_REFILL_MS * MS);
+	before = r.nout;
+	run_to(&r, t0 + 2 * KONCE_PUNCH_CLAIMED_REFILL_MS * MS + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
+	victim = 0;
+	for (unsigned i = before; i < r.nout; i++)
+		victim += !r.out[i].ack && memcmp(r.out[i].to.ip, c[1].addr.ip, 16) == 0;
+	assert_true(victim >= 1 && victim <= 2);
+	konce_punch_free(r.p);
+
+	/* a public host's host candidate is where the rendezvous saw it: observed, every round */
+	rig_init(&r, low, high);
+	r.cand[0].addr = r.cand[1].addr;
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 50 * MS + 3999 * MS);
+	unsigned same = 0;
+	for (unsigned i = 0; i < r.nout; i++)
+		if (!r.out[i].ack && konce_addr_eq(&r.out[i].to, &r.cand[1].addr)) {
+			same++;
+			assert_int_equal(r.out[i].type, KONCE_CAND_REFLEXIVE);
+		}
+	assert_int_equal(same, 9);
+	konce_punch_free(r.p);
+
+	/* heard from: the host candidate is the peer after all, and gets every round */
+	rig_init(&r, low, high);
+	konce_punch_start(r.p, &r.in, 0);
+	konce_punch_input(r.p, 0, &r.cand[0].addr, false, 77, 5, 10 * MS);
+	run_to(&r, 50 * MS + 3999 * MS);
+	unsigned host = 0;
+	for (unsigned i = 0; i < r.nout; i++)
+		host += !r.out[i].ack && konce_addr_eq(&r.out[i].to, &r.cand[0].addr);
+	assert_int_equal(host, 9);
 	konce_punch_free(r.p);
 }
 
@@ -499,6 +658,47 @@ static void test_auth_rebind_forged(void **state)
 	konce_punch_free(r.p);
 }
 
+/* Moves that are never confirmed hold the next ones back: 1 s, then 2 s, ... */
+static void test_auth_move_hold(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, high, low);
+	konce_punch_start(r.p, &r.in, 0);
+	run_to(&r, 60 * MS);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	konce_punch_set_authenticated(r.p, true);
+	run_to(&r, r.now + 500 * MS);
+	konce_addr moved = addr("198.51.100.66:4555");
+	unsigned sock;
+	konce_addr path;
+	for (int round = 0; round < 3; round++) {
+		konce_punch_input(r.p, 0, &moved, false, 77, 9, r.now);
+		drain(&r);
+		konce_punch_input(r.p, 0, &moved, true, 77, 1, r.now + 5 * MS);
+		if (round == 0) {
+			assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &moved));
+			run_to(&r, r.now + 5 * MS + KONCE_PUNCH_CONFIRM_MS * MS); /* undone */
+			konce_punch_heard(r.p, r.now);
+		} else {
+			/* within the hold (1 s after the first undo): the move is not made */
+			assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &r.cand[1].addr));
+			run_to(&r, r.now + 300 * MS);
+		}
+	}
+	assert_int_equal(konce_punch_counters(r.p)->unconfirmed, 1);
+	assert_int_equal(konce_punch_counters(r.p)->moves_held, 2);
+	/* after the hold, a move may be tried again */
+	run_to(&r, r.now + 2 * SEC);
+	konce_punch_heard(r.p, r.now);
+	konce_punch_input(r.p, 0, &moved, false, 77, 9, r.now);
+	drain(&r);
+	konce_punch_input(r.p, 0, &moved, true, 77, 1, r.now + 5 * MS);
+	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &moved));
+	konce_punch_free(r.p);
+}
+
 /* Authenticated traffic over the new pair confirms the move: it stays, on the normal period. */
 static void test_auth_rebind_confirmed(void **state)
 {
@@ -666,7 +866,7 @@ static void test_birthday(void **state)
 	konce_punch_start(r.p, &r.in, 0);
 	run_to(&r, 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
 	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, 0);
-	assert_int_equal(konce_punch_counters(r.p)->probes, 9 * 2);
+	assert_int_equal(konce_punch_counters(r.p)->probes, 9 + KONCE_PUNCH_CLAIMED_ALLOW);
 	konce_punch_free(r.p);
 }
 
@@ -811,7 +1011,10 @@ int main(void)
 		cmocka_unit_test(test_schedule_and_pacing),
 		cmocka_unit_test(test_first_pair_wins),
 		cmocka_unit_test(test_probe_in_acks_and_learns),
-		cmocka_unit_test(test_join_without_intro),
+		cmocka_unit_test(test_no_attempt_without_intro),
+		cmocka_unit_test(test_punch_wire_mac),
+		cmocka_unit_test(test_claimed_budget),
+		cmocka_unit_test(test_auth_move_hold),
 		cmocka_unit_test(test_giveup_and_upgrade_backoff),
 		cmocka_unit_test(test_keepalive_loss),
 		cmocka_unit_test(test_keepalive_period),

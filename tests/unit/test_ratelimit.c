@@ -136,6 +136,13 @@ static void test_sources(void **state)
 	konce_addr z4 = v4(0, 0, 0, 1, 1), z6 = parse("[::1]:1");
 	assert_int_equal(konce_ratelimit_charge(rl, &z6, 6, 0), 1);
 	assert_int_equal(konce_ratelimit_level(rl, &z4, 0), 0);
+
+	/* the node's traversal peers sit at [100::slot]:7 (discard-only 100::/64): one source each,
+	 * so one peer's handshakes never price out another's (issue 14) */
+	konce_addr t1 = parse("[100::1]:7"), t2 = parse("[100::2]:7");
+	assert_int_equal(konce_ratelimit_charge(rl, &t1, 6, 0), 1);
+	assert_int_equal(konce_ratelimit_level(rl, &t2, 0), 0);
+	assert_int_equal(konce_ratelimit_charge(rl, &t2, 5, 0), 0);
 	konce_ratelimit_free(rl);
 	assert_int_equal(ce.live, 0);
 }

@@ -333,6 +333,53 @@ static void test_declined(void **state)
 	konce_rdvc_free(g.c);
 }
 
+/* Issue 15 finding 3: an INTRO_OFFER is answered ACCEPT (allowed) or REFUSE (not), and a refusal
+ * at the offer reaches the requester as DECLINED with its request's txid. */
+static void test_offer(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, allow_friend);
+	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg o = {.type = KONCE_RDV_INTRO_OFFER, .id = 555};
+	memcpy(o.key, friend_key, 32);
+	memcpy(o.target, me, 32);
+	deliver(&g, &o, SEC);
+	konce_rdv_msg a = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(a.type, KONCE_RDV_INTRO_ACCEPT);
+	assert_int_equal(a.id, 555);
+	assert_memory_equal(a.key, me, 32);
+	assert_memory_equal(a.target, friend_key, 32);
+	memcpy(o.key, stranger, 32);
+	deliver(&g, &o, SEC);
+	a = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(a.type, KONCE_RDV_INTRO_REFUSE);
+	assert_memory_equal(a.target, stranger, 32);
+	assert_int_equal(konce_rdvc_counters(g.c)->offers, 2);
+	/* the requester's side: DECLINED with our pending request's txid */
+	konce_rdvc_event e;
+	while (konce_rdvc_poll_event(g.c, &e))
+		;
+	assert_int_equal(konce_rdvc_request_intro(g.c, friend_key, 2 * SEC), 0);
+	konce_rdv_msg req = pop(&g, &g.rdv[0], buf);
+	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = req.id + 1};
+	memcpy(f.key, friend_key, 32);
+	deliver(&g, &f, 2 * SEC + 10 * MS); /* another txid: ignored */
+	assert_false(konce_rdvc_poll_event(g.c, &e));
+	f.id = req.id;
+	deliver(&g, &f, 2 * SEC + 20 * MS);
+	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO_FAIL);
+	assert_int_equal(e.reason, KONCE_IFAIL_DECLINED);
+	/* and the request is no longer retried */
+	konce_rdvc_timer(g.c, 5 * SEC);
+	size_t n;
+	while (konce_rdvc_poll(g.c, buf, &n, &(konce_addr){0}))
+		assert_int_not_equal(buf[0], KONCE_RDV_INTRO_REQUEST);
+	konce_rdvc_free(g.c);
+}
+
 static void test_bad_config(void **state)
 {
 	(void)state;
@@ -358,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_set_mapped),
 		cmocka_unit_test(test_intro_and_relay),
 		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_offer),
 		cmocka_unit_test(test_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

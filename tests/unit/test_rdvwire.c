@@ -303,16 +303,20 @@ static void test_malformed(void **state)
 	relay[2] = 0x04, relay[3] = 0x01; /* 1025 */
 	assert_int_equal(konce_rdv_decode(&d, relay, sizeof(relay)), -EINVAL);
 	/* types next to the ranges */
-	uint8_t other[KONCE_PUNCH_SIZE] = {0x4a};
-	assert_false(konce_rdv_is(other, sizeof(other)));
-	other[0] = 0x4b;
+	uint8_t other[KONCE_PUNCH_SIZE] = {0x4a}; /* INTRO_OFFER, with the wrong length */
+	assert_true(konce_rdv_is(other, sizeof(other)));
+	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
+	assert_int_equal(konce_rdv_decode(&d, other, KONCE_IREQ_SIZE), 0);
+	other[0] = 0x4b; /* the probe packet's 'K' */
 	assert_false(konce_rdv_is(other, sizeof(other)));
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
-	other[0] = 0x4f;
-	assert_false(konce_rdv_is(other, sizeof(other)));
+	other[0] = 0x4f; /* INTRO_ACCEPT */
+	assert_true(konce_rdv_is(other, sizeof(other)));
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
+	assert_int_equal(konce_rdv_decode(&d, other, KONCE_IREQ_SIZE), 0);
+	other[0] = 0x50;
+	assert_false(konce_rdv_is(other, sizeof(other)));
 	other[0] = 0x4a;
-	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
 	other[0] = 0x3f;
 	assert_int_equal(konce_rdv_decode(&d, other, sizeof(other)), -EINVAL);
 	assert_false(konce_rdv_is(other, sizeof(other)));

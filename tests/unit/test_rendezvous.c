@@ -89,6 +89,24 @@ static void do_register(rig *g, uint8_t k, const konce_addr *from, uint64_t now,
 	assert_true(out(g, &a, &to, buf));
 }
 
+/* Consent: the target (key byte k, at `at`) gets an INTRO_OFFER naming the requester and nothing
+ * else, and accepts it. */
+static void consent(rig *g, uint8_t k, uint8_t requester, const konce_addr *at, uint64_t now)
+{
+	konce_rdv_msg o;
+	konce_addr to;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	assert_true(out(g, &o, &to, buf));
+	assert_int_equal(o.type, KONCE_RDV_INTRO_OFFER);
+	assert_true(konce_addr_eq(&to, at));
+	assert_int_equal(o.key[0], requester);
+	assert_int_equal(o.target[0], k);
+	konce_rdv_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = o.id};
+	memset(a.key, k, 32);
+	memset(a.target, requester, 32);
+	feed(g, &a, at, now);
+}
+
 static void test_register_and_rtt(void **state)
 {
 	(void)state;
@@ -142,6 +160,9 @@ static void test_introduction(void **state)
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
+	/* nothing about B reaches A, and no relay pair opens, before B accepts */
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC), 0);
+	consent(&g, 2, 1, &b, 2 * SEC + 10 * MS);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	assert_true(konce_addr_eq(&to, &a));
@@ -160,6 +181,182 @@ static void test_introduction(void **state)
 	assert_int_equal(m.value, 20 * MS);
 	assert_int_equal(m.id, id);
 	assert_false(out(&g, &m, &to, buf));
+	rig_free(&g);
+}
+
+/* Issue 15 finding 5: the RTT is ours to measure.  An echo of a stamp we did not send last (a
+ * requester making itself look far away, to hold its target's start back by half of it) is no
+ * sample, nor is one held back past KONCE_RDV_RTT_MAX_MS, and the delays are capped anyway. */
+static void test_rtt_not_trusted(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), got;
+	uint64_t rtt;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_addr to;
+	konce_rdv_msg m = reg_msg(1, 0), ans;
+	feed(&g, &m, &a, 20 * SEC);
+	assert_true(out(&g, &ans, &to, buf));
+	/* echo a stamp 9 s older than the one we got */
+	m = reg_msg(1, ans.stamp - 9 * SEC);
+	feed(&g, &m, &a, ans.stamp + 30 * MS);
+	assert_true(out(&g, &ans, &to, buf));
+	assert_int_equal(konce_rdv_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
+	assert_int_equal(rtt, 0);
+	/* our stamp, echoed 5 s late */
+	m = reg_msg(1, ans.stamp);
+	feed(&g, &m, &a, ans.stamp + 5 * SEC);
+	assert_true(out(&g, &ans, &to, buf));
+	assert_int_equal(konce_rdv_lookup(g.r, m.key, 26 * SEC, &got, &rtt), 0);
+	assert_int_equal(rtt, 0);
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 0);
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_refused, 2);
+	/* the same stamp twice is one sample */
+	m = reg_msg(1, ans.stamp);
+	feed(&g, &m, &a, ans.stamp + 40 * MS);
+	assert_true(out(&g, &ans, &to, buf));
+	feed(&g, &m, &a, ans.stamp + 10 * MS);
+	assert_true(out(&g, &ans, &to, buf));
+	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	/* whatever was measured, the other side waits at most half the cap (+ margin) */
+	uint32_t da, db;
+	konce_rdv_delays(20 * MS, 9 * SEC, &da, &db);
+	assert_true(da <= (KONCE_RDV_RTT_MAX_MS / 2 + KONCE_RDV_MARGIN_MS) * MS);
+	rig_free(&g);
+}
+
+/* Issue 15 finding 2: a claimed REFLEXIVE candidate (any address the registrant likes) is never
+ * forwarded; the only reflexive address in an INTRO is the one the rendezvous saw. */
+static void test_only_observed_reflexive(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), victim = addr("203.0.113.99:53"), to;
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	konce_rdv_msg m = reg_msg(1, 0);
+	m.ncand = 3;
+	m.cand[1] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
+	m.cand[2] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
+	m.cand[2].addr.port = 54;
+	feed(&g, &m, &a, SEC);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg o;
+	assert_true(out(&g, &o, &to, buf));
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
+	assert_true(out(&g, &o, &to, buf)); /* to A */
+	assert_true(out(&g, &o, &to, buf)); /* to B, about A */
+	assert_true(konce_addr_eq(&to, &b));
+	unsigned refl = 0;
+	for (unsigned i = 0; i < o.ncand; i++) {
+		assert_false(konce_addr_eq(&o.cand[i].addr, &victim));
+		refl += o.cand[i].type == KONCE_CAND_REFLEXIVE;
+	}
+	assert_int_equal(refl, 1);
+	assert_int_equal(o.cand[0].type, KONCE_CAND_REFLEXIVE);
+	assert_true(konce_addr_eq(&o.cand[0].addr, &a));
+	assert_int_equal(o.ncand, 2); /* observed + the host */
+	rig_free(&g);
+}
+
+/* Issue 15 finding 4: new registrations are charged to their source.  One address registering
+ * key after key (each REGISTER within the request rate limit) gets KONCE_RDV_NEW_BURST /
+ * KONCE_RDV_NEW_COST of them at once, then one per KONCE_RDV_NEW_COST s; refreshes are free. */
+static void test_new_keys_per_source(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.77:4000"), to;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg o;
+	uint64_t now = SEC;
+	for (unsigned i = 0; i < 200; i++) {
+		konce_rdv_msg m = reg_msg((uint8_t)(i + 1), 0);
+		m.key[1] = (uint8_t)(i >> 8);
+		feed(&g, &m, &a, now);
+		now += 100 * 1000; /* 10 a second: under the request limit (20 units/s) */
+		while (out(&g, &o, &to, buf))
+			;
+	}
+	/* 20 s: 8 at once, then 1 per 4 s */
+	size_t n = konce_rdv_count(g.r, now);
+	assert_true(n >= KONCE_RDV_NEW_BURST / KONCE_RDV_NEW_COST);
+	assert_true(n <= KONCE_RDV_NEW_BURST / KONCE_RDV_NEW_COST + 20 / KONCE_RDV_NEW_COST + 1);
+	assert_true(konce_rdv_counters(g.r)->source_full >= 150);
+	/* another source is not affected, and a registered key refreshes freely */
+	konce_rdv_msg m = reg_msg(250, 0);
+	feed(&g, &m, &b, now);
+	assert_true(out(&g, &o, &to, buf) && o.type == KONCE_RDV_REGISTERED);
+	m = reg_msg(1, 0);
+	m.key[1] = 0;
+	for (unsigned i = 0; i < 10; i++) {
+		feed(&g, &m, &a, now + i * 100 * 1000);
+		assert_true(out(&g, &o, &to, buf) && o.type == KONCE_RDV_REGISTERED);
+	}
+	rig_free(&g);
+}
+
+/* Issue 15 finding 3: the target consents first.  Refused at the offer, nothing about it was
+ * released: the requester hears DECLINED (with its request's txid), gets no INTRO, no relay pair
+ * opens; an accept for another id, from another address or too late does nothing. */
+static void test_consent(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
+	do_register(&g, 1, &a, SEC, 20 * MS);
+	do_register(&g, 2, &b, SEC, 20 * MS);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 41}, m;
+	memset(req.key, 1, 32);
+	memset(req.target, 2, 32);
+	feed(&g, &req, &a, 2 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
+	assert_true(konce_addr_eq(&to, &b));
+	assert_false(out(&g, &m, &to, buf)); /* nothing to A */
+	uint64_t id = m.id;
+	feed(&g, &req, &a, 2 * SEC + 500 * MS); /* A retries: the same offer goes out again */
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
+	assert_int_equal(m.id, id);
+	assert_false(out(&g, &m, &to, buf));
+	konce_rdv_msg acc = {.type = KONCE_RDV_INTRO_ACCEPT, .id = id + 1};
+	memset(acc.key, 2, 32);
+	memset(acc.target, 1, 32);
+	feed(&g, &acc, &b, 2 * SEC + 600 * MS); /* another id */
+	acc.id = id;
+	feed(&g, &acc, &a, 2 * SEC + 600 * MS); /* B's key from A's address */
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 3 * SEC), 0);
+	konce_rdv_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
+	memset(rf.key, 2, 32);
+	memset(rf.target, 1, 32);
+	feed(&g, &rf, &b, 2 * SEC + 700 * MS);
+	assert_true(out(&g, &m, &to, buf));
+	assert_true(konce_addr_eq(&to, &a));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
+	assert_int_equal(m.flags, KONCE_IFAIL_DECLINED);
+	assert_int_equal(m.id, 41); /* the txid of A's (latest) request */
+	feed(&g, &acc, &b, 2 * SEC + 800 * MS); /* accepting after refusing: nothing */
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 3 * SEC), 0);
+	assert_int_equal(konce_rdv_counters(g.r)->intros, 0);
+	/* an offer not accepted in time is forgotten */
+	feed(&g, &req, &a, 10 * SEC);
+	assert_true(out(&g, &m, &to, buf));
+	acc.id = m.id;
+	feed(&g, &acc, &b, 10 * SEC + KONCE_RDV_OFFER_MS * MS);
+	assert_false(out(&g, &m, &to, buf));
+	assert_int_equal(konce_rdv_counters(g.r)->intros, 0);
 	rig_free(&g);
 }
 
@@ -230,6 +427,7 @@ static void test_allow(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	assert_int_equal(calls, 2);
@@ -252,6 +450,7 @@ static void test_declined(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	uint64_t id = m.id;
 	assert_true(out(&g, &m, &to, buf));
@@ -297,7 +496,8 @@ static void test_table_bounded_under_flood(void **state)
 		hon.port = (uint16_t)(4000 + k);
 		do_register(&g, k, &hon, SEC, 20 * MS);
 	}
-	/* 20000 forged keys */
+	/* 20000 forged keys, from as many sources (one source alone is held to a few: see
+	 * test_new_keys_per_source) */
 	konce_addr from = addr("203.0.113.1:1");
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdv_msg m;
@@ -307,6 +507,8 @@ static void test_table_bounded_under_flood(void **state)
 		memcpy(f.key, &i, sizeof(i));
 		f.key[31] = 0xee;
 		from.port = (uint16_t)i;
+		from.ip[14] = (uint8_t)(i >> 8);
+		from.ip[15] = (uint8_t)i;
 		feed(&g, &f, &from, 2 * SEC);
 		while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
 			;
@@ -322,6 +524,8 @@ static void test_table_bounded_under_flood(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 3, 32);
 	feed(&g, &req, &hon, 3 * SEC);
+	hon.port = 4003;
+	consent(&g, 3, 1, &hon, 3 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	assert_true(out(&g, &m, &to, buf)); /* and to the target */
@@ -374,6 +578,7 @@ static void test_relay(void **state)
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
+	consent(&g, 2, 1, &b, 2 * SEC);
 	while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
 		;
 	feed(&g, &r, &a, 2 * SEC);
@@ -439,6 +644,10 @@ int main(void)
 		cmocka_unit_test(test_delays),
 		cmocka_unit_test(test_introduction),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_consent),
+		cmocka_unit_test(test_new_keys_per_source),
+		cmocka_unit_test(test_rtt_not_trusted),
+		cmocka_unit_test(test_only_observed_reflexive),
 		cmocka_unit_test(test_allow),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_table_bounded_under_flood),

@@ -390,6 +390,135 @@ static void test_locked(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+static konce_addr addr_n(unsigned n)
+{
+	konce_addr a;
+	char text[64];
+	snprintf(text, sizeof(text), "203.0.113.%u:%u", n % 250 + 1, 1000 + n);
+	assert_int_equal(konce_addr_parse(&a, text), 0);
+	return a;
+}
+
+/* Regression (issue 14, finding 7): a peer's address rows grew with every address it showed. Now
+ * the KONCE_STORE_ADDRS_DEFAULT most recently seen are kept. */
+static void test_addrs_capped(void **state)
+{
+	(void)state;
+	konce_store *st;
+	uint8_t pk[32];
+	konce_store_addr out[64];
+	key(pk, 7);
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < 40; i++) {
+		konce_addr a = addr_n(i);
+		assert_int_equal(konce_store_note_seen(st, pk, &a, KONCE_ADDR_SEEN, 1000 + i, 0), 0);
+	}
+	assert_int_equal(konce_store_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_addrs(st, pk, out, 64), KONCE_STORE_ADDRS_DEFAULT);
+	konce_addr newest = addr_n(39);
+	assert_true(konce_addr_eq(&out[0].addr, &newest));
+	assert_int_equal(out[KONCE_STORE_ADDRS_DEFAULT - 1].seen_at, 1000 + 40 - KONCE_STORE_ADDRS_DEFAULT);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
+/* Regression (issue 14, finding 7): notes about strangers (KONCE_NOTE_IF_KNOWN) create no row;
+ * they update a known peer; a trust note records a stranger. */
+static void test_strangers_not_recorded(void **state)
+{
+	(void)state;
+	konce_store *st;
+	uint8_t known[32], stranger[32], friend_[32];
+	konce_peer_rec rec;
+	konce_addr a = addr_n(1);
+	key(known, 1);
+	key(stranger, 2);
+	key(friend_, 3);
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_note_seen(st, known, &a, KONCE_ADDR_SEEN, 100, 0), 0);
+	assert_int_equal(konce_store_flush(st, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t *pk = i == 0 ? known : i == 1 ? stranger : friend_;
+		assert_int_equal(konce_store_note_seen_ex(st, pk, &a, KONCE_ADDR_SEEN, 200, 0, KONCE_NOTE_IF_KNOWN), 0);
+		assert_int_equal(konce_store_note_handshake_ex(st, pk, true, 200, KONCE_NOTE_IF_KNOWN), 0);
+	}
+	assert_int_equal(konce_store_note_trusted(st, friend_, &a, 300), 0);
+	assert_int_equal(konce_store_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_peer_get(st, stranger, &rec), -ENOENT);
+	konce_store_addr none[4];
+	assert_int_equal(konce_store_addrs(st, stranger, none, 4), 0);
+	assert_int_equal(konce_store_peer_get(st, known, &rec), 0);
+	assert_int_equal(rec.handshakes, 1);
+	assert_int_equal(rec.last_seen, 200);
+	assert_int_equal(konce_store_peer_get(st, friend_, &rec), 0);
+	assert_int_equal(rec.handshakes, 1); /* trusted: counted once, not twice */
+	assert_int_equal(rec.last_seen, 300);
+	assert_int_equal(konce_store_peer_count(st), 2);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
+/* Regression (issue 14, finding 7): the peer table is capped; the least recently seen peers go
+ * first, with their addresses, and a peer with a petname is never evicted. */
+static void test_peers_capped_lru(void **state)
+{
+	(void)state;
+	konce_store *st;
+	uint8_t pk[32];
+	konce_peer_rec rec;
+	konce_store_addr out[4];
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	konce_store_set_limits(st, 100, 0);
+	key(pk, 0);
+	assert_int_equal(konce_store_set_petname(st, pk, "oldfriend", err, sizeof(err)), 0);
+	for (unsigned i = 1; i <= 300; i++) {
+		konce_addr a = addr_n(i);
+		key(pk, i);
+		assert_int_equal(konce_store_note_seen(st, pk, &a, KONCE_ADDR_SEEN, 1000 + i, 0), 0);
+		if (i % 50 == 0)
+			assert_int_equal(konce_store_flush(st, err, sizeof(err)), 0);
+	}
+	assert_int_equal(konce_store_peer_count(st), 100);
+	key(pk, 0);
+	assert_int_equal(konce_store_peer_get(st, pk, &rec), 0); /* named: kept */
+	key(pk, 300);
+	assert_int_equal(konce_store_peer_get(st, pk, &rec), 0);
+	key(pk, 202);
+	assert_int_equal(konce_store_peer_get(st, pk, &rec), 0); /* the 99 most recent */
+	key(pk, 201);
+	assert_int_equal(konce_store_peer_get(st, pk, &rec), -ENOENT);
+	assert_int_equal(konce_store_addrs(st, pk, out, 4), 0); /* its addresses went with it */
+	char buf[64];
+	assert_int_equal(konce_store_check(st, buf, sizeof(buf)), 0);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
+/* Regression (issue 14, finding 8): peers.db took the process umask (0644 under the usual 022).
+ * It is created owner-only, its WAL files follow, and a looser existing file is tightened. */
+static void test_created_owner_only(void **state)
+{
+	(void)state;
+	konce_store *st;
+	struct stat sb;
+	char wal[160];
+	uint8_t pk[32];
+	mode_t old = umask(022);
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	key(pk, 1);
+	assert_int_equal(konce_store_note_handshake(st, pk, true, 5), 0);
+	assert_int_equal(konce_store_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(stat(dbpath, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+	assert_int_equal(chmod(dbpath, 0664), 0);
+	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
+	assert_int_equal(stat(dbpath, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+	umask(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +532,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addrs_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strangers_not_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peers_capped_lru, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_created_owner_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
