@@ -3,6 +3,15 @@
 
 #include <string.h>
 
+const konce_cc_ops *konce_cc_by_name(const char *name)
+{
+	if (!strcmp(name, konce_cc_bbr.name))
+		return &konce_cc_bbr;
+	if (!strcmp(name, konce_cc_newreno.name))
+		return &konce_cc_newreno;
+	return NULL;
+}
+
 uint64_t konce_cc_initial_window(uint64_t mss)
 {
 	uint64_t w = 14720 > 2 * mss ? 14720 : 2 * mss;
@@ -47,10 +56,13 @@ void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_s
 	if (lost_bytes == 0)
 		return; /* only packets that were not in flight (ACK-only): not congestion */
 	cc->bytes_in_flight -= lost_bytes < cc->bytes_in_flight ? lost_bytes : cc->bytes_in_flight;
+	if (cc->ops->on_lost)
+		cc->ops->on_lost(cc, lost_bytes, now);
 	if (cc->in_recovery_period && largest_lost_sent <= cc->recovery_start)
 		return;
 	cc->in_recovery_period = true;
 	cc->recovery_start = now;
+	cc->episodes++;
 	cc->ops->on_congestion(cc, now);
 	if (cc->cwnd < konce_cc_min_window(cc->mss))
 		cc->cwnd = konce_cc_min_window(cc->mss);
@@ -58,9 +70,16 @@ void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_s
 
 void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now)
 {
+	cc->persistent++;
 	cc->ops->on_persistent_congestion(cc, now);
 	cc->cwnd = konce_cc_min_window(cc->mss);
 	cc->in_recovery_period = false;
+}
+
+void konce_cc_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now)
+{
+	if (bytes && cc->ops->on_spurious)
+		cc->ops->on_spurious(cc, bytes, now);
 }
 
 void konce_cc_on_discard(konce_cc *cc, uint64_t bytes)
@@ -72,6 +91,8 @@ bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes) { return cc->bytes_in
 
 uint64_t konce_cc_pacing_rate(const konce_cc *cc, uint64_t smoothed_rtt_us)
 {
+	if (cc->ops->pacing_rate)
+		return cc->ops->pacing_rate(cc, smoothed_rtt_us);
 	if (smoothed_rtt_us == 0)
 		smoothed_rtt_us = 1;
 	uint64_t num = cc->cwnd < cc->ssthresh ? 2 : 5, den = cc->cwnd < cc->ssthresh ? 1 : 4;

@@ -1,10 +1,13 @@
-/* cc.h - congestion control: one interface, one file per algorithm (cc_newreno.c, cc_ledbat.c).
+/* cc.h - congestion control: one interface, one file per algorithm (cc_bbr.c, cc_newreno.c,
+ * cc_ledbat.c).
  *
  * One konce_cc per peer path (pair of addresses), shared by every message to that peer; the
  * message layer picks the algorithm (the congestion class) when it creates the path's controller.
  * The caller feeds it what recovery.h reports:
  *   konce_cc_on_sent()   for every in-flight packet sent (bytes_in_flight += bytes);
- *   konce_cc_on_ack()    with konce_loss_result.acked_bytes and the RTT / one-way-delay samples;
+ *   konce_cc_on_ack()    with konce_loss_result.acked_bytes, the RTT / one-way-delay samples and
+ *                        the delivery-rate sample (konce_loss_result.rs);
+ *   konce_cc_on_spurious() with konce_loss_result.spurious_bytes;
  *   konce_cc_on_loss()   with lost_bytes and the send time of the newest lost packet;
  *   konce_cc_on_persistent_congestion() when recovery says so.
  * konce_cc_can_send() says whether one more packet of `bytes` fits the window, and
@@ -37,6 +40,10 @@ typedef struct konce_cc_ack {
 	uint64_t min_rtt;       /* rtt.h's min_rtt (us), 0 if unknown */
 	bool has_owd;
 	uint32_t owd;           /* one-way delay sample, mod 2^32 us, offset unknown (ackframe.h) */
+	uint64_t delivered;     /* recovery.h's count of bytes delivered so far, this ack included */
+	uint64_t rate;          /* delivery-rate sample (bytes/s, recovery.h), 0 if none */
+	uint64_t prior_delivered; /* the sample's packet: `delivered` when it was sent */
+	bool app_limited;       /* the sample is a lower bound: the sender did not fill the window */
 } konce_cc_ack;
 
 typedef struct konce_cc_ops {
@@ -46,6 +53,13 @@ typedef struct konce_cc_ops {
 	/* Called only for a loss that starts a new recovery period. */
 	void (*on_congestion)(konce_cc *cc, uint64_t now);
 	void (*on_persistent_congestion)(konce_cc *cc, uint64_t now);
+	/* Optional.  Every loss of in-flight bytes, within a recovery period or not (before
+	 * on_congestion), for controllers that count losses rather than react to each. */
+	void (*on_lost)(konce_cc *cc, uint64_t lost_bytes, uint64_t now);
+	/* Optional.  Bytes declared lost earlier turned out to be only reordered (recovery.h). */
+	void (*on_spurious)(konce_cc *cc, uint64_t bytes, uint64_t now);
+	/* Optional.  The pacing rate (bytes/s) if the controller sets its own (cc_bbr.c). */
+	uint64_t (*pacing_rate)(const konce_cc *cc, uint64_t smoothed_rtt_us);
 } konce_cc_ops;
 
 enum { KONCE_LEDBAT_BASE_HISTORY = 10, KONCE_LEDBAT_CURRENT_FILTER = 4 };
@@ -63,6 +77,7 @@ typedef struct konce_cc_ledbat_state {
 	uint64_t target_us;
 	uint8_t phase;               /* enum konce_ledbat_phase */
 	bool no_slowdown;            /* tests of steady state turn periodic slowdowns off */
+	bool fixed_target;           /* tests: keep target_us, do not follow the minimum RTT */
 	uint64_t rtt;                /* latest RTT sample */
 	uint64_t next_slowdown;      /* when AVOID next enters SLOWDOWN (0 = not scheduled) */
 	uint64_t slowdown_start, hold_until;
@@ -77,6 +92,42 @@ typedef struct konce_cc_ledbat_state {
 	int64_t last_queuing_delay;  /* for tests and status */
 } konce_cc_ledbat_state;
 
+enum { KONCE_BBR_BW_ROUNDS = 10 };
+
+/* BBR modes (cc_bbr.c has the diagram). */
+enum konce_bbr_mode {
+	KONCE_BBR_STARTUP = 0, /* pace at 2.77 bw until the bandwidth stops growing (or loss is high) */
+	KONCE_BBR_DRAIN,       /* pace at 0.35 bw until what is in flight fits the BDP */
+	KONCE_BBR_PROBE_BW,    /* cycle the pacing gain 1.25, 0.75, then 1 for six rounds */
+	KONCE_BBR_PROBE_RTT,   /* a window of BDP/2 for 200 ms, to see the path's minimum RTT again */
+};
+
+typedef struct konce_cc_bbr_state {
+	uint8_t mode;                /* enum konce_bbr_mode */
+	bool filled_pipe;            /* STARTUP is over */
+	bool round_start;            /* this ack began a new round trip */
+	bool probe_rtt_round_done;
+	uint8_t cycle;               /* PROBE_BW phase: index into the gain cycle */
+	uint8_t full_bw_count;       /* rounds in STARTUP without 25% more bandwidth */
+	uint64_t bw_max[KONCE_BBR_BW_ROUNDS]; /* highest delivery rate per round, ring by round */
+	uint64_t bw;                 /* max of bw_max: the bottleneck bandwidth estimate, bytes/s */
+	uint64_t full_bw;
+	uint64_t round_count, next_round_delivered;
+	uint64_t min_rtt, min_rtt_stamp; /* windowed minimum RTT (us) and when it was last seen */
+	uint64_t probe_rtt_done;     /* PROBE_RTT ends at this time (0 = not yet armed) */
+	uint64_t cycle_stamp;        /* when the current PROBE_BW phase began */
+	uint64_t inflight_hi;        /* the loss threshold's bound on bytes in flight (UINT64_MAX: none) */
+	uint64_t hi_growth;          /* what a probe adds to inflight_hi next round */
+	uint64_t round_lost, round_delivered; /* this round: bytes lost, `delivered` at its start */
+	uint64_t round_flight_hi;    /* this round: most bytes in flight */
+	uint64_t delivered;          /* the latest ack's delivered count */
+	/* ack aggregation: bytes acked beyond bw x time in the current epoch, and the windowed max */
+	uint64_t agg_start, agg_acked;
+	uint64_t extra_acked[2];     /* max per 5-round window, the current one and the last */
+	/* statistics */
+	uint64_t lossy_rounds;       /* rounds whose loss rate passed the threshold */
+} konce_cc_bbr_state;
+
 struct konce_cc {
 	const konce_cc_ops *ops;
 	uint64_t mss;
@@ -88,19 +139,30 @@ struct konce_cc {
 	uint64_t flight_hi;   /* highest bytes_in_flight in the current round */
 	uint64_t round_start; /* when the current round began */
 	bool window_used;     /* the last round's peak used the window: growth allowed */
+	/* statistics */
+	uint64_t episodes;    /* congestion events: recovery periods begun (on_congestion calls) */
+	uint64_t persistent;  /* persistent congestion declared */
 	union {
 		struct {
 			uint64_t acked; /* bytes acked toward the next mss of growth */
 		} newreno;
 		konce_cc_ledbat_state ledbat;
+		konce_cc_bbr_state bbr;
 	} u;
 };
 
 extern const konce_cc_ops konce_cc_newreno;
 extern const konce_cc_ops konce_cc_ledbat;
+extern const konce_cc_ops konce_cc_bbr;
+/* The controller named name ("bbr", "newreno"; the default class only), or NULL. */
+const konce_cc_ops *konce_cc_by_name(const char *name);
+/* The default class's controller when the configuration names none. */
+#define KONCE_CC_DEFAULT konce_cc_bbr
 
 /* LEDBAT's target queueing delay; LEDBAT++'s 60 ms (see cc_ledbat.c for why). */
 #define KONCE_LEDBAT_TARGET_US 60000
+/* The lowest target (cc_ledbat.c: a quarter of the minimum RTT, within these bounds). */
+#define KONCE_LEDBAT_TARGET_MIN_US 5000
 
 void konce_cc_init(konce_cc *cc, const konce_cc_ops *ops, uint64_t mss, uint64_t now);
 void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now);
@@ -109,6 +171,9 @@ void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
  * send time of the newest lost in-flight packet.  Call before on_persistent_congestion. */
 void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_sent, uint64_t now);
 void konce_cc_on_persistent_congestion(konce_cc *cc, uint64_t now);
+/* bytes declared lost were only reordered: a controller that counts losses takes them back.
+ * (bytes_in_flight is not touched: they left it when declared lost.) */
+void konce_cc_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now);
 /* In-flight bytes that leave the flight without saying anything of congestion: packets sent on a
  * path the session has since left (konce_conn_path_reset), declared lost later. */
 void konce_cc_on_discard(konce_cc *cc, uint64_t bytes);

@@ -15,7 +15,8 @@
  * Without one-way samples (a peer that sends plain ACKs) the RTT samples stand in: the queueing
  * delay is then the round trip's, which errs on the side of yielding.
  *
- * Target: 60 ms, LEDBAT++'s choice and the low end of RFC 6817's "at most 100 ms".  A lower target
+ * Target: a quarter of the minimum RTT, within 5..60 ms (see ledbat_on_ack: beside BBR a fixed
+ * target is never reached).  60 ms is LEDBAT++'s choice and the low end of RFC 6817's "at most 100 ms".  A lower target
  * leaves less standing queue for the interactive traffic the background class must not hurt; it
  * is still several times typical access-link jitter, so LEDBAT does not mistake noise for
  * congestion.  (RFC 6817 leaves clock-skew correction optional; it is not done here.)
@@ -170,6 +171,14 @@ static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	if (ack->bytes == 0)
 		return;
 
+	/* Beside a model-based flow (cc_bbr.c), which queues at most a quarter of the minimum RTT
+	 * when it probes, a fixed 60 ms is never reached and LEDBAT would not yield: the target is
+	 * a quarter of the minimum RTT, between KONCE_LEDBAT_TARGET_MIN_US and the 60 ms above. */
+	if (ack->min_rtt && !l->fixed_target) {
+		uint64_t t = ack->min_rtt / 4;
+		l->target_us = t < KONCE_LEDBAT_TARGET_MIN_US ? KONCE_LEDBAT_TARGET_MIN_US
+			       : t > KONCE_LEDBAT_TARGET_US  ? KONCE_LEDBAT_TARGET_US : t;
+	}
 	double q = (double)queuing_delay(l), target = (double)l->target_us, mss = (double)cc->mss;
 	double bytes = (double)ack->bytes, w = l->cwnd;
 	l->last_queuing_delay = (int64_t)q;

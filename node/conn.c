@@ -10,6 +10,8 @@
 
 static void maybe_close_channel(konce_conn *c);
 
+static const konce_cc_ops *foreground(const konce_conn *c) { return c->cfg.cc ? c->cfg.cc : &KONCE_CC_DEFAULT; }
+
 static void on_acked(void *ctx, const konce_frame_ref *ref)
 {
 	konce_conn *c = ctx;
@@ -58,7 +60,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 		return r;
 	}
 	konce_recvtrack_init(&c->rt, 0);
-	konce_cc_init(&c->cc, &konce_cc_newreno, KONCE_CONN_MSS, now);
+	konce_cc_init(&c->cc, foreground(c), KONCE_CONN_MSS, now);
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
 	konce_msgq_init(&c->q, env);
 	konce_msgq_set_limit(&c->q, cfg->send_max, cfg->send_pool);
@@ -99,7 +101,7 @@ int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass
 		return r;
 	if (idle) {
 		/* A busy period starts: its first message picks the path's congestion class. */
-		const konce_cc_ops *want = klass ? &konce_cc_ledbat : &konce_cc_newreno;
+		const konce_cc_ops *want = klass ? &konce_cc_ledbat : foreground(c);
 		if (c->cc.ops != want) {
 			uint64_t cwnd = c->cc.cwnd;
 			konce_cc_init(&c->cc, want, KONCE_CONN_MSS, now);
@@ -174,9 +176,12 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 	if (res->nacked) {
 		konce_cc_ack ca = {.bytes = res->acked_bytes, .largest_sent = res->largest_acked_sent,
 				   .rtt = res->rtt_sample ? c->rec.rtt.latest : 0, .min_rtt = c->rec.rtt.min,
-				   .has_owd = ack && ack->has_owd, .owd = ack ? ack->owd : 0};
+				   .has_owd = ack && ack->has_owd, .owd = ack ? ack->owd : 0,
+				   .delivered = c->rec.delivered, .rate = res->rs.rate,
+				   .prior_delivered = res->rs.prior_delivered, .app_limited = res->rs.app_limited};
 		konce_cc_on_ack(&c->cc, &ca, now);
 	}
+	konce_cc_on_spurious(&c->cc, res->spurious_bytes, now);
 	if (res->nlost && res->largest_lost_sent < c->path_since) {
 		konce_cc_on_discard(&c->cc, res->lost_bytes); /* sent on the old path */
 	} else if (res->nlost) {
@@ -184,7 +189,14 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 		if (res->persistent_congestion)
 			konce_cc_on_persistent_congestion(&c->cc, now);
 	}
-	konce_pacer_set_rate(&c->pacer, konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed), now);
+	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed), burst = rate / 500;
+	konce_pacer_set_rate(&c->pacer, rate, now);
+	/* A timer that fires late must not cost the rate: an event loop wakes every ms or so, not
+	 * every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers that (Linux's
+	 * BBR sends a quantum of 1 ms).  A model-based controller's rate follows what it achieves,
+	 * so a pacer that fell short would lower its estimate round after round. */
+	konce_pacer_set_burst(&c->pacer, burst < KONCE_CONN_PACER_BURST ? KONCE_CONN_PACER_BURST
+					 : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
 }
 
 static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)
@@ -358,6 +370,8 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	bool ping = can_record && c->ping_due;
 	bool refuse = can_record && c->nrefuse;
 	bool data = can_record && konce_msgq_has_data(&c->q) && (probe || data_allowed(c, now));
+	if (!konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, KONCE_CONN_MSS))
+		konce_recovery_on_app_limited(&c->rec); /* the window is not the limit: rate samples say so */
 	bool ack = konce_recvtrack_ack_time(&c->rt) != KONCE_RECVTRACK_NEVER &&
 		   (konce_recvtrack_ack_due(&c->rt, now) || data || ping || refuse);
 	if (!data && !ack && !probe && !ping && !refuse)

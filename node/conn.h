@@ -56,7 +56,8 @@ enum {
 	KONCE_CONN_ACK_ONLY_RUN = 8,
 	KONCE_CONN_INITIAL_CREDIT = 256 * 1024, /* assumed before the peer's first ack */
 	KONCE_CONN_MSS = 1200,                  /* KONCE_WIRE_MAX_DATAGRAM */
-	KONCE_CONN_PACER_BURST = 4 * 1200,
+	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
+	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
 };
 
 typedef struct konce_conn_cfg {
@@ -67,6 +68,7 @@ typedef struct konce_conn_cfg {
 	uint64_t msg_timeout_us;
 	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
 	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */
+	const konce_cc_ops *cc;  /* the default class's controller; NULL = KONCE_CC_DEFAULT */
 	konce_reasm_pool *pool;  /* reassembly memory shared with other conns; NULL = none */
 	uint64_t send_max;       /* bytes the send queue may hold (konce_msgq_cost); 0 = no limit */
 	konce_msgq_pool *send_pool; /* send-queue memory shared with other conns; NULL = none */

@@ -93,6 +93,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->conn_cfg.keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : KONCE_KEEPALIVE_MS) * 1000;
 	ep->conn_cfg.msg_timeout_us = (uint64_t)(cfg->msg_timeout_ms ? cfg->msg_timeout_ms : KONCE_MSG_TIMEOUT_MS) * 1000;
 	ep->conn_cfg.overhead = KONCE_WIRE_MAX_DATAGRAM - KONCE_WIRE_MAX_PAYLOAD;
+	ep->conn_cfg.cc = cfg->cc;
 	ep->idle_us = (uint64_t)(cfg->idle_timeout_ms ? cfg->idle_timeout_ms : KONCE_IDLE_TIMEOUT_MS) * 1000;
 	ep->conn_cfg.reasm_idle_us = ep->idle_us;
 	if (ep->conn_cfg.ring <= KONCE_CONN_PRESENCE_RING || ep->conn_cfg.max_message > KONCE_VARINT_MAX)

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "node/addr.h"
+#include "node/cc.h"
 #include "node/env.h"
 #include "node/identity.h"
 #include "node/wire.h"
@@ -97,6 +98,7 @@ typedef struct konce_ep_config {
 	unsigned keepalive_ms;          /* PING a wanted idle session this often; 0 = KONCE_KEEPALIVE_MS */
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
 	unsigned msg_timeout_ms;        /* fail messages after no ack progress this long; 0 = KONCE_MSG_TIMEOUT_MS */
+	const konce_cc_ops *cc;         /* default class's congestion controller; NULL = KONCE_CC_DEFAULT */
 } konce_ep_config;
 
 enum konce_ep_event_type {

@@ -213,6 +213,10 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "konce_node_new: an event base and a data directory are required");
 		return -EINVAL;
 	}
+	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_NEWRENO) {
+		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
+		return -EINVAL;
+	}
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -EIO;

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <sys/resource.h>
 
+#include "node/cc.h"
 #include "node/keyslab.h"
 #include "node/load.h"
 #include "node/pow.h"
@@ -173,6 +174,9 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		/* A node is addressed by its durable key, and peers must be able to reach it back by that
 		 * key: show it.  (Per-server derived keys suit pure clients that want no correlation.) */
 		.explicit_identity = true,
+		.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
+		      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
+								    : NULL,
 	};
 	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
 		struct rlimit rl;

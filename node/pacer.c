@@ -32,6 +32,13 @@ void konce_pacer_set_rate(konce_pacer *p, uint64_t rate_bytes_per_s, uint64_t no
 	p->rate = rate_bytes_per_s;
 }
 
+void konce_pacer_set_burst(konce_pacer *p, uint64_t burst_bytes)
+{
+	p->burst = burst_bytes;
+	if (p->tokens > burst_bytes * SCALE)
+		p->tokens = burst_bytes * SCALE;
+}
+
 uint64_t konce_pacer_next_time(konce_pacer *p, uint64_t bytes, uint64_t now)
 {
 	refill(p, now);

@@ -24,6 +24,8 @@ typedef struct konce_pacer {
 void konce_pacer_init(konce_pacer *p, uint64_t burst_bytes, uint64_t now);
 /* Changes the rate (tokens earned so far are kept at the old rate). */
 void konce_pacer_set_rate(konce_pacer *p, uint64_t rate_bytes_per_s, uint64_t now);
+/* Changes the burst (tokens above it are dropped at the next refill). */
+void konce_pacer_set_burst(konce_pacer *p, uint64_t burst_bytes);
 /* Earliest time (>= now) at which a packet of bytes may be sent. */
 uint64_t konce_pacer_next_time(konce_pacer *p, uint64_t bytes, uint64_t now);
 /* Spends the tokens for a packet of bytes sent at now. */

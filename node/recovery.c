@@ -72,7 +72,16 @@ int konce_recovery_on_sent(konce_recovery *r, const konce_sent_packet *p)
 		return -ENOBUFS;
 	if (r->oldest > r->largest_sent)
 		r->oldest = p->pn; /* nothing outstanding: the window starts here */
-	r->slots[p->pn % r->cap] = *p;
+	konce_sent_packet *s = &r->slots[p->pn % r->cap];
+	*s = *p;
+	if (p->in_flight) {
+		if (r->bytes_in_flight == 0) /* nothing in flight: the intervals start now */
+			r->first_sent_time = r->delivered_time = p->time_sent;
+		s->delivered = r->delivered;
+		s->delivered_time = r->delivered_time;
+		s->first_sent_time = r->first_sent_time;
+		s->app_limited = r->app_limited_until != 0;
+	}
 	r->largest_sent = p->pn;
 	if (p->in_flight)
 		r->bytes_in_flight += p->bytes;
@@ -149,6 +158,7 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 		l->pn = pn;
 		l->largest_acked = r->largest_acked;
 		l->by_time = !by_count;
+		l->bytes = s->in_flight ? s->bytes : 0;
 		l->nrefs = s->nrefs;
 		memcpy(l->refs, s->refs, s->nrefs * sizeof(s->refs[0]));
 		for (uint8_t i = 0; i < s->nrefs; i++)
@@ -156,6 +166,42 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 				r->ops.on_lost(r->ops.ctx, &s->refs[i]);
 		retire(r, s);
 	}
+}
+
+/* draft-cheng-iccrg-delivery-rate-estimation UpdateRateSample, for one newly acked packet. */
+static void rate_acked(konce_recovery *r, const konce_sent_packet *s, uint64_t now, konce_sent_packet *newest)
+{
+	r->delivered += s->bytes;
+	r->delivered_time = now;
+	if (!newest->pn || s->delivered > newest->delivered ||
+	    (s->delivered == newest->delivered && s->time_sent > newest->time_sent)) {
+		*newest = *s;
+		r->first_sent_time = s->time_sent; /* the next send interval starts at this packet */
+	}
+}
+
+/* GenerateRateSample, once per ack, from the newest packet it covered. */
+static void rate_sample(konce_recovery *r, const konce_sent_packet *p, konce_loss_result *res)
+{
+	if (r->app_limited_until && r->delivered > r->app_limited_until)
+		r->app_limited_until = 0;
+	konce_rate_sample *rs = &res->rs;
+	rs->prior_delivered = p->delivered;
+	rs->app_limited = p->app_limited;
+	rs->delivered = r->delivered - p->delivered;
+	uint64_t send_elapsed = p->time_sent - p->first_sent_time;
+	uint64_t ack_elapsed = r->delivered_time - p->delivered_time;
+	rs->interval_us = send_elapsed > ack_elapsed ? send_elapsed : ack_elapsed;
+	/* an interval shorter than the minimum RTT cannot be right (RFC draft section 3.3) */
+	if (rs->interval_us == 0 || (r->rtt.have_sample && rs->interval_us < r->rtt.min))
+		return;
+	rs->rate = rs->delivered * 1000000 / rs->interval_us;
+}
+
+void konce_recovery_on_app_limited(konce_recovery *r)
+{
+	uint64_t v = r->delivered + r->bytes_in_flight;
+	r->app_limited_until = v ? v : 1;
 }
 
 /* An ack covering a packet declared lost: it was reordering, not loss. */
@@ -166,9 +212,9 @@ static void spurious(konce_recovery *r, const konce_ack *ack, konce_loss_result 
 		if (l->pn == 0 || !konce_ack_contains(ack, l->pn))
 			continue;
 		uint64_t distance = l->largest_acked - l->pn + 1;
-		if (distance > KONCE_LOSS_PACKET_THRESHOLD_MAX)
-			distance = KONCE_LOSS_PACKET_THRESHOLD_MAX;
-		if (!l->by_time && distance > r->packet_threshold)
+		if (!l->by_time && distance > KONCE_LOSS_PACKET_THRESHOLD_MAX)
+			r->packet_threshold = KONCE_RECOVERY_NO_PACKET_THRESHOLD; /* RACK: time alone */
+		else if (!l->by_time && distance > r->packet_threshold)
 			r->packet_threshold = distance;
 		if (l->by_time && r->time_num < KONCE_LOSS_TIME_NUM_MAX)
 			r->time_num += 2;
@@ -177,6 +223,8 @@ static void spurious(konce_recovery *r, const konce_ack *ack, konce_loss_result 
 				r->ops.on_acked(r->ops.ctx, &l->refs[k]);
 		l->pn = 0;
 		res->nspurious++;
+		res->spurious_bytes += l->bytes;
+		r->spurious_total++;
 	}
 }
 
@@ -188,6 +236,7 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 
 	uint64_t largest = konce_ack_largest(ack);
 	bool largest_new = false, eliciting_new = false;
+	konce_sent_packet newest = {0}; /* the sample's packet: the one sent last, by delivered */
 	uint64_t largest_sent_time = 0;
 	/* Ranges are newest first; only [oldest, largest_sent] can hold outstanding packets. */
 	for (size_t i = 0; i < ack->nranges; i++) {
@@ -206,6 +255,7 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 				res->acked_bytes += s->bytes;
 				if (s->time_sent > res->largest_acked_sent)
 					res->largest_acked_sent = s->time_sent;
+				rate_acked(r, s, now, &newest);
 			}
 			for (uint8_t k = 0; k < s->nrefs; k++)
 				if (r->ops.on_acked)
@@ -214,6 +264,8 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 		}
 	}
 	spurious(r, ack, res);
+	if (newest.pn)
+		rate_sample(r, &newest, res);
 	if (res->nacked == 0)
 		return 0; /* old or duplicate ack: nothing to learn (RFC 9002 OnAckReceived) */
 	if (largest > r->largest_acked)
@@ -288,6 +340,7 @@ konce_recovery_timeout konce_recovery_on_timeout(konce_recovery *r, uint64_t now
 		return KONCE_RECOVERY_TIMER_LOSS;
 	}
 	r->pto_count++;
+	r->pto_total++;
 	return KONCE_RECOVERY_TIMER_PROBE;
 }
 

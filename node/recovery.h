@@ -25,14 +25,21 @@
  * KONCE_RECOVERY_LOST_MEMORY packets declared lost are remembered.  If an ack later covers one, the
  * loss was spurious -- the packet was only reordered: its references are reported on_acked after
  * all (so the message layer drops a retransmission it has not sent yet), and the thresholds grow
- * to what would have tolerated that reordering: the packet threshold to the distance observed (at
- * most KONCE_LOSS_PACKET_THRESHOLD_MAX), the time threshold by 1/4 RTT (at most 2 RTT) if the
- * packet was declared lost by time.  They never shrink back within a connection.
+ * to what would have tolerated that reordering: the packet threshold to the distance observed, the
+ * time threshold by 1/4 RTT (at most 2 RTT) if the packet was declared lost by time.  A distance
+ * beyond KONCE_LOSS_PACKET_THRESHOLD_MAX (jitter that reorders dozens of packets on a fast path)
+ * gives the packet threshold up: as RACK does (RFC 8985), time alone decides from then on, and the
+ * time threshold keeps adapting.  They never shrink back within a connection.
  * Probe timeout: if no ack arrives for PTO = SRTT + max(G, 4 RTTVAR) + max_ack_delay, doubled
  * after each unanswered probe (up to 2^KONCE_PTO_MAX_BACKOFF), the caller sends one or two
  * ack-eliciting probes: new data, or else the data of the oldest outstanding packets that is still
  * needed (konce_recovery_probe_refs), or else a PING.  A probe declares nothing lost; the ack it
  * draws does that.
+ *
+ * Delivery rate (konce_loss_result.rs): each packet records, when sent, how many bytes had been
+ * delivered (acked) and when; the newest packet an ack covers yields bytes delivered since then
+ * over max(send interval, ack interval).  A model-based controller (cc_bbr.c) builds its bandwidth
+ * estimate from these samples.
  *
  * Packets the store does not record (the caller's ACK-only packets) still take packet numbers, and
  * the peer acknowledges them: konce_recovery_on_unrecorded_ack() moves largest_acked past
@@ -66,6 +73,8 @@
 #include "node/rtt.h"
 
 #define KONCE_RECOVERY_NEVER UINT64_MAX
+/* packet_threshold once reordering went beyond KONCE_LOSS_PACKET_THRESHOLD_MAX: never reached */
+#define KONCE_RECOVERY_NO_PACKET_THRESHOLD (UINT64_MAX / 4)
 enum { KONCE_RECOVERY_MAX_REFS = 4, KONCE_RECOVERY_LOST_MEMORY = 64 };
 
 typedef struct konce_frame_ref {
@@ -82,6 +91,11 @@ typedef struct konce_sent_packet {
 	bool in_flight; /* counts toward bytes_in_flight and congestion control */
 	uint8_t nrefs;
 	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
+	/* delivery-rate sampling, set by konce_recovery_on_sent() (the caller's values are ignored) */
+	bool app_limited;         /* sent while the sender had less to send than the window allowed */
+	uint64_t delivered;       /* r->delivered when it was sent */
+	uint64_t delivered_time;  /* r->delivered_time when it was sent */
+	uint64_t first_sent_time; /* r->first_sent_time when it was sent */
 } konce_sent_packet;
 
 /* A packet declared lost, kept to recognise a spurious loss. */
@@ -89,6 +103,7 @@ typedef struct konce_lost_packet {
 	uint64_t pn;            /* 0: empty */
 	uint64_t largest_acked; /* when it was declared lost */
 	bool by_time;           /* declared by the time threshold, not the packet threshold */
+	uint32_t bytes;         /* in-flight bytes (0 if it was not in flight) */
 	uint8_t nrefs;
 	konce_frame_ref refs[KONCE_RECOVERY_MAX_REFS];
 } konce_lost_packet;
@@ -98,6 +113,17 @@ typedef struct konce_recovery_ops {
 	void (*on_lost)(void *ctx, const konce_frame_ref *ref);
 	void *ctx;
 } konce_recovery_ops;
+
+/* A delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation): the bytes delivered
+ * between sending the newest packet this ack covers and its ack, over the longer of the send and
+ * the ack intervals (so neither a burst of sends nor compressed acks inflates it). */
+typedef struct konce_rate_sample {
+	uint64_t rate;            /* bytes per second; 0 = no sample from this ack */
+	uint64_t delivered;       /* bytes delivered over the interval */
+	uint64_t interval_us;
+	uint64_t prior_delivered; /* r->delivered when that packet was sent: round trips count on it */
+	bool app_limited;         /* the sender was application-limited: the rate is a lower bound */
+} konce_rate_sample;
 
 /* What one ack or timeout did; the caller feeds it to congestion control (cc.h). */
 typedef struct konce_loss_result {
@@ -110,6 +136,8 @@ typedef struct konce_loss_result {
 	uint64_t largest_lost_sent;     /* send time of the newest lost packet */
 	bool persistent_congestion;     /* RFC 9002 section 7.6 */
 	size_t nspurious;               /* earlier losses this ack showed to be reordering */
+	uint64_t spurious_bytes;        /* their in-flight bytes */
+	konce_rate_sample rs;           /* acks only */
 } konce_loss_result;
 
 typedef enum konce_recovery_timeout {
@@ -137,6 +165,14 @@ typedef struct konce_recovery {
 	uint64_t time_num;           /* time threshold = time_num / KONCE_LOSS_TIME_DEN RTT */
 	konce_lost_packet lost[KONCE_RECOVERY_LOST_MEMORY]; /* ring of recent losses */
 	size_t nlost_total;
+	/* delivery-rate sampling */
+	uint64_t delivered;          /* in-flight bytes acked so far */
+	uint64_t delivered_time;     /* when delivered last grew */
+	uint64_t first_sent_time;    /* send time of the packet that delivered_time's ack covered */
+	uint64_t app_limited_until;  /* 0, or the delivered count that ends an app-limited phase */
+	/* statistics */
+	uint64_t spurious_total;     /* losses later shown to be reordering */
+	uint64_t pto_total;          /* probe timeouts */
 } konce_recovery;
 
 /* Allocates capacity slots through env.  Returns 0 or -ENOMEM / -EINVAL (capacity 0). */
@@ -175,6 +211,10 @@ void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res
  * probe backoff of the old path ends, and losses of packets sent before this are not counted as
  * persistent congestion.  Outstanding packets are kept. */
 void konce_recovery_path_reset(konce_recovery *r);
+
+/* The sender has less to send than its window allows: packets sent from now until what is in
+ * flight has been delivered carry app_limited, and their rate samples say so. */
+void konce_recovery_on_app_limited(konce_recovery *r);
 
 /* When konce_recovery_on_timeout() must be called next (NEVER if no timer is armed). */
 uint64_t konce_recovery_timer(const konce_recovery *r);

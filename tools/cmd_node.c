@@ -47,6 +47,8 @@ static void usage(FILE *f)
 		"      --nat-lifetime auto|off|MIN:MAX|MIN:START:MAX  learn the NAT mapping lifetime\n"
 		"                          with the primary rendezvous and keep mappings open with it\n"
 		"                          (default auto: 10..300 s, first test 20 s; seconds)\n"
+		"      --congestion bbr|newreno  congestion control of the default message class\n"
+		"                          (default bbr; the background class is always LEDBAT)\n"
 		"      --file-background SIZE|off  a file of at least SIZE bytes (K, M, G suffixes) that\n"
 		"                          konce send sends goes in the background class, which yields\n"
 		"                          to other traffic (default off; a send may ask otherwise)\n"
@@ -77,7 +79,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int konce_cmd_node(int argc, char **argv)
 {
 	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY,
-	       O_NAT_LIFETIME, O_FILE_BACKGROUND };
+	       O_NAT_LIFETIME, O_FILE_BACKGROUND, O_CONGESTION };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
@@ -90,6 +92,7 @@ int konce_cmd_node(int argc, char **argv)
 		{"introductions", required_argument, NULL, O_INTRODUCTIONS},
 		{"rendezvous-capacity", required_argument, NULL, O_RDV_CAPACITY},
 		{"nat-lifetime", required_argument, NULL, O_NAT_LIFETIME},
+		{"congestion", required_argument, NULL, O_CONGESTION},
 		{"file-background", required_argument, NULL, O_FILE_BACKGROUND},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
@@ -119,6 +122,7 @@ int konce_cmd_node(int argc, char **argv)
 		case O_INTRODUCTIONS: key = "introductions", flag = "--introductions"; break;
 		case O_RDV_CAPACITY: key = "rendezvous_capacity", flag = "--rendezvous-capacity"; break;
 		case O_NAT_LIFETIME: key = "nat_lifetime", flag = "--nat-lifetime"; break;
+		case O_CONGESTION: key = "congestion", flag = "--congestion"; break;
 		case O_FILE_BACKGROUND: key = "file_background", flag = "--file-background"; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KONCE_EXIT_USAGE;
@@ -190,6 +194,7 @@ int konce_cmd_node(int argc, char **argv)
 		.log = log_line,
 		.max_sessions = conf.max_sessions,
 		.capacity = conf.capacity,
+		.congestion = conf.congestion,
 		.file_background_bytes = conf.file_background,
 	};
 	konce_node *node;

@@ -20,7 +20,7 @@
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
 				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
-				   "nat_lifetime", "file_background"};
+				   "nat_lifetime", "file_background", "congestion"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -195,6 +195,14 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->introductions_known = !strcmp(value, "known");
 		return 0;
 	}
+	if (!strcmp(key, "congestion")) {
+		if (strcmp(value, "bbr") && strcmp(value, "newreno")) {
+			snprintf(err, errlen, "%s: congestion: '%s' is not bbr or newreno", where, value);
+			return -EINVAL;
+		}
+		c->congestion = !strcmp(value, "bbr") ? KONCE_CONGESTION_BBR : KONCE_CONGESTION_NEWRENO;
+		return 0;
+	}
 	if (!strcmp(key, "file_background")) {
 		/* bytes, or with a binary suffix: 0 = never; "off" too */
 		size_t l = strlen(value);
@@ -231,7 +239,7 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
 			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
-			      "nat_lifetime, file_background)", where, key);
+			      "nat_lifetime, file_background, congestion)", where, key);
 	return -EINVAL;
 }
 

@@ -41,6 +41,13 @@ typedef struct konce_node konce_node;
 
 enum konce_log_level { KONCE_LOG_ERROR = 0, KONCE_LOG_WARN, KONCE_LOG_INFO, KONCE_LOG_DEBUG };
 
+/* The congestion controller of the default message class (konce.conf `congestion`, docs/BENCH.md). */
+enum konce_congestion {
+	KONCE_CONGESTION_DEFAULT = 0, /* BBR */
+	KONCE_CONGESTION_BBR,         /* model-based: bandwidth x min RTT; random loss does not slow it */
+	KONCE_CONGESTION_NEWRENO,     /* loss-based (RFC 9002): halves the window on a loss */
+};
+
 typedef struct konce_node_config {
 	const char *data_dir;     /* required: holds identity.key (created 0600 on first run) and peers.db */
 	const char *listen;       /* "ADDR:PORT"; NULL = "[::]:7807" (dual stack) */
@@ -51,6 +58,7 @@ typedef struct konce_node_config {
 	void *log_ctx;
 	unsigned max_sessions;    /* 0 = 1024 */
 	uint64_t capacity;        /* handshake load units per second; 0 = default */
+	int congestion;           /* enum konce_congestion */
 	/* Control-socket sends of a file (`konce send --file`) of at least this many bytes use the
 	 * background congestion class unless the request says otherwise; 0 = never (the default). */
 	uint64_t file_background_bytes;

@@ -56,6 +56,32 @@ static void start(konce_cc *cc)
 	assert_int_equal(cc->u.ledbat.target_us, 60 * MS);
 	/* these tests measure the steady-state rules; test_periodic_slowdown turns it back on */
 	cc->u.ledbat.no_slowdown = true;
+	/* and the rules at LEDBAT++'s 60 ms target; test_target_follows_min_rtt the target itself */
+	cc->u.ledbat.fixed_target = true;
+}
+
+/* The target is a quarter of the minimum RTT, between 5 and 60 ms, so that LEDBAT yields to a
+ * model-based flow that queues no more than that (cc_bbr.c). */
+static void test_target_follows_min_rtt(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	start(&cc);
+	cc.u.ledbat.fixed_target = false;
+	run(&cc, 0, 0, 4);
+	assert_int_equal(cc.u.ledbat.target_us, 10 * MS); /* 40 ms / 4 */
+	min_rtt = 400 * MS;
+	run(&cc, 0, 0, 4);
+	assert_int_equal(cc.u.ledbat.target_us, KONCE_LEDBAT_TARGET_US);
+	min_rtt = 4 * MS;
+	run(&cc, 0, 0, 4);
+	assert_int_equal(cc.u.ledbat.target_us, KONCE_LEDBAT_TARGET_MIN_US);
+	/* and a 10 ms queue on a 40 ms path is at the target: slow start is over */
+	start(&cc);
+	cc.u.ledbat.fixed_target = false;
+	run(&cc, 0, 0, 50);
+	run(&cc, 0, 10 * MS, 5);
+	assert_int_equal(cc.u.ledbat.phase, KONCE_LEDBAT_AVOID);
 }
 
 static void test_grows_below_target(void **state)
@@ -233,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_clock_wrap),
 		cmocka_unit_test(test_loss_and_rtt_fallback),
 		cmocka_unit_test(test_periodic_slowdown),
+		cmocka_unit_test(test_target_follows_min_rtt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,12 +79,43 @@ static void test_rate_change_keeps_tokens(void **state)
 	assert_int_equal(konce_pacer_next_time(&p, MSS, 5 * MS), 5 * MS + 2500);
 }
 
+/* A timer that fires 2 ms late at 12.5 MB/s: with a 4-packet burst the late wakeup sends 4
+ * packets and the rate falls short; with a 2 ms burst it catches up (conn.c sizes it so). */
+static void test_burst_covers_late_timers(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		konce_pacer p;
+		konce_pacer_init(&p, 4 * MSS, 0);
+		konce_pacer_set_rate(&p, 12500000, 0);
+		if (big)
+			konce_pacer_set_burst(&p, 12500000 / 500);
+		uint64_t sent = 0;
+		for (uint64_t now = 0; now < 100 * MS; now += 2 * MS) /* wakes every 2 ms */
+			while (konce_pacer_next_time(&p, MSS, now) == now) {
+				konce_pacer_on_sent(&p, MSS, now);
+				sent += MSS;
+			}
+		/* 100 ms at 12.5 MB/s is 1.25 MB; four packets per wakeup are 0.24 MB */
+		if (big)
+			assert_true(sent >= 1150000); /* within a packet a wakeup of it */
+		else
+			assert_true(sent <= 4 * MSS * 51);
+	}
+	/* a smaller burst drops the tokens above it at once */
+	konce_pacer p;
+	konce_pacer_init(&p, 10 * MSS, 0);
+	konce_pacer_set_burst(&p, 2 * MSS);
+	assert_int_equal(p.tokens, 2 * MSS * 1000000ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spreads_window_over_rtt),
 		cmocka_unit_test(test_unpaced_and_idle),
 		cmocka_unit_test(test_rate_change_keeps_tokens),
+		cmocka_unit_test(test_burst_covers_late_timers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

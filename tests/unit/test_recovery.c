@@ -189,7 +189,8 @@ static void test_spurious_raises_packet_threshold(void **state)
 	assert_int_equal(res.nlost, 10); /* 11..20 */
 	assert_int_equal(l.lost[20], 1);
 	assert_int_equal(l.lost[21], 0);
-	/* the distance is capped */
+	/* reordering beyond KONCE_LOSS_PACKET_THRESHOLD_MAX: the packet threshold is given up, time
+	 * alone decides (RFC 8985) */
 	for (uint64_t pn = 31; pn <= 60; pn++)
 		send_pkt(&r, pn, 400 * MS + pn);
 	a = ack_of(60, 60);
@@ -197,7 +198,17 @@ static void test_spurious_raises_packet_threshold(void **state)
 	a = ack_of(21, 60);
 	konce_recovery_on_ack(&r, &a, 501 * MS, &res);
 	assert_true(res.nspurious > 0);
-	assert_true(r.packet_threshold <= KONCE_LOSS_PACKET_THRESHOLD_MAX);
+	assert_int_equal(r.packet_threshold, KONCE_RECOVERY_NO_PACKET_THRESHOLD);
+	/* 61..100 sent 1 ms apart; 100 acked 5 ms after 61 was sent: nothing is lost by count, and
+	 * 61 only once the time threshold has passed */
+	for (uint64_t pn = 61; pn <= 100; pn++)
+		send_pkt(&r, pn, 600 * MS + (pn - 61) * 100);
+	a = ack_of(100, 100);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 605 * MS, &res), 0);
+	assert_int_equal(res.nlost, 0);
+	assert_true(konce_recovery_timer(&r) > 605 * MS);
+	assert_int_equal(konce_recovery_on_timeout(&r, konce_recovery_timer(&r), &res), KONCE_RECOVERY_TIMER_LOSS);
+	assert_true(res.nlost > 0 && l.lost[61] == 1);
 }
 
 static void test_pto_backoff_and_probe(void **state)
@@ -493,6 +504,55 @@ static void test_evict(void **state)
 	assert_int_equal(r.bytes_in_flight, 0);
 }
 
+/* Delivery rate (draft-cheng-iccrg-delivery-rate-estimation): a sender that sends one 1000-byte
+ * packet every ms, over a 50 ms round trip, measures 1000 bytes/ms once a round has passed, and
+ * each sample's interval spans at least the round trip.  Samples of packets sent while the sender
+ * was application-limited say so, until what was then in flight has been delivered. */
+static void test_delivery_rate(void **state)
+{
+	(void)state;
+	konce_sent_packet slots[256];
+	konce_recovery r;
+	log_t l;
+	konce_loss_result res;
+	setup(&r, slots, 256, &l);
+	uint64_t pn_acked = 0, last_prior = 0;
+	for (uint64_t pn = 1; pn <= 200; pn++) {
+		uint64_t now = (pn - 1) * MS;
+		/* every packet sent 50 ms or more ago is acked now */
+		while (pn_acked + 1 < pn && pn_acked * MS + 50 * MS <= now) {
+			pn_acked++;
+			konce_ack a = ack_of(pn_acked, pn_acked);
+			assert_int_equal(konce_recovery_on_ack(&r, &a, (pn_acked - 1) * MS + 50 * MS, &res), 0);
+			assert_int_equal(r.delivered, pn_acked * 1000);
+			assert_true(res.rs.prior_delivered >= last_prior);
+			last_prior = res.rs.prior_delivered;
+			assert_false(res.rs.app_limited);
+			if (pn_acked > 60) { /* a round trip of history */
+				assert_true(res.rs.interval_us >= 50 * MS);
+				assert_true(res.rs.rate >= 990000 && res.rs.rate <= 1010000);
+			}
+		}
+		send_pkt(&r, pn, now);
+	}
+	/* the application runs dry: what goes out now is marked, and so are its samples */
+	konce_recovery_on_app_limited(&r);
+	uint64_t until = r.app_limited_until;
+	assert_int_equal(until, r.delivered + r.bytes_in_flight);
+	send_pkt(&r, 201, 200 * MS);
+	assert_true(slots[201 % 256].app_limited);
+	assert_false(slots[200 % 256].app_limited);
+	konce_ack a = ack_of(1, 201);
+	assert_int_equal(konce_recovery_on_ack(&r, &a, 260 * MS, &res), 0);
+	assert_true(res.rs.app_limited); /* the newest packet acked was app-limited */
+	assert_int_equal(r.app_limited_until, 0); /* and everything then in flight is delivered */
+	/* nothing in flight: the next packet starts a fresh interval */
+	send_pkt(&r, 202, 300 * MS);
+	assert_int_equal(slots[202 % 256].first_sent_time, 300 * MS);
+	assert_int_equal(slots[202 % 256].delivered_time, 300 * MS);
+	assert_false(slots[202 % 256].app_limited);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_non_eliciting_not_timed),
 		cmocka_unit_test(test_unrecorded_ack),
 		cmocka_unit_test(test_evict),
+		cmocka_unit_test(test_delivery_rate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

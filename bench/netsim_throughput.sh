@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench/netsim_throughput.sh: konce beside TCP on one impaired netsim link (issue 13).  Not part of
+# make test; needs root and the netsim tools, and takes several minutes (TCP CUBIC and konce
+# NewReno need a minute or more for 16 MiB at 1-3% loss).  Run it under the netsim lock:
+#
+#     flock /tmp/netsim.lock bench/netsim_throughput.sh            # every row below
+#     flock /tmp/netsim.lock bench/netsim_throughput.sh "100mbit 40ms 1%"   # one row
+#
+#     konce node A, iperf3 -c (a, 203.0.113.20) ==[ rate, delay, loss, jitter ]== internet
+#         === konce node B, iperf3 -s (b, 203.0.113.21)
+#
+# Only a's link is impaired, with netsim's own settings (netsim/lib/impair.sh): rate is a tbf in
+# each direction, delay is the whole round trip, loss (and jitter) apply to each direction, so acks
+# are lost too.  For each row, in the same run on the same link, one after the other:
+#   TCP BBR     iperf3 -c B -n 16M -C bbr     (receiver's rate; the kernel's tcp_bbr, BBR v1)
+#   TCP CUBIC   iperf3 -c B -n 16M -C cubic
+#   konce bbr   konce send --file F (16 MiB - 64 B, KONCE_MESSAGE_MAX) from A to B, after a short
+#               message has opened the session; the rate is the file's bytes over the wall time of
+#               the send command, which returns when B has acknowledged every byte
+#   konce newreno  the same, the nodes restarted with --congestion newreno (BENCH_NEWRENO=0 skips it)
+# BENCH_TCP=0 skips the iperf3 rows (a quick look at konce alone; no ratio then).
+# A send that takes longer than BENCH_TIMEOUT seconds (default 300) shows as "> N s".
+# The machine may be shared: the header prints the load average, and figures vary run to run.
+set -uo pipefail
+# shellcheck source=tests/netsim/konce_lib.sh
+. "$(dirname "$0")/../tests/netsim/konce_lib.sh"
+# konce_lib's fail, but on stderr: the measurements' stdout goes to a file
+fail() {
+	echo "FAIL: $*" >&2
+	local f
+	for f in "$KTMP/${KRUN:-}"*.err; do [ -s "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; } >&2; done
+	exit 1
+}
+command -v iperf3 >/dev/null || fail "iperf3 is missing (make deps)"
+
+ROWS=("$@")
+[ ${#ROWS[@]} -gt 0 ] || ROWS=("100mbit 40ms 0%" "100mbit 40ms 0.1%" "100mbit 40ms 1%" "100mbit 40ms 3%"
+	"20mbit 150ms 0.5%")
+TIMEOUT=${BENCH_TIMEOUT:-300}
+run=tput$$
+KRUN=$run
+topo=$KTMP/tput.topo
+printf 'host a addr=203.0.113.20\nhost b addr=203.0.113.21\n' >"$topo"
+file=$KTMP/file.bin
+head -c $((16 * 1024 * 1024 - 64)) /dev/urandom >"$file"
+fbytes=$(stat -c %s "$file")
+
+nx() { local r=$1; shift; "$NETSIM" exec --name "$r" "$@"; }
+
+kup "$topo" "$run"
+aip=$(kaddr "$run" a) bip=$(kaddr "$run" b)
+
+# tcp CC: Mbit/s and retransmits of one iperf3 -n 16M, or "failed"
+tcp() {
+	local out
+	nx "$run" b iperf3 -s -1 -B "$bip" -p 5201 >/dev/null 2>&1 &
+	for _ in $(seq 100); do [ -n "$(nx "$run" b ss -Hltn 'sport = :5201')" ] && break; sleep 0.05; done
+	out=$(timeout $((TIMEOUT + 30)) "$NETSIM" exec --name "$run" a -- \
+		iperf3 -c "$bip" -p 5201 -n 16M -C "$1" -J 2>/dev/null) || { echo failed; wait; return; }
+	wait
+	jq -r '"\(.end.sum_received.bits_per_second / 1e6 * 10 | round / 10) \(.end.sum_sent.retransmits)"' <<<"$out"
+}
+
+# konce CC: start both nodes with --congestion CC, open the session, time the file; "MBIT SECS"
+konce() {
+	local cc=$1 kb t0 t1 out
+	kstart "$run" b B "$bip:7807" --congestion "$cc"
+	kstart "$run" a A "$aip:7807" --congestion "$cc"
+	kb=$(kfield "$run" B "public key")
+	out=$(kcli "$run" a A send --json -a "$bip:7807" "$kb" "hello") || fail "konce: the first message failed: $out"
+	t0=$(date +%s%N)
+	out=$(timeout $((TIMEOUT + 10)) "$NETSIM" exec --name "$run" a -- "$K" send --control "$KTMP/$run.A.sock" \
+		--json -W "$TIMEOUT" --file "$file" "$kb" 2>&1)
+	t1=$(date +%s%N)
+	if jq -e '.ok == true' <<<"$out" >/dev/null 2>&1; then
+		awk -v b="$fbytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f %.1f\n", b * 8 / (ns / 1e3), ns / 1e9 }'
+	else
+		echo "> $TIMEOUT"
+	fi
+	kill -0 "${NPID[$run.A]}" 2>/dev/null || echo "konce $cc: node A is gone after the send" >&2
+	if [ -n "${BENCH_VERBOSE:-}" ]; then
+		for f in "$KTMP/$run.A.err" "$KTMP/$run.B.err"; do echo "--- konce $cc: $(basename "$f")" >&2; tail -n 20 "$f" >&2; done
+	fi
+	kstop "$run" A
+	kstop "$run" B
+	rm -rf "$KTMP/$run.A" "$KTMP/$run.B"
+}
+
+echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $fbytes-byte file, iperf3 -n 16M"
+printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' "link (a's uplink)" "TCP BBR" "TCP CUBIC" \
+	"konce bbr" "konce newreno" "konce bbr / best TCP"
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..20})" \
+	"$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..20})" \
+	"$(printf -- '-%.0s' {1..18})"
+for row in "${ROWS[@]}"; do
+	read -r rate delay loss jitter <<<"$row"
+	set -- rate="$rate" delay="$delay" loss="$loss"
+	[ -n "${jitter:-}" ] && set -- "$@" jitter="$jitter"
+	"$NETSIM" impair --name "$run" a clear "$@" >/dev/null || fail "netsim impair a $*"
+	# each in this shell (not a pipe's subshell): the nodes it starts are its own to stop
+	r=$KTMP/result
+	bbr=- cubic=- bbr_rx='' cubic_rx=''
+	if [ "${BENCH_TCP:-1}" = 1 ]; then
+		tcp bbr >"$r"; read -r bbr bbr_rx <"$r"
+		tcp cubic >"$r"; read -r cubic cubic_rx <"$r"
+	fi
+	konce bbr >"$r"; read -r kbbr kbbr_s <"$r"
+	kreno="-" kreno_s=""
+	if [ "${BENCH_NEWRENO:-1}" = 1 ]; then konce newreno >"$r"; read -r kreno kreno_s <"$r"; fi
+	ratio=$(awk -v k="$kbbr" -v a="$bbr" -v b="$cubic" 'BEGIN {
+		m = (a + 0 > b + 0) ? a + 0 : b + 0; if (k == ">" || m == 0) print "-"; else printf "%.2f", k / m }')
+	fmt() { # MBIT EXTRA UNIT
+		if [ "$1" = ">" ]; then echo "> $2 s"; elif [ "$1" = failed ] || [ "$1" = - ]; then echo "$1"
+		else echo "$1 Mbit/s ($2 $3)"; fi
+	}
+	printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' "$rate, ${delay} RTT, $loss${jitter:+, jitter $jitter}" \
+		"$(fmt "$bbr" "$bbr_rx" rtx)" "$(fmt "$cubic" "$cubic_rx" rtx)" "$(fmt "$kbbr" "$kbbr_s" s)" \
+		"$(fmt "$kreno" "$kreno_s" s)" "$ratio"
+done

@@ -1,0 +1,221 @@
+/* test_cc_loss.c - the default class's controller (cc_bbr.c) under random loss, on the simulator,
+ * with bare konce_conns (conn_link.h).  Behaviour, not speed:
+ *
+ *   - Long fat link (100 Mbit/s, 40 ms RTT, a BDP of queue): at 0.1% and 1% random loss the
+ *     sender keeps its mean window >= 1/2 and its goodput >= 0.8 of the loss-free run's; at 3%
+ *     (above the 2% threshold) the window >= 1/2 and goodput >= 0.7.
+ *   - Loss recovery: every ack-eliciting datagram the loss took is declared lost exactly once and
+ *     nothing else is (no spurious losses on a path that does not reorder); a recovery period
+ *     begins at most once per round trip and only for a loss; at 0.1% (losses rounds apart) nearly
+ *     every loss starts its own; no persistent congestion and no probe timeouts; BBR never
+ *     overflows the bottleneck queue.
+ *   - Jitter that reorders (netsim's 10 ms): spurious losses are recognised, and with 1% loss the
+ *     goodput stays >= 0.4 of the clean run's.
+ *   - Two flows on one 20 Mbit/s link, the second starting 2 s later: Jain's index >= 0.9 over
+ *     10..70 s (BBR flows converge over PROBE_RTT cycles, 10 s apart: a 30 s window was at 0.87
+ *     for some seeds).
+ *   - A background (LEDBAT) flow beside a default flow on a lossy link: the default flow keeps
+ *     >= 90% of what it gets alone.
+ *
+ * Each case prints its figures, NewReno's for comparison where it says something.  SIM_SEED=N
+ * reruns one seed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/sim/conn_link.h"
+
+#define WARM (5 * SIM_SEC)
+#define STOP (25 * SIM_SEC)
+#define SETTLE (5 * SIM_SEC) /* after STOP: everything outstanding is acked or declared lost */
+
+typedef struct result {
+	double goodput, mean_cwnd;
+	uint64_t episodes, declared, spurious, pto, persistent, dropped_eliciting, dropped_queue, queue_after_warm,
+		rounds, failed;
+	bool settled; /* nothing in flight at the end: every loss has been declared */
+} result;
+
+static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us)
+{
+	sim *s = sim_new(seed);
+	static clink l;
+	clink_cfg cfg = {.rate = 12500000, .queue = 500000, .owd_us = 20 * SIM_MS, .loss = loss, .msg = 256 * 1024,
+			 .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc,
+			 .jitter_us = jitter_us, .jitter_normal = true};
+	assert_int_equal(clink_init(&l, s, &cfg), 0);
+	assert_int_equal(clink_add_flow(&l, 0, 0), 0);
+	sim_run_until(s, STOP + SETTLE);
+	clink_flow *f = &l.f[0];
+	result r = {
+		.goodput = clink_goodput(&l, 0),
+		.mean_cwnd = f->nsamples ? (double)f->sum_cwnd / (double)f->nsamples : 0,
+		.episodes = f->tx->cc.episodes,
+		.declared = f->tx->rec.nlost_total,
+		.spurious = f->tx->rec.spurious_total,
+		.pto = f->tx->rec.pto_total,
+		.persistent = f->tx->cc.persistent,
+		.dropped_eliciting = f->dropped_eliciting,
+		.dropped_queue = sim_host_rx(l.rh)->dropped_queue,
+		.queue_after_warm = sim_host_rx(l.rh)->dropped_queue - l.qdrop_at_warm,
+		.rounds = f->tx->cc.u.bbr.round_count,
+		.failed = f->failed,
+	};
+	r.settled = f->tx->rec.bytes_in_flight == 0 && konce_msgq_empty(&f->tx->q);
+	printf("  seed %llu %-7s loss %4.1f%%%s: %5.1f Mbit/s, mean cwnd %4.0f kB, recovery periods %llu in %llu "
+	       "rounds, lost %llu + queue %llu (after warm-up %llu), declared %llu, spurious %llu, PTO %llu\n",
+	       (unsigned long long)seed, cc->name, loss * 100, jitter_us ? " +jitter" : "", r.goodput * 8 / 1e6, r.mean_cwnd / 1e3,
+	       (unsigned long long)r.episodes, (unsigned long long)r.rounds, (unsigned long long)r.dropped_eliciting,
+	       (unsigned long long)r.dropped_queue, (unsigned long long)r.queue_after_warm,
+	       (unsigned long long)r.declared, (unsigned long long)r.spurious, (unsigned long long)r.pto);
+	clink_free(&l);
+	sim_free(s);
+	return r;
+}
+
+static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss) { return run_jitter(seed, cc, loss, 0); }
+
+static void check_recovery(uint64_t seed, const result *r)
+{
+#define CHECK(cond)                                                       \
+	do {                                                              \
+		if (!(cond)) {                                            \
+			sim_report_failure(seed, #cond, __FILE__, __LINE__); \
+			fail();                                           \
+		}                                                         \
+	} while (0)
+	CHECK(r->failed == 0);
+	CHECK(r->settled);
+	/* past STARTUP's overshoot, BBR does not overflow a BDP of queue */
+	CHECK(r->queue_after_warm == 0);
+	/* each real loss is declared, and nothing else: the queue's drops are data, except for the
+	 * odd ACK-only packet */
+	CHECK(r->declared >= r->dropped_eliciting && r->declared <= r->dropped_eliciting + r->dropped_queue);
+	CHECK(r->spurious == 0);
+	CHECK(r->pto == 0 && r->persistent == 0); /* no RTO storm: loss is found by acks */
+	/* a recovery period needs a loss, and begins at most once a round trip */
+	CHECK(r->episodes <= r->declared);
+	CHECK(r->episodes <= r->rounds);
+}
+
+static void test_long_fat_link_random_loss(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		result clean = run_one(seed, &konce_cc_bbr, 0);
+		result sparse = run_one(seed, &konce_cc_bbr, 0.001);
+		result lossy = run_one(seed, &konce_cc_bbr, 0.01);
+		result heavy = run_one(seed, &konce_cc_bbr, 0.03);
+		result reno = run_one(seed, &konce_cc_newreno, 0.01);
+		(void)reno; /* for comparison only: what issue 13 measured */
+		check_recovery(seed, &clean);
+		check_recovery(seed, &sparse);
+		check_recovery(seed, &lossy);
+		check_recovery(seed, &heavy);
+		/* loss-free: only STARTUP's overshoot into the queue, in at most two periods */
+		CHECK(clean.episodes <= 2);
+		/* losses ~1000 packets (2.5 round trips) apart: nearly each starts its own period */
+		CHECK(sparse.episodes * 10 >= sparse.dropped_eliciting * 6);
+		CHECK(sparse.goodput >= 0.8 * clean.goodput);
+		CHECK(lossy.goodput >= 0.8 * clean.goodput);
+		CHECK(sparse.mean_cwnd >= 0.5 * clean.mean_cwnd);
+		CHECK(lossy.mean_cwnd >= 0.5 * clean.mean_cwnd);
+		/* 3%: above the loss threshold, inflight_hi takes the headroom, not the rate */
+		CHECK(heavy.goodput >= 0.7 * clean.goodput);
+		CHECK(heavy.mean_cwnd >= 0.5 * clean.mean_cwnd);
+		/* the link is 100 Mbit/s: the loss-free run fills most of it (fragments carry 960 of
+		 * each 1,200-odd bytes) */
+		CHECK(clean.goodput * 8 >= 70e6);
+	}
+}
+
+/* netsim's jitter=10ms: a normal spread of sigma 5 ms each way, which at 100 Mbit/s reorders
+ * dozens of packets.  Recovery finds its losses spurious and gives the packet threshold up (RACK:
+ * time alone), the window does not shrink away (BBR's extra_acked), and with 1% loss on top the
+ * goodput stays >= 0.4 of the loss-free, jitter-free run's (measured: 0.52; it was 0.05 before).
+ * Weak: about 60% of the declared losses are still spurious. */
+static void test_reordering_jitter(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		result clean = run_one(seed, &konce_cc_bbr, 0);
+		result j = run_jitter(seed, &konce_cc_bbr, 0.01, 5000);
+		CHECK(j.failed == 0 && j.settled && j.pto == 0 && j.persistent == 0);
+		CHECK(j.spurious > 0);
+		/* every datagram the loss took is declared (and many that were only late: recovery
+		 * recognises those it still remembers, KONCE_RECOVERY_LOST_MEMORY) */
+		CHECK(j.declared >= j.dropped_eliciting);
+		CHECK(j.goodput >= 0.4 * clean.goodput);
+	}
+}
+
+/* flows[i] of class klass[i], started start[i]; returns goodput between warm and stop. */
+static void run_shared(uint64_t seed, int n, const uint8_t *klass, const uint64_t *start, double loss, double *g)
+{
+	sim *s = sim_new(seed);
+	static clink l;
+	clink_cfg cfg = {.rate = 2500000, .queue = 100000, .owd_us = 20 * SIM_MS, .jitter_us = 500, .loss = loss,
+			 .msg = 64 * 1024, .depth = 16, .sample_us = 10 * SIM_MS, .warm = 10 * SIM_SEC,
+			 .stop = 70 * SIM_SEC};
+	assert_int_equal(clink_init(&l, s, &cfg), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(clink_add_flow(&l, klass[i], start[i]), 0);
+	sim_run_until(s, cfg.stop + SIM_SEC);
+	for (int i = 0; i < n; i++) {
+		SIM_ASSERT(s, l.f[i].failed == 0);
+		g[i] = clink_goodput(&l, i);
+	}
+	clink_free(&l);
+	sim_free(s);
+}
+
+static void test_two_flows_fair(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		const uint8_t k[2] = {0, 0};
+		const uint64_t st[2] = {0, 2 * SIM_SEC};
+		for (int lossy = 0; lossy < 2; lossy++) {
+			double g[2];
+			run_shared(seed, 2, k, st, lossy ? 0.01 : 0, g);
+			double jain = (g[0] + g[1]) * (g[0] + g[1]) / (2 * (g[0] * g[0] + g[1] * g[1]));
+			printf("  seed %llu loss %d%%: two default flows %.2f + %.2f Mbit/s (%.0f%% of the link), Jain %.3f\n",
+			       (unsigned long long)seed, lossy, g[0] * 8 / 1e6, g[1] * 8 / 1e6, 100 * (g[0] + g[1]) / 2500000,
+			       jain);
+			CHECK(jain >= 0.9);
+			CHECK(g[0] + g[1] >= 0.7 * 2500000);
+		}
+	}
+}
+
+static void test_background_yields_on_lossy_link(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		const uint8_t k1[1] = {0}, k2[2] = {1, 0};
+		const uint64_t st[2] = {0, 2 * SIM_SEC};
+		double alone[1], both[2];
+		run_shared(seed, 1, k1, st, 0.01, alone);
+		run_shared(seed, 2, k2, st, 0.01, both);
+		printf("  seed %llu loss 1%%: default alone %.2f Mbit/s; beside background %.2f (%.0f%%), background %.2f\n",
+		       (unsigned long long)seed, alone[0] * 8 / 1e6, both[1] * 8 / 1e6, 100 * both[1] / alone[0],
+		       both[0] * 8 / 1e6);
+		CHECK(both[1] >= 0.9 * alone[0]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_long_fat_link_random_loss),
+		cmocka_unit_test(test_reordering_jitter),
+		cmocka_unit_test(test_two_flows_fair),
+		cmocka_unit_test(test_background_yields_on_lossy_link),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,261 @@
+/* test_cc_bbr.c - the model-based controller (cc_bbr.c) driven round by round with the delivery-
+ * rate samples recovery.h would give: STARTUP ends when the bandwidth stops growing, the window
+ * and pacing rate follow bw x min_rtt, random loss under the threshold changes nothing, a lossy
+ * probe bounds inflight_hi (never below 1.25 BDP), PROBE_RTT comes after 10 s, and persistent
+ * congestion starts over. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "node/cc.h"
+
+#define MSS 1200
+#define MS 1000ull
+#define RTT (40 * MS)
+
+typedef struct path {
+	uint64_t t, delivered;
+	uint64_t bw;     /* what the samples say, bytes/s */
+	uint64_t rtt;
+} path;
+
+/* One round trip: the window goes out (at most what the pacing rate allows in an RTT, plus one),
+ * then every packet is acked a round trip later -- except `lost` of them, spread out, which are
+ * declared lost at the same time. */
+static unsigned round_trip(konce_cc *cc, path *p, unsigned lost)
+{
+	uint64_t n = konce_cc_cwnd(cc) / MSS, by_rate = konce_cc_pacing_rate(cc, p->rtt) * p->rtt / 1000000 / MSS + 1;
+	if (n > by_rate)
+		n = by_rate;
+	uint64_t prior = p->delivered, sent_at = p->t;
+	for (uint64_t i = 0; i < n; i++)
+		konce_cc_on_sent(cc, MSS, sent_at);
+	p->t += p->rtt;
+	unsigned every = lost ? (unsigned)(n / lost) : 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (every && lost && i % every == every / 2) {
+			konce_cc_on_loss(cc, MSS, sent_at, p->t);
+			lost--;
+			continue;
+		}
+		p->delivered += MSS;
+		konce_cc_ack a = {.bytes = MSS, .largest_sent = sent_at, .rtt = p->rtt, .min_rtt = RTT,
+				  .delivered = p->delivered, .rate = p->bw, .prior_delivered = prior};
+		konce_cc_on_ack(cc, &a, p->t);
+	}
+	return (unsigned)n;
+}
+
+static uint64_t bdp(uint64_t bw) { return bw * RTT / 1000000; }
+
+static void start(konce_cc *cc, path *p, uint64_t bw)
+{
+	*p = (path){.t = 1, .bw = bw, .rtt = RTT};
+	konce_cc_init(cc, &konce_cc_bbr, MSS, p->t);
+	assert_int_equal(konce_cc_cwnd(cc), 10 * MSS);
+	assert_int_equal(cc->u.bbr.mode, KONCE_BBR_STARTUP);
+}
+
+static void test_startup_to_probe_bw(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000); /* 20 Mbit/s: BDP 100 kB */
+	/* the window grows while the bandwidth estimate does; three flat rounds end STARTUP */
+	int rounds = 0;
+	while (cc.u.bbr.mode == KONCE_BBR_STARTUP && rounds < 50) {
+		round_trip(&cc, &p, 0);
+		rounds++;
+	}
+	assert_true(rounds >= 3 && rounds < 10);
+	assert_true(cc.u.bbr.filled_pipe);
+	assert_int_equal(cc.u.bbr.bw, 2500000);
+	assert_int_equal(cc.u.bbr.min_rtt, RTT);
+	for (int i = 0; i < 20; i++)
+		round_trip(&cc, &p, 0);
+	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_PROBE_BW);
+	/* window 2 BDP + 3 mss, and the ack aggregation these acks (a window's at one instant) show,
+	 * at most 20 ms at bw; pacing gain x bw, 1% under */
+	assert_true(konce_cc_cwnd(&cc) > 2 * bdp(2500000) + 3 * MSS);
+	assert_true(konce_cc_cwnd(&cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
+	uint64_t gain[] = {125, 75, 100};
+	unsigned g = cc.u.bbr.cycle < 2 ? cc.u.bbr.cycle : 2;
+	assert_int_equal(konce_cc_pacing_rate(&cc, RTT), 2500000 * gain[g] / 100 * 99 / 100);
+	assert_int_equal(cc.episodes, 0);
+}
+
+/* 1% random loss: a recovery period begins now and then, but neither the window nor the pacing
+ * rate moves, and inflight_hi stays unset. */
+static void test_random_loss_below_threshold(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	uint64_t w = konce_cc_cwnd(&cc);
+	for (int i = 0; i < 100; i++) {
+		unsigned n = round_trip(&cc, &p, 1); /* 1 of ~90: 1.1% */
+		assert_true(n >= 80);
+		assert_int_equal(konce_cc_cwnd(&cc), w);
+		assert_int_equal(cc.u.bbr.bw, 2500000);
+	}
+	assert_int_equal(cc.u.bbr.inflight_hi, UINT64_MAX);
+	assert_int_equal(cc.u.bbr.lossy_rounds, 0);
+	assert_true(cc.episodes >= 50); /* one per round trip at most, not one per loss */
+	assert_true(cc.episodes <= 100);
+}
+
+/* 5% loss while probing: inflight_hi comes down to 0.7 of the round's peak, never below
+ * 1.25 BDP, and bounds the window; the bandwidth estimate is untouched. */
+static void test_lossy_probe_bounds_inflight(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	for (int i = 0; i < 40 && cc.u.bbr.lossy_rounds == 0; i++)
+		round_trip(&cc, &p, 5);
+	assert_true(cc.u.bbr.lossy_rounds > 0);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+	assert_true(cc.u.bbr.inflight_hi >= bdp(2500000) * 125 / 100);
+	assert_true(konce_cc_cwnd(&cc) <= cc.u.bbr.inflight_hi);
+	assert_true(konce_cc_cwnd(&cc) < 2 * bdp(2500000) + 3 * MSS);
+	assert_int_equal(cc.u.bbr.bw, 2500000);
+	/* loss stops: probes that fill the bound raise it again */
+	uint64_t hi = cc.u.bbr.inflight_hi;
+	for (int i = 0; i < 60; i++)
+		round_trip(&cc, &p, 0);
+	assert_true(cc.u.bbr.inflight_hi > hi);
+}
+
+/* Lossy rounds in STARTUP end it, with inflight_hi set. */
+static void test_startup_loss_exit(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	round_trip(&cc, &p, 0);
+	round_trip(&cc, &p, 0);
+	round_trip(&cc, &p, 4); /* 4 of ~40 packets: 10% */
+	round_trip(&cc, &p, 0); /* the round ends with this round's first ack */
+	assert_true(cc.u.bbr.filled_pipe);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+	assert_true(cc.u.bbr.mode == KONCE_BBR_DRAIN || cc.u.bbr.mode == KONCE_BBR_PROBE_BW);
+}
+
+static unsigned tenth(const konce_cc *cc) { return (unsigned)(konce_cc_cwnd(cc) / MSS / 10); }
+
+/* Random loss while the bandwidth still grows (the samples double each round) does not end
+ * STARTUP: only a lossy round that also found no more bandwidth does. */
+static void test_startup_loss_while_growing(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 300000);
+	for (int i = 0; i < 5; i++) {
+		round_trip(&cc, &p, 0);
+		p.bw *= 2;
+	}
+	for (int i = 0; i < 3; i++) {
+		round_trip(&cc, &p, tenth(&cc)); /* about 10% */
+		p.bw *= 2;
+		assert_int_equal(cc.u.bbr.mode, KONCE_BBR_STARTUP);
+	}
+	assert_true(cc.u.bbr.lossy_rounds >= 2);
+	assert_int_equal(cc.u.bbr.inflight_hi, UINT64_MAX);
+	/* the path is full: the samples stop growing, the next lossy round ends STARTUP */
+	round_trip(&cc, &p, tenth(&cc));
+	round_trip(&cc, &p, tenth(&cc));
+	round_trip(&cc, &p, 0);
+	assert_true(cc.u.bbr.filled_pipe);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+}
+
+/* min_rtt not seen again for 10 s: PROBE_RTT caps the window at BDP/2 for 200 ms and a round,
+ * then PROBE_BW resumes with the window it had. */
+static void test_probe_rtt(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	uint64_t w = konce_cc_cwnd(&cc);
+	p.rtt = RTT + 5 * MS; /* a standing queue: the samples never reach min_rtt again */
+	int rounds = 0;
+	while (cc.u.bbr.mode != KONCE_BBR_PROBE_RTT && rounds < 400) {
+		round_trip(&cc, &p, 0);
+		rounds++;
+	}
+	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_PROBE_RTT);
+	assert_true(p.t >= 10 * 1000 * MS);
+	p.rtt = RTT;
+	uint64_t began = p.t;
+	while (cc.u.bbr.mode == KONCE_BBR_PROBE_RTT && p.t < began + 2000 * MS) {
+		round_trip(&cc, &p, 0);
+		if (cc.u.bbr.mode == KONCE_BBR_PROBE_RTT)
+			assert_true(konce_cc_cwnd(&cc) <= bdp(cc.u.bbr.bw) / 2 + MSS);
+	}
+	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_PROBE_BW);
+	assert_true(p.t - began >= 200 * MS);
+	for (int i = 0; i < 10; i++)
+		round_trip(&cc, &p, 0);
+	assert_int_equal(konce_cc_cwnd(&cc), w);
+}
+
+static void test_persistent_congestion_restarts(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	konce_cc_on_sent(&cc, 10 * MSS, p.t);
+	konce_cc_on_loss(&cc, 10 * MSS, p.t, p.t + 1000 * MS);
+	konce_cc_on_persistent_congestion(&cc, p.t + 1000 * MS);
+	assert_int_equal(konce_cc_cwnd(&cc), 2 * MSS);
+	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_STARTUP);
+	assert_int_equal(cc.u.bbr.bw, 0);
+	assert_int_equal(cc.persistent, 1);
+	p.t += 1000 * MS;
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	assert_int_equal(cc.u.bbr.bw, 2500000);
+	assert_true(konce_cc_cwnd(&cc) > 2 * bdp(2500000) + 3 * MSS);
+	assert_true(konce_cc_cwnd(&cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
+}
+
+static void test_by_name(void **state)
+{
+	(void)state;
+	assert_ptr_equal(konce_cc_by_name("bbr"), &konce_cc_bbr);
+	assert_ptr_equal(konce_cc_by_name("newreno"), &konce_cc_newreno);
+	assert_null(konce_cc_by_name("ledbat")); /* the background class is not a choice here */
+	assert_null(konce_cc_by_name("cubic"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_to_probe_bw),
+		cmocka_unit_test(test_random_loss_below_threshold),
+		cmocka_unit_test(test_lossy_probe_bounds_inflight),
+		cmocka_unit_test(test_startup_loss_exit),
+		cmocka_unit_test(test_startup_loss_while_growing),
+		cmocka_unit_test(test_probe_rtt),
+		cmocka_unit_test(test_persistent_congestion_restarts),
+		cmocka_unit_test(test_by_name),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
