@@ -11,11 +11,12 @@
  * every fragment is acked is complete: konce_msgq_acked() hands it back once, and the caller
  * queues MSG_DELIVERED and retires it.
  *
- * Flow control (docs/PROTOCOL.md section 8): the charge (konce_reasm_charge) of the started and
- * not yet complete messages stays within the peer's latest credit -- except that when nothing is
- * started, the next message starts anyway, so a message the peer can never take is refused by the
- * peer (REFUSE) and fails instead of waiting forever.  New wire ids stay below the oldest started
- * id + KONCE_REASM_WINDOW, the receiver's window of finished ids.
+ * Flow control (docs/PROTOCOL.md section 11, "Fragmentation, reassembly, flow control"): the
+ * charge (konce_reasm_charge) of the started and not yet complete messages stays within the peer's
+ * latest credit -- except that when nothing is started, the next message starts anyway, so a
+ * message the peer can never take is refused by the peer (REFUSE) and fails instead of waiting
+ * forever.  New wire ids stay below the oldest started id + KONCE_REASM_WINDOW, the receiver's
+ * window of finished ids.
  *
  * Bounds: what the queue holds -- each message's bytes plus KONCE_MSGQ_MSG_COST and its ack
  * bitmap for its bookkeeping -- stays within the queue's limit and, with a pool (the endpoint's, shared by every
