@@ -71,10 +71,10 @@ struct konce_rdv_counters {
 	uint64_t rx, bad, rate_limited, registered, refreshed, table_full, rtt_samples;
 	uint64_t intro_requests, intros, intro_unknown, intro_refused, intro_declined, not_registered;
 	uint64_t relayed, relay_refused, out_dropped;
-	uint64_t claimed_dropped;
-	uint64_t rtt_refused;
-	uint64_t source_full;
-	uint64_t offers, offers_dup, offers_full; /* INTRO_OFFERs sent; retries of a pending one; no room */     /* new registrations refused: their source registered too many keys */     /* echoes that were not our last stamp, or too late: no RTT sample */ /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
+	uint64_t claimed_dropped; /* claimed REFLEXIVE candidates never forwarded (only the observed one is) */
+	uint64_t rtt_refused;     /* echoes that were not our last stamp, or too late: no RTT sample */
+	uint64_t source_full;     /* new registrations refused: their source registered too many keys */
+	uint64_t offers, offers_dup, offers_full; /* INTRO_OFFERs sent; retries of a pending one; no room */
 };
 
 /* 0, -EINVAL, -ENOMEM. */
