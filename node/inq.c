@@ -119,7 +119,8 @@ static int best(const konce_inq *q)
 	return -1;
 }
 
-bool konce_inq_peek(const konce_inq *q, const uint8_t **pkt, size_t *len, const konce_addr **from, unsigned *prio)
+bool konce_inq_peek(const konce_inq *q, const uint8_t **pkt, size_t *len, const konce_addr **from,
+		    unsigned *prio)
 {
 	int p = best(q);
 	if (p < 0)

@@ -42,7 +42,8 @@ void konce_inq_free(konce_inq *q);
 bool konce_inq_push(konce_inq *q, unsigned prio, const uint8_t *pkt, size_t len, const konce_addr *from);
 /* The best queued datagram (lowest priority, oldest first), valid until the next push or drop;
  * false when empty. */
-bool konce_inq_peek(const konce_inq *q, const uint8_t **pkt, size_t *len, const konce_addr **from, unsigned *prio);
+bool konce_inq_peek(const konce_inq *q, const uint8_t **pkt, size_t *len, const konce_addr **from,
+		    unsigned *prio);
 /* Removes the datagram peek returned. */
 void konce_inq_drop(konce_inq *q);
 

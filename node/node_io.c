@@ -46,7 +46,8 @@ static unsigned classify(struct konce_node *n, const uint8_t *pkt, size_t len, c
 			 uint64_t now)
 {
 	unsigned p = konce_ep_priority(n->ep, pkt, len, from, now);
-	if (p == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
+	if (p == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER &&
+	    pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
 		return PRIO_TRAVERSAL;
 	return p;
 }
