@@ -2,8 +2,9 @@
  * lowest priority is shed first when it is full.
  *
  * The I/O layer (node_io.c) reads a bounded batch per wake, classifies each datagram with
- * konce_ep_priority() (0 = session traffic and answers to our own handshakes, 1 + the source's
- * rate-limit overdraft for HELLO and INITIATE, 17 = unknown), pushes it here, then feeds the
+ * konce_ep_priority() (0 = DATA for one of our sessions and answers to our own handshakes, 1 +
+ * the source's rate-limit overdraft for HELLO and INITIATE, 17 = DATA for no session and unknown
+ * types), pushes it here, then feeds the
  * endpoint from konce_inq_peek()/konce_inq_drop() up to a per-wake work budget.  What the budget
  * leaves stays queued for the next wake, where it competes with new arrivals by priority.
  *
