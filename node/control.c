@@ -394,7 +394,7 @@ static json_t *do_status(struct konce_node *n)
 	konce_udp_get_stats(n->udp, &us);
 	int64_t known = n->store ? konce_store_peer_count(n->store) : -1;
 	json_t *counters = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"rx_packets", (json_int_t)c->rx_packets, "tx_packets", (json_int_t)c->tx_packets,
 		"hello_rx", (json_int_t)c->hello_rx, "initiate_rx", (json_int_t)c->init_rx,
 		"accept_tx", (json_int_t)c->accept_tx, "handshakes_failed", (json_int_t)c->hs_failed,
@@ -405,6 +405,7 @@ static json_t *do_status(struct konce_node *n)
 		"amplification_blocked", (json_int_t)c->amplification_blocked,
 		"messages_rx", (json_int_t)n->msgs_rx, "messages_tx", (json_int_t)n->msgs_tx,
 		"messages_dropped", (json_int_t)n->msgs_dropped, "udp_tx_dropped", (json_int_t)us.tx_dropped,
+		"input_shed", (json_int_t)node_io_input_shed(n),
 		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));
 	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",

@@ -439,10 +439,14 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	case KONCE_PKT_HELLO:
 	case KONCE_PKT_INITIATE:
 		return 1 + konce_ratelimit_level(ep->rl, from, now_us);
+	case KONCE_PKT_DATA: {
+		/* only for a session we have: junk typed DATA must not outrank a fresh handshake */
+		konce_data_hdr h;
+		return !konce_data_parse_hdr(&h, pkt, len) && konce_cid_find(ep, h.dcid) ? 0 : 17;
+	}
 	case KONCE_PKT_COOKIE:
 	case KONCE_PKT_VERSION:
 	case KONCE_PKT_ACCEPT:
-	case KONCE_PKT_DATA:
 		return 0;
 	default:
 		return 17;

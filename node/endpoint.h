@@ -235,8 +235,10 @@ uint64_t konce_ep_next_timer(const konce_ep *ep);
 void konce_ep_timer(konce_ep *ep, uint64_t now_us);
 
 /* Scheduling hint for an input queue (the I/O layer, the simulator's CPU model): lower is served
- * first.  0 = session traffic and answers to our own handshakes; 1 + the source's rate-limit
- * overdraft (1..16) for HELLO and INITIATE.  Reads only; charges nothing. */
+ * first.  0 = DATA whose connection id names one of our sessions, and answers to our own
+ * handshakes; 1 + the source's rate-limit overdraft (1..16) for HELLO and INITIATE; 17 for DATA
+ * for no session and unknown types.  No crypto (a header parse and a table lookup); charges
+ * nothing. */
 unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
 /* The session (conn) the last konce_ep_input() took an authenticated DATA packet for (decrypted,
  * not a replay, valid frames), or 0: what proves to a caller who routes by other means (a

@@ -34,9 +34,12 @@
 /* Charges the load meter, and the source's bucket only if it proved its address. */
 static void charge(konce_ep *ep, const konce_addr *from, bool proven, unsigned cost, uint64_t now_us)
 {
-	konce_load_charge(&ep->load, cost, now_us);
-	if (proven)
+	if (proven) {
+		konce_load_charge_proven(&ep->load, cost, now_us);
 		konce_ratelimit_charge(ep->rl, from, cost, now_us);
+	} else {
+		konce_load_charge(&ep->load, cost, now_us);
+	}
 	ep->last_cost = cost;
 }
 

@@ -24,10 +24,10 @@
  *                      KONCE_LOAD_BITS_MAX (20), below
  *
  * ...but a source with no overdraft is never asked for more than KONCE_LOAD_BITS_BASE_MAX (16)
- * bits: the curve above 1250 permille prices only overdrawn sources.  Why (tests/sim/
- * test_transport_flood.c shows both cases): if `capacity` matches the CPU, load is charged as the
- * CPU does the work, so the level cannot pass ~1000 and the cap never binds; excess arrivals wait
- * in the input queue, overdrawn sources last (konce_ep_priority), and are shed there.  If capacity
+ * bits outside a surge (below): the curve above 1250 permille prices only overdrawn sources.
+ * Why (tests/sim/test_transport_flood.c shows both cases): if `capacity` matches the CPU, load is
+ * charged as the CPU does the work, so the level cannot pass ~1000 and the cap never binds;
+ * excess arrivals wait in the input queue, overdrawn sources last (konce_ep_priority), and are shed there.  If capacity
  * is set below what the CPU really does (the endpoint's default, 20,000 units/s, is ~4% of the
  * bench core), a flood of junk the server absorbs easily (spoofed INITIATEs refused at the MAC for
  * 1 unit each) read 2-5x "capacity" and demanded 21-32 bits from everyone: honest clients were
@@ -47,6 +47,21 @@
  *   - Past capacity the server cannot serve everyone anyway; each further 25% of overload doubles
  *     the price for overdrawn sources (up to KONCE_LOAD_BITS_MAX), so sustained overload from few sources costs an attacker
  *     exponentially more, while everyone else pays at most 16 bits (above).
+ *
+ * Sustained overload (the surge).  The BASE_MAX cap rises by one bit for every
+ * KONCE_LOAD_SURGE_PERIODS (5) periods in a row that close with proven work alone above it, up to
+ * KONCE_LOAD_BITS_SURGE_MAX (18): 17 bits after 5 s, 18 after 10 s.  Proven work is what the
+ * server spends on sources that proved their address (konce_load_charge_proven: an INITIATE whose
+ * cookie MAC holds), smoothed like the level; "above" is its curve past 16 bits (> 1250
+ * permille).  The first period that closes at or below that (a quiet period included) drops the
+ * cap back to 16.  Why it is safe: spoofed junk never proves an address, so it cannot start a
+ * surge (the undersold-capacity flood above keeps its 16 bits); what can is handshake work the
+ * server really did, past capacity for 5 s, for sources the overdraft does not price: many
+ * sources each within its rate.  Each extra bit doubles what each of them pays per forced DH.  Why 18 and not
+ * KONCE_LOAD_BITS_MAX (20): a client refuses a demand it cannot pay in KONCE_POW_SOLVE_BUDGET_MS
+ * (1.25 s, hs_client.c); 2^18 hashes of a full 1200-byte INITIATE take ~0.46 s on the bench
+ * core, payable on a client up to ~2.7x slower, where 2^20 (~1.85 s) would be refused by every
+ * bench-speed client with a full first message: a demand clients refuse locks everyone out.
  *
  * Overdrawn sources (ratelimit.h level o >= 1) pay max(curve, 8) + 2 x o bits (the curve without
  * the BASE_MAX cap), capped at KONCE_LOAD_BITS_MAX (20), even on an idle server: 10 bits (~2 ms)
@@ -83,6 +98,8 @@ enum konce_load_curve {
 	KONCE_LOAD_BITS_OVERDRAWN = 8,     /* floor for any overdrawn source, even on an idle server */
 	KONCE_LOAD_BITS_PER_OVERDRAFT = 2, /* + this per overdraft level (ratelimit.h) */
 	KONCE_LOAD_BITS_MAX = 20,          /* most any source is asked (see "Overdrawn sources") */
+	KONCE_LOAD_SURGE_PERIODS = 5,      /* overloaded periods in a row per surge bit */
+	KONCE_LOAD_BITS_SURGE_MAX = 18,    /* most a source with no overdraft pays in a surge */
 };
 
 typedef struct konce_load {
@@ -91,15 +108,21 @@ typedef struct konce_load {
 	uint64_t used;         /* units spent in this period */
 	uint32_t level;        /* load of the last period, permille of capacity (smoothed) */
 	uint8_t bits;          /* the curve at `level`, before KONCE_LOAD_BITS_BASE_MAX */
+	uint64_t proven_used;  /* of `used`, units for sources that proved their address */
+	uint32_t proven_level; /* the level of proven work alone, smoothed as `level` */
+	uint32_t overloaded;   /* closed periods in a row with proven_level's curve above BASE_MAX */
 } konce_load;
 
 /* capacity_per_period 0 is taken as 1. */
 void konce_load_init(konce_load *l, uint64_t capacity_per_period, uint64_t now_us);
 /* Adds units; closes the period (and recomputes bits) when KONCE_LOAD_PERIOD_MS has passed. */
 void konce_load_charge(konce_load *l, unsigned units, uint64_t now_us);
+/* The same, for work on behalf of a source that proved its address (a cookie MAC that holds):
+ * only such work can start a surge (above). */
+void konce_load_charge_proven(konce_load *l, unsigned units, uint64_t now_us);
 /* The demand in bits for a source with the given overdraft level (ratelimit.h), after closing any
- * periods that have ended by now.  Never more than KONCE_LOAD_BITS_BASE_MAX for overdraft 0, nor
- * KONCE_LOAD_BITS_MAX for any. */
+ * periods that have ended by now.  Never more than KONCE_LOAD_BITS_BASE_MAX for overdraft 0 (plus
+ * the surge, up to KONCE_LOAD_BITS_SURGE_MAX), nor KONCE_LOAD_BITS_MAX for any. */
 unsigned konce_load_bits(konce_load *l, unsigned overdraft, uint64_t now_us);
 
 #endif

@@ -92,7 +92,8 @@ struct konce_node {
 	konce_store *store;
 	konce_udp *udp;
 	konce_ep *ep;
-	struct event *ev_read, *ev_timer, *ev_flush, *ev_done, *ev_kick;
+	struct event *ev_read, *ev_timer, *ev_flush, *ev_done, *ev_kick, *ev_drain;
+	struct konce_inq *inq; /* received datagrams awaiting the endpoint, by priority (inq.h) */
 	uint64_t started_us;
 	uint8_t hash_key[16];
 	struct peer *by_pk[NODE_BUCKETS], *by_conn[NODE_BUCKETS];
@@ -128,6 +129,8 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen);
 void node_io_stop(struct konce_node *n);
 /* After anything that may have queued datagrams or events: handle events, send, re-arm the timer. */
 void node_io_kick(struct konce_node *n);
+/* Received datagrams the input queue shed (lowest priority first) since start. */
+uint64_t node_io_input_shed(const struct konce_node *n);
 /* The same, from the event loop's next turn: for API calls that may run inside a callback. */
 void node_io_schedule(struct konce_node *n);
 

@@ -3,6 +3,14 @@
  * Every path through here ends in node_io_kick(): hand the endpoint's events to node_msg.c, move its
  * queued datagrams into the socket's batch, send the batch, and re-arm the one timer at the
  * endpoint's next deadline.  SQLite is only touched by the flush timer, never while packets wait.
+ *
+ * Input is served by priority, not first come first served: each readable wake reads up to
+ * RECV_CALLS_PER_WAKE batches into the input queue (inq.h), each datagram classified by
+ * konce_ep_priority() (session traffic first, then handshakes from sources by rate-limit
+ * overdraft, unknown types last), then feeds the endpoint best first until the wake has spent
+ * WAKE_BUDGET_UNITS load units (konce_ep_last_cost, at least 1 per datagram).  The rest waits
+ * for the next wake (ev_drain, behind whatever else is ready); when the queue is full the worst
+ * priority is shed, counted as `input_shed` in `konce status --json`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "node/cc.h"
+#include "node/inq.h"
 #include "node/keyslab.h"
 #include "node/load.h"
 #include "node/pow.h"
@@ -20,15 +29,56 @@
 #include "node/node_trav.h"
 #include "node/secmem.h"
 
-enum { FLUSH_INTERVAL_MS = 1000, RECV_CALLS_PER_WAKE = 16 };
+enum {
+	FLUSH_INTERVAL_MS = 1000,
+	RECV_CALLS_PER_WAKE = 16,
+	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 x 1,200 bytes */
+	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
+	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
+	WAKE_BUDGET_UNITS = 2048,
+	PRIO_TRAVERSAL = 1, /* rendezvous and punch messages: beside a fresh source's handshake */
+};
+
+/* Cheap classification, no crypto: the endpoint's own (inq.h), and the traversal layer's message
+ * types (which the endpoint calls unknown) beside a fresh source's handshake, ahead of overdrawn
+ * sources and unknown junk. */
+static unsigned classify(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from,
+			 uint64_t now)
+{
+	unsigned p = konce_ep_priority(n->ep, pkt, len, from, now);
+	if (p == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER &&
+	    pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
+		return PRIO_TRAVERSAL;
+	return p;
+}
 
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct konce_node *n = ctx;
-	if (node_trav_on_datagram(n, pkt, len, from))
-		return;
-	konce_ep_input(n->ep, pkt, len, from, node_now_us());
+	konce_inq_push(n->inq, classify(n, pkt, len, from, node_now_us()), pkt, len, from);
 }
+
+/* Feeds the endpoint from the input queue, best first, up to one wake's budget. */
+static void drain(struct konce_node *n)
+{
+	const uint8_t *pkt;
+	size_t len;
+	const konce_addr *from;
+	unsigned spent = 0;
+	while (spent < WAKE_BUDGET_UNITS && konce_inq_peek(n->inq, &pkt, &len, &from, NULL)) {
+		unsigned cost = 1;
+		if (!node_trav_on_datagram(n, pkt, len, from)) {
+			konce_ep_input(n->ep, pkt, len, from, node_now_us());
+			cost = konce_ep_last_cost(n->ep);
+		}
+		spent += cost ? cost : 1;
+		konce_inq_drop(n->inq);
+	}
+	if (konce_inq_len(n->inq))
+		event_active(n->ev_drain, EV_TIMEOUT, 0);
+}
+
+uint64_t node_io_input_shed(const struct konce_node *n) { return n->inq ? konce_inq_shed(n->inq) : 0; }
 
 void node_io_kick(struct konce_node *n)
 {
@@ -72,6 +122,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
 	if (r < 0 && r != -ECONNREFUSED)
 		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
+	drain(n);
+	node_io_kick(n);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	drain(n);
 	node_io_kick(n);
 }
 
@@ -198,7 +258,9 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	n->ev_timer = evtimer_new(n->base, on_timer, n);
 	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
 	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
-	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
+	n->ev_drain = event_new(n->base, -1, 0, on_drain, n);
+	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick || !n->ev_drain ||
+	    konce_inq_new(&n->inq, INQ_SLOTS, KONCE_WIRE_MAX_DATAGRAM)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -243,6 +305,11 @@ void node_io_stop(struct konce_node *n)
 	if (n->ev_kick)
 		event_free(n->ev_kick);
 	n->ev_kick = NULL;
+	if (n->ev_drain)
+		event_free(n->ev_drain);
+	n->ev_drain = NULL;
+	konce_inq_free(n->inq);
+	n->inq = NULL;
 	if (n->ev_flush) {
 		event_free(n->ev_flush);
 		on_flush(-1, 0, n);

@@ -159,7 +159,7 @@ run 0 peers -s "$tmp/A.sock"
 has "$out" "^KEY  *PETNAME  *ADDRESS  *PATH  *STATE  *RTT  *IN/S  *OUT/S  *LAST SEEN$"
 has "$out" "^${KB:0:12}\.\.  *-  *$PB  *direct  *up  *[0-9.]* ms  *[0-9.]* k\{0,1\}B  *[0-9.]* k\{0,1\}B  *[0-9]*s ago$"
 run 0 status --json -s "$tmp/B.sock"
-jqt '.peers_active >= 1 and .counters.messages_rx >= 1'
+jqt '.peers_active >= 1 and .counters.messages_rx >= 1 and .counters.input_shed == 0'
 
 # alias: a petname works wherever a key does
 run 0 alias -s "$tmp/A.sock" "$KB" bob

@@ -455,6 +455,9 @@ static void run_flood(const scenario *sc)
 			SIM_ASSERT_EQ(s, done, NH);
 		}
 		SIM_ASSERT_EQ(s, w.bits[RUN_S], 0);               /* and back to 0 after */
+		/* spoofed junk proves no address, so however long the flood it never starts a surge
+		 * (load.h): the base demand stays within BASE_MAX, here even with capacity undersold */
+		SIM_ASSERT(s, w.max_base_bits <= KONCE_LOAD_BITS_BASE_MAX);
 		for (int i = 0; i < NH; i++)
 			tnode_free(&w.hc[i].n);
 		tnode_free(&w.srv);

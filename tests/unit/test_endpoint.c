@@ -567,6 +567,40 @@ static void test_amplification(void **state)
 	free_pair(&p);
 }
 
+/* The input-queue hint: a session's DATA first, a fresh source's HELLO next, DATA typed junk (no
+ * such connection id, or a header too short to name one) and unknown types last.  From any
+ * address: a session's DATA is 0 wherever it comes from (migration), and costs no crypto to tell. */
+static void test_priority(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	(void)sc;
+	drain_events(p.a);
+	drain_events(p.b);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
+	size_t len;
+	konce_addr to, elsewhere;
+	assert_int_equal(konce_addr_parse(&elsewhere, "203.0.113.9:4000"), 0);
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"m", 1, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_DATA);
+	uint64_t auth_fail = konce_ep_counters(p.b)->data_auth_fail;
+	assert_int_equal(konce_ep_priority(p.b, buf, len, &p.addr_a, p.now), 0);
+	assert_int_equal(konce_ep_priority(p.b, buf, len, &elsewhere, p.now), 0);
+	assert_int_equal(konce_ep_priority(p.b, hello, sizeof hello, &elsewhere, p.now), 1);
+	buf[KONCE_DATA_DCID] ^= 1; /* no session has this id */
+	assert_int_equal(konce_ep_priority(p.b, buf, len, &p.addr_a, p.now), 17);
+	assert_int_equal(konce_ep_priority(p.b, buf, KONCE_DATA_DCID + 4, &p.addr_a, p.now), 17);
+	uint8_t unknown = 0x7f;
+	assert_int_equal(konce_ep_priority(p.b, &unknown, 1, &p.addr_a, p.now), 17);
+	assert_int_equal(konce_ep_priority(p.b, buf, 0, &p.addr_a, p.now), 17);
+	/* reads only: nothing was opened, counted or charged */
+	assert_int_equal(konce_ep_counters(p.b)->data_auth_fail, auth_fail);
+	free_pair(&p);
+}
+
 static void test_garbage_cannot_close(void **state)
 {
 	(void)state;
@@ -1100,6 +1134,7 @@ int main(void)
 		cmocka_unit_test(test_no_alloc_before_proof),
 		cmocka_unit_test(test_amplification),
 		cmocka_unit_test(test_garbage_cannot_close),
+		cmocka_unit_test(test_priority),
 		cmocka_unit_test(test_address_change),
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_bad_args),

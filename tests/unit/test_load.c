@@ -19,6 +19,14 @@ static unsigned period(konce_load *l, uint64_t p, uint64_t units)
 	return konce_load_bits(l, 0, (p + 1) * P);
 }
 
+/* The same for work on behalf of sources that proved their address. */
+static unsigned period_proven(konce_load *l, uint64_t p, uint64_t units)
+{
+	for (int i = 0; i < 10; i++)
+		konce_load_charge_proven(l, (unsigned)(units / 10), p * P + (uint64_t)i * P / 10);
+	return konce_load_bits(l, 0, (p + 1) * P);
+}
+
 static void test_idle_is_free(void **state)
 {
 	(void)state;
@@ -144,6 +152,60 @@ static void test_overdraft(void **state)
 	assert_int_equal(konce_load_bits(&l, 0, 20 * P), KONCE_LOAD_BITS_BASE_MAX);
 }
 
+/* Sustained overload by proven work lets the demand on sources with no overdraft rise past
+ * BASE_MAX, one bit per SURGE_PERIODS overloaded periods in a row, to SURGE_MAX and no further;
+ * one period back at capacity ends the surge, and the next one starts from scratch.  Unproven
+ * load (spoofed junk) never starts one, however high. */
+static void test_surge(void **state)
+{
+	(void)state;
+	konce_load l;
+	konce_load_init(&l, 1000, 0);
+	assert_int_equal(KONCE_LOAD_SURGE_PERIODS, 5);
+	assert_int_equal(KONCE_LOAD_BITS_SURGE_MAX, 18);
+	/* 2x capacity: level 1000, 1500, 1750, 1875, ... 2000; the curve passes 16 from the 2nd period */
+	static const unsigned want[] = {15, 16, 16, 16, 16, 17, 17, 17, 17, 17,
+					18, 18, 18, 18, 18, 18, 18, 18, 18, 18};
+	for (uint64_t p = 0; p < sizeof(want) / sizeof(want[0]); p++) {
+		assert_int_equal(period_proven(&l, p, 2000), want[p]);
+		/* an overdrawn source never pays less than one without overdraft */
+		assert_true(konce_load_bits(&l, 1, (p + 1) * P) >= want[p]);
+	}
+	for (uint64_t p = 20; p < 200; p++) /* however long, however high */
+		assert_int_equal(period_proven(&l, p, 100000), KONCE_LOAD_BITS_SURGE_MAX);
+	assert_int_equal(l.bits, 32);
+
+	/* unproven load: the curve reads 32 but the cap stays at BASE_MAX */
+	konce_load_init(&l, 1000, 0);
+	for (uint64_t p = 0; p < 100; p++)
+		assert_int_equal(period(&l, p, 100000), KONCE_LOAD_BITS_BASE_MAX);
+	assert_int_equal(l.bits, 32);
+	assert_int_equal(l.overloaded, 0);
+	/* ... and proven work at 1.25x capacity or less is not a surge either */
+	konce_load_init(&l, 1000, 0);
+	for (uint64_t p = 0; p < 100; p++) {
+		konce_load_charge(&l, 50000, p * P);
+		assert_true(period_proven(&l, p, 1250) <= KONCE_LOAD_BITS_BASE_MAX);
+	}
+	assert_int_equal(l.overloaded, 0);
+
+	/* a surge ends with the first period back at capacity, and restarts from nothing */
+	konce_load_init(&l, 1000, 0);
+	for (uint64_t p = 0; p < 30; p++)
+		period_proven(&l, p, 2000);
+	assert_int_equal(konce_load_bits(&l, 0, 30 * P), 18);
+	assert_int_equal(period_proven(&l, 30, 0), 15); /* level 1000 */
+	assert_int_equal(l.overloaded, 0);
+	assert_int_equal(period_proven(&l, 31, 2000), 16); /* level 1500: the curve's 17 capped at 16 again */
+	/* skipped (empty) periods count: a long silence ends a surge */
+	for (uint64_t p = 32; p < 60; p++)
+		period_proven(&l, p, 2000);
+	assert_int_equal(konce_load_bits(&l, 0, 60 * P), 18);
+	assert_int_equal(konce_load_bits(&l, 0, 65 * P), 0);
+	assert_int_equal(l.overloaded, 0);
+	assert_int_equal(l.proven_level, l.level); /* all of it was proven */
+}
+
 static void test_edges(void **state)
 {
 	(void)state;
@@ -175,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_flood_and_recovery),
 		cmocka_unit_test(test_long_gap),
 		cmocka_unit_test(test_overdraft),
+		cmocka_unit_test(test_surge),
 		cmocka_unit_test(test_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
