@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fuzz_tmpdir.h"
 #include "node/node_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
@@ -46,9 +47,9 @@ static void quiet(void *ctx, int level, const char *line)
 
 static void setup(void)
 {
-	static char dir[] = "/tmp/konce-fuzz-control-XXXXXX";
+	const char *dir = fz_tmpdir_make("control");
 	char err[512];
-	if (!mkdtemp(dir) || !(base = event_base_new()))
+	if (!dir || !(base = event_base_new()))
 		abort();
 	snprintf(sock_path, sizeof sock_path, "%s/ctl.sock", dir);
 	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .control_path = sock_path, .log = quiet,
