@@ -2,7 +2,8 @@
  * socket itself.
  *
  * Harness (built once): a real node (konce_node_new on an event_base, a temporary data directory,
- * 127.0.0.1:0, a control socket in that directory) and one client connection to the socket.  Each
+ * 127.0.0.1:0, a control socket in that directory, traversal on as a rendezvous service) and one
+ * client connection to the socket.  Each
  * request line is written to the socket and the node's own event handlers read it (on_read ->
  * handle_line -> respond) while the harness runs event_base_loop(EVLOOP_NONBLOCK) until the answer
  * arrives, so nothing in the control path is bypassed.
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "fuzz_tmpdir.h"
+#include "konce/traversal.h"
 #include "node/node_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
@@ -55,6 +57,13 @@ static void setup(void)
 	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .control_path = sock_path, .log = quiet,
 				 .log_level = KONCE_LOG_ERROR};
 	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
+		fprintf(stderr, "fuzz_control: %s\n", err);
+		abort();
+	}
+	/* traversal on (as a rendezvous service only: it sends nothing by itself), so "path",
+	 * "netcheck" and the traversal part of "status" answer from real state */
+	konce_traversal_config tc = {.rendezvous = 1, .rendezvous_capacity = 16};
+	if (konce_node_traversal(node, &tc, err, sizeof err)) {
 		fprintf(stderr, "fuzz_control: %s\n", err);
 		abort();
 	}
