@@ -107,12 +107,16 @@ json_t *konce_ctl_call(struct konce_ctl *c, json_t *req, int timeout_ms, char *e
 	}
 
 	long long deadline = now_ms() + timeout_ms;
-	char *nl;
-next_line:
-	while (!(nl = memchr(c->buf, '\n', c->len))) {
-		if (c->len >= KONCE_CTL_LINE_MAX) {
-			snprintf(err, errlen, "the node's response is longer than %d bytes", KONCE_CTL_LINE_MAX);
+	for (;;) {
+		json_t *resp;
+		int t = konce_ctl_take_line(c, &resp, err, errlen);
+		if (t == KONCE_CTL_REPLY)
+			return resp;
+		if (t < 0)
 			return NULL;
+		if (t == KONCE_CTL_PROGRESS) {
+			deadline = now_ms() + timeout_ms; /* each progress line restarts the timeout */
+			continue;
 		}
 		long long left = deadline - now_ms();
 		if (left <= 0) {
@@ -141,28 +145,6 @@ next_line:
 		}
 		c->len += (size_t)got;
 	}
-
-	size_t linelen = (size_t)(nl - c->buf);
-	json_error_t je;
-	json_t *resp = json_loadb(c->buf, linelen, JSON_REJECT_DUPLICATES, &je);
-	c->len -= linelen + 1;
-	memmove(c->buf, nl + 1, c->len);
-	if (!resp || !json_is_object(resp)) {
-		snprintf(err, errlen, "the node sent a response that is not a JSON object%s%s", resp ? "" : ": ",
-			 resp ? "" : je.text);
-		json_decref(resp);
-		return NULL;
-	}
-	json_t *progress = json_object_get(resp, "progress");
-	if (json_is_object(progress) && !json_object_get(resp, "ok")) {
-		/* a progress line: the request is alive, its response is still to come */
-		if (c->on_progress)
-			c->on_progress(c->progress_ctx, progress);
-		json_decref(resp);
-		deadline = now_ms() + timeout_ms;
-		goto next_line;
-	}
-	return resp;
 }
 
 int konce_ctl_cli_open(struct konce_ctl *c, const char *cmd, const struct konce_ctl_opts *o)

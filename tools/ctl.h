@@ -46,6 +46,14 @@ void konce_ctl_close(struct konce_ctl *c);
  * object on one line.  The caller json_decref()s the result. */
 json_t *konce_ctl_call(struct konce_ctl *c, json_t *req, int timeout_ms, char *err, size_t errlen);
 
+/* Takes the first complete line out of c->buf (the bytes received so far, c->len of them):
+ * KONCE_CTL_MORE if there is none yet, KONCE_CTL_PROGRESS for a progress line (handed to
+ * c->on_progress), KONCE_CTL_REPLY with the response object in *resp (the caller json_decref()s it);
+ * or -EPROTO (a line that is not a JSON object; it is consumed) or -EMSGSIZE (KONCE_CTL_LINE_MAX
+ * bytes and no line end), with err set.  konce_ctl_call() reads through it. */
+enum { KONCE_CTL_MORE = 0, KONCE_CTL_REPLY = 1, KONCE_CTL_PROGRESS = 2 };
+int konce_ctl_take_line(struct konce_ctl *c, json_t **resp, char *err, size_t errlen);
+
 /* The options every control command shares. */
 struct konce_ctl_opts {
 	const char *control;   /* --control PATH */

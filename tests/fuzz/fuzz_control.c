@@ -1,0 +1,164 @@
+/* fuzz_control.c - the node's control-socket JSON dispatcher (node/control.c), driven through the
+ * socket itself.
+ *
+ * Harness (built once): a real node (konce_node_new on an event_base, a temporary data directory,
+ * 127.0.0.1:0, a control socket in that directory, traversal on as a rendezvous service) and one
+ * client connection to the socket.  Each
+ * request line is written to the socket and the node's own event handlers read it (on_read ->
+ * handle_line -> respond) while the harness runs event_base_loop(EVLOOP_NONBLOCK) until the answer
+ * arrives, so nothing in the control path is bypassed.
+ *
+ * Input: request lines separated by '\n' (as a client would send them).  Lines whose request names
+ * "addr" or "file" are not sent: the first would make the node send UDP to an arbitrary host, the
+ * second read an arbitrary local file (both are covered by tests/cli/test_node.sh).  Without an
+ * address a connect, send or ping to a key the node has never met fails at once (EHOSTUNREACH), so
+ * every request is answered before the next one is sent.
+ * Invariants (abort on violation): every non-empty request line gets exactly one response line
+ * within 10 s; it is a JSON object with a boolean "ok"; a refusal carries a string "error" and
+ * "errno"; the node keeps its control socket open. */
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fuzz_tmpdir.h"
+#include "konce/traversal.h"
+#include "node/node_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+
+static struct event_base *base;
+static konce_node *node;
+static int fd = -1;
+static char sock_path[108];
+static char rbuf[1 << 17];
+static size_t rlen;
+
+static void quiet(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	(void)level;
+	(void)line;
+}
+
+static void setup(void)
+{
+	const char *dir = fz_tmpdir_make("control");
+	char err[512];
+	if (!dir || !(base = event_base_new()))
+		abort();
+	snprintf(sock_path, sizeof sock_path, "%s/ctl.sock", dir);
+	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .control_path = sock_path, .log = quiet,
+				 .log_level = KONCE_LOG_ERROR};
+	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
+		fprintf(stderr, "fuzz_control: %s\n", err);
+		abort();
+	}
+	/* traversal on (as a rendezvous service only: it sends nothing by itself), so "path",
+	 * "netcheck" and the traversal part of "status" answer from real state */
+	konce_traversal_config tc = {.rendezvous = 1, .rendezvous_capacity = 16};
+	if (konce_node_traversal(node, &tc, err, sizeof err)) {
+		fprintf(stderr, "fuzz_control: %s\n", err);
+		abort();
+	}
+}
+
+static void connect_ctl(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, sock_path, strlen(sock_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		abort();
+	rlen = 0;
+	event_base_loop(base, EVLOOP_NONBLOCK); /* the node accepts */
+}
+
+/* The one response line to the request just written. */
+static json_t *response(void)
+{
+	uint64_t until = node_now_us() + 10000000;
+	for (;;) {
+		char *nl = memchr(rbuf, '\n', rlen);
+		if (nl) {
+			size_t l = (size_t)(nl - rbuf);
+			json_error_t je;
+			json_t *r = json_loadb(rbuf, l, 0, &je);
+			rlen -= l + 1;
+			memmove(rbuf, nl + 1, rlen);
+			return r;
+		}
+		if (node_now_us() > until)
+			abort();
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		ssize_t got = recv(fd, rbuf + rlen, sizeof rbuf - rlen, 0);
+		if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+			abort(); /* the node closed the connection */
+		if (got > 0)
+			rlen += (size_t)got;
+		if (rlen == sizeof rbuf)
+			abort();
+	}
+}
+
+static void send_all(const char *p, size_t len)
+{
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EAGAIN) {
+			event_base_loop(base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		if (w < 0)
+			abort();
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+/* Requests the harness does not send (see the top of the file).  The node parses the line as a C
+ * string (evbuffer_readln, json_loads), so the check does too. */
+static int refused_here(const char *line)
+{
+	json_t *req = json_loads(line, 0, NULL);
+	int no = json_is_object(req) && (json_object_get(req, "addr") || json_object_get(req, "file"));
+	json_decref(req);
+	return no;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+	if (!node)
+		setup();
+	if (fd < 0)
+		connect_ctl();
+	char *line = malloc(n + 2);
+	if (!line)
+		abort();
+	for (size_t i = 0; i < n;) {
+		const uint8_t *nl = memchr(d + i, '\n', n - i);
+		size_t l = nl ? (size_t)(nl - (d + i)) : n - i;
+		memcpy(line, d + i, l);
+		line[l] = 0;
+		i += l + 1;
+		if (!l || refused_here(line))
+			continue;
+		line[l] = '\n';
+		send_all(line, l + 1);
+		json_t *r = response();
+		json_t *ok = json_object_get(r, "ok");
+		if (!json_is_object(r) || !json_is_boolean(ok) ||
+		    (json_is_false(ok) && (!json_is_string(json_object_get(r, "error")) ||
+					   !json_object_get(r, "errno"))))
+			abort();
+		json_decref(r);
+	}
+	free(line);
+	return 0;
+}
