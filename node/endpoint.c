@@ -78,6 +78,8 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 		r = -EINVAL;
 	}
 	ep->max_sessions = cfg->max_sessions ? cfg->max_sessions : KONCE_EP_DEF_SESSIONS;
+	ep->max_per_source = cfg->max_per_source ? cfg->max_per_source
+			   : ep->max_sessions / 16 > 4 ? ep->max_sessions / 16 : 4;
 	if (ep->max_sessions > KONCE_EP_MAX_SESSIONS)
 		goto fail;
 	ep->conn_cfg.max_message = cfg->max_message ? cfg->max_message : KONCE_MSG_MAX_DEFAULT;

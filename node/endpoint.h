@@ -69,6 +69,9 @@ typedef struct konce_ep_config {
 	unsigned max_sessions;          /* 0 = 1024; client handshakes in progress count too.  Incoming
 					 * sessions are capped per source and per key, and an eighth is
 					 * kept for dials and wanted sessions (ep_table.c) */
+	unsigned max_per_source;        /* incoming sessions per source and per key; 0 = max(4,
+					 * max_sessions / 16).  A server whose peers share one address (a
+					 * CGNAT, a test on loopback) raises it */
 	uint64_t capacity;              /* handshake load units (load.h) per second; 0 = 20000 */
 	unsigned rl_slots;              /* rate-limit table slots; 0 = 4096 */
 	uint32_t rl_rate;               /* units per second per source; 0 = 400 */

@@ -166,6 +166,7 @@ struct konce_ep {
 	uint8_t *group_key;      /* sodium_malloc()ed; NULL = public server */
 
 	unsigned max_sessions;
+	unsigned max_per_source;      /* ep_table.c rules 2 and 3 */
 	konce_sess **slots;      /* [max_sessions] */
 	uint32_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
 	unsigned slot_bits;      /* conn = generation << slot_bits | slot; the rest of 32 bits tag */

@@ -9,8 +9,9 @@
  *   1. Reserve.  Incoming sessions that the application does not want (konce_ep_set_wanted) hold at
  *      most max_sessions - max_sessions / 8 slots; the rest is kept for our own dials and for
  *      sessions the application wants, so the node can always dial out.
- *   2. Per source.  At most max(4, max_sessions / 16) incoming sessions per source (an IPv4
- *      address or an IPv6 /64, as ratelimit.h counts sources: konce_addr_source).
+ *   2. Per source.  At most max_per_source (default max(4, max_sessions / 16)) incoming sessions
+ *      per source (an IPv4 address or an IPv6 /64, as ratelimit.h counts sources:
+ *      konce_addr_source).
  *   3. Per key.  As many incoming sessions per peer key as per source (rule 2), wherever they come
  *      from.  The key's owner proved itself, so a further one replaces its oldest (a peer that
  *      lost its state and dials again, or one identity spread over many addresses).
@@ -48,7 +49,7 @@ static bool same_source(const konce_addr *a, const konce_addr *b)
 
 static unsigned in_cap(const konce_ep *ep) { return ep->max_sessions - ep->max_sessions / 8; }
 
-static unsigned per_source(const konce_ep *ep) { return ep->max_sessions / 16 > 4 ? ep->max_sessions / 16 : 4; }
+static unsigned per_source(const konce_ep *ep) { return ep->max_per_source; }
 
 static bool evictable(const konce_sess *s, uint64_t now_us)
 {
