@@ -227,6 +227,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	konce_ep_config ec = {
 		.identity = n->id,
 		.max_sessions = n->cfg.max_sessions,
+		.max_per_source = n->cfg.max_per_source,
 		.capacity = n->cfg.capacity ? n->cfg.capacity : calibrate_capacity(n),
 		/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
 		.max_pow_bits = 24,

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"  -v, --verbose           log debug messages (--log debug)\n"
 		"  -q, --quiet             log errors only (--log error)\n"
 		"      --max-sessions N    most peers with a live session at once (default 1024)\n"
+		"      --max-per-source N  most incoming sessions from one address, and per peer key\n"
+		"                          (default max(4, max-sessions / 16): 64)\n"
 		"      --capacity N        handshake load units per second before asking for proof of work\n"
 		"      --rendezvous yes|no serve as a rendezvous (registrations, introductions, relay)\n"
 		"      --rendezvous-capacity N  registrations the rendezvous holds at most (default\n"
@@ -79,7 +81,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int konce_cmd_node(int argc, char **argv)
 {
 	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY,
-	       O_NAT_LIFETIME, O_FILE_BACKGROUND, O_CONGESTION };
+	       O_NAT_LIFETIME, O_FILE_BACKGROUND, O_CONGESTION, O_MAX_PER_SOURCE };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
@@ -93,6 +95,7 @@ int konce_cmd_node(int argc, char **argv)
 		{"rendezvous-capacity", required_argument, NULL, O_RDV_CAPACITY},
 		{"nat-lifetime", required_argument, NULL, O_NAT_LIFETIME},
 		{"congestion", required_argument, NULL, O_CONGESTION},
+		{"max-per-source", required_argument, NULL, O_MAX_PER_SOURCE},
 		{"file-background", required_argument, NULL, O_FILE_BACKGROUND},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
@@ -123,6 +126,7 @@ int konce_cmd_node(int argc, char **argv)
 		case O_RDV_CAPACITY: key = "rendezvous_capacity", flag = "--rendezvous-capacity"; break;
 		case O_NAT_LIFETIME: key = "nat_lifetime", flag = "--nat-lifetime"; break;
 		case O_CONGESTION: key = "congestion", flag = "--congestion"; break;
+		case O_MAX_PER_SOURCE: key = "max_per_source", flag = "--max-per-source"; break;
 		case O_FILE_BACKGROUND: key = "file_background", flag = "--file-background"; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KONCE_EXIT_USAGE;
@@ -193,6 +197,7 @@ int konce_cmd_node(int argc, char **argv)
 		.log_level = conf.log_level,
 		.log = log_line,
 		.max_sessions = conf.max_sessions,
+		.max_per_source = conf.max_per_source,
 		.capacity = conf.capacity,
 		.congestion = conf.congestion,
 		.file_background_bytes = conf.file_background,

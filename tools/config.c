@@ -18,7 +18,7 @@
 #include "konce/konce.h"
 #include "node/addr.h"
 
-static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "capacity", "rendezvous",
+static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "max_per_source", "capacity", "rendezvous",
 				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
 				   "nat_lifetime", "file_background", "congestion"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
@@ -151,6 +151,15 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->max_sessions = (unsigned)v;
 		return 0;
 	}
+	if (!strcmp(key, "max_per_source")) {
+		if ((r = parse_uint(value, 1, KONCE_CONF_MAX_SESSIONS, &v))) {
+			snprintf(err, errlen, "%s: max_per_source: '%s' is not a whole number from 1 to %d", where, value,
+				 KONCE_CONF_MAX_SESSIONS);
+			return -EINVAL;
+		}
+		c->max_per_source = (unsigned)v;
+		return 0;
+	}
 	if (!strcmp(key, "capacity")) {
 		if ((r = parse_uint(value, 1, UINT32_MAX, &v))) {
 			snprintf(err, errlen, "%s: capacity: '%s' is not a whole number from 1 to %u", where, value,
@@ -237,7 +246,7 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->rendezvous_peers = s;
 		return 0;
 	}
-	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, "
+	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, max_per_source, "
 			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
 			      "nat_lifetime, file_background, congestion)", where, key);
 	return -EINVAL;

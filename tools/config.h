@@ -24,6 +24,7 @@ struct konce_conf {
 	char *control;          /* control socket path; NULL = unset */
 	int log_level;          /* enum konce_log_level, or -1 = unset */
 	unsigned max_sessions;  /* 0 = unset (the node's default) */
+	unsigned max_per_source; /* 0 = unset (the node's default) */
 	uint64_t capacity;      /* 0 = unset (the node's default) */
 	bool rendezvous;        /* serve as a rendezvous */
 	char *rendezvous_peers; /* "KEY@IP:PORT,..." to register with; NULL = none */

@@ -57,6 +57,9 @@ typedef struct konce_node_config {
 	void (*log)(void *ctx, int level, const char *line);
 	void *log_ctx;
 	unsigned max_sessions;    /* 0 = 1024 */
+	/* Incoming sessions per source address (IPv4, IPv6 /64) and per peer key; 0 = max(4,
+	 * max_sessions / 16).  A node whose peers share one public address (a CGNAT) raises it. */
+	unsigned max_per_source;
 	uint64_t capacity;        /* handshake load units per second; 0 = default */
 	int congestion;           /* enum konce_congestion */
 	/* Control-socket sends of a file (`konce send --file`) of at least this many bytes use the

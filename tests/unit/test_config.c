@@ -79,6 +79,7 @@ static void test_every_key(void **state)
 				  "control = /run/konce/control.sock ; inline comment\n"
 				  "log = debug\r\n"
 				  "max_sessions = 5000\n"
+				  "max_per_source = 300\n"
 				  "capacity = 200\n"
 				  "rendezvous = no\n"),
 			 0);
@@ -88,6 +89,7 @@ static void test_every_key(void **state)
 	assert_string_equal(c.control, "/run/konce/control.sock");
 	assert_int_equal(c.log_level, KONCE_LOG_DEBUG);
 	assert_int_equal(c.max_sessions, 5000);
+	assert_int_equal(c.max_per_source, 300);
 	assert_int_equal(c.capacity, 200);
 	assert_false(c.rendezvous);
 	konce_conf_free(&c);
@@ -116,6 +118,8 @@ static void test_bad_values(void **state)
 	expect_error("max_sessions = 1000001\n", -EINVAL, 1, "max_sessions:");
 	expect_error("max_sessions = -5\n", -EINVAL, 1, "max_sessions:");
 	expect_error("max_sessions = 12abc\n", -EINVAL, 1, "max_sessions:");
+	expect_error("max_per_source = 0\n", -EINVAL, 1, "max_per_source: '0' is not a whole number");
+	expect_error("max_per_source = 1000001\n", -EINVAL, 1, "max_per_source:");
 	expect_error("max_sessions = 99999999999999999999999\n", -EINVAL, 1, "max_sessions:");
 	expect_error("capacity = 0x10\n", -EINVAL, 1, "capacity:");
 	expect_error("capacity = 4294967296\n", -EINVAL, 1, "capacity:");

@@ -304,6 +304,33 @@ static void test_spoofed_junk_charges_nobody(void **state)
 
 /* One host at one address opens sessions to b with as many keys as it likes, then ones from many
  * addresses fill what is left: b can still dial out, and a new honest peer still gets in. */
+/* max_per_source raises rule 2 for servers whose peers share one address (a CGNAT) */
+static void test_per_source_raised(void **state)
+{
+	(void)state;
+	net w;
+	net_init(&w);
+	konce_ep_config cb = {.max_sessions = 32, .max_per_source = 12, .capacity = 100000000,
+			      .rl_rate = 100000000, .rl_burst = 100000000};
+	konce_ep_config cm = {.max_sessions = 64, .pow_rate = 100000000};
+	tn *b = add(&w, "198.51.100.2:7807", &cb);
+	tn *m = add(&w, "203.0.113.66:5000", &cm);
+	konce_identity *ids[20];
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(konce_identity_generate(&ids[i], &m->tenv.env), 0);
+		konce_ep_connect_opts o = {.as = ids[i]};
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect_ex(m->ep, konce_identity_public(b->id), &b->addr, NULL, 0, &o, w.now,
+						     &conn), 0);
+		pump(&w);
+	}
+	run_until(&w, w.now + 20000000);
+	assert_int_equal(count_established(b->ep, true), 12);
+	for (int i = 0; i < 20; i++)
+		konce_identity_free(ids[i]);
+	net_free(&w);
+}
+
 static void test_table_fill(void **state)
 {
 	(void)state;
@@ -476,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_pow_solve_outlives_cookie),
 		cmocka_unit_test(test_spoofed_junk_charges_nobody),
 		cmocka_unit_test(test_table_fill),
+		cmocka_unit_test(test_per_source_raised),
 		cmocka_unit_test(test_noncanonical_keys),
 		cmocka_unit_test(test_replayed_initiate),
 	};
