@@ -46,7 +46,18 @@ say =
 endif
 
 # Sources.  Every .c in a core directory belongs to libkonce; tools/*.c make the konce binary.
-LIB_SRC   := $(sort $(wildcard node/*.c nat/*.c consensus/*.c store/*.c))
+LIB_SRC   := $(sort $(wildcard node/*/*.c nat/*.c consensus/*.c store/*.c))
+# The sans-I/O cores (docs/ARCHITECTURE.md): they compile with an include path on which the headers of
+# libevent, SQLite, jansson, inih and the port-mapping libraries are replaced by ones that #error, and
+# their objects may not reference clocks, sockets, SQLite or libevent (checked by sansio-check).
+SANSIO_DIRS := node/base node/transport node/core nat consensus
+SANSIO_SRC  := $(sort $(wildcard $(addsuffix /*.c,$(SANSIO_DIRS))))
+SANSIO_OBJ  := $(SANSIO_SRC:%.c=$(BUILD)/obj/%.o)
+POISON_HDRS := event.h event2/event.h event2/buffer.h event2/bufferevent.h event2/listener.h \
+               event2/util.h event2/thread.h sqlite3.h jansson.h ini.h natpmp.h \
+               miniupnpc/miniupnpc.h miniupnpc/upnpcommands.h miniupnpc/upnperrors.h
+POISON_SYMS := clock_gettime gettimeofday time recvfrom recvmsg recvmmsg sendto sendmsg sendmmsg \
+               socket bind connect poll select epoll_wait
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 SIM_SRC   := $(sort $(filter-out tests/sim/test_%.c,$(wildcard tests/sim/*.c)))
@@ -84,9 +95,24 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIBA): $(LIB_OBJ)
+$(BUILD)/poison/stamp: Makefile
 	@mkdir -p $(@D)
-	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+	$(Q)for h in $(POISON_HDRS); do mkdir -p $(@D)/$$(dirname $$h); \
+	  printf '#error "<%s> is not allowed in a sans-I/O core (node/base, node/transport, node/core, nat, consensus)"\n' $$h >$(@D)/$$h; done
+	@touch $@
+
+$(SANSIO_OBJ): CPPFLAGS := -I$(BUILD)/poison $(CPPFLAGS)
+$(SANSIO_OBJ): | $(BUILD)/poison/stamp
+
+# A core object that calls the clock, a socket, SQLite or libevent fails the build.
+$(BUILD)/sansio.ok: $(SANSIO_OBJ)
+	$(call say,CHECK,sans-I/O)bad=$$(for o in $^; do nm -u $$o | awk -v o=$$o '{print o": "$$2}'; done | \
+	  grep -E ': ($(subst $(eval) ,|,$(strip $(POISON_SYMS)))|sqlite3_.*|event_.*|evbuffer_.*|bufferevent_.*)$$' || true); \
+	  if [ -n "$$bad" ]; then echo "sans-I/O core objects reference I/O:"; echo "$$bad"; exit 1; fi; touch $@
+
+$(LIBA): $(LIB_OBJ) $(BUILD)/sansio.ok
+	@mkdir -p $(@D)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
 $(LIBSO): $(LIB_OBJ)
 	@mkdir -p $(@D)

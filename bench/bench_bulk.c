@@ -40,7 +40,7 @@ enum {
 	WINDOW = 8,      /* messages queued at once */
 	RAW_SIZE = 1200, /* = KONCE_WIRE_MAX_DATAGRAM */
 	/* Datagrams per flush in the raw loop.  A GSO train must fit one UDP length (65,507 bytes of
-	 * payload over IPv4): 54 x 1200 does, KONCE_UDP_BATCH (64) x 1200 does not, and node/udp.c
+	 * payload over IPv4): 54 x 1200 does, KONCE_UDP_BATCH (64) x 1200 does not, and node/io/udp.c
 	 * then turns GSO off for good (EMSGSIZE is its fallback signal). */
 	RAW_TRAIN = 65507 / RAW_SIZE,
 };

@@ -25,8 +25,8 @@
 #include <time.h>
 
 #include "bench/loop.h"
-#include "node/endpoint.h"
-#include "node/hs_packets.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
 
 static double now_s(void)
 {

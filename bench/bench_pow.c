@@ -20,12 +20,12 @@
 #include <time.h>
 
 #include "bench/loop.h"
-#include "node/endpoint.h"
-#include "node/hs_packets.h"
-#include "node/identity.h"
-#include "node/load.h"
-#include "node/pow.h"
-#include "node/wire.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/identity.h"
+#include "node/transport/load.h"
+#include "node/transport/pow.h"
+#include "node/base/wire.h"
 
 static double now_s(void)
 {

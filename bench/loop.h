@@ -1,6 +1,6 @@
 /* loop.h - the benchmarks' I/O loop: one konce endpoint on one batched UDP socket, in one process.
  *
- * The same shape as node/node_io.c, without libevent: ppoll() on the socket with the endpoint's
+ * The same shape as node/io/node_io.c, without libevent: ppoll() on the socket with the endpoint's
  * next timer as the timeout (nanosecond resolution, so pacing is not rounded to milliseconds);
  * recvmmsg batches into konce_ep_input(); then events, then datagrams into konce_udp_queue(),
  * then one konce_udp_flush().  Also small process helpers shared by the benches (clock, rusage,
@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "node/endpoint.h"
-#include "node/udp.h"
+#include "node/transport/endpoint.h"
+#include "node/io/udp.h"
 
 typedef struct bench_node bench_node;
 struct bench_node {

@@ -54,7 +54,7 @@
 #include <stdint.h>
 
 #include "consensus/cwire.h"
-#include "node/env.h"
+#include "node/base/env.h"
 
 enum {
 	KONCE_GROUP_TICK_MS = 20,        /* the core asks to be woken this often */

@@ -50,7 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 enum {
 	KONCE_NAT_PORT_SAMPLES = 4,     /* fresh sockets in the allocation test */

@@ -4,7 +4,7 @@
  * anyone; address-dependent (ADF): any port of an IP the mapping has sent to; address-and-port-
  * dependent (APDF): only the exact IP:port it has sent to.  The test needs senders the mapping has
  * NOT sent to, and the node's own socket has sent to every rendezvous.  So the caller opens a fresh
- * socket S used for nothing else (the messages are in node/wire.h, FILTER):
+ * socket S used for nothing else (the messages are in node/base/wire.h, FILTER):
  *
  *   ECHO    S --ECHO_REQ--> R0 (bare), R0 --ECHO(X)--> S: X is S's mapping, and S has now sent
  *           to R0:port only.  Resent every 300 ms, 5 tries, else the result is UNKNOWN.
@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "nat/rdvwire.h"
-#include "node/env.h"
+#include "node/base/env.h"
 
 typedef struct konce_ftest konce_ftest;
 

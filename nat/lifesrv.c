@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "nat/rdvwire.h"
-#include "node/ratelimit.h"
+#include "node/base/ratelimit.h"
 
 #define MS 1000ULL
 enum { OUT_RING = 64, REQ_COST = 4, MAX_QUEUE = 1u << 20 };

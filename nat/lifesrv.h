@@ -6,7 +6,7 @@
  * probes:
  *   - The timer queue is a fixed binary heap (cfg.queue entries, allocated once): a request that
  *     finds it full gets an ACK with KONCE_LIFE_F_BUSY and no probe.
- *   - Every request is charged to its source (node/ratelimit.h: IPv4 address or IPv6 /64) and
+ *   - Every request is charged to its source (node/base/ratelimit.h: IPv4 address or IPv6 /64) and
  *     dropped unanswered when the source is overdrawn: by default 4 requests at once, then one
  *     every 4 s, so one source can hold at most about T / 4 s entries of the queue.
  *   - T is capped at KONCE_LIFE_MAX_DELAY_MS.
@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
-#include "node/env.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/base/env.h"
+#include "node/base/wire.h"
 
 typedef struct konce_lifesrv konce_lifesrv;
 

@@ -3,7 +3,7 @@
  * The sans-I/O half of port mapping.  It decides which protocol to try (NAT-PMP first: one UDP
  * round trip to the default gateway; then UPnP-IGD: SSDP discovery plus SOAP over HTTP), what lease
  * to ask for, when to renew it, how long to back off after failures, and that a held lease is
- * deleted on stop.  The I/O layer (node/portmap.c) performs each request on a worker thread and
+ * deleted on stop.  The I/O layer (node/io/portmap.c) performs each request on a worker thread and
  * feeds the result back; this file never blocks, reads no clock and keeps no globals.
  *
  * One request is outstanding at a time.  Each carries an id; a result with another id is stale
@@ -43,8 +43,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "node/addr.h"
-#include "node/env.h"
+#include "node/base/addr.h"
+#include "node/base/env.h"
 
 enum konce_pm_proto {
 	KONCE_PM_PROTO_NONE = 0,

@@ -1,4 +1,4 @@
-/* probewire.h - the konce probe packet (layout in node/wire.h, explained in docs/PROBE.md).
+/* probewire.h - the konce probe packet (layout in node/base/wire.h, explained in docs/PROBE.md).
  *
  * A request asks a listener to do one thing (reply from the same socket, from the other port, from
  * the other address, to another port of the sender, or nothing); the reply depicts what the listener
@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/base/wire.h"
 
 typedef struct konce_probe {
 	uint8_t type;      /* KONCE_PROBE_T_* */

@@ -106,11 +106,11 @@
  *   7. With a session, after a move that was undone (never confirmed) verified pairs are not moved
  *      to for 1, 2, 4 ... KONCE_PUNCH_HOLD_MAX_MS (moves_held); a confirmation resets it.
  *
- * How this maps onto the endpoint (node/node_trav_hs.c; docs/TRAVERSAL.md "the handshake is the
+ * How this maps onto the endpoint (node/io/node_trav_hs.c; docs/TRAVERSAL.md "the handshake is the
  * probe"): for a first attempt in PUNCHING a probe is a copy of the endpoint's HELLO
  * (with the sender's key and the intro id in its padding), not PUNCH.  Both sides run a handshake
  * to each other; each answers the other's HELLO with a COOKIE, and the endpoint's simultaneous-open
- * tie-break (node/hs_simopen.c) leaves one session whose client is the lower key.  "Ack from X" is
+ * tie-break (node/transport/hs_simopen.c) leaves one session whose client is the lower key.  "Ack from X" is
  * the peer's handshake answer that our endpoint accepted (a COOKIE matching our HELLO, an INITIATE
  * or ACCEPT that opened) arriving from X; the node feeds a HELLO copy to konce_punch_input() with
  * seq 0, which probes never use, and sends no PUNCH ack for it.  Birthday probes (out.birthday),
@@ -129,7 +129,7 @@
 #include <stdint.h>
 
 #include "nat/candidates.h"
-#include "node/env.h"
+#include "node/base/env.h"
 
 enum {
 	KONCE_PUNCH_BIRTHDAY = 256, /* random ports probed / extra sockets, per attempt */
@@ -222,7 +222,7 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
  * id counts; nothing else starts an attempt (konce_punch_start does, from an INTRO). */
 void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bool ack,
 		       uint64_t intro_id, uint16_t seq, uint64_t now);
-/* PUNCH on the wire (node/wire.h): the out `o` as a datagram, MAC'd with the current
+/* PUNCH on the wire (node/base/wire.h): the out `o` as a datagram, MAC'd with the current
  * introduction's secret.  Its length, or 0 (no introduction yet, cap too small). */
 size_t konce_punch_encode(const konce_punch *p, const konce_punch_out *o, uint8_t *buf, size_t cap);
 /* A PUNCH datagram arrived on sock from `from`.  It counts only if it parses, names the peer's key
@@ -231,7 +231,7 @@ size_t konce_punch_encode(const konce_punch *p, const konce_punch_out *o, uint8_
 int konce_punch_receive(konce_punch *p, unsigned sock, const konce_addr *from, const uint8_t *pkt, size_t len,
 			uint64_t now);
 /* MAC (KONCE_PUNCH_MAC_BYTES) of msg with the current introduction's secret, for a tag carried
- * elsewhere (the HELLO copy, node/wire.h).  false if there is no introduction yet. */
+ * elsewhere (the HELLO copy, node/base/wire.h).  false if there is no introduction yet. */
 bool konce_punch_tag(const konce_punch *p, const uint8_t *msg, size_t len, uint8_t mac[KONCE_PUNCH_MAC_BYTES]);
 bool konce_punch_tag_ok(const konce_punch *p, const uint8_t *msg, size_t len,
 			const uint8_t mac[KONCE_PUNCH_MAC_BYTES]);

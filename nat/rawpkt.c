@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "node/wire.h"
+#include "node/base/wire.h"
 
 enum { IPPROTO_ICMP_ = 1, IPPROTO_TCP_ = 6 };
 

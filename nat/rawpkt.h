@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 enum konce_rawpkt_proto { KONCE_RAWPKT_ICMP = 1, KONCE_RAWPKT_TCP = 2 };
 

@@ -271,7 +271,7 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 		return;
 	case KONCE_RDV_INTRO_OFFER: {
 		/* consent: the rendezvous releases our addresses and opens a relay pair only if we
-		 * accept (node/wire.h) */
+		 * accept (node/base/wire.h) */
 		c->c.offers++;
 		if (memcmp(m.target, c->key, KONCE_WIRE_KEY) || !allowed(c, m.key)) {
 			c->c.refused++;

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "nat/rdvwire.h"
-#include "node/env.h"
+#include "node/base/env.h"
 
 enum { KONCE_RDVC_MAX_RDV = 4, KONCE_RDVC_MAX_HOST = 4, KONCE_RDVC_MAX_PENDING = 8 };
 

@@ -1,4 +1,4 @@
-/* rdvwire.c - the rendezvous and traversal codec (layouts in node/wire.h). */
+/* rdvwire.c - the rendezvous and traversal codec (layouts in node/base/wire.h). */
 #include "nat/rdvwire.h"
 
 #include <errno.h>

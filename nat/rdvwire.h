@@ -1,4 +1,4 @@
-/* rdvwire.h - encode and parse rendezvous and traversal messages (node/wire.h, last section).
+/* rdvwire.h - encode and parse rendezvous and traversal messages (node/base/wire.h, last section).
  *
  * One struct holds any of the fifteen messages (the twelve of rendezvous and traversal, the three
  * of mapping lifetime experiments); each type uses the fields named beside it.  Parsing
@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/base/wire.h"
 
 typedef struct konce_cand {
 	uint8_t type; /* KONCE_CAND_* */

@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/env.h"
-#include "node/wire.h"
+#include "node/base/env.h"
+#include "node/base/wire.h"
 
 typedef struct konce_relay konce_relay;
 

@@ -5,7 +5,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "node/ratelimit.h"
+#include "node/base/ratelimit.h"
 
 #define MS 1000ULL
 enum { PROBE = 8, MAX_SLOTS = 1u << 20, COST_REGISTER = 1, COST_INTRO = 2 };
@@ -22,7 +22,7 @@ struct reg {
 	uint64_t stamp_sent; /* the stamp of our last REGISTERED: the only echo that is a sample */
 };
 
-/* An introduction offered to its target and not yet accepted (consent, node/wire.h). */
+/* An introduction offered to its target and not yet accepted (consent, node/base/wire.h). */
 struct offer {
 	bool used;
 	uint8_t a[KONCE_WIRE_KEY], b[KONCE_WIRE_KEY]; /* requester, target */

@@ -20,7 +20,7 @@
  * there, so a lookup touches at most 8 entries, never the whole table.  A new key takes a free or
  * expired slot of its run, else it is refused: live registrations are never evicted, so a flood of
  * forged registrations can fill free slots but cannot push out honest peers, who keep refreshing.
- * Every REGISTER and INTRO_REQUEST is charged to its source address (node/ratelimit.h) and dropped
+ * Every REGISTER and INTRO_REQUEST is charged to its source address (node/base/ratelimit.h) and dropped
  * when overdrawn; a REGISTER for a new key is also charged to a second, slower bucket of its source
  * (KONCE_RDV_NEW_*), so one address cannot fill the table with keys.  A key that did not register (or whose registration expired) is never
  * introduced; requests must come from the address the requester registered from (in the protocol
@@ -43,7 +43,7 @@
 
 #include "nat/rdvwire.h"
 #include "nat/relay.h"
-#include "node/env.h"
+#include "node/base/env.h"
 
 enum {
 	KONCE_RDV_NEW_COST = 4,   /* a new registration costs this in its source's second bucket, */

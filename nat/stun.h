@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/base/wire.h"
 
 enum konce_stun_result {
 	KONCE_STUN_OK = 0,

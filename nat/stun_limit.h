@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 enum {
 	KONCE_STUN_LIMIT_SLOTS = 1024,

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 enum {
 	KONCE_STORE_SCHEMA = 2,

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "konce/konce.h"
-#include "node/addr.h"
+#include "node/base/addr.h"
 #include "tools/ctl.h"
 
 /* Well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF), no C0/C1 controls, no

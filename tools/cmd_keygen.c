@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node/env.h"
-#include "node/identity.h"
-#include "node/keyfile.h"
+#include "node/base/env.h"
+#include "node/transport/identity.h"
+#include "node/io/keyfile.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/paths.h"

@@ -1,6 +1,6 @@
 /* cmd_portmap.c - konce portmap: ask the home router for a UDP port mapping, show it, give it back.
  *
- * A probe of node/portmap.c, the code a node uses to hold its port-mapped candidate: the same
+ * A probe of node/io/portmap.c, the code a node uses to hold its port-mapped candidate: the same
  * policy, worker thread and libraries, in a loop of its own.
  */
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "konce/konce.h"
-#include "node/portmap.h"
+#include "node/io/portmap.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/ctl.h"

@@ -16,7 +16,7 @@
 #include <sys/un.h>
 
 #include "konce/konce.h"
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "max_per_source", "capacity", "rendezvous",
 				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",

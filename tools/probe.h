@@ -13,7 +13,7 @@
 
 #include "konce/konce.h"
 #include "nat/rawpkt.h"
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 #define KONCE_PROBE_SOFTWARE "konce probe " KONCE_VERSION_STRING
 

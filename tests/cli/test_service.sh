@@ -109,7 +109,7 @@ owner=$(id -u)
 [[ $(stat -c %u "$tmp$data/identity.key") == "$owner" ]] || fail "the identity is not the node user's"
 # Under LimitMEMLOCK the node still locked its whole session key slab (sodium_malloc() leaves memory
 # it cannot lock unlocked, silently): 160 bytes per session at the default --max-sessions 1024
-# (node/keyslab.h), plus at least one page for the identity.  MemoryMax is well above an idle node.
+# (node/transport/keyslab.h), plus at least one page for the identity.  MemoryMax is well above an idle node.
 [[ $(cat "/proc/$node/comm") == konce ]] || fail "pid $node is not the node"
 lck_kb=$(awk '/^VmLck:/ { print $2 }' "/proc/$node/status")
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$node/status")

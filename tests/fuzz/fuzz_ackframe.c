@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/ackframe.h"
+#include "node/transport/ackframe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

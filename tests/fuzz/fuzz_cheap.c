@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/addr.h"
-#include "node/load.h"
-#include "node/pow.h"
-#include "node/ratelimit.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/transport/load.h"
+#include "node/transport/pow.h"
+#include "node/base/ratelimit.h"
+#include "node/base/wire.h"
 
 static void *f_alloc(void *ctx, size_t n)
 {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/conn.h"
-#include "node/frame.h"
-#include "node/varint.h"
+#include "node/transport/conn.h"
+#include "node/transport/frame.h"
+#include "node/base/varint.h"
 #include "tests/fuzz/fuzz_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);

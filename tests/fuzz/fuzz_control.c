@@ -1,4 +1,4 @@
-/* fuzz_control.c - the node's control-socket JSON dispatcher (node/control.c), driven through the
+/* fuzz_control.c - the node's control-socket JSON dispatcher (node/io/control.c), driven through the
  * socket itself.
  *
  * Harness (built once): a real node (konce_node_new on an event_base, a temporary data directory,
@@ -29,7 +29,7 @@
 
 #include "fuzz_tmpdir.h"
 #include "konce/traversal.h"
-#include "node/node_int.h"
+#include "node/io/node_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "fuzz_env.h"
-#include "node/endpoint.h"
-#include "node/hs_packets.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/frame.h"
-#include "node/keyslab.h"
-#include "node/session.h"
+#include "node/transport/frame.h"
+#include "node/transport/keyslab.h"
+#include "node/transport/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/env.h"
+#include "node/base/env.h"
 
 static unsigned long fz_allocs;
 static void *fz_alloc(void *ctx, size_t n)

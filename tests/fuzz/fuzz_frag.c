@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/frag.h"
+#include "node/transport/frag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -7,7 +7,7 @@
  *     proof of work, the X25519s and both boxes.  A session opens exactly when nothing outside
  *     the pow nonce changed (nothing depends on the nonce; the demand is 0).
  *   - simultaneous (first byte & 0x20): the same, but the server has its own attempt toward the
- *     client and both show their own keys (node/hs_simopen.c).  Unchanged, the INITIATE is dropped
+ *     client and both show their own keys (node/transport/hs_simopen.c).  Unchanged, the INITIATE is dropped
  *     (server key lower) or served by the server's attempt (higher), with no allocation either
  *     way; changed, neither happens. */
 #include <stdbool.h>
@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "fuzz_env.h"
-#include "node/endpoint.h"
-#include "node/hs_packets.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

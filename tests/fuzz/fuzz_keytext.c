@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "konce/konce.h"
-#include "node/keys.h"
-#include "node/keytext.h"
+#include "node/transport/keys.h"
+#include "node/transport/keytext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

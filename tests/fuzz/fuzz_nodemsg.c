@@ -24,9 +24,9 @@
 
 #include "fuzz_env.h"
 #include "fuzz_tmpdir.h"
-#include "node/node_int.h"
-#include "node/udp.h"
-#include "node/wire.h"
+#include "node/io/node_int.h"
+#include "node/io/udp.h"
+#include "node/base/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/pnwin.h"
-#include "node/replay.h"
-#include "node/wire.h"
+#include "node/transport/pnwin.h"
+#include "node/transport/replay.h"
+#include "node/base/wire.h"
 
 #define LIMIT ((uint64_t)1 << 63)
 #define W ((uint64_t)KONCE_REPLAY_WINDOW)

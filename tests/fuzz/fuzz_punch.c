@@ -19,7 +19,7 @@
 
 #include "fuzz_env.h"
 #include "nat/punch.h"
-#include "node/wire.h"
+#include "node/base/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

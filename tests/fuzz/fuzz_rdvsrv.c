@@ -1,4 +1,4 @@
-/* fuzz_rdvsrv.c - the node's rendezvous service glue (node/node_rdvsrv.c): rendezvous messages
+/* fuzz_rdvsrv.c - the node's rendezvous service glue (node/io/node_rdvsrv.c): rendezvous messages
  * arriving on an authenticated session, checked against the session's key, handed to the
  * rendezvous core with the session's address, and the core's answers routed back to sessions.
  *
@@ -26,10 +26,10 @@
 #include "fuzz_tmpdir.h"
 #include "konce/traversal.h"
 #include "nat/rdvwire.h"
-#include "node/node_int.h"
-#include "node/node_trav.h"
-#include "node/udp.h"
-#include "node/wire.h"
+#include "node/io/node_int.h"
+#include "node/io/node_trav.h"
+#include "node/io/udp.h"
+#include "node/base/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

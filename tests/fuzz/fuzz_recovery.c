@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/recovery.h"
+#include "node/transport/recovery.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

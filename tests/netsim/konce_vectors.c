@@ -26,10 +26,10 @@
 #include "nat/rawpkt.h"
 #include "nat/rdvwire.h"
 #include "nat/stun.h"
-#include "node/addr.h"
-#include "node/hs_packets.h"
-#include "node/pnwin.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/pnwin.h"
+#include "node/base/wire.h"
 
 static FILE *out;
 static unsigned frame, conv;
@@ -151,14 +151,14 @@ int main(int argc, char **argv)
 	uint8_t cid_c[8], cid_s[8], key_a[32], key_b[32];
 	memset(cid_c, 0xc1, 8), memset(cid_s, 0x5e, 8), memset(key_a, 0xaa, 32), memset(key_b, 0xbb, 32);
 
-	/* handshake and session, from the builders in node/hs_packets.c */
+	/* handshake and session, from the builders in node/transport/hs_packets.c */
 	konce_hello h = {.flags = KONCE_HELLO_F_CLUE, .client_time = 123456};
 	konce_versions_set(&h.versions, (const uint16_t[]){1, 7}, 2);
 	memcpy(h.client_cid, cid_c, 8);
 	fill(h.clue, 16, 3);
 	struct pkt *p = add("ok", "HELLO"), *hello = p;
 	p->len = konce_hello_build(p->b, &h);
-	p = add("ok", "HELLO"); /* a traversal copy (node/node_trav_hs.c) */
+	p = add("ok", "HELLO"); /* a traversal copy (node/io/node_trav_hs.c) */
 	h.flags = 0;
 	memset(h.clue, 0, 16);
 	p->len = konce_hello_build(p->b, &h);
@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 	struct pkt *probe_reply = p = add("ok", "PROBE REPLY");
 	p->len = (size_t)konce_probe_encode(&reply, p->b);
 
-	/* GSO trains (node/udp.c): equal sizes to one destination, the last may be shorter; a capture
+	/* GSO trains (node/io/udp.c): equal sizes to one destination, the last may be shorter; a capture
 	 * on the sending host sees one UDP payload.  The dissector splits them. */
 	p = add("ok", "DATA"); /* 2 x 74 + 50 bytes: fits in 1200 like one DATA would */
 	for (int i = 0; i < 3; i++) {

@@ -40,10 +40,10 @@
 #include <unistd.h>
 
 #include "nat/rdvwire.h"
-#include "node/endpoint.h"
-#include "node/identity.h"
-#include "node/keytext.h"
-#include "node/wire.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
+#include "node/transport/keytext.h"
+#include "node/base/wire.h"
 
 enum { MAX_SRC = 16, MAX_CONC = 256 };
 

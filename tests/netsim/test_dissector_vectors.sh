@@ -3,7 +3,7 @@
 #
 #   konce_vectors (tests/netsim/konce_vectors.c) --> vectors.pcap --> tshark -X lua_script:konce.lua
 #
-# konce_vectors writes every packet type with konce's own encoders (node/hs_packets.c,
+# konce_vectors writes every packet type with konce's own encoders (node/transport/hs_packets.c,
 # nat/rdvwire.c, nat/probewire.c), malformed copies of some, and foreign traffic, each with what
 # the dissector must say: decoded and named, flagged konce.malformed, or left alone.  The
 # handshake test vectors of docs/PROTOCOL.md (tests/unit/test_handshake_vectors.c) go in too, and

@@ -26,11 +26,11 @@
 #
 # This used to fail (docs/TRAVERSAL.md, "Keepalive and rebinding"): the traversal recovered and B
 # received the whole message, but B's reply never left B.  B only ever received, so its reliability
-# state is a presence with a 16-slot sent-packet ring (node/conn.h); its PINGs and probes of the
+# state is a presence with a 16-slot sent-packet ring (node/transport/conn.h); its PINGs and probes of the
 # outage, all lost, filled that ring, and the acks A sent afterwards covered only B's ACK-only
 # packets, which the ring does not record: nothing was declared lost, nothing ack-eliciting could
 # leave B again, and B closed the session (0x103) at msg_timeout, 30 s after the flush.  Fixed in
-# node/recovery.c and node/conn.c; tests/sim/test_msg_outage.c is the deterministic regression.
+# node/transport/recovery.c and node/transport/conn.c; tests/sim/test_msg_outage.c is the deterministic regression.
 # The test prints the recovery timeline: when A's path was lost, relayed, direct again, and when
 # the data and the reply came.
 # shellcheck source=tests/netsim/konce_lib.sh

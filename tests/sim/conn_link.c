@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/wire.h"
+#include "node/base/wire.h"
 
 enum { SENDER_PORT = 5000, RX_PORT0 = 7001, OVERHEAD = KONCE_WIRE_MAX_DATAGRAM - KONCE_WIRE_MAX_PAYLOAD };
 

@@ -1,4 +1,4 @@
-/* conn_link.h - bulk flows of bare konce_conns (node/conn.h) over the simulator, for the tests of
+/* conn_link.h - bulk flows of bare konce_conns (node/transport/conn.h) over the simulator, for the tests of
  * congestion control and loss recovery (tests/sim/test_cc_*.c).
  *
  * No handshake and no crypto: a datagram is the packet number (8 bytes) and konce_conn_build()'s
@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "node/conn.h"
+#include "node/transport/conn.h"
 #include "tests/sim/sim.h"
 
 enum { CLINK_MAX_FLOWS = 4 };

@@ -31,8 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "node/addr.h"
-#include "node/env.h"
+#include "node/base/addr.h"
+#include "node/base/env.h"
 
 #define SIM_MS 1000ULL
 #define SIM_SEC 1000000ULL

@@ -1,4 +1,4 @@
-/* test_hs_simultaneous.c - the simultaneous open (node/hs_simopen.c) over the simulator: two
+/* test_hs_simultaneous.c - the simultaneous open (node/transport/hs_simopen.c) over the simulator: two
  * endpoints behind two port-restricted cone NATs connect to each other's public address at the
  * same moment.  Nothing else opens the NATs: each side's HELLO opens its own NAT's filter for the
  * other, and the other's HELLO, arriving a one-way delay later, passes it.
@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "node/hs_packets.h"
+#include "node/transport/hs_packets.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 

@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "node/hs_packets.h"
+#include "node/transport/hs_packets.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 

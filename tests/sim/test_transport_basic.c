@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "node/load.h"
+#include "node/transport/load.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 

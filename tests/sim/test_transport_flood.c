@@ -33,9 +33,9 @@
 
 #include <cmocka.h>
 
-#include "node/hs_packets.h"
-#include "node/load.h"
-#include "node/pow.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/load.h"
+#include "node/transport/pow.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 
@@ -307,7 +307,7 @@ static void sample(void *ctx, uint64_t now)
 }
 
 /* The base demand (what a source with no overdraft pays) changes only when a load period closes
- * (node/load.c), so reading it once per period sees every value it takes.  Reading is no input:
+ * (node/transport/load.c), so reading it once per period sees every value it takes.  Reading is no input:
  * the period arithmetic gives the same level however often it is advanced. */
 static void sample_period(void *ctx, uint64_t now)
 {

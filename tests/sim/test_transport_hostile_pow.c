@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "node/hs_packets.h"
-#include "node/wire.h"
+#include "node/transport/hs_packets.h"
+#include "node/base/wire.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 

@@ -30,8 +30,8 @@
 
 #include <cmocka.h>
 
-#include "node/hs_packets.h"
-#include "node/pow.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/pow.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 

@@ -11,7 +11,7 @@
  * Every other message arrives exactly once.
  *
  * The packet limit (KONCE_REKEY_AFTER_PACKETS = 2^24): sending 16 million packets would take the
- * test minutes, so test_rekey_packet_limit reaches into the endpoint (node/ep_internal.h, the one
+ * test minutes, so test_rekey_packet_limit reaches into the endpoint (node/transport/ep_internal.h, the one
  * place a test does) to start the client's packet count 20 short of the limit, then sends 40
  * messages over the same reordering link: the 21st packet is the first under the new key.
  */
@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "node/ep_internal.h"
+#include "node/transport/ep_internal.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 

@@ -182,7 +182,7 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, 2, MATRIX_MSG, NULL, NULL);
 	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, 2, MATRIX_MSG, NULL, NULL);
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
-	/* a port-mapped side registers its lease, as node/node_trav.c does when the lease arrives */
+	/* a port-mapped side registers its lease, as node/io/node_trav.c does when the lease arrives */
 	if (ka == K_MAPPED) {
 		konce_addr m = sim_nat_public(na, MAPPED_EXT_PORT);
 		SIM_ASSERT_EQ(s, tp_peer_set_mapped(&w.a, &m, sim_now(s)), 0);

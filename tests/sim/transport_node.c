@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/wire.h"
+#include "node/base/wire.h"
 
 static void rearm(tnode *n)
 {

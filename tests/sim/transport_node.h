@@ -1,4 +1,4 @@
-/* transport_node.h - a konce endpoint (node/endpoint.h) as a simulator host, for the
+/* transport_node.h - a konce endpoint (node/transport/endpoint.h) as a simulator host, for the
  * tests/sim/test_transport_*.c tests.
  *
  * The glue is what a real I/O layer does: every datagram that reaches the host goes to
@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "node/endpoint.h"
-#include "node/identity.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
 #include "tests/sim/sim.h"
 
 typedef struct tnode tnode;

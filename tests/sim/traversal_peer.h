@@ -5,7 +5,7 @@
  * datagrams by their first byte, encodes the scheduler's probes as PUNCH packets, binds the extra
  * birthday sockets on first use (ports TP_BDAY_BASE + 1..256), and keeps one timer per host.
  * Rendezvous messages travel directly in datagrams here (in the protocol they ride in an
- * authenticated session; node/wire.h, rendezvous section).
+ * authenticated session; node/base/wire.h, rendezvous section).
  *
  * The application on each peer sends TP_MAX_MSG numbered messages, each acked by the other side and
  * re-sent every 300 ms until acked, over the direct path when there is one and through the

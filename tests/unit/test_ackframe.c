@@ -6,8 +6,8 @@
 
 #include <cmocka.h>
 
-#include "node/ackframe.h"
-#include "node/varint.h"
+#include "node/transport/ackframe.h"
+#include "node/base/varint.h"
 
 static konce_ack sample(void)
 {

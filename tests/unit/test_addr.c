@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "node/addr.h"
+#include "node/base/addr.h"
 
 static void test_v4_roundtrip(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "node/cc.h"
+#include "node/transport/cc.h"
 
 #define MSS 1200
 #define MS 1000

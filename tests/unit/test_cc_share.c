@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#include "node/ackframe.h"
-#include "node/cc.h"
-#include "node/pacer.h"
-#include "node/recovery.h"
-#include "node/recvtrack.h"
+#include "node/transport/ackframe.h"
+#include "node/transport/cc.h"
+#include "node/transport/pacer.h"
+#include "node/transport/recovery.h"
+#include "node/transport/recvtrack.h"
 
 #define MS 1000ull
 #define NEVER UINT64_MAX

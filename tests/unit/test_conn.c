@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "node/conn.h"
-#include "node/frame.h"
+#include "node/transport/conn.h"
+#include "node/transport/frame.h"
 #include "tests/unit/testenv.h"
 
 #define MS 1000ull

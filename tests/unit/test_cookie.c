@@ -5,7 +5,7 @@
 
 #include <cmocka.h>
 
-#include "node/cookie.h"
+#include "node/transport/cookie.h"
 #include "tests/unit/count_env.h"
 
 #define ROT_US ((uint64_t)KONCE_KEY_ROTATE_MS * 1000)

@@ -11,10 +11,10 @@
 
 #include <cmocka.h>
 
-#include "node/endpoint.h"
-#include "node/hs_packets.h"
-#include "node/identity.h"
-#include "node/load.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/identity.h"
+#include "node/transport/load.h"
 #include "testenv.h"
 
 typedef struct pair {

@@ -12,13 +12,13 @@
 
 #include <cmocka.h>
 
-#include "node/ackframe.h"
-#include "node/conn.h"
-#include "node/endpoint.h"
-#include "node/frag.h"
-#include "node/frame.h"
-#include "node/identity.h"
-#include "node/varint.h"
+#include "node/transport/ackframe.h"
+#include "node/transport/conn.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/frag.h"
+#include "node/transport/frame.h"
+#include "node/transport/identity.h"
+#include "node/base/varint.h"
 #include "testenv.h"
 
 /* An env that counts the bytes handed out and not yet freed (the server's memory). */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "node/frag.h"
+#include "node/transport/frag.h"
 
 typedef struct counting_env {
 	konce_env env;

@@ -22,16 +22,16 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "node/cookie.h"
-#include "node/frame.h"
-#include "node/group.h"
-#include "node/hs_crypto.h"
-#include "node/hs_packets.h"
-#include "node/identity.h"
-#include "node/keys.h"
-#include "node/keyslab.h"
-#include "node/pow.h"
-#include "node/session.h"
+#include "node/transport/cookie.h"
+#include "node/transport/frame.h"
+#include "node/transport/group.h"
+#include "node/transport/hs_crypto.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/identity.h"
+#include "node/transport/keys.h"
+#include "node/transport/keyslab.h"
+#include "node/transport/pow.h"
+#include "node/transport/session.h"
 
 static void hex(char *out, const uint8_t *p, size_t n)
 {

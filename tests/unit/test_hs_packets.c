@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "node/frame.h"
-#include "node/hs_packets.h"
+#include "node/transport/frame.h"
+#include "node/transport/hs_packets.h"
 
 static void fill(uint8_t *p, size_t n, uint8_t seed)
 {

@@ -1,4 +1,4 @@
-/* test_hs_simopen.c - the simultaneous open (node/hs_simopen.c) with two endpoints wired back to
+/* test_hs_simopen.c - the simultaneous open (node/transport/hs_simopen.c) with two endpoints wired back to
  * back, every datagram delivered, dropped or replayed by hand: crossing INITIATEs, a late copy
  * after the ACCEPT, retransmissions, a lost COOKIE on either side, one side starting late, a
  * restarted peer, and derived identities (no tie-break: two sessions, as before). */
@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "node/endpoint.h"
-#include "node/hs_packets.h"
-#include "node/identity.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/identity.h"
 #include "testenv.h"
 
 enum { LO = 0, HI = 1, STEP_US = 10000 };

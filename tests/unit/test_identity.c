@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "node/identity.h"
+#include "node/transport/identity.h"
 
 static void hex(uint8_t *out, size_t n, const char *h)
 {

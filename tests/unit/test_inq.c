@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "node/inq.h"
-#include "node/wire.h"
+#include "node/core/inq.h"
+#include "node/base/wire.h"
 
 static konce_addr addr(uint32_t i)
 {

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "node/keyfile.h"
+#include "node/io/keyfile.h"
 
 static char dir[] = "/tmp/konce-test-keyfile-XXXXXX";
 static char path[256];

@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "konce/konce.h"
-#include "node/keytext.h"
+#include "node/transport/keytext.h"
 
 static void check_vector(const uint8_t key[32], const char *text)
 {

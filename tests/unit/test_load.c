@@ -6,8 +6,8 @@
 
 #include <cmocka.h>
 
-#include "node/load.h"
-#include "node/wire.h"
+#include "node/transport/load.h"
+#include "node/base/wire.h"
 
 #define P ((uint64_t)KONCE_LOAD_PERIOD_MS * 1000)
 

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <errno.h>
 
-#include "node/msgq.h"
+#include "node/transport/msgq.h"
 #include "tests/unit/testenv.h"
 
 static uint8_t buf[10000];

@@ -25,8 +25,8 @@
 #include "konce/konce.h"
 #include "konce/traversal.h"
 #include "nat/rdvwire.h"
-#include "node/addr.h"
-#include "node/wire.h"
+#include "node/base/addr.h"
+#include "node/base/wire.h"
 
 enum { R, A, B, NNODES };
 

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "node/node_int.h"
-#include "node/node_trav_int.h"
-#include "node/node_trav_socks.h"
+#include "node/io/node_int.h"
+#include "node/io/node_trav_int.h"
+#include "node/io/node_trav_socks.h"
 
 struct rx {
 	int n;

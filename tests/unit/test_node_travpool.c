@@ -1,4 +1,4 @@
-/* test_node_travpool.c - the traversal-peer table's two pools (node/node_travpool.h): strangers
+/* test_node_travpool.c - the traversal-peer table's two pools (node/core/node_travpool.h): strangers
  * never fill the table, a solicited key always finds an entry unless every entry carries a
  * session, and sessions are never evicted. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "node/node_travpool.h"
+#include "node/core/node_travpool.h"
 
 #define SEC 1000000ull
 enum { N = 64 }; /* NODE_TRAV_PEERS */

@@ -6,8 +6,8 @@
 
 #include <cmocka.h>
 
-#include "node/cc.h"
-#include "node/pacer.h"
+#include "node/transport/cc.h"
+#include "node/transport/pacer.h"
 
 #define MSS 1200
 #define MS 1000

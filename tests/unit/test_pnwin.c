@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "node/pnwin.h"
-#include "node/wire.h"
+#include "node/transport/pnwin.h"
+#include "node/base/wire.h"
 
 #define LIMIT ((uint64_t)1 << 63) /* first invalid packet number */
 #define PN_MAX KONCE_WIRE_PN_MAX

@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "node/pow.h"
-#include "node/wire.h"
+#include "node/transport/pow.h"
+#include "node/base/wire.h"
 
 enum { LEN = 300, OFF = KONCE_INIT_POW_NONCE };
 

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "node/ratelimit.h"
+#include "node/base/ratelimit.h"
 #include "tests/unit/count_env.h"
 
 #define SEC 1000000ull

@@ -1,5 +1,5 @@
 /* test_rdvwire.c - rendezvous/traversal codec: byte vectors written out from the layouts in
- * node/wire.h, round trips of every type, and malformed input. */
+ * node/base/wire.h, round trips of every type, and malformed input. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "node/recovery.h"
-#include "node/recvtrack.h"
+#include "node/transport/recovery.h"
+#include "node/transport/recvtrack.h"
 
 #define MS 1000
 

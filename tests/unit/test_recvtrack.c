@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "node/recvtrack.h"
+#include "node/transport/recvtrack.h"
 
 #define MS 1000
 

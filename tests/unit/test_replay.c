@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "node/replay.h"
+#include "node/transport/replay.h"
 
 #define W ((uint64_t)KONCE_REPLAY_WINDOW)
 

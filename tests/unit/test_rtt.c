@@ -5,8 +5,8 @@
 
 #include <cmocka.h>
 
-#include "node/rtt.h"
-#include "node/wire.h"
+#include "node/transport/rtt.h"
+#include "node/base/wire.h"
 
 static void test_initial(void **state)
 {

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "node/endpoint.h"
-#include "node/identity.h"
-#include "node/secmem.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
+#include "node/base/secmem.h"
 
 /* Lock at most `bytes` from now on, as an unprivileged process would. */
 static void limit_lock(rlim_t bytes)

@@ -7,10 +7,10 @@
 
 #include <cmocka.h>
 
-#include "node/frame.h"
-#include "node/keyslab.h"
-#include "node/path.h"
-#include "node/session.h"
+#include "node/transport/frame.h"
+#include "node/transport/keyslab.h"
+#include "node/transport/path.h"
+#include "node/transport/session.h"
 
 typedef struct duo {
 	konce_keyslab *slab;

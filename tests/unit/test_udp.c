@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "node/udp.h"
+#include "node/io/udp.h"
 
 struct rx {
 	int n;

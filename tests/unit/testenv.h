@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/env.h"
+#include "node/base/env.h"
 
 typedef struct test_env {
 	konce_env env;

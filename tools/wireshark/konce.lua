@@ -3,7 +3,7 @@
 -- Load it with `wireshark -X lua_script:tools/wireshark/konce.lua` (or tshark), or copy it to
 -- ~/.local/lib/wireshark/plugins/.  docs/DISSECTOR.md says what it shows and what it cannot.
 --
--- Layouts come from node/wire.h (the normative offsets), node/hs_packets.c, nat/rdvwire.c and
+-- Layouts come from node/base/wire.h (the normative offsets), node/transport/hs_packets.c, nat/rdvwire.c and
 -- nat/probewire.c; each check below mirrors the C parser's, so a packet the dissector calls
 -- well formed is one konce would accept, and anything else gets an expert-info item
 -- (konce.malformed) instead of a Lua error.  Byte 0 is the type:
@@ -219,7 +219,7 @@ local function versions_text(t, noff, voff)
 	return table.concat(out, ",")
 end
 
--- Packet-number window (node/pnwin.h): k bytes, continuation in the high bit, 7 bits each.
+-- Packet-number window (node/transport/pnwin.h): k bytes, continuation in the high bit, 7 bits each.
 -- Returns k and the low 7k bits as a UInt64, or nil when it runs past avail or past 9 bytes.
 local function pn_window(t, off, avail)
 	local v = UInt64(0)
@@ -403,7 +403,7 @@ end
 
 local function is_probe(t) return u32(t, 0) == PROBE_MAGIC end
 
--- A 32-byte public key in the text form konce prints (unpadded base64url, node/keytext.c).
+-- A 32-byte public key in the text form konce prints (unpadded base64url, node/transport/keytext.c).
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 local function key_text(t, off)
 	local out, acc, nbits = {}, 0, 0
@@ -779,7 +779,7 @@ dissect_one = function(t, pinfo, parent, depth)
 end
 
 -- ---------------------------------------------------------------------------------------------
--- GSO trains.  node/udp.c hands the kernel several datagrams to one destination as one UDP_SEGMENT
+-- GSO trains.  node/io/udp.c hands the kernel several datagrams to one destination as one UDP_SEGMENT
 -- send: equal sizes, the last possibly shorter.  A capture on the sending host (and, with UDP GRO,
 -- on the receiving one, and on a veth path in between) sees that train as one UDP payload, up to
 -- 64 KiB.  The segment size is not in the capture; it is found from the packets: a fixed-size type

@@ -1,0 +1,27 @@
+/* env.c - the default konce_env: calloc/free and libsodium randomness. */
+#include "node/base/env.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+static void *env_alloc(void *ctx, size_t n)
+{
+	(void)ctx;
+	return calloc(1, n);
+}
+
+static void env_free(void *ctx, void *p)
+{
+	(void)ctx;
+	free(p);
+}
+
+static void env_random(void *ctx, uint8_t *buf, size_t n)
+{
+	(void)ctx;
+	randombytes_buf(buf, n);
+}
+
+static const konce_env default_env = {env_alloc, env_free, env_random, NULL};
+
+const konce_env *konce_env_default(void) { return &default_env; }

@@ -1,0 +1,348 @@
+/* node.c - creating and freeing a node: identity, store, logging, and the active-peer table. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "node/io/keyfile.h"
+#include "node/io/node_int.h"
+#include "node/io/node_trav.h"
+
+uint64_t node_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void node_log(struct konce_node *n, int level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	char line[1024];
+	va_list ap;
+	if (level > n->cfg.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n->cfg.log) {
+		n->cfg.log(n->cfg.log_ctx, level, line);
+		return;
+	}
+	fprintf(stderr, "konce: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+const char *konce_reason_str(int reason)
+{
+	switch (reason) {
+	case KONCE_REASON_NONE: return "none";
+	case KONCE_REASON_UNREACHABLE: return "unreachable";
+	case KONCE_REASON_REFUSED: return "refused";
+	case KONCE_REASON_TIMED_OUT: return "timed out";
+	case KONCE_REASON_TOO_LARGE: return "too large";
+	case KONCE_REASON_PEER_CLOSED: return "peer closed";
+	case KONCE_REASON_PROTOCOL: return "protocol mismatch";
+	case KONCE_REASON_LOCAL_CLOSE: return "local close";
+	case KONCE_REASON_INTRO_REFUSED: return "introduction refused: the peer accepts only keys it knows";
+	}
+	return "unknown";
+}
+
+static unsigned pk_bucket(const struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, pk, KONCE_KEY_BYTES, n->hash_key);
+	return (unsigned)(h[0] | h[1] << 8) % NODE_BUCKETS;
+}
+
+struct peer *node_peer_find(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	for (struct peer *p = n->by_pk[pk_bucket(n, pk)]; p; p = p->pk_next)
+		if (!memcmp(p->pk, pk, KONCE_KEY_BYTES))
+			return p;
+	return NULL;
+}
+
+struct peer *node_peer_by_conn(struct konce_node *n, uint32_t conn)
+{
+	if (!conn)
+		return NULL;
+	for (struct peer *p = n->by_conn[conn % NODE_BUCKETS]; p; p = p->conn_next)
+		if (p->conn == conn)
+			return p;
+	return NULL;
+}
+
+struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	struct peer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->pk, pk, KONCE_KEY_BYTES);
+	unsigned b = pk_bucket(n, pk);
+	p->pk_next = n->by_pk[b];
+	n->by_pk[b] = p;
+	n->npeers++;
+	return p;
+}
+
+static void unlink_conn(struct konce_node *n, struct peer *p)
+{
+	if (!p->conn)
+		return;
+	for (struct peer **pp = &n->by_conn[p->conn % NODE_BUCKETS]; *pp; pp = &(*pp)->conn_next)
+		if (*pp == p) {
+			*pp = p->conn_next;
+			break;
+		}
+	p->conn = 0;
+}
+
+void node_peer_set_conn(struct konce_node *n, struct peer *p, uint32_t conn)
+{
+	unlink_conn(n, p);
+	p->conn = conn;
+	if (conn) {
+		p->conn_next = n->by_conn[conn % NODE_BUCKETS];
+		n->by_conn[conn % NODE_BUCKETS] = p;
+	}
+}
+
+void node_peer_free(struct konce_node *n, struct peer *p, int reason)
+{
+	node_msg_fail_peer(n, p, reason);
+	unlink_conn(n, p);
+	for (struct peer **pp = &n->by_pk[pk_bucket(n, p->pk)]; *pp; pp = &(*pp)->pk_next)
+		if (*pp == p) {
+			*pp = p->pk_next;
+			break;
+		}
+	n->npeers--;
+	free(p);
+}
+
+void node_peers_sample_traffic(struct konce_node *n, uint64_t now_us)
+{
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
+			uint64_t rx, tx;
+			if (!p->conn || konce_ep_conn_traffic(n->ep, p->conn, &rx, &tx))
+				rx = tx = 0;
+			/* a new session restarts its counters: no negative rate */
+			double secs = p->sample_us && now_us > p->sample_us ? (double)(now_us - p->sample_us) / 1e6 : 0;
+			p->rx_rate = secs > 0 && rx >= p->sample_rx ? (double)(rx - p->sample_rx) / secs : 0;
+			p->tx_rate = secs > 0 && tx >= p->sample_tx ? (double)(tx - p->sample_tx) / secs : 0;
+			p->sample_rx = rx;
+			p->sample_tx = tx;
+			p->sample_us = now_us;
+		}
+}
+
+static int load_identity(struct konce_node *n, char *err, size_t errlen)
+{
+	char path[4096], kerr[512], pktext[KONCE_KEY_TEXT_LEN + 1];
+	struct stat sb;
+	int e;
+
+	snprintf(path, sizeof(path), "%s/identity.key", n->data_dir);
+	if (stat(path, &sb) == 0) {
+		e = konce_keyfile_load(path, &n->id, kerr, sizeof(kerr));
+		if (e) {
+			snprintf(err, errlen, "%s", kerr);
+			return e;
+		}
+	} else {
+		if ((e = konce_identity_generate(&n->id, konce_env_default())))
+			return snprintf(err, errlen, "cannot generate an identity: %s", strerror(-e)), e;
+		if ((e = konce_keyfile_save(path, n->id, false))) {
+			snprintf(err, errlen, "cannot write the new identity to %s: %s", path, strerror(-e));
+			return e;
+		}
+		konce_key_to_text(pktext, konce_identity_public(n->id));
+		node_log(n, KONCE_LOG_INFO, "generated a new identity in %s", path);
+	}
+	memcpy(n->pk, konce_identity_public(n->id), KONCE_KEY_BYTES);
+	return 0;
+}
+
+static int open_store(struct konce_node *n)
+{
+	char path[4096], serr[768];
+	snprintf(path, sizeof(path), "%s/peers.db", n->data_dir);
+	int e = konce_store_open(&n->store, path, 0, serr, sizeof(serr));
+	if (e) {
+		/* The node still serves from memory: peers it meets are simply not remembered. */
+		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", serr);
+		n->store = NULL;
+	}
+	return e;
+}
+
+/* The data directory holds the identity and the presence store: like the key file, refuse it when
+ * someone else could write there (and so replace either). */
+static int check_data_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		snprintf(err, errlen, "data directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "data directory %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_mode & 022) {
+		snprintf(err, errlen, "data directory %s is writable by %s (mode %04o): run chmod go-w %s", dir,
+			 st.st_mode & 002 ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
+		   size_t errlen)
+{
+	struct konce_node *n;
+	int e;
+
+	*out = NULL;
+	if (!base || !cfg || !cfg->data_dir || !*cfg->data_dir) {
+		snprintf(err, errlen, "konce_node_new: an event base and a data directory are required");
+		return -EINVAL;
+	}
+	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_NEWRENO) {
+		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
+		return -EINVAL;
+	}
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to initialise");
+		return -EIO;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	n->base = base;
+	n->done_tail = &n->done_head;
+	n->cfg = *cfg;
+	n->data_dir = strdup(cfg->data_dir);
+	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
+	n->listen_default = !cfg->listen;
+	n->control_path = cfg->control_path ? strdup(cfg->control_path) : NULL;
+	n->cfg.data_dir = n->data_dir;
+	n->cfg.listen = n->listen;
+	n->cfg.control_path = n->control_path;
+	if (!n->data_dir || !n->listen || (cfg->control_path && !n->control_path)) {
+		e = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	randombytes_buf(n->hash_key, sizeof(n->hash_key));
+	randombytes_buf(&n->next_nonce, sizeof(n->next_nonce));
+	n->next_nonce = (n->next_nonce >> 1) | 1;
+	n->started_us = node_now_us();
+
+	if (mkdir(n->data_dir, 0700) < 0 && errno != EEXIST) {
+		e = -errno;
+		snprintf(err, errlen, "cannot create the data directory %s: %s", n->data_dir, strerror(errno));
+		goto fail;
+	}
+	if ((e = check_data_dir(n->data_dir, err, errlen)))
+		goto fail;
+	if ((e = load_identity(n, err, errlen)))
+		goto fail;
+	open_store(n);
+	if ((e = node_io_start(n, err, errlen)))
+		goto fail;
+	if (n->control_path && (e = node_control_start(n, n->control_path, err, errlen)))
+		goto fail;
+	*out = n;
+	return 0;
+fail:
+	konce_node_free(n);
+	return e;
+}
+
+int konce_node_free(konce_node *n)
+{
+	char serr[768];
+	int e = 0;
+	if (!n)
+		return 0;
+	node_control_stop(n);
+	node_msg_fail_all(n, KONCE_REASON_LOCAL_CLOSE);
+	node_io_stop(n);
+	node_trav_free(n); /* after the sessions closed: their CLOSE took the traversal paths */
+	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
+		node_log(n, KONCE_LOG_ERROR, "%s", serr);
+	konce_identity_free(n->id);
+	free(n->data_dir);
+	free(n->listen);
+	free(n->control_path);
+	free(n);
+	return e;
+}
+
+void konce_node_public_key(const konce_node *n, uint8_t pk[KONCE_KEY_BYTES]) { memcpy(pk, n->pk, KONCE_KEY_BYTES); }
+
+void konce_node_listen_addr(const konce_node *n, char *buf, size_t len)
+{
+	konce_addr a;
+	char s[KONCE_ADDR_STRLEN];
+	if (n->udp && konce_udp_local(n->udp, &a) == 0)
+		snprintf(buf, len, "%s", konce_addr_str(&a, s));
+	else
+		snprintf(buf, len, "%s", n->listen);
+}
+
+int konce_node_on_peer(konce_node *n, konce_peer_fn fn, void *ctx)
+{
+	if (!n)
+		return -EINVAL;
+	n->peer_fn = fn;
+	n->peer_ctx = ctx;
+	return 0;
+}
+
+int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
+{
+	size_t i = 0;
+	uint64_t now = node_now_us();
+	char as[KONCE_ADDR_STRLEN];
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		for (const struct peer *p = n->by_pk[b]; p; p = p->pk_next, i++) {
+			if (i >= max)
+				continue;
+			konce_peer_info *o = &out[i];
+			memset(o, 0, sizeof(*o));
+			memcpy(o->pk, p->pk, KONCE_KEY_BYTES);
+			snprintf(o->addr, sizeof(o->addr), "%s", konce_addr_str(&p->addr, as));
+			o->up = p->up;
+			o->rtt_us = p->rtt_us;
+			o->msgs_rx = p->msgs_rx;
+			o->msgs_tx = p->msgs_tx;
+			o->since_ms = (now - p->since_us) / 1000u;
+		}
+	return (int)i;
+}
+
+void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
+{
+	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	memset(o, 0, sizeof(*o));
+	o->uptime_ms = (node_now_us() - n->started_us) / 1000u;
+	o->peers_active = n->npeers;
+	o->msgs_rx = n->msgs_rx;
+	o->msgs_tx = n->msgs_tx;
+	o->msgs_dropped = n->msgs_dropped;
+	o->rx_packets = c->rx_packets;
+	o->tx_packets = c->tx_packets;
+	o->handshakes_in = c->accept_tx;
+	o->handshakes_failed = c->hs_failed;
+	o->forged_dropped = c->data_auth_fail + c->data_replay + c->data_bad_header + c->init_bad_mac +
+			    c->init_bad_pow + c->init_bad_box1 + c->init_bad_box2 + c->init_stale + c->cookie_bad +
+			    c->accept_bad;
+	o->pow_bits = konce_ep_pow_bits(n->ep, node_now_us());
+}

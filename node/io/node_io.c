@@ -1,0 +1,323 @@
+/* node_io.c - the thin libevent layer: socket readiness, the endpoint's timer, and the store's flush.
+ *
+ * Every path through here ends in node_io_kick(): hand the endpoint's events to node_msg.c, move its
+ * queued datagrams into the socket's batch, send the batch, and re-arm the one timer at the
+ * endpoint's next deadline.  SQLite is only touched by the flush timer, never while packets wait.
+ *
+ * Input is served by priority, not first come first served: each readable wake reads up to
+ * RECV_CALLS_PER_WAKE batches into the input queue (inq.h), each datagram classified by
+ * konce_ep_priority() (session traffic first, then handshakes from sources by rate-limit
+ * overdraft, unknown types last), then feeds the endpoint best first until the wake has spent
+ * WAKE_BUDGET_UNITS load units (konce_ep_last_cost, at least 1 per datagram).  The rest waits
+ * for the next wake (ev_drain, behind whatever else is ready); when the queue is full the worst
+ * priority is shed, counted as `input_shed` in `konce status --json`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+#include <sys/resource.h>
+
+#include "node/transport/cc.h"
+#include "node/core/inq.h"
+#include "node/transport/keyslab.h"
+#include "node/transport/load.h"
+#include "node/transport/pow.h"
+
+#include "node/io/node_int.h"
+#include "node/io/node_trav.h"
+#include "node/base/secmem.h"
+
+enum {
+	FLUSH_INTERVAL_MS = 1000,
+	RECV_CALLS_PER_WAKE = 16,
+	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 x 1,200 bytes */
+	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
+	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
+	WAKE_BUDGET_UNITS = 2048,
+	PRIO_TRAVERSAL = 1, /* rendezvous and punch messages: beside a fresh source's handshake */
+};
+
+/* Cheap classification, no crypto: the endpoint's own (inq.h), and the traversal layer's message
+ * types (which the endpoint calls unknown) beside a fresh source's handshake, ahead of overdrawn
+ * sources and unknown junk. */
+static unsigned classify(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from,
+			 uint64_t now)
+{
+	unsigned p = konce_ep_priority(n->ep, pkt, len, from, now);
+	if (p == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER &&
+	    pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
+		return PRIO_TRAVERSAL;
+	return p;
+}
+
+static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	struct konce_node *n = ctx;
+	konce_inq_push(n->inq, classify(n, pkt, len, from, node_now_us()), pkt, len, from);
+}
+
+/* Feeds the endpoint from the input queue, best first, up to one wake's budget. */
+static void drain(struct konce_node *n)
+{
+	const uint8_t *pkt;
+	size_t len;
+	const konce_addr *from;
+	unsigned spent = 0;
+	while (spent < WAKE_BUDGET_UNITS && konce_inq_peek(n->inq, &pkt, &len, &from, NULL)) {
+		unsigned cost = 1;
+		if (!node_trav_on_datagram(n, pkt, len, from)) {
+			konce_ep_input(n->ep, pkt, len, from, node_now_us());
+			cost = konce_ep_last_cost(n->ep);
+		}
+		spent += cost ? cost : 1;
+		konce_inq_drop(n->inq);
+	}
+	if (konce_inq_len(n->inq))
+		event_active(n->ev_drain, EV_TIMEOUT, 0);
+}
+
+uint64_t node_io_input_shed(const struct konce_node *n) { return n->inq ? konce_inq_shed(n->inq) : 0; }
+
+void node_io_kick(struct konce_node *n)
+{
+	konce_ep_event ev;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+
+	/* Events first: a handler may answer the first message inside the pending ACCEPT. */
+	while (konce_ep_poll_event(n->ep, &ev))
+		node_msg_on_event(n, &ev);
+	while (konce_ep_poll_datagram(n->ep, buf, &len, &to))
+		if (!node_trav_outgoing(n, buf, len, &to))
+			konce_udp_queue(n->udp, buf, len, &to);
+	konce_udp_flush(n->udp);
+
+	uint64_t at = konce_ep_next_timer(n->ep), now = node_now_us();
+	if (at == UINT64_MAX) {
+		event_del(n->ev_timer);
+		return;
+	}
+	uint64_t d = at > now ? at - now : 0;
+	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
+	event_add(n->ev_timer, &tv);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node_io_kick(arg);
+}
+
+void node_io_schedule(struct konce_node *n) { event_active(n->ev_kick, EV_TIMEOUT, 0); }
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
+	if (r < 0 && r != -ECONNREFUSED)
+		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
+	drain(n);
+	node_io_kick(n);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	drain(n);
+	node_io_kick(n);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	konce_ep_timer(n->ep, node_now_us());
+	node_io_kick(n);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	char err[768];
+	(void)fd;
+	(void)what;
+	node_peers_sample_traffic(n, node_now_us()); /* the once-a-second tick: per-peer rates */
+	if (!n->store)
+		return;
+	int e = konce_store_flush(n->store, err, sizeof(err));
+	if (e && !n->store_failing)
+		node_log(n, KONCE_LOG_ERROR, "%s", err); /* once per failing spell, not every second */
+	else if (!e && n->store_failing)
+		node_log(n, KONCE_LOG_INFO, "presence store writable again; queued records written");
+	n->store_failing = e != 0;
+}
+
+static int open_socket(struct konce_node *n, char *err, size_t errlen)
+{
+	konce_addr a;
+	if (konce_addr_parse(&a, n->listen) < 0) {
+		snprintf(err, errlen, "bad listen address '%s': use ADDR:PORT, e.g. 0.0.0.0:7807 or [::]:7807", n->listen);
+		return -EINVAL;
+	}
+	int e = konce_udp_open(&n->udp, &a, err, errlen);
+	if (e == -EAFNOSUPPORT && n->listen_default) {
+		/* no IPv6 in this kernel: the default dual-stack socket falls back to IPv4 */
+		uint8_t any4[4] = {0};
+		konce_addr_from_v4(&a, any4, a.port);
+		node_log(n, KONCE_LOG_WARN, "IPv6 unavailable; listening on IPv4 only");
+		e = konce_udp_open(&n->udp, &a, err, errlen);
+	}
+	return e;
+}
+
+/* Handshake capacity in load units per second, from this machine's measured X25519 rate: a completed
+ * handshake costs the server 3 X25519 and is charged KONCE_COST_DH units, and the node grants handshake
+ * work half of one core.  Measured once at start (about 5 ms), in the I/O layer where clocks belong. */
+static uint64_t calibrate_capacity(struct konce_node *n)
+{
+	uint8_t out[32], sk[32] = {1}, pk[32] = {9};
+	uint64_t t0 = node_now_us(), ops = 0, dt;
+	do {
+		for (int i = 0; i < 16; i++, ops++)
+			if (crypto_scalarmult(out, sk, pk) == 0)
+				sk[0] ^= out[0];
+		dt = node_now_us() - t0;
+	} while (dt < 5000);
+	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1);
+	uint64_t cap = dh_per_s / 3 * KONCE_COST_DH / 2;
+	node_log(n, KONCE_LOG_DEBUG, "measured %llu X25519/s: handshake capacity %llu units/s (%llu handshakes/s)",
+		 (unsigned long long)dh_per_s, (unsigned long long)cap, (unsigned long long)(cap / KONCE_COST_DH));
+	return cap ? cap : 1;
+}
+
+/* Proof-of-work hash rate: BLAKE2b of a 1200-byte datagram per second, measured once at start (about
+ * 5 ms).  The endpoint refuses a COOKIE demand it could not pay within the cookie lifetime at this
+ * rate and solves the rest in 1 ms slices (hs_client.c), so the event loop never waits on a proof. */
+static uint64_t calibrate_pow_rate(struct konce_node *n)
+{
+	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM] = {0};
+	uint64_t t0 = node_now_us(), ops = 0, dt;
+	volatile unsigned sink = 0; /* the checks must not be optimised away */
+	do {
+		for (int i = 0; i < 64; i++, ops++) {
+			pkt[KONCE_INIT_POW_NONCE] = (uint8_t)ops;
+			sink += konce_pow_check(pkt, sizeof pkt, 32);
+		}
+		dt = node_now_us() - t0;
+	} while (dt < 5000);
+	uint64_t rate = ops * 1000000u / (dt ? dt : 1);
+	node_log(n, KONCE_LOG_DEBUG, "measured %llu proof-of-work hashes/s", (unsigned long long)rate);
+	return rate ? rate : 1;
+}
+
+int node_io_start(struct konce_node *n, char *err, size_t errlen)
+{
+	int e = open_socket(n, err, errlen);
+	if (e)
+		return e;
+	konce_ep_config ec = {
+		.identity = n->id,
+		.max_sessions = n->cfg.max_sessions,
+		.max_per_source = n->cfg.max_per_source,
+		.capacity = n->cfg.capacity ? n->cfg.capacity : calibrate_capacity(n),
+		/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
+		.max_pow_bits = 24,
+		.pow_rate = calibrate_pow_rate(n),
+		/* A node is addressed by its durable key, and peers must be able to reach it back by that
+		 * key: show it.  (Per-server derived keys suit pure clients that want no correlation.) */
+		.explicit_identity = true,
+		.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
+		      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
+								    : NULL,
+	};
+	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
+		struct rlimit rl;
+		if ((e == -ENOMEM || e == -EPERM || e == -EAGAIN) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY)
+			snprintf(err, errlen,
+				 "cannot create the transport endpoint: %s (session keys live in locked memory, "
+				 "%zu bytes for %u sessions, beside %llu locked already; RLIMIT_MEMLOCK is %llu "
+				 "bytes: raise it, e.g. LimitMEMLOCK= in the systemd unit, or lower max_sessions)",
+				 strerror(-e), (size_t)(ec.max_sessions ? ec.max_sessions : 1024) * sizeof(konce_keyslot),
+				 ec.max_sessions ? ec.max_sessions : 1024, (unsigned long long)konce_secmem_locked(),
+				 (unsigned long long)rl.rlim_cur);
+		else
+			snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
+		node_log(n, KONCE_LOG_ERROR, "%s", err);
+		return e;
+	}
+	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
+	n->ev_timer = evtimer_new(n->base, on_timer, n);
+	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
+	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
+	n->ev_drain = event_new(n->base, -1, 0, on_drain, n);
+	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick || !n->ev_drain ||
+	    konce_inq_new(&n->inq, INQ_SLOTS, KONCE_WIRE_MAX_DATAGRAM)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	struct timeval fl = {FLUSH_INTERVAL_MS / 1000, (FLUSH_INTERVAL_MS % 1000) * 1000};
+	event_add(n->ev_read, NULL);
+	event_add(n->ev_flush, &fl);
+	node_io_kick(n);
+	return 0;
+}
+
+void node_io_stop(struct konce_node *n)
+{
+	if (n->ep) {
+		const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+		node_log(n, KONCE_LOG_DEBUG,
+			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
+			 "auth_fail %llu bad_frame %llu ring_full %llu",
+			 (unsigned long long)c->rx_packets, (unsigned long long)c->tx_packets,
+			 (unsigned long long)c->data_rx, (unsigned long long)c->data_unknown_cid,
+			 (unsigned long long)c->data_not_ready, (unsigned long long)c->data_bad_header,
+			 (unsigned long long)c->data_replay, (unsigned long long)c->data_auth_fail,
+			 (unsigned long long)c->data_bad_frame, (unsigned long long)c->ring_full_datagrams);
+		/* close every session so peers hear CLOSE now rather than idling out */
+		for (unsigned b = 0; b < NODE_BUCKETS; b++)
+			for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
+				if (p->conn)
+					konce_ep_close(n->ep, p->conn, node_now_us());
+		uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+		size_t len;
+		konce_addr to;
+		while (n->udp && konce_ep_poll_datagram(n->ep, buf, &len, &to))
+			if (!node_trav_outgoing(n, buf, len, &to)) /* CLOSE to a punched peer goes direct */
+				konce_udp_queue(n->udp, buf, len, &to);
+	}
+	for (unsigned b = 0; b < NODE_BUCKETS; b++)
+		while (n->by_pk[b])
+			node_peer_free(n, n->by_pk[b], KONCE_REASON_LOCAL_CLOSE);
+	if (n->ev_read)
+		event_free(n->ev_read);
+	if (n->ev_timer)
+		event_free(n->ev_timer);
+	if (n->ev_kick)
+		event_free(n->ev_kick);
+	n->ev_kick = NULL;
+	if (n->ev_drain)
+		event_free(n->ev_drain);
+	n->ev_drain = NULL;
+	konce_inq_free(n->inq);
+	n->inq = NULL;
+	if (n->ev_flush) {
+		event_free(n->ev_flush);
+		on_flush(-1, 0, n);
+	}
+	n->ev_read = n->ev_timer = n->ev_flush = NULL;
+	konce_udp_close(n->udp); /* flushes the CLOSE datagrams */
+	n->udp = NULL;
+	konce_ep_free(n->ep);
+	n->ep = NULL;
+}

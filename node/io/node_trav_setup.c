@@ -1,0 +1,197 @@
+/* node_trav_setup.c - starting and stopping traversal in the node: the configuration
+ * (rendezvous_peers, introductions, lifetime, capacity), the host candidates, the port-mapping
+ * worker's events, and the teardown that deletes the lease.  node_trav.c runs the traversal once
+ * it is started.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "konce/traversal.h"
+#include "nat/punch.h"
+#include "nat/rdvclient.h"
+#include "node/io/portmap.h"
+#include "node/io/node_int.h"
+#include "node/io/node_trav.h"
+#include "node/io/node_trav_int.h"
+#include "node/io/node_trav_socks.h"
+
+/* ---- port mapping --------------------------------------------------------------------------- */
+
+static void on_portmap(void *ctx, const konce_pm_event *ev)
+{
+	struct node_trav *t = ctx;
+	char as[KONCE_ADDR_STRLEN];
+	uint64_t now = node_now_us();
+	switch (ev->type) {
+	case KONCE_PM_EV_MAPPED:
+		t->pm_state = "mapped";
+		t->pm_proto = ev->proto;
+		t->pm_external = ev->external;
+		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_pm_proto_name(ev->proto),
+			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
+		konce_rdvc_set_mapped(t->rc, &ev->external, 1, now);
+		break;
+	case KONCE_PM_EV_LOST:
+		t->pm_state = "lost";
+		t->pm_reason = ev->reason;
+		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_pm_err_name(ev->reason));
+		konce_rdvc_set_mapped(t->rc, NULL, 0, now);
+		break;
+	case KONCE_PM_EV_UNAVAILABLE:
+		t->pm_state = "unavailable";
+		t->pm_reason = ev->reason;
+		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_pm_err_name(ev->reason));
+		break;
+	}
+	node_trav_schedule(t);
+}
+
+static void on_portmap_trace(void *ctx, const char *line)
+{
+	struct node_trav *t = ctx;
+	node_log(t->n, KONCE_LOG_DEBUG, "portmap: %s", line);
+}
+
+static void start_portmap(struct node_trav *t)
+{
+	konce_addr local;
+	t->pm_state = "off";
+	if (konce_udp_local(t->n->udp, &local))
+		return;
+	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
+	if (e)
+		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
+	else
+		t->pm_state = "trying";
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+static int parse_peers(struct node_trav *t, const char *list, char *err, size_t errlen)
+{
+	char *dup = strdup(list), *save = NULL;
+	if (!dup)
+		return -ENOMEM;
+	for (char *tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		char *at = strchr(tok, '@');
+		if (t->nrdv == KONCE_RDVC_MAX_RDV) {
+			snprintf(err, errlen, "rendezvous_peers: at most %d", KONCE_RDVC_MAX_RDV);
+			free(dup);
+			return -EINVAL;
+		}
+		if (!at || (*at = '\0', konce_key_from_text(t->rdv_pk[t->nrdv], tok)) ||
+		    konce_addr_parse(&t->rdv_addr[t->nrdv], at + 1) < 0) {
+			snprintf(err, errlen, "rendezvous_peers: '%s' is not KEY@IP:PORT", tok);
+			free(dup);
+			return -EINVAL;
+		}
+		t->nrdv++;
+	}
+	free(dup);
+	return 0;
+}
+
+/* Host candidates: the bound address, or every up, non-loopback interface address. */
+static void gather_hosts(struct node_trav *t)
+{
+	konce_addr local;
+	struct ifaddrs *ifa, *i;
+	static const uint8_t zero[16] = {0}, v4any[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+	if (konce_udp_local(t->n->udp, &local))
+		return;
+	if (memcmp(local.ip, zero, 16) && memcmp(local.ip, v4any, 16)) {
+		t->host[t->nhost++] = local;
+		return;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && t->nhost < KONCE_RDVC_MAX_HOST; i = i->ifa_next) {
+		konce_addr a;
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK) ||
+		    i->ifa_addr->sa_family != AF_INET || konce_addr_from_sockaddr(&a, i->ifa_addr))
+			continue;
+		a.port = local.port;
+		t->host[t->nhost++] = a;
+	}
+	freeifaddrs(ifa);
+}
+
+int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char *err, size_t errlen)
+{
+	int e;
+	if (!n || !cfg)
+		return -EINVAL;
+	if (n->trav)
+		return -EALREADY;
+	struct node_trav *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->n = n;
+	if (cfg->rendezvous_peers && *cfg->rendezvous_peers && (e = parse_peers(t, cfg->rendezvous_peers, err, errlen)))
+		goto fail;
+	if ((e = node_trav_events_new(t)))
+		goto fail;
+	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n, cfg->rendezvous_capacity))) {
+		snprintf(err, errlen, "cannot start the rendezvous service: %s", strerror(-e));
+		goto fail;
+	}
+	if (t->nrdv) {
+		gather_hosts(t);
+		t->known_only = cfg->introductions_known;
+		konce_rdvc_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
+				     .host = t->host, .nhost = t->nhost, .allow = t->known_only ? node_trav_known : NULL,
+				     .allow_ctx = t};
+		if ((e = konce_rdvc_new(&t->rc, &rc, node_now_us()))) {
+			snprintf(err, errlen, "cannot start the rendezvous client: %s", strerror(-e));
+			goto fail;
+		}
+	}
+	n->trav = t;
+	t->pm_state = "off";
+	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
+		goto fail;
+	if ((e = node_travfilter_new(t)))
+		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
+	if (t->rc) {
+		if (cfg->portmap)
+			start_portmap(t);
+		konce_rdvc_timer(t->rc, node_now_us());
+		node_trav_schedule(t);
+	}
+	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
+		 t->srv ? "on" : "off", t->nrdv, t->nhost);
+	return 0;
+fail:
+	n->trav = t;
+	node_trav_free(n);
+	return e;
+}
+
+void node_trav_free(struct konce_node *n)
+{
+	struct node_trav *t = n->trav;
+	if (!t)
+		return;
+	node_trav_life_free(t);
+	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
+		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
+	if (t->ev_timer)
+		event_free(t->ev_timer);
+	if (t->ev_kick)
+		event_free(t->ev_kick);
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
+		if (t->peers[i].used)
+			konce_punch_free(t->peers[i].pu);
+	node_trav_socks_free(t->socks);
+	node_travfilter_free(t);
+	konce_rdvc_free(t->rc);
+	node_rdvsrv_free(t->srv);
+	free(t);
+	n->trav = NULL;
+}

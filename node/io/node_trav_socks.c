@@ -1,0 +1,189 @@
+/* node_trav_socks.c - the extra sockets of birthday probing (node_trav_socks.h). */
+#include "node/io/node_trav_socks.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "node/io/node_int.h"
+#include "node/io/node_trav_int.h"
+#include "node/base/wire.h"
+
+enum { RX_PER_WAKE = 64 };
+
+struct xsock {
+	struct node_trav_socks *pool;
+	unsigned idx;
+	int fd; /* -1: closed */
+	struct event *ev;
+};
+
+struct node_trav_socks {
+	struct event_base *base;
+	konce_addr bind_ip;
+	bool v6;
+	node_trav_socks_rx rx;
+	void *ctx;
+	struct xsock s[KONCE_PUNCH_BIRTHDAY + 1]; /* [0] unused: socket 0 is the node's */
+	struct node_trav_socks_stats st;
+};
+
+int node_trav_socks_new(struct node_trav_socks **out, struct event_base *base, const konce_addr *bind_ip,
+			node_trav_socks_rx rx, void *ctx)
+{
+	struct node_trav_socks *s = calloc(1, sizeof(*s));
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	s->bind_ip = *bind_ip;
+	s->bind_ip.port = 0;
+	s->v6 = !konce_addr_is_v4(bind_ip);
+	s->rx = rx;
+	s->ctx = ctx;
+	for (unsigned i = 0; i <= KONCE_PUNCH_BIRTHDAY; i++) {
+		s->s[i].pool = s;
+		s->s[i].idx = i;
+		s->s[i].fd = -1;
+	}
+	*out = s;
+	return 0;
+}
+
+static void sock_close(struct node_trav_socks *s, unsigned i)
+{
+	if (s->s[i].fd < 0)
+		return;
+	event_free(s->s[i].ev);
+	close(s->s[i].fd);
+	s->s[i].fd = -1;
+	s->s[i].ev = NULL;
+	s->st.closed++;
+	s->st.open_now--;
+}
+
+void node_trav_socks_free(struct node_trav_socks *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
+		sock_close(s, i);
+	free(s);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct xsock *x = arg;
+	struct node_trav_socks *s = x->pool;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	(void)what;
+	/* the callback may close sockets (a sweep after a verified pair): stop once ours is gone */
+	for (int k = 0; k < RX_PER_WAKE && x->fd == fd; k++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			continue; /* an ICMP error queued on the socket (port unreachable): read on */
+		}
+		konce_addr from;
+		if (konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
+			continue;
+		s->st.rx++;
+		s->rx(s->ctx, x->idx, buf, (size_t)n, &from);
+	}
+}
+
+static int sock_open(struct node_trav_socks *s, unsigned i)
+{
+	struct sockaddr_storage ss;
+	int zero = 0, e;
+	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(&s->bind_ip, &ss, s->v6);
+	int fd = socket(s->v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (s->v6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	struct event *ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, &s->s[i]);
+	if (!ev || event_add(ev, NULL)) {
+		if (ev)
+			event_free(ev);
+		errno = ENOMEM;
+		goto fail;
+	}
+	s->s[i].fd = fd;
+	s->s[i].ev = ev;
+	s->st.opened++;
+	if (++s->st.open_now > s->st.open_max)
+		s->st.open_max = s->st.open_now;
+	return 0;
+fail:
+	e = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	s->st.open_failed++;
+	return e;
+}
+
+int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_addr *to, const uint8_t *pkt,
+			 size_t len)
+{
+	struct sockaddr_storage ss;
+	int e;
+	if (sock < 1 || sock > KONCE_PUNCH_BIRTHDAY)
+		return -EINVAL;
+	if (s->s[sock].fd < 0 && (e = sock_open(s, sock))) {
+		s->st.tx_failed++;
+		return e;
+	}
+	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(to, &ss, s->v6);
+	if (!sl || sendto(s->s[sock].fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+		s->st.tx_failed++;
+		return sl ? -errno : -EAFNOSUPPORT;
+	}
+	s->st.tx++;
+	return 0;
+}
+
+void node_trav_socks_sweep(struct node_trav_socks *s, struct node_trav *t)
+{
+	bool keep_all = false, keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	uint64_t now = node_now_us();
+	if (!s->st.open_now)
+		return;
+	for (unsigned i = 0; i < NODE_TRAV_PEERS && !keep_all; i++) {
+		const struct tpeer *p = &t->peers[i];
+		unsigned sock;
+		konce_addr a;
+		if (!p->used)
+			continue;
+		enum konce_path_state st = konce_punch_state(p->pu);
+		/* An attempt may still verify any of its sockets, or be answered on it.  And until its
+		 * give-up time, even once a pair won: when the two sets met twice, the peer may have
+		 * verified the other pair, and its probes there are what moves our path (punch.h's
+		 * rebinding, when we are the controlled side). */
+		keep_all = st == KONCE_PATH_PUNCHING || st == KONCE_PATH_PROBING ||
+			   (p->start_us && now < p->start_us + KONCE_PUNCH_GIVEUP_MS * 1000ull);
+		if (konce_punch_path(p->pu, &sock, &a) && sock <= KONCE_PUNCH_BIRTHDAY)
+			keep[sock] = true;
+	}
+	if (keep_all)
+		return;
+	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
+		if (!keep[i])
+			sock_close(s, i);
+}
+
+void node_trav_socks_get_stats(const struct node_trav_socks *s, struct node_trav_socks_stats *out)
+{
+	if (s)
+		*out = s->st;
+	else
+		memset(out, 0, sizeof(*out));
+}

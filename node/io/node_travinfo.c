@@ -1,0 +1,210 @@
+/* node_travinfo.c - the control answers of traversal: konce path (the last attempt's trace) and
+ * konce netcheck (what the registrations revealed).  Reads node_trav.c's state, changes nothing. */
+#include <errno.h>
+#include <string.h>
+
+#include "node/io/node_int.h"
+#include "node/io/node_trav.h"
+#include "node/io/node_trav_int.h"
+#include "node/io/node_trav_socks.h"
+
+static const char *cand_name(uint8_t type)
+{
+	switch (type) {
+	case KONCE_CAND_HOST: return "host";
+	case KONCE_CAND_REFLEXIVE: return "reflexive";
+	case KONCE_CAND_MAPPED: return "mapped";
+	case KONCE_CAND_PREDICTED: return "predicted";
+	case KONCE_CAND_PEER_REFLEXIVE: return "peer-reflexive";
+	}
+	return "unknown";
+}
+
+static const char *natmap_name(uint8_t m)
+{
+	switch (m) {
+	case KONCE_NATMAP_EIM: return "endpoint-independent";
+	case KONCE_NATMAP_EDM_SEQ: return "endpoint-dependent, sequential";
+	case KONCE_NATMAP_EDM_RANDOM: return "endpoint-dependent, random";
+	}
+	return "unknown (fewer than two rendezvous answered)";
+}
+
+static json_t *ms_since(uint64_t t0, uint64_t t)
+{
+	return t0 && t >= t0 ? json_real((double)(t - t0) / 1000.0) : json_null();
+}
+
+static json_t *addr_json(const konce_addr *a)
+{
+	char as[KONCE_ADDR_STRLEN];
+	return json_string(konce_addr_str(a, as));
+}
+
+static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	struct tpeer *p = tpeer_get(t, pk, false);
+	if (!p)
+		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOENT, "error",
+				 "no traversal attempt for this peer (it was reached at a known address, or never)");
+	const struct konce_punch_counters *c = konce_punch_counters(p->pu);
+	/* times from our request, or from the introduction when the peer asked */
+	uint64_t base = p->asked_us ? p->asked_us : p->intro_us;
+	json_t *cands = json_array();
+	for (unsigned i = 0; i < p->ncand; i++)
+		json_array_append_new(cands, json_pack("{s:s,s:o}", "type", cand_name(p->cand[i].type), "address",
+						       addr_json(&p->cand[i].addr)));
+	const char *why = NULL;
+	if (p->intro_fail)
+		why = p->intro_fail == KONCE_IFAIL_UNKNOWN ? "the rendezvous does not know the peer (not registered)"
+		      : p->intro_fail == KONCE_IFAIL_REFUSED ? "the rendezvous refused to introduce us"
+							     : "the rendezvous relay table is full";
+	else if (konce_punch_state(p->pu) == KONCE_PATH_PROBING && c->relay_first && !c->giveups)
+		why = "the two NATs (in the introduction) make a direct path impossible or a birthday gamble: "
+		      "relayed from the start while the attempt probes";
+	else if (p->result == KONCE_PUNCH_EV_RELAY && c->lost)
+		why = "a direct path stopped answering keepalive probes, and no attempt since found another";
+	else if (p->result == KONCE_PUNCH_EV_RELAY && !c->probes_rx)
+		why = "no probe from the peer arrived within 4 s of the start time: its NAT filtered every "
+		      "candidate we opened (both sides map endpoint-dependently, or birthday probing was "
+		      "needed and its two sets of 256 ports did not meet: ~36% per attempt)";
+	else if (p->result == KONCE_PUNCH_EV_RELAY)
+		why = "probes from the peer arrived but none of ours was answered within 4 s";
+	else if (p->result == KONCE_PUNCH_EV_LOST)
+		why = "the direct path stopped answering keepalives";
+	json_t *o = json_pack(
+		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
+		"ok", 1, "peer", json_string(""), "state", konce_path_state_name(konce_punch_state(p->pu)), "initiator",
+		p->initiator, "controlling", konce_punch_controlling(p->pu), "intro_id", (json_int_t)p->intro_id,
+		"intro_ms", ms_since(base, p->intro_us), "delay_ms",
+		p->intro_us ? json_real(p->delay_us / 1000.0) : json_null(), "first_probe_ms",
+		ms_since(base, p->first_probe_us), "result_ms", ms_since(base, p->result_us), "peer_nat",
+		natmap_name(p->peer_nat.mapping), "candidates", cands, "path",
+		konce_punch_state(p->pu) == KONCE_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
+		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
+		(json_int_t)c->probes_rx, "acks_sent", (json_int_t)c->acks_sent, "verified", (json_int_t)c->verified,
+		"giveups", (json_int_t)c->giveups, "lost", (json_int_t)c->lost, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
+		"direct_tx", (json_int_t)p->direct_tx, "direct_rx", (json_int_t)p->direct_rx, "relayed_tx", (json_int_t)p->relayed_tx, "relayed_rx",
+		(json_int_t)p->relayed_rx, "held_dropped", (json_int_t)p->held_dropped);
+	char who[KONCE_KEY_TEXT_LEN + 1];
+	konce_key_to_text(who, pk);
+	json_object_set_new(o, "peer", json_string(who));
+	json_object_set_new(o, "why_relayed", why ? json_string(why) : json_null());
+	/* the handshake as the probe (node_trav_hs.c): HELLO copies sent and received, handshake
+	 * answers that verified a pair, answers sent to where the peer's handshake came from */
+	json_object_set_new(o, "handshake",
+			    json_pack("{s:I,s:I,s:I,s:I}", "hello_copies", (json_int_t)p->hs_probes, "hello_copies_rx",
+				      (json_int_t)p->hs_probes_rx, "acks", (json_int_t)p->hs_acks, "replies",
+				      (json_int_t)p->hs_replies));
+	/* authenticated liveness of the direct path (punch.h): session PINGs sent as keepalives or
+	 * move confirmations (and failed), authenticated datagrams heard over it, PUNCH acks from it
+	 * that no longer count, moves made with a session that were confirmed or undone */
+	json_object_set_new(o, "liveness",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "session_probes", (json_int_t)p->session_probes,
+				      "session_probe_fail", (json_int_t)p->session_probe_fail, "heard",
+				      (json_int_t)p->auth_heard, "punch_acks_ignored", (json_int_t)c->acks_ignored,
+				      "moves_confirmed", (json_int_t)c->confirmed, "moves_undone",
+				      (json_int_t)c->unconfirmed));
+	/* issue 15: probes refused for their MAC, moves held after unconfirmed ones, probes withheld
+	 * from claimed candidates (the budget) */
+	json_object_set_new(o, "security",
+			    json_pack("{s:I,s:I,s:I,s:b}", "forged", (json_int_t)c->forged, "moves_held",
+				      (json_int_t)c->moves_held, "claimed_withheld", (json_int_t)c->claimed_withheld,
+				      "solicited", p->solicited));
+	unsigned sock;
+	konce_addr a;
+	struct node_trav_socks_stats bs;
+	node_trav_socks_get_stats(t->socks, &bs);
+	/* 0: the node socket; 1..256: a birthday socket, which then carries the session */
+	json_object_set_new(o, "path_socket", konce_punch_path(p->pu, &sock, &a) ? json_integer(sock) : json_null());
+	json_object_set_new(o, "birthday_sockets",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "opened", (json_int_t)bs.opened, "open_now",
+				      (json_int_t)bs.open_now, "open_max", (json_int_t)bs.open_max, "open_failed",
+				      (json_int_t)bs.open_failed, "tx", (json_int_t)bs.tx, "rx", (json_int_t)bs.rx));
+	return o;
+}
+
+/* The port allocation pattern the registrations show: the step between two rendezvous' mappings
+ * for an endpoint-dependent NAT; for an endpoint-independent one, whether the port was kept. */
+static const char *allocation_name(struct node_trav *t, konce_natinfo nat)
+{
+	konce_addr refl, local;
+	switch (nat.mapping) {
+	case KONCE_NATMAP_EDM_SEQ: return "sequential";
+	case KONCE_NATMAP_EDM_RANDOM: return "random";
+	case KONCE_NATMAP_EIM:
+		if (t->rc && konce_rdvc_reflexive(t->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
+			return refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
+		break;
+	}
+	return "unknown";
+}
+
+static json_t *netcheck_json(struct node_trav *t)
+{
+	uint64_t now = node_now_us();
+	json_t *rdvs = json_array(), *hosts = json_array();
+	char who[KONCE_KEY_TEXT_LEN + 1];
+	for (unsigned i = 0; i < t->nrdv; i++) {
+		konce_addr refl;
+		struct peer *p = node_peer_find(t->n, t->rdv_pk[i]);
+		konce_key_to_text(who, t->rdv_pk[i]);
+		bool have = t->rc && konce_rdvc_reflexive(t->rc, i, &refl) == 0;
+		json_array_append_new(
+			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&t->rdv_addr[i]),
+					"session", p && p->up, "reflexive", have ? addr_json(&refl) : json_null(),
+					"register_rtt_ms",
+					t->rdv_rtt_us[i] ? json_real(t->rdv_rtt_us[i] / 1000.0) : json_null(),
+					"session_rtt_ms", p && p->rtt_us ? json_real(p->rtt_us / 1000.0) : json_null()));
+	}
+	for (unsigned i = 0; i < t->nhost; i++)
+		json_array_append_new(hosts, addr_json(&t->host[i]));
+	konce_natinfo nat = t->rc ? konce_rdvc_nat(t->rc) : (konce_natinfo){0};
+	bool mapped = !strcmp(t->pm_state, "mapped");
+	bool failed = !strcmp(t->pm_state, "unavailable") || !strcmp(t->pm_state, "lost");
+	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
+			      t->rc && konce_rdvc_registered(t->rc), "rendezvous", rdvs, "nat", "mapping",
+			      natmap_name(nat.mapping), "port_step", nat.step, "last_port", nat.last_port, "host", hosts,
+			      "portmap", "state", t->pm_state, "protocol",
+			      mapped ? json_string(konce_pm_proto_name(t->pm_proto)) : json_null(), "external",
+			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
+			      failed ? json_string(konce_pm_err_name(t->pm_reason)) : json_null());
+	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, now) : json_null());
+	json_object_set_new(o, "lifetime", node_trav_life_json(t));
+	json_object_set_new(o, "lifetime_service", node_trav_life_srv_json(t));
+	json_object_set_new(o, "filtering", node_travfilter_json(t));
+	json_object_set_new(o, "allocation", json_string(allocation_name(t, nat)));
+	return o;
+}
+
+json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req)
+{
+	struct node_trav *t = n->trav;
+	if (!t)
+		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOTSUP, "error",
+				 "traversal is off: configure rendezvous_peers or rendezvous = yes");
+	if (!strcmp(cmd, "netcheck"))
+		return netcheck_json(t);
+	uint8_t pk[KONCE_KEY_BYTES];
+	const char *key = json_string_value(json_object_get(req, "peer"));
+	if (!key || konce_key_from_text(pk, key))
+		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", EINVAL, "error", "\"peer\" must be a public key");
+	return path_json(t, pk);
+}
+
+json_t *node_trav_status_json(struct konce_node *n)
+{
+	struct node_trav *t = n->trav;
+	if (!t)
+		return json_null();
+	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", t->known_only ? "known" : "any", "intros_refused",
+			      (json_int_t)t->intros_refused, "intros_declined", (json_int_t)t->intros_declined);
+	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, node_now_us()) : json_null());
+	json_object_set_new(o, "filter_service", node_travfilter_service_json(t));
+	/* issue 15: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
+	 * traversal entry to take, strangers evicted from their pool */
+	json_object_set_new(o, "probes_refused", json_integer((json_int_t)t->punch_bad));
+	json_object_set_new(o, "peers_full", json_integer((json_int_t)t->tpeer_full));
+	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)t->tpeer_evicted));
+	return o;
+}

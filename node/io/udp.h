@@ -1,0 +1,54 @@
+/* udp.h - batched UDP sockets for the I/O layer.
+ *
+ * One non-blocking socket, IPv6 dual-stack when bound to [::] (IPv4 peers appear as ::ffff:a.b.c.d,
+ * which is how konce_addr stores them anyway), or plain IPv4.  Receiving uses recvmmsg() and, where the
+ * kernel offers it, UDP GRO (one syscall returns many same-sized datagrams, split here).  Sending queues
+ * datagrams and writes them with sendmmsg(); runs of equal-sized datagrams to one destination go out as
+ * one UDP GSO super-datagram.  If the kernel or the route refuses GSO (EIO, EINVAL, EMSGSIZE), GSO is
+ * switched off for this socket and the same datagrams are sent one by one: nothing is lost to the
+ * fallback.  Nothing here allocates after konce_udp_open().
+ */
+#ifndef KONCE_UDP_H
+#define KONCE_UDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/base/addr.h"
+
+enum {
+	KONCE_UDP_BATCH = 64,     /* datagrams per recvmmsg / sendmmsg */
+	KONCE_UDP_MAX_GSO = 64,   /* segments in one GSO send */
+	KONCE_UDP_RCVBUF = 4 << 20, /* socket buffers asked for (the kernel may cap them) */
+};
+
+typedef struct konce_udp konce_udp;
+
+typedef struct konce_udp_stats {
+	uint64_t rx, tx, rx_calls, tx_calls, tx_dropped, rx_truncated, gso_sends, gro_merged;
+	bool gso, gro; /* in use now */
+} konce_udp_stats;
+
+typedef void (*konce_udp_rx_fn)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from);
+
+/* Binds a socket to `bind` (port 0 = any).  For [::] the socket is dual-stack.  0 or -errno, with err
+ * naming the address and the reason. */
+int konce_udp_open(konce_udp **out, const konce_addr *bind, char *err, size_t errlen);
+void konce_udp_close(konce_udp *u);
+int konce_udp_fd(const konce_udp *u);
+/* The bound address (with the port the kernel chose). */
+int konce_udp_local(const konce_udp *u, konce_addr *out);
+/* Reads what is waiting, up to `max_calls` recvmmsg calls, calling fn per datagram.  Returns the number
+ * of datagrams, or -errno for a socket error (EAGAIN is not one). */
+int konce_udp_recv(konce_udp *u, unsigned max_calls, konce_udp_rx_fn fn, void *ctx);
+/* Queues one datagram (copied); flushes first if the queue is full.  0, -EMSGSIZE, or a send error. */
+int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to);
+/* Sends everything queued.  On EAGAIN the rest is dropped and counted (UDP may drop anyway; the
+ * protocols above recover).  0 or -errno. */
+int konce_udp_flush(konce_udp *u);
+void konce_udp_get_stats(const konce_udp *u, konce_udp_stats *out);
+/* For tests and benchmarks: turn GSO/GRO use off (they are on by default where supported). */
+void konce_udp_set_offload(konce_udp *u, bool gso, bool gro);
+
+#endif

@@ -1,0 +1,541 @@
+/* conn.c - one session's reliability state (see conn.h). */
+#include "node/transport/conn.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "node/transport/ackframe.h"
+#include "node/transport/frame.h"
+#include "node/base/varint.h"
+
+static void maybe_close_channel(konce_conn *c);
+
+static const konce_cc_ops *foreground(const konce_conn *c) { return c->cfg.cc ? c->cfg.cc : &KONCE_CC_DEFAULT; }
+
+static void on_acked(void *ctx, const konce_frame_ref *ref)
+{
+	konce_conn *c = ctx;
+	if (ref->kind == KONCE_REF_ACK) {
+		/* the peer saw an ack reaching down to ref->id: stop repeating older ranges */
+		konce_recvtrack_forget_below(&c->rt, ref->id);
+		return;
+	}
+	konce_smsg *m = konce_msgq_acked(&c->q, ref);
+	if (m) {
+		c->ops.delivered(c->ops.ctx, m);
+		konce_msgq_retire(&c->q, m);
+	}
+}
+
+static void on_lost(void *ctx, const konce_frame_ref *ref)
+{
+	konce_conn *c = ctx;
+	if (ref->kind == KONCE_REF_FRAGMENT && konce_msgq_needed(&c->q, ref)) {
+		konce_msgq_lost(&c->q, ref);
+		c->retransmitted++;
+	}
+}
+
+int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg *cfg, const konce_conn_ops *ops,
+		   uint64_t now)
+{
+	*out = NULL;
+	konce_conn *c = konce_env_alloc(env, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	memset(c, 0, sizeof *c);
+	c->env = env;
+	c->cfg = *cfg;
+	c->ops = *ops;
+	konce_recovery_ops rops = {on_acked, on_lost, c};
+	konce_reasm_config rc = {.budget = cfg->budget, .max_message = cfg->max_message, .pool = cfg->pool};
+	int r = konce_recovery_init(&c->rec, env, KONCE_CONN_PRESENCE_RING, &rops, (uint64_t)KONCE_ACK_MAX_DELAY_MS * 1000);
+	if (r) {
+		konce_env_free(env, c);
+		return r;
+	}
+	if ((r = konce_reasm_init(&c->ra, env, &rc))) {
+		konce_recovery_free(&c->rec);
+		konce_env_free(env, c);
+		return r;
+	}
+	konce_recvtrack_init(&c->rt, 0);
+	konce_cc_init(&c->cc, foreground(c), KONCE_CONN_MSS, now);
+	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
+	konce_msgq_init(&c->q, env);
+	konce_msgq_set_limit(&c->q, cfg->send_max, cfg->send_pool);
+	c->credit = KONCE_CONN_INITIAL_CREDIT;
+	c->last_eliciting_tx = now;
+	c->progress_at = now;
+	*out = c;
+	return 0;
+}
+
+void konce_conn_free(konce_conn *c)
+{
+	if (!c)
+		return;
+	const konce_env *env = c->env;
+	konce_msgq_free(&c->q);
+	konce_reasm_free(&c->ra);
+	konce_recovery_free(&c->rec);
+	memset(c, 0, sizeof *c);
+	konce_env_free(env, c);
+}
+
+int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+{
+	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
+	uint64_t cost = konce_msgq_cost(len);
+	if ((c->q.max_held && cost > c->q.max_held - c->q.held) ||
+	    (c->q.pool && cost > c->q.pool->budget - c->q.pool->used))
+		return -ENOBUFS; /* before the channel opens for it */
+	if (!c->channel && konce_frag_count(len) > 1) {
+		int r = konce_recovery_resize(&c->rec, c->cfg.ring);
+		if (r)
+			return r;
+		c->channel = true;
+	}
+	int r = konce_msgq_push(&c->q, msg, len, klass, api_id, now);
+	if (r)
+		return r;
+	if (idle) {
+		/* A busy period starts: its first message picks the path's congestion class. */
+		const konce_cc_ops *want = klass ? &konce_cc_ledbat : foreground(c);
+		if (c->cc.ops != want) {
+			uint64_t cwnd = c->cc.cwnd;
+			konce_cc_init(&c->cc, want, KONCE_CONN_MSS, now);
+			if (!klass && cwnd > c->cc.cwnd)
+				c->cc.cwnd = cwnd;
+		}
+		c->progress_at = now;
+	}
+	return 0;
+}
+
+bool konce_conn_eliciting(const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+	konce_frame f;
+	while (konce_frame_next(p, len, &off, &f, NULL) == 1)
+		if (f.type != KONCE_FRAME_ACK && f.type != KONCE_FRAME_ACK_OWD && f.type != KONCE_FRAME_PADDING)
+			return true;
+	return false;
+}
+
+/* ---- receiving ----------------------------------------------------------------------------- */
+
+static void queue_refuse(konce_conn *c, uint64_t id, uint8_t why)
+{
+	const unsigned mem = sizeof c->refused / sizeof c->refused[0];
+	if (why == KONCE_REFUSE_OTHER) {
+		for (unsigned i = 0; i < mem; i++)
+			if (c->refused[i] == id)
+				why = c->refused_why[i];
+	} else {
+		c->refused[c->nrefused % mem] = id;
+		c->refused_why[c->nrefused++ % mem] = why;
+	}
+	for (unsigned i = 0; i < c->nrefuse; i++)
+		if (c->refuse[i] == id)
+			return;
+	if (c->nrefuse == sizeof c->refuse / sizeof c->refuse[0])
+		return; /* the sender sends the fragment again and we answer then */
+	c->refuse[c->nrefuse] = id;
+	c->refuse_why[c->nrefuse++] = why;
+}
+
+static void on_fragment(konce_conn *c, const konce_fragment *f, uint64_t now)
+{
+	konce_reasm_msg *m;
+	switch (konce_reasm_on_fragment(&c->ra, f, now, &m)) {
+	case KONCE_REASM_COMPLETE:
+		c->msgs_rx++;
+		c->ops.message(c->ops.ctx, m);
+		break;
+	case KONCE_REASM_TOO_LARGE:
+		queue_refuse(c, f->msg_id, KONCE_REFUSE_TOO_LARGE);
+		break;
+	case KONCE_REASM_NO_BUDGET:
+		queue_refuse(c, f->msg_id, KONCE_REFUSE_NO_BUDGET);
+		break;
+	case KONCE_REASM_BUSY:
+		queue_refuse(c, f->msg_id, KONCE_REFUSE_BUSY);
+		break;
+	case KONCE_REASM_REFUSED:
+	case KONCE_REASM_NO_MEMORY:
+		queue_refuse(c, f->msg_id, KONCE_REFUSE_OTHER);
+		break;
+	default: /* PARTIAL, DUPLICATE, INCONSISTENT, OUT_OF_WINDOW */
+		break;
+	}
+}
+
+static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_ack *ack, uint64_t now)
+{
+	if (res->nacked) {
+		konce_cc_ack ca = {.bytes = res->acked_bytes, .largest_sent = res->largest_acked_sent,
+				   .rtt = res->rtt_sample ? c->rec.rtt.latest : 0, .min_rtt = c->rec.rtt.min,
+				   .has_owd = ack && ack->has_owd, .owd = ack ? ack->owd : 0,
+				   .delivered = c->rec.delivered, .rate = res->rs.rate,
+				   .prior_delivered = res->rs.prior_delivered, .app_limited = res->rs.app_limited};
+		konce_cc_on_ack(&c->cc, &ca, now);
+	}
+	konce_cc_on_spurious(&c->cc, res->spurious_bytes, now);
+	if (res->nlost && res->largest_lost_sent < c->path_since) {
+		konce_cc_on_discard(&c->cc, res->lost_bytes); /* sent on the old path */
+	} else if (res->nlost) {
+		konce_cc_on_loss(&c->cc, res->lost_bytes, res->largest_lost_sent, now);
+		if (res->persistent_congestion)
+			konce_cc_on_persistent_congestion(&c->cc, now);
+	}
+	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed), burst = rate / 500;
+	konce_pacer_set_rate(&c->pacer, rate, now);
+	/* A timer that fires late must not cost the rate: an event loop wakes every ms or so, not
+	 * every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers that (Linux's
+	 * BBR sends a quantum of 1 ms).  A model-based controller's rate follows what it achieves,
+	 * so a pacer that fell short would lower its estimate round after round. */
+	konce_pacer_set_burst(&c->pacer, burst < KONCE_CONN_PACER_BURST ? KONCE_CONN_PACER_BURST
+					 : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
+}
+
+static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)
+{
+	uint64_t largest = konce_ack_largest(a);
+	if (largest > c->largest_pn_sent)
+		return; /* acks what we never sent: ignore the frame */
+	if (largest >= c->credit_largest) {
+		c->credit_largest = largest;
+		c->credit = a->credit;
+	}
+	/* ACK-only packets are not in recovery: trim ranges above what it knows. */
+	size_t k = 0;
+	while (k < a->nranges && a->ranges[k].lo > c->rec.largest_sent)
+		k++;
+	konce_loss_result res;
+	if (k < a->nranges) {
+		if (k) {
+			memmove(a->ranges, a->ranges + k, (a->nranges - k) * sizeof a->ranges[0]);
+			a->nranges -= k;
+			a->has_owd = false; /* the sample belonged to the trimmed largest */
+		}
+		if (a->ranges[0].hi > c->rec.largest_sent)
+			a->ranges[0].hi = c->rec.largest_sent;
+		if (konce_recovery_on_ack(&c->rec, a, now, &res))
+			return;
+		if (res.nacked)
+			c->progress_at = now;
+		apply_loss(c, &res, a, now);
+	}
+	/* An acked ACK-only packet still says which recorded packets before it the peer never got:
+	 * after an outage that lost every recorded packet, the acks of our ACK-only packets are the
+	 * only news, and without them the ring would stay full for good. */
+	if (largest > c->rec.largest_acked) {
+		konce_recovery_on_unrecorded_ack(&c->rec, largest, now, &res);
+		if (res.nlost)
+			apply_loss(c, &res, NULL, now);
+	}
+}
+
+bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now)
+{
+	size_t off = 0;
+	konce_frame f;
+	bool has_ts = false, held = false;
+	uint32_t ts = 0;
+	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
+		if (f.type == KONCE_FRAME_TIMESTAMP) {
+			has_ts = true;
+			konce_timestamp_decode(f.body - 1, f.len + 1, &ts);
+		}
+		held |= f.type == KONCE_FRAME_FRAGMENT && c->hold_fragments;
+	}
+	bool eliciting = konce_conn_eliciting(p, len);
+	if (!held)
+		konce_recvtrack_on_packet(&c->rt, pn, eliciting, now, has_ts, ts);
+	off = 0;
+	bool acked = false;
+	while (konce_frame_next(p, len, &off, &f, NULL) == 1) {
+		switch (f.type) {
+		case KONCE_FRAME_ACK:
+		case KONCE_FRAME_ACK_OWD: {
+			/* One ACK frame per packet is acted on: each walks the sent-packet window, and a
+			 * packet has room for ~200 of them.  We never send more than one. */
+			konce_ack a;
+			if (acked) {
+				c->acks_ignored++;
+				break;
+			}
+			acked = true;
+			if (konce_ackframe_decode(f.body - 1, f.len + 1, &a))
+				on_ack(c, &a, now);
+			break;
+		}
+		case KONCE_FRAME_FRAGMENT: {
+			konce_fragment fr;
+			if (!held && konce_frag_decode(f.body - 1, f.len + 1, &fr))
+				on_fragment(c, &fr, now);
+			break;
+		}
+		case KONCE_FRAME_REFUSE: {
+			uint64_t id;
+			uint8_t why;
+			if (konce_frame_get_refuse(f.body, f.len, &id, &why) == 0)
+				break;
+			konce_smsg *m = konce_msgq_by_wire(&c->q, id);
+			if (m) {
+				c->ops.refused(c->ops.ctx, m, why);
+				konce_msgq_retire(&c->q, m);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	maybe_close_channel(c);
+	return !held;
+}
+
+/* A channel with nothing queued and nothing outstanding goes back to being a presence. */
+static void maybe_close_channel(konce_conn *c)
+{
+	if (c->channel && konce_msgq_empty(&c->q) && c->rec.oldest > c->rec.largest_sent &&
+	    konce_recovery_resize(&c->rec, KONCE_CONN_PRESENCE_RING) == 0)
+		c->channel = false;
+}
+
+void konce_conn_release(konce_conn *c, konce_reasm_msg *m) { konce_reasm_release(&c->ra, m); }
+
+/* ---- sending ------------------------------------------------------------------------------- */
+
+static bool data_allowed(konce_conn *c, uint64_t now)
+{
+	if (!konce_cc_can_send(&c->cc, KONCE_CONN_MSS))
+		return false;
+	if (!c->channel && c->rec.eliciting_in_flight > 0)
+		return false; /* a presence: one message packet per round trip */
+	return konce_pacer_next_time(&c->pacer, KONCE_CONN_MSS, now) <= now;
+}
+
+static bool still_needed(void *ctx, const konce_frame_ref *ref) { return konce_msgq_needed(ctx, ref); }
+
+static size_t put_fragments(konce_conn *c, uint8_t *out, size_t cap, konce_sent_packet *sp, bool probe)
+{
+	size_t n = 0;
+	konce_frame_ref ref;
+	while (sp->nrefs < KONCE_RECOVERY_MAX_REFS && cap - n > KONCE_FRAG_HEADER_MAX) {
+		bool fresh = konce_msgq_next(&c->q, &ref);
+		if (!fresh) {
+			if (!probe || sp->nrefs > 0 ||
+			    konce_recovery_probe_refs(&c->rec, &ref, 1, still_needed, &c->q) != 1)
+				break;
+		}
+		konce_fragment f;
+		if (konce_msgq_fragment(&c->q, &ref, &f))
+			continue;
+		size_t w = konce_frag_encode(out + n, cap - n, &f);
+		if (w == 0) {
+			if (fresh)
+				konce_msgq_unnext(&c->q, &ref);
+			break;
+		}
+		n += w;
+		sp->refs[sp->nrefs++] = ref;
+		if (!fresh)
+			break;
+	}
+	return n;
+}
+
+size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now, konce_sent_packet *sp)
+{
+	memset(sp, 0, sizeof *sp);
+	sp->pn = pn;
+	sp->time_sent = now;
+	/* An ack-eliciting packet needs a slot in the sent-packet ring; an ACK-only one does not
+	 * (it is not recorded), so acks flow even while the ring is full. */
+	bool can_record = konce_recovery_can_send(&c->rec, pn);
+	if (!can_record && (c->probes_due || c->ping_due) && pn > c->rec.largest_sent) {
+		/* A probe or keepalive is due and the ring is full of packets nobody acknowledged for a
+		 * probe timeout: they are lost, or nothing ack-eliciting could ever go out again. */
+		konce_loss_result res;
+		konce_recovery_evict(&c->rec, pn, &res);
+		if (res.nlost)
+			apply_loss(c, &res, NULL, now);
+		can_record = konce_recovery_can_send(&c->rec, pn);
+	}
+	konce_msgq_start(&c->q, c->credit);
+	bool probe = can_record && c->probes_due > 0;
+	bool ping = can_record && c->ping_due;
+	bool refuse = can_record && c->nrefuse;
+	bool data = can_record && konce_msgq_has_data(&c->q) && (probe || data_allowed(c, now));
+	if (!konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, KONCE_CONN_MSS))
+		konce_recovery_on_app_limited(&c->rec); /* the window is not the limit: rate samples say so */
+	bool ack = konce_recvtrack_ack_time(&c->rt) != KONCE_RECVTRACK_NEVER &&
+		   (konce_recvtrack_ack_due(&c->rt, now) || data || ping || refuse);
+	if (!data && !ack && !probe && !ping && !refuse)
+		return 0;
+	size_t n = 0;
+	uint64_t ack_low = 0;
+	if (ack) {
+		/* leave room for a full fragment and a timestamp when data goes too */
+		size_t room = data ? cap - KONCE_TIMESTAMP_SIZE - KONCE_FRAG_HEADER_MAX - KONCE_FRAG_DATA_MAX : cap;
+		konce_ack a;
+		if (konce_recvtrack_build_ack(&c->rt, now, konce_reasm_credit(&c->ra), &a) == 0) {
+			size_t nenc = 0;
+			size_t w = konce_ackframe_encode(out, room, &a, &nenc);
+			if (w) {
+				n += w;
+				ack_low = a.ranges[nenc - 1].lo;
+				konce_recvtrack_on_ack_sent(&c->rt);
+				c->acks_tx++;
+			}
+		}
+	}
+	bool eliciting = false;
+	if (data || probe) {
+		if (c->cc.ops == &konce_cc_ledbat)
+			n += konce_timestamp_encode(out + n, cap - n, (uint32_t)now);
+		size_t w = put_fragments(c, out + n, cap - n, sp, probe);
+		if (w) {
+			n += w;
+			eliciting = true;
+		} else if (c->cc.ops == &konce_cc_ledbat) {
+			n -= KONCE_TIMESTAMP_SIZE;
+		}
+	}
+	while (refuse && c->nrefuse && cap - n >= KONCE_REFUSE_MAX_SIZE) {
+		c->nrefuse--;
+		n += konce_frame_put_refuse(out + n, cap - n, c->refuse[c->nrefuse], c->refuse_why[c->nrefuse]);
+		eliciting = true;
+	}
+	if (can_record && (probe || ping || c->ack_only_run + 1 >= KONCE_CONN_ACK_ONLY_RUN) && !eliciting &&
+	    cap - n >= 1) {
+		n += konce_frame_put_ping(out + n, cap - n);
+		eliciting = true;
+	}
+	if (n == 0)
+		return 0;
+	if (eliciting) {
+		sp->ack_eliciting = true;
+		sp->in_flight = true;
+		if (ack_low && sp->nrefs < KONCE_RECOVERY_MAX_REFS)
+			sp->refs[sp->nrefs++] = (konce_frame_ref){.id = ack_low, .kind = KONCE_REF_ACK};
+	}
+	return n;
+}
+
+void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp)
+{
+	for (unsigned i = sp->nrefs; i-- > 0;)
+		if (sp->refs[i].kind == KONCE_REF_FRAGMENT)
+			konce_msgq_unnext(&c->q, &sp->refs[i]);
+}
+
+void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint64_t now)
+{
+	if (sp->pn > c->largest_pn_sent)
+		c->largest_pn_sent = sp->pn;
+	if (!sp->ack_eliciting) {
+		c->ack_only_run++;
+		return;
+	}
+	c->ack_only_run = 0;
+	c->ping_due = false;
+	if (c->probes_due) {
+		c->probes_due--;
+		c->probes++;
+	}
+	if (c->rec.eliciting_in_flight == 0 && !konce_msgq_empty(&c->q) && c->progress_at < c->last_eliciting_tx)
+		c->progress_at = now; /* nothing was outstanding: the wait for progress starts now */
+	sp->bytes = (uint32_t)bytes;
+	if (konce_recovery_on_sent(&c->rec, sp))
+		return;
+	konce_cc_on_sent(&c->cc, bytes, now);
+	konce_pacer_on_sent(&c->pacer, bytes, now);
+	c->last_eliciting_tx = now;
+}
+
+void konce_conn_path_reset(konce_conn *c, uint64_t now)
+{
+	konce_recovery_path_reset(&c->rec);
+	konce_cc_init(&c->cc, c->cc.ops, KONCE_CONN_MSS, now);
+	c->cc.bytes_in_flight = c->rec.bytes_in_flight;
+	c->path_since = now; /* the old path's packets, declared lost later, are not congestion here */
+	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
+	if (c->rec.eliciting_in_flight)
+		c->probes_due = 2; /* now, not at a probe timeout backed off by the outage */
+}
+
+bool konce_conn_tick(konce_conn *c, uint64_t now)
+{
+	if (!konce_msgq_empty(&c->q) && now >= c->progress_at + c->cfg.msg_timeout_us)
+		return false;
+	konce_loss_result res;
+	switch (konce_recovery_on_timeout(&c->rec, now, &res)) {
+	case KONCE_RECOVERY_TIMER_LOSS:
+		apply_loss(c, &res, NULL, now);
+		break;
+	case KONCE_RECOVERY_TIMER_PROBE:
+		c->probes_due = 2;
+		break;
+	default:
+		break;
+	}
+	if ((c->wanted || !konce_msgq_empty(&c->q)) && now >= c->last_eliciting_tx + c->cfg.keepalive_us)
+		c->ping_due = true;
+	konce_reasm_expire(&c->ra, now, c->cfg.reasm_idle_us);
+	return true;
+}
+
+uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
+{
+	uint64_t t = konce_recovery_timer(&c->rec);
+	uint64_t a = konce_recvtrack_ack_time(&c->rt);
+	if (a < t)
+		t = a;
+	if ((c->probes_due || c->ping_due || c->nrefuse) && konce_recovery_can_send(&c->rec, c->largest_pn_sent + 1))
+		return now;
+	if (!konce_msgq_empty(&c->q)) {
+		uint64_t d = c->progress_at + c->cfg.msg_timeout_us;
+		if (d < t)
+			t = d;
+	}
+	if ((c->wanted || !konce_msgq_empty(&c->q)) && !c->ping_due) {
+		uint64_t k = c->last_eliciting_tx + c->cfg.keepalive_us;
+		if (k < t)
+			t = k;
+	}
+	if (konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, KONCE_CONN_MSS) &&
+	    (c->channel || c->rec.eliciting_in_flight == 0) && konce_recovery_can_send(&c->rec, c->largest_pn_sent + 1)) {
+		konce_pacer p = c->pacer;
+		uint64_t s = konce_pacer_next_time(&p, KONCE_CONN_MSS, now);
+		if (s < t)
+			t = s;
+	}
+	return t < now ? now : t;
+}
+
+int konce_conn_progress(const konce_conn *c, uint64_t api_id, uint64_t *acked, uint64_t *total)
+{
+	const konce_smsg *m = konce_msgq_by_api(&c->q, api_id);
+	if (!m)
+		return -ENOENT;
+	*acked = konce_msgq_acked_bytes(m);
+	*total = m->len;
+	return 0;
+}
+
+uint64_t konce_conn_eta(const konce_conn *c, uint64_t api_id, uint64_t now)
+{
+	const konce_smsg *m = konce_msgq_by_api(&c->q, api_id);
+	if (!m)
+		return UINT64_MAX;
+	/* everything queued ahead of it and its own unacked bytes at the pacing rate, then a probe
+	 * timeout for the last ack */
+	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed);
+	uint64_t bytes = c->q.unacked_bytes;
+	uint64_t send = rate ? bytes * 1000000 / rate : 0;
+	return now + send + konce_rtt_pto(&c->rec.rtt);
+}

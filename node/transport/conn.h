@@ -1,0 +1,154 @@
+/* conn.h - one session's reliability state: what arrived and when to ack it (recvtrack), what is
+ * in flight and what was lost (recovery, rtt), the path's congestion controller (cc) and pacer,
+ * the peer's flow-control credit, reassembly of incoming messages under a memory budget (frag),
+ * and the outgoing messages (msgq).  Sans-I/O: the endpoint (ep_msg.c) seals what
+ * konce_conn_build() writes into DATA packets, hands every authenticated payload to
+ * konce_conn_on_packet(), and turns the callbacks into events.
+ *
+ * Presence and channel.  A konce_conn starts as a *presence*: a 16-slot sent-packet ring and at
+ * most one ack-eliciting message packet in flight, so short single-packet messages go one per
+ * round trip at the cost of a few hundred bytes per peer.  The first message that needs more than
+ * one packet opens the *channel*: the ring grows to cfg.ring packets and the congestion window
+ * and flow-control credit govern how much is in flight.  (Reassembly buffers exist only while a
+ * message is being received, and are charged to the budget.)
+ *
+ *   PRESENCE --konce_conn_send() of a multi-fragment message (konce_recovery_resize)--> CHANNEL
+ *   CHANNEL --konce_conn_on_packet(): nothing queued, nothing outstanding (resize back)--> PRESENCE
+ *
+ * Packets: every packet konce_conn_build() writes is recorded in recovery (except ACK-only ones,
+ * which are neither ack-eliciting nor in flight); its frame references are (wire id, fragment
+ * index, FRAGMENT) or (lowest pn the ack covered, 0, ACK).  A run of KONCE_CONN_ACK_ONLY_RUN
+ * ACK-only packets gets a PING, so the peer acks one and we can forget old ranges.
+ *
+ * Work per packet is bounded: only its first ACK frame is acted on (each walks at most the
+ * sent-packet window, cfg.ring slots), and the fragments it carries are at most one packet's worth.
+ *
+ * Timers (konce_conn_next_timer): recovery's loss/probe timer, the ack delay, the pacer when data
+ * waits, the keepalive, and the message timeout (no ack progress for cfg.msg_timeout_us while
+ * messages are outstanding: konce_conn_tick() says the peer is gone).
+ *
+ * Invariants:
+ *   1. cc.bytes_in_flight == rec.bytes_in_flight after every call;
+ *   2. a fragment acked through any packet is never put in a packet again (msgq.h invariant 1);
+ *   3. reasm.used <= cfg.budget; a completed incoming message stays charged until
+ *      konce_conn_release();
+ *   4. each outgoing message gets exactly one of the delivered or refused callbacks, or is still
+ *      in c->q (the endpoint fails the rest itself when the session ends).
+ */
+#ifndef KONCE_CONN_H
+#define KONCE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/transport/cc.h"
+#include "node/base/env.h"
+#include "node/transport/frag.h"
+#include "node/transport/msgq.h"
+#include "node/transport/pacer.h"
+#include "node/transport/recovery.h"
+#include "node/transport/recvtrack.h"
+
+enum {
+	KONCE_CONN_PRESENCE_RING = 16,
+	KONCE_CONN_CHANNEL_RING = 2048,
+	KONCE_CONN_ACK_ONLY_RUN = 8,
+	KONCE_CONN_INITIAL_CREDIT = 256 * 1024, /* assumed before the peer's first ack */
+	KONCE_CONN_MSS = 1200,                  /* KONCE_WIRE_MAX_DATAGRAM */
+	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
+	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
+};
+
+typedef struct konce_conn_cfg {
+	uint64_t budget;         /* reassembly memory, bytes */
+	uint64_t max_message;    /* largest incoming message */
+	size_t ring;             /* sent-packet ring of an open channel */
+	uint64_t keepalive_us;
+	uint64_t msg_timeout_us;
+	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
+	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */
+	const konce_cc_ops *cc;  /* the default class's controller; NULL = KONCE_CC_DEFAULT */
+	konce_reasm_pool *pool;  /* reassembly memory shared with other conns; NULL = none */
+	uint64_t send_max;       /* bytes the send queue may hold (konce_msgq_cost); 0 = no limit */
+	konce_msgq_pool *send_pool; /* send-queue memory shared with other conns; NULL = none */
+} konce_conn_cfg;
+
+typedef struct konce_conn_ops {
+	void (*delivered)(void *ctx, const konce_smsg *m);              /* then retired */
+	void (*refused)(void *ctx, const konce_smsg *m, uint8_t reason); /* then retired */
+	void (*message)(void *ctx, konce_reasm_msg *m); /* caller's until konce_conn_release() */
+	void *ctx;
+} konce_conn_ops;
+
+typedef struct konce_conn {
+	const konce_env *env;
+	konce_conn_cfg cfg;
+	konce_conn_ops ops;
+	konce_recvtrack rt;
+	konce_recovery rec;
+	konce_cc cc;
+	konce_pacer pacer;
+	konce_reasm ra;
+	konce_msgq q;
+	bool channel;
+	bool wanted;             /* keep the session (and the NAT mapping) alive while idle */
+	bool hold_fragments;     /* set by the caller: leave packets with FRAGMENT frames unread */
+	uint64_t credit, credit_largest;
+	uint64_t largest_pn_sent;
+	unsigned ack_only_run;
+	uint64_t path_since;     /* last konce_conn_path_reset (0: never) */
+	unsigned probes_due;
+	bool ping_due;
+	uint64_t last_eliciting_tx, progress_at;
+	uint64_t refuse[8];      /* wire ids to refuse, with reasons in refuse_why */
+	uint8_t refuse_why[8];
+	unsigned nrefuse;
+	uint64_t refused[16];    /* recent refusals, so a repeat names the first reason */
+	uint8_t refused_why[16];
+	unsigned nrefused;
+	/* statistics */
+	uint64_t retransmitted, probes, acks_tx, msgs_rx;
+	uint64_t acks_ignored;   /* ACK frames after the first in one packet (bounded work per packet) */
+} konce_conn;
+
+int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg *cfg, const konce_conn_ops *ops,
+		   uint64_t now);
+/* Frees everything, messages included, without callbacks (fail them first). */
+void konce_conn_free(konce_conn *c);
+
+/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOBUFS (the
+ * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
+int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
+
+/* One authenticated payload with packet number pn.  The frames were validated (frame.c).  While
+ * c->hold_fragments is set, a payload with FRAGMENT frames is not recorded as received (so never
+ * acknowledged) and its fragments are not read; its acks and refusals still count.  Returns false
+ * if it held the payload back that way. */
+bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t len, uint64_t now);
+/* A payload's frames other than ACK and PADDING make it ack-eliciting. */
+bool konce_conn_eliciting(const uint8_t *p, size_t len);
+
+/* Writes the payload of packet pn into out[0, cap) if anything is due; *sp describes it for
+ * konce_conn_on_sent().  Returns the payload length, 0 if nothing is due. */
+size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now, konce_sent_packet *sp);
+/* The packet built for sp could not be sent: its fragments go back to the queue. */
+void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp);
+/* The packet built for sp left as a datagram of `bytes`. */
+void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint64_t now);
+
+/* Loss and probe timers, keepalive.  Returns false if the peer stopped answering (message timeout). */
+bool konce_conn_tick(konce_conn *c, uint64_t now);
+/* The session's datagrams now take another path (the traversal layer moved a virtual address
+ * between direct and relayed): congestion control and the RTT estimate start afresh (RFC 9000
+ * section 9.4), and if anything is outstanding two probes go at once. */
+void konce_conn_path_reset(konce_conn *c, uint64_t now);
+uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
+/* Gives back a message handed out by ops->message. */
+void konce_conn_release(konce_conn *c, konce_reasm_msg *m);
+/* When the outcome of message api_id is likely to be known (UINT64_MAX: not queued here). */
+uint64_t konce_conn_eta(const konce_conn *c, uint64_t api_id, uint64_t now);
+/* Acknowledged bytes and length of a pending message.  0, or -ENOENT if api_id is not pending. */
+int konce_conn_progress(const konce_conn *c, uint64_t api_id, uint64_t *acked, uint64_t *total);
+
+#endif

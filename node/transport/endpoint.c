@@ -1,0 +1,672 @@
+/* endpoint.c - the endpoint: creation, input demultiplexing, rings, timers, session slots.
+ * The handshake lives in hs_client.c / hs_server.c, session traffic in ep_session.c; the state
+ * machine is drawn in ep_internal.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "node/transport/ep_internal.h"
+#include "node/transport/frame.h"
+#include "node/transport/keys.h"
+#include "node/base/secmem.h"
+#include "node/base/varint.h"
+
+enum {
+	KONCE_EP_DEF_SESSIONS = 1024,
+	KONCE_EP_DEF_CAPACITY = 20000,
+	KONCE_EP_DEF_RL_SLOTS = 4096,
+	KONCE_EP_DEF_RL_RATE = 400,
+	KONCE_EP_DEF_RL_BURST = 800,
+	KONCE_EP_DEF_RING = 256,
+	KONCE_EP_MAX_SESSIONS = 1u << 20, /* conn = generation << slot_bits | slot: >= 12 bits of tag */
+	KONCE_EP_COST_DATA = 1,
+	KONCE_EP_MAX_ACC_BUCKETS = 1u << 16, /* x 4 ways x 56 bytes = 14.7 MB at most */
+	KONCE_EP_DEF_CHANNEL_RING = KONCE_CONN_CHANNEL_RING,
+	KONCE_EP_DEF_SEND_QUEUE = 16 * 1024 * 1024, /* least default send queue per session */
+};
+
+static unsigned pow2_at_least(unsigned n)
+{
+	unsigned p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static void *zalloc(const konce_env *env, size_t n, size_t size)
+{
+	if (n && size > SIZE_MAX / n)
+		return NULL;
+	return konce_env_alloc(env, n * size);
+}
+
+int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
+{
+	*out = NULL;
+	if (!cfg || !cfg->identity)
+		return -EINVAL;
+	if (sodium_init() < 0)
+		return -ENOMEM;
+	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
+	konce_ep *ep = konce_env_alloc(env, sizeof *ep);
+	if (!ep)
+		return -ENOMEM;
+	ep->env = env;
+	ep->identity = cfg->identity;
+	ep->server_ids[0] = cfg->identity;
+	ep->n_server_ids = 1;
+	static const uint16_t def_versions[] = {KONCE_VERSION_1};
+	int r = konce_versions_set(&ep->versions, cfg->versions ? cfg->versions : def_versions,
+				   cfg->versions ? cfg->nversions : 1);
+	if (r)
+		goto fail;
+	r = -EINVAL;
+	ep->max_pow_bits = cfg->max_pow_bits ? cfg->max_pow_bits : KONCE_WIRE_POW_MAX_BITS;
+	if (ep->max_pow_bits > KONCE_WIRE_POW_MAX_BITS)
+		goto fail;
+	ep->pow_rate = cfg->pow_rate ? cfg->pow_rate : KONCE_EP_DEF_POW_RATE;
+	if (ep->pow_rate > (uint64_t)1 << 40)
+		goto fail;
+	ep->explicit_identity = cfg->explicit_identity;
+	if (cfg->group_key) {
+		if (!(ep->group_key = konce_secmem_alloc(KONCE_WIRE_KEY, &r)))
+			goto fail;
+		memcpy(ep->group_key, cfg->group_key, KONCE_WIRE_KEY);
+		r = -EINVAL;
+	}
+	ep->max_sessions = cfg->max_sessions ? cfg->max_sessions : KONCE_EP_DEF_SESSIONS;
+	ep->max_per_source = cfg->max_per_source ? cfg->max_per_source
+			   : ep->max_sessions / 16 > 4 ? ep->max_sessions / 16 : 4;
+	if (ep->max_sessions > KONCE_EP_MAX_SESSIONS)
+		goto fail;
+	ep->conn_cfg.max_message = cfg->max_message ? cfg->max_message : KONCE_MSG_MAX_DEFAULT;
+	ep->conn_cfg.budget = cfg->msg_budget ? cfg->msg_budget : konce_reasm_charge(ep->conn_cfg.max_message);
+	ep->reasm_pool.budget = cfg->msg_budget_total ? cfg->msg_budget_total : 4 * ep->conn_cfg.budget;
+	ep->conn_cfg.pool = &ep->reasm_pool;
+	ep->conn_cfg.send_max = cfg->send_queue_max ? cfg->send_queue_max : 2 * konce_msgq_cost(ep->conn_cfg.max_message);
+	if (!cfg->send_queue_max && ep->conn_cfg.send_max < KONCE_EP_DEF_SEND_QUEUE)
+		ep->conn_cfg.send_max = KONCE_EP_DEF_SEND_QUEUE;
+	ep->send_pool.budget = cfg->send_queue_total ? cfg->send_queue_total : 4 * ep->conn_cfg.send_max;
+	ep->conn_cfg.send_pool = &ep->send_pool;
+	ep->conn_cfg.ring = cfg->channel_ring ? cfg->channel_ring : KONCE_EP_DEF_CHANNEL_RING;
+	ep->conn_cfg.keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : KONCE_KEEPALIVE_MS) * 1000;
+	ep->conn_cfg.msg_timeout_us = (uint64_t)(cfg->msg_timeout_ms ? cfg->msg_timeout_ms : KONCE_MSG_TIMEOUT_MS) * 1000;
+	ep->conn_cfg.overhead = KONCE_WIRE_MAX_DATAGRAM - KONCE_WIRE_MAX_PAYLOAD;
+	ep->conn_cfg.cc = cfg->cc;
+	ep->idle_us = (uint64_t)(cfg->idle_timeout_ms ? cfg->idle_timeout_ms : KONCE_IDLE_TIMEOUT_MS) * 1000;
+	ep->conn_cfg.reasm_idle_us = ep->idle_us;
+	if (ep->conn_cfg.ring <= KONCE_CONN_PRESENCE_RING || ep->conn_cfg.max_message > KONCE_VARINT_MAX)
+		goto fail;
+	ep->out_cap = cfg->out_ring ? cfg->out_ring : KONCE_EP_DEF_RING;
+	ep->ev_cap = cfg->event_ring ? cfg->event_ring : KONCE_EP_DEF_RING;
+
+	r = -ENOMEM;
+	ep->slots = zalloc(env, ep->max_sessions, sizeof *ep->slots);
+	ep->gen = zalloc(env, ep->max_sessions, sizeof *ep->gen);
+	while ((1u << ep->slot_bits) < ep->max_sessions)
+		ep->slot_bits++;
+	ep->free_slots = zalloc(env, ep->max_sessions, sizeof *ep->free_slots);
+	unsigned nb = pow2_at_least(ep->max_sessions);
+	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
+	ep->cid_mask = nb - 1;
+	/* Accepted challenges must be remembered for a cookie lifetime: size for the handshakes the
+	 * capacity allows in that time (or max_sessions, if larger), at half the 4-way table. */
+	uint64_t capacity = cfg->capacity ? cfg->capacity : KONCE_EP_DEF_CAPACITY;
+	uint64_t want = capacity * (KONCE_COOKIE_LIFETIME_MS / 1000) / KONCE_COST_DH;
+	if (want < ep->max_sessions)
+		want = ep->max_sessions;
+	want = want / 2 + 64;
+	unsigned accb = pow2_at_least(want > KONCE_EP_MAX_ACC_BUCKETS ? KONCE_EP_MAX_ACC_BUCKETS : (unsigned)want);
+	ep->acc = zalloc(env, (size_t)accb * KONCE_EP_ACC_WAYS, sizeof *ep->acc);
+	ep->acc_mask = accb - 1;
+	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
+	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
+	if (!ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->ev)
+		goto fail;
+	for (unsigned i = 0; i < ep->max_sessions; i++)
+		ep->free_slots[i] = ep->max_sessions - 1 - i;
+	ep->n_free = ep->max_sessions;
+	if ((r = konce_keyslab_new(&ep->slab, ep->max_sessions)))
+		goto fail;
+	if ((r = konce_cookie_keys_new(&ep->cookie_keys, env, now_us)))
+		goto fail;
+	ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, env, now_us);
+	if ((r = konce_ratelimit_new(&ep->rl, env, cfg->rl_slots ? cfg->rl_slots : KONCE_EP_DEF_RL_SLOTS,
+				     cfg->rl_rate ? cfg->rl_rate : KONCE_EP_DEF_RL_RATE,
+				     cfg->rl_burst ? cfg->rl_burst : KONCE_EP_DEF_RL_BURST)))
+		goto fail;
+	konce_load_init(&ep->load, capacity, now_us);
+	konce_env_random(env, ep->cid_key, sizeof ep->cid_key);
+	uint8_t c[8];
+	konce_env_random(env, c, sizeof c);
+	ep->next_challenge = wire_get64(c) >> 1; /* a random 63-bit start */
+	ep->timer_min_us = ep->cookie_rotate_us;
+	*out = ep;
+	return 0;
+fail:
+	konce_ep_free(ep);
+	return r;
+}
+
+void konce_ep_free(konce_ep *ep)
+{
+	if (!ep)
+		return;
+	const konce_env *env = ep->env;
+	if (ep->held)
+		konce_ep_msg_release(ep, ep->held_conn, ep->held);
+	ep->held = NULL;
+	for (unsigned i = 0; ep->ev && i < ep->ev_n; i++) {
+		konce_ep_evslot *e = &ep->ev[(ep->ev_head + i) % ep->ev_cap];
+		if (e->msg)
+			konce_ep_msg_release(ep, e->ev.conn, e->msg);
+	}
+	while (ep->live)
+		konce_ep_sess_free(ep, ep->live);
+	konce_keyslab_free(ep->slab);
+	konce_cookie_keys_free(ep->cookie_keys);
+	konce_ratelimit_free(ep->rl);
+	if (ep->group_key)
+		konce_secmem_free(ep->group_key, KONCE_WIRE_KEY);
+	if (ep->ev)
+		sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
+	konce_env_free(env, ep->slots);
+	konce_env_free(env, ep->gen);
+	konce_env_free(env, ep->free_slots);
+	konce_env_free(env, ep->cid_buckets);
+	konce_env_free(env, ep->acc);
+	konce_env_free(env, ep->out);
+	konce_env_free(env, ep->ev);
+	sodium_memzero(ep, sizeof *ep);
+	konce_env_free(env, ep);
+}
+
+int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *ids, unsigned n)
+{
+	if (n < 1 || n > KONCE_EP_MAX_IDS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (!ids[i])
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		ep->server_ids[i] = ids[i];
+	ep->n_server_ids = n;
+	return 0;
+}
+
+/* ---- session slots ---------------------------------------------------------------------- */
+
+konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
+{
+	if (ep->n_free == 0)
+		return NULL;
+	konce_sess *s = konce_env_alloc(ep->env, sizeof *s);
+	if (!s)
+		return NULL;
+	unsigned slot = ep->free_slots[--ep->n_free];
+	uint32_t g = (ep->gen[slot] + 1) & (UINT32_MAX >> ep->slot_bits); /* 2^(32 - slot_bits) tags */
+	ep->gen[slot] = g ? g : 1;
+	s->slot = slot;
+	s->conn = (ep->gen[slot] << ep->slot_bits) | slot;
+	s->last_rx_us = now_us;
+	s->last_app_us = now_us;
+	s->ep = ep;
+	ep->slots[slot] = s;
+	konce_ep_new_cid(ep, s->scid);
+	konce_cid_insert(ep, s);
+	s->next = ep->live;
+	if (ep->live)
+		ep->live->prev = s;
+	ep->live = s;
+	ep->c.sessions_opened++;
+	ep->c.sessions_live++;
+	return s;
+}
+
+void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
+{
+	konce_cid_remove(ep, s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		ep->live = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
+		if (*pp == s) {
+			*pp = s->pend_next;
+			break;
+		}
+	konce_conn_free(s->rel);
+	konce_keyslab_wipe(ep->slab, s->slot);
+	ep->slots[s->slot] = NULL;
+	ep->free_slots[ep->n_free++] = s->slot;
+	ep->c.sessions_closed++;
+	ep->c.sessions_live--;
+	if (s->incoming)
+		ep->n_incoming--;
+	sodium_memzero(s, sizeof *s);
+	konce_env_free(ep->env, s);
+}
+
+konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn)
+{
+	unsigned slot = conn & ((1u << ep->slot_bits) - 1);
+	if (slot >= ep->max_sessions)
+		return NULL;
+	konce_sess *s = ep->slots[slot];
+	return s && s->conn == conn ? s : NULL;
+}
+
+void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID])
+{
+	do
+		konce_env_random(ep->env, cid, KONCE_WIRE_CID);
+	while (konce_cid_find(ep, cid));
+}
+
+/* ---- rings ------------------------------------------------------------------------------ */
+
+void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+{
+	if (ep->out_n == ep->out_cap) {
+		ep->c.ring_full_datagrams++;
+		return;
+	}
+	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_cap];
+	o->to = *to;
+	o->len = (uint16_t)len;
+	memcpy(o->data, pkt, len);
+	ep->c.tx_packets++;
+	ep->c.tx_bytes += len;
+}
+
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len, konce_addr *to)
+{
+	konce_hs_server_flush_all(ep);
+	if (ep->out_n == 0)
+		return false;
+	konce_out *o = &ep->out[ep->out_head];
+	memcpy(buf, o->data, o->len);
+	*len = o->len;
+	*to = o->to;
+	ep->out_head = (ep->out_head + 1) % ep->out_cap;
+	ep->out_n--;
+	return true;
+}
+
+static bool grow_events(konce_ep *ep)
+{
+	if (ep->ev_cap > UINT_MAX / 2)
+		return false;
+	unsigned cap = ep->ev_cap * 2;
+	konce_ep_evslot *v = zalloc(ep->env, cap, sizeof *v);
+	if (!v)
+		return false;
+	for (unsigned i = 0; i < ep->ev_n; i++)
+		v[i] = ep->ev[(ep->ev_head + i) % ep->ev_cap];
+	sodium_memzero(ep->ev, (size_t)ep->ev_cap * sizeof *ep->ev);
+	konce_env_free(ep->env, ep->ev);
+	ep->ev = v;
+	ep->ev_cap = cap;
+	ep->ev_head = 0;
+	return true;
+}
+
+konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
+{
+	if (ep->ev_n == ep->ev_cap && !grow_events(ep)) {
+		ep->c.ring_full_events++;
+		return NULL;
+	}
+	konce_ep_evslot *e = &ep->ev[(ep->ev_head + ep->ev_n++) % ep->ev_cap];
+	if (type == KONCE_EV_MESSAGE) {
+		konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+		ep->ev_msgs++;
+		if (s)
+			s->ev_msgs++;
+	}
+	memset(&e->ev, 0, sizeof e->ev);
+	e->msg = NULL;
+	e->ev.type = type;
+	e->ev.conn = conn;
+	return e;
+}
+
+bool konce_ep_msg_events_full(const konce_ep *ep, const konce_sess *s)
+{
+	return s->ev_msgs >= KONCE_EP_SESS_MSG_EVENTS || ep->ev_msgs >= KONCE_EP_MSG_EVENTS;
+}
+
+konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn)
+{
+	konce_ep_evslot *e = konce_ep_push_slot(ep, type, conn);
+	return e ? &e->ev : NULL;
+}
+
+bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev)
+{
+	if (ep->held)
+		konce_ep_msg_release(ep, ep->held_conn, ep->held);
+	ep->held = NULL;
+	if (ep->held_inl_len)
+		sodium_memzero(ep->held_inl, ep->held_inl_len);
+	ep->held_inl_len = 0;
+	if (ep->ev_n == 0)
+		return false;
+	konce_ep_evslot *e = &ep->ev[ep->ev_head];
+	*ev = e->ev;
+	if (ev->type == KONCE_EV_MESSAGE) {
+		konce_sess *s = konce_ep_sess_by_conn(ep, ev->conn);
+		ep->ev_msgs--;
+		if (s && s->ev_msgs)
+			s->ev_msgs--;
+	}
+	if (e->msg) {
+		ep->held = e->msg;
+		ep->held_conn = e->ev.conn;
+		ev->data = e->msg->data;
+		ev->len = (size_t)e->msg->len;
+	} else if (ev->type == KONCE_EV_MESSAGE) {
+		memcpy(ep->held_inl, e->inl, ev->len);
+		sodium_memzero(e->inl, ev->len);
+		ep->held_inl_len = ev->len;
+		ev->data = ep->held_inl;
+	}
+	e->msg = NULL;
+	ep->ev_head = (ep->ev_head + 1) % ep->ev_cap;
+	ep->ev_n--;
+	return true;
+}
+
+void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
+{
+	konce_ep_msg_abort(ep, s, konce_ep_msg_reason(reason));
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_FAILED, s->conn);
+	if (e)
+		e->reason = reason;
+	ep->c.hs_failed++;
+	konce_ep_sess_free(ep, s);
+}
+
+/* ---- input ------------------------------------------------------------------------------ */
+
+void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	ep->last_cost = 0;
+	ep->last_auth_conn = 0;
+	ep->c.rx_packets++;
+	ep->c.rx_bytes += len;
+	if (len < 1 || len > KONCE_WIRE_MAX_DATAGRAM) {
+		ep->c.rx_short++;
+		return;
+	}
+	switch (pkt[0]) {
+	case KONCE_PKT_HELLO:
+		konce_hs_server_hello(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_INITIATE:
+		konce_hs_server_initiate(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_COOKIE:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_hs_client_cookie(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_VERSION:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_hs_client_version(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_ACCEPT:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_hs_client_accept(ep, pkt, len, from, now_us);
+		break;
+	case KONCE_PKT_DATA:
+		ep->last_cost = KONCE_EP_COST_DATA;
+		konce_ep_data_input(ep, pkt, len, from, now_us);
+		break;
+	default:
+		ep->c.rx_unknown_type++;
+		break;
+	}
+}
+
+unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	if (len < 1)
+		return 17;
+	switch (pkt[0]) {
+	case KONCE_PKT_HELLO:
+	case KONCE_PKT_INITIATE:
+		return 1 + konce_ratelimit_level(ep->rl, from, now_us);
+	case KONCE_PKT_DATA: {
+		/* only for a session we have: junk typed DATA must not outrank a fresh handshake */
+		konce_data_hdr h;
+		return !konce_data_parse_hdr(&h, pkt, len) && konce_cid_find(ep, h.dcid) ? 0 : 17;
+	}
+	case KONCE_PKT_COOKIE:
+	case KONCE_PKT_VERSION:
+	case KONCE_PKT_ACCEPT:
+		return 0;
+	default:
+		return 17;
+	}
+}
+
+unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
+
+uint32_t konce_ep_last_auth_conn(const konce_ep *ep) { return ep->last_auth_conn; }
+
+#define C(f) {#f, offsetof(struct konce_ep_counters, f)}
+static const struct {
+	const char *name;
+	size_t off;
+} counter_names[] = {
+	C(rx_packets),
+	C(rx_bytes),
+	C(tx_packets),
+	C(tx_bytes),
+	C(rx_short),
+	C(rx_unknown_type),
+	C(hello_rx),
+	C(hello_bad_size),
+	C(hello_bad_clue),
+	C(cookie_tx),
+	C(version_tx),
+	C(init_rx),
+	C(init_bad_size),
+	C(init_bad_version),
+	C(init_stale),
+	C(init_challenge_window),
+	C(init_dup_resent),
+	C(init_dup_dropped),
+	C(init_bad_mac),
+	C(init_bad_pow),
+	C(init_bad_box1),
+	C(init_unknown_server),
+	C(init_low_order),
+	C(init_bad_box2),
+	C(init_full),
+	C(init_source_full),
+	C(accept_tx),
+	C(accept_resent),
+	C(simopen_yielded),
+	C(simopen_merged),
+	C(cookie_unmatched),
+	C(cookie_bad),
+	C(cookie_pow_too_high),
+	C(version_rx),
+	C(version_ignored),
+	C(accept_unmatched),
+	C(accept_bad),
+	C(hs_retransmits),
+	C(hs_restarts),
+	C(hs_failed),
+	C(pow_tries),
+	C(data_rx),
+	C(data_unknown_cid),
+	C(data_bad_header),
+	C(data_replay),
+	C(data_auth_fail),
+	C(data_bad_frame),
+	C(data_not_ready),
+	C(data_tx),
+	C(rekey_tx),
+	C(rekey_rx),
+	C(rx_old_key),
+	C(path_challenge_tx),
+	C(path_response_bad),
+	C(path_changed),
+	C(amplification_blocked),
+	C(ring_full_datagrams),
+	C(ring_full_events),
+	C(msg_events_held),
+	C(sessions_opened),
+	C(sessions_closed),
+	C(sessions_live),
+	C(sessions_evicted),
+	C(sessions_replaced),
+	C(msgs_queued),
+	C(msgs_delivered),
+	C(msgs_failed),
+	C(msgs_rx),
+	C(keepalive_tx),
+	C(idle_closed),
+};
+#undef C
+_Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),
+	       "every counter has a name");
+
+void konce_ep_counters_foreach(const struct konce_ep_counters *c,
+			       void (*fn)(void *ctx, const char *name, uint64_t value), void *ctx)
+{
+	for (size_t i = 0; i < sizeof counter_names / sizeof counter_names[0]; i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)c + counter_names[i].off, sizeof v);
+		fn(ctx, counter_names[i].name, v);
+	}
+}
+const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep) { return &ep->c; }
+unsigned konce_ep_pow_bits(konce_ep *ep, uint64_t now_us) { return konce_load_bits(&ep->load, 0, now_us); }
+
+/* ---- application calls ------------------------------------------------------------------ */
+
+int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
+		     const uint8_t *msg, size_t len, uint64_t now_us, uint32_t *conn)
+{
+	return konce_ep_connect_ex(ep, server_pk, to, msg, len, NULL, now_us, conn);
+}
+
+int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,
+			const uint8_t *msg, size_t len, const konce_ep_connect_opts *opts, uint64_t now_us,
+			uint32_t *conn)
+{
+	if (!server_pk || !to || (len && !msg) || !konce_key_canonical(server_pk))
+		return -EINVAL;
+	if (len > KONCE_EP_MAX_FIRST_MESSAGE)
+		return -EMSGSIZE;
+	if (ep->n_free == 0) {
+		/* every slot taken: an idle, unwanted incoming session makes room (ep_table.c) */
+		konce_sess *v = konce_ep_table_victim(ep, now_us);
+		if (!v)
+			return -ENOSPC;
+		konce_ep_evict(ep, v, now_us);
+	}
+	konce_sess *s = konce_ep_sess_new(ep, now_us);
+	if (!s)
+		return -ENOMEM;
+	s->as = opts ? opts->as : NULL;
+	if (opts && opts->group_key) {
+		memcpy(konce_keyslab_slot(ep->slab, s->slot)->group, opts->group_key, KONCE_WIRE_KEY);
+		s->grouped = true;
+	}
+	s->first_len = len;
+	if (len)
+		memcpy(s->first_msg, msg, len);
+	int r = konce_hs_client_start(ep, s, server_pk, to, now_us);
+	if (r) {
+		konce_ep_sess_free(ep, s);
+		return r;
+	}
+	*conn = s->conn;
+	return 0;
+}
+
+int konce_ep_send(konce_ep *ep, uint32_t conn, const uint8_t *msg, size_t len, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (len > KONCE_EP_MAX_MESSAGE || (len && !msg))
+		return -EMSGSIZE;
+	if (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING)
+		return -ENOTCONN;
+	if (ep->out_n == ep->out_cap)
+		return -ENOBUFS;
+	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+	size_t n = konce_frame_put_message(frames, sizeof frames, msg, len);
+	if (s->state == KONCE_HS_ACCEPT_PENDING) {
+		konce_hs_server_flush_accept(ep, s, frames, n);
+		return 0;
+	}
+	return konce_ep_send_frames(ep, s, frames, n, &s->path.cur, now_us);
+}
+
+int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_LOCAL_CLOSE);
+	if (s->state == KONCE_HS_ACCEPT_PENDING)
+		konce_hs_server_flush_accept(ep, s, NULL, 0);
+	if (s->state == KONCE_HS_ESTABLISHED) {
+		uint8_t f[3];
+		size_t n = konce_frame_put_close(f, sizeof f, 0);
+		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+	}
+	konce_ep_sess_free(ep, s);
+	return 0;
+}
+
+/* ---- timers ----------------------------------------------------------------------------- */
+
+void konce_ep_arm(konce_ep *ep, uint64_t at_us)
+{
+	if (at_us < ep->timer_min_us)
+		ep->timer_min_us = at_us;
+}
+
+uint64_t konce_ep_next_timer(const konce_ep *ep) { return ep->timer_min_us; }
+
+void konce_ep_timer(konce_ep *ep, uint64_t now_us)
+{
+	uint64_t next = UINT64_MAX;
+	if (now_us >= ep->cookie_rotate_us)
+		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
+	next = ep->cookie_rotate_us;
+	konce_hs_server_flush_all(ep);
+	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
+	for (konce_sess *s = ep->live; s; s = s->next)
+		solving += s->state == KONCE_HS_SOLVING;
+	konce_sess *s = ep->live;
+	while (s) {
+		konce_sess *nx = s->next;
+		uint64_t t = UINT64_MAX;
+		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT) {
+			t = konce_hs_client_timer(ep, s, solving, now_us);
+		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
+			t = UINT64_MAX;
+		} else {
+			uint64_t m = UINT64_MAX;
+			if (konce_ep_msg_timer(ep, s, now_us, &m) && m < t)
+				t = m;
+		}
+		if (t < next)
+			next = t;
+		s = nx;
+	}
+	ep->timer_min_us = next;
+}

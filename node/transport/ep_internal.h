@@ -1,0 +1,322 @@
+/* ep_internal.h - the endpoint's insides, shared by endpoint.c, hs_client.c, hs_server.c,
+ * ep_session.c and cidtab.c.  Nothing outside node/ includes this.
+ *
+ * Handshake state machine of one konce_sess (client and server roles):
+ *
+ *   client                                            server
+ *   ------                                            ------
+ *   konce_ep_connect_ex()                             (HELLO: konce_hs_server_hello() answers with a
+ *     |  sends HELLO                                   COOKIE and keeps NO state; INITIATE checks a-e
+ *     v                                                 in konce_hs_server_initiate() keep none either)
+ *   HELLO_SENT --konce_hs_client_cookie()--> SOLVING                |
+ *     ^  timer: resend HELLO                    |  timer: one slice | (COOKIE demand not payable in
+ *     |                                         |  of the proof     |  KONCE_POW_SOLVE_BUDGET_MS: FAILED)
+ *     +---- konce_hs_client_timer(): solve -----+  per call         |
+ *     |     outlives KONCE_POW_DEADLINE_MS, once|                   |
+ *     |                                  solved v                   |
+ *     |                                   INITIATE_SENT             |
+ *     ^                                         |  timer: resend   | INITIATE passes a-f
+ *     +---- konce_hs_client_timer(): after -----+  same INITIATE   |
+ *     |     KONCE_HS_RESTART_AFTER tries, once  |                  |
+ *     |  VERSION w/o common version: FAILED     |                  v
+ *     |  attempts out: FAILED                   |               ACCEPT_PENDING  (session allocated,
+ *     |  demand > max_pow_bits: FAILED          |                 |              ESTABLISHED queued)
+ *     |                                         |                 | konce_ep_send() (reply rides in
+ *     |                     konce_hs_client_accept()              |  ACCEPT) / poll_datagram / timer:
+ *     |                                         v                 v  konce_hs_server_flush_accept()
+ *     |                                    ESTABLISHED        ESTABLISHED
+ *     |                                         |                 |
+ *     +--------- konce_ep_close(), CLOSE frame, idle timeout: session freed (ep_sess_free) ----+
+ *
+ * Simultaneous open (hs_simopen.c; both sides dial each other, showing the keys the other dials):
+ * an authenticated INITIATE from the peer of our own HELLO_SENT / INITIATE_SENT attempt is
+ *   dropped, if our key is the lower (we are the client; the peer serves our INITIATE), and
+ *   remembered in the accepted-challenge table with conn 0 so copies stop at check c;
+ *   served by the attempt itself otherwise: HELLO_SENT / INITIATE_SENT --> ACCEPT_PENDING (incoming,
+ *   same conn, slot, queued messages; a fresh server cid; the first message rides in the ACCEPT).
+ * A late copy after our ACCEPT (ESTABLISHED, its cookie issued before est_us) is dropped the same way.
+ *
+ * Invariants:
+ *  1. A konce_sess exists for a server only after an INITIATE passed every check (a-f), including
+ *     decryption of box2; before that the server has allocated nothing for the peer.  The
+ *     simultaneous open allocates nothing at all: it reuses our own attempt's struct or drops.
+ *  2. Every live konce_sess is in the cid table under scid, in ep->slots[slot], in the live list,
+ *     and owns key slot `slot` of the slab; ep_sess_free() undoes all four and wipes the slot.
+ *  3. The client's ephemeral secret and all DH results exist only inside konce_hs_client_cookie()
+ *     and konce_hs_server_initiate() and are wiped before they return.
+ *  4. A FAILED or CLOSED event is the last event for a conn, and the conn is dead when it is queued.
+ *  5. Lifecycle events (ESTABLISHED, FAILED, CLOSED, PATH_CHANGED) and the outcomes of our own
+ *     messages are never dropped for want of room: the ring grows for them.  A session's MESSAGE
+ *     events are bounded by back-pressure: while it holds KONCE_EP_SESS_MSG_EVENTS unconsumed (or
+ *     the ring KONCE_EP_MSG_EVENTS), its MESSAGE frames are dropped (unreliable) and the packets
+ *     carrying FRAGMENT frames are neither read nor acknowledged, so the peer sends them again.
+ */
+#ifndef KONCE_EP_INTERNAL_H
+#define KONCE_EP_INTERNAL_H
+
+#include "node/transport/conn.h"
+#include "node/transport/cookie.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/frame.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/keyslab.h"
+#include "node/transport/load.h"
+#include "node/transport/path.h"
+#include "node/base/ratelimit.h"
+#include "node/transport/session.h"
+
+enum konce_hs_state {
+	KONCE_HS_HELLO_SENT = 1, /* client */
+	KONCE_HS_SOLVING,        /* client: keys derived, INITIATE built, its proof of work in slices */
+	KONCE_HS_INITIATE_SENT,  /* client: keys derived, waiting for ACCEPT */
+	KONCE_HS_ACCEPT_PENDING, /* server: session made, ACCEPT not yet sent */
+	KONCE_HS_ESTABLISHED,
+};
+
+enum {
+	KONCE_EP_MAX_IDS = 8,
+	KONCE_EP_ACC_WAYS = 4,
+};
+
+/* Proof of work on the client (hs_client.c).  A demand is paid only if its expected cost fits in
+ * SOLVE_BUDGET (an eighth of the cookie lifetime: a solve then outlives DEADLINE, half the
+ * lifetime, with probability e^-4 < 2%); hashing runs in slices of SLICE_US per call. */
+enum {
+	KONCE_POW_SLICE_US = 1000,
+	KONCE_POW_SOLVE_BUDGET_MS = KONCE_COOKIE_LIFETIME_MS / 8,
+	KONCE_POW_DEADLINE_MS = KONCE_COOKIE_LIFETIME_MS / 2,
+	KONCE_EP_DEF_POW_RATE = 250000, /* hashes of 1200 bytes a second: a slow core (bench: ~570,000) */
+};
+
+typedef struct konce_sess {
+	uint32_t conn;
+	unsigned slot;
+	enum konce_hs_state state;
+	bool incoming;
+	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
+	struct konce_sess *cid_next;  /* cid table chain */
+	struct konce_sess *next, *prev; /* live list */
+	struct konce_sess *pend_next; /* server: ACCEPT not yet flushed */
+	uint8_t peer_pk[KONCE_WIRE_KEY];
+	konce_session sess;
+	konce_path path;
+	uint64_t last_rx_us;
+	/* client handshake */
+	const konce_identity *as;
+	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
+	konce_versions offered;
+	uint64_t client_time;
+	unsigned attempts;
+	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
+	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
+	uint64_t pow_next;            /* SOLVING: the next nonce to try */
+	unsigned pow_bits;            /* SOLVING: the demand */
+	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
+	size_t first_len;
+	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
+	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs) */
+	size_t hs_len;
+	uint8_t hs_pkt[KONCE_WIRE_MAX_DATAGRAM];
+	konce_addr hs_addr;           /* server: where the INITIATE came from */
+	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
+	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
+	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
+	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
+	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
+	/* reliable messages (ep_msg.c) */
+	struct konce_ep *ep;
+	konce_conn *rel;              /* NULL until the first message or reliability frame */
+	uint32_t next_msg;            /* low half of the next msg_id */
+	uint64_t last_app_us;         /* last message sent or received (idle close) */
+	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
+	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
+	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
+} konce_sess;
+
+/* An event ring slot: the event and, for MESSAGE, where its bytes are. */
+typedef struct konce_ep_evslot {
+	konce_ep_event ev;
+	konce_reasm_msg *msg;         /* a reassembled message (owned by the slot) */
+	uint8_t inl[KONCE_WIRE_MAX_PAYLOAD]; /* a MESSAGE frame's copy */
+} konce_ep_evslot;
+
+/* Accepted challenges: a duplicate INITIATE is answered from its session, a replay is dropped. */
+typedef struct konce_acc_entry {
+	uint64_t challenge;
+	uint64_t expires_us; /* 0 = free; after this the cookie is too old for check (b) anyway */
+	uint32_t conn;
+	uint8_t hash[32];    /* BLAKE2b-256 of the INITIATE but its pow nonce (hs_server.c) */
+} konce_acc_entry;
+
+typedef struct konce_out {
+	konce_addr to;
+	uint16_t len;
+	uint8_t data[KONCE_WIRE_MAX_DATAGRAM];
+} konce_out;
+
+struct konce_ep {
+	const konce_env *env;
+	const konce_identity *identity;
+	const konce_identity *server_ids[KONCE_EP_MAX_IDS];
+	unsigned n_server_ids;
+	konce_versions versions;
+	unsigned max_pow_bits;
+	uint64_t pow_rate;       /* client: 1200-byte BLAKE2b hashes per second */
+	bool explicit_identity;
+	uint8_t *group_key;      /* sodium_malloc()ed; NULL = public server */
+
+	unsigned max_sessions;
+	unsigned max_per_source;      /* ep_table.c rules 2 and 3 */
+	konce_sess **slots;      /* [max_sessions] */
+	uint32_t *gen;           /* [max_sessions] generation tag of each slot's conn handles */
+	unsigned slot_bits;      /* conn = generation << slot_bits | slot; the rest of 32 bits tag */
+	unsigned *free_slots;    /* stack */
+	unsigned n_free;
+	konce_keyslab *slab;
+	konce_sess *live;        /* list head */
+	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
+
+	konce_sess **cid_buckets;
+	unsigned cid_mask;
+	uint8_t cid_key[16];     /* crypto_shorthash key: cids hash unpredictably */
+
+	konce_acc_entry *acc;
+	unsigned acc_mask;       /* buckets - 1; each bucket has KONCE_EP_ACC_WAYS entries */
+
+	konce_sess *pend_head;   /* ACCEPTs to flush */
+
+	konce_cookie_keys *cookie_keys;
+	uint64_t cookie_rotate_us;
+	konce_load load;
+	konce_ratelimit *rl;
+	uint64_t next_challenge;
+
+	konce_out *out;
+	unsigned out_cap, out_head, out_n;
+	konce_ep_evslot *ev;
+	unsigned ev_cap, ev_head, ev_n;
+	unsigned ev_msgs;        /* MESSAGE events in the ring */
+	/* the MESSAGE handed out by the last konce_ep_poll_event() */
+	konce_reasm_msg *held;
+	uint32_t held_conn;
+	uint8_t held_inl[KONCE_WIRE_MAX_PAYLOAD];
+	size_t held_inl_len;
+	konce_conn_cfg conn_cfg;
+	konce_reasm_pool reasm_pool; /* conn_cfg.pool */
+	konce_msgq_pool send_pool;   /* conn_cfg.send_pool */
+	uint64_t idle_us;
+
+	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
+	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
+	uint64_t timer_min_us;   /* cached; may be early, never late */
+	unsigned last_cost;
+	uint32_t last_auth_conn; /* konce_ep_last_auth_conn() */
+	struct konce_ep_counters c;
+};
+
+/* ep_table.c: who may hold a slot (rules in its header). */
+enum { KONCE_EP_EVICT_IDLE_MS = 10000 }; /* an unwanted incoming session idle this long may be evicted */
+/* The occupancy part of the proof-of-work demand (0..KONCE_LOAD_BITS_BASE_MAX). */
+unsigned konce_ep_table_bits(const konce_ep *ep);
+/* Before the DH of an INITIATE from `from`: 0 (and *victim, a session to evict once the INITIATE
+ * authenticates, or NULL) or -ENOSPC (counted: init_source_full or init_full). */
+int konce_ep_table_admit(konce_ep *ep, const konce_addr *from, uint64_t now_us, konce_sess **victim);
+/* After it authenticated as peer_pk, before its session is made: applies the per-key rule and
+ * evicts victim if room is still needed. */
+void konce_ep_table_seat(konce_ep *ep, const uint8_t peer_pk[KONCE_WIRE_KEY], konce_sess *victim, uint64_t now_us);
+/* The session a dial may evict when every slot is taken, or NULL. */
+konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
+/* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
+void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* endpoint.c */
+konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
+void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
+konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
+void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
+konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
+void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason);
+void konce_ep_arm(konce_ep *ep, uint64_t at_us);
+/* A fresh random cid not in the table. */
+void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID]);
+
+/* cidtab.c */
+konce_sess *konce_cid_find(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID]);
+void konce_cid_insert(konce_ep *ep, konce_sess *s);
+void konce_cid_remove(konce_ep *ep, konce_sess *s);
+
+/* hs_server.c */
+void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* Builds, stores and sends the ACCEPT, carrying frames[0, flen). */
+void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen);
+void konce_hs_server_flush_all(konce_ep *ep);
+
+/* hs_client.c */
+int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
+			  const konce_addr *to, uint64_t now_us);
+void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* A HELLO_SENT attempt sends its HELLO now, to `to` (where the peer proved to be: hs_simopen.c). */
+void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us);
+/* Resend, solve the next slice (SOLVING; `solving` attempts share this call's slice) or fail;
+ * returns the session's next handshake deadline (UINT64_MAX when done, now_us for more work). */
+uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, uint64_t now_us);
+
+/* hs_simopen.c: the simultaneous open, decided after an INITIATE authenticated (checks a-f). */
+/* Our client handshake that makes this INITIATE (peer c_pub, asking for our key S, cookie issued
+ * at cookie_ms) the other half of a simultaneous open; NULL if none. */
+konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_KEY], const konce_identity *S,
+				  uint64_t cookie_ms);
+/* True if we (showing S) are the initiator against c_pub: the lower key. */
+bool konce_hs_simopen_initiator(const konce_identity *S, const uint8_t c_pub[KONCE_WIRE_KEY]);
+/* Turns our client attempt s into the server session of the peer's INITIATE (ACCEPT_PENDING).
+ * The attempt's first message becomes a reliable message (it rides in the ACCEPT as packet 1,
+ * acknowledged and retransmitted like any): its msg_id, or 0 (none, or it could not be queued). */
+uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *from, const uint8_t client_cid[KONCE_WIRE_CID],
+			    const uint8_t k_c2s[KONCE_WIRE_KEY], const uint8_t k_s2c[KONCE_WIRE_KEY], uint64_t now_us);
+/* After the merged session's events: the ACCEPT leaves with the first reliable packet. */
+void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* The slot for a new event, growing the ring as needed; NULL only if the allocator said no.
+ * Events that do not carry a peer's message (lifecycle, outcomes of our own messages) are bounded
+ * by our own sessions and messages, and are never refused for room.  MESSAGE events are bounded by
+ * back-pressure instead: a session stops reading message frames while konce_ep_msg_events_full(). */
+konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
+/* true while s may not add MESSAGE events: it has KONCE_EP_SESS_MSG_EVENTS unconsumed, or all
+ * sessions together KONCE_EP_MSG_EVENTS. */
+bool konce_ep_msg_events_full(const konce_ep *ep, const konce_sess *s);
+
+/* ep_msg.c */
+/* An authenticated payload for s: reliability frames, acks due.  Creates s->rel when the payload
+ * carries reliability frames or a PING.  Returns 0 or -ENOMEM. */
+int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us);
+/* Sends whatever s->rel has due (acks, data, probes, keepalives). */
+void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* konce_ep_msg_send() on a session, without flushing. */
+int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, uint64_t now_us,
+		       uint64_t *msg_id);
+/* Fails every message queued on s with reason (a konce_ep_msg_fail), before the conn's last event. */
+void konce_ep_msg_abort(konce_ep *ep, konce_sess *s, unsigned reason);
+/* Message timers for s; false if the session was closed.  *next gets the earliest deadline. */
+bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
+/* Frees a message an event slot or ep->held owns. */
+void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m);
+/* The konce_ep_msg_fail for a handshake failure or close reason. */
+unsigned konce_ep_msg_reason(unsigned fail);
+
+/* ep_session.c */
+void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* Acts on validated frames of an authenticated payload.  Returns false if the session was freed. */
+bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
+		     uint64_t pn, uint64_t now_us);
+/* The frame extension in force, or NULL. */
+const konce_frame_ext *konce_ep_fext(const konce_ep *ep);
+/* Seals frames into one DATA packet to `to` (amplification limit applies); 0 or negative errno. */
+int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+			 uint64_t now_us);
+/* Per-session timers (path probe, old key, idle).  Returns false if the session was freed; sets *next. */
+bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
+
+#endif

@@ -1,0 +1,347 @@
+/* ep_msg.c - reliable messages at the endpoint: the glue between a session (ep_session.c) and
+ * its reliability state (conn.h).  The endpoint API is documented in endpoint.h.
+ *
+ * A session's konce_conn is created on first use: konce_ep_msg_send(), konce_ep_set_wanted(),
+ * konce_ep_ping(), or a packet from the peer carrying reliability frames or a PING.  Every authenticated payload
+ * of a session with a conn goes to konce_conn_on_packet(); afterwards, and after every send and
+ * timer, konce_ep_msg_flush() seals whatever the conn has due into DATA packets.  The conn's
+ * callbacks become MSG_DELIVERED, MSG_FAILED and MESSAGE events; when a session ends, every
+ * message still queued fails (konce_ep_msg_abort) before its FAILED or CLOSED event, so that
+ * event stays the last one for the conn (ep_internal.h invariant 4).
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "node/transport/ep_internal.h"
+#include "node/transport/frame.h"
+
+enum { KONCE_EP_BLOCKED_WAIT_US = 10 * 1000 };
+
+static uint64_t msg_id_of(const konce_sess *s, uint64_t low) { return (uint64_t)s->conn << 32 | low; }
+
+static void push_failed(konce_sess *s, const konce_smsg *m, unsigned reason)
+{
+	konce_ep *ep = s->ep;
+	ep->c.msgs_failed++;
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_MSG_FAILED, s->conn);
+	if (e) {
+		e->msg_id = msg_id_of(s, m->api_id);
+		e->reason = reason;
+	}
+}
+
+static void cb_delivered(void *ctx, const konce_smsg *m)
+{
+	konce_sess *s = ctx;
+	konce_ep *ep = s->ep;
+	ep->c.msgs_delivered++;
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_MSG_DELIVERED, s->conn);
+	if (e)
+		e->msg_id = msg_id_of(s, m->api_id);
+}
+
+static void cb_refused(void *ctx, const konce_smsg *m, uint8_t why)
+{
+	push_failed(ctx, m, why == KONCE_REFUSE_TOO_LARGE ? KONCE_MSG_FAIL_TOO_LARGE : KONCE_MSG_FAIL_REFUSED);
+}
+
+static void cb_message(void *ctx, konce_reasm_msg *m)
+{
+	konce_sess *s = ctx;
+	konce_ep *ep = s->ep;
+	konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
+	if (!e) {
+		/* Only when the allocator refuses to grow the ring; the message is lost, and counted. */
+		sodium_memzero(m->data, (size_t)m->len);
+		konce_conn_release(s->rel, m);
+		return;
+	}
+	ep->c.msgs_rx++;
+	s->last_app_us = m->last_progress;
+	e->msg = m;
+	e->ev.len = (size_t)m->len;
+}
+
+static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (s->rel)
+		return s->rel;
+	konce_conn_ops ops = {cb_delivered, cb_refused, cb_message, s};
+	if (konce_conn_new(&s->rel, ep->env, &ep->conn_cfg, &ops, now_us))
+		return NULL;
+	return s->rel;
+}
+
+unsigned konce_ep_msg_reason(unsigned fail)
+{
+	switch (fail) {
+	case KONCE_FAIL_TIMEOUT:
+		return KONCE_MSG_FAIL_UNREACHABLE;
+	case KONCE_FAIL_IDLE:
+		return KONCE_MSG_FAIL_TIMEOUT;
+	case KONCE_FAIL_LOCAL_CLOSE:
+		return KONCE_MSG_FAIL_LOCAL_CLOSE;
+	default: /* VERSION, POW_TOO_HIGH, CRYPTO */
+		return KONCE_MSG_FAIL_PROTOCOL;
+	}
+}
+
+void konce_ep_msg_abort(konce_ep *ep, konce_sess *s, unsigned reason)
+{
+	(void)ep;
+	if (!s->rel)
+		return;
+	konce_smsg *m;
+	while ((m = konce_msgq_any(&s->rel->q))) {
+		push_failed(s, m, reason);
+		konce_msgq_retire(&s->rel->q, m);
+	}
+}
+
+void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m)
+{
+	sodium_memzero(m->data, (size_t)m->len);
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (s && s->rel)
+		konce_conn_release(s->rel, m);
+	else
+		konce_env_free(ep->env, m); /* the session is gone, and its budget with it */
+}
+
+int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us)
+{
+	bool rel = false, ping = false;
+	size_t off = 0;
+	konce_frame f;
+	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
+		rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST;
+		ping |= f.type == KONCE_FRAME_PING;
+	}
+	if (ping)
+		s->last_app_us = now_us; /* the peer wants the session: it is not idle here either */
+	if (!s->rel) {
+		if (!rel && !ping)
+			return 0;
+		if (!get_conn(ep, s, now_us))
+			return -ENOMEM;
+	}
+	/* back-pressure: while the application has not consumed this session's messages, packets
+	 * with fragments are left unread and unacknowledged (the peer sends them again) */
+	s->rel->hold_fragments = konce_ep_msg_events_full(ep, s);
+	if (!konce_conn_on_packet(s->rel, pn, p, len, now_us))
+		ep->c.msg_events_held++;
+	konce_session_acked(&s->sess, s->rel->rec.largest_acked);
+	return 0;
+}
+
+void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	konce_conn *c = s->rel;
+	if (!c || (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING))
+		return;
+	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+	if (s->state == KONCE_HS_ACCEPT_PENDING) {
+		/* The first reliable packet rides in the ACCEPT (pn 1).  Sent as DATA behind it, it can
+		 * arrive first (a relay reorders) and be dropped as not ready until its retransmission. */
+		konce_sent_packet sp;
+		size_t n = now_us < s->blocked_until_us ? 0 : konce_conn_build(c, frames, sizeof frames, 1, now_us, &sp);
+		if (n == 0) {
+			/* nothing due: the ACCEPT waits for the application's reply (or leaves with the
+			 * next poll_datagram or timer) */
+			konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+			return;
+		}
+		unsigned before = ep->out_n;
+		konce_hs_server_flush_accept(ep, s, frames, n);
+		sodium_memzero(frames, n);
+		if (ep->out_n != before)
+			konce_conn_on_sent(c, &sp, ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap].len, now_us);
+		else
+			konce_conn_unbuild(c, &sp);
+	}
+	if (now_us < s->blocked_until_us)
+		return;
+	while (ep->out_n < ep->out_cap) {
+		konce_sent_packet sp;
+		uint64_t pn = s->sess.tx_pn;
+		bool ping = c->ping_due;
+		size_t n = konce_conn_build(c, frames, sizeof frames, pn, now_us, &sp);
+		if (n == 0)
+			break;
+		unsigned before = ep->out_n;
+		int r = konce_ep_send_frames(ep, s, frames, n, &s->path.cur, now_us);
+		sodium_memzero(frames, n);
+		if (r || ep->out_n == before) {
+			konce_conn_unbuild(c, &sp); /* amplification limit or ring full: requeue */
+			if (r)
+				s->blocked_until_us = now_us + KONCE_EP_BLOCKED_WAIT_US; /* until the path validates */
+			break;
+		}
+		const konce_out *o = &ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap];
+		konce_conn_on_sent(c, &sp, o->len, now_us);
+		if (ping && sp.ack_eliciting)
+			ep->c.keepalive_tx++;
+	}
+	konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+}
+
+bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
+{
+	*next = UINT64_MAX;
+	konce_conn *c = s->rel;
+	if (!c)
+		return true;
+	if (s->state == KONCE_HS_ESTABLISHED && !c->wanted && konce_msgq_empty(&c->q) &&
+	    now_us >= s->last_app_us + ep->idle_us) {
+		/* idle: nobody wants it and no message went either way for idle_timeout_ms */
+		ep->c.idle_closed++;
+		uint8_t f[3];
+		size_t n = konce_frame_put_close(f, sizeof f, 0);
+		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+		konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
+		if (e)
+			e->reason = KONCE_FAIL_IDLE;
+		konce_ep_sess_free(ep, s);
+		return false;
+	}
+	if (s->state == KONCE_HS_ESTABLISHED && !konce_conn_tick(c, now_us)) {
+		/* no ack progress for msg_timeout with messages outstanding: the peer is gone */
+		konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_TIMEOUT);
+		uint8_t f[3];
+		size_t n = konce_frame_put_close(f, sizeof f, 0);
+		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+		konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
+		if (e)
+			e->reason = KONCE_FAIL_IDLE;
+		konce_ep_sess_free(ep, s);
+		return false;
+	}
+	konce_ep_msg_flush(ep, s, now_us);
+	*next = konce_conn_next_timer(c, now_us);
+	if (*next < s->blocked_until_us)
+		*next = s->blocked_until_us;
+	if (s->state == KONCE_HS_ESTABLISHED && !c->wanted && konce_msgq_empty(&c->q) &&
+	    s->last_app_us + ep->idle_us < *next)
+		*next = s->last_app_us + ep->idle_us;
+	return true;
+}
+
+int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, uint64_t now_us,
+		       uint64_t *msg_id)
+{
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	uint32_t low = s->next_msg + 1 ? s->next_msg + 1 : 1;
+	int r = konce_conn_send(c, data, len, (uint8_t)klass, low, now_us);
+	if (r)
+		return r;
+	s->next_msg = low;
+	s->last_app_us = now_us;
+	ep->c.msgs_queued++;
+	*msg_id = msg_id_of(s, low);
+	return 0;
+}
+
+int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t len, unsigned klass, unsigned flags,
+		      uint64_t now_us, uint64_t *msg_id)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (klass > KONCE_MSG_CLASS_BACKGROUND || flags || (len && !data) || !msg_id)
+		return -EINVAL;
+	if (len > ep->conn_cfg.max_message)
+		return -EMSGSIZE;
+	int r = konce_ep_msg_queue(ep, s, data, len, klass, now_us, msg_id);
+	if (r)
+		return r;
+	konce_ep_msg_flush(ep, s, now_us);
+	konce_ep_arm(ep, now_us);
+	return 0;
+}
+
+uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
+	return s && s->rel ? s->rel->q.held : 0;
+}
+
+uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));
+	if (!s || !s->rel)
+		return UINT64_MAX;
+	uint64_t eta = konce_conn_eta(s->rel, (uint32_t)msg_id, now_us);
+	if (eta != UINT64_MAX && s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING &&
+	    s->retry_at_us > now_us)
+		eta += s->retry_at_us - now_us; /* the handshake first */
+	return eta;
+}
+
+int konce_ep_msg_progress(const konce_ep *ep, uint64_t msg_id, uint64_t *acked, uint64_t *total)
+{
+	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));
+	if (!s || !s->rel)
+		return -ENOENT;
+	return konce_conn_progress(s->rel, (uint32_t)msg_id, acked, total);
+}
+
+int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	c->wanted = wanted;
+	if (!wanted)
+		s->last_app_us = now_us;
+	konce_ep_arm(ep, now_us);
+	return 0;
+}
+
+int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	uint64_t k = keepalive_us ? keepalive_us : ep->conn_cfg.keepalive_us;
+	if (c->cfg.keepalive_us != k) {
+		c->cfg.keepalive_us = k;
+		konce_ep_arm(ep, now_us);
+	}
+	return 0;
+}
+
+int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return -ENOTCONN;
+	konce_conn *c = get_conn(ep, s, now_us);
+	if (!c)
+		return -ENOMEM;
+	c->ping_due = true;
+	konce_ep_msg_flush(ep, s, now_us);
+	konce_ep_arm(ep, now_us);
+	return 0;
+}
+
+void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
+{
+	for (konce_sess *s = ep->live; s; s = s->next) {
+		if (!s->rel || s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
+			continue;
+		konce_conn_path_reset(s->rel, now_us);
+		konce_ep_msg_flush(ep, s, now_us);
+	}
+	konce_ep_arm(ep, now_us);
+}

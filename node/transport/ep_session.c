@@ -1,0 +1,262 @@
+/* ep_session.c - session traffic at the endpoint: DATA in, frames acted on, DATA out, path
+ * validation and per-session timers.  Crypto and packet numbers are in session.c, path state in
+ * path.c.  Nothing a forged, replayed, truncated or garbage packet does can close a session: only
+ * a CLOSE frame inside a packet that authenticated.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "node/transport/ep_internal.h"
+#include "node/transport/frame.h"
+
+int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+			 uint64_t now_us)
+{
+	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t phase = s->sess.tx_phase;
+	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
+	if (n == 0)
+		return -EMSGSIZE;
+	if (s->sess.tx_phase != phase)
+		ep->c.rekey_tx++;
+	if (!konce_path_may_send(&s->path, to, n)) {
+		ep->c.amplification_blocked++;
+		return -EAGAIN;
+	}
+	konce_path_sent(&s->path, to, n);
+	konce_ep_send_raw(ep, to, pkt, n);
+	ep->c.data_tx++;
+	s->tx_bytes += n;
+	return 0;
+}
+
+static int send_path_frame(konce_ep *ep, konce_sess *s, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA],
+			   const konce_addr *to, uint64_t now_us)
+{
+	uint8_t f[1 + KONCE_FRAME_PATH_DATA];
+	size_t n = konce_frame_put_path(f, sizeof f, type, data);
+	return konce_ep_send_frames(ep, s, f, n, to, now_us);
+}
+
+static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.challenge, &s->path.probe, now_us) == 0) {
+		ep->c.path_challenge_tx++;
+		konce_path_challenge_sent(&s->path, now_us);
+		konce_ep_arm(ep, s->path.deadline_us);
+	}
+}
+
+int konce_ep_conn_traffic(const konce_ep *ep, uint32_t conn, uint64_t *rx_bytes, uint64_t *tx_bytes)
+{
+	const konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
+	if (!s)
+		return -ENOENT;
+	*rx_bytes = s->rx_bytes;
+	*tx_bytes = s->tx_bytes;
+	return 0;
+}
+
+const konce_frame_ext *konce_ep_fext(const konce_ep *ep) { return ep->ext.body_len ? &ep->fext : NULL; }
+
+bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
+		     uint64_t pn, uint64_t now_us)
+{
+	size_t off = 0;
+	konce_frame f;
+	uint32_t conn = s->conn;
+	bool responded = false; /* one PATH_RESPONSE per packet, however many challenges it carries */
+	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
+		if (f.type >= KONCE_FRAME_EXT_FIRST && f.type <= KONCE_FRAME_EXT_LAST) {
+			if (ep->ext.on_frame)
+				ep->ext.on_frame(ep->ext.ctx, conn, pn, f.type, f.body, f.len, now_us);
+			if (konce_ep_sess_by_conn(ep, conn) != s)
+				return false; /* the hook closed it */
+			continue;
+		}
+		switch (f.type) {
+		case KONCE_FRAME_MESSAGE: {
+			if (konce_ep_msg_events_full(ep, s)) {
+				ep->c.msg_events_held++; /* unreliable: dropped while the app is behind */
+				break;
+			}
+			konce_ep_evslot *e = konce_ep_push_slot(ep, KONCE_EV_MESSAGE, s->conn);
+			if (e) {
+				e->ev.len = f.len;
+				memcpy(e->inl, f.body, f.len);
+			}
+			break;
+		}
+		case KONCE_FRAME_PATH_CHALLENGE:
+			if (responded)
+				break;
+			responded = true;
+			if (s->state == KONCE_HS_ACCEPT_PENDING)
+				konce_hs_server_flush_accept(ep, s, NULL, 0);
+			send_path_frame(ep, s, KONCE_FRAME_PATH_RESPONSE, f.body, from, now_us);
+			break;
+		case KONCE_FRAME_PATH_RESPONSE:
+			if (konce_path_on_response(&s->path, from, f.body)) {
+				ep->c.path_changed++;
+				konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_PATH_CHANGED, s->conn);
+				if (e)
+					e->addr = s->path.cur;
+			} else {
+				ep->c.path_response_bad++;
+			}
+			break;
+		case KONCE_FRAME_CLOSE: {
+			konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_PEER_CLOSED);
+			konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
+			if (e)
+				e->reason = f.reason;
+			konce_ep_sess_free(ep, s);
+			return false;
+		}
+		default: /* PADDING, PING; extension frames once the reliability layer registers */
+			break;
+		}
+	}
+	return true;
+}
+
+void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+{
+	konce_data_hdr h;
+	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	size_t plen;
+	uint64_t pn;
+	ep->c.data_rx++;
+	if (konce_data_parse_hdr(&h, pkt, len)) {
+		ep->c.data_bad_header++;
+		return;
+	}
+	konce_sess *s = konce_cid_find(ep, h.dcid);
+	if (!s) {
+		ep->c.data_unknown_cid++;
+		return;
+	}
+	if (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING) {
+		ep->c.data_not_ready++;
+		return;
+	}
+	uint8_t phase = s->sess.rx_phase;
+	switch (konce_session_open(&s->sess, plain, &plen, &pn, pkt, len, now_us)) {
+	case KONCE_SESS_OK:
+		break;
+	case KONCE_SESS_BAD_HEADER:
+		ep->c.data_bad_header++;
+		return;
+	case KONCE_SESS_REPLAY:
+		ep->c.data_replay++;
+		return;
+	case KONCE_SESS_AUTH:
+		ep->c.data_auth_fail++;
+		return;
+	}
+	if (s->sess.rx_phase != phase) {
+		ep->c.rekey_rx++;
+		konce_ep_arm(ep, s->sess.rx_prev_until_us);
+	} else if ((pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) != phase) {
+		ep->c.rx_old_key++;
+	}
+	if (konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
+		ep->c.data_bad_frame++;
+		sodium_memzero(plain, plen);
+		return;
+	}
+	s->last_rx_us = now_us;
+	s->heard = true;
+	s->rx_bytes += len;
+	ep->last_auth_conn = s->conn;
+	if (konce_path_on_packet(&s->path, from, len, now_us))
+		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
+	if (konce_path_challenge_due(&s->path))
+		send_challenge(ep, s, now_us);
+	uint32_t conn = s->conn;
+	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
+	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
+		konce_ep_msg_flush(ep, s, now_us);
+	sodium_memzero(plain, plen);
+}
+
+void konce_ep_set_ext(konce_ep *ep, const konce_ep_ext *ext)
+{
+	memset(&ep->ext, 0, sizeof ep->ext);
+	memset(&ep->fext, 0, sizeof ep->fext);
+	if (!ext)
+		return;
+	ep->ext = *ext;
+	ep->fext.body_len = ext->body_len;
+	ep->fext.ctx = ext->ctx;
+}
+
+int konce_ep_send_frames_conn(konce_ep *ep, uint32_t conn, const uint8_t *frames, size_t len, uint64_t now_us,
+			      uint64_t *pn)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	if (len > KONCE_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (s->state == KONCE_HS_ACCEPT_PENDING)
+		konce_hs_server_flush_accept(ep, s, NULL, 0);
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return -ENOTCONN;
+	if (ep->out_n == ep->out_cap)
+		return -ENOBUFS;
+	uint64_t n = s->sess.tx_pn;
+	int r = konce_ep_send_frames(ep, s, frames, len, &s->path.cur, now_us);
+	if (r == 0 && pn)
+		*pn = n;
+	return r;
+}
+
+int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s)
+		return -ENOENT;
+	konce_session_acked(&s->sess, pn);
+	return 0;
+}
+
+bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
+{
+	uint64_t idle_at = s->last_rx_us + ep->idle_us;
+	if (now_us >= idle_at) {
+		konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_TIMEOUT);
+		konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
+		if (e)
+			e->reason = KONCE_FAIL_IDLE;
+		konce_ep_sess_free(ep, s);
+		return false;
+	}
+	uint64_t t = idle_at;
+	if (s->incoming && !s->heard && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
+	    s->accept_resends < KONCE_HS_DUP_ANSWERS) {
+		/* Our ACCEPT is larger than the INITIATE, so a duplicate INITIATE (maybe a replay) does
+		 * not get it again (hs_server.c check c); until the client is heard from, we resend it
+		 * ourselves, a few times, a retry interval apart. */
+		if (!s->accept_retry_us) {
+			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+		} else if (now_us >= s->accept_retry_us) {
+			s->accept_resends++;
+			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+			konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+			ep->c.accept_resent++;
+		}
+		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->accept_retry_us < t)
+			t = s->accept_retry_us;
+	}
+	uint64_t k = konce_session_tick(&s->sess, now_us);
+	if (k < t)
+		t = k;
+	if (konce_path_tick(&s->path, now_us))
+		send_challenge(ep, s, now_us);
+	if (s->path.probing && s->path.deadline_us < t)
+		t = s->path.deadline_us;
+	*next = t;
+	return true;
+}

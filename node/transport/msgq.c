@@ -1,0 +1,305 @@
+/* msgq.c - outgoing messages, fragment by fragment (see msgq.h). */
+#include "node/transport/msgq.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+void konce_msgq_init(konce_msgq *q, const konce_env *env)
+{
+	memset(q, 0, sizeof *q);
+	q->env = env;
+	q->next_wire_id = 1;
+}
+
+_Static_assert(sizeof(konce_smsg) <= KONCE_MSGQ_MSG_COST, "a message's bookkeeping outgrew its cost");
+
+void konce_msgq_set_limit(konce_msgq *q, uint64_t max_held, konce_msgq_pool *pool)
+{
+	q->max_held = max_held;
+	q->pool = pool;
+}
+
+static void msg_free(konce_msgq *q, konce_smsg *m)
+{
+	if (m->data) {
+		sodium_memzero(m->data, m->len);
+		konce_env_free(q->env, m->data);
+	}
+	konce_env_free(q->env, m->acked);
+	konce_env_free(q->env, m);
+}
+
+void konce_msgq_free(konce_msgq *q)
+{
+	konce_smsg *m;
+	while ((m = konce_msgq_any(q)))
+		konce_msgq_retire(q, m);
+	konce_env_free(q->env, q->rtx);
+	q->rtx = NULL;
+}
+
+int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+{
+	uint64_t cost = konce_msgq_cost(len);
+	if ((q->max_held && cost > q->max_held - q->held) || (q->pool && cost > q->pool->budget - q->pool->used))
+		return -ENOBUFS;
+	konce_smsg *m = konce_env_alloc(q->env, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	memset(m, 0, sizeof *m);
+	m->nfrag = konce_frag_count(len);
+	m->acked = konce_env_alloc(q->env, (size_t)(m->nfrag + 63) / 64 * 8);
+	m->data = len ? konce_env_alloc(q->env, len) : NULL;
+	if (!m->acked || (len && !m->data)) {
+		msg_free(q, m);
+		return -ENOMEM;
+	}
+	memset(m->acked, 0, (size_t)(m->nfrag + 63) / 64 * 8);
+	if (len)
+		memcpy(m->data, msg, len);
+	m->len = len;
+	m->charge = konce_reasm_charge(len);
+	m->klass = klass;
+	m->api_id = api_id;
+	m->queued_us = now;
+	if (q->wait_tail)
+		q->wait_tail->next = m;
+	else
+		q->wait_head = m;
+	q->wait_tail = m;
+	q->nwait++;
+	q->unacked_bytes += len;
+	q->held += cost;
+	if (q->pool)
+		q->pool->used += cost;
+	if (klass)
+		q->nbackground++;
+	return 0;
+}
+
+static uint64_t oldest_wire(const konce_msgq *q)
+{
+	uint64_t o = q->next_wire_id;
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q->active[i] && q->active[i]->wire_id < o)
+			o = q->active[i]->wire_id;
+	return o;
+}
+
+unsigned konce_msgq_start(konce_msgq *q, uint64_t credit)
+{
+	unsigned n = 0;
+	while (q->wait_head && q->nactive < KONCE_MSGQ_ACTIVE) {
+		konce_smsg *m = q->wait_head;
+		if (q->nactive > 0 && (m->charge > credit || q->outstanding_charge > credit - m->charge))
+			break;
+		if (q->next_wire_id >= oldest_wire(q) + KONCE_REASM_WINDOW)
+			break;
+		unsigned slot = 0;
+		while (q->active[slot])
+			slot++;
+		q->wait_head = m->next;
+		if (!q->wait_head)
+			q->wait_tail = NULL;
+		q->nwait--;
+		m->next = NULL;
+		m->wire_id = q->next_wire_id++;
+		q->active[slot] = m;
+		q->nactive++;
+		q->outstanding_charge += m->charge;
+		n++;
+	}
+	return n;
+}
+
+static bool bit(const uint64_t *map, uint64_t i) { return map[i / 64] >> (i % 64) & 1; }
+
+konce_smsg *konce_msgq_by_wire(const konce_msgq *q, uint64_t wire_id)
+{
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q->active[i] && q->active[i]->wire_id == wire_id)
+			return q->active[i];
+	return NULL;
+}
+
+konce_smsg *konce_msgq_by_api(const konce_msgq *q, uint64_t api_id)
+{
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q->active[i] && q->active[i]->api_id == api_id)
+			return q->active[i];
+	for (konce_smsg *m = q->wait_head; m; m = m->next)
+		if (m->api_id == api_id)
+			return m;
+	return NULL;
+}
+
+uint64_t konce_msgq_acked_bytes(const konce_smsg *m)
+{
+	if (!m->acked || m->nacked == 0)
+		return 0;
+	uint64_t last = m->nfrag - 1;
+	uint64_t bytes = m->nacked * KONCE_FRAG_DATA_MAX;
+	if ((m->acked[last / 64] >> (last % 64)) & 1) /* the last fragment is short: count what it holds */
+		bytes -= last * KONCE_FRAG_DATA_MAX + KONCE_FRAG_DATA_MAX - m->len;
+	return bytes > m->len ? m->len : bytes;
+}
+
+bool konce_msgq_needed(const konce_msgq *q, const konce_frame_ref *ref)
+{
+	if (ref->kind != KONCE_REF_FRAGMENT)
+		return false;
+	const konce_smsg *m = konce_msgq_by_wire(q, ref->id);
+	return m && ref->index < m->nfrag && !bit(m->acked, ref->index);
+}
+
+static int rtx_push(konce_msgq *q, const konce_frame_ref *ref, bool front)
+{
+	if (q->rtx_n == q->rtx_cap) {
+		size_t cap = q->rtx_cap ? q->rtx_cap * 2 : 64;
+		konce_frame_ref *r = konce_env_alloc(q->env, cap * sizeof *r);
+		if (!r)
+			return -ENOMEM;
+		for (size_t i = 0; i < q->rtx_n; i++)
+			r[i] = q->rtx[(q->rtx_head + i) % q->rtx_cap];
+		konce_env_free(q->env, q->rtx);
+		q->rtx = r;
+		q->rtx_cap = cap;
+		q->rtx_head = 0;
+	}
+	if (front) {
+		q->rtx_head = (q->rtx_head + q->rtx_cap - 1) % q->rtx_cap;
+		q->rtx[q->rtx_head] = *ref;
+	} else {
+		q->rtx[(q->rtx_head + q->rtx_n) % q->rtx_cap] = *ref;
+	}
+	q->rtx_n++;
+	return 0;
+}
+
+bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref)
+{
+	while (q->rtx_n) {
+		*ref = q->rtx[q->rtx_head];
+		q->rtx_head = (q->rtx_head + 1) % q->rtx_cap;
+		q->rtx_n--;
+		if (konce_msgq_needed(q, ref))
+			return true;
+	}
+	for (unsigned k = 0; k < KONCE_MSGQ_ACTIVE; k++) {
+		unsigned i = (q->rr + k) % KONCE_MSGQ_ACTIVE;
+		konce_smsg *m = q->active[i];
+		if (!m || m->next_new >= m->nfrag)
+			continue;
+		*ref = (konce_frame_ref){.id = m->wire_id, .index = (uint32_t)m->next_new++, .kind = KONCE_REF_FRAGMENT};
+		q->rr = i + 1;
+		return true;
+	}
+	return false;
+}
+
+void konce_msgq_unnext(konce_msgq *q, const konce_frame_ref *ref)
+{
+	konce_smsg *m = konce_msgq_by_wire(q, ref->id);
+	if (m && m->next_new == (uint64_t)ref->index + 1) {
+		m->next_new--;
+		/* its turn is not over: the round-robin starts from it again, or a message whose
+		 * fragment keeps not fitting behind another would be skipped for ever */
+		for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+			if (q->active[i] == m)
+				q->rr = i;
+	} else if (rtx_push(q, ref, true))
+		return; /* out of memory: the probe timeout sends it again (it is still in no packet) */
+}
+
+bool konce_msgq_has_data(const konce_msgq *q)
+{
+	if (konce_msgq_empty(q) && q->rtx_n == 0)
+		return false; /* the common case for a session that only holds keepalives */
+	for (size_t i = 0; i < q->rtx_n; i++)
+		if (konce_msgq_needed(q, &q->rtx[(q->rtx_head + i) % q->rtx_cap]))
+			return true;
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q->active[i] && q->active[i]->next_new < q->active[i]->nfrag)
+			return true;
+	return false;
+}
+
+int konce_msgq_fragment(const konce_msgq *q, const konce_frame_ref *ref, konce_fragment *f)
+{
+	if (!konce_msgq_needed(q, ref))
+		return -ENOENT;
+	const konce_smsg *m = konce_msgq_by_wire(q, ref->id);
+	uint64_t off;
+	size_t len;
+	if (konce_frag_bounds(m->len, ref->index, &off, &len))
+		return -ENOENT;
+	*f = (konce_fragment){.msg_id = m->wire_id, .offset = off, .total = m->len, .len = len,
+			      .data = m->data ? m->data + off : NULL};
+	return 0;
+}
+
+konce_smsg *konce_msgq_acked(konce_msgq *q, const konce_frame_ref *ref)
+{
+	if (!konce_msgq_needed(q, ref))
+		return NULL;
+	konce_smsg *m = konce_msgq_by_wire(q, ref->id);
+	m->acked[ref->index / 64] |= (uint64_t)1 << (ref->index % 64);
+	uint64_t off;
+	size_t len;
+	if (konce_frag_bounds(m->len, ref->index, &off, &len) == 0)
+		q->unacked_bytes -= len;
+	return ++m->nacked == m->nfrag ? m : NULL;
+}
+
+void konce_msgq_lost(konce_msgq *q, const konce_frame_ref *ref)
+{
+	if (konce_msgq_needed(q, ref))
+		rtx_push(q, ref, false); /* on ENOMEM the probe timeout finds it among outstanding data */
+}
+
+void konce_msgq_retire(konce_msgq *q, konce_smsg *m)
+{
+	bool found = false;
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q->active[i] == m) {
+			q->active[i] = NULL;
+			q->nactive--;
+			q->outstanding_charge -= m->charge;
+			found = true;
+		}
+	if (!found) {
+		konce_smsg **pp = &q->wait_head, *prev = NULL;
+		while (*pp && *pp != m) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		if (!*pp)
+			return;
+		*pp = m->next;
+		if (q->wait_tail == m)
+			q->wait_tail = prev;
+		q->nwait--;
+	}
+	/* bytes of fragments never acked */
+	for (uint64_t i = 0; i < m->nfrag; i++) {
+		uint64_t off;
+		size_t len;
+		if (!bit(m->acked, i) && konce_frag_bounds(m->len, i, &off, &len) == 0)
+			q->unacked_bytes -= len;
+	}
+	if (m->klass)
+		q->nbackground--;
+	q->held -= konce_msgq_cost(m->len);
+	if (q->pool)
+		q->pool->used -= konce_msgq_cost(m->len);
+	msg_free(q, m);
+}
+
+konce_smsg *konce_msgq_any(const konce_msgq *q)
+{
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q->active[i])
+			return q->active[i];
+	return q->wait_head;
+}
