@@ -101,6 +101,16 @@ $(BUILD)/poison/stamp: Makefile
 	  printf '#error "<%s> is not allowed in a sans-I/O core (node/base, node/transport, node/core, nat, consensus)"\n' $$h >$(@D)/$$h; done
 	@touch $@
 
+# libkonce.so exports only the calls include/konce/ marks KONCE_API (tests/cli/test_exports.sh checks it);
+# every other symbol is hidden, and reachable only by linking the static libkonce.a (tests, tools).
+# $(BUILD)/libflags.stamp changes with LIB_CFLAGS, so objects built without them are rebuilt.
+LIB_CFLAGS := -fvisibility=hidden
+$(LIB_OBJ): ALL_CFLAGS += $(LIB_CFLAGS)
+$(LIB_OBJ): $(BUILD)/libflags.stamp
+$(BUILD)/libflags.stamp: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(LIB_CFLAGS)' | cmp -s - $@ 2>/dev/null || printf '%s\n' '$(LIB_CFLAGS)' >$@
+
 $(SANSIO_OBJ): CPPFLAGS := -I$(BUILD)/poison $(CPPFLAGS)
 $(SANSIO_OBJ): | $(BUILD)/poison/stamp
 

@@ -16,6 +16,14 @@
 
 #define KONCE_VERSION_STRING "0.1.0"
 
+/* KONCE_API marks the calls libkonce.so exports.  The library is built with -fvisibility=hidden, so
+ * every other symbol in it is internal (tests and the konce tool link the static libkonce.a). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define KONCE_API __attribute__((visibility("default")))
+#else
+#define KONCE_API
+#endif
+
 enum {
 	KONCE_KEY_BYTES = 32,     /* an X25519 public key, the durable identity of a peer */
 	KONCE_KEY_TEXT_LEN = 43,  /* its text form: unpadded base64url (RFC 4648 section 5) */
@@ -28,8 +36,8 @@ enum {
  * base64url alphabet, whitespace, padding, non-zero trailing bits), or whose key is not a canonical
  * X25519 public key (bit 255 set, or a value of 2^255 - 19 or more: another name for a key that
  * already has one); key is then left zeroed. */
-int konce_key_to_text(char out[KONCE_KEY_TEXT_LEN + 1], const uint8_t key[KONCE_KEY_BYTES]);
-int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text);
+KONCE_API int konce_key_to_text(char out[KONCE_KEY_TEXT_LEN + 1], const uint8_t key[KONCE_KEY_BYTES]);
+KONCE_API int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text);
 
 struct event_base;
 
@@ -70,15 +78,15 @@ typedef struct konce_node_config {
 /** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
  * The config's strings are copied.  0, or a negative errno with err saying what failed and what to do.
  * The node runs while base runs. */
-int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
-		   size_t errlen);
+KONCE_API int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg,
+			     char *err, size_t errlen);
 /** Tells every connected peer the session is closing, flushes the store and frees the node.  Pending
  * sends complete with KONCE_OUTCOME_FAILED / KONCE_REASON_LOCAL_CLOSE before it returns.  0, or the
  * store's flush error (the node is freed regardless). */
-int konce_node_free(konce_node *node);
-void konce_node_public_key(const konce_node *node, uint8_t pk[KONCE_KEY_BYTES]);
+KONCE_API int konce_node_free(konce_node *node);
+KONCE_API void konce_node_public_key(const konce_node *node, uint8_t pk[KONCE_KEY_BYTES]);
 /** The bound address as text, e.g. "[::]:7807". */
-void konce_node_listen_addr(const konce_node *node, char *buf, size_t len);
+KONCE_API void konce_node_listen_addr(const konce_node *node, char *buf, size_t len);
 
 /** Peer events: a session to a peer came up, went down, or moved to a new validated address.
  * addr is "IP:PORT" text, borrowed for the call. */
@@ -86,7 +94,7 @@ enum konce_peer_event { KONCE_PEER_UP = 1, KONCE_PEER_DOWN, KONCE_PEER_PATH };
 typedef void (*konce_peer_fn)(void *ctx, int event, const uint8_t pk[KONCE_KEY_BYTES], const char *addr);
 /** Registers the one peer-event callback (fn NULL removes it); it is not called from konce_node_free().
  * 0, -EINVAL. */
-int konce_node_on_peer(konce_node *node, konce_peer_fn fn, void *ctx);
+KONCE_API int konce_node_on_peer(konce_node *node, konce_peer_fn fn, void *ctx);
 
 /** Introspection. */
 typedef struct konce_peer_info {
@@ -98,7 +106,7 @@ typedef struct konce_peer_info {
 	uint64_t since_ms;  /* how long ago the session (or its handshake) started */
 } konce_peer_info;
 /** Fills up to max active peers; returns how many there are in all (may exceed max). */
-int konce_node_peers(const konce_node *node, konce_peer_info *out, size_t max);
+KONCE_API int konce_node_peers(const konce_node *node, konce_peer_info *out, size_t max);
 
 typedef struct konce_node_stats {
 	uint64_t uptime_ms;
@@ -108,7 +116,7 @@ typedef struct konce_node_stats {
 	uint64_t forged_dropped; /* packets that failed authentication or a handshake check */
 	unsigned pow_bits;       /* proof of work currently asked of new peers */
 } konce_node_stats;
-void konce_node_get_stats(const konce_node *node, konce_node_stats *out);
+KONCE_API void konce_node_get_stats(const konce_node *node, konce_node_stats *out);
 
 /** Outcome of a message.  Exactly one outcome is reported per successful konce_node_send(). */
 enum konce_outcome {
@@ -128,7 +136,7 @@ enum konce_reason {
 	KONCE_REASON_LOCAL_CLOSE, /* the node was shut down */
 	KONCE_REASON_INTRO_REFUSED, /* the peer refuses introductions from keys it does not know */
 };
-const char *konce_reason_str(int reason);
+KONCE_API const char *konce_reason_str(int reason);
 
 /** The data in an outcome or an incoming message is borrowed for the duration of the callback. */
 typedef void (*konce_outcome_fn)(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
@@ -158,15 +166,17 @@ enum { KONCE_ECHO_MAX = 64 * 1024 }; /* largest echo (konce ping) body a node an
  * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
  * -EMSGSIZE (len > KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address),
  * -EINVAL, -ENOTSUP (a flag combination not available yet), -ENOMEM, -ENOBUFS (too many pending). */
-int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		    size_t len, const konce_send_opts *opts, konce_outcome_fn fn, void *ctx);
+KONCE_API int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
+			      const uint8_t *data, size_t len, const konce_send_opts *opts, konce_outcome_fn fn,
+			      void *ctx);
 /** konce_node_send() that also gives a handle naming the message, for konce_node_outcome_eta(). */
-int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		       size_t len, const konce_send_opts *opts, konce_outcome_fn fn, void *ctx, uint64_t *handle);
+KONCE_API int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
+				 const uint8_t *data, size_t len, const konce_send_opts *opts, konce_outcome_fn fn,
+				 void *ctx, uint64_t *handle);
 /** When the outcome of a message is likely to be known: milliseconds from now (an estimate from what is
  * still unacknowledged, the send rate and the probe timeout), or -ENOENT once its delivery is settled
  * (a request may still await its reply) or for a message that rode in the handshake. */
-int64_t konce_node_outcome_eta(konce_node *node, uint64_t handle);
+KONCE_API int64_t konce_node_outcome_eta(konce_node *node, uint64_t handle);
 /** How far the peer has acknowledged a message. */
 typedef struct konce_progress {
 	uint64_t acked_bytes; /**< bytes of its data acknowledged (to within its 11-byte header) */
@@ -176,7 +186,7 @@ typedef struct konce_progress {
 /** Fills *out for the message named by handle (from konce_node_send_ex()).  0, -EINVAL, or -ENOENT once
  * its delivery is settled (a request may still await its reply), for a message that rode in the
  * handshake, and for an unknown handle. */
-int konce_node_outcome_progress(konce_node *node, uint64_t handle, konce_progress *out);
+KONCE_API int konce_node_outcome_progress(konce_node *node, uint64_t handle, konce_progress *out);
 
 /** An incoming message, valid for the duration of the handler call. */
 typedef struct konce_message {
@@ -191,9 +201,9 @@ typedef struct konce_message {
 typedef void (*konce_handler_fn)(void *ctx, konce_node *node, const konce_message *msg);
 /** Routes messages of class klass to fn (replacing any previous handler).  fn NULL removes it.
  * Classes below 256 are reserved for konce itself.  0, -EINVAL. */
-int konce_node_handle(konce_node *node, uint16_t klass, konce_handler_fn fn, void *ctx);
+KONCE_API int konce_node_handle(konce_node *node, uint16_t klass, konce_handler_fn fn, void *ctx);
 /** Answers a request; only valid inside (or after, while the session lives) the handler call.
  * 0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE. */
-int konce_node_reply(konce_node *node, const konce_message *req, const uint8_t *data, size_t len);
+KONCE_API int konce_node_reply(konce_node *node, const konce_message *req, const uint8_t *data, size_t len);
 
 #endif

@@ -35,6 +35,7 @@ typedef struct konce_traversal_config {
 
 /** Switches traversal on for a running node; call once, right after konce_node_new().
  * 0, -EINVAL (bad peer list; err says why), -EALREADY, -ENOMEM. */
-int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);
+KONCE_API int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err,
+				   size_t errlen);
 
 #endif
