@@ -1,8 +1,8 @@
 /* bench_rendezvous.c - what the rendezvous core (nat/rendezvous.h) costs per datagram, and that the
  * cost does not grow with the number of registrations.
  *
- * One thread, no sockets: datagrams are encoded up front and fed to konce_rdv_input(); what the
- * core queues is drained with konce_rdv_poll() inside the timed loop (the node must send it).
+ * One thread, no sockets: datagrams are encoded up front and fed to konce_rendezvous_input(); what the
+ * core queues is drained with konce_rendezvous_poll() inside the timed loop (the node must send it).
  * Every key registers from its own IPv4 source, as real peers do, so the per-source rate limit is
  * charged but never refuses.  For tables of 1,024, 16,384 and 131,072 slots (the 1k / 10k / 100k
  * sizes rounded up to the power of two the core uses), from one run:
@@ -11,13 +11,13 @@
  *   - INTRO_REQUEST between registered pairs (an INTRO_OFFER to the target), for an unregistered requester
  *     (the flood case), for an unregistered target, and forged (a registered key from another
  *     address); malformed datagrams (a truncated REGISTER);
- *   - baselines measured in the same run: konce_rdv_decode() alone of the same datagrams, the
+ *   - baselines measured in the same run: konce_rdvwire_decode() alone of the same datagrams, the
  *     keyed hash of a 32-byte key the table computes per lookup (crypto_shorthash, SipHash-2-4),
  *     and one dependent random read in a buffer as large as the core's memory (a cache miss);
- *   - konce_rdv_lookup() alone: minus its hash, it should cost a constant number of such reads
+ *   - konce_rendezvous_lookup() alone: minus its hash, it should cost a constant number of such reads
  *     at every table size (never a scan), which the last lines print;
  *   - the bytes the core allocated through its env (a counting env), per table slot, and that
- *     nothing was allocated after konce_rdv_new().
+ *     nothing was allocated after konce_rendezvous_new().
  * Lookups go in a random order, so the larger tables are measured out of cache.
  * Usage: bench_rendezvous [MAX]   (default 100000: the largest table is sized for MAX keys; with
  * BENCH_QUICK=1 the tables are 1,000 / 2,000 / 4,000 keys, a smoke test)
@@ -78,9 +78,9 @@ static void addr_of(konce_addr *a, uint32_t i)
 	konce_addr_from_v4(a, ip, 40000);
 }
 
-static void encode(struct pkt *p, const konce_rdv_msg *m)
+static void encode(struct pkt *p, const konce_rdvwire_msg *m)
 {
-	p->len = (uint16_t)konce_rdv_encode(m, p->buf, sizeof(p->buf));
+	p->len = (uint16_t)konce_rdvwire_encode(m, p->buf, sizeof(p->buf));
 	if (!p->len) {
 		fprintf(stderr, "encode failed\n");
 		exit(1);
@@ -89,7 +89,7 @@ static void encode(struct pkt *p, const konce_rdv_msg *m)
 
 static void reg_msg(struct pkt *p, uint32_t i)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = i, .nat = {.mapping = KONCE_NATMAP_EIM}, .ncand = 2};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = i, .nat = {.mapping = KONCE_NATMAP_EIM}, .ncand = 2};
 	key_of(m.key, i, 0);
 	m.cand[0].type = KONCE_CAND_HOST;
 	konce_addr_parse(&m.cand[0].addr, "192.168.1.20:7807");
@@ -100,7 +100,7 @@ static void reg_msg(struct pkt *p, uint32_t i)
 
 static void intro_msg(struct pkt *p, uint32_t from_key, uint32_t from_salt, uint32_t to_key, uint32_t to_salt)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = from_key};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = from_key};
 	key_of(m.key, from_key, from_salt);
 	key_of(m.target, to_key, to_salt);
 	encode(p, &m);
@@ -112,7 +112,7 @@ enum { MIN_NS = 40 * 1000 * 1000 }; /* each figure repeats its pass for at least
 
 /* ns per datagram of feeding pk[i] from src[i] (i in order[]) and draining the output, over as
  * many passes as fit in MIN_NS; *passes (if given) is how many were made. */
-static double feed(konce_rdv *r, const struct pkt *pk, const konce_addr *src, const uint32_t *order, uint32_t n,
+static double feed(konce_rendezvous *r, const struct pkt *pk, const konce_addr *src, const uint32_t *order, uint32_t n,
 		   unsigned *passes)
 {
 	uint8_t out[KONCE_RDV_MAX_MSG];
@@ -123,8 +123,8 @@ static double feed(konce_rdv *r, const struct pkt *pk, const konce_addr *src, co
 	do {
 		for (uint32_t j = 0; j < n; j++) {
 			uint32_t i = order[j];
-			konce_rdv_input(r, pk[i].buf, pk[i].len, &src[i], ++clk);
-			while (konce_rdv_poll(r, out, &len, &to))
+			konce_rendezvous_input(r, pk[i].buf, pk[i].len, &src[i], ++clk);
+			while (konce_rendezvous_poll(r, out, &len, &to))
 				;
 		}
 		p++;
@@ -138,13 +138,13 @@ static volatile unsigned sink;
 
 static double decode_only(const struct pkt *pk, const uint32_t *order, uint32_t n)
 {
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	unsigned p = 0;
 	double t0 = now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++) {
 			uint32_t i = order[j];
-			sink += (unsigned)konce_rdv_decode(&m, pk[i].buf, pk[i].len) + m.type;
+			sink += (unsigned)konce_rdvwire_decode(&m, pk[i].buf, pk[i].len) + m.type;
 		}
 		p++;
 	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
@@ -194,7 +194,7 @@ static double touch_only(size_t bytes, const uint32_t *order, uint32_t n)
 	return (t - t0) * 1e9 / ((double)n * p);
 }
 
-static double lookup_only(const konce_rdv *r, const uint8_t (*keys)[KONCE_WIRE_KEY], const uint32_t *order,
+static double lookup_only(const konce_rendezvous *r, const uint8_t (*keys)[KONCE_WIRE_KEY], const uint32_t *order,
 			  uint32_t n)
 {
 	konce_addr a;
@@ -203,7 +203,7 @@ static double lookup_only(const konce_rdv *r, const uint8_t (*keys)[KONCE_WIRE_K
 	double t0 = now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++)
-			sink += (unsigned)konce_rdv_lookup(r, keys[order[j]], clk, &a, &rtt);
+			sink += (unsigned)konce_rendezvous_lookup(r, keys[order[j]], clk, &a, &rtt);
 		p++;
 	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
 	return (t - t0) * 1e9 / ((double)n * p);
@@ -235,9 +235,9 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 	/* The rate limiter is charged on every datagram as in service, but its budget is set so
 	 * that the repeated passes (thousands of datagrams a virtual second per source) are never
 	 * refused, and registrations never expire in the virtual time the passes take. */
-	konce_rdv_cfg cfg = {.env = &env, .slots = want, .rl_rate = 1000000, .rl_burst = 1000000,
+	konce_rendezvous_cfg cfg = {.env = &env, .slots = want, .rl_rate = 1000000, .rl_burst = 1000000,
 			     .expire_us = 1000000ull * 1000000ull};
-	konce_rdv *r = NULL;
+	konce_rendezvous *r = NULL;
 	uint32_t cap = 1;
 	while (cap < want)
 		cap <<= 1;
@@ -265,9 +265,9 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 	double t_fill = 0;
 	unsigned fills = 0;
 	do {
-		konce_rdv_free(r);
+		konce_rendezvous_free(r);
 		alloc_bytes = alloc_count = 0;
-		if (konce_rdv_new(&r, &cfg))
+		if (konce_rendezvous_new(&r, &cfg))
 			return 1;
 		bytes = alloc_bytes, allocs = alloc_count;
 		double t0 = now_s();
@@ -275,20 +275,20 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 		size_t len;
 		konce_addr to;
 		for (uint32_t i = 0; i < n; i++) {
-			konce_rdv_input(r, reg[i].buf, reg[i].len, &src[i], ++clk);
-			while (konce_rdv_poll(r, out, &len, &to))
+			konce_rendezvous_input(r, reg[i].buf, reg[i].len, &src[i], ++clk);
+			while (konce_rendezvous_poll(r, out, &len, &to))
 				;
 		}
 		t_fill += now_s() - t0;
 		fills++;
 	} while (t_fill < MIN_NS / 1e9);
 	t_fill = t_fill * 1e9 / ((double)n * fills);
-	if (konce_rdv_capacity(r) != cap)
+	if (konce_rendezvous_capacity(r) != cap)
 		return 1;
 	printf("table: %u slots (asked for %u); the core allocated %zu bytes in %zu allocations = %.1f bytes"
 	       " per slot (registrations, rate-limit table, relay table, out ring)\n",
 	       cap, want, bytes, allocs, (double)bytes / cap);
-	const struct konce_rdv_counters *c = konce_rdv_counters(r);
+	const struct konce_rendezvous_counters *c = konce_rendezvous_counters(r);
 	uint64_t got = c->registered;
 	printf("  REGISTER of %u distinct keys: %" PRIu64 " registered (%.1f%% of the slots), %" PRIu64
 	       " refused as table_full (their 8-slot run was taken); %.1f bytes per registration\n",
@@ -299,7 +299,7 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 	konce_addr a;
 	uint64_t rtt;
 	for (uint32_t i = 0; i < n; i++)
-		if (!konce_rdv_lookup(r, keys[i], clk, &a, &rtt))
+		if (!konce_rendezvous_lookup(r, keys[i], clk, &a, &rtt))
 			in[m++] = i;
 	if (m != got || !m)
 		return fprintf(stderr, "lookup found %u, registered %" PRIu64 "\n", m, got), 1;
@@ -349,7 +349,7 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 	row("baseline: decode REGISTER alone", d_reg, "");
 	row("baseline: decode INTRO_REQUEST alone", d_intro, "");
 	row("baseline: a random read in as many bytes", touch, "(the cache/TLB miss of any table this size)");
-	row("konce_rdv_lookup (hash + at most 8 slots)", t_lookup, "");
+	row("konce_rendezvous_lookup (hash + at most 8 slots)", t_lookup, "");
 	row("REGISTER, new key (filling the table)", t_fill, "");
 	row("REGISTER, refresh", t_refresh, "(1 lookup, REGISTERED sent)");
 	row("INTRO_REQUEST, registered pair", t_intro, "(2 lookups, an INTRO_OFFER to the target)");
@@ -357,11 +357,11 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 	row("INTRO_REQUEST, unregistered target", t_unknown, "(2 lookups, INTRO_FAIL sent)");
 	row("INTRO_REQUEST, forged source address", t_forged, "(1 lookup, nothing sent)");
 	row("malformed (truncated REGISTER)", t_bad, "(decode fails)");
-	printf("  nothing allocated after konce_rdv_new(): %zu allocations before the traffic and after\n",
+	printf("  nothing allocated after konce_rendezvous_new(): %zu allocations before the traffic and after\n",
 	       alloc_count);
 	*lookup_ns = t_lookup - h;
 	*touch_ns = touch;
-	konce_rdv_free(r);
+	konce_rendezvous_free(r);
 	free(reg), free(intro), free(stranger), free(unknown), free(bad), free(src), free(wrong), free(keys);
 	free(seq), free(order), free(in), free(rnd), free(perm);
 	return 0;

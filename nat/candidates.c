@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-konce_natinfo konce_cand_classify(const konce_addr *refl, unsigned n)
+konce_natinfo konce_candidates_classify(const konce_addr *refl, unsigned n)
 {
 	konce_natinfo ni = {KONCE_NATMAP_UNKNOWN, 0, 0};
 	if (n == 0)
@@ -41,7 +41,7 @@ static bool have_addr(const konce_cand *c, unsigned n, const konce_addr *a)
 	return false;
 }
 
-unsigned konce_cand_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,
+unsigned konce_candidates_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,
 			   const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped)
 {
 	unsigned n = 0;
@@ -61,7 +61,7 @@ unsigned konce_cand_gather(konce_cand *out, unsigned cap, const konce_addr *host
 	return n;
 }
 
-unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip)
+unsigned konce_candidates_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip)
 {
 	if (nat->mapping != KONCE_NATMAP_EDM_SEQ || nat->step == 0)
 		return 0;
@@ -76,7 +76,7 @@ unsigned konce_cand_predict(konce_addr *out, unsigned n, const konce_natinfo *na
 	return k;
 }
 
-bool konce_cand_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t)
+bool konce_candidates_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t)
 {
 	for (unsigned i = 0; i < *n; i++)
 		if (list[i].sock == t->sock && konce_addr_eq(&list[i].addr, &t->addr))
@@ -92,7 +92,7 @@ static bool edm(const konce_natinfo *n)
 	return n->mapping == KONCE_NATMAP_EDM_SEQ || n->mapping == KONCE_NATMAP_EDM_RANDOM;
 }
 
-unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
+unsigned konce_candidates_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
 			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent)
 {
 	static const uint8_t usual[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
@@ -115,10 +115,10 @@ unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c
 				if (c[i].type != KONCE_CAND_REFLEXIVE)
 					continue;
 				konce_addr pred[2 * KONCE_PREDICT_WINDOW];
-				unsigned np = konce_cand_predict(pred, KONCE_PREDICT_WINDOW + skip, nat, &c[i].addr);
+				unsigned np = konce_candidates_predict(pred, KONCE_PREDICT_WINDOW + skip, nat, &c[i].addr);
 				for (unsigned j = skip; j < np; j++) {
 					konce_target t = {0, pred[j], KONCE_CAND_PREDICTED};
-					konce_cand_add_target(out, &k, cap, &t);
+					konce_candidates_add_target(out, &k, cap, &t);
 				}
 				break;
 			}
@@ -128,7 +128,7 @@ unsigned konce_cand_targets(konce_target *out, unsigned cap, const konce_cand *c
 			if (c[i].type != order[o])
 				continue;
 			konce_target t = {0, c[i].addr, c[i].type};
-			konce_cand_add_target(out, &k, cap, &t);
+			konce_candidates_add_target(out, &k, cap, &t);
 		}
 	}
 	return k;
@@ -142,7 +142,7 @@ static bool has_mapped(const konce_cand *c, unsigned n)
 	return false;
 }
 
-enum konce_cand_expect konce_cand_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
+enum konce_candidates_expect konce_candidates_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
 						     unsigned nself, const konce_natinfo *peer,
 						     const konce_cand *peer_c, unsigned npeer)
 {

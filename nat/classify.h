@@ -11,7 +11,7 @@
  * 3.. give fresh mappings for the port-allocation sample and the lifetime test.  The caller opens
  * socket i, bound to the same local address, the first time a probe names it.
  *
- *   konce_nat_next()        konce_nat_answer() / konce_nat_timeout() move the machine along
+ *   konce_classify_next()        konce_classify_answer() / konce_classify_timeout() move the machine along
  *
  *   BASIC  --timeout--> DONE (blocked)
  *     | answer X1, other A2:P2
@@ -27,7 +27,7 @@
  *     |
  *   HAIRPIN (socket 2 to X1, watched on socket 0; only behind a NAT)
  *     |
- *   PORTS (sockets 3..3+KONCE_NAT_PORT_SAMPLES-1 to A1:P1: allocation pattern)
+ *   PORTS (sockets 3..3+KONCE_CLASSIFY_PORT_SAMPLES-1 to A1:P1: allocation pattern)
  *     |
  *   LIFE_MAP (fresh socket k to A1:P1: mapping Xk)  <----------------------+
  *     |                                                                    |
@@ -37,12 +37,12 @@
  *   DONE
  *
  * Invariants:
- *  1. Exactly one probe is outstanding between konce_nat_next() and its answer or timeout; answers
+ *  1. Exactly one probe is outstanding between konce_classify_next() and its answer or timeout; answers
  *     and timeouts arriving when none is outstanding are ignored (counted in result.ignored).
  *  2. A test the server cannot support (no alternate address, no alternate port, no reply-to-port) is
  *     skipped and its result stays UNKNOWN (or the weaker "port-independent"); it is never guessed.
  *  3. The lifetime search never schedules an idle period longer than cfg.lifetime_max_s, and runs at
- *     most KONCE_NAT_LIFE_MAX_STEPS checks.
+ *     most KONCE_CLASSIFY_LIFE_MAX_STEPS checks.
  */
 #ifndef KONCE_NAT_CLASSIFY_H
 #define KONCE_NAT_CLASSIFY_H
@@ -53,33 +53,33 @@
 #include "node/base/addr.h"
 
 enum {
-	KONCE_NAT_PORT_SAMPLES = 4,     /* fresh sockets in the allocation test */
-	KONCE_NAT_MAX_SAMPLES = 12,     /* mappings remembered for the allocation verdict */
-	KONCE_NAT_SEQ_MAX_STEP = 32,    /* a step in (0, this] between new mappings counts as sequential */
-	KONCE_NAT_LIFE_MAX_STEPS = 12,
+	KONCE_CLASSIFY_PORT_SAMPLES = 4,     /* fresh sockets in the allocation test */
+	KONCE_CLASSIFY_MAX_SAMPLES = 12,     /* mappings remembered for the allocation verdict */
+	KONCE_CLASSIFY_SEQ_MAX_STEP = 32,    /* a step in (0, this] between new mappings counts as sequential */
+	KONCE_CLASSIFY_LIFE_MAX_STEPS = 12,
 };
 
-enum konce_nat_test {
-	KONCE_NAT_T_BASIC,
-	KONCE_NAT_T_MAP_ALT_ADDR,
-	KONCE_NAT_T_MAP_ALT_BOTH,
-	KONCE_NAT_T_MAP_ALT_PORT,
-	KONCE_NAT_T_FILT_BOTH,
-	KONCE_NAT_T_FILT_PORT,
-	KONCE_NAT_T_HAIRPIN,
-	KONCE_NAT_T_PORTS,
-	KONCE_NAT_T_LIFE_MAP,
-	KONCE_NAT_T_LIFE_CHECK,
-	KONCE_NAT_T_DONE,
+enum konce_classify_test {
+	KONCE_CLASSIFY_T_BASIC,
+	KONCE_CLASSIFY_T_MAP_ALT_ADDR,
+	KONCE_CLASSIFY_T_MAP_ALT_BOTH,
+	KONCE_CLASSIFY_T_MAP_ALT_PORT,
+	KONCE_CLASSIFY_T_FILT_BOTH,
+	KONCE_CLASSIFY_T_FILT_PORT,
+	KONCE_CLASSIFY_T_HAIRPIN,
+	KONCE_CLASSIFY_T_PORTS,
+	KONCE_CLASSIFY_T_LIFE_MAP,
+	KONCE_CLASSIFY_T_LIFE_CHECK,
+	KONCE_CLASSIFY_T_DONE,
 };
 
 /* What the server is asked to do (the same codes as the probe commands, which STUN maps to
  * CHANGE-REQUEST and RESPONSE-PORT). */
-enum konce_nat_ask {
-	KONCE_NAT_ASK_SAME = 1,
-	KONCE_NAT_ASK_OTHER_PORT = 2,
-	KONCE_NAT_ASK_OTHER_BOTH = 3,
-	KONCE_NAT_ASK_TO_PORT = 5,
+enum konce_classify_ask {
+	KONCE_CLASSIFY_ASK_SAME = 1,
+	KONCE_CLASSIFY_ASK_OTHER_PORT = 2,
+	KONCE_CLASSIFY_ASK_OTHER_BOTH = 3,
+	KONCE_CLASSIFY_ASK_TO_PORT = 5,
 };
 
 enum konce_nat_mapping {
@@ -108,7 +108,7 @@ enum konce_nat_ports {
 
 enum konce_nat_tri { KONCE_NAT_UNKNOWN, KONCE_NAT_NO, KONCE_NAT_YES };
 
-typedef struct konce_nat_config {
+typedef struct konce_classify_config {
 	konce_addr server;        /* A1:P1, where the basic test goes */
 	bool reply_to_port;       /* the server can answer to another port of ours (lifetime test) */
 	bool lifetime;            /* run the lifetime test */
@@ -116,37 +116,37 @@ typedef struct konce_nat_config {
 	uint32_t lifetime_max_s;  /* longest idle period tried (default 120) */
 	uint64_t timeout_us;      /* per test, default 1.5 s */
 	uint64_t resend_us;       /* default 300 ms */
-} konce_nat_config;
+} konce_classify_config;
 
 /* The next thing the caller must do. */
-typedef struct konce_nat_probe {
-	enum konce_nat_test test;
+typedef struct konce_classify_probe {
+	enum konce_classify_test test;
 	unsigned sock;            /* local socket to send from */
 	unsigned expect_sock;     /* where the answer (or the hairpinned probe itself) must arrive */
 	konce_addr to;
-	enum konce_nat_ask ask;
-	uint16_t reply_port;      /* KONCE_NAT_ASK_TO_PORT */
+	enum konce_classify_ask ask;
+	uint16_t reply_port;      /* KONCE_CLASSIFY_ASK_TO_PORT */
 	bool hairpin;             /* to is our own mapping; the "answer" is this very packet arriving */
 	uint64_t not_before;      /* send first at this time (lifetime waits) */
-	uint64_t deadline;        /* call konce_nat_timeout() at this time if nothing came */
+	uint64_t deadline;        /* call konce_classify_timeout() at this time if nothing came */
 	uint64_t resend_us;       /* resend this often until the deadline */
-} konce_nat_probe;
+} konce_classify_probe;
 
 /* What came back for the outstanding probe. */
-typedef struct konce_nat_obs {
+typedef struct konce_classify_obs {
 	konce_addr local;         /* the local address of the socket it arrived on (not wildcard) */
 	bool has_mapped;
 	konce_addr mapped;        /* our source as the server saw it */
 	bool has_other;
 	konce_addr other;         /* the server's alternate address, if it said */
-} konce_nat_obs;
+} konce_classify_obs;
 
-typedef struct konce_nat_sample {
+typedef struct konce_classify_sample {
 	uint16_t local_port, mapped_port;
 	bool first_for_socket;    /* this socket's first mapping (port preservation is judged on these) */
-} konce_nat_sample;
+} konce_classify_sample;
 
-typedef struct konce_nat_result {
+typedef struct konce_classify_result {
 	bool blocked;             /* no answer at all to the basic test: UDP blocked (or server down) */
 	bool nat;                 /* mapped address differs from the local address */
 	bool done;
@@ -159,21 +159,21 @@ typedef struct konce_nat_result {
 	enum konce_nat_ports ports;
 	enum konce_nat_tri hairpin;
 	unsigned n_samples;
-	konce_nat_sample samples[KONCE_NAT_MAX_SAMPLES];
+	konce_classify_sample samples[KONCE_CLASSIFY_MAX_SAMPLES];
 	uint16_t port_stride;     /* KONCE_NAT_PORTS_SEQUENTIAL: the smallest step between new mappings */
 	/* lifetime: alive after lifetime_alive_s of idleness, gone after lifetime_dead_s (0: never seen
 	 * gone up to cfg.lifetime_max_s) */
 	bool lifetime_measured;
 	uint32_t lifetime_alive_s, lifetime_dead_s;
 	unsigned tests_run, timeouts, ignored;
-} konce_nat_result;
+} konce_classify_result;
 
-typedef struct konce_nat {
-	konce_nat_config cfg;
-	konce_nat_result r;
-	enum konce_nat_test state;
+typedef struct konce_classify {
+	konce_classify_config cfg;
+	konce_classify_result r;
+	enum konce_classify_test state;
 	bool outstanding;
-	konce_nat_probe cur;
+	konce_classify_probe cur;
 	unsigned port_i;          /* next port-sample socket */
 	unsigned next_sock;       /* next fresh socket index for the lifetime test */
 	uint32_t life_t, life_lo, life_hi; /* current idle period; alive-at / dead-at bounds */
@@ -181,28 +181,28 @@ typedef struct konce_nat {
 	uint64_t life_mapped_at;
 	konce_addr life_mapping;
 	unsigned life_sock;
-} konce_nat;
+} konce_classify;
 
 /* Starts the machine; the caller owns c.  Zero fields of cfg take their defaults. */
-void konce_nat_init(konce_nat *c, const konce_nat_config *cfg);
+void konce_classify_init(konce_classify *c, const konce_classify_config *cfg);
 /* The next probe to run, or false when classification is finished (result.done). */
-bool konce_nat_next(konce_nat *c, uint64_t now, konce_nat_probe *p);
-void konce_nat_answer(konce_nat *c, uint64_t now, const konce_nat_obs *a);
+bool konce_classify_next(konce_classify *c, uint64_t now, konce_classify_probe *p);
+void konce_classify_answer(konce_classify *c, uint64_t now, const konce_classify_obs *a);
 /* Whether the server can answer to another port of ours, once the basic answer has told the caller
  * what kind of server it is (an RFC 3489 STUN server cannot); read when the lifetime test starts. */
-void konce_nat_set_reply_to_port(konce_nat *c, bool can);
-void konce_nat_timeout(konce_nat *c, uint64_t now);
-const konce_nat_result *konce_nat_result_get(const konce_nat *c);
+void konce_classify_set_reply_to_port(konce_classify *c, bool can);
+void konce_classify_timeout(konce_classify *c, uint64_t now);
+const konce_classify_result *konce_classify_result_get(const konce_classify *c);
 
 /* Short and long names for output ("EIM", "endpoint-independent"). */
 const char *konce_nat_mapping_str(enum konce_nat_mapping m, bool longform);
 const char *konce_nat_filtering_str(enum konce_nat_filtering f, bool longform);
-const char *konce_nat_ports_str(enum konce_nat_ports p);
-const char *konce_nat_tri_str(enum konce_nat_tri t);
-const char *konce_nat_test_str(enum konce_nat_test t);
+const char *konce_nat_ports_name(enum konce_nat_ports p);
+const char *konce_nat_tri_name(enum konce_nat_tri t);
+const char *konce_classify_test_str(enum konce_classify_test t);
 /* The classic name when the behaviours match one: "open", "firewalled" (no NAT, filtered), "no-nat"
  * (filtering not measured), "full-cone", "restricted-cone", "port-restricted-cone", "symmetric",
  * "symmetric-sequential", "blocked"; else "other". */
-const char *konce_nat_classic_str(const konce_nat_result *r);
+const char *konce_classify_classic_str(const konce_classify_result *r);
 
 #endif

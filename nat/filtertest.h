@@ -21,7 +21,7 @@
  *
  * Invariants: probes count only with the token of this run and only from the rendezvous IPs;
  * a verdict below EIF needs the SENT of every probe that did not arrive; nothing is allocated
- * after konce_ftest_new().
+ * after konce_filtertest_new().
  */
 #ifndef KONCE_FILTERTEST_H
 #define KONCE_FILTERTEST_H
@@ -33,43 +33,43 @@
 #include "nat/rdvwire.h"
 #include "node/base/env.h"
 
-typedef struct konce_ftest konce_ftest;
+typedef struct konce_filtertest konce_filtertest;
 
-enum konce_filtering {
-	KONCE_FILT_UNKNOWN = 0,
-	KONCE_FILT_EIF,        /* endpoint-independent */
-	KONCE_FILT_ADF,        /* address-dependent */
-	KONCE_FILT_APDF,       /* address-and-port-dependent */
-	KONCE_FILT_ADF_OR_EIF, /* R0's other port got in; no second rendezvous IP to tell which */
+enum konce_nat_filtering {
+	KONCE_NAT_FILT_UNKNOWN = 0,
+	KONCE_NAT_FILT_EIF,        /* endpoint-independent */
+	KONCE_NAT_FILT_ADF,        /* address-dependent */
+	KONCE_NAT_FILT_APDF,       /* address-and-port-dependent */
+	KONCE_NAT_FILT_PORT_INDEPENDENT, /* R0's other port got in; no second rendezvous IP to tell which */
 };
-const char *konce_filtering_name(enum konce_filtering f);
+const char *konce_nat_filtering_name(enum konce_nat_filtering f);
 
-enum konce_ftest_state { KONCE_FTEST_ECHO = 1, KONCE_FTEST_PROBING, KONCE_FTEST_DONE };
+enum konce_filtertest_state { KONCE_FILTERTEST_ECHO = 1, KONCE_FILTERTEST_PROBING, KONCE_FILTERTEST_DONE };
 
 /* Where a datagram goes: bare from the fresh socket, or as a message on the session to rdv i. */
-typedef struct konce_ftest_out {
+typedef struct konce_filtertest_out {
 	bool session;
 	unsigned rdv;
 	konce_addr to; /* bare only */
 	size_t len;
 	uint8_t buf[KONCE_FILT_SIZE];
-} konce_ftest_out;
+} konce_filtertest_out;
 
 /* rdv: the rendezvous addresses (1..4, rdv[0] the primary); copied.  0, -EINVAL, -ENOMEM. */
-int konce_ftest_new(konce_ftest **out, const konce_env *env, const konce_addr *rdv, unsigned nrdv, uint64_t now);
-void konce_ftest_free(konce_ftest *f);
+int konce_filtertest_new(konce_filtertest **out, const konce_env *env, const konce_addr *rdv, unsigned nrdv, uint64_t now);
+void konce_filtertest_free(konce_filtertest *f);
 /* A datagram that arrived on the fresh socket. */
-void konce_ftest_input_bare(konce_ftest *f, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+void konce_filtertest_input_bare(konce_filtertest *f, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 /* A FILTER message on the session with rdv i. */
-void konce_ftest_input_session(konce_ftest *f, unsigned i, const uint8_t *pkt, size_t len, uint64_t now);
-bool konce_ftest_poll(konce_ftest *f, konce_ftest_out *out);
-uint64_t konce_ftest_next_timer(const konce_ftest *f);
-void konce_ftest_timer(konce_ftest *f, uint64_t now);
+void konce_filtertest_input_session(konce_filtertest *f, unsigned i, const uint8_t *pkt, size_t len, uint64_t now);
+bool konce_filtertest_poll(konce_filtertest *f, konce_filtertest_out *out);
+uint64_t konce_filtertest_next_timer(const konce_filtertest *f);
+void konce_filtertest_timer(konce_filtertest *f, uint64_t now);
 
-enum konce_ftest_state konce_ftest_state(const konce_ftest *f);
-enum konce_filtering konce_ftest_result(const konce_ftest *f);
+enum konce_filtertest_state konce_filtertest_state(const konce_filtertest *f);
+enum konce_nat_filtering konce_filtertest_result(const konce_filtertest *f);
 /* What was seen: S's mapping (0 or -ENOENT), which probes arrived and which were reported sent. */
-int konce_ftest_mapping(const konce_ftest *f, konce_addr *x);
-void konce_ftest_seen(const konce_ftest *f, bool *other_rx, bool *alt_rx, bool *other_sent, bool *alt_sent);
+int konce_filtertest_mapping(const konce_filtertest *f, konce_addr *x);
+void konce_filtertest_seen(const konce_filtertest *f, bool *other_rx, bool *alt_rx, bool *other_sent, bool *alt_sent);
 
 #endif

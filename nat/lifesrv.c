@@ -106,8 +106,8 @@ static void emit(konce_lifesrv *s, uint8_t type, uint8_t flags, uint64_t nonce, 
 		return;
 	}
 	struct outq *q = &s->out[(s->out_head + s->out_n) % OUT_RING];
-	konce_rdv_msg m = {.type = type, .flags = flags, .id = nonce, .value = delay_ms};
-	if (konce_rdv_encode(&m, q->buf, sizeof(q->buf)) != KONCE_LIFE_SHORT_SIZE)
+	konce_rdvwire_msg m = {.type = type, .flags = flags, .id = nonce, .value = delay_ms};
+	if (konce_rdvwire_encode(&m, q->buf, sizeof(q->buf)) != KONCE_LIFE_SHORT_SIZE)
 		return;
 	q->to = *to;
 	s->out_n++;
@@ -115,9 +115,9 @@ static void emit(konce_lifesrv *s, uint8_t type, uint8_t flags, uint64_t nonce, 
 
 void konce_lifesrv_input(konce_lifesrv *s, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	s->c.rx++;
-	if (konce_rdv_decode(&m, pkt, len) || m.type != KONCE_RDV_LIFE_REQ) {
+	if (konce_rdvwire_decode(&m, pkt, len) || m.type != KONCE_RDV_LIFE_REQ) {
 		s->c.bad++;
 		return;
 	}

@@ -16,11 +16,11 @@ enum {
 	DEFAULT_SAFETY = 75,
 };
 
-struct konce_life {
+struct konce_lifetime {
 	const konce_env *env;
 	uint64_t min, max, start, reval;
 	unsigned safety;
-	enum konce_life_state state;
+	enum konce_lifetime_state state;
 	bool learned, below_min, confirming, revalidating;
 	uint64_t lo, hi, t;     /* t: the delay being tested */
 	uint64_t keepalive;
@@ -31,15 +31,15 @@ struct konce_life {
 	bool out_pending;
 	uint8_t out[KONCE_LIFE_REQ_SIZE];
 	size_t out_len;
-	konce_life_status c;    /* counters only */
+	konce_lifetime_status c;    /* counters only */
 };
 
 static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-int konce_life_new(konce_life **out, const konce_life_cfg *cfg, uint64_t now)
+int konce_lifetime_new(konce_lifetime **out, const konce_lifetime_cfg *cfg, uint64_t now)
 {
 	*out = NULL;
-	konce_life_cfg c = cfg ? *cfg : (konce_life_cfg){0};
+	konce_lifetime_cfg c = cfg ? *cfg : (konce_lifetime_cfg){0};
 	c.min_us = c.min_us ? c.min_us : KONCE_LIFE_MIN_MS * MS;
 	c.max_us = c.max_us ? c.max_us : KONCE_LIFE_MAX_MS * MS;
 	c.start_us = c.start_us ? c.start_us : KONCE_LIFE_START_MS * MS;
@@ -49,7 +49,7 @@ int konce_life_new(konce_life **out, const konce_life_cfg *cfg, uint64_t now)
 	    c.min_us < 2 * MS)
 		return -EINVAL;
 	const konce_env *env = c.env ? c.env : konce_env_default();
-	konce_life *l = konce_env_alloc(env, sizeof(*l));
+	konce_lifetime *l = konce_env_alloc(env, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
 	memset(l, 0, sizeof(*l));
@@ -67,14 +67,14 @@ int konce_life_new(konce_life **out, const konce_life_cfg *cfg, uint64_t now)
 	return 0;
 }
 
-void konce_life_free(konce_life *l)
+void konce_lifetime_free(konce_lifetime *l)
 {
 	if (l)
 		konce_env_free(l->env, l);
 }
 
 /* Invariant 1. */
-static void set_keepalive(konce_life *l)
+static void set_keepalive(konce_lifetime *l)
 {
 	if (l->lo)
 		l->keepalive = l->lo * l->safety / 100;
@@ -89,13 +89,13 @@ static void set_keepalive(konce_life *l)
 		l->keepalive = MS;
 }
 
-static void send_req(konce_life *l, uint64_t now)
+static void send_req(konce_lifetime *l, uint64_t now)
 {
 	uint8_t b[8];
 	konce_env_random(l->env, b, sizeof(b));
 	l->nonce = wire_get64(b) | 1;
-	konce_rdv_msg m = {.type = KONCE_RDV_LIFE_REQ, .id = l->nonce, .value = (uint32_t)(l->t / MS)};
-	l->out_len = konce_rdv_encode(&m, l->out, sizeof(l->out));
+	konce_rdvwire_msg m = {.type = KONCE_RDV_LIFE_REQ, .id = l->nonce, .value = (uint32_t)(l->t / MS)};
+	l->out_len = konce_rdvwire_encode(&m, l->out, sizeof(l->out));
 	l->out_pending = l->out_len != 0;
 	l->sent_at = l->quiet_since = now;
 	l->state = KONCE_LIFE_REQUEST;
@@ -104,21 +104,21 @@ static void send_req(konce_life *l, uint64_t now)
 }
 
 /* When every probe the outstanding request could cause has come and gone. */
-static uint64_t probes_passed(const konce_life *l)
+static uint64_t probes_passed(const konce_lifetime *l)
 {
 	return l->sent_at + l->t + (KONCE_LIFE_COPIES - 1) * KONCE_LIFE_COPY_GAP_MS * MS + GRACE_MS * MS + 2 * l->rtt;
 }
 
 /* Re-validation tests halfway between the keepalive and lo: enough to catch a timeout that shrank
  * below what the keepalive relies on, without flapping on a lo measured right at the lifetime. */
-static uint64_t reval_t(const konce_life *l)
+static uint64_t reval_t(const konce_lifetime *l)
 {
 	uint64_t t = l->lo * (100 + l->safety) / 200;
 	return t > l->min ? t : l->min;
 }
 
 /* Decides whether the search is over; if not, picks the next T. */
-static void next_step(konce_life *l, uint64_t now)
+static void next_step(konce_lifetime *l, uint64_t now)
 {
 	set_keepalive(l);
 	bool done = l->lo >= l->max || (l->hi && l->hi <= l->min) || (l->lo && l->hi && l->hi - l->lo <= l->lo / 4);
@@ -141,7 +141,7 @@ static void next_step(konce_life *l, uint64_t now)
 }
 
 /* The search starts again below the bound that failed. */
-static void relearn(konce_life *l, uint64_t failed, uint64_t now)
+static void relearn(konce_lifetime *l, uint64_t failed, uint64_t now)
 {
 	l->learned = l->revalidating = l->confirming = false;
 	l->lo = 0;
@@ -157,7 +157,7 @@ static void relearn(konce_life *l, uint64_t failed, uint64_t now)
 	l->timer = now + GAP_MS * MS;
 }
 
-static void on_success(konce_life *l, uint64_t gap, uint64_t now)
+static void on_success(konce_lifetime *l, uint64_t gap, uint64_t now)
 {
 	l->c.successes++;
 	l->confirming = false;
@@ -179,7 +179,7 @@ static void on_success(konce_life *l, uint64_t gap, uint64_t now)
 	next_step(l, now);
 }
 
-static void on_failure(konce_life *l, uint64_t now)
+static void on_failure(konce_lifetime *l, uint64_t now)
 {
 	if (!l->confirming) {
 		l->confirming = true; /* all copies lost, or expired: ask once more at the same T */
@@ -200,10 +200,10 @@ static void on_failure(konce_life *l, uint64_t now)
 	next_step(l, now);
 }
 
-void konce_life_input(konce_life *l, const uint8_t *pkt, size_t len, uint64_t now)
+void konce_lifetime_input(konce_lifetime *l, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	konce_rdv_msg m;
-	if (konce_rdv_decode(&m, pkt, len) || m.id != l->nonce)
+	konce_rdvwire_msg m;
+	if (konce_rdvwire_decode(&m, pkt, len) || m.id != l->nonce)
 		return;
 	if (m.type == KONCE_RDV_LIFE_ACK && l->state == KONCE_LIFE_REQUEST) {
 		l->rtt = now - l->sent_at;
@@ -227,7 +227,7 @@ void konce_life_input(konce_life *l, const uint8_t *pkt, size_t len, uint64_t no
 	}
 }
 
-bool konce_life_poll(konce_life *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len)
+bool konce_lifetime_poll(konce_lifetime *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len)
 {
 	if (!l->out_pending)
 		return false;
@@ -237,9 +237,9 @@ bool konce_life_poll(konce_life *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *le
 	return true;
 }
 
-uint64_t konce_life_next_timer(const konce_life *l) { return l->timer; }
+uint64_t konce_lifetime_next_timer(const konce_lifetime *l) { return l->timer; }
 
-void konce_life_timer(konce_life *l, uint64_t now)
+void konce_lifetime_timer(konce_lifetime *l, uint64_t now)
 {
 	if (now < l->timer)
 		return;
@@ -271,7 +271,7 @@ void konce_life_timer(konce_life *l, uint64_t now)
 	}
 }
 
-void konce_life_rebound(konce_life *l, uint64_t now)
+void konce_lifetime_rebound(konce_lifetime *l, uint64_t now)
 {
 	l->c.rebounds++;
 	if (l->state == KONCE_LIFE_REQUEST || l->state == KONCE_LIFE_SILENT) {
@@ -285,9 +285,9 @@ void konce_life_rebound(konce_life *l, uint64_t now)
 		l->timer = passed;
 }
 
-uint64_t konce_life_keepalive(const konce_life *l) { return l->keepalive; }
+uint64_t konce_lifetime_keepalive(const konce_lifetime *l) { return l->keepalive; }
 
-void konce_life_status_get(const konce_life *l, konce_life_status *st)
+void konce_lifetime_status_get(const konce_lifetime *l, konce_lifetime_status *st)
 {
 	*st = l->c;
 	st->state = l->state;
@@ -299,7 +299,7 @@ void konce_life_status_get(const konce_life *l, konce_life_status *st)
 	st->testing_us = l->t;
 }
 
-const char *konce_life_state_name(enum konce_life_state s)
+const char *konce_lifetime_state_name(enum konce_lifetime_state s)
 {
 	switch (s) {
 	case KONCE_LIFE_WAIT: return "wait";

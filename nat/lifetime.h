@@ -5,7 +5,7 @@
  * mapping lifetime, inside [min, max], and derives the keepalive from it: safety% x L.
  *
  * One experiment: from a dedicated probe socket the caller sends LIFE_REQ(nonce, T) to a
- * rendezvous (konce_life_poll); the rendezvous answers LIFE_ACK at once and three LIFE_PROBEs T
+ * rendezvous (konce_lifetime_poll); the rendezvous answers LIFE_ACK at once and three LIFE_PROBEs T
  * later (0, 200, 400 ms apart).  The probe socket sends nothing else, so the mapping is idle from
  * the last packet through it (the REQ out, or the ACK in, whichever the NAT counts) until the
  * probe: a probe that arrives proves lifetime >= the measured gap (>= T); none (after T plus the
@@ -24,12 +24,12 @@
  *      |    |     could have passed         v               v                           v
  *      |    +------------------------ (WAIT) <---- fail: retry T once, then hi = T   success: lo
  *      |                                                                                |
- *      |   search over (konce_life_timer)                                               |
+ *      |   search over (konce_lifetime_timer)                                               |
  *      +-----------> LEARNED --timer: revalidate (T = (100+safety)/200 x lo)--> REQUEST |
  *                        ^---------------------------------------------------------------+
  *   (re-validating at 87.5% of lo, not lo itself: a lo measured right at the lifetime would flap)
  *   four REQs in a row unanswered: NO_ANSWER (the rendezvous does not do this), again after the
- *   revalidation interval.  A failed revalidation, or konce_life_rebound(), forgets lo (hi becomes
+ *   revalidation interval.  A failed revalidation, or konce_lifetime_rebound(), forgets lo (hi becomes
  *   the bound that failed), drops the keepalive back to the conservative value and searches again.
  *
  * Invariants:
@@ -39,7 +39,7 @@
  *  3. At most one request is outstanding, and a new one is sent only after every probe an older
  *     one could have caused has passed, so no stale probe refreshes the mapping mid-experiment.
  *  4. A probe counts only with the nonce of the outstanding request; lo only rises from a probe.
- *  5. Nothing is allocated after konce_life_new().
+ *  5. Nothing is allocated after konce_lifetime_new().
  *
  * Caveats (the caller's part, docs/TRAVERSAL.md "Mapping lifetime"): the result describes the
  * probe socket's mapping, with the NAT's timeout for a flow that has seen traffic both ways.  A
@@ -58,18 +58,18 @@
 #include "node/base/env.h"
 #include "node/base/wire.h"
 
-typedef struct konce_life konce_life;
+typedef struct konce_lifetime konce_lifetime;
 
-typedef struct konce_life_cfg {
+typedef struct konce_lifetime_cfg {
 	const konce_env *env;   /* NULL = konce_env_default() */
 	uint64_t min_us;        /* bounds; 0 = KONCE_LIFE_MIN_MS, KONCE_LIFE_MAX_MS */
 	uint64_t max_us;
 	uint64_t start_us;      /* first experiment; 0 = KONCE_LIFE_START_MS (clamped into the bounds) */
 	uint64_t revalidate_us; /* 0 = KONCE_LIFE_REVALIDATE_MS */
 	unsigned safety_pct;    /* keepalive = lo x safety_pct / 100; 0 = 75; at most 95 */
-} konce_life_cfg;
+} konce_lifetime_cfg;
 
-enum konce_life_state {
+enum konce_lifetime_state {
 	KONCE_LIFE_WAIT = 1,  /* searching: the next experiment is due at the timer */
 	KONCE_LIFE_REQUEST,   /* LIFE_REQ sent, waiting for LIFE_ACK */
 	KONCE_LIFE_SILENT,    /* ACK heard, the mapping must stay idle until the probe */
@@ -77,32 +77,32 @@ enum konce_life_state {
 	KONCE_LIFE_NO_ANSWER, /* the rendezvous never answered; retried at the timer */
 };
 
-typedef struct konce_life_status {
-	enum konce_life_state state;
+typedef struct konce_lifetime_status {
+	enum konce_lifetime_state state;
 	bool learned;         /* a search has ended and nothing since contradicted it */
 	bool below_min;       /* even min failed: the lifetime is below the bounds */
 	uint64_t lo_us, hi_us; /* proven lower bound, confirmed upper bound (0 = unknown) */
 	uint64_t keepalive_us;
 	uint64_t testing_us;  /* T of the experiment in progress or next */
 	uint64_t experiments, successes, failures, retries, no_acks, rebounds;
-} konce_life_status;
+} konce_lifetime_status;
 
 /* 0, -EINVAL (bounds out of order or zero safety after defaults), -ENOMEM.  The first experiment
  * is due at now. */
-int konce_life_new(konce_life **out, const konce_life_cfg *cfg, uint64_t now);
-void konce_life_free(konce_life *l);
+int konce_lifetime_new(konce_lifetime **out, const konce_lifetime_cfg *cfg, uint64_t now);
+void konce_lifetime_free(konce_lifetime *l);
 /* A datagram that arrived on the probe socket from the rendezvous (the caller checks the source). */
-void konce_life_input(konce_life *l, const uint8_t *pkt, size_t len, uint64_t now);
+void konce_lifetime_input(konce_lifetime *l, const uint8_t *pkt, size_t len, uint64_t now);
 /* The next datagram to send from the probe socket to the rendezvous; false when none. */
-bool konce_life_poll(konce_life *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len);
-uint64_t konce_life_next_timer(const konce_life *l);
-void konce_life_timer(konce_life *l, uint64_t now);
+bool konce_lifetime_poll(konce_lifetime *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len);
+uint64_t konce_lifetime_next_timer(const konce_lifetime *l);
+void konce_lifetime_timer(konce_lifetime *l, uint64_t now);
 /* A mapping the keepalive should have held was lost (the reflexive address changed, a direct path
  * died): drop back to the conservative keepalive and learn again. */
-void konce_life_rebound(konce_life *l, uint64_t now);
+void konce_lifetime_rebound(konce_lifetime *l, uint64_t now);
 /* The keepalive interval for the mappings the caller holds open (us). */
-uint64_t konce_life_keepalive(const konce_life *l);
-void konce_life_status_get(const konce_life *l, konce_life_status *st);
-const char *konce_life_state_name(enum konce_life_state s);
+uint64_t konce_lifetime_keepalive(const konce_lifetime *l);
+void konce_lifetime_status_get(const konce_lifetime *l, konce_lifetime_status *st);
+const char *konce_lifetime_state_name(enum konce_lifetime_state s);
 
 #endif

@@ -13,11 +13,11 @@ enum {
 #define DEFAULT_PERMANENT_US (20ULL * 60 * 1000000)
 #define NEVER UINT64_MAX
 
-struct konce_pm {
+struct konce_portmap_policy {
 	const konce_env *env;
-	konce_pm_cfg cfg;
+	konce_portmap_policy_cfg cfg;
 	unsigned nprotos;
-	enum konce_pm_state state;
+	enum konce_portmap_policy_state state;
 	unsigned pi;                 /* index of the protocol being tried or held */
 	uint32_t next_id, inflight;  /* inflight: id of the outstanding request, 0 = none */
 	bool pending;                /* the state's request is still to be handed out */
@@ -33,12 +33,12 @@ struct konce_pm {
 	uint32_t granted;
 	uint64_t renew_at, expires_at, retry_at;
 	uint64_t backoff;
-	enum konce_pm_err last_err;
-	konce_pm_event evq[KONCE_PM_EVQ];
+	enum konce_portmap_policy_err last_err;
+	konce_portmap_policy_event evq[KONCE_PM_EVQ];
 	unsigned evhead, evn;
 };
 
-static void push(konce_pm *p, const konce_pm_event *ev)
+static void push(konce_portmap_policy *p, const konce_portmap_policy_event *ev)
 {
 	if (p->evn == KONCE_PM_EVQ) { /* the consumer fell behind: the oldest event is the least useful */
 		p->evhead = (p->evhead + 1) % KONCE_PM_EVQ;
@@ -48,9 +48,9 @@ static void push(konce_pm *p, const konce_pm_event *ev)
 	p->evn++;
 }
 
-static void emit(konce_pm *p, enum konce_pm_ev_type t, enum konce_pm_err reason)
+static void emit(konce_portmap_policy *p, enum konce_portmap_policy_ev_type t, enum konce_portmap_policy_err reason)
 {
-	konce_pm_event ev;
+	konce_portmap_policy_event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = t;
 	ev.proto = p->cfg.protos[p->pi];
@@ -65,7 +65,7 @@ static void emit(konce_pm *p, enum konce_pm_ev_type t, enum konce_pm_err reason)
 	push(p, &ev);
 }
 
-int konce_pm_new(konce_pm **out, const konce_pm_cfg *cfg)
+int konce_portmap_policy_new(konce_portmap_policy **out, const konce_portmap_policy_cfg *cfg)
 {
 	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
 	unsigned n = 0;
@@ -82,7 +82,7 @@ int konce_pm_new(konce_pm **out, const konce_pm_cfg *cfg)
 				return -EINVAL;
 		n++;
 	}
-	konce_pm *p = konce_env_alloc(env, sizeof(*p));
+	konce_portmap_policy *p = konce_env_alloc(env, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->env = env;
@@ -112,19 +112,19 @@ int konce_pm_new(konce_pm **out, const konce_pm_cfg *cfg)
 	return 0;
 }
 
-void konce_pm_free(konce_pm *p)
+void konce_portmap_policy_free(konce_portmap_policy *p)
 {
 	if (p)
 		konce_env_free(p->env, p);
 }
 
-static void enter(konce_pm *p, enum konce_pm_state s)
+static void enter(konce_portmap_policy *p, enum konce_portmap_policy_state s)
 {
 	p->state = s;
 	p->pending = (s == KONCE_PM_DISCOVER || s == KONCE_PM_ADD || s == KONCE_PM_RENEW || s == KONCE_PM_DELETE);
 }
 
-static void discover(konce_pm *p, unsigned pi)
+static void discover(konce_portmap_policy *p, unsigned pi)
 {
 	p->pi = pi;
 	p->conflicts = 0;
@@ -134,21 +134,21 @@ static void discover(konce_pm *p, unsigned pi)
 	enter(p, KONCE_PM_DISCOVER);
 }
 
-void konce_pm_start(konce_pm *p, uint64_t now)
+void konce_portmap_policy_start(konce_portmap_policy *p, uint64_t now)
 {
 	(void)now;
 	if (p->state == KONCE_PM_IDLE)
 		discover(p, 0);
 }
 
-static void lose(konce_pm *p, enum konce_pm_err why)
+static void lose(konce_portmap_policy *p, enum konce_portmap_policy_err why)
 {
 	if (p->have_mapping)
 		emit(p, KONCE_PM_EV_LOST, why);
 	p->have_mapping = false;
 }
 
-void konce_pm_stop(konce_pm *p, uint64_t now)
+void konce_portmap_policy_stop(konce_portmap_policy *p, uint64_t now)
 {
 	(void)now;
 	if (p->state == KONCE_PM_STOPPED || (p->state == KONCE_PM_DELETE && !p->restart))
@@ -166,7 +166,7 @@ void konce_pm_stop(konce_pm *p, uint64_t now)
 	p->have_mapping = false;
 }
 
-void konce_pm_reset(konce_pm *p, uint64_t now)
+void konce_portmap_policy_reset(konce_portmap_policy *p, uint64_t now)
 {
 	(void)now;
 	if (p->state == KONCE_PM_IDLE || p->state == KONCE_PM_STOPPED ||
@@ -183,7 +183,7 @@ void konce_pm_reset(konce_pm *p, uint64_t now)
 	}
 }
 
-bool konce_pm_next(konce_pm *p, uint64_t now, konce_pm_req *req)
+bool konce_portmap_policy_next(konce_portmap_policy *p, uint64_t now, konce_portmap_policy_req *req)
 {
 	if (p->inflight)
 		return false;
@@ -228,7 +228,7 @@ bool konce_pm_next(konce_pm *p, uint64_t now, konce_pm_req *req)
 }
 
 /* This protocol failed: try the next, or back off when none is left. */
-static void next_proto(konce_pm *p, uint64_t now, enum konce_pm_err err)
+static void next_proto(konce_portmap_policy *p, uint64_t now, enum konce_portmap_policy_err err)
 {
 	p->last_err = err;
 	if (p->pi + 1 < p->nprotos) {
@@ -242,7 +242,7 @@ static void next_proto(konce_pm *p, uint64_t now, enum konce_pm_err err)
 	enter(p, KONCE_PM_BACKOFF);
 }
 
-static void mapped(konce_pm *p, uint64_t now, const konce_pm_result *r)
+static void mapped(konce_portmap_policy *p, uint64_t now, const konce_portmap_policy_result *r)
 {
 	/* a granted port of 0 would be nonsense: keep what was asked for */
 	uint16_t port = r->external.port ? r->external.port : p->want_port;
@@ -263,7 +263,7 @@ static void mapped(konce_pm *p, uint64_t now, const konce_pm_result *r)
 	enter(p, KONCE_PM_MAPPED);
 }
 
-int konce_pm_result_in(konce_pm *p, uint64_t now, const konce_pm_result *r)
+int konce_portmap_policy_result_in(konce_portmap_policy *p, uint64_t now, const konce_portmap_policy_result *r)
 {
 	if (!p->inflight || r->id != p->inflight)
 		return -ESTALE;
@@ -313,7 +313,7 @@ int konce_pm_result_in(konce_pm *p, uint64_t now, const konce_pm_result *r)
 				wait = p->cfg.retry_max_us;
 			p->renew_at = now + wait;
 			if (p->expires_at != NEVER && p->renew_at > p->expires_at)
-				p->renew_at = p->expires_at; /* konce_pm_next declares it lost then */
+				p->renew_at = p->expires_at; /* konce_portmap_policy_next declares it lost then */
 		}
 		break;
 	case KONCE_PM_DELETE:
@@ -331,7 +331,7 @@ int konce_pm_result_in(konce_pm *p, uint64_t now, const konce_pm_result *r)
 	return 0;
 }
 
-uint64_t konce_pm_wake(const konce_pm *p)
+uint64_t konce_portmap_policy_wake(const konce_portmap_policy *p)
 {
 	if (p->inflight)
 		return NEVER;
@@ -344,7 +344,7 @@ uint64_t konce_pm_wake(const konce_pm *p)
 	return NEVER;
 }
 
-bool konce_pm_event_pop(konce_pm *p, konce_pm_event *ev)
+bool konce_portmap_policy_event_pop(konce_portmap_policy *p, konce_portmap_policy_event *ev)
 {
 	if (!p->evn)
 		return false;
@@ -354,9 +354,9 @@ bool konce_pm_event_pop(konce_pm *p, konce_pm_event *ev)
 	return true;
 }
 
-enum konce_pm_state konce_pm_state_of(const konce_pm *p) { return p->state; }
+enum konce_portmap_policy_state konce_portmap_policy_state_of(const konce_portmap_policy *p) { return p->state; }
 
-bool konce_pm_mapping(const konce_pm *p, konce_addr *external, enum konce_pm_proto *proto)
+bool konce_portmap_policy_mapping(const konce_portmap_policy *p, konce_addr *external, enum konce_portmap_policy_proto *proto)
 {
 	if (!p->have_mapping)
 		return false;
@@ -367,7 +367,7 @@ bool konce_pm_mapping(const konce_pm *p, konce_addr *external, enum konce_pm_pro
 	return true;
 }
 
-const char *konce_pm_proto_name(enum konce_pm_proto proto)
+const char *konce_portmap_policy_proto_name(enum konce_portmap_policy_proto proto)
 {
 	switch (proto) {
 	case KONCE_PM_PROTO_NATPMP: return "natpmp";
@@ -376,7 +376,7 @@ const char *konce_pm_proto_name(enum konce_pm_proto proto)
 	}
 }
 
-const char *konce_pm_op_name(enum konce_pm_op op)
+const char *konce_portmap_policy_op_name(enum konce_portmap_policy_op op)
 {
 	switch (op) {
 	case KONCE_PM_OP_DISCOVER: return "discover";
@@ -387,7 +387,7 @@ const char *konce_pm_op_name(enum konce_pm_op op)
 	}
 }
 
-const char *konce_pm_err_name(enum konce_pm_err err)
+const char *konce_portmap_policy_err_name(enum konce_portmap_policy_err err)
 {
 	switch (err) {
 	case KONCE_PM_OK: return "ok";

@@ -46,13 +46,13 @@
 #include "node/base/addr.h"
 #include "node/base/env.h"
 
-enum konce_pm_proto {
+enum konce_portmap_policy_proto {
 	KONCE_PM_PROTO_NONE = 0,
 	KONCE_PM_PROTO_NATPMP = 1,
 	KONCE_PM_PROTO_UPNP = 2,
 };
 
-enum konce_pm_op {
+enum konce_portmap_policy_op {
 	KONCE_PM_OP_NONE = 0,
 	KONCE_PM_OP_DISCOVER, /* find the gateway, learn its external address */
 	KONCE_PM_OP_ADD,      /* ask for internal_port -> external_port for lifetime_s */
@@ -61,7 +61,7 @@ enum konce_pm_op {
 };
 
 /* Why a request failed: the I/O layer maps protocol error codes onto these. */
-enum konce_pm_err {
+enum konce_portmap_policy_err {
 	KONCE_PM_OK = 0,
 	KONCE_PM_ERR_NO_GATEWAY,     /* nothing answered within the bounded timeout */
 	KONCE_PM_ERR_REFUSED,        /* the gateway answered but will not map (not authorised, disabled) */
@@ -70,7 +70,7 @@ enum konce_pm_err {
 	KONCE_PM_ERR_IO,             /* socket or parse error, or anything else */
 };
 
-enum konce_pm_state {
+enum konce_portmap_policy_state {
 	KONCE_PM_IDLE = 0,
 	KONCE_PM_DISCOVER,
 	KONCE_PM_ADD,
@@ -87,7 +87,7 @@ enum {
 	KONCE_PM_EVQ = 8,
 };
 
-typedef struct konce_pm_cfg {
+typedef struct konce_portmap_policy_cfg {
 	const konce_env *env;     /* NULL = konce_env_default(); also the random external ports */
 	uint16_t internal_port;   /* the local UDP port to expose (1..65535) */
 	uint16_t external_port;   /* wanted external port; 0 = the same as internal_port */
@@ -96,67 +96,67 @@ typedef struct konce_pm_cfg {
 	uint64_t retry_min_us;    /* first backoff after everything failed; 0 = 30 s */
 	uint64_t retry_max_us;    /* backoff cap; 0 = 30 min */
 	uint64_t permanent_refresh_us; /* how often a lifetime-0 lease is re-added; 0 = 20 min */
-} konce_pm_cfg;
+} konce_portmap_policy_cfg;
 
-typedef struct konce_pm_req {
+typedef struct konce_portmap_policy_req {
 	uint32_t id;
-	enum konce_pm_op op;
-	enum konce_pm_proto proto;
+	enum konce_portmap_policy_op op;
+	enum konce_portmap_policy_proto proto;
 	uint16_t internal_port;
 	uint16_t external_port; /* ADD/RENEW: wanted; DELETE: the one held */
 	uint32_t lifetime_s;    /* ADD/RENEW only; 0 = permanent */
-} konce_pm_req;
+} konce_portmap_policy_req;
 
-typedef struct konce_pm_result {
+typedef struct konce_portmap_policy_result {
 	uint32_t id;                /* the request's id */
-	enum konce_pm_err err;
+	enum konce_portmap_policy_err err;
 	int code;                   /* the protocol's own error code, for messages only */
 	konce_addr external;        /* DISCOVER: address (port 0); ADD/RENEW: address and granted port */
 	uint32_t lifetime_s;        /* ADD/RENEW: granted lease; 0 = permanent */
-} konce_pm_result;
+} konce_portmap_policy_result;
 
-enum konce_pm_ev_type {
+enum konce_portmap_policy_ev_type {
 	KONCE_PM_EV_MAPPED = 1,  /* a lease is held (again, or at a new address when changed) */
 	KONCE_PM_EV_LOST,        /* the lease held is gone: stop advertising it */
 	KONCE_PM_EV_UNAVAILABLE, /* no protocol worked; the policy retries after backoff */
 };
 
-typedef struct konce_pm_event {
-	enum konce_pm_ev_type type;
-	enum konce_pm_proto proto;
+typedef struct konce_portmap_policy_event {
+	enum konce_portmap_policy_ev_type type;
+	enum konce_portmap_policy_proto proto;
 	konce_addr external;       /* MAPPED */
 	uint32_t lifetime_s;       /* MAPPED: granted; 0 = permanent */
 	bool changed;              /* MAPPED: the external address or port differs from the last one */
-	enum konce_pm_err reason;  /* UNAVAILABLE: the last protocol's failure; LOST: the renewal's */
-} konce_pm_event;
+	enum konce_portmap_policy_err reason;  /* UNAVAILABLE: the last protocol's failure; LOST: the renewal's */
+} konce_portmap_policy_event;
 
-typedef struct konce_pm konce_pm;
+typedef struct konce_portmap_policy konce_portmap_policy;
 
 /* 0 and *out, or -EINVAL (port 0, unknown protocol) or -ENOMEM.  Starts in IDLE. */
-int konce_pm_new(konce_pm **out, const konce_pm_cfg *cfg);
-void konce_pm_free(konce_pm *p);
+int konce_portmap_policy_new(konce_portmap_policy **out, const konce_portmap_policy_cfg *cfg);
+void konce_portmap_policy_free(konce_portmap_policy *p);
 
-void konce_pm_start(konce_pm *p, uint64_t now);
+void konce_portmap_policy_start(konce_portmap_policy *p, uint64_t now);
 /* Delete a held lease, then STOPPED.  Idempotent. */
-void konce_pm_stop(konce_pm *p, uint64_t now);
+void konce_portmap_policy_stop(konce_portmap_policy *p, uint64_t now);
 /* The network changed (new local address, gateway reboot): delete any lease and start over. */
-void konce_pm_reset(konce_pm *p, uint64_t now);
+void konce_portmap_policy_reset(konce_portmap_policy *p, uint64_t now);
 
 /* The request to perform now, if any (true and *req).  Marks it outstanding. */
-bool konce_pm_next(konce_pm *p, uint64_t now, konce_pm_req *req);
+bool konce_portmap_policy_next(konce_portmap_policy *p, uint64_t now, konce_portmap_policy_req *req);
 /* The result of the outstanding request.  -ESTALE if r->id is not outstanding (ignored). */
-int konce_pm_result_in(konce_pm *p, uint64_t now, const konce_pm_result *r);
-/* When to call konce_pm_next again if no result arrives: UINT64_MAX = not until a result. */
-uint64_t konce_pm_wake(const konce_pm *p);
+int konce_portmap_policy_result_in(konce_portmap_policy *p, uint64_t now, const konce_portmap_policy_result *r);
+/* When to call konce_portmap_policy_next again if no result arrives: UINT64_MAX = not until a result. */
+uint64_t konce_portmap_policy_wake(const konce_portmap_policy *p);
 /* Pops one event; false when there are none. */
-bool konce_pm_event_pop(konce_pm *p, konce_pm_event *ev);
+bool konce_portmap_policy_event_pop(konce_portmap_policy *p, konce_portmap_policy_event *ev);
 
-enum konce_pm_state konce_pm_state_of(const konce_pm *p);
+enum konce_portmap_policy_state konce_portmap_policy_state_of(const konce_portmap_policy *p);
 /* true and the mapping while one is held (MAPPED or RENEW). */
-bool konce_pm_mapping(const konce_pm *p, konce_addr *external, enum konce_pm_proto *proto);
+bool konce_portmap_policy_mapping(const konce_portmap_policy *p, konce_addr *external, enum konce_portmap_policy_proto *proto);
 
-const char *konce_pm_proto_name(enum konce_pm_proto proto);
-const char *konce_pm_op_name(enum konce_pm_op op);
-const char *konce_pm_err_name(enum konce_pm_err err);
+const char *konce_portmap_policy_proto_name(enum konce_portmap_policy_proto proto);
+const char *konce_portmap_policy_op_name(enum konce_portmap_policy_op op);
+const char *konce_portmap_policy_err_name(enum konce_portmap_policy_err err);
 
 #endif

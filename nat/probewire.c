@@ -12,12 +12,12 @@ static const char *const command_names[KONCE_PROBE_CMD_MAX + 1] = {
 	[KONCE_PROBE_CMD_REPLY_TO_PORT] = "reply-to-port",
 };
 
-const char *konce_probe_command_name(uint8_t command)
+const char *konce_probewire_command_name(uint8_t command)
 {
 	return command >= 1 && command <= KONCE_PROBE_CMD_MAX ? command_names[command] : NULL;
 }
 
-int konce_probe_command_parse(const char *name)
+int konce_probewire_command_parse(const char *name)
 {
 	for (int i = 1; i <= KONCE_PROBE_CMD_MAX; i++)
 		if (!strcmp(name, command_names[i]))
@@ -25,7 +25,7 @@ int konce_probe_command_parse(const char *name)
 	return -EINVAL;
 }
 
-const char *konce_probe_result_str(enum konce_probe_result r)
+const char *konce_probewire_result_str(enum konce_probewire_result r)
 {
 	switch (r) {
 	case KONCE_PROBE_OK: return "ok";
@@ -72,16 +72,16 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
-bool konce_probe_is_candidate(const uint8_t *buf, size_t len)
+bool konce_probewire_is_candidate(const uint8_t *buf, size_t len)
 {
 	return len >= 4 && get32(buf) == KONCE_PROBE_MAGIC;
 }
 
-static enum konce_probe_result check(const konce_probe *p)
+static enum konce_probewire_result check(const konce_probewire_msg *p)
 {
 	if (p->type != KONCE_PROBE_T_REQUEST && p->type != KONCE_PROBE_T_REPLY)
 		return KONCE_PROBE_BAD_TYPE;
-	if (!konce_probe_command_name(p->command))
+	if (!konce_probewire_command_name(p->command))
 		return KONCE_PROBE_BAD_COMMAND;
 	if (p->flags & ~KONCE_PROBE_F_ALL)
 		return KONCE_PROBE_BAD_FIELD;
@@ -97,10 +97,10 @@ static enum konce_probe_result check(const konce_probe *p)
 	return KONCE_PROBE_OK;
 }
 
-enum konce_probe_result konce_probe_parse(konce_probe *p, const uint8_t *buf, size_t len)
+enum konce_probewire_result konce_probewire_parse(konce_probewire_msg *p, const uint8_t *buf, size_t len)
 {
 	memset(p, 0, sizeof(*p));
-	if (!konce_probe_is_candidate(buf, len))
+	if (!konce_probewire_is_candidate(buf, len))
 		return KONCE_PROBE_BAD_MAGIC;
 	if (len != KONCE_PROBE_SIZE)
 		return KONCE_PROBE_SHORT;
@@ -118,7 +118,7 @@ enum konce_probe_result konce_probe_parse(konce_probe *p, const uint8_t *buf, si
 	get_addr(&p->seen_dst, buf + KONCE_PROBE_SEEN_DST_OFF);
 	get_addr(&p->from, buf + KONCE_PROBE_FROM_OFF);
 	get_addr(&p->other, buf + KONCE_PROBE_OTHER_OFF);
-	enum konce_probe_result r = check(p);
+	enum konce_probewire_result r = check(p);
 	if (r != KONCE_PROBE_OK)
 		return r;
 	/* observation fields are all zero unless the flags say they are filled */
@@ -132,7 +132,7 @@ enum konce_probe_result konce_probe_parse(konce_probe *p, const uint8_t *buf, si
 	return KONCE_PROBE_OK;
 }
 
-int konce_probe_encode(const konce_probe *p, uint8_t out[KONCE_PROBE_SIZE])
+int konce_probewire_encode(const konce_probewire_msg *p, uint8_t out[KONCE_PROBE_SIZE])
 {
 	if (check(p) != KONCE_PROBE_OK)
 		return -EINVAL;
@@ -157,7 +157,7 @@ int konce_probe_encode(const konce_probe *p, uint8_t out[KONCE_PROBE_SIZE])
 	return KONCE_PROBE_SIZE;
 }
 
-void konce_probe_make_reply(konce_probe *reply, const konce_probe *req, const konce_addr *seen_src,
+void konce_probewire_make_reply(konce_probewire_msg *reply, const konce_probewire_msg *req, const konce_addr *seen_src,
 			    const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
 			    uint8_t transport, int ttl)
 {

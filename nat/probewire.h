@@ -15,7 +15,7 @@
 #include "node/base/addr.h"
 #include "node/base/wire.h"
 
-typedef struct konce_probe {
+typedef struct konce_probewire_msg {
 	uint8_t type;      /* KONCE_PROBE_T_* */
 	uint8_t command;   /* KONCE_PROBE_CMD_* */
 	uint8_t flags;     /* KONCE_PROBE_F_* */
@@ -28,9 +28,9 @@ typedef struct konce_probe {
 	konce_addr seen_dst;  /* reply: where it arrived */
 	konce_addr from;      /* reply: where this reply is sent from */
 	konce_addr other;     /* reply: the listener's alternate address/port, if F_OTHER */
-} konce_probe;
+} konce_probewire_msg;
 
-enum konce_probe_result {
+enum konce_probewire_result {
 	KONCE_PROBE_OK = 0,
 	KONCE_PROBE_SHORT,       /* not KONCE_PROBE_SIZE bytes */
 	KONCE_PROBE_BAD_MAGIC,   /* not a probe at all */
@@ -40,19 +40,19 @@ enum konce_probe_result {
 	KONCE_PROBE_BAD_FIELD,   /* reserved bits or bytes set, or fields that contradict the type */
 };
 
-const char *konce_probe_result_str(enum konce_probe_result r);
-bool konce_probe_is_candidate(const uint8_t *buf, size_t len); /* starts with the magic */
-enum konce_probe_result konce_probe_parse(konce_probe *p, const uint8_t *buf, size_t len);
+const char *konce_probewire_result_str(enum konce_probewire_result r);
+bool konce_probewire_is_candidate(const uint8_t *buf, size_t len); /* starts with the magic */
+enum konce_probewire_result konce_probewire_parse(konce_probewire_msg *p, const uint8_t *buf, size_t len);
 /* Writes exactly KONCE_PROBE_SIZE bytes.  Returns KONCE_PROBE_SIZE, or -EINVAL for a probe that
- * konce_probe_parse would refuse. */
-int konce_probe_encode(const konce_probe *p, uint8_t out[KONCE_PROBE_SIZE]);
+ * konce_probewire_parse would refuse. */
+int konce_probewire_encode(const konce_probewire_msg *p, uint8_t out[KONCE_PROBE_SIZE]);
 
 /* The reply a listener sends to request req, seen as described; other may be NULL. */
-void konce_probe_make_reply(konce_probe *reply, const konce_probe *req, const konce_addr *seen_src,
+void konce_probewire_make_reply(konce_probewire_msg *reply, const konce_probewire_msg *req, const konce_addr *seen_src,
 			    const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
 			    uint8_t transport, int ttl);
 
-const char *konce_probe_command_name(uint8_t command); /* "same", "other-port", ... or NULL */
-int konce_probe_command_parse(const char *name);       /* KONCE_PROBE_CMD_* or -EINVAL */
+const char *konce_probewire_command_name(uint8_t command); /* "same", "other-port", ... or NULL */
+int konce_probewire_command_parse(const char *name);       /* KONCE_PROBE_CMD_* or -EINVAL */
 
 #endif

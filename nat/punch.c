@@ -14,7 +14,7 @@ struct konce_punch {
 	const konce_env *env;
 	uint8_t self[KONCE_WIRE_KEY], peer[KONCE_WIRE_KEY];
 	bool controlling;
-	enum konce_path_state state;
+	enum konce_punch_path_state state;
 
 	/* the attempt */
 	uint64_t intro_id, start;
@@ -42,7 +42,7 @@ struct konce_punch {
 	konce_addr path;
 	unsigned extra_left, unanswered;
 	uint64_t extra_at, keepalive_at;
-	uint64_t keepalive_us; /* DIRECT keepalive period; 0 = KONCE_PATH_KEEPALIVE_MS */
+	uint64_t keepalive_us; /* DIRECT keepalive period; 0 = KONCE_PUNCH_PATH_KEEPALIVE_MS */
 	bool auth; /* a session authenticates the path: only konce_punch_heard() proves it alive */
 	bool have_rebind; /* the peer's probes come from elsewhere now: its NAT rebound */
 	unsigned rebind_sock;
@@ -69,7 +69,7 @@ struct konce_punch {
 
 static const char *const state_names[] = {"idle", "punching", "direct", "relayed", "probing"};
 
-const char *konce_path_state_name(enum konce_path_state s)
+const char *konce_punch_path_state_name(enum konce_punch_path_state s)
 {
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
 }
@@ -86,7 +86,7 @@ int konce_punch_new(konce_punch **out, const konce_env *env, const uint8_t self_
 	memcpy(p->self, self_key, KONCE_WIRE_KEY);
 	memcpy(p->peer, peer_key, KONCE_WIRE_KEY);
 	p->controlling = memcmp(self_key, peer_key, KONCE_WIRE_KEY) < 0;
-	p->state = KONCE_PATH_IDLE;
+	p->state = KONCE_PUNCH_PATH_IDLE;
 	p->upgrade_at = UINT64_MAX;
 	p->keepalive_at = UINT64_MAX;
 	p->claimed_left = KONCE_PUNCH_CLAIMED_BUDGET;
@@ -105,7 +105,7 @@ void konce_punch_free(konce_punch *p)
 
 static bool attempting(const konce_punch *p)
 {
-	return p->state == KONCE_PATH_PUNCHING || p->state == KONCE_PATH_PROBING;
+	return p->state == KONCE_PUNCH_PATH_PUNCHING || p->state == KONCE_PUNCH_PATH_PROBING;
 }
 
 static void push_out(konce_punch *p, const konce_punch_out *o)
@@ -244,8 +244,8 @@ static void spray_ports(konce_punch *p)
 
 static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
 {
-	p->state = p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_PUNCHING ? KONCE_PATH_PUNCHING
-										   : KONCE_PATH_PROBING;
+	p->state = p->state == KONCE_PUNCH_PATH_IDLE || p->state == KONCE_PUNCH_PATH_PUNCHING ? KONCE_PUNCH_PATH_PUNCHING
+										   : KONCE_PUNCH_PATH_PROBING;
 	p->intro_id = intro_id;
 	p->start = start;
 	p->round = 0;
@@ -264,10 +264,10 @@ static void begin_attempt(konce_punch *p, uint64_t intro_id, uint64_t start)
 
 int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 {
-	if (p->state != KONCE_PATH_IDLE && in->intro_id == p->intro_id)
+	if (p->state != KONCE_PUNCH_PATH_IDLE && in->intro_id == p->intro_id)
 		return 0; /* a repeated INTRO (the rendezvous or the network duplicated it) */
 	konce_target t[KONCE_CAND_MAX_TARGETS];
-	unsigned nt = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat,
+	unsigned nt = konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, in->peer_cands, in->npeer, &in->peer_nat,
 					&in->self_nat, in->self_spent);
 	const konce_cand *refl = first_reflexive(in->peer_cands, in->npeer);
 	int bday = BDAY_NONE;
@@ -277,18 +277,18 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 		bday = BDAY_SOCKETS;
 	if (nt == 0 && bday == BDAY_NONE)
 		return -EINVAL;
-	bool first = p->state == KONCE_PATH_IDLE || p->state == KONCE_PATH_PUNCHING;
+	bool first = p->state == KONCE_PUNCH_PATH_IDLE || p->state == KONCE_PUNCH_PATH_PUNCHING;
 	begin_attempt(p, in->intro_id, now + in->delay_us);
 	p->keyed = in->secret != NULL;
 	if (in->secret)
 		memcpy(p->ikey, in->secret, sizeof(p->ikey));
 	else
 		sodium_memzero(p->ikey, sizeof(p->ikey));
-	if (first && konce_cand_direct_expectation(&in->self_nat, in->self_cands, in->nself, &in->peer_nat,
+	if (first && konce_candidates_direct_expectation(&in->self_nat, in->self_cands, in->nself, &in->peer_nat,
 						   in->peer_cands, in->npeer) != KONCE_CAND_DIRECT_EXPECTED) {
 		/* direct is impossible or a gamble: the relay at once, the attempt runs beside it.
 		 * Both sides decide alike (a symmetric rule over the INTRO), so both relay. */
-		p->state = KONCE_PATH_PROBING;
+		p->state = KONCE_PUNCH_PATH_PROBING;
 		p->c.relay_first++;
 		push_ev(p, KONCE_PUNCH_EV_RELAY, now);
 	}
@@ -310,7 +310,7 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 
 static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t now)
 {
-	p->state = KONCE_PATH_RELAYED;
+	p->state = KONCE_PUNCH_PATH_RELAYED;
 	p->keepalive_at = UINT64_MAX;
 	p->extra_left = 0;
 	p->confirming = false;
@@ -336,13 +336,13 @@ static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t no
 
 static uint64_t ka_period(const konce_punch *p)
 {
-	return p->keepalive_us ? p->keepalive_us : KONCE_PATH_KEEPALIVE_MS * MS;
+	return p->keepalive_us ? p->keepalive_us : KONCE_PUNCH_PATH_KEEPALIVE_MS * MS;
 }
 
 void konce_punch_set_keepalive(konce_punch *p, uint64_t keepalive_us, uint64_t now)
 {
 	p->keepalive_us = keepalive_us;
-	if (p->state == KONCE_PATH_DIRECT && !p->unanswered && p->keepalive_at > now + ka_period(p))
+	if (p->state == KONCE_PUNCH_PATH_DIRECT && !p->unanswered && p->keepalive_at > now + ka_period(p))
 		p->keepalive_at = now + ka_period(p);
 }
 
@@ -350,12 +350,12 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool
 {
 	/* With a session, a PUNCH ack (forgeable) may move the path but not keep it: the move stands
 	 * only once authenticated traffic comes over the new pair (konce_punch_heard). */
-	p->have_prev = p->state == KONCE_PATH_DIRECT && !p->confirming;
+	p->have_prev = p->state == KONCE_PUNCH_PATH_DIRECT && !p->confirming;
 	p->prev_sock = p->path_sock;
 	p->prev = p->path;
 	p->confirming = p->auth;
 	p->confirm_end = now + KONCE_PUNCH_CONFIRM_MS * MS;
-	p->state = KONCE_PATH_DIRECT;
+	p->state = KONCE_PUNCH_PATH_DIRECT;
 	p->have_rebind = false;
 	p->path_sock = sock;
 	p->path = *from;
@@ -389,7 +389,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		}
 		if (p->auth && now < p->hold_until &&
 		    ((attempting(p) && is_target(p, sock, from)) ||
-		     (p->state == KONCE_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
+		     (p->state == KONCE_PUNCH_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
 		      konce_addr_eq(from, &p->rebind)))) {
 			/* moves made with a session were undone lately (never confirmed): hold */
 			p->c.moves_held++;
@@ -397,7 +397,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		}
 		if (attempting(p) && is_target(p, sock, from))
 			verified(p, sock, from, false, now);
-		else if (p->state == KONCE_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path)) {
+		else if (p->state == KONCE_PUNCH_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path)) {
 			if (p->auth) {
 				/* anyone who saw a probe can forge its ack: with a session, only
 				 * authenticated traffic says the path still works */
@@ -406,7 +406,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 			}
 			p->unanswered = 0;
 			p->keepalive_at = now + ka_period(p);
-		} else if (p->state == KONCE_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
+		} else if (p->state == KONCE_PUNCH_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
 			   konce_addr_eq(from, &p->rebind)) {
 			p->c.rebinds++;
 			p->have_rebind = false;
@@ -414,7 +414,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		}
 		return;
 	}
-	if (p->state == KONCE_PATH_IDLE || intro_id != p->intro_id) {
+	if (p->state == KONCE_PUNCH_PATH_IDLE || intro_id != p->intro_id) {
 		/* not the introduction we hold (none yet, or another): it starts nothing, and our own
 		 * INTRO, a reliable message, brings the attempt */
 		p->c.stale++;
@@ -428,7 +428,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	for (unsigned i = 0; i < p->nt; i++)
 		if (p->t[i].sock == sock && konce_addr_eq(&p->t[i].addr, from))
 			p->theard[i] = true; /* the peer is there: no longer limited as a claim */
-	if (p->state == KONCE_PATH_DIRECT && !(sock == p->path_sock && konce_addr_eq(from, &p->path)) &&
+	if (p->state == KONCE_PUNCH_PATH_DIRECT && !(sock == p->path_sock && konce_addr_eq(from, &p->path)) &&
 	    !(p->have_rebind && sock == p->rebind_sock && konce_addr_eq(from, &p->rebind))) {
 		/* validate the new address before moving the path there.  Two sides may hold different
 		 * valid pairs of one attempt (two sequential NATs have 16); if each followed the other's
@@ -444,7 +444,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	if (!attempting(p))
 		return;
 	konce_target t = {sock, *from, KONCE_CAND_PEER_REFLEXIVE};
-	if (konce_cand_add_target(p->t, &p->nt, KONCE_CAND_MAX_TARGETS, &t)) {
+	if (konce_candidates_add_target(p->t, &p->nt, KONCE_CAND_MAX_TARGETS, &t)) {
 		p->tsent[p->nt - 1] = 0;
 		p->theard[p->nt - 1] = true;
 		probe_typed(p, sock, from, KONCE_CAND_PEER_REFLEXIVE); /* triggered: this pair may work at once */
@@ -453,7 +453,7 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 
 void konce_punch_heard(konce_punch *p, uint64_t now)
 {
-	if (p->state != KONCE_PATH_DIRECT)
+	if (p->state != KONCE_PUNCH_PATH_DIRECT)
 		return;
 	p->c.heard++;
 	if (p->confirming) {
@@ -478,9 +478,9 @@ void konce_punch_set_authenticated(konce_punch *p, bool on)
 
 void konce_punch_relay_heard(konce_punch *p, uint64_t now)
 {
-	if (p->state != KONCE_PATH_IDLE)
+	if (p->state != KONCE_PUNCH_PATH_IDLE)
 		return;
-	p->state = KONCE_PATH_RELAYED;
+	p->state = KONCE_PUNCH_PATH_RELAYED;
 	p->upgrade_at = p->controlling ? now + KONCE_UPGRADE_AFTER_LOSS_MS * MS : UINT64_MAX;
 	push_ev(p, KONCE_PUNCH_EV_RELAY, now);
 }
@@ -503,7 +503,7 @@ uint64_t konce_punch_next_timer(const konce_punch *p)
 		t = min64(t, next_probe_at(p));
 		t = min64(t, p->start + KONCE_PUNCH_GIVEUP_MS * MS);
 	}
-	if (p->state == KONCE_PATH_DIRECT) {
+	if (p->state == KONCE_PUNCH_PATH_DIRECT) {
 		t = min64(t, p->keepalive_at);
 		if (p->extra_left)
 			t = min64(t, p->extra_at);
@@ -563,7 +563,7 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 	run_rounds(p, now);
 	if (attempting(p) && now >= p->start + KONCE_PUNCH_GIVEUP_MS * MS)
 		go_relayed(p, KONCE_PUNCH_EV_RELAY, now);
-	if (p->state == KONCE_PATH_DIRECT && p->confirming) {
+	if (p->state == KONCE_PUNCH_PATH_DIRECT && p->confirming) {
 		if (now >= p->confirm_end) {
 			confirm_failed(p, now);
 		} else if (p->confirm_at <= now) {
@@ -571,25 +571,25 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 			p->confirm_at = now + KONCE_PUNCH_CONFIRM_RETRY_MS * MS;
 		}
 	}
-	if (p->state == KONCE_PATH_DIRECT) {
+	if (p->state == KONCE_PUNCH_PATH_DIRECT) {
 		while (p->extra_left && p->extra_at <= now) {
 			probe(p, p->path_sock, &p->path);
 			p->extra_left--;
 			p->extra_at += 50 * MS;
 		}
 		if (p->keepalive_at <= now) {
-			if (p->unanswered >= KONCE_PATH_PROBE_FAILS) {
+			if (p->unanswered >= KONCE_PUNCH_PATH_PROBE_FAILS) {
 				go_relayed(p, KONCE_PUNCH_EV_LOST, now);
 			} else {
 				keepalive_probe(p);
 				if (p->unanswered && p->have_rebind)
 					probe(p, p->rebind_sock, &p->rebind);
 				p->unanswered++;
-				p->keepalive_at = now + KONCE_PATH_PROBE_RETRY_MS * MS;
+				p->keepalive_at = now + KONCE_PUNCH_PATH_PROBE_RETRY_MS * MS;
 			}
 		}
 	}
-	if (p->state == KONCE_PATH_RELAYED && p->upgrade_at <= now) {
+	if (p->state == KONCE_PUNCH_PATH_RELAYED && p->upgrade_at <= now) {
 		p->c.upgrades++;
 		push_ev(p, KONCE_PUNCH_EV_UPGRADE, now);
 		/* asked again after backoff if no introduction comes; doubled for the next failure */
@@ -618,11 +618,11 @@ bool konce_punch_poll_event(konce_punch *p, konce_punch_event *ev)
 	return true;
 }
 
-enum konce_path_state konce_punch_state(const konce_punch *p) { return p->state; }
+enum konce_punch_path_state konce_punch_state(const konce_punch *p) { return p->state; }
 
 bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr)
 {
-	if (p->state != KONCE_PATH_DIRECT)
+	if (p->state != KONCE_PUNCH_PATH_DIRECT)
 		return false;
 	*sock = p->path_sock;
 	*addr = p->path;
@@ -654,12 +654,12 @@ bool konce_punch_tag_ok(const konce_punch *p, const uint8_t *msg, size_t len,
 
 size_t konce_punch_encode(const konce_punch *p, const konce_punch_out *o, uint8_t *buf, size_t cap)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = o->ack ? KONCE_PUNCH_F_ACK : 0, .seq = o->seq,
+	konce_rdvwire_msg m = {.type = KONCE_RDV_PUNCH, .flags = o->ack ? KONCE_PUNCH_F_ACK : 0, .seq = o->seq,
 			   .id = o->intro_id};
 	memcpy(m.key, p->self, KONCE_WIRE_KEY);
 	if (o->ack)
 		m.addr = o->seen;
-	size_t len = p->keyed ? konce_rdv_encode(&m, buf, cap) : 0;
+	size_t len = p->keyed ? konce_rdvwire_encode(&m, buf, cap) : 0;
 	if (len)
 		konce_punch_tag(p, buf, KONCE_PUNCH_MAC, buf + KONCE_PUNCH_MAC);
 	return len;
@@ -668,11 +668,11 @@ size_t konce_punch_encode(const konce_punch *p, const konce_punch_out *o, uint8_
 int konce_punch_receive(konce_punch *p, unsigned sock, const konce_addr *from, const uint8_t *pkt, size_t len,
 			uint64_t now)
 {
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	/* the sender key must be the peer's (our own probe reflected back has ours), the id the
 	 * current one, and the MAC made with this introduction's secret, which only the two
 	 * introduced peers hold */
-	if (konce_rdv_decode(&m, pkt, len) || m.type != KONCE_RDV_PUNCH || memcmp(m.key, p->peer, KONCE_WIRE_KEY) ||
+	if (konce_rdvwire_decode(&m, pkt, len) || m.type != KONCE_RDV_PUNCH || memcmp(m.key, p->peer, KONCE_WIRE_KEY) ||
 	    m.id != p->intro_id || !konce_punch_tag_ok(p, pkt, KONCE_PUNCH_MAC, pkt + KONCE_PUNCH_MAC)) {
 		p->c.forged++;
 		return -EBADMSG;

@@ -27,15 +27,15 @@
  *   IDLE --konce_punch_start() where direct is not expected (event RELAY at once)--> PROBING
  *
  * Relay first: the first attempt starts in PROBING instead of PUNCHING when
- * konce_cand_direct_expectation() over the INTRO (both NATs' mapping, both sides' port-mapped
+ * konce_candidates_direct_expectation() over the INTRO (both NATs' mapping, both sides' port-mapped
  * candidates: self_cands / nself) says direct is impossible or only a birthday gamble.  The rule
  * is symmetric, so both sides choose alike: the relay carries the handshake and the first
  * messages at once (no 4 s hold), the schedule runs unchanged beside it, and a verified pair
  * upgrades the path as from RELAYED (with a session, confirmed or undone as below).  Where direct
  * is expected the first attempt stays PUNCHING (traffic held; the HELLO copies are the probes).
  *
- * Liveness of DIRECT: a keepalive every period (KONCE_PATH_KEEPALIVE_MS or set_keepalive), retried
- * every KONCE_PATH_PROBE_RETRY_MS while unanswered; KONCE_PATH_PROBE_FAILS unanswered in a row is
+ * Liveness of DIRECT: a keepalive every period (KONCE_PUNCH_PATH_KEEPALIVE_MS or set_keepalive), retried
+ * every KONCE_PUNCH_PATH_PROBE_RETRY_MS while unanswered; KONCE_PUNCH_PATH_PROBE_FAILS unanswered in a row is
  * LOST.  Without a session (konce_punch_set_authenticated off) the keepalive is a PUNCH probe and
  * its PUNCH ack answers it.  With one (on: the caller has an established session with the peer
  * over this path) a PUNCH ack proves nothing -- it only echoes an intro id and a seq, so an
@@ -144,12 +144,12 @@ enum {
 	KONCE_PUNCH_CLAIMED_REFILL_MS = 10000, /* per peer, one more every this long; full once verified */
 };
 
-enum konce_path_state {
-	KONCE_PATH_IDLE = 0,
-	KONCE_PATH_PUNCHING, /* first attempt, no relay yet */
-	KONCE_PATH_DIRECT,
-	KONCE_PATH_RELAYED,
-	KONCE_PATH_PROBING,  /* relayed, and an attempt to go direct is running */
+enum konce_punch_path_state {
+	KONCE_PUNCH_PATH_IDLE = 0,
+	KONCE_PUNCH_PATH_PUNCHING, /* first attempt, no relay yet */
+	KONCE_PUNCH_PATH_DIRECT,
+	KONCE_PUNCH_PATH_RELAYED,
+	KONCE_PUNCH_PATH_PROBING,  /* relayed, and an attempt to go direct is running */
 };
 
 enum konce_punch_ev_type {
@@ -244,7 +244,7 @@ void konce_punch_set_authenticated(konce_punch *p, bool on);
 /* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
  * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
 void konce_punch_relay_heard(konce_punch *p, uint64_t now);
-/* The DIRECT path's keepalive period (us; 0 = KONCE_PATH_KEEPALIVE_MS), e.g. shorter when the NAT's
+/* The DIRECT path's keepalive period (us; 0 = KONCE_PUNCH_PATH_KEEPALIVE_MS), e.g. shorter when the NAT's
  * mapping lifetime is (nat/lifetime.h).  A pending keepalive further away moves in. */
 void konce_punch_set_keepalive(konce_punch *p, uint64_t keepalive_us, uint64_t now);
 
@@ -253,7 +253,7 @@ bool konce_punch_poll_event(konce_punch *p, konce_punch_event *ev);
 uint64_t konce_punch_next_timer(const konce_punch *p);
 void konce_punch_timer(konce_punch *p, uint64_t now);
 
-enum konce_path_state konce_punch_state(const konce_punch *p);
+enum konce_punch_path_state konce_punch_state(const konce_punch *p);
 /* The verified pair; false unless DIRECT. */
 bool konce_punch_path(const konce_punch *p, unsigned *sock, konce_addr *addr);
 bool konce_punch_controlling(const konce_punch *p);
@@ -262,6 +262,6 @@ bool konce_punch_is_target(const konce_punch *p, unsigned sock, const konce_addr
 /* The intro id of the current (or last) attempt. */
 uint64_t konce_punch_intro_id(const konce_punch *p);
 const struct konce_punch_counters *konce_punch_counters(const konce_punch *p);
-const char *konce_path_state_name(enum konce_path_state s);
+const char *konce_punch_path_state_name(enum konce_punch_path_state s);
 
 #endif

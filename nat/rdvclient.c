@@ -40,35 +40,35 @@ struct outq {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 };
 
-struct konce_rdvc {
+struct konce_rdvclient {
 	const konce_env *env;
 	uint8_t key[KONCE_WIRE_KEY];
-	struct server rdv[KONCE_RDVC_MAX_RDV];
+	struct server rdv[KONCE_RDVCLIENT_MAX_RDV];
 	unsigned nrdv;
-	konce_addr host[KONCE_RDVC_MAX_HOST], mapped[2];
+	konce_addr host[KONCE_RDVCLIENT_MAX_HOST], mapped[2];
 	unsigned nhost, nmapped;
-	uint64_t keepalive; /* us, 0 = none: konce_rdvc_set_keepalive() */
+	uint64_t keepalive; /* us, 0 = none: konce_rdvclient_set_keepalive() */
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
 	konce_natinfo nat;
-	struct pending pend[KONCE_RDVC_MAX_PENDING];
+	struct pending pend[KONCE_RDVCLIENT_MAX_PENDING];
 	struct recent recent[RECENT];
 	unsigned recent_next;
 	struct outq out[OUT_RING];
 	unsigned out_head, out_n;
-	konce_rdvc_event ev[EV_RING];
+	konce_rdvclient_event ev[EV_RING];
 	unsigned ev_head, ev_n;
-	struct konce_rdvc_counters c;
+	struct konce_rdvclient_counters c;
 };
 
-int konce_rdvc_new(konce_rdvc **out, const konce_rdvc_cfg *cfg, uint64_t now)
+int konce_rdvclient_new(konce_rdvclient **out, const konce_rdvclient_cfg *cfg, uint64_t now)
 {
 	*out = NULL;
-	if (!cfg->key || !cfg->rdv || cfg->nrdv < 1 || cfg->nrdv > KONCE_RDVC_MAX_RDV ||
-	    cfg->nhost > KONCE_RDVC_MAX_HOST || cfg->nmapped > 2)
+	if (!cfg->key || !cfg->rdv || cfg->nrdv < 1 || cfg->nrdv > KONCE_RDVCLIENT_MAX_RDV ||
+	    cfg->nhost > KONCE_RDVCLIENT_MAX_HOST || cfg->nmapped > 2)
 		return -EINVAL;
 	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
-	konce_rdvc *c = konce_env_alloc(env, sizeof(*c));
+	konce_rdvclient *c = konce_env_alloc(env, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
@@ -92,27 +92,27 @@ int konce_rdvc_new(konce_rdvc **out, const konce_rdvc_cfg *cfg, uint64_t now)
 	return 0;
 }
 
-void konce_rdvc_free(konce_rdvc *c)
+void konce_rdvclient_free(konce_rdvclient *c)
 {
 	if (c)
 		konce_env_free(c->env, c);
 }
 
-static uint64_t new_id(konce_rdvc *c)
+static uint64_t new_id(konce_rdvclient *c)
 {
 	uint8_t b[8];
 	konce_env_random(c->env, b, sizeof(b));
 	return wire_get64(b) | 1; /* never 0 */
 }
 
-static int send_msg(konce_rdvc *c, const konce_rdv_msg *m, const konce_addr *to)
+static int send_msg(konce_rdvclient *c, const konce_rdvwire_msg *m, const konce_addr *to)
 {
 	if (c->out_n == OUT_RING) {
 		c->c.out_dropped++;
 		return -ENOBUFS;
 	}
 	struct outq *q = &c->out[(c->out_head + c->out_n) % OUT_RING];
-	q->len = konce_rdv_encode(m, q->buf, sizeof(q->buf));
+	q->len = konce_rdvwire_encode(m, q->buf, sizeof(q->buf));
 	if (!q->len)
 		return -EINVAL;
 	q->to = *to;
@@ -120,19 +120,19 @@ static int send_msg(konce_rdvc *c, const konce_rdv_msg *m, const konce_addr *to)
 	return 0;
 }
 
-static konce_rdvc_event *push_ev(konce_rdvc *c, enum konce_rdvc_ev_type type)
+static konce_rdvclient_event *push_ev(konce_rdvclient *c, enum konce_rdvclient_ev_type type)
 {
 	if (c->ev_n == EV_RING) {
 		c->c.ev_dropped++;
 		return NULL;
 	}
-	konce_rdvc_event *e = &c->ev[(c->ev_head + c->ev_n++) % EV_RING];
-	memset(e, 0, offsetof(konce_rdvc_event, data));
+	konce_rdvclient_event *e = &c->ev[(c->ev_head + c->ev_n++) % EV_RING];
+	memset(e, 0, offsetof(konce_rdvclient_event, data));
 	e->type = type;
 	return e;
 }
 
-static unsigned reflexives(const konce_rdvc *c, konce_addr *out)
+static unsigned reflexives(const konce_rdvclient *c, konce_addr *out)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < c->nrdv; i++)
@@ -141,7 +141,7 @@ static unsigned reflexives(const konce_rdvc *c, konce_addr *out)
 	return n;
 }
 
-static uint64_t refresh_of(const konce_rdvc *c, const struct server *s)
+static uint64_t refresh_of(const konce_rdvclient *c, const struct server *s)
 {
 	if (!c->keepalive)
 		return s->refresh;
@@ -149,16 +149,16 @@ static uint64_t refresh_of(const konce_rdvc *c, const struct server *s)
 	return c->keepalive < limit ? c->keepalive : limit;
 }
 
-void konce_rdvc_set_keepalive(konce_rdvc *c, uint64_t keepalive_us) { c->keepalive = keepalive_us; }
+void konce_rdvclient_set_keepalive(konce_rdvclient *c, uint64_t keepalive_us) { c->keepalive = keepalive_us; }
 
-static void send_register(konce_rdvc *c, unsigned i, uint64_t echo, uint64_t now)
+static void send_register(konce_rdvclient *c, unsigned i, uint64_t echo, uint64_t now)
 {
 	struct server *s = &c->rdv[i];
-	konce_addr refl[KONCE_RDVC_MAX_RDV];
+	konce_addr refl[KONCE_RDVCLIENT_MAX_RDV];
 	unsigned nrefl = reflexives(c, refl);
-	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = new_id(c), .stamp = echo, .nat = c->nat};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = new_id(c), .stamp = echo, .nat = c->nat};
 	memcpy(m.key, c->key, KONCE_WIRE_KEY);
-	m.ncand = konce_cand_gather(m.cand, KONCE_RDV_MAX_REG_CANDS, c->host, c->nhost, refl, nrefl,
+	m.ncand = konce_candidates_gather(m.cand, KONCE_RDV_MAX_REG_CANDS, c->host, c->nhost, refl, nrefl,
 				    c->mapped, c->nmapped);
 	s->txid = m.id;
 	s->echoed = echo != 0;
@@ -167,7 +167,7 @@ static void send_register(konce_rdvc *c, unsigned i, uint64_t echo, uint64_t now
 	send_msg(c, &m, &s->addr);
 }
 
-static void on_registered(konce_rdvc *c, unsigned i, const konce_rdv_msg *m, uint64_t now)
+static void on_registered(konce_rdvclient *c, unsigned i, const konce_rdvwire_msg *m, uint64_t now)
 {
 	struct server *s = &c->rdv[i];
 	if (m->id != s->txid) {
@@ -182,10 +182,10 @@ static void on_registered(konce_rdvc *c, unsigned i, const konce_rdv_msg *m, uin
 	bool changed = !s->have_refl || !konce_addr_eq(&s->refl, &m->addr);
 	s->have_refl = true;
 	s->refl = m->addr;
-	konce_addr refl[KONCE_RDVC_MAX_RDV];
+	konce_addr refl[KONCE_RDVCLIENT_MAX_RDV];
 	unsigned nrefl = reflexives(c, refl);
 	/* classify only once every rendezvous has answered this round */
-	konce_natinfo ni = nrefl == c->nrdv ? konce_cand_classify(refl, nrefl) : c->nat;
+	konce_natinfo ni = nrefl == c->nrdv ? konce_candidates_classify(refl, nrefl) : c->nat;
 	if (nrefl == c->nrdv && memcmp(&ni, &c->nat, sizeof(ni)) != 0) {
 		c->nat = ni;
 		changed = true;
@@ -194,37 +194,37 @@ static void on_registered(konce_rdvc *c, unsigned i, const konce_rdv_msg *m, uin
 	if (!s->echoed && m->stamp)
 		send_register(c, i, m->stamp, now); /* the RTT sample */
 	if (changed) {
-		push_ev(c, KONCE_RDVC_EV_REFLEXIVE);
+		push_ev(c, KONCE_RDVCLIENT_EV_REFLEXIVE);
 		/* tell the primary what the others saw */
 		if (i != 0)
 			send_register(c, 0, 0, now);
 	}
 }
 
-static struct pending *pending_for(konce_rdvc *c, const uint8_t *peer)
+static struct pending *pending_for(konce_rdvclient *c, const uint8_t *peer)
 {
-	for (unsigned i = 0; i < KONCE_RDVC_MAX_PENDING; i++)
+	for (unsigned i = 0; i < KONCE_RDVCLIENT_MAX_PENDING; i++)
 		if (c->pend[i].used && memcmp(c->pend[i].peer, peer, KONCE_WIRE_KEY) == 0)
 			return &c->pend[i];
 	return NULL;
 }
 
-static bool allowed(const konce_rdvc *c, const uint8_t *key)
+static bool allowed(const konce_rdvclient *c, const uint8_t *key)
 {
 	return !c->allow || c->allow(c->allow_ctx, key);
 }
 
 /* An introduction from a key we do not accept: tell the rendezvous, which tells the requester. */
-static void refuse(konce_rdvc *c, unsigned i, const konce_rdv_msg *intro)
+static void refuse(konce_rdvclient *c, unsigned i, const konce_rdvwire_msg *intro)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REFUSE, .id = intro->id};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO_REFUSE, .id = intro->id};
 	memcpy(m.key, c->key, KONCE_WIRE_KEY);
 	memcpy(m.target, intro->key, KONCE_WIRE_KEY);
 	send_msg(c, &m, &c->rdv[i].addr);
 }
 
 /* The target of an introduction we asked for refuses us: valid only for the id of that INTRO. */
-static void declined(konce_rdvc *c, const konce_rdv_msg *m)
+static void declined(konce_rdvclient *c, const konce_rdvwire_msg *m)
 {
 	struct recent *r = NULL;
 	struct pending *p = NULL;
@@ -232,7 +232,7 @@ static void declined(konce_rdvc *c, const konce_rdv_msg *m)
 		if (m->id && c->recent[j].id == m->id && !memcmp(c->recent[j].peer, m->key, KONCE_WIRE_KEY))
 			r = &c->recent[j];
 	/* refused at the offer, before any INTRO: the id is our request's txid */
-	for (unsigned j = 0; j < KONCE_RDVC_MAX_PENDING && !r && !p; j++)
+	for (unsigned j = 0; j < KONCE_RDVCLIENT_MAX_PENDING && !r && !p; j++)
 		if (m->id && c->pend[j].used && c->pend[j].txid == m->id && !memcmp(c->pend[j].peer, m->key, KONCE_WIRE_KEY))
 			p = &c->pend[j];
 	if (!r && !p) {
@@ -245,25 +245,25 @@ static void declined(konce_rdvc *c, const konce_rdv_msg *m)
 		p->used = false;
 	c->c.intro_fails++;
 	c->c.declined++;
-	konce_rdvc_event *e = push_ev(c, KONCE_RDVC_EV_INTRO_FAIL);
+	konce_rdvclient_event *e = push_ev(c, KONCE_RDVCLIENT_EV_INTRO_FAIL);
 	if (e) {
 		memcpy(e->peer, m->key, KONCE_WIRE_KEY);
 		e->reason = KONCE_IFAIL_DECLINED;
 	}
 }
 
-void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+void konce_rdvclient_input(konce_rdvclient *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	unsigned i;
 	for (i = 0; i < c->nrdv; i++)
 		if (konce_addr_eq(&c->rdv[i].addr, from))
 			break;
-	konce_rdv_msg m;
-	if (i == c->nrdv || konce_rdv_decode(&m, pkt, len)) {
+	konce_rdvwire_msg m;
+	if (i == c->nrdv || konce_rdvwire_decode(&m, pkt, len)) {
 		c->c.ignored++;
 		return;
 	}
-	konce_rdvc_event *e;
+	konce_rdvclient_event *e;
 	struct pending *p;
 	switch (m.type) {
 	case KONCE_RDV_REGISTERED:
@@ -278,7 +278,7 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 			refuse(c, i, &m);
 			return;
 		}
-		konce_rdv_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = m.id};
+		konce_rdvwire_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = m.id};
 		memcpy(a.key, c->key, KONCE_WIRE_KEY);
 		memcpy(a.target, m.key, KONCE_WIRE_KEY);
 		send_msg(c, &a, &c->rdv[i].addr);
@@ -297,7 +297,7 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 			memcpy(r->peer, m.key, KONCE_WIRE_KEY);
 			r->id = m.id;
 		}
-		if (!(e = push_ev(c, KONCE_RDVC_EV_INTRO)))
+		if (!(e = push_ev(c, KONCE_RDVCLIENT_EV_INTRO)))
 			return;
 		c->c.intros++;
 		memcpy(e->peer, m.key, KONCE_WIRE_KEY);
@@ -321,7 +321,7 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 		}
 		p->used = false;
 		c->c.intro_fails++;
-		if ((e = push_ev(c, KONCE_RDVC_EV_INTRO_FAIL))) {
+		if ((e = push_ev(c, KONCE_RDVCLIENT_EV_INTRO_FAIL))) {
 			memcpy(e->peer, m.key, KONCE_WIRE_KEY);
 			e->reason = m.flags;
 		}
@@ -331,7 +331,7 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 			c->c.refused++;
 			return;
 		}
-		if (!(e = push_ev(c, KONCE_RDVC_EV_RELAYED)))
+		if (!(e = push_ev(c, KONCE_RDVCLIENT_EV_RELAYED)))
 			return;
 		c->c.relay_rx++;
 		memcpy(e->peer, m.key, KONCE_WIRE_KEY);
@@ -345,9 +345,9 @@ void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce
 	}
 }
 
-static void send_intro_request(konce_rdvc *c, struct pending *p, uint64_t now)
+static void send_intro_request(konce_rdvclient *c, struct pending *p, uint64_t now)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = p->txid};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = p->txid};
 	memcpy(m.key, c->key, KONCE_WIRE_KEY);
 	memcpy(m.target, p->peer, KONCE_WIRE_KEY);
 	p->tries++;
@@ -356,12 +356,12 @@ static void send_intro_request(konce_rdvc *c, struct pending *p, uint64_t now)
 	send_msg(c, &m, &c->rdv[0].addr);
 }
 
-int konce_rdvc_request_intro(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], uint64_t now)
+int konce_rdvclient_request_intro(konce_rdvclient *c, const uint8_t peer[KONCE_WIRE_KEY], uint64_t now)
 {
 	if (!c->rdv[0].answered)
 		return -ENOTCONN;
 	struct pending *p = pending_for(c, peer);
-	for (unsigned i = 0; !p && i < KONCE_RDVC_MAX_PENDING; i++)
+	for (unsigned i = 0; !p && i < KONCE_RDVCLIENT_MAX_PENDING; i++)
 		if (!c->pend[i].used)
 			p = &c->pend[i];
 	if (!p)
@@ -374,14 +374,14 @@ int konce_rdvc_request_intro(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], 
 	return 0;
 }
 
-int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
+int konce_rdvclient_relay(konce_rdvclient *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
 		     uint64_t now)
 {
 	if (len > KONCE_RDV_MAX_RELAY)
 		return -EMSGSIZE;
 	if (!c->rdv[0].answered)
 		return -ENOTCONN;
-	konce_rdv_msg m = {.type = KONCE_RDV_RELAY, .payload = data, .len = len};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_RELAY, .payload = data, .len = len};
 	memcpy(m.key, c->key, KONCE_WIRE_KEY);
 	memcpy(m.target, peer, KONCE_WIRE_KEY);
 	int r = send_msg(c, &m, &c->rdv[0].addr);
@@ -390,7 +390,7 @@ int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const ui
 	return r;
 }
 
-int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, uint64_t now)
+int konce_rdvclient_set_mapped(konce_rdvclient *c, const konce_addr *mapped, unsigned n, uint64_t now)
 {
 	if (n > 2 || (n && !mapped))
 		return -EINVAL;
@@ -399,28 +399,28 @@ int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, u
 	c->nmapped = n;
 	if (n)
 		memcpy(c->mapped, mapped, sizeof(c->mapped[0]) * n);
-	konce_rdvc_reregister(c, now);
+	konce_rdvclient_reregister(c, now);
 	return 0;
 }
 
-void konce_rdvc_reregister(konce_rdvc *c, uint64_t now)
+void konce_rdvclient_reregister(konce_rdvclient *c, uint64_t now)
 {
 	for (unsigned i = 0; i < c->nrdv; i++)
 		send_register(c, i, 0, now);
 }
 
-uint64_t konce_rdvc_next_timer(const konce_rdvc *c)
+uint64_t konce_rdvclient_next_timer(const konce_rdvclient *c)
 {
 	uint64_t t = UINT64_MAX;
 	for (unsigned i = 0; i < c->nrdv; i++)
 		t = c->rdv[i].next < t ? c->rdv[i].next : t;
-	for (unsigned i = 0; i < KONCE_RDVC_MAX_PENDING; i++)
+	for (unsigned i = 0; i < KONCE_RDVCLIENT_MAX_PENDING; i++)
 		if (c->pend[i].used && c->pend[i].next < t)
 			t = c->pend[i].next;
 	return t;
 }
 
-void konce_rdvc_timer(konce_rdvc *c, uint64_t now)
+void konce_rdvclient_timer(konce_rdvclient *c, uint64_t now)
 {
 	/* all rendezvous together, so their reflexive addresses describe one moment of the NAT */
 	bool due = false;
@@ -430,13 +430,13 @@ void konce_rdvc_timer(konce_rdvc *c, uint64_t now)
 		for (unsigned i = 0; i < c->nrdv; i++)
 			if (c->rdv[i].next <= now + RETRY_MS * MS)
 				send_register(c, i, 0, now);
-	for (unsigned i = 0; i < KONCE_RDVC_MAX_PENDING; i++) {
+	for (unsigned i = 0; i < KONCE_RDVCLIENT_MAX_PENDING; i++) {
 		struct pending *p = &c->pend[i];
 		if (!p->used || p->next > now)
 			continue;
 		if (p->tries >= INTRO_TRIES) {
 			p->used = false;
-			konce_rdvc_event *e = push_ev(c, KONCE_RDVC_EV_INTRO_FAIL);
+			konce_rdvclient_event *e = push_ev(c, KONCE_RDVCLIENT_EV_INTRO_FAIL);
 			if (e) {
 				memcpy(e->peer, p->peer, KONCE_WIRE_KEY);
 				e->reason = 0; /* no answer */
@@ -447,7 +447,7 @@ void konce_rdvc_timer(konce_rdvc *c, uint64_t now)
 	}
 }
 
-bool konce_rdvc_poll(konce_rdvc *c, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to)
+bool konce_rdvclient_poll(konce_rdvclient *c, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to)
 {
 	if (!c->out_n)
 		return false;
@@ -460,7 +460,7 @@ bool konce_rdvc_poll(konce_rdvc *c, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len,
 	return true;
 }
 
-bool konce_rdvc_poll_event(konce_rdvc *c, konce_rdvc_event *ev)
+bool konce_rdvclient_poll_event(konce_rdvclient *c, konce_rdvclient_event *ev)
 {
 	if (!c->ev_n)
 		return false;
@@ -470,11 +470,11 @@ bool konce_rdvc_poll_event(konce_rdvc *c, konce_rdvc_event *ev)
 	return true;
 }
 
-bool konce_rdvc_registered(const konce_rdvc *c) { return c->rdv[0].answered; }
+bool konce_rdvclient_registered(const konce_rdvclient *c) { return c->rdv[0].answered; }
 
-konce_natinfo konce_rdvc_nat(const konce_rdvc *c) { return c->nat; }
+konce_natinfo konce_rdvclient_nat(const konce_rdvclient *c) { return c->nat; }
 
-int konce_rdvc_reflexive(const konce_rdvc *c, unsigned i, konce_addr *addr)
+int konce_rdvclient_reflexive(const konce_rdvclient *c, unsigned i, konce_addr *addr)
 {
 	if (i >= c->nrdv || !c->rdv[i].have_refl)
 		return -ENOENT;
@@ -482,4 +482,4 @@ int konce_rdvc_reflexive(const konce_rdvc *c, unsigned i, konce_addr *addr)
 	return 0;
 }
 
-const struct konce_rdvc_counters *konce_rdvc_counters(const konce_rdvc *c) { return &c->c; }
+const struct konce_rdvclient_counters *konce_rdvclient_counters(const konce_rdvclient *c) { return &c->c; }

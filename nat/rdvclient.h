@@ -13,7 +13,7 @@
  * accepted.  If cfg->allow is set, introductions and relayed payloads from keys it rejects are
  * dropped (a node that refuses introductions from keys it does not know); a refused INTRO is
  * answered with INTRO_REFUSE, so that the rendezvous can tell the requester at once.  The
- * requester sees KONCE_RDVC_EV_INTRO_FAIL with reason KONCE_IFAIL_DECLINED, accepted only with
+ * requester sees KONCE_RDVCLIENT_EV_INTRO_FAIL with reason KONCE_IFAIL_DECLINED, accepted only with
  * the id of one of the last 8 INTROs it got as the initiator.
  *
  * Timers: per rendezvous, a resend 1 s after an unanswered REGISTER and the refresh; per pending
@@ -29,32 +29,32 @@
 #include "nat/rdvwire.h"
 #include "node/base/env.h"
 
-enum { KONCE_RDVC_MAX_RDV = 4, KONCE_RDVC_MAX_HOST = 4, KONCE_RDVC_MAX_PENDING = 8 };
+enum { KONCE_RDVCLIENT_MAX_RDV = 4, KONCE_RDVCLIENT_MAX_HOST = 4, KONCE_RDVCLIENT_MAX_PENDING = 8 };
 
-typedef struct konce_rdvc konce_rdvc;
+typedef struct konce_rdvclient konce_rdvclient;
 
-typedef struct konce_rdvc_cfg {
+typedef struct konce_rdvclient_cfg {
 	const konce_env *env;            /* NULL = konce_env_default() */
 	const uint8_t *key;              /* KONCE_WIRE_KEY bytes: our public key (copied) */
-	const konce_addr *rdv;           /* 1..KONCE_RDVC_MAX_RDV rendezvous addresses (copied) */
+	const konce_addr *rdv;           /* 1..KONCE_RDVCLIENT_MAX_RDV rendezvous addresses (copied) */
 	unsigned nrdv;
-	const konce_addr *host;          /* 0..KONCE_RDVC_MAX_HOST host candidates (copied) */
+	const konce_addr *host;          /* 0..KONCE_RDVCLIENT_MAX_HOST host candidates (copied) */
 	unsigned nhost;
 	const konce_addr *mapped;        /* 0..2 port-mapped candidates from the I/O layer */
 	unsigned nmapped;
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
-} konce_rdvc_cfg;
+} konce_rdvclient_cfg;
 
-enum konce_rdvc_ev_type {
-	KONCE_RDVC_EV_REFLEXIVE = 1, /* a reflexive address or the NAT class changed */
-	KONCE_RDVC_EV_INTRO,         /* start punching to peer */
-	KONCE_RDVC_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_*, or 0 = no answer */
-	KONCE_RDVC_EV_RELAYED,       /* data[0, len) from peer, through the primary rendezvous */
+enum konce_rdvclient_ev_type {
+	KONCE_RDVCLIENT_EV_REFLEXIVE = 1, /* a reflexive address or the NAT class changed */
+	KONCE_RDVCLIENT_EV_INTRO,         /* start punching to peer */
+	KONCE_RDVCLIENT_EV_INTRO_FAIL,    /* reason: KONCE_IFAIL_*, or 0 = no answer */
+	KONCE_RDVCLIENT_EV_RELAYED,       /* data[0, len) from peer, through the primary rendezvous */
 };
 
-typedef struct konce_rdvc_event {
-	enum konce_rdvc_ev_type type;
+typedef struct konce_rdvclient_event {
+	enum konce_rdvclient_ev_type type;
 	uint8_t peer[KONCE_WIRE_KEY];
 	uint64_t intro_id;
 	uint32_t delay_us;
@@ -67,46 +67,46 @@ typedef struct konce_rdvc_event {
 	unsigned reason;
 	size_t len;
 	uint8_t data[KONCE_RDV_MAX_RELAY];
-} konce_rdvc_event;
+} konce_rdvclient_event;
 
-struct konce_rdvc_counters {
+struct konce_rdvclient_counters {
 	uint64_t registers, registered, intro_requests, intros, intro_fails, refused, declined, relay_tx,
 		relay_rx, ignored, out_dropped, ev_dropped;
 	uint64_t offers; /* INTRO_OFFERs: accepted unless refused (refused counts those too) */
 };
 
-/* 0, -EINVAL, -ENOMEM.  Registration starts at the first konce_rdvc_timer(). */
-int konce_rdvc_new(konce_rdvc **out, const konce_rdvc_cfg *cfg, uint64_t now);
-void konce_rdvc_free(konce_rdvc *c);
-void konce_rdvc_input(konce_rdvc *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+/* 0, -EINVAL, -ENOMEM.  Registration starts at the first konce_rdvclient_timer(). */
+int konce_rdvclient_new(konce_rdvclient **out, const konce_rdvclient_cfg *cfg, uint64_t now);
+void konce_rdvclient_free(konce_rdvclient *c);
+void konce_rdvclient_input(konce_rdvclient *c, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 /* Asks the primary rendezvous to introduce us to peer.  0, -ENOTCONN (not registered yet),
  * -ENOSPC (too many pending). */
-int konce_rdvc_request_intro(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], uint64_t now);
+int konce_rdvclient_request_intro(konce_rdvclient *c, const uint8_t peer[KONCE_WIRE_KEY], uint64_t now);
 /* Sends an opaque payload to peer through the primary rendezvous.  0, -EMSGSIZE, -ENOTCONN,
  * -ENOBUFS. */
-int konce_rdvc_relay(konce_rdvc *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
+int konce_rdvclient_relay(konce_rdvclient *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
 		     uint64_t now);
 /* The port-mapped candidates changed (the I/O layer's lease came or went): registers again at
  * once if they differ.  0, -EINVAL (n > 2). */
-int konce_rdvc_set_mapped(konce_rdvc *c, const konce_addr *mapped, unsigned n, uint64_t now);
+int konce_rdvclient_set_mapped(konce_rdvclient *c, const konce_addr *mapped, unsigned n, uint64_t now);
 /* The keepalive the NAT mapping needs (us; nat/lifetime.h), 0 = none known: registrations are
  * refreshed at that interval instead of the rendezvous's, but never more rarely than the larger of
  * the rendezvous's interval and KONCE_RDV_REFRESH_MAX_MS.  Takes effect from the next refresh. */
-void konce_rdvc_set_keepalive(konce_rdvc *c, uint64_t keepalive_us);
+void konce_rdvclient_set_keepalive(konce_rdvclient *c, uint64_t keepalive_us);
 /* Registers again with every rendezvous now (a direct path just died: the NAT may have forgotten
  * its mappings). */
-void konce_rdvc_reregister(konce_rdvc *c, uint64_t now);
+void konce_rdvclient_reregister(konce_rdvclient *c, uint64_t now);
 
-bool konce_rdvc_poll(konce_rdvc *c, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to);
-bool konce_rdvc_poll_event(konce_rdvc *c, konce_rdvc_event *ev);
-uint64_t konce_rdvc_next_timer(const konce_rdvc *c);
-void konce_rdvc_timer(konce_rdvc *c, uint64_t now);
+bool konce_rdvclient_poll(konce_rdvclient *c, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to);
+bool konce_rdvclient_poll_event(konce_rdvclient *c, konce_rdvclient_event *ev);
+uint64_t konce_rdvclient_next_timer(const konce_rdvclient *c);
+void konce_rdvclient_timer(konce_rdvclient *c, uint64_t now);
 
 /* True once the primary rendezvous has answered. */
-bool konce_rdvc_registered(const konce_rdvc *c);
-konce_natinfo konce_rdvc_nat(const konce_rdvc *c);
+bool konce_rdvclient_registered(const konce_rdvclient *c);
+konce_natinfo konce_rdvclient_nat(const konce_rdvclient *c);
 /* The reflexive address rendezvous i reported.  0 or -ENOENT. */
-int konce_rdvc_reflexive(const konce_rdvc *c, unsigned i, konce_addr *addr);
-const struct konce_rdvc_counters *konce_rdvc_counters(const konce_rdvc *c);
+int konce_rdvclient_reflexive(const konce_rdvclient *c, unsigned i, konce_addr *addr);
+const struct konce_rdvclient_counters *konce_rdvclient_counters(const konce_rdvclient *c);
 
 #endif

@@ -44,7 +44,7 @@ static void get_nat(konce_natinfo *n, const uint8_t *p)
 	n->last_port = wire_get16(p + 2);
 }
 
-static size_t put_cands(uint8_t *p, const konce_rdv_msg *m)
+static size_t put_cands(uint8_t *p, const konce_rdvwire_msg *m)
 {
 	for (unsigned i = 0; i < m->ncand; i++) {
 		p[i * KONCE_RDV_CAND_SIZE] = m->cand[i].type;
@@ -53,7 +53,7 @@ static size_t put_cands(uint8_t *p, const konce_rdv_msg *m)
 	return (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
 }
 
-static bool get_cands(konce_rdv_msg *m, const uint8_t *p)
+static bool get_cands(konce_rdvwire_msg *m, const uint8_t *p)
 {
 	for (unsigned i = 0; i < m->ncand; i++) {
 		m->cand[i].type = p[i * KONCE_RDV_CAND_SIZE];
@@ -82,7 +82,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
-size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
+size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap)
 {
 	size_t need;
 	switch (m->type) {
@@ -208,14 +208,14 @@ size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap)
 	case KONCE_RDV_FILTER:
 		buf[KONCE_FILT_OP] = m->flags;
 		wire_put64(buf + KONCE_FILT_TOKEN, m->id);
-		if (konce_filt_has_addr(m->flags))
+		if (konce_rdvwire_filt_has_addr(m->flags))
 			put_addr(buf + KONCE_FILT_ADDR, &m->addr);
 		break;
 	}
 	return need;
 }
 
-int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
+int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 {
 	memset(m, 0, sizeof(*m));
 	if (len < 1)
@@ -326,7 +326,7 @@ int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *b, size_t len)
 			return -EINVAL;
 		m->flags = b[KONCE_FILT_OP];
 		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT ||
-		    (!konce_filt_has_addr(m->flags) && !all_zero(b + KONCE_FILT_ADDR, 18)))
+		    (!konce_rdvwire_filt_has_addr(m->flags) && !all_zero(b + KONCE_FILT_ADDR, 18)))
 			return -EINVAL;
 		m->id = wire_get64(b + KONCE_FILT_TOKEN);
 		get_addr(&m->addr, b + KONCE_FILT_ADDR);

@@ -2,7 +2,7 @@
  *
  * One struct holds any of the fifteen messages (the twelve of rendezvous and traversal, the three
  * of mapping lifetime experiments); each type uses the fields named beside it.  Parsing
- * checks every length, count, reserved byte and enum, and accepts only what konce_rdv_encode()
+ * checks every length, count, reserved byte and enum, and accepts only what konce_rdvwire_encode()
  * could have produced, so encode(decode(x)) == x for every accepted x (the fuzz target checks
  * that).  RELAY payloads are not copied: m->payload points into the parsed buffer.
  */
@@ -27,7 +27,7 @@ typedef struct konce_natinfo {
 	uint16_t last_port; /* EDM_SEQ: the highest mapped port observed */
 } konce_natinfo;
 
-typedef struct konce_rdv_msg {
+typedef struct konce_rdvwire_msg {
 	uint8_t type;  /* KONCE_RDV_* */
 	uint8_t flags; /* INTRO: KONCE_INTRO_F_*; PUNCH: KONCE_PUNCH_F_*; INTRO_FAIL: the reason;
 			* FILTER: KONCE_FILT_OP_*; LIFE_ACK: KONCE_LIFE_F_*; LIFE_PROBE: the copy number */
@@ -51,25 +51,25 @@ typedef struct konce_rdv_msg {
 						   * receiver checks it with the intro's key) */
 	const uint8_t *payload; /* RELAY, RELAYED */
 	size_t len;
-} konce_rdv_msg;
+} konce_rdvwire_msg;
 
 enum { KONCE_RDV_MAX_MSG = KONCE_RELAY_PAYLOAD + KONCE_RDV_MAX_RELAY };
 
 /* True if byte 0 of a datagram names a rendezvous, traversal or lifetime message. */
-static inline bool konce_rdv_is(const uint8_t *pkt, size_t len)
+static inline bool konce_rdvwire_is(const uint8_t *pkt, size_t len)
 {
 	return len > 0 && ((pkt[0] >= KONCE_RDV_REGISTER && pkt[0] <= KONCE_RDV_INTRO_OFFER) ||
 			   (pkt[0] >= KONCE_RDV_LIFE_REQ && pkt[0] <= KONCE_RDV_INTRO_ACCEPT));
 }
 /* True if a FILTER message with this op carries an address. */
-static inline bool konce_filt_has_addr(uint8_t op)
+static inline bool konce_rdvwire_filt_has_addr(uint8_t op)
 {
 	return op == KONCE_FILT_OP_ECHO || op == KONCE_FILT_OP_ASK || op == KONCE_FILT_OP_ASK_ALT ||
 	       op == KONCE_FILT_OP_SENT;
 }
 /* Writes m into buf; returns the length, or 0 if m is invalid or cap too small. */
-size_t konce_rdv_encode(const konce_rdv_msg *m, uint8_t *buf, size_t cap);
+size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap);
 /* 0 and *m filled, or -EINVAL (m is then unspecified). */
-int konce_rdv_decode(konce_rdv_msg *m, const uint8_t *buf, size_t len);
+int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *buf, size_t len);
 
 #endif

@@ -35,9 +35,9 @@ struct outq {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 };
 
-struct konce_rdv {
+struct konce_rendezvous {
 	const konce_env *env;
-	konce_rdv_cfg cfg;
+	konce_rendezvous_cfg cfg;
 	struct reg *tab;
 	uint32_t mask;
 	uint8_t hashkey[crypto_shorthash_KEYBYTES];
@@ -48,13 +48,13 @@ struct konce_rdv {
 	unsigned out_head, out_n;
 	struct offer *offers;
 	uint32_t omask;
-	struct konce_rdv_counters c;
+	struct konce_rendezvous_counters c;
 };
 
-int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
+int konce_rendezvous_new(konce_rendezvous **out, const konce_rendezvous_cfg *cfg)
 {
 	*out = NULL;
-	konce_rdv_cfg c = *cfg;
+	konce_rendezvous_cfg c = *cfg;
 	c.env = c.env ? c.env : konce_env_default();
 	c.slots = c.slots ? c.slots : 4096;
 	c.expire_us = c.expire_us ? c.expire_us : KONCE_RDV_EXPIRE_MS * MS;
@@ -68,7 +68,7 @@ int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
 	unsigned n = 1;
 	while (n < c.slots)
 		n <<= 1;
-	konce_rdv *r = konce_env_alloc(c.env, sizeof(*r));
+	konce_rendezvous *r = konce_env_alloc(c.env, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
@@ -93,11 +93,11 @@ int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg)
 	*out = r;
 	return 0;
 fail:
-	konce_rdv_free(r);
+	konce_rendezvous_free(r);
 	return err;
 }
 
-void konce_rdv_free(konce_rdv *r)
+void konce_rendezvous_free(konce_rendezvous *r)
 {
 	if (!r)
 		return;
@@ -112,21 +112,21 @@ void konce_rdv_free(konce_rdv *r)
 	konce_env_free(env, r);
 }
 
-static uint32_t slot_of(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY])
+static uint32_t slot_of(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY])
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	crypto_shorthash(h, key, KONCE_WIRE_KEY, r->hashkey);
 	return ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->mask;
 }
 
-static unsigned run_len(const konce_rdv *r) { return r->mask + 1 < PROBE ? r->mask + 1 : PROBE; }
+static unsigned run_len(const konce_rendezvous *r) { return r->mask + 1 < PROBE ? r->mask + 1 : PROBE; }
 
-static bool live(const konce_rdv *r, const struct reg *e, uint64_t now)
+static bool live(const konce_rendezvous *r, const struct reg *e, uint64_t now)
 {
 	return e->used && now - e->last < r->cfg.expire_us;
 }
 
-static struct reg *find(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
+static struct reg *find(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
 {
 	uint32_t s = slot_of(r, key);
 	for (unsigned i = 0; i < run_len(r); i++) {
@@ -137,7 +137,7 @@ static struct reg *find(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], u
 	return NULL;
 }
 
-static struct reg *claim(konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
+static struct reg *claim(konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
 {
 	uint32_t s = slot_of(r, key);
 	for (unsigned i = 0; i < run_len(r); i++) {
@@ -152,21 +152,21 @@ static struct reg *claim(konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64
 	return NULL;
 }
 
-static void send_msg(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *to)
+static void send_msg(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *to)
 {
 	if (r->out_n == r->cfg.out_ring) {
 		r->c.out_dropped++;
 		return;
 	}
 	struct outq *q = &r->out[(r->out_head + r->out_n) % r->cfg.out_ring];
-	q->len = konce_rdv_encode(m, q->buf, sizeof(q->buf));
+	q->len = konce_rdvwire_encode(m, q->buf, sizeof(q->buf));
 	if (!q->len)
 		return;
 	q->to = *to;
 	r->out_n++;
 }
 
-static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+static void on_register(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *e = find(r, m->key, now);
 	if (e) {
@@ -199,12 +199,12 @@ static void on_register(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *
 		r->c.rtt_refused++;
 	}
 	e->stamp_sent = now ? now : 1;
-	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = e->stamp_sent, .addr = *from,
+	konce_rdvwire_msg a = {.type = KONCE_RDV_REGISTERED, .id = m->id, .stamp = e->stamp_sent, .addr = *from,
 			   .value = r->cfg.refresh_ms};
 	send_msg(r, &a, from);
 }
 
-void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b)
+void konce_rendezvous_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b)
 {
 	uint64_t cap = KONCE_RDV_RTT_MAX_MS * MS;
 	rtt_a = rtt_a < cap ? rtt_a : cap;
@@ -217,10 +217,10 @@ void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_
 /* The candidates about a peer that another may probe: its host and port-mapped ones as claimed,
  * and as its only reflexive address the one we saw it at (a claimed REFLEXIVE could name anyone's
  * address, turning the introduced peer into a reflector; docs/TRAVERSAL.md "amplification"). */
-static void intro_to(konce_rdv *r, const struct reg *to, const struct reg *about, uint64_t id,
+static void intro_to(konce_rendezvous *r, const struct reg *to, const struct reg *about, uint64_t id,
 		     const uint8_t secret[KONCE_INTRO_SECRET_BYTES], uint32_t delay, bool initiator)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_INTRO, .flags = initiator ? KONCE_INTRO_F_INITIATOR : 0,
+	konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO, .flags = initiator ? KONCE_INTRO_F_INITIATOR : 0,
 			   .id = id, .value = delay, .nat = about->nat};
 	memcpy(m.key, about->key, KONCE_WIRE_KEY);
 	memcpy(m.secret, secret, KONCE_INTRO_SECRET_BYTES);
@@ -237,7 +237,7 @@ static void intro_to(konce_rdv *r, const struct reg *to, const struct reg *about
 
 /* The offer slot of (requester a, target b): the live one, or with claim a free or stale one of
  * its run; NULL if none. */
-static struct offer *offer_slot(konce_rdv *r, const uint8_t *a, const uint8_t *b, uint64_t now, bool claim)
+static struct offer *offer_slot(konce_rendezvous *r, const uint8_t *a, const uint8_t *b, uint64_t now, bool claim)
 {
 	uint8_t k[2 * KONCE_WIRE_KEY], h[crypto_shorthash_BYTES];
 	memcpy(k, a, KONCE_WIRE_KEY);
@@ -259,7 +259,7 @@ static struct offer *offer_slot(konce_rdv *r, const uint8_t *a, const uint8_t *b
 
 /* Consent: the target hears only who asks (INTRO_OFFER); nothing about anyone's addresses leaves
  * and no relay pair opens until it accepts (on_intro_accept). */
-static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+static void on_intro_request(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
 {
 	r->c.intro_requests++;
 	struct reg *a = find(r, m->key, now);
@@ -267,7 +267,7 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 		r->c.not_registered++;
 		return;
 	}
-	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .id = m->id};
+	konce_rdvwire_msg f = {.type = KONCE_RDV_INTRO_FAIL, .id = m->id};
 	memcpy(f.key, m->target, KONCE_WIRE_KEY);
 	if (r->cfg.allow && !r->cfg.allow(r->cfg.allow_ctx, m->key)) {
 		r->c.intro_refused++;
@@ -301,7 +301,7 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 		memcpy(o->a, a->key, KONCE_WIRE_KEY);
 		memcpy(o->b, b->key, KONCE_WIRE_KEY);
 	}
-	konce_rdv_msg off = {.type = KONCE_RDV_INTRO_OFFER, .id = o->id};
+	konce_rdvwire_msg off = {.type = KONCE_RDV_INTRO_OFFER, .id = o->id};
 	memcpy(off.key, a->key, KONCE_WIRE_KEY);
 	memcpy(off.target, b->key, KONCE_WIRE_KEY);
 	send_msg(r, &off, &b->addr);
@@ -309,7 +309,7 @@ static void on_intro_request(konce_rdv *r, const konce_rdv_msg *m, const konce_a
 }
 
 /* The target accepts: open the relay pair and send both INTROs (the delays from the RTTs now). */
-static void on_intro_accept(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+static void on_intro_accept(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
 	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
@@ -324,7 +324,7 @@ static void on_intro_accept(konce_rdv *r, const konce_rdv_msg *m, const konce_ad
 	uint32_t da, db;
 	uint8_t secret[KONCE_INTRO_SECRET_BYTES];
 	konce_env_random(r->env, secret, sizeof(secret));
-	konce_rdv_delays(a->rtt ? a->rtt : dflt, b->rtt ? b->rtt : dflt, &da, &db);
+	konce_rendezvous_delays(a->rtt ? a->rtt : dflt, b->rtt ? b->rtt : dflt, &da, &db);
 	intro_to(r, a, b, m->id, secret, da, true);
 	intro_to(r, b, a, m->id, secret, db, false);
 	sodium_memzero(secret, sizeof(secret));
@@ -334,7 +334,7 @@ static void on_intro_accept(konce_rdv *r, const konce_rdv_msg *m, const konce_ad
 /* The target of an introduction refuses it: tell the requester, and relay nothing between them.
  * Only a pair we introduced (its relay pair is open) is answered, so a refusal cannot be made up
  * for keys that never met here; the requester checks the id against the INTRO it got. */
-static void on_intro_refuse(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+static void on_intro_refuse(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
 	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
@@ -348,13 +348,13 @@ static void on_intro_refuse(konce_rdv *r, const konce_rdv_msg *m, const konce_ad
 		r->c.not_registered++;
 		return;
 	}
-	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = id};
+	konce_rdvwire_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = id};
 	memcpy(f.key, m->key, KONCE_WIRE_KEY);
 	send_msg(r, &f, &a->addr);
 	r->c.intro_declined++;
 }
 
-static void on_relay(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+static void on_relay(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
 {
 	struct reg *a = find(r, m->key, now), *b = find(r, m->target, now);
 	if (!a || !b || !konce_addr_eq(&a->addr, from) ||
@@ -362,17 +362,17 @@ static void on_relay(konce_rdv *r, const konce_rdv_msg *m, const konce_addr *fro
 		r->c.relay_refused++;
 		return;
 	}
-	konce_rdv_msg o = {.type = KONCE_RDV_RELAYED, .payload = m->payload, .len = m->len};
+	konce_rdvwire_msg o = {.type = KONCE_RDV_RELAYED, .payload = m->payload, .len = m->len};
 	memcpy(o.key, m->key, KONCE_WIRE_KEY);
 	send_msg(r, &o, &b->addr);
 	r->c.relayed++;
 }
 
-void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+void konce_rendezvous_input(konce_rendezvous *r, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	r->c.rx++;
-	if (konce_rdv_decode(&m, pkt, len)) {
+	if (konce_rdvwire_decode(&m, pkt, len)) {
 		r->c.bad++;
 		return;
 	}
@@ -416,7 +416,7 @@ void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_a
 	}
 }
 
-bool konce_rdv_poll(konce_rdv *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to)
+bool konce_rendezvous_poll(konce_rendezvous *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to)
 {
 	if (!r->out_n)
 		return false;
@@ -429,7 +429,7 @@ bool konce_rdv_poll(konce_rdv *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, k
 	return true;
 }
 
-size_t konce_rdv_count(const konce_rdv *r, uint64_t now)
+size_t konce_rendezvous_count(const konce_rendezvous *r, uint64_t now)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; i <= r->mask; i++)
@@ -437,9 +437,9 @@ size_t konce_rdv_count(const konce_rdv *r, uint64_t now)
 	return n;
 }
 
-size_t konce_rdv_capacity(const konce_rdv *r) { return (size_t)r->mask + 1; }
+size_t konce_rendezvous_capacity(const konce_rendezvous *r) { return (size_t)r->mask + 1; }
 
-int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
+int konce_rendezvous_lookup(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
 		     konce_addr *addr, uint64_t *rtt)
 {
 	const struct reg *e = find(r, key, now);
@@ -450,6 +450,6 @@ int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint
 	return 0;
 }
 
-const struct konce_rdv_counters *konce_rdv_counters(const konce_rdv *r) { return &r->c; }
+const struct konce_rendezvous_counters *konce_rendezvous_counters(const konce_rendezvous *r) { return &r->c; }
 
-const konce_relay *konce_rdv_relay(const konce_rdv *r) { return r->relay; }
+const konce_relay *konce_rendezvous_relay(const konce_rendezvous *r) { return r->relay; }

@@ -27,7 +27,7 @@
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
  * requesters it does not know.  A target that refuses an introduction (INTRO_REFUSE, a peer that
  * accepts only keys it knows) makes the rendezvous close the pair's relay and answer the requester
- * with INTRO_FAIL DECLINED.  Nothing is allocated after konce_rdv_new().
+ * with INTRO_FAIL DECLINED.  Nothing is allocated after konce_rendezvous_new().
  *
  * A REGISTER for a live key from a new address moves the registration there: that is how a peer
  * whose NAT rebound is found again.  Carried bare (as in the simulator tests) anyone could move
@@ -50,9 +50,9 @@ enum {
 	KONCE_RDV_NEW_BURST = 32, /* which holds this and refills 1 a second: 8 keys at once, then 1/4 s */
 };
 
-typedef struct konce_rdv konce_rdv;
+typedef struct konce_rendezvous konce_rendezvous;
 
-typedef struct konce_rdv_cfg {
+typedef struct konce_rendezvous_cfg {
 	const konce_env *env;    /* NULL = konce_env_default() */
 	unsigned slots;          /* registrations; 0 = 4096, rounded up to a power of two (<= 2^20) */
 	uint64_t expire_us;      /* 0 = KONCE_RDV_EXPIRE_MS */
@@ -65,9 +65,9 @@ typedef struct konce_rdv_cfg {
 	/* NULL: introduce any registered requester; else only those it returns true for. */
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
-} konce_rdv_cfg;
+} konce_rendezvous_cfg;
 
-struct konce_rdv_counters {
+struct konce_rendezvous_counters {
 	uint64_t rx, bad, rate_limited, registered, refreshed, table_full, rtt_samples;
 	uint64_t intro_requests, intros, intro_unknown, intro_refused, intro_declined, not_registered;
 	uint64_t relayed, relay_refused, out_dropped;
@@ -78,23 +78,23 @@ struct konce_rdv_counters {
 };
 
 /* 0, -EINVAL, -ENOMEM. */
-int konce_rdv_new(konce_rdv **out, const konce_rdv_cfg *cfg);
-void konce_rdv_free(konce_rdv *r);
-void konce_rdv_input(konce_rdv *r, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+int konce_rendezvous_new(konce_rendezvous **out, const konce_rendezvous_cfg *cfg);
+void konce_rendezvous_free(konce_rendezvous *r);
+void konce_rendezvous_input(konce_rendezvous *r, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 /* Next datagram to send; false when none. */
-bool konce_rdv_poll(konce_rdv *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to);
+bool konce_rendezvous_poll(konce_rendezvous *r, uint8_t buf[KONCE_RDV_MAX_MSG], size_t *len, konce_addr *to);
 
 /* Live registrations (a full scan: for tests and status, not the packet path). */
-size_t konce_rdv_count(const konce_rdv *r, uint64_t now);
+size_t konce_rendezvous_count(const konce_rendezvous *r, uint64_t now);
 /* The size of the registration table (slots rounded up to a power of two): the most live
  * registrations there can ever be. */
-size_t konce_rdv_capacity(const konce_rdv *r);
+size_t konce_rendezvous_capacity(const konce_rendezvous *r);
 /* The registered reflexive address and RTT (us, 0 if unmeasured) of key.  0 or -ENOENT. */
-int konce_rdv_lookup(const konce_rdv *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
+int konce_rendezvous_lookup(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
 		     konce_addr *addr, uint64_t *rtt);
 /* The delays of an introduction between peers with these RTTs (us); see the formula above. */
-void konce_rdv_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b);
-const struct konce_rdv_counters *konce_rdv_counters(const konce_rdv *r);
-const konce_relay *konce_rdv_relay(const konce_rdv *r);
+void konce_rendezvous_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b);
+const struct konce_rendezvous_counters *konce_rendezvous_counters(const konce_rendezvous *r);
+const konce_relay *konce_rendezvous_relay(const konce_rendezvous *r);
 
 #endif

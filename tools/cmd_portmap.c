@@ -60,7 +60,7 @@ static void print_json(json_t *o)
 	fflush(stdout);
 }
 
-static void on_event(void *ctx, const konce_pm_event *ev)
+static void on_event(void *ctx, const konce_portmap_policy_event *ev)
 {
 	struct run *r = ctx;
 	char a[KONCE_ADDR_STRLEN], ip[KONCE_ADDR_STRLEN];
@@ -73,12 +73,12 @@ static void on_event(void *ctx, const konce_pm_event *ev)
 	case KONCE_PM_EV_MAPPED:
 		if (r->json)
 			print_json(json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b}", "event", "mapped", "protocol",
-					     konce_pm_proto_name(ev->proto), "external_address", ip, "external_port",
+					     konce_portmap_policy_proto_name(ev->proto), "external_address", ip, "external_port",
 					     (int)ev->external.port, "internal_port", (int)r->internal_port,
 					     "lifetime_s", (json_int_t)ev->lifetime_s, "changed", ev->changed));
 		else
 			printf("%s %s %s -> local port %u, lifetime %u s\n", ev->changed ? "remapped" : "mapped",
-			       konce_pm_proto_name(ev->proto), a, r->internal_port, ev->lifetime_s);
+			       konce_portmap_policy_proto_name(ev->proto), a, r->internal_port, ev->lifetime_s);
 		fflush(stdout);
 		if (!r->mapped) {
 			struct timeval tv = {(time_t)(r->hold_ms / 1000), (suseconds_t)(r->hold_ms % 1000) * 1000};
@@ -88,11 +88,11 @@ static void on_event(void *ctx, const konce_pm_event *ev)
 		break;
 	case KONCE_PM_EV_LOST:
 		if (r->json)
-			print_json(json_pack("{s:s, s:s, s:s}", "event", "lost", "protocol", konce_pm_proto_name(ev->proto),
-					     "reason", konce_pm_err_name(ev->reason)));
+			print_json(json_pack("{s:s, s:s, s:s}", "event", "lost", "protocol", konce_portmap_policy_proto_name(ev->proto),
+					     "reason", konce_portmap_policy_err_name(ev->reason)));
 		else
-			printf("lost %s mapping (%s); trying again\n", konce_pm_proto_name(ev->proto),
-			       konce_pm_err_name(ev->reason));
+			printf("lost %s mapping (%s); trying again\n", konce_portmap_policy_proto_name(ev->proto),
+			       konce_portmap_policy_err_name(ev->reason));
 		fflush(stdout);
 		break;
 	case KONCE_PM_EV_UNAVAILABLE:
@@ -100,10 +100,10 @@ static void on_event(void *ctx, const konce_pm_event *ev)
 			break;
 		r->unavailable = true;
 		if (r->json)
-			print_json(json_pack("{s:s, s:s}", "event", "unavailable", "reason", konce_pm_err_name(ev->reason)));
+			print_json(json_pack("{s:s, s:s}", "event", "unavailable", "reason", konce_portmap_policy_err_name(ev->reason)));
 		fprintf(stderr, "konce portmap: no gateway would map the port: NAT-PMP and UPnP-IGD both failed "
 				"(last: %s %s); run with -v for details\n",
-			konce_pm_proto_name(ev->proto), konce_pm_err_name(ev->reason));
+			konce_portmap_policy_proto_name(ev->proto), konce_portmap_policy_err_name(ev->reason));
 		event_base_loopbreak(r->base);
 		break;
 	}

@@ -61,10 +61,10 @@ void probe_timestamp(char out[32]); /* wall clock, HH:MM:SS.mmm, for display onl
 const char *probe_rewrite_str(const konce_addr *local, const konce_addr *seen);
 
 /* Showing decoded packets (probe_show.c). */
-struct konce_probe;
+struct konce_probewire_msg;
 struct konce_stun_msg;
-void probe_show_probe(FILE *f, const struct konce_probe *p);
-json_t *probe_json_probe(const struct konce_probe *p);
+void probe_show_probe(FILE *f, const struct konce_probewire_msg *p);
+json_t *probe_json_probe(const struct konce_probewire_msg *p);
 void probe_show_stun(FILE *f, const struct konce_stun_msg *m);
 json_t *probe_json_stun(const struct konce_stun_msg *m);
 const char *probe_stun_type_str(uint16_t type);

@@ -137,7 +137,7 @@ static void refuse(struct listener *l, const char *why, json_t *j)
 		printf("    -> not answered: %s\n", why);
 }
 
-static void on_probe(struct listener *l, struct lsock *s, const probe_rx *rx, const konce_probe *p, json_t *j)
+static void on_probe(struct listener *l, struct lsock *s, const probe_rx *rx, const konce_probewire_msg *p, json_t *j)
 {
 	struct lsock *r = s;
 	konce_addr dst = rx->src, other, seen_dst = rx->dst;
@@ -161,13 +161,13 @@ static void on_probe(struct listener *l, struct lsock *s, const probe_rx *rx, co
 		return refuse(l, p->command == KONCE_PROBE_CMD_OTHER_ADDR ? "no other address (start with --also)"
 									    : "no other-port socket",
 			      j);
-	konce_probe reply;
+	konce_probewire_msg reply;
 	uint8_t out[KONCE_PROBE_SIZE];
 	konce_addr from = sock_from(r, rx);
 	bool has_other = other_for(l, rx, &other);
-	konce_probe_make_reply(&reply, p, &rx->src, &seen_dst, &from, has_other ? &other : NULL, KONCE_PROBE_TR_UDP,
+	konce_probewire_make_reply(&reply, p, &rx->src, &seen_dst, &from, has_other ? &other : NULL, KONCE_PROBE_TR_UDP,
 			       rx->ttl);
-	if (konce_probe_encode(&reply, out) == KONCE_PROBE_SIZE)
+	if (konce_probewire_encode(&reply, out) == KONCE_PROBE_SIZE)
 		send_from(l, r, rx, &dst, out, sizeof(out), j);
 }
 
@@ -217,17 +217,17 @@ static void on_udp(struct listener *l, struct lsock *s, const probe_rx *rx)
 		fputs(": ", stdout);
 	}
 
-	konce_probe p;
+	konce_probewire_msg p;
 	konce_stun_msg m;
-	if (konce_probe_is_candidate(rx->buf, rx->len)) {
-		enum konce_probe_result r = konce_probe_parse(&p, rx->buf, rx->len);
+	if (konce_probewire_is_candidate(rx->buf, rx->len)) {
+		enum konce_probewire_result r = konce_probewire_parse(&p, rx->buf, rx->len);
 		if (r != KONCE_PROBE_OK) {
 			if (l->json) {
 				json_object_set_new(j, "kind", json_string("malformed-probe"));
-				json_object_set_new(j, "error", json_string(konce_probe_result_str(r)));
+				json_object_set_new(j, "error", json_string(konce_probewire_result_str(r)));
 				json_object_set_new(j, "hex", probe_json_hex(rx->buf, rx->len, 256));
 			} else {
-				printf("malformed probe (%s)\n", konce_probe_result_str(r));
+				printf("malformed probe (%s)\n", konce_probewire_result_str(r));
 				probe_hexdump(stdout, rx->buf, rx->len, 256);
 			}
 		} else {
@@ -279,16 +279,16 @@ static void on_raw(struct listener *l, int fd, enum probe_transport t)
 	uint8_t buf[PROBE_RX_MAX];
 	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 	konce_rawpkt pk;
-	konce_probe p, reply;
+	konce_probewire_msg p, reply;
 	if (n <= 0 || probe_raw_parse(t, buf, (size_t)n, &pk) || pk.is_reply)
 		return;
 	if (t == PROBE_TCP && pk.dst.port != l->p1 && pk.dst.port != l->p2)
 		return;
-	if (!konce_probe_is_candidate(pk.payload, pk.len))
+	if (!konce_probewire_is_candidate(pk.payload, pk.len))
 		return; /* ordinary pings and TCP traffic are none of our business */
 	char ts[32], a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN];
 	const char *tn = t == PROBE_ICMP ? "icmp" : "tcp";
-	enum konce_probe_result r = konce_probe_parse(&p, pk.payload, pk.len);
+	enum konce_probewire_result r = konce_probewire_parse(&p, pk.payload, pk.len);
 	probe_timestamp(ts);
 	json_t *j = NULL;
 	if (l->json) {
@@ -298,14 +298,14 @@ static void on_raw(struct listener *l, int fd, enum probe_transport t)
 		if (r == KONCE_PROBE_OK)
 			json_object_set_new(j, "probe", probe_json_probe(&p));
 		else
-			json_object_set_new(j, "error", json_string(konce_probe_result_str(r)));
+			json_object_set_new(j, "error", json_string(konce_probewire_result_str(r)));
 	} else {
 		printf("%s %s %s <- %s %zu bytes ttl %d: ", ts, tn, konce_addr_str(&pk.dst, a), konce_addr_str(&pk.src, b),
 		       pk.len, pk.ttl);
 		if (r == KONCE_PROBE_OK)
 			probe_show_probe(stdout, &p);
 		else
-			printf("malformed probe (%s)", konce_probe_result_str(r));
+			printf("malformed probe (%s)", konce_probewire_result_str(r));
 		putchar('\n');
 	}
 	if (r == KONCE_PROBE_OK && p.type == KONCE_PROBE_T_REQUEST && p.command != KONCE_PROBE_CMD_DISPLAY) {
@@ -313,9 +313,9 @@ static void on_raw(struct listener *l, int fd, enum probe_transport t)
 			refuse(l, "raw transports answer only 'same' (and 'display')", j);
 		} else {
 			uint8_t out[KONCE_PROBE_SIZE];
-			konce_probe_make_reply(&reply, &p, &pk.src, &pk.dst, &pk.dst, NULL,
+			konce_probewire_make_reply(&reply, &p, &pk.src, &pk.dst, &pk.dst, NULL,
 					       t == PROBE_ICMP ? KONCE_PROBE_TR_ICMP : KONCE_PROBE_TR_TCP, pk.ttl);
-			konce_probe_encode(&reply, out);
+			konce_probewire_encode(&reply, out);
 			konce_rawpkt rp = {.src = pk.dst, .dst = pk.src, .is_reply = true,
 					   .seq = t == PROBE_ICMP ? pk.seq : (uint32_t)probe_random64(),
 					   .ack = pk.seq + 1 + (uint32_t)pk.len, .payload = out, .len = sizeof(out)};

@@ -22,7 +22,7 @@ struct natd {
 	konce_addr server, bind_any;
 	uint16_t from;
 	int fds[MAX_SOCKS];
-	konce_nat c;
+	konce_classify c;
 	json_t *log;
 	probe_rx *rx;
 };
@@ -72,36 +72,36 @@ struct outstanding {
 	bool send_probe, send_stun;
 };
 
-static void build(struct natd *d, const konce_nat_probe *p, struct outstanding *o)
+static void build(struct natd *d, const konce_classify_probe *p, struct outstanding *o)
 {
 	static const uint8_t cmd_of[] = {
-		[KONCE_NAT_ASK_SAME] = KONCE_PROBE_CMD_SAME,
-		[KONCE_NAT_ASK_OTHER_PORT] = KONCE_PROBE_CMD_OTHER_PORT,
-		[KONCE_NAT_ASK_OTHER_BOTH] = KONCE_PROBE_CMD_OTHER_ADDR,
-		[KONCE_NAT_ASK_TO_PORT] = KONCE_PROBE_CMD_REPLY_TO_PORT,
+		[KONCE_CLASSIFY_ASK_SAME] = KONCE_PROBE_CMD_SAME,
+		[KONCE_CLASSIFY_ASK_OTHER_PORT] = KONCE_PROBE_CMD_OTHER_PORT,
+		[KONCE_CLASSIFY_ASK_OTHER_BOTH] = KONCE_PROBE_CMD_OTHER_ADDR,
+		[KONCE_CLASSIFY_ASK_TO_PORT] = KONCE_PROBE_CMD_REPLY_TO_PORT,
 	};
-	uint32_t change = p->ask == KONCE_NAT_ASK_OTHER_PORT ? KONCE_STUN_CHANGE_PORT
-			  : p->ask == KONCE_NAT_ASK_OTHER_BOTH ? KONCE_STUN_CHANGE_PORT | KONCE_STUN_CHANGE_IP
+	uint32_t change = p->ask == KONCE_CLASSIFY_ASK_OTHER_PORT ? KONCE_STUN_CHANGE_PORT
+			  : p->ask == KONCE_CLASSIFY_ASK_OTHER_BOTH ? KONCE_STUN_CHANGE_PORT | KONCE_STUN_CHANGE_IP
 								: 0;
 	memset(o, 0, sizeof(*o));
 	o->send_probe = d->proto != P_STUN;
 	o->send_stun = d->proto != P_PROBE;
 	o->nonce = probe_random64();
 	randombytes_buf(o->txid, sizeof(o->txid));
-	konce_probe req = {.type = KONCE_PROBE_T_REQUEST,
+	konce_probewire_msg req = {.type = KONCE_PROBE_T_REQUEST,
 			   .command = p->hairpin ? KONCE_PROBE_CMD_DISPLAY : cmd_of[p->ask],
 			   .nonce = o->nonce,
-			   .reply_port = p->ask == KONCE_NAT_ASK_TO_PORT ? p->reply_port : 0};
-	konce_probe_encode(&req, o->probe_pkt);
+			   .reply_port = p->ask == KONCE_CLASSIFY_ASK_TO_PORT ? p->reply_port : 0};
+	konce_probewire_encode(&req, o->probe_pkt);
 	o->stun_len = konce_stun_request(o->stun_pkt, sizeof(o->stun_pkt), o->txid, p->hairpin ? 0 : change,
-					 p->ask == KONCE_NAT_ASK_TO_PORT ? p->reply_port : 0, NULL);
+					 p->ask == KONCE_CLASSIFY_ASK_TO_PORT ? p->reply_port : 0, NULL);
 }
 
 /* Is rx (on socket expect) the answer?  Fills obs; switches an auto run to the protocol that answered. */
-static bool match(struct natd *d, const konce_nat_probe *p, const struct outstanding *o, unsigned expect,
-		  const probe_rx *rx, konce_nat_obs *obs, bool *was_stun)
+static bool match(struct natd *d, const konce_classify_probe *p, const struct outstanding *o, unsigned expect,
+		  const probe_rx *rx, konce_classify_obs *obs, bool *was_stun)
 {
-	konce_probe pr;
+	konce_probewire_msg pr;
 	konce_stun_msg m;
 	memset(obs, 0, sizeof(*obs));
 	konce_addr bound;
@@ -109,7 +109,7 @@ static bool match(struct natd *d, const konce_nat_probe *p, const struct outstan
 	if (probe_local(d->fds[expect], &bound) == 0)
 		obs->local.port = bound.port;
 	*was_stun = false;
-	if (konce_probe_parse(&pr, rx->buf, rx->len) == KONCE_PROBE_OK && pr.nonce == o->nonce) {
+	if (konce_probewire_parse(&pr, rx->buf, rx->len) == KONCE_PROBE_OK && pr.nonce == o->nonce) {
 		if (p->hairpin)
 			return pr.type == KONCE_PROBE_T_REQUEST;
 		if (pr.type != KONCE_PROBE_T_REPLY || !(pr.flags & KONCE_PROBE_F_SEEN))
@@ -130,20 +130,20 @@ static bool match(struct natd *d, const konce_nat_probe *p, const struct outstan
 		obs->mapped = *konce_stun_mapped(&m);
 		obs->has_other = m.has_other;
 		obs->other = m.other;
-		if (p->test == KONCE_NAT_T_BASIC)
+		if (p->test == KONCE_CLASSIFY_T_BASIC)
 			d->stun_rfc5780 = m.has_other && !m.other_is_changed_address; /* RESPONSE-PORT likely */
 		return true;
 	}
 	return false;
 }
 
-static const char *ask_str(enum konce_nat_ask a)
+static const char *ask_str(enum konce_classify_ask a)
 {
 	switch (a) {
-	case KONCE_NAT_ASK_SAME: return "same";
-	case KONCE_NAT_ASK_OTHER_PORT: return "other-port";
-	case KONCE_NAT_ASK_OTHER_BOTH: return "other-addr";
-	case KONCE_NAT_ASK_TO_PORT: return "reply-to-port";
+	case KONCE_CLASSIFY_ASK_SAME: return "same";
+	case KONCE_CLASSIFY_ASK_OTHER_PORT: return "other-port";
+	case KONCE_CLASSIFY_ASK_OTHER_BOTH: return "other-addr";
+	case KONCE_CLASSIFY_ASK_TO_PORT: return "reply-to-port";
 	}
 	return "?";
 }
@@ -151,7 +151,7 @@ static const char *ask_str(enum konce_nat_ask a)
 /* Runs one probe to its answer or deadline.  0, or -errno on a socket failure. */
 /* A lifetime step is minutes of silence: say what it waits for and what is known so far, and on a
  * terminal count the wait down. */
-static void wait_idle(struct natd *d, const konce_nat_probe *p)
+static void wait_idle(struct natd *d, const konce_classify_probe *p)
 {
 	uint64_t now = probe_now_us();
 	if (d->json) {
@@ -165,7 +165,7 @@ static void wait_idle(struct natd *d, const konce_nat_probe *p)
 		snprintf(known, sizeof(known), " (so far: alive after %u s)", d->c.life_lo);
 	else if (d->c.life_hi)
 		snprintf(known, sizeof(known), " (so far: gone after %u s)", d->c.life_hi);
-	printf("  %-50s first %.0f s idle%s\n", konce_nat_test_str(p->test), (double)(p->not_before - now) / 1e6,
+	printf("  %-50s first %.0f s idle%s\n", konce_classify_test_str(p->test), (double)(p->not_before - now) / 1e6,
 	       known);
 	fflush(stdout);
 	if (isatty(STDOUT_FILENO) != 1) {
@@ -181,7 +181,7 @@ static void wait_idle(struct natd *d, const konce_nat_probe *p)
 	fflush(stdout);
 }
 
-static int run_one(struct natd *d, const konce_nat_probe *p)
+static int run_one(struct natd *d, const konce_classify_probe *p)
 {
 	char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN];
 	int sfd = sock(d, p->sock), efd = sock(d, p->expect_sock);
@@ -193,9 +193,9 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 	struct outstanding o;
 	build(d, p, &o);
 	uint64_t start = probe_now_us(), deadline = start + (p->deadline - p->not_before), next = start;
-	konce_nat_obs obs = {0};
+	konce_classify_obs obs = {0};
 	bool got = false, was_stun = false, stun_seen = false;
-	konce_nat_obs stun_obs = {0};
+	konce_classify_obs stun_obs = {0};
 	while (!got && probe_now_us() < deadline) {
 		if (probe_now_us() >= next) {
 			int rc = 0;
@@ -237,7 +237,7 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 		got = true;
 	}
 	uint64_t took = probe_now_us() - start;
-	json_t *j = json_pack("{s:s, s:i, s:o, s:s}", "test", konce_nat_test_str(p->test), "socket", (int)p->sock, "to",
+	json_t *j = json_pack("{s:s, s:i, s:o, s:s}", "test", konce_classify_test_str(p->test), "socket", (int)p->sock, "to",
 			      probe_json_addr(&p->to), "ask", ask_str(p->ask));
 	json_object_set_new(j, "answered", json_boolean(got));
 	if (got && obs.has_mapped)
@@ -245,7 +245,7 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 	json_object_set_new(j, "ms", json_real((double)took / 1000.0));
 	json_array_append_new(d->log, j);
 	if (!d->json) {
-		printf("  %-50s -> %-22s ", konce_nat_test_str(p->test), konce_addr_str(&p->to, a));
+		printf("  %-50s -> %-22s ", konce_classify_test_str(p->test), konce_addr_str(&p->to, a));
 		if (!got)
 			printf("no answer (%.0f ms)\n", (double)took / 1000.0);
 		else if (obs.has_mapped)
@@ -254,22 +254,22 @@ static int run_one(struct natd *d, const konce_nat_probe *p)
 			printf("arrived (%.1f ms)\n", (double)took / 1000.0);
 		fflush(stdout);
 	}
-	if (p->test == KONCE_NAT_T_BASIC)
-		konce_nat_set_reply_to_port(&d->c, d->proto == P_PROBE || (d->proto == P_STUN && d->stun_rfc5780));
+	if (p->test == KONCE_CLASSIFY_T_BASIC)
+		konce_classify_set_reply_to_port(&d->c, d->proto == P_PROBE || (d->proto == P_STUN && d->stun_rfc5780));
 	if (got)
-		konce_nat_answer(&d->c, probe_now_us(), &obs);
+		konce_classify_answer(&d->c, probe_now_us(), &obs);
 	else
-		konce_nat_timeout(&d->c, probe_now_us());
+		konce_classify_timeout(&d->c, probe_now_us());
 	return 0;
 }
 
-static void report(struct natd *d, const konce_nat_result *r, const char *name)
+static void report(struct natd *d, const konce_classify_result *r, const char *name)
 {
 	char a[KONCE_ADDR_STRLEN];
 	const char *proto = d->proto == P_STUN ? "stun" : d->proto == P_PROBE ? "probe" : "none answered";
 	if (d->json) {
 		json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:b, s:b}", "server_name", name, "server",
-				      probe_json_addr(&d->server), "protocol", proto, "classic", konce_nat_classic_str(r),
+				      probe_json_addr(&d->server), "protocol", proto, "classic", konce_classify_classic_str(r),
 				      "blocked", r->blocked, "nat", r->nat);
 		if (!r->blocked) {
 			json_object_set_new(j, "local", probe_json_addr(&r->local));
@@ -281,10 +281,10 @@ static void report(struct natd *d, const konce_nat_result *r, const char *name)
 		json_object_set_new(j, "mapping_long", json_string(konce_nat_mapping_str(r->mapping, true)));
 		json_object_set_new(j, "filtering", json_string(konce_nat_filtering_str(r->filtering, false)));
 		json_object_set_new(j, "filtering_long", json_string(konce_nat_filtering_str(r->filtering, true)));
-		json_object_set_new(j, "port_allocation", json_string(konce_nat_ports_str(r->ports)));
+		json_object_set_new(j, "port_allocation", json_string(konce_nat_ports_name(r->ports)));
 		if (r->ports == KONCE_NAT_PORTS_SEQUENTIAL)
 			json_object_set_new(j, "port_stride", json_integer(r->port_stride));
-		json_object_set_new(j, "hairpinning", json_string(konce_nat_tri_str(r->hairpin)));
+		json_object_set_new(j, "hairpinning", json_string(konce_nat_tri_name(r->hairpin)));
 		json_t *s = json_array();
 		for (unsigned i = 0; i < r->n_samples; i++)
 			json_array_append_new(s, json_pack("{s:i, s:i}", "local_port", r->samples[i].local_port,
@@ -310,14 +310,14 @@ static void report(struct natd *d, const konce_nat_result *r, const char *name)
 	printf(", mapped %s)\n", konce_addr_str(&r->mapped, a));
 	printf("  mapping          %s\n", konce_nat_mapping_str(r->mapping, true));
 	printf("  filtering        %s\n", konce_nat_filtering_str(r->filtering, true));
-	printf("  port allocation  %s", konce_nat_ports_str(r->ports));
+	printf("  port allocation  %s", konce_nat_ports_name(r->ports));
 	if (r->ports == KONCE_NAT_PORTS_SEQUENTIAL)
 		printf(", stride %u", r->port_stride);
 	printf(" (local->mapped: ");
 	for (unsigned i = 0; i < r->n_samples; i++)
 		printf("%s%u->%u", i ? " " : "", r->samples[i].local_port, r->samples[i].mapped_port);
 	printf(")\n");
-	printf("  hairpinning      %s\n", konce_nat_tri_str(r->hairpin));
+	printf("  hairpinning      %s\n", konce_nat_tri_name(r->hairpin));
 	if (r->lifetime_measured) {
 		if (r->lifetime_dead_s)
 			printf("  mapping lifetime between %u and %u s idle\n", r->lifetime_alive_s, r->lifetime_dead_s);
@@ -326,7 +326,7 @@ static void report(struct natd *d, const konce_nat_result *r, const char *name)
 	}
 	if (!r->has_alt_addr)
 		printf("  note             the server offered no second address; tests needing it were skipped\n");
-	printf("  classic type     %s\n", konce_nat_classic_str(r));
+	printf("  classic type     %s\n", konce_classify_classic_str(r));
 }
 
 int probe_cmd_nat(int argc, char **argv)
@@ -338,7 +338,7 @@ int probe_cmd_nat(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct natd d = {.proto = P_AUTO};
-	konce_nat_config cfg = {0};
+	konce_classify_config cfg = {0};
 	long from = 0, timeout = 1500, life_max = 120;
 	bool lifetime = false;
 	int family = AF_UNSPEC, c;
@@ -410,7 +410,7 @@ int probe_cmd_nat(int argc, char **argv)
 	cfg.lifetime = lifetime;
 	cfg.lifetime_max_s = (uint32_t)life_max;
 	cfg.timeout_us = (uint64_t)timeout * 1000;
-	konce_nat_init(&d.c, &cfg);
+	konce_classify_init(&d.c, &cfg);
 	d.log = json_array();
 	d.rx = malloc(sizeof(*d.rx));
 	if (!d.rx)
@@ -420,17 +420,17 @@ int probe_cmd_nat(int argc, char **argv)
 	if (!d.json)
 		printf("classifying the path to %s (%s)%s\n", konce_addr_str(&d.server, a), argv[optind],
 		       lifetime ? ", with the lifetime test" : "");
-	konce_nat_probe p;
+	konce_classify_probe p;
 	int status = 0;
-	while (konce_nat_next(&d.c, probe_now_us(), &p)) {
+	while (konce_classify_next(&d.c, probe_now_us(), &p)) {
 		if ((rc = run_one(&d, &p))) {
-			fprintf(stderr, "konce probe nat: %s: %s\n", konce_nat_test_str(p.test), strerror(-rc));
+			fprintf(stderr, "konce probe nat: %s: %s\n", konce_classify_test_str(p.test), strerror(-rc));
 			status = 1;
 			break;
 		}
 	}
 	if (!status)
-		report(&d, konce_nat_result_get(&d.c), argv[optind]);
+		report(&d, konce_classify_result_get(&d.c), argv[optind]);
 	for (int i = 0; i < MAX_SOCKS; i++)
 		if (d.fds[i] >= 0)
 			close(d.fds[i]);

@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"Exit status: 0 if a reply came (or the command was display), 1 if none did, 2 bad usage.\n");
 }
 
-static void show_reply(struct sender *s, const konce_addr *from, const konce_addr *local, int ttl, const konce_probe *p,
+static void show_reply(struct sender *s, const konce_addr *from, const konce_addr *local, int ttl, const konce_probewire_msg *p,
 		       unsigned seq, unsigned count, uint64_t rtt_us)
 {
 	char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN], c[KONCE_ADDR_STRLEN];
@@ -90,15 +90,15 @@ static void show_other(struct sender *s, const konce_addr *from, const char *wha
 static bool consider(struct sender *s, const konce_addr *from, const konce_addr *local, int ttl, const uint8_t *buf,
 		     size_t len, uint64_t nonce, unsigned seq, unsigned count, uint64_t sent_at)
 {
-	konce_probe p;
-	if (!konce_probe_is_candidate(buf, len)) {
+	konce_probewire_msg p;
+	if (!konce_probewire_is_candidate(buf, len)) {
 		if (s->tr == PROBE_UDP)
 			show_other(s, from, "not a konce probe", buf, len);
 		return false;
 	}
-	enum konce_probe_result r = konce_probe_parse(&p, buf, len);
+	enum konce_probewire_result r = konce_probewire_parse(&p, buf, len);
 	if (r != KONCE_PROBE_OK) {
-		show_other(s, from, konce_probe_result_str(r), buf, len);
+		show_other(s, from, konce_probewire_result_str(r), buf, len);
 		s->stray++;
 		return false;
 	}
@@ -121,10 +121,10 @@ static bool consider(struct sender *s, const konce_addr *from, const konce_addr 
 
 static int send_one(struct sender *s, uint64_t nonce, unsigned seq)
 {
-	konce_probe req = {.type = KONCE_PROBE_T_REQUEST, .command = (uint8_t)s->command, .nonce = nonce, .seq = seq,
+	konce_probewire_msg req = {.type = KONCE_PROBE_T_REQUEST, .command = (uint8_t)s->command, .nonce = nonce, .seq = seq,
 			   .reply_port = s->reply_port};
 	uint8_t out[KONCE_PROBE_SIZE];
-	if (konce_probe_encode(&req, out) != KONCE_PROBE_SIZE)
+	if (konce_probewire_encode(&req, out) != KONCE_PROBE_SIZE)
 		return -EINVAL;
 	if (s->tr == PROBE_UDP)
 		return probe_udp_send(s->fd, &s->dst, NULL, out, sizeof(out));
@@ -189,7 +189,7 @@ int probe_cmd_send(int argc, char **argv)
 		case 'i': target = &interval, lo = 0, hi = 3600000; break;
 		case 't': target = &timeout, lo = 1, hi = 3600000; break;
 		case 'c':
-			s.command = konce_probe_command_parse(optarg);
+			s.command = konce_probewire_command_parse(optarg);
 			if (s.command < 0) {
 				fprintf(stderr, "konce probe send: unknown --command '%s'\n", optarg);
 				return 2;
@@ -271,11 +271,11 @@ int probe_cmd_send(int argc, char **argv)
 		konce_addr_str(&s.local, b);
 		*strrchr(a, ':') = *strrchr(b, ':') = '\0';
 		printf("probing %s (%s) from %s with echo id %u over icmp, command %s\n", a, argv[optind], b, s.port,
-		       konce_probe_command_name((uint8_t)s.command));
+		       konce_probewire_command_name((uint8_t)s.command));
 	} else if (!s.json) {
 		printf("probing %s (%s) from %s port %u over %s, command %s\n", konce_addr_str(&s.dst, a), argv[optind],
 		       s.tr == PROBE_UDP ? "local" : konce_addr_str(&s.local, b), s.port, s.tr == PROBE_UDP ? "udp" : "tcp",
-		       konce_probe_command_name((uint8_t)s.command));
+		       konce_probewire_command_name((uint8_t)s.command));
 	}
 	for (long i = 0; i < count; i++) {
 		uint64_t nonce = probe_random64(), at = probe_now_us();

@@ -12,11 +12,11 @@ static const char *transport_str(uint8_t t)
 	return t == KONCE_PROBE_TR_UDP ? "udp" : t == KONCE_PROBE_TR_ICMP ? "icmp" : t == KONCE_PROBE_TR_TCP ? "tcp" : "?";
 }
 
-void probe_show_probe(FILE *f, const konce_probe *p)
+void probe_show_probe(FILE *f, const konce_probewire_msg *p)
 {
 	char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN], c[KONCE_ADDR_STRLEN];
 	fprintf(f, "probe %s seq %" PRIu32 " nonce %016" PRIx64 " command %s", type_str(p->type), p->seq, p->nonce,
-		konce_probe_command_name(p->command));
+		konce_probewire_command_name(p->command));
 	if (p->command == KONCE_PROBE_CMD_REPLY_TO_PORT)
 		fprintf(f, " (to port %u)", p->reply_port);
 	if (p->flags & KONCE_PROBE_F_SEEN)
@@ -28,12 +28,12 @@ void probe_show_probe(FILE *f, const konce_probe *p)
 		fprintf(f, "; listener's other address %s", konce_addr_str(&p->other, a));
 }
 
-json_t *probe_json_probe(const konce_probe *p)
+json_t *probe_json_probe(const konce_probewire_msg *p)
 {
 	char nonce[17];
 	snprintf(nonce, sizeof(nonce), "%016" PRIx64, p->nonce);
 	json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "type", type_str(p->type), "command",
-			      konce_probe_command_name(p->command), "seq", (json_int_t)p->seq, "nonce", nonce);
+			      konce_probewire_command_name(p->command), "seq", (json_int_t)p->seq, "nonce", nonce);
 	if (p->command == KONCE_PROBE_CMD_REPLY_TO_PORT)
 		json_object_set_new(j, "reply_port", json_integer(p->reply_port));
 	if (p->flags & KONCE_PROBE_F_SEEN) {

@@ -523,9 +523,9 @@ enum konce_traversal_times {
 	KONCE_PUNCH_PACE_MS = 2,            /* between two probes of one round */
 	KONCE_PUNCH_GIVEUP_MS = 4000,       /* after the start time: then relay */
 	KONCE_PUNCH_BIRTHDAY_AT_MS = 1000,  /* after the start time, if still nothing */
-	KONCE_PATH_KEEPALIVE_MS = 10 * 1000, /* probe a direct path this often */
-	KONCE_PATH_PROBE_RETRY_MS = 700,    /* ... and again this soon when unanswered */
-	KONCE_PATH_PROBE_FAILS = 3,         /* unanswered probes in a row: the path is dead */
+	KONCE_PUNCH_PATH_KEEPALIVE_MS = 10 * 1000, /* probe a direct path this often */
+	KONCE_PUNCH_PATH_PROBE_RETRY_MS = 700,    /* ... and again this soon when unanswered */
+	KONCE_PUNCH_PATH_PROBE_FAILS = 3,         /* unanswered probes in a row: the path is dead */
 	KONCE_UPGRADE_FIRST_MS = 30 * 1000, /* relayed: first attempt to go direct again */
 	KONCE_UPGRADE_AFTER_LOSS_MS = 2000, /* ... when a direct path just died (NAT flush) */
 	KONCE_UPGRADE_MAX_MS = 300 * 1000,  /* backoff cap */

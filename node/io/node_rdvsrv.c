@@ -27,7 +27,7 @@ struct amap_ent {
 
 struct node_rdvsrv {
 	struct konce_node *n;
-	konce_rdv *rdv;
+	konce_rendezvous *rdv;
 	uint8_t hkey[crypto_shorthash_KEYBYTES];
 	uint64_t forged, no_session;
 	struct amap_ent amap[AMAP_SLOTS];
@@ -80,8 +80,8 @@ int node_rdvsrv_new(struct node_rdvsrv **out, struct konce_node *n, unsigned slo
 		return -ENOMEM;
 	s->n = n;
 	randombytes_buf(s->hkey, sizeof(s->hkey));
-	konce_rdv_cfg c = {.env = konce_env_default(), .slots = slots};
-	int e = konce_rdv_new(&s->rdv, &c);
+	konce_rendezvous_cfg c = {.env = konce_env_default(), .slots = slots};
+	int e = konce_rendezvous_new(&s->rdv, &c);
 	if (e) {
 		free(s);
 		return e;
@@ -94,7 +94,7 @@ void node_rdvsrv_free(struct node_rdvsrv *s)
 {
 	if (!s)
 		return;
-	konce_rdv_free(s->rdv);
+	konce_rendezvous_free(s->rdv);
 	free(s);
 }
 
@@ -103,7 +103,7 @@ static void flush(struct node_rdvsrv *s)
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	size_t len;
 	konce_addr to;
-	while (konce_rdv_poll(s->rdv, buf, &len, &to)) {
+	while (konce_rendezvous_poll(s->rdv, buf, &len, &to)) {
 		const uint8_t *pk = amap_get(s, &to);
 		struct peer *p = pk ? node_peer_find(s->n, pk) : NULL;
 		if (!p || !p->conn || node_trav_send_msg(s->n, p->conn, buf, len) < 0)
@@ -113,8 +113,8 @@ static void flush(struct node_rdvsrv *s)
 
 void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *body, size_t len, uint64_t now)
 {
-	konce_rdv_msg m;
-	if (konce_rdv_decode(&m, body, len) ||
+	konce_rdvwire_msg m;
+	if (konce_rdvwire_decode(&m, body, len) ||
 	    (m.type != KONCE_RDV_REGISTER && m.type != KONCE_RDV_INTRO_REQUEST && m.type != KONCE_RDV_RELAY &&
 	     m.type != KONCE_RDV_INTRO_REFUSE && m.type != KONCE_RDV_INTRO_ACCEPT) ||
 	    memcmp(m.key, from->pk, KONCE_KEY_BYTES) != 0) {
@@ -122,19 +122,19 @@ void node_rdvsrv_input(struct node_rdvsrv *s, struct peer *from, const uint8_t *
 		return;
 	}
 	amap_put(s, &from->addr, from->pk, now);
-	konce_rdv_input(s->rdv, body, len, &from->addr, now);
+	konce_rendezvous_input(s->rdv, body, len, &from->addr, now);
 	flush(s);
 }
 
 json_t *node_rdvsrv_json(struct node_rdvsrv *s, uint64_t now)
 {
-	const struct konce_rdv_counters *c = konce_rdv_counters(s->rdv);
-	const konce_relay *rl = konce_rdv_relay(s->rdv);
+	const struct konce_rendezvous_counters *c = konce_rendezvous_counters(s->rdv);
+	const konce_relay *rl = konce_rendezvous_relay(s->rdv);
 	const struct konce_relay_counters *rc = konce_relay_counters(rl);
 	json_t *o = json_object();
 #define SET(name, v) json_object_set_new(o, name, json_integer((json_int_t)(v)))
-	SET("registrations", konce_rdv_count(s->rdv, now));
-	SET("registration_capacity", konce_rdv_capacity(s->rdv));
+	SET("registrations", konce_rendezvous_count(s->rdv, now));
+	SET("registration_capacity", konce_rendezvous_capacity(s->rdv));
 	SET("registered", c->registered);
 	SET("refreshed", c->refreshed);
 	SET("table_full", c->table_full);

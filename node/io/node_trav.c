@@ -211,9 +211,9 @@ static bool route(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size
 		p->direct_tx++;
 		return true;
 	}
-	enum konce_path_state st = konce_punch_state(p->pu);
-	if (st == KONCE_PATH_RELAYED || st == KONCE_PATH_PROBING) {
-		if (konce_rdvc_relay(t->rc, p->pk, pkt, len, now) == 0)
+	enum konce_punch_path_state st = konce_punch_state(p->pu);
+	if (st == KONCE_PUNCH_PATH_RELAYED || st == KONCE_PUNCH_PATH_PROBING) {
+		if (konce_rdvclient_relay(t->rc, p->pk, pkt, len, now) == 0)
 			p->relayed_tx++;
 		else
 			p->held_dropped++;
@@ -244,7 +244,7 @@ static void path_moved(struct node_trav *t, struct tpeer *p, uint64_t now)
 
 static void arm(struct node_trav *t)
 {
-	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX, now = node_now_us();
+	uint64_t at = t->rc ? konce_rdvclient_next_timer(t->rc) : UINT64_MAX, now = node_now_us();
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used) {
 			uint64_t u = konce_punch_next_timer(t->peers[i].pu);
@@ -267,13 +267,13 @@ static unsigned self_spent(struct node_trav *t, const konce_natinfo *self)
 	int e = node_travfilter_mapping(t, &x);
 	if (self->mapping != KONCE_NATMAP_EDM_SEQ || !self->step || e < 0)
 		return 0;
-	if (e == 1 || konce_rdvc_reflexive(t->rc, 0, &refl) || memcmp(x.ip, refl.ip, 16))
+	if (e == 1 || konce_rdvclient_reflexive(t->rc, 0, &refl) || memcmp(x.ip, refl.ip, 16))
 		return 1;
 	/* registered again since (new mappings to the rendezvous): that port is older, not spent */
 	return x.port > self->last_port ? (unsigned)(x.port - self->last_port) / self->step : 0;
 }
 
-static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t now)
+static void on_intro(struct node_trav *t, const konce_rdvclient_event *e, uint64_t now)
 {
 	struct tpeer *p = tpeer_get(t, e->peer, TPEER_STRANGER); /* solicited if we asked */
 	if (!p)
@@ -290,7 +290,7 @@ static void on_intro(struct node_trav *t, const konce_rdvc_event *e, uint64_t no
 	p->result_us = p->first_probe_us = 0;
 	p->want_intro = false;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
-				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(t->rc),
+				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvclient_nat(t->rc),
 				.secret = e->secret};
 	in.self_spent = self_spent(t, &in.self_nat);
 	konce_cand mine = {KONCE_CAND_MAPPED, t->pm_external};
@@ -318,20 +318,20 @@ static void pump(struct node_trav *t)
 	if (!t->rc)
 		return;
 	for (int round = 0; round < 4; round++) {
-		konce_rdvc_event e;
-		while (konce_rdvc_poll_event(t->rc, &e)) {
+		konce_rdvclient_event e;
+		while (konce_rdvclient_poll_event(t->rc, &e)) {
 			struct tpeer *p;
 			switch (e.type) {
-			case KONCE_RDVC_EV_REFLEXIVE:
-				if (konce_rdvc_reflexive(t->rc, 0, &to) == 0)
+			case KONCE_RDVCLIENT_EV_REFLEXIVE:
+				if (konce_rdvclient_reflexive(t->rc, 0, &to) == 0)
 					node_log(n, KONCE_LOG_INFO, "rendezvous sees us at %s", konce_addr_str(&to, as));
 				node_travfilter_kick(t);
 				break;
-			case KONCE_RDVC_EV_INTRO:
+			case KONCE_RDVCLIENT_EV_INTRO:
 				on_intro(t, &e, now);
 				sodium_memzero(e.secret, sizeof(e.secret)); /* the punch core keeps its copy */
 				break;
-			case KONCE_RDVC_EV_INTRO_FAIL:
+			case KONCE_RDVCLIENT_EV_INTRO_FAIL:
 				if (e.reason == KONCE_IFAIL_DECLINED) {
 					node_trav_declined(t, e.peer, now);
 				} else if ((p = tpeer_get(t, e.peer, false))) {
@@ -341,7 +341,7 @@ static void pump(struct node_trav *t)
 				konce_key_to_text(who, e.peer);
 				node_log(n, KONCE_LOG_INFO, "no introduction to %s (reason %u)", who, e.reason);
 				break;
-			case KONCE_RDVC_EV_RELAYED:
+			case KONCE_RDVCLIENT_EV_RELAYED:
 				if ((p = tpeer_get(t, e.peer, TPEER_STRANGER))) {
 					konce_addr va;
 					vaddr(&va, slot_of(t, p));
@@ -356,8 +356,8 @@ static void pump(struct node_trav *t)
 			struct tpeer *p = &t->peers[i];
 			if (!p->used)
 				continue;
-			if (p->want_intro && konce_rdvc_registered(t->rc) &&
-			    konce_rdvc_request_intro(t->rc, p->pk, now) == 0) {
+			if (p->want_intro && konce_rdvclient_registered(t->rc) &&
+			    konce_rdvclient_request_intro(t->rc, p->pk, now) == 0) {
 				p->want_intro = false;
 				p->asked_us = now;
 			}
@@ -381,11 +381,11 @@ static void pump(struct node_trav *t)
 					break;
 				case KONCE_PUNCH_EV_LOST:
 					node_log(n, KONCE_LOG_INFO, "direct path to %s lost: relaying, registering again", who);
-					konce_rdvc_reregister(t->rc, now);
+					konce_rdvclient_reregister(t->rc, now);
 					path_moved(t, p, now);
 					break;
 				case KONCE_PUNCH_EV_UPGRADE:
-					if (konce_rdvc_request_intro(t->rc, p->pk, now) == 0)
+					if (konce_rdvclient_request_intro(t->rc, p->pk, now) == 0)
 						p->asked_us = now;
 					break;
 				}
@@ -420,8 +420,8 @@ static void pump(struct node_trav *t)
 		t->nknown = 0;
 		for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 			t->nknown += t->peers[i].used && (t->peers[i].nseen ||
-							  konce_punch_state(t->peers[i].pu) != KONCE_PATH_IDLE);
-		while (konce_rdvc_poll(t->rc, buf, &len, &to))
+							  konce_punch_state(t->peers[i].pu) != KONCE_PUNCH_PATH_IDLE);
+		while (konce_rdvclient_poll(t->rc, buf, &len, &to))
 			for (unsigned i = 0; i < t->nrdv; i++)
 				if (konce_addr_eq(&to, &t->rdv_addr[i])) {
 					uint32_t conn = rdv_conn(t, i);
@@ -449,7 +449,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (t->rc)
-		konce_rdvc_timer(t->rc, now);
+		konce_rdvclient_timer(t->rc, now);
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used) {
 			tpeer_auth(t, &t->peers[i]);
@@ -480,7 +480,7 @@ int node_trav_events_new(struct node_trav *t)
 /* A datagram on local socket sock (0: the node's).  True if it was traversal's, consumed. */
 static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	if (!len)
 		return false;
 	if (sock && (pkt[0] == KONCE_RDV_LIFE_REQ || pkt[0] == KONCE_RDV_FILTER))
@@ -529,7 +529,7 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 		}
 		return false;
 	}
-	if (!t->rc || konce_rdv_decode(&m, pkt, len)) {
+	if (!t->rc || konce_rdvwire_decode(&m, pkt, len)) {
 		t->punch_bad++;
 		return true;
 	}
@@ -608,7 +608,7 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 				t->rdv_rtt_us[i] = now - t->rdv_sent_us[i];
 				t->rdv_sent_us[i] = 0;
 			}
-			konce_rdvc_input(t->rc, body, len, &t->rdv_addr[i], now);
+			konce_rdvclient_input(t->rc, body, len, &t->rdv_addr[i], now);
 			schedule(t);
 			return;
 		}
@@ -624,8 +624,8 @@ int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], k
 	if (!p)
 		return -EHOSTUNREACH;
 	vaddr(a, slot_of(t, p));
-	enum konce_path_state st = konce_punch_state(p->pu);
-	if (st == KONCE_PATH_IDLE || (st == KONCE_PATH_RELAYED && p->intro_fail)) {
+	enum konce_punch_path_state st = konce_punch_state(p->pu);
+	if (st == KONCE_PUNCH_PATH_IDLE || (st == KONCE_PUNCH_PATH_RELAYED && p->intro_fail)) {
 		p->intro_fail = 0;
 		p->want_intro = true;
 		p->asked_us = node_now_us();
@@ -641,7 +641,7 @@ const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
 		return "direct";
 	/* a virtual address whose datagrams go straight to the punched address is direct; through
 	 * the peer's port mapping when that is the peer's MAPPED candidate */
-	if (!tp || konce_punch_state(tp->pu) != KONCE_PATH_DIRECT)
+	if (!tp || konce_punch_state(tp->pu) != KONCE_PUNCH_PATH_DIRECT)
 		return "relayed";
 	for (unsigned i = 0; i < tp->ncand; i++)
 		if (tp->cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&tp->cand[i].addr, &tp->path))

@@ -41,8 +41,8 @@
 
 static bool attempting(const struct tpeer *p)
 {
-	enum konce_path_state st = konce_punch_state(p->pu);
-	return st == KONCE_PATH_PUNCHING || st == KONCE_PATH_PROBING;
+	enum konce_punch_path_state st = konce_punch_state(p->pu);
+	return st == KONCE_PUNCH_PATH_PUNCHING || st == KONCE_PUNCH_PATH_PROBING;
 }
 
 /* The opener is used only while our handshake to the peer is not done. */
@@ -99,7 +99,7 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
 	 * candidate is the peer's claim, which may name a third party, so it gets small PUNCH probes
 	 * within the punch core's claimed budget */
 	if (o->ack || o->sock != 0 || o->birthday || p->hs_copies >= NODE_TRAV_HS_MAX_COPIES || !opener_live(t, p) ||
-	    konce_punch_state(p->pu) == KONCE_PATH_PROBING || o->type == KONCE_CAND_HOST ||
+	    konce_punch_state(p->pu) == KONCE_PUNCH_PATH_PROBING || o->type == KONCE_CAND_HOST ||
 	    o->type == KONCE_CAND_MAPPED)
 		return false;
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];

@@ -50,19 +50,19 @@ struct tpeer {
 struct node_trav {
 	struct konce_node *n;
 	struct node_rdvsrv *srv;
-	konce_rdvc *rc;
+	konce_rdvclient *rc;
 	unsigned nrdv;
-	uint8_t rdv_pk[KONCE_RDVC_MAX_RDV][KONCE_KEY_BYTES];
-	konce_addr rdv_addr[KONCE_RDVC_MAX_RDV];
-	uint64_t rdv_sent_us[KONCE_RDVC_MAX_RDV], rdv_rtt_us[KONCE_RDVC_MAX_RDV];
-	konce_addr host[KONCE_RDVC_MAX_HOST];
+	uint8_t rdv_pk[KONCE_RDVCLIENT_MAX_RDV][KONCE_KEY_BYTES];
+	konce_addr rdv_addr[KONCE_RDVCLIENT_MAX_RDV];
+	uint64_t rdv_sent_us[KONCE_RDVCLIENT_MAX_RDV], rdv_rtt_us[KONCE_RDVCLIENT_MAX_RDV];
+	konce_addr host[KONCE_RDVCLIENT_MAX_HOST];
 	unsigned nhost;
 	struct tpeer peers[NODE_TRAV_PEERS];
 	struct event *ev_timer, *ev_kick;
 	konce_portmap *pm;
 	const char *pm_state; /* "off", "trying", "mapped", "unavailable", "lost" */
-	enum konce_pm_proto pm_proto;
-	enum konce_pm_err pm_reason;
+	enum konce_portmap_policy_proto pm_proto;
+	enum konce_portmap_policy_err pm_reason;
 	konce_addr pm_external;
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
 	struct node_trav_socks *socks; /* birthday probing's extra sockets (node_trav_socks.c), or NULL */

@@ -6,13 +6,13 @@
  * datagrams.  The node's socket could not serve: its mapping toward the rendezvous is refreshed
  * by the registration session all the time, and on an endpoint-independent NAT by every other
  * flow too.  The learned keepalive then drives what holds the node socket's mapping open:
- *     - the registration refresh (konce_rdvc_set_keepalive), and
+ *     - the registration refresh (konce_rdvclient_set_keepalive), and
  *     - the PING interval of the sessions to the rendezvous (konce_ep_set_keepalive): 5/4 of it,
  *       so that it only fires when the refresh did not, and at most a third of the idle timeout
  *       so that the rendezvous never closes them.
  * It is applied after every traversal pump.  When the primary rendezvous reports a new reflexive
  * address for the node socket (the NAT rebound: the mapping was lost), the search starts again
- * from the conservative keepalive (konce_life_rebound).
+ * from the conservative keepalive (konce_lifetime_rebound).
  *
  * Rendezvous: LIFE_REQ datagrams arriving on the node socket go to the lifesrv core; its ACKs and
  * delayed probes leave from the node socket.
@@ -35,7 +35,7 @@
 
 struct node_trav_life {
 	struct node_trav *t;
-	konce_life *l;
+	konce_lifetime *l;
 	konce_udp *udp;
 	struct event *ev_read, *ev_timer;
 	konce_addr probe_local;
@@ -49,7 +49,7 @@ struct node_trav_life {
 };
 
 /* "" / NULL / "auto": defaults; "off"; "MIN:MAX" or "MIN:START:MAX" in whole seconds. */
-static int parse_spec(const char *spec, bool *off, konce_life_cfg *c, char *err, size_t errlen)
+static int parse_spec(const char *spec, bool *off, konce_lifetime_cfg *c, char *err, size_t errlen)
 {
 	*off = false;
 	if (!spec || !*spec || !strcmp(spec, "auto"))
@@ -84,7 +84,7 @@ static int parse_spec(const char *spec, bool *off, konce_life_cfg *c, char *err,
 
 static void arm(struct node_trav_life *lf)
 {
-	uint64_t at = konce_life_next_timer(lf->l), now = node_now_us();
+	uint64_t at = konce_lifetime_next_timer(lf->l), now = node_now_us();
 	uint64_t d = at > now ? at - now : 0;
 	struct timeval tv = {(time_t)(d / SEC), (suseconds_t)(d % SEC)};
 	event_add(lf->ev_timer, &tv);
@@ -94,7 +94,7 @@ static void flush(struct node_trav_life *lf)
 {
 	uint8_t buf[KONCE_LIFE_REQ_SIZE];
 	size_t len;
-	while (konce_life_poll(lf->l, buf, &len))
+	while (konce_lifetime_poll(lf->l, buf, &len))
 		konce_udp_queue(lf->udp, buf, len, &lf->t->rdv_addr[0]);
 	konce_udp_flush(lf->udp);
 	node_trav_life_apply(lf->t);
@@ -108,7 +108,7 @@ static void on_rx(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *f
 		lf->rx_other++;
 		return;
 	}
-	konce_life_input(lf->l, pkt, len, node_now_us());
+	konce_lifetime_input(lf->l, pkt, len, node_now_us());
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -125,7 +125,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct node_trav_life *lf = arg;
 	(void)fd;
 	(void)what;
-	konce_life_timer(lf->l, node_now_us());
+	konce_lifetime_timer(lf->l, node_now_us());
 	flush(lf);
 }
 
@@ -156,7 +156,7 @@ static void on_srv_timer(evutil_socket_t fd, short what, void *arg)
 	srv_flush(lf);
 }
 
-static int start_client(struct node_trav_life *lf, const konce_life_cfg *lc, char *err, size_t errlen)
+static int start_client(struct node_trav_life *lf, const konce_lifetime_cfg *lc, char *err, size_t errlen)
 {
 	struct konce_node *n = lf->t->n;
 	konce_addr bind;
@@ -167,7 +167,7 @@ static int start_client(struct node_trav_life *lf, const konce_life_cfg *lc, cha
 	if ((e = konce_udp_open(&lf->udp, &bind, err, errlen)))
 		return e;
 	konce_udp_local(lf->udp, &lf->probe_local);
-	if ((e = konce_life_new(&lf->l, lc, node_now_us()))) {
+	if ((e = konce_lifetime_new(&lf->l, lc, node_now_us()))) {
 		snprintf(err, errlen, "nat_lifetime: bad bounds");
 		return e;
 	}
@@ -182,7 +182,7 @@ static int start_client(struct node_trav_life *lf, const konce_life_cfg *lc, cha
 int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_t errlen)
 {
 	bool off;
-	konce_life_cfg lc = {0};
+	konce_lifetime_cfg lc = {0};
 	int e = parse_spec(spec, &off, &lc, err, errlen);
 	if (e)
 		return e;
@@ -219,7 +219,7 @@ void node_trav_life_free(struct node_trav *t)
 	if (lf->ev_srv)
 		event_free(lf->ev_srv);
 	konce_udp_close(lf->udp);
-	konce_life_free(lf->l);
+	konce_lifetime_free(lf->l);
 	konce_lifesrv_free(lf->srv);
 	free(lf);
 	t->life = NULL;
@@ -252,7 +252,7 @@ static void apply_others(struct node_trav *t, uint64_t k, uint64_t now)
 {
 	struct konce_node *n = t->n;
 	uint64_t pk = k < KONCE_KEEPALIVE_MS * 1000ull ? k : 0;
-	uint64_t dk = k < KONCE_PATH_KEEPALIVE_MS * 1000ull ? k : 0;
+	uint64_t dk = k < KONCE_PUNCH_PATH_KEEPALIVE_MS * 1000ull ? k : 0;
 	for (unsigned b = 0; b < NODE_BUCKETS; b++)
 		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
 			if (p->conn && !is_rdv(t, p->pk))
@@ -269,21 +269,21 @@ void node_trav_life_apply(struct node_trav *t)
 	if (!lf || !lf->l || !t->rc)
 		return;
 	uint64_t now = node_now_us();
-	if (konce_rdvc_reflexive(t->rc, 0, &refl) == 0) {
+	if (konce_rdvclient_reflexive(t->rc, 0, &refl) == 0) {
 		if (lf->have_refl && !konce_addr_eq(&refl, &lf->refl)) {
 			char as[KONCE_ADDR_STRLEN];
 			node_log(t->n, KONCE_LOG_INFO, "the NAT rebound us to %s: learning the mapping lifetime again",
 				 konce_addr_str(&refl, as));
-			konce_life_rebound(lf->l, now);
+			konce_lifetime_rebound(lf->l, now);
 			arm(lf);
 		}
 		lf->refl = refl;
 		lf->have_refl = true;
 	}
-	uint64_t k = konce_life_keepalive(lf->l);
+	uint64_t k = konce_lifetime_keepalive(lf->l);
 	if (k != lf->applied) {
-		konce_life_status st;
-		konce_life_status_get(lf->l, &st);
+		konce_lifetime_status st;
+		konce_lifetime_status_get(lf->l, &st);
 		if (st.learned)
 			node_log(t->n, KONCE_LOG_INFO, "mapping lifetime >= %.1f s: keepalive %.1f s",
 				 (double)st.lo_us / SEC, (double)k / SEC);
@@ -291,7 +291,7 @@ void node_trav_life_apply(struct node_trav *t)
 			node_log(t->n, KONCE_LOG_INFO, "mapping lifetime: learning (proven >= %.1f s): keepalive %.1f s",
 				 (double)st.lo_us / SEC, (double)k / SEC);
 	}
-	konce_rdvc_set_keepalive(t->rc, k);
+	konce_rdvclient_set_keepalive(t->rc, k);
 	/* the registration refresh (a reliable message, every k) already holds the mapping and counts as
 	 * session traffic; the PING, a little later, only fires if the refresh did not */
 	uint64_t sk = k + k / 4 < KONCE_IDLE_TIMEOUT_MS * 1000ull / 3 ? k + k / 4 : KONCE_IDLE_TIMEOUT_MS * 1000ull / 3;
@@ -311,12 +311,12 @@ json_t *node_trav_life_json(struct node_trav *t)
 	struct node_trav_life *lf = t->life;
 	if (!lf || !lf->l)
 		return json_pack("{s:s}", "state", "off");
-	konce_life_status st;
+	konce_lifetime_status st;
 	char as[KONCE_ADDR_STRLEN];
-	konce_life_status_get(lf->l, &st);
+	konce_lifetime_status_get(lf->l, &st);
 	const char *state = st.learned ? "learned" : st.state == KONCE_LIFE_NO_ANSWER ? "no-answer" : "learning";
 	return json_pack("{s:s,s:s,s:b,s:o,s:o,s:f,s:f,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "state", state, "phase",
-			 konce_life_state_name(st.state), "below_min", st.below_min, "lower_bound_s",
+			 konce_lifetime_state_name(st.state), "below_min", st.below_min, "lower_bound_s",
 			 st.lo_us ? json_real((double)st.lo_us / SEC) : json_null(), "upper_bound_s",
 			 st.hi_us ? json_real((double)st.hi_us / SEC) : json_null(), "keepalive_s",
 			 (double)st.keepalive_us / SEC, "testing_s", (double)st.testing_us / SEC, "probe_socket",

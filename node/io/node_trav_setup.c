@@ -22,7 +22,7 @@
 
 /* ---- port mapping --------------------------------------------------------------------------- */
 
-static void on_portmap(void *ctx, const konce_pm_event *ev)
+static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
 {
 	struct node_trav *t = ctx;
 	char as[KONCE_ADDR_STRLEN];
@@ -32,20 +32,20 @@ static void on_portmap(void *ctx, const konce_pm_event *ev)
 		t->pm_state = "mapped";
 		t->pm_proto = ev->proto;
 		t->pm_external = ev->external;
-		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_pm_proto_name(ev->proto),
+		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
 			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
-		konce_rdvc_set_mapped(t->rc, &ev->external, 1, now);
+		konce_rdvclient_set_mapped(t->rc, &ev->external, 1, now);
 		break;
 	case KONCE_PM_EV_LOST:
 		t->pm_state = "lost";
 		t->pm_reason = ev->reason;
-		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_pm_err_name(ev->reason));
-		konce_rdvc_set_mapped(t->rc, NULL, 0, now);
+		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
+		konce_rdvclient_set_mapped(t->rc, NULL, 0, now);
 		break;
 	case KONCE_PM_EV_UNAVAILABLE:
 		t->pm_state = "unavailable";
 		t->pm_reason = ev->reason;
-		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_pm_err_name(ev->reason));
+		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_portmap_policy_err_name(ev->reason));
 		break;
 	}
 	node_trav_schedule(t);
@@ -80,8 +80,8 @@ static int parse_peers(struct node_trav *t, const char *list, char *err, size_t 
 		return -ENOMEM;
 	for (char *tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 		char *at = strchr(tok, '@');
-		if (t->nrdv == KONCE_RDVC_MAX_RDV) {
-			snprintf(err, errlen, "rendezvous_peers: at most %d", KONCE_RDVC_MAX_RDV);
+		if (t->nrdv == KONCE_RDVCLIENT_MAX_RDV) {
+			snprintf(err, errlen, "rendezvous_peers: at most %d", KONCE_RDVCLIENT_MAX_RDV);
 			free(dup);
 			return -EINVAL;
 		}
@@ -111,7 +111,7 @@ static void gather_hosts(struct node_trav *t)
 	}
 	if (getifaddrs(&ifa) < 0)
 		return;
-	for (i = ifa; i && t->nhost < KONCE_RDVC_MAX_HOST; i = i->ifa_next) {
+	for (i = ifa; i && t->nhost < KONCE_RDVCLIENT_MAX_HOST; i = i->ifa_next) {
 		konce_addr a;
 		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK) ||
 		    i->ifa_addr->sa_family != AF_INET || konce_addr_from_sockaddr(&a, i->ifa_addr))
@@ -144,10 +144,10 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	if (t->nrdv) {
 		gather_hosts(t);
 		t->known_only = cfg->introductions_known;
-		konce_rdvc_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
+		konce_rdvclient_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
 				     .host = t->host, .nhost = t->nhost, .allow = t->known_only ? node_trav_known : NULL,
 				     .allow_ctx = t};
-		if ((e = konce_rdvc_new(&t->rc, &rc, node_now_us()))) {
+		if ((e = konce_rdvclient_new(&t->rc, &rc, node_now_us()))) {
 			snprintf(err, errlen, "cannot start the rendezvous client: %s", strerror(-e));
 			goto fail;
 		}
@@ -161,7 +161,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	if (t->rc) {
 		if (cfg->portmap)
 			start_portmap(t);
-		konce_rdvc_timer(t->rc, node_now_us());
+		konce_rdvclient_timer(t->rc, node_now_us());
 		node_trav_schedule(t);
 	}
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
@@ -190,7 +190,7 @@ void node_trav_free(struct konce_node *n)
 			konce_punch_free(t->peers[i].pu);
 	node_trav_socks_free(t->socks);
 	node_travfilter_free(t);
-	konce_rdvc_free(t->rc);
+	konce_rdvclient_free(t->rc);
 	node_rdvsrv_free(t->srv);
 	free(t);
 	n->trav = NULL;

@@ -163,12 +163,12 @@ void node_trav_socks_sweep(struct node_trav_socks *s, struct node_trav *t)
 		konce_addr a;
 		if (!p->used)
 			continue;
-		enum konce_path_state st = konce_punch_state(p->pu);
+		enum konce_punch_path_state st = konce_punch_state(p->pu);
 		/* An attempt may still verify any of its sockets, or be answered on it.  And until its
 		 * give-up time, even once a pair won: when the two sets met twice, the peer may have
 		 * verified the other pair, and its probes there are what moves our path (punch.h's
 		 * rebinding, when we are the controlled side). */
-		keep_all = st == KONCE_PATH_PUNCHING || st == KONCE_PATH_PROBING ||
+		keep_all = st == KONCE_PUNCH_PATH_PUNCHING || st == KONCE_PUNCH_PATH_PROBING ||
 			   (p->start_us && now < p->start_us + KONCE_PUNCH_GIVEUP_MS * 1000ull);
 		if (konce_punch_path(p->pu, &sock, &a) && sock <= KONCE_PUNCH_BIRTHDAY)
 			keep[sock] = true;

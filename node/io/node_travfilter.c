@@ -29,7 +29,7 @@
 struct node_filt {
 	struct node_trav *t;
 	/* client */
-	konce_ftest *ft;
+	konce_filtertest *ft;
 	int fd;                   /* S, -1 when closed */
 	struct event *ev_rx, *ev_timer;
 	bool started;
@@ -89,9 +89,9 @@ static void client_stop(struct node_filt *f)
 static void client_pump(struct node_filt *f)
 {
 	struct node_trav *t = f->t;
-	konce_ftest_out o;
+	konce_filtertest_out o;
 	bool sent = false;
-	while (konce_ftest_poll(f->ft, &o)) {
+	while (konce_filtertest_poll(f->ft, &o)) {
 		if (!o.session) {
 			if (f->fd >= 0)
 				send_fd(f->fd, o.buf, o.len, &o.to, !konce_addr_is_v4(&f->local));
@@ -101,15 +101,15 @@ static void client_pump(struct node_filt *f)
 		if (p && p->conn && node_trav_send_msg(t->n, p->conn, o.buf, o.len) == 0)
 			sent = true;
 	}
-	if (konce_ftest_state(f->ft) == KONCE_FTEST_DONE && f->fd >= 0) {
+	if (konce_filtertest_state(f->ft) == KONCE_FILTERTEST_DONE && f->fd >= 0) {
 		char as[KONCE_ADDR_STRLEN];
 		konce_addr x = {0};
-		konce_ftest_mapping(f->ft, &x);
+		konce_filtertest_mapping(f->ft, &x);
 		node_log(t->n, KONCE_LOG_INFO, "NAT filtering: %s (tested on a fresh mapping %s)",
-			 konce_filtering_name(konce_ftest_result(f->ft)), konce_addr_str(&x, as));
+			 konce_nat_filtering_name(konce_filtertest_result(f->ft)), konce_addr_str(&x, as));
 		client_stop(f);
-	} else if (konce_ftest_state(f->ft) != KONCE_FTEST_DONE && f->ev_timer) {
-		uint64_t at = konce_ftest_next_timer(f->ft), now = node_now_us();
+	} else if (konce_filtertest_state(f->ft) != KONCE_FILTERTEST_DONE && f->ev_timer) {
+		uint64_t at = konce_filtertest_next_timer(f->ft), now = node_now_us();
 		uint64_t d = at > now ? at - now : 0;
 		struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
 		event_add(f->ev_timer, &tv);
@@ -131,7 +131,7 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 		if (n < 0)
 			break;
 		if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-			konce_ftest_input_bare(f->ft, buf, (size_t)n, &from, node_now_us());
+			konce_filtertest_input_bare(f->ft, buf, (size_t)n, &from, node_now_us());
 	}
 	client_pump(f);
 }
@@ -141,7 +141,7 @@ static void on_ftimer(evutil_socket_t fd, short what, void *arg)
 	struct node_filt *f = arg;
 	(void)fd;
 	(void)what;
-	konce_ftest_timer(f->ft, node_now_us());
+	konce_filtertest_timer(f->ft, node_now_us());
 	client_pump(f);
 }
 
@@ -150,7 +150,7 @@ int node_travfilter_mapping(struct node_trav *t, konce_addr *x)
 	struct node_filt *f = t->filt;
 	if (!f || !f->ft)
 		return -ENOENT;
-	return konce_ftest_mapping(f->ft, x) == 0 ? 0 : 1;
+	return konce_filtertest_mapping(f->ft, x) == 0 ? 0 : 1;
 }
 
 void node_travfilter_kick(struct node_trav *t)
@@ -160,7 +160,7 @@ void node_travfilter_kick(struct node_trav *t)
 	if (!f || f->started || !t->rc || !t->nrdv)
 		return;
 	for (unsigned i = 0; i < t->nrdv; i++)
-		if (konce_rdvc_reflexive(t->rc, i, &a))
+		if (konce_rdvclient_reflexive(t->rc, i, &a))
 			return; /* not every rendezvous answered yet */
 	f->started = true;
 	if (konce_udp_local(t->n->udp, &local))
@@ -174,11 +174,11 @@ void node_travfilter_kick(struct node_trav *t)
 	f->ev_rx = event_new(t->n->base, fd, EV_READ | EV_PERSIST, on_rx, f);
 	f->ev_timer = evtimer_new(t->n->base, on_ftimer, f);
 	if (!f->ev_rx || !f->ev_timer || event_add(f->ev_rx, NULL) ||
-	    konce_ftest_new(&f->ft, konce_env_default(), t->rdv_addr, t->nrdv, node_now_us())) {
+	    konce_filtertest_new(&f->ft, konce_env_default(), t->rdv_addr, t->nrdv, node_now_us())) {
 		client_stop(f);
 		return;
 	}
-	konce_ftest_timer(f->ft, node_now_us());
+	konce_filtertest_timer(f->ft, node_now_us());
 	client_pump(f);
 }
 
@@ -188,10 +188,10 @@ static void reply_bare(struct node_filt *f, uint8_t op, uint64_t token, const ko
 		       int fd)
 {
 	uint8_t b[KONCE_FILT_SIZE];
-	konce_rdv_msg m = {.type = KONCE_RDV_FILTER, .flags = op, .id = token};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_FILTER, .flags = op, .id = token};
 	if (addr)
 		m.addr = *addr;
-	size_t n = konce_rdv_encode(&m, b, sizeof(b));
+	size_t n = konce_rdvwire_encode(&m, b, sizeof(b));
 	if (!n)
 		return;
 	if (fd >= 0)
@@ -203,8 +203,8 @@ static void reply_bare(struct node_filt *f, uint8_t op, uint64_t token, const ko
 bool node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_filt *f = t->filt;
-	konce_rdv_msg m;
-	if (!f || !t->srv || konce_rdv_decode(&m, pkt, len) || m.flags != KONCE_FILT_OP_ECHO_REQ)
+	konce_rdvwire_msg m;
+	if (!f || !t->srv || konce_rdvwire_decode(&m, pkt, len) || m.flags != KONCE_FILT_OP_ECHO_REQ)
 		return true; /* a FILTER datagram on the node socket is ours either way: dropped */
 	if (konce_ratelimit_charge(f->rl, from, 1, node_now_us())) {
 		f->refused++;
@@ -218,13 +218,13 @@ bool node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t le
 void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8_t *body, size_t len)
 {
 	struct node_filt *f = t->filt;
-	konce_rdv_msg m;
-	if (!f || konce_rdv_decode(&m, body, len))
+	konce_rdvwire_msg m;
+	if (!f || konce_rdvwire_decode(&m, body, len))
 		return;
 	if (m.flags == KONCE_FILT_OP_SENT) {
 		for (unsigned i = 0; f->ft && i < t->nrdv; i++)
 			if (!memcmp(from->pk, t->rdv_pk[i], KONCE_KEY_BYTES)) {
-				konce_ftest_input_session(f->ft, i, body, len, node_now_us());
+				konce_filtertest_input_session(f->ft, i, body, len, node_now_us());
 				client_pump(f);
 			}
 		return;
@@ -251,8 +251,8 @@ void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8
 	}
 	f->probes++;
 	uint8_t b[KONCE_FILT_SIZE];
-	konce_rdv_msg s = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_SENT, .id = m.id, .addr = src};
-	size_t n = konce_rdv_encode(&s, b, sizeof(b));
+	konce_rdvwire_msg s = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_SENT, .id = m.id, .addr = src};
+	size_t n = konce_rdvwire_encode(&s, b, sizeof(b));
 	if (n && from->conn)
 		node_trav_send_msg(t->n, from->conn, b, n);
 }
@@ -290,7 +290,7 @@ void node_travfilter_free(struct node_trav *t)
 	if (!f)
 		return;
 	client_stop(f);
-	konce_ftest_free(f->ft);
+	konce_filtertest_free(f->ft);
 	if (f->alt_fd >= 0)
 		close(f->alt_fd);
 	konce_ratelimit_free(f->rl);
@@ -307,12 +307,12 @@ json_t *node_travfilter_json(struct node_trav *t)
 		return json_pack("{s:s}", "result", f->started ? "not measured" : "waiting for registration");
 	konce_addr x;
 	bool orx, arx, osent, asent;
-	konce_ftest_seen(f->ft, &orx, &arx, &osent, &asent);
+	konce_filtertest_seen(f->ft, &orx, &arx, &osent, &asent);
 	char as[KONCE_ADDR_STRLEN];
-	bool done = konce_ftest_state(f->ft) == KONCE_FTEST_DONE;
+	bool done = konce_filtertest_state(f->ft) == KONCE_FILTERTEST_DONE;
 	return json_pack("{s:s,s:o,s:{s:b,s:b,s:b,s:b}}", "result",
-			 done ? konce_filtering_name(konce_ftest_result(f->ft)) : "measuring", "mapping",
-			 konce_ftest_mapping(f->ft, &x) ? json_null() : json_string(konce_addr_str(&x, as)), "probes",
+			 done ? konce_nat_filtering_name(konce_filtertest_result(f->ft)) : "measuring", "mapping",
+			 konce_filtertest_mapping(f->ft, &x) ? json_null() : json_string(konce_addr_str(&x, as)), "probes",
 			 "other_ip_received", orx, "other_port_received", arx, "other_ip_sent", osent,
 			 "other_port_sent", asent);
 }

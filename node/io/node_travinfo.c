@@ -59,7 +59,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		why = p->intro_fail == KONCE_IFAIL_UNKNOWN ? "the rendezvous does not know the peer (not registered)"
 		      : p->intro_fail == KONCE_IFAIL_REFUSED ? "the rendezvous refused to introduce us"
 							     : "the rendezvous relay table is full";
-	else if (konce_punch_state(p->pu) == KONCE_PATH_PROBING && c->relay_first && !c->giveups)
+	else if (konce_punch_state(p->pu) == KONCE_PUNCH_PATH_PROBING && c->relay_first && !c->giveups)
 		why = "the two NATs (in the introduction) make a direct path impossible or a birthday gamble: "
 		      "relayed from the start while the attempt probes";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && c->lost)
@@ -74,13 +74,13 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		why = "the direct path stopped answering keepalives";
 	json_t *o = json_pack(
 		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
-		"ok", 1, "peer", json_string(""), "state", konce_path_state_name(konce_punch_state(p->pu)), "initiator",
+		"ok", 1, "peer", json_string(""), "state", konce_punch_path_state_name(konce_punch_state(p->pu)), "initiator",
 		p->initiator, "controlling", konce_punch_controlling(p->pu), "intro_id", (json_int_t)p->intro_id,
 		"intro_ms", ms_since(base, p->intro_us), "delay_ms",
 		p->intro_us ? json_real(p->delay_us / 1000.0) : json_null(), "first_probe_ms",
 		ms_since(base, p->first_probe_us), "result_ms", ms_since(base, p->result_us), "peer_nat",
 		natmap_name(p->peer_nat.mapping), "candidates", cands, "path",
-		konce_punch_state(p->pu) == KONCE_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
+		konce_punch_state(p->pu) == KONCE_PUNCH_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
 		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
 		(json_int_t)c->probes_rx, "acks_sent", (json_int_t)c->acks_sent, "verified", (json_int_t)c->verified,
 		"giveups", (json_int_t)c->giveups, "lost", (json_int_t)c->lost, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
@@ -133,7 +133,7 @@ static const char *allocation_name(struct node_trav *t, konce_natinfo nat)
 	case KONCE_NATMAP_EDM_SEQ: return "sequential";
 	case KONCE_NATMAP_EDM_RANDOM: return "random";
 	case KONCE_NATMAP_EIM:
-		if (t->rc && konce_rdvc_reflexive(t->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
+		if (t->rc && konce_rdvclient_reflexive(t->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
 			return refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
 		break;
 	}
@@ -149,7 +149,7 @@ static json_t *netcheck_json(struct node_trav *t)
 		konce_addr refl;
 		struct peer *p = node_peer_find(t->n, t->rdv_pk[i]);
 		konce_key_to_text(who, t->rdv_pk[i]);
-		bool have = t->rc && konce_rdvc_reflexive(t->rc, i, &refl) == 0;
+		bool have = t->rc && konce_rdvclient_reflexive(t->rc, i, &refl) == 0;
 		json_array_append_new(
 			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&t->rdv_addr[i]),
 					"session", p && p->up, "reflexive", have ? addr_json(&refl) : json_null(),
@@ -159,16 +159,16 @@ static json_t *netcheck_json(struct node_trav *t)
 	}
 	for (unsigned i = 0; i < t->nhost; i++)
 		json_array_append_new(hosts, addr_json(&t->host[i]));
-	konce_natinfo nat = t->rc ? konce_rdvc_nat(t->rc) : (konce_natinfo){0};
+	konce_natinfo nat = t->rc ? konce_rdvclient_nat(t->rc) : (konce_natinfo){0};
 	bool mapped = !strcmp(t->pm_state, "mapped");
 	bool failed = !strcmp(t->pm_state, "unavailable") || !strcmp(t->pm_state, "lost");
 	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
-			      t->rc && konce_rdvc_registered(t->rc), "rendezvous", rdvs, "nat", "mapping",
+			      t->rc && konce_rdvclient_registered(t->rc), "rendezvous", rdvs, "nat", "mapping",
 			      natmap_name(nat.mapping), "port_step", nat.step, "last_port", nat.last_port, "host", hosts,
 			      "portmap", "state", t->pm_state, "protocol",
-			      mapped ? json_string(konce_pm_proto_name(t->pm_proto)) : json_null(), "external",
+			      mapped ? json_string(konce_portmap_policy_proto_name(t->pm_proto)) : json_null(), "external",
 			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
-			      failed ? json_string(konce_pm_err_name(t->pm_reason)) : json_null());
+			      failed ? json_string(konce_portmap_policy_err_name(t->pm_reason)) : json_null());
 	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, now) : json_null());
 	json_object_set_new(o, "lifetime", node_trav_life_json(t));
 	json_object_set_new(o, "lifetime_service", node_trav_life_srv_json(t));

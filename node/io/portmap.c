@@ -1,9 +1,9 @@
 /* portmap.c - the port-mapping policy on the loop's thread, its requests on a worker thread.
  *
  * Loop thread                               worker thread
- *   drive(): konce_pm_next -> submit() ---->  one-slot queue (mutex + cond) -> konce_pmio_do()
+ *   drive(): konce_portmap_policy_next -> submit() ---->  one-slot queue (mutex + cond) -> konce_pmio_do()
  *   on_result() <- eventfd (libevent) <------  result slot, eventfd write
- *   konce_pm_result_in, events -> cb, timer at konce_pm_wake
+ *   konce_portmap_policy_result_in, events -> cb, timer at konce_portmap_policy_wake
  *
  * The shared block (queue, eventfd) is reference-counted: the loop side and the worker each hold
  * one reference and the last to let go frees it, so a stop that times out while the worker is
@@ -27,9 +27,9 @@
 struct shared {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;        /* CLOCK_MONOTONIC: a request or a result was posted, or quit */
-	konce_pm_req req;
+	konce_portmap_policy_req req;
 	bool has_req;
-	konce_pm_result res;
+	konce_portmap_policy_result res;
 	char detail[160];
 	bool has_res;
 	bool quit;
@@ -41,7 +41,7 @@ struct shared {
 
 struct konce_portmap {
 	konce_portmap_cfg cfg;
-	konce_pm *pm;
+	konce_portmap_policy *pm;
 	struct shared *sh;
 	pthread_t thread;
 	struct event *ev_res, *ev_timer;
@@ -77,11 +77,11 @@ static void *worker(void *arg)
 			pthread_cond_wait(&sh->cv, &sh->mu);
 		if (!sh->has_req)
 			break;
-		konce_pm_req req = sh->req;
+		konce_portmap_policy_req req = sh->req;
 		sh->has_req = false;
 		pthread_mutex_unlock(&sh->mu);
 
-		konce_pm_result res;
+		konce_portmap_policy_result res;
 		char detail[sizeof(sh->detail)];
 		konce_pmio_do(sh->io, &req, &res, detail, sizeof(detail));
 
@@ -113,10 +113,10 @@ static void trace(konce_portmap *p, const char *fmt, ...)
 	p->cfg.trace(p->cfg.ctx, line);
 }
 
-static void submit(konce_portmap *p, const konce_pm_req *req)
+static void submit(konce_portmap *p, const konce_portmap_policy_req *req)
 {
-	trace(p, "request %u: %s %s internal %u external %u lifetime %u s", req->id, konce_pm_op_name(req->op),
-	      konce_pm_proto_name(req->proto), req->internal_port, req->external_port, req->lifetime_s);
+	trace(p, "request %u: %s %s internal %u external %u lifetime %u s", req->id, konce_portmap_policy_op_name(req->op),
+	      konce_portmap_policy_proto_name(req->proto), req->internal_port, req->external_port, req->lifetime_s);
 	pthread_mutex_lock(&p->sh->mu);
 	p->sh->req = *req;
 	p->sh->has_req = true;
@@ -125,7 +125,7 @@ static void submit(konce_portmap *p, const konce_pm_req *req)
 }
 
 /* Takes the posted result, if any.  Call with sh->mu held. */
-static bool take_result(konce_portmap *p, konce_pm_result *res, char *detail)
+static bool take_result(konce_portmap *p, konce_portmap_policy_result *res, char *detail)
 {
 	if (!p->sh->has_res)
 		return false;
@@ -135,25 +135,25 @@ static bool take_result(konce_portmap *p, konce_pm_result *res, char *detail)
 	return true;
 }
 
-static void consume(konce_portmap *p, const konce_pm_result *res, const char *detail)
+static void consume(konce_portmap *p, const konce_portmap_policy_result *res, const char *detail)
 {
 	char a[KONCE_ADDR_STRLEN];
-	trace(p, "result %u: %s, external %s lifetime %u s (%s)", res->id, konce_pm_err_name(res->err),
+	trace(p, "result %u: %s, external %s lifetime %u s (%s)", res->id, konce_portmap_policy_err_name(res->err),
 	      konce_addr_str(&res->external, a), res->lifetime_s, detail);
-	if (konce_pm_result_in(p->pm, now_us(), res) == -ESTALE)
+	if (konce_portmap_policy_result_in(p->pm, now_us(), res) == -ESTALE)
 		trace(p, "result %u: stale, ignored", res->id);
 }
 
 static void drive(konce_portmap *p)
 {
-	konce_pm_req req;
-	konce_pm_event ev;
+	konce_portmap_policy_req req;
+	konce_portmap_policy_event ev;
 	uint64_t now = now_us();
-	if (konce_pm_next(p->pm, now, &req))
+	if (konce_portmap_policy_next(p->pm, now, &req))
 		submit(p, &req);
-	while (konce_pm_event_pop(p->pm, &ev))
+	while (konce_portmap_policy_event_pop(p->pm, &ev))
 		p->cfg.cb(p->cfg.ctx, &ev);
-	uint64_t wake = konce_pm_wake(p->pm);
+	uint64_t wake = konce_portmap_policy_wake(p->pm);
 	if (wake == UINT64_MAX) {
 		evtimer_del(p->ev_timer);
 		return;
@@ -173,7 +173,7 @@ static void on_result(evutil_socket_t fd, short what, void *arg)
 {
 	konce_portmap *p = arg;
 	uint64_t n;
-	konce_pm_result res;
+	konce_portmap_policy_result res;
 	char detail[sizeof(p->sh->detail)];
 	(void)what;
 	if (read(fd, &n, sizeof(n)) < 0) {
@@ -191,7 +191,7 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 {
 	if (!base || !cfg || !cfg->cb || !cfg->internal_port)
 		return -EINVAL;
-	konce_pm_cfg pc;
+	konce_portmap_policy_cfg pc;
 	memset(&pc, 0, sizeof(pc));
 	pc.internal_port = cfg->internal_port;
 	pc.external_port = cfg->external_port;
@@ -204,7 +204,7 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
-	int rc = konce_pm_new(&p->pm, &pc);
+	int rc = konce_portmap_policy_new(&p->pm, &pc);
 	if (rc) {
 		free(p);
 		return rc;
@@ -238,7 +238,7 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 		pthread_mutex_destroy(&sh->mu);
 		goto fail_sh;
 	}
-	konce_pm_start(p->pm, now_us());
+	konce_portmap_policy_start(p->pm, now_us());
 	drive(p); /* submits the first discovery; no event can be due yet */
 	*out = p;
 	return 0;
@@ -252,7 +252,7 @@ fail_sh:
 	close(sh->efd);
 	free(sh);
 fail_pm:
-	konce_pm_free(p->pm);
+	konce_portmap_policy_free(p->pm);
 	free(p);
 	return rc;
 }
@@ -262,21 +262,21 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	struct shared *sh = p->sh;
 	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000;
 	struct timespec dl;
-	konce_pm_req req;
-	konce_pm_result res;
+	konce_portmap_policy_req req;
+	konce_portmap_policy_result res;
 	char detail[sizeof(sh->detail)];
 
 	event_free(p->ev_res);
 	event_free(p->ev_timer);
-	konce_pm_stop(p->pm, now_us());
+	konce_portmap_policy_stop(p->pm, now_us());
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)(timeout_ms / 1000);
 	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
 	if (dl.tv_nsec >= 1000000000)
 		dl.tv_sec++, dl.tv_nsec -= 1000000000;
 	/* Run the policy here until the delete is answered: the loop may not be running any more. */
-	while (konce_pm_state_of(p->pm) != KONCE_PM_STOPPED && now_us() < deadline) {
-		if (konce_pm_next(p->pm, now_us(), &req))
+	while (konce_portmap_policy_state_of(p->pm) != KONCE_PM_STOPPED && now_us() < deadline) {
+		if (konce_portmap_policy_next(p->pm, now_us(), &req))
 			submit(p, &req);
 		pthread_mutex_lock(&sh->mu);
 		int w = 0;
@@ -287,7 +287,7 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 		if (got)
 			consume(p, &res, detail);
 	}
-	int rc = konce_pm_state_of(p->pm) == KONCE_PM_STOPPED ? 0 : -ETIMEDOUT;
+	int rc = konce_portmap_policy_state_of(p->pm) == KONCE_PM_STOPPED ? 0 : -ETIMEDOUT;
 	if (rc)
 		trace(p, "stop: the lease was not confirmed deleted within %u ms", timeout_ms);
 
@@ -308,12 +308,12 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 		rc = -ETIMEDOUT;
 	}
 	shared_unref(sh);
-	konce_pm_free(p->pm);
+	konce_portmap_policy_free(p->pm);
 	free(p);
 	return rc;
 }
 
-bool konce_portmap_mapping(const konce_portmap *p, konce_addr *external, enum konce_pm_proto *proto)
+bool konce_portmap_mapping(const konce_portmap *p, konce_addr *external, enum konce_portmap_policy_proto *proto)
 {
-	return konce_pm_mapping(p->pm, external, proto);
+	return konce_portmap_policy_mapping(p->pm, external, proto);
 }

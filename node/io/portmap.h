@@ -29,7 +29,7 @@ typedef struct konce_portmap konce_portmap;
 /* ev: MAPPED (external address and port, protocol, granted lifetime; again with changed=true if the
  * router moved it), LOST, UNAVAILABLE (reason; the policy retries after backoff).  ev is valid for
  * the call only. */
-typedef void (*konce_portmap_cb)(void *ctx, const konce_pm_event *ev);
+typedef void (*konce_portmap_cb)(void *ctx, const konce_portmap_policy_event *ev);
 /* One line per request and result ("renew natpmp 11.0.0.10:40000 lifetime 6 s"), for verbose output. */
 typedef void (*konce_portmap_trace_cb)(void *ctx, const char *line);
 
@@ -57,6 +57,6 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 int konce_portmap_stop(konce_portmap *pm, unsigned timeout_ms);
 
 /* true and the current mapping if one is held. */
-bool konce_portmap_mapping(const konce_portmap *pm, konce_addr *external, enum konce_pm_proto *proto);
+bool konce_portmap_mapping(const konce_portmap *pm, konce_addr *external, enum konce_portmap_policy_proto *proto);
 
 #endif

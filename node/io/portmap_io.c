@@ -90,7 +90,7 @@ static const char *gw_str(const konce_pmio *io, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN) ? buf : "?";
 }
 
-static enum konce_pm_err natpmp_err(int r)
+static enum konce_portmap_policy_err natpmp_err(int r)
 {
 	switch (r) {
 	case NATPMP_ERR_CANNOTGETGATEWAY:
@@ -134,7 +134,7 @@ static int natpmp_wait(konce_pmio *io, natpmpresp_t *resp)
 	}
 }
 
-static void natpmp_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *res, char *detail, size_t dlen)
+static void natpmp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_portmap_policy_result *res, char *detail, size_t dlen)
 {
 	natpmpresp_t resp;
 	char gw[INET_ADDRSTRLEN];
@@ -184,7 +184,7 @@ static void natpmp_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *
 	snprintf(detail, dlen, "epoch %u", (unsigned)resp.epoch);
 }
 
-static enum konce_pm_err upnp_err(int r)
+static enum konce_portmap_policy_err upnp_err(int r)
 {
 	if (r == UPNP_ERR_CONFLICT)
 		return KONCE_PM_ERR_CONFLICT;
@@ -208,7 +208,7 @@ static int upnp_extip(konce_pmio *io, konce_addr *out)
 	return 0;
 }
 
-static void upnp_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *res, char *detail, size_t dlen)
+static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_portmap_policy_result *res, char *detail, size_t dlen)
 {
 	char ext[8], in[8], life[16];
 	int r;
@@ -285,7 +285,7 @@ static void upnp_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *re
 	snprintf(detail, dlen, "IGD granted lease %s s", r ? "(unknown)" : lease);
 }
 
-void konce_pmio_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *res, char *detail, size_t dlen)
+void konce_pmio_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_portmap_policy_result *res, char *detail, size_t dlen)
 {
 	memset(res, 0, sizeof(*res));
 	res->id = req->id;

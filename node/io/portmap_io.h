@@ -17,6 +17,6 @@ void konce_pmio_free(konce_pmio *io);
 
 /* Performs req and fills res (res->id = req->id).  detail gets a short human-readable note (the
  * gateway, the library's error), always NUL-terminated. */
-void konce_pmio_do(konce_pmio *io, const konce_pm_req *req, konce_pm_result *res, char *detail, size_t dlen);
+void konce_pmio_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_portmap_policy_result *res, char *detail, size_t dlen);
 
 #endif

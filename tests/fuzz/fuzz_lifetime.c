@@ -13,10 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
-static void check(const konce_life *l)
+static void check(const konce_lifetime *l)
 {
-	konce_life_status st;
-	konce_life_status_get(l, &st);
+	konce_lifetime_status st;
+	konce_lifetime_status_get(l, &st);
 	if (!st.keepalive_us || (st.lo_us && st.hi_us && st.lo_us >= st.hi_us) || st.lo_us > 300000000ULL)
 		abort();
 	if (st.lo_us && st.keepalive_us > st.lo_us)
@@ -25,18 +25,18 @@ static void check(const konce_life *l)
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	konce_life *l;
+	konce_lifetime *l;
 	konce_lifesrv *s;
 	konce_lifesrv_cfg sc = {.env = &fz_env, .queue = 8};
-	konce_life_cfg lc = {.env = &fz_env};
+	konce_lifetime_cfg lc = {.env = &fz_env};
 	uint64_t now = 0, in_bytes = 0, out_bytes = 0;
 	uint8_t last[KONCE_LIFE_REQ_SIZE], buf[KONCE_LIFE_REQ_SIZE];
 	size_t last_len = 0, len;
 	konce_addr to, src = {{0}, 1};
-	if (konce_life_new(&l, &lc, 0))
+	if (konce_lifetime_new(&l, &lc, 0))
 		return 0;
 	if (konce_lifesrv_new(&s, &sc)) {
-		konce_life_free(l);
+		konce_lifetime_free(l);
 		return 0;
 	}
 	size_t i = 0;
@@ -51,17 +51,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			}
 			break;
 		case 1: /* raw bytes to the client */
-			konce_life_input(l, d + i, take > (op >> 3) ? op >> 3 : take, now);
+			konce_lifetime_input(l, d + i, take > (op >> 3) ? op >> 3 : take, now);
 			i += take > (op >> 3) ? op >> 3 : take;
 			break;
 		case 2: /* the client's last request, turned into a probe or an ack (a forger who saw it) */
 			if (last_len) {
-				konce_rdv_msg m;
-				if (konce_rdv_decode(&m, last, last_len) == 0) {
+				konce_rdvwire_msg m;
+				if (konce_rdvwire_decode(&m, last, last_len) == 0) {
 					m.type = op & 8 ? KONCE_RDV_LIFE_PROBE : KONCE_RDV_LIFE_ACK;
 					m.flags = (uint8_t)((op >> 4) & 1);
-					len = konce_rdv_encode(&m, buf, sizeof(buf));
-					konce_life_input(l, buf, len, now);
+					len = konce_rdvwire_encode(&m, buf, sizeof(buf));
+					konce_lifetime_input(l, buf, len, now);
 				}
 			}
 			break;
@@ -81,15 +81,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			}
 			break;
 		case 5:
-			konce_life_rebound(l, now);
+			konce_lifetime_rebound(l, now);
 			break;
 		default:
 			break;
 		}
-		if (konce_life_next_timer(l) <= now)
-			konce_life_timer(l, now);
+		if (konce_lifetime_next_timer(l) <= now)
+			konce_lifetime_timer(l, now);
 		konce_lifesrv_timer(s, now);
-		while (konce_life_poll(l, buf, &len)) {
+		while (konce_lifetime_poll(l, buf, &len)) {
 			if (len != KONCE_LIFE_REQ_SIZE)
 				abort();
 			memcpy(last, buf, len);
@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	}
 	if (out_bytes > in_bytes)
 		abort(); /* more than one answer's worth per request: amplification */
-	konce_life_free(l);
+	konce_lifetime_free(l);
 	konce_lifesrv_free(s);
 	return 0;
 }

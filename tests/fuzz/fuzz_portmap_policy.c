@@ -1,7 +1,7 @@
 /* fuzz_portmap_policy.c - the port-mapping policy under arbitrary results, stale answers, resets
  * and clocks.  Aborts if it breaks an invariant of portmap_policy.h:
  *   - more than one request outstanding;
- *   - a due wake-up (now >= konce_pm_wake) that yields no request;
+ *   - a due wake-up (now >= konce_portmap_policy_wake) that yields no request;
  *   - stop not deleting a lease the router may hold (granted and not yet expired, or asked for
  *     and unanswered);
  *   - a MAPPED event without an external port, or a request after STOPPED;
@@ -19,7 +19,7 @@
 
 struct model {
 	bool inflight;
-	konce_pm_req req;
+	konce_portmap_policy_req req;
 	bool held;         /* the router may hold a lease of ours */
 	uint64_t expires;  /* of the granted lease; UINT64_MAX = permanent or unknown */
 };
@@ -32,27 +32,27 @@ static uint8_t take(const uint8_t **d, size_t *n)
 	return *(*d)++;
 }
 
-static void check_events(konce_pm *p)
+static void check_events(konce_portmap_policy *p)
 {
-	konce_pm_event ev;
-	while (konce_pm_event_pop(p, &ev))
+	konce_portmap_policy_event ev;
+	while (konce_portmap_policy_event_pop(p, &ev))
 		if (ev.type == KONCE_PM_EV_MAPPED && ev.external.port == 0)
 			abort();
 }
 
 /* Asks for the due request; records it in the model. */
-static void next(konce_pm *p, struct model *m, uint64_t now)
+static void next(konce_portmap_policy *p, struct model *m, uint64_t now)
 {
-	konce_pm_req r;
+	konce_portmap_policy_req r;
 	if (m->held && m->expires != UINT64_MAX && now >= m->expires)
 		m->held = false; /* the router forgot it */
-	uint64_t wake = konce_pm_wake(p);
-	bool got = konce_pm_next(p, now, &r);
+	uint64_t wake = konce_portmap_policy_wake(p);
+	bool got = konce_portmap_policy_next(p, now, &r);
 	if (got && m->inflight)
 		abort(); /* invariant 1 */
 	if (!got && !m->inflight && wake != UINT64_MAX && now >= wake)
 		abort(); /* a due wake-up must produce a request */
-	if (got && konce_pm_state_of(p) == KONCE_PM_STOPPED)
+	if (got && konce_portmap_policy_state_of(p) == KONCE_PM_STOPPED)
 		abort();
 	if (!got)
 		return;
@@ -67,21 +67,21 @@ static void next(konce_pm *p, struct model *m, uint64_t now)
 		m->held = false;
 }
 
-static void answer(konce_pm *p, struct model *m, uint64_t now, const uint8_t **d, size_t *n)
+static void answer(konce_portmap_policy *p, struct model *m, uint64_t now, const uint8_t **d, size_t *n)
 {
 	if (!m->inflight)
 		return;
-	konce_pm_result res;
+	konce_portmap_policy_result res;
 	memset(&res, 0, sizeof(res));
 	res.id = m->req.id;
 	uint8_t e = take(d, n);
-	res.err = (enum konce_pm_err)(e % 6);
+	res.err = (enum konce_portmap_policy_err)(e % 6);
 	uint8_t ip[4] = {11, 0, 0, take(d, n)};
 	uint16_t port = (uint16_t)(take(d, n) << 8 | take(d, n));
 	konce_addr_from_v4(&res.external, ip, port);
 	res.lifetime_s = take(d, n) % 16;
 	m->inflight = false;
-	if (konce_pm_result_in(p, now, &res))
+	if (konce_portmap_policy_result_in(p, now, &res))
 		abort(); /* it was the outstanding one */
 	if ((m->req.op == KONCE_PM_OP_ADD || m->req.op == KONCE_PM_OP_RENEW) && !res.err) {
 		m->held = true;
@@ -93,7 +93,7 @@ static void answer(konce_pm *p, struct model *m, uint64_t now, const uint8_t **d
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	konce_pm_cfg cfg;
+	konce_portmap_policy_cfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.env = &fz_env;
 	cfg.internal_port = (uint16_t)(take(&d, &n) | 1);
@@ -109,13 +109,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	cfg.retry_max_us = (take(&d, &n) % 64 + 1) * S;
 
 	unsigned long before = fz_allocs;
-	konce_pm *p;
-	if (konce_pm_new(&p, &cfg))
+	konce_portmap_policy *p;
+	if (konce_portmap_policy_new(&p, &cfg))
 		abort();
 	struct model m = {0};
 	m.expires = UINT64_MAX;
 	uint64_t now = 0;
-	konce_pm_start(p, now);
+	konce_portmap_policy_start(p, now);
 	bool stopped = false;
 	while (n && !stopped) {
 		uint8_t op = take(&d, &n);
@@ -124,22 +124,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		case 1: next(p, &m, now); break;
 		case 2: answer(p, &m, now, &d, &n); break;
 		case 3: { /* a stale or forged answer is refused and changes nothing */
-			konce_pm_result res;
+			konce_portmap_policy_result res;
 			memset(&res, 0, sizeof(res));
 			res.id = m.inflight ? m.req.id + 1 + take(&d, &n) : take(&d, &n);
-			enum konce_pm_state st = konce_pm_state_of(p);
-			if (!(m.inflight && res.id == m.req.id) && konce_pm_result_in(p, now, &res) != -ESTALE)
+			enum konce_portmap_policy_state st = konce_portmap_policy_state_of(p);
+			if (!(m.inflight && res.id == m.req.id) && konce_portmap_policy_result_in(p, now, &res) != -ESTALE)
 				abort();
-			if (konce_pm_state_of(p) != st)
+			if (konce_portmap_policy_state_of(p) != st)
 				abort();
 			break;
 		}
 		case 4:
-			konce_pm_reset(p, now);
+			konce_portmap_policy_reset(p, now);
 			m.inflight = false;
 			break;
 		case 5: { /* jump to the next wake-up */
-			uint64_t w = konce_pm_wake(p);
+			uint64_t w = konce_portmap_policy_wake(p);
 			if (w != UINT64_MAX && w > now)
 				now = w;
 			next(p, &m, now);
@@ -153,22 +153,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (m.held && m.expires != UINT64_MAX && now >= m.expires)
 		m.held = false;
 	bool held = m.held;
-	konce_pm_stop(p, now);
+	konce_portmap_policy_stop(p, now);
 	m.inflight = false; /* whatever was outstanding is stale now */
-	konce_pm_req r;
-	bool got = konce_pm_next(p, now, &r);
+	konce_portmap_policy_req r;
+	bool got = konce_portmap_policy_next(p, now, &r);
 	if (held && (!got || r.op != KONCE_PM_OP_DELETE))
 		abort();
 	if (got) {
 		if (r.op != KONCE_PM_OP_DELETE)
 			abort();
-		konce_pm_result res = {.id = r.id, .err = KONCE_PM_ERR_NO_GATEWAY};
-		if (konce_pm_result_in(p, now, &res))
+		konce_portmap_policy_result res = {.id = r.id, .err = KONCE_PM_ERR_NO_GATEWAY};
+		if (konce_portmap_policy_result_in(p, now, &res))
 			abort();
 	}
-	if (konce_pm_state_of(p) != KONCE_PM_STOPPED || konce_pm_next(p, now + 3600 * S, &r))
+	if (konce_portmap_policy_state_of(p) != KONCE_PM_STOPPED || konce_portmap_policy_next(p, now + 3600 * S, &r))
 		abort();
-	konce_pm_free(p);
+	konce_portmap_policy_free(p);
 	(void)before;
 	return 0;
 }

@@ -36,7 +36,7 @@ static konce_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t e, uint16_t port)
 
 static void check_state(const konce_punch *p)
 {
-	if ((unsigned)konce_punch_state(p) > KONCE_PATH_PROBING)
+	if ((unsigned)konce_punch_state(p) > KONCE_PUNCH_PATH_PROBING)
 		abort();
 }
 

@@ -34,8 +34,8 @@ static void fz_random(void *ctx, uint8_t *buf, size_t len)
 
 static void check_out(const uint8_t *buf, size_t len)
 {
-	konce_rdv_msg m;
-	if (konce_rdv_decode(&m, buf, len) != 0)
+	konce_rdvwire_msg m;
+	if (konce_rdvwire_decode(&m, buf, len) != 0)
 		abort();
 }
 
@@ -43,24 +43,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	uint64_t seed = 1;
 	konce_env env = {fz_alloc, fz_free, fz_random, &seed};
-	konce_rdv_cfg cfg = {.env = &env, .slots = 16, .rl_rate = 1000, .rl_burst = 1000};
-	konce_rdv *r;
-	if (konce_rdv_new(&r, &cfg))
+	konce_rendezvous_cfg cfg = {.env = &env, .slots = 16, .rl_rate = 1000, .rl_burst = 1000};
+	konce_rendezvous *r;
+	if (konce_rendezvous_new(&r, &cfg))
 		abort();
 	konce_addr rdv[1], host;
 	konce_addr_parse(&rdv[0], "192.0.2.1:3478");
 	konce_addr_parse(&host, "10.0.0.2:7000");
 	const uint8_t key[KONCE_WIRE_KEY] = {1};
-	konce_rdvc_cfg ccfg = {.env = &env, .key = key, .rdv = rdv, .nrdv = 1, .host = &host, .nhost = 1};
-	konce_rdvc *c;
-	if (konce_rdvc_new(&c, &ccfg, 0))
+	konce_rdvclient_cfg ccfg = {.env = &env, .key = key, .rdv = rdv, .nrdv = 1, .host = &host, .nhost = 1};
+	konce_rdvclient *c;
+	if (konce_rdvclient_new(&c, &ccfg, 0))
 		abort();
 	unsigned long base = allocs;
 	uint64_t now = 1000;
 	uint8_t out[KONCE_RDV_MAX_MSG];
 	size_t len;
 	konce_addr to;
-	konce_rdvc_timer(c, now);
+	konce_rdvclient_timer(c, now);
 	for (size_t i = 0; i + 3 <= n;) {
 		size_t l = d[i];
 		konce_addr from;
@@ -70,24 +70,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		i += 3;
 		if (l > n - i)
 			l = n - i;
-		konce_rdv_input(r, d + i, l, &from, now);
-		konce_rdvc_input(c, d + i, l, &rdv[0], now);
-		if (konce_rdvc_next_timer(c) <= now)
-			konce_rdvc_timer(c, now);
+		konce_rendezvous_input(r, d + i, l, &from, now);
+		konce_rdvclient_input(c, d + i, l, &rdv[0], now);
+		if (konce_rdvclient_next_timer(c) <= now)
+			konce_rdvclient_timer(c, now);
 		if (l >= 2 && d[i] == KONCE_RDV_INTRO_REQUEST)
-			konce_rdvc_request_intro(c, key, now);
+			konce_rdvclient_request_intro(c, key, now);
 		i += l;
-		while (konce_rdv_poll(r, out, &len, &to))
+		while (konce_rendezvous_poll(r, out, &len, &to))
 			check_out(out, len);
-		while (konce_rdvc_poll(c, out, &len, &to))
+		while (konce_rdvclient_poll(c, out, &len, &to))
 			check_out(out, len);
-		konce_rdvc_event ev;
-		while (konce_rdvc_poll_event(c, &ev))
+		konce_rdvclient_event ev;
+		while (konce_rdvclient_poll_event(c, &ev))
 			;
-		if (konce_rdv_count(r, now) > 16 || allocs != base)
+		if (konce_rendezvous_count(r, now) > 16 || allocs != base)
 			abort();
 	}
-	konce_rdvc_free(c);
-	konce_rdv_free(r);
+	konce_rdvclient_free(c);
+	konce_rendezvous_free(r);
 	return 0;
 }

@@ -10,7 +10,7 @@
  *
  * Input: records  flags u8 | len u8 | bytes[len].  Each record's bytes are a KONCE_CLASS_RENDEZVOUS
  * message body from the peer; with flags bit 0, a body that decodes gets the peer's own key
- * written into its key field (konce_rdv_encode), so it passes the key check and reaches the core.
+ * written into its key field (konce_rdvwire_encode), so it passes the key check and reaches the core.
  * Invariants (abort on violation): the node takes every message within 10 s; a body the service
  * handles (REGISTER, INTRO_REQUEST, RELAY, INTRO_REFUSE, INTRO_ACCEPT) that does not decode or names
  * another key moves the service's "forged" counter and gets no answer; every answer the peer gets
@@ -65,9 +65,9 @@ static uint64_t peer_clock(void)
 
 static void check_answer(const uint8_t *p, size_t len)
 {
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	if (len < KONCE_MSG_BODY || wire_get16(p + KONCE_MSG_CLASS) != KONCE_CLASS_RENDEZVOUS ||
-	    konce_rdv_decode(&m, p + KONCE_MSG_BODY, len - KONCE_MSG_BODY))
+	    konce_rdvwire_decode(&m, p + KONCE_MSG_BODY, len - KONCE_MSG_BODY))
 		abort();
 	if (m.type != KONCE_RDV_REGISTERED && m.type != KONCE_RDV_INTRO && m.type != KONCE_RDV_INTRO_FAIL &&
 	    m.type != KONCE_RDV_RELAYED && m.type != KONCE_RDV_INTRO_OFFER)
@@ -197,12 +197,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		wire_put16(msg + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
 		memcpy(msg + KONCE_MSG_BODY, d + i, len);
 		i += len;
-		konce_rdv_msg m;
-		int dec = konce_rdv_decode(&m, msg + KONCE_MSG_BODY, len);
+		konce_rdvwire_msg m;
+		int dec = konce_rdvwire_decode(&m, msg + KONCE_MSG_BODY, len);
 		if (!dec && (flags & 1)) {
 			memcpy(m.key, ppk, KONCE_KEY_BYTES);
-			size_t l = konce_rdv_encode(&m, msg + KONCE_MSG_BODY, KONCE_RDV_MAX_MSG);
-			if (!l || konce_rdv_decode(&m, msg + KONCE_MSG_BODY, l))
+			size_t l = konce_rdvwire_encode(&m, msg + KONCE_MSG_BODY, KONCE_RDV_MAX_MSG);
+			if (!l || konce_rdvwire_decode(&m, msg + KONCE_MSG_BODY, l))
 				abort();
 			len = l;
 		}

@@ -11,7 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
-static void same(const konce_rdv_msg *a, const konce_rdv_msg *b)
+static void same(const konce_rdvwire_msg *a, const konce_rdvwire_msg *b)
 {
 	if (a->type != b->type || a->flags != b->flags || memcmp(a->key, b->key, sizeof(a->key)) ||
 	    memcmp(a->target, b->target, sizeof(a->target)) || a->id != b->id || a->stamp != b->stamp ||
@@ -26,51 +26,51 @@ static void same(const konce_rdv_msg *a, const konce_rdv_msg *b)
 
 static void filtertest(const uint8_t *d, size_t n)
 {
-	static konce_ftest *f;
+	static konce_filtertest *f;
 	static uint64_t now;
 	static konce_addr rdv[2];
 	if (!f) {
 		konce_addr_parse(&rdv[0], "203.0.113.10:7807");
 		konce_addr_parse(&rdv[1], "203.0.113.11:7807");
-		if (konce_ftest_new(&f, NULL, rdv, 2, 0))
+		if (konce_filtertest_new(&f, NULL, rdv, 2, 0))
 			abort();
 	}
 	now += 100000;
 	konce_addr alt = rdv[0];
 	alt.port = (uint16_t)(n ? d[0] : 1);
-	konce_ftest_input_bare(f, d, n, &rdv[n & 1], now);
-	konce_ftest_input_bare(f, d, n, &alt, now);
-	konce_ftest_input_session(f, (unsigned)(n % 3), d, n, now);
-	konce_ftest_timer(f, now);
-	konce_ftest_out o;
-	konce_rdv_msg m;
-	while (konce_ftest_poll(f, &o))
-		if (konce_rdv_decode(&m, o.buf, o.len) || m.type != KONCE_RDV_FILTER)
+	konce_filtertest_input_bare(f, d, n, &rdv[n & 1], now);
+	konce_filtertest_input_bare(f, d, n, &alt, now);
+	konce_filtertest_input_session(f, (unsigned)(n % 3), d, n, now);
+	konce_filtertest_timer(f, now);
+	konce_filtertest_out o;
+	konce_rdvwire_msg m;
+	while (konce_filtertest_poll(f, &o))
+		if (konce_rdvwire_decode(&m, o.buf, o.len) || m.type != KONCE_RDV_FILTER)
 			abort();
-	if (konce_ftest_result(f) > KONCE_FILT_ADF_OR_EIF)
+	if (konce_filtertest_result(f) > KONCE_NAT_FILT_PORT_INDEPENDENT)
 		abort();
-	if (konce_ftest_state(f) == KONCE_FTEST_DONE) {
-		konce_ftest_free(f);
+	if (konce_filtertest_state(f) == KONCE_FILTERTEST_DONE) {
+		konce_filtertest_free(f);
 		f = NULL;
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	konce_rdv_msg m, m2;
+	konce_rdvwire_msg m, m2;
 	filtertest(d, n);
 	static uint8_t buf[KONCE_RDV_MAX_MSG + 64];
-	if (konce_rdv_decode(&m, d, n) != 0)
+	if (konce_rdvwire_decode(&m, d, n) != 0)
 		return 0;
-	if (n > KONCE_RDV_MAX_MSG || !konce_rdv_is(d, n))
+	if (n > KONCE_RDV_MAX_MSG || !konce_rdvwire_is(d, n))
 		abort(); /* accepted something no encoder produces */
-	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 	if (len != n || memcmp(buf, d, n) != 0)
 		abort();
 	/* one byte short of room must fail cleanly */
-	if (konce_rdv_encode(&m, buf, n - 1) != 0)
+	if (konce_rdvwire_encode(&m, buf, n - 1) != 0)
 		abort();
-	if (konce_rdv_decode(&m2, buf, len) != 0)
+	if (konce_rdvwire_decode(&m2, buf, len) != 0)
 		abort();
 	same(&m, &m2);
 	return 0;

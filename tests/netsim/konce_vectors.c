@@ -126,12 +126,12 @@ static struct pkt *add(const char *expect, const char *name)
 	return p;
 }
 
-static void rdv(const char *expect, const char *name, const konce_rdv_msg *m)
+static void rdv(const char *expect, const char *name, const konce_rdvwire_msg *m)
 {
 	struct pkt *p = add(expect, name);
-	konce_rdv_msg back;
-	p->len = konce_rdv_encode(m, p->b, sizeof p->b);
-	if (!p->len || konce_rdv_decode(&back, p->b, p->len)) {
+	konce_rdvwire_msg back;
+	p->len = konce_rdvwire_encode(m, p->b, sizeof p->b);
+	if (!p->len || konce_rdvwire_decode(&back, p->b, p->len)) {
 		fprintf(stderr, "konce_vectors: %s does not encode\n", name);
 		exit(1);
 	}
@@ -211,17 +211,17 @@ int main(int argc, char **argv)
 	p->len = konce_version_build(p->b, &v);
 
 	/* rendezvous, traversal and lifetime, from nat/rdvwire.c */
-	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = 0x0102030405060708ULL, .stamp = 5000,
+	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = 0x0102030405060708ULL, .stamp = 5000,
 			   .nat = {KONCE_NATMAP_EDM_SEQ, 2, 40002}, .ncand = 2};
 	memcpy(m.key, key_a, 32);
 	m.cand[0].type = KONCE_CAND_HOST, addr(&m.cand[0].addr, "10.0.0.2:7807");
 	m.cand[1].type = KONCE_CAND_MAPPED, addr(&m.cand[1].addr, "[2001:db8::5]:7000");
 	rdv("ok", "REGISTER", &m);
 	struct pkt *reg = &pk[npk - 1];
-	m = (konce_rdv_msg){.type = KONCE_RDV_REGISTERED, .id = 0x0102030405060708ULL, .stamp = 77, .value = 20000};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_REGISTERED, .id = 0x0102030405060708ULL, .stamp = 77, .value = 20000};
 	addr(&m.addr, "203.0.113.50:31000");
 	rdv("ok", "REGISTERED", &m);
-	m = (konce_rdv_msg){.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
 	memcpy(m.key, key_a, 32), memcpy(m.target, key_b, 32);
 	rdv("ok", "INTRO_REQUEST", &m);
 	m.type = KONCE_RDV_INTRO_OFFER; /* consent (issue 15): the same layout */
@@ -230,40 +230,40 @@ int main(int argc, char **argv)
 	m.type = KONCE_RDV_INTRO_ACCEPT;
 	memcpy(m.key, key_b, 32), memcpy(m.target, key_a, 32);
 	rdv("ok", "INTRO_ACCEPT", &m);
-	m = (konce_rdv_msg){.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 0x1122334455667788ULL,
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 0x1122334455667788ULL,
 			    .value = 120000, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 3};
 	memcpy(m.key, key_b, 32);
 	for (int i = 0; i < 3; i++)
 		m.cand[i].type = KONCE_CAND_REFLEXIVE, addr(&m.cand[i].addr, "203.0.113.60:40000");
 	rdv("ok", "INTRO", &m);
 	struct pkt *intro = &pk[npk - 1];
-	m = (konce_rdv_msg){.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = 9};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = 9};
 	memcpy(m.key, key_b, 32);
 	rdv("ok", "INTRO_FAIL", &m);
-	m = (konce_rdv_msg){.type = KONCE_RDV_RELAY, .payload = data_s->b, .len = data_s->len};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_RELAY, .payload = data_s->b, .len = data_s->len};
 	memcpy(m.key, key_a, 32), memcpy(m.target, key_b, 32);
 	rdv("ok", "RELAY", &m);
 	struct pkt *relay = &pk[npk - 1];
-	m = (konce_rdv_msg){.type = KONCE_RDV_PUNCH, .seq = 3, .id = 0x1122334455667788ULL};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_PUNCH, .seq = 3, .id = 0x1122334455667788ULL};
 	memcpy(m.key, key_a, 32);
 	rdv("ok", "PUNCH", &m);
 	m.flags = KONCE_PUNCH_F_ACK;
 	addr(&m.addr, "203.0.113.60:40001");
 	rdv("ok", "PUNCH", &m);
 	struct pkt *punch = &pk[npk - 1];
-	m = (konce_rdv_msg){.type = KONCE_RDV_RELAYED, .payload = punch->b, .len = punch->len};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_RELAYED, .payload = punch->b, .len = punch->len};
 	memcpy(m.key, key_b, 32);
 	rdv("ok", "RELAYED", &m);
-	m = (konce_rdv_msg){.type = KONCE_RDV_INTRO_REFUSE, .id = 0x1122334455667788ULL};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_INTRO_REFUSE, .id = 0x1122334455667788ULL};
 	memcpy(m.key, key_b, 32), memcpy(m.target, key_a, 32);
 	rdv("ok", "INTRO_REFUSE", &m);
 	for (uint8_t op = KONCE_FILT_OP_ECHO_REQ; op <= KONCE_FILT_OP_SENT; op++) {
-		m = (konce_rdv_msg){.type = KONCE_RDV_FILTER, .flags = op, .id = 0xabcdef};
-		if (konce_filt_has_addr(op))
+		m = (konce_rdvwire_msg){.type = KONCE_RDV_FILTER, .flags = op, .id = 0xabcdef};
+		if (konce_rdvwire_filt_has_addr(op))
 			addr(&m.addr, "203.0.113.70:5000");
 		rdv("ok", "FILTER", &m);
 	}
-	m = (konce_rdv_msg){.type = KONCE_RDV_LIFE_REQ, .id = 0x5555, .value = 3000};
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_LIFE_REQ, .id = 0x5555, .value = 3000};
 	rdv("ok", "LIFE_REQ", &m);
 	struct pkt *life_req = &pk[npk - 1];
 	m.type = KONCE_RDV_LIFE_ACK, m.flags = KONCE_LIFE_F_BUSY;
@@ -272,17 +272,17 @@ int main(int argc, char **argv)
 	rdv("ok", "LIFE_PROBE", &m);
 
 	/* the probe, from nat/probewire.c */
-	konce_probe pr = {.type = KONCE_PROBE_T_REQUEST, .command = KONCE_PROBE_CMD_REPLY_TO_PORT, .nonce = 0x4242,
+	konce_probewire_msg pr = {.type = KONCE_PROBE_T_REQUEST, .command = KONCE_PROBE_CMD_REPLY_TO_PORT, .nonce = 0x4242,
 			  .seq = 7, .reply_port = 9999, .transport = KONCE_PROBE_TR_UDP};
 	p = add("ok", "PROBE REQUEST");
-	p->len = (size_t)konce_probe_encode(&pr, p->b);
+	p->len = (size_t)konce_probewire_encode(&pr, p->b);
 	konce_addr s1, s2, s3, s4;
 	addr(&s1, "203.0.113.80:1234"), addr(&s2, "198.51.100.1:3478"), addr(&s3, "198.51.100.1:3479");
 	addr(&s4, "198.51.100.2:3479");
-	konce_probe reply;
-	konce_probe_make_reply(&reply, &pr, &s1, &s2, &s3, &s4, KONCE_PROBE_TR_UDP, 61);
+	konce_probewire_msg reply;
+	konce_probewire_make_reply(&reply, &pr, &s1, &s2, &s3, &s4, KONCE_PROBE_TR_UDP, 61);
 	struct pkt *probe_reply = p = add("ok", "PROBE REPLY");
-	p->len = (size_t)konce_probe_encode(&reply, p->b);
+	p->len = (size_t)konce_probewire_encode(&reply, p->b);
 
 	/* GSO trains (node/io/udp.c): equal sizes to one destination, the last may be shorter; a capture
 	 * on the sending host sees one UDP payload.  The dissector splits them. */

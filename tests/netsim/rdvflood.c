@@ -111,17 +111,17 @@ static void rdv_msg(struct src *s, struct slot *sl, const uint8_t *body, size_t 
 	}
 }
 
-static void encode_send(struct src *s, struct slot *sl, const konce_rdv_msg *m, uint64_t now)
+static void encode_send(struct src *s, struct slot *sl, const konce_rdvwire_msg *m, uint64_t now)
 {
 	uint8_t b[KONCE_RDV_MAX_MSG];
-	size_t n = konce_rdv_encode(m, b, sizeof(b));
+	size_t n = konce_rdvwire_encode(m, b, sizeof(b));
 	if (n)
 		rdv_msg(s, sl, b, n, now);
 }
 
-static konce_rdv_msg reg_for(const uint8_t *key)
+static konce_rdvwire_msg reg_for(const uint8_t *key)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
+	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
 	memcpy(m.key, key, KONCE_WIRE_KEY);
 	randombytes_buf(&m.id, sizeof(m.id));
 	m.cand[0].type = KONCE_CAND_HOST;
@@ -134,7 +134,7 @@ static konce_rdv_msg reg_for(const uint8_t *key)
 /* The burst an established flood session sends. */
 static void burst(struct src *s, struct slot *sl, const uint8_t *own, uint64_t now)
 {
-	konce_rdv_msg m = reg_for(own);
+	konce_rdvwire_msg m = reg_for(own);
 	encode_send(s, sl, &m, now);
 	st.own_registers++;
 	for (int i = 0; i < 4; i++) {
@@ -145,7 +145,7 @@ static void burst(struct src *s, struct slot *sl, const uint8_t *own, uint64_t n
 		st.forged_registers++;
 	}
 	for (int i = 0; i < 5; i++) {
-		konce_rdv_msg r = {.type = KONCE_RDV_INTRO_REQUEST};
+		konce_rdvwire_msg r = {.type = KONCE_RDV_INTRO_REQUEST};
 		randombytes_buf(&r.id, sizeof(r.id));
 		randombytes_buf(r.target, sizeof(r.target));
 		if (i < 4) {
@@ -280,8 +280,8 @@ static void cheap(struct src *s)
 	default: { /* a rendezvous message outside any session */
 		uint8_t k[KONCE_WIRE_KEY];
 		randombytes_buf(k, sizeof(k));
-		konce_rdv_msg m = reg_for(k);
-		n = konce_rdv_encode(&m, b, sizeof(b));
+		konce_rdvwire_msg m = reg_for(k);
+		n = konce_rdvwire_encode(&m, b, sizeof(b));
 		st.bare_rdv++;
 		break;
 	}

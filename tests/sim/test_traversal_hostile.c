@@ -41,7 +41,7 @@ typedef struct attacker {
 
 static void send_punch(attacker *x, bool ack, uint16_t seq, const konce_addr *seen, const konce_addr *to)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = ack ? KONCE_PUNCH_F_ACK : 0, .seq = seq,
+	konce_rdvwire_msg m = {.type = KONCE_RDV_PUNCH, .flags = ack ? KONCE_PUNCH_F_ACK : 0, .seq = seq,
 			   .id = x->intro_id};
 	memcpy(m.key, x->victim_key, KONCE_WIRE_KEY);
 	if (ack)
@@ -50,7 +50,7 @@ static void send_punch(attacker *x, bool ack, uint16_t seq, const konce_addr *se
 	for (unsigned i = 0; i < sizeof(m.mac); i++)
 		m.mac[i] = (uint8_t)sim_rand(x->s);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 	if (len)
 		sim_send(x->s, x->h, TP_MAIN_PORT, to, buf, len);
 }
@@ -59,10 +59,10 @@ static uint64_t attacker_recv(void *ctx, const uint8_t *pkt, size_t len, const k
 			      const konce_addr *to, uint64_t now)
 {
 	attacker *x = ctx;
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	(void)to;
 	(void)now;
-	if (konce_rdv_decode(&m, pkt, len) || m.type != KONCE_RDV_PUNCH || (m.flags & KONCE_PUNCH_F_ACK))
+	if (konce_rdvwire_decode(&m, pkt, len) || m.type != KONCE_RDV_PUNCH || (m.flags & KONCE_PUNCH_F_ACK))
 		return 0;
 	/* A probes us: echo it as B's ack, with the real intro id from now on */
 	x->probes_rx++;
@@ -204,7 +204,7 @@ static void reflector_register(reflector *x)
 {
 	/* claims: the victim's ports as host, port-mapped and reflexive candidates, and a random NAT
 	 * (so that an EIM target would spray birthday probes at its "reflexive" address) */
-	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = sim_rand(x->s), .nat = {KONCE_NATMAP_EDM_RANDOM, 0, 0},
+	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = sim_rand(x->s), .nat = {KONCE_NATMAP_EDM_RANDOM, 0, 0},
 			   .ncand = KONCE_RDV_MAX_REG_CANDS};
 	memcpy(m.key, x->key, KONCE_WIRE_KEY);
 	for (unsigned i = 0; i < m.ncand; i++) {
@@ -213,7 +213,7 @@ static void reflector_register(reflector *x)
 		m.cand[i].addr.port = (uint16_t)(x->victim.port + i % VICTIM_PORTS);
 	}
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 	sim_send(x->s, x->h, TP_MAIN_PORT, &x->rdv, buf, len);
 	x->sent_bytes += len;
 }
@@ -222,11 +222,11 @@ static uint64_t reflector_recv(void *ctx, const uint8_t *pkt, size_t len, const 
 			       const konce_addr *to, uint64_t now)
 {
 	reflector *x = ctx;
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	(void)from;
 	(void)to;
 	(void)now;
-	if (konce_rdv_decode(&m, pkt, len))
+	if (konce_rdvwire_decode(&m, pkt, len))
 		return 0;
 	if (m.type == KONCE_RDV_REGISTERED)
 		x->registered = true;
@@ -244,11 +244,11 @@ static void reflector_tick(void *ctx, uint64_t now)
 	if (!x->registered || x->requests % 10 == 9)
 		reflector_register(x);
 	if (x->registered) {
-		konce_rdv_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = sim_rand(x->s)};
+		konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = sim_rand(x->s)};
 		memcpy(m.key, x->key, KONCE_WIRE_KEY);
 		memcpy(m.target, x->target, KONCE_WIRE_KEY);
 		uint8_t buf[KONCE_RDV_MAX_MSG];
-		size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+		size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 		sim_send(x->s, x->h, TP_MAIN_PORT, &x->rdv, buf, len);
 		x->sent_bytes += len;
 		x->intro_bytes += len;

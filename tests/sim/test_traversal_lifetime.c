@@ -3,7 +3,7 @@
  *
  * A client behind a NAT has two ports: 5001 runs the lifetime experiments with a rendezvous, 5000
  * stands for everything the node holds open (registration, sessions) and sends one keepalive to
- * the rendezvous every konce_life_keepalive() (the value in force at that moment).  Before each
+ * the rendezvous every konce_lifetime_keepalive() (the value in force at that moment).  Before each
  * keepalive the test looks the 5000 mapping up in the NAT without touching it: it must still be
  * there, on the same public port.  Asserted per run: the search ends; the learned lower bound is
  * at most the NAT's timeout and within a quarter of it (or the bounds' max); once learned, the
@@ -36,7 +36,7 @@ struct client {
 	sim *s;
 	sim_host *h;
 	sim_nat *nat;
-	konce_life *l;
+	konce_lifetime *l;
 	konce_addr rdv;
 	uint64_t next_ka, learned_at;
 	bool have_ext, ever_learned;
@@ -81,7 +81,7 @@ static const sim_host_ops rdv_ops = {rdv_recv, rdv_timer, NULL};
 
 static void client_arm(struct client *c)
 {
-	uint64_t t = konce_life_next_timer(c->l);
+	uint64_t t = konce_lifetime_next_timer(c->l);
 	sim_timer_set(c->s, c->h, t < c->next_ka ? t : c->next_ka);
 }
 
@@ -89,10 +89,10 @@ static void client_flush(struct client *c)
 {
 	uint8_t buf[KONCE_LIFE_REQ_SIZE];
 	size_t len;
-	while (konce_life_poll(c->l, buf, &len))
+	while (konce_lifetime_poll(c->l, buf, &len))
 		sim_send(c->s, c->h, PROBE_PORT, &c->rdv, buf, len);
-	konce_life_status st;
-	konce_life_status_get(c->l, &st);
+	konce_lifetime_status st;
+	konce_lifetime_status_get(c->l, &st);
 	if (st.learned && !c->ever_learned) {
 		c->ever_learned = true;
 		c->learned_at = sim_now(c->s);
@@ -104,7 +104,7 @@ static uint64_t client_recv(void *ctx, const uint8_t *pkt, size_t len, const kon
 {
 	struct client *c = ctx;
 	if (to->port == PROBE_PORT && konce_addr_eq(from, &c->rdv)) {
-		konce_life_input(c->l, pkt, len, now);
+		konce_lifetime_input(c->l, pkt, len, now);
 		client_flush(c);
 		client_arm(c);
 	}
@@ -130,7 +130,7 @@ static void keepalive(struct client *c, uint64_t now)
 	}
 	c->ka_sent++;
 	c->ka_last_hour += now + 3600 * SEC >= c->run_end;
-	c->next_ka = now + konce_life_keepalive(c->l);
+	c->next_ka = now + konce_lifetime_keepalive(c->l);
 }
 
 static void client_timer(void *ctx, uint64_t now)
@@ -138,7 +138,7 @@ static void client_timer(void *ctx, uint64_t now)
 	struct client *c = ctx;
 	if (now >= c->next_ka)
 		keepalive(c, now);
-	konce_life_timer(c->l, now);
+	konce_lifetime_timer(c->l, now);
 	client_flush(c);
 	client_arm(c);
 }
@@ -172,13 +172,13 @@ static void run_one(uint64_t seed, uint64_t timeout_s, unsigned variant, struct 
 	c.rdv = sim_host_addr(r.h, RDV_PORT);
 	konce_lifesrv_cfg sc = {.env = sim_host_env(r.h), .queue = 64};
 	assert_int_equal(konce_lifesrv_new(&r.ls, &sc), 0);
-	konce_life_cfg lc = {.env = sim_host_env(c.h)};
-	assert_int_equal(konce_life_new(&c.l, &lc, 0), 0);
+	konce_lifetime_cfg lc = {.env = sim_host_env(c.h)};
+	assert_int_equal(konce_lifetime_new(&c.l, &lc, 0), 0);
 	client_timer(&c, 0);
 	sim_run_until(s, c.run_end);
 
-	konce_life_status st;
-	konce_life_status_get(c.l, &st);
+	konce_lifetime_status st;
+	konce_lifetime_status_get(c.l, &st);
 	uint64_t t = timeout_s * SEC;
 	SIM_ASSERT(s, st.learned);
 	SIM_ASSERT(s, st.lo_us <= t);
@@ -198,7 +198,7 @@ static void run_one(uint64_t seed, uint64_t timeout_s, unsigned variant, struct 
 	sum->learn_sum += c.learned_at;
 	sum->ka_hour_sum += c.ka_last_hour;
 	sum->runs++;
-	konce_life_free(c.l);
+	konce_lifetime_free(c.l);
 	konce_lifesrv_free(r.ls);
 	sim_free(s);
 }
@@ -244,21 +244,21 @@ static void test_timeout_shrinks(void **state)
 		c.rdv = sim_host_addr(r.h, RDV_PORT);
 		konce_lifesrv_cfg sc = {.env = sim_host_env(r.h), .queue = 64};
 		assert_int_equal(konce_lifesrv_new(&r.ls, &sc), 0);
-		konce_life_cfg lc = {.env = sim_host_env(c.h)};
-		assert_int_equal(konce_life_new(&c.l, &lc, 0), 0);
+		konce_lifetime_cfg lc = {.env = sim_host_env(c.h)};
+		assert_int_equal(konce_lifetime_new(&c.l, &lc, 0), 0);
 		client_timer(&c, 0);
 		sim_run_until(s, 3600 * SEC);
-		konce_life_status st;
-		konce_life_status_get(c.l, &st);
+		konce_lifetime_status st;
+		konce_lifetime_status_get(c.l, &st);
 		SIM_ASSERT(s, st.learned && st.lo_us >= 90 * SEC && st.lo_us <= 120 * SEC);
 		nc.timeout_us = 30 * SEC;
 		sim_nat_set_cfg(nat, &nc);
 		sim_run_until(s, c.run_end);
-		konce_life_status_get(c.l, &st);
+		konce_lifetime_status_get(c.l, &st);
 		SIM_ASSERT(s, st.learned);
 		SIM_ASSERT(s, st.lo_us <= 30 * SEC && st.lo_us >= 22 * SEC);
 		SIM_ASSERT(s, st.failures >= 1);
-		konce_life_free(c.l);
+		konce_lifetime_free(c.l);
 		konce_lifesrv_free(r.ls);
 		sim_free(s);
 	}

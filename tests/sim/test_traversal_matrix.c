@@ -202,9 +202,9 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		fprintf(stderr, "first direct a %.2f b %.2f asked %.2f, last direct event a %.2f b %.2f; ", w.a.first_direct_rx / 1e6, w.b.first_direct_rx / 1e6, init->asked_at / 1e6, w.a.last_direct_at / 1e6, w.b.last_direct_at / 1e6);
 		fprintf(stderr, "%s-%s seed %llu: a %s att %llu up %llu relay %u bday %llu | b %s att %llu up %llu relay %u bday %llu ctl %d\n",
 		       kind_name[ka], kind_name[kb], (unsigned long long)seed,
-		       konce_path_state_name(konce_punch_state(w.a.pu)), (unsigned long long)pa->attempts,
+		       konce_punch_path_state_name(konce_punch_state(w.a.pu)), (unsigned long long)pa->attempts,
 		       (unsigned long long)pa->upgrades, w.a.ev_relay, (unsigned long long)pa->birthday_probes,
-		       konce_path_state_name(konce_punch_state(w.b.pu)), (unsigned long long)pb->attempts,
+		       konce_punch_path_state_name(konce_punch_state(w.b.pu)), (unsigned long long)pb->attempts,
 		       (unsigned long long)pb->upgrades, w.b.ev_relay, (unsigned long long)pb->birthday_probes,
 		       konce_punch_controlling(w.a.pu));
 	}
@@ -220,7 +220,7 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 			SIM_ASSERT(s, first && init->asked_at && first < init->asked_at + 2500 * MS);
 		}
 	}
-	bool da = konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT, db = konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT;
+	bool da = konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT, db = konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT;
 	SIM_ASSERT(s, tp_peer_done(&w.a));
 	SIM_ASSERT(s, tp_peer_done(&w.b));
 	SIM_ASSERT_EQ(s, w.a.ngot, MATRIX_MSG);
@@ -371,14 +371,14 @@ static void test_flush_recovers(void **state)
 		sim_run_until(s, 20 * SEC);
 		if (getenv("TP_DEBUG"))
 			fprintf(stderr, "flush seed %llu before: a %s (att %llu relay %u up %llu nat %d) b %s (att %llu relay %u nat %d)\n",
-				(unsigned long long)seed, konce_path_state_name(konce_punch_state(w.a.pu)),
+				(unsigned long long)seed, konce_punch_path_state_name(konce_punch_state(w.a.pu)),
 				(unsigned long long)konce_punch_counters(w.a.pu)->attempts, w.a.ev_relay,
-				(unsigned long long)konce_punch_counters(w.a.pu)->upgrades, konce_rdvc_nat(w.a.rc).mapping,
-				konce_path_state_name(konce_punch_state(w.b.pu)),
+				(unsigned long long)konce_punch_counters(w.a.pu)->upgrades, konce_rdvclient_nat(w.a.rc).mapping,
+				konce_punch_path_state_name(konce_punch_state(w.b.pu)),
 				(unsigned long long)konce_punch_counters(w.b.pu)->attempts, w.b.ev_relay,
-				konce_rdvc_nat(w.b.rc).mapping);
-		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
-		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT);
+				konce_rdvclient_nat(w.b.rc).mapping);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT);
 		sim_nat_flush(na);
 		uint64_t flushed = sim_now(s);
 		sim_run_until(s, 120 * SEC);
@@ -393,8 +393,8 @@ static void test_flush_recovers(void **state)
 			       (unsigned long long)konce_punch_counters(w.b.pu)->rebinds);
 		SIM_ASSERT(s, w.a.ev_lost + w.b.ev_lost >= 1);
 		SIM_ASSERT(s, w.a.relay_rx + w.b.relay_rx > 0);
-		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
-		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT);
 		SIM_ASSERT(s, w.a.last_direct_at > flushed && w.b.last_direct_at > flushed);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		SIM_ASSERT_EQ(s, w.a.ngot, 60);
@@ -420,19 +420,19 @@ static void test_refuse_unknown(void **state)
 	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, allow_none, NULL);
 	tp_peer_connect_at(&w.a, 2 * SEC);
 	sim_run_until(s, 20 * SEC);
-	SIM_ASSERT(s, konce_rdvc_counters(w.b.rc)->refused > 0);
-	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.b.rc)->intros, 0);
-	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PATH_IDLE);
+	SIM_ASSERT(s, konce_rdvclient_counters(w.b.rc)->refused > 0);
+	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.b.rc)->intros, 0);
+	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PUNCH_PATH_IDLE);
 	/* b refused at the offer (issue 15, consent): a never learnt b's addresses, so it never probed */
-	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.a.rc)->intros, 0);
+	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.a.rc)->intros, 0);
 	SIM_ASSERT_EQ(s, konce_punch_counters(w.a.pu)->probes, 0);
 	SIM_ASSERT_EQ(s, w.b.probes_refused, 0);
 	SIM_ASSERT_EQ(s, w.b.ngot, 0);
 	SIM_ASSERT(s, !tp_peer_done(&w.a));
 	/* b's refusal went back through the rendezvous: a was told, with the introduction's id */
-	SIM_ASSERT(s, konce_rdv_counters(w.r1.r)->intro_declined > 0);
-	SIM_ASSERT_EQ(s, konce_rdvc_counters(w.a.rc)->declined, konce_rdv_counters(w.r1.r)->intro_declined);
-	SIM_ASSERT_EQ(s, konce_relay_live(konce_rdv_relay(w.r1.r), 20 * SEC), 0);
+	SIM_ASSERT(s, konce_rendezvous_counters(w.r1.r)->intro_declined > 0);
+	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.a.rc)->declined, konce_rendezvous_counters(w.r1.r)->intro_declined);
+	SIM_ASSERT_EQ(s, konce_relay_live(konce_rendezvous_relay(w.r1.r), 20 * SEC), 0);
 	world_free(&w);
 }
 
@@ -455,7 +455,7 @@ static void flood_tick(void *ctx, uint64_t now)
 			  (uint8_t)sim_rand(f->s), (uint8_t)sim_rand(f->s)};
 	konce_addr from;
 	konce_addr_from_v4(&from, ip4, (uint16_t)(1024 + sim_rand_below(f->s, 60000)));
-	konce_rdv_msg m = {.type = (f->sent & 1) ? KONCE_RDV_INTRO_REQUEST : KONCE_RDV_REGISTER,
+	konce_rdvwire_msg m = {.type = (f->sent & 1) ? KONCE_RDV_INTRO_REQUEST : KONCE_RDV_REGISTER,
 			   .id = sim_rand(f->s)};
 	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
 		m.key[i] = (uint8_t)sim_rand(f->s);
@@ -467,7 +467,7 @@ static void flood_tick(void *ctx, uint64_t now)
 		m.cand[i].addr = from;
 	}
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 	sim_send_spoofed(f->s, f->h, &from, &f->rdv, buf, len);
 	f->sent++;
 	sim_at(f->s, now + 200, flood_tick, f);
@@ -484,7 +484,7 @@ static void test_rendezvous_flood(void **state)
 		w.s = s;
 		sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01};
 		sim_link_default(s, &dflt);
-		konce_rdv_cfg rc = {.slots = 512};
+		konce_rendezvous_cfg rc = {.slots = 512};
 		tp_rdv_init(&w.r1, s, "192.0.2.1", &rc);
 		tp_rdv_init(&w.r2, s, "192.0.2.2", &rc);
 		w.rdv[0] = sim_host_addr(w.r1.h, TP_RDV_PORT);
@@ -501,14 +501,14 @@ static void test_rendezvous_flood(void **state)
 		flood f = {s, sim_host_add(s, "192.0.2.66", NULL, NULL), w.rdv[0], 30 * SEC, 0};
 		sim_at(s, SEC, flood_tick, &f);
 		sim_run_until(s, 35 * SEC);
-		const struct konce_rdv_counters *c = konce_rdv_counters(w.r1.r);
+		const struct konce_rendezvous_counters *c = konce_rendezvous_counters(w.r1.r);
 		SIM_ASSERT(s, f.sent > 100000);
 		SIM_ASSERT(s, c->table_full > 0);          /* the flood did fill the table */
 		SIM_ASSERT(s, c->not_registered > 50000);  /* forged requests were never answered */
-		SIM_ASSERT(s, konce_rdv_count(w.r1.r, sim_now(s)) <= 512);
+		SIM_ASSERT(s, konce_rendezvous_count(w.r1.r, sim_now(s)) <= 512);
 		SIM_ASSERT_EQ(s, sim_env_allocs(renv), allocs);
 		SIM_ASSERT(s, c->intros >= 1);
-		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		world_free(&w);
 	}
@@ -533,9 +533,9 @@ static void test_prediction_needed(void **state)
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 1, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 20 * SEC);
-		SIM_ASSERT_EQ(s, konce_rdvc_nat(w.b.rc).mapping, KONCE_NATMAP_UNKNOWN);
-		SIM_ASSERT_EQ(s, konce_punch_state(w.a.pu), KONCE_PATH_RELAYED);
-		SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_rdvclient_nat(w.b.rc).mapping, KONCE_NATMAP_UNKNOWN);
+		SIM_ASSERT_EQ(s, konce_punch_state(w.a.pu), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PUNCH_PATH_RELAYED);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		world_free(&w);
 	}
@@ -556,7 +556,7 @@ typedef struct spender {
 static void spend_ports(void *ctx, uint64_t now)
 {
 	spender *sp = ctx;
-	if (konce_rdvc_nat(sp->p->rc).mapping != KONCE_NATMAP_EDM_SEQ) {
+	if (konce_rdvclient_nat(sp->p->rc).mapping != KONCE_NATMAP_EDM_SEQ) {
 		/* a lost REGISTER: spend only after the registrations saw the last port */
 		sim_at(sp->s, now + 100 * MS, spend_ports, sp);
 		return;
@@ -602,13 +602,13 @@ static void test_seq_offsets(void **state)
 			sim_run_until(s, 20 * SEC); /* the relayed control's quick retry included */
 			/* the ports were spent before the introduction (the node's filtering test too) */
 			SIM_ASSERT(s, sa.at && sa.at < 3 * SEC && sb.at && sb.at < 3 * SEC);
-			SIM_ASSERT_EQ(s, konce_rdvc_nat(w.a.rc).mapping, KONCE_NATMAP_EDM_SEQ);
-			bool direct = konce_punch_state(w.a.pu) == KONCE_PATH_DIRECT &&
-				      konce_punch_state(w.b.pu) == KONCE_PATH_DIRECT;
+			SIM_ASSERT_EQ(s, konce_rdvclient_nat(w.a.rc).mapping, KONCE_NATMAP_EDM_SEQ);
+			bool direct = konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT &&
+				      konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT;
 			if (direct != cases[c].direct || getenv("TP_DEBUG"))
 				fprintf(stderr, "offsets a %u b %u told %d: a %s b %s, attempts a %llu b %llu\n", cases[c].da,
-					cases[c].db, cases[c].told, konce_path_state_name(konce_punch_state(w.a.pu)),
-					konce_path_state_name(konce_punch_state(w.b.pu)),
+					cases[c].db, cases[c].told, konce_punch_path_state_name(konce_punch_state(w.a.pu)),
+					konce_punch_path_state_name(konce_punch_state(w.b.pu)),
 					(unsigned long long)konce_punch_counters(w.a.pu)->attempts,
 					(unsigned long long)konce_punch_counters(w.b.pu)->attempts);
 			SIM_ASSERT_EQ(s, direct, cases[c].direct);

@@ -13,7 +13,7 @@ static void rdv_flush(tp_rdv *r)
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	size_t len;
 	konce_addr to;
-	while (konce_rdv_poll(r->r, buf, &len, &to))
+	while (konce_rendezvous_poll(r->r, buf, &len, &to))
 		sim_send(r->s, r->h, TP_RDV_PORT, &to, buf, len);
 }
 
@@ -21,7 +21,7 @@ static uint64_t rdv_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_
 			 const konce_addr *to, uint64_t now)
 {
 	tp_rdv *r = ctx;
-	konce_rdv_input(r->r, pkt, len, from, now);
+	konce_rendezvous_input(r->r, pkt, len, from, now);
 	rdv_flush(r);
 	return 20;
 }
@@ -30,20 +30,20 @@ static void rdv_timer(void *ctx, uint64_t now) { (void)ctx; }
 
 const sim_host_ops tp_rdv_ops = {rdv_recv, rdv_timer, NULL};
 
-void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rdv_cfg *cfg)
+void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *cfg)
 {
 	memset(r, 0, sizeof(*r));
 	r->s = s;
 	r->h = sim_host_add(s, ip, &tp_rdv_ops, r);
 	if (!r->h || sim_host_bind(r->h, TP_RDV_PORT))
 		abort();
-	konce_rdv_cfg c = cfg ? *cfg : (konce_rdv_cfg){0};
+	konce_rendezvous_cfg c = cfg ? *cfg : (konce_rendezvous_cfg){0};
 	c.env = sim_host_env(r->h);
-	if (konce_rdv_new(&r->r, &c))
+	if (konce_rendezvous_new(&r->r, &c))
 		abort();
 }
 
-void tp_rdv_free(tp_rdv *r) { konce_rdv_free(r->r); }
+void tp_rdv_free(tp_rdv *r) { konce_rendezvous_free(r->r); }
 
 /* ---- peer ----------------------------------------------------------------------------------- */
 
@@ -69,9 +69,9 @@ static bool app_send(tp_peer *p, const uint8_t *buf, size_t len, uint64_t now)
 		send_from(p, sock, &to, buf, len);
 		return true;
 	}
-	enum konce_path_state st = konce_punch_state(p->pu);
-	if (st == KONCE_PATH_RELAYED || st == KONCE_PATH_PROBING)
-		return konce_rdvc_relay(p->rc, p->other, buf, len, now) == 0;
+	enum konce_punch_path_state st = konce_punch_state(p->pu);
+	if (st == KONCE_PUNCH_PATH_RELAYED || st == KONCE_PUNCH_PATH_PROBING)
+		return konce_rdvclient_relay(p->rc, p->other, buf, len, now) == 0;
 	return false;
 }
 
@@ -105,16 +105,16 @@ static void app_in(tp_peer *p, const uint8_t *pkt, size_t len, unsigned sock, co
 	uint8_t ack[2] = {TP_APP_ACK, (uint8_t)k};
 	/* answer the way it came: that is where the sender looks */
 	if (relayed)
-		konce_rdvc_relay(p->rc, p->other, ack, 2, now);
+		konce_rdvclient_relay(p->rc, p->other, ack, 2, now);
 	else
 		send_from(p, sock, from, ack, 2);
 }
 
 static void app_tick(tp_peer *p, uint64_t now)
 {
-	if (p->initiator && !p->asked && now >= p->connect_at && konce_rdvc_registered(p->rc) &&
-	    konce_rdvc_nat(p->rc).mapping != KONCE_NATMAP_UNKNOWN) {
-		if (konce_rdvc_request_intro(p->rc, p->other, now) == 0) {
+	if (p->initiator && !p->asked && now >= p->connect_at && konce_rdvclient_registered(p->rc) &&
+	    konce_rdvclient_nat(p->rc).mapping != KONCE_NATMAP_UNKNOWN) {
+		if (konce_rdvclient_request_intro(p->rc, p->other, now) == 0) {
 			p->asked = true;
 			if (!p->asked_at)
 				p->asked_at = now;
@@ -137,12 +137,12 @@ static void app_tick(tp_peer *p, uint64_t now)
 	p->app_tick = now + 100 * MS;
 }
 
-static void punch_intro(tp_peer *p, const konce_rdvc_event *e, uint64_t now)
+static void punch_intro(tp_peer *p, const konce_rdvclient_event *e, uint64_t now)
 {
 	if (memcmp(e->peer, p->other, KONCE_WIRE_KEY) != 0)
 		return;
 	konce_punch_intro in = {.intro_id = e->intro_id, .delay_us = e->delay_us, .peer_cands = e->cand,
-				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvc_nat(p->rc),
+				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvclient_nat(p->rc),
 				.self_spent = p->self_spent, .self_cands = p->self_cand, .nself = p->nself_cand,
 				.secret = e->secret};
 	konce_punch_start(p->pu, &in, now);
@@ -154,14 +154,14 @@ static void pump(tp_peer *p, uint64_t now)
 	size_t len;
 	konce_addr to;
 	for (int round = 0; round < 4; round++) {
-		konce_rdvc_event e;
-		while (konce_rdvc_poll_event(p->rc, &e)) {
-			if (e.type == KONCE_RDVC_EV_INTRO)
+		konce_rdvclient_event e;
+		while (konce_rdvclient_poll_event(p->rc, &e)) {
+			if (e.type == KONCE_RDVCLIENT_EV_INTRO)
 				punch_intro(p, &e, now);
-			else if (e.type == KONCE_RDVC_EV_INTRO_FAIL && p->initiator) {
+			else if (e.type == KONCE_RDVCLIENT_EV_INTRO_FAIL && p->initiator) {
 				p->asked = false;
 				p->connect_at = now + SIM_SEC;
-			} else if (e.type == KONCE_RDVC_EV_RELAYED &&
+			} else if (e.type == KONCE_RDVCLIENT_EV_RELAYED &&
 				   memcmp(e.peer, p->other, KONCE_WIRE_KEY) == 0) {
 				konce_punch_relay_heard(p->pu, now);
 				app_in(p, e.data, e.len, 0, NULL, true, now);
@@ -179,11 +179,11 @@ static void pump(tp_peer *p, uint64_t now)
 				break;
 			case KONCE_PUNCH_EV_LOST:
 				p->ev_lost++;
-				konce_rdvc_reregister(p->rc, now); /* the NAT may have forgotten us */
+				konce_rdvclient_reregister(p->rc, now); /* the NAT may have forgotten us */
 				break;
 			case KONCE_PUNCH_EV_UPGRADE:
 				p->ev_upgrade++;
-				konce_rdvc_request_intro(p->rc, p->other, now);
+				konce_rdvclient_request_intro(p->rc, p->other, now);
 				break;
 			}
 		}
@@ -197,10 +197,10 @@ static void pump(tp_peer *p, uint64_t now)
 			if (len)
 				send_from(p, o.sock, &o.to, buf, len);
 		}
-		while (konce_rdvc_poll(p->rc, buf, &len, &to))
+		while (konce_rdvclient_poll(p->rc, buf, &len, &to))
 			sim_send(p->s, p->h, TP_MAIN_PORT, &to, buf, len);
 	}
-	uint64_t t = konce_rdvc_next_timer(p->rc), u = konce_punch_next_timer(p->pu);
+	uint64_t t = konce_rdvclient_next_timer(p->rc), u = konce_punch_next_timer(p->pu);
 	t = u < t ? u : t;
 	t = p->app_tick < t ? p->app_tick : t;
 	sim_timer_set(p->s, p->h, t > now ? t : now);
@@ -214,15 +214,15 @@ static uint64_t peer_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	if (len && (pkt[0] == TP_APP_DATA || pkt[0] == TP_APP_ACK)) {
 		app_in(p, pkt, len, sock, from, false, now);
 	} else if (len && pkt[0] == KONCE_RDV_PUNCH) {
-		konce_rdv_msg m;
-		if (konce_rdv_decode(&m, pkt, len) || memcmp(m.key, p->other, KONCE_WIRE_KEY) != 0)
+		konce_rdvwire_msg m;
+		if (konce_rdvwire_decode(&m, pkt, len) || memcmp(m.key, p->other, KONCE_WIRE_KEY) != 0)
 			;
 		else if (p->allow && !p->allow(p->allow_ctx, m.key))
 			p->probes_refused++; /* the handshake's server side would refuse it the same way */
 		else
 			konce_punch_receive(p->pu, sock, from, pkt, len, now); /* MAC checked there */
 	} else if (sock == 0) {
-		konce_rdvc_input(p->rc, pkt, len, from, now);
+		konce_rdvclient_input(p->rc, pkt, len, from, now);
 	}
 	pump(p, now);
 	return 30;
@@ -231,7 +231,7 @@ static uint64_t peer_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 static void peer_timer(void *ctx, uint64_t now)
 {
 	tp_peer *p = ctx;
-	konce_rdvc_timer(p->rc, now);
+	konce_rdvclient_timer(p->rc, now);
 	konce_punch_timer(p->pu, now);
 	if (now >= p->app_tick)
 		app_tick(p, now);
@@ -260,9 +260,9 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 		abort();
 	p->bound[0] = true;
 	konce_addr host = sim_host_addr(h, TP_MAIN_PORT);
-	konce_rdvc_cfg c = {.env = sim_host_env(h), .key = key, .rdv = rdv, .nrdv = nrdv, .host = &host,
+	konce_rdvclient_cfg c = {.env = sim_host_env(h), .key = key, .rdv = rdv, .nrdv = nrdv, .host = &host,
 			    .nhost = 1, .allow = allow, .allow_ctx = allow_ctx};
-	if (konce_rdvc_new(&p->rc, &c, sim_now(s)) || konce_punch_new(&p->pu, sim_host_env(h), key, other))
+	if (konce_rdvclient_new(&p->rc, &c, sim_now(s)) || konce_punch_new(&p->pu, sim_host_env(h), key, other))
 		abort();
 	p->app_tick = sim_now(s);
 	sim_timer_set(s, h, sim_now(s));
@@ -277,7 +277,7 @@ void tp_peer_connect_at(tp_peer *p, uint64_t t)
 void tp_peer_free(tp_peer *p)
 {
 	konce_punch_free(p->pu);
-	konce_rdvc_free(p->rc);
+	konce_rdvclient_free(p->rc);
 }
 
 bool tp_peer_done(const tp_peer *p) { return p->sent == p->nmsg && p->nacked == p->nmsg; }
@@ -287,5 +287,5 @@ int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now)
 	p->self_cand[0].type = KONCE_CAND_MAPPED;
 	p->self_cand[0].addr = *m;
 	p->nself_cand = 1;
-	return konce_rdvc_set_mapped(p->rc, m, 1, now);
+	return konce_rdvclient_set_mapped(p->rc, m, 1, now);
 }

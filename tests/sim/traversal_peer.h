@@ -32,7 +32,7 @@ enum {
 typedef struct tp_rdv {
 	sim *s;
 	sim_host *h;
-	konce_rdv *r;
+	konce_rendezvous *r;
 } tp_rdv;
 
 typedef struct tp_peer {
@@ -40,7 +40,7 @@ typedef struct tp_peer {
 	sim_host *h;
 	const char *name;
 	uint8_t key[KONCE_WIRE_KEY], other[KONCE_WIRE_KEY];
-	konce_rdvc *rc;
+	konce_rdvclient *rc;
 	konce_punch *pu;
 	bool initiator, asked;
 	uint64_t connect_at, asked_at;
@@ -66,7 +66,7 @@ typedef struct tp_peer {
 	uint64_t first_relay_rx; /* when the first app message arrived through the relay */
 } tp_peer;
 
-void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rdv_cfg *cfg);
+void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *cfg);
 void tp_rdv_free(tp_rdv *r);
 /* A peer on host h (already added), registering with rdv[0, nrdv) (rdv[0] the primary). */
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],

@@ -20,39 +20,39 @@ static void test_classify(void **state)
 	(void)state;
 	konce_addr r[3];
 	memset(r, 0, sizeof(r));
-	konce_natinfo n = konce_cand_classify(r, 0);
+	konce_natinfo n = konce_candidates_classify(r, 0);
 	assert_int_equal(n.mapping, KONCE_NATMAP_UNKNOWN);
 	r[0] = addr("198.51.100.1:5000");
-	n = konce_cand_classify(r, 1);
+	n = konce_candidates_classify(r, 1);
 	assert_int_equal(n.mapping, KONCE_NATMAP_UNKNOWN); /* one rendezvous cannot tell */
 	assert_int_equal(n.last_port, 5000);
 	r[1] = r[0];
-	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EIM);
+	assert_int_equal(konce_candidates_classify(r, 2).mapping, KONCE_NATMAP_EIM);
 	r[1].port = 5001;
-	n = konce_cand_classify(r, 2);
+	n = konce_candidates_classify(r, 2);
 	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
 	assert_int_equal(n.step, 1);
 	assert_int_equal(n.last_port, 5001);
 	r[0].port = 5003, r[1].port = 5000; /* answers in either order */
-	n = konce_cand_classify(r, 2);
+	n = konce_candidates_classify(r, 2);
 	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
 	assert_int_equal(n.step, 3);
 	assert_int_equal(n.last_port, 5003);
 	r[1].port = 5000 + KONCE_RDV_SEQ_MAX_STEP + 3 + 1;
-	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
+	assert_int_equal(konce_candidates_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
 	r[0].port = 40000, r[1].port = 1200;
-	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
+	assert_int_equal(konce_candidates_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
 	/* same port on another public address (address pooling): endpoint-dependent */
 	r[0] = addr("198.51.100.1:5000"), r[1] = addr("198.51.100.2:5000");
-	assert_int_equal(konce_cand_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
+	assert_int_equal(konce_candidates_classify(r, 2).mapping, KONCE_NATMAP_EDM_RANDOM);
 	/* three rendezvous: evenly spaced is sequential, uneven is not */
 	r[0].port = 100, r[1].port = 102, r[2] = addr("198.51.100.1:104");
 	r[1] = addr("198.51.100.1:102");
-	n = konce_cand_classify(r, 3);
+	n = konce_candidates_classify(r, 3);
 	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
 	assert_int_equal(n.step, 2);
 	r[2].port = 105;
-	assert_int_equal(konce_cand_classify(r, 3).mapping, KONCE_NATMAP_EDM_RANDOM);
+	assert_int_equal(konce_candidates_classify(r, 3).mapping, KONCE_NATMAP_EDM_RANDOM);
 }
 
 static void test_predict(void **state)
@@ -60,18 +60,18 @@ static void test_predict(void **state)
 	(void)state;
 	konce_addr ip = addr("198.51.100.1:1"), out[KONCE_PREDICT_WINDOW];
 	konce_natinfo n = {KONCE_NATMAP_EDM_SEQ, 2, 5001};
-	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 4);
+	assert_int_equal(konce_candidates_predict(out, 4, &n, &ip), 4);
 	for (unsigned i = 0; i < 4; i++) {
 		assert_int_equal(out[i].port, 5001 + 2 * (i + 1));
 		assert_memory_equal(out[i].ip, ip.ip, 16);
 	}
 	n.last_port = 65533; /* the top of the port space: stop rather than wrap to an unknown base */
-	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 1);
+	assert_int_equal(konce_candidates_predict(out, 4, &n, &ip), 1);
 	assert_int_equal(out[0].port, 65535);
 	n.mapping = KONCE_NATMAP_EDM_RANDOM;
-	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 0);
+	assert_int_equal(konce_candidates_predict(out, 4, &n, &ip), 0);
 	n.mapping = KONCE_NATMAP_EIM;
-	assert_int_equal(konce_cand_predict(out, 4, &n, &ip), 0);
+	assert_int_equal(konce_candidates_predict(out, 4, &n, &ip), 0);
 }
 
 static void test_gather(void **state)
@@ -81,14 +81,14 @@ static void test_gather(void **state)
 	konce_addr refl[2] = {addr("203.0.113.5:7000"), addr("198.51.100.9:7000")};
 	konce_addr mapped[1] = {addr("198.51.100.9:30000")};
 	konce_cand c[8];
-	unsigned n = konce_cand_gather(c, 8, host, 2, refl, 2, mapped, 1);
+	unsigned n = konce_candidates_gather(c, 8, host, 2, refl, 2, mapped, 1);
 	assert_int_equal(n, 4); /* the public host address is not repeated as reflexive */
 	assert_int_equal(c[0].type, KONCE_CAND_HOST);
 	assert_int_equal(c[1].type, KONCE_CAND_HOST);
 	assert_int_equal(c[2].type, KONCE_CAND_MAPPED);
 	assert_int_equal(c[3].type, KONCE_CAND_REFLEXIVE);
 	assert_true(konce_addr_eq(&c[3].addr, &refl[1]));
-	assert_int_equal(konce_cand_gather(c, 2, host, 2, refl, 2, mapped, 1), 2);
+	assert_int_equal(konce_candidates_gather(c, 2, host, 2, refl, 2, mapped, 1), 2);
 }
 
 static bool same_targets(const konce_target *a, const konce_target *b, unsigned n)
@@ -108,14 +108,14 @@ static void test_target_order(void **state)
 			   {KONCE_CAND_MAPPED, addr("198.51.100.7:30000")}};
 	konce_natinfo eim = {KONCE_NATMAP_EIM, 0, 4002}, seq = {KONCE_NATMAP_EDM_SEQ, 1, 4002};
 	konce_target t[KONCE_CAND_MAX_TARGETS];
-	unsigned n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, NULL, 0);
+	unsigned n = konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, NULL, 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(t[0].type, KONCE_CAND_HOST);
 	assert_int_equal(t[1].type, KONCE_CAND_MAPPED);
 	assert_int_equal(t[2].type, KONCE_CAND_REFLEXIVE);
 	assert_int_equal(t[2].addr.port, 4001);
 	/* a sequential peer: the predicted window comes before the reflexive addresses */
-	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, NULL, 0);
+	n = konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, NULL, 0);
 	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
 	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++) {
 		assert_int_equal(t[2 + i].type, KONCE_CAND_PREDICTED);
@@ -125,12 +125,12 @@ static void test_target_order(void **state)
 	assert_int_equal(t[2 + KONCE_PREDICT_WINDOW].type, KONCE_CAND_REFLEXIVE);
 	/* our own NAT EIM (no port shifts on our side): the same order */
 	konce_target u[KONCE_CAND_MAX_TARGETS];
-	assert_int_equal(konce_cand_targets(u, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &eim, 0), n);
+	assert_int_equal(konce_candidates_targets(u, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &eim, 0), n);
 	assert_true(same_targets(u, t, n));
 	/* both EDM, the peer sequential: the window first, so that each side's first new mappings
 	 * are made toward the other's predicted ports; then host, mapped, reflexive */
 	konce_natinfo self_seq = {KONCE_NATMAP_EDM_SEQ, 1, 20000}, self_rnd = {KONCE_NATMAP_EDM_RANDOM, 0, 0};
-	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 0);
+	n = konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 0);
 	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
 	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++) {
 		assert_int_equal(t[i].type, KONCE_CAND_PREDICTED);
@@ -140,32 +140,32 @@ static void test_target_order(void **state)
 	assert_int_equal(t[KONCE_PREDICT_WINDOW + 1].type, KONCE_CAND_MAPPED);
 	assert_int_equal(t[KONCE_PREDICT_WINDOW + 2].type, KONCE_CAND_REFLEXIVE);
 	assert_int_equal(t[KONCE_PREDICT_WINDOW + 2].addr.port, 4001);
-	assert_int_equal(konce_cand_targets(u, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_rnd, 0), n);
+	assert_int_equal(konce_candidates_targets(u, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_rnd, 0), n);
 	assert_true(same_targets(u, t, n));
 	/* our sequential NAT spent a port since its registration: skip one of the peer's ports too */
-	n = konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 1);
+	n = konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 1);
 	assert_int_equal(n, 4 + KONCE_PREDICT_WINDOW);
 	for (unsigned i = 0; i < KONCE_PREDICT_WINDOW; i++)
 		assert_int_equal(t[i].addr.port, 4004 + i);
 	/* only our own sequential allocator shifts; the skip is bounded by the window */
-	assert_int_equal(konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_rnd, 5), n);
+	assert_int_equal(konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_rnd, 5), n);
 	assert_int_equal(t[0].addr.port, 4003);
-	assert_int_equal(konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 1000), n);
+	assert_int_equal(konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &seq, &self_seq, 1000), n);
 	assert_int_equal(t[0].addr.port, 4003 + KONCE_PREDICT_WINDOW);
 	/* a non-sequential peer has no window: the usual order whatever our NAT */
-	assert_int_equal(konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, &self_seq, 0), 4);
+	assert_int_equal(konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, &self_seq, 0), 4);
 	assert_int_equal(t[0].type, KONCE_CAND_HOST);
 	/* bounded by cap */
-	assert_int_equal(konce_cand_targets(t, 3, c, 4, &seq, NULL, 0), 3);
+	assert_int_equal(konce_candidates_targets(t, 3, c, 4, &seq, NULL, 0), 3);
 	/* add_target de-duplicates by (sock, addr) */
 	konce_target x = {0, c[1].addr, KONCE_CAND_PEER_REFLEXIVE};
 	n = 4;
-	konce_cand_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, NULL, 0);
-	assert_false(konce_cand_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
+	konce_candidates_targets(t, KONCE_CAND_MAX_TARGETS, c, 4, &eim, NULL, 0);
+	assert_false(konce_candidates_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
 	x.sock = 3;
-	assert_true(konce_cand_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
+	assert_true(konce_candidates_add_target(t, &n, KONCE_CAND_MAX_TARGETS, &x));
 	assert_int_equal(n, 5);
-	assert_false(konce_cand_add_target(t, &n, 5, &(konce_target){0, addr("1.2.3.4:5"), 1}));
+	assert_false(konce_candidates_add_target(t, &n, 5, &(konce_target){0, addr("1.2.3.4:5"), 1}));
 }
 
 /* The rule against the table in docs/TRAVERSAL.md "What happens for each NAT pair", and its
@@ -193,12 +193,12 @@ static void test_direct_expectation(void **state)
 	konce_cand mapped[2] = {refl, {KONCE_CAND_MAPPED, addr("198.51.100.1:6000")}};
 	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		konce_natinfo a = {table[i].a, 1, 5000}, b = {table[i].b, 1, 7000};
-		assert_int_equal(konce_cand_direct_expectation(&a, &refl, 1, &b, &refl, 1), table[i].want);
-		assert_int_equal(konce_cand_direct_expectation(&b, &refl, 1, &a, &refl, 1), table[i].want);
-		assert_int_equal(konce_cand_direct_expectation(&a, NULL, 0, &b, NULL, 0), table[i].want);
+		assert_int_equal(konce_candidates_direct_expectation(&a, &refl, 1, &b, &refl, 1), table[i].want);
+		assert_int_equal(konce_candidates_direct_expectation(&b, &refl, 1, &a, &refl, 1), table[i].want);
+		assert_int_equal(konce_candidates_direct_expectation(&a, NULL, 0, &b, NULL, 0), table[i].want);
 		/* a port mapping on either side: direct expected, seen alike from both */
-		assert_int_equal(konce_cand_direct_expectation(&a, mapped, 2, &b, &refl, 1), X);
-		assert_int_equal(konce_cand_direct_expectation(&b, &refl, 1, &a, mapped, 2), X);
+		assert_int_equal(konce_candidates_direct_expectation(&a, mapped, 2, &b, &refl, 1), X);
+		assert_int_equal(konce_candidates_direct_expectation(&b, &refl, 1, &a, mapped, 2), X);
 	}
 }
 

@@ -160,7 +160,7 @@ static bool server_has(world *w, const konce_addr *a)
 }
 
 /* Runs one probe through the world; true and *o filled if an answer reaches expect_sock. */
-static bool world_run(world *w, const konce_nat_probe *p, uint64_t now, konce_nat_obs *o)
+static bool world_run(world *w, const konce_classify_probe *p, uint64_t now, konce_classify_obs *o)
 {
 	memset(o, 0, sizeof(*o));
 	if (w->s.blocked)
@@ -179,18 +179,18 @@ static bool world_run(world *w, const konce_nat_probe *p, uint64_t now, konce_na
 		return false;
 	konce_addr from = p->to, dst = ext;
 	switch (p->ask) {
-	case KONCE_NAT_ASK_SAME: break;
-	case KONCE_NAT_ASK_OTHER_PORT:
+	case KONCE_CLASSIFY_ASK_SAME: break;
+	case KONCE_CLASSIFY_ASK_OTHER_PORT:
 		if (w->s.srv_no_alt_port)
 			return false;
 		from.port = p->to.port == w->a1.port ? w->a2.port : w->a1.port;
 		break;
-	case KONCE_NAT_ASK_OTHER_BOTH:
+	case KONCE_CLASSIFY_ASK_OTHER_BOTH:
 		if (w->s.srv_no_alt_addr || w->s.srv_no_alt_port)
 			return false;
 		from = same_ip(&p->to, &w->a1) ? w->a2 : w->a1;
 		break;
-	case KONCE_NAT_ASK_TO_PORT:
+	case KONCE_CLASSIFY_ASK_TO_PORT:
 		dst.port = p->reply_port;
 		break;
 	}
@@ -207,35 +207,35 @@ static bool world_run(world *w, const konce_nat_probe *p, uint64_t now, konce_na
 	return true;
 }
 
-static konce_nat_result classify(world *w, bool lifetime, uint32_t max_s)
+static konce_classify_result classify(world *w, bool lifetime, uint32_t max_s)
 {
-	konce_nat c;
-	konce_nat_config cfg = {.server = w->a1, .reply_to_port = true, .lifetime = lifetime, .lifetime_max_s = max_s};
-	konce_nat_probe p;
-	konce_nat_obs o;
+	konce_classify c;
+	konce_classify_config cfg = {.server = w->a1, .reply_to_port = true, .lifetime = lifetime, .lifetime_max_s = max_s};
+	konce_classify_probe p;
+	konce_classify_obs o;
 	uint64_t now = 1000000;
-	konce_nat_init(&c, &cfg);
+	konce_classify_init(&c, &cfg);
 	unsigned guard = 0;
 	uint64_t life_map_at = 0;
-	while (konce_nat_next(&c, now, &p)) {
+	while (konce_classify_next(&c, now, &p)) {
 		assert_true(++guard < 200);
 		assert_true(p.deadline > p.not_before);
 		if (p.not_before > now)
 			now = p.not_before;
-		if (p.test == KONCE_NAT_T_LIFE_CHECK && now - life_map_at > w->max_idle_scheduled)
+		if (p.test == KONCE_CLASSIFY_T_LIFE_CHECK && now - life_map_at > w->max_idle_scheduled)
 			w->max_idle_scheduled = now - life_map_at;
 		if (world_run(w, &p, now, &o)) {
 			now += 20000;
-			if (p.test == KONCE_NAT_T_LIFE_MAP)
+			if (p.test == KONCE_CLASSIFY_T_LIFE_MAP)
 				life_map_at = now;
-			konce_nat_answer(&c, now, &o);
+			konce_classify_answer(&c, now, &o);
 		} else {
 			now = p.deadline;
-			konce_nat_timeout(&c, now);
+			konce_classify_timeout(&c, now);
 		}
 	}
-	assert_false(konce_nat_next(&c, now, &p));
-	konce_nat_result r = *konce_nat_result_get(&c);
+	assert_false(konce_classify_next(&c, now, &p));
+	konce_classify_result r = *konce_classify_result_get(&c);
 	assert_true(r.done);
 	return r;
 }
@@ -247,14 +247,14 @@ static void test_full_cone(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_EIM, .filt = F_EIF, .alloc = A_PRESERVE, .hairpin = true));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_false(r.blocked);
 	assert_true(r.nat);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_EIM);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_EIF);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_PRESERVING);
 	assert_int_equal(r.hairpin, KONCE_NAT_YES);
-	assert_string_equal(konce_nat_classic_str(&r), "full-cone");
+	assert_string_equal(konce_classify_classic_str(&r), "full-cone");
 	assert_int_equal(r.mapped.port, local_port(0));
 	assert_false(r.lifetime_measured);
 }
@@ -264,12 +264,12 @@ static void test_restricted_cone(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_EIM, .filt = F_ADF, .alloc = A_RANDOM));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_EIM);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_ADF);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_RANDOM);
 	assert_int_equal(r.hairpin, KONCE_NAT_NO);
-	assert_string_equal(konce_nat_classic_str(&r), "restricted-cone");
+	assert_string_equal(konce_classify_classic_str(&r), "restricted-cone");
 }
 
 static void test_port_restricted_cone(void **state)
@@ -277,13 +277,13 @@ static void test_port_restricted_cone(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_EIM, .filt = F_APDF, .alloc = A_PRESERVE, .hairpin = true));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_EIM);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_APDF);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_PRESERVING);
 	/* the hairpinned packet comes from socket 2's mapping, which socket 0 never contacted */
 	assert_int_equal(r.hairpin, KONCE_NAT_NO);
-	assert_string_equal(konce_nat_classic_str(&r), "port-restricted-cone");
+	assert_string_equal(konce_classify_classic_str(&r), "port-restricted-cone");
 }
 
 static void test_symmetric_random(void **state)
@@ -291,11 +291,11 @@ static void test_symmetric_random(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .alloc = A_RANDOM));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_APDM);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_APDF);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_RANDOM);
-	assert_string_equal(konce_nat_classic_str(&r), "symmetric");
+	assert_string_equal(konce_classify_classic_str(&r), "symmetric");
 	assert_false(konce_addr_eq(&r.mapped, &r.map_alt_addr));
 	assert_false(konce_addr_eq(&r.map_alt_addr, &r.map_alt_both));
 }
@@ -305,10 +305,10 @@ static void test_symmetric_sequential(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .alloc = A_SEQ));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_APDM);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_SEQUENTIAL);
-	assert_string_equal(konce_nat_classic_str(&r), "symmetric-sequential");
+	assert_string_equal(konce_classify_classic_str(&r), "symmetric-sequential");
 	assert_true(r.n_samples >= 6);
 }
 
@@ -319,10 +319,10 @@ static void test_symmetric_strided(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .alloc = A_SEQ, .seq_stride = 256));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_SEQUENTIAL);
 	assert_int_equal(r.port_stride, 256);
-	assert_string_equal(konce_nat_classic_str(&r), "symmetric-sequential");
+	assert_string_equal(konce_classify_classic_str(&r), "symmetric-sequential");
 
 	/* random allocation is not mistaken for a stride */
 	for (uint32_t seed = 1; seed < 200; seed++) {
@@ -338,11 +338,11 @@ static void test_address_dependent_mapping(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_ADM, .filt = F_ADF, .alloc = A_SEQ));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_ADM);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_ADF);
 	assert_true(konce_addr_eq(&r.map_alt_addr, &r.map_alt_both));
-	assert_string_equal(konce_nat_classic_str(&r), "symmetric-sequential");
+	assert_string_equal(konce_classify_classic_str(&r), "symmetric-sequential");
 }
 
 static void test_eim_sequential_allocation(void **state)
@@ -350,10 +350,10 @@ static void test_eim_sequential_allocation(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_EIM, .filt = F_EIF, .alloc = A_SEQ));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_EIM);
 	assert_int_equal(r.ports, KONCE_NAT_PORTS_SEQUENTIAL);
-	assert_string_equal(konce_nat_classic_str(&r), "full-cone");
+	assert_string_equal(konce_classify_classic_str(&r), "full-cone");
 }
 
 static void test_open_and_firewalled(void **state)
@@ -361,24 +361,24 @@ static void test_open_and_firewalled(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_NONE, .filt = F_EIF));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_false(r.nat);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_NONE);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_EIF);
 	assert_int_equal(r.hairpin, KONCE_NAT_UNKNOWN); /* no NAT, nothing to hairpin */
-	assert_string_equal(konce_nat_classic_str(&r), "open");
+	assert_string_equal(konce_classify_classic_str(&r), "open");
 
 	world_init(&w, SPEC(.map = M_NONE, .filt = F_APDF));
 	r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_NONE);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_APDF);
-	assert_string_equal(konce_nat_classic_str(&r), "firewalled");
+	assert_string_equal(konce_classify_classic_str(&r), "firewalled");
 
 	/* one address only: filtering cannot be told fully, so neither "open" nor "firewalled" */
 	world_init(&w, SPEC(.map = M_NONE, .filt = F_EIF, .srv_no_alt_addr = true));
 	r = classify(&w, false, 0);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_PORT_INDEPENDENT);
-	assert_string_equal(konce_nat_classic_str(&r), "no-nat");
+	assert_string_equal(konce_classify_classic_str(&r), "no-nat");
 }
 
 static void test_blocked(void **state)
@@ -386,12 +386,12 @@ static void test_blocked(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_EIM, .blocked = true));
-	konce_nat_result r = classify(&w, true, 60);
+	konce_classify_result r = classify(&w, true, 60);
 	assert_true(r.blocked);
 	assert_int_equal(r.tests_run, 1);
 	assert_int_equal(r.timeouts, 1);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_UNKNOWN);
-	assert_string_equal(konce_nat_classic_str(&r), "blocked");
+	assert_string_equal(konce_classify_classic_str(&r), "blocked");
 }
 
 /* A server with one address and one port (a plain STUN server): only the basic facts. */
@@ -400,11 +400,11 @@ static void test_server_without_alternate(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .srv_no_alt_addr = true, .srv_no_alt_port = true));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_true(r.nat);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_UNKNOWN);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_UNKNOWN);
-	assert_string_equal(konce_nat_classic_str(&r), "other");
+	assert_string_equal(konce_classify_classic_str(&r), "other");
 }
 
 /* Two ports, one address: port dependence is measurable, address dependence is not. */
@@ -413,7 +413,7 @@ static void test_server_alt_port_only(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_ADM, .filt = F_ADF, .srv_no_alt_addr = true));
-	konce_nat_result r = classify(&w, false, 0);
+	konce_classify_result r = classify(&w, false, 0);
 	assert_int_equal(r.mapping, KONCE_NAT_MAP_PORT_INDEPENDENT);
 	assert_int_equal(r.filtering, KONCE_NAT_FILT_PORT_INDEPENDENT);
 
@@ -431,7 +431,7 @@ static void test_lifetime(void **state)
 	for (size_t i = 0; i < sizeof(lifetimes) / sizeof(lifetimes[0]); i++) {
 		world w;
 		world_init(&w, SPEC(.map = M_EIM, .filt = F_APDF, .lifetime_s = lifetimes[i]));
-		konce_nat_result r = classify(&w, true, 120);
+		konce_classify_result r = classify(&w, true, 120);
 		assert_true(r.lifetime_measured);
 		print_message("lifetime %u: alive at %u, dead at %u\n", lifetimes[i], r.lifetime_alive_s, r.lifetime_dead_s);
 		/* alive after lifetime_alive_s of idleness, gone after lifetime_dead_s; idleness is counted
@@ -449,7 +449,7 @@ static void test_lifetime_bounded(void **state)
 	(void)state;
 	world w;
 	world_init(&w, SPEC(.map = M_APDM, .filt = F_APDF, .alloc = A_RANDOM, .lifetime_s = 1000));
-	konce_nat_result r = classify(&w, true, 45);
+	konce_classify_result r = classify(&w, true, 45);
 	assert_true(r.lifetime_measured);
 	assert_int_equal(r.lifetime_alive_s, 45);
 	assert_int_equal(r.lifetime_dead_s, 0); /* still there at the bound */
@@ -461,35 +461,35 @@ static void test_lifetime_bounded(void **state)
 static void test_stray_input(void **state)
 {
 	(void)state;
-	konce_nat c;
-	konce_nat_config cfg = {.server = mk("198.51.100.1:3478")};
-	konce_nat_probe p, p2;
-	konce_nat_obs o = {0};
-	konce_nat_init(&c, &cfg);
-	konce_nat_answer(&c, 1, &o);
-	konce_nat_timeout(&c, 1);
-	assert_int_equal(konce_nat_result_get(&c)->ignored, 2);
-	assert_true(konce_nat_next(&c, 10, &p));
-	assert_int_equal(p.test, KONCE_NAT_T_BASIC);
+	konce_classify c;
+	konce_classify_config cfg = {.server = mk("198.51.100.1:3478")};
+	konce_classify_probe p, p2;
+	konce_classify_obs o = {0};
+	konce_classify_init(&c, &cfg);
+	konce_classify_answer(&c, 1, &o);
+	konce_classify_timeout(&c, 1);
+	assert_int_equal(konce_classify_result_get(&c)->ignored, 2);
+	assert_true(konce_classify_next(&c, 10, &p));
+	assert_int_equal(p.test, KONCE_CLASSIFY_T_BASIC);
 	assert_true(p.deadline == 10 + 1500000);
 	/* asking again without an answer gives the same probe, not a new test */
-	assert_true(konce_nat_next(&c, 20, &p2));
+	assert_true(konce_classify_next(&c, 20, &p2));
 	assert_memory_equal(&p, &p2, sizeof(p));
-	konce_nat_answer(&c, 30, &o); /* no mapped address: not an answer to BASIC */
-	assert_int_equal(konce_nat_result_get(&c)->ignored, 3);
+	konce_classify_answer(&c, 30, &o); /* no mapped address: not an answer to BASIC */
+	assert_int_equal(konce_classify_result_get(&c)->ignored, 3);
 	o.has_mapped = true;
 	o.local = mk("10.0.0.2:5000");
 	o.mapped = mk("203.0.113.1:6000");
-	konce_nat_answer(&c, 40, &o);
-	assert_true(konce_nat_result_get(&c)->nat);
-	assert_true(konce_nat_next(&c, 50, &p));
+	konce_classify_answer(&c, 40, &o);
+	assert_true(konce_classify_result_get(&c)->nat);
+	assert_true(konce_classify_next(&c, 50, &p));
 	/* no alternate announced: the mapping tests are skipped, straight to hairpin */
-	assert_int_equal(p.test, KONCE_NAT_T_HAIRPIN);
+	assert_int_equal(p.test, KONCE_CLASSIFY_T_HAIRPIN);
 	assert_true(p.hairpin);
 	assert_int_equal(p.expect_sock, 0);
 	assert_true(konce_addr_eq(&p.to, &o.mapped));
-	for (int t = KONCE_NAT_T_BASIC; t <= KONCE_NAT_T_DONE; t++)
-		assert_non_null(konce_nat_test_str((enum konce_nat_test)t));
+	for (int t = KONCE_CLASSIFY_T_BASIC; t <= KONCE_CLASSIFY_T_DONE; t++)
+		assert_non_null(konce_classify_test_str((enum konce_classify_test)t));
 }
 
 int main(void)

@@ -20,7 +20,7 @@
  * that crossed it (either way).  drop_probes / drop_acks / drop_reqs lose the next n of each. */
 struct rig {
 	test_env env;
-	konce_life *l;
+	konce_lifetime *l;
 	konce_lifesrv *s;
 	uint64_t now, life, last_cross;
 	bool mapped;
@@ -28,13 +28,13 @@ struct rig {
 	unsigned drop_probes, drop_acks, drop_reqs, probes_seen, reqs_seen;
 };
 
-static void rig_init(struct rig *r, uint64_t life, const konce_life_cfg *cfg)
+static void rig_init(struct rig *r, uint64_t life, const konce_lifetime_cfg *cfg)
 {
 	memset(r, 0, sizeof(*r));
 	test_env_init(&r->env, 7);
-	konce_life_cfg c = cfg ? *cfg : (konce_life_cfg){0};
+	konce_lifetime_cfg c = cfg ? *cfg : (konce_lifetime_cfg){0};
 	c.env = &r->env.env;
-	assert_int_equal(konce_life_new(&r->l, &c, 0), 0);
+	assert_int_equal(konce_lifetime_new(&r->l, &c, 0), 0);
 	konce_lifesrv_cfg sc = {.env = &r->env.env, .queue = 16};
 	assert_int_equal(konce_lifesrv_new(&r->s, &sc), 0);
 	r->life = life;
@@ -43,7 +43,7 @@ static void rig_init(struct rig *r, uint64_t life, const konce_life_cfg *cfg)
 
 static void rig_free(struct rig *r)
 {
-	konce_life_free(r->l);
+	konce_lifetime_free(r->l);
 	konce_lifesrv_free(r->s);
 	assert_int_equal(r->env.allocs, r->env.frees);
 }
@@ -55,7 +55,7 @@ static void rig_pump(struct rig *r)
 	uint8_t buf[KONCE_LIFE_REQ_SIZE];
 	size_t len;
 	konce_addr to;
-	while (konce_life_poll(r->l, buf, &len)) {
+	while (konce_lifetime_poll(r->l, buf, &len)) {
 		r->reqs_seen++;
 		if (r->drop_reqs) {
 			r->drop_reqs--;
@@ -78,7 +78,7 @@ static void rig_pump(struct rig *r)
 			continue; /* the NAT dropped it */
 		r->last_cross = r->now;
 		r->probes_seen += probe;
-		konce_life_input(r->l, buf, len, r->now);
+		konce_lifetime_input(r->l, buf, len, r->now);
 	}
 }
 
@@ -86,22 +86,22 @@ static void rig_run(struct rig *r, uint64_t until)
 {
 	rig_pump(r);
 	for (;;) {
-		uint64_t a = konce_life_next_timer(r->l), b = konce_lifesrv_next_timer(r->s);
+		uint64_t a = konce_lifetime_next_timer(r->l), b = konce_lifesrv_next_timer(r->s);
 		uint64_t t = a < b ? a : b;
 		if (t > until)
 			break;
 		r->now = t > r->now ? t : r->now;
 		konce_lifesrv_timer(r->s, r->now);
-		konce_life_timer(r->l, r->now);
+		konce_lifetime_timer(r->l, r->now);
 		rig_pump(r);
 	}
 	r->now = until;
 }
 
-static konce_life_status status(const struct rig *r)
+static konce_lifetime_status status(const struct rig *r)
 {
-	konce_life_status st;
-	konce_life_status_get(r->l, &st);
+	konce_lifetime_status st;
+	konce_lifetime_status_get(r->l, &st);
 	return st;
 }
 
@@ -113,9 +113,9 @@ static void test_converges(void **state)
 	for (unsigned i = 0; i < sizeof(lives) / sizeof(lives[0]); i++) {
 		struct rig r;
 		rig_init(&r, lives[i] * SEC, NULL);
-		assert_int_equal(konce_life_keepalive(r.l), 15 * SEC); /* 75% of the 20 s start */
+		assert_int_equal(konce_lifetime_keepalive(r.l), 15 * SEC); /* 75% of the 20 s start */
 		rig_run(&r, 3600 * SEC);
-		konce_life_status st = status(&r);
+		konce_lifetime_status st = status(&r);
 		assert_true(st.learned); /* LEARNED, or revalidating */
 		assert_true(st.lo_us <= lives[i] * SEC);
 		assert_true(st.lo_us >= lives[i] * SEC * 3 / 4);
@@ -133,7 +133,7 @@ static void test_above_and_below_bounds(void **state)
 	struct rig r;
 	rig_init(&r, 1000 * SEC, NULL);
 	rig_run(&r, 3600 * SEC);
-	konce_life_status st = status(&r);
+	konce_lifetime_status st = status(&r);
 	assert_true(st.learned && !st.below_min);
 	assert_int_equal(st.lo_us, 300 * SEC); /* capped at max */
 	assert_int_equal(st.keepalive_us, 225 * SEC);
@@ -158,7 +158,7 @@ static void test_probe_loss_is_not_expiry(void **state)
 	rig_init(&r, 100 * SEC, NULL);
 	r.drop_probes = KONCE_LIFE_COPIES; /* the first experiment (T = 20 s) hears nothing */
 	rig_run(&r, 3600 * SEC);
-	konce_life_status st = status(&r);
+	konce_lifetime_status st = status(&r);
 	assert_true(st.learned);
 	assert_true(st.retries >= 1);
 	assert_true(st.lo_us >= 75 * SEC && st.lo_us <= 100 * SEC);
@@ -183,7 +183,7 @@ static void test_ack_and_request_loss(void **state)
 	rig_init(&r, 100 * SEC, NULL);
 	r.drop_acks = 1;
 	rig_run(&r, 21 * SEC);
-	konce_life_status st = status(&r);
+	konce_lifetime_status st = status(&r);
 	assert_int_equal(st.no_acks, 1);
 	/* the REQ reached the rendezvous; its probe came while we were waiting it out */
 	assert_int_equal(st.successes, 1);
@@ -196,7 +196,7 @@ static void test_ack_and_request_loss(void **state)
 	assert_int_equal(st.no_acks, 1);
 	assert_int_equal(st.state, KONCE_LIFE_WAIT);
 	/* invariant 3: not before the last copy of the lost REQ's probes could have come */
-	assert_true(konce_life_next_timer(r.l) > 20 * SEC + (KONCE_LIFE_COPIES - 1) * KONCE_LIFE_COPY_GAP_MS * MS);
+	assert_true(konce_lifetime_next_timer(r.l) > 20 * SEC + (KONCE_LIFE_COPIES - 1) * KONCE_LIFE_COPY_GAP_MS * MS);
 	assert_int_equal(r.reqs_seen, 1);
 	rig_run(&r, 3600 * SEC);
 	assert_true(status(&r).learned);
@@ -211,11 +211,11 @@ static void test_no_answer(void **state)
 	rig_init(&r, 100 * SEC, NULL);
 	r.drop_reqs = 1000;
 	rig_run(&r, 200 * SEC);
-	konce_life_status st = status(&r);
+	konce_lifetime_status st = status(&r);
 	assert_int_equal(st.state, KONCE_LIFE_NO_ANSWER);
 	assert_int_equal(r.reqs_seen, 4);
 	assert_int_equal(st.keepalive_us, 15 * SEC);
-	assert_int_equal(konce_life_next_timer(r.l) - r.now > 300 * SEC, true);
+	assert_int_equal(konce_lifetime_next_timer(r.l) - r.now > 300 * SEC, true);
 	rig_free(&r);
 }
 
@@ -228,14 +228,14 @@ static void test_forged_probes(void **state)
 	rig_run(&r, 1 * SEC); /* REQ sent, ACK heard: SILENT */
 	assert_int_equal(status(&r).state, KONCE_LIFE_SILENT);
 	uint8_t buf[KONCE_LIFE_REQ_SIZE];
-	konce_rdv_msg m = {.type = KONCE_RDV_LIFE_PROBE, .id = 12345, .value = 20000};
-	size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
-	konce_life_input(r.l, buf, len, r.now);
+	konce_rdvwire_msg m = {.type = KONCE_RDV_LIFE_PROBE, .id = 12345, .value = 20000};
+	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
+	konce_lifetime_input(r.l, buf, len, r.now);
 	m.type = KONCE_RDV_LIFE_REQ;
-	len = konce_rdv_encode(&m, buf, sizeof(buf));
-	konce_life_input(r.l, buf, len, r.now);
-	konce_life_input(r.l, buf, 3, r.now);
-	konce_life_status st = status(&r);
+	len = konce_rdvwire_encode(&m, buf, sizeof(buf));
+	konce_lifetime_input(r.l, buf, len, r.now);
+	konce_lifetime_input(r.l, buf, 3, r.now);
+	konce_lifetime_status st = status(&r);
 	assert_int_equal(st.state, KONCE_LIFE_SILENT);
 	assert_int_equal(st.successes, 0);
 	assert_int_equal(st.lo_us, 0);
@@ -249,13 +249,13 @@ static void test_rebound(void **state)
 	struct rig r;
 	rig_init(&r, 60 * SEC, NULL);
 	rig_run(&r, 3600 * SEC);
-	konce_life_status st = status(&r);
+	konce_lifetime_status st = status(&r);
 	assert_true(st.learned);
 	uint64_t lo = st.lo_us;
 	assert_true(st.keepalive_us > 30 * SEC);
 	/* the NAT rebooted into one with a 25 s timeout */
 	r.life = 25 * SEC;
-	konce_life_rebound(r.l, r.now);
+	konce_lifetime_rebound(r.l, r.now);
 	st = status(&r);
 	assert_false(st.learned);
 	assert_int_equal(st.hi_us, lo);
@@ -273,7 +273,7 @@ static void test_revalidation(void **state)
 {
 	(void)state;
 	struct rig r;
-	konce_life_cfg c = {.revalidate_us = 120 * SEC};
+	konce_lifetime_cfg c = {.revalidate_us = 120 * SEC};
 	rig_init(&r, 90 * SEC, &c);
 	rig_run(&r, 3600 * SEC);
 	assert_true(status(&r).learned);
@@ -284,7 +284,7 @@ static void test_revalidation(void **state)
 	assert_true(status(&r).lo_us >= 67 * SEC);
 	r.life = 30 * SEC;
 	rig_run(&r, r.now + 3600 * SEC);
-	konce_life_status st = status(&r);
+	konce_lifetime_status st = status(&r);
 	assert_true(st.learned);
 	assert_true(st.lo_us <= 30 * SEC && st.lo_us >= 22 * SEC);
 	rig_free(&r);
@@ -293,19 +293,19 @@ static void test_revalidation(void **state)
 static void test_bad_config(void **state)
 {
 	(void)state;
-	konce_life *l;
-	konce_life_cfg c = {.min_us = 30 * SEC, .max_us = 20 * SEC};
-	assert_int_equal(konce_life_new(&l, &c, 0), -EINVAL);
-	c = (konce_life_cfg){.safety_pct = 99};
-	assert_int_equal(konce_life_new(&l, &c, 0), -EINVAL);
-	c = (konce_life_cfg){.max_us = 3600 * SEC};
-	assert_int_equal(konce_life_new(&l, &c, 0), -EINVAL);
-	c = (konce_life_cfg){.min_us = 3 * SEC, .max_us = 24 * SEC, .start_us = 100 * SEC};
-	assert_int_equal(konce_life_new(&l, &c, 0), 0);
-	konce_life_status st;
-	konce_life_status_get(l, &st);
+	konce_lifetime *l;
+	konce_lifetime_cfg c = {.min_us = 30 * SEC, .max_us = 20 * SEC};
+	assert_int_equal(konce_lifetime_new(&l, &c, 0), -EINVAL);
+	c = (konce_lifetime_cfg){.safety_pct = 99};
+	assert_int_equal(konce_lifetime_new(&l, &c, 0), -EINVAL);
+	c = (konce_lifetime_cfg){.max_us = 3600 * SEC};
+	assert_int_equal(konce_lifetime_new(&l, &c, 0), -EINVAL);
+	c = (konce_lifetime_cfg){.min_us = 3 * SEC, .max_us = 24 * SEC, .start_us = 100 * SEC};
+	assert_int_equal(konce_lifetime_new(&l, &c, 0), 0);
+	konce_lifetime_status st;
+	konce_lifetime_status_get(l, &st);
 	assert_int_equal(st.testing_us, 24 * SEC); /* start clamped into the bounds */
-	konce_life_free(l);
+	konce_lifetime_free(l);
 }
 
 /* The rendezvous side: ACK at once, copies at T, T + 200 ms, T + 400 ms, in due order; capped
@@ -327,19 +327,19 @@ static void test_server(void **state)
 	uint8_t req[KONCE_LIFE_REQ_SIZE], out[KONCE_LIFE_SHORT_SIZE];
 	size_t len, in_bytes = 0, out_bytes = 0;
 	konce_addr to;
-	konce_rdv_msg m, d;
+	konce_rdvwire_msg m, d;
 	/* four requests with delays 30, 10, 20, 700 s (capped to 600) fill the queue */
 	static const uint32_t delays[] = {30000, 10000, 20000, 700000, 5000};
 	for (unsigned i = 0; i < 5; i++) {
-		m = (konce_rdv_msg){.type = KONCE_RDV_LIFE_REQ, .id = 100 + i, .value = delays[i]};
-		len = konce_rdv_encode(&m, req, sizeof(req));
+		m = (konce_rdvwire_msg){.type = KONCE_RDV_LIFE_REQ, .id = 100 + i, .value = delays[i]};
+		len = konce_rdvwire_encode(&m, req, sizeof(req));
 		assert_int_equal(len, KONCE_LIFE_REQ_SIZE);
 		konce_lifesrv_input(s, req, len, &a[i], 0);
 		in_bytes += len;
 		assert_true(konce_lifesrv_poll(s, out, &len, &to));
 		out_bytes += len;
 		assert_true(konce_addr_eq(&to, &a[i]));
-		assert_int_equal(konce_rdv_decode(&d, out, len), 0);
+		assert_int_equal(konce_rdvwire_decode(&d, out, len), 0);
 		assert_int_equal(d.type, KONCE_RDV_LIFE_ACK);
 		assert_int_equal(d.id, 100 + i);
 		assert_int_equal(d.flags, i == 4 ? KONCE_LIFE_F_BUSY : 0);
@@ -355,7 +355,7 @@ static void test_server(void **state)
 		konce_lifesrv_timer(s, t);
 		while (konce_lifesrv_poll(s, out, &len, &to)) {
 			out_bytes += len;
-			assert_int_equal(konce_rdv_decode(&d, out, len), 0);
+			assert_int_equal(konce_rdvwire_decode(&d, out, len), 0);
 			assert_int_equal(d.type, KONCE_RDV_LIFE_PROBE);
 			unsigned who = order[got / KONCE_LIFE_COPIES];
 			assert_int_equal(d.id, 100 + who);
@@ -372,8 +372,8 @@ static void test_server(void **state)
 	/* per source: a burst of 4, then refused until the bucket refills */
 	unsigned answered = 0;
 	for (unsigned i = 0; i < 10; i++) {
-		m = (konce_rdv_msg){.type = KONCE_RDV_LIFE_REQ, .id = 1, .value = 1000};
-		len = konce_rdv_encode(&m, req, sizeof(req));
+		m = (konce_rdvwire_msg){.type = KONCE_RDV_LIFE_REQ, .id = 1, .value = 1000};
+		len = konce_rdvwire_encode(&m, req, sizeof(req));
 		konce_lifesrv_input(s, req, len, &a[5], 700 * SEC);
 		while (konce_lifesrv_poll(s, out, &len, &to))
 			answered++;
@@ -381,8 +381,8 @@ static void test_server(void **state)
 	assert_int_equal(answered, 4);
 	assert_int_equal(konce_lifesrv_counters(s)->rate_limited, 6);
 	/* not a request: counted, no answer */
-	m = (konce_rdv_msg){.type = KONCE_RDV_LIFE_PROBE, .id = 1};
-	len = konce_rdv_encode(&m, req, sizeof(req));
+	m = (konce_rdvwire_msg){.type = KONCE_RDV_LIFE_PROBE, .id = 1};
+	len = konce_rdvwire_encode(&m, req, sizeof(req));
 	konce_lifesrv_input(s, req, len, &a[0], 700 * SEC);
 	konce_lifesrv_input(s, req, 0, &a[0], 700 * SEC);
 	assert_false(konce_lifesrv_poll(s, out, &len, &to));

@@ -86,12 +86,12 @@ static void x_tick(evutil_socket_t fd, short what, void *arg)
 	w->seq++;
 	/* a PUNCH probe and an ack naming B's key, with an id and a MAC of its own */
 	for (int ack = 0; ack < 2; ack++) {
-		konce_rdv_msg m = {.type = KONCE_RDV_PUNCH, .flags = ack ? KONCE_PUNCH_F_ACK : 0,
+		konce_rdvwire_msg m = {.type = KONCE_RDV_PUNCH, .flags = ack ? KONCE_PUNCH_F_ACK : 0,
 				   .seq = (uint16_t)(1 + w->seq % 60000), .id = w->seq * 0x9e3779b97f4a7c15ull};
 		memcpy(m.key, w->pk[B], KONCE_KEY_BYTES);
 		for (unsigned i = 0; i < sizeof(m.mac); i++)
 			m.mac[i] = (uint8_t)(w->seq * 31 + i);
-		size_t len = konce_rdv_encode(&m, buf, sizeof(buf));
+		size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 		assert_true(len > 0);
 		x_send(w, buf, len);
 	}

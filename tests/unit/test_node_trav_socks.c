@@ -166,7 +166,7 @@ static void test_sweep(void **state)
 	/* an attempt is running: every socket may still be verified or answered on (a birthday pair
 	 * starts it in PROBING: relay first, nat/punch.h) */
 	birthday_peer(&t->peers[3], &pa);
-	assert_int_equal(konce_punch_state(t->peers[3].pu), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(t->peers[3].pu), KONCE_PUNCH_PATH_PROBING);
 	node_trav_socks_sweep(s, t);
 	node_trav_socks_get_stats(s, &st);
 	assert_int_equal(st.open_now, 4);

@@ -25,19 +25,19 @@ static const uint8_t vector_reply[KONCE_PROBE_SIZE] = {
 static void test_vector(void **state)
 {
 	(void)state;
-	konce_probe req = {.type = KONCE_PROBE_T_REQUEST, .command = KONCE_PROBE_CMD_OTHER_ADDR,
+	konce_probewire_msg req = {.type = KONCE_PROBE_T_REQUEST, .command = KONCE_PROBE_CMD_OTHER_ADDR,
 			   .nonce = 0x0123456789abcdefull, .seq = 42};
-	konce_probe rep, p;
+	konce_probewire_msg rep, p;
 	konce_addr src, dst, other;
 	uint8_t out[KONCE_PROBE_SIZE];
 	konce_addr_parse(&src, "203.0.113.9:61000");
 	konce_addr_parse(&dst, "198.51.100.1:3478");
 	konce_addr_parse(&other, "198.51.100.2:3479");
-	konce_probe_make_reply(&rep, &req, &src, &dst, &other, &other, KONCE_PROBE_TR_UDP, 61);
-	assert_int_equal(konce_probe_encode(&rep, out), KONCE_PROBE_SIZE);
+	konce_probewire_make_reply(&rep, &req, &src, &dst, &other, &other, KONCE_PROBE_TR_UDP, 61);
+	assert_int_equal(konce_probewire_encode(&rep, out), KONCE_PROBE_SIZE);
 	assert_memory_equal(out, vector_reply, KONCE_PROBE_SIZE);
 
-	assert_int_equal(konce_probe_parse(&p, vector_reply, sizeof(vector_reply)), KONCE_PROBE_OK);
+	assert_int_equal(konce_probewire_parse(&p, vector_reply, sizeof(vector_reply)), KONCE_PROBE_OK);
 	assert_int_equal(p.type, KONCE_PROBE_T_REPLY);
 	assert_int_equal(p.command, KONCE_PROBE_CMD_OTHER_ADDR);
 	assert_true(p.nonce == 0x0123456789abcdefull);
@@ -54,22 +54,22 @@ static void test_request_roundtrip(void **state)
 {
 	(void)state;
 	uint8_t out[KONCE_PROBE_SIZE];
-	konce_probe p;
+	konce_probewire_msg p;
 	for (int c = 1; c <= KONCE_PROBE_CMD_MAX; c++) {
-		konce_probe req = {.type = KONCE_PROBE_T_REQUEST, .command = (uint8_t)c, .nonce = 7, .seq = 1};
+		konce_probewire_msg req = {.type = KONCE_PROBE_T_REQUEST, .command = (uint8_t)c, .nonce = 7, .seq = 1};
 		if (c == KONCE_PROBE_CMD_REPLY_TO_PORT)
 			req.reply_port = 5555;
-		assert_int_equal(konce_probe_encode(&req, out), KONCE_PROBE_SIZE);
-		assert_int_equal(konce_probe_parse(&p, out, sizeof(out)), KONCE_PROBE_OK);
+		assert_int_equal(konce_probewire_encode(&req, out), KONCE_PROBE_SIZE);
+		assert_int_equal(konce_probewire_parse(&p, out, sizeof(out)), KONCE_PROBE_OK);
 		assert_int_equal(p.command, c);
 		assert_int_equal(p.reply_port, req.reply_port);
-		assert_int_equal(konce_probe_command_parse(konce_probe_command_name((uint8_t)c)), c);
+		assert_int_equal(konce_probewire_command_parse(konce_probewire_command_name((uint8_t)c)), c);
 		/* no observation is reported in a request */
 		assert_int_equal(p.flags, 0);
 	}
-	assert_int_equal(konce_probe_command_parse("bogus"), -EINVAL);
-	assert_null(konce_probe_command_name(0));
-	assert_null(konce_probe_command_name(KONCE_PROBE_CMD_MAX + 1));
+	assert_int_equal(konce_probewire_command_parse("bogus"), -EINVAL);
+	assert_null(konce_probewire_command_name(0));
+	assert_null(konce_probewire_command_name(KONCE_PROBE_CMD_MAX + 1));
 }
 
 /* A probe and a STUN message can share a port: neither parser takes the other's packets. */
@@ -80,29 +80,29 @@ static void test_demux(void **state)
 	assert_false(konce_stun_is_candidate(vector_reply, sizeof(vector_reply)));
 	assert_int_equal(konce_stun_parse(&m, vector_reply, sizeof(vector_reply)), KONCE_STUN_NOT_STUN);
 	uint8_t stun[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
-	konce_probe p;
-	assert_int_equal(konce_probe_parse(&p, stun, sizeof(stun)), KONCE_PROBE_BAD_MAGIC);
+	konce_probewire_msg p;
+	assert_int_equal(konce_probewire_parse(&p, stun, sizeof(stun)), KONCE_PROBE_BAD_MAGIC);
 }
 
 static void test_bad_input(void **state)
 {
 	(void)state;
 	uint8_t b[KONCE_PROBE_SIZE + 1];
-	konce_probe p;
+	konce_probewire_msg p;
 
 	for (size_t n = 0; n < KONCE_PROBE_SIZE; n++)
-		assert_int_not_equal(konce_probe_parse(&p, vector_reply, n), KONCE_PROBE_OK);
-	assert_int_equal(konce_probe_parse(&p, vector_reply, 3), KONCE_PROBE_BAD_MAGIC);
-	assert_int_equal(konce_probe_parse(&p, vector_reply, 50), KONCE_PROBE_SHORT);
+		assert_int_not_equal(konce_probewire_parse(&p, vector_reply, n), KONCE_PROBE_OK);
+	assert_int_equal(konce_probewire_parse(&p, vector_reply, 3), KONCE_PROBE_BAD_MAGIC);
+	assert_int_equal(konce_probewire_parse(&p, vector_reply, 50), KONCE_PROBE_SHORT);
 	memcpy(b, vector_reply, KONCE_PROBE_SIZE);
 	b[KONCE_PROBE_SIZE] = 0;
-	assert_int_equal(konce_probe_parse(&p, b, sizeof(b)), KONCE_PROBE_SHORT);
+	assert_int_equal(konce_probewire_parse(&p, b, sizeof(b)), KONCE_PROBE_SHORT);
 
 #define MUTATE(off, val, want)                                                                  \
 	do {                                                                                    \
 		memcpy(b, vector_reply, KONCE_PROBE_SIZE);                                      \
 		b[off] = (val);                                                                 \
-		assert_int_equal(konce_probe_parse(&p, b, KONCE_PROBE_SIZE), (want));           \
+		assert_int_equal(konce_probewire_parse(&p, b, KONCE_PROBE_SIZE), (want));           \
 	} while (0)
 	MUTATE(0, 'k', KONCE_PROBE_BAD_MAGIC);
 	MUTATE(KONCE_PROBE_VERSION_OFF, 2, KONCE_PROBE_BAD_VERSION);
@@ -122,13 +122,13 @@ static void test_bad_input(void **state)
 
 	/* encode refuses what parse would refuse */
 	uint8_t out[KONCE_PROBE_SIZE];
-	konce_probe bad = {.type = KONCE_PROBE_T_REQUEST, .command = KONCE_PROBE_CMD_SAME, .flags = KONCE_PROBE_F_SEEN};
-	assert_int_equal(konce_probe_encode(&bad, out), -EINVAL);
+	konce_probewire_msg bad = {.type = KONCE_PROBE_T_REQUEST, .command = KONCE_PROBE_CMD_SAME, .flags = KONCE_PROBE_F_SEEN};
+	assert_int_equal(konce_probewire_encode(&bad, out), -EINVAL);
 	bad.flags = 0;
 	bad.command = 0;
-	assert_int_equal(konce_probe_encode(&bad, out), -EINVAL);
+	assert_int_equal(konce_probewire_encode(&bad, out), -EINVAL);
 	for (int r = KONCE_PROBE_OK; r <= KONCE_PROBE_BAD_FIELD; r++)
-		assert_non_null(konce_probe_result_str((enum konce_probe_result)r));
+		assert_non_null(konce_probewire_result_str((enum konce_probewire_result)r));
 }
 
 int main(void)

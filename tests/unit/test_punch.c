@@ -87,7 +87,7 @@ static void test_schedule_and_pacing(void **state)
 	rig_init(&r, low, high);
 	r.now = 10 * SEC;
 	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PUNCHING);
 	uint64_t T = 10 * SEC + 50 * MS;
 	assert_int_equal(konce_punch_next_timer(r.p), T); /* nothing before the start time */
 	konce_punch_timer(r.p, T);
@@ -107,9 +107,9 @@ static void test_schedule_and_pacing(void **state)
 	 * peer's claim and never answered, so it gets only KONCE_PUNCH_CLAIMED_ALLOW */
 	assert_int_equal(r.nout, 9 + KONCE_PUNCH_CLAIMED_ALLOW);
 	assert_int_equal(konce_punch_counters(r.p)->claimed_withheld, 9 - KONCE_PUNCH_CLAIMED_ALLOW);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PUNCHING);
 	run_to(&r, T + KONCE_PUNCH_GIVEUP_MS * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	konce_punch_free(r.p);
 	assert_int_equal(r.ce.live, 0);
@@ -127,10 +127,10 @@ static void test_first_pair_wins(void **state)
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 76, 1, r.now);
 	konce_punch_input(r.p, 0, &(konce_addr){0}, true, 77, 1, r.now);
 	konce_punch_input(r.p, 5, &r.cand[1].addr, true, 77, 1, r.now); /* right address, wrong socket */
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PUNCHING);
 	assert_int_equal(konce_punch_counters(r.p)->stale, 1);
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 2, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	unsigned sock;
 	konce_addr path;
@@ -170,7 +170,7 @@ static void test_probe_in_acks_and_learns(void **state)
 	assert_int_equal(r.nout, 3);
 	assert_true(r.out[2].ack);
 	konce_punch_input(r.p, 0, &prflx, true, 77, 1, 12 * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	konce_punch_free(r.p);
 }
 
@@ -183,11 +183,11 @@ static void test_no_attempt_without_intro(void **state)
 	rig_init(&r, low, high);
 	konce_addr from = addr("203.0.113.3:5000");
 	konce_punch_input(r.p, 0, &from, false, 1234, 1, 5 * SEC);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_IDLE);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_IDLE);
 	drain(&r);
 	assert_int_equal(r.nout, 0); /* not even an ack: we hold no introduction */
 	konce_punch_input(r.p, 0, &from, true, 1234, 1, 5 * SEC + 30 * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_IDLE);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_IDLE);
 	/* during an attempt, a probe naming another introduction adds no target */
 	konce_punch_start(r.p, &r.in, 6 * SEC);
 	konce_punch_input(r.p, 0, &from, false, 1234, 1, 6 * SEC + 60 * MS);
@@ -235,7 +235,7 @@ static void test_punch_wire_mac(void **state)
 	konce_punch_start(m.p, &m.in, 0);
 	size_t alen = konce_punch_encode(m.p, &ack, fack, sizeof(fack));
 	assert_int_equal(konce_punch_receive(a.p, 0, &from, fack, alen, 70 * MS), -EBADMSG);
-	assert_int_equal(konce_punch_state(a.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_state(a.p), KONCE_PUNCH_PATH_PUNCHING);
 	assert_false(konce_punch_is_target(a.p, 0, &x));
 	assert_int_equal(konce_punch_counters(a.p)->forged, 3);
 	assert_int_equal(konce_punch_counters(a.p)->probes_rx, 0);
@@ -246,7 +246,7 @@ static void test_punch_wire_mac(void **state)
 	ack.seq = a.out[a.nout - 1].seq;
 	alen = konce_punch_encode(b.p, &ack, fack, sizeof(fack));
 	assert_int_equal(konce_punch_receive(a.p, 0, &from, fack, alen, 90 * MS), 0);
-	assert_int_equal(konce_punch_state(a.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(a.p), KONCE_PUNCH_PATH_DIRECT);
 	/* the HELLO tag: the same key, over other bytes */
 	uint8_t msg[40] = {1, 2, 3}, mac[KONCE_PUNCH_MAC_BYTES];
 	assert_true(konce_punch_tag(b.p, msg, sizeof(msg), mac));
@@ -380,7 +380,7 @@ static void test_giveup_and_upgrade_backoff(void **state)
 	/* the intro comes: PROBING, fails again, next upgrade waits longer, capped */
 	r.in.intro_id = 78;
 	konce_punch_start(r.p, &r.in, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 	for (int i = 0; i < 10; i++) {
 		run_to(&r, r.now + KONCE_UPGRADE_MAX_MS * MS);
 		konce_punch_event e;
@@ -412,18 +412,18 @@ static void test_keepalive_loss(void **state)
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	uint64_t direct_at = r.now;
-	run_to(&r, direct_at + KONCE_PATH_KEEPALIVE_MS * MS);
+	run_to(&r, direct_at + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	unsigned n = r.nout;
 	assert_true(konce_addr_eq(&r.out[n - 1].to, &r.cand[1].addr)); /* keepalive probe */
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, r.out[n - 1].seq, r.now + 30 * MS);
 	/* answered: the next is a full period later */
-	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	/* now silence: probes at +0, +0.7, +1.4 s, then the path is declared lost */
 	uint64_t t0 = konce_punch_next_timer(r.p);
-	run_to(&r, t0 + 2 * KONCE_PATH_PROBE_RETRY_MS * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
-	run_to(&r, t0 + 3 * KONCE_PATH_PROBE_RETRY_MS * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	run_to(&r, t0 + 2 * KONCE_PUNCH_PATH_PROBE_RETRY_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
+	run_to(&r, t0 + 3 * KONCE_PUNCH_PATH_PROBE_RETRY_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
 	/* after a loss the controlling side asks for a new intro soon, not after the long backoff */
 	run_to(&r, r.now + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
@@ -444,20 +444,20 @@ static void test_authenticated_keepalive(void **state)
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	uint64_t direct_at = r.now;
 	konce_punch_set_authenticated(r.p, true);
-	run_to(&r, direct_at + KONCE_PATH_KEEPALIVE_MS * MS);
+	run_to(&r, direct_at + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	konce_punch_out *o = &r.out[r.nout - 1];
 	assert_true(o->session && !o->ack && o->sock == 0 && konce_addr_eq(&o->to, &r.cand[1].addr));
 	/* answered by authenticated traffic: the next keepalive is a full period later */
 	konce_punch_heard(r.p, r.now + 30 * MS);
-	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	/* heard while no keepalive is out leaves the period alone (it holds the NAT mapping) */
 	konce_punch_heard(r.p, r.now + 40 * MS);
-	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), r.now + 30 * MS + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	/* the path dies; an attacker answers every keepalive with a well-formed PUNCH ack from the
 	 * path's address, echoing the intro id and the last probe number */
 	uint64_t t0 = konce_punch_next_timer(r.p);
 	uint64_t forged = 0;
-	while (konce_punch_state(r.p) == KONCE_PATH_DIRECT && r.now < t0 + 10 * SEC) {
+	while (konce_punch_state(r.p) == KONCE_PUNCH_PATH_DIRECT && r.now < t0 + 10 * SEC) {
 		unsigned n = r.nout;
 		run_to(&r, konce_punch_next_timer(r.p));
 		if (r.nout > n) {
@@ -466,14 +466,14 @@ static void test_authenticated_keepalive(void **state)
 			forged++;
 		}
 	}
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
-	assert_int_equal(forged, KONCE_PATH_PROBE_FAILS);
+	assert_int_equal(forged, KONCE_PUNCH_PATH_PROBE_FAILS);
 	assert_int_equal(konce_punch_counters(r.p)->acks_ignored, forged);
-	assert_int_equal(r.now, t0 + KONCE_PATH_PROBE_FAILS * KONCE_PATH_PROBE_RETRY_MS * MS);
+	assert_int_equal(r.now, t0 + KONCE_PUNCH_PATH_PROBE_FAILS * KONCE_PUNCH_PATH_PROBE_RETRY_MS * MS);
 	/* heard() means nothing off the direct path */
 	konce_punch_heard(r.p, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	konce_punch_free(r.p);
 }
 
@@ -497,7 +497,7 @@ static void test_unauthenticated_keepalive(void **state)
 		assert_int_not_equal(o->seq, 0);
 		konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, o->seq, r.now + 1 * MS);
 	}
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_int_equal(konce_punch_counters(r.p)->acks_ignored, 0);
 	konce_punch_free(r.p);
 }
@@ -513,7 +513,7 @@ static void test_keepalive_period(void **state)
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	run_to(&r, r.now + 1 * SEC);
-	assert_int_equal(konce_punch_next_timer(r.p), 60 * MS + KONCE_PATH_KEEPALIVE_MS * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), 60 * MS + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	konce_punch_set_keepalive(r.p, 3 * SEC, r.now);
 	assert_int_equal(konce_punch_next_timer(r.p), r.now + 3 * SEC);
 	run_to(&r, r.now + 3 * SEC);
@@ -582,12 +582,12 @@ static void test_rebinding_controlling(void **state)
 	assert_int_equal(r.nout, n + 1); /* only the ack */
 	assert_true(r.out[n].ack);
 	/* the keepalive goes to the path alone, and is answered: nothing moves */
-	run_to(&r, r.now + KONCE_PATH_KEEPALIVE_MS * MS);
+	run_to(&r, r.now + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	assert_int_equal(r.nout, n + 2);
 	assert_true(konce_addr_eq(&r.out[n + 1].to, &r.cand[1].addr));
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, r.out[n + 1].seq, r.now + 20 * MS);
 	/* the next one is not answered: its retry probes the path and the new address */
-	run_to(&r, r.now + (KONCE_PATH_KEEPALIVE_MS + KONCE_PATH_PROBE_RETRY_MS + 100) * MS);
+	run_to(&r, r.now + (KONCE_PUNCH_PATH_KEEPALIVE_MS + KONCE_PUNCH_PATH_PROBE_RETRY_MS + 100) * MS);
 	assert_int_equal(r.nout, n + 5);
 	assert_true(konce_addr_eq(&r.out[n + 2].to, &r.cand[1].addr));
 	assert_true(konce_addr_eq(&r.out[n + 3].to, &r.cand[1].addr));
@@ -653,7 +653,7 @@ static void test_auth_rebind_forged(void **state)
 	assert_int_equal(session_outs(&r, n, &r.cand[1].addr), 1);
 	konce_punch_heard(r.p, r.now + 20 * MS);
 	run_to(&r, r.now + 5 * SEC);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &r.cand[1].addr));
 	konce_punch_free(r.p);
 }
@@ -718,7 +718,7 @@ static void test_auth_rebind_confirmed(void **state)
 	uint64_t moved_at = r.now;
 	konce_punch_heard(r.p, r.now + 40 * MS);
 	assert_int_equal(konce_punch_counters(r.p)->confirmed, 1);
-	assert_int_equal(konce_punch_next_timer(r.p), moved_at + KONCE_PATH_KEEPALIVE_MS * MS);
+	assert_int_equal(konce_punch_next_timer(r.p), moved_at + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	unsigned n = r.nout;
 	run_to(&r, r.now + 2 * KONCE_PUNCH_CONFIRM_MS * MS);
 	assert_int_equal(r.nout, n); /* no more confirming PINGs */
@@ -740,12 +740,12 @@ static void test_auth_upgrade_confirm(void **state)
 		rig_init(&r, low, high);
 		konce_punch_start(r.p, &r.in, 0);
 		run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
-		assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 		assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 		konce_punch_set_authenticated(r.p, true);
 		r.in.intro_id = 78;
 		assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
-		assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 		run_to(&r, r.now + 60 * MS);
 		unsigned n = r.nout;
 		konce_punch_input(r.p, 0, &r.cand[1].addr, true, 78, 1, r.now);
@@ -757,16 +757,16 @@ static void test_auth_upgrade_confirm(void **state)
 			konce_punch_heard(r.p, at + 30 * MS);
 		run_to(&r, at + KONCE_PUNCH_CONFIRM_MS * MS);
 		if (confirm) {
-			assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+			assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 			assert_int_equal(konce_punch_counters(r.p)->confirmed, 1);
 			assert_int_equal(session_outs(&r, n, &r.cand[1].addr), 1);
 		} else {
-			assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+			assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 			assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
 			assert_int_equal(konce_punch_counters(r.p)->unconfirmed, 1);
 			/* a forged ack from the old pair cannot bring it back */
 			konce_punch_input(r.p, 0, &r.cand[1].addr, true, 78, 1, r.now);
-			assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+			assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 		}
 		konce_punch_free(r.p);
 	}
@@ -796,7 +796,7 @@ static void test_auth_move_from_unconfirmed(void **state)
 	konce_addr path;
 	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &moved));
 	run_to(&r, r.now + 20 * MS + KONCE_PUNCH_CONFIRM_MS * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_LOST));
 	assert_int_equal(konce_punch_counters(r.p)->unconfirmed, 1);
 	konce_punch_free(r.p);
@@ -814,7 +814,7 @@ static void test_unauth_move_final(void **state)
 	drain(&r);
 	assert_int_equal(session_outs(&r, 0, &r.cand[1].addr), 0);
 	run_to(&r, r.now + 3 * KONCE_PUNCH_CONFIRM_MS * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_int_equal(konce_punch_counters(r.p)->unconfirmed, 0);
 	konce_punch_free(r.p);
 }
@@ -840,7 +840,7 @@ static void test_birthday(void **state)
 	/* an ack from one of the sprayed ports verifies it */
 	konce_addr hit = r.out[r.nout - 7].to;
 	konce_punch_input(r.p, 0, &hit, true, 77, 1, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	konce_punch_free(r.p);
 
 	/* we allocate at random, the peer maps EIM: 256 sockets to its reflexive address */
@@ -877,7 +877,7 @@ static void test_bad_start(void **state)
 	rig_init(&r, low, high);
 	r.in.npeer = 0;
 	assert_int_equal(konce_punch_start(r.p, &r.in, 0), -22);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_IDLE);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_IDLE);
 	assert_int_equal(konce_punch_next_timer(r.p), UINT64_MAX);
 	/* a repeated INTRO does not restart the schedule */
 	r.in.npeer = 2;
@@ -897,7 +897,7 @@ static void test_relay_heard_and_duplicates(void **state)
 	/* our INTRO was lost and the peer already relays: leave IDLE, and (controlling) ask soon */
 	rig_init(&r, low, high);
 	konce_punch_relay_heard(r.p, 5 * SEC);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	assert_int_equal(konce_punch_next_timer(r.p), 5 * SEC + KONCE_UPGRADE_AFTER_LOSS_MS * MS);
 	konce_punch_relay_heard(r.p, 6 * SEC); /* only from IDLE */
@@ -913,14 +913,14 @@ static void test_relay_heard_and_duplicates(void **state)
 	konce_punch_start(r.p, &r.in, 0);
 	run_to(&r, 60 * MS);
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_int_equal(konce_punch_counters(r.p)->attempts, 1);
 	/* a new one (the peer's side broke and it asked again) starts probing */
 	r.in.intro_id = 78;
 	konce_punch_start(r.p, &r.in, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 	konce_punch_free(r.p);
 }
 
@@ -933,7 +933,7 @@ static void test_relay_first(void **state)
 	rig r;
 	rig_init(&r, low, high); /* both EIM: the HELLO copies are the probes, traffic held */
 	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PUNCHING);
 	konce_punch_event e;
 	assert_false(konce_punch_poll_event(r.p, &e));
 	assert_int_equal(konce_punch_counters(r.p)->relay_first, 0);
@@ -944,18 +944,18 @@ static void test_relay_first(void **state)
 	r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
 	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_SEQ, 1, 4001};
 	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	assert_int_equal(konce_punch_counters(r.p)->relay_first, 1);
 	run_to(&r, 50 * MS + 2000 * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 	assert_true(konce_punch_counters(r.p)->probes > 0);
 	/* a repeated INTRO changes nothing */
 	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
 	assert_int_equal(konce_punch_counters(r.p)->relay_first, 1);
 	/* an unexpected success: a verified pair upgrades, as from RELAYED */
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	konce_punch_free(r.p);
 
@@ -964,10 +964,10 @@ static void test_relay_first(void **state)
 	r.in.self_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
 	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
 	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_RELAYED);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	assert_int_equal(konce_punch_counters(r.p)->giveups, 1);
 	konce_punch_free(r.p);
@@ -977,13 +977,13 @@ static void test_relay_first(void **state)
 	rig_init(&r, low, high);
 	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
 	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PROBING);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	run_to(&r, 50 * MS + 1600 * MS - 1);
 	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, KONCE_PUNCH_BIRTHDAY);
 	konce_addr hit = r.out[r.nout - 7].to;
 	konce_punch_input(r.p, 0, &hit, true, 77, 1, r.now);
-	assert_int_equal(konce_punch_state(r.p), KONCE_PATH_DIRECT);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	konce_punch_free(r.p);
 
 	/* a port-mapped candidate on either side makes direct expected: held, punching */
@@ -1000,7 +1000,7 @@ static void test_relay_first(void **state)
 			r.in.nself = 1;
 		}
 		assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
-		assert_int_equal(konce_punch_state(r.p), KONCE_PATH_PUNCHING);
+		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PUNCHING);
 		konce_punch_free(r.p);
 	}
 }

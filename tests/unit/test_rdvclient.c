@@ -31,7 +31,7 @@ static bool allow_friend(void *ctx, const uint8_t key[KONCE_WIRE_KEY])
 
 typedef struct rig {
 	count_env ce;
-	konce_rdvc *c;
+	konce_rdvclient *c;
 	konce_addr rdv[2], host;
 } rig;
 
@@ -41,55 +41,55 @@ static void rig_init(rig *g, bool (*allow)(void *, const uint8_t *))
 	g->rdv[0] = addr("192.0.2.1:3478");
 	g->rdv[1] = addr("192.0.2.2:3478");
 	g->host = addr("10.0.0.2:7000");
-	konce_rdvc_cfg cfg = {.env = &g->ce.env, .key = me, .rdv = g->rdv, .nrdv = 2, .host = &g->host,
+	konce_rdvclient_cfg cfg = {.env = &g->ce.env, .key = me, .rdv = g->rdv, .nrdv = 2, .host = &g->host,
 			      .nhost = 1, .allow = allow};
-	assert_int_equal(konce_rdvc_new(&g->c, &cfg, 0), 0);
+	assert_int_equal(konce_rdvclient_new(&g->c, &cfg, 0), 0);
 }
 
 /* Pops the next datagram, which must go to `to`; returns it decoded. */
-static konce_rdv_msg pop(rig *g, const konce_addr *to, uint8_t buf[KONCE_RDV_MAX_MSG])
+static konce_rdvwire_msg pop(rig *g, const konce_addr *to, uint8_t buf[KONCE_RDV_MAX_MSG])
 {
 	size_t n;
 	konce_addr dst;
-	assert_true(konce_rdvc_poll(g->c, buf, &n, &dst));
+	assert_true(konce_rdvclient_poll(g->c, buf, &n, &dst));
 	assert_true(konce_addr_eq(&dst, to));
-	konce_rdv_msg m;
-	assert_int_equal(konce_rdv_decode(&m, buf, n), 0);
+	konce_rdvwire_msg m;
+	assert_int_equal(konce_rdvwire_decode(&m, buf, n), 0);
 	return m;
 }
 
-static void answer(rig *g, unsigned i, const konce_rdv_msg *reg, const char *refl, uint64_t stamp, uint64_t now)
+static void answer(rig *g, unsigned i, const konce_rdvwire_msg *reg, const char *refl, uint64_t stamp, uint64_t now)
 {
-	konce_rdv_msg a = {.type = KONCE_RDV_REGISTERED, .id = reg->id, .stamp = stamp, .addr = addr(refl),
+	konce_rdvwire_msg a = {.type = KONCE_RDV_REGISTERED, .id = reg->id, .stamp = stamp, .addr = addr(refl),
 			   .value = 20000};
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t n = konce_rdv_encode(&a, buf, sizeof(buf));
-	konce_rdvc_input(g->c, buf, n, &g->rdv[i], now);
+	size_t n = konce_rdvwire_encode(&a, buf, sizeof(buf));
+	konce_rdvclient_input(g->c, buf, n, &g->rdv[i], now);
 }
 
 /* Registers with both, the ports given; returns after draining everything. */
 static void register_both(rig *g, const char *r0, const char *r1)
 {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdvc_timer(g->c, 0);
-	konce_rdv_msg m0 = pop(g, &g->rdv[0], buf), m1 = pop(g, &g->rdv[1], buf);
+	konce_rdvclient_timer(g->c, 0);
+	konce_rdvwire_msg m0 = pop(g, &g->rdv[0], buf), m1 = pop(g, &g->rdv[1], buf);
 	assert_int_equal(m0.type, KONCE_RDV_REGISTER);
 	assert_int_equal(m0.ncand, 1);
 	assert_int_equal(m0.cand[0].type, KONCE_CAND_HOST);
 	assert_int_equal(m0.nat.mapping, KONCE_NATMAP_UNKNOWN);
 	answer(g, 0, &m0, r0, 1000, 30 * MS);
-	konce_rdv_msg echo = pop(g, &g->rdv[0], buf);
+	konce_rdvwire_msg echo = pop(g, &g->rdv[0], buf);
 	assert_int_equal(echo.stamp, 1000); /* the RTT sample for the rendezvous */
 	answer(g, 1, &m1, r1, 2000, 40 * MS);
-	konce_rdv_msg echo1 = pop(g, &g->rdv[1], buf);
+	konce_rdvwire_msg echo1 = pop(g, &g->rdv[1], buf);
 	assert_int_equal(echo1.stamp, 2000);
 	/* once both answered: the primary hears what the other saw */
-	konce_rdv_msg upd = pop(g, &g->rdv[0], buf);
+	konce_rdvwire_msg upd = pop(g, &g->rdv[0], buf);
 	assert_int_equal(upd.type, KONCE_RDV_REGISTER);
 	assert_int_not_equal(upd.nat.mapping, KONCE_NATMAP_UNKNOWN);
 	answer(g, 0, &upd, r0, 0, 50 * MS); /* no stamp: nothing to echo */
 	answer(g, 1, &echo1, r1, 3000, 50 * MS);
-	while (konce_rdvc_poll(g->c, buf, &(size_t){0}, &(konce_addr){0}))
+	while (konce_rdvclient_poll(g->c, buf, &(size_t){0}, &(konce_addr){0}))
 		;
 }
 
@@ -98,41 +98,41 @@ static void test_register_classify(void **state)
 	(void)state;
 	rig g;
 	rig_init(&g, NULL);
-	assert_false(konce_rdvc_registered(g.c));
-	assert_int_equal(konce_rdvc_request_intro(g.c, friend_key, 0), -ENOTCONN);
+	assert_false(konce_rdvclient_registered(g.c));
+	assert_int_equal(konce_rdvclient_request_intro(g.c, friend_key, 0), -ENOTCONN);
 	register_both(&g, "198.51.100.5:4000", "198.51.100.5:4001");
-	assert_true(konce_rdvc_registered(g.c));
-	konce_natinfo n = konce_rdvc_nat(g.c);
+	assert_true(konce_rdvclient_registered(g.c));
+	konce_natinfo n = konce_rdvclient_nat(g.c);
 	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
 	assert_int_equal(n.step, 1);
 	assert_int_equal(n.last_port, 4001);
 	konce_addr r;
-	assert_int_equal(konce_rdvc_reflexive(g.c, 1, &r), 0);
+	assert_int_equal(konce_rdvclient_reflexive(g.c, 1, &r), 0);
 	assert_int_equal(r.port, 4001);
-	konce_rdvc_event e;
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_REFLEXIVE);
+	konce_rdvclient_event e;
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_REFLEXIVE);
 	/* refresh after the interval the rendezvous asked for, to both at once */
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	assert_int_equal(konce_rdvc_next_timer(g.c), 50 * MS + 20 * SEC);
-	konce_rdvc_timer(g.c, 50 * MS + 20 * SEC);
-	konce_rdv_msg m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
+	assert_int_equal(konce_rdvclient_next_timer(g.c), 50 * MS + 20 * SEC);
+	konce_rdvclient_timer(g.c, 50 * MS + 20 * SEC);
+	konce_rdvwire_msg m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
 	assert_int_equal(m0.type, KONCE_RDV_REGISTER);
 	assert_int_equal(m1.type, KONCE_RDV_REGISTER);
 	assert_int_equal(m0.ncand, 3); /* host and both reflexive addresses */
 	/* unanswered: sent again a second later; a stale answer is ignored */
-	answer(&g, 0, &(konce_rdv_msg){.id = 1}, "198.51.100.5:4000", 0, 20 * SEC + 100 * MS);
-	assert_int_equal(konce_rdvc_counters(g.c)->ignored, 1);
-	konce_rdvc_timer(g.c, 50 * MS + 21 * SEC);
+	answer(&g, 0, &(konce_rdvwire_msg){.id = 1}, "198.51.100.5:4000", 0, 20 * SEC + 100 * MS);
+	assert_int_equal(konce_rdvclient_counters(g.c)->ignored, 1);
+	konce_rdvclient_timer(g.c, 50 * MS + 21 * SEC);
 	pop(&g, &g.rdv[0], buf);
 	pop(&g, &g.rdv[1], buf);
 	/* from an address that is not a rendezvous: ignored */
-	konce_rdv_msg fake = {.type = KONCE_RDV_REGISTERED, .id = m0.id, .addr = addr("6.6.6.6:6")};
-	size_t n2 = konce_rdv_encode(&fake, buf, sizeof(buf));
+	konce_rdvwire_msg fake = {.type = KONCE_RDV_REGISTERED, .id = m0.id, .addr = addr("6.6.6.6:6")};
+	size_t n2 = konce_rdvwire_encode(&fake, buf, sizeof(buf));
 	konce_addr evil = addr("192.0.2.99:3478");
-	konce_rdvc_input(g.c, buf, n2, &evil, 21 * SEC);
-	assert_int_equal(konce_rdvc_counters(g.c)->ignored, 2);
-	konce_rdvc_free(g.c);
+	konce_rdvclient_input(g.c, buf, n2, &evil, 21 * SEC);
+	assert_int_equal(konce_rdvclient_counters(g.c)->ignored, 2);
+	konce_rdvclient_free(g.c);
 	assert_int_equal(g.ce.live, 0);
 }
 
@@ -142,8 +142,8 @@ static void test_eim(void **state)
 	rig g;
 	rig_init(&g, NULL);
 	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
-	assert_int_equal(konce_rdvc_nat(g.c).mapping, KONCE_NATMAP_EIM);
-	konce_rdvc_free(g.c);
+	assert_int_equal(konce_rdvclient_nat(g.c).mapping, KONCE_NATMAP_EIM);
+	konce_rdvclient_free(g.c);
 }
 
 /* A learned keepalive sets the refresh: shorter than the rendezvous asked when the NAT forgets
@@ -154,22 +154,22 @@ static void test_keepalive_refresh(void **state)
 	rig g;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	rig_init(&g, NULL);
-	konce_rdvc_set_keepalive(g.c, 8 * SEC);
+	konce_rdvclient_set_keepalive(g.c, 8 * SEC);
 	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
-	assert_int_equal(konce_rdvc_next_timer(g.c), 50 * MS + 8 * SEC);
-	konce_rdvc_set_keepalive(g.c, 200 * SEC);
-	konce_rdvc_timer(g.c, 50 * MS + 8 * SEC);
-	konce_rdv_msg m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
+	assert_int_equal(konce_rdvclient_next_timer(g.c), 50 * MS + 8 * SEC);
+	konce_rdvclient_set_keepalive(g.c, 200 * SEC);
+	konce_rdvclient_timer(g.c, 50 * MS + 8 * SEC);
+	konce_rdvwire_msg m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
 	answer(&g, 0, &m0, "198.51.100.5:7000", 0, 9 * SEC);
 	answer(&g, 1, &m1, "198.51.100.5:7000", 0, 9 * SEC);
-	assert_int_equal(konce_rdvc_next_timer(g.c), 9 * SEC + KONCE_RDV_REFRESH_MAX_MS * MS);
-	konce_rdvc_set_keepalive(g.c, 0); /* back to what the rendezvous asks */
-	konce_rdvc_timer(g.c, 9 * SEC + KONCE_RDV_REFRESH_MAX_MS * MS);
+	assert_int_equal(konce_rdvclient_next_timer(g.c), 9 * SEC + KONCE_RDV_REFRESH_MAX_MS * MS);
+	konce_rdvclient_set_keepalive(g.c, 0); /* back to what the rendezvous asks */
+	konce_rdvclient_timer(g.c, 9 * SEC + KONCE_RDV_REFRESH_MAX_MS * MS);
 	m0 = pop(&g, &g.rdv[0], buf), m1 = pop(&g, &g.rdv[1], buf);
 	answer(&g, 0, &m0, "198.51.100.5:7000", 0, 70 * SEC);
 	answer(&g, 1, &m1, "198.51.100.5:7000", 0, 70 * SEC);
-	assert_int_equal(konce_rdvc_next_timer(g.c), 90 * SEC);
-	konce_rdvc_free(g.c);
+	assert_int_equal(konce_rdvclient_next_timer(g.c), 90 * SEC);
+	konce_rdvclient_free(g.c);
 	assert_int_equal(g.ce.live, 0);
 }
 
@@ -183,30 +183,30 @@ static void test_set_mapped(void **state)
 	rig_init(&g, NULL);
 	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
 	konce_addr m = addr("198.51.100.5:7807");
-	assert_int_equal(konce_rdvc_set_mapped(g.c, &m, 1, 60 * MS), 0);
-	konce_rdv_msg r0 = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(konce_rdvclient_set_mapped(g.c, &m, 1, 60 * MS), 0);
+	konce_rdvwire_msg r0 = pop(&g, &g.rdv[0], buf);
 	pop(&g, &g.rdv[1], buf);
 	assert_int_equal(r0.type, KONCE_RDV_REGISTER);
 	bool found = false;
 	for (unsigned i = 0; i < r0.ncand; i++)
 		found |= r0.cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&r0.cand[i].addr, &m);
 	assert_true(found);
-	assert_int_equal(konce_rdvc_set_mapped(g.c, &m, 1, 70 * MS), 0);
-	assert_false(konce_rdvc_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
-	assert_int_equal(konce_rdvc_set_mapped(g.c, NULL, 0, 80 * MS), 0);
+	assert_int_equal(konce_rdvclient_set_mapped(g.c, &m, 1, 70 * MS), 0);
+	assert_false(konce_rdvclient_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
+	assert_int_equal(konce_rdvclient_set_mapped(g.c, NULL, 0, 80 * MS), 0);
 	r0 = pop(&g, &g.rdv[0], buf);
 	for (unsigned i = 0; i < r0.ncand; i++)
 		assert_int_not_equal(r0.cand[i].type, KONCE_CAND_MAPPED);
-	assert_int_equal(konce_rdvc_set_mapped(g.c, &m, 3, 90 * MS), -EINVAL);
-	konce_rdvc_free(g.c);
+	assert_int_equal(konce_rdvclient_set_mapped(g.c, &m, 3, 90 * MS), -EINVAL);
+	konce_rdvclient_free(g.c);
 }
 
-static void deliver(rig *g, const konce_rdv_msg *m, uint64_t now)
+static void deliver(rig *g, const konce_rdvwire_msg *m, uint64_t now)
 {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t n = konce_rdv_encode(m, buf, sizeof(buf));
+	size_t n = konce_rdvwire_encode(m, buf, sizeof(buf));
 	assert_true(n > 0);
-	konce_rdvc_input(g->c, buf, n, &g->rdv[0], now);
+	konce_rdvclient_input(g->c, buf, n, &g->rdv[0], now);
 }
 
 static void test_intro_and_relay(void **state)
@@ -215,72 +215,72 @@ static void test_intro_and_relay(void **state)
 	rig g;
 	rig_init(&g, allow_friend);
 	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
-	konce_rdvc_event e;
-	while (konce_rdvc_poll_event(g.c, &e))
+	konce_rdvclient_event e;
+	while (konce_rdvclient_poll_event(g.c, &e))
 		;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	assert_int_equal(konce_rdvc_request_intro(g.c, friend_key, SEC), 0);
-	konce_rdv_msg req = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(konce_rdvclient_request_intro(g.c, friend_key, SEC), 0);
+	konce_rdvwire_msg req = pop(&g, &g.rdv[0], buf);
 	assert_int_equal(req.type, KONCE_RDV_INTRO_REQUEST);
 	assert_memory_equal(req.key, me, 32);
 	assert_memory_equal(req.target, friend_key, 32);
 	/* unanswered: asked again each second, five times, then INTRO_FAIL with reason 0 */
 	for (int i = 1; i < 5; i++) {
-		konce_rdvc_timer(g.c, SEC + (uint64_t)i * SEC);
+		konce_rdvclient_timer(g.c, SEC + (uint64_t)i * SEC);
 		assert_int_equal(pop(&g, &g.rdv[0], buf).id, req.id);
 	}
-	konce_rdvc_timer(g.c, 6 * SEC);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO_FAIL);
+	konce_rdvclient_timer(g.c, 6 * SEC);
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_INTRO_FAIL);
 	assert_int_equal(e.reason, 0);
 	/* asked again, answered */
-	konce_rdvc_request_intro(g.c, friend_key, 7 * SEC);
+	konce_rdvclient_request_intro(g.c, friend_key, 7 * SEC);
 	req = pop(&g, &g.rdv[0], buf);
-	konce_rdv_msg in = {.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 55,
+	konce_rdvwire_msg in = {.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 55,
 			    .value = 1234, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
 	memcpy(in.key, friend_key, 32);
 	in.cand[0] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("203.0.113.9:9")};
 	deliver(&g, &in, 7 * SEC + 50 * MS);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO);
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_INTRO);
 	assert_true(e.initiator);
 	assert_int_equal(e.intro_id, 55);
 	assert_int_equal(e.delay_us, 1234);
 	assert_int_equal(e.ncand, 1);
-	assert_int_equal(konce_rdvc_next_timer(g.c), 50 * MS + 20 * SEC); /* no more resends */
+	assert_int_equal(konce_rdvclient_next_timer(g.c), 50 * MS + 20 * SEC); /* no more resends */
 	/* a stranger's introduction and relayed payloads are dropped */
 	memcpy(in.key, stranger, 32);
 	deliver(&g, &in, 8 * SEC);
-	konce_rdv_msg rl = {.type = KONCE_RDV_RELAYED, .payload = (const uint8_t *)"hi", .len = 2};
+	konce_rdvwire_msg rl = {.type = KONCE_RDV_RELAYED, .payload = (const uint8_t *)"hi", .len = 2};
 	memcpy(rl.key, stranger, 32);
 	deliver(&g, &rl, 8 * SEC);
-	assert_false(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(konce_rdvc_counters(g.c)->refused, 2);
+	assert_false(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(konce_rdvclient_counters(g.c)->refused, 2);
 	/* the refused INTRO is answered with INTRO_REFUSE (the relayed payload is not) */
-	konce_rdv_msg rf = pop(&g, &g.rdv[0], buf);
+	konce_rdvwire_msg rf = pop(&g, &g.rdv[0], buf);
 	assert_int_equal(rf.type, KONCE_RDV_INTRO_REFUSE);
 	assert_memory_equal(rf.key, me, 32);
 	assert_memory_equal(rf.target, stranger, 32);
 	assert_int_equal(rf.id, 55);
 	memcpy(rl.key, friend_key, 32);
 	deliver(&g, &rl, 8 * SEC);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_RELAYED);
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_RELAYED);
 	assert_int_equal(e.len, 2);
 	assert_memory_equal(e.data, "hi", 2);
 	/* sending through the relay */
-	assert_int_equal(konce_rdvc_relay(g.c, friend_key, (const uint8_t *)"yo", 2, 9 * SEC), 0);
-	konce_rdv_msg r = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(konce_rdvclient_relay(g.c, friend_key, (const uint8_t *)"yo", 2, 9 * SEC), 0);
+	konce_rdvwire_msg r = pop(&g, &g.rdv[0], buf);
 	assert_int_equal(r.type, KONCE_RDV_RELAY);
 	assert_memory_equal(r.target, friend_key, 32);
 	assert_int_equal(r.len, 2);
 	uint8_t big[KONCE_RDV_MAX_RELAY + 1] = {0};
-	assert_int_equal(konce_rdvc_relay(g.c, friend_key, big, sizeof(big), 9 * SEC), -EMSGSIZE);
+	assert_int_equal(konce_rdvclient_relay(g.c, friend_key, big, sizeof(big), 9 * SEC), -EMSGSIZE);
 	/* re-registering after a lost path goes to every rendezvous at once */
-	konce_rdvc_reregister(g.c, 10 * SEC);
+	konce_rdvclient_reregister(g.c, 10 * SEC);
 	assert_int_equal(pop(&g, &g.rdv[0], buf).type, KONCE_RDV_REGISTER);
 	assert_int_equal(pop(&g, &g.rdv[1], buf).type, KONCE_RDV_REGISTER);
-	konce_rdvc_free(g.c);
+	konce_rdvclient_free(g.c);
 }
 
 /* The target declined our introduction: one event, only for the id of an INTRO we initiated. */
@@ -290,47 +290,47 @@ static void test_declined(void **state)
 	rig g;
 	rig_init(&g, NULL);
 	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
-	konce_rdvc_event e;
-	while (konce_rdvc_poll_event(g.c, &e))
+	konce_rdvclient_event e;
+	while (konce_rdvclient_poll_event(g.c, &e))
 		;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	assert_int_equal(konce_rdvc_request_intro(g.c, stranger, SEC), 0);
+	assert_int_equal(konce_rdvclient_request_intro(g.c, stranger, SEC), 0);
 	pop(&g, &g.rdv[0], buf);
-	konce_rdv_msg in = {.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 77,
+	konce_rdvwire_msg in = {.type = KONCE_RDV_INTRO, .flags = KONCE_INTRO_F_INITIATOR, .id = 77,
 			    .value = 1000, .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
 	memcpy(in.key, stranger, 32);
 	in.cand[0] = (konce_cand){KONCE_CAND_REFLEXIVE, addr("203.0.113.9:9")};
 	deliver(&g, &in, SEC + 10 * MS);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO);
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_INTRO);
 	/* a DECLINED with another id, or about another key, is ignored */
-	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = 78};
+	konce_rdvwire_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = 78};
 	memcpy(f.key, stranger, 32);
 	deliver(&g, &f, SEC + 20 * MS);
 	f.id = 77;
 	memcpy(f.key, friend_key, 32);
 	deliver(&g, &f, SEC + 20 * MS);
-	assert_false(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(konce_rdvc_counters(g.c)->ignored, 2);
+	assert_false(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(konce_rdvclient_counters(g.c)->ignored, 2);
 	memcpy(f.key, stranger, 32);
 	deliver(&g, &f, SEC + 30 * MS);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO_FAIL);
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_INTRO_FAIL);
 	assert_int_equal(e.reason, KONCE_IFAIL_DECLINED);
 	assert_memory_equal(e.peer, stranger, 32);
-	assert_int_equal(konce_rdvc_counters(g.c)->declined, 1);
+	assert_int_equal(konce_rdvclient_counters(g.c)->declined, 1);
 	/* once only */
 	deliver(&g, &f, SEC + 40 * MS);
-	assert_false(konce_rdvc_poll_event(g.c, &e));
+	assert_false(konce_rdvclient_poll_event(g.c, &e));
 	/* an INTRO where we are not the initiator cannot be declined to us */
 	in.flags = 0;
 	in.id = 90;
 	deliver(&g, &in, 2 * SEC);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
 	f.id = 90;
 	deliver(&g, &f, 2 * SEC);
-	assert_false(konce_rdvc_poll_event(g.c, &e));
-	konce_rdvc_free(g.c);
+	assert_false(konce_rdvclient_poll_event(g.c, &e));
+	konce_rdvclient_free(g.c);
 }
 
 /* Issue 15 finding 3: an INTRO_OFFER is answered ACCEPT (allowed) or REFUSE (not), and a refusal
@@ -342,11 +342,11 @@ static void test_offer(void **state)
 	rig_init(&g, allow_friend);
 	register_both(&g, "198.51.100.5:7000", "198.51.100.5:7000");
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg o = {.type = KONCE_RDV_INTRO_OFFER, .id = 555};
+	konce_rdvwire_msg o = {.type = KONCE_RDV_INTRO_OFFER, .id = 555};
 	memcpy(o.key, friend_key, 32);
 	memcpy(o.target, me, 32);
 	deliver(&g, &o, SEC);
-	konce_rdv_msg a = pop(&g, &g.rdv[0], buf);
+	konce_rdvwire_msg a = pop(&g, &g.rdv[0], buf);
 	assert_int_equal(a.type, KONCE_RDV_INTRO_ACCEPT);
 	assert_int_equal(a.id, 555);
 	assert_memory_equal(a.key, me, 32);
@@ -356,44 +356,44 @@ static void test_offer(void **state)
 	a = pop(&g, &g.rdv[0], buf);
 	assert_int_equal(a.type, KONCE_RDV_INTRO_REFUSE);
 	assert_memory_equal(a.target, stranger, 32);
-	assert_int_equal(konce_rdvc_counters(g.c)->offers, 2);
+	assert_int_equal(konce_rdvclient_counters(g.c)->offers, 2);
 	/* the requester's side: DECLINED with our pending request's txid */
-	konce_rdvc_event e;
-	while (konce_rdvc_poll_event(g.c, &e))
+	konce_rdvclient_event e;
+	while (konce_rdvclient_poll_event(g.c, &e))
 		;
-	assert_int_equal(konce_rdvc_request_intro(g.c, friend_key, 2 * SEC), 0);
-	konce_rdv_msg req = pop(&g, &g.rdv[0], buf);
-	konce_rdv_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = req.id + 1};
+	assert_int_equal(konce_rdvclient_request_intro(g.c, friend_key, 2 * SEC), 0);
+	konce_rdvwire_msg req = pop(&g, &g.rdv[0], buf);
+	konce_rdvwire_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = req.id + 1};
 	memcpy(f.key, friend_key, 32);
 	deliver(&g, &f, 2 * SEC + 10 * MS); /* another txid: ignored */
-	assert_false(konce_rdvc_poll_event(g.c, &e));
+	assert_false(konce_rdvclient_poll_event(g.c, &e));
 	f.id = req.id;
 	deliver(&g, &f, 2 * SEC + 20 * MS);
-	assert_true(konce_rdvc_poll_event(g.c, &e));
-	assert_int_equal(e.type, KONCE_RDVC_EV_INTRO_FAIL);
+	assert_true(konce_rdvclient_poll_event(g.c, &e));
+	assert_int_equal(e.type, KONCE_RDVCLIENT_EV_INTRO_FAIL);
 	assert_int_equal(e.reason, KONCE_IFAIL_DECLINED);
 	/* and the request is no longer retried */
-	konce_rdvc_timer(g.c, 5 * SEC);
+	konce_rdvclient_timer(g.c, 5 * SEC);
 	size_t n;
-	while (konce_rdvc_poll(g.c, buf, &n, &(konce_addr){0}))
+	while (konce_rdvclient_poll(g.c, buf, &n, &(konce_addr){0}))
 		assert_int_not_equal(buf[0], KONCE_RDV_INTRO_REQUEST);
-	konce_rdvc_free(g.c);
+	konce_rdvclient_free(g.c);
 }
 
 static void test_bad_config(void **state)
 {
 	(void)state;
-	konce_rdvc *c = (konce_rdvc *)1;
+	konce_rdvclient *c = (konce_rdvclient *)1;
 	konce_addr r[5];
 	memset(r, 0, sizeof(r));
-	konce_rdvc_cfg cfg = {.key = me, .rdv = r, .nrdv = 0};
-	assert_int_equal(konce_rdvc_new(&c, &cfg, 0), -EINVAL);
+	konce_rdvclient_cfg cfg = {.key = me, .rdv = r, .nrdv = 0};
+	assert_int_equal(konce_rdvclient_new(&c, &cfg, 0), -EINVAL);
 	assert_null(c);
 	cfg.nrdv = 5;
-	assert_int_equal(konce_rdvc_new(&c, &cfg, 0), -EINVAL);
+	assert_int_equal(konce_rdvclient_new(&c, &cfg, 0), -EINVAL);
 	cfg.nrdv = 1;
 	cfg.key = NULL;
-	assert_int_equal(konce_rdvc_new(&c, &cfg, 0), -EINVAL);
+	assert_int_equal(konce_rdvclient_new(&c, &cfg, 0), -EINVAL);
 }
 
 int main(void)

@@ -24,47 +24,47 @@ static konce_addr addr(const char *s)
 
 typedef struct rig {
 	count_env ce;
-	konce_rdv *r;
+	konce_rendezvous *r;
 	long allocs;
 } rig;
 
-static void rig_init(rig *g, const konce_rdv_cfg *cfg)
+static void rig_init(rig *g, const konce_rendezvous_cfg *cfg)
 {
 	count_env_init(&g->ce, 9);
-	konce_rdv_cfg c = cfg ? *cfg : (konce_rdv_cfg){0};
+	konce_rendezvous_cfg c = cfg ? *cfg : (konce_rendezvous_cfg){0};
 	c.env = &g->ce.env;
-	assert_int_equal(konce_rdv_new(&g->r, &c), 0);
+	assert_int_equal(konce_rendezvous_new(&g->r, &c), 0);
 	g->allocs = g->ce.allocs;
 }
 
 static void rig_free(rig *g)
 {
-	assert_int_equal(g->ce.allocs, g->allocs); /* nothing allocated after konce_rdv_new() */
-	konce_rdv_free(g->r);
+	assert_int_equal(g->ce.allocs, g->allocs); /* nothing allocated after konce_rendezvous_new() */
+	konce_rendezvous_free(g->r);
 	assert_int_equal(g->ce.live, 0);
 }
 
-static void feed(rig *g, const konce_rdv_msg *m, const konce_addr *from, uint64_t now)
+static void feed(rig *g, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
 {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t n = konce_rdv_encode(m, buf, sizeof(buf));
+	size_t n = konce_rdvwire_encode(m, buf, sizeof(buf));
 	assert_true(n > 0);
-	konce_rdv_input(g->r, buf, n, from, now);
+	konce_rendezvous_input(g->r, buf, n, from, now);
 }
 
 /* The next datagram out, decoded; false if none. */
-static bool out(rig *g, konce_rdv_msg *m, konce_addr *to, uint8_t buf[KONCE_RDV_MAX_MSG])
+static bool out(rig *g, konce_rdvwire_msg *m, konce_addr *to, uint8_t buf[KONCE_RDV_MAX_MSG])
 {
 	size_t n;
-	if (!konce_rdv_poll(g->r, buf, &n, to))
+	if (!konce_rendezvous_poll(g->r, buf, &n, to))
 		return false;
-	assert_int_equal(konce_rdv_decode(m, buf, n), 0);
+	assert_int_equal(konce_rdvwire_decode(m, buf, n), 0);
 	return true;
 }
 
-static konce_rdv_msg reg_msg(uint8_t keybyte, uint64_t echo)
+static konce_rdvwire_msg reg_msg(uint8_t keybyte, uint64_t echo)
 {
-	konce_rdv_msg m = {.type = KONCE_RDV_REGISTER, .id = 100 + keybyte, .stamp = echo,
+	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = 100 + keybyte, .stamp = echo,
 			   .nat = {KONCE_NATMAP_EIM, 0, 0}, .ncand = 1};
 	memset(m.key, keybyte, KONCE_WIRE_KEY);
 	m.cand[0] = (konce_cand){KONCE_CAND_HOST, addr("10.0.0.2:7000")};
@@ -75,7 +75,7 @@ static konce_rdv_msg reg_msg(uint8_t keybyte, uint64_t echo)
 /* Registers key byte k from `from`, echoing the stamp so that the RTT is rtt. */
 static void do_register(rig *g, uint8_t k, const konce_addr *from, uint64_t now, uint64_t rtt)
 {
-	konce_rdv_msg m = reg_msg(k, 0), a;
+	konce_rdvwire_msg m = reg_msg(k, 0), a;
 	konce_addr to;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	feed(g, &m, from, now);
@@ -93,7 +93,7 @@ static void do_register(rig *g, uint8_t k, const konce_addr *from, uint64_t now,
  * else, and accepts it. */
 static void consent(rig *g, uint8_t k, uint8_t requester, const konce_addr *at, uint64_t now)
 {
-	konce_rdv_msg o;
+	konce_rdvwire_msg o;
 	konce_addr to;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	assert_true(out(g, &o, &to, buf));
@@ -101,7 +101,7 @@ static void consent(rig *g, uint8_t k, uint8_t requester, const konce_addr *at, 
 	assert_true(konce_addr_eq(&to, at));
 	assert_int_equal(o.key[0], requester);
 	assert_int_equal(o.target[0], k);
-	konce_rdv_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = o.id};
+	konce_rdvwire_msg a = {.type = KONCE_RDV_INTRO_ACCEPT, .id = o.id};
 	memset(a.key, k, 32);
 	memset(a.target, requester, 32);
 	feed(g, &a, at, now);
@@ -115,21 +115,21 @@ static void test_register_and_rtt(void **state)
 	konce_addr a = addr("198.51.100.1:4000"), got;
 	uint64_t rtt;
 	do_register(&g, 1, &a, 5 * SEC, 40 * MS);
-	assert_int_equal(konce_rdv_lookup(g.r, (uint8_t[32]){[0 ... 31] = 1}, 6 * SEC, &got, &rtt), 0);
+	assert_int_equal(konce_rendezvous_lookup(g.r, (uint8_t[32]){[0 ... 31] = 1}, 6 * SEC, &got, &rtt), 0);
 	assert_true(konce_addr_eq(&got, &a));
 	assert_int_equal(rtt, 40 * MS);
-	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rtt_samples, 1);
 	/* an echo from the future or 10 s old is no sample */
-	konce_rdv_msg m = reg_msg(1, 100 * SEC);
+	konce_rdvwire_msg m = reg_msg(1, 100 * SEC);
 	feed(&g, &m, &a, 7 * SEC);
 	m = reg_msg(1, 1);
 	feed(&g, &m, &a, 20 * SEC);
-	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rtt_samples, 1);
 	/* a new source address for the key (NAT rebinding) replaces the old */
 	konce_addr b = addr("198.51.100.1:4999");
 	m = reg_msg(1, 0);
 	feed(&g, &m, &b, 21 * SEC);
-	assert_int_equal(konce_rdv_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
+	assert_int_equal(konce_rendezvous_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
 	assert_true(konce_addr_eq(&got, &b));
 	rig_free(&g);
 }
@@ -139,10 +139,10 @@ static void test_delays(void **state)
 	(void)state;
 	uint32_t da, db;
 	/* A 20 ms away (RTT), B 140 ms: start = now + 70 ms + 20 ms; A hears at +10 ms, B at +70 ms */
-	konce_rdv_delays(20 * MS, 140 * MS, &da, &db);
+	konce_rendezvous_delays(20 * MS, 140 * MS, &da, &db);
 	assert_int_equal(da, 80 * MS);
 	assert_int_equal(db, 20 * MS);
-	konce_rdv_delays(50 * MS, 50 * MS, &da, &db);
+	konce_rendezvous_delays(50 * MS, 50 * MS, &da, &db);
 	assert_int_equal(da, KONCE_RDV_MARGIN_MS * MS);
 	assert_int_equal(db, KONCE_RDV_MARGIN_MS * MS);
 }
@@ -155,13 +155,13 @@ static void test_introduction(void **state)
 	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
 	do_register(&g, 1, &a, SEC, 20 * MS);
 	do_register(&g, 2, &b, SEC, 140 * MS);
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	/* nothing about B reaches A, and no relay pair opens, before B accepts */
-	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC), 0);
+	assert_int_equal(konce_relay_live(konce_rendezvous_relay(g.r), 2 * SEC), 0);
 	consent(&g, 2, 1, &b, 2 * SEC + 10 * MS);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
@@ -196,33 +196,33 @@ static void test_rtt_not_trusted(void **state)
 	uint64_t rtt;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_addr to;
-	konce_rdv_msg m = reg_msg(1, 0), ans;
+	konce_rdvwire_msg m = reg_msg(1, 0), ans;
 	feed(&g, &m, &a, 20 * SEC);
 	assert_true(out(&g, &ans, &to, buf));
 	/* echo a stamp 9 s older than the one we got */
 	m = reg_msg(1, ans.stamp - 9 * SEC);
 	feed(&g, &m, &a, ans.stamp + 30 * MS);
 	assert_true(out(&g, &ans, &to, buf));
-	assert_int_equal(konce_rdv_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
+	assert_int_equal(konce_rendezvous_lookup(g.r, m.key, 21 * SEC, &got, &rtt), 0);
 	assert_int_equal(rtt, 0);
 	/* our stamp, echoed 5 s late */
 	m = reg_msg(1, ans.stamp);
 	feed(&g, &m, &a, ans.stamp + 5 * SEC);
 	assert_true(out(&g, &ans, &to, buf));
-	assert_int_equal(konce_rdv_lookup(g.r, m.key, 26 * SEC, &got, &rtt), 0);
+	assert_int_equal(konce_rendezvous_lookup(g.r, m.key, 26 * SEC, &got, &rtt), 0);
 	assert_int_equal(rtt, 0);
-	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 0);
-	assert_int_equal(konce_rdv_counters(g.r)->rtt_refused, 2);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rtt_samples, 0);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rtt_refused, 2);
 	/* the same stamp twice is one sample */
 	m = reg_msg(1, ans.stamp);
 	feed(&g, &m, &a, ans.stamp + 40 * MS);
 	assert_true(out(&g, &ans, &to, buf));
 	feed(&g, &m, &a, ans.stamp + 10 * MS);
 	assert_true(out(&g, &ans, &to, buf));
-	assert_int_equal(konce_rdv_counters(g.r)->rtt_samples, 1);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rtt_samples, 1);
 	/* whatever was measured, the other side waits at most half the cap (+ margin) */
 	uint32_t da, db;
-	konce_rdv_delays(20 * MS, 9 * SEC, &da, &db);
+	konce_rendezvous_delays(20 * MS, 9 * SEC, &da, &db);
 	assert_true(da <= (KONCE_RDV_RTT_MAX_MS / 2 + KONCE_RDV_MARGIN_MS) * MS);
 	rig_free(&g);
 }
@@ -236,16 +236,16 @@ static void test_only_observed_reflexive(void **state)
 	rig_init(&g, NULL);
 	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), victim = addr("203.0.113.99:53"), to;
 	do_register(&g, 2, &b, SEC, 20 * MS);
-	konce_rdv_msg m = reg_msg(1, 0);
+	konce_rdvwire_msg m = reg_msg(1, 0);
 	m.ncand = 3;
 	m.cand[1] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
 	m.cand[2] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
 	m.cand[2].addr.port = 54;
 	feed(&g, &m, &a, SEC);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg o;
+	konce_rdvwire_msg o;
 	assert_true(out(&g, &o, &to, buf));
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
@@ -275,10 +275,10 @@ static void test_new_keys_per_source(void **state)
 	rig_init(&g, NULL);
 	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.77:4000"), to;
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg o;
+	konce_rdvwire_msg o;
 	uint64_t now = SEC;
 	for (unsigned i = 0; i < 200; i++) {
-		konce_rdv_msg m = reg_msg((uint8_t)(i + 1), 0);
+		konce_rdvwire_msg m = reg_msg((uint8_t)(i + 1), 0);
 		m.key[1] = (uint8_t)(i >> 8);
 		feed(&g, &m, &a, now);
 		now += 100 * 1000; /* 10 a second: under the request limit (20 units/s) */
@@ -286,12 +286,12 @@ static void test_new_keys_per_source(void **state)
 			;
 	}
 	/* 20 s: 8 at once, then 1 per 4 s */
-	size_t n = konce_rdv_count(g.r, now);
+	size_t n = konce_rendezvous_count(g.r, now);
 	assert_true(n >= KONCE_RDV_NEW_BURST / KONCE_RDV_NEW_COST);
 	assert_true(n <= KONCE_RDV_NEW_BURST / KONCE_RDV_NEW_COST + 20 / KONCE_RDV_NEW_COST + 1);
-	assert_true(konce_rdv_counters(g.r)->source_full >= 150);
+	assert_true(konce_rendezvous_counters(g.r)->source_full >= 150);
 	/* another source is not affected, and a registered key refreshes freely */
-	konce_rdv_msg m = reg_msg(250, 0);
+	konce_rdvwire_msg m = reg_msg(250, 0);
 	feed(&g, &m, &b, now);
 	assert_true(out(&g, &o, &to, buf) && o.type == KONCE_RDV_REGISTERED);
 	m = reg_msg(1, 0);
@@ -315,7 +315,7 @@ static void test_consent(void **state)
 	do_register(&g, 1, &a, SEC, 20 * MS);
 	do_register(&g, 2, &b, SEC, 20 * MS);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 41}, m;
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 41}, m;
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
@@ -329,15 +329,15 @@ static void test_consent(void **state)
 	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
 	assert_int_equal(m.id, id);
 	assert_false(out(&g, &m, &to, buf));
-	konce_rdv_msg acc = {.type = KONCE_RDV_INTRO_ACCEPT, .id = id + 1};
+	konce_rdvwire_msg acc = {.type = KONCE_RDV_INTRO_ACCEPT, .id = id + 1};
 	memset(acc.key, 2, 32);
 	memset(acc.target, 1, 32);
 	feed(&g, &acc, &b, 2 * SEC + 600 * MS); /* another id */
 	acc.id = id;
 	feed(&g, &acc, &a, 2 * SEC + 600 * MS); /* B's key from A's address */
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 3 * SEC), 0);
-	konce_rdv_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
+	assert_int_equal(konce_relay_live(konce_rendezvous_relay(g.r), 3 * SEC), 0);
+	konce_rdvwire_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
 	memset(rf.key, 2, 32);
 	memset(rf.target, 1, 32);
 	feed(&g, &rf, &b, 2 * SEC + 700 * MS);
@@ -348,15 +348,15 @@ static void test_consent(void **state)
 	assert_int_equal(m.id, 41); /* the txid of A's (latest) request */
 	feed(&g, &acc, &b, 2 * SEC + 800 * MS); /* accepting after refusing: nothing */
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 3 * SEC), 0);
-	assert_int_equal(konce_rdv_counters(g.r)->intros, 0);
+	assert_int_equal(konce_relay_live(konce_rendezvous_relay(g.r), 3 * SEC), 0);
+	assert_int_equal(konce_rendezvous_counters(g.r)->intros, 0);
 	/* an offer not accepted in time is forgotten */
 	feed(&g, &req, &a, 10 * SEC);
 	assert_true(out(&g, &m, &to, buf));
 	acc.id = m.id;
 	feed(&g, &acc, &b, 10 * SEC + KONCE_RDV_OFFER_MS * MS);
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_rdv_counters(g.r)->intros, 0);
+	assert_int_equal(konce_rendezvous_counters(g.r)->intros, 0);
 	rig_free(&g);
 }
 
@@ -368,7 +368,7 @@ static void test_refusals(void **state)
 	konce_addr a = addr("198.51.100.1:4000"), to;
 	do_register(&g, 1, &a, SEC, 20 * MS);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	/* the target never registered */
@@ -389,14 +389,14 @@ static void test_refusals(void **state)
 	memset(req.key, 3, 32);
 	feed(&g, &req, &a, 2 * SEC);
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_rdv_counters(g.r)->not_registered, 2);
+	assert_int_equal(konce_rendezvous_counters(g.r)->not_registered, 2);
 	/* registrations expire */
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
-	assert_int_equal(konce_rdv_count(g.r, SEC + KONCE_RDV_EXPIRE_MS * MS), 2);
+	assert_int_equal(konce_rendezvous_count(g.r, SEC + KONCE_RDV_EXPIRE_MS * MS), 2);
 	feed(&g, &req, &a, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS);
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_rdv_count(g.r, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS), 0);
+	assert_int_equal(konce_rendezvous_count(g.r, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS), 0);
 	rig_free(&g);
 }
 
@@ -410,14 +410,14 @@ static void test_allow(void **state)
 {
 	(void)state;
 	int calls = 0;
-	konce_rdv_cfg cfg = {.allow = allow_odd, .allow_ctx = &calls};
+	konce_rendezvous_cfg cfg = {.allow = allow_odd, .allow_ctx = &calls};
 	rig g;
 	rig_init(&g, &cfg);
 	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
 	do_register(&g, 1, &a, SEC, 20 * MS);
 	do_register(&g, 2, &b, SEC, 20 * MS);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
 	memset(req.key, 2, 32);
 	memset(req.target, 1, 32);
 	feed(&g, &req, &b, 2 * SEC);
@@ -446,7 +446,7 @@ static void test_declined(void **state)
 	do_register(&g, 2, &b, SEC, 20 * MS);
 	do_register(&g, 3, &c, SEC, 20 * MS);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
@@ -455,8 +455,8 @@ static void test_declined(void **state)
 	uint64_t id = m.id;
 	assert_true(out(&g, &m, &to, buf));
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC), 1);
-	konce_rdv_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
+	assert_int_equal(konce_relay_live(konce_rendezvous_relay(g.r), 2 * SEC), 1);
+	konce_rdvwire_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = id};
 	memset(rf.key, 2, 32);
 	memset(rf.target, 1, 32);
 	feed(&g, &rf, &c, 2 * SEC); /* B's key from C's address */
@@ -471,23 +471,23 @@ static void test_declined(void **state)
 	assert_int_equal(m.flags, KONCE_IFAIL_DECLINED);
 	assert_int_equal(m.key[0], 2);
 	assert_int_equal(m.id, id);
-	assert_int_equal(konce_rdv_counters(g.r)->intro_declined, 1);
-	assert_int_equal(konce_relay_live(konce_rdv_relay(g.r), 2 * SEC + 10 * MS), 0);
+	assert_int_equal(konce_rendezvous_counters(g.r)->intro_declined, 1);
+	assert_int_equal(konce_relay_live(konce_rendezvous_relay(g.r), 2 * SEC + 10 * MS), 0);
 	/* the pair is gone: a second refusal and A's relayed packets go nowhere */
 	feed(&g, &rf, &b, 2 * SEC + 20 * MS);
-	konce_rdv_msg r = {.type = KONCE_RDV_RELAY, .payload = (const uint8_t *)"x", .len = 1};
+	konce_rdvwire_msg r = {.type = KONCE_RDV_RELAY, .payload = (const uint8_t *)"x", .len = 1};
 	memset(r.key, 1, 32);
 	memset(r.target, 2, 32);
 	feed(&g, &r, &a, 2 * SEC + 20 * MS);
 	assert_false(out(&g, &m, &to, buf));
-	assert_int_equal(konce_rdv_capacity(g.r), 4096);
+	assert_int_equal(konce_rendezvous_capacity(g.r), 4096);
 	rig_free(&g);
 }
 
 static void test_table_bounded_under_flood(void **state)
 {
 	(void)state;
-	konce_rdv_cfg cfg = {.slots = 64, .rl_rate = 1000000, .rl_burst = 1000000};
+	konce_rendezvous_cfg cfg = {.slots = 64, .rl_rate = 1000000, .rl_burst = 1000000};
 	rig g;
 	rig_init(&g, &cfg);
 	/* honest peers first */
@@ -500,27 +500,27 @@ static void test_table_bounded_under_flood(void **state)
 	 * test_new_keys_per_source) */
 	konce_addr from = addr("203.0.113.1:1");
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	konce_rdv_msg m;
+	konce_rdvwire_msg m;
 	konce_addr to;
 	for (uint32_t i = 0; i < 20000; i++) {
-		konce_rdv_msg f = reg_msg(0, 0);
+		konce_rdvwire_msg f = reg_msg(0, 0);
 		memcpy(f.key, &i, sizeof(i));
 		f.key[31] = 0xee;
 		from.port = (uint16_t)i;
 		from.ip[14] = (uint8_t)(i >> 8);
 		from.ip[15] = (uint8_t)i;
 		feed(&g, &f, &from, 2 * SEC);
-		while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
+		while (konce_rendezvous_poll(g.r, buf, &(size_t){0}, &to))
 			;
 	}
-	assert_true(konce_rdv_count(g.r, 2 * SEC) <= 64);
-	assert_true(konce_rdv_counters(g.r)->table_full > 10000);
+	assert_true(konce_rendezvous_count(g.r, 2 * SEC) <= 64);
+	assert_true(konce_rendezvous_counters(g.r)->table_full > 10000);
 	/* the honest registrations are all still there and still introduce each other */
 	uint64_t rtt;
 	for (uint8_t k = 1; k <= 4; k++)
-		assert_int_equal(konce_rdv_lookup(g.r, (uint8_t[32]){[0 ... 31] = k}, 3 * SEC, &to, &rtt), 0);
+		assert_int_equal(konce_rendezvous_lookup(g.r, (uint8_t[32]){[0 ... 31] = k}, 3 * SEC, &to, &rtt), 0);
 	hon.port = 4001;
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4};
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4};
 	memset(req.key, 1, 32);
 	memset(req.target, 3, 32);
 	feed(&g, &req, &hon, 3 * SEC);
@@ -531,7 +531,7 @@ static void test_table_bounded_under_flood(void **state)
 	assert_true(out(&g, &m, &to, buf)); /* and to the target */
 	assert_int_equal(m.type, KONCE_RDV_INTRO);
 	/* once the forged ones expire, new keys find room again */
-	konce_rdv_msg late = reg_msg(9, 0);
+	konce_rdvwire_msg late = reg_msg(9, 0);
 	feed(&g, &late, &from, 2 * SEC + KONCE_RDV_EXPIRE_MS * MS);
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_REGISTERED);
@@ -545,22 +545,22 @@ static void test_rate_limit(void **state)
 	rig_init(&g, NULL); /* 20 units/s, burst 40 */
 	konce_addr a = addr("198.51.100.1:4000");
 	for (int i = 0; i < 100; i++) {
-		konce_rdv_msg m = reg_msg(1, 0);
+		konce_rdvwire_msg m = reg_msg(1, 0);
 		feed(&g, &m, &a, SEC);
 	}
-	assert_int_equal(konce_rdv_counters(g.r)->rate_limited, 60);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rate_limited, 60);
 	/* another source is not affected */
 	konce_addr b = addr("198.51.100.2:4000");
-	konce_rdv_msg m = reg_msg(2, 0);
+	konce_rdvwire_msg m = reg_msg(2, 0);
 	feed(&g, &m, &b, SEC);
-	assert_int_equal(konce_rdv_counters(g.r)->rate_limited, 60);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rate_limited, 60);
 	rig_free(&g);
 }
 
 static void test_relay(void **state)
 {
 	(void)state;
-	konce_rdv_cfg cfg = {.relay = {.rate = 1000, .burst = 2000}};
+	konce_rendezvous_cfg cfg = {.relay = {.rate = 1000, .burst = 2000}};
 	rig g;
 	rig_init(&g, &cfg);
 	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
@@ -568,18 +568,18 @@ static void test_relay(void **state)
 	do_register(&g, 2, &b, SEC, 20 * MS);
 	uint8_t buf[KONCE_RDV_MAX_MSG], payload[600];
 	memset(payload, 0x77, sizeof(payload));
-	konce_rdv_msg r = {.type = KONCE_RDV_RELAY, .payload = payload, .len = sizeof(payload)}, m;
+	konce_rdvwire_msg r = {.type = KONCE_RDV_RELAY, .payload = payload, .len = sizeof(payload)}, m;
 	memset(r.key, 1, 32);
 	memset(r.target, 2, 32);
 	/* not introduced yet: refused */
 	feed(&g, &r, &a, 2 * SEC);
 	assert_false(out(&g, &m, &to, buf));
-	konce_rdv_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4};
+	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4};
 	memset(req.key, 1, 32);
 	memset(req.target, 2, 32);
 	feed(&g, &req, &a, 2 * SEC);
 	consent(&g, 2, 1, &b, 2 * SEC);
-	while (konce_rdv_poll(g.r, buf, &(size_t){0}, &to))
+	while (konce_rendezvous_poll(g.r, buf, &(size_t){0}, &to))
 		;
 	feed(&g, &r, &a, 2 * SEC);
 	assert_true(out(&g, &m, &to, buf));
@@ -599,7 +599,7 @@ static void test_relay(void **state)
 	while (out(&g, &m, &to, buf))
 		n++;
 	assert_int_equal(n, 2);
-	assert_int_equal(konce_relay_counters(konce_rdv_relay(g.r))->over_rate, 1);
+	assert_int_equal(konce_relay_counters(konce_rendezvous_relay(g.r))->over_rate, 1);
 	/* the reverse direction shares the bucket, which refills at 1000 bytes/s */
 	memset(r.key, 2, 32);
 	memset(r.target, 1, 32);
@@ -616,25 +616,25 @@ static void test_garbage(void **state)
 	rig_init(&g, NULL);
 	konce_addr a = addr("198.51.100.1:4000"), to;
 	uint8_t junk[70] = {KONCE_RDV_REGISTER, 1, 2, 3};
-	konce_rdv_input(g.r, junk, sizeof(junk), &a, SEC);
-	konce_rdv_input(g.r, junk, 0, &a, SEC);
+	konce_rendezvous_input(g.r, junk, sizeof(junk), &a, SEC);
+	konce_rendezvous_input(g.r, junk, 0, &a, SEC);
 	/* messages meant for peers are not for us */
-	konce_rdv_msg p = {.type = KONCE_RDV_PUNCH};
+	konce_rdvwire_msg p = {.type = KONCE_RDV_PUNCH};
 	feed(&g, &p, &a, SEC);
-	assert_int_equal(konce_rdv_counters(g.r)->bad, 3);
+	assert_int_equal(konce_rendezvous_counters(g.r)->bad, 3);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
-	assert_false(konce_rdv_poll(g.r, buf, &(size_t){0}, &to));
+	assert_false(konce_rendezvous_poll(g.r, buf, &(size_t){0}, &to));
 	rig_free(&g);
 }
 
 static void test_bad_config(void **state)
 {
 	(void)state;
-	konce_rdv *r = (konce_rdv *)1;
-	konce_rdv_cfg cfg = {.slots = (1u << 20) + 1};
-	assert_int_equal(konce_rdv_new(&r, &cfg), -EINVAL);
+	konce_rendezvous *r = (konce_rendezvous *)1;
+	konce_rendezvous_cfg cfg = {.slots = (1u << 20) + 1};
+	assert_int_equal(konce_rendezvous_new(&r, &cfg), -EINVAL);
 	assert_null(r);
-	konce_rdv_free(NULL);
+	konce_rendezvous_free(NULL);
 }
 
 int main(void)
