@@ -371,49 +371,6 @@ void konce_classify_timeout(konce_classify *c, uint64_t now)
 	}
 }
 
-const char *konce_nat_mapping_str(enum konce_nat_mapping m, bool l)
-{
-	switch (m) {
-	case KONCE_NAT_MAP_UNKNOWN: return "unknown";
-	case KONCE_NAT_MAP_NONE: return l ? "no NAT (mapped address is the local address)" : "none";
-	case KONCE_NAT_MAP_EIM: return l ? "endpoint-independent" : "EIM";
-	case KONCE_NAT_MAP_ADM: return l ? "address-dependent" : "ADM";
-	case KONCE_NAT_MAP_APDM: return l ? "address-and-port-dependent" : "APDM";
-	case KONCE_NAT_MAP_PORT_INDEPENDENT:
-		return l ? "port-independent (endpoint- or address-dependent; server has one address)" : "EIM|ADM";
-	}
-	return "unknown";
-}
-
-const char *konce_nat_filtering_str(enum konce_nat_filtering f, bool l)
-{
-	switch (f) {
-	case KONCE_NAT_FILT_UNKNOWN: return "unknown";
-	case KONCE_NAT_FILT_EIF: return l ? "endpoint-independent" : "EIF";
-	case KONCE_NAT_FILT_ADF: return l ? "address-dependent" : "ADF";
-	case KONCE_NAT_FILT_APDF: return l ? "address-and-port-dependent" : "APDF";
-	case KONCE_NAT_FILT_PORT_INDEPENDENT:
-		return l ? "port-independent (endpoint- or address-dependent; server has one address)" : "EIF|ADF";
-	}
-	return "unknown";
-}
-
-const char *konce_nat_ports_name(enum konce_nat_ports p)
-{
-	switch (p) {
-	case KONCE_NAT_PORTS_UNKNOWN: return "unknown";
-	case KONCE_NAT_PORTS_PRESERVING: return "preserving";
-	case KONCE_NAT_PORTS_SEQUENTIAL: return "sequential";
-	case KONCE_NAT_PORTS_RANDOM: return "random";
-	}
-	return "unknown";
-}
-
-const char *konce_nat_tri_name(enum konce_nat_tri t)
-{
-	return t == KONCE_NAT_YES ? "yes" : t == KONCE_NAT_NO ? "no" : "unknown";
-}
-
 const char *konce_classify_test_str(enum konce_classify_test t)
 {
 	static const char *const names[] = {

@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nat/nat.h"
 #include "node/base/addr.h"
 
 enum {
@@ -81,32 +82,6 @@ enum konce_classify_ask {
 	KONCE_CLASSIFY_ASK_OTHER_BOTH = 3,
 	KONCE_CLASSIFY_ASK_TO_PORT = 5,
 };
-
-enum konce_nat_mapping {
-	KONCE_NAT_MAP_UNKNOWN,
-	KONCE_NAT_MAP_NONE,             /* no NAT: the mapped address is the local address */
-	KONCE_NAT_MAP_EIM,              /* endpoint-independent */
-	KONCE_NAT_MAP_ADM,              /* address-dependent */
-	KONCE_NAT_MAP_APDM,             /* address-and-port-dependent */
-	KONCE_NAT_MAP_PORT_INDEPENDENT, /* EIM or ADM: the server had no second address to tell */
-};
-
-enum konce_nat_filtering {
-	KONCE_NAT_FILT_UNKNOWN,
-	KONCE_NAT_FILT_EIF,
-	KONCE_NAT_FILT_ADF,
-	KONCE_NAT_FILT_APDF,
-	KONCE_NAT_FILT_PORT_INDEPENDENT, /* EIF or ADF: the server had no second address to tell */
-};
-
-enum konce_nat_ports {
-	KONCE_NAT_PORTS_UNKNOWN,
-	KONCE_NAT_PORTS_PRESERVING,
-	KONCE_NAT_PORTS_SEQUENTIAL,
-	KONCE_NAT_PORTS_RANDOM,
-};
-
-enum konce_nat_tri { KONCE_NAT_UNKNOWN, KONCE_NAT_NO, KONCE_NAT_YES };
 
 typedef struct konce_classify_config {
 	konce_addr server;        /* A1:P1, where the basic test goes */
@@ -194,11 +169,7 @@ void konce_classify_set_reply_to_port(konce_classify *c, bool can);
 void konce_classify_timeout(konce_classify *c, uint64_t now);
 const konce_classify_result *konce_classify_result_get(const konce_classify *c);
 
-/* Short and long names for output ("EIM", "endpoint-independent"). */
-const char *konce_nat_mapping_str(enum konce_nat_mapping m, bool longform);
-const char *konce_nat_filtering_str(enum konce_nat_filtering f, bool longform);
-const char *konce_nat_ports_name(enum konce_nat_ports p);
-const char *konce_nat_tri_name(enum konce_nat_tri t);
+/* The test's name for output; the behaviours' names are in nat/nat.h. */
 const char *konce_classify_test_str(enum konce_classify_test t);
 /* The classic name when the behaviours match one: "open", "firewalled" (no NAT, filtered), "no-nat"
  * (filtering not measured), "full-cone", "restricted-cone", "port-restricted-cone", "symmetric",

@@ -22,17 +22,6 @@ struct konce_filtertest {
 	unsigned out_head, out_n;
 };
 
-const char *konce_nat_filtering_name(enum konce_nat_filtering f)
-{
-	switch (f) {
-	case KONCE_NAT_FILT_EIF: return "endpoint-independent";
-	case KONCE_NAT_FILT_ADF: return "address-dependent";
-	case KONCE_NAT_FILT_APDF: return "address-and-port-dependent";
-	case KONCE_NAT_FILT_PORT_INDEPENDENT: return "address-dependent or endpoint-independent";
-	default: return "unknown";
-	}
-}
-
 static bool same_ip(const konce_addr *a, const konce_addr *b) { return memcmp(a->ip, b->ip, 16) == 0; }
 
 static void emit(konce_filtertest *f, bool session, unsigned rdv, uint8_t op, const konce_addr *addr)

@@ -15,7 +15,7 @@
  *             R1's probe arrived                            EIF
  *             else R0's other-port probe arrived            ADF  (needs R1's SENT: its probe left)
  *             neither, both SENT heard                      APDF
- *             R0's probe arrived, no R1 configured          ADF_OR_EIF (one IP cannot tell)
+ *             R0's probe arrived, no R1 configured          PORT_INDEPENDENT (one IP cannot tell)
  *             anything else (no SENT: an old rendezvous?)   UNKNOWN, never guessed
  *   DONE
  *
@@ -30,19 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/nat.h"
 #include "nat/rdvwire.h"
 #include "node/base/env.h"
 
 typedef struct konce_filtertest konce_filtertest;
-
-enum konce_nat_filtering {
-	KONCE_NAT_FILT_UNKNOWN = 0,
-	KONCE_NAT_FILT_EIF,        /* endpoint-independent */
-	KONCE_NAT_FILT_ADF,        /* address-dependent */
-	KONCE_NAT_FILT_APDF,       /* address-and-port-dependent */
-	KONCE_NAT_FILT_PORT_INDEPENDENT, /* R0's other port got in; no second rendezvous IP to tell which */
-};
-const char *konce_nat_filtering_name(enum konce_nat_filtering f);
 
 enum konce_filtertest_state { KONCE_FILTERTEST_ECHO = 1, KONCE_FILTERTEST_PROBING, KONCE_FILTERTEST_DONE };
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/nat.h"
 #include "node/base/addr.h"
 #include "node/base/wire.h"
 

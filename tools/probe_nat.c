@@ -277,10 +277,10 @@ static void report(struct natd *d, const konce_classify_result *r, const char *n
 			if (r->has_alt_addr || r->has_alt_port)
 				json_object_set_new(j, "server_other", probe_json_addr(&r->other));
 		}
-		json_object_set_new(j, "mapping", json_string(konce_nat_mapping_str(r->mapping, false)));
-		json_object_set_new(j, "mapping_long", json_string(konce_nat_mapping_str(r->mapping, true)));
-		json_object_set_new(j, "filtering", json_string(konce_nat_filtering_str(r->filtering, false)));
-		json_object_set_new(j, "filtering_long", json_string(konce_nat_filtering_str(r->filtering, true)));
+		json_object_set_new(j, "mapping", json_string(konce_nat_mapping_abbrev(r->mapping)));
+		json_object_set_new(j, "mapping_long", json_string(konce_nat_mapping_name(r->mapping)));
+		json_object_set_new(j, "filtering", json_string(konce_nat_filtering_abbrev(r->filtering)));
+		json_object_set_new(j, "filtering_long", json_string(konce_nat_filtering_name(r->filtering)));
 		json_object_set_new(j, "port_allocation", json_string(konce_nat_ports_name(r->ports)));
 		if (r->ports == KONCE_NAT_PORTS_SEQUENTIAL)
 			json_object_set_new(j, "port_stride", json_integer(r->port_stride));
@@ -308,8 +308,8 @@ static void report(struct natd *d, const konce_classify_result *r, const char *n
 	printf("  NAT              %s", r->nat ? "yes" : "no");
 	printf(" (local %s", konce_addr_str(&r->local, a));
 	printf(", mapped %s)\n", konce_addr_str(&r->mapped, a));
-	printf("  mapping          %s\n", konce_nat_mapping_str(r->mapping, true));
-	printf("  filtering        %s\n", konce_nat_filtering_str(r->filtering, true));
+	printf("  mapping          %s\n", konce_nat_mapping_name(r->mapping));
+	printf("  filtering        %s\n", konce_nat_filtering_name(r->filtering));
 	printf("  port allocation  %s", konce_nat_ports_name(r->ports));
 	if (r->ports == KONCE_NAT_PORTS_SEQUENTIAL)
 		printf(", stride %u", r->port_stride);

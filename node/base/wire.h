@@ -324,7 +324,8 @@ enum konce_frag_limits {
  * variant of the handshake instead (nat/punch.h says how it maps).
  *
  * A candidate on the wire is 19 bytes: type u8 (KONCE_CAND_*) | ip 16 (IPv4 mapped) | port u16.
- * NAT information is 4 bytes: mapping u8 (KONCE_NATMAP_*) | port step u8 | last mapped port u16.
+ * NAT information is 4 bytes: mapping u8 (enum konce_natmap, nat/nat.h) | port step u8 | last mapped
+ * port u16.
  */
 enum konce_rdv_type {
 	KONCE_RDV_REGISTER = 0x40,      /* peer -> rendezvous: I am key K, here are my candidates */
@@ -347,13 +348,6 @@ enum konce_cand_type {
 	KONCE_CAND_MAPPED = 3,    /* a port mapping from NAT-PMP / UPnP-IGD */
 	KONCE_CAND_PREDICTED = 4, /* a guessed next mapping of a sequential allocator (never sent) */
 	KONCE_CAND_PEER_REFLEXIVE = 5, /* the address a peer's probe came from (never sent) */
-};
-
-enum konce_natmap {
-	KONCE_NATMAP_UNKNOWN = 0, /* fewer than two rendezvous answered */
-	KONCE_NATMAP_EIM = 1,     /* both rendezvous saw the same address: endpoint-independent */
-	KONCE_NATMAP_EDM_SEQ = 2, /* endpoint-dependent, ports close together: sequential allocator */
-	KONCE_NATMAP_EDM_RANDOM = 3, /* endpoint-dependent, ports far apart */
 };
 
 enum konce_rdv_limits {
