@@ -39,31 +39,6 @@ const char *konce_probewire_result_str(enum konce_probewire_result r)
 	return "unknown result";
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void get_addr(konce_addr *a, const uint8_t *p)
-{
-	memcpy(a->ip, p, 16);
-	a->port = wire_get16(p + 16);
-}
-
-static void put_addr(uint8_t *p, const konce_addr *a)
-{
-	memcpy(p, a->ip, 16);
-	wire_put16(p + 16, a->port);
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
@@ -74,7 +49,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 bool konce_probewire_is_candidate(const uint8_t *buf, size_t len)
 {
-	return len >= 4 && get32(buf) == KONCE_PROBE_MAGIC;
+	return len >= 4 && wire_get32(buf) == KONCE_PROBE_MAGIC;
 }
 
 static enum konce_probewire_result check(const konce_probewire_msg *p)
@@ -110,14 +85,14 @@ enum konce_probewire_result konce_probewire_parse(konce_probewire_msg *p, const 
 	p->command = buf[KONCE_PROBE_COMMAND_OFF];
 	p->flags = buf[KONCE_PROBE_FLAGS_OFF];
 	p->nonce = wire_get64(buf + KONCE_PROBE_NONCE_OFF);
-	p->seq = get32(buf + KONCE_PROBE_SEQ_OFF);
+	p->seq = wire_get32(buf + KONCE_PROBE_SEQ_OFF);
 	p->reply_port = wire_get16(buf + KONCE_PROBE_REPLY_PORT_OFF);
 	p->transport = buf[KONCE_PROBE_TRANSPORT_OFF];
 	p->ttl = buf[KONCE_PROBE_TTL_OFF];
-	get_addr(&p->seen_src, buf + KONCE_PROBE_SEEN_SRC_OFF);
-	get_addr(&p->seen_dst, buf + KONCE_PROBE_SEEN_DST_OFF);
-	get_addr(&p->from, buf + KONCE_PROBE_FROM_OFF);
-	get_addr(&p->other, buf + KONCE_PROBE_OTHER_OFF);
+	konce_addr_decode(&p->seen_src, buf + KONCE_PROBE_SEEN_SRC_OFF);
+	konce_addr_decode(&p->seen_dst, buf + KONCE_PROBE_SEEN_DST_OFF);
+	konce_addr_decode(&p->from, buf + KONCE_PROBE_FROM_OFF);
+	konce_addr_decode(&p->other, buf + KONCE_PROBE_OTHER_OFF);
 	enum konce_probewire_result r = check(p);
 	if (r != KONCE_PROBE_OK)
 		return r;
@@ -137,23 +112,23 @@ int konce_probewire_encode(const konce_probewire_msg *p, uint8_t out[KONCE_PROBE
 	if (check(p) != KONCE_PROBE_OK)
 		return -EINVAL;
 	memset(out, 0, KONCE_PROBE_SIZE);
-	put32(out + KONCE_PROBE_MAGIC_OFF, KONCE_PROBE_MAGIC);
+	wire_put32(out + KONCE_PROBE_MAGIC_OFF, KONCE_PROBE_MAGIC);
 	out[KONCE_PROBE_VERSION_OFF] = KONCE_PROBE_VERSION;
 	out[KONCE_PROBE_TYPE_OFF] = p->type;
 	out[KONCE_PROBE_COMMAND_OFF] = p->command;
 	out[KONCE_PROBE_FLAGS_OFF] = p->flags;
 	wire_put64(out + KONCE_PROBE_NONCE_OFF, p->nonce);
-	put32(out + KONCE_PROBE_SEQ_OFF, p->seq);
+	wire_put32(out + KONCE_PROBE_SEQ_OFF, p->seq);
 	wire_put16(out + KONCE_PROBE_REPLY_PORT_OFF, p->reply_port);
 	out[KONCE_PROBE_TRANSPORT_OFF] = p->transport;
 	out[KONCE_PROBE_TTL_OFF] = p->ttl;
 	if (p->flags & KONCE_PROBE_F_SEEN) {
-		put_addr(out + KONCE_PROBE_SEEN_SRC_OFF, &p->seen_src);
-		put_addr(out + KONCE_PROBE_SEEN_DST_OFF, &p->seen_dst);
-		put_addr(out + KONCE_PROBE_FROM_OFF, &p->from);
+		konce_addr_encode(out + KONCE_PROBE_SEEN_SRC_OFF, &p->seen_src);
+		konce_addr_encode(out + KONCE_PROBE_SEEN_DST_OFF, &p->seen_dst);
+		konce_addr_encode(out + KONCE_PROBE_FROM_OFF, &p->from);
 	}
 	if (p->flags & KONCE_PROBE_F_OTHER)
-		put_addr(out + KONCE_PROBE_OTHER_OFF, &p->other);
+		konce_addr_encode(out + KONCE_PROBE_OTHER_OFF, &p->other);
 	return KONCE_PROBE_SIZE;
 }
 

@@ -8,8 +8,6 @@
 
 enum { IPPROTO_ICMP_ = 1, IPPROTO_TCP_ = 6 };
 
-static uint32_t get32(const uint8_t *p) { return (uint32_t)wire_get16(p) << 16 | wire_get16(p + 2); }
-static void put32(uint8_t *p, uint32_t v) { wire_put16(p, (uint16_t)(v >> 16)), wire_put16(p + 2, (uint16_t)v); }
 
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
 {
@@ -48,8 +46,8 @@ int konce_rawpkt_build(enum konce_rawpkt_proto proto, const konce_rawpkt *p, uin
 	uint8_t pseudo[12];
 	wire_put16(out, p->src.port);
 	wire_put16(out + 2, p->dst.port);
-	put32(out + 4, p->seq);
-	put32(out + 8, p->is_reply ? p->ack : 0);
+	wire_put32(out + 4, p->seq);
+	wire_put32(out + 8, p->is_reply ? p->ack : 0);
 	out[12] = 5 << 4;
 	out[13] = p->is_reply ? KONCE_RAWPKT_TCP_SYN | KONCE_RAWPKT_TCP_ACK : KONCE_RAWPKT_TCP_SYN;
 	wire_put16(out + 14, 65535);
@@ -98,8 +96,8 @@ int konce_rawpkt_parse(enum konce_rawpkt_proto proto, const uint8_t *buf, size_t
 		return -EINVAL; /* only the SYN / SYN-ACK shapes carry probes */
 	konce_addr_from_v4(&p->src, buf + 12, wire_get16(l4));
 	konce_addr_from_v4(&p->dst, buf + 16, wire_get16(l4 + 2));
-	p->seq = get32(l4 + 4);
-	p->ack = get32(l4 + 8);
+	p->seq = wire_get32(l4 + 4);
+	p->ack = wire_get32(l4 + 8);
 	p->is_reply = (p->tcp_flags & KONCE_RAWPKT_TCP_ACK) != 0;
 	p->payload = l4 + doff;
 	p->len = l4len - doff;

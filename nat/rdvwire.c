@@ -4,28 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-static void put_addr(uint8_t *p, const konce_addr *a)
-{
-	memcpy(p, a->ip, 16);
-	wire_put16(p + 16, a->port);
-}
-
-static void get_addr(konce_addr *a, const uint8_t *p)
-{
-	memcpy(a->ip, p, 16);
-	a->port = wire_get16(p + 16);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static bool cand_type_ok(uint8_t t) { return t == KONCE_CAND_HOST || t == KONCE_CAND_REFLEXIVE || t == KONCE_CAND_MAPPED; }
 
 static bool nat_ok(const konce_natinfo *n) { return n->mapping <= KONCE_NATMAP_EDM_RANDOM; }
@@ -48,7 +26,7 @@ static size_t put_cands(uint8_t *p, const konce_rdvwire_msg *m)
 {
 	for (unsigned i = 0; i < m->ncand; i++) {
 		p[i * KONCE_RDV_CAND_SIZE] = m->cand[i].type;
-		put_addr(p + i * KONCE_RDV_CAND_SIZE + 1, &m->cand[i].addr);
+		konce_addr_encode(p + i * KONCE_RDV_CAND_SIZE + 1, &m->cand[i].addr);
 	}
 	return (size_t)m->ncand * KONCE_RDV_CAND_SIZE;
 }
@@ -59,7 +37,7 @@ static bool get_cands(konce_rdvwire_msg *m, const uint8_t *p)
 		m->cand[i].type = p[i * KONCE_RDV_CAND_SIZE];
 		if (!cand_type_ok(m->cand[i].type))
 			return false;
-		get_addr(&m->cand[i].addr, p + i * KONCE_RDV_CAND_SIZE + 1);
+		konce_addr_decode(&m->cand[i].addr, p + i * KONCE_RDV_CAND_SIZE + 1);
 	}
 	return true;
 }
@@ -154,8 +132,8 @@ size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap
 	case KONCE_RDV_REGISTERED:
 		wire_put64(buf + KONCE_REGD_TXID, m->id);
 		wire_put64(buf + KONCE_REGD_STAMP, m->stamp);
-		put_addr(buf + KONCE_REGD_ADDR, &m->addr);
-		put32(buf + KONCE_REGD_REFRESH, m->value);
+		konce_addr_encode(buf + KONCE_REGD_ADDR, &m->addr);
+		wire_put32(buf + KONCE_REGD_REFRESH, m->value);
 		break;
 	case KONCE_RDV_INTRO_REQUEST:
 	case KONCE_RDV_INTRO_OFFER:
@@ -170,7 +148,7 @@ size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap
 		buf[KONCE_INTRO_NCAND] = (uint8_t)m->ncand;
 		memcpy(buf + KONCE_INTRO_PEER, m->key, KONCE_WIRE_KEY);
 		wire_put64(buf + KONCE_INTRO_ID, m->id);
-		put32(buf + KONCE_INTRO_DELAY, m->value);
+		wire_put32(buf + KONCE_INTRO_DELAY, m->value);
 		put_nat(buf + KONCE_INTRO_NAT, &m->nat);
 		memcpy(buf + KONCE_INTRO_SECRET, m->secret, KONCE_INTRO_SECRET_BYTES);
 		put_cands(buf + KONCE_INTRO_CANDS, m);
@@ -195,7 +173,7 @@ size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap
 		wire_put64(buf + KONCE_PUNCH_INTRO, m->id);
 		memcpy(buf + KONCE_PUNCH_KEY, m->key, KONCE_WIRE_KEY);
 		if (m->flags & KONCE_PUNCH_F_ACK)
-			put_addr(buf + KONCE_PUNCH_SEEN, &m->addr);
+			konce_addr_encode(buf + KONCE_PUNCH_SEEN, &m->addr);
 		memcpy(buf + KONCE_PUNCH_MAC, m->mac, KONCE_PUNCH_MAC_BYTES);
 		break;
 	case KONCE_RDV_LIFE_REQ:
@@ -203,13 +181,13 @@ size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap
 	case KONCE_RDV_LIFE_PROBE:
 		buf[KONCE_LIFE_FLAGS] = m->flags;
 		wire_put64(buf + KONCE_LIFE_NONCE, m->id);
-		put32(buf + KONCE_LIFE_DELAY, m->value);
+		wire_put32(buf + KONCE_LIFE_DELAY, m->value);
 		break;
 	case KONCE_RDV_FILTER:
 		buf[KONCE_FILT_OP] = m->flags;
 		wire_put64(buf + KONCE_FILT_TOKEN, m->id);
 		if (konce_rdvwire_filt_has_addr(m->flags))
-			put_addr(buf + KONCE_FILT_ADDR, &m->addr);
+			konce_addr_encode(buf + KONCE_FILT_ADDR, &m->addr);
 		break;
 	}
 	return need;
@@ -241,8 +219,8 @@ int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 			return -EINVAL;
 		m->id = wire_get64(b + KONCE_REGD_TXID);
 		m->stamp = wire_get64(b + KONCE_REGD_STAMP);
-		get_addr(&m->addr, b + KONCE_REGD_ADDR);
-		m->value = get32(b + KONCE_REGD_REFRESH);
+		konce_addr_decode(&m->addr, b + KONCE_REGD_ADDR);
+		m->value = wire_get32(b + KONCE_REGD_REFRESH);
 		return 0;
 	case KONCE_RDV_INTRO_REQUEST:
 	case KONCE_RDV_INTRO_OFFER:
@@ -265,7 +243,7 @@ int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 			return -EINVAL;
 		memcpy(m->key, b + KONCE_INTRO_PEER, KONCE_WIRE_KEY);
 		m->id = wire_get64(b + KONCE_INTRO_ID);
-		m->value = get32(b + KONCE_INTRO_DELAY);
+		m->value = wire_get32(b + KONCE_INTRO_DELAY);
 		get_nat(&m->nat, b + KONCE_INTRO_NAT);
 		memcpy(m->secret, b + KONCE_INTRO_SECRET, KONCE_INTRO_SECRET_BYTES);
 		if (!nat_ok(&m->nat) || !get_cands(m, b + KONCE_INTRO_CANDS))
@@ -305,7 +283,7 @@ int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 		m->seq = wire_get16(b + KONCE_PUNCH_SEQ);
 		m->id = wire_get64(b + KONCE_PUNCH_INTRO);
 		memcpy(m->key, b + KONCE_PUNCH_KEY, KONCE_WIRE_KEY);
-		get_addr(&m->addr, b + KONCE_PUNCH_SEEN);
+		konce_addr_decode(&m->addr, b + KONCE_PUNCH_SEEN);
 		memcpy(m->mac, b + KONCE_PUNCH_MAC, KONCE_PUNCH_MAC_BYTES);
 		return 0;
 	case KONCE_RDV_LIFE_REQ:
@@ -319,7 +297,7 @@ int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 		if (!life_flags_ok(m->type, m->flags))
 			return -EINVAL;
 		m->id = wire_get64(b + KONCE_LIFE_NONCE);
-		m->value = get32(b + KONCE_LIFE_DELAY);
+		m->value = wire_get32(b + KONCE_LIFE_DELAY);
 		return 0;
 	case KONCE_RDV_FILTER:
 		if (len != KONCE_FILT_SIZE || !all_zero(b + KONCE_FILT_RESERVED, 2))
@@ -329,7 +307,7 @@ int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 		    (!konce_rdvwire_filt_has_addr(m->flags) && !all_zero(b + KONCE_FILT_ADDR, 18)))
 			return -EINVAL;
 		m->id = wire_get64(b + KONCE_FILT_TOKEN);
-		get_addr(&m->addr, b + KONCE_FILT_ADDR);
+		konce_addr_decode(&m->addr, b + KONCE_FILT_ADDR);
 		return 0;
 	}
 	return -EINVAL;

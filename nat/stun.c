@@ -4,19 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* Bitwise, table-free CRC-32: a STUN message is checked once per datagram and is at most a few
  * hundred bytes, so a 1 KiB table (or linking zlib for one function) buys nothing here. */
 uint32_t konce_stun_crc32(const uint8_t *buf, size_t len)
@@ -114,7 +101,7 @@ static bool parse_attr(konce_stun_msg *m, uint16_t type, const uint8_t *v, size_
 		if (len != 4)
 			return false;
 		m->has_change = true;
-		m->change = get32(v);
+		m->change = wire_get32(v);
 		return true;
 	case KONCE_STUN_A_RESPONSE_PORT:
 		if (len != 4)
@@ -158,7 +145,7 @@ enum konce_stun_result konce_stun_parse(konce_stun_msg *m, const uint8_t *buf, s
 		return KONCE_STUN_NOT_STUN;
 	m->type = wire_get16(buf);
 	m->length = wire_get16(buf + 2);
-	m->cookie = get32(buf + 4);
+	m->cookie = wire_get32(buf + 4);
 	memcpy(m->txid, buf + 8, KONCE_STUN_TXID);
 	if ((size_t)m->length + KONCE_STUN_HEADER != len)
 		return KONCE_STUN_BAD_LENGTH;
@@ -180,7 +167,7 @@ enum konce_stun_result konce_stun_parse(konce_stun_msg *m, const uint8_t *buf, s
 		if (type == KONCE_STUN_A_FINGERPRINT) {
 			if (alen != 4)
 				return KONCE_STUN_BAD_ATTR;
-			if (get32(v) != (konce_stun_crc32(buf, off) ^ KONCE_STUN_FINGERPRINT_XOR))
+			if (wire_get32(v) != (konce_stun_crc32(buf, off) ^ KONCE_STUN_FINGERPRINT_XOR))
 				return KONCE_STUN_BAD_FINGERPRINT;
 			m->has_fingerprint = true;
 		} else if (type == KONCE_STUN_A_MESSAGE_INTEGRITY) {
@@ -218,7 +205,7 @@ void konce_stun_build_start(konce_stun_builder *b, uint8_t *buf, size_t cap, uin
 		return;
 	wire_put16(buf, type);
 	wire_put16(buf + 2, 0);
-	put32(buf + 4, cookie);
+	wire_put32(buf + 4, cookie);
 	memcpy(buf + 8, txid, KONCE_STUN_TXID);
 }
 
@@ -260,7 +247,7 @@ void konce_stun_add_u32(konce_stun_builder *b, uint16_t attr, uint32_t val)
 {
 	uint8_t *v = add_attr(b, attr, 4);
 	if (v)
-		put32(v, val);
+		wire_put32(v, val);
 }
 
 void konce_stun_add_bytes(konce_stun_builder *b, uint16_t attr, const void *data, size_t len)
@@ -289,7 +276,7 @@ void konce_stun_add_fingerprint(konce_stun_builder *b)
 	size_t at = b->len;
 	uint8_t *v = add_attr(b, KONCE_STUN_A_FINGERPRINT, 4);
 	if (v)
-		put32(v, konce_stun_crc32(b->buf, at) ^ KONCE_STUN_FINGERPRINT_XOR);
+		wire_put32(v, konce_stun_crc32(b->buf, at) ^ KONCE_STUN_FINGERPRINT_XOR);
 }
 
 int konce_stun_build_finish(konce_stun_builder *b)

@@ -20,7 +20,23 @@ typedef struct konce_addr {
 	uint16_t port;  /* host order */
 } konce_addr;
 
-enum { KONCE_ADDR_STRLEN = 64 }; /* "[ffff:...:ffff]:65535" and NUL fit */
+enum {
+	KONCE_ADDR_STRLEN = 64,   /* "[ffff:...:ffff]:65535" and NUL fit */
+	KONCE_ADDR_WIRE_SIZE = 18 /* on the wire: ip 16 (IPv4-mapped) | port u16 big-endian */
+};
+
+/* The wire form, as every konce message that carries an address writes it.  Callers check bounds. */
+static inline void konce_addr_encode(uint8_t out[KONCE_ADDR_WIRE_SIZE], const konce_addr *a)
+{
+	memcpy(out, a->ip, 16);
+	out[16] = (uint8_t)(a->port >> 8);
+	out[17] = (uint8_t)a->port;
+}
+static inline void konce_addr_decode(konce_addr *a, const uint8_t in[KONCE_ADDR_WIRE_SIZE])
+{
+	memcpy(a->ip, in, 16);
+	a->port = (uint16_t)(in[16] << 8 | in[17]);
+}
 
 static inline bool konce_addr_eq(const konce_addr *a, const konce_addr *b)
 {

@@ -66,10 +66,8 @@ size_t konce_ackframe_encode(uint8_t *out, size_t cap, const konce_ack *a, size_
 	}
 	out[count_at] = (uint8_t)(done - 1);
 	if (a->has_owd) {
-		out[n++] = (uint8_t)(a->owd >> 24);
-		out[n++] = (uint8_t)(a->owd >> 16);
-		out[n++] = (uint8_t)(a->owd >> 8);
-		out[n++] = (uint8_t)a->owd;
+		wire_put32(out + n, a->owd);
+		n += KONCE_ACK_OWD_SIZE;
 	}
 	if (nencoded)
 		*nencoded = done;
@@ -122,7 +120,7 @@ size_t konce_ackframe_decode(const uint8_t *p, size_t avail, konce_ack *a)
 	if (a->has_owd) {
 		if (avail - n < KONCE_ACK_OWD_SIZE)
 			return 0;
-		a->owd = (uint32_t)p[n] << 24 | (uint32_t)p[n + 1] << 16 | (uint32_t)p[n + 2] << 8 | p[n + 3];
+		a->owd = wire_get32(p + n);
 		n += KONCE_ACK_OWD_SIZE;
 	}
 	return n;
@@ -133,10 +131,7 @@ size_t konce_timestamp_encode(uint8_t *out, size_t cap, uint32_t ts)
 	if (cap < KONCE_TIMESTAMP_SIZE)
 		return 0;
 	out[0] = KONCE_FRAME_TIMESTAMP;
-	out[1] = (uint8_t)(ts >> 24);
-	out[2] = (uint8_t)(ts >> 16);
-	out[3] = (uint8_t)(ts >> 8);
-	out[4] = (uint8_t)ts;
+	wire_put32(out + 1, ts);
 	return KONCE_TIMESTAMP_SIZE;
 }
 
@@ -144,6 +139,6 @@ size_t konce_timestamp_decode(const uint8_t *p, size_t avail, uint32_t *ts)
 {
 	if (avail < KONCE_TIMESTAMP_SIZE || p[0] != KONCE_FRAME_TIMESTAMP)
 		return 0;
-	*ts = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+	*ts = wire_get32(p + 1);
 	return KONCE_TIMESTAMP_SIZE;
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "node/base/addr.h"
+#include "node/base/wire.h"
 
 static void test_v4_roundtrip(void **state)
 {
@@ -41,6 +42,32 @@ static void test_v6_roundtrip(void **state)
 	assert_string_equal(konce_addr_str(&a, buf), "[2001:db8::1]:1");
 }
 
+/* The 18-byte wire form and the 32-bit accessors: big-endian, exactly these bytes. */
+static void test_wire_forms(void **state)
+{
+	(void)state;
+	konce_addr a, b;
+	assert_int_equal(konce_addr_parse(&a, "192.0.2.7:7807"), 0);
+	uint8_t w[KONCE_ADDR_WIRE_SIZE + 1];
+	memset(w, 0xee, sizeof w);
+	konce_addr_encode(w, &a);
+	static const uint8_t want[KONCE_ADDR_WIRE_SIZE] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7,
+							   0x1e, 0x7f};
+	assert_memory_equal(w, want, sizeof want);
+	assert_int_equal(w[KONCE_ADDR_WIRE_SIZE], 0xee); /* writes 18 bytes, no more */
+	konce_addr_decode(&b, w);
+	assert_true(konce_addr_eq(&a, &b));
+
+	uint8_t q[5] = {0xee, 0xee, 0xee, 0xee, 0xee};
+	wire_put32(q, 0x01020304u);
+	assert_int_equal(q[0], 1);
+	assert_int_equal(q[3], 4);
+	assert_int_equal(q[4], 0xee);
+	assert_int_equal(wire_get32(q), 0x01020304u);
+	wire_put32(q, 0xfffffffeu);
+	assert_int_equal(wire_get32(q), 0xfffffffeu);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -62,6 +89,7 @@ int main(void)
 		cmocka_unit_test(test_v4_roundtrip),
 		cmocka_unit_test(test_v6_roundtrip),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_wire_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
