@@ -6,7 +6,10 @@
 #include <sodium.h>
 #include <string.h>
 
-enum { PROBE = 8, MAX_SLOTS = 1u << 20 };
+#include "node/base/khtab.h"
+#include "node/base/tbucket.h"
+
+enum { MAX_SLOTS = 1u << 20 };
 
 struct pair {
 	uint8_t keys[2 * KONCE_WIRE_KEY]; /* lower key first */
@@ -24,18 +27,13 @@ struct keyent {
 
 struct konce_relay {
 	const konce_env *env;
-	struct pair *tab;
-	uint32_t mask;
-	struct keyent *keys;
-	uint32_t kmask;
+	konce_khtab tab;  /* struct pair, by pair key */
+	konce_khtab keys; /* struct keyent, by key: twice the pairs, each pair has two keys */
 	int64_t gtokens; /* the global bucket, bytes x 10^6 */
 	uint64_t glast;
 	konce_relay_cfg cfg;
-	uint8_t hashkey[crypto_shorthash_KEYBYTES];
 	struct konce_relay_counters c;
 };
-
-#define MICRO 1000000LL
 
 int konce_relay_new(konce_relay **out, const konce_env *env, const konce_relay_cfg *cfg)
 {
@@ -50,30 +48,22 @@ int konce_relay_new(konce_relay **out, const konce_env *env, const konce_relay_c
 	c.global_burst = c.global_burst ? c.global_burst : KONCE_RELAY_GLOBAL_BURST;
 	if (c.slots > MAX_SLOTS)
 		return -EINVAL;
-	unsigned n = 1;
-	while (n < c.slots)
-		n <<= 1;
 	konce_relay *r = konce_env_alloc(env, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->tab = konce_env_alloc(env, (size_t)n * sizeof(*r->tab));
-	r->keys = konce_env_alloc(env, (size_t)2 * n * sizeof(*r->keys));
-	if (!r->tab || !r->keys) {
-		konce_env_free(env, r->tab);
-		konce_env_free(env, r->keys);
-		konce_env_free(env, r);
-		return -ENOMEM;
-	}
-	memset(r->tab, 0, (size_t)n * sizeof(*r->tab));
-	memset(r->keys, 0, (size_t)2 * n * sizeof(*r->keys));
-	r->kmask = 2 * n - 1;
-	r->gtokens = (int64_t)c.global_burst * MICRO;
-	r->glast = 0;
+	memset(r, 0, sizeof(*r));
 	r->env = env;
-	r->mask = n - 1;
+	int err = konce_khtab_init(&r->tab, env, c.slots, MAX_SLOTS, sizeof(struct pair));
+	if (!err)
+		err = konce_khtab_init(&r->keys, env, 2 * konce_khtab_size(&r->tab), 2 * MAX_SLOTS,
+				       sizeof(struct keyent));
+	if (err) {
+		konce_relay_free(r);
+		return err;
+	}
+	r->gtokens = konce_tbucket_units(c.global_burst);
+	r->glast = 0;
 	r->cfg = c;
-	memset(&r->c, 0, sizeof(r->c));
-	konce_env_random(env, r->hashkey, sizeof(r->hashkey));
 	*out = r;
 	return 0;
 }
@@ -83,8 +73,8 @@ void konce_relay_free(konce_relay *r)
 	if (!r)
 		return;
 	const konce_env *env = r->env;
-	konce_env_free(env, r->tab);
-	konce_env_free(env, r->keys);
+	konce_khtab_fini(&r->tab, env);
+	konce_khtab_fini(&r->keys, env);
 	sodium_memzero(r, sizeof(*r));
 	konce_env_free(env, r);
 }
@@ -96,25 +86,16 @@ static void pair_key(uint8_t k[2 * KONCE_WIRE_KEY], const uint8_t *a, const uint
 	memcpy(k + KONCE_WIRE_KEY, swap ? a : b, KONCE_WIRE_KEY);
 }
 
-static uint32_t slot_of(const konce_relay *r, const uint8_t *k)
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, k, 2 * KONCE_WIRE_KEY, r->hashkey);
-	return ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->mask;
-}
-
 static bool live(const konce_relay *r, const struct pair *e, uint64_t now)
 {
 	return e->used && now - e->last < r->cfg.idle_us;
 }
 
-static unsigned run_len(const konce_relay *r) { return r->mask + 1 < PROBE ? r->mask + 1 : PROBE; }
-
 static struct pair *find(konce_relay *r, const uint8_t *k, uint64_t now)
 {
-	uint32_t s = slot_of(r, k);
-	for (unsigned i = 0; i < run_len(r); i++) {
-		struct pair *e = &r->tab[(s + i) & r->mask];
+	uint32_t home = konce_khtab_home(&r->tab, k, 2 * KONCE_WIRE_KEY);
+	for (unsigned i = 0; i < konce_khtab_run(&r->tab); i++) {
+		struct pair *e = konce_khtab_at(&r->tab, home, i);
 		if (live(r, e, now) && memcmp(e->keys, k, sizeof(e->keys)) == 0)
 			return e;
 	}
@@ -123,32 +104,17 @@ static struct pair *find(konce_relay *r, const uint8_t *k, uint64_t now)
 
 static void refill(const konce_relay *r, struct pair *e, uint64_t now)
 {
-	uint64_t dt = now > e->last ? now - e->last : 0;
-	int64_t full = (int64_t)r->cfg.burst * MICRO;
-	if (dt > (uint64_t)(2 * full) / r->cfg.rate + 1)
-		e->tokens = full;
-	else
-		e->tokens += (int64_t)(dt * r->cfg.rate);
-	if (e->tokens > full)
-		e->tokens = full;
+	e->tokens = konce_tbucket_refill(e->tokens, e->last, now, r->cfg.rate, konce_tbucket_units(r->cfg.burst));
 }
 
 /* ---- per-key caps ---- */
-
-static uint32_t key_home(const konce_relay *r, const uint8_t *key)
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, key, KONCE_WIRE_KEY, r->hashkey);
-	/* bytes 4..7: the pair table uses 0..3 of another input's hash */
-	return ((uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24) & r->kmask;
-}
 
 /* Drops the slots of e that no longer hold a live pair with its key; returns how many remain. */
 static unsigned key_purge(const konce_relay *r, struct keyent *e, uint64_t now)
 {
 	unsigned k = 0;
 	for (unsigned i = 0; i < e->n; i++) {
-		const struct pair *p = &r->tab[e->slot[i]];
+		const struct pair *p = konce_khtab_entry(&r->tab, e->slot[i]);
 		if (live(r, p, now) && (memcmp(p->keys, e->key, KONCE_WIRE_KEY) == 0 ||
 					memcmp(p->keys + KONCE_WIRE_KEY, e->key, KONCE_WIRE_KEY) == 0))
 			e->slot[k++] = e->slot[i];
@@ -161,11 +127,10 @@ static unsigned key_purge(const konce_relay *r, struct keyent *e, uint64_t now)
  * full of keys with live pairs. */
 static struct keyent *key_entry(konce_relay *r, const uint8_t *key, uint64_t now)
 {
-	uint32_t h = key_home(r, key);
+	uint32_t home = konce_khtab_home(&r->keys, key, KONCE_WIRE_KEY);
 	struct keyent *free_e = NULL;
-	unsigned run = r->kmask + 1 < PROBE ? r->kmask + 1 : PROBE;
-	for (unsigned i = 0; i < run; i++) {
-		struct keyent *e = &r->keys[(h + i) & r->kmask];
+	for (unsigned i = 0; i < konce_khtab_run(&r->keys); i++) {
+		struct keyent *e = konce_khtab_at(&r->keys, home, i);
 		if (memcmp(e->key, key, KONCE_WIRE_KEY) == 0) {
 			key_purge(r, e, now);
 			return e;
@@ -202,16 +167,16 @@ int konce_relay_open(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uint
 		r->c.key_full++;
 		return -EDQUOT;
 	}
-	uint32_t s = slot_of(r, k);
-	for (unsigned i = 0; i < run_len(r); i++) {
-		uint32_t idx = (s + i) & r->mask;
-		e = &r->tab[idx];
+	uint32_t home = konce_khtab_home(&r->tab, k, sizeof(k));
+	for (unsigned i = 0; i < konce_khtab_run(&r->tab); i++) {
+		uint32_t idx = konce_khtab_index(&r->tab, home, i);
+		e = konce_khtab_entry(&r->tab, idx);
 		if (live(r, e, now))
 			continue;
 		memcpy(e->keys, k, sizeof(k));
 		e->used = true;
 		e->last = now;
-		e->tokens = (int64_t)r->cfg.burst * MICRO;
+		e->tokens = konce_tbucket_units(r->cfg.burst);
 		ka->slot[ka->n++] = idx;
 		kb->slot[kb->n++] = idx;
 		r->c.opened++;
@@ -233,22 +198,20 @@ int konce_relay_admit(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uin
 	}
 	refill(r, e, now);
 	e->last = now;
-	if (e->tokens < (int64_t)len * MICRO) {
+	int64_t cost = konce_tbucket_units(len);
+	if (e->tokens < cost) {
 		r->c.over_rate++;
 		return -EAGAIN;
 	}
-	uint64_t dt = now > r->glast ? now - r->glast : 0;
-	int64_t gfull = (int64_t)r->cfg.global_burst * MICRO;
-	r->gtokens = dt > (uint64_t)(2 * gfull) / r->cfg.global_rate + 1 ? gfull
-									     : r->gtokens + (int64_t)(dt * r->cfg.global_rate);
-	r->gtokens = r->gtokens > gfull ? gfull : r->gtokens;
+	r->gtokens = konce_tbucket_refill(r->gtokens, r->glast, now, r->cfg.global_rate,
+					  konce_tbucket_units(r->cfg.global_burst));
 	r->glast = now > r->glast ? now : r->glast;
-	if (r->gtokens < (int64_t)len * MICRO) {
+	if (r->gtokens < cost) {
 		r->c.over_global++;
 		return -EAGAIN;
 	}
-	r->gtokens -= (int64_t)len * MICRO;
-	e->tokens -= (int64_t)len * MICRO;
+	r->gtokens -= cost;
+	e->tokens -= cost;
 	r->c.forwarded++;
 	r->c.bytes += len;
 	return 0;
@@ -269,8 +232,8 @@ int konce_relay_close(konce_relay *r, const uint8_t a[KONCE_WIRE_KEY], const uin
 size_t konce_relay_live(const konce_relay *r, uint64_t now)
 {
 	size_t n = 0;
-	for (uint32_t i = 0; i <= r->mask; i++)
-		n += live(r, &r->tab[i], now);
+	for (uint32_t i = 0; i < konce_khtab_size(&r->tab); i++)
+		n += live(r, konce_khtab_entry(&r->tab, i), now);
 	return n;
 }
 

@@ -5,8 +5,8 @@
  * opaque here.  A pair is opened when the rendezvous introduces the two (so only registered,
  * introduced keys are relayed), and lives while it is used, up to idle_us after the last packet.
  *
- * Table: a fixed array of slots, allocated once, indexed by a keyed hash (crypto_shorthash, random
- * key) of the two keys in sorted order; a pair lives in one of the 8 slots from there.  Opening a
+ * Table: a konce_khtab (node/base/khtab.h), a fixed array of slots allocated once and indexed by a
+ * keyed hash of the two keys in sorted order; a pair lives in one of the 8 slots from there.  Opening a
  * pair takes a free or idle slot in that run, else fails with -ENOSPC: live pairs are never
  * evicted, so a flood of introductions cannot cut an honest relayed session.  Each pair has one
  * token bucket (bytes per second, shared by both directions).  Nothing is allocated after

@@ -5,10 +5,11 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "node/base/khtab.h"
 #include "node/base/ratelimit.h"
 
 #define MS 1000ULL
-enum { PROBE = 8, MAX_SLOTS = 1u << 20, COST_REGISTER = 1, COST_INTRO = 2 };
+enum { MAX_SLOTS = 1u << 20, COST_REGISTER = 1, COST_INTRO = 2 };
 
 struct reg {
 	bool used;
@@ -38,16 +39,13 @@ struct outq {
 struct konce_rendezvous {
 	const konce_env *env;
 	konce_rendezvous_cfg cfg;
-	struct reg *tab;
-	uint32_t mask;
-	uint8_t hashkey[crypto_shorthash_KEYBYTES];
+	konce_khtab tab; /* struct reg, by key */
 	konce_ratelimit *rl;
 	konce_ratelimit *rl_new; /* new registrations per source (KONCE_RDV_NEW_*) */
 	konce_relay *relay;
 	struct outq *out;
 	unsigned out_head, out_n;
-	struct offer *offers;
-	uint32_t omask;
+	konce_khtab offers; /* struct offer, by (requester, target) */
 	struct konce_rendezvous_counters c;
 };
 
@@ -65,31 +63,27 @@ int konce_rendezvous_new(konce_rendezvous **out, const konce_rendezvous_cfg *cfg
 	c.out_ring = c.out_ring ? c.out_ring : 256;
 	if (c.slots > MAX_SLOTS)
 		return -EINVAL;
-	unsigned n = 1;
-	while (n < c.slots)
-		n <<= 1;
 	konce_rendezvous *r = konce_env_alloc(c.env, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	memset(r, 0, sizeof(*r));
 	r->env = c.env;
 	r->cfg = c;
-	r->mask = n - 1;
-	r->tab = konce_env_alloc(c.env, (size_t)n * sizeof(*r->tab));
-	r->out = konce_env_alloc(c.env, (size_t)c.out_ring * sizeof(*r->out));
-	unsigned no = n / 4 > 64 ? n / 4 : 64; /* a quarter of the table may be waiting to accept */
-	r->omask = no - 1;
-	r->offers = konce_env_alloc(c.env, (size_t)no * sizeof(*r->offers));
-	int err = -ENOMEM;
-	if (!r->tab || !r->out || !r->offers)
+	int err = konce_khtab_init(&r->tab, c.env, c.slots, MAX_SLOTS, sizeof(struct reg));
+	if (err)
 		goto fail;
-	memset(r->tab, 0, (size_t)n * sizeof(*r->tab));
-	memset(r->offers, 0, (size_t)no * sizeof(*r->offers));
+	uint32_t n = konce_khtab_size(&r->tab);
+	unsigned no = n / 4 > 64 ? n / 4 : 64; /* a quarter of the table may be waiting to accept */
+	if ((err = konce_khtab_init(&r->offers, c.env, no, MAX_SLOTS, sizeof(struct offer))))
+		goto fail;
+	err = -ENOMEM;
+	r->out = konce_env_alloc(c.env, (size_t)c.out_ring * sizeof(*r->out));
+	if (!r->out)
+		goto fail;
 	if ((err = konce_ratelimit_new(&r->rl, c.env, c.rl_slots, c.rl_rate, c.rl_burst)) ||
 	    (err = konce_ratelimit_new(&r->rl_new, c.env, c.rl_slots, 1, KONCE_RDV_NEW_BURST)) ||
 	    (err = konce_relay_new(&r->relay, c.env, &c.relay)))
 		goto fail;
-	konce_env_random(c.env, r->hashkey, sizeof(r->hashkey));
 	*out = r;
 	return 0;
 fail:
@@ -106,20 +100,11 @@ void konce_rendezvous_free(konce_rendezvous *r)
 	konce_ratelimit_free(r->rl_new);
 	konce_relay_free(r->relay);
 	konce_env_free(env, r->out);
-	konce_env_free(env, r->tab);
-	konce_env_free(env, r->offers);
+	konce_khtab_fini(&r->tab, env);
+	konce_khtab_fini(&r->offers, env);
 	sodium_memzero(r, sizeof(*r));
 	konce_env_free(env, r);
 }
-
-static uint32_t slot_of(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY])
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, key, KONCE_WIRE_KEY, r->hashkey);
-	return ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->mask;
-}
-
-static unsigned run_len(const konce_rendezvous *r) { return r->mask + 1 < PROBE ? r->mask + 1 : PROBE; }
 
 static bool live(const konce_rendezvous *r, const struct reg *e, uint64_t now)
 {
@@ -128,9 +113,9 @@ static bool live(const konce_rendezvous *r, const struct reg *e, uint64_t now)
 
 static struct reg *find(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
 {
-	uint32_t s = slot_of(r, key);
-	for (unsigned i = 0; i < run_len(r); i++) {
-		struct reg *e = &r->tab[(s + i) & r->mask];
+	uint32_t home = konce_khtab_home(&r->tab, key, KONCE_WIRE_KEY);
+	for (unsigned i = 0; i < konce_khtab_run(&r->tab); i++) {
+		struct reg *e = konce_khtab_at(&r->tab, home, i);
 		if (live(r, e, now) && memcmp(e->key, key, KONCE_WIRE_KEY) == 0)
 			return e;
 	}
@@ -139,9 +124,9 @@ static struct reg *find(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_
 
 static struct reg *claim(konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now)
 {
-	uint32_t s = slot_of(r, key);
-	for (unsigned i = 0; i < run_len(r); i++) {
-		struct reg *e = &r->tab[(s + i) & r->mask];
+	uint32_t home = konce_khtab_home(&r->tab, key, KONCE_WIRE_KEY);
+	for (unsigned i = 0; i < konce_khtab_run(&r->tab); i++) {
+		struct reg *e = konce_khtab_at(&r->tab, home, i);
 		if (!live(r, e, now)) {
 			memset(e, 0, sizeof(*e));
 			e->used = true;
@@ -239,15 +224,13 @@ static void intro_to(konce_rendezvous *r, const struct reg *to, const struct reg
  * its run; NULL if none. */
 static struct offer *offer_slot(konce_rendezvous *r, const uint8_t *a, const uint8_t *b, uint64_t now, bool claim)
 {
-	uint8_t k[2 * KONCE_WIRE_KEY], h[crypto_shorthash_BYTES];
+	uint8_t k[2 * KONCE_WIRE_KEY];
 	memcpy(k, a, KONCE_WIRE_KEY);
 	memcpy(k + KONCE_WIRE_KEY, b, KONCE_WIRE_KEY);
-	crypto_shorthash(h, k, sizeof(k), r->hashkey);
-	uint32_t s = ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24) & r->omask;
-	unsigned run = r->omask + 1 < PROBE ? r->omask + 1 : PROBE;
+	uint32_t home = konce_khtab_home(&r->offers, k, sizeof(k));
 	struct offer *free_o = NULL;
-	for (unsigned i = 0; i < run; i++) {
-		struct offer *o = &r->offers[(s + i) & r->omask];
+	for (unsigned i = 0; i < konce_khtab_run(&r->offers); i++) {
+		struct offer *o = konce_khtab_at(&r->offers, home, i);
 		bool live_o = o->used && now - o->at < KONCE_RDV_OFFER_MS * MS;
 		if (live_o && !memcmp(o->a, a, KONCE_WIRE_KEY) && !memcmp(o->b, b, KONCE_WIRE_KEY))
 			return o;
@@ -432,12 +415,12 @@ bool konce_rendezvous_poll(konce_rendezvous *r, uint8_t buf[KONCE_RDV_MAX_MSG], 
 size_t konce_rendezvous_count(const konce_rendezvous *r, uint64_t now)
 {
 	size_t n = 0;
-	for (uint32_t i = 0; i <= r->mask; i++)
-		n += live(r, &r->tab[i], now);
+	for (uint32_t i = 0; i < konce_khtab_size(&r->tab); i++)
+		n += live(r, konce_khtab_entry(&r->tab, i), now);
 	return n;
 }
 
-size_t konce_rendezvous_capacity(const konce_rendezvous *r) { return (size_t)r->mask + 1; }
+size_t konce_rendezvous_capacity(const konce_rendezvous *r) { return konce_khtab_size(&r->tab); }
 
 int konce_rendezvous_lookup(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
 		     konce_addr *addr, uint64_t *rtt)

@@ -15,8 +15,8 @@
  * KONCE_RDV_RTT_MAX_MS, is no sample; both RTTs are capped there; KONCE_RDV_RTT_DEFAULT_MS until
  * measured) and now + rtt_x / 2 is when the INTRO reaches x.  It also relays opaque payloads between introduced pairs (relay.h).
  *
- * Abuse: the registration table is a fixed array allocated once (slots), indexed by a keyed hash
- * (crypto_shorthash with a random key) of the public key; a key lives in one of the 8 slots from
+ * Abuse: the registration table is a konce_khtab (node/base/khtab.h), a fixed array allocated once
+ * (slots), indexed by a keyed hash of the public key; a key lives in one of the 8 slots from
  * there, so a lookup touches at most 8 entries, never the whole table.  A new key takes a free or
  * expired slot of its run, else it is refused: live registrations are never evicted, so a flood of
  * forged registrations can fill free slots but cannot push out honest peers, who keep refreshing.

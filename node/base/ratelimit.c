@@ -5,14 +5,13 @@
  * discard prefix 100::/64, whose addresses the node's traversal layer gives one per peer (each its
  * own source).  A v4 key has 0xffff in bytes 10..11, a /64 key zeros there.
  *
- * Slot = SipHash-2-4(random key, source key) mod slots; a source lives in one of the PROBE slots
- * from there.  A source not found takes a free slot in its run, or else evicts the run's entry that
- * was charged least recently.  Lookups touch at most PROBE slots, whatever the table holds.
+ * The table is a konce_khtab (node/base/khtab.h): a source lives in the run of KONCE_KHTAB_RUN slots
+ * from its keyed-hash home.  A source not found takes a free slot in its run, or else evicts the
+ * run's entry that was charged least recently.
  *
- * Balances are fixed point in micro-units (1 unit = 1,000,000) so that refill = elapsed_us x rate is
- * exact.  A balance lies in [-MAX_LEVEL x burst, burst]; debt beyond MAX_LEVEL bursts is not
- * recorded, so even the worst offender is back to a full bucket (MAX_LEVEL + 1) x burst / rate
- * seconds after it stops.
+ * Balances are token buckets in micro-units (node/base/tbucket.h).  A balance lies in
+ * [-MAX_LEVEL x burst, burst]; debt beyond MAX_LEVEL bursts is not recorded, so even the worst
+ * offender is back to a full bucket (MAX_LEVEL + 1) x burst / rate seconds after it stops.
  */
 #include "node/base/ratelimit.h"
 
@@ -20,12 +19,13 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "node/base/khtab.h"
+#include "node/base/tbucket.h"
+
 enum {
-	PROBE = 8,
 	MAX_LEVEL = 15,
 	MAX_SLOTS = 1u << 24,
 };
-#define MICRO 1000000LL
 
 struct rl_entry {
 	uint8_t key[16];
@@ -36,11 +36,9 @@ struct rl_entry {
 
 struct konce_ratelimit {
 	const konce_env *env;
-	struct rl_entry *tab;
-	uint32_t mask;
+	konce_khtab tab;     /* struct rl_entry */
 	uint32_t rate;       /* units per second = micro-units per microsecond */
 	int64_t burst_micro; /* full bucket */
-	uint8_t sipkey[crypto_shorthash_KEYBYTES];
 };
 
 int konce_ratelimit_new(konce_ratelimit **out, const konce_env *env, unsigned slots, uint32_t rate,
@@ -49,23 +47,17 @@ int konce_ratelimit_new(konce_ratelimit **out, const konce_env *env, unsigned sl
 	*out = NULL;
 	if (slots == 0 || slots > MAX_SLOTS || rate == 0 || burst == 0)
 		return -EINVAL;
-	unsigned n = 1;
-	while (n < slots)
-		n <<= 1;
 	konce_ratelimit *rl = konce_env_alloc(env, sizeof(*rl));
 	if (!rl)
 		return -ENOMEM;
-	rl->tab = konce_env_alloc(env, (size_t)n * sizeof(*rl->tab));
-	if (!rl->tab) {
+	int err = konce_khtab_init(&rl->tab, env, slots, MAX_SLOTS, sizeof(struct rl_entry));
+	if (err) {
 		konce_env_free(env, rl);
-		return -ENOMEM;
+		return err;
 	}
-	memset(rl->tab, 0, (size_t)n * sizeof(*rl->tab));
 	rl->env = env;
-	rl->mask = n - 1;
 	rl->rate = rate;
-	rl->burst_micro = (int64_t)burst * MICRO;
-	konce_env_random(env, rl->sipkey, sizeof(rl->sipkey));
+	rl->burst_micro = konce_tbucket_units(burst);
 	*out = rl;
 	return 0;
 }
@@ -75,27 +67,15 @@ void konce_ratelimit_free(konce_ratelimit *rl)
 	if (!rl)
 		return;
 	const konce_env *env = rl->env;
-	konce_env_free(env, rl->tab);
+	konce_khtab_fini(&rl->tab, env);
 	sodium_memzero(rl, sizeof(*rl));
 	konce_env_free(env, rl);
 }
 
-static void source_key(uint8_t key[16], const konce_addr *src) { konce_addr_source(key, src); }
-
-static uint32_t source_slot(const konce_ratelimit *rl, const uint8_t key[16])
+static struct rl_entry *find(const konce_ratelimit *rl, const uint8_t key[16], uint32_t home)
 {
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, key, 16, rl->sipkey);
-	uint32_t v = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-	return v & rl->mask;
-}
-
-static unsigned probe_len(const konce_ratelimit *rl) { return rl->mask + 1 < PROBE ? rl->mask + 1 : PROBE; }
-
-static struct rl_entry *find(const konce_ratelimit *rl, const uint8_t key[16], uint32_t s)
-{
-	for (unsigned i = 0; i < probe_len(rl); i++) {
-		struct rl_entry *e = &rl->tab[(s + i) & rl->mask];
+	for (unsigned i = 0; i < konce_khtab_run(&rl->tab); i++) {
+		struct rl_entry *e = konce_khtab_at(&rl->tab, home, i);
 		if (e->used && memcmp(e->key, key, 16) == 0)
 			return e;
 	}
@@ -105,14 +85,7 @@ static struct rl_entry *find(const konce_ratelimit *rl, const uint8_t key[16], u
 /* The balance of e at now, refilled at rate and capped at a full bucket. */
 static int64_t refilled(const konce_ratelimit *rl, const struct rl_entry *e, uint64_t now_us)
 {
-	if (now_us <= e->touched_us)
-		return e->balance;
-	uint64_t elapsed = now_us - e->touched_us;
-	uint64_t room = (uint64_t)(rl->burst_micro - e->balance); /* <= (MAX_LEVEL + 1) x burst */
-	if (elapsed >= room / rl->rate + 1)
-		return rl->burst_micro;
-	int64_t b = e->balance + (int64_t)(elapsed * rl->rate); /* < room + rate: no overflow */
-	return b < rl->burst_micro ? b : rl->burst_micro;
+	return konce_tbucket_refill(e->balance, e->touched_us, now_us, rl->rate, rl->burst_micro);
 }
 
 static unsigned level_of(const konce_ratelimit *rl, int64_t balance)
@@ -129,17 +102,17 @@ unsigned konce_ratelimit_charge(konce_ratelimit *rl, const konce_addr *src, unsi
 				uint64_t now_us)
 {
 	uint8_t key[16];
-	source_key(key, src);
-	uint32_t s = source_slot(rl, key);
-	struct rl_entry *e = find(rl, key, s);
+	konce_addr_source(key, src);
+	uint32_t home = konce_khtab_home(&rl->tab, key, sizeof(key));
+	struct rl_entry *e = find(rl, key, home);
 	int64_t bal;
 	if (e) {
 		bal = refilled(rl, e, now_us);
 		if (now_us < e->touched_us) /* out-of-order now: refill was 0, keep the later mark */
 			now_us = e->touched_us;
 	} else {
-		for (unsigned i = 0; i < probe_len(rl); i++) {
-			struct rl_entry *c = &rl->tab[(s + i) & rl->mask];
+		for (unsigned i = 0; i < konce_khtab_run(&rl->tab); i++) {
+			struct rl_entry *c = konce_khtab_at(&rl->tab, home, i);
 			if (!c->used) {
 				e = c;
 				break;
@@ -151,7 +124,7 @@ unsigned konce_ratelimit_charge(konce_ratelimit *rl, const konce_addr *src, unsi
 		e->used = true;
 		bal = rl->burst_micro; /* a new (or re-admitted) source starts with a full bucket */
 	}
-	bal -= (int64_t)cost * MICRO;
+	bal -= konce_tbucket_units(cost);
 	int64_t lowest = -(int64_t)MAX_LEVEL * rl->burst_micro;
 	if (bal < lowest)
 		bal = lowest;
@@ -163,7 +136,7 @@ unsigned konce_ratelimit_charge(konce_ratelimit *rl, const konce_addr *src, unsi
 unsigned konce_ratelimit_level(const konce_ratelimit *rl, const konce_addr *src, uint64_t now_us)
 {
 	uint8_t key[16];
-	source_key(key, src);
-	const struct rl_entry *e = find(rl, key, source_slot(rl, key));
+	konce_addr_source(key, src);
+	const struct rl_entry *e = find(rl, key, konce_khtab_home(&rl->tab, key, sizeof(key)));
 	return e ? level_of(rl, refilled(rl, e, now_us)) : 0;
 }
