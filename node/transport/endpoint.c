@@ -622,13 +622,27 @@ int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us)
 	konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_LOCAL_CLOSE);
 	if (s->state == KONCE_HS_ACCEPT_PENDING)
 		konce_hs_server_flush_accept(ep, s, NULL, 0);
-	if (s->state == KONCE_HS_ESTABLISHED) {
-		uint8_t f[3];
-		size_t n = konce_frame_put_close(f, sizeof f, 0);
-		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
-	}
+	konce_ep_send_close(ep, s, now_us);
 	konce_ep_sess_free(ep, s);
 	return 0;
+}
+
+void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return;
+	uint8_t f[3];
+	size_t n = konce_frame_put_close(f, sizeof f, 0);
+	konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+}
+
+void konce_ep_sess_end(konce_ep *ep, konce_sess *s, unsigned reason, uint64_t now_us)
+{
+	konce_ep_send_close(ep, s, now_us);
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
+	if (e)
+		e->reason = reason;
+	konce_ep_sess_free(ep, s);
 }
 
 /* ---- timers ----------------------------------------------------------------------------- */

@@ -232,6 +232,12 @@ void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* endpoint.c */
 konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
+/* Tells the peer the session is closing (a CLOSE frame), if it is established. */
+void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* A session the endpoint ends itself (idle, peer silent, evicted): CLOSE to the peer if established,
+ * CLOSED with reason (KONCE_FAIL_*) to the application, and s is freed.  Messages still pending must
+ * have been failed first (konce_ep_msg_abort). */
+void konce_ep_sess_end(konce_ep *ep, konce_sess *s, unsigned reason, uint64_t now_us);
 konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
 konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);

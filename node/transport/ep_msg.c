@@ -196,25 +196,13 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 	    now_us >= s->last_app_us + ep->idle_us) {
 		/* idle: nobody wants it and no message went either way for idle_timeout_ms */
 		ep->c.idle_closed++;
-		uint8_t f[3];
-		size_t n = konce_frame_put_close(f, sizeof f, 0);
-		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
-		konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
-		if (e)
-			e->reason = KONCE_FAIL_IDLE;
-		konce_ep_sess_free(ep, s);
+		konce_ep_sess_end(ep, s, KONCE_FAIL_IDLE, now_us);
 		return false;
 	}
 	if (s->state == KONCE_HS_ESTABLISHED && !konce_conn_tick(c, now_us)) {
 		/* no ack progress for msg_timeout with messages outstanding: the peer is gone */
 		konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_TIMEOUT);
-		uint8_t f[3];
-		size_t n = konce_frame_put_close(f, sizeof f, 0);
-		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
-		konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
-		if (e)
-			e->reason = KONCE_FAIL_IDLE;
-		konce_ep_sess_free(ep, s);
+		konce_ep_sess_end(ep, s, KONCE_FAIL_IDLE, now_us);
 		return false;
 	}
 	konce_ep_msg_flush(ep, s, now_us);

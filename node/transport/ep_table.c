@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "node/transport/ep_internal.h"
-#include "node/transport/frame.h"
 #include "node/transport/msgq.h"
 
 static bool wanted(const konce_sess *s) { return s->rel && s->rel->wanted; }
@@ -79,16 +78,8 @@ konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us)
 void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_LOCAL_CLOSE);
-	if (s->state == KONCE_HS_ESTABLISHED) {
-		uint8_t f[3];
-		size_t n = konce_frame_put_close(f, sizeof f, 0);
-		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
-	}
-	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
-	if (e)
-		e->reason = KONCE_FAIL_IDLE;
 	ep->c.sessions_evicted++;
-	konce_ep_sess_free(ep, s);
+	konce_ep_sess_end(ep, s, KONCE_FAIL_IDLE, now_us);
 }
 
 int konce_ep_table_admit(konce_ep *ep, const konce_addr *from, uint64_t now_us, konce_sess **victim)
