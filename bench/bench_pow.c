@@ -6,7 +6,7 @@
  * KONCE_COST_DH it implies (3 X25519 per handshake), and the average time to solve 8, 12 and 16
  * bits on a 1200-byte and a 300-byte INITIATE, beside the expectation 2^bits / check rate.
  *
- * Then the client side (issue 14): a real endpoint, told the 1200-byte rate just measured (as the
+ * Then the client side: a real endpoint, told the 1200-byte rate just measured (as the
  * node tells it), gets COOKIEs demanding 16 bits, the most it accepts (its cap) and one bit more.
  * For each: whether it paid, the longest and mean time of one konce_ep_input()/konce_ep_timer()
  * call while it solved (what the loop waits at most), the calls and the total time, beside the

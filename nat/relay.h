@@ -12,7 +12,7 @@
  * token bucket (bytes per second, shared by both directions).  Nothing is allocated after
  * konce_relay_new().
  *
- * Caps (issue 15): a key is in at most per_key live pairs (KONCE_RELAY_PER_KEY), so one key, or
+ * Caps: a key is in at most per_key live pairs (KONCE_RELAY_PER_KEY), so one key, or
  * strangers aiming at one, cannot take the table; each key's entry in a second keyed-hash table
  * (twice the pair slots, 8-slot runs) lists its pairs' slots, and a slot whose pair idled out or
  * closed no longer counts.  All pairs together pass at most global_rate bytes per second (one more

@@ -1,5 +1,5 @@
 /** \file traversal.h
- * NAT traversal in the node (issue 7, phase 1): serving as a rendezvous, registering with
+ * NAT traversal in the node: serving as a rendezvous, registering with
  * rendezvous nodes, and reaching peers by key alone.  docs/TRAVERSAL.md describes the design.
  */
 #ifndef KONCE_TRAVERSAL_H

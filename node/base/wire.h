@@ -250,7 +250,7 @@ static inline void wire_put64(uint8_t *p, uint64_t v)
 }
 
 /* =============================================================================================
- * Reliability and message frames, 0x10..0x3f (issue 3).  Appended section: ackframe.h, recvtrack.h,
+ * Reliability and message frames, 0x10..0x3f.  Appended section: ackframe.h, recvtrack.h,
  * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL.md sections 11 and 12.
  *
  * Frame bodies use variable-length integers ("varint", RFC 9000 section 16): the two high bits of
@@ -274,7 +274,7 @@ enum konce_refuse_reason {
 };
 enum { KONCE_REFUSE_MAX_SIZE = 1 + 8 + 1 };
 
-/* Keepalive and presence (issue 3): a wanted but idle session sends a PING this often, which holds
+/* Keepalive and presence: a wanted but idle session sends a PING this often, which holds
  * a NAT mapping open (RFC 4787 REQ-5 asks NATs for 2 minutes, many keep 30 s). */
 enum konce_keepalive_times {
 	KONCE_KEEPALIVE_MS = 25 * 1000,
@@ -324,7 +324,7 @@ enum konce_frag_limits {
 };
 
 /* =============================================================================================
- * Rendezvous and traversal (issue 7).  Appended section: nat/rdvwire.h encodes and parses these;
+ * Rendezvous and traversal.  Appended section: nat/rdvwire.h encodes and parses these;
  * docs/TRAVERSAL.md explains them.
  *
  * In the protocol, REGISTER ... RELAYED are bodies of MESSAGE frames of class
@@ -439,7 +439,7 @@ enum konce_ifail_reason {
 	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
 
-/* Consent (issue 15): an INTRO_REQUEST makes the rendezvous send the target only an INTRO_OFFER
+/* Consent: an INTRO_REQUEST makes the rendezvous send the target only an INTRO_OFFER
  * (the INTRO_REQUEST layout: KONCE_IREQ_KEY = the requester, KONCE_IREQ_TARGET = the target,
  * KONCE_IREQ_TXID = the intro id), with no address of anyone.  The target answers INTRO_ACCEPT (the
  * same layout: KEY = the target, TARGET = the requester, TXID = the intro id) or INTRO_REFUSE
@@ -647,7 +647,7 @@ enum konce_stun_error_code {
 };
 
 /* =============================================================================================
- * Mapping lifetime experiments (issue 7; nat/lifetime.h, nat/lifesrv.h; docs/TRAVERSAL.md,
+ * Mapping lifetime experiments (nat/lifetime.h, nat/lifesrv.h; docs/TRAVERSAL.md,
  * "Mapping lifetime").  Appended section.
  *
  * A node learns how long its NAT keeps an idle UDP mapping by asking a rendezvous to send an

@@ -1,7 +1,7 @@
 /* node_travpool.h - which traversal-peer entry (node_trav_int.h, NODE_TRAV_PEERS of them) a new key
  * gets.  Pure: the caller describes its entries, this picks one.
  *
- * Two pools share the table (issue 15, finding 4).  Solicited entries are keys this node asked to
+ * Two pools share the table.  Solicited entries are keys this node asked to
  * reach (konce connect/send/ping by key); strangers came by themselves (an introduction someone
  * else asked for, a relayed payload).  Invariants:
  *   1. At most NODE_TRAVPOOL_STRANGERS entries are strangers, so strangers can never hold the

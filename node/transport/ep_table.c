@@ -1,4 +1,4 @@
-/* ep_table.c - who may hold a slot of the session table (issue 14, finding 3).
+/* ep_table.c - who may hold a slot of the session table.
  *
  * The table has max_sessions slots.  Without rules, one host filled them all with incoming
  * sessions (fresh keys are free) and held them with a PING every few minutes; the node could then

@@ -15,7 +15,7 @@
  * Every drop is counted by reason and charged to the load meter.  The source's rate-limit bucket
  * is charged only once the source has proved its address (its cookie MAC holds at d, or it repeats
  * an INITIATE accepted from that address at c): spoofed junk, HELLOs included, charges nobody, so
- * it cannot price a victim out (issue 14).  A HELLO reads its source's level; it charges nothing.
+ * it cannot price a victim out.  A HELLO reads its source's level; it charges nothing.
  */
 #include <sodium.h>
 #include <string.h>

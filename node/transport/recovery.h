@@ -18,7 +18,7 @@
  *   - it was sent more than 9/8 max(smoothed, latest RTT) (at least G) before now
  * (both thresholds until reordering is seen, see below).
  * Otherwise a timer fires when the time threshold would be reached.  The packet threshold is what
- * gives issue 3's rule "the most recent missing packets wait one more ack": the receiver acks
+ * gives the rule "the most recent missing packets wait one more ack": the receiver acks
  * every second packet, so the ack that first reveals a hole at pn acknowledges at most pn + 2, and
  * pn is not lost until a later ack has covered pn + 3 -- a reordered pn has that long to arrive.
  * Reordering (RFC 9002 section 6.1 allows adapting both thresholds): the last

@@ -5,7 +5,7 @@
  * forgotten and everything at or below it becomes "too old": such a packet is reported as
  * KONCE_RECV_TOO_OLD and never acked (the sender has long declared it lost and resent its data).
  *
- * When an ack is due (RFC 9000 section 13.2, as issue 3 asks):
+ * When an ack is due (RFC 9000 section 13.2):
  *   - at once after KONCE_ACK_ELICITING_THRESHOLD (2) ack-eliciting packets since the last ack;
  *   - at once when an ack-eliciting packet arrives out of order (it fills a hole, or it opens one
  *     above the previous largest), so the sender learns of the hole without waiting;

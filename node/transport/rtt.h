@@ -7,7 +7,7 @@
  *   take the sample below min_rtt;
  *   rttvar   = 3/4 rttvar + 1/4 |smoothed_rtt - adjusted|;
  *   smoothed = 7/8 smoothed + 1/8 adjusted.
- * The retransmission timeout of issue 3 is SRTT + max(G, 4 RTTVAR); the probe timeout adds the
+ * The retransmission timeout is SRTT + max(G, 4 RTTVAR); the probe timeout adds the
  * peer's max_ack_delay (RFC 9002 section 6.2.1), since the peer may hold its ack that long.
  * All times are microseconds.
  */

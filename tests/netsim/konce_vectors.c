@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	m = (konce_rdvwire_msg){.type = KONCE_RDV_INTRO_REQUEST, .id = 9};
 	memcpy(m.key, key_a, 32), memcpy(m.target, key_b, 32);
 	rdv("ok", "INTRO_REQUEST", &m);
-	m.type = KONCE_RDV_INTRO_OFFER; /* consent (issue 15): the same layout */
+	m.type = KONCE_RDV_INTRO_OFFER; /* consent: the same layout */
 	m.id = 0x1122334455667788ULL;
 	rdv("ok", "INTRO_OFFER", &m);
 	m.type = KONCE_RDV_INTRO_ACCEPT;

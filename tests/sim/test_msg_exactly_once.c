@@ -1,4 +1,4 @@
-/* test_msg_exactly_once.c - issue 3's "exactly once, intact": 1,000 messages of random sizes from
+/* test_msg_exactly_once.c - "exactly once, intact": 1,000 messages of random sizes from
  * 1 byte to 1 MiB go from A to B over a link with 10% loss, 5% duplication, 25% reordering
  * (held back 30 ms) and +-5 ms jitter, 20 ms one way, 4 MB/s with a 256 kB queue.  Every message
  * must arrive exactly once and byte-identical, and the sender must see MSG_DELIVERED for each

@@ -1,7 +1,7 @@
 /* test_msg_outage.c - a reply after a long two-way outage, from the side that only received.
  *
- * The netsim reproduction of issue 7's rebinding (tests/netsim/test_traversal_rebind.sh): A sends
- * B a large message, the path dies both ways for 14 s (a NAT flush until the traversal finds the
+ * The simulated twin of the netsim rebinding scenario (tests/netsim/test_traversal_rebind.sh): A
+ * sends B a large message, the path dies both ways for 14 s (a NAT flush until the traversal finds the
  * new mapping), comes back, and the transfer completes; then B answers, as the node answers a
  * request.  B never sent a message of more than one packet, so its conn is a *presence* (conn.h):
  * a 16-packet sent-packet ring.  During the outage B's keepalive PINGs and probes, all lost, fill

@@ -377,7 +377,7 @@ static void test_handshake_replays(void **state)
 		for (int i = 0; i < 100; i++)
 			to_server(&w, w.hello.d, w.hello.len);
 		/* the INITIATE replayed from the path it came from: answered from the session, but only
-		 * KONCE_HS_DUP_ANSWERS times (issue 14: a replay is no amplifier) */
+		 * KONCE_HS_DUP_ANSWERS times (a replay is no amplifier) */
 		uint64_t dr0 = s->init_dup_resent, dd0 = s->init_dup_dropped;
 		for (int i = 0; i < 20; i++)
 			to_server(&w, w.initiate.d, w.initiate.len);

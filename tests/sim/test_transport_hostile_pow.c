@@ -1,4 +1,4 @@
-/* test_transport_hostile_pow.c - a server we dial demands a large proof of work (issue 14, finding 1):
+/* test_transport_hostile_pow.c - a server we dial demands a large proof of work:
  * the client's loop keeps serving its other session while it pays, and a demand it cannot pay in
  * time fails at once.
  *
@@ -8,7 +8,7 @@
  * CPU model (transport_node.h): C hashes at 1 us a try (a minimal INITIATE), and is told a rate
  * that agrees (200,000 hashes of 1200 bytes a second = 1,000,000 of its 232-byte INITIATE), so one
  * slice is 1 ms of virtual CPU and its cap is 20 bits.  A 20-bit demand is about 1 s of hashing:
- * done in one call (as before issue 14), every ping behind it would wait that long.
+ * done in one call (as the client once did), every ping behind it would wait that long.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -423,7 +423,7 @@ static void test_refuse_unknown(void **state)
 	SIM_ASSERT(s, konce_rdvclient_counters(w.b.rc)->refused > 0);
 	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.b.rc)->intros, 0);
 	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PUNCH_PATH_IDLE);
-	/* b refused at the offer (issue 15, consent): a never learnt b's addresses, so it never probed */
+	/* b refused at the offer (consent): a never learnt b's addresses, so it never probed */
 	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.a.rc)->intros, 0);
 	SIM_ASSERT_EQ(s, konce_punch_counters(w.a.pu)->probes, 0);
 	SIM_ASSERT_EQ(s, w.b.probes_refused, 0);

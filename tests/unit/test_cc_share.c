@@ -3,8 +3,8 @@
  * Bulk flows (each: recovery + cc + pacer on the sender, recvtrack on the receiver, every packet
  * carrying a TIMESTAMP and every ack an owd echo) share a drop-tail FIFO link of 1.25 MB/s
  * (10 Mbit/s) with 125 kB of buffer (100 ms), 40 ms base RTT.  Goodput is counted from acked bytes
- * after a warm-up.  This is early evidence for issue 3's fairness and background-class claims; the
- * authoritative runs belong to the simulator once sessions exist.
+ * after a warm-up.  This is early evidence for the fairness and background-class claims
+ * (docs/BENCH.md); the authoritative runs belong to the simulator once sessions exist.
  *   - two default-class (NewReno) flows: Jain fairness index >= 0.9;
  *   - one background (LEDBAT) flow alone: >= 80% of the link;
  *   - LEDBAT beside NewReno: NewReno keeps >= 90% of what it gets alone.

@@ -1,4 +1,4 @@
-/* test_ep_hostile.c - endpoints against authenticated but hostile peers (issue 14): memory a peer
+/* test_ep_hostile.c - endpoints against authenticated but hostile peers: memory a peer
  * can make us hold (reassembly, send queues), the event ring, ACK and PATH_CHALLENGE floods.
  * Endpoints are wired back to back in-process, as in test_endpoint.c; the hostile side writes raw
  * frames with konce_ep_send_frames_conn(). */
@@ -164,7 +164,7 @@ static int send_fragment(world *w, unsigned i, uint64_t id, uint64_t total, uint
 	return konce_ep_send_frames_conn(w->c[i], w->cconn[i], frame, n, w->now, NULL);
 }
 
-/* Regression (issue 14, finding 4): every first fragment used to calloc and charge the whole
+/* Regression: every first fragment used to calloc and charge the whole
  * message it claimed (18 MiB for 16 MiB), with no cap across sessions.  Eight authenticated
  * peers each claiming 64 messages of 16 MiB, one fragment each, now cost the server what the
  * fragments touch: well under 32 MiB in all (it was 8 x 18 MiB). */
@@ -185,7 +185,7 @@ static void test_claims_cost_what_they_touch(void **state)
 	world_free(&w);
 }
 
-/* Regression (issue 14, finding 4): with a pool smaller than two full messages, a greedy peer
+/* Regression: with a pool smaller than two full messages, a greedy peer
  * cannot take it all: an honest peer's 1 MiB message still arrives while the greedy one holds
  * what it can. */
 static void test_pool_leaves_room_for_others(void **state)
@@ -228,7 +228,7 @@ static void test_pool_leaves_room_for_others(void **state)
 	world_free(&w);
 }
 
-/* Regression (issue 14, finding 4): a peer that never acknowledges (or advertises no credit)
+/* Regression: a peer that never acknowledges (or advertises no credit)
  * used to let the send queue grow without bound.  Sends beyond the bound now fail at once with
  * -ENOBUFS, and no event ever follows for them. */
 static void test_send_queue_bounded(void **state)
@@ -268,7 +268,7 @@ static void test_send_queue_bounded(void **state)
 	world_free(&w);
 }
 
-/* Regression (issue 14, finding 5): one authenticated peer flooding MESSAGE frames in one wake
+/* Regression: one authenticated peer flooding MESSAGE frames in one wake
  * used to fill the 65,536-slot event ring, after which the CLOSED of *another* session was
  * dropped and its peer entry went stale.  Now the flooder is held at its per-session bound and
  * the other session's CLOSED arrives. */
@@ -306,7 +306,7 @@ static void test_lifecycle_survives_message_flood(void **state)
 	world_free(&w);
 }
 
-/* Regression (issue 14, finding 5): reliable messages from a peer the application does not keep
+/* Regression: reliable messages from a peer the application does not keep
  * up with are held back (not read, not acknowledged) once the session has its bound of unconsumed
  * MESSAGE events, and every one still arrives exactly once when the application catches up. */
 static void test_reliable_backpressure(void **state)
@@ -356,7 +356,7 @@ static void test_reliable_backpressure(void **state)
 	world_free(&w);
 }
 
-/* Regression (issue 14, finding 5): conn handles carried a 12-bit generation, so a slot's 4096th
+/* Regression: conn handles carried a 12-bit generation, so a slot's 4096th
  * reuse gave back a handle the application may still hold for a dead session.  The generation now
  * takes every bit the slot number leaves (32 with one slot, 22 with the default 1024). */
 static void test_handle_generations(void **state)
@@ -382,7 +382,7 @@ static void test_handle_generations(void **state)
 	world_free(&w);
 }
 
-/* Regression (issue 14, finding 8): every PATH_CHALLENGE frame was answered with its own packet,
+/* Regression: every PATH_CHALLENGE frame was answered with its own packet,
  * so one packet full of them (about 130) filled the shared out ring.  Now a packet gets at most one
  * PATH_RESPONSE. */
 static void test_path_challenge_flood(void **state)
@@ -412,7 +412,7 @@ static void nop_delivered(void *ctx, const konce_smsg *m) { (void)ctx, (void)m; 
 static void nop_refused(void *ctx, const konce_smsg *m, uint8_t why) { (void)ctx, (void)m, (void)why; }
 static void nop_message(void *ctx, konce_reasm_msg *m) { konce_conn_release(ctx, m); }
 
-/* Regression (issue 14, finding 8): each ACK frame walks the sent-packet window, and one packet
+/* Regression: each ACK frame walks the sent-packet window, and one packet
  * holds about 200 of them.  Now only a packet's first ACK frame is acted on. */
 static void test_one_ack_frame_per_packet(void **state)
 {

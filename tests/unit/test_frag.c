@@ -343,7 +343,7 @@ static void b_free(void *ctx, void *v)
 	free(p);
 }
 
-/* Regression (issue 14, finding 4): a first fragment that claims a 16 MiB message used to calloc
+/* Regression: a first fragment that claims a 16 MiB message used to calloc
  * and charge all of it.  Now only what the fragments touch is allocated and charged: 64 claims of
  * 16 MiB, one fragment each, hold less than 2 MiB, and the full message still reassembles. */
 static void test_charge_touched_memory(void **state)
@@ -379,7 +379,7 @@ static void test_charge_touched_memory(void **state)
 	assert_int_equal(be.bytes, 0);
 }
 
-/* Regression (issue 14, finding 4): sessions share a pool.  One greedy reassembler cannot take
+/* Regression: sessions share a pool.  One greedy reassembler cannot take
  * more than the pool, and past half full it is held to its fair share, so another session can
  * still receive.  Giving memory back (release, free) returns it to the pool. */
 static void test_pool_fair_share(void **state)

@@ -29,7 +29,7 @@ static void check_vector(const uint8_t key[32], const char *text)
 	}
 }
 
-/* One secret, several encodings of its public key: only the canonical one parses (issue 14). */
+/* One secret, several encodings of its public key: only the canonical one parses. */
 static void test_noncanonical_public_keys(void **state)
 {
 	(void)state;

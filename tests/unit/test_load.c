@@ -130,7 +130,7 @@ static void test_overdraft(void **state)
 	assert_int_equal(konce_load_bits(&l, 2, 0), 12);
 	assert_int_equal(konce_load_bits(&l, 4, 0), 16);
 	assert_int_equal(konce_load_bits(&l, 5, 0), 18);
-	/* ... but never more than a client can pay within the cookie lifetime (issue 14) */
+	/* ... but never more than a client can pay within the cookie lifetime */
 	assert_int_equal(KONCE_LOAD_BITS_MAX, 20);
 	assert_int_equal(konce_load_bits(&l, 6, 0), 20);
 	assert_int_equal(konce_load_bits(&l, 11, 0), 20);

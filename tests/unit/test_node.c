@@ -300,7 +300,7 @@ static void test_large_messages(void **state)
 	free(big);
 }
 
-/* Regression (issue 14, finding 4): the built-in echo answered any body, up to 16 MiB, into an
+/* Regression: the built-in echo answered any body, up to 16 MiB, into an
  * unbounded send queue.  Now a body above KONCE_ECHO_MAX gets no answer (the request times out),
  * while a small one is still echoed. */
 static void test_echo_capped(void **state)
@@ -380,7 +380,7 @@ static void test_peer_events_and_introspection(void **state)
 
 /* A dials B and B answers; C dials B and B then sends C a message of its own.  A remembers B (it
  * dialled B); B remembers C (a message of B's reached C: a trust signal) but not A, a stranger that
- * only dialled it (issue 14, finding 7: every incoming handshake used to write a row). */
+ * only dialled it (every incoming handshake used to write a row). */
 static void test_store_remembers(void **state)
 {
 	struct world *w = *state;
@@ -418,7 +418,7 @@ static void test_store_remembers(void **state)
 	konce_store_close(st, err, sizeof(err));
 }
 
-/* Regression (issue 14, finding 8): a data directory others can write to (and so replace the
+/* Regression: a data directory others can write to (and so replace the
  * identity or the store in) is refused, as a loose key file is. */
 static void test_data_dir_mode(void **state)
 {

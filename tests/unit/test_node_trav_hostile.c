@@ -1,9 +1,9 @@
-/* test_node_trav_hostile.c - the node's traversal glue against an off-path forger (issue 15,
- * finding 1), in one process over loopback UDP: a rendezvous R, two nodes A and B registered with
+/* test_node_trav_hostile.c - the node's traversal glue against an off-path forger, in one
+ * process over loopback UDP: a rendezvous R, two nodes A and B registered with
  * it, and an attacker X that knows B's key and A's address.
  *
  * From the start, X sends A (every 5 ms) PUNCH probes and acks naming B's key, and HELLO copies
- * tagged with B's key, with intro ids of its own and guessed MACs.  Before issue 15 a probe made
+ * tagged with B's key, with intro ids of its own and guessed MACs.  Before this was fixed, a probe made
  * A start an attempt with X's intro id and probe X, and X's ack of that probe moved A's path to
  * B onto X.  Now A must never send X a traversal datagram (PUNCH probe or ack, tagged HELLO copy),
  * and A's request to B by key must be answered.

@@ -22,7 +22,7 @@ static int arrive(struct node_travpool_slot *s, bool solicited, bool session, ui
 	return i;
 }
 
-/* Issue 15 finding 4: unsolicited introductions (one per key per second here) used to fill all
+/* Unsolicited introductions (one per key per second here) used to fill all
  * 64 entries, and for a minute after no key could be reached. */
 static void test_strangers_never_fill(void **state)
 {

@@ -174,7 +174,7 @@ static void test_probe_in_acks_and_learns(void **state)
 	konce_punch_free(r.p);
 }
 
-/* Issue 15 finding 1: a probe is no reason to start an attempt.  Before, a probe in IDLE started
+/* A probe is no reason to start an attempt.  Before, a probe in IDLE started
  * one with the prober's intro id and probed it back, and its ack then verified the prober. */
 static void test_no_attempt_without_intro(void **state)
 {
@@ -265,7 +265,7 @@ static void test_punch_wire_mac(void **state)
 	konce_punch_free(z.p);
 }
 
-/* Issue 15 finding 2: claimed candidates (host, mapped) that never answer get at most
+/* Claimed candidates (host, mapped) that never answer get at most
  * KONCE_PUNCH_CLAIMED_ALLOW probes each and KONCE_PUNCH_CLAIMED_BUDGET in all per attempt; one
  * the peer's probe came from is no longer a claim. */
 static void test_claimed_budget(void **state)

@@ -138,7 +138,7 @@ static void test_sources(void **state)
 	assert_int_equal(konce_ratelimit_level(rl, &z4, 0), 0);
 
 	/* the node's traversal peers sit at [100::slot]:7 (discard-only 100::/64): one source each,
-	 * so one peer's handshakes never price out another's (issue 14) */
+	 * so one peer's handshakes never price out another's */
 	konce_addr t1 = parse("[100::1]:7"), t2 = parse("[100::2]:7");
 	assert_int_equal(konce_ratelimit_charge(rl, &t1, 6, 0), 1);
 	assert_int_equal(konce_ratelimit_level(rl, &t2, 0), 0);

@@ -333,7 +333,7 @@ static void test_declined(void **state)
 	konce_rdvclient_free(g.c);
 }
 
-/* Issue 15 finding 3: an INTRO_OFFER is answered ACCEPT (allowed) or REFUSE (not), and a refusal
+/* An INTRO_OFFER is answered ACCEPT (allowed) or REFUSE (not), and a refusal
  * at the offer reaches the requester as DECLINED with its request's txid. */
 static void test_offer(void **state)
 {

@@ -91,7 +91,7 @@ static void test_full_refuses(void **state)
 	assert_int_equal(ce.live, 0);
 }
 
-/* Issue 15 finding 4: one key cannot take the table (before, a key could open pairs with every
+/* One key cannot take the table (before, a key could open pairs with every
  * registered key, up to the whole table, at 64 KiB/s each). */
 static void test_key_cap(void **state)
 {
@@ -136,7 +136,7 @@ static void test_key_cap(void **state)
 	assert_int_equal(ce.live, 0);
 }
 
-/* Issue 15 finding 4: all pairs together stay within the global budget. */
+/* All pairs together stay within the global budget. */
 static void test_global_budget(void **state)
 {
 	(void)state;

@@ -8,7 +8,7 @@
  * exceeds its budget and never refuses a message (the sender obeys the ack credit); congestion
  * control's and recovery's bytes in flight agree at every step; nothing leaks; and messages are
  * delivered while older ones still have holes (no head-of-line blocking across messages).
- * The full 1,000-message, 200-seed run of issue 3 belongs to the simulator once sessions exist.
+ * The full 1,000-message, 200-seed run belongs to the simulator once sessions exist.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -184,7 +184,7 @@ static void test_introduction(void **state)
 	rig_free(&g);
 }
 
-/* Issue 15 finding 5: the RTT is ours to measure.  An echo of a stamp we did not send last (a
+/* The RTT is ours to measure.  An echo of a stamp we did not send last (a
  * requester making itself look far away, to hold its target's start back by half of it) is no
  * sample, nor is one held back past KONCE_RDV_RTT_MAX_MS, and the delays are capped anyway. */
 static void test_rtt_not_trusted(void **state)
@@ -227,7 +227,7 @@ static void test_rtt_not_trusted(void **state)
 	rig_free(&g);
 }
 
-/* Issue 15 finding 2: a claimed REFLEXIVE candidate (any address the registrant likes) is never
+/* A claimed REFLEXIVE candidate (any address the registrant likes) is never
  * forwarded; the only reflexive address in an INTRO is the one the rendezvous saw. */
 static void test_only_observed_reflexive(void **state)
 {
@@ -265,7 +265,7 @@ static void test_only_observed_reflexive(void **state)
 	rig_free(&g);
 }
 
-/* Issue 15 finding 4: new registrations are charged to their source.  One address registering
+/* New registrations are charged to their source.  One address registering
  * key after key (each REGISTER within the request rate limit) gets KONCE_RDV_NEW_BURST /
  * KONCE_RDV_NEW_COST of them at once, then one per KONCE_RDV_NEW_COST s; refreshes are free. */
 static void test_new_keys_per_source(void **state)
@@ -303,7 +303,7 @@ static void test_new_keys_per_source(void **state)
 	rig_free(&g);
 }
 
-/* Issue 15 finding 3: the target consents first.  Refused at the offer, nothing about it was
+/* The target consents first.  Refused at the offer, nothing about it was
  * released: the requester hears DECLINED (with its request's txid), gets no INTRO, no relay pair
  * opens; an accept for another id, from another address or too late does nothing. */
 static void test_consent(void **state)

@@ -1,4 +1,4 @@
-/* test_secmem.c - secrets in locked memory: a failed mlock() is an error, never silent (issue 14).
+/* test_secmem.c - secrets in locked memory: a failed mlock() is an error, never silent.
  *
  * Each case runs in a child process that lowers RLIMIT_MEMLOCK and drops CAP_IPC_LOCK (root locks
  * without limit otherwise), so nothing leaks into the other tests. */
@@ -65,7 +65,7 @@ static int alloc_unlockable(void *arg)
 	return 0;
 }
 
-/* Regression (issue 14, finding 8): the endpoint's session key slab is sodium_malloc()ed, and
+/* Regression: the endpoint's session key slab is sodium_malloc()ed, and
  * sodium_malloc() ignores a failed mlock(): the keys were silently swappable.  Now konce_ep_new()
  * fails with the mlock() error. */
 static int ep_unlockable(void *arg)

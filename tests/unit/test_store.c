@@ -399,7 +399,7 @@ static konce_addr addr_n(unsigned n)
 	return a;
 }
 
-/* Regression (issue 14, finding 7): a peer's address rows grew with every address it showed. Now
+/* Regression: a peer's address rows grew with every address it showed. Now
  * the KONCE_STORE_ADDRS_DEFAULT most recently seen are kept. */
 static void test_addrs_capped(void **state)
 {
@@ -421,7 +421,7 @@ static void test_addrs_capped(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
-/* Regression (issue 14, finding 7): notes about strangers (KONCE_NOTE_IF_KNOWN) create no row;
+/* Regression: notes about strangers (KONCE_NOTE_IF_KNOWN) create no row;
  * they update a known peer; a trust note records a stranger. */
 static void test_strangers_not_recorded(void **state)
 {
@@ -456,7 +456,7 @@ static void test_strangers_not_recorded(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
-/* Regression (issue 14, finding 7): the peer table is capped; the least recently seen peers go
+/* Regression: the peer table is capped; the least recently seen peers go
  * first, with their addresses, and a peer with a petname is never evicted. */
 static void test_peers_capped_lru(void **state)
 {
@@ -491,7 +491,7 @@ static void test_peers_capped_lru(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
-/* Regression (issue 14, finding 8): peers.db took the process umask (0644 under the usual 022).
+/* Regression: peers.db took the process umask (0644 under the usual 022).
  * It is created owner-only, its WAL files follow, and a looser existing file is tightened. */
 static void test_created_owner_only(void **state)
 {
