@@ -42,7 +42,7 @@ static bool have_addr(const konce_cand *c, unsigned n, const konce_addr *a)
 }
 
 unsigned konce_candidates_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,
-			   const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped)
+				 const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped)
 {
 	unsigned n = 0;
 	struct {
@@ -93,7 +93,7 @@ static bool edm(const konce_natinfo *n)
 }
 
 unsigned konce_candidates_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent)
+				  const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent)
 {
 	static const uint8_t usual[] = {KONCE_CAND_HOST, KONCE_CAND_MAPPED, KONCE_CAND_PREDICTED,
 					KONCE_CAND_REFLEXIVE};
@@ -143,8 +143,8 @@ static bool has_mapped(const konce_cand *c, unsigned n)
 }
 
 enum konce_candidates_expect konce_candidates_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
-						     unsigned nself, const konce_natinfo *peer,
-						     const konce_cand *peer_c, unsigned npeer)
+								 unsigned nself, const konce_natinfo *peer,
+								 const konce_cand *peer_c, unsigned npeer)
 {
 	uint8_t a = self->mapping, b = peer->mapping;
 	if (has_mapped(self_c, nself) || has_mapped(peer_c, npeer) || a == KONCE_NATMAP_UNKNOWN ||

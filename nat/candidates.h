@@ -52,7 +52,7 @@ konce_natinfo konce_candidates_classify(const konce_addr *refl, unsigned n);
 /* The candidates a node registers: hosts (up to n_host), then the distinct reflexive and mapped
  * addresses.  Returns how many were written to out (at most cap). */
 unsigned konce_candidates_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,
-			   const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped);
+				 const konce_addr *refl, unsigned n_refl, const konce_addr *mapped, unsigned n_mapped);
 
 /* Predicted addresses for an EDM_SEQ peer whose reflexive IP is ip: n ports after nat->last_port.
  * Returns how many were written (0 if nat is not EDM_SEQ). */
@@ -62,7 +62,7 @@ unsigned konce_candidates_predict(konce_addr *out, unsigned n, const konce_natin
  * our own NAT being self (NULL: unknown), which has made self_spent new mappings since the port
  * in self->last_port (see above).  Returns the count (at most cap). */
 unsigned konce_candidates_targets(konce_target *out, unsigned cap, const konce_cand *c, unsigned n,
-			    const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent);
+				  const konce_natinfo *nat, const konce_natinfo *self, unsigned self_spent);
 
 /* What the INTRO says of a direct path between two sides (docs/TRAVERSAL.md "What happens for
  * each NAT pair"), a pure and symmetric function of what both sides see (f(a, b) == f(b, a)), so
@@ -79,8 +79,8 @@ enum konce_candidates_expect {
 	KONCE_CAND_DIRECT_IMPOSSIBLE,
 };
 enum konce_candidates_expect konce_candidates_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
-						     unsigned nself, const konce_natinfo *peer,
-						     const konce_cand *peer_c, unsigned npeer);
+								 unsigned nself, const konce_natinfo *peer,
+								 const konce_cand *peer_c, unsigned npeer);
 
 /* Appends t unless (sock, addr) is already there; false if it was there or no room. */
 bool konce_candidates_add_target(konce_target *list, unsigned *n, unsigned cap, const konce_target *t);

@@ -133,8 +133,8 @@ int konce_probewire_encode(const konce_probewire_msg *p, uint8_t out[KONCE_PROBE
 }
 
 void konce_probewire_make_reply(konce_probewire_msg *reply, const konce_probewire_msg *req, const konce_addr *seen_src,
-			    const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
-			    uint8_t transport, int ttl)
+				const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
+				uint8_t transport, int ttl)
 {
 	memset(reply, 0, sizeof(*reply));
 	reply->type = KONCE_PROBE_T_REPLY;

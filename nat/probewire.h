@@ -49,8 +49,8 @@ int konce_probewire_encode(const konce_probewire_msg *p, uint8_t out[KONCE_PROBE
 
 /* The reply a listener sends to request req, seen as described; other may be NULL. */
 void konce_probewire_make_reply(konce_probewire_msg *reply, const konce_probewire_msg *req, const konce_addr *seen_src,
-			    const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
-			    uint8_t transport, int ttl);
+				const konce_addr *seen_dst, const konce_addr *from, const konce_addr *other,
+				uint8_t transport, int ttl);
 
 const char *konce_probewire_command_name(uint8_t command); /* "same", "other-port", ... or NULL */
 int konce_probewire_command_parse(const char *name);       /* KONCE_PROBE_CMD_* or -EINVAL */

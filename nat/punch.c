@@ -285,7 +285,7 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 	else
 		sodium_memzero(p->ikey, sizeof(p->ikey));
 	if (first && konce_candidates_direct_expectation(&in->self_nat, in->self_cands, in->nself, &in->peer_nat,
-						   in->peer_cands, in->npeer) != KONCE_CAND_DIRECT_EXPECTED) {
+							 in->peer_cands, in->npeer) != KONCE_CAND_DIRECT_EXPECTED) {
 		/* direct is impossible or a gamble: the relay at once, the attempt runs beside it.
 		 * Both sides decide alike (a symmetric rule over the INTRO), so both relay. */
 		p->state = KONCE_PUNCH_PATH_PROBING;

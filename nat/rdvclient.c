@@ -159,7 +159,7 @@ static void send_register(konce_rdvclient *c, unsigned i, uint64_t echo, uint64_
 	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = new_id(c), .stamp = echo, .nat = c->nat};
 	memcpy(m.key, c->key, KONCE_WIRE_KEY);
 	m.ncand = konce_candidates_gather(m.cand, KONCE_RDV_MAX_REG_CANDS, c->host, c->nhost, refl, nrefl,
-				    c->mapped, c->nmapped);
+					  c->mapped, c->nmapped);
 	s->txid = m.id;
 	s->echoed = echo != 0;
 	s->next = now + RETRY_MS * MS;
@@ -375,7 +375,7 @@ int konce_rdvclient_request_intro(konce_rdvclient *c, const uint8_t peer[KONCE_W
 }
 
 int konce_rdvclient_relay(konce_rdvclient *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
-		     uint64_t now)
+			  uint64_t now)
 {
 	if (len > KONCE_RDV_MAX_RELAY)
 		return -EMSGSIZE;

@@ -85,7 +85,7 @@ int konce_rdvclient_request_intro(konce_rdvclient *c, const uint8_t peer[KONCE_W
 /* Sends an opaque payload to peer through the primary rendezvous.  0, -EMSGSIZE, -ENOTCONN,
  * -ENOBUFS. */
 int konce_rdvclient_relay(konce_rdvclient *c, const uint8_t peer[KONCE_WIRE_KEY], const uint8_t *data, size_t len,
-		     uint64_t now);
+			  uint64_t now);
 /* The port-mapped candidates changed (the I/O layer's lease came or went): registers again at
  * once if they differ.  0, -EINVAL (n > 2). */
 int konce_rdvclient_set_mapped(konce_rdvclient *c, const konce_addr *mapped, unsigned n, uint64_t now);

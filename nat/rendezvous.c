@@ -423,7 +423,7 @@ size_t konce_rendezvous_count(const konce_rendezvous *r, uint64_t now)
 size_t konce_rendezvous_capacity(const konce_rendezvous *r) { return konce_khtab_size(&r->tab); }
 
 int konce_rendezvous_lookup(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
-		     konce_addr *addr, uint64_t *rtt)
+			    konce_addr *addr, uint64_t *rtt)
 {
 	const struct reg *e = find(r, key, now);
 	if (!e)

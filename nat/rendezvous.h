@@ -91,7 +91,7 @@ size_t konce_rendezvous_count(const konce_rendezvous *r, uint64_t now);
 size_t konce_rendezvous_capacity(const konce_rendezvous *r);
 /* The registered reflexive address and RTT (us, 0 if unmeasured) of key.  0 or -ENOENT. */
 int konce_rendezvous_lookup(const konce_rendezvous *r, const uint8_t key[KONCE_WIRE_KEY], uint64_t now,
-		     konce_addr *addr, uint64_t *rtt);
+			    konce_addr *addr, uint64_t *rtt);
 /* The delays of an introduction between peers with these RTTs (us); see the formula above. */
 void konce_rendezvous_delays(uint64_t rtt_a, uint64_t rtt_b, uint32_t *delay_a, uint32_t *delay_b);
 const struct konce_rendezvous_counters *konce_rendezvous_counters(const konce_rendezvous *r);

@@ -166,7 +166,7 @@ static void on_probe(struct listener *l, struct lsock *s, const probe_rx *rx, co
 	konce_addr from = sock_from(r, rx);
 	bool has_other = other_for(l, rx, &other);
 	konce_probewire_make_reply(&reply, p, &rx->src, &seen_dst, &from, has_other ? &other : NULL, KONCE_PROBE_TR_UDP,
-			       rx->ttl);
+				   rx->ttl);
 	if (konce_probewire_encode(&reply, out) == KONCE_PROBE_SIZE)
 		send_from(l, r, rx, &dst, out, sizeof(out), j);
 }
@@ -314,7 +314,7 @@ static void on_raw(struct listener *l, int fd, enum probe_transport t)
 		} else {
 			uint8_t out[KONCE_PROBE_SIZE];
 			konce_probewire_make_reply(&reply, &p, &pk.src, &pk.dst, &pk.dst, NULL,
-					       t == PROBE_ICMP ? KONCE_PROBE_TR_ICMP : KONCE_PROBE_TR_TCP, pk.ttl);
+						   t == PROBE_ICMP ? KONCE_PROBE_TR_ICMP : KONCE_PROBE_TR_TCP, pk.ttl);
 			konce_probewire_encode(&reply, out);
 			konce_rawpkt rp = {.src = pk.dst, .dst = pk.src, .is_reply = true,
 					   .seq = t == PROBE_ICMP ? pk.seq : (uint32_t)probe_random64(),
