@@ -172,10 +172,16 @@ bool konce_nodecore_input(konce_nodecore *c, unsigned sock, const uint8_t *pkt, 
 {
 	(void)sock; /* one socket today: its id is 0 */
 	tick(c, now);
+	return konce_inq_push(c->inq, konce_nodecore_priority(c, pkt, len, from, now), pkt, len, from);
+}
+
+unsigned konce_nodecore_priority(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from,
+				 uint64_t now)
+{
 	unsigned prio = konce_ep_priority(c->ep, pkt, len, from, now);
 	if (c->cfg.hooks.priority)
 		prio = c->cfg.hooks.priority(c->cfg.hooks.ctx, pkt, len, prio);
-	return konce_inq_push(c->inq, prio, pkt, len, from);
+	return prio;
 }
 
 /* Feeds the endpoint from the input queue, best first, up to one wake's budget of load units (at

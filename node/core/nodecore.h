@@ -223,6 +223,10 @@ void konce_nodecore_count_dropped(konce_nodecore *c);
 /* Queues a received datagram by priority (the worst is shed when full).  true if queued. */
 bool konce_nodecore_input(konce_nodecore *c, unsigned sock, const uint8_t *pkt, size_t len,
 			  const konce_addr *from, uint64_t now);
+/* The input priority input() gives a datagram (lower is served first): the endpoint's
+ * konce_ep_priority(), adjusted by the priority hook.  No crypto, charges nothing. */
+unsigned konce_nodecore_priority(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from,
+				 uint64_t now);
 void konce_nodecore_timer(konce_nodecore *c, uint64_t now);
 uint64_t konce_nodecore_next_timer(const konce_nodecore *c);
 bool konce_nodecore_poll_event(konce_nodecore *c, konce_nc_event *ev);
