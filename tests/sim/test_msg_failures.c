@@ -212,10 +212,10 @@ static void test_local_close(void **state)
 		konce_nodecore_config ca = {.ep = {.max_message = 100000}};
 		sim_link_cfg link = {.delay_us = 20 * SIM_MS, .rate = 100000};
 		pair(s, &a, &b, &link, &ca, NULL, &x);
-		static uint8_t m[90000];
+		static uint8_t m[100000];
 		rec r[3] = {{.s = s}, {.s = s}, {.s = s}}, refused = {.s = s};
 		for (int i = 0; i < 3; i++)
-			SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, m, sizeof m, NULL, on_outcome, &r[i], NULL), 0);
+			SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, m, 90000, NULL, on_outcome, &r[i], NULL), 0);
 		/* larger than A's endpoint takes (the header counts): refused, no outcome ever */
 		SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, m, 100000, NULL, on_outcome, &refused, NULL),
 			      -EMSGSIZE);
