@@ -139,7 +139,7 @@ void ncpending_expire(konce_nodecore *c, uint64_t now)
 static void note_trusted(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
 {
 	konce_ncpeer *peer = konce_nodecore_peer_find(c, pk);
-	if (!c->cfg.notes || !peer || peer->trusted)
+	if (!peer || peer->trusted)
 		return;
 	bool virt = c->cfg.hooks.is_virtual && c->cfg.hooks.is_virtual(c->cfg.hooks.ctx, &peer->addr);
 	nc_note(c, KONCE_NC_NOTE_TRUSTED, pk, peer->up && !virt ? &peer->addr : NULL, true, 0);

@@ -46,7 +46,8 @@ static void drain(ncnode *n, uint64_t now)
 			}
 		}
 		while (konce_nodecore_poll(n->core, &dg))
-			sim_send(n->s, n->h, n->port, &dg.to, dg.buf, dg.len);
+			if (!n->on_tx || n->on_tx(n, dg.buf, dg.len, &dg.to, now))
+				sim_send(n->s, n->h, n->port, &dg.to, dg.buf, dg.len);
 		while (konce_nodecore_poll_note(n->core, &note))
 			n->notes++;
 	} while (n->again);

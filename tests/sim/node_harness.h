@@ -36,6 +36,8 @@ struct ncnode {
 	bool use_priority;
 	uint64_t busy_until, cpu_us, pow_tries_seen;
 	bool draining, again;
+	/* every datagram before it leaves (return false to swallow it); optional */
+	bool (*on_tx)(ncnode *n, const uint8_t *pkt, size_t len, const konce_addr *to, uint64_t now);
 	/* peer events (up, down, path) of this node; optional */
 	void (*on_peer)(ncnode *n, int event, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr, uint64_t now);
 	void *user;
