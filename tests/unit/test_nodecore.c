@@ -343,6 +343,49 @@ static void test_failed_command_no_event(void **state)
 	assert_int_equal(konce_nodecore_npeers(w->s[0].c), 0);
 }
 
+/* Freeing a core with sends in every state (in the INITIATE and awaiting a reply, handed to the
+ * endpoint and awaiting a reply, plain and in flight, finished but not yet polled) releases them
+ * all without a callback (ASan's leak check and the counting below). */
+static void test_free_with_pendings(void **state)
+{
+	struct world *w = *state;
+	struct outcome o[4] = {{0}};
+	static uint8_t big[100000];
+	konce_send_opts req = {.expect_reply = 1, .reply_lifetime_ms = 60000};
+	char hint[KONCE_ADDR_STRLEN];
+	req.addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	w->deaf = 1; /* nothing arrives: everything stays pending */
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"q", 1, &req, on_outcome,
+					     &o[0], w->now, NULL),
+			 0);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, big, sizeof big, &req, on_outcome, &o[1],
+					     w->now, NULL),
+			 0);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, big, sizeof big, NULL, on_outcome, &o[2],
+					     w->now, NULL),
+			 0);
+	/* a fourth to another key, failed by its 1 ms connect deadline and left unpolled */
+	konce_identity *third;
+	assert_int_equal(konce_identity_generate(&third, konce_env_default()), 0);
+	konce_send_opts quick = {.addr_hint = "192.0.2.9:7807", .connect_timeout_ms = 1};
+	assert_int_equal(konce_nodecore_send(w->s[0].c, konce_identity_public(third), APP, (const uint8_t *)"x", 1,
+					     &quick, on_outcome, &o[3], w->now, NULL),
+			 0);
+	konce_identity_free(third);
+	konce_nodecore_timer(w->s[0].c, w->now + 1000);
+	konce_nodecore_stats st;
+	konce_nodecore_stats_get(w->s[0].c, &st);
+	assert_int_equal(st.pending, 4); /* three in the tables, one finished and queued */
+	assert_int_equal(st.peers, 2); /* a failed deadline leaves the dial to the endpoint */
+	konce_nodecore_fail_all(w->s[1].c, KONCE_REASON_LOCAL_CLOSE); /* nothing at B */
+	konce_nodecore_free(w->s[0].c);
+	w->s[0].c = NULL;
+	konce_identity_free(w->s[0].id);
+	w->s[0].id = NULL;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(o[i].calls, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_closed_fails_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_command_no_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_pendings, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
