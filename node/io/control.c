@@ -156,7 +156,7 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 	} else if (!strcmp(op->cmd, "ping")) {
 		r = json_pack("{s:b, s:f, s:I}", "ok", 1, "rtt_ms", rtt, "bytes", (json_int_t)len);
 	} else { /* connect */
-		struct peer *p = node_peer_find(n, op->pk);
+		struct peer *p = konce_nodecore_peer_find(n->core, op->pk);
 		char as[KONCE_ADDR_STRLEN];
 		r = json_pack("{s:b, s:o, s:s, s:f}", "ok", 1, "public_key", key_json(op->pk), "address",
 			      p ? konce_addr_str(&p->addr, as) : "", "rtt_ms", rtt);
@@ -319,7 +319,7 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 			err = error_json(-e, "%s", strerror(-e));
 		goto fail;
 	}
-	struct peer *p = node_peer_find(n, op->pk);
+	struct peer *p = konce_nodecore_peer_find(n->core, op->pk);
 	if (p && p->addr.port)
 		konce_addr_str(&p->addr, op->addr);
 	if (op->tick) {
@@ -362,8 +362,9 @@ static json_t *traffic_json(struct konce_node *n)
 	const struct peer *top[STATUS_BUSIEST + 1];
 	size_t ntop = 0;
 	double rx = 0, tx = 0;
-	for (unsigned b = 0; b < NODE_BUCKETS; b++)
-		for (const struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
+	konce_ncpeer *const *by_pk = konce_nodecore_peer_buckets(n->core);
+	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
+		for (const struct peer *p = by_pk[b]; p; p = p->pk_next) {
 			rx += p->rx_rate;
 			tx += p->tx_rate;
 			if (p->rx_rate + p->tx_rate <= 0)
@@ -388,6 +389,8 @@ static json_t *do_status(struct konce_node *n)
 	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
 	konce_store_stats ss = {0};
 	konce_udp_stats us;
+	konce_nodecore_stats cs;
+	konce_nodecore_stats_get(n->core, &cs);
 	konce_node_listen_addr(n, listen, sizeof(listen));
 	if (n->store)
 		konce_store_get_stats(n->store, &ss);
@@ -403,13 +406,13 @@ static json_t *do_status(struct konce_node *n)
 		"sessions_opened", (json_int_t)c->sessions_opened, "path_challenge_tx", (json_int_t)c->path_challenge_tx,
 		"path_changed", (json_int_t)c->path_changed, "path_response_bad", (json_int_t)c->path_response_bad,
 		"amplification_blocked", (json_int_t)c->amplification_blocked,
-		"messages_rx", (json_int_t)n->msgs_rx, "messages_tx", (json_int_t)n->msgs_tx,
-		"messages_dropped", (json_int_t)n->msgs_dropped, "udp_tx_dropped", (json_int_t)us.tx_dropped,
-		"input_shed", (json_int_t)node_io_input_shed(n),
+		"messages_rx", (json_int_t)cs.msgs_rx, "messages_tx", (json_int_t)cs.msgs_tx,
+		"messages_dropped", (json_int_t)(cs.msgs_dropped + n->msgs_dropped), "udp_tx_dropped",
+		(json_int_t)us.tx_dropped, "input_shed", (json_int_t)cs.input_shed,
 		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));
 	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",
-			 (json_int_t)((node_now_us() - n->started_us) / 1000000u), "peers_active", (json_int_t)n->npeers,
+			 (json_int_t)((node_now_us() - n->started_us) / 1000000u), "peers_active", (json_int_t)cs.peers,
 			 "peers_known", known >= 0 ? json_integer(known) : json_null(), "store", "ok",
 			 n->store && !n->store_failing, "pending", (json_int_t)ss.pending, "counters", counters, "traversal",
 			 node_trav_status_json(n), "traffic", traffic_json(n));
@@ -436,7 +439,7 @@ static json_t *peer_json(const uint8_t pk[KONCE_KEY_BYTES], const char *petname,
 static int add_stored(void *ctx, const konce_peer_rec *r)
 {
 	struct peers_ctx *pc = ctx;
-	if (node_peer_find(pc->n, r->pk))
+	if (konce_nodecore_peer_find(pc->n->core, r->pk))
 		return 0; /* listed as active already */
 	konce_store_addr a;
 	int have = konce_store_addrs(pc->n->store, r->pk, &a, 1) == 1;
@@ -449,8 +452,9 @@ static json_t *do_peers(struct konce_node *n, json_t *req)
 {
 	json_int_t limit = json_integer_value(json_object_get(req, "limit"));
 	struct peers_ctx pc = {n, json_array()};
-	for (unsigned b = 0; b < NODE_BUCKETS; b++)
-		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
+	konce_ncpeer *const *by_pk = konce_nodecore_peer_buckets(n->core);
+	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
+		for (struct peer *p = by_pk[b]; p; p = p->pk_next) {
 			konce_peer_rec r = {0};
 			if (n->store)
 				konce_store_peer_get(n->store, p->pk, &r);
@@ -481,6 +485,8 @@ static json_t *do_alias(struct konce_node *n, json_t *req)
 	if (!n->store)
 		return error_json(EIO, "no presence store: petnames cannot be kept (see the node's log)");
 	int e = konce_store_set_petname(n->store, pk, name, err, sizeof(err));
+	if (!e && *name) /* a petname makes a key known, and keeps it (docs/STORE.md) */
+		konce_nodecore_known_load(n->core, pk, NULL, true);
 	return e ? error_json(-e, "%s", err) : json_pack("{s:b}", "ok", 1);
 }
 

@@ -1,4 +1,7 @@
-/* node.c - creating and freeing a node: identity, store, logging, and the active-peer table. */
+/* node.c - the public node API (include/konce/konce.h) over the node core: creating and freeing a
+ * node (identity, store, logging), and each call handed to the core with the time, after which the
+ * core is drained from the event loop's next turn (node_io_schedule), so that no callback ever runs
+ * inside the call that caused it. */
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -35,6 +38,8 @@ void node_log(struct konce_node *n, int level, const char *fmt, ...)
 	fprintf(stderr, "konce: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], line);
 }
 
+void node_log_line(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
+
 const char *konce_reason_str(int reason)
 {
 	switch (reason) {
@@ -49,96 +54,6 @@ const char *konce_reason_str(int reason)
 	case KONCE_REASON_INTRO_REFUSED: return "introduction refused: the peer accepts only keys it knows";
 	}
 	return "unknown";
-}
-
-static unsigned pk_bucket(const struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, pk, KONCE_KEY_BYTES, n->hash_key);
-	return (unsigned)(h[0] | h[1] << 8) % NODE_BUCKETS;
-}
-
-struct peer *node_peer_find(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
-{
-	for (struct peer *p = n->by_pk[pk_bucket(n, pk)]; p; p = p->pk_next)
-		if (!memcmp(p->pk, pk, KONCE_KEY_BYTES))
-			return p;
-	return NULL;
-}
-
-struct peer *node_peer_by_conn(struct konce_node *n, uint32_t conn)
-{
-	if (!conn)
-		return NULL;
-	for (struct peer *p = n->by_conn[conn % NODE_BUCKETS]; p; p = p->conn_next)
-		if (p->conn == conn)
-			return p;
-	return NULL;
-}
-
-struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
-{
-	struct peer *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	memcpy(p->pk, pk, KONCE_KEY_BYTES);
-	unsigned b = pk_bucket(n, pk);
-	p->pk_next = n->by_pk[b];
-	n->by_pk[b] = p;
-	n->npeers++;
-	return p;
-}
-
-static void unlink_conn(struct konce_node *n, struct peer *p)
-{
-	if (!p->conn)
-		return;
-	for (struct peer **pp = &n->by_conn[p->conn % NODE_BUCKETS]; *pp; pp = &(*pp)->conn_next)
-		if (*pp == p) {
-			*pp = p->conn_next;
-			break;
-		}
-	p->conn = 0;
-}
-
-void node_peer_set_conn(struct konce_node *n, struct peer *p, uint32_t conn)
-{
-	unlink_conn(n, p);
-	p->conn = conn;
-	if (conn) {
-		p->conn_next = n->by_conn[conn % NODE_BUCKETS];
-		n->by_conn[conn % NODE_BUCKETS] = p;
-	}
-}
-
-void node_peer_free(struct konce_node *n, struct peer *p, int reason)
-{
-	node_msg_fail_peer(n, p, reason);
-	unlink_conn(n, p);
-	for (struct peer **pp = &n->by_pk[pk_bucket(n, p->pk)]; *pp; pp = &(*pp)->pk_next)
-		if (*pp == p) {
-			*pp = p->pk_next;
-			break;
-		}
-	n->npeers--;
-	free(p);
-}
-
-void node_peers_sample_traffic(struct konce_node *n, uint64_t now_us)
-{
-	for (unsigned b = 0; b < NODE_BUCKETS; b++)
-		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next) {
-			uint64_t rx, tx;
-			if (!p->conn || konce_ep_conn_traffic(n->ep, p->conn, &rx, &tx))
-				rx = tx = 0;
-			/* a new session restarts its counters: no negative rate */
-			double secs = p->sample_us && now_us > p->sample_us ? (double)(now_us - p->sample_us) / 1e6 : 0;
-			p->rx_rate = secs > 0 && rx >= p->sample_rx ? (double)(rx - p->sample_rx) / secs : 0;
-			p->tx_rate = secs > 0 && tx >= p->sample_tx ? (double)(tx - p->sample_tx) / secs : 0;
-			p->sample_rx = rx;
-			p->sample_tx = tx;
-			p->sample_us = now_us;
-		}
 }
 
 static int load_identity(struct konce_node *n, char *err, size_t errlen)
@@ -225,7 +140,6 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	if (!n)
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	n->base = base;
-	n->done_tail = &n->done_head;
 	n->cfg = *cfg;
 	n->data_dir = strdup(cfg->data_dir);
 	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
@@ -239,9 +153,6 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	randombytes_buf(n->hash_key, sizeof(n->hash_key));
-	randombytes_buf(&n->next_nonce, sizeof(n->next_nonce));
-	n->next_nonce = (n->next_nonce >> 1) | 1;
 	n->started_us = node_now_us();
 
 	if (mkdir(n->data_dir, 0700) < 0 && errno != EEXIST) {
@@ -272,7 +183,12 @@ int konce_node_free(konce_node *n)
 	if (!n)
 		return 0;
 	node_control_stop(n);
-	node_msg_fail_all(n, KONCE_REASON_LOCAL_CLOSE);
+	if (n->core) {
+		/* pending sends complete now, with LOCAL_CLOSE (konce.h); the peer callback is not called */
+		konce_nodecore_fail_all(n->core, KONCE_REASON_LOCAL_CLOSE);
+		n->peer_fn = NULL;
+		node_io_kick(n);
+	}
 	node_io_stop(n);
 	node_trav_free(n); /* after the sessions closed: their CLOSE took the traversal paths */
 	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
@@ -311,8 +227,9 @@ int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
 	size_t i = 0;
 	uint64_t now = node_now_us();
 	char as[KONCE_ADDR_STRLEN];
-	for (unsigned b = 0; b < NODE_BUCKETS; b++)
-		for (const struct peer *p = n->by_pk[b]; p; p = p->pk_next, i++) {
+	konce_ncpeer *const *by_pk = konce_nodecore_peer_buckets(n->core);
+	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
+		for (const konce_ncpeer *p = by_pk[b]; p; p = p->pk_next, i++) {
 			if (i >= max)
 				continue;
 			konce_peer_info *o = &out[i];
@@ -331,12 +248,14 @@ int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
 void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 {
 	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	konce_nodecore_stats cs;
+	konce_nodecore_stats_get(n->core, &cs);
 	memset(o, 0, sizeof(*o));
 	o->uptime_ms = (node_now_us() - n->started_us) / 1000u;
-	o->peers_active = n->npeers;
-	o->msgs_rx = n->msgs_rx;
-	o->msgs_tx = n->msgs_tx;
-	o->msgs_dropped = n->msgs_dropped;
+	o->peers_active = cs.peers;
+	o->msgs_rx = cs.msgs_rx;
+	o->msgs_tx = cs.msgs_tx;
+	o->msgs_dropped = cs.msgs_dropped + n->msgs_dropped;
 	o->rx_packets = c->rx_packets;
 	o->tx_packets = c->tx_packets;
 	o->handshakes_in = c->accept_tx;
@@ -345,4 +264,48 @@ void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 			    c->init_bad_pow + c->init_bad_box1 + c->init_bad_box2 + c->init_stale + c->cookie_bad +
 			    c->accept_bad;
 	o->pow_bits = konce_ep_pow_bits(n->ep, node_now_us());
+}
+
+/* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */
+
+int konce_node_send_ex(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+{
+	if (!n)
+		return -EINVAL;
+	int e = konce_nodecore_send(n->core, pk, klass, data, len, o, fn, ctx, node_now_us(), handle);
+	if (e == 0)
+		node_io_schedule(n);
+	return e;
+}
+
+int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx)
+{
+	return konce_node_send_ex(n, pk, klass, data, len, o, fn, ctx, NULL);
+}
+
+int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)
+{
+	return n ? konce_nodecore_outcome_eta(n->core, handle, node_now_us()) : -EINVAL;
+}
+
+int konce_node_outcome_progress(konce_node *n, uint64_t handle, konce_progress *out)
+{
+	return n ? konce_nodecore_outcome_progress(n->core, handle, out, node_now_us()) : -EINVAL;
+}
+
+int konce_node_handle(konce_node *n, uint16_t klass, konce_handler_fn fn, void *ctx)
+{
+	return n ? konce_nodecore_handle(n->core, klass, fn, ctx) : -EINVAL;
+}
+
+int konce_node_reply(konce_node *n, const konce_message *req, const uint8_t *data, size_t len)
+{
+	if (!n)
+		return -EINVAL;
+	int e = konce_nodecore_reply(n->core, req, data, len, node_now_us());
+	if (e == 0)
+		node_io_schedule(n);
+	return e;
 }

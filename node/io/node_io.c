@@ -1,16 +1,18 @@
-/* node_io.c - the thin libevent layer: socket readiness, the endpoint's timer, and the store's flush.
+/* node_io.c - the libevent plumbing around the node core: the UDP socket (read in batches, sent with
+ * GSO batching by udp.c), the one timer, the store's flush, and node_io_kick(), which drains the core.
  *
- * Every path through here ends in node_io_kick(): hand the endpoint's events to node_msg.c, move its
- * queued datagrams into the socket's batch, send the batch, and re-arm the one timer at the
- * endpoint's next deadline.  SQLite is only touched by the flush timer, never while packets wait.
+ * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
+ * handlers, peer callbacks), queue its datagrams into the socket's batch and send it, write its
+ * store notes into the store's queue, and re-arm the one timer at the core's next deadline.
+ * SQLite is only touched by the flush timer, never while packets wait.
  *
  * Input is served by priority, not first come first served: each readable wake reads up to
- * RECV_CALLS_PER_WAKE batches into the input queue (inq.h), each datagram classified by
- * konce_ep_priority() (session traffic first, then handshakes from sources by rate-limit
- * overdraft, unknown types last), then feeds the endpoint best first until the wake has spent
- * WAKE_BUDGET_UNITS load units (konce_ep_last_cost, at least 1 per datagram).  The rest waits
- * for the next wake (ev_drain, behind whatever else is ready); when the queue is full the worst
- * priority is shed, counted as `input_shed` in `konce status --json`.
+ * RECV_CALLS_PER_WAKE batches into the core's input queue (konce_nodecore_input: classified by
+ * konce_ep_priority, session traffic first, then handshakes from sources by rate-limit overdraft,
+ * unknown types last), and konce_nodecore_timer() feeds the endpoint best first up to one wake's
+ * budget of load units.  What is left makes the core's next timer "now", so it runs again on the
+ * loop's next turn, behind whatever else is ready; when the queue is full the worst priority is
+ * shed, counted as `input_shed` in `konce status --json`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +22,6 @@
 #include <sys/resource.h>
 
 #include "node/transport/cc.h"
-#include "node/core/inq.h"
 #include "node/transport/keyslab.h"
 #include "node/transport/load.h"
 #include "node/transport/pow.h"
@@ -36,66 +37,80 @@ enum {
 	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
 	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
 	WAKE_BUDGET_UNITS = 2048,
-	PRIO_TRAVERSAL = 1, /* rendezvous and punch messages: beside a fresh source's handshake */
 };
-
-/* Cheap classification, no crypto: the endpoint's own (inq.h), and the traversal layer's message
- * types (which the endpoint calls unknown) beside a fresh source's handshake, ahead of overdrawn
- * sources and unknown junk. */
-static unsigned classify(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from,
-			 uint64_t now)
-{
-	unsigned p = konce_ep_priority(n->ep, pkt, len, from, now);
-	if (p == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER &&
-	    pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
-		return PRIO_TRAVERSAL;
-	return p;
-}
 
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct konce_node *n = ctx;
-	konce_inq_push(n->inq, classify(n, pkt, len, from, node_now_us()), pkt, len, from);
+	konce_nodecore_input(n->core, 0, pkt, len, from, node_now_us());
 }
 
-/* Feeds the endpoint from the input queue, best first, up to one wake's budget. */
-static void drain(struct konce_node *n)
+static void write_note(struct konce_node *n, const konce_nc_note *no, int64_t wall)
 {
-	const uint8_t *pkt;
-	size_t len;
-	const konce_addr *from;
-	unsigned spent = 0;
-	while (spent < WAKE_BUDGET_UNITS && konce_inq_peek(n->inq, &pkt, &len, &from, NULL)) {
-		unsigned cost = 1;
-		if (!node_trav_on_datagram(n, pkt, len, from)) {
-			konce_ep_input(n->ep, pkt, len, from, node_now_us());
-			cost = konce_ep_last_cost(n->ep);
-		}
-		spent += cost ? cost : 1;
-		konce_inq_drop(n->inq);
+	const konce_addr *a = no->has_addr ? &no->addr : NULL;
+	switch (no->type) {
+	case KONCE_NC_NOTE_SEEN:
+		konce_store_note_seen_ex(n->store, no->pk, a, KONCE_ADDR_SEEN, wall, 0, no->flags);
+		break;
+	case KONCE_NC_NOTE_HANDSHAKE:
+		konce_store_note_handshake_ex(n->store, no->pk, no->ok, wall, no->flags);
+		break;
+	case KONCE_NC_NOTE_TRUSTED:
+		konce_store_note_trusted(n->store, no->pk, a, wall);
+		break;
 	}
-	if (konce_inq_len(n->inq))
-		event_active(n->ev_drain, EV_TIMEOUT, 0);
 }
 
-uint64_t node_io_input_shed(const struct konce_node *n) { return n->inq ? konce_inq_shed(n->inq) : 0; }
+static void dispatch(struct konce_node *n, const konce_nc_event *ev)
+{
+	char as[KONCE_ADDR_STRLEN];
+	switch (ev->type) {
+	case KONCE_NC_EV_OUTCOME:
+		ev->fn(ev->ctx, ev->outcome, ev->reason, ev->data, ev->len);
+		break;
+	case KONCE_NC_EV_MESSAGE:
+		ev->handler(ev->handler_ctx, n, &ev->msg);
+		break;
+	case KONCE_NC_EV_PEER:
+		if (n->peer_fn)
+			n->peer_fn(n->peer_ctx, ev->peer_event, ev->pk, konce_addr_str(&ev->addr, as));
+		break;
+	}
+}
 
 void node_io_kick(struct konce_node *n)
 {
-	konce_ep_event ev;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t len;
-	konce_addr to;
+	konce_nc_event ev;
+	konce_nc_datagram dg;
+	konce_nc_note note;
 
-	/* Events first: a handler may answer the first message inside the pending ACCEPT. */
-	while (konce_ep_poll_event(n->ep, &ev))
-		node_msg_on_event(n, &ev);
-	while (konce_ep_poll_datagram(n->ep, buf, &len, &to))
-		if (!node_trav_outgoing(n, buf, len, &to))
-			konce_udp_queue(n->udp, buf, len, &to);
-	konce_udp_flush(n->udp);
+	if (!n->core)
+		return;
+	if (n->draining) { /* called from inside a callback or hook below: one more round */
+		n->drain_again = 1;
+		return;
+	}
+	n->draining = 1;
+	do {
+		n->drain_again = 0;
+		/* Events first: a handler may answer the first message inside the pending ACCEPT. */
+		while (konce_nodecore_poll_event(n->core, &ev))
+			dispatch(n, &ev);
+		while (konce_nodecore_poll(n->core, &dg))
+			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
+		konce_udp_flush(n->udp);
+		if (n->store) {
+			int64_t wall = (int64_t)time(NULL);
+			while (konce_nodecore_poll_note(n->core, &note))
+				write_note(n, &note, wall);
+		}
+	} while (n->drain_again);
+	n->draining = 0;
+	n->npeers = konce_nodecore_npeers(n->core);
 
-	uint64_t at = konce_ep_next_timer(n->ep), now = node_now_us();
+	if (!n->ev_timer)
+		return;
+	uint64_t at = konce_nodecore_next_timer(n->core), now = node_now_us();
 	if (at == UINT64_MAX) {
 		event_del(n->ev_timer);
 		return;
@@ -112,7 +127,11 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	node_io_kick(arg);
 }
 
-void node_io_schedule(struct konce_node *n) { event_active(n->ev_kick, EV_TIMEOUT, 0); }
+void node_io_schedule(struct konce_node *n)
+{
+	if (n->ev_kick)
+		event_active(n->ev_kick, EV_TIMEOUT, 0);
+}
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -122,16 +141,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
 	if (r < 0 && r != -ECONNREFUSED)
 		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
-	drain(n);
-	node_io_kick(n);
-}
-
-static void on_drain(evutil_socket_t fd, short what, void *arg)
-{
-	struct konce_node *n = arg;
-	(void)fd;
-	(void)what;
-	drain(n);
+	konce_nodecore_timer(n->core, node_now_us());
 	node_io_kick(n);
 }
 
@@ -140,7 +150,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct konce_node *n = arg;
 	(void)fd;
 	(void)what;
-	konce_ep_timer(n->ep, node_now_us());
+	konce_nodecore_timer(n->core, node_now_us());
 	node_io_kick(n);
 }
 
@@ -150,7 +160,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	char err[768];
 	(void)fd;
 	(void)what;
-	node_peers_sample_traffic(n, node_now_us()); /* the once-a-second tick: per-peer rates */
+	konce_nodecore_sample_traffic(n->core, node_now_us()); /* the once-a-second tick: per-peer rates */
 	if (!n->store)
 		return;
 	int e = konce_store_flush(n->store, err, sizeof(err));
@@ -159,6 +169,17 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	else if (!e && n->store_failing)
 		node_log(n, KONCE_LOG_INFO, "presence store writable again; queued records written");
 	n->store_failing = e != 0;
+}
+
+/* The store's keys and their newest addresses, into the core's cache: the send path then never
+ * reads SQLite (docs/STORE.md). */
+static int load_known(void *ctx, const konce_peer_rec *r)
+{
+	struct konce_node *n = ctx;
+	konce_store_addr a;
+	int have = konce_store_addrs(n->store, r->pk, &a, 1) == 1;
+	konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname[0] != 0);
+	return 0;
 }
 
 static int open_socket(struct konce_node *n, char *err, size_t errlen)
@@ -224,22 +245,33 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	int e = open_socket(n, err, errlen);
 	if (e)
 		return e;
-	konce_ep_config ec = {
-		.identity = n->id,
-		.max_sessions = n->cfg.max_sessions,
-		.max_per_source = n->cfg.max_per_source,
-		.capacity = n->cfg.capacity ? n->cfg.capacity : calibrate_capacity(n),
-		/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
-		.max_pow_bits = 24,
-		.pow_rate = calibrate_pow_rate(n),
-		/* A node is addressed by its durable key, and peers must be able to reach it back by that
-		 * key: show it.  (Per-server derived keys suit pure clients that want no correlation.) */
-		.explicit_identity = true,
-		.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
-		      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
-								    : NULL,
+	konce_nodecore_config cc = {
+		.ep = {
+			.identity = n->id,
+			.max_sessions = n->cfg.max_sessions,
+			.max_per_source = n->cfg.max_per_source,
+			.capacity = n->cfg.capacity ? n->cfg.capacity : calibrate_capacity(n),
+			/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
+			.max_pow_bits = 24,
+			.pow_rate = calibrate_pow_rate(n),
+			/* A node is addressed by its durable key, and peers must be able to reach it back
+			 * by that key: show it.  (Per-server derived keys suit pure clients that want no
+			 * correlation.) */
+			.explicit_identity = true,
+			.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
+			      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
+									    : NULL,
+		},
+		.notes = n->store != NULL,
+		.inq_slots = INQ_SLOTS,
+		.wake_budget = WAKE_BUDGET_UNITS,
+		.log_level = n->cfg.log_level,
+		.log = node_log_line,
+		.log_ctx = n,
 	};
-	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
+	node_travseam_hooks(n, &cc.hooks);
+	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
+		konce_ep_config *ec = &cc.ep;
 		struct rlimit rl;
 		if ((e == -ENOMEM || e == -EPERM || e == -EAGAIN) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
 		    rl.rlim_cur != RLIM_INFINITY)
@@ -247,21 +279,23 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 				 "cannot create the transport endpoint: %s (session keys live in locked memory, "
 				 "%zu bytes for %u sessions, beside %llu locked already; RLIMIT_MEMLOCK is %llu "
 				 "bytes: raise it, e.g. LimitMEMLOCK= in the systemd unit, or lower max_sessions)",
-				 strerror(-e), (size_t)(ec.max_sessions ? ec.max_sessions : 1024) * sizeof(konce_keyslot),
-				 ec.max_sessions ? ec.max_sessions : 1024, (unsigned long long)konce_secmem_locked(),
+				 strerror(-e), (size_t)(ec->max_sessions ? ec->max_sessions : 1024) * sizeof(konce_keyslot),
+				 ec->max_sessions ? ec->max_sessions : 1024, (unsigned long long)konce_secmem_locked(),
 				 (unsigned long long)rl.rlim_cur);
 		else
 			snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 		return e;
 	}
+	n->ep = konce_nodecore_ep(n->core);
+	n->by_pk = konce_nodecore_peer_buckets(n->core);
+	if (n->store && konce_store_peers_each(n->store, 0, load_known, n) < 0)
+		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
 	n->ev_timer = evtimer_new(n->base, on_timer, n);
 	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
 	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
-	n->ev_drain = event_new(n->base, -1, 0, on_drain, n);
-	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick || !n->ev_drain ||
-	    konce_inq_new(&n->inq, INQ_SLOTS, KONCE_WIRE_MAX_DATAGRAM)) {
+	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -274,7 +308,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 
 void node_io_stop(struct konce_node *n)
 {
-	if (n->ep) {
+	if (n->core) {
 		const struct konce_ep_counters *c = konce_ep_counters(n->ep);
 		node_log(n, KONCE_LOG_DEBUG,
 			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
@@ -284,21 +318,13 @@ void node_io_stop(struct konce_node *n)
 			 (unsigned long long)c->data_not_ready, (unsigned long long)c->data_bad_header,
 			 (unsigned long long)c->data_replay, (unsigned long long)c->data_auth_fail,
 			 (unsigned long long)c->data_bad_frame, (unsigned long long)c->ring_full_datagrams);
-		/* close every session so peers hear CLOSE now rather than idling out */
-		for (unsigned b = 0; b < NODE_BUCKETS; b++)
-			for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
-				if (p->conn)
-					konce_ep_close(n->ep, p->conn, node_now_us());
-		uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-		size_t len;
-		konce_addr to;
-		while (n->udp && konce_ep_poll_datagram(n->ep, buf, &len, &to))
-			if (!node_trav_outgoing(n, buf, len, &to)) /* CLOSE to a punched peer goes direct */
-				konce_udp_queue(n->udp, buf, len, &to);
+		/* close every session so peers hear CLOSE now rather than idling out; a CLOSE to a
+		 * punched peer goes direct (the outgoing hook) */
+		konce_nodecore_close_all(n->core, node_now_us());
+		konce_nc_datagram dg;
+		while (n->udp && konce_nodecore_poll(n->core, &dg))
+			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
 	}
-	for (unsigned b = 0; b < NODE_BUCKETS; b++)
-		while (n->by_pk[b])
-			node_peer_free(n, n->by_pk[b], KONCE_REASON_LOCAL_CLOSE);
 	if (n->ev_read)
 		event_free(n->ev_read);
 	if (n->ev_timer)
@@ -306,18 +332,23 @@ void node_io_stop(struct konce_node *n)
 	if (n->ev_kick)
 		event_free(n->ev_kick);
 	n->ev_kick = NULL;
-	if (n->ev_drain)
-		event_free(n->ev_drain);
-	n->ev_drain = NULL;
-	konce_inq_free(n->inq);
-	n->inq = NULL;
 	if (n->ev_flush) {
 		event_free(n->ev_flush);
-		on_flush(-1, 0, n);
+		if (n->core && n->store) { /* the notes of the last moments, then the last flush */
+			konce_nc_note note;
+			int64_t wall = (int64_t)time(NULL);
+			while (konce_nodecore_poll_note(n->core, &note))
+				write_note(n, &note, wall);
+		}
+		if (n->core)
+			on_flush(-1, 0, n);
 	}
 	n->ev_read = n->ev_timer = n->ev_flush = NULL;
 	konce_udp_close(n->udp); /* flushes the CLOSE datagrams */
 	n->udp = NULL;
-	konce_ep_free(n->ep);
+	konce_nodecore_free(n->core);
+	n->core = NULL;
 	n->ep = NULL;
+	n->by_pk = NULL;
+	n->npeers = 0;
 }

@@ -169,8 +169,15 @@ static int wait_for(int (*done)(void))
 	return 1;
 }
 
+static konce_node_stats nstat(void)
+{
+	konce_node_stats st;
+	konce_node_get_stats(node, &st);
+	return st;
+}
+
 static uint64_t seen_before;
-static int node_took(void) { return node->msgs_rx + node->msgs_dropped > seen_before; }
+static int node_took(void) { return nstat().msgs_rx + nstat().msgs_dropped > seen_before; }
 static int reply_came(void) { return got_reply; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
@@ -185,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		i += len;
 		if (!up)
 			connect_peer();
-		uint64_t rx = node->msgs_rx, dropped = node->msgs_dropped;
+		uint64_t rx = nstat().msgs_rx, dropped = nstat().msgs_dropped;
 		seen_before = rx + dropped;
 		got_reply = 0;
 		int app = len >= KONCE_MSG_BODY && wire_get16(m + KONCE_MSG_CLASS) == APP_CLASS &&
@@ -200,11 +207,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		if (!wait_for(node_took))
 			continue; /* the session went down: the message went with it */
 		if (len < KONCE_MSG_BODY) {
-			if (node->msgs_rx != rx || node->msgs_dropped != dropped + 1)
+			if (nstat().msgs_rx != rx || nstat().msgs_dropped != dropped + 1)
 				abort();
 			continue;
 		}
-		if (node->msgs_rx != rx + 1 || app_calls != calls + app)
+		if (nstat().msgs_rx != rx + 1 || app_calls != calls + app)
 			abort();
 		if (wire_get16(m + KONCE_MSG_CLASS) == KONCE_CLASS_ECHO && m[KONCE_MSG_FLAGS] & KONCE_MSG_F_REQUEST &&
 		    !(m[KONCE_MSG_FLAGS] & KONCE_MSG_F_REPLY)) {

@@ -171,8 +171,15 @@ static int wait_for(int (*done)(void))
 	return 1;
 }
 
+static konce_node_stats nstat(void)
+{
+	konce_node_stats st;
+	konce_node_get_stats(node, &st);
+	return st;
+}
+
 static uint64_t seen_before;
-static int node_took(void) { return node->msgs_rx + node->msgs_dropped > seen_before; }
+static int node_took(void) { return nstat().msgs_rx + nstat().msgs_dropped > seen_before; }
 
 static json_int_t forged(void)
 {
@@ -213,7 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		if (!up)
 			connect_peer();
 		json_int_t f = forged();
-		seen_before = node->msgs_rx + node->msgs_dropped;
+		seen_before = nstat().msgs_rx + nstat().msgs_dropped;
 		if (genuine && t == KONCE_RDV_REGISTER)
 			want_txid = m.id;
 		uint64_t id;

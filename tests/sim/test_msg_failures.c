@@ -1,14 +1,16 @@
-/* test_msg_failures.c - every way a message can fail produces its MSG_FAILED event, before the
- * conn's own FAILED / CLOSED, exactly once, and leaves no memory behind (the hosts' counting
- * konce_env: live allocations return to what the idle endpoint holds).
- *   - connect timeout: a message queued on a handshake to nobody fails UNREACHABLE;
+/* test_msg_failures.c - every way a message can fail gives its send exactly one FAILED outcome with
+ * the reason the application is told (konce.h), on the shipping node core (node/core/nodecore.h,
+ * driven by tests/sim/node_harness.c), and nothing is left behind (the hosts' counting konce_env:
+ * every allocation is freed with the node).
+ *   - connect timeout: a message to an address where nobody listens fails UNREACHABLE, when the
+ *     endpoint's handshake gives up (a long node deadline) or at the node's own connect deadline;
  *   - the peer vanishes mid-transfer (its link goes dead both ways): the 1 MiB message fails
- *     TIMEOUT after msg_timeout_ms without ack progress, the session closes; the receiver,
- *     holding a partial message, closes on its idle timeout and frees it;
+ *     TIMED_OUT after msg_timeout_ms without ack progress and the peer goes DOWN; the receiver,
+ *     holding a partial message, closes on its idle timeout and its handler never saw it;
  *   - too large: the receiver takes at most 64 KiB, a 1 MiB message fails TOO_LARGE (the peer's
  *     REFUSE), and a small message sent after it is delivered (nothing stalls);
- *   - closing a session fails what is still queued (LOCAL_CLOSE at A, nothing at all at B beyond
- *     the CLOSED).
+ *   - the node closes: what is still queued fails LOCAL_CLOSE, the peer sees the session go DOWN,
+ *     and sends the node refuses at once (too large for its endpoint) get no outcome at all.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,197 +22,182 @@
 #include <cmocka.h>
 #include <errno.h>
 
-#include "tests/sim/msg_pair.h"
+#include "tests/sim/node_harness.h"
+
+enum { KLASS = 300 };
 
 typedef struct rec {
-	unsigned failed, delivered, closed, conn_failed, messages, after_last;
-	unsigned reason, close_reason;
-	uint64_t failed_id, t_failed;
-	bool last_seen;
-	size_t last_len;
+	unsigned calls, failed, delivered;
+	int reason;
+	uint64_t t_done;
+	sim *s;
 } rec;
 
-typedef struct fx {
-	mpair p;
-	rec a, b;
-} fx;
+typedef struct rx {
+	unsigned messages;
+	size_t last_len;
+} rx;
 
-static void note(rec *r, const konce_ep_event *ev, uint64_t now)
+static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
 {
-	if (r->last_seen)
-		r->after_last++; /* nothing may follow a conn's FAILED or CLOSED */
-	switch (ev->type) {
-	case KONCE_EV_MSG_FAILED:
-		r->failed++;
-		r->reason = ev->reason;
-		r->failed_id = ev->msg_id;
-		r->t_failed = now;
-		break;
-	case KONCE_EV_MSG_DELIVERED:
-		r->delivered++;
-		break;
-	case KONCE_EV_MESSAGE:
-		r->messages++;
-		r->last_len = ev->len;
-		break;
-	case KONCE_EV_CLOSED:
-		r->closed++;
-		r->close_reason = ev->reason;
-		r->last_seen = true;
-		break;
-	case KONCE_EV_FAILED:
-		r->conn_failed++;
-		r->close_reason = ev->reason;
-		r->last_seen = true;
-		break;
-	default:
-		break;
-	}
+	rec *r = ctx;
+	(void)data;
+	(void)len;
+	r->calls++;
+	r->failed += outcome == KONCE_OUTCOME_FAILED;
+	r->delivered += outcome == KONCE_OUTCOME_DELIVERED;
+	r->reason = reason;
+	r->t_done = sim_now(r->s);
 }
 
-static void on_event(mpair *p, tnode *n, const konce_ep_event *ev, uint64_t now)
+static void on_message(void *ctx, konce_node *node, const konce_message *m)
 {
-	fx *f = p->user;
-	if (ev->type == KONCE_EV_ESTABLISHED)
-		return;
-	note(n == &p->a ? &f->a : &f->b, ev, now);
+	rx *x = ctx;
+	(void)node;
+	x->messages++;
+	x->last_len = m->len;
 }
 
-static void a_event(tnode *n, const konce_ep_event *ev, uint64_t now) { note(n->user, ev, now); }
+static bool waiting(void *ctx) { return ((rec *)ctx)->calls == 0; }
 
-static bool a_pending(void *ctx) { return ((rec *)ctx)->failed == 0 || !((rec *)ctx)->last_seen; }
+/* A (10.0.0.1) and B (192.0.2.1), B's handler for KLASS counting into *x, A knowing B's address. */
+static void pair(sim *s, ncnode *a, ncnode *b, const sim_link_cfg *link, const konce_nodecore_config *ca,
+		 const konce_nodecore_config *cb, rx *x)
+{
+	assert_int_equal(ncnode_init(a, s, NULL, "10.0.0.1", 40000, ca), 0);
+	assert_int_equal(ncnode_init(b, s, NULL, "192.0.2.1", 7807, cb), 0);
+	sim_link_set_both(s, a->h, b->h, link);
+	assert_int_equal(konce_nodecore_handle(b->core, KLASS, on_message, x), 0);
+	ncnode_learn(a, b);
+}
+
+static void free_pair(sim *s, ncnode *a, ncnode *b)
+{
+	const konce_env *ea = sim_host_env(a->h), *eb = sim_host_env(b->h);
+	ncnode_free(a);
+	ncnode_free(b);
+	SIM_ASSERT_EQ(s, sim_env_live(ea), 0);
+	SIM_ASSERT_EQ(s, sim_env_live(eb), 0);
+}
 
 static void test_connect_timeout(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 5) {
 		sim *s = sim_new(seed);
-		static tnode a;
-		static rec r;
-		memset(&r, 0, sizeof r);
-		SIM_ASSERT_EQ(s, tnode_init(&a, s, NULL, "10.0.0.1", 40000, NULL), 0);
+		static ncnode a;
+		SIM_ASSERT_EQ(s, ncnode_init(&a, s, NULL, "10.0.0.1", 40000, NULL), 0);
 		sim_host *nobody = sim_host_add(s, "192.0.2.9", NULL, NULL); /* no port bound */
 		SIM_ASSERT(s, nobody != NULL);
-		a.user = &r;
-		a.on_event = a_event;
-		const konce_env *env = sim_host_env(a.h);
-		uint64_t base = sim_env_live(env);
-		uint8_t pk[KONCE_WIRE_KEY] = {9};
 		konce_addr to = sim_host_addr(nobody, 7807);
-		uint32_t conn;
-		SIM_ASSERT_EQ(s, tnode_connect(&a, pk, &to, NULL, 0, &conn), 0);
-		uint64_t id, eta;
+		char hint[KONCE_ADDR_STRLEN];
+		const konce_env *env = sim_host_env(a.h);
 		static uint8_t msg[5000];
-		SIM_ASSERT_EQ(s, konce_ep_msg_send(a.ep, conn, msg, sizeof msg, 0, 0, sim_now(s), &id), 0);
-		eta = konce_ep_msg_eta(a.ep, id, sim_now(s));
-		SIM_ASSERT(s, eta != UINT64_MAX && eta > sim_now(s));
-		tnode_flush(&a, sim_now(s));
-		SIM_ASSERT_EQ(s, sim_run_while(s, a_pending, &r, sim_now(s) + 120 * SIM_SEC), 0);
+		uint8_t pk[KONCE_KEY_BYTES] = {9}, pk2[KONCE_KEY_BYTES] = {10};
+		/* the endpoint's handshake retries give up first */
+		konce_send_opts o = {.addr_hint = konce_addr_str(&to, hint), .connect_timeout_ms = 120000};
+		rec r = {.s = s}, r2 = {.s = s};
+		uint64_t handle;
+		SIM_ASSERT_EQ(s, ncnode_send(&a, pk, KLASS, msg, sizeof msg, &o, on_outcome, &r, &handle), 0);
+		SIM_ASSERT(s, konce_nodecore_outcome_eta(a.core, handle, sim_now(s)) >= 0);
+		SIM_ASSERT_EQ(s, sim_run_while(s, waiting, &r, sim_now(s) + 120 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, r.calls, 1);
 		SIM_ASSERT_EQ(s, r.failed, 1);
-		SIM_ASSERT_EQ(s, r.failed_id, id);
-		SIM_ASSERT_EQ(s, r.reason, KONCE_MSG_FAIL_UNREACHABLE);
-		SIM_ASSERT_EQ(s, r.conn_failed, 1);
-		SIM_ASSERT_EQ(s, r.close_reason, KONCE_FAIL_TIMEOUT);
-		SIM_ASSERT_EQ(s, r.after_last, 0);
-		SIM_ASSERT_EQ(s, konce_ep_msg_eta(a.ep, id, sim_now(s)), UINT64_MAX);
-		SIM_ASSERT_EQ(s, sim_env_live(env), base);
-		tnode_free(&a);
+		SIM_ASSERT_EQ(s, r.reason, KONCE_REASON_UNREACHABLE);
+		SIM_ASSERT(s, r.t_done < 120 * SIM_SEC);
+		SIM_ASSERT_EQ(s, konce_nodecore_outcome_eta(a.core, handle, sim_now(s)), -ENOENT);
+		SIM_ASSERT_EQ(s, konce_nodecore_npeers(a.core), 0);
+		/* the node's own deadline first: 2 s after the send, to the microsecond */
+		o.connect_timeout_ms = 2000;
+		uint64_t t0 = sim_now(s);
+		SIM_ASSERT_EQ(s, ncnode_send(&a, pk2, KLASS, msg, 10, &o, on_outcome, &r2, NULL), 0);
+		SIM_ASSERT_EQ(s, sim_run_while(s, waiting, &r2, sim_now(s) + 60 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, r2.reason, KONCE_REASON_UNREACHABLE);
+		SIM_ASSERT_EQ(s, r2.t_done, t0 + 2 * SIM_SEC);
+		sim_run_for(s, 10 * SIM_SEC);
+		SIM_ASSERT_EQ(s, r.calls + r2.calls, 2); /* exactly once each */
+		ncnode_free(&a);
 		SIM_ASSERT_EQ(s, sim_env_live(env), 0);
 		sim_free(s);
 	}
 }
 
-static bool a_not_failed(void *ctx) { return ((fx *)ctx)->a.failed == 0 || !((fx *)ctx)->a.last_seen; }
-static bool b_open(void *ctx) { return !((fx *)ctx)->b.last_seen; }
+typedef struct vanish_ctx {
+	sim *s;
+	ncnode *a, *b;
+} vanish_ctx;
 
 static void vanish(void *ctx, uint64_t now)
 {
-	fx *f = ctx;
+	vanish_ctx *v = ctx;
 	(void)now;
 	sim_link_cfg dead = {.delay_us = 20 * SIM_MS, .loss = 1.0};
-	sim_link_set_both(f->p.s, f->p.a.h, f->p.b.h, &dead);
+	sim_link_set_both(v->s, v->a->h, v->b->h, &dead);
 }
+
+static bool b_up(void *ctx) { return ((ncnode *)ctx)->peers_down == 0; }
 
 static void test_peer_vanishes(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 5) {
 		sim *s = sim_new(seed);
-		static fx f;
-		memset(&f, 0, sizeof f);
-		f.p.on_event = on_event;
-		f.p.user = &f;
-		konce_ep_config ca = {.msg_timeout_ms = 5000}, cb = {.idle_timeout_ms = 20000};
+		static ncnode a, b;
+		rx x = {0};
+		konce_nodecore_config ca = {.ep = {.msg_timeout_ms = 5000}}, cb = {.ep = {.idle_timeout_ms = 20000}};
 		sim_link_cfg link = {.delay_us = 20 * SIM_MS, .rate = 1000000, .queue_bytes = 100000};
-		SIM_ASSERT_EQ(s, mpair_init(&f.p, s, &link, &ca, &cb), 0);
-		const konce_env *ea = sim_host_env(f.p.a.h), *eb = sim_host_env(f.p.b.h);
-		uint64_t base_a = sim_env_live(ea), base_b = sim_env_live(eb);
+		pair(s, &a, &b, &link, &ca, &cb, &x);
 		static uint8_t big[1 << 20];
-		uint64_t id;
-		SIM_ASSERT_EQ(s, mpair_send(&f.p, &f.p.a, big, sizeof big, 0, &id), 0);
+		rec r = {.s = s};
+		SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, big, sizeof big, NULL, on_outcome, &r, NULL), 0);
 		uint64_t t_vanish = sim_now(s) + 300 * SIM_MS;
-		sim_at(s, t_vanish, vanish, &f);
-		SIM_ASSERT_EQ(s, sim_run_while(s, a_not_failed, &f, sim_now(s) + 60 * SIM_SEC), 0);
-		SIM_ASSERT_EQ(s, f.a.failed, 1);
-		SIM_ASSERT_EQ(s, f.a.failed_id, id);
-		SIM_ASSERT_EQ(s, f.a.reason, KONCE_MSG_FAIL_TIMEOUT);
-		SIM_ASSERT_EQ(s, f.a.delivered, 0);
-		SIM_ASSERT(s, f.a.t_failed >= t_vanish + 5 * SIM_SEC && f.a.t_failed <= t_vanish + 7 * SIM_SEC);
-		SIM_ASSERT_EQ(s, f.a.closed, 1);
-		SIM_ASSERT_EQ(s, f.a.after_last, 0);
-		SIM_ASSERT_EQ(s, sim_env_live(ea), base_a - 1); /* all but the session itself */
-		/* B held part of the message: its session idles out and frees it */
-		SIM_ASSERT(s, sim_env_live(eb) > base_b);
-		SIM_ASSERT_EQ(s, sim_run_while(s, b_open, &f, sim_now(s) + 60 * SIM_SEC), 0);
-		SIM_ASSERT_EQ(s, f.b.messages, 0);
-		SIM_ASSERT_EQ(s, f.b.close_reason, KONCE_FAIL_IDLE);
-		SIM_ASSERT_EQ(s, sim_env_live(eb), base_b - 1);
-		mpair_free(&f.p);
-		SIM_ASSERT_EQ(s, sim_env_live(ea), 0);
-		SIM_ASSERT_EQ(s, sim_env_live(eb), 0);
+		vanish_ctx v = {s, &a, &b};
+		sim_at(s, t_vanish, vanish, &v);
+		SIM_ASSERT_EQ(s, sim_run_while(s, waiting, &r, sim_now(s) + 60 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, r.failed, 1);
+		SIM_ASSERT_EQ(s, r.reason, KONCE_REASON_TIMED_OUT);
+		SIM_ASSERT(s, r.t_done >= t_vanish + 5 * SIM_SEC && r.t_done <= t_vanish + 7 * SIM_SEC);
+		SIM_ASSERT_EQ(s, a.peers_up, 1);
+		SIM_ASSERT_EQ(s, a.peers_down, 1); /* the session closed with the message */
+		SIM_ASSERT_EQ(s, konce_nodecore_npeers(a.core), 0);
+		/* B held part of the message: its session idles out */
+		SIM_ASSERT_EQ(s, sim_run_while(s, b_up, &b, sim_now(s) + 60 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, x.messages, 0);
+		SIM_ASSERT_EQ(s, konce_nodecore_npeers(b.core), 0);
+		SIM_ASSERT_EQ(s, r.calls, 1);
+		free_pair(s, &a, &b);
 		sim_free(s);
 	}
 }
 
-static bool a_waiting1(void *ctx) { return ((fx *)ctx)->a.delivered < 1; }
-static bool a_waiting(void *ctx) { return ((fx *)ctx)->a.failed + ((fx *)ctx)->a.delivered < 2; }
+static bool two_done(void *ctx) { return ((rec *)ctx)[0].calls + ((rec *)ctx)[1].calls < 2; }
 
 static void test_too_large(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 10) {
 		sim *s = sim_new(seed);
-		static fx f;
-		memset(&f, 0, sizeof f);
-		f.p.on_event = on_event;
-		f.p.user = &f;
-		konce_ep_config cb = {.max_message = 64 * 1024};
+		static ncnode a, b;
+		rx x = {0};
+		konce_nodecore_config cb = {.ep = {.max_message = 64 * 1024}};
 		sim_link_cfg link = {.delay_us = 20 * SIM_MS, .jitter_us = 2 * SIM_MS, .loss = 0.02};
-		SIM_ASSERT_EQ(s, mpair_init(&f.p, s, &link, NULL, &cb), 0);
-		const konce_env *ea = sim_host_env(f.p.a.h), *eb = sim_host_env(f.p.b.h);
+		pair(s, &a, &b, &link, NULL, &cb, &x);
 		static uint8_t big[1 << 20];
-		uint64_t id_big, id_small, id_warm;
-		/* a first message makes both sides' reliability state, so B's baseline includes it */
-		SIM_ASSERT_EQ(s, mpair_send(&f.p, &f.p.a, "warm", 4, 0, &id_warm), 0);
-		SIM_ASSERT_EQ(s, sim_run_while(s, a_waiting1, &f, sim_now(s) + 10 * SIM_SEC), 0);
-		memset(&f.a, 0, sizeof f.a);
-		memset(&f.b, 0, sizeof f.b);
-		uint64_t base_b = sim_env_live(eb);
-		SIM_ASSERT_EQ(s, mpair_send(&f.p, &f.p.a, big, sizeof big, 0, &id_big), 0);
-		SIM_ASSERT_EQ(s, mpair_send(&f.p, &f.p.a, "still here", 10, 0, &id_small), 0);
-		SIM_ASSERT_EQ(s, sim_run_while(s, a_waiting, &f, sim_now(s) + 60 * SIM_SEC), 0);
-		SIM_ASSERT_EQ(s, f.a.failed, 1);
-		SIM_ASSERT_EQ(s, f.a.failed_id, id_big);
-		SIM_ASSERT_EQ(s, f.a.reason, KONCE_MSG_FAIL_TOO_LARGE);
-		SIM_ASSERT_EQ(s, f.a.delivered, 1);
-		SIM_ASSERT_EQ(s, f.b.messages, 1);
-		SIM_ASSERT_EQ(s, f.b.last_len, 10);
-		/* let stray fragments of the refused message drain: B holds none of it */
+		rec warm = {.s = s}, r[2] = {{.s = s}, {.s = s}};
+		SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, "warm", 4, NULL, on_outcome, &warm, NULL), 0);
+		SIM_ASSERT_EQ(s, sim_run_while(s, waiting, &warm, sim_now(s) + 10 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, warm.delivered, 1);
+		SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, big, sizeof big, NULL, on_outcome, &r[0], NULL), 0);
+		SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, "still here", 10, NULL, on_outcome, &r[1], NULL), 0);
+		SIM_ASSERT_EQ(s, sim_run_while(s, two_done, r, sim_now(s) + 60 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, r[0].failed, 1);
+		SIM_ASSERT_EQ(s, r[0].reason, KONCE_REASON_TOO_LARGE);
+		SIM_ASSERT_EQ(s, r[1].delivered, 1);
+		SIM_ASSERT_EQ(s, x.messages, 2);
+		SIM_ASSERT_EQ(s, x.last_len, 10);
 		sim_run_for(s, 2 * SIM_SEC);
-		SIM_ASSERT_EQ(s, sim_env_live(eb), base_b);
-		mpair_free(&f.p);
-		SIM_ASSERT_EQ(s, sim_env_live(ea), 0);
-		SIM_ASSERT_EQ(s, sim_env_live(eb), 0);
+		SIM_ASSERT_EQ(s, r[0].calls + r[1].calls, 2);
+		free_pair(s, &a, &b);
 		sim_free(s);
 	}
 }
@@ -220,33 +207,31 @@ static void test_local_close(void **state)
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 5) {
 		sim *s = sim_new(seed);
-		static fx f;
-		memset(&f, 0, sizeof f);
-		f.p.on_event = on_event;
-		f.p.user = &f;
-		konce_ep_config ca = {.max_message = 100000};
+		static ncnode a, b;
+		rx x = {0};
+		konce_nodecore_config ca = {.ep = {.max_message = 100000}};
 		sim_link_cfg link = {.delay_us = 20 * SIM_MS, .rate = 100000};
-		SIM_ASSERT_EQ(s, mpair_init(&f.p, s, &link, &ca, NULL), 0);
-		const konce_env *ea = sim_host_env(f.p.a.h);
-		uint64_t base_a = sim_env_live(ea);
-		static uint8_t m[90000];
-		uint64_t id[3];
+		pair(s, &a, &b, &link, &ca, NULL, &x);
+		static uint8_t m[100000];
+		rec r[3] = {{.s = s}, {.s = s}, {.s = s}}, refused = {.s = s};
 		for (int i = 0; i < 3; i++)
-			SIM_ASSERT_EQ(s, mpair_send(&f.p, &f.p.a, m, sizeof m, 0, &id[i]), 0);
-		uint64_t dummy;
-		SIM_ASSERT_EQ(s, konce_ep_msg_send(f.p.a.ep, f.p.ca, m, 100001, 0, 0, sim_now(s), &dummy), -EMSGSIZE);
-		SIM_ASSERT_EQ(s, konce_ep_msg_send(f.p.a.ep, f.p.ca, m, 1, 2, 0, sim_now(s), &dummy), -EINVAL);
-		SIM_ASSERT_EQ(s, konce_ep_msg_send(f.p.a.ep, 12345, m, 1, 0, 0, sim_now(s), &dummy), -ENOENT);
+			SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, m, 90000, NULL, on_outcome, &r[i], NULL), 0);
+		/* larger than A's endpoint takes (the header counts): refused, no outcome ever */
+		SIM_ASSERT_EQ(s, ncnode_send(&a, ncnode_pk(&b), KLASS, m, 100000, NULL, on_outcome, &refused, NULL),
+			      -EMSGSIZE);
 		sim_run_for(s, 200 * SIM_MS);
-		SIM_ASSERT_EQ(s, konce_ep_close(f.p.a.ep, f.p.ca, sim_now(s)), 0);
-		tnode_flush(&f.p.a, sim_now(s));
-		SIM_ASSERT_EQ(s, f.a.failed, 3);
-		SIM_ASSERT_EQ(s, f.a.reason, KONCE_MSG_FAIL_LOCAL_CLOSE);
-		SIM_ASSERT_EQ(s, sim_env_live(ea), base_a - 1); /* all but the session itself */
+		SIM_ASSERT_EQ(s, a.peers_up, 1);
+		konce_nodecore_close_all(a.core, sim_now(s));
+		ncnode_flush(&a, sim_now(s));
+		for (int i = 0; i < 3; i++) {
+			SIM_ASSERT_EQ(s, r[i].failed, 1);
+			SIM_ASSERT_EQ(s, r[i].reason, KONCE_REASON_LOCAL_CLOSE);
+		}
 		sim_run_for(s, 2 * SIM_SEC);
-		SIM_ASSERT_EQ(s, f.b.closed, 1); /* B got the CLOSE */
-		SIM_ASSERT_EQ(s, f.b.after_last, 0);
-		mpair_free(&f.p);
+		SIM_ASSERT_EQ(s, b.peers_down, 1); /* B got the CLOSE */
+		SIM_ASSERT_EQ(s, refused.calls, 0);
+		SIM_ASSERT_EQ(s, x.messages, 0);
+		free_pair(s, &a, &b);
 		sim_free(s);
 	}
 }

@@ -11,7 +11,10 @@
  *     nothing is left allocated but the endpoints;
  *   - konce_ep_ping() (traversal's authenticated liveness probe): one PING leaves at once on an
  *     idle session, and the peer's ack is authenticated traffic of that conn
- *     (konce_ep_last_auth_conn), which garbage and a foreign conn are not.
+ *     (konce_ep_last_auth_conn), which garbage and a foreign conn are not;
+ *   - the same two cases on the shipping node core (tests/sim/node_harness.c): a send with
+ *     keep_session holds the NAT for B's late message to A's key; without it both peers go DOWN
+ *     after the idle timeout, and A's next send reconnects by the address its cache kept.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +26,7 @@
 #include <cmocka.h>
 
 #include "tests/sim/sim.h"
+#include "tests/sim/node_harness.h"
 #include "tests/sim/transport_node.h"
 
 typedef struct ka {
@@ -199,6 +203,91 @@ static void test_ping_probe(void **state)
 	}
 }
 
+/* ---- the same on the node core ------------------------------------------------------------- */
+
+typedef struct nka {
+	sim *s;
+	sim_nat *nat;
+	ncnode a, b;
+	unsigned a_msgs, outcomes, delivered;
+} nka;
+
+static void n_msg(void *ctx, konce_node *node, const konce_message *m)
+{
+	(void)node, (void)m;
+	((nka *)ctx)->a_msgs++;
+}
+
+static void n_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	nka *k = ctx;
+	(void)reason, (void)data, (void)len;
+	k->outcomes++;
+	k->delivered += outcome == KONCE_OUTCOME_DELIVERED;
+}
+
+static void n_setup(nka *k, uint64_t seed, unsigned idle_ms, int keep)
+{
+	memset(k, 0, sizeof *k);
+	k->s = sim_new(seed);
+	sim_nat_cfg nc = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+	nc.timeout_us = 30 * SIM_SEC;
+	k->nat = sim_nat_add(k->s, "198.51.100.1", &nc);
+	konce_nodecore_config cfg = {.ep = {.idle_timeout_ms = idle_ms}};
+	assert_int_equal(ncnode_init(&k->a, k->s, k->nat, "10.0.0.2", 40000, &cfg), 0);
+	assert_int_equal(ncnode_init(&k->b, k->s, NULL, "192.0.2.1", 7807, &cfg), 0);
+	assert_int_equal(konce_nodecore_handle(k->a.core, 300, n_msg, k), 0);
+	sim_link_cfg link = {.delay_us = 15 * SIM_MS, .jitter_us = 1 * SIM_MS};
+	sim_link_default(k->s, &link);
+	ncnode_learn(&k->a, &k->b);
+	konce_send_opts o = {.keep_session = keep};
+	SIM_ASSERT_EQ(k->s, ncnode_send(&k->a, ncnode_pk(&k->b), KONCE_CLASS_ECHO, NULL, 0, &o, n_outcome, k, NULL), 0);
+	sim_run_for(k->s, 1 * SIM_SEC);
+	SIM_ASSERT_EQ(k->s, k->delivered, 1);
+	SIM_ASSERT_EQ(k->s, k->b.peers_up, 1);
+}
+
+static void test_node_keep_session_holds_nat(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 5) {
+		static nka k;
+		n_setup(&k, seed, 0, 1);
+		sim_run_for(k.s, 300 * SIM_SEC);
+		SIM_ASSERT_EQ(k.s, k.a.peers_down + k.b.peers_down, 0);
+		SIM_ASSERT_EQ(k.s, ncnode_send(&k.b, ncnode_pk(&k.a), 300, "late", 4, NULL, n_outcome, &k, NULL), 0);
+		sim_run_for(k.s, 2 * SIM_SEC);
+		SIM_ASSERT_EQ(k.s, k.a_msgs, 1);
+		SIM_ASSERT_EQ(k.s, k.delivered, 2);
+		ncnode_free(&k.a);
+		ncnode_free(&k.b);
+		sim_free(k.s);
+	}
+}
+
+static void test_node_idle_session_closes(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 5) {
+		static nka k;
+		n_setup(&k, seed, 60000, 0);
+		sim_run_for(k.s, 120 * SIM_SEC);
+		SIM_ASSERT_EQ(k.s, k.a.peers_down, 1);
+		SIM_ASSERT_EQ(k.s, k.b.peers_down, 1);
+		SIM_ASSERT_EQ(k.s, konce_nodecore_npeers(k.a.core) + konce_nodecore_npeers(k.b.core), 0);
+		SIM_ASSERT_EQ(k.s, konce_ep_counters(ncnode_ep(&k.a))->sessions_live, 0);
+		/* the address stayed known: A's next send needs no hint and connects again */
+		SIM_ASSERT_EQ(k.s, ncnode_send(&k.a, ncnode_pk(&k.b), KONCE_CLASS_ECHO, NULL, 0, NULL, n_outcome, &k, NULL), 0);
+		sim_run_for(k.s, 2 * SIM_SEC);
+		SIM_ASSERT_EQ(k.s, k.delivered, 2);
+		SIM_ASSERT_EQ(k.s, k.a.peers_up, 2);
+		SIM_ASSERT_EQ(k.s, k.outcomes, 2);
+		ncnode_free(&k.a);
+		ncnode_free(&k.b);
+		sim_free(k.s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +295,8 @@ int main(void)
 		cmocka_unit_test(test_without_keepalive_nat_forgets),
 		cmocka_unit_test(test_unwanted_session_closes),
 		cmocka_unit_test(test_ping_probe),
+		cmocka_unit_test(test_node_keep_session_holds_nat),
+		cmocka_unit_test(test_node_idle_session_closes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,8 @@
  *     B's ACK-only packets of that time fill its ring, and once A's message is acknowledged A has
  *     nothing more to send, so nobody acknowledges B's ACK-only packets: a message B sends then
  *     goes out only because its probe evicts the lost packets;
+ *   - node_request_replied_after_outage: the first scenario on the shipping node core (request,
+ *     handler, reply, REPLIED outcome);
  *   - path_reset_probes_at_once: the first scenario again, with konce_ep_path_reset() on both sides
  *     when the path comes back (what the node does when the traversal moves a peer between direct
  *     and relayed): A probes at once instead of at a probe timeout backed off through the outage,
@@ -32,6 +34,7 @@
 #include <cmocka.h>
 
 #include "tests/sim/msg_pair.h"
+#include "tests/sim/node_harness.h"
 
 enum { LEN = 2 << 20, OUTAGE_US = 14 * SIM_SEC };
 
@@ -172,6 +175,104 @@ static void test_reply_after_outage(void **state)
 	}
 }
 
+/* The same scenario on the shipping node core (tests/sim/node_harness.c): A's 2 MiB message is a
+ * request to B's key, B's handler answers it as soon as it arrives (after the outage), and A's
+ * send ends REPLIED with B's answer; no peer goes down. */
+typedef struct nfx {
+	sim *s;
+	ncnode a, b;
+	unsigned at_b, outcomes, bad;
+	int outcome, reason;
+	uint64_t t_at_b, t_reply;
+	uint8_t reply[sizeof REPLY];
+} nfx;
+
+static void n_at_b(void *ctx, konce_node *node, const konce_message *m)
+{
+	nfx *f = ctx;
+	(void)node;
+	f->at_b++;
+	f->t_at_b = sim_now(f->s);
+	if (m->len != LEN || !m->is_request) {
+		f->bad++;
+		return;
+	}
+	for (size_t k = 0; k < m->len; k++)
+		if (m->data[k] != pat(k)) {
+			f->bad++;
+			break;
+		}
+	f->bad += ncnode_reply(&f->b, m, REPLY, sizeof REPLY) != 0;
+}
+
+static void n_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	nfx *f = ctx;
+	f->outcomes++;
+	f->outcome = outcome;
+	f->reason = reason;
+	f->t_reply = sim_now(f->s);
+	f->bad += outcome == KONCE_OUTCOME_REPLIED && (len != sizeof REPLY || memcmp(data, REPLY, len));
+}
+
+static void n_link(nfx *f, double loss)
+{
+	sim_link_cfg link = {.delay_us = 20 * SIM_MS, .jitter_us = 1 * SIM_MS, .loss = loss,
+			     .rate = 2000000, .queue_bytes = 200000};
+	sim_link_set_both(f->s, f->a.h, f->b.h, &link);
+}
+
+static void n_cut(void *ctx, uint64_t now)
+{
+	(void)now;
+	n_link(ctx, 1.0);
+}
+
+static void n_restore(void *ctx, uint64_t now)
+{
+	(void)now;
+	n_link(ctx, 0);
+}
+
+static bool n_waiting(void *ctx) { return ((nfx *)ctx)->outcomes == 0; }
+
+static void test_node_request_replied_after_outage(void **state)
+{
+	(void)state;
+	static uint8_t big[LEN];
+	for (size_t k = 0; k < LEN; k++)
+		big[k] = pat(k);
+	SIM_FOR_EACH_SEED(seed, 5) {
+		static nfx f;
+		memset(&f, 0, sizeof f);
+		sim *s = f.s = sim_new(seed);
+		SIM_ASSERT_EQ(s, ncnode_init(&f.a, s, NULL, "10.0.0.1", 40000, NULL), 0);
+		SIM_ASSERT_EQ(s, ncnode_init(&f.b, s, NULL, "192.0.2.1", 7807, NULL), 0);
+		n_link(&f, 0);
+		SIM_ASSERT_EQ(s, konce_nodecore_handle(f.b.core, 300, n_at_b, &f), 0);
+		ncnode_learn(&f.a, &f.b);
+		konce_send_opts o = {.expect_reply = 1, .reply_lifetime_ms = 60000};
+		SIM_ASSERT_EQ(s, ncnode_send(&f.a, ncnode_pk(&f.b), 300, big, sizeof big, &o, n_outcome, &f, NULL), 0);
+		uint64_t t_cut = sim_now(s) + 300 * SIM_MS;
+		sim_at(s, t_cut, n_cut, &f);
+		sim_at(s, t_cut + OUTAGE_US, n_restore, &f);
+		SIM_ASSERT_EQ(s, sim_run_while(s, n_waiting, &f, sim_now(s) + 120 * SIM_SEC), 0);
+		SIM_ASSERT_EQ(s, f.outcome, KONCE_OUTCOME_REPLIED);
+		SIM_ASSERT_EQ(s, f.bad, 0);
+		SIM_ASSERT_EQ(s, f.at_b, 1);
+		SIM_ASSERT(s, f.t_at_b > t_cut + OUTAGE_US); /* the outage really cut the transfer */
+		sim_run_for(s, 2 * SIM_SEC);
+		SIM_ASSERT_EQ(s, f.outcomes, 1);
+		SIM_ASSERT_EQ(s, f.a.peers_down + f.b.peers_down, 0);
+		printf("  seed %llu: node request at B %.1f s after the cut, REPLIED at A %.1f s after the cut\n",
+		       (unsigned long long)seed, (double)(f.t_at_b - t_cut) / SIM_SEC,
+		       (double)(f.t_reply - t_cut) / SIM_SEC);
+		ncnode_free(&f.a);
+		ncnode_free(&f.b);
+		sim_free(s);
+	}
+}
+
 /* konce_ep_path_reset at the end of the outage: A probes at once instead of at its backed-off
  * probe timeout, so the same run (same seed) completes earlier. */
 static void test_path_reset_probes_at_once(void **state)
@@ -252,6 +353,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reply_after_outage),
+		cmocka_unit_test(test_node_request_replied_after_outage),
 		cmocka_unit_test(test_message_after_one_way_outage),
 		cmocka_unit_test(test_path_reset_probes_at_once),
 	};

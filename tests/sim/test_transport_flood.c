@@ -1,6 +1,11 @@
 /* test_transport_flood.c - FLOOD: honest handshakes complete while forged INITIATEs arrive at 10x
  * the server's capacity, and the proof-of-work demand rises and falls back to 0.
  *
+ * The server and the honest clients are the shipping node core (node/core/nodecore.h, driven by
+ * tests/sim/node_harness.c as node_io.c drives it in the daemon): each client sends an echo request
+ * to the server's key (its address in the client's known-keys cache), so the handshake carries the
+ * request and the server's core answers it.  The attackers and the spoofer are raw packets.
+ *
  * The server's CPU (the simulator's CPU model): every datagram costs konce_ep_last_cost() load
  * units x US_PER_UNIT virtual microseconds, arrivals wait in a queue of SIM_HOST_QUEUE_DEFAULT
  * ordered by konce_ep_priority(), and the endpoint's configured capacity is exactly what that CPU
@@ -37,7 +42,7 @@
 #include "node/transport/load.h"
 #include "node/transport/pow.h"
 #include "tests/sim/sim.h"
-#include "tests/sim/transport_node.h"
+#include "tests/sim/node_harness.h"
 
 enum {
 	PORT = 7807,
@@ -77,9 +82,8 @@ struct attacker {
 };
 
 typedef struct honest {
-	tnode n;
+	ncnode n;
 	world *w;
-	uint32_t conn;
 	uint64_t t_start, t_done;
 	bool established, failed;
 	bool replied;
@@ -94,7 +98,7 @@ typedef struct send_job {
 
 struct world {
 	sim *s;
-	tnode srv;
+	ncnode srv;
 	konce_addr srv_addr;
 	honest hc[NHONEST];
 	attacker att[NATT];
@@ -266,17 +270,26 @@ static void spoof_timer(void *ctx, uint64_t now)
 
 /* ---- honest clients ----------------------------------------------------------------------------- */
 
-static void honest_event(tnode *n, const konce_ep_event *ev, uint64_t now)
+static void honest_peer(ncnode *n, int event, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr, uint64_t now)
 {
 	honest *c = n->user;
-	if (ev->type == KONCE_EV_ESTABLISHED) {
+	(void)pk;
+	(void)addr;
+	if (event == KONCE_PEER_UP && !c->established) {
 		c->established = true;
 		c->t_done = now;
-	} else if (ev->type == KONCE_EV_FAILED) {
-		c->failed = true;
-		c->t_done = now;
-	} else if (ev->type == KONCE_EV_MESSAGE) {
+	}
+}
+
+static void honest_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	honest *c = ctx;
+	(void)reason;
+	if (outcome == KONCE_OUTCOME_REPLIED && len == 2 && !memcmp(data, "hi", 2))
 		c->replied = true;
+	else if (outcome == KONCE_OUTCOME_FAILED && !c->established) {
+		c->failed = true; /* the handshake failed: the node reports it as the send's outcome */
+		c->t_done = sim_now(c->w->s);
 	}
 }
 
@@ -284,13 +297,11 @@ static void honest_start(void *ctx, uint64_t now)
 {
 	honest *c = ctx;
 	c->t_start = now;
-	assert_int_equal(tnode_connect(&c->n, tnode_pk(&c->w->srv), &c->w->srv_addr, "hi", 2, &c->conn), 0);
-}
-
-static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
-{
-	if (ev->type == KONCE_EV_MESSAGE)
-		assert_int_equal(konce_ep_send(n->ep, ev->conn, (const uint8_t *)"ok", 2, now), 0);
+	/* the endpoint's own handshake retries decide, as before: the node's deadlines are longer */
+	konce_send_opts o = {.expect_reply = 1, .connect_timeout_ms = 120000, .reply_lifetime_ms = 120000};
+	ncnode_learn(&c->n, &c->w->srv);
+	assert_int_equal(ncnode_send(&c->n, ncnode_pk(&c->w->srv), KONCE_CLASS_ECHO, "hi", 2, &o, honest_outcome, c, NULL),
+			 0);
 }
 
 /* ---- sampling ------------------------------------------------------------------------------------ */
@@ -299,7 +310,7 @@ static void sample(void *ctx, uint64_t now)
 {
 	world *w = ctx;
 	unsigned t = sec_of(now);
-	w->bits[t] = konce_ep_pow_bits(w->srv.ep, now);
+	w->bits[t] = konce_ep_pow_bits(ncnode_ep(&w->srv), now);
 	if (flooding(now - 1) && (int)w->bits[t] > w->max_bits_flood)
 		w->max_bits_flood = (int)w->bits[t];
 	if (t < RUN_S)
@@ -312,7 +323,7 @@ static void sample(void *ctx, uint64_t now)
 static void sample_period(void *ctx, uint64_t now)
 {
 	world *w = ctx;
-	unsigned b = konce_ep_pow_bits(w->srv.ep, now);
+	unsigned b = konce_ep_pow_bits(ncnode_ep(&w->srv), now);
 	if (b > w->max_base_bits)
 		w->max_base_bits = b;
 	w->base_samples++;
@@ -348,12 +359,12 @@ static void run_flood(const scenario *sc)
 		konce_versions_set(&w.v1, &one, 1);
 		w.s = sim_new(seed);
 		sim *s = w.s;
-		konce_ep_config scfg = {.capacity = 1000000 / US_PER_UNIT / sc->capacity_div, .max_sessions = 2 * NHONEST};
-		assert_int_equal(tnode_init(&w.srv, s, NULL, "198.51.100.1", PORT, &scfg), 0);
+		konce_nodecore_config scfg = {.ep = {.capacity = 1000000 / US_PER_UNIT / sc->capacity_div,
+						     .max_sessions = 2 * NHONEST}};
+		assert_int_equal(ncnode_init(&w.srv, s, NULL, "198.51.100.1", PORT, &scfg), 0);
 		w.srv.us_per_unit = US_PER_UNIT;
 		w.srv.use_priority = true;
-		w.srv.on_event = srv_event;
-		w.srv_addr = tnode_addr(&w.srv);
+		w.srv_addr = ncnode_addr(&w.srv);
 		sim_link_cfg l = {.delay_us = 20 * SIM_MS, .jitter_us = 5 * SIM_MS};
 		sim_link_default(s, &l);
 
@@ -361,11 +372,11 @@ static void run_flood(const scenario *sc)
 			honest *c = &w.hc[i];
 			char ip[32];
 			snprintf(ip, sizeof ip, "203.0.%d.%d", 1 + i / 200, 1 + i % 200);
-			konce_ep_config hcfg = {.max_pow_bits = sc->honest_max_bits};
-			assert_int_equal(tnode_init(&c->n, s, NULL, ip, 5000, &hcfg), 0);
+			konce_nodecore_config hcfg = {.ep = {.max_pow_bits = sc->honest_max_bits}};
+			assert_int_equal(ncnode_init(&c->n, s, NULL, ip, 5000, &hcfg), 0);
 			c->w = &w;
 			c->n.user = c;
-			c->n.on_event = honest_event;
+			c->n.on_peer = honest_peer;
 			c->n.us_per_unit = US_PER_UNIT;
 			c->n.us_per_hash = US_PER_HASH;
 			sim_link_cfg hl = {.delay_us = 10 * SIM_MS + sim_rand_below(s, 90 * SIM_MS),
@@ -415,7 +426,7 @@ static void run_flood(const scenario *sc)
 			replied += w.hc[i].replied;
 		}
 		if (seed == 1 || done * 100 < NH * 99) {
-			const struct konce_ep_counters *c = tnode_counters(&w.srv);
+			const struct konce_ep_counters *c = konce_ep_counters(ncnode_ep(&w.srv));
 			printf("  %s\n", sc->name);
 			printf("  seed %llu: capacity %.0f handshakes/s (%d units each at %d us/unit); spoofed forged"
 			       " INITIATEs %.0f/s (10x) during %d-%d s, plus %d attacker machines x %d sources\n",
@@ -459,8 +470,8 @@ static void run_flood(const scenario *sc)
 		 * (load.h): the base demand stays within BASE_MAX, here even with capacity undersold */
 		SIM_ASSERT(s, w.max_base_bits <= KONCE_LOAD_BITS_BASE_MAX);
 		for (int i = 0; i < NH; i++)
-			tnode_free(&w.hc[i].n);
-		tnode_free(&w.srv);
+			ncnode_free(&w.hc[i].n);
+		ncnode_free(&w.srv);
 		sim_free(s);
 	}
 }

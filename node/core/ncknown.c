@@ -1,0 +1,235 @@
+/* ncknown.c - the node core's known keys and their newest addresses, in memory, and the store notes
+ * that keep the presence store (store/, written by the I/O layer) in step with them.
+ *
+ * The I/O layer loads every stored key at start (konce_nodecore_known_load); from then on the core
+ * applies each note it makes to this cache by the store's own rules (docs/STORE.md, "Who is
+ * recorded"): a note without KONCE_NC_NOTE_IF_KNOWN makes the key known, one with it only updates a
+ * key already known, and a SEEN address becomes the key's newest.  So a send to a key with no
+ * session finds its address here, and nothing on the send or input path reads SQLite.
+ *
+ * Bounded: at most known_max keys (the store's own cap); beyond, the least recently noted key
+ * without a petname goes, as the store evicts the least recently seen.  Hash chains are keyed
+ * with the core's SipHash key.  Notes wait in a ring of KONCE_NC_NOTES_MAX for the I/O layer;
+ * beyond that they are dropped and counted (the store's own queue refuses the same way).
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "node/core/nc_int.h"
+
+struct kentry {
+	uint8_t pk[KONCE_KEY_BYTES];
+	konce_addr addr;
+	bool has_addr, named;
+	struct kentry *next, *newer, *older;
+};
+
+struct ncknown {
+	struct kentry **b;
+	unsigned nb; /* a power of two */
+	unsigned n, max;
+	struct kentry *newest, *oldest;
+};
+
+static unsigned bucket(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, pk, KONCE_KEY_BYTES, c->hash_key);
+	return (unsigned)(h[0] | h[1] << 8 | h[2] << 16) & (c->known->nb - 1);
+}
+
+int ncknown_new(konce_nodecore *c)
+{
+	struct ncknown *k = nc_alloc(c, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->max = c->cfg.known_max ? c->cfg.known_max : KONCE_NC_KNOWN_MAX;
+	for (k->nb = 16; k->nb < k->max / 2 && k->nb < (1u << 20); k->nb <<= 1)
+		;
+	if (!(k->b = nc_alloc(c, (size_t)k->nb * sizeof(*k->b)))) {
+		nc_free(c, k);
+		return -ENOMEM;
+	}
+	c->known = k;
+	return 0;
+}
+
+void ncknown_free(konce_nodecore *c)
+{
+	struct ncknown *k = c->known;
+	if (!k)
+		return;
+	for (struct kentry *e = k->newest, *next; e; e = next) {
+		next = e->older;
+		nc_free(c, e);
+	}
+	nc_free(c, k->b);
+	nc_free(c, k);
+	c->known = NULL;
+	nc_free(c, c->notes);
+	c->notes = NULL;
+}
+
+static struct kentry *find(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	for (struct kentry *e = c->known->b[bucket(c, pk)]; e; e = e->next)
+		if (!memcmp(e->pk, pk, KONCE_KEY_BYTES))
+			return e;
+	return NULL;
+}
+
+static void lru_unlink(struct ncknown *k, struct kentry *e)
+{
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		k->newest = e->older;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		k->oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void lru_front(struct ncknown *k, struct kentry *e)
+{
+	e->older = k->newest;
+	e->newer = NULL;
+	if (k->newest)
+		k->newest->newer = e;
+	k->newest = e;
+	if (!k->oldest)
+		k->oldest = e;
+}
+
+static void drop(konce_nodecore *c, struct kentry *e)
+{
+	struct ncknown *k = c->known;
+	for (struct kentry **pp = &k->b[bucket(c, e->pk)]; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	lru_unlink(k, e);
+	k->n--;
+	nc_free(c, e);
+}
+
+/* The entry for pk, made (evicting the least recently noted unnamed key if full) if absent. */
+static struct kentry *get(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	struct ncknown *k = c->known;
+	struct kentry *e = find(c, pk);
+	if (e) {
+		lru_unlink(k, e);
+		lru_front(k, e);
+		return e;
+	}
+	if (k->n >= k->max) {
+		struct kentry *v = k->oldest;
+		while (v && v->named)
+			v = v->newer;
+		if (!v)
+			return NULL; /* every key has a petname: keep them */
+		drop(c, v);
+	}
+	if (!(e = nc_alloc(c, sizeof(*e))))
+		return NULL;
+	memcpy(e->pk, pk, KONCE_KEY_BYTES);
+	unsigned b = bucket(c, pk);
+	e->next = k->b[b];
+	k->b[b] = e;
+	lru_front(k, e);
+	k->n++;
+	return e;
+}
+
+int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			      bool named)
+{
+	bool fresh = !find(c, pk);
+	struct kentry *e = get(c, pk);
+	if (!e)
+		return -ENOMEM;
+	if (fresh) { /* loads come most recently seen first: each new one is the oldest so far */
+		lru_unlink(c->known, e);
+		e->newer = c->known->oldest;
+		if (c->known->oldest)
+			c->known->oldest->older = e;
+		else
+			c->known->newest = e;
+		c->known->oldest = e;
+	}
+	if (addr && !e->has_addr) { /* loads come newest first: keep the first address */
+		e->addr = *addr;
+		e->has_addr = true;
+	}
+	e->named |= named;
+	return 0;
+}
+
+int konce_nodecore_known(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	const struct kentry *e = find(c, pk);
+	return !e ? 0 : e->named ? KONCE_NC_KNOWN | KONCE_NC_NAMED : KONCE_NC_KNOWN;
+}
+
+unsigned konce_nodecore_known_count(const konce_nodecore *c) { return c->known->n; }
+
+int konce_nodecore_known_addr(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
+{
+	const struct kentry *e = find(c, pk);
+	if (!e || !e->has_addr)
+		return -ENOENT;
+	*a = e->addr;
+	return 0;
+}
+
+static void push_note(konce_nodecore *c, const konce_nc_note *n)
+{
+	if (c->notes_len == c->notes_cap) {
+		size_t cap = c->notes_cap ? c->notes_cap * 2 : 64;
+		konce_nc_note *v = cap <= KONCE_NC_NOTES_MAX ? nc_alloc(c, cap * sizeof(*v)) : NULL;
+		if (!v) {
+			c->notes_dropped++;
+			return;
+		}
+		for (size_t i = 0; i < c->notes_len; i++)
+			v[i] = c->notes[(c->notes_head + i) % c->notes_cap];
+		nc_free(c, c->notes);
+		c->notes = v;
+		c->notes_cap = cap;
+		c->notes_head = 0;
+	}
+	c->notes[(c->notes_head + c->notes_len++) % c->notes_cap] = *n;
+}
+
+void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[KONCE_KEY_BYTES],
+	     const konce_addr *addr, bool ok, unsigned flags)
+{
+	if (c->cfg.notes) {
+		konce_nc_note n = {.type = type, .has_addr = addr != NULL, .ok = ok, .flags = flags};
+		memcpy(n.pk, pk, KONCE_KEY_BYTES);
+		if (addr)
+			n.addr = *addr;
+		push_note(c, &n);
+	}
+	if ((flags & KONCE_NC_NOTE_IF_KNOWN) && !find(c, pk))
+		return; /* a stranger that only dialled us: the store gets no row, nor does the cache */
+	struct kentry *e = get(c, pk);
+	if (e && addr && (type == KONCE_NC_NOTE_SEEN || type == KONCE_NC_NOTE_TRUSTED)) {
+		e->addr = *addr;
+		e->has_addr = true;
+	}
+}
+
+bool konce_nodecore_poll_note(konce_nodecore *c, konce_nc_note *note)
+{
+	if (!c->notes_len)
+		return false;
+	*note = c->notes[c->notes_head];
+	c->notes_head = (c->notes_head + 1) % c->notes_cap;
+	c->notes_len--;
+	return true;
+}

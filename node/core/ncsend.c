@@ -1,0 +1,239 @@
+/* ncsend.c - the node core's commands: send by public key, reply, handler registration, and the
+ * progress of a message in flight.
+ *
+ * Every message is a reliable endpoint message (konce_ep_msg_send: fragmented, acknowledged,
+ * retransmitted, congestion-controlled), prefixed with the node's message header (wire.h: class,
+ * flags, nonce).  What the application is told:
+ *   - a plain message: DELIVERED when the peer acknowledged every byte, else FAILED with a reason;
+ *   - a request: REPLIED with the reply, else FAILED (the reply lifetime ran out, or the message could
+ *     not be delivered);
+ *   - a small first message to a new peer rides inside the INITIATE, so a request's reply can arrive
+ *     at 2 RTT; it is DELIVERED when the ACCEPT arrives, because the server opens that message before
+ *     it answers.  If a simultaneous open makes us the server instead, it becomes a reliable message
+ *     in our ACCEPT (its id comes with ESTABLISHED) and is DELIVERED when the peer acks it.
+ * The pending outcome's state machine is drawn in nodecore.h.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "node/core/nc_int.h"
+
+static void header(uint8_t *out, uint16_t klass, uint8_t flags, uint64_t nonce)
+{
+	wire_put16(out + KONCE_MSG_CLASS, klass);
+	out[KONCE_MSG_FLAGS] = flags;
+	wire_put64(out + KONCE_MSG_NONCE, nonce);
+}
+
+static void tick(konce_nodecore *c, uint64_t now)
+{
+	if (now > c->now)
+		c->now = now;
+}
+
+/* Where a key with no session is: the hint, the known-keys cache, or the traversal hook. */
+static int resolve_addr(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_send_opts *o,
+			konce_addr *a)
+{
+	if (o && o->addr_hint)
+		return konce_addr_parse(a, o->addr_hint) < 0 ? -EINVAL : 0;
+	if (konce_nodecore_known_addr(c, pk, a) == 0)
+		return 0;
+	if (c->cfg.hooks.resolve)
+		return c->cfg.hooks.resolve(c->cfg.hooks.ctx, pk, a);
+	return -EHOSTUNREACH;
+}
+
+static void free_unsent(konce_nodecore *c, struct ncpending *p)
+{
+	nc_free(c, p->data);
+	nc_free(c, p);
+}
+
+int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
+			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
+			void *ctx, uint64_t now, uint64_t *handle)
+{
+	konce_addr addr;
+	konce_ncpeer *peer;
+	int e;
+
+	if (!c || !pk || !fn || (len && !data))
+		return -EINVAL;
+	if (len > KONCE_MESSAGE_MAX)
+		return -EMSGSIZE;
+	if (o && (o->flags & ~(unsigned)(KONCE_SEND_DIRECT | KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT |
+					 KONCE_SEND_STORE_FORWARD)))
+		return -EINVAL;
+	if (o && (o->flags & KONCE_SEND_STORE_FORWARD))
+		return -ENOTSUP; /* reserved: no store-and-forward yet */
+	if (o && o->flags && (!(o->flags & KONCE_SEND_DIRECT) || !(o->flags & KONCE_SEND_RETRANSMIT)))
+		return -ENOTSUP; /* only direct, retransmitted delivery exists so far */
+	if (!memcmp(pk, c->pk, KONCE_KEY_BYTES))
+		return -EINVAL; /* a node does not open sessions to itself */
+	if (c->npending >= KONCE_NC_PENDING_MAX)
+		return -ENOBUFS;
+	tick(c, now);
+	peer = konce_nodecore_peer_find(c, pk);
+	if (!peer && (e = resolve_addr(c, pk, o, &addr)))
+		return e;
+
+	struct ncpending *p = nc_alloc(c, sizeof(*p));
+	if (!p || !(p->data = nc_alloc(c, KONCE_MSG_BODY + len))) {
+		nc_free(c, p);
+		return -ENOMEM;
+	}
+	p->heap_ix = UINT32_MAX;
+	memcpy(p->pk, pk, KONCE_KEY_BYTES);
+	p->klass = klass;
+	p->fn = fn;
+	p->ctx = ctx;
+	p->request = o && o->expect_reply;
+	p->nonce = p->request ? c->next_nonce++ : 0;
+	p->reply_lifetime_ms = o && o->reply_lifetime_ms ? o->reply_lifetime_ms : KONCE_NC_REPLY_LIFETIME_MS;
+	uint32_t connect_ms = o && o->connect_timeout_ms ? o->connect_timeout_ms : KONCE_NC_CONNECT_TIMEOUT_MS;
+	unsigned cc = o && o->background ? KONCE_MSG_CLASS_BACKGROUND : KONCE_MSG_CLASS_DEFAULT;
+	header(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce);
+	if (len)
+		memcpy(p->data + KONCE_MSG_BODY, data, len);
+	p->len = KONCE_MSG_BODY + len;
+
+	int fresh = !peer;
+	if (fresh) {
+		uint32_t conn;
+		/* a small first message rides in the INITIATE: its reply can come back in the ACCEPT */
+		int in_init = p->len <= KONCE_EP_MAX_FIRST_MESSAGE;
+		if (!(peer = konce_nodecore_peer_add(c, pk))) {
+			free_unsent(c, p);
+			return -ENOMEM;
+		}
+		e = konce_ep_connect(c->ep, pk, &addr, in_init ? p->data : NULL, in_init ? p->len : 0, now, &conn);
+		if (e) {
+			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
+			free_unsent(c, p);
+			return e == -ENOSPC ? -ENOBUFS : e;
+		}
+		konce_nodecore_peer_set_conn(c, peer, conn);
+		peer->addr = addr;
+		peer->since_us = now;
+		if (in_init) {
+			p->peer = peer;
+			p->sent_us = now;
+			peer->initiate_msg = p;
+			if (p->request)
+				ncpending_nonce_add(c, p);
+			/* then the reply lifetime, from ESTABLISHED */
+			ncpending_set_deadline(c, p, now + (uint64_t)connect_ms * 1000u);
+			goto sent;
+		}
+	}
+	/* the endpoint queues it even while the handshake runs */
+	e = konce_ep_msg_send(c->ep, peer->conn, p->data, p->len, cc, 0, now, &p->msg_id);
+	if (e) {
+		if (fresh)
+			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
+		free_unsent(c, p);
+		return e;
+	}
+	nc_free(c, p->data); /* the endpoint copied it */
+	p->data = NULL;
+	p->peer = peer;
+	p->sent_us = now;
+	ncpending_msg_add(c, p);
+	if (p->request)
+		ncpending_nonce_add(c, p);
+	/* Until the session is up, the connect deadline; then a request's reply lifetime (restarted at
+	 * ESTABLISHED), while a plain message's delivery is left to the endpoint's message timeout. */
+	if (!peer->up)
+		ncpending_set_deadline(c, p, now + (uint64_t)connect_ms * 1000u);
+	else if (p->request)
+		ncpending_set_deadline(c, p, now + (uint64_t)p->reply_lifetime_ms * 1000u);
+sent:
+	if (o && o->keep_session)
+		konce_ep_set_wanted(c->ep, peer->conn, true, now);
+	peer->msgs_tx++;
+	c->msgs_tx++;
+	c->npending++;
+	if (handle)
+		*handle = p->msg_id ? p->msg_id : ((uint64_t)peer->conn << 32);
+	return 0;
+}
+
+int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint8_t *data, size_t len,
+			 uint64_t now)
+{
+	if (!c || !req || !req->is_request || (len && !data))
+		return -EINVAL;
+	if (len > KONCE_MESSAGE_MAX)
+		return -EMSGSIZE;
+	tick(c, now);
+	konce_ncpeer *peer = konce_nodecore_peer_by_conn(c, req->conn_);
+	if (!peer)
+		return -ENOTCONN;
+	uint8_t *buf = nc_alloc(c, KONCE_MSG_BODY + len);
+	if (!buf)
+		return -ENOMEM;
+	header(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_);
+	if (len)
+		memcpy(buf + KONCE_MSG_BODY, data, len);
+	uint64_t id;
+	int e = konce_ep_msg_send(c->ep, peer->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id);
+	nc_free(c, buf);
+	if (e == 0) {
+		peer->msgs_tx++;
+		c->msgs_tx++;
+	}
+	return e == -ENOENT ? -ENOTCONN : e;
+}
+
+int konce_nodecore_handle(konce_nodecore *c, uint16_t klass, konce_handler_fn fn, void *ctx)
+{
+	if (!c || klass < KONCE_CLASS_APP_MIN)
+		return -EINVAL;
+	struct nchandler *free_slot = NULL;
+	for (int i = 0; i < KONCE_NC_HANDLERS; i++) {
+		struct nchandler *h = &c->handlers[i];
+		if (h->fn && h->klass == klass) {
+			h->fn = fn;
+			h->ctx = ctx;
+			return 0;
+		}
+		if (!h->fn && !free_slot)
+			free_slot = h;
+	}
+	if (!fn)
+		return 0;
+	if (!free_slot)
+		return -ENOSPC;
+	*free_slot = (struct nchandler){klass, fn, ctx};
+	return 0;
+}
+
+int64_t konce_nodecore_outcome_eta(konce_nodecore *c, uint64_t handle, uint64_t now)
+{
+	if (!c || !handle)
+		return -EINVAL;
+	if (!ncpending_msg_find(c, handle))
+		return -ENOENT;
+	uint64_t at = konce_ep_msg_eta(c->ep, handle, now);
+	if (at == UINT64_MAX)
+		return -ENOENT;
+	return at > now ? (int64_t)((at - now + 999) / 1000) : 0;
+}
+
+int konce_nodecore_outcome_progress(konce_nodecore *c, uint64_t handle, konce_progress *out, uint64_t now)
+{
+	uint64_t acked, total;
+	if (!c || !handle || !out)
+		return -EINVAL;
+	if (!ncpending_msg_find(c, handle) || konce_ep_msg_progress(c->ep, handle, &acked, &total))
+		return -ENOENT;
+	/* the endpoint counts the framed message: the header rides in the first fragment */
+	out->total_bytes = total > KONCE_MSG_BODY ? total - KONCE_MSG_BODY : 0;
+	out->acked_bytes = acked > KONCE_MSG_BODY ? acked - KONCE_MSG_BODY : 0;
+	if (out->acked_bytes > out->total_bytes)
+		out->acked_bytes = out->total_bytes;
+	int64_t eta = konce_nodecore_outcome_eta(c, handle, now);
+	out->eta_ms = eta >= 0 ? eta : -1;
+	return 0;
+}

@@ -1,0 +1,281 @@
+/* nodecore.h - the node core: one konce endpoint, the peer table, the pending message outcomes, the
+ * input priority queue and the known-keys cache, sans-I/O.
+ *
+ * The core is what a node *decides*; the I/O layer (node/io/) only moves bytes and time in and out,
+ * and the simulator (tests/sim/node_harness.c) drives the very same core over a virtual network.
+ * It never reads a clock, touches a socket, SQLite or libevent: every call that needs the time
+ * takes `now` (microseconds of a monotonic clock, never going backwards).  The call set:
+ *
+ *   konce_nodecore_input(c, sock, pkt, len, from, now)   a received datagram: classified and queued
+ *   konce_nodecore_timer(c, now)                         serves queued input (one wake's budget),
+ *                                                        the endpoint's timers, pending deadlines
+ *   konce_nodecore_next_timer(c)                         when timer() must run next (now if input
+ *                                                        waits); UINT64_MAX = never
+ *   konce_nodecore_poll_event(c, &ev)                    application events, in order: outcomes,
+ *                                                        messages for handlers, peer up/down/path
+ *   konce_nodecore_poll(c, &dg)                          datagrams to send
+ *   konce_nodecore_poll_note(c, &note)                   store notes (the I/O layer writes them)
+ *   konce_nodecore_send / reply / handle / ...           commands from the API, with `now`
+ *
+ * Drain order after any input, timer or command: events first (a handler may answer the first
+ * message inside the pending ACCEPT, endpoint.h), then datagrams, then notes, then re-arm the timer
+ * at next_timer().  One function in the I/O layer does this (node_io.c node_io_kick()).
+ *
+ * Peer lifecycle: one konce_ncpeer per durable key with a session or a connect in progress.
+ *
+ *     send() to a key with no peer                  endpoint ESTABLISHED (incoming)
+ *        -> ncpeer_add + konce_ep_connect                -> ncpeer_add (an older peer of the key
+ *                                                           is closed and freed first)
+ *     [CONNECTING] --ESTABLISHED (on_established)--> [UP] --CLOSED / FAILED--> freed
+ *          |                                                (konce_nodecore_peer_free: every
+ *          \--FAILED (the handshake timed out, refused)      pending of the peer FAILS with the
+ *              --> freed, pendings FAIL (UNREACHABLE...)     session's reason)
+ *
+ *   Invariants:
+ *    P1. peer->conn != 0 names a live endpoint session for exactly this key, and the conn table
+ *        maps it back; peer->up is 1 from ESTABLISHED until the peer is freed.
+ *    P2. A freed peer holds no pending: konce_nodecore_peer_free() fails them all first.
+ *    P3. PEER_UP is reported once per peer at ESTABLISHED, PEER_DOWN once when an up peer is freed
+ *        by CLOSED or FAILED.
+ *
+ * Pending outcome: one ncpending per successful konce_nodecore_send().
+ *
+ *     send() ----> [INITIATE]  the message rides in our INITIATE (small first message to a new
+ *       |            |          peer); deadline = connect timeout
+ *       |            |-- ESTABLISHED (we are the client): plain -> DELIVERED; request -> [AWAIT]
+ *       |            |-- ESTABLISHED (simultaneous open, we are its server, msg_id given) -> [SENT]
+ *       |            \-- deadline / peer freed -> FAILED
+ *       \--------> [SENT]      handed to the endpoint (msg_id); deadline = connect timeout while
+ *                    |          the peer is connecting, none for a plain message once up (the
+ *                    |          endpoint's message timeout rules), the reply lifetime for a request
+ *                    |-- MSG_DELIVERED: plain -> DELIVERED; request -> [AWAIT]
+ *                    |-- MSG_FAILED -> FAILED (reason from the endpoint)
+ *                    \-- deadline / peer freed -> FAILED
+ *                  [AWAIT]     a request delivered (or in flight), awaiting its reply (nonce
+ *                              table); deadline = the reply lifetime, restarted at ESTABLISHED
+ *                    |-- reply from the same key, same class and nonce -> REPLIED (data = reply)
+ *                    \-- deadline -> FAILED (TIMED_OUT if the peer is up, else UNREACHABLE)
+ *     FAILED / DELIVERED / REPLIED: [DONE], queued as a KONCE_NC_EV_OUTCOME event; the record is
+ *     freed on the next poll_event() after it was returned.
+ *
+ *   Invariants:
+ *    M1. A pending is in exactly one state; before DONE it is held by its peer (initiate_msg),
+ *        the message table, the nonce table, or both tables, and ncpending_finish() releases it
+ *        from all of them at once.
+ *    M2. Exactly one outcome event per successful send(); none for a send() that returned an
+ *        error, and never from inside the call (outcomes are only handed out by poll_event()).
+ *    M3. A pending has a deadline iff it sits in the deadline heap; deadlines are data, checked by
+ *        timer(), and next_timer() is never later than the earliest one.
+ *
+ * Hooks (konce_nodecore_hooks) are how another core composes with this one: NAT traversal today
+ * (node/io/node_travseam.c adapts the traversal glue to them).  All are optional.
+ *
+ * Not thread-safe: one thread drives one core.
+ */
+#ifndef KONCE_NODECORE_H
+#define KONCE_NODECORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "konce/konce.h"
+#include "node/base/addr.h"
+#include "node/base/wire.h"
+#include "node/transport/endpoint.h"
+
+typedef struct konce_nodecore konce_nodecore;
+struct ncpending;
+
+/* A peer: the tag `struct peer` is what the traversal glue (node/io/node_trav*.c) names; the core
+ * calls it konce_ncpeer.  Fields are read by the I/O layer and the traversal glue; only the core
+ * and the peer-table calls below write them (the glue sets addr of a peer it adds). */
+typedef struct peer {
+	uint8_t pk[KONCE_KEY_BYTES];
+	uint32_t conn;
+	int up;
+	konce_addr addr;
+	uint64_t since_us, last_rx_us;
+	uint64_t msgs_rx, msgs_tx;
+	uint32_t rtt_us; /* last measured by a request/reply */
+	/* traffic: session bytes at the last sample (konce_nodecore_sample_traffic), and the rates */
+	uint64_t sample_rx, sample_tx, sample_us;
+	double rx_rate, tx_rate; /* bytes per second */
+	struct ncpending *initiate_msg; /* the message that rode in our INITIATE */
+	int trusted; /* noted to the store as trusted (we dialled it, or it took a message of ours) */
+	struct peer *pk_next, *conn_next; /* hash chains */
+} konce_ncpeer;
+
+enum {
+	KONCE_NC_BUCKETS = 1024,      /* peer, nonce and message hash buckets */
+	KONCE_NC_PENDING_MAX = 65536, /* sends awaiting their outcome, node-wide */
+	KONCE_NC_HANDLERS = 64,       /* registered application classes */
+	KONCE_NC_CONNECT_TIMEOUT_MS = 6000,
+	KONCE_NC_REPLY_LIFETIME_MS = 10000,
+	KONCE_NC_WAKE_BUDGET = 2048,  /* load units of input served per timer() call */
+	KONCE_NC_INQ_SLOTS = 1024,
+	KONCE_NC_KNOWN_MAX = 100000,  /* known keys cached (the store keeps as many, docs/STORE.md) */
+	KONCE_NC_NOTES_MAX = 65536,   /* unpolled store notes; beyond, notes are dropped and counted */
+	KONCE_NC_PRIO_TRAVERSAL = 1,  /* priority hook's usual answer for rendezvous and punch types */
+};
+
+/* The composition seam: NAT traversal plugs in here.  ctx is passed to each. */
+typedef struct konce_nodecore_hooks {
+	void *ctx;
+	/* A received datagram, before the endpoint: true if the hook consumed it. */
+	bool (*on_datagram)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+	/* A datagram from the endpoint, before it is handed out by poll(): true if the hook took it
+	 * (an address the hook owns, e.g. a traversal virtual address). */
+	bool (*outgoing)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to);
+	/* A KONCE_CLASS_RENDEZVOUS message body from an authenticated peer. */
+	void (*on_message)(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len);
+	/* No session, no hint, no cached address for pk: 0 and *a, or -EHOSTUNREACH. */
+	int (*resolve)(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a);
+	/* An address that means nothing outside this process (never noted to the store). */
+	bool (*is_virtual)(void *ctx, const konce_addr *a);
+	/* Input priority of a datagram the endpoint ranked ep_prio (its worst for unknown types). */
+	unsigned (*priority)(void *ctx, const uint8_t *pkt, size_t len, unsigned ep_prio);
+} konce_nodecore_hooks;
+
+typedef struct konce_nodecore_config {
+	konce_ep_config ep;       /* the endpoint's (identity required); ep.env is the core's env too */
+	bool notes;               /* produce store notes (a store is attached) */
+	unsigned inq_slots;       /* 0 = KONCE_NC_INQ_SLOTS */
+	unsigned wake_budget;     /* 0 = KONCE_NC_WAKE_BUDGET */
+	unsigned known_max;       /* 0 = KONCE_NC_KNOWN_MAX */
+	int log_level;            /* enum konce_log_level */
+	void (*log)(void *ctx, int level, const char *line); /* NULL = no log */
+	void *log_ctx;
+	konce_nodecore_hooks hooks;
+} konce_nodecore_config;
+
+enum konce_nc_event_type {
+	KONCE_NC_EV_OUTCOME = 1, /* fn(ctx, outcome, reason, data, len) is the send's callback */
+	KONCE_NC_EV_MESSAGE,     /* handler(handler_ctx, node, &msg); msg.data valid until next poll */
+	KONCE_NC_EV_PEER,        /* peer_event (enum konce_peer_event) for pk at addr */
+};
+
+typedef struct konce_nc_event {
+	enum konce_nc_event_type type;
+	/* OUTCOME: data (a reply) is valid until the next poll_event() */
+	konce_outcome_fn fn;
+	void *ctx;
+	int outcome, reason;
+	const uint8_t *data;
+	size_t len;
+	/* MESSAGE */
+	konce_handler_fn handler;
+	void *handler_ctx;
+	konce_message msg;
+	/* PEER */
+	int peer_event;
+	uint8_t pk[KONCE_KEY_BYTES];
+	konce_addr addr;
+} konce_nc_event;
+
+/* Store notes: what the I/O layer writes to the presence store (store.h), stamped with the wall
+ * clock when written.  The core applies the same note to its known-keys cache as it makes it. */
+enum konce_nc_note_type {
+	KONCE_NC_NOTE_SEEN = 1,  /* konce_store_note_seen_ex(pk, has_addr ? addr : NULL, SEEN, flags) */
+	KONCE_NC_NOTE_HANDSHAKE, /* konce_store_note_handshake_ex(pk, ok, flags) */
+	KONCE_NC_NOTE_TRUSTED,   /* konce_store_note_trusted(pk, has_addr ? addr : NULL) */
+};
+enum { KONCE_NC_NOTE_IF_KNOWN = 1 }; /* = store.h KONCE_NOTE_IF_KNOWN */
+
+typedef struct konce_nc_note {
+	enum konce_nc_note_type type;
+	uint8_t pk[KONCE_KEY_BYTES];
+	bool has_addr, ok;
+	konce_addr addr;
+	unsigned flags;
+} konce_nc_note;
+
+typedef struct konce_nc_datagram {
+	unsigned sock;
+	konce_addr to;
+	size_t len;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+} konce_nc_datagram;
+
+typedef struct konce_nodecore_stats {
+	uint64_t msgs_rx, msgs_tx, msgs_dropped;
+	uint64_t input_shed;     /* received datagrams the input queue shed, lowest priority first */
+	uint64_t notes_dropped;  /* store notes dropped: the I/O layer did not poll them */
+	unsigned peers, pending, known;
+} konce_nodecore_stats;
+
+/* ---- life ----------------------------------------------------------------------------------- */
+
+/* 0, -EINVAL, -ENOMEM, or konce_ep_new()'s error.  cfg is copied; cfg->ep.env and identity are
+ * borrowed for the core's life. */
+int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, uint64_t now);
+/* Frees everything; pendings are dropped silently (call fail_all first to report them). */
+void konce_nodecore_free(konce_nodecore *c);
+konce_ep *konce_nodecore_ep(konce_nodecore *c);
+const uint8_t *konce_nodecore_public_key(const konce_nodecore *c);
+void konce_nodecore_set_hooks(konce_nodecore *c, const konce_nodecore_hooks *h);
+void konce_nodecore_stats_get(const konce_nodecore *c, konce_nodecore_stats *out);
+/* Counts a message the hooks refused (for msgs_dropped). */
+void konce_nodecore_count_dropped(konce_nodecore *c);
+
+/* ---- the call set --------------------------------------------------------------------------- */
+
+/* Queues a received datagram by priority (the worst is shed when full).  true if queued. */
+bool konce_nodecore_input(konce_nodecore *c, unsigned sock, const uint8_t *pkt, size_t len,
+			  const konce_addr *from, uint64_t now);
+/* The input priority input() gives a datagram (lower is served first): the endpoint's
+ * konce_ep_priority(), adjusted by the priority hook.  No crypto, charges nothing. */
+unsigned konce_nodecore_priority(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from,
+				 uint64_t now);
+void konce_nodecore_timer(konce_nodecore *c, uint64_t now);
+uint64_t konce_nodecore_next_timer(const konce_nodecore *c);
+bool konce_nodecore_poll_event(konce_nodecore *c, konce_nc_event *ev);
+bool konce_nodecore_poll(konce_nodecore *c, konce_nc_datagram *dg);
+bool konce_nodecore_poll_note(konce_nodecore *c, konce_nc_note *note);
+
+/* ---- commands ------------------------------------------------------------------------------- */
+
+/* konce_node_send_ex() semantics (konce.h): 0 and exactly one later OUTCOME event carrying fn and
+ * ctx, or a negative errno and no event. */
+int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
+			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
+			void *ctx, uint64_t now, uint64_t *handle);
+int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint8_t *data, size_t len,
+			 uint64_t now);
+/* Routes class klass (>= KONCE_CLASS_APP_MIN) to fn: MESSAGE events carry fn and ctx. */
+int konce_nodecore_handle(konce_nodecore *c, uint16_t klass, konce_handler_fn fn, void *ctx);
+int64_t konce_nodecore_outcome_eta(konce_nodecore *c, uint64_t handle, uint64_t now);
+int konce_nodecore_outcome_progress(konce_nodecore *c, uint64_t handle, konce_progress *out, uint64_t now);
+/* Fails every pending with reason (queued as OUTCOME events). */
+void konce_nodecore_fail_all(konce_nodecore *c, int reason);
+/* Closes every session (their CLOSE datagrams are queued) and frees every peer, failing their
+ * pendings with LOCAL_CLOSE. */
+void konce_nodecore_close_all(konce_nodecore *c, uint64_t now);
+/* Rates of every peer's session traffic since the last call. */
+void konce_nodecore_sample_traffic(konce_nodecore *c, uint64_t now);
+
+/* ---- the peer table (also the traversal seam's node_peer_*) ----------------------------------- */
+
+konce_ncpeer *konce_nodecore_peer_find(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
+konce_ncpeer *konce_nodecore_peer_by_conn(konce_nodecore *c, uint32_t conn);
+konce_ncpeer *konce_nodecore_peer_add(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
+void konce_nodecore_peer_set_conn(konce_nodecore *c, konce_ncpeer *p, uint32_t conn);
+/* Fails p's pendings with reason (0 = PEER_CLOSED) and frees it. */
+void konce_nodecore_peer_free(konce_nodecore *c, konce_ncpeer *p, int reason);
+/* The hash buckets (KONCE_NC_BUCKETS of them, chained by pk_next), for iteration. */
+konce_ncpeer *const *konce_nodecore_peer_buckets(const konce_nodecore *c);
+unsigned konce_nodecore_npeers(const konce_nodecore *c);
+
+/* ---- known keys and their addresses (loaded from the store at start, kept by notes) --------- */
+
+enum { KONCE_NC_KNOWN = 1, KONCE_NC_NAMED = 2 };
+/* Loads one stored key (addr NULL = none stored; named = it has a petname, never evicted). */
+int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			      bool named);
+/* 0 (unknown), KONCE_NC_KNOWN, or KONCE_NC_KNOWN | KONCE_NC_NAMED. */
+int konce_nodecore_known(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
+unsigned konce_nodecore_known_count(const konce_nodecore *c);
+/* The newest address known for pk: 0, or -ENOENT. */
+int konce_nodecore_known_addr(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a);
+
+#endif

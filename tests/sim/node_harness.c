@@ -1,0 +1,183 @@
+/* node_harness.c - the shipping node core as a simulator host (see node_harness.h). */
+#include "tests/sim/node_harness.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void rearm(ncnode *n)
+{
+	uint64_t t = konce_nodecore_next_timer(n->core);
+	if (t == UINT64_MAX) {
+		sim_timer_cancel(n->s, n->h);
+		return;
+	}
+	if (t < n->busy_until)
+		t = n->busy_until;
+	sim_timer_set(n->s, n->h, t);
+}
+
+/* node_io_kick()'s order: events, datagrams, notes. */
+static void drain(ncnode *n, uint64_t now)
+{
+	konce_nc_event ev;
+	konce_nc_datagram dg;
+	konce_nc_note note;
+	if (n->draining) {
+		n->again = true;
+		return;
+	}
+	n->draining = true;
+	do {
+		n->again = false;
+		while (konce_nodecore_poll_event(n->core, &ev)) {
+			switch (ev.type) {
+			case KONCE_NC_EV_OUTCOME:
+				ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
+				break;
+			case KONCE_NC_EV_MESSAGE:
+				ev.handler(ev.handler_ctx, NULL, &ev.msg);
+				break;
+			case KONCE_NC_EV_PEER:
+				n->peers_up += ev.peer_event == KONCE_PEER_UP;
+				n->peers_down += ev.peer_event == KONCE_PEER_DOWN;
+				if (n->on_peer)
+					n->on_peer(n, ev.peer_event, ev.pk, &ev.addr, now);
+				break;
+			}
+		}
+		while (konce_nodecore_poll(n->core, &dg))
+			if (!n->on_tx || n->on_tx(n, dg.buf, dg.len, &dg.to, now))
+				sim_send(n->s, n->h, n->port, &dg.to, dg.buf, dg.len);
+		while (konce_nodecore_poll_note(n->core, &note))
+			n->notes++;
+	} while (n->again);
+	n->draining = false;
+}
+
+void ncnode_flush(ncnode *n, uint64_t now)
+{
+	drain(n, now);
+	if (!n->draining)
+		rearm(n);
+}
+
+static uint64_t pow_cost(ncnode *n)
+{
+	uint64_t tries = konce_ep_counters(ncnode_ep(n))->pow_tries, d = tries - n->pow_tries_seen;
+	n->pow_tries_seen = tries;
+	return d * n->us_per_hash;
+}
+
+static uint64_t nn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, const konce_addr *to,
+			uint64_t now)
+{
+	ncnode *n = ctx;
+	(void)to;
+	if (!n->core)
+		return 0; /* freed: the host stays in the simulation */
+	konce_nodecore_input(n->core, 0, pkt, len, from, now);
+	uint64_t served = konce_ep_counters(ncnode_ep(n))->rx_packets;
+	konce_nodecore_timer(n->core, now);
+	/* the one datagram was served (the sim hands them over one at a time): its cost, unless a
+	 * hook took it before the endpoint */
+	uint64_t cost = konce_ep_counters(ncnode_ep(n))->rx_packets != served
+				? (uint64_t)konce_ep_last_cost(ncnode_ep(n)) * n->us_per_unit
+				: 0;
+	drain(n, now);
+	cost += pow_cost(n);
+	n->cpu_us += cost;
+	n->busy_until = now + cost;
+	rearm(n);
+	return cost;
+}
+
+static void nn_timer(void *ctx, uint64_t now)
+{
+	ncnode *n = ctx;
+	if (!n->core)
+		return;
+	konce_nodecore_timer(n->core, now);
+	drain(n, now);
+	uint64_t cost = pow_cost(n);
+	n->cpu_us += cost;
+	if (now + cost > n->busy_until)
+		n->busy_until = now + cost;
+	sim_host_spend(n->s, n->h, cost);
+	rearm(n);
+}
+
+static int nn_prio(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+{
+	ncnode *n = ctx;
+	return n->use_priority && n->core ? (int)konce_nodecore_priority(n->core, pkt, len, from, now) : 0;
+}
+
+static const sim_host_ops nn_ops = {nn_recv, nn_timer, nn_prio};
+
+int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, const konce_nodecore_config *cfg)
+{
+	memset(n, 0, sizeof *n);
+	n->s = s;
+	n->port = port;
+	n->h = sim_host_add_behind(s, nat, ip, &nn_ops, n);
+	if (!n->h)
+		return -EINVAL;
+	int r = sim_host_bind(n->h, port);
+	if (r)
+		return r;
+	const konce_env *env = sim_host_env(n->h);
+	if ((r = konce_identity_generate(&n->id, env)))
+		return r;
+	konce_nodecore_config c = cfg ? *cfg : (konce_nodecore_config){0};
+	c.ep.env = env;
+	c.ep.identity = n->id;
+	c.ep.explicit_identity = true; /* as the daemon: peers reach it back by its durable key */
+	if ((r = konce_nodecore_new(&n->core, &c, sim_now(s)))) {
+		konce_identity_free(n->id);
+		n->id = NULL;
+		return r;
+	}
+	rearm(n);
+	return 0;
+}
+
+void ncnode_free(ncnode *n)
+{
+	if (!n->core)
+		return;
+	uint64_t now = sim_now(n->s);
+	konce_nodecore_fail_all(n->core, KONCE_REASON_LOCAL_CLOSE);
+	drain(n, now);
+	konce_nodecore_close_all(n->core, now);
+	drain(n, now);
+	sim_timer_cancel(n->s, n->h);
+	konce_nodecore_free(n->core);
+	konce_identity_free(n->id);
+	n->core = NULL;
+	n->id = NULL;
+}
+
+konce_addr ncnode_addr(const ncnode *n) { return sim_host_addr(n->h, n->port); }
+const uint8_t *ncnode_pk(const ncnode *n) { return konce_identity_public(n->id); }
+konce_ep *ncnode_ep(const ncnode *n) { return konce_nodecore_ep(n->core); }
+
+void ncnode_learn(ncnode *n, const ncnode *peer)
+{
+	konce_addr a = ncnode_addr(peer);
+	konce_nodecore_known_load(n->core, ncnode_pk(peer), &a, false);
+}
+
+int ncnode_send(ncnode *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const void *data, size_t len,
+		const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+{
+	int r = konce_nodecore_send(n->core, pk, klass, data, len, o, fn, ctx, sim_now(n->s), handle);
+	ncnode_flush(n, sim_now(n->s));
+	return r;
+}
+
+int ncnode_reply(ncnode *n, const konce_message *req, const void *data, size_t len)
+{
+	int r = konce_nodecore_reply(n->core, req, data, len, sim_now(n->s));
+	ncnode_flush(n, sim_now(n->s));
+	return r;
+}

@@ -1,0 +1,66 @@
+/* node_harness.h - the shipping node core (node/core/nodecore.h) as a simulator host.
+ *
+ * The glue does what node/io/node_io.c does around the same core: every datagram that reaches the
+ * host goes to konce_nodecore_input() and konce_nodecore_timer(); then the core is drained as
+ * node_io_kick() drains it: events first (outcome callbacks, handlers, peer events, so a handler
+ * answers inside the pending ACCEPT), then datagrams (out through sim_send()), then store notes
+ * (counted; there is no store), and the host's timer is set to konce_nodecore_next_timer().
+ * A drain is never re-entered: a command made from inside a callback only asks for another round.
+ *
+ * CPU model (optional), as tests/sim/transport_node.h: a datagram costs konce_ep_last_cost() x
+ * us_per_unit virtual microseconds and every proof-of-work hash the endpoint tried costs
+ * us_per_hash.  While the host is busy, the simulator queues its arrivals ordered by the core's
+ * own classification (konce_nodecore_priority) when use_priority is set.
+ *
+ * The core's konce_env is sim_host_env(h): seeded randomness and counted allocations.
+ */
+#ifndef KONCE_NODE_HARNESS_H
+#define KONCE_NODE_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/core/nodecore.h"
+#include "node/transport/identity.h"
+#include "tests/sim/sim.h"
+
+typedef struct ncnode ncnode;
+
+struct ncnode {
+	sim *s;
+	sim_host *h;
+	konce_nodecore *core;
+	konce_identity *id;
+	uint16_t port;
+	uint64_t us_per_unit, us_per_hash; /* CPU model; 0 = free */
+	bool use_priority;
+	uint64_t busy_until, cpu_us, pow_tries_seen;
+	bool draining, again;
+	/* every datagram before it leaves (return false to swallow it); optional */
+	bool (*on_tx)(ncnode *n, const uint8_t *pkt, size_t len, const konce_addr *to, uint64_t now);
+	/* peer events (up, down, path) of this node; optional */
+	void (*on_peer)(ncnode *n, int event, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr, uint64_t now);
+	void *user;
+	uint64_t notes, peers_up, peers_down;
+};
+
+/* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and a core made
+ * from cfg (env and identity filled in; cfg may be NULL).  0 or negative errno. */
+int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, const konce_nodecore_config *cfg);
+/* Fails what is pending (LOCAL_CLOSE, reported to the callbacks), closes every session (CLOSE
+ * datagrams leave) and frees the core. */
+void ncnode_free(ncnode *n);
+konce_addr ncnode_addr(const ncnode *n);
+const uint8_t *ncnode_pk(const ncnode *n);
+konce_ep *ncnode_ep(const ncnode *n);
+/* Teaches n where peer lives (the known-keys cache, as a store load would). */
+void ncnode_learn(ncnode *n, const ncnode *peer);
+
+/* The core's commands at the current virtual time; the node is drained after each. */
+int ncnode_send(ncnode *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const void *data, size_t len,
+		const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle);
+int ncnode_reply(ncnode *n, const konce_message *req, const void *data, size_t len);
+/* Drains the core and rearms the timer. */
+void ncnode_flush(ncnode *n, uint64_t now);
+
+#endif

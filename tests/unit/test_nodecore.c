@@ -1,0 +1,401 @@
+/* test_nodecore.c - the node core's call set (node/core/nodecore.h), driven directly: two cores, a
+ * hand-moved clock, and datagrams carried between them by this file (no sockets, no libevent).
+ *
+ *   - send to a key with no address: -EHOSTUNREACH and no event; once the key's address is known
+ *     (the known-keys cache), send connects, the message is DELIVERED once, the peer's handler
+ *     gets it, both sides see PEER_UP, and store notes go out by the rules of docs/STORE.md;
+ *   - after the session closed, a send to the same key needs no hint (the cache kept its address);
+ *   - connect timeout: nobody answers, the send FAILS with UNREACHABLE at its deadline;
+ *   - reply lifetime: the peer never replies, the request FAILS with TIMED_OUT one lifetime after
+ *     the session came up;
+ *   - the peer closes: its peer record is freed and its pending request FAILS with PEER_CLOSED;
+ *   - a command that fails queues no event and calls nothing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/core/nodecore.h"
+#include "node/transport/identity.h"
+
+enum { APP = 300, MS = 1000 };
+
+struct outcome {
+	int calls, outcome, reason;
+	uint64_t at;
+	size_t len;
+	uint8_t data[64];
+};
+
+struct side {
+	konce_nodecore *c;
+	konce_identity *id;
+	konce_addr addr;
+	int up, down, msgs, seen_notes, hs_notes, trusted_notes, if_known_notes;
+	konce_message last;
+	uint8_t last_data[64];
+	int reply_to_requests;
+	struct world *w;
+};
+
+struct world {
+	struct side s[2];
+	uint64_t now;
+	int deaf; /* drop everything to side 1 */
+};
+
+static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	struct outcome *o = ctx;
+	o->calls++;
+	o->outcome = outcome;
+	o->reason = reason;
+	o->len = len < sizeof(o->data) ? len : sizeof(o->data);
+	if (len)
+		memcpy(o->data, data, o->len);
+}
+
+static void on_app(void *ctx, konce_node *node, const konce_message *m)
+{
+	struct side *sd = ctx;
+	(void)node;
+	sd->msgs++;
+	sd->last = *m;
+	memcpy(sd->last_data, m->data, m->len < sizeof(sd->last_data) ? m->len : sizeof(sd->last_data));
+	if (m->is_request && sd->reply_to_requests)
+		assert_int_equal(konce_nodecore_reply(sd->c, m, (const uint8_t *)"pong", 4, sd->w->now), 0);
+}
+
+static void side_init(struct world *w, int i, const char *addr)
+{
+	struct side *sd = &w->s[i];
+	sd->w = w;
+	assert_int_equal(konce_identity_generate(&sd->id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = sd->id, .explicit_identity = true}, .notes = true};
+	assert_int_equal(konce_nodecore_new(&sd->c, &cfg, w->now), 0);
+	assert_int_equal(konce_addr_parse(&sd->addr, addr), 0);
+	assert_int_equal(konce_nodecore_handle(sd->c, APP, on_app, sd), 0);
+}
+
+static int setup(void **state)
+{
+	static struct world w;
+	memset(&w, 0, sizeof w);
+	w.now = 1000000;
+	side_init(&w, 0, "192.0.2.1:7807");
+	side_init(&w, 1, "192.0.2.2:7807");
+	*state = &w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+	for (int i = 0; i < 2; i++) {
+		konce_nodecore_free(w->s[i].c);
+		konce_identity_free(w->s[i].id);
+	}
+	return 0;
+}
+
+/* Drains one side as node_io_kick() does: events, datagrams (carried to the other side), notes. */
+static void drain(struct world *w, int i)
+{
+	struct side *sd = &w->s[i], *other = &w->s[!i];
+	konce_nc_event ev;
+	konce_nc_datagram dg;
+	konce_nc_note no;
+	while (konce_nodecore_poll_event(sd->c, &ev)) {
+		if (ev.type == KONCE_NC_EV_OUTCOME)
+			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
+		else if (ev.type == KONCE_NC_EV_MESSAGE)
+			ev.handler(ev.handler_ctx, NULL, &ev.msg);
+		else if (ev.peer_event == KONCE_PEER_UP)
+			sd->up++;
+		else if (ev.peer_event == KONCE_PEER_DOWN)
+			sd->down++;
+	}
+	while (konce_nodecore_poll(sd->c, &dg))
+		if (konce_addr_eq(&dg.to, &other->addr) && !(w->deaf && !i))
+			konce_nodecore_input(other->c, 0, dg.buf, dg.len, &sd->addr, w->now);
+	while (konce_nodecore_poll_note(sd->c, &no)) {
+		sd->seen_notes += no.type == KONCE_NC_NOTE_SEEN;
+		sd->hs_notes += no.type == KONCE_NC_NOTE_HANDSHAKE;
+		sd->trusted_notes += no.type == KONCE_NC_NOTE_TRUSTED;
+		sd->if_known_notes += (no.flags & KONCE_NC_NOTE_IF_KNOWN) != 0;
+	}
+}
+
+/* Runs both cores on a zero-latency link until done() or the clock passes until. */
+static void run(struct world *w, uint64_t until, int (*done)(struct world *, void *), void *ctx)
+{
+	for (int guard = 0; guard < 1000000; guard++) {
+		for (int i = 0; i < 2; i++)
+			drain(w, i);
+		if (done && done(w, ctx))
+			return;
+		uint64_t a = konce_nodecore_next_timer(w->s[0].c), b = konce_nodecore_next_timer(w->s[1].c);
+		uint64_t t = a < b ? a : b;
+		if (t > until) {
+			if (until > w->now)
+				w->now = until;
+			return;
+		}
+		if (t > w->now)
+			w->now = t;
+		for (int i = 0; i < 2; i++)
+			if (konce_nodecore_next_timer(w->s[i].c) <= w->now)
+				konce_nodecore_timer(w->s[i].c, w->now);
+	}
+	fail_msg("the cores did not go idle");
+}
+
+static int outcome_done(struct world *w, void *ctx)
+{
+	(void)w;
+	return ((struct outcome *)ctx)->calls > 0;
+}
+
+static const uint8_t *pk_of(struct world *w, int i) { return konce_nodecore_public_key(w->s[i].c); }
+
+static void test_send_unknown_then_known(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	konce_nc_event ev;
+	/* no session, no hint, nothing known: refused at once, no event */
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"hi", 2, NULL, on_outcome,
+					     &o, w->now, NULL),
+			 -EHOSTUNREACH);
+	assert_false(konce_nodecore_poll_event(w->s[0].c, &ev));
+	assert_int_equal(konce_nodecore_known(w->s[0].c, pk_of(w, 1)), 0);
+	/* the store said where it is (what node_io.c loads at start) */
+	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, false), 0);
+	assert_int_equal(konce_nodecore_known(w->s[0].c, pk_of(w, 1)), KONCE_NC_KNOWN);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"hi", 2, NULL, on_outcome,
+					     &o, w->now, NULL),
+			 0);
+	assert_int_equal(o.calls, 0); /* never inside the call */
+	assert_int_equal(konce_nodecore_npeers(w->s[0].c), 1);
+	run(w, w->now + 5000 * MS, outcome_done, &o);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(w->s[1].msgs, 1);
+	assert_int_equal(w->s[1].last.len, 2);
+	assert_memory_equal(w->s[1].last_data, "hi", 2);
+	assert_memory_equal(w->s[1].last.from, pk_of(w, 0), KONCE_KEY_BYTES);
+	run(w, w->now + 100 * MS, NULL, NULL);
+	assert_int_equal(o.calls, 1); /* exactly once */
+	assert_int_equal(w->s[0].up, 1);
+	assert_int_equal(w->s[1].up, 1);
+	/* notes: A dialled B (recorded); B was dialled by a stranger (only if known) */
+	assert_true(w->s[0].seen_notes >= 1 && w->s[0].hs_notes >= 1);
+	assert_int_equal(w->s[0].if_known_notes, 0);
+	assert_true(w->s[1].if_known_notes >= 2);
+	assert_int_equal(konce_nodecore_known(w->s[1].c, pk_of(w, 0)), 0);
+	konce_addr a;
+	assert_int_equal(konce_nodecore_known_addr(w->s[0].c, pk_of(w, 1), &a), 0);
+	assert_true(konce_addr_eq(&a, &w->s[1].addr));
+
+	/* B closes; A's peer goes, and the address stays known: the next send needs no hint */
+	konce_nodecore_close_all(w->s[1].c, w->now);
+	run(w, w->now + 100 * MS, NULL, NULL);
+	assert_int_equal(konce_nodecore_npeers(w->s[0].c), 0);
+	assert_int_equal(w->s[0].down, 1);
+	memset(&o, 0, sizeof o);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"again", 5, NULL,
+					     on_outcome, &o, w->now, NULL),
+			 0);
+	run(w, w->now + 5000 * MS, outcome_done, &o);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(w->s[1].msgs, 2);
+}
+
+static void test_request_replied(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	konce_send_opts so = {.expect_reply = 1};
+	char hint[KONCE_ADDR_STRLEN];
+	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	w->s[1].reply_to_requests = 1;
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"ping", 4, &so, on_outcome,
+					     &o, w->now, NULL),
+			 0);
+	run(w, w->now + 5000 * MS, outcome_done, &o);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_REPLIED);
+	assert_int_equal(o.len, 4);
+	assert_memory_equal(o.data, "pong", 4);
+	assert_int_equal(w->s[0].trusted_notes, 0); /* A dialled B: recorded already */
+	/* B's own message reaching A (a stranger that dialled it) is a trust signal: B records A */
+	assert_int_equal(konce_nodecore_known(w->s[1].c, pk_of(w, 0)), 0);
+	struct outcome ob = {0};
+	assert_int_equal(konce_nodecore_send(w->s[1].c, pk_of(w, 0), APP, (const uint8_t *)"back", 4, NULL, on_outcome,
+					     &ob, w->now, NULL),
+			 0);
+	run(w, w->now + 5000 * MS, outcome_done, &ob);
+	assert_int_equal(ob.outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(w->s[0].msgs, 1);
+	assert_int_equal(w->s[1].trusted_notes, 1);
+	assert_int_equal(konce_nodecore_known(w->s[1].c, pk_of(w, 0)), KONCE_NC_KNOWN);
+	konce_nodecore_stats st;
+	konce_nodecore_stats_get(w->s[0].c, &st);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.msgs_rx, 2); /* the reply and "back" */
+}
+
+static void test_connect_timeout(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	w->deaf = 1;
+	konce_send_opts so = {.connect_timeout_ms = 300, .expect_reply = 1};
+	char hint[KONCE_ADDR_STRLEN];
+	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	uint64_t t0 = w->now;
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome, &o,
+					     w->now, NULL),
+			 0);
+	assert_true(konce_nodecore_next_timer(w->s[0].c) <= t0 + 300 * MS); /* the deadline is data */
+	run(w, t0 + 60000 * MS, outcome_done, &o);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(o.reason, KONCE_REASON_UNREACHABLE);
+	assert_int_equal(w->now, t0 + 300 * MS);
+	assert_int_equal(w->s[0].up, 0);
+}
+
+static void test_reply_lifetime(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	konce_send_opts so = {.expect_reply = 1, .reply_lifetime_ms = 500};
+	char hint[KONCE_ADDR_STRLEN];
+	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome, &o,
+					     w->now, NULL),
+			 0);
+	uint64_t t0 = w->now; /* zero latency: the session is up at once */
+	run(w, t0 + 60000 * MS, outcome_done, &o);
+	assert_int_equal(w->s[1].msgs, 1); /* delivered, never answered */
+	assert_int_equal(o.outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(o.reason, KONCE_REASON_TIMED_OUT);
+	assert_int_equal(w->now, t0 + 500 * MS);
+}
+
+static void test_peer_closed_fails_pending(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	konce_send_opts so = {.expect_reply = 1, .reply_lifetime_ms = 60000};
+	char hint[KONCE_ADDR_STRLEN];
+	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome, &o,
+					     w->now, NULL),
+			 0);
+	run(w, w->now + 100 * MS, NULL, NULL);
+	assert_int_equal(w->s[1].msgs, 1);
+	assert_int_equal(o.calls, 0);
+	assert_non_null(konce_nodecore_peer_find(w->s[0].c, pk_of(w, 1)));
+	konce_nodecore_close_all(w->s[1].c, w->now); /* B's CLOSE reaches A */
+	run(w, w->now + 100 * MS, outcome_done, &o);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(o.reason, KONCE_REASON_PEER_CLOSED);
+	assert_null(konce_nodecore_peer_find(w->s[0].c, pk_of(w, 1)));
+	assert_int_equal(w->s[0].down, 1);
+	konce_nodecore_stats st;
+	konce_nodecore_stats_get(w->s[0].c, &st);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.peers, 0);
+}
+
+static void test_failed_command_no_event(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	konce_nc_event ev;
+	konce_send_opts so = {.addr_hint = "192.0.2.2:7807"};
+	static const uint8_t one = 1;
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, (size_t)KONCE_MESSAGE_MAX + 1, &so,
+					     on_outcome, &o, w->now, NULL),
+			 -EMSGSIZE);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 0), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
+			 -EINVAL); /* to itself */
+	so.flags = KONCE_SEND_RENDEZVOUS;
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
+			 -ENOTSUP);
+	so = (konce_send_opts){.addr_hint = "not an address"};
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
+			 -EINVAL);
+	konce_message notreq = {.is_request = 0};
+	assert_int_equal(konce_nodecore_reply(w->s[0].c, &notreq, NULL, 0, w->now), -EINVAL);
+	konce_message gone = {.is_request = 1, .conn_ = 12345};
+	assert_int_equal(konce_nodecore_reply(w->s[0].c, &gone, NULL, 0, w->now), -ENOTCONN);
+	assert_int_equal(konce_nodecore_handle(w->s[0].c, 7, on_app, NULL), -EINVAL); /* reserved class */
+	assert_false(konce_nodecore_poll_event(w->s[0].c, &ev));
+	run(w, w->now + 10000 * MS, NULL, NULL);
+	assert_int_equal(o.calls, 0);
+	assert_int_equal(konce_nodecore_npeers(w->s[0].c), 0);
+}
+
+/* Freeing a core with sends in every state (in the INITIATE and awaiting a reply, handed to the
+ * endpoint and awaiting a reply, plain and in flight, finished but not yet polled) releases them
+ * all without a callback (ASan's leak check and the counting below). */
+static void test_free_with_pendings(void **state)
+{
+	struct world *w = *state;
+	struct outcome o[4] = {{0}};
+	static uint8_t big[100000];
+	konce_send_opts req = {.expect_reply = 1, .reply_lifetime_ms = 60000};
+	char hint[KONCE_ADDR_STRLEN];
+	req.addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	w->deaf = 1; /* nothing arrives: everything stays pending */
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"q", 1, &req, on_outcome,
+					     &o[0], w->now, NULL),
+			 0);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, big, sizeof big, &req, on_outcome, &o[1],
+					     w->now, NULL),
+			 0);
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, big, sizeof big, NULL, on_outcome, &o[2],
+					     w->now, NULL),
+			 0);
+	/* a fourth to another key, failed by its 1 ms connect deadline and left unpolled */
+	konce_identity *third;
+	assert_int_equal(konce_identity_generate(&third, konce_env_default()), 0);
+	konce_send_opts quick = {.addr_hint = "192.0.2.9:7807", .connect_timeout_ms = 1};
+	assert_int_equal(konce_nodecore_send(w->s[0].c, konce_identity_public(third), APP, (const uint8_t *)"x", 1,
+					     &quick, on_outcome, &o[3], w->now, NULL),
+			 0);
+	konce_identity_free(third);
+	konce_nodecore_timer(w->s[0].c, w->now + 1000);
+	konce_nodecore_stats st;
+	konce_nodecore_stats_get(w->s[0].c, &st);
+	assert_int_equal(st.pending, 4); /* three in the tables, one finished and queued */
+	assert_int_equal(st.peers, 2); /* a failed deadline leaves the dial to the endpoint */
+	konce_nodecore_fail_all(w->s[1].c, KONCE_REASON_LOCAL_CLOSE); /* nothing at B */
+	konce_nodecore_free(w->s[0].c);
+	w->s[0].c = NULL;
+	konce_identity_free(w->s[0].id);
+	w->s[0].id = NULL;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(o[i].calls, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_send_unknown_then_known, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_replied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_lifetime, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_closed_fails_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_command_no_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_with_pendings, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
