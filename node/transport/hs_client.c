@@ -296,6 +296,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
+		e->validated = true;
 	}
 	uint32_t conn = s->conn;
 	konce_ep_msg_input(ep, s, 1, plain, plen, now_us); /* the server's first reliable packet may ride here */

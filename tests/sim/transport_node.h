@@ -71,6 +71,7 @@ typedef struct addrstat {
 	konce_addr a;
 	uint64_t in, out;
 	bool used;
+	bool validated; /* the caller's: the address was a session's validated path */
 } addrstat;
 typedef struct addrmap {
 	addrstat *v;
