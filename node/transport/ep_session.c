@@ -15,6 +15,7 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 {
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
 	uint8_t phase = s->sess.tx_phase;
+	konce_cid_for(s, to);
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
@@ -167,7 +168,8 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		ep->c.data_bad_header++;
 		return;
 	}
-	konce_sess *s = konce_cid_find(ep, h.dcid);
+	uint32_t epoch = 0;
+	konce_sess *s = konce_cid_lookup(ep, h.dcid, &epoch);
 	if (!s) {
 		ep->c.data_unknown_cid++;
 		return;
@@ -206,6 +208,7 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	s->rx_bytes += len;
 	ep->last_auth_conn = s->conn;
 	enum konce_path_change chg;
+	konce_path_on_epoch(&s->path, from, epoch);
 	if (konce_path_on_packet(&s->path, from, len, pn, now_us, &chg)) {
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
 		konce_env_random(ep->env, s->path.old_challenge, sizeof s->path.old_challenge);
@@ -217,8 +220,10 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		send_challenge(ep, s, now_us);
 	uint32_t conn = s->conn;
 	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
-	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
+	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
+		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
 		konce_ep_msg_flush(ep, s, now_us);
+	}
 	sodium_memzero(plain, plen);
 }
 

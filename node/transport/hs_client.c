@@ -76,6 +76,7 @@ static void handshake_done(konce_ep *ep, konce_sess *s)
 	s->first_len = 0;
 	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
 	s->grouped = false;
+	konce_cid_sync(ep, s);
 }
 
 static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum konce_hs_state want)

@@ -31,6 +31,7 @@ static enum konce_path_change old_alive(konce_path *p, uint64_t pn, uint64_t now
 {
 	enum konce_path_change chg = KONCE_PATH_REFUSED;
 	p->wary_until_us = now_us + (uint64_t)KONCE_PATH_WARY_MS * 1000;
+	p->cur_epoch = ++p->max_epoch; /* whoever saw the probe's ids does not see them here */
 	p->refused = konce_addr_eq(&p->old, &p->cur) ? p->probe : p->cur;
 	if (!konce_addr_eq(&p->old, &p->cur)) {
 		p->cur = p->old;
@@ -79,6 +80,8 @@ bool konce_path_on_packet(konce_path *p, const konce_addr *from, size_t len, uin
 	p->probing = true;
 	p->probe_ok = false;
 	p->probe = *from;
+	p->probe_epoch = ++p->max_epoch;
+	p->old_epoch = p->cur_epoch;
 	p->probe_pn = pn;
 	p->rx_bytes = len;
 	p->tx_bytes = 0;
@@ -135,6 +138,7 @@ static enum konce_path_change move(konce_path *p)
 {
 	p->cur = p->probe;
 	p->cur_pn = p->probe_pn;
+	p->cur_epoch = p->probe_epoch;
 	end_probe(p);
 	if (p->checking && p->old_dead)
 		end_check(p);
@@ -202,4 +206,29 @@ uint64_t konce_path_next(const konce_path *p)
 	if (p->checking && !p->old_dead && p->old_tries > 0 && p->old_deadline_us < t)
 		t = p->old_deadline_us;
 	return t;
+}
+
+void konce_path_on_epoch(konce_path *p, const konce_addr *from, uint32_t epoch)
+{
+	if (epoch > p->rx_epoch)
+		p->rx_epoch = epoch;
+	if (epoch <= p->max_epoch)
+		return;
+	/* the peer started a new epoch toward us: we follow on the path it came by */
+	p->max_epoch = epoch;
+	if (konce_addr_eq(from, &p->cur))
+		p->cur_epoch = epoch;
+	else if (p->probing && konce_addr_eq(from, &p->probe))
+		p->probe_epoch = epoch;
+}
+
+uint32_t konce_path_epoch(const konce_path *p, const konce_addr *to)
+{
+	if (konce_addr_eq(to, &p->cur))
+		return p->cur_epoch;
+	if (p->probing && konce_addr_eq(to, &p->probe))
+		return p->probe_epoch;
+	if (p->checking && konce_addr_eq(to, &p->old))
+		return p->old_epoch;
+	return p->cur_epoch;
 }

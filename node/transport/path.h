@@ -36,6 +36,9 @@
  *     wary: PROBING+CHECKING --on_response(probe's data)--> PROBE_OK --old check out of tries-->
  *           VALID (MOVED, confirmed); PROBE_OK --old path answers--> VALID (REFUSED)
  *     any --on_packet(yet another addr, newest pn)--> PROBING+CHECKING(old = cur) (restarts)
+ * Connection ids: every new probe address gets a fresh epoch (cur keeps its own until the move),
+ * and so does the old address when a migration is refused or undone; the peer follows an epoch
+ * higher than any it knows (konce_path_on_epoch).  Epochs only grow.
  * Invariants: cur is always an address the peer has proven it receives at (the handshake
  * address, proven by the cookie, or a validated probe); `confirmed` is false exactly while cur
  * is a move whose old path has neither failed nor answered; while checking, the only datagrams
@@ -89,6 +92,11 @@ typedef struct konce_path {
 	/* after a refused or undone migration */
 	uint64_t wary_until_us;
 	konce_addr refused;          /* the address it was refused for */
+	/* connection-id epochs (cidrot.c): each destination address gets its own, so an observer
+	 * cannot link two of the peer's addresses by the ids on the wire */
+	uint32_t cur_epoch, probe_epoch, old_epoch;
+	uint32_t max_epoch;          /* the highest made or seen */
+	uint32_t rx_epoch;           /* the highest of ours the peer has used */
 } konce_path;
 
 void konce_path_init(konce_path *p, const konce_addr *cur);
@@ -117,6 +125,11 @@ enum konce_path_change konce_path_on_response(konce_path *p, const konce_addr *f
  * (after sending, nothing more to call: tick counted them); *chg may be CONFIRMED, or MOVED (a
  * wary session's validated probe, confirmed, once the old path failed). */
 unsigned konce_path_tick(konce_path *p, uint64_t now_us, enum konce_path_change *chg);
+/* An authenticated packet came from `from` to our id of `epoch`: a higher epoch than any is the
+ * peer's move to fresh ids, followed on the path it came by. */
+void konce_path_on_epoch(konce_path *p, const konce_addr *from, uint32_t epoch);
+/* The epoch of the ids for datagrams to `to`. */
+uint32_t konce_path_epoch(const konce_path *p, const konce_addr *to);
 /* The earliest deadline of the probe and the old check, UINT64_MAX if none. */
 uint64_t konce_path_next(const konce_path *p);
 

@@ -9,7 +9,9 @@
  * sends to the new address is paid for by bytes received from it (checked at every send).  Then a
  * PATH_CHANGED event names the new address, and messages flow both ways again.  It also challenges
  * the old address (RFC 9000 section 9.3.3); the NAT forgot that mapping, so the check fails and a
- * second PATH_CHANGED, validated, confirms the move.  Messages the
+ * second PATH_CHANGED, validated, confirms the move.  The connection ids change with the path: the
+ * server writes a fresh id to each new address, and the client follows with a fresh id for the
+ * server, so an observer cannot link the mappings by the ids.  Messages the
  * server sent to the old, forgotten mapping in between are lost (this layer does not retransmit);
  * nothing else is.
  */
@@ -48,6 +50,14 @@ typedef struct world {
 	addrmap amp;             /* bytes the server got from / sent to each address */
 	uint64_t unvalidated_sends, amp_violations;
 	int bad;
+	/* connection ids on the wire: which address each was first seen with */
+	struct idseen {
+		uint8_t cid[KONCE_WIRE_CID];
+		konce_addr a;
+	} s_ids[64], c_ids[64];
+	int ns_ids, nc_ids;
+	uint64_t s_linked, c_linked; /* DATA datagrams whose id was first seen with another address */
+	konce_addr nat_ip;
 	uint8_t old[KONCE_WIRE_MAX_DATAGRAM]; /* a packet of the client's, for replaying elsewhere */
 	size_t old_len;
 	sim_host *eve;
@@ -117,10 +127,29 @@ static void cli_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 	}
 }
 
+/* Notes the DATA datagram's connection id with addr; true if the id was seen with another address
+ * (an observer could link the two). */
+static bool id_links(struct idseen *ids, int *n, const uint8_t *pkt, size_t len, const konce_addr *addr)
+{
+	if (len < KONCE_DATA_MIN_SIZE || pkt[0] != KONCE_PKT_DATA)
+		return false;
+	const uint8_t *cid = pkt + KONCE_DATA_DCID;
+	for (int i = 0; i < *n; i++)
+		if (memcmp(ids[i].cid, cid, KONCE_WIRE_CID) == 0)
+			return !konce_addr_eq(&ids[i].a, addr);
+	if (*n < 64) {
+		memcpy(ids[*n].cid, cid, KONCE_WIRE_CID);
+		ids[(*n)++].a = *addr;
+	}
+	return false;
+}
+
 static void srv_rx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	world *w = n->user;
 	addrmap_get(&w->amp, from)->in += len;
+	if (memcmp(from->ip, w->nat_ip.ip, 16) == 0) /* the client's, not Eve's replays */
+		w->c_linked += id_links(w->c_ids, &w->nc_ids, pkt, len, from);
 }
 
 /* Before validation: never more bytes to an address than came from it. */
@@ -129,6 +158,7 @@ static bool srv_tx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *t
 	world *w = n->user;
 	addrstat *a = addrmap_get(&w->amp, to);
 	a->out += len;
+	w->s_linked += id_links(w->s_ids, &w->ns_ids, pkt, len, to);
 	if (w->sconn && !konce_addr_eq(to, &w->path)) {
 		w->unvalidated_sends++;
 		if (a->out > a->in && !a->validated)
@@ -210,6 +240,7 @@ static void run(uint64_t seed, bool lossy)
 	w.cli.on_tx = cli_tx;
 	w.srv_addr = tnode_addr(&w.srv);
 	w.eve = sim_host_add(w.s, "192.0.2.200", NULL, NULL);
+	assert_int_equal(konce_addr_parse(&w.nat_ip, "192.0.2.1:1"), 0);
 	sim_link_cfg clean = {.delay_us = 10 * SIM_MS};
 	sim_link_set(w.s, w.eve, w.srv.h, &clean);
 
@@ -252,6 +283,14 @@ static void run(uint64_t seed, bool lossy)
 	SIM_ASSERT_EQ(w.s, s->path_refused, 0);
 	SIM_ASSERT_EQ(w.s, s->path_reverted, 0);
 	SIM_ASSERT_EQ(w.s, s->sessions_live, 1);
+	/* connection ids change with the path (cidrot.c): the server never sends one id to two of the
+	 * client's addresses, and the client's id for the server changes within a round trip of the
+	 * server's first packet to its new address: only the packets it sent before that, from the
+	 * new mapping, carry an id seen from the old one */
+	SIM_ASSERT_EQ(w.s, w.s_linked, 0);
+	SIM_ASSERT(w.s, w.c_linked <= (uint64_t)(lossy ? 8 : 3) * NFLUSH);
+	SIM_ASSERT(w.s, w.ns_ids >= 1 + NFLUSH && w.nc_ids >= 1 + NFLUSH);
+	SIM_ASSERT_EQ(w.s, s->sessions_live, 1);
 	SIM_ASSERT(w.s, s->data_replay >= 50);
 	for (int i = 0; i < 50; i++) {
 		konce_addr from;
@@ -284,11 +323,12 @@ static void run(uint64_t seed, bool lossy)
 	if (seed == 1) {
 		char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN], c[KONCE_ADDR_STRLEN];
 		printf("  %s: path %s -> %s (%.0f ms after the flush) -> %s (%.0f ms); %llu sends to unvalidated"
-		       " addresses, none beyond 1x; %d of %d server messages lost to the old mappings\n",
+		       " addresses, none beyond 1x; %d of %d server messages lost to the old mappings; ids %d and %d,"
+		       " %llu client datagrams on an id of its old mapping\n",
 		       lossy ? "lossy" : "clean", konce_addr_str(&first, a), konce_addr_str(&w.changed_to[0], b),
 		       (double)(w.changed_at[0] - w.flushed_at[0]) / 1000, konce_addr_str(&w.changed_to[1], c),
 		       (double)(w.changed_at[1] - w.flushed_at[1]) / 1000, (unsigned long long)w.unvalidated_sends,
-		       s2c_missing, w.next);
+		       s2c_missing, w.next, w.ns_ids, w.nc_ids, (unsigned long long)w.c_linked);
 	}
 	addrmap_free(&w.amp);
 	tnode_free(&w.cli);
