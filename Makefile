@@ -84,7 +84,7 @@ LIBA  := $(BUILD)/libkonce.a
 LIBSO := $(BUILD)/libkonce.so
 KONCE := $(BUILD)/konce
 
-.PHONY: all test unit asan fuzz fuzz-run bench bench-smoke check install uninstall clean deps tests FORCE spin
+.PHONY: all test unit asan asan-konce fuzz fuzz-run bench bench-smoke check install uninstall clean deps tests FORCE spin
 .DEFAULT_GOAL := all
 # Keep objects that are only prerequisites of test and fuzz binaries.
 .SECONDARY:
@@ -184,8 +184,14 @@ $(BUILD)/tests/netsim/%: tests/netsim/%.c $(LIBA)
 
 tests: all $(UNIT_BIN) $(SIMT_BIN) $(NETSIM_TOOL_BIN)
 
-test: tests
-	$(Q)KONCE_BIN=$(abspath $(KONCE)) NETSIM_TOOLS=$(abspath $(BUILD)/tests/netsim) NETSIM_WIRE=$(abspath $(WIRE)) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
+# tests/netsim/test_hostile.sh attacks a daemon built with ASan + UBSan (KONCE_ASAN_BIN).
+asan-konce:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CFLAGS='-O1 -g' \
+	  EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' \
+	  EXTRA_LDFLAGS='-fsanitize=address,undefined' build-asan/konce
+
+test: tests asan-konce
+	$(Q)KONCE_BIN=$(abspath $(KONCE)) KONCE_ASAN_BIN=$(abspath build-asan/konce) NETSIM_TOOLS=$(abspath $(BUILD)/tests/netsim) NETSIM_WIRE=$(abspath $(WIRE)) bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN) $(wildcard tests/netsim/test_*.sh) $(wildcard tests/cli/test_*.sh)
 
 unit: tests
 	$(Q)bash tests/run-tests.sh $(UNIT_BIN) $(SIMT_BIN)

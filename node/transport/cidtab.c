@@ -1,7 +1,9 @@
 /* cidtab.c - connection id -> session, a chained hash table sized at endpoint creation.
  *
  * Ids are hashed with a secret SipHash key (crypto_shorthash), so a peer who picks the ids it
- * sends cannot aim lookups at one chain; our own ids are random, so chains stay short.
+ * sends cannot aim lookups at one chain; our own ids are random or derived from secret keys
+ * (cidrot.c), so chains stay short.  A session holds up to KONCE_EP_CIDS entries: its handshake
+ * id (epoch 0, s->scid) and the derived ids of the epochs the peer may use (cidrot.c).
  */
 #include <sodium.h>
 #include <string.h>
@@ -17,27 +19,49 @@ static unsigned bucket(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID])
 	return v & ep->cid_mask;
 }
 
-konce_sess *konce_cid_find(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID])
+konce_sess *konce_cid_lookup(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], uint32_t *epoch)
 {
-	for (konce_sess *s = ep->cid_buckets[bucket(ep, cid)]; s; s = s->cid_next)
-		if (memcmp(s->scid, cid, KONCE_WIRE_CID) == 0)
-			return s;
+	for (konce_cident *e = ep->cid_buckets[bucket(ep, cid)]; e; e = e->next)
+		if (memcmp(e->cid, cid, KONCE_WIRE_CID) == 0) {
+			if (epoch)
+				*epoch = e->epoch;
+			return e->s;
+		}
 	return NULL;
 }
 
-void konce_cid_insert(konce_ep *ep, konce_sess *s)
+konce_sess *konce_cid_find(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID])
 {
-	unsigned b = bucket(ep, s->scid);
-	s->cid_next = ep->cid_buckets[b];
-	ep->cid_buckets[b] = s;
+	return konce_cid_lookup(ep, cid, NULL);
 }
+
+void konce_cid_add(konce_ep *ep, konce_sess *s, konce_cident *e, const uint8_t cid[KONCE_WIRE_CID], uint32_t epoch)
+{
+	memcpy(e->cid, cid, KONCE_WIRE_CID);
+	e->epoch = epoch;
+	e->s = s;
+	e->used = true;
+	unsigned b = bucket(ep, e->cid);
+	e->next = ep->cid_buckets[b];
+	ep->cid_buckets[b] = e;
+}
+
+void konce_cid_del(konce_ep *ep, konce_cident *e)
+{
+	if (!e->used)
+		return;
+	for (konce_cident **pp = &ep->cid_buckets[bucket(ep, e->cid)]; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	memset(e, 0, sizeof *e);
+}
+
+void konce_cid_insert(konce_ep *ep, konce_sess *s) { konce_cid_add(ep, s, &s->cids[0], s->scid, 0); }
 
 void konce_cid_remove(konce_ep *ep, konce_sess *s)
 {
-	for (konce_sess **pp = &ep->cid_buckets[bucket(ep, s->scid)]; *pp; pp = &(*pp)->cid_next)
-		if (*pp == s) {
-			*pp = s->cid_next;
-			s->cid_next = NULL;
-			return;
-		}
+	for (unsigned i = 0; i < KONCE_EP_CIDS; i++)
+		konce_cid_del(ep, &s->cids[i]);
 }

@@ -109,7 +109,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	while ((1u << ep->slot_bits) < ep->max_sessions)
 		ep->slot_bits++;
 	ep->free_slots = zalloc(env, ep->max_sessions, sizeof *ep->free_slots);
-	unsigned nb = pow2_at_least(ep->max_sessions);
+	unsigned nb = pow2_at_least(ep->max_sessions * 4); /* up to KONCE_EP_CIDS ids each (cidrot.c) */
 	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
 	ep->cid_mask = nb - 1;
 	/* Accepted challenges must be remembered for a cookie lifetime: size for the handshakes the
@@ -520,6 +520,10 @@ static const struct {
 	C(path_response_bad),
 	C(path_changed),
 	C(amplification_blocked),
+	C(path_old_challenge_tx),
+	C(path_refused),
+	C(path_reverted),
+	C(path_confirmed),
 	C(ring_full_datagrams),
 	C(ring_full_events),
 	C(msg_events_held),

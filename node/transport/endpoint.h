@@ -110,7 +110,7 @@ enum konce_ep_event_type {
 				   * max_message), valid until the next konce_ep_poll_event() */
 	KONCE_EV_FAILED,          /* client handshake failed; reason = konce_ep_fail */
 	KONCE_EV_CLOSED,          /* session ended; reason = peer's CLOSE reason, or konce_ep_fail */
-	KONCE_EV_PATH_CHANGED,    /* peer moved to addr after path validation */
+	KONCE_EV_PATH_CHANGED,    /* peer moved to addr after path validation; see validated */
 	KONCE_EV_MSG_DELIVERED,   /* msg_id: the peer acknowledged every byte of it */
 	KONCE_EV_MSG_FAILED,      /* msg_id: it will never be delivered; reason = konce_ep_msg_fail */
 };
@@ -149,6 +149,11 @@ typedef struct konce_ep_event {
 	unsigned reason;                /* FAILED / CLOSED */
 	uint8_t peer_pk[KONCE_WIRE_KEY]; /* ESTABLISHED: the peer's durable key as it showed it */
 	konce_addr addr;                /* ESTABLISHED, PATH_CHANGED: the peer's address */
+	bool validated;                 /* ESTABLISHED, PATH_CHANGED: addr may stand as the peer's
+					 * (be persisted): the handshake's address, or a move whose
+					 * old path failed its re-validation.  False for a move not yet
+					 * confirmed: a later PATH_CHANGED confirms it (same addr,
+					 * validated) or undoes it (the old addr) */
 	uint16_t versions[KONCE_WIRE_MAX_VERSIONS]; /* FAILED with KONCE_FAIL_VERSION: server's list */
 	unsigned nversions;
 	uint64_t msg_id;                /* MSG_DELIVERED, MSG_FAILED; ESTABLISHED: see konce_ep_connect */
@@ -179,6 +184,9 @@ struct konce_ep_counters {
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
 		path_response_bad, path_changed, amplification_blocked;
+	/* the old path's re-validation after an apparent migration (path.h): challenges sent to the
+	 * address left, moves refused before they happened, undone after, and confirmed */
+	uint64_t path_old_challenge_tx, path_refused, path_reverted, path_confirmed;
 	uint64_t ring_full_datagrams, ring_full_events;
 	uint64_t msg_events_held; /* packets whose message frames were left unread: the session had
 				   * KONCE_EP_SESS_MSG_EVENTS unconsumed MESSAGE events (back-pressure) */
@@ -191,7 +199,7 @@ struct konce_ep_counters {
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
- * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/base/secmem.h; about 160 bytes per session). */
+ * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/base/secmem.h; about 224 bytes per session). */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);

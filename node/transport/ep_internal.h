@@ -76,7 +76,17 @@ enum konce_hs_state {
 enum {
 	KONCE_EP_MAX_IDS = 8,
 	KONCE_EP_ACC_WAYS = 4,
+	KONCE_EP_CIDS = 5, /* connection ids a session answers to at once (cidrot.c) */
 };
+
+/* One connection id of a session in the cid table (cidtab.c). */
+typedef struct konce_cident {
+	uint8_t cid[KONCE_WIRE_CID];
+	uint32_t epoch;               /* 0: the handshake id; else derived (cidrot.c) */
+	bool used;
+	struct konce_sess *s;
+	struct konce_cident *next;    /* chain */
+} konce_cident;
 
 /* Proof of work on the client (hs_client.c).  A demand is paid only if its expected cost fits in
  * SOLVE_BUDGET (an eighth of the cookie lifetime: a solve then outlives DEADLINE, half the
@@ -94,7 +104,11 @@ typedef struct konce_sess {
 	enum konce_hs_state state;
 	bool incoming;
 	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
-	struct konce_sess *cid_next;  /* cid table chain */
+	konce_cident cids[KONCE_EP_CIDS]; /* our ids in the cid table; [0] is scid until cidrot.c */
+	/* cid rotation (cidrot.c) */
+	bool cids_ready;              /* keys set, peer_cid0 known */
+	uint8_t peer_cid0[KONCE_WIRE_CID]; /* the peer's handshake id (epoch 0) */
+	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
 	struct konce_sess *next, *prev; /* live list */
 	struct konce_sess *pend_next; /* server: ACCEPT not yet flushed */
 	uint8_t peer_pk[KONCE_WIRE_KEY];
@@ -176,7 +190,7 @@ struct konce_ep {
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 
-	konce_sess **cid_buckets;
+	konce_cident **cid_buckets;
 	unsigned cid_mask;
 	uint8_t cid_key[16];     /* crypto_shorthash key: cids hash unpredictably */
 
@@ -248,8 +262,20 @@ void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID]);
 
 /* cidtab.c */
 konce_sess *konce_cid_find(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID]);
+/* The same, and the epoch of the id (if epoch is not NULL). */
+konce_sess *konce_cid_lookup(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], uint32_t *epoch);
+/* s->scid as its epoch-0 entry. */
 void konce_cid_insert(konce_ep *ep, konce_sess *s);
+/* Every id of s. */
 void konce_cid_remove(konce_ep *ep, konce_sess *s);
+void konce_cid_add(konce_ep *ep, konce_sess *s, konce_cident *e, const uint8_t cid[KONCE_WIRE_CID], uint32_t epoch);
+void konce_cid_del(konce_ep *ep, konce_cident *e);
+
+/* cidrot.c */
+/* Makes the table hold exactly the ids of s the peer may use now (its keys must be set). */
+void konce_cid_sync(konce_ep *ep, konce_sess *s);
+/* Puts into s->sess.dcid the peer's id for datagrams to `to`. */
+void konce_cid_for(konce_sess *s, const konce_addr *to);
 
 /* hs_server.c */
 void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);

@@ -15,6 +15,7 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 {
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
 	uint8_t phase = s->sess.tx_phase;
+	konce_cid_for(s, to);
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
@@ -45,6 +46,43 @@ static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		ep->c.path_challenge_tx++;
 		konce_path_challenge_sent(&s->path, now_us);
 		konce_ep_arm(ep, s->path.deadline_us);
+	}
+}
+
+/* The old path's re-validation (path.h): a challenge to the address the peer seems to leave. */
+static void send_old_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.old_challenge, &s->path.old, now_us) == 0) {
+		ep->c.path_old_challenge_tx++;
+		konce_path_old_sent(&s->path, now_us);
+		konce_ep_arm(ep, s->path.old_deadline_us);
+	}
+}
+
+/* Reports what a path call did: PATH_CHANGED for a move, a move undone and a move confirmed,
+ * with validated set only when the address may stand as the peer's (path.h `confirmed`). */
+static void path_changed(konce_ep *ep, konce_sess *s, enum konce_path_change chg)
+{
+	switch (chg) {
+	case KONCE_PATH_SAME:
+		return;
+	case KONCE_PATH_REFUSED:
+		ep->c.path_refused++;
+		return;
+	case KONCE_PATH_MOVED:
+		ep->c.path_changed++;
+		break;
+	case KONCE_PATH_BACK:
+		ep->c.path_reverted++;
+		break;
+	case KONCE_PATH_CONFIRMED:
+		ep->c.path_confirmed++;
+		break;
+	}
+	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_PATH_CHANGED, s->conn);
+	if (e) {
+		e->addr = s->path.cur;
+		e->validated = s->path.confirmed;
 	}
 }
 
@@ -97,15 +135,13 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 			send_path_frame(ep, s, KONCE_FRAME_PATH_RESPONSE, f.body, from, now_us);
 			break;
 		case KONCE_FRAME_PATH_RESPONSE:
-			if (konce_path_on_response(&s->path, from, f.body)) {
-				ep->c.path_changed++;
-				konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_PATH_CHANGED, s->conn);
-				if (e)
-					e->addr = s->path.cur;
-			} else {
+		{
+			enum konce_path_change chg = konce_path_on_response(&s->path, from, f.body, now_us);
+			if (chg == KONCE_PATH_SAME)
 				ep->c.path_response_bad++;
-			}
+			path_changed(ep, s, chg);
 			break;
+		}
 		case KONCE_FRAME_CLOSE: {
 			konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_PEER_CLOSED);
 			konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_CLOSED, s->conn);
@@ -132,7 +168,8 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		ep->c.data_bad_header++;
 		return;
 	}
-	konce_sess *s = konce_cid_find(ep, h.dcid);
+	uint32_t epoch = 0;
+	konce_sess *s = konce_cid_lookup(ep, h.dcid, &epoch);
 	if (!s) {
 		ep->c.data_unknown_cid++;
 		return;
@@ -170,14 +207,23 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	s->heard = true;
 	s->rx_bytes += len;
 	ep->last_auth_conn = s->conn;
-	if (konce_path_on_packet(&s->path, from, len, now_us))
+	enum konce_path_change chg;
+	konce_path_on_epoch(&s->path, from, epoch);
+	if (konce_path_on_packet(&s->path, from, len, pn, now_us, &chg)) {
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
+		konce_env_random(ep->env, s->path.old_challenge, sizeof s->path.old_challenge);
+	}
+	path_changed(ep, s, chg);
+	if (konce_path_old_due(&s->path))
+		send_old_challenge(ep, s, now_us);
 	if (konce_path_challenge_due(&s->path))
 		send_challenge(ep, s, now_us);
 	uint32_t conn = s->conn;
 	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
-	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
+	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
+		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
 		konce_ep_msg_flush(ep, s, now_us);
+	}
 	sodium_memzero(plain, plen);
 }
 
@@ -253,10 +299,16 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 	uint64_t k = konce_session_tick(&s->sess, now_us);
 	if (k < t)
 		t = k;
-	if (konce_path_tick(&s->path, now_us))
+	enum konce_path_change chg;
+	unsigned due = konce_path_tick(&s->path, now_us, &chg);
+	path_changed(ep, s, chg);
+	if (due & KONCE_PATH_SEND_PROBE)
 		send_challenge(ep, s, now_us);
-	if (s->path.probing && s->path.deadline_us < t)
-		t = s->path.deadline_us;
+	if (due & KONCE_PATH_SEND_OLD)
+		send_old_challenge(ep, s, now_us);
+	uint64_t pt = konce_path_next(&s->path);
+	if (pt < t)
+		t = pt;
 	*next = t;
 	return true;
 }

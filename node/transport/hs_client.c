@@ -76,6 +76,7 @@ static void handshake_done(konce_ep *ep, konce_sess *s)
 	s->first_len = 0;
 	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
 	s->grouped = false;
+	konce_cid_sync(ep, s);
 }
 
 static konce_sess *match(konce_ep *ep, const uint8_t cid[KONCE_WIRE_CID], enum konce_hs_state want)
@@ -296,6 +297,7 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
+		e->validated = true;
 	}
 	uint32_t conn = s->conn;
 	konce_ep_msg_input(ep, s, 1, plain, plen, now_us); /* the server's first reliable packet may ride here */

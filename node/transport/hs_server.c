@@ -139,7 +139,8 @@ static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t 
 
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen)
 {
-	s->hs_len = konce_hs_accept_seal(s->hs_pkt, s->sess.dcid, s->scid, frames, flen, s->sess.keys->tx);
+	s->hs_len = konce_hs_accept_seal(s->hs_pkt, s->cids_ready ? s->peer_cid0 : s->sess.dcid, s->scid, frames,
+					 flen, s->sess.keys->tx);
 	s->state = KONCE_HS_ESTABLISHED;
 	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
 		if (*pp == s) {
@@ -332,6 +333,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid,
 				   now_us);
 		konce_path_init(&s->path, from);
+		konce_cid_sync(ep, s);
 		s->pend_next = ep->pend_head;
 		ep->pend_head = s;
 	} else {
@@ -355,6 +357,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		e->msg_id = first_id;
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
 		e->addr = *from;
+		e->validated = true;
 	}
 	uint32_t conn = s->conn;
 	bool live = konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, 1, now_us);

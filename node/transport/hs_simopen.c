@@ -86,6 +86,8 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 	s->last_rx_us = now_us;
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), k_s2c, k_c2s, client_cid, now_us);
 	konce_path_init(&s->path, from);
+	s->cids_ready = false;
+	konce_cid_sync(ep, s);
 	s->pend_next = ep->pend_head;
 	ep->pend_head = s;
 	ep->c.simopen_merged++;

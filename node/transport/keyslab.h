@@ -17,6 +17,8 @@ typedef struct konce_keyslot {
 	uint8_t rx_prev[KONCE_WIRE_KEY]; /* previous receive key, kept briefly for stragglers */
 	uint8_t spare[KONCE_WIRE_KEY];   /* scratch for the next receive key while it is tried */
 	uint8_t group[KONCE_WIRE_KEY];   /* client handshake to a limited-circulation server */
+	uint8_t cid_tx[KONCE_WIRE_KEY];  /* derives the peer's connection ids (cidrot.c) */
+	uint8_t cid_rx[KONCE_WIRE_KEY];  /* derives ours */
 } konce_keyslot;
 
 typedef struct konce_keyslab konce_keyslab;

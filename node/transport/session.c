@@ -16,6 +16,11 @@ void konce_session_init(konce_session *s, konce_keyslot *slot, const uint8_t k_t
 	memcpy(slot->tx, k_tx, KONCE_WIRE_KEY);
 	memcpy(slot->rx, k_rx, KONCE_WIRE_KEY);
 	sodium_memzero(slot->rx_prev, KONCE_WIRE_KEY);
+	/* connection-id keys, before any rekey: each side's ids come from its receive key, so the
+	 * peer derives ours from its send key (cidrot.c) */
+	static const uint8_t label[] = "konce cid key";
+	crypto_generichash(slot->cid_tx, KONCE_WIRE_KEY, label, sizeof label - 1, k_tx, KONCE_WIRE_KEY);
+	crypto_generichash(slot->cid_rx, KONCE_WIRE_KEY, label, sizeof label - 1, k_rx, KONCE_WIRE_KEY);
 	memcpy(s->dcid, dcid, KONCE_WIRE_CID);
 	s->tx_pn = 2;
 	s->tx_key_since_us = now_us;

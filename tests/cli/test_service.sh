@@ -108,13 +108,13 @@ owner=$(id -u)
 [[ ${#runas[@]} == 0 ]] || owner=65534
 [[ $(stat -c %u "$tmp$data/identity.key") == "$owner" ]] || fail "the identity is not the node user's"
 # Under LimitMEMLOCK the node still locked its whole session key slab (sodium_malloc() leaves memory
-# it cannot lock unlocked, silently): 160 bytes per session at the default --max-sessions 1024
+# it cannot lock unlocked, silently): 224 bytes per session at the default --max-sessions 1024
 # (node/transport/keyslab.h), plus at least one page for the identity.  MemoryMax is well above an idle node.
 [[ $(cat "/proc/$node/comm") == konce ]] || fail "pid $node is not the node"
 lck_kb=$(awk '/^VmLck:/ { print $2 }' "/proc/$node/status")
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$node/status")
 echo "node as $(stat -c %U "/proc/$node"): VmLck ${lck_kb} kB, VmRSS ${rss_kb} kB; unit: LimitMEMLOCK $memlock B, MemoryMax $memmax B"
-((lck_kb * 1024 >= 1024 * 160 + 4096)) || fail "only ${lck_kb} kB locked under LimitMEMLOCK $memlock: the key slab is not all locked"
+((lck_kb * 1024 >= 1024 * 224 + 4096)) || fail "only ${lck_kb} kB locked under LimitMEMLOCK $memlock: the key slab is not all locked"
 ((lck_kb * 1024 <= memlock)) || fail "the node locks ${lck_kb} kB, more than LimitMEMLOCK $memlock B"
 ((rss_kb * 1024 * 4 <= memmax)) || fail "MemoryMax $memmax B leaves less than 4x an idle node (${rss_kb} kB)"
 echo "ok: the unit's ExecStart runs, its control socket answers, LimitMEMLOCK and MemoryMax fit the node"

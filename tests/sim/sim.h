@@ -86,6 +86,9 @@ const konce_env *sim_host_env(sim_host *h);
 uint64_t sim_env_allocs(const konce_env *e); /* successful allocations so far */
 uint64_t sim_env_frees(const konce_env *e);  /* frees of non-NULL pointers so far */
 uint64_t sim_env_live(const konce_env *e);   /* allocs - frees */
+/* Bytes live now and at most so far (malloc_usable_size of each allocation: what it really holds) */
+uint64_t sim_env_bytes(const konce_env *e);
+uint64_t sim_env_peak_bytes(const konce_env *e);
 /* After n more successful allocations every alloc returns NULL (to test -ENOMEM paths);
  * UINT64_MAX turns failure injection off again. */
 void sim_env_fail_after(const konce_env *e, uint64_t n);

@@ -21,6 +21,7 @@ typedef struct sim_envctx {
 	konce_env env;
 	simrng rng;
 	uint64_t allocs, frees, fail_after;
+	uint64_t bytes, peak_bytes; /* live, by malloc_usable_size() */
 } sim_envctx;
 void sim_envctx_init(sim_envctx *e, uint64_t seed, uint64_t stream);
 

@@ -1,6 +1,7 @@
 /* simrng.c - the simulator's seeded randomness (xoshiro256** seeded by splitmix64) and the counting
  * konce_env it hands to cores.  Nothing here reads the clock or the operating system's randomness:
  * a seed fixes every value. */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "tests/sim/sim_int.h"
@@ -65,8 +66,12 @@ static void *env_alloc(void *ctx, size_t n)
 	if (e->allocs >= e->fail_after)
 		return NULL;
 	void *p = calloc(1, n ? n : 1);
-	if (p)
+	if (p) {
 		e->allocs++;
+		e->bytes += malloc_usable_size(p);
+		if (e->bytes > e->peak_bytes)
+			e->peak_bytes = e->bytes;
+	}
 	return p;
 }
 
@@ -76,6 +81,7 @@ static void env_free(void *ctx, void *p)
 	if (!p)
 		return;
 	e->frees++;
+	e->bytes -= malloc_usable_size(p);
 	free(p);
 }
 
@@ -99,6 +105,7 @@ void sim_envctx_init(sim_envctx *e, uint64_t seed, uint64_t stream)
 	e->env.ctx = e;
 	simrng_seed(&e->rng, seed, stream);
 	e->allocs = e->frees = 0;
+	e->bytes = e->peak_bytes = 0;
 	e->fail_after = UINT64_MAX;
 }
 
@@ -107,6 +114,8 @@ static sim_envctx *envctx(const konce_env *e) { return (sim_envctx *)e->ctx; }
 uint64_t sim_env_allocs(const konce_env *e) { return envctx(e)->allocs; }
 uint64_t sim_env_frees(const konce_env *e) { return envctx(e)->frees; }
 uint64_t sim_env_live(const konce_env *e) { return envctx(e)->allocs - envctx(e)->frees; }
+uint64_t sim_env_bytes(const konce_env *e) { return envctx(e)->bytes; }
+uint64_t sim_env_peak_bytes(const konce_env *e) { return envctx(e)->peak_bytes; }
 
 void sim_env_fail_after(const konce_env *e, uint64_t n)
 {

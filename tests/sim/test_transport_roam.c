@@ -7,7 +7,11 @@
  * opens it (connection ids do not depend on addresses), delivers its message, and validates the
  * new address with a PATH_CHALLENGE before it moves the session there; until then every byte it
  * sends to the new address is paid for by bytes received from it (checked at every send).  Then a
- * PATH_CHANGED event names the new address, and messages flow both ways again.  Messages the
+ * PATH_CHANGED event names the new address, and messages flow both ways again.  It also challenges
+ * the old address (RFC 9000 section 9.3.3); the NAT forgot that mapping, so the check fails and a
+ * second PATH_CHANGED, validated, confirms the move.  The connection ids change with the path: the
+ * server writes a fresh id to each new address, and the client follows with a fresh id for the
+ * server, so an observer cannot link the mappings by the ids.  Messages the
  * server sent to the old, forgotten mapping in between are lost (this layer does not retransmit);
  * nothing else is.
  */
@@ -36,7 +40,9 @@ typedef struct world {
 	uint8_t s_got[NMSG + 1], c_got[NMSG + 1];
 	uint64_t c_got_at[NMSG + 1];
 	konce_addr path;         /* the server's validated path for the client */
-	int path_changes;
+	bool path_validated;     /* its validated flag: a confirmed move (path.h) */
+	int path_changes;        /* moves (PATH_CHANGED to another address) */
+	int confirmations;       /* PATH_CHANGED confirming the address of the move before */
 	konce_addr changed_to[4];
 	uint64_t changed_at[4];
 	uint64_t flushed_at[NFLUSH];
@@ -44,6 +50,14 @@ typedef struct world {
 	addrmap amp;             /* bytes the server got from / sent to each address */
 	uint64_t unvalidated_sends, amp_violations;
 	int bad;
+	/* connection ids on the wire: which address each was first seen with */
+	struct idseen {
+		uint8_t cid[KONCE_WIRE_CID];
+		konce_addr a;
+	} s_ids[64], c_ids[64];
+	int ns_ids, nc_ids;
+	uint64_t s_linked, c_linked; /* DATA datagrams whose id was first seen with another address */
+	konce_addr nat_ip;
 	uint8_t old[KONCE_WIRE_MAX_DATAGRAM]; /* a packet of the client's, for replaying elsewhere */
 	size_t old_len;
 	sim_host *eve;
@@ -68,14 +82,25 @@ static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 	case KONCE_EV_ESTABLISHED:
 		w->sconn = ev->conn;
 		w->path = ev->addr;
+		w->path_validated = ev->validated;
+		addrmap_get(&w->amp, &ev->addr)->validated = true;
 		break;
 	case KONCE_EV_PATH_CHANGED:
-		if (w->path_changes < 4) {
-			w->changed_to[w->path_changes] = ev->addr;
-			w->changed_at[w->path_changes] = now;
+		if (konce_addr_eq(&ev->addr, &w->path)) {
+			/* the old path failed its re-validation: the move is confirmed */
+			if (!ev->validated || w->path_validated)
+				w->bad++;
+			w->confirmations++;
+		} else {
+			if (w->path_changes < 4) {
+				w->changed_to[w->path_changes] = ev->addr;
+				w->changed_at[w->path_changes] = now;
+			}
+			w->path_changes++;
 		}
-		w->path_changes++;
 		w->path = ev->addr;
+		w->path_validated = ev->validated;
+		addrmap_get(&w->amp, &ev->addr)->validated = true;
 		break;
 	case KONCE_EV_MESSAGE:
 		if ((k = msg_no(ev, 'c')) < 0)
@@ -102,10 +127,29 @@ static void cli_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 	}
 }
 
+/* Notes the DATA datagram's connection id with addr; true if the id was seen with another address
+ * (an observer could link the two). */
+static bool id_links(struct idseen *ids, int *n, const uint8_t *pkt, size_t len, const konce_addr *addr)
+{
+	if (len < KONCE_DATA_MIN_SIZE || pkt[0] != KONCE_PKT_DATA)
+		return false;
+	const uint8_t *cid = pkt + KONCE_DATA_DCID;
+	for (int i = 0; i < *n; i++)
+		if (memcmp(ids[i].cid, cid, KONCE_WIRE_CID) == 0)
+			return !konce_addr_eq(&ids[i].a, addr);
+	if (*n < 64) {
+		memcpy(ids[*n].cid, cid, KONCE_WIRE_CID);
+		ids[(*n)++].a = *addr;
+	}
+	return false;
+}
+
 static void srv_rx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	world *w = n->user;
 	addrmap_get(&w->amp, from)->in += len;
+	if (memcmp(from->ip, w->nat_ip.ip, 16) == 0) /* the client's, not Eve's replays */
+		w->c_linked += id_links(w->c_ids, &w->nc_ids, pkt, len, from);
 }
 
 /* Before validation: never more bytes to an address than came from it. */
@@ -114,9 +158,10 @@ static bool srv_tx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *t
 	world *w = n->user;
 	addrstat *a = addrmap_get(&w->amp, to);
 	a->out += len;
+	w->s_linked += id_links(w->s_ids, &w->ns_ids, pkt, len, to);
 	if (w->sconn && !konce_addr_eq(to, &w->path)) {
 		w->unvalidated_sends++;
-		if (a->out > a->in)
+		if (a->out > a->in && !a->validated)
 			w->amp_violations++;
 	}
 	return true;
@@ -195,6 +240,7 @@ static void run(uint64_t seed, bool lossy)
 	w.cli.on_tx = cli_tx;
 	w.srv_addr = tnode_addr(&w.srv);
 	w.eve = sim_host_add(w.s, "192.0.2.200", NULL, NULL);
+	assert_int_equal(konce_addr_parse(&w.nat_ip, "192.0.2.1:1"), 0);
 	sim_link_cfg clean = {.delay_us = 10 * SIM_MS};
 	sim_link_set(w.s, w.eve, w.srv.h, &clean);
 
@@ -228,6 +274,22 @@ static void run(uint64_t seed, bool lossy)
 		SIM_ASSERT(w.s, w.changed_at[i] > w.flushed_at[i]);
 		SIM_ASSERT(w.s, w.changed_at[i] < w.flushed_at[i] + (lossy ? 5 : 1) * SIM_SEC);
 	}
+	/* the old mapping is gone, so each move's old-path check fails and the last move is confirmed
+	 * (an earlier one may be overtaken by the next rebinding); nothing is refused or undone */
+	SIM_ASSERT(w.s, w.path_validated);
+	SIM_ASSERT(w.s, w.confirmations >= 1);
+	SIM_ASSERT_EQ(w.s, s->path_confirmed, (uint64_t)w.confirmations);
+	SIM_ASSERT(w.s, s->path_old_challenge_tx >= NFLUSH);
+	SIM_ASSERT_EQ(w.s, s->path_refused, 0);
+	SIM_ASSERT_EQ(w.s, s->path_reverted, 0);
+	SIM_ASSERT_EQ(w.s, s->sessions_live, 1);
+	/* connection ids change with the path (cidrot.c): the server never sends one id to two of the
+	 * client's addresses, and the client's id for the server changes within a round trip of the
+	 * server's first packet to its new address: only the packets it sent before that, from the
+	 * new mapping, carry an id seen from the old one */
+	SIM_ASSERT_EQ(w.s, w.s_linked, 0);
+	SIM_ASSERT(w.s, w.c_linked <= (uint64_t)(lossy ? 8 : 3) * NFLUSH);
+	SIM_ASSERT(w.s, w.ns_ids >= 1 + NFLUSH && w.nc_ids >= 1 + NFLUSH);
 	SIM_ASSERT_EQ(w.s, s->sessions_live, 1);
 	SIM_ASSERT(w.s, s->data_replay >= 50);
 	for (int i = 0; i < 50; i++) {
@@ -261,11 +323,12 @@ static void run(uint64_t seed, bool lossy)
 	if (seed == 1) {
 		char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN], c[KONCE_ADDR_STRLEN];
 		printf("  %s: path %s -> %s (%.0f ms after the flush) -> %s (%.0f ms); %llu sends to unvalidated"
-		       " addresses, none beyond 1x; %d of %d server messages lost to the old mappings\n",
+		       " addresses, none beyond 1x; %d of %d server messages lost to the old mappings; ids %d and %d,"
+		       " %llu client datagrams on an id of its old mapping\n",
 		       lossy ? "lossy" : "clean", konce_addr_str(&first, a), konce_addr_str(&w.changed_to[0], b),
 		       (double)(w.changed_at[0] - w.flushed_at[0]) / 1000, konce_addr_str(&w.changed_to[1], c),
 		       (double)(w.changed_at[1] - w.flushed_at[1]) / 1000, (unsigned long long)w.unvalidated_sends,
-		       s2c_missing, w.next);
+		       s2c_missing, w.next, w.ns_ids, w.nc_ids, (unsigned long long)w.c_linked);
 	}
 	addrmap_free(&w.amp);
 	tnode_free(&w.cli);

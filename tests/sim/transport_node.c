@@ -24,7 +24,7 @@ static void rearm(tnode *n)
 static int pump(tnode *n, uint64_t now)
 {
 	konce_ep_event ev;
-	while (konce_ep_poll_event(n->ep, &ev))
+	while (!n->hold_events && konce_ep_poll_event(n->ep, &ev))
 		if (n->on_event)
 			n->on_event(n, &ev, now);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -39,7 +39,7 @@ static int pump(tnode *n, uint64_t now)
 		sim_send(n->s, n->h, n->port, &to, buf, len);
 	}
 	/* events an on_tx hook or a flush may have produced */
-	while (konce_ep_poll_event(n->ep, &ev))
+	while (!n->hold_events && konce_ep_poll_event(n->ep, &ev))
 		if (n->on_event)
 			n->on_event(n, &ev, now);
 	return bits;
@@ -77,6 +77,8 @@ static uint64_t tn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	cost += pow_cost(n);
 	n->cpu_us += cost;
 	n->busy_until = now + cost;
+	if (cost > n->max_work_us)
+		n->max_work_us = cost;
 	rearm(n);
 	return cost;
 }
@@ -90,6 +92,8 @@ static void tn_timer(void *ctx, uint64_t now)
 	if (bits >= 0 && cost)
 		n->last_pow_bits = (unsigned)bits; /* a proof finished in this slice */
 	n->cpu_us += cost;
+	if (cost > n->max_work_us)
+		n->max_work_us = cost;
 	if (now + cost > n->busy_until)
 		n->busy_until = now + cost;
 	sim_host_spend(n->s, n->h, cost); /* a slice of proof of work holds up the host's input */

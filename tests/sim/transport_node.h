@@ -35,7 +35,9 @@ struct tnode {
 	uint64_t us_per_unit; /* CPU model; 0 = free */
 	uint64_t us_per_hash; /* proof-of-work hashing, for a client */
 	bool use_priority;
+	bool hold_events;     /* never poll the endpoint's events (an application that stops reading) */
 	uint64_t busy_until;
+	uint64_t max_work_us; /* the longest single piece of work (one input or one timer call) */
 	/* Hooks (all optional).  on_event sees every endpoint event; on_rx every datagram before the
 	 * endpoint does; on_tx every datagram before it leaves (return false to swallow it). */
 	void (*on_event)(tnode *n, const konce_ep_event *ev, uint64_t now);
@@ -71,6 +73,7 @@ typedef struct addrstat {
 	konce_addr a;
 	uint64_t in, out;
 	bool used;
+	bool validated; /* the caller's: the address was a session's validated path */
 } addrstat;
 typedef struct addrmap {
 	addrstat *v;

@@ -669,12 +669,25 @@ static void test_address_change(void **state)
 	konce_addr to;
 	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	assert_true(konce_addr_eq(&to, &old));
+	uint8_t id_old[KONCE_WIRE_CID], id_a_old[KONCE_WIRE_CID];
+	memcpy(id_old, buf + KONCE_DATA_DCID, KONCE_WIRE_CID); /* the client's id, to the old address */
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"before", 6, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+	memcpy(id_a_old, buf + KONCE_DATA_DCID, KONCE_WIRE_CID); /* the server's id, as the client uses it */
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	int fresh = 0;
+	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
+		if (konce_addr_eq(&to, &p.addr_a)) { /* the challenge to the new address: a fresh id */
+			assert_memory_not_equal(buf + KONCE_DATA_DCID, id_old, KONCE_WIRE_CID);
+			konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+			fresh++;
+		}
+	assert_int_equal(fresh, 1);
 	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"moved, and a bit more", 21, p.now), 0);
 	pump(&p);
-	assert_true(konce_ep_poll_event(p.b, &ev));
-	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
-	assert_true(konce_ep_poll_event(p.b, &ev));
-	assert_int_equal(ev.type, KONCE_EV_PATH_CHANGED);
+	assert_true(next_event(p.b, &ev, KONCE_EV_PATH_CHANGED));
+	assert_false(ev.validated); /* the old path's check is still running */
 	assert_true(konce_addr_eq(&ev.addr, &p.addr_a));
 	assert_int_equal(konce_ep_counters(p.b)->path_challenge_tx, 1);
 	/* replies now go to the new address */
@@ -682,8 +695,17 @@ static void test_address_change(void **state)
 	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	assert_true(konce_addr_eq(&to, &p.addr_a));
 	assert_false(konce_addr_eq(&to, &old));
+	assert_memory_not_equal(buf + KONCE_DATA_DCID, id_old, KONCE_WIRE_CID);
 	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
 	assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
+	/* the client followed: its packets now carry a fresh id for the server, which it answers to */
+	drain_events(p.b);
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"new id", 6, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
+	assert_memory_not_equal(buf + KONCE_DATA_DCID, id_a_old, KONCE_WIRE_CID);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_memory_equal(ev.data, "new id", 6);
 	free_pair(&p);
 }
 

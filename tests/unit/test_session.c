@@ -206,48 +206,181 @@ static void test_path_validation(void **state)
 	(void)state;
 	konce_path p;
 	konce_addr a, b, c;
+	enum konce_path_change chg;
 	konce_addr_parse(&a, "10.0.0.1:1");
 	konce_addr_parse(&b, "10.0.0.2:2");
 	konce_addr_parse(&c, "10.0.0.3:3");
 	konce_path_init(&p, &a);
-	assert_false(konce_path_on_packet(&p, &a, 100, 0));
+	assert_true(p.confirmed);
+	assert_false(konce_path_on_packet(&p, &a, 100, 1, 0, &chg));
 	assert_true(konce_path_may_send(&p, &a, 1200));
 	assert_false(konce_path_may_send(&p, &b, 1));
-	/* packet from b starts a probe with a 1x budget */
-	assert_true(konce_path_on_packet(&p, &b, 50, 0));
+	/* packet from b starts a probe with a 1x budget, and a check of the old path */
+	assert_true(konce_path_on_packet(&p, &b, 50, 2, 0, &chg));
+	assert_int_equal(chg, KONCE_PATH_SAME);
 	memset(p.challenge, 0xab, sizeof p.challenge);
+	memset(p.old_challenge, 0xcd, sizeof p.old_challenge);
 	assert_true(konce_path_challenge_due(&p));
+	assert_true(konce_path_old_due(&p));
+	assert_true(konce_addr_eq(&p.old, &a));
+	konce_path_old_sent(&p, 0);
 	assert_true(konce_path_may_send(&p, &b, 50));
 	assert_false(konce_path_may_send(&p, &b, 51));
 	konce_path_sent(&p, &b, 40);
 	konce_path_challenge_sent(&p, 0);
 	assert_false(konce_path_challenge_due(&p));
 	assert_false(konce_path_may_send(&p, &b, 11));
-	assert_false(konce_path_on_packet(&p, &b, 30, 0)); /* more received, more budget */
+	assert_false(konce_path_on_packet(&p, &b, 30, 3, 0, &chg)); /* more received, more budget */
 	assert_true(konce_path_may_send(&p, &b, 40));
 	/* wrong data, or right data from elsewhere: no move */
 	uint8_t wrong[8] = {0}, right[8];
 	memset(right, 0xab, sizeof right);
-	assert_false(konce_path_on_response(&p, &b, wrong));
-	assert_false(konce_path_on_response(&p, &c, right));
+	assert_int_equal(konce_path_on_response(&p, &b, wrong, 0), KONCE_PATH_SAME);
+	assert_int_equal(konce_path_on_response(&p, &c, right, 0), KONCE_PATH_SAME);
 	assert_true(konce_addr_eq(&p.cur, &a));
-	assert_true(konce_path_on_response(&p, &b, right));
+	/* the move happens, but is not confirmed while the old path's check runs */
+	assert_int_equal(konce_path_on_response(&p, &b, right, 0), KONCE_PATH_MOVED);
 	assert_true(konce_addr_eq(&p.cur, &b));
+	assert_false(p.confirmed);
 	assert_false(p.probing);
 	assert_true(konce_path_may_send(&p, &b, 1200));
-	/* a probe that is never answered ends after KONCE_PATH_TRIES challenges */
-	assert_true(konce_path_on_packet(&p, &c, 100, 1000));
-	konce_path_challenge_sent(&p, 1000);
-	uint64_t t = 1000;
+	assert_true(konce_path_may_send(&p, &a, 100)); /* the old path's challenges */
+	/* the old path never answers: after KONCE_PATH_TRIES challenges the move is confirmed */
+	uint64_t t = 0;
 	unsigned resent = 0;
-	while (p.probing) {
-		t = p.deadline_us;
-		if (konce_path_tick(&p, t))
+	chg = KONCE_PATH_SAME;
+	while (p.checking) {
+		t = konce_path_next(&p);
+		assert_int_not_equal(t, UINT64_MAX);
+		if (konce_path_tick(&p, t, &chg) & KONCE_PATH_SEND_OLD)
 			resent++;
 	}
 	assert_int_equal(resent, KONCE_PATH_TRIES - 1);
+	assert_int_equal(chg, KONCE_PATH_CONFIRMED);
+	assert_true(p.confirmed);
+	assert_false(konce_path_may_send(&p, &a, 1));
+	/* a late packet from a, older than the newest: no probe */
+	assert_false(konce_path_on_packet(&p, &a, 100, 2, t, &chg));
+	assert_false(p.probing);
+	/* a probe that is never answered ends after KONCE_PATH_TRIES challenges; so does the check */
+	assert_true(konce_path_on_packet(&p, &c, 100, 10, 1000, &chg));
+	konce_path_challenge_sent(&p, 1000);
+	konce_path_old_sent(&p, 1000);
+	resent = 0;
+	while (p.probing) {
+		t = konce_path_next(&p);
+		if (konce_path_tick(&p, t, &chg) & KONCE_PATH_SEND_PROBE)
+			resent++;
+	}
+	assert_int_equal(resent, KONCE_PATH_TRIES - 1);
+	assert_false(p.checking);
 	assert_true(konce_addr_eq(&p.cur, &b));
-	assert_false(konce_path_on_response(&p, &c, right));
+	assert_true(p.confirmed);
+	assert_int_equal(konce_path_on_response(&p, &c, right, 0), KONCE_PATH_SAME);
+}
+
+/* RFC 9000 section 9.3.3: a copy of a genuine packet raced from elsewhere starts a probe; the old
+ * path answers its challenge (or the peer's next packet comes from it), so the session stays, or
+ * comes back, and is wary for a while. */
+static void test_path_old_path_alive(void **state)
+{
+	(void)state;
+	konce_path p;
+	konce_addr a, b, c;
+	enum konce_path_change chg;
+	uint8_t probe[8], old[8];
+	const uint64_t wary = (uint64_t)KONCE_PATH_WARY_MS * 1000 + 1;
+	memset(probe, 0x11, sizeof probe);
+	memset(old, 0x22, sizeof old);
+	konce_addr_parse(&a, "10.0.0.1:1");
+	konce_addr_parse(&b, "10.6.6.6:6");
+	konce_addr_parse(&c, "10.7.7.7:7");
+	konce_path_init(&p, &a);
+	assert_false(konce_path_on_packet(&p, &a, 100, 5, 0, &chg));
+	/* 1. the old path answers before the probe validates: refused */
+	assert_true(konce_path_on_packet(&p, &b, 1200, 6, 0, &chg));
+	memcpy(p.challenge, probe, 8);
+	memcpy(p.old_challenge, old, 8);
+	konce_path_challenge_sent(&p, 0);
+	konce_path_old_sent(&p, 0);
+	assert_int_equal(konce_path_on_response(&p, &a, old, 0), KONCE_PATH_REFUSED);
+	assert_false(p.probing);
+	assert_false(p.checking);
+	assert_int_equal(konce_path_on_response(&p, &b, probe, 0), KONCE_PATH_SAME); /* too late */
+	assert_true(konce_addr_eq(&p.cur, &a));
+	assert_false(konce_path_may_send(&p, &b, 1));
+	/* ... and while wary, the refused address starts no probe */
+	assert_false(konce_path_on_packet(&p, &b, 1200, 7, 1000, &chg));
+	assert_false(p.probing);
+	/* 2. the probe validates first (the attacker relayed its challenge), then the old path
+	 * answers, from wherever the copy of its response came: back */
+	uint64_t t = wary;
+	assert_true(konce_path_on_packet(&p, &b, 1200, 8, t, &chg));
+	memcpy(p.challenge, probe, 8);
+	memcpy(p.old_challenge, old, 8);
+	konce_path_challenge_sent(&p, t);
+	konce_path_old_sent(&p, t);
+	assert_int_equal(konce_path_on_response(&p, &b, probe, t), KONCE_PATH_MOVED);
+	assert_false(p.confirmed);
+	assert_int_equal(konce_path_on_response(&p, &b, old, t), KONCE_PATH_BACK);
+	assert_true(konce_addr_eq(&p.cur, &a));
+	assert_true(p.confirmed);
+	/* 3. the peer's next packet comes from the old address, newer than the copy: refused */
+	assert_true(konce_path_on_packet(&p, &c, 1200, 20, t, &chg));
+	assert_false(konce_path_on_packet(&p, &a, 100, 19, t, &chg)); /* older: nothing */
+	assert_int_equal(chg, KONCE_PATH_SAME);
+	assert_true(p.probing);
+	assert_false(konce_path_on_packet(&p, &a, 100, 21, t, &chg));
+	assert_int_equal(chg, KONCE_PATH_REFUSED);
+	assert_false(p.probing);
+	/* 4. ... or after the move: back */
+	t += wary;
+	assert_true(konce_path_on_packet(&p, &b, 1200, 30, t, &chg));
+	memcpy(p.challenge, probe, 8);
+	konce_path_challenge_sent(&p, t);
+	konce_path_old_sent(&p, t);
+	assert_false(konce_path_on_packet(&p, &b, 100, 31, t, &chg));
+	assert_int_equal(konce_path_on_response(&p, &b, probe, t), KONCE_PATH_MOVED);
+	assert_false(konce_path_on_packet(&p, &a, 100, 29, t, &chg)); /* late: stays */
+	assert_int_equal(chg, KONCE_PATH_SAME);
+	assert_true(konce_addr_eq(&p.cur, &b));
+	assert_false(konce_path_on_packet(&p, &a, 100, 32, t, &chg));
+	assert_int_equal(chg, KONCE_PATH_BACK);
+	assert_true(konce_addr_eq(&p.cur, &a));
+	assert_true(p.confirmed);
+	/* 5. wary: a validated probe waits for the old path's check to fail, then moves, confirmed */
+	assert_true(konce_path_on_packet(&p, &c, 1200, 40, t, &chg));
+	memcpy(p.challenge, probe, 8);
+	konce_path_challenge_sent(&p, t);
+	konce_path_old_sent(&p, t);
+	assert_int_equal(konce_path_on_response(&p, &c, probe, t), KONCE_PATH_SAME);
+	assert_true(p.probe_ok);
+	assert_true(konce_addr_eq(&p.cur, &a));
+	unsigned probes = 0;
+	chg = KONCE_PATH_SAME;
+	while (chg == KONCE_PATH_SAME) {
+		t = konce_path_next(&p);
+		assert_int_not_equal(t, UINT64_MAX);
+		probes += (konce_path_tick(&p, t, &chg) & KONCE_PATH_SEND_PROBE) != 0;
+	}
+	assert_int_equal(probes, 0); /* validated: not challenged again */
+	assert_int_equal(chg, KONCE_PATH_MOVED);
+	assert_true(konce_addr_eq(&p.cur, &c));
+	assert_true(p.confirmed);
+	assert_false(p.checking);
+	/* 6. the old path's check failed before the probe validated: the move is confirmed at once */
+	t += wary;
+	assert_true(konce_path_on_packet(&p, &b, 1200, 50, t, &chg));
+	memcpy(p.challenge, probe, 8);
+	konce_path_old_sent(&p, t);
+	while (!p.old_dead) {
+		t = konce_path_next(&p);
+		konce_path_tick(&p, t, &chg);
+	}
+	konce_path_challenge_sent(&p, t);
+	assert_int_equal(konce_path_on_response(&p, &b, probe, t), KONCE_PATH_MOVED);
+	assert_true(p.confirmed);
+	assert_false(p.checking);
 }
 
 int main(void)
@@ -260,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_rekey_volume),
 		cmocka_unit_test(test_long_run_pn_window),
 		cmocka_unit_test(test_path_validation),
+		cmocka_unit_test(test_path_old_path_alive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
