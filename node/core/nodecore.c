@@ -456,9 +456,14 @@ bool nc_on_ep_event(konce_nodecore *c, const konce_ep_event *ev, konce_nc_event 
 	case KONCE_EV_PATH_CHANGED:
 		if (peer) {
 			peer->addr = ev->addr;
-			nc_log(c, KONCE_LOG_INFO, "peer moved to %s", konce_addr_str(&ev->addr, as));
+			nc_log(c, KONCE_LOG_INFO, "peer moved to %s%s", konce_addr_str(&ev->addr, as),
+			       ev->validated ? "" : " (not yet confirmed)");
 			nc_queue_peer(c, KONCE_PEER_PATH, peer->pk, &ev->addr);
-			nc_note(c, KONCE_NC_NOTE_SEEN, peer->pk, note_addr(c, &ev->addr), true, KONCE_NC_NOTE_IF_KNOWN);
+			/* Only a confirmed move is remembered: an unconfirmed one may be an attacker's copy
+			 * of the peer's packets, and the endpoint undoes it if the old path answers. */
+			if (ev->validated)
+				nc_note(c, KONCE_NC_NOTE_SEEN, peer->pk, note_addr(c, &ev->addr), true,
+					KONCE_NC_NOTE_IF_KNOWN);
 		}
 		break;
 	case KONCE_EV_MSG_DELIVERED:
