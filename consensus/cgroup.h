@@ -6,8 +6,9 @@
  * no sockets, clock or storage: the caller feeds it messages (konce_group_input, with the sender's
  * key as the authenticated session named it) and the time, sends what konce_group_poll() returns,
  * handles what konce_group_poll_event() returns, runs konce_group_timer() no later than
- * konce_group_next_timer(), and makes records durable through konce_group_persist before the call
- * returns.  Times are microseconds of a monotonic clock and never go backwards.  docs/CONSENSUS.md
+ * konce_group_next_timer(), and makes records durable through konce_group_persist: either before
+ * the call returns (it returns 0), or later (it returns KONCE_GROUP_PERSIST_QUEUED, and the caller
+ * reports durability with konce_group_persisted()).  Times are microseconds of a monotonic clock and never go backwards.  docs/CONSENSUS.md
  * is the reference (messages, invariants, corner cases); cwire.h has the layouts.
  *
  * States and transitions (the function behind each):
@@ -45,6 +46,15 @@
  *   4. Log positions (delivered, last] are held in memory; last - delivered < KONCE_GROUP_RING.
  *   5. Nothing is allocated after konce_group_new() except queued outgoing messages (bounded by
  *      KONCE_GROUP_OUT_MAX; overflow is counted and the protocol's retransmissions recover).
+ *   6. Nothing leaves the core before the records it follows are durable: every outgoing message,
+ *      event and delivery carries the number of persist calls made before it was created, and
+ *      poll returns it only once konce_group_persisted() (or a synchronous persist) has covered
+ *      that number.  Messages and events keep their order.
+ *   7. No event is ever dropped: while fewer than KONCE_GROUP_EV_RESERVE event slots are free, the
+ *      core takes no input, timer or proposal (-ENOBUFS; the timer does nothing) until the caller
+ *      polls events.  If a single call still filled the ring, the events that did not fit are
+ *      counted and konce_group_poll_event() reports KONCE_GROUP_EV_OVERFLOW after the ring is
+ *      drained: the caller must then resynchronise from the state accessors.
  */
 #ifndef KONCE_CGROUP_H
 #define KONCE_CGROUP_H
@@ -77,6 +87,8 @@ enum {
 	KONCE_GROUP_INVITES = 32,        /* invitations remembered */
 	KONCE_GROUP_OUT_MAX = 1024,      /* queued outgoing messages */
 	KONCE_GROUP_EV_RING = 32,
+	KONCE_GROUP_EV_RESERVE = 8,      /* free event slots needed to take a call (invariant 7) */
+	KONCE_GROUP_PERSIST_QUEUED = 1,  /* a persist call queued the record: konce_group_persisted() */
 	KONCE_GROUP_SEEN = 512,          /* (origin, nonce) pairs remembered against duplicate submissions */
 };
 
@@ -98,6 +110,8 @@ enum konce_group_ev_type {
 	KONCE_GROUP_EV_PERSIST_FAILED, /* err: a record could not be made durable; nothing was acked */
 	KONCE_GROUP_EV_GAP,           /* seq..nonce: positions this member could not deliver (it missed
 				       * views); the snapshot transfer that would fill it comes later */
+	KONCE_GROUP_EV_OVERFLOW,      /* seq: events lost because one call overflowed the ring (never
+				       * when the caller drains events after each call); resynchronise */
 };
 
 enum konce_group_out_reason {
@@ -126,8 +140,13 @@ typedef struct konce_group_out {
 	size_t len;
 } konce_group_out;
 
-/* Durability.  Each call returns 0 once the record is durable, or a negative errno (the core then
- * sends nothing that depends on it).  value/entry bytes are cwire.h encodings. */
+/* Durability.  Each call returns 0 once the record is durable; or KONCE_GROUP_PERSIST_QUEUED when
+ * it has queued the record (copied: the bytes are valid only during the call) and will make it
+ * durable later, in call order, reporting it with konce_group_persisted(); or a negative errno
+ * (nothing was queued; the core then sends nothing that depends on it and raises PERSIST_FAILED).
+ * A caller that cannot make a queued record durable retries (the core's output waits), or frees
+ * the core and restarts it from what is durable (konce_group_restore): a crash, which the
+ * protocol tolerates.  value/entry bytes are cwire.h encodings. */
 typedef struct konce_group_persist {
 	void *ctx;
 	/* The installed view; atomically replaces every stored entry at seq > value.commit by the
@@ -192,5 +211,12 @@ unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_
 unsigned konce_group_coordinator(const konce_group *g);
 uint64_t konce_group_commit_index(const konce_group *g);
 uint64_t konce_group_out_dropped(const konce_group *g);
+
+/* Persist calls made since konce_group_new() (the first is 1): after a call into the core, the
+ * caller makes its queued records durable and then reports this number to konce_group_persisted(). */
+uint64_t konce_group_persist_issued(const konce_group *g);
+/* Every record up to the id-th persist call is durable: messages, events and deliveries that
+ * waited for them are released to poll.  0, or -EINVAL if id > konce_group_persist_issued(). */
+int konce_group_persisted(konce_group *g, uint64_t id);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct cg_slot {
 	uint8_t origin[KONCE_CW_ORIGIN];
 	uint64_t nonce;
 	uint16_t len;
+	uint64_t pid; /* log slots: the persist call that made it durable (delivered once covered) */
 	uint8_t data[KONCE_CW_MAX_ENTRY];
 } cg_slot;
 
@@ -55,6 +56,7 @@ typedef struct cg_outmsg {
 	uint8_t to[KONCE_CW_KEY];
 	uint8_t *bytes;
 	size_t len;
+	uint64_t need; /* persist calls that must be durable before it leaves */
 } cg_outmsg;
 
 struct konce_group {
@@ -134,7 +136,12 @@ struct konce_group {
 	uint8_t *out_last; /* returned by the last poll, freed on the next */
 	uint64_t out_dropped;
 	konce_group_event ev[KONCE_GROUP_EV_RING];
+	uint64_t ev_need[KONCE_GROUP_EV_RING];
 	unsigned ev_head, ev_len;
+	uint64_t ev_lost; /* events that did not fit (invariant 7): reported as EV_OVERFLOW */
+
+	/* Durability (invariant 6): persist calls made, and how many of them are durable. */
+	uint64_t p_issued, p_done;
 	cg_slot *deliver_buf; /* the COMMITTED event's data lives here until the next call */
 
 	konce_cw_msg msg;   /* scratch: the message being built */
@@ -152,6 +159,10 @@ void cg_msg_init(konce_group *g, uint8_t type);
 void cg_send(konce_group *g, const uint8_t to[KONCE_CW_KEY]);
 void cg_send_all(konce_group *g);
 void cg_event(konce_group *g, const konce_group_event *ev);
+/* Account for one persist call's result: 0 (durable, or queued), or a negative errno after raising
+ * PERSIST_FAILED. */
+int cg_persist_rc(konce_group *g, int rc);
+bool cg_busy(const konce_group *g);
 void cg_slot_to_entry(const cg_slot *s, konce_cw_entry *e);
 void cg_entry_to_slot(const konce_cw_entry *e, uint64_t seq, cg_slot *s);
 int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now);

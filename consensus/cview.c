@@ -61,13 +61,9 @@ static int persist_vote(konce_group *g)
 {
 	if (!g->cfg.persist.put_vote)
 		return 0;
-	int rc = g->cfg.persist.put_vote(g->cfg.persist.ctx, g->epoch, g->promised, g->acc_ballot,
-					 g->acc_ballot ? g->acc_value : NULL, g->acc_ballot ? g->acc_len : 0);
-	if (rc) {
-		konce_group_event ev = {.type = KONCE_GROUP_EV_PERSIST_FAILED, .err = rc < 0 ? rc : -EIO};
-		cg_event(g, &ev);
-	}
-	return rc;
+	return cg_persist_rc(g, g->cfg.persist.put_vote(g->cfg.persist.ctx, g->epoch, g->promised, g->acc_ballot,
+							g->acc_ballot ? g->acc_value : NULL,
+							g->acc_ballot ? g->acc_len : 0));
 }
 
 static void enter_vc(konce_group *g)
@@ -433,12 +429,9 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	if (v->commit + v->count - new_delivered >= KONCE_GROUP_RING)
 		return -ENOSPC; /* undelivered entries fill the ring: poll events first */
 	if (persist && g->cfg.persist.put_view) {
-		int rc = g->cfg.persist.put_view(g->cfg.persist.ctx, g->vbuf, len);
-		if (rc) {
-			konce_group_event ev = {.type = KONCE_GROUP_EV_PERSIST_FAILED, .err = rc < 0 ? rc : -EIO};
-			cg_event(g, &ev);
-			return rc < 0 ? rc : -EIO;
-		}
+		int rc = cg_persist_rc(g, g->cfg.persist.put_view(g->cfg.persist.ctx, g->vbuf, len));
+		if (rc)
+			return rc;
 	}
 	/* The previous view, for telling removed members they are out. */
 	g->prev_n = g->n;
@@ -458,7 +451,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 		memset(g->ring, 0, sizeof(g->ring));
 		g->delivered = g->commit = v->commit;
 		if (persist && g->cfg.persist.put_delivered)
-			g->cfg.persist.put_delivered(g->cfg.persist.ctx, v->commit);
+			(void)cg_persist_rc(g, g->cfg.persist.put_delivered(g->cfg.persist.ctx, v->commit));
 	}
 	/* Entries after the value's commit index that it does not carry are gone: forget that we saw
 	 * them, so that their proposers' resubmissions are ordered. */
@@ -471,6 +464,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	for (unsigned i = 0; i < v->count; i++) {
 		uint64_t seq = v->commit + 1 + i;
 		cg_entry_to_slot(&v->e[i], seq, &g->ring[seq % KONCE_GROUP_RING]);
+		g->ring[seq % KONCE_GROUP_RING].pid = g->p_issued; /* durable with the view (or restored) */
 		cc_seen(g, v->e[i].origin, v->e[i].nonce);
 		g->last = seq;
 	}

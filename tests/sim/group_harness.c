@@ -65,9 +65,8 @@ static void truncate_from(gh_store *st, uint64_t seq)
 		st->max_seq = seq - 1;
 }
 
-static int p_view(void *ctx, const uint8_t *value, size_t len)
+static int a_view(gh_store *st, const uint8_t *value, size_t len)
 {
-	gh_store *st = ctx;
 	konce_cw_value v;
 	if (konce_cw_value_parse(&v, value, len, NULL) != KONCE_CW_OK)
 		return -EINVAL;
@@ -81,9 +80,9 @@ static int p_view(void *ctx, const uint8_t *value, size_t len)
 	return 0;
 }
 
-static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value, size_t len)
+static int a_vote(gh_store *st, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value,
+		  size_t len)
 {
-	gh_store *st = ctx;
 	st->vote_base = base;
 	st->promised = promised;
 	st->acc_ballot = acc_ballot;
@@ -91,9 +90,8 @@ static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ball
 	return 0;
 }
 
-static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *b, size_t len)
+static int a_entries(gh_store *st, uint64_t first, unsigned count, const uint8_t *b, size_t len)
 {
-	gh_store *st = ctx;
 	truncate_from(st, first);
 	size_t off = 0;
 	for (unsigned i = 0; i < count; i++) {
@@ -110,10 +108,78 @@ static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *b
 	return off == len ? 0 : -EINVAL;
 }
 
+static int a_delivered(gh_store *st, uint64_t seq)
+{
+	st->delivered = seq;
+	return 0;
+}
+
+static int apply(gh_store *st, const gh_rec *r)
+{
+	switch (r->kind) {
+	case 1:
+		return a_view(st, r->bytes, r->len);
+	case 2:
+		return a_vote(st, r->a, r->b, r->c, r->bytes, r->len);
+	case 3:
+		return a_entries(st, r->a, (unsigned)r->b, r->bytes, r->len);
+	default:
+		return a_delivered(st, r->a);
+	}
+}
+
+/* The persist interface: applied at once, or (asynchronous) queued for a flush. */
+static gh *the_sim(gh_store *st) { return st->sim; }
+
+static int persist(gh_store *st, gh_rec r, const uint8_t *bytes)
+{
+	gh *s = the_sim(st);
+	if (!s->async)
+		return apply(st, &(gh_rec){r.kind, r.a, r.b, r.c, (uint8_t *)bytes, r.len});
+	if (st->npend == st->cpend) {
+		st->cpend = st->cpend ? 2 * st->cpend : 16;
+		st->pend = realloc(st->pend, st->cpend * sizeof(*st->pend));
+	}
+	r.bytes = NULL;
+	if (r.len) {
+		r.bytes = malloc(r.len);
+		memcpy(r.bytes, bytes, r.len);
+	}
+	st->pend[st->npend++] = r;
+	st->calls++;
+	if (!st->flush_at)
+		st->flush_at = s->now + 1 + simrng_below(&s->frng, s->flush_max);
+	return KONCE_GROUP_PERSIST_QUEUED;
+}
+
+static int p_view(void *ctx, const uint8_t *value, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 1, .len = len}, value);
+}
+
+static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 2, .a = base, .b = promised, .c = acc_ballot, .len = len}, value);
+}
+
+static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *b, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 3, .a = first, .b = count, .len = len}, b);
+}
+
 static int p_delivered(void *ctx, uint64_t seq)
 {
-	((gh_store *)ctx)->delivered = seq;
-	return 0;
+	return persist(ctx, (gh_rec){.kind = 4, .a = seq}, NULL);
+}
+
+static void drop_pending(gh_store *st)
+{
+	for (size_t k = 0; k < st->npend; k++)
+		free(st->pend[k].bytes);
+	st->lost += st->npend;
+	st->npend = 0;
+	st->calls = 0;
+	st->flush_at = 0;
 }
 
 static bool policy(void *ctx, const uint8_t joiner[KONCE_CW_KEY])
@@ -127,6 +193,7 @@ static bool policy(void *ctx, const uint8_t joiner[KONCE_CW_KEY])
 static konce_group *make_core(gh *s, unsigned i)
 {
 	gh_node *n = &s->node[i];
+	drop_pending(&n->st); /* a new core counts its persist calls from 1 */
 	konce_group_config cfg = {.env = &s->envc.env, .policy = policy, .policy_ctx = n};
 	memcpy(cfg.group, s->group, sizeof(cfg.group));
 	memcpy(cfg.self, n->key, KONCE_CW_KEY);
@@ -362,6 +429,31 @@ static void deliver(gh *s, gh_msg *m)
 	free(m->bytes);
 }
 
+/* Make node i's queued records durable, in order, and tell its core. */
+static void flush(gh *s, unsigned i)
+{
+	gh_node *n = &s->node[i];
+	gh_store *st = &n->st;
+	for (size_t k = 0; k < st->npend; k++) {
+		if (apply(st, &st->pend[k]))
+			violation(s, "node %u: a queued record does not apply", i);
+		free(st->pend[k].bytes);
+	}
+	st->npend = 0;
+	st->flush_at = 0;
+	if (n->up && n->g) {
+		if (konce_group_persisted(n->g, st->calls))
+			violation(s, "node %u: persisted(%llu) refused", i, (unsigned long long)st->calls);
+		drain(s, i);
+	}
+}
+
+void gh_set_async(gh *s, uint64_t flush_max)
+{
+	s->async = true;
+	s->flush_max = flush_max ? flush_max : 1;
+}
+
 void gh_run_until(gh *s, uint64_t t)
 {
 	while (s->now <= t) {
@@ -373,6 +465,8 @@ void gh_run_until(gh *s, uint64_t t)
 				uint64_t nt = konce_group_next_timer(s->node[i].g);
 				if (nt < next)
 					next = nt;
+				if (s->node[i].st.flush_at && s->node[i].st.flush_at < next)
+					next = s->node[i].st.flush_at;
 			}
 		if (next > t) {
 			s->now = t + 1;
@@ -380,6 +474,9 @@ void gh_run_until(gh *s, uint64_t t)
 		}
 		if (next > s->now)
 			s->now = next;
+		for (unsigned i = 0; i < s->nn; i++)
+			if (s->node[i].up && s->node[i].st.flush_at && s->node[i].st.flush_at <= s->now)
+				flush(s, i);
 		while (s->qlen && s->q[0].at <= s->now) {
 			gh_msg m = q_pop(s);
 			deliver(s, &m);
@@ -402,6 +499,7 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 	simrng_seed(&s->rng, seed, 0x67726f7570ULL);
 	sim_envctx_init(&s->envc, seed, 1);
 	s->seq_hash = calloc(GH_MAX_SEQ, sizeof(uint64_t));
+	simrng_seed(&s->frng, seed, 0x666c757368ULL);
 	s->nn = members + spares;
 	s->delay_min = 500;
 	s->delay_max = 5000;
@@ -412,6 +510,7 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 		n->key[0] = (uint8_t)(i + 1);
 		for (unsigned k = 1; k < KONCE_CW_KEY; k++)
 			n->key[k] = (uint8_t)simrng_next(&s->rng);
+		n->st.sim = s;
 		n->st.entry = calloc(GH_MAX_SEQ, sizeof(uint8_t *));
 		n->st.entry_len = calloc(GH_MAX_SEQ, sizeof(size_t));
 		for (unsigned j = 0; j < GH_MAX_NODES; j++)
@@ -450,6 +549,8 @@ void gh_free(gh *s)
 			free(n->st.entry[k]);
 		free(n->st.entry);
 		free(n->st.entry_len);
+		drop_pending(&n->st);
+		free(n->st.pend);
 	}
 	while (s->qlen) {
 		gh_msg m = q_pop(s);
@@ -466,6 +567,8 @@ void gh_crash(gh *s, unsigned i)
 	konce_group_free(n->g);
 	n->g = NULL;
 	n->up = false;
+	s->lost_records += n->st.npend;
+	drop_pending(&n->st); /* what was not durable is gone */
 }
 
 void gh_restart(gh *s, unsigned i)

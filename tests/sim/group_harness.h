@@ -27,6 +27,14 @@
 
 enum { GH_MAX_NODES = 10, GH_MAX_SEQ = 1 << 13, GH_MAX_EPOCH = 1024 };
 
+/* A persist call not yet durable (asynchronous stores: gh->async). */
+typedef struct gh_rec {
+	int kind; /* 1 view, 2 vote, 3 entries, 4 delivered */
+	uint64_t a, b, c;
+	uint8_t *bytes;
+	size_t len;
+} gh_rec;
+
 typedef struct gh_store {
 	uint8_t *view;
 	size_t view_len;
@@ -36,6 +44,12 @@ typedef struct gh_store {
 	uint8_t **entry; /* [GH_MAX_SEQ] encoded entries */
 	size_t *entry_len;
 	uint64_t max_seq, delivered;
+	/* Asynchronous mode: calls queued since the core was made, made durable at flush_at. */
+	gh_rec *pend;
+	size_t npend, cpend;
+	uint64_t calls, flush_at;
+	uint64_t lost; /* records a crash lost before they were durable */
+	struct gh *sim;
 } gh_store;
 
 typedef struct gh_node {
@@ -83,9 +97,17 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
+	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record becomes
+	 * durable 0..flush_max microseconds later (konce_group_persisted); a crash loses what is not. */
+	bool async;
+	uint64_t flush_max;
+	simrng frng;
+	uint64_t lost_records;
 } gh;
 
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
+/* Make every store asynchronous (call right after gh_new). */
+void gh_set_async(gh *s, uint64_t flush_max);
 void gh_free(gh *s);
 /* Run until time t (microseconds): deliver messages, run timers. */
 void gh_run_until(gh *s, uint64_t t);

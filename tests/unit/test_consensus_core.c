@@ -24,9 +24,11 @@ typedef struct store {
 	unsigned views, votes, entries, delivered;
 	uint64_t promised, acc_ballot, last_first, delivered_seq;
 	int fail_entries;
+	bool queued; /* answer KONCE_GROUP_PERSIST_QUEUED: durable only when the test says so */
 } store;
 
-static int p_view(void *c, const uint8_t *v, size_t l) { (void)v; (void)l; ((store *)c)->views++; return 0; }
+static int done(const store *s) { return s->queued ? KONCE_GROUP_PERSIST_QUEUED : 0; }
+static int p_view(void *c, const uint8_t *v, size_t l) { (void)v; (void)l; ((store *)c)->views++; return done(c); }
 static int p_vote(void *c, uint64_t b, uint64_t pr, uint64_t ab, const uint8_t *v, size_t l)
 {
 	store *s = c;
@@ -34,7 +36,7 @@ static int p_vote(void *c, uint64_t b, uint64_t pr, uint64_t ab, const uint8_t *
 	s->votes++;
 	s->promised = pr;
 	s->acc_ballot = ab;
-	return 0;
+	return done(s);
 }
 static int p_entries(void *c, uint64_t first, unsigned n, const uint8_t *b, size_t l)
 {
@@ -44,13 +46,13 @@ static int p_entries(void *c, uint64_t first, unsigned n, const uint8_t *b, size
 		return s->fail_entries;
 	s->entries++;
 	s->last_first = first;
-	return 0;
+	return done(s);
 }
 static int p_delivered(void *c, uint64_t seq)
 {
 	((store *)c)->delivered++;
 	((store *)c)->delivered_seq = seq;
-	return 0;
+	return done(c);
 }
 
 static bool veto_x(void *ctx, const uint8_t k[32]) { (void)ctx; return memcmp(k, X, 32) != 0; }
@@ -374,6 +376,115 @@ static void test_persist_failure_sends_nothing(void **st)
 	konce_group_free(g);
 }
 
+/* An asynchronous store: nothing that follows a queued record leaves before it is durable. */
+static void test_queued_persist_waits(void **st)
+{
+	(void)st;
+	store s = {.queued = true};
+	konce_group *g = abc(&s);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	uint8_t to[32];
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(C, 1, "x");
+	uint64_t before = konce_group_persist_issued(g);
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(konce_group_persist_issued(g), before + 1);
+	assert_false(next_out(g, to, &m)); /* the ACK waits for the entry to be durable */
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 1);
+	assert_int_equal(input(g, C, &hb, 2 * MSEC), 0);
+	konce_group_event ev;
+	assert_false(konce_group_poll_event(g, &ev)); /* committed, but not durable here yet */
+	assert_int_equal(konce_group_persisted(g, before + 2), -EINVAL); /* no such call yet */
+	assert_int_equal(konce_group_persisted(g, before + 1), 0);
+	assert_true(next_out(g, to, &m));
+	assert_int_equal(m.type, KONCE_CW_ACK);
+	assert_int_equal(m.u, 1);
+	assert_memory_equal(to, B, 32);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_int_equal(ev.seq, 1);
+	konce_group_free(g);
+
+	/* A lone member: its own entry is delivered only once durable, and a view change's promise
+	 * leaves only once the vote is durable. */
+	store s2 = {.queued = true};
+	g = member(&s2, A, 0, NULL, 0);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	assert_false(konce_group_poll_event(g, &ev)); /* the VIEW event follows put_view */
+	assert_true(konce_group_propose(g, (const uint8_t *)"solo", 4, 10) > 0);
+	assert_false(konce_group_poll_event(g, &ev));
+	assert_int_equal(konce_group_persisted(g, konce_group_persist_issued(g)), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_VIEW);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_memory_equal(ev.data, "solo", 4);
+	konce_group_free(g);
+
+	store s3 = {.queued = true};
+	g = abc(&s3);
+	konce_cw_msg prep = hdr(KONCE_CW_PREPARE, 1, 0);
+	prep.u = 1 << 8 | 2;
+	assert_int_equal(input(g, B, &prep, MSEC), 0);
+	assert_int_equal(s3.promised, prep.u);
+	assert_false(next_out(g, to, &m));
+	assert_int_equal(konce_group_persisted(g, konce_group_persist_issued(g)), 0);
+	assert_true(find_out(g, KONCE_CW_PROMISE, B, &m));
+	konce_group_free(g);
+}
+
+/* The event ring never drops: a caller that does not poll events is pushed back, and nothing is
+ * lost. */
+static void test_event_backpressure(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	static uint8_t secret[32], y[32], h[32];
+	memset(secret, 0x45, 32);
+	memset(y, 0x77, 32);
+	konce_ctoken_secret_hash(h, secret);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = B, .nonce = 1, .len = 32, .data = h};
+	assert_int_equal(input(g, B, &p, MSEC / 2), 0);
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
+	ask.key = y;
+	ask.secret = secret;
+	unsigned taken = 0;
+	uint64_t t = MSEC;
+	for (unsigned k = 0; k < KONCE_GROUP_EV_RING; k++, t += MSEC) {
+		int rc = input(g, B, &ask, t);
+		if (rc == -ENOBUFS)
+			break;
+		assert_int_equal(rc, 0);
+		taken++;
+		while (find_out(g, KONCE_CW_JOIN_VOTE, B, &m)) /* messages flow; events are not polled */
+			;
+	}
+	assert_int_equal(taken, KONCE_GROUP_EV_RING - KONCE_GROUP_EV_RESERVE + 1);
+	assert_int_equal(konce_group_propose(g, (const uint8_t *)"p", 1, t), -ENOBUFS);
+	konce_group_timer(g, t + 1000 * MSEC); /* does nothing: no heartbeat, no suspicion */
+	uint8_t to[32];
+	assert_false(next_out(g, to, &m));
+	konce_group_event ev;
+	unsigned got = 0;
+	while (konce_group_poll_event(g, &ev)) {
+		if (ev.type == KONCE_GROUP_EV_COMMITTED)
+			continue; /* the invitation */
+		assert_int_equal(ev.type, KONCE_GROUP_EV_JOIN_REQUESTED);
+		assert_memory_equal(ev.key, y, 32);
+		got++;
+	}
+	assert_int_equal(got, taken);
+	assert_int_equal(input(g, B, &ask, t + 1001 * MSEC), 0);
+	assert_true(konce_group_propose(g, (const uint8_t *)"p", 1, t + 1001 * MSEC) > 0);
+	konce_group_free(g);
+}
+
 static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 {
 	konce_group_out o;
@@ -533,6 +644,8 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_vote_freezes_epoch),
 		cmocka_unit_test(test_persist_failure_sends_nothing),
+		cmocka_unit_test(test_queued_persist_waits),
+		cmocka_unit_test(test_event_backpressure),
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),
