@@ -1,11 +1,14 @@
 /* group_harness.c - the consensus members' simulated network, stores and checks (group_harness.h). */
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "consensus/ctoken.h"
+#include "store/store.h"
 #include "tests/sim/group_harness.h"
 
 static void violation(gh *s, const char *fmt, ...)
@@ -147,6 +150,24 @@ static int persist(gh_store *st, gh_rec r, const uint8_t *bytes)
 	}
 	st->pend[st->npend++] = r;
 	st->calls++;
+	if (st->db) {
+		int rc = 0;
+		switch (r.kind) {
+		case 1:
+			rc = konce_store_group_note_view(st->db, s->group, r.bytes, r.len);
+			break;
+		case 2:
+			rc = konce_store_group_note_vote(st->db, s->group, r.a, r.b, r.c, r.bytes, r.len);
+			break;
+		case 3:
+			rc = konce_store_group_note_entries(st->db, s->group, r.a, (unsigned)r.b, r.bytes, r.len);
+			break;
+		default:
+			rc = konce_store_group_note_delivered(st->db, s->group, r.a);
+		}
+		if (rc)
+			violation(s, "the SQLite store refused a record: %d", rc);
+	}
 	if (!st->flush_at)
 		st->flush_at = s->now + 1 + simrng_below(&s->frng, s->flush_max);
 	return KONCE_GROUP_PERSIST_QUEUED;
@@ -178,6 +199,8 @@ static void drop_pending(gh_store *st)
 		free(st->pend[k].bytes);
 	st->lost += st->npend;
 	st->npend = 0;
+	if (st->db)
+		konce_store_group_discard(st->db);
 	st->calls = 0;
 	st->flush_at = 0;
 }
@@ -441,6 +464,12 @@ static void flush(gh *s, unsigned i)
 	}
 	st->npend = 0;
 	st->flush_at = 0;
+	if (st->db) {
+		char err[512];
+		if (konce_store_group_flush(st->db, err, sizeof(err)))
+			violation(s, "node %u: %s", i, err);
+		s->db_flushes++;
+	}
 	if (n->up && n->g) {
 		if (konce_group_persisted(n->g, st->calls))
 			violation(s, "node %u: persisted(%llu) refused", i, (unsigned long long)st->calls);
@@ -452,6 +481,100 @@ void gh_set_async(gh *s, uint64_t flush_max)
 {
 	s->async = true;
 	s->flush_max = flush_max ? flush_max : 1;
+}
+
+static int db_open(gh *s, unsigned i)
+{
+	char path[128], err[512];
+	snprintf(path, sizeof(path), "%s/node%u.db", s->dbdir, i);
+	int rc = konce_store_open(&s->node[i].st.db, path, 1, err, sizeof(err));
+	if (rc)
+		violation(s, "node %u: %s", i, err);
+	return rc;
+}
+
+static void db_close(gh *s, unsigned i)
+{
+	char err[512];
+	gh_store *st = &s->node[i].st;
+	if (!st->db)
+		return;
+	konce_store_group_discard(st->db); /* a dead process's queue dies with it */
+	if (konce_store_close(st->db, err, sizeof(err)))
+		violation(s, "node %u: %s", i, err);
+	st->db = NULL;
+}
+
+int gh_set_sqlite(gh *s, uint64_t flush_max)
+{
+	char err[512];
+	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	gh_set_async(s, flush_max);
+	snprintf(s->dbdir, sizeof(s->dbdir), "%s/konce-gh-XXXXXX", tmp);
+	if (!mkdtemp(s->dbdir)) {
+		s->dbdir[0] = 0;
+		return -errno;
+	}
+	for (unsigned i = 0; i < s->nn; i++) {
+		gh_node *n = &s->node[i];
+		int rc = db_open(s, i);
+		if (rc)
+			return rc;
+		if (!n->st.view_len)
+			continue; /* a spare: gh_join records its invitation */
+		/* A founder: the founding view, as gh_new put it in the in-memory store. */
+		if ((rc = konce_store_group_add(n->st.db, s->group, "sim", NULL, 0, NULL, err, sizeof(err))) ||
+		    (rc = konce_store_group_note_view(n->st.db, s->group, n->st.view, n->st.view_len)) ||
+		    (rc = konce_store_group_flush(n->st.db, err, sizeof(err)))) {
+			violation(s, "node %u: %s", i, err);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+struct cmp_ctx {
+	gh_store *st;
+	uint64_t next, bad;
+};
+
+static int cmp_entry(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
+{
+	struct cmp_ctx *c = ctx;
+	gh_store *st = c->st;
+	for (; c->next < seq && c->next < GH_MAX_SEQ; c->next++)
+		if (st->entry[c->next])
+			c->bad = c->next; /* the memory store has one SQLite lacks */
+	if (seq >= GH_MAX_SEQ || !st->entry[seq] || st->entry_len[seq] != len || memcmp(st->entry[seq], b, len))
+		c->bad = seq;
+	c->next = seq + 1;
+	return 0;
+}
+
+/* The SQLite store holds exactly what the in-memory one does (what a restart reads). */
+static void db_compare(gh *s, unsigned i)
+{
+	gh_store *st = &s->node[i].st;
+	konce_store_group_rec r;
+	if (konce_store_group_get(st->db, s->group, &r)) {
+		violation(s, "node %u: the SQLite store lost the group", i);
+		return;
+	}
+	if (r.view_len != st->view_len || memcmp(r.view, st->view, r.view_len) || r.delivered != st->delivered ||
+	    r.vote_base != st->vote_base || r.promised != st->promised || r.acc_ballot != st->acc_ballot ||
+	    r.acc_len != st->acc_len || (r.acc_len && memcmp(r.acc_value, st->acc, r.acc_len)))
+		violation(s, "node %u: the SQLite store's view, vote or delivery point differs", i);
+	uint64_t last = 0;
+	for (uint64_t q = 1; q <= st->max_seq && q < GH_MAX_SEQ; q++)
+		if (st->entry[q])
+			last = q;
+	if (r.last != last)
+		violation(s, "node %u: the SQLite store's log ends at %llu, the memory one at %llu", i,
+			  (unsigned long long)r.last, (unsigned long long)last);
+	struct cmp_ctx c = {.st = st, .next = 1};
+	if (konce_store_group_entries(st->db, s->group, 1, UINT64_MAX, cmp_entry, &c) < 0 || c.bad)
+		violation(s, "node %u: the SQLite store's entry at seq %llu differs", i, (unsigned long long)c.bad);
+	konce_store_group_rec_free(&r);
 }
 
 void gh_run_until(gh *s, uint64_t t)
@@ -538,6 +661,12 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 	return s;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
 void gh_free(gh *s)
 {
 	for (unsigned i = 0; i < s->nn; i++) {
@@ -551,7 +680,10 @@ void gh_free(gh *s)
 		free(n->st.entry_len);
 		drop_pending(&n->st);
 		free(n->st.pend);
+		db_close(s, i);
 	}
+	if (s->dbdir[0])
+		nftw(s->dbdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	while (s->qlen) {
 		gh_msg m = q_pop(s);
 		free(m.bytes);
@@ -569,6 +701,7 @@ void gh_crash(gh *s, unsigned i)
 	n->up = false;
 	s->lost_records += n->st.npend;
 	drop_pending(&n->st); /* what was not durable is gone */
+	db_close(s, i);
 }
 
 void gh_restart(gh *s, unsigned i)
@@ -576,15 +709,27 @@ void gh_restart(gh *s, unsigned i)
 	gh_node *n = &s->node[i];
 	if (n->up || n->out || !n->st.view_len)
 		return;
-	n->g = make_core(s, i);
 	gh_store *st = &n->st;
-	int rc = konce_group_restore(n->g, st->view, st->view_len, st->vote_base, st->promised, st->acc_ballot,
-				     st->acc, st->acc_len, st->delivered, s->now);
-	for (uint64_t q = st->delivered + 1; !rc && q <= st->max_seq; q++)
-		if (st->entry[q])
-			rc = konce_group_restore_entry(n->g, q, st->entry[q], st->entry_len[q]);
-	if (rc)
-		violation(s, "node %u could not restart: %d", i, rc);
+	int rc;
+	if (s->dbdir[0] && !st->db && db_open(s, i))
+		return;
+	n->g = make_core(s, i);
+	if (st->db) {
+		char err[512];
+		db_compare(s, i);
+		rc = konce_store_group_restore(st->db, s->group, n->g, s->now, err, sizeof(err));
+		if (rc)
+			violation(s, "node %u could not restart from SQLite: %s", i, err);
+		s->db_restores++;
+	} else {
+		rc = konce_group_restore(n->g, st->view, st->view_len, st->vote_base, st->promised, st->acc_ballot,
+					 st->acc, st->acc_len, st->delivered, s->now);
+		for (uint64_t q = st->delivered + 1; !rc && q <= st->max_seq; q++)
+			if (st->entry[q])
+				rc = konce_group_restore_entry(n->g, q, st->entry[q], st->entry_len[q]);
+		if (rc)
+			violation(s, "node %u could not restart: %d", i, rc);
+	}
 	n->up = true;
 	n->next_delivery = st->delivered + 1;
 	drain(s, i);
@@ -635,6 +780,11 @@ int gh_join(gh *s, unsigned j)
 	for (unsigned k = 0; k < cnt; k++)
 		memcpy(keys[k], s->node[members[k]].key, KONCE_CW_KEY);
 	n->used = true;
+	if (n->st.db) {
+		char err[512];
+		if (konce_store_group_add(n->st.db, s->group, "sim", &keys[0][0], cnt, n->secret, err, sizeof(err)))
+			violation(s, "node %u: %s", j, err);
+	}
 	n->g = make_core(s, j);
 	n->up = true;
 	int rc = konce_group_join(n->g, (const uint8_t (*)[KONCE_CW_KEY])keys, cnt, n->secret, s->now);

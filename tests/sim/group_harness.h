@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "consensus/cgroup.h"
+#include "store/store.h"
 #include "tests/sim/sim_int.h"
 
 enum { GH_MAX_NODES = 10, GH_MAX_SEQ = 1 << 13, GH_MAX_EPOCH = 1024 };
@@ -50,6 +51,7 @@ typedef struct gh_store {
 	uint64_t calls, flush_at;
 	uint64_t lost; /* records a crash lost before they were durable */
 	struct gh *sim;
+	konce_store *db; /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
 } gh_store;
 
 typedef struct gh_node {
@@ -103,11 +105,18 @@ typedef struct gh {
 	uint64_t flush_max;
 	simrng frng;
 	uint64_t lost_records;
+	/* SQLite mode: every node's records also go to its own konce_store in dbdir; a crash closes
+	 * it with its queue discarded, a restart reopens it and restores the core from it (and checks
+	 * that it holds exactly the in-memory store's records). */
+	char dbdir[64];
+	uint64_t db_flushes, db_restores;
 } gh;
 
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
 /* Make every store asynchronous (call right after gh_new). */
 void gh_set_async(gh *s, uint64_t flush_max);
+/* SQLite mode (implies asynchronous stores); call right after gh_new.  0 or a negative errno. */
+int gh_set_sqlite(gh *s, uint64_t flush_max);
 void gh_free(gh *s);
 /* Run until time t (microseconds): deliver messages, run timers. */
 void gh_run_until(gh *s, uint64_t t);
