@@ -94,8 +94,9 @@ int konce_store_group_note_view(konce_store *st, const uint8_t gid[KONCE_STORE_G
 				size_t len)
 {
 	konce_cw_value v;
-	if (!value || konce_cw_value_parse(&v, value, len, NULL) != KONCE_CW_OK)
-		return -EINVAL;
+	if (!value || konce_cw_value_parse(&v, value, len, NULL) != KONCE_CW_OK || v.epoch > INT64_MAX ||
+	    v.commit > INT64_MAX - KONCE_CW_MAX_LOG)
+		return -EINVAL; /* SQLite integers are signed */
 	return push(st, GN_VIEW, gid, 0, 0, 0, value, len);
 }
 
