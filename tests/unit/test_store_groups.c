@@ -62,7 +62,7 @@ static konce_cw_entry entry(uint64_t nonce, const char *text)
 /* A value: epoch, n members of K, commit C and a tail of `count` entries named t<i>. */
 static size_t value(uint8_t *out, uint64_t epoch, unsigned n, uint64_t commit, unsigned count)
 {
-	static char text[8][8];
+	static char text[8][16];
 	konce_cw_value v = {.epoch = epoch, .n = (uint8_t)n, .keys = &K[0][0], .used_invite = ZERO, .commit = commit,
 			    .first_seq = commit + 1, .count = (uint16_t)count};
 	for (unsigned i = 0; i < count; i++) {
