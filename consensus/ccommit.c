@@ -251,8 +251,8 @@ void cc_tick(konce_group *g)
 
 bool cc_next_delivery(konce_group *g, konce_group_event *ev)
 {
-	if (g->delivered >= g->commit)
-		return false;
+	if (g->delivered >= g->commit || g->catchup)
+		return false; /* nothing, or no state to apply it to yet (csnap.c) */
 	cg_slot *s = cc_at(g, g->delivered + 1);
 	if (!s || s->pid > g->p_done)
 		return false; /* not there, or not durable here yet (invariant 6) */

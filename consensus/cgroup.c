@@ -167,6 +167,7 @@ void konce_group_free(konce_group *g)
 		g->out_len--;
 	}
 	konce_env_free(env, g->out_last);
+	konce_env_free(env, g->snap_buf);
 	if (g->secret)
 		sodium_memzero(g->secret, KONCE_CW_SECRET);
 	sodium_memzero(g->joinq, sizeof(g->joinq));
@@ -443,6 +444,12 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 			return -EPERM;
 		cj_on_leave(g, u);
 		return 0;
+	case KONCE_CW_SNAP_REQ:
+		cs_on_req(g, u, m);
+		return 0;
+	case KONCE_CW_SNAP:
+		cs_on_snap(g, u, m);
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -537,6 +544,7 @@ void konce_group_timer(konce_group *g, uint64_t now)
 	cc_tick(g);
 	cj_tick(g);
 	cv_tick(g);
+	cs_tick(g);
 }
 
 enum konce_group_state konce_group_state(const konce_group *g) { return g->state; }

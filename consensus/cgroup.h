@@ -31,6 +31,10 @@
  *            VIEWCHANGE; konce_group_halted() says so) and the member keeps trying; a view
  *            installed later clears it.
  *
+ * A member installed without the state before its view's commit index (a joiner, or one that
+ * missed views) is catching up (csnap.c): it delivers nothing until a snapshot from another
+ * member arrives (event SNAPSHOT), and goes on after the snapshot's seq.
+ *
  * In NORMAL the coordinator (member epoch mod n) orders entries (cc_propose), members persist
  * and ACK (cc_on_propose), the coordinator advances the commit index when all have acked
  * (cc_on_ack) and every message carries it (cc_learn_commit).  A member in VIEWCHANGE has
@@ -80,6 +84,8 @@ enum {
 	KONCE_GROUP_JOIN_DEADLINE_MS = 1000, /* votes on a join are counted by then */
 	KONCE_GROUP_JOIN_RETRY_MS = 500, /* a joiner resends JOIN */
 	KONCE_GROUP_RESEND_MS = 300,     /* resend our view to a member behind, at most this often */
+	KONCE_GROUP_SNAP_RETRY_MS = 500, /* a member without state asks the next member for a snapshot */
+	KONCE_GROUP_SNAP_ANSWER_MS = 250, /* a member sends one requester a snapshot at most this often */
 	KONCE_GROUP_RING = 4 * KONCE_CW_WINDOW, /* log entries held in memory */
 	KONCE_GROUP_PENDING = 32,        /* own proposals not yet committed */
 	KONCE_GROUP_QUEUE = 64,          /* submissions waiting at the coordinator */
@@ -109,9 +115,12 @@ enum konce_group_ev_type {
 	KONCE_GROUP_EV_OUT,           /* out_reason: this member is no longer in the group */
 	KONCE_GROUP_EV_PERSIST_FAILED, /* err: a record could not be made durable; nothing was acked */
 	KONCE_GROUP_EV_GAP,           /* seq..nonce: positions this member could not deliver (it missed
-				       * views); the snapshot transfer that would fill it comes later */
+				       * views); a SNAPSHOT event follows before any delivery */
 	KONCE_GROUP_EV_OVERFLOW,      /* seq: events lost because one call overflowed the ring (never
 				       * when the caller drains events after each call); resynchronise */
+	KONCE_GROUP_EV_SNAPSHOT,      /* seq, data/len: replace the application state by this one, the
+				       * state after delivering seq; COMMITTED events go on from seq + 1.
+				       * data is valid until the next snapshot or konce_group_free(). */
 };
 
 enum konce_group_out_reason {
@@ -159,6 +168,11 @@ typedef struct konce_group_persist {
 	int (*put_entries)(void *ctx, uint64_t first_seq, unsigned count, const uint8_t *entries, size_t len);
 	/* Every entry up to seq was delivered to the application. */
 	int (*put_delivered)(void *ctx, uint64_t seq);
+	/* State transfer (csnap.c): seq 0 and no bytes marks that this member holds no application
+	 * state before its view's commit index (made before the view that admits it); seq >= 1 is the
+	 * snapshot it received, the state after delivering seq, which clears the mark.  NULL: the
+	 * caller keeps neither (a restart in the middle of a transfer then resumes without state). */
+	int (*put_snapshot)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 } konce_group_persist;
 
 typedef struct konce_group_config {
@@ -169,6 +183,12 @@ typedef struct konce_group_config {
 	/* May veto a joiner (return false).  NULL accepts every holder of a valid invitation. */
 	bool (*policy)(void *ctx, const uint8_t joiner[KONCE_CW_KEY]);
 	void *policy_ctx;
+	/* The application state after every entry delivered so far (COMMITTED events polled), for a
+	 * member that joins or missed views: points *data at up to KONCE_CW_SNAP_MAX bytes, valid
+	 * during the call, and returns 0 (or a negative errno: no snapshot now).  NULL: the state is
+	 * empty (the receiver learns only where to start delivering). */
+	int (*snapshot)(void *ctx, const uint8_t **data, size_t *len);
+	void *snapshot_ctx;
 } konce_group_config;
 
 typedef struct konce_group konce_group;
@@ -186,6 +206,11 @@ int konce_group_restore(konce_group *g, const uint8_t *view, size_t view_len, ui
 			uint64_t promised, uint64_t acc_ballot, const uint8_t *acc_value, size_t acc_len,
 			uint64_t delivered, uint64_t now);
 int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry, size_t len);
+/* After the restore: the store holds the state-transfer mark (put_snapshot seq 0): the member
+ * asks for a snapshot again and delivers nothing until it has one. */
+int konce_group_restore_catchup(konce_group *g);
+/* True while this member waits for a snapshot (it acks and votes, but delivers nothing). */
+bool konce_group_catching_up(const konce_group *g);
 
 /* Propose application data.  Returns the entry's nonce (>= 1) or -EMSGSIZE, -EAGAIN (too many
  * pending), -ENOTCONN (not a member). */

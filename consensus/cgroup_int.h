@@ -4,6 +4,7 @@
  *   cfail.c   heartbeats, indirect probes, suspicion with hysteresis
  *   cview.c   view change (Paxos over the old view), NEWVIEW, install
  *   cjoin.c   invitations, join votes, leave
+ *   csnap.c   state transfer to a member without state (snapshot request, chunks, restore)
  */
 #ifndef KONCE_CGROUP_INT_H
 #define KONCE_CGROUP_INT_H
@@ -36,6 +37,7 @@ typedef struct cg_member {
 	uint64_t defer_until;
 	bool promised, accepted; /* proposer: answers this round */
 	bool voted, vote_yes;    /* coordinator: answer to the join under vote */
+	uint64_t snap_at;        /* last snapshot sent to it */
 } cg_member;
 
 typedef struct cg_pending {
@@ -130,6 +132,15 @@ struct konce_group {
 	uint8_t *secret; /* KONCE_CW_SECRET, wiped on free */
 	uint64_t join_retry_at, leave_retry_at;
 
+	/* State transfer (csnap.c): this member has no application state before catch_min. */
+	bool catchup;
+	uint64_t catch_min, catch_at;
+	unsigned catch_ask;      /* members asked so far, to rotate */
+	uint8_t *snap_buf;       /* reassembly, then the delivered snapshot (snap_total bytes) */
+	uint64_t snap_seq, snap_have;
+	uint32_t snap_total;
+	int snap_from;
+
 	/* Queues. */
 	cg_outmsg out[KONCE_GROUP_OUT_MAX];
 	unsigned out_head, out_len;
@@ -199,6 +210,12 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist);
 void cv_resend_view(konce_group *g, const uint8_t to[KONCE_CW_KEY], cg_member *mm);
 void cv_tick(konce_group *g);
 bool cv_in_prev(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
+
+/* csnap.c */
+void cs_start(konce_group *g, uint64_t min_seq);
+void cs_tick(konce_group *g);
+void cs_on_req(konce_group *g, unsigned from, const konce_cw_msg *m);
+void cs_on_snap(konce_group *g, unsigned from, const konce_cw_msg *m);
 
 /* cjoin.c */
 void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m);

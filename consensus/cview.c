@@ -428,6 +428,14 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	uint64_t new_delivered = fresh ? v->commit : g->delivered;
 	if (v->commit + v->count - new_delivered >= KONCE_GROUP_RING)
 		return -ENOSPC; /* undelivered entries fill the ring: poll events first */
+	/* Without the state before the commit index (a joiner, or a gap), the member needs a snapshot
+	 * (csnap.c); the mark goes to the store before the view, so a restart knows. */
+	bool need_state = persist && fresh && v->commit > 0;
+	if (need_state && g->cfg.persist.put_snapshot) {
+		int rc = cg_persist_rc(g, g->cfg.persist.put_snapshot(g->cfg.persist.ctx, 0, NULL, 0));
+		if (rc)
+			return rc;
+	}
 	if (persist && g->cfg.persist.put_view) {
 		int rc = cg_persist_rc(g, g->cfg.persist.put_view(g->cfg.persist.ctx, g->vbuf, len));
 		if (rc)
@@ -496,6 +504,10 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 		if (g->pend[i].used && !g->pend[i].in_log)
 			g->pend[i].sent_at = 0;
 
+	if (need_state)
+		cs_start(g, v->commit);
+	else if (g->catchup)
+		g->snap_from = -1, g->snap_have = 0; /* member indices changed: start the transfer over */
 	konce_group_event ev = {.type = KONCE_GROUP_EV_VIEW, .epoch = g->epoch};
 	cg_event(g, &ev);
 	if (!cg_is_coord(g)) {

@@ -196,6 +196,20 @@ enum konce_cw_result konce_cw_value_parse(konce_cw_value *v, const uint8_t *b, s
 	return KONCE_CW_OK;
 }
 
+/* A SNAP chunk's place: within a snapshot of at most KONCE_CW_SNAP_MAX bytes, at a chunk boundary,
+ * and exactly as long as that chunk (an empty snapshot is one empty chunk). */
+static bool snap_chunk_ok(uint32_t total, uint32_t offset, uint16_t dlen)
+{
+	if (total > KONCE_CW_SNAP_MAX || offset % KONCE_CW_SNAP_CHUNK)
+		return false;
+	if (total == 0)
+		return offset == 0 && dlen == 0;
+	if (offset >= total)
+		return false;
+	uint32_t want = total - offset < KONCE_CW_SNAP_CHUNK ? total - offset : KONCE_CW_SNAP_CHUNK;
+	return dlen == want;
+}
+
 enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_t len)
 {
 	rd r = {bytes, len, false};
@@ -278,6 +292,17 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		break;
 	case KONCE_CW_LEAVE:
 		break;
+	case KONCE_CW_SNAP_REQ:
+		m->u = rd_be(&r, 8);
+		break;
+	case KONCE_CW_SNAP:
+		m->u = rd_be(&r, 8);
+		m->total = (uint32_t)rd_be(&r, 4);
+		m->offset = (uint32_t)rd_be(&r, 4);
+		m->dlen = (uint16_t)rd_be(&r, 2);
+		ok = !r.bad && snap_chunk_ok(m->total, m->offset, m->dlen);
+		m->data = ok ? rd_take(&r, m->dlen) : NULL;
+		break;
 	}
 	if (r.bad)
 		return KONCE_CW_SHORT;
@@ -355,6 +380,19 @@ static void wr_msg(wr *w, const konce_cw_msg *m)
 		break;
 	case KONCE_CW_LEAVE:
 		break;
+	case KONCE_CW_SNAP_REQ:
+		wr_be(w, m->u, 8);
+		break;
+	case KONCE_CW_SNAP:
+		if (!snap_chunk_ok(m->total, m->offset, m->dlen) || (m->dlen && !m->data))
+			w->bad = true;
+		wr_be(w, m->u, 8);
+		wr_be(w, m->total, 4);
+		wr_be(w, m->offset, 4);
+		wr_be(w, m->dlen, 2);
+		if (!w->bad)
+			wr_bytes(w, m->data, m->dlen);
+		break;
 	default:
 		w->bad = true;
 	}
@@ -392,6 +430,8 @@ size_t konce_cw_msg_size(const konce_cw_msg *m)
 	case KONCE_CW_JOIN_ASK: return n + KONCE_CW_KEY + KONCE_CW_SECRET;
 	case KONCE_CW_JOIN_VOTE: return n + KONCE_CW_KEY + 1;
 	case KONCE_CW_REFUSED: return n + 1;
+	case KONCE_CW_SNAP_REQ: return n + 8;
+	case KONCE_CW_SNAP: return n + 8 + 4 + 4 + 2 + m->dlen;
 	default: return n;
 	}
 }

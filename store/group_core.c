@@ -32,10 +32,16 @@ static int b_delivered(void *ctx, uint64_t seq)
 	return queued(konce_store_group_note_delivered(b->st, b->gid, seq));
 }
 
+static int b_snapshot(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	konce_store_group_binding *b = ctx;
+	return queued(konce_store_group_note_snapshot(b->st, b->gid, seq, data, len));
+}
+
 void konce_store_group_persist(konce_store_group_binding *b, konce_group_persist *out)
 {
 	*out = (konce_group_persist){.ctx = b, .put_view = b_view, .put_vote = b_vote, .put_entries = b_entries,
-				     .put_delivered = b_delivered};
+				     .put_delivered = b_delivered, .put_snapshot = b_snapshot};
 }
 
 struct restore_ctx {
@@ -77,6 +83,8 @@ int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GRO
 		e = n < 0 ? n : c.rc;
 		if (e)
 			snprintf(err, errlen, "group: stored entry %llu is refused (%d)", (unsigned long long)c.seq, e);
+		else if (r.needs_state && (e = konce_group_restore_catchup(g)))
+			snprintf(err, errlen, "group: cannot resume the state transfer (%d)", e);
 	}
 	konce_store_group_rec_free(&r);
 	return e;

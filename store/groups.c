@@ -10,6 +10,8 @@
  *   VOTE      the vote for the view after epoch `base`: promised, accepted ballot and value.
  *   ENTRIES   entries at first.. replace every stored entry at seq >= first.
  *   DELIVERED the delivery point.
+ *   SNAPSHOT  seq 0: the member needs a snapshot (needs_state); seq >= 1: the snapshot received
+ *             (snap_seq, snapshot), which clears needs_state.
  * Entries are never deleted below a view's commit index: the table is the member's whole log.
  */
 #include <errno.h>
@@ -26,10 +28,13 @@ static const char *const gstmt_sql[GS__COUNT] = {
 	[GS_VIEW] = "UPDATE groups SET view = ?2, epoch = ?3, join_keys = NULL, join_secret = NULL WHERE gid = ?1",
 	[GS_VOTE] = "UPDATE groups SET vote_base = ?2, promised = ?3, acc_ballot = ?4, acc_value = ?5 WHERE gid = ?1",
 	[GS_DELIVERED] = "UPDATE groups SET delivered = ?2 WHERE gid = ?1",
+	[GS_SNAPSHOT] = "UPDATE groups SET needs_state = ?2 = 0, snap_seq = CASE ?2 WHEN 0 THEN snap_seq ELSE ?2 END, "
+			"snapshot = CASE ?2 WHEN 0 THEN snapshot ELSE ?3 END WHERE gid = ?1",
 	[GS_TRUNCATE] = "DELETE FROM group_entries WHERE gid = ?1 AND seq >= ?2",
 	[GS_ENTRY] = "INSERT OR REPLACE INTO group_entries (gid, seq, entry) VALUES (?1, ?2, ?3)",
 	[GS_GET] = "SELECT coalesce(name, ''), view, epoch, vote_base, promised, acc_ballot, acc_value, delivered, "
-		   "join_keys, join_secret, (SELECT max(seq) FROM group_entries WHERE gid = ?1) FROM groups WHERE gid = ?1",
+		   "join_keys, join_secret, (SELECT max(seq) FROM group_entries WHERE gid = ?1), needs_state, snap_seq, "
+		   "snapshot FROM groups WHERE gid = ?1",
 	[GS_LAST] = "SELECT gid FROM groups WHERE name = ?1",
 	[GS_ENTRIES] = "SELECT seq, entry FROM group_entries WHERE gid = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
 	[GS_EACH] = "SELECT gid, coalesce(name, ''), epoch FROM groups ORDER BY name, gid",
@@ -143,6 +148,14 @@ int konce_store_group_note_delivered(konce_store *st, const uint8_t gid[KONCE_ST
 	return push(st, GN_DELIVERED, gid, seq, 0, 0, NULL, 0);
 }
 
+int konce_store_group_note_snapshot(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t seq,
+				    const uint8_t *data, size_t len)
+{
+	if (seq > INT64_MAX || (!seq && len) || len > INT32_MAX)
+		return -EINVAL;
+	return push(st, GN_SNAPSHOT, gid, seq, 0, 0, data, len);
+}
+
 size_t konce_store_group_discard(konce_store *st)
 {
 	size_t n = st->gq_count;
@@ -248,6 +261,13 @@ static int apply(konce_store *st, const struct gnote *n)
 			sqlite3_bind_blob(s, 5, n->bytes, (int)n->len, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(s, 5);
+		return run(s);
+	case GN_SNAPSHOT:
+		if ((rc = gstmt(st, GS_SNAPSHOT, &s)) != SQLITE_OK)
+			return rc;
+		sqlite3_bind_blob(s, 1, n->gid, KONCE_STORE_GROUP_ID, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)n->a);
+		sqlite3_bind_blob(s, 3, n->len ? n->bytes : (const uint8_t *)"", (int)n->len, SQLITE_STATIC);
 		return run(s);
 	case GN_DELIVERED:
 		if ((rc = gstmt(st, GS_DELIVERED, &s)) != SQLITE_OK)
@@ -367,6 +387,7 @@ void konce_store_group_rec_free(konce_store_group_rec *r)
 	free(r->view);
 	free(r->acc_value);
 	free(r->join_keys);
+	free(r->snapshot);
 	if (r->join_secret)
 		sodium_free(r->join_secret);
 	memset(r, 0, sizeof(*r));
@@ -394,6 +415,9 @@ int konce_store_group_get(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_I
 		r->delivered = (uint64_t)sqlite3_column_int64(s, 7);
 		r->join_keys = dup_col(s, 8, &klen);
 		r->last = (uint64_t)sqlite3_column_int64(s, 10);
+		r->needs_state = sqlite3_column_int(s, 11) != 0;
+		r->snap_seq = (uint64_t)sqlite3_column_int64(s, 12);
+		r->snapshot = dup_col(s, 13, &r->snap_len);
 		slen = (size_t)sqlite3_column_bytes(s, 9);
 		if (klen % KONCE_CW_KEY || klen / KONCE_CW_KEY > KONCE_CW_MAX_MEMBERS ||
 		    (klen && slen != KONCE_CW_SECRET)) {
@@ -405,6 +429,7 @@ int konce_store_group_get(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_I
 				memcpy(r->join_secret, sqlite3_column_blob(s, 9), KONCE_CW_SECRET);
 		}
 		if (!e && ((sqlite3_column_bytes(s, 1) && !r->view) || (sqlite3_column_bytes(s, 6) && !r->acc_value) ||
+			   (sqlite3_column_bytes(s, 13) && !r->snapshot) ||
 			   (klen && (!r->join_keys || !r->join_secret))))
 			e = -ENOMEM;
 	} else {

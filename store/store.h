@@ -20,7 +20,8 @@
  *     (the most recently seen are kept).
  *
  * Consensus groups (store/groups.c) keep, per group: the installed view, the member's vote, its
- * log (every entry it holds, committed or not, by seq) and its delivery point, written as records
+ * log (every entry it holds, committed or not, by seq), its delivery point and the snapshot it
+ * joined with (or the mark that it still needs one), written as records
  * queued in call order (konce_store_group_note_*) and made durable together by
  * konce_store_group_flush(); and, while a join is pending, the invitation's member keys and
  * secret.  The secret is the only secret the store holds: the file is the owner's alone (0600,
@@ -142,6 +143,10 @@ typedef struct konce_store_group_rec {
 	uint8_t *acc_value;                        /* NULL unless acc_ballot */
 	size_t acc_len;
 	uint64_t delivered, last;                  /* delivery point; highest stored seq */
+	bool needs_state;                          /* joined (or missed views) and has no snapshot yet */
+	uint64_t snap_seq;                         /* the snapshot received, the state after snap_seq */
+	uint8_t *snapshot;                         /* (0 and NULL: none) */
+	size_t snap_len;
 	uint8_t *join_keys;                        /* n x 32: a pending join's members, or NULL */
 	unsigned join_n;
 	uint8_t *join_secret;                      /* 32 bytes in sodium-guarded memory, or NULL */
@@ -177,6 +182,9 @@ int konce_store_group_note_vote(konce_store *st, const uint8_t gid[KONCE_STORE_G
 int konce_store_group_note_entries(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t first,
 				   unsigned count, const uint8_t *entries, size_t len);
 int konce_store_group_note_delivered(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t seq);
+/* seq 0 (no bytes): the member needs a snapshot; seq >= 1: the snapshot it received. */
+int konce_store_group_note_snapshot(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t seq,
+				    const uint8_t *data, size_t len);
 /* Writes every queued group record, in order, in one transaction (synchronous = FULL: durable when
  * it returns 0).  On failure (disk full, read-only, locked, I/O error) it rolls back, keeps the
  * queue as it was for the next try, and err says what happened. */
@@ -196,7 +204,9 @@ typedef struct konce_store_group_binding {
 } konce_store_group_binding;
 void konce_store_group_persist(konce_store_group_binding *b, struct konce_group_persist *out);
 /* Restarts a fresh core (konce_group_new) from the store: its view, vote, delivery point and the
- * entries after it; or, for a group still joining, konce_group_join with the stored invitation.
+ * entries after it, and a state transfer still to do (konce_group_restore_catchup); or, for a
+ * group still joining, konce_group_join with the stored invitation.  The application restores
+ * its own state (a snapshot received is in konce_store_group_rec.snapshot).
  * 0, -ENOENT (no such group), -EINVAL (stored records the core refuses), or a negative errno. */
 int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], struct konce_group *g,
 			      uint64_t now, char *err, size_t errlen);

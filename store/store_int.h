@@ -40,15 +40,15 @@ enum stmt_id {
 };
 
 /* A queued consensus-group record (groups.c): one konce_group_persist call. */
-enum gnote_kind { GN_VIEW = 1, GN_VOTE, GN_ENTRIES, GN_DELIVERED };
+enum gnote_kind { GN_VIEW = 1, GN_VOTE, GN_ENTRIES, GN_DELIVERED, GN_SNAPSHOT };
 
 struct gnote {
 	struct gnote *next;
 	uint8_t kind;
 	uint8_t gid[16];
-	uint64_t a, b, c; /* VOTE: base, promised, acc_ballot; ENTRIES: first, count; DELIVERED: seq */
+	uint64_t a, b, c; /* VOTE: base, promised, acc_ballot; ENTRIES: first, count; DELIVERED, SNAPSHOT: seq */
 	size_t len;
-	uint8_t bytes[]; /* VIEW: value; VOTE: accepted value; ENTRIES: concatenated entries */
+	uint8_t bytes[]; /* VIEW: value; VOTE: accepted value; ENTRIES: concatenated entries; SNAPSHOT: state */
 };
 
 enum gstmt_id {
@@ -56,6 +56,7 @@ enum gstmt_id {
 	GS_VIEW,
 	GS_VOTE,
 	GS_DELIVERED,
+	GS_SNAPSHOT,
 	GS_TRUNCATE, /* entries at seq >= ?2 */
 	GS_ENTRY,
 	GS_GET,

@@ -3,7 +3,7 @@
  * database may hold, read back by konce_store_group_get() and konce_store_group_restore().
  *
  * The first byte picks the target:
- *   0: the rest is a sequence of records (kind u8 % 4, a u8, b u8, len u16, bytes) noted, then
+ *   0: the rest is a sequence of records (kind u8 % 5, a u8, b u8, len u16, bytes) noted, then
  *      flushed: a record that was accepted is applied (a flush never fails on noted bytes), and
  *      the group reads back and restores a core (or is refused cleanly);
  *   1: the rest fills one row of the groups table and two entries directly (view, accepted value,
@@ -77,7 +77,7 @@ static void records(const uint8_t *d, size_t n)
 {
 	char err[512];
 	while (n >= 5) {
-		unsigned kind = d[0] % 4;
+		unsigned kind = d[0] % 5;
 		uint64_t a = d[1], b = d[2];
 		size_t len = (size_t)d[3] << 8 | d[4];
 		d += 5, n -= 5;
@@ -92,6 +92,9 @@ static void records(const uint8_t *d, size_t n)
 			break;
 		case 2:
 			konce_store_group_note_entries(st, GID, a, (unsigned)(b % 40), d, len);
+			break;
+		case 3:
+			konce_store_group_note_snapshot(st, GID, a, d, len);
 			break;
 		default:
 			konce_store_group_note_delivered(st, GID, a << 8 | b);
@@ -120,7 +123,7 @@ static void raw_row(const uint8_t *d, size_t n)
 	sqlite3_exec(st->db, "PRAGMA ignore_check_constraints = ON", NULL, NULL, NULL);
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT INTO groups (gid, view, epoch, vote_base, promised, acc_ballot, acc_value, delivered, "
-			       "join_keys, join_secret) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			       "join_keys, join_secret, needs_state) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 			       -1, &s, NULL) != SQLITE_OK)
 		abort();
 	sqlite3_bind_blob(s, 1, GID, 16, SQLITE_STATIC);
@@ -135,6 +138,7 @@ static void raw_row(const uint8_t *d, size_t n)
 		sqlite3_bind_blob(s, 6, q, (int)len[1], SQLITE_STATIC);
 	q += len[1];
 	sqlite3_bind_int64(s, 7, n > 8 ? d[n - 4] % 8 : 0);
+	sqlite3_bind_int(s, 10, n > 8 ? d[n - 6] & 1 : 0);
 	if (len[2])
 		sqlite3_bind_blob(s, 8, q, (int)len[2], SQLITE_STATIC);
 	q += len[2];

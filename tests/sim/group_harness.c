@@ -126,6 +126,15 @@ static int apply(gh_store *st, const gh_rec *r)
 		return a_vote(st, r->a, r->b, r->c, r->bytes, r->len);
 	case 3:
 		return a_entries(st, r->a, (unsigned)r->b, r->bytes, r->len);
+	case 5:
+		if (r->a == 0) {
+			st->needs_state = true;
+		} else {
+			st->needs_state = false;
+			st->snap_seq = r->a;
+			st->snap_len = r->len;
+		}
+		return 0;
 	default:
 		return a_delivered(st, r->a);
 	}
@@ -162,6 +171,9 @@ static int persist(gh_store *st, gh_rec r, const uint8_t *bytes)
 		case 3:
 			rc = konce_store_group_note_entries(st->db, s->group, r.a, (unsigned)r.b, r.bytes, r.len);
 			break;
+		case 5:
+			rc = konce_store_group_note_snapshot(st->db, s->group, r.a, r.bytes, r.len);
+			break;
 		default:
 			rc = konce_store_group_note_delivered(st->db, s->group, r.a);
 		}
@@ -193,6 +205,35 @@ static int p_delivered(void *ctx, uint64_t seq)
 	return persist(ctx, (gh_rec){.kind = 4, .a = seq}, NULL);
 }
 
+static int p_snapshot(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 5, .a = seq, .len = len}, data);
+}
+
+/* ---- the application ------------------------------------------------------------------------ */
+
+enum { APP_FILLER_MAX = 40000 };
+
+static size_t app_state(uint64_t hash, uint8_t *out)
+{
+	size_t len = 8 + (size_t)(hash % (APP_FILLER_MAX + 1));
+	memcpy(out, &hash, 8);
+	for (size_t k = 8; k < len; k++)
+		out[k] = (uint8_t)(hash >> (k % 8 * 8) ^ k);
+	return len;
+}
+
+static int app_snapshot(void *ctx, const uint8_t **data, size_t *len)
+{
+	static uint8_t buf[8 + APP_FILLER_MAX];
+	gh_node *n = ctx;
+	if (n->awaiting)
+		violation(n->st.sim, "node %d was asked for a snapshot it does not have", gh_node_of(n->st.sim, n->key));
+	*len = app_state(n->app_hash, buf);
+	*data = buf;
+	return 0;
+}
+
 static void drop_pending(gh_store *st)
 {
 	for (size_t k = 0; k < st->npend; k++)
@@ -217,11 +258,13 @@ static konce_group *make_core(gh *s, unsigned i)
 {
 	gh_node *n = &s->node[i];
 	drop_pending(&n->st); /* a new core counts its persist calls from 1 */
-	konce_group_config cfg = {.env = &s->envc.env, .policy = policy, .policy_ctx = n};
+	konce_group_config cfg = {.env = &s->envc.env, .policy = policy, .policy_ctx = n, .snapshot = app_snapshot,
+				  .snapshot_ctx = n};
 	memcpy(cfg.group, s->group, sizeof(cfg.group));
 	memcpy(cfg.self, n->key, KONCE_CW_KEY);
 	cfg.persist = (konce_group_persist){.ctx = &n->st, .put_view = p_view, .put_vote = p_vote,
-					    .put_entries = p_entries, .put_delivered = p_delivered};
+					    .put_entries = p_entries, .put_delivered = p_delivered,
+					    .put_snapshot = p_snapshot};
 	return konce_group_new(&cfg);
 }
 
@@ -372,7 +415,15 @@ static void drain(gh *s, unsigned i)
 			if (n->next_delivery && ev.seq != n->next_delivery)
 				violation(s, "node %u delivered seq %llu, expected %llu", i,
 					  (unsigned long long)ev.seq, (unsigned long long)n->next_delivery);
+			if (n->awaiting)
+				violation(s, "node %u delivered seq %llu without state", i, (unsigned long long)ev.seq);
 			n->next_delivery = ev.seq + 1;
+			n->app_hash = fnv(n->app_hash, &h, sizeof(h)) | 1;
+			n->app_seq = ev.seq;
+			if (!s->chain[ev.seq])
+				s->chain[ev.seq] = n->app_hash;
+			else if (s->chain[ev.seq] != n->app_hash)
+				violation(s, "node %u's state after seq %llu differs", i, (unsigned long long)ev.seq);
 			if (!s->seq_hash[ev.seq])
 				s->seq_hash[ev.seq] = h;
 			else if (s->seq_hash[ev.seq] != h)
@@ -388,9 +439,39 @@ static void drain(gh *s, unsigned i)
 					(unsigned long long)ev.epoch);
 			s->views++;
 			record_view(s, i, ev.epoch);
-			if (!n->next_delivery) /* a joiner starts after the view's commit index */
-				n->next_delivery = konce_group_commit_index(n->g) + 1;
+			if (!n->next_delivery && !n->awaiting) {
+				/* A joiner: with the state before the view's commit index to transfer, it
+				 * waits for a snapshot; else it starts at the beginning. */
+				if (konce_group_catching_up(n->g))
+					n->awaiting = true;
+				else
+					n->next_delivery = konce_group_commit_index(n->g) + 1;
+			}
 			break;
+		case KONCE_GROUP_EV_SNAPSHOT: {
+			uint64_t hash;
+			static uint8_t want[8 + APP_FILLER_MAX];
+			if (ev.len < 8 || ev.seq >= GH_MAX_SEQ) {
+				violation(s, "node %u: a snapshot of %zu bytes at seq %llu", i, ev.len, (unsigned long long)ev.seq);
+				break;
+			}
+			memcpy(&hash, ev.data, 8);
+			if (app_state(hash, want) != ev.len || memcmp(want, ev.data, ev.len))
+				violation(s, "node %u: a snapshot reassembled wrong", i);
+			if (!s->chain[ev.seq] || s->chain[ev.seq] != hash)
+				violation(s, "node %u: the snapshot at seq %llu is not the state after it", i,
+					  (unsigned long long)ev.seq);
+			if (getenv("GH_TRACE"))
+				fprintf(stderr, "%8.3f node %u restores a snapshot at seq %llu (%zu bytes)\n", s->now / 1e6,
+					i, (unsigned long long)ev.seq, ev.len);
+			n->app_hash = hash;
+			n->app_seq = ev.seq;
+			n->next_delivery = ev.seq + 1;
+			n->awaiting = false;
+			n->snapshots++;
+			s->snapshots++;
+			break;
+		}
 		case KONCE_GROUP_EV_HALTED:
 			s->halts++;
 			n->halted_events++;
@@ -408,9 +489,11 @@ static void drain(gh *s, unsigned i)
 			n->out_reason = ev.out_reason;
 			s->evictions += ev.out_reason == KONCE_GROUP_OUT_EVICTED;
 			break;
-		case KONCE_GROUP_EV_GAP:
-			violation(s, "node %u skipped seq %llu..%llu", i, (unsigned long long)ev.seq,
-				  (unsigned long long)ev.nonce);
+		case KONCE_GROUP_EV_GAP: /* a snapshot must fill it before anything is delivered */
+			if (!konce_group_catching_up(n->g))
+				violation(s, "node %u skipped seq %llu..%llu", i, (unsigned long long)ev.seq,
+					  (unsigned long long)ev.nonce);
+			n->awaiting = true;
 			break;
 		case KONCE_GROUP_EV_PERSIST_FAILED:
 			violation(s, "node %u: persist failed %d", i, ev.err);
@@ -562,7 +645,8 @@ static void db_compare(gh *s, unsigned i)
 	}
 	if (r.view_len != st->view_len || memcmp(r.view, st->view, r.view_len) || r.delivered != st->delivered ||
 	    r.vote_base != st->vote_base || r.promised != st->promised || r.acc_ballot != st->acc_ballot ||
-	    r.acc_len != st->acc_len || (r.acc_len && memcmp(r.acc_value, st->acc, r.acc_len)))
+	    r.acc_len != st->acc_len || (r.acc_len && memcmp(r.acc_value, st->acc, r.acc_len)) ||
+	    r.needs_state != st->needs_state || r.snap_seq != st->snap_seq || r.snap_len != st->snap_len)
 		violation(s, "node %u: the SQLite store's view, vote or delivery point differs", i);
 	uint64_t last = 0;
 	for (uint64_t q = 1; q <= st->max_seq && q < GH_MAX_SEQ; q++)
@@ -622,6 +706,8 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 	simrng_seed(&s->rng, seed, 0x67726f7570ULL);
 	sim_envctx_init(&s->envc, seed, 1);
 	s->seq_hash = calloc(GH_MAX_SEQ, sizeof(uint64_t));
+	s->chain = calloc(GH_MAX_SEQ, sizeof(uint64_t));
+	s->chain[0] = 0xcbf29ce484222325ULL | 1; /* the empty state */
 	simrng_seed(&s->frng, seed, 0x666c757368ULL);
 	s->nn = members + spares;
 	s->delay_min = 500;
@@ -690,6 +776,7 @@ void gh_free(gh *s)
 	}
 	free(s->q);
 	free(s->seq_hash);
+	free(s->chain);
 	free(s);
 }
 
@@ -727,11 +814,19 @@ void gh_restart(gh *s, unsigned i)
 		for (uint64_t q = st->delivered + 1; !rc && q <= st->max_seq; q++)
 			if (st->entry[q])
 				rc = konce_group_restore_entry(n->g, q, st->entry[q], st->entry_len[q]);
+		if (!rc && st->needs_state)
+			rc = konce_group_restore_catchup(n->g);
 		if (rc)
 			violation(s, "node %u could not restart: %d", i, rc);
 	}
 	n->up = true;
 	n->next_delivery = st->delivered + 1;
+	/* The application kept its state with each delivery (or the snapshot), durable with them. */
+	n->app_hash = st->delivered < GH_MAX_SEQ ? s->chain[st->delivered] : 0;
+	n->app_seq = st->delivered;
+	n->awaiting = st->needs_state;
+	if (st->needs_state)
+		n->next_delivery = 0;
 	drain(s, i);
 }
 
@@ -780,6 +875,7 @@ int gh_join(gh *s, unsigned j)
 	for (unsigned k = 0; k < cnt; k++)
 		memcpy(keys[k], s->node[members[k]].key, KONCE_CW_KEY);
 	n->used = true;
+	n->app_hash = s->chain[0];
 	if (n->st.db) {
 		char err[512];
 		if (konce_store_group_add(n->st.db, s->group, "sim", &keys[0][0], cnt, n->secret, err, sizeof(err)))

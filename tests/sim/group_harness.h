@@ -9,7 +9,10 @@
  *
  * The checks run after every delivered event (gh_check_* record violations, never abort):
  *   - agreement: no two nodes deliver different entries at one seq;
- *   - no loss: each node delivers seq, seq+1, ... without a gap (a GAP event is a violation);
+ *   - no loss: each node delivers seq, seq+1, ... without a gap, and its application state (a
+ *     hash chain over the entries applied) after seq equals every other node's after seq; a
+ *     joiner, or a node that missed views (GAP), delivers nothing until its SNAPSHOT event, whose
+ *     state must be the one after the snapshot's seq;
  *   - views: every node that installs epoch e installs the same members;
  *   - joins: a JOIN_DECIDED(accepted) at a coordinator is backed by JOIN_VOTE messages actually
  *     delivered to it (plus its own policy answer) from a strict majority and no "no"; a view that
@@ -30,7 +33,7 @@ enum { GH_MAX_NODES = 10, GH_MAX_SEQ = 1 << 13, GH_MAX_EPOCH = 1024 };
 
 /* A persist call not yet durable (asynchronous stores: gh->async). */
 typedef struct gh_rec {
-	int kind; /* 1 view, 2 vote, 3 entries, 4 delivered */
+	int kind; /* 1 view, 2 vote, 3 entries, 4 delivered, 5 snapshot */
 	uint64_t a, b, c;
 	uint8_t *bytes;
 	size_t len;
@@ -45,6 +48,9 @@ typedef struct gh_store {
 	uint8_t **entry; /* [GH_MAX_SEQ] encoded entries */
 	size_t *entry_len;
 	uint64_t max_seq, delivered;
+	bool needs_state;      /* put_snapshot(0) */
+	uint64_t snap_seq;     /* put_snapshot(seq >= 1) */
+	size_t snap_len;
 	/* Asynchronous mode: calls queued since the core was made, made durable at flush_at. */
 	gh_rec *pend;
 	size_t npend, cpend;
@@ -66,6 +72,11 @@ typedef struct gh_node {
 	uint64_t proposals, out_reason;
 	uint64_t halted_events;
 	uint8_t secret[KONCE_CW_SECRET]; /* a joiner's invitation */
+	/* The application: a hash chain over the entries applied, at app_seq.  Its snapshot is the
+	 * hash and a filler derived from it (0-40 KB, so that transfers take 1-3 SNAP chunks). */
+	uint64_t app_hash, app_seq;
+	bool awaiting; /* joined or missed views: no state until a SNAPSHOT event */
+	uint64_t snapshots;
 } gh_node;
 
 typedef struct gh_msg {
@@ -88,6 +99,8 @@ typedef struct gh {
 	uint64_t delay_min, delay_max;
 	/* Checks. */
 	uint64_t *seq_hash; /* [GH_MAX_SEQ] entry hash delivered at seq (0: none yet) */
+	uint64_t *chain;    /* [GH_MAX_SEQ] the application's hash after applying seq (0: none yet) */
+	uint64_t snapshots;
 	uint64_t max_delivered;
 	uint64_t epoch_hash[GH_MAX_EPOCH];
 	uint8_t epoch_keys[GH_MAX_EPOCH][KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];

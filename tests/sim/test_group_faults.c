@@ -33,7 +33,7 @@
 enum { FAULT_US = 15 * SIM_SEC, QUIET_US = 8 * SIM_SEC, PROGRESS_US = 10 * SIM_SEC };
 
 typedef struct totals {
-	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores;
+	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots;
 } totals;
 
 static int pick_up(gh *s, bool up)
@@ -220,6 +220,7 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	t->lost += s->lost_records;
 	t->flushes += s->db_flushes;
 	t->restores += s->db_restores;
+	t->snapshots += s->snapshots;
 	gh_free(s);
 }
 
@@ -230,11 +231,12 @@ static void test_random_schedules(void **state)
 	SIM_FOR_EACH_SEED(seed, 500)
 		run_seed(seed, &t, false);
 	printf("group faults: %llu schedules, 0 violations; %llu deliveries, %llu view installs, %llu halts, "
-	       "%llu evictions, %llu joins accepted, %llu refused, %llu messages; %llu with asynchronous stores, "
-	       "%llu records lost in crashes before they were durable\n",
+	       "%llu evictions, %llu joins accepted, %llu refused, %llu messages, %llu snapshots restored; %llu with "
+	       "asynchronous stores, %llu records lost in crashes before they were durable\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
 	       (unsigned long long)t.halts, (unsigned long long)t.evictions, (unsigned long long)t.joins,
-	       (unsigned long long)t.refused, (unsigned long long)t.msgs, (unsigned long long)t.async,
+	       (unsigned long long)t.refused, (unsigned long long)t.msgs, (unsigned long long)t.snapshots,
+	       (unsigned long long)t.async,
 	       (unsigned long long)t.lost);
 }
 
@@ -247,10 +249,11 @@ static void test_sqlite_schedules(void **state)
 	for (uint64_t seed = first; seed < first + count; seed++)
 		run_seed(seed, &t, true);
 	printf("group faults on SQLite: %llu schedules, 0 violations; %llu deliveries, %llu view installs, "
-	       "%llu evictions, %llu joins accepted; %llu flushes, %llu restarts from SQLite, %llu records lost in "
-	       "crashes before they were durable\n",
+	       "%llu evictions, %llu joins accepted, %llu snapshots restored; %llu flushes, %llu restarts from SQLite, "
+	       "%llu records lost in crashes before they were durable\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
-	       (unsigned long long)t.evictions, (unsigned long long)t.joins, (unsigned long long)t.flushes,
+	       (unsigned long long)t.evictions, (unsigned long long)t.joins, (unsigned long long)t.snapshots,
+	       (unsigned long long)t.flushes,
 	       (unsigned long long)t.restores, (unsigned long long)t.lost);
 }
 

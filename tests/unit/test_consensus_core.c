@@ -25,6 +25,9 @@ typedef struct store {
 	uint64_t promised, acc_ballot, last_first, delivered_seq;
 	int fail_entries;
 	bool queued; /* answer KONCE_GROUP_PERSIST_QUEUED: durable only when the test says so */
+	unsigned snapshots;
+	uint64_t snap_seq;
+	size_t snap_len;
 } store;
 
 static int done(const store *s) { return s->queued ? KONCE_GROUP_PERSIST_QUEUED : 0; }
@@ -55,14 +58,35 @@ static int p_delivered(void *c, uint64_t seq)
 	return done(c);
 }
 
+static int p_snapshot(void *c, uint64_t seq, const uint8_t *d, size_t l)
+{
+	store *s = c;
+	(void)d;
+	s->snapshots++;
+	s->snap_seq = seq;
+	s->snap_len = l;
+	return done(s);
+}
+
 static bool veto_x(void *ctx, const uint8_t k[32]) { (void)ctx; return memcmp(k, X, 32) != 0; }
+
+static const char APP_STATE[] = "the application state";
+static unsigned snapshot_calls;
+static int app_snapshot(void *ctx, const uint8_t **data, size_t *len)
+{
+	(void)ctx;
+	snapshot_calls++;
+	*data = (const uint8_t *)APP_STATE;
+	*len = sizeof(APP_STATE);
+	return 0;
+}
 
 static konce_group *member(store *st, const uint8_t *self, unsigned n, const uint8_t (*keys)[32], uint64_t now)
 {
-	konce_group_config cfg = {.policy = veto_x};
+	konce_group_config cfg = {.policy = veto_x, .snapshot = app_snapshot};
 	memcpy(cfg.group, GROUP, 16);
 	memcpy(cfg.self, self, 32);
-	cfg.persist = (konce_group_persist){st, p_view, p_vote, p_entries, p_delivered};
+	cfg.persist = (konce_group_persist){st, p_view, p_vote, p_entries, p_delivered, p_snapshot};
 	konce_group *g = konce_group_new(&cfg);
 	assert_non_null(g);
 	if (!n)
@@ -485,6 +509,126 @@ static void test_event_backpressure(void **st)
 	konce_group_free(g);
 }
 
+/* State transfer: a joiner admitted at commit index 5 delivers nothing until a snapshot at >= 5
+ * arrives (chunks out of order, duplicated), then goes on after the snapshot's seq. */
+static void test_joiner_snapshot(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = member(&s, X, 0, NULL, 0);
+	static uint8_t keys[3][32], secret[32], h[32], big[KONCE_CW_SNAP_CHUNK + 3];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], X, 32);
+	memcpy(keys[2], B, 32);
+	memset(secret, 0x33, 32);
+	konce_ctoken_secret_hash(h, secret);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 1, secret, 0), 0);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 5), m;
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &keys[0][0], .used_invite = h, .commit = 5, .first_seq = 6};
+	assert_int_equal(input(g, A, &nv, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
+	assert_true(konce_group_catching_up(g));
+	assert_int_equal(s.snapshots, 1); /* the mark, before the view */
+	assert_int_equal(s.snap_seq, 0);
+	konce_group_timer(g, 30 * MSEC);
+	assert_true(find_out(g, KONCE_CW_SNAP_REQ, B, &m)); /* the coordinator (epoch 2 mod 3) first */
+	assert_int_equal(m.u, 5);
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_VIEW);
+	/* Entries 6 and 7 arrive and commit: not delivered without state. */
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 2, 7);
+	p.first = 6;
+	p.count = 2;
+	p.e[0] = entry(A, 1, "six");
+	p.e[1] = entry(A, 2, "seven");
+	assert_int_equal(input(g, B, &p, 40 * MSEC), 0);
+	assert_false(konce_group_poll_event(g, &ev));
+	/* No answer within the retry time: the next member is asked. */
+	konce_group_timer(g, 600 * MSEC);
+	assert_true(find_out(g, KONCE_CW_SNAP_REQ, A, &m));
+	/* A stale snapshot (before the commit index) is ignored; a stranger's is refused. */
+	memset(big, 0x77, sizeof(big));
+	konce_cw_msg c = hdr(KONCE_CW_SNAP, 2, 7);
+	c.u = 4;
+	c.total = sizeof(big);
+	c.offset = KONCE_CW_SNAP_CHUNK;
+	c.dlen = 3;
+	c.data = big + KONCE_CW_SNAP_CHUNK;
+	assert_int_equal(input(g, A, &c, 610 * MSEC), 0);
+	assert_int_equal(input(g, C, &c, 610 * MSEC), -EPERM);
+	/* The snapshot at 7 in two chunks: the last first, then the first twice. */
+	c.u = 7;
+	assert_int_equal(input(g, A, &c, 620 * MSEC), 0);
+	assert_true(konce_group_catching_up(g));
+	c.offset = 0;
+	c.dlen = KONCE_CW_SNAP_CHUNK;
+	c.data = big;
+	assert_int_equal(input(g, A, &c, 630 * MSEC), 0);
+	assert_false(konce_group_catching_up(g));
+	assert_int_equal(input(g, A, &c, 640 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m)); /* its log now reaches 7 */
+	assert_int_equal(m.u, 7);
+	assert_int_equal(s.snap_seq, 7);
+	assert_int_equal(s.snap_len, sizeof(big));
+	assert_int_equal(s.delivered_seq, 7);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_SNAPSHOT);
+	assert_int_equal(ev.seq, 7);
+	assert_int_equal(ev.len, sizeof(big));
+	assert_memory_equal(ev.data, big, sizeof(big));
+	assert_false(konce_group_poll_event(g, &ev));
+	/* It goes on after 7. */
+	p.first = 8;
+	p.count = 1;
+	p.commit = 8;
+	p.e[0] = entry(A, 3, "eight");
+	assert_int_equal(input(g, B, &p, 650 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m));
+	assert_int_equal(m.u, 8);
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 2, 8);
+	assert_int_equal(input(g, B, &hb, 660 * MSEC), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_int_equal(ev.seq, 8);
+	assert_memory_equal(ev.data, "eight", 5);
+	konce_group_free(g);
+}
+
+/* A member answers a snapshot request with its state after what it delivered, rate-limited. */
+static void test_member_sends_snapshot(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 1), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(C, 1, "one");
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	konce_cw_msg req = hdr(KONCE_CW_SNAP_REQ, 1, 1);
+	req.u = 1;
+	snapshot_calls = 0;
+	assert_int_equal(input(g, C, &req, 2 * MSEC), 0);
+	assert_false(find_out(g, KONCE_CW_SNAP, C, &m)); /* not delivered yet: no state at 1 */
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.seq, 1);
+	assert_int_equal(input(g, C, &req, 3 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_SNAP, C, &m));
+	assert_int_equal(snapshot_calls, 1);
+	assert_int_equal(m.u, 1);
+	assert_int_equal(m.total, sizeof(APP_STATE));
+	assert_int_equal(m.offset, 0);
+	assert_memory_equal(m.data, APP_STATE, sizeof(APP_STATE));
+	assert_int_equal(input(g, C, &req, 4 * MSEC), 0); /* again at once: rate-limited */
+	assert_false(find_out(g, KONCE_CW_SNAP, C, &m));
+	assert_int_equal(input(g, C, &req, 400 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_SNAP, C, &m));
+	konce_group_free(g);
+}
+
 static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 {
 	konce_group_out o;
@@ -646,6 +790,8 @@ int main(void)
 		cmocka_unit_test(test_persist_failure_sends_nothing),
 		cmocka_unit_test(test_queued_persist_waits),
 		cmocka_unit_test(test_event_backpressure),
+		cmocka_unit_test(test_joiner_snapshot),
+		cmocka_unit_test(test_member_sends_snapshot),
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),

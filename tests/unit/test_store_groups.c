@@ -258,6 +258,53 @@ static void test_join_secret(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+/* State transfer: the mark survives a restart (the member asks again and delivers nothing), and
+ * the snapshot received replaces it. */
+static void test_snapshot_mark(void **state)
+{
+	(void)state;
+	static uint8_t vb[KONCE_CW_MAX_VALUE];
+	konce_store *st = open_store();
+	assert_int_equal(konce_store_group_add(st, GID, "late", NULL, 0, NULL, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_group_note_snapshot(st, GID, 0, NULL, 0), 0);
+	size_t vl = value(vb, 2, 3, 5, 0);
+	assert_int_equal(konce_store_group_note_view(st, GID, vb, vl), 0);
+	assert_int_equal(konce_store_group_note_delivered(st, GID, 5), 0);
+	assert_int_equal(konce_store_group_note_snapshot(st, GID, 0, (const uint8_t *)"x", 1), -EINVAL);
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
+	konce_store_group_rec r;
+	assert_int_equal(konce_store_group_get(st, GID, &r), 0);
+	assert_true(r.needs_state);
+	assert_int_equal(r.snap_seq, 0);
+	assert_null(r.snapshot);
+	konce_store_group_rec_free(&r);
+
+	konce_group_config cfg = {0};
+	memcpy(cfg.group, GID, 16);
+	memcpy(cfg.self, K[0], 32);
+	konce_store_group_binding b = {.st = st};
+	memcpy(b.gid, GID, 16);
+	konce_store_group_persist(&b, &cfg.persist);
+	konce_group *g = konce_group_new(&cfg);
+	assert_int_equal(konce_store_group_restore(st, GID, g, 0, err, sizeof(err)), 0);
+	assert_true(konce_group_catching_up(g));
+	konce_group_free(g);
+
+	assert_int_equal(konce_store_group_note_snapshot(st, GID, 9, (const uint8_t *)"state", 5), 0);
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_group_get(st, GID, &r), 0);
+	assert_false(r.needs_state);
+	assert_int_equal(r.snap_seq, 9);
+	assert_int_equal(r.snap_len, 5);
+	assert_memory_equal(r.snapshot, "state", 5);
+	konce_store_group_rec_free(&r);
+	g = konce_group_new(&cfg);
+	assert_int_equal(konce_store_group_restore(st, GID, g, 0, err, sizeof(err)), 0);
+	assert_false(konce_group_catching_up(g));
+	konce_group_free(g);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
 static int in_child(int (*fn)(void))
 {
 	fflush(NULL);
@@ -420,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_records_survive_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_core_restart, setup, teardown),
