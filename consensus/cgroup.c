@@ -304,10 +304,16 @@ int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uin
 	return cg_propose(g, KONCE_CW_E_APP, data, len, now);
 }
 
-int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t now)
+int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t expires, uint64_t now)
 {
-	return cg_propose(g, KONCE_CW_E_INVITE, secret_hash, KONCE_CW_SECRET, now);
+	uint8_t d[KONCE_CW_INVITE_LEN];
+	memcpy(d, secret_hash, KONCE_CW_SECRET);
+	for (unsigned i = 0; i < 8; i++)
+		d[KONCE_CW_SECRET + i] = (uint8_t)(expires >> (56 - 8 * i));
+	return cg_propose(g, KONCE_CW_E_INVITE, d, sizeof(d), now);
 }
+
+void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds) { g->wall = unix_seconds; }
 
 int konce_group_leave(konce_group *g, uint64_t now)
 {
@@ -357,7 +363,8 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		if (!named)
 			return -EPERM;
 		if (m->type == KONCE_CW_REFUSED) {
-			konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .out_reason = KONCE_GROUP_OUT_REFUSED};
+			konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .out_reason = KONCE_GROUP_OUT_REFUSED,
+						.kind = m->flag};
 			g->state = KONCE_GROUP_OUT;
 			cg_event(g, &ev);
 			return 0;

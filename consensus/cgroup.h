@@ -132,7 +132,8 @@ enum konce_group_out_reason {
 typedef struct konce_group_event {
 	enum konce_group_ev_type type;
 	uint64_t seq, epoch, nonce;
-	uint8_t kind;
+	uint8_t kind;        /* COMMITTED: the entry's kind; OUT (REFUSED): the refusal's reason,
+			      * KONCE_CW_R_REJECTED, _INVALID or _EXPIRED */
 	uint8_t origin[KONCE_CW_ORIGIN];
 	const uint8_t *data; /* COMMITTED: valid until the next call into the core */
 	size_t len;
@@ -215,8 +216,12 @@ bool konce_group_catching_up(const konce_group *g);
 /* Propose application data.  Returns the entry's nonce (>= 1) or -EMSGSIZE, -EAGAIN (too many
  * pending), -ENOTCONN (not a member). */
 int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uint64_t now);
-/* Register an invitation (the hash of its secret) by ordering it like an entry. */
-int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t now);
+/* Register an invitation (the hash of its secret) by ordering it like an entry.  It expires at
+ * `expires` (unix seconds; 0: never), as judged by each member's wall clock. */
+int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t expires, uint64_t now);
+/* The wall clock (unix seconds) the core judges invitation expiry by; the caller sets it before
+ * each call (the core reads no clock).  0 (the default): no invitation is judged expired. */
+void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds);
 int konce_group_leave(konce_group *g, uint64_t now);
 
 /* A message from `from`.  0, or -EBADMSG (malformed), -EPERM (not from a member, wrong group),

@@ -123,6 +123,8 @@ struct konce_group {
 	unsigned joinq_len;
 	uint8_t invites[KONCE_GROUP_INVITES][KONCE_CW_SECRET];
 	bool invite_used[KONCE_GROUP_INVITES];
+	uint64_t invite_expires[KONCE_GROUP_INVITES]; /* unix seconds, 0: never */
+	uint64_t wall; /* konce_group_set_wallclock */
 	unsigned n_invites;
 	uint8_t leavers[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY]; /* coordinator: asked to leave */
 	unsigned n_leavers;
@@ -224,6 +226,8 @@ void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m);
 void cj_on_leave(konce_group *g, unsigned from);
 void cj_committed(konce_group *g, const cg_slot *s);
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
+/* 0 (committed, unused, unexpired), KONCE_CW_R_INVALID (unknown or used) or KONCE_CW_R_EXPIRED. */
+int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
 bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
 void cj_tick(konce_group *g);
 void cj_reset(konce_group *g);

@@ -61,6 +61,13 @@ static void wr_be(wr *w, uint64_t v, size_t n)
 	wr_bytes(w, b, n);
 }
 
+/* An invitation is its hash and expiry; a revocation, the hash. */
+static bool entry_len_ok(uint8_t kind, uint16_t len)
+{
+	return kind == KONCE_CW_E_APP || (kind == KONCE_CW_E_INVITE && len == KONCE_CW_INVITE_LEN) ||
+	       (kind == KONCE_CW_E_REVOKE && len == KONCE_CW_SECRET);
+}
+
 static bool rd_entry(rd *r, konce_cw_entry *e)
 {
 	e->kind = (uint8_t)rd_be(r, 1);
@@ -69,7 +76,7 @@ static bool rd_entry(rd *r, konce_cw_entry *e)
 	e->len = (uint16_t)rd_be(r, 2);
 	if (r->bad || e->kind > KONCE_CW_E_REVOKE || e->len > KONCE_CW_MAX_ENTRY)
 		return false;
-	if (e->kind != KONCE_CW_E_APP && e->len != KONCE_CW_SECRET)
+	if (!entry_len_ok(e->kind, e->len))
 		return false;
 	e->data = rd_take(r, e->len);
 	return !r->bad;
@@ -77,8 +84,7 @@ static bool rd_entry(rd *r, konce_cw_entry *e)
 
 static void wr_entry(wr *w, const konce_cw_entry *e)
 {
-	if (e->len > KONCE_CW_MAX_ENTRY || e->kind > KONCE_CW_E_REVOKE ||
-	    (e->kind != KONCE_CW_E_APP && e->len != KONCE_CW_SECRET)) {
+	if (e->len > KONCE_CW_MAX_ENTRY || e->kind > KONCE_CW_E_REVOKE || !entry_len_ok(e->kind, e->len)) {
 		w->bad = true;
 		return;
 	}
@@ -288,7 +294,7 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		break;
 	case KONCE_CW_REFUSED:
 		m->flag = (uint8_t)rd_be(&r, 1);
-		ok = m->flag == KONCE_CW_R_REJECTED || m->flag == KONCE_CW_R_INVALID;
+		ok = m->flag >= KONCE_CW_R_REJECTED && m->flag <= KONCE_CW_R_EXPIRED;
 		break;
 	case KONCE_CW_LEAVE:
 		break;

@@ -27,6 +27,7 @@ enum konce_cw_limits {
 	KONCE_CW_ORIGIN = 8,        /* an entry's origin tag: the first 8 bytes of its proposer's key */
 	KONCE_CW_ENTRY_HEAD = 1 + KONCE_CW_ORIGIN + 8 + 2, /* kind, origin, nonce, len */
 	KONCE_CW_MAX_RENDEZVOUS = 255, /* bytes of the rendezvous hint in a token */
+	KONCE_CW_INVITE_LEN = KONCE_CW_SECRET + 8, /* an INVITE entry's data: hash, expiry */
 	KONCE_CW_SNAP_CHUNK = 16384, /* snapshot bytes in one SNAP */
 	KONCE_CW_SNAP_MAX = 1 << 20, /* a snapshot's size, at most (64 chunks) */
 	KONCE_CW_MAX_VALUE = 8 + 1 + KONCE_CW_MAX_MEMBERS * KONCE_CW_KEY + KONCE_CW_SECRET + 8 + 8 + 2 +
@@ -76,13 +77,15 @@ enum konce_cw_type {
 /* An entry on the wire: kind u8, origin 8, nonce u64, len u16, len bytes. */
 enum konce_cw_entry_kind {
 	KONCE_CW_E_APP = 0,    /* application data */
-	KONCE_CW_E_INVITE = 1, /* data = BLAKE2b-256 of an invitation secret (32 bytes) */
+	KONCE_CW_E_INVITE = 1, /* data = BLAKE2b-256 of an invitation secret (32 bytes), then its expiry
+				* u64 (unix seconds; 0: never): KONCE_CW_INVITE_LEN bytes */
 	KONCE_CW_E_REVOKE = 2, /* data = the same hash: the invitation was refused and is spent */
 };
 
 enum konce_cw_refused_reason {
 	KONCE_CW_R_REJECTED = 1, /* a member rejected, or too few acked by the deadline */
 	KONCE_CW_R_INVALID = 2,  /* the invitation is unknown or used */
+	KONCE_CW_R_EXPIRED = 3,  /* the invitation has expired */
 };
 
 /* A view value: what a view change decides.

@@ -29,6 +29,14 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+uint64_t gh_wall(const gh *s) { return 1800000000ULL + s->now / 1000000; }
+
+static void set_wall(gh *s, unsigned i)
+{
+	if (s->node[i].g)
+		konce_group_set_wallclock(s->node[i].g, gh_wall(s));
+}
+
 int gh_node_of(const gh *s, const uint8_t key[KONCE_CW_KEY])
 {
 	for (unsigned i = 0; i < s->nn; i++)
@@ -375,6 +383,8 @@ static void check_join_decision(gh *s, unsigned c, const konce_group_event *ev)
 		}
 	if (no || yes < n / 2 + 1)
 		violation(s, "node %u accepted joiner %d with %u yes, %u no of %u", c, j, yes, no, n);
+	if (s->node[j].invite_expires && gh_wall(s) >= s->node[j].invite_expires)
+		violation(s, "node %u accepted joiner %d after its invitation expired", c, j);
 	s->accepted[j] = true;
 	s->joins_accepted++;
 }
@@ -487,6 +497,7 @@ static void drain(gh *s, unsigned i)
 		case KONCE_GROUP_EV_OUT:
 			n->out = true;
 			n->out_reason = ev.out_reason;
+			s->expired_refusals += ev.out_reason == KONCE_GROUP_OUT_REFUSED && ev.kind == KONCE_CW_R_EXPIRED;
 			s->evictions += ev.out_reason == KONCE_GROUP_OUT_EVICTED;
 			break;
 		case KONCE_GROUP_EV_GAP: /* a snapshot must fill it before anything is delivered */
@@ -529,6 +540,7 @@ static void deliver(gh *s, gh_msg *m)
 	if (to->up && to->g && s->node[m->from].side == to->side) {
 		if (m->len > KONCE_CW_H_SIZE && m->bytes[0] == KONCE_CW_JOIN_VOTE)
 			note_vote(s, m);
+		set_wall(s, m->to);
 		konce_group_input(to->g, s->node[m->from].key, m->bytes, m->len, s->now);
 		drain(s, m->to);
 	}
@@ -690,6 +702,7 @@ void gh_run_until(gh *s, uint64_t t)
 		}
 		for (unsigned i = 0; i < s->nn; i++)
 			if (s->node[i].up && s->node[i].g && konce_group_next_timer(s->node[i].g) <= s->now) {
+				set_wall(s, i);
 				konce_group_timer(s->node[i].g, s->now);
 				drain(s, i);
 			}
@@ -845,6 +858,7 @@ int gh_propose(gh *s, unsigned i)
 	size_t len = 1 + simrng_below(&s->rng, sizeof(data));
 	for (size_t k = 0; k < len; k++)
 		data[k] = (uint8_t)simrng_next(&s->rng);
+	set_wall(s, i);
 	int64_t r = konce_group_propose(n->g, data, len, s->now);
 	drain(s, i);
 	if (r > 0)
@@ -859,7 +873,14 @@ int gh_invite(gh *s, unsigned inviter, unsigned j)
 		return -ENOTCONN;
 	uint8_t h[KONCE_CW_SECRET];
 	konce_ctoken_secret_hash(h, s->node[j].secret);
-	int64_t r = konce_group_invite(n->g, h, s->now);
+	/* A quarter of the invitations expire 1-3 s after they are issued (the joiner starts 0.5-2 s
+	 * later): some are refused for it, and none may be accepted after it. */
+	uint64_t expires = 0;
+	if (s->expiring_invites && simrng_below(&s->frng, 4) == 0)
+		expires = gh_wall(s) + 1 + simrng_below(&s->frng, 3);
+	s->node[j].invite_expires = expires;
+	set_wall(s, inviter);
+	int64_t r = konce_group_invite(n->g, h, expires, s->now);
 	drain(s, inviter);
 	return r > 0 ? 0 : (int)r;
 }
@@ -883,6 +904,7 @@ int gh_join(gh *s, unsigned j)
 	}
 	n->g = make_core(s, j);
 	n->up = true;
+	set_wall(s, j);
 	int rc = konce_group_join(n->g, (const uint8_t (*)[KONCE_CW_KEY])keys, cnt, n->secret, s->now);
 	drain(s, j);
 	return rc;

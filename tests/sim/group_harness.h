@@ -72,6 +72,7 @@ typedef struct gh_node {
 	uint64_t proposals, out_reason;
 	uint64_t halted_events;
 	uint8_t secret[KONCE_CW_SECRET]; /* a joiner's invitation */
+	uint64_t invite_expires;         /* and its expiry (unix seconds; 0: never) */
 	/* The application: a hash chain over the entries applied, at app_seq.  Its snapshot is the
 	 * hash and a filler derived from it (0-40 KB, so that transfers take 1-3 SNAP chunks). */
 	uint64_t app_hash, app_seq;
@@ -100,7 +101,8 @@ typedef struct gh {
 	/* Checks. */
 	uint64_t *seq_hash; /* [GH_MAX_SEQ] entry hash delivered at seq (0: none yet) */
 	uint64_t *chain;    /* [GH_MAX_SEQ] the application's hash after applying seq (0: none yet) */
-	uint64_t snapshots;
+	uint64_t snapshots, expired_refusals;
+	bool expiring_invites; /* gh_invite: a quarter of the invitations expire 1-3 s after issue */
 	uint64_t max_delivered;
 	uint64_t epoch_hash[GH_MAX_EPOCH];
 	uint8_t epoch_keys[GH_MAX_EPOCH][KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
@@ -143,6 +145,8 @@ int gh_join(gh *s, unsigned j);
 /* The highest installed epoch among running nodes, and its members as node numbers. */
 uint64_t gh_top_epoch(gh *s, unsigned *members, unsigned *n);
 int gh_node_of(const gh *s, const uint8_t key[KONCE_CW_KEY]);
+/* The simulated wall clock every node's core judges invitation expiry by (unix seconds). */
+uint64_t gh_wall(const gh *s);
 /* After the faults end: every member of the top view runs, is NORMAL in that epoch, and an entry
  * each proposes is delivered by all of them within `within` microseconds.  0, or -1 with a
  * violation recorded. */

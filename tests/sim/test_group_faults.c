@@ -33,7 +33,7 @@
 enum { FAULT_US = 15 * SIM_SEC, QUIET_US = 8 * SIM_SEC, PROGRESS_US = 10 * SIM_SEC };
 
 typedef struct totals {
-	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots;
+	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired;
 } totals;
 
 static int pick_up(gh *s, bool up)
@@ -134,6 +134,7 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	unsigned members = 3 + (unsigned)simrng_below(&r, 5);
 	unsigned spares = GH_MAX_NODES - members < 3 ? GH_MAX_NODES - members : 3;
 	gh *s = gh_new(seed, members, spares);
+	s->expiring_invites = true;
 	/* Half the schedules run asynchronous stores: a record becomes durable up to 5 ms after the
 	 * persist call, and a crash loses the records not yet durable (its own stream of randomness,
 	 * so the synchronous schedules stay as they were). */
@@ -221,6 +222,7 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	t->flushes += s->db_flushes;
 	t->restores += s->db_restores;
 	t->snapshots += s->snapshots;
+	t->expired += s->expired_refusals;
 	gh_free(s);
 }
 
@@ -231,11 +233,14 @@ static void test_random_schedules(void **state)
 	SIM_FOR_EACH_SEED(seed, 500)
 		run_seed(seed, &t, false);
 	printf("group faults: %llu schedules, 0 violations; %llu deliveries, %llu view installs, %llu halts, "
-	       "%llu evictions, %llu joins accepted, %llu refused, %llu messages, %llu snapshots restored; %llu with "
-	       "asynchronous stores, %llu records lost in crashes before they were durable\n",
+	       "%llu evictions, %llu joins accepted, %llu join rounds refused, %llu joiners refused for an expired "
+	       "invitation, %llu messages, "
+	       "%llu snapshots restored; %llu with asynchronous stores, %llu records lost in crashes before they "
+	       "were durable\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
 	       (unsigned long long)t.halts, (unsigned long long)t.evictions, (unsigned long long)t.joins,
-	       (unsigned long long)t.refused, (unsigned long long)t.msgs, (unsigned long long)t.snapshots,
+	       (unsigned long long)t.refused, (unsigned long long)t.expired, (unsigned long long)t.msgs,
+	       (unsigned long long)t.snapshots,
 	       (unsigned long long)t.async,
 	       (unsigned long long)t.lost);
 }

@@ -158,6 +158,19 @@ static bool find_out(konce_group *g, uint8_t type, const uint8_t *to, konce_cw_m
 	return found;
 }
 
+/* An INVITE entry: the hash, then the expiry (unix seconds, big-endian). */
+static konce_cw_entry invite_entry(const uint8_t *origin, const uint8_t h[32], uint64_t expires)
+{
+	static uint8_t d[4][KONCE_CW_INVITE_LEN];
+	static unsigned k;
+	uint8_t *b = d[k++ % 4];
+	memcpy(b, h, 32);
+	for (unsigned i = 0; i < 8; i++)
+		b[32 + i] = (uint8_t)(expires >> (56 - 8 * i));
+	return (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = origin, .nonce = 1, .len = KONCE_CW_INVITE_LEN,
+				.data = b};
+}
+
 static konce_cw_entry entry(const uint8_t *origin, uint64_t nonce, const char *text)
 {
 	return (konce_cw_entry){.kind = KONCE_CW_E_APP, .origin = origin, .nonce = nonce, .len = (uint16_t)strlen(text),
@@ -473,7 +486,7 @@ static void test_event_backpressure(void **st)
 	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
 	p.first = 1;
 	p.count = 1;
-	p.e[0] = (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = B, .nonce = 1, .len = 32, .data = h};
+	p.e[0] = invite_entry(B, h, 0);
 	assert_int_equal(input(g, B, &p, MSEC / 2), 0);
 	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
 	ask.key = y;
@@ -629,6 +642,79 @@ static void test_member_sends_snapshot(void **st)
 	konce_group_free(g);
 }
 
+/* An invitation expires: members vote no on it, and the coordinator refuses it with the reason. */
+static void test_invite_expiry(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	uint8_t secret[32], h[32];
+	static uint8_t y[32];
+	memset(secret, 0x46, 32);
+	memset(y, 0x79, 32);
+	konce_ctoken_secret_hash(h, secret);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = invite_entry(B, h, 1000);
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 0);
+	ask.key = y;
+	ask.secret = secret;
+	konce_group_set_wallclock(g, 999); /* not committed yet, in the log, and valid */
+	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 1);
+	konce_group_set_wallclock(g, 1000); /* expired */
+	assert_int_equal(input(g, B, &ask, 3 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0);
+	ask.commit = 1; /* committed now: the same */
+	assert_int_equal(input(g, B, &ask, 4 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0);
+	konce_group_free(g);
+
+	/* A lone coordinator: an expired invitation's JOIN gets REFUSED(EXPIRED); a valid one starts
+	 * a vote. */
+	store s2 = {0};
+	g = member(&s2, A, 0, NULL, 0);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	konce_group_set_wallclock(g, 500);
+	assert_true(konce_group_invite(g, h, 1000, MSEC) > 0);
+	konce_group_event ev;
+	while (konce_group_poll_event(g, &ev)) /* committed and delivered: known to the group */
+		;
+	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
+	j.secret = secret;
+	konce_group_set_wallclock(g, 1000);
+	assert_int_equal(input(g, y, &j, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_REFUSED, y, &m));
+	assert_int_equal(m.flag, KONCE_CW_R_EXPIRED);
+	konce_group_set_wallclock(g, 999);
+	assert_int_equal(input(g, y, &j, 3 * MSEC), 0);
+	bool decided = false;
+	while (konce_group_poll_event(g, &ev))
+		decided |= ev.type == KONCE_GROUP_EV_JOIN_DECIDED && ev.flag;
+	assert_true(decided); /* a majority of one said yes */
+	konce_group_free(g);
+
+	/* The joiner learns why. */
+	store s3 = {0};
+	g = member(&s3, y, 0, NULL, 0);
+	static uint8_t keys[1][32];
+	memcpy(keys[0], A, 32);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 1, secret, 0), 0);
+	konce_cw_msg r = hdr(KONCE_CW_REFUSED, 1, 0);
+	r.flag = KONCE_CW_R_EXPIRED;
+	assert_int_equal(input(g, A, &r, MSEC), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_REFUSED);
+	assert_int_equal(ev.kind, KONCE_CW_R_EXPIRED);
+	konce_group_free(g);
+}
+
 static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 {
 	konce_group_out o;
@@ -705,7 +791,7 @@ static void test_join_vote_and_veto(void **st)
 	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
 	p.first = 1;
 	p.count = 1;
-	p.e[0] = (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = B, .nonce = 1, .len = 32, .data = h};
+	p.e[0] = invite_entry(B, h, 0);
 	assert_int_equal(input(g, B, &p, MSEC), 0);
 	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
 	ask.key = X;
@@ -791,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_queued_persist_waits),
 		cmocka_unit_test(test_event_backpressure),
 		cmocka_unit_test(test_joiner_snapshot),
+		cmocka_unit_test(test_invite_expiry),
 		cmocka_unit_test(test_member_sends_snapshot),
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),

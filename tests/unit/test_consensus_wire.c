@@ -101,7 +101,7 @@ static void test_bad_fields(void **st)
 	b[46] = 3; /* unknown entry kind */
 	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
 	memcpy(b, PROP, sizeof(b));
-	b[46] = KONCE_CW_E_INVITE; /* an invitation is 32 bytes */
+	b[46] = KONCE_CW_E_INVITE; /* an invitation is 40 bytes (hash, expiry) */
 	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
 	memcpy(b, PROP, sizeof(b));
 	b[46] = KONCE_CW_E_REVOKE; /* so is a revocation */
@@ -279,6 +279,7 @@ static konce_ctoken sample_token(void)
 	memset(t.keys[0], 0xa1, 32);
 	memset(t.keys[1], 0xb2, 32);
 	memset(t.secret, 0x5c, 32);
+	t.expires = 1800000000; /* 2027-01-15 */
 	t.rdv_len = 14;
 	memcpy(t.rdv, "rdv.example:53", 14);
 	return t;
@@ -290,13 +291,14 @@ static void test_token(void **st)
 	konce_ctoken t = sample_token(), p;
 	uint8_t b[KONCE_CTOKEN_MAX];
 	size_t n = konce_ctoken_encode(&t, b, sizeof(b));
-	assert_int_equal(n, 3 + 1 + 16 + 1 + 64 + 32 + 1 + 14);
+	assert_int_equal(n, 3 + 1 + 16 + 1 + 64 + 32 + 8 + 1 + 14);
 	assert_memory_equal(b, "KGI\x01", 4);
 	assert_memory_equal(b + 4, GROUP, 16);
 	assert_int_equal(b[20], 2);
 	assert_int_equal(b[21], 0xa1);
 	assert_int_equal(b[21 + 64], 0x5c);
-	assert_int_equal(b[21 + 96], 14);
+	assert_memory_equal(b + 21 + 96, "\x00\x00\x00\x00\x6b\x49\xd2\x00", 8); /* expires, big-endian */
+	assert_int_equal(b[21 + 104], 14);
 	assert_int_equal(konce_ctoken_parse(&p, b, n), 0);
 	assert_memory_equal(&p, &t, sizeof(t));
 	for (size_t k = 0; k < n; k++)
@@ -316,6 +318,11 @@ static void test_token(void **st)
 	assert_int_equal(konce_ctoken_from_text(&p, "invite:AAAA"), -EINVAL);
 	text[20] ^= 1; /* still base64, but no longer the same token */
 	assert_true(konce_ctoken_from_text(&p, text) != 0 || memcmp(&p, &t, sizeof(t)) != 0);
+
+	assert_false(konce_ctoken_expired(&t, 1799999999));
+	assert_true(konce_ctoken_expired(&t, 1800000000));
+	t.expires = 0; /* never */
+	assert_false(konce_ctoken_expired(&t, UINT64_MAX));
 
 	uint8_t h[32], h2[32];
 	konce_ctoken_secret_hash(h, t.secret);
