@@ -273,6 +273,27 @@ int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry
 	return 0;
 }
 
+int konce_group_restore_invite(konce_group *g, const uint8_t *entry, size_t len)
+{
+	konce_cw_entry e;
+	if (g->state == KONCE_GROUP_NONE || konce_cw_entry_parse(&e, entry, len, NULL) != KONCE_CW_OK)
+		return -EINVAL;
+	if (e.kind == KONCE_CW_E_APP)
+		return 0;
+	cg_slot *s = g->deliver_buf; /* scratch: nothing is being delivered during a restore */
+	cg_entry_to_slot(&e, 0, s);
+	cj_committed(g, s);
+	return 0;
+}
+
+int konce_group_restore_used(konce_group *g, const uint8_t hash[KONCE_CW_SECRET])
+{
+	if (g->state == KONCE_GROUP_NONE)
+		return -EINVAL;
+	cv_mark_invite_used(g, hash);
+	return 0;
+}
+
 int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now)
 {
 	g->now = now;

@@ -207,6 +207,12 @@ int konce_group_restore(konce_group *g, const uint8_t *view, size_t view_len, ui
 			uint64_t promised, uint64_t acc_ballot, const uint8_t *acc_value, size_t acc_len,
 			uint64_t delivered, uint64_t now);
 int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry, size_t len);
+/* After the restore, so that a restarted member knows the invitations it knew: every committed
+ * INVITE or REVOKE entry at or below the delivery point, in log order (other entries are
+ * ignored), and every invitation an earlier view used (a view's used invitation, by hash).
+ * 0, or -EINVAL. */
+int konce_group_restore_invite(konce_group *g, const uint8_t *entry, size_t len);
+int konce_group_restore_used(konce_group *g, const uint8_t hash[KONCE_CW_SECRET]);
 /* After the restore: the store holds the state-transfer mark (put_snapshot seq 0): the member
  * asks for a snapshot again and delivers nothing until it has one. */
 int konce_group_restore_catchup(konce_group *g);

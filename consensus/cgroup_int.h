@@ -212,6 +212,8 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist);
 void cv_resend_view(konce_group *g, const uint8_t to[KONCE_CW_KEY], cg_member *mm);
 void cv_tick(konce_group *g);
 bool cv_in_prev(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
+/* An invitation a view used (zero: none): known as used from now on. */
+void cv_mark_invite_used(konce_group *g, const uint8_t *h);
 
 /* csnap.c */
 void cs_start(konce_group *g, uint64_t min_seq);

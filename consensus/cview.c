@@ -381,7 +381,7 @@ int cv_on_newview(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_
 	return cv_install(g, v, true);
 }
 
-static void mark_invite_used(konce_group *g, const uint8_t *h)
+void cv_mark_invite_used(konce_group *g, const uint8_t *h)
 {
 	if (!memcmp(h, zero32, KONCE_CW_SECRET))
 		return;
@@ -393,6 +393,7 @@ static void mark_invite_used(konce_group *g, const uint8_t *h)
 	unsigned slot = g->n_invites < KONCE_GROUP_INVITES ? g->n_invites++ : 0;
 	memcpy(g->invites[slot], h, KONCE_CW_SECRET);
 	g->invite_used[slot] = true;
+	g->invite_expires[slot] = 0;
 }
 
 int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
@@ -497,7 +498,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	g->state = KONCE_GROUP_NORMAL;
 	g->halted = false;
 	g->fresh = false;
-	mark_invite_used(g, v->used_invite);
+	cv_mark_invite_used(g, v->used_invite);
 	cj_reset(g);
 	cc_pending_refresh(g);
 	for (unsigned i = 0; i < KONCE_GROUP_PENDING; i++)

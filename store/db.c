@@ -59,6 +59,11 @@ static const char *const migrations[KONCE_STORE_SCHEMA] = {
 	"  seq INTEGER NOT NULL CHECK (seq > 0),"
 	"  entry BLOB NOT NULL,"
 	"  PRIMARY KEY (gid, seq)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE group_used ("
+	"  gid BLOB NOT NULL REFERENCES groups(gid) ON DELETE CASCADE,"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+	"  PRIMARY KEY (gid, hash)"
 	") WITHOUT ROWID;",
 };
 

@@ -58,6 +58,16 @@ static int restore_one(void *ctx, uint64_t seq, const uint8_t *entry, size_t len
 	return c->rc != 0;
 }
 
+static int invite_one(void *ctx, const uint8_t *e, size_t len)
+{
+	return konce_group_restore_invite(((struct restore_ctx *)ctx)->g, e, len) ? 1 : 0;
+}
+
+static int used_one(void *ctx, const uint8_t hash[32])
+{
+	return konce_group_restore_used(((struct restore_ctx *)ctx)->g, hash) ? 1 : 0;
+}
+
 int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], konce_group *g,
 			      uint64_t now, char *err, size_t errlen)
 {
@@ -81,9 +91,12 @@ int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GRO
 		struct restore_ctx c = {.g = g};
 		int n = konce_store_group_entries(st, gid, r.delivered + 1, UINT64_MAX, restore_one, &c);
 		e = n < 0 ? n : c.rc;
-		if (e)
+		if (e) {
 			snprintf(err, errlen, "group: stored entry %llu is refused (%d)", (unsigned long long)c.seq, e);
-		else if (r.needs_state && (e = konce_group_restore_catchup(g)))
+		} else if ((n = konce_store_group_invites(st, gid, r.delivered, invite_one, used_one, &c)) < 0) {
+			e = n == -ECANCELED ? -EINVAL : n; /* the core refused one */
+			snprintf(err, errlen, "group: the stored invitations are refused (%d)", e);
+		} else if (r.needs_state && (e = konce_group_restore_catchup(g)))
 			snprintf(err, errlen, "group: cannot resume the state transfer (%d)", e);
 	}
 	konce_store_group_rec_free(&r);

@@ -6,7 +6,8 @@
  * flush loses nothing and the next one retries (the core's output waits meanwhile).  What a record
  * does:
  *   VIEW      the installed view (value bytes), its epoch; every entry at seq > the value's commit
- *             index is replaced by the value's tail; a pending join's secret and keys are cleared.
+ *             index is replaced by the value's tail; a pending join's secret and keys are cleared;
+ *             the invitation the view used, if any, is recorded as used (group_used).
  *   VOTE      the vote for the view after epoch `base`: promised, accepted ballot and value.
  *   ENTRIES   entries at first.. replace every stored entry at seq >= first.
  *   DELIVERED the delivery point.
@@ -38,6 +39,11 @@ static const char *const gstmt_sql[GS__COUNT] = {
 	[GS_LAST] = "SELECT gid FROM groups WHERE name = ?1",
 	[GS_ENTRIES] = "SELECT seq, entry FROM group_entries WHERE gid = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
 	[GS_EACH] = "SELECT gid, coalesce(name, ''), epoch FROM groups ORDER BY name, gid",
+	[GS_USED] = "INSERT INTO group_used (gid, hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+	[GS_USED_EACH] = "SELECT hash FROM group_used WHERE gid = ?1",
+	/* INVITE and REVOKE entries (kind, the first byte, is not APP) up to a seq, in log order */
+	[GS_INVITES] = "SELECT entry FROM group_entries WHERE gid = ?1 AND seq <= ?2 AND substr(entry, 1, 1) <> x'00' "
+		       "ORDER BY seq",
 };
 
 static int gstmt(konce_store *st, enum gstmt_id id, sqlite3_stmt **out)
@@ -212,6 +218,15 @@ static int apply_view(konce_store *st, const struct gnote *n)
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)v.epoch);
 	if ((rc = run(s)) != SQLITE_OK || (rc = truncate_from(st, n->gid, v.commit + 1)) != SQLITE_OK)
 		return rc;
+	static const uint8_t zero[KONCE_CW_SECRET];
+	if (memcmp(v.used_invite, zero, KONCE_CW_SECRET)) {
+		if ((rc = gstmt(st, GS_USED, &s)) != SQLITE_OK)
+			return rc;
+		sqlite3_bind_blob(s, 1, n->gid, KONCE_STORE_GROUP_ID, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, v.used_invite, KONCE_CW_SECRET, SQLITE_STATIC);
+		if ((rc = run(s)) != SQLITE_OK)
+			return rc;
+	}
 	for (unsigned i = 0; i < v.count; i++) {
 		size_t len = konce_cw_entry_encode(&v.e[i], eb, sizeof(eb));
 		if (!len)
@@ -507,4 +522,38 @@ int konce_store_groups_each(konce_store *st, int (*fn)(void *ctx, const uint8_t 
 	int e = rc == SQLITE_ROW || rc == SQLITE_DONE ? count : store_errno(st->db, rc);
 	sqlite3_reset(s);
 	return e;
+}
+
+int konce_store_group_invites(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t upto,
+			      int (*entry)(void *ctx, const uint8_t *e, size_t len),
+			      int (*used)(void *ctx, const uint8_t hash[32]), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = gstmt(st, GS_INVITES, &s), count = 0, stop = 0;
+	if (rc != SQLITE_OK)
+		return store_errno(st->db, rc);
+	sqlite3_bind_blob(s, 1, gid, KONCE_STORE_GROUP_ID, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)(upto > INT64_MAX ? INT64_MAX : upto));
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		count++;
+		stop = entry(ctx, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+	}
+	int e = stop || rc == SQLITE_DONE ? 0 : store_errno(st->db, rc);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (e || stop)
+		return e ? e : -ECANCELED;
+	if ((rc = gstmt(st, GS_USED_EACH, &s)) != SQLITE_OK)
+		return store_errno(st->db, rc);
+	sqlite3_bind_blob(s, 1, gid, KONCE_STORE_GROUP_ID, SQLITE_STATIC);
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) != 32)
+			continue;
+		count++;
+		stop = used(ctx, sqlite3_column_blob(s, 0));
+	}
+	e = stop || rc == SQLITE_DONE ? 0 : store_errno(st->db, rc);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return e ? e : stop ? -ECANCELED : count;
 }

@@ -168,6 +168,12 @@ void konce_store_group_rec_free(konce_store_group_rec *rec);
 int konce_store_group_entries(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t first,
 			      uint64_t last, int (*fn)(void *ctx, uint64_t seq, const uint8_t *entry, size_t len),
 			      void *ctx);
+/* What a restarted member needs to know its invitations: calls entry() for each stored INVITE and
+ * REVOKE entry at seq <= upto, in log order, then used() for each invitation a view used.  Either
+ * returns nonzero to stop (-ECANCELED).  The number visited, or a negative errno. */
+int konce_store_group_invites(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t upto,
+			      int (*entry)(void *ctx, const uint8_t *e, size_t len),
+			      int (*used)(void *ctx, const uint8_t hash[32]), void *ctx);
 /* Calls fn for every group, by name; returns the number or a negative errno. */
 int konce_store_groups_each(konce_store *st, int (*fn)(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID],
 							 const char *name, uint64_t epoch),
@@ -204,7 +210,8 @@ typedef struct konce_store_group_binding {
 } konce_store_group_binding;
 void konce_store_group_persist(konce_store_group_binding *b, struct konce_group_persist *out);
 /* Restarts a fresh core (konce_group_new) from the store: its view, vote, delivery point and the
- * entries after it, and a state transfer still to do (konce_group_restore_catchup); or, for a
+ * entries after it, the invitations it knew (konce_group_restore_invite and _used), and a state
+ * transfer still to do (konce_group_restore_catchup); or, for a
  * group still joining, konce_group_join with the stored invitation.  The application restores
  * its own state (a snapshot received is in konce_store_group_rec.snapshot).
  * 0, -ENOENT (no such group), -EINVAL (stored records the core refuses), or a negative errno. */

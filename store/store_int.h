@@ -63,6 +63,9 @@ enum gstmt_id {
 	GS_LAST,
 	GS_ENTRIES,
 	GS_EACH,
+	GS_USED,
+	GS_USED_EACH,
+	GS_INVITES,
 	GS__COUNT
 };
 

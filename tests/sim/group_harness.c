@@ -82,6 +82,14 @@ static int a_view(gh_store *st, const uint8_t *value, size_t len)
 	if (konce_cw_value_parse(&v, value, len, NULL) != KONCE_CW_OK)
 		return -EINVAL;
 	put_bytes(&st->view, &st->view_len, value, len);
+	static const uint8_t zero[KONCE_CW_SECRET];
+	bool known = !memcmp(v.used_invite, zero, KONCE_CW_SECRET);
+	for (size_t k = 0; k < st->nused && !known; k++)
+		known = !memcmp(st->used[k], v.used_invite, KONCE_CW_SECRET);
+	if (!known) {
+		st->used = realloc(st->used, (st->nused + 1) * sizeof(*st->used));
+		memcpy(st->used[st->nused++], v.used_invite, KONCE_CW_SECRET);
+	}
 	truncate_from(st, v.commit + 1);
 	for (unsigned i = 0; i < v.count; i++)
 		if (set_entry(st, v.commit + 1 + i, &v.e[i]))
@@ -779,6 +787,7 @@ void gh_free(gh *s)
 		free(n->st.entry_len);
 		drop_pending(&n->st);
 		free(n->st.pend);
+		free(n->st.used);
 		db_close(s, i);
 	}
 	if (s->dbdir[0])
@@ -827,6 +836,11 @@ void gh_restart(gh *s, unsigned i)
 		for (uint64_t q = st->delivered + 1; !rc && q <= st->max_seq; q++)
 			if (st->entry[q])
 				rc = konce_group_restore_entry(n->g, q, st->entry[q], st->entry_len[q]);
+		for (uint64_t q = 1; !rc && q <= st->delivered && q < GH_MAX_SEQ; q++)
+			if (st->entry[q])
+				rc = konce_group_restore_invite(n->g, st->entry[q], st->entry_len[q]);
+		for (size_t k = 0; !rc && k < st->nused; k++)
+			rc = konce_group_restore_used(n->g, st->used[k]);
 		if (!rc && st->needs_state)
 			rc = konce_group_restore_catchup(n->g);
 		if (rc)

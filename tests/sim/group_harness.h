@@ -48,6 +48,8 @@ typedef struct gh_store {
 	uint8_t **entry; /* [GH_MAX_SEQ] encoded entries */
 	size_t *entry_len;
 	uint64_t max_seq, delivered;
+	uint8_t (*used)[KONCE_CW_SECRET]; /* the invitations the views used */
+	size_t nused;
 	bool needs_state;      /* put_snapshot(0) */
 	uint64_t snap_seq;     /* put_snapshot(seq >= 1) */
 	size_t snap_len;

@@ -715,6 +715,44 @@ static void test_invite_expiry(void **st)
 	konce_group_free(g);
 }
 
+/* A restarted member is handed the invitations it knew: a committed one, and one an earlier view
+ * used. */
+static void test_restore_invites(void **st)
+{
+	(void)st;
+	uint8_t s1[32], s2[32], h1[32], h2[32];
+	static uint8_t y[32], eb[KONCE_CW_ENTRY_HEAD + KONCE_CW_INVITE_LEN];
+	memset(s1, 0x51, 32);
+	memset(s2, 0x52, 32);
+	memset(y, 0x79, 32);
+	konce_ctoken_secret_hash(h1, s1);
+	konce_ctoken_secret_hash(h2, s2);
+	for (unsigned used = 0; used < 2; used++) {
+		store s = {0};
+		konce_group *g = abc(&s);
+		konce_cw_entry e = invite_entry(B, h1, 0);
+		size_t n = konce_cw_entry_encode(&e, eb, sizeof(eb));
+		assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
+		e = invite_entry(B, h2, 0);
+		n = konce_cw_entry_encode(&e, eb, sizeof(eb));
+		assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
+		if (used)
+			assert_int_equal(konce_group_restore_used(g, h2), 0);
+		konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 0), m;
+		ask.key = y;
+		ask.secret = s1;
+		assert_int_equal(input(g, B, &ask, MSEC), 0);
+		assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+		assert_int_equal(m.flag, 1); /* known and unused */
+		ask.secret = s2;
+		assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+		assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+		assert_int_equal(m.flag, used ? 0 : 1);
+		assert_int_equal(konce_group_restore_invite(g, (const uint8_t *)"x", 1), -EINVAL);
+		konce_group_free(g);
+	}
+}
+
 static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 {
 	konce_group_out o;
@@ -878,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_event_backpressure),
 		cmocka_unit_test(test_joiner_snapshot),
 		cmocka_unit_test(test_invite_expiry),
+		cmocka_unit_test(test_restore_invites),
 		cmocka_unit_test(test_member_sends_snapshot),
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),

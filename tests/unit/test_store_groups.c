@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "consensus/cgroup.h"
@@ -462,6 +463,109 @@ static void test_core_restart(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+/* Flush, release, and return the type of the first message to `to` (0: none); events drained. */
+static uint8_t pump(konce_store *st, konce_group *g, const uint8_t *to, uint8_t *flag)
+{
+	konce_group_out o;
+	konce_group_event ev;
+	uint8_t type = 0;
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(konce_group_persisted(g, konce_group_persist_issued(g)), 0);
+	while (konce_group_poll_event(g, &ev))
+		;
+	while (konce_group_poll(g, &o)) {
+		static konce_cw_msg m;
+		if (!type && !memcmp(o.to, to, 32) && konce_cw_parse(&m, o.bytes, o.len) == KONCE_CW_OK) {
+			type = m.type;
+			if (flag)
+				*flag = m.flag;
+		}
+	}
+	return type;
+}
+
+static uint8_t join_msg(konce_store *st, konce_group *g, const uint8_t *from, const uint8_t secret[32], uint64_t now,
+			uint8_t *flag)
+{
+	static uint8_t b[KONCE_CW_MAX_MSG];
+	konce_cw_msg j = {.type = KONCE_CW_JOIN, .group = GID, .secret = secret};
+	size_t n = konce_cw_encode(&j, b, sizeof(b));
+	assert_int_equal(konce_group_input(g, from, b, n, now), 0);
+	return pump(st, g, from, flag);
+}
+
+struct inv_seen {
+	unsigned entries, used;
+	uint8_t first[32], used_hash[32];
+};
+
+static int inv_entry(void *ctx, const uint8_t *e, size_t len)
+{
+	struct inv_seen *v = ctx;
+	konce_cw_entry x;
+	assert_int_equal(konce_cw_entry_parse(&x, e, len, NULL), KONCE_CW_OK);
+	assert_int_equal(x.kind, KONCE_CW_E_INVITE);
+	if (!v->entries++)
+		memcpy(v->first, x.data, 32);
+	return 0;
+}
+
+static int inv_used(void *ctx, const uint8_t hash[32])
+{
+	struct inv_seen *v = ctx;
+	v->used++;
+	memcpy(v->used_hash, hash, 32);
+	return 0;
+}
+
+/* A restarted member knows the invitations it knew: one a view used stays used (a second JOIN with
+ * it is refused), and one committed but unused still admits. */
+static void test_invitations_survive_restart(void **state)
+{
+	(void)state;
+	konce_store *st = open_store();
+	assert_int_equal(konce_store_group_add(st, GID, "inv", NULL, 0, NULL, err, sizeof(err)), 0);
+	konce_store_group_binding b = {.st = st};
+	memcpy(b.gid, GID, 16);
+	konce_group_config cfg = {0};
+	memcpy(cfg.group, GID, 16);
+	memcpy(cfg.self, K[0], 32);
+	konce_store_group_persist(&b, &cfg.persist);
+	konce_group *g = konce_group_new(&cfg);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	uint8_t s1[32], s2[32], h1[32], h2[32], flag = 0;
+	memset(s1, 0x61, 32);
+	memset(s2, 0x62, 32);
+	crypto_generichash(h1, 32, s1, 32, NULL, 0);
+	crypto_generichash(h2, 32, s2, 32, NULL, 0);
+	assert_true(konce_group_invite(g, h1, 0, 1000) > 0);
+	assert_true(konce_group_invite(g, h2, 0, 1000) > 0);
+	pump(st, g, K[1], NULL);
+	/* K[1] joins with the first: a majority of one accepts, a view change admits it. */
+	assert_int_equal(join_msg(st, g, K[1], s1, 2000, NULL), KONCE_CW_NEWVIEW);
+	assert_int_equal(konce_group_epoch(g), 2);
+	konce_group_free(g);
+	/* What a restart replays: the two INVITE entries in log order, and the invitation view 2 used. */
+	struct inv_seen v = {0};
+	assert_int_equal(konce_store_group_invites(st, GID, UINT64_MAX, inv_entry, inv_used, &v), 3);
+	assert_int_equal(v.entries, 2);
+	assert_memory_equal(v.first, h1, 32);
+	assert_int_equal(v.used, 1);
+	assert_memory_equal(v.used_hash, h1, 32);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+
+	st = open_store();
+	b.st = st;
+	g = konce_group_new(&cfg);
+	assert_int_equal(konce_store_group_restore(st, GID, g, 5000, err, sizeof(err)), 0);
+	assert_int_equal(konce_group_epoch(g), 2);
+	assert_int_equal(join_msg(st, g, K[2], s1, 6000, &flag), KONCE_CW_REFUSED); /* used */
+	assert_int_equal(flag, KONCE_CW_R_INVALID);
+	assert_int_equal(join_msg(st, g, K[2], s2, 7000, NULL), 0); /* valid: a vote starts, no refusal */
+	konce_group_free(g);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +575,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_core_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invitations_survive_restart, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
