@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "consensus/cgroup.h"
+#include "consensus/cgroup_int.h" /* cg_event: to overflow the event ring directly */
 #include "consensus/ctoken.h"
 
 #define MSEC 1000ULL
@@ -753,6 +754,34 @@ static void test_restore_invites(void **st)
 	}
 }
 
+/* If one call ever raised more events than the ring holds, the rest are counted, never dropped
+ * silently: OVERFLOW follows the ring, and the core takes no call until it is drained. */
+static void test_event_overflow(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	for (unsigned k = 0; k < KONCE_GROUP_EV_RING + 5; k++) {
+		konce_group_event ev = {.type = KONCE_GROUP_EV_HALTED, .epoch = k};
+		cg_event(g, &ev);
+	}
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 0);
+	assert_int_equal(input(g, B, &hb, MSEC), -ENOBUFS);
+	konce_group_event ev;
+	for (unsigned k = 0; k < KONCE_GROUP_EV_RING; k++) {
+		assert_true(konce_group_poll_event(g, &ev));
+		assert_int_equal(ev.type, KONCE_GROUP_EV_HALTED);
+		assert_int_equal(ev.epoch, k); /* the oldest first: nothing was dropped from the front */
+	}
+	assert_int_equal(input(g, B, &hb, MSEC), -ENOBUFS); /* still owed the OVERFLOW */
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OVERFLOW);
+	assert_int_equal(ev.seq, 5);
+	assert_false(konce_group_poll_event(g, &ev));
+	assert_int_equal(input(g, B, &hb, 2 * MSEC), 0);
+	konce_group_free(g);
+}
+
 static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 {
 	konce_group_out o;
@@ -914,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_persist_failure_sends_nothing),
 		cmocka_unit_test(test_queued_persist_waits),
 		cmocka_unit_test(test_event_backpressure),
+		cmocka_unit_test(test_event_overflow),
 		cmocka_unit_test(test_joiner_snapshot),
 		cmocka_unit_test(test_invite_expiry),
 		cmocka_unit_test(test_restore_invites),
