@@ -8,7 +8,7 @@
  * RECV_CALLS_PER_WAKE batches into the input queue (inq.h), each datagram classified by
  * konce_ep_priority() (session traffic first, then handshakes from sources by rate-limit
  * overdraft, unknown types last), then feeds the endpoint best first until the wake has spent
- * WAKE_BUDGET_UNITS load units (konce_ep_last_cost, at least 1 per datagram).  The rest waits
+ * WAKE_BUDGET_UNITS load units (konce_ep_input's cost, at least 1 per datagram).  The rest waits
  * for the next wake (ev_drain, behind whatever else is ready); when the queue is full the worst
  * priority is shed, counted as `input_shed` in `konce status --json`.
  */
@@ -68,8 +68,9 @@ static void drain(struct konce_node *n)
 	while (spent < WAKE_BUDGET_UNITS && konce_inq_peek(n->inq, &pkt, &len, &from, NULL)) {
 		unsigned cost = 1;
 		if (!node_trav_on_datagram(n, pkt, len, from)) {
-			konce_ep_input(n->ep, pkt, len, from, node_now_us());
-			cost = konce_ep_last_cost(n->ep);
+			konce_ep_rx rx;
+			konce_ep_input(n->ep, pkt, len, from, node_now_us(), &rx);
+			cost = rx.cost;
 		}
 		spent += cost ? cost : 1;
 		konce_inq_drop(n->inq);

@@ -347,7 +347,7 @@ static void pump(struct node_trav *t)
 					vaddr(&va, slot_of(t, p));
 					p->relayed_rx++;
 					konce_punch_relay_heard(p->pu, now);
-					konce_ep_input(n->ep, e.data, e.len, &va, now);
+					konce_ep_input(n->ep, e.data, e.len, &va, now, NULL);
 				}
 				break;
 			}
@@ -513,11 +513,11 @@ static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, s
 				match = konce_punch_is_target(p->pu, sock, from); /* an answer to our HELLO copy */
 			if (match) {
 				uint64_t now = node_now_us();
-				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, now))
+				uint32_t conn;
+				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, now, &conn))
 					schedule(t);
 				/* the endpoint authenticated it as the peer's session traffic, and it came
 				 * over the direct path: the path is alive (punch.h; never for PUNCH) */
-				uint32_t conn = konce_ep_last_auth_conn(t->n->ep);
 				if (conn && conn == tpeer_session(t, p) && konce_punch_path(p->pu, &ps, &pa) &&
 				    ps == sock && konce_addr_eq(&pa, from)) {
 					p->auth_heard++;

@@ -136,50 +136,33 @@ bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, con
 	konce_punch_input(p->pu, 0, from, false, wire_get64(pkt + KONCE_HELLO_TRAV_INTRO), NODE_TRAV_HS_SEQ, now);
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	konce_ep_input(t->n->ep, pkt, len, &va, now);
+	konce_ep_input(t->n->ep, pkt, len, &va, now, NULL);
 	return true;
 }
 
-/* Did the endpoint take this packet as the peer's authentic answer to our handshake (or as its
- * authenticated INITIATE)?  Read from the drop counters it keeps by reason.  A COOKIE proves
- * nothing: whoever got our HELLO copy can echo its cid.  An INITIATE proves the peer's key only
- * when it crossed our own attempt to that key (the simultaneous open merged or yielded); an
- * ACCEPT, when it matched our INITIATE to the peer's virtual address and decrypted. */
-static bool authentic(uint8_t type, const struct konce_ep_counters *b, const struct konce_ep_counters *a)
-{
-	switch (type) {
-	case KONCE_PKT_INITIATE:
-		return a->simopen_merged > b->simopen_merged || a->simopen_yielded > b->simopen_yielded;
-	case KONCE_PKT_ACCEPT:
-		return a->accept_unmatched == b->accept_unmatched && a->accept_bad == b->accept_bad;
-	default:
-		return false;
-	}
-}
-
 bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
-			  const konce_addr *from, uint64_t now)
+			  const konce_addr *from, uint64_t now, uint32_t *auth_conn)
 {
 	konce_addr va;
+	konce_ep_rx rx;
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	bool hs = len && !sock && attempting(p) && /* our HELLO copies leave from the node socket */
-		  (pkt[0] == KONCE_PKT_COOKIE || pkt[0] == KONCE_PKT_INITIATE || pkt[0] == KONCE_PKT_ACCEPT);
-	if (!hs) {
-		konce_ep_input(t->n->ep, pkt, len, &va, now);
+	enum konce_ep_verdict v = konce_ep_input(t->n->ep, pkt, len, &va, now, &rx);
+	*auth_conn = v == KONCE_EP_SESSION_DATA ? rx.conn : 0;
+	if (!len || sock || !attempting(p)) /* our HELLO copies leave from the node socket */
 		return false;
-	}
-	struct konce_ep_counters before = *konce_ep_counters(t->n->ep);
-	konce_ep_input(t->n->ep, pkt, len, &va, now);
-	const struct konce_ep_counters *after = konce_ep_counters(t->n->ep);
-	if (pkt[0] == KONCE_PKT_COOKIE && after->cookie_unmatched == before.cookie_unmatched &&
-	    after->cookie_bad == before.cookie_bad && after->cookie_pow_too_high == before.cookie_pow_too_high) {
-		/* our INITIATE answers it: send it where the COOKIE came from, but verify nothing */
+	if (v == KONCE_EP_COOKIE_TAKEN) {
+		/* our INITIATE answers it: send it where the COOKIE came from, but verify nothing
+		 * (whoever got our HELLO copy can echo its cid) */
 		p->reply_to = *from;
 		p->have_reply_to = true;
 		return false;
 	}
-	if (!authentic(pkt[0], &before, after))
+	/* The peer's authentic answer: its INITIATE proves its key only when it crossed our own
+	 * attempt to that key (merged or yielded); an ACCEPT, when it matched our INITIATE to the
+	 * peer's virtual address and decrypted. */
+	if (v != KONCE_EP_SIMOPEN_MERGED && v != KONCE_EP_SIMOPEN_YIELDED &&
+	    !(pkt[0] == KONCE_PKT_ACCEPT && v == KONCE_EP_ESTABLISHED))
 		return false;
 	p->reply_to = *from;
 	p->have_reply_to = true;

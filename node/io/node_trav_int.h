@@ -105,10 +105,11 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
  * endpoint (at the peer's virtual address); true if taken. */
 bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 /* A datagram from p's known addresses, for the endpoint at p's virtual address: while attempting,
- * one the endpoint accepts as the peer's authentic handshake answer (a COOKIE for our HELLO, an
- * INITIATE or ACCEPT that opened) is the punch core's ack for the pair.  True if it was an ack. */
+ * one the endpoint's verdict names the peer's authentic handshake answer (an INITIATE that crossed
+ * our attempt, an ACCEPT that opened it) is the punch core's ack for the pair.  *auth_conn gets
+ * the session an authenticated DATA packet was for, else 0.  True if it was an ack. */
 bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
-			  const konce_addr *from, uint64_t now);
+			  const konce_addr *from, uint64_t now, uint32_t *auth_conn);
 
 /* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
  * says why), -ENOMEM.  datagram: true if it was a LIFE_REQ (consumed).  apply: after every pump. */

@@ -1,7 +1,7 @@
 /* test_transport_flood.c - FLOOD: honest handshakes complete while forged INITIATEs arrive at 10x
  * the server's capacity, and the proof-of-work demand rises and falls back to 0.
  *
- * The server's CPU (the simulator's CPU model): every datagram costs konce_ep_last_cost() load
+ * The server's CPU (the simulator's CPU model): every datagram costs konce_ep_input()'s cost in load
  * units x US_PER_UNIT virtual microseconds, arrivals wait in a queue of SIM_HOST_QUEUE_DEFAULT
  * ordered by konce_ep_priority(), and the endpoint's configured capacity is exactly what that CPU
  * can do: 1 s / US_PER_UNIT = 50,000 units per second.
