@@ -56,6 +56,7 @@ static void get_addr(konce_addr *a, const uint8_t *p)
 {
 	memcpy(a->ip, p, 16);
 	a->port = wire_get16(p + 16);
+	a->path = 0;
 }
 
 static void put_addr(uint8_t *p, const konce_addr *a)

@@ -46,28 +46,19 @@
 
 static struct node_trav *T(struct konce_node *n) { return n->trav; }
 
-/* ---- virtual addresses ---------------------------------------------------------------------- */
+/* ---- path handles ----------------------------------------------------------------------------- */
 
-static void vaddr(konce_addr *a, unsigned slot)
-{
-	memset(a, 0, sizeof(*a));
-	a->ip[0] = 0x01; /* 100::/64, RFC 6666 discard-only */
-	a->ip[14] = (uint8_t)(slot >> 8);
-	a->ip[15] = (uint8_t)slot;
-	a->port = 7;
-}
+/* The endpoint names a traversal peer by a path handle (node/base/addr.h), slot + 1: no address,
+ * so nothing from the network can pose as it, and each peer is its own rate-limit source. */
+static void vaddr(konce_addr *a, unsigned slot) { *a = konce_addr_path((uint16_t)(slot + 1)); }
 
-bool node_trav_is_virtual(const konce_addr *a)
-{
-	static const uint8_t pfx[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
-	return memcmp(a->ip, pfx, 8) == 0 && a->port == 7;
-}
+bool node_trav_is_virtual(const konce_addr *a) { return a->path != 0; }
 
 static struct tpeer *tpeer_of_vaddr(struct node_trav *t, const konce_addr *a)
 {
 	if (!node_trav_is_virtual(a))
 		return NULL;
-	unsigned slot = (unsigned)(a->ip[14] << 8 | a->ip[15]);
+	unsigned slot = a->path - 1u;
 	return slot < NODE_TRAV_PEERS && t->peers[slot].used ? &t->peers[slot] : NULL;
 }
 

@@ -2,8 +2,8 @@
  *
  * How a peer known by key alone is reached (docs/TRAVERSAL.md, "In the node"):
  *   1. konce_node_send() finds no address: node_trav_resolve() gives the endpoint a *virtual*
- *      address for the key (in 100::/64, RFC 6666's discard-only prefix, never routed) and asks
- *      the primary rendezvous for an introduction.
+ *      address for the key: a path handle (node/base/addr.h; no ip, no port, never from the
+ *      network) and asks the primary rendezvous for an introduction.
  *   2. Datagrams the endpoint sends to a virtual address never reach the socket:
  *      node_trav_outgoing() holds them while the punch runs, then sends them to the verified
  *      direct address, or wraps them in RELAY to the rendezvous once punching gave up.

@@ -175,7 +175,7 @@ static void test_sweep(void **state)
 	 * have verified another pair, and its probes there move our path); after it, only socket 3
 	 * stays, and it is the same socket */
 	assert_int_equal(node_trav_socks_send(s, 3, &pa, (const uint8_t *)"before", 6), 0);
-	konce_addr m3 = {{0}, 0};
+	konce_addr m3 = {{0}, 0, 0};
 	for (int k = 0; k < 5; k++) /* drain the four "x" first */
 		m3 = peer_recv(fd, k < 4 ? "x" : "before");
 	konce_punch_input(t->peers[3].pu, 3, &pa, true, 9, 1, 2000);
