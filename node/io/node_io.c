@@ -21,6 +21,7 @@
 
 #include "node/transport/cc.h"
 #include "node/core/inq.h"
+#include "node/core/rx_switch.h"
 #include "node/transport/keyslab.h"
 #include "node/transport/load.h"
 #include "node/transport/pow.h"
@@ -36,26 +37,15 @@ enum {
 	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
 	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
 	WAKE_BUDGET_UNITS = 2048,
-	PRIO_TRAVERSAL = 1, /* rendezvous and punch messages: beside a fresh source's handshake */
 };
 
-/* Cheap classification, no crypto: the endpoint's own (inq.h), and the traversal layer's message
- * types (which the endpoint calls unknown) beside a fresh source's handshake, ahead of overdrawn
- * sources and unknown junk. */
-static unsigned classify(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from,
-			 uint64_t now)
-{
-	unsigned p = konce_ep_priority(n->ep, pkt, len, from, now);
-	if (p == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER &&
-	    pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
-		return PRIO_TRAVERSAL;
-	return p;
-}
-
+/* Cheap classification, no crypto (node/core/rx_switch.h): the endpoint's own (inq.h), and bare
+ * traversal datagrams beside a fresh source's handshake, ahead of overdrawn sources and junk. */
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct konce_node *n = ctx;
-	konce_inq_push(n->inq, classify(n, pkt, len, from, node_now_us()), pkt, len, from);
+	konce_inq_push(n->inq, konce_rx_priority(n->ep, n->trav != NULL, pkt, len, from, node_now_us()), pkt, len,
+		       from);
 }
 
 /* Feeds the endpoint from the input queue, best first, up to one wake's budget. */
@@ -67,7 +57,7 @@ static void drain(struct konce_node *n)
 	unsigned spent = 0;
 	while (spent < WAKE_BUDGET_UNITS && konce_inq_peek(n->inq, &pkt, &len, &from, NULL)) {
 		unsigned cost = 1;
-		if (!node_trav_on_datagram(n, pkt, len, from)) {
+		if (!node_trav_on_datagram(n, konce_rx_classify(pkt, len), pkt, len, from)) {
 			konce_ep_rx rx;
 			konce_ep_input(n->ep, pkt, len, from, node_now_us(), &rx);
 			cost = rx.cost;

@@ -468,85 +468,102 @@ int node_trav_events_new(struct node_trav *t)
 
 /* ---- hooks ---------------------------------------------------------------------------------- */
 
-/* A datagram on local socket sock (0: the node's).  True if it was traversal's, consumed. */
-static bool trav_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
+/* A datagram from a peer's path, or from where the peer's probes came (its handshake may beat our
+ * own verification): the endpoint sees the peer at its path handle, so the session never leaves
+ * it (a cookie stays bound to one address) and the punch core alone decides direct or relayed (a
+ * dead direct path falls back to the relay without the endpoint noticing).  True if it was one. */
+static bool path_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	for (unsigned i = 0; t->nknown && i < NODE_TRAV_PEERS; i++) {
+		struct tpeer *p = &t->peers[i];
+		unsigned ps, k;
+		konce_addr pa;
+		if (!p->used)
+			continue;
+		bool match = konce_punch_path(p->pu, &ps, &pa) && konce_addr_eq(&pa, from);
+		for (k = 0; !match && k < p->nseen; k++)
+			match = konce_addr_eq(&p->seen[k], from);
+		if (!match)
+			match = konce_punch_is_target(p->pu, sock, from); /* an answer to our HELLO copy */
+		if (!match)
+			continue;
+		uint64_t now = node_now_us();
+		uint32_t conn;
+		if (node_trav_hs_deliver(t, p, sock, pkt, len, from, now, &conn))
+			schedule(t);
+		/* the endpoint authenticated it as the peer's session traffic, and it came over the
+		 * direct path: the path is alive (punch.h; never for PUNCH) */
+		if (conn && conn == tpeer_session(t, p) && konce_punch_path(p->pu, &ps, &pa) && ps == sock &&
+		    konce_addr_eq(&pa, from)) {
+			p->auth_heard++;
+			konce_punch_heard(p->pu, now);
+			schedule(t);
+		}
+		return true;
+	}
+	return false;
+}
+
+/* PUNCH never creates state, or forged keys could fill the table; it counts only with a MAC made
+ * with the secret of the INTRO we hold for that key (konce_punch_receive).  A probe that beats our
+ * INTRO (a reliable message) is dropped; the peer's later rounds find us. */
+static void punch_input(struct node_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	konce_rdv_msg m;
-	if (!len)
+	struct tpeer *p;
+	if (!t->rc || konce_rdv_decode(&m, pkt, len) || !(p = tpeer_get(t, m.key, false)) ||
+	    konce_punch_receive(p->pu, sock, from, pkt, len, node_now_us())) {
+		t->punch_bad++; /* not an introduced peer's, or its MAC is not the introduction's */
+		return;
+	}
+	tpeer_seen(t, p, from); /* only an authenticated probe teaches an address */
+	schedule(t);
+}
+
+/* A datagram of kind k (node/core/rx_switch.h) on local socket sock (0: the node's).  True if it
+ * was traversal's, consumed. */
+static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
+		       const konce_addr *from)
+{
+	switch (k) {
+	case KONCE_RX_JUNK:
 		return false;
-	if (sock && (pkt[0] == KONCE_RDV_LIFE_REQ || pkt[0] == KONCE_RDV_FILTER))
-		return true; /* the lifetime probes and the filtering echo belong to the node socket */
-	if (node_trav_life_datagram(t, pkt, len, from))
+	case KONCE_RX_LIFE_REQ: /* the lifetime service and the filtering echo belong to the node socket */
+		if (!sock)
+			node_trav_life_datagram(t, pkt, len, from);
 		return true;
-	if (pkt[0] == KONCE_RDV_FILTER)
-		return node_travfilter_datagram(t, pkt, len, from);
-	if (pkt[0] != KONCE_RDV_PUNCH) {
-		/* From a punched path, or from where the peer's probes came (its handshake may beat
-		 * our own verification): the endpoint sees the peer at its virtual address, so the
-		 * session never leaves it (a cookie stays bound to one address) and the punch core
-		 * alone decides direct or relayed (a dead direct path falls back to the relay
-		 * without the endpoint noticing).  A HELLO copy tagged with an introduced key is that
-		 * peer's probe, from wherever it came (node_trav_hs.c). */
+	case KONCE_RX_FILTER:
+		if (!sock)
+			node_travfilter_datagram(t, pkt, len, from);
+		return true;
+	case KONCE_RX_PUNCH:
+		punch_input(t, sock, pkt, len, from);
+		return true;
+	case KONCE_RX_TAGGED_HELLO:
+		/* a HELLO copy tagged with an introduced key is that peer's probe, from wherever it
+		 * came (node_trav_hs.c); a tag that does not verify leaves an ordinary HELLO */
 		if (!sock && node_trav_hs_hello(t, pkt, len, from, node_now_us())) {
 			schedule(t);
 			return true;
 		}
-		for (unsigned i = 0; t->nknown && i < NODE_TRAV_PEERS; i++) {
-			struct tpeer *p = &t->peers[i];
-			unsigned ps, k;
-			konce_addr pa;
-			if (!p->used)
-				continue;
-			bool match = konce_punch_path(p->pu, &ps, &pa) && konce_addr_eq(&pa, from);
-			for (k = 0; !match && k < p->nseen; k++)
-				match = konce_addr_eq(&p->seen[k], from);
-			if (!match)
-				match = konce_punch_is_target(p->pu, sock, from); /* an answer to our HELLO copy */
-			if (match) {
-				uint64_t now = node_now_us();
-				uint32_t conn;
-				if (node_trav_hs_deliver(t, p, sock, pkt, len, from, now, &conn))
-					schedule(t);
-				/* the endpoint authenticated it as the peer's session traffic, and it came
-				 * over the direct path: the path is alive (punch.h; never for PUNCH) */
-				if (conn && conn == tpeer_session(t, p) && konce_punch_path(p->pu, &ps, &pa) &&
-				    ps == sock && konce_addr_eq(&pa, from)) {
-					p->auth_heard++;
-					konce_punch_heard(p->pu, now);
-					schedule(t);
-				}
-				return true;
-			}
-		}
-		return false;
+		return path_input(t, sock, pkt, len, from);
+	case KONCE_RX_TRANSPORT:
+		return path_input(t, sock, pkt, len, from);
 	}
-	if (!t->rc || konce_rdv_decode(&m, pkt, len)) {
-		t->punch_bad++;
-		return true;
-	}
-	/* PUNCH never creates state, or forged keys could fill the table; it counts only with a MAC
-	 * made with the secret of the INTRO we hold for that key (konce_punch_receive).  A probe
-	 * that beats our INTRO (a reliable message) is dropped; the peer's later rounds find us. */
-	struct tpeer *p = tpeer_get(t, m.key, false);
-	if (!p || konce_punch_receive(p->pu, sock, from, pkt, len, node_now_us())) {
-		t->punch_bad++; /* not an introduced peer's, or its MAC is not the introduction's */
-		return true;
-	}
-	tpeer_seen(t, p, from); /* only an authenticated probe teaches an address */
-	schedule(t);
-	return true;
+	return false;
 }
 
-bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from)
+bool node_trav_on_datagram(struct konce_node *n, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
+			   const konce_addr *from)
 {
-	return T(n) && trav_input(T(n), 0, pkt, len, from);
+	return T(n) && trav_input(T(n), 0, k, pkt, len, from);
 }
 
 /* From a birthday socket: anything not for traversal is dropped (only peers use those sockets). */
 static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav *t = ctx;
-	if (!trav_input(t, sock, pkt, len, from))
+	if (!trav_input(t, sock, konce_rx_classify(pkt, len), pkt, len, from))
 		t->punch_bad++;
 	kick(t);
 }

@@ -23,13 +23,16 @@
 
 #include "konce/konce.h"
 #include "node/base/addr.h"
+#include "node/core/rx_switch.h"
 
 struct konce_node;
 struct peer;
 
 void node_trav_free(struct konce_node *n);
-/* A datagram from the socket: true if it was traversal's (a PUNCH), consumed. */
-bool node_trav_on_datagram(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *from);
+/* A datagram from the socket, of kind k (node/core/rx_switch.h: the one switch on its type byte):
+ * true if traversal consumed it (fed it to the endpoint itself, or dropped it). */
+bool node_trav_on_datagram(struct konce_node *n, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
+			   const konce_addr *from);
 /* A datagram from the endpoint: true if it went to a virtual address and was taken care of. */
 bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *to);
 /* A message of class KONCE_CLASS_RENDEZVOUS (body only) from an authenticated peer. */

@@ -117,10 +117,7 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
 
 bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
-	if (len != KONCE_HELLO_SIZE || pkt[0] != KONCE_PKT_HELLO ||
-	    memcmp(pkt + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4))
-		return false;
-	/* like PUNCH: it counts only for a peer we were introduced to, with a MAC made with that
+	/* the receive switch (node/core/rx_switch.c) saw a full HELLO with the tag's magic; like PUNCH: it counts only for a peer we were introduced to, with a MAC made with that
 	 * introduction's secret (the tag covers the HELLO up to it, so it is not movable either) */
 	struct tpeer *p = t->rc ? tpeer_get(t, pkt + KONCE_HELLO_TRAV_KEY, false) : NULL;
 	if (!p || wire_get64(pkt + KONCE_HELLO_TRAV_INTRO) != konce_punch_intro_id(p->pu) ||

@@ -112,10 +112,10 @@ bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, c
 			  const konce_addr *from, uint64_t now, uint32_t *auth_conn);
 
 /* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
- * says why), -ENOMEM.  datagram: true if it was a LIFE_REQ (consumed).  apply: after every pump. */
+ * says why), -ENOMEM.  datagram: a LIFE_REQ from the node socket.  apply: after every pump. */
 int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_t errlen);
 void node_trav_life_free(struct node_trav *t);
-bool node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
+void node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
 void node_trav_life_apply(struct node_trav *t);
 json_t *node_trav_life_json(struct node_trav *t);
 json_t *node_trav_life_srv_json(struct node_trav *t);
@@ -134,7 +134,7 @@ void node_travfilter_kick(struct node_trav *t);
 /* The filtering test's fresh mapping: 0 and *x once echoed; 1 if its socket sent but no echo came
  * yet (the mapping exists on our NAT); -ENOENT if it never sent. */
 int node_travfilter_mapping(struct node_trav *t, konce_addr *x);
-bool node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
+void node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
 void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8_t *body, size_t len);
 json_t *node_travfilter_json(struct node_trav *t);
 json_t *node_travfilter_service_json(struct node_trav *t);

@@ -225,16 +225,13 @@ void node_trav_life_free(struct node_trav *t)
 	t->life = NULL;
 }
 
-bool node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
+void node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav_life *lf = t->life;
-	if (!len || pkt[0] != KONCE_RDV_LIFE_REQ)
-		return false;
 	if (lf && lf->srv) {
 		konce_lifesrv_input(lf->srv, pkt, len, from, node_now_us());
 		srv_flush(lf);
 	}
-	return true; /* never to the endpoint */
 }
 
 static bool is_rdv(const struct node_trav *t, const uint8_t *pk)

@@ -200,19 +200,18 @@ static void reply_bare(struct node_filt *f, uint8_t op, uint64_t token, const ko
 		konce_udp_queue(f->t->n->udp, b, n, to);
 }
 
-bool node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
+void node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_filt *f = t->filt;
 	konce_rdv_msg m;
 	if (!f || !t->srv || konce_rdv_decode(&m, pkt, len) || m.flags != KONCE_FILT_OP_ECHO_REQ)
-		return true; /* a FILTER datagram on the node socket is ours either way: dropped */
+		return; /* a FILTER datagram on the node socket is ours either way: dropped */
 	if (konce_ratelimit_charge(f->rl, from, 1, node_now_us())) {
 		f->refused++;
-		return true;
+		return;
 	}
 	f->echoes++;
 	reply_bare(f, KONCE_FILT_OP_ECHO, m.id, from, from, -1);
-	return true;
 }
 
 void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8_t *body, size_t len)
