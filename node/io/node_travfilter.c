@@ -97,7 +97,7 @@ static void client_pump(struct node_filt *f)
 				send_fd(f->fd, o.buf, o.len, &o.to, !konce_addr_is_v4(&f->local));
 			continue;
 		}
-		struct peer *p = node_peer_find(t->n, t->rdv_pk[o.rdv]);
+		struct peer *p = node_peer_find(t->n, t->core->rdv_pk[o.rdv]);
 		if (p && p->conn && node_trav_send_msg(t->n, p->conn, o.buf, o.len) == 0)
 			sent = true;
 	}
@@ -157,10 +157,10 @@ void node_travfilter_kick(struct node_trav *t)
 {
 	struct node_filt *f = t->filt;
 	konce_addr a, local;
-	if (!f || f->started || !t->rc || !t->nrdv)
+	if (!f || f->started || !t->core->rc || !t->core->nrdv)
 		return;
-	for (unsigned i = 0; i < t->nrdv; i++)
-		if (konce_rdvc_reflexive(t->rc, i, &a))
+	for (unsigned i = 0; i < t->core->nrdv; i++)
+		if (konce_rdvc_reflexive(t->core->rc, i, &a))
 			return; /* not every rendezvous answered yet */
 	f->started = true;
 	if (konce_udp_local(t->n->udp, &local))
@@ -174,7 +174,7 @@ void node_travfilter_kick(struct node_trav *t)
 	f->ev_rx = event_new(t->n->base, fd, EV_READ | EV_PERSIST, on_rx, f);
 	f->ev_timer = evtimer_new(t->n->base, on_ftimer, f);
 	if (!f->ev_rx || !f->ev_timer || event_add(f->ev_rx, NULL) ||
-	    konce_ftest_new(&f->ft, konce_env_default(), t->rdv_addr, t->nrdv, node_now_us())) {
+	    konce_ftest_new(&f->ft, konce_env_default(), t->core->rdv_addr, t->core->nrdv, node_now_us())) {
 		client_stop(f);
 		return;
 	}
@@ -204,7 +204,7 @@ void node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t le
 {
 	struct node_filt *f = t->filt;
 	konce_rdv_msg m;
-	if (!f || !t->srv || konce_rdv_decode(&m, pkt, len) || m.flags != KONCE_FILT_OP_ECHO_REQ)
+	if (!f || !t->core->srv || konce_rdv_decode(&m, pkt, len) || m.flags != KONCE_FILT_OP_ECHO_REQ)
 		return; /* a FILTER datagram on the node socket is ours either way: dropped */
 	if (konce_ratelimit_charge(f->rl, from, 1, node_now_us())) {
 		f->refused++;
@@ -221,14 +221,14 @@ void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8
 	if (!f || konce_rdv_decode(&m, body, len))
 		return;
 	if (m.flags == KONCE_FILT_OP_SENT) {
-		for (unsigned i = 0; f->ft && i < t->nrdv; i++)
-			if (!memcmp(from->pk, t->rdv_pk[i], KONCE_KEY_BYTES)) {
+		for (unsigned i = 0; f->ft && i < t->core->nrdv; i++)
+			if (!memcmp(from->pk, t->core->rdv_pk[i], KONCE_KEY_BYTES)) {
 				konce_ftest_input_session(f->ft, i, body, len, node_now_us());
 				client_pump(f);
 			}
 		return;
 	}
-	if (!t->srv || (m.flags != KONCE_FILT_OP_ASK && m.flags != KONCE_FILT_OP_ASK_ALT))
+	if (!t->core->srv || (m.flags != KONCE_FILT_OP_ASK && m.flags != KONCE_FILT_OP_ASK_ALT))
 		return;
 	/* only the asker's own public IP; charged like a bare echo */
 	if (memcmp(m.addr.ip, from->addr.ip, 16) || konce_ratelimit_charge(f->rl, &from->addr, 1, node_now_us())) {
@@ -266,7 +266,7 @@ int node_travfilter_new(struct node_trav *t)
 	f->t = t;
 	f->fd = f->alt_fd = -1;
 	t->filt = f;
-	if (!t->srv)
+	if (!t->core->srv)
 		return 0;
 	konce_addr local;
 	int e = konce_ratelimit_new(&f->rl, konce_env_default(), 1024, 10, 20);
@@ -300,7 +300,7 @@ void node_travfilter_free(struct node_trav *t)
 json_t *node_travfilter_json(struct node_trav *t)
 {
 	struct node_filt *f = t->filt;
-	if (!f || !t->rc)
+	if (!f || !t->core->rc)
 		return json_pack("{s:s}", "result", "not measured");
 	if (!f->ft)
 		return json_pack("{s:s}", "result", f->started ? "not measured" : "waiting for registration");
@@ -319,7 +319,7 @@ json_t *node_travfilter_json(struct node_trav *t)
 json_t *node_travfilter_service_json(struct node_trav *t)
 {
 	struct node_filt *f = t->filt;
-	if (!f || !t->srv)
+	if (!f || !t->core->srv)
 		return json_null();
 	char as[KONCE_ADDR_STRLEN];
 	return json_pack("{s:I,s:I,s:I,s:o}", "filter_echoes", (json_int_t)f->echoes, "filter_probes",

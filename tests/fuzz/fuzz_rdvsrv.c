@@ -1,4 +1,4 @@
-/* fuzz_rdvsrv.c - the node's rendezvous service glue (node/io/node_rdvsrv.c): rendezvous messages
+/* fuzz_rdvsrv.c - the node's rendezvous service (node/core/trav_rdvsrv.c): rendezvous messages
  * arriving on an authenticated session, checked against the session's key, handed to the
  * rendezvous core with the session's address, and the core's answers routed back to sessions.
  *

@@ -1,4 +1,4 @@
-/* node_trav_hs.c - the handshake is the probe: traversal's first contact by simultaneous open.
+/* trav_hs.c - the handshake is the probe: traversal's first contact by simultaneous open.
  *
  * On an introduction both nodes run a handshake to the other's virtual address (the side that
  * asked already does; the other starts one here).  Instead of PUNCH probes, each punch-core probe
@@ -35,9 +35,8 @@
  */
 #include <string.h>
 
-#include "node/io/node_int.h"
-#include "node/io/node_trav.h"
-#include "node/io/node_trav_int.h"
+#include "node/base/wire.h"
+#include "node/core/trav_int.h"
 
 static bool attempting(const struct tpeer *p)
 {
@@ -46,37 +45,27 @@ static bool attempting(const struct tpeer *p)
 }
 
 /* The opener is used only while our handshake to the peer is not done. */
-static bool opener_live(struct node_trav *t, const struct tpeer *p)
+static bool opener_live(konce_trav *t, const struct tpeer *p)
 {
-	const struct peer *np = node_peer_find(t->n, p->pk);
-	return p->opener_len && np && !np->up;
+	konce_trav_peer np;
+	return p->opener_len && trav_peer(t, p->pk, &np) && !np.up;
 }
 
-void node_trav_hs_intro(struct node_trav *t, struct tpeer *p, uint64_t now)
+void trav_hs_intro(konce_trav *t, struct tpeer *p, uint64_t now)
 {
-	struct konce_node *n = t->n;
-	struct peer *np = node_peer_find(n, p->pk);
+	konce_trav_peer np;
 	p->hs_copies = 0;
-	if (np) {
-		if (np->up)
+	if (trav_peer(t, p->pk, &np)) {
+		if (np.up)
 			p->opener_len = 0; /* an upgrade: the session exists, PUNCH probes */
 		return;
 	}
 	konce_addr va;
-	uint32_t conn;
 	tpeer_vaddr(t, p, &va);
-	if (!(np = node_peer_add(n, p->pk)))
-		return;
-	if (konce_ep_connect(n->ep, p->pk, &va, NULL, 0, now, &conn)) {
-		node_peer_free(n, np, KONCE_REASON_NONE);
-		return;
-	}
-	node_peer_set_conn(n, np, conn);
-	np->addr = va;
-	np->since_us = now;
+	t->ops.dial(t->ops.ctx, p->pk, &va, now);
 }
 
-bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len)
+bool trav_hs_outgoing(konce_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len)
 {
 	if (pkt[0] == KONCE_PKT_HELLO && len == KONCE_HELLO_SIZE) {
 		memcpy(p->opener, pkt, len);
@@ -85,12 +74,12 @@ bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *
 	}
 	if (!p->have_reply_to || !attempting(p))
 		return false;
-	konce_udp_queue(t->n->udp, pkt, len, &p->reply_to);
+	trav_send(t, 0, &p->reply_to, pkt, len);
 	p->hs_replies++;
 	return true;
 }
 
-bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_out *o)
+bool trav_hs_probe(konce_trav *t, struct tpeer *p, const konce_punch_out *o, uint64_t now)
 {
 	/* PROBING: the relay carries the handshake (direct not expected: both sides started so), and
 	 * the probes are PUNCH beside it; a pair they verify moves the handshake or session there */
@@ -105,21 +94,23 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p->opener, p->opener_len);
 	memcpy(copy + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4);
-	memcpy(copy + KONCE_HELLO_TRAV_KEY, t->n->pk, KONCE_KEY_BYTES);
+	memcpy(copy + KONCE_HELLO_TRAV_KEY, t->pk, KONCE_WIRE_KEY);
 	wire_put64(copy + KONCE_HELLO_TRAV_INTRO, o->intro_id);
 	if (!konce_punch_tag(p->pu, copy, KONCE_HELLO_TRAV_MAC, copy + KONCE_HELLO_TRAV_MAC))
 		return false;
-	konce_udp_queue(t->n->udp, copy, p->opener_len, &o->to);
+	(void)now;
+	trav_send(t, 0, &o->to, copy, p->opener_len);
 	p->hs_copies++;
 	p->hs_probes++;
 	return true;
 }
 
-bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+bool trav_hs_hello(konce_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	/* the receive switch (node/core/rx_switch.c) saw a full HELLO with the tag's magic; like PUNCH: it counts only for a peer we were introduced to, with a MAC made with that
 	 * introduction's secret (the tag covers the HELLO up to it, so it is not movable either) */
-	struct tpeer *p = t->rc ? tpeer_get(t, pkt + KONCE_HELLO_TRAV_KEY, false) : NULL;
+	struct tpeer *p = t->rc && len == KONCE_HELLO_SIZE ? tpeer_get(t, pkt + KONCE_HELLO_TRAV_KEY, TPEER_FIND, now)
+							    : NULL;
 	if (!p || wire_get64(pkt + KONCE_HELLO_TRAV_INTRO) != konce_punch_intro_id(p->pu) ||
 	    !konce_punch_tag_ok(p->pu, pkt, KONCE_HELLO_TRAV_MAC, pkt + KONCE_HELLO_TRAV_MAC)) {
 		t->punch_bad++;
@@ -133,18 +124,18 @@ bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, con
 	konce_punch_input(p->pu, 0, from, false, wire_get64(pkt + KONCE_HELLO_TRAV_INTRO), NODE_TRAV_HS_SEQ, now);
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	konce_ep_input(t->n->ep, pkt, len, &va, now, NULL);
+	konce_ep_input(t->ep, pkt, len, &va, now, NULL);
 	return true;
 }
 
-bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
-			  const konce_addr *from, uint64_t now, uint32_t *auth_conn)
+bool trav_hs_deliver(konce_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
+		     const konce_addr *from, uint64_t now, uint32_t *auth_conn)
 {
 	konce_addr va;
 	konce_ep_rx rx;
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	enum konce_ep_verdict v = konce_ep_input(t->n->ep, pkt, len, &va, now, &rx);
+	enum konce_ep_verdict v = konce_ep_input(t->ep, pkt, len, &va, now, &rx);
 	*auth_conn = v == KONCE_EP_SESSION_DATA ? rx.conn : 0;
 	if (!len || sock || !attempting(p)) /* our HELLO copies leave from the node socket */
 		return false;
