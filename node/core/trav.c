@@ -333,13 +333,15 @@ static void on_intro(konce_trav *t, const konce_rdvc_event *e, uint64_t now)
 		 (unsigned)(e->delay_us / 1000));
 }
 
-static void path_event(konce_trav *t, const struct tpeer *p, enum konce_path_state st, const konce_addr *a)
+static void path_event(konce_trav *t, const struct tpeer *p, enum konce_path_state st, const konce_addr *a,
+		       bool lost)
 {
 	konce_trav_event *e = trav_event(t, KONCE_TRAV_EV_PATH);
 	if (!e)
 		return;
 	memcpy(e->pk, p->pk, KONCE_WIRE_KEY);
 	e->state = st;
+	e->lost = lost;
 	if (a)
 		e->addr = *a;
 }
@@ -397,19 +399,19 @@ static void peer_events(konce_trav *t, struct tpeer *p, uint64_t now)
 			p->result_us = now;
 			p->path = pe.addr;
 			trav_log(t, KONCE_LOG_INFO, "direct path to %s at %s", who, konce_addr_str(&pe.addr, as));
-			path_event(t, p, KONCE_PATH_DIRECT, &pe.addr);
+			path_event(t, p, KONCE_PATH_DIRECT, &pe.addr, false);
 			release_held(t, p, now);
 			path_moved(t, p, now);
 			break;
 		case KONCE_PUNCH_EV_RELAY:
 			p->result_us = now;
 			trav_log(t, KONCE_LOG_INFO, "no direct path to %s: relaying", who);
-			path_event(t, p, KONCE_PATH_RELAYED, NULL);
+			path_event(t, p, KONCE_PATH_RELAYED, NULL, false);
 			release_held(t, p, now);
 			break;
 		case KONCE_PUNCH_EV_LOST:
 			trav_log(t, KONCE_LOG_INFO, "direct path to %s lost: relaying, registering again", who);
-			path_event(t, p, KONCE_PATH_RELAYED, NULL);
+			path_event(t, p, KONCE_PATH_RELAYED, NULL, true);
 			konce_rdvc_reregister(t->rc, now);
 			path_moved(t, p, now);
 			break;

@@ -139,7 +139,8 @@ enum konce_trav_ev_type {
 				  * may start once every one has) */
 	KONCE_TRAV_EV_DECLINED,  /* pk's side refused the introduction we asked for: fail what waits
 				  * for pk now (KONCE_REASON_INTRO_REFUSED) and drop its attempt */
-	KONCE_TRAV_EV_PATH,      /* pk's path changed: state (enum konce_path_state), addr (DIRECT) */
+	KONCE_TRAV_EV_PATH,      /* pk's path changed: state (enum konce_path_state), addr (DIRECT);
+				  * lost: RELAYED because the direct path stopped answering */
 };
 typedef struct konce_trav_event {
 	enum konce_trav_ev_type type;
@@ -147,6 +148,7 @@ typedef struct konce_trav_event {
 	char text[160];
 	uint8_t pk[KONCE_WIRE_KEY];
 	int state;
+	bool lost;
 	konce_addr addr;
 } konce_trav_event;
 bool konce_trav_poll_event(konce_trav *t, konce_trav_event *ev);
