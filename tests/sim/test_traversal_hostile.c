@@ -362,7 +362,7 @@ static void test_reflection(void **state)
 		/* B, public, would accept the attacker's introductions (it is the key B "talks to") */
 		tp_peer_init(&w.b, s, w.hb, "b", kb, xsecret, w.rdv, 2, 0, NULL, NULL);
 		memcpy(x.target, w.b.key, KONCE_WIRE_KEY);
-		sim_at(s, 3 * SEC, reflector_tick, &x);
+		sim_at(s, SEC, reflector_tick, &x); /* its session with R1 first: registered by about 2 s */
 		sim_run_until(s, (REFLECT_S + 5) * SEC);
 		double ratio = x.intro_bytes ? (double)v.bytes / (double)x.intro_bytes : 0;
 		printf("seed %llu: %u INTRO_REQUESTs (%llu bytes; %llu with REGISTERs), %u INTROs; the victim got "

@@ -258,17 +258,17 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 			SIM_ASSERT(s, w.a.direct_rx > 0 && w.b.direct_rx > 0);
 	}
 	/* against a symmetric peer only the lease can explain a direct path (without it the pair
-	 * would be a birthday or relayed pair): the symmetric side's path is the lease itself --
-	 * when the introduction carried the lease, i.e. the registrations were done (as above) */
-	uint64_t known_both = w.a.class_at > w.b.class_at ? w.a.class_at : w.b.class_at;
-	for (int side = 0; side < 2 && known_both && known_both + 500 * MS <= init->asked_at; side++) {
+	 * would be a birthday or relayed pair): the symmetric side's path is the lease itself, from
+	 * whichever of its sockets verified first (a birthday socket's PUNCH ack comes back in one
+	 * round trip, the node socket's HELLO copy is answered by the handshake in two) */
+	for (int side = 0; side < 2; side++) {
 		enum kind me = side ? kb : ka, other = side ? ka : kb;
 		if (!mapped(other) || eim(me))
 			continue;
 		unsigned sock;
 		konce_addr path, lease = sim_nat_public(side ? na : nb, MAPPED_EXT_PORT);
 		SIM_ASSERT(s, konce_punch_path(side ? tp_pu(&w.b) : tp_pu(&w.a), &sock, &path));
-		SIM_ASSERT(s, sock == 0 && konce_addr_eq(&path, &lease));
+		SIM_ASSERT(s, konce_addr_eq(&path, &lease));
 	}
 	cell *c = &grid[ka][kb];
 	c->runs++;
