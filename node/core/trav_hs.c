@@ -1,6 +1,6 @@
 /* trav_hs.c - the handshake is the probe: traversal's first contact by simultaneous open.
  *
- * On an introduction both nodes run a handshake to the other's virtual address (the side that
+ * On an introduction both nodes run a handshake to the other's path handle (the side that
  * asked already does; the other starts one here).  Instead of PUNCH probes, each punch-core probe
  * of the first attempt is a copy of the endpoint's HELLO (the "opener") sent to the probe's
  * target, with a tag in the HELLO's padding (node/base/wire.h: the sender's key and the intro id) so
@@ -9,7 +9,7 @@
  * copy came from; a COOKIE that our endpoint accepts (it echoes our HELLO's random cid) arriving
  * from X only steers our INITIATE there (whoever got our HELLO copy can echo its cid); the peer's
  * INITIATE that crossed ours or its ACCEPT is the punch core's ack: the pair is verified and
- * from then on the virtual address maps to X.  The two handshakes cross and the endpoint's
+ * from then on the path handle maps to X.  The two handshakes cross and the endpoint's
  * tie-break (node/transport/hs_simopen.c) leaves one session, initiated by the lower key.  The punch core
  * still decides targets, pacing, rounds, the extra probes after the winner and the give-up to
  * the relay.
@@ -148,7 +148,7 @@ bool trav_hs_deliver(konce_trav *t, struct tpeer *p, unsigned sock, const uint8_
 	}
 	/* The peer's authentic answer: its INITIATE proves its key only when it crossed our own
 	 * attempt to that key (merged or yielded); an ACCEPT, when it matched our INITIATE to the
-	 * peer's virtual address and decrypted. */
+	 * peer's path handle and decrypted. */
 	if (v != KONCE_EP_SIMOPEN_MERGED && v != KONCE_EP_SIMOPEN_YIELDED &&
 	    !(pkt[0] == KONCE_PKT_ACCEPT && v == KONCE_EP_ESTABLISHED))
 		return false;

@@ -24,7 +24,7 @@ void node_trav_free(struct konce_node *n);
  * true if traversal consumed it (fed it to the endpoint itself, or dropped it). */
 bool node_trav_on_datagram(struct konce_node *n, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
 			   const konce_addr *from);
-/* A datagram from the endpoint: true if it went to a virtual address and was taken care of. */
+/* A datagram from the endpoint: true if it went to a path handle and was taken care of. */
 bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *to);
 /* A message of class KONCE_CLASS_RENDEZVOUS (body only) from an authenticated peer. */
 void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t *body, size_t len);
