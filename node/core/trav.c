@@ -277,7 +277,8 @@ uint64_t konce_trav_next_timer(const konce_trav *t)
 {
 	if (t->dirty)
 		return 0;
-	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX;
+	uint64_t at = t->rc ? konce_rdvc_next_timer(t->rc) : UINT64_MAX, f = trav_filter_next_timer(t);
+	at = f < at ? f : at;
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used) {
 			uint64_t u = konce_punch_next_timer(t->peers[i].pu);
@@ -291,7 +292,7 @@ uint64_t konce_trav_next_timer(const konce_trav *t)
 static unsigned self_spent(konce_trav *t, const konce_natinfo *self)
 {
 	konce_addr x, refl;
-	int e = t->ops.fresh_mapping ? t->ops.fresh_mapping(t->ops.ctx, &x) : -ENOENT;
+	int e = t->ops.fresh_mapping ? t->ops.fresh_mapping(t->ops.ctx, &x) : konce_trav_fresh_mapping(t, &x);
 	if (self->mapping != KONCE_NATMAP_EDM_SEQ || !self->step || e < 0)
 		return 0;
 	if (e == 1 || konce_rdvc_reflexive(t->rc, 0, &refl) || memcmp(x.ip, refl.ip, 16))
@@ -358,6 +359,7 @@ static void client_events(konce_trav *t, uint64_t now)
 			if (konce_rdvc_reflexive(t->rc, 0, &to) == 0)
 				trav_log(t, KONCE_LOG_INFO, "rendezvous sees us at %s", konce_addr_str(&to, as));
 			trav_event(t, KONCE_TRAV_EV_REFLEXIVE);
+			trav_filter_kick(t);
 			break;
 		case KONCE_RDVC_EV_INTRO:
 			on_intro(t, &e, now);
@@ -495,6 +497,7 @@ static void pump(konce_trav *t, uint64_t now)
 
 void konce_trav_timer(konce_trav *t, uint64_t now)
 {
+	trav_filter_timer(t, now);
 	if (t->rc && now >= konce_rdvc_next_timer(t->rc))
 		konce_rdvc_timer(t->rc, now);
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
@@ -584,11 +587,19 @@ bool konce_trav_input(konce_trav *t, unsigned sock, const uint8_t *pkt, size_t l
 		      uint64_t now)
 {
 	bool taken = false;
+	if (sock > KONCE_PUNCH_BIRTHDAY) {
+		trav_filter_datagram(t, sock, pkt, len, from, now);
+		t->dirty = true;
+		return true;
+	}
 	switch (konce_rx_classify(pkt, len)) {
 	case KONCE_RX_JUNK:
-	case KONCE_RX_LIFE_REQ: /* the host's services, on the node socket */
-	case KONCE_RX_FILTER:
+	case KONCE_RX_LIFE_REQ: /* the host's lifetime service, on the node socket */
 		return false;
+	case KONCE_RX_FILTER:
+		trav_filter_datagram(t, sock, pkt, len, from, now);
+		taken = true;
+		break;
 	case KONCE_RX_PUNCH:
 		punch_input(t, sock, pkt, len, from, now);
 		taken = true;
@@ -632,6 +643,11 @@ void konce_trav_message(konce_trav *t, const uint8_t from_pk[KONCE_WIRE_KEY], co
 {
 	if (!len) {
 		t->msg_unknown++;
+		return;
+	}
+	if (body[0] == KONCE_RDV_FILTER) {
+		trav_filter_message(t, from_pk, from_addr, body, len, now);
+		t->dirty = true;
 		return;
 	}
 	if (body[0] == KONCE_RDV_REGISTER || body[0] == KONCE_RDV_INTRO_REQUEST || body[0] == KONCE_RDV_RELAY ||
@@ -716,11 +732,15 @@ int konce_trav_new(konce_trav **out, const konce_trav_cfg *cfg, uint64_t now)
 	for (unsigned i = 0; i < cfg->nhost; i++)
 		t->host[i] = cfg->host[i];
 	t->known_only = cfg->known_only;
+	if (cfg->local)
+		t->local = *cfg->local;
 	int e = -ENOMEM;
 	t->out_cap = TRAV_OUT_MIN;
 	if (!(t->out = konce_env_alloc(env, (size_t)t->out_cap * sizeof *t->out)))
 		goto fail;
 	if (cfg->rendezvous && (e = trav_rdvsrv_new(&t->srv, t, cfg->rendezvous_capacity)))
+		goto fail;
+	if ((e = trav_filter_new(t)))
 		goto fail;
 	if (t->nrdv) {
 		konce_rdvc_cfg rc = {.env = env, .key = t->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv, .host = t->host,
@@ -745,6 +765,7 @@ void konce_trav_free(konce_trav *t)
 	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
 		if (t->peers[i].used)
 			konce_punch_free(t->peers[i].pu);
+	trav_filter_free(t);
 	konce_rdvc_free(t->rc);
 	trav_rdvsrv_free(t->srv);
 	if (t->out)

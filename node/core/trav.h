@@ -46,10 +46,10 @@
  * is drawn in nat/rdvclient.h; the punch core's in nat/punch.h.
  *
  * Call set (one thread; times in microseconds, never backwards):
- *   konce_trav_input()      a datagram from socket `sock` (0 = the node's, 1..KONCE_PUNCH_BIRTHDAY
- *                           = birthday sockets): true if traversal took it (PUNCH, a tagged HELLO,
- *                           anything from a traversed peer's path, which it feeds to the endpoint
- *                           itself); false = the host gives it to the endpoint as usual
+ *   konce_trav_input()      a datagram from socket `sock` (below): true if traversal took it
+ *                           (PUNCH, FILTER, a tagged HELLO, anything from a traversed peer's path,
+ *                           which it feeds to the endpoint itself, anything on a socket other than
+ *                           the node's); false = the host gives it to the endpoint as usual
  *   konce_trav_message()    a KONCE_CLASS_RENDEZVOUS message (its body) from an authenticated
  *                           session with from_pk at from_addr
  *   konce_trav_outgoing()   a datagram of the endpoint's: true if it was for a path handle (taken)
@@ -94,14 +94,25 @@ typedef struct konce_trav_ops {
 	 * NULL = no.  The core asks only after its own rules (a live session, a key we asked to
 	 * reach) said no. */
 	bool (*known)(void *ctx, const uint8_t pk[KONCE_WIRE_KEY]);
-	/* Mappings our NAT made since the registrations (the filtering test's fresh socket, nat/
-	 * candidates.h self_spent): 0 and *x once echoed, 1 if sent but not echoed, negative if none.
-	 * NULL = none. */
+	/* A mapping our NAT made after the registrations (nat/candidates.h self_spent): 0 and *x once
+	 * echoed, 1 if sent but not echoed, negative if none.  NULL = the core's own filtering test's
+	 * fresh socket (konce_trav_fresh_mapping), which is what the node uses. */
 	int (*fresh_mapping)(void *ctx, konce_addr *x);
 	void *ctx;
 } konce_trav_ops;
 
 enum { KONCE_TRAV_MAX_RDV = KONCE_RDVC_MAX_RDV, KONCE_TRAV_MAX_HOST = KONCE_RDVC_MAX_HOST };
+
+/* Sockets the core names (konce_trav_poll, konce_trav_input): 0 is the node's; 1..KONCE_PUNCH_BIRTHDAY
+ * are birthday probing's, opened by the host on the first datagram for them and closed when
+ * konce_trav_socks_needed() says; these two the host opens and closes when an event asks
+ * (KONCE_TRAV_EV_SOCK_OPEN / _CLOSE; each bound to the node socket's IP, any port) and reports
+ * with konce_trav_sock_opened(). */
+enum {
+	KONCE_TRAV_SOCK_FILTER = KONCE_PUNCH_BIRTHDAY + 1, /* the filtering test's fresh socket (client) */
+	KONCE_TRAV_SOCK_ALT,                               /* the filtering service's second port */
+	KONCE_TRAV_SOCKS
+};
 
 typedef struct konce_trav_cfg {
 	const konce_env *env;          /* NULL = konce_env_default() */
@@ -114,7 +125,9 @@ typedef struct konce_trav_cfg {
 	const konce_addr *host;        /* host candidates */
 	unsigned nhost;
 	bool known_only;               /* introductions = known */
-	bool rendezvous;               /* run the rendezvous service */
+	const konce_addr *local;       /* the node socket's bound address (what the filtering service
+					* reports as a PROBE's source); NULL = unknown */
+	bool rendezvous;               /* run the rendezvous service (and the filtering service) */
 	unsigned rendezvous_capacity;  /* its registration slots; 0 = the core's default */
 } konce_trav_cfg;
 
@@ -141,6 +154,9 @@ enum konce_trav_ev_type {
 				  * for pk now (KONCE_REASON_INTRO_REFUSED) and drop its attempt */
 	KONCE_TRAV_EV_PATH,      /* pk's path changed: state (enum konce_path_state), addr (DIRECT);
 				  * lost: RELAYED because the direct path stopped answering */
+	KONCE_TRAV_EV_SOCK_OPEN, /* open socket `sock` (KONCE_TRAV_SOCK_FILTER or _ALT), then say so
+				  * with konce_trav_sock_opened() */
+	KONCE_TRAV_EV_SOCK_CLOSE, /* close socket `sock` */
 };
 typedef struct konce_trav_event {
 	enum konce_trav_ev_type type;
@@ -149,6 +165,7 @@ typedef struct konce_trav_event {
 	uint8_t pk[KONCE_WIRE_KEY];
 	int state;
 	bool lost;
+	unsigned sock;
 	konce_addr addr;
 } konce_trav_event;
 bool konce_trav_poll_event(konce_trav *t, konce_trav_event *ev);
@@ -165,6 +182,11 @@ void konce_trav_set_path_keepalive(konce_trav *t, uint64_t keepalive_us, uint64_
 bool konce_trav_socks_needed(const konce_trav *t, uint64_t now_us, bool keep[KONCE_PUNCH_BIRTHDAY + 1]);
 /* Sends body as a KONCE_CLASS_RENDEZVOUS message on conn (reliable).  0 or negative errno. */
 int konce_trav_send_msg(konce_trav *t, uint32_t conn, const uint8_t *body, size_t len, uint64_t now_us);
+/* The host opened socket sock at local (NULL: it could not). */
+void konce_trav_sock_opened(konce_trav *t, unsigned sock, const konce_addr *local, uint64_t now_us);
+/* The filtering test's fresh mapping: 0 and *x once echoed; 1 if its socket sent but no echo came
+ * yet (the mapping exists on our NAT); -ENOENT if it never sent. */
+int konce_trav_fresh_mapping(const konce_trav *t, konce_addr *x);
 /* Whether a is a path handle of ours (a traversed peer's). */
 bool konce_trav_is_path(const konce_addr *a);
 

@@ -9,7 +9,9 @@
 
 #include "nat/punch.h"
 #include "nat/rdvclient.h"
+#include "nat/filtertest.h"
 #include "nat/rendezvous.h"
+#include "node/base/ratelimit.h"
 #include "node/core/trav.h"
 
 enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2, SEEN_MAX = 4, TRAV_OUT_MIN = 64, TRAV_OUT_MAX = 4096, TRAV_EV_RING = 64 };
@@ -58,6 +60,19 @@ struct trav_out {
 
 struct trav_rdvsrv;
 
+/* The filtering test, both sides (trav_filter.c). */
+struct trav_filt {
+	/* client */
+	konce_ftest *ft;
+	bool started, s_open;
+	konce_addr local;   /* S's local address */
+	/* service */
+	bool alt_open;
+	konce_addr alt_local;
+	konce_ratelimit *rl;
+	uint64_t echoes, probes, refused;
+};
+
 struct konce_trav {
 	const konce_env *env;
 	konce_ep *ep;
@@ -71,6 +86,8 @@ struct konce_trav {
 	uint64_t rdv_sent_us[KONCE_RDVC_MAX_RDV], rdv_rtt_us[KONCE_RDVC_MAX_RDV];
 	konce_addr host[KONCE_RDVC_MAX_HOST];
 	unsigned nhost;
+	konce_addr local; /* the node socket's address (cfg.local), zero if unknown */
+	struct trav_filt filt;
 	struct tpeer peers[NODE_TRAV_PEERS];
 	bool mapped;             /* the host's port mapping holds */
 	konce_addr mapped_ext;
@@ -132,6 +149,20 @@ bool trav_hs_deliver(konce_trav *t, struct tpeer *p, unsigned sock, const uint8_
  * the requester's side of a refusal (resets pk's punch; event DECLINED for the host). */
 bool trav_known(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 void trav_declined(konce_trav *t, const uint8_t pk[KONCE_WIRE_KEY], uint64_t now);
+
+/* trav_filter.c: the filtering test.  new: after the service (asks for the second port); kick: on
+ * every REFLEXIVE event; datagram: a FILTER datagram on the node socket, or anything on S;
+ * message: a FILTER message from a session. */
+int trav_filter_new(konce_trav *t);
+void trav_filter_free(konce_trav *t);
+void trav_filter_kick(konce_trav *t);
+void trav_filter_pump(konce_trav *t, uint64_t now);
+uint64_t trav_filter_next_timer(const konce_trav *t);
+void trav_filter_timer(konce_trav *t, uint64_t now);
+void trav_filter_datagram(konce_trav *t, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from,
+			  uint64_t now);
+void trav_filter_message(konce_trav *t, const uint8_t from_pk[KONCE_WIRE_KEY], const konce_addr *from_addr,
+			 const uint8_t *body, size_t len, uint64_t now);
 
 /* trav_rdvsrv.c: the rendezvous service, fed from sessions. */
 int trav_rdvsrv_new(struct trav_rdvsrv **out, konce_trav *t, unsigned slots);

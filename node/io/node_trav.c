@@ -1,9 +1,9 @@
 /* node_trav.c - the node's host of the traversal core (node/core/trav.h): plumbing only.
  *
  * It fills the core's ops from the node's peer table, feeds it the node socket's datagrams (after
- * the one receive switch, node/core/rx_switch.h: LIFE_REQ and FILTER go to the lifetime and
- * filtering services of node_trav_life.c and node_travfilter.c), the birthday sockets' datagrams
- * (node_trav_socks.c) and the rendezvous messages from sessions, and hands it the endpoint's
+ * the one receive switch, node/core/rx_switch.h: LIFE_REQ goes to the lifetime service of
+ * node_trav_life.c), the birthday sockets' and the filtering test's sockets' datagrams
+ * (node_trav_socks.c, node_travfilter.c) and the rendezvous messages from sessions, and hands it the endpoint's
  * datagrams for path handles.  After each, from the event loop (never inside the caller), kick()
  * runs the core's timer and pump, sends what it returns from the socket it names, acts on its
  * events (log lines, a declined introduction, the reflexive address), closes the birthday sockets
@@ -62,12 +62,9 @@ static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
 	return t->n->store && konce_store_peer_get(t->n->store, pk, &rec) == 0 && rec.petname[0];
 }
 
-static int op_fresh_mapping(void *ctx, konce_addr *x) { return node_travfilter_mapping(ctx, x); }
-
 konce_trav_ops node_trav_ops(struct node_trav *t)
 {
-	return (konce_trav_ops){.peer = op_peer, .dial = op_dial, .known = op_known, .fresh_mapping = op_fresh_mapping,
-				.ctx = t};
+	return (konce_trav_ops){.peer = op_peer, .dial = op_dial, .known = op_known, .ctx = t};
 }
 
 /* ---- what the core returns ------------------------------------------------------------------ */
@@ -82,6 +79,8 @@ static void send_from(struct node_trav *t, unsigned sock, const konce_addr *to, 
 		konce_udp_queue(t->n->udp, pkt, len, to);
 		return;
 	}
+	if (node_travfilter_send(t, sock, pkt, len, to))
+		return;
 	if (!t->socks && (konce_udp_local(t->n->udp, &local) ||
 			  node_trav_socks_new(&t->socks, t->n->base, &local, on_sock_datagram, t))) {
 		t->bday_dropped++;
@@ -117,7 +116,10 @@ static void drain(struct node_trav *t, uint64_t now)
 			node_log(t->n, ev.level, "%s", ev.text);
 			break;
 		case KONCE_TRAV_EV_REFLEXIVE:
-			node_travfilter_kick(t);
+			break; /* the core starts its filtering test itself */
+		case KONCE_TRAV_EV_SOCK_OPEN:
+		case KONCE_TRAV_EV_SOCK_CLOSE:
+			node_travfilter_sock(t, ev.sock, ev.type == KONCE_TRAV_EV_SOCK_OPEN);
 			break;
 		case KONCE_TRAV_EV_DECLINED:
 			on_declined(t, ev.pk, now);
@@ -179,10 +181,6 @@ static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k,
 		if (!sock)
 			node_trav_life_datagram(t, pkt, len, from);
 		return true;
-	case KONCE_RX_FILTER:
-		if (!sock)
-			node_travfilter_datagram(t, pkt, len, from);
-		return true;
 	default:
 		if (!konce_trav_input(t->core, sock, pkt, len, from, node_now_us()))
 			return false;
@@ -221,10 +219,6 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 	struct node_trav *t = T(n);
 	if (!t || !len) {
 		n->msgs_dropped++;
-		return;
-	}
-	if (body[0] == KONCE_RDV_FILTER) {
-		node_travfilter_message(t, from, body, len);
 		return;
 	}
 	konce_trav_message(t->core, from->pk, &from->addr, body, len, node_now_us());

@@ -42,18 +42,13 @@ void node_trav_life_apply(struct node_trav *t);
 json_t *node_trav_life_json(struct node_trav *t);
 json_t *node_trav_life_srv_json(struct node_trav *t);
 
-/* node_travfilter.c: the filtering test (nat/filtertest.h) -- the client over a fresh socket, and
- * the rendezvous's echo and probes.  new/free with the traversal state; kick starts the client
- * once every rendezvous reported a reflexive address; datagram takes a bare FILTER datagram
- * from the node socket; message a FILTER message from a session. */
+/* node_travfilter.c: the filtering test's sockets (the test runs in the core, trav_filter.c).
+ * sock: open or close socket id (KONCE_TRAV_SOCK_FILTER, _ALT) as the core's event asks, and
+ * report it opened; send: a datagram the core addressed to one of them (true if id is one). */
 int node_travfilter_new(struct node_trav *t);
 void node_travfilter_free(struct node_trav *t);
-void node_travfilter_kick(struct node_trav *t);
-/* The filtering test's fresh mapping: 0 and *x once echoed; 1 if its socket sent but no echo came
- * yet (the mapping exists on our NAT); -ENOENT if it never sent. */
-int node_travfilter_mapping(struct node_trav *t, konce_addr *x);
-void node_travfilter_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
-void node_travfilter_message(struct node_trav *t, struct peer *from, const uint8_t *body, size_t len);
+void node_travfilter_sock(struct node_trav *t, unsigned id, bool open);
+bool node_travfilter_send(struct node_trav *t, unsigned id, const uint8_t *pkt, size_t len, const konce_addr *to);
 json_t *node_travfilter_json(struct node_trav *t);
 json_t *node_travfilter_service_json(struct node_trav *t);
 

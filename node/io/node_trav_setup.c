@@ -150,7 +150,12 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		goto fail;
 	if (su.nrdv)
 		gather_hosts(&su, n);
+	konce_addr local;
+	bool have_local = konce_udp_local(n->udp, &local) == 0;
+	if ((e = node_travfilter_new(t)))
+		goto fail;
 	konce_trav_cfg tc = {.env = konce_env_default(), .ep = n->ep, .pk = n->pk, .ops = node_trav_ops(t),
+			     .local = have_local ? &local : NULL,
 			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])su.rdv_pk, .rdv_addr = su.rdv_addr,
 			     .nrdv = su.nrdv, .host = su.host, .nhost = su.nhost,
 			     .known_only = su.nrdv && cfg->introductions_known, .rendezvous = cfg->rendezvous,
@@ -161,13 +166,9 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
 		goto fail;
-	if ((e = node_travfilter_new(t)))
-		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
-	if (t->core->rc) {
-		if (cfg->portmap)
-			start_portmap(t);
-		node_trav_schedule(t);
-	}
+	if (t->core->rc && cfg->portmap)
+		start_portmap(t);
+	node_trav_schedule(t); /* the first registration; the filtering service's second port */
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
 		 t->core->srv ? "on" : "off", su.nrdv, su.nhost);
 	return 0;

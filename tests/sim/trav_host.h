@@ -6,7 +6,9 @@
  * fills the core's ops (the node's peer lookup and dial), the one receive switch
  * (node/core/rx_switch.h), and one timer at the earlier of the endpoint's and the core's deadlines.
  * Datagrams leave from the port of the socket the core names (TP_MAIN_PORT for socket 0,
- * TP_BDAY_BASE + n for birthday socket n, bound on first use).
+ * TP_BDAY_BASE + n for birthday socket n, bound on first use).  The filtering test's sockets are
+ * refused (the core then runs without it); a test says what ports its NATs spent through
+ * tp_peer.self_spent instead.
  *
  * A rendezvous (tp_rdv) runs the same core with the rendezvous service on: peers reach it over
  * authenticated sessions, and rendezvous messages ride in them as reliable KONCE_CLASS_RENDEZVOUS

@@ -8,6 +8,8 @@
  *   - A PUNCH naming a key we were not introduced to is taken, counted, answered with nothing and
  *     allocates nothing; a real datagram from [100::5]:7 is not taken (the endpoint's).
  *   - A rendezvous message from a key that is no rendezvous of ours is counted and dropped.
+ *   - The filtering test's service: sockets by number, echoes without amplification and within
+ *     budget, probes only to the asker's own IP.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 #include <cmocka.h>
 
 #include "count_env.h"
+#include "nat/filtertest.h"
 #include "nat/rdvwire.h"
 #include "node/base/wire.h"
 #include "node/core/trav.h"
@@ -202,12 +205,97 @@ static void test_forged_and_foreign(void **state)
 	free_host(&h);
 }
 
+/* The filtering test's service on a rendezvous: the second port is asked for by event and named
+ * by number; a bare ECHO_REQ is echoed to its source at the same size, within a per-source budget;
+ * an ASK from a session is probed from the node socket (ASK_ALT: from the second port) only at the
+ * asker's own IP, and the SENT report goes back on its session. */
+static void test_filter_service(void **state)
+{
+	(void)state;
+	host h;
+	memset(&h, 0, sizeof h);
+	count_env_init(&h.ce, 10);
+	uint8_t s1[32] = {0, 1}, s2[32] = {0, 2}, s3[32] = {0, 3};
+	assert_int_equal(konce_identity_from_secret(&h.id, s1), 0);
+	assert_int_equal(konce_identity_from_secret(&h.rdv_id, s2), 0);
+	assert_int_equal(konce_identity_from_secret(&h.peer_id, s3), 0);
+	konce_ep_config ec = {.env = &h.ce.env, .identity = h.id, .explicit_identity = true};
+	assert_int_equal(konce_ep_new(&h.ep, &ec, 1000000), 0);
+	konce_addr local, alt, asker, other;
+	assert_int_equal(konce_addr_parse(&local, "192.0.2.1:3478"), 0);
+	assert_int_equal(konce_addr_parse(&alt, "192.0.2.1:3479"), 0);
+	assert_int_equal(konce_addr_parse(&asker, "198.51.100.7:40000"), 0);
+	assert_int_equal(konce_addr_parse(&other, "203.0.113.9:40000"), 0);
+	konce_trav_cfg tc = {.env = &h.ce.env, .ep = h.ep, .pk = konce_identity_public(h.id),
+			     .ops = {.peer = op_peer, .dial = op_dial, .ctx = &h}, .local = &local, .rendezvous = true};
+	assert_int_equal(konce_trav_new(&h.t, &tc, 1000000), 0);
+	konce_trav_event ev;
+	assert_true(konce_trav_poll_event(h.t, &ev));
+	assert_int_equal(ev.type, KONCE_TRAV_EV_SOCK_OPEN);
+	assert_int_equal(ev.sock, KONCE_TRAV_SOCK_ALT);
+	konce_trav_sock_opened(h.t, KONCE_TRAV_SOCK_ALT, &alt, 1000000);
+
+	uint8_t pkt[KONCE_RDV_MAX_MSG], buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	unsigned sock;
+	konce_addr to;
+	konce_rdv_msg req = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_ECHO_REQ, .id = 77};
+	size_t n = konce_rdv_encode(&req, pkt, sizeof pkt);
+	unsigned echoes = 0;
+	for (int i = 0; i < 30; i++) {
+		assert_true(konce_trav_input(h.t, 0, pkt, n, &asker, 1000000));
+		while (konce_trav_poll(h.t, &sock, buf, &len, &to)) {
+			konce_rdv_msg e;
+			assert_int_equal(sock, 0);
+			assert_true(konce_addr_eq(&to, &asker));
+			assert_int_equal(len, n); /* no amplification */
+			assert_int_equal(konce_rdv_decode(&e, buf, len), 0);
+			assert_int_equal(e.flags, KONCE_FILT_OP_ECHO);
+			assert_true(konce_addr_eq(&e.addr, &asker));
+			echoes++;
+		}
+	}
+	assert_int_equal(echoes, 20); /* the burst; the rest refused */
+	assert_int_equal(h.t->filt.refused, 10);
+
+	/* ASKs from a session with the asker's key, at the asker's address */
+	const uint8_t *apk = konce_identity_public(h.peer_id);
+	uint32_t conn = op_dial(&h, apk, &asker, 1000000);
+	assert_int_not_equal(conn, 0);
+	uint64_t queued = konce_ep_msg_queued(h.ep, conn);
+	konce_rdv_msg ask = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_ASK, .id = 5, .addr = asker};
+	ask.addr.port = 41000;
+	n = konce_rdv_encode(&ask, pkt, sizeof pkt);
+	konce_trav_message(h.t, apk, &asker, pkt, n, 3000000);
+	assert_true(konce_trav_poll(h.t, &sock, buf, &len, &to));
+	assert_int_equal(sock, 0);
+	assert_int_equal(to.port, 41000);
+	assert_true(konce_ep_msg_queued(h.ep, conn) > queued); /* SENT, on the session */
+	ask.flags = KONCE_FILT_OP_ASK_ALT;
+	n = konce_rdv_encode(&ask, pkt, sizeof pkt);
+	konce_trav_message(h.t, apk, &asker, pkt, n, 3000000);
+	assert_true(konce_trav_poll(h.t, &sock, buf, &len, &to));
+	assert_int_equal(sock, KONCE_TRAV_SOCK_ALT);
+	/* a probe for another host's IP: refused, nothing sent */
+	uint64_t refused = h.t->filt.refused;
+	ask.addr = other;
+	n = konce_rdv_encode(&ask, pkt, sizeof pkt);
+	konce_trav_message(h.t, apk, &asker, pkt, n, 3000000);
+	assert_false(konce_trav_poll(h.t, &sock, buf, &len, &to));
+	assert_int_equal(h.t->filt.refused, refused + 1);
+	assert_int_equal(h.t->filt.probes, 2);
+	/* anything on the second port is dropped (taken, never to the endpoint) */
+	assert_true(konce_trav_input(h.t, KONCE_TRAV_SOCK_ALT, pkt, n, &asker, 3000000));
+	free_host(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_start_dials_rendezvous),
 		cmocka_unit_test(test_path_handles),
 		cmocka_unit_test(test_forged_and_foreign),
+		cmocka_unit_test(test_filter_service),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
