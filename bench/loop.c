@@ -122,7 +122,7 @@ void bench_node_pump(bench_node *n)
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	bench_node *n = ctx;
-	konce_ep_input(n->ep, pkt, len, from, bench_now_us());
+	konce_ep_input(n->ep, pkt, len, from, bench_now_us(), NULL);
 	n->rx_datagrams++;
 	if (++n->rx_since_pump >= PUMP_EVERY)
 		bench_node_pump(n);

@@ -394,42 +394,40 @@ void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
 
 /* ---- input ------------------------------------------------------------------------------ */
 
-void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+				     uint64_t now_us, konce_ep_rx *rx)
 {
-	ep->last_cost = 0;
-	ep->last_auth_conn = 0;
+	konce_ep_rx local;
+	if (!rx)
+		rx = &local;
+	rx->conn = 0;
+	rx->cost = 0;
 	ep->c.rx_packets++;
 	ep->c.rx_bytes += len;
 	if (len < 1 || len > KONCE_WIRE_MAX_DATAGRAM) {
 		ep->c.rx_short++;
-		return;
+		return KONCE_EP_NOT_MINE;
 	}
 	switch (pkt[0]) {
 	case KONCE_PKT_HELLO:
-		konce_hs_server_hello(ep, pkt, len, from, now_us);
-		break;
+		return konce_hs_server_hello(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_INITIATE:
-		konce_hs_server_initiate(ep, pkt, len, from, now_us);
-		break;
+		return konce_hs_server_initiate(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_COOKIE:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_hs_client_cookie(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_hs_client_cookie(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_VERSION:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_hs_client_version(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_hs_client_version(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_ACCEPT:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_hs_client_accept(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_hs_client_accept(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_DATA:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_ep_data_input(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_ep_data_input(ep, pkt, len, from, now_us, rx);
 	default:
 		ep->c.rx_unknown_type++;
-		break;
+		return KONCE_EP_NOT_MINE;
 	}
 }
 
@@ -454,10 +452,6 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 		return 17;
 	}
 }
-
-unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
-
-uint32_t konce_ep_last_auth_conn(const konce_ep *ep) { return ep->last_auth_conn; }
 
 #define C(f) {#f, offsetof(struct konce_ep_counters, f)}
 static const struct {

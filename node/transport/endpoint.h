@@ -204,8 +204,50 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
 
-/* One received datagram (any length; garbage is counted and dropped). */
-void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* What konce_ep_input() did with one datagram.  Every drop is also counted (konce_ep_counters) under
+ * its exact reason; the verdict says what a caller routing datagrams by other means (the node's
+ * receive switch, traversal) needs to know, without reading counters. */
+enum konce_ep_verdict {
+	KONCE_EP_NOT_MINE = 1,         /* empty, over 1200 bytes, or a type byte that is not the transport's */
+	KONCE_EP_HELLO_ANSWERED,       /* server: a HELLO answered statelessly (COOKIE or VERSION sent) */
+	KONCE_EP_ESTABLISHED,          /* conn is established now: a new server session by an INITIATE, or
+					* our attempt by an ACCEPT that matched it and decrypted */
+	KONCE_EP_SIMOPEN_MERGED,       /* server: an authenticated INITIATE crossed our attempt conn to its
+					* key and became that attempt's session (hs_simopen.c) */
+	KONCE_EP_SIMOPEN_YIELDED,      /* server: an authenticated INITIATE crossed our attempt conn to its
+					* key and was dropped: our key is lower, our INITIATE wins */
+	KONCE_EP_ACCEPT_RESENT,        /* server: a copy of an INITIATE we accepted (conn); ACCEPT sent again */
+	KONCE_EP_COOKIE_TAKEN,         /* client: a COOKIE for our HELLO (conn); our INITIATE follows, now or
+					* once the proof of work is solved.  It proves nothing about the
+					* server: whoever saw our HELLO can echo its cid */
+	KONCE_EP_VERSION_TAKEN,        /* client: a VERSION for our HELLO (conn); the attempt FAILED */
+	KONCE_EP_SESSION_DATA,         /* an authenticated DATA packet for conn (decrypted, not a replay,
+					* valid frames): proof that its route carries the peer's traffic */
+	KONCE_EP_DROPPED_MALFORMED,    /* bad size, header or frames (conn set when it decrypted) */
+	KONCE_EP_DROPPED_UNMATCHED,    /* answers no handshake or session of ours (unknown cid, a VERSION
+					* that contradicts our HELLO), or the session is not ready */
+	KONCE_EP_DROPPED_STALE,        /* cookie expired or challenge out of the window; a replayed INITIATE
+					* or DATA packet */
+	KONCE_EP_DROPPED_AUTH,         /* failed a MAC, the proof of work, a decryption or a key check, or
+					* the HELLO's group clue */
+	KONCE_EP_DROPPED_FULL,         /* no room: the challenge table, the session table, the source's or
+					* the key's session cap */
+	KONCE_EP_DROPPED_VERSION,      /* server: an INITIATE for a version we do not speak */
+	KONCE_EP_DROPPED_POW_TOO_HIGH, /* client: the COOKIE demands more work than we pay; conn FAILED */
+};
+
+/* The rest of konce_ep_input()'s answer. */
+typedef struct konce_ep_rx {
+	uint32_t conn;  /* the session the verdict names, or 0 */
+	unsigned cost;  /* load units (load.h KONCE_COST_*) the datagram cost: what an input queue charges */
+} konce_ep_rx;
+
+/* One received datagram (any length; garbage is counted and dropped).  rx (may be NULL) gets the
+ * conn and the cost.  Returns what happened to it. */
+enum konce_ep_verdict konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+				     uint64_t now_us, konce_ep_rx *rx);
+/* Whether a verdict means the datagram was dropped (counted, nothing changed). */
+static inline bool konce_ep_dropped(enum konce_ep_verdict v) { return v >= KONCE_EP_DROPPED_MALFORMED; }
 
 /* Opens a session to server_pk at `to`; msg (len <= KONCE_EP_MAX_FIRST_MESSAGE, may be empty)
  * rides in the INITIATE.  The client shows a key derived for server_pk from cfg->identity, or
@@ -251,12 +293,6 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us);
  * for no session and unknown types.  No crypto (a header parse and a table lookup); charges
  * nothing. */
 unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-/* The session (conn) the last konce_ep_input() took an authenticated DATA packet for (decrypted,
- * not a replay, valid frames), or 0: what proves to a caller who routes by other means (a
- * traversal path) that its route carries the peer's traffic. */
-uint32_t konce_ep_last_auth_conn(const konce_ep *ep);
-/* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
-unsigned konce_ep_last_cost(const konce_ep *ep);
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
 /* Calls fn once per counter, with its field name, in declaration order (for status output). */
 void konce_ep_counters_foreach(const struct konce_ep_counters *c,

@@ -223,8 +223,6 @@ struct konce_ep {
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
 	uint64_t timer_min_us;   /* cached; may be early, never late */
-	unsigned last_cost;
-	uint32_t last_auth_conn; /* konce_ep_last_auth_conn() */
 	struct konce_ep_counters c;
 };
 
@@ -278,8 +276,11 @@ void konce_cid_sync(konce_ep *ep, konce_sess *s);
 void konce_cid_for(konce_sess *s, const konce_addr *to);
 
 /* hs_server.c */
-void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* The input handlers return konce_ep_input()'s verdict and fill rx (never NULL here). */
+enum konce_ep_verdict konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					    uint64_t now_us, konce_ep_rx *rx);
+enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					       uint64_t now_us, konce_ep_rx *rx);
 /* Builds, stores and sends the ACCEPT, carrying frames[0, flen). */
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen);
 void konce_hs_server_flush_all(konce_ep *ep);
@@ -287,9 +288,12 @@ void konce_hs_server_flush_all(konce_ep *ep);
 /* hs_client.c */
 int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
 			  const konce_addr *to, uint64_t now_us);
-void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                             uint64_t now_us, konce_ep_rx *rx);
+enum konce_ep_verdict konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                              uint64_t now_us, konce_ep_rx *rx);
+enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                             uint64_t now_us, konce_ep_rx *rx);
 /* A HELLO_SENT attempt sends its HELLO now, to `to` (where the peer proved to be: hs_simopen.c). */
 void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us);
 /* Resend, solve the next slice (SOLVING; `solving` attempts share this call's slice) or fail;
@@ -339,7 +343,8 @@ void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m);
 unsigned konce_ep_msg_reason(unsigned fail);
 
 /* ep_session.c */
-void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					  uint64_t now_us, konce_ep_rx *rx);
 /* Acts on validated frames of an authenticated payload.  Returns false if the session was freed. */
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
 		     uint64_t pn, uint64_t now_us);

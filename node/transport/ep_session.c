@@ -157,7 +157,8 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 	return true;
 }
 
-void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					  uint64_t now_us, konce_ep_rx *rx)
 {
 	konce_data_hdr h;
 	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
@@ -166,17 +167,17 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	ep->c.data_rx++;
 	if (konce_data_parse_hdr(&h, pkt, len)) {
 		ep->c.data_bad_header++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	uint32_t epoch = 0;
 	konce_sess *s = konce_cid_lookup(ep, h.dcid, &epoch);
 	if (!s) {
 		ep->c.data_unknown_cid++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	if (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING) {
 		ep->c.data_not_ready++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	uint8_t phase = s->sess.rx_phase;
 	switch (konce_session_open(&s->sess, plain, &plen, &pn, pkt, len, now_us)) {
@@ -184,13 +185,13 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		break;
 	case KONCE_SESS_BAD_HEADER:
 		ep->c.data_bad_header++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	case KONCE_SESS_REPLAY:
 		ep->c.data_replay++;
-		return;
+		return KONCE_EP_DROPPED_STALE;
 	case KONCE_SESS_AUTH:
 		ep->c.data_auth_fail++;
-		return;
+		return KONCE_EP_DROPPED_AUTH;
 	}
 	if (s->sess.rx_phase != phase) {
 		ep->c.rekey_rx++;
@@ -201,12 +202,12 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	if (konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
 		ep->c.data_bad_frame++;
 		sodium_memzero(plain, plen);
-		return;
+		rx->conn = s->conn;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	s->last_rx_us = now_us;
 	s->heard = true;
 	s->rx_bytes += len;
-	ep->last_auth_conn = s->conn;
 	enum konce_path_change chg;
 	konce_path_on_epoch(&s->path, from, epoch);
 	if (konce_path_on_packet(&s->path, from, len, pn, now_us, &chg)) {
@@ -225,6 +226,8 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		konce_ep_msg_flush(ep, s, now_us);
 	}
 	sodium_memzero(plain, plen);
+	rx->conn = conn;
+	return KONCE_EP_SESSION_DATA;
 }
 
 void konce_ep_set_ext(konce_ep *ep, const konce_ep_ext *ext)
