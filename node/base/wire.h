@@ -684,4 +684,33 @@ enum konce_life_times {
 					       * rarely (KONCE_RDV_EXPIRE_MS keeps it well inside) */
 };
 
+/* =============================================================================================
+ * Path MTU (issue 13; node/transport/pmtud.h, docs/PROTOCOL.md section "Path MTU").  Appended
+ * section.
+ *
+ * Datagram sizes here are UDP payload bytes: a whole konce datagram.  Every path must carry
+ * KONCE_PMTU_BASE (= KONCE_WIRE_MAX_DATAGRAM): handshakes, unauthenticated answers and MESSAGE
+ * frames stay within it.  An established session searches for a larger PLPMTU with probes (RFC
+ * 8899 DPLPMTUD): a DATA packet holding one PING frame and PADDING up to the candidate size,
+ * acknowledged like any ack-eliciting packet.  DATA packets of that session may then be up to its
+ * PLPMTU, at most KONCE_PMTU_MAX (a 9000-byte IPv4 jumbo frame minus IP and UDP headers).
+ * ============================================================================================= */
+enum konce_pmtu_limits {
+	KONCE_PMTU_BASE = KONCE_WIRE_MAX_DATAGRAM, /* BASE_PLPMTU: the floor, never given up */
+	KONCE_PMTU_MAX = 9000 - 20 - 8,            /* MAX_PLPMTU: 8972 */
+	KONCE_PMTU_IPV4_UDP = 20 + 8,              /* IPv4 + UDP headers outside a datagram */
+	KONCE_PMTU_IPV6_UDP = 40 + 8,              /* IPv6 + UDP headers */
+	KONCE_PMTU_MAX_PROBES = 3,                 /* MAX_PROBES: losses of one size = it does not fit */
+	KONCE_PMTU_BLACKHOLE_LOSSES = 3,           /* large packets lost in a row, none acked between:
+						    * the PLPMTU stopped working (back to BASE) */
+	KONCE_DATA_OVERHEAD_MAX = KONCE_DATA_PN + KONCE_WIRE_PN_MAX + KONCE_WIRE_TAG, /* 35 */
+	KONCE_WIRE_MAX_SESSION_PAYLOAD = KONCE_PMTU_MAX - KONCE_DATA_MIN_SIZE + 1, /* frame bytes in
+						    * the largest DATA packet (1-byte pn) */
+};
+enum konce_pmtu_times {
+	KONCE_PMTU_PROBE_MIN_MS = 100,        /* a probe unanswered for max(this, PTO) is lost */
+	KONCE_PMTU_RAISE_MS = 600 * 1000,     /* PMTU_RAISE_TIMER: search again after this long */
+	KONCE_PMTU_ERROR_RETRY_MS = 30 * 1000, /* ERROR: probe the base size again after this long */
+};
+
 #endif
