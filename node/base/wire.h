@@ -302,12 +302,15 @@ enum konce_loss_constants {
 
 /* FRAGMENT body:
  *   message id (varint, >= 1) | offset (varint) | total length (varint) | length u16 | bytes
- * offset + length <= total <= the receiver's maximum message size.  A sender cuts a message at
- * multiples of KONCE_FRAG_DATA_MAX, so (message id, fragment index) names a fragment; a receiver
- * accepts any offsets, overlapping or not.
+ * offset + length <= total <= the receiver's maximum message size.  A sender cuts a message into
+ * units of KONCE_FRAG_UNIT bytes and sends runs of whole units (the message's last unit may be
+ * short), as many as the packet has room for at the session's PLPMTU, so (message id, first unit,
+ * unit count) names a fragment; a receiver accepts any offsets, overlapping or not.
  */
 enum konce_frag_limits {
-	KONCE_FRAG_DATA_MAX = 960,           /* bytes of message data in one FRAGMENT */
+	KONCE_FRAG_UNIT = 64,                /* the sender's cutting granularity */
+	KONCE_FRAG_DATA_MAX = 960,           /* message data in one FRAGMENT of a base-size packet:
+					      * a message larger than this takes more than one */
 	KONCE_FRAG_HEADER_MAX = 1 + 8 + 8 + 8 + 2,
 	KONCE_MSG_MAX_DEFAULT = 16 * 1024 * 1024,
 };

@@ -13,8 +13,10 @@
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us)
 {
-	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t pkt[KONCE_PMTU_MAX];
 	uint8_t phase = s->sess.tx_phase;
+	if (konce_session_overhead(&s->sess) + len > ep->max_datagram)
+		return -EMSGSIZE;
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
@@ -77,6 +79,10 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
+			if (f.len > KONCE_EP_MAX_MESSAGE) {
+				ep->c.message_too_long++; /* a MESSAGE frame stays within a base-size packet */
+				break;
+			}
 			if (konce_ep_msg_events_full(ep, s)) {
 				ep->c.msg_events_held++; /* unreliable: dropped while the app is behind */
 				break;
@@ -99,6 +105,7 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		case KONCE_FRAME_PATH_RESPONSE:
 			if (konce_path_on_response(&s->path, from, f.body)) {
 				ep->c.path_changed++;
+				konce_ep_pmtud_reset(ep, s, now_us);
 				konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_PATH_CHANGED, s->conn);
 				if (e)
 					e->addr = s->path.cur;
@@ -124,7 +131,7 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
 {
 	konce_data_hdr h;
-	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t plain[KONCE_PMTU_MAX];
 	size_t plen;
 	uint64_t pn;
 	ep->c.data_rx++;
@@ -176,6 +183,7 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		send_challenge(ep, s, now_us);
 	uint32_t conn = s->conn;
 	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
+	konce_ep_pmtud_input(ep, s, plain, plen, now_us);
 	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
 		konce_ep_msg_flush(ep, s, now_us);
 	sodium_memzero(plain, plen);
@@ -255,6 +263,9 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		t = k;
 	if (konce_path_tick(&s->path, now_us))
 		send_challenge(ep, s, now_us);
+	uint64_t m = konce_ep_pmtud_timer(ep, s, now_us);
+	if (m < t)
+		t = m;
 	if (s->path.probing && s->path.deadline_us < t)
 		t = s->path.deadline_us;
 	*next = t;
