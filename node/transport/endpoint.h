@@ -242,9 +242,17 @@ int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us);
 /* Next datagram to send: copies it into buf (KONCE_PMTU_BASE bytes, or the configured
  * max_datagram), sets *len and *to.  false when none is queued. */
 bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to);
-/* The session's PLPMTU (largest datagram it sends now) and its path MTU search state
- * (enum konce_pmtud_state); -ENOENT if conn is not live. */
-int konce_ep_conn_plpmtu(const konce_ep *ep, uint32_t conn, unsigned *plpmtu, unsigned *state);
+/* A session's path MTU search (pmtud.h) and what its reliability layer lost meanwhile. */
+typedef struct konce_ep_pmtu_info {
+	unsigned plpmtu;         /* the largest datagram it sends now */
+	unsigned state;          /* enum konce_pmtud_state (0 = not searching) */
+	unsigned max;            /* the upper bound of the search */
+	uint64_t probes_sent, probes_lost, blackholes;
+	uint64_t packets_lost;   /* data packets recovery declared lost: what congestion control saw */
+	uint64_t retransmitted;  /* fragments queued again after a loss */
+} konce_ep_pmtu_info;
+/* 0, or -ENOENT if conn is not live. */
+int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *out);
 /* Next event; false when none. */
 bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev);
 

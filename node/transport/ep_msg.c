@@ -167,8 +167,11 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		konce_sent_packet sp;
 		uint64_t pn = s->sess.tx_pn;
 		bool ping = c->ping_due;
-		/* as large as the path carries (pmtud.h) */
-		size_t n = konce_conn_build(c, frames, konce_ep_plpmtu(s) - konce_session_overhead(&s->sess), pn, now_us, &sp);
+		/* As large as the path carries (pmtud.h); but a probe timeout may mean the path stopped
+		 * carrying that (a black hole): its probes are base-size, so that their acks declare the
+		 * large packets lost and ep_pmtud.c sees it. */
+		size_t dgram = c->probes_due ? KONCE_PMTU_BASE : konce_ep_plpmtu(s);
+		size_t n = konce_conn_build(c, frames, dgram - konce_session_overhead(&s->sess), pn, now_us, &sp);
 		if (n == 0)
 			break;
 		unsigned before = ep->out_n;

@@ -120,12 +120,21 @@ void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		s->rel->big_lost = s->rel->big_acked = 0;
 }
 
-int konce_ep_conn_plpmtu(const konce_ep *ep, uint32_t conn, unsigned *plpmtu, unsigned *state)
+int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *out)
 {
 	const konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);
 	if (!s)
 		return -ENOENT;
-	*plpmtu = s->pmtud.plpmtu;
-	*state = s->pmtud.state;
+	memset(out, 0, sizeof *out);
+	out->plpmtu = s->pmtud.plpmtu;
+	out->state = s->pmtud.state;
+	out->max = s->pmtud.max;
+	out->probes_sent = s->pmtud.probes_sent;
+	out->probes_lost = s->pmtud.probes_lost;
+	out->blackholes = s->pmtud.blackholes;
+	if (s->rel) {
+		out->packets_lost = s->rel->rec.nlost_total;
+		out->retransmitted = s->rel->retransmitted;
+	}
 	return 0;
 }
