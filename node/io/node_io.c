@@ -32,7 +32,7 @@
 enum {
 	FLUSH_INTERVAL_MS = 1000,
 	RECV_CALLS_PER_WAKE = 16,
-	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 x 1,200 bytes */
+	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 datagrams */
 	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
 	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
 	WAKE_BUDGET_UNITS = 2048,
@@ -83,7 +83,7 @@ uint64_t node_io_input_shed(const struct konce_node *n) { return n->inq ? konce_
 void node_io_kick(struct konce_node *n)
 {
 	konce_ep_event ev;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 	size_t len;
 	konce_addr to;
 
@@ -219,6 +219,13 @@ static uint64_t calibrate_pow_rate(struct konce_node *n)
 	return rate ? rate : 1;
 }
 
+/* The path MTU search's upper bound (pmtud.h): the route's MTU; a relay carries base-size only. */
+static unsigned path_mtu(void *ctx, const konce_addr *peer)
+{
+	(void)ctx;
+	return node_trav_is_virtual(peer) ? KONCE_PMTU_BASE : konce_udp_path_mtu(peer);
+}
+
 int node_io_start(struct konce_node *n, char *err, size_t errlen)
 {
 	int e = open_socket(n, err, errlen);
@@ -238,6 +245,8 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
 		      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
 								    : NULL,
+		.max_datagram = KONCE_PMTU_MAX,
+		.path_mtu = path_mtu,
 	};
 	if ((e = konce_ep_new(&n->ep, &ec, node_now_us()))) {
 		struct rlimit rl;
@@ -261,7 +270,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
 	n->ev_drain = event_new(n->base, -1, 0, on_drain, n);
 	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick || !n->ev_drain ||
-	    konce_inq_new(&n->inq, INQ_SLOTS, KONCE_WIRE_MAX_DATAGRAM)) {
+	    konce_inq_new(&n->inq, INQ_SLOTS, KONCE_PMTU_MAX)) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -289,7 +298,7 @@ void node_io_stop(struct konce_node *n)
 			for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
 				if (p->conn)
 					konce_ep_close(n->ep, p->conn, node_now_us());
-		uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+		uint8_t buf[KONCE_PMTU_MAX];
 		size_t len;
 		konce_addr to;
 		while (n->udp && konce_ep_poll_datagram(n->ep, buf, &len, &to))
