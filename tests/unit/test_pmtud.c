@@ -3,7 +3,10 @@
  * acks coming back an RTT later.  Vectors: growth to the upper bound in two probes, a black hole at
  * 1,400 bytes (settles at exactly 1,400), a path change (back to BASE and a new search), a black
  * hole that appears after the search (detected from large-packet losses), the ERROR state, and
- * the raise timer.
+ * the raise timer.  Then the rule that makes probes safe to lose: two konce_conns back to back,
+ * the sender's probes numbered through konce_conn_on_probe_sent() and dropped, and its
+ * reliability layer declares nothing lost and retransmits nothing, while one dropped data packet
+ * is seen (the control).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +18,10 @@
 #include <cmocka.h>
 
 #include "node/base/wire.h"
+#include "node/transport/conn.h"
+#include "node/transport/frame.h"
 #include "node/transport/pmtud.h"
+#include "tests/unit/testenv.h"
 
 enum { RTT_US = 20000, TIMEOUT_US = 3 * RTT_US };
 
@@ -245,6 +251,121 @@ static void test_error_and_raise(void **state)
 	assert_int_equal(konce_pmtud_next_timer(&p, w.now), UINT64_MAX);
 }
 
+/* ---- probes and the reliability layer ------------------------------------------------------- */
+
+typedef struct side {
+	konce_conn *c;
+	uint64_t pn;
+	unsigned delivered, messages;
+} side;
+
+static void cb_delivered(void *ctx, const konce_smsg *m)
+{
+	(void)m;
+	((side *)ctx)->delivered++;
+}
+static void cb_refused(void *ctx, const konce_smsg *m, uint8_t why)
+{
+	(void)ctx, (void)m, (void)why;
+	fail_msg("refused");
+}
+static void cb_message(void *ctx, konce_reasm_msg *m)
+{
+	side *s = ctx;
+	s->messages++;
+	konce_conn_release(s->c, m);
+}
+
+static void make(side *s, test_env *te)
+{
+	konce_conn_cfg cfg = {.budget = konce_reasm_charge(1 << 20), .max_message = 1 << 20, .ring = 256,
+			      .keepalive_us = 25000000, .msg_timeout_us = 30000000, .reasm_idle_us = 180000000,
+			      .overhead = KONCE_DATA_OVERHEAD_MAX};
+	konce_conn_ops ops = {cb_delivered, cb_refused, cb_message, s};
+	s->pn = 1;
+	assert_int_equal(konce_conn_new(&s->c, &te->env, &cfg, &ops, 0), 0);
+}
+
+/* Everything from has due goes to `to` 10 ms later, at 1,472-byte datagrams.  Before each data
+ * packet of from, if probe_every says so, a probe takes a packet number and is lost (or arrives,
+ * if probes_arrive).  A data packet whose number drop_pn names is lost. */
+static void deliver(side *from, side *to, uint64_t now, unsigned probe_every, bool probes_arrive, uint64_t drop_pn)
+{
+	uint8_t p[1472];
+	konce_sent_packet sp;
+	size_t w;
+	unsigned k = 0;
+	for (;;) {
+		if (probe_every && ++k % probe_every == 0) {
+			konce_conn_on_probe_sent(from->c, from->pn);
+			if (probes_arrive) {
+				uint8_t probe[1400] = {KONCE_FRAME_PING}; /* PING and PADDING */
+				konce_conn_on_packet(to->c, from->pn, probe, sizeof probe, now + 10000);
+			}
+			from->pn++;
+		}
+		w = konce_conn_build(from->c, p, sizeof p - KONCE_DATA_OVERHEAD_MAX, from->pn, now, &sp);
+		if (!w)
+			break;
+		konce_conn_on_sent(from->c, &sp, w + KONCE_DATA_OVERHEAD_MAX, now);
+		if (from->pn != drop_pn)
+			konce_conn_on_packet(to->c, from->pn, p, w, now + 10000);
+		from->pn++;
+	}
+}
+
+static void transfer(unsigned probe_every, bool probes_arrive, uint64_t drop_pn, side *a, side *b, test_env *te)
+{
+	static uint8_t msg[200000];
+	make(a, te);
+	make(b, te);
+	assert_int_equal(konce_conn_send(a->c, msg, sizeof msg, 0, 1, 0), 0);
+	for (uint64_t now = 0; now < 20000000 && !a->delivered; now += 10000) {
+		konce_conn_tick(a->c, now);
+		konce_conn_tick(b->c, now);
+		deliver(a, b, now, probe_every, probes_arrive, drop_pn);
+		deliver(b, a, now, 0, false, 0);
+	}
+	assert_int_equal(a->delivered, 1);
+	assert_int_equal(b->messages, 1);
+}
+
+static void test_probe_loss_is_not_congestion(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 1);
+	side a = {0}, b = {0};
+	/* every fourth packet number is a probe, and every probe is lost */
+	transfer(4, false, 0, &a, &b, &te);
+	assert_int_equal(a.c->rec.nlost_total, 0);  /* no data packet declared lost */
+	assert_int_equal(a.c->retransmitted, 0);
+	assert_int_equal(a.c->big_lost, 0);        /* nothing for black-hole detection either */
+	assert_true(a.c->big_acked > 0);           /* the data packets were large, and acked */
+	assert_int_equal(a.c->rec.bytes_in_flight, a.c->cc.bytes_in_flight);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	/* the control: one data packet lost is declared lost and retransmitted */
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	transfer(0, false, 20, &a, &b, &te);
+	assert_true(a.c->rec.nlost_total >= 1);
+	assert_true(a.c->retransmitted >= 1);
+	assert_true(a.c->big_lost >= 1);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	/* probes that arrive are acknowledged like any packet, and their acks are not refused as
+	 * acks of packets never sent */
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	transfer(4, true, 0, &a, &b, &te);
+	assert_true(a.c->credit_largest >= a.pn - 8);
+	assert_int_equal(a.c->rec.nlost_total, 0);
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_path_change),
 		cmocka_unit_test(test_blackhole_after),
 		cmocka_unit_test(test_error_and_raise),
+		cmocka_unit_test(test_probe_loss_is_not_congestion),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
