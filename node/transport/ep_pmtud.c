@@ -16,8 +16,10 @@
  *
  * Black holes.  Recovery counts, per ack or loss timeout, packets larger than KONCE_PMTU_BASE
  * declared lost and acked (conn big_lost / big_acked); they are drained into the state machine
- * after every payload and timer, and a run of large losses with no large ack falls back to BASE.
- * Data in the lost large packets is sent again in runs that fit (msgq.h).
+ * after every payload and timer.  A run of large losses with no large ack sends data at BASE at
+ * once and probes the PLPMTU: lost MAX_PROBES times, it is a black hole (a new search from BASE);
+ * acked, it was congestion.  Data in the lost large packets is sent again in runs that fit
+ * (msgq.h).
  *
  * Path changes.  A validated move to a new address (PATH_RESPONSE, ep_session.c) and a move the
  * traversal layer announces (konce_ep_path_reset, direct <-> relayed) reset the search to BASE.
@@ -45,8 +47,7 @@ static void settle(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn *c = s->rel;
 	if (!c || (!c->big_lost && !c->big_acked))
 		return;
-	if (konce_pmtud_on_loss(&s->pmtud, (size_t)c->big_lost, (size_t)c->big_acked, now_us))
-		ep->c.pmtu_blackholes++;
+	konce_pmtud_on_loss(&s->pmtud, (size_t)c->big_lost, (size_t)c->big_acked, now_us);
 	c->big_lost = c->big_acked = 0;
 }
 
@@ -102,9 +103,10 @@ uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (s->pmtud.state == KONCE_PMTUD_DISABLED)
 		return UINT64_MAX;
 	settle(ep, s, now_us);
-	uint32_t lost = s->pmtud.probes_lost;
+	uint32_t lost = s->pmtud.probes_lost, holes = s->pmtud.blackholes;
 	konce_pmtud_tick(&s->pmtud, now_us);
 	ep->c.pmtu_probes_lost += s->pmtud.probes_lost - lost;
+	ep->c.pmtu_blackholes += s->pmtud.blackholes - holes;
 	uint64_t t = konce_pmtud_next_timer(&s->pmtud, now_us);
 	if (t <= now_us && now_us < s->blocked_until_us)
 		t = s->blocked_until_us; /* the probe waits with the rest (konce_ep_msg_flush) */

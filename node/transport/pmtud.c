@@ -25,6 +25,7 @@ static void to_base(konce_pmtud *p)
 	p->plpmtu = KONCE_PMTU_BASE;
 	p->probed = 0;
 	p->retry = 0;
+	p->suspect = 0;
 	p->probe_losses = 0;
 	p->big_lost = 0;
 }
@@ -75,6 +76,8 @@ size_t konce_pmtud_probe_due(konce_pmtud *p, uint64_t now)
 		return 0;
 	if (p->retry)
 		return p->retry;
+	if (p->suspect)
+		return p->suspect;
 	switch (p->state) {
 	case KONCE_PMTUD_BASE:
 		return KONCE_PMTU_BASE;
@@ -115,6 +118,12 @@ bool konce_pmtud_on_ack(konce_pmtud *p, const konce_ack *a, uint64_t now)
 	uint16_t size = p->probed;
 	p->probed = 0;
 	p->probe_losses = 0;
+	if (p->suspect) {
+		/* a false alarm: the path still carries the PLPMTU (the losses were congestion) */
+		p->plpmtu = p->suspect;
+		p->suspect = 0;
+		return true;
+	}
 	switch (p->state) {
 	case KONCE_PMTUD_BASE:
 		if (p->max > KONCE_PMTU_BASE)
@@ -148,10 +157,16 @@ bool konce_pmtud_on_loss(konce_pmtud *p, size_t nlost_big, size_t nacked_big, ui
 		return false;
 	size_t run = p->big_lost + nlost_big;
 	p->big_lost = (uint8_t)(run > 255 ? 255 : run);
-	if (p->big_lost < KONCE_PMTU_BLACKHOLE_LOSSES || p->plpmtu <= KONCE_PMTU_BASE)
+	if (p->big_lost < KONCE_PMTU_BLACKHOLE_LOSSES || p->plpmtu <= KONCE_PMTU_BASE || p->suspect)
 		return false;
-	p->blackholes++;
-	to_base(p);
+	/* Suspected: data goes at BASE at once, and a probe of the PLPMTU decides (a burst of
+	 * congestion loss also loses large packets in a row). */
+	p->suspect = p->plpmtu;
+	p->plpmtu = KONCE_PMTU_BASE;
+	p->probed = 0;
+	p->retry = 0;
+	p->probe_losses = 0;
+	p->big_lost = 0;
 	return true;
 }
 
@@ -167,6 +182,11 @@ bool konce_pmtud_tick(konce_pmtud *p, uint64_t now)
 		return false;
 	}
 	p->probe_losses = 0;
+	if (p->suspect) {
+		p->blackholes++; /* confirmed: search again from the floor */
+		to_base(p);
+		return true;
+	}
 	switch (p->state) {
 	case KONCE_PMTUD_BASE:
 		p->state = KONCE_PMTUD_ERROR;
@@ -188,7 +208,7 @@ uint64_t konce_pmtud_next_timer(const konce_pmtud *p, uint64_t now)
 {
 	if (p->probed)
 		return p->probe_deadline;
-	if (p->retry)
+	if (p->retry || p->suspect)
 		return now;
 	switch (p->state) {
 	case KONCE_PMTUD_BASE:

@@ -32,15 +32,19 @@
  *   ERROR:           the base size itself went unanswered; PLPMTU stays BASE (nothing smaller
  *                    exists in konce), and KONCE_PMTU_ERROR_RETRY_MS later --> BASE
  *   any state but DISABLED:
- *     black hole (konce_pmtud_on_loss: KONCE_PMTU_BLACKHOLE_LOSSES packets larger than BASE
- *       lost with none acked in between, while plpmtu > BASE) --> BASE, plpmtu = BASE
+ *     suspected black hole (konce_pmtud_on_loss: KONCE_PMTU_BLACKHOLE_LOSSES packets larger than
+ *       BASE lost with none acked in between, while plpmtu > BASE): plpmtu = BASE at once (data
+ *       keeps flowing), suspect = the old plpmtu, and a probe of that size decides:
+ *         acked: a false alarm (a burst of congestion loss), plpmtu = suspect, same state;
+ *         lost MAX_PROBES times: a black hole ------------> BASE (a new search)
  *     path change (konce_pmtud_reset) -----------------------> BASE, plpmtu = BASE, new max
  *
  * Invariants:
  *   1. KONCE_PMTU_BASE <= plpmtu <= max <= KONCE_PMTU_MAX, always (max is raised to BASE);
  *   2. plpmtu only grows through an acknowledged probe of that size, and only shrinks to BASE
- *      (black hole, path change) or to a lowered max;
- *   3. in SEARCHING, lo == plpmtu < candidate <= hi <= max; at most one probe is outstanding.
+ *      (suspected black hole, path change);
+ *   3. in SEARCHING, plpmtu < candidate <= hi <= max; at most one probe is outstanding;
+ *   4. suspect != 0 only while plpmtu == BASE, and then the probe due or outstanding is suspect.
  */
 #ifndef KONCE_PMTUD_H
 #define KONCE_PMTUD_H
@@ -66,6 +70,7 @@ typedef struct konce_pmtud {
 	uint16_t hi;             /* SEARCHING: largest size not known to fail */
 	uint16_t probed;         /* size of the outstanding probe; 0 = none */
 	uint16_t retry;          /* a size lost fewer than MAX_PROBES times, to probe again; 0 = none */
+	uint16_t suspect;        /* a black hole is suspected at this PLPMTU: probing it; 0 = none */
 	bool tried_max;          /* SEARCHING: max was probed first */
 	uint8_t probe_losses;    /* of the current candidate size */
 	uint8_t big_lost;        /* black-hole run: large packets lost, none acked since */
@@ -90,7 +95,8 @@ void konce_pmtud_probe_sent(konce_pmtud *p, size_t size, uint64_t pn, uint64_t n
 /* An ACK frame arrived.  Returns true if the PLPMTU grew. */
 bool konce_pmtud_on_ack(konce_pmtud *p, const konce_ack *a, uint64_t now);
 /* Of the packets the reliability layer just settled, nlost_big larger than BASE were declared
- * lost and nacked_big acknowledged.  Returns true if this detected a black hole (plpmtu fell). */
+ * lost and nacked_big acknowledged.  Returns true if this made it suspect a black hole (plpmtu
+ * fell to BASE until a probe decides). */
 bool konce_pmtud_on_loss(konce_pmtud *p, size_t nlost_big, size_t nacked_big, uint64_t now);
 /* The probe timeout.  Returns true if the state changed. */
 bool konce_pmtud_tick(konce_pmtud *p, uint64_t now);

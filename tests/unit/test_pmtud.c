@@ -208,12 +208,25 @@ static void test_blackhole_after(void **state)
 	assert_false(konce_pmtud_on_loss(&p, 1, 0, w.now));
 	assert_false(konce_pmtud_on_loss(&p, 0, 0, w.now)); /* only small ones settled */
 	assert_true(konce_pmtud_on_loss(&p, KONCE_PMTU_BLACKHOLE_LOSSES - 1, 0, w.now));
-	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+	/* suspected: data at BASE at once, and the PLPMTU is probed */
 	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE);
-	assert_int_equal(p.blackholes, 1);
-	/* and the search finds the new size */
+	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), 1472);
+	assert_false(konce_pmtud_on_loss(&p, 10, 0, w.now)); /* already suspected */
+	/* the probe is lost MAX_PROBES times: a black hole, and the search finds the new size */
+	unsigned lost = w.lost;
 	run(&p, &w, 200);
+	assert_int_equal(p.blackholes, 1);
+	assert_true(w.lost - lost >= KONCE_PMTU_MAX_PROBES);
 	assert_int_equal(p.plpmtu, 1300);
+	/* a burst of congestion loss looks the same, but the probe of the PLPMTU is acked */
+	w.limit = 1300;
+	assert_true(konce_pmtud_on_loss(&p, KONCE_PMTU_BLACKHOLE_LOSSES, 0, w.now));
+	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE);
+	run(&p, &w, 10);
+	assert_int_equal(p.plpmtu, 1300); /* restored by one probe */
+	assert_int_equal(p.blackholes, 1);
+	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
 	/* at BASE nothing is large: no black hole to detect */
 	konce_pmtud_reset(&p, 1472, w.now);
 	assert_false(konce_pmtud_on_loss(&p, 10, 0, w.now));
