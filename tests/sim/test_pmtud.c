@@ -18,6 +18,8 @@
  *   - path change (the same loss): after the search settled at 1,472, the traversal layer moves
  *     the peer's address to another path (konce_ep_path_reset, e.g. onto a relay) that carries
  *     1,200 bytes only: the search starts again from BASE and stays there; the transfer completes.
+ *   - roam: A sits behind a NAT that forgets its mapping mid-transfer; B validates A's new address
+ *     (PATH_CHANGED), starts its search again and finds 1,400 on the new path.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,9 +37,10 @@ enum { N = 6, LEN = 300 * 1024, ESTIMATE = 1500 - KONCE_PMTU_IPV4_UDP };
 
 typedef struct pw {
 	sim *s;
+	sim_nat *nat;
 	tnode a, b;
 	uint32_t ca, cb;
-	unsigned got_a, got_b, bad, delivered_a, delivered_b, failed, closed;
+	unsigned got_a, got_b, bad, delivered_a, delivered_b, failed, closed, path_changes;
 	size_t largest_rx_b, largest_rx_a; /* largest datagram that reached each side */
 	size_t largest_tx_a;
 } pw;
@@ -72,6 +75,7 @@ static void on_ev(tnode *n, const konce_ep_event *ev, uint64_t now)
 		(*(is_a ? &w->delivered_a : &w->delivered_b))++;
 	w->failed += ev->type == KONCE_EV_MSG_FAILED;
 	w->closed += ev->type == KONCE_EV_CLOSED;
+	w->path_changes += ev->type == KONCE_EV_PATH_CHANGED && !is_a;
 }
 
 static void on_rx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
@@ -104,12 +108,13 @@ static bool busy(void *ctx)
 	return w->delivered_a < N || w->delivered_b < N / 2;
 }
 
-static void setup(pw *w, uint64_t seed, size_t mtu, double loss)
+static void setup_nat(pw *w, uint64_t seed, size_t mtu, double loss, sim_nat *(*nat)(sim *s))
 {
 	memset(w, 0, sizeof *w);
 	w->s = sim_new(seed);
 	konce_ep_config cfg = {.max_datagram = KONCE_PMTU_MAX, .path_mtu = estimate};
-	assert_int_equal(tnode_init(&w->a, w->s, NULL, "10.0.0.2", 40000, &cfg), 0);
+	w->nat = nat ? nat(w->s) : NULL;
+	assert_int_equal(tnode_init(&w->a, w->s, w->nat, "10.0.0.2", 40000, &cfg), 0);
 	assert_int_equal(tnode_init(&w->b, w->s, NULL, "192.0.2.1", 7807, &cfg), 0);
 	w->a.user = w->b.user = w;
 	w->a.on_event = w->b.on_event = on_ev;
@@ -124,6 +129,8 @@ static void setup(pw *w, uint64_t seed, size_t mtu, double loss)
 		sim_run_for(w->s, 100 * SIM_MS);
 	SIM_ASSERT(w->s, w->cb != 0);
 }
+
+static void setup(pw *w, uint64_t seed, size_t mtu, double loss) { setup_nat(w, seed, mtu, loss, NULL); }
 
 /* A sends N messages, B N / 2. */
 static void send_all(pw *w)
@@ -271,6 +278,57 @@ static void test_path_change(void **state)
 	done(&w);
 }
 
+static sim_nat *symmetric_nat(sim *s)
+{
+	sim_nat_cfg nc = sim_nat_preset(SIM_NAT_SYMMETRIC_SEQUENTIAL);
+	return sim_nat_add(s, "198.51.100.1", &nc);
+}
+
+static void rebind(void *ctx, uint64_t now)
+{
+	(void)now;
+	sim_nat_flush(((pw *)ctx)->nat);
+}
+
+/* A roams: its NAT forgets the mapping, so B sees A's packets come from a new address, validates
+ * it (PATH_CHANGED) and starts its search again on the new path. */
+static void test_roam(void **state)
+{
+	(void)state;
+	static pw w;
+	setup_nat(&w, 5, 1400, 0, symmetric_nat);
+	send_all(&w);
+	while (info(&w.b, w.cb).state != KONCE_PMTUD_SEARCH_COMPLETE && sim_now(w.s) < 20 * SIM_SEC)
+		sim_run_for(w.s, 10 * SIM_MS);
+	SIM_ASSERT_EQ(w.s, info(&w.b, w.cb).plpmtu, 1400);
+	finish(&w);
+	/* the NAT forgets A; both send again */
+	rebind(&w, sim_now(w.s));
+	static uint8_t buf[LEN];
+	buf[0] = 0;
+	for (size_t k = 1; k < LEN; k++)
+		buf[k] = pat(0, k);
+	uint64_t id;
+	SIM_ASSERT_EQ(w.s, konce_ep_msg_send(w.a.ep, w.ca, buf, LEN, 0, 0, sim_now(w.s), &id), 0);
+	SIM_ASSERT_EQ(w.s, konce_ep_msg_send(w.b.ep, w.cb, buf, LEN, 0, 0, sim_now(w.s), &id), 0);
+	tnode_flush(&w.a, sim_now(w.s));
+	tnode_flush(&w.b, sim_now(w.s));
+	w.delivered_a = w.delivered_b = 0;
+	while ((w.delivered_a < 1 || w.delivered_b < 1) && sim_now(w.s) < 120 * SIM_SEC)
+		sim_run_for(w.s, 10 * SIM_MS);
+	sim_run_for(w.s, 30 * SIM_SEC);
+	SIM_ASSERT_EQ(w.s, w.failed + w.closed + w.bad, 0);
+	SIM_ASSERT_EQ(w.s, w.got_a, N / 2 + 1);
+	SIM_ASSERT_EQ(w.s, w.got_b, N + 1);
+	SIM_ASSERT(w.s, w.path_changes >= 1);
+	SIM_ASSERT(w.s, tnode_counters(&w.b)->pmtu_resets >= 1);
+	konce_ep_pmtu_info ib = info(&w.b, w.cb);
+	SIM_ASSERT_EQ(w.s, ib.plpmtu, 1400); /* found again on the new path */
+	SIM_ASSERT_EQ(w.s, ib.state, KONCE_PMTUD_SEARCH_COMPLETE);
+	SIM_ASSERT(w.s, ib.probes_sent > 16); /* two searches */
+	done(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_blackhole_after),
 		cmocka_unit_test(test_path_change),
+		cmocka_unit_test(test_roam),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
