@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 enum konce_wire_limits {
-	KONCE_WIRE_MAX_DATAGRAM = 1200, /* no konce datagram is larger */
+	KONCE_WIRE_MAX_DATAGRAM = 1200, /* no konce datagram is larger but DATA, which may be up to
+					 * its session's PLPMTU (KONCE_PMTU_MAX, at the end) */
 	KONCE_WIRE_MAX_PAYLOAD = 1024,  /* plaintext frame bytes in one session packet */
 	KONCE_WIRE_KEY = 32,            /* X25519 public/secret key, symmetric key */
 	KONCE_WIRE_TAG = 16,            /* Poly1305 tag */
@@ -364,7 +365,8 @@ enum konce_rdv_limits {
 	KONCE_RDV_NAT_SIZE = 4,
 	KONCE_RDV_MAX_REG_CANDS = 8,     /* candidates in one REGISTER */
 	KONCE_RDV_MAX_INTRO_CANDS = 12,  /* candidates in one INTRO (the registered ones + observed) */
-	KONCE_RDV_MAX_RELAY = KONCE_WIRE_MAX_DATAGRAM, /* payload bytes in RELAY / RELAYED: any konce datagram */
+	KONCE_RDV_MAX_RELAY = KONCE_WIRE_MAX_DATAGRAM, /* payload bytes in RELAY / RELAYED: any base-size
+						       * konce datagram (a relayed session's PLPMTU) */
 	KONCE_RDV_SEQ_MAX_STEP = 8,      /* a port step above this is taken as random allocation */
 	KONCE_INTRO_SECRET_BYTES = 32,   /* the per-introduction probe key */
 	KONCE_PUNCH_MAC_BYTES = 16,      /* PUNCH and HELLO-tag MACs */
