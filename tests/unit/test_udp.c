@@ -204,6 +204,14 @@ static void test_dual_stack(void **state)
 	assert_true(konce_addr_is_v4(&r.from));
 	konce_addr_str(&r.from, as);
 	assert_int_equal(strncmp(as, "127.0.0.1:", 10), 0);
+	/* DF on everything, never fragmented, for IPv6 peers and IPv4-mapped ones (pmtud.h) */
+	int mode = -1;
+	socklen_t ml = sizeof mode;
+	assert_int_equal(getsockopt(konce_udp_fd(v6), IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, &ml), 0);
+	assert_int_equal(mode, IPV6_PMTUDISC_PROBE);
+	ml = sizeof mode;
+	assert_int_equal(getsockopt(konce_udp_fd(v6), IPPROTO_IP, IP_MTU_DISCOVER, &mode, &ml), 0);
+	assert_int_equal(mode, IP_PMTUDISC_PROBE);
 	konce_udp_close(v6);
 	konce_udp_close(v4);
 }
