@@ -96,6 +96,12 @@ int bench_node_start(bench_node *n, const konce_ep_config *cfg)
 	return konce_ep_new(&n->ep, cfg, bench_now_us());
 }
 
+unsigned bench_path_mtu(void *ctx, const konce_addr *peer)
+{
+	(void)ctx;
+	return konce_udp_path_mtu(peer);
+}
+
 void bench_node_close(bench_node *n)
 {
 	konce_ep_free(n->ep);
@@ -107,7 +113,7 @@ void bench_node_close(bench_node *n)
 void bench_node_pump(bench_node *n)
 {
 	konce_ep_event ev;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 	size_t len;
 	konce_addr to;
 	while (konce_ep_poll_event(n->ep, &ev))

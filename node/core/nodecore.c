@@ -107,7 +107,7 @@ int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, u
 	c->next_nonce = (c->next_nonce >> 1) | 1;
 	int e = -ENOMEM;
 	if (!(c->heap = nc_alloc(c, (size_t)KONCE_NC_PENDING_MAX * sizeof(*c->heap))) || ncknown_new(c) ||
-	    konce_inq_new(&c->inq, cfg->inq_slots ? cfg->inq_slots : KONCE_NC_INQ_SLOTS, KONCE_WIRE_MAX_DATAGRAM) ||
+	    konce_inq_new(&c->inq, cfg->inq_slots ? cfg->inq_slots : KONCE_NC_INQ_SLOTS, KONCE_PMTU_MAX) ||
 	    (e = konce_ep_new(&c->ep, &c->cfg.ep, now))) {
 		konce_nodecore_free(c);
 		return e;

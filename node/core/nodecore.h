@@ -197,7 +197,7 @@ typedef struct konce_nc_datagram {
 	unsigned sock;
 	konce_addr to;
 	size_t len;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 } konce_nc_datagram;
 
 typedef struct konce_nodecore_stats {

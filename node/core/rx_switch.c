@@ -8,7 +8,10 @@
 
 enum konce_rx_kind konce_rx_classify(const uint8_t *pkt, size_t len)
 {
-	if (len < 1 || len > KONCE_WIRE_MAX_DATAGRAM)
+	if (len < 1 || len > KONCE_PMTU_MAX)
+		return KONCE_RX_JUNK;
+	/* only DATA outgrows the base size (a session's PLPMTU, pmtud.h) */
+	if (len > KONCE_WIRE_MAX_DATAGRAM && pkt[0] != KONCE_PKT_DATA)
 		return KONCE_RX_JUNK;
 	switch (pkt[0]) {
 	case KONCE_PKT_HELLO:

@@ -22,7 +22,8 @@
 #include "node/transport/endpoint.h"
 
 enum konce_rx_kind {
-	KONCE_RX_JUNK = 0,     /* empty, over 1200 bytes, or a type nobody takes bare: dropped */
+	KONCE_RX_JUNK = 0,     /* empty, too long (DATA over KONCE_PMTU_MAX, others over 1,200), or a
+	                        * type nobody takes bare: dropped */
 	KONCE_RX_TRANSPORT,    /* the endpoint's: HELLO, COOKIE, INITIATE, ACCEPT, DATA, VERSION */
 	KONCE_RX_TAGGED_HELLO, /* a full-size HELLO with the traversal tag's magic: a punch probe */
 	KONCE_RX_PUNCH,        /* traversal: a probe or ack between peers */

@@ -102,6 +102,15 @@ typedef struct konce_ep_config {
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
 	unsigned msg_timeout_ms;        /* fail messages after no ack progress this long; 0 = KONCE_MSG_TIMEOUT_MS */
 	const konce_cc_ops *cc;         /* default class's congestion controller; NULL = KONCE_CC_DEFAULT */
+	/* Path MTU (pmtud.h).  With max_datagram above KONCE_PMTU_BASE, a session that opens a
+	 * channel searches for the largest datagram its path carries, up to path_mtu(peer) (or
+	 * max_datagram without the hook), and konce_ep_poll_datagram() may hand out datagrams that
+	 * large: its buffer must hold max_datagram bytes. */
+	unsigned max_datagram;          /* at most KONCE_PMTU_MAX; 0 = KONCE_PMTU_BASE: no search */
+	/* The I/O layer's estimate of the largest datagram toward peer (IP_MTU of a socket connected
+	 * to it, minus IP and UDP headers); 0 = unknown.  Called when a search starts or restarts. */
+	unsigned (*path_mtu)(void *ctx, const konce_addr *peer);
+	void *path_mtu_ctx;
 } konce_ep_config;
 
 enum konce_ep_event_type {
@@ -166,7 +175,8 @@ typedef struct konce_ep_event {
  * function konce_ep_counters() has the name.) */
 struct konce_ep_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t rx_short, rx_unknown_type; /* rx_short: empty or over 1200 bytes */
+	uint64_t rx_short, rx_unknown_type; /* rx_short: empty, over 1200 bytes (DATA: over
+					     * KONCE_PMTU_MAX) */
 	/* server: HELLO */
 	uint64_t hello_rx, hello_bad_size, hello_bad_clue, cookie_tx, version_tx;
 	/* server: INITIATE, in the order the checks run */
@@ -196,6 +206,9 @@ struct konce_ep_counters {
 	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
+	/* path MTU: probes sent and lost, PLPMTU raises, black holes and path changes that set a
+	 * session back to KONCE_PMTU_BASE, MESSAGE frames over KONCE_EP_MAX_MESSAGE (dropped) */
+	uint64_t pmtu_probes_tx, pmtu_probes_lost, pmtu_raised, pmtu_blackholes, pmtu_resets, message_too_long;
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
@@ -276,8 +289,20 @@ int konce_ep_send(konce_ep *ep, uint32_t conn, const uint8_t *msg, size_t len, u
 /* Sends an authenticated CLOSE (if established) and frees the session now.  0, -ENOENT. */
 int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us);
 
-/* Next datagram to send: copies it into buf, sets *len and *to.  false when none is queued. */
-bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len, konce_addr *to);
+/* Next datagram to send: copies it into buf (KONCE_PMTU_BASE bytes, or the configured
+ * max_datagram), sets *len and *to.  false when none is queued. */
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to);
+/* A session's path MTU search (pmtud.h) and what its reliability layer lost meanwhile. */
+typedef struct konce_ep_pmtu_info {
+	unsigned plpmtu;         /* the largest datagram it sends now */
+	unsigned state;          /* enum konce_pmtud_state (0 = not searching) */
+	unsigned max;            /* the upper bound of the search */
+	uint64_t probes_sent, probes_lost, blackholes;
+	uint64_t packets_lost;   /* data packets recovery declared lost: what congestion control saw */
+	uint64_t retransmitted;  /* fragments queued again after a loss */
+} konce_ep_pmtu_info;
+/* 0, or -ENOENT if conn is not live. */
+int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *out);
 /* Next event; false when none. */
 bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev);
 

@@ -62,6 +62,7 @@
 #include "node/transport/keyslab.h"
 #include "node/transport/load.h"
 #include "node/transport/path.h"
+#include "node/transport/pmtud.h"
 #include "node/base/ratelimit.h"
 #include "node/transport/session.h"
 
@@ -114,6 +115,7 @@ typedef struct konce_sess {
 	uint8_t peer_pk[KONCE_WIRE_KEY];
 	konce_session sess;
 	konce_path path;
+	konce_pmtud pmtud;            /* path MTU search (ep_pmtud.c) */
 	uint64_t last_rx_us;
 	/* client handshake */
 	const konce_identity *as;
@@ -165,7 +167,7 @@ typedef struct konce_acc_entry {
 typedef struct konce_out {
 	konce_addr to;
 	uint16_t len;
-	uint8_t data[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t *data;                /* max_datagram bytes, in ep->out_mem */
 } konce_out;
 
 struct konce_ep {
@@ -206,7 +208,11 @@ struct konce_ep {
 	uint64_t next_challenge;
 
 	konce_out *out;
+	uint8_t *out_mem;             /* out_cap x max_datagram bytes */
 	unsigned out_cap, out_head, out_n;
+	unsigned max_datagram;        /* KONCE_PMTU_BASE..KONCE_PMTU_MAX */
+	unsigned (*path_mtu)(void *ctx, const konce_addr *peer);
+	void *path_mtu_ctx;
 	konce_ep_evslot *ev;
 	unsigned ev_cap, ev_head, ev_n;
 	unsigned ev_msgs;        /* MESSAGE events in the ring */
@@ -341,6 +347,18 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m);
 /* The konce_ep_msg_fail for a handshake failure or close reason. */
 unsigned konce_ep_msg_reason(unsigned fail);
+
+/* ep_pmtud.c: the path MTU search of each session (pmtud.h) */
+/* The largest datagram s sends now. */
+static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pmtud.plpmtu; }
+/* Starts the search once s has a channel; sends a probe if one is due. */
+void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* After an authenticated payload went through the conn: probe acks, black holes. */
+void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, uint64_t now_us);
+/* Probe timeout; the next time it needs a call (UINT64_MAX: none). */
+uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
+void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
 /* ep_session.c */
 enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,

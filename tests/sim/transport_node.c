@@ -27,7 +27,7 @@ static int pump(tnode *n, uint64_t now)
 	while (!n->hold_events && konce_ep_poll_event(n->ep, &ev))
 		if (n->on_event)
 			n->on_event(n, &ev, now);
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX]; /* an endpoint may be given max_datagram */
 	size_t len;
 	konce_addr to;
 	int bits = -1;

@@ -200,8 +200,11 @@ static void test_verdicts(void **state)
 	assert_int_equal(konce_ep_input(p.b, buf, dlen, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_UNMATCHED);
 	/* not the transport's: empty, too long, an unknown type byte */
 	assert_int_equal(konce_ep_input(p.b, buf, 0, &p.addr_a, p.now, NULL), KONCE_EP_NOT_MINE);
-	uint8_t big[KONCE_WIRE_MAX_DATAGRAM + 1] = {KONCE_PKT_DATA};
+	uint8_t big[KONCE_PMTU_MAX + 1] = {KONCE_PKT_DATA}; /* DATA may be as large as KONCE_PMTU_MAX */
 	assert_int_equal(konce_ep_input(p.b, big, sizeof big, &p.addr_a, p.now, NULL), KONCE_EP_NOT_MINE);
+	big[0] = KONCE_PKT_HELLO; /* every other type fits 1,200 bytes */
+	assert_int_equal(konce_ep_input(p.b, big, KONCE_WIRE_MAX_DATAGRAM + 1, &p.addr_a, p.now, NULL),
+			 KONCE_EP_NOT_MINE);
 	buf[0] = 0x47;
 	assert_int_equal(konce_ep_input(p.b, buf, 64, &p.addr_a, p.now, &rx), KONCE_EP_NOT_MINE);
 	assert_int_equal(rx.cost, 0);

@@ -18,11 +18,17 @@
 static void test_kinds(void **state)
 {
 	(void)state;
-	uint8_t p[KONCE_WIRE_MAX_DATAGRAM + 1];
+	uint8_t p[KONCE_PMTU_MAX + 1];
 	memset(p, 0, sizeof p);
 	assert_int_equal(konce_rx_classify(p, 0), KONCE_RX_JUNK);
+	/* only DATA outgrows 1,200 bytes (a session's PLPMTU), up to KONCE_PMTU_MAX */
 	p[0] = KONCE_PKT_DATA;
-	assert_int_equal(konce_rx_classify(p, sizeof p), KONCE_RX_JUNK); /* over 1200 bytes */
+	assert_int_equal(konce_rx_classify(p, KONCE_PMTU_MAX), KONCE_RX_TRANSPORT);
+	assert_int_equal(konce_rx_classify(p, KONCE_PMTU_MAX + 1), KONCE_RX_JUNK);
+	p[0] = KONCE_PKT_HELLO;
+	assert_int_equal(konce_rx_classify(p, KONCE_WIRE_MAX_DATAGRAM + 1), KONCE_RX_JUNK);
+	p[0] = KONCE_RDV_PUNCH;
+	assert_int_equal(konce_rx_classify(p, KONCE_WIRE_MAX_DATAGRAM + 1), KONCE_RX_JUNK);
 	const uint8_t transport[] = {KONCE_PKT_HELLO,  KONCE_PKT_COOKIE, KONCE_PKT_INITIATE,
 				     KONCE_PKT_ACCEPT, KONCE_PKT_DATA,   KONCE_PKT_VERSION};
 	for (size_t i = 0; i < sizeof transport; i++) {
