@@ -73,6 +73,32 @@ int konce_args_check_peer(const char *cmd, const char *peer)
 	return 0;
 }
 
+int konce_args_split_peer(const char *arg, char peer[KONCE_ARGS_PEER_MAX], char group[KONCE_KEY_TEXT_LEN + 1],
+			  const char **hostport)
+{
+	const char *at = strchr(arg, '@');
+	size_t len = at ? (size_t)(at - arg) : strlen(arg);
+	uint8_t k[KONCE_KEY_BYTES];
+	group[0] = '\0';
+	*hostport = at ? at + 1 : NULL;
+	peer[0] = '\0';
+	/* "+GROUP": a '+' and 43 characters that are a key's text, at the end of the PEER part */
+	if (len > KONCE_KEY_TEXT_LEN + 1 && arg[len - KONCE_KEY_TEXT_LEN - 1] == '+') {
+		const char *g = arg + len - KONCE_KEY_TEXT_LEN;
+		memcpy(group, g, KONCE_KEY_TEXT_LEN);
+		group[KONCE_KEY_TEXT_LEN] = '\0';
+		if (konce_key_from_text(k, group) == 0)
+			len -= KONCE_KEY_TEXT_LEN + 1;
+		else
+			group[0] = '\0';
+	}
+	if (len >= KONCE_ARGS_PEER_MAX)
+		return -EINVAL;
+	memcpy(peer, arg, len);
+	peer[len] = '\0';
+	return 0;
+}
+
 int konce_args_resolve(const char *text, char *out, size_t outlen, char *err, size_t errlen)
 {
 	char host[256];
@@ -158,7 +184,7 @@ void konce_args_hide_keys(int argc, char **argv)
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		const char *a = argv[i];
 		if (a[0] != '-' || strnlen(a, KONCE_KEY_TEXT_LEN) < KONCE_KEY_TEXT_LEN ||
-		    (a[KONCE_KEY_TEXT_LEN] && a[KONCE_KEY_TEXT_LEN] != '@'))
+		    (a[KONCE_KEY_TEXT_LEN] && a[KONCE_KEY_TEXT_LEN] != '@' && a[KONCE_KEY_TEXT_LEN] != '+'))
 			continue;
 		memcpy(t, a, KONCE_KEY_TEXT_LEN);
 		t[KONCE_KEY_TEXT_LEN] = 0;

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "konce/konce.h"
+
 /* PEER on the command line: a public key (canonical key text) or a petname.  Text that looks like an
  * attempt at a key (43 characters) but is not one, or that cannot be a petname, is refused with
  * "bad key text" and KONCE_EXIT_USAGE.  0 if it may be sent to the node. */
@@ -12,6 +14,15 @@ int konce_args_check_peer(const char *cmd, const char *peer);
 /* A petname: 1 to 64 bytes of UTF-8 with no whitespace, control characters or '@', and not 43
  * characters long (so no petname can be mistaken for a key). */
 bool konce_args_petname_ok(const char *name);
+
+/* PEER[+GROUP][@HOST:PORT] (konce connect, send, ping): peer gets PEER, group the key text of the
+ * server's limited-circulation group ("" = none), *hostport points into arg after the '@' (NULL =
+ * none).  "+GROUP" is a '+' and 43 characters that are a key's text, at the end of the part before
+ * '@'; anything else stays part of PEER (and is checked as PEER).  0, or -EINVAL when PEER is
+ * longer than any key or petname. */
+enum { KONCE_ARGS_PEER_MAX = 256 }; /* a petname is at most 64 bytes, a key 43 */
+int konce_args_split_peer(const char *arg, char peer[KONCE_ARGS_PEER_MAX], char group[KONCE_KEY_TEXT_LEN + 1],
+			  const char **hostport);
 
 /* "HOST:PORT" or "[IPv6]:PORT" -> numeric "IP:PORT" / "[IP]:PORT" via getaddrinfo.  HOST may be a
  * name.  0, or -EINVAL (malformed), -EHOSTUNREACH (name does not resolve) with err set. */

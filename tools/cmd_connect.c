@@ -11,13 +11,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: konce connect [--json] [--control PATH] [--config FILE] PEER[@HOST:PORT]\n\n"
+	fprintf(f, "Usage: konce connect [--json] [--control PATH] [--config FILE] PEER[+GROUP][@HOST:PORT]\n\n"
 		   "Has the running node open a session to PEER (a public key, or a petname given with\n"
 		   "konce alias) at HOST:PORT, and prints the round-trip time of the handshake.  HOST may be\n"
 		   "a name; it is resolved here and the node is given the numeric address.  Write IPv6\n"
 		   "addresses in brackets: KEY@[2001:db8::1]:7807.  PEER alone: the node uses the address\n"
 		   "it last saw PEER at, or, if it registers with rendezvous nodes (rendezvous_peers),\n"
-		   "asks its rendezvous to introduce it (docs/TRAVERSAL.md).\n\n"
+		   "asks its rendezvous to introduce it (docs/TRAVERSAL.md).  +GROUP: PEER is a\n"
+		   "limited-circulation server that answers only holders of the group key GROUP (its key\n"
+		   "text); the node keeps it for every later dial of PEER.\n\n"
 		   "Options:\n"
 		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
 		   "  -s, --control PATH  the node's control socket (default: as konce node)\n"
@@ -32,18 +34,20 @@ int konce_cmd_connect(int argc, char **argv)
 	if (status >= 0)
 		return status;
 	if (argc - optind != 1) {
-		fprintf(stderr, "konce connect: expected one PEER[@HOST:PORT] argument\n");
+		fprintf(stderr, "konce connect: expected one PEER[+GROUP][@HOST:PORT] argument\n");
 		usage(stderr);
 		return KONCE_EXIT_USAGE;
 	}
-	const char *arg = argv[optind], *at = strchr(arg, '@');
 	/* PEER alone: the node finds the address (its store, or an introduction by its rendezvous) */
-	char *peer = at ? strndup(arg, (size_t)(at - arg)) : strdup(arg), addr[128] = "", err[512];
-	if (!peer)
-		return KONCE_EXIT_FAIL;
+	const char *at;
+	char peer[KONCE_ARGS_PEER_MAX], group[KONCE_KEY_TEXT_LEN + 1], addr[128] = "", err[512];
+	if (konce_args_split_peer(argv[optind], peer, group, &at)) {
+		fprintf(stderr, "konce connect: bad key text: PEER is longer than a key or a petname\n");
+		return KONCE_EXIT_USAGE;
+	}
 	if ((status = konce_args_check_peer("connect", peer)))
 		goto out;
-	int r = at ? konce_args_resolve(at + 1, addr, sizeof(addr), err, sizeof(err)) : 0;
+	int r = at ? konce_args_resolve(at, addr, sizeof(addr), err, sizeof(err)) : 0;
 	if (r) {
 		fprintf(stderr, "konce connect: %s\n", err);
 		status = r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
@@ -53,6 +57,8 @@ int konce_cmd_connect(int argc, char **argv)
 	json_t *req = json_pack("{s:s, s:s}", "cmd", "connect", "peer", peer);
 	if (req && *addr)
 		json_object_set_new(req, "addr", json_string(addr));
+	if (req && *group)
+		json_object_set_new(req, "group", json_string(group));
 	json_t *resp = konce_ctl_cli_request("connect", &o, req, 30000, &status);
 	if (!resp)
 		goto out;
@@ -70,6 +76,5 @@ int konce_cmd_connect(int argc, char **argv)
 	}
 	json_decref(resp);
 out:
-	free(peer);
 	return status;
 }

@@ -54,6 +54,12 @@ static void usage(FILE *f)
 		"      --file-background SIZE|off  a file of at least SIZE bytes (K, M, G suffixes) that\n"
 		"                          konce send sends goes in the background class, which yields\n"
 		"                          to other traffic (default off; a send may ask otherwise)\n"
+		"      --identity per-server|master  the key this node shows the peers it dials: one\n"
+		"                          derived for each (default), or its master key; peers with a\n"
+		"                          petname, rendezvous and introduced peers always get the master\n"
+		"      --identity-master KEY,KEY  peers always shown the master key\n"
+		"      --group-key KEY     limited circulation: answer only clients that hold this group\n"
+		"                          key (konce keygen --group makes one); others get no answer\n"
 		"  -h, --help              show this help\n",
 		KONCE_DEFAULT_PORT);
 }
@@ -81,7 +87,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int konce_cmd_node(int argc, char **argv)
 {
 	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY,
-	       O_NAT_LIFETIME, O_FILE_BACKGROUND, O_CONGESTION, O_MAX_PER_SOURCE };
+	       O_NAT_LIFETIME, O_FILE_BACKGROUND, O_CONGESTION, O_MAX_PER_SOURCE, O_IDENTITY, O_IDENTITY_MASTER,
+	       O_GROUP_KEY };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},    {"control", required_argument, NULL, 's'},
@@ -97,6 +104,9 @@ int konce_cmd_node(int argc, char **argv)
 		{"congestion", required_argument, NULL, O_CONGESTION},
 		{"max-per-source", required_argument, NULL, O_MAX_PER_SOURCE},
 		{"file-background", required_argument, NULL, O_FILE_BACKGROUND},
+		{"identity", required_argument, NULL, O_IDENTITY},
+		{"identity-master", required_argument, NULL, O_IDENTITY_MASTER},
+		{"group-key", required_argument, NULL, O_GROUP_KEY},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	/* flags are collected first and applied after the file, so that they win */
@@ -128,6 +138,9 @@ int konce_cmd_node(int argc, char **argv)
 		case O_CONGESTION: key = "congestion", flag = "--congestion"; break;
 		case O_MAX_PER_SOURCE: key = "max_per_source", flag = "--max-per-source"; break;
 		case O_FILE_BACKGROUND: key = "file_background", flag = "--file-background"; break;
+		case O_IDENTITY: key = "identity", flag = "--identity"; break;
+		case O_IDENTITY_MASTER: key = "identity_master", flag = "--identity-master"; break;
+		case O_GROUP_KEY: key = "group_key", flag = "--group-key"; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return KONCE_EXIT_USAGE;
 		}
@@ -201,6 +214,9 @@ int konce_cmd_node(int argc, char **argv)
 		.capacity = conf.capacity,
 		.congestion = conf.congestion,
 		.file_background_bytes = conf.file_background,
+		.identity = conf.identity,
+		.identity_master = conf.identity_master,
+		.group_key = conf.group_key,
 	};
 	konce_node *node;
 	if ((r = konce_node_new(&node, base, &nc, err, sizeof(err)))) {

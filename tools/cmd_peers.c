@@ -18,7 +18,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: konce peers [--limit N] [--full] [--watch[=SECONDS] [--count N]] [--json]\n"
 		   "                   [--control PATH] [--config FILE]\n\n"
 		   "Lists the peers the running node knows: public key, petname, address, path, state,\n"
-		   "round-trip time, when it was last heard from, and the traffic of each session over the\n"
+		   "the key this node shows it (SHOWN: master, or per-server: a key derived for that peer\n"
+		   "alone; docs/KEYS.md), round-trip time, when it was last heard from, and the traffic of each session over the\n"
 		   "last second.  Peers with a session come first.\n\n"
 		   "Options:\n"
 		   "  -n, --limit N       at most N peers\n"
@@ -32,7 +33,7 @@ static void usage(FILE *f)
 		   "  -h, --help          show this help\n");
 }
 
-enum { COLS = 9, CELL = 96 };
+enum { COLS = 10, CELL = 96 };
 
 /* Display width of UTF-8 text: one column per code point (good enough for petnames). */
 static int width(const char *s)
@@ -73,8 +74,8 @@ static void rate_cell(char *out, json_t *v)
 
 static int print_table(json_t *peers, bool full)
 {
-	static const char *const head[COLS] = {"KEY", "PETNAME", "ADDRESS", "PATH", "STATE", "RTT", "IN/S", "OUT/S",
-					       "LAST SEEN"};
+	static const char *const head[COLS] = {"KEY", "PETNAME", "ADDRESS", "PATH", "STATE", "SHOWN", "RTT", "IN/S",
+					       "OUT/S", "LAST SEEN"};
 	size_t n = json_array_size(peers);
 	char(*cells)[COLS][CELL] = calloc(n + 1, sizeof(*cells));
 	int w[COLS] = {0};
@@ -98,16 +99,17 @@ static int print_table(json_t *peers, bool full)
 		cell_str(row[2], json_object_get(p, "address"));
 		cell_str(row[3], json_object_get(p, "path"));
 		cell_str(row[4], json_object_get(p, "state"));
+		cell_str(row[5], json_object_get(p, "identity")); /* the key we show it */
 		if (json_is_number(v = json_object_get(p, "rtt_ms")))
-			snprintf(row[5], CELL, "%.1f ms", json_number_value(v));
+			snprintf(row[6], CELL, "%.1f ms", json_number_value(v));
 		else
-			snprintf(row[5], CELL, "-");
-		rate_cell(row[6], json_object_get(p, "rx_bytes_per_s"));
-		rate_cell(row[7], json_object_get(p, "tx_bytes_per_s"));
+			snprintf(row[6], CELL, "-");
+		rate_cell(row[7], json_object_get(p, "rx_bytes_per_s"));
+		rate_cell(row[8], json_object_get(p, "tx_bytes_per_s"));
 		if (json_is_integer(v = json_object_get(p, "last_seen")))
-			ago(row[8], CELL, (long long)json_integer_value(v), now);
+			ago(row[9], CELL, (long long)json_integer_value(v), now);
 		else
-			snprintf(row[8], CELL, "never");
+			snprintf(row[9], CELL, "never");
 	}
 	for (size_t i = 0; i <= n; i++)
 		for (int c = 0; c < COLS; c++)

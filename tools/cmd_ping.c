@@ -15,7 +15,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: konce ping [options] PEER\n\n"
+	fprintf(f, "Usage: konce ping [options] PEER[+GROUP]\n\n"
 		   "Sends echo requests to PEER (a public key or a petname) through the running node and\n"
 		   "prints each round-trip time, then a summary.  Runs until COUNT replies or losses, or\n"
 		   "until interrupted (Ctrl-C).  Exits 0 if any reply arrived.\n\n"
@@ -122,7 +122,14 @@ int konce_cmd_ping(int argc, char **argv)
 		usage(stderr);
 		return KONCE_EXIT_USAGE;
 	}
-	const char *peer = argv[optind];
+	/* PEER[+GROUP]: a limited-circulation server's group key rides along (konce connect) */
+	char peer[KONCE_ARGS_PEER_MAX], group[KONCE_KEY_TEXT_LEN + 1];
+	const char *at;
+	if (konce_args_split_peer(argv[optind], peer, group, &at) || at) {
+		fprintf(stderr, "konce ping: bad key text '%s': PEER[+GROUP] is a key or a petname, and a group key "
+				"(no @HOST:PORT: see --addr)\n", argv[optind]);
+		return KONCE_EXIT_USAGE;
+	}
 	if ((status = konce_args_check_peer("ping", peer)))
 		return status;
 	if (addr_arg) {
@@ -141,6 +148,8 @@ int konce_cmd_ping(int argc, char **argv)
 	ctl.stop = &interrupted;
 
 	json_t *req = json_pack("{s:s, s:s}", "cmd", "ping", "peer", peer);
+	if (req && *group)
+		json_object_set_new(req, "group", json_string(group));
 	json_t *replies = json_array();
 	if (!req || !replies) {
 		fprintf(stderr, "konce ping: out of memory\n");

@@ -15,7 +15,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: konce send [options] PEER TEXT\n"
+	fprintf(f, "Usage: konce send [options] PEER[+GROUP] TEXT\n"
 		   "       konce send [options] --file FILE PEER\n\n"
 		   "Sends one text message to PEER (a public key or a petname) through the running node, and\n"
 		   "reports the outcome: replied (the peer's node has the whole message), or an error.  The\n"
@@ -145,7 +145,14 @@ int konce_cmd_send(int argc, char **argv)
 		usage(stderr);
 		return KONCE_EXIT_USAGE;
 	}
-	const char *peer = argv[optind];
+	/* PEER[+GROUP]: a limited-circulation server's group key rides along (konce connect) */
+	char peer[KONCE_ARGS_PEER_MAX], group[KONCE_KEY_TEXT_LEN + 1];
+	const char *at;
+	if (konce_args_split_peer(argv[optind], peer, group, &at) || at) {
+		fprintf(stderr, "konce send: bad key text '%s': PEER[+GROUP] is a key or a petname, and a group key "
+				"(no @HOST:PORT: see --addr)\n", argv[optind]);
+		return KONCE_EXIT_USAGE;
+	}
 	if ((status = konce_args_check_peer("send", peer)))
 		return status;
 	char addr[128], err[512];
@@ -200,6 +207,8 @@ int konce_cmd_send(int argc, char **argv)
 	}
 	if (req && addr_arg)
 		json_object_set_new(req, "addr", json_string(addr));
+	if (req && *group)
+		json_object_set_new(req, "group", json_string(group));
 	if (req && timeout_ms)
 		json_object_set_new(req, "timeout_ms", json_integer(timeout_ms));
 	if (req && klass >= 0)

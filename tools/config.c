@@ -17,10 +17,14 @@
 
 #include "konce/konce.h"
 #include "node/base/addr.h"
+#include "node/transport/keytext.h"
+
+#include <sodium.h>
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "max_per_source", "capacity", "rendezvous",
 				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
-				   "nat_lifetime", "file_background", "congestion"};
+				   "nat_lifetime", "file_background", "congestion", "identity",
+				   "identity_master", "group_key"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -38,6 +42,10 @@ void konce_conf_free(struct konce_conf *c)
 	free(c->control);
 	free(c->rendezvous_peers);
 	free(c->nat_lifetime);
+	free(c->identity_master);
+	if (c->group_key)
+		sodium_memzero(c->group_key, strlen(c->group_key));
+	free(c->group_key);
 	konce_conf_init(c);
 }
 
@@ -231,6 +239,41 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->file_background = v * mult;
 		return 0;
 	}
+	if (!strcmp(key, "identity")) {
+		if (strcmp(value, "per-server") && strcmp(value, "master")) {
+			snprintf(err, errlen, "%s: identity: '%s' is not per-server or master", where, value);
+			return -EINVAL;
+		}
+		c->identity = !strcmp(value, "master") ? KONCE_IDENTITY_MASTER : KONCE_IDENTITY_PER_SERVER;
+		return 0;
+	}
+	if (!strcmp(key, "identity_master")) {
+		uint8_t(*list)[KONCE_KEY_BYTES] = malloc(256 * KONCE_KEY_BYTES);
+		if (!list)
+			return -ENOMEM;
+		r = konce_key_list_(value, list, 256);
+		free(list);
+		if (r < 0) {
+			snprintf(err, errlen, "%s: identity_master: %s", where,
+				 r == -E2BIG ? "more than 256 keys"
+					     : "not a list of public keys separated by commas, without spaces (KEY,KEY)");
+			return -EINVAL;
+		}
+		return set_string(&c->identity_master, value, err, errlen);
+	}
+	if (!strcmp(key, "group_key")) {
+		uint8_t k[KONCE_KEY_BYTES];
+		r = konce_key_decode_(k, value, strlen(value));
+		sodium_memzero(k, sizeof k);
+		if (r) {
+			snprintf(err, errlen, "%s: group_key: not a key's text (43 characters of base64url, as konce "
+				 "keygen --group prints)", where);
+			return -EINVAL;
+		}
+		if (c->group_key)
+			sodium_memzero(c->group_key, strlen(c->group_key));
+		return set_string(&c->group_key, value, err, errlen);
+	}
 	if (!strcmp(key, "nat_lifetime")) /* the node checks it (auto, off, MIN:MAX, MIN:START:MAX) */
 		return set_string(&c->nat_lifetime, value, err, errlen);
 	if (!strcmp(key, "rendezvous_peers") || !strcmp(key, "rendezvous_peer")) {
@@ -248,7 +291,7 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, max_per_source, "
 			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
-			      "nat_lifetime, file_background, congestion)", where, key);
+			      "nat_lifetime, file_background, congestion, identity, identity_master, group_key)", where, key);
 	return -EINVAL;
 }
 

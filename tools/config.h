@@ -34,6 +34,9 @@ struct konce_conf {
 	bool introductions_known; /* introductions = known: refuse introductions from unknown keys */
 	int congestion;         /* enum konce_congestion; 0 = unset (the default, bbr) */
 	uint64_t file_background; /* `konce send --file` of at least this many bytes goes background; 0 = never */
+	int identity;           /* enum konce_identity_mode; 0 = unset (per-server) */
+	char *identity_master;  /* "KEY,KEY" shown the master key; NULL = none */
+	char *group_key;        /* key text of our limited-circulation group (a secret: wiped); NULL = public */
 };
 
 /* An empty configuration: every field unset. */

@@ -56,6 +56,14 @@ enum konce_congestion {
 	KONCE_CONGESTION_NEWRENO,     /* loss-based (RFC 9002): halves the window on a loss */
 };
 
+/* Which key a node shows the peers it dials (docs/KEYS.md, "Which key a node shows").  Sessions a
+ * peer opens to us always run under our master key, the one it dialled. */
+enum konce_identity_mode {
+	KONCE_IDENTITY_DEFAULT = 0,    /* config: per-server; konce_peer_info: not known yet */
+	KONCE_IDENTITY_PER_SERVER = 1, /* a key derived for that peer alone: peers cannot link us */
+	KONCE_IDENTITY_MASTER = 2,     /* the master key, the one peers dial */
+};
+
 typedef struct konce_node_config {
 	const char *data_dir;     /* required: holds identity.key (created 0600 on first run) and peers.db */
 	const char *listen;       /* "ADDR:PORT"; NULL = "[::]:7807" (dual stack) */
@@ -73,6 +81,15 @@ typedef struct konce_node_config {
 	/* Control-socket sends of a file (`konce send --file`) of at least this many bytes use the
 	 * background congestion class unless the request says otherwise; 0 = never (the default). */
 	uint64_t file_background_bytes;
+	/* The key our dials show by default (enum konce_identity_mode; 0 = per-server).  Peers with a
+	 * petname, peers reached through a rendezvous, the rendezvous we register with and the keys
+	 * of identity_master ("KEY,KEY,...", NULL = none) are always shown the master key. */
+	int identity;
+	const char *identity_master;
+	/* Key text of a limited-circulation group: the node answers only clients that hold it (the
+	 * others get no answer at all); NULL = answer everyone.  The node keeps it in locked memory
+	 * only, not the text. */
+	const char *group_key;
 } konce_node_config;
 
 /** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
@@ -96,6 +113,13 @@ typedef void (*konce_peer_fn)(void *ctx, int event, const uint8_t pk[KONCE_KEY_B
  * 0, -EINVAL. */
 KONCE_API int konce_node_on_peer(konce_node *node, konce_peer_fn fn, void *ctx);
 
+/** What this node's dials to pk use from now on: identity (enum konce_identity_mode; DEFAULT = the
+ * rule of konce_node_config.identity), and group_key, the 32-byte key of pk's limited-circulation
+ * group (NULL = none; copied into locked memory).  0, -EINVAL, -ENOSPC (256 keys have settings),
+ * -ENOMEM. */
+KONCE_API int konce_node_peer_conf(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], int identity,
+				   const uint8_t *group_key);
+
 /** Introspection. */
 typedef struct konce_peer_info {
 	uint8_t pk[KONCE_KEY_BYTES];
@@ -104,6 +128,8 @@ typedef struct konce_peer_info {
 	uint32_t rtt_us;    /* last request/reply round trip, 0 = none yet */
 	uint64_t msgs_rx, msgs_tx;
 	uint64_t since_ms;  /* how long ago the session (or its handshake) started */
+	int identity;       /* enum konce_identity_mode: the key we show it (DEFAULT = not known yet) */
+	uint8_t local_pk[KONCE_KEY_BYTES]; /* once up: that key (the master key on incoming sessions) */
 } konce_peer_info;
 /** Fills up to max active peers; returns how many there are in all (may exceed max). */
 KONCE_API int konce_node_peers(const konce_node *node, konce_peer_info *out, size_t max);

@@ -71,6 +71,7 @@ struct konce_nodecore {
 	konce_nc_note *notes;
 	size_t notes_head, notes_len, notes_cap;
 	struct ncknown *known;
+	struct ncpeerconf *peerconf; /* ncpeerconf.c: locked, KONCE_NC_PEERCONF_MAX, or NULL */
 	struct nchandler handlers[KONCE_NC_HANDLERS];
 	uint64_t msgs_rx, msgs_tx, msgs_dropped, notes_dropped;
 	uint64_t now; /* the latest time any call gave: events are processed at it */
@@ -89,6 +90,11 @@ bool nc_on_ep_event(konce_nodecore *c, const konce_ep_event *ev, konce_nc_event 
 
 /* ncpeer.c */
 void ncpeer_free_all(konce_nodecore *c, int reason);
+
+/* ncpeerconf.c */
+/* The group key our dials to pk carry, or NULL. */
+const uint8_t *ncpeerconf_group(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
+void ncpeerconf_free(konce_nodecore *c);
 
 /* ncpending.c */
 unsigned nc_bucket64(uint64_t v);

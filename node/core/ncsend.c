@@ -107,13 +107,21 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 			free_unsent(c, p);
 			return -ENOMEM;
 		}
-		e = konce_ep_connect(c->ep, pk, &addr, in_init ? p->data : NULL, in_init ? p->len : 0, now, &conn);
+		int id = konce_nodecore_identity_for(c, pk, &addr);
+		konce_ep_connect_opts co = {
+			.as = id == KONCE_NC_ID_MASTER ? c->cfg.ep.identity : NULL,
+			.per_server = id == KONCE_NC_ID_PER_SERVER,
+			.group_key = ncpeerconf_group(c, pk),
+		};
+		e = konce_ep_connect_ex(c->ep, pk, &addr, in_init ? p->data : NULL, in_init ? p->len : 0, &co, now,
+					&conn);
 		if (e) {
 			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
 			free_unsent(c, p);
 			return e == -ENOSPC ? -ENOBUFS : e;
 		}
 		konce_nodecore_peer_set_conn(c, peer, conn);
+		peer->identity = id;
 		peer->addr = addr;
 		peer->since_us = now;
 		if (in_init) {

@@ -142,6 +142,7 @@ void konce_nodecore_free(konce_nodecore *c)
 	konce_ep_free(c->ep);
 	konce_inq_free(c->inq);
 	ncknown_free(c);
+	ncpeerconf_free(c);
 	nc_free(c, c->evq);
 	nc_free(c, c->heap);
 	konce_env_free(c->env, c);
@@ -429,6 +430,8 @@ static void on_established(konce_nodecore *c, konce_ncpeer *peer, const konce_ep
 	}
 	peer->up = 1;
 	peer->addr = ev->addr;
+	memcpy(peer->local_pk, ev->local_pk, KONCE_KEY_BYTES);
+	peer->identity = memcmp(ev->local_pk, c->pk, KONCE_KEY_BYTES) ? KONCE_NC_ID_PER_SERVER : KONCE_NC_ID_MASTER;
 	konce_key_to_text(who, ev->peer_pk);
 	nc_log(c, KONCE_LOG_INFO, "session %s %s at %s", ev->incoming ? "from" : "to", who,
 	       konce_addr_str(&ev->addr, as));

@@ -104,6 +104,8 @@ typedef struct peer {
 	double rx_rate, tx_rate; /* bytes per second */
 	struct ncpending *initiate_msg; /* the message that rode in our INITIATE */
 	int trusted; /* noted to the store as trusted (we dialled it, or it took a message of ours) */
+	int identity; /* enum konce_nc_identity: the key we show it (UNSET until known) */
+	uint8_t local_pk[KONCE_KEY_BYTES]; /* once up: our key in this session (shown or dialled) */
 	struct peer *pk_next, *conn_next; /* hash chains */
 } konce_ncpeer;
 
@@ -117,6 +119,14 @@ enum {
 	KONCE_NC_INQ_SLOTS = 1024,
 	KONCE_NC_KNOWN_MAX = 100000,  /* known keys cached (the store keeps as many, docs/STORE.md) */
 	KONCE_NC_NOTES_MAX = 65536,   /* unpolled store notes; beyond, notes are dropped and counted */
+	KONCE_NC_PEERCONF_MAX = 256,  /* keys with their own identity or group key setting */
+};
+
+/* The key our session with a peer runs under (docs/KEYS.md, "Which key a node shows"). */
+enum konce_nc_identity {
+	KONCE_NC_ID_UNSET = 0,      /* no setting (peer conf) / not known yet (a peer still connecting) */
+	KONCE_NC_ID_PER_SERVER = 1, /* a key derived from the master secret for that peer alone */
+	KONCE_NC_ID_MASTER = 2,     /* our master key, the one others dial */
 };
 
 /* The composition seam: NAT traversal plugs in here.  ctx is passed to each. */
@@ -150,6 +160,10 @@ typedef struct konce_nodecore_config {
 	void (*log)(void *ctx, int level, const char *line); /* NULL = no log */
 	void *log_ctx;
 	konce_nodecore_hooks hooks;
+	/* Our own dials (send) show each peer a key derived for it, except where the identity rule
+	 * (konce_nodecore_identity_for) says master; false = always master.  Dials made straight on
+	 * the endpoint (the traversal glue's) follow ep.explicit_identity. */
+	bool per_server;
 } konce_nodecore_config;
 
 enum konce_nc_event_type {
@@ -269,6 +283,19 @@ void konce_nodecore_peer_free(konce_nodecore *c, konce_ncpeer *p, int reason);
 /* The hash buckets (KONCE_NC_BUCKETS of them, chained by pk_next), for iteration. */
 konce_ncpeer *const *konce_nodecore_peer_buckets(const konce_nodecore *c);
 unsigned konce_nodecore_npeers(const konce_nodecore *c);
+
+/* ---- per-peer settings of our dials (ncpeerconf.c) ---------------------------------------------- */
+
+/* What dials to pk use, from the next dial on: the identity it is shown (enum konce_nc_identity;
+ * UNSET = the rule decides), and the group key of a limited-circulation server (32 bytes, copied
+ * into locked memory; NULL = none).  A key with neither set has no entry.  0, -EINVAL, -ENOSPC
+ * (KONCE_NC_PEERCONF_MAX keys have settings), or konce_secmem_alloc()'s error. */
+int konce_nodecore_peer_identity(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], int identity);
+int konce_nodecore_peer_group(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const uint8_t *group_key);
+/* The identity a dial of pk to `to` (NULL = unknown) shows now: KONCE_NC_ID_MASTER or
+ * KONCE_NC_ID_PER_SERVER.  The rule: pk's own setting; master for a traversal address (the
+ * is_virtual hook); master for a key with a petname; else per_server of the config. */
+int konce_nodecore_identity_for(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *to);
 
 /* ---- known keys and their addresses (loaded from the store at start, kept by notes) --------- */
 

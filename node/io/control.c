@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/base/secmem.h"
 #include "node/transport/keytext.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
@@ -232,6 +233,37 @@ static int read_file(const char *path, uint8_t **out, size_t *len, json_t **err)
 	return 0;
 }
 
+/* "group" (the key text of the peer's limited-circulation group) and "identity" ("master" or
+ * "per-server"): settings of the node's dials to pk from this request on (docs/CONTROL.md).  NULL,
+ * or an error response. */
+static json_t *peer_settings(struct konce_node *n, json_t *req, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	json_t *g = json_object_get(req, "group"), *id = json_object_get(req, "identity");
+	const char *ids = json_string_value(id);
+	int mode = !ids ? KONCE_NC_ID_UNSET : !strcmp(ids, "master") ? KONCE_NC_ID_MASTER
+					 : !strcmp(ids, "per-server") ? KONCE_NC_ID_PER_SERVER : -1;
+	if (id && mode <= KONCE_NC_ID_UNSET)
+		return error_json(EINVAL, "\"identity\" is \"master\" or \"per-server\"");
+	if (g) {
+		const char *t = json_string_value(g);
+		uint8_t *key = konce_secmem_alloc(KONCE_KEY_BYTES, NULL);
+		if (!key)
+			return error_json(ENOMEM, "cannot lock memory for the group key");
+		int e = !t || konce_key_decode_(key, t, strlen(t)) ? -EINVAL : konce_nodecore_peer_group(n->core, pk, key);
+		konce_secmem_free(key, KONCE_KEY_BYTES);
+		if (e == -EINVAL)
+			return error_json(EINVAL, "\"group\" is not a key's text (43 characters of base64url)");
+		if (e)
+			return error_json(-e, "cannot keep the peer's group key: %s", strerror(-e));
+	}
+	if (mode > KONCE_NC_ID_UNSET) {
+		int e = konce_nodecore_peer_identity(n->core, pk, mode);
+		if (e)
+			return error_json(-e, "cannot keep the peer's identity setting: %s", strerror(-e));
+	}
+	return NULL;
+}
+
 /* connect, send, ping: one request through konce_node_send. */
 static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 {
@@ -261,6 +293,8 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 		err = error_json(EINVAL, "\"background\" is true or false");
 		goto fail;
 	}
+	if ((err = peer_settings(n, req, op->pk)))
+		goto fail;
 	o.addr_hint = json_string_value(json_object_get(req, "addr"));
 	json_int_t t = json_integer_value(json_object_get(req, "timeout_ms"));
 	if (t > 0 && t < 3600000)
@@ -464,6 +498,11 @@ static json_t *do_peers(struct konce_node *n, json_t *req)
 			json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
 					       r.handshakes, r.failures);
 			json_object_set_new(pj, "path", json_string(node_trav_path_name(n, p)));
+			/* the key we show it: incoming sessions always run under the master key */
+			json_object_set_new(pj, "identity", p->identity == KONCE_NC_ID_MASTER       ? json_string("master")
+							    : p->identity == KONCE_NC_ID_PER_SERVER ? json_string("per-server")
+												    : json_null());
+			json_object_set_new(pj, "local_key", p->up ? key_json(p->local_pk) : json_null());
 			add_traffic(n, p, pj);
 			json_array_append_new(pc.arr, pj);
 		}

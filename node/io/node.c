@@ -13,6 +13,8 @@
 #include "node/io/keyfile.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
+#include "node/base/secmem.h"
+#include "node/transport/keytext.h"
 
 uint64_t node_now_us(void)
 {
@@ -132,15 +134,44 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
 		return -EINVAL;
 	}
+	if (cfg->identity < KONCE_IDENTITY_DEFAULT || cfg->identity > KONCE_IDENTITY_MASTER) {
+		snprintf(err, errlen, "konce_node_new: unknown identity mode %d", cfg->identity);
+		return -EINVAL;
+	}
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -EIO;
+	}
+	uint8_t(*masters)[KONCE_KEY_BYTES] = NULL;
+	int nmasters = 0;
+	if (cfg->identity_master) {
+		if (!(masters = calloc(KONCE_NC_PEERCONF_MAX, KONCE_KEY_BYTES)))
+			return snprintf(err, errlen, "out of memory"), -ENOMEM;
+		nmasters = konce_key_list_(cfg->identity_master, masters, KONCE_NC_PEERCONF_MAX);
+		if (nmasters < 0) {
+			snprintf(err, errlen, "identity_master: %s", nmasters == -E2BIG ? "more than 256 keys"
+				 : "not a list of public keys separated by commas (KEY,KEY)");
+			free(masters);
+			return nmasters;
+		}
 	}
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	n->base = base;
 	n->cfg = *cfg;
+	n->cfg.identity_master = n->cfg.group_key = NULL; /* borrowed: used below, not kept */
+	if (cfg->group_key) {
+		if (!(n->group_key = konce_secmem_alloc(KONCE_KEY_BYTES, &e))) {
+			snprintf(err, errlen, "cannot lock memory for the group key: %s", strerror(-e));
+			goto fail;
+		}
+		if (konce_key_decode_(n->group_key, cfg->group_key, strlen(cfg->group_key))) {
+			e = -EINVAL;
+			snprintf(err, errlen, "group_key: not a key's text (43 characters of base64url)");
+			goto fail;
+		}
+	}
 	n->data_dir = strdup(cfg->data_dir);
 	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
 	n->listen_default = !cfg->listen;
@@ -165,13 +196,23 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	if ((e = load_identity(n, err, errlen)))
 		goto fail;
 	open_store(n);
-	if ((e = node_io_start(n, err, errlen)))
+	e = node_io_start(n, err, errlen);
+	konce_secmem_free(n->group_key, KONCE_KEY_BYTES); /* the endpoint has its own locked copy */
+	n->group_key = NULL;
+	if (e)
 		goto fail;
+	for (int i = 0; i < nmasters; i++)
+		if ((e = konce_nodecore_peer_identity(n->core, masters[i], KONCE_NC_ID_MASTER))) {
+			snprintf(err, errlen, "identity_master: %s", strerror(-e));
+			goto fail;
+		}
 	if (n->control_path && (e = node_control_start(n, n->control_path, err, errlen)))
 		goto fail;
+	free(masters);
 	*out = n;
 	return 0;
 fail:
+	free(masters);
 	konce_node_free(n);
 	return e;
 }
@@ -194,6 +235,7 @@ int konce_node_free(konce_node *n)
 	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
 		node_log(n, KONCE_LOG_ERROR, "%s", serr);
 	konce_identity_free(n->id);
+	konce_secmem_free(n->group_key, KONCE_KEY_BYTES);
 	free(n->data_dir);
 	free(n->listen);
 	free(n->control_path);
@@ -241,8 +283,19 @@ int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
 			o->msgs_rx = p->msgs_rx;
 			o->msgs_tx = p->msgs_tx;
 			o->since_ms = (now - p->since_us) / 1000u;
+			o->identity = p->identity; /* enum konce_nc_identity = enum konce_identity_mode */
+			if (p->up)
+				memcpy(o->local_pk, p->local_pk, KONCE_KEY_BYTES);
 		}
 	return (int)i;
+}
+
+int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int identity, const uint8_t *group_key)
+{
+	if (!n || !pk || identity < KONCE_IDENTITY_DEFAULT || identity > KONCE_IDENTITY_MASTER)
+		return -EINVAL;
+	int e = konce_nodecore_peer_identity(n->core, pk, identity);
+	return e ? e : konce_nodecore_peer_group(n->core, pk, group_key);
 }
 
 void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
@@ -309,3 +362,8 @@ int konce_node_reply(konce_node *n, const konce_message *req, const uint8_t *dat
 		node_io_schedule(n);
 	return e;
 }
+
+_Static_assert((int)KONCE_NC_ID_UNSET == (int)KONCE_IDENTITY_DEFAULT &&
+		       (int)KONCE_NC_ID_PER_SERVER == (int)KONCE_IDENTITY_PER_SERVER &&
+		       (int)KONCE_NC_ID_MASTER == (int)KONCE_IDENTITY_MASTER,
+	       "konce_peer_info.identity is the core's enum");

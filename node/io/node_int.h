@@ -50,6 +50,7 @@ struct konce_node {
 	unsigned npeers;
 	uint64_t msgs_dropped;
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
+	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
 };
 
 /* node.c */

@@ -262,10 +262,12 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 			/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
 			.max_pow_bits = 24,
 			.pow_rate = calibrate_pow_rate(n),
-			/* A node is addressed by its durable key, and peers must be able to reach it back
-			 * by that key: show it.  (Per-server derived keys suit pure clients that want no
-			 * correlation.) */
+			/* Dials made on the endpoint itself, by the traversal glue (rendezvous
+			 * registration, introduced peers), show the master key: the rendezvous routes to
+			 * it, and the introduction named it.  The core's own dials follow the rule of
+			 * per_server below (docs/KEYS.md, "Which key a node shows"). */
 			.explicit_identity = true,
+			.group_key = n->group_key,
 			.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
 			      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
 									    : NULL,
@@ -273,6 +275,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 			.path_mtu = path_mtu,
 		},
 		.notes = n->store != NULL,
+		.per_server = n->cfg.identity != KONCE_IDENTITY_MASTER,
 		.inq_slots = INQ_SLOTS,
 		.wake_budget = WAKE_BUDGET_UNITS,
 		.log_level = n->cfg.log_level,

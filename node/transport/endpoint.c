@@ -597,6 +597,7 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 	if (!s)
 		return -ENOMEM;
 	s->as = opts ? opts->as : NULL;
+	s->per_server = opts && opts->per_server;
 	if (opts && opts->group_key) {
 		memcpy(konce_keyslab_slot(ep->slab, s->slot)->group, opts->group_key, KONCE_WIRE_KEY);
 		s->grouped = true;

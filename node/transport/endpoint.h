@@ -157,6 +157,8 @@ typedef struct konce_ep_event {
 	bool incoming;                  /* ESTABLISHED: we were the server */
 	unsigned reason;                /* FAILED / CLOSED */
 	uint8_t peer_pk[KONCE_WIRE_KEY]; /* ESTABLISHED: the peer's durable key as it showed it */
+	uint8_t local_pk[KONCE_WIRE_KEY]; /* ESTABLISHED: our key in this session: the one we showed
+					   * (client), or the one the peer dialled (server) */
 	konce_addr addr;                /* ESTABLISHED, PATH_CHANGED: the peer's address */
 	bool validated;                 /* ESTABLISHED, PATH_CHANGED: addr may stand as the peer's
 					 * (be persisted): the handshake's address, or a move whose
@@ -278,6 +280,8 @@ int konce_ep_connect(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], cons
 typedef struct konce_ep_connect_opts {
 	const konce_identity *as; /* show this identity (borrowed until ESTABLISHED or FAILED) */
 	const uint8_t *group_key; /* 32 bytes: limited-circulation group of the server (copied) */
+	bool per_server;          /* show the key derived for server_pk, even with explicit_identity
+				   * (ignored when `as` is set) */
 } konce_ep_connect_opts;
 /* konce_ep_connect() with options; opts may be NULL. */
 int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], const konce_addr *to,

@@ -119,6 +119,8 @@ typedef struct konce_sess {
 	uint64_t last_rx_us;
 	/* client handshake */
 	const konce_identity *as;
+	bool per_server;              /* show the key derived for the server even if explicit_identity */
+	uint8_t local_pk[KONCE_WIRE_KEY]; /* the key this session shows (client) or was dialled as */
 	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
 	konce_versions offered;
 	uint64_t client_time;

@@ -137,13 +137,14 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 
 	const konce_identity *me = s->as;
 	konce_identity *derived = NULL;
-	if (!me && ep->explicit_identity)
+	if (!me && ep->explicit_identity && !s->per_server)
 		me = ep->identity;
 	if (!me) {
 		if (konce_identity_derive_for(ep->identity, s->peer_pk, &derived))
 			return KONCE_FAIL_CRYPTO;
 		me = derived;
 	}
+	memcpy(s->local_pk, konce_identity_public(me), KONCE_WIRE_KEY);
 	size_t len = konce_hs_initiate_seal(s->hs_pkt, &in, x->esk, c->epk, me, s->peer_pk, x->frames, flen,
 					    x->k_c2s, x->k_s2c);
 	konce_identity_free(derived);
@@ -303,6 +304,7 @@ enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, s
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
+		memcpy(e->local_pk, s->local_pk, KONCE_WIRE_KEY);
 		e->addr = s->path.cur;
 		e->validated = true;
 	}

@@ -339,17 +339,20 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 		goto out;
 	}
 	bool merged = s != NULL;
+	const uint8_t *dialled = konce_identity_public(S);
 	uint64_t first_id = 0;
 	if (!s) /* a new session: the per-key rule, and room made if the table needs it */
 		konce_ep_table_seat(ep, x.c_pub, victim, now_us);
 	if (s) {
 		first_id = konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
+		memcpy(s->local_pk, dialled, KONCE_WIRE_KEY);
 	} else if ((s = konce_ep_sess_new(ep, now_us))) {
 		s->incoming = true;
 		ep->n_incoming++;
 		s->state = KONCE_HS_ACCEPT_PENDING;
 		s->hs_addr = *from;
 		memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
+		memcpy(s->local_pk, dialled, KONCE_WIRE_KEY);
 		konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid,
 				   now_us);
 		konce_path_init(&s->path, from);
@@ -377,6 +380,7 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 		e->incoming = true;
 		e->msg_id = first_id;
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
+		memcpy(e->local_pk, s->local_pk, KONCE_WIRE_KEY);
 		e->addr = *from;
 		e->validated = true;
 	}

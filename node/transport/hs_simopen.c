@@ -38,7 +38,7 @@ static const uint8_t *shown_key(const konce_ep *ep, const konce_sess *s)
 {
 	if (s->as)
 		return konce_identity_public(s->as);
-	return ep->explicit_identity ? konce_identity_public(ep->identity) : NULL;
+	return ep->explicit_identity && !s->per_server ? konce_identity_public(ep->identity) : NULL;
 }
 
 konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_KEY], const konce_identity *S,

@@ -61,3 +61,23 @@ int konce_key_from_text(uint8_t key[KONCE_KEY_BYTES], const char *text)
 	}
 	return r;
 }
+
+int konce_key_list_(const char *text, uint8_t (*keys)[KONCE_KEY_BYTES], size_t max)
+{
+	if (!text || !*text)
+		return -EINVAL;
+	size_t n = 0;
+	for (const char *p = text;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		uint8_t k[KONCE_KEY_BYTES];
+		if (konce_key_decode_(k, p, len))
+			return -EINVAL;
+		if (n == max)
+			return -E2BIG;
+		memcpy(keys[n++], k, KONCE_KEY_BYTES);
+		if (!end)
+			return (int)n;
+		p = end + 1;
+	}
+}

@@ -11,4 +11,9 @@
  * without copying it into a NUL-terminated buffer. */
 int konce_key_decode_(uint8_t key[KONCE_KEY_BYTES], const char *text, size_t len);
 
+/* A list of key texts separated by commas, no spaces ("KEY,KEY"), into keys[0..max).  The count
+ * (>= 1), -EINVAL (empty, an empty item, or an item that is not a key's text), -E2BIG (more than
+ * max keys).  konce.conf identity_master uses it. */
+int konce_key_list_(const char *text, uint8_t (*keys)[KONCE_KEY_BYTES], size_t max);
+
 #endif

@@ -133,8 +133,19 @@ printf 'from a file\n' >"$tmp/msg.txt"
 run 0 send --json -s "$tmp/A.sock" --file "$tmp/msg.txt" "$KB"
 jqt '.ok == true and .outcome == "replied"'
 for _ in $(seq 20); do grep -q "from a file" "$tmp/B.err" && break; sleep 0.1; done
-has "$tmp/B.err" "message from $KA: hello from A"
+# A dialled B by address, and B has no petname at A: A shows B the key derived for B alone
+# (docs/KEYS.md, "Which key a node shows"), so B logs that key and never learns A's master key
+run 0 peers --json -s "$tmp/A.sock"
+jqt ".peers[] | select(.public_key == \"$KB\") | .identity == \"per-server\""
+KAB=$(jq -r ".peers[] | select(.public_key == \"$KB\") | .local_key" "$out")
+is_key "$KAB" || fail "A's peers --json gives '$KAB' as the key it shows B"
+[[ $KAB != "$KA" ]] || fail "A showed B its master key"
+has "$tmp/B.err" "message from $KAB: hello from A"
 has "$tmp/B.err" "from a file"
+grep -q "$KA" "$tmp/B.err" && fail "B's log names A's master key"
+run 0 peers --json -s "$tmp/B.sock"
+jqt ".peers[] | select(.public_key == \"$KAB\") | .identity == \"master\" and .local_key == \"$KB\""
+jqt "[.peers[] | select(.public_key == \"$KA\")] | length == 0"
 
 # ping: one line per reply and a summary
 run 0 ping -c 3 -i 0.1 -s 32 --control "$tmp/A.sock" "$KB"
@@ -156,8 +167,8 @@ jqt ".ok == true and (.peers | map(select(.public_key == \"$KB\")) | length) == 
 jqt ".peers[] | select(.public_key == \"$KB\") | .state == \"up\" and .address == \"$PB\" and .path == \"direct\""
 jqt ".peers[] | select(.public_key == \"$KB\") | (.rtt_ms | type) == \"number\" and .petname == null and .last_seen > 0"
 run 0 peers -s "$tmp/A.sock"
-has "$out" "^KEY  *PETNAME  *ADDRESS  *PATH  *STATE  *RTT  *IN/S  *OUT/S  *LAST SEEN$"
-has "$out" "^${KB:0:12}\.\.  *-  *$PB  *direct  *up  *[0-9.]* ms  *[0-9.]* k\{0,1\}B  *[0-9.]* k\{0,1\}B  *[0-9]*s ago$"
+has "$out" "^KEY  *PETNAME  *ADDRESS  *PATH  *STATE  *SHOWN  *RTT  *IN/S  *OUT/S  *LAST SEEN$"
+has "$out" "^${KB:0:12}\.\.  *-  *$PB  *direct  *up  *per-server  *[0-9.]* ms  *[0-9.]* k\{0,1\}B  *[0-9.]* k\{0,1\}B  *[0-9]*s ago$"
 run 0 status --json -s "$tmp/B.sock"
 jqt '.peers_active >= 1 and .counters.messages_rx >= 1 and .counters.input_shed == 0'
 

@@ -72,11 +72,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		KEY("max_sessions", "%u", c.max_sessions);
 	if (c.capacity)
 		KEY("capacity", "%llu", (unsigned long long)c.capacity);
+	if (c.identity)
+		KEY("identity", "%s", c.identity == KONCE_IDENTITY_MASTER ? "master" : "per-server");
+	if (c.identity_master)
+		KEY("identity_master", "%s", c.identity_master);
+	if (c.group_key)
+		KEY("group_key", "%s", c.group_key);
 	r = load_bytes(&c2, out, (size_t)len, err, sizeof(err), path2);
 	/* written as key=value: inih looks for " ;" comments before it strips the space after '=', so a
 	 * value that begins with ';' survives only without that space */
 	if (r || !same(c.listen, c2.listen) || !same(c.data, c2.data) || !same(c.control, c2.control) ||
-	    c.log_level != c2.log_level || c.max_sessions != c2.max_sessions || c.capacity != c2.capacity)
+	    c.log_level != c2.log_level || c.max_sessions != c2.max_sessions || c.capacity != c2.capacity ||
+	    c.identity != c2.identity || !same(c.identity_master, c2.identity_master) || !same(c.group_key, c2.group_key))
 		abort();
 	konce_conf_free(&c);
 	konce_conf_free(&c2);

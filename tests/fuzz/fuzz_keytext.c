@@ -2,7 +2,9 @@
  *
  * Invariants: decoding never reads past the text; whatever decodes re-encodes to exactly the same
  * text (one text per key); a failed decode leaves the key zeroed; and the first 32 input bytes,
- * taken as a key, survive an encode/decode round trip. */
+ * taken as a key, survive an encode/decode round trip; a key list yields only keys whose text is
+ * its item. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			abort();
 	}
 	free(b);
+
+	/* as a key list: every key it yields re-encodes to its item of the text */
+	s = malloc(n + 1);
+	if (!s)
+		return 0;
+	memcpy(s, d, n);
+	s[n] = '\0';
+	uint8_t list[4][KONCE_KEY_BYTES];
+	int cnt = konce_key_list_(s, list, 4);
+	if (cnt > 4 || (cnt < 0 && cnt != -EINVAL && cnt != -E2BIG))
+		abort();
+	const char *item = s;
+	for (int i = 0; i < cnt; i++, item += KONCE_KEY_TEXT_LEN + 1) {
+		konce_key_to_text(again, list[i]);
+		if (memcmp(again, item, KONCE_KEY_TEXT_LEN) != 0 || (item[KONCE_KEY_TEXT_LEN] != ',' && i + 1 < cnt))
+			abort();
+	}
+	free(s);
 
 	if (n >= KONCE_KEY_BYTES) {
 		/* the codec round-trips any 32 bytes; a public key parses only if canonical X25519 */

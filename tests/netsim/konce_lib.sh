@@ -85,6 +85,13 @@ kstart() {
 # kfield RUN NAME FIELD: a line of the node's start-up output ("public key", "listening")
 kfield() { awk -v f="$3" '$1 " " $2 == f || $1 == f { print $NF }' "$KTMP/$1.$2.out"; }
 
+# kshown RUN HOST NAME PEERKEY: the key node NAME shows the peer PEERKEY in their session (konce
+# peers --json local_key): a key derived for that peer alone when NAME dialled it by address
+# (docs/KEYS.md, "Which key a node shows"); what the peer sees NAME as
+kshown() {
+	kcli "$1" "$2" "$3" peers --json | jq -r ".peers[] | select(.public_key == \"$4\") | .local_key"
+}
+
 # kcli RUN HOST NAME ARGS...: konce ARGS in HOST, talking to node NAME; output on stdout, exit code
 # passed back; 30 s at most
 kcli() {

@@ -26,7 +26,7 @@ blocked-udp          blocked-udp          nat"
 
 # one NAME TOPO WANROUTER IDX: the whole scenario for one preset; the last line is its table row
 one() {
-	local name=$1 topo=$2 wanr=$3 run=kp$$_$4 pubip wan aip kp ka pa out rc t0 secs hs rtt mapped
+	local name=$1 topo=$2 wanr=$3 run=kp$$_$4 pubip wan aip kp ka kap pa out rc t0 secs hs rtt mapped
 	KRUN=$run
 	trap kcleanup EXIT
 	echo "== $name"
@@ -68,14 +68,18 @@ one() {
 	rtt=$(jq -r '.rtt_ms.avg | . * 1000 | round / 1000' <<<"$out")
 	out=$(kcli "$run" a A send --json "$kp" "hello from a behind $name") || fail "$name: send failed: $out"
 	check "$name: send is answered" jqt "$out" '.ok == true and .outcome == "replied"'
-	check "$name: pub's node logged the message from a's key" \
-		grep -q "message from $ka: hello from a behind $name" "$KTMP/$run.P.err"
+	# a dialled pub by address: it shows pub the key derived for pub, never its master key
+	kap=$(kshown "$run" a A "$kp")
+	check "$name: a shows pub a per-server key, not its master key" [ -n "$kap" -a "$kap" != null -a "$kap" != "$ka" ]
+	check "$name: pub's node logged the message from the key a shows it" \
+		grep -q "message from $kap: hello from a behind $name" "$KTMP/$run.P.err"
+	check "$name: pub's node never logged a's master key" not grep -q "$ka" "$KTMP/$run.P.err"
 
 	out=$(kcli "$run" pub P peers --json) || fail "$name: peers on pub failed"
-	mapped=$(jq -r ".peers[] | select(.public_key == \"$ka\") | .address" <<<"$out")
+	mapped=$(jq -r ".peers[] | select(.public_key == \"$kap\") | .address" <<<"$out")
 	echo "     a's node: $pa inside; pub sees it at $mapped; router $wanr's WAN is $wan"
 	check "$name: pub has a session up with a's key" \
-		jqt "$out" ".peers[] | select(.public_key == \"$ka\") | .state == \"up\""
+		jqt "$out" ".peers[] | select(.public_key == \"$kap\") | .state == \"up\" and .identity == \"master\""
 	check "$name: pub sees a at the NAT's public address $wan, not at $aip" [ "${mapped%:*}" = "$wan" ]
 	check "$name: the mapped endpoint is not a's private endpoint" [ "$mapped" != "$pa" ]
 	out=$(kcli "$run" a A peers --json) || fail "$name: peers on a failed"

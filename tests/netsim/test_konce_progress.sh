@@ -65,7 +65,9 @@ check "the terminal shows 'N MiB of 8.0 MiB (P%)' and the answer" \
 out=$(kcli "$run" a A send --json --background --file "$KTMP/big" "$kb") || fail "send --background failed: $out"
 check "send --background is answered" jqt "$out" '.outcome == "replied"'
 head -c $((2 * 1024 * 1024)) /dev/urandom >"$KTMP/mid"
-out=$(kcli "$run" b B send --json --file "$KTMP/mid" "$ka") || fail "B's send failed: $out"
+# B sends back over A's session, to the key A shows it (a per-server key: A dialled B by address)
+kab=$(kshown "$run" a A "$kb")
+out=$(kcli "$run" b B send --json --file "$KTMP/mid" "$kab") || fail "B's send failed: $out"
 check "a node with --file-background 1M answers a 2 MiB file send" jqt "$out" '.outcome == "replied"'
 out=$(kcli "$run" a A send --json --progress "$kb" "a short one") || fail "short send failed: $out"
 check "a short send with --progress is answered without progress objects" jqt "$(jq -s . <<<"$out")" 'length == 1 and .[0].outcome == "replied"' 

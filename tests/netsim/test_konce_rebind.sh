@@ -37,6 +37,7 @@ counter() { kcli "$run" "$([ "$1" = P ] && echo pub || echo a)" "$1" status --js
 hs_counters="hello_rx initiate_rx accept_tx sessions_opened path_changed"
 snap() { local c; for c in $hs_counters; do printf '%s=%s ' "$c" "$(counter P "$c")"; done; }
 
+ka=$(kshown "$run" a A "$kp") # the key a shows pub, which pub knows it by
 m1=$(peer_field pub P "$ka" address)
 before=$(snap)
 hs1=$(counter A sessions_opened)

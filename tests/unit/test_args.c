@@ -144,6 +144,75 @@ static void test_dash_keys(void **state)
 	assert_int_equal(argv3[1][0], '-');
 }
 
+/* PEER[+GROUP][@HOST:PORT]: the group clue of a limited-circulation server (docs/konce.1). */
+static void test_split_peer(void **state)
+{
+	(void)state;
+	uint8_t pk[KONCE_KEY_BYTES], gk[KONCE_KEY_BYTES];
+	char key[KONCE_KEY_TEXT_LEN + 1], grp[KONCE_KEY_TEXT_LEN + 1], arg[300], peer[KONCE_ARGS_PEER_MAX],
+		group[KONCE_KEY_TEXT_LEN + 1];
+	const char *hp;
+	for (size_t i = 0; i < sizeof(pk); i++)
+		pk[i] = (uint8_t)(i * 7 + 1), gk[i] = (uint8_t)(i * 13 + 5);
+	pk[31] &= 0x7f, gk[31] &= 0x7f;
+	gk[0] = 0xf8; /* a group key that starts with '-' */
+	konce_key_to_text(key, pk);
+	konce_key_to_text(grp, gk);
+
+	/* KEY+GROUP@HOST:PORT */
+	snprintf(arg, sizeof(arg), "%s+%s@192.0.2.1:7807", key, grp);
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	assert_string_equal(peer, key);
+	assert_string_equal(group, grp);
+	assert_string_equal(hp, "192.0.2.1:7807");
+	/* KEY+GROUP, KEY@HOST:PORT, KEY, petname+GROUP */
+	snprintf(arg, sizeof(arg), "%s+%s", key, grp);
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	assert_string_equal(peer, key);
+	assert_string_equal(group, grp);
+	assert_null(hp);
+	snprintf(arg, sizeof(arg), "%s@[2001:db8::1]:7807", key);
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	assert_string_equal(peer, key);
+	assert_string_equal(group, "");
+	assert_string_equal(hp, "[2001:db8::1]:7807");
+	assert_int_equal(konce_args_split_peer(key, peer, group, &hp), 0);
+	assert_string_equal(peer, key);
+	assert_string_equal(group, "");
+	assert_null(hp);
+	snprintf(arg, sizeof(arg), "bob+%s", grp);
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	assert_string_equal(peer, "bob");
+	assert_string_equal(group, grp);
+	/* a '+' not followed by a key's text stays in PEER (a petname may hold a '+') */
+	assert_int_equal(konce_args_split_peer("a+b@192.0.2.1:1", peer, group, &hp), 0);
+	assert_string_equal(peer, "a+b");
+	assert_string_equal(group, "");
+	snprintf(arg, sizeof(arg), "%s+%.42s", key, grp); /* one character short */
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	assert_int_equal(strlen(peer), strlen(arg));
+	assert_string_equal(group, "");
+	snprintf(arg, sizeof(arg), "+%s", grp); /* no PEER at all: PEER is the whole text, refused later */
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	assert_string_equal(peer, arg);
+	assert_string_equal(group, "");
+	/* too long for any PEER */
+	memset(arg, 'x', KONCE_ARGS_PEER_MAX - 1);
+	arg[KONCE_ARGS_PEER_MAX - 1] = 0;
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), 0);
+	strcat(arg, "x@192.0.2.1:1");
+	assert_int_equal(konce_args_split_peer(arg, peer, group, &hp), -EINVAL);
+	/* a key that starts with '-' followed by +GROUP is hidden from getopt too */
+	pk[0] = 0xf8;
+	konce_key_to_text(key, pk);
+	snprintf(arg, sizeof(arg), "%s+%s", key, grp);
+	char cmd[] = "send", *argv[] = {cmd, arg, NULL};
+	konce_args_hide_keys(2, argv);
+	assert_int_not_equal(argv[1][0], '-');
+	konce_args_unhide_keys(2, argv);
+	assert_int_equal(argv[1][0], '-');
+}
+
 static void test_seconds(void **state)
 {
 	(void)state;
@@ -173,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_dash_keys),
 		cmocka_unit_test(test_seconds),
+		cmocka_unit_test(test_split_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,36 @@ static void test_bad_values(void **state)
 	expect_error(longctl, -EINVAL, 1, "control: '/000");
 }
 
+static void test_identity_and_group(void **state)
+{
+	(void)state;
+	struct konce_conf c;
+	const char *k1 = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", *k2 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+	char text[400];
+	snprintf(text, sizeof text, "identity = master\nidentity_master = %s,%s\ngroup_key = %s\n", k1, k2, k2);
+	assert_int_equal(load(&c, text), 0);
+	assert_int_equal(c.identity, KONCE_IDENTITY_MASTER);
+	snprintf(text, sizeof text, "%s,%s", k1, k2);
+	assert_string_equal(c.identity_master, text);
+	assert_string_equal(c.group_key, k2);
+	konce_conf_free(&c);
+	assert_int_equal(load(&c, "identity = per-server\n"), 0);
+	assert_int_equal(c.identity, KONCE_IDENTITY_PER_SERVER);
+	assert_null(c.group_key);
+	konce_conf_free(&c);
+
+	expect_error("identity = anonymous\n", -EINVAL, 1, "identity: 'anonymous' is not per-server or master");
+	snprintf(text, sizeof text, "identity_master = %s, %s\n", k1, k2);
+	expect_error(text, -EINVAL, 1, "identity_master: not a list of public keys");
+	snprintf(text, sizeof text, "identity_master = %s,\n", k1);
+	expect_error(text, -EINVAL, 1, "identity_master: not a list");
+	expect_error("identity_master = bob\n", -EINVAL, 1, "identity_master: not a list");
+	snprintf(text, sizeof text, "group_key = %.42s\n", k1);
+	expect_error(text, -EINVAL, 1, "group_key: not a key's text");
+	snprintf(text, sizeof text, "group_key = %sA\n", k1);
+	expect_error(text, -EINVAL, 1, "group_key: not a key's text");
+}
+
 static void test_rendezvous_refused(void **state)
 {
 	(void)state;
@@ -314,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_rendezvous_refused), cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_missing_files),    cmocka_unit_test(test_flags_win),
 		cmocka_unit_test(test_resolve_defaults), cmocka_unit_test(test_log_names),
+		cmocka_unit_test(test_identity_and_group),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

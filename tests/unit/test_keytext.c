@@ -192,6 +192,31 @@ static void test_non_canonical_trailing_bits(void **state)
 	assert_int_equal(accepted, 16);
 }
 
+/* konce.conf identity_master: KEY,KEY,... */
+static void test_key_list(void **state)
+{
+	(void)state;
+	uint8_t keys[3][KONCE_KEY_BYTES], k1[KONCE_KEY_BYTES], k2[KONCE_KEY_BYTES];
+	const char *t1 = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo", *t2 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+	char text[200];
+	assert_int_equal(konce_key_from_text(k1, t1), 0);
+	assert_int_equal(konce_key_from_text(k2, t2), 0);
+	assert_int_equal(konce_key_list_(t1, keys, 3), 1);
+	assert_memory_equal(keys[0], k1, KONCE_KEY_BYTES);
+	snprintf(text, sizeof text, "%s,%s,%s", t2, t1, t2);
+	assert_int_equal(konce_key_list_(text, keys, 3), 3);
+	assert_memory_equal(keys[0], k2, KONCE_KEY_BYTES);
+	assert_memory_equal(keys[1], k1, KONCE_KEY_BYTES);
+	assert_memory_equal(keys[2], k2, KONCE_KEY_BYTES);
+	assert_int_equal(konce_key_list_(text, keys, 2), -E2BIG);
+	static const char *const bad[] = {"", ",", "x", "%s,", ",%s", "%s,,%s", "%s ,%s", "%s, %s", " %s"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, bad[i], t1, t2);
+		assert_int_equal(konce_key_list_(text, keys, 3), -EINVAL);
+	}
+	assert_int_equal(konce_key_list_(NULL, keys, 3), -EINVAL);
+}
+
 static void test_decode_bounded(void **state)
 {
 	(void)state;
@@ -215,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_bad_characters),
 		cmocka_unit_test(test_every_byte_everywhere),
 		cmocka_unit_test(test_non_canonical_trailing_bits),
+		cmocka_unit_test(test_key_list),
 		cmocka_unit_test(test_decode_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

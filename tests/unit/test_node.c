@@ -104,6 +104,13 @@ static int setup(void **state)
 		konce_node_listen_addr(w->node[i], w->addr[i], sizeof(w->addr[i]));
 		konce_node_handle(w->node[i], 300, on_request, (void *)names[i]);
 	}
+	/* The three are each other's contacts: each knows the others' keys and sends to them by key
+	 * (as a petname or konce.conf identity_master makes a key), so each shows the others its
+	 * master key.  test_per_server_stranger drops that for one pair. */
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			if (i != j && konce_node_peer_conf(w->node[i], w->pk[j], KONCE_IDENTITY_MASTER, NULL))
+				return -1;
 	*state = w;
 	return 0;
 }
@@ -378,6 +385,43 @@ static void test_peer_events_and_introspection(void **state)
 	assert_int_equal(konce_node_peers(w->node[1], info, 4), 0);
 }
 
+/* The daemon's default: A dials B, which is no contact of A's, and shows B a key derived for B
+ * alone.  B sees that key come up, never A's master key: B cannot reach A's master key over the
+ * session, but the key it saw works both ways while the session lives.  Each side's peer info says
+ * which of its keys the session runs under. */
+static void test_per_server_stranger(void **state)
+{
+	struct world *w = *state;
+	struct result r = {0}, rb = {0};
+	struct peer_events pe = {0};
+	konce_peer_info info[4];
+	assert_int_equal(konce_node_peer_conf(w->node[0], w->pk[1], KONCE_IDENTITY_DEFAULT, NULL), 0);
+	assert_int_equal(konce_node_peer_conf(w->node[0], w->pk[1], 3, NULL), -EINVAL);
+	assert_int_equal(konce_node_on_peer(w->node[1], on_peer, &pe), 0);
+	assert_int_equal(send_msg(w, 0, 1, 300, "who am I", 1, w->addr[1], &r), 0);
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_int_equal(pe.up, 1);
+	assert_memory_not_equal(pe.last, w->pk[0], KONCE_KEY_BYTES);
+	assert_int_equal(konce_node_peers(w->node[0], info, 4), 1);
+	assert_int_equal(info[0].identity, KONCE_IDENTITY_PER_SERVER);
+	assert_memory_equal(info[0].local_pk, pe.last, KONCE_KEY_BYTES);
+	assert_int_equal(konce_node_peers(w->node[1], info, 4), 1);
+	assert_memory_equal(info[0].pk, pe.last, KONCE_KEY_BYTES);
+	assert_int_equal(info[0].identity, KONCE_IDENTITY_MASTER); /* incoming: the key A dialled */
+	assert_memory_equal(info[0].local_pk, w->pk[1], KONCE_KEY_BYTES);
+	/* B has nothing under A's master key; the key it saw reaches A over A's session */
+	konce_send_opts o = {.expect_reply = 1};
+	assert_int_equal(konce_node_send(w->node[1], w->pk[0], 300, (const uint8_t *)"x", 1, &o, on_outcome, &rb),
+			 -EHOSTUNREACH);
+	rb.w = w;
+	assert_int_equal(konce_node_send(w->node[1], pe.last, 300, (const uint8_t *)"back", 4, &o, on_outcome, &rb), 0);
+	w->outstanding++;
+	run(w);
+	assert_int_equal(rb.outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(rb.data, "a:back");
+}
+
 /* A dials B and B answers; C dials B and B then sends C a message of its own.  A remembers B (it
  * dialled B); B remembers C (a message of B's reached C: a trust signal) but not A, a stranger that
  * only dialled it (every incoming handshake used to write a row). */
@@ -445,6 +489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_first_plain_message_delivered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_simultaneous_first_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_server_stranger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_remembers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_events_and_introspection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
