@@ -163,16 +163,16 @@ enum { KONCE_MESSAGE_MAX = 16 * 1024 * 1024 - 64 }; /* bytes of data in one mess
 enum { KONCE_ECHO_MAX = 64 * 1024 }; /* largest echo (konce ping) body a node answers */
 
 /** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.  The data is
- * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
- * -EMSGSIZE (len > KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address),
- * -EINVAL, -ENOTSUP (a flag combination not available yet), -ENOMEM, -ENOBUFS (too many pending). */
+ * copied; opts (NULL = the defaults) and its strings are borrowed for the call.  0 and exactly one later
+ * call of fn (never from inside this call), or a negative errno and no call: -EMSGSIZE (len >
+ * KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address, no introduction possible),
+ * -EINVAL, -ENOTSUP (a flag combination not available yet), -ENOMEM, -ENOBUFS (too many pending).
+ * handle (NULL = not wanted) receives, on success only, a number naming the message for
+ * konce_node_outcome_eta() and konce_node_outcome_progress(): a plain value the caller keeps, valid until
+ * the outcome is reported (later those calls give -ENOENT). */
 KONCE_API int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
 			      const uint8_t *data, size_t len, const konce_send_opts *opts, konce_outcome_fn fn,
-			      void *ctx);
-/** konce_node_send() that also gives a handle naming the message, for konce_node_outcome_eta(). */
-KONCE_API int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
-				 const uint8_t *data, size_t len, const konce_send_opts *opts, konce_outcome_fn fn,
-				 void *ctx, uint64_t *handle);
+			      void *ctx, uint64_t *handle);
 /** When the outcome of a message is likely to be known: milliseconds from now (an estimate from what is
  * still unacknowledged, the send rate and the probe timeout), or -ENOENT once its delivery is settled
  * (a request may still await its reply) or for a message that rode in the handshake. */
@@ -183,7 +183,7 @@ typedef struct konce_progress {
 	uint64_t total_bytes; /**< its length */
 	int64_t eta_ms;       /**< as konce_node_outcome_eta(), or -1 when it cannot tell */
 } konce_progress;
-/** Fills *out for the message named by handle (from konce_node_send_ex()).  0, -EINVAL, or -ENOENT once
+/** Fills *out for the message named by handle (from konce_node_send()).  0, -EINVAL, or -ENOENT once
  * its delivery is settled (a request may still await its reply), for a message that rode in the
  * handshake, and for an unknown handle. */
 KONCE_API int konce_node_outcome_progress(konce_node *node, uint64_t handle, konce_progress *out);

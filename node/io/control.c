@@ -307,7 +307,7 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 		err = error_json(ENOMEM, "out of memory");
 		goto fail;
 	}
-	int e = konce_node_send_ex(n, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
+	int e = konce_node_send(n, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
 	free(body); /* copied by the node */
 	body = NULL;
 	if (e) {

@@ -268,8 +268,8 @@ void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 
 /* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */
 
-int konce_node_send_ex(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
 {
 	if (!n)
 		return -EINVAL;
@@ -277,12 +277,6 @@ int konce_node_send_ex(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_
 	if (e == 0)
 		node_io_schedule(n);
 	return e;
-}
-
-int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx)
-{
-	return konce_node_send_ex(n, pk, klass, data, len, o, fn, ctx, NULL);
 }
 
 int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)

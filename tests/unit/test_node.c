@@ -68,7 +68,8 @@ static int send_msg(struct world *w, int from, int to, uint16_t klass, const cha
 	konce_send_opts o = {.expect_reply = request, .addr_hint = hint, .connect_timeout_ms = 3000};
 	r->w = w;
 	w->in_call = 1;
-	int e = konce_node_send(w->node[from], w->pk[to], klass, (const uint8_t *)text, strlen(text), &o, on_outcome, r);
+	int e = konce_node_send(w->node[from], w->pk[to], klass, (const uint8_t *)text, strlen(text), &o, on_outcome, r,
+				NULL);
 	w->in_call = 0;
 	if (e == 0)
 		w->outstanding++;
@@ -210,24 +211,24 @@ static void test_failures(void **state)
 	konce_send_opts big_o = {.addr_hint = w->addr[1]};
 	static const uint8_t one = 1;
 	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, (size_t)KONCE_MESSAGE_MAX + 1, &big_o,
-					 on_outcome, &r[0]), -EMSGSIZE);
+					 on_outcome, &r[0], NULL), -EMSGSIZE);
 	/* flags not available yet are refused, not ignored */
 	big_o.flags = KONCE_SEND_RENDEZVOUS;
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0]), -ENOTSUP);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -ENOTSUP);
 	big_o.flags = KONCE_SEND_DIRECT | KONCE_SEND_RETRANSMIT | KONCE_SEND_STORE_FORWARD;
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0]), -ENOTSUP);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -ENOTSUP);
 	assert_int_equal(r[0].done, 0);
 	/* no address for an unknown key */
 	memset(stranger, 7, sizeof(stranger));
 	konce_send_opts o = {0};
-	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[1]),
+	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[1], NULL),
 			 -EHOSTUNREACH);
 	/* sending to oneself */
 	assert_int_equal(send_msg(w, 0, 0, 300, "me", 1, w->addr[0], &r[1]), -EINVAL);
 	/* nobody listens there: fails as unreachable after the connect timeout */
 	o = (konce_send_opts){.expect_reply = 1, .addr_hint = "127.0.0.1:9", .connect_timeout_ms = 300};
 	r[2].w = w;
-	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[2]), 0);
+	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[2], NULL), 0);
 	w->outstanding++;
 	run(w);
 	assert_int_equal(r[2].outcome, KONCE_OUTCOME_FAILED);
@@ -236,7 +237,7 @@ static void test_failures(void **state)
 	struct result t = {0};
 	konce_send_opts o2 = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 300};
 	t.w = w;
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 999, (const uint8_t *)"?", 1, &o2, on_outcome, &t), 0);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 999, (const uint8_t *)"?", 1, &o2, on_outcome, &t, NULL), 0);
 	w->outstanding++;
 	run(w);
 	assert_int_equal(t.outcome, KONCE_OUTCOME_FAILED);
@@ -278,7 +279,7 @@ static void test_large_messages(void **state)
 	for (int i = 0; i < 2; i++) {
 		r[i].w = w;
 		o.background = i;
-		assert_int_equal(konce_node_send_ex(w->node[0], w->pk[1], 301, big, len, &o, on_outcome, &r[i], &h), 0);
+		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, len, &o, on_outcome, &r[i], &h), 0);
 		w->outstanding++;
 		assert_true(h != 0);
 	}
@@ -288,7 +289,7 @@ static void test_large_messages(void **state)
 	/* and a plain 1 MiB message, delivered when acknowledged in full */
 	r[2].w = w;
 	konce_send_opts p = {0};
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, 1 << 20, &p, on_outcome, &r[2]), 0);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, 1 << 20, &p, on_outcome, &r[2], NULL), 0);
 	w->outstanding++;
 	run(w);
 	for (int i = 0; i < 2; i++) {
@@ -312,7 +313,7 @@ static void test_echo_capped(void **state)
 	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 1500};
 	for (int i = 0; i < 2; i++) {
 		r[i].w = w;
-		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 1, big, i ? 64 : len, &o, on_outcome, &r[i]), 0);
+		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 1, big, i ? 64 : len, &o, on_outcome, &r[i], NULL), 0);
 		w->outstanding++;
 	}
 	run(w);

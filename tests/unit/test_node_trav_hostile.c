@@ -203,7 +203,7 @@ static void test_forger_gets_nothing(void **state)
 	struct world *w = *state;
 	run_for(w, 1500); /* A and B register with R, under fire */
 	konce_send_opts o = {.expect_reply = 1, .connect_timeout_ms = 8000};
-	assert_int_equal(konce_node_send(w->node[A], w->pk[B], 300, (const uint8_t *)"hi", 2, &o, on_outcome, w), 0);
+	assert_int_equal(konce_node_send(w->node[A], w->pk[B], 300, (const uint8_t *)"hi", 2, &o, on_outcome, w, NULL), 0);
 	run_for(w, 10000);
 	assert_true(w->done);
 	assert_int_equal(w->outcome, KONCE_OUTCOME_REPLIED);
