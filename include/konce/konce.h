@@ -141,11 +141,19 @@ KONCE_API const char *konce_reason_str(int reason);
 /** The data in an outcome or an incoming message is borrowed for the duration of the callback. */
 typedef void (*konce_outcome_fn)(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
 
-/** How a message may travel (konce_send_opts.flags; 0 = the defaults: direct, retransmitted). */
+/** How a message may travel (konce_send_opts.flags).  0 = every route: DIRECT | RENDEZVOUS | RETRANSMIT.
+ * The route flags say how a new session to a key with no session is reached; a session that already
+ * exists is used whatever the flags.  A nonzero flags must hold RETRANSMIT and at least one route. */
 enum konce_send_flags {
-	KONCE_SEND_DIRECT = 0x1,        /**< a direct path to the peer may be used */
-	KONCE_SEND_RENDEZVOUS = 0x2,    /**< a rendezvous may introduce or relay (not available yet) */
-	KONCE_SEND_RETRANSMIT = 0x4,    /**< lost fragments are sent again (required for now) */
+	/** Connect to an address the node has for the key: opts->addr_hint, else the presence store's
+	 * last address for it.  Without it, a hint gives -EINVAL and stored addresses are not used. */
+	KONCE_SEND_DIRECT = 0x1,
+	/** When the node has no address to use (or DIRECT is not set), ask the node's primary rendezvous
+	 * (the traversal config's rendezvous_peers) for an introduction: hole punching, then relaying through
+	 * the rendezvous if punching fails.  Without it, or on a node that registers with no rendezvous,
+	 * such a send gives -EHOSTUNREACH. */
+	KONCE_SEND_RENDEZVOUS = 0x2,
+	KONCE_SEND_RETRANSMIT = 0x4,    /**< lost fragments are sent again (required: -ENOTSUP without it) */
 	KONCE_SEND_STORE_FORWARD = 0x8, /**< reserved: -ENOTSUP */
 };
 
@@ -154,7 +162,7 @@ typedef struct konce_send_opts {
 	uint32_t connect_timeout_ms; /* 0 = 6000 */
 	uint32_t reply_lifetime_ms;  /* requests: how long the reply handler lives once connected; 0 = 10000 */
 	int expect_reply;         /* nonzero: this is a request; the outcome is REPLIED or FAILED */
-	unsigned flags;           /* enum konce_send_flags; 0 = DIRECT | RETRANSMIT */
+	unsigned flags;           /* enum konce_send_flags; 0 = DIRECT | RENDEZVOUS | RETRANSMIT */
 	int background;           /* nonzero: the background congestion class (LEDBAT): yields to other traffic */
 	int keep_session;         /* nonzero: keep the session open with keepalives while idle */
 } konce_send_opts;

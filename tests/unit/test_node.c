@@ -213,10 +213,16 @@ static void test_failures(void **state)
 	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, (size_t)KONCE_MESSAGE_MAX + 1, &big_o,
 					 on_outcome, &r[0], NULL), -EMSGSIZE);
 	/* flags not available yet are refused, not ignored */
-	big_o.flags = KONCE_SEND_RENDEZVOUS;
+	big_o.flags = KONCE_SEND_RENDEZVOUS; /* no RETRANSMIT */
 	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -ENOTSUP);
 	big_o.flags = KONCE_SEND_DIRECT | KONCE_SEND_RETRANSMIT | KONCE_SEND_STORE_FORWARD;
 	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -ENOTSUP);
+	/* a hint without leave to use an address; a node with no rendezvous cannot introduce */
+	big_o.flags = KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -EINVAL);
+	big_o.addr_hint = NULL;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL),
+			 -EHOSTUNREACH);
 	assert_int_equal(r[0].done, 0);
 	/* no address for an unknown key */
 	memset(stranger, 7, sizeof(stranger));
@@ -244,6 +250,9 @@ static void test_failures(void **state)
 	assert_int_equal(t.reason, KONCE_REASON_TIMED_OUT);
 	/* reserved classes cannot be taken by applications */
 	assert_int_equal(konce_node_handle(w->node[0], 1, on_request, NULL), -EINVAL);
+	/* the sends that failed were never reported, although the loop has run since */
+	assert_int_equal(r[0].done, 0);
+	assert_int_equal(r[1].done, 0);
 }
 
 /* Class 301: reply with the length and a checksum of what arrived */

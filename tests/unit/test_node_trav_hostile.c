@@ -202,7 +202,13 @@ static void test_forger_gets_nothing(void **state)
 {
 	struct world *w = *state;
 	run_for(w, 1500); /* A and B register with R, under fire */
-	konce_send_opts o = {.expect_reply = 1, .connect_timeout_ms = 8000};
+	/* A has no address for B: without KONCE_SEND_RENDEZVOUS no introduction is asked, and nothing is
+	 * reported later (the call failed) */
+	konce_send_opts o = {.expect_reply = 1, .connect_timeout_ms = 8000,
+			     .flags = KONCE_SEND_DIRECT | KONCE_SEND_RETRANSMIT};
+	assert_int_equal(konce_node_send(w->node[A], w->pk[B], 300, (const uint8_t *)"hi", 2, &o, on_outcome, w, NULL),
+			 -EHOSTUNREACH);
+	o.flags = 0; /* every route: R introduces A to B */
 	assert_int_equal(konce_node_send(w->node[A], w->pk[B], 300, (const uint8_t *)"hi", 2, &o, on_outcome, w, NULL), 0);
 	run_for(w, 10000);
 	assert_true(w->done);
