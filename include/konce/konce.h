@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "konce/traversal.h"
+
 #define KONCE_VERSION_STRING "0.1.0"
 
 /* KONCE_API marks the calls libkonce.so exports.  The library is built with -fvisibility=hidden, so
@@ -73,10 +75,17 @@ typedef struct konce_node_config {
 	/* Control-socket sends of a file (`konce send --file`) of at least this many bytes use the
 	 * background congestion class unless the request says otherwise; 0 = never (the default). */
 	uint64_t file_background_bytes;
+	/* NAT traversal (traversal.h); all zero = none.  Its strings are only read by konce_node_new(). */
+	konce_traversal_config traversal;
 } konce_node_config;
 
-/** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
- * The config's strings are copied.  0, or a negative errno with err saying what failed and what to do.
+/** Creates a node on base: loads or generates the identity, opens the store, binds the socket and, when
+ * cfg->traversal asks for it, starts NAT traversal.  The config's strings are copied (traversal's are
+ * read and not kept).  0, or a negative errno with err saying what failed and what to do, and *out NULL:
+ * -EINVAL (a bad config: no base or data_dir, an unknown congestion, a traversal.rendezvous_peers entry
+ * that is not KEY@IP:PORT or more than 4, a bad traversal.lifetime, a rendezvous_capacity above 2^20,
+ * or an unreadable identity.key), -ENOMEM, or the errno of what could not be opened (the data
+ * directory, the socket, the control socket, a socket the mapping-lifetime experiments need).
  * The node runs while base runs. */
 KONCE_API int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg,
 			     char *err, size_t errlen);
@@ -149,7 +158,7 @@ enum konce_send_flags {
 	 * last address for it.  Without it, a hint gives -EINVAL and stored addresses are not used. */
 	KONCE_SEND_DIRECT = 0x1,
 	/** When the node has no address to use (or DIRECT is not set), ask the node's primary rendezvous
-	 * (the traversal config's rendezvous_peers) for an introduction: hole punching, then relaying through
+	 * (konce_node_config.traversal.rendezvous_peers) for an introduction: hole punching, then relaying through
 	 * the rendezvous if punching fails.  Without it, or on a node that registers with no rendezvous,
 	 * such a send gives -EHOSTUNREACH. */
 	KONCE_SEND_RENDEZVOUS = 0x2,

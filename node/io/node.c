@@ -4,6 +4,7 @@
  * inside the call that caused it. */
 #include <errno.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,12 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Traversal runs for a node that serves as a rendezvous or registers with one (traversal.h). */
+static bool wants_traversal(const konce_traversal_config *t)
+{
+	return t->rendezvous || (t->rendezvous_peers && *t->rendezvous_peers);
+}
+
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
 		   size_t errlen)
 {
@@ -148,6 +155,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	n->cfg.data_dir = n->data_dir;
 	n->cfg.listen = n->listen;
 	n->cfg.control_path = n->control_path;
+	n->cfg.traversal.rendezvous_peers = NULL; /* read below, not kept */
+	n->cfg.traversal.lifetime = NULL;
 	if (!n->data_dir || !n->listen || (cfg->control_path && !n->control_path)) {
 		e = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -167,6 +176,15 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	open_store(n);
 	if ((e = node_io_start(n, err, errlen)))
 		goto fail;
+	if (wants_traversal(&cfg->traversal)) {
+		if (errlen)
+			err[0] = '\0';
+		if ((e = konce_node_traversal(n, &cfg->traversal, err, errlen))) {
+			if (errlen && !err[0])
+				snprintf(err, errlen, "cannot start NAT traversal: %s", strerror(-e));
+			goto fail;
+		}
+	}
 	if (n->control_path && (e = node_control_start(n, n->control_path, err, errlen)))
 		goto fail;
 	*out = n;

@@ -52,6 +52,11 @@ struct konce_node {
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 };
 
+/* node_trav_setup.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when
+ * cfg->traversal asks for traversal).  cfg is borrowed for the call.  0, -EINVAL (err says why),
+ * -EALREADY, -ENOMEM, or a socket's errno; on failure the node has no traversal. */
+int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);
+
 /* node.c */
 uint64_t node_now_us(void);
 void node_log(struct konce_node *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
