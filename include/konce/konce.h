@@ -4,8 +4,10 @@
  * Conventions, for every call in include/konce/:
  *  - Types are opaque and prefixed konce_.  The caller owns what it creates and frees it with the
  *    matching _free call.
- *  - Calls return 0 (or a count) on success and a negative errno value on failure.
- *  - A call that fails never invokes a callback it was given, then or later.
+ *  - Calls that can fail return 0 (or a count) on success and a negative errno value on failure.
+ *  - A call that fails never invokes a callback it was given, then or later.  The log sink
+ *    (konce_node_config.log) is the exception: it may run inside any call, never after the node is
+ *    freed.  Other callbacks run from the event loop, never inside the call that caused them.
  *  - Buffers passed in are borrowed for the duration of the call unless the call says otherwise.
  */
 #ifndef KONCE_KONCE_H
@@ -84,7 +86,7 @@ typedef struct konce_node_config {
  * read and not kept).  0, or a negative errno with err saying what failed and what to do, and *out NULL:
  * -EINVAL (a bad config: no base or data_dir, an unknown congestion, a traversal.rendezvous_peers entry
  * that is not KEY@IP:PORT or more than 4, a bad traversal.lifetime, a rendezvous_capacity above 2^20,
- * or an unreadable identity.key), -ENOMEM, or the errno of what could not be opened (the data
+ * or a malformed identity.key), -EPERM (a data directory others may write), -ENOMEM, or the errno of what could not be opened (the data
  * directory, the socket, the control socket, a socket the mapping-lifetime experiments need).
  * The node runs while base runs. */
 KONCE_API int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg,
@@ -216,11 +218,12 @@ typedef struct konce_message {
 	uint32_t conn_;
 } konce_message;
 typedef void (*konce_handler_fn)(void *ctx, konce_node *node, const konce_message *msg);
-/** Routes messages of class klass to fn (replacing any previous handler).  fn NULL removes it.
- * Classes below 256 are reserved for konce itself.  0, -EINVAL. */
+/** Routes messages of class klass to fn (replacing any previous handler), called from the event loop.
+ * fn NULL removes it.  Classes below 256 are reserved for konce itself.  0, -EINVAL, -ENOSPC (64 classes
+ * already handled); on failure fn is never called. */
 KONCE_API int konce_node_handle(konce_node *node, uint16_t klass, konce_handler_fn fn, void *ctx);
-/** Answers a request; only valid inside (or after, while the session lives) the handler call.
- * 0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE. */
+/** Answers a request; only valid inside (or after, while the session lives) the handler call.  The data
+ * is copied.  0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE, -ENOMEM. */
 KONCE_API int konce_node_reply(konce_node *node, const konce_message *req, const uint8_t *data, size_t len);
 
 #endif

@@ -448,6 +448,77 @@ static void test_data_dir_mode(void **state)
 	konce_node_free(n);
 }
 
+static void never_handler(void *ctx, konce_node *node, const konce_message *m)
+{
+	(void)ctx, (void)node, (void)m;
+	fail_msg("a handler whose registration failed was called");
+}
+
+static void never_peer(void *ctx, int event, const uint8_t pk[KONCE_KEY_BYTES], const char *addr)
+{
+	(void)ctx, (void)event, (void)pk, (void)addr;
+	fail_msg("a peer callback whose registration failed was called");
+}
+
+static void count_log(void *ctx, int level, const char *line)
+{
+	(void)level, (void)line;
+	(*(int *)ctx)++;
+}
+
+/* A call that fails never invokes the callback it was given, then or later (konce.h): a refused
+ * handler registration sees no message of its class, and a node whose configuration is refused
+ * leaves nothing behind that could log later. */
+static void test_failed_calls_call_nothing(void **state)
+{
+	struct world *w = *state;
+	struct result r = {.w = w};
+	char path[128], err[512];
+	int logged = 0;
+
+	assert_int_equal(konce_node_handle(w->node[0], 1, never_handler, NULL), -EINVAL); /* reserved class */
+	assert_int_equal(konce_node_handle(NULL, 300, never_handler, NULL), -EINVAL);
+	assert_int_equal(konce_node_on_peer(NULL, never_peer, NULL), -EINVAL);
+	/* class 1 traffic to node 0 reaches konce's own echo, never the refused handler */
+	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[0]};
+	assert_int_equal(konce_node_send(w->node[1], w->pk[0], 1, (const uint8_t *)"echo", 4, &o, on_outcome, &r, NULL), 0);
+	w->outstanding++;
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r.data, "echo");
+
+	/* a bad traversal field refuses the whole node */
+	static const konce_traversal_config bad[] = {
+		{.rendezvous_peers = "nokey@1.2.3.4:5"},
+		{.rendezvous = 1, .lifetime = "sometimes"},
+		{.rendezvous = 1, .rendezvous_capacity = (1u << 20) + 1},
+	};
+	snprintf(path, sizeof(path), "%s/trav", w->dir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		konce_node *n = (konce_node *)&logged; /* overwritten with NULL on failure */
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = count_log, .log_ctx = &logged,
+					 .log_level = KONCE_LOG_DEBUG, .traversal = bad[i]};
+		err[0] = '\0';
+		assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), -EINVAL);
+		assert_null(n);
+		assert_true(err[0] != '\0');
+		if (i == 0)
+			assert_non_null(strstr(err, "'nokey' is not KEY@IP:PORT"));
+	}
+	int before = logged;
+	struct timeval t = {0, 200000};
+	event_base_loopexit(w->base, &t);
+	event_base_dispatch(w->base);
+	assert_int_equal(logged, before);
+	/* and a good one starts traversal with the node */
+	konce_node *n = NULL;
+	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet,
+				 .traversal = {.rendezvous = 1, .lifetime = "off"}};
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), 0);
+	assert_non_null(n);
+	konce_node_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +531,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echo_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_dir_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_calls_call_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
