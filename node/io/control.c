@@ -26,6 +26,7 @@
 
 #include "node/transport/keytext.h"
 #include "node/io/node_int.h"
+#include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
 
 enum { LINE_MAX_BYTES = 64 * 1024, MAX_CLIENTS = 64 };
@@ -392,8 +393,11 @@ static json_t *do_status(struct konce_node *n)
 	konce_nodecore_stats cs;
 	konce_nodecore_stats_get(n->core, &cs);
 	konce_node_listen_addr(n, listen, sizeof(listen));
-	if (n->store)
-		konce_store_get_stats(n->store, &ss);
+	if (n->storew) {
+		node_storew_status sws;
+		node_storew_get_status(n->storew, &sws); /* the writes' queue is the worker's */
+		ss = sws.stats;
+	}
 	konce_udp_get_stats(n->udp, &us);
 	int64_t known = n->store ? konce_store_peer_count(n->store) : -1;
 	json_t *counters = json_pack(

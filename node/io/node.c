@@ -209,8 +209,14 @@ int konce_node_free(konce_node *n)
 	}
 	node_io_stop(n);
 	node_trav_free(n); /* after the sessions closed: their CLOSE took the traversal paths */
-	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
-		node_log(n, KONCE_LOG_ERROR, "%s", serr);
+	e = n->store_result; /* the store worker's last write (node_io_stop) */
+	if (n->store) {
+		int ce = konce_store_close(n->store, serr, sizeof(serr)); /* reads only: nothing queued */
+		if (ce)
+			node_log(n, KONCE_LOG_ERROR, "%s", serr);
+		if (!e)
+			e = ce;
+	}
 	konce_identity_free(n->id);
 	free(n->data_dir);
 	free(n->listen);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct world {
 	char addr[3][64];
 	int outstanding;
 	int in_call; /* set while konce_node_send runs: a callback then is a bug */
+	int store_errors, store_recovered; /* log lines of the store worker's health */
 };
 
 struct result {
@@ -33,7 +35,11 @@ struct result {
 
 static void quiet(void *ctx, int level, const char *line)
 {
-	(void)ctx;
+	struct world *w = ctx;
+	if (w && strstr(line, "cannot write queued records"))
+		w->store_errors++;
+	if (w && strstr(line, "presence store writable again"))
+		w->store_recovered++;
 	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
 		fprintf(stderr, "  node log: %s\n", line);
 }
@@ -96,7 +102,8 @@ static int setup(void **state)
 		return -1;
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", w->dir, names[i]);
-		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_DEBUG};
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_ctx = w,
+					 .log_level = KONCE_LOG_DEBUG};
 		if (konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err))) {
 			fprintf(stderr, "node %d: %s\n", i, err);
 			return -1;
@@ -428,6 +435,49 @@ static void test_store_remembers(void **state)
 	konce_store_close(st, err, sizeof(err));
 }
 
+static void run_for(struct world *w, long ms)
+{
+	struct timeval t = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(w->base, &t);
+	event_base_dispatch(w->base);
+}
+
+/* The store worker (node/io/node_storew.c) against a store another process holds locked: the node
+ * keeps serving messages, says once that the store is failing, writes everything once the lock is
+ * gone, and loses nothing. */
+static void test_store_locked(void **state)
+{
+	struct world *w = *state;
+	struct result r = {0};
+	char path[128], err[512];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/b/peers.db", w->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK); /* the write lock */
+	/* B dials C: a trust signal, so B's store must record C */
+	assert_int_equal(send_msg(w, 1, 2, 300, "while locked", 1, w->addr[2], &r), 0);
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r.data, "c:while locked");
+	run_for(w, 4000); /* a flush waits out the 2 s busy timeout and fails; the 1 s tick reports it */
+	assert_int_equal(w->store_errors, 1); /* once per failing spell */
+	assert_int_equal(w->store_recovered, 0);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	run_for(w, 4000);
+	assert_int_equal(w->store_recovered, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(konce_node_free(w->node[i]), 0);
+		w->node[i] = NULL;
+	}
+	konce_store *st;
+	konce_peer_rec rec;
+	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_peer_get(st, w->pk[2], &rec), 0);
+	assert_int_equal(rec.handshakes, 1);
+	konce_store_close(st, err, sizeof(err));
+}
+
 /* Regression: a data directory others can write to (and so replace the
  * identity or the store in) is refused, as a loose key file is. */
 static void test_data_dir_mode(void **state)
@@ -532,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_dir_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_calls_call_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_locked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
