@@ -32,7 +32,7 @@
 #include "node/base/secmem.h"
 
 enum {
-	FLUSH_INTERVAL_MS = 1000,
+	TICK_INTERVAL_MS = 1000,
 	RECV_CALLS_PER_WAKE = 16,
 	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 x 1,200 bytes */
 	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
@@ -147,7 +147,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* The once-a-second tick: per-peer rates, and the store worker's health in the log (once per failing
  * spell, not every second). */
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct konce_node *n = arg;
 	node_storew_status st;
@@ -302,13 +302,13 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
 	n->ev_timer = evtimer_new(n->base, on_timer, n);
-	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
+	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_tick, n);
 	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
 	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	struct timeval fl = {FLUSH_INTERVAL_MS / 1000, (FLUSH_INTERVAL_MS % 1000) * 1000};
+	struct timeval fl = {TICK_INTERVAL_MS / 1000, (TICK_INTERVAL_MS % 1000) * 1000};
 	event_add(n->ev_read, NULL);
 	event_add(n->ev_flush, &fl);
 	node_io_kick(n);
