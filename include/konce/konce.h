@@ -86,8 +86,9 @@ typedef struct konce_node_config {
  * read and not kept).  0, or a negative errno with err saying what failed and what to do, and *out NULL:
  * -EINVAL (a bad config: no base or data_dir, an unknown congestion, a traversal.rendezvous_peers entry
  * that is not KEY@IP:PORT or more than 4, a bad traversal.lifetime, a rendezvous_capacity above 2^20,
- * or a malformed identity.key), -EPERM (a data directory others may write), -ENOMEM, or the errno of what could not be opened (the data
- * directory, the socket, the control socket, a socket the mapping-lifetime experiments need).
+ * or a malformed identity.key), -EPERM (a data directory others may write), -ENOMEM, or the errno of
+ * what could not be opened (the data directory, the socket, the control socket, a socket the
+ * mapping-lifetime experiments need).
  * The node runs while base runs. */
 KONCE_API int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg,
 			     char *err, size_t errlen);
@@ -159,10 +160,10 @@ enum konce_send_flags {
 	/** Connect to an address the node has for the key: opts->addr_hint, else the presence store's
 	 * last address for it.  Without it, a hint gives -EINVAL and stored addresses are not used. */
 	KONCE_SEND_DIRECT = 0x1,
-	/** When the node has no address to use (or DIRECT is not set), ask the node's primary rendezvous
-	 * (konce_node_config.traversal.rendezvous_peers) for an introduction: hole punching, then relaying through
-	 * the rendezvous if punching fails.  Without it, or on a node that registers with no rendezvous,
-	 * such a send gives -EHOSTUNREACH. */
+	/** When the node has no address to use (or DIRECT is not set), ask the node's primary
+	 * rendezvous (konce_node_config.traversal.rendezvous_peers) for an introduction: hole punching,
+	 * then relaying through the rendezvous if punching fails.  Without it, or on a node that
+	 * registers with no rendezvous, such a send gives -EHOSTUNREACH. */
 	KONCE_SEND_RENDEZVOUS = 0x2,
 	KONCE_SEND_RETRANSMIT = 0x4,    /**< lost fragments are sent again (required: -ENOTSUP without it) */
 	KONCE_SEND_STORE_FORWARD = 0x8, /**< reserved: -ENOTSUP */
