@@ -113,7 +113,8 @@ int node_storew_start(node_storew **out, const char *path, char *err, size_t err
 	pthread_condattr_t ca;
 	int e;
 	*out = NULL;
-	if (!w || !(w->in[0] = calloc(INBOX, sizeof(struct wnote))) || !(w->in[1] = calloc(INBOX, sizeof(struct wnote)))) {
+	if (!w || !(w->in[0] = calloc(INBOX, sizeof(struct wnote))) ||
+	    !(w->in[1] = calloc(INBOX, sizeof(struct wnote)))) {
 		snprintf(err, errlen, "out of memory");
 		e = -ENOMEM;
 		goto fail;
