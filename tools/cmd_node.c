@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "konce/konce.h"
-#include "konce/traversal.h"
 #include "tools/commands.h"
 #include "tools/config.h"
 #include "tools/ctl.h"
@@ -217,22 +216,16 @@ int konce_cmd_node(int argc, char **argv)
 		.identity = conf.identity,
 		.identity_master = conf.identity_master,
 		.group_key = conf.group_key,
+		.traversal = {.rendezvous = conf.rendezvous, .rendezvous_peers = conf.rendezvous_peers,
+			      .portmap = conf.portmap != 0, .introductions_known = conf.introductions_known,
+			      .rendezvous_capacity = conf.rendezvous_capacity, .lifetime = conf.nat_lifetime},
 	};
 	konce_node *node;
 	if ((r = konce_node_new(&node, base, &nc, err, sizeof(err)))) {
 		fprintf(stderr, "konce node: %s\n", err);
-		goto free_base;
-	}
-	if (conf.rendezvous || conf.rendezvous_peers) {
-		konce_traversal_config tc = {.rendezvous = conf.rendezvous, .rendezvous_peers = conf.rendezvous_peers,
-					     .portmap = conf.portmap != 0, .introductions_known = conf.introductions_known,
-					     .rendezvous_capacity = conf.rendezvous_capacity, .lifetime = conf.nat_lifetime};
-		if ((r = konce_node_traversal(node, &tc, err, sizeof(err)))) {
-			fprintf(stderr, "konce node: %s\n", err);
-			konce_node_free(node);
+		if (r == -EINVAL) /* a bad configuration, such as a rendezvous_peers entry */
 			status = KONCE_EXIT_USAGE;
-			goto free_base;
-		}
+		goto free_base;
 	}
 	uint8_t pk[KONCE_KEY_BYTES];
 	char pktext[KONCE_KEY_TEXT_LEN + 1], addr[128];

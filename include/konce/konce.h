@@ -4,8 +4,10 @@
  * Conventions, for every call in include/konce/:
  *  - Types are opaque and prefixed konce_.  The caller owns what it creates and frees it with the
  *    matching _free call.
- *  - Calls return 0 (or a count) on success and a negative errno value on failure.
- *  - A call that fails never invokes a callback it was given, then or later.
+ *  - Calls that can fail return 0 (or a count) on success and a negative errno value on failure.
+ *  - A call that fails never invokes a callback it was given, then or later.  The log sink
+ *    (konce_node_config.log) is the exception: it may run inside any call, never after the node is
+ *    freed.  Other callbacks run from the event loop, never inside the call that caused them.
  *  - Buffers passed in are borrowed for the duration of the call unless the call says otherwise.
  */
 #ifndef KONCE_KONCE_H
@@ -13,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "konce/traversal.h"
 
 #define KONCE_VERSION_STRING "0.1.0"
 
@@ -90,10 +94,18 @@ typedef struct konce_node_config {
 	 * others get no answer at all); NULL = answer everyone.  The node keeps it in locked memory
 	 * only, not the text. */
 	const char *group_key;
+	/* NAT traversal (traversal.h); all zero = none.  Its strings are only read by konce_node_new(). */
+	konce_traversal_config traversal;
 } konce_node_config;
 
-/** Creates a node on base: loads or generates the identity, opens the store and binds the socket.
- * The config's strings are copied.  0, or a negative errno with err saying what failed and what to do.
+/** Creates a node on base: loads or generates the identity, opens the store, binds the socket and, when
+ * cfg->traversal asks for it, starts NAT traversal.  The config's strings are copied (traversal's are
+ * read and not kept).  0, or a negative errno with err saying what failed and what to do, and *out NULL:
+ * -EINVAL (a bad config: no base or data_dir, an unknown congestion, a traversal.rendezvous_peers entry
+ * that is not KEY@IP:PORT or more than 4, a bad traversal.lifetime, a rendezvous_capacity above 2^20,
+ * or a malformed identity.key), -EPERM (a data directory others may write), -ENOMEM, or the errno of
+ * what could not be opened (the data directory, the socket, the control socket, a socket the
+ * mapping-lifetime experiments need).
  * The node runs while base runs. */
 KONCE_API int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg,
 			     char *err, size_t errlen);
@@ -167,11 +179,19 @@ KONCE_API const char *konce_reason_str(int reason);
 /** The data in an outcome or an incoming message is borrowed for the duration of the callback. */
 typedef void (*konce_outcome_fn)(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
 
-/** How a message may travel (konce_send_opts.flags; 0 = the defaults: direct, retransmitted). */
+/** How a message may travel (konce_send_opts.flags).  0 = every route: DIRECT | RENDEZVOUS | RETRANSMIT.
+ * The route flags say how a new session to a key with no session is reached; a session that already
+ * exists is used whatever the flags.  A nonzero flags must hold RETRANSMIT and at least one route. */
 enum konce_send_flags {
-	KONCE_SEND_DIRECT = 0x1,        /**< a direct path to the peer may be used */
-	KONCE_SEND_RENDEZVOUS = 0x2,    /**< a rendezvous may introduce or relay (not available yet) */
-	KONCE_SEND_RETRANSMIT = 0x4,    /**< lost fragments are sent again (required for now) */
+	/** Connect to an address the node has for the key: opts->addr_hint, else the presence store's
+	 * last address for it.  Without it, a hint gives -EINVAL and stored addresses are not used. */
+	KONCE_SEND_DIRECT = 0x1,
+	/** When the node has no address to use (or DIRECT is not set), ask the node's primary
+	 * rendezvous (konce_node_config.traversal.rendezvous_peers) for an introduction: hole punching,
+	 * then relaying through the rendezvous if punching fails.  Without it, or on a node that
+	 * registers with no rendezvous, such a send gives -EHOSTUNREACH. */
+	KONCE_SEND_RENDEZVOUS = 0x2,
+	KONCE_SEND_RETRANSMIT = 0x4,    /**< lost fragments are sent again (required: -ENOTSUP without it) */
 	KONCE_SEND_STORE_FORWARD = 0x8, /**< reserved: -ENOTSUP */
 };
 
@@ -180,7 +200,7 @@ typedef struct konce_send_opts {
 	uint32_t connect_timeout_ms; /* 0 = 6000 */
 	uint32_t reply_lifetime_ms;  /* requests: how long the reply handler lives once connected; 0 = 10000 */
 	int expect_reply;         /* nonzero: this is a request; the outcome is REPLIED or FAILED */
-	unsigned flags;           /* enum konce_send_flags; 0 = DIRECT | RETRANSMIT */
+	unsigned flags;           /* enum konce_send_flags; 0 = DIRECT | RENDEZVOUS | RETRANSMIT */
 	int background;           /* nonzero: the background congestion class (LEDBAT): yields to other traffic */
 	int keep_session;         /* nonzero: keep the session open with keepalives while idle */
 } konce_send_opts;
@@ -189,16 +209,16 @@ enum { KONCE_MESSAGE_MAX = 16 * 1024 * 1024 - 64 }; /* bytes of data in one mess
 enum { KONCE_ECHO_MAX = 64 * 1024 }; /* largest echo (konce ping) body a node answers */
 
 /** Sends data to the peer with durable key pk, in handler class `klass`, connecting on demand.  The data is
- * copied.  0 and exactly one later call of fn (never from inside this call), or a negative errno and no call:
- * -EMSGSIZE (len > KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address),
- * -EINVAL, -ENOTSUP (a flag combination not available yet), -ENOMEM, -ENOBUFS (too many pending). */
+ * copied; opts (NULL = the defaults) and its strings are borrowed for the call.  0 and exactly one later
+ * call of fn (never from inside this call), or a negative errno and no call: -EMSGSIZE (len >
+ * KONCE_MESSAGE_MAX), -EHOSTUNREACH (no session, no hint, no stored address, no introduction possible),
+ * -EINVAL, -ENOTSUP (a flag combination not available yet), -ENOMEM, -ENOBUFS (too many pending).
+ * handle (NULL = not wanted) receives, on success only, a number naming the message for
+ * konce_node_outcome_eta() and konce_node_outcome_progress(): a plain value the caller keeps, valid until
+ * the outcome is reported (later those calls give -ENOENT). */
 KONCE_API int konce_node_send(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
 			      const uint8_t *data, size_t len, const konce_send_opts *opts, konce_outcome_fn fn,
-			      void *ctx);
-/** konce_node_send() that also gives a handle naming the message, for konce_node_outcome_eta(). */
-KONCE_API int konce_node_send_ex(konce_node *node, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
-				 const uint8_t *data, size_t len, const konce_send_opts *opts, konce_outcome_fn fn,
-				 void *ctx, uint64_t *handle);
+			      void *ctx, uint64_t *handle);
 /** When the outcome of a message is likely to be known: milliseconds from now (an estimate from what is
  * still unacknowledged, the send rate and the probe timeout), or -ENOENT once its delivery is settled
  * (a request may still await its reply) or for a message that rode in the handshake. */
@@ -209,7 +229,7 @@ typedef struct konce_progress {
 	uint64_t total_bytes; /**< its length */
 	int64_t eta_ms;       /**< as konce_node_outcome_eta(), or -1 when it cannot tell */
 } konce_progress;
-/** Fills *out for the message named by handle (from konce_node_send_ex()).  0, -EINVAL, or -ENOENT once
+/** Fills *out for the message named by handle (from konce_node_send()).  0, -EINVAL, or -ENOENT once
  * its delivery is settled (a request may still await its reply), for a message that rode in the
  * handshake, and for an unknown handle. */
 KONCE_API int konce_node_outcome_progress(konce_node *node, uint64_t handle, konce_progress *out);
@@ -225,11 +245,12 @@ typedef struct konce_message {
 	uint32_t conn_;
 } konce_message;
 typedef void (*konce_handler_fn)(void *ctx, konce_node *node, const konce_message *msg);
-/** Routes messages of class klass to fn (replacing any previous handler).  fn NULL removes it.
- * Classes below 256 are reserved for konce itself.  0, -EINVAL. */
+/** Routes messages of class klass to fn (replacing any previous handler), called from the event loop.
+ * fn NULL removes it.  Classes below 256 are reserved for konce itself.  0, -EINVAL, -ENOSPC (64 classes
+ * already handled); on failure fn is never called. */
 KONCE_API int konce_node_handle(konce_node *node, uint16_t klass, konce_handler_fn fn, void *ctx);
-/** Answers a request; only valid inside (or after, while the session lives) the handler call.
- * 0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE. */
+/** Answers a request; only valid inside (or after, while the session lives) the handler call.  The data
+ * is copied.  0, -EINVAL (not a request), -ENOTCONN (session gone), -EMSGSIZE, -ENOMEM. */
 KONCE_API int konce_node_reply(konce_node *node, const konce_message *req, const uint8_t *data, size_t len);
 
 #endif

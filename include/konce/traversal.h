@@ -1,14 +1,13 @@
 /** \file traversal.h
- * NAT traversal in the node: serving as a rendezvous, registering with
- * rendezvous nodes, and reaching peers by key alone.  docs/TRAVERSAL.md describes the design.
+ * The traversal part of the node's configuration: konce_node_config.traversal (konce.h includes this
+ * header).  NAT traversal means serving as a rendezvous, registering with rendezvous nodes, and reaching
+ * peers by key alone; docs/TRAVERSAL.md describes the design and docs/API.md the fields.
  */
 #ifndef KONCE_TRAVERSAL_H
 #define KONCE_TRAVERSAL_H
 
-#include <stddef.h>
-
-#include "konce/konce.h"
-
+/** Traversal runs when rendezvous is nonzero or rendezvous_peers is a non-empty list; all zero = no
+ * traversal.  The strings are borrowed for the duration of konce_node_new(); nothing is kept. */
 typedef struct konce_traversal_config {
 	int rendezvous;               /* nonzero: serve registrations, introductions and relaying */
 	/* "KEY@IP:PORT[,KEY@IP:PORT...]" (numeric addresses, at most 4): register with these; the
@@ -32,10 +31,5 @@ typedef struct konce_traversal_config {
 	 * 0 = 4096, rounded up to a power of two, at most 2^20 */
 	unsigned rendezvous_capacity;
 } konce_traversal_config;
-
-/** Switches traversal on for a running node; call once, right after konce_node_new().
- * 0, -EINVAL (bad peer list; err says why), -EALREADY, -ENOMEM. */
-KONCE_API int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err,
-				   size_t errlen);
 
 #endif

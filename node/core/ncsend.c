@@ -31,15 +31,28 @@ static void tick(konce_nodecore *c, uint64_t now)
 		c->now = now;
 }
 
-/* Where a key with no session is: the hint, the known-keys cache, or the traversal hook. */
+/* The routes a send may take to a key with no session (konce.h, enum konce_send_flags); flags 0 is
+ * every route. */
+static unsigned routes(const konce_send_opts *o)
+{
+	unsigned f = o && o->flags ? o->flags : KONCE_SEND_DIRECT | KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT;
+	return f & (KONCE_SEND_DIRECT | KONCE_SEND_RENDEZVOUS);
+}
+
+/* Where a key with no session is: the hint or the known-keys cache (KONCE_SEND_DIRECT), else an
+ * introduction by the rendezvous, through the traversal hook (KONCE_SEND_RENDEZVOUS). */
 static int resolve_addr(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_send_opts *o,
 			konce_addr *a)
 {
-	if (o && o->addr_hint)
+	unsigned r = routes(o);
+	if (o && o->addr_hint) {
+		if (!(r & KONCE_SEND_DIRECT))
+			return -EINVAL; /* an address to use, but no leave to use one */
 		return konce_addr_parse(a, o->addr_hint) < 0 ? -EINVAL : 0;
-	if (konce_nodecore_known_addr(c, pk, a) == 0)
+	}
+	if ((r & KONCE_SEND_DIRECT) && konce_nodecore_known_addr(c, pk, a) == 0)
 		return 0;
-	if (c->cfg.hooks.resolve)
+	if ((r & KONCE_SEND_RENDEZVOUS) && c->cfg.hooks.resolve)
 		return c->cfg.hooks.resolve(c->cfg.hooks.ctx, pk, a);
 	return -EHOSTUNREACH;
 }
@@ -67,8 +80,10 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		return -EINVAL;
 	if (o && (o->flags & KONCE_SEND_STORE_FORWARD))
 		return -ENOTSUP; /* reserved: no store-and-forward yet */
-	if (o && o->flags && (!(o->flags & KONCE_SEND_DIRECT) || !(o->flags & KONCE_SEND_RETRANSMIT)))
-		return -ENOTSUP; /* only direct, retransmitted delivery exists so far */
+	if (o && o->flags && !(o->flags & KONCE_SEND_RETRANSMIT))
+		return -ENOTSUP; /* only retransmitted delivery exists so far */
+	if (!routes(o))
+		return -EINVAL; /* no route allowed */
 	if (!memcmp(pk, c->pk, KONCE_KEY_BYTES))
 		return -EINVAL; /* a node does not open sessions to itself */
 	if (c->npending >= KONCE_NC_PENDING_MAX)

@@ -253,7 +253,7 @@ bool konce_nodecore_poll_note(konce_nodecore *c, konce_nc_note *note);
 
 /* ---- commands ------------------------------------------------------------------------------- */
 
-/* konce_node_send_ex() semantics (konce.h): 0 and exactly one later OUTCOME event carrying fn and
+/* konce_node_send() semantics (konce.h): 0 and exactly one later OUTCOME event carrying fn and
  * ctx, or a negative errno and no event. */
 int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
 			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,

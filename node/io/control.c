@@ -27,6 +27,7 @@
 #include "node/base/secmem.h"
 #include "node/transport/keytext.h"
 #include "node/io/node_int.h"
+#include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
 
 enum { LINE_MAX_BYTES = 64 * 1024, MAX_CLIENTS = 64 };
@@ -341,7 +342,7 @@ static json_t *start_op(struct client *cl, json_t *req, const char *cmd)
 		err = error_json(ENOMEM, "out of memory");
 		goto fail;
 	}
-	int e = konce_node_send_ex(n, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
+	int e = konce_node_send(n, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
 	free(body); /* copied by the node */
 	body = NULL;
 	if (e) {
@@ -426,8 +427,11 @@ static json_t *do_status(struct konce_node *n)
 	konce_nodecore_stats cs;
 	konce_nodecore_stats_get(n->core, &cs);
 	konce_node_listen_addr(n, listen, sizeof(listen));
-	if (n->store)
-		konce_store_get_stats(n->store, &ss);
+	if (n->storew) {
+		node_storew_status sws;
+		node_storew_get_status(n->storew, &sws); /* the writes' queue is the worker's */
+		ss = sws.stats;
+	}
 	konce_udp_get_stats(n->udp, &us);
 	int64_t known = n->store ? konce_store_peer_count(n->store) : -1;
 	json_t *counters = json_pack(

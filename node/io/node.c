@@ -4,6 +4,7 @@
  * inside the call that caused it. */
 #include <errno.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,12 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* Traversal runs for a node that serves as a rendezvous or registers with one (traversal.h). */
+static bool wants_traversal(const konce_traversal_config *t)
+{
+	return t->rendezvous || (t->rendezvous_peers && *t->rendezvous_peers);
+}
+
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
 		   size_t errlen)
 {
@@ -179,6 +186,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	n->cfg.data_dir = n->data_dir;
 	n->cfg.listen = n->listen;
 	n->cfg.control_path = n->control_path;
+	n->cfg.traversal.rendezvous_peers = NULL; /* read below, not kept */
+	n->cfg.traversal.lifetime = NULL;
 	if (!n->data_dir || !n->listen || (cfg->control_path && !n->control_path)) {
 		e = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -206,6 +215,15 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 			snprintf(err, errlen, "identity_master: %s", strerror(-e));
 			goto fail;
 		}
+	if (wants_traversal(&cfg->traversal)) {
+		if (errlen)
+			err[0] = '\0';
+		if ((e = konce_node_traversal(n, &cfg->traversal, err, errlen))) {
+			if (errlen && !err[0])
+				snprintf(err, errlen, "cannot start NAT traversal: %s", strerror(-e));
+			goto fail;
+		}
+	}
 	if (n->control_path && (e = node_control_start(n, n->control_path, err, errlen)))
 		goto fail;
 	free(masters);
@@ -232,8 +250,14 @@ int konce_node_free(konce_node *n)
 	}
 	node_io_stop(n);
 	node_trav_free(n); /* after the sessions closed: their CLOSE took the traversal paths */
-	if (n->store && (e = konce_store_close(n->store, serr, sizeof(serr))))
-		node_log(n, KONCE_LOG_ERROR, "%s", serr);
+	e = n->store_result; /* the store worker's last write (node_io_stop) */
+	if (n->store) {
+		int ce = konce_store_close(n->store, serr, sizeof(serr)); /* reads only: nothing queued */
+		if (ce)
+			node_log(n, KONCE_LOG_ERROR, "%s", serr);
+		if (!e)
+			e = ce;
+	}
 	konce_identity_free(n->id);
 	konce_secmem_free(n->group_key, KONCE_KEY_BYTES);
 	free(n->data_dir);
@@ -321,8 +345,8 @@ void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 
 /* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */
 
-int konce_node_send_ex(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
 {
 	if (!n)
 		return -EINVAL;
@@ -330,12 +354,6 @@ int konce_node_send_ex(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_
 	if (e == 0)
 		node_io_schedule(n);
 	return e;
-}
-
-int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx)
-{
-	return konce_node_send_ex(n, pk, klass, data, len, o, fn, ctx, NULL);
 }
 
 int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)

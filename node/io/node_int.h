@@ -31,7 +31,9 @@ struct konce_node {
 	char *data_dir, *listen, *control_path;
 	konce_identity *id;
 	uint8_t pk[KONCE_KEY_BYTES];
-	konce_store *store;
+	konce_store *store;          /* the loop thread's connection: reads, petnames */
+	struct node_storew *storew; /* the store worker (node_storew.h): every note's write */
+	int store_result;           /* the worker's last write at stop (konce_node_free returns it) */
 	konce_udp *udp;
 	konce_nodecore *core;
 	struct event *ev_read, *ev_timer, *ev_flush, *ev_kick;
@@ -52,6 +54,11 @@ struct konce_node {
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
 };
+
+/* node_trav_setup.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when
+ * cfg->traversal asks for traversal).  cfg is borrowed for the call.  0, -EINVAL (err says why),
+ * -EALREADY, -ENOMEM, or a socket's errno; on failure the node has no traversal. */
+int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);
 
 /* node.c */
 uint64_t node_now_us(void);

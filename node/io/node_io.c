@@ -1,10 +1,10 @@
 /* node_io.c - the libevent plumbing around the node core: the UDP socket (read in batches, sent with
- * GSO batching by udp.c), the one timer, the store's flush, and node_io_kick(), which drains the core.
+ * GSO batching by udp.c), the one timer, the store worker, and node_io_kick(), which drains the core.
  *
  * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
  * handlers, peer callbacks), queue its datagrams into the socket's batch and send it, write its
- * store notes into the store's queue, and re-arm the one timer at the core's next deadline.
- * SQLite is only touched by the flush timer, never while packets wait.
+ * store notes into the store worker's inbox, and re-arm the one timer at the core's next deadline.
+ * SQLite is written only by the store worker's thread (node_storew.c), never by the loop.
  *
  * Input is served by priority, not first come first served: each readable wake reads up to
  * RECV_CALLS_PER_WAKE batches into the core's input queue (konce_nodecore_input: classified by
@@ -27,11 +27,12 @@
 #include "node/transport/pow.h"
 
 #include "node/io/node_int.h"
+#include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
 #include "node/base/secmem.h"
 
 enum {
-	FLUSH_INTERVAL_MS = 1000,
+	TICK_INTERVAL_MS = 1000,
 	RECV_CALLS_PER_WAKE = 16,
 	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 datagrams */
 	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
@@ -45,20 +46,10 @@ static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	konce_nodecore_input(n->core, 0, pkt, len, from, node_now_us());
 }
 
+/* A note of the core, to the store worker: a copy under a mutex, never SQLite (node_storew.h). */
 static void write_note(struct konce_node *n, const konce_nc_note *no, int64_t wall)
 {
-	const konce_addr *a = no->has_addr ? &no->addr : NULL;
-	switch (no->type) {
-	case KONCE_NC_NOTE_SEEN:
-		konce_store_note_seen_ex(n->store, no->pk, a, KONCE_ADDR_SEEN, wall, 0, no->flags);
-		break;
-	case KONCE_NC_NOTE_HANDSHAKE:
-		konce_store_note_handshake_ex(n->store, no->pk, no->ok, wall, no->flags);
-		break;
-	case KONCE_NC_NOTE_TRUSTED:
-		konce_store_note_trusted(n->store, no->pk, a, wall);
-		break;
-	}
+	node_storew_note(n->storew, no, wall); /* -ENOBUFS is counted in the store's stats */
 }
 
 static void dispatch(struct konce_node *n, const konce_nc_event *ev)
@@ -99,7 +90,7 @@ void node_io_kick(struct konce_node *n)
 		while (konce_nodecore_poll(n->core, &dg))
 			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
 		konce_udp_flush(n->udp);
-		if (n->store) {
+		if (n->storew) {
 			int64_t wall = (int64_t)time(NULL);
 			while (konce_nodecore_poll_note(n->core, &note))
 				write_note(n, &note, wall);
@@ -154,21 +145,37 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	node_io_kick(n);
 }
 
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+/* The once-a-second tick: per-peer rates, and the store worker's health in the log (once per failing
+ * spell, not every second). */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct konce_node *n = arg;
-	char err[768];
+	node_storew_status st;
 	(void)fd;
 	(void)what;
-	konce_nodecore_sample_traffic(n->core, node_now_us()); /* the once-a-second tick: per-peer rates */
-	if (!n->store)
+	konce_nodecore_sample_traffic(n->core, node_now_us());
+	if (!n->storew)
 		return;
-	int e = konce_store_flush(n->store, err, sizeof(err));
-	if (e && !n->store_failing)
-		node_log(n, KONCE_LOG_ERROR, "%s", err); /* once per failing spell, not every second */
-	else if (!e && n->store_failing)
+	node_storew_get_status(n->storew, &st);
+	if (st.failing && !n->store_failing)
+		node_log(n, KONCE_LOG_ERROR, "%s", st.err);
+	else if (!st.failing && n->store_failing)
 		node_log(n, KONCE_LOG_INFO, "presence store writable again; queued records written");
-	n->store_failing = e != 0;
+	n->store_failing = st.failing;
+}
+
+/* The store worker, with its own connection to the store n->store reads (node_storew.h).  Without
+ * it the node runs without a presence store, as when the store cannot be opened. */
+static void start_storew(struct konce_node *n)
+{
+	char path[4096], err[768];
+	snprintf(path, sizeof(path), "%s/peers.db", n->data_dir);
+	int e = node_storew_start(&n->storew, path, err, sizeof(err));
+	if (e) {
+		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", err);
+		konce_store_close(n->store, NULL, 0);
+		n->store = NULL;
+	}
 }
 
 /* The store's keys and their newest addresses, into the core's cache: the send path then never
@@ -253,6 +260,8 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	int e = open_socket(n, err, errlen);
 	if (e)
 		return e;
+	if (n->store)
+		start_storew(n);
 	konce_nodecore_config cc = {
 		.ep = {
 			.identity = n->id,
@@ -306,13 +315,13 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
 	n->ev_timer = evtimer_new(n->base, on_timer, n);
-	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_flush, n);
+	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_tick, n);
 	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
 	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	struct timeval fl = {FLUSH_INTERVAL_MS / 1000, (FLUSH_INTERVAL_MS % 1000) * 1000};
+	struct timeval fl = {TICK_INTERVAL_MS / 1000, (TICK_INTERVAL_MS % 1000) * 1000};
 	event_add(n->ev_read, NULL);
 	event_add(n->ev_flush, &fl);
 	node_io_kick(n);
@@ -345,16 +354,17 @@ void node_io_stop(struct konce_node *n)
 	if (n->ev_kick)
 		event_free(n->ev_kick);
 	n->ev_kick = NULL;
-	if (n->ev_flush) {
+	if (n->ev_flush)
 		event_free(n->ev_flush);
-		if (n->core && n->store) { /* the notes of the last moments, then the last flush */
-			konce_nc_note note;
-			int64_t wall = (int64_t)time(NULL);
-			while (konce_nodecore_poll_note(n->core, &note))
-				write_note(n, &note, wall);
-		}
-		if (n->core)
-			on_flush(-1, 0, n);
+	if (n->storew) { /* the notes of the last moments, then the worker's last write */
+		char err[768];
+		konce_nc_note note;
+		int64_t wall = (int64_t)time(NULL);
+		while (n->core && konce_nodecore_poll_note(n->core, &note))
+			write_note(n, &note, wall);
+		if ((n->store_result = node_storew_stop(n->storew, err, sizeof(err))))
+			node_log(n, KONCE_LOG_ERROR, "%s", err);
+		n->storew = NULL;
 	}
 	n->ev_read = n->ev_timer = n->ev_flush = NULL;
 	konce_udp_close(n->udp); /* flushes the CLOSE datagrams */

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "fuzz_tmpdir.h"
-#include "konce/traversal.h"
 #include "node/io/node_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
@@ -54,16 +53,12 @@ static void setup(void)
 	if (!dir || !(base = event_base_new()))
 		abort();
 	snprintf(sock_path, sizeof sock_path, "%s/ctl.sock", dir);
-	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .control_path = sock_path, .log = quiet,
-				 .log_level = KONCE_LOG_ERROR};
-	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
-		fprintf(stderr, "fuzz_control: %s\n", err);
-		abort();
-	}
 	/* traversal on (as a rendezvous service only: it sends nothing by itself), so "path",
 	 * "netcheck" and the traversal part of "status" answer from real state */
-	konce_traversal_config tc = {.rendezvous = 1, .rendezvous_capacity = 16};
-	if (konce_node_traversal(node, &tc, err, sizeof err)) {
+	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .control_path = sock_path, .log = quiet,
+				 .log_level = KONCE_LOG_ERROR,
+				 .traversal = {.rendezvous = 1, .rendezvous_capacity = 16}};
+	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
 		fprintf(stderr, "fuzz_control: %s\n", err);
 		abort();
 	}

@@ -3,7 +3,7 @@
  * rendezvous core with the session's address, and the core's answers routed back to sessions.
  *
  * Harness (built once, as in fuzz_nodemsg.c): a real node with traversal on and the rendezvous
- * service enabled (konce_node_traversal, rendezvous = 1, no rendezvous of its own, so nothing is
+ * service enabled (konce_node_config.traversal.rendezvous = 1, no rendezvous of its own, so nothing is
  * sent anywhere but to the peer), and a peer endpoint on loopback UDP with an established session.
  * The glue cannot be driven without a node: it finds sessions through the node's peer table and
  * sends through its endpoint; here it runs exactly as in the daemon.
@@ -24,7 +24,6 @@
 
 #include "fuzz_env.h"
 #include "fuzz_tmpdir.h"
-#include "konce/traversal.h"
 #include "nat/rdvwire.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
@@ -113,7 +112,8 @@ static void setup(void)
 	char err[512];
 	if (!dir || !(base = event_base_new()))
 		abort();
-	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_ERROR};
+	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_ERROR,
+				 .traversal = {.rendezvous = 1, .rendezvous_capacity = 64}};
 	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
 		fprintf(stderr, "fuzz_nodemsg: %s\n", err);
 		abort();
@@ -122,11 +122,6 @@ static void setup(void)
 	konce_node_listen_addr(node, as, sizeof as);
 	if (konce_addr_parse(&naddr, as))
 		abort();
-	konce_traversal_config tc = {.rendezvous = 1, .rendezvous_capacity = 64};
-	if (konce_node_traversal(node, &tc, err, sizeof err)) {
-		fprintf(stderr, "fuzz_rdvsrv: %s\n", err);
-		abort();
-	}
 	konce_identity *id;
 	uint8_t secret[32] = {42};
 	konce_addr local;

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct world {
 	char addr[3][64];
 	int outstanding;
 	int in_call; /* set while konce_node_send runs: a callback then is a bug */
+	int store_errors, store_recovered; /* log lines of the store worker's health */
 };
 
 struct result {
@@ -33,7 +35,11 @@ struct result {
 
 static void quiet(void *ctx, int level, const char *line)
 {
-	(void)ctx;
+	struct world *w = ctx;
+	if (w && strstr(line, "cannot write queued records"))
+		w->store_errors++;
+	if (w && strstr(line, "presence store writable again"))
+		w->store_recovered++;
 	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
 		fprintf(stderr, "  node log: %s\n", line);
 }
@@ -68,7 +74,8 @@ static int send_msg(struct world *w, int from, int to, uint16_t klass, const cha
 	konce_send_opts o = {.expect_reply = request, .addr_hint = hint, .connect_timeout_ms = 3000};
 	r->w = w;
 	w->in_call = 1;
-	int e = konce_node_send(w->node[from], w->pk[to], klass, (const uint8_t *)text, strlen(text), &o, on_outcome, r);
+	int e = konce_node_send(w->node[from], w->pk[to], klass, (const uint8_t *)text, strlen(text), &o, on_outcome, r,
+				NULL);
 	w->in_call = 0;
 	if (e == 0)
 		w->outstanding++;
@@ -95,7 +102,8 @@ static int setup(void **state)
 		return -1;
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", w->dir, names[i]);
-		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_DEBUG};
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_ctx = w,
+					 .log_level = KONCE_LOG_DEBUG};
 		if (konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err))) {
 			fprintf(stderr, "node %d: %s\n", i, err);
 			return -1;
@@ -217,24 +225,30 @@ static void test_failures(void **state)
 	konce_send_opts big_o = {.addr_hint = w->addr[1]};
 	static const uint8_t one = 1;
 	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, (size_t)KONCE_MESSAGE_MAX + 1, &big_o,
-					 on_outcome, &r[0]), -EMSGSIZE);
+					 on_outcome, &r[0], NULL), -EMSGSIZE);
 	/* flags not available yet are refused, not ignored */
-	big_o.flags = KONCE_SEND_RENDEZVOUS;
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0]), -ENOTSUP);
+	big_o.flags = KONCE_SEND_RENDEZVOUS; /* no RETRANSMIT */
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -ENOTSUP);
 	big_o.flags = KONCE_SEND_DIRECT | KONCE_SEND_RETRANSMIT | KONCE_SEND_STORE_FORWARD;
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0]), -ENOTSUP);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -ENOTSUP);
+	/* a hint without leave to use an address; a node with no rendezvous cannot introduce */
+	big_o.flags = KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL), -EINVAL);
+	big_o.addr_hint = NULL;
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 300, &one, 1, &big_o, on_outcome, &r[0], NULL),
+			 -EHOSTUNREACH);
 	assert_int_equal(r[0].done, 0);
 	/* no address for an unknown key */
 	memset(stranger, 7, sizeof(stranger));
 	konce_send_opts o = {0};
-	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[1]),
+	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[1], NULL),
 			 -EHOSTUNREACH);
 	/* sending to oneself */
 	assert_int_equal(send_msg(w, 0, 0, 300, "me", 1, w->addr[0], &r[1]), -EINVAL);
 	/* nobody listens there: fails as unreachable after the connect timeout */
 	o = (konce_send_opts){.expect_reply = 1, .addr_hint = "127.0.0.1:9", .connect_timeout_ms = 300};
 	r[2].w = w;
-	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[2]), 0);
+	assert_int_equal(konce_node_send(w->node[0], stranger, 300, (const uint8_t *)"x", 1, &o, on_outcome, &r[2], NULL), 0);
 	w->outstanding++;
 	run(w);
 	assert_int_equal(r[2].outcome, KONCE_OUTCOME_FAILED);
@@ -243,13 +257,16 @@ static void test_failures(void **state)
 	struct result t = {0};
 	konce_send_opts o2 = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 300};
 	t.w = w;
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 999, (const uint8_t *)"?", 1, &o2, on_outcome, &t), 0);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 999, (const uint8_t *)"?", 1, &o2, on_outcome, &t, NULL), 0);
 	w->outstanding++;
 	run(w);
 	assert_int_equal(t.outcome, KONCE_OUTCOME_FAILED);
 	assert_int_equal(t.reason, KONCE_REASON_TIMED_OUT);
 	/* reserved classes cannot be taken by applications */
 	assert_int_equal(konce_node_handle(w->node[0], 1, on_request, NULL), -EINVAL);
+	/* the sends that failed were never reported, although the loop has run since */
+	assert_int_equal(r[0].done, 0);
+	assert_int_equal(r[1].done, 0);
 }
 
 /* Class 301: reply with the length and a checksum of what arrived */
@@ -285,7 +302,7 @@ static void test_large_messages(void **state)
 	for (int i = 0; i < 2; i++) {
 		r[i].w = w;
 		o.background = i;
-		assert_int_equal(konce_node_send_ex(w->node[0], w->pk[1], 301, big, len, &o, on_outcome, &r[i], &h), 0);
+		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, len, &o, on_outcome, &r[i], &h), 0);
 		w->outstanding++;
 		assert_true(h != 0);
 	}
@@ -295,7 +312,7 @@ static void test_large_messages(void **state)
 	/* and a plain 1 MiB message, delivered when acknowledged in full */
 	r[2].w = w;
 	konce_send_opts p = {0};
-	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, 1 << 20, &p, on_outcome, &r[2]), 0);
+	assert_int_equal(konce_node_send(w->node[0], w->pk[1], 301, big, 1 << 20, &p, on_outcome, &r[2], NULL), 0);
 	w->outstanding++;
 	run(w);
 	for (int i = 0; i < 2; i++) {
@@ -319,7 +336,7 @@ static void test_echo_capped(void **state)
 	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[1], .reply_lifetime_ms = 1500};
 	for (int i = 0; i < 2; i++) {
 		r[i].w = w;
-		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 1, big, i ? 64 : len, &o, on_outcome, &r[i]), 0);
+		assert_int_equal(konce_node_send(w->node[0], w->pk[1], 1, big, i ? 64 : len, &o, on_outcome, &r[i], NULL), 0);
 		w->outstanding++;
 	}
 	run(w);
@@ -412,10 +429,12 @@ static void test_per_server_stranger(void **state)
 	assert_memory_equal(info[0].local_pk, w->pk[1], KONCE_KEY_BYTES);
 	/* B has nothing under A's master key; the key it saw reaches A over A's session */
 	konce_send_opts o = {.expect_reply = 1};
-	assert_int_equal(konce_node_send(w->node[1], w->pk[0], 300, (const uint8_t *)"x", 1, &o, on_outcome, &rb),
-			 -EHOSTUNREACH);
+	assert_int_equal(
+	    konce_node_send(w->node[1], w->pk[0], 300, (const uint8_t *)"x", 1, &o, on_outcome, &rb, NULL),
+	    -EHOSTUNREACH);
 	rb.w = w;
-	assert_int_equal(konce_node_send(w->node[1], pe.last, 300, (const uint8_t *)"back", 4, &o, on_outcome, &rb), 0);
+	assert_int_equal(
+	    konce_node_send(w->node[1], pe.last, 300, (const uint8_t *)"back", 4, &o, on_outcome, &rb, NULL), 0);
 	w->outstanding++;
 	run(w);
 	assert_int_equal(rb.outcome, KONCE_OUTCOME_REPLIED);
@@ -462,6 +481,49 @@ static void test_store_remembers(void **state)
 	konce_store_close(st, err, sizeof(err));
 }
 
+static void run_for(struct world *w, long ms)
+{
+	struct timeval t = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(w->base, &t);
+	event_base_dispatch(w->base);
+}
+
+/* The store worker (node/io/node_storew.c) against a store another process holds locked: the node
+ * keeps serving messages, says once that the store is failing, writes everything once the lock is
+ * gone, and loses nothing. */
+static void test_store_locked(void **state)
+{
+	struct world *w = *state;
+	struct result r = {0};
+	char path[128], err[512];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/b/peers.db", w->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK); /* the write lock */
+	/* B dials C: a trust signal, so B's store must record C */
+	assert_int_equal(send_msg(w, 1, 2, 300, "while locked", 1, w->addr[2], &r), 0);
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r.data, "c:while locked");
+	run_for(w, 4000); /* a flush waits out the 2 s busy timeout and fails; the 1 s tick reports it */
+	assert_int_equal(w->store_errors, 1); /* once per failing spell */
+	assert_int_equal(w->store_recovered, 0);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	run_for(w, 4000);
+	assert_int_equal(w->store_recovered, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(konce_node_free(w->node[i]), 0);
+		w->node[i] = NULL;
+	}
+	konce_store *st;
+	konce_peer_rec rec;
+	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_peer_get(st, w->pk[2], &rec), 0);
+	assert_int_equal(rec.handshakes, 1);
+	konce_store_close(st, err, sizeof(err));
+}
+
 /* Regression: a data directory others can write to (and so replace the
  * identity or the store in) is refused, as a loose key file is. */
 static void test_data_dir_mode(void **state)
@@ -482,6 +544,77 @@ static void test_data_dir_mode(void **state)
 	konce_node_free(n);
 }
 
+static void never_handler(void *ctx, konce_node *node, const konce_message *m)
+{
+	(void)ctx, (void)node, (void)m;
+	fail_msg("a handler whose registration failed was called");
+}
+
+static void never_peer(void *ctx, int event, const uint8_t pk[KONCE_KEY_BYTES], const char *addr)
+{
+	(void)ctx, (void)event, (void)pk, (void)addr;
+	fail_msg("a peer callback whose registration failed was called");
+}
+
+static void count_log(void *ctx, int level, const char *line)
+{
+	(void)level, (void)line;
+	(*(int *)ctx)++;
+}
+
+/* A call that fails never invokes the callback it was given, then or later (konce.h): a refused
+ * handler registration sees no message of its class, and a node whose configuration is refused
+ * leaves nothing behind that could log later. */
+static void test_failed_calls_call_nothing(void **state)
+{
+	struct world *w = *state;
+	struct result r = {.w = w};
+	char path[128], err[512];
+	int logged = 0;
+
+	assert_int_equal(konce_node_handle(w->node[0], 1, never_handler, NULL), -EINVAL); /* reserved class */
+	assert_int_equal(konce_node_handle(NULL, 300, never_handler, NULL), -EINVAL);
+	assert_int_equal(konce_node_on_peer(NULL, never_peer, NULL), -EINVAL);
+	/* class 1 traffic to node 0 reaches konce's own echo, never the refused handler */
+	konce_send_opts o = {.expect_reply = 1, .addr_hint = w->addr[0]};
+	assert_int_equal(konce_node_send(w->node[1], w->pk[0], 1, (const uint8_t *)"echo", 4, &o, on_outcome, &r, NULL), 0);
+	w->outstanding++;
+	run(w);
+	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
+	assert_string_equal(r.data, "echo");
+
+	/* a bad traversal field refuses the whole node */
+	static const konce_traversal_config bad[] = {
+		{.rendezvous_peers = "nokey@1.2.3.4:5"},
+		{.rendezvous = 1, .lifetime = "sometimes"},
+		{.rendezvous = 1, .rendezvous_capacity = (1u << 20) + 1},
+	};
+	snprintf(path, sizeof(path), "%s/trav", w->dir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		konce_node *n = (konce_node *)&logged; /* overwritten with NULL on failure */
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = count_log, .log_ctx = &logged,
+					 .log_level = KONCE_LOG_DEBUG, .traversal = bad[i]};
+		err[0] = '\0';
+		assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), -EINVAL);
+		assert_null(n);
+		assert_true(err[0] != '\0');
+		if (i == 0)
+			assert_non_null(strstr(err, "'nokey' is not KEY@IP:PORT"));
+	}
+	int before = logged;
+	struct timeval t = {0, 200000};
+	event_base_loopexit(w->base, &t);
+	event_base_dispatch(w->base);
+	assert_int_equal(logged, before);
+	/* and a good one starts traversal with the node */
+	konce_node *n = NULL;
+	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet,
+				 .traversal = {.rendezvous = 1, .lifetime = "off"}};
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), 0);
+	assert_non_null(n);
+	konce_node_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +628,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echo_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_dir_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_calls_call_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_locked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -326,9 +326,18 @@ static void test_failed_command_no_event(void **state)
 			 -EMSGSIZE);
 	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 0), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
 			 -EINVAL); /* to itself */
-	so.flags = KONCE_SEND_RENDEZVOUS;
+	so.flags = KONCE_SEND_RENDEZVOUS; /* no RETRANSMIT: not available */
 	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
 			 -ENOTSUP);
+	so.flags = KONCE_SEND_RETRANSMIT; /* no route at all */
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
+			 -EINVAL);
+	so.flags = KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT; /* a hint, but no leave to use an address */
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
+			 -EINVAL);
+	so = (konce_send_opts){.flags = KONCE_SEND_RENDEZVOUS | KONCE_SEND_RETRANSMIT}; /* no rendezvous here */
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
+			 -EHOSTUNREACH);
 	so = (konce_send_opts){.addr_hint = "not an address"};
 	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, &one, 1, &so, on_outcome, &o, w->now, NULL),
 			 -EINVAL);
