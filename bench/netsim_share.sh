@@ -7,11 +7,16 @@
 #     flock /tmp/netsim.lock bench/netsim_share.sh 100mbit 40ms 1%    # another link
 #     BENCH_QUICK=1 ...                                               # a second or two per phase
 #
-#     konce nodes A1 (:7807), A2 (:7808), iperf3 -c   (a, 203.0.113.20) ==[ rate, delay, loss ]==
-#         internet === konce node B, iperf3 -s (b, 203.0.113.21)
+#     konce nodes A1 (:7807), A2 (:7808), iperf3 -c   (a, 203.0.113.20) === internet
+#         ==[ rate, delay, loss ]== konce node B, iperf3 -s (b, 203.0.113.21)
 #
-# Every flow goes from a to b through a's uplink, so they share its tbf (netsim/lib/impair.sh: rate R
-# each way, a queue of 200 ms at R) and its delay and loss.  The run is a series of phases; in each,
+# Every flow goes from a to b through b's link, so they share its tbf (netsim/lib/impair.sh: rate R
+# each way, a queue of 200 ms at R) and its delay and loss.  The impaired link is b's, not a's: the
+# tbf for a-to-b traffic then sits in the internet's namespace, as a router's queue would, and not
+# on the senders' own eth0, where TCP Small Queues lets a TCP socket hold only about 1 ms of its
+# pacing rate in the qdisc (measured: beside a konce background flow at 20 Mbit/s, TCP CUBIC stayed
+# at 5-10 Mbit/s with a constant window and no loss, and never built the queue LEDBAT yields to).
+# The run is a series of phases; in each,
 # the flows start together, run BENCH_WARM seconds (default 4) unmeasured, then BENCH_WINDOW
 # seconds (default 8) measured, and stop.  A konce flow is one node's session to B, kept busy by
 # two `konce send --file` loops of 16 MiB - 64 B (two, so that the CLI's gap between one message
@@ -54,8 +59,8 @@ fbytes=$(stat -c %s "$file")
 nx() { "$NETSIM" exec --name "$run" "$@"; }
 kup "$KTMP/share.topo" "$run"
 aip=$(kaddr "$run" a) bip=$(kaddr "$run" b)
-"$NETSIM" impair --name "$run" a clear rate="$RATE" delay="$DELAY" loss="$LOSS" >/dev/null ||
-	fail "netsim impair a rate=$RATE delay=$DELAY loss=$LOSS"
+"$NETSIM" impair --name "$run" b clear rate="$RATE" delay="$DELAY" loss="$LOSS" >/dev/null ||
+	fail "netsim impair b rate=$RATE delay=$DELAY loss=$LOSS"
 
 # One counter per flow on b's input: konce from A1 and A2, and TCP to iperf3's port.
 nx b nft -f - <<EOF || fail "nft in b"
