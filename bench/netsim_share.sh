@@ -30,6 +30,7 @@
 # The background phase also reports goodput: the bytes of the messages completed, over the time
 # from the phase's start to the last completion (so it includes the ramp, and understates).
 # BENCH_PHASES (default all) picks phases by name: fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg.
+# BENCH_LINK=a impairs a's link instead of b's.
 set -uo pipefail
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/../tests/netsim/konce_lib.sh"
@@ -59,8 +60,9 @@ fbytes=$(stat -c %s "$file")
 nx() { "$NETSIM" exec --name "$run" "$@"; }
 kup "$KTMP/share.topo" "$run"
 aip=$(kaddr "$run" a) bip=$(kaddr "$run" b)
-"$NETSIM" impair --name "$run" b clear rate="$RATE" delay="$DELAY" loss="$LOSS" >/dev/null ||
-	fail "netsim impair b rate=$RATE delay=$DELAY loss=$LOSS"
+LINK=${BENCH_LINK:-b} # a: the senders' own link, to see what TCP Small Queues does (above)
+"$NETSIM" impair --name "$run" "$LINK" clear rate="$RATE" delay="$DELAY" loss="$LOSS" >/dev/null ||
+	fail "netsim impair $LINK rate=$RATE delay=$DELAY loss=$LOSS"
 
 # One counter per flow on b's input: konce from A1 and A2, and TCP to iperf3's port.
 nx b nft -f - <<EOF || fail "nft in b"
@@ -180,7 +182,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0)
 jain() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a + b == 0) print "-"; else printf "%.3f", (a + b) ^ 2 / (2 * (a * a + b * b)) }'; }
 
 echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
-	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; link $RATE, $DELAY RTT, $LOSS loss;" \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $LINK's link $RATE, $DELAY RTT, $LOSS loss;" \
 	"warm ${WARM} s, window ${WINDOW} s; Mbit/s of IP bytes at the receiver"
 echo "| phase | flow 1 | flow 2 | baseline, same run | figure |"
 echo "|---|---|---|---|---|"
