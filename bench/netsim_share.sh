@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# bench/netsim_share.sh: how konce shares one netsim link, with itself and with TCP (issue 13's
+# fairness and background-class figures).  Not part of make test; needs root and the netsim tools.
+# Run it under the netsim lock:
+#
+#     flock /tmp/netsim.lock bench/netsim_share.sh                    # 100mbit, 40 ms RTT, no loss
+#     flock /tmp/netsim.lock bench/netsim_share.sh 100mbit 40ms 1%    # another link
+#     BENCH_QUICK=1 ...                                               # a second or two per phase
+#
+#     konce nodes A1 (:7807), A2 (:7808), iperf3 -c   (a, 203.0.113.20) === internet
+#         ==[ rate, delay, loss ]== konce node B, iperf3 -s (b, 203.0.113.21)
+#
+# Every flow goes from a to b through b's link, so they share its tbf (netsim/lib/impair.sh: rate R
+# each way, a queue of 200 ms at R) and its delay and loss.  The impaired link is b's, not a's: the
+# tbf for a-to-b traffic then sits in the internet's namespace, as a router's queue would, and not
+# on the senders' own eth0, where TCP Small Queues lets a TCP socket hold only about 1 ms of its
+# pacing rate in the qdisc (measured: beside a konce background flow at 20 Mbit/s, TCP CUBIC stayed
+# at 5-10 Mbit/s with a constant window and no loss, and never built the queue LEDBAT yields to).
+# The run is a series of phases; in each,
+# the flows start together, run BENCH_WARM seconds (default 4) unmeasured, then BENCH_WINDOW
+# seconds (default 8) measured, and stop.  A konce flow is one node's session to B, kept busy by
+# two `konce send --file` loops of 16 MiB - 64 B (two, so that the CLI's gap between one message
+# and the next never empties the queue: both ride the same session and controller); a TCP flow is
+# `iperf3 -c -t` with -C bbr or -C cubic.  The nodes are restarted for each phase.
+#
+# What is measured: for each flow, the IP bytes B receives in the window (an nftables counter per
+# flow in b's input hook: retransmissions included, the same measure for konce and TCP), as Mbit/s.
+# The link's own rate is the baseline for the shares; each flow's rate alone, measured in the same
+# run, is the baseline for its rate beside another.  Jain's index of n rates x: (sum x)^2 / (n sum x^2).
+# The background phase also reports goodput: the bytes of the messages completed, over the time
+# from the phase's start to the last completion (so it includes the ramp, and understates).
+# BENCH_PHASES (default all) picks phases by name: fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg.
+# BENCH_LINK=a impairs a's link instead of b's.
+set -uo pipefail
+# shellcheck source=tests/netsim/konce_lib.sh
+. "$(dirname "$0")/../tests/netsim/konce_lib.sh"
+set +eE # konce_lib's -e: a bench reports what it measured; its own checks say what failed
+trap - ERR
+fail() {
+	echo "FAIL: $*" >&2
+	local f
+	for f in "$KTMP/${KRUN:-}"*.err; do [ -s "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; } >&2; done
+	exit 1
+}
+for t in iperf3 nft; do command -v "$t" >/dev/null || fail "$t is missing (make deps)"; done
+
+RATE=${1:-100mbit} DELAY=${2:-40ms} LOSS=${3:-0%}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then WARM=${BENCH_WARM:-0.5} WINDOW=${BENCH_WINDOW:-1.5}
+else WARM=${BENCH_WARM:-4} WINDOW=${BENCH_WINDOW:-8}; fi
+PHASES=${BENCH_PHASES:-fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg}
+link_mbit=$(awk -v r="$RATE" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u)
+	m = (u == "gbit") ? 1000 : (u == "mbit") ? 1 : (u == "kbit") ? 0.001 : 1e-6; print n * m }')
+
+run=share$$
+KRUN=$run
+printf 'host a addr=203.0.113.20\nhost b addr=203.0.113.21\n' >"$KTMP/share.topo"
+file=$KTMP/file.bin
+head -c $((16 * 1024 * 1024 - 64)) /dev/urandom >"$file"
+fbytes=$(stat -c %s "$file")
+nx() { "$NETSIM" exec --name "$run" "$@"; }
+kup "$KTMP/share.topo" "$run"
+aip=$(kaddr "$run" a) bip=$(kaddr "$run" b)
+LINK=${BENCH_LINK:-b} # a: the senders' own link, to see what TCP Small Queues does (above)
+"$NETSIM" impair --name "$run" "$LINK" clear rate="$RATE" delay="$DELAY" loss="$LOSS" >/dev/null ||
+	fail "netsim impair $LINK rate=$RATE delay=$DELAY loss=$LOSS"
+
+# One counter per flow on b's input: konce from A1 and A2, and TCP to iperf3's port.
+nx b nft -f - <<EOF || fail "nft in b"
+table inet share {
+	counter k1 {}
+	counter k2 {}
+	counter t1 {}
+	chain in {
+		type filter hook input priority 0; policy accept;
+		ip saddr $aip udp sport 7807 counter name k1
+		ip saddr $aip udp sport 7808 counter name k2
+		ip saddr $aip tcp dport 5201 counter name t1
+	}
+}
+EOF
+# counters: "K1 K2 TCP" bytes so far
+counters() {
+	nx b nft -j list counters table inet share |
+		jq -r '[.nftables[] | select(.counter) | .counter | {(.name): .bytes}] | add | "\(.k1) \(.k2) \(.t1)"'
+}
+
+declare -a LOOPS=()
+trap 'rm -f "$KTMP"/flow.*; for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done; kcleanup; rm -rf "$KTMP"' EXIT
+# konce_up: B, and the A nodes named in $@ (A1, A2), each with a session to B
+konce_up() {
+	local n port out
+	kstart "$run" b B "$bip:7807"
+	KB=$(kfield "$run" B "public key")
+	for n in "$@"; do
+		port=$((7806 + ${n#A}))
+		kstart "$run" a "$n" "$aip:$port"
+		out=$(kcli "$run" a "$n" send --json -a "$bip:7807" "$KB" "hello") || fail "konce $n: the first message failed: $out"
+	done
+}
+# konce_flow NODE CLASS: two send loops from NODE, while $KTMP/flow.NODE exists; each logs a line
+# per completed message
+konce_flow() {
+	local n=$1 cls=$2
+	: >"$KTMP/flow.$n"
+	for _ in 1 2; do
+		(
+			while [ -e "$KTMP/flow.$n" ]; do
+				# shellcheck disable=SC2086 # $cls is empty or one word
+				if "$NETSIM" exec --name "$run" a -- "$K" send --control "$KTMP/$run.$n.sock" --json \
+					$cls -W 120 --file "$file" "$KB" 2>&1 | jq -e '.ok == true' >/dev/null 2>&1; then
+					date +%s%N >>"$KTMP/done.$n"
+				else
+					sleep 0.2 # the node is going away (the end of the phase), or a failure
+				fi
+			done
+		) &
+		LOOPS+=($!)
+	done
+}
+konce_down() {
+	local p n
+	rm -f "$KTMP"/flow.*
+	for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done
+	for n in "$@" B; do kstop "$run" "$n"; done
+	for p in "${LOOPS[@]}"; do wait "$p" 2>/dev/null; done
+	LOOPS=()
+	rm -rf "$KTMP/$run".A* "$KTMP/$run.B"
+}
+TCP_PID='' TCP_SRV=''
+tcp_flow() { # CC: iperf3 for the whole phase
+	nx b iperf3 -s -1 -B "$bip" -p 5201 >/dev/null 2>&1 &
+	TCP_SRV=$!
+	for _ in $(seq 100); do [ -n "$(nx b ss -Hltn 'sport = :5201')" ] && break; sleep 0.05; done
+	nx a iperf3 -c "$bip" -p 5201 -C "$1" -t "$(awk -v w="$WARM" -v m="$WINDOW" 'BEGIN { print int(w + m + 1.99) }')" \
+		>"$KTMP/iperf.out" 2>&1 &
+	TCP_PID=$!
+}
+tcp_down() {
+	wait "$TCP_PID" || echo "iperf3 -c failed: $(tail -n 3 "$KTMP/iperf.out")" >&2
+	wait "$TCP_SRV"
+}
+
+# measure: after WARM, the window's rates "K1 K2 TCP" in Mbit/s
+measure() {
+	local c0 c1 t0 t1
+	sleep "$WARM"
+	t0=$(date +%s%N); c0=$(counters); sleep "$WINDOW"; c1=$(counters); t1=$(date +%s%N)
+	awk -v a="$c0" -v b="$c1" -v ns=$((t1 - t0)) 'BEGIN { split(a, x); split(b, y)
+		for (i = 1; i <= 3; i++) printf "%.1f%s", (y[i] - x[i]) * 8 / (ns / 1e3), i < 3 ? " " : "\n" }'
+}
+# goodput NODE START_NS: Mbit/s of the messages NODE completed since START_NS
+goodput() {
+	local f=$KTMP/done.$1
+	[ -s "$f" ] || { echo 0; return; }
+	awk -v b="$fbytes" -v s="$2" '{ n++; last = $1 } END { printf "%.1f\n", n * b * 8 / ((last - s) / 1e3) }' "$f"
+}
+
+# phase NAME: run it in this shell (the nodes it starts are its own to stop); "K1 K2 TCP [GOODPUT]"
+# into $KTMP/r
+phase() {
+	local r t0
+	rm -f "$KTMP"/done.*
+	case $1 in
+	fg) konce_up A1; konce_flow A1 ""; r=$(measure); konce_down A1 ;;
+	fg2) konce_up A1 A2; konce_flow A1 ""; konce_flow A2 ""; r=$(measure); konce_down A1 A2 ;;
+	bbr | cubic) tcp_flow "$1"; r=$(measure); tcp_down ;;
+	fg+bbr | fg+cubic) konce_up A1; konce_flow A1 ""; tcp_flow "${1#fg+}"; r=$(measure); tcp_down; konce_down A1 ;;
+	bg) konce_up A1; t0=$(date +%s%N); konce_flow A1 --background; r=$(measure)
+		r="$r $(goodput A1 "$t0")"; konce_down A1 ;;
+	bbr+bg | cubic+bg) konce_up A1; konce_flow A1 --background; tcp_flow "${1%+bg}"; r=$(measure); tcp_down; konce_down A1 ;;
+	*) fail "unknown phase $1" ;;
+	esac
+	echo "$r" >"$KTMP/r"
+}
+
+declare -A R=()
+for p in $PHASES; do phase "$p"; R[$p]=$(cat "$KTMP/r"); done
+
+sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a + b }'; }
+col() { read -r -a v <<<"${R[$1]:-}"; echo "${v[$2]:--}"; } # PHASE INDEX (0 k1, 1 k2, 2 tcp, 3 goodput)
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
+jain() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a + b == 0) print "-"; else printf "%.3f", (a + b) ^ 2 / (2 * (a * a + b * b)) }'; }
+
+echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $LINK's link $RATE, $DELAY RTT, $LOSS loss;" \
+	"warm ${WARM} s, window ${WINDOW} s; Mbit/s of IP bytes at the receiver"
+echo "| phase | flow 1 | flow 2 | baseline, same run | figure |"
+echo "|---|---|---|---|---|"
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+has_p() { [ -n "${R[$1]:-}" ]; }
+if has_p fg; then row "konce alone" "$(col fg 0)" "" "link $link_mbit" "$(pct "$(col fg 0)" "$link_mbit") of the link"; fi
+if has_p fg2; then
+	row "two konce flows" "$(col fg2 0)" "$(col fg2 1)" "konce alone $(col fg 0)" \
+		"Jain $(jain "$(col fg2 0)" "$(col fg2 1)"); sum $(sum "$(col fg2 0)" "$(col fg2 1)") = $(pct "$(sum "$(col fg2 0)" "$(col fg2 1)")" "$link_mbit") of the link"
+fi
+for cc in bbr cubic; do
+	if has_p "$cc"; then row "TCP $cc alone" "" "$(col "$cc" 2)" "link $link_mbit" "$(pct "$(col "$cc" 2)" "$link_mbit") of the link"; fi
+	if has_p "fg+$cc"; then
+		k=$(col "fg+$cc" 0) t=$(col "fg+$cc" 2)
+		row "konce + TCP $cc" "$k" "$t" "konce alone $(col fg 0), TCP $cc alone $(col "$cc" 2)" \
+			"konce $(pct "$k" "$(sum "$k" "$t")") of the two; Jain $(jain "$k" "$t")"
+	fi
+done
+if has_p bg; then
+	row "konce background alone" "$(col bg 0)" "" "link $link_mbit, konce alone $(col fg 0)" \
+		"$(pct "$(col bg 0)" "$link_mbit") of the link; goodput $(col bg 3) = $(pct "$(col bg 3)" "$link_mbit")"
+fi
+for cc in bbr cubic; do
+	if has_p "$cc+bg"; then
+		row "TCP $cc + konce background" "$(col "$cc+bg" 0)" "$(col "$cc+bg" 2)" "TCP $cc alone $(col "$cc" 2)" \
+			"TCP keeps $(pct "$(col "$cc+bg" 2)" "$(col "$cc" 2)") of its rate alone; background $(pct "$(col "$cc+bg" 0)" "$link_mbit") of the link"
+	fi
+done
