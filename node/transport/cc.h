@@ -120,6 +120,7 @@ typedef struct konce_cc_bbr_state {
 	uint64_t hi_growth;          /* what a probe adds to inflight_hi next round */
 	uint64_t round_lost, round_delivered; /* this round: bytes lost, `delivered` at its start */
 	uint64_t round_flight_hi;    /* this round: most bytes in flight */
+	uint64_t round_rtt_max;      /* this round: the largest RTT sample (us) */
 	uint64_t delivered;          /* the latest ack's delivered count */
 	/* ack aggregation: bytes acked beyond bw x time in the current epoch, and the windowed max */
 	uint64_t agg_start, agg_acked;

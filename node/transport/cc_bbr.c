@@ -30,7 +30,8 @@
  *
  * Loss threshold (v3).  Rounds are counted on delivered bytes: a round ends when a packet sent
  * after it began is acked.  A round is lossy when its lost bytes exceed 2% of what it delivered
- * and lost, and at least 3 mss were lost.  Only a lossy round reacts, and only where the flow
+ * and lost, at least 3 mss were lost, and its largest RTT sample was at least 1.5 min_rtt (a
+ * queue stood behind the loss; random loss on an empty path is not congestion).  Only a lossy round reacts, and only where the flow
  * itself was probing: in STARTUP it ends the startup if the bandwidth estimate grew less than 25%
  * in the round (random loss does not stop it growing, an overflowing queue does: v3 ends STARTUP
  * on loss alone, which under 3% random loss leaves it at a fraction of the path for seconds); in
@@ -148,8 +149,13 @@ static void round_end(konce_cc *cc, uint64_t now)
 {
 	konce_cc_bbr_state *b = &cc->u.bbr;
 	uint64_t delivered = b->delivered - b->round_delivered;
+	/* ... and a queue stood behind the loss: the round's largest RTT at least 1.5 min_rtt.  Random
+	 * loss with no queue (a lossy radio link, netsim's netem) is not congestion and does not cut
+	 * inflight_hi: without this, 3% random loss makes nearly every round lossy, each one ends the
+	 * probe, and the bandwidth estimate ratchets down to ~10% of the path (docs/BENCH.md). */
+	bool queued = !b->min_rtt || b->round_rtt_max * 2 >= b->min_rtt * 3;
 	bool lossy = b->round_lost >= 3 * cc->mss &&
-		     b->round_lost * 100 > (delivered + b->round_lost) * LOSS_THRESH_PCT;
+		     b->round_lost * 100 > (delivered + b->round_lost) * LOSS_THRESH_PCT && queued;
 	/* random loss does not stop the bandwidth from growing; a full queue does */
 	bool growing = b->bw * UNIT >= b->full_bw * FULL_BW_PCT;
 	if (lossy) {
@@ -169,6 +175,7 @@ static void round_end(konce_cc *cc, uint64_t now)
 			b->hi_growth *= 2;
 	}
 	b->round_lost = 0;
+	b->round_rtt_max = 0;
 	b->round_delivered = b->delivered;
 	b->round_flight_hi = cc->bytes_in_flight;
 }
@@ -322,6 +329,8 @@ static void bbr_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	if (before > b->round_flight_hi)
 		b->round_flight_hi = before;
 	b->delivered = ack->delivered;
+	if (ack->rtt > b->round_rtt_max)
+		b->round_rtt_max = ack->rtt;
 	update_bw(cc, ack);
 	if (b->round_start)
 		round_end(cc, now);
