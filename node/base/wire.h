@@ -695,7 +695,7 @@ enum konce_life_times {
 };
 
 /* =============================================================================================
- * Path MTU (issue 13; node/transport/pmtud.h, docs/PROTOCOL.md section "Path MTU").  Appended
+ * Path MTU (node/transport/pmtud.h, docs/PROTOCOL.md section "Path MTU").  Appended
  * section.
  *
  * Datagram sizes here are UDP payload bytes: a whole konce datagram.  Every path must carry

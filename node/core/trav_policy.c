@@ -1,6 +1,6 @@
 /* trav_policy.c - "introductions = known": a node that refuses introductions from strangers.
  *
- * Known, for this node, means one of (issue 15: a handshake alone no longer makes a key known,
+ * Known, for this node, means one of (a handshake alone no longer makes a key known,
  * or one stranger's accepted introduction would be known for ever):
  *   1. a peer with a live session now (it proved its key to us);
  *   2. a key the application asked to reach (konce connect/send/ping by key: a solicited

@@ -106,7 +106,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 				      (json_int_t)p->auth_heard, "punch_acks_ignored", (json_int_t)c->acks_ignored,
 				      "moves_confirmed", (json_int_t)c->confirmed, "moves_undone",
 				      (json_int_t)c->unconfirmed));
-	/* issue 15: probes refused for their MAC, moves held after unconfirmed ones, probes withheld
+	/* traversal safety: probes refused for their MAC, moves held after unconfirmed ones, probes withheld
 	 * from claimed candidates (the budget) */
 	json_object_set_new(o, "security",
 			    json_pack("{s:I,s:I,s:I,s:b}", "forged", (json_int_t)c->forged, "moves_held",
@@ -202,7 +202,7 @@ json_t *node_trav_status_json(struct konce_node *n)
 			      (json_int_t)t->core->intros_refused, "intros_declined", (json_int_t)t->core->intros_declined);
 	json_object_set_new(o, "rendezvous_service", t->core->srv ? node_rdvsrv_json(t->core, node_now_us()) : json_null());
 	json_object_set_new(o, "filter_service", node_travfilter_service_json(t));
-	/* issue 15: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
+	/* traversal safety: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
 	 * traversal entry to take, strangers evicted from their pool */
 	json_object_set_new(o, "probes_refused", json_integer((json_int_t)t->core->punch_bad));
 	json_object_set_new(o, "peers_full", json_integer((json_int_t)t->core->tpeer_full));

@@ -1,5 +1,5 @@
 /* cidrot.c - connection ids that change with the path, so an observer cannot link a peer's old
- * and new addresses by the ids on the wire (RFC 9000 section 9.5; issue 14, finding 9).
+ * and new addresses by the ids on the wire (RFC 9000 section 9.5).
  *
  * Epoch 0 is the handshake's pair of ids (random, sent in HELLO/INITIATE and ACCEPT).  The ids
  * of epoch e >= 1 are derived, with no frame on the wire:

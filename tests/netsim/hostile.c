@@ -1,5 +1,5 @@
 /*
- * hostile: one attacker host against a konce node, for tests/netsim/test_hostile.sh (issue 14).
+ * hostile: one attacker host against a konce node, for tests/netsim/test_hostile.sh.
  *
  *   hostile --target KEY@IP:PORT --src IP --seconds S [--sessions N] [--junk-pps P]
  *

@@ -1,4 +1,4 @@
-/* test_hostile_suite.c - one attacker, every attack of issue 14 on a schedule, against a server
+/* test_hostile_suite.c - one attacker, every hostile-peer attack on a schedule, against a server
  * endpoint that 200 honest peers use at the same time.
  *
  *	200 honest peers 198.18.i.j, 10-60 ms links --\

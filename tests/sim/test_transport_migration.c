@@ -1,5 +1,5 @@
 /* test_transport_migration.c - an attacker who races copies of a peer's packets cannot move its
- * session (RFC 9000 section 9.3.3; issue 14, finding 8).
+ * session (RFC 9000 section 9.3.3).
  *
  *	client 10.0.0.2:5555 --[NAT 192.0.2.1, port restricted]-- (15 ms) -- server 198.51.100.1:7807
  *	Eve 203.0.113.66:4444: sees the client's packets as they leave, 1 ms from the server and

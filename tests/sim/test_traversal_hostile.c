@@ -4,7 +4,7 @@
  *                 \        /
  *   A 198.51.100.1 ----+---- B 198.51.100.2       X 203.0.113.66 (attacker)   V 203.0.113.99 (victim)
  *
- * Hijack (issue 15, finding 1): X knows B's key and A's address.  From before the introduction
+ * Hijack: X knows B's key and A's address.  From before the introduction
  * to the end it sends A PUNCH probes that name B's key (with made-up intro ids, later with the
  * real one, which it learns from A's probes), and acks every probe A sends it.  A's path must
  * never be X, and every message must arrive both ways.

@@ -442,7 +442,7 @@ static void test_refuse_unknown(void **state)
 	SIM_ASSERT(s, konce_rdvclient_counters(tp_rc(&w.b))->refused > 0);
 	SIM_ASSERT_EQ(s, konce_rdvclient_counters(tp_rc(&w.b))->intros, 0);
 	SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.b)), KONCE_PUNCH_PATH_IDLE);
-	/* b refused at the offer (issue 15, consent): a never learnt b's addresses, so it never probed */
+	/* b refused at the offer (consent): a never learnt b's addresses, so it never probed */
 	SIM_ASSERT_EQ(s, konce_rdvclient_counters(tp_rc(&w.a))->intros, 0);
 	SIM_ASSERT_EQ(s, konce_punch_counters(tp_pu(&w.a))->probes, 0);
 	SIM_ASSERT_EQ(s, w.b.n.t->punch_bad, 0); /* and b got no probe from a */
