@@ -415,9 +415,10 @@ static json_t *memory_json(struct konce_node *n)
 {
 	konce_ep_memory m;
 	konce_ep_memory_get(n->ep, &m);
-	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I}}", "reassembly", "used", (json_int_t)m.reasm_used,
+	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "reassembly", "used", (json_int_t)m.reasm_used,
 			 "budget", (json_int_t)m.reasm_budget, "sessions", (json_int_t)m.reasm_holders,
-			 "send_queues", "used", (json_int_t)m.send_used, "budget", (json_int_t)m.send_budget);
+			 "send_queues", "used", (json_int_t)m.send_used, "budget", (json_int_t)m.send_budget,
+			 "sessions", (json_int_t)m.send_holders);
 }
 
 static json_t *do_status(struct konce_node *n)

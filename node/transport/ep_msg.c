@@ -264,6 +264,7 @@ void konce_ep_memory_get(const konce_ep *ep, konce_ep_memory *out)
 		.reasm_holders = ep->reasm_pool.holders,
 		.send_used = ep->send_pool.used,
 		.send_budget = ep->send_pool.budget,
+		.send_holders = ep->send_pool.holders,
 	};
 }
 
