@@ -256,8 +256,6 @@ static konce_addr next_mapping(const konce_addr *ext)
 	return n;
 }
 
-static unsigned eve_runs, eve_runs_moved;
-
 static void run_raced(uint64_t seed)
 {
 	static world w;
@@ -283,8 +281,10 @@ static void run_raced(uint64_t seed)
 	SIM_ASSERT(w.s, konce_addr_eq(&known, &first));
 	const struct konce_ep_counters *c = konce_ep_counters(ncnode_ep(&w.b));
 	SIM_ASSERT(w.s, c->path_refused + c->path_reverted >= 1);
-	eve_runs++;
-	eve_runs_moved += w.paths_to_eve > 0;
+	/* and it did move B's session to her for a round trip (unconfirmed, then undone): the case a
+	 * note would have persisted; the peer table follows the endpoint, the store does not */
+	SIM_ASSERT(w.s, w.paths_to_eve >= 1);
+	SIM_ASSERT(w.s, c->path_reverted >= 1);
 
 	/* a real rebinding afterwards is noted, confirmed (wary: the move waits for the old path) */
 	sim_at(w.s, sim_now(w.s), rebind, &w);
@@ -304,11 +304,8 @@ static void run_raced(uint64_t seed)
 static void test_raced_copies_never_reach_the_store(void **state)
 {
 	(void)state;
-	eve_runs = eve_runs_moved = 0;
 	SIM_FOR_EACH_SEED(seed, 10)
 		run_raced(seed);
-	/* the runs exercised an unconfirmed move to Eve reaching the core, not only refused probes */
-	assert_true(eve_runs_moved * 2 >= eve_runs);
 }
 
 static void run_rebind(uint64_t seed)
