@@ -9,7 +9,10 @@
  * pacing) until the time budget is spent, then waits for the rest.  Goodput = message bytes
  * acknowledged (KONCE_EV_MSG_DELIVERED) / time from the first konce_ep_msg_send to the last
  * MSG_DELIVERED.  The receiver checks every message's length.  Run with GSO/GRO on (the default
- * where the kernel has them) and off (konce_udp_set_offload on both sides).
+ * where the kernel has them) and off (konce_udp_set_offload on both sides), both with path MTU
+ * discovery as a node runs it (max_datagram KONCE_PMTU_MAX, bounded by the route's MTU: loopback's
+ * 65,536 gives 8,972-byte datagrams), and once more with GSO/GRO on and no PMTUD (1,200-byte
+ * datagrams), the baseline for what PMTUD brings.
  *
  * Raw UDP: the same konce_udp batching carrying 1200-byte datagrams of nothing, as fast as the
  * sender can; throughput = bytes the receiver got / time from its first to its last datagram.
@@ -60,6 +63,7 @@ typedef struct rx_report {
 typedef struct konce_run {
 	konce_identity *sid, *cid;
 	bool offload;
+	bool pmtud;  /* max_datagram KONCE_PMTU_MAX and the route's MTU as the bound, as a node has */
 	/* receiver (child) */
 	bool closed;
 	rx_report rr;
@@ -92,7 +96,8 @@ static int konce_receiver(void *ctx, int wfd)
 	if (!k->offload)
 		konce_udp_set_offload(n.udp, false, false);
 	konce_ep_config cfg = {.identity = k->sid, .max_sessions = 4, .capacity = 1u << 30, .out_ring = 1024,
-			       .event_ring = 1024};
+			       .event_ring = 1024, .max_datagram = k->pmtud ? KONCE_PMTU_MAX : 0,
+			       .path_mtu = k->pmtud ? bench_path_mtu : NULL};
 	if (bench_node_start(&n, &cfg))
 		return 1;
 	if (write(wfd, &n.local, sizeof n.local) != (ssize_t)sizeof n.local)
@@ -174,7 +179,8 @@ static int run_konce(konce_run *k, konce_result *res)
 		bench_die(me, "udp");
 	if (!k->offload)
 		konce_udp_set_offload(n.udp, false, false);
-	konce_ep_config cfg = {.identity = k->cid, .max_sessions = 4, .out_ring = 1024, .event_ring = 1024};
+	konce_ep_config cfg = {.identity = k->cid, .max_sessions = 4, .out_ring = 1024, .event_ring = 1024,
+			       .max_datagram = k->pmtud ? KONCE_PMTU_MAX : 0, .path_mtu = k->pmtud ? bench_path_mtu : NULL};
 	if (bench_node_start(&n, &cfg))
 		bench_die(me, "endpoint");
 	k->established = k->failed = false;
@@ -448,7 +454,7 @@ int main(int argc, char **argv)
 	bool have_tcp = false, have_udp = false;
 	char why_tcp[256] = "", why_udp[256] = "";
 	raw_result raw_on = {0}, raw_off = {0};
-	konce_result kon = {0}, koff = {0};
+	konce_result kon = {0}, koff = {0}, kbase = {0};
 
 	if (do_base) {
 		have_tcp = run_iperf(false, &tcp_bps, &dummy, &tcp_cpu, why_tcp, sizeof why_tcp);
@@ -466,8 +472,13 @@ int main(int argc, char **argv)
 			bench_die(me, "malloc");
 		randombytes_buf(k.msg, MSG_SIZE);
 		k.offload = true;
+		k.pmtud = true;
 		run_konce(&k, &kon);
+		k.pmtud = false;
+		if (do_off)
+			run_konce(&k, &kbase);
 		k.offload = false;
+		k.pmtud = true;
 		if (do_off)
 			run_konce(&k, &koff);
 		free(k.msg);
@@ -502,8 +513,10 @@ int main(int argc, char **argv)
 		row("raw UDP 1200 B, konce_udp, GSO/GRO off", raw_off.rate, x);
 	}
 	if (do_konce) {
-		const konce_result *r[2] = {&kon, &koff};
-		for (int i = 0; i < (do_off ? 2 : 1); i++) {
+		const konce_result *r[3] = {&kon, &koff, &kbase};
+		static const char *names[3] = {"konce messages, GSO/GRO on", "konce messages, GSO/GRO off",
+					       "konce, GSO/GRO on, no PMTUD (1,200 B)"};
+		for (int i = 0; i < (do_off ? 3 : 1); i++) {
 			double span = (double)r[i]->rr.wall_s;
 			snprintf(x, sizeof x,
 				 "CPU %.2f s/GB, %llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
@@ -513,10 +526,12 @@ int main(int argc, char **argv)
 				 r[i]->tx_packets ? (double)r[i]->tx_bytes / (double)r[i]->tx_packets : 0, r[i]->wire_eff * 100, r[i]->tx_cpu, r[i]->rx_cpu, span,
 				 (unsigned long long)r[i]->tx_udp.gso_sends, (unsigned long long)r[i]->rr.udp.gro_merged,
 				 r[i]->rcvbuf_drops);
-			row(i == 0 ? "konce messages, GSO/GRO on" : "konce messages, GSO/GRO off", r[i]->goodput, x);
+			row(names[i], r[i]->goodput, x);
 		}
-		if (do_off)
+		if (do_off) {
 			printf("  konce GSO/GRO on / off: %.3f\n", koff.goodput > 0 ? kon.goodput / koff.goodput : 0);
+			printf("  konce GSO/GRO on, PMTUD / no PMTUD: %.3f\n", kbase.goodput > 0 ? kon.goodput / kbase.goodput : 0);
+		}
 		if (do_base) {
 			ratio_row("iperf3 TCP", kon.goodput, tcp_bps / 8, have_tcp);
 			ratio_row("iperf3 UDP 1200 B", kon.goodput, udp_bps / 8, have_udp);

@@ -98,15 +98,15 @@ static void handshake(bench *b, uint64_t i, bool keep, uint32_t *cconn, uint32_t
 	    !poll_type(b->cli, buf, &len, KONCE_PKT_HELLO))
 		die("connect");
 	double t1 = now_s();
-	konce_ep_input(b->srv, buf, len, &from, tick());
+	konce_ep_input(b->srv, buf, len, &from, tick(), NULL);
 	if (!poll_type(b->srv, buf, &len, KONCE_PKT_COOKIE))
 		die("no COOKIE");
 	double t2 = now_s();
-	konce_ep_input(b->cli, buf, len, &b->saddr, tick());
+	konce_ep_input(b->cli, buf, len, &b->saddr, tick(), NULL);
 	if (!poll_type(b->cli, buf, &len, KONCE_PKT_INITIATE))
 		die("no INITIATE");
 	double t3 = now_s();
-	konce_ep_input(b->srv, buf, len, &from, tick());
+	konce_ep_input(b->srv, buf, len, &from, tick(), NULL);
 	int got = 0;
 	while (konce_ep_poll_event(b->srv, &ev)) {
 		if (ev.type == KONCE_EV_ESTABLISHED)
@@ -119,7 +119,7 @@ static void handshake(bench *b, uint64_t i, bool keep, uint32_t *cconn, uint32_t
 	if (!got || !poll_type(b->srv, buf, &len, KONCE_PKT_ACCEPT))
 		die("no ACCEPT");
 	double t4 = now_s();
-	konce_ep_input(b->cli, buf, len, &b->saddr, tick());
+	konce_ep_input(b->cli, buf, len, &b->saddr, tick(), NULL);
 	got = 0;
 	while (konce_ep_poll_event(b->cli, &ev))
 		got += ev.type == KONCE_EV_ESTABLISHED || (ev.type == KONCE_EV_MESSAGE && ev.len == 16);
@@ -151,7 +151,7 @@ static double reject_rate(konce_ep *ep, uint8_t *pkt, size_t len, const konce_ad
 	do {
 		for (int i = 0; i < 1000; i++) {
 			pkt[len - 1] ^= (uint8_t)(i & 1); /* not bytewise identical: nothing to cache */
-			konce_ep_input(ep, pkt, len, from, tick());
+			konce_ep_input(ep, pkt, len, from, tick(), NULL);
 			n++;
 		}
 	} while ((t = now_s()) - t0 < secs);
@@ -204,10 +204,10 @@ int main(int argc, char **argv)
 	if (konce_ep_connect(b.cli, konce_identity_public(b.sid), &b.saddr, NULL, 0, tick(), &conn) ||
 	    !poll_type(b.cli, buf, &len, KONCE_PKT_HELLO))
 		die("connect");
-	konce_ep_input(b.srv, buf, len, &from, tick());
+	konce_ep_input(b.srv, buf, len, &from, tick(), NULL);
 	if (!poll_type(b.srv, buf, &len, KONCE_PKT_COOKIE))
 		die("cookie");
-	konce_ep_input(b.cli, buf, len, &b.saddr, tick());
+	konce_ep_input(b.cli, buf, len, &b.saddr, tick(), NULL);
 	if (!poll_type(b.cli, init, &ilen, KONCE_PKT_INITIATE))
 		die("initiate");
 	konce_ep_close(b.cli, conn, tick());

@@ -114,12 +114,12 @@ static void client_solve(uint64_t rate, unsigned bits)
 	if (konce_ep_connect(a, konce_identity_public(ib), &ab, NULL, 0, now_us(), &conn) ||
 	    !konce_ep_poll_datagram(a, buf, &len, &to))
 		exit(1);
-	konce_ep_input(b, buf, len, &aa, now_us());
+	konce_ep_input(b, buf, len, &aa, now_us(), NULL);
 	if (!konce_ep_poll_datagram(b, buf, &len, &to))
 		exit(1);
 	buf[KONCE_COOKIE_POW_BITS] = (uint8_t)bits;
 	double t0 = now_s(), worst = 0;
-	konce_ep_input(a, buf, len, &ab, now_us());
+	konce_ep_input(a, buf, len, &ab, now_us(), NULL);
 	double t1 = now_s();
 	worst = t1 - t0;
 	unsigned calls = 1;

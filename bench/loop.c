@@ -96,6 +96,12 @@ int bench_node_start(bench_node *n, const konce_ep_config *cfg)
 	return konce_ep_new(&n->ep, cfg, bench_now_us());
 }
 
+unsigned bench_path_mtu(void *ctx, const konce_addr *peer)
+{
+	(void)ctx;
+	return konce_udp_path_mtu(peer);
+}
+
 void bench_node_close(bench_node *n)
 {
 	konce_ep_free(n->ep);
@@ -107,7 +113,7 @@ void bench_node_close(bench_node *n)
 void bench_node_pump(bench_node *n)
 {
 	konce_ep_event ev;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 	size_t len;
 	konce_addr to;
 	while (konce_ep_poll_event(n->ep, &ev))
@@ -122,7 +128,7 @@ void bench_node_pump(bench_node *n)
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	bench_node *n = ctx;
-	konce_ep_input(n->ep, pkt, len, from, bench_now_us());
+	konce_ep_input(n->ep, pkt, len, from, bench_now_us(), NULL);
 	n->rx_datagrams++;
 	if (++n->rx_since_pump >= PUMP_EVERY)
 		bench_node_pump(n);

@@ -50,6 +50,8 @@ int bench_node_open_udp(bench_node *n);
 /* The endpoint, created now (call after fork, in the process that runs it).  0 or -errno. */
 int bench_node_start(bench_node *n, const konce_ep_config *cfg);
 void bench_node_close(bench_node *n);
+/* konce_ep_config.path_mtu as a node sets it: the route's MTU toward peer (konce_udp_path_mtu). */
+unsigned bench_path_mtu(void *ctx, const konce_addr *peer);
 /* Events to on_event, datagrams to the socket, one flush. */
 void bench_node_pump(bench_node *n);
 /* Waits at most max_wait_us for the socket or the endpoint's timer, then serves both and pumps. */

@@ -66,16 +66,14 @@ int cc_append(konce_group *g, uint64_t first, const konce_cw_entry *e, unsigned 
 		off += n;
 	}
 	if (g->cfg.persist.put_entries) {
-		int rc = g->cfg.persist.put_entries(g->cfg.persist.ctx, g->last + 1, take, g->vbuf, off);
-		if (rc) {
-			konce_group_event ev = {.type = KONCE_GROUP_EV_PERSIST_FAILED, .err = rc < 0 ? rc : -EIO};
-			cg_event(g, &ev);
-			return rc < 0 ? rc : -EIO;
-		}
+		int rc = cg_persist_rc(g, g->cfg.persist.put_entries(g->cfg.persist.ctx, g->last + 1, take, g->vbuf, off));
+		if (rc)
+			return rc;
 	}
 	for (unsigned i = 0; i < take; i++) {
 		uint64_t seq = g->last + 1;
 		cg_entry_to_slot(&e[skip + i], seq, &g->ring[seq % KONCE_GROUP_RING]);
+		g->ring[seq % KONCE_GROUP_RING].pid = g->p_issued;
 		g->last = seq;
 		cc_seen(g, e[skip + i].origin, e[skip + i].nonce);
 		if (is_own(g, e[skip + i].origin))
@@ -253,16 +251,16 @@ void cc_tick(konce_group *g)
 
 bool cc_next_delivery(konce_group *g, konce_group_event *ev)
 {
-	if (g->delivered >= g->commit)
-		return false;
+	if (g->delivered >= g->commit || g->catchup)
+		return false; /* nothing, or no state to apply it to yet (csnap.c) */
 	cg_slot *s = cc_at(g, g->delivered + 1);
-	if (!s)
-		return false;
+	if (!s || s->pid > g->p_done)
+		return false; /* not there, or not durable here yet (invariant 6) */
 	*g->deliver_buf = *s;
 	s->seq = 0;
 	g->delivered++;
-	if (g->cfg.persist.put_delivered)
-		g->cfg.persist.put_delivered(g->cfg.persist.ctx, g->delivered);
+	if (g->cfg.persist.put_delivered) /* a lost delivery mark only redelivers after a restart */
+		(void)cg_persist_rc(g, g->cfg.persist.put_delivered(g->cfg.persist.ctx, g->delivered));
 	s = g->deliver_buf;
 	if (is_own(g, s->origin))
 		for (unsigned k = 0; k < KONCE_GROUP_PENDING; k++)

@@ -54,6 +54,7 @@ void cg_send(konce_group *g, const uint8_t to[KONCE_CW_KEY])
 	memcpy(o->to, to, KONCE_CW_KEY);
 	o->bytes = b;
 	o->len = len;
+	o->need = g->p_issued;
 }
 
 void cg_send_all(konce_group *g)
@@ -65,9 +66,43 @@ void cg_send_all(konce_group *g)
 
 void cg_event(konce_group *g, const konce_group_event *ev)
 {
-	if (g->ev_len == KONCE_GROUP_EV_RING) /* drop the oldest: the state accessors stay exact */
-		g->ev_head = (g->ev_head + 1) % KONCE_GROUP_EV_RING, g->ev_len--;
-	g->ev[(g->ev_head + g->ev_len++) % KONCE_GROUP_EV_RING] = *ev;
+	if (g->ev_len == KONCE_GROUP_EV_RING || g->ev_lost) { /* never drop silently (invariant 7) */
+		g->ev_lost++;
+		return;
+	}
+	unsigned k = (g->ev_head + g->ev_len++) % KONCE_GROUP_EV_RING;
+	g->ev[k] = *ev;
+	g->ev_need[k] = g->p_issued;
+}
+
+/* Back-pressure (invariant 7): too few free event slots to take another call. */
+bool cg_busy(const konce_group *g)
+{
+	return g->ev_len > KONCE_GROUP_EV_RING - KONCE_GROUP_EV_RESERVE || g->ev_lost;
+}
+
+int cg_persist_rc(konce_group *g, int rc)
+{
+	if (rc == 0 || rc == KONCE_GROUP_PERSIST_QUEUED) {
+		g->p_issued++;
+		if (rc == 0) /* durable now, and (the caller keeps call order) everything before it */
+			g->p_done = g->p_issued;
+		return 0;
+	}
+	konce_group_event ev = {.type = KONCE_GROUP_EV_PERSIST_FAILED, .err = rc < 0 ? rc : -EIO};
+	cg_event(g, &ev);
+	return rc < 0 ? rc : -EIO;
+}
+
+uint64_t konce_group_persist_issued(const konce_group *g) { return g->p_issued; }
+
+int konce_group_persisted(konce_group *g, uint64_t id)
+{
+	if (id > g->p_issued)
+		return -EINVAL;
+	if (id > g->p_done)
+		g->p_done = id;
+	return 0;
 }
 
 void cg_slot_to_entry(const cg_slot *s, konce_cw_entry *e)
@@ -132,6 +167,7 @@ void konce_group_free(konce_group *g)
 		g->out_len--;
 	}
 	konce_env_free(env, g->out_last);
+	konce_env_free(env, g->snap_buf);
 	if (g->secret)
 		sodium_memzero(g->secret, KONCE_CW_SECRET);
 	sodium_memzero(g->joinq, sizeof(g->joinq));
@@ -229,6 +265,7 @@ int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry
 	if (seq - g->delivered >= KONCE_GROUP_RING)
 		return -ENOSPC;
 	cg_entry_to_slot(&e, seq, &g->ring[seq % KONCE_GROUP_RING]);
+	g->ring[seq % KONCE_GROUP_RING].pid = 0; /* it comes from the store: durable */
 	cc_seen(g, e.origin, e.nonce);
 	if (seq > g->last)
 		g->last = seq;
@@ -236,9 +273,32 @@ int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry
 	return 0;
 }
 
+int konce_group_restore_invite(konce_group *g, const uint8_t *entry, size_t len)
+{
+	konce_cw_entry e;
+	if (g->state == KONCE_GROUP_NONE || konce_cw_entry_parse(&e, entry, len, NULL) != KONCE_CW_OK)
+		return -EINVAL;
+	if (e.kind == KONCE_CW_E_APP)
+		return 0;
+	cg_slot *s = g->deliver_buf; /* scratch: nothing is being delivered during a restore */
+	cg_entry_to_slot(&e, 0, s);
+	cj_committed(g, s);
+	return 0;
+}
+
+int konce_group_restore_used(konce_group *g, const uint8_t hash[KONCE_CW_SECRET])
+{
+	if (g->state == KONCE_GROUP_NONE)
+		return -EINVAL;
+	cv_mark_invite_used(g, hash);
+	return 0;
+}
+
 int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now)
 {
 	g->now = now;
+	if (cg_busy(g))
+		return -ENOBUFS;
 	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
 		return -ENOTCONN;
 	if (len > KONCE_CW_MAX_ENTRY)
@@ -265,16 +325,24 @@ int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uin
 	return cg_propose(g, KONCE_CW_E_APP, data, len, now);
 }
 
-int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t now)
+int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t expires, uint64_t now)
 {
-	return cg_propose(g, KONCE_CW_E_INVITE, secret_hash, KONCE_CW_SECRET, now);
+	uint8_t d[KONCE_CW_INVITE_LEN];
+	memcpy(d, secret_hash, KONCE_CW_SECRET);
+	for (unsigned i = 0; i < 8; i++)
+		d[KONCE_CW_SECRET + i] = (uint8_t)(expires >> (56 - 8 * i));
+	return cg_propose(g, KONCE_CW_E_INVITE, d, sizeof(d), now);
 }
+
+void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds) { g->wall = unix_seconds; }
 
 int konce_group_leave(konce_group *g, uint64_t now)
 {
 	g->now = now;
 	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
 		return -ENOTCONN;
+	if (cg_busy(g))
+		return -ENOBUFS;
 	g->leaving = true;
 	g->leave_retry_at = now;
 	konce_group_timer(g, now);
@@ -316,7 +384,8 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		if (!named)
 			return -EPERM;
 		if (m->type == KONCE_CW_REFUSED) {
-			konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .out_reason = KONCE_GROUP_OUT_REFUSED};
+			konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .out_reason = KONCE_GROUP_OUT_REFUSED,
+						.kind = m->flag};
 			g->state = KONCE_GROUP_OUT;
 			cg_event(g, &ev);
 			return 0;
@@ -403,6 +472,12 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 			return -EPERM;
 		cj_on_leave(g, u);
 		return 0;
+	case KONCE_CW_SNAP_REQ:
+		cs_on_req(g, u, m);
+		return 0;
+	case KONCE_CW_SNAP:
+		cs_on_snap(g, u, m);
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -412,6 +487,8 @@ int konce_group_input(konce_group *g, const uint8_t from[KONCE_CW_KEY], const ui
 		      uint64_t now)
 {
 	g->now = now;
+	if (cg_busy(g))
+		return -ENOBUFS; /* the sender retransmits; the caller polls events first */
 	/* Parsed into g->in; dispatch() builds replies in g->msg. */
 	if (konce_cw_parse(&g->in, bytes, len) != KONCE_CW_OK)
 		return -EBADMSG;
@@ -424,8 +501,8 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 {
 	konce_env_free(g->env, g->out_last);
 	g->out_last = NULL;
-	if (!g->out_len)
-		return false;
+	if (!g->out_len || g->out[g->out_head].need > g->p_done)
+		return false; /* nothing, or the next message waits for a persist (invariant 6) */
 	cg_outmsg *o = &g->out[g->out_head];
 	g->out_head = (g->out_head + 1) % KONCE_GROUP_OUT_MAX;
 	g->out_len--;
@@ -438,8 +515,17 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 bool konce_group_poll_event(konce_group *g, konce_group_event *ev)
 {
 	/* State changes first (a VIEW before the entries committed in it), then deliveries. */
+	if (!g->ev_len && g->ev_lost) {
+		memset(ev, 0, sizeof(*ev));
+		ev->type = KONCE_GROUP_EV_OVERFLOW;
+		ev->seq = g->ev_lost;
+		g->ev_lost = 0;
+		return true;
+	}
 	if (!g->ev_len)
 		return cc_next_delivery(g, ev);
+	if (g->ev_need[g->ev_head] > g->p_done)
+		return false; /* it follows a record not yet durable (invariant 6) */
 	*ev = g->ev[g->ev_head];
 	g->ev_head = (g->ev_head + 1) % KONCE_GROUP_EV_RING;
 	g->ev_len--;
@@ -460,6 +546,8 @@ void konce_group_timer(konce_group *g, uint64_t now)
 		return;
 	if (now >= g->next_tick)
 		g->next_tick = now + MS(KONCE_GROUP_TICK_MS);
+	if (cg_busy(g))
+		return; /* back-pressure: the caller polls events first */
 	if (g->state == KONCE_GROUP_JOINING) {
 		if (now >= g->join_retry_at) {
 			cg_msg_init(g, KONCE_CW_JOIN);
@@ -484,6 +572,7 @@ void konce_group_timer(konce_group *g, uint64_t now)
 	cc_tick(g);
 	cj_tick(g);
 	cv_tick(g);
+	cs_tick(g);
 }
 
 enum konce_group_state konce_group_state(const konce_group *g) { return g->state; }

@@ -6,8 +6,9 @@
  * no sockets, clock or storage: the caller feeds it messages (konce_group_input, with the sender's
  * key as the authenticated session named it) and the time, sends what konce_group_poll() returns,
  * handles what konce_group_poll_event() returns, runs konce_group_timer() no later than
- * konce_group_next_timer(), and makes records durable through konce_group_persist before the call
- * returns.  Times are microseconds of a monotonic clock and never go backwards.  docs/CONSENSUS.md
+ * konce_group_next_timer(), and makes records durable through konce_group_persist: either before
+ * the call returns (it returns 0), or later (it returns KONCE_GROUP_PERSIST_QUEUED, and the caller
+ * reports durability with konce_group_persisted()).  Times are microseconds of a monotonic clock and never go backwards.  docs/CONSENSUS.md
  * is the reference (messages, invariants, corner cases); cwire.h has the layouts.
  *
  * States and transitions (the function behind each):
@@ -30,6 +31,10 @@
  *            VIEWCHANGE; konce_group_halted() says so) and the member keeps trying; a view
  *            installed later clears it.
  *
+ * A member installed without the state before its view's commit index (a joiner, or one that
+ * missed views) is catching up (csnap.c): it delivers nothing until a snapshot from another
+ * member arrives (event SNAPSHOT), and goes on after the snapshot's seq.
+ *
  * In NORMAL the coordinator (member epoch mod n) orders entries (cc_propose), members persist
  * and ACK (cc_on_propose), the coordinator advances the commit index when all have acked
  * (cc_on_ack) and every message carries it (cc_learn_commit).  A member in VIEWCHANGE has
@@ -45,6 +50,15 @@
  *   4. Log positions (delivered, last] are held in memory; last - delivered < KONCE_GROUP_RING.
  *   5. Nothing is allocated after konce_group_new() except queued outgoing messages (bounded by
  *      KONCE_GROUP_OUT_MAX; overflow is counted and the protocol's retransmissions recover).
+ *   6. Nothing leaves the core before the records it follows are durable: every outgoing message,
+ *      event and delivery carries the number of persist calls made before it was created, and
+ *      poll returns it only once konce_group_persisted() (or a synchronous persist) has covered
+ *      that number.  Messages and events keep their order.
+ *   7. No event is ever dropped: while fewer than KONCE_GROUP_EV_RESERVE event slots are free, the
+ *      core takes no input, timer or proposal (-ENOBUFS; the timer does nothing) until the caller
+ *      polls events.  If a single call still filled the ring, the events that did not fit are
+ *      counted and konce_group_poll_event() reports KONCE_GROUP_EV_OVERFLOW after the ring is
+ *      drained: the caller must then resynchronise from the state accessors.
  */
 #ifndef KONCE_CGROUP_H
 #define KONCE_CGROUP_H
@@ -70,6 +84,8 @@ enum {
 	KONCE_GROUP_JOIN_DEADLINE_MS = 1000, /* votes on a join are counted by then */
 	KONCE_GROUP_JOIN_RETRY_MS = 500, /* a joiner resends JOIN */
 	KONCE_GROUP_RESEND_MS = 300,     /* resend our view to a member behind, at most this often */
+	KONCE_GROUP_SNAP_RETRY_MS = 500, /* a member without state asks the next member for a snapshot */
+	KONCE_GROUP_SNAP_ANSWER_MS = 250, /* a member sends one requester a snapshot at most this often */
 	KONCE_GROUP_RING = 4 * KONCE_CW_WINDOW, /* log entries held in memory */
 	KONCE_GROUP_PENDING = 32,        /* own proposals not yet committed */
 	KONCE_GROUP_QUEUE = 64,          /* submissions waiting at the coordinator */
@@ -77,6 +93,8 @@ enum {
 	KONCE_GROUP_INVITES = 32,        /* invitations remembered */
 	KONCE_GROUP_OUT_MAX = 1024,      /* queued outgoing messages */
 	KONCE_GROUP_EV_RING = 32,
+	KONCE_GROUP_EV_RESERVE = 8,      /* free event slots needed to take a call (invariant 7) */
+	KONCE_GROUP_PERSIST_QUEUED = 1,  /* a persist call queued the record: konce_group_persisted() */
 	KONCE_GROUP_SEEN = 512,          /* (origin, nonce) pairs remembered against duplicate submissions */
 };
 
@@ -97,7 +115,12 @@ enum konce_group_ev_type {
 	KONCE_GROUP_EV_OUT,           /* out_reason: this member is no longer in the group */
 	KONCE_GROUP_EV_PERSIST_FAILED, /* err: a record could not be made durable; nothing was acked */
 	KONCE_GROUP_EV_GAP,           /* seq..nonce: positions this member could not deliver (it missed
-				       * views); the snapshot transfer that would fill it comes later */
+				       * views); a SNAPSHOT event follows before any delivery */
+	KONCE_GROUP_EV_OVERFLOW,      /* seq: events lost because one call overflowed the ring (never
+				       * when the caller drains events after each call); resynchronise */
+	KONCE_GROUP_EV_SNAPSHOT,      /* seq, data/len: replace the application state by this one, the
+				       * state after delivering seq; COMMITTED events go on from seq + 1.
+				       * data is valid until the next snapshot or konce_group_free(). */
 };
 
 enum konce_group_out_reason {
@@ -109,7 +132,8 @@ enum konce_group_out_reason {
 typedef struct konce_group_event {
 	enum konce_group_ev_type type;
 	uint64_t seq, epoch, nonce;
-	uint8_t kind;
+	uint8_t kind;        /* COMMITTED: the entry's kind; OUT (REFUSED): the refusal's reason,
+			      * KONCE_CW_R_REJECTED, _INVALID or _EXPIRED */
 	uint8_t origin[KONCE_CW_ORIGIN];
 	const uint8_t *data; /* COMMITTED: valid until the next call into the core */
 	size_t len;
@@ -126,8 +150,13 @@ typedef struct konce_group_out {
 	size_t len;
 } konce_group_out;
 
-/* Durability.  Each call returns 0 once the record is durable, or a negative errno (the core then
- * sends nothing that depends on it).  value/entry bytes are cwire.h encodings. */
+/* Durability.  Each call returns 0 once the record is durable; or KONCE_GROUP_PERSIST_QUEUED when
+ * it has queued the record (copied: the bytes are valid only during the call) and will make it
+ * durable later, in call order, reporting it with konce_group_persisted(); or a negative errno
+ * (nothing was queued; the core then sends nothing that depends on it and raises PERSIST_FAILED).
+ * A caller that cannot make a queued record durable retries (the core's output waits), or frees
+ * the core and restarts it from what is durable (konce_group_restore): a crash, which the
+ * protocol tolerates.  value/entry bytes are cwire.h encodings. */
 typedef struct konce_group_persist {
 	void *ctx;
 	/* The installed view; atomically replaces every stored entry at seq > value.commit by the
@@ -140,6 +169,11 @@ typedef struct konce_group_persist {
 	int (*put_entries)(void *ctx, uint64_t first_seq, unsigned count, const uint8_t *entries, size_t len);
 	/* Every entry up to seq was delivered to the application. */
 	int (*put_delivered)(void *ctx, uint64_t seq);
+	/* State transfer (csnap.c): seq 0 and no bytes marks that this member holds no application
+	 * state before its view's commit index (made before the view that admits it); seq >= 1 is the
+	 * snapshot it received, the state after delivering seq, which clears the mark.  NULL: the
+	 * caller keeps neither (a restart in the middle of a transfer then resumes without state). */
+	int (*put_snapshot)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 } konce_group_persist;
 
 typedef struct konce_group_config {
@@ -150,6 +184,12 @@ typedef struct konce_group_config {
 	/* May veto a joiner (return false).  NULL accepts every holder of a valid invitation. */
 	bool (*policy)(void *ctx, const uint8_t joiner[KONCE_CW_KEY]);
 	void *policy_ctx;
+	/* The application state after every entry delivered so far (COMMITTED events polled), for a
+	 * member that joins or missed views: points *data at up to KONCE_CW_SNAP_MAX bytes, valid
+	 * during the call, and returns 0 (or a negative errno: no snapshot now).  NULL: the state is
+	 * empty (the receiver learns only where to start delivering). */
+	int (*snapshot)(void *ctx, const uint8_t **data, size_t *len);
+	void *snapshot_ctx;
 } konce_group_config;
 
 typedef struct konce_group konce_group;
@@ -167,12 +207,27 @@ int konce_group_restore(konce_group *g, const uint8_t *view, size_t view_len, ui
 			uint64_t promised, uint64_t acc_ballot, const uint8_t *acc_value, size_t acc_len,
 			uint64_t delivered, uint64_t now);
 int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry, size_t len);
+/* After the restore, so that a restarted member knows the invitations it knew: every committed
+ * INVITE or REVOKE entry at or below the delivery point, in log order (other entries are
+ * ignored), and every invitation an earlier view used (a view's used invitation, by hash).
+ * 0, or -EINVAL. */
+int konce_group_restore_invite(konce_group *g, const uint8_t *entry, size_t len);
+int konce_group_restore_used(konce_group *g, const uint8_t hash[KONCE_CW_SECRET]);
+/* After the restore: the store holds the state-transfer mark (put_snapshot seq 0): the member
+ * asks for a snapshot again and delivers nothing until it has one. */
+int konce_group_restore_catchup(konce_group *g);
+/* True while this member waits for a snapshot (it acks and votes, but delivers nothing). */
+bool konce_group_catching_up(const konce_group *g);
 
 /* Propose application data.  Returns the entry's nonce (>= 1) or -EMSGSIZE, -EAGAIN (too many
  * pending), -ENOTCONN (not a member). */
 int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uint64_t now);
-/* Register an invitation (the hash of its secret) by ordering it like an entry. */
-int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t now);
+/* Register an invitation (the hash of its secret) by ordering it like an entry.  It expires at
+ * `expires` (unix seconds; 0: never), as judged by each member's wall clock. */
+int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SECRET], uint64_t expires, uint64_t now);
+/* The wall clock (unix seconds) the core judges invitation expiry by; the caller sets it before
+ * each call (the core reads no clock).  0 (the default): no invitation is judged expired. */
+void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds);
 int konce_group_leave(konce_group *g, uint64_t now);
 
 /* A message from `from`.  0, or -EBADMSG (malformed), -EPERM (not from a member, wrong group),
@@ -192,5 +247,12 @@ unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_
 unsigned konce_group_coordinator(const konce_group *g);
 uint64_t konce_group_commit_index(const konce_group *g);
 uint64_t konce_group_out_dropped(const konce_group *g);
+
+/* Persist calls made since konce_group_new() (the first is 1): after a call into the core, the
+ * caller makes its queued records durable and then reports this number to konce_group_persisted(). */
+uint64_t konce_group_persist_issued(const konce_group *g);
+/* Every record up to the id-th persist call is durable: messages, events and deliveries that
+ * waited for them are released to poll.  0, or -EINVAL if id > konce_group_persist_issued(). */
+int konce_group_persisted(konce_group *g, uint64_t id);
 
 #endif

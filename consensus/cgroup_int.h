@@ -4,6 +4,7 @@
  *   cfail.c   heartbeats, indirect probes, suspicion with hysteresis
  *   cview.c   view change (Paxos over the old view), NEWVIEW, install
  *   cjoin.c   invitations, join votes, leave
+ *   csnap.c   state transfer to a member without state (snapshot request, chunks, restore)
  */
 #ifndef KONCE_CGROUP_INT_H
 #define KONCE_CGROUP_INT_H
@@ -18,6 +19,7 @@ typedef struct cg_slot {
 	uint8_t origin[KONCE_CW_ORIGIN];
 	uint64_t nonce;
 	uint16_t len;
+	uint64_t pid; /* log slots: the persist call that made it durable (delivered once covered) */
 	uint8_t data[KONCE_CW_MAX_ENTRY];
 } cg_slot;
 
@@ -35,6 +37,7 @@ typedef struct cg_member {
 	uint64_t defer_until;
 	bool promised, accepted; /* proposer: answers this round */
 	bool voted, vote_yes;    /* coordinator: answer to the join under vote */
+	uint64_t snap_at;        /* last snapshot sent to it */
 } cg_member;
 
 typedef struct cg_pending {
@@ -55,6 +58,7 @@ typedef struct cg_outmsg {
 	uint8_t to[KONCE_CW_KEY];
 	uint8_t *bytes;
 	size_t len;
+	uint64_t need; /* persist calls that must be durable before it leaves */
 } cg_outmsg;
 
 struct konce_group {
@@ -119,6 +123,8 @@ struct konce_group {
 	unsigned joinq_len;
 	uint8_t invites[KONCE_GROUP_INVITES][KONCE_CW_SECRET];
 	bool invite_used[KONCE_GROUP_INVITES];
+	uint64_t invite_expires[KONCE_GROUP_INVITES]; /* unix seconds, 0: never */
+	uint64_t wall; /* konce_group_set_wallclock */
 	unsigned n_invites;
 	uint8_t leavers[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY]; /* coordinator: asked to leave */
 	unsigned n_leavers;
@@ -128,13 +134,27 @@ struct konce_group {
 	uint8_t *secret; /* KONCE_CW_SECRET, wiped on free */
 	uint64_t join_retry_at, leave_retry_at;
 
+	/* State transfer (csnap.c): this member has no application state before catch_min. */
+	bool catchup;
+	uint64_t catch_min, catch_at;
+	unsigned catch_ask;      /* members asked so far, to rotate */
+	uint8_t *snap_buf;       /* reassembly, then the delivered snapshot (snap_total bytes) */
+	uint64_t snap_seq, snap_have;
+	uint32_t snap_total;
+	int snap_from;
+
 	/* Queues. */
 	cg_outmsg out[KONCE_GROUP_OUT_MAX];
 	unsigned out_head, out_len;
 	uint8_t *out_last; /* returned by the last poll, freed on the next */
 	uint64_t out_dropped;
 	konce_group_event ev[KONCE_GROUP_EV_RING];
+	uint64_t ev_need[KONCE_GROUP_EV_RING];
 	unsigned ev_head, ev_len;
+	uint64_t ev_lost; /* events that did not fit (invariant 7): reported as EV_OVERFLOW */
+
+	/* Durability (invariant 6): persist calls made, and how many of them are durable. */
+	uint64_t p_issued, p_done;
 	cg_slot *deliver_buf; /* the COMMITTED event's data lives here until the next call */
 
 	konce_cw_msg msg;   /* scratch: the message being built */
@@ -152,6 +172,10 @@ void cg_msg_init(konce_group *g, uint8_t type);
 void cg_send(konce_group *g, const uint8_t to[KONCE_CW_KEY]);
 void cg_send_all(konce_group *g);
 void cg_event(konce_group *g, const konce_group_event *ev);
+/* Account for one persist call's result: 0 (durable, or queued), or a negative errno after raising
+ * PERSIST_FAILED. */
+int cg_persist_rc(konce_group *g, int rc);
+bool cg_busy(const konce_group *g);
 void cg_slot_to_entry(const cg_slot *s, konce_cw_entry *e);
 void cg_entry_to_slot(const konce_cw_entry *e, uint64_t seq, cg_slot *s);
 int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now);
@@ -188,6 +212,14 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist);
 void cv_resend_view(konce_group *g, const uint8_t to[KONCE_CW_KEY], cg_member *mm);
 void cv_tick(konce_group *g);
 bool cv_in_prev(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
+/* An invitation a view used (zero: none): known as used from now on. */
+void cv_mark_invite_used(konce_group *g, const uint8_t *h);
+
+/* csnap.c */
+void cs_start(konce_group *g, uint64_t min_seq);
+void cs_tick(konce_group *g);
+void cs_on_req(konce_group *g, unsigned from, const konce_cw_msg *m);
+void cs_on_snap(konce_group *g, unsigned from, const konce_cw_msg *m);
 
 /* cjoin.c */
 void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m);
@@ -196,6 +228,8 @@ void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m);
 void cj_on_leave(konce_group *g, unsigned from);
 void cj_committed(konce_group *g, const cg_slot *s);
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
+/* 0 (committed, unused, unexpired), KONCE_CW_R_INVALID (unknown or used) or KONCE_CW_R_EXPIRED. */
+int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
 bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
 void cj_tick(konce_group *g);
 void cj_reset(konce_group *g);

@@ -12,6 +12,9 @@
  * invitation (a REVOKE entry, ordered like the INVITE, so no later round admits it); one with too few
  * answers by the deadline just ends, and the joiner's next JOIN starts another round.  A view installed
  * while a join is under vote drops the vote; the joiner's next JOIN starts it again.
+ * An invitation carries an expiry (unix seconds; 0: never), judged by each member's wall clock
+ * (konce_group_set_wallclock): an expired one is refused with REFUSED(EXPIRED) when the join
+ * arrives, when its vote starts and when it is decided, and a member votes no on it.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
  */
 #include <string.h>
@@ -19,10 +22,22 @@
 #include "consensus/cgroup_int.h"
 #include "consensus/ctoken.h"
 
+static uint64_t invite_expiry(const uint8_t *data)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8; i++)
+		v = v << 8 | data[KONCE_CW_SECRET + i];
+	return v;
+}
+
+static bool expired(const konce_group *g, uint64_t expires) { return expires && g->wall && g->wall >= expires; }
+
 void cj_committed(konce_group *g, const cg_slot *s)
 {
-	if (s->len != KONCE_CW_SECRET)
+	if ((s->kind == KONCE_CW_E_INVITE && s->len != KONCE_CW_INVITE_LEN) ||
+	    (s->kind == KONCE_CW_E_REVOKE && s->len != KONCE_CW_SECRET))
 		return;
+	uint64_t expires = s->kind == KONCE_CW_E_INVITE ? invite_expiry(s->data) : 0;
 	for (unsigned i = 0; i < g->n_invites; i++)
 		if (!memcmp(g->invites[i], s->data, KONCE_CW_SECRET)) {
 			if (s->kind == KONCE_CW_E_REVOKE)
@@ -33,13 +48,15 @@ void cj_committed(konce_group *g, const cg_slot *s)
 	if (g->n_invites == KONCE_GROUP_INVITES) {
 		memmove(g->invites[0], g->invites[1], (KONCE_GROUP_INVITES - 1) * KONCE_CW_SECRET);
 		memmove(&g->invite_used[0], &g->invite_used[1], (KONCE_GROUP_INVITES - 1) * sizeof(bool));
+		memmove(&g->invite_expires[0], &g->invite_expires[1], (KONCE_GROUP_INVITES - 1) * sizeof(uint64_t));
 		g->n_invites--;
 	}
 	memcpy(g->invites[g->n_invites], s->data, KONCE_CW_SECRET);
+	g->invite_expires[g->n_invites] = expires;
 	g->invite_used[g->n_invites++] = s->kind == KONCE_CW_E_REVOKE;
 }
 
-bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)
+int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)
 {
 	uint8_t h[KONCE_CW_SECRET];
 	konce_ctoken_secret_hash(h, secret);
@@ -47,9 +64,16 @@ bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET]
 		if (!memcmp(g->invites[i], h, KONCE_CW_SECRET)) {
 			if (slot)
 				*slot = (int)i;
-			return !g->invite_used[i];
+			if (g->invite_used[i])
+				return KONCE_CW_R_INVALID;
+			return expired(g, g->invite_expires[i]) ? KONCE_CW_R_EXPIRED : 0;
 		}
-	return false;
+	return KONCE_CW_R_INVALID;
+}
+
+bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)
+{
+	return cj_invite_check(g, secret, slot) == 0;
 }
 
 /* A member also trusts an invitation still in its log (not yet known to be committed): the
@@ -60,13 +84,14 @@ static bool invite_known(konce_group *g, const uint8_t secret[KONCE_CW_SECRET])
 	if (cj_invite_valid(g, secret, &slot))
 		return true;
 	if (slot >= 0)
-		return false; /* known and used */
+		return false; /* known, and used or expired */
 	uint8_t h[KONCE_CW_SECRET];
 	konce_ctoken_secret_hash(h, secret);
 	for (uint64_t s = g->delivered + 1; s <= g->last; s++) {
 		cg_slot *sl = cc_at(g, s);
-		if (sl && sl->kind == KONCE_CW_E_INVITE && !memcmp(sl->data, h, KONCE_CW_SECRET))
-			return true;
+		if (sl && sl->kind == KONCE_CW_E_INVITE && sl->len == KONCE_CW_INVITE_LEN &&
+		    !memcmp(sl->data, h, KONCE_CW_SECRET))
+			return !expired(g, invite_expiry(sl->data));
 	}
 	return false;
 }
@@ -111,8 +136,9 @@ void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw
 		return;
 	if (!cg_is_coord(g))
 		return; /* the joiner asks every member; the coordinator answers */
-	if (!cj_invite_valid(g, m->secret, NULL)) {
-		send_refused(g, from, KONCE_CW_R_INVALID);
+	int why = cj_invite_check(g, m->secret, NULL);
+	if (why) {
+		send_refused(g, from, (uint8_t)why);
 		return;
 	}
 	if (g->join_active && !memcmp(g->join.key, from, KONCE_CW_KEY))
@@ -149,6 +175,15 @@ static void decide(konce_group *g)
 			no += !g->m[i].vote_yes;
 		}
 	bool accept;
+	if (cj_invite_check(g, g->join.secret, NULL) == KONCE_CW_R_EXPIRED) {
+		/* It expired while the members voted: refused, whatever they said. */
+		konce_group_event ev = {.type = KONCE_GROUP_EV_JOIN_DECIDED, .epoch = g->epoch, .yes = yes, .no = no};
+		memcpy(ev.key, g->join.key, KONCE_CW_KEY);
+		cg_event(g, &ev);
+		send_refused(g, g->join.key, KONCE_CW_R_EXPIRED);
+		g->join_active = false;
+		return;
+	}
 	if (no)
 		accept = false;
 	else if (answered == g->n || g->now >= g->join_deadline)
@@ -188,8 +223,9 @@ static void start_join(konce_group *g)
 	memmove(&g->joinq[0], &g->joinq[1], (g->joinq_len - 1) * sizeof(g->joinq[0]));
 	g->joinq_len--;
 	memset(&g->joinq[g->joinq_len], 0, sizeof(g->joinq[0]));
-	if (!cj_invite_valid(g, g->join.secret, NULL)) {
-		send_refused(g, g->join.key, KONCE_CW_R_INVALID);
+	int why = cj_invite_check(g, g->join.secret, NULL);
+	if (why) {
+		send_refused(g, g->join.key, (uint8_t)why);
 		return;
 	}
 	g->join_active = true;

@@ -18,7 +18,7 @@ int konce_ctoken_parse(konce_ctoken *t, const uint8_t *b, size_t len)
 	if (t->n == 0 || t->n > KONCE_CW_MAX_MEMBERS)
 		return -EINVAL;
 	size_t off = fixed;
-	size_t need = (size_t)t->n * KONCE_CW_KEY + KONCE_CW_SECRET + 1;
+	size_t need = (size_t)t->n * KONCE_CW_KEY + KONCE_CW_SECRET + 8 + 1;
 	if (len - off < need)
 		return -EINVAL;
 	for (unsigned i = 0; i < t->n; i++, off += KONCE_CW_KEY) {
@@ -29,6 +29,8 @@ int konce_ctoken_parse(konce_ctoken *t, const uint8_t *b, size_t len)
 	}
 	memcpy(t->secret, b + off, KONCE_CW_SECRET);
 	off += KONCE_CW_SECRET;
+	for (unsigned i = 0; i < 8; i++)
+		t->expires = t->expires << 8 | b[off++];
 	t->rdv_len = b[off++];
 	if (len - off != t->rdv_len || memchr(b + off, 0, t->rdv_len))
 		goto bad;
@@ -44,7 +46,7 @@ size_t konce_ctoken_encode(const konce_ctoken *t, uint8_t *out, size_t cap)
 {
 	if (t->n == 0 || t->n > KONCE_CW_MAX_MEMBERS || memchr(t->rdv, 0, t->rdv_len))
 		return 0;
-	size_t len = 3 + 1 + KONCE_CW_GROUP_ID + 1 + (size_t)t->n * KONCE_CW_KEY + KONCE_CW_SECRET + 1 + t->rdv_len;
+	size_t len = 3 + 1 + KONCE_CW_GROUP_ID + 1 + (size_t)t->n * KONCE_CW_KEY + KONCE_CW_SECRET + 8 + 1 + t->rdv_len;
 	if (cap < len)
 		return 0;
 	uint8_t *p = out;
@@ -57,6 +59,8 @@ size_t konce_ctoken_encode(const konce_ctoken *t, uint8_t *out, size_t cap)
 		memcpy(p, t->keys[i], KONCE_CW_KEY);
 	memcpy(p, t->secret, KONCE_CW_SECRET);
 	p += KONCE_CW_SECRET;
+	for (unsigned i = 0; i < 8; i++)
+		*p++ = (uint8_t)(t->expires >> (56 - 8 * i));
 	*p++ = t->rdv_len;
 	memcpy(p, t->rdv, t->rdv_len);
 	return len;
@@ -92,6 +96,8 @@ int konce_ctoken_from_text(konce_ctoken *t, const char *text)
 	sodium_memzero(bin, sizeof(bin));
 	return rc;
 }
+
+bool konce_ctoken_expired(const konce_ctoken *t, uint64_t now) { return t->expires && now >= t->expires; }
 
 void konce_ctoken_secret_hash(uint8_t out[KONCE_CW_SECRET], const uint8_t secret[KONCE_CW_SECRET])
 {

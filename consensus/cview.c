@@ -61,13 +61,9 @@ static int persist_vote(konce_group *g)
 {
 	if (!g->cfg.persist.put_vote)
 		return 0;
-	int rc = g->cfg.persist.put_vote(g->cfg.persist.ctx, g->epoch, g->promised, g->acc_ballot,
-					 g->acc_ballot ? g->acc_value : NULL, g->acc_ballot ? g->acc_len : 0);
-	if (rc) {
-		konce_group_event ev = {.type = KONCE_GROUP_EV_PERSIST_FAILED, .err = rc < 0 ? rc : -EIO};
-		cg_event(g, &ev);
-	}
-	return rc;
+	return cg_persist_rc(g, g->cfg.persist.put_vote(g->cfg.persist.ctx, g->epoch, g->promised, g->acc_ballot,
+							g->acc_ballot ? g->acc_value : NULL,
+							g->acc_ballot ? g->acc_len : 0));
 }
 
 static void enter_vc(konce_group *g)
@@ -385,7 +381,7 @@ int cv_on_newview(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_
 	return cv_install(g, v, true);
 }
 
-static void mark_invite_used(konce_group *g, const uint8_t *h)
+void cv_mark_invite_used(konce_group *g, const uint8_t *h)
 {
 	if (!memcmp(h, zero32, KONCE_CW_SECRET))
 		return;
@@ -397,6 +393,7 @@ static void mark_invite_used(konce_group *g, const uint8_t *h)
 	unsigned slot = g->n_invites < KONCE_GROUP_INVITES ? g->n_invites++ : 0;
 	memcpy(g->invites[slot], h, KONCE_CW_SECRET);
 	g->invite_used[slot] = true;
+	g->invite_expires[slot] = 0;
 }
 
 int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
@@ -432,13 +429,18 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	uint64_t new_delivered = fresh ? v->commit : g->delivered;
 	if (v->commit + v->count - new_delivered >= KONCE_GROUP_RING)
 		return -ENOSPC; /* undelivered entries fill the ring: poll events first */
+	/* Without the state before the commit index (a joiner, or a gap), the member needs a snapshot
+	 * (csnap.c); the mark goes to the store before the view, so a restart knows. */
+	bool need_state = persist && fresh && v->commit > 0;
+	if (need_state && g->cfg.persist.put_snapshot) {
+		int rc = cg_persist_rc(g, g->cfg.persist.put_snapshot(g->cfg.persist.ctx, 0, NULL, 0));
+		if (rc)
+			return rc;
+	}
 	if (persist && g->cfg.persist.put_view) {
-		int rc = g->cfg.persist.put_view(g->cfg.persist.ctx, g->vbuf, len);
-		if (rc) {
-			konce_group_event ev = {.type = KONCE_GROUP_EV_PERSIST_FAILED, .err = rc < 0 ? rc : -EIO};
-			cg_event(g, &ev);
-			return rc < 0 ? rc : -EIO;
-		}
+		int rc = cg_persist_rc(g, g->cfg.persist.put_view(g->cfg.persist.ctx, g->vbuf, len));
+		if (rc)
+			return rc;
 	}
 	/* The previous view, for telling removed members they are out. */
 	g->prev_n = g->n;
@@ -458,7 +460,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 		memset(g->ring, 0, sizeof(g->ring));
 		g->delivered = g->commit = v->commit;
 		if (persist && g->cfg.persist.put_delivered)
-			g->cfg.persist.put_delivered(g->cfg.persist.ctx, v->commit);
+			(void)cg_persist_rc(g, g->cfg.persist.put_delivered(g->cfg.persist.ctx, v->commit));
 	}
 	/* Entries after the value's commit index that it does not carry are gone: forget that we saw
 	 * them, so that their proposers' resubmissions are ordered. */
@@ -471,6 +473,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	for (unsigned i = 0; i < v->count; i++) {
 		uint64_t seq = v->commit + 1 + i;
 		cg_entry_to_slot(&v->e[i], seq, &g->ring[seq % KONCE_GROUP_RING]);
+		g->ring[seq % KONCE_GROUP_RING].pid = g->p_issued; /* durable with the view (or restored) */
 		cc_seen(g, v->e[i].origin, v->e[i].nonce);
 		g->last = seq;
 	}
@@ -495,13 +498,17 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	g->state = KONCE_GROUP_NORMAL;
 	g->halted = false;
 	g->fresh = false;
-	mark_invite_used(g, v->used_invite);
+	cv_mark_invite_used(g, v->used_invite);
 	cj_reset(g);
 	cc_pending_refresh(g);
 	for (unsigned i = 0; i < KONCE_GROUP_PENDING; i++)
 		if (g->pend[i].used && !g->pend[i].in_log)
 			g->pend[i].sent_at = 0;
 
+	if (need_state)
+		cs_start(g, v->commit);
+	else if (g->catchup)
+		g->snap_from = -1, g->snap_have = 0; /* member indices changed: start the transfer over */
 	konce_group_event ev = {.type = KONCE_GROUP_EV_VIEW, .epoch = g->epoch};
 	cg_event(g, &ev);
 	if (!cg_is_coord(g)) {

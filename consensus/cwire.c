@@ -61,6 +61,13 @@ static void wr_be(wr *w, uint64_t v, size_t n)
 	wr_bytes(w, b, n);
 }
 
+/* An invitation is its hash and expiry; a revocation, the hash. */
+static bool entry_len_ok(uint8_t kind, uint16_t len)
+{
+	return kind == KONCE_CW_E_APP || (kind == KONCE_CW_E_INVITE && len == KONCE_CW_INVITE_LEN) ||
+	       (kind == KONCE_CW_E_REVOKE && len == KONCE_CW_SECRET);
+}
+
 static bool rd_entry(rd *r, konce_cw_entry *e)
 {
 	e->kind = (uint8_t)rd_be(r, 1);
@@ -69,7 +76,7 @@ static bool rd_entry(rd *r, konce_cw_entry *e)
 	e->len = (uint16_t)rd_be(r, 2);
 	if (r->bad || e->kind > KONCE_CW_E_REVOKE || e->len > KONCE_CW_MAX_ENTRY)
 		return false;
-	if (e->kind != KONCE_CW_E_APP && e->len != KONCE_CW_SECRET)
+	if (!entry_len_ok(e->kind, e->len))
 		return false;
 	e->data = rd_take(r, e->len);
 	return !r->bad;
@@ -77,8 +84,7 @@ static bool rd_entry(rd *r, konce_cw_entry *e)
 
 static void wr_entry(wr *w, const konce_cw_entry *e)
 {
-	if (e->len > KONCE_CW_MAX_ENTRY || e->kind > KONCE_CW_E_REVOKE ||
-	    (e->kind != KONCE_CW_E_APP && e->len != KONCE_CW_SECRET)) {
+	if (e->len > KONCE_CW_MAX_ENTRY || e->kind > KONCE_CW_E_REVOKE || !entry_len_ok(e->kind, e->len)) {
 		w->bad = true;
 		return;
 	}
@@ -196,6 +202,20 @@ enum konce_cw_result konce_cw_value_parse(konce_cw_value *v, const uint8_t *b, s
 	return KONCE_CW_OK;
 }
 
+/* A SNAP chunk's place: within a snapshot of at most KONCE_CW_SNAP_MAX bytes, at a chunk boundary,
+ * and exactly as long as that chunk (an empty snapshot is one empty chunk). */
+static bool snap_chunk_ok(uint32_t total, uint32_t offset, uint16_t dlen)
+{
+	if (total > KONCE_CW_SNAP_MAX || offset % KONCE_CW_SNAP_CHUNK)
+		return false;
+	if (total == 0)
+		return offset == 0 && dlen == 0;
+	if (offset >= total)
+		return false;
+	uint32_t want = total - offset < KONCE_CW_SNAP_CHUNK ? total - offset : KONCE_CW_SNAP_CHUNK;
+	return dlen == want;
+}
+
 enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_t len)
 {
 	rd r = {bytes, len, false};
@@ -274,9 +294,20 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		break;
 	case KONCE_CW_REFUSED:
 		m->flag = (uint8_t)rd_be(&r, 1);
-		ok = m->flag == KONCE_CW_R_REJECTED || m->flag == KONCE_CW_R_INVALID;
+		ok = m->flag >= KONCE_CW_R_REJECTED && m->flag <= KONCE_CW_R_EXPIRED;
 		break;
 	case KONCE_CW_LEAVE:
+		break;
+	case KONCE_CW_SNAP_REQ:
+		m->u = rd_be(&r, 8);
+		break;
+	case KONCE_CW_SNAP:
+		m->u = rd_be(&r, 8);
+		m->total = (uint32_t)rd_be(&r, 4);
+		m->offset = (uint32_t)rd_be(&r, 4);
+		m->dlen = (uint16_t)rd_be(&r, 2);
+		ok = !r.bad && snap_chunk_ok(m->total, m->offset, m->dlen);
+		m->data = ok ? rd_take(&r, m->dlen) : NULL;
 		break;
 	}
 	if (r.bad)
@@ -355,6 +386,19 @@ static void wr_msg(wr *w, const konce_cw_msg *m)
 		break;
 	case KONCE_CW_LEAVE:
 		break;
+	case KONCE_CW_SNAP_REQ:
+		wr_be(w, m->u, 8);
+		break;
+	case KONCE_CW_SNAP:
+		if (!snap_chunk_ok(m->total, m->offset, m->dlen) || (m->dlen && !m->data))
+			w->bad = true;
+		wr_be(w, m->u, 8);
+		wr_be(w, m->total, 4);
+		wr_be(w, m->offset, 4);
+		wr_be(w, m->dlen, 2);
+		if (!w->bad)
+			wr_bytes(w, m->data, m->dlen);
+		break;
 	default:
 		w->bad = true;
 	}
@@ -392,6 +436,8 @@ size_t konce_cw_msg_size(const konce_cw_msg *m)
 	case KONCE_CW_JOIN_ASK: return n + KONCE_CW_KEY + KONCE_CW_SECRET;
 	case KONCE_CW_JOIN_VOTE: return n + KONCE_CW_KEY + 1;
 	case KONCE_CW_REFUSED: return n + 1;
+	case KONCE_CW_SNAP_REQ: return n + 8;
+	case KONCE_CW_SNAP: return n + 8 + 4 + 4 + 2 + m->dlen;
 	default: return n;
 	}
 }

@@ -27,6 +27,9 @@ enum konce_cw_limits {
 	KONCE_CW_ORIGIN = 8,        /* an entry's origin tag: the first 8 bytes of its proposer's key */
 	KONCE_CW_ENTRY_HEAD = 1 + KONCE_CW_ORIGIN + 8 + 2, /* kind, origin, nonce, len */
 	KONCE_CW_MAX_RENDEZVOUS = 255, /* bytes of the rendezvous hint in a token */
+	KONCE_CW_INVITE_LEN = KONCE_CW_SECRET + 8, /* an INVITE entry's data: hash, expiry */
+	KONCE_CW_SNAP_CHUNK = 16384, /* snapshot bytes in one SNAP */
+	KONCE_CW_SNAP_MAX = 1 << 20, /* a snapshot's size, at most (64 chunks) */
 	KONCE_CW_MAX_VALUE = 8 + 1 + KONCE_CW_MAX_MEMBERS * KONCE_CW_KEY + KONCE_CW_SECRET + 8 + 8 + 2 +
 			     KONCE_CW_MAX_LOG * (KONCE_CW_ENTRY_HEAD + KONCE_CW_MAX_ENTRY),
 	/* The largest message: a PROMISE carrying an accepted value and a full log (~67 KiB). */
@@ -64,19 +67,25 @@ enum konce_cw_type {
 	KONCE_CW_JOIN_VOTE = 15, /* joiner key 32, yes u8: member -> coordinator */
 	KONCE_CW_REFUSED = 16,  /* reason u8: member -> joiner */
 	KONCE_CW_LEAVE = 17,    /* empty: member -> coordinator */
-	KONCE_CW_TYPE_MAX = 17,
+	KONCE_CW_SNAP_REQ = 18, /* min_seq u64: a member without state asks for a snapshot at >= min_seq */
+	KONCE_CW_SNAP = 19,     /* seq u64, total u32, offset u32, len u16, len bytes: one chunk of the
+				 * sender's application state after delivering seq; offset is a multiple
+				 * of KONCE_CW_SNAP_CHUNK and len = min(KONCE_CW_SNAP_CHUNK, total - offset) */
+	KONCE_CW_TYPE_MAX = 19,
 };
 
 /* An entry on the wire: kind u8, origin 8, nonce u64, len u16, len bytes. */
 enum konce_cw_entry_kind {
 	KONCE_CW_E_APP = 0,    /* application data */
-	KONCE_CW_E_INVITE = 1, /* data = BLAKE2b-256 of an invitation secret (32 bytes) */
+	KONCE_CW_E_INVITE = 1, /* data = BLAKE2b-256 of an invitation secret (32 bytes), then its expiry
+				* u64 (unix seconds; 0: never): KONCE_CW_INVITE_LEN bytes */
 	KONCE_CW_E_REVOKE = 2, /* data = the same hash: the invitation was refused and is spent */
 };
 
 enum konce_cw_refused_reason {
 	KONCE_CW_R_REJECTED = 1, /* a member rejected, or too few acked by the deadline */
 	KONCE_CW_R_INVALID = 2,  /* the invitation is unknown or used */
+	KONCE_CW_R_EXPIRED = 3,  /* the invitation has expired */
 };
 
 /* A view value: what a view change decides.
@@ -116,6 +125,9 @@ typedef struct konce_cw_msg {
 	const uint8_t *key;   /* PROBE_* target, JOIN_ASK / JOIN_VOTE joiner */
 	const uint8_t *secret; /* JOIN, JOIN_ASK */
 	uint16_t count;       /* entries in e[] (SUBMIT: 1) */
+	uint32_t total, offset; /* SNAP */
+	const uint8_t *data;  /* SNAP: dlen bytes */
+	uint16_t dlen;
 	konce_cw_entry e[KONCE_CW_MAX_LOG];
 	bool has_value;       /* PROMISE with acc_ballot, ACCEPT, NEWVIEW */
 	konce_cw_value v;

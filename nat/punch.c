@@ -131,7 +131,7 @@ static void probe_typed(konce_punch *p, unsigned sock, const konce_addr *to, uin
 {
 	if (++p->seq == 0)
 		p->seq = 1; /* 0 is never a probe's: the node feeds HELLO copies with it (node_trav_hs.c) */
-	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, false, false, type};
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0, 0}, false, false, type};
 	p->c.probes++;
 	push_out(p, &o);
 }
@@ -145,7 +145,7 @@ static void keepalive_probe(konce_punch *p)
 		probe(p, p->path_sock, &p->path);
 		return;
 	}
-	konce_punch_out o = {false, p->path_sock, p->path, 0, p->intro_id, {{0}, 0}, false, true, 0};
+	konce_punch_out o = {false, p->path_sock, p->path, 0, p->intro_id, {{0}, 0, 0}, false, true, 0};
 	p->c.session_probes++;
 	push_out(p, &o);
 }
@@ -154,7 +154,7 @@ static void probe_birthday(konce_punch *p, unsigned sock, const konce_addr *to)
 {
 	if (++p->seq == 0)
 		p->seq = 1;
-	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0}, true, false, 0};
+	konce_punch_out o = {false, sock, *to, p->seq, p->intro_id, {{0}, 0, 0}, true, false, 0};
 	p->c.probes++;
 	push_out(p, &o);
 }

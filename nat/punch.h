@@ -118,7 +118,7 @@
  * PUNCH, and so is every probe of a first attempt started in PROBING (relay first: the handshake
  * itself goes through the relay, where the two sides' HELLOs cross and the tie-break leaves one
  * session); keepalives with a session are session PINGs (konce_ep_ping), answered by datagrams the
- * endpoint authenticated for that session (konce_ep_last_auth_conn) from the path.  The intro
+ * endpoint authenticated for that session (konce_ep_input verdict SESSION_DATA) from the path.  The intro
  * id rides in the HELLO copy but the handshake does not bind it (the COOKIE's MAC does not cover
  * the padding); a stale attempt still cannot complete a new one, every handshake being fresh.
  */

@@ -16,6 +16,7 @@ struct server {
 	bool have_refl;
 	konce_addr refl;
 	uint64_t txid;     /* of the last REGISTER */
+	uint64_t prev_txid; /* of the one before, if it was not answered yet (see on_registered) */
 	bool echoed;       /* the last REGISTER carried an echo */
 	uint64_t next;     /* next REGISTER (resend or refresh) */
 	uint64_t refresh;  /* us: what the rendezvous asked for */
@@ -159,7 +160,8 @@ static void send_register(konce_rdvclient *c, unsigned i, uint64_t echo, uint64_
 	konce_rdvwire_msg m = {.type = KONCE_RDV_REGISTER, .id = new_id(c), .stamp = echo, .nat = c->nat};
 	memcpy(m.key, c->key, KONCE_WIRE_KEY);
 	m.ncand = konce_candidates_gather(m.cand, KONCE_RDV_MAX_REG_CANDS, c->host, c->nhost, refl, nrefl,
-					  c->mapped, c->nmapped);
+				    c->mapped, c->nmapped);
+	s->prev_txid = s->txid;
 	s->txid = m.id;
 	s->echoed = echo != 0;
 	s->next = now + RETRY_MS * MS;
@@ -170,13 +172,17 @@ static void send_register(konce_rdvclient *c, unsigned i, uint64_t echo, uint64_
 static void on_registered(konce_rdvclient *c, unsigned i, const konce_rdvwire_msg *m, uint64_t now)
 {
 	struct server *s = &c->rdv[i];
-	if (m->id != s->txid) {
+	/* The answer to the REGISTER before the last one counts too: REGISTERs queued together (behind
+	 * the session's handshake) are answered together, and the rendezvous may hold back the later
+	 * answer in its session's send path; echoing the first one keeps that hold out of its RTT
+	 * sample (the start-time formula, docs/TRAVERSAL.md "Timing"). */
+	if (!m->id || (m->id != s->txid && m->id != s->prev_txid)) {
 		c->c.ignored++;
 		return;
 	}
 	c->c.registered++;
 	s->answered = true;
-	s->txid = 0; /* answered: a duplicate is ignored */
+	s->txid = s->prev_txid = 0; /* answered: a duplicate is ignored */
 	if (m->value)
 		s->refresh = (uint64_t)m->value * MS;
 	bool changed = !s->have_refl || !konce_addr_eq(&s->refl, &m->addr);

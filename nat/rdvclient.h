@@ -18,6 +18,30 @@
  *
  * Timers: per rendezvous, a resend 1 s after an unanswered REGISTER and the refresh; per pending
  * introduction request, a resend every second up to 5 times.
+ *
+ * States, per rendezvous (all of them register together, so that their reflexive addresses
+ * describe one moment of the NAT):
+ *
+ *   UNREGISTERED --timer (at start)--> WAITING: REGISTER sent (txid), resent every 1 s
+ *   WAITING --REGISTERED with that txid--> REGISTERED (reflexive address, refresh interval);
+ *           if it carried a stamp and our REGISTER no echo: a second REGISTER echoes it at once
+ *           (the RTT sample), WAITING again for its answer
+ *   REGISTERED --refresh interval (or the learned keepalive, konce_rdvclient_set_keepalive)--> WAITING
+ *   any --reflexive address or NAT class changed--> event REFLEXIVE; a secondary's change also
+ *           re-registers with the primary (to tell it what the others saw)
+ *   any --konce_rdvclient_reregister() (the node's direct path was LOST)--> WAITING at once
+ * konce_rdvclient_registered() is "the primary ever answered".  The NAT class is classified only when
+ * every rendezvous answered the same round.
+ *
+ * Per introduction request (at most KONCE_RDVCLIENT_MAX_PENDING, one per peer):
+ *
+ *   (none) --konce_rdvclient_request_intro()--> ASKED: INTRO_REQUEST to the primary, resent every 1 s
+ *   ASKED --INTRO for that peer--> (none), event INTRO (we are the initiator)
+ *   ASKED --INTRO_FAIL with its txid--> (none), event INTRO_FAIL (reason)
+ *   ASKED --5 tries unanswered--> (none), event INTRO_FAIL (reason 0: no answer)
+ * Every INTRO (asked for by us or by the peer) and every RELAYED payload is taken only if allow
+ * says so; a refused INTRO is answered with INTRO_REFUSE.  An INTRO_FAIL DECLINED counts only for
+ * one of the last 8 INTROs we initiated.
  */
 #ifndef KONCE_RDVCLIENT_H
 #define KONCE_RDVCLIENT_H

@@ -37,6 +37,34 @@ static const char *const migrations[KONCE_STORE_SCHEMA] = {
 	"ALTER TABLE peers ADD COLUMN nat_type INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE peers ADD COLUMN score INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX peers_last_seen ON peers(last_seen DESC);",
+	/* 3: consensus groups (store/groups.c, docs/CONSENSUS.md "Durability") */
+	"CREATE TABLE groups ("
+	"  gid BLOB PRIMARY KEY CHECK (length(gid) = 16),"
+	"  name TEXT UNIQUE,"
+	"  view BLOB,"
+	"  epoch INTEGER NOT NULL DEFAULT 0,"
+	"  vote_base INTEGER NOT NULL DEFAULT 0,"
+	"  promised INTEGER NOT NULL DEFAULT 0,"
+	"  acc_ballot INTEGER NOT NULL DEFAULT 0,"
+	"  acc_value BLOB,"
+	"  delivered INTEGER NOT NULL DEFAULT 0,"
+	"  needs_state INTEGER NOT NULL DEFAULT 0,"
+	"  snap_seq INTEGER NOT NULL DEFAULT 0,"
+	"  snapshot BLOB,"
+	"  join_keys BLOB,"
+	"  join_secret BLOB CHECK (join_secret IS NULL OR length(join_secret) = 32)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE group_entries ("
+	"  gid BLOB NOT NULL REFERENCES groups(gid) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL CHECK (seq > 0),"
+	"  entry BLOB NOT NULL,"
+	"  PRIMARY KEY (gid, seq)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE group_used ("
+	"  gid BLOB NOT NULL REFERENCES groups(gid) ON DELETE CASCADE,"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+	"  PRIMARY KEY (gid, hash)"
+	") WITHOUT ROWID;",
 };
 
 int store_errno(sqlite3 *db, int rc)
@@ -229,6 +257,7 @@ static int create_private(const char *path, char *err, size_t errlen)
 
 static void store_free(konce_store *st)
 {
+	store_groups_free(st);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	if (st->db)

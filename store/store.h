@@ -19,7 +19,15 @@
  *     are deleted first, with their addresses) and every peer has at most addrs_max addresses
  *     (the most recently seen are kept).
  *
- * Errors carry a human message in the caller's err buffer (never a secret: the store holds none).
+ * Consensus groups (store/groups.c) keep, per group: the installed view, the member's vote, its
+ * log (every entry it holds, committed or not, by seq), its delivery point and the snapshot it
+ * joined with (or the mark that it still needs one), written as records
+ * queued in call order (konce_store_group_note_*) and made durable together by
+ * konce_store_group_flush(); and, while a join is pending, the invitation's member keys and
+ * secret.  The secret is the only secret the store holds: the file is the owner's alone (0600,
+ * its -wal and -shm too), and the secret is cleared by the first view the member installs.
+ *
+ * Errors carry a human message in the caller's err buffer (never a secret).
  */
 #ifndef KONCE_STORE_H
 #define KONCE_STORE_H
@@ -30,8 +38,11 @@
 
 #include "node/base/addr.h"
 
+struct konce_group;
+struct konce_group_persist;
+
 enum {
-	KONCE_STORE_SCHEMA = 2,
+	KONCE_STORE_SCHEMA = 3,
 	KONCE_STORE_PETNAME_MAX = 63,
 	KONCE_STORE_QUEUE_DEFAULT = 65536,
 	KONCE_STORE_PEERS_DEFAULT = 100000, /* peers kept; beyond, the least recently seen go */
@@ -114,6 +125,99 @@ int konce_store_peers_each(konce_store *st, size_t limit, int (*fn)(void *ctx, c
 			   void *ctx);
 /* Number of known peers, or a negative errno. */
 int64_t konce_store_peer_count(konce_store *st);
+/* ---- consensus groups (store/groups.c, store/group_core.c) ------------------------------------ */
+
+enum {
+	KONCE_STORE_GROUP_ID = 16,
+	KONCE_STORE_GROUP_NAME_MAX = 63,
+	KONCE_STORE_GROUP_QUEUE_BYTES = 16 << 20, /* queued group records, at most */
+};
+
+typedef struct konce_store_group_rec {
+	uint8_t gid[KONCE_STORE_GROUP_ID];
+	char name[KONCE_STORE_GROUP_NAME_MAX + 1]; /* "" if none */
+	uint64_t epoch;                            /* of the view; 0: no view yet (joining) */
+	uint8_t *view;                             /* encoded value (consensus/cwire.h), or NULL */
+	size_t view_len;
+	uint64_t vote_base, promised, acc_ballot;
+	uint8_t *acc_value;                        /* NULL unless acc_ballot */
+	size_t acc_len;
+	uint64_t delivered, last;                  /* delivery point; highest stored seq */
+	bool needs_state;                          /* joined (or missed views) and has no snapshot yet */
+	uint64_t snap_seq;                         /* the snapshot received, the state after snap_seq */
+	uint8_t *snapshot;                         /* (0 and NULL: none) */
+	size_t snap_len;
+	uint8_t *join_keys;                        /* n x 32: a pending join's members, or NULL */
+	unsigned join_n;
+	uint8_t *join_secret;                      /* 32 bytes in sodium-guarded memory, or NULL */
+} konce_store_group_rec;
+
+/* Immediate: records a group (a founder: join_n 0; a joiner: the token's keys and secret).
+ * -EEXIST if the id or the name is taken, -EINVAL for a bad name (as petnames) or arguments. */
+int konce_store_group_add(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], const char *name,
+			  const uint8_t *join_keys, unsigned join_n, const uint8_t *join_secret, char *err,
+			  size_t errlen);
+/* Immediate: deletes a group and its log (after a leave or an eviction).  -ENOENT if unknown. */
+int konce_store_group_remove(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], char *err, size_t errlen);
+/* Immediate reads.  _get fills rec (free it with _rec_free): 0, -ENOENT, or a negative errno. */
+int konce_store_group_get(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], konce_store_group_rec *rec);
+int konce_store_group_by_name(konce_store *st, const char *name, uint8_t gid[KONCE_STORE_GROUP_ID]);
+void konce_store_group_rec_free(konce_store_group_rec *rec);
+/* Calls fn for the stored entries first..last of a group in seq order (fn returns nonzero to stop);
+ * returns the number visited or a negative errno. */
+int konce_store_group_entries(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t first,
+			      uint64_t last, int (*fn)(void *ctx, uint64_t seq, const uint8_t *entry, size_t len),
+			      void *ctx);
+/* What a restarted member needs to know its invitations: calls entry() for each stored INVITE and
+ * REVOKE entry at seq <= upto, in log order, then used() for each invitation a view used.  Either
+ * returns nonzero to stop (-ECANCELED).  The number visited, or a negative errno. */
+int konce_store_group_invites(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t upto,
+			      int (*entry)(void *ctx, const uint8_t *e, size_t len),
+			      int (*used)(void *ctx, const uint8_t hash[32]), void *ctx);
+/* Calls fn for every group, by name; returns the number or a negative errno. */
+int konce_store_groups_each(konce_store *st, int (*fn)(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID],
+							 const char *name, uint64_t epoch),
+			    void *ctx);
+
+/* Queued records, one per konce_group_persist call (no I/O; the bytes are copied): 0, -ENOBUFS
+ * (KONCE_STORE_GROUP_QUEUE_BYTES queued), -EINVAL (bytes that do not parse: nothing queued). */
+int konce_store_group_note_view(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], const uint8_t *value,
+				size_t len);
+int konce_store_group_note_vote(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t base,
+				uint64_t promised, uint64_t acc_ballot, const uint8_t *value, size_t len);
+int konce_store_group_note_entries(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t first,
+				   unsigned count, const uint8_t *entries, size_t len);
+int konce_store_group_note_delivered(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t seq);
+/* seq 0 (no bytes): the member needs a snapshot; seq >= 1: the snapshot it received. */
+int konce_store_group_note_snapshot(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t seq,
+				    const uint8_t *data, size_t len);
+/* Writes every queued group record, in order, in one transaction (synchronous = FULL: durable when
+ * it returns 0).  On failure (disk full, read-only, locked, I/O error) it rolls back, keeps the
+ * queue as it was for the next try, and err says what happened. */
+int konce_store_group_flush(konce_store *st, char *err, size_t errlen);
+/* Drops the queued group records: a host that gives up on them restarts its cores from what is
+ * durable.  Returns how many were dropped. */
+size_t konce_store_group_discard(konce_store *st);
+size_t konce_store_group_pending(const konce_store *st);
+
+/* The consensus core's persistence, on this store (store/group_core.c).  The binding must outlive
+ * the core.  Each persist call queues a record and returns KONCE_GROUP_PERSIST_QUEUED; after a call
+ * into the core the host runs konce_store_group_flush() and, when it returns 0, reports
+ * konce_group_persisted(g, konce_group_persist_issued(g)). */
+typedef struct konce_store_group_binding {
+	konce_store *st;
+	uint8_t gid[KONCE_STORE_GROUP_ID];
+} konce_store_group_binding;
+void konce_store_group_persist(konce_store_group_binding *b, struct konce_group_persist *out);
+/* Restarts a fresh core (konce_group_new) from the store: its view, vote, delivery point and the
+ * entries after it, the invitations it knew (konce_group_restore_invite and _used), and a state
+ * transfer still to do (konce_group_restore_catchup); or, for a
+ * group still joining, konce_group_join with the stored invitation.  The application restores
+ * its own state (a snapshot received is in konce_store_group_rec.snapshot).
+ * 0, -ENOENT (no such group), -EINVAL (stored records the core refuses), or a negative errno. */
+int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], struct konce_group *g,
+			      uint64_t now, char *err, size_t errlen);
+
 /* "ok" or SQLite's first complaint, into buf.  0 if ok, -EILSEQ if not, other negative errno on failure. */
 int konce_store_check(konce_store *st, char *buf, size_t len);
 

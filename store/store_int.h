@@ -39,6 +39,36 @@ enum stmt_id {
 	ST__COUNT
 };
 
+/* A queued consensus-group record (groups.c): one konce_group_persist call. */
+enum gnote_kind { GN_VIEW = 1, GN_VOTE, GN_ENTRIES, GN_DELIVERED, GN_SNAPSHOT };
+
+struct gnote {
+	struct gnote *next;
+	uint8_t kind;
+	uint8_t gid[16];
+	uint64_t a, b, c; /* VOTE: base, promised, acc_ballot; ENTRIES: first, count; DELIVERED, SNAPSHOT: seq */
+	size_t len;
+	uint8_t bytes[]; /* VIEW: value; VOTE: accepted value; ENTRIES: concatenated entries; SNAPSHOT: state */
+};
+
+enum gstmt_id {
+	GS_ENSURE,
+	GS_VIEW,
+	GS_VOTE,
+	GS_DELIVERED,
+	GS_SNAPSHOT,
+	GS_TRUNCATE, /* entries at seq >= ?2 */
+	GS_ENTRY,
+	GS_GET,
+	GS_LAST,
+	GS_ENTRIES,
+	GS_EACH,
+	GS_USED,
+	GS_USED_EACH,
+	GS_INVITES,
+	GS__COUNT
+};
+
 struct konce_store {
 	sqlite3 *db;
 	char *path;
@@ -47,6 +77,11 @@ struct konce_store {
 	size_t qmax, qhead, qlen;
 	konce_store_stats stats;
 	size_t peers_max, addrs_max; /* konce_store_set_limits */
+	/* Consensus-group records (groups.c): a FIFO, bounded in bytes. */
+	sqlite3_stmt *gst[GS__COUNT]; /* prepared on first use */
+	struct gnote *gq_head, *gq_tail;
+	size_t gq_count, gq_bytes;
+	uint64_t g_flushes, g_failures;
 };
 
 /* db.c */
@@ -55,5 +90,8 @@ int store_fail(konce_store *st, int rc, const char *what, char *err, size_t errl
 int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 /* Applies migrations until the schema is `target` (tests use a target below the current one). */
 int store_migrate(sqlite3 *db, int target, char *err, size_t errlen);
+
+/* groups.c */
+void store_groups_free(konce_store *st);
 
 #endif

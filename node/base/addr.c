@@ -14,9 +14,16 @@ bool konce_addr_is_v4(const konce_addr *a) { return memcmp(a->ip, v4_prefix, 12)
 
 void konce_addr_source(uint8_t key[16], const konce_addr *a)
 {
-	static const uint8_t discard[8] = {0x01, 0, 0, 0, 0, 0, 0, 0};
+	if (a->path) {
+		memset(key, 0, 16);
+		key[8] = 0xff;
+		key[9] = 0xfe;
+		key[12] = (uint8_t)(a->path >> 8);
+		key[13] = (uint8_t)a->path;
+		return;
+	}
 	memcpy(key, a->ip, 16);
-	if (!konce_addr_is_v4(a) && memcmp(a->ip, discard, 8) != 0)
+	if (!konce_addr_is_v4(a))
 		memset(key + 8, 0, 8);
 }
 
@@ -25,12 +32,14 @@ void konce_addr_from_v4(konce_addr *a, const uint8_t ip4[4], uint16_t port)
 	memcpy(a->ip, v4_prefix, 12);
 	memcpy(a->ip + 12, ip4, 4);
 	a->port = port;
+	a->path = 0;
 }
 
 void konce_addr_from_v6(konce_addr *a, const uint8_t ip6[16], uint16_t port)
 {
 	memcpy(a->ip, ip6, 16);
 	a->port = port;
+	a->path = 0;
 }
 
 int konce_addr_from_sockaddr(konce_addr *a, const struct sockaddr *sa)
@@ -68,7 +77,9 @@ size_t konce_addr_to_sockaddr(const konce_addr *a, struct sockaddr_storage *ss, 
 char *konce_addr_str(const konce_addr *a, char buf[KONCE_ADDR_STRLEN])
 {
 	char ip[INET6_ADDRSTRLEN];
-	if (konce_addr_is_v4(a)) {
+	if (a->path) {
+		snprintf(buf, KONCE_ADDR_STRLEN, "path:%u", a->path);
+	} else if (konce_addr_is_v4(a)) {
 		inet_ntop(AF_INET, a->ip + 12, ip, sizeof(ip));
 		snprintf(buf, KONCE_ADDR_STRLEN, "%s:%u", ip, a->port);
 	} else {

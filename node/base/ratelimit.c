@@ -1,9 +1,9 @@
 /* ratelimit.c - per-source token buckets in a fixed, keyed-hash table.
  *
  * Source key: 16 bytes (konce_addr_source).  IPv4 (stored ::ffff:a.b.c.d) keys on all 16 bytes, i.e.
- * the /32; IPv6 keys on the first 8 bytes followed by 8 zero bytes, i.e. the /64, except the
- * discard prefix 100::/64, whose addresses the node's traversal layer gives one per peer (each its
- * own source).  A v4 key has 0xffff in bytes 10..11, a /64 key zeros there.
+ * the /32; IPv6 keys on the first 8 bytes followed by 8 zero bytes, i.e. the /64; a path handle
+ * (addr.h: the node's traversal gives one to each peer) is its own source.  A v4 key has 0xffff in
+ * bytes 10..11, a /64 key zeros in 8..15, a path key ff fe in 8..9.
  *
  * The table is a konce_khtab (node/base/khtab.h): a source lives in the run of KONCE_KHTAB_RUN slots
  * from its keyed-hash home.  A source not found takes a free slot in its run, or else evicts the

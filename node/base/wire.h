@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 enum konce_wire_limits {
-	KONCE_WIRE_MAX_DATAGRAM = 1200, /* no konce datagram is larger */
+	KONCE_WIRE_MAX_DATAGRAM = 1200, /* no konce datagram is larger but DATA, which may be up to
+					 * its session's PLPMTU (KONCE_PMTU_MAX, at the end) */
 	KONCE_WIRE_MAX_PAYLOAD = 1024,  /* plaintext frame bytes in one session packet */
 	KONCE_WIRE_KEY = 32,            /* X25519 public/secret key, symmetric key */
 	KONCE_WIRE_TAG = 16,            /* Poly1305 tag */
@@ -313,12 +314,15 @@ enum konce_loss_constants {
 
 /* FRAGMENT body:
  *   message id (varint, >= 1) | offset (varint) | total length (varint) | length u16 | bytes
- * offset + length <= total <= the receiver's maximum message size.  A sender cuts a message at
- * multiples of KONCE_FRAG_DATA_MAX, so (message id, fragment index) names a fragment; a receiver
- * accepts any offsets, overlapping or not.
+ * offset + length <= total <= the receiver's maximum message size.  A sender cuts a message into
+ * units of KONCE_FRAG_UNIT bytes and sends runs of whole units (the message's last unit may be
+ * short), as many as the packet has room for at the session's PLPMTU, so (message id, first unit,
+ * unit count) names a fragment; a receiver accepts any offsets, overlapping or not.
  */
 enum konce_frag_limits {
-	KONCE_FRAG_DATA_MAX = 960,           /* bytes of message data in one FRAGMENT */
+	KONCE_FRAG_UNIT = 64,                /* the sender's cutting granularity */
+	KONCE_FRAG_DATA_MAX = 960,           /* message data in one FRAGMENT of a base-size packet:
+					      * a message larger than this takes more than one */
 	KONCE_FRAG_HEADER_MAX = 1 + 8 + 8 + 8 + 2,
 	KONCE_MSG_MAX_DEFAULT = 16 * 1024 * 1024,
 };
@@ -366,7 +370,8 @@ enum konce_rdv_limits {
 	KONCE_RDV_NAT_SIZE = 4,
 	KONCE_RDV_MAX_REG_CANDS = 8,     /* candidates in one REGISTER */
 	KONCE_RDV_MAX_INTRO_CANDS = 12,  /* candidates in one INTRO (the registered ones + observed) */
-	KONCE_RDV_MAX_RELAY = KONCE_WIRE_MAX_DATAGRAM, /* payload bytes in RELAY / RELAYED: any konce datagram */
+	KONCE_RDV_MAX_RELAY = KONCE_WIRE_MAX_DATAGRAM, /* payload bytes in RELAY / RELAYED: any base-size
+						       * konce datagram (a relayed session's PLPMTU) */
 	KONCE_RDV_SEQ_MAX_STEP = 8,      /* a port step above this is taken as random allocation */
 	KONCE_INTRO_SECRET_BYTES = 32,   /* the per-introduction probe key */
 	KONCE_PUNCH_MAC_BYTES = 16,      /* PUNCH and HELLO-tag MACs */
@@ -687,6 +692,35 @@ enum konce_life_times {
 	KONCE_LIFE_REVALIDATE_MS = 600 * 1000, /* re-test the learned bound this often */
 	KONCE_RDV_REFRESH_MAX_MS = 60 * 1000, /* a client that learned a long lifetime may register this
 					       * rarely (KONCE_RDV_EXPIRE_MS keeps it well inside) */
+};
+
+/* =============================================================================================
+ * Path MTU (issue 13; node/transport/pmtud.h, docs/PROTOCOL.md section "Path MTU").  Appended
+ * section.
+ *
+ * Datagram sizes here are UDP payload bytes: a whole konce datagram.  Every path must carry
+ * KONCE_PMTU_BASE (= KONCE_WIRE_MAX_DATAGRAM): handshakes, unauthenticated answers and MESSAGE
+ * frames stay within it.  An established session searches for a larger PLPMTU with probes (RFC
+ * 8899 DPLPMTUD): a DATA packet holding one PING frame and PADDING up to the candidate size,
+ * acknowledged like any ack-eliciting packet.  DATA packets of that session may then be up to its
+ * PLPMTU, at most KONCE_PMTU_MAX (a 9000-byte IPv4 jumbo frame minus IP and UDP headers).
+ * ============================================================================================= */
+enum konce_pmtu_limits {
+	KONCE_PMTU_BASE = KONCE_WIRE_MAX_DATAGRAM, /* BASE_PLPMTU: the floor, never given up */
+	KONCE_PMTU_MAX = 9000 - 20 - 8,            /* MAX_PLPMTU: 8972 */
+	KONCE_PMTU_IPV4_UDP = 20 + 8,              /* IPv4 + UDP headers outside a datagram */
+	KONCE_PMTU_IPV6_UDP = 40 + 8,              /* IPv6 + UDP headers */
+	KONCE_PMTU_MAX_PROBES = 3,                 /* MAX_PROBES: losses of one size = it does not fit */
+	KONCE_PMTU_BLACKHOLE_LOSSES = 3,           /* large packets lost in a row, none acked between:
+						    * the PLPMTU stopped working (back to BASE) */
+	KONCE_DATA_OVERHEAD_MAX = KONCE_DATA_PN + KONCE_WIRE_PN_MAX + KONCE_WIRE_TAG, /* 35 */
+	KONCE_WIRE_MAX_SESSION_PAYLOAD = KONCE_PMTU_MAX - KONCE_DATA_MIN_SIZE + 1, /* frame bytes in
+						    * the largest DATA packet (1-byte pn) */
+};
+enum konce_pmtu_times {
+	KONCE_PMTU_PROBE_MIN_MS = 100,        /* a probe unanswered for max(this, PTO) is lost */
+	KONCE_PMTU_RAISE_MS = 600 * 1000,     /* PMTU_RAISE_TIMER: search again after this long */
+	KONCE_PMTU_ERROR_RETRY_MS = 30 * 1000, /* ERROR: probe the base size again after this long */
 };
 
 #endif

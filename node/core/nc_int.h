@@ -51,6 +51,7 @@ struct konce_nodecore {
 	uint8_t pk[KONCE_KEY_BYTES];
 	uint8_t hash_key[16];
 	konce_inq *inq;
+	uint64_t input_units; /* load units of input served to the endpoint (the verdicts' cost) */
 	/* peers (ncpeer.c) */
 	konce_ncpeer *by_pk[KONCE_NC_BUCKETS], *by_conn[KONCE_NC_BUCKETS];
 	unsigned npeers;

@@ -9,7 +9,7 @@
  *      solicited keys (or dead weight) fill.
  *   2. A stranger without a session is evictable at any time, by a solicited key or by a newer
  *      stranger when the pool is full (the one seen longest ago goes).
- *   3. An entry with a session is never taken (its virtual address carries the session).
+ *   3. An entry with a session is never taken (its path handle carries the session).
  *   4. A solicited entry without a session is taken only after NODE_TRAVPOOL_REUSE_US idle.
  */
 #ifndef KONCE_NODE_TRAVPOOL_H
@@ -24,7 +24,7 @@ enum { NODE_TRAVPOOL_STRANGERS = 16 };
 struct node_travpool_slot {
 	bool used;
 	bool solicited;
-	bool session;     /* a session lives behind the entry's virtual address */
+	bool session;     /* a session lives behind the entry's path handle */
 	uint64_t last_us; /* last asked, introduced or result */
 };
 

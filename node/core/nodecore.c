@@ -107,7 +107,7 @@ int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, u
 	c->next_nonce = (c->next_nonce >> 1) | 1;
 	int e = -ENOMEM;
 	if (!(c->heap = nc_alloc(c, (size_t)KONCE_NC_PENDING_MAX * sizeof(*c->heap))) || ncknown_new(c) ||
-	    konce_inq_new(&c->inq, cfg->inq_slots ? cfg->inq_slots : KONCE_NC_INQ_SLOTS, KONCE_WIRE_MAX_DATAGRAM) ||
+	    konce_inq_new(&c->inq, cfg->inq_slots ? cfg->inq_slots : KONCE_NC_INQ_SLOTS, KONCE_PMTU_MAX) ||
 	    (e = konce_ep_new(&c->ep, &c->cfg.ep, now))) {
 		konce_nodecore_free(c);
 		return e;
@@ -159,6 +159,7 @@ void konce_nodecore_stats_get(const konce_nodecore *c, konce_nodecore_stats *o)
 	o->msgs_tx = c->msgs_tx;
 	o->msgs_dropped = c->msgs_dropped;
 	o->input_shed = konce_inq_shed(c->inq);
+	o->input_units = c->input_units;
 	o->notes_dropped = c->notes_dropped;
 	o->peers = c->npeers;
 	o->pending = c->npending;
@@ -178,10 +179,8 @@ bool konce_nodecore_input(konce_nodecore *c, unsigned sock, const uint8_t *pkt, 
 unsigned konce_nodecore_priority(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from,
 				 uint64_t now)
 {
-	unsigned prio = konce_ep_priority(c->ep, pkt, len, from, now);
-	if (c->cfg.hooks.priority)
-		prio = c->cfg.hooks.priority(c->cfg.hooks.ctx, pkt, len, prio);
-	return prio;
+	bool trav = c->cfg.hooks.traversal && c->cfg.hooks.traversal(c->cfg.hooks.ctx);
+	return konce_rx_priority(c->ep, trav, pkt, len, from, now);
 }
 
 /* Feeds the endpoint from the input queue, best first, up to one wake's budget of load units (at
@@ -194,9 +193,13 @@ static void serve_input(konce_nodecore *c, uint64_t now)
 	unsigned spent = 0, budget = c->cfg.wake_budget ? c->cfg.wake_budget : KONCE_NC_WAKE_BUDGET;
 	while (spent < budget && konce_inq_peek(c->inq, &pkt, &len, &from, NULL)) {
 		unsigned cost = 1;
-		if (!c->cfg.hooks.on_datagram || !c->cfg.hooks.on_datagram(c->cfg.hooks.ctx, pkt, len, from, now)) {
-			konce_ep_input(c->ep, pkt, len, from, now);
-			cost = konce_ep_last_cost(c->ep);
+		enum konce_rx_kind kind = konce_rx_classify(pkt, len);
+		if (!c->cfg.hooks.on_datagram ||
+		    !c->cfg.hooks.on_datagram(c->cfg.hooks.ctx, kind, pkt, len, from, now)) {
+			konce_ep_rx rx = {0};
+			konce_ep_input(c->ep, pkt, len, from, now, &rx);
+			cost = rx.cost;
+			c->input_units += rx.cost;
 		}
 		spent += cost ? cost : 1;
 		konce_inq_drop(c->inq);

@@ -83,6 +83,7 @@
 #include "node/base/addr.h"
 #include "node/base/wire.h"
 #include "node/transport/endpoint.h"
+#include "node/core/rx_switch.h"
 
 typedef struct konce_nodecore konce_nodecore;
 struct ncpending;
@@ -116,14 +117,15 @@ enum {
 	KONCE_NC_INQ_SLOTS = 1024,
 	KONCE_NC_KNOWN_MAX = 100000,  /* known keys cached (the store keeps as many, docs/STORE.md) */
 	KONCE_NC_NOTES_MAX = 65536,   /* unpolled store notes; beyond, notes are dropped and counted */
-	KONCE_NC_PRIO_TRAVERSAL = 1,  /* priority hook's usual answer for rendezvous and punch types */
 };
 
 /* The composition seam: NAT traversal plugs in here.  ctx is passed to each. */
 typedef struct konce_nodecore_hooks {
 	void *ctx;
-	/* A received datagram, before the endpoint: true if the hook consumed it. */
-	bool (*on_datagram)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
+	/* A received datagram, before the endpoint, with its kind from the one receive switch
+	 * (rx_switch.h): true if the hook consumed it. */
+	bool (*on_datagram)(void *ctx, enum konce_rx_kind kind, const uint8_t *pkt, size_t len,
+			    const konce_addr *from, uint64_t now);
 	/* A datagram from the endpoint, before it is handed out by poll(): true if the hook took it
 	 * (an address the hook owns, e.g. a traversal virtual address). */
 	bool (*outgoing)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to);
@@ -133,8 +135,9 @@ typedef struct konce_nodecore_hooks {
 	int (*resolve)(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a);
 	/* An address that means nothing outside this process (never noted to the store). */
 	bool (*is_virtual)(void *ctx, const konce_addr *a);
-	/* Input priority of a datagram the endpoint ranked ep_prio (its worst for unknown types). */
-	unsigned (*priority)(void *ctx, const uint8_t *pkt, size_t len, unsigned ep_prio);
+	/* Whether traversal runs now: its bare datagrams then queue beside a fresh source's
+	 * handshake (konce_rx_priority); otherwise they are junk. */
+	bool (*traversal)(void *ctx);
 } konce_nodecore_hooks;
 
 typedef struct konce_nodecore_config {
@@ -194,12 +197,13 @@ typedef struct konce_nc_datagram {
 	unsigned sock;
 	konce_addr to;
 	size_t len;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 } konce_nc_datagram;
 
 typedef struct konce_nodecore_stats {
 	uint64_t msgs_rx, msgs_tx, msgs_dropped;
 	uint64_t input_shed;     /* received datagrams the input queue shed, lowest priority first */
+	uint64_t input_units;    /* load units the endpoint spent on served input (konce_ep_rx.cost) */
 	uint64_t notes_dropped;  /* store notes dropped: the I/O layer did not poll them */
 	unsigned peers, pending, known;
 } konce_nodecore_stats;
@@ -223,8 +227,8 @@ void konce_nodecore_count_dropped(konce_nodecore *c);
 /* Queues a received datagram by priority (the worst is shed when full).  true if queued. */
 bool konce_nodecore_input(konce_nodecore *c, unsigned sock, const uint8_t *pkt, size_t len,
 			  const konce_addr *from, uint64_t now);
-/* The input priority input() gives a datagram (lower is served first): the endpoint's
- * konce_ep_priority(), adjusted by the priority hook.  No crypto, charges nothing. */
+/* The input priority input() gives a datagram (lower is served first): konce_rx_priority(), the
+ * one receive switch.  No crypto, charges nothing. */
 unsigned konce_nodecore_priority(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from,
 				 uint64_t now);
 void konce_nodecore_timer(konce_nodecore *c, uint64_t now);

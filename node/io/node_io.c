@@ -33,7 +33,7 @@
 enum {
 	FLUSH_INTERVAL_MS = 1000,
 	RECV_CALLS_PER_WAKE = 16,
-	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 x 1,200 bytes */
+	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 datagrams */
 	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
 	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
 	WAKE_BUDGET_UNITS = 2048,
@@ -240,6 +240,14 @@ static uint64_t calibrate_pow_rate(struct konce_node *n)
 	return rate ? rate : 1;
 }
 
+/* The path MTU search's upper bound (pmtud.h): the route's MTU; a path handle (a punched or
+ * relayed traversal path) carries base-size datagrams only. */
+static unsigned path_mtu(void *ctx, const konce_addr *peer)
+{
+	(void)ctx;
+	return peer->path ? KONCE_PMTU_BASE : konce_udp_path_mtu(peer);
+}
+
 int node_io_start(struct konce_node *n, char *err, size_t errlen)
 {
 	int e = open_socket(n, err, errlen);
@@ -261,6 +269,8 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 			.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
 			      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
 									    : NULL,
+			.max_datagram = KONCE_PMTU_MAX,
+			.path_mtu = path_mtu,
 		},
 		.notes = n->store != NULL,
 		.inq_slots = INQ_SLOTS,

@@ -95,7 +95,7 @@ static void flush(struct node_trav_life *lf)
 	uint8_t buf[KONCE_LIFE_REQ_SIZE];
 	size_t len;
 	while (konce_lifetime_poll(lf->l, buf, &len))
-		konce_udp_queue(lf->udp, buf, len, &lf->t->rdv_addr[0]);
+		konce_udp_queue(lf->udp, buf, len, &lf->t->core->rdv_addr[0]);
 	konce_udp_flush(lf->udp);
 	node_trav_life_apply(lf->t);
 	arm(lf);
@@ -104,7 +104,7 @@ static void flush(struct node_trav_life *lf)
 static void on_rx(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav_life *lf = ctx;
-	if (!konce_addr_eq(from, &lf->t->rdv_addr[0])) {
+	if (!konce_addr_eq(from, &lf->t->core->rdv_addr[0])) {
 		lf->rx_other++;
 		return;
 	}
@@ -186,20 +186,20 @@ int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_
 	int e = parse_spec(spec, &off, &lc, err, errlen);
 	if (e)
 		return e;
-	if ((off || !t->rc) && !t->srv)
+	if ((off || !t->core->rc) && !t->core->srv)
 		return 0;
 	struct node_trav_life *lf = calloc(1, sizeof(*lf));
 	if (!lf)
 		return -ENOMEM;
 	lf->t = t;
 	t->life = lf;
-	if (t->srv) {
+	if (t->core->srv) {
 		if ((e = konce_lifesrv_new(&lf->srv, NULL)))
 			return e;
 		if (!(lf->ev_srv = evtimer_new(t->n->base, on_srv_timer, lf)))
 			return -ENOMEM;
 	}
-	if (!off && t->rc && (e = start_client(lf, &lc, err, errlen))) {
+	if (!off && t->core->rc && (e = start_client(lf, &lc, err, errlen))) {
 		if (!*err)
 			snprintf(err, errlen, "cannot start the mapping lifetime experiments: %s", strerror(-e));
 		return e;
@@ -225,22 +225,19 @@ void node_trav_life_free(struct node_trav *t)
 	t->life = NULL;
 }
 
-bool node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
+void node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav_life *lf = t->life;
-	if (!len || pkt[0] != KONCE_RDV_LIFE_REQ)
-		return false;
 	if (lf && lf->srv) {
 		konce_lifesrv_input(lf->srv, pkt, len, from, node_now_us());
 		srv_flush(lf);
 	}
-	return true; /* never to the endpoint */
 }
 
 static bool is_rdv(const struct node_trav *t, const uint8_t *pk)
 {
-	for (unsigned i = 0; i < t->nrdv; i++)
-		if (!memcmp(pk, t->rdv_pk[i], KONCE_KEY_BYTES))
+	for (unsigned i = 0; i < t->core->nrdv; i++)
+		if (!memcmp(pk, t->core->rdv_pk[i], KONCE_KEY_BYTES))
 			return true;
 	return false;
 }
@@ -257,19 +254,17 @@ static void apply_others(struct node_trav *t, uint64_t k, uint64_t now)
 		for (struct peer *p = n->by_pk[b]; p; p = p->pk_next)
 			if (p->conn && !is_rdv(t, p->pk))
 				konce_ep_set_keepalive(n->ep, p->conn, pk, now);
-	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
-		if (t->peers[i].used)
-			konce_punch_set_keepalive(t->peers[i].pu, dk, now);
+	konce_trav_set_path_keepalive(t->core, dk, now);
 }
 
 void node_trav_life_apply(struct node_trav *t)
 {
 	struct node_trav_life *lf = t->life;
 	konce_addr refl;
-	if (!lf || !lf->l || !t->rc)
+	if (!lf || !lf->l || !t->core->rc)
 		return;
 	uint64_t now = node_now_us();
-	if (konce_rdvclient_reflexive(t->rc, 0, &refl) == 0) {
+	if (konce_rdvclient_reflexive(t->core->rc, 0, &refl) == 0) {
 		if (lf->have_refl && !konce_addr_eq(&refl, &lf->refl)) {
 			char as[KONCE_ADDR_STRLEN];
 			node_log(t->n, KONCE_LOG_INFO, "the NAT rebound us to %s: learning the mapping lifetime again",
@@ -291,12 +286,12 @@ void node_trav_life_apply(struct node_trav *t)
 			node_log(t->n, KONCE_LOG_INFO, "mapping lifetime: learning (proven >= %.1f s): keepalive %.1f s",
 				 (double)st.lo_us / SEC, (double)k / SEC);
 	}
-	konce_rdvclient_set_keepalive(t->rc, k);
+	konce_rdvclient_set_keepalive(t->core->rc, k);
 	/* the registration refresh (a reliable message, every k) already holds the mapping and counts as
 	 * session traffic; the PING, a little later, only fires if the refresh did not */
 	uint64_t sk = k + k / 4 < KONCE_IDLE_TIMEOUT_MS * 1000ull / 3 ? k + k / 4 : KONCE_IDLE_TIMEOUT_MS * 1000ull / 3;
-	for (unsigned i = 0; i < t->nrdv; i++) {
-		struct peer *p = node_peer_find(t->n, t->rdv_pk[i]);
+	for (unsigned i = 0; i < t->core->nrdv; i++) {
+		struct peer *p = node_peer_find(t->n, t->core->rdv_pk[i]);
 		if (p && p->conn)
 			konce_ep_set_keepalive(t->n->ep, p->conn, sk, now);
 	}

@@ -1,7 +1,7 @@
 /* node_trav_setup.c - starting and stopping traversal in the node: the configuration
  * (rendezvous_peers, introductions, lifetime, capacity), the host candidates, the port-mapping
- * worker's events, and the teardown that deletes the lease.  node_trav.c runs the traversal once
- * it is started.
+ * worker's events, and the teardown that deletes the lease.  The traversal core (node/core/trav.h)
+ * does the work; node_trav.c hosts it once it is started.
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -34,13 +34,13 @@ static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
 		t->pm_external = ev->external;
 		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
 			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
-		konce_rdvclient_set_mapped(t->rc, &ev->external, 1, now);
+		konce_trav_set_mapped(t->core, &ev->external, now);
 		break;
 	case KONCE_PM_EV_LOST:
 		t->pm_state = "lost";
 		t->pm_reason = ev->reason;
 		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
-		konce_rdvclient_set_mapped(t->rc, NULL, 0, now);
+		konce_trav_set_mapped(t->core, NULL, now);
 		break;
 	case KONCE_PM_EV_UNAVAILABLE:
 		t->pm_state = "unavailable";
@@ -73,7 +73,14 @@ static void start_portmap(struct node_trav *t)
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
-static int parse_peers(struct node_trav *t, const char *list, char *err, size_t errlen)
+struct trav_setup {
+	unsigned nrdv, nhost;
+	uint8_t rdv_pk[KONCE_RDVCLIENT_MAX_RDV][KONCE_WIRE_KEY];
+	konce_addr rdv_addr[KONCE_RDVCLIENT_MAX_RDV];
+	konce_addr host[KONCE_RDVCLIENT_MAX_HOST];
+};
+
+static int parse_peers(struct trav_setup *t, const char *list, char *err, size_t errlen)
 {
 	char *dup = strdup(list), *save = NULL;
 	if (!dup)
@@ -98,12 +105,12 @@ static int parse_peers(struct node_trav *t, const char *list, char *err, size_t 
 }
 
 /* Host candidates: the bound address, or every up, non-loopback interface address. */
-static void gather_hosts(struct node_trav *t)
+static void gather_hosts(struct trav_setup *t, struct konce_node *n)
 {
 	konce_addr local;
 	struct ifaddrs *ifa, *i;
 	static const uint8_t zero[16] = {0}, v4any[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
-	if (konce_udp_local(t->n->udp, &local))
+	if (konce_udp_local(n->udp, &local))
 		return;
 	if (memcmp(local.ip, zero, 16) && memcmp(local.ip, v4any, 16)) {
 		t->host[t->nhost++] = local;
@@ -125,50 +132,47 @@ static void gather_hosts(struct node_trav *t)
 int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char *err, size_t errlen)
 {
 	int e;
+	struct trav_setup su;
 	if (!n || !cfg)
 		return -EINVAL;
 	if (n->trav)
 		return -EALREADY;
+	memset(&su, 0, sizeof su);
+	if (cfg->rendezvous_peers && *cfg->rendezvous_peers && (e = parse_peers(&su, cfg->rendezvous_peers, err, errlen)))
+		return e;
 	struct node_trav *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->n = n;
-	if (cfg->rendezvous_peers && *cfg->rendezvous_peers && (e = parse_peers(t, cfg->rendezvous_peers, err, errlen)))
-		goto fail;
+	t->pm_state = "off";
+	n->trav = t;
 	if ((e = node_trav_events_new(t)))
 		goto fail;
-	if (cfg->rendezvous && (e = node_rdvsrv_new(&t->srv, n, cfg->rendezvous_capacity))) {
-		snprintf(err, errlen, "cannot start the rendezvous service: %s", strerror(-e));
+	if (su.nrdv)
+		gather_hosts(&su, n);
+	konce_addr local;
+	bool have_local = konce_udp_local(n->udp, &local) == 0;
+	if ((e = node_travfilter_new(t)))
+		goto fail;
+	konce_trav_cfg tc = {.env = konce_env_default(), .ep = n->ep, .pk = n->pk, .ops = node_trav_ops(t),
+			     .local = have_local ? &local : NULL,
+			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])su.rdv_pk, .rdv_addr = su.rdv_addr,
+			     .nrdv = su.nrdv, .host = su.host, .nhost = su.nhost,
+			     .known_only = su.nrdv && cfg->introductions_known, .rendezvous = cfg->rendezvous,
+			     .rendezvous_capacity = cfg->rendezvous_capacity};
+	if ((e = konce_trav_new(&t->core, &tc, node_now_us()))) {
+		snprintf(err, errlen, "cannot start traversal: %s", strerror(-e));
 		goto fail;
 	}
-	if (t->nrdv) {
-		gather_hosts(t);
-		t->known_only = cfg->introductions_known;
-		konce_rdvclient_cfg rc = {.env = konce_env_default(), .key = n->pk, .rdv = t->rdv_addr, .nrdv = t->nrdv,
-				     .host = t->host, .nhost = t->nhost, .allow = t->known_only ? node_trav_known : NULL,
-				     .allow_ctx = t};
-		if ((e = konce_rdvclient_new(&t->rc, &rc, node_now_us()))) {
-			snprintf(err, errlen, "cannot start the rendezvous client: %s", strerror(-e));
-			goto fail;
-		}
-	}
-	n->trav = t;
-	t->pm_state = "off";
 	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
 		goto fail;
-	if ((e = node_travfilter_new(t)))
-		node_log(n, KONCE_LOG_WARN, "filtering test: %s", strerror(-e));
-	if (t->rc) {
-		if (cfg->portmap)
-			start_portmap(t);
-		konce_rdvclient_timer(t->rc, node_now_us());
-		node_trav_schedule(t);
-	}
+	if (t->core->rc && cfg->portmap)
+		start_portmap(t);
+	node_trav_schedule(t); /* the first registration; the filtering service's second port */
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
-		 t->srv ? "on" : "off", t->nrdv, t->nhost);
+		 t->core->srv ? "on" : "off", su.nrdv, su.nhost);
 	return 0;
 fail:
-	n->trav = t;
 	node_trav_free(n);
 	return e;
 }
@@ -185,13 +189,9 @@ void node_trav_free(struct konce_node *n)
 		event_free(t->ev_timer);
 	if (t->ev_kick)
 		event_free(t->ev_kick);
-	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++)
-		if (t->peers[i].used)
-			konce_punch_free(t->peers[i].pu);
 	node_trav_socks_free(t->socks);
 	node_travfilter_free(t);
-	konce_rdvclient_free(t->rc);
-	node_rdvsrv_free(t->srv);
+	konce_trav_free(t->core);
 	free(t);
 	n->trav = NULL;
 }

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "node/io/node_int.h"
-#include "node/io/node_trav_int.h"
+#include "node/core/trav.h"
 #include "node/base/wire.h"
 
 enum { RX_PER_WAKE = 64 };
@@ -151,29 +151,10 @@ int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_a
 	return 0;
 }
 
-void node_trav_socks_sweep(struct node_trav_socks *s, struct node_trav *t)
+void node_trav_socks_sweep(struct node_trav_socks *s, const konce_trav *t)
 {
-	bool keep_all = false, keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
-	uint64_t now = node_now_us();
-	if (!s->st.open_now)
-		return;
-	for (unsigned i = 0; i < NODE_TRAV_PEERS && !keep_all; i++) {
-		const struct tpeer *p = &t->peers[i];
-		unsigned sock;
-		konce_addr a;
-		if (!p->used)
-			continue;
-		enum konce_punch_path_state st = konce_punch_state(p->pu);
-		/* An attempt may still verify any of its sockets, or be answered on it.  And until its
-		 * give-up time, even once a pair won: when the two sets met twice, the peer may have
-		 * verified the other pair, and its probes there are what moves our path (punch.h's
-		 * rebinding, when we are the controlled side). */
-		keep_all = st == KONCE_PUNCH_PATH_PUNCHING || st == KONCE_PUNCH_PATH_PROBING ||
-			   (p->start_us && now < p->start_us + KONCE_PUNCH_GIVEUP_MS * 1000ull);
-		if (konce_punch_path(p->pu, &sock, &a) && sock <= KONCE_PUNCH_BIRTHDAY)
-			keep[sock] = true;
-	}
-	if (keep_all)
+	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	if (!s->st.open_now || konce_trav_socks_needed(t, node_now_us(), keep))
 		return;
 	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
 		if (!keep[i])

@@ -5,9 +5,9 @@
  * socket is opened the first time something is sent from its number, bound to the node socket's
  * address with an ephemeral port, and read from the event loop; datagrams it receives go to the
  * callback with its number.  node_trav_socks_sweep() closes every socket that no attempt and no
- * verified path needs any more: all of them once no peer is punching or within an attempt's
- * window (its start time + KONCE_PUNCH_GIVEUP_MS), except the one a peer's direct path was
- * verified on, which carries that peer's traffic until the path ends.
+ * verified path needs any more, as the core says (konce_trav_socks_needed: all of them once no
+ * peer is punching or within an attempt's window, except the one a peer's direct path was
+ * verified on, which carries that peer's traffic until the path ends).
  *
  * Bounded: at most KONCE_PUNCH_BIRTHDAY sockets, shared by every traversal peer (one socket toward
  * several peers is several mappings on an endpoint-dependent NAT, so sharing costs nothing).  A
@@ -25,7 +25,7 @@
 #include "nat/punch.h"
 #include "node/base/addr.h"
 
-struct node_trav;
+struct konce_trav;
 struct node_trav_socks;
 
 typedef void (*node_trav_socks_rx)(void *ctx, unsigned sock, const uint8_t *pkt, size_t len,
@@ -43,8 +43,8 @@ void node_trav_socks_free(struct node_trav_socks *s);
 /* Sends from socket sock (1..KONCE_PUNCH_BIRTHDAY), opening it first if needed.  0 or -errno. */
 int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_addr *to, const uint8_t *pkt,
 			 size_t len);
-/* Closes the sockets t's peers no longer need (see above). */
-void node_trav_socks_sweep(struct node_trav_socks *s, struct node_trav *t);
+/* Closes the sockets the traversal core's peers no longer need (konce_trav_socks_needed). */
+void node_trav_socks_sweep(struct node_trav_socks *s, const struct konce_trav *t);
 void node_trav_socks_get_stats(const struct node_trav_socks *s, struct node_trav_socks_stats *out);
 
 #endif

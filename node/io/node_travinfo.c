@@ -7,6 +7,7 @@
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
 #include "node/io/node_trav_socks.h"
+#include "nat/rendezvous.h"
 
 static const char *cand_name(uint8_t type)
 {
@@ -43,7 +44,7 @@ static json_t *addr_json(const konce_addr *a)
 
 static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 {
-	struct tpeer *p = tpeer_get(t, pk, false);
+	struct tpeer *p = tpeer_get(t->core, pk, TPEER_FIND, node_now_us());
 	if (!p)
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOENT, "error",
 				 "no traversal attempt for this peer (it was reached at a known address, or never)");
@@ -133,7 +134,7 @@ static const char *allocation_name(struct node_trav *t, konce_natinfo nat)
 	case KONCE_NATMAP_EDM_SEQ: return "sequential";
 	case KONCE_NATMAP_EDM_RANDOM: return "random";
 	case KONCE_NATMAP_EIM:
-		if (t->rc && konce_rdvclient_reflexive(t->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
+		if (t->core->rc && konce_rdvclient_reflexive(t->core->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
 			return refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
 		break;
 	}
@@ -145,31 +146,31 @@ static json_t *netcheck_json(struct node_trav *t)
 	uint64_t now = node_now_us();
 	json_t *rdvs = json_array(), *hosts = json_array();
 	char who[KONCE_KEY_TEXT_LEN + 1];
-	for (unsigned i = 0; i < t->nrdv; i++) {
+	for (unsigned i = 0; i < t->core->nrdv; i++) {
 		konce_addr refl;
-		struct peer *p = node_peer_find(t->n, t->rdv_pk[i]);
-		konce_key_to_text(who, t->rdv_pk[i]);
-		bool have = t->rc && konce_rdvclient_reflexive(t->rc, i, &refl) == 0;
+		struct peer *p = node_peer_find(t->n, t->core->rdv_pk[i]);
+		konce_key_to_text(who, t->core->rdv_pk[i]);
+		bool have = t->core->rc && konce_rdvclient_reflexive(t->core->rc, i, &refl) == 0;
 		json_array_append_new(
-			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&t->rdv_addr[i]),
+			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&t->core->rdv_addr[i]),
 					"session", p && p->up, "reflexive", have ? addr_json(&refl) : json_null(),
 					"register_rtt_ms",
-					t->rdv_rtt_us[i] ? json_real(t->rdv_rtt_us[i] / 1000.0) : json_null(),
+					t->core->rdv_rtt_us[i] ? json_real(t->core->rdv_rtt_us[i] / 1000.0) : json_null(),
 					"session_rtt_ms", p && p->rtt_us ? json_real(p->rtt_us / 1000.0) : json_null()));
 	}
-	for (unsigned i = 0; i < t->nhost; i++)
-		json_array_append_new(hosts, addr_json(&t->host[i]));
-	konce_natinfo nat = t->rc ? konce_rdvclient_nat(t->rc) : (konce_natinfo){0};
+	for (unsigned i = 0; i < t->core->nhost; i++)
+		json_array_append_new(hosts, addr_json(&t->core->host[i]));
+	konce_natinfo nat = t->core->rc ? konce_rdvclient_nat(t->core->rc) : (konce_natinfo){0};
 	bool mapped = !strcmp(t->pm_state, "mapped");
 	bool failed = !strcmp(t->pm_state, "unavailable") || !strcmp(t->pm_state, "lost");
 	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
-			      t->rc && konce_rdvclient_registered(t->rc), "rendezvous", rdvs, "nat", "mapping",
+			      t->core->rc && konce_rdvclient_registered(t->core->rc), "rendezvous", rdvs, "nat", "mapping",
 			      natmap_name(nat.mapping), "port_step", nat.step, "last_port", nat.last_port, "host", hosts,
 			      "portmap", "state", t->pm_state, "protocol",
 			      mapped ? json_string(konce_portmap_policy_proto_name(t->pm_proto)) : json_null(), "external",
 			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
 			      failed ? json_string(konce_portmap_policy_err_name(t->pm_reason)) : json_null());
-	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, now) : json_null());
+	json_object_set_new(o, "rendezvous_service", t->core->srv ? node_rdvsrv_json(t->core, now) : json_null());
 	json_object_set_new(o, "lifetime", node_trav_life_json(t));
 	json_object_set_new(o, "lifetime_service", node_trav_life_srv_json(t));
 	json_object_set_new(o, "filtering", node_travfilter_json(t));
@@ -197,14 +198,58 @@ json_t *node_trav_status_json(struct konce_node *n)
 	struct node_trav *t = n->trav;
 	if (!t)
 		return json_null();
-	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", t->known_only ? "known" : "any", "intros_refused",
-			      (json_int_t)t->intros_refused, "intros_declined", (json_int_t)t->intros_declined);
-	json_object_set_new(o, "rendezvous_service", t->srv ? node_rdvsrv_json(t->srv, node_now_us()) : json_null());
+	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", t->core->known_only ? "known" : "any", "intros_refused",
+			      (json_int_t)t->core->intros_refused, "intros_declined", (json_int_t)t->core->intros_declined);
+	json_object_set_new(o, "rendezvous_service", t->core->srv ? node_rdvsrv_json(t->core, node_now_us()) : json_null());
 	json_object_set_new(o, "filter_service", node_travfilter_service_json(t));
 	/* issue 15: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
 	 * traversal entry to take, strangers evicted from their pool */
-	json_object_set_new(o, "probes_refused", json_integer((json_int_t)t->punch_bad));
-	json_object_set_new(o, "peers_full", json_integer((json_int_t)t->tpeer_full));
-	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)t->tpeer_evicted));
+	json_object_set_new(o, "probes_refused", json_integer((json_int_t)t->core->punch_bad));
+	json_object_set_new(o, "peers_full", json_integer((json_int_t)t->core->tpeer_full));
+	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)t->core->tpeer_evicted));
+	return o;
+}
+
+json_t *node_rdvsrv_json(konce_trav *core, uint64_t now)
+{
+	konce_rendezvous *rdv = trav_rdvsrv_core(core->srv);
+	uint64_t forged, no_session;
+	trav_rdvsrv_counters(core->srv, &forged, &no_session);
+	const struct konce_rendezvous_counters *c = konce_rendezvous_counters(rdv);
+	const konce_relay *rl = konce_rendezvous_relay(rdv);
+	const struct konce_relay_counters *rc = konce_relay_counters(rl);
+	json_t *o = json_object();
+#define SET(name, v) json_object_set_new(o, name, json_integer((json_int_t)(v)))
+	SET("registrations", konce_rendezvous_count(rdv, now));
+	SET("registration_capacity", konce_rendezvous_capacity(rdv));
+	SET("registered", c->registered);
+	SET("refreshed", c->refreshed);
+	SET("table_full", c->table_full);
+	SET("rx", c->rx);
+	SET("bad", c->bad);
+	SET("rate_limited", c->rate_limited);
+	SET("not_registered", c->not_registered);
+	SET("intro_requests", c->intro_requests);
+	SET("intros", c->intros);
+	SET("intro_unknown", c->intro_unknown);
+	SET("intro_refused", c->intro_refused);
+	SET("intro_declined", c->intro_declined);
+	SET("relayed", c->relayed);
+	SET("relay_refused", c->relay_refused);
+	SET("relay_pairs", konce_relay_live(rl, now));
+	SET("relay_full", rc->full);
+	SET("relay_bytes", rc->bytes);
+	SET("relay_key_full", rc->key_full);
+	SET("relay_over_global", rc->over_global);
+	SET("source_full", c->source_full);
+	SET("offers", c->offers);
+	SET("offers_full", c->offers_full);
+	SET("rtt_samples", c->rtt_samples);
+	SET("rtt_refused", c->rtt_refused);
+	SET("claimed_dropped", c->claimed_dropped);
+	SET("out_dropped", c->out_dropped);
+	SET("forged", forged);
+	SET("no_session", no_session);
+#undef SET
 	return o;
 }

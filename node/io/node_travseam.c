@@ -25,10 +25,11 @@
 #include "node/core/inq.h"
 #include "node/io/node_trav.h"
 
-static bool seam_on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+static bool seam_on_datagram(void *ctx, enum konce_rx_kind kind, const uint8_t *pkt, size_t len,
+			     const konce_addr *from, uint64_t now)
 {
-	(void)now; /* the glue reads its own clock today */
-	return node_trav_on_datagram(ctx, pkt, len, from);
+	(void)now; /* the host reads its own clock */
+	return node_trav_on_datagram(ctx, kind, pkt, len, from);
 }
 
 static bool seam_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
@@ -52,15 +53,10 @@ static bool seam_is_virtual(void *ctx, const konce_addr *a)
 	return node_trav_is_virtual(a);
 }
 
-/* Traversal's message types (which the endpoint calls unknown) beside a fresh source's handshake,
- * ahead of overdrawn sources and unknown junk. */
-static unsigned seam_priority(void *ctx, const uint8_t *pkt, size_t len, unsigned ep_prio)
+static bool seam_traversal(void *ctx)
 {
-	struct konce_node *n = ctx;
-	if (ep_prio == KONCE_INQ_PRIOS - 1 && n->trav && len && pkt[0] >= KONCE_RDV_REGISTER &&
-	    pkt[0] <= KONCE_RDV_INTRO_ACCEPT)
-		return KONCE_NC_PRIO_TRAVERSAL;
-	return ep_prio;
+	const struct konce_node *n = ctx;
+	return n->trav != NULL;
 }
 
 void node_travseam_hooks(struct konce_node *n, konce_nodecore_hooks *h)
@@ -72,7 +68,7 @@ void node_travseam_hooks(struct konce_node *n, konce_nodecore_hooks *h)
 		.on_message = seam_on_message,
 		.resolve = seam_resolve,
 		.is_virtual = seam_is_virtual,
-		.priority = seam_priority,
+		.traversal = seam_traversal,
 	};
 }
 

@@ -19,7 +19,7 @@ enum { RX_BUF = 65536 }; /* a GRO read can hold up to 64 KiB of coalesced datagr
 struct txslot {
 	uint16_t len;
 	konce_addr to;
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 };
 
 struct konce_udp {
@@ -67,6 +67,13 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 	setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	if (bind(u->fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
+	/* Path MTU discovery is konce's (node/transport/pmtud.h): DF on every datagram, never
+	 * fragmented locally, whatever the kernel's path MTU cache holds (an ICMP-learned value is
+	 * what IP_MTU reports, see konce_udp_path_mtu) */
+	int probe4 = IP_PMTUDISC_PROBE, probe6 = IPV6_PMTUDISC_PROBE;
+	setsockopt(u->fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe4, sizeof(probe4));
+	if (u->v6)
+		setsockopt(u->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6));
 	/* Offloads are optional: probe them once, use them only where the kernel agrees. */
 	u->gro = setsockopt(u->fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 	u->gso = true; /* proven on first use; see send_gso() */
@@ -172,7 +179,7 @@ int konce_udp_recv(konce_udp *u, unsigned max_calls, konce_udp_rx_fn fn, void *c
 
 int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
-	if (len == 0 || len > KONCE_WIRE_MAX_DATAGRAM)
+	if (len == 0 || len > KONCE_PMTU_MAX)
 		return -EMSGSIZE;
 	if (u->ntx == KONCE_UDP_BATCH) {
 		int e = konce_udp_flush(u);
@@ -281,6 +288,25 @@ int konce_udp_flush(konce_udp *u)
 		}
 	}
 	return err;
+}
+
+unsigned konce_udp_path_mtu(const konce_addr *peer)
+{
+	struct sockaddr_storage ss;
+	bool v4 = konce_addr_is_v4(peer);
+	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(peer, &ss, !v4);
+	int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), mtu = 0;
+	socklen_t ml = sizeof(mtu);
+	if (fd < 0)
+		return 0;
+	/* connect() on UDP sends nothing: it picks the route, whose MTU (or the path MTU the kernel
+	 * learned from ICMP) IP_MTU then reports */
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    getsockopt(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_MTU : IPV6_MTU, &mtu, &ml) < 0)
+		mtu = 0;
+	close(fd);
+	int hdr = v4 ? KONCE_PMTU_IPV4_UDP : KONCE_PMTU_IPV6_UDP;
+	return mtu > hdr ? (unsigned)(mtu - hdr) : 0;
 }
 
 void konce_udp_get_stats(const konce_udp *u, konce_udp_stats *out)

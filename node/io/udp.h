@@ -42,12 +42,18 @@ int konce_udp_local(const konce_udp *u, konce_addr *out);
 /* Reads what is waiting, up to `max_calls` recvmmsg calls, calling fn per datagram.  Returns the number
  * of datagrams, or -errno for a socket error (EAGAIN is not one). */
 int konce_udp_recv(konce_udp *u, unsigned max_calls, konce_udp_rx_fn fn, void *ctx);
-/* Queues one datagram (copied); flushes first if the queue is full.  0, -EMSGSIZE, or a send error. */
+/* Queues one datagram (copied, up to KONCE_PMTU_MAX bytes); flushes first if the queue is full.  0,
+ * -EMSGSIZE, or a send error. */
 int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to);
 /* Sends everything queued.  On EAGAIN the rest is dropped and counted (UDP may drop anyway; the
  * protocols above recover).  0 or -errno. */
 int konce_udp_flush(konce_udp *u);
 void konce_udp_get_stats(const konce_udp *u, konce_udp_stats *out);
+/* The largest datagram (UDP payload) toward peer that the route's MTU allows: IP_MTU (IPV6_MTU)
+ * of a socket connected to it, minus the IP and UDP headers; 0 if unknown.  The upper bound of a
+ * session's path MTU search (konce_ep_config.path_mtu).  The socket itself sets DF on every
+ * datagram and never fragments (IP_PMTUDISC_PROBE), so the search sees what the path carries. */
+unsigned konce_udp_path_mtu(const konce_addr *peer);
 /* For tests and benchmarks: turn GSO/GRO use off (they are on by default where supported). */
 void konce_udp_set_offload(konce_udp *u, bool gso, bool gro);
 

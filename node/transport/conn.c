@@ -59,6 +59,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 		konce_env_free(env, c);
 		return r;
 	}
+	c->rec.big_bytes = KONCE_PMTU_BASE;
 	konce_recvtrack_init(&c->rt, 0);
 	konce_cc_init(&c->cc, foreground(c), KONCE_CONN_MSS, now);
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
@@ -180,6 +181,8 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 				   .prior_delivered = res->rs.prior_delivered, .app_limited = res->rs.app_limited};
 		konce_cc_on_ack(&c->cc, &ca, now);
 	}
+	c->big_lost += res->nlost_big;
+	c->big_acked += res->nacked_big;
 	konce_cc_on_spurious(&c->cc, res->spurious_bytes, now);
 	if (res->nlost && res->largest_lost_sent < c->path_since) {
 		konce_cc_on_discard(&c->cc, res->lost_bytes); /* sent on the old path */
@@ -324,10 +327,12 @@ static size_t put_fragments(konce_conn *c, uint8_t *out, size_t cap, konce_sent_
 	size_t n = 0;
 	konce_frame_ref ref;
 	while (sp->nrefs < KONCE_RECOVERY_MAX_REFS && cap - n > KONCE_FRAG_HEADER_MAX) {
-		bool fresh = konce_msgq_next(&c->q, &ref);
+		size_t room = cap - n - KONCE_FRAG_HEADER_MAX;
+		bool fresh = konce_msgq_next(&c->q, &ref, room);
 		if (!fresh) {
 			if (!probe || sp->nrefs > 0 ||
-			    konce_recovery_probe_refs(&c->rec, &ref, 1, still_needed, &c->q) != 1)
+			    konce_recovery_probe_refs(&c->rec, &ref, 1, still_needed, &c->q) != 1 ||
+			    !konce_msgq_clip(&c->q, &ref, room))
 				break;
 		}
 		konce_fragment f;
@@ -378,7 +383,7 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	size_t n = 0;
 	uint64_t ack_low = 0;
 	if (ack) {
-		/* leave room for a full fragment and a timestamp when data goes too */
+		/* leave room for a base-size fragment and a timestamp when data goes too */
 		size_t room = data ? cap - KONCE_TIMESTAMP_SIZE - KONCE_FRAG_HEADER_MAX - KONCE_FRAG_DATA_MAX : cap;
 		konce_ack a;
 		if (konce_recvtrack_build_ack(&c->rt, now, konce_reasm_credit(&c->ra), &a) == 0) {
@@ -454,6 +459,12 @@ void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint
 	konce_cc_on_sent(&c->cc, bytes, now);
 	konce_pacer_on_sent(&c->pacer, bytes, now);
 	c->last_eliciting_tx = now;
+}
+
+void konce_conn_on_probe_sent(konce_conn *c, uint64_t pn)
+{
+	if (pn > c->largest_pn_sent)
+		c->largest_pn_sent = pn;
 }
 
 void konce_conn_path_reset(konce_conn *c, uint64_t now)

@@ -55,7 +55,7 @@ enum {
 	KONCE_CONN_CHANNEL_RING = 2048,
 	KONCE_CONN_ACK_ONLY_RUN = 8,
 	KONCE_CONN_INITIAL_CREDIT = 256 * 1024, /* assumed before the peer's first ack */
-	KONCE_CONN_MSS = 1200,                  /* KONCE_WIRE_MAX_DATAGRAM */
+	KONCE_CONN_MSS = 1200,                  /* KONCE_PMTU_BASE: the controllers count in these */
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
 	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
 };
@@ -98,6 +98,8 @@ typedef struct konce_conn {
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;
 	uint64_t path_since;     /* last konce_conn_path_reset (0: never) */
+	uint64_t big_lost, big_acked; /* packets over KONCE_PMTU_BASE declared lost / acked since the
+				       * endpoint last took them (path MTU black holes, pmtud.h) */
 	unsigned probes_due;
 	bool ping_due;
 	uint64_t last_eliciting_tx, progress_at;
@@ -136,6 +138,9 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp);
 /* The packet built for sp left as a datagram of `bytes`. */
 void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint64_t now);
+/* Packet number pn left outside the conn (a path MTU probe, pmtud.h): not recorded, so its loss
+ * is nobody's congestion signal, but an ack of it is no ack of a packet never sent. */
+void konce_conn_on_probe_sent(konce_conn *c, uint64_t pn);
 
 /* Loss and probe timers, keepalive.  Returns false if the peer stopped answering (message timeout). */
 bool konce_conn_tick(konce_conn *c, uint64_t now);

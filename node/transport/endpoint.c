@@ -102,6 +102,11 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	if (ep->conn_cfg.ring <= KONCE_CONN_PRESENCE_RING || ep->conn_cfg.max_message > KONCE_VARINT_MAX)
 		goto fail;
 	ep->out_cap = cfg->out_ring ? cfg->out_ring : KONCE_EP_DEF_RING;
+	ep->max_datagram = cfg->max_datagram ? cfg->max_datagram : KONCE_PMTU_BASE;
+	if (ep->max_datagram < KONCE_PMTU_BASE || ep->max_datagram > KONCE_PMTU_MAX)
+		goto fail;
+	ep->path_mtu = cfg->path_mtu;
+	ep->path_mtu_ctx = cfg->path_mtu_ctx;
 	ep->ev_cap = cfg->event_ring ? cfg->event_ring : KONCE_EP_DEF_RING;
 
 	r = -ENOMEM;
@@ -124,9 +129,13 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->acc = zalloc(env, (size_t)accb * KONCE_EP_ACC_WAYS, sizeof *ep->acc);
 	ep->acc_mask = accb - 1;
 	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
+	ep->out_mem = zalloc(env, ep->out_cap, ep->max_datagram);
 	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
-	if (!ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->ev)
+	if (!ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
+	    !ep->ev)
 		goto fail;
+	for (unsigned i = 0; i < ep->out_cap; i++)
+		ep->out[i].data = ep->out_mem + (size_t)i * ep->max_datagram;
 	for (unsigned i = 0; i < ep->max_sessions; i++)
 		ep->free_slots[i] = ep->max_sessions - 1 - i;
 	ep->n_free = ep->max_sessions;
@@ -179,7 +188,10 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->free_slots);
 	konce_env_free(env, ep->cid_buckets);
 	konce_env_free(env, ep->acc);
+	if (ep->out_mem)
+		sodium_memzero(ep->out_mem, (size_t)ep->out_cap * ep->max_datagram);
 	konce_env_free(env, ep->out);
+	konce_env_free(env, ep->out_mem);
 	konce_env_free(env, ep->ev);
 	sodium_memzero(ep, sizeof *ep);
 	konce_env_free(env, ep);
@@ -215,6 +227,7 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	s->last_rx_us = now_us;
 	s->last_app_us = now_us;
 	s->ep = ep;
+	konce_pmtud_init(&s->pmtud);
 	ep->slots[slot] = s;
 	konce_ep_new_cid(ep, s->scid);
 	konce_cid_insert(ep, s);
@@ -273,6 +286,8 @@ void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID])
 
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
 {
+	if (len > ep->max_datagram)
+		return; /* only sealed by a caller that checked: never */
 	if (ep->out_n == ep->out_cap) {
 		ep->c.ring_full_datagrams++;
 		return;
@@ -285,7 +300,7 @@ void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, s
 	ep->c.tx_bytes += len;
 }
 
-bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len, konce_addr *to)
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
 {
 	konce_hs_server_flush_all(ep);
 	if (ep->out_n == 0)
@@ -395,42 +410,40 @@ void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
 
 /* ---- input ------------------------------------------------------------------------------ */
 
-void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+				     uint64_t now_us, konce_ep_rx *rx)
 {
-	ep->last_cost = 0;
-	ep->last_auth_conn = 0;
+	konce_ep_rx local;
+	if (!rx)
+		rx = &local;
+	rx->conn = 0;
+	rx->cost = 0;
 	ep->c.rx_packets++;
 	ep->c.rx_bytes += len;
-	if (len < 1 || len > KONCE_WIRE_MAX_DATAGRAM) {
+	if (len < 1 || len > (pkt[0] == KONCE_PKT_DATA ? KONCE_PMTU_MAX : KONCE_WIRE_MAX_DATAGRAM)) {
 		ep->c.rx_short++;
-		return;
+		return KONCE_EP_NOT_MINE;
 	}
 	switch (pkt[0]) {
 	case KONCE_PKT_HELLO:
-		konce_hs_server_hello(ep, pkt, len, from, now_us);
-		break;
+		return konce_hs_server_hello(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_INITIATE:
-		konce_hs_server_initiate(ep, pkt, len, from, now_us);
-		break;
+		return konce_hs_server_initiate(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_COOKIE:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_hs_client_cookie(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_hs_client_cookie(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_VERSION:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_hs_client_version(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_hs_client_version(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_ACCEPT:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_hs_client_accept(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_hs_client_accept(ep, pkt, len, from, now_us, rx);
 	case KONCE_PKT_DATA:
-		ep->last_cost = KONCE_EP_COST_DATA;
-		konce_ep_data_input(ep, pkt, len, from, now_us);
-		break;
+		rx->cost = KONCE_EP_COST_DATA;
+		return konce_ep_data_input(ep, pkt, len, from, now_us, rx);
 	default:
 		ep->c.rx_unknown_type++;
-		break;
+		return KONCE_EP_NOT_MINE;
 	}
 }
 
@@ -455,10 +468,6 @@ unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 		return 17;
 	}
 }
-
-unsigned konce_ep_last_cost(const konce_ep *ep) { return ep->last_cost; }
-
-uint32_t konce_ep_last_auth_conn(const konce_ep *ep) { return ep->last_auth_conn; }
 
 #define C(f) {#f, offsetof(struct konce_ep_counters, f)}
 static const struct {
@@ -539,6 +548,12 @@ static const struct {
 	C(msgs_rx),
 	C(keepalive_tx),
 	C(idle_closed),
+	C(pmtu_probes_tx),
+	C(pmtu_probes_lost),
+	C(pmtu_raised),
+	C(pmtu_blackholes),
+	C(pmtu_resets),
+	C(message_too_long),
 };
 #undef C
 _Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),

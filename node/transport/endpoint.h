@@ -102,6 +102,15 @@ typedef struct konce_ep_config {
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
 	unsigned msg_timeout_ms;        /* fail messages after no ack progress this long; 0 = KONCE_MSG_TIMEOUT_MS */
 	const konce_cc_ops *cc;         /* default class's congestion controller; NULL = KONCE_CC_DEFAULT */
+	/* Path MTU (pmtud.h).  With max_datagram above KONCE_PMTU_BASE, a session that opens a
+	 * channel searches for the largest datagram its path carries, up to path_mtu(peer) (or
+	 * max_datagram without the hook), and konce_ep_poll_datagram() may hand out datagrams that
+	 * large: its buffer must hold max_datagram bytes. */
+	unsigned max_datagram;          /* at most KONCE_PMTU_MAX; 0 = KONCE_PMTU_BASE: no search */
+	/* The I/O layer's estimate of the largest datagram toward peer (IP_MTU of a socket connected
+	 * to it, minus IP and UDP headers); 0 = unknown.  Called when a search starts or restarts. */
+	unsigned (*path_mtu)(void *ctx, const konce_addr *peer);
+	void *path_mtu_ctx;
 } konce_ep_config;
 
 enum konce_ep_event_type {
@@ -166,7 +175,8 @@ typedef struct konce_ep_event {
  * function konce_ep_counters() has the name.) */
 struct konce_ep_counters {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-	uint64_t rx_short, rx_unknown_type; /* rx_short: empty or over 1200 bytes */
+	uint64_t rx_short, rx_unknown_type; /* rx_short: empty, over 1200 bytes (DATA: over
+					     * KONCE_PMTU_MAX) */
 	/* server: HELLO */
 	uint64_t hello_rx, hello_bad_size, hello_bad_clue, cookie_tx, version_tx;
 	/* server: INITIATE, in the order the checks run */
@@ -196,6 +206,9 @@ struct konce_ep_counters {
 	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
+	/* path MTU: probes sent and lost, PLPMTU raises, black holes and path changes that set a
+	 * session back to KONCE_PMTU_BASE, MESSAGE frames over KONCE_EP_MAX_MESSAGE (dropped) */
+	uint64_t pmtu_probes_tx, pmtu_probes_lost, pmtu_raised, pmtu_blackholes, pmtu_resets, message_too_long;
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
@@ -204,8 +217,50 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
 
-/* One received datagram (any length; garbage is counted and dropped). */
-void konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* What konce_ep_input() did with one datagram.  Every drop is also counted (konce_ep_counters) under
+ * its exact reason; the verdict says what a caller routing datagrams by other means (the node's
+ * receive switch, traversal) needs to know, without reading counters. */
+enum konce_ep_verdict {
+	KONCE_EP_NOT_MINE = 1,         /* empty, over 1200 bytes, or a type byte that is not the transport's */
+	KONCE_EP_HELLO_ANSWERED,       /* server: a HELLO answered statelessly (COOKIE or VERSION sent) */
+	KONCE_EP_ESTABLISHED,          /* conn is established now: a new server session by an INITIATE, or
+					* our attempt by an ACCEPT that matched it and decrypted */
+	KONCE_EP_SIMOPEN_MERGED,       /* server: an authenticated INITIATE crossed our attempt conn to its
+					* key and became that attempt's session (hs_simopen.c) */
+	KONCE_EP_SIMOPEN_YIELDED,      /* server: an authenticated INITIATE crossed our attempt conn to its
+					* key and was dropped: our key is lower, our INITIATE wins */
+	KONCE_EP_ACCEPT_RESENT,        /* server: a copy of an INITIATE we accepted (conn); ACCEPT sent again */
+	KONCE_EP_COOKIE_TAKEN,         /* client: a COOKIE for our HELLO (conn); our INITIATE follows, now or
+					* once the proof of work is solved.  It proves nothing about the
+					* server: whoever saw our HELLO can echo its cid */
+	KONCE_EP_VERSION_TAKEN,        /* client: a VERSION for our HELLO (conn); the attempt FAILED */
+	KONCE_EP_SESSION_DATA,         /* an authenticated DATA packet for conn (decrypted, not a replay,
+					* valid frames): proof that its route carries the peer's traffic */
+	KONCE_EP_DROPPED_MALFORMED,    /* bad size, header or frames (conn set when it decrypted) */
+	KONCE_EP_DROPPED_UNMATCHED,    /* answers no handshake or session of ours (unknown cid, a VERSION
+					* that contradicts our HELLO), or the session is not ready */
+	KONCE_EP_DROPPED_STALE,        /* cookie expired or challenge out of the window; a replayed INITIATE
+					* or DATA packet */
+	KONCE_EP_DROPPED_AUTH,         /* failed a MAC, the proof of work, a decryption or a key check, or
+					* the HELLO's group clue */
+	KONCE_EP_DROPPED_FULL,         /* no room: the challenge table, the session table, the source's or
+					* the key's session cap */
+	KONCE_EP_DROPPED_VERSION,      /* server: an INITIATE for a version we do not speak */
+	KONCE_EP_DROPPED_POW_TOO_HIGH, /* client: the COOKIE demands more work than we pay; conn FAILED */
+};
+
+/* The rest of konce_ep_input()'s answer. */
+typedef struct konce_ep_rx {
+	uint32_t conn;  /* the session the verdict names, or 0 */
+	unsigned cost;  /* load units (load.h KONCE_COST_*) the datagram cost: what an input queue charges */
+} konce_ep_rx;
+
+/* One received datagram (any length; garbage is counted and dropped).  rx (may be NULL) gets the
+ * conn and the cost.  Returns what happened to it. */
+enum konce_ep_verdict konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+				     uint64_t now_us, konce_ep_rx *rx);
+/* Whether a verdict means the datagram was dropped (counted, nothing changed). */
+static inline bool konce_ep_dropped(enum konce_ep_verdict v) { return v >= KONCE_EP_DROPPED_MALFORMED; }
 
 /* Opens a session to server_pk at `to`; msg (len <= KONCE_EP_MAX_FIRST_MESSAGE, may be empty)
  * rides in the INITIATE.  The client shows a key derived for server_pk from cfg->identity, or
@@ -234,8 +289,20 @@ int konce_ep_send(konce_ep *ep, uint32_t conn, const uint8_t *msg, size_t len, u
 /* Sends an authenticated CLOSE (if established) and frees the session now.  0, -ENOENT. */
 int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us);
 
-/* Next datagram to send: copies it into buf, sets *len and *to.  false when none is queued. */
-bool konce_ep_poll_datagram(konce_ep *ep, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len, konce_addr *to);
+/* Next datagram to send: copies it into buf (KONCE_PMTU_BASE bytes, or the configured
+ * max_datagram), sets *len and *to.  false when none is queued. */
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to);
+/* A session's path MTU search (pmtud.h) and what its reliability layer lost meanwhile. */
+typedef struct konce_ep_pmtu_info {
+	unsigned plpmtu;         /* the largest datagram it sends now */
+	unsigned state;          /* enum konce_pmtud_state (0 = not searching) */
+	unsigned max;            /* the upper bound of the search */
+	uint64_t probes_sent, probes_lost, blackholes;
+	uint64_t packets_lost;   /* data packets recovery declared lost: what congestion control saw */
+	uint64_t retransmitted;  /* fragments queued again after a loss */
+} konce_ep_pmtu_info;
+/* 0, or -ENOENT if conn is not live. */
+int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *out);
 /* Next event; false when none. */
 bool konce_ep_poll_event(konce_ep *ep, konce_ep_event *ev);
 
@@ -251,12 +318,6 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us);
  * for no session and unknown types.  No crypto (a header parse and a table lookup); charges
  * nothing. */
 unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-/* The session (conn) the last konce_ep_input() took an authenticated DATA packet for (decrypted,
- * not a replay, valid frames), or 0: what proves to a caller who routes by other means (a
- * traversal path) that its route carries the peer's traffic. */
-uint32_t konce_ep_last_auth_conn(const konce_ep *ep);
-/* Load units (load.h KONCE_COST_*) the last konce_ep_input() call cost. */
-unsigned konce_ep_last_cost(const konce_ep *ep);
 const struct konce_ep_counters *konce_ep_counters(const konce_ep *ep);
 /* Calls fn once per counter, with its field name, in declaration order (for status output). */
 void konce_ep_counters_foreach(const struct konce_ep_counters *c,

@@ -62,6 +62,7 @@
 #include "node/transport/keyslab.h"
 #include "node/transport/load.h"
 #include "node/transport/path.h"
+#include "node/transport/pmtud.h"
 #include "node/base/ratelimit.h"
 #include "node/transport/session.h"
 
@@ -114,6 +115,7 @@ typedef struct konce_sess {
 	uint8_t peer_pk[KONCE_WIRE_KEY];
 	konce_session sess;
 	konce_path path;
+	konce_pmtud pmtud;            /* path MTU search (ep_pmtud.c) */
 	uint64_t last_rx_us;
 	/* client handshake */
 	const konce_identity *as;
@@ -165,7 +167,7 @@ typedef struct konce_acc_entry {
 typedef struct konce_out {
 	konce_addr to;
 	uint16_t len;
-	uint8_t data[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t *data;                /* max_datagram bytes, in ep->out_mem */
 } konce_out;
 
 struct konce_ep {
@@ -206,7 +208,11 @@ struct konce_ep {
 	uint64_t next_challenge;
 
 	konce_out *out;
+	uint8_t *out_mem;             /* out_cap x max_datagram bytes */
 	unsigned out_cap, out_head, out_n;
+	unsigned max_datagram;        /* KONCE_PMTU_BASE..KONCE_PMTU_MAX */
+	unsigned (*path_mtu)(void *ctx, const konce_addr *peer);
+	void *path_mtu_ctx;
 	konce_ep_evslot *ev;
 	unsigned ev_cap, ev_head, ev_n;
 	unsigned ev_msgs;        /* MESSAGE events in the ring */
@@ -223,8 +229,6 @@ struct konce_ep {
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
 	uint64_t timer_min_us;   /* cached; may be early, never late */
-	unsigned last_cost;
-	uint32_t last_auth_conn; /* konce_ep_last_auth_conn() */
 	struct konce_ep_counters c;
 };
 
@@ -278,8 +282,11 @@ void konce_cid_sync(konce_ep *ep, konce_sess *s);
 void konce_cid_for(konce_sess *s, const konce_addr *to);
 
 /* hs_server.c */
-void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+/* The input handlers return konce_ep_input()'s verdict and fill rx (never NULL here). */
+enum konce_ep_verdict konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					    uint64_t now_us, konce_ep_rx *rx);
+enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					       uint64_t now_us, konce_ep_rx *rx);
 /* Builds, stores and sends the ACCEPT, carrying frames[0, flen). */
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen);
 void konce_hs_server_flush_all(konce_ep *ep);
@@ -287,9 +294,12 @@ void konce_hs_server_flush_all(konce_ep *ep);
 /* hs_client.c */
 int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
 			  const konce_addr *to, uint64_t now_us);
-void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
-void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                             uint64_t now_us, konce_ep_rx *rx);
+enum konce_ep_verdict konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                              uint64_t now_us, konce_ep_rx *rx);
+enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                             uint64_t now_us, konce_ep_rx *rx);
 /* A HELLO_SENT attempt sends its HELLO now, to `to` (where the peer proved to be: hs_simopen.c). */
 void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to, uint64_t now_us);
 /* Resend, solve the next slice (SOLVING; `solving` attempts share this call's slice) or fail;
@@ -338,8 +348,21 @@ void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m);
 /* The konce_ep_msg_fail for a handshake failure or close reason. */
 unsigned konce_ep_msg_reason(unsigned fail);
 
+/* ep_pmtud.c: the path MTU search of each session (pmtud.h) */
+/* The largest datagram s sends now. */
+static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pmtud.plpmtu; }
+/* Starts the search once s has a channel; sends a probe if one is due. */
+void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* After an authenticated payload went through the conn: probe acks, black holes. */
+void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, uint64_t now_us);
+/* Probe timeout; the next time it needs a call (UINT64_MAX: none). */
+uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
+void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
 /* ep_session.c */
-void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us);
+enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					  uint64_t now_us, konce_ep_rx *rx);
 /* Acts on validated frames of an authenticated payload.  Returns false if the session was freed. */
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
 		     uint64_t pn, uint64_t now_us);

@@ -140,12 +140,12 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn *c = s->rel;
 	if (!c || (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING))
 		return;
-	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
+	uint8_t frames[KONCE_WIRE_MAX_SESSION_PAYLOAD];
 	if (s->state == KONCE_HS_ACCEPT_PENDING) {
 		/* The first reliable packet rides in the ACCEPT (pn 1).  Sent as DATA behind it, it can
 		 * arrive first (a relay reorders) and be dropped as not ready until its retransmission. */
 		konce_sent_packet sp;
-		size_t n = now_us < s->blocked_until_us ? 0 : konce_conn_build(c, frames, sizeof frames, 1, now_us, &sp);
+		size_t n = now_us < s->blocked_until_us ? 0 : konce_conn_build(c, frames, KONCE_WIRE_MAX_PAYLOAD, 1, now_us, &sp);
 		if (n == 0) {
 			/* nothing due: the ACCEPT waits for the application's reply (or leaves with the
 			 * next poll_datagram or timer) */
@@ -162,11 +162,16 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	}
 	if (now_us < s->blocked_until_us)
 		return;
+	konce_ep_pmtud_flush(ep, s, now_us);
 	while (ep->out_n < ep->out_cap) {
 		konce_sent_packet sp;
 		uint64_t pn = s->sess.tx_pn;
 		bool ping = c->ping_due;
-		size_t n = konce_conn_build(c, frames, sizeof frames, pn, now_us, &sp);
+		/* As large as the path carries (pmtud.h); but a probe timeout may mean the path stopped
+		 * carrying that (a black hole): its probes are base-size, so that their acks declare the
+		 * large packets lost and ep_pmtud.c sees it. */
+		size_t dgram = c->probes_due ? KONCE_PMTU_BASE : konce_ep_plpmtu(s);
+		size_t n = konce_conn_build(c, frames, dgram - konce_session_overhead(&s->sess), pn, now_us, &sp);
 		if (n == 0)
 			break;
 		unsigned before = ep->out_n;
@@ -341,6 +346,7 @@ void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
 		if (!s->rel || s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
 			continue;
 		konce_conn_path_reset(s->rel, now_us);
+		konce_ep_pmtud_reset(ep, s, now_us);
 		konce_ep_msg_flush(ep, s, now_us);
 	}
 	konce_ep_arm(ep, now_us);

@@ -13,9 +13,11 @@
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us)
 {
-	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t pkt[KONCE_PMTU_MAX];
 	uint8_t phase = s->sess.tx_phase;
 	konce_cid_for(s, to);
+	if (konce_session_overhead(&s->sess) + len > ep->max_datagram)
+		return -EMSGSIZE;
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
@@ -61,7 +63,7 @@ static void send_old_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 
 /* Reports what a path call did: PATH_CHANGED for a move, a move undone and a move confirmed,
  * with validated set only when the address may stand as the peer's (path.h `confirmed`). */
-static void path_changed(konce_ep *ep, konce_sess *s, enum konce_path_change chg)
+static void path_changed(konce_ep *ep, konce_sess *s, enum konce_path_change chg, uint64_t now_us)
 {
 	switch (chg) {
 	case KONCE_PATH_SAME:
@@ -79,6 +81,8 @@ static void path_changed(konce_ep *ep, konce_sess *s, enum konce_path_change chg
 		ep->c.path_confirmed++;
 		break;
 	}
+	if (chg != KONCE_PATH_CONFIRMED) /* a new (or the old) address: its size is not known */
+		konce_ep_pmtud_reset(ep, s, now_us);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_PATH_CHANGED, s->conn);
 	if (e) {
 		e->addr = s->path.cur;
@@ -115,6 +119,10 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		}
 		switch (f.type) {
 		case KONCE_FRAME_MESSAGE: {
+			if (f.len > KONCE_EP_MAX_MESSAGE) {
+				ep->c.message_too_long++; /* a MESSAGE frame stays within a base-size packet */
+				break;
+			}
 			if (konce_ep_msg_events_full(ep, s)) {
 				ep->c.msg_events_held++; /* unreliable: dropped while the app is behind */
 				break;
@@ -139,7 +147,7 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 			enum konce_path_change chg = konce_path_on_response(&s->path, from, f.body, now_us);
 			if (chg == KONCE_PATH_SAME)
 				ep->c.path_response_bad++;
-			path_changed(ep, s, chg);
+			path_changed(ep, s, chg, now_us);
 			break;
 		}
 		case KONCE_FRAME_CLOSE: {
@@ -157,26 +165,27 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 	return true;
 }
 
-void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					  uint64_t now_us, konce_ep_rx *rx)
 {
 	konce_data_hdr h;
-	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t plain[KONCE_PMTU_MAX];
 	size_t plen;
 	uint64_t pn;
 	ep->c.data_rx++;
 	if (konce_data_parse_hdr(&h, pkt, len)) {
 		ep->c.data_bad_header++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	uint32_t epoch = 0;
 	konce_sess *s = konce_cid_lookup(ep, h.dcid, &epoch);
 	if (!s) {
 		ep->c.data_unknown_cid++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	if (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING) {
 		ep->c.data_not_ready++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	uint8_t phase = s->sess.rx_phase;
 	switch (konce_session_open(&s->sess, plain, &plen, &pn, pkt, len, now_us)) {
@@ -184,13 +193,13 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 		break;
 	case KONCE_SESS_BAD_HEADER:
 		ep->c.data_bad_header++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	case KONCE_SESS_REPLAY:
 		ep->c.data_replay++;
-		return;
+		return KONCE_EP_DROPPED_STALE;
 	case KONCE_SESS_AUTH:
 		ep->c.data_auth_fail++;
-		return;
+		return KONCE_EP_DROPPED_AUTH;
 	}
 	if (s->sess.rx_phase != phase) {
 		ep->c.rekey_rx++;
@@ -201,30 +210,33 @@ void konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const kon
 	if (konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
 		ep->c.data_bad_frame++;
 		sodium_memzero(plain, plen);
-		return;
+		rx->conn = s->conn;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	s->last_rx_us = now_us;
 	s->heard = true;
 	s->rx_bytes += len;
-	ep->last_auth_conn = s->conn;
 	enum konce_path_change chg;
 	konce_path_on_epoch(&s->path, from, epoch);
 	if (konce_path_on_packet(&s->path, from, len, pn, now_us, &chg)) {
 		konce_env_random(ep->env, s->path.challenge, sizeof s->path.challenge);
 		konce_env_random(ep->env, s->path.old_challenge, sizeof s->path.old_challenge);
 	}
-	path_changed(ep, s, chg);
+	path_changed(ep, s, chg, now_us);
 	if (konce_path_old_due(&s->path))
 		send_old_challenge(ep, s, now_us);
 	if (konce_path_challenge_due(&s->path))
 		send_challenge(ep, s, now_us);
 	uint32_t conn = s->conn;
 	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
+	konce_ep_pmtud_input(ep, s, plain, plen, now_us);
 	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
 		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
 		konce_ep_msg_flush(ep, s, now_us);
 	}
 	sodium_memzero(plain, plen);
+	rx->conn = conn;
+	return KONCE_EP_SESSION_DATA;
 }
 
 void konce_ep_set_ext(konce_ep *ep, const konce_ep_ext *ext)
@@ -301,7 +313,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		t = k;
 	enum konce_path_change chg;
 	unsigned due = konce_path_tick(&s->path, now_us, &chg);
-	path_changed(ep, s, chg);
+	path_changed(ep, s, chg, now_us);
 	if (due & KONCE_PATH_SEND_PROBE)
 		send_challenge(ep, s, now_us);
 	if (due & KONCE_PATH_SEND_OLD)
@@ -309,6 +321,9 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 	uint64_t pt = konce_path_next(&s->path);
 	if (pt < t)
 		t = pt;
+	uint64_t m = konce_ep_pmtud_timer(ep, s, now_us);
+	if (m < t)
+		t = m;
 	*next = t;
 	return true;
 }

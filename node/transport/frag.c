@@ -27,7 +27,7 @@ int konce_frag_bounds(uint64_t total, uint64_t index, uint64_t *offset, size_t *
 static bool frag_valid(const konce_fragment *f)
 {
 	return f->msg_id >= 1 && f->msg_id <= KONCE_VARINT_MAX && f->total <= KONCE_VARINT_MAX &&
-	       f->len <= KONCE_WIRE_MAX_PAYLOAD && f->offset <= f->total && f->len <= f->total - f->offset &&
+	       f->len <= KONCE_WIRE_MAX_SESSION_PAYLOAD && f->offset <= f->total && f->len <= f->total - f->offset &&
 	       (f->len > 0 || f->total == 0);
 }
 

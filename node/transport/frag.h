@@ -1,8 +1,10 @@
 /* frag.h - messages cut into FRAGMENT frames, and their reassembly under a memory budget.
  *
- * Sender side: a message of `total` bytes is cut at multiples of KONCE_FRAG_DATA_MAX, so fragment
- * index i covers [i * 960, min(total, (i + 1) * 960)); an empty message is one empty fragment.
- * (message id, fragment index) is the frame reference recovery.h hands back on ack or loss.
+ * Sender side: msgq.h cuts a message into runs of KONCE_FRAG_UNIT-byte units that fill the packet
+ * at the session's PLPMTU.  konce_frag_count() and konce_frag_bounds() give the cut at the base
+ * PLPMTU, KONCE_FRAG_DATA_MAX (960) bytes a fragment: index i covers [i * 960, min(total,
+ * (i + 1) * 960)), an empty message is one empty fragment; a message of more than one such
+ * fragment opens a channel (conn.h).
  * FRAGMENT layout (wire.h): type | message id | offset | total (varints) | length u16 | bytes.
  *
  * Receiver side, konce_reasm: one buffer per message in progress, allocated through konce_env and
@@ -67,11 +69,11 @@ uint64_t konce_frag_count(uint64_t total);
 /* Offset and length of fragment index; -EINVAL if index is past the end. */
 int konce_frag_bounds(uint64_t total, uint64_t index, uint64_t *offset, size_t *len);
 /* Writes the FRAGMENT frame for f into out[0, cap).  Returns its length, 0 if it does not fit or f
- * is invalid (id 0, offset + len > total, len > KONCE_WIRE_MAX_PAYLOAD). */
+ * is invalid (id 0, offset + len > total, len > KONCE_WIRE_MAX_SESSION_PAYLOAD). */
 size_t konce_frag_encode(uint8_t *out, size_t cap, const konce_fragment *f);
 /* Reads a FRAGMENT frame (type byte included); f->data points into p.  Returns the bytes consumed,
  * 0 if malformed: truncated, id 0, offset + length > total, an empty fragment of a non-empty
- * message, or length > KONCE_WIRE_MAX_PAYLOAD. */
+ * message, or length > KONCE_WIRE_MAX_SESSION_PAYLOAD. */
 size_t konce_frag_decode(const uint8_t *p, size_t avail, konce_fragment *f);
 
 typedef enum konce_reasm_result {

@@ -187,34 +187,36 @@ static uint64_t slice_tries(const konce_ep *ep, const konce_sess *s, uint64_t us
 	return t ? t : 1;
 }
 
-void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                             uint64_t now_us, konce_ep_rx *rx)
 {
 	konce_cookie_msg c;
 	if (konce_cookie_parse(&c, pkt, len)) {
 		ep->c.cookie_bad++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	konce_sess *s = match(ep, c.client_cid, KONCE_HS_HELLO_SENT);
 	if (!s) {
 		ep->c.cookie_unmatched++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
+	rx->conn = s->conn;
 	/* a group server always masks; a public one never does (no downgrade either way) */
 	if (c.client_time != s->client_time || !konce_versions_has(&s->offered, c.version) ||
 	    !(c.flags & KONCE_COOKIE_F_MASKED) != !s->grouped) {
 		ep->c.cookie_bad++;
-		return;
+		return KONCE_EP_DROPPED_AUTH;
 	}
 	if (s->grouped)
 		konce_group_mask(c.epk, konce_keyslab_slot(ep->slab, s->slot)->group, c.challenge);
 	if (!konce_key_canonical(c.epk)) {
 		ep->c.cookie_bad++;
-		return;
+		return KONCE_EP_DROPPED_AUTH;
 	}
 	if (c.pow_bits > ep->max_pow_bits) {
 		ep->c.cookie_pow_too_high++;
 		konce_ep_fail(ep, s, KONCE_FAIL_POW_TOO_HIGH);
-		return;
+		return KONCE_EP_DROPPED_POW_TOO_HIGH;
 	}
 	struct cookie_secrets x;
 	unsigned fail = build_initiate(ep, s, &c, &x, now_us);
@@ -223,7 +225,7 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		if (fail == KONCE_FAIL_POW_TOO_HIGH)
 			ep->c.cookie_pow_too_high++;
 		konce_ep_fail(ep, s, fail);
-		return;
+		return fail == KONCE_FAIL_POW_TOO_HIGH ? KONCE_EP_DROPPED_POW_TOO_HIGH : KONCE_EP_DROPPED_AUTH;
 	}
 	s->state = KONCE_HS_SOLVING;
 	s->retry_at_us = now_us + (uint64_t)KONCE_POW_DEADLINE_MS * 1000; /* abandon the solve then */
@@ -234,27 +236,29 @@ void konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 		others = o != s && o->state == KONCE_HS_SOLVING;
 	if (others || !solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
 		konce_ep_arm(ep, now_us); /* the rest in slices from konce_ep_timer() */
+	return KONCE_EP_COOKIE_TAKEN;
 }
 
-void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                              uint64_t now_us, konce_ep_rx *rx)
 {
 	konce_version_msg v;
 	ep->c.version_rx++;
 	if (konce_version_parse(&v, pkt, len)) {
 		ep->c.version_ignored++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	konce_sess *s = match(ep, v.client_cid, KONCE_HS_HELLO_SENT);
 	if (!s) {
 		ep->c.version_ignored++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	/* Our HELLO listed every version we speak.  A VERSION naming one of them contradicts itself
 	 * (or is forged to push us off a version): ignore it and keep trying. */
 	for (unsigned i = 0; i < v.versions.n; i++)
 		if (konce_versions_has(&s->offered, konce_versions_at(&v.versions, i))) {
 			ep->c.version_ignored++;
-			return;
+			return KONCE_EP_DROPPED_UNMATCHED;
 		}
 	konce_ep_msg_abort(ep, s, KONCE_MSG_FAIL_PROTOCOL);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_FAILED, s->conn);
@@ -265,27 +269,30 @@ void konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, size_t len, const
 			e->versions[i] = konce_versions_at(&v.versions, i);
 	}
 	ep->c.hs_failed++;
+	rx->conn = s->conn;
 	konce_ep_sess_free(ep, s);
+	return KONCE_EP_VERSION_TAKEN;
 }
 
-void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+                                             uint64_t now_us, konce_ep_rx *rx)
 {
 	konce_accept a;
 	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM];
 	if (konce_accept_parse(&a, pkt, len)) {
 		ep->c.accept_bad++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	konce_sess *s = match(ep, a.client_cid, KONCE_HS_INITIATE_SENT);
 	if (!s) {
 		ep->c.accept_unmatched++;
-		return;
+		return KONCE_EP_DROPPED_UNMATCHED;
 	}
 	size_t plen = a.box_len - KONCE_WIRE_TAG;
 	if (konce_hs_accept_open(pkt, &a, s->sess.keys->rx, plain) ||
 	    konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
 		ep->c.accept_bad++;
-		return;
+		return KONCE_EP_DROPPED_AUTH;
 	}
 	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
 	s->state = KONCE_HS_ESTABLISHED;
@@ -304,6 +311,8 @@ void konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, size_t len, const 
 	if (konce_ep_frames(ep, s, plain, plen, from, 1, now_us) && konce_ep_sess_by_conn(ep, conn) == s)
 		konce_ep_msg_flush(ep, s, now_us); /* messages queued during the handshake */
 	sodium_memzero(plain, plen);
+	rx->conn = conn;
+	return KONCE_EP_ESTABLISHED;
 }
 
 uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, uint64_t now_us)

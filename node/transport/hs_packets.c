@@ -214,7 +214,7 @@ int konce_version_parse(konce_version_msg *v, const uint8_t *p, size_t len)
 
 int konce_data_parse_hdr(konce_data_hdr *d, const uint8_t *p, size_t len)
 {
-	if (len < KONCE_DATA_MIN_SIZE || len > KONCE_WIRE_MAX_DATAGRAM || p[KONCE_DATA_TYPE] != KONCE_PKT_DATA)
+	if (len < KONCE_DATA_MIN_SIZE || len > KONCE_PMTU_MAX || p[KONCE_DATA_TYPE] != KONCE_PKT_DATA)
 		return -EINVAL;
 	d->flags = p[KONCE_DATA_FLAGS];
 	if (d->flags & ~KONCE_DATA_F_KEY_PHASE)

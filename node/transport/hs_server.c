@@ -32,7 +32,7 @@
 #define KONCE_HS_CHALLENGE_WINDOW ((uint64_t)1 << 24)
 
 /* Charges the load meter, and the source's bucket only if it proved its address. */
-static void charge(konce_ep *ep, const konce_addr *from, bool proven, unsigned cost, uint64_t now_us)
+static void charge(konce_ep *ep, const konce_addr *from, bool proven, unsigned cost, uint64_t now_us, konce_ep_rx *rx)
 {
 	if (proven) {
 		konce_load_charge_proven(&ep->load, cost, now_us);
@@ -40,24 +40,25 @@ static void charge(konce_ep *ep, const konce_addr *from, bool proven, unsigned c
 	} else {
 		konce_load_charge(&ep->load, cost, now_us);
 	}
-	ep->last_cost = cost;
+	rx->cost = cost;
 }
 
 /* ---- HELLO -------------------------------------------------------------------------------- */
 
-void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					    uint64_t now_us, konce_ep_rx *rx)
 {
 	konce_hello h;
 	ep->c.hello_rx++;
-	charge(ep, from, false, KONCE_COST_HELLO, now_us);
+	charge(ep, from, false, KONCE_COST_HELLO, now_us, rx);
 	unsigned overdraft = konce_ratelimit_level(ep->rl, from, now_us);
 	if (konce_hello_parse(&h, pkt, len)) {
 		ep->c.hello_bad_size++;
-		return;
+		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	if (ep->group_key && !konce_group_clue_ok(&h, ep->group_key)) {
 		ep->c.hello_bad_clue++; /* silently: not even a VERSION */
-		return;
+		return KONCE_EP_DROPPED_AUTH;
 	}
 	uint16_t version = 0;
 	for (unsigned i = 0; i < h.versions.n && !version; i++)
@@ -70,7 +71,7 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 		v.versions = ep->versions;
 		konce_ep_send_raw(ep, from, out, konce_version_build(out, &v));
 		ep->c.version_tx++;
-		return;
+		return KONCE_EP_HELLO_ANSWERED;
 	}
 	const konce_cookie_gen *gen = konce_cookie_keys_current(ep->cookie_keys);
 	konce_cookie_params p;
@@ -107,6 +108,7 @@ void konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, size_t len, const k
 	uint8_t out[KONCE_COOKIE_SIZE];
 	konce_ep_send_raw(ep, from, out, konce_cookie_build(out, &c));
 	ep->c.cookie_tx++;
+	return KONCE_EP_HELLO_ANSWERED;
 }
 
 /* ---- accepted-challenge table ------------------------------------------------------------- */
@@ -199,8 +201,10 @@ static bool initiate_crypto(konce_ep *ep, const uint8_t *pkt, const konce_initia
 	return false;
 }
 
-void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)
+enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+					       uint64_t now_us, konce_ep_rx *rx)
 {
+	enum konce_ep_verdict v = KONCE_EP_DROPPED_MALFORMED;
 	konce_initiate in;
 	unsigned cost = KONCE_COST_REJECT;
 	bool proven = false; /* the source proved its address: charge its bucket */
@@ -214,15 +218,18 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	}
 	if (!konce_versions_has(&ep->versions, in.version)) {
 		ep->c.init_bad_version++;
+		v = KONCE_EP_DROPPED_VERSION;
 		goto out;
 	}
 	/* b) */
 	if (in.server_time > now_ms || now_ms - in.server_time > KONCE_COOKIE_LIFETIME_MS) {
 		ep->c.init_stale++;
+		v = KONCE_EP_DROPPED_STALE;
 		goto out;
 	}
 	if (in.challenge >= ep->next_challenge || ep->next_challenge - in.challenge > KONCE_HS_CHALLENGE_WINDOW) {
 		ep->c.init_challenge_window++;
+		v = KONCE_EP_DROPPED_STALE;
 		goto out;
 	}
 	/* c) */
@@ -231,6 +238,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		uint8_t hash[32];
 		initiate_hash(hash, pkt, len);
 		konce_sess *s = konce_ep_sess_by_conn(ep, used->conn);
+		v = KONCE_EP_DROPPED_STALE;
 		if (s && sodium_memcmp(hash, used->hash, 32) == 0 && konce_addr_eq(from, &s->hs_addr)) {
 			/* A retransmission (our ACCEPT was lost) or a replay from the same address, which
 			 * only someone on the path can make: answered at most KONCE_HS_DUP_ANSWERS times, and
@@ -239,10 +247,14 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 			if (s->state == KONCE_HS_ACCEPT_PENDING) {
 				konce_hs_server_flush_accept(ep, s, NULL, 0);
 				ep->c.init_dup_resent++;
+				v = KONCE_EP_ACCEPT_RESENT;
+				rx->conn = s->conn;
 			} else if (s->dup_answers < KONCE_HS_DUP_ANSWERS && s->hs_len <= len) {
 				s->dup_answers++;
 				konce_ep_send_raw(ep, from, s->hs_pkt, s->hs_len);
 				ep->c.init_dup_resent++;
+				v = KONCE_EP_ACCEPT_RESENT;
+				rx->conn = s->conn;
 			} else {
 				ep->c.init_dup_dropped++;
 			}
@@ -269,6 +281,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	p.key_id = in.key_id;
 	if (!gen || !konce_cookie_mac_ok(in.mac, gen->secret, &p)) {
 		ep->c.init_bad_mac++;
+		v = KONCE_EP_DROPPED_AUTH;
 		goto out;
 	}
 	proven = true;
@@ -276,17 +289,21 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	cost += KONCE_COST_POW;
 	if (!konce_pow_check(pkt, len, in.pow_bits)) {
 		ep->c.init_bad_pow++;
+		v = KONCE_EP_DROPPED_AUTH;
 		goto out;
 	}
 	/* f) */
 	konce_acc_entry *slot_e = acc_free_way(ep, in.challenge, now_us);
 	if (!slot_e) {
 		ep->c.init_full++; /* refused before the DH: nowhere to remember the challenge */
+		v = KONCE_EP_DROPPED_FULL;
 		goto out;
 	}
 	konce_sess *victim; /* the table's rules, before the DH (ep_table.c) */
-	if (konce_ep_table_admit(ep, from, now_us, &victim))
+	if (konce_ep_table_admit(ep, from, now_us, &victim)) {
+		v = KONCE_EP_DROPPED_FULL;
 		goto out;
+	}
 	cost += KONCE_COST_DH;
 	struct {
 		uint8_t c_pub[32], k_c2s[32], k_s2c[32];
@@ -295,6 +312,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	const konce_identity *S = NULL;
 	if (!initiate_crypto(ep, pkt, &in, gen, x.c_pub, &S, x.k_c2s, x.k_s2c, x.plain)) {
 		sodium_memzero(&x, sizeof x);
+		v = KONCE_EP_DROPPED_AUTH;
 		goto out;
 	}
 	/* Authenticated.  Our own attempt toward this peer makes it a simultaneous open (hs_simopen.c):
@@ -309,6 +327,8 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		slot_e->conn = 0;
 		initiate_hash(slot_e->hash, pkt, len);
 		ep->c.simopen_yielded++;
+		v = KONCE_EP_SIMOPEN_YIELDED;
+		rx->conn = s->conn;
 		sodium_memzero(&x, sizeof x);
 		/* No COOKIE yet for our attempt: our HELLO (or its COOKIE) was lost, or we dial a stale
 		 * address.  The peer just proved it is at `from`: send our HELLO there now, instead of
@@ -339,6 +359,7 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 	} else {
 		sodium_memzero(&x, sizeof x);
 		ep->c.init_full++;
+		v = KONCE_EP_DROPPED_FULL;
 		goto out;
 	}
 	s->init_len = (uint16_t)len;
@@ -360,10 +381,13 @@ void konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt, size_t len, cons
 		e->validated = true;
 	}
 	uint32_t conn = s->conn;
+	v = merged ? KONCE_EP_SIMOPEN_MERGED : KONCE_EP_ESTABLISHED;
+	rx->conn = conn;
 	bool live = konce_ep_frames(ep, s, x.plain, in.box2_len - KONCE_WIRE_TAG, from, 1, now_us);
 	sodium_memzero(&x, sizeof x);
 	if (merged && live && konce_ep_sess_by_conn(ep, conn) == s)
 		konce_hs_simopen_first(ep, s, now_us);
 out:
-	charge(ep, from, proven, cost, now_us);
+	charge(ep, from, proven, cost, now_us, rx);
+	return v;
 }

@@ -80,14 +80,14 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	if (!m)
 		return -ENOMEM;
 	memset(m, 0, sizeof *m);
-	m->nfrag = konce_frag_count(len);
-	m->acked = konce_env_alloc(q->env, (size_t)(m->nfrag + 63) / 64 * 8);
+	m->nunits = konce_msgq_units(len);
+	m->acked = konce_env_alloc(q->env, (size_t)(m->nunits + 63) / 64 * 8);
 	m->data = len ? konce_env_alloc(q->env, len) : NULL;
 	if (!m->acked || (len && !m->data)) {
 		msg_free(q, m);
 		return -ENOMEM;
 	}
-	memset(m->acked, 0, (size_t)(m->nfrag + 63) / 64 * 8);
+	memset(m->acked, 0, (size_t)(m->nunits + 63) / 64 * 8);
 	if (len)
 		memcpy(m->data, msg, len);
 	m->len = len;
@@ -145,6 +145,24 @@ unsigned konce_msgq_start(konce_msgq *q, uint64_t credit)
 
 static bool bit(const uint64_t *map, uint64_t i) { return map[i / 64] >> (i % 64) & 1; }
 
+/* Data bytes of units [index, index + count) of m (the last unit may be short; an empty message's
+ * one unit holds none). */
+static uint64_t run_bytes(const konce_smsg *m, uint64_t index, uint64_t count)
+{
+	uint64_t off = index * KONCE_FRAG_UNIT;
+	if (off >= m->len)
+		return 0;
+	uint64_t n = count * KONCE_FRAG_UNIT;
+	return n < m->len - off ? n : m->len - off;
+}
+
+/* The units ref covers, within m. */
+static uint64_t ref_end(const konce_smsg *m, const konce_frame_ref *ref)
+{
+	uint64_t end = (uint64_t)ref->index + (ref->count ? ref->count : 1);
+	return end < m->nunits ? end : m->nunits;
+}
+
 konce_smsg *konce_msgq_by_wire(const konce_msgq *q, uint64_t wire_id)
 {
 	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
@@ -168,10 +186,10 @@ uint64_t konce_msgq_acked_bytes(const konce_smsg *m)
 {
 	if (!m->acked || m->nacked == 0)
 		return 0;
-	uint64_t last = m->nfrag - 1;
-	uint64_t bytes = m->nacked * KONCE_FRAG_DATA_MAX;
-	if ((m->acked[last / 64] >> (last % 64)) & 1) /* the last fragment is short: count what it holds */
-		bytes -= last * KONCE_FRAG_DATA_MAX + KONCE_FRAG_DATA_MAX - m->len;
+	uint64_t last = m->nunits - 1;
+	uint64_t bytes = m->nacked * KONCE_FRAG_UNIT;
+	if (bit(m->acked, last)) /* the last unit is short: count what it holds */
+		bytes -= KONCE_FRAG_UNIT - run_bytes(m, last, 1);
 	return bytes > m->len ? m->len : bytes;
 }
 
@@ -180,7 +198,44 @@ bool konce_msgq_needed(const konce_msgq *q, const konce_frame_ref *ref)
 	if (ref->kind != KONCE_REF_FRAGMENT)
 		return false;
 	const konce_smsg *m = konce_msgq_by_wire(q, ref->id);
-	return m && ref->index < m->nfrag && !bit(m->acked, ref->index);
+	if (!m)
+		return false;
+	for (uint64_t i = ref->index, end = ref_end(m, ref); i < end; i++)
+		if (!bit(m->acked, i))
+			return true;
+	return false;
+}
+
+/* Narrows ref to its first needed run that fits max_bytes; *rest gets the units after that run
+ * (count 0 if none).  0 = done, -ENOENT = nothing needed, -EMSGSIZE = needed but no unit fits. */
+static int clip(const konce_msgq *q, konce_frame_ref *ref, size_t max_bytes, konce_frame_ref *rest)
+{
+	rest->count = 0;
+	const konce_smsg *m = ref->kind == KONCE_REF_FRAGMENT ? konce_msgq_by_wire(q, ref->id) : NULL;
+	if (!m)
+		return -ENOENT;
+	uint64_t i = ref->index, end = ref_end(m, ref);
+	while (i < end && bit(m->acked, i))
+		i++;
+	if (i >= end)
+		return -ENOENT;
+	uint64_t j = i;
+	while (j < end && j - i < UINT16_MAX && !bit(m->acked, j) && run_bytes(m, i, j - i + 1) <= max_bytes)
+		j++;
+	if (j == i)
+		return -EMSGSIZE;
+	if (j < end)
+		*rest = (konce_frame_ref){.id = ref->id, .index = (uint32_t)j, .kind = ref->kind,
+					  .count = (uint16_t)(end - j)};
+	ref->index = (uint32_t)i;
+	ref->count = (uint16_t)(j - i);
+	return 0;
+}
+
+bool konce_msgq_clip(const konce_msgq *q, konce_frame_ref *ref, size_t max_bytes)
+{
+	konce_frame_ref rest;
+	return clip(q, ref, max_bytes, &rest) == 0;
 }
 
 static int rtx_push(konce_msgq *q, const konce_frame_ref *ref, bool front)
@@ -207,21 +262,41 @@ static int rtx_push(konce_msgq *q, const konce_frame_ref *ref, bool front)
 	return 0;
 }
 
-bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref)
+bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref, size_t max_bytes)
 {
 	while (q->rtx_n) {
 		*ref = q->rtx[q->rtx_head];
 		q->rtx_head = (q->rtx_head + 1) % q->rtx_cap;
 		q->rtx_n--;
-		if (konce_msgq_needed(q, ref))
+		konce_frame_ref rest;
+		int r = clip(q, ref, max_bytes, &rest);
+		if (r == -EMSGSIZE) {
+			rtx_push(q, ref, true); /* the slot it came from is free */
+			return false;
+		}
+		if (r == 0) {
+			if (rest.count) /* on ENOMEM the probe timeout finds the rest among outstanding data */
+				rtx_push(q, &rest, true);
 			return true;
+		}
 	}
 	for (unsigned k = 0; k < KONCE_MSGQ_ACTIVE; k++) {
 		unsigned i = (q->rr + k) % KONCE_MSGQ_ACTIVE;
 		konce_smsg *m = q->active[i];
-		if (!m || m->next_new >= m->nfrag)
+		if (!m || m->next_new >= m->nunits)
 			continue;
-		*ref = (konce_frame_ref){.id = m->wire_id, .index = (uint32_t)m->next_new++, .kind = KONCE_REF_FRAGMENT};
+		uint64_t n = max_bytes / KONCE_FRAG_UNIT, left = m->nunits - m->next_new;
+		if (n > left)
+			n = left;
+		if (n > UINT16_MAX)
+			n = UINT16_MAX;
+		if (n == 0 && left == 1 && run_bytes(m, m->next_new, 1) <= max_bytes)
+			n = 1; /* a short last unit */
+		if (n == 0)
+			return false;
+		*ref = (konce_frame_ref){.id = m->wire_id, .index = (uint32_t)m->next_new, .kind = KONCE_REF_FRAGMENT,
+					 .count = (uint16_t)n};
+		m->next_new += n;
 		q->rr = i + 1;
 		return true;
 	}
@@ -231,8 +306,8 @@ bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref)
 void konce_msgq_unnext(konce_msgq *q, const konce_frame_ref *ref)
 {
 	konce_smsg *m = konce_msgq_by_wire(q, ref->id);
-	if (m && m->next_new == (uint64_t)ref->index + 1) {
-		m->next_new--;
+	if (m && m->next_new == (uint64_t)ref->index + ref->count) {
+		m->next_new = ref->index;
 		/* its turn is not over: the round-robin starts from it again, or a message whose
 		 * fragment keeps not fitting behind another would be skipped for ever */
 		for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
@@ -250,7 +325,7 @@ bool konce_msgq_has_data(const konce_msgq *q)
 		if (konce_msgq_needed(q, &q->rtx[(q->rtx_head + i) % q->rtx_cap]))
 			return true;
 	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
-		if (q->active[i] && q->active[i]->next_new < q->active[i]->nfrag)
+		if (q->active[i] && q->active[i]->next_new < q->active[i]->nunits)
 			return true;
 	return false;
 }
@@ -260,12 +335,10 @@ int konce_msgq_fragment(const konce_msgq *q, const konce_frame_ref *ref, konce_f
 	if (!konce_msgq_needed(q, ref))
 		return -ENOENT;
 	const konce_smsg *m = konce_msgq_by_wire(q, ref->id);
-	uint64_t off;
-	size_t len;
-	if (konce_frag_bounds(m->len, ref->index, &off, &len))
-		return -ENOENT;
+	uint64_t off = (uint64_t)ref->index * KONCE_FRAG_UNIT;
+	size_t len = (size_t)run_bytes(m, ref->index, ref_end(m, ref) - ref->index);
 	*f = (konce_fragment){.msg_id = m->wire_id, .offset = off, .total = m->len, .len = len,
-			      .data = m->data ? m->data + off : NULL};
+			      .data = m->data && len ? m->data + off : NULL};
 	return 0;
 }
 
@@ -274,12 +347,14 @@ konce_smsg *konce_msgq_acked(konce_msgq *q, const konce_frame_ref *ref)
 	if (!konce_msgq_needed(q, ref))
 		return NULL;
 	konce_smsg *m = konce_msgq_by_wire(q, ref->id);
-	m->acked[ref->index / 64] |= (uint64_t)1 << (ref->index % 64);
-	uint64_t off;
-	size_t len;
-	if (konce_frag_bounds(m->len, ref->index, &off, &len) == 0)
-		q->unacked_bytes -= len;
-	return ++m->nacked == m->nfrag ? m : NULL;
+	for (uint64_t i = ref->index, end = ref_end(m, ref); i < end; i++) {
+		if (bit(m->acked, i))
+			continue;
+		m->acked[i / 64] |= (uint64_t)1 << (i % 64);
+		q->unacked_bytes -= run_bytes(m, i, 1);
+		m->nacked++;
+	}
+	return m->nacked == m->nunits ? m : NULL;
 }
 
 void konce_msgq_lost(konce_msgq *q, const konce_frame_ref *ref)
@@ -311,13 +386,10 @@ void konce_msgq_retire(konce_msgq *q, konce_smsg *m)
 			q->wait_tail = prev;
 		q->nwait--;
 	}
-	/* bytes of fragments never acked */
-	for (uint64_t i = 0; i < m->nfrag; i++) {
-		uint64_t off;
-		size_t len;
-		if (!bit(m->acked, i) && konce_frag_bounds(m->len, i, &off, &len) == 0)
-			q->unacked_bytes -= len;
-	}
+	/* bytes of units never acked */
+	for (uint64_t i = 0; i < m->nunits; i++)
+		if (!bit(m->acked, i))
+			q->unacked_bytes -= run_bytes(m, i, 1);
 	if (m->klass)
 		q->nbackground--;
 	uncharge(q, konce_msgq_cost(m->len));

@@ -1,6 +1,12 @@
 /* msgq.h - a session's outgoing messages: their bytes, which fragments the peer acknowledged, what
  * to send next, and when each message is done.
  *
+ * Fragments are runs of KONCE_FRAG_UNIT-byte units (wire.h): a reference (recovery.h) names
+ * (wire id, first unit, unit count).  The caller says how many data bytes the packet being built
+ * has room for, so the same message goes out in large runs on a path with a large PLPMTU and in
+ * smaller ones after the PLPMTU fell: a lost run is cut again to fit (konce_msgq_next), and its
+ * units already acknowledged through other packets are left out.
+ *
  * A message is queued (konce_msgq_push, which copies its bytes), then *started* when flow control
  * lets it (konce_msgq_start): it gets the next wire id and its fragments become sendable.  Up to
  * KONCE_MSGQ_ACTIVE messages are started at once.  konce_msgq_next() picks what goes next:
@@ -8,7 +14,7 @@
  * started messages, so a large message never holds a small one back (no head-of-line blocking on
  * the sending side either).  recovery.h reports each fragment reference acked or lost; lost
  * fragments are queued again unless they were acked through another packet.  A message whose
- * every fragment is acked is complete: konce_msgq_acked() hands it back once, and the caller
+ * every unit is acked is complete: konce_msgq_acked() hands it back once, and the caller
  * queues MSG_DELIVERED and retires it.
  *
  * Flow control (docs/PROTOCOL.md section 11, "Fragmentation, reassembly, flow control"): the
@@ -66,8 +72,8 @@ typedef struct konce_smsg {
 	uint64_t wire_id;  /* 0 until started */
 	uint64_t len, charge;
 	uint8_t *data;     /* our copy */
-	uint64_t nfrag, nacked, next_new; /* next_new: first fragment never sent */
-	uint64_t *acked;   /* bitmap, one bit per fragment */
+	uint64_t nunits, nacked, next_new; /* units; next_new: first unit never sent */
+	uint64_t *acked;   /* bitmap, one bit per unit */
 	uint8_t klass;
 	uint64_t queued_us;
 	struct konce_smsg *next; /* waiting list */
@@ -94,10 +100,15 @@ void konce_msgq_init(konce_msgq *q, const konce_env *env);
 void konce_msgq_free(konce_msgq *q);
 /* Bounds what the queue may hold (0 = no limit) and shares pool's budget (NULL = none). */
 void konce_msgq_set_limit(konce_msgq *q, uint64_t max_held, konce_msgq_pool *pool);
+/* KONCE_FRAG_UNIT units of a message of len bytes (1 for an empty message). */
+static inline uint64_t konce_msgq_units(uint64_t len)
+{
+	return len == 0 ? 1 : (len + KONCE_FRAG_UNIT - 1) / KONCE_FRAG_UNIT;
+}
 /* What a message of len bytes costs against the limits. */
 static inline uint64_t konce_msgq_cost(uint64_t len)
 {
-	return len + KONCE_MSGQ_MSG_COST + (konce_frag_count(len) + 63) / 64 * 8;
+	return len + KONCE_MSGQ_MSG_COST + (konce_msgq_units(len) + 63) / 64 * 8;
 }
 /* Would a push costing cost (konce_msgq_cost) fit the queue's limit, the pool's budget and slice? */
 bool konce_msgq_admits(const konce_msgq *q, uint64_t cost);
@@ -105,8 +116,11 @@ bool konce_msgq_admits(const konce_msgq *q, uint64_t cost);
 int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 /* Starts waiting messages as credit allows; returns how many. */
 unsigned konce_msgq_start(konce_msgq *q, uint64_t credit);
-/* The next fragment to send; false when none. */
-bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref);
+/* The next fragment to send, with at most max_bytes of data; false when none (or none that small). */
+bool konce_msgq_next(konce_msgq *q, konce_frame_ref *ref, size_t max_bytes);
+/* Narrows ref to its first run of units still needed, with at most max_bytes of data (for a probe
+ * that repeats outstanding data).  false if none of it is needed or no unit fits. */
+bool konce_msgq_clip(const konce_msgq *q, konce_frame_ref *ref, size_t max_bytes);
 /* Puts a fragment taken with konce_msgq_next() back at the front (it did not fit a packet). */
 void konce_msgq_unnext(konce_msgq *q, const konce_frame_ref *ref);
 /* true if fragment ref still needs to reach the peer. */
@@ -118,7 +132,7 @@ konce_smsg *konce_msgq_acked(konce_msgq *q, const konce_frame_ref *ref);
 void konce_msgq_lost(konce_msgq *q, const konce_frame_ref *ref);
 konce_smsg *konce_msgq_by_wire(const konce_msgq *q, uint64_t wire_id);
 konce_smsg *konce_msgq_by_api(const konce_msgq *q, uint64_t api_id);
-/* Bytes of m the peer has acknowledged: whole fragments, exact (the last one may be short). */
+/* Bytes of m the peer has acknowledged: whole units, exact (the last one may be short). */
 uint64_t konce_msgq_acked_bytes(const konce_smsg *m);
 /* Removes a started or waiting message and frees it. */
 void konce_msgq_retire(konce_msgq *q, konce_smsg *m);

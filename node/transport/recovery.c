@@ -140,6 +140,7 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 			continue;
 		}
 		res->nlost++;
+		res->nlost_big += r->big_bytes && s->bytes > r->big_bytes;
 		if (s->in_flight) {
 			res->lost_bytes += s->bytes;
 			if (s->time_sent > res->largest_lost_sent)
@@ -251,6 +252,7 @@ int konce_recovery_on_ack(konce_recovery *r, const konce_ack *ack, uint64_t now,
 			}
 			eliciting_new |= s->ack_eliciting;
 			res->nacked++;
+			res->nacked_big += r->big_bytes && s->bytes > r->big_bytes;
 			if (s->in_flight) {
 				res->acked_bytes += s->bytes;
 				if (s->time_sent > res->largest_acked_sent)
@@ -299,6 +301,7 @@ void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res
 		if (!s)
 			break;
 		res->nlost++;
+		res->nlost_big += r->big_bytes && s->bytes > r->big_bytes;
 		if (s->in_flight) {
 			res->lost_bytes += s->bytes;
 			if (s->time_sent > res->largest_lost_sent)

@@ -79,8 +79,9 @@ enum { KONCE_RECOVERY_MAX_REFS = 4, KONCE_RECOVERY_LOST_MEMORY = 64 };
 
 typedef struct konce_frame_ref {
 	uint64_t id;    /* e.g. message id */
-	uint32_t index; /* e.g. fragment index */
+	uint32_t index; /* e.g. first fragment unit */
 	uint16_t kind;  /* the message layer's tag for the kind of frame */
+	uint16_t count; /* e.g. fragment units from index on */
 } konce_frame_ref;
 
 typedef struct konce_sent_packet {
@@ -135,6 +136,8 @@ typedef struct konce_loss_result {
 	uint64_t lost_bytes;            /* in-flight bytes declared lost */
 	uint64_t largest_lost_sent;     /* send time of the newest lost packet */
 	bool persistent_congestion;     /* RFC 9002 section 7.6 */
+	size_t nlost_big, nacked_big;   /* of those, packets larger than big_bytes (path MTU black
+					 * hole detection, pmtud.h) */
 	size_t nspurious;               /* earlier losses this ack showed to be reordering */
 	uint64_t spurious_bytes;        /* their in-flight bytes */
 	konce_rate_sample rs;           /* acks only */
@@ -163,6 +166,7 @@ typedef struct konce_recovery {
 	unsigned pto_count;
 	uint64_t packet_threshold;   /* KONCE_LOSS_PACKET_THRESHOLD, raised by spurious losses */
 	uint64_t time_num;           /* time threshold = time_num / KONCE_LOSS_TIME_DEN RTT */
+	uint32_t big_bytes;          /* the caller's "large packet" size for nlost_big; 0 = none */
 	konce_lost_packet lost[KONCE_RECOVERY_LOST_MEMORY]; /* ring of recent losses */
 	size_t nlost_total;
 	/* delivery-rate sampling */

@@ -40,10 +40,14 @@ static void maybe_rekey_tx(konce_session *s, uint64_t now_us)
 	s->tx_key_packets = 0;
 }
 
-size_t konce_session_seal(konce_session *s, uint8_t out[KONCE_WIRE_MAX_DATAGRAM], const uint8_t *plain,
-			  size_t len, uint64_t now_us)
+size_t konce_session_overhead(const konce_session *s)
 {
-	if (len > KONCE_WIRE_MAX_PAYLOAD)
+	return KONCE_DATA_PN + konce_pnwin_len(s->tx_pn, s->largest_acked) + KONCE_WIRE_TAG;
+}
+
+size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len, uint64_t now_us)
+{
+	if (len > KONCE_WIRE_MAX_SESSION_PAYLOAD)
 		return 0;
 	maybe_rekey_tx(s, now_us);
 	out[KONCE_DATA_TYPE] = KONCE_PKT_DATA;
@@ -53,7 +57,7 @@ size_t konce_session_seal(konce_session *s, uint8_t out[KONCE_WIRE_MAX_DATAGRAM]
 	if (w == 0)
 		return 0; /* 2^63 packets: cannot happen before the heat death of the session */
 	size_t hdr = KONCE_DATA_PN + w;
-	if (hdr + len + KONCE_WIRE_TAG > KONCE_WIRE_MAX_DATAGRAM)
+	if (hdr + len + KONCE_WIRE_TAG > KONCE_PMTU_MAX)
 		return 0;
 	konce_aead_seal(out + hdr, plain, len, out, hdr, s->tx_pn, s->keys->tx);
 	s->tx_pn++;
@@ -72,7 +76,7 @@ enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out
 	if (w == 0)
 		return KONCE_SESS_BAD_HEADER;
 	size_t hdr = KONCE_DATA_PN + w;
-	if (len < hdr + KONCE_WIRE_TAG || len - hdr - KONCE_WIRE_TAG > KONCE_WIRE_MAX_PAYLOAD)
+	if (len < hdr + KONCE_WIRE_TAG || len - hdr - KONCE_WIRE_TAG > KONCE_WIRE_MAX_SESSION_PAYLOAD)
 		return KONCE_SESS_BAD_HEADER;
 	if (!konce_replay_check(&s->replay, pn))
 		return KONCE_SESS_REPLAY;

@@ -38,10 +38,10 @@ static void setup(void)
 	if (!konce_ep_poll_datagram(client, pkt, &len, &to))
 		abort();
 	memcpy(client_cid, pkt + KONCE_HELLO_CLIENT_CID, 8);
-	konce_ep_input(server, pkt, len, &caddr, 1000000);
+	konce_ep_input(server, pkt, len, &caddr, 1000000, NULL);
 	if (!konce_ep_poll_datagram(server, pkt, &len, &to))
 		abort();
-	konce_ep_input(client, pkt, len, &saddr, 1000000);
+	konce_ep_input(client, pkt, len, &saddr, 1000000, NULL);
 	if (!konce_ep_poll_datagram(client, pkt, &len, &to) || pkt[0] != KONCE_PKT_INITIATE)
 		abort();
 }
@@ -71,7 +71,7 @@ static void mutate_mode(const uint8_t *d, size_t n)
 		konce_ep *from = hop % 2 ? m_server : m_client, *dst = hop % 2 ? m_client : m_server;
 		if (!konce_ep_poll_datagram(from, pkt, &len, &to))
 			abort();
-		konce_ep_input(dst, pkt, len, hop % 2 ? &saddr : &caddr, m_now);
+		konce_ep_input(dst, pkt, len, hop % 2 ? &saddr : &caddr, m_now, NULL);
 	}
 	uint32_t sconn = 0;
 	while (konce_ep_poll_event(m_server, &ev))
@@ -85,7 +85,7 @@ static void mutate_mode(const uint8_t *d, size_t n)
 		pkt[i] ^= d[i + 1];
 		changed |= d[i + 1] != 0;
 	}
-	konce_ep_input(m_client, pkt, len, &saddr, m_now);
+	konce_ep_input(m_client, pkt, len, &saddr, m_now, NULL);
 	bool established = false, replied = false;
 	while (konce_ep_poll_event(m_client, &ev)) {
 		if (ev.type == KONCE_EV_ESTABLISHED)
@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		pkt[0] = KONCE_PKT_ACCEPT;
 	if (n >= KONCE_ACCEPT_MIN_SIZE && !(d[0] & 1))
 		memcpy(pkt + KONCE_ACCEPT_CLIENT_CID, client_cid, 8);
-	konce_ep_input(client, pkt, n, &saddr, 1100000);
+	konce_ep_input(client, pkt, n, &saddr, 1100000, NULL);
 	konce_ep_event ev;
 	while (konce_ep_poll_event(client, &ev))
 		if (ev.type == KONCE_EV_ESTABLISHED || ev.type == KONCE_EV_MESSAGE)

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		memcpy(pkt + KONCE_COOKIE_CLIENT_CID, h.client_cid, 8);
 		wire_put64(pkt + KONCE_COOKIE_CLIENT_TIME, h.client_time);
 	}
-	konce_ep_input(client, pkt, n, &srv, 1010000);
+	konce_ep_input(client, pkt, n, &srv, 1010000, NULL);
 	uint64_t challenge = wire_get64(pkt + KONCE_COOKIE_CHALLENGE);
 	while (konce_ep_poll_datagram(client, pkt, &len, &to)) {
 		konce_initiate in;

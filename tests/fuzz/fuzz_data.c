@@ -23,22 +23,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	konce_session a, b;
 	konce_session_init(&a, konce_keyslab_slot(slab, 0), k1, k2, cb, 0);
 	konce_session_init(&b, konce_keyslab_slot(slab, 1), k2, k1, ca, 0);
-	uint8_t plain[KONCE_WIRE_MAX_DATAGRAM], pkt[KONCE_WIRE_MAX_DATAGRAM];
+	/* DATA packets up to the largest PLPMTU (pmtud.h) */
+	static uint8_t plain[KONCE_PMTU_MAX], pkt[KONCE_PMTU_MAX], t[KONCE_PMTU_MAX];
 	size_t plen;
 	uint64_t pn;
 	/* 1: the raw input as a packet */
-	if (n <= KONCE_WIRE_MAX_DATAGRAM && konce_session_open(&b, plain, &plen, &pn, d, n, 0) == KONCE_SESS_OK)
+	if (n <= KONCE_PMTU_MAX && konce_session_open(&b, plain, &plen, &pn, d, n, 0) == KONCE_SESS_OK)
 		abort();
 	/* 2: the input as a plaintext (after a pn skip byte) */
 	if (n < 1)
 		return 0;
 	a.tx_pn += d[0]; /* exercise longer windows */
-	size_t m = n - 1 > KONCE_WIRE_MAX_PAYLOAD ? KONCE_WIRE_MAX_PAYLOAD : n - 1;
+	size_t room = KONCE_PMTU_MAX - konce_session_overhead(&a);
+	size_t m = n - 1 > room ? room : n - 1;
 	size_t len = konce_session_seal(&a, pkt, d + 1, m, 0);
 	if (len == 0)
 		abort();
 	konce_frame_validate(d + 1, m, NULL);
-	uint8_t t[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(t, pkt, len);
 	t[(d[0] * 31u) % len] ^= (uint8_t)(1u << (d[0] % 8));
 	if (konce_session_open(&b, plain, &plen, &pn, t, len, 0) == KONCE_SESS_OK)

@@ -49,14 +49,14 @@ static bool exchange(const konce_addr *afrom, bool checked)
 	while (konce_ep_poll_datagram(a, pkt, &len, &to)) {
 		if (pkt[0] == KONCE_PKT_DATA && len >= KONCE_DATA_MIN_SIZE)
 			memcpy(bcid, pkt + KONCE_DATA_DCID, KONCE_WIRE_CID);
-		konce_ep_input(b, pkt, len, afrom, now);
+		konce_ep_input(b, pkt, len, afrom, now, NULL);
 		moved = true;
 	}
 	while (konce_ep_poll_datagram(b, pkt, &len, &to)) {
 		bool known = !memcmp(&to, &aaddr, sizeof to) || !memcmp(&to, afrom, sizeof to);
 		if (!known && checked)
 			abort(); /* B answered an address the peer never sent from */
-		konce_ep_input(a, pkt, len, &baddr, now);
+		konce_ep_input(a, pkt, len, &baddr, now, NULL);
 		moved = true;
 	}
 	konce_ep_event ev;
@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 				buf[0] = KONCE_PKT_DATA;
 				memcpy(buf + KONCE_DATA_DCID, bcid, KONCE_WIRE_CID);
 			}
-			konce_ep_input(b, buf, len, op % 4 ? &others[arg % 4] : &aaddr, now);
+			konce_ep_input(b, buf, len, op % 4 ? &others[arg % 4] : &aaddr, now, NULL);
 			settle(&aaddr, len && buf[0] == KONCE_PKT_DATA);
 			if (delivered != before || closed != closes)
 				abort();

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	uint64_t delivered[MAX_DELIVERED];
 	size_t ndelivered = 0, nheld = 0;
 	konce_reasm_msg *held[MAX_HELD];
-	uint8_t data[KONCE_WIRE_MAX_PAYLOAD], enc[KONCE_FRAG_HEADER_MAX + KONCE_WIRE_MAX_PAYLOAD];
+	static uint8_t data[KONCE_WIRE_MAX_SESSION_PAYLOAD], enc[KONCE_FRAG_HEADER_MAX + KONCE_WIRE_MAX_SESSION_PAYLOAD];
 	uint64_t now = 0;
 
 	live = 0;

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		pkt[0] = KONCE_PKT_HELLO;
 	unsigned long allocs = fz_allocs;
 	konce_addr from = {.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1}, .port = 9};
-	konce_ep_input(server, pkt, n, &from, 2000000);
+	konce_ep_input(server, pkt, n, &from, 2000000, NULL);
 	size_t out_len, total = 0;
 	konce_addr to;
 	while (konce_ep_poll_datagram(server, pkt, &out_len, &to))

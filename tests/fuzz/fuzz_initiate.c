@@ -50,10 +50,10 @@ static void mutate_mode(const uint8_t *d, size_t n)
 	konce_addr to;
 	if (!konce_ep_poll_datagram(m_client, pkt, &len, &to))
 		abort();
-	konce_ep_input(m_server, pkt, len, &caddr, m_now);
+	konce_ep_input(m_server, pkt, len, &caddr, m_now, NULL);
 	if (!konce_ep_poll_datagram(m_server, pkt, &len, &to))
 		abort();
-	konce_ep_input(m_client, pkt, len, &saddr, m_now);
+	konce_ep_input(m_client, pkt, len, &saddr, m_now, NULL);
 	if (!konce_ep_poll_datagram(m_client, pkt, &len, &to) || pkt[0] != KONCE_PKT_INITIATE)
 		abort();
 	bool changed = false;
@@ -63,7 +63,7 @@ static void mutate_mode(const uint8_t *d, size_t n)
 			changed = true;
 	}
 	uint64_t opened = konce_ep_counters(m_server)->sessions_opened;
-	konce_ep_input(m_server, pkt, len, &caddr, m_now);
+	konce_ep_input(m_server, pkt, len, &caddr, m_now, NULL);
 	bool now_open = konce_ep_counters(m_server)->sessions_opened != opened;
 	if (now_open == changed)
 		abort();
@@ -134,10 +134,10 @@ static void simultaneous_mode(const uint8_t *d, size_t n)
 	konce_addr to;
 	if (!konce_ep_poll_datagram(cl, pkt, &len, &to))
 		abort();
-	konce_ep_input(s_server, pkt, len, &caddr, m_now);
+	konce_ep_input(s_server, pkt, len, &caddr, m_now, NULL);
 	if (!konce_ep_poll_datagram(s_server, pkt, &len, &to))
 		abort();
-	konce_ep_input(cl, pkt, len, &saddr, m_now);
+	konce_ep_input(cl, pkt, len, &saddr, m_now, NULL);
 	if (!konce_ep_poll_datagram(cl, pkt, &len, &to) || pkt[0] != KONCE_PKT_INITIATE)
 		abort();
 	bool changed = false;
@@ -148,7 +148,7 @@ static void simultaneous_mode(const uint8_t *d, size_t n)
 	}
 	struct konce_ep_counters before = *konce_ep_counters(s_server);
 	unsigned long allocs = fz_allocs;
-	konce_ep_input(s_server, pkt, len, &caddr, m_now);
+	konce_ep_input(s_server, pkt, len, &caddr, m_now, NULL);
 	const struct konce_ep_counters *after = konce_ep_counters(s_server);
 	uint64_t yielded = after->simopen_yielded - before.simopen_yielded;
 	uint64_t merged = after->simopen_merged - before.simopen_merged;
@@ -199,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		wire_put64(pkt + KONCE_INIT_SERVER_TIME, 1500);
 	unsigned long allocs = fz_allocs;
 	konce_addr from = {.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1}, .port = 9};
-	konce_ep_input(server, pkt, n, &from, 2000000);
+	konce_ep_input(server, pkt, n, &from, 2000000, NULL);
 	size_t len;
 	konce_addr to;
 	if (konce_ep_poll_datagram(server, pkt, &len, &to) || fz_allocs != allocs ||

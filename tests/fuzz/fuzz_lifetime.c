@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	uint64_t now = 0, in_bytes = 0, out_bytes = 0;
 	uint8_t last[KONCE_LIFE_REQ_SIZE], buf[KONCE_LIFE_REQ_SIZE];
 	size_t last_len = 0, len;
-	konce_addr to, src = {{0}, 1};
+	konce_addr to, src = {{0}, 1, 0};
 	if (konce_lifetime_new(&l, &lc, 0))
 		return 0;
 	if (konce_lifesrv_new(&s, &sc)) {

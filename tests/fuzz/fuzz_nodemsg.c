@@ -79,7 +79,7 @@ static uint64_t peer_clock(void)
 static void peer_rx(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	(void)ctx;
-	konce_ep_input(peer, pkt, len, from, peer_clock());
+	konce_ep_input(peer, pkt, len, from, peer_clock(), NULL);
 }
 
 /* One round of traffic both ways. */

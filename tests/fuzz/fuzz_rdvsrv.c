@@ -1,4 +1,4 @@
-/* fuzz_rdvsrv.c - the node's rendezvous service glue (node/io/node_rdvsrv.c): rendezvous messages
+/* fuzz_rdvsrv.c - the node's rendezvous service (node/core/trav_rdvsrv.c): rendezvous messages
  * arriving on an authenticated session, checked against the session's key, handed to the
  * rendezvous core with the session's address, and the core's answers routed back to sessions.
  *
@@ -79,7 +79,7 @@ static void check_answer(const uint8_t *p, size_t len)
 static void peer_rx(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	(void)ctx;
-	konce_ep_input(peer, pkt, len, from, peer_clock());
+	konce_ep_input(peer, pkt, len, from, peer_clock(), NULL);
 }
 
 /* One round of traffic both ways. */

@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	for (unsigned i = 0; expect_fail && i < v.versions.n; i++)
 		if (konce_versions_has(&h.versions, konce_versions_at(&v.versions, i)))
 			expect_fail = false;
-	konce_ep_input(client, in, len, (d[0] & 2) ? &other : &saddr, now);
+	konce_ep_input(client, in, len, (d[0] & 2) ? &other : &saddr, now, NULL);
 	konce_ep_event ev;
 	bool failed = false;
 	while (konce_ep_poll_event(client, &ev)) {

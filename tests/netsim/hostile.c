@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 				break;
 			konce_addr from;
 			if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-				konce_ep_input(ep, buf, (size_t)n, &from, now_us());
+				konce_ep_input(ep, buf, (size_t)n, &from, now_us(), NULL);
 		}
 		now = now_us();
 		if (konce_ep_next_timer(ep) <= now)

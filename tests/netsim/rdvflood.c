@@ -379,7 +379,7 @@ int main(int argc, char **argv)
 				konce_addr from;
 				if (konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
 					continue;
-				konce_ep_input(s->ep, buf, (size_t)n, &from, now);
+				konce_ep_input(s->ep, buf, (size_t)n, &from, now, NULL);
 				/* the demand it just paid, if this was a COOKIE */
 				if (n > 0 && buf[0] == KONCE_PKT_COOKIE && (size_t)n > KONCE_COOKIE_POW_BITS &&
 				    buf[KONCE_COOKIE_POW_BITS] > st.pow_max)

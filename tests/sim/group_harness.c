@@ -1,11 +1,14 @@
 /* group_harness.c - the consensus members' simulated network, stores and checks (group_harness.h). */
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "consensus/ctoken.h"
+#include "store/store.h"
 #include "tests/sim/group_harness.h"
 
 static void violation(gh *s, const char *fmt, ...)
@@ -24,6 +27,14 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * 0x100000001b3ULL;
 	return h;
+}
+
+uint64_t gh_wall(const gh *s) { return 1800000000ULL + s->now / 1000000; }
+
+static void set_wall(gh *s, unsigned i)
+{
+	if (s->node[i].g)
+		konce_group_set_wallclock(s->node[i].g, gh_wall(s));
 }
 
 int gh_node_of(const gh *s, const uint8_t key[KONCE_CW_KEY])
@@ -65,13 +76,20 @@ static void truncate_from(gh_store *st, uint64_t seq)
 		st->max_seq = seq - 1;
 }
 
-static int p_view(void *ctx, const uint8_t *value, size_t len)
+static int a_view(gh_store *st, const uint8_t *value, size_t len)
 {
-	gh_store *st = ctx;
 	konce_cw_value v;
 	if (konce_cw_value_parse(&v, value, len, NULL) != KONCE_CW_OK)
 		return -EINVAL;
 	put_bytes(&st->view, &st->view_len, value, len);
+	static const uint8_t zero[KONCE_CW_SECRET];
+	bool known = !memcmp(v.used_invite, zero, KONCE_CW_SECRET);
+	for (size_t k = 0; k < st->nused && !known; k++)
+		known = !memcmp(st->used[k], v.used_invite, KONCE_CW_SECRET);
+	if (!known) {
+		st->used = realloc(st->used, (st->nused + 1) * sizeof(*st->used));
+		memcpy(st->used[st->nused++], v.used_invite, KONCE_CW_SECRET);
+	}
 	truncate_from(st, v.commit + 1);
 	for (unsigned i = 0; i < v.count; i++)
 		if (set_entry(st, v.commit + 1 + i, &v.e[i]))
@@ -81,9 +99,9 @@ static int p_view(void *ctx, const uint8_t *value, size_t len)
 	return 0;
 }
 
-static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value, size_t len)
+static int a_vote(gh_store *st, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value,
+		  size_t len)
 {
-	gh_store *st = ctx;
 	st->vote_base = base;
 	st->promised = promised;
 	st->acc_ballot = acc_ballot;
@@ -91,9 +109,8 @@ static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ball
 	return 0;
 }
 
-static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *b, size_t len)
+static int a_entries(gh_store *st, uint64_t first, unsigned count, const uint8_t *b, size_t len)
 {
-	gh_store *st = ctx;
 	truncate_from(st, first);
 	size_t off = 0;
 	for (unsigned i = 0; i < count; i++) {
@@ -110,10 +127,139 @@ static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *b
 	return off == len ? 0 : -EINVAL;
 }
 
+static int a_delivered(gh_store *st, uint64_t seq)
+{
+	st->delivered = seq;
+	return 0;
+}
+
+static int apply(gh_store *st, const gh_rec *r)
+{
+	switch (r->kind) {
+	case 1:
+		return a_view(st, r->bytes, r->len);
+	case 2:
+		return a_vote(st, r->a, r->b, r->c, r->bytes, r->len);
+	case 3:
+		return a_entries(st, r->a, (unsigned)r->b, r->bytes, r->len);
+	case 5:
+		if (r->a == 0) {
+			st->needs_state = true;
+		} else {
+			st->needs_state = false;
+			st->snap_seq = r->a;
+			st->snap_len = r->len;
+		}
+		return 0;
+	default:
+		return a_delivered(st, r->a);
+	}
+}
+
+/* The persist interface: applied at once, or (asynchronous) queued for a flush. */
+static gh *the_sim(gh_store *st) { return st->sim; }
+
+static int persist(gh_store *st, gh_rec r, const uint8_t *bytes)
+{
+	gh *s = the_sim(st);
+	if (!s->async)
+		return apply(st, &(gh_rec){r.kind, r.a, r.b, r.c, (uint8_t *)bytes, r.len});
+	if (st->npend == st->cpend) {
+		st->cpend = st->cpend ? 2 * st->cpend : 16;
+		st->pend = realloc(st->pend, st->cpend * sizeof(*st->pend));
+	}
+	r.bytes = NULL;
+	if (r.len) {
+		r.bytes = malloc(r.len);
+		memcpy(r.bytes, bytes, r.len);
+	}
+	st->pend[st->npend++] = r;
+	st->calls++;
+	if (st->db) {
+		int rc = 0;
+		switch (r.kind) {
+		case 1:
+			rc = konce_store_group_note_view(st->db, s->group, r.bytes, r.len);
+			break;
+		case 2:
+			rc = konce_store_group_note_vote(st->db, s->group, r.a, r.b, r.c, r.bytes, r.len);
+			break;
+		case 3:
+			rc = konce_store_group_note_entries(st->db, s->group, r.a, (unsigned)r.b, r.bytes, r.len);
+			break;
+		case 5:
+			rc = konce_store_group_note_snapshot(st->db, s->group, r.a, r.bytes, r.len);
+			break;
+		default:
+			rc = konce_store_group_note_delivered(st->db, s->group, r.a);
+		}
+		if (rc)
+			violation(s, "the SQLite store refused a record: %d", rc);
+	}
+	if (!st->flush_at)
+		st->flush_at = s->now + 1 + simrng_below(&s->frng, s->flush_max);
+	return KONCE_GROUP_PERSIST_QUEUED;
+}
+
+static int p_view(void *ctx, const uint8_t *value, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 1, .len = len}, value);
+}
+
+static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 2, .a = base, .b = promised, .c = acc_ballot, .len = len}, value);
+}
+
+static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *b, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 3, .a = first, .b = count, .len = len}, b);
+}
+
 static int p_delivered(void *ctx, uint64_t seq)
 {
-	((gh_store *)ctx)->delivered = seq;
+	return persist(ctx, (gh_rec){.kind = 4, .a = seq}, NULL);
+}
+
+static int p_snapshot(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	return persist(ctx, (gh_rec){.kind = 5, .a = seq, .len = len}, data);
+}
+
+/* ---- the application ------------------------------------------------------------------------ */
+
+enum { APP_FILLER_MAX = 40000 };
+
+static size_t app_state(uint64_t hash, uint8_t *out)
+{
+	size_t len = 8 + (size_t)(hash % (APP_FILLER_MAX + 1));
+	memcpy(out, &hash, 8);
+	for (size_t k = 8; k < len; k++)
+		out[k] = (uint8_t)(hash >> (k % 8 * 8) ^ k);
+	return len;
+}
+
+static int app_snapshot(void *ctx, const uint8_t **data, size_t *len)
+{
+	static uint8_t buf[8 + APP_FILLER_MAX];
+	gh_node *n = ctx;
+	if (n->awaiting)
+		violation(n->st.sim, "node %d was asked for a snapshot it does not have", gh_node_of(n->st.sim, n->key));
+	*len = app_state(n->app_hash, buf);
+	*data = buf;
 	return 0;
+}
+
+static void drop_pending(gh_store *st)
+{
+	for (size_t k = 0; k < st->npend; k++)
+		free(st->pend[k].bytes);
+	st->lost += st->npend;
+	st->npend = 0;
+	if (st->db)
+		konce_store_group_discard(st->db);
+	st->calls = 0;
+	st->flush_at = 0;
 }
 
 static bool policy(void *ctx, const uint8_t joiner[KONCE_CW_KEY])
@@ -127,11 +273,14 @@ static bool policy(void *ctx, const uint8_t joiner[KONCE_CW_KEY])
 static konce_group *make_core(gh *s, unsigned i)
 {
 	gh_node *n = &s->node[i];
-	konce_group_config cfg = {.env = &s->envc.env, .policy = policy, .policy_ctx = n};
+	drop_pending(&n->st); /* a new core counts its persist calls from 1 */
+	konce_group_config cfg = {.env = &s->envc.env, .policy = policy, .policy_ctx = n, .snapshot = app_snapshot,
+				  .snapshot_ctx = n};
 	memcpy(cfg.group, s->group, sizeof(cfg.group));
 	memcpy(cfg.self, n->key, KONCE_CW_KEY);
 	cfg.persist = (konce_group_persist){.ctx = &n->st, .put_view = p_view, .put_vote = p_vote,
-					    .put_entries = p_entries, .put_delivered = p_delivered};
+					    .put_entries = p_entries, .put_delivered = p_delivered,
+					    .put_snapshot = p_snapshot};
 	return konce_group_new(&cfg);
 }
 
@@ -242,6 +391,8 @@ static void check_join_decision(gh *s, unsigned c, const konce_group_event *ev)
 		}
 	if (no || yes < n / 2 + 1)
 		violation(s, "node %u accepted joiner %d with %u yes, %u no of %u", c, j, yes, no, n);
+	if (s->node[j].invite_expires && gh_wall(s) >= s->node[j].invite_expires)
+		violation(s, "node %u accepted joiner %d after its invitation expired", c, j);
 	s->accepted[j] = true;
 	s->joins_accepted++;
 }
@@ -282,7 +433,15 @@ static void drain(gh *s, unsigned i)
 			if (n->next_delivery && ev.seq != n->next_delivery)
 				violation(s, "node %u delivered seq %llu, expected %llu", i,
 					  (unsigned long long)ev.seq, (unsigned long long)n->next_delivery);
+			if (n->awaiting)
+				violation(s, "node %u delivered seq %llu without state", i, (unsigned long long)ev.seq);
 			n->next_delivery = ev.seq + 1;
+			n->app_hash = fnv(n->app_hash, &h, sizeof(h)) | 1;
+			n->app_seq = ev.seq;
+			if (!s->chain[ev.seq])
+				s->chain[ev.seq] = n->app_hash;
+			else if (s->chain[ev.seq] != n->app_hash)
+				violation(s, "node %u's state after seq %llu differs", i, (unsigned long long)ev.seq);
 			if (!s->seq_hash[ev.seq])
 				s->seq_hash[ev.seq] = h;
 			else if (s->seq_hash[ev.seq] != h)
@@ -298,9 +457,39 @@ static void drain(gh *s, unsigned i)
 					(unsigned long long)ev.epoch);
 			s->views++;
 			record_view(s, i, ev.epoch);
-			if (!n->next_delivery) /* a joiner starts after the view's commit index */
-				n->next_delivery = konce_group_commit_index(n->g) + 1;
+			if (!n->next_delivery && !n->awaiting) {
+				/* A joiner: with the state before the view's commit index to transfer, it
+				 * waits for a snapshot; else it starts at the beginning. */
+				if (konce_group_catching_up(n->g))
+					n->awaiting = true;
+				else
+					n->next_delivery = konce_group_commit_index(n->g) + 1;
+			}
 			break;
+		case KONCE_GROUP_EV_SNAPSHOT: {
+			uint64_t hash;
+			static uint8_t want[8 + APP_FILLER_MAX];
+			if (ev.len < 8 || ev.seq >= GH_MAX_SEQ) {
+				violation(s, "node %u: a snapshot of %zu bytes at seq %llu", i, ev.len, (unsigned long long)ev.seq);
+				break;
+			}
+			memcpy(&hash, ev.data, 8);
+			if (app_state(hash, want) != ev.len || memcmp(want, ev.data, ev.len))
+				violation(s, "node %u: a snapshot reassembled wrong", i);
+			if (!s->chain[ev.seq] || s->chain[ev.seq] != hash)
+				violation(s, "node %u: the snapshot at seq %llu is not the state after it", i,
+					  (unsigned long long)ev.seq);
+			if (getenv("GH_TRACE"))
+				fprintf(stderr, "%8.3f node %u restores a snapshot at seq %llu (%zu bytes)\n", s->now / 1e6,
+					i, (unsigned long long)ev.seq, ev.len);
+			n->app_hash = hash;
+			n->app_seq = ev.seq;
+			n->next_delivery = ev.seq + 1;
+			n->awaiting = false;
+			n->snapshots++;
+			s->snapshots++;
+			break;
+		}
 		case KONCE_GROUP_EV_HALTED:
 			s->halts++;
 			n->halted_events++;
@@ -316,11 +505,14 @@ static void drain(gh *s, unsigned i)
 		case KONCE_GROUP_EV_OUT:
 			n->out = true;
 			n->out_reason = ev.out_reason;
+			s->expired_refusals += ev.out_reason == KONCE_GROUP_OUT_REFUSED && ev.kind == KONCE_CW_R_EXPIRED;
 			s->evictions += ev.out_reason == KONCE_GROUP_OUT_EVICTED;
 			break;
-		case KONCE_GROUP_EV_GAP:
-			violation(s, "node %u skipped seq %llu..%llu", i, (unsigned long long)ev.seq,
-				  (unsigned long long)ev.nonce);
+		case KONCE_GROUP_EV_GAP: /* a snapshot must fill it before anything is delivered */
+			if (!konce_group_catching_up(n->g))
+				violation(s, "node %u skipped seq %llu..%llu", i, (unsigned long long)ev.seq,
+					  (unsigned long long)ev.nonce);
+			n->awaiting = true;
 			break;
 		case KONCE_GROUP_EV_PERSIST_FAILED:
 			violation(s, "node %u: persist failed %d", i, ev.err);
@@ -356,10 +548,137 @@ static void deliver(gh *s, gh_msg *m)
 	if (to->up && to->g && s->node[m->from].side == to->side) {
 		if (m->len > KONCE_CW_H_SIZE && m->bytes[0] == KONCE_CW_JOIN_VOTE)
 			note_vote(s, m);
+		set_wall(s, m->to);
 		konce_group_input(to->g, s->node[m->from].key, m->bytes, m->len, s->now);
 		drain(s, m->to);
 	}
 	free(m->bytes);
+}
+
+/* Make node i's queued records durable, in order, and tell its core. */
+static void flush(gh *s, unsigned i)
+{
+	gh_node *n = &s->node[i];
+	gh_store *st = &n->st;
+	for (size_t k = 0; k < st->npend; k++) {
+		if (apply(st, &st->pend[k]))
+			violation(s, "node %u: a queued record does not apply", i);
+		free(st->pend[k].bytes);
+	}
+	st->npend = 0;
+	st->flush_at = 0;
+	if (st->db) {
+		char err[512];
+		if (konce_store_group_flush(st->db, err, sizeof(err)))
+			violation(s, "node %u: %s", i, err);
+		s->db_flushes++;
+	}
+	if (n->up && n->g) {
+		if (konce_group_persisted(n->g, st->calls))
+			violation(s, "node %u: persisted(%llu) refused", i, (unsigned long long)st->calls);
+		drain(s, i);
+	}
+}
+
+void gh_set_async(gh *s, uint64_t flush_max)
+{
+	s->async = true;
+	s->flush_max = flush_max ? flush_max : 1;
+}
+
+static int db_open(gh *s, unsigned i)
+{
+	char path[128], err[512];
+	snprintf(path, sizeof(path), "%s/node%u.db", s->dbdir, i);
+	int rc = konce_store_open(&s->node[i].st.db, path, 1, err, sizeof(err));
+	if (rc)
+		violation(s, "node %u: %s", i, err);
+	return rc;
+}
+
+static void db_close(gh *s, unsigned i)
+{
+	char err[512];
+	gh_store *st = &s->node[i].st;
+	if (!st->db)
+		return;
+	konce_store_group_discard(st->db); /* a dead process's queue dies with it */
+	if (konce_store_close(st->db, err, sizeof(err)))
+		violation(s, "node %u: %s", i, err);
+	st->db = NULL;
+}
+
+int gh_set_sqlite(gh *s, uint64_t flush_max)
+{
+	char err[512];
+	const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	gh_set_async(s, flush_max);
+	snprintf(s->dbdir, sizeof(s->dbdir), "%s/konce-gh-XXXXXX", tmp);
+	if (!mkdtemp(s->dbdir)) {
+		s->dbdir[0] = 0;
+		return -errno;
+	}
+	for (unsigned i = 0; i < s->nn; i++) {
+		gh_node *n = &s->node[i];
+		int rc = db_open(s, i);
+		if (rc)
+			return rc;
+		if (!n->st.view_len)
+			continue; /* a spare: gh_join records its invitation */
+		/* A founder: the founding view, as gh_new put it in the in-memory store. */
+		if ((rc = konce_store_group_add(n->st.db, s->group, "sim", NULL, 0, NULL, err, sizeof(err))) ||
+		    (rc = konce_store_group_note_view(n->st.db, s->group, n->st.view, n->st.view_len)) ||
+		    (rc = konce_store_group_flush(n->st.db, err, sizeof(err)))) {
+			violation(s, "node %u: %s", i, err);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+struct cmp_ctx {
+	gh_store *st;
+	uint64_t next, bad;
+};
+
+static int cmp_entry(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
+{
+	struct cmp_ctx *c = ctx;
+	gh_store *st = c->st;
+	for (; c->next < seq && c->next < GH_MAX_SEQ; c->next++)
+		if (st->entry[c->next])
+			c->bad = c->next; /* the memory store has one SQLite lacks */
+	if (seq >= GH_MAX_SEQ || !st->entry[seq] || st->entry_len[seq] != len || memcmp(st->entry[seq], b, len))
+		c->bad = seq;
+	c->next = seq + 1;
+	return 0;
+}
+
+/* The SQLite store holds exactly what the in-memory one does (what a restart reads). */
+static void db_compare(gh *s, unsigned i)
+{
+	gh_store *st = &s->node[i].st;
+	konce_store_group_rec r;
+	if (konce_store_group_get(st->db, s->group, &r)) {
+		violation(s, "node %u: the SQLite store lost the group", i);
+		return;
+	}
+	if (r.view_len != st->view_len || memcmp(r.view, st->view, r.view_len) || r.delivered != st->delivered ||
+	    r.vote_base != st->vote_base || r.promised != st->promised || r.acc_ballot != st->acc_ballot ||
+	    r.acc_len != st->acc_len || (r.acc_len && memcmp(r.acc_value, st->acc, r.acc_len)) ||
+	    r.needs_state != st->needs_state || r.snap_seq != st->snap_seq || r.snap_len != st->snap_len)
+		violation(s, "node %u: the SQLite store's view, vote or delivery point differs", i);
+	uint64_t last = 0;
+	for (uint64_t q = 1; q <= st->max_seq && q < GH_MAX_SEQ; q++)
+		if (st->entry[q])
+			last = q;
+	if (r.last != last)
+		violation(s, "node %u: the SQLite store's log ends at %llu, the memory one at %llu", i,
+			  (unsigned long long)r.last, (unsigned long long)last);
+	struct cmp_ctx c = {.st = st, .next = 1};
+	if (konce_store_group_entries(st->db, s->group, 1, UINT64_MAX, cmp_entry, &c) < 0 || c.bad)
+		violation(s, "node %u: the SQLite store's entry at seq %llu differs", i, (unsigned long long)c.bad);
+	konce_store_group_rec_free(&r);
 }
 
 void gh_run_until(gh *s, uint64_t t)
@@ -373,6 +692,8 @@ void gh_run_until(gh *s, uint64_t t)
 				uint64_t nt = konce_group_next_timer(s->node[i].g);
 				if (nt < next)
 					next = nt;
+				if (s->node[i].st.flush_at && s->node[i].st.flush_at < next)
+					next = s->node[i].st.flush_at;
 			}
 		if (next > t) {
 			s->now = t + 1;
@@ -380,12 +701,16 @@ void gh_run_until(gh *s, uint64_t t)
 		}
 		if (next > s->now)
 			s->now = next;
+		for (unsigned i = 0; i < s->nn; i++)
+			if (s->node[i].up && s->node[i].st.flush_at && s->node[i].st.flush_at <= s->now)
+				flush(s, i);
 		while (s->qlen && s->q[0].at <= s->now) {
 			gh_msg m = q_pop(s);
 			deliver(s, &m);
 		}
 		for (unsigned i = 0; i < s->nn; i++)
 			if (s->node[i].up && s->node[i].g && konce_group_next_timer(s->node[i].g) <= s->now) {
+				set_wall(s, i);
 				konce_group_timer(s->node[i].g, s->now);
 				drain(s, i);
 			}
@@ -402,6 +727,9 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 	simrng_seed(&s->rng, seed, 0x67726f7570ULL);
 	sim_envctx_init(&s->envc, seed, 1);
 	s->seq_hash = calloc(GH_MAX_SEQ, sizeof(uint64_t));
+	s->chain = calloc(GH_MAX_SEQ, sizeof(uint64_t));
+	s->chain[0] = 0xcbf29ce484222325ULL | 1; /* the empty state */
+	simrng_seed(&s->frng, seed, 0x666c757368ULL);
 	s->nn = members + spares;
 	s->delay_min = 500;
 	s->delay_max = 5000;
@@ -412,6 +740,7 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 		n->key[0] = (uint8_t)(i + 1);
 		for (unsigned k = 1; k < KONCE_CW_KEY; k++)
 			n->key[k] = (uint8_t)simrng_next(&s->rng);
+		n->st.sim = s;
 		n->st.entry = calloc(GH_MAX_SEQ, sizeof(uint8_t *));
 		n->st.entry_len = calloc(GH_MAX_SEQ, sizeof(size_t));
 		for (unsigned j = 0; j < GH_MAX_NODES; j++)
@@ -439,6 +768,12 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 	return s;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
 void gh_free(gh *s)
 {
 	for (unsigned i = 0; i < s->nn; i++) {
@@ -450,13 +785,20 @@ void gh_free(gh *s)
 			free(n->st.entry[k]);
 		free(n->st.entry);
 		free(n->st.entry_len);
+		drop_pending(&n->st);
+		free(n->st.pend);
+		free(n->st.used);
+		db_close(s, i);
 	}
+	if (s->dbdir[0])
+		nftw(s->dbdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	while (s->qlen) {
 		gh_msg m = q_pop(s);
 		free(m.bytes);
 	}
 	free(s->q);
 	free(s->seq_hash);
+	free(s->chain);
 	free(s);
 }
 
@@ -466,6 +808,9 @@ void gh_crash(gh *s, unsigned i)
 	konce_group_free(n->g);
 	n->g = NULL;
 	n->up = false;
+	s->lost_records += n->st.npend;
+	drop_pending(&n->st); /* what was not durable is gone */
+	db_close(s, i);
 }
 
 void gh_restart(gh *s, unsigned i)
@@ -473,17 +818,42 @@ void gh_restart(gh *s, unsigned i)
 	gh_node *n = &s->node[i];
 	if (n->up || n->out || !n->st.view_len)
 		return;
-	n->g = make_core(s, i);
 	gh_store *st = &n->st;
-	int rc = konce_group_restore(n->g, st->view, st->view_len, st->vote_base, st->promised, st->acc_ballot,
-				     st->acc, st->acc_len, st->delivered, s->now);
-	for (uint64_t q = st->delivered + 1; !rc && q <= st->max_seq; q++)
-		if (st->entry[q])
-			rc = konce_group_restore_entry(n->g, q, st->entry[q], st->entry_len[q]);
-	if (rc)
-		violation(s, "node %u could not restart: %d", i, rc);
+	int rc;
+	if (s->dbdir[0] && !st->db && db_open(s, i))
+		return;
+	n->g = make_core(s, i);
+	if (st->db) {
+		char err[512];
+		db_compare(s, i);
+		rc = konce_store_group_restore(st->db, s->group, n->g, s->now, err, sizeof(err));
+		if (rc)
+			violation(s, "node %u could not restart from SQLite: %s", i, err);
+		s->db_restores++;
+	} else {
+		rc = konce_group_restore(n->g, st->view, st->view_len, st->vote_base, st->promised, st->acc_ballot,
+					 st->acc, st->acc_len, st->delivered, s->now);
+		for (uint64_t q = st->delivered + 1; !rc && q <= st->max_seq; q++)
+			if (st->entry[q])
+				rc = konce_group_restore_entry(n->g, q, st->entry[q], st->entry_len[q]);
+		for (uint64_t q = 1; !rc && q <= st->delivered && q < GH_MAX_SEQ; q++)
+			if (st->entry[q])
+				rc = konce_group_restore_invite(n->g, st->entry[q], st->entry_len[q]);
+		for (size_t k = 0; !rc && k < st->nused; k++)
+			rc = konce_group_restore_used(n->g, st->used[k]);
+		if (!rc && st->needs_state)
+			rc = konce_group_restore_catchup(n->g);
+		if (rc)
+			violation(s, "node %u could not restart: %d", i, rc);
+	}
 	n->up = true;
 	n->next_delivery = st->delivered + 1;
+	/* The application kept its state with each delivery (or the snapshot), durable with them. */
+	n->app_hash = st->delivered < GH_MAX_SEQ ? s->chain[st->delivered] : 0;
+	n->app_seq = st->delivered;
+	n->awaiting = st->needs_state;
+	if (st->needs_state)
+		n->next_delivery = 0;
 	drain(s, i);
 }
 
@@ -502,6 +872,7 @@ int gh_propose(gh *s, unsigned i)
 	size_t len = 1 + simrng_below(&s->rng, sizeof(data));
 	for (size_t k = 0; k < len; k++)
 		data[k] = (uint8_t)simrng_next(&s->rng);
+	set_wall(s, i);
 	int64_t r = konce_group_propose(n->g, data, len, s->now);
 	drain(s, i);
 	if (r > 0)
@@ -516,7 +887,14 @@ int gh_invite(gh *s, unsigned inviter, unsigned j)
 		return -ENOTCONN;
 	uint8_t h[KONCE_CW_SECRET];
 	konce_ctoken_secret_hash(h, s->node[j].secret);
-	int64_t r = konce_group_invite(n->g, h, s->now);
+	/* A quarter of the invitations expire 1-3 s after they are issued (the joiner starts 0.5-2 s
+	 * later): some are refused for it, and none may be accepted after it. */
+	uint64_t expires = 0;
+	if (s->expiring_invites && simrng_below(&s->frng, 4) == 0)
+		expires = gh_wall(s) + 1 + simrng_below(&s->frng, 3);
+	s->node[j].invite_expires = expires;
+	set_wall(s, inviter);
+	int64_t r = konce_group_invite(n->g, h, expires, s->now);
 	drain(s, inviter);
 	return r > 0 ? 0 : (int)r;
 }
@@ -532,8 +910,15 @@ int gh_join(gh *s, unsigned j)
 	for (unsigned k = 0; k < cnt; k++)
 		memcpy(keys[k], s->node[members[k]].key, KONCE_CW_KEY);
 	n->used = true;
+	n->app_hash = s->chain[0];
+	if (n->st.db) {
+		char err[512];
+		if (konce_store_group_add(n->st.db, s->group, "sim", &keys[0][0], cnt, n->secret, err, sizeof(err)))
+			violation(s, "node %u: %s", j, err);
+	}
 	n->g = make_core(s, j);
 	n->up = true;
+	set_wall(s, j);
 	int rc = konce_group_join(n->g, (const uint8_t (*)[KONCE_CW_KEY])keys, cnt, n->secret, s->now);
 	drain(s, j);
 	return rc;

@@ -9,7 +9,10 @@
  *
  * The checks run after every delivered event (gh_check_* record violations, never abort):
  *   - agreement: no two nodes deliver different entries at one seq;
- *   - no loss: each node delivers seq, seq+1, ... without a gap (a GAP event is a violation);
+ *   - no loss: each node delivers seq, seq+1, ... without a gap, and its application state (a
+ *     hash chain over the entries applied) after seq equals every other node's after seq; a
+ *     joiner, or a node that missed views (GAP), delivers nothing until its SNAPSHOT event, whose
+ *     state must be the one after the snapshot's seq;
  *   - views: every node that installs epoch e installs the same members;
  *   - joins: a JOIN_DECIDED(accepted) at a coordinator is backed by JOIN_VOTE messages actually
  *     delivered to it (plus its own policy answer) from a strict majority and no "no"; a view that
@@ -23,9 +26,18 @@
 #include <stdint.h>
 
 #include "consensus/cgroup.h"
+#include "store/store.h"
 #include "tests/sim/sim_int.h"
 
 enum { GH_MAX_NODES = 10, GH_MAX_SEQ = 1 << 13, GH_MAX_EPOCH = 1024 };
+
+/* A persist call not yet durable (asynchronous stores: gh->async). */
+typedef struct gh_rec {
+	int kind; /* 1 view, 2 vote, 3 entries, 4 delivered, 5 snapshot */
+	uint64_t a, b, c;
+	uint8_t *bytes;
+	size_t len;
+} gh_rec;
 
 typedef struct gh_store {
 	uint8_t *view;
@@ -36,6 +48,18 @@ typedef struct gh_store {
 	uint8_t **entry; /* [GH_MAX_SEQ] encoded entries */
 	size_t *entry_len;
 	uint64_t max_seq, delivered;
+	uint8_t (*used)[KONCE_CW_SECRET]; /* the invitations the views used */
+	size_t nused;
+	bool needs_state;      /* put_snapshot(0) */
+	uint64_t snap_seq;     /* put_snapshot(seq >= 1) */
+	size_t snap_len;
+	/* Asynchronous mode: calls queued since the core was made, made durable at flush_at. */
+	gh_rec *pend;
+	size_t npend, cpend;
+	uint64_t calls, flush_at;
+	uint64_t lost; /* records a crash lost before they were durable */
+	struct gh *sim;
+	konce_store *db; /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
 } gh_store;
 
 typedef struct gh_node {
@@ -50,6 +74,12 @@ typedef struct gh_node {
 	uint64_t proposals, out_reason;
 	uint64_t halted_events;
 	uint8_t secret[KONCE_CW_SECRET]; /* a joiner's invitation */
+	uint64_t invite_expires;         /* and its expiry (unix seconds; 0: never) */
+	/* The application: a hash chain over the entries applied, at app_seq.  Its snapshot is the
+	 * hash and a filler derived from it (0-40 KB, so that transfers take 1-3 SNAP chunks). */
+	uint64_t app_hash, app_seq;
+	bool awaiting; /* joined or missed views: no state until a SNAPSHOT event */
+	uint64_t snapshots;
 } gh_node;
 
 typedef struct gh_msg {
@@ -72,6 +102,9 @@ typedef struct gh {
 	uint64_t delay_min, delay_max;
 	/* Checks. */
 	uint64_t *seq_hash; /* [GH_MAX_SEQ] entry hash delivered at seq (0: none yet) */
+	uint64_t *chain;    /* [GH_MAX_SEQ] the application's hash after applying seq (0: none yet) */
+	uint64_t snapshots, expired_refusals;
+	bool expiring_invites; /* gh_invite: a quarter of the invitations expire 1-3 s after issue */
 	uint64_t max_delivered;
 	uint64_t epoch_hash[GH_MAX_EPOCH];
 	uint8_t epoch_keys[GH_MAX_EPOCH][KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
@@ -83,9 +116,24 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
+	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record becomes
+	 * durable 0..flush_max microseconds later (konce_group_persisted); a crash loses what is not. */
+	bool async;
+	uint64_t flush_max;
+	simrng frng;
+	uint64_t lost_records;
+	/* SQLite mode: every node's records also go to its own konce_store in dbdir; a crash closes
+	 * it with its queue discarded, a restart reopens it and restores the core from it (and checks
+	 * that it holds exactly the in-memory store's records). */
+	char dbdir[64];
+	uint64_t db_flushes, db_restores;
 } gh;
 
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
+/* Make every store asynchronous (call right after gh_new). */
+void gh_set_async(gh *s, uint64_t flush_max);
+/* SQLite mode (implies asynchronous stores); call right after gh_new.  0 or a negative errno. */
+int gh_set_sqlite(gh *s, uint64_t flush_max);
 void gh_free(gh *s);
 /* Run until time t (microseconds): deliver messages, run timers. */
 void gh_run_until(gh *s, uint64_t t);
@@ -99,6 +147,8 @@ int gh_join(gh *s, unsigned j);
 /* The highest installed epoch among running nodes, and its members as node numbers. */
 uint64_t gh_top_epoch(gh *s, unsigned *members, unsigned *n);
 int gh_node_of(const gh *s, const uint8_t key[KONCE_CW_KEY]);
+/* The simulated wall clock every node's core judges invitation expiry by (unix seconds). */
+uint64_t gh_wall(const gh *s);
 /* After the faults end: every member of the top view runs, is NORMAL in that epoch, and an entry
  * each proposes is delivered by all of them within `within` microseconds.  0, or -1 with a
  * violation recorded. */

@@ -108,13 +108,13 @@ static uint64_t nn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	if (!n->core)
 		return 0; /* freed: the host stays in the simulation */
 	konce_nodecore_input(n->core, 0, pkt, len, from, now);
-	uint64_t served = konce_ep_counters(ncnode_ep(n))->rx_packets;
+	konce_nodecore_stats before, after;
+	konce_nodecore_stats_get(n->core, &before);
 	konce_nodecore_timer(n->core, now);
-	/* the one datagram was served (the sim hands them over one at a time): its cost, unless a
-	 * hook took it before the endpoint */
-	uint64_t cost = konce_ep_counters(ncnode_ep(n))->rx_packets != served
-				? (uint64_t)konce_ep_last_cost(ncnode_ep(n)) * n->us_per_unit
-				: 0;
+	/* the one datagram was served (the sim hands them over one at a time): the load units the
+	 * endpoint's verdict charged for it (none if a hook took it before the endpoint) */
+	konce_nodecore_stats_get(n->core, &after);
+	uint64_t cost = (after.input_units - before.input_units) * n->us_per_unit;
 	drain(n, now);
 	cost += pow_cost(n);
 	n->cpu_us += cost;

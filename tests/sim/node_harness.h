@@ -8,7 +8,7 @@
  * i.e. cfg->notes is set), and the host's timer is set to konce_nodecore_next_timer().
  * A drain is never re-entered: a command made from inside a callback only asks for another round.
  *
- * CPU model (optional), as tests/sim/transport_node.h: a datagram costs konce_ep_last_cost() x
+ * CPU model (optional), as tests/sim/transport_node.h: a datagram costs the verdict's cost (konce_nodecore_stats.input_units) x
  * us_per_unit virtual microseconds and every proof-of-work hash the endpoint tried costs
  * us_per_hash.  While the host is busy, the simulator queues its arrivals ordered by the core's
  * own classification (konce_nodecore_priority) when use_priority is set.

@@ -70,7 +70,7 @@ static uint64_t timeout(const sim_nat *n)
 
 static konce_addr remote_key(enum sim_nat_dep d, const konce_addr *r)
 {
-	konce_addr k = {{0}, 0};
+	konce_addr k = {{0}, 0, 0};
 	if (d != SIM_NAT_EI)
 		memcpy(k.ip, r->ip, 16);
 	if (d == SIM_NAT_APD)
@@ -393,7 +393,7 @@ int sim_nat_forward(sim_nat *n, uint16_t ext_port, sim_host *h, uint16_t int_por
 		return -EINVAL;
 	if (by_port(n, ext_port, n->s->now))
 		return -EADDRINUSE;
-	konce_addr internal = sim_host_addr(h, int_port), rk = {{0}, 0};
+	konce_addr internal = sim_host_addr(h, int_port), rk = {{0}, 0, 0};
 	uint8_t ok[36];
 	out_key(ok, &internal, &rk);
 	simmap_node *x = simmap_get(&n->out, ok, sizeof(ok));

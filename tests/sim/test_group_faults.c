@@ -11,12 +11,19 @@
  * or, in half the schedules, all but a minority of the view in force, which must be evicted) and
  * every member of the view then in force must commit a new entry of its own within 10 s.
  *
- * SIM_SEEDS=N runs N schedules (default 500), SIM_SEED=N just one; a failure prints its seed.
+ * Half the schedules run asynchronous stores (a record becomes durable 1-5 ms after the persist
+ * call; a crash loses what is not).  test_sqlite_schedules runs the schedules again with every
+ * member's records in a real SQLite store (group_harness.h, SQLite mode): a crash closes it with its
+ * queue lost, a restart reopens it and restores the member from it.
+ *
+ * SIM_SEEDS=N runs N schedules (default 500), SIM_SEED=N just one; SIM_STORE_SEEDS=N runs N
+ * SQLite schedules (default 100); a failure prints its seed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -26,7 +33,7 @@
 enum { FAULT_US = 15 * SIM_SEC, QUIET_US = 8 * SIM_SEC, PROGRESS_US = 10 * SIM_SEC };
 
 typedef struct totals {
-	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs;
+	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired;
 } totals;
 
 static int pick_up(gh *s, bool up)
@@ -120,13 +127,23 @@ static void fault(gh *s, uint64_t *join_at)
 	}
 }
 
-static void run_seed(uint64_t seed, totals *t)
+static void run_seed(uint64_t seed, totals *t, bool sqlite)
 {
 	simrng r;
 	simrng_seed(&r, seed, 7);
 	unsigned members = 3 + (unsigned)simrng_below(&r, 5);
 	unsigned spares = GH_MAX_NODES - members < 3 ? GH_MAX_NODES - members : 3;
 	gh *s = gh_new(seed, members, spares);
+	s->expiring_invites = true;
+	/* Half the schedules run asynchronous stores: a record becomes durable up to 5 ms after the
+	 * persist call, and a crash loses the records not yet durable (its own stream of randomness,
+	 * so the synchronous schedules stay as they were). */
+	if (sqlite) {
+		if (gh_set_sqlite(s, (uint64_t)(1 + simrng_below(&r, 5)) * SIM_MS))
+			fail_msg("cannot create the SQLite stores");
+	} else if (simrng_below(&r, 2)) {
+		gh_set_async(s, (uint64_t)(1 + simrng_below(&r, 5)) * SIM_MS);
+	}
 	s->loss = (double[]){0, 0.02, 0.1}[simrng_below(&s->rng, 3)];
 	s->dup = simrng_below(&s->rng, 2) ? 0.05 : 0;
 	s->delay_max = simrng_below(&s->rng, 2) ? 30 * SIM_MS : 5 * SIM_MS;
@@ -200,6 +217,12 @@ static void run_seed(uint64_t seed, totals *t)
 	t->joins += s->joins_accepted;
 	t->refused += s->joins_refused;
 	t->msgs += s->msgs;
+	t->async += s->async;
+	t->lost += s->lost_records;
+	t->flushes += s->db_flushes;
+	t->restores += s->db_restores;
+	t->snapshots += s->snapshots;
+	t->expired += s->expired_refusals;
 	gh_free(s);
 }
 
@@ -208,18 +231,42 @@ static void test_random_schedules(void **state)
 	(void)state;
 	totals t = {0};
 	SIM_FOR_EACH_SEED(seed, 500)
-		run_seed(seed, &t);
+		run_seed(seed, &t, false);
 	printf("group faults: %llu schedules, 0 violations; %llu deliveries, %llu view installs, %llu halts, "
-	       "%llu evictions, %llu joins accepted, %llu refused, %llu messages\n",
+	       "%llu evictions, %llu joins accepted, %llu join rounds refused, %llu joiners refused for an expired "
+	       "invitation, %llu messages, "
+	       "%llu snapshots restored; %llu with asynchronous stores, %llu records lost in crashes before they "
+	       "were durable\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
 	       (unsigned long long)t.halts, (unsigned long long)t.evictions, (unsigned long long)t.joins,
-	       (unsigned long long)t.refused, (unsigned long long)t.msgs);
+	       (unsigned long long)t.refused, (unsigned long long)t.expired, (unsigned long long)t.msgs,
+	       (unsigned long long)t.snapshots,
+	       (unsigned long long)t.async,
+	       (unsigned long long)t.lost);
+}
+
+static void test_sqlite_schedules(void **state)
+{
+	(void)state;
+	totals t = {0};
+	const char *one = getenv("SIM_SEED"), *n = getenv("SIM_STORE_SEEDS");
+	uint64_t first = one ? strtoull(one, NULL, 10) : 1, count = one ? 1 : n ? strtoull(n, NULL, 10) : 100;
+	for (uint64_t seed = first; seed < first + count; seed++)
+		run_seed(seed, &t, true);
+	printf("group faults on SQLite: %llu schedules, 0 violations; %llu deliveries, %llu view installs, "
+	       "%llu evictions, %llu joins accepted, %llu snapshots restored; %llu flushes, %llu restarts from SQLite, "
+	       "%llu records lost in crashes before they were durable\n",
+	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
+	       (unsigned long long)t.evictions, (unsigned long long)t.joins, (unsigned long long)t.snapshots,
+	       (unsigned long long)t.flushes,
+	       (unsigned long long)t.restores, (unsigned long long)t.lost);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_schedules),
+		cmocka_unit_test(test_sqlite_schedules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
  *     nothing is left allocated but the endpoints;
  *   - konce_ep_ping() (traversal's authenticated liveness probe): one PING leaves at once on an
  *     idle session, and the peer's ack is authenticated traffic of that conn
- *     (konce_ep_last_auth_conn), which garbage and a foreign conn are not;
+ *     (konce_ep_input's verdict SESSION_DATA), which garbage and a foreign conn are not;
  *   - the same two cases on the shipping node core (tests/sim/node_harness.c): a send with
  *     keep_session holds the NAT for B's late message to A's key; without it both peers go DOWN
  *     after the idle timeout, and A's next send reconnects by the address its cache kept.
@@ -182,11 +182,13 @@ static void test_ping_probe(void **state)
 		sim_run_for(k.s, 300 * SIM_MS);
 		/* B acked it: the last datagram A took is authenticated DATA of this session */
 		SIM_ASSERT(k.s, tnode_counters(&k.a)->data_rx > rx0);
-		SIM_ASSERT_EQ(k.s, konce_ep_last_auth_conn(k.a.ep), k.ca);
+		SIM_ASSERT_EQ(k.s, k.a.last_verdict, KONCE_EP_SESSION_DATA);
+		SIM_ASSERT_EQ(k.s, k.a.last_rx.conn, k.ca);
 		konce_addr from = tnode_addr(&k.b);
 		uint8_t junk[64] = {KONCE_PKT_DATA};
-		konce_ep_input(k.a.ep, junk, sizeof junk, &from, sim_now(k.s));
-		SIM_ASSERT_EQ(k.s, konce_ep_last_auth_conn(k.a.ep), 0);
+		konce_ep_rx rx;
+		SIM_ASSERT(k.s, konce_ep_dropped(konce_ep_input(k.a.ep, junk, sizeof junk, &from, sim_now(k.s), &rx)));
+		SIM_ASSERT_EQ(k.s, rx.conn, 0);
 		/* errors: an unknown conn, a session still in its handshake */
 		SIM_ASSERT_EQ(k.s, konce_ep_ping(k.a.ep, k.ca ^ 0x7f000000u, sim_now(k.s)), -ENOENT);
 		uint8_t other[KONCE_WIRE_KEY];

@@ -24,7 +24,7 @@ enum {
 	PORT = 7807,
 	CPORT = 40000,
 	US_PER_UNIT = 2,  /* CPU model: one load unit (about one BLAKE2b of 1200 B) = 2 us */
-	CLIENT_COOKIE_COST = 1, /* konce_ep_last_cost() of a COOKIE at the client (endpoint.c) */
+	CLIENT_COOKIE_COST = 1, /* konce_ep_input()'s cost of a COOKIE at the client (endpoint.c) */
 	MAXC = 64,
 	NMSG = 10,
 };

@@ -6,7 +6,7 @@
  * to the server's key (its address in the client's known-keys cache), so the handshake carries the
  * request and the server's core answers it.  The attackers and the spoofer are raw packets.
  *
- * The server's CPU (the simulator's CPU model): every datagram costs konce_ep_last_cost() load
+ * The server's CPU (the simulator's CPU model): every datagram costs konce_ep_input()'s cost in load
  * units x US_PER_UNIT virtual microseconds, arrivals wait in a queue of SIM_HOST_QUEUE_DEFAULT
  * ordered by konce_ep_priority(), and the endpoint's configured capacity is exactly what that CPU
  * can do: 1 s / US_PER_UNIT = 50,000 units per second.

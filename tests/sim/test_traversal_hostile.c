@@ -4,15 +4,18 @@
  *                 \        /
  *   A 198.51.100.1 ----+---- B 198.51.100.2       X 203.0.113.66 (attacker)   V 203.0.113.99 (victim)
  *
- * Hijack: X knows B's key and A's address.  From before the introduction
+ * Hijack (issue 15, finding 1): X knows B's key and A's address.  From before the introduction
  * to the end it sends A PUNCH probes that name B's key (with made-up intro ids, later with the
  * real one, which it learns from A's probes), and acks every probe A sends it.  A's path must
  * never be X, and every message must arrive both ways.
  *
- * Reflection (finding 2): X registers with R1 claiming V's address as its candidates (host,
- * port-mapped and reflexive) and asks for introductions to B.  Every datagram B sends to V is
- * counted; the bytes that reach V per byte X sent (its REGISTER and INTRO_REQUESTs) must stay
- * under KONCE_PUNCH_CLAIMED_BUDGET's bound.
+ * Reflection (finding 2): X holds an authenticated session with R1 (as any node may), registers
+ * claiming V's address as its candidates (host, port-mapped and reflexive) and asks for
+ * introductions to B.  Every datagram B sends to V is counted; the bytes that reach V per byte X
+ * sent (the bodies of its REGISTER and INTRO_REQUEST messages, not counting the session's
+ * overhead) must stay under KONCE_PUNCH_CLAIMED_BUDGET's bound.
+ *
+ * A and B run the shipping traversal core (tests/sim/trav_host.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +27,8 @@
 #include <cmocka.h>
 
 #include "tests/sim/sim.h"
-#include "tests/sim/traversal_peer.h"
+#include "node/base/wire.h"
+#include "tests/sim/trav_host.h"
 
 #define MS SIM_MS
 #define SEC SIM_SEC
@@ -145,7 +149,7 @@ static void watch_tick(void *ctx, uint64_t now)
 	watch *wa = ctx;
 	unsigned sock;
 	konce_addr pa;
-	if (konce_punch_path(wa->p->pu, &sock, &pa)) {
+	if (konce_punch_path(tp_pu(wa->p), &sock, &pa)) {
 		if (konce_addr_eq(&pa, &wa->bad))
 			wa->hijacked++;
 		else
@@ -193,12 +197,33 @@ enum { VICTIM_PORTS = 7, REFLECT_S = 30 };
 typedef struct reflector {
 	sim *s;
 	sim_host *h;
-	uint8_t key[KONCE_WIRE_KEY], target[KONCE_WIRE_KEY];
+	konce_identity *id;
+	konce_ep *ep;
+	uint32_t conn;                     /* the session with R1, once up */
+	bool up;
+	uint8_t key[KONCE_WIRE_KEY], target[KONCE_WIRE_KEY]; /* its public key, B's */
 	konce_addr rdv, victim;
 	bool registered;
 	uint64_t until, sent_bytes, intro_bytes;
 	unsigned requests, intros;
 } reflector;
+
+/* One rendezvous message on the session with R1 (its body counted as what the attacker spent). */
+static void reflector_send(reflector *x, const konce_rdvwire_msg *m, bool intro)
+{
+	uint8_t buf[KONCE_MSG_BODY + KONCE_RDV_MAX_MSG];
+	uint64_t id;
+	size_t len = konce_rdvwire_encode(m, buf + KONCE_MSG_BODY, KONCE_RDV_MAX_MSG);
+	wire_put16(buf + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
+	buf[KONCE_MSG_FLAGS] = 0;
+	wire_put64(buf + KONCE_MSG_NONCE, 0);
+	if (!len || konce_ep_msg_send(x->ep, x->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0,
+				      sim_now(x->s), &id))
+		return;
+	x->sent_bytes += len;
+	if (intro)
+		x->intro_bytes += len;
+}
 
 static void reflector_register(reflector *x)
 {
@@ -212,27 +237,53 @@ static void reflector_register(reflector *x)
 		m.cand[i].addr = x->victim;
 		m.cand[i].addr.port = (uint16_t)(x->victim.port + i % VICTIM_PORTS);
 	}
-	uint8_t buf[KONCE_RDV_MAX_MSG];
-	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
-	sim_send(x->s, x->h, TP_MAIN_PORT, &x->rdv, buf, len);
-	x->sent_bytes += len;
+	reflector_send(x, &m, false);
+}
+
+/* The attacker's endpoint: events (its session, the rendezvous' answers), datagrams, timer. */
+static void reflector_flush(reflector *x, uint64_t now)
+{
+	konce_ep_event ev;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_event(x->ep, &ev)) {
+		konce_rdvwire_msg m;
+		if (ev.type == KONCE_EV_ESTABLISHED && ev.conn == x->conn)
+			x->up = true;
+		else if ((ev.type == KONCE_EV_FAILED || ev.type == KONCE_EV_CLOSED) && ev.conn == x->conn)
+			x->up = false, x->conn = 0;
+		else if (ev.type == KONCE_EV_MESSAGE && ev.len > KONCE_MSG_BODY &&
+			 wire_get16(ev.data + KONCE_MSG_CLASS) == KONCE_CLASS_RENDEZVOUS &&
+			 !konce_rdvwire_decode(&m, ev.data + KONCE_MSG_BODY, ev.len - KONCE_MSG_BODY)) {
+			if (m.type == KONCE_RDV_REGISTERED)
+				x->registered = true;
+			if (m.type == KONCE_RDV_INTRO)
+				x->intros++;
+		}
+	}
+	while (konce_ep_poll_datagram(x->ep, buf, &len, &to))
+		sim_send(x->s, x->h, TP_MAIN_PORT, &to, buf, len);
+	uint64_t t = konce_ep_next_timer(x->ep);
+	if (t != UINT64_MAX)
+		sim_timer_set(x->s, x->h, t > now ? t : now);
 }
 
 static uint64_t reflector_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from,
 			       const konce_addr *to, uint64_t now)
 {
 	reflector *x = ctx;
-	konce_rdvwire_msg m;
-	(void)from;
 	(void)to;
-	(void)now;
-	if (konce_rdvwire_decode(&m, pkt, len))
-		return 0;
-	if (m.type == KONCE_RDV_REGISTERED)
-		x->registered = true;
-	if (m.type == KONCE_RDV_INTRO)
-		x->intros++;
-	return 0;
+	konce_ep_input(x->ep, pkt, len, from, now, NULL);
+	reflector_flush(x, now);
+	return 30;
+}
+
+static void reflector_timer(void *ctx, uint64_t now)
+{
+	reflector *x = ctx;
+	konce_ep_timer(x->ep, now);
+	reflector_flush(x, now);
 }
 
 /* Every second: an INTRO_REQUEST for the target (registering again every 10 s). */
@@ -241,23 +292,27 @@ static void reflector_tick(void *ctx, uint64_t now)
 	reflector *x = ctx;
 	if (now >= x->until)
 		return;
-	if (!x->registered || x->requests % 10 == 9)
-		reflector_register(x);
-	if (x->registered) {
-		konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = sim_rand(x->s)};
-		memcpy(m.key, x->key, KONCE_WIRE_KEY);
-		memcpy(m.target, x->target, KONCE_WIRE_KEY);
-		uint8_t buf[KONCE_RDV_MAX_MSG];
-		size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
-		sim_send(x->s, x->h, TP_MAIN_PORT, &x->rdv, buf, len);
-		x->sent_bytes += len;
-		x->intro_bytes += len;
-		x->requests++;
+	if (!x->conn) {
+		uint8_t rk[KONCE_WIRE_KEY];
+		tp_rdv_key(&x->rdv, rk);
+		if (konce_ep_connect(x->ep, rk, &x->rdv, NULL, 0, now, &x->conn) == 0)
+			konce_ep_set_wanted(x->ep, x->conn, true, now);
+	} else if (x->up) {
+		if (!x->registered || x->requests % 10 == 9)
+			reflector_register(x);
+		if (x->registered) {
+			konce_rdvwire_msg m = {.type = KONCE_RDV_INTRO_REQUEST, .id = sim_rand(x->s)};
+			memcpy(m.key, x->key, KONCE_WIRE_KEY);
+			memcpy(m.target, x->target, KONCE_WIRE_KEY);
+			reflector_send(x, &m, true);
+			x->requests++;
+		}
 	}
+	reflector_flush(x, now);
 	sim_at(x->s, now + SEC, reflector_tick, x);
 }
 
-static const sim_host_ops reflector_ops = {.recv = reflector_recv};
+static const sim_host_ops reflector_ops = {.recv = reflector_recv, .timer = reflector_timer};
 
 typedef struct victim {
 	uint64_t bytes, datagrams;
@@ -295,15 +350,19 @@ static void test_reflection(void **state)
 		reflector x = {.s = s, .rdv = w.rdv[0], .victim = sim_host_addr(hv, 7001), .until = REFLECT_S * SEC};
 		x.h = sim_host_add(s, "203.0.113.66", &reflector_ops, &x);
 		sim_host_bind(x.h, TP_MAIN_PORT);
+		uint8_t xsecret[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
 		for (int i = 0; i < KONCE_WIRE_KEY; i++)
-			x.key[i] = (uint8_t)sim_rand(s);
-		uint8_t kb[KONCE_WIRE_KEY];
+			xsecret[i] = (uint8_t)sim_rand(s);
 		for (int i = 0; i < KONCE_WIRE_KEY; i++)
 			kb[i] = (uint8_t)sim_rand(s);
-		memcpy(x.target, kb, KONCE_WIRE_KEY);
+		SIM_ASSERT_EQ(s, konce_identity_from_secret(&x.id, xsecret), 0);
+		memcpy(x.key, konce_identity_public(x.id), KONCE_WIRE_KEY);
+		konce_ep_config xc = {.env = sim_host_env(x.h), .identity = x.id, .explicit_identity = true};
+		SIM_ASSERT_EQ(s, konce_ep_new(&x.ep, &xc, sim_now(s)), 0);
 		/* B, public, would accept the attacker's introductions (it is the key B "talks to") */
-		tp_peer_init(&w.b, s, w.hb, "b", kb, x.key, w.rdv, 2, 0, NULL, NULL);
-		sim_at(s, 3 * SEC, reflector_tick, &x);
+		tp_peer_init(&w.b, s, w.hb, "b", kb, xsecret, w.rdv, 2, 0, NULL, NULL);
+		memcpy(x.target, w.b.key, KONCE_WIRE_KEY);
+		sim_at(s, SEC, reflector_tick, &x); /* its session with R1 first: registered by about 2 s */
 		sim_run_until(s, (REFLECT_S + 5) * SEC);
 		double ratio = x.intro_bytes ? (double)v.bytes / (double)x.intro_bytes : 0;
 		printf("seed %llu: %u INTRO_REQUESTs (%llu bytes; %llu with REGISTERs), %u INTROs; the victim got "
@@ -313,6 +372,8 @@ static void test_reflection(void **state)
 		       (unsigned long long)v.bytes, ratio);
 		SIM_ASSERT(s, x.requests >= REFLECT_S - 5 && x.intros >= x.requests / 2);
 		SIM_ASSERT(s, v.bytes <= x.intro_bytes); /* no amplification */
+		konce_ep_free(x.ep);
+		konce_identity_free(x.id);
 		world_free(&w);
 	}
 }

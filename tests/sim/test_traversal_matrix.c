@@ -38,7 +38,8 @@
 #include <cmocka.h>
 
 #include "tests/sim/sim.h"
-#include "tests/sim/traversal_peer.h"
+#include "node/core/trav_int.h"
+#include "tests/sim/trav_host.h"
 
 #define MS SIM_MS
 #define SEC SIM_SEC
@@ -198,29 +199,45 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	sim_run_until(s, RUN_FOR_S * SEC);
 
 	if (getenv("TP_DEBUG")) {
-		const struct konce_punch_counters *pa = konce_punch_counters(w.a.pu), *pb = konce_punch_counters(w.b.pu);
-		fprintf(stderr, "first direct a %.2f b %.2f asked %.2f, last direct event a %.2f b %.2f; ", w.a.first_direct_rx / 1e6, w.b.first_direct_rx / 1e6, init->asked_at / 1e6, w.a.last_direct_at / 1e6, w.b.last_direct_at / 1e6);
+		const struct konce_punch_counters *pa = konce_punch_counters(tp_pu(&w.a)), *pb = konce_punch_counters(tp_pu(&w.b));
+		fprintf(stderr, "class a %.2f b %.2f, first relay a %.2f b %.2f, first direct a %.2f b %.2f asked %.2f, last direct event a %.2f b %.2f; ", w.a.class_at / 1e6, w.b.class_at / 1e6, w.a.first_relay_rx / 1e6, w.b.first_relay_rx / 1e6, w.a.first_direct_rx / 1e6, w.b.first_direct_rx / 1e6, init->asked_at / 1e6, w.a.last_direct_at / 1e6, w.b.last_direct_at / 1e6);
 		fprintf(stderr, "%s-%s seed %llu: a %s att %llu up %llu relay %u bday %llu | b %s att %llu up %llu relay %u bday %llu ctl %d\n",
 		       kind_name[ka], kind_name[kb], (unsigned long long)seed,
-		       konce_punch_path_state_name(konce_punch_state(w.a.pu)), (unsigned long long)pa->attempts,
+		       konce_punch_path_state_name(konce_punch_state(tp_pu(&w.a))), (unsigned long long)pa->attempts,
 		       (unsigned long long)pa->upgrades, w.a.ev_relay, (unsigned long long)pa->birthday_probes,
-		       konce_punch_path_state_name(konce_punch_state(w.b.pu)), (unsigned long long)pb->attempts,
+		       konce_punch_path_state_name(konce_punch_state(tp_pu(&w.b))), (unsigned long long)pb->attempts,
 		       (unsigned long long)pb->upgrades, w.b.ev_relay, (unsigned long long)pb->birthday_probes,
-		       konce_punch_controlling(w.a.pu));
+		       konce_punch_controlling(tp_pu(&w.a)));
+		const struct konce_ep_counters *ca = konce_ep_counters(w.a.n.ep), *cb = konce_ep_counters(w.b.n.ep);
+		const struct konce_rendezvous_counters *cr = konce_rendezvous_counters(tp_rdv_core(&w.r1));
+		fprintf(stderr, "  hs retx a %llu b %llu restarts a %llu b %llu simopen a %llu/%llu b %llu/%llu; relayed %llu refused %llu\n",
+			(unsigned long long)ca->hs_retransmits, (unsigned long long)cb->hs_retransmits,
+			(unsigned long long)ca->hs_restarts, (unsigned long long)cb->hs_restarts,
+			(unsigned long long)ca->simopen_merged, (unsigned long long)ca->simopen_yielded,
+			(unsigned long long)cb->simopen_merged, (unsigned long long)cb->simopen_yielded,
+			(unsigned long long)cr->relayed, (unsigned long long)cr->relay_refused);
 	}
 	enum expect e = expected(ka, kb);
 	if (e != E_DIRECT) {
 		/* direct impossible or a gamble: the relay carries the first messages at once, while the
-		 * attempt runs (it gives up KONCE_PUNCH_GIVEUP_MS after the introduction at the earliest) */
+		 * attempt runs (it gives up KONCE_PUNCH_GIVEUP_MS after the introduction at the earliest).
+		 * The rule needs both NAT classes in the introduction: when a side learnt its class less
+		 * than 500 ms before the request (a registration delayed by losses on its rendezvous
+		 * session), the rendezvous may not have had it, and the first attempt runs to its
+		 * give-up before the relay carries anything. */
+		uint64_t known = w.a.class_at > w.b.class_at ? w.a.class_at : w.b.class_at;
+		uint64_t ready = init->asked_at;
+		if (!known || known + 500 * MS > init->asked_at)
+			ready += KONCE_PUNCH_GIVEUP_MS * MS;
 		for (int side = 0; side < 2; side++) {
 			const tp_peer *me = side ? &w.b : &w.a;
 			uint64_t first = me->first_relay_rx;
 			if (me->first_direct_rx && (!first || me->first_direct_rx < first))
 				first = me->first_direct_rx;
-			SIM_ASSERT(s, first && init->asked_at && first < init->asked_at + 2500 * MS);
+			SIM_ASSERT(s, first && init->asked_at && first < ready + 2500 * MS);
 		}
 	}
-	bool da = konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT, db = konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT;
+	bool da = konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT, db = konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT;
 	SIM_ASSERT(s, tp_peer_done(&w.a));
 	SIM_ASSERT(s, tp_peer_done(&w.b));
 	SIM_ASSERT_EQ(s, w.a.ngot, MATRIX_MSG);
@@ -241,15 +258,17 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 			SIM_ASSERT(s, w.a.direct_rx > 0 && w.b.direct_rx > 0);
 	}
 	/* against a symmetric peer only the lease can explain a direct path (without it the pair
-	 * would be a birthday or relayed pair): the symmetric side's path is the lease itself */
+	 * would be a birthday or relayed pair): the symmetric side's path is the lease itself, from
+	 * whichever of its sockets verified first (a birthday socket's PUNCH ack comes back in one
+	 * round trip, the node socket's HELLO copy is answered by the handshake in two) */
 	for (int side = 0; side < 2; side++) {
 		enum kind me = side ? kb : ka, other = side ? ka : kb;
 		if (!mapped(other) || eim(me))
 			continue;
 		unsigned sock;
 		konce_addr path, lease = sim_nat_public(side ? na : nb, MAPPED_EXT_PORT);
-		SIM_ASSERT(s, konce_punch_path(side ? w.b.pu : w.a.pu, &sock, &path));
-		SIM_ASSERT(s, sock == 0 && konce_addr_eq(&path, &lease));
+		SIM_ASSERT(s, konce_punch_path(side ? tp_pu(&w.b) : tp_pu(&w.a), &sock, &path));
+		SIM_ASSERT(s, konce_addr_eq(&path, &lease));
 	}
 	cell *c = &grid[ka][kb];
 	c->runs++;
@@ -336,8 +355,8 @@ static void test_same_nat(void **state)
 		sim_run_until(s, 20 * SEC);
 		unsigned sock;
 		konce_addr pa, pb, host_a = sim_host_addr(ha, TP_MAIN_PORT), host_b = sim_host_addr(hb, TP_MAIN_PORT);
-		SIM_ASSERT(s, konce_punch_path(w.a.pu, &sock, &pa) && sock == 0 && konce_addr_eq(&pa, &host_b));
-		SIM_ASSERT(s, konce_punch_path(w.b.pu, &sock, &pb) && sock == 0 && konce_addr_eq(&pb, &host_a));
+		SIM_ASSERT(s, konce_punch_path(tp_pu(&w.a), &sock, &pa) && sock == 0 && konce_addr_eq(&pa, &host_b));
+		SIM_ASSERT(s, konce_punch_path(tp_pu(&w.b), &sock, &pb) && sock == 0 && konce_addr_eq(&pb, &host_a));
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		SIM_ASSERT_EQ(s, sim_nat_counters_get(n)->hairpinned, 0);
 		world_free(&w);
@@ -371,14 +390,14 @@ static void test_flush_recovers(void **state)
 		sim_run_until(s, 20 * SEC);
 		if (getenv("TP_DEBUG"))
 			fprintf(stderr, "flush seed %llu before: a %s (att %llu relay %u up %llu nat %d) b %s (att %llu relay %u nat %d)\n",
-				(unsigned long long)seed, konce_punch_path_state_name(konce_punch_state(w.a.pu)),
-				(unsigned long long)konce_punch_counters(w.a.pu)->attempts, w.a.ev_relay,
-				(unsigned long long)konce_punch_counters(w.a.pu)->upgrades, konce_rdvclient_nat(w.a.rc).mapping,
-				konce_punch_path_state_name(konce_punch_state(w.b.pu)),
-				(unsigned long long)konce_punch_counters(w.b.pu)->attempts, w.b.ev_relay,
-				konce_rdvclient_nat(w.b.rc).mapping);
-		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT);
-		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT);
+				(unsigned long long)seed, konce_punch_path_state_name(konce_punch_state(tp_pu(&w.a))),
+				(unsigned long long)konce_punch_counters(tp_pu(&w.a))->attempts, w.a.ev_relay,
+				(unsigned long long)konce_punch_counters(tp_pu(&w.a))->upgrades, konce_rdvclient_nat(tp_rc(&w.a)).mapping,
+				konce_punch_path_state_name(konce_punch_state(tp_pu(&w.b))),
+				(unsigned long long)konce_punch_counters(tp_pu(&w.b))->attempts, w.b.ev_relay,
+				konce_rdvclient_nat(tp_rc(&w.b)).mapping);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT);
 		sim_nat_flush(na);
 		uint64_t flushed = sim_now(s);
 		sim_run_until(s, 120 * SEC);
@@ -386,15 +405,15 @@ static void test_flush_recovers(void **state)
 			printf("flush seed %llu: lost a %u b %u, relayed rx a %u b %u, attempts a %llu b %llu, "
 			       "direct again a %.1fs b %.1fs, rebinds a %llu b %llu\n", (unsigned long long)seed,
 			       w.a.ev_lost, w.b.ev_lost, w.a.relay_rx, w.b.relay_rx,
-			       (unsigned long long)konce_punch_counters(w.a.pu)->attempts,
-			       (unsigned long long)konce_punch_counters(w.b.pu)->attempts,
+			       (unsigned long long)konce_punch_counters(tp_pu(&w.a))->attempts,
+			       (unsigned long long)konce_punch_counters(tp_pu(&w.b))->attempts,
 			       (double)w.a.last_direct_at / 1e6, (double)w.b.last_direct_at / 1e6,
-			       (unsigned long long)konce_punch_counters(w.a.pu)->rebinds,
-			       (unsigned long long)konce_punch_counters(w.b.pu)->rebinds);
+			       (unsigned long long)konce_punch_counters(tp_pu(&w.a))->rebinds,
+			       (unsigned long long)konce_punch_counters(tp_pu(&w.b))->rebinds);
 		SIM_ASSERT(s, w.a.ev_lost + w.b.ev_lost >= 1);
 		SIM_ASSERT(s, w.a.relay_rx + w.b.relay_rx > 0);
-		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT);
-		SIM_ASSERT(s, konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT);
 		SIM_ASSERT(s, w.a.last_direct_at > flushed && w.b.last_direct_at > flushed);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		SIM_ASSERT_EQ(s, w.a.ngot, 60);
@@ -420,24 +439,26 @@ static void test_refuse_unknown(void **state)
 	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, allow_none, NULL);
 	tp_peer_connect_at(&w.a, 2 * SEC);
 	sim_run_until(s, 20 * SEC);
-	SIM_ASSERT(s, konce_rdvclient_counters(w.b.rc)->refused > 0);
-	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.b.rc)->intros, 0);
-	SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PUNCH_PATH_IDLE);
-	/* b refused at the offer (consent): a never learnt b's addresses, so it never probed */
-	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.a.rc)->intros, 0);
-	SIM_ASSERT_EQ(s, konce_punch_counters(w.a.pu)->probes, 0);
-	SIM_ASSERT_EQ(s, w.b.probes_refused, 0);
+	SIM_ASSERT(s, konce_rdvclient_counters(tp_rc(&w.b))->refused > 0);
+	SIM_ASSERT_EQ(s, konce_rdvclient_counters(tp_rc(&w.b))->intros, 0);
+	SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.b)), KONCE_PUNCH_PATH_IDLE);
+	/* b refused at the offer (issue 15, consent): a never learnt b's addresses, so it never probed */
+	SIM_ASSERT_EQ(s, konce_rdvclient_counters(tp_rc(&w.a))->intros, 0);
+	SIM_ASSERT_EQ(s, konce_punch_counters(tp_pu(&w.a))->probes, 0);
+	SIM_ASSERT_EQ(s, w.b.n.t->punch_bad, 0); /* and b got no probe from a */
 	SIM_ASSERT_EQ(s, w.b.ngot, 0);
 	SIM_ASSERT(s, !tp_peer_done(&w.a));
 	/* b's refusal went back through the rendezvous: a was told, with the introduction's id */
-	SIM_ASSERT(s, konce_rendezvous_counters(w.r1.r)->intro_declined > 0);
-	SIM_ASSERT_EQ(s, konce_rdvclient_counters(w.a.rc)->declined, konce_rendezvous_counters(w.r1.r)->intro_declined);
-	SIM_ASSERT_EQ(s, konce_relay_live(konce_rendezvous_relay(w.r1.r), 20 * SEC), 0);
+	SIM_ASSERT(s, konce_rendezvous_counters(tp_rdv_core(&w.r1))->intro_declined > 0);
+	SIM_ASSERT_EQ(s, konce_rdvclient_counters(tp_rc(&w.a))->declined, konce_rendezvous_counters(tp_rdv_core(&w.r1))->intro_declined);
+	SIM_ASSERT_EQ(s, konce_relay_live(konce_rendezvous_relay(tp_rdv_core(&w.r1)), 20 * SEC), 0);
 	world_free(&w);
 }
 
-/* Forged registrations and introduction requests from thousands of spoofed sources: the
- * rendezvous allocates nothing, its table stays within its slots, and the honest pair that had
+/* Forged registrations and introduction requests from thousands of spoofed sources, sent bare as
+ * an old client would: the rendezvous serves only messages on authenticated sessions, so the
+ * receive switch drops every one before the service sees it (the service's input counter moves
+ * only with the honest pair), nothing is allocated for them, and the honest pair that had
  * registered before is still introduced and goes direct. */
 typedef struct flood {
 	sim *s;
@@ -489,8 +510,6 @@ static void test_rendezvous_flood(void **state)
 		tp_rdv_init(&w.r2, s, "192.0.2.2", &rc);
 		w.rdv[0] = sim_host_addr(w.r1.h, TP_RDV_PORT);
 		w.rdv[1] = sim_host_addr(w.r2.h, TP_RDV_PORT);
-		const konce_env *renv = sim_host_env(w.r1.h);
-		uint64_t allocs = sim_env_allocs(renv);
 		sim_nat *na, *nb;
 		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
@@ -500,15 +519,22 @@ static void test_rendezvous_flood(void **state)
 		tp_peer_connect_at(&w.a, 5 * SEC);
 		flood f = {s, sim_host_add(s, "192.0.2.66", NULL, NULL), w.rdv[0], 30 * SEC, 0};
 		sim_at(s, SEC, flood_tick, &f);
+		/* the honest pair's sessions and registrations are made in the first second; the
+		 * flood's datagrams allocate nothing at the rendezvous (its sessions' own traffic may) */
+		const konce_env *renv = sim_host_env(w.r1.h);
+		sim_run_until(s, SEC);
+		uint64_t junk0 = konce_ep_counters(w.r1.n.ep)->rx_unknown_type;
 		sim_run_until(s, 35 * SEC);
-		const struct konce_rendezvous_counters *c = konce_rendezvous_counters(w.r1.r);
+		const struct konce_rendezvous_counters *c = konce_rendezvous_counters(tp_rdv_core(&w.r1));
 		SIM_ASSERT(s, f.sent > 100000);
-		SIM_ASSERT(s, c->table_full > 0);          /* the flood did fill the table */
-		SIM_ASSERT(s, c->not_registered > 50000);  /* forged requests were never answered */
-		SIM_ASSERT(s, konce_rendezvous_count(w.r1.r, sim_now(s)) <= 512);
-		SIM_ASSERT_EQ(s, sim_env_allocs(renv), allocs);
+		/* every forged datagram that arrived was junk to the receive switch and the endpoint */
+		SIM_ASSERT(s, konce_ep_counters(w.r1.n.ep)->rx_unknown_type - junk0 > f.sent * 9 / 10);
+		SIM_ASSERT_EQ(s, c->table_full, 0);
+		SIM_ASSERT(s, c->rx < 200);                /* the honest pair's messages only */
+		SIM_ASSERT_EQ(s, konce_rendezvous_count(tp_rdv_core(&w.r1), sim_now(s)), 2);
+		SIM_ASSERT(s, sim_env_live(renv) < 1000);  /* nothing piled up per forged source */
 		SIM_ASSERT(s, c->intros >= 1);
-		SIM_ASSERT(s, konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		world_free(&w);
 	}
@@ -533,9 +559,9 @@ static void test_prediction_needed(void **state)
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 1, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 20 * SEC);
-		SIM_ASSERT_EQ(s, konce_rdvclient_nat(w.b.rc).mapping, KONCE_NATMAP_UNKNOWN);
-		SIM_ASSERT_EQ(s, konce_punch_state(w.a.pu), KONCE_PUNCH_PATH_RELAYED);
-		SIM_ASSERT_EQ(s, konce_punch_state(w.b.pu), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_rdvclient_nat(tp_rc(&w.b)).mapping, KONCE_NATMAP_UNKNOWN);
+		SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.a)), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.b)), KONCE_PUNCH_PATH_RELAYED);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		world_free(&w);
 	}
@@ -556,7 +582,7 @@ typedef struct spender {
 static void spend_ports(void *ctx, uint64_t now)
 {
 	spender *sp = ctx;
-	if (konce_rdvclient_nat(sp->p->rc).mapping != KONCE_NATMAP_EDM_SEQ) {
+	if (konce_rdvclient_nat(tp_rc(sp->p)).mapping != KONCE_NATMAP_EDM_SEQ) {
 		/* a lost REGISTER: spend only after the registrations saw the last port */
 		sim_at(sp->s, now + 100 * MS, spend_ports, sp);
 		return;
@@ -602,15 +628,15 @@ static void test_seq_offsets(void **state)
 			sim_run_until(s, 20 * SEC); /* the relayed control's quick retry included */
 			/* the ports were spent before the introduction (the node's filtering test too) */
 			SIM_ASSERT(s, sa.at && sa.at < 3 * SEC && sb.at && sb.at < 3 * SEC);
-			SIM_ASSERT_EQ(s, konce_rdvclient_nat(w.a.rc).mapping, KONCE_NATMAP_EDM_SEQ);
-			bool direct = konce_punch_state(w.a.pu) == KONCE_PUNCH_PATH_DIRECT &&
-				      konce_punch_state(w.b.pu) == KONCE_PUNCH_PATH_DIRECT;
+			SIM_ASSERT_EQ(s, konce_rdvclient_nat(tp_rc(&w.a)).mapping, KONCE_NATMAP_EDM_SEQ);
+			bool direct = konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT &&
+				      konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT;
 			if (direct != cases[c].direct || getenv("TP_DEBUG"))
 				fprintf(stderr, "offsets a %u b %u told %d: a %s b %s, attempts a %llu b %llu\n", cases[c].da,
-					cases[c].db, cases[c].told, konce_punch_path_state_name(konce_punch_state(w.a.pu)),
-					konce_punch_path_state_name(konce_punch_state(w.b.pu)),
-					(unsigned long long)konce_punch_counters(w.a.pu)->attempts,
-					(unsigned long long)konce_punch_counters(w.b.pu)->attempts);
+					cases[c].db, cases[c].told, konce_punch_path_state_name(konce_punch_state(tp_pu(&w.a))),
+					konce_punch_path_state_name(konce_punch_state(tp_pu(&w.b))),
+					(unsigned long long)konce_punch_counters(tp_pu(&w.a))->attempts,
+					(unsigned long long)konce_punch_counters(tp_pu(&w.b))->attempts);
 			SIM_ASSERT_EQ(s, direct, cases[c].direct);
 			SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 			world_free(&w);
@@ -671,16 +697,17 @@ static void test_start_times_cross(void **state)
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 10 * SEC);
-		SIM_ASSERT(s, w.a.first_probe_at && w.b.first_probe_at);
-		SIM_ASSERT_EQ(s, w.a.first_probe_intro, w.b.first_probe_intro);
-		uint64_t d = w.a.first_probe_at > w.b.first_probe_at ? w.a.first_probe_at - w.b.first_probe_at
-								   : w.b.first_probe_at - w.a.first_probe_at;
+		SIM_ASSERT(s, tp_first_probe_at(&w.a) && tp_first_probe_at(&w.b));
+		SIM_ASSERT_EQ(s, tp_first_probe_intro(&w.a), tp_first_probe_intro(&w.b));
+		uint64_t d = tp_first_probe_at(&w.a) > tp_first_probe_at(&w.b) ? tp_first_probe_at(&w.a) - tp_first_probe_at(&w.b)
+								   : tp_first_probe_at(&w.b) - tp_first_probe_at(&w.a);
 		if (getenv("TP_DEBUG"))
-			fprintf(stderr, "start seed %llu: first probes a %.4f b %.4f s\n", (unsigned long long)seed,
-				w.a.first_probe_at / 1e6, w.b.first_probe_at / 1e6);
+			fprintf(stderr, "start seed %llu: first probes a %.4f b %.4f s; register rtt a %.1f b %.1f ms\n",
+				(unsigned long long)seed, tp_first_probe_at(&w.a) / 1e6, tp_first_probe_at(&w.b) / 1e6,
+				w.a.n.t->rdv_rtt_us[0] / 1e3, w.b.n.t->rdv_rtt_us[0] / 1e3);
 		SIM_ASSERT(s, d <= 4 * MS);
 		/* and the first probes already worked: direct within the first round */
-		SIM_ASSERT(s, w.a.last_direct_at && w.a.last_direct_at < w.a.first_probe_at + 100 * MS);
+		SIM_ASSERT(s, w.a.last_direct_at && w.a.last_direct_at < tp_first_probe_at(&w.a) + 100 * MS);
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		world_free(&w);
 	}

@@ -27,7 +27,7 @@ static int pump(tnode *n, uint64_t now)
 	while (!n->hold_events && konce_ep_poll_event(n->ep, &ev))
 		if (n->on_event)
 			n->on_event(n, &ev, now);
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX]; /* an endpoint may be given max_datagram */
 	size_t len;
 	konce_addr to;
 	int bits = -1;
@@ -67,10 +67,10 @@ static uint64_t tn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	if (n->on_rx)
 		n->on_rx(n, pkt, len, from, now);
 	uint64_t allocs = tnode_allocs(n);
-	konce_ep_input(n->ep, pkt, len, from, now);
+	n->last_verdict = konce_ep_input(n->ep, pkt, len, from, now, &n->last_rx);
 	if (n->on_input)
 		n->on_input(n, pkt, len, from, tnode_allocs(n) - allocs, now);
-	uint64_t cost = (uint64_t)konce_ep_last_cost(n->ep) * n->us_per_unit;
+	uint64_t cost = (uint64_t)n->last_rx.cost * n->us_per_unit;
 	int bits = pump(n, now);
 	if (bits >= 0 && len > 0 && pkt[0] == KONCE_PKT_COOKIE)
 		n->last_pow_bits = (unsigned)bits; /* this COOKIE made us build an INITIATE */

@@ -6,7 +6,7 @@
  * konce_ep_send(), so a reply rides in the ACCEPT), then its datagrams leave through sim_send(),
  * and the host's timer is set to konce_ep_next_timer().
  *
- * CPU model (optional): a datagram costs konce_ep_last_cost() x us_per_unit virtual microseconds,
+ * CPU model (optional): a datagram costs konce_ep_input()'s cost x us_per_unit virtual microseconds,
  * and every proof-of-work hash the endpoint really tried (its pow_tries counter: slices run from
  * konce_ep_input() and konce_ep_timer()) costs us_per_hash more.
  * While the host is busy its arrivals queue, ordered by konce_ep_priority() if use_priority, and
@@ -50,6 +50,8 @@ struct tnode {
 	uint64_t cpu_us;      /* virtual CPU time spent */
 	unsigned last_pow_bits; /* bits of the last INITIATE this node built */
 	uint64_t pow_tries_seen; /* pow_tries counter already charged */
+	enum konce_ep_verdict last_verdict; /* of the latest datagram konce_ep_input() took */
+	konce_ep_rx last_rx;
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and an

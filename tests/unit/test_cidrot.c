@@ -33,12 +33,12 @@ static void pump(pair *p)
 		moved = 0;
 		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
 			moved = 1;
-			konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000);
+			konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, NULL);
 		}
 		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
 			moved = 1;
 			if (konce_addr_eq(&to, &p->addr_a))
-				konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000);
+				konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, NULL);
 		}
 	}
 }
@@ -119,7 +119,7 @@ static bool a_sends_on(pair *p, uint32_t e, uint8_t dcid[KONCE_WIRE_CID])
 	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
 	if (dcid)
 		memcpy(dcid, buf + KONCE_DATA_DCID, KONCE_WIRE_CID);
-	konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000);
+	konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, NULL);
 	konce_ep_event ev;
 	bool got = false;
 	while (konce_ep_poll_event(p->b, &ev))
@@ -212,7 +212,7 @@ static void test_one_address_per_id(void **state)
 	size_t len;
 	konce_addr to;
 	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
-	konce_ep_input(p.b, buf, len, &p.addr_a, p.now += 10000);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now += 10000, NULL);
 	assert_true(sb->path.probing && sb->path.checking);
 	uint8_t to_old[KONCE_WIRE_CID], to_new[KONCE_WIRE_CID];
 	int n_old = 0, n_new = 0;

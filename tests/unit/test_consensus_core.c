@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "consensus/cgroup.h"
+#include "consensus/cgroup_int.h" /* cg_event: to overflow the event ring directly */
 #include "consensus/ctoken.h"
 
 #define MSEC 1000ULL
@@ -24,9 +25,14 @@ typedef struct store {
 	unsigned views, votes, entries, delivered;
 	uint64_t promised, acc_ballot, last_first, delivered_seq;
 	int fail_entries;
+	bool queued; /* answer KONCE_GROUP_PERSIST_QUEUED: durable only when the test says so */
+	unsigned snapshots;
+	uint64_t snap_seq;
+	size_t snap_len;
 } store;
 
-static int p_view(void *c, const uint8_t *v, size_t l) { (void)v; (void)l; ((store *)c)->views++; return 0; }
+static int done(const store *s) { return s->queued ? KONCE_GROUP_PERSIST_QUEUED : 0; }
+static int p_view(void *c, const uint8_t *v, size_t l) { (void)v; (void)l; ((store *)c)->views++; return done(c); }
 static int p_vote(void *c, uint64_t b, uint64_t pr, uint64_t ab, const uint8_t *v, size_t l)
 {
 	store *s = c;
@@ -34,7 +40,7 @@ static int p_vote(void *c, uint64_t b, uint64_t pr, uint64_t ab, const uint8_t *
 	s->votes++;
 	s->promised = pr;
 	s->acc_ballot = ab;
-	return 0;
+	return done(s);
 }
 static int p_entries(void *c, uint64_t first, unsigned n, const uint8_t *b, size_t l)
 {
@@ -44,23 +50,44 @@ static int p_entries(void *c, uint64_t first, unsigned n, const uint8_t *b, size
 		return s->fail_entries;
 	s->entries++;
 	s->last_first = first;
-	return 0;
+	return done(s);
 }
 static int p_delivered(void *c, uint64_t seq)
 {
 	((store *)c)->delivered++;
 	((store *)c)->delivered_seq = seq;
-	return 0;
+	return done(c);
+}
+
+static int p_snapshot(void *c, uint64_t seq, const uint8_t *d, size_t l)
+{
+	store *s = c;
+	(void)d;
+	s->snapshots++;
+	s->snap_seq = seq;
+	s->snap_len = l;
+	return done(s);
 }
 
 static bool veto_x(void *ctx, const uint8_t k[32]) { (void)ctx; return memcmp(k, X, 32) != 0; }
 
+static const char APP_STATE[] = "the application state";
+static unsigned snapshot_calls;
+static int app_snapshot(void *ctx, const uint8_t **data, size_t *len)
+{
+	(void)ctx;
+	snapshot_calls++;
+	*data = (const uint8_t *)APP_STATE;
+	*len = sizeof(APP_STATE);
+	return 0;
+}
+
 static konce_group *member(store *st, const uint8_t *self, unsigned n, const uint8_t (*keys)[32], uint64_t now)
 {
-	konce_group_config cfg = {.policy = veto_x};
+	konce_group_config cfg = {.policy = veto_x, .snapshot = app_snapshot};
 	memcpy(cfg.group, GROUP, 16);
 	memcpy(cfg.self, self, 32);
-	cfg.persist = (konce_group_persist){st, p_view, p_vote, p_entries, p_delivered};
+	cfg.persist = (konce_group_persist){st, p_view, p_vote, p_entries, p_delivered, p_snapshot};
 	konce_group *g = konce_group_new(&cfg);
 	assert_non_null(g);
 	if (!n)
@@ -130,6 +157,19 @@ static bool find_out(konce_group *g, uint8_t type, const uint8_t *to, konce_cw_m
 			found = true;
 		}
 	return found;
+}
+
+/* An INVITE entry: the hash, then the expiry (unix seconds, big-endian). */
+static konce_cw_entry invite_entry(const uint8_t *origin, const uint8_t h[32], uint64_t expires)
+{
+	static uint8_t d[4][KONCE_CW_INVITE_LEN];
+	static unsigned k;
+	uint8_t *b = d[k++ % 4];
+	memcpy(b, h, 32);
+	for (unsigned i = 0; i < 8; i++)
+		b[32 + i] = (uint8_t)(expires >> (56 - 8 * i));
+	return (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = origin, .nonce = 1, .len = KONCE_CW_INVITE_LEN,
+				.data = b};
 }
 
 static konce_cw_entry entry(const uint8_t *origin, uint64_t nonce, const char *text)
@@ -374,6 +414,374 @@ static void test_persist_failure_sends_nothing(void **st)
 	konce_group_free(g);
 }
 
+/* An asynchronous store: nothing that follows a queued record leaves before it is durable. */
+static void test_queued_persist_waits(void **st)
+{
+	(void)st;
+	store s = {.queued = true};
+	konce_group *g = abc(&s);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	uint8_t to[32];
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(C, 1, "x");
+	uint64_t before = konce_group_persist_issued(g);
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(konce_group_persist_issued(g), before + 1);
+	assert_false(next_out(g, to, &m)); /* the ACK waits for the entry to be durable */
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 1);
+	assert_int_equal(input(g, C, &hb, 2 * MSEC), 0);
+	konce_group_event ev;
+	assert_false(konce_group_poll_event(g, &ev)); /* committed, but not durable here yet */
+	assert_int_equal(konce_group_persisted(g, before + 2), -EINVAL); /* no such call yet */
+	assert_int_equal(konce_group_persisted(g, before + 1), 0);
+	assert_true(next_out(g, to, &m));
+	assert_int_equal(m.type, KONCE_CW_ACK);
+	assert_int_equal(m.u, 1);
+	assert_memory_equal(to, B, 32);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_int_equal(ev.seq, 1);
+	konce_group_free(g);
+
+	/* A lone member: its own entry is delivered only once durable, and a view change's promise
+	 * leaves only once the vote is durable. */
+	store s2 = {.queued = true};
+	g = member(&s2, A, 0, NULL, 0);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	assert_false(konce_group_poll_event(g, &ev)); /* the VIEW event follows put_view */
+	assert_true(konce_group_propose(g, (const uint8_t *)"solo", 4, 10) > 0);
+	assert_false(konce_group_poll_event(g, &ev));
+	assert_int_equal(konce_group_persisted(g, konce_group_persist_issued(g)), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_VIEW);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_memory_equal(ev.data, "solo", 4);
+	konce_group_free(g);
+
+	store s3 = {.queued = true};
+	g = abc(&s3);
+	konce_cw_msg prep = hdr(KONCE_CW_PREPARE, 1, 0);
+	prep.u = 1 << 8 | 2;
+	assert_int_equal(input(g, B, &prep, MSEC), 0);
+	assert_int_equal(s3.promised, prep.u);
+	assert_false(next_out(g, to, &m));
+	assert_int_equal(konce_group_persisted(g, konce_group_persist_issued(g)), 0);
+	assert_true(find_out(g, KONCE_CW_PROMISE, B, &m));
+	konce_group_free(g);
+}
+
+/* The event ring never drops: a caller that does not poll events is pushed back, and nothing is
+ * lost. */
+static void test_event_backpressure(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	static uint8_t secret[32], y[32], h[32];
+	memset(secret, 0x45, 32);
+	memset(y, 0x77, 32);
+	konce_ctoken_secret_hash(h, secret);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = invite_entry(B, h, 0);
+	assert_int_equal(input(g, B, &p, MSEC / 2), 0);
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
+	ask.key = y;
+	ask.secret = secret;
+	unsigned taken = 0;
+	uint64_t t = MSEC;
+	for (unsigned k = 0; k < KONCE_GROUP_EV_RING; k++, t += MSEC) {
+		int rc = input(g, B, &ask, t);
+		if (rc == -ENOBUFS)
+			break;
+		assert_int_equal(rc, 0);
+		taken++;
+		while (find_out(g, KONCE_CW_JOIN_VOTE, B, &m)) /* messages flow; events are not polled */
+			;
+	}
+	assert_int_equal(taken, KONCE_GROUP_EV_RING - KONCE_GROUP_EV_RESERVE + 1);
+	assert_int_equal(konce_group_propose(g, (const uint8_t *)"p", 1, t), -ENOBUFS);
+	konce_group_timer(g, t + 1000 * MSEC); /* does nothing: no heartbeat, no suspicion */
+	uint8_t to[32];
+	assert_false(next_out(g, to, &m));
+	konce_group_event ev;
+	unsigned got = 0;
+	while (konce_group_poll_event(g, &ev)) {
+		if (ev.type == KONCE_GROUP_EV_COMMITTED)
+			continue; /* the invitation */
+		assert_int_equal(ev.type, KONCE_GROUP_EV_JOIN_REQUESTED);
+		assert_memory_equal(ev.key, y, 32);
+		got++;
+	}
+	assert_int_equal(got, taken);
+	assert_int_equal(input(g, B, &ask, t + 1001 * MSEC), 0);
+	assert_true(konce_group_propose(g, (const uint8_t *)"p", 1, t + 1001 * MSEC) > 0);
+	konce_group_free(g);
+}
+
+/* State transfer: a joiner admitted at commit index 5 delivers nothing until a snapshot at >= 5
+ * arrives (chunks out of order, duplicated), then goes on after the snapshot's seq. */
+static void test_joiner_snapshot(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = member(&s, X, 0, NULL, 0);
+	static uint8_t keys[3][32], secret[32], h[32], big[KONCE_CW_SNAP_CHUNK + 3];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], X, 32);
+	memcpy(keys[2], B, 32);
+	memset(secret, 0x33, 32);
+	konce_ctoken_secret_hash(h, secret);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 1, secret, 0), 0);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 5), m;
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &keys[0][0], .used_invite = h, .commit = 5, .first_seq = 6};
+	assert_int_equal(input(g, A, &nv, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
+	assert_true(konce_group_catching_up(g));
+	assert_int_equal(s.snapshots, 1); /* the mark, before the view */
+	assert_int_equal(s.snap_seq, 0);
+	konce_group_timer(g, 30 * MSEC);
+	assert_true(find_out(g, KONCE_CW_SNAP_REQ, B, &m)); /* the coordinator (epoch 2 mod 3) first */
+	assert_int_equal(m.u, 5);
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_VIEW);
+	/* Entries 6 and 7 arrive and commit: not delivered without state. */
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 2, 7);
+	p.first = 6;
+	p.count = 2;
+	p.e[0] = entry(A, 1, "six");
+	p.e[1] = entry(A, 2, "seven");
+	assert_int_equal(input(g, B, &p, 40 * MSEC), 0);
+	assert_false(konce_group_poll_event(g, &ev));
+	/* No answer within the retry time: the next member is asked. */
+	konce_group_timer(g, 600 * MSEC);
+	assert_true(find_out(g, KONCE_CW_SNAP_REQ, A, &m));
+	/* A stale snapshot (before the commit index) is ignored; a stranger's is refused. */
+	memset(big, 0x77, sizeof(big));
+	konce_cw_msg c = hdr(KONCE_CW_SNAP, 2, 7);
+	c.u = 4;
+	c.total = sizeof(big);
+	c.offset = KONCE_CW_SNAP_CHUNK;
+	c.dlen = 3;
+	c.data = big + KONCE_CW_SNAP_CHUNK;
+	assert_int_equal(input(g, A, &c, 610 * MSEC), 0);
+	assert_int_equal(input(g, C, &c, 610 * MSEC), -EPERM);
+	/* The snapshot at 7 in two chunks: the last first, then the first twice. */
+	c.u = 7;
+	assert_int_equal(input(g, A, &c, 620 * MSEC), 0);
+	assert_true(konce_group_catching_up(g));
+	c.offset = 0;
+	c.dlen = KONCE_CW_SNAP_CHUNK;
+	c.data = big;
+	assert_int_equal(input(g, A, &c, 630 * MSEC), 0);
+	assert_false(konce_group_catching_up(g));
+	assert_int_equal(input(g, A, &c, 640 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m)); /* its log now reaches 7 */
+	assert_int_equal(m.u, 7);
+	assert_int_equal(s.snap_seq, 7);
+	assert_int_equal(s.snap_len, sizeof(big));
+	assert_int_equal(s.delivered_seq, 7);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_SNAPSHOT);
+	assert_int_equal(ev.seq, 7);
+	assert_int_equal(ev.len, sizeof(big));
+	assert_memory_equal(ev.data, big, sizeof(big));
+	assert_false(konce_group_poll_event(g, &ev));
+	/* It goes on after 7. */
+	p.first = 8;
+	p.count = 1;
+	p.commit = 8;
+	p.e[0] = entry(A, 3, "eight");
+	assert_int_equal(input(g, B, &p, 650 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_ACK, B, &m));
+	assert_int_equal(m.u, 8);
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 2, 8);
+	assert_int_equal(input(g, B, &hb, 660 * MSEC), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_COMMITTED);
+	assert_int_equal(ev.seq, 8);
+	assert_memory_equal(ev.data, "eight", 5);
+	konce_group_free(g);
+}
+
+/* A member answers a snapshot request with its state after what it delivered, rate-limited. */
+static void test_member_sends_snapshot(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 1), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = entry(C, 1, "one");
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	konce_cw_msg req = hdr(KONCE_CW_SNAP_REQ, 1, 1);
+	req.u = 1;
+	snapshot_calls = 0;
+	assert_int_equal(input(g, C, &req, 2 * MSEC), 0);
+	assert_false(find_out(g, KONCE_CW_SNAP, C, &m)); /* not delivered yet: no state at 1 */
+	konce_group_event ev;
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.seq, 1);
+	assert_int_equal(input(g, C, &req, 3 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_SNAP, C, &m));
+	assert_int_equal(snapshot_calls, 1);
+	assert_int_equal(m.u, 1);
+	assert_int_equal(m.total, sizeof(APP_STATE));
+	assert_int_equal(m.offset, 0);
+	assert_memory_equal(m.data, APP_STATE, sizeof(APP_STATE));
+	assert_int_equal(input(g, C, &req, 4 * MSEC), 0); /* again at once: rate-limited */
+	assert_false(find_out(g, KONCE_CW_SNAP, C, &m));
+	assert_int_equal(input(g, C, &req, 400 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_SNAP, C, &m));
+	konce_group_free(g);
+}
+
+/* An invitation expires: members vote no on it, and the coordinator refuses it with the reason. */
+static void test_invite_expiry(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	uint8_t secret[32], h[32];
+	static uint8_t y[32];
+	memset(secret, 0x46, 32);
+	memset(y, 0x79, 32);
+	konce_ctoken_secret_hash(h, secret);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = invite_entry(B, h, 1000);
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 0);
+	ask.key = y;
+	ask.secret = secret;
+	konce_group_set_wallclock(g, 999); /* not committed yet, in the log, and valid */
+	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 1);
+	konce_group_set_wallclock(g, 1000); /* expired */
+	assert_int_equal(input(g, B, &ask, 3 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0);
+	ask.commit = 1; /* committed now: the same */
+	assert_int_equal(input(g, B, &ask, 4 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+	assert_int_equal(m.flag, 0);
+	konce_group_free(g);
+
+	/* A lone coordinator: an expired invitation's JOIN gets REFUSED(EXPIRED); a valid one starts
+	 * a vote. */
+	store s2 = {0};
+	g = member(&s2, A, 0, NULL, 0);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	konce_group_set_wallclock(g, 500);
+	assert_true(konce_group_invite(g, h, 1000, MSEC) > 0);
+	konce_group_event ev;
+	while (konce_group_poll_event(g, &ev)) /* committed and delivered: known to the group */
+		;
+	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
+	j.secret = secret;
+	konce_group_set_wallclock(g, 1000);
+	assert_int_equal(input(g, y, &j, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_REFUSED, y, &m));
+	assert_int_equal(m.flag, KONCE_CW_R_EXPIRED);
+	konce_group_set_wallclock(g, 999);
+	assert_int_equal(input(g, y, &j, 3 * MSEC), 0);
+	bool decided = false;
+	while (konce_group_poll_event(g, &ev))
+		decided |= ev.type == KONCE_GROUP_EV_JOIN_DECIDED && ev.flag;
+	assert_true(decided); /* a majority of one said yes */
+	konce_group_free(g);
+
+	/* The joiner learns why. */
+	store s3 = {0};
+	g = member(&s3, y, 0, NULL, 0);
+	static uint8_t keys[1][32];
+	memcpy(keys[0], A, 32);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 1, secret, 0), 0);
+	konce_cw_msg r = hdr(KONCE_CW_REFUSED, 1, 0);
+	r.flag = KONCE_CW_R_EXPIRED;
+	assert_int_equal(input(g, A, &r, MSEC), 0);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_REFUSED);
+	assert_int_equal(ev.kind, KONCE_CW_R_EXPIRED);
+	konce_group_free(g);
+}
+
+/* A restarted member is handed the invitations it knew: a committed one, and one an earlier view
+ * used. */
+static void test_restore_invites(void **st)
+{
+	(void)st;
+	uint8_t s1[32], s2[32], h1[32], h2[32];
+	static uint8_t y[32], eb[KONCE_CW_ENTRY_HEAD + KONCE_CW_INVITE_LEN];
+	memset(s1, 0x51, 32);
+	memset(s2, 0x52, 32);
+	memset(y, 0x79, 32);
+	konce_ctoken_secret_hash(h1, s1);
+	konce_ctoken_secret_hash(h2, s2);
+	for (unsigned used = 0; used < 2; used++) {
+		store s = {0};
+		konce_group *g = abc(&s);
+		konce_cw_entry e = invite_entry(B, h1, 0);
+		size_t n = konce_cw_entry_encode(&e, eb, sizeof(eb));
+		assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
+		e = invite_entry(B, h2, 0);
+		n = konce_cw_entry_encode(&e, eb, sizeof(eb));
+		assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
+		if (used)
+			assert_int_equal(konce_group_restore_used(g, h2), 0);
+		konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 0), m;
+		ask.key = y;
+		ask.secret = s1;
+		assert_int_equal(input(g, B, &ask, MSEC), 0);
+		assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+		assert_int_equal(m.flag, 1); /* known and unused */
+		ask.secret = s2;
+		assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
+		assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
+		assert_int_equal(m.flag, used ? 0 : 1);
+		assert_int_equal(konce_group_restore_invite(g, (const uint8_t *)"x", 1), -EINVAL);
+		konce_group_free(g);
+	}
+}
+
+/* If one call ever raised more events than the ring holds, the rest are counted, never dropped
+ * silently: OVERFLOW follows the ring, and the core takes no call until it is drained. */
+static void test_event_overflow(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = abc(&s);
+	for (unsigned k = 0; k < KONCE_GROUP_EV_RING + 5; k++) {
+		konce_group_event ev = {.type = KONCE_GROUP_EV_HALTED, .epoch = k};
+		cg_event(g, &ev);
+	}
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 0);
+	assert_int_equal(input(g, B, &hb, MSEC), -ENOBUFS);
+	konce_group_event ev;
+	for (unsigned k = 0; k < KONCE_GROUP_EV_RING; k++) {
+		assert_true(konce_group_poll_event(g, &ev));
+		assert_int_equal(ev.type, KONCE_GROUP_EV_HALTED);
+		assert_int_equal(ev.epoch, k); /* the oldest first: nothing was dropped from the front */
+	}
+	assert_int_equal(input(g, B, &hb, MSEC), -ENOBUFS); /* still owed the OVERFLOW */
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OVERFLOW);
+	assert_int_equal(ev.seq, 5);
+	assert_false(konce_group_poll_event(g, &ev));
+	assert_int_equal(input(g, B, &hb, 2 * MSEC), 0);
+	konce_group_free(g);
+}
+
 static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 {
 	konce_group_out o;
@@ -450,7 +858,7 @@ static void test_join_vote_and_veto(void **st)
 	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
 	p.first = 1;
 	p.count = 1;
-	p.e[0] = (konce_cw_entry){.kind = KONCE_CW_E_INVITE, .origin = B, .nonce = 1, .len = 32, .data = h};
+	p.e[0] = invite_entry(B, h, 0);
 	assert_int_equal(input(g, B, &p, MSEC), 0);
 	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
 	ask.key = X;
@@ -533,6 +941,13 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_vote_freezes_epoch),
 		cmocka_unit_test(test_persist_failure_sends_nothing),
+		cmocka_unit_test(test_queued_persist_waits),
+		cmocka_unit_test(test_event_backpressure),
+		cmocka_unit_test(test_event_overflow),
+		cmocka_unit_test(test_joiner_snapshot),
+		cmocka_unit_test(test_invite_expiry),
+		cmocka_unit_test(test_restore_invites),
+		cmocka_unit_test(test_member_sends_snapshot),
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),

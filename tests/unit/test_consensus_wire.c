@@ -101,7 +101,7 @@ static void test_bad_fields(void **st)
 	b[46] = 3; /* unknown entry kind */
 	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
 	memcpy(b, PROP, sizeof(b));
-	b[46] = KONCE_CW_E_INVITE; /* an invitation is 32 bytes */
+	b[46] = KONCE_CW_E_INVITE; /* an invitation is 40 bytes (hash, expiry) */
 	assert_int_equal(konce_cw_parse(&m, b, sizeof(b)), KONCE_CW_BAD_FIELD);
 	memcpy(b, PROP, sizeof(b));
 	b[46] = KONCE_CW_E_REVOKE; /* so is a revocation */
@@ -193,6 +193,58 @@ static void test_every_type_roundtrips(void **st)
 	roundtrip(&big);
 }
 
+/* SNAP chunks: in place within a bounded snapshot, each exactly as long as its chunk. */
+static void test_snap_chunks(void **st)
+{
+	(void)st;
+	static uint8_t data[KONCE_CW_SNAP_CHUNK], out[KONCE_CW_MAX_MSG];
+	memset(data, 0x5a, sizeof(data));
+	konce_cw_msg m = base(KONCE_CW_SNAP), p;
+	m.u = 42;
+	m.total = 2 * KONCE_CW_SNAP_CHUNK + 5;
+	m.offset = 2 * KONCE_CW_SNAP_CHUNK; /* the last, short chunk */
+	m.dlen = 5;
+	m.data = data;
+	roundtrip(&m);
+	size_t n = konce_cw_encode(&m, out, sizeof(out));
+	assert_int_equal(n, KONCE_CW_H_SIZE + 18 + 5);
+	assert_int_equal(konce_cw_parse(&p, out, n), KONCE_CW_OK);
+	assert_int_equal(p.u, 42);
+	assert_int_equal(p.total, m.total);
+	assert_int_equal(p.offset, m.offset);
+	assert_int_equal(p.dlen, 5);
+	assert_memory_equal(p.data, data, 5);
+	for (size_t k = 0; k < n; k++) /* every truncation */
+		assert_int_not_equal(konce_cw_parse(&p, out, k), KONCE_CW_OK);
+	m.offset = 0; /* a full chunk */
+	m.dlen = KONCE_CW_SNAP_CHUNK;
+	roundtrip(&m);
+	m.dlen = 5; /* the first chunk cannot be short */
+	assert_int_equal(konce_cw_encode(&m, out, sizeof(out)), 0);
+	m.offset = 7; /* not at a chunk boundary */
+	assert_int_equal(konce_cw_encode(&m, out, sizeof(out)), 0);
+	m.offset = 3 * KONCE_CW_SNAP_CHUNK; /* past the end */
+	m.dlen = 0;
+	assert_int_equal(konce_cw_encode(&m, out, sizeof(out)), 0);
+	m.total = KONCE_CW_SNAP_MAX + 1; /* too large */
+	m.offset = 0;
+	m.dlen = KONCE_CW_SNAP_CHUNK;
+	assert_int_equal(konce_cw_encode(&m, out, sizeof(out)), 0);
+	m.total = 0; /* an empty snapshot is one empty chunk */
+	m.dlen = 0;
+	roundtrip(&m);
+	/* The parser refuses the same in bytes: a valid last chunk with its offset moved. */
+	m.total = 2 * KONCE_CW_SNAP_CHUNK + 5;
+	m.offset = 2 * KONCE_CW_SNAP_CHUNK;
+	m.dlen = 5;
+	n = konce_cw_encode(&m, out, sizeof(out));
+	out[KONCE_CW_H_SIZE + 15] = 1; /* offset + 1 */
+	assert_int_equal(konce_cw_parse(&p, out, n), KONCE_CW_BAD_FIELD);
+	out[KONCE_CW_H_SIZE + 15] = 0;
+	out[KONCE_CW_H_SIZE + 17] = 6; /* a length that is not the chunk's */
+	assert_int_not_equal(konce_cw_parse(&p, out, n), KONCE_CW_OK);
+}
+
 static void test_value_rules(void **st)
 {
 	(void)st;
@@ -227,6 +279,7 @@ static konce_ctoken sample_token(void)
 	memset(t.keys[0], 0xa1, 32);
 	memset(t.keys[1], 0xb2, 32);
 	memset(t.secret, 0x5c, 32);
+	t.expires = 1800000000; /* 2027-01-15 */
 	t.rdv_len = 14;
 	memcpy(t.rdv, "rdv.example:53", 14);
 	return t;
@@ -238,13 +291,14 @@ static void test_token(void **st)
 	konce_ctoken t = sample_token(), p;
 	uint8_t b[KONCE_CTOKEN_MAX];
 	size_t n = konce_ctoken_encode(&t, b, sizeof(b));
-	assert_int_equal(n, 3 + 1 + 16 + 1 + 64 + 32 + 1 + 14);
+	assert_int_equal(n, 3 + 1 + 16 + 1 + 64 + 32 + 8 + 1 + 14);
 	assert_memory_equal(b, "KGI\x01", 4);
 	assert_memory_equal(b + 4, GROUP, 16);
 	assert_int_equal(b[20], 2);
 	assert_int_equal(b[21], 0xa1);
 	assert_int_equal(b[21 + 64], 0x5c);
-	assert_int_equal(b[21 + 96], 14);
+	assert_memory_equal(b + 21 + 96, "\x00\x00\x00\x00\x6b\x49\xd2\x00", 8); /* expires, big-endian */
+	assert_int_equal(b[21 + 104], 14);
 	assert_int_equal(konce_ctoken_parse(&p, b, n), 0);
 	assert_memory_equal(&p, &t, sizeof(t));
 	for (size_t k = 0; k < n; k++)
@@ -265,6 +319,11 @@ static void test_token(void **st)
 	text[20] ^= 1; /* still base64, but no longer the same token */
 	assert_true(konce_ctoken_from_text(&p, text) != 0 || memcmp(&p, &t, sizeof(t)) != 0);
 
+	assert_false(konce_ctoken_expired(&t, 1799999999));
+	assert_true(konce_ctoken_expired(&t, 1800000000));
+	t.expires = 0; /* never */
+	assert_false(konce_ctoken_expired(&t, UINT64_MAX));
+
 	uint8_t h[32], h2[32];
 	konce_ctoken_secret_hash(h, t.secret);
 	konce_ctoken_secret_hash(h2, t.secret);
@@ -279,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_truncation_and_trailing),
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_every_type_roundtrips),
+		cmocka_unit_test(test_snap_chunks),
 		cmocka_unit_test(test_value_rules),
 		cmocka_unit_test(test_token),
 	};

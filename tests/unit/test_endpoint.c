@@ -29,6 +29,8 @@ typedef struct pair {
 	uint8_t last_initiate[KONCE_WIRE_MAX_DATAGRAM];
 	size_t last_initiate_len;
 	uint8_t server_saw_pk[KONCE_WIRE_KEY]; /* handshake(): the key b's ESTABLISHED showed for a */
+	enum konce_ep_verdict b_verdict; /* pump(): what b's konce_ep_input() said of the latest datagram */
+	konce_ep_rx b_rx;
 } pair;
 
 static void make_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb)
@@ -78,7 +80,7 @@ static void pump(pair *p)
 			p->a_to_b_bytes += len;
 			p->a_to_b_pkts++;
 			if (konce_addr_eq(&to, &p->addr_b))
-				konce_ep_input(p->b, buf, len, &p->addr_a, p->now);
+				p->b_verdict = konce_ep_input(p->b, buf, len, &p->addr_a, p->now, &p->b_rx);
 		}
 		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
 			moved = 1;
@@ -86,7 +88,7 @@ static void pump(pair *p)
 			p->b_to_a_bytes += len;
 			p->b_to_a_pkts++;
 			if (konce_addr_eq(&to, &p->addr_a))
-				konce_ep_input(p->a, buf, len, &p->addr_b, p->now);
+				konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
 		}
 	}
 }
@@ -119,15 +121,21 @@ static uint32_t handshake(pair *p, uint32_t *server_conn)
 	/* HELLO -> COOKIE -> INITIATE, stepwise so the server can answer before its ACCEPT leaves */
 	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
 	assert_int_equal(len, KONCE_HELLO_SIZE);
-	konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000);
+	konce_ep_rx rx;
+	assert_int_equal(konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, &rx), KONCE_EP_HELLO_ANSWERED);
+	assert_int_equal(rx.conn, 0);
+	assert_int_equal(rx.cost, KONCE_COST_HELLO);
 	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_COOKIE);
-	konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000);
+	assert_int_equal(konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, &rx), KONCE_EP_COOKIE_TAKEN);
+	assert_int_equal(rx.conn, conn);
 	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_INITIATE);
 	memcpy(p->last_initiate, buf, len);
 	p->last_initiate_len = len;
-	konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000);
+	assert_int_equal(konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, &rx), KONCE_EP_ESTABLISHED);
+	assert_int_equal(rx.cost, KONCE_COST_REJECT + KONCE_COST_POW + KONCE_COST_DH);
+	uint32_t server_rx_conn = rx.conn;
 
 	konce_ep_event ev;
 	assert_true(konce_ep_poll_event(p->b, &ev));
@@ -136,6 +144,7 @@ static uint32_t handshake(pair *p, uint32_t *server_conn)
 	assert_true(konce_addr_eq(&ev.addr, &p->addr_a));
 	memcpy(p->server_saw_pk, ev.peer_pk, sizeof p->server_saw_pk);
 	*server_conn = ev.conn;
+	assert_int_equal(server_rx_conn, ev.conn);
 	assert_true(konce_ep_poll_event(p->b, &ev));
 	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
 	assert_int_equal(ev.len, 6);
@@ -145,7 +154,8 @@ static uint32_t handshake(pair *p, uint32_t *server_conn)
 	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
 	assert_true(konce_addr_eq(&to, &p->addr_a));
-	konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000);
+	assert_int_equal(konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, &rx), KONCE_EP_ESTABLISHED);
+	assert_int_equal(rx.conn, conn);
 	assert_true(konce_ep_poll_event(p->a, &ev));
 	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
 	assert_false(ev.incoming);
@@ -158,6 +168,58 @@ static uint32_t handshake(pair *p, uint32_t *server_conn)
 	/* four one-way trips of 10 ms: the reply to the first message arrives at 2 RTT */
 	assert_int_equal(p->now - start, 2 * 20000);
 	return conn;
+}
+
+/* konce_ep_input() says what it did: session data with its conn, and each kind of drop. */
+static void test_verdicts(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], data[KONCE_WIRE_MAX_DATAGRAM];
+	size_t dlen;
+	konce_addr to;
+	konce_ep_rx rx;
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"x", 1, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, data, &dlen, &to));
+	assert_int_equal(konce_ep_input(p.b, data, dlen, &p.addr_a, p.now, &rx), KONCE_EP_SESSION_DATA);
+	assert_int_equal(rx.conn, sc);
+	assert_int_equal(rx.cost, 1);
+	/* the same packet again: a replay */
+	assert_int_equal(konce_ep_input(p.b, data, dlen, &p.addr_a, p.now, &rx), KONCE_EP_DROPPED_STALE);
+	assert_int_equal(rx.conn, 0);
+	assert_true(konce_ep_dropped(KONCE_EP_DROPPED_STALE));
+	/* a flipped bit in the ciphertext of a fresh packet: authentication fails */
+	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"y", 1, p.now), 0);
+	assert_true(konce_ep_poll_datagram(p.a, buf, &dlen, &to));
+	buf[dlen - 1] ^= 1;
+	assert_int_equal(konce_ep_input(p.b, buf, dlen, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_AUTH);
+	/* a connection id that names no session */
+	buf[KONCE_DATA_DCID] ^= 0x55;
+	assert_int_equal(konce_ep_input(p.b, buf, dlen, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_UNMATCHED);
+	/* not the transport's: empty, too long, an unknown type byte */
+	assert_int_equal(konce_ep_input(p.b, buf, 0, &p.addr_a, p.now, NULL), KONCE_EP_NOT_MINE);
+	uint8_t big[KONCE_PMTU_MAX + 1] = {KONCE_PKT_DATA}; /* DATA may be as large as KONCE_PMTU_MAX */
+	assert_int_equal(konce_ep_input(p.b, big, sizeof big, &p.addr_a, p.now, NULL), KONCE_EP_NOT_MINE);
+	big[0] = KONCE_PKT_HELLO; /* every other type fits 1,200 bytes */
+	assert_int_equal(konce_ep_input(p.b, big, KONCE_WIRE_MAX_DATAGRAM + 1, &p.addr_a, p.now, NULL),
+			 KONCE_EP_NOT_MINE);
+	buf[0] = 0x47;
+	assert_int_equal(konce_ep_input(p.b, buf, 64, &p.addr_a, p.now, &rx), KONCE_EP_NOT_MINE);
+	assert_int_equal(rx.cost, 0);
+	assert_false(konce_ep_dropped(KONCE_EP_NOT_MINE));
+	/* a truncated HELLO */
+	buf[0] = KONCE_PKT_HELLO;
+	assert_int_equal(konce_ep_input(p.b, buf, 64, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_MALFORMED);
+	/* an ACCEPT for no handshake of ours */
+	memset(buf, 0, sizeof buf);
+	buf[0] = KONCE_PKT_ACCEPT;
+	assert_int_equal(konce_ep_input(p.a, buf, KONCE_WIRE_MAX_DATAGRAM, &p.addr_b, p.now, NULL),
+			 KONCE_EP_DROPPED_UNMATCHED);
+	drain_events(p.a);
+	drain_events(p.b);
+	free_pair(&p);
 }
 
 static void test_handshake_and_data(void **state)
@@ -333,7 +395,7 @@ static void test_pow_too_high(void **state)
 	make_pair(&p, &ca, &cb);
 	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
 	for (int i = 0; i < 25; i++) /* load the server to ~125% for a period */
-		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now);
+		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now, NULL);
 	p.now += 1100000;
 	assert_true(konce_ep_pow_bits(p.b, p.now) > 1);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -353,7 +415,7 @@ static void test_pow_too_high(void **state)
 	/* and one that pays completes */
 	make_pair(&p, NULL, &cb);
 	for (int i = 0; i < 25; i++)
-		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now);
+		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now, NULL);
 	p.now += 1100000;
 	unsigned bits = konce_ep_pow_bits(p.b, p.now);
 	assert_true(bits > 0 && bits <= 20);
@@ -385,8 +447,11 @@ static void test_duplicate_initiate(void **state)
 	size_t len;
 	konce_addr to;
 	/* the same INITIATE again (a retransmission): the stored ACCEPT, no DH, no new session */
-	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now);
-	assert_true(konce_ep_last_cost(p.b) < 10);
+	konce_ep_rx rx;
+	assert_int_equal(konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now, &rx),
+			 KONCE_EP_ACCEPT_RESENT);
+	assert_int_equal(rx.conn, sc);
+	assert_true(rx.cost < 10);
 	assert_int_equal(c->init_dup_resent, 1);
 	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
@@ -395,7 +460,7 @@ static void test_duplicate_initiate(void **state)
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p.last_initiate, p.last_initiate_len);
 	copy[KONCE_INIT_POW_NONCE] ^= 0xff;
-	konce_ep_input(p.b, copy, p.last_initiate_len, &p.addr_a, p.now);
+	konce_ep_input(p.b, copy, p.last_initiate_len, &p.addr_a, p.now, NULL);
 	assert_int_equal(c->init_dup_resent, 2);
 	uint8_t again[KONCE_WIRE_MAX_DATAGRAM];
 	size_t again_len;
@@ -403,19 +468,19 @@ static void test_duplicate_initiate(void **state)
 	assert_int_equal(again_len, len);
 	assert_memory_equal(again, buf, len);
 	/* the client, already established, ignores the second ACCEPT */
-	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
 	assert_int_equal(konce_ep_counters(p.a)->accept_unmatched, 1);
 	konce_ep_event ev;
 	assert_false(konce_ep_poll_event(p.a, &ev));
 	/* the same bytes from another address: dropped, nothing sent (no reflection) */
 	konce_addr other;
 	konce_addr_parse(&other, "203.0.113.9:4000");
-	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &other, p.now);
+	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &other, p.now, NULL);
 	assert_int_equal(c->init_dup_dropped, 1);
 	assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	/* a modified INITIATE with the used challenge: dropped */
 	p.last_initiate[p.last_initiate_len - 1] ^= 1;
-	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now);
+	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now, NULL);
 	assert_int_equal(c->init_dup_dropped, 2);
 	assert_int_equal(c->sessions_opened, opened);
 	assert_int_equal(p.tenv_b.allocs, allocs);
@@ -451,7 +516,7 @@ static void test_no_alloc_before_proof(void **state)
 		memcpy(h.client_cid, &i, sizeof i);
 		src.port = (uint16_t)i;
 		konce_hello_build(hello, &h);
-		konce_ep_input(p.b, hello, sizeof hello, &src, p.now);
+		konce_ep_input(p.b, hello, sizeof hello, &src, p.now, NULL);
 		in_bytes += sizeof hello;
 		while (konce_ep_poll_datagram(p.b, buf, &len, &to)) {
 			assert_true(len <= sizeof hello);
@@ -494,7 +559,7 @@ static void test_no_alloc_before_proof(void **state)
 			wire_put64(forged + KONCE_INIT_CHALLENGE, wire_get64(forged + KONCE_INIT_CHALLENGE) + 1);
 			break;
 		}
-		konce_ep_input(p.b, forged, flen, &src, p.now);
+		konce_ep_input(p.b, forged, flen, &src, p.now, NULL);
 		src = p.addr_a;
 		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
 	}
@@ -505,15 +570,15 @@ static void test_no_alloc_before_proof(void **state)
 		uint32_t conn;
 		assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
 		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
-		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 		assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
-		konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+		konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
 		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
 		assert_int_equal(buf[0], KONCE_PKT_INITIATE);
 		size_t at = i % 3 == 0 ? KONCE_INIT_BOX1 + i % 88 : i % 3 == 1 ? KONCE_INIT_BOX2 + i % (len - KONCE_INIT_BOX2)
 										  : KONCE_INIT_CLIENT_EPK + i % 32;
 		buf[at] ^= 0x01;
-		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
 		assert_int_equal(konce_ep_close(p.a, conn, p.now), 0);
 	}
@@ -521,7 +586,7 @@ static void test_no_alloc_before_proof(void **state)
 	/* and a stale replay after the cookie lifetime */
 	uint64_t stale0 = c->init_stale;
 	p.now += (uint64_t)(KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
-	konce_ep_input(p.b, valid, valid_len, &p.addr_a, p.now);
+	konce_ep_input(p.b, valid, valid_len, &p.addr_a, p.now, NULL);
 	assert_int_equal(c->init_stale - stale0, 1);
 	assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
 
@@ -553,7 +618,7 @@ static void test_amplification(void **state)
 			pkt[0] = (uint8_t)(t / 2);
 			pkt[KONCE_HELLO_NVERSIONS] = 1;
 			wire_put16(pkt + KONCE_HELLO_VERSIONS, t % 2 ? 1 : 5); /* one we speak, one we don't */
-			konce_ep_input(p.b, pkt, n, &p.addr_a, p.now);
+			konce_ep_input(p.b, pkt, n, &p.addr_a, p.now, NULL);
 			size_t out = 0;
 			while (konce_ep_poll_datagram(p.b, buf, &len, &to))
 				out += len;
@@ -615,24 +680,24 @@ static void test_garbage_cannot_close(void **state)
 	size_t len;
 	konce_addr to;
 	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
-	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 	konce_ep_event ev;
 	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
 	/* replay, truncations, every single-bit flip */
-	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 	assert_int_equal(konce_ep_counters(p.b)->data_replay, 1);
 	for (size_t n = 0; n < len; n++)
-		konce_ep_input(p.b, buf, n, &p.addr_a, p.now);
+		konce_ep_input(p.b, buf, n, &p.addr_a, p.now, NULL);
 	uint8_t t[KONCE_WIRE_MAX_DATAGRAM];
 	for (size_t i = 0; i < len * 8; i++) {
 		memcpy(t, buf, len);
 		t[i / 8] ^= (uint8_t)(1 << (i % 8));
-		konce_ep_input(p.b, t, len, &p.addr_a, p.now);
+		konce_ep_input(p.b, t, len, &p.addr_a, p.now, NULL);
 	}
 	/* a forged CLOSE under a made-up key to the right cid */
 	memcpy(t, buf, len);
 	t[len - 3] = 0x55;
-	konce_ep_input(p.b, t, len, &p.addr_a, p.now);
+	konce_ep_input(p.b, t, len, &p.addr_a, p.now, NULL);
 	assert_false(konce_ep_poll_event(p.b, &ev));
 	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 1);
 	/* still works */
@@ -674,13 +739,13 @@ static void test_address_change(void **state)
 	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"before", 6, p.now), 0);
 	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
 	memcpy(id_a_old, buf + KONCE_DATA_DCID, KONCE_WIRE_CID); /* the server's id, as the client uses it */
-	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
 	int fresh = 0;
 	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
 		if (konce_addr_eq(&to, &p.addr_a)) { /* the challenge to the new address: a fresh id */
 			assert_memory_not_equal(buf + KONCE_DATA_DCID, id_old, KONCE_WIRE_CID);
-			konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+			konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
 			fresh++;
 		}
 	assert_int_equal(fresh, 1);
@@ -696,14 +761,14 @@ static void test_address_change(void **state)
 	assert_true(konce_addr_eq(&to, &p.addr_a));
 	assert_false(konce_addr_eq(&to, &old));
 	assert_memory_not_equal(buf + KONCE_DATA_DCID, id_old, KONCE_WIRE_CID);
-	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
 	assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
 	/* the client followed: its packets now carry a fresh id for the server, which it answers to */
 	drain_events(p.b);
 	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"new id", 6, p.now), 0);
 	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
 	assert_memory_not_equal(buf + KONCE_DATA_DCID, id_a_old, KONCE_WIRE_CID);
-	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
 	assert_memory_equal(ev.data, "new id", 6);
 	free_pair(&p);
@@ -855,9 +920,9 @@ static void test_rekey_between_endpoints(void **state)
 		if (round == 0) {
 			assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
 			assert_int_equal(buf[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE, KONCE_DATA_F_KEY_PHASE);
-			konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+			konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 			/* the straggler from before the rekey */
-			konce_ep_input(p.b, late, late_len, &p.addr_a, p.now);
+			konce_ep_input(p.b, late, late_len, &p.addr_a, p.now, NULL);
 			assert_true(konce_ep_poll_event(p.b, &ev));
 			assert_memory_equal(ev.data, "after", 5);
 			assert_true(konce_ep_poll_event(p.b, &ev));
@@ -879,7 +944,7 @@ static void test_rekey_between_endpoints(void **state)
 	p.now += (uint64_t)KONCE_REKEY_OLD_KEY_MS * 1000 + 1;
 	konce_ep_timer(p.b, p.now);
 	uint64_t fails = konce_ep_counters(p.b)->data_auth_fail + konce_ep_counters(p.b)->data_replay;
-	konce_ep_input(p.b, late, late_len, &p.addr_a, p.now);
+	konce_ep_input(p.b, late, late_len, &p.addr_a, p.now, NULL);
 	assert_int_equal(konce_ep_counters(p.b)->data_auth_fail + konce_ep_counters(p.b)->data_replay, fails + 1);
 	free_pair(&p);
 }
@@ -927,9 +992,9 @@ static void test_restart_after_rebinding(void **state)
 	size_t len;
 	konce_addr to;
 	assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
-	konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+	konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
-	konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
 	konce_addr_parse(&p.addr_a, "192.0.2.1:3333"); /* the NAT maps the client anew */
 	konce_ep_event ev;
 	while (!konce_ep_poll_event(p.a, &ev)) {
@@ -1012,7 +1077,7 @@ static void test_lossy_network(void **state)
 			struct flight f = q[first];
 			q[first] = q[--nq];
 			p.now = f.at > p.now ? f.at : p.now;
-			konce_ep_input(f.to_b ? p.b : p.a, f.data, f.len, f.to_b ? &p.addr_a : &p.addr_b, p.now);
+			konce_ep_input(f.to_b ? p.b : p.a, f.data, f.len, f.to_b ? &p.addr_a : &p.addr_b, p.now, NULL);
 		} else {
 			p.now = next > p.now ? next : p.now;
 			konce_ep_timer(p.a, p.now);
@@ -1062,7 +1127,8 @@ static void test_server_full(void **state)
 	pump(&p);
 	const struct konce_ep_counters *c = konce_ep_counters(p.b);
 	assert_int_equal(c->init_full, 1);
-	assert_int_equal(konce_ep_last_cost(p.b), KONCE_COST_REJECT + KONCE_COST_POW);
+	assert_int_equal(p.b_verdict, KONCE_EP_DROPPED_FULL);
+	assert_int_equal(p.b_rx.cost, KONCE_COST_REJECT + KONCE_COST_POW);
 	/* the server's session ends; the client's retransmitted INITIATE now finds room */
 	assert_int_equal(konce_ep_close(p.b, sc, p.now), 0);
 	konce_ep_event ev;
@@ -1098,14 +1164,14 @@ static void test_group_server(void **state)
 						     &conn), 0);
 		assert_true(konce_ep_poll_datagram(p.a, buf, &len, &to));
 		assert_int_equal(buf[KONCE_HELLO_FLAGS], KONCE_HELLO_F_CLUE);
-		konce_ep_input(p.b, buf, len, &p.addr_a, p.now);
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
 		assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
 		assert_int_equal(buf[KONCE_COOKIE_FLAGS], KONCE_COOKIE_F_MASKED);
 		if (i == 0)
 			memcpy(epk1, buf + KONCE_COOKIE_SERVER_EPK, 32);
 		else
 			assert_memory_not_equal(epk1, buf + KONCE_COOKIE_SERVER_EPK, 32);
-		konce_ep_input(p.a, buf, len, &p.addr_b, p.now);
+		konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
 		pump(&p);
 	}
 	konce_ep_event ev;
@@ -1147,6 +1213,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_and_data),
+		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_explicit_identity),
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_wrong_server_key),

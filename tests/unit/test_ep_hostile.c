@@ -124,14 +124,14 @@ static void pump(world *w)
 				moved = 1;
 				w->now += 1000;
 				if (!w->hold_c2s[i])
-					konce_ep_input(w->s, buf, len, &w->caddr[i], w->now);
+					konce_ep_input(w->s, buf, len, &w->caddr[i], w->now, NULL);
 			}
 		while (konce_ep_poll_datagram(w->s, buf, &len, &to)) {
 			moved = 1;
 			w->now += 1000;
 			for (unsigned i = 0; i < w->n; i++)
 				if (konce_addr_eq(&to, &w->caddr[i]))
-					konce_ep_input(w->c[i], buf, len, &w->saddr, w->now);
+					konce_ep_input(w->c[i], buf, len, &w->saddr, w->now, NULL);
 		}
 	}
 }
@@ -468,7 +468,7 @@ static void test_path_challenge_flood(void **state)
 	konce_addr to;
 	assert_true(konce_ep_poll_datagram(w.c[0], buf, &len, &to));
 	uint64_t before = konce_ep_counters(w.s)->tx_packets;
-	konce_ep_input(w.s, buf, len, &w.caddr[0], w.now += 1000);
+	konce_ep_input(w.s, buf, len, &w.caddr[0], w.now += 1000, NULL);
 	assert_int_equal(konce_ep_counters(w.s)->tx_packets - before, 1);
 	world_free(&w);
 }

@@ -95,8 +95,8 @@ static void test_malformed(void **state)
 	assert_int_equal(konce_frag_decode(short_data, sizeof(short_data), &d), 0);
 	const uint8_t type[] = {0x10, 0x01, 0x00, 0x01, 0x00, 0x01, 'x'};
 	assert_int_equal(konce_frag_decode(type, sizeof(type), &d), 0);
-	/* longer than a packet payload could be */
-	uint8_t huge[8 + 2000] = {0x13, 0x01, 0x00, 0x47, 0xd0, 0x07, 0xd0};
+	/* longer than the largest packet's payload could be (9,000 bytes) */
+	static uint8_t huge[8 + 9000] = {0x13, 0x01, 0x00, 0x63, 0x28, 0x23, 0x28};
 	assert_int_equal(konce_frag_decode(huge, sizeof(huge), &d), 0);
 }
 

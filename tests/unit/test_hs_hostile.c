@@ -91,7 +91,7 @@ static void pump(net *w)
 				w->now += 1000;
 				tn *d = by_addr(w, &to);
 				if (d && !(w->drop_mask & (1u << buf[0])))
-					konce_ep_input(d->ep, buf, len, &w->n[i].addr, w->now);
+					konce_ep_input(d->ep, buf, len, &w->n[i].addr, w->now, NULL);
 			}
 	}
 }
@@ -150,7 +150,7 @@ static size_t hello_cookie(net *w, tn *a, tn *b, uint32_t *conn, uint8_t cookie[
 	assert_int_equal(konce_ep_connect(a->ep, konce_identity_public(b->id), &b->addr, NULL, 0, w->now, conn), 0);
 	assert_true(konce_ep_poll_datagram(a->ep, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_HELLO);
-	konce_ep_input(b->ep, buf, len, &a->addr, w->now += 1000);
+	konce_ep_input(b->ep, buf, len, &a->addr, w->now += 1000, NULL);
 	assert_true(konce_ep_poll_datagram(b->ep, cookie, &len, &to));
 	assert_int_equal(cookie[0], KONCE_PKT_COOKIE);
 	return len;
@@ -172,7 +172,7 @@ static void test_pow_unpayable_demand_fails_at_once(void **state)
 	uint32_t conn;
 	size_t len = hello_cookie(&w, a, b, &conn, cookie);
 	cookie[KONCE_COOKIE_POW_BITS] = 22; /* 4 million hashes: 42 s at that rate, past the 10 s lifetime */
-	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000);
+	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000, NULL);
 	konce_ep_event ev;
 	assert_true(find_event(a->ep, KONCE_EV_FAILED, conn, &ev));
 	assert_int_equal(ev.reason, KONCE_FAIL_POW_TOO_HIGH);
@@ -196,7 +196,7 @@ static void test_pow_solved_in_slices(void **state)
 	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
 	for (int period = 0; period < 2; period++) {
 		for (int i = 0; i < 200; i++)
-			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now);
+			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now, NULL);
 		w.now += 1000000;
 	}
 	assert_int_equal(konce_ep_pow_bits(b->ep, w.now), 16);
@@ -212,7 +212,7 @@ static void test_pow_solved_in_slices(void **state)
 	/* 1 ms of hashing at the configured rate per call: the rate is for 1200-byte datagrams (10
 	 * BLAKE2b blocks), this 232-byte INITIATE is 2 blocks */
 	const uint64_t budget = 200000 / 1000 * 10 / 2;
-	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000);
+	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000, NULL);
 	assert_true(c->pow_tries <= budget);
 	/* 2^16 expected tries: not in one slice (this seed does not get lucky), so nothing left yet */
 	assert_false(konce_ep_poll_datagram(a->ep, buf, &len, &to));
@@ -235,7 +235,7 @@ static void test_pow_solved_in_slices(void **state)
 	assert_int_equal(konce_ep_next_timer(a->ep), w.now + (uint64_t)KONCE_HS_RETRY_MS * 1000);
 	printf("# 16 bits: %llu tries in %u timer calls (budget %llu a call)\n", (unsigned long long)c->pow_tries,
 	       calls + 1, (unsigned long long)budget);
-	konce_ep_input(b->ep, buf, len, &a->addr, w.now += 1000);
+	konce_ep_input(b->ep, buf, len, &a->addr, w.now += 1000, NULL);
 	pump(&w);
 	assert_true(find_event(a->ep, KONCE_EV_ESTABLISHED, conn, NULL));
 	net_free(&w);
@@ -252,7 +252,7 @@ static void test_pow_solve_outlives_cookie(void **state)
 	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
 	for (int period = 0; period < 2; period++) {
 		for (int i = 0; i < 200; i++)
-			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now);
+			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now, NULL);
 		w.now += 1000000;
 	}
 	uint8_t cookie[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -262,7 +262,7 @@ static void test_pow_solve_outlives_cookie(void **state)
 		;
 	uint32_t conn;
 	len = hello_cookie(&w, a, b, &conn, cookie);
-	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000);
+	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000, NULL);
 	assert_false(konce_ep_poll_datagram(a->ep, buf, &len, &to));
 	/* the process was stopped (or starved) for longer than the cookie lives */
 	w.now += (uint64_t)KONCE_COOKIE_LIFETIME_MS * 1000;
@@ -287,10 +287,10 @@ static void test_spoofed_junk_charges_nobody(void **state)
 	uint8_t junk[KONCE_WIRE_MAX_DATAGRAM] = {KONCE_PKT_INITIATE};
 	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
 	for (int i = 0; i < 20000; i++) {
-		konce_ep_input(b->ep, junk, 1, &a->addr, w.now);
+		konce_ep_input(b->ep, junk, 1, &a->addr, w.now, NULL);
 		randombytes_buf(junk + 1, KONCE_INIT_MIN_SIZE - 1);
-		konce_ep_input(b->ep, junk, KONCE_INIT_MIN_SIZE, &a->addr, w.now);
-		konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now);
+		konce_ep_input(b->ep, junk, KONCE_INIT_MIN_SIZE, &a->addr, w.now, NULL);
+		konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now, NULL);
 		assert_int_equal(konce_ep_priority(b->ep, junk, 1, &a->addr, w.now), 1);
 	}
 	uint8_t cookie[KONCE_WIRE_MAX_DATAGRAM];
@@ -457,10 +457,10 @@ static void test_replayed_initiate(void **state)
 		konce_addr to;
 		uint32_t conn;
 		len = hello_cookie(&w, a, b, &conn, buf);
-		konce_ep_input(a->ep, buf, len, &b->addr, w.now += 1000);
+		konce_ep_input(a->ep, buf, len, &b->addr, w.now += 1000, NULL);
 		assert_true(konce_ep_poll_datagram(a->ep, init, &ilen, &to));
 		assert_int_equal(init[0], KONCE_PKT_INITIATE);
-		konce_ep_input(b->ep, init, ilen, &a->addr, w.now += 1000);
+		konce_ep_input(b->ep, init, ilen, &a->addr, w.now += 1000, NULL);
 		konce_ep_event ev = {0};
 		assert_true(find_event(b->ep, KONCE_EV_ESTABLISHED, 0, &ev));
 		static const uint8_t reply[700] = {1};
@@ -473,7 +473,7 @@ static void test_replayed_initiate(void **state)
 		size_t out = 0;
 		unsigned answers = 0;
 		for (int i = 0; i < 100; i++) {
-			konce_ep_input(b->ep, init, ilen, &a->addr, w.now += 1000);
+			konce_ep_input(b->ep, init, ilen, &a->addr, w.now += 1000, NULL);
 			while (konce_ep_poll_datagram(b->ep, buf, &len, &to)) {
 				assert_true(len <= ilen);
 				out += len;

@@ -26,6 +26,8 @@ typedef struct duo {
 	uint32_t conn[2];
 	uint64_t now;
 	unsigned lost;
+	enum konce_ep_verdict verdict[2]; /* give(): what the receiving side said of the latest datagram */
+	konce_ep_rx rx[2];
 } duo;
 
 static void make_duo(duo *d, bool explicit_identity)
@@ -87,7 +89,7 @@ static size_t take(duo *d, int i, uint8_t type, uint8_t buf[KONCE_WIRE_MAX_DATAG
 static void give(duo *d, int i, const uint8_t *buf, size_t len)
 {
 	d->now += STEP_US;
-	konce_ep_input(d->ep[i], buf, len, &d->addr[!i], d->now);
+	d->verdict[i] = konce_ep_input(d->ep[i], buf, len, &d->addr[!i], d->now, &d->rx[i]);
 }
 
 /* Side i's queued datagrams: the first of type `type` is returned, the rest are dropped (the
@@ -258,14 +260,20 @@ static void test_crossing(void **state)
 	uint64_t allocs = d.env[LO].allocs;
 	give(&d, LO, b[HI], n[HI]);
 	assert_int_equal(C(&d, LO)->simopen_yielded, 1);
+	assert_int_equal(d.verdict[LO], KONCE_EP_SIMOPEN_YIELDED); /* names LO's own attempt */
+	assert_int_equal(d.rx[LO].conn, d.conn[LO]);
 	assert_int_equal(d.env[LO].allocs, allocs); /* nothing kept */
 	give(&d, HI, b[LO], n[LO]);
 	assert_int_equal(C(&d, HI)->simopen_merged, 1);
+	assert_int_equal(d.verdict[HI], KONCE_EP_SIMOPEN_MERGED);
+	assert_int_equal(d.rx[HI].conn, d.conn[HI]);
 	assert_int_equal(C(&d, HI)->sessions_opened, 1); /* the attempt's struct is reused */
 	assert_int_equal(C(&d, HI)->sessions_live, 1);
 	/* the merged session's ACCEPT leaves at once, carrying HI's first message (packet 1) */
 	n[HI] = take(&d, HI, KONCE_PKT_ACCEPT, b[HI]);
 	give(&d, LO, b[HI], n[HI]);
+	assert_int_equal(d.verdict[LO], KONCE_EP_ESTABLISHED);
+	assert_int_equal(d.rx[LO].conn, d.conn[LO]);
 	run_for(&d, 1000000);
 	assert_one_session(&d);
 	/* the abandoned attempt sends nothing more: no HELLO, no INITIATE, for 10 s */

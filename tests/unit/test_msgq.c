@@ -1,6 +1,8 @@
 /* test_msgq.c - the outgoing message queue: starting under flow control, round-robin across
  * messages, a fragment that did not fit keeps its turn, retransmission by reference, nothing
- * acknowledged sent again, completion exactly once, and no leaks. */
+ * acknowledged sent again, completion exactly once, runs cut to the room a packet has (a lost
+ * large run sent again in smaller ones after the PLPMTU fell), the shared pool's slices, and no
+ * leaks.  Most cases take fragments of KONCE_FRAG_DATA_MAX bytes, a base-size packet's. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,12 +43,12 @@ static void test_start_and_round_robin(void **state)
 	konce_frame_ref r;
 	uint64_t ids[6];
 	for (int i = 0; i < 6; i++) {
-		assert_true(konce_msgq_next(&q, &r));
+		assert_true(konce_msgq_next(&q, &r, KONCE_FRAG_DATA_MAX));
 		ids[i] = r.id;
 	}
 	uint64_t want[6] = {1, 2, 3, 1, 1, 1};
 	assert_memory_equal(ids, want, sizeof want);
-	assert_false(konce_msgq_next(&q, &r));
+	assert_false(konce_msgq_next(&q, &r, KONCE_FRAG_DATA_MAX));
 	assert_false(konce_msgq_has_data(&q));
 	konce_msgq_free(&q);
 	assert_int_equal(te.allocs, te.frees);
@@ -67,9 +69,9 @@ static void test_unnext_keeps_turn(void **state)
 	unsigned sent[4] = {0};
 	for (int k = 0; k < 12; k++) {
 		konce_frame_ref a, b;
-		assert_true(konce_msgq_next(&q, &a));
+		assert_true(konce_msgq_next(&q, &a, KONCE_FRAG_DATA_MAX));
 		sent[a.id]++;
-		if (konce_msgq_next(&q, &b))
+		if (konce_msgq_next(&q, &b, KONCE_FRAG_DATA_MAX))
 			konce_msgq_unnext(&q, &b);
 	}
 	assert_int_equal(sent[1], 4);
@@ -92,7 +94,7 @@ static void test_ack_loss_complete(void **state)
 	konce_msgq_start(&q, 1 << 20);
 	konce_frame_ref r[3];
 	for (int i = 0; i < 3; i++)
-		assert_true(konce_msgq_next(&q, &r[i]));
+		assert_true(konce_msgq_next(&q, &r[i], KONCE_FRAG_DATA_MAX));
 	konce_fragment f;
 	assert_int_equal(konce_msgq_fragment(&q, &r[2], &f), 0);
 	assert_int_equal(f.offset, 1920);
@@ -107,9 +109,9 @@ static void test_ack_loss_complete(void **state)
 	assert_false(konce_msgq_needed(&q, &r[0]));
 	assert_int_equal(q.unacked_bytes, 2000 - 960);
 	konce_frame_ref x;
-	assert_true(konce_msgq_next(&q, &x));
-	assert_int_equal(x.index, 1);
-	assert_false(konce_msgq_next(&q, &x));
+	assert_true(konce_msgq_next(&q, &x, KONCE_FRAG_DATA_MAX));
+	assert_int_equal(x.index, KONCE_FRAG_DATA_MAX / KONCE_FRAG_UNIT); /* units */
+	assert_false(konce_msgq_next(&q, &x, KONCE_FRAG_DATA_MAX));
 	/* acked twice counts once; the last fragment completes it exactly once */
 	assert_null(konce_msgq_acked(&q, &r[1]));
 	assert_null(konce_msgq_acked(&q, &r[1]));
@@ -205,6 +207,65 @@ static void test_pool_slices(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+/* The PLPMTU decides the cut: runs fill the room given; a lost run too large for the room it is
+ * sent again in is cut again, and units acked meanwhile through other packets are left out. */
+static void test_runs_follow_room(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 5);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	for (size_t i = 0; i < 5000; i++)
+		buf[i] = (uint8_t)(i * 7);
+	assert_int_equal(konce_msgq_push(&q, buf, 5000, 0, 1, 0), 0);
+	konce_msgq_start(&q, 1 << 20);
+	konce_frame_ref big, r;
+	konce_fragment f;
+	/* a 1,472-byte path: 1,400 bytes of room take 21 units (1,344 bytes) */
+	assert_true(konce_msgq_next(&q, &big, 1400));
+	assert_int_equal(big.index, 0);
+	assert_int_equal(big.count, 21);
+	assert_int_equal(konce_msgq_fragment(&q, &big, &f), 0);
+	assert_int_equal(f.offset, 0);
+	assert_int_equal(f.len, 1344);
+	assert_memory_equal(f.data, buf, 1344);
+	/* less than a unit of room: nothing */
+	assert_false(konce_msgq_next(&q, &r, KONCE_FRAG_UNIT - 1));
+	/* the path black-holes above 1,200: the big run is lost; its middle units were acked through
+	 * a probe copy meanwhile */
+	konce_frame_ref mid = {.id = big.id, .index = 5, .kind = KONCE_REF_FRAGMENT, .count = 3};
+	assert_null(konce_msgq_acked(&q, &mid));
+	konce_msgq_lost(&q, &big);
+	/* sent again with 1,000 bytes of room: units 0..4, then 8..20 (15 units max: 13 left) */
+	assert_true(konce_msgq_next(&q, &r, 1000));
+	assert_int_equal(r.index, 0);
+	assert_int_equal(r.count, 5);
+	assert_true(konce_msgq_next(&q, &r, 1000));
+	assert_int_equal(r.index, 8);
+	assert_int_equal(r.count, 13);
+	assert_int_equal(konce_msgq_fragment(&q, &r, &f), 0);
+	assert_int_equal(f.offset, 8 * KONCE_FRAG_UNIT);
+	assert_int_equal(f.len, 13 * KONCE_FRAG_UNIT);
+	/* then new data: the short last unit goes whole (5000 = 78 x 64 + 8) */
+	assert_true(konce_msgq_next(&q, &r, 100000));
+	assert_int_equal(r.index, 21);
+	assert_int_equal(r.count, 79 - 21);
+	assert_int_equal(konce_msgq_fragment(&q, &r, &f), 0);
+	assert_int_equal(f.offset + f.len, 5000);
+	assert_false(konce_msgq_next(&q, &r, 100000));
+	/* clip: a probe repeating the big run takes its first needed run that fits */
+	konce_frame_ref c = big;
+	assert_true(konce_msgq_clip(&q, &c, 10 * KONCE_FRAG_UNIT));
+	assert_int_equal(c.index, 0);
+	assert_int_equal(c.count, 5);
+	c = (konce_frame_ref){.id = big.id, .index = 5, .kind = KONCE_REF_FRAGMENT, .count = 3};
+	assert_false(konce_msgq_clip(&q, &c, 10000)); /* all acked */
+	assert_int_equal(konce_msgq_acked_bytes(konce_msgq_any(&q)), 3 * KONCE_FRAG_UNIT);
+	konce_msgq_free(&q);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_ack_loss_complete),
 		cmocka_unit_test(test_wire_window),
 		cmocka_unit_test(test_pool_slices),
+		cmocka_unit_test(test_runs_follow_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@
 #include <cmocka.h>
 
 #include "node/io/node_int.h"
-#include "node/io/node_trav_int.h"
+#include "node/core/trav_int.h"
 #include "node/io/node_trav_socks.h"
 
 struct rx {
@@ -23,7 +24,7 @@ struct rx {
 	konce_addr from;
 	char data[64];
 	struct node_trav_socks *sweep_pool; /* sweep from inside the callback */
-	struct node_trav *sweep_t;
+	konce_trav *sweep_t;
 };
 
 static void on_rx(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
@@ -155,7 +156,7 @@ static void test_sweep(void **state)
 	struct event_base *b = event_base_new();
 	struct rx r = {0};
 	struct node_trav_socks *s = pool(b, &r);
-	struct node_trav *t = calloc(1, sizeof(*t));
+	konce_trav *t = calloc(1, sizeof(*t));
 	struct node_trav_socks_stats st;
 	konce_addr pa;
 	int fd = peer_sock(&pa);
@@ -175,7 +176,7 @@ static void test_sweep(void **state)
 	 * have verified another pair, and its probes there move our path); after it, only socket 3
 	 * stays, and it is the same socket */
 	assert_int_equal(node_trav_socks_send(s, 3, &pa, (const uint8_t *)"before", 6), 0);
-	konce_addr m3 = {{0}, 0};
+	konce_addr m3 = {{0}, 0, 0};
 	for (int k = 0; k < 5; k++) /* drain the four "x" first */
 		m3 = peer_recv(fd, k < 4 ? "x" : "before");
 	konce_punch_input(t->peers[3].pu, 3, &pa, true, 9, 1, 2000);

@@ -368,7 +368,7 @@ static void test_giveup_and_upgrade_backoff(void **state)
 	 * each of the three upgrades so far doubled it */
 	r.in.intro_id = 90;
 	konce_punch_start(r.p, &r.in, r.now);
-	konce_punch_input(r.p, 0, &(konce_addr){{0}, 1}, false, 90, 1, r.now + 60 * MS);
+	konce_punch_input(r.p, 0, &(konce_addr){{0}, 1, 0}, false, 90, 1, r.now + 60 * MS);
 	uint64_t s0 = r.now;
 	run_to(&r, s0 + 50 * MS + KONCE_PUNCH_GIVEUP_MS * MS);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));

@@ -137,12 +137,24 @@ static void test_sources(void **state)
 	assert_int_equal(konce_ratelimit_charge(rl, &z6, 6, 0), 1);
 	assert_int_equal(konce_ratelimit_level(rl, &z4, 0), 0);
 
-	/* the node's traversal peers sit at [100::slot]:7 (discard-only 100::/64): one source each,
-	 * so one peer's handshakes never price out another's */
-	konce_addr t1 = parse("[100::1]:7"), t2 = parse("[100::2]:7");
+	/* the node's traversal peers are path handles (addr.h): one source each, so one peer's
+	 * handshakes never price out another's */
+	konce_addr t1 = konce_addr_path(1), t2 = konce_addr_path(2);
 	assert_int_equal(konce_ratelimit_charge(rl, &t1, 6, 0), 1);
 	assert_int_equal(konce_ratelimit_level(rl, &t2, 0), 0);
 	assert_int_equal(konce_ratelimit_charge(rl, &t2, 5, 0), 0);
+	/* and a path is no address: not the /64 of [::], not any v4 host */
+	assert_int_equal(konce_ratelimit_level(rl, &z6, 0), 1);
+	konce_addr z4b = v4(0, 0, 0, 0, 0);
+	assert_int_equal(konce_ratelimit_level(rl, &z4b, 0), 0);
+	/* real datagrams from the discard prefix 100::/64 are one /64 like any other: no longer
+	 * a source per address, and never a traversal path */
+	konce_addr r1 = parse("[100::5]:7"), r2 = parse("[100::6]:7");
+	assert_int_equal(r1.path, 0);
+	assert_int_equal(konce_ratelimit_charge(rl, &r1, 6, 0), 1);
+	assert_int_equal(konce_ratelimit_level(rl, &r2, 0), 1);
+	konce_addr t5 = konce_addr_path(5);
+	assert_int_equal(konce_ratelimit_level(rl, &t5, 0), 0);
 	konce_ratelimit_free(rl);
 	assert_int_equal(ce.live, 0);
 }

@@ -136,6 +136,38 @@ static void test_register_classify(void **state)
 	assert_int_equal(g.ce.live, 0);
 }
 
+/* Two REGISTERs sent before any answer (queued behind the session's handshake, they reach the
+ * rendezvous together): the answer to the first counts and its stamp is echoed at once, so the
+ * rendezvous's RTT sample does not include whatever held its answer to the second; the later
+ * answer is then a duplicate. */
+static void test_answer_to_previous_register(void **state)
+{
+	(void)state;
+	rig g;
+	rig_init(&g, NULL);
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	konce_rdvclient_timer(g.c, 0);
+	konce_rdvwire_msg first = pop(&g, &g.rdv[0], buf);
+	pop(&g, &g.rdv[1], buf);
+	konce_rdvclient_timer(g.c, 1000 * MS); /* unanswered: sent again, with a new txid */
+	konce_rdvwire_msg second = pop(&g, &g.rdv[0], buf);
+	pop(&g, &g.rdv[1], buf);
+	assert_int_equal(second.type, KONCE_RDV_REGISTER);
+	assert_int_not_equal(first.id, second.id);
+	answer(&g, 0, &first, "198.51.100.5:4000", 7777, 1100 * MS);
+	assert_true(konce_rdvclient_registered(g.c));
+	konce_rdvwire_msg echo = pop(&g, &g.rdv[0], buf);
+	assert_int_equal(echo.type, KONCE_RDV_REGISTER);
+	assert_int_equal(echo.stamp, 7777);
+	uint64_t ignored = konce_rdvclient_counters(g.c)->ignored;
+	answer(&g, 0, &second, "198.51.100.5:4000", 7777, 1300 * MS);
+	assert_int_equal(konce_rdvclient_counters(g.c)->ignored, ignored + 1);
+	/* an answer to neither (an id we never sent, or 0) is ignored too */
+	answer(&g, 0, &(konce_rdvwire_msg){.id = 0}, "198.51.100.5:4000", 0, 1400 * MS);
+	assert_int_equal(konce_rdvclient_counters(g.c)->ignored, ignored + 2);
+	konce_rdvclient_free(g.c);
+}
+
 static void test_eim(void **state)
 {
 	(void)state;
@@ -400,6 +432,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_classify),
+		cmocka_unit_test(test_answer_to_previous_register),
 		cmocka_unit_test(test_eim),
 		cmocka_unit_test(test_keepalive_refresh),
 		cmocka_unit_test(test_set_mapped),

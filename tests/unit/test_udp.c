@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "node/io/udp.h"
+#include "node/base/wire.h"
 
 struct rx {
 	int n;
@@ -203,6 +204,14 @@ static void test_dual_stack(void **state)
 	assert_true(konce_addr_is_v4(&r.from));
 	konce_addr_str(&r.from, as);
 	assert_int_equal(strncmp(as, "127.0.0.1:", 10), 0);
+	/* DF on everything, never fragmented, for IPv6 peers and IPv4-mapped ones (pmtud.h) */
+	int mode = -1;
+	socklen_t ml = sizeof mode;
+	assert_int_equal(getsockopt(konce_udp_fd(v6), IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, &ml), 0);
+	assert_int_equal(mode, IPV6_PMTUDISC_PROBE);
+	ml = sizeof mode;
+	assert_int_equal(getsockopt(konce_udp_fd(v6), IPPROTO_IP, IP_MTU_DISCOVER, &mode, &ml), 0);
+	assert_int_equal(mode, IP_PMTUDISC_PROBE);
 	konce_udp_close(v6);
 	konce_udp_close(v4);
 }
@@ -213,9 +222,19 @@ static void test_errors(void **state)
 	konce_udp *a, *b;
 	konce_addr addr;
 	char err[256];
-	uint8_t big[1300] = {0};
+	static uint8_t big[KONCE_PMTU_MAX + 1];
 	pair(&a, &b, &addr, "127.0.0.1:0");
 	assert_int_equal(konce_udp_queue(a, big, sizeof(big), &addr), -EMSGSIZE);
+	/* what a path MTU search may reach is accepted */
+	assert_int_equal(konce_udp_queue(a, big, KONCE_PMTU_MAX, &addr), 0);
+	/* the socket never fragments: DF on everything, whatever the kernel learned (pmtud.h) */
+	int mode = -1;
+	socklen_t ml = sizeof mode;
+	assert_int_equal(getsockopt(konce_udp_fd(a), IPPROTO_IP, IP_MTU_DISCOVER, &mode, &ml), 0);
+	assert_int_equal(mode, IP_PMTUDISC_PROBE);
+	/* the route's MTU toward a peer, minus IP and UDP headers: loopback's 65536, which IPv4 caps
+	 * at 65535 */
+	assert_int_equal(konce_udp_path_mtu(&addr), 65535 - KONCE_PMTU_IPV4_UDP);
 	assert_int_equal(konce_udp_queue(a, big, 0, &addr), -EMSGSIZE);
 	/* binding a port in use names the address and the likely cause */
 	konce_udp *c;

@@ -1,6 +1,6 @@
-/* node_trav_hs.c - the handshake is the probe: traversal's first contact by simultaneous open.
+/* trav_hs.c - the handshake is the probe: traversal's first contact by simultaneous open.
  *
- * On an introduction both nodes run a handshake to the other's virtual address (the side that
+ * On an introduction both nodes run a handshake to the other's path handle (the side that
  * asked already does; the other starts one here).  Instead of PUNCH probes, each punch-core probe
  * of the first attempt is a copy of the endpoint's HELLO (the "opener") sent to the probe's
  * target, with a tag in the HELLO's padding (node/base/wire.h: the sender's key and the intro id) so
@@ -9,7 +9,7 @@
  * copy came from; a COOKIE that our endpoint accepts (it echoes our HELLO's random cid) arriving
  * from X only steers our INITIATE there (whoever got our HELLO copy can echo its cid); the peer's
  * INITIATE that crossed ours or its ACCEPT is the punch core's ack: the pair is verified and
- * from then on the virtual address maps to X.  The two handshakes cross and the endpoint's
+ * from then on the path handle maps to X.  The two handshakes cross and the endpoint's
  * tie-break (node/transport/hs_simopen.c) leaves one session, initiated by the lower key.  The punch core
  * still decides targets, pacing, rounds, the extra probes after the winner and the give-up to
  * the relay.
@@ -35,9 +35,8 @@
  */
 #include <string.h>
 
-#include "node/io/node_int.h"
-#include "node/io/node_trav.h"
-#include "node/io/node_trav_int.h"
+#include "node/base/wire.h"
+#include "node/core/trav_int.h"
 
 static bool attempting(const struct tpeer *p)
 {
@@ -46,37 +45,27 @@ static bool attempting(const struct tpeer *p)
 }
 
 /* The opener is used only while our handshake to the peer is not done. */
-static bool opener_live(struct node_trav *t, const struct tpeer *p)
+static bool opener_live(konce_trav *t, const struct tpeer *p)
 {
-	const struct peer *np = node_peer_find(t->n, p->pk);
-	return p->opener_len && np && !np->up;
+	konce_trav_peer np;
+	return p->opener_len && trav_peer(t, p->pk, &np) && !np.up;
 }
 
-void node_trav_hs_intro(struct node_trav *t, struct tpeer *p, uint64_t now)
+void trav_hs_intro(konce_trav *t, struct tpeer *p, uint64_t now)
 {
-	struct konce_node *n = t->n;
-	struct peer *np = node_peer_find(n, p->pk);
+	konce_trav_peer np;
 	p->hs_copies = 0;
-	if (np) {
-		if (np->up)
+	if (trav_peer(t, p->pk, &np)) {
+		if (np.up)
 			p->opener_len = 0; /* an upgrade: the session exists, PUNCH probes */
 		return;
 	}
 	konce_addr va;
-	uint32_t conn;
 	tpeer_vaddr(t, p, &va);
-	if (!(np = node_peer_add(n, p->pk)))
-		return;
-	if (konce_ep_connect(n->ep, p->pk, &va, NULL, 0, now, &conn)) {
-		node_peer_free(n, np, KONCE_REASON_NONE);
-		return;
-	}
-	node_peer_set_conn(n, np, conn);
-	np->addr = va;
-	np->since_us = now;
+	t->ops.dial(t->ops.ctx, p->pk, &va, now);
 }
 
-bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len)
+bool trav_hs_outgoing(konce_trav *t, struct tpeer *p, const uint8_t *pkt, size_t len)
 {
 	if (pkt[0] == KONCE_PKT_HELLO && len == KONCE_HELLO_SIZE) {
 		memcpy(p->opener, pkt, len);
@@ -85,12 +74,12 @@ bool node_trav_hs_outgoing(struct node_trav *t, struct tpeer *p, const uint8_t *
 	}
 	if (!p->have_reply_to || !attempting(p))
 		return false;
-	konce_udp_queue(t->n->udp, pkt, len, &p->reply_to);
+	trav_send(t, 0, &p->reply_to, pkt, len);
 	p->hs_replies++;
 	return true;
 }
 
-bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_out *o)
+bool trav_hs_probe(konce_trav *t, struct tpeer *p, const konce_punch_out *o, uint64_t now)
 {
 	/* PROBING: the relay carries the handshake (direct not expected: both sides started so), and
 	 * the probes are PUNCH beside it; a pair they verify moves the handshake or session there */
@@ -105,24 +94,23 @@ bool node_trav_hs_probe(struct node_trav *t, struct tpeer *p, const konce_punch_
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, p->opener, p->opener_len);
 	memcpy(copy + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4);
-	memcpy(copy + KONCE_HELLO_TRAV_KEY, t->n->pk, KONCE_KEY_BYTES);
+	memcpy(copy + KONCE_HELLO_TRAV_KEY, t->pk, KONCE_WIRE_KEY);
 	wire_put64(copy + KONCE_HELLO_TRAV_INTRO, o->intro_id);
 	if (!konce_punch_tag(p->pu, copy, KONCE_HELLO_TRAV_MAC, copy + KONCE_HELLO_TRAV_MAC))
 		return false;
-	konce_udp_queue(t->n->udp, copy, p->opener_len, &o->to);
+	(void)now;
+	trav_send(t, 0, &o->to, copy, p->opener_len);
 	p->hs_copies++;
 	p->hs_probes++;
 	return true;
 }
 
-bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+bool trav_hs_hello(konce_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
-	if (len != KONCE_HELLO_SIZE || pkt[0] != KONCE_PKT_HELLO ||
-	    memcmp(pkt + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4))
-		return false;
-	/* like PUNCH: it counts only for a peer we were introduced to, with a MAC made with that
+	/* the receive switch (node/core/rx_switch.c) saw a full HELLO with the tag's magic; like PUNCH: it counts only for a peer we were introduced to, with a MAC made with that
 	 * introduction's secret (the tag covers the HELLO up to it, so it is not movable either) */
-	struct tpeer *p = t->rc ? tpeer_get(t, pkt + KONCE_HELLO_TRAV_KEY, false) : NULL;
+	struct tpeer *p = t->rc && len == KONCE_HELLO_SIZE ? tpeer_get(t, pkt + KONCE_HELLO_TRAV_KEY, TPEER_FIND, now)
+							    : NULL;
 	if (!p || wire_get64(pkt + KONCE_HELLO_TRAV_INTRO) != konce_punch_intro_id(p->pu) ||
 	    !konce_punch_tag_ok(p->pu, pkt, KONCE_HELLO_TRAV_MAC, pkt + KONCE_HELLO_TRAV_MAC)) {
 		t->punch_bad++;
@@ -136,50 +124,33 @@ bool node_trav_hs_hello(struct node_trav *t, const uint8_t *pkt, size_t len, con
 	konce_punch_input(p->pu, 0, from, false, wire_get64(pkt + KONCE_HELLO_TRAV_INTRO), NODE_TRAV_HS_SEQ, now);
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	konce_ep_input(t->n->ep, pkt, len, &va, now);
+	konce_ep_input(t->ep, pkt, len, &va, now, NULL);
 	return true;
 }
 
-/* Did the endpoint take this packet as the peer's authentic answer to our handshake (or as its
- * authenticated INITIATE)?  Read from the drop counters it keeps by reason.  A COOKIE proves
- * nothing: whoever got our HELLO copy can echo its cid.  An INITIATE proves the peer's key only
- * when it crossed our own attempt to that key (the simultaneous open merged or yielded); an
- * ACCEPT, when it matched our INITIATE to the peer's virtual address and decrypted. */
-static bool authentic(uint8_t type, const struct konce_ep_counters *b, const struct konce_ep_counters *a)
-{
-	switch (type) {
-	case KONCE_PKT_INITIATE:
-		return a->simopen_merged > b->simopen_merged || a->simopen_yielded > b->simopen_yielded;
-	case KONCE_PKT_ACCEPT:
-		return a->accept_unmatched == b->accept_unmatched && a->accept_bad == b->accept_bad;
-	default:
-		return false;
-	}
-}
-
-bool node_trav_hs_deliver(struct node_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
-			  const konce_addr *from, uint64_t now)
+bool trav_hs_deliver(konce_trav *t, struct tpeer *p, unsigned sock, const uint8_t *pkt, size_t len,
+		     const konce_addr *from, uint64_t now, uint32_t *auth_conn)
 {
 	konce_addr va;
+	konce_ep_rx rx;
 	tpeer_vaddr(t, p, &va);
 	p->direct_rx++;
-	bool hs = len && !sock && attempting(p) && /* our HELLO copies leave from the node socket */
-		  (pkt[0] == KONCE_PKT_COOKIE || pkt[0] == KONCE_PKT_INITIATE || pkt[0] == KONCE_PKT_ACCEPT);
-	if (!hs) {
-		konce_ep_input(t->n->ep, pkt, len, &va, now);
+	enum konce_ep_verdict v = konce_ep_input(t->ep, pkt, len, &va, now, &rx);
+	*auth_conn = v == KONCE_EP_SESSION_DATA ? rx.conn : 0;
+	if (!len || sock || !attempting(p)) /* our HELLO copies leave from the node socket */
 		return false;
-	}
-	struct konce_ep_counters before = *konce_ep_counters(t->n->ep);
-	konce_ep_input(t->n->ep, pkt, len, &va, now);
-	const struct konce_ep_counters *after = konce_ep_counters(t->n->ep);
-	if (pkt[0] == KONCE_PKT_COOKIE && after->cookie_unmatched == before.cookie_unmatched &&
-	    after->cookie_bad == before.cookie_bad && after->cookie_pow_too_high == before.cookie_pow_too_high) {
-		/* our INITIATE answers it: send it where the COOKIE came from, but verify nothing */
+	if (v == KONCE_EP_COOKIE_TAKEN) {
+		/* our INITIATE answers it: send it where the COOKIE came from, but verify nothing
+		 * (whoever got our HELLO copy can echo its cid) */
 		p->reply_to = *from;
 		p->have_reply_to = true;
 		return false;
 	}
-	if (!authentic(pkt[0], &before, after))
+	/* The peer's authentic answer: its INITIATE proves its key only when it crossed our own
+	 * attempt to that key (merged or yielded); an ACCEPT, when it matched our INITIATE to the
+	 * peer's path handle and decrypted. */
+	if (v != KONCE_EP_SIMOPEN_MERGED && v != KONCE_EP_SIMOPEN_YIELDED &&
+	    !(pkt[0] == KONCE_PKT_ACCEPT && v == KONCE_EP_ESTABLISHED))
 		return false;
 	p->reply_to = *from;
 	p->have_reply_to = true;

@@ -1,0 +1,224 @@
+/* pmtud.c - the PLPMTUD state machine (see pmtud.h). */
+#include "node/transport/pmtud.h"
+
+#include <string.h>
+
+#include "node/base/wire.h"
+
+static uint16_t clamp_max(size_t max)
+{
+	if (max < KONCE_PMTU_BASE)
+		return KONCE_PMTU_BASE;
+	return (uint16_t)(max > KONCE_PMTU_MAX ? KONCE_PMTU_MAX : max);
+}
+
+void konce_pmtud_init(konce_pmtud *p)
+{
+	memset(p, 0, sizeof *p);
+	p->plpmtu = KONCE_PMTU_BASE;
+	p->max = KONCE_PMTU_BASE;
+}
+
+static void to_base(konce_pmtud *p)
+{
+	p->state = KONCE_PMTUD_BASE;
+	p->plpmtu = KONCE_PMTU_BASE;
+	p->probed = 0;
+	p->retry = 0;
+	p->suspect = 0;
+	p->probe_losses = 0;
+	p->big_lost = 0;
+}
+
+void konce_pmtud_start(konce_pmtud *p, size_t max, uint64_t now)
+{
+	(void)now;
+	if (p->state != KONCE_PMTUD_DISABLED)
+		return;
+	p->max = clamp_max(max);
+	to_base(p);
+}
+
+void konce_pmtud_reset(konce_pmtud *p, size_t max, uint64_t now)
+{
+	(void)now;
+	p->max = clamp_max(max);
+	p->plpmtu = KONCE_PMTU_BASE;
+	if (p->state != KONCE_PMTUD_DISABLED)
+		to_base(p);
+}
+
+static void search(konce_pmtud *p)
+{
+	p->state = KONCE_PMTUD_SEARCHING;
+	p->hi = p->max;
+	p->tried_max = false;
+	p->probe_losses = 0;
+}
+
+static void complete(konce_pmtud *p, uint64_t now)
+{
+	p->state = KONCE_PMTUD_SEARCH_COMPLETE;
+	p->again_at = now + (uint64_t)KONCE_PMTU_RAISE_MS * 1000;
+}
+
+/* SEARCHING: the next size to try; max first, then the upper middle of (plpmtu, hi]. */
+static uint16_t candidate(const konce_pmtud *p)
+{
+	if (!p->tried_max)
+		return p->hi;
+	return (uint16_t)((p->plpmtu + p->hi + 1) / 2);
+}
+
+size_t konce_pmtud_probe_due(konce_pmtud *p, uint64_t now)
+{
+	if (p->probed)
+		return 0;
+	if (p->retry)
+		return p->retry;
+	if (p->suspect)
+		return p->suspect;
+	switch (p->state) {
+	case KONCE_PMTUD_BASE:
+		return KONCE_PMTU_BASE;
+	case KONCE_PMTUD_SEARCHING:
+		return candidate(p);
+	case KONCE_PMTUD_SEARCH_COMPLETE:
+		if (now < p->again_at || p->plpmtu >= p->max)
+			return 0;
+		search(p);
+		p->tried_max = true; /* max failed before: go straight to halving */
+		return candidate(p);
+	case KONCE_PMTUD_ERROR:
+		if (now < p->again_at)
+			return 0;
+		to_base(p);
+		return KONCE_PMTU_BASE;
+	default:
+		return 0;
+	}
+}
+
+void konce_pmtud_probe_sent(konce_pmtud *p, size_t size, uint64_t pn, uint64_t now, uint64_t timeout_us)
+{
+	uint64_t min = (uint64_t)KONCE_PMTU_PROBE_MIN_MS * 1000;
+	p->probed = (uint16_t)size;
+	p->retry = 0;
+	p->probe_pn = pn;
+	p->probe_deadline = now + (timeout_us > min ? timeout_us : min);
+	p->probes_sent++;
+	if (p->state == KONCE_PMTUD_SEARCHING && size == p->hi)
+		p->tried_max = true;
+}
+
+bool konce_pmtud_on_ack(konce_pmtud *p, const konce_ack *a, uint64_t now)
+{
+	if (!p->probed || !konce_ack_contains(a, p->probe_pn))
+		return false;
+	uint16_t size = p->probed;
+	p->probed = 0;
+	p->probe_losses = 0;
+	if (p->suspect) {
+		/* a false alarm: the path still carries the PLPMTU (the losses were congestion) */
+		p->plpmtu = p->suspect;
+		p->suspect = 0;
+		return true;
+	}
+	switch (p->state) {
+	case KONCE_PMTUD_BASE:
+		if (p->max > KONCE_PMTU_BASE)
+			search(p);
+		else
+			complete(p, now);
+		return false;
+	case KONCE_PMTUD_SEARCHING: {
+		bool grew = size > p->plpmtu;
+		if (grew)
+			p->plpmtu = size;
+		if (p->plpmtu >= p->hi)
+			complete(p, now);
+		return grew;
+	}
+	default:
+		return false;
+	}
+}
+
+bool konce_pmtud_on_loss(konce_pmtud *p, size_t nlost_big, size_t nacked_big, uint64_t now)
+{
+	(void)now;
+	if (p->state == KONCE_PMTUD_DISABLED)
+		return false;
+	if (nacked_big) {
+		p->big_lost = 0; /* the path carries large packets: a loss among them is congestion */
+		return false;
+	}
+	if (!nlost_big)
+		return false;
+	size_t run = p->big_lost + nlost_big;
+	p->big_lost = (uint8_t)(run > 255 ? 255 : run);
+	if (p->big_lost < KONCE_PMTU_BLACKHOLE_LOSSES || p->plpmtu <= KONCE_PMTU_BASE || p->suspect)
+		return false;
+	/* Suspected: data goes at BASE at once, and a probe of the PLPMTU decides (a burst of
+	 * congestion loss also loses large packets in a row). */
+	p->suspect = p->plpmtu;
+	p->plpmtu = KONCE_PMTU_BASE;
+	p->probed = 0;
+	p->retry = 0;
+	p->probe_losses = 0;
+	p->big_lost = 0;
+	return true;
+}
+
+bool konce_pmtud_tick(konce_pmtud *p, uint64_t now)
+{
+	if (!p->probed || now < p->probe_deadline)
+		return false;
+	uint16_t size = p->probed;
+	p->probed = 0;
+	p->probes_lost++;
+	if (++p->probe_losses < KONCE_PMTU_MAX_PROBES) {
+		p->retry = size; /* the same size again */
+		return false;
+	}
+	p->probe_losses = 0;
+	if (p->suspect) {
+		p->blackholes++; /* confirmed: search again from the floor */
+		to_base(p);
+		return true;
+	}
+	switch (p->state) {
+	case KONCE_PMTUD_BASE:
+		p->state = KONCE_PMTUD_ERROR;
+		p->again_at = now + (uint64_t)KONCE_PMTU_ERROR_RETRY_MS * 1000;
+		return true;
+	case KONCE_PMTUD_SEARCHING:
+		p->tried_max = true;
+		if (size > p->plpmtu && size - 1 < p->hi)
+			p->hi = (uint16_t)(size - 1);
+		if (p->plpmtu >= p->hi)
+			complete(p, now);
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t konce_pmtud_next_timer(const konce_pmtud *p, uint64_t now)
+{
+	if (p->probed)
+		return p->probe_deadline;
+	if (p->retry || p->suspect)
+		return now;
+	switch (p->state) {
+	case KONCE_PMTUD_BASE:
+	case KONCE_PMTUD_SEARCHING:
+		return now;
+	case KONCE_PMTUD_SEARCH_COMPLETE:
+		return p->plpmtu >= p->max ? UINT64_MAX : p->again_at;
+	case KONCE_PMTUD_ERROR:
+		return p->again_at;
+	default:
+		return UINT64_MAX;
+	}
+}

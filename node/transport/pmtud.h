@@ -1,0 +1,106 @@
+/* pmtud.h - Datagram Packetization Layer Path MTU Discovery (RFC 8899) for one session.
+ *
+ * The PLPMTU is the largest konce datagram (UDP payload) the session sends.  It starts at
+ * KONCE_PMTU_BASE (1200 bytes), which every path must carry and which is never given up, and grows
+ * by probes: a probe is a DATA packet of exactly the candidate size (a PING frame and PADDING),
+ * acknowledged like any ack-eliciting packet.  A probe acknowledged means that size fits; a probe
+ * of one size lost KONCE_PMTU_MAX_PROBES times means it does not.  Nothing here relies on ICMP, so
+ * a path that drops large datagrams silently (a black hole) is handled like any other.
+ *
+ * The upper bound `max` is the I/O layer's estimate (IP_MTU of a socket connected to the peer,
+ * minus IP and UDP headers), at most KONCE_PMTU_MAX.  The first candidate is max itself (the
+ * estimate is usually right: one probe); after a failure the search is a binary search over
+ * (plpmtu, largest size not known to fail], to the byte, so it settles at exactly the largest size
+ * that gets through.
+ *
+ * Sans-I/O: the caller (ep_pmtud.c) sends the probe, tells which packet number carried it, feeds
+ * acknowledgements, counts of large packets lost and acked (black-hole detection) and time.
+ * Probes are not recorded by the reliability layer: their loss never reaches congestion control.
+ *
+ * States (RFC 8899 section 5.2) and transitions:
+ *
+ *   DISABLED --konce_pmtud_start()--> BASE
+ *   BASE:            probes KONCE_PMTU_BASE once per probe timeout
+ *     probe acked (konce_pmtud_on_ack) ----------------------> SEARCHING (or SEARCH_COMPLETE if
+ *                                                              max == BASE)
+ *     MAX_PROBES base probes lost (konce_pmtud_tick) --------> ERROR
+ *   SEARCHING:       probes candidate c in (lo, hi]
+ *     c acked: lo = plpmtu = c; lo == hi -----------------> SEARCH_COMPLETE
+ *     c lost MAX_PROBES times: hi = c - 1; lo == hi ------> SEARCH_COMPLETE
+ *   SEARCH_COMPLETE: no probes
+ *     KONCE_PMTU_RAISE_MS later (konce_pmtud_probe_due) ----> SEARCHING (hi = max again)
+ *   ERROR:           the base size itself went unanswered; PLPMTU stays BASE (nothing smaller
+ *                    exists in konce), and KONCE_PMTU_ERROR_RETRY_MS later --> BASE
+ *   any state but DISABLED:
+ *     suspected black hole (konce_pmtud_on_loss: KONCE_PMTU_BLACKHOLE_LOSSES packets larger than
+ *       BASE lost with none acked in between, while plpmtu > BASE): plpmtu = BASE at once (data
+ *       keeps flowing), suspect = the old plpmtu, and a probe of that size decides:
+ *         acked: a false alarm (a burst of congestion loss), plpmtu = suspect, same state;
+ *         lost MAX_PROBES times: a black hole ------------> BASE (a new search)
+ *     path change (konce_pmtud_reset) -----------------------> BASE, plpmtu = BASE, new max
+ *
+ * Invariants:
+ *   1. KONCE_PMTU_BASE <= plpmtu <= max <= KONCE_PMTU_MAX, always (max is raised to BASE);
+ *   2. plpmtu only grows through an acknowledged probe of that size, and only shrinks to BASE
+ *      (suspected black hole, path change);
+ *   3. in SEARCHING, plpmtu < candidate <= hi <= max; at most one probe is outstanding;
+ *   4. suspect != 0 only while plpmtu == BASE, and then the probe due or outstanding is suspect.
+ */
+#ifndef KONCE_PMTUD_H
+#define KONCE_PMTUD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/transport/ackframe.h"
+
+enum konce_pmtud_state {
+	KONCE_PMTUD_DISABLED = 0,
+	KONCE_PMTUD_BASE,
+	KONCE_PMTUD_SEARCHING,
+	KONCE_PMTUD_SEARCH_COMPLETE,
+	KONCE_PMTUD_ERROR,
+};
+
+typedef struct konce_pmtud {
+	enum konce_pmtud_state state;
+	uint16_t plpmtu;         /* DATA packets may be this large */
+	uint16_t max;            /* upper bound */
+	uint16_t hi;             /* SEARCHING: largest size not known to fail */
+	uint16_t probed;         /* size of the outstanding probe; 0 = none */
+	uint16_t retry;          /* a size lost fewer than MAX_PROBES times, to probe again; 0 = none */
+	uint16_t suspect;        /* a black hole is suspected at this PLPMTU: probing it; 0 = none */
+	bool tried_max;          /* SEARCHING: max was probed first */
+	uint8_t probe_losses;    /* of the current candidate size */
+	uint8_t big_lost;        /* black-hole run: large packets lost, none acked since */
+	uint64_t probe_pn;
+	uint64_t probe_deadline; /* the outstanding probe counts as lost at this time */
+	uint64_t again_at;       /* SEARCH_COMPLETE, ERROR: when to probe again */
+	/* statistics */
+	uint32_t probes_sent, probes_lost, blackholes;
+} konce_pmtud;
+
+/* DISABLED, plpmtu = BASE. */
+void konce_pmtud_init(konce_pmtud *p);
+/* DISABLED -> BASE with upper bound max (clamped to [BASE, KONCE_PMTU_MAX]). */
+void konce_pmtud_start(konce_pmtud *p, size_t max, uint64_t now);
+/* The path changed: BASE (if started), plpmtu = BASE, upper bound max. */
+void konce_pmtud_reset(konce_pmtud *p, size_t max, uint64_t now);
+/* The size to probe now, or 0 (none due; one is already outstanding; DISABLED). */
+size_t konce_pmtud_probe_due(konce_pmtud *p, uint64_t now);
+/* The probe of `size` left as packet number pn; it is lost if not acked by now + timeout_us
+ * (at least KONCE_PMTU_PROBE_MIN_MS). */
+void konce_pmtud_probe_sent(konce_pmtud *p, size_t size, uint64_t pn, uint64_t now, uint64_t timeout_us);
+/* An ACK frame arrived.  Returns true if the PLPMTU grew. */
+bool konce_pmtud_on_ack(konce_pmtud *p, const konce_ack *a, uint64_t now);
+/* Of the packets the reliability layer just settled, nlost_big larger than BASE were declared
+ * lost and nacked_big acknowledged.  Returns true if this made it suspect a black hole (plpmtu
+ * fell to BASE until a probe decides). */
+bool konce_pmtud_on_loss(konce_pmtud *p, size_t nlost_big, size_t nacked_big, uint64_t now);
+/* The probe timeout.  Returns true if the state changed. */
+bool konce_pmtud_tick(konce_pmtud *p, uint64_t now);
+/* When konce_pmtud_tick() or konce_pmtud_probe_due() has something to do (UINT64_MAX: never). */
+uint64_t konce_pmtud_next_timer(const konce_pmtud *p, uint64_t now);
+
+#endif

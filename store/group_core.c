@@ -1,0 +1,104 @@
+/* group_core.c - the consensus core's persistence (consensus/cgroup.h) on the store: a
+ * konce_group_persist whose calls queue records (groups.c), and a restart from what is durable. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "consensus/cgroup.h"
+#include "store/store_int.h"
+
+static int queued(int rc) { return rc ? rc : KONCE_GROUP_PERSIST_QUEUED; }
+
+static int b_view(void *ctx, const uint8_t *value, size_t len)
+{
+	konce_store_group_binding *b = ctx;
+	return queued(konce_store_group_note_view(b->st, b->gid, value, len));
+}
+
+static int b_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc_ballot, const uint8_t *value, size_t len)
+{
+	konce_store_group_binding *b = ctx;
+	return queued(konce_store_group_note_vote(b->st, b->gid, base, promised, acc_ballot, value, len));
+}
+
+static int b_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *entries, size_t len)
+{
+	konce_store_group_binding *b = ctx;
+	return queued(konce_store_group_note_entries(b->st, b->gid, first, count, entries, len));
+}
+
+static int b_delivered(void *ctx, uint64_t seq)
+{
+	konce_store_group_binding *b = ctx;
+	return queued(konce_store_group_note_delivered(b->st, b->gid, seq));
+}
+
+static int b_snapshot(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	konce_store_group_binding *b = ctx;
+	return queued(konce_store_group_note_snapshot(b->st, b->gid, seq, data, len));
+}
+
+void konce_store_group_persist(konce_store_group_binding *b, konce_group_persist *out)
+{
+	*out = (konce_group_persist){.ctx = b, .put_view = b_view, .put_vote = b_vote, .put_entries = b_entries,
+				     .put_delivered = b_delivered, .put_snapshot = b_snapshot};
+}
+
+struct restore_ctx {
+	konce_group *g;
+	int rc;
+	uint64_t seq;
+};
+
+static int restore_one(void *ctx, uint64_t seq, const uint8_t *entry, size_t len)
+{
+	struct restore_ctx *c = ctx;
+	c->rc = konce_group_restore_entry(c->g, seq, entry, len);
+	c->seq = seq;
+	return c->rc != 0;
+}
+
+static int invite_one(void *ctx, const uint8_t *e, size_t len)
+{
+	return konce_group_restore_invite(((struct restore_ctx *)ctx)->g, e, len) ? 1 : 0;
+}
+
+static int used_one(void *ctx, const uint8_t hash[32])
+{
+	return konce_group_restore_used(((struct restore_ctx *)ctx)->g, hash) ? 1 : 0;
+}
+
+int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], konce_group *g,
+			      uint64_t now, char *err, size_t errlen)
+{
+	konce_store_group_rec r;
+	int e = konce_store_group_get(st, gid, &r);
+	if (e) {
+		snprintf(err, errlen, "group: %s", e == -ENOENT ? "no such group in the store" : "cannot read it from the store");
+		return e;
+	}
+	if (!r.view && r.join_n) {
+		e = konce_group_join(g, (const uint8_t (*)[KONCE_CW_KEY])r.join_keys, r.join_n, r.join_secret, now);
+		if (e)
+			snprintf(err, errlen, "group: cannot resume the pending join: %d", e);
+	} else if (!r.view) {
+		snprintf(err, errlen, "group: the store holds no view and no pending join for it");
+		e = -ENOENT;
+	} else if ((e = konce_group_restore(g, r.view, r.view_len, r.vote_base, r.promised, r.acc_ballot, r.acc_value,
+					    r.acc_len, r.delivered, now))) {
+		snprintf(err, errlen, "group: the stored view or vote is refused by the core (%d)", e);
+	} else {
+		struct restore_ctx c = {.g = g};
+		int n = konce_store_group_entries(st, gid, r.delivered + 1, UINT64_MAX, restore_one, &c);
+		e = n < 0 ? n : c.rc;
+		if (e) {
+			snprintf(err, errlen, "group: stored entry %llu is refused (%d)", (unsigned long long)c.seq, e);
+		} else if ((n = konce_store_group_invites(st, gid, r.delivered, invite_one, used_one, &c)) < 0) {
+			e = n == -ECANCELED ? -EINVAL : n; /* the core refused one */
+			snprintf(err, errlen, "group: the stored invitations are refused (%d)", e);
+		} else if (r.needs_state && (e = konce_group_restore_catchup(g)))
+			snprintf(err, errlen, "group: cannot resume the state transfer (%d)", e);
+	}
+	konce_store_group_rec_free(&r);
+	return e;
+}

@@ -1,0 +1,130 @@
+/* trav_host.h - the shipping traversal core (node/core/trav.h) as simulator hosts, for the
+ * tests/sim/test_traversal_*.c tests.
+ *
+ * Each host is what the daemon is around the core, minus libevent: a transport endpoint
+ * (node/transport/endpoint.h, explicit identity as the node shows it), a small peer table that
+ * fills the core's ops (the node's peer lookup and dial), the one receive switch
+ * (node/core/rx_switch.h), and one timer at the earlier of the endpoint's and the core's deadlines.
+ * Datagrams leave from the port of the socket the core names (TP_MAIN_PORT for socket 0,
+ * TP_BDAY_BASE + n for birthday socket n, bound on first use).  The filtering test's sockets are
+ * refused (the core then runs without it); a test says what ports its NATs spent through
+ * tp_peer.self_spent instead.
+ *
+ * A rendezvous (tp_rdv) runs the same core with the rendezvous service on: peers reach it over
+ * authenticated sessions, and rendezvous messages ride in them as reliable KONCE_CLASS_RENDEZVOUS
+ * messages, exactly as in the daemon.  Its identity is derived from its address (tp_rdv_key), so
+ * a peer configured with the rendezvous' addresses knows their keys.
+ *
+ * The application on each peer sends nmsg numbered reliable messages (konce_ep_msg_send, class
+ * TP_APP_CLASS, one every msg_every) to the other peer by key: the initiator resolves the key
+ * through the core (a path handle) and dials it, the other side answers on the session that
+ * arrives.  A message counts as acked on MSG_DELIVERED; one that failed is sent again on the next
+ * session.  Whether a received message came over the direct path or the relay is read from the
+ * core's per-peer datagram counters around the input that delivered it.
+ */
+#ifndef KONCE_TRAV_HOST_H
+#define KONCE_TRAV_HOST_H
+
+#include "nat/punch.h"
+#include "nat/rdvclient.h"
+#include "nat/rendezvous.h"
+#include "node/core/trav.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
+#include "tests/sim/sim.h"
+
+enum {
+	TP_MAIN_PORT = 7000,
+	TP_BDAY_BASE = 20000,
+	TP_RDV_PORT = 3478,
+	TP_MAX_MSG = 64,
+	TP_APP_CLASS = 256,
+	TP_PEERS = 8,
+};
+
+/* The host's peer table (what node.c keeps): the core's ops read and fill it. */
+typedef struct tp_entry {
+	bool used, up;
+	uint8_t pk[KONCE_WIRE_KEY];
+	uint32_t conn;
+	konce_addr addr;
+} tp_entry;
+
+typedef struct tp_node {
+	sim *s;
+	sim_host *h;
+	konce_identity *id;
+	uint8_t pk[KONCE_WIRE_KEY];
+	konce_ep *ep;
+	konce_trav *t;
+	tp_entry tab[TP_PEERS];
+	bool bound[KONCE_PUNCH_BIRTHDAY + 1];
+	void *owner; /* the tp_peer or tp_rdv */
+	void (*on_message)(void *owner, const uint8_t pk[KONCE_WIRE_KEY], const uint8_t *body, size_t len, uint64_t now);
+	void (*on_event)(void *owner, const konce_ep_event *ev, uint64_t now);
+	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
+	void (*on_tick)(void *owner, uint64_t now);
+	uint64_t tick_at; /* the owner's own timer, UINT64_MAX = none */
+	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+	void *allow_ctx;
+	int (*fresh_mapping)(void *owner, konce_addr *x);
+} tp_node;
+
+typedef struct tp_rdv {
+	tp_node n;
+	sim *s;
+	sim_host *h;
+} tp_rdv;
+
+typedef struct tp_peer {
+	tp_node n;
+	sim *s;
+	sim_host *h;
+	const char *name;
+	uint8_t key[KONCE_WIRE_KEY], other[KONCE_WIRE_KEY]; /* public keys */
+	bool initiator, asked;
+	uint64_t connect_at, asked_at;
+	uint64_t class_at; /* when our rendezvous client first knew our NAT's mapping class */
+	uint32_t conn; /* the session with the other peer, 0 = none */
+	/* application */
+	unsigned nmsg, sent;
+	uint64_t msg_every, next_msg;
+	bool acked[TP_MAX_MSG], got[TP_MAX_MSG], inflight[TP_MAX_MSG];
+	uint64_t msg_id[TP_MAX_MSG];
+	uint64_t sent_at[TP_MAX_MSG];
+	unsigned ngot, nacked, direct_rx, relay_rx;
+	uint64_t first_direct_rx, first_relay_rx;
+	unsigned ev_direct, ev_relay, ev_lost;
+	uint64_t last_direct_at;
+	unsigned self_spent; /* told to the core: mappings our NAT made since registering */
+	/* the core's per-peer counters before the input being handled */
+	uint64_t snap_direct, snap_relayed;
+} tp_peer;
+
+/* The key a rendezvous at addr has (its identity is derived from the address). */
+void tp_rdv_key(const konce_addr *addr, uint8_t pk[KONCE_WIRE_KEY]);
+void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *cfg);
+void tp_rdv_free(tp_rdv *r);
+/* The rendezvous service's core (its counters). */
+konce_rendezvous *tp_rdv_core(tp_rdv *r);
+
+/* A peer on host h (already added), with the identity whose secret is key (and the other peer's
+ * secret other, from which its public key is derived), registering with rdv[0, nrdv) (rdv[0] the
+ * primary).  allow: introductions = known, with allow as the store's "known" predicate. */
+void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
+		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
+		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx);
+void tp_peer_free(tp_peer *p);
+/* The initiator asks for the other peer (by key) at (or after) t, once it knows its NAT class. */
+void tp_peer_connect_at(tp_peer *p, uint64_t t);
+bool tp_peer_done(const tp_peer *p); /* every message sent was acked and nmsg were sent */
+/* Our port-mapped candidate (the host's lease). */
+int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now); /* 0 */
+/* The core's punch state for the other peer (a fresh IDLE one while it has no entry), its
+ * rendezvous client, and its trace of the other peer's last attempt. */
+konce_punch *tp_pu(tp_peer *p);
+konce_rdvclient *tp_rc(tp_peer *p);
+uint64_t tp_first_probe_at(tp_peer *p);
+uint64_t tp_first_probe_intro(tp_peer *p);
+
+#endif
