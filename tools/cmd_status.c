@@ -67,6 +67,18 @@ static void print_human(json_t *r)
 			       konce_cli_bytes(out, json_number_value(json_object_get(p, "tx_bytes_per_s")), false));
 		}
 	}
+	json_t *mem = json_object_get(r, "memory");
+	if (json_is_object(mem)) {
+		char u1[KONCE_CLI_BYTES_LEN], b1[KONCE_CLI_BYTES_LEN], u2[KONCE_CLI_BYTES_LEN], b2[KONCE_CLI_BYTES_LEN];
+		json_t *ra = json_object_get(mem, "reassembly"), *sq = json_object_get(mem, "send_queues");
+		printf("messages    reassembly %s of %s (%lld sessions), send queues %s of %s (%lld sessions)\n",
+		       konce_cli_bytes(u1, (double)json_integer_value(json_object_get(ra, "used")), false),
+		       konce_cli_bytes(b1, (double)json_integer_value(json_object_get(ra, "budget")), false),
+		       (long long)json_integer_value(json_object_get(ra, "sessions")),
+		       konce_cli_bytes(u2, (double)json_integer_value(json_object_get(sq, "used")), false),
+		       konce_cli_bytes(b2, (double)json_integer_value(json_object_get(sq, "budget")), false),
+		       (long long)json_integer_value(json_object_get(sq, "sessions")));
+	}
 	json_t *counters = json_object_get(r, "counters");
 	if (json_is_object(counters) && json_object_size(counters)) {
 		const char *k;

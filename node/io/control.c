@@ -418,6 +418,44 @@ static json_t *traffic_json(struct konce_node *n)
 	return json_pack("{s:f, s:f, s:o}", "rx_bytes_per_s", rx, "tx_bytes_per_s", tx, "busiest", arr);
 }
 
+/* What an operator watches to see a hostile peer at work, and the endpoint's rules holding
+ * (docs/CONTROL.md, "status"). */
+static void add_hostile_counters(json_t *o, const struct konce_ep_counters *c)
+{
+	const struct {
+		const char *name;
+		uint64_t v;
+	} f[] = {
+		{"init_full", c->init_full},
+		{"init_source_full", c->init_source_full},
+		{"init_bad_pow", c->init_bad_pow},
+		{"init_dup_dropped", c->init_dup_dropped},
+		{"cookie_pow_too_high", c->cookie_pow_too_high},
+		{"sessions_evicted", c->sessions_evicted},
+		{"sessions_replaced", c->sessions_replaced},
+		{"msg_events_held", c->msg_events_held},
+		{"ring_full_events", c->ring_full_events},
+		{"ring_full_datagrams", c->ring_full_datagrams},
+		{"path_old_challenge_tx", c->path_old_challenge_tx},
+		{"path_refused", c->path_refused},
+		{"path_reverted", c->path_reverted},
+		{"path_confirmed", c->path_confirmed},
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		json_object_set_new(o, f[i].name, json_integer((json_int_t)f[i].v));
+}
+
+/* The message memory every session shares: reassembly and send queues, used of budget. */
+static json_t *memory_json(struct konce_node *n)
+{
+	konce_ep_memory m;
+	konce_ep_memory_get(n->ep, &m);
+	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "reassembly", "used", (json_int_t)m.reasm_used,
+			 "budget", (json_int_t)m.reasm_budget, "sessions", (json_int_t)m.reasm_holders,
+			 "send_queues", "used", (json_int_t)m.send_used, "budget", (json_int_t)m.send_budget,
+			 "sessions", (json_int_t)m.send_holders);
+}
+
 static json_t *do_status(struct konce_node *n)
 {
 	char listen[KONCE_ADDR_STRLEN];
@@ -448,12 +486,16 @@ static json_t *do_status(struct konce_node *n)
 		"messages_dropped", (json_int_t)(cs.msgs_dropped + n->msgs_dropped), "udp_tx_dropped",
 		(json_int_t)us.tx_dropped, "input_shed", (json_int_t)cs.input_shed,
 		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));
-	return json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
+	add_hostile_counters(counters, c);
+	json_t *st = json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",
 			 (json_int_t)((node_now_us() - n->started_us) / 1000000u), "peers_active", (json_int_t)cs.peers,
 			 "peers_known", known >= 0 ? json_integer(known) : json_null(), "store", "ok",
 			 n->store && !n->store_failing, "pending", (json_int_t)ss.pending, "counters", counters, "traversal",
 			 node_trav_status_json(n), "traffic", traffic_json(n));
+	if (st)
+		json_object_set_new(st, "memory", memory_json(n));
+	return st;
 }
 
 struct peers_ctx {

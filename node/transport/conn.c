@@ -88,8 +88,7 @@ int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass
 {
 	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
 	uint64_t cost = konce_msgq_cost(len);
-	if ((c->q.max_held && cost > c->q.max_held - c->q.held) ||
-	    (c->q.pool && cost > c->q.pool->budget - c->q.pool->used))
+	if (!konce_msgq_admits(&c->q, cost))
 		return -ENOBUFS; /* before the channel opens for it */
 	if (!c->channel && konce_frag_count(len) > 1) {
 		int r = konce_recovery_resize(&c->rec, c->cfg.ring);

@@ -91,6 +91,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 		ep->conn_cfg.send_max = KONCE_EP_DEF_SEND_QUEUE;
 	ep->send_pool.budget = cfg->send_queue_total ? cfg->send_queue_total : 4 * ep->conn_cfg.send_max;
 	ep->conn_cfg.send_pool = &ep->send_pool;
+	ep->send_pool.shares = ep->max_sessions; /* msgq.h: each session's slice of the upper half */
 	ep->conn_cfg.ring = cfg->channel_ring ? cfg->channel_ring : KONCE_EP_DEF_CHANNEL_RING;
 	ep->conn_cfg.keepalive_us = (uint64_t)(cfg->keepalive_ms ? cfg->keepalive_ms : KONCE_KEEPALIVE_MS) * 1000;
 	ep->conn_cfg.msg_timeout_us = (uint64_t)(cfg->msg_timeout_ms ? cfg->msg_timeout_ms : KONCE_MSG_TIMEOUT_MS) * 1000;

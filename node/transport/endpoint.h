@@ -404,6 +404,14 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
  * (its outcome event is queued already, or it never existed). */
 /* Bytes queued to send on conn (msgq.h cost: messages not yet delivered or failed); 0 if none. */
 uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn);
+/* The message memory of every session together: reassembly (frag.h, the pool of msg_budget_total)
+ * and send queues (msgq.h, the pool of send_queue_total): bytes charged, the budget, and the
+ * sessions holding some. */
+typedef struct konce_ep_memory {
+	uint64_t reasm_used, reasm_budget, reasm_holders;
+	uint64_t send_used, send_budget, send_holders;
+} konce_ep_memory;
+void konce_ep_memory_get(const konce_ep *ep, konce_ep_memory *out);
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
 /* How much of msg_id the peer has acknowledged (*acked of *total bytes).  0, or -ENOENT if msg_id is
  * not pending (its outcome event is queued already, or it never existed). */

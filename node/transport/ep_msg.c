@@ -261,6 +261,18 @@ uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn)
 	return s && s->rel ? s->rel->q.held : 0;
 }
 
+void konce_ep_memory_get(const konce_ep *ep, konce_ep_memory *out)
+{
+	*out = (konce_ep_memory){
+		.reasm_used = ep->reasm_pool.used,
+		.reasm_budget = ep->reasm_pool.budget,
+		.reasm_holders = ep->reasm_pool.holders,
+		.send_used = ep->send_pool.used,
+		.send_budget = ep->send_pool.budget,
+		.send_holders = ep->send_pool.holders,
+	};
+}
+
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us)
 {
 	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, (uint32_t)(msg_id >> 32));

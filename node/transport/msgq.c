@@ -39,10 +39,42 @@ void konce_msgq_free(konce_msgq *q)
 	q->rtx = NULL;
 }
 
+bool konce_msgq_admits(const konce_msgq *q, uint64_t cost)
+{
+	if (q->max_held && cost > q->max_held - q->held)
+		return false;
+	const konce_msgq_pool *p = q->pool;
+	if (!p)
+		return true;
+	if (cost > p->budget - p->used)
+		return false;
+	if (!p->shares || p->used + cost <= p->budget / 2)
+		return true;
+	return q->held + cost <= p->budget / 2 / p->shares; /* past half: within the queue's slice */
+}
+
+static void charge(konce_msgq *q, uint64_t cost)
+{
+	if (q->pool) {
+		q->pool->holders += q->held == 0;
+		q->pool->used += cost;
+	}
+	q->held += cost;
+}
+
+static void uncharge(konce_msgq *q, uint64_t cost)
+{
+	q->held -= cost;
+	if (q->pool) {
+		q->pool->used -= cost;
+		q->pool->holders -= q->held == 0;
+	}
+}
+
 int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
 {
 	uint64_t cost = konce_msgq_cost(len);
-	if ((q->max_held && cost > q->max_held - q->held) || (q->pool && cost > q->pool->budget - q->pool->used))
+	if (!konce_msgq_admits(q, cost))
 		return -ENOBUFS;
 	konce_smsg *m = konce_env_alloc(q->env, sizeof *m);
 	if (!m)
@@ -70,9 +102,7 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	q->wait_tail = m;
 	q->nwait++;
 	q->unacked_bytes += len;
-	q->held += cost;
-	if (q->pool)
-		q->pool->used += cost;
+	charge(q, cost);
 	if (klass)
 		q->nbackground++;
 	return 0;
@@ -362,9 +392,7 @@ void konce_msgq_retire(konce_msgq *q, konce_smsg *m)
 			q->unacked_bytes -= run_bytes(m, i, 1);
 	if (m->klass)
 		q->nbackground--;
-	q->held -= konce_msgq_cost(m->len);
-	if (q->pool)
-		q->pool->used -= konce_msgq_cost(m->len);
+	uncharge(q, konce_msgq_cost(m->len));
 	msg_free(q, m);
 }
 

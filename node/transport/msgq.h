@@ -26,12 +26,14 @@
  *
  * Bounds: what the queue holds -- each message's bytes plus KONCE_MSGQ_MSG_COST and its ack
  * bitmap for its bookkeeping -- stays within the queue's limit and, with a pool (the endpoint's, shared by every
- * session), within the pool's budget.  A push beyond either fails with -ENOBUFS and queues nothing,
- * so a peer that never acks (or advertises no credit) cannot make its queue grow without end.
+ * session), within the pool's budget and, past half of it, the queue's slice (konce_msgq_pool).
+ * A push beyond any of them fails with -ENOBUFS and queues nothing, so a peer that never acks (or
+ * advertises no credit) cannot make its queue grow without end, nor many such peers starve another.
  *
  * Invariants:
  *   0. held <= max_held (when set) and pool->used <= pool->budget; held = sum of the costs of the
- *      queued and started messages; pool->used = sum of its queues' held;
+ *      queued and started messages; pool->used = sum of its queues' held; pool->holders = its
+ *      queues with held > 0; with shares, pool->used <= budget / 2 + sum of min(held, slice);
  *   1. a fragment is queued for (re)transmission only while it is not acked: nothing acknowledged
  *      is ever sent again (konce_msgq_next skips refs acked since they were queued);
  *   2. outstanding_charge = sum of the charges of started messages;
@@ -50,10 +52,19 @@
 
 enum { KONCE_MSGQ_ACTIVE = 32, KONCE_REF_FRAGMENT = 1, KONCE_REF_ACK = 2, KONCE_MSGQ_MSG_COST = 128 };
 
-/* Send-queue memory shared by many queues. */
+/* Send-queue memory shared by many queues (the endpoint's sessions).  The first half of the budget
+ * goes to whoever asks first; past half, a queue may only grow within its slice, budget / (2 x
+ * shares), where shares bounds how many queues can ever share the pool (the endpoint's
+ * max_sessions).  So however many queues an attacker makes hold, and however much, the pool is
+ * never full for a queue that holds less than its slice:
+ *   used <= budget / 2 + sum over queues of min(held, slice) <= budget - slice + (this queue's held).
+ * (A share of budget / holders, the reassembly pool's rule in frag.h, does not give that: holders
+ * that each hold budget / holders fill it.)  shares 0 = no slices (first come, first served). */
 typedef struct konce_msgq_pool {
-	uint64_t budget; /* bytes */
+	uint64_t budget;  /* bytes */
 	uint64_t used;
+	uint64_t holders; /* queues with held > 0 */
+	unsigned shares;
 } konce_msgq_pool;
 
 typedef struct konce_smsg {
@@ -99,7 +110,9 @@ static inline uint64_t konce_msgq_cost(uint64_t len)
 {
 	return len + KONCE_MSGQ_MSG_COST + (konce_msgq_units(len) + 63) / 64 * 8;
 }
-/* Copies msg; 0, -ENOBUFS (beyond the queue's limit or the pool's budget) or -ENOMEM. */
+/* Would a push costing cost (konce_msgq_cost) fit the queue's limit, the pool's budget and slice? */
+bool konce_msgq_admits(const konce_msgq *q, uint64_t cost);
+/* Copies msg; 0, -ENOBUFS (not admitted: konce_msgq_admits) or -ENOMEM. */
 int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 /* Starts waiting messages as credit allows; returns how many. */
 unsigned konce_msgq_start(konce_msgq *q, uint64_t credit);

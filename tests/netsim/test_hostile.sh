@@ -16,7 +16,11 @@
 #   - every honest send is answered (replied) and every ping gets its reply, before and during the
 #     attack; B's new handshake completes and its message is answered;
 #   - D keeps at most 16 of the attacker's sessions (its per-source cap refused the rest: the
-#     attacker's handshakes beyond it fail, and D's live sessions never exceed 16 + A and B);
+#     attacker's handshakes beyond it fail, D's status counts them in init_source_full, and D's
+#     live sessions never exceed 16 + A and B);
+#   - back-pressure engages under the MESSAGE flood (D's status: msg_events_held > 0, and no event
+#     is dropped), and D's message memory, sampled through the attack (status .memory), is charged
+#     by the attacker's fragments yet stays within its budgets;
 #   - the attack really ran (sessions established, fragments, echoes and floods sent);
 #   - D is alive, exits 0 on SIGTERM (LeakSanitizer runs then), and its log has no ASan, LSan or
 #     UBSan report.
@@ -66,7 +70,7 @@ echo "     D before the attack: $(status | jq -c '.counters | {sessions_live, he
 NPID[hostile]=$!
 t0=$(date +%s)
 sleep 2
-i=0 failed=0 maxlive=0 b_done=0
+i=0 failed=0 maxlive=0 b_done=0 maxreasm=0 maxsend=0 overbudget=0
 while [ $(($(date +%s) - t0)) -lt $((ATTACK_S - 1)) ]; do
 	i=$((i + 1))
 	if ! round a A "attack$i"; then
@@ -80,25 +84,38 @@ while [ $(($(date +%s) - t0)) -lt $((ATTACK_S - 1)) ]; do
 		round b B "first" || fail "B's first round under attack failed: $RERR"
 		b_done=1
 	fi
-	live=$(status | jq .counters.sessions_live)
+	read -r live reasm rbudget sendq sbudget < <(status | jq -r '[.counters.sessions_live,
+		.memory.reassembly.used, .memory.reassembly.budget, .memory.send_queues.used,
+		.memory.send_queues.budget] | @tsv')
 	if [ "$live" -gt "$maxlive" ]; then maxlive=$live; fi
+	if [ "$reasm" -gt "$maxreasm" ]; then maxreasm=$reasm; fi
+	if [ "$sendq" -gt "$maxsend" ]; then maxsend=$sendq; fi
+	if [ "$reasm" -gt "$rbudget" ] || [ "$sendq" -gt "$sbudget" ]; then overbudget=$((overbudget + 1)); fi
 done
 wait "${NPID[hostile]}" || fail "hostile failed: $(cat "$KTMP/hostile.err")"
 unset "NPID[hostile]"
 att=$(cat "$KTMP/hostile.json")
 st=$(status) || fail "D does not answer after the attack"
-cnt=$(jq -c '.counters | {sessions_live, sessions_opened, hello_rx, initiate_rx, accept_tx, data_rx, data_auth_fail, pow_bits, input_shed}' <<<"$st")
+cnt=$(jq -c '.counters | {sessions_live, sessions_opened, hello_rx, initiate_rx, accept_tx, data_rx, data_auth_fail, pow_bits, input_shed, init_source_full, init_full, sessions_evicted, msg_events_held, ring_full_events}' <<<"$st")
 echo "     attacker: $att"
 echo "     D after the attack: $cnt; most sessions live $maxlive"
+echo "     D's message memory at most: reassembly $maxreasm of $rbudget bytes, send queues $maxsend of $sbudget bytes"
 
 check "the attack ran: $(jq .established <<<"$att") sessions, $(jq .fragments <<<"$att") fragments, $(jq .echo_requests <<<"$att") echo requests, $(jq .message_floods <<<"$att") floods, $(jq .junk <<<"$att") junk" \
 	jqt "$att" '.established >= 16 and .fragments > 0 and .echo_requests > 0 and .message_floods > 0 and .junk > 1000'
 check "honest rounds ran under the attack ($i, at least 5 wanted)" [ "$i" -ge 5 ]
 check "every honest round under the attack succeeded ($failed failed)" [ "$failed" = 0 ]
 check "B connected and was answered in the middle of the attack" [ "$b_done" = 1 ]
-# D's status does not show init_source_full: the cap is seen from both ends instead
 check "D refused the attacker's sessions beyond its per-source cap ($(jq .established <<<"$att") kept, $(jq .handshakes_failed <<<"$att") refused)" \
 	jqt "$att" ".established <= $PER_SOURCE and .handshakes_failed > 0"
+check "D's status counts the refusals of its per-source cap (init_source_full $(jq .counters.init_source_full <<<"$st"))" \
+	jqt "$st" '.counters.init_source_full > 0'
+check "back-pressure held the MESSAGE flood (msg_events_held $(jq .counters.msg_events_held <<<"$st"), no event dropped)" \
+	jqt "$st" '.counters.msg_events_held > 0 and .counters.ring_full_events == 0'
+# (the echoes' answers do not pile up: the attacker's credit runs out, so the peer refuses them and
+# they fail, as they must; the send-queue peak is printed above, the budget checked below)
+check "the attacker's fragments charged D's reassembly memory ($maxreasm bytes at most)" [ "$maxreasm" -gt 0 ]
+check "D's message memory stayed within its budgets in every sample ($overbudget over)" [ "$overbudget" = 0 ]
 check "D held at most the cap plus A and B ($maxlive sessions at most)" [ "$maxlive" -le $((PER_SOURCE + 2)) ]
 for n in A B; do kstop "$run" "$n"; done
 kill -0 "${NPID[$run.D]}" 2>/dev/null || fail "D died during the attack"

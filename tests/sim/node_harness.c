@@ -2,6 +2,7 @@
 #include "tests/sim/node_harness.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void rearm(ncnode *n)
@@ -14,6 +15,35 @@ static void rearm(ncnode *n)
 	if (t < n->busy_until)
 		t = n->busy_until;
 	sim_timer_set(n->s, n->h, t);
+}
+
+static void keep_note(ncnode *n, const konce_nc_note *note)
+{
+	if (n->nnoted == n->noted_cap) {
+		size_t cap = n->noted_cap ? n->noted_cap * 2 : 64;
+		konce_nc_note *v = realloc(n->noted, cap * sizeof(*v));
+		if (!v) {
+			n->noted_oom = true;
+			return;
+		}
+		n->noted = v;
+		n->noted_cap = cap;
+	}
+	n->noted[n->nnoted++] = *note;
+}
+
+size_t ncnode_noted(const ncnode *n, const uint8_t *pk, const konce_addr *addr)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n->nnoted; i++) {
+		const konce_nc_note *e = &n->noted[i];
+		if (pk && memcmp(e->pk, pk, KONCE_KEY_BYTES))
+			continue;
+		if (addr && (!e->has_addr || !konce_addr_eq(&e->addr, addr)))
+			continue;
+		k++;
+	}
+	return k;
 }
 
 /* node_io_kick()'s order: events, datagrams, notes. */
@@ -48,8 +78,10 @@ static void drain(ncnode *n, uint64_t now)
 		while (konce_nodecore_poll(n->core, &dg))
 			if (!n->on_tx || n->on_tx(n, dg.buf, dg.len, &dg.to, now))
 				sim_send(n->s, n->h, n->port, &dg.to, dg.buf, dg.len);
-		while (konce_nodecore_poll_note(n->core, &note))
+		while (konce_nodecore_poll_note(n->core, &note)) {
 			n->notes++;
+			keep_note(n, &note);
+		}
 	} while (n->again);
 	n->draining = false;
 }
@@ -153,8 +185,11 @@ void ncnode_free(ncnode *n)
 	sim_timer_cancel(n->s, n->h);
 	konce_nodecore_free(n->core);
 	konce_identity_free(n->id);
+	free(n->noted);
 	n->core = NULL;
 	n->id = NULL;
+	n->noted = NULL;
+	n->nnoted = n->noted_cap = 0;
 }
 
 konce_addr ncnode_addr(const ncnode *n) { return sim_host_addr(n->h, n->port); }

@@ -4,7 +4,8 @@
  * host goes to konce_nodecore_input() and konce_nodecore_timer(); then the core is drained as
  * node_io_kick() drains it: events first (outcome callbacks, handlers, peer events, so a handler
  * answers inside the pending ACCEPT), then datagrams (out through sim_send()), then store notes
- * (counted; there is no store), and the host's timer is set to konce_nodecore_next_timer().
+ * (there is no store: they are counted, and kept in order in noted[] when the core makes them,
+ * i.e. cfg->notes is set), and the host's timer is set to konce_nodecore_next_timer().
  * A drain is never re-entered: a command made from inside a callback only asks for another round.
  *
  * CPU model (optional), as tests/sim/transport_node.h: a datagram costs the verdict's cost (konce_nodecore_stats.input_units) x
@@ -42,6 +43,10 @@ struct ncnode {
 	void (*on_peer)(ncnode *n, int event, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr, uint64_t now);
 	void *user;
 	uint64_t notes, peers_up, peers_down;
+	/* every store note the core made (type, key, address), oldest first; freed by ncnode_free() */
+	konce_nc_note *noted;
+	size_t nnoted, noted_cap;
+	bool noted_oom; /* a note could not be kept: noted[] is incomplete */
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and a core made
@@ -53,6 +58,8 @@ void ncnode_free(ncnode *n);
 konce_addr ncnode_addr(const ncnode *n);
 const uint8_t *ncnode_pk(const ncnode *n);
 konce_ep *ncnode_ep(const ncnode *n);
+/* How many of n's store notes name addr (NULL: any address) for key pk (NULL: any key). */
+size_t ncnode_noted(const ncnode *n, const uint8_t *pk, const konce_addr *addr);
 /* Teaches n where peer lives (the known-keys cache, as a store load would). */
 void ncnode_learn(ncnode *n, const ncnode *peer);
 

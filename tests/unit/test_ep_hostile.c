@@ -18,6 +18,7 @@
 #include "node/transport/frag.h"
 #include "node/transport/frame.h"
 #include "node/transport/identity.h"
+#include "node/transport/msgq.h"
 #include "node/base/varint.h"
 #include "testenv.h"
 
@@ -268,6 +269,70 @@ static void test_send_queue_bounded(void **state)
 	world_free(&w);
 }
 
+/* Regression: the send-queue pool was first come, first served: four sessions whose peers never
+ * acknowledge (each allowed send_queue_max, a quarter of the pool) filled it, and every other
+ * session's send failed with -ENOBUFS.  Now, past half, a session grows only within its slice,
+ * send_queue_total / (2 x max_sessions) (msgq.h): seven such sessions together hold at most half
+ * the pool and their slices, and the eighth still queues a message as large as its slice, which
+ * is delivered. */
+static void test_send_pool_slices(void **state)
+{
+	(void)state;
+	/* a table of 32 (at 8 incoming, a COOKIE demands no work yet: ep_table.c rule 5) */
+	enum { SESS = 32, QMAX = 256 << 10, TOTAL = 1 << 20, MSG = 2 << 10, SLICE = TOTAL / 2 / SESS };
+	world w;
+	konce_ep_config sc = {.max_sessions = SESS, .send_queue_max = QMAX, .send_queue_total = TOTAL};
+	world_init(&w, MAXC, &sc, NULL);
+	for (unsigned i = 0; i < MAXC; i++)
+		connect_one(&w, i);
+	static uint8_t msg[SLICE];
+	uint64_t id;
+	unsigned queued[MAXC] = {0};
+	for (unsigned i = 0; i + 1 < MAXC; i++) {
+		w.hold_c2s[i] = true; /* this peer never acknowledges anything */
+		int r;
+		while ((r = konce_ep_msg_send(w.s, w.sconn[i], msg, MSG, KONCE_MSG_CLASS_DEFAULT, 0, w.now, &id)) == 0)
+			queued[i]++;
+		assert_int_equal(r, -ENOBUFS);
+		pump(&w);
+	}
+	konce_ep_memory m;
+	konce_ep_memory_get(w.s, &m);
+	assert_int_equal(m.send_budget, TOTAL);
+	assert_int_equal(m.send_holders, MAXC - 1);
+	assert_true(m.send_used <= TOTAL / 2 + (MAXC - 1) * SLICE);
+	/* the first come filled the first half; each later one its slice, no more */
+	assert_true(queued[0] * konce_msgq_cost(MSG) > QMAX - konce_msgq_cost(MSG));
+	for (unsigned i = 2; i + 1 < MAXC; i++)
+		assert_true(queued[i] * konce_msgq_cost(MSG) <= SLICE);
+	/* the honest session: a message of all its slice */
+	size_t len = SLICE - KONCE_MSGQ_MSG_COST - 64;
+	assert_true(konce_msgq_cost(len) <= SLICE);
+	for (size_t k = 0; k < len; k++)
+		msg[k] = (uint8_t)(k * 7);
+	unsigned h = MAXC - 1;
+	assert_int_equal(konce_ep_msg_send(w.s, w.sconn[h], msg, len, KONCE_MSG_CLASS_DEFAULT, 0, w.now, &id), 0);
+	bool got = false, delivered = false;
+	for (int round = 0; round < 2000 && !(got && delivered); round++) {
+		pump(&w);
+		konce_ep_event ev;
+		while (konce_ep_poll_event(w.c[h], &ev))
+			if (ev.type == KONCE_EV_MESSAGE) {
+				assert_int_equal(ev.len, len);
+				assert_memory_equal(ev.data, msg, len);
+				got = true;
+			}
+		while (konce_ep_poll_event(w.s, &ev))
+			delivered |= ev.type == KONCE_EV_MSG_DELIVERED && ev.msg_id == id;
+		w.now += 5000;
+		konce_ep_timer(w.c[h], w.now);
+		konce_ep_timer(w.s, w.now);
+	}
+	assert_true(got);
+	assert_true(delivered);
+	world_free(&w);
+}
+
 /* Regression: one authenticated peer flooding MESSAGE frames in one wake
  * used to fill the 65,536-slot event ring, after which the CLOSED of *another* session was
  * dropped and its peer entry went stale.  Now the flooder is held at its per-session bound and
@@ -456,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_claims_cost_what_they_touch),
 		cmocka_unit_test(test_pool_leaves_room_for_others),
 		cmocka_unit_test(test_send_queue_bounded),
+		cmocka_unit_test(test_send_pool_slices),
 		cmocka_unit_test(test_lifecycle_survives_message_flood),
 		cmocka_unit_test(test_reliable_backpressure),
 		cmocka_unit_test(test_handle_generations),

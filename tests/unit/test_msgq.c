@@ -1,14 +1,14 @@
 /* test_msgq.c - the outgoing message queue: starting under flow control, round-robin across
  * messages, a fragment that did not fit keeps its turn, retransmission by reference, nothing
  * acknowledged sent again, completion exactly once, runs cut to the room a packet has (a lost
- * large run sent again in smaller ones after the PLPMTU fell), and no leaks.  Most cases take
- * fragments of KONCE_FRAG_DATA_MAX bytes, a base-size packet's. */
+ * large run sent again in smaller ones after the PLPMTU fell), the shared pool's slices, and no
+ * leaks.  Most cases take fragments of KONCE_FRAG_DATA_MAX bytes, a base-size packet's. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 
 #include <cmocka.h>
-#include <errno.h>
 
 #include "node/transport/msgq.h"
 #include "tests/unit/testenv.h"
@@ -152,6 +152,61 @@ static void test_wire_window(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+/* The pool's slices (msgq.h): first come, first served up to half the budget; past half, a queue
+ * grows only within budget / (2 x shares), so a queue holding nothing always finds its slice free
+ * however many queues took theirs.  holders follows who holds anything. */
+static void test_pool_slices(void **state)
+{
+	(void)state;
+	enum { N = 8, LEN = 100 };
+	uint64_t c = konce_msgq_cost(LEN);
+	konce_msgq_pool pool = {.budget = 2 * N * 4 * c, .shares = N}; /* a slice holds 4 messages */
+	test_env te;
+	test_env_init(&te, 5);
+	konce_msgq q[N];
+	unsigned n[N] = {0};
+	for (unsigned i = 0; i < N; i++) {
+		konce_msgq_init(&q[i], &te.env);
+		konce_msgq_set_limit(&q[i], 0, &pool);
+	}
+	for (unsigned i = 0; i + 1 < N; i++) {
+		while (konce_msgq_push(&q[i], buf, LEN, 0, n[i] + 1, 0) == 0)
+			n[i]++;
+		assert_true(pool.used <= pool.budget);
+		assert_int_equal(pool.holders, i + 1);
+	}
+	assert_int_equal(n[0], N * 4); /* alone, the first one filled half the pool */
+	for (unsigned i = 1; i + 1 < N; i++)
+		assert_int_equal(n[i], 4); /* the others, their slices */
+	/* the last queue: its whole slice, and not one message more */
+	for (unsigned k = 0; k < 4; k++)
+		assert_int_equal(konce_msgq_push(&q[N - 1], buf, LEN, 0, k + 1, 0), 0);
+	assert_int_equal(konce_msgq_push(&q[N - 1], buf, LEN, 0, 5, 0), -ENOBUFS);
+	assert_false(konce_msgq_admits(&q[N - 1], c));
+	assert_int_equal(pool.holders, N);
+	/* a queue that empties is no longer a holder, and gives its bytes back */
+	uint64_t used = pool.used;
+	konce_smsg *m;
+	while ((m = konce_msgq_any(&q[1])))
+		konce_msgq_retire(&q[1], m);
+	assert_int_equal(pool.holders, N - 1);
+	assert_int_equal(pool.used, used - 4 * c);
+	/* without shares the pool is first come, first served: the first queue could take it all */
+	for (unsigned i = 0; i < N; i++)
+		konce_msgq_free(&q[i]);
+	assert_int_equal(pool.used, 0);
+	assert_int_equal(pool.holders, 0);
+	pool.shares = 0;
+	konce_msgq_init(&q[0], &te.env);
+	konce_msgq_set_limit(&q[0], 0, &pool);
+	unsigned all = 0;
+	while (konce_msgq_push(&q[0], buf, LEN, 0, all + 1, 0) == 0)
+		all++;
+	assert_int_equal(all, 2 * N * 4);
+	konce_msgq_free(&q[0]);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 /* The PLPMTU decides the cut: runs fill the room given; a lost run too large for the room it is
  * sent again in is cut again, and units acked meanwhile through other packets are left out. */
 static void test_runs_follow_room(void **state)
@@ -218,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_unnext_keeps_turn),
 		cmocka_unit_test(test_ack_loss_complete),
 		cmocka_unit_test(test_wire_window),
+		cmocka_unit_test(test_pool_slices),
 		cmocka_unit_test(test_runs_follow_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
