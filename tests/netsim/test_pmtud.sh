@@ -95,7 +95,10 @@ kd=$(kfield "$run" D "public key")
 out=$(kcli "$run" a A connect --json "$kc@203.0.113.30:7807") || fail "A -> C connect failed: $out"
 out=$(kcli "$run" a A connect --json "$kd@203.0.113.40:7807") || fail "A -> D connect failed: $out"
 out=$(kcli "$run" b B connect --json "$ka@203.0.113.20:7807") || fail "B -> A connect failed: $out"
-declare -A KEY=([d]=$kd [c]=$kc [b]=$kb)
+# B dialled A, so A knows B by the per-server key B shows it (docs/KEYS.md), not B's master key
+kb_shown=$(kshown "$run" b B "$ka")
+[ -n "$kb_shown" ] || fail "B has no session to A"
+declare -A KEY=([d]=$kd [c]=$kc [b]=$kb_shown)
 head -c "$SIZE" /dev/urandom >"$KTMP/big"
 
 send() { # send TO_KEY: A sends the file, must be answered

@@ -29,6 +29,8 @@ local band = bit.band
 
 local PORT = 7807
 local MAX_DATAGRAM = 1200
+-- DATA alone may be larger: up to a session's path MTU (node/base/wire.h KONCE_PMTU_MAX)
+local MAX_DATA = 8972
 local TAG = 16
 
 -- ---------------------------------------------------------------------------------------------
@@ -275,7 +277,7 @@ check[ACCEPT] = function(t, len)
 end
 
 check[DATA] = function(t, len)
-	if len < 10 + 1 + TAG or len > MAX_DATAGRAM then return "DATA is 27..1200 bytes" end
+	if len < 10 + 1 + TAG or len > MAX_DATA then return "DATA is 27..8972 bytes" end
 	local fl = u8(t, 1)
 	if not fl then return "truncated" end
 	if band(fl, 0xfe) ~= 0 then return "unknown DATA flags" end
@@ -803,7 +805,7 @@ local function check_one(t, len)
 end
 
 local function train_ok(t, len, seg)
-	if seg < 16 or seg > MAX_DATAGRAM or seg >= len then return false end
+	if seg < 16 or seg > MAX_DATA or seg >= len then return false end
 	for off = 0, len - 1, seg do
 		local n = math.min(seg, len - off)
 		if check_one(t(off, n):tvb(), n) ~= nil then return false end
@@ -824,7 +826,7 @@ local function find_train(t, len)
 		local at = raw:find(dcid, from + 2, true)
 		if not at then return nil end
 		local seg = at - 3 -- 0-based offset of the candidate second header
-		if seg > MAX_DATAGRAM then return nil end
+		if seg > MAX_DATA then return nil end
 		if raw:byte(seg + 1) == DATA and train_ok(t, len, seg) then return seg end
 		from = at - 1
 	end
@@ -841,7 +843,7 @@ local function dissect(t, pinfo, tree, seg)
 	local len = t:reported_length_remaining()
 	local info
 	if seg == nil and check_one(t, len) ~= "" then
-		-- a DATA train fits in 1200 bytes as easily as one DATA: look for one first
+		-- a DATA train fits in one DATA's largest size as easily as one DATA: look for one first
 		if u8(t, 0) == DATA or check_one(t, len) ~= nil then seg = find_train(t, len) end
 	end
 	if seg then
