@@ -728,8 +728,8 @@ int konce_trav_new(konce_trav **out, const konce_trav_cfg *cfg, uint64_t now)
 		memcpy(t->rdv_pk[i], cfg->rdv_pk[i], KONCE_WIRE_KEY);
 		t->rdv_addr[i] = cfg->rdv_addr[i];
 	}
-	t->nhost = cfg->nhost;
-	for (unsigned i = 0; i < cfg->nhost; i++)
+	t->nhost = cfg->host_candidates ? cfg->nhost : 0;
+	for (unsigned i = 0; i < t->nhost; i++)
 		t->host[i] = cfg->host[i];
 	t->known_only = cfg->known_only;
 	if (cfg->local)

@@ -363,6 +363,51 @@ static void test_same_nat(void **state)
 	}
 }
 
+/* The same two hosts with host_candidates = no (the node's default): neither registers its LAN
+ * address, so the rendezvous never hands it to the other, nothing is ever sent across the LAN,
+ * the other side's LAN address is never a probe target, and the pair (whose NAT does not
+ * hairpin) talks through the relay.  The control run above, with the key, goes direct on the LAN. */
+static void test_no_host_candidates(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 4)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		c.hairpin = false;
+		sim_nat *n = sim_nat_add(s, "198.51.100.10", &c);
+		sim_host *ha = sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
+		sim_host *hb = sim_host_add_behind(s, n, "10.0.0.3", NULL, NULL);
+		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
+		sim_link_set_both(s, ha, hb, &lan);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL, false);
+		tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL, false);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		uint64_t probes_a = 0, probes_b = 0;
+		konce_addr host_a = sim_host_addr(ha, TP_MAIN_PORT), host_b = sim_host_addr(hb, TP_MAIN_PORT);
+		for (uint64_t t = 2 * SEC; t <= 20 * SEC; t += 10 * MS) {
+			sim_run_until(s, t);
+			/* while an attempt runs, the other side's LAN address is never one of its targets */
+			SIM_ASSERT(s, !konce_punch_is_target(tp_pu(&w.a), 0, &host_b));
+			SIM_ASSERT(s, !konce_punch_is_target(tp_pu(&w.b), 0, &host_a));
+		}
+		probes_a = konce_punch_counters(tp_pu(&w.a))->probes;
+		probes_b = konce_punch_counters(tp_pu(&w.b))->probes;
+		SIM_ASSERT(s, probes_a + probes_b > 0); /* they did punch: at the reflexive addresses */
+		SIM_ASSERT_EQ(s, sim_link_counters(s, ha, hb).sent, 0);
+		SIM_ASSERT_EQ(s, sim_link_counters(s, hb, ha).sent, 0);
+		SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.a)), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.b)), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT(s, w.a.relay_rx > 0 && w.b.relay_rx > 0);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
 /* A direct path whose NAT forgets its mappings mid-transfer: both sides notice through unanswered
  * keepalives, fall back to the relay, re-register, are introduced again and go direct again; every
  * message arrives.  A's NAT allocates at random, so after the flush its mapping has a new port
@@ -719,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_start_times_cross),
 		cmocka_unit_test(test_same_nat),
+		cmocka_unit_test(test_no_host_candidates),
 		cmocka_unit_test(test_flush_recovers),
 		cmocka_unit_test(test_refuse_unknown),
 		cmocka_unit_test(test_rendezvous_flood),
