@@ -147,9 +147,10 @@ enum konce_candidates_expect konce_candidates_direct_expectation(const konce_nat
 								 const konce_cand *peer_c, unsigned npeer)
 {
 	uint8_t a = self->mapping, b = peer->mapping;
-	if (has_mapped(self_c, nself) || has_mapped(peer_c, npeer) || a == KONCE_NATMAP_UNKNOWN ||
-	    b == KONCE_NATMAP_UNKNOWN)
+	if (has_mapped(self_c, nself) || has_mapped(peer_c, npeer))
 		return KONCE_CAND_DIRECT_EXPECTED;
+	if (a == KONCE_NATMAP_UNKNOWN || b == KONCE_NATMAP_UNKNOWN)
+		return KONCE_CAND_DIRECT_UNKNOWN;
 	if (a != KONCE_NATMAP_EDM_RANDOM && b != KONCE_NATMAP_EDM_RANDOM)
 		return KONCE_CAND_DIRECT_EXPECTED;
 	if (a == KONCE_NATMAP_EIM || b == KONCE_NATMAP_EIM)

@@ -329,7 +329,7 @@ static void app_tick(void *owner, uint64_t now)
 		p->class_at = now;
 	find_conn(p);
 	if (p->initiator && !p->conn && now >= p->connect_at && rc && konce_rdvclient_registered(rc) &&
-	    konce_rdvclient_nat(rc).mapping != KONCE_NATMAP_UNKNOWN) {
+	    (konce_rdvclient_nat(rc).mapping != KONCE_NATMAP_UNKNOWN || p->n.t->nrdv < 2)) {
 		konce_addr va;
 		if (konce_trav_resolve(p->n.t, p->other, &va, now) == 0 && op_dial(&p->n, p->other, &va, now)) {
 			if (!p->asked_at)
@@ -385,6 +385,7 @@ static void app_event(void *owner, const konce_ep_event *ev, uint64_t now)
 			p->inflight[k] = false;
 			if (!p->acked[k]) {
 				p->acked[k] = true;
+				p->acked_at[k] = now;
 				p->nacked++;
 			}
 		} else if (ev->type == KONCE_EV_MSG_FAILED) {

@@ -92,6 +92,7 @@ typedef struct tp_peer {
 	bool acked[TP_MAX_MSG], got[TP_MAX_MSG], inflight[TP_MAX_MSG];
 	uint64_t msg_id[TP_MAX_MSG];
 	uint64_t sent_at[TP_MAX_MSG];
+	uint64_t acked_at[TP_MAX_MSG]; /* when MSG_DELIVERED first came, 0 = not yet */
 	unsigned ngot, nacked, direct_rx, relay_rx;
 	uint64_t first_direct_rx, first_relay_rx;
 	unsigned ev_direct, ev_relay, ev_lost;

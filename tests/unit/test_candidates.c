@@ -175,7 +175,8 @@ static void test_direct_expectation(void **state)
 	(void)state;
 	enum { U = KONCE_NATMAP_UNKNOWN, EIM = KONCE_NATMAP_EIM, SEQ = KONCE_NATMAP_EDM_SEQ,
 	       RND = KONCE_NATMAP_EDM_RANDOM };
-	enum { X = KONCE_CAND_DIRECT_EXPECTED, B = KONCE_CAND_DIRECT_BIRTHDAY, I = KONCE_CAND_DIRECT_IMPOSSIBLE };
+	enum { X = KONCE_CAND_DIRECT_EXPECTED, B = KONCE_CAND_DIRECT_BIRTHDAY, I = KONCE_CAND_DIRECT_IMPOSSIBLE,
+	       Q = KONCE_CAND_DIRECT_UNKNOWN };
 	static const struct {
 		uint8_t a, b;
 		int want;
@@ -186,8 +187,9 @@ static void test_direct_expectation(void **state)
 		{SEQ, SEQ, X}, /* EDM seq vs EDM seq: prediction both ways */
 		{SEQ, RND, I}, /* EDM random vs any EDM: relay */
 		{RND, RND, I},
-		{U, RND, X},   /* unknown: no claim, punch as before */
-		{U, U, X},
+		{U, RND, Q},   /* unknown: no claim, the relay at once beside the punch */
+		{U, EIM, Q},
+		{U, U, Q},
 	};
 	konce_cand refl = {KONCE_CAND_REFLEXIVE, addr("198.51.100.1:5000")};
 	konce_cand mapped[2] = {refl, {KONCE_CAND_MAPPED, addr("198.51.100.1:6000")}};
