@@ -70,8 +70,11 @@ unsigned konce_candidates_targets(konce_target *out, unsigned cap, const konce_c
  *   EXPECTED   - either side has a port-mapped candidate (a forward accepts anyone), or neither
  *                side allocates at random: hold traffic, punch;
  *   UNKNOWN    - no port mapping, and a side's mapping is unknown (it registered with one
- *                rendezvous, which sees one mapping only): no claim either way, so the relay at
- *                once (the first answer must not wait for a give-up) while the punch runs;
+ *                rendezvous, which sees one mapping only), or both sides' reflexive addresses
+ *                share one public IP and neither offers a host candidate (a shared CGNAT: only
+ *                its hairpin, unknown, can carry a direct path): no claim either way, so the
+ *                relay at once (the first answer must not wait for a give-up) while the punch
+ *                runs;
  *   BIRTHDAY   - one side EIM, the other EDM random: direct only by birthday probing (the INTRO
  *                carries no filtering, so an EIF/ADF side, direct at once, counts here too);
  *   IMPOSSIBLE - both EDM, at least one random: relay.

@@ -420,8 +420,10 @@ static void run_matrix(const scenario *sc, uint64_t seeds)
 				over += c->ans_us[i] > c->bound_us;
 			printf("  %-11s x %-11s median %4u ms  max %5u ms  bound %4u ms  over bound %u/%u, over bound + 2 s %u\n",
 			       kind_name[a], kind_name[b], med / 1000, max / 1000, c->bound_us / 1000, over, c->nans, c->slow);
-			/* the median run lost nothing that mattered: it meets the bound itself */
-			assert_true(med <= c->bound_us);
+			/* the median run lost nothing that mattered: it meets the bound itself (over 8 seeds
+			 * or more: over fewer, two unlucky seeds of four are a median) */
+			if (c->nans >= 8)
+				assert_true(med <= c->bound_us);
 		}
 	/* birthday pairs: over enough seeds at least one must have gone direct (P(miss) < 1e-3 at 6) */
 	for (int a = 0; a < NKIND; a++)
@@ -550,16 +552,15 @@ static void test_shared_cgnat(void **state)
 	} cases[] = {
 		{SIM_NAT_PORT_RESTRICTED_CONE, true, 2, true, true},
 		{SIM_NAT_PORT_RESTRICTED_CONE, true, 1, true, true},
-		{SIM_NAT_PORT_RESTRICTED_CONE, false, 2, false, false},
+		{SIM_NAT_PORT_RESTRICTED_CONE, false, 2, false, true},
+		{SIM_NAT_SYMMETRIC_SEQUENTIAL, false, 2, false, true},
 		{SIM_NAT_SYMMETRIC_SEQUENTIAL, true, 2, true, true},
 		{SIM_NAT_SYMMETRIC_SEQUENTIAL, true, 1, false, true},
 		{SIM_NAT_SYMMETRIC_SEQUENTIAL, false, 1, false, true},
 	};
-	/* Not yet bounded: with two rendezvous both mappings are known and direct is expected, so the
-	 * rule holds traffic and punches; but both reflexive addresses are on the CGNAT's public
-	 * address, and without its hairpin nothing verifies: the first answer waits for the 4 s
-	 * give-up.  Detecting the shared public address (and starting on the relay, or probing the
-	 * CGNAT-side addresses) is what would fix it; the figure is printed below. */
+	/* Both reflexive addresses are on the CGNAT's public IP and neither side offers a host
+	 * candidate, so the rule starts on the relay (nat/candidates.h) whatever the mappings: without
+	 * the hairpin the first answer does not wait for the give-up, and with it the pair upgrades. */
 	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		uint32_t worst = 0;
 		unsigned ndirect = 0, runs = 0;
