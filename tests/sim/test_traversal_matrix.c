@@ -165,11 +165,12 @@ typedef struct world {
 	konce_addr rdv[2];
 } world;
 
-static void world_init(world *w, uint64_t seed)
+/* sc: the links' defaults (the matrix's scenario; every other test the base one) */
+static void world_init_sc(world *w, uint64_t seed, const scenario *sc)
 {
 	memset(w, 0, sizeof(*w));
 	w->s = sim_new(seed);
-	sim_link_cfg dflt = {.delay_us = scen->delay_us, .jitter_us = scen->jitter_us, .loss = scen->loss,
+	sim_link_cfg dflt = {.delay_us = sc->delay_us, .jitter_us = sc->jitter_us, .loss = sc->loss,
 			     .duplicate = 0.005, .reorder = 0.01, .reorder_us = 15 * MS};
 	sim_link_default(w->s, &dflt);
 	tp_rdv_init(&w->r1, w->s, "192.0.2.1", NULL);
@@ -177,6 +178,8 @@ static void world_init(world *w, uint64_t seed)
 	w->rdv[0] = sim_host_addr(w->r1.h, TP_RDV_PORT);
 	w->rdv[1] = sim_host_addr(w->r2.h, TP_RDV_PORT);
 }
+
+static void world_init(world *w, uint64_t seed) { world_init_sc(w, seed, &SCEN_BASE); }
 
 static void world_free(world *w)
 {
@@ -220,7 +223,7 @@ static uint64_t answer_bound(bool relay_first, uint64_t rtt_i, uint64_t rtt_t, u
 static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 {
 	world w;
-	world_init(&w, seed);
+	world_init_sc(&w, seed, scen);
 	sim *s = w.s;
 	sim_nat *na, *nb;
 	sim_host *ha = make_host(s, ka, 0, &na), *hb = make_host(s, kb, 1, &nb);
