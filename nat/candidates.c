@@ -142,14 +142,39 @@ static bool has_mapped(const konce_cand *c, unsigned n)
 	return false;
 }
 
+static bool has_type(const konce_cand *c, unsigned n, uint8_t type)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (c[i].type == type)
+			return true;
+	return false;
+}
+
+/* Both behind one public address (a shared CGNAT, or one NAT), neither offering a host candidate:
+ * only that NAT's hairpin can carry a direct path, and nothing says whether it hairpins. */
+static bool shared_public(const konce_cand *a, unsigned na, const konce_cand *b, unsigned nb)
+{
+	if (has_type(a, na, KONCE_CAND_HOST) || has_type(b, nb, KONCE_CAND_HOST))
+		return false;
+	for (unsigned i = 0; i < na; i++)
+		for (unsigned k = 0; k < nb; k++)
+			if (a[i].type == KONCE_CAND_REFLEXIVE && b[k].type == KONCE_CAND_REFLEXIVE &&
+			    !memcmp(a[i].addr.ip, b[k].addr.ip, sizeof(a[i].addr.ip)))
+				return true;
+	return false;
+}
+
 enum konce_candidates_expect konce_candidates_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
 								 unsigned nself, const konce_natinfo *peer,
 								 const konce_cand *peer_c, unsigned npeer)
 {
 	uint8_t a = self->mapping, b = peer->mapping;
-	if (has_mapped(self_c, nself) || has_mapped(peer_c, npeer) || a == KONCE_NATMAP_UNKNOWN ||
-	    b == KONCE_NATMAP_UNKNOWN)
+	if (has_mapped(self_c, nself) || has_mapped(peer_c, npeer))
 		return KONCE_CAND_DIRECT_EXPECTED;
+	if (a == KONCE_NATMAP_UNKNOWN || b == KONCE_NATMAP_UNKNOWN)
+		return KONCE_CAND_DIRECT_UNKNOWN;
+	if (shared_public(self_c, nself, peer_c, npeer))
+		return KONCE_CAND_DIRECT_UNKNOWN;
 	if (a != KONCE_NATMAP_EDM_RANDOM && b != KONCE_NATMAP_EDM_RANDOM)
 		return KONCE_CAND_DIRECT_EXPECTED;
 	if (a == KONCE_NATMAP_EIM || b == KONCE_NATMAP_EIM)

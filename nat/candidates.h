@@ -67,8 +67,14 @@ unsigned konce_candidates_targets(konce_target *out, unsigned cap, const konce_c
 /* What the INTRO says of a direct path between two sides (docs/TRAVERSAL.md "What happens for
  * each NAT pair"), a pure and symmetric function of what both sides see (f(a, b) == f(b, a)), so
  * that both choose the same start state (punch.h):
- *   EXPECTED   - either side has a port-mapped candidate (a forward accepts anyone), either
- *                mapping is unknown, or neither side allocates at random: hold traffic, punch;
+ *   EXPECTED   - either side has a port-mapped candidate (a forward accepts anyone), or neither
+ *                side allocates at random: hold traffic, punch;
+ *   UNKNOWN    - no port mapping, and a side's mapping is unknown (it registered with one
+ *                rendezvous, which sees one mapping only), or both sides' reflexive addresses
+ *                share one public IP and neither offers a host candidate (a shared CGNAT: only
+ *                its hairpin, unknown, can carry a direct path): no claim either way, so the
+ *                relay at once (the first answer must not wait for a give-up) while the punch
+ *                runs;
  *   BIRTHDAY   - one side EIM, the other EDM random: direct only by birthday probing (the INTRO
  *                carries no filtering, so an EIF/ADF side, direct at once, counts here too);
  *   IMPOSSIBLE - both EDM, at least one random: relay.
@@ -77,6 +83,7 @@ enum konce_candidates_expect {
 	KONCE_CAND_DIRECT_EXPECTED = 0,
 	KONCE_CAND_DIRECT_BIRTHDAY,
 	KONCE_CAND_DIRECT_IMPOSSIBLE,
+	KONCE_CAND_DIRECT_UNKNOWN,
 };
 enum konce_candidates_expect konce_candidates_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
 								 unsigned nself, const konce_natinfo *peer,

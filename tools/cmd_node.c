@@ -43,6 +43,8 @@ static void usage(FILE *f)
 		"                          first is the primary); konce connect KEY then works by key\n"
 		"      --portmap yes|no    while registered, lease the UDP port on the router over\n"
 		"                          NAT-PMP / UPnP-IGD for a port-mapped candidate (default yes)\n"
+		"      --host-candidates yes|no  register the node's LAN addresses with the rendezvous,\n"
+		"                          which gives them to every key introduced (default no)\n"
 		"      --introductions any|known  accept introductions from any key (default), or only\n"
 		"                          from keys this node knows (a session, a past handshake, an alias)\n"
 		"      --nat-lifetime auto|off|MIN:MAX|MIN:START:MAX  learn the NAT mapping lifetime\n"
@@ -85,7 +87,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int konce_cmd_node(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_INTRODUCTIONS, O_RDV_CAPACITY,
+	enum { O_LOG = 256, O_MAX_SESSIONS, O_CAPACITY, O_RENDEZVOUS, O_RDV_PEER, O_PORTMAP, O_HOST_CANDIDATES, O_INTRODUCTIONS, O_RDV_CAPACITY,
 	       O_NAT_LIFETIME, O_FILE_BACKGROUND, O_CONGESTION, O_MAX_PER_SOURCE, O_IDENTITY, O_IDENTITY_MASTER,
 	       O_GROUP_KEY };
 	static const struct option opts[] = {
@@ -97,6 +99,7 @@ int konce_cmd_node(int argc, char **argv)
 		{"rendezvous", required_argument, NULL, O_RENDEZVOUS},
 		{"rendezvous-peer", required_argument, NULL, O_RDV_PEER},
 		{"portmap", required_argument, NULL, O_PORTMAP},
+		{"host-candidates", required_argument, NULL, O_HOST_CANDIDATES},
 		{"introductions", required_argument, NULL, O_INTRODUCTIONS},
 		{"rendezvous-capacity", required_argument, NULL, O_RDV_CAPACITY},
 		{"nat-lifetime", required_argument, NULL, O_NAT_LIFETIME},
@@ -131,6 +134,7 @@ int konce_cmd_node(int argc, char **argv)
 		case O_RENDEZVOUS: key = "rendezvous", flag = "--rendezvous"; break;
 		case O_RDV_PEER: key = "rendezvous_peer", flag = "--rendezvous-peer"; break;
 		case O_PORTMAP: key = "portmap", flag = "--portmap"; break;
+		case O_HOST_CANDIDATES: key = "host_candidates", flag = "--host-candidates"; break;
 		case O_INTRODUCTIONS: key = "introductions", flag = "--introductions"; break;
 		case O_RDV_CAPACITY: key = "rendezvous_capacity", flag = "--rendezvous-capacity"; break;
 		case O_NAT_LIFETIME: key = "nat_lifetime", flag = "--nat-lifetime"; break;
@@ -217,7 +221,8 @@ int konce_cmd_node(int argc, char **argv)
 		.identity_master = conf.identity_master,
 		.group_key = conf.group_key,
 		.traversal = {.rendezvous = conf.rendezvous, .rendezvous_peers = conf.rendezvous_peers,
-			      .portmap = conf.portmap != 0, .introductions_known = conf.introductions_known,
+			      .portmap = conf.portmap != 0, .host_candidates = conf.host_candidates,
+			      .introductions_known = conf.introductions_known,
 			      .rendezvous_capacity = conf.rendezvous_capacity, .lifetime = conf.nat_lifetime},
 	};
 	konce_node *node;

@@ -22,7 +22,7 @@
 #include <sodium.h>
 
 static const char *const keys[] = {"listen", "data", "control", "log", "max_sessions", "max_per_source", "capacity", "rendezvous",
-				   "rendezvous_peers", "rendezvous_peer", "portmap", "introductions", "rendezvous_capacity",
+				   "rendezvous_peers", "rendezvous_peer", "portmap", "host_candidates", "introductions", "rendezvous_capacity",
 				   "nat_lifetime", "file_background", "congestion", "identity",
 				   "identity_master", "group_key"};
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
@@ -195,6 +195,15 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		c->portmap = b;
 		return 0;
 	}
+	if (!strcmp(key, "host_candidates")) {
+		int b = parse_bool(value);
+		if (b < 0) {
+			snprintf(err, errlen, "%s: host_candidates: '%s' is not yes or no", where, value);
+			return -EINVAL;
+		}
+		c->host_candidates = b == 1;
+		return 0;
+	}
 	if (!strcmp(key, "rendezvous_capacity")) {
 		if ((r = parse_uint(value, 1, 1u << 20, &v))) {
 			snprintf(err, errlen, "%s: rendezvous_capacity: '%s' is not a whole number from 1 to %u", where,
@@ -290,7 +299,8 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		return 0;
 	}
 	snprintf(err, errlen, "%s: unknown key '%s' (known keys: listen, data, control, log, max_sessions, max_per_source, "
-			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, introductions, "
+			      "capacity, rendezvous, rendezvous_capacity, rendezvous_peers, portmap, host_candidates, "
+			      "introductions, "
 			      "nat_lifetime, file_background, congestion, identity, identity_master, group_key)", where, key);
 	return -EINVAL;
 }

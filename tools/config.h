@@ -31,6 +31,7 @@ struct konce_conf {
 	int portmap;            /* 1 yes, 0 no, -1 unset (= yes): lease the port while registered */
 	char *nat_lifetime;     /* "auto", "off", "MIN:MAX", "MIN:START:MAX"; NULL = unset (auto) */
 	unsigned rendezvous_capacity; /* registration table slots; 0 = unset (4096) */
+	bool host_candidates;   /* register the node's interface addresses with the rendezvous */
 	bool introductions_known; /* introductions = known: refuse introductions from unknown keys */
 	int congestion;         /* enum konce_congestion; 0 = unset (the default, bbr) */
 	uint64_t file_background; /* `konce send --file` of at least this many bytes goes background; 0 = never */

@@ -23,6 +23,11 @@ typedef struct konce_traversal_config {
 	 * "MIN:MAX" or "MIN:START:MAX" = those bounds in seconds (2 <= MIN < MAX <= 600).  A node
 	 * that serves as a rendezvous always answers other nodes' experiments. */
 	const char *lifetime;
+	/* nonzero: register the node's host candidates (its bound address, or every up interface
+	 * address) with the rendezvous.  The rendezvous hands candidates to every key it introduces,
+	 * so this tells them our LAN addresses; it is what lets two hosts behind one NAT that does not
+	 * hairpin reach each other directly.  0 (the default) = reflexive and port-mapped only. */
+	int host_candidates;
 	/* nonzero ("introductions = known"): refuse introductions (and relayed traffic) from keys this
 	 * node does not know: no live session, never asked for, no completed handshake in the presence
 	 * store and no petname.  The requester's send fails at once with KONCE_REASON_INTRO_REFUSED. */

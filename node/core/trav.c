@@ -321,11 +321,18 @@ static void on_intro(konce_trav *t, const konce_rdvclient_event *e, uint64_t now
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvclient_nat(t->rc),
 				.secret = e->secret};
 	in.self_spent = self_spent(t, &in.self_nat);
-	konce_cand mine = {KONCE_CAND_MAPPED, t->mapped_ext};
-	if (t->mapped) {
-		in.self_cands = &mine; /* as registered: the rule needs what the peer sees of us */
-		in.nself = 1;
-	}
+	/* ours as registered: the rule needs what the peer sees of us (a lease, our reflexive
+	 * address at the primary, whether we offered a host candidate) */
+	konce_cand mine[3];
+	unsigned nmine = 0;
+	if (t->mapped)
+		mine[nmine++] = (konce_cand){KONCE_CAND_MAPPED, t->mapped_ext};
+	if (konce_rdvclient_reflexive(t->rc, 0, &mine[nmine].addr) == 0)
+		mine[nmine++].type = KONCE_CAND_REFLEXIVE;
+	if (t->nhost)
+		mine[nmine++] = (konce_cand){KONCE_CAND_HOST, t->host[0]};
+	in.self_cands = nmine ? mine : NULL;
+	in.nself = nmine;
 	konce_punch_start(p->pu, &in, now);
 	trav_hs_intro(t, p, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];
@@ -728,8 +735,8 @@ int konce_trav_new(konce_trav **out, const konce_trav_cfg *cfg, uint64_t now)
 		memcpy(t->rdv_pk[i], cfg->rdv_pk[i], KONCE_WIRE_KEY);
 		t->rdv_addr[i] = cfg->rdv_addr[i];
 	}
-	t->nhost = cfg->nhost;
-	for (unsigned i = 0; i < cfg->nhost; i++)
+	t->nhost = cfg->host_candidates ? cfg->nhost : 0;
+	for (unsigned i = 0; i < t->nhost; i++)
 		t->host[i] = cfg->host[i];
 	t->known_only = cfg->known_only;
 	if (cfg->local)

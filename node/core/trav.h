@@ -124,6 +124,8 @@ typedef struct konce_trav_cfg {
 	unsigned nrdv;                 /* 0 = no client (a rendezvous only) */
 	const konce_addr *host;        /* host candidates */
 	unsigned nhost;
+	bool host_candidates;          /* register host[] with the rendezvous; false = host and nhost
+					* are ignored (nothing tells introduced keys our LAN addresses) */
 	bool known_only;               /* introductions = known */
 	const konce_addr *local;       /* the node socket's bound address (what the filtering service
 					* reports as a PROBE's source); NULL = unknown */

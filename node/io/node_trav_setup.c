@@ -148,7 +148,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	n->trav = t;
 	if ((e = node_trav_events_new(t)))
 		goto fail;
-	if (su.nrdv)
+	if (su.nrdv && cfg->host_candidates)
 		gather_hosts(&su, n);
 	konce_addr local;
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
@@ -158,6 +158,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 			     .local = have_local ? &local : NULL,
 			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])su.rdv_pk, .rdv_addr = su.rdv_addr,
 			     .nrdv = su.nrdv, .host = su.host, .nhost = su.nhost,
+			     .host_candidates = cfg->host_candidates != 0,
 			     .known_only = su.nrdv && cfg->introductions_known, .rendezvous = cfg->rendezvous,
 			     .rendezvous_capacity = cfg->rendezvous_capacity};
 	if ((e = konce_trav_new(&t->core, &tc, node_now_us()))) {

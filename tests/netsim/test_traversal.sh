@@ -65,8 +65,11 @@ one() {
 	kstart "$run" pub R1 203.0.113.10:7807 --rendezvous yes
 	kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
 	kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
-	kstart "$run" a A "$aip:7807" ${TRAVERSAL_NODE_ARGS:-} --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
-	kstart "$run" b B "$bip:7807" ${TRAVERSAL_NODE_ARGS:-} --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
+	# only the same-LAN pair registers its LAN addresses (host_candidates is off by default)
+	local hostc=
+	[ "$name" = same-lan ] && hostc="--host-candidates yes"
+	kstart "$run" a A "$aip:7807" ${TRAVERSAL_NODE_ARGS:-} $hostc --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
+	kstart "$run" b B "$bip:7807" ${TRAVERSAL_NODE_ARGS:-} $hostc --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
 	ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
 	waitreg "$run" a A
 	waitreg "$run" b B

@@ -74,6 +74,18 @@ static enum expect expected(enum kind a, enum kind b)
 	return a == K_SYMSEQ && b == K_SYMSEQ ? E_DIRECT : E_RELAY;
 }
 
+/* With one rendezvous neither side knows its mapping: nobody predicts a sequential NAT's ports and
+ * nobody runs birthday probing, so what needs either relays; the rest punches as with two (beside
+ * the relay, which carries the first messages). */
+static enum expect expected_one_rdv(enum kind a, enum kind b)
+{
+	if (mapped(a) || mapped(b) || (eim(a) && eim(b)))
+		return E_DIRECT;
+	if (eim(a) != eim(b))
+		return apdf(eim(a) ? a : b) ? E_RELAY : E_DIRECT;
+	return E_RELAY;
+}
+
 /* A host of the given kind; idx 0 or 1 picks distinct public addresses and distinct private
  * LANs, as netsim does (10.1.0.0/24, 10.2.0.0/24): a probe to the other side's host candidate
  * then leaves through the NAT and, as on a real sequential NAT, spends a port. */
@@ -118,13 +130,33 @@ static sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
 	return sim_host_add_behind(s, n, lan, NULL, NULL);
 }
 
+enum { ANS_MAX = 512 }; /* first-answer samples kept per pair (SIM_SEEDS beyond that are run, not kept) */
+
 typedef struct cell {
 	unsigned runs, direct, connected;
 	uint64_t t_sum; /* us, over direct runs */
 	unsigned t_n;
+	unsigned nans;
+	uint32_t ans_us[ANS_MAX]; /* time to the first answer, per run */
+	uint32_t bound_us;        /* its tight bound (the same for every run of the pair) */
+	unsigned slow;            /* runs past the bound and two handshake retries */
 } cell;
 
 static cell grid[NKIND][NKIND];
+
+/* What the matrix runs under: how many rendezvous each peer registers with (one: its NAT's
+ * mapping stays unknown, so every pair without a port mapping starts on the relay), and the links'
+ * impairment. */
+typedef struct scenario {
+	const char *name;
+	unsigned nrdv;
+	double loss;
+	uint64_t delay_us, jitter_us; /* the default link (the direct path between the peers) */
+} scenario;
+static const scenario SCEN_BASE = {"two rendezvous", 2, 0.01, 25 * SIM_MS, 3 * SIM_MS};
+static const scenario SCEN_ONE_RDV = {"one rendezvous", 1, 0.01, 25 * SIM_MS, 3 * SIM_MS};
+static const scenario SCEN_IMPAIRED = {"impaired: 2% loss, 20-30 ms", 2, 0.02, 25 * SIM_MS, 5 * SIM_MS};
+static const scenario *scen = &SCEN_BASE;
 
 typedef struct world {
 	sim *s;
@@ -133,18 +165,21 @@ typedef struct world {
 	konce_addr rdv[2];
 } world;
 
-static void world_init(world *w, uint64_t seed)
+/* sc: the links' defaults (the matrix's scenario; every other test the base one) */
+static void world_init_sc(world *w, uint64_t seed, const scenario *sc)
 {
 	memset(w, 0, sizeof(*w));
 	w->s = sim_new(seed);
-	sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01, .duplicate = 0.005,
-			     .reorder = 0.01, .reorder_us = 15 * MS};
+	sim_link_cfg dflt = {.delay_us = sc->delay_us, .jitter_us = sc->jitter_us, .loss = sc->loss,
+			     .duplicate = 0.005, .reorder = 0.01, .reorder_us = 15 * MS};
 	sim_link_default(w->s, &dflt);
 	tp_rdv_init(&w->r1, w->s, "192.0.2.1", NULL);
 	tp_rdv_init(&w->r2, w->s, "192.0.2.2", NULL);
 	w->rdv[0] = sim_host_addr(w->r1.h, TP_RDV_PORT);
 	w->rdv[1] = sim_host_addr(w->r2.h, TP_RDV_PORT);
 }
+
+static void world_init(world *w, uint64_t seed) { world_init_sc(w, seed, &SCEN_BASE); }
 
 static void world_free(world *w)
 {
@@ -164,24 +199,45 @@ static void random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIR
 	kb[0] = (uint8_t)(ka[0] ^ 0x80); /* distinct, and either may be the lower */
 }
 
+/* The time to the first answer (the initiator's first message, sent when it asks for the peer,
+ * acknowledged) is bounded by the round trips it needs, from the RTTs of the links the run set:
+ *   the introduction: the request to the primary (rtt_i / 2), the target's consent (rtt_t), the
+ *     INTROs (max / 2, the nearer one delayed to meet the farther);
+ *   then on the path it starts on: the handshake (HELLO and answer, INITIATE and ACCEPT: 2 path
+ *     RTTs) and the message and its ack (1 path RTT);
+ *     a relay-first pair's path is the relay (rtt_i + rtt_t), plus one relay RTT for a direct
+ *     pair that verifies mid-handshake (the endpoint restarts its path state);
+ *     a held (direct-expected) pair's is the direct one, plus two direct RTTs of punching (the
+ *     first probes' crossing, and a peer-reflexive address learnt from the peer's probe);
+ *   plus 10 ms of jitter per path RTT and 100 ms for the cores' pacing.
+ * This is the bound without a loss; a lost handshake datagram costs KONCE_HS_RETRY_MS, so each run
+ * may take two of those more, and the median over the seeds must meet the bound itself. */
+static uint64_t answer_bound(bool relay_first, uint64_t rtt_i, uint64_t rtt_t, uint64_t rtt_direct)
+{
+	uint64_t intro = rtt_i / 2 + rtt_t + (rtt_i > rtt_t ? rtt_i : rtt_t) / 2;
+	if (relay_first)
+		return intro + 4 * (rtt_i + rtt_t + 10 * MS) + 100 * MS;
+	return intro + 5 * (rtt_direct + 10 * MS) + 100 * MS;
+}
+
 static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 {
 	world w;
-	world_init(&w, seed);
+	world_init_sc(&w, seed, scen);
 	sim *s = w.s;
 	sim_nat *na, *nb;
 	sim_host *ha = make_host(s, ka, 0, &na), *hb = make_host(s, kb, 1, &nb);
 	SIM_ASSERT(s, ha && hb);
 	/* unequal distances to the primary rendezvous exercise the start-time formula */
-	sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 2 * MS, .loss = 0.01, .duplicate = 0.005};
-	sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 5 * MS, .loss = 0.01, .duplicate = 0.005};
+	sim_link_cfg near = {.delay_us = 10 * MS, .jitter_us = 2 * MS, .loss = scen->loss, .duplicate = 0.005};
+	sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 5 * MS, .loss = scen->loss, .duplicate = 0.005};
 	sim_link_set_both(s, ha, w.r1.h, &near);
 	sim_link_set_both(s, hb, w.r1.h, &far);
 	uint8_t key_a[KONCE_WIRE_KEY], key_b[KONCE_WIRE_KEY];
 	random_keys(s, key_a, key_b);
 	/* messages all through the run, so that a path that goes direct late still carries some */
-	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, 2, MATRIX_MSG, NULL, NULL);
-	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, 2, MATRIX_MSG, NULL, NULL);
+	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, scen->nrdv, MATRIX_MSG, NULL, NULL);
+	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, scen->nrdv, MATRIX_MSG, NULL, NULL);
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
 	/* a port-mapped side registers its lease, as node/io/node_trav.c does when the lease arrives */
 	if (ka == K_MAPPED) {
@@ -217,8 +273,8 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 			(unsigned long long)cb->simopen_merged, (unsigned long long)cb->simopen_yielded,
 			(unsigned long long)cr->relayed, (unsigned long long)cr->relay_refused);
 	}
-	enum expect e = expected(ka, kb);
-	if (e != E_DIRECT) {
+	enum expect e = scen->nrdv < 2 ? expected_one_rdv(ka, kb) : expected(ka, kb);
+	if (e != E_DIRECT && scen == &SCEN_BASE) {
 		/* direct impossible or a gamble: the relay carries the first messages at once, while the
 		 * attempt runs (it gives up KONCE_PUNCH_GIVEUP_MS after the introduction at the earliest).
 		 * The rule needs both NAT classes in the introduction: when a side learnt its class less
@@ -234,6 +290,10 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 			uint64_t first = me->first_relay_rx;
 			if (me->first_direct_rx && (!first || me->first_direct_rx < first))
 				first = me->first_direct_rx;
+			if (!(first && init->asked_at && first < ready + 2500 * MS))
+				fprintf(stderr, "%s %s-%s seed %llu: side %d first rx %.3f s, asked %.3f, ready %.3f\n", scen->name,
+					kind_name[ka], kind_name[kb], (unsigned long long)seed, side, first / 1e6,
+					init->asked_at / 1e6, ready / 1e6);
 			SIM_ASSERT(s, first && init->asked_at && first < ready + 2500 * MS);
 		}
 	}
@@ -271,6 +331,24 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		SIM_ASSERT(s, konce_addr_eq(&path, &lease));
 	}
 	cell *c = &grid[ka][kb];
+	/* the first answer: the initiator's first message, sent as it asked for the peer, acked */
+	bool relay_first = expected(ka, kb) != E_DIRECT || (scen->nrdv < 2 && !mapped(ka) && !mapped(kb));
+	uint64_t rtt_a = 2 * near.delay_us, rtt_b = 2 * far.delay_us;
+	uint64_t bound = answer_bound(relay_first, init == &w.a ? rtt_a : rtt_b, init == &w.a ? rtt_b : rtt_a,
+				      2 * scen->delay_us);
+	SIM_ASSERT(s, init->asked_at && init->acked_at[0] > init->asked_at);
+	uint64_t answer = init->acked_at[0] - init->asked_at;
+	if (getenv("TP_DEBUG") || answer > bound + 2 * KONCE_HS_RETRY_MS * MS)
+		fprintf(stderr, "%s %s-%s seed %llu: first answer %.3f s (bound %.3f s, relay first %d)\n", scen->name,
+			kind_name[ka], kind_name[kb], (unsigned long long)seed, answer / 1e6, bound / 1e6, relay_first);
+	/* no run waits for the give-up (the 2% loss scenario is measured, not held to this: see the
+	 * outliers it prints) */
+	if (scen != &SCEN_IMPAIRED)
+		SIM_ASSERT(s, answer < KONCE_PUNCH_GIVEUP_MS * MS);
+	c->slow += answer > bound + 2 * KONCE_HS_RETRY_MS * MS;
+	c->bound_us = (uint32_t)bound;
+	if (c->nans < ANS_MAX)
+		c->ans_us[c->nans++] = (uint32_t)answer;
 	c->runs++;
 	c->connected += tp_peer_done(&w.a) && tp_peer_done(&w.b);
 	if (da && db)
@@ -286,21 +364,27 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	world_free(&w);
 }
 
-static void test_matrix(void **state)
+static int cmp_u32(const void *x, const void *y)
 {
-	(void)state;
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+static void run_matrix(const scenario *sc, uint64_t seeds)
+{
+	scen = sc;
 	memset(grid, 0, sizeof(grid));
-	SIM_FOR_EACH_SEED(seed, 16)
+	SIM_FOR_EACH_SEED(seed, seeds)
 	{
 		for (int a = 0; a < NKIND; a++)
 			for (int b = a; b < NKIND; b++)
 				run_pair((enum kind)a, (enum kind)b, seed);
 	}
-	printf("\ntraversal grid (%u seeds, 1%% loss, 0.5%% duplication, 1%% reordering): \"n/m t\" = n of m runs ended direct, t = mean virtual"
+	printf("\ntraversal grid, %s (%u seeds, %.0f%% loss, 0.5%% duplication, 1%% reordering): \"n/m t\" = n of m runs ended direct, t = mean virtual"
 	       " time from the\nintroduction request to the first message over the direct path;"
 	       " \"R m/m\" = relayed (direct impossible), all m\nruns delivered every message;"
 	       " \"B\" = birthday pair (~64%% per attempt; retried 2 s later, then after 30 s, 60 s, ...)\n%-11s",
-	       grid[0][0].runs, "");
+	       sc->name, grid[0][0].runs, sc->loss * 100, "");
 	for (int b = 0; b < NKIND; b++)
 		printf(" %-15s", kind_name[b]);
 	printf("\n");
@@ -323,13 +407,57 @@ static void test_matrix(void **state)
 		}
 		printf("\n");
 	}
+	/* the first answer per pair: median and max over the seeds, against the pair's loss-free bound */
+	printf("\ntime to the first answer, %s (the initiator's first message acked, from its send; median / max over %u"
+	       " seeds; bound = loss-free round trips, each run may add 2 x %d ms handshake retries):\n",
+	       sc->name, grid[0][0].runs, KONCE_HS_RETRY_MS);
+	for (int a = 0; a < NKIND; a++)
+		for (int b = a; b < NKIND; b++) {
+			cell *c = &grid[a][b];
+			if (!c->nans)
+				continue;
+			qsort(c->ans_us, c->nans, sizeof(c->ans_us[0]), cmp_u32);
+			uint32_t med = c->ans_us[c->nans / 2], max = c->ans_us[c->nans - 1];
+			unsigned over = 0;
+			for (unsigned i = 0; i < c->nans; i++)
+				over += c->ans_us[i] > c->bound_us;
+			printf("  %-11s x %-11s median %4u ms  max %5u ms  bound %4u ms  over bound %u/%u, over bound + 2 s %u\n",
+			       kind_name[a], kind_name[b], med / 1000, max / 1000, c->bound_us / 1000, over, c->nans, c->slow);
+			/* the median run lost nothing that mattered: it meets the bound itself (over 8 seeds
+			 * or more: over fewer, two unlucky seeds of four are a median) */
+			if (c->nans >= 8)
+				assert_true(med <= c->bound_us);
+		}
 	/* birthday pairs: over enough seeds at least one must have gone direct (P(miss) < 1e-3 at 6) */
 	for (int a = 0; a < NKIND; a++)
 		for (int b = a; b < NKIND; b++)
-			if (expected((enum kind)a, (enum kind)b) == E_BIRTHDAY && grid[a][b].runs >= 6)
+			if (sc->nrdv >= 2 && expected((enum kind)a, (enum kind)b) == E_BIRTHDAY && grid[a][b].runs >= 6)
 				assert_true(grid[a][b].direct > 0);
+	scen = &SCEN_BASE;
 }
 
+static void test_matrix(void **state)
+{
+	(void)state;
+	run_matrix(&SCEN_BASE, 16);
+}
+
+/* Each peer registers with one rendezvous: its mapping stays unknown (a mapping seen from one
+ * destination says nothing of the next), every pair without a port mapping starts on the relay,
+ * and the first answer still comes within the relay's round trips. */
+static void test_matrix_one_rdv(void **state)
+{
+	(void)state;
+	run_matrix(&SCEN_ONE_RDV, 8);
+}
+
+/* Every link loses 2% and delays 20 to 30 ms (the peers' links to the rendezvous keep their
+ * distances, 10 and 70 ms, with 2% loss). */
+static void test_matrix_impaired(void **state)
+{
+	(void)state;
+	run_matrix(&SCEN_IMPAIRED, 8);
+}
 
 /* Two hosts behind one NAT that does not hairpin meet over their host candidates. */
 static void test_same_nat(void **state)
@@ -360,6 +488,126 @@ static void test_same_nat(void **state)
 		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
 		SIM_ASSERT_EQ(s, sim_nat_counters_get(n)->hairpinned, 0);
 		world_free(&w);
+	}
+}
+
+/* The same two hosts with host_candidates = no (the node's default): neither registers its LAN
+ * address, so the rendezvous never hands it to the other, nothing is ever sent across the LAN,
+ * the other side's LAN address is never a probe target, and the pair (whose NAT does not
+ * hairpin) talks through the relay.  The control run above, with the key, goes direct on the LAN. */
+static void test_no_host_candidates(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 4)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		c.hairpin = false;
+		sim_nat *n = sim_nat_add(s, "198.51.100.10", &c);
+		sim_host *ha = sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
+		sim_host *hb = sim_host_add_behind(s, n, "10.0.0.3", NULL, NULL);
+		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
+		sim_link_set_both(s, ha, hb, &lan);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		random_keys(s, ka, kb);
+		tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL, false);
+		tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL, false);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		uint64_t probes_a = 0, probes_b = 0;
+		konce_addr host_a = sim_host_addr(ha, TP_MAIN_PORT), host_b = sim_host_addr(hb, TP_MAIN_PORT);
+		for (uint64_t t = 2 * SEC; t <= 20 * SEC; t += 10 * MS) {
+			sim_run_until(s, t);
+			/* while an attempt runs, the other side's LAN address is never one of its targets */
+			SIM_ASSERT(s, !konce_punch_is_target(tp_pu(&w.a), 0, &host_b));
+			SIM_ASSERT(s, !konce_punch_is_target(tp_pu(&w.b), 0, &host_a));
+		}
+		probes_a = konce_punch_counters(tp_pu(&w.a))->probes;
+		probes_b = konce_punch_counters(tp_pu(&w.b))->probes;
+		SIM_ASSERT(s, probes_a + probes_b > 0); /* they did punch: at the reflexive addresses */
+		SIM_ASSERT_EQ(s, sim_link_counters(s, ha, hb).sent, 0);
+		SIM_ASSERT_EQ(s, sim_link_counters(s, hb, ha).sent, 0);
+		SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.a)), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT_EQ(s, konce_punch_state(tp_pu(&w.b)), KONCE_PUNCH_PATH_RELAYED);
+		SIM_ASSERT(s, w.a.relay_rx > 0 && w.b.relay_rx > 0);
+		SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+		world_free(&w);
+	}
+}
+
+/* Two home NATs behind one CGNAT (netsim's cgnat-nested), the hosts on distinct LANs, with
+ * host_candidates = no: both peers' reflexive addresses are on the CGNAT's one public address.
+ * Where the CGNAT hairpins, a probe to the other's reflexive address turns back at the CGNAT and
+ * reaches the other home NAT: with two rendezvous the pair goes direct over the hairpin (asserted;
+ * a symmetric-sequential home NAT by prediction through it).  With one nobody predicts, and
+ * without the hairpin nothing crosses: they relay.  Every message arrives
+ * either way, with one rendezvous and with two, and the first answer meets the relay bound. */
+static void test_shared_cgnat(void **state)
+{
+	(void)state;
+	static const struct {
+		enum sim_nat_preset home_b;
+		bool hairpin;
+		unsigned nrdv;
+		bool direct;  /* must end direct */
+		bool bounded; /* the first answer meets the relay bound (see below) */
+	} cases[] = {
+		{SIM_NAT_PORT_RESTRICTED_CONE, true, 2, true, true},
+		{SIM_NAT_PORT_RESTRICTED_CONE, true, 1, true, true},
+		{SIM_NAT_PORT_RESTRICTED_CONE, false, 2, false, true},
+		{SIM_NAT_SYMMETRIC_SEQUENTIAL, false, 2, false, true},
+		{SIM_NAT_SYMMETRIC_SEQUENTIAL, true, 2, true, true},
+		{SIM_NAT_SYMMETRIC_SEQUENTIAL, true, 1, false, true},
+		{SIM_NAT_SYMMETRIC_SEQUENTIAL, false, 1, false, true},
+	};
+	/* Both reflexive addresses are on the CGNAT's public IP and neither side offers a host
+	 * candidate, so the rule starts on the relay (nat/candidates.h) whatever the mappings: without
+	 * the hairpin the first answer does not wait for the give-up, and with it the pair upgrades. */
+	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		uint32_t worst = 0;
+		unsigned ndirect = 0, runs = 0;
+		SIM_FOR_EACH_SEED(seed, 4)
+		{
+			world w;
+			world_init(&w, seed);
+			sim *s = w.s;
+			sim_nat_cfg cc = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+			cc.hairpin = cases[k].hairpin;
+			sim_nat_cfg ca = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE), cb = sim_nat_preset(cases[k].home_b);
+			sim_nat *cgn = sim_nat_add(s, "198.51.100.10", &cc);
+			sim_nat *home_a = sim_nat_add_behind(s, cgn, "100.64.1.2", &ca);
+			sim_nat *home_b = sim_nat_add_behind(s, cgn, "100.64.2.2", &cb);
+			sim_host *ha = sim_host_add_behind(s, home_a, "10.1.0.2", NULL, NULL);
+			sim_host *hb = sim_host_add_behind(s, home_b, "10.2.0.2", NULL, NULL);
+			SIM_ASSERT(s, ha && hb);
+			uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+			random_keys(s, ka, kb);
+			tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, cases[k].nrdv, TP_MSG, NULL, NULL, false);
+			tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, cases[k].nrdv, TP_MSG, NULL, NULL, false);
+			tp_peer_connect_at(&w.a, 2 * SEC);
+			sim_run_until(s, 30 * SEC);
+			bool direct = konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT &&
+				      konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT;
+			SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b));
+			if (cases[k].direct) {
+				SIM_ASSERT(s, direct);
+				SIM_ASSERT(s, sim_nat_counters_get(cgn)->hairpinned > 0);
+			}
+			/* the first answer: both peers 25 ms from R1, the relay RTT 100 ms */
+			SIM_ASSERT(s, w.a.asked_at && w.a.acked_at[0] > w.a.asked_at);
+			uint64_t answer = w.a.acked_at[0] - w.a.asked_at;
+			if (cases[k].bounded)
+				SIM_ASSERT(s, answer < answer_bound(true, 50 * MS, 50 * MS, 50 * MS) + 2 * KONCE_HS_RETRY_MS * MS);
+			if (answer > worst)
+				worst = (uint32_t)answer;
+			ndirect += direct;
+			runs++;
+			world_free(&w);
+		}
+		printf("shared CGNAT (hairpin %s), home NATs port-restricted and %s, %u rendezvous: %u/%u direct, first answer max %u ms\n",
+		       cases[k].hairpin ? "on" : "off", sim_nat_preset_name(cases[k].home_b), cases[k].nrdv, ndirect, runs,
+		       worst / 1000);
 	}
 }
 
@@ -717,8 +965,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_matrix_one_rdv),
+		cmocka_unit_test(test_matrix_impaired),
 		cmocka_unit_test(test_start_times_cross),
 		cmocka_unit_test(test_same_nat),
+		cmocka_unit_test(test_no_host_candidates),
+		cmocka_unit_test(test_shared_cgnat),
 		cmocka_unit_test(test_flush_recovers),
 		cmocka_unit_test(test_refuse_unknown),
 		cmocka_unit_test(test_rendezvous_flood),

@@ -227,7 +227,7 @@ static void node_timer(void *ctx, uint64_t now)
 static const sim_host_ops node_ops = {node_recv, node_timer, NULL};
 
 static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32], const konce_addr *rdv, unsigned nrdv,
-		      const konce_addr *host, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
+		      const konce_addr *host, bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
 {
 	n->s = s;
 	n->h = h;
@@ -244,7 +244,7 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	konce_trav_cfg tc = {.env = sim_host_env(h), .ep = n->ep, .pk = n->pk,
 			     .ops = {op_peer, op_dial, op_known, op_fresh_mapping, n},
 			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])rdv_pk, .rdv_addr = rdv, .nrdv = nrdv,
-			     .host = host, .nhost = host ? 1 : 0, .known_only = known_only, .rendezvous = rendezvous,
+			     .host = host, .nhost = host ? 1 : 0, .host_candidates = host_cands, .known_only = known_only, .rendezvous = rendezvous,
 			     .rendezvous_capacity = rc ? rc->slots : 0};
 	if (konce_trav_new(&n->t, &tc, sim_now(s)))
 		abort();
@@ -292,7 +292,7 @@ void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *
 	rdv_secret(&a, secret);
 	r->n.bound[0] = true;
 	r->n.owner = r;
-	node_init(&r->n, s, r->h, secret, NULL, 0, NULL, true, cfg, false);
+	node_init(&r->n, s, r->h, secret, NULL, 0, NULL, false, true, cfg, false);
 }
 
 void tp_rdv_free(tp_rdv *r) { node_free(&r->n); }
@@ -329,7 +329,7 @@ static void app_tick(void *owner, uint64_t now)
 		p->class_at = now;
 	find_conn(p);
 	if (p->initiator && !p->conn && now >= p->connect_at && rc && konce_rdvclient_registered(rc) &&
-	    konce_rdvclient_nat(rc).mapping != KONCE_NATMAP_UNKNOWN) {
+	    (konce_rdvclient_nat(rc).mapping != KONCE_NATMAP_UNKNOWN || p->n.t->nrdv < 2)) {
 		konce_addr va;
 		if (konce_trav_resolve(p->n.t, p->other, &va, now) == 0 && op_dial(&p->n, p->other, &va, now)) {
 			if (!p->asked_at)
@@ -385,6 +385,7 @@ static void app_event(void *owner, const konce_ep_event *ev, uint64_t now)
 			p->inflight[k] = false;
 			if (!p->acked[k]) {
 				p->acked[k] = true;
+				p->acked_at[k] = now;
 				p->nacked++;
 			}
 		} else if (ev->type == KONCE_EV_MSG_FAILED) {
@@ -427,6 +428,14 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx)
 {
+	tp_peer_init_hosts(p, s, h, name, key, other, rdv, nrdv, nmsg, allow, allow_ctx, true);
+}
+
+void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
+			const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
+			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
+			bool host_candidates)
+{
 	memset(p, 0, sizeof(*p));
 	p->s = s;
 	p->h = h;
@@ -451,7 +460,8 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 	p->n.allow_ctx = allow_ctx;
 	p->n.fresh_mapping = app_fresh_mapping;
 	konce_addr host = sim_host_addr(h, TP_MAIN_PORT);
-	node_init(&p->n, s, h, key, rdv, nrdv, &host, false, NULL, allow != NULL);
+	/* the address is always offered: the core decides by host_candidates */
+	node_init(&p->n, s, h, key, rdv, nrdv, &host, host_candidates, false, NULL, allow != NULL);
 	memcpy(p->key, p->n.pk, KONCE_WIRE_KEY);
 	p->n.tick_at = sim_now(s);
 }

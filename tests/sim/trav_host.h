@@ -92,6 +92,7 @@ typedef struct tp_peer {
 	bool acked[TP_MAX_MSG], got[TP_MAX_MSG], inflight[TP_MAX_MSG];
 	uint64_t msg_id[TP_MAX_MSG];
 	uint64_t sent_at[TP_MAX_MSG];
+	uint64_t acked_at[TP_MAX_MSG]; /* when MSG_DELIVERED first came, 0 = not yet */
 	unsigned ngot, nacked, direct_rx, relay_rx;
 	uint64_t first_direct_rx, first_relay_rx;
 	unsigned ev_direct, ev_relay, ev_lost;
@@ -110,10 +111,16 @@ konce_rendezvous *tp_rdv_core(tp_rdv *r);
 
 /* A peer on host h (already added), with the identity whose secret is key (and the other peer's
  * secret other, from which its public key is derived), registering with rdv[0, nrdv) (rdv[0] the
- * primary).  allow: introductions = known, with allow as the store's "known" predicate. */
+ * primary).  allow: introductions = known, with allow as the store's "known" predicate.  The node
+ * registers its address as a host candidate (host_candidates = yes). */
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx);
+/* The same with the node's host_candidates setting (tp_peer_init: yes, the host's address). */
+void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
+			const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
+			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
+			bool host_candidates);
 void tp_peer_free(tp_peer *p);
 /* The initiator asks for the other peer (by key) at (or after) t, once it knows its NAT class. */
 void tp_peer_connect_at(tp_peer *p, uint64_t t);

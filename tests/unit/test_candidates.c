@@ -175,7 +175,8 @@ static void test_direct_expectation(void **state)
 	(void)state;
 	enum { U = KONCE_NATMAP_UNKNOWN, EIM = KONCE_NATMAP_EIM, SEQ = KONCE_NATMAP_EDM_SEQ,
 	       RND = KONCE_NATMAP_EDM_RANDOM };
-	enum { X = KONCE_CAND_DIRECT_EXPECTED, B = KONCE_CAND_DIRECT_BIRTHDAY, I = KONCE_CAND_DIRECT_IMPOSSIBLE };
+	enum { X = KONCE_CAND_DIRECT_EXPECTED, B = KONCE_CAND_DIRECT_BIRTHDAY, I = KONCE_CAND_DIRECT_IMPOSSIBLE,
+	       Q = KONCE_CAND_DIRECT_UNKNOWN };
 	static const struct {
 		uint8_t a, b;
 		int want;
@@ -186,16 +187,32 @@ static void test_direct_expectation(void **state)
 		{SEQ, SEQ, X}, /* EDM seq vs EDM seq: prediction both ways */
 		{SEQ, RND, I}, /* EDM random vs any EDM: relay */
 		{RND, RND, I},
-		{U, RND, X},   /* unknown: no claim, punch as before */
-		{U, U, X},
+		{U, RND, Q},   /* unknown: no claim, the relay at once beside the punch */
+		{U, EIM, Q},
+		{U, U, Q},
 	};
 	konce_cand refl = {KONCE_CAND_REFLEXIVE, addr("198.51.100.1:5000")};
+	konce_cand other = {KONCE_CAND_REFLEXIVE, addr("203.0.113.7:5000")}; /* another public IP */
 	konce_cand mapped[2] = {refl, {KONCE_CAND_MAPPED, addr("198.51.100.1:6000")}};
 	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		konce_natinfo a = {table[i].a, 1, 5000}, b = {table[i].b, 1, 7000};
-		assert_int_equal(konce_candidates_direct_expectation(&a, &refl, 1, &b, &refl, 1), table[i].want);
-		assert_int_equal(konce_candidates_direct_expectation(&b, &refl, 1, &a, &refl, 1), table[i].want);
+		assert_int_equal(konce_candidates_direct_expectation(&a, &refl, 1, &b, &other, 1), table[i].want);
+		assert_int_equal(konce_candidates_direct_expectation(&b, &other, 1, &a, &refl, 1), table[i].want);
 		assert_int_equal(konce_candidates_direct_expectation(&a, NULL, 0, &b, NULL, 0), table[i].want);
+		/* one public IP on both sides (a shared CGNAT), no host candidate: the relay first,
+		 * whatever the mappings, seen alike from both; a host candidate on either side, or
+		 * another IP, leaves the table's answer */
+		if (table[i].a != U && table[i].b != U) {
+			konce_cand ra = {KONCE_CAND_REFLEXIVE, addr("198.51.100.1:5000")};
+			konce_cand rb = {KONCE_CAND_REFLEXIVE, addr("198.51.100.1:7000")};
+			konce_cand rc = {KONCE_CAND_REFLEXIVE, addr("198.51.100.2:7000")};
+			konce_cand hb[2] = {rb, {KONCE_CAND_HOST, addr("10.2.0.2:7807")}};
+			assert_int_equal(konce_candidates_direct_expectation(&a, &ra, 1, &b, &rb, 1), Q);
+			assert_int_equal(konce_candidates_direct_expectation(&b, &rb, 1, &a, &ra, 1), Q);
+			assert_int_equal(konce_candidates_direct_expectation(&a, &ra, 1, &b, hb, 2), table[i].want);
+			assert_int_equal(konce_candidates_direct_expectation(&b, hb, 2, &a, &ra, 1), table[i].want);
+			assert_int_equal(konce_candidates_direct_expectation(&a, &ra, 1, &b, &rc, 1), table[i].want);
+		}
 		/* a port mapping on either side: direct expected, seen alike from both */
 		assert_int_equal(konce_candidates_direct_expectation(&a, mapped, 2, &b, &refl, 1), X);
 		assert_int_equal(konce_candidates_direct_expectation(&b, &refl, 1, &a, mapped, 2), X);

@@ -175,6 +175,14 @@ static void test_rendezvous_refused(void **state)
 	assert_string_equal(c.rendezvous_peers, "A@1.2.3.4:5,B@1.2.3.4:6");
 	assert_int_equal(konce_conf_set(&c, "rendezvous_peers", "C@1.2.3.4:7", "f:2", err, sizeof(err)), 0);
 	assert_string_equal(c.rendezvous_peers, "C@1.2.3.4:7");
+	/* host_candidates: no by default (the LAN addresses stay private), yes|no */
+	assert_false(c.host_candidates);
+	assert_int_equal(konce_conf_set(&c, "host_candidates", "yes", "--host-candidates", err, sizeof(err)), 0);
+	assert_true(c.host_candidates);
+	assert_int_equal(konce_conf_set(&c, "host_candidates", "no", "f:2", err, sizeof(err)), 0);
+	assert_false(c.host_candidates);
+	assert_int_equal(konce_conf_set(&c, "host_candidates", "lan", "f:3", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f:3: host_candidates: 'lan' is not yes or no");
 	/* introductions: any (the default) or known, nothing else */
 	assert_false(c.introductions_known);
 	assert_int_equal(konce_conf_set(&c, "introductions", "known", "--introductions", err, sizeof(err)), 0);
