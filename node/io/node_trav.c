@@ -15,6 +15,7 @@
 
 #include "konce/traversal.h"
 #include "node/core/rx_switch.h"
+#include "node/core/trav_info.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
@@ -201,7 +202,7 @@ static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_
 {
 	struct node_trav *t = ctx;
 	if (!trav_input(t, sock, konce_rx_classify(pkt, len), pkt, len, from))
-		t->core->punch_bad++;
+		konce_trav_count_refused(t->core);
 	kick(t);
 }
 
@@ -246,17 +247,5 @@ bool node_trav_is_virtual(const konce_addr *a) { return konce_trav_is_path(a); }
 
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
 {
-	if (!konce_trav_is_path(&p->addr))
-		return "direct";
-	konce_trav *c = T(n) ? T(n)->core : NULL;
-	unsigned slot = p->addr.path - 1u;
-	const struct tpeer *tp = c && slot < NODE_TRAV_PEERS && c->peers[slot].used ? &c->peers[slot] : NULL;
-	/* a handle whose datagrams go straight to the punched address is direct; through the peer's
-	 * port mapping when that is the peer's MAPPED candidate */
-	if (!tp || konce_punch_state(tp->pu) != KONCE_PUNCH_PATH_DIRECT)
-		return "relayed";
-	for (unsigned i = 0; i < tp->ncand; i++)
-		if (tp->cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&tp->cand[i].addr, &tp->path))
-			return "port-mapped";
-	return "direct";
+	return konce_trav_path_name(T(n) ? T(n)->core : NULL, &p->addr);
 }

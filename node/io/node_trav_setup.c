@@ -17,6 +17,7 @@
 #include "node/io/portmap.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
+#include "node/core/trav_info.h"
 #include "node/io/node_trav_int.h"
 #include "node/io/node_trav_socks.h"
 
@@ -166,11 +167,11 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
 		goto fail;
-	if (t->core->rc && cfg->portmap)
+	if (konce_trav_has_client(t->core) && cfg->portmap)
 		start_portmap(t);
 	node_trav_schedule(t); /* the first registration; the filtering service's second port */
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
-		 t->core->srv ? "on" : "off", su.nrdv, su.nhost);
+		 konce_trav_has_service(t->core) ? "on" : "off", su.nrdv, su.nhost);
 	return 0;
 fail:
 	node_trav_free(n);

@@ -1,4 +1,5 @@
-/* node_travfilter.c - the filtering test's sockets (plumbing) and its `konce netcheck` answers.
+/* node_travfilter.c - the filtering test's sockets (plumbing; its `konce netcheck` answers are
+ * node_travinfo.c's).
  *
  * The test itself, both sides, runs in the traversal core (node/core/trav_filter.c).  The core
  * names two sockets by number and asks for them by event: KONCE_TRAV_SOCK_FILTER, the client's
@@ -14,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "nat/filtertest.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
@@ -155,34 +155,4 @@ void node_travfilter_free(struct node_trav *t)
 	fsock_close(&f->s[1]);
 	free(f);
 	t->filt = NULL;
-}
-
-json_t *node_travfilter_json(struct node_trav *t)
-{
-	const struct trav_filt *f = &t->core->filt;
-	if (!t->core->rc)
-		return json_pack("{s:s}", "result", "not measured");
-	if (!f->ft)
-		return json_pack("{s:s}", "result", f->started ? "not measured" : "waiting for registration");
-	konce_addr x;
-	bool orx, arx, osent, asent;
-	konce_filtertest_seen(f->ft, &orx, &arx, &osent, &asent);
-	char as[KONCE_ADDR_STRLEN];
-	bool done = konce_filtertest_state(f->ft) == KONCE_FILTERTEST_DONE;
-	return json_pack("{s:s,s:o,s:{s:b,s:b,s:b,s:b}}", "result",
-			 done ? konce_nat_filtering_name(konce_filtertest_result(f->ft)) : "measuring", "mapping",
-			 konce_filtertest_mapping(f->ft, &x) ? json_null() : json_string(konce_addr_str(&x, as)), "probes",
-			 "other_ip_received", orx, "other_port_received", arx, "other_ip_sent", osent,
-			 "other_port_sent", asent);
-}
-
-json_t *node_travfilter_service_json(struct node_trav *t)
-{
-	const struct trav_filt *f = &t->core->filt;
-	if (!t->core->srv)
-		return json_null();
-	char as[KONCE_ADDR_STRLEN];
-	return json_pack("{s:I,s:I,s:I,s:o}", "filter_echoes", (json_int_t)f->echoes, "filter_probes",
-			 (json_int_t)f->probes, "filter_refused", (json_int_t)f->refused, "filter_alt_port",
-			 f->alt_open ? json_string(konce_addr_str(&f->alt_local, as)) : json_null());
 }
