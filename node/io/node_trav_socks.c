@@ -100,22 +100,18 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static int sock_open(struct node_trav_socks *s, unsigned i)
 {
-	struct sockaddr_storage ss;
-	int zero = 0, e;
-	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(&s->bind_ip, &ss, s->v6);
-	int fd = socket(s->v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (s->v6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
+	int fd = konce_udp_socket(&s->bind_ip, NULL);
+	if (fd < 0) {
+		s->st.open_failed++;
+		return fd;
+	}
 	struct event *ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, &s->s[i]);
 	if (!ev || event_add(ev, NULL)) {
 		if (ev)
 			event_free(ev);
-		errno = ENOMEM;
-		goto fail;
+		close(fd);
+		s->st.open_failed++;
+		return -ENOMEM;
 	}
 	s->s[i].fd = fd;
 	s->s[i].ev = ev;
@@ -123,12 +119,6 @@ static int sock_open(struct node_trav_socks *s, unsigned i)
 	if (++s->st.open_now > s->st.open_max)
 		s->st.open_max = s->st.open_now;
 	return 0;
-fail:
-	e = errno ? -errno : -EIO;
-	if (fd >= 0)
-		close(fd);
-	s->st.open_failed++;
-	return e;
 }
 
 int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_addr *to, const uint8_t *pkt,

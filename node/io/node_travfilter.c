@@ -31,29 +31,6 @@ struct node_filt {
 	struct fsock s[2]; /* [0] KONCE_TRAV_SOCK_FILTER, [1] KONCE_TRAV_SOCK_ALT */
 };
 
-static int udp_socket(const konce_addr *bind_to, konce_addr *local)
-{
-	struct sockaddr_storage ss;
-	konce_addr b = *bind_to;
-	b.port = 0;
-	bool v6 = !konce_addr_is_v4(&b);
-	size_t sl = konce_addr_to_sockaddr(&b, &ss, v6);
-	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int off = 0;
-	if (v6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	socklen_t len = sizeof(ss);
-	if (!sl || bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    konce_addr_from_sockaddr(local, (struct sockaddr *)&ss)) {
-		int e = -errno;
-		close(fd);
-		return e ? e : -EINVAL;
-	}
-	return fd;
-}
-
 static void send_fd(int fd, const uint8_t *b, size_t n, const konce_addr *to, bool v6)
 {
 	struct sockaddr_storage ss;
@@ -110,7 +87,11 @@ void node_travfilter_sock(struct node_trav *t, unsigned id, bool open)
 	}
 	if (s->fd >= 0)
 		return;
-	int fd = konce_udp_local(t->n->udp, &local) ? -EADDRNOTAVAIL : udp_socket(&local, &s->local);
+	int fd = -EADDRNOTAVAIL;
+	if (!konce_udp_local(t->n->udp, &local)) {
+		local.port = 0;
+		fd = konce_udp_socket(&local, &s->local);
+	}
 	if (fd >= 0) {
 		s->fd = fd;
 		s->ev = event_new(t->n->base, fd, EV_READ | EV_PERSIST, on_rx, s);

@@ -32,6 +32,11 @@ typedef struct konce_udp_stats {
 
 typedef void (*konce_udp_rx_fn)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from);
 
+/* The one dual-stack opener: a non-blocking, close-on-exec UDP socket bound to `bind` (port 0 =
+ * any; an IPv6 address makes it dual-stack, IPV6_V6ONLY off).  Its fd, with *local = the bound
+ * address if local is not NULL, or -errno.  konce_udp_open() and the traversal's extra sockets
+ * (birthday, filtering test) use it. */
+int konce_udp_socket(const konce_addr *bind, konce_addr *local);
 /* Binds a socket to `bind` (port 0 = any).  For [::] the socket is dual-stack.  0 or -errno, with err
  * naming the address and the reason. */
 int konce_udp_open(konce_udp **out, const konce_addr *bind, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /* test_udp.c - batched UDP over loopback: batching, GSO trains and their fallback, dual stack. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <setjmp.h>
@@ -246,11 +247,46 @@ static void test_errors(void **state)
 	konce_udp_close(b);
 }
 
+/* The bare opener the traversal's extra sockets use: the bound address is reported, [::] takes
+ * IPv4 datagrams, a port in use is refused with its errno. */
+static void test_bare_socket(void **state)
+{
+	(void)state;
+	konce_addr any6, lo4, local6, local4, again;
+	assert_int_equal(konce_addr_parse(&any6, "[::]:0"), 0);
+	assert_int_equal(konce_addr_parse(&lo4, "127.0.0.1:0"), 0);
+	int f6 = konce_udp_socket(&any6, &local6);
+	int f4 = konce_udp_socket(&lo4, &local4);
+	assert_true(f6 >= 0);
+	assert_true(f4 >= 0);
+	assert_int_not_equal(local6.port, 0);
+	assert_int_not_equal(local4.port, 0);
+	assert_true(konce_addr_is_v4(&local4));
+	int flags = fcntl(f6, F_GETFL), fdflags = fcntl(f6, F_GETFD);
+	assert_true(flags & O_NONBLOCK);
+	assert_true(fdflags & FD_CLOEXEC);
+	/* dual-stack: an IPv4 datagram reaches the [::] socket */
+	struct sockaddr_storage ss;
+	konce_addr to = local4;
+	to.port = local6.port;
+	size_t sl = konce_addr_to_sockaddr(&to, &ss, false);
+	assert_int_equal(sendto(f4, "x", 1, 0, (struct sockaddr *)&ss, (socklen_t)sl), 1);
+	struct pollfd pf = {.fd = f6, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, 2000), 1);
+	char c;
+	assert_int_equal(recv(f6, &c, 1, 0), 1);
+	/* the same port again: refused */
+	assert_int_equal(konce_udp_socket(&local4, &again), -EADDRINUSE);
+	close(f6);
+	close(f4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_plain), cmocka_unit_test(test_batch_gso), cmocka_unit_test(test_batch_v6),
 		cmocka_unit_test(test_gso_train_cap), cmocka_unit_test(test_dual_stack), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bare_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
