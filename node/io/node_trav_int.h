@@ -30,8 +30,6 @@ struct node_trav {
  * the timer and kick events (node_trav_setup.c frees them).  0 or -ENOMEM. */
 void node_trav_schedule(struct node_trav *t);
 int node_trav_events_new(struct node_trav *t);
-/* The core's ops, filled with the node's peer table (node_trav.c). */
-konce_trav_ops node_trav_ops(struct node_trav *t);
 
 /* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
  * says why), -ENOMEM.  datagram: a LIFE_REQ from the node socket.  apply: after every pump. */
