@@ -104,7 +104,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	konce_udp_recv(lf->udp, 4, on_rx, lf);
 	node_trav_life_apply(lf->t);
-	flush(lf);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -114,7 +113,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	konce_travlife_timer(lf->core, node_now_us());
 	node_trav_life_apply(lf->t);
-	flush(lf);
 }
 
 static int open_probe(struct node_trav_life *lf, char *err, size_t errlen)
@@ -205,6 +203,7 @@ void node_trav_life_apply(struct node_trav *t)
 		return;
 	bool have = konce_trav_reflexive(t->core, &refl) == 0;
 	konce_travlife_apply(lf->core, have ? &refl : NULL, konce_nodecore_npeers(t->n->core), node_now_us());
+	flush(lf); /* a rebound restarts the search: its next experiment is due now */
 }
 
 json_t *node_trav_life_json(struct node_trav *t)
