@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/core/trav_info.h"
 #include "node/core/trav_life.h"
@@ -20,7 +21,8 @@
 struct node_trav_life {
 	struct node_trav *t;
 	konce_travlife *core;
-	konce_udp *udp; /* the probe socket, or NULL */
+	int fd;         /* the probe socket, or -1 */
+	bool v6;
 	struct event *ev_read, *ev_timer;
 };
 
@@ -70,15 +72,13 @@ static void flush(struct node_trav_life *lf)
 	konce_addr to;
 	bool node_sock = false;
 	while (konce_travlife_poll(lf->core, &sock, buf, &len, &to)) {
-		if (sock == KONCE_TRAVLIFE_SOCK_PROBE && lf->udp) {
-			konce_udp_queue(lf->udp, buf, len, &to);
+		if (sock == KONCE_TRAVLIFE_SOCK_PROBE && lf->fd >= 0) {
+			(void)konce_udp_send_one(lf->fd, lf->v6, buf, len, &to); /* lost: the search retries */
 		} else if (!sock) {
 			konce_udp_queue(lf->t->n->udp, buf, len, &to);
 			node_sock = true;
 		}
 	}
-	if (lf->udp)
-		konce_udp_flush(lf->udp);
 	if (node_sock)
 		konce_udp_flush(lf->t->n->udp);
 	uint64_t at = konce_travlife_next_timer(lf->core), now = node_now_us();
@@ -91,18 +91,19 @@ static void flush(struct node_trav_life *lf)
 	event_add(lf->ev_timer, &tv);
 }
 
-static void on_rx(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
-{
-	struct node_trav_life *lf = ctx;
-	konce_travlife_input(lf->core, KONCE_TRAVLIFE_SOCK_PROBE, pkt, len, from, node_now_us());
-}
-
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct node_trav_life *lf = arg;
-	(void)fd;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM]; /* anything larger than an answer is refused whole */
+	konce_addr from;
 	(void)what;
-	konce_udp_recv(lf->udp, 4, on_rx, lf);
+	for (int i = 0; i < 16; i++) {
+		int n = konce_udp_recv_one(fd, buf, sizeof(buf), &from);
+		if (n == -EAGAIN)
+			break;
+		if (n >= 0)
+			konce_travlife_input(lf->core, KONCE_TRAVLIFE_SOCK_PROBE, buf, (size_t)n, &from, node_now_us());
+	}
 	node_trav_life_apply(lf->t);
 }
 
@@ -115,7 +116,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	node_trav_life_apply(lf->t);
 }
 
-static int open_probe(struct node_trav_life *lf, char *err, size_t errlen)
+static int open_probe(struct node_trav_life *lf)
 {
 	struct konce_node *n = lf->t->n;
 	konce_addr bind, local;
@@ -123,11 +124,14 @@ static int open_probe(struct node_trav_life *lf, char *err, size_t errlen)
 	if ((e = konce_udp_local(n->udp, &bind)))
 		return e;
 	bind.port = 0;
-	if ((e = konce_udp_open(&lf->udp, &bind, err, errlen)))
+	lf->v6 = !konce_addr_is_v4(&bind);
+	if ((lf->fd = konce_udp_socket(&bind, &local)) < 0) {
+		e = lf->fd;
+		lf->fd = -1;
 		return e;
-	konce_udp_local(lf->udp, &local);
+	}
 	konce_travlife_sock_opened(lf->core, &local);
-	lf->ev_read = event_new(n->base, konce_udp_fd(lf->udp), EV_READ | EV_PERSIST, on_read, lf);
+	lf->ev_read = event_new(n->base, lf->fd, EV_READ | EV_PERSIST, on_read, lf);
 	if (!lf->ev_read || event_add(lf->ev_read, NULL))
 		return -ENOMEM;
 	return 0;
@@ -149,6 +153,7 @@ int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_
 	if (!lf)
 		return -ENOMEM;
 	lf->t = t;
+	lf->fd = -1;
 	t->life = lf;
 	c.ops = (konce_travlife_ops){.each_peer = op_each_peer,
 				     .set_keepalive = op_set_keepalive,
@@ -162,7 +167,7 @@ int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_
 	}
 	if (!(lf->ev_timer = evtimer_new(t->n->base, on_timer, lf)))
 		return -ENOMEM;
-	if (konce_travlife_wants_probe(lf->core) && (e = open_probe(lf, err, errlen))) {
+	if (konce_travlife_wants_probe(lf->core) && (e = open_probe(lf))) {
 		if (!*err)
 			snprintf(err, errlen, "cannot start the mapping lifetime experiments: %s", strerror(-e));
 		return e;
@@ -180,7 +185,8 @@ void node_trav_life_free(struct node_trav *t)
 		event_free(lf->ev_read);
 	if (lf->ev_timer)
 		event_free(lf->ev_timer);
-	konce_udp_close(lf->udp);
+	if (lf->fd >= 0)
+		close(lf->fd);
 	konce_travlife_free(lf->core);
 	free(lf);
 	t->life = NULL;

@@ -31,15 +31,6 @@ struct node_filt {
 	struct fsock s[2]; /* [0] KONCE_TRAV_SOCK_FILTER, [1] KONCE_TRAV_SOCK_ALT */
 };
 
-static void send_fd(int fd, const uint8_t *b, size_t n, const konce_addr *to, bool v6)
-{
-	struct sockaddr_storage ss;
-	size_t sl = konce_addr_to_sockaddr(to, &ss, v6);
-	if (sl)
-		(void)sendto(fd, b, n, 0, (struct sockaddr *)&ss, (socklen_t)sl);
-}
-
-
 static struct fsock *fsock_of(struct node_trav *t, unsigned id)
 {
 	if (!t->filt || id < KONCE_TRAV_SOCK_FILTER || id > KONCE_TRAV_SOCK_ALT)
@@ -51,16 +42,15 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 {
 	struct fsock *s = arg;
 	uint8_t buf[2048];
-	struct sockaddr_storage ss;
 	(void)what;
 	for (int i = 0; i < 16 && s->fd >= 0; i++) {
-		socklen_t sl = sizeof(ss);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
 		konce_addr from;
+		int n = konce_udp_recv_one(fd, buf, sizeof(buf), &from);
+		if (n == -EAFNOSUPPORT)
+			continue;
 		if (n < 0)
 			break;
-		if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-			konce_trav_input(s->t->core, s->id, buf, (size_t)n, &from, node_now_us());
+		konce_trav_input(s->t->core, s->id, buf, (size_t)n, &from, node_now_us());
 	}
 	node_trav_schedule(s->t);
 }
@@ -109,7 +99,7 @@ bool node_travfilter_send(struct node_trav *t, unsigned id, const uint8_t *pkt, 
 	if (!s)
 		return false;
 	if (s->fd >= 0)
-		send_fd(s->fd, pkt, len, to, !konce_addr_is_v4(&s->local));
+		(void)konce_udp_send_one(s->fd, !konce_addr_is_v4(&s->local), pkt, len, to);
 	return true;
 }
 

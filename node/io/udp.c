@@ -73,6 +73,27 @@ fail:;
 	return e;
 }
 
+int konce_udp_recv_one(int fd, uint8_t *buf, size_t cap, konce_addr *from)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	ssize_t n = recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (konce_addr_from_sockaddr(from, (struct sockaddr *)&ss))
+		return -EAFNOSUPPORT;
+	return (int)n;
+}
+
+int konce_udp_send_one(int fd, bool v6, const uint8_t *pkt, size_t len, const konce_addr *to)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(to, &ss, v6);
+	if (!sl)
+		return -EAFNOSUPPORT;
+	return sendto(fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
+}
+
 int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size_t errlen)
 {
 	char as[KONCE_ADDR_STRLEN];

@@ -265,16 +265,23 @@ static void test_bare_socket(void **state)
 	int flags = fcntl(f6, F_GETFL), fdflags = fcntl(f6, F_GETFD);
 	assert_true(flags & O_NONBLOCK);
 	assert_true(fdflags & FD_CLOEXEC);
-	/* dual-stack: an IPv4 datagram reaches the [::] socket */
-	struct sockaddr_storage ss;
-	konce_addr to = local4;
+	/* dual-stack: an IPv4 datagram reaches the [::] socket, and comes from an IPv4 address */
+	konce_addr to = local4, from;
 	to.port = local6.port;
-	size_t sl = konce_addr_to_sockaddr(&to, &ss, false);
-	assert_int_equal(sendto(f4, "x", 1, 0, (struct sockaddr *)&ss, (socklen_t)sl), 1);
+	uint8_t buf[16];
+	assert_int_equal(konce_udp_recv_one(f6, buf, sizeof(buf), &from), -EAGAIN);
+	assert_int_equal(konce_udp_send_one(f4, false, (const uint8_t *)"xyz", 3, &to), 0);
 	struct pollfd pf = {.fd = f6, .events = POLLIN};
 	assert_int_equal(poll(&pf, 1, 2000), 1);
-	char c;
-	assert_int_equal(recv(f6, &c, 1, 0), 1);
+	assert_int_equal(konce_udp_recv_one(f6, buf, sizeof(buf), &from), 3);
+	assert_memory_equal(buf, "xyz", 3);
+	assert_true(konce_addr_eq(&from, &local4));
+	/* and back, from the dual-stack socket to the IPv4 one */
+	assert_int_equal(konce_udp_send_one(f6, true, (const uint8_t *)"ab", 2, &local4), 0);
+	pf.fd = f4;
+	assert_int_equal(poll(&pf, 1, 2000), 1);
+	assert_int_equal(konce_udp_recv_one(f4, buf, sizeof(buf), &from), 2);
+	assert_int_equal(from.port, local6.port);
 	/* the same port again: refused */
 	assert_int_equal(konce_udp_socket(&local4, &again), -EADDRINUSE);
 	close(f6);
