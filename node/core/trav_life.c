@@ -13,6 +13,7 @@
 #define SEC 1000000ULL
 
 struct konce_travlife {
+	const konce_env *env;
 	konce_travlife_ops ops;
 	konce_lifetime *l;      /* the client, or NULL */
 	konce_lifesrv *srv;     /* the service, or NULL */
@@ -70,9 +71,12 @@ int konce_travlife_new(konce_travlife **out, const konce_travlife_cfg *cfg, uint
 	if (cfg->nrdv > KONCE_TRAV_MAX_RDV || (cfg->client && (!cfg->nrdv || !o->each_peer || !o->set_keepalive ||
 							       !o->set_rdv_keepalive || !o->set_path_keepalive || !o->log)))
 		return -EINVAL;
-	konce_travlife *l = calloc(1, sizeof(*l));
+	const konce_env *env = cfg->env ? cfg->env : konce_env_default();
+	konce_travlife *l = konce_env_alloc(env, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	memset(l, 0, sizeof(*l));
+	l->env = env;
 	l->ops = *o;
 	l->nrdv = cfg->nrdv;
 	if (cfg->nrdv) {
@@ -80,10 +84,14 @@ int konce_travlife_new(konce_travlife **out, const konce_travlife_cfg *cfg, uint
 		l->rdv = cfg->rdv_addr[0];
 	}
 	int e = 0;
+	konce_lifesrv_cfg sc = {.env = env};
+	konce_lifetime_cfg lc = cfg->life;
+	if (!lc.env)
+		lc.env = env;
 	if (cfg->server)
-		e = konce_lifesrv_new(&l->srv, NULL);
+		e = konce_lifesrv_new(&l->srv, &sc);
 	if (!e && cfg->client)
-		e = konce_lifetime_new(&l->l, &cfg->life, now);
+		e = konce_lifetime_new(&l->l, &lc, now);
 	if (e) {
 		konce_travlife_free(l);
 		return e;
@@ -98,7 +106,7 @@ void konce_travlife_free(konce_travlife *l)
 		return;
 	konce_lifetime_free(l->l);
 	konce_lifesrv_free(l->srv);
-	free(l);
+	konce_env_free(l->env, l);
 }
 
 bool konce_travlife_wants_probe(const konce_travlife *l) { return l->l != NULL; }

@@ -36,6 +36,7 @@
 #include "nat/lifesrv.h"
 #include "nat/lifetime.h"
 #include "node/base/addr.h"
+#include "node/base/env.h"
 #include "node/core/trav.h"
 
 typedef struct konce_travlife konce_travlife;
@@ -59,6 +60,7 @@ typedef struct konce_travlife_ops {
 } konce_travlife_ops;
 
 typedef struct konce_travlife_cfg {
+	const konce_env *env;         /* NULL = konce_env_default(); also the two cores' */
 	bool client;                  /* run the search (needs nrdv >= 1) */
 	konce_lifetime_cfg life;      /* its bounds (konce_travlife_parse) */
 	bool server;                  /* answer LIFE_REQ (a rendezvous) */

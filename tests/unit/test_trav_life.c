@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "count_env.h"
 #include "nat/rdvwire.h"
 #include "node/base/wire.h"
 #include "node/core/trav_life.h"
@@ -20,6 +21,7 @@ enum { NPEERS = 3, MAXSET = 64 };
 /* The node's side: three peers (0: the primary rendezvous, 1: a second rendezvous, 2: another
  * peer) and what the core set through its ops. */
 struct rig {
+	count_env ce;
 	konce_travlife *c; /* the client */
 	konce_travlife *s; /* the rendezvous's service */
 	uint8_t pk[NPEERS][KONCE_WIRE_KEY];
@@ -75,6 +77,7 @@ static void op_log(void *ctx, int level, const char *text)
 static void rig_init(struct rig *r, uint64_t life)
 {
 	memset(r, 0, sizeof(*r));
+	count_env_init(&r->ce, 5);
 	for (unsigned i = 0; i < NPEERS; i++) {
 		memset(r->pk[i], 0x10 + i, KONCE_WIRE_KEY);
 		r->conn[i] = 100 + i;
@@ -83,14 +86,15 @@ static void rig_init(struct rig *r, uint64_t life)
 	assert_int_equal(konce_addr_parse(&r->rdv[1], "203.0.113.2:7000"), 0);
 	assert_int_equal(konce_addr_parse(&r->probe, "198.51.100.7:40001"), 0);
 	r->life = life;
-	konce_travlife_cfg cc = {.client = true,
+	konce_travlife_cfg cc = {.env = &r->ce.env,
+				 .client = true,
 				 .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])r->pk,
 				 .rdv_addr = r->rdv,
 				 .nrdv = 2,
 				 .ops = {op_each_peer, op_set_keepalive, op_set_rdv_keepalive, op_set_path_keepalive, op_log, r}};
 	assert_int_equal(konce_travlife_new(&r->c, &cc, 0), 0);
 	assert_true(konce_travlife_wants_probe(r->c));
-	konce_travlife_cfg sc = {.server = true};
+	konce_travlife_cfg sc = {.env = &r->ce.env, .server = true};
 	assert_int_equal(konce_travlife_new(&r->s, &sc, 0), 0);
 	assert_false(konce_travlife_wants_probe(r->s));
 	konce_addr local;
@@ -102,6 +106,7 @@ static void rig_free(struct rig *r)
 {
 	konce_travlife_free(r->c);
 	konce_travlife_free(r->s);
+	assert_int_equal(r->ce.live, 0);
 }
 
 static bool nat_alive(const struct rig *r) { return r->mapped && r->now - r->last_cross < r->life; }
@@ -185,7 +190,9 @@ static void test_learns_and_applies(void **state)
 	uint64_t k0 = r.rdv_k;
 	assert_true(k0 > 0);
 	assert_int_equal(r.sets[2], 1); /* the first apply sets every peer */
+	long allocs = r.ce.allocs;
 	rig_run(&r, 3600 * SEC);
+	assert_int_equal(r.ce.allocs, allocs); /* nothing allocated after new() */
 	konce_lifetime_status st;
 	konce_addr probe_local;
 	assert_true(konce_travlife_status(r.c, &st, &probe_local));
