@@ -4,10 +4,11 @@
  * the node socket's datagrams (after the one receive switch, node/core/rx_switch.h: LIFE_REQ goes
  * to the lifetime service of node_trav_life.c), the birthday sockets' and the filtering test's
  * sockets' datagrams (node_trav_socks.c, node_travfilter.c) and the rendezvous messages from
- * sessions, and hands it the endpoint's datagrams for path handles.  After each, from the event loop (never inside the caller), kick()
- * runs the core's timer and pump, sends what it returns from the socket it names, acts on its
- * events (log lines, a declined introduction, the reflexive address), closes the birthday sockets
- * it no longer needs, and re-arms one timer at its next deadline.
+ * sessions, and hands it the endpoint's datagrams for path handles.  After each, from the event
+ * loop (never inside the caller), kick() runs the core's timer and pump, sends what it returns
+ * from the socket it names, acts on its events (log lines, a declined introduction, the reflexive
+ * address), closes the birthday sockets it no longer needs, and re-arms one timer at its next
+ * deadline.
  */
 #include <errno.h>
 #include <string.h>
