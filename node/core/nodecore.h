@@ -272,7 +272,7 @@ void konce_nodecore_close_all(konce_nodecore *c, uint64_t now);
 /* Rates of every peer's session traffic since the last call. */
 void konce_nodecore_sample_traffic(konce_nodecore *c, uint64_t now);
 
-/* ---- the peer table (also the traversal seam's node_peer_*) ----------------------------------- */
+/* ---- the peer table (also the traversal core's ops, nctrav.h) ------------------------------------- */
 
 konce_ncpeer *konce_nodecore_peer_find(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
 konce_ncpeer *konce_nodecore_peer_by_conn(konce_nodecore *c, uint32_t conn);

@@ -1,5 +1,5 @@
 /* node_int.h - the libevent layer around one node core (node/core/nodecore.h), shared by node.c,
- * node_io.c, control.c and the traversal seam (node_travseam.c).
+ * node_io.c, control.c and the traversal host (node_trav*.c).
  *
  * What lives here is plumbing: the socket, the clock, the store, the libevent events, the
  * application's callbacks.  Every decision (peer table, pending outcomes, input priority, known
@@ -20,8 +20,6 @@
 #include "node/transport/identity.h"
 #include "node/io/udp.h"
 #include "store/store.h"
-
-enum { NODE_BUCKETS = KONCE_NC_BUCKETS }; /* the traversal glue walks by_pk[0 .. NODE_BUCKETS) */
 
 struct control;
 
@@ -44,13 +42,8 @@ struct konce_node {
 	int store_failing;
 	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
-	/* The traversal seam (node_travseam.c): fields the traversal glue reads today.  ep and by_pk
-	 * alias the core's; npeers is the core's count as of the last kick or peer-table call;
-	 * msgs_dropped counts the glue's own drops (the stats add the core's). */
-	konce_ep *ep;
-	konce_ncpeer *const *by_pk;
-	unsigned npeers;
-	uint64_t msgs_dropped;
+	konce_ep *ep;          /* the core's endpoint (konce_nodecore_ep), for the stats */
+	uint64_t msgs_dropped; /* rendezvous messages dropped with traversal off (the stats add the core's) */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
 };
@@ -75,14 +68,8 @@ void node_io_kick(struct konce_node *n);
 /* The same, from the event loop's next turn: for API calls (which never call back inside). */
 void node_io_schedule(struct konce_node *n);
 
-/* node_travseam.c: the node <-> traversal seam */
-/* The core's hook table, wired to the traversal glue (node_trav.h). */
+/* node_travseam.c: the core's hook table, wired to the traversal host (node_trav.h). */
 void node_travseam_hooks(struct konce_node *n, konce_nodecore_hooks *h);
-struct peer *node_peer_find(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES]);
-struct peer *node_peer_by_conn(struct konce_node *n, uint32_t conn);
-struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES]);
-void node_peer_set_conn(struct konce_node *n, struct peer *p, uint32_t conn);
-void node_peer_free(struct konce_node *n, struct peer *p, int reason);
 
 /* control.c */
 int node_control_start(struct konce_node *n, const char *path, char *err, size_t errlen);

@@ -97,7 +97,6 @@ void node_io_kick(struct konce_node *n)
 		}
 	} while (n->drain_again);
 	n->draining = 0;
-	n->npeers = konce_nodecore_npeers(n->core);
 
 	if (!n->ev_timer)
 		return;
@@ -310,7 +309,6 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		return e;
 	}
 	n->ep = konce_nodecore_ep(n->core);
-	n->by_pk = konce_nodecore_peer_buckets(n->core);
 	if (n->store && konce_store_peers_each(n->store, 0, load_known, n) < 0)
 		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
@@ -372,6 +370,4 @@ void node_io_stop(struct konce_node *n)
 	konce_nodecore_free(n->core);
 	n->core = NULL;
 	n->ep = NULL;
-	n->by_pk = NULL;
-	n->npeers = 0;
 }

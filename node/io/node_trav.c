@@ -1,72 +1,29 @@
 /* node_trav.c - the node's host of the traversal core (node/core/trav.h): plumbing only.
  *
- * It fills the core's ops from the node's peer table, feeds it the node socket's datagrams (after
- * the one receive switch, node/core/rx_switch.h: LIFE_REQ goes to the lifetime service of
- * node_trav_life.c), the birthday sockets' and the filtering test's sockets' datagrams
- * (node_trav_socks.c, node_travfilter.c) and the rendezvous messages from sessions, and hands it the endpoint's
- * datagrams for path handles.  After each, from the event loop (never inside the caller), kick()
- * runs the core's timer and pump, sends what it returns from the socket it names, acts on its
- * events (log lines, a declined introduction, the reflexive address), closes the birthday sockets
- * it no longer needs, and re-arms one timer at its next deadline.
+ * The core's ops are the node core's peer table (node/core/nctrav.h).  This file feeds the core
+ * the node socket's datagrams (after the one receive switch, node/core/rx_switch.h: LIFE_REQ goes
+ * to the lifetime service of node_trav_life.c), the birthday sockets' and the filtering test's
+ * sockets' datagrams (node_trav_socks.c, node_travfilter.c) and the rendezvous messages from
+ * sessions, and hands it the endpoint's datagrams for path handles.  After each, from the event
+ * loop (never inside the caller), kick() runs the core's timer and pump, sends what it returns
+ * from the socket it names, acts on its events (log lines, a declined introduction, the reflexive
+ * address), closes the birthday sockets it no longer needs, and re-arms one timer at its next
+ * deadline.
  */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "konce/traversal.h"
+#include "node/core/nctrav.h"
 #include "node/core/rx_switch.h"
+#include "node/core/trav_info.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
 #include "node/io/node_trav_socks.h"
 
 static struct node_trav *T(struct konce_node *n) { return n->trav; }
-
-/* ---- the core's ops: the node's peer table -------------------------------------------------- */
-
-static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
-{
-	struct node_trav *t = ctx;
-	const struct peer *p = node_peer_find(t->n, pk);
-	if (!p)
-		return false;
-	out->conn = p->conn;
-	out->up = p->up;
-	out->addr = p->addr;
-	return true;
-}
-
-static uint32_t op_dial(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], const konce_addr *to, uint64_t now)
-{
-	struct node_trav *t = ctx;
-	struct konce_node *n = t->n;
-	struct peer *p;
-	uint32_t conn;
-	if (!(p = node_peer_add(n, pk)))
-		return 0;
-	if (konce_ep_connect(n->ep, pk, to, NULL, 0, now, &conn)) {
-		node_peer_free(n, p, KONCE_REASON_NONE);
-		return 0;
-	}
-	node_peer_set_conn(n, p, conn);
-	p->addr = *to;
-	p->since_us = now;
-	return conn;
-}
-
-/* introductions = known, the store's part: a petname marks a key as known before first contact */
-static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
-{
-	/* the node core's in-memory known-keys set (loaded from the store at start, kept by the
-	 * control socket's alias): no SQLite on the input path */
-	struct node_trav *t = ctx;
-	return (konce_nodecore_known(t->n->core, pk) & KONCE_NC_NAMED) != 0;
-}
-
-konce_trav_ops node_trav_ops(struct node_trav *t)
-{
-	return (konce_trav_ops){.peer = op_peer, .dial = op_dial, .known = op_known, .ctx = t};
-}
 
 /* ---- what the core returns ------------------------------------------------------------------ */
 
@@ -91,17 +48,6 @@ static void send_from(struct node_trav *t, unsigned sock, const konce_addr *to, 
 		t->bday_dropped++;
 }
 
-static void on_declined(struct node_trav *t, const uint8_t pk[KONCE_WIRE_KEY], uint64_t now)
-{
-	struct konce_node *n = t->n;
-	struct peer *p = node_peer_find(n, pk);
-	if (p && !p->up) {
-		if (p->conn)
-			konce_ep_close(n->ep, p->conn, now);
-		node_peer_free(n, p, KONCE_REASON_INTRO_REFUSED);
-	}
-}
-
 static void drain(struct node_trav *t, uint64_t now)
 {
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -123,7 +69,7 @@ static void drain(struct node_trav *t, uint64_t now)
 			node_travfilter_sock(t, ev.sock, ev.type == KONCE_TRAV_EV_SOCK_OPEN);
 			break;
 		case KONCE_TRAV_EV_DECLINED:
-			on_declined(t, ev.pk, now);
+			konce_nodecore_trav_declined(t->n->core, ev.pk, now); /* io_kick reports it */
 			break;
 		case KONCE_TRAV_EV_PATH:
 			break; /* logged by the core; konce path reads the state */
@@ -201,7 +147,7 @@ static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_
 {
 	struct node_trav *t = ctx;
 	if (!trav_input(t, sock, konce_rx_classify(pkt, len), pkt, len, from))
-		t->core->punch_bad++;
+		konce_trav_count_refused(t->core);
 	kick(t);
 }
 
@@ -246,17 +192,5 @@ bool node_trav_is_virtual(const konce_addr *a) { return konce_trav_is_path(a); }
 
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
 {
-	if (!konce_trav_is_path(&p->addr))
-		return "direct";
-	konce_trav *c = T(n) ? T(n)->core : NULL;
-	unsigned slot = p->addr.path - 1u;
-	const struct tpeer *tp = c && slot < NODE_TRAV_PEERS && c->peers[slot].used ? &c->peers[slot] : NULL;
-	/* a handle whose datagrams go straight to the punched address is direct; through the peer's
-	 * port mapping when that is the peer's MAPPED candidate */
-	if (!tp || konce_punch_state(tp->pu) != KONCE_PUNCH_PATH_DIRECT)
-		return "relayed";
-	for (unsigned i = 0; i < tp->ncand; i++)
-		if (tp->cand[i].type == KONCE_CAND_MAPPED && konce_addr_eq(&tp->cand[i].addr, &tp->path))
-			return "port-mapped";
-	return "direct";
+	return konce_trav_path_name(T(n) ? T(n)->core : NULL, &p->addr);
 }

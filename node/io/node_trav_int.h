@@ -1,13 +1,13 @@
 /* node_trav_int.h - the node's traversal host (node_trav.c): the traversal core (node/core/trav.h)
  * and the plumbing around it, shared with node_trav_setup.c, node_travinfo.c, node_trav_life.c,
- * node_travfilter.c and node_trav_socks.c.  The core's own state is node/core/trav_int.h. */
+ * node_travfilter.c and node_trav_socks.c.  The core's own state
+ * (node/core/trav_int.h) is the core's: this layer reads it through node/core/trav_info.h. */
 #ifndef KONCE_NODE_TRAV_INT_H
 #define KONCE_NODE_TRAV_INT_H
 
 #include <event2/event.h>
 
 #include "node/core/trav.h"
-#include "node/core/trav_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/portmap.h"
 
@@ -30,8 +30,6 @@ struct node_trav {
  * the timer and kick events (node_trav_setup.c frees them).  0 or -ENOMEM. */
 void node_trav_schedule(struct node_trav *t);
 int node_trav_events_new(struct node_trav *t);
-/* The core's ops, filled with the node's peer table (node_trav.c). */
-konce_trav_ops node_trav_ops(struct node_trav *t);
 
 /* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
  * says why), -ENOMEM.  datagram: a LIFE_REQ from the node socket.  apply: after every pump. */
@@ -49,10 +47,5 @@ int node_travfilter_new(struct node_trav *t);
 void node_travfilter_free(struct node_trav *t);
 void node_travfilter_sock(struct node_trav *t, unsigned id, bool open);
 bool node_travfilter_send(struct node_trav *t, unsigned id, const uint8_t *pkt, size_t len, const konce_addr *to);
-json_t *node_travfilter_json(struct node_trav *t);
-json_t *node_travfilter_service_json(struct node_trav *t);
-
-/* node_travinfo.c: the rendezvous service's table and counters as JSON. */
-json_t *node_rdvsrv_json(konce_trav *core, uint64_t now);
 
 #endif

@@ -17,6 +17,8 @@
 #include "node/io/portmap.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
+#include "node/core/nctrav.h"
+#include "node/core/trav_info.h"
 #include "node/io/node_trav_int.h"
 #include "node/io/node_trav_socks.h"
 
@@ -154,7 +156,8 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
 	if ((e = node_travfilter_new(t)))
 		goto fail;
-	konce_trav_cfg tc = {.env = konce_env_default(), .ep = n->ep, .pk = n->pk, .ops = node_trav_ops(t),
+	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(n->core), .pk = n->pk,
+			     .ops = konce_nodecore_trav_ops(n->core),
 			     .local = have_local ? &local : NULL,
 			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])su.rdv_pk, .rdv_addr = su.rdv_addr,
 			     .nrdv = su.nrdv, .host = su.host, .nhost = su.nhost,
@@ -167,11 +170,11 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
 		goto fail;
-	if (t->core->rc && cfg->portmap)
+	if (konce_trav_has_client(t->core) && cfg->portmap)
 		start_portmap(t);
 	node_trav_schedule(t); /* the first registration; the filtering service's second port */
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
-		 t->core->srv ? "on" : "off", su.nrdv, su.nhost);
+		 konce_trav_has_service(t->core) ? "on" : "off", su.nrdv, su.nhost);
 	return 0;
 fail:
 	node_trav_free(n);

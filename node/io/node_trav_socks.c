@@ -82,17 +82,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* the callback may close sockets (a sweep after a verified pair): stop once ours is gone */
 	for (int k = 0; k < RX_PER_WAKE && x->fd == fd; k++) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return;
-			continue; /* an ICMP error queued on the socket (port unreachable): read on */
-		}
 		konce_addr from;
-		if (konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-			continue;
+		int n = konce_udp_recv_one(fd, buf, sizeof(buf), &from);
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n < 0)
+			continue; /* an ICMP error queued on the socket (port unreachable): read on */
 		s->st.rx++;
 		s->rx(s->ctx, x->idx, buf, (size_t)n, &from);
 	}
@@ -100,22 +95,18 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static int sock_open(struct node_trav_socks *s, unsigned i)
 {
-	struct sockaddr_storage ss;
-	int zero = 0, e;
-	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(&s->bind_ip, &ss, s->v6);
-	int fd = socket(s->v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (s->v6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
+	int fd = konce_udp_socket(&s->bind_ip, NULL);
+	if (fd < 0) {
+		s->st.open_failed++;
+		return fd;
+	}
 	struct event *ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, &s->s[i]);
 	if (!ev || event_add(ev, NULL)) {
 		if (ev)
 			event_free(ev);
-		errno = ENOMEM;
-		goto fail;
+		close(fd);
+		s->st.open_failed++;
+		return -ENOMEM;
 	}
 	s->s[i].fd = fd;
 	s->s[i].ev = ev;
@@ -123,18 +114,11 @@ static int sock_open(struct node_trav_socks *s, unsigned i)
 	if (++s->st.open_now > s->st.open_max)
 		s->st.open_max = s->st.open_now;
 	return 0;
-fail:
-	e = errno ? -errno : -EIO;
-	if (fd >= 0)
-		close(fd);
-	s->st.open_failed++;
-	return e;
 }
 
 int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_addr *to, const uint8_t *pkt,
 			 size_t len)
 {
-	struct sockaddr_storage ss;
 	int e;
 	if (sock < 1 || sock > KONCE_PUNCH_BIRTHDAY)
 		return -EINVAL;
@@ -142,10 +126,9 @@ int node_trav_socks_send(struct node_trav_socks *s, unsigned sock, const konce_a
 		s->st.tx_failed++;
 		return e;
 	}
-	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(to, &ss, s->v6);
-	if (!sl || sendto(s->s[sock].fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+	if ((e = konce_udp_send_one(s->s[sock].fd, s->v6, pkt, len, to))) {
 		s->st.tx_failed++;
-		return sl ? -errno : -EAFNOSUPPORT;
+		return e;
 	}
 	s->st.tx++;
 	return 0;

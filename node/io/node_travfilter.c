@@ -1,4 +1,5 @@
-/* node_travfilter.c - the filtering test's sockets (plumbing) and its `konce netcheck` answers.
+/* node_travfilter.c - the filtering test's sockets (plumbing; its `konce netcheck` answers are
+ * node_travinfo.c's).
  *
  * The test itself, both sides, runs in the traversal core (node/core/trav_filter.c).  The core
  * names two sockets by number and asks for them by event: KONCE_TRAV_SOCK_FILTER, the client's
@@ -14,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "nat/filtertest.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
@@ -31,38 +31,6 @@ struct node_filt {
 	struct fsock s[2]; /* [0] KONCE_TRAV_SOCK_FILTER, [1] KONCE_TRAV_SOCK_ALT */
 };
 
-static int udp_socket(const konce_addr *bind_to, konce_addr *local)
-{
-	struct sockaddr_storage ss;
-	konce_addr b = *bind_to;
-	b.port = 0;
-	bool v6 = !konce_addr_is_v4(&b);
-	size_t sl = konce_addr_to_sockaddr(&b, &ss, v6);
-	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int off = 0;
-	if (v6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	socklen_t len = sizeof(ss);
-	if (!sl || bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    konce_addr_from_sockaddr(local, (struct sockaddr *)&ss)) {
-		int e = -errno;
-		close(fd);
-		return e ? e : -EINVAL;
-	}
-	return fd;
-}
-
-static void send_fd(int fd, const uint8_t *b, size_t n, const konce_addr *to, bool v6)
-{
-	struct sockaddr_storage ss;
-	size_t sl = konce_addr_to_sockaddr(to, &ss, v6);
-	if (sl)
-		(void)sendto(fd, b, n, 0, (struct sockaddr *)&ss, (socklen_t)sl);
-}
-
-
 static struct fsock *fsock_of(struct node_trav *t, unsigned id)
 {
 	if (!t->filt || id < KONCE_TRAV_SOCK_FILTER || id > KONCE_TRAV_SOCK_ALT)
@@ -74,16 +42,15 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 {
 	struct fsock *s = arg;
 	uint8_t buf[2048];
-	struct sockaddr_storage ss;
 	(void)what;
 	for (int i = 0; i < 16 && s->fd >= 0; i++) {
-		socklen_t sl = sizeof(ss);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
 		konce_addr from;
+		int n = konce_udp_recv_one(fd, buf, sizeof(buf), &from);
+		if (n == -EAFNOSUPPORT)
+			continue;
 		if (n < 0)
 			break;
-		if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-			konce_trav_input(s->t->core, s->id, buf, (size_t)n, &from, node_now_us());
+		konce_trav_input(s->t->core, s->id, buf, (size_t)n, &from, node_now_us());
 	}
 	node_trav_schedule(s->t);
 }
@@ -110,7 +77,11 @@ void node_travfilter_sock(struct node_trav *t, unsigned id, bool open)
 	}
 	if (s->fd >= 0)
 		return;
-	int fd = konce_udp_local(t->n->udp, &local) ? -EADDRNOTAVAIL : udp_socket(&local, &s->local);
+	int fd = -EADDRNOTAVAIL;
+	if (!konce_udp_local(t->n->udp, &local)) {
+		local.port = 0;
+		fd = konce_udp_socket(&local, &s->local);
+	}
 	if (fd >= 0) {
 		s->fd = fd;
 		s->ev = event_new(t->n->base, fd, EV_READ | EV_PERSIST, on_rx, s);
@@ -128,7 +99,7 @@ bool node_travfilter_send(struct node_trav *t, unsigned id, const uint8_t *pkt, 
 	if (!s)
 		return false;
 	if (s->fd >= 0)
-		send_fd(s->fd, pkt, len, to, !konce_addr_is_v4(&s->local));
+		(void)konce_udp_send_one(s->fd, !konce_addr_is_v4(&s->local), pkt, len, to);
 	return true;
 }
 
@@ -155,34 +126,4 @@ void node_travfilter_free(struct node_trav *t)
 	fsock_close(&f->s[1]);
 	free(f);
 	t->filt = NULL;
-}
-
-json_t *node_travfilter_json(struct node_trav *t)
-{
-	const struct trav_filt *f = &t->core->filt;
-	if (!t->core->rc)
-		return json_pack("{s:s}", "result", "not measured");
-	if (!f->ft)
-		return json_pack("{s:s}", "result", f->started ? "not measured" : "waiting for registration");
-	konce_addr x;
-	bool orx, arx, osent, asent;
-	konce_filtertest_seen(f->ft, &orx, &arx, &osent, &asent);
-	char as[KONCE_ADDR_STRLEN];
-	bool done = konce_filtertest_state(f->ft) == KONCE_FILTERTEST_DONE;
-	return json_pack("{s:s,s:o,s:{s:b,s:b,s:b,s:b}}", "result",
-			 done ? konce_nat_filtering_name(konce_filtertest_result(f->ft)) : "measuring", "mapping",
-			 konce_filtertest_mapping(f->ft, &x) ? json_null() : json_string(konce_addr_str(&x, as)), "probes",
-			 "other_ip_received", orx, "other_port_received", arx, "other_ip_sent", osent,
-			 "other_port_sent", asent);
-}
-
-json_t *node_travfilter_service_json(struct node_trav *t)
-{
-	const struct trav_filt *f = &t->core->filt;
-	if (!t->core->srv)
-		return json_null();
-	char as[KONCE_ADDR_STRLEN];
-	return json_pack("{s:I,s:I,s:I,s:o}", "filter_echoes", (json_int_t)f->echoes, "filter_probes",
-			 (json_int_t)f->probes, "filter_refused", (json_int_t)f->refused, "filter_alt_port",
-			 f->alt_open ? json_string(konce_addr_str(&f->alt_local, as)) : json_null());
 }

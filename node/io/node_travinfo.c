@@ -1,8 +1,11 @@
-/* node_travinfo.c - the control answers of traversal: konce path (the last attempt's trace) and
- * konce netcheck (what the registrations revealed).  Reads node_trav.c's state, changes nothing. */
+/* node_travinfo.c - the control answers of traversal: konce path (the last attempt's trace),
+ * konce netcheck (what the registrations and the filtering test revealed) and the traversal part
+ * of konce status.  It reads the core only through its info structs (node/core/trav_info.h) and
+ * changes nothing. */
 #include <errno.h>
 #include <string.h>
 
+#include "node/core/trav_info.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
@@ -44,11 +47,11 @@ static json_t *addr_json(const konce_addr *a)
 
 static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 {
-	struct tpeer *p = tpeer_get(t->core, pk, TPEER_FIND, node_now_us());
-	if (!p)
+	konce_trav_path_info pi, *p = &pi;
+	if (konce_trav_path_info_get(t->core, pk, node_now_us(), p))
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOENT, "error",
 				 "no traversal attempt for this peer (it was reached at a known address, or never)");
-	const struct konce_punch_counters *c = konce_punch_counters(p->pu);
+	const struct konce_punch_counters *c = &p->punch;
 	/* times from our request, or from the introduction when the peer asked */
 	uint64_t base = p->asked_us ? p->asked_us : p->intro_us;
 	json_t *cands = json_array();
@@ -60,7 +63,7 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		why = p->intro_fail == KONCE_IFAIL_UNKNOWN ? "the rendezvous does not know the peer (not registered)"
 		      : p->intro_fail == KONCE_IFAIL_REFUSED ? "the rendezvous refused to introduce us"
 							     : "the rendezvous relay table is full";
-	else if (konce_punch_state(p->pu) == KONCE_PUNCH_PATH_PROBING && c->relay_first && !c->giveups)
+	else if (p->state == KONCE_PUNCH_PATH_PROBING && c->relay_first && !c->giveups)
 		why = "the two NATs (in the introduction) make a direct path impossible or a birthday gamble: "
 		      "relayed from the start while the attempt probes";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && c->lost)
@@ -75,13 +78,13 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		why = "the direct path stopped answering keepalives";
 	json_t *o = json_pack(
 		"{s:b,s:o,s:s,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
-		"ok", 1, "peer", json_string(""), "state", konce_punch_path_state_name(konce_punch_state(p->pu)), "initiator",
-		p->initiator, "controlling", konce_punch_controlling(p->pu), "intro_id", (json_int_t)p->intro_id,
+		"ok", 1, "peer", json_string(""), "state", konce_punch_path_state_name(p->state), "initiator",
+		p->initiator, "controlling", p->controlling, "intro_id", (json_int_t)p->intro_id,
 		"intro_ms", ms_since(base, p->intro_us), "delay_ms",
 		p->intro_us ? json_real(p->delay_us / 1000.0) : json_null(), "first_probe_ms",
 		ms_since(base, p->first_probe_us), "result_ms", ms_since(base, p->result_us), "peer_nat",
 		natmap_name(p->peer_nat.mapping), "candidates", cands, "path",
-		konce_punch_state(p->pu) == KONCE_PUNCH_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
+		p->state == KONCE_PUNCH_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
 		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
 		(json_int_t)c->probes_rx, "acks_sent", (json_int_t)c->acks_sent, "verified", (json_int_t)c->verified,
 		"giveups", (json_int_t)c->giveups, "lost", (json_int_t)c->lost, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
@@ -112,12 +115,10 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 			    json_pack("{s:I,s:I,s:I,s:b}", "forged", (json_int_t)c->forged, "moves_held",
 				      (json_int_t)c->moves_held, "claimed_withheld", (json_int_t)c->claimed_withheld,
 				      "solicited", p->solicited));
-	unsigned sock;
-	konce_addr a;
 	struct node_trav_socks_stats bs;
 	node_trav_socks_get_stats(t->socks, &bs);
 	/* 0: the node socket; 1..256: a birthday socket, which then carries the session */
-	json_object_set_new(o, "path_socket", konce_punch_path(p->pu, &sock, &a) ? json_integer(sock) : json_null());
+	json_object_set_new(o, "path_socket", p->have_path_sock ? json_integer(p->path_sock) : json_null());
 	json_object_set_new(o, "birthday_sockets",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "opened", (json_int_t)bs.opened, "open_now",
 				      (json_int_t)bs.open_now, "open_max", (json_int_t)bs.open_max, "open_failed",
@@ -127,54 +128,119 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 
 /* The port allocation pattern the registrations show: the step between two rendezvous' mappings
  * for an endpoint-dependent NAT; for an endpoint-independent one, whether the port was kept. */
-static const char *allocation_name(struct node_trav *t, konce_natinfo nat)
+static const char *allocation_name(struct node_trav *t, const konce_trav_info *in)
 {
-	konce_addr refl, local;
-	switch (nat.mapping) {
+	konce_addr local;
+	switch (in->nat.mapping) {
 	case KONCE_NATMAP_EDM_SEQ: return "sequential";
 	case KONCE_NATMAP_EDM_RANDOM: return "random";
 	case KONCE_NATMAP_EIM:
-		if (t->core->rc && konce_rdvclient_reflexive(t->core->rc, 0, &refl) == 0 && konce_udp_local(t->n->udp, &local) == 0)
-			return refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
+		if (in->nrdv && in->rdv[0].have_refl && konce_udp_local(t->n->udp, &local) == 0)
+			return in->rdv[0].refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
 		break;
 	}
 	return "unknown";
 }
 
+static json_t *filtering_json(const konce_trav_info *in)
+{
+	if (!in->client)
+		return json_pack("{s:s}", "result", "not measured");
+	if (!in->filter_running)
+		return json_pack("{s:s}", "result", in->filter_started ? "not measured" : "waiting for registration");
+	return json_pack("{s:s,s:o,s:{s:b,s:b,s:b,s:b}}", "result",
+			 in->filter_done ? konce_nat_filtering_name(in->filter_result) : "measuring", "mapping",
+			 in->filter_have_mapping ? addr_json(&in->filter_mapping) : json_null(), "probes",
+			 "other_ip_received", in->other_ip_rx, "other_port_received", in->other_port_rx,
+			 "other_ip_sent", in->other_ip_sent, "other_port_sent", in->other_port_sent);
+}
+
+static json_t *filter_service_json(const konce_trav_info *in)
+{
+	if (!in->service)
+		return json_null();
+	return json_pack("{s:I,s:I,s:I,s:o}", "filter_echoes", (json_int_t)in->filter_echoes, "filter_probes",
+			 (json_int_t)in->filter_probes, "filter_refused", (json_int_t)in->filter_refused,
+			 "filter_alt_port", in->alt_open ? addr_json(&in->alt_local) : json_null());
+}
+
+/* The rendezvous service's table and counters, or null without the service. */
+static json_t *rdvsrv_json(struct node_trav *t, uint64_t now)
+{
+	konce_trav_service_info si;
+	if (konce_trav_service_info_get(t->core, now, &si))
+		return json_null();
+	const struct konce_rendezvous_counters *c = &si.rdv;
+	const struct konce_relay_counters *rc = &si.relay;
+	json_t *o = json_object();
+#define SET(name, v) json_object_set_new(o, name, json_integer((json_int_t)(v)))
+	SET("registrations", si.registrations);
+	SET("registration_capacity", si.capacity);
+	SET("registered", c->registered);
+	SET("refreshed", c->refreshed);
+	SET("table_full", c->table_full);
+	SET("rx", c->rx);
+	SET("bad", c->bad);
+	SET("rate_limited", c->rate_limited);
+	SET("not_registered", c->not_registered);
+	SET("intro_requests", c->intro_requests);
+	SET("intros", c->intros);
+	SET("intro_unknown", c->intro_unknown);
+	SET("intro_refused", c->intro_refused);
+	SET("intro_declined", c->intro_declined);
+	SET("relayed", c->relayed);
+	SET("relay_refused", c->relay_refused);
+	SET("relay_pairs", si.relay_pairs);
+	SET("relay_full", rc->full);
+	SET("relay_bytes", rc->bytes);
+	SET("relay_key_full", rc->key_full);
+	SET("relay_over_global", rc->over_global);
+	SET("source_full", c->source_full);
+	SET("offers", c->offers);
+	SET("offers_full", c->offers_full);
+	SET("rtt_samples", c->rtt_samples);
+	SET("rtt_refused", c->rtt_refused);
+	SET("claimed_dropped", c->claimed_dropped);
+	SET("out_dropped", c->out_dropped);
+	SET("forged", si.forged);
+	SET("no_session", si.no_session);
+#undef SET
+	return o;
+}
+
 static json_t *netcheck_json(struct node_trav *t)
 {
 	uint64_t now = node_now_us();
+	konce_trav_info in;
+	konce_trav_info_get(t->core, &in);
 	json_t *rdvs = json_array(), *hosts = json_array();
 	char who[KONCE_KEY_TEXT_LEN + 1];
-	for (unsigned i = 0; i < t->core->nrdv; i++) {
-		konce_addr refl;
-		struct peer *p = node_peer_find(t->n, t->core->rdv_pk[i]);
-		konce_key_to_text(who, t->core->rdv_pk[i]);
-		bool have = t->core->rc && konce_rdvclient_reflexive(t->core->rc, i, &refl) == 0;
+	for (unsigned i = 0; i < in.nrdv; i++) {
+		struct peer *p = konce_nodecore_peer_find(t->n->core, in.rdv[i].pk);
+		konce_key_to_text(who, in.rdv[i].pk);
 		json_array_append_new(
-			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&t->core->rdv_addr[i]),
-					"session", p && p->up, "reflexive", have ? addr_json(&refl) : json_null(),
-					"register_rtt_ms",
-					t->core->rdv_rtt_us[i] ? json_real(t->core->rdv_rtt_us[i] / 1000.0) : json_null(),
+			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&in.rdv[i].addr),
+					"session", p && p->up, "reflexive",
+					in.rdv[i].have_refl ? addr_json(&in.rdv[i].refl) : json_null(), "register_rtt_ms",
+					in.rdv[i].rtt_us ? json_real(in.rdv[i].rtt_us / 1000.0) : json_null(),
 					"session_rtt_ms", p && p->rtt_us ? json_real(p->rtt_us / 1000.0) : json_null()));
 	}
-	for (unsigned i = 0; i < t->core->nhost; i++)
-		json_array_append_new(hosts, addr_json(&t->core->host[i]));
-	konce_natinfo nat = t->core->rc ? konce_rdvclient_nat(t->core->rc) : (konce_natinfo){0};
+	for (unsigned i = 0; i < in.nhost; i++)
+		json_array_append_new(hosts, addr_json(&in.host[i]));
 	bool mapped = !strcmp(t->pm_state, "mapped");
 	bool failed = !strcmp(t->pm_state, "unavailable") || !strcmp(t->pm_state, "lost");
 	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
-			      t->core->rc && konce_rdvclient_registered(t->core->rc), "rendezvous", rdvs, "nat", "mapping",
-			      natmap_name(nat.mapping), "port_step", nat.step, "last_port", nat.last_port, "host", hosts,
-			      "portmap", "state", t->pm_state, "protocol",
+			      in.registered, "rendezvous", rdvs, "nat", "mapping", natmap_name(in.nat.mapping),
+			      "port_step", in.nat.step, "last_port", in.nat.last_port, "host", hosts, "portmap", "state",
+			      t->pm_state, "protocol",
 			      mapped ? json_string(konce_portmap_policy_proto_name(t->pm_proto)) : json_null(), "external",
 			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
 			      failed ? json_string(konce_portmap_policy_err_name(t->pm_reason)) : json_null());
-	json_object_set_new(o, "rendezvous_service", t->core->srv ? node_rdvsrv_json(t->core, now) : json_null());
+	json_object_set_new(o, "rendezvous_service", rdvsrv_json(t, now));
 	json_object_set_new(o, "lifetime", node_trav_life_json(t));
 	json_object_set_new(o, "lifetime_service", node_trav_life_srv_json(t));
-	json_object_set_new(o, "filtering", node_travfilter_json(t));
-	json_object_set_new(o, "allocation", json_string(allocation_name(t, nat)));
+	json_object_set_new(o, "filtering", filtering_json(&in));
+	json_object_set_new(o, "allocation", json_string(allocation_name(t, &in)));
 	return o;
 }
 
@@ -198,58 +264,16 @@ json_t *node_trav_status_json(struct konce_node *n)
 	struct node_trav *t = n->trav;
 	if (!t)
 		return json_null();
-	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", t->core->known_only ? "known" : "any", "intros_refused",
-			      (json_int_t)t->core->intros_refused, "intros_declined", (json_int_t)t->core->intros_declined);
-	json_object_set_new(o, "rendezvous_service", t->core->srv ? node_rdvsrv_json(t->core, node_now_us()) : json_null());
-	json_object_set_new(o, "filter_service", node_travfilter_service_json(t));
+	konce_trav_info in;
+	konce_trav_info_get(t->core, &in);
+	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", in.known_only ? "known" : "any", "intros_refused",
+			      (json_int_t)in.intros_refused, "intros_declined", (json_int_t)in.intros_declined);
+	json_object_set_new(o, "rendezvous_service", rdvsrv_json(t, node_now_us()));
+	json_object_set_new(o, "filter_service", filter_service_json(&in));
 	/* traversal safety: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
 	 * traversal entry to take, strangers evicted from their pool */
-	json_object_set_new(o, "probes_refused", json_integer((json_int_t)t->core->punch_bad));
-	json_object_set_new(o, "peers_full", json_integer((json_int_t)t->core->tpeer_full));
-	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)t->core->tpeer_evicted));
-	return o;
-}
-
-json_t *node_rdvsrv_json(konce_trav *core, uint64_t now)
-{
-	konce_rendezvous *rdv = trav_rdvsrv_core(core->srv);
-	uint64_t forged, no_session;
-	trav_rdvsrv_counters(core->srv, &forged, &no_session);
-	const struct konce_rendezvous_counters *c = konce_rendezvous_counters(rdv);
-	const konce_relay *rl = konce_rendezvous_relay(rdv);
-	const struct konce_relay_counters *rc = konce_relay_counters(rl);
-	json_t *o = json_object();
-#define SET(name, v) json_object_set_new(o, name, json_integer((json_int_t)(v)))
-	SET("registrations", konce_rendezvous_count(rdv, now));
-	SET("registration_capacity", konce_rendezvous_capacity(rdv));
-	SET("registered", c->registered);
-	SET("refreshed", c->refreshed);
-	SET("table_full", c->table_full);
-	SET("rx", c->rx);
-	SET("bad", c->bad);
-	SET("rate_limited", c->rate_limited);
-	SET("not_registered", c->not_registered);
-	SET("intro_requests", c->intro_requests);
-	SET("intros", c->intros);
-	SET("intro_unknown", c->intro_unknown);
-	SET("intro_refused", c->intro_refused);
-	SET("intro_declined", c->intro_declined);
-	SET("relayed", c->relayed);
-	SET("relay_refused", c->relay_refused);
-	SET("relay_pairs", konce_relay_live(rl, now));
-	SET("relay_full", rc->full);
-	SET("relay_bytes", rc->bytes);
-	SET("relay_key_full", rc->key_full);
-	SET("relay_over_global", rc->over_global);
-	SET("source_full", c->source_full);
-	SET("offers", c->offers);
-	SET("offers_full", c->offers_full);
-	SET("rtt_samples", c->rtt_samples);
-	SET("rtt_refused", c->rtt_refused);
-	SET("claimed_dropped", c->claimed_dropped);
-	SET("out_dropped", c->out_dropped);
-	SET("forged", forged);
-	SET("no_session", no_session);
-#undef SET
+	json_object_set_new(o, "probes_refused", json_integer((json_int_t)in.probes_refused));
+	json_object_set_new(o, "peers_full", json_integer((json_int_t)in.peers_full));
+	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)in.strangers_evicted));
 	return o;
 }

@@ -11,15 +11,9 @@
  *       is_virtual   = node_trav_is_virtual   never noted to the store
  *       priority     = rendezvous types beside a fresh source's handshake in the input queue
  *
- *   traversal -> node: the glue (node_trav*.c, node_rdvsrv.c, node_travfilter.c, ...) still calls
- *     up into the node by these names and reads struct konce_node's seam fields (node_int.h: ep,
- *     by_pk, npeers, msgs_dropped, udp, base, store, pk).  The functions below keep those names
- *     working on the core's peer table:
- *       node_peer_find / node_peer_by_conn / node_peer_add / node_peer_set_conn / node_peer_free
- *     and node_io_kick() (node_io.c), node_log() and node_now_us() (node.c).
- *
- * When traversal becomes a sans-I/O core of its own, it plugs into the hook table directly and this
- * file, the seam fields and those up-calls go.
+ *   traversal -> node: the traversal core's ops are the node core's peer table itself
+ *     (node/core/nctrav.h), so nothing calls up through the I/O layer; the host (node_trav*.c)
+ *     uses the node's socket, event base, clock and log like the rest of node/io.
  */
 #include "node/io/node_int.h"
 #include "node/core/inq.h"
@@ -70,30 +64,4 @@ void node_travseam_hooks(struct konce_node *n, konce_nodecore_hooks *h)
 		.is_virtual = seam_is_virtual,
 		.traversal = seam_traversal,
 	};
-}
-
-struct peer *node_peer_find(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
-{
-	return konce_nodecore_peer_find(n->core, pk);
-}
-
-struct peer *node_peer_by_conn(struct konce_node *n, uint32_t conn) { return konce_nodecore_peer_by_conn(n->core, conn); }
-
-struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES])
-{
-	struct peer *p = konce_nodecore_peer_add(n->core, pk);
-	n->npeers = konce_nodecore_npeers(n->core);
-	return p;
-}
-
-void node_peer_set_conn(struct konce_node *n, struct peer *p, uint32_t conn)
-{
-	konce_nodecore_peer_set_conn(n->core, p, conn);
-}
-
-void node_peer_free(struct konce_node *n, struct peer *p, int reason)
-{
-	konce_nodecore_peer_free(n->core, p, reason);
-	n->npeers = konce_nodecore_npeers(n->core);
-	node_io_schedule(n); /* its pendings' outcomes */
 }

@@ -42,12 +42,63 @@ struct konce_udp {
 	char txctl[KONCE_UDP_BATCH][CMSG_SPACE(sizeof(uint16_t))];
 };
 
-int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size_t errlen)
+int konce_udp_socket(const konce_addr *bind_addr, konce_addr *local)
 {
 	struct sockaddr_storage ss;
+	bool v6 = !konce_addr_is_v4(bind_addr);
+	int zero = 0;
+	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(bind_addr, &ss, v6);
+	if (!sl)
+		return -EAFNOSUPPORT;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno ? -errno : -EIO;
+	if (v6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	if (local) {
+		sl = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			goto fail;
+		if (konce_addr_from_sockaddr(local, (struct sockaddr *)&ss)) {
+			errno = EAFNOSUPPORT;
+			goto fail;
+		}
+	}
+	return fd;
+fail:;
+	int e = errno ? -errno : -EIO;
+	close(fd);
+	return e;
+}
+
+int konce_udp_recv_one(int fd, uint8_t *buf, size_t cap, konce_addr *from)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	ssize_t n = recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (konce_addr_from_sockaddr(from, (struct sockaddr *)&ss))
+		return -EAFNOSUPPORT;
+	return (int)n;
+}
+
+int konce_udp_send_one(int fd, bool v6, const uint8_t *pkt, size_t len, const konce_addr *to)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(to, &ss, v6);
+	if (!sl)
+		return -EAFNOSUPPORT;
+	return sendto(fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 ? -errno : 0;
+}
+
+int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size_t errlen)
+{
 	char as[KONCE_ADDR_STRLEN];
 	konce_udp *u;
-	int one = 1, zero = 0, size = KONCE_UDP_RCVBUF, e;
+	int one = 1, size = KONCE_UDP_RCVBUF, e;
 
 	*out = NULL;
 	u = calloc(1, sizeof(*u));
@@ -57,16 +108,12 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 		return -ENOMEM;
 	}
 	u->v6 = !konce_addr_is_v4(bind_addr);
-	socklen_t sl = (socklen_t)konce_addr_to_sockaddr(bind_addr, &ss, u->v6);
-	u->fd = socket(u->v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->fd < 0)
+	if ((u->fd = konce_udp_socket(bind_addr, NULL)) < 0) {
+		errno = -u->fd;
 		goto fail;
-	if (u->v6)
-		setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	}
 	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	if (bind(u->fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
 	/* Path MTU discovery is konce's (node/transport/pmtud.h): DF on every datagram, never
 	 * fragmented locally, whatever the kernel's path MTU cache holds (an ICMP-learned value is
 	 * what IP_MTU reports, see konce_udp_path_mtu) */

@@ -32,6 +32,17 @@ typedef struct konce_udp_stats {
 
 typedef void (*konce_udp_rx_fn)(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from);
 
+/* The one dual-stack opener: a non-blocking, close-on-exec UDP socket bound to `bind` (port 0 =
+ * any; an IPv6 address makes it dual-stack, IPV6_V6ONLY off).  Its fd, with *local = the bound
+ * address if local is not NULL, or -errno.  konce_udp_open() and the traversal's extra sockets
+ * (birthday, filtering test, the lifetime probe) use it. */
+int konce_udp_socket(const konce_addr *bind, konce_addr *local);
+/* Bare sockets (konce_udp_socket), one datagram at a time, never blocking.  recv: its length
+ * with *from, -EAGAIN when none waits, -EAFNOSUPPORT for a source konce_addr cannot hold (the
+ * datagram is consumed), or another -errno (an ICMP error queued on the socket: read on).
+ * send: v6 = the socket is AF_INET6; 0 or -errno. */
+int konce_udp_recv_one(int fd, uint8_t *buf, size_t cap, konce_addr *from);
+int konce_udp_send_one(int fd, bool v6, const uint8_t *pkt, size_t len, const konce_addr *to);
 /* Binds a socket to `bind` (port 0 = any).  For [::] the socket is dual-stack.  0 or -errno, with err
  * naming the address and the reason. */
 int konce_udp_open(konce_udp **out, const konce_addr *bind, char *err, size_t errlen);

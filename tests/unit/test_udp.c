@@ -1,5 +1,6 @@
 /* test_udp.c - batched UDP over loopback: batching, GSO trains and their fallback, dual stack. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <setjmp.h>
@@ -246,11 +247,53 @@ static void test_errors(void **state)
 	konce_udp_close(b);
 }
 
+/* The bare opener the traversal's extra sockets use: the bound address is reported, [::] takes
+ * IPv4 datagrams, a port in use is refused with its errno. */
+static void test_bare_socket(void **state)
+{
+	(void)state;
+	konce_addr any6, lo4, local6, local4, again;
+	assert_int_equal(konce_addr_parse(&any6, "[::]:0"), 0);
+	assert_int_equal(konce_addr_parse(&lo4, "127.0.0.1:0"), 0);
+	int f6 = konce_udp_socket(&any6, &local6);
+	int f4 = konce_udp_socket(&lo4, &local4);
+	assert_true(f6 >= 0);
+	assert_true(f4 >= 0);
+	assert_int_not_equal(local6.port, 0);
+	assert_int_not_equal(local4.port, 0);
+	assert_true(konce_addr_is_v4(&local4));
+	int flags = fcntl(f6, F_GETFL), fdflags = fcntl(f6, F_GETFD);
+	assert_true(flags & O_NONBLOCK);
+	assert_true(fdflags & FD_CLOEXEC);
+	/* dual-stack: an IPv4 datagram reaches the [::] socket, and comes from an IPv4 address */
+	konce_addr to = local4, from;
+	to.port = local6.port;
+	uint8_t buf[16];
+	assert_int_equal(konce_udp_recv_one(f6, buf, sizeof(buf), &from), -EAGAIN);
+	assert_int_equal(konce_udp_send_one(f4, false, (const uint8_t *)"xyz", 3, &to), 0);
+	struct pollfd pf = {.fd = f6, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, 2000), 1);
+	assert_int_equal(konce_udp_recv_one(f6, buf, sizeof(buf), &from), 3);
+	assert_memory_equal(buf, "xyz", 3);
+	assert_true(konce_addr_eq(&from, &local4));
+	/* and back, from the dual-stack socket to the IPv4 one */
+	assert_int_equal(konce_udp_send_one(f6, true, (const uint8_t *)"ab", 2, &local4), 0);
+	pf.fd = f4;
+	assert_int_equal(poll(&pf, 1, 2000), 1);
+	assert_int_equal(konce_udp_recv_one(f4, buf, sizeof(buf), &from), 2);
+	assert_int_equal(from.port, local6.port);
+	/* the same port again: refused */
+	assert_int_equal(konce_udp_socket(&local4, &again), -EADDRINUSE);
+	close(f6);
+	close(f4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_plain), cmocka_unit_test(test_batch_gso), cmocka_unit_test(test_batch_v6),
 		cmocka_unit_test(test_gso_train_cap), cmocka_unit_test(test_dual_stack), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bare_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,52 @@
+/* nctrav.c - the traversal core's ops over the node core's peer table (nctrav.h). */
+#include "node/core/nctrav.h"
+
+static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
+{
+	const konce_ncpeer *p = konce_nodecore_peer_find(ctx, pk);
+	if (!p)
+		return false;
+	out->conn = p->conn;
+	out->up = p->up;
+	out->addr = p->addr;
+	return true;
+}
+
+static uint32_t op_dial(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], const konce_addr *to, uint64_t now)
+{
+	konce_nodecore *c = ctx;
+	konce_ncpeer *p;
+	uint32_t conn;
+	if (!(p = konce_nodecore_peer_add(c, pk)))
+		return 0;
+	if (konce_ep_connect(konce_nodecore_ep(c), pk, to, NULL, 0, now, &conn)) {
+		konce_nodecore_peer_free(c, p, KONCE_REASON_NONE);
+		return 0;
+	}
+	konce_nodecore_peer_set_conn(c, p, conn);
+	p->addr = *to;
+	p->since_us = now;
+	return conn;
+}
+
+/* introductions = known, the store's part: a petname marks a key as known before first contact;
+ * the known set is in memory (loaded from the store at start), so no SQLite on the input path */
+static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
+{
+	return (konce_nodecore_known(ctx, pk) & KONCE_NC_NAMED) != 0;
+}
+
+konce_trav_ops konce_nodecore_trav_ops(konce_nodecore *c)
+{
+	return (konce_trav_ops){.peer = op_peer, .dial = op_dial, .known = op_known, .ctx = c};
+}
+
+void konce_nodecore_trav_declined(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint64_t now)
+{
+	konce_ncpeer *p = konce_nodecore_peer_find(c, pk);
+	if (p && !p->up) {
+		if (p->conn)
+			konce_ep_close(konce_nodecore_ep(c), p->conn, now);
+		konce_nodecore_peer_free(c, p, KONCE_REASON_INTRO_REFUSED);
+	}
+}

@@ -1,0 +1,99 @@
+/* test_nctrav.c - the traversal core's ops over the node core's peer table (node/core/nctrav.h),
+ * on a real node core with no socket:
+ *
+ *   - peer: none for an unknown key; after dial, the peer's conn, not up, at the dialled address;
+ *   - dial adds exactly one peer and opens a session attempt (the HELLO is queued);
+ *   - known: only a key with a petname counts (introductions = known);
+ *   - a declined introduction frees a peer not yet up and fails what waits for it with
+ *     KONCE_REASON_INTRO_REFUSED, once; an unknown key is a no-op.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/core/nctrav.h"
+#include "node/transport/identity.h"
+
+enum { APP = 300 };
+
+static int outcomes, last_outcome, last_reason;
+
+static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	outcomes++;
+	last_outcome = outcome;
+	last_reason = reason;
+}
+
+static void test_ops(void **state)
+{
+	(void)state;
+	konce_identity *id, *other;
+	konce_nodecore *c;
+	uint64_t now = 1000000;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	assert_int_equal(konce_identity_generate(&other, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
+	konce_trav_ops ops = konce_nodecore_trav_ops(c);
+	const uint8_t *pk = konce_identity_public(other);
+	konce_trav_peer tp;
+	assert_false(ops.peer(ops.ctx, pk, &tp));
+	assert_false(ops.known(ops.ctx, pk));
+
+	konce_addr to;
+	assert_int_equal(konce_addr_parse(&to, "192.0.2.9:7807"), 0);
+	uint32_t conn = ops.dial(ops.ctx, pk, &to, now);
+	assert_int_not_equal(conn, 0);
+	assert_int_equal(konce_nodecore_npeers(c), 1);
+	assert_true(ops.peer(ops.ctx, pk, &tp));
+	assert_int_equal(tp.conn, conn);
+	assert_false(tp.up);
+	assert_true(konce_addr_eq(&tp.addr, &to));
+	konce_nc_datagram dg;
+	bool hello = false;
+	while (konce_nodecore_poll(c, &dg))
+		hello |= konce_addr_eq(&dg.to, &to);
+	assert_true(hello);
+
+	/* a send waiting for the session, then the peer's side declines us */
+	uint64_t h;
+	assert_int_equal(konce_nodecore_send(c, pk, APP, (const uint8_t *)"hi", 2, NULL, on_outcome, NULL, now, &h), 0);
+	konce_nodecore_trav_declined(c, pk, now);
+	assert_false(ops.peer(ops.ctx, pk, &tp));
+	assert_int_equal(konce_nodecore_npeers(c), 0);
+	konce_nc_event ev;
+	while (konce_nodecore_poll_event(c, &ev))
+		if (ev.type == KONCE_NC_EV_OUTCOME)
+			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
+	assert_int_equal(outcomes, 1);
+	assert_int_equal(last_outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(last_reason, KONCE_REASON_INTRO_REFUSED);
+	konce_nodecore_trav_declined(c, pk, now); /* nothing left: a no-op */
+	assert_false(konce_nodecore_poll_event(c, &ev));
+
+	/* introductions = known: a petname counts, a key merely seen does not */
+	konce_nodecore_known_load(c, pk, &to, false);
+	assert_false(ops.known(ops.ctx, pk));
+	konce_nodecore_known_load(c, pk, &to, true);
+	assert_true(ops.known(ops.ctx, pk));
+
+	konce_nodecore_free(c);
+	konce_identity_free(id);
+	konce_identity_free(other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ops),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
