@@ -375,7 +375,7 @@ static void add_traffic(struct konce_node *n, const struct peer *p, json_t *o)
 {
 	uint64_t rx = 0, tx = 0;
 	if (p->conn)
-		konce_ep_conn_traffic(n->ep, p->conn, &rx, &tx);
+		konce_ep_conn_traffic(konce_nodecore_ep(n->core), p->conn, &rx, &tx);
 	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rx));
 	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tx));
 	json_object_set_new(o, "rx_bytes_per_s", json_real(p->rx_rate));
@@ -449,7 +449,7 @@ static void add_hostile_counters(json_t *o, const struct konce_ep_counters *c)
 static json_t *memory_json(struct konce_node *n)
 {
 	konce_ep_memory m;
-	konce_ep_memory_get(n->ep, &m);
+	konce_ep_memory_get(konce_nodecore_ep(n->core), &m);
 	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "reassembly", "used", (json_int_t)m.reasm_used,
 			 "budget", (json_int_t)m.reasm_budget, "sessions", (json_int_t)m.reasm_holders,
 			 "send_queues", "used", (json_int_t)m.send_used, "budget", (json_int_t)m.send_budget,
@@ -459,7 +459,7 @@ static json_t *memory_json(struct konce_node *n)
 static json_t *do_status(struct konce_node *n)
 {
 	char listen[KONCE_ADDR_STRLEN];
-	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
 	konce_store_stats ss = {0};
 	konce_udp_stats us;
 	konce_nodecore_stats cs;
@@ -483,9 +483,9 @@ static json_t *do_status(struct konce_node *n)
 		"path_changed", (json_int_t)c->path_changed, "path_response_bad", (json_int_t)c->path_response_bad,
 		"amplification_blocked", (json_int_t)c->amplification_blocked,
 		"messages_rx", (json_int_t)cs.msgs_rx, "messages_tx", (json_int_t)cs.msgs_tx,
-		"messages_dropped", (json_int_t)(cs.msgs_dropped + n->msgs_dropped), "udp_tx_dropped",
+		"messages_dropped", (json_int_t)cs.msgs_dropped, "udp_tx_dropped",
 		(json_int_t)us.tx_dropped, "input_shed", (json_int_t)cs.input_shed,
-		"pow_bits", (json_int_t)konce_ep_pow_bits(n->ep, node_now_us()));
+		"pow_bits", (json_int_t)konce_ep_pow_bits(konce_nodecore_ep(n->core), node_now_us()));
 	add_hostile_counters(counters, c);
 	json_t *st = json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",

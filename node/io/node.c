@@ -324,7 +324,7 @@ int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int i
 
 void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 {
-	const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+	const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
 	konce_nodecore_stats cs;
 	konce_nodecore_stats_get(n->core, &cs);
 	memset(o, 0, sizeof(*o));
@@ -332,7 +332,7 @@ void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 	o->peers_active = cs.peers;
 	o->msgs_rx = cs.msgs_rx;
 	o->msgs_tx = cs.msgs_tx;
-	o->msgs_dropped = cs.msgs_dropped + n->msgs_dropped;
+	o->msgs_dropped = cs.msgs_dropped;
 	o->rx_packets = c->rx_packets;
 	o->tx_packets = c->tx_packets;
 	o->handshakes_in = c->accept_tx;
@@ -340,7 +340,7 @@ void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 	o->forged_dropped = c->data_auth_fail + c->data_replay + c->data_bad_header + c->init_bad_mac +
 			    c->init_bad_pow + c->init_bad_box1 + c->init_bad_box2 + c->init_stale + c->cookie_bad +
 			    c->accept_bad;
-	o->pow_bits = konce_ep_pow_bits(n->ep, node_now_us());
+	o->pow_bits = konce_ep_pow_bits(konce_nodecore_ep(n->core), node_now_us());
 }
 
 /* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */

@@ -42,8 +42,6 @@ struct konce_node {
 	int store_failing;
 	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
-	konce_ep *ep;          /* the core's endpoint (konce_nodecore_ep), for the stats */
-	uint64_t msgs_dropped; /* rendezvous messages dropped with traversal off (the stats add the core's) */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
 };

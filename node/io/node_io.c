@@ -308,7 +308,6 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 		return e;
 	}
-	n->ep = konce_nodecore_ep(n->core);
 	if (n->store && konce_store_peers_each(n->store, 0, load_known, n) < 0)
 		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
@@ -329,7 +328,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 void node_io_stop(struct konce_node *n)
 {
 	if (n->core) {
-		const struct konce_ep_counters *c = konce_ep_counters(n->ep);
+		const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
 		node_log(n, KONCE_LOG_DEBUG,
 			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
 			 "auth_fail %llu bad_frame %llu ring_full %llu",
@@ -369,5 +368,4 @@ void node_io_stop(struct konce_node *n)
 	n->udp = NULL;
 	konce_nodecore_free(n->core);
 	n->core = NULL;
-	n->ep = NULL;
 }

@@ -165,7 +165,7 @@ void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t
 {
 	struct node_trav *t = T(n);
 	if (!t || !len) {
-		n->msgs_dropped++;
+		konce_nodecore_count_dropped(n->core);
 		return;
 	}
 	konce_trav_message(t->core, from->pk, &from->addr, body, len, node_now_us());
