@@ -50,6 +50,7 @@ struct konce_node {
 	unsigned npeers;
 	uint64_t msgs_dropped;
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
+	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
 };
 
 /* node.c */
@@ -75,6 +76,13 @@ struct peer *node_peer_by_conn(struct konce_node *n, uint32_t conn);
 struct peer *node_peer_add(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES]);
 void node_peer_set_conn(struct konce_node *n, struct peer *p, uint32_t conn);
 void node_peer_free(struct konce_node *n, struct peer *p, int reason);
+
+/* group_io.c: the consensus groups (include/konce/group.h) */
+int node_groups_start(struct konce_node *n);
+void node_groups_stop(struct konce_node *n);
+/* Writes the core's group notes into the store and schedules their flush. */
+void node_groups_io(struct konce_node *n);
+void node_group_event(struct konce_node *n, const konce_nc_event *ev);
 
 /* control.c */
 int node_control_start(struct konce_node *n, const char *path, char *err, size_t errlen);
