@@ -312,6 +312,48 @@ int konce_node_group_create(konce_node *n, const char *name)
 	return 0;
 }
 
+/* The token's hint: one "ADDR:PORT" (or "-") per member, in the token's key order, separated by
+ * spaces: this node's (addr_hint), then where this node reaches each other member (its session's
+ * address, else the newest known one).  A joiner loads them as it would a store's addresses, so it
+ * opens a session to every member by key.  Cut at the last whole address that fits. */
+static void hint_build(struct konce_node *n, konce_ctoken *t, const char *addr_hint)
+{
+	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], as[KONCE_ADDR_STRLEN];
+	size_t len = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < t->n; i++) {
+		const char *a = "-";
+		konce_addr ad;
+		konce_ncpeer *p;
+		if (i == 0 && addr_hint && *addr_hint)
+			a = addr_hint;
+		else if (i > 0 && (p = konce_nodecore_peer_find(n->core, t->keys[i])) && p->up)
+			a = konce_addr_str(&p->addr, as);
+		else if (i > 0 && !konce_nodecore_known_addr(n->core, t->keys[i], &ad))
+			a = konce_addr_str(&ad, as);
+		size_t l = strlen(a);
+		if (len + (len ? 1 : 0) + l > KONCE_CW_MAX_RENDEZVOUS)
+			break;
+		len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "", a);
+	}
+	memcpy(t->rdv, buf, len + 1);
+	t->rdv_len = (uint8_t)len;
+}
+
+/* Loads the addresses of a token's hint (hint_build) into the known-keys cache. */
+static void hint_load(struct konce_node *n, const konce_ctoken *t)
+{
+	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], *save = NULL;
+	memcpy(buf, t->rdv, t->rdv_len);
+	buf[t->rdv_len] = '\0';
+	unsigned i = 0;
+	for (char *w = strtok_r(buf, " ", &save); w && i < t->n; w = strtok_r(NULL, " ", &save), i++) {
+		konce_addr a;
+		if (strcmp(w, "-") && konce_addr_parse(&a, w) == 0)
+			konce_nodecore_known_load(n->core, t->keys[i], &a, false);
+	}
+}
+
 int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint, char *token,
 			    size_t cap)
 {
@@ -340,10 +382,7 @@ int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, c
 			memcpy(t->keys[t->n++], keys[i], KONCE_CW_KEY);
 	randombytes_buf(t->secret, sizeof t->secret);
 	t->expires = expires;
-	if (addr_hint) {
-		t->rdv_len = (uint8_t)strlen(addr_hint);
-		memcpy(t->rdv, addr_hint, t->rdv_len);
-	}
+	hint_build(n, t, addr_hint);
 	uint8_t hash[KONCE_CW_SECRET];
 	konce_ctoken_secret_hash(hash, t->secret);
 	wallclock(n);
@@ -395,10 +434,7 @@ int konce_node_group_join(konce_node *n, const char *text, const char *name)
 		sodium_free(t);
 		return e;
 	}
-	/* the hint is the inviter's address (its key is first): a session opens by it */
-	konce_addr a;
-	if (t->rdv_len && konce_addr_parse(&a, t->rdv) == 0)
-		konce_nodecore_known_load(n->core, t->keys[0], &a, false);
+	hint_load(n, t); /* the members' addresses: sessions open by them */
 	wallclock(n);
 	if ((e = konce_nodecore_group_add(n->core, t->group, &g)) ||
 	    (e = konce_group_join(g, (const uint8_t(*)[KONCE_CW_KEY])t->keys, t->n, t->secret, node_now_us()))) {

@@ -83,6 +83,9 @@ void node_groups_stop(struct konce_node *n);
 /* Writes the core's group notes into the store and schedules their flush. */
 void node_groups_io(struct konce_node *n);
 void node_group_event(struct konce_node *n, const konce_nc_event *ev);
+/* group_ctl.c: a "group.*" control request; the response object */
+struct json_t;
+struct json_t *node_group_control(struct konce_node *n, const char *cmd, struct json_t *req);
 
 /* control.c */
 int node_control_start(struct konce_node *n, const char *path, char *err, size_t errlen);
