@@ -23,7 +23,7 @@ struct ncgroups {
 	struct ncgroup *v[KONCE_NC_GROUPS_MAX];
 	struct ncgnote *head, **tail, *returned;
 	size_t nnotes;
-	uint64_t dropped; /* group messages for no hosted group, or unsendable */
+	konce_nc_group_stats st;
 	uint64_t wall;
 	/* the event handed out last: its data is copied here (valid until the next poll_event) */
 	uint8_t *evbuf;
@@ -237,7 +237,13 @@ void konce_nodecore_groups_wallclock(konce_nodecore *c, uint64_t unix_seconds)
 			konce_group_set_wallclock(s->v[i]->g, unix_seconds);
 }
 
-uint64_t konce_nodecore_groups_dropped(const konce_nodecore *c) { return c->groups ? c->groups->dropped : 0; }
+void konce_nodecore_groups_stats(const konce_nodecore *c, konce_nc_group_stats *out)
+{
+	if (c->groups)
+		*out = c->groups->st;
+	else
+		memset(out, 0, sizeof(*out));
+}
 
 void ncgroup_free_all(konce_nodecore *c)
 {
@@ -273,7 +279,7 @@ void konce_nodecore_groups_pump(konce_nodecore *c)
 		while (s->v[i] && konce_group_poll(s->v[i]->g, &o))
 			if (konce_nodecore_send(c, o.to, KONCE_CLASS_GROUP, o.bytes, o.len, &so, ncgroup_sent, NULL,
 						c->now, NULL))
-				s->dropped++;
+				s->st.unsent++;
 	s->pumping = false;
 }
 
@@ -281,12 +287,16 @@ void ncgroup_on_message(konce_nodecore *c, const uint8_t from[KONCE_KEY_BYTES], 
 {
 	konce_group *g;
 	if (len < KONCE_CW_H_SIZE || !(g = konce_nodecore_group_find(c, b + KONCE_CW_H_GROUP))) {
-		c->groups ? c->groups->dropped++ : 0;
+		if (c->groups)
+			c->groups->st.unrouted++;
 		c->msgs_dropped++;
 		return;
 	}
-	if (konce_group_input(g, from, b, len, c->now) < 0)
-		c->groups->dropped++;
+	int e = konce_group_input(g, from, b, len, c->now);
+	if (e == -EPERM)
+		c->groups->st.not_member++;
+	else if (e < 0)
+		c->groups->st.rejected++;
 	konce_nodecore_groups_pump(c);
 }
 

@@ -77,6 +77,12 @@ void konce_nodecore_groups_pump(struct konce_nodecore *c);
 bool konce_nodecore_poll_gnote(struct konce_nodecore *c, konce_nc_gnote *n);
 /* Every note polled so far is durable. */
 void konce_nodecore_groups_persisted(struct konce_nodecore *c);
-uint64_t konce_nodecore_groups_dropped(const struct konce_nodecore *c);
+/* Group messages dropped: for no hosted group (unrouted), refused by a group core as not from a
+ * member or for another group (-EPERM: not_member), or refused otherwise (stale, malformed, wrong
+ * state: rejected); and outgoing ones the node could not send (unsent). */
+typedef struct konce_nc_group_stats {
+	uint64_t unrouted, not_member, rejected, unsent;
+} konce_nc_group_stats;
+void konce_nodecore_groups_stats(const struct konce_nodecore *c, konce_nc_group_stats *out);
 
 #endif

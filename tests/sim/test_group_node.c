@@ -10,6 +10,7 @@
  *     positions, and each sees a view of five;
  *   - E goes silent (its core is freed; its host stays): the four evict it (a view of four without
  *     E, installed everywhere) and go on committing, all delivering the same entries;
+ *   - D leaves: it learns it is out, the other three install a view without it;
  *   - a group message from a non-member's session or for an unknown group is dropped and counted.
  */
 #include <errno.h>
@@ -34,7 +35,7 @@ typedef struct member {
 	uint64_t seq[LOGMAX];
 	char data[LOGMAX][16];
 	unsigned nlog;
-	unsigned views, outs;
+	unsigned views, outs, out_reason, out_kind;
 } member;
 
 typedef struct world {
@@ -55,13 +56,17 @@ static void on_group(ncnode *n, const konce_nc_event *ev, uint64_t now)
 	}
 	if (g->type == KONCE_GROUP_EV_VIEW)
 		m->views++;
-	if (g->type == KONCE_GROUP_EV_OUT)
+	if (g->type == KONCE_GROUP_EV_OUT) {
 		m->outs++;
+		m->out_reason = g->out_reason;
+		m->out_kind = g->kind;
+	}
 }
 
 static void sent(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
 {
-	(void)ctx, (void)outcome, (void)reason, (void)data, (void)len;
+	(void)reason, (void)data, (void)len;
+	*(int *)ctx = outcome;
 }
 
 static void setup(world *w, uint64_t seed)
@@ -153,7 +158,7 @@ static bool in_view(konce_group *g, const uint8_t *pk)
 static void test_form_commit_evict(void **state)
 {
 	(void)state;
-	for (uint64_t seed = 1; seed <= 3; seed++) {
+	SIM_FOR_EACH_SEED(seed, 20) {
 		world w;
 		setup(&w, seed);
 		SIM_ASSERT_EQ(w.s, konce_group_create(w.m[0].g, sim_now(w.s)), 0);
@@ -185,7 +190,9 @@ static void test_form_commit_evict(void **state)
 		/* E goes silent */
 		uint8_t epk[KONCE_KEY_BYTES];
 		memcpy(epk, ncnode_pk(&w.m[N - 1].nn), sizeof epk);
+		const konce_env *eenv = sim_host_env(w.m[N - 1].nn.h);
 		ncnode_free(&w.m[N - 1].nn);
+		SIM_ASSERT_EQ(w.s, sim_env_live(eenv), 0); /* the hosted group went with the core */
 		sim_run_for(w.s, 8 * SIM_SEC);
 		for (int i = 0; i < N - 1; i++) {
 			SIM_ASSERT(w.s, !in_view(w.m[i].g, epk));
@@ -210,16 +217,32 @@ static void test_form_commit_evict(void **state)
 			for (unsigned x = 0; x < w.m[i].nlog; x++)
 				SIM_ASSERT_EQ(w.s, w.m[i].seq[x], w.m[0].seq[x]);
 
+		/* D leaves: it learns it is out (LEFT), the other three install a view without it */
+		uint8_t dpk[KONCE_KEY_BYTES];
+		memcpy(dpk, ncnode_pk(&w.m[N - 2].nn), sizeof dpk);
+		SIM_ASSERT_EQ(w.s, konce_group_leave(w.m[N - 2].g, sim_now(w.s)), 0);
+		kick(&w, N - 2);
+		sim_run_for(w.s, 3 * SIM_SEC);
+		SIM_ASSERT_EQ(w.s, w.m[N - 2].outs, 1u);
+		SIM_ASSERT_EQ(w.s, konce_group_state(w.m[N - 2].g), KONCE_GROUP_OUT);
+		for (int i = 0; i < N - 2; i++) {
+			SIM_ASSERT(w.s, !in_view(w.m[i].g, dpk));
+			const uint8_t(*keys)[KONCE_CW_KEY];
+			SIM_ASSERT_EQ(w.s, konce_group_members(w.m[i].g, &keys), (unsigned)N - 2);
+		}
+
 		/* a group message for no hosted group is dropped and counted */
-		uint64_t before = konce_nodecore_groups_dropped(w.m[0].nn.core);
+		konce_nc_group_stats st0, st;
+		konce_nodecore_groups_stats(w.m[0].nn.core, &st0);
 		uint8_t junk[KONCE_CW_H_SIZE + 8] = {KONCE_CW_HEARTBEAT, KONCE_CW_VERSION};
 		memset(junk + KONCE_CW_H_GROUP, 0xee, KONCE_CW_GROUP_ID);
+		int oc1 = 0, oc2 = 0;
 		SIM_ASSERT_EQ(w.s, ncnode_send(&w.m[1].nn, ncnode_pk(&w.m[0].nn), KONCE_CLASS_GROUP, junk, sizeof junk,
-					       NULL, sent, NULL, NULL), 0);
-		/* and one for this group from a session that is not a member's: E's key is out now, so
-		 * take a fresh node */
-		sim_run_for(w.s, 1 * SIM_SEC);
-		SIM_ASSERT_EQ(w.s, konce_nodecore_groups_dropped(w.m[0].nn.core), before + 1);
+					       NULL, sent, &oc1, NULL), 0);
+		/* and one for this group from a session that is not a member's (a fresh node) */
+		sim_run_for(w.s, 5 * SIM_SEC);
+		konce_nodecore_groups_stats(w.m[0].nn.core, &st);
+		SIM_ASSERT_EQ(w.s, st.unrouted, st0.unrouted + 1);
 		unsigned logged = w.m[0].nlog;
 		ncnode stranger;
 		SIM_ASSERT_EQ(w.s, ncnode_init(&stranger, w.s, NULL, "192.0.2.99", 7807, NULL), 0);
@@ -227,9 +250,12 @@ static void test_form_commit_evict(void **state)
 		uint8_t forged[KONCE_CW_H_SIZE + 8] = {KONCE_CW_HEARTBEAT, KONCE_CW_VERSION};
 		memcpy(forged + KONCE_CW_H_GROUP, w.gid, KONCE_CW_GROUP_ID);
 		SIM_ASSERT_EQ(w.s, ncnode_send(&stranger, ncnode_pk(&w.m[0].nn), KONCE_CLASS_GROUP, forged,
-					       sizeof forged, NULL, sent, NULL, NULL), 0);
-		sim_run_for(w.s, 1 * SIM_SEC);
-		SIM_ASSERT_EQ(w.s, konce_nodecore_groups_dropped(w.m[0].nn.core), before + 2);
+					       sizeof forged, NULL, sent, &oc2, NULL), 0);
+		sim_run_for(w.s, 5 * SIM_SEC);
+		SIM_ASSERT_EQ(w.s, oc1, KONCE_OUTCOME_DELIVERED);
+		SIM_ASSERT_EQ(w.s, oc2, KONCE_OUTCOME_DELIVERED);
+		konce_nodecore_groups_stats(w.m[0].nn.core, &st);
+		SIM_ASSERT_EQ(w.s, st.not_member, st0.not_member + 1);
 		SIM_ASSERT_EQ(w.s, w.m[0].nlog, logged);
 		ncnode_free(&stranger);
 		teardown(&w);
