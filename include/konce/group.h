@@ -30,7 +30,7 @@ enum {
 };
 
 enum konce_group_notice_type {
-	KONCE_GROUP_N_DECIDED = 1, /* seq, origin, data/len: the next committed decision, in order */
+	KONCE_GROUP_N_DECIDED = 1, /* seq, origin, nonce, data/len: the next committed decision, in order */
 	KONCE_GROUP_N_VIEW,        /* epoch, members: a new view was installed (a join, leave, eviction) */
 	KONCE_GROUP_N_JOINED,      /* this node's join was accepted (a VIEW follows or preceded it) */
 	KONCE_GROUP_N_OUT,         /* reason: this node is no longer a member */
@@ -50,6 +50,7 @@ typedef struct konce_group_notice {
 	uint8_t id[KONCE_GROUP_ID_BYTES];
 	uint64_t seq, epoch;
 	uint8_t origin[KONCE_GROUP_ORIGIN_BYTES];
+	uint64_t nonce;      /* DECIDED: the proposer's nonce (konce_node_group_propose's return) */
 	const uint8_t *data; /* DECIDED: valid during the callback */
 	size_t len;
 	unsigned members;    /* VIEW */

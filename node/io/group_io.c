@@ -167,6 +167,7 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 		o.type = KONCE_GROUP_N_DECIDED;
 		o.seq = g->seq;
 		memcpy(o.origin, g->origin, sizeof o.origin);
+		o.nonce = g->nonce;
 		o.data = g->data;
 		o.len = g->len;
 		break;
