@@ -276,10 +276,18 @@ void konce_nodecore_groups_pump(konce_nodecore *c)
 		return;
 	s->pumping = true;
 	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++)
-		while (s->v[i] && konce_group_poll(s->v[i]->g, &o))
+		while (s->v[i] && konce_group_poll(s->v[i]->g, &o)) {
 			if (konce_nodecore_send(c, o.to, KONCE_CLASS_GROUP, o.bytes, o.len, &so, ncgroup_sent, NULL,
-						c->now, NULL))
+						c->now, NULL)) {
 				s->st.unsent++;
+				continue;
+			}
+			/* a member's session carries a stream of short messages that must not wait a round
+			 * trip each (a presence's limit, conn.h): keep its channel open */
+			konce_ncpeer *p = konce_nodecore_peer_find(c, o.to);
+			if (p && p->up && p->conn)
+				konce_ep_msg_keep_channel(c->ep, p->conn);
+		}
 	s->pumping = false;
 }
 
