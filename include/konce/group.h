@@ -81,8 +81,9 @@ typedef struct konce_group_info {
 KONCE_API int konce_node_group_create(konce_node *n, const char *name);
 /** Registers a one-use invitation (it is ordered like a decision) and writes its token text into
  * token (KONCE_GROUP_TOKEN_MAX bytes).  expires: unix seconds, 0 = never.  addr_hint: "ADDR:PORT"
- * where a joiner reaches this node (NULL: none; the joiner then needs the members' addresses in its
- * store or a rendezvous).  0, -ENOENT (no such group), -ENOTCONN (not a member now), -EAGAIN
+ * where a joiner reaches this node; the token then also carries the newest address this node knows
+ * for each other member.  NULL: no addresses (the joiner finds the members by key: its store or a
+ * rendezvous; right behind NATs).  0, -ENOENT (no such group), -ENOTCONN (not a member now), -EAGAIN
  * (too many proposals pending), -EINVAL. */
 KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint,
 				      char *token, size_t cap);

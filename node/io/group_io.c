@@ -314,23 +314,23 @@ int konce_node_group_create(konce_node *n, const char *name)
 }
 
 /* The token's hint: one "ADDR:PORT" (or "-") per member, in the token's key order, separated by
- * spaces: this node's (addr_hint), then where this node reaches each other member (its session's
- * address, else the newest known one).  A joiner loads them as it would a store's addresses, so it
- * opens a session to every member by key.  Cut at the last whole address that fits. */
+ * spaces: this node's (addr_hint), then the newest address this node knows for each other member
+ * (from its sessions, never a traversal's virtual one).  A joiner loads them as it would a store's
+ * addresses, so it opens a session to every member by key.  Without addr_hint the hint is empty:
+ * the members are found by key alone (the joiner's store, or a rendezvous), which is right behind
+ * NATs, where an address seen here may be a mapping the joiner cannot use.  Cut at the last whole
+ * address that fits. */
 static void hint_build(struct konce_node *n, konce_ctoken *t, const char *addr_hint)
 {
 	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], as[KONCE_ADDR_STRLEN];
 	size_t len = 0;
 	buf[0] = '\0';
-	for (unsigned i = 0; i < t->n; i++) {
+	for (unsigned i = 0; addr_hint && *addr_hint && i < t->n; i++) {
 		const char *a = "-";
 		konce_addr ad;
-		konce_ncpeer *p;
-		if (i == 0 && addr_hint && *addr_hint)
+		if (i == 0)
 			a = addr_hint;
-		else if (i > 0 && (p = konce_nodecore_peer_find(n->core, t->keys[i])) && p->up)
-			a = konce_addr_str(&p->addr, as);
-		else if (i > 0 && !konce_nodecore_known_addr(n->core, t->keys[i], &ad))
+		else if (!konce_nodecore_known_addr(n->core, t->keys[i], &ad))
 			a = konce_addr_str(&ad, as);
 		size_t l = strlen(a);
 		if (len + (len ? 1 : 0) + l > KONCE_CW_MAX_RENDEZVOUS)
