@@ -108,10 +108,9 @@ static int do_log(struct konce_ctl_opts *o, const char *group, bool follow)
 	signal(SIGTERM, on_signal);
 	c.stop = &stop;
 	for (;;) {
-		json_t *r = konce_ctl_cli_call(&c, NULL, "group",
-					       json_pack("{s:s, s:s, s:I}", "cmd", "group.log", "group", group, "from",
-							 (json_int_t)from),
-					       10000, &status);
+		json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "group.log", "group", group, "from", (json_int_t)from);
+		json_t *r = konce_ctl_cli_call(&c, NULL, "group", req, 10000, &status);
+		json_decref(req); /* konce_ctl_cli_call borrows it */
 		if (!r)
 			break;
 		json_t *a = json_object_get(r, "entries"), *e;

@@ -39,7 +39,7 @@ static json_t *fail(int e, const char *what, const char *group)
 			  : e == -ETIMEDOUT ? "the invitation has expired"
 			  : e == -EINVAL   ? "bad argument"
 					   : strerror(-e);
-	return gerr(-e, "%s %s: %s", what, group ? group : "", why);
+	return gerr(-e, "%s%s%s: %s", what, group && *group ? " " : "", group ? group : "", why);
 }
 
 static const char *state_name(int s)
@@ -83,7 +83,8 @@ static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORI
 {
 	struct logc *l = ctx;
 	json_t *e = json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "origin", hex_json(origin, KONCE_GROUP_ORIGIN_BYTES));
-	json_t *t = json_stringn((const char *)d, len); /* NULL unless valid UTF-8 */
+	/* text only for valid UTF-8 without NUL (a NUL would end it for every reader) */
+	json_t *t = memchr(d, 0, len) ? NULL : json_stringn((const char *)d, len);
 	if (t)
 		json_object_set_new(e, "text", t);
 	json_object_set_new(e, "hex", hex_json(d, len > 64 ? 0 : len));
