@@ -18,5 +18,6 @@ int konce_cmd_portmap(int argc, char **argv);
 int konce_cmd_probe(int argc, char **argv); /* cmd_probe.c */
 int konce_cmd_path(int argc, char **argv);     /* cmd_path.c */
 int konce_cmd_netcheck(int argc, char **argv); /* cmd_netcheck.c */
+int konce_cmd_group(int argc, char **argv);    /* cmd_group.c */
 
 #endif

@@ -23,6 +23,7 @@ static const struct {
 	{"ping", konce_cmd_ping, "measure the round-trip time to a peer"},
 	{"alias", konce_cmd_alias, "give a peer a local petname"},
 	{"portmap", konce_cmd_portmap, "map a UDP port on the gateway (NAT-PMP, UPnP-IGD) and delete it"},
+	{"group", konce_cmd_group, "consensus groups: create, invite, join, propose, log, members, leave"},
 	{"probe", konce_cmd_probe, "see what happens to packets on their way through NATs"},
 	{NULL, NULL, NULL},
 };

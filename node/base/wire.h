@@ -194,6 +194,7 @@ enum konce_msg_class {
 			       * less than KONCE_ECHO_QUEUE_MAX (a peer that never acks gets nothing) */
 	KONCE_CLASS_TEXT = 2, /* built in: text for the operator (konce send), logged by the node */
 	KONCE_CLASS_RENDEZVOUS = 3, /* rendezvous messages (REGISTER ... RELAYED), see the end of this file */
+	KONCE_CLASS_GROUP = 4, /* consensus group messages (consensus/cwire.h), node/core/ncgroup.h */
 	KONCE_CLASS_APP_MIN = 256,
 };
 enum { KONCE_ECHO_QUEUE_MAX = 256 * 1024 }; /* KONCE_ECHO_MAX is in konce/konce.h */

@@ -75,6 +75,7 @@ struct konce_nodecore {
 	struct nchandler handlers[KONCE_NC_HANDLERS];
 	uint64_t msgs_rx, msgs_tx, msgs_dropped, notes_dropped;
 	uint64_t now; /* the latest time any call gave: events are processed at it */
+	struct ncgroups *groups; /* hosted consensus groups (ncgroup.c), NULL until the first */
 };
 
 /* nodecore.c */
@@ -123,5 +124,13 @@ void ncknown_free(konce_nodecore *c);
 /* Makes a note (when notes are on) and applies it to the cache. */
 void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[KONCE_KEY_BYTES],
 	     const konce_addr *addr, bool ok, unsigned flags);
+
+/* ncgroup.c */
+void ncgroup_free_all(konce_nodecore *c);
+void ncgroup_sent(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
+void ncgroup_on_message(konce_nodecore *c, const uint8_t from[KONCE_KEY_BYTES], const uint8_t *b, size_t len);
+void ncgroup_timer(konce_nodecore *c, uint64_t now);
+uint64_t ncgroup_next_timer(const konce_nodecore *c);
+bool ncgroup_poll_event(konce_nodecore *c, konce_nc_event *ev);
 
 #endif

@@ -120,6 +120,7 @@ void konce_nodecore_free(konce_nodecore *c)
 {
 	if (!c)
 		return;
+	ncgroup_free_all(c);
 	ncpending_free_all(c);
 	while (c->evq_len) {
 		struct ncqev *e = &c->evq[c->evq_head];
@@ -216,14 +217,16 @@ void konce_nodecore_timer(konce_nodecore *c, uint64_t now)
 		konce_ep_timer(c->ep, now);
 	ncpending_expire(c, now);
 	serve_input(c, now);
+	ncgroup_timer(c, now);
 }
 
 uint64_t konce_nodecore_next_timer(const konce_nodecore *c)
 {
 	if (konce_inq_len(c->inq))
 		return 0;
-	uint64_t a = konce_ep_next_timer(c->ep), b = ncpending_next_deadline(c);
-	return a < b ? a : b;
+	uint64_t a = konce_ep_next_timer(c->ep), b = ncpending_next_deadline(c), g = ncgroup_next_timer(c);
+	a = a < b ? a : b;
+	return a < g ? a : g;
 }
 
 bool konce_nodecore_poll(konce_nodecore *c, konce_nc_datagram *dg)
@@ -262,6 +265,11 @@ bool konce_nodecore_poll_event(konce_nodecore *c, konce_nc_event *ev)
 			memset(ev, 0, sizeof(*ev));
 			if (e->p) {
 				hand_out(c, e->p, ev);
+				if (ev->fn == ncgroup_sent) { /* a group message's outcome stays inside */
+					ncpending_release(c, c->returned);
+					c->returned = NULL;
+					continue;
+				}
 			} else {
 				ev->type = KONCE_NC_EV_PEER;
 				ev->peer_event = e->peer_event;
@@ -276,8 +284,15 @@ bool konce_nodecore_poll_event(konce_nodecore *c, konce_nc_event *ev)
 				c->overflow_tail = &c->overflow;
 			memset(ev, 0, sizeof(*ev));
 			hand_out(c, p, ev);
+			if (ev->fn == ncgroup_sent) {
+				ncpending_release(c, c->returned);
+				c->returned = NULL;
+				continue;
+			}
 			return true;
 		}
+		if (ncgroup_poll_event(c, ev))
+			return true;
 		konce_ep_event e;
 		if (!konce_ep_poll_event(c->ep, &e))
 			return false;
@@ -358,6 +373,10 @@ static bool on_message(konce_nodecore *c, konce_ncpeer *peer, const konce_ep_eve
 			c->cfg.hooks.on_message(c->cfg.hooks.ctx, peer, m.data, m.len);
 		else
 			c->msgs_dropped++;
+		return false;
+	}
+	if (m.klass == KONCE_CLASS_GROUP) {
+		ncgroup_on_message(c, peer->pk, m.data, m.len);
 		return false;
 	}
 	if (m.klass == KONCE_CLASS_ECHO) {

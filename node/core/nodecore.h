@@ -79,6 +79,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "consensus/cgroup.h"
 #include "konce/konce.h"
 #include "node/base/addr.h"
 #include "node/base/wire.h"
@@ -170,6 +171,7 @@ enum konce_nc_event_type {
 	KONCE_NC_EV_OUTCOME = 1, /* fn(ctx, outcome, reason, data, len) is the send's callback */
 	KONCE_NC_EV_MESSAGE,     /* handler(handler_ctx, node, &msg); msg.data valid until next poll */
 	KONCE_NC_EV_PEER,        /* peer_event (enum konce_peer_event) for pk at addr */
+	KONCE_NC_EV_GROUP,       /* a hosted group's event (ncgroup.h): gid, group */
 };
 
 typedef struct konce_nc_event {
@@ -188,6 +190,9 @@ typedef struct konce_nc_event {
 	int peer_event;
 	uint8_t pk[KONCE_KEY_BYTES];
 	konce_addr addr;
+	/* GROUP: group.data is valid until the next poll_event() */
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	konce_group_event group;
 } konce_nc_event;
 
 /* Store notes: what the I/O layer writes to the presence store (store.h), stamped with the wall

@@ -595,6 +595,8 @@ static void handle_line(struct client *cl, const char *line)
 		r = node_trav_control(n, cmd, req);
 	else if (!strcmp(cmd, "connect") || !strcmp(cmd, "send") || !strcmp(cmd, "ping"))
 		r = start_op(cl, req, cmd);
+	else if (!strncmp(cmd, "group.", 6))
+		r = node_group_control(n, cmd, req); /* group_ctl.c */
 	else
 		r = error_json(EINVAL, "unknown command '%s'", cmd);
 	json_decref(req);

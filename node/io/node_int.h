@@ -44,6 +44,7 @@ struct konce_node {
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
+	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
 };
 
 /* node_trav_setup.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when
@@ -68,6 +69,16 @@ void node_io_schedule(struct konce_node *n);
 
 /* node_travseam.c: the core's hook table, wired to the traversal host (node_trav.h). */
 void node_travseam_hooks(struct konce_node *n, konce_nodecore_hooks *h);
+
+/* group_io.c: the consensus groups (include/konce/group.h) */
+int node_groups_start(struct konce_node *n);
+void node_groups_stop(struct konce_node *n);
+/* Writes the core's group notes into the store and schedules their flush. */
+void node_groups_io(struct konce_node *n);
+void node_group_event(struct konce_node *n, const konce_nc_event *ev);
+/* group_ctl.c: a "group.*" control request; the response object */
+struct json_t;
+struct json_t *node_group_control(struct konce_node *n, const char *cmd, struct json_t *req);
 
 /* control.c */
 int node_control_start(struct konce_node *n, const char *path, char *err, size_t errlen);

@@ -66,6 +66,9 @@ static void dispatch(struct konce_node *n, const konce_nc_event *ev)
 		if (n->peer_fn)
 			n->peer_fn(n->peer_ctx, ev->peer_event, ev->pk, konce_addr_str(&ev->addr, as));
 		break;
+	case KONCE_NC_EV_GROUP:
+		node_group_event(n, ev);
+		break;
 	}
 }
 
@@ -94,6 +97,7 @@ void node_io_kick(struct konce_node *n)
 			int64_t wall = (int64_t)time(NULL);
 			while (konce_nodecore_poll_note(n->core, &note))
 				write_note(n, &note, wall);
+			node_groups_io(n);
 		}
 	} while (n->drain_again);
 	n->draining = 0;
@@ -310,6 +314,10 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 	}
 	if (n->store && konce_store_peers_each(n->store, 0, load_known, n) < 0)
 		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
+	if (node_groups_start(n)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
 	n->ev_timer = evtimer_new(n->base, on_timer, n);
 	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_tick, n);
@@ -327,6 +335,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 
 void node_io_stop(struct konce_node *n)
 {
+	node_groups_stop(n); /* the groups' last records, flushed */
 	if (n->core) {
 		const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
 		node_log(n, KONCE_LOG_DEBUG,

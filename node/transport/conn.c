@@ -84,6 +84,18 @@ void konce_conn_free(konce_conn *c)
 	konce_env_free(env, c);
 }
 
+int konce_conn_keep_channel(konce_conn *c)
+{
+	if (!c->channel) {
+		int r = konce_recovery_resize(&c->rec, c->cfg.ring);
+		if (r)
+			return r;
+		c->channel = true;
+	}
+	c->channel_kept = true;
+	return 0;
+}
+
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
 {
 	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
@@ -302,7 +314,7 @@ bool konce_conn_on_packet(konce_conn *c, uint64_t pn, const uint8_t *p, size_t l
 /* A channel with nothing queued and nothing outstanding goes back to being a presence. */
 static void maybe_close_channel(konce_conn *c)
 {
-	if (c->channel && konce_msgq_empty(&c->q) && c->rec.oldest > c->rec.largest_sent &&
+	if (c->channel && !c->channel_kept && konce_msgq_empty(&c->q) && c->rec.oldest > c->rec.largest_sent &&
 	    konce_recovery_resize(&c->rec, KONCE_CONN_PRESENCE_RING) == 0)
 		c->channel = false;
 }

@@ -14,6 +14,8 @@
  *
  *   PRESENCE --konce_conn_send() of a multi-fragment message (konce_recovery_resize)--> CHANNEL
  *   CHANNEL --konce_conn_on_packet(): nothing queued, nothing outstanding (resize back)--> PRESENCE
+ *   PRESENCE or CHANNEL --konce_conn_keep_channel()--> CHANNEL, kept (a session whose short
+ *       messages must not wait a round trip each, e.g. a consensus group's: node/core/ncgroup.c)
  *
  * Packets: every packet konce_conn_build() writes is recorded in recovery (except ACK-only ones,
  * which are neither ack-eliciting nor in flight); its frame references are (wire id, fragment
@@ -92,6 +94,7 @@ typedef struct konce_conn {
 	konce_reasm ra;
 	konce_msgq q;
 	bool channel;
+	bool channel_kept; /* konce_conn_keep_channel(): never goes back to a presence */
 	bool wanted;             /* keep the session (and the NAT mapping) alive while idle */
 	bool hold_fragments;     /* set by the caller: leave packets with FRAGMENT frames unread */
 	uint64_t credit, credit_largest;
@@ -121,6 +124,8 @@ void konce_conn_free(konce_conn *c);
 
 /* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOBUFS (the
  * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
+/* Opens the channel now and keeps it open for the conn's life.  0, or -ENOMEM. */
+int konce_conn_keep_channel(konce_conn *c);
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 
 /* One authenticated payload with packet number pn.  The frames were validated (frame.c).  While

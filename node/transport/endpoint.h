@@ -412,6 +412,10 @@ typedef struct konce_ep_memory {
 	uint64_t send_used, send_budget, send_holders;
 } konce_ep_memory;
 void konce_ep_memory_get(const konce_ep *ep, konce_ep_memory *out);
+/* Keeps the session's channel open for its life (conn.h "Presence and channel"): its short messages
+ * then go out without waiting a round trip each.  0, -ENOENT (no such session or no reliable state
+ * yet), -ENOMEM. */
+int konce_ep_msg_keep_channel(konce_ep *ep, uint32_t conn);
 uint64_t konce_ep_msg_eta(const konce_ep *ep, uint64_t msg_id, uint64_t now_us);
 /* How much of msg_id the peer has acknowledged (*acked of *total bytes).  0, or -ENOENT if msg_id is
  * not pending (its outcome event is queued already, or it never existed). */

@@ -255,6 +255,14 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 	return 0;
 }
 
+int konce_ep_msg_keep_channel(konce_ep *ep, uint32_t conn)
+{
+	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
+	if (!s || !s->rel)
+		return -ENOENT;
+	return s->rel->channel_kept ? 0 : konce_conn_keep_channel(s->rel);
+}
+
 uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn)
 {
 	konce_sess *s = konce_ep_sess_by_conn((konce_ep *)ep, conn);

@@ -1,5 +1,6 @@
 /* node_harness.c - the shipping node core as a simulator host (see node_harness.h). */
 #include "tests/sim/node_harness.h"
+#include "node/core/ncgroup.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,6 +74,10 @@ static void drain(ncnode *n, uint64_t now)
 				if (n->on_peer)
 					n->on_peer(n, ev.peer_event, ev.pk, &ev.addr, now);
 				break;
+			case KONCE_NC_EV_GROUP:
+				if (n->on_group)
+					n->on_group(n, &ev, now);
+				break;
 			}
 		}
 		while (konce_nodecore_poll(n->core, &dg))
@@ -81,6 +86,16 @@ static void drain(ncnode *n, uint64_t now)
 		while (konce_nodecore_poll_note(n->core, &note)) {
 			n->notes++;
 			keep_note(n, &note);
+		}
+		konce_nc_gnote gn;
+		bool gany = false;
+		while (konce_nodecore_poll_gnote(n->core, &gn)) {
+			n->gnotes++;
+			gany = true;
+		}
+		if (gany) {
+			konce_nodecore_groups_persisted(n->core);
+			n->again = true; /* what waited on the records is released: drain it */
 		}
 	} while (n->again);
 	n->draining = false;

@@ -41,12 +41,15 @@ struct ncnode {
 	bool (*on_tx)(ncnode *n, const uint8_t *pkt, size_t len, const konce_addr *to, uint64_t now);
 	/* peer events (up, down, path) of this node; optional */
 	void (*on_peer)(ncnode *n, int event, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr, uint64_t now);
+	/* events of the groups the core hosts (node/core/ncgroup.h); optional */
+	void (*on_group)(ncnode *n, const konce_nc_event *ev, uint64_t now);
 	void *user;
 	uint64_t notes, peers_up, peers_down;
 	/* every store note the core made (type, key, address), oldest first; freed by ncnode_free() */
 	konce_nc_note *noted;
 	size_t nnoted, noted_cap;
 	bool noted_oom; /* a note could not be kept: noted[] is incomplete */
+	uint64_t gnotes; /* group persistence notes: durable at once (an in-memory store) */
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and a core made

@@ -124,6 +124,36 @@ static void test_presence_then_channel(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+/* A kept channel (konce_conn_keep_channel): short messages fly together, not one per round trip,
+ * and the channel stays open once everything is acked. */
+static void test_kept_channel(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 1);
+	side a = {0}, b = {0};
+	make(&a, &te, 1 << 20);
+	make(&b, &te, 1 << 20);
+	uint64_t now = 0;
+	static uint8_t msg[900]; /* one fragment each, and no two in one packet */
+	assert_int_equal(konce_frag_count(sizeof msg), 1);
+	assert_int_equal(konce_conn_keep_channel(a.c), 0);
+	assert_true(a.c->channel);
+	assert_int_equal(a.c->rec.cap, 256);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, (uint64_t)i + 1, now), 0);
+	assert_true(deliver(&a, &b, &now, NULL) > 1); /* a presence would send 1 */
+	exchange(&a, &b, &now, 2000 * MS);
+	assert_int_equal(a.delivered, 3);
+	assert_int_equal(b.messages, 3);
+	assert_true(a.c->channel); /* all acked, nothing queued: still open */
+	assert_int_equal(a.c->rec.cap, 256);
+	assert_int_equal(konce_conn_keep_channel(a.c), 0); /* again: nothing changes */
+	konce_conn_free(a.c);
+	konce_conn_free(b.c);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 static void test_refuse_too_large(void **state)
 {
 	(void)state;
@@ -259,6 +289,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_presence_then_channel),
+		cmocka_unit_test(test_kept_channel),
 		cmocka_unit_test(test_refuse_too_large),
 		cmocka_unit_test(test_keepalive_and_timeout),
 		cmocka_unit_test(test_path_reset),

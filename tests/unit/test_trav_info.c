@@ -74,6 +74,7 @@ static void setup(host *h, bool client, bool rendezvous)
 		tc.nrdv = 1;
 		tc.host = &h->hostc;
 		tc.nhost = 1;
+		tc.host_candidates = true; /* configured: the info then lists it */
 	}
 	assert_int_equal(konce_trav_new(&h->t, &tc, 1000000), 0);
 }

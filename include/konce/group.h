@@ -1,0 +1,113 @@
+/** \file group.h
+ * Consensus groups on a node (docs/API.md "Groups", docs/CONSENSUS.md).
+ *
+ * A group is a small set of nodes that agree on one sequence of decisions.  A node founds one
+ * (konce_node_group_create), invites peers with a token (konce_node_group_invite), and a peer joins
+ * with it (konce_node_group_join).  Any member proposes decisions (bytes); every member delivers the
+ * committed decisions in the same order through the event callback.  A member that stops answering
+ * is evicted by the others.  Groups are named locally (the name is this node's, not the group's) and
+ * live in the node's store: they survive a restart.  The node needs a data directory (a store):
+ * without one every call returns -ENOTSUP.
+ *
+ * The conventions of konce.h apply: 0 (or a count) or a negative errno; a call that fails never
+ * calls back.  Events are delivered from the node's event loop, never inside the call.
+ */
+#ifndef KONCE_GROUP_H
+#define KONCE_GROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "konce/konce.h"
+
+enum {
+	KONCE_GROUP_ID_BYTES = 16,
+	KONCE_GROUP_NAME_MAX = 63,        /* bytes of a local group name */
+	KONCE_GROUP_MEMBERS_MAX = 16,
+	KONCE_GROUP_DECISION_MAX = 1024,  /* bytes of one decision */
+	KONCE_GROUP_TOKEN_MAX = 1200,     /* an invitation token's text, with its NUL */
+	KONCE_GROUP_ORIGIN_BYTES = 8,     /* a decision's origin: the first bytes of its proposer's key */
+};
+
+enum konce_group_notice_type {
+	KONCE_GROUP_N_DECIDED = 1, /* seq, origin, nonce, data/len: the next committed decision, in order */
+	KONCE_GROUP_N_VIEW,        /* epoch, members: a new view was installed (a join, leave, eviction) */
+	KONCE_GROUP_N_JOINED,      /* this node's join was accepted (a VIEW follows or preceded it) */
+	KONCE_GROUP_N_OUT,         /* reason: this node is no longer a member */
+	KONCE_GROUP_N_HALTED,      /* a view change cannot complete: this side may be a minority */
+	KONCE_GROUP_N_STORE_FAILED, /* reason (negative errno): a record could not be made durable */
+};
+
+enum konce_group_out_why {
+	KONCE_GROUP_EVICTED = 1, /* the others removed this node */
+	KONCE_GROUP_LEFT,        /* konce_node_group_leave() completed */
+	KONCE_GROUP_REFUSED,     /* a join was refused (invalid, used or expired invitation, or a veto) */
+};
+
+typedef struct konce_group_notice {
+	enum konce_group_notice_type type;
+	char name[KONCE_GROUP_NAME_MAX + 1];
+	uint8_t id[KONCE_GROUP_ID_BYTES];
+	uint64_t seq, epoch;
+	uint8_t origin[KONCE_GROUP_ORIGIN_BYTES];
+	uint64_t nonce;      /* DECIDED: the proposer's nonce (konce_node_group_propose's return) */
+	const uint8_t *data; /* DECIDED: valid during the callback */
+	size_t len;
+	unsigned members;    /* VIEW */
+	int reason;          /* OUT: enum konce_group_out_why; STORE_FAILED: errno */
+} konce_group_notice;
+
+typedef void (*konce_group_fn)(void *ctx, const konce_group_notice *ev);
+
+enum konce_group_state_public {
+	KONCE_GROUP_S_JOINING = 1,
+	KONCE_GROUP_S_MEMBER,
+	KONCE_GROUP_S_VIEWCHANGE,
+	KONCE_GROUP_S_OUT,
+};
+
+typedef struct konce_group_info {
+	char name[KONCE_GROUP_NAME_MAX + 1];
+	uint8_t id[KONCE_GROUP_ID_BYTES];
+	int state;       /* enum konce_group_state_public */
+	int halted;
+	uint64_t epoch, commit;
+	unsigned nmembers, coordinator; /* coordinator: index into members */
+	uint8_t members[KONCE_GROUP_MEMBERS_MAX][KONCE_KEY_BYTES];
+} konce_group_info;
+
+/** Founds a group named `name` (letters, digits, '-', '_', '.'; unique on this node) with this node
+ * as its only member.  0, -EEXIST, -EINVAL, -ENOTSUP (no store), -ENOSPC (too many groups). */
+KONCE_API int konce_node_group_create(konce_node *n, const char *name);
+/** Registers a one-use invitation (it is ordered like a decision) and writes its token text into
+ * token (KONCE_GROUP_TOKEN_MAX bytes).  expires: unix seconds, 0 = never.  addr_hint: "ADDR:PORT"
+ * where a joiner reaches this node; the token then also carries the newest address this node knows
+ * for each other member.  NULL: no addresses (the joiner finds the members by key: its store or a
+ * rendezvous; right behind NATs).  0, -ENOENT (no such group), -ENOTCONN (not a member now), -EAGAIN
+ * (too many proposals pending), -EINVAL. */
+KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint,
+				      char *token, size_t cap);
+/** Asks to join the group of a token, naming it `name` here (NULL: "g-" and the id's first bytes in
+ * hex).  The outcome arrives as JOINED or OUT (REFUSED).  0, -EINVAL (a malformed token),
+ * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already). */
+KONCE_API int konce_node_group_join(konce_node *n, const char *token, const char *name);
+/** Proposes a decision of len bytes (1 .. KONCE_GROUP_DECISION_MAX).  Returns its nonce (>= 1): the
+ * DECIDED event with this node's origin carries the decision; or -ENOENT, -EMSGSIZE, -EAGAIN,
+ * -ENOTCONN (not a member in a working view). */
+KONCE_API int64_t konce_node_group_propose(konce_node *n, const char *name, const uint8_t *data, size_t len);
+/** Leaves the group: the others install a view without this node; OUT (LEFT) follows. */
+KONCE_API int konce_node_group_leave(konce_node *n, const char *name);
+/** The state and view of one group.  0, -ENOENT. */
+KONCE_API int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out);
+/** Up to max groups, by name; returns how many there are (possibly more than max). */
+KONCE_API int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max);
+/** Calls fn for each decision delivered at seq >= from, in order (fn returns nonzero to stop).
+ * Returns the number visited, or -ENOENT. */
+KONCE_API int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
+				   int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+					     const uint8_t *data, size_t len),
+				   void *ctx);
+/** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store. */
+KONCE_API int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx);
+
+#endif

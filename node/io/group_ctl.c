@@ -1,0 +1,202 @@
+/* group_ctl.c - the control socket's group commands (docs/CONTROL.md "Groups"): "group.create",
+ * "group.invite", "group.join", "group.propose", "group.log", "group.members", "group.leave" and
+ * "group.list", each answered at once over the public API of include/konce/group.h. */
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "konce/group.h"
+#include "node/io/node_int.h"
+
+enum { LOG_PAGE = 256, GROUPS_LIST_MAX = 64 }; /* decisions in one group.log answer; groups listed */
+
+static json_t *gerr(int e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *gerr(int e, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	const char *name = e == EINVAL ? "EINVAL" : e == ENOENT ? "ENOENT" : e == EEXIST ? "EEXIST"
+			 : e == EMSGSIZE ? "EMSGSIZE" : e == EAGAIN ? "EAGAIN" : e == ENOTCONN ? "ENOTCONN"
+			 : e == ETIMEDOUT ? "ETIMEDOUT" : e == ENOTSUP ? "ENOTSUP" : e == ENOSPC ? "ENOSPC" : "EIO";
+	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "errno", name);
+}
+
+static json_t *fail(int e, const char *what, const char *group)
+{
+	const char *why = e == -ENOENT    ? "no such group here"
+			  : e == -ENOTSUP  ? "the node has no store (run it with a data directory)"
+			  : e == -ENOTCONN ? "not a member of a working view now"
+			  : e == -EAGAIN   ? "too many proposals waiting; try again"
+			  : e == -EMSGSIZE ? "too large: a decision is at most 1024 bytes"
+			  : e == -EEXIST   ? "a group with this name or id is here already"
+			  : e == -ETIMEDOUT ? "the invitation has expired"
+			  : e == -EINVAL   ? "bad argument"
+					   : strerror(-e);
+	return gerr(-e, "%s%s%s: %s", what, group && *group ? " " : "", group ? group : "", why);
+}
+
+static const char *state_name(int s)
+{
+	return s == KONCE_GROUP_S_MEMBER ? "member" : s == KONCE_GROUP_S_VIEWCHANGE ? "view-change"
+	       : s == KONCE_GROUP_S_OUT  ? "out" : "joining";
+}
+
+static json_t *hex_json(const uint8_t *b, size_t n)
+{
+	char h[2 * 64 + 1];
+	sodium_bin2hex(h, sizeof h, b, n);
+	return json_string(h);
+}
+
+static json_t *info_json(const konce_group_info *g, bool members)
+{
+	json_t *o = json_pack("{s:s, s:o, s:s, s:b, s:I, s:I, s:i}", "name", g->name, "id",
+			      hex_json(g->id, sizeof g->id), "state", state_name(g->state), "halted", g->halted,
+			      "epoch", (json_int_t)g->epoch, "commit", (json_int_t)g->commit, "members_count",
+			      (int)g->nmembers);
+	if (members) {
+		json_t *a = json_array();
+		for (unsigned i = 0; i < g->nmembers; i++) {
+			char t[KONCE_KEY_TEXT_LEN + 1];
+			konce_key_to_text(t, g->members[i]);
+			json_array_append_new(a, json_pack("{s:s, s:b}", "key", t, "coordinator", i == g->coordinator));
+		}
+		json_object_set_new(o, "members", a);
+	}
+	return o;
+}
+
+struct logc {
+	json_t *arr;
+	uint64_t last;
+};
+
+static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *d,
+		   size_t len)
+{
+	struct logc *l = ctx;
+	json_t *e = json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "origin", hex_json(origin, KONCE_GROUP_ORIGIN_BYTES));
+	/* text only for valid UTF-8 without NUL (a NUL would end it for every reader) */
+	json_t *t = memchr(d, 0, len) ? NULL : json_stringn((const char *)d, len);
+	if (t)
+		json_object_set_new(e, "text", t);
+	json_object_set_new(e, "hex", hex_json(d, len > 64 ? 0 : len));
+	if (len > 64) { /* long data: hex of all of it */
+		char *h = malloc(2 * len + 1);
+		if (h) {
+			sodium_bin2hex(h, 2 * len + 1, d, len);
+			json_object_set_new(e, "hex", json_string(h));
+			free(h);
+		}
+	}
+	json_array_append_new(l->arr, e);
+	l->last = seq;
+	return json_array_size(l->arr) >= LOG_PAGE;
+}
+
+json_t *node_group_control(struct konce_node *n, const char *cmd, json_t *req)
+{
+	const char *group = json_string_value(json_object_get(req, "group"));
+	int e;
+	if (!strcmp(cmd, "group.list")) {
+		konce_group_info *v = calloc(GROUPS_LIST_MAX, sizeof *v);
+		if (!v)
+			return gerr(ENOMEM, "out of memory");
+		int k = konce_node_group_list(n, v, GROUPS_LIST_MAX);
+		if (k < 0) {
+			free(v);
+			return fail(k, "list", "");
+		}
+		json_t *a = json_array();
+		for (int i = 0; i < k && i < GROUPS_LIST_MAX; i++)
+			json_array_append_new(a, info_json(&v[i], false));
+		free(v);
+		return json_pack("{s:b, s:o}", "ok", 1, "groups", a);
+	}
+	if (!strcmp(cmd, "group.create")) {
+		const char *name = json_string_value(json_object_get(req, "name"));
+		if (!name)
+			return gerr(EINVAL, "group.create needs \"name\"");
+		if ((e = konce_node_group_create(n, name)))
+			return e == -EINVAL ? gerr(EINVAL, "bad group name '%s': use 1-63 letters, digits, '-', '_', '.'", name)
+					    : fail(e, "create", name);
+		konce_group_info g;
+		konce_node_group_info(n, name, &g);
+		return json_pack("{s:b, s:o}", "ok", 1, "group", info_json(&g, true));
+	}
+	if (!strcmp(cmd, "group.join")) {
+		const char *token = json_string_value(json_object_get(req, "token"));
+		const char *name = json_string_value(json_object_get(req, "name"));
+		if (!token)
+			return gerr(EINVAL, "group.join needs \"token\"");
+		if ((e = konce_node_group_join(n, token, name)))
+			return e == -EINVAL ? gerr(EINVAL, "not a valid invitation token (or a bad name)") : fail(e, "join", name);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!group)
+		return gerr(EINVAL, "%s needs \"group\"", cmd);
+	if (!strcmp(cmd, "group.invite")) {
+		char token[KONCE_GROUP_TOKEN_MAX];
+		json_int_t exp = json_integer_value(json_object_get(req, "expires"));
+		const char *addr = json_string_value(json_object_get(req, "addr"));
+		if (exp < 0)
+			return gerr(EINVAL, "\"expires\" is unix seconds, 0 for never");
+		if ((e = konce_node_group_invite(n, group, (uint64_t)exp, addr, token, sizeof token)))
+			return fail(e, "invite", group);
+		return json_pack("{s:b, s:s, s:I}", "ok", 1, "token", token, "expires", exp);
+	}
+	if (!strcmp(cmd, "group.propose")) {
+		const char *text = json_string_value(json_object_get(req, "text"));
+		const char *hex = json_string_value(json_object_get(req, "hex"));
+		uint8_t buf[KONCE_GROUP_DECISION_MAX + 1];
+		size_t len = 0;
+		if (text) {
+			len = strlen(text);
+			if (len > KONCE_GROUP_DECISION_MAX)
+				return fail(-EMSGSIZE, "propose", group);
+			memcpy(buf, text, len);
+		} else if (hex) {
+			if (strlen(hex) > 2 * KONCE_GROUP_DECISION_MAX)
+				return fail(-EMSGSIZE, "propose", group);
+			if (sodium_hex2bin(buf, sizeof buf, hex, strlen(hex), NULL, &len, NULL))
+				return gerr(EINVAL, "\"hex\" is not hex");
+		} else {
+			return gerr(EINVAL, "group.propose needs \"text\" or \"hex\"");
+		}
+		if (!len)
+			return gerr(EINVAL, "a decision is 1 to %d bytes", KONCE_GROUP_DECISION_MAX);
+		int64_t r = konce_node_group_propose(n, group, buf, len);
+		if (r < 0)
+			return fail((int)r, "propose", group);
+		return json_pack("{s:b, s:I}", "ok", 1, "nonce", (json_int_t)r);
+	}
+	if (!strcmp(cmd, "group.log")) {
+		json_int_t from = json_integer_value(json_object_get(req, "from"));
+		struct logc l = {json_array(), 0};
+		int k = konce_node_group_log(n, group, from > 0 ? (uint64_t)from : 1, log_one, &l);
+		if (k < 0) {
+			json_decref(l.arr);
+			return fail(k, "log", group);
+		}
+		return json_pack("{s:b, s:o, s:b}", "ok", 1, "entries", l.arr, "more", json_array_size(l.arr) >= LOG_PAGE);
+	}
+	if (!strcmp(cmd, "group.members")) {
+		konce_group_info g;
+		if ((e = konce_node_group_info(n, group, &g)))
+			return fail(e, "members", group);
+		return json_pack("{s:b, s:o}", "ok", 1, "group", info_json(&g, true));
+	}
+	if (!strcmp(cmd, "group.leave")) {
+		if ((e = konce_node_group_leave(n, group)))
+			return fail(e, "leave", group);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return gerr(EINVAL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,340 @@
+/* cmd_group.c - konce group SUBCOMMAND: consensus groups on the running node (docs/CONTROL.md
+ * "Groups", docs/CONSENSUS.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "konce/group.h"
+#include "tools/commands.h"
+#include "tools/ctl.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: konce group create NAME\n"
+		   "       konce group invite GROUP [--expires DUR] [--addr HOST:PORT]\n"
+		   "       konce group join TOKEN [--name NAME]\n"
+		   "       konce group propose GROUP TEXT|--file F\n"
+		   "       konce group log GROUP [--follow]\n"
+		   "       konce group members GROUP\n"
+		   "       konce group leave GROUP\n"
+		   "       konce group list\n"
+		   "  (each also takes [--json] [--control PATH] [--config FILE])\n\n"
+		   "Consensus groups: a small set of nodes that agree on one sequence of decisions.\n"
+		   "create founds a group with this node as its only member.  invite prints a one-use\n"
+		   "token that lets another node join.  join asks to join with a token.  propose submits a\n"
+		   "decision (text, or the bytes of a file; at most 1024 bytes).  log prints the decisions\n"
+		   "this node has delivered, in order, one per line (SEQ ORIGIN TEXT).  members prints the\n"
+		   "view: its epoch, its members and its coordinator.  leave leaves the group.  list lists\n"
+		   "the groups of this node.  GROUP is the local name of a group.\n\n"
+		   "Options:\n"
+		   "      --expires DUR   invite: the token expires after DUR (seconds, or with s, m, h, d)\n"
+		   "      --addr HOST:PORT  invite: where the joiner reaches this node (in the token)\n"
+		   "      --name NAME     join: the local name of the group (default g-ID)\n"
+		   "  -f, --file F        propose: the decision is the bytes of file F\n"
+		   "      --follow        log: keep printing decisions as they are delivered\n"
+		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
+		   "  -s, --control PATH  the node's control socket (default: as konce node)\n"
+		   "  -c, --config FILE   read the control socket location from FILE\n"
+		   "  -h, --help          show this help\n");
+}
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static long long duration(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || v <= 0 || end == s)
+		return -1;
+	long long m = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600
+		      : !strcmp(end, "d") ? 86400 : -1;
+	if (m < 0 || v > 100LL * 365 * 86400 / m)
+		return -1;
+	return v * m;
+}
+
+static int read_file(const char *path, char *hex, size_t cap)
+{
+	unsigned char b[KONCE_GROUP_DECISION_MAX + 1];
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "konce group propose: cannot open '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	size_t n = fread(b, 1, sizeof b, f);
+	fclose(f);
+	if (n == 0 || n > KONCE_GROUP_DECISION_MAX) {
+		fprintf(stderr, "konce group propose: '%s' must hold 1 to %d bytes\n", path, KONCE_GROUP_DECISION_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n && 2 * i + 2 < cap; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+static void print_entry(json_t *e)
+{
+	const char *text = json_string_value(json_object_get(e, "text"));
+	printf("%lld %s ", (long long)json_integer_value(json_object_get(e, "seq")),
+	       json_string_value(json_object_get(e, "origin")));
+	if (text) {
+		for (const char *p = text; *p; p++) /* one line per decision */
+			putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+		putchar('\n');
+	} else {
+		printf("hex:%s\n", json_string_value(json_object_get(e, "hex")));
+	}
+}
+
+static int do_log(struct konce_ctl_opts *o, const char *group, bool follow)
+{
+	struct konce_ctl c;
+	int status = konce_ctl_cli_open(&c, "group", o);
+	long long from = 1;
+	if (status)
+		return status;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	c.stop = &stop;
+	for (;;) {
+		json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "group.log", "group", group, "from", (json_int_t)from);
+		json_t *r = konce_ctl_cli_call(&c, NULL, "group", req, 10000, &status);
+		json_decref(req); /* konce_ctl_cli_call borrows it */
+		if (!r)
+			break;
+		json_t *a = json_object_get(r, "entries"), *e;
+		size_t i;
+		if (o->json && !follow) {
+			status = konce_ctl_print_json("group", r);
+		} else {
+			json_array_foreach(a, i, e) {
+				if (o->json) {
+					char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+					if (s)
+						printf("%s\n", s);
+					free(s);
+				} else {
+					print_entry(e);
+				}
+				from = json_integer_value(json_object_get(e, "seq")) + 1;
+			}
+		}
+		bool more = json_is_true(json_object_get(r, "more"));
+		json_decref(r);
+		fflush(stdout);
+		if (more)
+			continue;
+		if (!follow || stop)
+			break;
+		usleep(200000);
+		if (stop)
+			break;
+	}
+	konce_ctl_close(&c);
+	return stop ? KONCE_EXIT_OK : status;
+}
+
+static const char *state_line(json_t *g)
+{
+	static char b[256];
+	snprintf(b, sizeof b, "%s: %s, epoch %lld, %lld members, commit %lld%s",
+		 json_string_value(json_object_get(g, "name")), json_string_value(json_object_get(g, "state")),
+		 (long long)json_integer_value(json_object_get(g, "epoch")),
+		 (long long)json_integer_value(json_object_get(g, "members_count")),
+		 (long long)json_integer_value(json_object_get(g, "commit")),
+		 json_is_true(json_object_get(g, "halted")) ? ", HALTED (no majority for a new view)" : "");
+	return b;
+}
+
+int konce_cmd_group(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"expires", required_argument, NULL, 'e'}, {"addr", required_argument, NULL, 'a'},
+		{"name", required_argument, NULL, 'n'},    {"file", required_argument, NULL, 'f'},
+		{"follow", no_argument, NULL, 'F'},        {"json", no_argument, NULL, 'j'},
+		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	struct konce_ctl_opts o = {0};
+	const char *addr = NULL, *name = NULL, *file = NULL;
+	long long expires = 0;
+	bool follow = false;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+f:s:c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			if ((expires = duration(optarg)) < 0) {
+				fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
+				return KONCE_EXIT_USAGE;
+			}
+			break;
+		case 'a': addr = optarg; break;
+		case 'n': name = optarg; break;
+		case 'f': file = optarg; break;
+		case 'F': follow = true; break;
+		case 'j': o.json = true; break;
+		case 's': o.control = optarg; break;
+		case 'c': o.config = optarg; break;
+		case 'h': usage(stdout); return KONCE_EXIT_OK;
+		default: usage(stderr); return KONCE_EXIT_USAGE;
+		}
+		/* options may follow the subcommand and its operands: getopt stops at the first operand
+		 * ("+"), so the rest is parsed again below */
+	}
+	char *ops[3];
+	int nops = 0;
+	for (int i = optind; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1]) {
+			/* an option after an operand */
+			int sub_argc = argc - i + 1;
+			char **sub = calloc((size_t)sub_argc + 1, sizeof *sub);
+			if (!sub)
+				return KONCE_EXIT_FAIL;
+			sub[0] = argv[0];
+			for (int k = 1; k < sub_argc; k++)
+				sub[k] = argv[i + k - 1];
+			optind = 1;
+			while ((ch = getopt_long(sub_argc, sub, "+f:s:c:h", longopts, NULL)) != -1) {
+				switch (ch) {
+				case 'e':
+					if ((expires = duration(optarg)) < 0) {
+						fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
+						free(sub);
+						return KONCE_EXIT_USAGE;
+					}
+					break;
+				case 'a': addr = optarg; break;
+				case 'n': name = optarg; break;
+				case 'f': file = optarg; break;
+				case 'F': follow = true; break;
+				case 'j': o.json = true; break;
+				case 's': o.control = optarg; break;
+				case 'c': o.config = optarg; break;
+				case 'h': usage(stdout); free(sub); return KONCE_EXIT_OK;
+				default: usage(stderr); free(sub); return KONCE_EXIT_USAGE;
+				}
+			}
+			for (int k = optind; k < sub_argc; k++)
+				if (nops < 3)
+					ops[nops++] = sub[k];
+				else
+					nops++;
+			free(sub);
+			break;
+		}
+		if (nops < 3)
+			ops[nops++] = argv[i];
+		else
+			nops++;
+	}
+	if (nops < 1) {
+		usage(stderr);
+		return KONCE_EXIT_USAGE;
+	}
+	const char *sub = ops[0];
+	static const struct {
+		const char *name;
+		int nargs;
+	} subs[] = {{"create", 1}, {"invite", 1}, {"join", 1}, {"propose", -1}, {"log", 1},
+		    {"members", 1}, {"leave", 1}, {"list", 0}};
+	int want = -2;
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+		if (!strcmp(sub, subs[i].name))
+			want = subs[i].nargs;
+	if (want == -2) {
+		fprintf(stderr, "konce group: unknown subcommand '%s'\n", sub);
+		usage(stderr);
+		return KONCE_EXIT_USAGE;
+	}
+	if (want == -1) /* propose GROUP TEXT, or GROUP --file F */
+		want = file ? 1 : 2;
+	if (nops - 1 != want) {
+		fprintf(stderr, "konce group %s: expected %d operand%s\n", sub, want, want == 1 ? "" : "s");
+		usage(stderr);
+		return KONCE_EXIT_USAGE;
+	}
+	const char *g = nops > 1 ? ops[1] : NULL;
+	if (!strcmp(sub, "log"))
+		return do_log(&o, g, follow);
+
+	json_t *req = json_pack("{s:s}", "cmd", "group.list");
+	char cmd[32];
+	snprintf(cmd, sizeof cmd, "group.%s", sub);
+	json_object_set_new(req, "cmd", json_string(cmd));
+	if (!strcmp(sub, "create")) {
+		json_object_set_new(req, "name", json_string(g));
+	} else if (!strcmp(sub, "join")) {
+		json_object_set_new(req, "token", json_string(g));
+		if (name)
+			json_object_set_new(req, "name", json_string(name));
+	} else if (g) {
+		json_object_set_new(req, "group", json_string(g));
+	}
+	if (!strcmp(sub, "invite")) {
+		json_object_set_new(req, "expires", json_integer(expires ? (json_int_t)time(NULL) + expires : 0));
+		if (addr)
+			json_object_set_new(req, "addr", json_string(addr));
+	}
+	if (!strcmp(sub, "propose")) {
+		if (file) {
+			char hex[2 * KONCE_GROUP_DECISION_MAX + 3];
+			if (read_file(file, hex, sizeof hex)) {
+				json_decref(req);
+				return KONCE_EXIT_FAIL;
+			}
+			json_object_set_new(req, "hex", json_string(hex));
+		} else {
+			json_t *t = json_string(ops[2]);
+			if (!t) {
+				fprintf(stderr, "konce group propose: TEXT is not UTF-8 (use --file)\n");
+				json_decref(req);
+				return KONCE_EXIT_USAGE;
+			}
+			json_object_set_new(req, "text", t);
+		}
+	}
+	int status;
+	json_t *r = konce_ctl_cli_request("group", &o, req, 10000, &status);
+	if (!r)
+		return status;
+	if (o.json) {
+		status = konce_ctl_print_json("group", r);
+		json_decref(r);
+		return status;
+	}
+	if (!strcmp(sub, "invite")) {
+		printf("%s\n", json_string_value(json_object_get(r, "token")));
+	} else if (!strcmp(sub, "create") || !strcmp(sub, "members")) {
+		json_t *gj = json_object_get(r, "group"), *m;
+		size_t i;
+		printf("%s\n", state_line(gj));
+		json_array_foreach(json_object_get(gj, "members"), i, m)
+			printf("  %s%s\n", json_string_value(json_object_get(m, "key")),
+			       json_is_true(json_object_get(m, "coordinator")) ? "  (coordinator)" : "");
+	} else if (!strcmp(sub, "list")) {
+		json_t *gj;
+		size_t i;
+		json_array_foreach(json_object_get(r, "groups"), i, gj)
+			printf("%s\n", state_line(gj));
+	} else if (!strcmp(sub, "propose")) {
+		printf("proposed (nonce %lld)\n", (long long)json_integer_value(json_object_get(r, "nonce")));
+	} else if (!strcmp(sub, "join")) {
+		printf("joining; 'konce group list' shows when the members have let this node in\n");
+	} else if (!strcmp(sub, "leave")) {
+		printf("leaving %s\n", g);
+	}
+	json_decref(r);
+	return fflush(stdout) ? KONCE_EXIT_FAIL : KONCE_EXIT_OK;
+}
