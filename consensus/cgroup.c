@@ -587,3 +587,9 @@ unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_
 	*keys = (const uint8_t (*)[KONCE_CW_KEY])g->keys;
 	return g->n;
 }
+
+unsigned konce_group_join_targets(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY])
+{
+	*keys = (const uint8_t (*)[KONCE_CW_KEY])g->token_keys;
+	return g->state == KONCE_GROUP_JOINING ? g->token_n : 0;
+}

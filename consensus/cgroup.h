@@ -244,6 +244,8 @@ bool konce_group_halted(const konce_group *g);
 uint64_t konce_group_epoch(const konce_group *g);
 /* Members of the installed view, in order; returns n and points *keys at them. */
 unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
+/* The members a joining group asks to let it in (its token's), else 0. */
+unsigned konce_group_join_targets(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
 unsigned konce_group_coordinator(const konce_group *g);
 uint64_t konce_group_commit_index(const konce_group *g);
 uint64_t konce_group_out_dropped(const konce_group *g);

@@ -184,6 +184,33 @@ int konce_nodecore_group_add(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP
 	return 0;
 }
 
+static bool keys_have(const uint8_t (*keys)[KONCE_CW_KEY], unsigned n, const uint8_t pk[KONCE_CW_KEY])
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!memcmp(keys[i], pk, KONCE_CW_KEY))
+			return true;
+	return false;
+}
+
+bool konce_nodecore_groups_have_key(const konce_nodecore *c, const uint8_t pk[KONCE_CW_KEY])
+{
+	if (!c->groups)
+		return false;
+	for (unsigned i = 0; i < KONCE_NC_GROUPS_MAX; i++) {
+		const struct ncgroup *e = c->groups->v[i];
+		const uint8_t (*keys)[KONCE_CW_KEY];
+		if (!e)
+			continue;
+		unsigned n = konce_group_members(e->g, &keys);
+		if (keys_have(keys, n, pk))
+			return true;
+		n = konce_group_join_targets(e->g, &keys);
+		if (keys_have(keys, n, pk))
+			return true;
+	}
+	return false;
+}
+
 konce_group *konce_nodecore_group_find(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID])
 {
 	struct ncgroup **p = slot(c, gid);

@@ -84,5 +84,8 @@ typedef struct konce_nc_group_stats {
 	uint64_t unrouted, not_member, rejected, unsent;
 } konce_nc_group_stats;
 void konce_nodecore_groups_stats(const struct konce_nodecore *c, konce_nc_group_stats *out);
+/* Whether pk is a member of a hosted group's view, or a member a joining group asks to let it in:
+ * such peers know us by our master key (the identity rule, ncpeerconf.c). */
+bool konce_nodecore_groups_have_key(const struct konce_nodecore *c, const uint8_t pk[KONCE_CW_KEY]);
 
 #endif

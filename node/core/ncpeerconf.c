@@ -8,7 +8,9 @@
  *      by our master key, so the peer knows it already, and a simultaneous open needs it;
  *   3. master if pk has a petname (known and named): a peer we named is one we want to recognise
  *      us, and the one that can send to us later by key;
- *   4. otherwise the node's default: cfg.per_server ? a key derived for pk : master.
+ *   4. master if pk is a member of one of our groups, or one a joining group asks to let it in:
+ *      the group knows each member by its master key (ncgroup.c);
+ *   5. otherwise the node's default: cfg.per_server ? a key derived for pk : master.
  * Incoming sessions always run under the key the peer dialled, our master key.
  *
  * Entries live in one table of KONCE_NC_PEERCONF_MAX, in locked memory (a group key is a secret
@@ -21,6 +23,7 @@
 
 #include "node/base/secmem.h"
 #include "node/core/nc_int.h"
+#include "node/core/ncgroup.h"
 
 struct ncpeerconf {
 	uint8_t pk[KONCE_KEY_BYTES];
@@ -106,6 +109,8 @@ int konce_nodecore_identity_for(const konce_nodecore *c, const uint8_t pk[KONCE_
 	if (to && c->cfg.hooks.is_virtual && c->cfg.hooks.is_virtual(c->cfg.hooks.ctx, to))
 		return KONCE_NC_ID_MASTER;
 	if (konce_nodecore_known(c, pk) & KONCE_NC_NAMED)
+		return KONCE_NC_ID_MASTER;
+	if (konce_nodecore_groups_have_key(c, pk))
 		return KONCE_NC_ID_MASTER;
 	return c->cfg.per_server ? KONCE_NC_ID_PER_SERVER : KONCE_NC_ID_MASTER;
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "node/core/nodecore.h"
+#include "node/core/ncgroup.h"
 #include "node/transport/identity.h"
 
 enum { APP = 300, MS = 1000 };
@@ -195,6 +196,21 @@ static void test_rule(void **state)
 	assert_int_equal(konce_nodecore_peer_identity(w.s[0].c, b, KONCE_NC_ID_UNSET), 0);
 	assert_int_equal(konce_nodecore_identity_for(w.s[0].c, b, &w.s[1].addr), KONCE_NC_ID_MASTER);
 	assert_int_equal(konce_nodecore_peer_identity(w.s[0].c, b, 3), -EINVAL);
+	world_free(&w);
+
+	/* a member a joining group asks to let it in knows us by our master key, and so does every
+	 * member of a group's view: the group names each member by it */
+	world_init(&w, true, NULL);
+	b = pk_of(&w, 1);
+	assert_int_equal(konce_nodecore_identity_for(w.s[0].c, b, &w.s[1].addr), KONCE_NC_ID_PER_SERVER);
+	const uint8_t gid[KONCE_CW_GROUP_ID] = {7}, secret[KONCE_CW_SECRET] = {9};
+	konce_group *g;
+	assert_int_equal(konce_nodecore_group_add(w.s[0].c, gid, &g), 0);
+	assert_int_equal(konce_group_join(g, (const uint8_t(*)[KONCE_CW_KEY])b, 1, secret, w.now), 0);
+	assert_true(konce_nodecore_groups_have_key(w.s[0].c, b));
+	assert_int_equal(konce_nodecore_identity_for(w.s[0].c, b, &w.s[1].addr), KONCE_NC_ID_MASTER);
+	assert_int_equal(konce_nodecore_group_remove(w.s[0].c, gid), 0);
+	assert_int_equal(konce_nodecore_identity_for(w.s[0].c, b, &w.s[1].addr), KONCE_NC_ID_PER_SERVER);
 	world_free(&w);
 
 	/* identity_master: a named setting makes the dial show the master key */
