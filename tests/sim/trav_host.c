@@ -53,20 +53,14 @@ static bool hook_on_datagram(void *ctx, enum konce_rx_kind kind, const uint8_t *
 static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
 	tp_node *n = ctx;
-	if (!konce_trav_is_path(to))
-		return false;
-	konce_trav_outgoing(n->t, pkt, len, to, sim_now(n->s));
-	return true; /* never to the socket */
+	bool queued; /* flush() runs the traversal core after every input anyway */
+	return konce_nodecore_trav_outgoing(n->t, pkt, len, to, sim_now(n->s), &queued);
 }
 
 static void hook_on_message(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len)
 {
 	tp_node *n = ctx;
-	if (!len) {
-		konce_nodecore_count_dropped(n->core);
-		return;
-	}
-	konce_trav_message(n->t, from->pk, &from->addr, body, len, sim_now(n->s));
+	konce_nodecore_trav_message(n->core, n->t, from, body, len, sim_now(n->s));
 }
 
 static int hook_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
