@@ -22,8 +22,13 @@
  * TP_APP_CLASS, one every msg_every) to the other peer by key once the node core has a peer for it:
  * the initiator resolves the key through the traversal core (a path handle) and dials it, the other
  * side answers on the session that arrives.  A message counts as acked on its DELIVERED outcome;
- * one that failed is sent again on the next session.  Whether a received message came over the direct path or the relay is read from the
- * core's per-peer datagram counters around the input that delivered it.
+ * one that failed is sent again on the next session.  Whether a received message came over the
+ * direct path or the relay is read from the traversal core's per-peer datagram counters around the
+ * input that delivered it.
+ *
+ * What the daemon's host (node/io/node_trav.c) does and this one does not: the lifetime service
+ * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), the filtering test's
+ * sockets, log lines, and the store (the node core makes no notes).
  */
 #ifndef KONCE_TRAV_HOST_H
 #define KONCE_TRAV_HOST_H
@@ -106,7 +111,8 @@ konce_rendezvous *tp_rdv_core(tp_rdv *r);
 
 /* A peer on host h (already added), with the identity whose secret is key (and the other peer's
  * secret other, from which its public key is derived), registering with rdv[0, nrdv) (rdv[0] the
- * primary).  allow: introductions = known, with allow as the store's "known" predicate.  The node
+ * primary).  allow: introductions = known; a key counts as known if the node core's known set
+ * has a petname for it (nctrav.h, as in the daemon) or allow says so (the store's predicate).  The node
  * registers its address as a host candidate (host_candidates = yes). */
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
