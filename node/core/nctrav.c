@@ -50,3 +50,25 @@ void konce_nodecore_trav_declined(konce_nodecore *c, const uint8_t pk[KONCE_KEY_
 		konce_nodecore_peer_free(c, p, KONCE_REASON_INTRO_REFUSED);
 	}
 }
+
+bool konce_nodecore_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len, const konce_addr *to,
+				  uint64_t now, bool *queued)
+{
+	*queued = false;
+	if (!konce_trav_is_path(to))
+		return false;
+	if (t)
+		*queued = konce_trav_outgoing(t, pkt, len, to, now);
+	return true;
+}
+
+bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_ncpeer *from, const uint8_t *body,
+				 size_t len, uint64_t now)
+{
+	if (!t || !len) {
+		konce_nodecore_count_dropped(c);
+		return false;
+	}
+	konce_trav_message(t, from->pk, &from->addr, body, len, now);
+	return true;
+}

@@ -4,6 +4,8 @@
 #ifndef KONCE_NCTRAV_H
 #define KONCE_NCTRAV_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "node/core/nodecore.h"
@@ -17,5 +19,17 @@ konce_trav_ops konce_nodecore_trav_ops(konce_nodecore *c);
  * closed and freed, its pendings failed with KONCE_REASON_INTRO_REFUSED (OUTCOME events); an
  * established one is kept. */
 void konce_nodecore_trav_declined(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint64_t now);
+
+/* The bodies of two node core hooks over the traversal core t (NULL = traversal off), one copy for
+ * every host (node/io/node_trav.c, tests/sim/trav_host.c); the host then runs t if it took
+ * something.
+ *   outgoing: a datagram of the endpoint for `to`.  false if `to` is not a path handle (it goes
+ *     to the socket); else true (never to a socket) and *queued = whether t took it.
+ *   message: a KONCE_CLASS_RENDEZVOUS body from the peer `from` of c.  true if fed to t; an
+ *     empty body, or no t, is counted as a dropped message of c. */
+bool konce_nodecore_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len, const konce_addr *to,
+				  uint64_t now, bool *queued);
+bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_ncpeer *from, const uint8_t *body,
+				 size_t len, uint64_t now);
 
 #endif

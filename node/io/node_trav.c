@@ -154,9 +154,10 @@ static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_
 bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
 	struct node_trav *t = T(n);
-	if (!konce_trav_is_path(to))
+	bool queued;
+	if (!konce_nodecore_trav_outgoing(t ? t->core : NULL, pkt, len, to, node_now_us(), &queued))
 		return false;
-	if (t && konce_trav_outgoing(t->core, pkt, len, to, node_now_us()))
+	if (queued)
 		node_trav_schedule(t);
 	return true; /* never to the socket */
 }
@@ -164,12 +165,8 @@ bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, co
 void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t *body, size_t len)
 {
 	struct node_trav *t = T(n);
-	if (!t || !len) {
-		konce_nodecore_count_dropped(n->core);
-		return;
-	}
-	konce_trav_message(t->core, from->pk, &from->addr, body, len, node_now_us());
-	node_trav_schedule(t);
+	if (konce_nodecore_trav_message(n->core, t ? t->core : NULL, from, body, len, node_now_us()))
+		node_trav_schedule(t);
 }
 
 int node_trav_send_msg(struct konce_node *n, uint32_t conn, const uint8_t *body, size_t len)

@@ -6,75 +6,79 @@
 
 #include "node/base/wire.h"
 #include "node/core/rx_switch.h"
+#include "node/core/trav_info.h"
 #include "node/core/trav_int.h"
 
 #define MS SIM_MS
 
-/* ---- the host's peer table: the core's ops --------------------------------------------------- */
+/* ---- the traversal core's ops: the node core's peer table (nctrav.h) ------------------------- */
 
-static tp_entry *entry_by_pk(tp_node *n, const uint8_t pk[KONCE_WIRE_KEY])
-{
-	for (unsigned i = 0; i < TP_PEERS; i++)
-		if (n->tab[i].used && !memcmp(n->tab[i].pk, pk, KONCE_WIRE_KEY))
-			return &n->tab[i];
-	return NULL;
-}
-
-static tp_entry *entry_by_conn(tp_node *n, uint32_t conn)
-{
-	for (unsigned i = 0; i < TP_PEERS; i++)
-		if (n->tab[i].used && n->tab[i].conn == conn)
-			return &n->tab[i];
-	return NULL;
-}
-
-static tp_entry *entry_add(tp_node *n, const uint8_t pk[KONCE_WIRE_KEY])
-{
-	for (unsigned i = 0; i < TP_PEERS; i++)
-		if (!n->tab[i].used) {
-			memset(&n->tab[i], 0, sizeof n->tab[i]);
-			n->tab[i].used = true;
-			memcpy(n->tab[i].pk, pk, KONCE_WIRE_KEY);
-			return &n->tab[i];
-		}
-	return NULL;
-}
-
+/* ctx is the tp_node: peer, dial and known forward to the node core's ops; known also asks the
+ * test's predicate (the store's "known"), fresh_mapping the test's self_spent. */
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
-	tp_entry *e = entry_by_pk(ctx, pk);
-	if (!e)
-		return false;
-	*out = (konce_trav_peer){e->conn, e->up, e->addr};
-	return true;
+	tp_node *n = ctx;
+	return n->base.peer(n->base.ctx, pk, out);
 }
 
 static uint32_t op_dial(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], const konce_addr *to, uint64_t now)
 {
 	tp_node *n = ctx;
-	tp_entry *e = entry_add(n, pk);
-	uint32_t conn;
-	if (!e)
-		return 0;
-	if (konce_ep_connect(n->ep, pk, to, NULL, 0, now, &conn)) {
-		e->used = false;
-		return 0;
-	}
-	e->conn = conn;
-	e->addr = *to;
-	return conn;
+	return n->base.dial(n->base.ctx, pk, to, now);
 }
 
 static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
 {
 	tp_node *n = ctx;
-	return n->allow && n->allow(n->allow_ctx, pk);
+	return n->base.known(n->base.ctx, pk) || (n->allow && n->allow(n->allow_ctx, pk));
 }
 
 static int op_fresh_mapping(void *ctx, konce_addr *x)
 {
 	tp_node *n = ctx;
 	return n->fresh_mapping ? n->fresh_mapping(n->owner, x) : -1;
+}
+
+/* ---- the node core's hooks: the traversal core (as node/io/node_travseam.c fills them) ------- */
+
+static bool hook_on_datagram(void *ctx, enum konce_rx_kind kind, const uint8_t *pkt, size_t len,
+			     const konce_addr *from, uint64_t now)
+{
+	tp_node *n = ctx;
+	if (kind == KONCE_RX_LIFE_REQ)
+		return true; /* the node's lifetime service: not run here (test_traversal_lifetime runs its cores) */
+	return konce_trav_input(n->t, 0, pkt, len, from, now);
+}
+
+static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
+{
+	tp_node *n = ctx;
+	bool queued; /* flush() runs the traversal core after every input anyway */
+	return konce_nodecore_trav_outgoing(n->t, pkt, len, to, sim_now(n->s), &queued);
+}
+
+static void hook_on_message(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len)
+{
+	tp_node *n = ctx;
+	konce_nodecore_trav_message(n->core, n->t, from, body, len, sim_now(n->s));
+}
+
+static int hook_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
+{
+	tp_node *n = ctx;
+	return konce_trav_resolve(n->t, pk, a, sim_now(n->s));
+}
+
+static bool hook_is_virtual(void *ctx, const konce_addr *a)
+{
+	(void)ctx;
+	return konce_trav_is_path(a);
+}
+
+static bool hook_traversal(void *ctx)
+{
+	tp_node *n = ctx;
+	return n->t != NULL;
 }
 
 /* ---- the loop --------------------------------------------------------------------------------- */
@@ -95,59 +99,27 @@ static void send_from(tp_node *n, unsigned sock, const konce_addr *to, const uin
 
 static uint16_t main_port(const tp_node *n) { return n->owner && n->on_tick ? TP_MAIN_PORT : TP_RDV_PORT; }
 
-/* Events of the endpoint: the peer table (as node_msg.c keeps it) and the messages. */
-static void ep_events(tp_node *n, uint64_t now)
+/* The node core's events (node_io_kick()'s order: events, datagrams, notes): outcomes and
+ * messages go to the application, peer events are the core's own business. */
+static void core_events(tp_node *n)
 {
-	konce_ep_event ev;
-	while (konce_ep_poll_event(n->ep, &ev)) {
-		tp_entry *e = entry_by_conn(n, ev.conn);
+	konce_nc_event ev;
+	while (konce_nodecore_poll_event(n->core, &ev))
 		switch (ev.type) {
-		case KONCE_EV_ESTABLISHED:
-			if (!e) {
-				tp_entry *old = entry_by_pk(n, ev.peer_pk);
-				if (old) {
-					konce_ep_close(n->ep, old->conn, now);
-					old->used = false;
-				}
-				if (!(e = entry_add(n, ev.peer_pk))) {
-					konce_ep_close(n->ep, ev.conn, now);
-					break;
-				}
-				e->conn = ev.conn;
-			}
-			e->up = true;
-			e->addr = ev.addr;
+		case KONCE_NC_EV_OUTCOME:
+			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
 			break;
-		case KONCE_EV_PATH_CHANGED:
-			if (e)
-				e->addr = ev.addr;
+		case KONCE_NC_EV_MESSAGE:
+			ev.handler(ev.handler_ctx, NULL, &ev.msg);
 			break;
-		case KONCE_EV_FAILED:
-		case KONCE_EV_CLOSED:
-			if (e)
-				e->used = false;
-			break;
-		case KONCE_EV_MESSAGE:
-			if (!e || ev.len < KONCE_MSG_BODY)
-				break;
-			if (wire_get16(ev.data + KONCE_MSG_CLASS) == KONCE_CLASS_RENDEZVOUS) {
-				konce_trav_message(n->t, e->pk, &e->addr, ev.data + KONCE_MSG_BODY, ev.len - KONCE_MSG_BODY,
-						   now);
-				break;
-			}
-			if (n->on_message && wire_get16(ev.data + KONCE_MSG_CLASS) == TP_APP_CLASS)
-				n->on_message(n->owner, e->pk, ev.data + KONCE_MSG_BODY, ev.len - KONCE_MSG_BODY, now);
-			break;
-		default:
+		case KONCE_NC_EV_PEER:
 			break;
 		}
-		if (n->on_event)
-			n->on_event(n->owner, &ev, now);
-	}
 }
 
-/* What a node does after any input: the core's pump, its datagrams and events, the endpoint's
- * events and datagrams (those for path handles through the core), one timer. */
+/* What a node does after any input: both cores' timers and pumps, the traversal core's events,
+ * the node core's events, datagrams (those for path handles went to the traversal core through
+ * the outgoing hook) and notes (no store here: dropped), one timer. */
 static void flush(tp_node *n, uint64_t now)
 {
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -155,7 +127,14 @@ static void flush(tp_node *n, uint64_t now)
 	unsigned sock;
 	konce_addr to;
 	konce_trav_event tev;
+	konce_nc_datagram dg;
+	konce_nc_note note;
 	for (int round = 0; round < 8; round++) {
+		bool more = false;
+		if (konce_nodecore_next_timer(n->core) <= now) {
+			konce_nodecore_timer(n->core, now);
+			more = true;
+		}
 		if (konce_trav_next_timer(n->t) <= now)
 			konce_trav_timer(n->t, now);
 		while (konce_trav_poll_event(n->t, &tev)) {
@@ -163,25 +142,37 @@ static void flush(tp_node *n, uint64_t now)
 			 * ports their NATs spent (tp_peer.self_spent through ops.fresh_mapping) */
 			if (tev.type == KONCE_TRAV_EV_SOCK_OPEN)
 				konce_trav_sock_opened(n->t, tev.sock, NULL, now);
+			if (tev.type == KONCE_TRAV_EV_DECLINED)
+				konce_nodecore_trav_declined(n->core, tev.pk, now);
 			if (n->on_trav)
 				n->on_trav(n->owner, &tev, now);
 		}
-		ep_events(n, now);
-		bool more = false;
-		while (konce_ep_poll_datagram(n->ep, buf, &len, &to)) {
-			if (!konce_trav_outgoing(n->t, buf, len, &to, now))
-				send_from(n, 0, &to, buf, len, main_port(n));
+		core_events(n);
+		while (konce_nodecore_poll(n->core, &dg)) {
+			send_from(n, dg.sock, &dg.to, dg.buf, dg.len, main_port(n));
 			more = true;
 		}
+		while (konce_nodecore_poll_note(n->core, &note))
+			;
 		while (konce_trav_poll(n->t, &sock, buf, &len, &to))
 			send_from(n, sock, &to, buf, len, main_port(n));
-		if (!more && konce_trav_next_timer(n->t) > now)
+		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now)
 			break;
 	}
-	uint64_t t = konce_ep_next_timer(n->ep), u = konce_trav_next_timer(n->t);
+	uint64_t t = konce_nodecore_next_timer(n->core), u = konce_trav_next_timer(n->t);
 	t = u < t ? u : t;
 	t = n->tick_at < t ? n->tick_at : t;
 	sim_timer_set(n->s, n->h, t > now ? t : now);
+}
+
+static void snap(tp_node *n, uint64_t now)
+{
+	if (n->owner && n->on_tick) {
+		tp_peer *p = n->owner;
+		struct tpeer *tp = tpeer_get(n->t, p->other, TPEER_FIND, now);
+		p->snap_direct = tp ? tp->direct_rx : 0;
+		p->snap_relayed = tp ? tp->relayed_rx : 0;
+	}
 }
 
 static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, const konce_addr *to,
@@ -189,18 +180,16 @@ static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 {
 	tp_node *n = ctx;
 	unsigned sock = to->port >= TP_BDAY_BASE ? (unsigned)(to->port - TP_BDAY_BASE) : 0;
-	if (n->owner && n->on_tick) {
-		tp_peer *p = n->owner;
-		struct tpeer *tp = tpeer_get(n->t, p->other, TPEER_FIND, now);
-		p->snap_direct = tp ? tp->direct_rx : 0;
-		p->snap_relayed = tp ? tp->relayed_rx : 0;
-	}
-	switch (konce_rx_classify(pkt, len)) {
-	case KONCE_RX_LIFE_REQ:
-		break; /* the node's lifetime service: not run here (test_traversal_lifetime runs its cores) */
-	default:
-		if (!konce_trav_input(n->t, sock, pkt, len, from, now) && !sock)
-			konce_ep_input(n->ep, pkt, len, from, now, NULL);
+	snap(n, now);
+	if (sock) {
+		/* a birthday socket: only traversal uses it (node_trav.c on_sock_datagram) */
+		if (konce_rx_classify(pkt, len) == KONCE_RX_LIFE_REQ || !konce_trav_input(n->t, sock, pkt, len, from, now))
+			konce_trav_count_refused(n->t);
+	} else {
+		/* the node socket: the node core's input queue, served now (the hooks see it first) */
+		konce_nodecore_input(n->core, 0, pkt, len, from, now);
+		konce_nodecore_timer(n->core, now);
+		core_events(n); /* the message events of this datagram, while the snapshot holds */
 	}
 	flush(n, now);
 	return 30;
@@ -209,14 +198,9 @@ static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 static void node_timer(void *ctx, uint64_t now)
 {
 	tp_node *n = ctx;
-	if (n->owner && n->on_tick) {
-		tp_peer *p = n->owner;
-		struct tpeer *tp = tpeer_get(n->t, p->other, TPEER_FIND, now);
-		p->snap_direct = tp ? tp->direct_rx : 0;
-		p->snap_relayed = tp ? tp->relayed_rx : 0;
-	}
-	if (now >= konce_ep_next_timer(n->ep))
-		konce_ep_timer(n->ep, now);
+	snap(n, now);
+	if (now >= konce_nodecore_next_timer(n->core))
+		konce_nodecore_timer(n->core, now);
 	if (now >= konce_trav_next_timer(n->t))
 		konce_trav_timer(n->t, now);
 	if (n->on_tick && now >= n->tick_at)
@@ -235,9 +219,16 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	if (konce_identity_from_secret(&n->id, secret))
 		abort();
 	memcpy(n->pk, konce_identity_public(n->id), KONCE_WIRE_KEY);
-	konce_ep_config ec = {.env = sim_host_env(h), .identity = n->id, .explicit_identity = true, .max_per_source = 64};
-	if (konce_ep_new(&n->ep, &ec, sim_now(s)))
+	konce_nodecore_config nc = {
+		.ep = {.env = sim_host_env(h), .identity = n->id, .explicit_identity = true, .max_per_source = 64},
+		.hooks = {.ctx = n, .on_datagram = hook_on_datagram, .outgoing = hook_outgoing,
+			  .on_message = hook_on_message, .resolve = hook_resolve, .is_virtual = hook_is_virtual,
+			  .traversal = hook_traversal},
+	};
+	if (konce_nodecore_new(&n->core, &nc, sim_now(s)))
 		abort();
+	n->ep = konce_nodecore_ep(n->core);
+	n->base = konce_nodecore_trav_ops(n->core);
 	uint8_t rdv_pk[KONCE_TRAV_MAX_RDV][KONCE_WIRE_KEY];
 	for (unsigned i = 0; i < nrdv; i++)
 		tp_rdv_key(&rdv[i], rdv_pk[i]);
@@ -255,7 +246,8 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 static void node_free(tp_node *n)
 {
 	konce_trav_free(n->t);
-	konce_ep_free(n->ep);
+	n->t = NULL;
+	konce_nodecore_free(n->core); /* pendings dropped silently: the test is over */
 	konce_identity_free(n->id);
 }
 
@@ -301,23 +293,39 @@ konce_rendezvous *tp_rdv_core(tp_rdv *r) { return trav_rdvsrv_core(r->n.t->srv);
 
 /* ---- peer ------------------------------------------------------------------------------------ */
 
+static void app_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	struct tp_send *c = ctx;
+	tp_peer *p = c->p;
+	(void)reason;
+	(void)data;
+	(void)len;
+	if (!p->n.core)
+		return; /* the node is being freed */
+	p->inflight[c->k] = false;
+	if (outcome == KONCE_OUTCOME_DELIVERED && !p->acked[c->k]) {
+		p->acked[c->k] = true;
+		p->acked_at[c->k] = sim_now(p->s);
+		p->nacked++;
+	}
+	/* FAILED: sent again on the next session */
+}
+
 static void send_one(tp_peer *p, unsigned k, uint64_t now)
 {
-	uint8_t m[KONCE_MSG_BODY + 1];
-	wire_put16(m + KONCE_MSG_CLASS, TP_APP_CLASS);
-	m[KONCE_MSG_FLAGS] = 0;
-	wire_put64(m + KONCE_MSG_NONCE, 0);
-	m[KONCE_MSG_BODY] = (uint8_t)k;
-	if (konce_ep_msg_send(p->n.ep, p->conn, m, sizeof m, KONCE_MSG_CLASS_DEFAULT, 0, now, &p->msg_id[k]) == 0) {
+	uint8_t m = (uint8_t)k;
+	p->send_ctx[k] = (struct tp_send){p, k};
+	if (konce_nodecore_send(p->n.core, p->other, TP_APP_CLASS, &m, 1, NULL, app_outcome, &p->send_ctx[k], now,
+				NULL) == 0) {
 		p->inflight[k] = true;
 		p->sent_at[k] = now;
 	}
 }
 
-/* The session with the other peer: the one the table holds for its key. */
+/* The session with the other peer: the one the node core's peer table holds for its key. */
 static void find_conn(tp_peer *p)
 {
-	tp_entry *e = entry_by_pk(&p->n, p->other);
+	const konce_ncpeer *e = konce_nodecore_peer_find(p->n.core, p->other);
 	p->conn = e ? e->conn : 0;
 }
 
@@ -353,10 +361,14 @@ static void app_tick(void *owner, uint64_t now)
 	p->n.tick_at = now + 100 * MS;
 }
 
-static void app_message(void *owner, const uint8_t pk[KONCE_WIRE_KEY], const uint8_t *body, size_t len, uint64_t now)
+/* A TP_APP_CLASS message (the node core's handler). */
+static void app_message(void *ctx, konce_node *node, const konce_message *msg)
 {
-	tp_peer *p = owner;
-	if (memcmp(pk, p->other, KONCE_WIRE_KEY) || len != 1 || body[0] >= TP_MAX_MSG)
+	tp_peer *p = ctx;
+	uint64_t now = sim_now(p->s);
+	const uint8_t *body = msg->data;
+	(void)node;
+	if (memcmp(msg->from, p->other, KONCE_WIRE_KEY) || msg->len != 1 || body[0] >= TP_MAX_MSG)
 		return;
 	struct tpeer *tp = tpeer_get(p->n.t, p->other, TPEER_FIND, now);
 	if (tp && tp->relayed_rx > p->snap_relayed) {
@@ -372,28 +384,6 @@ static void app_message(void *owner, const uint8_t pk[KONCE_WIRE_KEY], const uin
 		p->got[body[0]] = true;
 		p->ngot++;
 	}
-}
-
-static void app_event(void *owner, const konce_ep_event *ev, uint64_t now)
-{
-	tp_peer *p = owner;
-	(void)now;
-	for (unsigned k = 0; k < p->sent; k++) {
-		if (!p->inflight[k] || p->msg_id[k] != ev->msg_id)
-			continue;
-		if (ev->type == KONCE_EV_MSG_DELIVERED) {
-			p->inflight[k] = false;
-			if (!p->acked[k]) {
-				p->acked[k] = true;
-				p->acked_at[k] = now;
-				p->nacked++;
-			}
-		} else if (ev->type == KONCE_EV_MSG_FAILED) {
-			p->inflight[k] = false; /* sent again on the next session */
-		}
-	}
-	if ((ev->type == KONCE_EV_FAILED || ev->type == KONCE_EV_CLOSED) && ev->conn == p->conn)
-		p->conn = 0;
 }
 
 static void app_trav(void *owner, const konce_trav_event *ev, uint64_t now)
@@ -452,8 +442,6 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 		abort();
 	p->n.bound[0] = true;
 	p->n.owner = p;
-	p->n.on_message = app_message;
-	p->n.on_event = app_event;
 	p->n.on_trav = app_trav;
 	p->n.on_tick = app_tick;
 	p->n.allow = allow;
@@ -463,6 +451,8 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	/* the address is always offered: the core decides by host_candidates */
 	node_init(&p->n, s, h, key, rdv, nrdv, &host, host_candidates, false, NULL, allow != NULL);
 	memcpy(p->key, p->n.pk, KONCE_WIRE_KEY);
+	if (konce_nodecore_handle(p->n.core, TP_APP_CLASS, app_message, p))
+		abort();
 	p->n.tick_at = sim_now(s);
 }
 

@@ -1,10 +1,13 @@
 /* trav_host.h - the shipping traversal core (node/core/trav.h) as simulator hosts, for the
  * tests/sim/test_traversal_*.c tests.
  *
- * Each host is what the daemon is around the core, minus libevent: a transport endpoint
- * (node/transport/endpoint.h, explicit identity as the node shows it), a small peer table that
- * fills the core's ops (the node's peer lookup and dial), the one receive switch
- * (node/core/rx_switch.h), and one timer at the earlier of the endpoint's and the core's deadlines.
+ * Each host is what the daemon is around the core, minus libevent: the shipping node core
+ * (node/core/nodecore.h: its endpoint with an explicit identity as the node shows it, its peer
+ * table, its pending outcomes, its input queue and the one receive switch), composed with the
+ * traversal core as node/io/node_travseam.c composes them: the node core's hooks (on_datagram with
+ * the rx kind, outgoing datagrams for path handles, KONCE_CLASS_RENDEZVOUS messages, resolve,
+ * is_virtual, traversal) call the traversal core, and the traversal core's ops are the node core's
+ * peer table (node/core/nctrav.h).  One timer at the earliest of the two cores' deadlines.
  * Datagrams leave from the port of the socket the core names (TP_MAIN_PORT for socket 0,
  * TP_BDAY_BASE + n for birthday socket n, bound on first use).  The filtering test's sockets are
  * refused (the core then runs without it); a test says what ports its NATs spent through
@@ -15,12 +18,17 @@
  * messages, exactly as in the daemon.  Its identity is derived from its address (tp_rdv_key), so
  * a peer configured with the rendezvous' addresses knows their keys.
  *
- * The application on each peer sends nmsg numbered reliable messages (konce_ep_msg_send, class
- * TP_APP_CLASS, one every msg_every) to the other peer by key: the initiator resolves the key
- * through the core (a path handle) and dials it, the other side answers on the session that
- * arrives.  A message counts as acked on MSG_DELIVERED; one that failed is sent again on the next
- * session.  Whether a received message came over the direct path or the relay is read from the
- * core's per-peer datagram counters around the input that delivered it.
+ * The application on each peer sends nmsg numbered messages (konce_nodecore_send, class
+ * TP_APP_CLASS, one every msg_every) to the other peer by key once the node core has a peer for it:
+ * the initiator resolves the key through the traversal core (a path handle) and dials it, the other
+ * side answers on the session that arrives.  A message counts as acked on its DELIVERED outcome;
+ * one that failed is sent again on the next session.  Whether a received message came over the
+ * direct path or the relay is read from the traversal core's per-peer datagram counters around the
+ * input that delivered it.
+ *
+ * What the daemon's host (node/io/node_trav.c) does and this one does not: the lifetime service
+ * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), the filtering test's
+ * sockets, log lines, and the store (the node core makes no notes).
  */
 #ifndef KONCE_TRAV_HOST_H
 #define KONCE_TRAV_HOST_H
@@ -28,6 +36,8 @@
 #include "nat/punch.h"
 #include "nat/rdvclient.h"
 #include "nat/rendezvous.h"
+#include "node/core/nctrav.h"
+#include "node/core/nodecore.h"
 #include "node/core/trav.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
@@ -39,29 +49,19 @@ enum {
 	TP_RDV_PORT = 3478,
 	TP_MAX_MSG = 64,
 	TP_APP_CLASS = 256,
-	TP_PEERS = 8,
 };
-
-/* The host's peer table (what node.c keeps): the core's ops read and fill it. */
-typedef struct tp_entry {
-	bool used, up;
-	uint8_t pk[KONCE_WIRE_KEY];
-	uint32_t conn;
-	konce_addr addr;
-} tp_entry;
 
 typedef struct tp_node {
 	sim *s;
 	sim_host *h;
 	konce_identity *id;
 	uint8_t pk[KONCE_WIRE_KEY];
-	konce_ep *ep;
+	konce_nodecore *core; /* the shipping node core: the peer table, the pendings, the endpoint */
+	konce_ep *ep;         /* the core's endpoint (konce_nodecore_ep) */
 	konce_trav *t;
-	tp_entry tab[TP_PEERS];
+	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h) */
 	bool bound[KONCE_PUNCH_BIRTHDAY + 1];
 	void *owner; /* the tp_peer or tp_rdv */
-	void (*on_message)(void *owner, const uint8_t pk[KONCE_WIRE_KEY], const uint8_t *body, size_t len, uint64_t now);
-	void (*on_event)(void *owner, const konce_ep_event *ev, uint64_t now);
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
 	void (*on_tick)(void *owner, uint64_t now);
 	uint64_t tick_at; /* the owner's own timer, UINT64_MAX = none */
@@ -90,7 +90,7 @@ typedef struct tp_peer {
 	unsigned nmsg, sent;
 	uint64_t msg_every, next_msg;
 	bool acked[TP_MAX_MSG], got[TP_MAX_MSG], inflight[TP_MAX_MSG];
-	uint64_t msg_id[TP_MAX_MSG];
+	struct tp_send { struct tp_peer *p; unsigned k; } send_ctx[TP_MAX_MSG]; /* outcome callback ctx */
 	uint64_t sent_at[TP_MAX_MSG];
 	uint64_t acked_at[TP_MAX_MSG]; /* when MSG_DELIVERED first came, 0 = not yet */
 	unsigned ngot, nacked, direct_rx, relay_rx;
@@ -111,7 +111,8 @@ konce_rendezvous *tp_rdv_core(tp_rdv *r);
 
 /* A peer on host h (already added), with the identity whose secret is key (and the other peer's
  * secret other, from which its public key is derived), registering with rdv[0, nrdv) (rdv[0] the
- * primary).  allow: introductions = known, with allow as the store's "known" predicate.  The node
+ * primary).  allow: introductions = known; a key counts as known if the node core's known set
+ * has a petname for it (nctrav.h, as in the daemon) or allow says so (the store's predicate).  The node
  * registers its address as a host candidate (host_candidates = yes). */
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,

@@ -5,7 +5,10 @@
  *   - dial adds exactly one peer and opens a session attempt (the HELLO is queued);
  *   - known: only a key with a petname counts (introductions = known);
  *   - a declined introduction frees a peer not yet up and fails what waits for it with
- *     KONCE_REASON_INTRO_REFUSED, once; an unknown key is a no-op.
+ *     KONCE_REASON_INTRO_REFUSED, once; an unknown key is a no-op;
+ *   - the shared hook bodies: outgoing leaves a real address to the socket and keeps a path handle
+ *     from it (queued only when there is a traversal core to take it); a rendezvous message is fed to the
+ *     traversal core, or counted as dropped (no traversal, empty body).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -90,10 +93,55 @@ static void test_ops(void **state)
 	konce_identity_free(other);
 }
 
+static void test_hook_bodies(void **state)
+{
+	(void)state;
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_trav *t;
+	uint64_t now = 1000000;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
+	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
+			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
+	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
+
+	const uint8_t pkt[4] = {1, 2, 3, 4};
+	konce_addr real, path;
+	bool queued = true;
+	assert_int_equal(konce_addr_parse(&real, "192.0.2.9:7807"), 0);
+	path = real;
+	path.path = 1;
+	assert_false(konce_nodecore_trav_outgoing(t, pkt, sizeof pkt, &real, now, &queued));
+	assert_false(queued);
+	queued = true;
+	assert_true(konce_nodecore_trav_outgoing(NULL, pkt, sizeof pkt, &path, now, &queued));
+	assert_false(queued); /* no traversal: dropped, never to a socket */
+	assert_true(konce_nodecore_trav_outgoing(t, pkt, sizeof pkt, &path, now, &queued));
+	assert_true(queued); /* handed to the core (which drops a handle it never gave out) */
+
+	konce_ncpeer from = {.addr = real};
+	memset(from.pk, 7, sizeof from.pk);
+	konce_nodecore_stats st;
+	assert_false(konce_nodecore_trav_message(c, NULL, &from, pkt, sizeof pkt, now));
+	assert_false(konce_nodecore_trav_message(c, t, &from, pkt, 0, now));
+	konce_nodecore_stats_get(c, &st);
+	assert_int_equal(st.msgs_dropped, 2);
+	assert_true(konce_nodecore_trav_message(c, t, &from, pkt, sizeof pkt, now));
+	konce_nodecore_stats_get(c, &st);
+	assert_int_equal(st.msgs_dropped, 2);
+
+	konce_trav_free(t);
+	konce_nodecore_free(c);
+	konce_identity_free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
+		cmocka_unit_test(test_hook_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
