@@ -113,6 +113,7 @@ static void core_events(tp_node *n)
 			ev.handler(ev.handler_ctx, NULL, &ev.msg);
 			break;
 		case KONCE_NC_EV_PEER:
+		case KONCE_NC_EV_GROUP: /* these hosts run no groups */
 			break;
 		}
 }
