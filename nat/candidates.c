@@ -8,7 +8,8 @@ konce_natinfo konce_candidates_classify(const konce_addr *refl, unsigned n)
 	konce_natinfo ni = {KONCE_NATMAP_UNKNOWN, 0, 0};
 	if (n == 0)
 		return ni;
-	uint16_t lo = refl[0].port, hi = refl[0].port;
+	uint16_t lo = refl[0].port;
+	uint16_t hi = lo;
 	bool same = true;
 	for (unsigned i = 1; i < n; i++) {
 		same &= konce_addr_eq(&refl[i], &refl[0]);

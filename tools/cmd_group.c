@@ -59,7 +59,7 @@ static long long duration(const char *s)
 		return -1;
 	long long m = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600
 		      : !strcmp(end, "d") ? 86400 : -1;
-	if (m < 0 || v > 100LL * 365 * 86400 / m)
+	if (m <= 0 || v > 100LL * 365 * 86400 / m)
 		return -1;
 	return v * m;
 }
@@ -320,14 +320,16 @@ int konce_cmd_group(int argc, char **argv)
 		json_t *gj = json_object_get(r, "group"), *m;
 		size_t i;
 		printf("%s\n", state_line(gj));
-		json_array_foreach(json_object_get(gj, "members"), i, m)
+		json_array_foreach(json_object_get(gj, "members"), i, m) {
 			printf("  %s%s\n", json_string_value(json_object_get(m, "key")),
 			       json_is_true(json_object_get(m, "coordinator")) ? "  (coordinator)" : "");
+		}
 	} else if (!strcmp(sub, "list")) {
 		json_t *gj;
 		size_t i;
-		json_array_foreach(json_object_get(r, "groups"), i, gj)
+		json_array_foreach(json_object_get(r, "groups"), i, gj) {
 			printf("%s\n", state_line(gj));
+		}
 	} else if (!strcmp(sub, "propose")) {
 		printf("proposed (nonce %lld)\n", (long long)json_integer_value(json_object_get(r, "nonce")));
 	} else if (!strcmp(sub, "join")) {
