@@ -131,8 +131,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
 	ep->out_mem = zalloc(env, ep->out_cap, ep->max_datagram);
 	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
+	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
 	if (!ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
-	    !ep->ev)
+	    !ep->ev || !ep->rsrc)
 		goto fail;
 	for (unsigned i = 0; i < ep->out_cap; i++)
 		ep->out[i].data = ep->out_mem + (size_t)i * ep->max_datagram;
@@ -186,6 +187,7 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->slots);
 	konce_env_free(env, ep->gen);
 	konce_env_free(env, ep->free_slots);
+	konce_env_free(env, ep->rsrc);
 	konce_env_free(env, ep->cid_buckets);
 	konce_env_free(env, ep->acc);
 	if (ep->out_mem)
@@ -254,7 +256,9 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 			*pp = s->pend_next;
 			break;
 		}
-	konce_conn_free(s->rel);
+	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
+	if (s->rsrc)
+		s->rsrc->refs--;
 	konce_keyslab_wipe(ep->slab, s->slot);
 	ep->slots[s->slot] = NULL;
 	ep->free_slots[ep->n_free++] = s->slot;

@@ -406,9 +406,9 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 uint64_t konce_ep_msg_queued(const konce_ep *ep, uint32_t conn);
 /* The message memory of every session together: reassembly (frag.h, the pool of msg_budget_total)
  * and send queues (msgq.h, the pool of send_queue_total): bytes charged, the budget, and the
- * sessions holding some. */
+ * sessions holding some (for reassembly also their sources, which it is shared among). */
 typedef struct konce_ep_memory {
-	uint64_t reasm_used, reasm_budget, reasm_holders;
+	uint64_t reasm_used, reasm_budget, reasm_holders, reasm_sources;
 	uint64_t send_used, send_budget, send_holders;
 } konce_ep_memory;
 void konce_ep_memory_get(const konce_ep *ep, konce_ep_memory *out);

@@ -99,6 +99,14 @@ enum {
 	KONCE_EP_DEF_POW_RATE = 250000, /* hashes of 1200 bytes a second: a slow core (bench: ~570,000) */
 };
 
+/* The reassembly charge of one source (ep_msg.c): its key as konce_addr_source gives it, and how
+ * many sessions' reassemblers it serves.  One per slot at most, so max_sessions of them. */
+typedef struct konce_ep_rsrc {
+	konce_reasm_source acct;
+	uint8_t key[16];
+	unsigned refs; /* 0 = free */
+} konce_ep_rsrc;
+
 typedef struct konce_sess {
 	uint32_t conn;
 	unsigned slot;
@@ -117,6 +125,7 @@ typedef struct konce_sess {
 	konce_path path;
 	konce_pmtud pmtud;            /* path MTU search (ep_pmtud.c) */
 	uint64_t last_rx_us;
+	konce_ep_rsrc *rsrc;          /* the source its reassembler is charged to (ep_msg.c), or NULL */
 	/* client handshake */
 	const konce_identity *as;
 	bool per_server;              /* show the key derived for the server even if explicit_identity */
@@ -225,6 +234,7 @@ struct konce_ep {
 	size_t held_inl_len;
 	konce_conn_cfg conn_cfg;
 	konce_reasm_pool reasm_pool; /* conn_cfg.pool */
+	konce_ep_rsrc *rsrc;         /* max_sessions: reassembly charged per source (frag.h) */
 	konce_msgq_pool send_pool;   /* conn_cfg.send_pool */
 	uint64_t idle_us;
 

@@ -63,6 +63,28 @@ static void cb_message(void *ctx, konce_reasm_msg *m)
 	e->ev.len = (size_t)m->len;
 }
 
+/* The reassembly charge of s's source (its handshake address, counted as ep_table.c rule 2 counts
+ * sources): the one other sessions from there use, else a free one.  There is always one: a
+ * session holds at most one, and there are max_sessions. */
+static konce_ep_rsrc *rsrc_get(konce_ep *ep, const konce_sess *s)
+{
+	uint8_t key[16];
+	konce_addr_source(key, &s->hs_addr);
+	konce_ep_rsrc *free_one = NULL;
+	for (unsigned i = 0; i < ep->max_sessions; i++) {
+		konce_ep_rsrc *g = &ep->rsrc[i];
+		if (g->refs && memcmp(g->key, key, sizeof key) == 0)
+			return g;
+		if (!g->refs && !free_one)
+			free_one = g;
+	}
+	if (free_one) {
+		memcpy(free_one->key, key, sizeof key);
+		free_one->acct.used = 0;
+	}
+	return free_one;
+}
+
 static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (s->rel)
@@ -70,6 +92,12 @@ static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn_ops ops = {cb_delivered, cb_refused, cb_message, s};
 	if (konce_conn_new(&s->rel, ep->env, &ep->conn_cfg, &ops, now_us))
 		return NULL;
+	/* reassembly is charged per source, so many sessions from one host share one fair part of
+	 * the pool (frag.h) */
+	if ((s->rsrc = rsrc_get(ep, s))) {
+		s->rsrc->refs++;
+		konce_reasm_set_source(&s->rel->ra, &s->rsrc->acct);
+	}
 	return s->rel;
 }
 
@@ -275,6 +303,7 @@ void konce_ep_memory_get(const konce_ep *ep, konce_ep_memory *out)
 		.reasm_used = ep->reasm_pool.used,
 		.reasm_budget = ep->reasm_pool.budget,
 		.reasm_holders = ep->reasm_pool.holders,
+		.reasm_sources = ep->reasm_pool.sources,
 		.send_used = ep->send_pool.used,
 		.send_budget = ep->send_pool.budget,
 		.send_holders = ep->send_pool.holders,

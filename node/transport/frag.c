@@ -117,7 +117,11 @@ uint64_t konce_reasm_credit(const konce_reasm *r)
 }
 
 /* May r take x more bytes?  Its own budget, the pool's, and -- once the pool is more than half
- * full -- its fair share of the pool (budget / reassemblers holding memory). */
+ * full -- its fair share of the pool: with a source, the source's holdings stay within
+ * budget / max(2, sources holding), itself counted; without, r's within budget / reassemblers
+ * holding (frag.h).  A source alone, whatever its sessions, therefore stops at half the pool
+ * (below half the pool itself is at most half full), so the next source finds half the pool
+ * free, and half is its share. */
 static bool admit(const konce_reasm *r, uint64_t x)
 {
 	if (x > r->cfg.budget - r->used)
@@ -129,6 +133,11 @@ static bool admit(const konce_reasm *r, uint64_t x)
 		return false;
 	if (p->used + x <= p->budget / 2)
 		return true;
+	const konce_reasm_source *src = r->source;
+	if (src) {
+		uint64_t sources = p->sources + (src->used == 0);
+		return src->used + x <= p->budget / (sources < 2 ? 2 : sources);
+	}
 	uint64_t holders = p->holders + (r->used == 0);
 	return r->used + x <= p->budget / holders;
 }
@@ -138,19 +147,35 @@ static void charge(konce_reasm *r, uint64_t x)
 	if (r->pool) {
 		if (r->used == 0 && x)
 			r->pool->holders++;
+		if (r->source && r->source->used == 0 && x)
+			r->pool->sources++;
 		r->pool->used += x;
 	}
+	if (r->source)
+		r->source->used += x;
 	r->used += x;
 }
 
 static void uncharge(konce_reasm *r, uint64_t x)
 {
 	r->used -= x;
+	if (r->source)
+		r->source->used -= x;
 	if (r->pool) {
 		r->pool->used -= x;
 		if (r->used == 0 && x)
 			r->pool->holders--;
+		if (r->source && r->source->used == 0 && x)
+			r->pool->sources--;
 	}
+}
+
+int konce_reasm_set_source(konce_reasm *r, konce_reasm_source *src)
+{
+	if (r->used)
+		return -EBUSY;
+	r->source = src;
+	return 0;
 }
 
 int konce_reasm_init(konce_reasm *r, const konce_env *env, const konce_reasm_config *cfg)

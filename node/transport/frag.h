@@ -22,8 +22,13 @@
  *
  * A pool (konce_reasm_pool, optional, owned by the caller) is the budget the reassemblers of every
  * session share.  A charge must fit the session's budget and the pool's; once the pool is more than
- * half full, it must also keep the session within its fair share, pool budget / reassemblers
- * holding memory, so one peer cannot take the memory every other peer needs.
+ * half full, it must also keep what it charges within its fair share, so one peer cannot take the
+ * memory every other peer needs.  What is charged is the reassembler's source (konce_reasm_source:
+ * the endpoint groups the sessions of one address or /64) if it has one, and its share is
+ * pool budget / max(2, sources holding memory), counting itself: one source, with however many
+ * sessions, never holds more than half the pool, so a second source always finds half of it free
+ * of the first's holdings.  A reassembler without a source is charged alone, and its share is
+ * pool budget / reassemblers holding memory.
  *
  * Message ids are sequential from 1 per direction.  The reassembler remembers which ids are
  * finished (delivered or refused) in a window of KONCE_REASM_WINDOW ids above the lowest unfinished
@@ -41,6 +46,7 @@
  * Invariants:
  *   1. used <= budget and pool->used <= pool->budget, always; used = sum of the charge of messages
  *      in progress or delivered and not yet released; pool->used = sum of its reassemblers' used;
+ *      source->used = sum of its reassemblers' used; pool->sources = sources with used > 0;
  *   2. a message id is delivered at most once;
  *   3. a delivered message's bytes are exactly the bytes of its fragments (first copy of each byte).
  */
@@ -106,7 +112,14 @@ typedef struct konce_reasm_pool {
 	uint64_t budget;  /* bytes */
 	uint64_t used;
 	uint64_t holders; /* reassemblers with used > 0 */
+	uint64_t sources; /* sources (konce_reasm_source) with used > 0 */
 } konce_reasm_pool;
+
+/* The reassemblers of one source (the endpoint's: an IPv4 address or IPv6 /64), charged together
+ * in a pool; owned by the caller, which keeps it alive while any of its reassemblers is. */
+typedef struct konce_reasm_source {
+	uint64_t used; /* sum of its reassemblers' used */
+} konce_reasm_source;
 
 typedef struct konce_reasm_config {
 	uint64_t budget;      /* bytes; required */
@@ -119,6 +132,7 @@ typedef struct konce_reasm {
 	const konce_env *env;
 	konce_reasm_config cfg;
 	konce_reasm_pool *pool;
+	konce_reasm_source *source; /* NULL = the reassembler is a source of its own */
 	uint64_t used;
 	konce_reasm_msg **active; /* cfg.max_messages slots, NULL = free */
 	size_t nactive;           /* slots in use: lets expiry skip an idle reassembler */
@@ -130,6 +144,8 @@ typedef struct konce_reasm {
 
 /* Returns 0, -EINVAL (no budget) or -ENOMEM. */
 int konce_reasm_init(konce_reasm *r, const konce_env *env, const konce_reasm_config *cfg);
+/* Charges r to source src (NULL = none) from now on; r must hold nothing yet (-EBUSY otherwise). */
+int konce_reasm_set_source(konce_reasm *r, konce_reasm_source *src);
 /* Frees the messages in progress, and gives the pool back all of used (a delivered message not yet
  * released is then its holder's to free with konce_env_free). */
 void konce_reasm_free(konce_reasm *r);

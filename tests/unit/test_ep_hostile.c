@@ -229,6 +229,68 @@ static void test_pool_leaves_room_for_others(void **state)
 	world_free(&w);
 }
 
+/* Regression: the fair share past half the reassembly pool was per session, budget / sessions
+ * holding, so one host with a few sessions (seven here; the per-source cap allows 64) each touching
+ * every chunk of a 16 MiB message filled the whole pool (4 x 18 MiB by default) and an honest
+ * peer's 1 MiB message was refused.  The pool is now shared per source (frag.h): the seven, all
+ * from 192.0.2.1, hold at most half of it together, and the honest peer's message arrives. */
+static void test_pool_shared_per_source(void **state)
+{
+	(void)state;
+	enum { HOSTILE = MAXC - 1, BIG = KONCE_MSG_MAX_DEFAULT };
+	world w;
+	world_init(&w, MAXC, NULL, NULL);
+	for (unsigned i = 0; i < HOSTILE; i++) {
+		char a[64];
+		snprintf(a, sizeof a, "192.0.2.1:%u", 1000 + i);
+		assert_int_equal(konce_addr_parse(&w.caddr[i], a), 0);
+	}
+	for (unsigned i = 0; i < MAXC; i++)
+		connect_one(&w, i);
+	for (unsigned i = 0; i < HOSTILE; i++)
+		for (uint64_t off = 0; off < BIG; off += KONCE_REASM_CHUNK) {
+			send_fragment(&w, i, 1, BIG, off, 960);
+			if (off / KONCE_REASM_CHUNK % 64 == 63)
+				pump(&w);
+		}
+	pump(&w);
+	konce_ep_memory m;
+	konce_ep_memory_get(w.s, &m);
+	assert_int_equal(m.reasm_sources, 1);
+	assert_true(m.reasm_used <= m.reasm_budget / 2);
+	assert_true(m.reasm_used > m.reasm_budget / 2 - konce_reasm_charge(KONCE_REASM_CHUNK)); /* it tried */
+	uint64_t hostile = m.reasm_used;
+	/* the honest peer, from another address, sends a whole 1 MiB message reliably */
+	static uint8_t msg[1u << 20];
+	for (size_t k = 0; k < sizeof msg; k++)
+		msg[k] = (uint8_t)(k * 29);
+	unsigned h = MAXC - 1;
+	uint64_t id;
+	assert_int_equal(konce_ep_msg_send(w.c[h], w.cconn[h], msg, sizeof msg, KONCE_MSG_CLASS_DEFAULT, 0, w.now, &id), 0);
+	bool got = false, failed = false;
+	for (int round = 0; round < 2000 && !got && !failed; round++) {
+		pump(&w);
+		konce_ep_event ev;
+		while (konce_ep_poll_event(w.s, &ev))
+			if (ev.type == KONCE_EV_MESSAGE && ev.conn == w.sconn[h]) {
+				assert_int_equal(ev.len, sizeof msg);
+				assert_memory_equal(ev.data, msg, sizeof msg);
+				got = true;
+			}
+		while (konce_ep_poll_event(w.c[h], &ev))
+			failed |= ev.type == KONCE_EV_MSG_FAILED && ev.msg_id == id;
+		w.now += 5000;
+		konce_ep_timer(w.c[h], w.now);
+		konce_ep_timer(w.s, w.now);
+	}
+	assert_false(failed);
+	assert_true(got);
+	/* the hostile host still holds what it took: the honest message did not need any of it */
+	konce_ep_memory_get(w.s, &m);
+	assert_true(m.reasm_used >= hostile);
+	world_free(&w);
+}
+
 /* Regression: a peer that never acknowledges (or advertises no credit)
  * used to let the send queue grow without bound.  Sends beyond the bound now fail at once with
  * -ENOBUFS, and no event ever follows for them. */
@@ -520,6 +582,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claims_cost_what_they_touch),
 		cmocka_unit_test(test_pool_leaves_room_for_others),
+		cmocka_unit_test(test_pool_shared_per_source),
 		cmocka_unit_test(test_send_queue_bounded),
 		cmocka_unit_test(test_send_pool_slices),
 		cmocka_unit_test(test_lifecycle_survives_message_flood),
