@@ -434,6 +434,63 @@ static void test_pool_fair_share(void **state)
 	assert_int_equal(ce.live, 0);
 }
 
+/* Regression: the share past half was per reassembler, so one source with many reassemblers
+ * took nearly all the pool (6 x 45 kB of 400 kB), and another source's 150 kB message was refused.
+ * Reassemblers charged to one source share its share: alone, the source stops at half the pool,
+ * however many reassemblers it has; the other source's message then arrives; and the counts
+ * return to zero as memory is given back. */
+static void test_pool_share_per_source(void **state)
+{
+	(void)state;
+	enum { N = 6, BIG = 40000, SMALL = 150000 };
+	counting_env ce = cenv();
+	ce.env.ctx = &ce;
+	konce_reasm_pool pool = {.budget = 400000};
+	konce_reasm_config cfg = {.budget = 1u << 21, .max_message = 1u << 20, .pool = &pool};
+	konce_reasm_source hostile = {0}, honest = {0};
+	konce_reasm h[N], g;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(konce_reasm_init(&h[i], &ce.env, &cfg), 0);
+		assert_int_equal(konce_reasm_set_source(&h[i], &hostile), 0);
+	}
+	assert_int_equal(konce_reasm_init(&g, &ce.env, &cfg), 0);
+	assert_int_equal(konce_reasm_set_source(&g, &honest), 0);
+	konce_reasm_msg *m;
+	/* each hostile reassembler sends all of a 40 kB message but its last fragment */
+	for (int i = 0; i < N; i++)
+		for (uint64_t off = 0; off + 960 < BIG; off += 960)
+			if (feed(&h[i], 1, BIG, off, 960, &m) != KONCE_REASM_PARTIAL)
+				break;
+	assert_true(hostile.used <= pool.budget / 2);
+	assert_true(hostile.used > pool.budget / 2 - konce_reasm_charge(BIG)); /* it took what it could */
+	assert_int_equal(pool.used, hostile.used);
+	assert_int_equal(pool.sources, 1);
+	/* the other source's message, 169 kB of charge, arrives whole */
+	konce_reasm_result res = KONCE_REASM_PARTIAL;
+	assert_true(konce_reasm_charge(SMALL) <= pool.budget / 2);
+	for (uint64_t off = 0; off < SMALL; off += 960) {
+		res = feed(&g, 1, SMALL, off, SMALL - off < 960 ? SMALL - off : 960, &m);
+		assert_true(res == KONCE_REASM_PARTIAL || res == KONCE_REASM_COMPLETE);
+	}
+	assert_int_equal(res, KONCE_REASM_COMPLETE);
+	check_msg(m, 1, SMALL);
+	assert_int_equal(pool.sources, 2);
+	assert_int_equal(honest.used, g.used);
+	/* a source that holds memory cannot be switched */
+	assert_int_equal(konce_reasm_set_source(&g, NULL), -EBUSY);
+	konce_reasm_release(&g, m);
+	assert_int_equal(honest.used, 0);
+	assert_int_equal(pool.sources, 1);
+	for (int i = 0; i < N; i++)
+		konce_reasm_free(&h[i]);
+	konce_reasm_free(&g);
+	assert_int_equal(hostile.used, 0);
+	assert_int_equal(pool.used, 0);
+	assert_int_equal(pool.sources, 0);
+	assert_int_equal(pool.holders, 0);
+	assert_int_equal(ce.live, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_budget_and_refusals),
 		cmocka_unit_test(test_charge_touched_memory),
 		cmocka_unit_test(test_pool_fair_share),
+		cmocka_unit_test(test_pool_share_per_source),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
