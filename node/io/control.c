@@ -450,8 +450,9 @@ static json_t *memory_json(struct konce_node *n)
 {
 	konce_ep_memory m;
 	konce_ep_memory_get(konce_nodecore_ep(n->core), &m);
-	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "reassembly", "used", (json_int_t)m.reasm_used,
-			 "budget", (json_int_t)m.reasm_budget, "sessions", (json_int_t)m.reasm_holders,
+	return json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "reassembly", "used",
+			 (json_int_t)m.reasm_used, "budget", (json_int_t)m.reasm_budget, "sessions",
+			 (json_int_t)m.reasm_holders, "sources", (json_int_t)m.reasm_sources,
 			 "send_queues", "used", (json_int_t)m.send_used, "budget", (json_int_t)m.send_budget,
 			 "sessions", (json_int_t)m.send_holders);
 }

@@ -108,7 +108,7 @@ run 0 status --json --control "$tmp/A.sock"
 jqt ".ok == true and .public_key == \"$KA\" and .listen == \"$PA\" and .version == \"0.1.0\""
 jqt '.peers_active == 0 and (.uptime_s | type) == "number" and .store.ok == true and (.counters | type) == "object"'
 jqt '.counters.init_source_full == 0 and .counters.msg_events_held == 0 and .counters.path_refused == 0'
-jqt '.memory.reassembly.used == 0 and .memory.reassembly.budget > 0 and .memory.reassembly.sessions == 0'
+jqt '.memory.reassembly.used == 0 and .memory.reassembly.budget > 0 and .memory.reassembly.sessions == 0 and .memory.reassembly.sources == 0'
 jqt '.memory.send_queues.used == 0 and .memory.send_queues.budget > 0 and .memory.send_queues.sessions == 0'
 run 0 status -s "$tmp/A.sock"
 has "$out" "^public key  $KA$"
