@@ -134,6 +134,7 @@
 enum {
 	KONCE_PUNCH_BIRTHDAY = 256, /* random ports probed / extra sockets, per attempt */
 	KONCE_PUNCH_EXTRA = 3,      /* probes to the winner after it is verified */
+	KONCE_PUNCH_LINGER_MS = 200, /* then one per this until the peer probes over it (or the give-up) */
 	KONCE_PUNCH_OUT_RING = 64,
 	KONCE_PUNCH_EV_RING = 8,
 	KONCE_PUNCH_CONFIRM_MS = 1000,      /* a move with a session must be confirmed this soon */
@@ -204,6 +205,7 @@ struct konce_punch_counters {
 	uint64_t forged;      /* PUNCH datagrams refused by konce_punch_receive (MAC, key, id) */
 	uint64_t moves_held;  /* verified pairs not moved to: moves are held after unconfirmed ones */
 	uint64_t claimed_withheld; /* probes not sent to claimed targets not heard from (budget) */
+	uint64_t linger_probes; /* probes to a verified pair the peer had not probed yet (its INTRO late) */
 };
 
 typedef struct konce_punch konce_punch;
