@@ -67,6 +67,9 @@
  *   - an ack from X on socket S verifies the pair (S, X) both ways: our probe reached the peer and
  *     its answer came back through both NATs.  The first verified pair wins; KONCE_PUNCH_EXTRA more
  *     probes follow to it, so a peer whose early probes died in our filter learns our address;
+ *     then, until a probe of the attempt comes from the peer over the pair (a peer whose INTRO came
+ *     late dropped the earlier ones) and at most until T + KONCE_PUNCH_GIVEUP_MS, one every
+ *     KONCE_PUNCH_LINGER_MS, so the peer verifies the same pair instead of giving up;
  *   - birthday probing, only when exactly one side maps endpoint-independently and the other
  *     allocates at random (with an EDM_SEQ peer prediction does the job): from the round at
  *     T + 1000 ms, the EIM side probes KONCE_PUNCH_BIRTHDAY random ports of the peer's IP from
