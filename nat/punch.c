@@ -41,6 +41,7 @@ struct konce_punch {
 	unsigned path_sock;
 	konce_addr path;
 	unsigned extra_left, unanswered;
+	bool peer_on_path; /* a probe of this attempt came from the peer over the path: it has the INTRO */
 	uint64_t extra_at, keepalive_at;
 	uint64_t keepalive_us; /* DIRECT keepalive period; 0 = KONCE_PUNCH_PATH_KEEPALIVE_MS */
 	bool auth; /* a session authenticates the path: only konce_punch_heard() proves it alive */
@@ -334,6 +335,19 @@ static void go_relayed(konce_punch *p, enum konce_punch_ev_type why, uint64_t no
 	memset(&p->path, 0, sizeof(p->path));
 }
 
+/* DIRECT, the extra probes sent, and not one probe of the attempt from the peer over the path
+ * yet: the peer may still be without its INTRO (a retransmitted one lands after our pair verified
+ * by the handshake), and a probe that reaches it before that is dropped.  Until the attempt's
+ * give-up, keep probing the pair every KONCE_PUNCH_LINGER_MS: the first probe the peer can take
+ * teaches it our address (peer-reflexive), its triggered probe comes back over the pair and we ack
+ * it, so it verifies the same pair.  Without this the peer gives up to the relay while we stay
+ * direct, and we, direct, never ask for an upgrade. */
+static bool lingering(const konce_punch *p)
+{
+	return p->state == KONCE_PUNCH_PATH_DIRECT && !p->extra_left && !p->peer_on_path && !p->have_rebind &&
+	       p->extra_at < p->start + KONCE_PUNCH_GIVEUP_MS * MS;
+}
+
 static uint64_t ka_period(const konce_punch *p)
 {
 	return p->keepalive_us ? p->keepalive_us : KONCE_PUNCH_PATH_KEEPALIVE_MS * MS;
@@ -364,6 +378,7 @@ static void verified(konce_punch *p, unsigned sock, const konce_addr *from, bool
 	 * rebind would start the next one */
 	p->extra_left = rebind ? 0 : KONCE_PUNCH_EXTRA;
 	p->extra_at = now + 20 * MS;
+	p->peer_on_path = rebind;
 	p->unanswered = 0;
 	p->keepalive_at = now + ka_period(p);
 	p->upgrade_at = UINT64_MAX;
@@ -422,6 +437,8 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 	}
 	p->c.probes_rx++;
 	p->attempt_rx++;
+	if (p->state == KONCE_PUNCH_PATH_DIRECT && sock == p->path_sock && konce_addr_eq(from, &p->path))
+		p->peer_on_path = true;
 	konce_punch_out a = {true, sock, *from, seq, intro_id, *from, false, false, 0};
 	p->c.acks_sent++;
 	push_out(p, &a);
@@ -505,7 +522,7 @@ uint64_t konce_punch_next_timer(const konce_punch *p)
 	}
 	if (p->state == KONCE_PUNCH_PATH_DIRECT) {
 		t = min64(t, p->keepalive_at);
-		if (p->extra_left)
+		if (p->extra_left || lingering(p))
 			t = min64(t, p->extra_at);
 		if (p->confirming)
 			t = min64(t, min64(p->confirm_at, p->confirm_end));
@@ -576,6 +593,11 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 			probe(p, p->path_sock, &p->path);
 			p->extra_left--;
 			p->extra_at += 50 * MS;
+		}
+		if (lingering(p) && p->extra_at <= now) {
+			probe(p, p->path_sock, &p->path);
+			p->c.linger_probes++;
+			p->extra_at = now + KONCE_PUNCH_LINGER_MS * MS;
 		}
 		if (p->keepalive_at <= now) {
 			if (p->unanswered >= KONCE_PUNCH_PATH_PROBE_FAILS) {

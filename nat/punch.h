@@ -67,6 +67,9 @@
  *   - an ack from X on socket S verifies the pair (S, X) both ways: our probe reached the peer and
  *     its answer came back through both NATs.  The first verified pair wins; KONCE_PUNCH_EXTRA more
  *     probes follow to it, so a peer whose early probes died in our filter learns our address;
+ *     then, until a probe of the attempt comes from the peer over the pair (a peer whose INTRO came
+ *     late dropped the earlier ones) and at most until T + KONCE_PUNCH_GIVEUP_MS, one every
+ *     KONCE_PUNCH_LINGER_MS, so the peer verifies the same pair instead of giving up;
  *   - birthday probing, only when exactly one side maps endpoint-independently and the other
  *     allocates at random (with an EDM_SEQ peer prediction does the job): from the round at
  *     T + 1000 ms, the EIM side probes KONCE_PUNCH_BIRTHDAY random ports of the peer's IP from
@@ -134,6 +137,7 @@
 enum {
 	KONCE_PUNCH_BIRTHDAY = 256, /* random ports probed / extra sockets, per attempt */
 	KONCE_PUNCH_EXTRA = 3,      /* probes to the winner after it is verified */
+	KONCE_PUNCH_LINGER_MS = 200, /* then one per this until the peer probes over it (or the give-up) */
 	KONCE_PUNCH_OUT_RING = 64,
 	KONCE_PUNCH_EV_RING = 8,
 	KONCE_PUNCH_CONFIRM_MS = 1000,      /* a move with a session must be confirmed this soon */
@@ -204,6 +208,7 @@ struct konce_punch_counters {
 	uint64_t forged;      /* PUNCH datagrams refused by konce_punch_receive (MAC, key, id) */
 	uint64_t moves_held;  /* verified pairs not moved to: moves are held after unconfirmed ones */
 	uint64_t claimed_withheld; /* probes not sent to claimed targets not heard from (budget) */
+	uint64_t linger_probes; /* probes to a verified pair the peer had not probed yet (its INTRO late) */
 };
 
 typedef struct konce_punch konce_punch;

@@ -640,6 +640,16 @@ bool konce_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len, const ko
 		}
 		memcpy(p->held[p->nheld], pkt, len);
 		p->held_len[p->nheld++] = len;
+		/* The rendezvous did not know the peer when we asked: it may be registering right now
+		 * (its REGISTER lost and resent).  Each handshake retry the endpoint makes asks again,
+		 * so the introduction follows the registration within a retry, instead of the pair
+		 * waiting with nothing in flight until the handshake gives up. */
+		if (konce_punch_state(p->pu) == KONCE_PUNCH_PATH_IDLE && p->intro_fail == KONCE_IFAIL_UNKNOWN &&
+		    !p->want_intro && now >= p->asked_us + INTRO_REASK_MS * 1000ull) {
+			p->intro_fail = 0;
+			p->want_intro = true;
+			p->intro_reasks++;
+		}
 	}
 	t->dirty = true; /* relayed: the RELAY waits in the client core */
 	return true;

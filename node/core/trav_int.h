@@ -15,6 +15,8 @@
 #include "node/core/trav.h"
 
 enum { NODE_TRAV_PEERS = 64, HELD_MAX = 2, SEEN_MAX = 4, TRAV_OUT_MIN = 64, TRAV_OUT_MAX = 4096, TRAV_EV_RING = 64 };
+/* a peer the rendezvous did not know is asked for again at most this often (ms), on a held datagram */
+enum { INTRO_REASK_MS = 500 };
 
 struct tpeer {
 	bool used;
@@ -35,6 +37,7 @@ struct tpeer {
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
 	int result;           /* last konce_punch_ev_type, 0 = none yet */
 	unsigned intro_fail;  /* KONCE_IFAIL_* of the last refusal */
+	unsigned intro_reasks; /* introductions asked again after KONCE_IFAIL_UNKNOWN */
 	konce_addr path;      /* DIRECT: the verified address */
 	konce_addr seen[SEEN_MAX]; /* where the peer's PUNCH packets came from (latest SEEN_MAX) */
 	unsigned nseen, seen_next;

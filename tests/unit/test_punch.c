@@ -141,13 +141,62 @@ static void test_first_pair_wins(void **state)
 	assert_true(konce_punch_path(r.p, &sock, &path));
 	assert_true(konce_addr_eq(&path, &r.cand[1].addr));
 	assert_false(next_event(&r, KONCE_PUNCH_EV_DIRECT));
-	/* KONCE_PUNCH_EXTRA more probes to the winner, and then only keepalives */
+	/* the peer's own probe over the winner (it holds the INTRO): answered, nothing else */
 	unsigned before = r.nout;
+	konce_punch_input(r.p, 0, &r.cand[1].addr, false, 77, 9, r.now);
+	drain(&r);
+	assert_int_equal(r.nout - before, 1);
+	assert_true(r.out[before].ack);
+	/* KONCE_PUNCH_EXTRA more probes to the winner, and then only keepalives */
+	before = r.nout;
 	run_to(&r, r.now + 5 * SEC);
 	assert_int_equal(r.nout - before, KONCE_PUNCH_EXTRA);
 	for (unsigned i = before; i < r.nout; i++)
 		assert_true(konce_addr_eq(&r.out[i].to, &r.cand[1].addr));
 	konce_punch_free(r.p);
+}
+
+/* A pair verified before the peer probed it (the peer's INTRO late: our handshake copy verified
+ * it, and our PUNCH probes reached the peer before its INTRO, which drops them): the winner keeps
+ * being probed every KONCE_PUNCH_LINGER_MS after the extra probes, until the peer's probe comes
+ * over it; without the peer's probe, until the attempt's give-up time. */
+static void test_linger_until_peer_probes(void **state)
+{
+	(void)state;
+	for (int heard = 0; heard < 2; heard++) {
+		rig r;
+		rig_init(&r, low, high);
+		konce_punch_start(r.p, &r.in, 0);
+		run_to(&r, 60 * MS);
+		konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
+		unsigned before = r.nout;
+		run_to(&r, 60 * MS + 1 * SEC);
+		unsigned n1 = r.nout - before;
+		assert_true(n1 > KONCE_PUNCH_EXTRA); /* the extra probes, then lingering ones */
+		for (unsigned i = before; i < r.nout; i++)
+			assert_true(konce_addr_eq(&r.out[i].to, &r.cand[1].addr) && !r.out[i].ack);
+		if (heard) {
+			before = r.nout;
+			konce_punch_input(r.p, 0, &r.cand[1].addr, false, 77, 5, r.now); /* its INTRO came */
+			drain(&r);
+			run_to(&r, KONCE_PUNCH_GIVEUP_MS * MS + 1 * SEC);
+			assert_int_equal(r.nout - before, 1); /* the ack: no more probes */
+			assert_int_equal(konce_punch_counters(r.p)->linger_probes, n1 - KONCE_PUNCH_EXTRA);
+		} else {
+			run_to(&r, KONCE_PUNCH_GIVEUP_MS * MS + 1 * SEC);
+			uint64_t lingered = konce_punch_counters(r.p)->linger_probes;
+			assert_true(lingered > n1 - KONCE_PUNCH_EXTRA);
+			assert_true(lingered <= KONCE_PUNCH_GIVEUP_MS / KONCE_PUNCH_LINGER_MS);
+			/* past the give-up time only the keepalive remains */
+			before = r.nout;
+			run_to(&r, r.now + 3 * SEC);
+			assert_int_equal(r.nout, before);
+			assert_int_equal(konce_punch_counters(r.p)->linger_probes, lingered);
+		}
+		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
+		konce_punch_free(r.p);
+	}
 }
 
 static void test_probe_in_acks_and_learns(void **state)
@@ -512,6 +561,7 @@ static void test_keepalive_period(void **state)
 	run_to(&r, 60 * MS);
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	konce_punch_input(r.p, 0, &r.cand[1].addr, false, 77, 2, r.now); /* the peer probes the pair too */
 	run_to(&r, r.now + 1 * SEC);
 	assert_int_equal(konce_punch_next_timer(r.p), 60 * MS + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
 	konce_punch_set_keepalive(r.p, 3 * SEC, r.now);
@@ -1010,6 +1060,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schedule_and_pacing),
 		cmocka_unit_test(test_first_pair_wins),
+		cmocka_unit_test(test_linger_until_peer_probes),
 		cmocka_unit_test(test_probe_in_acks_and_learns),
 		cmocka_unit_test(test_no_attempt_without_intro),
 		cmocka_unit_test(test_punch_wire_mac),
