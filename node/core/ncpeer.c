@@ -89,23 +89,6 @@ void ncpeer_free_all(konce_nodecore *c, int reason)
 konce_ncpeer *const *konce_nodecore_peer_buckets(const konce_nodecore *c) { return c->by_pk; }
 unsigned konce_nodecore_npeers(const konce_nodecore *c) { return c->npeers; }
 
-void konce_nodecore_sample_traffic(konce_nodecore *c, uint64_t now)
-{
-	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
-		for (konce_ncpeer *p = c->by_pk[b]; p; p = p->pk_next) {
-			uint64_t rx, tx;
-			if (!p->conn || konce_ep_conn_traffic(c->ep, p->conn, &rx, &tx))
-				rx = tx = 0;
-			/* a new session restarts its counters: no negative rate */
-			double secs = p->sample_us && now > p->sample_us ? (double)(now - p->sample_us) / 1e6 : 0;
-			p->rx_rate = secs > 0 && rx >= p->sample_rx ? (double)(rx - p->sample_rx) / secs : 0;
-			p->tx_rate = secs > 0 && tx >= p->sample_tx ? (double)(tx - p->sample_tx) / secs : 0;
-			p->sample_rx = rx;
-			p->sample_tx = tx;
-			p->sample_us = now;
-		}
-}
-
 void konce_nodecore_close_all(konce_nodecore *c, uint64_t now)
 {
 	if (now > c->now)

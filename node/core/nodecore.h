@@ -100,7 +100,7 @@ typedef struct peer {
 	uint64_t since_us, last_rx_us;
 	uint64_t msgs_rx, msgs_tx;
 	uint32_t rtt_us; /* last measured by a request/reply */
-	/* traffic: session bytes at the last sample (konce_nodecore_sample_traffic), and the rates */
+	/* traffic: session bytes at the last sample (konce_nodecore_sample_traffic, ncinfo.h), and the rates */
 	uint64_t sample_rx, sample_tx, sample_us;
 	double rx_rate, tx_rate; /* bytes per second */
 	struct ncpending *initiate_msg; /* the message that rode in our INITIATE */
@@ -274,8 +274,6 @@ void konce_nodecore_fail_all(konce_nodecore *c, int reason);
 /* Closes every session (their CLOSE datagrams are queued) and frees every peer, failing their
  * pendings with LOCAL_CLOSE. */
 void konce_nodecore_close_all(konce_nodecore *c, uint64_t now);
-/* Rates of every peer's session traffic since the last call. */
-void konce_nodecore_sample_traffic(konce_nodecore *c, uint64_t now);
 
 /* ---- the peer table (also the traversal core's ops, nctrav.h) ------------------------------------- */
 

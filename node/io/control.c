@@ -26,6 +26,7 @@
 
 #include "node/base/secmem.h"
 #include "node/transport/keytext.h"
+#include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
@@ -371,51 +372,26 @@ fail:
 }
 
 /* A peer's session traffic: totals since the session opened and the rates over the last second. */
-static void add_traffic(struct konce_node *n, const struct peer *p, json_t *o)
+static void add_traffic(const konce_nc_peer_info *r, json_t *o)
 {
-	uint64_t rx = 0, tx = 0;
-	if (p->conn)
-		konce_ep_conn_traffic(konce_nodecore_ep(n->core), p->conn, &rx, &tx);
-	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rx));
-	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)tx));
-	json_object_set_new(o, "rx_bytes_per_s", json_real(p->rx_rate));
-	json_object_set_new(o, "tx_bytes_per_s", json_real(p->tx_rate));
+	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)r->rx_bytes));
+	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)r->tx_bytes));
+	json_object_set_new(o, "rx_bytes_per_s", json_real(r->rx_rate));
+	json_object_set_new(o, "tx_bytes_per_s", json_real(r->tx_rate));
 }
 
-enum { STATUS_BUSIEST = 16 };
-
-static int busier(const void *a, const void *b)
-{
-	const struct peer *x = *(const struct peer *const *)a, *y = *(const struct peer *const *)b;
-	double dx = x->rx_rate + x->tx_rate, dy = y->rx_rate + y->tx_rate;
-	return dx < dy ? 1 : dx > dy ? -1 : 0;
-}
-
-/* The node's traffic: the sum of the peers' rates and the busiest STATUS_BUSIEST peers. */
+/* The node's traffic: the sum of the peers' rates and the busiest peers (ncinfo.h). */
 static json_t *traffic_json(struct konce_node *n)
 {
-	const struct peer *top[STATUS_BUSIEST + 1];
-	size_t ntop = 0;
-	double rx = 0, tx = 0;
-	konce_ncpeer *const *by_pk = konce_nodecore_peer_buckets(n->core);
-	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
-		for (const struct peer *p = by_pk[b]; p; p = p->pk_next) {
-			rx += p->rx_rate;
-			tx += p->tx_rate;
-			if (p->rx_rate + p->tx_rate <= 0)
-				continue;
-			top[ntop++] = p; /* keep the busiest: sort, drop the last */
-			qsort(top, ntop, sizeof(top[0]), busier);
-			if (ntop > STATUS_BUSIEST)
-				ntop = STATUS_BUSIEST;
-		}
+	konce_nc_traffic t;
+	konce_nodecore_traffic(n->core, &t);
 	json_t *arr = json_array();
-	for (size_t i = 0; i < ntop; i++) {
-		json_t *o = json_pack("{s:o}", "public_key", key_json(top[i]->pk));
-		add_traffic(n, top[i], o);
+	for (size_t i = 0; i < t.nbusiest; i++) {
+		json_t *o = json_pack("{s:o}", "public_key", key_json(t.busiest[i].pk));
+		add_traffic(&t.busiest[i], o);
 		json_array_append_new(arr, o);
 	}
-	return json_pack("{s:f, s:f, s:o}", "rx_bytes_per_s", rx, "tx_bytes_per_s", tx, "busiest", arr);
+	return json_pack("{s:f, s:f, s:o}", "rx_bytes_per_s", t.rx_rate, "tx_bytes_per_s", t.tx_rate, "busiest", arr);
 }
 
 /* What an operator watches to see a hostile peer at work, and the endpoint's rules holding
@@ -446,25 +422,24 @@ static void add_hostile_counters(json_t *o, const struct konce_ep_counters *c)
 }
 
 /* The message memory every session shares: reassembly and send queues, used of budget. */
-static json_t *memory_json(struct konce_node *n)
+static json_t *memory_json(const konce_ep_memory *m)
 {
-	konce_ep_memory m;
-	konce_ep_memory_get(konce_nodecore_ep(n->core), &m);
 	return json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "reassembly", "used",
-			 (json_int_t)m.reasm_used, "budget", (json_int_t)m.reasm_budget, "sessions",
-			 (json_int_t)m.reasm_holders, "sources", (json_int_t)m.reasm_sources,
-			 "send_queues", "used", (json_int_t)m.send_used, "budget", (json_int_t)m.send_budget,
-			 "sessions", (json_int_t)m.send_holders);
+			 (json_int_t)m->reasm_used, "budget", (json_int_t)m->reasm_budget, "sessions",
+			 (json_int_t)m->reasm_holders, "sources", (json_int_t)m->reasm_sources,
+			 "send_queues", "used", (json_int_t)m->send_used, "budget", (json_int_t)m->send_budget,
+			 "sessions", (json_int_t)m->send_holders);
 }
 
 static json_t *do_status(struct konce_node *n)
 {
 	char listen[KONCE_ADDR_STRLEN];
-	const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
 	konce_store_stats ss = {0};
 	konce_udp_stats us;
-	konce_nodecore_stats cs;
-	konce_nodecore_stats_get(n->core, &cs);
+	konce_nc_status nst;
+	konce_nodecore_status(n->core, node_now_us(), &nst);
+	const struct konce_ep_counters *c = &nst.ep;
+	const konce_nodecore_stats cs = nst.core;
 	konce_node_listen_addr(n, listen, sizeof(listen));
 	if (n->storew) {
 		node_storew_status sws;
@@ -486,7 +461,7 @@ static json_t *do_status(struct konce_node *n)
 		"messages_rx", (json_int_t)cs.msgs_rx, "messages_tx", (json_int_t)cs.msgs_tx,
 		"messages_dropped", (json_int_t)cs.msgs_dropped, "udp_tx_dropped",
 		(json_int_t)us.tx_dropped, "input_shed", (json_int_t)cs.input_shed,
-		"pow_bits", (json_int_t)konce_ep_pow_bits(konce_nodecore_ep(n->core), node_now_us()));
+		"pow_bits", (json_int_t)nst.pow_bits);
 	add_hostile_counters(counters, c);
 	json_t *st = json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key", key_json(n->pk),
 			 "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",
@@ -495,7 +470,7 @@ static json_t *do_status(struct konce_node *n)
 			 n->store && !n->store_failing, "pending", (json_int_t)ss.pending, "counters", counters, "traversal",
 			 node_trav_status_json(n), "traffic", traffic_json(n));
 	if (st)
-		json_object_set_new(st, "memory", memory_json(n));
+		json_object_set_new(st, "memory", memory_json(&nst.memory));
 	return st;
 }
 
@@ -529,30 +504,34 @@ static int add_stored(void *ctx, const konce_peer_rec *r)
 	return 0;
 }
 
+static int add_active(void *ctx, const konce_nc_peer_info *p)
+{
+	struct peers_ctx *pc = ctx;
+	struct konce_node *n = pc->n;
+	konce_peer_rec r = {0};
+	if (n->store)
+		konce_store_peer_get(n->store, p->pk, &r);
+	/* the store is written once a second; an active peer's last contact is known now */
+	uint64_t ago_us = node_now_us() - p->last_contact_us;
+	int64_t seen = p->up ? (int64_t)time(NULL) - (int64_t)(ago_us / 1000000u) : r.last_seen;
+	json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
+			       r.handshakes, r.failures);
+	json_object_set_new(pj, "path", json_string(node_trav_path_name(n, p->peer)));
+	/* the key we show it: incoming sessions always run under the master key */
+	json_object_set_new(pj, "identity", p->identity == KONCE_NC_ID_MASTER       ? json_string("master")
+					    : p->identity == KONCE_NC_ID_PER_SERVER ? json_string("per-server")
+										    : json_null());
+	json_object_set_new(pj, "local_key", p->up ? key_json(p->local_pk) : json_null());
+	add_traffic(p, pj);
+	json_array_append_new(pc->arr, pj);
+	return 0;
+}
+
 static json_t *do_peers(struct konce_node *n, json_t *req)
 {
 	json_int_t limit = json_integer_value(json_object_get(req, "limit"));
 	struct peers_ctx pc = {n, json_array()};
-	konce_ncpeer *const *by_pk = konce_nodecore_peer_buckets(n->core);
-	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
-		for (struct peer *p = by_pk[b]; p; p = p->pk_next) {
-			konce_peer_rec r = {0};
-			if (n->store)
-				konce_store_peer_get(n->store, p->pk, &r);
-			/* the store is written once a second; an active peer's last contact is known now */
-			uint64_t ago_us = node_now_us() - (p->last_rx_us ? p->last_rx_us : p->since_us);
-			int64_t seen = p->up ? (int64_t)time(NULL) - (int64_t)(ago_us / 1000000u) : r.last_seen;
-			json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
-					       r.handshakes, r.failures);
-			json_object_set_new(pj, "path", json_string(node_trav_path_name(n, p)));
-			/* the key we show it: incoming sessions always run under the master key */
-			json_object_set_new(pj, "identity", p->identity == KONCE_NC_ID_MASTER       ? json_string("master")
-							    : p->identity == KONCE_NC_ID_PER_SERVER ? json_string("per-server")
-												    : json_null());
-			json_object_set_new(pj, "local_key", p->up ? key_json(p->local_pk) : json_null());
-			add_traffic(n, p, pj);
-			json_array_append_new(pc.arr, pj);
-		}
+	konce_nodecore_peers_each(n->core, add_active, &pc);
 	if (n->store)
 		konce_store_peers_each(n->store, limit > 0 ? (size_t)limit : 100, add_stored, &pc);
 	return json_pack("{s:b, s:o}", "ok", 1, "peers", pc.arr);

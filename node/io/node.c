@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "node/io/keyfile.h"
+#include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/base/secmem.h"
@@ -288,30 +289,38 @@ int konce_node_on_peer(konce_node *n, konce_peer_fn fn, void *ctx)
 	return 0;
 }
 
+struct peers_out {
+	konce_peer_info *out;
+	size_t i, max;
+	uint64_t now;
+};
+
+static int peer_out(void *ctx, const konce_nc_peer_info *r)
+{
+	struct peers_out *po = ctx;
+	char as[KONCE_ADDR_STRLEN];
+	if (po->i < po->max) {
+		konce_peer_info *o = &po->out[po->i];
+		memset(o, 0, sizeof(*o));
+		memcpy(o->pk, r->pk, KONCE_KEY_BYTES);
+		snprintf(o->addr, sizeof(o->addr), "%s", konce_addr_str(&r->addr, as));
+		o->up = r->up;
+		o->rtt_us = r->rtt_us;
+		o->msgs_rx = r->msgs_rx;
+		o->msgs_tx = r->msgs_tx;
+		o->since_ms = (po->now - r->since_us) / 1000u;
+		o->identity = r->identity; /* enum konce_nc_identity = enum konce_identity_mode */
+		memcpy(o->local_pk, r->local_pk, KONCE_KEY_BYTES);
+	}
+	po->i++;
+	return 0;
+}
+
 int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
 {
-	size_t i = 0;
-	uint64_t now = node_now_us();
-	char as[KONCE_ADDR_STRLEN];
-	konce_ncpeer *const *by_pk = konce_nodecore_peer_buckets(n->core);
-	for (unsigned b = 0; b < KONCE_NC_BUCKETS; b++)
-		for (const konce_ncpeer *p = by_pk[b]; p; p = p->pk_next, i++) {
-			if (i >= max)
-				continue;
-			konce_peer_info *o = &out[i];
-			memset(o, 0, sizeof(*o));
-			memcpy(o->pk, p->pk, KONCE_KEY_BYTES);
-			snprintf(o->addr, sizeof(o->addr), "%s", konce_addr_str(&p->addr, as));
-			o->up = p->up;
-			o->rtt_us = p->rtt_us;
-			o->msgs_rx = p->msgs_rx;
-			o->msgs_tx = p->msgs_tx;
-			o->since_ms = (now - p->since_us) / 1000u;
-			o->identity = p->identity; /* enum konce_nc_identity = enum konce_identity_mode */
-			if (p->up)
-				memcpy(o->local_pk, p->local_pk, KONCE_KEY_BYTES);
-		}
-	return (int)i;
+	struct peers_out po = {out, 0, max, node_now_us()};
+	konce_nodecore_peers_each(n->core, peer_out, &po);
+	return (int)po.i;
 }
 
 int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int identity, const uint8_t *group_key)
@@ -324,23 +333,21 @@ int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int i
 
 void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 {
-	const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
-	konce_nodecore_stats cs;
-	konce_nodecore_stats_get(n->core, &cs);
+	uint64_t now = node_now_us();
+	konce_nc_status st;
+	konce_nodecore_status(n->core, now, &st);
 	memset(o, 0, sizeof(*o));
-	o->uptime_ms = (node_now_us() - n->started_us) / 1000u;
-	o->peers_active = cs.peers;
-	o->msgs_rx = cs.msgs_rx;
-	o->msgs_tx = cs.msgs_tx;
-	o->msgs_dropped = cs.msgs_dropped;
-	o->rx_packets = c->rx_packets;
-	o->tx_packets = c->tx_packets;
-	o->handshakes_in = c->accept_tx;
-	o->handshakes_failed = c->hs_failed;
-	o->forged_dropped = c->data_auth_fail + c->data_replay + c->data_bad_header + c->init_bad_mac +
-			    c->init_bad_pow + c->init_bad_box1 + c->init_bad_box2 + c->init_stale + c->cookie_bad +
-			    c->accept_bad;
-	o->pow_bits = konce_ep_pow_bits(konce_nodecore_ep(n->core), node_now_us());
+	o->uptime_ms = (now - n->started_us) / 1000u;
+	o->peers_active = st.core.peers;
+	o->msgs_rx = st.core.msgs_rx;
+	o->msgs_tx = st.core.msgs_tx;
+	o->msgs_dropped = st.core.msgs_dropped;
+	o->rx_packets = st.ep.rx_packets;
+	o->tx_packets = st.ep.tx_packets;
+	o->handshakes_in = st.ep.accept_tx;
+	o->handshakes_failed = st.ep.hs_failed;
+	o->forged_dropped = st.forged_dropped;
+	o->pow_bits = st.pow_bits;
 }
 
 /* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */

@@ -26,6 +26,7 @@
 #include "node/transport/load.h"
 #include "node/transport/pow.h"
 
+#include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
