@@ -212,7 +212,7 @@ static void baseline(unsigned samples, double *p50, double *rate)
 		got_reply = 0;
 		uint64_t t0 = bench_now_us();
 		if (konce_node_send(nodes[0].n, pk, 1 /* KONCE_CLASS_ECHO */, (const uint8_t *)"x", 1, &o, on_echo,
-				    &got_reply))
+				    &got_reply, NULL))
 			bench_die(me, "send");
 		if (!run_until(replied, &got_reply, 10000000) || got_reply < 0)
 			bench_die(me, "no echo reply");
