@@ -1,4 +1,4 @@
-/* group_ctl.c - the control socket's group commands (docs/CONTROL.md "Groups"): "group.create",
+/* ctl_group.c - the control protocol's group commands (docs/CONTROL.md "Groups"): "group.create",
  * "group.invite", "group.join", "group.propose", "group.log", "group.members", "group.leave" and
  * "group.list", each answered at once over the public API of include/konce/group.h. */
 #include <errno.h>
@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "konce/group.h"
-#include "node/io/node_int.h"
+#include "node/ctl/ctl_int.h"
+#include "node/transport/keytext.h"
 
 enum { LOG_PAGE = 256, GROUPS_LIST_MAX = 64 }; /* decisions in one group.log answer; groups listed */
 
@@ -101,8 +102,9 @@ static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORI
 	return json_array_size(l->arr) >= LOG_PAGE;
 }
 
-json_t *node_group_control(struct konce_node *n, const char *cmd, json_t *req)
+json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 {
+	konce_node *n = h->node;
 	const char *group = json_string_value(json_object_get(req, "group"));
 	int e;
 	if (!strcmp(cmd, "group.list")) {
