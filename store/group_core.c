@@ -1,10 +1,14 @@
 /* group_core.c - the consensus core's persistence (consensus/cgroup.h) on the store: a
- * konce_group_persist whose calls queue records (groups.c), and a restart from what is durable. */
+ * konce_group_persist whose calls queue records (groups.c), the same for a persist call a host
+ * carried here as a note (consensus/cnote.h), and a restart from what is durable. */
 #include <errno.h>
 #include <stdio.h>
 
 #include "consensus/cgroup.h"
+#include "consensus/cnote.h"
 #include "store/store_int.h"
+
+_Static_assert((int)KONCE_STORE_GROUP_ID == (int)KONCE_CW_GROUP_ID, "one group id size");
 
 static int queued(int rc) { return rc ? rc : KONCE_GROUP_PERSIST_QUEUED; }
 
@@ -42,6 +46,18 @@ void konce_store_group_persist(konce_store_group_binding *b, konce_group_persist
 {
 	*out = (konce_group_persist){.ctx = b, .put_view = b_view, .put_vote = b_vote, .put_entries = b_entries,
 				     .put_delivered = b_delivered, .put_snapshot = b_snapshot};
+}
+
+int konce_store_group_note(konce_store *st, const konce_cnote *n)
+{
+	switch (n->type) {
+	case KONCE_CNOTE_VIEW: return konce_store_group_note_view(st, n->gid, n->bytes, n->len);
+	case KONCE_CNOTE_VOTE: return konce_store_group_note_vote(st, n->gid, n->a, n->b, n->c, n->bytes, n->len);
+	case KONCE_CNOTE_ENTRIES: return konce_store_group_note_entries(st, n->gid, n->a, n->count, n->bytes, n->len);
+	case KONCE_CNOTE_DELIVERED: return konce_store_group_note_delivered(st, n->gid, n->a);
+	case KONCE_CNOTE_SNAPSHOT: return konce_store_group_note_snapshot(st, n->gid, n->a, n->bytes, n->len);
+	}
+	return -EINVAL;
 }
 
 struct restore_ctx {

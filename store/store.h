@@ -40,6 +40,7 @@
 
 struct konce_group;
 struct konce_group_persist;
+struct konce_cnote;
 
 enum {
 	KONCE_STORE_SCHEMA = 3,
@@ -191,6 +192,10 @@ int konce_store_group_note_delivered(konce_store *st, const uint8_t gid[KONCE_ST
 /* seq 0 (no bytes): the member needs a snapshot; seq >= 1: the snapshot it received. */
 int konce_store_group_note_snapshot(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t seq,
 				    const uint8_t *data, size_t len);
+/* Queues the record a group note carries (consensus/cnote.h: one persist call of a core the node
+ * core hosts), as the matching _note_* call does: 0, -ENOBUFS, -EINVAL (an unknown type or bytes
+ * that do not parse: nothing queued). */
+int konce_store_group_note(konce_store *st, const struct konce_cnote *n);
 /* Writes every queued group record, in order, in one transaction (synchronous = FULL: durable when
  * it returns 0).  On failure (disk full, read-only, locked, I/O error) it rolls back, keeps the
  * queue as it was for the next try, and err says what happened. */

@@ -45,7 +45,7 @@ static struct ncgroups *gs(konce_nodecore *c)
 
 /* ---- persistence: records become notes ------------------------------------------------------ */
 
-static int note(struct ncgroup *x, enum konce_nc_gnote_type t, uint64_t a, uint64_t b, uint64_t cc, unsigned count,
+static int note(struct ncgroup *x, enum konce_cnote_type t, uint64_t a, uint64_t b, uint64_t cc, unsigned count,
 		const uint8_t *bytes, size_t len)
 {
 	konce_nodecore *c = x->c;
@@ -76,19 +76,19 @@ static int note(struct ncgroup *x, enum konce_nc_gnote_type t, uint64_t a, uint6
 	return KONCE_GROUP_PERSIST_QUEUED;
 }
 
-static int p_view(void *ctx, const uint8_t *v, size_t len) { return note(ctx, KONCE_NC_GNOTE_VIEW, 0, 0, 0, 0, v, len); }
+static int p_view(void *ctx, const uint8_t *v, size_t len) { return note(ctx, KONCE_CNOTE_VIEW, 0, 0, 0, 0, v, len); }
 static int p_vote(void *ctx, uint64_t base, uint64_t promised, uint64_t acc, const uint8_t *v, size_t len)
 {
-	return note(ctx, KONCE_NC_GNOTE_VOTE, base, promised, acc, 0, v, len);
+	return note(ctx, KONCE_CNOTE_VOTE, base, promised, acc, 0, v, len);
 }
 static int p_entries(void *ctx, uint64_t first, unsigned count, const uint8_t *e, size_t len)
 {
-	return note(ctx, KONCE_NC_GNOTE_ENTRIES, first, 0, 0, count, e, len);
+	return note(ctx, KONCE_CNOTE_ENTRIES, first, 0, 0, count, e, len);
 }
-static int p_delivered(void *ctx, uint64_t seq) { return note(ctx, KONCE_NC_GNOTE_DELIVERED, seq, 0, 0, 0, NULL, 0); }
+static int p_delivered(void *ctx, uint64_t seq) { return note(ctx, KONCE_CNOTE_DELIVERED, seq, 0, 0, 0, NULL, 0); }
 static int p_snapshot(void *ctx, uint64_t seq, const uint8_t *d, size_t len)
 {
-	return note(ctx, KONCE_NC_GNOTE_SNAPSHOT, seq, 0, 0, 0, d, len);
+	return note(ctx, KONCE_CNOTE_SNAPSHOT, seq, 0, 0, 0, d, len);
 }
 
 static void gnote_free(konce_nodecore *c, struct ncgnote *q)

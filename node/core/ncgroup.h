@@ -12,7 +12,7 @@
  *     the konce_group_event whose data stays valid until the next poll_event());
  *   - persistence: every konce_group_persist call becomes a group note (a copy of the record) and
  *     returns KONCE_GROUP_PERSIST_QUEUED.  The I/O layer polls the notes with
- *     konce_nodecore_poll_gnote(), writes them with konce_store_group_note_*() and, once
+ *     konce_nodecore_poll_gnote(), queues them with konce_store_group_note() and, once
  *     konce_store_group_flush() has made them durable, calls konce_nodecore_groups_persisted():
  *     every note polled before the flush is then durable and each group releases what waited on it.
  *
@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "consensus/cgroup.h"
+#include "consensus/cnote.h"
 
 struct konce_nodecore;
 
@@ -41,22 +42,9 @@ enum {
 	KONCE_NC_GNOTES_MAX = 8192, /* unpolled group notes; beyond, the persist call fails (-ENOBUFS) */
 };
 
-enum konce_nc_gnote_type {
-	KONCE_NC_GNOTE_VIEW = 1, /* bytes = value */
-	KONCE_NC_GNOTE_VOTE,     /* a = base, b = promised, c = acc_ballot, bytes = value */
-	KONCE_NC_GNOTE_ENTRIES,  /* a = first seq, count, bytes = the entries */
-	KONCE_NC_GNOTE_DELIVERED, /* a = seq */
-	KONCE_NC_GNOTE_SNAPSHOT, /* a = seq, bytes = data */
-};
-
-typedef struct konce_nc_gnote {
-	enum konce_nc_gnote_type type;
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	uint64_t a, b, c, pid;
-	unsigned count;
-	uint8_t *bytes; /* valid until the next poll_gnote() */
-	size_t len;
-} konce_nc_gnote;
+/* A group note: one persist call of a hosted group (consensus/cnote.h); its bytes stay valid until
+ * the next poll_gnote(). */
+typedef konce_cnote konce_nc_gnote;
 
 /* Hosts a new, idle group core for gid (the caller then creates, joins or restores it).
  * policy/snapshot may be NULL (cgroup.h).  0 and *out, -EEXIST, -ENOSPC, -ENOMEM. */

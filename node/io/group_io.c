@@ -1,9 +1,13 @@
 /* group_io.c - consensus groups on the daemon: the public API of include/konce/group.h over the
- * groups the node core hosts (node/core/ncgroup.h), their persistence in the store, and their
- * events to the application.
+ * groups the node core hosts (node/core/ncgroup.h, and node/core/ncgapp.h for their names,
+ * notices and tokens), their persistence in the store, and their events to the application.
+ *
+ * What is here is plumbing: the clock, random bytes, the store's immediate writes (a group is
+ * recorded before it is hosted, and removed when hosting fails), the flush event and the
+ * application's callback.
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
- * store (konce_store_group_note_*) and activates one flush event.  The flush (on the loop's next
+ * store (konce_store_group_note) and activates one flush event.  The flush (on the loop's next
  * turn, so that the notes of many kicks share one SQLite transaction and one fsync) runs
  * konce_store_group_flush() and, when it succeeds, konce_nodecore_groups_persisted(): only then
  * may a group ack, vote or deliver what those records hold (cgroup.h invariant 6).  A failed flush
@@ -18,72 +22,21 @@
 #include <time.h>
 #include <sodium.h>
 
-#include "consensus/ctoken.h"
 #include "konce/group.h"
-#include "node/core/ncgroup.h"
+#include "node/core/ncgapp.h"
 #include "node/io/node_int.h"
 
 enum { RETRY_MS = 100 };
-_Static_assert((int)KONCE_CTOKEN_TEXT_MAX <= (int)KONCE_GROUP_TOKEN_MAX, "a token's text fits KONCE_GROUP_TOKEN_MAX");
-
-struct gname {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	char name[KONCE_GROUP_NAME_MAX + 1];
-	bool used, joining; /* joining: JOINED not yet reported */
-};
 
 struct node_groups {
-	struct gname names[KONCE_NC_GROUPS_MAX];
+	konce_ncgapp app;
 	konce_group_fn fn;
 	void *ctx;
 	struct event *ev_flush;
 	bool flush_failing, note_failing;
 };
 
-static struct gname *by_name(struct konce_node *n, const char *name)
-{
-	if (!n->groups || !name)
-		return NULL;
-	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++)
-		if (n->groups->names[i].used && !strcmp(n->groups->names[i].name, name))
-			return &n->groups->names[i];
-	return NULL;
-}
-
-static struct gname *by_gid(struct konce_node *n, const uint8_t *gid)
-{
-	for (int i = 0; n->groups && i < KONCE_NC_GROUPS_MAX; i++)
-		if (n->groups->names[i].used && !memcmp(n->groups->names[i].gid, gid, KONCE_CW_GROUP_ID))
-			return &n->groups->names[i];
-	return NULL;
-}
-
-static struct gname *name_add(struct konce_node *n, const uint8_t *gid, const char *name)
-{
-	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++)
-		if (!n->groups->names[i].used) {
-			struct gname *x = &n->groups->names[i];
-			x->used = true;
-			memcpy(x->gid, gid, KONCE_CW_GROUP_ID);
-			snprintf(x->name, sizeof x->name, "%s", name);
-			return x;
-		}
-	return NULL;
-}
-
-static bool name_ok(const char *s)
-{
-	size_t l = s ? strlen(s) : 0;
-	if (!l || l > KONCE_GROUP_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < l; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-' || s[i] == '_' || s[i] == '.'))
-			return false;
-	return true;
-}
-
-static void wallclock(struct konce_node *n) { konce_nodecore_groups_wallclock(n->core, (uint64_t)time(NULL)); }
+static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
 /* ---- persistence ---------------------------------------------------------------------------- */
 
@@ -111,20 +64,6 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 	node_io_kick(n);
 }
 
-static int write_gnote(struct konce_node *n, const konce_nc_gnote *g)
-{
-	switch (g->type) {
-	case KONCE_NC_GNOTE_VIEW: return konce_store_group_note_view(n->store, g->gid, g->bytes, g->len);
-	case KONCE_NC_GNOTE_VOTE:
-		return konce_store_group_note_vote(n->store, g->gid, g->a, g->b, g->c, g->bytes, g->len);
-	case KONCE_NC_GNOTE_ENTRIES:
-		return konce_store_group_note_entries(n->store, g->gid, g->a, g->count, g->bytes, g->len);
-	case KONCE_NC_GNOTE_DELIVERED: return konce_store_group_note_delivered(n->store, g->gid, g->a);
-	case KONCE_NC_GNOTE_SNAPSHOT: return konce_store_group_note_snapshot(n->store, g->gid, g->a, g->bytes, g->len);
-	}
-	return -EINVAL;
-}
-
 void node_groups_io(struct konce_node *n)
 {
 	konce_nc_gnote g;
@@ -132,7 +71,7 @@ void node_groups_io(struct konce_node *n)
 	if (!n->groups)
 		return;
 	while (konce_nodecore_poll_gnote(n->core, &g)) {
-		int e = write_gnote(n, &g);
+		int e = konce_store_group_note(n->store, &g);
 		if (e) {
 			/* not queued: this record never becomes durable, so nothing that follows it may be
 			 * acknowledged; the group waits and its peers retransmit.  Logged once. */
@@ -151,68 +90,14 @@ void node_groups_io(struct konce_node *n)
 
 void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 {
-	const konce_group_event *g = &ev->group;
-	struct gname *x = by_gid(n, ev->gid);
-	konce_group_notice o = {0};
-	konce_group *core = konce_nodecore_group_find(n->core, ev->gid);
-	if (!n->groups || !x)
+	konce_ncgapp_out o;
+	if (!n->groups)
 		return;
-	snprintf(o.name, sizeof o.name, "%s", x->name);
-	memcpy(o.id, ev->gid, KONCE_CW_GROUP_ID);
-	o.epoch = g->epoch;
-	switch (g->type) {
-	case KONCE_GROUP_EV_COMMITTED:
-		if (g->kind != KONCE_CW_E_APP)
-			return;
-		o.type = KONCE_GROUP_N_DECIDED;
-		o.seq = g->seq;
-		memcpy(o.origin, g->origin, sizeof o.origin);
-		o.nonce = g->nonce;
-		o.data = g->data;
-		o.len = g->len;
-		break;
-	case KONCE_GROUP_EV_VIEW: {
-		const uint8_t(*keys)[KONCE_CW_KEY];
-		o.type = KONCE_GROUP_N_VIEW;
-		o.members = core ? konce_group_members(core, &keys) : 0;
-		if (x->joining && n->groups->fn) {
-			konce_group_notice j = o;
-			j.type = KONCE_GROUP_N_JOINED;
-			n->groups->fn(n->groups->ctx, &j);
-		}
-		x->joining = false;
-		node_log(n, KONCE_LOG_INFO, "group %s: view %llu with %u members", x->name, (unsigned long long)g->epoch,
-			 o.members);
-		break;
-	}
-	case KONCE_GROUP_EV_HALTED:
-		o.type = KONCE_GROUP_N_HALTED;
-		node_log(n, KONCE_LOG_WARN, "group %s: halted (no majority for a new view)", x->name);
-		break;
-	case KONCE_GROUP_EV_OUT:
-		o.type = KONCE_GROUP_N_OUT;
-		o.reason = g->out_reason == KONCE_GROUP_OUT_EVICTED ? KONCE_GROUP_EVICTED
-			   : g->out_reason == KONCE_GROUP_OUT_LEFT  ? KONCE_GROUP_LEFT
-								    : KONCE_GROUP_REFUSED;
-		node_log(n, KONCE_LOG_INFO, "group %s: out (%s)", x->name,
-			 o.reason == KONCE_GROUP_EVICTED ? "evicted" : o.reason == KONCE_GROUP_LEFT ? "left" : "refused");
-		break;
-	case KONCE_GROUP_EV_PERSIST_FAILED:
-		o.type = KONCE_GROUP_N_STORE_FAILED;
-		o.reason = g->err;
-		break;
-	case KONCE_GROUP_EV_JOIN_DECIDED:
-		node_log(n, KONCE_LOG_INFO, "group %s: join %s (%u yes, %u no)", x->name, g->flag ? "accepted" : "refused",
-			 g->yes, g->no);
-		return;
-	case KONCE_GROUP_EV_OVERFLOW:
-		node_log(n, KONCE_LOG_ERROR, "group %s: %llu events lost", x->name, (unsigned long long)g->seq);
-		return;
-	default:
-		return;
-	}
-	if (n->groups->fn)
-		n->groups->fn(n->groups->ctx, &o);
+	konce_ncgapp_event(&n->groups->app, n->core, ev, &o);
+	if (o.level >= 0)
+		node_log(n, o.level, "%s", o.log);
+	for (unsigned i = 0; i < o.n && n->groups->fn; i++)
+		n->groups->fn(n->groups->ctx, &o.notice[i]);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -228,14 +113,15 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 		node_log(n, KONCE_LOG_ERROR, "group %s: cannot host it (too many groups?)", name && *name ? name : hex);
 		return 0;
 	}
-	wallclock(n);
+	konce_nodecore_groups_wallclock(n->core, unix_s());
 	int e = konce_store_group_restore(n->store, gid, g, node_now_us(), err, sizeof err);
-	if (e) {
-		node_log(n, KONCE_LOG_ERROR, "group %s: %s", name && *name ? name : hex, err);
+	konce_ncgapp_name *x = e ? NULL : konce_ncgapp_bind(&n->groups->app, gid, name);
+	if (!x) {
+		node_log(n, KONCE_LOG_ERROR, "group %s: %s", name && *name ? name : hex, e ? err : "no room for its name");
 		konce_nodecore_group_remove(n->core, gid);
 		return 0;
 	}
-	name_add(n, gid, name && *name ? name : hex)->joining = konce_group_state(g) == KONCE_GROUP_JOINING;
+	x->joining = konce_group_state(g) == KONCE_GROUP_JOINING;
 	return 0;
 }
 
@@ -272,266 +158,104 @@ void node_groups_stop(struct konce_node *n)
 
 /* ---- the public API ------------------------------------------------------------------------- */
 
-static int ready(konce_node *n)
+static konce_ncgapp *ready(konce_node *n, int *e)
 {
-	if (!n || !n->core)
-		return -EINVAL;
-	return n->groups ? 0 : -ENOTSUP;
-}
-
-static konce_group *find(konce_node *n, const char *name, struct gname **xo)
-{
-	struct gname *x = by_name(n, name);
-	if (xo)
-		*xo = x;
-	return x ? konce_nodecore_group_find(n->core, x->gid) : NULL;
+	*e = !n || !n->core ? -EINVAL : n->groups ? 0 : -ENOTSUP;
+	return *e ? NULL : &n->groups->app;
 }
 
 int konce_node_group_create(konce_node *n, const char *name)
 {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	char err[256];
-	konce_group *g;
-	int e = ready(n);
-	if (e)
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	if (!a || (e = konce_ncgapp_name_free(a, name)))
 		return e;
-	if (!name_ok(name))
-		return -EINVAL;
-	if (by_name(n, name))
-		return -EEXIST;
 	randombytes_buf(gid, sizeof gid);
 	if ((e = konce_store_group_add(n->store, gid, name, NULL, 0, NULL, err, sizeof err)))
 		return e;
-	if ((e = konce_nodecore_group_add(n->core, gid, &g)) || (wallclock(n), e = konce_group_create(g, node_now_us()))) {
-		konce_nodecore_group_remove(n->core, gid);
+	if ((e = konce_ncgapp_create(a, n->core, gid, name, node_now_us(), unix_s()))) {
 		konce_store_group_remove(n->store, gid, err, sizeof err);
 		return e;
 	}
-	name_add(n, gid, name);
 	node_log(n, KONCE_LOG_INFO, "group %s created", name);
 	node_io_schedule(n);
 	return 0;
 }
 
-/* The token's hint: one "ADDR:PORT" (or "-") per member, in the token's key order, separated by
- * spaces: this node's (addr_hint), then the newest address this node knows for each other member
- * (from its sessions, never a traversal's virtual one).  A joiner loads them as it would a store's
- * addresses, so it opens a session to every member by key.  Without addr_hint the hint is empty:
- * the members are found by key alone (the joiner's store, or a rendezvous), which is right behind
- * NATs, where an address seen here may be a mapping the joiner cannot use.  Cut at the last whole
- * address that fits. */
-static void hint_build(struct konce_node *n, konce_ctoken *t, const char *addr_hint)
-{
-	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], as[KONCE_ADDR_STRLEN];
-	size_t len = 0;
-	buf[0] = '\0';
-	for (unsigned i = 0; addr_hint && *addr_hint && i < t->n; i++) {
-		const char *a = "-";
-		konce_addr ad;
-		if (i == 0)
-			a = addr_hint;
-		else if (!konce_nodecore_known_addr(n->core, t->keys[i], &ad))
-			a = konce_addr_str(&ad, as);
-		size_t l = strlen(a);
-		if (len + (len ? 1 : 0) + l > KONCE_CW_MAX_RENDEZVOUS)
-			break;
-		len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "", a);
-	}
-	memcpy(t->rdv, buf, len + 1);
-	t->rdv_len = (uint8_t)len;
-}
-
-/* Loads the addresses of a token's hint (hint_build) into the known-keys cache. */
-static void hint_load(struct konce_node *n, const konce_ctoken *t)
-{
-	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], *save = NULL;
-	memcpy(buf, t->rdv, t->rdv_len);
-	buf[t->rdv_len] = '\0';
-	unsigned i = 0;
-	for (char *w = strtok_r(buf, " ", &save); w && i < t->n; w = strtok_r(NULL, " ", &save), i++) {
-		konce_addr a;
-		if (strcmp(w, "-") && konce_addr_parse(&a, w) == 0)
-			konce_nodecore_known_load(n->core, t->keys[i], &a, false);
-	}
-}
-
 int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint, char *token,
 			    size_t cap)
 {
-	int e = ready(n);
-	if (e)
+	uint8_t secret[KONCE_CW_SECRET];
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	if (!a)
 		return e;
-	konce_group *g = find(n, name, NULL);
-	if (!g)
-		return -ENOENT;
-	if (!token || cap < KONCE_CTOKEN_TEXT_MAX || (addr_hint && strlen(addr_hint) > KONCE_CW_MAX_RENDEZVOUS))
-		return -EINVAL;
-	enum konce_group_state s = konce_group_state(g);
-	if (s != KONCE_GROUP_NORMAL && s != KONCE_GROUP_VIEWCHANGE)
-		return -ENOTCONN;
-	konce_ctoken *t = sodium_malloc(sizeof *t);
-	if (!t)
-		return -ENOMEM;
-	memset(t, 0, sizeof *t);
-	memcpy(t->group, by_name(n, name)->gid, KONCE_CW_GROUP_ID);
-	const uint8_t(*keys)[KONCE_CW_KEY];
-	unsigned m = konce_group_members(g, &keys);
-	/* this node first: the address hint is its own */
-	memcpy(t->keys[t->n++], n->pk, KONCE_CW_KEY);
-	for (unsigned i = 0; i < m; i++)
-		if (memcmp(keys[i], n->pk, KONCE_CW_KEY))
-			memcpy(t->keys[t->n++], keys[i], KONCE_CW_KEY);
-	randombytes_buf(t->secret, sizeof t->secret);
-	t->expires = expires;
-	hint_build(n, t, addr_hint);
-	uint8_t hash[KONCE_CW_SECRET];
-	konce_ctoken_secret_hash(hash, t->secret);
-	wallclock(n);
-	int64_t r = konce_group_invite(g, hash, expires, node_now_us());
-	if (r < 0)
-		e = (int)r;
-	else
-		e = konce_ctoken_to_text(t, token, cap);
-	sodium_free(t);
+	randombytes_buf(secret, sizeof secret);
+	e = konce_ncgapp_invite(a, n->core, name, n->pk, secret, expires, addr_hint, node_now_us(), unix_s(), token,
+				cap);
+	sodium_memzero(secret, sizeof secret);
 	node_io_schedule(n);
 	return e;
 }
 
 int konce_node_group_join(konce_node *n, const char *text, const char *name)
 {
-	char err[256], def[3 + 2 * 4 + 1];
-	konce_group *g;
-	int e = ready(n);
-	if (e)
+	char err[256], nm[KONCE_GROUP_NAME_MAX + 1];
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	if (!a)
 		return e;
-	if (name && !name_ok(name))
-		return -EINVAL;
 	konce_ctoken *t = sodium_malloc(sizeof *t);
 	if (!t)
 		return -ENOMEM;
-	if ((e = konce_ctoken_from_text(t, text ? text : ""))) {
-		sodium_free(t);
-		return -EINVAL;
-	}
-	if (konce_ctoken_expired(t, (uint64_t)time(NULL))) {
-		sodium_free(t);
-		return -ETIMEDOUT;
-	}
-	if (!name) {
-		memcpy(def, "g-", 2);
-		sodium_bin2hex(def + 2, sizeof def - 2, t->group, 4);
-		name = def;
-	}
-	if (by_name(n, name) || by_gid(n, t->group)) {
-		sodium_free(t);
-		return -EEXIST;
-	}
-	for (unsigned i = 0; i < t->n; i++)
-		if (!memcmp(t->keys[i], n->pk, KONCE_CW_KEY)) { /* our own invitation */
-			sodium_free(t);
-			return -EINVAL;
-		}
-	if ((e = konce_store_group_add(n->store, t->group, name, &t->keys[0][0], t->n, t->secret, err, sizeof err))) {
-		sodium_free(t);
-		return e;
-	}
-	hint_load(n, t); /* the members' addresses: sessions open by them */
-	wallclock(n);
-	if ((e = konce_nodecore_group_add(n->core, t->group, &g)) ||
-	    (e = konce_group_join(g, (const uint8_t(*)[KONCE_CW_KEY])t->keys, t->n, t->secret, node_now_us()))) {
-		konce_nodecore_group_remove(n->core, t->group);
+	if (!(e = konce_ncgapp_join_check(a, n->pk, text, name, unix_s(), t, nm)) &&
+	    !(e = konce_store_group_add(n->store, t->group, nm, &t->keys[0][0], t->n, t->secret, err, sizeof err)) &&
+	    (e = konce_ncgapp_join(a, n->core, t, nm, node_now_us(), unix_s())))
 		konce_store_group_remove(n->store, t->group, err, sizeof err);
-		sodium_free(t);
-		return e;
-	}
-	name_add(n, t->group, name)->joining = true;
 	sodium_free(t);
-	node_log(n, KONCE_LOG_INFO, "group %s: joining", name);
+	if (e)
+		return e;
+	node_log(n, KONCE_LOG_INFO, "group %s: joining", nm);
 	node_io_schedule(n);
 	return 0;
 }
 
 int64_t konce_node_group_propose(konce_node *n, const char *name, const uint8_t *data, size_t len)
 {
-	int e = ready(n);
-	if (e)
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	if (!a)
 		return e;
-	konce_group *g = find(n, name, NULL);
-	if (!g)
-		return -ENOENT;
-	if (!len || !data)
-		return -EINVAL;
-	if (len > KONCE_GROUP_DECISION_MAX)
-		return -EMSGSIZE;
-	int64_t r = konce_group_propose(g, data, len, node_now_us());
+	int64_t r = konce_ncgapp_propose(a, n->core, name, data, len, node_now_us());
 	node_io_schedule(n);
 	return r;
 }
 
 int konce_node_group_leave(konce_node *n, const char *name)
 {
-	int e = ready(n);
-	if (e)
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	if (!a)
 		return e;
-	konce_group *g = find(n, name, NULL);
-	if (!g)
-		return -ENOENT;
-	e = konce_group_leave(g, node_now_us());
+	e = konce_ncgapp_leave(a, n->core, name, node_now_us());
 	node_io_schedule(n);
 	return e;
 }
 
-static void fill_info(konce_group *g, const struct gname *x, konce_group_info *o)
-{
-	const uint8_t(*keys)[KONCE_CW_KEY];
-	memset(o, 0, sizeof *o);
-	snprintf(o->name, sizeof o->name, "%s", x->name);
-	memcpy(o->id, x->gid, KONCE_CW_GROUP_ID);
-	switch (konce_group_state(g)) {
-	case KONCE_GROUP_NORMAL: o->state = KONCE_GROUP_S_MEMBER; break;
-	case KONCE_GROUP_VIEWCHANGE: o->state = KONCE_GROUP_S_VIEWCHANGE; break;
-	case KONCE_GROUP_N_OUT: o->state = KONCE_GROUP_S_OUT; break;
-	default: o->state = KONCE_GROUP_S_JOINING; break;
-	}
-	o->halted = konce_group_halted(g);
-	o->epoch = konce_group_epoch(g);
-	o->commit = konce_group_commit_index(g);
-	o->nmembers = konce_group_members(g, &keys);
-	if (o->nmembers > KONCE_GROUP_MEMBERS_MAX)
-		o->nmembers = KONCE_GROUP_MEMBERS_MAX;
-	for (unsigned i = 0; i < o->nmembers; i++)
-		memcpy(o->members[i], keys[i], KONCE_KEY_BYTES);
-	o->coordinator = o->nmembers ? konce_group_coordinator(g) : 0;
-}
-
 int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out)
 {
-	struct gname *x;
-	int e = ready(n);
-	if (e)
-		return e;
-	konce_group *g = find(n, name, &x);
-	if (!g || !out)
-		return g ? -EINVAL : -ENOENT;
-	fill_info(g, x, out);
-	return 0;
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return a ? konce_ncgapp_info(a, n->core, name, out) : e;
 }
 
 int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max)
 {
-	int e = ready(n), count = 0;
-	if (e)
-		return e;
-	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++) {
-		struct gname *x = &n->groups->names[i];
-		konce_group *g = x->used ? konce_nodecore_group_find(n->core, x->gid) : NULL;
-		if (!g)
-			continue;
-		if ((size_t)count < max && out)
-			fill_info(g, x, &out[count]);
-		count++;
-	}
-	return count;
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return a ? konce_ncgapp_list(a, n->core, out, max) : e;
 }
 
 struct logctx {
@@ -544,13 +268,12 @@ struct logctx {
 static int log_one(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
 {
 	struct logctx *l = ctx;
-	if (len < KONCE_CW_ENTRY_HEAD)
-		return 0;
-	size_t dl = (size_t)e[1 + KONCE_CW_ORIGIN + 8] << 8 | e[1 + KONCE_CW_ORIGIN + 8 + 1];
-	if (e[0] != KONCE_CW_E_APP || dl > len - KONCE_CW_ENTRY_HEAD)
+	const uint8_t *origin, *data;
+	size_t dl;
+	if (!konce_ncgapp_log_entry(e, len, &origin, &data, &dl))
 		return 0;
 	l->n++;
-	return l->fn(l->ctx, seq, e + 1, e + KONCE_CW_ENTRY_HEAD, dl);
+	return l->fn(l->ctx, seq, origin, data, dl);
 }
 
 int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
@@ -558,12 +281,13 @@ int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
 				   const uint8_t *data, size_t len),
 			 void *ctx)
 {
-	struct gname *x;
 	konce_store_group_rec r;
-	int e = ready(n);
-	if (e)
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	if (!a)
 		return e;
-	if (!find(n, name, &x))
+	konce_ncgapp_name *x = konce_ncgapp_by_name(a, name);
+	if (!x || !konce_nodecore_group_find(n->core, x->gid))
 		return -ENOENT;
 	if (!fn)
 		return -EINVAL;
@@ -580,8 +304,8 @@ int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
 
 int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 {
-	int e = ready(n);
-	if (e)
+	int e;
+	if (!ready(n, &e))
 		return e;
 	n->groups->fn = fn;
 	n->groups->ctx = ctx;

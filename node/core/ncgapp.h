@@ -1,0 +1,86 @@
+/* ncgapp.h - the application's side of the consensus groups the node core hosts (ncgroup.h):
+ * the local names it calls them by, the notices and info it is given (include/konce/group.h), and
+ * the invitation tokens it passes around (consensus/ctoken.h).  Sans-I/O: the caller passes the
+ * clock (now_us, monotonic; unix_s, wall clock for token expiry) and random bytes, and does the
+ * store's immediate writes itself (node/io/group_io.c: a group is recorded in the store before it
+ * is hosted here, and removed again when hosting fails).
+ *
+ * A name is bound to a group id for the life of the node (it is not unbound when the group ends,
+ * so the application can still read its log); a joining group is reported JOINED, once, just
+ * before its first view.
+ */
+#ifndef KONCE_NCGAPP_H
+#define KONCE_NCGAPP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/ctoken.h"
+#include "konce/group.h"
+#include "node/core/ncgroup.h"
+#include "node/core/nodecore.h"
+
+typedef struct konce_ncgapp_name {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	char name[KONCE_GROUP_NAME_MAX + 1];
+	bool used, joining; /* joining: JOINED not yet reported */
+} konce_ncgapp_name;
+
+/* The caller allocates (zeroed: no names). */
+typedef struct konce_ncgapp {
+	konce_ncgapp_name names[KONCE_NC_GROUPS_MAX];
+} konce_ncgapp;
+
+/* A local name: 1 to KONCE_GROUP_NAME_MAX of [A-Za-z0-9._-]. */
+bool konce_ncgapp_name_ok(const char *name);
+konce_ncgapp_name *konce_ncgapp_by_name(konce_ncgapp *t, const char *name);
+konce_ncgapp_name *konce_ncgapp_by_gid(konce_ncgapp *t, const uint8_t gid[KONCE_CW_GROUP_ID]);
+/* Binds name (a hex id if NULL or empty) to gid; NULL if the table is full. */
+konce_ncgapp_name *konce_ncgapp_bind(konce_ncgapp *t, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name);
+
+/* What one group event (konce_nc_event KONCE_NC_EV_GROUP) becomes: n notices to hand the
+ * application in order, and a log line when level >= 0. */
+typedef struct konce_ncgapp_out {
+	unsigned n;
+	konce_group_notice notice[2];
+	int level; /* KONCE_LOG_*, or -1: nothing to log */
+	char log[KONCE_GROUP_NAME_MAX + 96];
+} konce_ncgapp_out;
+void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event *ev, konce_ncgapp_out *out);
+
+/* Commands.  Each returns 0 or a negative errno; -ENOENT for a name not bound. */
+/* A new group, founded by this node, under gid (already in the store): -EINVAL (bad name),
+ * -EEXIST, or the core's refusal (then nothing is hosted). */
+int konce_ncgapp_create(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name,
+			uint64_t now_us, uint64_t unix_s);
+/* The name a new group may take: 0, -EINVAL (not a name) or -EEXIST. */
+int konce_ncgapp_name_free(konce_ncgapp *t, const char *name);
+/* An invitation to a group this node is a member of, as token text (cap >= KONCE_CTOKEN_TEXT_MAX):
+ * the member keys (self first), secret (32 random bytes from the caller) and the address hint
+ * (addr_hint: this node's "ADDR:PORT", or NULL for none).  -EINVAL, -ENOTCONN (not a member now). */
+int konce_ncgapp_invite(konce_ncgapp *t, konce_nodecore *c, const char *name, const uint8_t self[KONCE_CW_KEY],
+			const uint8_t secret[KONCE_CW_SECRET], uint64_t expires, const char *addr_hint,
+			uint64_t now_us, uint64_t unix_s, char *token, size_t cap);
+/* Reads an invitation's text into *tok for a join under name (NULL: "g-" and the id's first 4
+ * bytes in hex, written to name_out): -EINVAL (bad text or name, or this node's own invitation),
+ * -ETIMEDOUT (expired), -EEXIST (the name or the group is taken). */
+int konce_ncgapp_join_check(konce_ncgapp *t, const uint8_t self[KONCE_CW_KEY], const char *text, const char *name,
+			    uint64_t unix_s, konce_ctoken *tok, char name_out[KONCE_GROUP_NAME_MAX + 1]);
+/* Joins the group of a checked token (already in the store) under name: loads the members'
+ * addresses of its hint, hosts the group and asks to join.  On failure nothing is hosted. */
+int konce_ncgapp_join(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name, uint64_t now_us,
+		      uint64_t unix_s);
+int64_t konce_ncgapp_propose(konce_ncgapp *t, konce_nodecore *c, const char *name, const uint8_t *data, size_t len,
+			     uint64_t now_us);
+int konce_ncgapp_leave(konce_ncgapp *t, konce_nodecore *c, const char *name, uint64_t now_us);
+
+/* Reads. */
+int konce_ncgapp_info(konce_ncgapp *t, konce_nodecore *c, const char *name, konce_group_info *out);
+/* Fills up to max; returns how many groups are hosted. */
+int konce_ncgapp_list(konce_ncgapp *t, konce_nodecore *c, konce_group_info *out, size_t max);
+/* An application entry of a group's log (cwire.h entry encoding): true with its origin and data,
+ * false for any other kind or a malformed entry. */
+bool konce_ncgapp_log_entry(const uint8_t *e, size_t len, const uint8_t **origin, const uint8_t **data, size_t *dlen);
+
+#endif
