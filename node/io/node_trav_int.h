@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "nat/lifetime.h"
 #include "node/core/trav.h"
 #include "node/io/node_trav.h"
 #include "node/io/portmap.h"
@@ -31,9 +32,9 @@ struct node_trav {
 void node_trav_schedule(struct node_trav *t);
 int node_trav_events_new(struct node_trav *t);
 
-/* node_trav_life.c (mapping lifetime).  start: spec is the nat_lifetime setting; 0, -EINVAL (err
- * says why), -ENOMEM.  datagram: a LIFE_REQ from the node socket.  apply: after every pump. */
-int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_t errlen);
+/* node_trav_life.c (mapping lifetime).  start: off and life are the nat_lifetime setting, read
+ * by konce_travconf_parse(); 0, -EINVAL (err says why), -ENOMEM.  datagram: a LIFE_REQ from the node socket.  apply: after every pump. */
+int node_trav_life_start(struct node_trav *t, bool off, const konce_lifetime_cfg *life, char *err, size_t errlen);
 void node_trav_life_free(struct node_trav *t);
 void node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len, const konce_addr *from);
 void node_trav_life_apply(struct node_trav *t);

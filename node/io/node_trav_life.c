@@ -137,13 +137,10 @@ static int open_probe(struct node_trav_life *lf)
 	return 0;
 }
 
-int node_trav_life_start(struct node_trav *t, const char *spec, char *err, size_t errlen)
+int node_trav_life_start(struct node_trav *t, bool off, const konce_lifetime_cfg *life, char *err, size_t errlen)
 {
-	bool off;
-	konce_travlife_cfg c = {0};
-	int e = konce_travlife_parse(spec, &off, &c.life, err, errlen);
-	if (e)
-		return e;
+	int e;
+	konce_travlife_cfg c = {.life = *life};
 	c.nrdv = konce_trav_rdvs(t->core, &c.rdv_pk, &c.rdv_addr);
 	c.client = !off && c.nrdv > 0;
 	c.server = konce_trav_has_service(t->core);

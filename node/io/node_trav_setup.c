@@ -1,7 +1,8 @@
-/* node_trav_setup.c - starting and stopping traversal in the node: the configuration
- * (rendezvous_peers, introductions, lifetime, capacity), the host candidates, the port-mapping
- * worker's events, and the teardown that deletes the lease.  The traversal core (node/core/trav.h)
- * does the work; node_trav.c hosts it once it is started.
+/* node_trav_setup.c - starting and stopping traversal in the node: the configuration is read and
+ * checked first (node/core/trav_conf.h, which also picks the host candidates from the interfaces
+ * listed here), then the traversal core and its sockets, timers and workers are started; the
+ * port-mapping worker's events are reported to the core, and the teardown deletes the lease.  The
+ * traversal core (node/core/trav.h) does the work; node_trav.c hosts it once it is started.
  */
 #include <errno.h>
 #include <ifaddrs.h>
@@ -12,12 +13,11 @@
 #include <string.h>
 
 #include "konce/traversal.h"
-#include "nat/punch.h"
-#include "nat/rdvclient.h"
 #include "node/io/portmap.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/core/nctrav.h"
+#include "node/core/trav_conf.h"
 #include "node/core/trav_info.h"
 #include "node/io/node_trav_int.h"
 #include "node/io/node_trav_socks.h"
@@ -75,72 +75,32 @@ static void start_portmap(struct node_trav *t)
 
 /* ---- setup ---------------------------------------------------------------------------------- */
 
-struct trav_setup {
-	unsigned nrdv, nhost;
-	uint8_t rdv_pk[KONCE_RDVCLIENT_MAX_RDV][KONCE_WIRE_KEY];
-	konce_addr rdv_addr[KONCE_RDVCLIENT_MAX_RDV];
-	konce_addr host[KONCE_RDVCLIENT_MAX_HOST];
-};
-
-static int parse_peers(struct trav_setup *t, const char *list, char *err, size_t errlen)
+/* The host's interface addresses, for the host candidates (node/core/trav_conf.h chooses). */
+static void list_ifaces(konce_travconf *c, const konce_addr *bound)
 {
-	char *dup = strdup(list), *save = NULL;
-	if (!dup)
-		return -ENOMEM;
-	for (char *tok = strtok_r(dup, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		char *at = strchr(tok, '@');
-		if (t->nrdv == KONCE_RDVCLIENT_MAX_RDV) {
-			snprintf(err, errlen, "rendezvous_peers: at most %d", KONCE_RDVCLIENT_MAX_RDV);
-			free(dup);
-			return -EINVAL;
-		}
-		if (!at || (*at = '\0', konce_key_from_text(t->rdv_pk[t->nrdv], tok)) ||
-		    konce_addr_parse(&t->rdv_addr[t->nrdv], at + 1) < 0) {
-			snprintf(err, errlen, "rendezvous_peers: '%s' is not KEY@IP:PORT", tok);
-			free(dup);
-			return -EINVAL;
-		}
-		t->nrdv++;
-	}
-	free(dup);
-	return 0;
-}
-
-/* Host candidates: the bound address, or every up, non-loopback interface address. */
-static void gather_hosts(struct trav_setup *t, struct konce_node *n)
-{
-	konce_addr local;
+	konce_travconf_iface ifs[32];
+	size_t nifs = 0;
 	struct ifaddrs *ifa, *i;
-	static const uint8_t zero[16] = {0}, v4any[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
-	if (konce_udp_local(n->udp, &local))
-		return;
-	if (memcmp(local.ip, zero, 16) && memcmp(local.ip, v4any, 16)) {
-		t->host[t->nhost++] = local;
-		return;
+	if (konce_travconf_wants_ifaces(c, bound) && getifaddrs(&ifa) == 0) {
+		for (i = ifa; i && nifs < sizeof ifs / sizeof ifs[0]; i = i->ifa_next)
+			if (i->ifa_addr && !konce_addr_from_sockaddr(&ifs[nifs].addr, i->ifa_addr)) {
+				ifs[nifs].up = i->ifa_flags & IFF_UP;
+				ifs[nifs++].loopback = i->ifa_flags & IFF_LOOPBACK;
+			}
+		freeifaddrs(ifa);
 	}
-	if (getifaddrs(&ifa) < 0)
-		return;
-	for (i = ifa; i && t->nhost < KONCE_RDVCLIENT_MAX_HOST; i = i->ifa_next) {
-		konce_addr a;
-		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK) ||
-		    i->ifa_addr->sa_family != AF_INET || konce_addr_from_sockaddr(&a, i->ifa_addr))
-			continue;
-		a.port = local.port;
-		t->host[t->nhost++] = a;
-	}
-	freeifaddrs(ifa);
+	konce_travconf_hosts(c, bound, ifs, nifs);
 }
 
 int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char *err, size_t errlen)
 {
 	int e;
-	struct trav_setup su;
+	konce_travconf su;
 	if (!n || !cfg)
 		return -EINVAL;
 	if (n->trav)
 		return -EALREADY;
-	memset(&su, 0, sizeof su);
-	if (cfg->rendezvous_peers && *cfg->rendezvous_peers && (e = parse_peers(&su, cfg->rendezvous_peers, err, errlen)))
+	if ((e = konce_travconf_parse(&su, cfg, err, errlen)))
 		return e;
 	struct node_trav *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -150,27 +110,21 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	n->trav = t;
 	if ((e = node_trav_events_new(t)))
 		goto fail;
-	if (su.nrdv && cfg->host_candidates)
-		gather_hosts(&su, n);
 	konce_addr local;
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
+	list_ifaces(&su, have_local ? &local : NULL);
 	if ((e = node_travfilter_new(t)))
 		goto fail;
 	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(n->core), .pk = n->pk,
-			     .ops = konce_nodecore_trav_ops(n->core),
-			     .local = have_local ? &local : NULL,
-			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])su.rdv_pk, .rdv_addr = su.rdv_addr,
-			     .nrdv = su.nrdv, .host = su.host, .nhost = su.nhost,
-			     .host_candidates = cfg->host_candidates != 0,
-			     .known_only = su.nrdv && cfg->introductions_known, .rendezvous = cfg->rendezvous,
-			     .rendezvous_capacity = cfg->rendezvous_capacity};
+			     .ops = konce_nodecore_trav_ops(n->core), .local = have_local ? &local : NULL};
+	konce_travconf_trav_cfg(&su, &tc);
 	if ((e = konce_trav_new(&t->core, &tc, node_now_us()))) {
 		snprintf(err, errlen, "cannot start traversal: %s", strerror(-e));
 		goto fail;
 	}
-	if ((e = node_trav_life_start(t, cfg->lifetime, err, errlen)))
+	if ((e = node_trav_life_start(t, su.life_off, &su.life, err, errlen)))
 		goto fail;
-	if (konce_trav_has_client(t->core) && cfg->portmap)
+	if (konce_trav_has_client(t->core) && su.portmap)
 		start_portmap(t);
 	node_trav_schedule(t); /* the first registration; the filtering service's second port */
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
