@@ -68,7 +68,7 @@
  *        timer(), and next_timer() is never later than the earliest one.
  *
  * Hooks (konce_nodecore_hooks) are how another core composes with this one: NAT traversal today
- * (node/io/node_travseam.c adapts the traversal glue to them).  All are optional.
+ * (node/io/node_trav.c fills them with the traversal host).  All are optional.
  *
  * Not thread-safe: one thread drives one core.
  */

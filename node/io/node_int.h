@@ -68,9 +68,6 @@ void node_io_kick(struct konce_node *n);
 /* The same, from the event loop's next turn: for API calls (which never call back inside). */
 void node_io_schedule(struct konce_node *n);
 
-/* node_travseam.c: the core's hook table, wired to the traversal host (node_trav.h). */
-void node_travseam_hooks(struct konce_node *n, konce_nodecore_hooks *h);
-
 /* group_io.c: the consensus groups (include/konce/group.h) */
 int node_groups_start(struct konce_node *n);
 void node_groups_stop(struct konce_node *n);

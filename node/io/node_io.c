@@ -295,7 +295,7 @@ int node_io_start(struct konce_node *n, char *err, size_t errlen)
 		.log = node_log_line,
 		.log_ctx = n,
 	};
-	node_travseam_hooks(n, &cc.hooks);
+	node_trav_hooks(n, &cc.hooks);
 	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
 		konce_ep_config *ec = &cc.ep;
 		struct rlimit rl;

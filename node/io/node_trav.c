@@ -1,7 +1,9 @@
 /* node_trav.c - the node's host of the traversal core (node/core/trav.h): plumbing only.
  *
- * The core's ops are the node core's peer table (node/core/nctrav.h).  This file feeds the core
- * the node socket's datagrams (after the one receive switch, node/core/rx_switch.h: LIFE_REQ goes
+ * Both directions between the node core and traversal: the node core's hook table
+ * (konce_nodecore_hooks, filled by node_trav_hooks()) is this file's entry points, and the
+ * traversal core's ops are the node core's peer table itself (node/core/nctrav.h), so nothing
+ * calls up through the I/O layer.  This file feeds the core the node socket's datagrams (after the one receive switch, node/core/rx_switch.h: LIFE_REQ goes
  * to the lifetime service of node_trav_life.c), the birthday sockets' and the filtering test's
  * sockets' datagrams (node_trav_socks.c, node_travfilter.c) and the rendezvous messages from
  * sessions, and hands it the endpoint's datagrams for path handles.  After each, from the event
@@ -117,11 +119,11 @@ int node_trav_events_new(struct node_trav *t)
 	return t->ev_timer && t->ev_kick ? 0 : -ENOMEM;
 }
 
-/* ---- hooks ---------------------------------------------------------------------------------- */
+/* ---- the node core's hooks ------------------------------------------------------------------ */
 
 /* A datagram of kind k on local socket sock (0: the node's).  True if traversal took it. */
 static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
-		       const konce_addr *from)
+		       const konce_addr *from, uint64_t now)
 {
 	switch (k) {
 	case KONCE_RX_LIFE_REQ: /* the lifetime service and the filtering echo belong to the node socket */
@@ -129,54 +131,57 @@ static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k,
 			node_trav_life_datagram(t, pkt, len, from);
 		return true;
 	default:
-		if (!konce_trav_input(t->core, sock, pkt, len, from, node_now_us()))
+		if (!konce_trav_input(t->core, sock, pkt, len, from, now))
 			return false;
 		node_trav_schedule(t);
 		return true;
 	}
 }
 
-bool node_trav_on_datagram(struct konce_node *n, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
-			   const konce_addr *from)
+/* From the node socket, after the receive switch: a PUNCH, a verified tagged HELLO, a traversal
+ * peer's datagram or a service's kind, before the endpoint sees it. */
+static bool hook_on_datagram(void *ctx, enum konce_rx_kind k, const uint8_t *pkt, size_t len, const konce_addr *from,
+			     uint64_t now)
 {
-	return T(n) && trav_input(T(n), 0, k, pkt, len, from);
+	struct konce_node *n = ctx;
+	return T(n) && trav_input(T(n), 0, k, pkt, len, from, now);
 }
 
 /* From a birthday socket: anything not for traversal is dropped (only peers use those sockets). */
 static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav *t = ctx;
-	if (!trav_input(t, sock, konce_rx_classify(pkt, len), pkt, len, from))
+	if (!trav_input(t, sock, konce_rx_classify(pkt, len), pkt, len, from, node_now_us()))
 		konce_trav_count_refused(t->core);
 	kick(t);
 }
 
-bool node_trav_outgoing(struct konce_node *n, const uint8_t *pkt, size_t len, const konce_addr *to)
+/* A datagram from the endpoint to a path handle: held, punched or relayed, never to the socket. */
+static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
-	struct node_trav *t = T(n);
+	struct node_trav *t = T(ctx);
 	bool queued;
 	if (!konce_nodecore_trav_outgoing(t ? t->core : NULL, pkt, len, to, node_now_us(), &queued))
 		return false;
 	if (queued)
 		node_trav_schedule(t);
-	return true; /* never to the socket */
+	return true;
 }
 
-void node_trav_on_message(struct konce_node *n, struct peer *from, const uint8_t *body, size_t len)
+/* A KONCE_CLASS_RENDEZVOUS body from a session. */
+static void hook_on_message(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len)
 {
+	struct konce_node *n = ctx;
 	struct node_trav *t = T(n);
 	if (konce_nodecore_trav_message(n->core, t ? t->core : NULL, from, body, len, node_now_us()))
 		node_trav_schedule(t);
 }
 
-int node_trav_send_msg(struct konce_node *n, uint32_t conn, const uint8_t *body, size_t len)
+/* A key with no address: a path handle, and an introduction asked for.  -EHOSTUNREACH without
+ * rendezvous. */
+static int hook_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
 {
-	return T(n) ? konce_trav_send_msg(T(n)->core, conn, body, len, node_now_us()) : -ENOTSUP;
-}
-
-int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
-{
-	struct node_trav *t = T(n);
+	struct node_trav *t = T(ctx);
 	if (!t)
 		return -EHOSTUNREACH;
 	int e = konce_trav_resolve(t->core, pk, a, node_now_us());
@@ -185,7 +190,28 @@ int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], k
 	return e;
 }
 
-bool node_trav_is_virtual(const konce_addr *a) { return konce_trav_is_path(a); }
+/* Path handles are never noted to the store. */
+static bool hook_is_virtual(void *ctx, const konce_addr *a)
+{
+	(void)ctx;
+	return konce_trav_is_path(a);
+}
+
+/* Rendezvous types rank beside a fresh source's handshake in the input queue only with traversal. */
+static bool hook_traversal(void *ctx) { return T(ctx) != NULL; }
+
+void node_trav_hooks(struct konce_node *n, konce_nodecore_hooks *h)
+{
+	*h = (konce_nodecore_hooks){
+		.ctx = n,
+		.on_datagram = hook_on_datagram,
+		.outgoing = hook_outgoing,
+		.on_message = hook_on_message,
+		.resolve = hook_resolve,
+		.is_virtual = hook_is_virtual,
+		.traversal = hook_traversal,
+	};
+}
 
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
 {

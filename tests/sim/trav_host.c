@@ -39,7 +39,7 @@ static int op_fresh_mapping(void *ctx, konce_addr *x)
 	return n->fresh_mapping ? n->fresh_mapping(n->owner, x) : -1;
 }
 
-/* ---- the node core's hooks: the traversal core (as node/io/node_travseam.c fills them) ------- */
+/* ---- the node core's hooks: the traversal core (as node/io/node_trav.c fills them) ------- */
 
 static bool hook_on_datagram(void *ctx, enum konce_rx_kind kind, const uint8_t *pkt, size_t len,
 			     const konce_addr *from, uint64_t now)

@@ -4,7 +4,7 @@
  * Each host is what the daemon is around the core, minus libevent: the shipping node core
  * (node/core/nodecore.h: its endpoint with an explicit identity as the node shows it, its peer
  * table, its pending outcomes, its input queue and the one receive switch), composed with the
- * traversal core as node/io/node_travseam.c composes them: the node core's hooks (on_datagram with
+ * traversal core as node/io/node_trav.c composes them: the node core's hooks (on_datagram with
  * the rx kind, outgoing datagrams for path handles, KONCE_CLASS_RENDEZVOUS messages, resolve,
  * is_virtual, traversal) call the traversal core, and the traversal core's ops are the node core's
  * peer table (node/core/nctrav.h).  One timer at the earliest of the two cores' deadlines.

@@ -20,7 +20,7 @@
 
 #include "node/base/addr.h"
 #include "node/base/ratelimit.h"
-#include "node/io/node_trav.h"
+#include "node/core/trav.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
 #include "testenv.h"
@@ -173,8 +173,8 @@ static void test_not_virtual(void **state)
 	konce_addr r5, p5 = konce_addr_path(5);
 	char s[KONCE_ADDR_STRLEN];
 	assert_int_equal(konce_addr_parse(&r5, "[100::5]:7"), 0);
-	assert_false(node_trav_is_virtual(&r5));
-	assert_true(node_trav_is_virtual(&p5));
+	assert_false(konce_trav_is_path(&r5));
+	assert_true(konce_trav_is_path(&p5));
 	assert_false(konce_addr_eq(&r5, &p5));
 	assert_string_equal(konce_addr_str(&p5, s), "path:5");
 	assert_int_equal(konce_addr_parse(&r5, "path:5"), -EINVAL); /* never from text either */
