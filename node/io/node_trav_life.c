@@ -1,9 +1,9 @@
 /* node_trav_life.c - the mapping lifetime's plumbing: it hosts the sans-I/O core
- * (node/core/trav_life.h, which says what the lifetime does) in the node.  It opens the probe
- * socket the core names (KONCE_TRAVLIFE_SOCK_PROBE: the node socket's IP, any port) and reads it,
- * feeds the core the node socket's LIFE_REQ datagrams, sends what the core returns from the
- * socket it names, runs its one timer, and fills its ops from the node's peer table, endpoint and
- * traversal core.
+ * (node/core/trav_life.h, which says what the lifetime does; composed with the node and traversal
+ * cores by node/core/nctravlife.h) in the node.  It opens the probe socket the core names
+ * (KONCE_TRAVLIFE_SOCK_PROBE: the node socket's IP, any port) and reads it, feeds the core the node
+ * socket's LIFE_REQ datagrams, sends what the core returns from the socket it names, runs its one
+ * timer, and logs its lines.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "node/core/trav_info.h"
+#include "node/core/nctravlife.h"
 #include "node/core/trav_life.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav_int.h"
@@ -20,43 +21,14 @@
 
 struct node_trav_life {
 	struct node_trav *t;
+	konce_nctravlife with; /* the node and traversal cores it is composed with */
 	konce_travlife *core;
 	int fd;         /* the probe socket, or -1 */
 	bool v6;
 	struct event *ev_read, *ev_timer;
 };
 
-/* ---- the core's ops --------------------------------------------------------------------------- */
-
-static void op_each_peer(void *ctx, konce_travlife_peer_fn fn, void *arg)
-{
-	struct node_trav_life *lf = ctx;
-	konce_ncpeer *const *b = konce_nodecore_peer_buckets(lf->t->n->core);
-	for (unsigned i = 0; i < KONCE_NC_BUCKETS; i++)
-		for (const konce_ncpeer *p = b[i]; p; p = p->pk_next)
-			if (p->conn)
-				fn(arg, p->pk, p->conn);
-}
-
-static void op_set_keepalive(void *ctx, uint32_t conn, uint64_t k, uint64_t now)
-{
-	struct node_trav_life *lf = ctx;
-	konce_ep_set_keepalive(konce_nodecore_ep(lf->t->n->core), conn, k, now);
-}
-
-static void op_set_rdv_keepalive(void *ctx, uint64_t k)
-{
-	struct node_trav_life *lf = ctx;
-	konce_trav_set_rdv_keepalive(lf->t->core, k);
-}
-
-static void op_set_path_keepalive(void *ctx, uint64_t k, uint64_t now)
-{
-	struct node_trav_life *lf = ctx;
-	konce_trav_set_path_keepalive(lf->t->core, k, now);
-}
-
-static void op_log(void *ctx, int level, const char *text)
+static void log_line(void *ctx, int level, const char *text)
 {
 	struct node_trav_life *lf = ctx;
 	node_log(lf->t->n, level, "%s", text);
@@ -140,24 +112,18 @@ static int open_probe(struct node_trav_life *lf)
 int node_trav_life_start(struct node_trav *t, bool off, const konce_lifetime_cfg *life, char *err, size_t errlen)
 {
 	int e;
-	konce_travlife_cfg c = {.life = *life};
-	c.nrdv = konce_trav_rdvs(t->core, &c.rdv_pk, &c.rdv_addr);
-	c.client = !off && c.nrdv > 0;
-	c.server = konce_trav_has_service(t->core);
-	if (!c.client && !c.server)
-		return 0;
+	konce_travlife_cfg c;
 	struct node_trav_life *lf = calloc(1, sizeof(*lf));
 	if (!lf)
 		return -ENOMEM;
 	lf->t = t;
 	lf->fd = -1;
+	lf->with = (konce_nctravlife){.c = t->n->core, .t = t->core, .log = log_line, .log_ctx = lf};
+	if (!konce_nctravlife_cfg(&lf->with, off, life, &c)) {
+		free(lf);
+		return 0;
+	}
 	t->life = lf;
-	c.ops = (konce_travlife_ops){.each_peer = op_each_peer,
-				     .set_keepalive = op_set_keepalive,
-				     .set_rdv_keepalive = op_set_rdv_keepalive,
-				     .set_path_keepalive = op_set_path_keepalive,
-				     .log = op_log,
-				     .ctx = lf};
 	if ((e = konce_travlife_new(&lf->core, &c, node_now_us()))) {
 		snprintf(err, errlen, "nat_lifetime: bad bounds");
 		return e;
@@ -201,11 +167,9 @@ void node_trav_life_datagram(struct node_trav *t, const uint8_t *pkt, size_t len
 void node_trav_life_apply(struct node_trav *t)
 {
 	struct node_trav_life *lf = t->life;
-	konce_addr refl;
 	if (!lf || !lf->core)
 		return;
-	bool have = konce_trav_reflexive(t->core, &refl) == 0;
-	konce_travlife_apply(lf->core, have ? &refl : NULL, konce_nodecore_npeers(t->n->core), node_now_us());
+	konce_nctravlife_apply(&lf->with, lf->core, node_now_us());
 	flush(lf); /* a rebound restarts the search: its next experiment is due now */
 }
 
