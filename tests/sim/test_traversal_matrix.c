@@ -26,7 +26,7 @@
  * received) where direct is possible; never direct where it is impossible.
  * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
  * introduction request to the first message received over the direct path.  TP_DEBUG=1 prints
- * each run's end state and counters.
+ * each run's end state and counters; TP_TRACE=1 each run's traversal events (trav_host.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,6 +251,8 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	/* odd seeds: a asks for b; even seeds: b asks for a (the key order, which decides the
 	 * controlling side, is random either way) */
 	tp_peer *init = (seed & 1) ? &w.a : &w.b;
+	if (getenv("TP_TRACE"))
+		fprintf(stderr, "=== %s-%s seed %llu\n", kind_name[ka], kind_name[kb], (unsigned long long)seed);
 	tp_peer_connect_at(init, 2 * SEC);
 	sim_run_until(s, RUN_FOR_S * SEC);
 

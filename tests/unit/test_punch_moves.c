@@ -295,6 +295,54 @@ static void test_unauth_move_final(void **state)
 	konce_punch_free(r.p);
 }
 
+/* A birthday attempt with a session (we spray, the peer's 256 sockets probe us): a second
+ * socket's mapping may also match a sprayed port, so after the first pair verified, a probe comes
+ * from that port and then the ack to our earlier spray probe there.  That is another valid pair of
+ * the same attempt, not a rebind: the controlling side stays on its pair (the peer's session
+ * traffic confirms it) instead of moving to one the peer does not use, whose confirmation can
+ * never come (the sim matrix's seed 32 ended half-direct so: we went back to the relay while the
+ * peer stayed direct). */
+static void test_birthday_second_pair_not_rebind(void **state)
+{
+	(void)state;
+	rig r;
+	rig_init(&r, low, high);
+	r.in.peer_nat = (konce_natinfo){KONCE_NATMAP_EDM_RANDOM, 0, 0};
+	assert_int_equal(konce_punch_start(r.p, &r.in, 0), 0);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING); /* a gamble: relay first */
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	konce_punch_set_authenticated(r.p, true); /* the session runs over the relay */
+	run_to(&r, 50 * MS + 1600 * MS - 1);
+	assert_int_equal(konce_punch_counters(r.p)->birthday_probes, KONCE_PUNCH_BIRTHDAY);
+	const konce_punch_out *px = &r.out[r.nout - 9], *py = &r.out[r.nout - 3];
+	assert_true(px->birthday && py->birthday && !konce_addr_eq(&px->to, &py->to));
+	konce_addr x = px->to, y = py->to;
+	uint16_t yseq = py->seq;
+	konce_punch_input(r.p, 0, &x, true, 77, px->seq, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	drain(&r);
+	unsigned n = r.nout;
+	/* the peer's other socket: its probe, then the ack to our spray probe to it */
+	konce_punch_input(r.p, 0, &y, false, 77, 40, r.now + 10 * MS);
+	drain(&r);
+	assert_int_equal(r.nout, n + 1); /* the ack only: the controlling side does not probe y */
+	assert_true(r.out[n].ack);
+	konce_punch_input(r.p, 0, &y, true, 77, yseq, r.now + 12 * MS);
+	assert_false(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	unsigned sock;
+	konce_addr path;
+	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &x));
+	assert_int_equal(konce_punch_counters(r.p)->rebinds, 0);
+	/* the peer's session traffic over x confirms it, and it stays */
+	konce_punch_heard(r.p, r.now + 40 * MS);
+	run_to(&r, r.now + 3 * KONCE_PUNCH_CONFIRM_MS * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
+	assert_true(konce_punch_path(r.p, &sock, &path) && konce_addr_eq(&path, &x));
+	assert_int_equal(konce_punch_counters(r.p)->confirmed, 1);
+	assert_int_equal(konce_punch_counters(r.p)->unconfirmed, 0);
+	konce_punch_free(r.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_auth_upgrade_confirm),
 		cmocka_unit_test(test_auth_move_from_unconfirmed),
 		cmocka_unit_test(test_unauth_move_final),
+		cmocka_unit_test(test_birthday_second_pair_not_rebind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
