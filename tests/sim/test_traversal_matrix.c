@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "tests/sim/sim.h"
+#include "node/core/trav_info.h"
 #include "node/core/trav_int.h"
 #include "tests/sim/trav_host.h"
 
@@ -596,6 +597,15 @@ static void test_shared_cgnat(void **state)
 				SIM_ASSERT(s, direct);
 				SIM_ASSERT(s, sim_nat_counters_get(cgn)->hairpinned > 0);
 			}
+			/* konce path: the shared address was tried; its hairpin carried the pair, or
+			 * (off) nothing came back through it before the give-up */
+			konce_trav_path_info pi;
+			SIM_ASSERT_EQ(s, konce_trav_path_info_get(w.a.n.t, w.a.other, sim_now(s), &pi), 0);
+			SIM_ASSERT(s, pi.shared_public);
+			if (direct)
+				SIM_ASSERT_EQ(s, pi.hairpin, KONCE_NAT_YES);
+			if (!cases[k].hairpin)
+				SIM_ASSERT_EQ(s, pi.hairpin, KONCE_NAT_NO);
 			/* the first answer: both peers 25 ms from R1, the relay RTT 100 ms */
 			SIM_ASSERT(s, w.a.asked_at && w.a.acked_at[0] > w.a.asked_at);
 			uint64_t answer = w.a.acked_at[0] - w.a.asked_at;
