@@ -90,7 +90,7 @@ enum {
 	KONCE_GROUP_PENDING = 32,        /* own proposals not yet committed */
 	KONCE_GROUP_QUEUE = 64,          /* submissions waiting at the coordinator */
 	KONCE_GROUP_JOINQ = 8,           /* joins waiting at the coordinator */
-	KONCE_GROUP_INVITES = 32,        /* invitations remembered */
+	KONCE_GROUP_INVITES = KONCE_CW_SNAP_INVITES, /* invitations remembered */
 	KONCE_GROUP_OUT_MAX = 1024,      /* queued outgoing messages */
 	KONCE_GROUP_EV_RING = 32,
 	KONCE_GROUP_EV_RESERVE = 8,      /* free event slots needed to take a call (invariant 7) */
@@ -185,7 +185,8 @@ typedef struct konce_group_config {
 	bool (*policy)(void *ctx, const uint8_t joiner[KONCE_CW_KEY]);
 	void *policy_ctx;
 	/* The application state after every entry delivered so far (COMMITTED events polled), for a
-	 * member that joins or missed views: points *data at up to KONCE_CW_SNAP_MAX bytes, valid
+	 * member that joins or missed views: points *data at up to KONCE_CW_SNAP_MAX -
+	 * KONCE_CW_SNAP_CORE_MAX bytes (the core's own section travels first in the snapshot), valid
 	 * during the call, and returns 0 (or a negative errno: no snapshot now).  NULL: the state is
 	 * empty (the receiver learns only where to start delivering). */
 	int (*snapshot)(void *ctx, const uint8_t **data, size_t *len);

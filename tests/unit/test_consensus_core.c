@@ -562,8 +562,10 @@ static void test_joiner_snapshot(void **st)
 	/* No answer within the retry time: the next member is asked. */
 	konce_group_timer(g, 600 * MSEC);
 	assert_true(find_out(g, KONCE_CW_SNAP_REQ, A, &m));
-	/* A stale snapshot (before the commit index) is ignored; a stranger's is refused. */
+	/* A stale snapshot (before the commit index) is ignored; a stranger's is refused.  Its bytes: an
+	 * empty core section (no invitations), then the application's. */
 	memset(big, 0x77, sizeof(big));
+	big[0] = 0;
 	konce_cw_msg c = hdr(KONCE_CW_SNAP, 2, 7);
 	c.u = 4;
 	c.total = sizeof(big);
@@ -585,13 +587,13 @@ static void test_joiner_snapshot(void **st)
 	assert_true(find_out(g, KONCE_CW_ACK, B, &m)); /* its log now reaches 7 */
 	assert_int_equal(m.u, 7);
 	assert_int_equal(s.snap_seq, 7);
-	assert_int_equal(s.snap_len, sizeof(big));
+	assert_int_equal(s.snap_len, sizeof(big) - 1);
 	assert_int_equal(s.delivered_seq, 7);
 	assert_true(konce_group_poll_event(g, &ev));
 	assert_int_equal(ev.type, KONCE_GROUP_EV_SNAPSHOT);
 	assert_int_equal(ev.seq, 7);
-	assert_int_equal(ev.len, sizeof(big));
-	assert_memory_equal(ev.data, big, sizeof(big));
+	assert_int_equal(ev.len, sizeof(big) - 1);
+	assert_memory_equal(ev.data, big + 1, sizeof(big) - 1);
 	assert_false(konce_group_poll_event(g, &ev));
 	/* It goes on after 7. */
 	p.first = 8;
@@ -633,9 +635,10 @@ static void test_member_sends_snapshot(void **st)
 	assert_true(find_out(g, KONCE_CW_SNAP, C, &m));
 	assert_int_equal(snapshot_calls, 1);
 	assert_int_equal(m.u, 1);
-	assert_int_equal(m.total, sizeof(APP_STATE));
+	assert_int_equal(m.total, 1 + sizeof(APP_STATE)); /* the core section knows no invitation */
 	assert_int_equal(m.offset, 0);
-	assert_memory_equal(m.data, APP_STATE, sizeof(APP_STATE));
+	assert_int_equal(m.data[0], 0);
+	assert_memory_equal(m.data + 1, APP_STATE, sizeof(APP_STATE));
 	assert_int_equal(input(g, C, &req, 4 * MSEC), 0); /* again at once: rate-limited */
 	assert_false(find_out(g, KONCE_CW_SNAP, C, &m));
 	assert_int_equal(input(g, C, &req, 400 * MSEC), 0);
@@ -878,10 +881,83 @@ static void test_join_vote_and_veto(void **st)
 	assert_int_equal(m.flag, 1);
 	static uint8_t wrong[32];
 	memset(wrong, 0x45, 32);
-	ask.secret = wrong; /* an invitation nobody registered */
+	ask.secret = wrong; /* an invitation this member does not know: no reason to reject it */
 	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
 	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
-	assert_int_equal(m.flag, 0);
+	assert_int_equal(m.flag, KONCE_CW_VOTE_ABSTAIN);
+	konce_group_free(g);
+}
+
+/* A member that has just joined knows no invitation committed before it joined: it abstains on
+ * one (never votes no) until its snapshot brings the sender's invitations, then votes yes on the
+ * valid one and no on the used one. */
+static void test_joiner_abstains_until_snapshot(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = member(&s, C, 0, NULL, 0);
+	static uint8_t keys[3][32], secret[32], h[32], s2[32], h2[32], s3[32], h3[32], y[32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	memcpy(keys[2], C, 32);
+	memset(secret, 0x33, 32);
+	memset(s2, 0x34, 32);
+	memset(s3, 0x35, 32);
+	memset(y, 0x79, 32);
+	konce_ctoken_secret_hash(h, secret);
+	konce_ctoken_secret_hash(h2, s2);
+	konce_ctoken_secret_hash(h3, s3);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 2, secret, 0), 0);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 4), m;
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &keys[0][0], .used_invite = h, .commit = 4, .first_seq = 5};
+	assert_int_equal(input(g, A, &nv, MSEC), 0);
+	assert_true(konce_group_catching_up(g));
+	(void)find_out(g, 0, NULL, &m);
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 2, 4);
+	ask.key = y;
+	ask.secret = s2;
+	assert_int_equal(konce_group_coordinator(g), 2); /* C itself: move on to a view A coordinates */
+	nv = hdr(KONCE_CW_NEWVIEW, 3, 4);
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 3, .n = 3, .keys = &keys[0][0], .used_invite = ZERO, .commit = 4, .first_seq = 5};
+	assert_int_equal(input(g, A, &nv, 2 * MSEC), 0);
+	assert_int_equal(konce_group_coordinator(g), 0);
+	assert_true(konce_group_catching_up(g));
+	(void)find_out(g, 0, NULL, &m);
+	ask.epoch = 3;
+	assert_int_equal(input(g, A, &ask, 3 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, A, &m));
+	assert_int_equal(m.flag, KONCE_CW_VOTE_ABSTAIN);
+	/* The snapshot at 4: a core section with s2's invitation (valid) and s3's (used), then the
+	 * application's state. */
+	uint8_t snap[KONCE_CW_SNAP_CORE_MAX + 8];
+	konce_cw_invite inv[2] = {{.hash = h2, .expires = 0, .used = false}, {.hash = h3, .expires = 0, .used = true}};
+	size_t cl = konce_cw_snapcore_encode(inv, 2, snap, sizeof(snap));
+	assert_int_equal(cl, 1 + 2 * KONCE_CW_SNAP_INVITE);
+	memcpy(snap + cl, "app", 3);
+	konce_cw_msg c = hdr(KONCE_CW_SNAP, 3, 4);
+	c.u = 4;
+	c.total = (uint32_t)(cl + 3);
+	c.dlen = (uint16_t)(cl + 3);
+	c.data = snap;
+	assert_int_equal(input(g, B, &c, 4 * MSEC), 0);
+	assert_false(konce_group_catching_up(g));
+	assert_int_equal(s.snap_len, 3);
+	konce_group_event ev;
+	while (konce_group_poll_event(g, &ev))
+		if (ev.type == KONCE_GROUP_EV_SNAPSHOT) {
+			assert_int_equal(ev.len, 3);
+			assert_memory_equal(ev.data, "app", 3);
+		}
+	(void)find_out(g, 0, NULL, &m);
+	assert_int_equal(input(g, A, &ask, 5 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, A, &m));
+	assert_int_equal(m.flag, KONCE_CW_VOTE_YES);
+	ask.secret = s3;
+	assert_int_equal(input(g, A, &ask, 6 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, A, &m));
+	assert_int_equal(m.flag, KONCE_CW_VOTE_NO);
 	konce_group_free(g);
 }
 
@@ -951,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),
+		cmocka_unit_test(test_joiner_abstains_until_snapshot),
 		cmocka_unit_test(test_behind_asks_for_view),
 		cmocka_unit_test(test_evicted_passes_view_on),
 	};

@@ -194,6 +194,50 @@ static void test_every_type_roundtrips(void **st)
 }
 
 /* SNAP chunks: in place within a bounded snapshot, each exactly as long as its chunk. */
+/* The snapshot core section: canonical, and every count, length and flag checked. */
+static void test_snapcore(void **st)
+{
+	(void)st;
+	uint8_t h[2][32], out[KONCE_CW_SNAP_CORE_MAX + 4];
+	memset(h[0], 0x11, 32);
+	memset(h[1], 0x22, 32);
+	konce_cw_invite in[2] = {{.hash = h[0], .expires = 1234, .used = false}, {.hash = h[1], .used = true}};
+	konce_cw_invite got[KONCE_CW_SNAP_INVITES];
+	unsigned count = 0;
+	size_t n = konce_cw_snapcore_encode(in, 2, out, sizeof(out)), used = 0;
+	assert_int_equal(n, 1 + 2 * KONCE_CW_SNAP_INVITE);
+	out[n] = 0x99; /* the application's bytes follow */
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n + 1, &used), KONCE_CW_OK);
+	assert_int_equal(used, n);
+	assert_int_equal(count, 2);
+	assert_memory_equal(got[1].hash, h[1], 32);
+	assert_int_equal(got[0].expires, 1234);
+	assert_false(got[0].used);
+	assert_true(got[1].used);
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n + 1, NULL), KONCE_CW_TRAILING);
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n - 1, &used), KONCE_CW_SHORT);
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, 0, &used), KONCE_CW_SHORT);
+	out[n - 1] = 2; /* used is 0 or 1 */
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n, &used), KONCE_CW_BAD_FIELD);
+	out[0] = KONCE_CW_SNAP_INVITES + 1;
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n, &used), KONCE_CW_BAD_FIELD);
+	assert_int_equal(konce_cw_snapcore_encode(in, KONCE_CW_SNAP_INVITES + 1, out, sizeof(out)), 0);
+	assert_int_equal(konce_cw_snapcore_encode(in, 2, out, n - 1), 0);
+	/* A JOIN_VOTE is no, yes or abstain; nothing else. */
+	konce_cw_msg m = base(KONCE_CW_JOIN_VOTE), p;
+	static uint8_t key[32], buf[KONCE_CW_MAX_MSG];
+	m.key = key;
+	m.flag = KONCE_CW_VOTE_ABSTAIN;
+	size_t l = konce_cw_encode(&m, buf, sizeof(buf));
+	assert_true(l > 0);
+	assert_int_equal(konce_cw_parse(&p, buf, l), KONCE_CW_OK);
+	assert_int_equal(p.flag, KONCE_CW_VOTE_ABSTAIN);
+	buf[l - 1] = 3;
+	assert_int_equal(konce_cw_parse(&p, buf, l), KONCE_CW_BAD_FIELD);
+	m.flag = 3;
+	assert_int_equal(konce_cw_encode(&m, buf, sizeof(buf)), 0);
+}
+
 static void test_snap_chunks(void **st)
 {
 	(void)st;
@@ -339,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_every_type_roundtrips),
 		cmocka_unit_test(test_snap_chunks),
+		cmocka_unit_test(test_snapcore),
 		cmocka_unit_test(test_value_rules),
 		cmocka_unit_test(test_token),
 	};
