@@ -8,7 +8,9 @@
  * nothing between two members blocks all-ack commits, so it cannot defer for ever); no answer
  * within KONCE_GROUP_PROBE_MS, or no member to ask, makes it a suspect.  A suspect is cleared only
  * when heard again at least KONCE_GROUP_REHAB_MS after it was suspected (hysteresis).  Any
- * suspect starts a view change (cview.c).
+ * suspect starts a view change (cview.c).  A member new to the installed view is not suspected
+ * within KONCE_GROUP_JOIN_GRACE_MS of the install (cv_install sets its defer_until): a joiner may
+ * need a handshake retry before it reaches every member.
  */
 #include <string.h>
 

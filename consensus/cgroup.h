@@ -76,6 +76,9 @@ enum {
 	KONCE_GROUP_SUSPECT_MS = 600,    /* silence (or an unacked entry) before an indirect probe */
 	KONCE_GROUP_PROBE_MS = 300,      /* wait for the indirect probe's answer */
 	KONCE_GROUP_DEFER_MAX = 2,       /* indirect "alive" answers that may defer one suspicion */
+	KONCE_GROUP_JOIN_GRACE_MS = 1500, /* a member new to the view is not suspected before this: it may
+					   * still be opening sessions (one lost handshake packet costs a
+					   * 1 s retry) and installing the view (JOIN is resent every 500 ms) */
 	KONCE_GROUP_REHAB_MS = 1200,     /* a suspect must be heard this long after suspicion to clear */
 	KONCE_GROUP_RETX_MS = 150,       /* retransmit an unacked PROPOSE / SUBMIT / LEAVE */
 	KONCE_GROUP_VC_RETRY_MS = 400,   /* a proposer retries with a higher ballot (plus 50 ms x index) */

@@ -795,6 +795,52 @@ static void run_silent(konce_group *g, uint64_t from, uint64_t to)
 	}
 }
 
+/* A member new to the view may still be opening sessions (a lost handshake packet costs the
+ * transport a 1 s retry): it is not suspected before KONCE_GROUP_JOIN_GRACE_MS, even when another
+ * view is installed meanwhile, and is after. */
+static void test_joiner_grace(void **st)
+{
+	(void)st;
+	store s = {0};
+	static uint8_t keys[3][32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	konce_group *g = member(&s, A, 2, (const uint8_t (*)[32])keys, 0);
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 1, 0), m;
+	uint8_t to[32];
+	for (uint64_t t = 0; t < 2000 * MSEC; t += 100 * MSEC) {
+		assert_int_equal(input(g, B, &hb, t), 0);
+		run_silent(g, t, t + 99 * MSEC);
+	}
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], X, 32);
+	memcpy(keys[2], B, 32); /* B coordinates epoch 2; A epoch 3 */
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	uint64_t t0 = 2000 * MSEC, first = 0;
+	assert_int_equal(input(g, B, &nv, t0), 0);
+	hb.epoch = 2;
+	konce_cw_msg nv3 = hdr(KONCE_CW_NEWVIEW, 3, 0);
+	nv3.has_value = true;
+	nv3.v = (konce_cw_value){.epoch = 3, .n = 3, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	for (uint64_t t = t0; t < t0 + 4000 * MSEC && !first; t += 20 * MSEC) {
+		if (t == t0 + 500 * MSEC) { /* another view during the grace (the next join): it goes on */
+			assert_int_equal(input(g, B, &nv3, t), 0);
+			hb.epoch = 3;
+		}
+		if ((t - t0) % (100 * MSEC) == 0)
+			assert_int_equal(input(g, B, &hb, t), 0);
+		konce_group_timer(g, t);
+		while (next_out(g, to, &m))
+			if (!first && ((m.type == KONCE_CW_PROBE_REQ && !memcmp(m.key, X, 32)) || m.type == KONCE_CW_PREPARE))
+				first = t;
+	}
+	assert_true(first >= t0 + KONCE_GROUP_JOIN_GRACE_MS * MSEC); /* not before the grace */
+	assert_true(first < t0 + (KONCE_GROUP_JOIN_GRACE_MS + 100) * MSEC); /* and soon after it */
+	konce_group_free(g);
+}
+
 static void test_two_cannot_evict(void **st)
 {
 	(void)st;
@@ -1025,6 +1071,7 @@ int main(void)
 		cmocka_unit_test(test_restore_invites),
 		cmocka_unit_test(test_member_sends_snapshot),
 		cmocka_unit_test(test_two_cannot_evict),
+		cmocka_unit_test(test_joiner_grace),
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),
 		cmocka_unit_test(test_joiner_abstains_until_snapshot),
