@@ -232,6 +232,10 @@ int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SE
 /* The wall clock (unix seconds) the core judges invitation expiry by; the caller sets it before
  * each call (the core reads no clock).  0 (the default): no invitation is judged expired. */
 void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds);
+/* What this member knows of the invitation with this secret: 1 (committed here, unused and
+ * unexpired: a joiner can use it), 0 (unknown here: not committed yet, or never registered),
+ * -ESTALE (used or revoked) or -ETIMEDOUT (expired by the wall clock). */
+int konce_group_invite_state(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET]);
 int konce_group_leave(konce_group *g, uint64_t now);
 
 /* A message from `from`.  0, or -EBADMSG (malformed), -EPERM (not from a member, wrong group),

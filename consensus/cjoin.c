@@ -17,6 +17,7 @@
  * arrives, when its vote starts and when it is decided, and a member votes no on it.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "consensus/cgroup_int.h"
@@ -69,6 +70,15 @@ int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET],
 			return expired(g, g->invite_expires[i]) ? KONCE_CW_R_EXPIRED : 0;
 		}
 	return KONCE_CW_R_INVALID;
+}
+
+int konce_group_invite_state(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET])
+{
+	int slot = -1;
+	int why = cj_invite_check(g, secret, &slot);
+	if (slot < 0)
+		return 0;
+	return why == KONCE_CW_R_EXPIRED ? -ETIMEDOUT : why ? -ESTALE : 1;
 }
 
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)

@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: konce group create NAME\n"
-		   "       konce group invite GROUP [--expires DUR] [--addr HOST:PORT]\n"
+		   "       konce group invite GROUP [--expires DUR] [--addr HOST:PORT] [--wait DUR]\n"
 		   "       konce group join TOKEN [--name NAME]\n"
 		   "       konce group propose GROUP TEXT|--file F\n"
 		   "       konce group log GROUP [--follow]\n"
@@ -26,7 +26,8 @@ static void usage(FILE *f)
 		   "  (each also takes [--json] [--control PATH] [--config FILE])\n\n"
 		   "Consensus groups: a small set of nodes that agree on one sequence of decisions.\n"
 		   "create founds a group with this node as its only member.  invite prints a one-use\n"
-		   "token that lets another node join.  join asks to join with a token.  propose submits a\n"
+		   "token that lets another node join, once the group has committed the invitation (every\n"
+		   "member stores it; until then a joiner would be refused).  join asks to join with a token.  propose submits a\n"
 		   "decision (text, or the bytes of a file; at most 1024 bytes).  log prints the decisions\n"
 		   "this node has delivered, in order, one per line (SEQ ORIGIN TEXT).  members prints the\n"
 		   "view: its epoch, its members and its coordinator.  leave leaves the group.  list lists\n"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
 		   "Options:\n"
 		   "      --expires DUR   invite: the token expires after DUR (seconds, or with s, m, h, d)\n"
 		   "      --addr HOST:PORT  invite: where the joiner reaches this node (in the token)\n"
+		   "      --wait DUR      invite: how long to wait for the invitation to commit (default\n"
+		   "                      10s); then it fails, printing no token\n"
 		   "      --name NAME     join: the local name of the group (default g-ID)\n"
 		   "  -f, --file F        propose: the decision is the bytes of file F\n"
 		   "      --follow        log: keep printing decisions as they are delivered\n"
@@ -145,6 +148,64 @@ static int do_log(struct konce_ctl_opts *o, const char *group, bool follow)
 	return stop ? KONCE_EXIT_OK : status;
 }
 
+/* invite: the token, printed only once the invitation has committed on this node (polled with
+ * group.invite_status every 100 ms, at most wait_s seconds). */
+static int do_invite(struct konce_ctl_opts *o, const char *group, long long expires, const char *addr, long long wait_s)
+{
+	struct konce_ctl c;
+	int status = konce_ctl_cli_open(&c, "group", o);
+	if (status)
+		return status;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	c.stop = &stop;
+	json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "group.invite", "group", group, "expires", (json_int_t)expires);
+	if (addr)
+		json_object_set_new(req, "addr", json_string(addr));
+	json_t *r = konce_ctl_cli_call(&c, NULL, "group", req, 10000, &status);
+	json_decref(req);
+	if (!r) {
+		konce_ctl_close(&c);
+		return status;
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	bool committed = false;
+	for (;;) {
+		json_t *q = json_pack("{s:s, s:s, s:O}", "cmd", "group.invite_status", "group", group, "token",
+				      json_object_get(r, "token"));
+		json_t *a = konce_ctl_cli_call(&c, NULL, "group", q, 10000, &status);
+		json_decref(q);
+		if (!a)
+			break;
+		committed = json_is_true(json_object_get(a, "committed"));
+		json_decref(a);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (committed || stop || (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000 >= wait_s * 1000)
+			break;
+		usleep(100000);
+	}
+	konce_ctl_close(&c);
+	if (committed) {
+		json_object_set_new(r, "committed", json_true());
+		if (o->json)
+			status = konce_ctl_print_json("group", r);
+		else
+			printf("%s\n", json_string_value(json_object_get(r, "token")));
+	} else if (!status) {
+		fprintf(stderr,
+			"konce group invite: the invitation to %s has not committed within %lld s, so no token is\n"
+			"  printed: every member of the view must store it first, and a member that is down or\n"
+			"  unreachable holds it up until the others evict it ('konce group members %s')\n",
+			group, wait_s, group);
+		status = KONCE_EXIT_FAIL;
+	}
+	json_decref(r);
+	if (fflush(stdout))
+		status = KONCE_EXIT_FAIL;
+	return status;
+}
+
 static const char *state_line(json_t *g)
 {
 	static char b[256];
@@ -161,6 +222,7 @@ int konce_cmd_group(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"expires", required_argument, NULL, 'e'}, {"addr", required_argument, NULL, 'a'},
+		{"wait", required_argument, NULL, 'w'},
 		{"name", required_argument, NULL, 'n'},    {"file", required_argument, NULL, 'f'},
 		{"follow", no_argument, NULL, 'F'},        {"json", no_argument, NULL, 'j'},
 		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
@@ -168,7 +230,7 @@ int konce_cmd_group(int argc, char **argv)
 	};
 	struct konce_ctl_opts o = {0};
 	const char *addr = NULL, *name = NULL, *file = NULL;
-	long long expires = 0;
+	long long expires = 0, wait_s = 10;
 	bool follow = false;
 	int ch;
 	optind = 1;
@@ -177,6 +239,12 @@ int konce_cmd_group(int argc, char **argv)
 		case 'e':
 			if ((expires = duration(optarg)) < 0) {
 				fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
+				return KONCE_EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			if ((wait_s = duration(optarg)) < 0) {
+				fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
 				return KONCE_EXIT_USAGE;
 			}
 			break;
@@ -211,6 +279,13 @@ int konce_cmd_group(int argc, char **argv)
 				case 'e':
 					if ((expires = duration(optarg)) < 0) {
 						fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
+						free(sub);
+						return KONCE_EXIT_USAGE;
+					}
+					break;
+				case 'w':
+					if ((wait_s = duration(optarg)) < 0) {
+						fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
 						free(sub);
 						return KONCE_EXIT_USAGE;
 					}
@@ -268,6 +343,8 @@ int konce_cmd_group(int argc, char **argv)
 	const char *g = nops > 1 ? ops[1] : NULL;
 	if (!strcmp(sub, "log"))
 		return do_log(&o, g, follow);
+	if (!strcmp(sub, "invite"))
+		return do_invite(&o, g, expires ? (long long)time(NULL) + expires : 0, addr, wait_s);
 
 	json_t *req = json_pack("{s:s}", "cmd", "group.list");
 	char cmd[32];
@@ -281,11 +358,6 @@ int konce_cmd_group(int argc, char **argv)
 			json_object_set_new(req, "name", json_string(name));
 	} else if (g) {
 		json_object_set_new(req, "group", json_string(g));
-	}
-	if (!strcmp(sub, "invite")) {
-		json_object_set_new(req, "expires", json_integer(expires ? (json_int_t)time(NULL) + expires : 0));
-		if (addr)
-			json_object_set_new(req, "addr", json_string(addr));
 	}
 	if (!strcmp(sub, "propose")) {
 		if (file) {
@@ -314,9 +386,7 @@ int konce_cmd_group(int argc, char **argv)
 		json_decref(r);
 		return status;
 	}
-	if (!strcmp(sub, "invite")) {
-		printf("%s\n", json_string_value(json_object_get(r, "token")));
-	} else if (!strcmp(sub, "create") || !strcmp(sub, "members")) {
+	if (!strcmp(sub, "create") || !strcmp(sub, "members")) {
 		json_t *gj = json_object_get(r, "group"), *m;
 		size_t i;
 		printf("%s\n", state_line(gj));

@@ -87,6 +87,11 @@ KONCE_API int konce_node_group_create(konce_node *n, const char *name);
  * (too many proposals pending), -EINVAL. */
 KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint,
 				      char *token, size_t cap);
+/** Whether the invitation of a token that konce_node_group_invite() returned has committed here:
+ * 1 (a joiner can use the token now), 0 (not yet: the invitation is ordered like a decision, and
+ * commits once every member of the view has it), -ESTALE (used or refused), -ETIMEDOUT (expired),
+ * -ENOENT (no such group), -EINVAL (not a token of this group). */
+KONCE_API int konce_node_group_invite_status(konce_node *n, const char *name, const char *token);
 /** Asks to join the group of a token, naming it `name` here (NULL: "g-" and the id's first bytes in
  * hex).  The outcome arrives as JOINED or OUT (REFUSED).  0, -EINVAL (a malformed token),
  * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already). */

@@ -1,5 +1,5 @@
 /* group_ctl.c - the control socket's group commands (docs/CONTROL.md "Groups"): "group.create",
- * "group.invite", "group.join", "group.propose", "group.log", "group.members", "group.leave" and
+ * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log", "group.members", "group.leave" and
  * "group.list", each answered at once over the public API of include/konce/group.h. */
 #include <errno.h>
 #include <jansson.h>
@@ -151,6 +151,19 @@ json_t *node_group_control(struct konce_node *n, const char *cmd, json_t *req)
 		if ((e = konce_node_group_invite(n, group, (uint64_t)exp, addr, token, sizeof token)))
 			return fail(e, "invite", group);
 		return json_pack("{s:b, s:s, s:I}", "ok", 1, "token", token, "expires", exp);
+	}
+	if (!strcmp(cmd, "group.invite_status")) { /* has the invitation of "token" committed here? */
+		const char *token = json_string_value(json_object_get(req, "token"));
+		if (!token)
+			return gerr(EINVAL, "group.invite_status needs \"token\"");
+		e = konce_node_group_invite_status(n, group, token);
+		if (e == -ESTALE)
+			return gerr(EINVAL, "invite %s: the invitation has been used or refused", group);
+		if (e == -EINVAL)
+			return gerr(EINVAL, "invite %s: not a token of this group", group);
+		if (e < 0)
+			return fail(e, "invite", group);
+		return json_pack("{s:b, s:b}", "ok", 1, "committed", e == 1);
 	}
 	if (!strcmp(cmd, "group.propose")) {
 		const char *text = json_string_value(json_object_get(req, "text"));
