@@ -255,6 +255,25 @@ unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_
 /* The members a joining group asks to let it in (its token's), else 0. */
 unsigned konce_group_join_targets(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
 unsigned konce_group_coordinator(const konce_group *g);
+
+/* What this member's failure detector knows of member i of the installed view (cfail.c). */
+enum konce_group_suspicion {
+	KONCE_GROUP_SUSP_NONE = 0, /* heard within KONCE_GROUP_SUSPECT_MS, or this member itself */
+	KONCE_GROUP_SUSP_GRACE,    /* new to the view, or an indirect probe said "alive": not suspected yet */
+	KONCE_GROUP_SUSP_SILENT,   /* silent (or owing an ACK) past KONCE_GROUP_SUSPECT_MS; a probe may be out */
+	KONCE_GROUP_SUSP_PROBING,  /* an indirect probe is out */
+	KONCE_GROUP_SUSP_SUSPECT,  /* suspected: a view change without it is under way */
+};
+typedef struct konce_group_mstatus {
+	uint64_t last_heard; /* the core's clock (microseconds) when a message from it last arrived */
+	uint64_t acked;      /* coordinator only: it has persisted the log through this seq */
+	bool acked_known;    /* this member is the coordinator (others do not count acks) */
+	enum konce_group_suspicion suspicion;
+} konce_group_mstatus;
+/* 0, or -EINVAL if i is not a member of the installed view (or there is none). */
+int konce_group_member_info(const konce_group *g, unsigned i, konce_group_mstatus *out);
+/* The last log position this member holds (persisted or being persisted). */
+uint64_t konce_group_last(const konce_group *g);
 uint64_t konce_group_commit_index(const konce_group *g);
 uint64_t konce_group_out_dropped(const konce_group *g);
 

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 		   "       konce group propose GROUP TEXT|--file F\n"
 		   "       konce group log GROUP [--follow]\n"
 		   "       konce group members GROUP\n"
+		   "       konce group status GROUP\n"
 		   "       konce group leave GROUP\n"
 		   "       konce group list\n"
 		   "  (each also takes [--json] [--control PATH] [--config FILE])\n\n"
@@ -30,7 +31,9 @@ static void usage(FILE *f)
 		   "member stores it; until then a joiner would be refused).  join asks to join with a token.  propose submits a\n"
 		   "decision (text, or the bytes of a file; at most 1024 bytes).  log prints the decisions\n"
 		   "this node has delivered, in order, one per line (SEQ ORIGIN TEXT).  members prints the\n"
-		   "view: its epoch, its members and its coordinator.  leave leaves the group.  list lists\n"
+		   "view: its epoch, its members and its coordinator.  status prints the view member by member\n"
+		   "as this node sees it: when each was last heard, how far it has acked (counted by the\n"
+		   "coordinator) and whether it is suspected.  leave leaves the group.  list lists\n"
 		   "the groups of this node.  GROUP is the local name of a group.\n\n"
 		   "Options:\n"
 		   "      --expires DUR   invite: the token expires after DUR (seconds, or with s, m, h, d)\n"
@@ -218,6 +221,27 @@ static const char *state_line(json_t *g)
 	return b;
 }
 
+/* status: the view line, then one line per member. */
+static void print_status(json_t *g)
+{
+	json_t *m;
+	size_t i;
+	printf("%s, log %lld%s\n", state_line(g), (long long)json_integer_value(json_object_get(g, "last")),
+	       json_is_true(json_object_get(g, "catching_up")) ? ", waiting for a snapshot" : "");
+	json_array_foreach(json_object_get(g, "members"), i, m) {
+		const char *name = json_string_value(json_object_get(m, "name"));
+		json_t *acked = json_object_get(m, "acked");
+		printf("  %s%s%s%s%s", json_string_value(json_object_get(m, "key")), name && *name ? "  " : "",
+		       name ? name : "", json_is_true(json_object_get(m, "self")) ? "  (this node)" : "",
+		       json_is_true(json_object_get(m, "coordinator")) ? "  (coordinator)" : "");
+		if (!json_is_true(json_object_get(m, "self")))
+			printf("  heard %lld ms ago", (long long)json_integer_value(json_object_get(m, "heard_ms")));
+		if (json_is_integer(acked))
+			printf("  acked %lld", (long long)json_integer_value(acked));
+		printf("  %s\n", json_string_value(json_object_get(m, "suspicion")));
+	}
+}
+
 int konce_cmd_group(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -323,7 +347,7 @@ int konce_cmd_group(int argc, char **argv)
 		const char *name;
 		int nargs;
 	} subs[] = {{"create", 1}, {"invite", 1}, {"join", 1}, {"propose", -1}, {"log", 1},
-		    {"members", 1}, {"leave", 1}, {"list", 0}};
+		    {"members", 1}, {"status", 1}, {"leave", 1}, {"list", 0}};
 	int want = -2;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 		if (!strcmp(sub, subs[i].name))
@@ -394,6 +418,8 @@ int konce_cmd_group(int argc, char **argv)
 			printf("  %s%s\n", json_string_value(json_object_get(m, "key")),
 			       json_is_true(json_object_get(m, "coordinator")) ? "  (coordinator)" : "");
 		}
+	} else if (!strcmp(sub, "status")) {
+		print_status(json_object_get(r, "group"));
 	} else if (!strcmp(sub, "list")) {
 		json_t *gj;
 		size_t i;

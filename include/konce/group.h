@@ -76,6 +76,33 @@ typedef struct konce_group_info {
 	uint8_t members[KONCE_GROUP_MEMBERS_MAX][KONCE_KEY_BYTES];
 } konce_group_info;
 
+/** What this node's failure detector thinks of a member (docs/CONSENSUS.md "Failure detection"). */
+enum konce_group_suspicion_public {
+	KONCE_GROUP_HEALTHY = 0, /* heard lately (or this node itself) */
+	KONCE_GROUP_IN_GRACE,    /* new to the view, or another member vouched for it: not suspected yet */
+	KONCE_GROUP_SILENT,      /* not heard (or owing an ack) for 600 ms: it is about to be probed */
+	KONCE_GROUP_PROBING,     /* silent: another member is being asked whether it hears it */
+	KONCE_GROUP_SUSPECTED,   /* suspected: a view change without it is under way */
+};
+
+typedef struct konce_group_member_status {
+	uint8_t key[KONCE_KEY_BYTES];
+	char name[64];       /* this node's petname for the key ("konce alias"), "" if none */
+	int self;            /* this node */
+	int coordinator;     /* the view's coordinator */
+	int64_t heard_ms;    /* milliseconds since this node last heard from it (0 for itself) */
+	int64_t acked;       /* the seq through which it has stored the log, as the coordinator counts
+			      * it; -1 when this node is not the coordinator (only it counts acks) */
+	int suspicion;       /* enum konce_group_suspicion_public */
+} konce_group_member_status;
+
+typedef struct konce_group_status {
+	konce_group_info info;
+	int catching_up;     /* this node waits for a snapshot of the state before its first view */
+	uint64_t last;       /* the last log position this node holds (>= info.commit) */
+	konce_group_member_status members[KONCE_GROUP_MEMBERS_MAX]; /* info.nmembers of them, in view order */
+} konce_group_status;
+
 /** Founds a group named `name` (letters, digits, '-', '_', '.'; unique on this node) with this node
  * as its only member.  0, -EEXIST, -EINVAL, -ENOTSUP (no store), -ENOSPC (too many groups). */
 KONCE_API int konce_node_group_create(konce_node *n, const char *name);
@@ -104,6 +131,10 @@ KONCE_API int64_t konce_node_group_propose(konce_node *n, const char *name, cons
 KONCE_API int konce_node_group_leave(konce_node *n, const char *name);
 /** The state and view of one group.  0, -ENOENT. */
 KONCE_API int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out);
+/** The view of one group as this node sees it, member by member: when each was last heard, how far
+ * it has acked (at the coordinator) and whether it is suspected.  0, -ENOENT, -ENOTCONN (this node
+ * is joining or out: no view to report; out->info is filled). */
+KONCE_API int konce_node_group_status(konce_node *n, const char *name, konce_group_status *out);
 /** Up to max groups, by name; returns how many there are (possibly more than max). */
 KONCE_API int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max);
 /** Calls fn for each decision delivered at seq >= from, in order (fn returns nonzero to stop).

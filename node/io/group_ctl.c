@@ -1,6 +1,7 @@
 /* group_ctl.c - the control socket's group commands (docs/CONTROL.md "Groups"): "group.create",
- * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log", "group.members", "group.leave" and
- * "group.list", each answered at once over the public API of include/konce/group.h. */
+ * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log",
+ * "group.members", "group.status" (group_ctl_status.c), "group.leave" and "group.list", each
+ * answered at once over the public API of include/konce/group.h. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -200,6 +201,8 @@ json_t *node_group_control(struct konce_node *n, const char *cmd, json_t *req)
 		}
 		return json_pack("{s:b, s:o, s:b}", "ok", 1, "entries", l.arr, "more", json_array_size(l.arr) >= LOG_PAGE);
 	}
+	if (!strcmp(cmd, "group.status"))
+		return node_group_status_json(n, group);
 	if (!strcmp(cmd, "group.members")) {
 		konce_group_info g;
 		if ((e = konce_node_group_info(n, group, &g)))

@@ -79,6 +79,8 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev);
 /* group_ctl.c: a "group.*" control request; the response object */
 struct json_t;
 struct json_t *node_group_control(struct konce_node *n, const char *cmd, struct json_t *req);
+/* group_ctl_status.c: the "group.status" answer for group `name` */
+struct json_t *node_group_status_json(struct konce_node *n, const char *name);
 
 /* control.c */
 int node_control_start(struct konce_node *n, const char *path, char *err, size_t errlen);

@@ -7,6 +7,8 @@
 # Checks: `konce group invite` prints a token only once the invitation has committed (every member
 # stores it), so a joiner can use it at once; with a member down the invitation cannot commit (two
 # members cannot evict each other) and invite fails after --wait with a clear error and no token.
+# `konce group status` shows each member: key, petname, coordinator, last heard, acks (at the
+# coordinator) and suspicion, in text and JSON; a dead member turns from healthy to suspected.
 set -eu
 
 K=${KONCE_BIN:-build/konce}
@@ -79,6 +81,25 @@ run 0 group join "$tok" --name demo -s "$tmp/B.sock"
 wait_members B 2
 wait_members A 2
 
+# status, member by member, on the coordinator (A: epoch 2 of two) and on B
+KA=$(field A "public key") KB=$(field B "public key")
+run 0 alias "$KB" bob -s "$tmp/A.sock"
+run 0 group status demo --json -s "$tmp/A.sock"
+jqt '.ok == true and .group.state == "member" and .group.epoch == 2 and .group.members_count == 2'
+jqt "[.group.members[] | .key] == [\"$KA\", \"$KB\"]"
+jqt '.group.members[0].self == true and .group.members[0].coordinator == true and .group.members[1].self == false'
+# (B is new to the view: within 1.5 s of its join it is in its grace)
+jqt '.group.members[1].name == "bob" and (.group.members[1].suspicion | IN("healthy", "grace")) and .group.members[1].heard_ms < 600'
+jqt '(.group.members[1].acked | type) == "number" and .group.members[0].acked == .group.last'
+run 0 group status demo --json -s "$tmp/B.sock"
+jqt '.group.members[0].acked == null and .group.members[1].self == true and (.group.members[0].suspicion | IN("healthy", "grace"))'
+run 0 group status demo -s "$tmp/A.sock"
+has "$out" "^demo: member, epoch 2, 2 members, commit [0-9]*, log [0-9]*$"
+has "$out" "^  $KB  bob  heard [0-9]* ms ago  acked [0-9]*  \(healthy\|grace\)$"
+has "$out" "^  $KA  (this node)  (coordinator)  acked [0-9]*  healthy$"
+run 1 group status nosuch -s "$tmp/A.sock"
+has "$err" "status nosuch: no such group here"
+
 # With both members up, invite waits for both to store the invitation, then prints the token.
 run 0 group invite demo --addr "$PA" --json -s "$tmp/A.sock"
 jqt '.ok == true and .committed == true and (.token | startswith("konce-invite:"))'
@@ -95,6 +116,10 @@ unset "pid[B]"
 run 1 group invite demo --wait 2 -s "$tmp/A.sock"
 [[ ! -s $out ]] || fail "invite printed a token that has not committed: $(cat "$out")"
 has "$err" "has not committed within 2 s"
+# by now A has not heard B for over 2 s: suspected (a pair cannot evict it, so the view stays)
+run 0 group status demo --json -s "$tmp/A.sock"
+jqt '.group.members[1].suspicion == "suspected" and .group.members[1].heard_ms > 2000'
+jqt '.group.state == "view-change"' 
 run 2 group invite demo --wait 0 -s "$tmp/A.sock"
 has "$err" "bad duration"
 echo "ok: group invite prints a token only once the invitation has committed"

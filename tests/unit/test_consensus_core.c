@@ -820,6 +820,11 @@ static void test_joiner_grace(void **st)
 	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &keys[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
 	uint64_t t0 = 2000 * MSEC, first = 0;
 	assert_int_equal(input(g, B, &nv, t0), 0);
+	konce_group_mstatus ms;
+	assert_int_equal(konce_group_member_info(g, 1, &ms), 0);
+	assert_int_equal(ms.suspicion, KONCE_GROUP_SUSP_GRACE);
+	assert_false(ms.acked_known); /* B coordinates */
+	assert_int_equal(konce_group_member_info(g, 3, &ms), -EINVAL);
 	hb.epoch = 2;
 	konce_cw_msg nv3 = hdr(KONCE_CW_NEWVIEW, 3, 0);
 	nv3.has_value = true;
@@ -836,6 +841,8 @@ static void test_joiner_grace(void **st)
 			if (!first && ((m.type == KONCE_CW_PROBE_REQ && !memcmp(m.key, X, 32)) || m.type == KONCE_CW_PREPARE))
 				first = t;
 	}
+	assert_int_equal(konce_group_member_info(g, 1, &ms), 0);
+	assert_true(ms.suspicion == KONCE_GROUP_SUSP_PROBING || ms.suspicion == KONCE_GROUP_SUSP_SUSPECT);
 	assert_true(first >= t0 + KONCE_GROUP_JOIN_GRACE_MS * MSEC); /* not before the grace */
 	assert_true(first < t0 + (KONCE_GROUP_JOIN_GRACE_MS + 100) * MSEC); /* and soon after it */
 	konce_group_free(g);
