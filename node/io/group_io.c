@@ -344,15 +344,12 @@ static void hint_build(struct konce_node *n, konce_ctoken *t, const char *addr_h
 /* Loads the addresses of a token's hint (hint_build) into the known-keys cache. */
 static void hint_load(struct konce_node *n, const konce_ctoken *t)
 {
-	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], *save = NULL;
-	memcpy(buf, t->rdv, t->rdv_len);
-	buf[t->rdv_len] = '\0';
-	unsigned i = 0;
-	for (char *w = strtok_r(buf, " ", &save); w && i < t->n; w = strtok_r(NULL, " ", &save), i++) {
-		konce_addr a;
-		if (strcmp(w, "-") && konce_addr_parse(&a, w) == 0)
-			konce_nodecore_known_load(n->core, t->keys[i], &a, false);
-	}
+	konce_addr a[KONCE_CW_MAX_MEMBERS];
+	bool have[KONCE_CW_MAX_MEMBERS];
+	konce_ctoken_hint_addrs(t, a, have); /* fuzzed: tests/fuzz/fuzz_tokenhint.c */
+	for (unsigned i = 0; i < t->n && i < KONCE_CW_MAX_MEMBERS; i++)
+		if (have[i])
+			konce_nodecore_known_load(n->core, t->keys[i], &a[i], false);
 }
 
 int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint, char *token,

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -329,6 +330,37 @@ static konce_ctoken sample_token(void)
 	return t;
 }
 
+/* The address hint: one word per key, "-" for none, positional; bad words give nothing. */
+static void test_token_hint(void **st)
+{
+	(void)st;
+	konce_ctoken t = sample_token();
+	konce_addr a[KONCE_CW_MAX_MEMBERS];
+	bool have[KONCE_CW_MAX_MEMBERS];
+	char s[KONCE_ADDR_STRLEN];
+	t.n = 4;
+	snprintf(t.rdv, sizeof(t.rdv), "%s", "203.0.113.1:7807 - [2001:db8::1]:9 nonsense 192.0.2.9:1");
+	t.rdv_len = (uint8_t)strlen(t.rdv);
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 2);
+	assert_true(have[0] && !have[1] && have[2] && !have[3]);
+	assert_string_equal(konce_addr_str(&a[0], s), "203.0.113.1:7807");
+	assert_string_equal(konce_addr_str(&a[2], s), "[2001:db8::1]:9");
+	/* rdv_len bounds it: the second word is cut to "-" */
+	t.rdv_len = 18;
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 1);
+	/* two spaces leave a key without an address (positions do not shift) */
+	snprintf(t.rdv, sizeof(t.rdv), "%s", "192.0.2.1:1  192.0.2.3:3");
+	t.rdv_len = (uint8_t)strlen(t.rdv);
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 2);
+	assert_true(have[0] && !have[1] && have[2]);
+	/* an empty hint, and a word longer than any address */
+	t.rdv_len = 0;
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 0);
+	memset(t.rdv, '1', 200);
+	t.rdv_len = 200;
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 0);
+}
+
 static void test_token(void **st)
 {
 	(void)st;
@@ -386,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_snapcore),
 		cmocka_unit_test(test_value_rules),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_token_hint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
