@@ -26,6 +26,7 @@ enum {
 	KONCE_GROUP_MEMBERS_MAX = 16,
 	KONCE_GROUP_DECISION_MAX = 1024,  /* bytes of one decision */
 	KONCE_GROUP_TOKEN_MAX = 1200,     /* an invitation token's text, with its NUL */
+	KONCE_GROUP_SNAPSHOT_MAX = (1 << 20) - 2048, /* bytes of an application snapshot */
 	KONCE_GROUP_ORIGIN_BYTES = 8,     /* a decision's origin: the first bytes of its proposer's key */
 };
 
@@ -36,6 +37,10 @@ enum konce_group_notice_type {
 	KONCE_GROUP_N_OUT,         /* reason: this node is no longer a member */
 	KONCE_GROUP_N_HALTED,      /* a view change cannot complete: this side may be a minority */
 	KONCE_GROUP_N_STORE_FAILED, /* reason (negative errno): a record could not be made durable */
+	KONCE_GROUP_N_SNAPSHOT,    /* seq, data/len: this node joined (or missed views): replace the
+				    * application state by this one, another member's state after
+				    * decision seq (its snapshot callback's bytes); DECIDED goes on at
+				    * seq + 1 */
 };
 
 enum konce_group_out_why {
@@ -51,7 +56,7 @@ typedef struct konce_group_notice {
 	uint64_t seq, epoch;
 	uint8_t origin[KONCE_GROUP_ORIGIN_BYTES];
 	uint64_t nonce;      /* DECIDED: the proposer's nonce (konce_node_group_propose's return) */
-	const uint8_t *data; /* DECIDED: valid during the callback */
+	const uint8_t *data; /* DECIDED, SNAPSHOT: valid during the callback */
 	size_t len;
 	unsigned members;    /* VIEW */
 	int reason;          /* OUT: enum konce_group_out_why; STORE_FAILED: errno */
@@ -143,6 +148,22 @@ KONCE_API int konce_node_group_log(konce_node *n, const char *name, uint64_t fro
 				   int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 					     const uint8_t *data, size_t len),
 				   void *ctx);
+/** The join policy: when the coordinator asks this node to vote on a joiner of group `name` that
+ * holds an invitation this node does not know to be used or expired, the node asks fn (from the
+ * event loop, while it handles the request); nonzero accepts, 0 vetoes, and one veto refuses the
+ * joiner (and spends the invitation).  NULL (the default) accepts. */
+typedef int (*konce_group_policy_fn)(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES]);
+/** The application's state for a member that lacks it (a joiner, or one that missed views): fn points
+ * *data at the state after every decision this node has delivered so far (every DECIDED event it
+ * has had), at most KONCE_GROUP_SNAPSHOT_MAX bytes, valid until fn returns, and returns 0; nonzero:
+ * no snapshot now (the member asks another).  Called from the event loop.  The receiver gets it as
+ * a SNAPSHOT event.  NULL (the default): the state is empty, and the receiver learns only where its
+ * DECIDED events start. */
+typedef int (*konce_group_snapshot_fn)(void *ctx, const char *name, const uint8_t **data, size_t *len);
+/** Sets the join policy for every group on this node.  0, or -ENOTSUP without a store. */
+KONCE_API int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx);
+/** Sets the snapshot callback for every group on this node.  0, or -ENOTSUP without a store. */
+KONCE_API int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx);
 /** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store. */
 KONCE_API int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx);
 

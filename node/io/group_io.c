@@ -201,6 +201,12 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 		o.type = KONCE_GROUP_N_STORE_FAILED;
 		o.reason = g->err;
 		break;
+	case KONCE_GROUP_EV_SNAPSHOT:
+		o.type = KONCE_GROUP_N_SNAPSHOT;
+		o.seq = g->seq;
+		o.data = g->data;
+		o.len = g->len;
+		break;
 	case KONCE_GROUP_EV_JOIN_DECIDED:
 		node_log(n, KONCE_LOG_INFO, "group %s: join %s (%u yes, %u no)", x->name, g->flag ? "accepted" : "refused",
 			 g->yes, g->no);
