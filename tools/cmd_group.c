@@ -195,6 +195,9 @@ static int do_invite(struct konce_ctl_opts *o, const char *group, long long expi
 			status = konce_ctl_print_json("group", r);
 		else
 			printf("%s\n", json_string_value(json_object_get(r, "token")));
+	} else if (!status && stop) {
+		fprintf(stderr, "konce group invite: interrupted before the invitation committed; no token printed\n");
+		status = KONCE_EXIT_FAIL;
 	} else if (!status) {
 		fprintf(stderr,
 			"konce group invite: the invitation to %s has not committed within %lld s, so no token is\n"
