@@ -114,8 +114,16 @@ $(BUILD)/libflags.stamp: FORCE
 $(SANSIO_OBJ): CPPFLAGS := -I$(BUILD)/poison $(CPPFLAGS)
 $(SANSIO_OBJ): | $(BUILD)/poison/stamp
 
+# The control protocol (node/ctl) is held to the same rules but may use jansson: it formats JSON.
+CTL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard node/ctl/*.c)))
+$(CTL_OBJ): CPPFLAGS := -I$(BUILD)/poison-ctl $(CPPFLAGS)
+$(CTL_OBJ): | $(BUILD)/poison-ctl/stamp
+$(BUILD)/poison-ctl/stamp: $(BUILD)/poison/stamp
+	@rm -rf $(@D) && cp -r $(<D) $(@D) && rm $(@D)/jansson.h && \
+	  find $(@D) -name '*.h' -exec sed -i 's/in a sans-I.O core (.*)/in the control protocol (node\/ctl)/' {} + && touch $@
+
 # A core object that calls the clock, a socket, SQLite or libevent fails the build.
-$(BUILD)/sansio.ok: $(SANSIO_OBJ)
+$(BUILD)/sansio.ok: $(SANSIO_OBJ) $(CTL_OBJ)
 	$(call say,CHECK,sans-I/O)bad=$$(for o in $^; do nm -u $$o | awk -v o=$$o '{print o": "$$2}'; done | \
 	  grep -E ': ($(subst $(eval) ,|,$(strip $(POISON_SYMS)))|sqlite3_.*|event_.*|evbuffer_.*|bufferevent_.*)$$' || true); \
 	  if [ -n "$$bad" ]; then echo "sans-I/O core objects reference I/O:"; echo "$$bad"; exit 1; fi; touch $@

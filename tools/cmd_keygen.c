@@ -8,7 +8,7 @@
 
 #include "node/base/env.h"
 #include "node/transport/identity.h"
-#include "node/io/keyfile.h"
+#include "store/keyfile.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/paths.h"

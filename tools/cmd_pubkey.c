@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "node/io/keyfile.h"
+#include "store/keyfile.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 

@@ -1,10 +1,10 @@
 /* ncinfo.h - read-only views of the node core for status reports: the counters, one row per
  * active peer, and the traffic summary with the busiest peers (docs/CONTROL.md "status", "peers").
  *
- * The core fills plain structs; the I/O layer only turns them into JSON (node/io/control.c) or
- * into the public konce_node_stats (node/io/node.c).  Rates come from the last
- * konce_nodecore_sample_traffic(c, now): bytes of each session between two samples divided by
- * the time between them.  Nothing here writes the core's state except the sample itself.
+ * The core fills plain structs; the control protocol only turns them into JSON
+ * (node/ctl/ctl_status.c), and the I/O layer into the public konce_node_stats (node/io/node.c).
+ * Rates come from the last konce_nodecore_sample_traffic(c, now): bytes of each session between two
+ * samples divided by the time between them.  Nothing here writes the core's state except the sample itself.
  */
 #ifndef KONCE_NCINFO_H
 #define KONCE_NCINFO_H

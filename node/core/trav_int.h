@@ -1,7 +1,7 @@
 /* trav_int.h - the traversal core's state (trav.h), shared by its files (trav.c: the peer table,
  * routing and the pump; trav_hs.c: the handshake as the probe; trav_policy.c: introductions =
  * known; trav_rdvsrv.c: the rendezvous service).  The host reads it only through trav_info.h
- * (node/io/node_travinfo.c).  trav.h draws the per-peer state machine. */
+ * (node/ctl/ctl_trav.c).  trav.h draws the per-peer state machine. */
 #ifndef KONCE_TRAV_INT_H
 #define KONCE_TRAV_INT_H
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "node/io/keyfile.h"
+#include "store/keyfile.h"
 #include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"

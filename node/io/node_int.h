@@ -1,5 +1,5 @@
 /* node_int.h - the libevent layer around one node core (node/core/nodecore.h), shared by node.c,
- * node_io.c, control.c and the traversal host (node_trav*.c).
+ * node_io.c, control.c, ctl_host.c and the traversal host (node_trav*.c).
  *
  * What lives here is plumbing: the socket, the clock, the store, the libevent events, the
  * application's callbacks.  Every decision (peer table, pending outcomes, input priority, known
@@ -16,6 +16,7 @@
 
 #include "konce/konce.h"
 #include "node/core/nodecore.h"
+#include "node/ctl/ctlproto.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
 #include "node/io/udp.h"
@@ -80,14 +81,10 @@ void node_groups_stop(struct konce_node *n);
 /* Writes the core's group notes into the store and schedules their flush. */
 void node_groups_io(struct konce_node *n);
 void node_group_event(struct konce_node *n, const konce_nc_event *ev);
-/* group_ctl.c: a "group.*" control request; the response object */
-struct json_t;
-struct json_t *node_group_control(struct konce_node *n, const char *cmd, struct json_t *req);
-/* group_ctl_status.c: the "group.status" answer for group `name` */
-struct json_t *node_group_status_json(struct konce_node *n, const char *name);
-
-/* control.c */
+/* control.c: the control socket's plumbing */
 int node_control_start(struct konce_node *n, const char *path, char *err, size_t errlen);
 void node_control_stop(struct konce_node *n);
+/* ctl_host.c: what the control protocol (node/ctl/ctlproto.h) reads of n; h is valid while n is. */
+void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h);
 
 #endif

@@ -1,4 +1,4 @@
-/* node_trav.h - NAT traversal in the node: the hooks node.c, node_io.c, node_msg.c and control.c
+/* node_trav.h - NAT traversal in the node: the hooks node.c, node_io.c and ctl_host.c
  * call.  They host the sans-I/O traversal core (node/core/trav.h, which says how a peer known by
  * key alone is reached through path handles): they feed it, send what it returns from the node's
  * socket or the birthday sockets, and run its timer.
@@ -33,10 +33,6 @@ int node_trav_resolve(struct konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], k
 bool node_trav_is_virtual(const konce_addr *a);
 /* "direct", "relayed" for a peer's session. */
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p);
-/* control commands "path" {"peer": KEY} (the last attempt's trace) and "netcheck". */
-/* The traversal part of konce status: policy, refusal counters, the rendezvous service's table. */
-json_t *node_trav_status_json(struct konce_node *n);
-json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req);
 
 /* Sends body as a KONCE_CLASS_RENDEZVOUS message on conn (reliable).  0 or negative errno. */
 int node_trav_send_msg(struct konce_node *n, uint32_t conn, const uint8_t *body, size_t len);

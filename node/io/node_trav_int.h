@@ -1,5 +1,5 @@
 /* node_trav_int.h - the node's traversal host (node_trav.c): the traversal core (node/core/trav.h)
- * and the plumbing around it, shared with node_trav_setup.c, node_travinfo.c, node_trav_life.c,
+ * and the plumbing around it, shared with node_trav_setup.c, ctl_host.c, node_trav_life.c,
  * node_travfilter.c and node_trav_socks.c.  The core's own state
  * (node/core/trav_int.h) is the core's: this layer reads it through node/core/trav_info.h. */
 #ifndef KONCE_NODE_TRAV_INT_H

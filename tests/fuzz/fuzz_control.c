@@ -1,11 +1,12 @@
-/* fuzz_control.c - the node's control-socket JSON dispatcher (node/io/control.c), driven through the
- * socket itself.
+/* fuzz_control.c - the node's control socket end to end: the socket plumbing (node/io/control.c)
+ * and the control protocol behind it (node/ctl/ctlproto.h), driven through the socket itself
+ * (tests/fuzz/fuzz_ctlproto.c drives the protocol alone, faster).
  *
  * Harness (built once): a real node (konce_node_new on an event_base, a temporary data directory,
  * 127.0.0.1:0, a control socket in that directory, traversal on as a rendezvous service) and one
  * client connection to the socket.  Each
  * request line is written to the socket and the node's own event handlers read it (on_read ->
- * handle_line -> respond) while the harness runs event_base_loop(EVLOOP_NONBLOCK) until the answer
+ * konce_ctlproto_handle -> on_line) while the harness runs event_base_loop(EVLOOP_NONBLOCK) until the answer
  * arrives, so nothing in the control path is bypassed.
  *
  * Input: request lines separated by '\n' (as a client would send them).  Lines whose request names

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/io/keyfile.h"
+#include "store/keyfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -25,6 +25,7 @@
 #include "fuzz_env.h"
 #include "fuzz_tmpdir.h"
 #include "nat/rdvwire.h"
+#include "node/ctl/ctl_int.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/udp.h"
@@ -178,7 +179,9 @@ static int node_took(void) { return nstat().msgs_rx + nstat().msgs_dropped > see
 
 static json_int_t forged(void)
 {
-	json_t *st = node_trav_status_json(node);
+	konce_ctlproto_host h;
+	node_ctl_host(node, &h);
+	json_t *st = ctl_trav_status(&h); /* the traversal part of konce status */
 	json_int_t f = json_integer_value(json_object_get(json_object_get(st, "rendezvous_service"), "forged"));
 	json_decref(st);
 	return f;

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "node/io/keyfile.h"
+#include "store/keyfile.h"
 
 static char dir[] = "/tmp/konce-test-keyfile-XXXXXX";
 static char path[256];

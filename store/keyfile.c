@@ -9,7 +9,7 @@
  * (fstat on the open descriptor, so there is no window between check and read).  Save replaces the
  * path itself by rename(), so with force a symlink at path is replaced, never written through.
  */
-#include "node/io/keyfile.h"
+#include "store/keyfile.h"
 #include "node/base/secmem.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
-/* group_ctl.c - the control socket's group commands (docs/CONTROL.md "Groups"): "group.create",
+/* ctl_group.c - the control protocol's group commands (docs/CONTROL.md "Groups"): "group.create",
  * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log",
- * "group.members", "group.status" (group_ctl_status.c), "group.leave" and "group.list", each
+ * "group.members", "group.status" (ctl_group_status.c), "group.leave" and "group.list", each
  * answered at once over the public API of include/konce/group.h. */
 #include <errno.h>
 #include <jansson.h>
@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "konce/group.h"
-#include "node/io/node_int.h"
+#include "node/ctl/ctl_int.h"
+#include "node/transport/keytext.h"
 
 enum { LOG_PAGE = 256, GROUPS_LIST_MAX = 64 }; /* decisions in one group.log answer; groups listed */
 
@@ -102,8 +103,9 @@ static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORI
 	return json_array_size(l->arr) >= LOG_PAGE;
 }
 
-json_t *node_group_control(struct konce_node *n, const char *cmd, json_t *req)
+json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 {
+	konce_node *n = h->node;
 	const char *group = json_string_value(json_object_get(req, "group"));
 	int e;
 	if (!strcmp(cmd, "group.list")) {
@@ -202,7 +204,7 @@ json_t *node_group_control(struct konce_node *n, const char *cmd, json_t *req)
 		return json_pack("{s:b, s:o, s:b}", "ok", 1, "entries", l.arr, "more", json_array_size(l.arr) >= LOG_PAGE);
 	}
 	if (!strcmp(cmd, "group.status"))
-		return node_group_status_json(n, group);
+		return ctl_group_status(n, group);
 	if (!strcmp(cmd, "group.members")) {
 		konce_group_info g;
 		if ((e = konce_node_group_info(n, group, &g)))

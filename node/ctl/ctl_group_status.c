@@ -1,5 +1,5 @@
-/* group_ctl_status.c - the control socket's "group.status" answer (docs/CONTROL.md "Groups"): the
- * view of one group member by member, from konce_node_group_status(). */
+/* ctl_group_status.c - the control protocol's "group.status" answer (docs/CONTROL.md "Groups"):
+ * the view of one group member by member, from konce_node_group_status(). */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "konce/group.h"
-#include "node/io/node_int.h"
+#include "node/ctl/ctl_int.h"
+#include "node/transport/keytext.h"
 
 static const char *state_name(int s)
 {
@@ -29,7 +30,7 @@ static json_t *error(const char *name, const char *errno_name, const char *why)
 	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "errno", errno_name);
 }
 
-json_t *node_group_status_json(struct konce_node *n, const char *name)
+json_t *ctl_group_status(konce_node *n, const char *name)
 {
 	konce_group_status *st = calloc(1, sizeof *st);
 	if (!st)

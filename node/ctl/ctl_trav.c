@@ -1,16 +1,14 @@
-/* node_travinfo.c - the control answers of traversal: konce path (the last attempt's trace),
+/* ctl_trav.c - the control answers of traversal: konce path (the last attempt's trace),
  * konce netcheck (what the registrations and the filtering test revealed) and the traversal part
- * of konce status.  It reads the core only through its info structs (node/core/trav_info.h) and
- * changes nothing. */
+ * of konce status.  It reads the core only through its info structs (node/core/trav_info.h), the
+ * traversal host's own state through the control host (ctlproto.h), and changes nothing. */
 #include <errno.h>
 #include <string.h>
 
-#include "node/core/trav_info.h"
-#include "node/io/node_int.h"
-#include "node/io/node_trav.h"
-#include "node/io/node_trav_int.h"
-#include "node/io/node_trav_socks.h"
 #include "nat/rendezvous.h"
+#include "node/core/trav_info.h"
+#include "node/ctl/ctl_int.h"
+#include "node/transport/keytext.h"
 
 static const char *cand_name(uint8_t type)
 {
@@ -45,13 +43,15 @@ static json_t *addr_json(const konce_addr *a)
 	return json_string(konce_addr_str(a, as));
 }
 
-static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
+static json_t *path_json(const konce_ctlproto_host *h, const uint8_t pk[KONCE_KEY_BYTES])
 {
 	konce_trav_path_info pi, *p = &pi;
-	if (konce_trav_path_info_get(t->core, pk, node_now_us(), p))
+	konce_ctlproto_travio tio = {0};
+	if (konce_trav_path_info_get(h->trav, pk, h->now_us(h->ctx), p))
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOENT, "error",
 				 "no traversal attempt for this peer (it was reached at a known address, or never)");
 	const struct konce_punch_counters *c = &p->punch;
+	h->trav_status(h->ctx, &tio);
 	/* times from our request, or from the introduction when the peer asked */
 	uint64_t base = p->asked_us ? p->asked_us : p->intro_us;
 	json_t *cands = json_array();
@@ -87,14 +87,14 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 		p->state == KONCE_PUNCH_PATH_DIRECT ? addr_json(&p->path) : json_null(), "probes", "attempts",
 		(json_int_t)c->attempts, "sent", (json_int_t)c->probes, "answered", (json_int_t)c->acks_rx, "received",
 		(json_int_t)c->probes_rx, "acks_sent", (json_int_t)c->acks_sent, "verified", (json_int_t)c->verified,
-		"giveups", (json_int_t)c->giveups, "lost", (json_int_t)c->lost, "birthday_not_sent", (json_int_t)t->bday_dropped, "datagrams",
+		"giveups", (json_int_t)c->giveups, "lost", (json_int_t)c->lost, "birthday_not_sent", (json_int_t)tio.bday_dropped, "datagrams",
 		"direct_tx", (json_int_t)p->direct_tx, "direct_rx", (json_int_t)p->direct_rx, "relayed_tx", (json_int_t)p->relayed_tx, "relayed_rx",
 		(json_int_t)p->relayed_rx, "held_dropped", (json_int_t)p->held_dropped);
 	char who[KONCE_KEY_TEXT_LEN + 1];
 	konce_key_to_text(who, pk);
 	json_object_set_new(o, "peer", json_string(who));
 	json_object_set_new(o, "why_relayed", why ? json_string(why) : json_null());
-	/* the handshake as the probe (node_trav_hs.c): HELLO copies sent and received, handshake
+	/* the handshake as the probe (node/core/trav_hs.c): HELLO copies sent and received, handshake
 	 * answers that verified a pair, answers sent to where the peer's handshake came from */
 	json_object_set_new(o, "handshake",
 			    json_pack("{s:I,s:I,s:I,s:I}", "hello_copies", (json_int_t)p->hs_probes, "hello_copies_rx",
@@ -115,28 +115,26 @@ static json_t *path_json(struct node_trav *t, const uint8_t pk[KONCE_KEY_BYTES])
 			    json_pack("{s:I,s:I,s:I,s:b}", "forged", (json_int_t)c->forged, "moves_held",
 				      (json_int_t)c->moves_held, "claimed_withheld", (json_int_t)c->claimed_withheld,
 				      "solicited", p->solicited));
-	struct node_trav_socks_stats bs;
-	node_trav_socks_get_stats(t->socks, &bs);
 	/* 0: the node socket; 1..256: a birthday socket, which then carries the session */
 	json_object_set_new(o, "path_socket", p->have_path_sock ? json_integer(p->path_sock) : json_null());
 	json_object_set_new(o, "birthday_sockets",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "opened", (json_int_t)bs.opened, "open_now",
-				      (json_int_t)bs.open_now, "open_max", (json_int_t)bs.open_max, "open_failed",
-				      (json_int_t)bs.open_failed, "tx", (json_int_t)bs.tx, "rx", (json_int_t)bs.rx));
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "opened", (json_int_t)tio.socks_opened, "open_now",
+				      (json_int_t)tio.socks_open_now, "open_max", (json_int_t)tio.socks_open_max,
+				      "open_failed", (json_int_t)tio.socks_open_failed, "tx", (json_int_t)tio.socks_tx,
+				      "rx", (json_int_t)tio.socks_rx));
 	return o;
 }
 
 /* The port allocation pattern the registrations show: the step between two rendezvous' mappings
  * for an endpoint-dependent NAT; for an endpoint-independent one, whether the port was kept. */
-static const char *allocation_name(struct node_trav *t, const konce_trav_info *in)
+static const char *allocation_name(const konce_ctlproto_travio *tio, const konce_trav_info *in)
 {
-	konce_addr local;
 	switch (in->nat.mapping) {
 	case KONCE_NATMAP_EDM_SEQ: return "sequential";
 	case KONCE_NATMAP_EDM_RANDOM: return "random";
 	case KONCE_NATMAP_EIM:
-		if (in->nrdv && in->rdv[0].have_refl && konce_udp_local(t->n->udp, &local) == 0)
-			return in->rdv[0].refl.port == local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
+		if (in->nrdv && in->rdv[0].have_refl && tio->have_local)
+			return in->rdv[0].refl.port == tio->local.port ? "port-preserving" : "not port-preserving (one mapping seen)";
 		break;
 	}
 	return "unknown";
@@ -165,10 +163,10 @@ static json_t *filter_service_json(const konce_trav_info *in)
 }
 
 /* The rendezvous service's table and counters, or null without the service. */
-static json_t *rdvsrv_json(struct node_trav *t, uint64_t now)
+static json_t *rdvsrv_json(const konce_ctlproto_host *h, uint64_t now)
 {
 	konce_trav_service_info si;
-	if (konce_trav_service_info_get(t->core, now, &si))
+	if (konce_trav_service_info_get(h->trav, now, &si))
 		return json_null();
 	const struct konce_rendezvous_counters *c = &si.rdv;
 	const struct konce_relay_counters *rc = &si.relay;
@@ -208,15 +206,17 @@ static json_t *rdvsrv_json(struct node_trav *t, uint64_t now)
 	return o;
 }
 
-static json_t *netcheck_json(struct node_trav *t)
+static json_t *netcheck_json(const konce_ctlproto_host *h)
 {
-	uint64_t now = node_now_us();
+	uint64_t now = h->now_us(h->ctx);
 	konce_trav_info in;
-	konce_trav_info_get(t->core, &in);
+	konce_ctlproto_travio tio = {0};
+	konce_trav_info_get(h->trav, &in);
+	h->trav_status(h->ctx, &tio);
 	json_t *rdvs = json_array(), *hosts = json_array();
 	char who[KONCE_KEY_TEXT_LEN + 1];
 	for (unsigned i = 0; i < in.nrdv; i++) {
-		struct peer *p = konce_nodecore_peer_find(t->n->core, in.rdv[i].pk);
+		struct peer *p = konce_nodecore_peer_find(h->core, in.rdv[i].pk);
 		konce_key_to_text(who, in.rdv[i].pk);
 		json_array_append_new(
 			rdvs, json_pack("{s:s,s:o,s:b,s:o,s:o,s:o}", "key", who, "address", addr_json(&in.rdv[i].addr),
@@ -227,48 +227,46 @@ static json_t *netcheck_json(struct node_trav *t)
 	}
 	for (unsigned i = 0; i < in.nhost; i++)
 		json_array_append_new(hosts, addr_json(&in.host[i]));
-	bool mapped = !strcmp(t->pm_state, "mapped");
-	bool failed = !strcmp(t->pm_state, "unavailable") || !strcmp(t->pm_state, "lost");
+	bool mapped = !strcmp(tio.pm_state, "mapped");
+	bool failed = !strcmp(tio.pm_state, "unavailable") || !strcmp(tio.pm_state, "lost");
 	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
 			      in.registered, "rendezvous", rdvs, "nat", "mapping", natmap_name(in.nat.mapping),
 			      "port_step", in.nat.step, "last_port", in.nat.last_port, "host", hosts, "portmap", "state",
-			      t->pm_state, "protocol",
-			      mapped ? json_string(konce_portmap_policy_proto_name(t->pm_proto)) : json_null(), "external",
-			      mapped ? addr_json(&t->pm_external) : json_null(), "reason",
-			      failed ? json_string(konce_portmap_policy_err_name(t->pm_reason)) : json_null());
-	json_object_set_new(o, "rendezvous_service", rdvsrv_json(t, now));
-	json_object_set_new(o, "lifetime", node_trav_life_json(t));
-	json_object_set_new(o, "lifetime_service", node_trav_life_srv_json(t));
+			      tio.pm_state, "protocol",
+			      mapped ? json_string(konce_portmap_policy_proto_name(tio.pm_proto)) : json_null(), "external",
+			      mapped ? addr_json(&tio.pm_external) : json_null(), "reason",
+			      failed ? json_string(konce_portmap_policy_err_name(tio.pm_reason)) : json_null());
+	json_object_set_new(o, "rendezvous_service", rdvsrv_json(h, now));
+	json_object_set_new(o, "lifetime", h->trav_lifetime(h->ctx, false));
+	json_object_set_new(o, "lifetime_service", h->trav_lifetime(h->ctx, true));
 	json_object_set_new(o, "filtering", filtering_json(&in));
-	json_object_set_new(o, "allocation", json_string(allocation_name(t, &in)));
+	json_object_set_new(o, "allocation", json_string(allocation_name(&tio, &in)));
 	return o;
 }
 
-json_t *node_trav_control(struct konce_node *n, const char *cmd, json_t *req)
+json_t *ctl_trav(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 {
-	struct node_trav *t = n->trav;
-	if (!t)
+	if (!h->trav)
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", ENOTSUP, "error",
 				 "traversal is off: configure rendezvous_peers or rendezvous = yes");
 	if (!strcmp(cmd, "netcheck"))
-		return netcheck_json(t);
+		return netcheck_json(h);
 	uint8_t pk[KONCE_KEY_BYTES];
 	const char *key = json_string_value(json_object_get(req, "peer"));
 	if (!key || konce_key_from_text(pk, key))
 		return json_pack("{s:b,s:i,s:s}", "ok", 0, "errno", EINVAL, "error", "\"peer\" must be a public key");
-	return path_json(t, pk);
+	return path_json(h, pk);
 }
 
-json_t *node_trav_status_json(struct konce_node *n)
+json_t *ctl_trav_status(const konce_ctlproto_host *h)
 {
-	struct node_trav *t = n->trav;
-	if (!t)
+	if (!h->trav)
 		return json_null();
 	konce_trav_info in;
-	konce_trav_info_get(t->core, &in);
+	konce_trav_info_get(h->trav, &in);
 	json_t *o = json_pack("{s:s,s:I,s:I}", "introductions", in.known_only ? "known" : "any", "intros_refused",
 			      (json_int_t)in.intros_refused, "intros_declined", (json_int_t)in.intros_declined);
-	json_object_set_new(o, "rendezvous_service", rdvsrv_json(t, node_now_us()));
+	json_object_set_new(o, "rendezvous_service", rdvsrv_json(h, h->now_us(h->ctx)));
 	json_object_set_new(o, "filter_service", filter_service_json(&in));
 	/* traversal safety: PUNCH / tagged HELLOs refused (no introduction, bad MAC), new keys with no
 	 * traversal entry to take, strangers evicted from their pool */
