@@ -174,8 +174,10 @@ typedef struct konce_group_persist {
 	int (*put_delivered)(void *ctx, uint64_t seq);
 	/* State transfer (csnap.c): seq 0 and no bytes marks that this member holds no application
 	 * state before its view's commit index (made before the view that admits it); seq >= 1 is the
-	 * snapshot it received, the state after delivering seq, which clears the mark.  NULL: the
-	 * caller keeps neither (a restart in the middle of a transfer then resumes without state). */
+	 * snapshot it received, the state after delivering seq, which clears the mark: the whole
+	 * stream (the core section of cwire.h, then the application's bytes), which a restart hands
+	 * back to konce_group_restore_snapshot().  NULL: the caller keeps neither (a restart in the
+	 * middle of a transfer then resumes without state). */
 	int (*put_snapshot)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 } konce_group_persist;
 
@@ -217,6 +219,10 @@ int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry
  * 0, or -EINVAL. */
 int konce_group_restore_invite(konce_group *g, const uint8_t *entry, size_t len);
 int konce_group_restore_used(konce_group *g, const uint8_t hash[KONCE_CW_SECRET]);
+/* After the restore: the snapshot stream put_snapshot last stored (seq >= 1), so that a member
+ * that joined knows again the invitations its snapshot brought (its own log starts after them).
+ * 0, or -EINVAL (no core section: nothing is learnt, the member abstains on those invitations). */
+int konce_group_restore_snapshot(konce_group *g, const uint8_t *stream, size_t len);
 /* After the restore: the store holds the state-transfer mark (put_snapshot seq 0): the member
  * asks for a snapshot again and delivers nothing until it has one. */
 int konce_group_restore_catchup(konce_group *g);

@@ -7,11 +7,12 @@
  *   catching up --cs_tick(), every KONCE_GROUP_SNAP_RETRY_MS: SNAP_REQ(C) to the next member
  *       (the coordinator first)--> catching up
  *   catching up --cs_on_snap(): every chunk of one snapshot (one sender, one seq S >= C), then
- *       put_snapshot(S), the invitations merged (cj_import), put_delivered(S), event
- *       SNAPSHOT--> not catching up
+ *       put_snapshot(S) of the whole stream, the invitations merged (cj_import),
+ *       put_delivered(S), event SNAPSHOT--> not catching up
  * A snapshot's bytes are a core section (cwire.h: the invitations the sender knows, which a
  * joiner could not learn from a log that starts after them) followed by the application's state;
- * put_snapshot and the SNAPSHOT event carry only the application's part.
+ * put_snapshot stores the whole stream (a restart learns the invitations again with
+ * konce_group_restore_snapshot), the SNAPSHOT event carries only the application's part.
  * A member answers SNAP_REQ(min) when it is not catching up itself and has delivered at least
  * min entries: the config's snapshot callback gives the application state after exactly
  * `delivered` entries (deliveries leave the core only as polled COMMITTED events), sent as SNAP
@@ -106,7 +107,7 @@ static void complete(konce_group *g)
 	const uint8_t *app = g->snap_buf + clen;
 	size_t alen = g->snap_total - clen;
 	if (g->cfg.persist.put_snapshot &&
-	    cg_persist_rc(g, g->cfg.persist.put_snapshot(g->cfg.persist.ctx, s, app, alen))) {
+	    cg_persist_rc(g, g->cfg.persist.put_snapshot(g->cfg.persist.ctx, s, g->snap_buf, g->snap_total))) {
 		g->snap_have = 0; /* not durable: ask again */
 		return;
 	}
@@ -157,6 +158,17 @@ void cs_on_snap(konce_group *g, unsigned from, const konce_cw_msg *m)
 	uint64_t all = chunks >= 64 ? ~0ULL : (1ULL << chunks) - 1;
 	if (g->snap_have == all)
 		complete(g);
+}
+
+int konce_group_restore_snapshot(konce_group *g, const uint8_t *stream, size_t len)
+{
+	konce_cw_invite inv[KONCE_CW_SNAP_INVITES];
+	unsigned n = 0;
+	size_t used = 0;
+	if (!stream || konce_cw_snapcore_parse(inv, &n, stream, len, &used) != KONCE_CW_OK)
+		return -EINVAL;
+	cj_import(g, inv, n);
+	return 0;
 }
 
 int konce_group_restore_catchup(konce_group *g)

@@ -173,6 +173,41 @@ static void test_policy_and_snapshot(void **state)
 	assert_int_equal(konce_node_group_invite_status(w->node[0], "g", token), -ESTALE);
 }
 
+static bool three_members(struct world *w)
+{
+	return info(w, 0).nmembers == 3 && info(w, 2).state == KONCE_GROUP_S_MEMBER && info(w, 2).nmembers == 3;
+}
+static bool b_member_again(struct world *w)
+{
+	return info(w, 1).state == KONCE_GROUP_S_MEMBER && info(w, 0).state == KONCE_GROUP_S_MEMBER;
+}
+
+/* An invitation committed before B joined reaches B only with B's snapshot; B restarted keeps it
+ * (the store holds the snapshot stream), so the pair A, B can admit C with it: both must say yes. */
+static void test_restart_keeps_invitations(void **state)
+{
+	struct world *w = *state;
+	char token_c[KONCE_GROUP_TOKEN_MAX], err[256], path[128];
+	assert_int_equal(konce_node_group_create(w->node[0], "g"), 0);
+	invite(w, 0);
+	memcpy(token_c, token, sizeof token_c);
+	invite(w, 0);
+	assert_int_equal(konce_node_group_join(w->node[1], token, "g"), 0);
+	assert_true(run_until(w, two_members, 15));
+
+	konce_node_free(w->node[1]);
+	snprintf(path, sizeof(path), "%s/b", w->dir);
+	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_ctx = w};
+	assert_int_equal(konce_node_new(&w->node[1], w->base, &cfg, err, sizeof(err)), 0);
+	konce_node_listen_addr(w->node[1], w->addr[1], sizeof(w->addr[1]));
+	assert_int_equal(konce_node_group_on_event(w->node[1], on_event, &w->app[1]), 0);
+	assert_true(run_until(w, b_member_again, 10));
+
+	assert_int_equal(konce_node_group_join(w->node[2], token_c, "g"), 0);
+	assert_true(run_until(w, three_members, 20));
+	assert_int_equal(w->app[2].refused, 0);
+}
+
 static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -181,7 +216,7 @@ static int setup(void **state)
 	if (!w || !(w->base = event_base_new()) || !mkdtemp(w->dir))
 		return -1;
 	for (int i = 0; i < N; i++) {
-		snprintf(path, sizeof(path), "%s/%c", w->dir, 'a' + i);
+		snprintf(path, sizeof(path), "%s/%c", w->dir, 'a' + i); /* a, b, c */
 		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_ctx = w};
 		if (konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err))) {
 			fprintf(stderr, "node %d: %s\n", i, err);
@@ -215,6 +250,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_policy_and_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_invitations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
