@@ -29,10 +29,12 @@ struct control {
 	struct evconnlistener *lst;
 	char *path;
 	unsigned nclients;
+	struct client *clients; /* every open connection, freed by node_control_stop() */
 };
 
 struct client {
 	struct control *ctl;
+	struct client *prev, *next;
 	struct bufferevent *bev;
 	konce_ctlproto_host host; /* refreshed before each request; outlives node_control_stop() */
 	konce_ctlproto_op *op; /* the request waiting for the network, or NULL */
@@ -47,6 +49,12 @@ static void client_free(struct client *cl)
 	if (cl->tick)
 		event_free(cl->tick);
 	cl->ctl->nclients--;
+	if (cl->prev)
+		cl->prev->next = cl->next;
+	else
+		cl->ctl->clients = cl->next;
+	if (cl->next)
+		cl->next->prev = cl->prev;
 	bufferevent_free(cl->bev);
 	free(cl);
 }
@@ -133,6 +141,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	cl->ctl = ctl;
 	ctl->nclients++;
+	cl->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = cl;
+	ctl->clients = cl;
 	bufferevent_setcb(cl->bev, on_read, NULL, on_event, cl);
 	bufferevent_enable(cl->bev, EV_READ);
 }
@@ -191,6 +203,8 @@ void node_control_stop(struct konce_node *n)
 	if (!ctl)
 		return;
 	evconnlistener_free(ctl->lst);
+	while (ctl->clients) /* a client left open would reach the freed ctl when it closes */
+		client_free(ctl->clients);
 	unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);

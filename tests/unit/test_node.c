@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -544,6 +548,39 @@ static void test_data_dir_mode(void **state)
 	konce_node_free(n);
 }
 
+/* Regression: a control client still connected when its node is freed is closed with the node
+ * (it sees EOF), and its connection closing afterwards touches nothing of the freed node.  Before,
+ * the connection stayed open and its close wrote into the freed control socket's state. */
+static void test_control_client_outlives_node(void **state)
+{
+	struct world *w = *state;
+	char path[160], err[512], buf[64];
+	konce_node *n = NULL;
+	snprintf(path, sizeof(path), "%s/ctl.sock", w->dir);
+	konce_node_config cfg = {.data_dir = w->dir, .listen = "127.0.0.1:0", .control_path = path, .log = quiet};
+	assert_int_equal(konce_node_new(&n, w->base, &cfg, err, sizeof(err)), 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	const char *req = "{\"cmd\":\"status\"}\n";
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	for (int i = 0; i < 5000 && poll(&pfd, 1, 0) == 0; i++) { /* accepted and answered */
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	assert_true(read(fd, buf, sizeof(buf)) > 0);
+	konce_node_free(n);
+	event_base_loop(w->base, EVLOOP_NONBLOCK); /* libevent closes a freed bufferevent's socket here */
+	for (int i = 0; i < 100 && poll(&pfd, 1, 50) == 1 && read(fd, buf, sizeof(buf)) > 0; i++)
+		; /* the rest of the answer, then EOF */
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+}
+
 static void never_handler(void *ctx, konce_node *node, const konce_message *m)
 {
 	(void)ctx, (void)node, (void)m;
@@ -630,6 +667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_dir_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_calls_call_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_locked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_client_outlives_node, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
