@@ -60,6 +60,7 @@ typedef struct konce_ctlproto_host {
 	konce_nodecore *core; /* report views, peer settings, known keys */
 	konce_store *store;   /* the loop thread's connection, or NULL (no store) */
 	konce_trav *trav;     /* the traversal core, or NULL (traversal is off) */
+	const struct konce_travlife *life; /* the mapping lifetime core, or NULL (off) */
 	const uint8_t *pk;    /* the node's public key */
 	uint64_t file_background_bytes; /* konce_node_config's: a file this large is sent as background */
 	void *ctx;
@@ -67,7 +68,6 @@ typedef struct konce_ctlproto_host {
 	int64_t (*wall_s)(void *ctx);  /* unix seconds */
 	void (*io_status)(void *ctx, konce_ctlproto_io *out);
 	void (*trav_status)(void *ctx, konce_ctlproto_travio *out);   /* only with trav */
-	struct json_t *(*trav_lifetime)(void *ctx, bool service);    /* "lifetime" / "lifetime_service" */
 	const char *(*path_name)(void *ctx, const konce_ncpeer *peer); /* "direct" or "relayed" */
 } konce_ctlproto_host;
 

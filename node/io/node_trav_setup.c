@@ -20,7 +20,6 @@
 #include "node/core/trav_conf.h"
 #include "node/core/trav_info.h"
 #include "node/io/node_trav_int.h"
-#include "node/io/node_trav_socks.h"
 
 /* ---- port mapping --------------------------------------------------------------------------- */
 
@@ -73,6 +72,39 @@ static void start_portmap(struct node_trav *t)
 		t->pm_state = "trying";
 }
 
+/* ---- the mapping lifetime ------------------------------------------------------------------- */
+
+static void life_log(void *ctx, int level, const char *text)
+{
+	struct node_trav *t = ctx;
+	node_log(t->n, level, "%s", text);
+}
+
+/* The lifetime core (node/core/nctravlife.h says when it runs) and its probe socket.  0, -EINVAL
+ * (err says why), -ENOMEM, -errno. */
+static int start_life(struct node_trav *t, const konce_travconf *su, char *err, size_t errlen)
+{
+	konce_travlife_cfg c;
+	konce_addr local;
+	int e;
+	t->life_with = (konce_nctravlife){.c = t->n->core, .t = t->core, .log = life_log, .log_ctx = t};
+	if (!konce_nctravlife_cfg(&t->life_with, su->life_off, &su->life, &c))
+		return 0;
+	if ((e = konce_travlife_new(&t->life, &c, node_now_us()))) {
+		snprintf(err, errlen, "nat_lifetime: bad bounds");
+		return e;
+	}
+	if (!konce_travlife_wants_probe(t->life))
+		return 0;
+	if ((e = node_aux_open(t->aux, KONCE_TRAVLIFE_SOCK_PROBE, &local))) {
+		if (!*err)
+			snprintf(err, errlen, "cannot start the mapping lifetime experiments: %s", strerror(-e));
+		return e;
+	}
+	konce_travlife_sock_opened(t->life, &local);
+	return 0;
+}
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 /* The host's interface addresses, for the host candidates (node/core/trav_conf.h chooses). */
@@ -113,8 +145,6 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	konce_addr local;
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
 	list_ifaces(&su, have_local ? &local : NULL);
-	if ((e = node_travfilter_new(t)))
-		goto fail;
 	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(n->core), .pk = n->pk,
 			     .ops = konce_nodecore_trav_ops(n->core), .local = have_local ? &local : NULL};
 	konce_travconf_trav_cfg(&su, &tc);
@@ -122,7 +152,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		snprintf(err, errlen, "cannot start traversal: %s", strerror(-e));
 		goto fail;
 	}
-	if ((e = node_trav_life_start(t, su.life_off, &su.life, err, errlen)))
+	if ((e = start_life(t, &su, err, errlen)))
 		goto fail;
 	if (konce_trav_has_client(t->core) && su.portmap)
 		start_portmap(t);
@@ -140,15 +170,14 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = n->trav;
 	if (!t)
 		return;
-	node_trav_life_free(t);
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	if (t->ev_timer)
 		event_free(t->ev_timer);
 	if (t->ev_kick)
 		event_free(t->ev_kick);
-	node_trav_socks_free(t->socks);
-	node_travfilter_free(t);
+	node_aux_free(t->aux);
+	konce_travlife_free(t->life);
 	konce_trav_free(t->core);
 	free(t);
 	n->trav = NULL;
