@@ -260,15 +260,15 @@ static json_t *netcheck_json(const konce_ctlproto_host *h)
 	}
 	for (unsigned i = 0; i < in.nhost; i++)
 		json_array_append_new(hosts, addr_json(&in.host[i]));
-	bool mapped = !strcmp(tio.pm_state, "mapped");
-	bool failed = !strcmp(tio.pm_state, "unavailable") || !strcmp(tio.pm_state, "lost");
+	bool mapped = tio.pm.state == KONCE_PMST_MAPPED;
+	bool failed = tio.pm.state == KONCE_PMST_UNAVAILABLE || tio.pm.state == KONCE_PMST_LOST;
 	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
 			      in.registered, "rendezvous", rdvs, "nat", "mapping", natmap_name(in.nat.mapping),
 			      "port_step", in.nat.step, "last_port", in.nat.last_port, "host", hosts, "portmap", "state",
-			      tio.pm_state, "protocol",
-			      mapped ? json_string(konce_portmap_policy_proto_name(tio.pm_proto)) : json_null(), "external",
-			      mapped ? addr_json(&tio.pm_external) : json_null(), "reason",
-			      failed ? json_string(konce_portmap_policy_err_name(tio.pm_reason)) : json_null());
+			      konce_portmap_status_name(tio.pm.state), "protocol",
+			      mapped ? json_string(konce_portmap_policy_proto_name(tio.pm.proto)) : json_null(), "external",
+			      mapped ? addr_json(&tio.pm.external) : json_null(), "reason",
+			      failed ? json_string(konce_portmap_policy_err_name(tio.pm.reason)) : json_null());
 	json_object_set_new(o, "rendezvous_service", rdvsrv_json(h, now));
 	json_object_set_new(o, "lifetime", lifetime_json(h->life));
 	json_object_set_new(o, "lifetime_service", lifetime_srv_json(h->life));

@@ -41,10 +41,7 @@ typedef struct konce_ctlproto_io {
 
 /* The traversal host's own state for "netcheck" and "path" (the core's is read through trav_info.h). */
 typedef struct konce_ctlproto_travio {
-	const char *pm_state; /* "off", "trying", "mapped", "unavailable", "lost" */
-	enum konce_portmap_policy_proto pm_proto;
-	enum konce_portmap_policy_err pm_reason;
-	konce_addr pm_external;
+	konce_portmap_status pm; /* the port-mapping worker's last report */
 	uint64_t bday_dropped; /* datagrams for a birthday socket that could not be sent */
 	uint64_t socks_opened, socks_open_failed, socks_tx, socks_rx;
 	unsigned socks_open_now, socks_open_max;

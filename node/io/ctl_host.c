@@ -42,8 +42,7 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 	struct node_aux_stats bs;
 	node_aux_get_stats(t->aux, &bs);
 	*out = (konce_ctlproto_travio){
-		.pm_state = t->pm_state, .pm_proto = t->pm_proto, .pm_reason = t->pm_reason,
-		.pm_external = t->pm_external, .bday_dropped = t->bday_dropped,
+		.pm = t->pm_status, .bday_dropped = t->bday_dropped,
 		.socks_opened = bs.opened, .socks_open_failed = bs.open_failed, .socks_tx = bs.tx, .socks_rx = bs.rx,
 		.socks_open_now = bs.open_now, .socks_open_max = bs.open_max,
 	};

@@ -24,10 +24,7 @@ struct node_trav {
 	struct node_aux *aux;
 	struct event *ev_timer, *ev_kick;
 	konce_portmap *pm;
-	const char *pm_state; /* "off", "trying", "mapped", "unavailable", "lost" */
-	enum konce_portmap_policy_proto pm_proto;
-	enum konce_portmap_policy_err pm_reason;
-	konce_addr pm_external;
+	konce_portmap_status pm_status; /* what the port-mapping worker last reported */
 	uint64_t bday_dropped; /* datagrams for a birthday socket that could not be sent */
 };
 

@@ -28,24 +28,18 @@ static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
 	struct node_trav *t = ctx;
 	char as[KONCE_ADDR_STRLEN];
 	uint64_t now = node_now_us();
+	konce_portmap_status_note(&t->pm_status, ev);
 	switch (ev->type) {
 	case KONCE_PM_EV_MAPPED:
-		t->pm_state = "mapped";
-		t->pm_proto = ev->proto;
-		t->pm_external = ev->external;
 		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
 			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
 		konce_trav_set_mapped(t->core, &ev->external, now);
 		break;
 	case KONCE_PM_EV_LOST:
-		t->pm_state = "lost";
-		t->pm_reason = ev->reason;
 		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
 		konce_trav_set_mapped(t->core, NULL, now);
 		break;
 	case KONCE_PM_EV_UNAVAILABLE:
-		t->pm_state = "unavailable";
-		t->pm_reason = ev->reason;
 		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_portmap_policy_err_name(ev->reason));
 		break;
 	}
@@ -61,7 +55,6 @@ static void on_portmap_trace(void *ctx, const char *line)
 static void start_portmap(struct node_trav *t)
 {
 	konce_addr local;
-	t->pm_state = "off";
 	if (konce_udp_local(t->n->udp, &local))
 		return;
 	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
@@ -69,7 +62,7 @@ static void start_portmap(struct node_trav *t)
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
 	else
-		t->pm_state = "trying";
+		t->pm_status.state = KONCE_PMST_TRYING;
 }
 
 /* ---- the mapping lifetime ------------------------------------------------------------------- */
@@ -138,7 +131,6 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	if (!t)
 		return -ENOMEM;
 	t->n = n;
-	t->pm_state = "off";
 	n->trav = t;
 	if ((e = node_trav_events_new(t)))
 		goto fail;
