@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "store/keyfile.h"
+#include "node/core/ncconf.h"
 #include "node/core/ncpublic.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
@@ -105,12 +106,6 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Traversal runs for a node that serves as a rendezvous or registers with one (traversal.h). */
-static bool wants_traversal(const konce_traversal_config *t)
-{
-	return t->rendezvous || (t->rendezvous_peers && *t->rendezvous_peers);
-}
-
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
 		   size_t errlen)
 {
@@ -122,48 +117,21 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "konce_node_new: an event base and a data directory are required");
 		return -EINVAL;
 	}
-	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_NEWRENO) {
-		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
-		return -EINVAL;
-	}
-	if (cfg->identity < KONCE_IDENTITY_DEFAULT || cfg->identity > KONCE_IDENTITY_MASTER) {
-		snprintf(err, errlen, "konce_node_new: unknown identity mode %d", cfg->identity);
-		return -EINVAL;
-	}
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -EIO;
 	}
-	uint8_t(*masters)[KONCE_KEY_BYTES] = NULL;
-	int nmasters = 0;
-	if (cfg->identity_master) {
-		if (!(masters = calloc(KONCE_NC_PEERCONF_MAX, KONCE_KEY_BYTES)))
-			return snprintf(err, errlen, "out of memory"), -ENOMEM;
-		nmasters = konce_key_list_(cfg->identity_master, masters, KONCE_NC_PEERCONF_MAX);
-		if (nmasters < 0) {
-			snprintf(err, errlen, "identity_master: %s", nmasters == -E2BIG ? "more than 256 keys"
-				 : "not a list of public keys separated by commas (KEY,KEY)");
-			free(masters);
-			return nmasters;
-		}
-	}
+	konce_ncconf pc;
+	if ((e = konce_ncconf_parse(&pc, cfg, err, errlen)))
+		return e;
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (!n) {
+		konce_ncconf_free(&pc);
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	}
 	n->base = base;
 	n->cfg = *cfg;
 	n->cfg.identity_master = n->cfg.group_key = NULL; /* borrowed: used below, not kept */
-	if (cfg->group_key) {
-		if (!(n->group_key = konce_secmem_alloc(KONCE_KEY_BYTES, &e))) {
-			snprintf(err, errlen, "cannot lock memory for the group key: %s", strerror(-e));
-			goto fail;
-		}
-		if (konce_key_decode_(n->group_key, cfg->group_key, strlen(cfg->group_key))) {
-			e = -EINVAL;
-			snprintf(err, errlen, "group_key: not a key's text (43 characters of base64url)");
-			goto fail;
-		}
-	}
 	n->data_dir = strdup(cfg->data_dir);
 	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
 	n->listen_default = !cfg->listen;
@@ -190,17 +158,16 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	if ((e = load_identity(n, err, errlen)))
 		goto fail;
 	open_store(n);
-	e = node_io_start(n, err, errlen);
-	konce_secmem_free(n->group_key, KONCE_KEY_BYTES); /* the endpoint has its own locked copy */
-	n->group_key = NULL;
+	e = node_io_start(n, &pc, err, errlen);
+	konce_ncconf_free_key(&pc); /* the endpoint has its own locked copy */
 	if (e)
 		goto fail;
-	for (int i = 0; i < nmasters; i++)
-		if ((e = konce_nodecore_peer_identity(n->core, masters[i], KONCE_NC_ID_MASTER))) {
+	for (int i = 0; i < pc.nmasters; i++)
+		if ((e = konce_nodecore_peer_identity(n->core, pc.masters[i], KONCE_NC_ID_MASTER))) {
 			snprintf(err, errlen, "identity_master: %s", strerror(-e));
 			goto fail;
 		}
-	if (wants_traversal(&cfg->traversal)) {
+	if (pc.traversal) {
 		if (errlen)
 			err[0] = '\0';
 		if ((e = konce_node_traversal(n, &cfg->traversal, err, errlen))) {
@@ -211,11 +178,11 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	}
 	if (n->control_path && (e = node_control_start(n, n->control_path, err, errlen)))
 		goto fail;
-	free(masters);
+	konce_ncconf_free(&pc);
 	*out = n;
 	return 0;
 fail:
-	free(masters);
+	konce_ncconf_free(&pc);
 	konce_node_free(n);
 	return e;
 }
@@ -244,7 +211,6 @@ int konce_node_free(konce_node *n)
 			e = ce;
 	}
 	konce_identity_free(n->id);
-	konce_secmem_free(n->group_key, KONCE_KEY_BYTES);
 	free(n->data_dir);
 	free(n->listen);
 	free(n->control_path);

@@ -44,7 +44,6 @@ struct konce_node {
 	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
-	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
 	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
 };
 
@@ -60,7 +59,8 @@ void node_log(struct konce_node *n, int level, const char *fmt, ...) __attribute
 void node_log_line(void *ctx, int level, const char *line);
 
 /* node_io.c */
-int node_io_start(struct konce_node *n, char *err, size_t errlen);
+struct konce_ncconf;
+int node_io_start(struct konce_node *n, const struct konce_ncconf *pc, char *err, size_t errlen);
 void node_io_stop(struct konce_node *n);
 /* Drains the core: dispatches its events (outcomes, handlers, peer callbacks), sends its datagrams,
  * writes its store notes and re-arms the one timer.  The only place any of that happens. */
