@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "store/keyfile.h"
 #include "node/core/ncconf.h"
@@ -18,13 +17,6 @@
 #include "node/io/node_trav.h"
 #include "node/base/secmem.h"
 #include "node/transport/keytext.h"
-
-uint64_t node_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 void node_log(struct konce_node *n, int level, const char *fmt, ...)
 {

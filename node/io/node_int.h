@@ -19,6 +19,7 @@
 #include "node/ctl/ctlproto.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
+#include "node/io/evclock.h"
 #include "node/io/udp.h"
 #include "store/store.h"
 
@@ -53,7 +54,6 @@ struct konce_node {
 int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);
 
 /* node.c */
-uint64_t node_now_us(void);
 void node_log(struct konce_node *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The core's log sink (konce_nodecore_config.log): node_log's output. */
 void node_log_line(void *ctx, int level, const char *line);

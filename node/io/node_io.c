@@ -105,14 +105,7 @@ void node_io_kick(struct konce_node *n)
 
 	if (!n->ev_timer)
 		return;
-	uint64_t at = konce_nodecore_next_timer(n->core), now = node_now_us();
-	if (at == UINT64_MAX) {
-		event_del(n->ev_timer);
-		return;
-	}
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
-	event_add(n->ev_timer, &tv);
+	node_timer_arm(n->ev_timer, konce_nodecore_next_timer(n->core), node_now_us());
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)

@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "konce/traversal.h"
 #include "node/core/nctrav.h"
@@ -86,15 +85,7 @@ static void drain(struct node_trav *t, uint64_t now)
 static void arm(struct node_trav *t, uint64_t now)
 {
 	uint64_t at = konce_trav_next_timer(t->core), l = t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
-	if (l < at)
-		at = l;
-	if (at == UINT64_MAX) {
-		event_del(t->ev_timer);
-		return;
-	}
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
-	event_add(t->ev_timer, &tv);
+	node_timer_arm(t->ev_timer, l < at ? l : at, now);
 }
 
 static void kick(struct node_trav *t)
