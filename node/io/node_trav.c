@@ -92,9 +92,11 @@ static void kick(struct node_trav *t)
 {
 	uint64_t now = node_now_us();
 	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	struct node_aux_stats as;
 	konce_trav_timer(t->core, now);
 	drain(t, now);
-	if (!konce_trav_socks_needed(t->core, now, keep))
+	node_aux_get_stats(t->aux, &as);
+	if (as.open_now && !konce_trav_socks_needed(t->core, now, keep)) /* the pool sockets no one needs */
 		node_aux_keep(t->aux, keep);
 	if (t->life) {
 		konce_travlife_timer(t->life, now);
