@@ -8,8 +8,11 @@
  * nothing between two members blocks all-ack commits, so it cannot defer for ever); no answer
  * within KONCE_GROUP_PROBE_MS, or no member to ask, makes it a suspect.  A suspect is cleared only
  * when heard again at least KONCE_GROUP_REHAB_MS after it was suspected (hysteresis).  Any
- * suspect starts a view change (cview.c).
+ * suspect starts a view change (cview.c).  A member new to the installed view is not suspected
+ * within KONCE_GROUP_JOIN_GRACE_MS of the install (cv_install sets its defer_until): a joiner may
+ * need a handshake retry before it reaches every member.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "consensus/cgroup_int.h"
@@ -122,3 +125,29 @@ void cf_on_probe_rep(konce_group *g, const konce_cw_msg *m)
 		suspect(g, (unsigned)t);
 	}
 }
+
+int konce_group_member_info(const konce_group *g, unsigned i, konce_group_mstatus *out)
+{
+	if ((g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE) || i >= g->n)
+		return -EINVAL;
+	const cg_member *mm = &g->m[i];
+	memset(out, 0, sizeof(*out));
+	out->last_heard = i == g->self ? g->now : mm->last_heard;
+	out->acked_known = cg_is_coord(g);
+	out->acked = out->acked_known ? (i == g->self ? g->last : mm->acked) : 0;
+	if (i == g->self)
+		out->suspicion = KONCE_GROUP_SUSP_NONE;
+	else if (mm->suspect)
+		out->suspicion = KONCE_GROUP_SUSP_SUSPECT;
+	else if (mm->probe_deadline)
+		out->suspicion = KONCE_GROUP_SUSP_PROBING;
+	else if (g->now < mm->defer_until)
+		out->suspicion = KONCE_GROUP_SUSP_GRACE;
+	else if (silent(g, i))
+		out->suspicion = KONCE_GROUP_SUSP_SILENT;
+	else
+		out->suspicion = KONCE_GROUP_SUSP_NONE;
+	return 0;
+}
+
+uint64_t konce_group_last(const konce_group *g) { return g->last; }

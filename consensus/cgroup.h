@@ -76,6 +76,9 @@ enum {
 	KONCE_GROUP_SUSPECT_MS = 600,    /* silence (or an unacked entry) before an indirect probe */
 	KONCE_GROUP_PROBE_MS = 300,      /* wait for the indirect probe's answer */
 	KONCE_GROUP_DEFER_MAX = 2,       /* indirect "alive" answers that may defer one suspicion */
+	KONCE_GROUP_JOIN_GRACE_MS = 1500, /* a member new to the view is not suspected before this: it may
+					   * still be opening sessions (one lost handshake packet costs a
+					   * 1 s retry) and installing the view (JOIN is resent every 500 ms) */
 	KONCE_GROUP_REHAB_MS = 1200,     /* a suspect must be heard this long after suspicion to clear */
 	KONCE_GROUP_RETX_MS = 150,       /* retransmit an unacked PROPOSE / SUBMIT / LEAVE */
 	KONCE_GROUP_VC_RETRY_MS = 400,   /* a proposer retries with a higher ballot (plus 50 ms x index) */
@@ -90,7 +93,7 @@ enum {
 	KONCE_GROUP_PENDING = 32,        /* own proposals not yet committed */
 	KONCE_GROUP_QUEUE = 64,          /* submissions waiting at the coordinator */
 	KONCE_GROUP_JOINQ = 8,           /* joins waiting at the coordinator */
-	KONCE_GROUP_INVITES = 32,        /* invitations remembered */
+	KONCE_GROUP_INVITES = KONCE_CW_SNAP_INVITES, /* invitations remembered */
 	KONCE_GROUP_OUT_MAX = 1024,      /* queued outgoing messages */
 	KONCE_GROUP_EV_RING = 32,
 	KONCE_GROUP_EV_RESERVE = 8,      /* free event slots needed to take a call (invariant 7) */
@@ -171,8 +174,10 @@ typedef struct konce_group_persist {
 	int (*put_delivered)(void *ctx, uint64_t seq);
 	/* State transfer (csnap.c): seq 0 and no bytes marks that this member holds no application
 	 * state before its view's commit index (made before the view that admits it); seq >= 1 is the
-	 * snapshot it received, the state after delivering seq, which clears the mark.  NULL: the
-	 * caller keeps neither (a restart in the middle of a transfer then resumes without state). */
+	 * snapshot it received, the state after delivering seq, which clears the mark: the whole
+	 * stream (the core section of cwire.h, then the application's bytes), which a restart hands
+	 * back to konce_group_restore_snapshot().  NULL: the caller keeps neither (a restart in the
+	 * middle of a transfer then resumes without state). */
 	int (*put_snapshot)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 } konce_group_persist;
 
@@ -185,7 +190,8 @@ typedef struct konce_group_config {
 	bool (*policy)(void *ctx, const uint8_t joiner[KONCE_CW_KEY]);
 	void *policy_ctx;
 	/* The application state after every entry delivered so far (COMMITTED events polled), for a
-	 * member that joins or missed views: points *data at up to KONCE_CW_SNAP_MAX bytes, valid
+	 * member that joins or missed views: points *data at up to KONCE_CW_SNAP_MAX -
+	 * KONCE_CW_SNAP_CORE_MAX bytes (the core's own section travels first in the snapshot), valid
 	 * during the call, and returns 0 (or a negative errno: no snapshot now).  NULL: the state is
 	 * empty (the receiver learns only where to start delivering). */
 	int (*snapshot)(void *ctx, const uint8_t **data, size_t *len);
@@ -213,6 +219,10 @@ int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry
  * 0, or -EINVAL. */
 int konce_group_restore_invite(konce_group *g, const uint8_t *entry, size_t len);
 int konce_group_restore_used(konce_group *g, const uint8_t hash[KONCE_CW_SECRET]);
+/* After the restore: the snapshot stream put_snapshot last stored (seq >= 1), so that a member
+ * that joined knows again the invitations its snapshot brought (its own log starts after them).
+ * 0, or -EINVAL (no core section: nothing is learnt, the member abstains on those invitations). */
+int konce_group_restore_snapshot(konce_group *g, const uint8_t *stream, size_t len);
 /* After the restore: the store holds the state-transfer mark (put_snapshot seq 0): the member
  * asks for a snapshot again and delivers nothing until it has one. */
 int konce_group_restore_catchup(konce_group *g);
@@ -228,6 +238,10 @@ int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SE
 /* The wall clock (unix seconds) the core judges invitation expiry by; the caller sets it before
  * each call (the core reads no clock).  0 (the default): no invitation is judged expired. */
 void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds);
+/* What this member knows of the invitation with this secret: 1 (committed here, unused and
+ * unexpired: a joiner can use it), 0 (unknown here: not committed yet, or never registered),
+ * -ESTALE (used or revoked) or -ETIMEDOUT (expired by the wall clock). */
+int konce_group_invite_state(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET]);
 int konce_group_leave(konce_group *g, uint64_t now);
 
 /* A message from `from`.  0, or -EBADMSG (malformed), -EPERM (not from a member, wrong group),
@@ -247,6 +261,25 @@ unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_
 /* The members a joining group asks to let it in (its token's), else 0. */
 unsigned konce_group_join_targets(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
 unsigned konce_group_coordinator(const konce_group *g);
+
+/* What this member's failure detector knows of member i of the installed view (cfail.c). */
+enum konce_group_suspicion {
+	KONCE_GROUP_SUSP_NONE = 0, /* heard within KONCE_GROUP_SUSPECT_MS, or this member itself */
+	KONCE_GROUP_SUSP_GRACE,    /* new to the view, or an indirect probe said "alive": not suspected yet */
+	KONCE_GROUP_SUSP_SILENT,   /* silent (or owing an ACK) past KONCE_GROUP_SUSPECT_MS; a probe may be out */
+	KONCE_GROUP_SUSP_PROBING,  /* an indirect probe is out */
+	KONCE_GROUP_SUSP_SUSPECT,  /* suspected: a view change without it is under way */
+};
+typedef struct konce_group_mstatus {
+	uint64_t last_heard; /* the core's clock (microseconds) when a message from it last arrived */
+	uint64_t acked;      /* coordinator only: it has persisted the log through this seq */
+	bool acked_known;    /* this member is the coordinator (others do not count acks) */
+	enum konce_group_suspicion suspicion;
+} konce_group_mstatus;
+/* 0, or -EINVAL if i is not a member of the installed view (or there is none). */
+int konce_group_member_info(const konce_group *g, unsigned i, konce_group_mstatus *out);
+/* The last log position this member holds (persisted or being persisted). */
+uint64_t konce_group_last(const konce_group *g);
 uint64_t konce_group_commit_index(const konce_group *g);
 uint64_t konce_group_out_dropped(const konce_group *g);
 

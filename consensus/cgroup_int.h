@@ -36,7 +36,8 @@ typedef struct cg_member {
 	unsigned defers;
 	uint64_t defer_until;
 	bool promised, accepted; /* proposer: answers this round */
-	bool voted, vote_yes;    /* coordinator: answer to the join under vote */
+	bool voted;              /* coordinator: answered the join under vote, */
+	uint8_t vote;            /* with this konce_cw_vote */
 	uint64_t snap_at;        /* last snapshot sent to it */
 } cg_member;
 
@@ -142,6 +143,7 @@ struct konce_group {
 	uint64_t snap_seq, snap_have;
 	uint32_t snap_total;
 	int snap_from;
+	uint8_t chunk[KONCE_CW_SNAP_CHUNK]; /* sender: one SNAP chunk being built */
 
 	/* Queues. */
 	cg_outmsg out[KONCE_GROUP_OUT_MAX];
@@ -233,5 +235,10 @@ int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET],
 bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
 void cj_tick(konce_group *g);
 void cj_reset(konce_group *g);
+/* The snapshot core section (cwire.h): the invitations this member knows, encoded into out
+ * (KONCE_CW_SNAP_CORE_MAX bytes); and merging a received one (an invitation known here stays, a
+ * "used" mark is never undone).  Export returns the length. */
+size_t cj_export(const konce_group *g, uint8_t *out, size_t cap);
+void cj_import(konce_group *g, const konce_cw_invite *inv, unsigned count);
 
 #endif

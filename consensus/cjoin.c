@@ -17,6 +17,7 @@
  * arrives, when its vote starts and when it is decided, and a member votes no on it.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "consensus/cgroup_int.h"
@@ -71,29 +72,68 @@ int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET],
 	return KONCE_CW_R_INVALID;
 }
 
+int konce_group_invite_state(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET])
+{
+	int slot = -1;
+	int why = cj_invite_check(g, secret, &slot);
+	if (slot < 0)
+		return 0;
+	return why == KONCE_CW_R_EXPIRED ? -ETIMEDOUT : why ? -ESTALE : 1;
+}
+
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot)
 {
 	return cj_invite_check(g, secret, slot) == 0;
 }
 
-/* A member also trusts an invitation still in its log (not yet known to be committed): the
- * coordinator asks only about invitations committed at the coordinator. */
-static bool invite_known(konce_group *g, const uint8_t secret[KONCE_CW_SECRET])
+/* What this member knows of an invitation: valid (YES), used or expired (NO), or nothing
+ * (ABSTAIN).  A member also trusts an invitation still in its log (not yet known to be committed):
+ * the coordinator asks only about invitations committed at the coordinator.  Not knowing one is no
+ * reason to reject it: the member may have joined after it committed. */
+static uint8_t invite_vote(konce_group *g, const uint8_t secret[KONCE_CW_SECRET])
 {
 	int slot = -1;
 	if (cj_invite_valid(g, secret, &slot))
-		return true;
+		return KONCE_CW_VOTE_YES;
 	if (slot >= 0)
-		return false; /* known, and used or expired */
+		return KONCE_CW_VOTE_NO; /* known, and used or expired */
 	uint8_t h[KONCE_CW_SECRET];
 	konce_ctoken_secret_hash(h, secret);
 	for (uint64_t s = g->delivered + 1; s <= g->last; s++) {
 		cg_slot *sl = cc_at(g, s);
 		if (sl && sl->kind == KONCE_CW_E_INVITE && sl->len == KONCE_CW_INVITE_LEN &&
 		    !memcmp(sl->data, h, KONCE_CW_SECRET))
-			return !expired(g, invite_expiry(sl->data));
+			return expired(g, invite_expiry(sl->data)) ? KONCE_CW_VOTE_NO : KONCE_CW_VOTE_YES;
 	}
-	return false;
+	return KONCE_CW_VOTE_ABSTAIN;
+}
+
+size_t cj_export(const konce_group *g, uint8_t *out, size_t cap)
+{
+	konce_cw_invite inv[KONCE_CW_SNAP_INVITES];
+	for (unsigned i = 0; i < g->n_invites; i++)
+		inv[i] = (konce_cw_invite){.hash = g->invites[i], .expires = g->invite_expires[i],
+					   .used = g->invite_used[i]};
+	return konce_cw_snapcore_encode(inv, g->n_invites, out, cap);
+}
+
+void cj_import(konce_group *g, const konce_cw_invite *inv, unsigned count)
+{
+	for (unsigned k = 0; k < count; k++) {
+		unsigned i = 0;
+		while (i < g->n_invites && memcmp(g->invites[i], inv[k].hash, KONCE_CW_SECRET))
+			i++;
+		if (i < g->n_invites) {
+			g->invite_used[i] |= inv[k].used;
+			continue;
+		}
+		if (g->n_invites == KONCE_GROUP_INVITES)
+			continue; /* a full table keeps what it knows: an abstention, not a mistake */
+		memcpy(g->invites[i], inv[k].hash, KONCE_CW_SECRET);
+		g->invite_expires[i] = inv[k].expires;
+		g->invite_used[i] = inv[k].used;
+		g->n_invites++;
+	}
 }
 
 bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY])
@@ -171,8 +211,8 @@ static void decide(konce_group *g)
 	for (unsigned i = 0; i < g->n; i++)
 		if (g->m[i].voted) {
 			answered++;
-			yes += g->m[i].vote_yes;
-			no += !g->m[i].vote_yes;
+			yes += g->m[i].vote == KONCE_CW_VOTE_YES;
+			no += g->m[i].vote == KONCE_CW_VOTE_NO;
 		}
 	bool accept;
 	if (cj_invite_check(g, g->join.secret, NULL) == KONCE_CW_R_EXPIRED) {
@@ -234,7 +274,7 @@ static void start_join(konce_group *g)
 	for (unsigned i = 0; i < g->n; i++)
 		g->m[i].voted = false;
 	g->m[g->self].voted = true;
-	g->m[g->self].vote_yes = ask_policy(g, g->join.key);
+	g->m[g->self].vote = ask_policy(g, g->join.key) ? KONCE_CW_VOTE_YES : KONCE_CW_VOTE_NO;
 	send_asks(g);
 	decide(g);
 }
@@ -243,10 +283,12 @@ void cj_on_ask(konce_group *g, const konce_cw_msg *m)
 {
 	if (g->state != KONCE_GROUP_NORMAL)
 		return;
-	bool yes = cg_index(g, m->key) < 0 && invite_known(g, m->secret) && ask_policy(g, m->key);
+	uint8_t vote = cg_index(g, m->key) >= 0 ? KONCE_CW_VOTE_NO : invite_vote(g, m->secret);
+	if (vote != KONCE_CW_VOTE_NO && !ask_policy(g, m->key))
+		vote = KONCE_CW_VOTE_NO;
 	cg_msg_init(g, KONCE_CW_JOIN_VOTE);
 	g->msg.key = m->key;
-	g->msg.flag = yes;
+	g->msg.flag = vote;
 	cg_send(g, g->keys[cg_coord(g)]);
 }
 
@@ -256,7 +298,7 @@ void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m)
 	    memcmp(m->key, g->join.key, KONCE_CW_KEY) || g->m[from].voted)
 		return;
 	g->m[from].voted = true;
-	g->m[from].vote_yes = m->flag;
+	g->m[from].vote = m->flag;
 	decide(g);
 }
 

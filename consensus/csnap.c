@@ -7,7 +7,12 @@
  *   catching up --cs_tick(), every KONCE_GROUP_SNAP_RETRY_MS: SNAP_REQ(C) to the next member
  *       (the coordinator first)--> catching up
  *   catching up --cs_on_snap(): every chunk of one snapshot (one sender, one seq S >= C), then
- *       put_snapshot(S), put_delivered(S), event SNAPSHOT--> not catching up
+ *       put_snapshot(S) of the whole stream, the invitations merged (cj_import),
+ *       put_delivered(S), event SNAPSHOT--> not catching up
+ * A snapshot's bytes are a core section (cwire.h: the invitations the sender knows, which a
+ * joiner could not learn from a log that starts after them) followed by the application's state;
+ * put_snapshot stores the whole stream (a restart learns the invitations again with
+ * konce_group_restore_snapshot), the SNAPSHOT event carries only the application's part.
  * A member answers SNAP_REQ(min) when it is not catching up itself and has delivered at least
  * min entries: the config's snapshot callback gives the application state after exactly
  * `delivered` entries (deliveries leave the core only as polled COMMITTED events), sent as SNAP
@@ -20,6 +25,8 @@
  *      dropped (the snapshot contains them), and last >= S.
  *   3. The reassembly buffer is allocated only for a SNAP from a member of the view, bounded by
  *      KONCE_CW_SNAP_MAX, and replaced when another sender, seq or size starts.
+ *   4. Until the snapshot arrives the member knows no invitation committed before its log starts:
+ *      it abstains on them (cjoin.c), never votes no.
  */
 #include <errno.h>
 #include <string.h>
@@ -58,31 +65,53 @@ void cs_on_req(konce_group *g, unsigned from, const konce_cw_msg *m)
 	size_t len = 0;
 	if (g->cfg.snapshot && g->cfg.snapshot(g->cfg.snapshot_ctx, &data, &len))
 		return;
-	if (len > KONCE_CW_SNAP_MAX || (len && !data))
+	if (len > KONCE_CW_SNAP_MAX - KONCE_CW_SNAP_CORE_MAX || (len && !data))
 		return;
+	/* The stream is the core section (the invitations), then the application's bytes. */
+	uint8_t core[KONCE_CW_SNAP_CORE_MAX];
+	size_t clen = cj_export(g, core, sizeof(core));
+	if (!clen)
+		return;
+	size_t total = clen + len;
 	mm->snap_at = g->now ? g->now : 1;
 	size_t off = 0;
 	do {
-		size_t n = len - off < KONCE_CW_SNAP_CHUNK ? len - off : KONCE_CW_SNAP_CHUNK;
+		size_t n = total - off < KONCE_CW_SNAP_CHUNK ? total - off : KONCE_CW_SNAP_CHUNK;
+		size_t from_core = off < clen ? (clen - off < n ? clen - off : n) : 0;
+		if (from_core)
+			memcpy(g->chunk, core + off, from_core);
+		if (n > from_core)
+			memcpy(g->chunk + from_core, data + (off + from_core - clen), n - from_core);
 		cg_msg_init(g, KONCE_CW_SNAP);
 		g->msg.u = g->delivered;
-		g->msg.total = (uint32_t)len;
+		g->msg.total = (uint32_t)total;
 		g->msg.offset = (uint32_t)off;
 		g->msg.dlen = (uint16_t)n;
-		g->msg.data = n ? data + off : NULL;
+		g->msg.data = g->chunk;
 		cg_send(g, g->keys[from]); /* copied into the queue now */
 		off += n;
-	} while (off < len);
+	} while (off < total);
 }
 
 static void complete(konce_group *g)
 {
 	uint64_t s = g->snap_seq;
+	konce_cw_invite inv[KONCE_CW_SNAP_INVITES];
+	unsigned ninv = 0;
+	size_t clen = 0;
+	if (konce_cw_snapcore_parse(inv, &ninv, g->snap_buf, g->snap_total, &clen) != KONCE_CW_OK) {
+		g->snap_have = 0; /* malformed: ask again (the next member, in turn) */
+		g->snap_from = -1;
+		return;
+	}
+	const uint8_t *app = g->snap_buf + clen;
+	size_t alen = g->snap_total - clen;
 	if (g->cfg.persist.put_snapshot &&
 	    cg_persist_rc(g, g->cfg.persist.put_snapshot(g->cfg.persist.ctx, s, g->snap_buf, g->snap_total))) {
 		g->snap_have = 0; /* not durable: ask again */
 		return;
 	}
+	cj_import(g, inv, ninv);
 	for (uint64_t q = g->delivered + 1; q <= s && q <= g->last; q++) {
 		cg_slot *sl = &g->ring[q % KONCE_GROUP_RING];
 		if (sl->seq == q)
@@ -97,8 +126,8 @@ static void complete(konce_group *g)
 		(void)cg_persist_rc(g, g->cfg.persist.put_delivered(g->cfg.persist.ctx, s));
 	g->catchup = false;
 	cc_pending_refresh(g);
-	konce_group_event ev = {.type = KONCE_GROUP_EV_SNAPSHOT, .seq = s, .epoch = g->epoch, .data = g->snap_buf,
-				.len = g->snap_total};
+	konce_group_event ev = {.type = KONCE_GROUP_EV_SNAPSHOT, .seq = s, .epoch = g->epoch, .data = app,
+				.len = alen};
 	cg_event(g, &ev);
 	if (!cg_is_coord(g)) { /* our log may have jumped to s */
 		cg_msg_init(g, KONCE_CW_ACK);
@@ -129,6 +158,17 @@ void cs_on_snap(konce_group *g, unsigned from, const konce_cw_msg *m)
 	uint64_t all = chunks >= 64 ? ~0ULL : (1ULL << chunks) - 1;
 	if (g->snap_have == all)
 		complete(g);
+}
+
+int konce_group_restore_snapshot(konce_group *g, const uint8_t *stream, size_t len)
+{
+	konce_cw_invite inv[KONCE_CW_SNAP_INVITES];
+	unsigned n = 0;
+	size_t used = 0;
+	if (!stream || konce_cw_snapcore_parse(inv, &n, stream, len, &used) != KONCE_CW_OK)
+		return -EINVAL;
+	cj_import(g, inv, n);
+	return 0;
 }
 
 int konce_group_restore_catchup(konce_group *g)

@@ -103,3 +103,33 @@ void konce_ctoken_secret_hash(uint8_t out[KONCE_CW_SECRET], const uint8_t secret
 {
 	crypto_generichash(out, KONCE_CW_SECRET, secret, KONCE_CW_SECRET, NULL, 0);
 }
+
+int konce_ctoken_hint_addrs(const konce_ctoken *t, konce_addr addr[KONCE_CW_MAX_MEMBERS],
+			    bool have[KONCE_CW_MAX_MEMBERS])
+{
+	char word[KONCE_ADDR_STRLEN];
+	size_t len = t->rdv_len < KONCE_CW_MAX_RENDEZVOUS ? t->rdv_len : KONCE_CW_MAX_RENDEZVOUS;
+	unsigned n = t->n < KONCE_CW_MAX_MEMBERS ? t->n : KONCE_CW_MAX_MEMBERS, i = 0;
+	int count = 0;
+	memset(have, 0, KONCE_CW_MAX_MEMBERS * sizeof(bool));
+	size_t p = 0;
+	while (p < len && t->rdv[p] && i < n) {
+		size_t w = 0;
+		bool fits = true;
+		for (; p < len && t->rdv[p] && t->rdv[p] != ' '; p++) {
+			if (w + 1 < sizeof(word))
+				word[w++] = t->rdv[p];
+			else
+				fits = false;
+		}
+		word[w] = '\0';
+		if (fits && w && strcmp(word, "-") && konce_addr_parse(&addr[i], word) == 0) {
+			have[i] = true;
+			count++;
+		}
+		i++;
+		if (p < len && t->rdv[p] == ' ')
+			p++;
+	}
+	return count;
+}

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "consensus/cwire.h"
+#include "node/base/addr.h"
 
 enum {
 	KONCE_CTOKEN_VERSION = 1,
@@ -48,6 +49,13 @@ int konce_ctoken_from_text(konce_ctoken *t, const char *text);
 /* True if the token has expired at `now` (unix seconds): the joiner need not try, and the members
  * would refuse it. */
 bool konce_ctoken_expired(const konce_ctoken *t, uint64_t now);
+/* The token's address hint, as konce_node_group_invite() writes it: one "ADDR:PORT" (numeric, as
+ * konce_addr_parse takes it) or "-" per key, in the token's key order, separated by single spaces.
+ * Sets have[i] and addr[i] for each key i < t->n whose word parses; "-", empty, too long and
+ * malformed words and words past the keys give nothing.  Reads at most t->rdv_len bytes of t->rdv
+ * (and none past a NUL).  Returns how many addresses it set. */
+int konce_ctoken_hint_addrs(const konce_ctoken *t, konce_addr addr[KONCE_CW_MAX_MEMBERS],
+			    bool have[KONCE_CW_MAX_MEMBERS]);
 /* BLAKE2b-256 of the secret: what an INVITE entry carries. */
 void konce_ctoken_secret_hash(uint8_t out[KONCE_CW_SECRET], const uint8_t secret[KONCE_CW_SECRET]);
 

@@ -482,12 +482,25 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	if (g->commit > g->last)
 		g->commit = g->last;
 
+	/* A member's grace (below) outlives the views installed during it: a join follows a join. */
+	uint64_t grace[KONCE_CW_MAX_MEMBERS] = {0};
+	for (unsigned i = 0; i < g->n; i++)
+		for (unsigned j = 0; j < g->prev_n; j++)
+			if (!memcmp(g->keys[i], g->prev_keys[j], KONCE_CW_KEY) && g->m[j].defer_until > g->now)
+				grace[i] = g->m[j].defer_until;
 	for (unsigned i = 0; i < g->n; i++) {
 		cg_member *mm = &g->m[i];
 		memset(mm, 0, sizeof(*mm));
 		mm->last_heard = g->now;
 		mm->acked = v->commit;
 		mm->owed_since = v->count ? g->now : 0;
+		/* New to us (a joiner; or, to a joiner or a restarted member, everyone): it may still be
+		 * opening its sessions and installing the view; cfail.c suspects no one before
+		 * defer_until. */
+		if (i != (unsigned)self && !cv_in_prev(g, g->keys[i]))
+			mm->defer_until = g->now + MS(KONCE_GROUP_JOIN_GRACE_MS);
+		else
+			mm->defer_until = grace[i];
 	}
 	g->vote_base = g->epoch;
 	g->promised = g->acc_ballot = 0;

@@ -202,6 +202,47 @@ enum konce_cw_result konce_cw_value_parse(konce_cw_value *v, const uint8_t *b, s
 	return KONCE_CW_OK;
 }
 
+enum konce_cw_result konce_cw_snapcore_parse(konce_cw_invite *inv, unsigned *count, const uint8_t *b, size_t len,
+					     size_t *used)
+{
+	rd r = {b, len, false};
+	unsigned n = (unsigned)rd_be(&r, 1);
+	if (r.bad)
+		return KONCE_CW_SHORT;
+	if (n > KONCE_CW_SNAP_INVITES)
+		return KONCE_CW_BAD_FIELD;
+	for (unsigned i = 0; i < n; i++) {
+		inv[i].hash = rd_take(&r, KONCE_CW_SECRET);
+		inv[i].expires = rd_be(&r, 8);
+		uint64_t u = rd_be(&r, 1);
+		if (r.bad)
+			return KONCE_CW_SHORT;
+		if (u > 1)
+			return KONCE_CW_BAD_FIELD;
+		inv[i].used = u == 1;
+	}
+	*count = n;
+	if (used)
+		*used = len - r.left;
+	else if (r.left)
+		return KONCE_CW_TRAILING;
+	return KONCE_CW_OK;
+}
+
+size_t konce_cw_snapcore_encode(const konce_cw_invite *inv, unsigned count, uint8_t *out, size_t cap)
+{
+	if (count > KONCE_CW_SNAP_INVITES)
+		return 0;
+	wr w = {out, cap, false};
+	wr_be(&w, count, 1);
+	for (unsigned i = 0; i < count; i++) {
+		wr_bytes(&w, inv[i].hash, KONCE_CW_SECRET);
+		wr_be(&w, inv[i].expires, 8);
+		wr_be(&w, inv[i].used ? 1 : 0, 1);
+	}
+	return w.bad ? 0 : cap - w.left;
+}
+
 /* A SNAP chunk's place: within a snapshot of at most KONCE_CW_SNAP_MAX bytes, at a chunk boundary,
  * and exactly as long as that chunk (an empty snapshot is one empty chunk). */
 static bool snap_chunk_ok(uint32_t total, uint32_t offset, uint16_t dlen)
@@ -290,7 +331,7 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 	case KONCE_CW_JOIN_VOTE:
 		m->key = rd_take(&r, KONCE_CW_KEY);
 		m->flag = (uint8_t)rd_be(&r, 1);
-		ok = m->flag <= 1;
+		ok = m->flag <= KONCE_CW_VOTE_ABSTAIN;
 		break;
 	case KONCE_CW_REFUSED:
 		m->flag = (uint8_t)rd_be(&r, 1);
@@ -379,7 +420,9 @@ static void wr_msg(wr *w, const konce_cw_msg *m)
 		break;
 	case KONCE_CW_JOIN_VOTE:
 		wr_bytes(w, m->key, KONCE_CW_KEY);
-		wr_be(w, m->flag ? 1 : 0, 1);
+		if (m->flag > KONCE_CW_VOTE_ABSTAIN)
+			w->bad = true;
+		wr_be(w, m->flag, 1);
 		break;
 	case KONCE_CW_REFUSED:
 		wr_be(w, m->flag, 1);

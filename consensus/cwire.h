@@ -30,6 +30,9 @@ enum konce_cw_limits {
 	KONCE_CW_INVITE_LEN = KONCE_CW_SECRET + 8, /* an INVITE entry's data: hash, expiry */
 	KONCE_CW_SNAP_CHUNK = 16384, /* snapshot bytes in one SNAP */
 	KONCE_CW_SNAP_MAX = 1 << 20, /* a snapshot's size, at most (64 chunks) */
+	KONCE_CW_SNAP_INVITES = 32,  /* invitations in a snapshot's core section, at most */
+	KONCE_CW_SNAP_INVITE = KONCE_CW_SECRET + 8 + 1, /* one of them: hash, expiry, used */
+	KONCE_CW_SNAP_CORE_MAX = 1 + KONCE_CW_SNAP_INVITES * KONCE_CW_SNAP_INVITE,
 	KONCE_CW_MAX_VALUE = 8 + 1 + KONCE_CW_MAX_MEMBERS * KONCE_CW_KEY + KONCE_CW_SECRET + 8 + 8 + 2 +
 			     KONCE_CW_MAX_LOG * (KONCE_CW_ENTRY_HEAD + KONCE_CW_MAX_ENTRY),
 	/* The largest message: a PROMISE carrying an accepted value and a full log (~67 KiB). */
@@ -64,13 +67,14 @@ enum konce_cw_type {
 	KONCE_CW_NEWVIEW = 12,  /* value: the decided next view, to its members and the removed */
 	KONCE_CW_JOIN = 13,     /* secret 32: joiner -> every member (header epoch 0) */
 	KONCE_CW_JOIN_ASK = 14, /* joiner key 32, secret 32: coordinator -> members */
-	KONCE_CW_JOIN_VOTE = 15, /* joiner key 32, yes u8: member -> coordinator */
+	KONCE_CW_JOIN_VOTE = 15, /* joiner key 32, vote u8 (konce_cw_vote): member -> coordinator */
 	KONCE_CW_REFUSED = 16,  /* reason u8: member -> joiner */
 	KONCE_CW_LEAVE = 17,    /* empty: member -> coordinator */
 	KONCE_CW_SNAP_REQ = 18, /* min_seq u64: a member without state asks for a snapshot at >= min_seq */
 	KONCE_CW_SNAP = 19,     /* seq u64, total u32, offset u32, len u16, len bytes: one chunk of the
-				 * sender's application state after delivering seq; offset is a multiple
-				 * of KONCE_CW_SNAP_CHUNK and len = min(KONCE_CW_SNAP_CHUNK, total - offset) */
+				 * sender's state after delivering seq (a core section, then the
+				 * application's bytes); offset is a multiple of KONCE_CW_SNAP_CHUNK and
+				 * len = min(KONCE_CW_SNAP_CHUNK, total - offset) */
 	KONCE_CW_TYPE_MAX = 19,
 };
 
@@ -87,6 +91,22 @@ enum konce_cw_refused_reason {
 	KONCE_CW_R_INVALID = 2,  /* the invitation is unknown or used */
 	KONCE_CW_R_EXPIRED = 3,  /* the invitation has expired */
 };
+
+/* A member's answer to JOIN_ASK.  ABSTAIN: it does not know the invitation (it joined, or missed
+ * views, after the invitation committed): neither a yes nor a no. */
+enum konce_cw_vote {
+	KONCE_CW_VOTE_NO = 0,
+	KONCE_CW_VOTE_YES = 1,
+	KONCE_CW_VOTE_ABSTAIN = 2,
+};
+
+/* A snapshot's core section, first in its bytes: the invitations the sender knows.
+ *   count u8 (<= KONCE_CW_SNAP_INVITES), count x (hash 32, expiry u64, used u8 0 or 1) */
+typedef struct konce_cw_invite {
+	const uint8_t *hash; /* KONCE_CW_SECRET */
+	uint64_t expires;
+	bool used;
+} konce_cw_invite;
 
 /* A view value: what a view change decides.
  *   epoch u64, n u8, n x key 32, used_invite 32 (zero if the view adds nobody),
@@ -156,6 +176,12 @@ size_t konce_cw_msg_size(const konce_cw_msg *m);
 /* One entry on its own: the persisted form of a log position. */
 size_t konce_cw_entry_encode(const konce_cw_entry *e, uint8_t *out, size_t cap);
 enum konce_cw_result konce_cw_entry_parse(konce_cw_entry *e, const uint8_t *b, size_t len, size_t *used);
+
+/* The snapshot core section: parse (inv holds KONCE_CW_SNAP_INVITES; *used is the section's
+ * length) and encode (returns the length, or 0 if it does not fit or count is too large). */
+enum konce_cw_result konce_cw_snapcore_parse(konce_cw_invite *inv, unsigned *count, const uint8_t *b, size_t len,
+					     size_t *used);
+size_t konce_cw_snapcore_encode(const konce_cw_invite *inv, unsigned count, uint8_t *out, size_t cap);
 
 /* Value codec on its own (persisted views and votes use it). */
 size_t konce_cw_value_encode(const konce_cw_value *v, uint8_t *out, size_t cap);

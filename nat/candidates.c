@@ -151,9 +151,7 @@ static bool has_type(const konce_cand *c, unsigned n, uint8_t type)
 	return false;
 }
 
-/* Both behind one public address (a shared CGNAT, or one NAT), neither offering a host candidate:
- * only that NAT's hairpin can carry a direct path, and nothing says whether it hairpins. */
-static bool shared_public(const konce_cand *a, unsigned na, const konce_cand *b, unsigned nb)
+bool konce_candidates_shared_public(const konce_cand *a, unsigned na, const konce_cand *b, unsigned nb)
 {
 	if (has_type(a, na, KONCE_CAND_HOST) || has_type(b, nb, KONCE_CAND_HOST))
 		return false;
@@ -174,7 +172,7 @@ enum konce_candidates_expect konce_candidates_direct_expectation(const konce_nat
 		return KONCE_CAND_DIRECT_EXPECTED;
 	if (a == KONCE_NATMAP_UNKNOWN || b == KONCE_NATMAP_UNKNOWN)
 		return KONCE_CAND_DIRECT_UNKNOWN;
-	if (shared_public(self_c, nself, peer_c, npeer))
+	if (konce_candidates_shared_public(self_c, nself, peer_c, npeer))
 		return KONCE_CAND_DIRECT_UNKNOWN;
 	if (a != KONCE_NATMAP_EDM_RANDOM && b != KONCE_NATMAP_EDM_RANDOM)
 		return KONCE_CAND_DIRECT_EXPECTED;

@@ -85,6 +85,10 @@ enum konce_candidates_expect {
 	KONCE_CAND_DIRECT_IMPOSSIBLE,
 	KONCE_CAND_DIRECT_UNKNOWN,
 };
+/* Both sides behind one public address (a shared CGNAT, or one NAT: a reflexive candidate of each
+ * on one IP), neither offering a host candidate: only that NAT's hairpin can carry a direct path,
+ * and nothing says whether it hairpins. */
+bool konce_candidates_shared_public(const konce_cand *a, unsigned na, const konce_cand *b, unsigned nb);
 enum konce_candidates_expect konce_candidates_direct_expectation(const konce_natinfo *self, const konce_cand *self_c,
 								 unsigned nself, const konce_natinfo *peer,
 								 const konce_cand *peer_c, unsigned npeer);

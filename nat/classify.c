@@ -137,7 +137,7 @@ static void life_step(konce_classify *c, bool alive)
 	c->state = KONCE_CLASSIFY_T_LIFE_MAP;
 }
 
-bool konce_classify_next(konce_classify *c, uint64_t now, konce_classify_probe *p)
+bool konce_classify_poll(konce_classify *c, uint64_t now, konce_classify_probe *p)
 {
 	if (c->outstanding) {
 		*p = c->cur;
@@ -226,7 +226,7 @@ bool konce_classify_next(konce_classify *c, uint64_t now, konce_classify_probe *
 	return true;
 }
 
-void konce_classify_answer(konce_classify *c, uint64_t now, const konce_classify_obs *a)
+void konce_classify_input(konce_classify *c, uint64_t now, const konce_classify_obs *a)
 {
 	if (!c->outstanding) {
 		c->r.ignored++;
@@ -316,7 +316,12 @@ void konce_classify_answer(konce_classify *c, uint64_t now, const konce_classify
 	}
 }
 
-void konce_classify_timeout(konce_classify *c, uint64_t now)
+uint64_t konce_classify_next_timer(const konce_classify *c)
+{
+	return c->outstanding ? c->cur.deadline : UINT64_MAX;
+}
+
+void konce_classify_timer(konce_classify *c, uint64_t now)
 {
 	(void)now;
 	if (!c->outstanding) {

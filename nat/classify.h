@@ -11,7 +11,7 @@
  * 3.. give fresh mappings for the port-allocation sample and the lifetime test.  The caller opens
  * socket i, bound to the same local address, the first time a probe names it.
  *
- *   konce_classify_next()        konce_classify_answer() / konce_classify_timeout() move the machine along
+ *   konce_classify_poll()        konce_classify_input() / konce_classify_timer() move the machine along
  *
  *   BASIC  --timeout--> DONE (blocked)
  *     | answer X1, other A2:P2
@@ -37,7 +37,7 @@
  *   DONE
  *
  * Invariants:
- *  1. Exactly one probe is outstanding between konce_classify_next() and its answer or timeout; answers
+ *  1. Exactly one probe is outstanding between konce_classify_poll() and its answer or timeout; answers
  *     and timeouts arriving when none is outstanding are ignored (counted in result.ignored).
  *  2. A test the server cannot support (no alternate address, no alternate port, no reply-to-port) is
  *     skipped and its result stays UNKNOWN (or the weaker "port-independent"); it is never guessed.
@@ -103,7 +103,7 @@ typedef struct konce_classify_probe {
 	uint16_t reply_port;      /* KONCE_CLASSIFY_ASK_TO_PORT */
 	bool hairpin;             /* to is our own mapping; the "answer" is this very packet arriving */
 	uint64_t not_before;      /* send first at this time (lifetime waits) */
-	uint64_t deadline;        /* call konce_classify_timeout() at this time if nothing came */
+	uint64_t deadline;        /* call konce_classify_timer() at this time if nothing came */
 	uint64_t resend_us;       /* resend this often until the deadline */
 } konce_classify_probe;
 
@@ -161,12 +161,15 @@ typedef struct konce_classify {
 /* Starts the machine; the caller owns c.  Zero fields of cfg take their defaults. */
 void konce_classify_init(konce_classify *c, const konce_classify_config *cfg);
 /* The next probe to run, or false when classification is finished (result.done). */
-bool konce_classify_next(konce_classify *c, uint64_t now, konce_classify_probe *p);
-void konce_classify_answer(konce_classify *c, uint64_t now, const konce_classify_obs *a);
+bool konce_classify_poll(konce_classify *c, uint64_t now, konce_classify_probe *p);
+void konce_classify_input(konce_classify *c, uint64_t now, const konce_classify_obs *a);
 /* Whether the server can answer to another port of ours, once the basic answer has told the caller
  * what kind of server it is (an RFC 3489 STUN server cannot); read when the lifetime test starts. */
 void konce_classify_set_reply_to_port(konce_classify *c, bool can);
-void konce_classify_timeout(konce_classify *c, uint64_t now);
+/* The outstanding probe's deadline passed with no answer: call it at konce_classify_next_timer(). */
+void konce_classify_timer(konce_classify *c, uint64_t now);
+/* The outstanding probe's deadline, or UINT64_MAX when none is outstanding. */
+uint64_t konce_classify_next_timer(const konce_classify *c);
 const konce_classify_result *konce_classify_result_get(const konce_classify *c);
 
 /* The test's name for output; the behaviours' names are in nat/nat.h. */

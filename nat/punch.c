@@ -46,6 +46,7 @@ struct konce_punch {
 	uint64_t keepalive_us; /* DIRECT keepalive period; 0 = KONCE_PUNCH_PATH_KEEPALIVE_MS */
 	bool auth; /* a session authenticates the path: only konce_punch_heard() proves it alive */
 	bool have_rebind; /* the peer's probes come from elsewhere now: its NAT rebound */
+	bool rebind_probed; /* and we probed it there: only an ack after that moves the path */
 	unsigned rebind_sock;
 	konce_addr rebind;
 	/* a move made with a session (auth) waits for authenticated traffic over the new pair */
@@ -404,8 +405,8 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		}
 		if (p->auth && now < p->hold_until &&
 		    ((attempting(p) && is_target(p, sock, from)) ||
-		     (p->state == KONCE_PUNCH_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
-		      konce_addr_eq(from, &p->rebind)))) {
+		     (p->state == KONCE_PUNCH_PATH_DIRECT && p->have_rebind && p->rebind_probed &&
+		      sock == p->rebind_sock && konce_addr_eq(from, &p->rebind)))) {
 			/* moves made with a session were undone lately (never confirmed): hold */
 			p->c.moves_held++;
 			return;
@@ -421,8 +422,12 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 			}
 			p->unanswered = 0;
 			p->keepalive_at = now + ka_period(p);
-		} else if (p->state == KONCE_PUNCH_PATH_DIRECT && p->have_rebind && sock == p->rebind_sock &&
-			   konce_addr_eq(from, &p->rebind)) {
+		} else if (p->state == KONCE_PUNCH_PATH_DIRECT && p->have_rebind && p->rebind_probed &&
+			   sock == p->rebind_sock && konce_addr_eq(from, &p->rebind)) {
+			/* only after our rebind probe: an ack that answers a probe of the attempt (a
+			 * birthday spray port the peer's other socket later probed us from) says the pair
+			 * works, not that the peer moved, and the controlling side keeps its path while it
+			 * answers (the two sides would otherwise hold different pairs) */
 			p->c.rebinds++;
 			p->have_rebind = false;
 			verified(p, sock, from, true, now);
@@ -455,7 +460,8 @@ void konce_punch_input(konce_punch *p, unsigned sock, const konce_addr *from, bo
 		p->have_rebind = true;
 		p->rebind_sock = sock;
 		p->rebind = *from;
-		if (!p->controlling || p->unanswered)
+		p->rebind_probed = !p->controlling || p->unanswered;
+		if (p->rebind_probed)
 			probe(p, sock, from);
 	}
 	if (!attempting(p))
@@ -604,8 +610,10 @@ void konce_punch_timer(konce_punch *p, uint64_t now)
 				go_relayed(p, KONCE_PUNCH_EV_LOST, now);
 			} else {
 				keepalive_probe(p);
-				if (p->unanswered && p->have_rebind)
+				if (p->unanswered && p->have_rebind) {
 					probe(p, p->rebind_sock, &p->rebind);
+					p->rebind_probed = true;
+				}
 				p->unanswered++;
 				p->keepalive_at = now + KONCE_PUNCH_PATH_PROBE_RETRY_MS * MS;
 			}

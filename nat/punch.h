@@ -54,8 +54,9 @@
  *            the peer's NAT gave it a new mapping; the new address is probed before it is used:
  *            by the controlled side at once, by the controlling side only with the retries of an
  *            unanswered keepalive, so that two sides holding different valid pairs of one attempt
- *            converge on the controlling side's instead of swapping for ever; a rebind sends no
- *            extra probes)
+ *            converge on the controlling side's instead of swapping for ever; only an ack that
+ *            arrives after that probe moves the path, not one answering an earlier probe of the
+ *            attempt, such as a birthday port; a rebind sends no extra probes)
  *
  * PUNCHING and PROBING run the same schedule (an "attempt"); PROBING keeps the relay in use.
  * The schedule of an attempt that starts at T = now + intro delay (the rendezvous chose the delays

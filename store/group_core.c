@@ -112,8 +112,13 @@ int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GRO
 		} else if ((n = konce_store_group_invites(st, gid, r.delivered, invite_one, used_one, &c)) < 0) {
 			e = n == -ECANCELED ? -EINVAL : n; /* the core refused one */
 			snprintf(err, errlen, "group: the stored invitations are refused (%d)", e);
-		} else if (r.needs_state && (e = konce_group_restore_catchup(g)))
+		} else if (r.needs_state && (e = konce_group_restore_catchup(g))) {
 			snprintf(err, errlen, "group: cannot resume the state transfer (%d)", e);
+		} else if (!r.needs_state && r.snapshot) {
+			/* the invitations a joiner's snapshot brought; a snapshot stored before the
+			 * stream had a core section teaches nothing (the member abstains on them) */
+			(void)konce_group_restore_snapshot(g, r.snapshot, r.snap_len);
+		}
 	}
 	konce_store_group_rec_free(&r);
 	return e;

@@ -16,24 +16,30 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: konce group create NAME\n"
-		   "       konce group invite GROUP [--expires DUR] [--addr HOST:PORT]\n"
+		   "       konce group invite GROUP [--expires DUR] [--addr HOST:PORT] [--wait DUR]\n"
 		   "       konce group join TOKEN [--name NAME]\n"
 		   "       konce group propose GROUP TEXT|--file F\n"
 		   "       konce group log GROUP [--follow]\n"
 		   "       konce group members GROUP\n"
+		   "       konce group status GROUP\n"
 		   "       konce group leave GROUP\n"
 		   "       konce group list\n"
 		   "  (each also takes [--json] [--control PATH] [--config FILE])\n\n"
 		   "Consensus groups: a small set of nodes that agree on one sequence of decisions.\n"
 		   "create founds a group with this node as its only member.  invite prints a one-use\n"
-		   "token that lets another node join.  join asks to join with a token.  propose submits a\n"
+		   "token that lets another node join, once the group has committed the invitation (every\n"
+		   "member stores it; until then a joiner would be refused).  join asks to join with a token.  propose submits a\n"
 		   "decision (text, or the bytes of a file; at most 1024 bytes).  log prints the decisions\n"
 		   "this node has delivered, in order, one per line (SEQ ORIGIN TEXT).  members prints the\n"
-		   "view: its epoch, its members and its coordinator.  leave leaves the group.  list lists\n"
+		   "view: its epoch, its members and its coordinator.  status prints the view member by member\n"
+		   "as this node sees it: when each was last heard, how far it has acked (counted by the\n"
+		   "coordinator) and whether it is suspected.  leave leaves the group.  list lists\n"
 		   "the groups of this node.  GROUP is the local name of a group.\n\n"
 		   "Options:\n"
 		   "      --expires DUR   invite: the token expires after DUR (seconds, or with s, m, h, d)\n"
 		   "      --addr HOST:PORT  invite: where the joiner reaches this node (in the token)\n"
+		   "      --wait DUR      invite: how long to wait for the invitation to commit (default\n"
+		   "                      10s); then it fails, printing no token\n"
 		   "      --name NAME     join: the local name of the group (default g-ID)\n"
 		   "  -f, --file F        propose: the decision is the bytes of file F\n"
 		   "      --follow        log: keep printing decisions as they are delivered\n"
@@ -145,6 +151,67 @@ static int do_log(struct konce_ctl_opts *o, const char *group, bool follow)
 	return stop ? KONCE_EXIT_OK : status;
 }
 
+/* invite: the token, printed only once the invitation has committed on this node (polled with
+ * group.invite_status every 100 ms, at most wait_s seconds). */
+static int do_invite(struct konce_ctl_opts *o, const char *group, long long expires, const char *addr, long long wait_s)
+{
+	struct konce_ctl c;
+	int status = konce_ctl_cli_open(&c, "group", o);
+	if (status)
+		return status;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	c.stop = &stop;
+	json_t *req = json_pack("{s:s, s:s, s:I}", "cmd", "group.invite", "group", group, "expires", (json_int_t)expires);
+	if (addr)
+		json_object_set_new(req, "addr", json_string(addr));
+	json_t *r = konce_ctl_cli_call(&c, NULL, "group", req, 10000, &status);
+	json_decref(req);
+	if (!r) {
+		konce_ctl_close(&c);
+		return status;
+	}
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	bool committed = false;
+	for (;;) {
+		json_t *q = json_pack("{s:s, s:s, s:O}", "cmd", "group.invite_status", "group", group, "token",
+				      json_object_get(r, "token"));
+		json_t *a = konce_ctl_cli_call(&c, NULL, "group", q, 10000, &status);
+		json_decref(q);
+		if (!a)
+			break;
+		committed = json_is_true(json_object_get(a, "committed"));
+		json_decref(a);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (committed || stop || (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000 >= wait_s * 1000)
+			break;
+		usleep(100000);
+	}
+	konce_ctl_close(&c);
+	if (committed) {
+		json_object_set_new(r, "committed", json_true());
+		if (o->json)
+			status = konce_ctl_print_json("group", r);
+		else
+			printf("%s\n", json_string_value(json_object_get(r, "token")));
+	} else if (!status && stop) {
+		fprintf(stderr, "konce group invite: interrupted before the invitation committed; no token printed\n");
+		status = KONCE_EXIT_FAIL;
+	} else if (!status) {
+		fprintf(stderr,
+			"konce group invite: the invitation to %s has not committed within %lld s, so no token is\n"
+			"  printed: every member of the view must store it first, and a member that is down or\n"
+			"  unreachable holds it up until the others evict it ('konce group members %s')\n",
+			group, wait_s, group);
+		status = KONCE_EXIT_FAIL;
+	}
+	json_decref(r);
+	if (fflush(stdout))
+		status = KONCE_EXIT_FAIL;
+	return status;
+}
+
 static const char *state_line(json_t *g)
 {
 	static char b[256];
@@ -157,10 +224,32 @@ static const char *state_line(json_t *g)
 	return b;
 }
 
+/* status: the view line, then one line per member. */
+static void print_status(json_t *g)
+{
+	json_t *m;
+	size_t i;
+	printf("%s, log %lld%s\n", state_line(g), (long long)json_integer_value(json_object_get(g, "last")),
+	       json_is_true(json_object_get(g, "catching_up")) ? ", waiting for a snapshot" : "");
+	json_array_foreach(json_object_get(g, "members"), i, m) {
+		const char *name = json_string_value(json_object_get(m, "name"));
+		json_t *acked = json_object_get(m, "acked");
+		printf("  %s%s%s%s%s", json_string_value(json_object_get(m, "key")), name && *name ? "  " : "",
+		       name ? name : "", json_is_true(json_object_get(m, "self")) ? "  (this node)" : "",
+		       json_is_true(json_object_get(m, "coordinator")) ? "  (coordinator)" : "");
+		if (!json_is_true(json_object_get(m, "self")))
+			printf("  heard %lld ms ago", (long long)json_integer_value(json_object_get(m, "heard_ms")));
+		if (json_is_integer(acked))
+			printf("  acked %lld", (long long)json_integer_value(acked));
+		printf("  %s\n", json_string_value(json_object_get(m, "suspicion")));
+	}
+}
+
 int konce_cmd_group(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"expires", required_argument, NULL, 'e'}, {"addr", required_argument, NULL, 'a'},
+		{"wait", required_argument, NULL, 'w'},
 		{"name", required_argument, NULL, 'n'},    {"file", required_argument, NULL, 'f'},
 		{"follow", no_argument, NULL, 'F'},        {"json", no_argument, NULL, 'j'},
 		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
@@ -168,7 +257,7 @@ int konce_cmd_group(int argc, char **argv)
 	};
 	struct konce_ctl_opts o = {0};
 	const char *addr = NULL, *name = NULL, *file = NULL;
-	long long expires = 0;
+	long long expires = 0, wait_s = 10;
 	bool follow = false;
 	int ch;
 	optind = 1;
@@ -177,6 +266,12 @@ int konce_cmd_group(int argc, char **argv)
 		case 'e':
 			if ((expires = duration(optarg)) < 0) {
 				fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
+				return KONCE_EXIT_USAGE;
+			}
+			break;
+		case 'w':
+			if ((wait_s = duration(optarg)) < 0) {
+				fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
 				return KONCE_EXIT_USAGE;
 			}
 			break;
@@ -215,6 +310,13 @@ int konce_cmd_group(int argc, char **argv)
 						return KONCE_EXIT_USAGE;
 					}
 					break;
+				case 'w':
+					if ((wait_s = duration(optarg)) < 0) {
+						fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
+						free(sub);
+						return KONCE_EXIT_USAGE;
+					}
+					break;
 				case 'a': addr = optarg; break;
 				case 'n': name = optarg; break;
 				case 'f': file = optarg; break;
@@ -248,7 +350,7 @@ int konce_cmd_group(int argc, char **argv)
 		const char *name;
 		int nargs;
 	} subs[] = {{"create", 1}, {"invite", 1}, {"join", 1}, {"propose", -1}, {"log", 1},
-		    {"members", 1}, {"leave", 1}, {"list", 0}};
+		    {"members", 1}, {"status", 1}, {"leave", 1}, {"list", 0}};
 	int want = -2;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 		if (!strcmp(sub, subs[i].name))
@@ -268,6 +370,8 @@ int konce_cmd_group(int argc, char **argv)
 	const char *g = nops > 1 ? ops[1] : NULL;
 	if (!strcmp(sub, "log"))
 		return do_log(&o, g, follow);
+	if (!strcmp(sub, "invite"))
+		return do_invite(&o, g, expires ? (long long)time(NULL) + expires : 0, addr, wait_s);
 
 	json_t *req = json_pack("{s:s}", "cmd", "group.list");
 	char cmd[32];
@@ -281,11 +385,6 @@ int konce_cmd_group(int argc, char **argv)
 			json_object_set_new(req, "name", json_string(name));
 	} else if (g) {
 		json_object_set_new(req, "group", json_string(g));
-	}
-	if (!strcmp(sub, "invite")) {
-		json_object_set_new(req, "expires", json_integer(expires ? (json_int_t)time(NULL) + expires : 0));
-		if (addr)
-			json_object_set_new(req, "addr", json_string(addr));
 	}
 	if (!strcmp(sub, "propose")) {
 		if (file) {
@@ -314,9 +413,7 @@ int konce_cmd_group(int argc, char **argv)
 		json_decref(r);
 		return status;
 	}
-	if (!strcmp(sub, "invite")) {
-		printf("%s\n", json_string_value(json_object_get(r, "token")));
-	} else if (!strcmp(sub, "create") || !strcmp(sub, "members")) {
+	if (!strcmp(sub, "create") || !strcmp(sub, "members")) {
 		json_t *gj = json_object_get(r, "group"), *m;
 		size_t i;
 		printf("%s\n", state_line(gj));
@@ -324,6 +421,8 @@ int konce_cmd_group(int argc, char **argv)
 			printf("  %s%s\n", json_string_value(json_object_get(m, "key")),
 			       json_is_true(json_object_get(m, "coordinator")) ? "  (coordinator)" : "");
 		}
+	} else if (!strcmp(sub, "status")) {
+		print_status(json_object_get(r, "group"));
 	} else if (!strcmp(sub, "list")) {
 		json_t *gj;
 		size_t i;

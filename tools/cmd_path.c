@@ -60,6 +60,12 @@ static void print(json_t *r)
 	printf("datagrams      %lld direct, %lld relayed out, %lld relayed in\n",
 	       json_integer_value(json_object_get(dg, "direct_tx")), json_integer_value(json_object_get(dg, "relayed_tx")),
 	       json_integer_value(json_object_get(dg, "relayed_rx")));
+	json_t *hp = json_object_get(r, "hairpin");
+	if (json_is_string(hp))
+		printf("shared NAT     both behind one public address; its hairpin: %s\n",
+		       !strcmp(json_string_value(hp), "yes")  ? "on (the path runs through it)"
+		       : !strcmp(json_string_value(hp), "no") ? "off (no probe through it came back)"
+							      : "not known yet");
 	if (json_is_string(why))
 		printf("why relayed    %s\n", json_string_value(why));
 }

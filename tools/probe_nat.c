@@ -257,9 +257,9 @@ static int run_one(struct natd *d, const konce_classify_probe *p)
 	if (p->test == KONCE_CLASSIFY_T_BASIC)
 		konce_classify_set_reply_to_port(&d->c, d->proto == P_PROBE || (d->proto == P_STUN && d->stun_rfc5780));
 	if (got)
-		konce_classify_answer(&d->c, probe_now_us(), &obs);
+		konce_classify_input(&d->c, probe_now_us(), &obs);
 	else
-		konce_classify_timeout(&d->c, probe_now_us());
+		konce_classify_timer(&d->c, probe_now_us());
 	return 0;
 }
 
@@ -422,7 +422,7 @@ int probe_cmd_nat(int argc, char **argv)
 		       lifetime ? ", with the lifetime test" : "");
 	konce_classify_probe p;
 	int status = 0;
-	while (konce_classify_next(&d.c, probe_now_us(), &p)) {
+	while (konce_classify_poll(&d.c, probe_now_us(), &p)) {
 		if ((rc = run_one(&d, &p))) {
 			fprintf(stderr, "konce probe nat: %s: %s\n", konce_classify_test_str(p.test), strerror(-rc));
 			status = 1;

@@ -5,8 +5,9 @@
  * J (member 3) holds a valid invitation.  The coordinator runs up to R rounds of the join vote:
  * a round opens when J's JOIN reaches it while it is in epoch 1, has promised nothing, has no
  * round open and has not spent the invitation; it asks every member (its own answer is its
- * policy's, given at once).  A member that has promised nothing answers JOIN_ASK with yes or no
- * (its policy: nondeterministic, and free to differ between rounds).  A JOIN_VOTE carries no
+ * policy's, given at once).  A member that has promised nothing answers JOIN_ASK with yes, no or
+ * abstain (its policy, or an invitation it does not know yet because it joined after it:
+ * nondeterministic, and free to differ between rounds); an abstention is an answer, never a yes.  A JOIN_VOTE carries no
  * round, so the coordinator may count, in a round, any answer a member ever sent (a late one from
  * an earlier round too).  The coordinator decides when every member has answered or whenever the
  * deadline passes: a counted "no" refuses J and spends the invitation; else a strict majority of
@@ -45,8 +46,8 @@ byte round;                  /* rounds opened */
 bool open;                   /* a round is open */
 bool spent;                  /* the coordinator spent the invitation (a refusal) */
 bool accepted;               /* the coordinator accepted J: its ballot's value adds J */
-byte sent[N];                /* bit 0: member i sent yes, bit 1: sent no (any round) */
-byte counted[N];             /* 0 none, 1 yes, 2 no: the answer counted in the open round */
+byte sent[N];                /* bit 0: member i sent yes, bit 1: sent no, bit 2: abstained (any round) */
+byte counted[N];             /* 0 none, 1 yes, 2 no, 3 abstain: the answer counted in the open round */
 /* Paxos for view 2. */
 bool prep[NB + 1];
 bool pr[(NB + 1) * N];       /* member i promised ballot b, telling its accepted ballot: */
@@ -80,6 +81,7 @@ active proctype world()
 			if
 			:: sent[i] = sent[i] | 1
 			:: sent[i] = sent[i] | 2
+			:: sent[i] = sent[i] | 4
 			fi
 		:: else -> skip
 		fi }
@@ -88,6 +90,7 @@ active proctype world()
 		if
 		:: open && promised[1] == 0 && counted[i] == 0 && (sent[i] & 1) -> counted[i] = 1
 		:: open && promised[1] == 0 && counted[i] == 0 && (sent[i] & 2) -> counted[i] = 2
+		:: open && promised[1] == 0 && counted[i] == 0 && (sent[i] & 4) -> counted[i] = 3
 		:: else -> skip
 		fi }
 	:: atomic { /* the coordinator decides (every member answered, or the deadline passed) */
@@ -97,6 +100,7 @@ active proctype world()
 			if
 			:: counted[i] == 1 -> yes++; ncount++
 			:: counted[i] == 2 -> no++; ncount++
+			:: counted[i] == 3 -> ncount++
 			:: else -> skip
 			fi
 		};

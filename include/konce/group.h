@@ -26,6 +26,7 @@ enum {
 	KONCE_GROUP_MEMBERS_MAX = 16,
 	KONCE_GROUP_DECISION_MAX = 1024,  /* bytes of one decision */
 	KONCE_GROUP_TOKEN_MAX = 1200,     /* an invitation token's text, with its NUL */
+	KONCE_GROUP_SNAPSHOT_MAX = (1 << 20) - 2048, /* bytes of an application snapshot */
 	KONCE_GROUP_ORIGIN_BYTES = 8,     /* a decision's origin: the first bytes of its proposer's key */
 };
 
@@ -36,6 +37,10 @@ enum konce_group_notice_type {
 	KONCE_GROUP_N_OUT,         /* reason: this node is no longer a member */
 	KONCE_GROUP_N_HALTED,      /* a view change cannot complete: this side may be a minority */
 	KONCE_GROUP_N_STORE_FAILED, /* reason (negative errno): a record could not be made durable */
+	KONCE_GROUP_N_SNAPSHOT,    /* seq, data/len: this node joined (or missed views): replace the
+				    * application state by this one, another member's state after
+				    * decision seq (its snapshot callback's bytes); DECIDED goes on at
+				    * seq + 1 */
 };
 
 enum konce_group_out_why {
@@ -51,7 +56,7 @@ typedef struct konce_group_notice {
 	uint64_t seq, epoch;
 	uint8_t origin[KONCE_GROUP_ORIGIN_BYTES];
 	uint64_t nonce;      /* DECIDED: the proposer's nonce (konce_node_group_propose's return) */
-	const uint8_t *data; /* DECIDED: valid during the callback */
+	const uint8_t *data; /* DECIDED, SNAPSHOT: valid during the callback */
 	size_t len;
 	unsigned members;    /* VIEW */
 	int reason;          /* OUT: enum konce_group_out_why; STORE_FAILED: errno */
@@ -76,6 +81,33 @@ typedef struct konce_group_info {
 	uint8_t members[KONCE_GROUP_MEMBERS_MAX][KONCE_KEY_BYTES];
 } konce_group_info;
 
+/** What this node's failure detector thinks of a member (docs/CONSENSUS.md "Failure detection"). */
+enum konce_group_suspicion_public {
+	KONCE_GROUP_HEALTHY = 0, /* heard lately (or this node itself) */
+	KONCE_GROUP_IN_GRACE,    /* new to the view, or another member vouched for it: not suspected yet */
+	KONCE_GROUP_SILENT,      /* not heard (or owing an ack) for 600 ms: it is about to be probed */
+	KONCE_GROUP_PROBING,     /* silent: another member is being asked whether it hears it */
+	KONCE_GROUP_SUSPECTED,   /* suspected: a view change without it is under way */
+};
+
+typedef struct konce_group_member_status {
+	uint8_t key[KONCE_KEY_BYTES];
+	char name[64];       /* this node's petname for the key ("konce alias"), "" if none */
+	int self;            /* this node */
+	int coordinator;     /* the view's coordinator */
+	int64_t heard_ms;    /* milliseconds since this node last heard from it (0 for itself) */
+	int64_t acked;       /* the seq through which it has stored the log, as the coordinator counts
+			      * it; -1 when this node is not the coordinator (only it counts acks) */
+	int suspicion;       /* enum konce_group_suspicion_public */
+} konce_group_member_status;
+
+typedef struct konce_group_status {
+	konce_group_info info;
+	int catching_up;     /* this node waits for a snapshot of the state before its first view */
+	uint64_t last;       /* the last log position this node holds (>= info.commit) */
+	konce_group_member_status members[KONCE_GROUP_MEMBERS_MAX]; /* info.nmembers of them, in view order */
+} konce_group_status;
+
 /** Founds a group named `name` (letters, digits, '-', '_', '.'; unique on this node) with this node
  * as its only member.  0, -EEXIST, -EINVAL, -ENOTSUP (no store), -ENOSPC (too many groups). */
 KONCE_API int konce_node_group_create(konce_node *n, const char *name);
@@ -87,6 +119,11 @@ KONCE_API int konce_node_group_create(konce_node *n, const char *name);
  * (too many proposals pending), -EINVAL. */
 KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint,
 				      char *token, size_t cap);
+/** Whether the invitation of a token that konce_node_group_invite() returned has committed here:
+ * 1 (a joiner can use the token now), 0 (not yet: the invitation is ordered like a decision, and
+ * commits once every member of the view has it), -ESTALE (used or refused), -ETIMEDOUT (expired),
+ * -ENOENT (no such group), -EINVAL (not a token of this group). */
+KONCE_API int konce_node_group_invite_status(konce_node *n, const char *name, const char *token);
 /** Asks to join the group of a token, naming it `name` here (NULL: "g-" and the id's first bytes in
  * hex).  The outcome arrives as JOINED or OUT (REFUSED).  0, -EINVAL (a malformed token),
  * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already). */
@@ -99,6 +136,10 @@ KONCE_API int64_t konce_node_group_propose(konce_node *n, const char *name, cons
 KONCE_API int konce_node_group_leave(konce_node *n, const char *name);
 /** The state and view of one group.  0, -ENOENT. */
 KONCE_API int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out);
+/** The view of one group as this node sees it, member by member: when each was last heard, how far
+ * it has acked (at the coordinator) and whether it is suspected.  0, -ENOENT, -ENOTCONN (this node
+ * is joining or out: no view to report; out->info is filled). */
+KONCE_API int konce_node_group_status(konce_node *n, const char *name, konce_group_status *out);
 /** Up to max groups, by name; returns how many there are (possibly more than max). */
 KONCE_API int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max);
 /** Calls fn for each decision delivered at seq >= from, in order (fn returns nonzero to stop).
@@ -107,6 +148,22 @@ KONCE_API int konce_node_group_log(konce_node *n, const char *name, uint64_t fro
 				   int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 					     const uint8_t *data, size_t len),
 				   void *ctx);
+/** The join policy: when the coordinator asks this node to vote on a joiner of group `name` that
+ * holds an invitation this node does not know to be used or expired, the node asks fn (from the
+ * event loop, while it handles the request); nonzero accepts, 0 vetoes, and one veto refuses the
+ * joiner (and spends the invitation).  NULL (the default) accepts. */
+typedef int (*konce_group_policy_fn)(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES]);
+/** The application's state for a member that lacks it (a joiner, or one that missed views): fn points
+ * *data at the state after every decision this node has delivered so far (every DECIDED event it
+ * has had), at most KONCE_GROUP_SNAPSHOT_MAX bytes, valid until fn returns, and returns 0; nonzero:
+ * no snapshot now (the member asks another).  Called from the event loop.  The receiver gets it as
+ * a SNAPSHOT event.  NULL (the default): the state is empty, and the receiver learns only where its
+ * DECIDED events start. */
+typedef int (*konce_group_snapshot_fn)(void *ctx, const char *name, const uint8_t **data, size_t *len);
+/** Sets the join policy for every group on this node.  0, or -ENOTSUP without a store. */
+KONCE_API int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx);
+/** Sets the snapshot callback for every group on this node.  0, or -ENOTSUP without a store. */
+KONCE_API int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx);
 /** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store. */
 KONCE_API int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx);
 

@@ -137,6 +137,12 @@ void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event
 		o.type = KONCE_GROUP_N_STORE_FAILED;
 		o.reason = g->err;
 		break;
+	case KONCE_GROUP_EV_SNAPSHOT:
+		o.type = KONCE_GROUP_N_SNAPSHOT;
+		o.seq = g->seq;
+		o.data = g->data;
+		o.len = g->len;
+		break;
 	case KONCE_GROUP_EV_JOIN_DECIDED:
 		say(out, KONCE_LOG_INFO, "group %s: join %s (%u yes, %u no)", x->name, g->flag ? "accepted" : "refused",
 		    g->yes, g->no);
@@ -201,15 +207,12 @@ static void hint_build(konce_nodecore *c, konce_ctoken *t, const char *addr_hint
 /* Loads the addresses of a token's hint (hint_build) into the known-keys cache. */
 static void hint_load(konce_nodecore *c, const konce_ctoken *t)
 {
-	char buf[KONCE_CW_MAX_RENDEZVOUS + 1], *save = NULL;
-	memcpy(buf, t->rdv, t->rdv_len);
-	buf[t->rdv_len] = '\0';
-	unsigned i = 0;
-	for (char *w = strtok_r(buf, " ", &save); w && i < t->n; w = strtok_r(NULL, " ", &save), i++) {
-		konce_addr a;
-		if (strcmp(w, "-") && konce_addr_parse(&a, w) == 0)
-			konce_nodecore_known_load(c, t->keys[i], &a, false);
-	}
+	konce_addr a[KONCE_CW_MAX_MEMBERS];
+	bool have[KONCE_CW_MAX_MEMBERS];
+	konce_ctoken_hint_addrs(t, a, have); /* fuzzed: tests/fuzz/fuzz_tokenhint.c */
+	for (unsigned i = 0; i < t->n && i < KONCE_CW_MAX_MEMBERS; i++)
+		if (have[i])
+			konce_nodecore_known_load(c, t->keys[i], &a[i], false);
 }
 
 int konce_ncgapp_invite(konce_ncgapp *t, konce_nodecore *c, const char *name, const uint8_t self[KONCE_CW_KEY],

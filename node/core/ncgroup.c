@@ -29,6 +29,7 @@ struct ncgroups {
 	uint8_t *evbuf;
 	size_t evcap;
 	bool pumping;
+	konce_nc_group_app app;
 };
 
 static struct ncgroups *gs(konce_nodecore *c)
@@ -148,6 +149,35 @@ static struct ncgroup **slot(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP
 	return NULL;
 }
 
+/* The core's policy and snapshot callbacks: the application's, with the group's id. */
+static bool x_policy(void *ctx, const uint8_t key[KONCE_CW_KEY])
+{
+	struct ncgroup *x = ctx;
+	const konce_nc_group_app *a = &x->c->groups->app;
+	return !a->policy || a->policy(a->policy_ctx, x->gid, key);
+}
+
+static int x_snapshot(void *ctx, const uint8_t **data, size_t *len)
+{
+	struct ncgroup *x = ctx;
+	const konce_nc_group_app *a = &x->c->groups->app;
+	if (!a->snapshot) {
+		*data = NULL;
+		*len = 0;
+		return 0;
+	}
+	return a->snapshot(a->snapshot_ctx, x->gid, data, len);
+}
+
+int konce_nodecore_groups_app(konce_nodecore *c, const konce_nc_group_app *app)
+{
+	struct ncgroups *s = gs(c);
+	if (!s)
+		return -ENOMEM;
+	s->app = *app;
+	return 0;
+}
+
 int konce_nodecore_group_add(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group **out)
 {
 	struct ncgroups *s = gs(c);
@@ -171,6 +201,10 @@ int konce_nodecore_group_add(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP
 		.env = c->env,
 		.persist = {.ctx = x, .put_view = p_view, .put_vote = p_vote, .put_entries = p_entries,
 			    .put_delivered = p_delivered, .put_snapshot = p_snapshot},
+		.policy = x_policy,
+		.policy_ctx = x,
+		.snapshot = x_snapshot,
+		.snapshot_ctx = x,
 	};
 	memcpy(gc.group, gid, KONCE_CW_GROUP_ID);
 	memcpy(gc.self, c->pk, KONCE_CW_KEY);

@@ -46,8 +46,8 @@ enum {
  * the next poll_gnote(). */
 typedef konce_cnote konce_nc_gnote;
 
-/* Hosts a new, idle group core for gid (the caller then creates, joins or restores it).
- * policy/snapshot may be NULL (cgroup.h).  0 and *out, -EEXIST, -ENOSPC, -ENOMEM. */
+/* Hosts a new, idle group core for gid (the caller then creates, joins or restores it); its policy
+ * and snapshot callbacks are konce_nodecore_groups_app()'s.  0 and *out, -EEXIST, -ENOSPC, -ENOMEM. */
 int konce_nodecore_group_add(struct konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
 			     konce_group **out);
 konce_group *konce_nodecore_group_find(struct konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID]);
@@ -56,6 +56,16 @@ int konce_nodecore_group_remove(struct konce_nodecore *c, const uint8_t gid[KONC
 /* Calls fn for every hosted group. */
 void konce_nodecore_groups_each(struct konce_nodecore *c, void (*fn)(void *ctx, const uint8_t *gid, konce_group *g),
 				void *ctx);
+/* The application's callbacks for every hosted group (cgroup.h konce_group_config policy and
+ * snapshot), called with the group's id from inside konce_nodecore_input()/_timer() (the core's
+ * input path); NULL members: accept every holder of a valid invitation / an empty state.  The
+ * struct is copied; a later call replaces it, for the groups hosted already too. */
+typedef struct konce_nc_group_app {
+	bool (*policy)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const uint8_t key[KONCE_CW_KEY]);
+	int (*snapshot)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const uint8_t **data, size_t *len);
+	void *policy_ctx, *snapshot_ctx;
+} konce_nc_group_app;
+int konce_nodecore_groups_app(struct konce_nodecore *c, const konce_nc_group_app *app);
 /* The wall clock (unix seconds) invitation expiry is judged by, for every group. */
 void konce_nodecore_groups_wallclock(struct konce_nodecore *c, uint64_t unix_seconds);
 /* After a command on a hosted core (konce_group_propose, ...): sends what it queued.  poll_event()

@@ -333,6 +333,10 @@ static void on_intro(konce_trav *t, const konce_rdvclient_event *e, uint64_t now
 		mine[nmine++] = (konce_cand){KONCE_CAND_HOST, t->host[0]};
 	in.self_cands = nmine ? mine : NULL;
 	in.nself = nmine;
+	p->shared_public = konce_candidates_shared_public(mine, nmine, e->cand, e->ncand);
+	p->hairpin = KONCE_NAT_UNKNOWN;
+	const struct konce_punch_counters *pc = konce_punch_counters(p->pu);
+	p->rx_before = pc->probes_rx + pc->acks_rx;
 	konce_punch_start(p->pu, &in, now);
 	trav_hs_intro(t, p, now);
 	char who[KONCE_KEY_TEXT_LEN + 1];
@@ -395,6 +399,16 @@ static void client_events(konce_trav *t, uint64_t now)
 	}
 }
 
+/* An attempt between two sides behind one public address gave up (not the relay-first RELAY at
+ * its start) and not one probe or ack of the peer came through that address's hairpin. */
+static void hairpin_giveup(struct tpeer *p)
+{
+	const struct konce_punch_counters *c = konce_punch_counters(p->pu);
+	if (p->shared_public && p->hairpin == KONCE_NAT_UNKNOWN && p->first_probe_us &&
+	    konce_punch_state(p->pu) == KONCE_PUNCH_PATH_RELAYED && c->probes_rx + c->acks_rx == p->rx_before)
+		p->hairpin = KONCE_NAT_NO;
+}
+
 static void peer_events(konce_trav *t, struct tpeer *p, uint64_t now)
 {
 	char who[KONCE_KEY_TEXT_LEN + 1], as[KONCE_ADDR_STRLEN];
@@ -407,6 +421,8 @@ static void peer_events(konce_trav *t, struct tpeer *p, uint64_t now)
 		case KONCE_PUNCH_EV_DIRECT:
 			p->result_us = now;
 			p->path = pe.addr;
+			if (p->shared_public)
+				p->hairpin = KONCE_NAT_YES; /* no host candidate: the pair runs through it */
 			trav_log(t, KONCE_LOG_INFO, "direct path to %s at %s", who, konce_addr_str(&pe.addr, as));
 			path_event(t, p, KONCE_PUNCH_PATH_DIRECT, &pe.addr, false);
 			release_held(t, p, now);
@@ -414,6 +430,7 @@ static void peer_events(konce_trav *t, struct tpeer *p, uint64_t now)
 			break;
 		case KONCE_PUNCH_EV_RELAY:
 			p->result_us = now;
+			hairpin_giveup(p);
 			trav_log(t, KONCE_LOG_INFO, "no direct path to %s: relaying", who);
 			path_event(t, p, KONCE_PUNCH_PATH_RELAYED, NULL, false);
 			release_held(t, p, now);

@@ -106,6 +106,8 @@ int konce_trav_path_info_get(konce_trav *t, const uint8_t pk[KONCE_WIRE_KEY], ui
 	memcpy(o->cand, p->cand, p->ncand * sizeof(o->cand[0]));
 	o->result = p->result;
 	o->intro_fail = p->intro_fail;
+	o->shared_public = p->shared_public;
+	o->hairpin = (enum konce_nat_tri)p->hairpin;
 	o->path = p->path;
 	konce_addr a;
 	o->have_path_sock = konce_punch_path(p->pu, &o->path_sock, &a);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "nat/candidates.h"
+#include "nat/nat.h"
 #include "nat/relay.h"
 #include "nat/rendezvous.h"
 #include "node/core/trav.h"
@@ -76,6 +77,11 @@ typedef struct konce_trav_path_info {
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
 	int result;           /* last konce_punch_ev_type, 0 = none yet */
 	unsigned intro_fail;  /* KONCE_IFAIL_* of the last refusal, 0 = none */
+	/* both sides behind one public address, no host candidates: the attempt probed through that
+	 * NAT's hairpin, which carried a pair (YES), answered nothing before the give-up (NO: off, or
+	 * the NATs behind it filter), or neither yet (UNKNOWN) */
+	bool shared_public;
+	enum konce_nat_tri hairpin;
 	konce_addr path;      /* DIRECT: the verified address */
 	bool have_path_sock;
 	unsigned path_sock;   /* the socket the path was verified on (0 = the node's) */

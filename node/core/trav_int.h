@@ -38,6 +38,13 @@ struct tpeer {
 	int result;           /* last konce_punch_ev_type, 0 = none yet */
 	unsigned intro_fail;  /* KONCE_IFAIL_* of the last refusal */
 	unsigned intro_reasks; /* introductions asked again after KONCE_IFAIL_UNKNOWN */
+	/* the last INTRO put both sides behind one public address (konce_candidates_shared_public):
+	 * whether its hairpin carried the attempt (enum konce_nat_tri: YES a pair verified, NO the
+	 * attempt gave up with nothing from the peer, else UNKNOWN); probes and acks from the peer
+	 * counted before the attempt */
+	bool shared_public;
+	uint8_t hairpin;
+	uint64_t rx_before;
 	konce_addr path;      /* DIRECT: the verified address */
 	konce_addr seen[SEEN_MAX]; /* where the peer's PUNCH packets came from (latest SEEN_MAX) */
 	unsigned nseen, seen_next;

@@ -1,6 +1,7 @@
 /* ctl_group.c - the control protocol's group commands (docs/CONTROL.md "Groups"): "group.create",
- * "group.invite", "group.join", "group.propose", "group.log", "group.members", "group.leave" and
- * "group.list", each answered at once over the public API of include/konce/group.h. */
+ * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log",
+ * "group.members", "group.status" (ctl_group_status.c), "group.leave" and "group.list", each
+ * answered at once over the public API of include/konce/group.h. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -154,6 +155,19 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 			return fail(e, "invite", group);
 		return json_pack("{s:b, s:s, s:I}", "ok", 1, "token", token, "expires", exp);
 	}
+	if (!strcmp(cmd, "group.invite_status")) { /* has the invitation of "token" committed here? */
+		const char *token = json_string_value(json_object_get(req, "token"));
+		if (!token)
+			return gerr(EINVAL, "group.invite_status needs \"token\"");
+		e = konce_node_group_invite_status(n, group, token);
+		if (e == -ESTALE)
+			return gerr(EINVAL, "invite %s: the invitation has been used or refused", group);
+		if (e == -EINVAL)
+			return gerr(EINVAL, "invite %s: not a token of this group", group);
+		if (e < 0)
+			return fail(e, "invite", group);
+		return json_pack("{s:b, s:b}", "ok", 1, "committed", e == 1);
+	}
 	if (!strcmp(cmd, "group.propose")) {
 		const char *text = json_string_value(json_object_get(req, "text"));
 		const char *hex = json_string_value(json_object_get(req, "hex"));
@@ -189,6 +203,8 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 		}
 		return json_pack("{s:b, s:o, s:b}", "ok", 1, "entries", l.arr, "more", json_array_size(l.arr) >= LOG_PAGE);
 	}
+	if (!strcmp(cmd, "group.status"))
+		return ctl_group_status(n, group);
 	if (!strcmp(cmd, "group.members")) {
 		konce_group_info g;
 		if ((e = konce_node_group_info(n, group, &g)))

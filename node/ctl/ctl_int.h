@@ -25,6 +25,8 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 
 /* ctl_group.c: "group.*" */
 json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req);
+/* ctl_group_status.c: the "group.status" answer for group `name` */
+json_t *ctl_group_status(konce_node *n, const char *name);
 
 /* ctl_trav.c: "path", "netcheck", and the traversal part of "status" (null without traversal) */
 json_t *ctl_trav(const konce_ctlproto_host *h, const char *cmd, json_t *req);

@@ -67,6 +67,9 @@ static json_t *path_json(const konce_ctlproto_host *h, const uint8_t pk[KONCE_KE
 	else if (p->state == KONCE_PUNCH_PATH_PROBING && c->relay_first && !c->giveups)
 		why = "the two NATs (in the introduction) make a direct path impossible or a birthday gamble: "
 		      "relayed from the start while the attempt probes";
+	else if (p->result == KONCE_PUNCH_EV_RELAY && p->hairpin == KONCE_NAT_NO)
+		why = "both sides are behind one public address, and no probe through it came back: its NAT "
+		      "does not hairpin (or the NATs behind it filter)";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && c->lost)
 		why = "a direct path stopped answering keepalive probes, and no attempt since found another";
 	else if (p->result == KONCE_PUNCH_EV_RELAY && !c->probes_rx)
@@ -95,6 +98,7 @@ static json_t *path_json(const konce_ctlproto_host *h, const uint8_t pk[KONCE_KE
 	konce_key_to_text(who, pk);
 	json_object_set_new(o, "peer", json_string(who));
 	json_object_set_new(o, "why_relayed", why ? json_string(why) : json_null());
+	json_object_set_new(o, "hairpin", p->shared_public ? json_string(konce_nat_tri_name(p->hairpin)) : json_null());
 	/* the handshake as the probe (node/core/trav_hs.c): HELLO copies sent and received, handshake
 	 * answers that verified a pair, answers sent to where the peer's handshake came from */
 	json_object_set_new(o, "handshake",

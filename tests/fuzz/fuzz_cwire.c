@@ -5,6 +5,7 @@
  *   0: konce_cw_parse; a message that parses re-encodes to the same bytes (the codec is canonical);
  *   1: konce_ctoken_parse; a token that parses re-encodes to the same bytes;
  *   2: konce_cw_value_parse, the same rule;
+ *   4: konce_cw_snapcore_parse (a snapshot's core section), the same rule;
  *   3: the rest is a sequence of (sender u8 % 4, len u16, bytes) fed to member A of {A, B, C}
  *      (sender 3 is a stranger), with the timer run between inputs: no crash, no leak (ASan), and
  *      the member's commit index never passes its log.
@@ -90,6 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	case 3:
 		member_input(d, n);
 		break;
+	case 4: {
+		konce_cw_invite inv[KONCE_CW_SNAP_INVITES];
+		unsigned count = 0;
+		if (konce_cw_snapcore_parse(inv, &count, d, n, NULL) == KONCE_CW_OK &&
+		    (konce_cw_snapcore_encode(inv, count, out, sizeof(out)) != n || memcmp(out, d, n)))
+			abort();
+		break;
+	}
 	}
 	return 0;
 }

@@ -57,14 +57,36 @@
 # PROBING, so the connect must be answered over the relay before the first attempt gives up; the
 # path checks then wait for that attempt's outcome.
 #
+# Hosts behind one CGNAT (cgnat preset; netsim's cgnat-nested.topo), three more pairs: a home
+# port-restricted NAT and a host directly behind the CGNAT; home NATs port-restricted and
+# symmetric-sequential behind it; the same with the CGNAT's hairpin off.  Both reflexive addresses
+# share the CGNAT's one public address and no host candidate is offered (the default), so the
+# INTRO starts both sides on the relay (nat/candidates.h), and only the CGNAT's hairpin can carry
+# a direct path.  The CGNAT allocates its ports at random, so the sequential home NAT's mappings
+# come out of it endpoint-dependent and random: with two rendezvous that pair is a birthday pair
+# (through the hairpin), with one it is relayed.  Where the CGNAT does not hairpin, the pair is
+# relayed and `konce path` says the shared address gave no answer.
+#
+# TRAVERSAL_NRDV=1 (test_traversal_matrix_one_rdv.sh) registers A and B with R1 alone: neither
+# knows its mapping, so every pair without a lease starts on the relay, nobody predicts or runs
+# birthday probing, and what needs either stays relayed (the pairs with a port-restricted or cgnat
+# side against a symmetric one, and both endpoint-dependent); the rest upgrades to direct.
+#
 # Every pair must connect and exchange messages (100%); the path must be the one above, and
 # `konce path --json` on A must agree (verified pair and no give-up, or give-up and relayed
-# datagrams).  The grid at the end shows the path from A's side (D direct, P port-mapped as B sees
-# it, R relayed) and the time from `konce connect KEY` to the first answered message, in ms.
+# datagrams).  The first answer (the reply to `konce connect KEY`, the handshake done) must come
+# before any attempt gave up and within 4 s: no pair waits for the 4 s give-up.  Its bound is 4
+# relay RTTs (A's and B's registration RTTs to R1) plus the start delay the rendezvous chose plus
+# 500 ms; the median pair must meet it, and how many pairs are past it is printed (on a shared
+# 2-core machine a daemon can be descheduled for a second; the simulated matrix holds the bound
+# per pair in virtual time).  The grid at
+# the end shows the path from A's side (D direct, P port-mapped as B sees it, R relayed), the time
+# from `konce connect KEY` to the first reply, and the time from the ask to the verified direct
+# pair (`konce path` result_ms), in ms.
 #
-# The full 45 is the default (about 40 s with 6 runs at a time on 2 cores).  TRAVERSAL_MATRIX=quick
-# runs a subset (one pair for each kind of outcome, 10 pairs: see below) instead
-# of all 45; TRAVERSAL_ONLY=KIND1:KIND2[,...] (short kinds: pub fcone rcone prcone sym symseq
+# The full 45 and the 3 CGNAT pairs are the default (about 45 s with 6 runs at a time on 2 cores).
+# TRAVERSAL_MATRIX=quick runs a subset (one pair for each kind of outcome, 10 pairs: see below,
+# and the CGNAT pairs) instead of all 45; TRAVERSAL_ONLY=KIND1:KIND2[,...] (short kinds: pub fcone rcone prcone sym symseq
 # cgnat upnp natpmp) runs only those pairs.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
@@ -74,12 +96,33 @@ short() {
 	case $1 in
 	public) echo pub ;; full-cone) echo fcone ;; restricted-cone) echo rcone ;;
 	port-restricted-cone) echo prcone ;; symmetric) echo sym ;; symmetric-sequential) echo symseq ;;
+	cgn/* | cgn0/*) echo "${1%%/*}-$(short "${1#*/}")" ;;
 	*) echo "$1" ;;
 	esac
 }
-# expect P1 P2: the node's path (the rule in the header): direct or relayed
+NRDV=${TRAVERSAL_NRDV:-2}
+[[ $NRDV =~ ^[12]$ ]] || { echo "FAIL: TRAVERSAL_NRDV must be 1 or 2"; exit 1; }
+eim() { case $1 in symmetric | symmetric-sequential) return 1 ;; esac; }
+leased() { case $1 in upnp | natpmp) return 0 ;; esac; return 1; }
+# expect P1 P2: the node's path (the rule in the header): direct, relayed or birthday
 expect() {
 	local o
+	case "$1 $2" in
+	"cgn/port-restricted-cone cgn") echo direct; return ;;
+	"cgn/port-restricted-cone cgn/symmetric-sequential") [ "$NRDV" = 2 ] && echo birthday || echo relayed; return ;;
+	cgn0/*) echo relayed; return ;;
+	esac
+	if [ "$NRDV" = 1 ]; then
+		# one rendezvous: no mapping known, so no prediction and no birthday probing
+		if leased "$1" || leased "$2" || { eim "$1" && eim "$2"; }; then echo direct; return; fi
+		for o in "$1 $2" "$2 $1"; do
+			case $o in
+			"public "* | "full-cone "* | "restricted-cone "*) eim "${o%% *}" && ! eim "${o#* }" && { echo direct; return; } ;;
+			esac
+		done
+		echo relayed
+		return
+	fi
 	for o in "$1 $2" "$2 $1"; do
 		case $o in
 		"symmetric symmetric" | "symmetric symmetric-sequential") echo relayed; return ;;
@@ -87,6 +130,13 @@ expect() {
 		esac
 	done
 	echo direct
+}
+# relay_first P1 P2: the INTRO starts both sides on the relay (punch.h, candidates.h): direct not
+# expected, or a mapping unknown (one rendezvous) without a lease, or both behind one public address
+relay_first() {
+	case $1 in cgn | cgn/* | cgn0/*) return 0 ;; esac
+	[ "$(expect "$1" "$2")" != direct ] && return 0
+	[ "$NRDV" = 1 ] && ! leased "$1" && ! leased "$2"
 }
 
 PAIRS=''
@@ -114,6 +164,12 @@ if [ -n "${TRAVERSAL_ONLY:-}" ]; then
 	done <<<"$PAIRS"
 	PAIRS=$sel
 fi
+# hosts behind one CGNAT (cgnat preset, hairpin on; cgn0: hairpin=off): "cgn/HOME" behind a home
+# NAT with preset HOME behind it, "cgn" directly behind it (netsim's cgnat-nested.topo)
+SHARED="cgn/port-restricted-cone cgn
+cgn/port-restricted-cone cgn/symmetric-sequential
+cgn0/port-restricted-cone cgn0/symmetric-sequential"
+[ -n "${TRAVERSAL_ONLY:-}" ] || PAIRS+=$'\n'"$SHARED"
 PAIRS=$(sed '/^$/d' <<<"$PAIRS")
 [ -n "$PAIRS" ] || { echo "FAIL: no pair selected"; exit 1; }
 
@@ -122,10 +178,10 @@ waitreg() {
 	local out
 	for _ in $(seq 100); do
 		out=$(kcli "$1" "$2" "$3" netcheck --json 2>/dev/null) &&
-			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && return 0
+			jqt "$out" ".registered and ([.rendezvous[] | select(.reflexive != null)] | length == $NRDV)" && return 0
 		sleep 0.1
 	done
-	fail "node $3 did not register with both rendezvous within 10 s: $out"
+	fail "node $3 did not register with its $NRDV rendezvous within 10 s: $out"
 }
 # waitlease RUN HOST NAME PRESET: until the node leased its port over upnp/natpmp (10 s at most)
 waitlease() {
@@ -142,6 +198,10 @@ waitlease() {
 side() {
 	local h
 	h=$([ "$2" = 1 ] && echo a || echo b)
+	case $3 in
+	cgn/* | cgn0/*) printf 'router nat%s behind cgn preset=%s\nhost %s behind nat%s\n' "$2" "${3#*/}" "$h" "$2" >>"$1"; return ;;
+	cgn) echo "host $h behind cgn" >>"$1"; return ;;
+	esac
 	if [ "$3" = public ]; then
 		echo "host $h addr=203.0.113.2$2" >>"$1"
 	else
@@ -217,42 +277,67 @@ birthday_checks() {
 }
 
 one() {
-	local p1=$1 p2=$2 run=km$$_$3 name want states topo aip bip kr1 kr2 ka kb out t0 ms path bpath
+	local p1=$1 p2=$2 run=km$$_$3 name want states topo aip bip kr1 kr2 ka kb out t0 ms path bpath rdvs rtt bound dms
 	name=$(short "$p1")-x-$(short "$p2")
 	want=$(expect "$p1" "$p2")
 	KRUN=$run
 	trap kcleanup EXIT
-	echo "== $name ($p1 x $p2, expect $want$([ "$want" = birthday ] && echo ': direct ~64% per attempt, else relayed'))"
+	echo "== $name ($p1 x $p2, $NRDV rendezvous, expect $want$([ "$want" = birthday ] && echo ': direct ~64% per attempt, else relayed'))"
 	topo=$KTMP/$name.topo
 	echo internet >"$topo"
+	case $p1 in
+	cgn/* | cgn) echo "router cgn preset=cgnat" >>"$topo" ;;
+	cgn0/*) echo "router cgn preset=cgnat hairpin=off" >>"$topo" ;;
+	esac
 	side "$topo" 1 "$p1"
 	side "$topo" 2 "$p2"
 	echo "host pub addr=203.0.113.10,203.0.113.11" >>"$topo"
 	kup "$topo" "$run"
 	aip=$(kaddr "$run" a) bip=$(kaddr "$run" b)
 	kstart "$run" pub R1 203.0.113.10:7807 --rendezvous yes
-	kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
-	kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
-	kstart "$run" a A "$aip:7807" --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
-	kstart "$run" b B "$bip:7807" --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
+	kr1=$(kfield "$run" R1 "public key")
+	rdvs=(--rendezvous-peer "$kr1@203.0.113.10:7807")
+	if [ "$NRDV" = 2 ]; then
+		kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
+		kr2=$(kfield "$run" R2 "public key")
+		rdvs+=(--rendezvous-peer "$kr2@203.0.113.11:7807")
+	fi
+	kstart "$run" a A "$aip:7807" "${rdvs[@]}"
+	kstart "$run" b B "$bip:7807" "${rdvs[@]}"
 	ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
 	waitreg "$run" a A
 	waitreg "$run" b B
 	case $p1 in upnp | natpmp) waitlease "$run" a A "$p1" ;; esac
 	case $p2 in upnp | natpmp) waitlease "$run" b B "$p2" ;; esac
 	case "$p1 $p2" in *upnp* | *natpmp*) sleep 0.5 ;; esac # the lease's REGISTER reaches R1
+	# the relay's round trip: A's and B's registration RTTs to the primary
+	rtt=0
+	for n in a:A b:B; do
+		out=$(kcli "$run" "${n%:*}" "${n#*:}" netcheck --json) || fail "$name: netcheck failed"
+		rtt=$(jq -n "$rtt + ($(jq '.rendezvous[0].register_rtt_ms // 0' <<<"$out"))")
+	done
 
 	t0=$(date +%s%N)
 	out=$(kcli "$run" a A connect --json "$kb") || fail "$name: connect by key failed: $out"
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	check "$name: connect by key alone answers for B's key" jqt "$out" ".ok == true and .public_key == \"$kb\""
-	if [ "$want" != direct ]; then
-		# direct not expected (punch.h): the INTRO put both sides in PROBING, so the handshake
-		# went through the relay while the attempt was still running, not after its give-up
-		out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
-		echo "     A's trace at connect: $(jq -c '{state, probes, datagrams}' <<<"$out")"
+	out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
+	echo "     A's trace at connect: $(jq -c '{state, delay_ms, probes, datagrams}' <<<"$out")"
+	# The first answer (the connect's reply: the handshake done) within the relay's round trips:
+	# the introduction (ask, consent, INTRO: 2 relay RTTs), the start delay the rendezvous chose
+	# (the handshake of a held pair waits for it), the handshake (2 relay RTTs), plus a margin of
+	# 500 ms for the CLI's start and the daemons' scheduling.  Each pair must answer before the 4 s
+	# give-up, without one; the bound itself is held by the median pair (see the end: on a shared
+	# 2-core machine one pair's daemon can be descheduled for a second or more).
+	bound=$(jq -n "4 * $rtt + ($(jq '.delay_ms // 0' <<<"$out")) + 500 | floor")
+	echo "     first answer in $ms ms (bound $bound ms, relay RTT $rtt ms)"
+	check "$name: the first answer in $ms ms came before the 4 s give-up" [ "$ms" -lt 4000 ]
+	check "$name: no attempt gave up before the first answer" jqt "$out" '.probes.giveups == 0'
+	if relay_first "$p1" "$p2"; then
+		# direct not known to be possible (punch.h): the INTRO put both sides in PROBING, so the
+		# handshake went through the relay while the attempt was still running
 		check "$name: connected over the relay before the attempt gave up" \
-			jqt "$out" '.probes.giveups == 0 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
+			jqt "$out" '.state != "punching" and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
 	fi
 	out=$(kcli "$run" a A ping --json -c 2 -i 0.2 -W 3 "$kb") || fail "$name: ping failed: $out"
 	check "$name: 2 of 2 pings answered" jqt "$out" '.sent == 2 and .received == 2'
@@ -260,7 +345,7 @@ one() {
 	check "$name: send is answered" jqt "$out" '.ok == true and .outcome == "replied"'
 	check "$name: B logged the message from A's key" grep -q "message from $ka: hello from a behind $p1" "$KTMP/$run.B.err"
 
-	if [ "$want" != direct ]; then
+	if relay_first "$p1" "$p2"; then
 		# the checks below are about how the first attempt ended: wait for that (T + 4 s)
 		for _ in $(seq 100); do
 			out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
@@ -274,7 +359,9 @@ one() {
 	bpath=$(jq -r ".peers[] | select(.public_key == \"$ka\" and .state == \"up\") | .path" <<<"$out")
 	echo "     path: A sees $path, B sees $bpath"
 	out=$(kcli "$run" a A path --json "$kb") || fail "$name: path failed"
-	echo "     A's trace: $(jq -c '{state, path, probes, handshake, why_relayed}' <<<"$out")"
+	echo "     A's trace: $(jq -c '{state, path, result_ms, probes, handshake, why_relayed}' <<<"$out")"
+	# the time to the direct path: the verified pair's event, from the ask
+	dms=$(jq -r 'if .state == "direct" and .result_ms != null then (.result_ms | floor) else "-" end' <<<"$out")
 	# "probing" is relayed with an upgrade attempt running (the quick retry 2 s after a give-up
 	# that heard nothing from the peer: the check can come that late on a loaded machine)
 	case $want in relayed) states='relayed|probing' ;; birthday) states='direct|relayed|probing' ;; *) states=$want ;; esac
@@ -294,12 +381,23 @@ one() {
 		check "$name: the trace shows the give-up, relayed datagrams and why" \
 			jqt "$out" '((.state == "relayed" and .why_relayed != null) or .state == "probing") and .probes.giveups >= 1 and .datagrams.relayed_tx > 0 and .datagrams.relayed_rx > 0'
 	fi
+	# behind one CGNAT, konce path says what its hairpin did (the give-up's quick retry, which
+	# starts afresh, is 2 s away)
+	case $p1 in
+	cgn0/*) check "$name: konce path says the shared address gave no answer: hairpin off ($(jq -c .hairpin <<<"$out"))" \
+		jqt "$out" '.hairpin == "no" and (.why_relayed | test("hairpin"))' ;;
+	cgn/*) if [ "$(jq -r .state <<<"$out")" = direct ]; then
+		check "$name: konce path says the pair runs through the shared address's hairpin" jqt "$out" '.hairpin == "yes"'
+	fi ;;
+	esac
 	# the side that sees the port-mapped candidate used says so
 	[ "$bpath" = port-mapped ] && path=port-mapped
 	[ -n "${TRAVERSAL_KEEP_LOGS:-}" ] && cp "$KTMP/$run".*.err /tmp/ 2>/dev/null
-	for n in A B R1 R2; do kstop "$run" "$n"; done
+	for n in A B R1 R2; do
+		if [ -n "${NPID[$run.$n]:-}" ]; then kstop "$run" "$n"; fi
+	done
 	echo "ok   $name: every node exits 0 on SIGTERM"
-	echo "ROW $p1 $p2 $path ${ms}"
+	echo "ROW $p1 $p2 $path ${ms} $dms $bound"
 }
 
 T0=$(date +%s)
@@ -312,7 +410,7 @@ while read -r p1 p2; do
 	pids[i]=$!
 done <<<"$PAIRS"
 
-rc=0 nok=0 nall=0 nbd=0 nbt=0 nbr=0
+rc=0 nok=0 nall=0 nbd=0 nbt=0 nbr=0 shared='' over=0 slack=()
 declare -A CELL=()
 for i in "${!pids[@]}"; do
 	nall=$((nall + 1))
@@ -326,27 +424,42 @@ for i in "${!pids[@]}"; do
 	grep -q '^BIRTHDAY ' "$KTMP/log.$i" && nbt=$((nbt + 1))
 	if [ -n "$row" ]; then
 		nok=$((nok + 1))
-		read -r _ _ path ms <<<"$row"
+		read -r _ _ path ms dms bound <<<"$row"
+		slack+=($((ms - bound)))
+		[ "$ms" -le "$bound" ] || over=$((over + 1))
 		case $path in direct) c=D ;; port-mapped) c=P ;; relayed) c=R ;; *) c="?" ;; esac
-		CELL[$p1,$p2]="$c$mark ${ms}"
+		CELL[$p1,$p2]="$c$mark ${ms}/${dms}"
 	else
 		CELL[$p1,$p2]="FAIL$mark"
+		ms=- dms=- bound=-
 	fi
+	case $p1 in cgn/* | cgn0/*) shared+=$(printf '  %-50s %-8s first answer %5s ms (bound %s ms), direct %s ms' "$p1 x $p2" "${CELL[$p1,$p2]%% *}" "$ms" "$bound" "$dms")$'\n' ;; esac
 done
 secs=$(($(date +%s) - T0))
 echo
-echo "path from A (row) to B (column): D direct, P port-mapped, R relayed; ms from connect-by-key to the first reply"
+echo "$NRDV rendezvous.  Path from A (row) to B (column): D direct, P port-mapped, R relayed; \"first/direct\" ="
+echo "ms from connect-by-key to the first reply / from the ask to the verified direct pair (- none)"
 echo "(* = birthday pair: direct when the random side's 256 extra sockets meet the EIM side's 256 random"
 echo "     ports, ~64% per attempt, else relayed; both are correct outcomes)"
 printf '%-8s' ''
-for k in $KINDS; do printf '%-11s' "$(short "$k")"; done
+for k in $KINDS; do printf '%-13s' "$(short "$k")"; done
 echo
 for r in $KINDS; do
 	printf '%-8s' "$(short "$r")"
-	for c in $KINDS; do printf '%-11s' "${CELL[$r,$c]:-}"; done
+	for c in $KINDS; do printf '%-13s' "${CELL[$r,$c]:-}"; done
 	echo
 done
+if [ -n "$shared" ]; then
+	echo
+	echo "hosts behind one CGNAT (cgn: hairpin on, cgn0: off; /HOME: behind a home NAT):"
+	printf '%s' "$shared"
+fi
 echo
+if [ "${#slack[@]}" -gt 0 ]; then
+	med=$(printf '%s\n' "${slack[@]}" | sort -n | sed -n "$(((${#slack[@]} + 1) / 2))p")
+	echo "first answer past its bound (4 relay RTTs + start delay + 500 ms): $over of ${#slack[@]} pairs; median pair $med ms from it"
+	[ "$med" -le 0 ] || { echo "FAIL: the median pair's first answer is $med ms past its bound"; rc=1; }
+fi
 [ "$nbt" = 0 ] || echo "birthday pairs: $nbd of $nbt direct at once, $nbr more after the quick retry"
 echo "$nok of $nall pairs passed every check, in ${secs} s (${jobs_max} at a time)"
 exit $rc

@@ -26,7 +26,7 @@
  * received) where direct is possible; never direct where it is impossible.
  * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
  * introduction request to the first message received over the direct path.  TP_DEBUG=1 prints
- * each run's end state and counters.
+ * each run's end state and counters; TP_TRACE=1 each run's traversal events (trav_host.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "tests/sim/sim.h"
+#include "node/core/trav_info.h"
 #include "node/core/trav_int.h"
 #include "tests/sim/trav_host.h"
 
@@ -251,6 +252,8 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	/* odd seeds: a asks for b; even seeds: b asks for a (the key order, which decides the
 	 * controlling side, is random either way) */
 	tp_peer *init = (seed & 1) ? &w.a : &w.b;
+	if (getenv("TP_TRACE"))
+		fprintf(stderr, "=== %s-%s seed %llu\n", kind_name[ka], kind_name[kb], (unsigned long long)seed);
 	tp_peer_connect_at(init, 2 * SEC);
 	sim_run_until(s, RUN_FOR_S * SEC);
 
@@ -594,6 +597,15 @@ static void test_shared_cgnat(void **state)
 				SIM_ASSERT(s, direct);
 				SIM_ASSERT(s, sim_nat_counters_get(cgn)->hairpinned > 0);
 			}
+			/* konce path: the shared address was tried; its hairpin carried the pair, or
+			 * (off) nothing came back through it before the give-up */
+			konce_trav_path_info pi;
+			SIM_ASSERT_EQ(s, konce_trav_path_info_get(w.a.n.t, w.a.other, sim_now(s), &pi), 0);
+			SIM_ASSERT(s, pi.shared_public);
+			if (direct)
+				SIM_ASSERT_EQ(s, pi.hairpin, KONCE_NAT_YES);
+			if (!cases[k].hairpin)
+				SIM_ASSERT_EQ(s, pi.hairpin, KONCE_NAT_NO);
 			/* the first answer: both peers 25 ms from R1, the relay RTT 100 ms */
 			SIM_ASSERT(s, w.a.asked_at && w.a.acked_at[0] > w.a.asked_at);
 			uint64_t answer = w.a.acked_at[0] - w.a.asked_at;

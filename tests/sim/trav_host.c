@@ -390,6 +390,13 @@ static void app_message(void *ctx, konce_node *node, const konce_message *msg)
 static void app_trav(void *owner, const konce_trav_event *ev, uint64_t now)
 {
 	tp_peer *p = owner;
+	if (getenv("TP_TRACE") && ev->type == KONCE_TRAV_EV_LOG)
+		fprintf(stderr, "%9.3f %s log %s\n", now / 1e6, p->name, ev->text);
+	if (getenv("TP_TRACE") && ev->type == KONCE_TRAV_EV_PATH) {
+		char as[KONCE_ADDR_STRLEN];
+		konce_addr_str(&ev->addr, as);
+		fprintf(stderr, "%9.3f %s path %s %s lost %d\n", now / 1e6, p->name, konce_punch_path_state_name(ev->state), as, ev->lost);
+	}
 	if (ev->type != KONCE_TRAV_EV_PATH || memcmp(ev->pk, p->other, KONCE_WIRE_KEY))
 		return;
 	if (ev->state == KONCE_PUNCH_PATH_DIRECT) {

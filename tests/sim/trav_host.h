@@ -28,7 +28,8 @@
  *
  * What the daemon's host (node/io/node_trav.c) does and this one does not: the lifetime service
  * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), the filtering test's
- * sockets, log lines, and the store (the node core makes no notes).
+ * sockets, log lines, and the store (the node core makes no notes).  TP_TRACE=1 prints each
+ * peer's traversal log lines and path events with their virtual time instead.
  */
 #ifndef KONCE_TRAV_HOST_H
 #define KONCE_TRAV_HOST_H

@@ -217,7 +217,7 @@ static konce_classify_result classify(world *w, bool lifetime, uint32_t max_s)
 	konce_classify_init(&c, &cfg);
 	unsigned guard = 0;
 	uint64_t life_map_at = 0;
-	while (konce_classify_next(&c, now, &p)) {
+	while (konce_classify_poll(&c, now, &p)) {
 		assert_true(++guard < 200);
 		assert_true(p.deadline > p.not_before);
 		if (p.not_before > now)
@@ -228,13 +228,14 @@ static konce_classify_result classify(world *w, bool lifetime, uint32_t max_s)
 			now += 20000;
 			if (p.test == KONCE_CLASSIFY_T_LIFE_MAP)
 				life_map_at = now;
-			konce_classify_answer(&c, now, &o);
+			konce_classify_input(&c, now, &o);
 		} else {
+			assert_int_equal(konce_classify_next_timer(&c), p.deadline);
 			now = p.deadline;
-			konce_classify_timeout(&c, now);
+			konce_classify_timer(&c, now);
 		}
 	}
-	assert_false(konce_classify_next(&c, now, &p));
+	assert_false(konce_classify_poll(&c, now, &p));
 	konce_classify_result r = *konce_classify_result_get(&c);
 	assert_true(r.done);
 	return r;
@@ -466,23 +467,24 @@ static void test_stray_input(void **state)
 	konce_classify_probe p, p2;
 	konce_classify_obs o = {0};
 	konce_classify_init(&c, &cfg);
-	konce_classify_answer(&c, 1, &o);
-	konce_classify_timeout(&c, 1);
+	konce_classify_input(&c, 1, &o);
+	konce_classify_timer(&c, 1);
 	assert_int_equal(konce_classify_result_get(&c)->ignored, 2);
-	assert_true(konce_classify_next(&c, 10, &p));
+	assert_int_equal(konce_classify_next_timer(&c), UINT64_MAX); /* nothing outstanding */
+	assert_true(konce_classify_poll(&c, 10, &p));
 	assert_int_equal(p.test, KONCE_CLASSIFY_T_BASIC);
 	assert_true(p.deadline == 10 + 1500000);
 	/* asking again without an answer gives the same probe, not a new test */
-	assert_true(konce_classify_next(&c, 20, &p2));
+	assert_true(konce_classify_poll(&c, 20, &p2));
 	assert_memory_equal(&p, &p2, sizeof(p));
-	konce_classify_answer(&c, 30, &o); /* no mapped address: not an answer to BASIC */
+	konce_classify_input(&c, 30, &o); /* no mapped address: not an answer to BASIC */
 	assert_int_equal(konce_classify_result_get(&c)->ignored, 3);
 	o.has_mapped = true;
 	o.local = mk("10.0.0.2:5000");
 	o.mapped = mk("203.0.113.1:6000");
-	konce_classify_answer(&c, 40, &o);
+	konce_classify_input(&c, 40, &o);
 	assert_true(konce_classify_result_get(&c)->nat);
-	assert_true(konce_classify_next(&c, 50, &p));
+	assert_true(konce_classify_poll(&c, 50, &p));
 	/* no alternate announced: the mapping tests are skipped, straight to hairpin */
 	assert_int_equal(p.test, KONCE_CLASSIFY_T_HAIRPIN);
 	assert_true(p.hairpin);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -194,6 +195,50 @@ static void test_every_type_roundtrips(void **st)
 }
 
 /* SNAP chunks: in place within a bounded snapshot, each exactly as long as its chunk. */
+/* The snapshot core section: canonical, and every count, length and flag checked. */
+static void test_snapcore(void **st)
+{
+	(void)st;
+	uint8_t h[2][32], out[KONCE_CW_SNAP_CORE_MAX + 4];
+	memset(h[0], 0x11, 32);
+	memset(h[1], 0x22, 32);
+	konce_cw_invite in[2] = {{.hash = h[0], .expires = 1234, .used = false}, {.hash = h[1], .used = true}};
+	konce_cw_invite got[KONCE_CW_SNAP_INVITES];
+	unsigned count = 0;
+	size_t n = konce_cw_snapcore_encode(in, 2, out, sizeof(out)), used = 0;
+	assert_int_equal(n, 1 + 2 * KONCE_CW_SNAP_INVITE);
+	out[n] = 0x99; /* the application's bytes follow */
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n + 1, &used), KONCE_CW_OK);
+	assert_int_equal(used, n);
+	assert_int_equal(count, 2);
+	assert_memory_equal(got[1].hash, h[1], 32);
+	assert_int_equal(got[0].expires, 1234);
+	assert_false(got[0].used);
+	assert_true(got[1].used);
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n + 1, NULL), KONCE_CW_TRAILING);
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n - 1, &used), KONCE_CW_SHORT);
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, 0, &used), KONCE_CW_SHORT);
+	out[n - 1] = 2; /* used is 0 or 1 */
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n, &used), KONCE_CW_BAD_FIELD);
+	out[0] = KONCE_CW_SNAP_INVITES + 1;
+	assert_int_equal(konce_cw_snapcore_parse(got, &count, out, n, &used), KONCE_CW_BAD_FIELD);
+	assert_int_equal(konce_cw_snapcore_encode(in, KONCE_CW_SNAP_INVITES + 1, out, sizeof(out)), 0);
+	assert_int_equal(konce_cw_snapcore_encode(in, 2, out, n - 1), 0);
+	/* A JOIN_VOTE is no, yes or abstain; nothing else. */
+	konce_cw_msg m = base(KONCE_CW_JOIN_VOTE), p;
+	static uint8_t key[32], buf[KONCE_CW_MAX_MSG];
+	m.key = key;
+	m.flag = KONCE_CW_VOTE_ABSTAIN;
+	size_t l = konce_cw_encode(&m, buf, sizeof(buf));
+	assert_true(l > 0);
+	assert_int_equal(konce_cw_parse(&p, buf, l), KONCE_CW_OK);
+	assert_int_equal(p.flag, KONCE_CW_VOTE_ABSTAIN);
+	buf[l - 1] = 3;
+	assert_int_equal(konce_cw_parse(&p, buf, l), KONCE_CW_BAD_FIELD);
+	m.flag = 3;
+	assert_int_equal(konce_cw_encode(&m, buf, sizeof(buf)), 0);
+}
+
 static void test_snap_chunks(void **st)
 {
 	(void)st;
@@ -285,6 +330,37 @@ static konce_ctoken sample_token(void)
 	return t;
 }
 
+/* The address hint: one word per key, "-" for none, positional; bad words give nothing. */
+static void test_token_hint(void **st)
+{
+	(void)st;
+	konce_ctoken t = sample_token();
+	konce_addr a[KONCE_CW_MAX_MEMBERS];
+	bool have[KONCE_CW_MAX_MEMBERS];
+	char s[KONCE_ADDR_STRLEN];
+	t.n = 4;
+	snprintf(t.rdv, sizeof(t.rdv), "%s", "203.0.113.1:7807 - [2001:db8::1]:9 nonsense 192.0.2.9:1");
+	t.rdv_len = (uint8_t)strlen(t.rdv);
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 2);
+	assert_true(have[0] && !have[1] && have[2] && !have[3]);
+	assert_string_equal(konce_addr_str(&a[0], s), "203.0.113.1:7807");
+	assert_string_equal(konce_addr_str(&a[2], s), "[2001:db8::1]:9");
+	/* rdv_len bounds it: the second word is cut to "-" */
+	t.rdv_len = 18;
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 1);
+	/* two spaces leave a key without an address (positions do not shift) */
+	snprintf(t.rdv, sizeof(t.rdv), "%s", "192.0.2.1:1  192.0.2.3:3");
+	t.rdv_len = (uint8_t)strlen(t.rdv);
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 2);
+	assert_true(have[0] && !have[1] && have[2]);
+	/* an empty hint, and a word longer than any address */
+	t.rdv_len = 0;
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 0);
+	memset(t.rdv, '1', 200);
+	t.rdv_len = 200;
+	assert_int_equal(konce_ctoken_hint_addrs(&t, a, have), 0);
+}
+
 static void test_token(void **st)
 {
 	(void)st;
@@ -339,8 +415,10 @@ int main(void)
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_every_type_roundtrips),
 		cmocka_unit_test(test_snap_chunks),
+		cmocka_unit_test(test_snapcore),
 		cmocka_unit_test(test_value_rules),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_token_hint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

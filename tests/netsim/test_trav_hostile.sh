@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Traversal under attack: a registered attacker (tests/netsim/travhostile.c) against two honest
+# nodes mid-transfer.  On netsim:
+#
+#     A (a, public 203.0.113.21) ----------+
+#     B (b) --- nat2 (port-restricted) ----+---- internet ---- pub: R1, R2 (rendezvous, 203.0.113.10/.11)
+#                                          |
+#                    x: the attacker (203.0.113.66)      v: the victim (203.0.113.99, counts UDP)
+#
+# A and B register with R1 and R2 and go direct.  Then, for ATTACK_S seconds, the attacker runs
+# at once (the sim's tests/sim/test_traversal_hostile.c, on real daemons):
+#   - hijack: every 20 ms a PUNCH probe and a PUNCH ack naming B's key, sent to A, with made-up
+#     intro ids and MACs; every probe that reaches it echoed as B's ack;
+#   - reflection: 16 sessions with R1 under fresh identities, each registered with the victim's
+#     addresses as its host, port-mapped and reflexive candidates, asking every 500 ms for an
+#     introduction to A or B: each introduction tells them to probe the victim;
+#   - table filling: those 16 identities are strangers to A and B, introduced again and again.
+# Meanwhile A sends B a 4 MiB file and messages, and pings it.  Asserted:
+#   - the attack ran (sessions, registrations, introduction requests, forged PUNCHes), and A
+#     refused the forged PUNCHes (konce path: security.forged);
+#   - A's path to B is never the attacker's address (sampled through the attack) and ends on the
+#     address it verified before the attack, direct, with no move undone;
+#   - the bytes that reached the victim stay within the claimed-target budget: each introduced
+#     stranger's claimed candidates get at most KONCE_PUNCH_CLAIMED_BUDGET (6) PUNCH probes of 78
+#     bytes, one more per 10 s (nat/punch.h), so at most 2 x 16 x (6 + ATTACK_S / 10 + 1) x 78
+#     bytes, and fewer than the attacker spent on its rendezvous messages;
+#   - every honest send is answered, the file included, and every ping.
+# shellcheck source=tests/netsim/konce_lib.sh
+. "$(dirname "$0")/konce_lib.sh"
+
+TRAVHOSTILE=${NETSIM_TOOLS:-$TOP/build/tests/netsim}/travhostile
+[ -x "$TRAVHOSTILE" ] || { echo "FAIL: no travhostile at $TRAVHOSTILE (make tests)"; exit 1; }
+ATTACK_S=${ATTACK_S:-15}
+SESSIONS=16
+PUNCH_BYTES=78 CLAIMED_BUDGET=6
+X=203.0.113.66
+
+run=kth$$
+KRUN=$run
+topo=$KTMP/travhostile.topo
+printf 'internet\nrouter nat2 preset=port-restricted-cone\nhost a addr=203.0.113.21\nhost b behind nat2\nhost pub addr=203.0.113.10,203.0.113.11\nhost x addr=%s\nhost v addr=203.0.113.99\n' "$X" >"$topo"
+kup "$topo" "$run"
+
+# the victim counts every UDP datagram that reaches it
+"$NETSIM" exec --name "$run" v -- nft -f - <<'EOF'
+table inet vcount {
+	chain in {
+		type filter hook input priority 0;
+		meta l4proto udp counter
+	}
+}
+EOF
+victim_bytes() {
+	"$NETSIM" exec --name "$run" v -- nft -j list table inet vcount |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.bytes] | add'
+}
+
+kstart "$run" pub R1 203.0.113.10:7807 --rendezvous yes
+kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
+kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
+rdvs=(--rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807")
+kstart "$run" a A 203.0.113.21:7807 "${rdvs[@]}"
+bip=$(kaddr "$run" b)
+kstart "$run" b B "$bip:7807" "${rdvs[@]}"
+ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
+for n in a:A b:B; do
+	for _ in $(seq 100); do
+		out=$(kcli "$run" "${n%:*}" "${n#*:}" netcheck --json 2>/dev/null) &&
+			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && break
+		sleep 0.1
+	done
+	check "${n#*:} registered with both rendezvous" jqt "$out" '.registered'
+done
+
+out=$(kcli "$run" a A connect --json "$kb") || fail "A could not connect to B: $out"
+for _ in $(seq 50); do
+	out=$(kcli "$run" a A path --json "$kb") || fail "path failed"
+	jqt "$out" '.state == "direct"' && break
+	sleep 0.1
+done
+check "A and B went direct before the attack" jqt "$out" '.state == "direct" and .path != null'
+path0=$(jq -r .path <<<"$out")
+echo "     A's path to B: $path0"
+v0=$(victim_bytes)
+
+"$NETSIM" exec --name "$run" x -- "$TRAVHOSTILE" --rdv "$kr1@203.0.113.10:7807" --src "$X" \
+	--victim 203.0.113.99:7001 --targets "$ka,$kb" --hijack "$kb@203.0.113.21:7807" \
+	--seconds "$ATTACK_S" --sessions "$SESSIONS" >"$KTMP/att.json" 2>"$KTMP/att.err" &
+NPID[att]=$!
+t0=$(date +%s)
+sleep 2
+head -c $((4 << 20)) /dev/urandom >"$KTMP/file.bin"
+out=$(kcli "$run" a A send --json -W 30 --file "$KTMP/file.bin" "$kb") || fail "the file send failed: $out"
+check "the 4 MiB file from A to B was answered under the attack" jqt "$out" '.ok == true and .outcome == "replied"'
+i=0 failed=0 moved=0
+while [ $(($(date +%s) - t0)) -lt $((ATTACK_S - 1)) ]; do
+	i=$((i + 1))
+	out=$(kcli "$run" a A send --json -W 10 "$kb" "round $i" 2>&1) || out="{\"error\": \"$out\"}"
+	jqt "$out" '.ok == true and .outcome == "replied"' || { failed=$((failed + 1)); echo "     round $i failed: $out"; }
+	out=$(kcli "$run" a A ping --json -c 1 -W 5 "$kb" 2>&1) || out="{}"
+	jqt "$out" '.received == 1' || { failed=$((failed + 1)); echo "     ping $i failed: $out"; }
+	out=$(kcli "$run" a A path --json "$kb") || fail "path failed"
+	has "$(jq -r '.path // ""' <<<"$out")" "^$X:" && { moved=$((moved + 1)); echo "     A's path moved to the attacker: $out"; }
+	sleep 0.3
+done
+wait "${NPID[att]}" || fail "travhostile failed: $(cat "$KTMP/att.err")"
+unset "NPID[att]"
+att=$(cat "$KTMP/att.json")
+vb=$(($(victim_bytes) - v0))
+trace=$(kcli "$run" a A path --json "$kb") || fail "path failed"
+echo "     attacker: $att"
+echo "     A's trace of B: $(jq -c '{state, path, security, liveness}' <<<"$trace")"
+echo "     the victim got $vb bytes"
+
+check "the attack ran: $(jq .established <<<"$att") sessions, $(jq .intro_requests <<<"$att") introduction requests, $(jq .forged_probes <<<"$att") forged PUNCH pairs" \
+	jqt "$att" '.established >= 1 and .registered >= 1 and .intro_requests > 0 and .forged_probes > 100'
+check "A refused the forged PUNCHes naming B ($(jq .security.forged <<<"$trace"))" jqt "$trace" '.security.forged > 0'
+check "honest rounds ran under the attack ($i, at least 5 wanted)" [ "$i" -ge 5 ]
+check "every honest send and ping under the attack was answered ($failed failed)" [ "$failed" = 0 ]
+check "A's path to B was never the attacker's address ($moved samples)" [ "$moved" = 0 ]
+check "A's path to B ends where it was verified before the attack, direct, no move undone" \
+	jqt "$trace" ".state == \"direct\" and .path == \"$path0\" and .liveness.moves_undone == 0"
+budget=$((2 * SESSIONS * (CLAIMED_BUDGET + ATTACK_S / 10 + 1) * PUNCH_BYTES))
+check "the victim got $vb bytes, within the budget of $budget" [ "$vb" -le "$budget" ]
+check "the victim got fewer bytes than the attacker spent ($(jq .spent_bytes <<<"$att"))" [ "$vb" -le "$(jq .spent_bytes <<<"$att")" ]
+for n in A B R1 R2; do kstop "$run" "$n"; done
+echo "ok   every node exits 0 on SIGTERM"
