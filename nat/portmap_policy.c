@@ -387,6 +387,37 @@ const char *konce_portmap_policy_op_name(enum konce_portmap_policy_op op)
 	}
 }
 
+void konce_portmap_status_note(konce_portmap_status *st, const konce_portmap_policy_event *ev)
+{
+	switch (ev->type) {
+	case KONCE_PM_EV_MAPPED:
+		st->state = KONCE_PMST_MAPPED;
+		st->proto = ev->proto;
+		st->external = ev->external;
+		break;
+	case KONCE_PM_EV_LOST:
+		st->state = KONCE_PMST_LOST;
+		st->reason = ev->reason;
+		break;
+	case KONCE_PM_EV_UNAVAILABLE:
+		st->state = KONCE_PMST_UNAVAILABLE;
+		st->reason = ev->reason;
+		break;
+	}
+}
+
+const char *konce_portmap_status_name(enum konce_portmap_status_state s)
+{
+	switch (s) {
+	case KONCE_PMST_OFF: return "off";
+	case KONCE_PMST_TRYING: return "trying";
+	case KONCE_PMST_MAPPED: return "mapped";
+	case KONCE_PMST_UNAVAILABLE: return "unavailable";
+	case KONCE_PMST_LOST: return "lost";
+	}
+	return "unknown";
+}
+
 const char *konce_portmap_policy_err_name(enum konce_portmap_policy_err err)
 {
 	switch (err) {

@@ -155,6 +155,29 @@ enum konce_portmap_policy_state konce_portmap_policy_state_of(const konce_portma
 /* true and the mapping while one is held (MAPPED or RENEW). */
 bool konce_portmap_policy_mapping(const konce_portmap_policy *p, konce_addr *external, enum konce_portmap_policy_proto *proto);
 
+/* What a host reports of its port mapping (konce netcheck), from the policy's events:
+ * OFF (never started) -> TRYING (started, no event yet) -> MAPPED / UNAVAILABLE / LOST, each
+ * event moving it to its own state.  proto and external are the last MAPPED's, reason the last
+ * UNAVAILABLE's or LOST's; the report shows them only in those states. */
+enum konce_portmap_status_state {
+	KONCE_PMST_OFF = 0,
+	KONCE_PMST_TRYING,
+	KONCE_PMST_MAPPED,
+	KONCE_PMST_UNAVAILABLE,
+	KONCE_PMST_LOST,
+};
+
+typedef struct konce_portmap_status {
+	enum konce_portmap_status_state state;
+	enum konce_portmap_policy_proto proto; /* MAPPED */
+	konce_addr external;                   /* MAPPED */
+	enum konce_portmap_policy_err reason;  /* UNAVAILABLE, LOST */
+} konce_portmap_status;
+
+void konce_portmap_status_note(konce_portmap_status *st, const konce_portmap_policy_event *ev);
+/* "off", "trying", "mapped", "unavailable", "lost". */
+const char *konce_portmap_status_name(enum konce_portmap_status_state s);
+
 const char *konce_portmap_policy_proto_name(enum konce_portmap_policy_proto proto);
 const char *konce_portmap_policy_op_name(enum konce_portmap_policy_op op);
 const char *konce_portmap_policy_err_name(enum konce_portmap_policy_err err);

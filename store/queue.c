@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "node/base/ncnote.h"
 #include "store/store_int.h"
 
 static struct note *push(konce_store *st, const uint8_t pk[32], uint8_t kind)
@@ -83,6 +84,19 @@ int konce_store_note_trusted(konce_store *st, const uint8_t pk[32], const konce_
 		n->source = KONCE_ADDR_SEEN;
 	}
 	return 0;
+}
+
+_Static_assert((int)KONCE_NC_NOTE_IF_KNOWN == (int)KONCE_NOTE_IF_KNOWN, "a note's flags are the store's");
+
+int konce_store_nc_note(konce_store *st, const konce_nc_note *n, int64_t wall)
+{
+	const konce_addr *a = n->has_addr ? &n->addr : NULL;
+	switch (n->type) {
+	case KONCE_NC_NOTE_SEEN: return konce_store_note_seen_ex(st, n->pk, a, KONCE_ADDR_SEEN, wall, 0, n->flags);
+	case KONCE_NC_NOTE_HANDSHAKE: return konce_store_note_handshake_ex(st, n->pk, n->ok, wall, n->flags);
+	case KONCE_NC_NOTE_TRUSTED: return konce_store_note_trusted(st, n->pk, a, wall);
+	}
+	return -EINVAL;
 }
 
 void konce_store_set_limits(konce_store *st, size_t peers_max, size_t addrs_max)

@@ -105,6 +105,10 @@ int konce_store_note_handshake_ex(konce_store *st, const uint8_t pk[32], bool ok
 int konce_store_note_trusted(konce_store *st, const uint8_t pk[32], const konce_addr *addr, int64_t now);
 int konce_store_note_nat(konce_store *st, const uint8_t pk[32], int nat_type);
 int konce_store_note_score(konce_store *st, const uint8_t pk[32], int32_t delta);
+struct konce_nc_note;
+/* Queues the write a node core's note carries (node/base/ncnote.h), as the matching _note_* call
+ * does, made at wall (unix seconds).  0, -ENOBUFS, -EINVAL (an unknown type: nothing queued). */
+int konce_store_nc_note(konce_store *st, const struct konce_nc_note *n, int64_t wall);
 /* Writes every queued note in one transaction.  0, or a negative errno with the queue untouched. */
 int konce_store_flush(konce_store *st, char *err, size_t errlen);
 void konce_store_get_stats(const konce_store *st, konce_store_stats *out);

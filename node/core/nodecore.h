@@ -82,6 +82,7 @@
 #include "consensus/cgroup.h"
 #include "konce/konce.h"
 #include "node/base/addr.h"
+#include "node/base/ncnote.h"
 #include "node/base/wire.h"
 #include "node/transport/endpoint.h"
 #include "node/core/rx_switch.h"
@@ -195,22 +196,7 @@ typedef struct konce_nc_event {
 	konce_group_event group;
 } konce_nc_event;
 
-/* Store notes: what the I/O layer writes to the presence store (store.h), stamped with the wall
- * clock when written.  The core applies the same note to its known-keys cache as it makes it. */
-enum konce_nc_note_type {
-	KONCE_NC_NOTE_SEEN = 1,  /* konce_store_note_seen_ex(pk, has_addr ? addr : NULL, SEEN, flags) */
-	KONCE_NC_NOTE_HANDSHAKE, /* konce_store_note_handshake_ex(pk, ok, flags) */
-	KONCE_NC_NOTE_TRUSTED,   /* konce_store_note_trusted(pk, has_addr ? addr : NULL) */
-};
-enum { KONCE_NC_NOTE_IF_KNOWN = 1 }; /* = store.h KONCE_NOTE_IF_KNOWN */
-
-typedef struct konce_nc_note {
-	enum konce_nc_note_type type;
-	uint8_t pk[KONCE_KEY_BYTES];
-	bool has_addr, ok;
-	konce_addr addr;
-	unsigned flags;
-} konce_nc_note;
+/* Store notes (konce_nc_note): node/base/ncnote.h. */
 
 typedef struct konce_nc_datagram {
 	unsigned sock;

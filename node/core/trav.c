@@ -17,7 +17,7 @@
  * address, which is the only source it accepts.  Those sessions are "wanted" (keepalives).
  *
  * Birthday probing: the punch core's sockets 1..KONCE_PUNCH_BIRTHDAY are the host's extra sockets
- * (node/io/node_trav_socks.c opens them on the first datagram konce_trav_poll() names them for,
+ * (node/io/auxsock.c opens them on the first datagram konce_trav_poll() names them for,
  * and closes those konce_trav_socks_needed() no longer wants); a peer whose pair was verified on
  * socket S > 0 sends and receives its traffic there.
  */

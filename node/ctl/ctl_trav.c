@@ -7,6 +7,7 @@
 
 #include "nat/rendezvous.h"
 #include "node/core/trav_info.h"
+#include "node/core/trav_life.h"
 #include "node/ctl/ctl_int.h"
 #include "node/transport/keytext.h"
 
@@ -210,6 +211,38 @@ static json_t *rdvsrv_json(const konce_ctlproto_host *h, uint64_t now)
 	return o;
 }
 
+/* The mapping lifetime's search (node/core/trav_life.h), or {"state": "off"}. */
+static json_t *lifetime_json(const konce_travlife *l)
+{
+	const double sec = 1e6;
+	konce_lifetime_status st;
+	konce_addr probe;
+	char as[KONCE_ADDR_STRLEN];
+	if (!l || !konce_travlife_status(l, &st, &probe))
+		return json_pack("{s:s}", "state", "off");
+	const char *state = st.learned ? "learned" : st.state == KONCE_LIFE_NO_ANSWER ? "no-answer" : "learning";
+	return json_pack("{s:s,s:s,s:b,s:o,s:o,s:f,s:f,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "state", state, "phase",
+			 konce_lifetime_state_name(st.state), "below_min", st.below_min, "lower_bound_s",
+			 st.lo_us ? json_real((double)st.lo_us / sec) : json_null(), "upper_bound_s",
+			 st.hi_us ? json_real((double)st.hi_us / sec) : json_null(), "keepalive_s",
+			 (double)st.keepalive_us / sec, "testing_s", (double)st.testing_us / sec, "probe_socket",
+			 konce_addr_str(&probe, as), "experiments", (json_int_t)st.experiments, "successes",
+			 (json_int_t)st.successes, "failures", (json_int_t)st.failures, "retries",
+			 (json_int_t)st.retries, "no_acks", (json_int_t)st.no_acks, "rebounds", (json_int_t)st.rebounds);
+}
+
+/* The lifetime service's counters (a rendezvous), or null. */
+static json_t *lifetime_srv_json(const konce_travlife *l)
+{
+	size_t pending;
+	const struct konce_lifesrv_counters *c = l ? konce_travlife_srv(l, &pending) : NULL;
+	if (!c)
+		return json_null();
+	return json_pack("{s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)c->queued, "pending", (json_int_t)pending,
+			 "probes", (json_int_t)c->probes, "rate_limited", (json_int_t)c->rate_limited, "busy",
+			 (json_int_t)c->busy);
+}
+
 static json_t *netcheck_json(const konce_ctlproto_host *h)
 {
 	uint64_t now = h->now_us(h->ctx);
@@ -231,18 +264,18 @@ static json_t *netcheck_json(const konce_ctlproto_host *h)
 	}
 	for (unsigned i = 0; i < in.nhost; i++)
 		json_array_append_new(hosts, addr_json(&in.host[i]));
-	bool mapped = !strcmp(tio.pm_state, "mapped");
-	bool failed = !strcmp(tio.pm_state, "unavailable") || !strcmp(tio.pm_state, "lost");
+	bool mapped = tio.pm.state == KONCE_PMST_MAPPED;
+	bool failed = tio.pm.state == KONCE_PMST_UNAVAILABLE || tio.pm.state == KONCE_PMST_LOST;
 	json_t *o = json_pack("{s:b,s:b,s:o,s:{s:s,s:i,s:i},s:o,s:{s:s,s:o,s:o,s:o}}", "ok", 1, "registered",
 			      in.registered, "rendezvous", rdvs, "nat", "mapping", natmap_name(in.nat.mapping),
 			      "port_step", in.nat.step, "last_port", in.nat.last_port, "host", hosts, "portmap", "state",
-			      tio.pm_state, "protocol",
-			      mapped ? json_string(konce_portmap_policy_proto_name(tio.pm_proto)) : json_null(), "external",
-			      mapped ? addr_json(&tio.pm_external) : json_null(), "reason",
-			      failed ? json_string(konce_portmap_policy_err_name(tio.pm_reason)) : json_null());
+			      konce_portmap_status_name(tio.pm.state), "protocol",
+			      mapped ? json_string(konce_portmap_policy_proto_name(tio.pm.proto)) : json_null(), "external",
+			      mapped ? addr_json(&tio.pm.external) : json_null(), "reason",
+			      failed ? json_string(konce_portmap_policy_err_name(tio.pm.reason)) : json_null());
 	json_object_set_new(o, "rendezvous_service", rdvsrv_json(h, now));
-	json_object_set_new(o, "lifetime", h->trav_lifetime(h->ctx, false));
-	json_object_set_new(o, "lifetime_service", h->trav_lifetime(h->ctx, true));
+	json_object_set_new(o, "lifetime", lifetime_json(h->life));
+	json_object_set_new(o, "lifetime_service", lifetime_srv_json(h->life));
 	json_object_set_new(o, "filtering", filtering_json(&in));
 	json_object_set_new(o, "allocation", json_string(allocation_name(&tio, &in)));
 	return o;

@@ -41,10 +41,7 @@ typedef struct konce_ctlproto_io {
 
 /* The traversal host's own state for "netcheck" and "path" (the core's is read through trav_info.h). */
 typedef struct konce_ctlproto_travio {
-	const char *pm_state; /* "off", "trying", "mapped", "unavailable", "lost" */
-	enum konce_portmap_policy_proto pm_proto;
-	enum konce_portmap_policy_err pm_reason;
-	konce_addr pm_external;
+	konce_portmap_status pm; /* the port-mapping worker's last report */
 	uint64_t bday_dropped; /* datagrams for a birthday socket that could not be sent */
 	uint64_t socks_opened, socks_open_failed, socks_tx, socks_rx;
 	unsigned socks_open_now, socks_open_max;
@@ -60,6 +57,7 @@ typedef struct konce_ctlproto_host {
 	konce_nodecore *core; /* report views, peer settings, known keys */
 	konce_store *store;   /* the loop thread's connection, or NULL (no store) */
 	konce_trav *trav;     /* the traversal core, or NULL (traversal is off) */
+	const struct konce_travlife *life; /* the mapping lifetime core, or NULL (off) */
 	const uint8_t *pk;    /* the node's public key */
 	uint64_t file_background_bytes; /* konce_node_config's: a file this large is sent as background */
 	void *ctx;
@@ -67,7 +65,6 @@ typedef struct konce_ctlproto_host {
 	int64_t (*wall_s)(void *ctx);  /* unix seconds */
 	void (*io_status)(void *ctx, konce_ctlproto_io *out);
 	void (*trav_status)(void *ctx, konce_ctlproto_travio *out);   /* only with trav */
-	struct json_t *(*trav_lifetime)(void *ctx, bool service);    /* "lifetime" / "lifetime_service" */
 	const char *(*path_name)(void *ctx, const konce_ncpeer *peer); /* "direct" or "relayed" */
 } konce_ctlproto_host;
 

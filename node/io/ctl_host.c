@@ -1,13 +1,12 @@
 /* ctl_host.c - what the control protocol (node/ctl/ctlproto.h) reads of the node that only this
  * layer knows: the clock, the store worker's queue, the socket's counters, the traversal host's
- * port mapping and birthday sockets.  control.c fills one host per control socket. */
+ * port mapping and birthday pool.  control.c fills one host per control socket. */
 #include <time.h>
 
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
-#include "node/io/node_trav_socks.h"
 
 static uint64_t host_now_us(void *ctx)
 {
@@ -40,21 +39,14 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 {
 	struct konce_node *n = ctx;
 	struct node_trav *t = n->trav;
-	struct node_trav_socks_stats bs;
-	node_trav_socks_get_stats(t->socks, &bs);
+	struct node_aux_stats bs;
+	node_aux_get_stats(t->aux, &bs);
 	*out = (konce_ctlproto_travio){
-		.pm_state = t->pm_state, .pm_proto = t->pm_proto, .pm_reason = t->pm_reason,
-		.pm_external = t->pm_external, .bday_dropped = t->bday_dropped,
+		.pm = t->pm_status, .bday_dropped = t->bday_dropped,
 		.socks_opened = bs.opened, .socks_open_failed = bs.open_failed, .socks_tx = bs.tx, .socks_rx = bs.rx,
 		.socks_open_now = bs.open_now, .socks_open_max = bs.open_max,
 	};
 	out->have_local = konce_udp_local(n->udp, &out->local) == 0;
-}
-
-static json_t *host_trav_lifetime(void *ctx, bool service)
-{
-	struct konce_node *n = ctx;
-	return service ? node_trav_life_srv_json(n->trav) : node_trav_life_json(n->trav);
 }
 
 static const char *host_path_name(void *ctx, const konce_ncpeer *p)
@@ -65,9 +57,10 @@ static const char *host_path_name(void *ctx, const konce_ncpeer *p)
 void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 {
 	*h = (konce_ctlproto_host){
-		.node = n, .core = n->core, .store = n->store, .trav = n->trav ? n->trav->core : NULL, .pk = n->pk,
+		.node = n, .core = n->core, .store = n->store, .trav = n->trav ? n->trav->core : NULL,
+		.life = n->trav ? n->trav->life : NULL, .pk = n->pk,
 		.file_background_bytes = n->cfg.file_background_bytes, .ctx = n, .now_us = host_now_us,
 		.wall_s = host_wall_s, .io_status = host_io_status, .trav_status = host_trav_status,
-		.trav_lifetime = host_trav_lifetime, .path_name = host_path_name,
+		.path_name = host_path_name,
 	};
 }

@@ -9,21 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "store/keyfile.h"
-#include "node/core/ncinfo.h"
+#include "node/core/ncconf.h"
+#include "node/core/ncpublic.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/base/secmem.h"
 #include "node/transport/keytext.h"
-
-uint64_t node_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 void node_log(struct konce_node *n, int level, const char *fmt, ...)
 {
@@ -43,22 +36,6 @@ void node_log(struct konce_node *n, int level, const char *fmt, ...)
 }
 
 void node_log_line(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
-
-const char *konce_reason_str(int reason)
-{
-	switch (reason) {
-	case KONCE_REASON_NONE: return "none";
-	case KONCE_REASON_UNREACHABLE: return "unreachable";
-	case KONCE_REASON_REFUSED: return "refused";
-	case KONCE_REASON_TIMED_OUT: return "timed out";
-	case KONCE_REASON_TOO_LARGE: return "too large";
-	case KONCE_REASON_PEER_CLOSED: return "peer closed";
-	case KONCE_REASON_PROTOCOL: return "protocol mismatch";
-	case KONCE_REASON_LOCAL_CLOSE: return "local close";
-	case KONCE_REASON_INTRO_REFUSED: return "introduction refused: the peer accepts only keys it knows";
-	}
-	return "unknown";
-}
 
 static int load_identity(struct konce_node *n, char *err, size_t errlen)
 {
@@ -121,12 +98,6 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Traversal runs for a node that serves as a rendezvous or registers with one (traversal.h). */
-static bool wants_traversal(const konce_traversal_config *t)
-{
-	return t->rendezvous || (t->rendezvous_peers && *t->rendezvous_peers);
-}
-
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,
 		   size_t errlen)
 {
@@ -138,48 +109,21 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "konce_node_new: an event base and a data directory are required");
 		return -EINVAL;
 	}
-	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_NEWRENO) {
-		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
-		return -EINVAL;
-	}
-	if (cfg->identity < KONCE_IDENTITY_DEFAULT || cfg->identity > KONCE_IDENTITY_MASTER) {
-		snprintf(err, errlen, "konce_node_new: unknown identity mode %d", cfg->identity);
-		return -EINVAL;
-	}
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -EIO;
 	}
-	uint8_t(*masters)[KONCE_KEY_BYTES] = NULL;
-	int nmasters = 0;
-	if (cfg->identity_master) {
-		if (!(masters = calloc(KONCE_NC_PEERCONF_MAX, KONCE_KEY_BYTES)))
-			return snprintf(err, errlen, "out of memory"), -ENOMEM;
-		nmasters = konce_key_list_(cfg->identity_master, masters, KONCE_NC_PEERCONF_MAX);
-		if (nmasters < 0) {
-			snprintf(err, errlen, "identity_master: %s", nmasters == -E2BIG ? "more than 256 keys"
-				 : "not a list of public keys separated by commas (KEY,KEY)");
-			free(masters);
-			return nmasters;
-		}
-	}
+	konce_ncconf pc;
+	if ((e = konce_ncconf_parse(&pc, cfg, err, errlen)))
+		return e;
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (!n) {
+		konce_ncconf_free(&pc);
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	}
 	n->base = base;
 	n->cfg = *cfg;
 	n->cfg.identity_master = n->cfg.group_key = NULL; /* borrowed: used below, not kept */
-	if (cfg->group_key) {
-		if (!(n->group_key = konce_secmem_alloc(KONCE_KEY_BYTES, &e))) {
-			snprintf(err, errlen, "cannot lock memory for the group key: %s", strerror(-e));
-			goto fail;
-		}
-		if (konce_key_decode_(n->group_key, cfg->group_key, strlen(cfg->group_key))) {
-			e = -EINVAL;
-			snprintf(err, errlen, "group_key: not a key's text (43 characters of base64url)");
-			goto fail;
-		}
-	}
 	n->data_dir = strdup(cfg->data_dir);
 	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
 	n->listen_default = !cfg->listen;
@@ -206,17 +150,16 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	if ((e = load_identity(n, err, errlen)))
 		goto fail;
 	open_store(n);
-	e = node_io_start(n, err, errlen);
-	konce_secmem_free(n->group_key, KONCE_KEY_BYTES); /* the endpoint has its own locked copy */
-	n->group_key = NULL;
+	e = node_io_start(n, &pc, err, errlen);
+	konce_ncconf_free_key(&pc); /* the endpoint has its own locked copy */
 	if (e)
 		goto fail;
-	for (int i = 0; i < nmasters; i++)
-		if ((e = konce_nodecore_peer_identity(n->core, masters[i], KONCE_NC_ID_MASTER))) {
+	for (int i = 0; i < pc.nmasters; i++)
+		if ((e = konce_nodecore_peer_identity(n->core, pc.masters[i], KONCE_NC_ID_MASTER))) {
 			snprintf(err, errlen, "identity_master: %s", strerror(-e));
 			goto fail;
 		}
-	if (wants_traversal(&cfg->traversal)) {
+	if (pc.traversal) {
 		if (errlen)
 			err[0] = '\0';
 		if ((e = konce_node_traversal(n, &cfg->traversal, err, errlen))) {
@@ -227,11 +170,11 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	}
 	if (n->control_path && (e = node_control_start(n, n->control_path, err, errlen)))
 		goto fail;
-	free(masters);
+	konce_ncconf_free(&pc);
 	*out = n;
 	return 0;
 fail:
-	free(masters);
+	konce_ncconf_free(&pc);
 	konce_node_free(n);
 	return e;
 }
@@ -260,7 +203,6 @@ int konce_node_free(konce_node *n)
 			e = ce;
 	}
 	konce_identity_free(n->id);
-	konce_secmem_free(n->group_key, KONCE_KEY_BYTES);
 	free(n->data_dir);
 	free(n->listen);
 	free(n->control_path);
@@ -289,38 +231,9 @@ int konce_node_on_peer(konce_node *n, konce_peer_fn fn, void *ctx)
 	return 0;
 }
 
-struct peers_out {
-	konce_peer_info *out;
-	size_t i, max;
-	uint64_t now;
-};
-
-static int peer_out(void *ctx, const konce_nc_peer_info *r)
-{
-	struct peers_out *po = ctx;
-	char as[KONCE_ADDR_STRLEN];
-	if (po->i < po->max) {
-		konce_peer_info *o = &po->out[po->i];
-		memset(o, 0, sizeof(*o));
-		memcpy(o->pk, r->pk, KONCE_KEY_BYTES);
-		snprintf(o->addr, sizeof(o->addr), "%s", konce_addr_str(&r->addr, as));
-		o->up = r->up;
-		o->rtt_us = r->rtt_us;
-		o->msgs_rx = r->msgs_rx;
-		o->msgs_tx = r->msgs_tx;
-		o->since_ms = (po->now - r->since_us) / 1000u;
-		o->identity = r->identity; /* enum konce_nc_identity = enum konce_identity_mode */
-		memcpy(o->local_pk, r->local_pk, KONCE_KEY_BYTES);
-	}
-	po->i++;
-	return 0;
-}
-
 int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
 {
-	struct peers_out po = {out, 0, max, node_now_us()};
-	konce_nodecore_peers_each(n->core, peer_out, &po);
-	return (int)po.i;
+	return (int)konce_nodecore_peers_public(n->core, out, max, node_now_us());
 }
 
 int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int identity, const uint8_t *group_key)
@@ -333,21 +246,7 @@ int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int i
 
 void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 {
-	uint64_t now = node_now_us();
-	konce_nc_status st;
-	konce_nodecore_status(n->core, now, &st);
-	memset(o, 0, sizeof(*o));
-	o->uptime_ms = (now - n->started_us) / 1000u;
-	o->peers_active = st.core.peers;
-	o->msgs_rx = st.core.msgs_rx;
-	o->msgs_tx = st.core.msgs_tx;
-	o->msgs_dropped = st.core.msgs_dropped;
-	o->rx_packets = st.ep.rx_packets;
-	o->tx_packets = st.ep.tx_packets;
-	o->handshakes_in = st.ep.accept_tx;
-	o->handshakes_failed = st.ep.hs_failed;
-	o->forged_dropped = st.forged_dropped;
-	o->pow_bits = st.pow_bits;
+	konce_nodecore_stats_public(n->core, node_now_us(), n->started_us, o);
 }
 
 /* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */
@@ -387,8 +286,3 @@ int konce_node_reply(konce_node *n, const konce_message *req, const uint8_t *dat
 		node_io_schedule(n);
 	return e;
 }
-
-_Static_assert((int)KONCE_NC_ID_UNSET == (int)KONCE_IDENTITY_DEFAULT &&
-		       (int)KONCE_NC_ID_PER_SERVER == (int)KONCE_IDENTITY_PER_SERVER &&
-		       (int)KONCE_NC_ID_MASTER == (int)KONCE_IDENTITY_MASTER,
-	       "konce_peer_info.identity is the core's enum");

@@ -19,6 +19,7 @@
 #include "node/ctl/ctlproto.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
+#include "node/io/evclock.h"
 #include "node/io/udp.h"
 #include "store/store.h"
 
@@ -44,7 +45,6 @@ struct konce_node {
 	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
-	uint8_t *group_key; /* locked: cfg.group_key decoded, until the endpoint copied it */
 	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
 	/* group_app.c: the application's join policy and snapshot callbacks (include/konce/group.h) */
 	int (*group_policy)(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES]);
@@ -58,13 +58,13 @@ struct konce_node {
 int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);
 
 /* node.c */
-uint64_t node_now_us(void);
 void node_log(struct konce_node *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The core's log sink (konce_nodecore_config.log): node_log's output. */
 void node_log_line(void *ctx, int level, const char *line);
 
 /* node_io.c */
-int node_io_start(struct konce_node *n, char *err, size_t errlen);
+struct konce_ncconf;
+int node_io_start(struct konce_node *n, const struct konce_ncconf *pc, char *err, size_t errlen);
 void node_io_stop(struct konce_node *n);
 /* Drains the core: dispatches its events (outcomes, handlers, peer callbacks), sends its datagrams,
  * writes its store notes and re-arms the one timer.  The only place any of that happens. */

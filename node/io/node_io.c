@@ -21,11 +21,11 @@
 #include <sodium.h>
 #include <sys/resource.h>
 
-#include "node/transport/cc.h"
 #include "node/transport/keyslab.h"
 #include "node/transport/load.h"
 #include "node/transport/pow.h"
 
+#include "node/core/ncconf.h"
 #include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
@@ -105,14 +105,7 @@ void node_io_kick(struct konce_node *n)
 
 	if (!n->ev_timer)
 		return;
-	uint64_t at = konce_nodecore_next_timer(n->core), now = node_now_us();
-	if (at == UINT64_MAX) {
-		event_del(n->ev_timer);
-		return;
-	}
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
-	event_add(n->ev_timer, &tv);
+	node_timer_arm(n->ev_timer, konce_nodecore_next_timer(n->core), node_now_us());
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -259,42 +252,23 @@ static unsigned path_mtu(void *ctx, const konce_addr *peer)
 	return peer->path ? KONCE_PMTU_BASE : konce_udp_path_mtu(peer);
 }
 
-int node_io_start(struct konce_node *n, char *err, size_t errlen)
+int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
 {
 	int e = open_socket(n, err, errlen);
 	if (e)
 		return e;
 	if (n->store)
 		start_storew(n);
-	konce_nodecore_config cc = {
-		.ep = {
-			.identity = n->id,
-			.max_sessions = n->cfg.max_sessions,
-			.max_per_source = n->cfg.max_per_source,
-			.capacity = n->cfg.capacity ? n->cfg.capacity : calibrate_capacity(n),
-			/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
-			.max_pow_bits = 24,
-			.pow_rate = calibrate_pow_rate(n),
-			/* Dials made on the endpoint itself, by the traversal glue (rendezvous
-			 * registration, introduced peers), show the master key: the rendezvous routes to
-			 * it, and the introduction named it.  The core's own dials follow the rule of
-			 * per_server below (docs/KEYS.md, "Which key a node shows"). */
-			.explicit_identity = true,
-			.group_key = n->group_key,
-			.cc = n->cfg.congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
-			      : n->cfg.congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
-									    : NULL,
-			.max_datagram = KONCE_PMTU_MAX,
-			.path_mtu = path_mtu,
-		},
-		.notes = n->store != NULL,
-		.per_server = n->cfg.identity != KONCE_IDENTITY_MASTER,
-		.inq_slots = INQ_SLOTS,
-		.wake_budget = WAKE_BUDGET_UNITS,
-		.log_level = n->cfg.log_level,
-		.log = node_log_line,
-		.log_ctx = n,
-	};
+	konce_nodecore_config cc;
+	konce_ncconf_core(pc, &n->cfg, n->id, n->store != NULL, &cc);
+	if (!cc.ep.capacity)
+		cc.ep.capacity = calibrate_capacity(n);
+	cc.ep.pow_rate = calibrate_pow_rate(n);
+	cc.ep.path_mtu = path_mtu;
+	cc.inq_slots = INQ_SLOTS;
+	cc.wake_budget = WAKE_BUDGET_UNITS;
+	cc.log = node_log_line;
+	cc.log_ctx = n;
 	node_trav_hooks(n, &cc.hooks);
 	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
 		konce_ep_config *ec = &cc.ep;

@@ -38,24 +38,6 @@ struct node_storew {
 	char final_msg[768];
 };
 
-/* The store's queue takes the note (store.h); -ENOBUFS there is counted by the store. */
-static void to_store(konce_store *st, const struct wnote *w)
-{
-	const konce_nc_note *no = &w->note;
-	const konce_addr *a = no->has_addr ? &no->addr : NULL;
-	switch (no->type) {
-	case KONCE_NC_NOTE_SEEN:
-		konce_store_note_seen_ex(st, no->pk, a, KONCE_ADDR_SEEN, w->wall, 0, no->flags);
-		break;
-	case KONCE_NC_NOTE_HANDSHAKE:
-		konce_store_note_handshake_ex(st, no->pk, no->ok, w->wall, no->flags);
-		break;
-	case KONCE_NC_NOTE_TRUSTED:
-		konce_store_note_trusted(st, no->pk, a, w->wall);
-		break;
-	}
-}
-
 /* Takes the filled side of the inbox (mu held); the caller writes it with mu released. */
 static size_t take(struct node_storew *w, struct wnote **batch)
 {
@@ -85,7 +67,7 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		for (size_t i = 0; i < n; i++)
-			to_store(w->store, &batch[i]);
+			konce_store_nc_note(w->store, &batch[i].note, batch[i].wall); /* -ENOBUFS: counted */
 		int e = stopping ? konce_store_close(w->store, err, sizeof(err)) /* flushes, then closes */
 				 : konce_store_flush(w->store, err, sizeof(err));
 		konce_store_stats ss = {0};

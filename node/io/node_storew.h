@@ -4,7 +4,7 @@
  * under a mutex held only for the copy: it never waits for SQLite.  The worker thread owns a second
  * connection to the same peers.db (WAL: the loop thread's connection keeps reading while the worker
  * writes).  It wakes once a second, or as soon as the inbox is half full, or to stop; it moves the
- * inbox into its store's queue (konce_store_note_*) and writes the whole queue in one transaction
+ * inbox into its store's queue (konce_store_nc_note) and writes the whole queue in one transaction
  * (konce_store_flush).
  *
  * States of the worker:   RUNNING --node_storew_stop()--> STOPPING --last flush, close--> joined
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "node/core/nodecore.h"
+#include "node/base/ncnote.h"
 #include "store/store.h"
 
 typedef struct node_storew node_storew;

@@ -1,20 +1,21 @@
-/* node_trav.c - the node's host of the traversal core (node/core/trav.h): plumbing only.
+/* node_trav.c - the node's host of the traversal core (node/core/trav.h) and of the mapping
+ * lifetime core composed with it (node/core/trav_life.h, nctravlife.h): plumbing only.
  *
  * Both directions between the node core and traversal: the node core's hook table
  * (konce_nodecore_hooks, filled by node_trav_hooks()) is this file's entry points, and the
  * traversal core's ops are the node core's peer table itself (node/core/nctrav.h), so nothing
- * calls up through the I/O layer.  This file feeds the core the node socket's datagrams (after the one receive switch, node/core/rx_switch.h: LIFE_REQ goes
- * to the lifetime service of node_trav_life.c), the birthday sockets' and the filtering test's
- * sockets' datagrams (node_trav_socks.c, node_travfilter.c) and the rendezvous messages from
- * sessions, and hands it the endpoint's datagrams for path handles.  After each, from the event
- * loop (never inside the caller), kick() runs the core's timer and pump, sends what it returns
- * from the socket it names, acts on its events (log lines, a declined introduction, the reflexive
- * address), closes the birthday sockets it no longer needs, and re-arms one timer at its next
- * deadline.
+ * calls up through the I/O layer.  This file feeds the cores the node socket's datagrams (after
+ * the one receive switch, node/core/rx_switch.h: LIFE_REQ goes to the lifetime core), the
+ * datagrams of the sockets they name by number (one set, auxsock.h: birthday probing's pool, the
+ * filtering test's two, the lifetime's probe socket), and the rendezvous messages from sessions,
+ * and hands the traversal core the endpoint's datagrams for path handles.  After each, from the
+ * event loop (never inside the caller), kick() runs both cores' timers and pumps, sends what they
+ * return from the socket they name, acts on the traversal core's events (log lines, a declined
+ * introduction, a socket to open or close), closes the pool sockets no peer needs any more, and
+ * re-arms one timer at the earlier deadline.
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "konce/traversal.h"
 #include "node/core/nctrav.h"
@@ -23,31 +24,32 @@
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
-#include "node/io/node_trav_socks.h"
 
 static struct node_trav *T(struct konce_node *n) { return n->trav; }
 
-/* ---- what the core returns ------------------------------------------------------------------ */
+/* ---- what the cores return ------------------------------------------------------------------ */
 
-static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from);
-
-/* From the node socket (sock 0) or birthday socket sock (opened on demand). */
+/* From the node socket (sock 0) or the set's socket sock (a pool socket opens on demand). */
 static void send_from(struct node_trav *t, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len)
 {
-	konce_addr local;
-	if (!sock) {
+	if (!sock)
 		konce_udp_queue(t->n->udp, pkt, len, to);
+	else if (node_aux_send(t->aux, sock, pkt, len, to) && sock <= KONCE_PUNCH_BIRTHDAY)
+		t->bday_dropped++; /* the others are lost datagrams their cores retry */
+}
+
+/* A socket the traversal core asks for (the filtering test's): opened, then reported. */
+static void sock_event(struct node_trav *t, unsigned id, bool open, uint64_t now)
+{
+	konce_addr local;
+	int e;
+	if (!open) {
+		node_aux_close(t->aux, id);
 		return;
 	}
-	if (node_travfilter_send(t, sock, pkt, len, to))
-		return;
-	if (!t->socks && (konce_udp_local(t->n->udp, &local) ||
-			  node_trav_socks_new(&t->socks, t->n->base, &local, on_sock_datagram, t))) {
-		t->bday_dropped++;
-		return;
-	}
-	if (node_trav_socks_send(t->socks, sock, to, pkt, len))
-		t->bday_dropped++;
+	if ((e = node_aux_open(t->aux, id, &local)))
+		node_log(t->n, KONCE_LOG_WARN, "filtering test: cannot open a socket: %s", strerror(-e));
+	konce_trav_sock_opened(t->core, id, e ? NULL : &local, now);
 }
 
 static void drain(struct node_trav *t, uint64_t now)
@@ -59,6 +61,8 @@ static void drain(struct node_trav *t, uint64_t now)
 	konce_trav_event ev;
 	while (konce_trav_poll(t->core, &sock, buf, &len, &to))
 		send_from(t, sock, &to, buf, len);
+	while (t->life && konce_travlife_poll(t->life, &sock, buf, &len, &to))
+		send_from(t, sock, &to, buf, len);
 	while (konce_trav_poll_event(t->core, &ev))
 		switch (ev.type) {
 		case KONCE_TRAV_EV_LOG:
@@ -68,7 +72,7 @@ static void drain(struct node_trav *t, uint64_t now)
 			break; /* the core starts its filtering test itself */
 		case KONCE_TRAV_EV_SOCK_OPEN:
 		case KONCE_TRAV_EV_SOCK_CLOSE:
-			node_travfilter_sock(t, ev.sock, ev.type == KONCE_TRAV_EV_SOCK_OPEN);
+			sock_event(t, ev.sock, ev.type == KONCE_TRAV_EV_SOCK_OPEN, now);
 			break;
 		case KONCE_TRAV_EV_DECLINED:
 			konce_nodecore_trav_declined(t->n->core, ev.pk, now); /* io_kick reports it */
@@ -80,25 +84,26 @@ static void drain(struct node_trav *t, uint64_t now)
 
 static void arm(struct node_trav *t, uint64_t now)
 {
-	uint64_t at = konce_trav_next_timer(t->core);
-	if (at == UINT64_MAX) {
-		event_del(t->ev_timer);
-		return;
-	}
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
-	event_add(t->ev_timer, &tv);
+	uint64_t at = konce_trav_next_timer(t->core), l = t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
+	node_timer_arm(t->ev_timer, l < at ? l : at, now);
 }
 
 static void kick(struct node_trav *t)
 {
 	uint64_t now = node_now_us();
+	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	struct node_aux_stats as;
 	konce_trav_timer(t->core, now);
 	drain(t, now);
-	if (t->socks)
-		node_trav_socks_sweep(t->socks, t->core);
-	node_trav_life_apply(t);
-	drain(t, now); /* the lifetime's keepalives may have queued nothing, but a log line */
+	node_aux_get_stats(t->aux, &as);
+	if (as.open_now && !konce_trav_socks_needed(t->core, now, keep)) /* the pool sockets no one needs */
+		node_aux_keep(t->aux, keep);
+	if (t->life) {
+		konce_travlife_timer(t->life, now);
+		/* a rebound restarts the search: its next experiment is due now */
+		konce_nctravlife_apply(&t->life_with, t->life, now);
+		drain(t, now);
+	}
 	arm(t, now);
 	node_io_kick(t->n);
 }
@@ -112,11 +117,38 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 void node_trav_schedule(struct node_trav *t) { event_active(t->ev_kick, EV_TIMEOUT, 0); }
 
+static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
+		       const konce_addr *from, uint64_t now);
+
+/* From the set's socket id: the lifetime's probe socket to the lifetime core, the filtering
+ * test's to the traversal core, a pool socket's through the receive switch (anything not for
+ * traversal is refused: only peers use those sockets). */
+static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	struct node_trav *t = ctx;
+	uint64_t now = node_now_us();
+	if (id == KONCE_TRAVLIFE_SOCK_PROBE) {
+		if (t->life)
+			konce_travlife_input(t->life, id, pkt, len, from, now);
+	} else if (id > KONCE_PUNCH_BIRTHDAY) {
+		konce_trav_input(t->core, id, pkt, len, from, now);
+	} else if (!trav_input(t, id, konce_rx_classify(pkt, len), pkt, len, from, now)) {
+		konce_trav_count_refused(t->core);
+	}
+}
+
+static void on_aux_done(void *ctx) { node_trav_schedule(ctx); }
+
 int node_trav_events_new(struct node_trav *t)
 {
+	konce_addr local;
+	bool have_local = konce_udp_local(t->n->udp, &local) == 0;
 	t->ev_timer = evtimer_new(t->n->base, on_timer, t);
 	t->ev_kick = event_new(t->n->base, -1, 0, on_timer, t);
-	return t->ev_timer && t->ev_kick ? 0 : -ENOMEM;
+	if (!t->ev_timer || !t->ev_kick)
+		return -ENOMEM;
+	return node_aux_new(&t->aux, t->n->base, have_local ? &local : NULL, KONCE_TRAVLIFE_SOCK_PROBE,
+			    KONCE_PUNCH_BIRTHDAY, on_aux, on_aux_done, t);
 }
 
 /* ---- the node core's hooks ------------------------------------------------------------------ */
@@ -127,8 +159,10 @@ static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k,
 {
 	switch (k) {
 	case KONCE_RX_LIFE_REQ: /* the lifetime service and the filtering echo belong to the node socket */
-		if (!sock)
-			node_trav_life_datagram(t, pkt, len, from);
+		if (!sock && t->life) {
+			konce_travlife_input(t->life, 0, pkt, len, from, now);
+			node_trav_schedule(t);
+		}
 		return true;
 	default:
 		if (!konce_trav_input(t->core, sock, pkt, len, from, now))
@@ -145,15 +179,6 @@ static bool hook_on_datagram(void *ctx, enum konce_rx_kind k, const uint8_t *pkt
 {
 	struct konce_node *n = ctx;
 	return T(n) && trav_input(T(n), 0, k, pkt, len, from, now);
-}
-
-/* From a birthday socket: anything not for traversal is dropped (only peers use those sockets). */
-static void on_sock_datagram(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
-{
-	struct node_trav *t = ctx;
-	if (!trav_input(t, sock, konce_rx_classify(pkt, len), pkt, len, from, node_now_us()))
-		konce_trav_count_refused(t->core);
-	kick(t);
 }
 
 /* A datagram from the endpoint to a path handle: held, punched or relayed, never to the socket. */

@@ -1,7 +1,7 @@
 /* node_trav.h - NAT traversal in the node: the node core's hooks, and what node_io.c and
  * ctl_host.c call.  They host the sans-I/O traversal core (node/core/trav.h, which says how a peer
  * known by key alone is reached through path handles): they feed it, send what it returns from the
- * node's socket or the birthday sockets, and run its timer.
+ * node's socket or the numbered extra sockets (auxsock.h), and run its timer.
  */
 #ifndef KONCE_NODE_TRAV_H
 #define KONCE_NODE_TRAV_H
@@ -9,8 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 #include "konce/konce.h"
 #include "node/base/addr.h"

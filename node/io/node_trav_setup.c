@@ -20,7 +20,6 @@
 #include "node/core/trav_conf.h"
 #include "node/core/trav_info.h"
 #include "node/io/node_trav_int.h"
-#include "node/io/node_trav_socks.h"
 
 /* ---- port mapping --------------------------------------------------------------------------- */
 
@@ -29,24 +28,18 @@ static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
 	struct node_trav *t = ctx;
 	char as[KONCE_ADDR_STRLEN];
 	uint64_t now = node_now_us();
+	konce_portmap_status_note(&t->pm_status, ev);
 	switch (ev->type) {
 	case KONCE_PM_EV_MAPPED:
-		t->pm_state = "mapped";
-		t->pm_proto = ev->proto;
-		t->pm_external = ev->external;
 		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
 			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
 		konce_trav_set_mapped(t->core, &ev->external, now);
 		break;
 	case KONCE_PM_EV_LOST:
-		t->pm_state = "lost";
-		t->pm_reason = ev->reason;
 		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
 		konce_trav_set_mapped(t->core, NULL, now);
 		break;
 	case KONCE_PM_EV_UNAVAILABLE:
-		t->pm_state = "unavailable";
-		t->pm_reason = ev->reason;
 		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_portmap_policy_err_name(ev->reason));
 		break;
 	}
@@ -62,7 +55,6 @@ static void on_portmap_trace(void *ctx, const char *line)
 static void start_portmap(struct node_trav *t)
 {
 	konce_addr local;
-	t->pm_state = "off";
 	if (konce_udp_local(t->n->udp, &local))
 		return;
 	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
@@ -70,7 +62,40 @@ static void start_portmap(struct node_trav *t)
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
 	else
-		t->pm_state = "trying";
+		t->pm_status.state = KONCE_PMST_TRYING;
+}
+
+/* ---- the mapping lifetime ------------------------------------------------------------------- */
+
+static void life_log(void *ctx, int level, const char *text)
+{
+	struct node_trav *t = ctx;
+	node_log(t->n, level, "%s", text);
+}
+
+/* The lifetime core (node/core/nctravlife.h says when it runs) and its probe socket.  0, -EINVAL
+ * (err says why), -ENOMEM, -errno. */
+static int start_life(struct node_trav *t, const konce_travconf *su, char *err, size_t errlen)
+{
+	konce_travlife_cfg c;
+	konce_addr local;
+	int e;
+	t->life_with = (konce_nctravlife){.c = t->n->core, .t = t->core, .log = life_log, .log_ctx = t};
+	if (!konce_nctravlife_cfg(&t->life_with, su->life_off, &su->life, &c))
+		return 0;
+	if ((e = konce_travlife_new(&t->life, &c, node_now_us()))) {
+		snprintf(err, errlen, "nat_lifetime: bad bounds");
+		return e;
+	}
+	if (!konce_travlife_wants_probe(t->life))
+		return 0;
+	if ((e = node_aux_open(t->aux, KONCE_TRAVLIFE_SOCK_PROBE, &local))) {
+		if (!*err)
+			snprintf(err, errlen, "cannot start the mapping lifetime experiments: %s", strerror(-e));
+		return e;
+	}
+	konce_travlife_sock_opened(t->life, &local);
+	return 0;
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
@@ -106,15 +131,12 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	if (!t)
 		return -ENOMEM;
 	t->n = n;
-	t->pm_state = "off";
 	n->trav = t;
 	if ((e = node_trav_events_new(t)))
 		goto fail;
 	konce_addr local;
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
 	list_ifaces(&su, have_local ? &local : NULL);
-	if ((e = node_travfilter_new(t)))
-		goto fail;
 	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(n->core), .pk = n->pk,
 			     .ops = konce_nodecore_trav_ops(n->core), .local = have_local ? &local : NULL};
 	konce_travconf_trav_cfg(&su, &tc);
@@ -122,7 +144,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		snprintf(err, errlen, "cannot start traversal: %s", strerror(-e));
 		goto fail;
 	}
-	if ((e = node_trav_life_start(t, su.life_off, &su.life, err, errlen)))
+	if ((e = start_life(t, &su, err, errlen)))
 		goto fail;
 	if (konce_trav_has_client(t->core) && su.portmap)
 		start_portmap(t);
@@ -140,15 +162,14 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = n->trav;
 	if (!t)
 		return;
-	node_trav_life_free(t);
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	if (t->ev_timer)
 		event_free(t->ev_timer);
 	if (t->ev_kick)
 		event_free(t->ev_kick);
-	node_trav_socks_free(t->socks);
-	node_travfilter_free(t);
+	node_aux_free(t->aux);
+	konce_travlife_free(t->life);
 	konce_trav_free(t->core);
 	free(t);
 	n->trav = NULL;

@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "node/io/evclock.h"
 #include "node/io/portmap.h"
 #include "node/io/portmap_io.h"
 
@@ -46,13 +47,6 @@ struct konce_portmap {
 	pthread_t thread;
 	struct event *ev_res, *ev_timer;
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void shared_unref(struct shared *sh)
 {
@@ -140,7 +134,7 @@ static void consume(konce_portmap *p, const konce_portmap_policy_result *res, co
 	char a[KONCE_ADDR_STRLEN];
 	trace(p, "result %u: %s, external %s lifetime %u s (%s)", res->id, konce_portmap_policy_err_name(res->err),
 	      konce_addr_str(&res->external, a), res->lifetime_s, detail);
-	if (konce_portmap_policy_result_in(p->pm, now_us(), res) == -ESTALE)
+	if (konce_portmap_policy_result_in(p->pm, node_now_us(), res) == -ESTALE)
 		trace(p, "result %u: stale, ignored", res->id);
 }
 
@@ -148,19 +142,12 @@ static void drive(konce_portmap *p)
 {
 	konce_portmap_policy_req req;
 	konce_portmap_policy_event ev;
-	uint64_t now = now_us();
+	uint64_t now = node_now_us();
 	if (konce_portmap_policy_next(p->pm, now, &req))
 		submit(p, &req);
 	while (konce_portmap_policy_event_pop(p->pm, &ev))
 		p->cfg.cb(p->cfg.ctx, &ev);
-	uint64_t wake = konce_portmap_policy_wake(p->pm);
-	if (wake == UINT64_MAX) {
-		evtimer_del(p->ev_timer);
-		return;
-	}
-	uint64_t d = wake > now ? wake - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
-	evtimer_add(p->ev_timer, &tv);
+	node_timer_arm(p->ev_timer, konce_portmap_policy_wake(p->pm), now);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -238,7 +225,7 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 		pthread_mutex_destroy(&sh->mu);
 		goto fail_sh;
 	}
-	konce_portmap_policy_start(p->pm, now_us());
+	konce_portmap_policy_start(p->pm, node_now_us());
 	drive(p); /* submits the first discovery; no event can be due yet */
 	*out = p;
 	return 0;
@@ -260,7 +247,7 @@ fail_pm:
 int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 {
 	struct shared *sh = p->sh;
-	uint64_t deadline = now_us() + (uint64_t)timeout_ms * 1000;
+	uint64_t deadline = node_now_us() + (uint64_t)timeout_ms * 1000;
 	struct timespec dl;
 	konce_portmap_policy_req req;
 	konce_portmap_policy_result res;
@@ -268,15 +255,15 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 
 	event_free(p->ev_res);
 	event_free(p->ev_timer);
-	konce_portmap_policy_stop(p->pm, now_us());
+	konce_portmap_policy_stop(p->pm, node_now_us());
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)(timeout_ms / 1000);
 	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
 	if (dl.tv_nsec >= 1000000000)
 		dl.tv_sec++, dl.tv_nsec -= 1000000000;
 	/* Run the policy here until the delete is answered: the loop may not be running any more. */
-	while (konce_portmap_policy_state_of(p->pm) != KONCE_PM_STOPPED && now_us() < deadline) {
-		if (konce_portmap_policy_next(p->pm, now_us(), &req))
+	while (konce_portmap_policy_state_of(p->pm) != KONCE_PM_STOPPED && node_now_us() < deadline) {
+		if (konce_portmap_policy_next(p->pm, node_now_us(), &req))
 			submit(p, &req);
 		pthread_mutex_lock(&sh->mu);
 		int w = 0;
@@ -298,7 +285,7 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	pthread_mutex_unlock(&sh->mu);
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
-	uint64_t left = deadline > now_us() ? deadline - now_us() : 0;
+	uint64_t left = deadline > node_now_us() ? deadline - node_now_us() : 0;
 	rt.tv_sec += (time_t)(left / 1000000);
 	rt.tv_nsec += (long)(left % 1000000) * 1000;
 	if (rt.tv_nsec >= 1000000000)

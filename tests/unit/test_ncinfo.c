@@ -8,7 +8,8 @@
  *   - rates: after two samples, each peer's rate is its session bytes between the samples divided
  *     by the seconds between them, and the node's rate is the sum; a third sample with no traffic
  *     in between gives 0 and an empty busiest list;
- *   - busiest: at most KONCE_NC_BUSIEST peers, busiest first, the least busy spoke left out.
+ *   - busiest: at most KONCE_NC_BUSIEST peers, busiest first, the least busy spoke left out;
+ *   - the public shapes (ncpublic.h) carry the rows and the status field for field.
  */
 #include <errno.h>
 #include <math.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "node/core/ncinfo.h"
+#include "node/core/ncpublic.h"
 #include "node/transport/identity.h"
 
 enum { APP = 300, MS = 1000, NSPOKES = KONCE_NC_BUSIEST + 1, NSIDES = NSPOKES + 1, UNIT = 1000 };
@@ -304,11 +306,60 @@ static void test_rates_and_busiest(void **state)
 	assert_int_equal(t.nbusiest, 0);
 }
 
+/* The public shapes (ncpublic.h): one konce_peer_info per row, its fields the row's; max bounds
+ * what is written but not the count; the stats are the status's. */
+static void test_public_shapes(void **state)
+{
+	struct world *w = *state;
+	konce_nodecore *hub = w->s[0].c;
+	for (int i = 1; i < NSIDES; i++)
+		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
+							   false),
+				 0);
+	send_round(w);
+	struct rows rs = {.n = 0};
+	konce_nodecore_peers_each(hub, collect, &rs);
+	konce_peer_info pi[NSIDES];
+	memset(pi, 0xa5, sizeof(pi));
+	assert_int_equal(konce_nodecore_peers_public(hub, pi, NSIDES, w->now), (size_t)rs.n);
+	assert_int_equal(rs.n, NSPOKES);
+	for (int i = 0; i < rs.n; i++) {
+		const konce_nc_peer_info *r = row_of(&rs, pi[i].pk);
+		char as[KONCE_ADDR_STRLEN];
+		assert_string_equal(pi[i].addr, konce_addr_str(&r->addr, as));
+		assert_int_equal(pi[i].up, r->up);
+		assert_int_equal(pi[i].msgs_tx, r->msgs_tx);
+		assert_int_equal(pi[i].msgs_rx, r->msgs_rx);
+		assert_int_equal(pi[i].rtt_us, r->rtt_us);
+		assert_int_equal(pi[i].since_ms, (w->now - r->since_us) / 1000u);
+		assert_int_equal(pi[i].identity, r->identity);
+		assert_memory_equal(pi[i].local_pk, r->local_pk, KONCE_KEY_BYTES);
+	}
+	konce_peer_info one[1];
+	assert_int_equal(konce_nodecore_peers_public(hub, one, 1, w->now), (size_t)NSPOKES);
+
+	konce_nc_status st;
+	konce_node_stats ns;
+	konce_nodecore_status(hub, w->now, &st);
+	konce_nodecore_stats_public(hub, w->now, w->now - 5000 * MS, &ns);
+	assert_int_equal(ns.uptime_ms, 5000);
+	assert_int_equal(ns.peers_active, st.core.peers);
+	assert_int_equal(ns.msgs_tx, st.core.msgs_tx);
+	assert_int_equal(ns.msgs_tx, NSPOKES);
+	assert_int_equal(ns.rx_packets, st.ep.rx_packets);
+	assert_int_equal(ns.tx_packets, st.ep.tx_packets);
+	assert_int_equal(ns.handshakes_failed, st.ep.hs_failed);
+	assert_int_equal(ns.forged_dropped, st.forged_dropped);
+	assert_string_equal(konce_reason_str(KONCE_REASON_TIMED_OUT), "timed out");
+	assert_string_equal(konce_reason_str(-1), "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_and_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rates_and_busiest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_public_shapes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -383,6 +383,31 @@ static void test_names(void **state)
 	assert_string_equal(konce_portmap_policy_err_name(KONCE_PM_ERR_NO_GATEWAY), "no gateway answered");
 }
 
+/* The host's report follows the events: each moves it to its own state, MAPPED keeps the
+ * protocol and address, a failure keeps its reason and the last mapping stays for MAPPED only. */
+static void test_status_note(void **state)
+{
+	(void)state;
+	konce_portmap_status st = {0};
+	konce_portmap_policy_event ev = {.type = KONCE_PM_EV_MAPPED, .proto = KONCE_PM_PROTO_UPNP};
+	assert_string_equal(konce_portmap_status_name(st.state), "off");
+	assert_int_equal(konce_addr_parse(&ev.external, "198.51.100.7:40000"), 0);
+	konce_portmap_status_note(&st, &ev);
+	assert_int_equal(st.state, KONCE_PMST_MAPPED);
+	assert_string_equal(konce_portmap_status_name(st.state), "mapped");
+	assert_int_equal(st.proto, KONCE_PM_PROTO_UPNP);
+	assert_true(konce_addr_eq(&st.external, &ev.external));
+	ev = (konce_portmap_policy_event){.type = KONCE_PM_EV_LOST, .reason = KONCE_PM_ERR_REFUSED};
+	konce_portmap_status_note(&st, &ev);
+	assert_string_equal(konce_portmap_status_name(st.state), "lost");
+	assert_int_equal(st.reason, KONCE_PM_ERR_REFUSED);
+	ev = (konce_portmap_policy_event){.type = KONCE_PM_EV_UNAVAILABLE, .reason = KONCE_PM_ERR_NO_GATEWAY};
+	konce_portmap_status_note(&st, &ev);
+	assert_string_equal(konce_portmap_status_name(st.state), "unavailable");
+	assert_int_equal(st.reason, KONCE_PM_ERR_NO_GATEWAY);
+	assert_string_equal(konce_portmap_status_name(KONCE_PMST_TRYING), "trying");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_stop_while_adding),
 		cmocka_unit_test(test_event_queue_bounded),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_status_note),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
-/* test_node_trav_socks.c - birthday probing's extra sockets over loopback: opened on first use,
- * one port per socket number, datagrams handed back with their number, bounds, and the sweep that
- * keeps sockets only for a running attempt or a verified path. */
+/* test_node_auxsock.c - the numbered socket set (node/io/auxsock.h) over loopback: pool sockets
+ * opened on first use, one port per number, datagrams handed back with their number and a done
+ * call per batch, bounds, sockets above the pool opened and closed only when asked, and the sweep
+ * that keeps birthday sockets only for a running attempt or a verified path
+ * (konce_trav_socks_needed). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,16 +18,30 @@
 
 #include "node/io/node_int.h"
 #include "node/core/trav_int.h"
-#include "node/io/node_trav_socks.h"
+#include "node/io/auxsock.h"
 
 struct rx {
 	int n;
 	unsigned sock;
 	konce_addr from;
 	char data[64];
-	struct node_trav_socks *sweep_pool; /* sweep from inside the callback */
+	int done;
+	struct node_aux *sweep_pool; /* sweep from inside the callback */
 	konce_trav *sweep_t;
 };
+
+static void sweep(struct node_aux *s, konce_trav *t)
+{
+	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	if (!konce_trav_socks_needed(t, node_now_us(), keep))
+		node_aux_keep(s, keep);
+}
+
+static void on_done(void *ctx)
+{
+	struct rx *r = ctx;
+	r->done++;
+}
 
 static void on_rx(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
@@ -36,7 +52,7 @@ static void on_rx(void *ctx, unsigned sock, const uint8_t *pkt, size_t len, cons
 	memset(r->data, 0, sizeof(r->data));
 	memcpy(r->data, pkt, len < sizeof(r->data) - 1 ? len : sizeof(r->data) - 1);
 	if (r->sweep_pool)
-		node_trav_socks_sweep(r->sweep_pool, r->sweep_t);
+		sweep(r->sweep_pool, r->sweep_t);
 }
 
 /* A plain loopback socket standing for the peer. */
@@ -82,12 +98,14 @@ static void run_until(struct event_base *b, const struct rx *r, int n)
 	assert_int_equal(r->n, n);
 }
 
-static struct node_trav_socks *pool(struct event_base *b, struct rx *r)
+enum { ABOVE = KONCE_PUNCH_BIRTHDAY + 2 }; /* the set's last number, outside the pool */
+
+static struct node_aux *pool(struct event_base *b, struct rx *r)
 {
 	konce_addr lo;
-	struct node_trav_socks *s;
+	struct node_aux *s;
 	assert_int_equal(konce_addr_parse(&lo, "127.0.0.1:7807"), 0);
-	assert_int_equal(node_trav_socks_new(&s, b, &lo, on_rx, r), 0);
+	assert_int_equal(node_aux_new(&s, b, &lo, ABOVE, KONCE_PUNCH_BIRTHDAY, on_rx, on_done, r), 0);
 	return s;
 }
 
@@ -96,20 +114,20 @@ static void test_send_receive(void **state)
 	(void)state;
 	struct event_base *b = event_base_new();
 	struct rx r = {0};
-	struct node_trav_socks *s = pool(b, &r);
-	struct node_trav_socks_stats st;
+	struct node_aux *s = pool(b, &r);
+	struct node_aux_stats st;
 	konce_addr pa;
 	int fd = peer_sock(&pa);
 
-	node_trav_socks_get_stats(s, &st);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.open_now, 0); /* nothing until something is sent */
-	assert_int_equal(node_trav_socks_send(s, 5, &pa, (const uint8_t *)"p5", 2), 0);
+	assert_int_equal(node_aux_send(s, 5, (const uint8_t *)"p5", 2, &pa), 0);
 	konce_addr m5 = peer_recv(fd, "p5");
 	assert_int_not_equal(m5.port, 7807); /* an ephemeral port, not the node's */
-	assert_int_equal(node_trav_socks_send(s, 5, &pa, (const uint8_t *)"again", 5), 0);
+	assert_int_equal(node_aux_send(s, 5, (const uint8_t *)"again", 5, &pa), 0);
 	konce_addr m5b = peer_recv(fd, "again");
 	assert_true(konce_addr_eq(&m5, &m5b)); /* one socket per number */
-	assert_int_equal(node_trav_socks_send(s, KONCE_PUNCH_BIRTHDAY, &pa, (const uint8_t *)"last", 4), 0);
+	assert_int_equal(node_aux_send(s, KONCE_PUNCH_BIRTHDAY, (const uint8_t *)"last", 4, &pa), 0);
 	konce_addr m256 = peer_recv(fd, "last");
 	assert_int_not_equal(m256.port, m5.port);
 
@@ -123,15 +141,18 @@ static void test_send_receive(void **state)
 	run_until(b, &r, 2);
 	assert_int_equal(r.sock, KONCE_PUNCH_BIRTHDAY);
 
+	assert_true(r.done >= 2); /* once after each read batch */
+
 	/* out of range: socket 0 is the node's own */
-	assert_int_equal(node_trav_socks_send(s, 0, &pa, (const uint8_t *)"x", 1), -EINVAL);
-	assert_int_equal(node_trav_socks_send(s, KONCE_PUNCH_BIRTHDAY + 1, &pa, (const uint8_t *)"x", 1), -EINVAL);
-	node_trav_socks_get_stats(s, &st);
+	assert_int_equal(node_aux_send(s, 0, (const uint8_t *)"x", 1, &pa), -EINVAL);
+	assert_int_equal(node_aux_send(s, ABOVE + 1, (const uint8_t *)"x", 1, &pa), -EINVAL);
+	assert_int_equal(node_aux_open(s, ABOVE + 1, NULL), -EINVAL);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.opened, 2);
 	assert_int_equal(st.open_now, 2);
 	assert_int_equal(st.tx, 3);
 	assert_int_equal(st.rx, 2);
-	node_trav_socks_free(s);
+	node_aux_free(s);
 	close(fd);
 	event_base_free(b);
 }
@@ -155,27 +176,27 @@ static void test_sweep(void **state)
 	(void)state;
 	struct event_base *b = event_base_new();
 	struct rx r = {0};
-	struct node_trav_socks *s = pool(b, &r);
+	struct node_aux *s = pool(b, &r);
 	konce_trav *t = calloc(1, sizeof(*t));
-	struct node_trav_socks_stats st;
+	struct node_aux_stats st;
 	konce_addr pa;
 	int fd = peer_sock(&pa);
 	assert_non_null(t);
 
 	for (unsigned i = 1; i <= 4; i++)
-		assert_int_equal(node_trav_socks_send(s, i, &pa, (const uint8_t *)"x", 1), 0);
+		assert_int_equal(node_aux_send(s, i, (const uint8_t *)"x", 1, &pa), 0);
 	/* an attempt is running: every socket may still be verified or answered on (a birthday pair
 	 * starts it in PROBING: relay first, nat/punch.h) */
 	birthday_peer(&t->peers[3], &pa);
 	assert_int_equal(konce_punch_state(t->peers[3].pu), KONCE_PUNCH_PATH_PROBING);
-	node_trav_socks_sweep(s, t);
-	node_trav_socks_get_stats(s, &st);
+	sweep(s, t);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.open_now, 4);
 
 	/* the pair (3, pa) is verified: within the attempt's window every socket stays (the peer may
 	 * have verified another pair, and its probes there move our path); after it, only socket 3
 	 * stays, and it is the same socket */
-	assert_int_equal(node_trav_socks_send(s, 3, &pa, (const uint8_t *)"before", 6), 0);
+	assert_int_equal(node_aux_send(s, 3, (const uint8_t *)"before", 6, &pa), 0);
 	konce_addr m3 = {{0}, 0, 0};
 	for (int k = 0; k < 5; k++) /* drain the four "x" first */
 		m3 = peer_recv(fd, k < 4 ? "x" : "before");
@@ -184,15 +205,15 @@ static void test_sweep(void **state)
 	konce_addr path;
 	assert_true(konce_punch_path(t->peers[3].pu, &sock, &path) && sock == 3);
 	t->peers[3].start_us = node_now_us();
-	node_trav_socks_sweep(s, t);
-	node_trav_socks_get_stats(s, &st);
+	sweep(s, t);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.open_now, 4);
 	t->peers[3].start_us = node_now_us() - KONCE_PUNCH_GIVEUP_MS * 1000ull - 1;
-	node_trav_socks_sweep(s, t);
-	node_trav_socks_get_stats(s, &st);
+	sweep(s, t);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.open_now, 1);
 	assert_int_equal(st.closed, 3);
-	assert_int_equal(node_trav_socks_send(s, 3, &pa, (const uint8_t *)"after", 5), 0);
+	assert_int_equal(node_aux_send(s, 3, (const uint8_t *)"after", 5, &pa), 0);
 	konce_addr m3b = peer_recv(fd, "after");
 	assert_true(konce_addr_eq(&m3, &m3b));
 
@@ -206,16 +227,61 @@ static void test_sweep(void **state)
 	run_until(b, &r, 1);
 	event_base_loop(b, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	assert_int_equal(r.n, 1); /* closed after the first: the second was never read */
-	node_trav_socks_get_stats(s, &st);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.open_now, 0);
 	assert_int_equal(st.closed, 4);
 	/* a number can be used again later: a fresh socket */
-	assert_int_equal(node_trav_socks_send(s, 3, &pa, (const uint8_t *)"new", 3), 0);
+	assert_int_equal(node_aux_send(s, 3, (const uint8_t *)"new", 3, &pa), 0);
 	peer_recv(fd, "new");
-	node_trav_socks_get_stats(s, &st);
+	node_aux_get_stats(s, &st);
 	assert_int_equal(st.opened, 5);
-	node_trav_socks_free(s);
+	node_aux_free(s);
 	free(t);
+	close(fd);
+	event_base_free(b);
+}
+
+/* Numbers above the pool open and close only when asked, and are not the pool's counters. */
+static void test_above_pool(void **state)
+{
+	(void)state;
+	struct event_base *b = event_base_new();
+	struct rx r = {0};
+	struct node_aux *s = pool(b, &r);
+	struct node_aux_stats st;
+	konce_addr pa, local, again;
+	int fd = peer_sock(&pa);
+
+	assert_int_equal(node_aux_send(s, ABOVE, (const uint8_t *)"x", 1, &pa), -ENOTCONN);
+	assert_int_equal(node_aux_open(s, ABOVE, &local), 0);
+	assert_int_not_equal(local.port, 0);
+	assert_int_not_equal(local.port, 7807);
+	assert_int_equal(node_aux_open(s, ABOVE, &again), 0); /* already open: the same socket */
+	assert_true(konce_addr_eq(&local, &again));
+	assert_int_equal(node_aux_send(s, ABOVE, (const uint8_t *)"hi", 2, &pa), 0);
+	konce_addr m = peer_recv(fd, "hi");
+	assert_int_equal(m.port, local.port);
+	peer_send(fd, &m, "back");
+	run_until(b, &r, 1);
+	assert_int_equal(r.sock, ABOVE);
+	assert_string_equal(r.data, "back");
+	node_aux_get_stats(s, &st);
+	assert_int_equal(st.opened, 0);
+	assert_int_equal(st.tx, 0);
+	assert_int_equal(st.rx, 0);
+	node_aux_close(s, ABOVE);
+	assert_int_equal(node_aux_send(s, ABOVE, (const uint8_t *)"x", 1, &pa), -ENOTCONN);
+
+	/* without an address to bind to, every open fails */
+	struct node_aux *none;
+	assert_int_equal(node_aux_new(&none, b, NULL, 3, 2, on_rx, NULL, &r), 0);
+	assert_int_equal(node_aux_send(none, 1, (const uint8_t *)"x", 1, &pa), -EADDRNOTAVAIL);
+	assert_int_equal(node_aux_open(none, 3, NULL), -EADDRNOTAVAIL);
+	node_aux_get_stats(none, &st);
+	assert_int_equal(st.open_failed, 1);
+	assert_int_equal(st.tx_failed, 1);
+	node_aux_free(none);
+	node_aux_free(s);
 	close(fd);
 	event_base_free(b);
 }
@@ -225,6 +291,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_send_receive),
 		cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_above_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

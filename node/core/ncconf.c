@@ -1,0 +1,94 @@
+/* ncconf.c - the node's configuration, read and checked (ncconf.h). */
+#include "node/core/ncconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/base/secmem.h"
+#include "node/transport/cc.h"
+#include "node/transport/keytext.h"
+
+int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen)
+{
+	int e;
+	*out = (konce_ncconf){0};
+	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_NEWRENO) {
+		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
+		return -EINVAL;
+	}
+	if (cfg->identity < KONCE_IDENTITY_DEFAULT || cfg->identity > KONCE_IDENTITY_MASTER) {
+		snprintf(err, errlen, "konce_node_new: unknown identity mode %d", cfg->identity);
+		return -EINVAL;
+	}
+	if (cfg->identity_master) {
+		if (!(out->masters = calloc(KONCE_NC_PEERCONF_MAX, KONCE_KEY_BYTES)))
+			return snprintf(err, errlen, "out of memory"), -ENOMEM;
+		out->nmasters = konce_key_list_(cfg->identity_master, out->masters, KONCE_NC_PEERCONF_MAX);
+		if (out->nmasters < 0) {
+			e = out->nmasters;
+			snprintf(err, errlen, "identity_master: %s", e == -E2BIG ? "more than 256 keys"
+				 : "not a list of public keys separated by commas (KEY,KEY)");
+			konce_ncconf_free(out);
+			return e;
+		}
+	}
+	if (cfg->group_key) {
+		if (!(out->group_key = konce_secmem_alloc(KONCE_KEY_BYTES, &e))) {
+			snprintf(err, errlen, "cannot lock memory for the group key: %s", strerror(-e));
+			konce_ncconf_free(out);
+			return e;
+		}
+		if (konce_key_decode_(out->group_key, cfg->group_key, strlen(cfg->group_key))) {
+			snprintf(err, errlen, "group_key: not a key's text (43 characters of base64url)");
+			konce_ncconf_free(out);
+			return -EINVAL;
+		}
+	}
+	out->traversal = cfg->traversal.rendezvous ||
+			 (cfg->traversal.rendezvous_peers && *cfg->traversal.rendezvous_peers);
+	return 0;
+}
+
+void konce_ncconf_free_key(konce_ncconf *c)
+{
+	konce_secmem_free(c->group_key, KONCE_KEY_BYTES);
+	c->group_key = NULL;
+}
+
+void konce_ncconf_free(konce_ncconf *c)
+{
+	konce_ncconf_free_key(c);
+	free(c->masters);
+	c->masters = NULL;
+	c->nmasters = 0;
+}
+
+void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,
+		       konce_nodecore_config *out)
+{
+	*out = (konce_nodecore_config){
+		.ep = {
+			.identity = id,
+			.max_sessions = cfg->max_sessions,
+			.max_per_source = cfg->max_per_source,
+			.capacity = cfg->capacity, /* 0: the host measures it */
+			/* the most we pay; the measured rate sets the real cap (19-21 bits on the bench core) */
+			.max_pow_bits = 24,
+			/* Dials made on the endpoint itself, by the traversal glue (rendezvous
+			 * registration, introduced peers), show the master key: the rendezvous routes to
+			 * it, and the introduction named it.  The core's own dials follow the rule of
+			 * per_server below (docs/KEYS.md, "Which key a node shows"). */
+			.explicit_identity = true,
+			.group_key = c->group_key,
+			.cc = cfg->congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
+			      : cfg->congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
+									  : NULL,
+			.max_datagram = KONCE_PMTU_MAX,
+		},
+		.notes = notes,
+		.per_server = cfg->identity != KONCE_IDENTITY_MASTER,
+		.log_level = cfg->log_level,
+	};
+}

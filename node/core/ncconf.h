@@ -1,0 +1,33 @@
+/* ncconf.h - the node's configuration (include/konce/konce.h konce_node_config) read and checked
+ * before anything is opened, sans-I/O: the enums in range, the identity_master list and the group
+ * key decoded, whether traversal runs, and the node core's configuration that follows from it.
+ * The host adds what it measures or owns (handshake capacity, proof-of-work rate, the path MTU
+ * callback, logging, the input queue's size) and the hooks. */
+#ifndef KONCE_NCCONF_H
+#define KONCE_NCCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "konce/konce.h"
+#include "node/core/nodecore.h"
+
+typedef struct konce_ncconf {
+	uint8_t (*masters)[KONCE_KEY_BYTES]; /* identity_master's keys (KONCE_NC_ID_MASTER), or NULL */
+	int nmasters;
+	uint8_t *group_key; /* locked memory (secmem.h): group_key decoded, or NULL */
+	bool traversal;     /* the node serves as a rendezvous or registers with one (traversal.h) */
+} konce_ncconf;
+
+/* 0, or -EINVAL (err says which setting and why), -ENOMEM, or secmem's errno. */
+int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen);
+/* Wipes and frees what parse allocated (the group key as soon as the endpoint copied it). */
+void konce_ncconf_free_key(konce_ncconf *c);
+void konce_ncconf_free(konce_ncconf *c);
+/* The node core's configuration for cfg, its identity and parsed settings: everything but what the
+ * host measures or owns (capacity, pow_rate, path_mtu, inq_slots, wake_budget, log, hooks). */
+void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,
+		       konce_nodecore_config *out);
+
+#endif

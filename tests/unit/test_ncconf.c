@@ -1,0 +1,106 @@
+/* test_ncconf.c - the node's configuration read and checked before anything opens
+ * (node/core/ncconf.h): enums out of range, a bad identity_master list and a bad group key are
+ * refused with the setting named; good ones decode (the group key into locked memory, freed by
+ * free_key); traversal runs for a rendezvous or a node with rendezvous peers; and the node core's
+ * configuration follows from the settings. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "node/core/ncconf.h"
+#include "node/transport/cc.h"
+
+static char err[256];
+
+static void test_refused(void **state)
+{
+	(void)state;
+	konce_ncconf c;
+	konce_node_config cfg = {.data_dir = "/tmp", .congestion = 99};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "congestion"));
+	cfg = (konce_node_config){.data_dir = "/tmp", .identity = -1};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "identity mode"));
+	cfg = (konce_node_config){.data_dir = "/tmp", .identity_master = "not-a-key"};
+	assert_true(konce_ncconf_parse(&c, &cfg, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "identity_master"));
+	assert_null(c.masters); /* nothing left allocated */
+	cfg = (konce_node_config){.data_dir = "/tmp", .group_key = "short"};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "group_key"));
+	assert_null(c.group_key);
+}
+
+static void test_parsed(void **state)
+{
+	(void)state;
+	uint8_t k1[KONCE_KEY_BYTES], k2[KONCE_KEY_BYTES], gk[KONCE_KEY_BYTES];
+	char t1[KONCE_KEY_TEXT_LEN + 1], t2[KONCE_KEY_TEXT_LEN + 1], tg[KONCE_KEY_TEXT_LEN + 1], list[128];
+	memset(k1, 1, sizeof k1);
+	memset(k2, 2, sizeof k2);
+	memset(gk, 7, sizeof gk);
+	konce_key_to_text(t1, k1);
+	konce_key_to_text(t2, k2);
+	konce_key_to_text(tg, gk);
+	snprintf(list, sizeof list, "%s,%s", t1, t2);
+	konce_node_config cfg = {.data_dir = "/tmp", .identity_master = list, .group_key = tg,
+				 .congestion = KONCE_CONGESTION_NEWRENO, .identity = KONCE_IDENTITY_MASTER,
+				 .max_sessions = 77, .capacity = 5};
+	konce_ncconf c;
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(c.nmasters, 2);
+	assert_memory_equal(c.masters[0], k1, KONCE_KEY_BYTES);
+	assert_memory_equal(c.masters[1], k2, KONCE_KEY_BYTES);
+	assert_non_null(c.group_key);
+	assert_memory_equal(c.group_key, gk, KONCE_KEY_BYTES);
+	assert_false(c.traversal);
+
+	konce_nodecore_config nc;
+	konce_ncconf_core(&c, &cfg, NULL, true, &nc);
+	assert_ptr_equal(nc.ep.cc, &konce_cc_newreno);
+	assert_ptr_equal(nc.ep.group_key, c.group_key);
+	assert_int_equal(nc.ep.max_sessions, 77);
+	assert_int_equal(nc.ep.capacity, 5);
+	assert_true(nc.ep.explicit_identity);
+	assert_true(nc.notes);
+	assert_false(nc.per_server); /* identity = MASTER: every dial shows the master key */
+	konce_ncconf_free_key(&c);
+	assert_null(c.group_key);
+	konce_ncconf_free(&c);
+	assert_null(c.masters);
+
+	/* defaults: the endpoint's controller, a key per server, traversal with rendezvous peers */
+	cfg = (konce_node_config){.data_dir = "/tmp", .traversal = {.rendezvous_peers = t1}};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_true(c.traversal);
+	konce_ncconf_core(&c, &cfg, NULL, false, &nc);
+	assert_null(nc.ep.cc);
+	assert_true(nc.per_server);
+	assert_false(nc.notes);
+	konce_ncconf_free(&c);
+	cfg.traversal = (konce_traversal_config){.rendezvous_peers = ""};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_false(c.traversal);
+	cfg.traversal.rendezvous = true;
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_true(c.traversal);
+	konce_ncconf_free(&c);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_parsed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
