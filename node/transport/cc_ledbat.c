@@ -232,10 +232,18 @@ static void ledbat_on_persistent(konce_cc *cc, uint64_t now)
 	l->cwnd = (double)konce_cc_min_window(cc->mss);
 }
 
+/* The datagram size changed: the fractional window follows cc.c's floor. */
+static void ledbat_on_mss(konce_cc *cc)
+{
+	if (cc->u.ledbat.cwnd < (double)cc->cwnd)
+		cc->u.ledbat.cwnd = (double)cc->cwnd;
+}
+
 const konce_cc_ops konce_cc_ledbat = {
 	.name = "ledbat",
 	.init = ledbat_init,
 	.on_ack = ledbat_on_ack,
 	.on_congestion = ledbat_on_congestion,
 	.on_persistent_congestion = ledbat_on_persistent,
+	.on_mss = ledbat_on_mss,
 };
