@@ -28,6 +28,17 @@ void konce_cc_init(konce_cc *cc, const konce_cc_ops *ops, uint64_t mss, uint64_t
 	ops->init(cc, now);
 }
 
+void konce_cc_set_mss(konce_cc *cc, uint64_t mss)
+{
+	if (mss == cc->mss || mss == 0)
+		return;
+	cc->mss = mss;
+	if (cc->cwnd < konce_cc_min_window(mss))
+		cc->cwnd = konce_cc_min_window(mss);
+	if (cc->ops->on_mss)
+		cc->ops->on_mss(cc);
+}
+
 void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now)
 {
 	(void)now;

@@ -23,6 +23,10 @@
  * half is already "limited"), all but 2 mss in congestion avoidance (pacing keeps a packet or two
  * back).  An application sending little does not inflate a window it never uses.
  *
+ * Units: every window and count is in bytes of the datagrams actually sent (sealed size, as
+ * on_sent is told); mss is the path's current datagram size (konce_cc_set_mss), so a window in
+ * bytes for a given bandwidth-delay product does not depend on the datagram size.
+ *
  * Invariants: cwnd >= 2 * mss; bytes_in_flight is the sum of sent minus acked minus lost bytes.
  */
 #ifndef KONCE_CC_H
@@ -58,6 +62,8 @@ typedef struct konce_cc_ops {
 	void (*on_lost)(konce_cc *cc, uint64_t lost_bytes, uint64_t now);
 	/* Optional.  Bytes declared lost earlier turned out to be only reordered (recovery.h). */
 	void (*on_spurious)(konce_cc *cc, uint64_t bytes, uint64_t now);
+	/* Optional.  cc->mss changed (konce_cc_set_mss); cwnd is already at least the new floor. */
+	void (*on_mss)(konce_cc *cc);
 	/* Optional.  The pacing rate (bytes/s) if the controller sets its own (cc_bbr.c). */
 	uint64_t (*pacing_rate)(const konce_cc *cc, uint64_t smoothed_rtt_us);
 } konce_cc_ops;
@@ -166,6 +172,11 @@ const konce_cc_ops *konce_cc_by_name(const char *name);
 #define KONCE_LEDBAT_TARGET_MIN_US 5000
 
 void konce_cc_init(konce_cc *cc, const konce_cc_ops *ops, uint64_t mss, uint64_t now);
+/* The datagram size changed (path MTU discovery, pmtud.h): mss is the largest datagram the path
+ * now carries, in the bytes on_sent counts.  Windows stay in bytes; what is counted in mss (the
+ * floors, additive increase, BBR's allowance for delayed acks, the 3-mss loss minimum) follows, and
+ * konce_cc_can_send is asked about a datagram of this size. */
+void konce_cc_set_mss(konce_cc *cc, uint64_t mss);
 void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now);
 void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now);
 /* lost_bytes of in-flight data (0: nothing in flight was lost, no reaction); largest_lost_sent:

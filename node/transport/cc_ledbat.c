@@ -27,6 +27,19 @@
  *   q >  target  cwnd += max(GAIN * mss - cwnd * (q / target - 1), -cwnd / 2) * bytes / cwnd
  *                (LEDBAT++: a multiplicative decrease of at most half a window per round trip,
  *                which yields to a loss-based flow far faster than RFC 6817's linear decrease);
+ *   bounded by the delivery rate (konce's own rule, not in either document), with
+ *   floor = rate x (min_rtt + target / 2), from recovery.h's rate sample on the ack:
+ *     q >  target  the cut stops at floor (and never grows the window).  The delay an ack
+ *                  reports is a round trip old, so cut per ack the window keeps falling for the
+ *                  round trip the queue takes to drain: on netsim (100 Mbit/s, 40 ms) the
+ *                  initial slow start's 750 kB fell to 340 kB, against a 500 kB BDP, and 1 mss
+ *                  per round trip took the rest of a transfer to come back.  floor is the window
+ *                  that, alone, would leave half the target of queue.  Beside a flow holding
+ *                  the queue up, the rate this flow gets falls with its window: it still yields.
+ *     q < target/2 the window grows to floor if it is below (a rate sample that is not
+ *                  application-limited): with no queue that is (min_rtt + target / 2) / min_rtt
+ *                  per round trip, where RFC 6817's 1 mss per round trip needs a hundred round
+ *                  trips to fill a 100 Mbit/s, 40 ms path after a slowdown or a cut;
  *   then no growth past bytes_in_flight + bytes + mss (RFC 6817's max_allowed_cwnd: no growth
  *   while the window is not used), and cwnd >= 2 mss.  A loss halves the window, once per round
  *   trip, like Reno.
@@ -112,6 +125,15 @@ static double gain(const konce_cc_ack *ack, double target)
 	return 1.0 / d;
 }
 
+/* The delivery-rate floor: the window that, at the rate this flow is delivered, would leave
+ * half the target of queue.  0 without a rate sample or a minimum RTT. */
+static double rate_floor(const konce_cc_ack *ack, double target)
+{
+	if (!ack->rate || !ack->min_rtt)
+		return 0;
+	return (double)ack->rate * ((double)ack->min_rtt + target / 2) / 1e6;
+}
+
 static void enter_avoid(konce_cc *cc, konce_cc_ledbat_state *l, uint64_t now)
 {
 	uint64_t rtt = l->rtt ? l->rtt : 100000;
@@ -193,11 +215,20 @@ static void ledbat_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 		w += bytes;
 	} else if (q <= target) {
 		w += gain(ack, target) * (target - q) / target * bytes * mss / w;
+		/* ... and up to the delivery-rate floor (the header says why) */
+		double floor = rate_floor(ack, target);
+		if (!ack->app_limited && q < target / 2 && w < floor)
+			w = floor;
 	} else {
 		double per_rtt = gain(ack, target) * mss - w * (q / target - 1);
 		if (per_rtt < -w / 2)
 			per_rtt = -w / 2;
+		double before = w;
 		w += per_rtt * bytes / w;
+		/* not below the delivery-rate floor (the header says why), and no growth from it */
+		double floor = rate_floor(ack, target);
+		if (w < floor)
+			w = floor < before ? floor : before;
 	}
 	/* Growth only while the window is used: flight size before this ack + one mss.  It caps
 	 * growth, never shrinks the window by itself (the acks of one round drain the flight). */
@@ -232,10 +263,18 @@ static void ledbat_on_persistent(konce_cc *cc, uint64_t now)
 	l->cwnd = (double)konce_cc_min_window(cc->mss);
 }
 
+/* The datagram size changed: the fractional window follows cc.c's floor. */
+static void ledbat_on_mss(konce_cc *cc)
+{
+	if (cc->u.ledbat.cwnd < (double)cc->cwnd)
+		cc->u.ledbat.cwnd = (double)cc->cwnd;
+}
+
 const konce_cc_ops konce_cc_ledbat = {
 	.name = "ledbat",
 	.init = ledbat_init,
 	.on_ack = ledbat_on_ack,
 	.on_congestion = ledbat_on_congestion,
 	.on_persistent_congestion = ledbat_on_persistent,
+	.on_mss = ledbat_on_mss,
 };

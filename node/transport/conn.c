@@ -116,7 +116,7 @@ int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass
 		const konce_cc_ops *want = klass ? &konce_cc_ledbat : foreground(c);
 		if (c->cc.ops != want) {
 			uint64_t cwnd = c->cc.cwnd;
-			konce_cc_init(&c->cc, want, KONCE_CONN_MSS, now);
+			konce_cc_init(&c->cc, want, c->cc.mss, now);
 			if (!klass && cwnd > c->cc.cwnd)
 				c->cc.cwnd = cwnd;
 		}
@@ -209,8 +209,8 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 	 * every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers that (Linux's
 	 * BBR sends a quantum of 1 ms).  A model-based controller's rate follows what it achieves,
 	 * so a pacer that fell short would lower its estimate round after round. */
-	konce_pacer_set_burst(&c->pacer, burst < KONCE_CONN_PACER_BURST ? KONCE_CONN_PACER_BURST
-					 : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
+	uint64_t lo = KONCE_CONN_PACER_BURST / KONCE_CONN_MSS * c->cc.mss; /* 4 datagrams */
+	konce_pacer_set_burst(&c->pacer, burst < lo ? lo : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
 }
 
 static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)
@@ -325,11 +325,11 @@ void konce_conn_release(konce_conn *c, konce_reasm_msg *m) { konce_reasm_release
 
 static bool data_allowed(konce_conn *c, uint64_t now)
 {
-	if (!konce_cc_can_send(&c->cc, KONCE_CONN_MSS))
+	if (!konce_cc_can_send(&c->cc, c->cc.mss))
 		return false;
 	if (!c->channel && c->rec.eliciting_in_flight > 0)
 		return false; /* a presence: one message packet per round trip */
-	return konce_pacer_next_time(&c->pacer, KONCE_CONN_MSS, now) <= now;
+	return konce_pacer_next_time(&c->pacer, c->cc.mss, now) <= now;
 }
 
 static bool still_needed(void *ctx, const konce_frame_ref *ref) { return konce_msgq_needed(ctx, ref); }
@@ -386,7 +386,7 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	bool ping = can_record && c->ping_due;
 	bool refuse = can_record && c->nrefuse;
 	bool data = can_record && konce_msgq_has_data(&c->q) && (probe || data_allowed(c, now));
-	if (!konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, KONCE_CONN_MSS))
+	if (!konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, c->cc.mss))
 		konce_recovery_on_app_limited(&c->rec); /* the window is not the limit: rate samples say so */
 	bool ack = konce_recvtrack_ack_time(&c->rt) != KONCE_RECVTRACK_NEVER &&
 		   (konce_recvtrack_ack_due(&c->rt, now) || data || ping || refuse);
@@ -440,6 +440,11 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 			sp->refs[sp->nrefs++] = (konce_frame_ref){.id = ack_low, .kind = KONCE_REF_ACK};
 	}
 	return n;
+}
+
+void konce_conn_set_mss(konce_conn *c, size_t dgram)
+{
+	konce_cc_set_mss(&c->cc, dgram < KONCE_CONN_MSS ? KONCE_CONN_MSS : dgram);
 }
 
 void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp)
@@ -529,10 +534,10 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
 		if (k < t)
 			t = k;
 	}
-	if (konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, KONCE_CONN_MSS) &&
+	if (konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, c->cc.mss) &&
 	    (c->channel || c->rec.eliciting_in_flight == 0) && konce_recovery_can_send(&c->rec, c->largest_pn_sent + 1)) {
 		konce_pacer p = c->pacer;
-		uint64_t s = konce_pacer_next_time(&p, KONCE_CONN_MSS, now);
+		uint64_t s = konce_pacer_next_time(&p, c->cc.mss, now);
 		if (s < t)
 			t = s;
 	}

@@ -57,7 +57,8 @@ enum {
 	KONCE_CONN_CHANNEL_RING = 2048,
 	KONCE_CONN_ACK_ONLY_RUN = 8,
 	KONCE_CONN_INITIAL_CREDIT = 256 * 1024, /* assumed before the peer's first ack */
-	KONCE_CONN_MSS = 1200,                  /* KONCE_PMTU_BASE: the controllers count in these */
+	KONCE_CONN_MSS = 1200,                  /* KONCE_PMTU_BASE: the datagram size until
+						 * konce_conn_set_mss says the path carries more */
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
 	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
 };
@@ -141,6 +142,9 @@ bool konce_conn_eliciting(const uint8_t *p, size_t len);
 size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now, konce_sent_packet *sp);
 /* The packet built for sp could not be sent: its fragments go back to the queue. */
 void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp);
+/* The largest datagram the path now carries (the PLPMTU, pmtud.h; at least KONCE_CONN_MSS): the
+ * controller and the pacer count it as one packet (konce_cc_set_mss). */
+void konce_conn_set_mss(konce_conn *c, size_t dgram);
 /* The packet built for sp left as a datagram of `bytes`. */
 void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint64_t now);
 /* Packet number pn left outside the conn (a path MTU probe, pmtud.h): not recorded, so its loss

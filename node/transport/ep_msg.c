@@ -191,6 +191,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (now_us < s->blocked_until_us)
 		return;
 	konce_ep_pmtud_flush(ep, s, now_us);
+	konce_conn_set_mss(c, konce_ep_plpmtu(s));
 	while (ep->out_n < ep->out_cap) {
 		konce_sent_packet sp;
 		uint64_t pn = s->sess.tx_pn;

@@ -7,7 +7,7 @@ void konce_pacer_init(konce_pacer *p, uint64_t burst_bytes, uint64_t now)
 {
 	p->rate = 0;
 	p->burst = burst_bytes;
-	p->tokens = burst_bytes * SCALE;
+	p->tokens = (int64_t)(burst_bytes * SCALE);
 	p->last = now;
 }
 
@@ -16,14 +16,16 @@ static void refill(konce_pacer *p, uint64_t now)
 	if (now <= p->last)
 		return;
 	uint64_t cap = p->burst * SCALE, dt = now - p->last;
+	/* what it takes to fill the bucket from here, debt included */
+	uint64_t room = p->tokens < 0 ? cap + (uint64_t)-p->tokens : cap - (uint64_t)p->tokens;
 	p->last = now;
-	if (p->rate == 0 || dt >= cap / p->rate + 1) {
-		p->tokens = cap; /* long enough to fill the bucket (and rate * dt might overflow) */
+	if (p->rate == 0 || dt >= room / p->rate + 1) {
+		p->tokens = (int64_t)cap; /* long enough to fill the bucket (and rate * dt might overflow) */
 		return;
 	}
-	p->tokens += p->rate * dt;
-	if (p->tokens > cap)
-		p->tokens = cap;
+	p->tokens += (int64_t)(p->rate * dt);
+	if (p->tokens > (int64_t)cap)
+		p->tokens = (int64_t)cap;
 }
 
 void konce_pacer_set_rate(konce_pacer *p, uint64_t rate_bytes_per_s, uint64_t now)
@@ -35,22 +37,26 @@ void konce_pacer_set_rate(konce_pacer *p, uint64_t rate_bytes_per_s, uint64_t no
 void konce_pacer_set_burst(konce_pacer *p, uint64_t burst_bytes)
 {
 	p->burst = burst_bytes;
-	if (p->tokens > burst_bytes * SCALE)
-		p->tokens = burst_bytes * SCALE;
+	if (p->tokens > (int64_t)(burst_bytes * SCALE))
+		p->tokens = (int64_t)(burst_bytes * SCALE);
 }
 
 uint64_t konce_pacer_next_time(konce_pacer *p, uint64_t bytes, uint64_t now)
 {
 	refill(p, now);
-	uint64_t need = (bytes < p->burst ? bytes : p->burst) * SCALE;
+	/* a packet larger than the burst waits for a full bucket, and leaves the rest as debt */
+	int64_t need = (int64_t)((bytes < p->burst ? bytes : p->burst) * SCALE);
 	if (p->rate == 0 || p->tokens >= need)
 		return now;
-	return now + (need - p->tokens + p->rate - 1) / p->rate;
+	return now + ((uint64_t)(need - p->tokens) + p->rate - 1) / p->rate;
 }
 
 void konce_pacer_on_sent(konce_pacer *p, uint64_t bytes, uint64_t now)
 {
 	refill(p, now);
-	uint64_t spend = bytes * SCALE;
-	p->tokens = p->tokens > spend ? p->tokens - spend : 0;
+	int64_t spend = (int64_t)(bytes * SCALE);
+	/* owe at most one packet's worth beyond an empty bucket (a packet sent without waiting for
+	 * the pacer, e.g. a probe, does not push the next ones back by more) */
+	int64_t floor = -spend;
+	p->tokens = p->tokens - spend > floor ? p->tokens - spend : floor;
 }

@@ -8,6 +8,10 @@
  *
  * Tokens are kept in byte-microseconds-per-second (bytes x 10^6) so that slow rates and short
  * intervals do not round to zero.  Rate 0 means unpaced.
+ *
+ * A packet larger than the burst may go once the bucket is full; what it spends beyond the tokens
+ * there were is a debt the next refills pay first.  Without the debt, a path-MTU datagram (up to
+ * 8,972 bytes) sent on a 1,200-byte allowance would be paced several times faster than `rate`.
  */
 #ifndef KONCE_PACER_H
 #define KONCE_PACER_H
@@ -17,7 +21,8 @@
 typedef struct konce_pacer {
 	uint64_t rate;   /* bytes per second, 0 = unpaced */
 	uint64_t burst;  /* bytes */
-	uint64_t tokens; /* bytes x 10^6 */
+	int64_t tokens;  /* bytes x 10^6; negative: a packet larger than the tokens left went, and its
+			  * excess is owed (paid back before the next packet may go) */
 	uint64_t last;   /* time of the last refill */
 } konce_pacer;
 

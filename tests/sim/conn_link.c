@@ -54,10 +54,10 @@ static void cb_delivered(void *ctx, const konce_smsg *m)
 static void drain(clink *l, sim_host *h, uint16_t from, const konce_addr *to, konce_conn *c, uint64_t *pn,
 		  clink_flow *drops, uint64_t now)
 {
-	uint8_t d[8 + KONCE_WIRE_MAX_PAYLOAD + OVERHEAD];
+	static uint8_t d[KONCE_PMTU_MAX + 8];
 	konce_sent_packet sp;
 	size_t w;
-	while ((w = konce_conn_build(c, d + 8, KONCE_WIRE_MAX_PAYLOAD, *pn, now, &sp))) {
+	while ((w = konce_conn_build(c, d + 8, l->cfg.dgram - OVERHEAD, *pn, now, &sp))) {
 		memcpy(d, pn, 8);
 		memset(d + 8 + w, 0, OVERHEAD - 8);
 		konce_conn_on_sent(c, &sp, w + OVERHEAD, now);
@@ -184,6 +184,10 @@ int clink_init(clink *l, sim *s, const clink_cfg *cfg)
 	memset(l, 0, sizeof *l);
 	l->s = s;
 	l->cfg = *cfg;
+	if (!l->cfg.dgram)
+		l->cfg.dgram = KONCE_PMTU_BASE;
+	if (l->cfg.dgram < KONCE_PMTU_BASE || l->cfg.dgram > KONCE_PMTU_MAX)
+		return -EINVAL;
 	if (cfg->msg > sizeof payload || !cfg->depth || !cfg->sample_us || cfg->warm % cfg->sample_us ||
 	    cfg->stop % cfg->sample_us || (cfg->stop && cfg->stop <= cfg->warm))
 		return -EINVAL;
@@ -225,6 +229,8 @@ int clink_add_flow(clink *l, uint8_t klass, uint64_t start)
 		return r;
 	if ((r = konce_conn_new(&f->rx, sim_host_env(l->rh), &cc, &rxo, sim_now(l->s))))
 		return r;
+	konce_conn_set_mss(f->tx, l->cfg.dgram);
+	konce_conn_set_mss(f->rx, l->cfg.dgram);
 	l->nf++;
 	sim_timer_set(l->s, f->h, start);
 	return 0;

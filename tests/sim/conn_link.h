@@ -3,7 +3,8 @@
  *
  * No handshake and no crypto: a datagram is the packet number (8 bytes) and konce_conn_build()'s
  * payload, padded by the endpoint's overhead (KONCE_WIRE_MAX_DATAGRAM - KONCE_WIRE_MAX_PAYLOAD) so
- * that it occupies the link as a sealed DATA packet would.  What is measured is what the sender's
+ * that it occupies the link as a sealed DATA packet would.  Datagrams are up to cfg.dgram bytes
+ * (a path MTU, told to both conns with konce_conn_set_mss as the endpoint does).  What is measured is what the sender's
  * recovery, congestion controller and pacer make of the path, with nothing else in the way.
  *
  * Topology: every flow has its own sender host (10.0.0.i) and a port on one receiver host
@@ -61,6 +62,8 @@ typedef struct clink_cfg {
 	uint64_t warm;        /* samples and goodput count from this time on */
 	uint64_t stop;        /* the applications queue nothing new from this time on (0 = never) */
 	const konce_cc_ops *cc; /* the foreground controller; NULL = the conn's default */
+	size_t dgram;         /* datagram size both sides send (as a path MTU would allow);
+			       * 0 = KONCE_PMTU_BASE */
 	bool trace;           /* print one line per sample_us * 10 to stderr */
 } clink_cfg;
 

@@ -30,6 +30,10 @@ static void refill(konce_cc *cc)
 }
 
 static uint64_t min_rtt = 40 * MS; /* what rtt.h would report: sets LEDBAT++'s gain */
+/* The delivery-rate sample the acks carry (recovery.h): 0 none; with rate_follows, the rate the
+ * flow's own window makes, cwnd / rtt (another flow holds the queue and takes the rest). */
+static uint64_t ack_rate;
+static bool rate_follows;
 
 static void run(konce_cc *cc, uint32_t offset, uint64_t q, int nacks)
 {
@@ -39,8 +43,9 @@ static void run(konce_cc *cc, uint32_t offset, uint64_t q, int nacks)
 		uint64_t s = flow.sent[flow.head++ % (1 << 16)];
 		if (s + rtt > flow.now)
 			flow.now = s + rtt;
+		uint64_t rate = rate_follows ? konce_cc_cwnd(cc) * 1000000 / rtt : ack_rate;
 		konce_cc_ack a = {.bytes = MSS, .largest_sent = s, .rtt = rtt, .min_rtt = min_rtt,
-				  .has_owd = true, .owd = offset + (uint32_t)(20 * MS + q)};
+				  .has_owd = true, .owd = offset + (uint32_t)(20 * MS + q), .rate = rate};
 		konce_cc_on_ack(cc, &a, flow.now);
 		refill(cc);
 	}
@@ -51,6 +56,8 @@ static void start(konce_cc *cc)
 	memset(&flow, 0, sizeof(flow));
 	flow.now = 1;
 	min_rtt = 40 * MS;
+	ack_rate = 0;
+	rate_follows = false;
 	konce_cc_init(cc, &konce_cc_ledbat, MSS, flow.now);
 	assert_int_equal(konce_cc_cwnd(cc), 2 * MSS);
 	assert_int_equal(cc->u.ledbat.target_us, 60 * MS);
@@ -250,6 +257,46 @@ static void test_periodic_slowdown(void **state)
 	assert_int_equal(cc.u.ledbat.next_slowdown, flow.now + 9 * length);
 }
 
+/* The delay an ack reports is a round trip old, so cutting per ack overshoots: the cut stops at
+ * the delivery rate x (min_rtt + target / 2), the window that would leave half the target of
+ * queue; with no queue the window grows to that bound rather than by 1 mss per round trip.
+ * Beside a flow that holds the queue up (the rate falls with the window) it still yields. */
+static void test_delivery_rate_bounds_the_window(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	start(&cc);
+	run(&cc, 0, 0, 300);
+	run(&cc, 0, 50 * MS, 10); /* leave slow start */
+	/* 12.5 MB/s delivered, 40 ms min_rtt, 60 ms target: the bound is 12.5 MB/s x 70 ms */
+	const uint64_t rate = 12500000, bound = rate * 70 / 1000;
+	ack_rate = rate;
+	uint64_t w0 = konce_cc_cwnd(&cc);
+	run(&cc, 0, 0, 4000);
+	assert_true(w0 < bound / 2);
+	assert_true(konce_cc_cwnd(&cc) >= bound); /* it grew to the bound, far past 1 mss per RTT */
+	/* twice the target of queue from a window of twice the bound: it falls to the bound and stays */
+	cc.u.ledbat.cwnd = (double)(2 * bound);
+	cc.cwnd = 2 * bound;
+	run(&cc, 0, 2 * TARGET, 20000);
+	assert_true(konce_cc_cwnd(&cc) + 2 * MSS >= bound);
+	assert_true(konce_cc_cwnd(&cc) <= bound + 2 * MSS);
+	/* another flow holds the queue: what this one is delivered falls with its window */
+	rate_follows = true;
+	uint64_t t0 = flow.now;
+	/* ten acks at a time, to see when it gets there (run() stops when the flight drains) */
+	for (int i = 0; i < 10000 && konce_cc_cwnd(&cc) > 4 * MSS; i++)
+		run(&cc, 0, 2 * TARGET, 10);
+	assert_true(konce_cc_cwnd(&cc) <= 4 * MSS);
+	assert_true(flow.now - t0 < 2 * 1000 * MS); /* in a dozen round trips or so */
+	/* without a rate sample (a peer that cannot give one) the rules are RFC 6817's alone */
+	rate_follows = false;
+	ack_rate = 0;
+	uint64_t low = konce_cc_cwnd(&cc);
+	run(&cc, 0, 0, 400);
+	assert_true(konce_cc_cwnd(&cc) < low + 20 * MSS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_loss_and_rtt_fallback),
 		cmocka_unit_test(test_periodic_slowdown),
 		cmocka_unit_test(test_target_follows_min_rtt),
+		cmocka_unit_test(test_delivery_rate_bounds_the_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

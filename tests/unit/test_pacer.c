@@ -109,6 +109,27 @@ static void test_burst_covers_late_timers(void **state)
 	assert_int_equal(p.tokens, 2 * MSS * 1000000ull);
 }
 
+/* Datagrams larger than the burst (a path MTU of 8,972 bytes against a 4 x 1,200-byte burst) go
+ * at the rate, not faster: what a packet spends beyond the tokens left is owed. */
+static void test_large_packets_keep_the_rate(void **state)
+{
+	(void)state;
+	for (uint64_t size = MSS; size <= 8972; size += 7772) {
+		konce_pacer p;
+		konce_pacer_init(&p, 4 * MSS, 0);
+		konce_pacer_set_rate(&p, 1250000, 0); /* 10 Mbit/s */
+		uint64_t sent = 0, now = 0;
+		while (now < 1000 * MS) {
+			now = konce_pacer_next_time(&p, size, now);
+			konce_pacer_on_sent(&p, size, now);
+			sent += size;
+		}
+		/* one second at 1.25 MB/s, plus the initial burst and the packet at the end */
+		assert_true(sent <= 1250000 + 4 * MSS + 2 * size);
+		assert_true(sent >= 1250000 - size);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +137,7 @@ int main(void)
 		cmocka_unit_test(test_unpaced_and_idle),
 		cmocka_unit_test(test_rate_change_keeps_tokens),
 		cmocka_unit_test(test_burst_covers_late_timers),
+		cmocka_unit_test(test_large_packets_keep_the_rate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
