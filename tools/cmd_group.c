@@ -108,6 +108,7 @@ static int do_log(struct konce_ctl_opts *o, const char *group, bool follow)
 	struct konce_ctl c;
 	int status = konce_ctl_cli_open(&c, "group", o);
 	long long from = 1;
+	json_t *all = NULL; /* --json without --follow: the answer, with every page's entries */
 	if (status)
 		return status;
 	signal(SIGINT, on_signal);
@@ -121,31 +122,41 @@ static int do_log(struct konce_ctl_opts *o, const char *group, bool follow)
 			break;
 		json_t *a = json_object_get(r, "entries"), *e;
 		size_t i;
-		if (o->json && !follow) {
-			status = konce_ctl_print_json("group", r);
-		} else {
-			json_array_foreach(a, i, e) {
-				if (o->json) {
-					char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
-					if (s)
-						printf("%s\n", s);
-					free(s);
-				} else {
-					print_entry(e);
-				}
-				from = json_integer_value(json_object_get(e, "seq")) + 1;
+		json_array_foreach(a, i, e) {
+			if (o->json && !follow) {
+				/* every page's entries in one answer, printed at the end */
+			} else if (o->json) {
+				char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				if (s)
+					printf("%s\n", s);
+				free(s);
+			} else {
+				print_entry(e);
 			}
+			from = json_integer_value(json_object_get(e, "seq")) + 1;
 		}
-		bool more = json_is_true(json_object_get(r, "more"));
+		bool more = json_is_true(json_object_get(r, "more")) && json_array_size(a) > 0;
+		if (o->json && !follow) {
+			if (!all)
+				all = json_incref(r);
+			else
+				json_array_extend(json_object_get(all, "entries"), a);
+		}
 		json_decref(r);
 		fflush(stdout);
-		if (more)
+		if (more && !stop)
 			continue;
 		if (!follow || stop)
 			break;
 		usleep(200000);
 		if (stop)
 			break;
+	}
+	if (all) {
+		json_object_set_new(all, "more", json_false());
+		if (!stop && status == KONCE_EXIT_OK) /* a failed later page has said why: no partial answer */
+			status = konce_ctl_print_json("group", all);
+		json_decref(all);
 	}
 	konce_ctl_close(&c);
 	return stop ? KONCE_EXIT_OK : status;

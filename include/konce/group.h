@@ -126,7 +126,8 @@ KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t 
 KONCE_API int konce_node_group_invite_status(konce_node *n, const char *name, const char *token);
 /** Asks to join the group of a token, naming it `name` here (NULL: "g-" and the id's first bytes in
  * hex).  The outcome arrives as JOINED or OUT (REFUSED).  0, -EINVAL (a malformed token),
- * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already). */
+ * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already).  A group this
+ * node is out of (evicted, left, refused) is replaced by the join: its records go first. */
 KONCE_API int konce_node_group_join(konce_node *n, const char *token, const char *name);
 /** Proposes a decision of len bytes (1 .. KONCE_GROUP_DECISION_MAX).  Returns its nonce (>= 1): the
  * DECIDED event with this node's origin carries the decision; or -ENOENT, -EMSGSIZE, -EAGAIN,

@@ -275,6 +275,22 @@ int konce_ncgapp_join_check(konce_ncgapp *t, const uint8_t self[KONCE_CW_KEY], c
 	return 0;
 }
 
+bool konce_ncgapp_rejoinable(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
+			     const char *name)
+{
+	konce_ncgapp_name *x = konce_ncgapp_by_gid(t, gid), *y = konce_ncgapp_by_name(t, name);
+	konce_group *g = konce_nodecore_group_find(c, gid);
+	return x && (!y || y == x) && (!g || konce_group_state(g) == KONCE_GROUP_OUT);
+}
+
+void konce_ncgapp_forget(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID])
+{
+	konce_ncgapp_name *x = konce_ncgapp_by_gid(t, gid);
+	konce_nodecore_group_remove(c, gid); /* its queued notes go with it */
+	if (x)
+		memset(x, 0, sizeof(*x));
+}
+
 int konce_ncgapp_join(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name, uint64_t now_us,
 		      uint64_t unix_s)
 {
@@ -324,7 +340,7 @@ static void fill_info(konce_group *g, const konce_ncgapp_name *x, konce_group_in
 	switch (konce_group_state(g)) {
 	case KONCE_GROUP_NORMAL: o->state = KONCE_GROUP_S_MEMBER; break;
 	case KONCE_GROUP_VIEWCHANGE: o->state = KONCE_GROUP_S_VIEWCHANGE; break;
-	case KONCE_GROUP_N_OUT: o->state = KONCE_GROUP_S_OUT; break;
+	case KONCE_GROUP_OUT: o->state = KONCE_GROUP_S_OUT; break;
 	default: o->state = KONCE_GROUP_S_JOINING; break;
 	}
 	o->halted = konce_group_halted(g);

@@ -67,6 +67,12 @@ int konce_ncgapp_invite(konce_ncgapp *t, konce_nodecore *c, const char *name, co
  * -ETIMEDOUT (expired), -EEXIST (the name or the group is taken). */
 int konce_ncgapp_join_check(konce_ncgapp *t, const uint8_t self[KONCE_CW_KEY], const char *text, const char *name,
 			    uint64_t unix_s, konce_ctoken *tok, char name_out[KONCE_GROUP_NAME_MAX + 1]);
+/* A join of gid under name that found the group here (-EEXIST) may replace it when this node is
+ * out of it (evicted, left, refused) and name is free or the group's own: true then.  forget
+ * unhosts the group and frees its name (the caller removes its records from the store first). */
+bool konce_ncgapp_rejoinable(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
+			     const char *name);
+void konce_ncgapp_forget(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID]);
 /* Joins the group of a checked token (already in the store) under name: loads the members'
  * addresses of its hint, hosts the group and asks to join.  On failure nothing is hosted. */
 int konce_ncgapp_join(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name, uint64_t now_us,

@@ -200,6 +200,24 @@ int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, c
 	return e;
 }
 
+/* Forgets a group this node is out of, for a join of it with a new invitation: every queued record
+ * is written (none of it stays queued behind the removal), then the group leaves the store and
+ * the core. */
+static int forget_out(struct konce_node *n, konce_ncgapp *a, const uint8_t gid[KONCE_CW_GROUP_ID], char *err,
+		      size_t errlen)
+{
+	if (konce_store_group_pending(n->store)) {
+		if (konce_store_group_flush(n->store, err, errlen))
+			return -EIO;
+		konce_nodecore_groups_persisted(n->core);
+	}
+	int e = konce_store_group_remove(n->store, gid, err, errlen);
+	if (e && e != -ENOENT)
+		return e;
+	konce_ncgapp_forget(a, n->core, gid);
+	return 0;
+}
+
 int konce_node_group_join(konce_node *n, const char *text, const char *name)
 {
 	char err[256], nm[KONCE_GROUP_NAME_MAX + 1];
@@ -210,8 +228,16 @@ int konce_node_group_join(konce_node *n, const char *text, const char *name)
 	konce_ctoken *t = sodium_malloc(sizeof *t);
 	if (!t)
 		return -ENOMEM;
-	if (!(e = konce_ncgapp_join_check(a, n->pk, text, name, unix_s(), t, nm)) &&
-	    !(e = konce_store_group_add(n->store, t->group, nm, &t->keys[0][0], t->n, t->secret, err, sizeof err)) &&
+	e = konce_ncgapp_join_check(a, n->pk, text, name, unix_s(), t, nm);
+	if (e == -EEXIST && konce_ncgapp_rejoinable(a, n->core, t->group, nm)) {
+		/* out of it: a new invitation replaces the group (its written records first) */
+		if (!(e = forget_out(n, a, t->group, err, sizeof err))) {
+			node_log(n, KONCE_LOG_INFO, "group %s: out of it: its records are removed for the new join", nm);
+			e = konce_ncgapp_join_check(a, n->pk, text, name, unix_s(), t, nm);
+		} else
+			node_log(n, KONCE_LOG_ERROR, "group %s: %s", nm, err);
+	}
+	if (!e && !(e = konce_store_group_add(n->store, t->group, nm, &t->keys[0][0], t->n, t->secret, err, sizeof err)) &&
 	    (e = konce_ncgapp_join(a, n->core, t, nm, node_now_us(), unix_s())))
 		konce_store_group_remove(n->store, t->group, err, sizeof err);
 	sodium_free(t);

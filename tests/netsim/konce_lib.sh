@@ -93,11 +93,11 @@ kshown() {
 }
 
 # kcli RUN HOST NAME ARGS...: konce ARGS in HOST, talking to node NAME; output on stdout, exit code
-# passed back; 30 s at most
+# passed back; 30 s at most (SIGKILL 5 s after the SIGTERM)
 kcli() {
 	local run=$1 host=$2 n=$1.$3 cmd=$4
 	shift 4
-	timeout 30 "$NETSIM" exec --name "$run" "$host" -- "$K" "$cmd" --control "$KTMP/$n.sock" "$@"
+	timeout -k 5 30 "$NETSIM" exec --name "$run" "$host" -- "$K" "$cmd" --control "$KTMP/$n.sock" "$@"
 }
 
 # kstop RUN NAME: SIGTERM the node; it must exit 0 within 5 s and remove its socket
