@@ -158,6 +158,10 @@ typedef struct konce_sess {
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
+	/* timers (ep_timer.c) */
+	uint64_t due_us;              /* next deadline: may be early, never late */
+	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
+	bool tbatch;
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -240,7 +244,11 @@ struct konce_ep {
 
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
-	uint64_t timer_min_us;   /* cached; may be early, never late */
+	/* timers (ep_timer.c) */
+	konce_sess **heap;       /* [max_sessions] min-heap on due_us */
+	konce_sess **batch;      /* [max_sessions] the sessions konce_ep_timer() is visiting */
+	unsigned heap_n, batch_n;
+	uint64_t timer_extra_us; /* konce_ep_arm() without a session: may be early, never late */
 	struct konce_ep_counters c;
 };
 
@@ -272,7 +280,6 @@ konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
 konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
 void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason);
-void konce_ep_arm(konce_ep *ep, uint64_t at_us);
 /* A fresh random cid not in the table. */
 void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID]);
 
@@ -371,6 +378,13 @@ void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t 
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* ep_timer.c: the deadline heap (invariants in its header) */
+/* s's work may be due at at_us: lowers its deadline.  NULL s: the endpoint's own. */
+void konce_ep_arm(konce_ep *ep, konce_sess *s, uint64_t at_us);
+/* A new session enters the heap, due at now_us; a freed one leaves it. */
+void konce_ep_timer_add(konce_ep *ep, konce_sess *s, uint64_t now_us);
+void konce_ep_timer_remove(konce_ep *ep, konce_sess *s);
 
 /* ep_session.c */
 enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,

@@ -177,7 +177,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (n == 0) {
 			/* nothing due: the ACCEPT waits for the application's reply (or leaves with the
 			 * next poll_datagram or timer) */
-			konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+			konce_ep_arm(ep, s, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
 			return;
 		}
 		unsigned before = ep->out_n;
@@ -216,7 +216,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (ping && sp.ack_eliciting)
 			ep->c.keepalive_tx++;
 	}
-	konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+	konce_ep_arm(ep, s, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
 }
 
 bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
@@ -279,7 +279,7 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 	if (r)
 		return r;
 	konce_ep_msg_flush(ep, s, now_us);
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 	return 0;
 }
 
@@ -341,7 +341,7 @@ int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_u
 	c->wanted = wanted;
 	if (!wanted)
 		s->last_app_us = now_us;
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 	return 0;
 }
 
@@ -356,7 +356,7 @@ int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, u
 	uint64_t k = keepalive_us ? keepalive_us : ep->conn_cfg.keepalive_us;
 	if (c->cfg.keepalive_us != k) {
 		c->cfg.keepalive_us = k;
-		konce_ep_arm(ep, now_us);
+		konce_ep_arm(ep, s, now_us);
 	}
 	return 0;
 }
@@ -373,7 +373,7 @@ int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
 		return -ENOMEM;
 	c->ping_due = true;
 	konce_ep_msg_flush(ep, s, now_us);
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 	return 0;
 }
 
@@ -385,6 +385,6 @@ void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
 		konce_conn_path_reset(s->rel, now_us);
 		konce_ep_pmtud_reset(ep, s, now_us);
 		konce_ep_msg_flush(ep, s, now_us);
+		konce_ep_arm(ep, s, now_us);
 	}
-	konce_ep_arm(ep, now_us);
 }

@@ -47,7 +47,7 @@ static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.challenge, &s->path.probe, now_us) == 0) {
 		ep->c.path_challenge_tx++;
 		konce_path_challenge_sent(&s->path, now_us);
-		konce_ep_arm(ep, s->path.deadline_us);
+		konce_ep_arm(ep, s, s->path.deadline_us);
 	}
 }
 
@@ -57,7 +57,7 @@ static void send_old_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.old_challenge, &s->path.old, now_us) == 0) {
 		ep->c.path_old_challenge_tx++;
 		konce_path_old_sent(&s->path, now_us);
-		konce_ep_arm(ep, s->path.old_deadline_us);
+		konce_ep_arm(ep, s, s->path.old_deadline_us);
 	}
 }
 
@@ -203,7 +203,7 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	}
 	if (s->sess.rx_phase != phase) {
 		ep->c.rekey_rx++;
-		konce_ep_arm(ep, s->sess.rx_prev_until_us);
+		konce_ep_arm(ep, s, s->sess.rx_prev_until_us);
 	} else if ((pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) != phase) {
 		ep->c.rx_old_key++;
 	}
@@ -233,6 +233,10 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
 		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
 		konce_ep_msg_flush(ep, s, now_us);
+		/* the packet may have moved the path's or the MTU search's deadlines earlier */
+		konce_ep_arm(ep, s, konce_path_next(&s->path));
+		if (s->pmtud.state != KONCE_PMTUD_DISABLED)
+			konce_ep_arm(ep, s, konce_pmtud_next_timer(&s->pmtud, now_us));
 	}
 	sodium_memzero(plain, plen);
 	rx->conn = conn;

@@ -47,7 +47,7 @@ static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	s->state = KONCE_HS_HELLO_SENT;
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_arm(ep, s->retry_at_us);
+	konce_ep_arm(ep, s, s->retry_at_us);
 	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
 }
 
@@ -176,7 +176,7 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	s->state = KONCE_HS_INITIATE_SENT;
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_arm(ep, s->retry_at_us);
+	konce_ep_arm(ep, s, s->retry_at_us);
 	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
 	return true;
 }
@@ -236,7 +236,7 @@ enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, s
 	for (konce_sess *o = ep->live; o && !others; o = o->next)
 		others = o != s && o->state == KONCE_HS_SOLVING;
 	if (others || !solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
-		konce_ep_arm(ep, now_us); /* the rest in slices from konce_ep_timer() */
+		konce_ep_arm(ep, s, now_us); /* the rest in slices from konce_ep_timer() */
 	return KONCE_EP_COOKIE_TAKEN;
 }
 
@@ -300,7 +300,7 @@ enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, s
 	handshake_done(ep, s);
 	s->last_rx_us = now_us;
 	s->est_us = now_us;
-	konce_ep_arm(ep, now_us + ep->idle_us);
+	konce_ep_arm(ep, s, now_us + ep->idle_us);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);

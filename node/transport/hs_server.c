@@ -152,6 +152,7 @@ void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *fr
 	s->pend_next = NULL;
 	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
 	ep->c.accept_tx++;
+	konce_ep_arm(ep, s, 0); /* established: its timers (ACCEPT resends, idle) start */
 }
 
 void konce_hs_server_flush_all(konce_ep *ep)
@@ -373,7 +374,7 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
 	slot_e->conn = s->conn;
 	initiate_hash(slot_e->hash, pkt, len);
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {

@@ -44,6 +44,8 @@ static const uint8_t *shown_key(const konce_ep *ep, const konce_sess *s)
 konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_KEY], const konce_identity *S,
 				  uint64_t cookie_ms)
 {
+	if (ep->c.sessions_live == ep->n_incoming)
+		return NULL; /* no attempt of ours: a server's table is not walked per INITIATE */
 	for (konce_sess *s = ep->live; s; s = s->next) {
 		if (s->incoming || memcmp(s->peer_pk, c_pub, KONCE_WIRE_KEY))
 			continue;
@@ -107,5 +109,5 @@ void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (s->rel)
 		konce_ep_msg_flush(ep, s, now_us); /* packet 1 in the ACCEPT, the rest as DATA */
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 }
