@@ -153,6 +153,10 @@ typedef struct konce_sess {
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame */
+	/* a presence (no rel) keeps itself alive (ep_msg.c): these, mirrored into rel once it exists */
+	bool wanted;                  /* konce_ep_set_wanted() */
+	uint64_t keepalive_us;        /* konce_ep_set_keepalive(); 0 = the endpoint's */
+	uint64_t ping_tx_us;          /* a presence: when its last keepalive PING left */
 	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
