@@ -88,11 +88,15 @@ typedef struct peer_ctx {
 	long rss_before_ep;
 } peer_ctx;
 
+/* Sessions the peer closed: a handshake whose ACCEPT the holder never got leaves a session here
+ * that idles out; the final check compares the live counts of both sides. */
+static unsigned peer_closed;
+
 static void peer_event(bench_node *n, const konce_ep_event *ev)
 {
 	(void)n;
 	if (ev->type == KONCE_EV_CLOSED || ev->type == KONCE_EV_FAILED)
-		bench_die(me, "peer: a session closed");
+		peer_closed++;
 }
 
 static int peer_main(void *ctx, int wfd)
@@ -273,6 +277,7 @@ int main(int argc, char **argv)
 		bench_node_step(&n, 10000);
 	}
 	double hs_wall = (double)(bench_now_us() - t0) / 1e6;
+	unsigned hs_failed = h.failed;
 	if (h.established != nsess)
 		fprintf(stderr, "%s: only %u of %u sessions established (%u failed)\n", me, h.established, nsess,
 			h.failed);
@@ -289,8 +294,8 @@ int main(int argc, char **argv)
 	printf("%s: %u sessions, keepalive every %u ms (default %u ms), %g s measured per phase, two processes "
 	       "over loopback\n",
 	       me, nsess, keepalive_ms, (unsigned)KONCE_KEEPALIVE_MS, secs);
-	printf("  %u handshakes in %.2f s (%.0f /s, both sides on a shared machine)\n", h.established, hs_wall,
-	       h.established / hs_wall);
+	printf("  %u handshakes in %.2f s (%.0f /s, both sides on a shared machine), %u failed\n", h.established,
+	       hs_wall, h.established / hs_wall, hs_failed);
 	print_pair("holder, 0 sessions (baseline)", &base_h);
 	print_pair("holder, sessions wanted", &live_h);
 	print_pair("peer, 0 sessions (baseline)", &base_p);
@@ -332,7 +337,8 @@ int main(int argc, char **argv)
 	if (live_h.sessions_live < up || live_p.sessions_live < up)
 		bench_die(me, "sessions were lost during the measurement: the figures above are not for the full count");
 	if (up != nsess)
-		fprintf(stderr, "%s: %u of %u sessions were set up in %.0f s: the figures are for %u\n", me, up, nsess,
-			setup_s, up);
+		fprintf(stderr, "%s: %u of %u sessions were set up (%u handshakes failed, %u still open when the %.0f s "
+			"of setup ran out): the figures are for %u\n",
+			me, up, nsess, hs_failed, nsess - up - hs_failed, setup_s, up);
 	return 0;
 }

@@ -225,6 +225,11 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	konce_sess *s = konce_env_alloc(ep->env, sizeof *s);
 	if (!s)
 		return NULL;
+	memset(s, 0, sizeof *s);
+	if (!(s->hb = konce_env_alloc(ep->env, sizeof *s->hb))) {
+		konce_env_free(ep->env, s);
+		return NULL;
+	}
 	unsigned slot = ep->free_slots[--ep->n_free];
 	uint32_t g = (ep->gen[slot] + 1) & (UINT32_MAX >> ep->slot_bits); /* 2^(32 - slot_bits) tags */
 	ep->gen[slot] = g ? g : 1;
@@ -262,6 +267,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 			*pp = s->pend_next;
 			break;
 		}
+	konce_ep_hs_done(ep, s);
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
 	if (s->rsrc)
 		s->rsrc->refs--;
@@ -274,6 +280,17 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 		ep->n_incoming--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
+}
+
+void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
+{
+	if (!s->hb)
+		return;
+	sodium_memzero(s->hb, sizeof *s->hb);
+	konce_env_free(ep->env, s->hb);
+	s->hb = NULL;
+	s->first_len = 0;
+	s->hs_len = 0;
 }
 
 konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn)
@@ -616,7 +633,7 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 	}
 	s->first_len = len;
 	if (len)
-		memcpy(s->first_msg, msg, len);
+		memcpy(s->hb->first, msg, len);
 	int r = konce_hs_client_start(ep, s, server_pk, to, now_us);
 	if (r) {
 		konce_ep_sess_free(ep, s);

@@ -107,6 +107,14 @@ typedef struct konce_ep_rsrc {
 	unsigned refs; /* 0 = free */
 } konce_ep_rsrc;
 
+/* A session's handshake buffers (konce_sess.hb). */
+typedef struct konce_hs_buf {
+	uint8_t first[KONCE_EP_MAX_FIRST_MESSAGE];
+	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
+	 * own resends until the client is heard) */
+	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+} konce_hs_buf;
+
 typedef struct konce_sess {
 	uint32_t conn;
 	unsigned slot;
@@ -139,11 +147,12 @@ typedef struct konce_sess {
 	uint64_t pow_next;            /* SOLVING: the next nonce to try */
 	unsigned pow_bits;            /* SOLVING: the demand */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
-	size_t first_len;
-	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
-	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs) */
-	size_t hs_len;
-	uint8_t hs_pkt[KONCE_WIRE_MAX_DATAGRAM];
+	/* the handshake's buffers: allocated with the session, freed when its handshake is over
+	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
+	struct konce_hs_buf *hb;
+	size_t first_len;             /* hb->first */
+	size_t hs_len;                /* hb->pkt */
+	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
 	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
 	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
@@ -274,6 +283,9 @@ void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* endpoint.c */
 konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
+/* The handshake is over for s (client: ACCEPT taken; server: the client was heard after our
+ * ACCEPT): its buffers are wiped and freed.  Idempotent. */
+void konce_ep_hs_done(konce_ep *ep, konce_sess *s);
 /* Tells the peer the session is closing (a CLOSE frame), if it is established. */
 void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* A session the endpoint ends itself (idle, peer silent, evicted): CLOSE to the peer if established,

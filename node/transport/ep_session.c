@@ -296,7 +296,15 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		return false;
 	}
 	uint64_t t = idle_at;
-	if (s->incoming && !s->heard && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
+	if (s->hb && s->incoming && s->heard && s->state == KONCE_HS_ESTABLISHED) {
+		/* the client has our ACCEPT; duplicates of its INITIATE are answered from hb until
+		 * their cookie is too old to pass (hs_server.c check b), then hb goes */
+		if (now_us >= s->hs_until_us)
+			konce_ep_hs_done(ep, s);
+		else if (s->hs_until_us < t)
+			t = s->hs_until_us;
+	}
+	if (s->incoming && !s->heard && s->hb && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
 	    s->accept_resends < KONCE_HS_DUP_ANSWERS) {
 		/* Our ACCEPT is larger than the INITIATE, so a duplicate INITIATE (maybe a replay) does
 		 * not get it again (hs_server.c check c); until the client is heard from, we resend it
@@ -306,7 +314,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		} else if (now_us >= s->accept_retry_us) {
 			s->accept_resends++;
 			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-			konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+			konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 			ep->c.accept_resent++;
 		}
 		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->accept_retry_us < t)

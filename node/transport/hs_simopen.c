@@ -98,9 +98,9 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 	 * brings a copy, until it gives up): so it becomes a reliable message, packet 1 in the ACCEPT
 	 * and recorded like any, delivered only once acked. */
 	uint64_t id = 0;
-	if (s->first_len && konce_ep_msg_queue(ep, s, s->first_msg, s->first_len, KONCE_MSG_CLASS_DEFAULT, now_us, &id))
+	if (s->first_len && konce_ep_msg_queue(ep, s, s->hb->first, s->first_len, KONCE_MSG_CLASS_DEFAULT, now_us, &id))
 		id = 0; /* out of memory: not sent, and the application is told so by the 0 */
-	sodium_memzero(s->first_msg, s->first_len);
+	sodium_memzero(s->hb->first, s->first_len);
 	s->first_len = 0;
 	return id;
 }
