@@ -43,7 +43,7 @@ static double secs = 0, setup_s = 900;
 typedef struct sample {
 	double cpu_s, wall_s;
 	uint64_t rx_packets, tx_packets, keepalive_tx, wakeups, timer_calls, visits;
-	uint64_t sessions_live;
+	uint64_t sessions_live, evicted, idle_closed;
 	long rss_kib;
 } sample;
 
@@ -77,6 +77,8 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->timer_calls = n->timer_calls - m->tc0;
 	s->visits = c->timer_visits - m->v0;
 	s->sessions_live = c->sessions_live;
+	s->evicted = c->sessions_evicted;
+	s->idle_closed = c->sessions_closed;
 	s->rss_kib = bench_rss_kib();
 }
 
@@ -329,8 +331,10 @@ int main(int argc, char **argv)
 	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
 	       up, up == nsess ? "" : " (NOT the count asked: setup ran out of time)", live_h.rss_kib / 1024.0,
 	       live_p.rss_kib / 1024.0, 100 * live_h.cpu_s / live_h.wall_s, 100 * live_p.cpu_s / live_p.wall_s);
-	printf("  live after the measurement: holder %llu, peer %llu sessions; %u closed or failed\n",
-	       (unsigned long long)live_h.sessions_live, (unsigned long long)live_p.sessions_live, failed_after);
+	printf("  live after the measurement: holder %llu, peer %llu sessions; %u closed or failed at the holder; the peer "
+	       "closed %llu sessions in all, %llu of them evicted by its table's rules (ep_table.c)\n",
+	       (unsigned long long)live_h.sessions_live, (unsigned long long)live_p.sessions_live, failed_after,
+	       (unsigned long long)live_p.idle_closed, (unsigned long long)live_p.evicted);
 	bench_node_close(&n);
 	konce_identity_free(cid);
 	konce_identity_free(pc.sid);

@@ -214,6 +214,8 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	s->last_rx_us = now_us;
+	if (!s->heard && s->hb && s->incoming && s->state == KONCE_HS_ESTABLISHED)
+		konce_ep_arm(ep, s, s->hs_until_us); /* its handshake buffers go then (konce_ep_sess_timer) */
 	s->heard = true;
 	s->rx_bytes += len;
 	enum konce_path_change chg;
