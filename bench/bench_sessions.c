@@ -110,7 +110,10 @@ static int peer_main(void *ctx, int wfd)
 		return 1;
 	/* every session comes from the holder's one address and key: the per-source and per-key caps
 	 * (ep_table.c), which this bench does not measure, are raised to the session count */
-	konce_ep_config cfg = {.identity = p->sid, .max_sessions = nsess + nsess / 8 + 16, .max_per_source = nsess,
+	/* the table keeps an eighth of its slots for sessions it dials (ep_table.c): room for N incoming,
+	 * and a twentieth more for the sessions of handshakes whose ACCEPT was lost, which idle out here */
+	unsigned in_room = nsess + nsess / 20 + 16;
+	konce_ep_config cfg = {.identity = p->sid, .max_sessions = in_room + in_room / 7 + 8, .max_per_source = in_room,
 			       .capacity = 2000000,
 			       .rl_rate = 1u << 24, .rl_burst = 1u << 24, .out_ring = 4096, .event_ring = 4096,
 			       .keepalive_ms = keepalive_ms};
@@ -329,7 +332,7 @@ int main(int argc, char **argv)
 	       (double)(live_p.rss_kib - base_p.rss_kib) * 1024 / up);
 	printf("  targets for 100000 sessions: <= 200 MB RSS and <= 2%% of a core per side; measured with %u%s: "
 	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
-	       up, up == nsess ? "" : " (NOT the count asked: setup ran out of time)", live_h.rss_kib / 1024.0,
+	       up, up == nsess ? "" : " (NOT the count asked)", live_h.rss_kib / 1024.0,
 	       live_p.rss_kib / 1024.0, 100 * live_h.cpu_s / live_h.wall_s, 100 * live_p.cpu_s / live_p.wall_s);
 	printf("  live after the measurement: holder %llu, peer %llu sessions; %u closed or failed at the holder; the peer "
 	       "closed %llu sessions in all, %llu of them evicted by its table's rules (ep_table.c)\n",
