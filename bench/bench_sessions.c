@@ -1,5 +1,7 @@
-/* bench_sessions.c - 10,000 live sessions holding keepalives: CPU share of one core and resident
- * memory per session, beside the same processes idle with 0 sessions, measured in the same run.
+/* bench_sessions.c - live sessions holding keepalives at the default interval: CPU share of one
+ * core and resident memory, on each side, beside the same processes idle with 0 sessions measured
+ * in the same run.  Targets (issue "presences cost almost nothing"): 100,000 sessions in <= 200 MB
+ * RSS and <= 2% of a core on each side.
  *
  * Two processes over loopback UDP, each one endpoint on one socket in its own loop (bench/loop.c):
  * the parent ("holder") opens N sessions to the child ("peer") and marks each wanted
@@ -8,20 +10,18 @@
  * sessions come from one address, so the peer's per-source rate limit and handshake capacity are
  * raised to keep proof of work out of the way (this measures sessions, not admission).
  *
- * keepalive_ms is scaled for the bench (default 1000 ms instead of KONCE_KEEPALIVE_MS = 25 s) so a
- * few seconds hold many keepalive rounds.  Keepalive packets are proportional to the keepalive
- * rate (at the default 25 s, 1/25 of these).  Their CPU would be too, but konce_ep_timer() visits
- * every live session on each call, and the number of calls does not fall with the rate as fast
- * (it follows how many distinct deadlines there are): the bench prints the proportional figure as
- * a lower bound and the cost per timer walk, so the two parts can be told apart.
+ * konce_ep_timer() visits only the sessions that are due (ep_timer.c), so CPU follows the
+ * keepalive rate; the bench prints the timer calls and session visits beside it.
  *
  * Phases, each over the same fixed wall interval in both processes (CPU from getrusage):
  *   1. baseline: both endpoints exist (sized for N sessions), 0 sessions: the idle loop;
- *   2. N handshakes (at most WAVE in flight), each session then marked wanted;
+ *   2. N handshakes (at most WAVE in flight, for at most SETUP_S seconds: if fewer than N are
+ *      up by then, the figures are printed for the count that is, and say so);
  *   3. warm-up of 1.5 keepalive intervals, so every session is in its keepalive cycle;
  *   4. measure: only keepalives and their acks flow.  Every session must still be live after.
  *
- * Usage: bench_sessions [SESSIONS, default 10000] [KEEPALIVE_MS, default 1000] [SECONDS, default 5]
+ * Usage: bench_sessions [SESSIONS, default 100000] [KEEPALIVE_MS, default KONCE_KEEPALIVE_MS]
+ *        [SECONDS, default one keepalive interval] [SETUP_S, default 900]
  * (with BENCH_QUICK=1 the defaults are 200 sessions, 200 ms, 0.4 s: a smoke test)
  */
 #include <errno.h>
@@ -37,19 +37,19 @@
 enum { WAVE = 256 }; /* handshakes in flight at once */
 
 static const char *me = "bench_sessions";
-static unsigned nsess = 10000, keepalive_ms = 1000;
-static double secs = 5;
+static unsigned nsess = 100000, keepalive_ms = KONCE_KEEPALIVE_MS;
+static double secs = 0, setup_s = 900;
 
 typedef struct sample {
 	double cpu_s, wall_s;
-	uint64_t rx_packets, tx_packets, keepalive_tx, wakeups, timer_calls;
-	uint64_t sessions_live;
+	uint64_t rx_packets, tx_packets, keepalive_tx, wakeups, timer_calls, visits;
+	uint64_t sessions_live, evicted, idle_closed;
 	long rss_kib;
 } sample;
 
 typedef struct meter {
 	double c0;
-	uint64_t t0, rx0, tx0, ka0, w0, tc0;
+	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0;
 } meter;
 
 static void meter_start(meter *m, const bench_node *n)
@@ -62,6 +62,7 @@ static void meter_start(meter *m, const bench_node *n)
 	m->ka0 = c->keepalive_tx;
 	m->w0 = n->wakeups;
 	m->tc0 = n->timer_calls;
+	m->v0 = c->timer_visits;
 }
 
 static void meter_stop(const meter *m, const bench_node *n, sample *s)
@@ -74,7 +75,10 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->keepalive_tx = c->keepalive_tx - m->ka0;
 	s->wakeups = n->wakeups - m->w0;
 	s->timer_calls = n->timer_calls - m->tc0;
+	s->visits = c->timer_visits - m->v0;
 	s->sessions_live = c->sessions_live;
+	s->evicted = c->sessions_evicted;
+	s->idle_closed = c->sessions_closed;
 	s->rss_kib = bench_rss_kib();
 }
 
@@ -86,11 +90,15 @@ typedef struct peer_ctx {
 	long rss_before_ep;
 } peer_ctx;
 
+/* Sessions the peer closed: a handshake whose ACCEPT the holder never got leaves a session here
+ * that idles out; the final check compares the live counts of both sides. */
+static unsigned peer_closed;
+
 static void peer_event(bench_node *n, const konce_ep_event *ev)
 {
 	(void)n;
 	if (ev->type == KONCE_EV_CLOSED || ev->type == KONCE_EV_FAILED)
-		bench_die(me, "peer: a session closed");
+		peer_closed++;
 }
 
 static int peer_main(void *ctx, int wfd)
@@ -102,7 +110,10 @@ static int peer_main(void *ctx, int wfd)
 		return 1;
 	/* every session comes from the holder's one address and key: the per-source and per-key caps
 	 * (ep_table.c), which this bench does not measure, are raised to the session count */
-	konce_ep_config cfg = {.identity = p->sid, .max_sessions = nsess + nsess / 8 + 16, .max_per_source = nsess,
+	/* the table keeps an eighth of its slots for sessions it dials (ep_table.c): room for N incoming,
+	 * and a twentieth more for the sessions of handshakes whose ACCEPT was lost, which idle out here */
+	unsigned in_room = nsess + nsess / 20 + 16;
+	konce_ep_config cfg = {.identity = p->sid, .max_sessions = in_room + in_room / 7 + 8, .max_per_source = in_room,
 			       .capacity = 2000000,
 			       .rl_rate = 1u << 24, .rl_burst = 1u << 24, .out_ring = 4096, .event_ring = 4096,
 			       .keepalive_ms = keepalive_ms};
@@ -199,10 +210,10 @@ static void print_pair(const char *what, const sample *s)
 {
 	double pps = (double)(s->rx_packets + s->tx_packets) / s->wall_s;
 	printf("  %-34s %7.3f%% of a core  %9.0f pkt/s  (%7.0f tx/s, %7.0f rx/s, %6.0f keepalives/s)  RSS %7ld KiB  "
-	       "%5.0f wakeups/s, %5.0f timer walks/s\n",
+	       "%5.0f wakeups/s, %5.0f timer calls/s visiting %6.0f sessions/s\n",
 	       what, 100 * s->cpu_s / s->wall_s, pps, (double)s->tx_packets / s->wall_s,
 	       (double)s->rx_packets / s->wall_s, (double)s->keepalive_tx / s->wall_s, s->rss_kib,
-	       (double)s->wakeups / s->wall_s, (double)s->timer_calls / s->wall_s);
+	       (double)s->wakeups / s->wall_s, (double)s->timer_calls / s->wall_s, (double)s->visits / s->wall_s);
 }
 
 int main(int argc, char **argv)
@@ -218,6 +229,10 @@ int main(int argc, char **argv)
 		keepalive_ms = (unsigned)strtoul(argv[2], NULL, 10);
 	if (argc > 3)
 		secs = atof(argv[3]);
+	if (argc > 4)
+		setup_s = atof(argv[4]);
+	if (secs == 0)
+		secs = keepalive_ms / 1000.0;
 	if (sodium_init() < 0 || !nsess || !keepalive_ms || secs <= 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
@@ -255,7 +270,7 @@ int main(int argc, char **argv)
 	uint64_t t0 = bench_now_us();
 	unsigned started = 0;
 	const uint8_t *spk = konce_identity_public(pc.sid);
-	uint64_t limit = t0 + 120000000;
+	uint64_t limit = t0 + (uint64_t)(setup_s * 1e6);
 	while (h.established + h.failed < nsess && bench_now_us() < limit) {
 		while (started < nsess && h.inflight < WAVE) {
 			uint32_t conn;
@@ -267,6 +282,7 @@ int main(int argc, char **argv)
 		bench_node_step(&n, 10000);
 	}
 	double hs_wall = (double)(bench_now_us() - t0) / 1e6;
+	unsigned hs_failed = h.failed;
 	if (h.established != nsess)
 		fprintf(stderr, "%s: only %u of %u sessions established (%u failed)\n", me, h.established, nsess,
 			h.failed);
@@ -283,13 +299,14 @@ int main(int argc, char **argv)
 	printf("%s: %u sessions, keepalive every %u ms (default %u ms), %g s measured per phase, two processes "
 	       "over loopback\n",
 	       me, nsess, keepalive_ms, (unsigned)KONCE_KEEPALIVE_MS, secs);
-	printf("  %u handshakes in %.2f s (%.0f /s, both sides on a shared machine)\n", h.established, hs_wall,
-	       h.established / hs_wall);
+	printf("  %u handshakes in %.2f s (%.0f /s, both sides on a shared machine), %u failed\n", h.established,
+	       hs_wall, h.established / hs_wall, hs_failed);
 	print_pair("holder, 0 sessions (baseline)", &base_h);
 	print_pair("holder, sessions wanted", &live_h);
 	print_pair("peer, 0 sessions (baseline)", &base_p);
 	print_pair("peer, sessions acking", &live_p);
-	double ka_rate = (double)nsess * 1000.0 / keepalive_ms;
+	unsigned up = h.established; /* the figures below are for these */
+	double ka_rate = (double)up * 1000.0 / keepalive_ms;
 	double cpu_h = live_h.cpu_s / live_h.wall_s - base_h.cpu_s / base_h.wall_s;
 	double cpu_p = live_p.cpu_s / live_p.wall_s - base_p.cpu_s / base_p.wall_s;
 	printf("  expected keepalives: %.0f /s (sessions / interval); holder sent %.0f /s\n", ka_rate,
@@ -297,32 +314,38 @@ int main(int argc, char **argv)
 	printf("  CPU above baseline: holder %.3f%%, peer %.3f%% of a core; per keepalive round trip %.2f us "
 	       "(holder) + %.2f us (peer)\n",
 	       100 * cpu_h, 100 * cpu_p, cpu_h * 1e6 / ka_rate, cpu_p * 1e6 / ka_rate);
-	/* The keepalive packets scale with the rate; konce_ep_timer() visiting every live session on each
-	 * call does not (see docs/BENCH.md), so the proportional figure is a lower bound. */
-	printf("  if CPU were proportional to the keepalive rate, at the default %u ms: holder %.4f%%, peer %.4f%% "
-	       "of a core (a lower bound: see the timer walks)\n",
-	       (unsigned)KONCE_KEEPALIVE_MS, 100 * cpu_h * keepalive_ms / KONCE_KEEPALIVE_MS,
-	       100 * cpu_p * keepalive_ms / KONCE_KEEPALIVE_MS);
+	if (keepalive_ms != KONCE_KEEPALIVE_MS)
+		printf("  scaled to the default keepalive of %u ms (CPU follows the keepalive rate: the timers visit "
+		       "only sessions due): holder %.4f%%, peer %.4f%% of a core\n",
+		       (unsigned)KONCE_KEEPALIVE_MS, 100 * cpu_h * keepalive_ms / KONCE_KEEPALIVE_MS,
+		       100 * cpu_p * keepalive_ms / KONCE_KEEPALIVE_MS);
 	if (live_h.timer_calls && live_p.timer_calls)
-		printf("  CPU per konce_ep_timer walk over %u sessions: holder %.0f us (%.2f us per session), peer %.0f "
-		       "us (%.2f us per session)\n",
-		       nsess, live_h.cpu_s * 1e6 / (double)live_h.timer_calls,
-		       live_h.cpu_s * 1e6 / (double)live_h.timer_calls / nsess,
-		       live_p.cpu_s * 1e6 / (double)live_p.timer_calls,
-		       live_p.cpu_s * 1e6 / (double)live_p.timer_calls / nsess);
+		printf("  timer calls: holder %.1f sessions visited per call, peer %.1f (of %u live)\n",
+		       (double)live_h.visits / (double)live_h.timer_calls, (double)live_p.visits / (double)live_p.timer_calls,
+		       up);
 	printf("  RSS: holder %ld KiB before its endpoint, %ld with it and 0 sessions, %ld with %u: %.0f bytes per "
 	       "session\n",
-	       rss0, base_h.rss_kib, live_h.rss_kib, nsess, (double)(live_h.rss_kib - base_h.rss_kib) * 1024 / nsess);
+	       rss0, base_h.rss_kib, live_h.rss_kib, up, (double)(live_h.rss_kib - base_h.rss_kib) * 1024 / up);
 	printf("  RSS: peer   %ld KiB before its endpoint, %ld with it and 0 sessions, %ld with %u: %.0f bytes per "
 	       "session\n",
-	       peer_rss0, base_p.rss_kib, live_p.rss_kib, nsess,
-	       (double)(live_p.rss_kib - base_p.rss_kib) * 1024 / nsess);
-	printf("  live after the measurement: holder %llu, peer %llu sessions; %u closed or failed\n",
-	       (unsigned long long)live_h.sessions_live, (unsigned long long)live_p.sessions_live, failed_after);
+	       peer_rss0, base_p.rss_kib, live_p.rss_kib, up,
+	       (double)(live_p.rss_kib - base_p.rss_kib) * 1024 / up);
+	printf("  targets for 100000 sessions: <= 200 MB RSS and <= 2%% of a core per side; measured with %u%s: "
+	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
+	       up, up == nsess ? "" : " (NOT the count asked)", live_h.rss_kib / 1024.0,
+	       live_p.rss_kib / 1024.0, 100 * live_h.cpu_s / live_h.wall_s, 100 * live_p.cpu_s / live_p.wall_s);
+	printf("  live after the measurement: holder %llu, peer %llu sessions; %u closed or failed at the holder; the peer "
+	       "closed %llu sessions in all, %llu of them evicted by its table's rules (ep_table.c)\n",
+	       (unsigned long long)live_h.sessions_live, (unsigned long long)live_p.sessions_live, failed_after,
+	       (unsigned long long)live_p.idle_closed, (unsigned long long)live_p.evicted);
 	bench_node_close(&n);
 	konce_identity_free(cid);
 	konce_identity_free(pc.sid);
-	if (h.established != nsess || failed_after || live_h.sessions_live != nsess || live_p.sessions_live != nsess)
-		bench_die(me, "sessions were lost: the figures above are not for the full count");
+	if (live_h.sessions_live < up || live_p.sessions_live < up)
+		bench_die(me, "sessions were lost during the measurement: the figures above are not for the full count");
+	if (up != nsess)
+		fprintf(stderr, "%s: %u of %u sessions were set up (%u handshakes failed, %u still open when the %.0f s "
+			"of setup ran out): the figures are for %u\n",
+			me, up, nsess, hs_failed, nsess - up - hs_failed, setup_s, up);
 	return 0;
 }

@@ -132,7 +132,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->out_mem = zalloc(env, ep->out_cap, ep->max_datagram);
 	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
 	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
-	if (!ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
+	ep->heap = zalloc(env, ep->max_sessions, sizeof *ep->heap);
+	ep->batch = zalloc(env, ep->max_sessions, sizeof *ep->batch);
+	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
 	    !ep->ev || !ep->rsrc)
 		goto fail;
 	for (unsigned i = 0; i < ep->out_cap; i++)
@@ -154,7 +156,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	uint8_t c[8];
 	konce_env_random(env, c, sizeof c);
 	ep->next_challenge = wire_get64(c) >> 1; /* a random 63-bit start */
-	ep->timer_min_us = ep->cookie_rotate_us;
+	ep->timer_extra_us = UINT64_MAX;
 	*out = ep;
 	return 0;
 fail:
@@ -188,6 +190,8 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->gen);
 	konce_env_free(env, ep->free_slots);
 	konce_env_free(env, ep->rsrc);
+	konce_env_free(env, ep->heap);
+	konce_env_free(env, ep->batch);
 	konce_env_free(env, ep->cid_buckets);
 	konce_env_free(env, ep->acc);
 	if (ep->out_mem)
@@ -221,6 +225,11 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	konce_sess *s = konce_env_alloc(ep->env, sizeof *s);
 	if (!s)
 		return NULL;
+	memset(s, 0, sizeof *s);
+	if (!(s->hb = konce_env_alloc(ep->env, sizeof *s->hb))) {
+		konce_env_free(ep->env, s);
+		return NULL;
+	}
 	unsigned slot = ep->free_slots[--ep->n_free];
 	uint32_t g = (ep->gen[slot] + 1) & (UINT32_MAX >> ep->slot_bits); /* 2^(32 - slot_bits) tags */
 	ep->gen[slot] = g ? g : 1;
@@ -237,6 +246,7 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	if (ep->live)
 		ep->live->prev = s;
 	ep->live = s;
+	konce_ep_timer_add(ep, s, now_us);
 	ep->c.sessions_opened++;
 	ep->c.sessions_live++;
 	return s;
@@ -244,6 +254,7 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 {
+	konce_ep_timer_remove(ep, s);
 	konce_cid_remove(ep, s);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -256,6 +267,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 			*pp = s->pend_next;
 			break;
 		}
+	konce_ep_hs_done(ep, s);
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
 	if (s->rsrc)
 		s->rsrc->refs--;
@@ -268,6 +280,17 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 		ep->n_incoming--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
+}
+
+void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
+{
+	if (!s->hb)
+		return;
+	sodium_memzero(s->hb, sizeof *s->hb);
+	konce_env_free(ep->env, s->hb);
+	s->hb = NULL;
+	s->first_len = 0;
+	s->hs_len = 0;
 }
 
 konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn)
@@ -558,6 +581,7 @@ static const struct {
 	C(pmtu_blackholes),
 	C(pmtu_resets),
 	C(message_too_long),
+	C(timer_visits),
 };
 #undef C
 _Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),
@@ -609,7 +633,7 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 	}
 	s->first_len = len;
 	if (len)
-		memcpy(s->first_msg, msg, len);
+		memcpy(s->hb->first, msg, len);
 	int r = konce_hs_client_start(ep, s, server_pk, to, now_us);
 	if (r) {
 		konce_ep_sess_free(ep, s);
@@ -668,44 +692,4 @@ void konce_ep_sess_end(konce_ep *ep, konce_sess *s, unsigned reason, uint64_t no
 	if (e)
 		e->reason = reason;
 	konce_ep_sess_free(ep, s);
-}
-
-/* ---- timers ----------------------------------------------------------------------------- */
-
-void konce_ep_arm(konce_ep *ep, uint64_t at_us)
-{
-	if (at_us < ep->timer_min_us)
-		ep->timer_min_us = at_us;
-}
-
-uint64_t konce_ep_next_timer(const konce_ep *ep) { return ep->timer_min_us; }
-
-void konce_ep_timer(konce_ep *ep, uint64_t now_us)
-{
-	uint64_t next = UINT64_MAX;
-	if (now_us >= ep->cookie_rotate_us)
-		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
-	next = ep->cookie_rotate_us;
-	konce_hs_server_flush_all(ep);
-	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
-	for (konce_sess *s = ep->live; s; s = s->next)
-		solving += s->state == KONCE_HS_SOLVING;
-	konce_sess *s = ep->live;
-	while (s) {
-		konce_sess *nx = s->next;
-		uint64_t t = UINT64_MAX;
-		if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT) {
-			t = konce_hs_client_timer(ep, s, solving, now_us);
-		} else if (konce_ep_sess_timer(ep, s, now_us, &t) == false) {
-			t = UINT64_MAX;
-		} else {
-			uint64_t m = UINT64_MAX;
-			if (konce_ep_msg_timer(ep, s, now_us, &m) && m < t)
-				t = m;
-		}
-		if (t < next)
-			next = t;
-		s = nx;
-	}
-	ep->timer_min_us = next;
 }

@@ -211,6 +211,8 @@ struct konce_ep_counters {
 	/* path MTU: probes sent and lost, PLPMTU raises, black holes and path changes that set a
 	 * session back to KONCE_PMTU_BASE, MESSAGE frames over KONCE_EP_MAX_MESSAGE (dropped) */
 	uint64_t pmtu_probes_tx, pmtu_probes_lost, pmtu_raised, pmtu_blackholes, pmtu_resets, message_too_long;
+	/* timers (ep_timer.c): sessions whose timers konce_ep_timer() ran; it visits only those due */
+	uint64_t timer_visits;
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory

@@ -107,6 +107,14 @@ typedef struct konce_ep_rsrc {
 	unsigned refs; /* 0 = free */
 } konce_ep_rsrc;
 
+/* A session's handshake buffers (konce_sess.hb). */
+typedef struct konce_hs_buf {
+	uint8_t first[KONCE_EP_MAX_FIRST_MESSAGE];
+	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
+	 * own resends until the client is heard) */
+	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+} konce_hs_buf;
+
 typedef struct konce_sess {
 	uint32_t conn;
 	unsigned slot;
@@ -139,11 +147,12 @@ typedef struct konce_sess {
 	uint64_t pow_next;            /* SOLVING: the next nonce to try */
 	unsigned pow_bits;            /* SOLVING: the demand */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
-	size_t first_len;
-	uint8_t first_msg[KONCE_EP_MAX_FIRST_MESSAGE];
-	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs) */
-	size_t hs_len;
-	uint8_t hs_pkt[KONCE_WIRE_MAX_DATAGRAM];
+	/* the handshake's buffers: allocated with the session, freed when its handshake is over
+	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
+	struct konce_hs_buf *hb;
+	size_t first_len;             /* hb->first */
+	size_t hs_len;                /* hb->pkt */
+	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
 	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
 	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
@@ -153,11 +162,19 @@ typedef struct konce_sess {
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame */
+	/* a presence (no rel) keeps itself alive (ep_msg.c): these, mirrored into rel once it exists */
+	bool wanted;                  /* konce_ep_set_wanted() */
+	uint64_t keepalive_us;        /* konce_ep_set_keepalive(); 0 = the endpoint's */
+	uint64_t ping_tx_us;          /* a presence: when its last keepalive PING left */
 	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
+	/* timers (ep_timer.c) */
+	uint64_t due_us;              /* next deadline: may be early, never late */
+	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
+	bool tbatch;
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -240,7 +257,11 @@ struct konce_ep {
 
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
-	uint64_t timer_min_us;   /* cached; may be early, never late */
+	/* timers (ep_timer.c) */
+	konce_sess **heap;       /* [max_sessions] min-heap on due_us */
+	konce_sess **batch;      /* [max_sessions] the sessions konce_ep_timer() is visiting */
+	unsigned heap_n, batch_n;
+	uint64_t timer_extra_us; /* konce_ep_arm() without a session: may be early, never late */
 	struct konce_ep_counters c;
 };
 
@@ -262,6 +283,9 @@ void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* endpoint.c */
 konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
+/* The handshake is over for s (client: ACCEPT taken; server: the client was heard after our
+ * ACCEPT): its buffers are wiped and freed.  Idempotent. */
+void konce_ep_hs_done(konce_ep *ep, konce_sess *s);
 /* Tells the peer the session is closing (a CLOSE frame), if it is established. */
 void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* A session the endpoint ends itself (idle, peer silent, evicted): CLOSE to the peer if established,
@@ -272,7 +296,6 @@ konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
 konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
 void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason);
-void konce_ep_arm(konce_ep *ep, uint64_t at_us);
 /* A fresh random cid not in the table. */
 void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID]);
 
@@ -371,6 +394,13 @@ void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t 
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* ep_timer.c: the deadline heap (invariants in its header) */
+/* s's work may be due at at_us: lowers its deadline.  NULL s: the endpoint's own. */
+void konce_ep_arm(konce_ep *ep, konce_sess *s, uint64_t at_us);
+/* A new session enters the heap, due at now_us; a freed one leaves it. */
+void konce_ep_timer_add(konce_ep *ep, konce_sess *s, uint64_t now_us);
+void konce_ep_timer_remove(konce_ep *ep, konce_sess *s);
 
 /* ep_session.c */
 enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,

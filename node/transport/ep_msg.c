@@ -1,8 +1,15 @@
 /* ep_msg.c - reliable messages at the endpoint: the glue between a session (ep_session.c) and
  * its reliability state (conn.h).  The endpoint API is documented in endpoint.h.
  *
- * A session's konce_conn is created on first use: konce_ep_msg_send(), konce_ep_set_wanted(),
- * konce_ep_ping(), or a packet from the peer carrying reliability frames or a PING.  Every authenticated payload
+ * A presence (a session that only holds keepalives) has no konce_conn: no reliability state,
+ * reassembly or send ring.  When wanted (konce_ep_set_wanted) it sends a PING after keepalive_us
+ * without one (ping_tx_us), and it answers a PING from the peer at once with an ACK frame of that
+ * one packet number and the credit a fresh conn would give, keeping no receive state; ACK frames
+ * that reach it are dropped (its PINGs are not retransmitted: the next keepalive, or the idle
+ * close, follows).  It grows into a channel (its konce_conn is created) on first use:
+ * konce_ep_msg_send(), konce_ep_ping(), or a packet from the peer carrying reliability frames
+ * other than ACK.  (A conn is not freed again while the session lives: its reassembler remembers
+ * which messages were delivered, which exactly-once delivery needs.)  Every authenticated payload
  * of a session with a conn goes to konce_conn_on_packet(); afterwards, and after every send and
  * timer, konce_ep_msg_flush() seals whatever the conn has due into DATA packets.  The conn's
  * callbacks become MSG_DELIVERED, MSG_FAILED and MESSAGE events; when a session ends, every
@@ -14,6 +21,7 @@
 #include <string.h>
 
 #include "node/transport/ep_internal.h"
+#include "node/transport/ackframe.h"
 #include "node/transport/frame.h"
 
 enum { KONCE_EP_BLOCKED_WAIT_US = 10 * 1000 };
@@ -92,6 +100,9 @@ static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn_ops ops = {cb_delivered, cb_refused, cb_message, s};
 	if (konce_conn_new(&s->rel, ep->env, &ep->conn_cfg, &ops, now_us))
 		return NULL;
+	s->rel->wanted = s->wanted;
+	if (s->keepalive_us)
+		s->rel->cfg.keepalive_us = s->keepalive_us;
 	/* reassembly is charged per source, so many sessions from one host share one fair part of
 	 * the pool (frag.h) */
 	if ((s->rsrc = rsrc_get(ep, s))) {
@@ -137,20 +148,65 @@ void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m)
 		konce_env_free(ep->env, m); /* the session is gone, and its budget with it */
 }
 
+/* A presence answers a PING in packet pn at once: an ACK of that packet alone, with the credit a
+ * new conn would announce.  No receive state is kept (the peer's conn, if it has one, takes an ack
+ * of one packet as it comes). */
+static void presence_ack(konce_ep *ep, konce_sess *s, uint64_t pn, uint64_t now_us)
+{
+	if (s->state != KONCE_HS_ESTABLISHED)
+		return;
+	konce_ack a = {.nranges = 1};
+	a.ranges[0].lo = a.ranges[0].hi = pn;
+	a.credit = ep->conn_cfg.budget;
+	if (ep->reasm_pool.budget - ep->reasm_pool.used < a.credit)
+		a.credit = ep->reasm_pool.budget - ep->reasm_pool.used;
+	uint8_t f[64];
+	size_t n = konce_ackframe_encode(f, sizeof f, &a, NULL);
+	if (n)
+		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+}
+
+/* A presence's keepalive: a PING after keepalive_us without one, while wanted.  Its next deadline. */
+static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	if (!s->wanted || s->state != KONCE_HS_ESTABLISHED)
+		return UINT64_MAX;
+	if (now_us < s->blocked_until_us)
+		return s->blocked_until_us;
+	uint64_t k = s->keepalive_us ? s->keepalive_us : ep->conn_cfg.keepalive_us;
+	if (now_us >= s->ping_tx_us + k) {
+		uint8_t f[1];
+		size_t n = konce_frame_put_ping(f, sizeof f);
+		int r = konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+		if (r == -EAGAIN) {
+			s->blocked_until_us = now_us + KONCE_EP_BLOCKED_WAIT_US; /* until the path validates */
+			return s->blocked_until_us;
+		}
+		s->ping_tx_us = now_us;
+		if (r == 0)
+			ep->c.keepalive_tx++;
+	}
+	return s->ping_tx_us + k;
+}
+
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us)
 {
 	bool rel = false, ping = false;
 	size_t off = 0;
 	konce_frame f;
 	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
-		rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST;
+		rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST && f.type != KONCE_FRAME_ACK &&
+		       f.type != KONCE_FRAME_ACK_OWD;
 		ping |= f.type == KONCE_FRAME_PING;
 	}
 	if (ping)
 		s->last_app_us = now_us; /* the peer wants the session: it is not idle here either */
 	if (!s->rel) {
-		if (!rel && !ping)
-			return 0;
+		if (!rel) {
+			if (ping)
+				presence_ack(ep, s, pn, now_us);
+			return 0; /* a presence: an ACK of its PING is news of nothing it keeps */
+		}
 		if (!get_conn(ep, s, now_us))
 			return -ENOMEM;
 	}
@@ -177,7 +233,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (n == 0) {
 			/* nothing due: the ACCEPT waits for the application's reply (or leaves with the
 			 * next poll_datagram or timer) */
-			konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+			konce_ep_arm(ep, s, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
 			return;
 		}
 		unsigned before = ep->out_n;
@@ -217,15 +273,17 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (ping && sp.ack_eliciting)
 			ep->c.keepalive_tx++;
 	}
-	konce_ep_arm(ep, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+	konce_ep_arm(ep, s, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
 }
 
 bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
 {
 	*next = UINT64_MAX;
 	konce_conn *c = s->rel;
-	if (!c)
+	if (!c) {
+		*next = presence_timer(ep, s, now_us);
 		return true;
+	}
 	if (s->state == KONCE_HS_ESTABLISHED && !c->wanted && konce_msgq_empty(&c->q) &&
 	    now_us >= s->last_app_us + ep->idle_us) {
 		/* idle: nobody wants it and no message went either way for idle_timeout_ms */
@@ -280,7 +338,7 @@ int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t l
 	if (r)
 		return r;
 	konce_ep_msg_flush(ep, s, now_us);
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 	return 0;
 }
 
@@ -336,13 +394,14 @@ int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_u
 	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
 	if (!s)
 		return -ENOENT;
-	konce_conn *c = get_conn(ep, s, now_us);
-	if (!c)
-		return -ENOMEM;
-	c->wanted = wanted;
+	if (wanted && !s->wanted && !s->rel)
+		s->ping_tx_us = now_us; /* the first keepalive a keepalive interval from now */
+	s->wanted = wanted;
+	if (s->rel)
+		s->rel->wanted = wanted;
 	if (!wanted)
 		s->last_app_us = now_us;
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 	return 0;
 }
 
@@ -351,13 +410,14 @@ int konce_ep_set_keepalive(konce_ep *ep, uint32_t conn, uint64_t keepalive_us, u
 	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
 	if (!s)
 		return -ENOENT;
-	konce_conn *c = get_conn(ep, s, now_us);
-	if (!c)
-		return -ENOMEM;
 	uint64_t k = keepalive_us ? keepalive_us : ep->conn_cfg.keepalive_us;
-	if (c->cfg.keepalive_us != k) {
-		c->cfg.keepalive_us = k;
-		konce_ep_arm(ep, now_us);
+	uint64_t was = s->keepalive_us ? s->keepalive_us : ep->conn_cfg.keepalive_us;
+	s->keepalive_us = k;
+	if (s->rel && s->rel->cfg.keepalive_us != k) {
+		s->rel->cfg.keepalive_us = k;
+		konce_ep_arm(ep, s, now_us);
+	} else if (!s->rel && was != k) {
+		konce_ep_arm(ep, s, now_us);
 	}
 	return 0;
 }
@@ -374,7 +434,7 @@ int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
 		return -ENOMEM;
 	c->ping_due = true;
 	konce_ep_msg_flush(ep, s, now_us);
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 	return 0;
 }
 
@@ -386,6 +446,6 @@ void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
 		konce_conn_path_reset(s->rel, now_us);
 		konce_ep_pmtud_reset(ep, s, now_us);
 		konce_ep_msg_flush(ep, s, now_us);
+		konce_ep_arm(ep, s, now_us);
 	}
-	konce_ep_arm(ep, now_us);
 }

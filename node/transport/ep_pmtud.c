@@ -75,7 +75,7 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn_on_probe_sent(c, pn);
 	konce_pmtud_probe_sent(&s->pmtud, size, pn, now_us, konce_rtt_pto(&c->rec.rtt));
 	ep->c.pmtu_probes_tx++;
-	konce_ep_arm(ep, s->pmtud.probe_deadline);
+	konce_ep_arm(ep, s, s->pmtud.probe_deadline);
 }
 
 void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, uint64_t now_us)

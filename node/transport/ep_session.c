@@ -47,7 +47,7 @@ static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.challenge, &s->path.probe, now_us) == 0) {
 		ep->c.path_challenge_tx++;
 		konce_path_challenge_sent(&s->path, now_us);
-		konce_ep_arm(ep, s->path.deadline_us);
+		konce_ep_arm(ep, s, s->path.deadline_us);
 	}
 }
 
@@ -57,7 +57,7 @@ static void send_old_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (send_path_frame(ep, s, KONCE_FRAME_PATH_CHALLENGE, s->path.old_challenge, &s->path.old, now_us) == 0) {
 		ep->c.path_old_challenge_tx++;
 		konce_path_old_sent(&s->path, now_us);
-		konce_ep_arm(ep, s->path.old_deadline_us);
+		konce_ep_arm(ep, s, s->path.old_deadline_us);
 	}
 }
 
@@ -203,7 +203,7 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	}
 	if (s->sess.rx_phase != phase) {
 		ep->c.rekey_rx++;
-		konce_ep_arm(ep, s->sess.rx_prev_until_us);
+		konce_ep_arm(ep, s, s->sess.rx_prev_until_us);
 	} else if ((pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) != phase) {
 		ep->c.rx_old_key++;
 	}
@@ -214,6 +214,8 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 		return KONCE_EP_DROPPED_MALFORMED;
 	}
 	s->last_rx_us = now_us;
+	if (!s->heard && s->hb && s->incoming && s->state == KONCE_HS_ESTABLISHED)
+		konce_ep_arm(ep, s, s->hs_until_us); /* its handshake buffers go then (konce_ep_sess_timer) */
 	s->heard = true;
 	s->rx_bytes += len;
 	enum konce_path_change chg;
@@ -233,6 +235,10 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
 		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
 		konce_ep_msg_flush(ep, s, now_us);
+		/* the packet may have moved the path's or the MTU search's deadlines earlier */
+		konce_ep_arm(ep, s, konce_path_next(&s->path));
+		if (s->pmtud.state != KONCE_PMTUD_DISABLED)
+			konce_ep_arm(ep, s, konce_pmtud_next_timer(&s->pmtud, now_us));
 	}
 	sodium_memzero(plain, plen);
 	rx->conn = conn;
@@ -292,7 +298,15 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		return false;
 	}
 	uint64_t t = idle_at;
-	if (s->incoming && !s->heard && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
+	if (s->hb && s->incoming && s->heard && s->state == KONCE_HS_ESTABLISHED) {
+		/* the client has our ACCEPT; duplicates of its INITIATE are answered from hb until
+		 * their cookie is too old to pass (hs_server.c check b), then hb goes */
+		if (now_us >= s->hs_until_us)
+			konce_ep_hs_done(ep, s);
+		else if (s->hs_until_us < t)
+			t = s->hs_until_us;
+	}
+	if (s->incoming && !s->heard && s->hb && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
 	    s->accept_resends < KONCE_HS_DUP_ANSWERS) {
 		/* Our ACCEPT is larger than the INITIATE, so a duplicate INITIATE (maybe a replay) does
 		 * not get it again (hs_server.c check c); until the client is heard from, we resend it
@@ -302,7 +316,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		} else if (now_us >= s->accept_retry_us) {
 			s->accept_resends++;
 			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-			konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+			konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 			ep->c.accept_resent++;
 		}
 		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->accept_retry_us < t)

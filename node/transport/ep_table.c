@@ -33,7 +33,7 @@
 #include "node/transport/ep_internal.h"
 #include "node/transport/msgq.h"
 
-static bool wanted(const konce_sess *s) { return s->rel && s->rel->wanted; }
+static bool wanted(const konce_sess *s) { return s->wanted; }
 
 /* An incoming session the application does not want: what rules 1, 2 and 4 count. */
 static bool unwanted_incoming(const konce_sess *s) { return s->incoming && !wanted(s); }

@@ -43,12 +43,12 @@ static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		konce_group_clue(h.clue, konce_keyslab_slot(ep->slab, s->slot)->group, h.client_cid, h.client_time,
 				 &h.versions);
 	}
-	s->hs_len = konce_hello_build(s->hs_pkt, &h);
+	s->hs_len = konce_hello_build(s->hb->pkt, &h);
 	s->state = KONCE_HS_HELLO_SENT;
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_arm(ep, s->retry_at_us);
-	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+	konce_ep_arm(ep, s, s->retry_at_us);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 }
 
 int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
@@ -72,7 +72,7 @@ void konce_hs_client_redirect(konce_ep *ep, konce_sess *s, const konce_addr *to,
 /* The first message and the group key are kept until the handshake ends, for a restart. */
 static void handshake_done(konce_ep *ep, konce_sess *s)
 {
-	sodium_memzero(s->first_msg, s->first_len);
+	sodium_memzero(s->hb->first, s->first_len);
 	s->first_len = 0;
 	sodium_memzero(konce_keyslab_slot(ep->slab, s->slot)->group, KONCE_WIRE_KEY);
 	s->grouped = false;
@@ -107,7 +107,7 @@ static bool pow_payable(const konce_ep *ep, unsigned bits, size_t len)
 	return need * 1000 <= (unsigned __int128)pow_rate_for(ep, len) * KONCE_POW_SOLVE_BUDGET_MS;
 }
 
-/* Fills s->hs_pkt with the INITIATE (nonce not yet solved) and the key slot with the session keys.
+/* Fills s->hb->pkt with the INITIATE (nonce not yet solved) and the key slot with the session keys.
  * 0 or a fail reason. */
 static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_msg *c, struct cookie_secrets *x,
 			       uint64_t now_us)
@@ -125,13 +125,13 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
 	size_t flen = 0;
 	if (s->first_len)
-		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->first_msg, s->first_len);
+		flen = konce_frame_put_message(x->frames, sizeof x->frames, s->hb->first, s->first_len);
 	/* refused before any public-key work: the INITIATE will be KONCE_INIT_MIN_SIZE + flen bytes */
 	if (!pow_payable(ep, c->pow_bits, KONCE_INIT_MIN_SIZE + flen))
 		return KONCE_FAIL_POW_TOO_HIGH;
 	if (s->grouped) {
 		/* the clue is echoed (the MAC binds it); the HELLO we sent holds it */
-		memcpy(in.clue, s->hs_pkt + KONCE_HELLO_CLUE, KONCE_WIRE_CLUE);
+		memcpy(in.clue, s->hb->pkt + KONCE_HELLO_CLUE, KONCE_WIRE_CLUE);
 	}
 	konce_env_random(ep->env, x->esk, sizeof x->esk);
 
@@ -145,7 +145,7 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 		me = derived;
 	}
 	memcpy(s->local_pk, konce_identity_public(me), KONCE_WIRE_KEY);
-	size_t len = konce_hs_initiate_seal(s->hs_pkt, &in, x->esk, c->epk, me, s->peer_pk, x->frames, flen,
+	size_t len = konce_hs_initiate_seal(s->hb->pkt, &in, x->esk, c->epk, me, s->peer_pk, x->frames, flen,
 					    x->k_c2s, x->k_s2c);
 	konce_identity_free(derived);
 	if (len == 0)
@@ -167,7 +167,7 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	uint64_t done = 0;
 	int r = 0; /* 0 bits: any nonce will do, nothing to hash */
 	if (s->pow_bits)
-		r = konce_pow_solve(s->hs_pkt, s->hs_len, KONCE_INIT_POW_NONCE, s->pow_bits, s->pow_next, tries, &done);
+		r = konce_pow_solve(s->hb->pkt, s->hs_len, KONCE_INIT_POW_NONCE, s->pow_bits, s->pow_next, tries, &done);
 	ep->c.pow_tries += done;
 	s->pow_next += done;
 	if (r)
@@ -176,8 +176,8 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	s->state = KONCE_HS_INITIATE_SENT;
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_arm(ep, s->retry_at_us);
-	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+	konce_ep_arm(ep, s, s->retry_at_us);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	return true;
 }
 
@@ -236,7 +236,7 @@ enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, s
 	for (konce_sess *o = ep->live; o && !others; o = o->next)
 		others = o != s && o->state == KONCE_HS_SOLVING;
 	if (others || !solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
-		konce_ep_arm(ep, now_us); /* the rest in slices from konce_ep_timer() */
+		konce_ep_arm(ep, s, now_us); /* the rest in slices from konce_ep_timer() */
 	return KONCE_EP_COOKIE_TAKEN;
 }
 
@@ -298,9 +298,10 @@ enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, s
 	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
 	s->state = KONCE_HS_ESTABLISHED;
 	handshake_done(ep, s);
+	konce_ep_hs_done(ep, s);
 	s->last_rx_us = now_us;
 	s->est_us = now_us;
-	konce_ep_arm(ep, now_us + ep->idle_us);
+	konce_ep_arm(ep, s, now_us + ep->idle_us);
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {
 		memcpy(e->peer_pk, s->peer_pk, KONCE_WIRE_KEY);
@@ -348,6 +349,6 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, ui
 	s->attempts++;
 	ep->c.hs_retransmits++;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	return s->retry_at_us;
 }

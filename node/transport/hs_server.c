@@ -141,7 +141,7 @@ static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t 
 
 void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t flen)
 {
-	s->hs_len = konce_hs_accept_seal(s->hs_pkt, s->cids_ready ? s->peer_cid0 : s->sess.dcid, s->scid, frames,
+	s->hs_len = konce_hs_accept_seal(s->hb->pkt, s->cids_ready ? s->peer_cid0 : s->sess.dcid, s->scid, frames,
 					 flen, s->sess.keys->tx);
 	s->state = KONCE_HS_ESTABLISHED;
 	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
@@ -150,8 +150,9 @@ void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *fr
 			break;
 		}
 	s->pend_next = NULL;
-	konce_ep_send_raw(ep, &s->hs_addr, s->hs_pkt, s->hs_len);
+	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	ep->c.accept_tx++;
+	konce_ep_arm(ep, s, 0); /* established: its timers (ACCEPT resends, idle) start */
 }
 
 void konce_hs_server_flush_all(konce_ep *ep)
@@ -249,9 +250,9 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 				ep->c.init_dup_resent++;
 				v = KONCE_EP_ACCEPT_RESENT;
 				rx->conn = s->conn;
-			} else if (s->dup_answers < KONCE_HS_DUP_ANSWERS && s->hs_len <= len) {
+			} else if (s->hb && s->dup_answers < KONCE_HS_DUP_ANSWERS && s->hs_len <= len) {
 				s->dup_answers++;
-				konce_ep_send_raw(ep, from, s->hs_pkt, s->hs_len);
+				konce_ep_send_raw(ep, from, s->hb->pkt, s->hs_len);
 				ep->c.init_dup_resent++;
 				v = KONCE_EP_ACCEPT_RESENT;
 				rx->conn = s->conn;
@@ -324,6 +325,7 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 		 * check c, before the DH */
 		slot_e->challenge = in.challenge;
 		slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
+	s->hs_until_us = slot_e->expires_us;
 		slot_e->conn = 0;
 		initiate_hash(slot_e->hash, pkt, len);
 		ep->c.simopen_yielded++;
@@ -371,9 +373,10 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 	s->accept_retry_us = 0;
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
+	s->hs_until_us = slot_e->expires_us;
 	slot_e->conn = s->conn;
 	initiate_hash(slot_e->hash, pkt, len);
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 
 	konce_ep_event *e = konce_ep_push_event(ep, KONCE_EV_ESTABLISHED, s->conn);
 	if (e) {

@@ -44,6 +44,8 @@ static const uint8_t *shown_key(const konce_ep *ep, const konce_sess *s)
 konce_sess *konce_hs_simopen_find(konce_ep *ep, const uint8_t c_pub[KONCE_WIRE_KEY], const konce_identity *S,
 				  uint64_t cookie_ms)
 {
+	if (ep->c.sessions_live == ep->n_incoming)
+		return NULL; /* no attempt of ours: a server's table is not walked per INITIATE */
 	for (konce_sess *s = ep->live; s; s = s->next) {
 		if (s->incoming || memcmp(s->peer_pk, c_pub, KONCE_WIRE_KEY))
 			continue;
@@ -96,9 +98,9 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 	 * brings a copy, until it gives up): so it becomes a reliable message, packet 1 in the ACCEPT
 	 * and recorded like any, delivered only once acked. */
 	uint64_t id = 0;
-	if (s->first_len && konce_ep_msg_queue(ep, s, s->first_msg, s->first_len, KONCE_MSG_CLASS_DEFAULT, now_us, &id))
+	if (s->first_len && konce_ep_msg_queue(ep, s, s->hb->first, s->first_len, KONCE_MSG_CLASS_DEFAULT, now_us, &id))
 		id = 0; /* out of memory: not sent, and the application is told so by the 0 */
-	sodium_memzero(s->first_msg, s->first_len);
+	sodium_memzero(s->hb->first, s->first_len);
 	s->first_len = 0;
 	return id;
 }
@@ -107,5 +109,5 @@ void konce_hs_simopen_first(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (s->rel)
 		konce_ep_msg_flush(ep, s, now_us); /* packet 1 in the ACCEPT, the rest as DATA */
-	konce_ep_arm(ep, now_us);
+	konce_ep_arm(ep, s, now_us);
 }

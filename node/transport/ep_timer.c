@@ -1,0 +1,175 @@
+/* ep_timer.c - the endpoint's timers: every session's next deadline in a binary min-heap, so that
+ * konce_ep_timer() visits the sessions that are due and konce_ep_next_timer() reads the earliest
+ * one, whatever the number of sessions that exist.
+ *
+ * A session's deadline (s->due_us) is the earliest of everything its timers wait for: handshake
+ * resends and proof-of-work slices (hs_client.c), idle close, ACCEPT resends, the old key, path
+ * probes (ep_session.c), the reliability layer's loss, probe, ack, pacing and keepalive timers
+ * (ep_msg.c) and path MTU probes (ep_pmtud.c).  Those functions compute it when they run; between
+ * runs, code that makes a session's work due earlier calls konce_ep_arm(ep, s, at), which lowers
+ * s->due_us (decrease-key).  A deadline may be early (the session is visited and finds nothing to
+ * do), never late.
+ *
+ * States of a session here:
+ *   HEAPED  in ep->heap at s->tpos, keyed by s->due_us;
+ *   BATCH   popped by the running konce_ep_timer() into ep->batch at s->tpos, to be visited in this
+ *           call (arms are ignored: the visit computes the deadline afresh, as the walk over every
+ *           session did before the heap);
+ *   (gone)  freed: konce_ep_sess_free() takes it out of either.
+ *   new session --konce_ep_timer_add (due now)--> HEAPED --due <= now: popped--> BATCH
+ *   BATCH --visited, still live: pushed with the deadline its timers returned--> HEAPED
+ *
+ * Invariants:
+ *   1. every live session is in exactly one of ep->heap and ep->batch, at index s->tpos;
+ *   2. heap order: heap[i]->due_us <= heap[2i+1]->due_us and heap[2i+2]->due_us;
+ *   3. konce_ep_next_timer() <= the earliest deadline of any session and of the endpoint's own
+ *      timers (cookie key rotation, ACCEPTs to flush: ep->timer_extra_us);
+ *   4. one konce_ep_timer() call runs the timers of the sessions due at its start, each once, and
+ *      of no other (counted in timer_visits): O(d log n) for d due of n sessions.
+ */
+#include <limits.h>
+
+#include "node/transport/ep_internal.h"
+
+static bool before(const konce_sess *a, const konce_sess *b) { return a->due_us < b->due_us; }
+
+static void place(konce_ep *ep, konce_sess *s, unsigned i)
+{
+	ep->heap[i] = s;
+	s->tpos = i;
+}
+
+static void sift_up(konce_ep *ep, unsigned i)
+{
+	konce_sess *s = ep->heap[i];
+	while (i > 0) {
+		unsigned p = (i - 1) / 2;
+		if (!before(s, ep->heap[p]))
+			break;
+		place(ep, ep->heap[p], i);
+		i = p;
+	}
+	place(ep, s, i);
+}
+
+static void sift_down(konce_ep *ep, unsigned i)
+{
+	konce_sess *s = ep->heap[i];
+	for (;;) {
+		unsigned l = 2 * i + 1, m = l;
+		if (l >= ep->heap_n)
+			break;
+		if (l + 1 < ep->heap_n && before(ep->heap[l + 1], ep->heap[l]))
+			m = l + 1;
+		if (!before(ep->heap[m], s))
+			break;
+		place(ep, ep->heap[m], i);
+		i = m;
+	}
+	place(ep, s, i);
+}
+
+static void heap_push(konce_ep *ep, konce_sess *s)
+{
+	s->tbatch = false;
+	place(ep, s, ep->heap_n++);
+	sift_up(ep, s->tpos);
+}
+
+static void heap_remove(konce_ep *ep, konce_sess *s)
+{
+	unsigned i = s->tpos;
+	konce_sess *last = ep->heap[--ep->heap_n];
+	if (last == s)
+		return;
+	place(ep, last, i);
+	sift_down(ep, i);
+	sift_up(ep, last->tpos);
+}
+
+void konce_ep_timer_add(konce_ep *ep, konce_sess *s, uint64_t now_us)
+{
+	s->due_us = now_us;
+	heap_push(ep, s);
+}
+
+void konce_ep_timer_remove(konce_ep *ep, konce_sess *s)
+{
+	if (s->tbatch)
+		ep->batch[s->tpos] = NULL; /* freed by an earlier visit of this call: skipped */
+	else
+		heap_remove(ep, s);
+}
+
+void konce_ep_arm(konce_ep *ep, konce_sess *s, uint64_t at_us)
+{
+	if (!s) {
+		if (at_us < ep->timer_extra_us)
+			ep->timer_extra_us = at_us;
+		return;
+	}
+	if (s->tbatch || at_us >= s->due_us)
+		return;
+	s->due_us = at_us;
+	sift_up(ep, s->tpos);
+}
+
+uint64_t konce_ep_next_timer(const konce_ep *ep)
+{
+	uint64_t t = ep->cookie_rotate_us < ep->timer_extra_us ? ep->cookie_rotate_us : ep->timer_extra_us;
+	if (ep->heap_n && ep->heap[0]->due_us < t)
+		t = ep->heap[0]->due_us;
+	return t;
+}
+
+/* The timers of one session; its next deadline, or false if they freed it. */
+static bool visit(konce_ep *ep, konce_sess *s, unsigned solving, uint64_t now_us, uint64_t *next)
+{
+	uint64_t t = UINT64_MAX;
+	if (s->state == KONCE_HS_HELLO_SENT || s->state == KONCE_HS_SOLVING || s->state == KONCE_HS_INITIATE_SENT) {
+		t = konce_hs_client_timer(ep, s, solving, now_us);
+	} else {
+		if (!konce_ep_sess_timer(ep, s, now_us, &t))
+			return false;
+		uint64_t m = UINT64_MAX;
+		if (!konce_ep_msg_timer(ep, s, now_us, &m))
+			return false;
+		if (m < t)
+			t = m;
+	}
+	*next = t;
+	return true;
+}
+
+void konce_ep_timer(konce_ep *ep, uint64_t now_us)
+{
+	if (now_us >= ep->cookie_rotate_us)
+		ep->cookie_rotate_us = konce_cookie_keys_tick(ep->cookie_keys, ep->env, now_us);
+	ep->timer_extra_us = UINT64_MAX;
+	konce_hs_server_flush_all(ep);
+	/* the sessions due now, out of the heap first: a visit may arm a later one, which then waits */
+	ep->batch_n = 0;
+	while (ep->heap_n && ep->heap[0]->due_us <= now_us) {
+		konce_sess *s = ep->heap[0];
+		heap_remove(ep, s);
+		s->tbatch = true;
+		s->tpos = ep->batch_n;
+		ep->batch[ep->batch_n++] = s;
+	}
+	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
+	for (unsigned i = 0; i < ep->batch_n; i++)
+		solving += ep->batch[i]->state == KONCE_HS_SOLVING;
+	/* A SOLVING attempt that is not due waits for its slice (it arms now whenever it wants one). */
+	for (unsigned i = 0; i < ep->batch_n; i++) {
+		konce_sess *s = ep->batch[i];
+		if (!s)
+			continue;
+		ep->c.timer_visits++;
+		uint64_t t;
+		if (!visit(ep, s, solving, now_us, &t) || ep->batch[i] != s)
+			continue; /* freed (a failed handshake returns no verdict: its slot was cleared) */
+		s->due_us = t;
+		heap_push(ep, s);
+	}
+	ep->batch_n = 0;
+}

@@ -1,0 +1,290 @@
+/* test_ep_timer.c - the endpoint's deadline heap (ep_timer.c): with thousands of sessions, one
+ * konce_ep_timer() call runs the timers of the sessions that are due and of no other (counted by
+ * the timer_visits counter, not by a clock), konce_ep_next_timer() names the earliest deadline,
+ * deadlines come out in order and on time, and sessions that close inside a call (idle) leave the
+ * heap cleanly.  The timers' own semantics (keepalive, idle close, PTO/RTO, handshake resends,
+ * path MTU probes) are covered by test_endpoint, test_pmtud and the simulator tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
+#include "testenv.h"
+
+enum { N = 10000, WAVE = 256 };
+
+typedef struct world {
+	test_env tenv_a, tenv_b;
+	konce_identity *id_a, *id_b;
+	konce_ep *a, *b; /* a dials N sessions to b */
+	konce_addr addr_a, addr_b;
+	uint64_t now;
+	uint32_t conns[N];
+	unsigned nconn, inflight;
+} world;
+
+static void make_world(world *w)
+{
+	memset(w, 0, sizeof *w);
+	test_env_init(&w->tenv_a, 7);
+	test_env_init(&w->tenv_b, 8);
+	assert_int_equal(konce_identity_generate(&w->id_a, &w->tenv_a.env), 0);
+	assert_int_equal(konce_identity_generate(&w->id_b, &w->tenv_b.env), 0);
+	/* every session from one address and key: the table's per-source caps and the rate limit are
+	 * raised, as in bench_sessions, so that admission stays out of the way */
+	konce_ep_config a = {.env = &w->tenv_a.env, .identity = w->id_a, .max_sessions = N + 16, .out_ring = 4096};
+	konce_ep_config b = {.env = &w->tenv_b.env, .identity = w->id_b, .max_sessions = 2 * N,
+			     .max_per_source = N, .capacity = 2000000, .rl_rate = 1u << 24, .rl_burst = 1u << 24,
+			     .out_ring = 4096};
+	w->now = 1000000;
+	assert_int_equal(konce_ep_new(&w->a, &a, w->now), 0);
+	assert_int_equal(konce_ep_new(&w->b, &b, w->now), 0);
+	assert_int_equal(konce_addr_parse(&w->addr_a, "192.0.2.1:1000"), 0);
+	assert_int_equal(konce_addr_parse(&w->addr_b, "198.51.100.2:7807"), 0);
+}
+
+static void free_world(world *w)
+{
+	konce_ep_free(w->a);
+	konce_ep_free(w->b);
+	konce_identity_free(w->id_a);
+	konce_identity_free(w->id_b);
+	assert_int_equal(w->tenv_a.allocs, w->tenv_a.frees);
+	assert_int_equal(w->tenv_b.allocs, w->tenv_b.frees);
+}
+
+static void drain(world *w)
+{
+	konce_ep_event ev;
+	while (konce_ep_poll_event(w->a, &ev)) {
+		if (ev.type == KONCE_EV_ESTABLISHED) {
+			w->inflight--;
+			w->conns[w->nconn++] = ev.conn;
+		}
+		if (ev.type == KONCE_EV_FAILED)
+			print_error("failed reason %u after %u\n", ev.reason, w->nconn);
+		assert_int_not_equal(ev.type, KONCE_EV_FAILED);
+	}
+	while (konce_ep_poll_event(w->b, &ev))
+		;
+}
+
+/* Moves every datagram both ways until quiet (no delay: the clock stands still). */
+static void pump(world *w)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	for (int moved = 1; moved;) {
+		moved = 0;
+		while (konce_ep_poll_datagram(w->a, buf, &len, &to)) {
+			moved = 1;
+			konce_ep_input(w->b, buf, len, &w->addr_a, w->now, NULL);
+		}
+		while (konce_ep_poll_datagram(w->b, buf, &len, &to)) {
+			moved = 1;
+			konce_ep_input(w->a, buf, len, &w->addr_b, w->now, NULL);
+		}
+		drain(w);
+	}
+}
+
+/* Datagrams a sent, dropped (the peer is away). */
+static unsigned discard(konce_ep *ep)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	unsigned n = 0;
+	while (konce_ep_poll_datagram(ep, buf, &len, &to))
+		n++;
+	return n;
+}
+
+/* b acknowledges what a sent: its delayed acks go out at its timers (b's visits are its own). */
+static void ack_all(world *w)
+{
+	pump(w);
+	uint64_t end = w->now + 2 * (uint64_t)KONCE_ACK_MAX_DELAY_MS * 1000;
+	while (konce_ep_next_timer(w->b) <= end) {
+		if (konce_ep_next_timer(w->b) > w->now)
+			w->now = konce_ep_next_timer(w->b);
+		konce_ep_timer(w->b, w->now);
+		pump(w);
+	}
+}
+
+/* N sessions from a to b, then both quiet: every deadline in the future. */
+static void establish(world *w)
+{
+	unsigned started = 0;
+	while (w->nconn < N) {
+		while (started < N && w->inflight < WAVE) {
+			uint32_t c;
+			assert_int_equal(konce_ep_connect(w->a, konce_identity_public(w->id_b), &w->addr_b, NULL, 0, w->now, &c),
+					 0);
+			started++;
+			w->inflight++;
+		}
+		pump(w);
+		w->now += 1000;
+		konce_ep_timer(w->a, w->now);
+		konce_ep_timer(w->b, w->now);
+		if (w->now > 600000000) {
+			const struct konce_ep_counters *cb = konce_ep_counters(w->b), *ca = konce_ep_counters(w->a);
+			printf("# stuck at %u: b init_full %llu source_full %llu live %llu; a failed %llu pow %llu\n", w->nconn,
+			       (unsigned long long)cb->init_full, (unsigned long long)cb->init_source_full,
+			       (unsigned long long)cb->sessions_live, (unsigned long long)ca->hs_failed,
+			       (unsigned long long)ca->pow_tries);
+			fail();
+		}
+	}
+	/* deadlines set during the handshake (resends a second after each dial) pass: a visit that
+	 * finds nothing to do, and the session's next deadline is its idle close */
+	uint64_t end = w->now + 2000000;
+	for (uint64_t t; (t = konce_ep_next_timer(w->a)) <= end;) {
+		w->now = t > w->now ? t : w->now;
+		konce_ep_timer(w->a, w->now);
+		konce_ep_timer(w->b, w->now);
+		pump(w);
+	}
+	w->now = end;
+	assert_int_equal(konce_ep_counters(w->a)->sessions_live, N);
+	assert_int_equal(konce_ep_counters(w->b)->sessions_live, N);
+}
+
+static uint64_t visits(const konce_ep *ep) { return konce_ep_counters(ep)->timer_visits; }
+
+static void test_visits_only_due(void **state)
+{
+	(void)state;
+	world *w = test_malloc(sizeof *w);
+	make_world(w);
+	establish(w);
+	const struct konce_ep_counters *ca = konce_ep_counters(w->a);
+	/* nothing is due: a call visits no session, and the next deadline is ahead */
+	w->now += 1000;
+	assert_true(konce_ep_next_timer(w->a) > w->now);
+	uint64_t v0 = visits(w->a);
+	konce_ep_timer(w->a, w->now);
+	assert_int_equal(visits(w->a), v0);
+
+	/* ten sessions hold keepalives every 100 ms; the other 9,990 wait for their idle close */
+	enum { K = 10 };
+	for (unsigned i = 0; i < K; i++) {
+		assert_int_equal(konce_ep_set_keepalive(w->a, w->conns[i * 997], 100000, w->now), 0);
+		assert_int_equal(konce_ep_set_wanted(w->a, w->conns[i * 997], true, w->now), 0);
+	}
+	assert_true(konce_ep_next_timer(w->a) <= w->now);
+	v0 = visits(w->a);
+	uint64_t t0 = w->now;
+	konce_ep_timer(w->a, w->now);
+	assert_int_equal(visits(w->a) - v0, K); /* the ten that were armed */
+	ack_all(w);
+	assert_int_equal(konce_ep_next_timer(w->a), t0 + 100000);
+
+	/* a second of keepalives: every call visits only some of the ten (keepalives, their acks'
+	 * acks, probe timeouts), never the idle 9,990; each of the ten PINGs every 100 ms */
+	uint64_t ka0 = ca->keepalive_tx, calls = 0;
+	v0 = visits(w->a);
+	while (w->now < t0 + 1000000) {
+		w->now = konce_ep_next_timer(w->a);
+		uint64_t v = visits(w->a);
+		konce_ep_timer(w->a, w->now);
+		calls++;
+		assert_true(visits(w->a) - v <= K);
+		ack_all(w);
+	}
+	printf("# 1 s of %u keepalives among %u sessions: %llu calls, %llu visits, %llu keepalives\n", K, N,
+	       (unsigned long long)calls, (unsigned long long)(visits(w->a) - v0),
+	       (unsigned long long)(ca->keepalive_tx - ka0));
+	assert_true(ca->keepalive_tx - ka0 >= 9 * K);
+	assert_true(visits(w->a) - v0 <= 4 * 10 * K);
+	free_world(w);
+	test_free(w);
+}
+
+/* Distinct deadlines come out one by one, in order, each on time. */
+static void test_deadlines_in_order(void **state)
+{
+	(void)state;
+	world *w = test_malloc(sizeof *w);
+	make_world(w);
+	establish(w);
+	enum { K = 100 };
+	/* keepalives of 1 s + 1 ms * i (apart from their probe timeouts, about 1 s), set in a scrambled order */
+	for (unsigned j = 0; j < K; j++) {
+		unsigned i = (j * 7919) % K;
+		uint32_t c = w->conns[i * (N / K)];
+		assert_int_equal(konce_ep_set_keepalive(w->a, c, 1000000 + 1000 * (uint64_t)i, w->now), 0);
+		assert_int_equal(konce_ep_set_wanted(w->a, c, true, w->now), 0);
+	}
+	konce_ep_timer(w->a, w->now);
+	discard(w->a);
+	uint64_t t0 = w->now;
+	const struct konce_ep_counters *ca = konce_ep_counters(w->a);
+	unsigned idx = 0, calls = 0;
+	while (idx < K) {
+		uint64_t next = konce_ep_next_timer(w->a);
+		assert_true(next >= w->now);
+		w->now = next;
+		uint64_t v0 = visits(w->a), ka = ca->keepalive_tx;
+		konce_ep_timer(w->a, w->now);
+		assert_true(visits(w->a) - v0 >= 1 && visits(w->a) - v0 <= 2); /* a keepalive, a probe timeout */
+		assert_true(ca->keepalive_tx - ka <= 1);
+		if (ca->keepalive_tx - ka == 1) {
+			assert_int_equal(w->now, t0 + 1000000 + 1000 * (uint64_t)idx); /* in order, on time */
+			idx++;
+		}
+		discard(w->a);
+		assert_true(++calls <= 4 * K);
+	}
+	free_world(w);
+	test_free(w);
+}
+
+/* Every session is still reached at its deadline: at the idle timeout all N close, in a handful
+ * of calls, and each session is visited a bounded number of times on the way. */
+static void test_idle_close_reaches_all(void **state)
+{
+	(void)state;
+	world *w = test_malloc(sizeof *w);
+	make_world(w);
+	establish(w);
+	uint64_t v0 = visits(w->a), calls = 0;
+	uint64_t end = w->now + (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000 + 1000000;
+	while (konce_ep_next_timer(w->a) <= end) {
+		w->now = konce_ep_next_timer(w->a);
+		konce_ep_timer(w->a, w->now);
+		discard(w->a);
+		calls++;
+	}
+	konce_ep_event ev;
+	unsigned closed = 0;
+	while (konce_ep_poll_event(w->a, &ev))
+		closed += ev.type == KONCE_EV_CLOSED && ev.reason == KONCE_FAIL_IDLE;
+	assert_int_equal(closed, N);
+	assert_int_equal(konce_ep_counters(w->a)->sessions_live, 0);
+	assert_int_equal(konce_ep_next_timer(w->a) > end, true);
+	/* a walk over every session per call would have made calls x N visits */
+	printf("# idle close of %u sessions: %llu timer calls, %llu session visits\n", N, (unsigned long long)calls,
+	       (unsigned long long)(visits(w->a) - v0));
+	assert_true(visits(w->a) - v0 <= 2 * (uint64_t)N);
+	free_world(w);
+	test_free(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_visits_only_due),
+		cmocka_unit_test(test_deadlines_in_order),
+		cmocka_unit_test(test_idle_close_reaches_all),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
