@@ -216,7 +216,7 @@ static void test_pow_solved_in_slices(void **state)
 	assert_true(c->pow_tries <= budget);
 	/* 2^16 expected tries: not in one slice (this seed does not get lucky), so nothing left yet */
 	assert_false(konce_ep_poll_datagram(a->ep, buf, &len, &to));
-	assert_int_equal(konce_ep_next_timer(a->ep), w.now); /* more work: call the timer now */
+	assert_true(konce_ep_next_timer(a->ep) <= w.now); /* more work: call the timer now (may be early: ep_timer.c) */
 	unsigned calls = 0;
 	for (;;) {
 		uint64_t before = c->pow_tries;
