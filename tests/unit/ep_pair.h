@@ -1,0 +1,171 @@
+/* ep_pair.h - two endpoints wired back to back in-process (no simulator), for test_endpoint.c,
+ * test_ep_session.c and test_ep_server.c: make_pair()/free_pair() (a counting env each, so
+ * free_pair() proves every allocation was freed), pump() to deliver everything queued until quiet,
+ * and handshake(), which connects a to b and checks every step and verdict on the way.
+ * Include it after <cmocka.h>: the helpers assert. */
+#ifndef KONCE_TEST_EP_PAIR_H
+#define KONCE_TEST_EP_PAIR_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "node/transport/endpoint.h"
+#include "node/transport/hs_packets.h"
+#include "node/transport/identity.h"
+#include "node/transport/load.h"
+#include "tests/unit/testenv.h"
+
+typedef struct pair {
+	test_env tenv_a, tenv_b;
+	konce_identity *id_a, *id_b;
+	konce_ep *a, *b; /* a: client at addr_a, b: server at addr_b */
+	konce_addr addr_a, addr_b;
+	uint64_t now;
+	/* filled by pump() */
+	size_t a_to_b_bytes, b_to_a_bytes;
+	unsigned a_to_b_pkts, b_to_a_pkts;
+	uint8_t last_initiate[KONCE_WIRE_MAX_DATAGRAM];
+	size_t last_initiate_len;
+	uint8_t server_saw_pk[KONCE_WIRE_KEY]; /* handshake(): the key b's ESTABLISHED showed for a */
+	enum konce_ep_verdict b_verdict; /* pump(): what b's konce_ep_input() said of the latest datagram */
+	konce_ep_rx b_rx;
+} pair;
+
+static inline void make_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb)
+{
+	memset(p, 0, sizeof *p);
+	test_env_init(&p->tenv_a, 1);
+	test_env_init(&p->tenv_b, 2);
+	assert_int_equal(konce_identity_generate(&p->id_a, &p->tenv_a.env), 0);
+	assert_int_equal(konce_identity_generate(&p->id_b, &p->tenv_b.env), 0);
+	konce_ep_config a = ca ? *ca : (konce_ep_config){0}, b = cb ? *cb : (konce_ep_config){0};
+	a.env = &p->tenv_a.env;
+	a.identity = p->id_a;
+	b.env = &p->tenv_b.env;
+	b.identity = p->id_b;
+	p->now = 1000000;
+	assert_int_equal(konce_ep_new(&p->a, &a, p->now), 0);
+	assert_int_equal(konce_ep_new(&p->b, &b, p->now), 0);
+	assert_int_equal(konce_addr_parse(&p->addr_a, "192.0.2.1:1000"), 0);
+	assert_int_equal(konce_addr_parse(&p->addr_b, "198.51.100.2:7807"), 0);
+}
+
+static inline void free_pair(pair *p)
+{
+	konce_ep_free(p->a);
+	konce_ep_free(p->b);
+	konce_identity_free(p->id_a);
+	konce_identity_free(p->id_b);
+	assert_int_equal(p->tenv_a.allocs, p->tenv_a.frees);
+	assert_int_equal(p->tenv_b.allocs, p->tenv_b.frees);
+}
+
+/* Delivers everything queued, in both directions, until quiet; one-way delay 10 ms per hop. */
+static inline void pump(pair *p)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	for (int moved = 1; moved;) {
+		moved = 0;
+		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
+			moved = 1;
+			p->now += 10000;
+			if (buf[0] == KONCE_PKT_INITIATE) {
+				memcpy(p->last_initiate, buf, len);
+				p->last_initiate_len = len;
+			}
+			p->a_to_b_bytes += len;
+			p->a_to_b_pkts++;
+			if (konce_addr_eq(&to, &p->addr_b))
+				p->b_verdict = konce_ep_input(p->b, buf, len, &p->addr_a, p->now, &p->b_rx);
+		}
+		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
+			moved = 1;
+			p->now += 10000;
+			p->b_to_a_bytes += len;
+			p->b_to_a_pkts++;
+			if (konce_addr_eq(&to, &p->addr_a))
+				konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
+		}
+	}
+}
+
+static inline bool next_event(konce_ep *ep, konce_ep_event *ev, enum konce_ep_event_type type)
+{
+	while (konce_ep_poll_event(ep, ev))
+		if (ev->type == type)
+			return true;
+	return false;
+}
+
+static inline void drain_events(konce_ep *ep)
+{
+	konce_ep_event ev;
+	while (konce_ep_poll_event(ep, &ev))
+		;
+}
+
+/* Connects a to b with "hello?" and lets b answer "hi!" in its ACCEPT. */
+static inline uint32_t handshake(pair *p, uint32_t *server_conn)
+{
+	uint32_t conn;
+	uint64_t start = p->now;
+	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b,
+					  (const uint8_t *)"hello?", 6, p->now, &conn), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	/* HELLO -> COOKIE -> INITIATE, stepwise so the server can answer before its ACCEPT leaves */
+	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
+	assert_int_equal(len, KONCE_HELLO_SIZE);
+	konce_ep_rx rx;
+	assert_int_equal(konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, &rx), KONCE_EP_HELLO_ANSWERED);
+	assert_int_equal(rx.conn, 0);
+	assert_int_equal(rx.cost, KONCE_COST_HELLO);
+	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_COOKIE);
+	assert_int_equal(konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, &rx), KONCE_EP_COOKIE_TAKEN);
+	assert_int_equal(rx.conn, conn);
+	assert_true(konce_ep_poll_datagram(p->a, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_INITIATE);
+	memcpy(p->last_initiate, buf, len);
+	p->last_initiate_len = len;
+	assert_int_equal(konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, &rx), KONCE_EP_ESTABLISHED);
+	assert_int_equal(rx.cost, KONCE_COST_REJECT + KONCE_COST_POW + KONCE_COST_DH);
+	uint32_t server_rx_conn = rx.conn;
+
+	konce_ep_event ev;
+	assert_true(konce_ep_poll_event(p->b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_true(ev.incoming);
+	assert_true(konce_addr_eq(&ev.addr, &p->addr_a));
+	memcpy(p->server_saw_pk, ev.peer_pk, sizeof p->server_saw_pk);
+	*server_conn = ev.conn;
+	assert_int_equal(server_rx_conn, ev.conn);
+	assert_true(konce_ep_poll_event(p->b, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
+	assert_int_equal(ev.len, 6);
+	assert_memory_equal(ev.data, "hello?", 6);
+	assert_int_equal(konce_ep_send(p->b, *server_conn, (const uint8_t *)"hi!", 3, p->now), 0);
+
+	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
+	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
+	assert_true(konce_addr_eq(&to, &p->addr_a));
+	assert_int_equal(konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, &rx), KONCE_EP_ESTABLISHED);
+	assert_int_equal(rx.conn, conn);
+	assert_true(konce_ep_poll_event(p->a, &ev));
+	assert_int_equal(ev.type, KONCE_EV_ESTABLISHED);
+	assert_false(ev.incoming);
+	assert_int_equal(ev.conn, conn);
+	assert_memory_equal(ev.peer_pk, konce_identity_public(p->id_b), 32);
+	assert_true(konce_ep_poll_event(p->a, &ev));
+	assert_int_equal(ev.type, KONCE_EV_MESSAGE);
+	assert_int_equal(ev.len, 3);
+	assert_memory_equal(ev.data, "hi!", 3);
+	/* four one-way trips of 10 ms: the reply to the first message arrives at 2 RTT */
+	assert_int_equal(p->now - start, 2 * 20000);
+	return conn;
+}
+
+#endif
