@@ -3,7 +3,8 @@
  * the timer_visits counter, not by a clock), konce_ep_next_timer() names the earliest deadline,
  * deadlines come out in order and on time, and sessions that close inside a call (idle) leave the
  * heap cleanly.  The timers' own semantics (keepalive, idle close, PTO/RTO, handshake resends,
- * path MTU probes) are covered by test_endpoint, test_pmtud and the simulator tests. */
+ * path MTU probes) are covered by test_endpoint, test_ep_session, test_pmtud and the simulator
+ * tests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
