@@ -1,0 +1,153 @@
+/* trav_world.h - the NAT-traversal world of the tests/sim/test_traversal_{matrix,paths,guard}.c
+ * programs: the NAT kinds and a host of each kind (make_host), two public rendezvous with the
+ * links' defaults (world_init), keys for a pair of peers, and the bound on the time to the first
+ * answer (answer_bound).  The peers and rendezvous are trav_host.h's.
+ * Include it after <cmocka.h>: the helpers assert. */
+#ifndef KONCE_TEST_TRAV_WORLD_H
+#define KONCE_TEST_TRAV_WORLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tests/sim/sim.h"
+#include "node/core/trav_info.h"
+#include "node/core/trav_int.h"
+#include "tests/sim/trav_host.h"
+
+#define MS SIM_MS
+#define SEC SIM_SEC
+
+enum kind { K_PUBLIC, K_FULL, K_RESTRICTED, K_PORT_RESTRICTED, K_SYMMETRIC, K_SYMSEQ, K_CGNAT, K_MAPPED, NKIND };
+static const char *const kind_name[NKIND] = {"public", "full-cone", "restricted", "port-restr",
+					     "symmetric", "sym-seq", "cgnat", "port-mapped"};
+/* The external port of K_MAPPED's lease (distinct from TP_MAIN_PORT, so that only the lease, not a
+ * preserved port, can explain an inbound probe). */
+enum { MAPPED_EXT_PORT = 41641 };
+enum expect { E_DIRECT, E_BIRTHDAY, E_RELAY };
+enum { TP_MSG = 5, MATRIX_MSG = 48, RUN_FOR_S = 75 };
+
+static inline bool eim(enum kind k) { return k != K_SYMMETRIC && k != K_SYMSEQ; }
+static inline bool mapped(enum kind k) { return k == K_MAPPED; }
+static inline bool apdf(enum kind k) { return k == K_PORT_RESTRICTED || k == K_CGNAT || !eim(k); }
+
+
+/* A host of the given kind; idx 0 or 1 picks distinct public addresses and distinct private
+ * LANs, as netsim does (10.1.0.0/24, 10.2.0.0/24): a probe to the other side's host candidate
+ * then leaves through the NAT and, as on a real sequential NAT, spends a port. */
+static inline sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
+{
+	char pub[32], lan[32], mid[32];
+	snprintf(pub, sizeof(pub), "198.51.100.%d", 10 + 10 * idx);
+	snprintf(lan, sizeof(lan), "10.%d.0.2", 1 + idx);
+	snprintf(mid, sizeof(mid), "100.64.%d.2", 1 + idx);
+	*nat_out = NULL;
+	if (k == K_PUBLIC) {
+		snprintf(pub, sizeof(pub), "203.0.113.%d", 10 + 10 * idx);
+		return sim_host_add(s, pub, NULL, NULL);
+	}
+	if (k == K_CGNAT) {
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		sim_nat *cgn = sim_nat_add(s, pub, &c);
+		sim_nat *home = sim_nat_add_behind(s, cgn, mid, &c);
+		*nat_out = home;
+		return sim_host_add_behind(s, home, lan, NULL, NULL);
+	}
+	if (k == K_MAPPED) {
+		/* netsim's upnp and natpmp presets: a port-restricted cone with a port-mapping service.
+		 * The lease protocols (NAT-PMP, UPnP-IGD; node/portmap*.c, nat/portmap_policy.c) are
+		 * proven against real miniupnpd on netsim; here the lease they obtain is a static
+		 * forward, and run_pair registers it as the peer's port-mapped candidate. */
+		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+		sim_nat *n = sim_nat_add(s, pub, &c);
+		*nat_out = n;
+		sim_host *h = sim_host_add_behind(s, n, lan, NULL, NULL);
+		if (h && sim_nat_forward(n, MAPPED_EXT_PORT, h, TP_MAIN_PORT))
+			return NULL;
+		return h;
+	}
+	static const enum sim_nat_preset map[] = {
+		[K_FULL] = SIM_NAT_FULL_CONE, [K_RESTRICTED] = SIM_NAT_RESTRICTED_CONE,
+		[K_PORT_RESTRICTED] = SIM_NAT_PORT_RESTRICTED_CONE, [K_SYMMETRIC] = SIM_NAT_SYMMETRIC,
+		[K_SYMSEQ] = SIM_NAT_SYMMETRIC_SEQUENTIAL};
+	sim_nat_cfg c = sim_nat_preset(map[k]);
+	sim_nat *n = sim_nat_add(s, pub, &c);
+	*nat_out = n;
+	return sim_host_add_behind(s, n, lan, NULL, NULL);
+}
+
+
+/* What the matrix runs under: how many rendezvous each peer registers with (one: its NAT's
+ * mapping stays unknown, so every pair without a port mapping starts on the relay), and the links'
+ * impairment. */
+typedef struct scenario {
+	const char *name;
+	unsigned nrdv;
+	double loss;
+	uint64_t delay_us, jitter_us; /* the default link (the direct path between the peers) */
+} scenario;
+static const scenario SCEN_BASE = {"two rendezvous", 2, 0.01, 25 * SIM_MS, 3 * SIM_MS};
+
+typedef struct world {
+	sim *s;
+	tp_rdv r1, r2;
+	tp_peer a, b;
+	konce_addr rdv[2];
+} world;
+
+/* sc: the links' defaults (the matrix's scenario; every other test the base one) */
+static inline void world_init_sc(world *w, uint64_t seed, const scenario *sc)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = sim_new(seed);
+	sim_link_cfg dflt = {.delay_us = sc->delay_us, .jitter_us = sc->jitter_us, .loss = sc->loss,
+			     .duplicate = 0.005, .reorder = 0.01, .reorder_us = 15 * MS};
+	sim_link_default(w->s, &dflt);
+	tp_rdv_init(&w->r1, w->s, "192.0.2.1", NULL);
+	tp_rdv_init(&w->r2, w->s, "192.0.2.2", NULL);
+	w->rdv[0] = sim_host_addr(w->r1.h, TP_RDV_PORT);
+	w->rdv[1] = sim_host_addr(w->r2.h, TP_RDV_PORT);
+}
+
+static inline void world_init(world *w, uint64_t seed) { world_init_sc(w, seed, &SCEN_BASE); }
+
+static inline void world_free(world *w)
+{
+	tp_peer_free(&w->a);
+	tp_peer_free(&w->b);
+	tp_rdv_free(&w->r1);
+	tp_rdv_free(&w->r2);
+	sim_free(w->s);
+}
+
+static inline void random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY])
+{
+	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
+		ka[i] = (uint8_t)sim_rand(s);
+		kb[i] = (uint8_t)sim_rand(s);
+	}
+	kb[0] = (uint8_t)(ka[0] ^ 0x80); /* distinct, and either may be the lower */
+}
+
+/* The time to the first answer (the initiator's first message, sent when it asks for the peer,
+ * acknowledged) is bounded by the round trips it needs, from the RTTs of the links the run set:
+ *   the introduction: the request to the primary (rtt_i / 2), the target's consent (rtt_t), the
+ *     INTROs (max / 2, the nearer one delayed to meet the farther);
+ *   then on the path it starts on: the handshake (HELLO and answer, INITIATE and ACCEPT: 2 path
+ *     RTTs) and the message and its ack (1 path RTT);
+ *     a relay-first pair's path is the relay (rtt_i + rtt_t), plus one relay RTT for a direct
+ *     pair that verifies mid-handshake (the endpoint restarts its path state);
+ *     a held (direct-expected) pair's is the direct one, plus two direct RTTs of punching (the
+ *     first probes' crossing, and a peer-reflexive address learnt from the peer's probe);
+ *   plus 10 ms of jitter per path RTT and 100 ms for the cores' pacing.
+ * This is the bound without a loss; a lost handshake datagram costs KONCE_HS_RETRY_MS, so each run
+ * may take two of those more, and the median over the seeds must meet the bound itself. */
+static inline uint64_t answer_bound(bool relay_first, uint64_t rtt_i, uint64_t rtt_t, uint64_t rtt_direct)
+{
+	uint64_t intro = rtt_i / 2 + rtt_t + (rtt_i > rtt_t ? rtt_i : rtt_t) / 2;
+	if (relay_first)
+		return intro + 4 * (rtt_i + rtt_t + 10 * MS) + 100 * MS;
+	return intro + 5 * (rtt_direct + 10 * MS) + 100 * MS;
+}
+
+#endif
