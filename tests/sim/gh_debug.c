@@ -1,5 +1,5 @@
 /* gh_debug.c - with GH_TRACE set, the consensus harness dumps each member's internals when a
- * progress check runs (group_harness.c); a reading aid for a failing seed. */
+ * progress check runs (gh_progress, gh_setup.c); a reading aid for a failing seed. */
 #include <stdio.h>
 
 #include "consensus/cgroup_int.h"
