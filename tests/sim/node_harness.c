@@ -1,21 +1,14 @@
 /* node_harness.c - the shipping node core as a simulator host (see node_harness.h). */
 #include "tests/sim/node_harness.h"
 #include "node/core/ncgroup.h"
+#include "tests/sim/core_host.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void rearm(ncnode *n)
 {
-	uint64_t t = konce_nodecore_next_timer(n->core);
-	if (t == UINT64_MAX) {
-		sim_timer_cancel(n->s, n->h);
-		return;
-	}
-	if (t < n->busy_until)
-		t = n->busy_until;
-	sim_timer_set(n->s, n->h, t);
+	core_host_rearm(n->s, n->h, konce_nodecore_next_timer(n->core), n->busy_until);
 }
 
 static void keep_note(ncnode *n, const konce_nc_note *note)
@@ -61,23 +54,15 @@ static void drain(ncnode *n, uint64_t now)
 	do {
 		n->again = false;
 		while (konce_nodecore_poll_event(n->core, &ev)) {
-			switch (ev.type) {
-			case KONCE_NC_EV_OUTCOME:
-				ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
-				break;
-			case KONCE_NC_EV_MESSAGE:
-				ev.handler(ev.handler_ctx, NULL, &ev.msg);
-				break;
-			case KONCE_NC_EV_PEER:
+			if (core_host_app_event(&ev))
+				continue;
+			if (ev.type == KONCE_NC_EV_PEER) {
 				n->peers_up += ev.peer_event == KONCE_PEER_UP;
 				n->peers_down += ev.peer_event == KONCE_PEER_DOWN;
 				if (n->on_peer)
 					n->on_peer(n, ev.peer_event, ev.pk, &ev.addr, now);
-				break;
-			case KONCE_NC_EV_GROUP:
-				if (n->on_group)
-					n->on_group(n, &ev, now);
-				break;
+			} else if (ev.type == KONCE_NC_EV_GROUP && n->on_group) {
+				n->on_group(n, &ev, now);
 			}
 		}
 		while (konce_nodecore_poll(n->core, &dg))
@@ -108,12 +93,7 @@ void ncnode_flush(ncnode *n, uint64_t now)
 		rearm(n);
 }
 
-static uint64_t pow_cost(ncnode *n)
-{
-	uint64_t tries = konce_ep_counters(ncnode_ep(n))->pow_tries, d = tries - n->pow_tries_seen;
-	n->pow_tries_seen = tries;
-	return d * n->us_per_hash;
-}
+static uint64_t pow_cost(ncnode *n) { return core_host_pow_cost(ncnode_ep(n), &n->pow_tries_seen, n->us_per_hash); }
 
 static uint64_t nn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, const konce_addr *to,
 			uint64_t now)
@@ -166,15 +146,10 @@ int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, 
 	memset(n, 0, sizeof *n);
 	n->s = s;
 	n->port = port;
-	n->h = sim_host_add_behind(s, nat, ip, &nn_ops, n);
-	if (!n->h)
-		return -EINVAL;
-	int r = sim_host_bind(n->h, port);
+	int r = core_host_add(s, nat, ip, port, &nn_ops, n, &n->h, &n->id);
 	if (r)
 		return r;
 	const konce_env *env = sim_host_env(n->h);
-	if ((r = konce_identity_generate(&n->id, env)))
-		return r;
 	konce_nodecore_config c = cfg ? *cfg : (konce_nodecore_config){0};
 	c.ep.env = env;
 	c.ep.identity = n->id;

@@ -1,23 +1,13 @@
 /* transport_node.c - a konce endpoint as a simulator host (see transport_node.h). */
 #include "tests/sim/transport_node.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "node/base/wire.h"
+#include "tests/sim/core_host.h"
 
-static void rearm(tnode *n)
-{
-	uint64_t t = konce_ep_next_timer(n->ep);
-	if (t == UINT64_MAX) {
-		sim_timer_cancel(n->s, n->h);
-		return;
-	}
-	if (t < n->busy_until)
-		t = n->busy_until;
-	sim_timer_set(n->s, n->h, t);
-}
+static void rearm(tnode *n) { core_host_rearm(n->s, n->h, konce_ep_next_timer(n->ep), n->busy_until); }
 
 /* Events first (the application may answer inside the pending ACCEPT), then datagrams.  Returns
  * the proof-of-work bits of an INITIATE among them, or -1. */
@@ -52,12 +42,7 @@ void tnode_flush(tnode *n, uint64_t now)
 }
 
 /* The proof-of-work hashing the endpoint did since the last call (slices run from input and timer). */
-static uint64_t pow_cost(tnode *n)
-{
-	uint64_t tries = konce_ep_counters(n->ep)->pow_tries, d = tries - n->pow_tries_seen;
-	n->pow_tries_seen = tries;
-	return d * n->us_per_hash;
-}
+static uint64_t pow_cost(tnode *n) { return core_host_pow_cost(n->ep, &n->pow_tries_seen, n->us_per_hash); }
 
 static uint64_t tn_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, const konce_addr *to,
 			uint64_t now)
@@ -113,15 +98,10 @@ int tnode_init(tnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, co
 	memset(n, 0, sizeof *n);
 	n->s = s;
 	n->port = port;
-	n->h = sim_host_add_behind(s, nat, ip, &tn_ops, n);
-	if (!n->h)
-		return -EINVAL;
-	int r = sim_host_bind(n->h, port);
+	int r = core_host_add(s, nat, ip, port, &tn_ops, n, &n->h, &n->id);
 	if (r)
 		return r;
 	const konce_env *env = sim_host_env(n->h);
-	if ((r = konce_identity_generate(&n->id, env)))
-		return r;
 	konce_ep_config c = cfg ? *cfg : (konce_ep_config){0};
 	c.env = env;
 	c.identity = n->id;

@@ -8,6 +8,7 @@
 #include "node/core/rx_switch.h"
 #include "node/core/trav_info.h"
 #include "node/core/trav_int.h"
+#include "tests/sim/core_host.h"
 
 #define MS SIM_MS
 
@@ -105,17 +106,7 @@ static void core_events(tp_node *n)
 {
 	konce_nc_event ev;
 	while (konce_nodecore_poll_event(n->core, &ev))
-		switch (ev.type) {
-		case KONCE_NC_EV_OUTCOME:
-			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
-			break;
-		case KONCE_NC_EV_MESSAGE:
-			ev.handler(ev.handler_ctx, NULL, &ev.msg);
-			break;
-		case KONCE_NC_EV_PEER:
-		case KONCE_NC_EV_GROUP: /* these hosts run no groups */
-			break;
-		}
+		core_host_app_event(&ev); /* peer and group events: the core's own (no groups here) */
 }
 
 /* What a node does after any input: both cores' timers and pumps, the traversal core's events,

@@ -1,0 +1,46 @@
+/* core_host.c - what the simulator's hosts of a konce core share (see core_host.h). */
+#include "tests/sim/core_host.h"
+
+#include <errno.h>
+
+int core_host_add(sim *s, sim_nat *nat, const char *ip, uint16_t port, const sim_host_ops *ops, void *ctx,
+		  sim_host **h, konce_identity **id)
+{
+	*h = sim_host_add_behind(s, nat, ip, ops, ctx);
+	if (!*h)
+		return -EINVAL;
+	int r = sim_host_bind(*h, port);
+	if (r)
+		return r;
+	return konce_identity_generate(id, sim_host_env(*h));
+}
+
+void core_host_rearm(sim *s, sim_host *h, uint64_t next_timer, uint64_t busy_until)
+{
+	if (next_timer == UINT64_MAX) {
+		sim_timer_cancel(s, h);
+		return;
+	}
+	sim_timer_set(s, h, next_timer < busy_until ? busy_until : next_timer);
+}
+
+uint64_t core_host_pow_cost(const konce_ep *ep, uint64_t *seen, uint64_t us_per_hash)
+{
+	uint64_t tries = konce_ep_counters(ep)->pow_tries, d = tries - *seen;
+	*seen = tries;
+	return d * us_per_hash;
+}
+
+bool core_host_app_event(const konce_nc_event *ev)
+{
+	switch (ev->type) {
+	case KONCE_NC_EV_OUTCOME:
+		ev->fn(ev->ctx, ev->outcome, ev->reason, ev->data, ev->len);
+		return true;
+	case KONCE_NC_EV_MESSAGE:
+		ev->handler(ev->handler_ctx, NULL, &ev->msg);
+		return true;
+	default:
+		return false;
+	}
+}

@@ -1,0 +1,32 @@
+/* core_host.h - what the simulator's hosts of a konce core share: transport_node.c (a bare
+ * endpoint), node_harness.c and trav_host.c (the node core).
+ *
+ * A host with a CPU model is busy until busy_until after a piece of work; its timer waits for the
+ * work to end (one thread does input and timers), and the proof-of-work hashes its endpoint tried
+ * are charged by its pow_tries counter. */
+#ifndef KONCE_CORE_HOST_H
+#define KONCE_CORE_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/core/nodecore.h"
+#include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
+#include "tests/sim/sim.h"
+
+/* A host at ip (behind nat, or public if NULL) run by ops with ctx, bound to port, and a fresh
+ * identity from the host's env.  0 or negative errno. */
+int core_host_add(sim *s, sim_nat *nat, const char *ip, uint16_t port, const sim_host_ops *ops, void *ctx,
+		  sim_host **h, konce_identity **id);
+/* Sets h's timer to next_timer, not before busy_until; cancels it if next_timer is UINT64_MAX. */
+void core_host_rearm(sim *s, sim_host *h, uint64_t next_timer, uint64_t busy_until);
+/* The virtual CPU time of the proof-of-work hashes ep tried since *seen (its pow_tries counter
+ * then), at us_per_hash each; *seen moves to the counter's value. */
+uint64_t core_host_pow_cost(const konce_ep *ep, uint64_t *seen, uint64_t us_per_hash);
+/* What node/io does with a node core's application events: an outcome goes to its callback, a
+ * message to its handler (with no konce_node).  False for the other events (peer, group), which
+ * are the caller's. */
+bool core_host_app_event(const konce_nc_event *ev);
+
+#endif
