@@ -24,7 +24,7 @@ static void test_refuse_unknown(void **state)
 	sim *s = w.s;
 	sim_host *ha = sim_host_add(s, "203.0.113.10", NULL, NULL), *hb = sim_host_add(s, "203.0.113.20", NULL, NULL);
 	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-	random_keys(s, ka, kb);
+	tp_random_keys(s, ka, kb);
 	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, allow_none, NULL);
 	tp_peer_connect_at(&w.a, 2 * SEC);
@@ -103,7 +103,7 @@ static void test_rendezvous_flood(void **state)
 		sim_nat *na, *nb;
 		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		random_keys(s, ka, kb);
+		tp_random_keys(s, ka, kb);
 		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 5 * SEC);
@@ -139,7 +139,7 @@ static uint64_t one_run_hash(uint64_t seed)
 	sim_nat *na, *nb;
 	sim_host *ha = make_host(s, K_CGNAT, 0, &na), *hb = make_host(s, K_SYMMETRIC, 1, &nb);
 	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-	random_keys(s, ka, kb);
+	tp_random_keys(s, ka, kb);
 	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
 	tp_peer_connect_at(&w.a, 2 * SEC);

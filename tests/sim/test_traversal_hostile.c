@@ -98,15 +98,6 @@ typedef struct world {
 	sim_host *ha, *hb;
 } world;
 
-static void random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY])
-{
-	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
-		ka[i] = (uint8_t)sim_rand(s);
-		kb[i] = (uint8_t)sim_rand(s);
-	}
-	kb[0] = (uint8_t)(ka[0] ^ 0x80);
-}
-
 static void world_init(world *w, uint64_t seed, bool peers)
 {
 	memset(w, 0, sizeof(*w));
@@ -122,7 +113,7 @@ static void world_init(world *w, uint64_t seed, bool peers)
 	if (!peers)
 		return;
 	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-	random_keys(w->s, ka, kb);
+	tp_random_keys(w->s, ka, kb);
 	tp_peer_init(&w->a, w->s, w->ha, "a", ka, kb, w->rdv, 2, 16, NULL, NULL);
 	tp_peer_init(&w->b, w->s, w->hb, "b", kb, ka, w->rdv, 2, 16, NULL, NULL);
 }

@@ -102,7 +102,7 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	sim_link_set_both(s, ha, w.r1.h, &near);
 	sim_link_set_both(s, hb, w.r1.h, &far);
 	uint8_t key_a[KONCE_WIRE_KEY], key_b[KONCE_WIRE_KEY];
-	random_keys(s, key_a, key_b);
+	tp_random_keys(s, key_a, key_b);
 	/* messages all through the run, so that a path that goes direct late still carries some */
 	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, scen->nrdv, MATRIX_MSG, NULL, NULL);
 	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, scen->nrdv, MATRIX_MSG, NULL, NULL);
@@ -351,7 +351,7 @@ static void test_start_times_cross(void **state)
 		sim_link_set_both(s, hb, w.r2.h, &mid);
 		sim_link_set_both(s, ha, hb, &mid); /* lossless here: the timing alone is under test */
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		random_keys(s, ka, kb);
+		tp_random_keys(s, ka, kb);
 		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);

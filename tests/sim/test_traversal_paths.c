@@ -30,7 +30,7 @@ static void test_same_nat(void **state)
 		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
 		sim_link_set_both(s, ha, hb, &lan);
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		random_keys(s, ka, kb);
+		tp_random_keys(s, ka, kb);
 		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
@@ -65,7 +65,7 @@ static void test_no_host_candidates(void **state)
 		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
 		sim_link_set_both(s, ha, hb, &lan);
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		random_keys(s, ka, kb);
+		tp_random_keys(s, ka, kb);
 		tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL, false);
 		tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL, false);
 		tp_peer_connect_at(&w.a, 2 * SEC);
@@ -136,7 +136,7 @@ static void test_shared_cgnat(void **state)
 			sim_host *hb = sim_host_add_behind(s, home_b, "10.2.0.2", NULL, NULL);
 			SIM_ASSERT(s, ha && hb);
 			uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-			random_keys(s, ka, kb);
+			tp_random_keys(s, ka, kb);
 			tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, cases[k].nrdv, TP_MSG, NULL, NULL, false);
 			tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, cases[k].nrdv, TP_MSG, NULL, NULL, false);
 			tp_peer_connect_at(&w.a, 2 * SEC);
@@ -193,7 +193,7 @@ static void test_flush_recovers(void **state)
 		sim_host *ha = sim_host_add_behind(s, na, "10.0.0.2", NULL, NULL);
 		sim_host *hb = sim_host_add_behind(s, nb, "10.0.0.2", NULL, NULL);
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		random_keys(s, ka, kb);
+		tp_random_keys(s, ka, kb);
 		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, 60, NULL, NULL);
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, 60, NULL, NULL);
 		w.a.msg_every = w.b.msg_every = SEC;
@@ -247,7 +247,7 @@ static void test_prediction_needed(void **state)
 		sim_nat *na, *nb;
 		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
 		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		random_keys(s, ka, kb);
+		tp_random_keys(s, ka, kb);
 		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 1, TP_MSG, NULL, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
@@ -307,7 +307,7 @@ static void test_seq_offsets(void **state)
 			sim_nat *na, *nb;
 			sim_host *ha = make_host(s, K_SYMSEQ, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
 			uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-			random_keys(s, ka, kb);
+			tp_random_keys(s, ka, kb);
 			tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
 			tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
 			spender sa = {s, ha, &w.a, cases[c].da, 0}, sb = {s, hb, &w.b, cases[c].db, 0};

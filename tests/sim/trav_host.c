@@ -463,6 +463,15 @@ void tp_peer_connect_at(tp_peer *p, uint64_t t)
 
 void tp_peer_free(tp_peer *p) { node_free(&p->n); }
 
+void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY])
+{
+	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
+		ka[i] = (uint8_t)sim_rand(s);
+		kb[i] = (uint8_t)sim_rand(s);
+	}
+	kb[0] = (uint8_t)(ka[0] ^ 0x80); /* distinct, and either may be the lower */
+}
+
 bool tp_peer_done(const tp_peer *p) { return p->sent == p->nmsg && p->nacked == p->nmsg; }
 
 int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now)

@@ -124,6 +124,9 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
 			bool host_candidates);
 void tp_peer_free(tp_peer *p);
+/* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
+ * lower. */
+void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY]);
 /* The initiator asks for the other peer (by key) at (or after) t, once it knows its NAT class. */
 void tp_peer_connect_at(tp_peer *p, uint64_t t);
 bool tp_peer_done(const tp_peer *p); /* every message sent was acked and nmsg were sent */

@@ -1,7 +1,7 @@
 /* trav_world.h - the NAT-traversal world of the tests/sim/test_traversal_{matrix,paths,guard}.c
  * programs: the NAT kinds and a host of each kind (make_host), two public rendezvous with the
- * links' defaults (world_init), keys for a pair of peers, and the bound on the time to the first
- * answer (answer_bound).  The peers and rendezvous are trav_host.h's.
+ * links' defaults (world_init), and the bound on the time to the first answer (answer_bound).
+ * The peers, rendezvous and the peers' keys (tp_random_keys) are trav_host.h's.
  * Include it after <cmocka.h>: the helpers assert. */
 #ifndef KONCE_TEST_TRAV_WORLD_H
 #define KONCE_TEST_TRAV_WORLD_H
@@ -118,15 +118,6 @@ static inline void world_free(world *w)
 	tp_rdv_free(&w->r1);
 	tp_rdv_free(&w->r2);
 	sim_free(w->s);
-}
-
-static inline void random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY])
-{
-	for (int i = 0; i < KONCE_WIRE_KEY; i++) {
-		ka[i] = (uint8_t)sim_rand(s);
-		kb[i] = (uint8_t)sim_rand(s);
-	}
-	kb[0] = (uint8_t)(ka[0] ^ 0x80); /* distinct, and either may be the lower */
 }
 
 /* The time to the first answer (the initiator's first message, sent when it asks for the peer,
