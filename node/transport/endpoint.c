@@ -142,6 +142,8 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	for (unsigned i = 0; i < ep->max_sessions; i++)
 		ep->free_slots[i] = ep->max_sessions - 1 - i;
 	ep->n_free = ep->max_sessions;
+	if ((r = konce_ep_table_init(ep)))
+		goto fail;
 	if ((r = konce_keyslab_new(&ep->slab, ep->max_sessions)))
 		goto fail;
 	if ((r = konce_cookie_keys_new(&ep->cookie_keys, env, now_us)))
@@ -180,6 +182,7 @@ void konce_ep_free(konce_ep *ep)
 	while (ep->live)
 		konce_ep_sess_free(ep, ep->live);
 	konce_keyslab_free(ep->slab);
+	konce_ep_table_fini(ep);
 	konce_cookie_keys_free(ep->cookie_keys);
 	konce_ratelimit_free(ep->rl);
 	if (ep->group_key)
@@ -276,8 +279,12 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	ep->free_slots[ep->n_free++] = s->slot;
 	ep->c.sessions_closed++;
 	ep->c.sessions_live--;
-	if (s->incoming)
+	if (s->incoming) {
+		konce_ep_table_leave(ep, s);
 		ep->n_incoming--;
+	}
+	if (s->state == KONCE_HS_SOLVING)
+		ep->n_solving--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
 }
@@ -582,6 +589,7 @@ static const struct {
 	C(pmtu_resets),
 	C(message_too_long),
 	C(timer_visits),
+	C(table_visits),
 };
 #undef C
 _Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),

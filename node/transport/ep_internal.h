@@ -171,6 +171,11 @@ typedef struct konce_sess {
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
+	/* the table's indexes (ep_table.c), while incoming */
+	struct konce_ep_tnode *src;   /* its source's count, while also unwanted (NULL otherwise) */
+	struct konce_ep_tnode *key;   /* its peer key's node */
+	struct konce_sess *key_next, *key_prev; /* that key's sessions */
+	struct konce_sess *lru_next, *lru_prev; /* ep->lru, while unwanted: by last_app_us */
 	/* timers (ep_timer.c) */
 	uint64_t due_us;              /* next deadline: may be early, never late */
 	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
@@ -219,6 +224,17 @@ struct konce_ep {
 	konce_keyslab *slab;
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
+	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
+	/* ep_table.c's indexes, so that no rule walks the table */
+	struct konce_ep_tnode *tnodes;     /* [2 * max_sessions] count nodes of sources and keys */
+	struct konce_ep_tnode *tnode_free; /* returned nodes */
+	unsigned tnode_used;               /* tnodes[0, tnode_used) have been handed out */
+	struct konce_ep_tnode **src_buckets; /* [tmask + 1] sources by keyed hash */
+	struct konce_ep_tnode **key_buckets; /* [tmask + 1] peer keys of incoming sessions, the same */
+	unsigned tmask;
+	uint8_t table_key[16];          /* crypto_shorthash key of both */
+	unsigned n_unwanted;            /* incoming sessions the application does not want */
+	konce_sess *lru_head, *lru_tail; /* those, oldest last_app_us first */
 
 	konce_cident **cid_buckets;
 	unsigned cid_mask;
@@ -266,6 +282,26 @@ struct konce_ep {
 };
 
 /* ep_table.c: who may hold a slot (rules in its header). */
+/* An index node: a source (konce_addr_source, 16 bytes) and how many incoming, unwanted sessions
+ * it has; or a peer key and how many incoming sessions past ACCEPT_PENDING it has, and all of
+ * its incoming sessions. */
+typedef struct konce_ep_tnode {
+	uint8_t key[KONCE_WIRE_KEY];
+	unsigned n;
+	struct konce_sess *list;      /* a key's sessions (key_next) */
+	struct konce_ep_tnode *next;  /* bucket chain, or free list */
+} konce_ep_tnode;
+/* Allocates the indexes (max_sessions set); 0 or -ENOMEM.  Fini frees them (after the sessions). */
+int konce_ep_table_init(konce_ep *ep);
+void konce_ep_table_fini(konce_ep *ep);
+/* s became incoming (hs_addr, peer_pk and wanted set): it enters the indexes. */
+void konce_ep_table_join(konce_ep *ep, konce_sess *s);
+/* s is freed: it leaves them. */
+void konce_ep_table_leave(konce_ep *ep, konce_sess *s);
+/* konce_ep_set_wanted(): sets s->wanted and moves s in or out of the unwanted index. */
+void konce_ep_table_wanted(konce_ep *ep, konce_sess *s, bool wanted);
+/* s->last_app_us = at_us, keeping the unwanted sessions in order of it. */
+void konce_ep_table_touch(konce_ep *ep, konce_sess *s, uint64_t at_us);
 enum { KONCE_EP_EVICT_IDLE_MS = 10000 }; /* an unwanted incoming session idle this long may be evicted */
 /* The occupancy part of the proof-of-work demand (0..KONCE_LOAD_BITS_BASE_MAX). */
 unsigned konce_ep_table_bits(const konce_ep *ep);
@@ -279,6 +315,18 @@ void konce_ep_table_seat(konce_ep *ep, const uint8_t peer_pk[KONCE_WIRE_KEY], ko
 konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
 /* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
 void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* Every change of s->state goes here: it keeps ep->n_solving. */
+static inline void konce_ep_set_state(konce_ep *ep, konce_sess *s, enum konce_hs_state st)
+{
+	if (s->key && s->state == KONCE_HS_ACCEPT_PENDING && st != KONCE_HS_ACCEPT_PENDING)
+		s->key->n++; /* an incoming session counts for its key's rule once accepted */
+	if (s->state == KONCE_HS_SOLVING)
+		ep->n_solving--;
+	if (st == KONCE_HS_SOLVING)
+		ep->n_solving++;
+	s->state = st;
+}
 
 /* endpoint.c */
 konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
