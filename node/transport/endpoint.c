@@ -241,7 +241,6 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	s->last_rx_us = now_us;
 	s->last_app_us = now_us;
 	s->ep = ep;
-	konce_pmtud_init(&s->pmtud);
 	ep->slots[slot] = s;
 	konce_ep_new_cid(ep, s->scid);
 	konce_cid_insert(ep, s);
@@ -272,6 +271,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 		}
 	konce_ep_hs_done(ep, s);
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
+	konce_env_free(ep->env, s->pm);
 	if (s->rsrc)
 		s->rsrc->refs--;
 	konce_keyslab_wipe(ep->slab, s->slot);

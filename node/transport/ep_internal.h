@@ -119,33 +119,26 @@ typedef struct konce_sess {
 	uint32_t conn;
 	unsigned slot;
 	enum konce_hs_state state;
-	bool incoming;
 	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
 	konce_cident cids[KONCE_EP_CIDS]; /* our ids in the cid table; [0] is scid until cidrot.c */
 	/* cid rotation (cidrot.c) */
-	bool cids_ready;              /* keys set, peer_cid0 known */
 	uint8_t peer_cid0[KONCE_WIRE_CID]; /* the peer's handshake id (epoch 0) */
-	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
 	struct konce_sess *next, *prev; /* live list */
 	struct konce_sess *pend_next; /* server: ACCEPT not yet flushed */
 	uint8_t peer_pk[KONCE_WIRE_KEY];
 	konce_session sess;
 	konce_path path;
-	konce_pmtud pmtud;            /* path MTU search (ep_pmtud.c) */
+	konce_pmtud *pm;              /* path MTU search (ep_pmtud.c): allocated when it starts, for a
+				 * channel; a presence has none and sends KONCE_PMTU_BASE */
 	uint64_t last_rx_us;
 	konce_ep_rsrc *rsrc;          /* the source its reassembler is charged to (ep_msg.c), or NULL */
 	/* client handshake */
 	const konce_identity *as;
-	bool per_server;              /* show the key derived for the server even if explicit_identity */
 	uint8_t local_pk[KONCE_WIRE_KEY]; /* the key this session shows (client) or was dialled as */
-	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
 	konce_versions offered;
 	uint64_t client_time;
-	unsigned attempts;
-	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
 	uint64_t pow_next;            /* SOLVING: the next nonce to try */
-	unsigned pow_bits;            /* SOLVING: the demand */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
 	/* the handshake's buffers: allocated with the session, freed when its handshake is over
 	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
@@ -154,23 +147,16 @@ typedef struct konce_sess {
 	size_t hs_len;                /* hb->pkt */
 	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
-	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
-	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
-	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
-	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
 	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame */
 	/* a presence (no rel) keeps itself alive (ep_msg.c): these, mirrored into rel once it exists */
-	bool wanted;                  /* konce_ep_set_wanted() */
 	uint64_t keepalive_us;        /* konce_ep_set_keepalive(); 0 = the endpoint's */
 	uint64_t ping_tx_us;          /* a presence: when its last keepalive PING left */
-	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
-	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 	/* the table's indexes (ep_table.c), while incoming */
 	struct konce_ep_tnode *src;   /* its source's count, while also unwanted (NULL otherwise) */
 	struct konce_ep_tnode *key;   /* its peer key's node */
@@ -178,7 +164,23 @@ typedef struct konce_sess {
 	struct konce_sess *lru_next, *lru_prev; /* ep->lru, while unwanted: by last_app_us */
 	/* timers (ep_timer.c) */
 	uint64_t due_us;              /* next deadline: may be early, never late */
+	/* the small fields of the groups above, packed here (no holes; see each comment) */
+	unsigned attempts;
+	unsigned pow_bits;            /* SOLVING: the demand */
+	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
+	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
+	uint32_t next_msg;            /* low half of the next msg_id */
+	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
+	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
+	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
+	bool incoming;
+	bool cids_ready;              /* keys set, peer_cid0 known */
+	bool per_server;              /* show the key derived for the server even if explicit_identity */
+	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
+	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
+	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
+	bool wanted;                  /* konce_ep_set_wanted() */
 	bool tbatch;
 } konce_sess;
 
@@ -433,7 +435,7 @@ unsigned konce_ep_msg_reason(unsigned fail);
 
 /* ep_pmtud.c: the path MTU search of each session (pmtud.h) */
 /* The largest datagram s sends now. */
-static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pmtud.plpmtu; }
+static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pm ? s->pm->plpmtu : KONCE_PMTU_BASE; }
 /* Starts the search once s has a channel; sends a probe if one is due. */
 void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* After an authenticated payload went through the conn: probe acks, black holes. */
