@@ -85,7 +85,7 @@ typedef struct konce_cident {
 	uint8_t cid[KONCE_WIRE_CID];
 	uint32_t epoch;               /* 0: the handshake id; else derived (cidrot.c) */
 	bool used;
-	struct konce_sess *s;
+	uint8_t idx;                  /* this is cids[idx] of its session (no back pointer: 8 bytes less) */
 	struct konce_cident *next;    /* chain */
 } konce_cident;
 
