@@ -289,14 +289,17 @@ void konce_ep_table_seat(konce_ep *ep, const uint8_t peer_pk[KONCE_WIRE_KEY], ko
 			 uint64_t now_us)
 {
 	konce_ep_tnode *k = node(ep, ep->key_buckets, peer_pk, KONCE_WIRE_KEY, false);
+	konce_sess *oldest = NULL;
 	if (k && k->n >= per_source(ep)) {
-		/* the key is at its cap: only now are its sessions looked at, for the oldest */
-		konce_sess *oldest = NULL;
+		/* the key is at its cap: only now are its sessions looked at, for the oldest (k->n
+		 * counts those past ACCEPT_PENDING, so there is one) */
 		for (konce_sess *s = k->list; s; s = s->key_next) {
 			ep->c.table_visits++;
 			if (s->state != KONCE_HS_ACCEPT_PENDING && (!oldest || s->last_rx_us < oldest->last_rx_us))
 				oldest = s;
 		}
+	}
+	if (oldest) {
 		ep->c.sessions_replaced++;
 		konce_ep_evict(ep, oldest, now_us); /* the key's owner dials again: its new session wins */
 		if (oldest == victim)
