@@ -221,7 +221,7 @@ int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *id
 
 /* ---- session slots ---------------------------------------------------------------------- */
 
-konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
+konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us)
 {
 	if (ep->n_free == 0)
 		return NULL;
@@ -229,7 +229,8 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	if (!s)
 		return NULL;
 	memset(s, 0, sizeof *s);
-	if (!(s->hb = konce_env_alloc(ep->env, sizeof *s->hb))) {
+	s->hb_full = client;
+	if (!(s->hb = konce_env_alloc(ep->env, client ? sizeof *s->hb : offsetof(konce_hs_buf, first)))) {
 		konce_env_free(ep->env, s);
 		return NULL;
 	}
@@ -293,7 +294,7 @@ void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
 {
 	if (!s->hb)
 		return;
-	sodium_memzero(s->hb, sizeof *s->hb);
+	sodium_memzero(s->hb, s->hb_full ? sizeof *s->hb : offsetof(konce_hs_buf, first));
 	konce_env_free(ep->env, s->hb);
 	s->hb = NULL;
 	s->first_len = 0;
@@ -630,7 +631,7 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 			return -ENOSPC;
 		konce_ep_evict(ep, v, now_us);
 	}
-	konce_sess *s = konce_ep_sess_new(ep, now_us);
+	konce_sess *s = konce_ep_sess_new(ep, true, now_us);
 	if (!s)
 		return -ENOMEM;
 	s->as = opts ? opts->as : NULL;

@@ -109,10 +109,12 @@ typedef struct konce_ep_rsrc {
 
 /* A session's handshake buffers (konce_sess.hb). */
 typedef struct konce_hs_buf {
-	uint8_t first[KONCE_EP_MAX_FIRST_MESSAGE];
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	/* the client's first message; a server session's buffer ends before it (konce_sess.hb_full):
+	 * it keeps its ACCEPT for a cookie lifetime, and holds half as much meanwhile */
+	uint8_t first[KONCE_EP_MAX_FIRST_MESSAGE];
 } konce_hs_buf;
 
 typedef struct konce_sess {
@@ -182,6 +184,7 @@ typedef struct konce_sess {
 	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
 	bool wanted;                  /* konce_ep_set_wanted() */
 	bool tbatch;
+	bool hb_full;                 /* hb has first (a client's): konce_ep_sess_new */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -331,7 +334,8 @@ static inline void konce_ep_set_state(konce_ep *ep, konce_sess *s, enum konce_hs
 }
 
 /* endpoint.c */
-konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
+/* slot + struct + handshake buffer (a server's without hb->first); NULL if full/ENOMEM */
+konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us);
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
 /* The handshake is over for s (client: ACCEPT taken; server: the client was heard after our
  * ACCEPT): its buffers are wiped and freed.  Idempotent. */

@@ -348,7 +348,7 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 	if (s) {
 		first_id = konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
 		memcpy(s->local_pk, dialled, KONCE_WIRE_KEY);
-	} else if ((s = konce_ep_sess_new(ep, now_us))) {
+	} else if ((s = konce_ep_sess_new(ep, false, now_us))) {
 		s->incoming = true;
 		ep->n_incoming++;
 		konce_ep_set_state(ep, s, KONCE_HS_ACCEPT_PENDING);
