@@ -25,6 +25,7 @@
  * (with BENCH_QUICK=1 the defaults are 200 sessions, 200 ms, 0.4 s: a smoke test)
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -45,6 +46,8 @@ typedef struct sample {
 	uint64_t rx_packets, tx_packets, keepalive_tx, wakeups, timer_calls, visits;
 	uint64_t sessions_live, evicted, idle_closed;
 	long rss_kib;
+	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
+			* the allocator's free holes that RSS keeps (handshake buffers freed after setup) */
 } sample;
 
 typedef struct meter {
@@ -80,6 +83,7 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->evicted = c->sessions_evicted;
 	s->idle_closed = c->sessions_closed;
 	s->rss_kib = bench_rss_kib();
+	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
 }
 
 /* ---- the peer (child) ------------------------------------------------------------------------ */
@@ -330,6 +334,10 @@ int main(int argc, char **argv)
 	       "session\n",
 	       peer_rss0, base_p.rss_kib, live_p.rss_kib, up,
 	       (double)(live_p.rss_kib - base_p.rss_kib) * 1024 / up);
+	printf("  heap in use (malloc): holder %ld KiB with 0 sessions, %ld with %u: %.0f bytes per session; peer %ld, %ld: "
+	       "%.0f bytes per session\n",
+	       base_h.heap_kib, live_h.heap_kib, up, (double)(live_h.heap_kib - base_h.heap_kib) * 1024 / up,
+	       base_p.heap_kib, live_p.heap_kib, (double)(live_p.heap_kib - base_p.heap_kib) * 1024 / up);
 	printf("  targets for 100000 sessions: <= 200 MB RSS and <= 2%% of a core per side; measured with %u%s: "
 	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
 	       up, up == nsess ? "" : " (NOT the count asked)", live_h.rss_kib / 1024.0,

@@ -6,6 +6,7 @@
  * id (epoch 0, s->scid) and the derived ids of the epochs the peer may use (cidrot.c).
  */
 #include <sodium.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "node/transport/ep_internal.h"
@@ -25,7 +26,7 @@ konce_sess *konce_cid_lookup(const konce_ep *ep, const uint8_t cid[KONCE_WIRE_CI
 		if (memcmp(e->cid, cid, KONCE_WIRE_CID) == 0) {
 			if (epoch)
 				*epoch = e->epoch;
-			return e->s;
+			return (konce_sess *)((char *)(e - e->idx) - offsetof(konce_sess, cids));
 		}
 	return NULL;
 }
@@ -39,7 +40,7 @@ void konce_cid_add(konce_ep *ep, konce_sess *s, konce_cident *e, const uint8_t c
 {
 	memcpy(e->cid, cid, KONCE_WIRE_CID);
 	e->epoch = epoch;
-	e->s = s;
+	e->idx = (uint8_t)(e - s->cids);
 	e->used = true;
 	unsigned b = bucket(ep, e->cid);
 	e->next = ep->cid_buckets[b];

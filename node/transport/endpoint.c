@@ -142,6 +142,8 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	for (unsigned i = 0; i < ep->max_sessions; i++)
 		ep->free_slots[i] = ep->max_sessions - 1 - i;
 	ep->n_free = ep->max_sessions;
+	if ((r = konce_ep_table_init(ep)))
+		goto fail;
 	if ((r = konce_keyslab_new(&ep->slab, ep->max_sessions)))
 		goto fail;
 	if ((r = konce_cookie_keys_new(&ep->cookie_keys, env, now_us)))
@@ -180,6 +182,7 @@ void konce_ep_free(konce_ep *ep)
 	while (ep->live)
 		konce_ep_sess_free(ep, ep->live);
 	konce_keyslab_free(ep->slab);
+	konce_ep_table_fini(ep);
 	konce_cookie_keys_free(ep->cookie_keys);
 	konce_ratelimit_free(ep->rl);
 	if (ep->group_key)
@@ -218,7 +221,7 @@ int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *id
 
 /* ---- session slots ---------------------------------------------------------------------- */
 
-konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
+konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us)
 {
 	if (ep->n_free == 0)
 		return NULL;
@@ -226,7 +229,8 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	if (!s)
 		return NULL;
 	memset(s, 0, sizeof *s);
-	if (!(s->hb = konce_env_alloc(ep->env, sizeof *s->hb))) {
+	s->hb_full = client;
+	if (!(s->hb = konce_env_alloc(ep->env, client ? sizeof *s->hb : offsetof(konce_hs_buf, first)))) {
 		konce_env_free(ep->env, s);
 		return NULL;
 	}
@@ -238,7 +242,6 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us)
 	s->last_rx_us = now_us;
 	s->last_app_us = now_us;
 	s->ep = ep;
-	konce_pmtud_init(&s->pmtud);
 	ep->slots[slot] = s;
 	konce_ep_new_cid(ep, s->scid);
 	konce_cid_insert(ep, s);
@@ -269,6 +272,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 		}
 	konce_ep_hs_done(ep, s);
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
+	konce_env_free(ep->env, s->pm);
 	if (s->rsrc)
 		s->rsrc->refs--;
 	konce_keyslab_wipe(ep->slab, s->slot);
@@ -276,8 +280,12 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	ep->free_slots[ep->n_free++] = s->slot;
 	ep->c.sessions_closed++;
 	ep->c.sessions_live--;
-	if (s->incoming)
+	if (s->incoming) {
+		konce_ep_table_leave(ep, s);
 		ep->n_incoming--;
+	}
+	if (s->state == KONCE_HS_SOLVING)
+		ep->n_solving--;
 	sodium_memzero(s, sizeof *s);
 	konce_env_free(ep->env, s);
 }
@@ -286,7 +294,7 @@ void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
 {
 	if (!s->hb)
 		return;
-	sodium_memzero(s->hb, sizeof *s->hb);
+	sodium_memzero(s->hb, s->hb_full ? sizeof *s->hb : offsetof(konce_hs_buf, first));
 	konce_env_free(ep->env, s->hb);
 	s->hb = NULL;
 	s->first_len = 0;
@@ -582,6 +590,7 @@ static const struct {
 	C(pmtu_resets),
 	C(message_too_long),
 	C(timer_visits),
+	C(table_visits),
 };
 #undef C
 _Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),
@@ -622,7 +631,7 @@ int konce_ep_connect_ex(konce_ep *ep, const uint8_t server_pk[KONCE_WIRE_KEY], c
 			return -ENOSPC;
 		konce_ep_evict(ep, v, now_us);
 	}
-	konce_sess *s = konce_ep_sess_new(ep, now_us);
+	konce_sess *s = konce_ep_sess_new(ep, true, now_us);
 	if (!s)
 		return -ENOMEM;
 	s->as = opts ? opts->as : NULL;

@@ -213,6 +213,9 @@ struct konce_ep_counters {
 	uint64_t pmtu_probes_tx, pmtu_probes_lost, pmtu_raised, pmtu_blackholes, pmtu_resets, message_too_long;
 	/* timers (ep_timer.c): sessions whose timers konce_ep_timer() ran; it visits only those due */
 	uint64_t timer_visits;
+	/* the table's rules (ep_table.c): index entries (sessions, sources) they looked at; per
+	 * admission a handful, whatever the number of sessions */
+	uint64_t table_visits;
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory

@@ -85,7 +85,7 @@ typedef struct konce_cident {
 	uint8_t cid[KONCE_WIRE_CID];
 	uint32_t epoch;               /* 0: the handshake id; else derived (cidrot.c) */
 	bool used;
-	struct konce_sess *s;
+	uint8_t idx;                  /* this is cids[idx] of its session (no back pointer: 8 bytes less) */
 	struct konce_cident *next;    /* chain */
 } konce_cident;
 
@@ -109,43 +109,38 @@ typedef struct konce_ep_rsrc {
 
 /* A session's handshake buffers (konce_sess.hb). */
 typedef struct konce_hs_buf {
-	uint8_t first[KONCE_EP_MAX_FIRST_MESSAGE];
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
+	/* the client's first message; a server session's buffer ends before it (konce_sess.hb_full):
+	 * it keeps its ACCEPT for a cookie lifetime, and holds half as much meanwhile */
+	uint8_t first[KONCE_EP_MAX_FIRST_MESSAGE];
 } konce_hs_buf;
 
 typedef struct konce_sess {
 	uint32_t conn;
 	unsigned slot;
 	enum konce_hs_state state;
-	bool incoming;
 	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
 	konce_cident cids[KONCE_EP_CIDS]; /* our ids in the cid table; [0] is scid until cidrot.c */
 	/* cid rotation (cidrot.c) */
-	bool cids_ready;              /* keys set, peer_cid0 known */
 	uint8_t peer_cid0[KONCE_WIRE_CID]; /* the peer's handshake id (epoch 0) */
-	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
 	struct konce_sess *next, *prev; /* live list */
 	struct konce_sess *pend_next; /* server: ACCEPT not yet flushed */
 	uint8_t peer_pk[KONCE_WIRE_KEY];
 	konce_session sess;
 	konce_path path;
-	konce_pmtud pmtud;            /* path MTU search (ep_pmtud.c) */
+	konce_pmtud *pm;              /* path MTU search (ep_pmtud.c): allocated when it starts, for a
+				 * channel; a presence has none and sends KONCE_PMTU_BASE */
 	uint64_t last_rx_us;
 	konce_ep_rsrc *rsrc;          /* the source its reassembler is charged to (ep_msg.c), or NULL */
 	/* client handshake */
 	const konce_identity *as;
-	bool per_server;              /* show the key derived for the server even if explicit_identity */
 	uint8_t local_pk[KONCE_WIRE_KEY]; /* the key this session shows (client) or was dialled as */
-	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
 	konce_versions offered;
 	uint64_t client_time;
-	unsigned attempts;
-	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
 	uint64_t pow_next;            /* SOLVING: the next nonce to try */
-	unsigned pow_bits;            /* SOLVING: the demand */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
 	/* the handshake's buffers: allocated with the session, freed when its handshake is over
 	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
@@ -154,27 +149,42 @@ typedef struct konce_sess {
 	size_t hs_len;                /* hb->pkt */
 	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
-	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
-	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
-	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
-	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
 	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame */
 	/* a presence (no rel) keeps itself alive (ep_msg.c): these, mirrored into rel once it exists */
-	bool wanted;                  /* konce_ep_set_wanted() */
 	uint64_t keepalive_us;        /* konce_ep_set_keepalive(); 0 = the endpoint's */
 	uint64_t ping_tx_us;          /* a presence: when its last keepalive PING left */
-	uint32_t next_msg;            /* low half of the next msg_id */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
-	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
+	/* the table's indexes (ep_table.c), while incoming */
+	struct konce_ep_tnode *src;   /* its source's count, while also unwanted (NULL otherwise) */
+	struct konce_ep_tnode *key;   /* its peer key's node */
+	struct konce_sess *key_next, *key_prev; /* that key's sessions */
+	struct konce_sess *lru_next, *lru_prev; /* ep->lru, while unwanted: by last_app_us */
 	/* timers (ep_timer.c) */
 	uint64_t due_us;              /* next deadline: may be early, never late */
+	/* the small fields of the groups above, packed here (no holes; see each comment) */
+	unsigned attempts;
+	unsigned pow_bits;            /* SOLVING: the demand */
+	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
+	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
+	uint32_t next_msg;            /* low half of the next msg_id */
+	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
+	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
+	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
+	bool incoming;
+	bool cids_ready;              /* keys set, peer_cid0 known */
+	bool per_server;              /* show the key derived for the server even if explicit_identity */
+	bool grouped;                 /* slot's group key is set: send a clue, expect a masked COOKIE */
+	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
+	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
+	bool wanted;                  /* konce_ep_set_wanted() */
 	bool tbatch;
+	bool hb_full;                 /* hb has first (a client's): konce_ep_sess_new */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -219,6 +229,17 @@ struct konce_ep {
 	konce_keyslab *slab;
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
+	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
+	/* ep_table.c's indexes, so that no rule walks the table */
+	struct konce_ep_tnode *tnodes;     /* [2 * max_sessions] count nodes of sources and keys */
+	struct konce_ep_tnode *tnode_free; /* returned nodes */
+	unsigned tnode_used;               /* tnodes[0, tnode_used) have been handed out */
+	struct konce_ep_tnode **src_buckets; /* [tmask + 1] sources by keyed hash */
+	struct konce_ep_tnode **key_buckets; /* [tmask + 1] peer keys of incoming sessions, the same */
+	unsigned tmask;
+	uint8_t table_key[16];          /* crypto_shorthash key of both */
+	unsigned n_unwanted;            /* incoming sessions the application does not want */
+	konce_sess *lru_head, *lru_tail; /* those, oldest last_app_us first */
 
 	konce_cident **cid_buckets;
 	unsigned cid_mask;
@@ -266,6 +287,26 @@ struct konce_ep {
 };
 
 /* ep_table.c: who may hold a slot (rules in its header). */
+/* An index node: a source (konce_addr_source, 16 bytes) and how many incoming, unwanted sessions
+ * it has; or a peer key and how many incoming sessions past ACCEPT_PENDING it has, and all of
+ * its incoming sessions. */
+typedef struct konce_ep_tnode {
+	uint8_t key[KONCE_WIRE_KEY];
+	unsigned n;
+	struct konce_sess *list;      /* a key's sessions (key_next) */
+	struct konce_ep_tnode *next;  /* bucket chain, or free list */
+} konce_ep_tnode;
+/* Allocates the indexes (max_sessions set); 0 or -ENOMEM.  Fini frees them (after the sessions). */
+int konce_ep_table_init(konce_ep *ep);
+void konce_ep_table_fini(konce_ep *ep);
+/* s became incoming (hs_addr, peer_pk and wanted set): it enters the indexes. */
+void konce_ep_table_join(konce_ep *ep, konce_sess *s);
+/* s is freed: it leaves them. */
+void konce_ep_table_leave(konce_ep *ep, konce_sess *s);
+/* konce_ep_set_wanted(): sets s->wanted and moves s in or out of the unwanted index. */
+void konce_ep_table_wanted(konce_ep *ep, konce_sess *s, bool wanted);
+/* s->last_app_us = at_us, keeping the unwanted sessions in order of it. */
+void konce_ep_table_touch(konce_ep *ep, konce_sess *s, uint64_t at_us);
 enum { KONCE_EP_EVICT_IDLE_MS = 10000 }; /* an unwanted incoming session idle this long may be evicted */
 /* The occupancy part of the proof-of-work demand (0..KONCE_LOAD_BITS_BASE_MAX). */
 unsigned konce_ep_table_bits(const konce_ep *ep);
@@ -280,8 +321,21 @@ konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
 /* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
 void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
+/* Every change of s->state goes here: it keeps ep->n_solving. */
+static inline void konce_ep_set_state(konce_ep *ep, konce_sess *s, enum konce_hs_state st)
+{
+	if (s->key && s->state == KONCE_HS_ACCEPT_PENDING && st != KONCE_HS_ACCEPT_PENDING)
+		s->key->n++; /* an incoming session counts for its key's rule once accepted */
+	if (s->state == KONCE_HS_SOLVING)
+		ep->n_solving--;
+	if (st == KONCE_HS_SOLVING)
+		ep->n_solving++;
+	s->state = st;
+}
+
 /* endpoint.c */
-konce_sess *konce_ep_sess_new(konce_ep *ep, uint64_t now_us); /* slot + struct; NULL if full/ENOMEM */
+/* slot + struct + handshake buffer (a server's without hb->first); NULL if full/ENOMEM */
+konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us);
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s);
 /* The handshake is over for s (client: ACCEPT taken; server: the client was heard after our
  * ACCEPT): its buffers are wiped and freed.  Idempotent. */
@@ -385,7 +439,7 @@ unsigned konce_ep_msg_reason(unsigned fail);
 
 /* ep_pmtud.c: the path MTU search of each session (pmtud.h) */
 /* The largest datagram s sends now. */
-static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pmtud.plpmtu; }
+static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pm ? s->pm->plpmtu : KONCE_PMTU_BASE; }
 /* Starts the search once s has a channel; sends a probe if one is due. */
 void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* After an authenticated payload went through the conn: probe acks, black holes. */

@@ -66,7 +66,7 @@ static void cb_message(void *ctx, konce_reasm_msg *m)
 		return;
 	}
 	ep->c.msgs_rx++;
-	s->last_app_us = m->last_progress;
+	konce_ep_table_touch(ep, s, m->last_progress);
 	e->msg = m;
 	e->ev.len = (size_t)m->len;
 }
@@ -200,7 +200,7 @@ int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *
 		ping |= f.type == KONCE_FRAME_PING;
 	}
 	if (ping)
-		s->last_app_us = now_us; /* the peer wants the session: it is not idle here either */
+		konce_ep_table_touch(ep, s, now_us); /* the peer wants the session: it is not idle here either */
 	if (!s->rel) {
 		if (!rel) {
 			if (ping)
@@ -318,7 +318,7 @@ int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t 
 	if (r)
 		return r;
 	s->next_msg = low;
-	s->last_app_us = now_us;
+	konce_ep_table_touch(ep, s, now_us);
 	ep->c.msgs_queued++;
 	*msg_id = msg_id_of(s, low);
 	return 0;
@@ -396,11 +396,11 @@ int konce_ep_set_wanted(konce_ep *ep, uint32_t conn, bool wanted, uint64_t now_u
 		return -ENOENT;
 	if (wanted && !s->wanted && !s->rel)
 		s->ping_tx_us = now_us; /* the first keepalive a keepalive interval from now */
-	s->wanted = wanted;
+	konce_ep_table_wanted(ep, s, wanted);
 	if (s->rel)
 		s->rel->wanted = wanted;
 	if (!wanted)
-		s->last_app_us = now_us;
+		konce_ep_table_touch(ep, s, now_us);
 	konce_ep_arm(ep, s, now_us);
 	return 0;
 }

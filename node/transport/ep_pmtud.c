@@ -3,7 +3,8 @@
  *
  * When.  A session searches once its conn opens a channel (a message larger than one base-size
  * packet, conn.h) and the endpoint was given a max_datagram above KONCE_PMTU_BASE: presences that
- * only hold keepalives never probe.  The upper bound is the I/O layer's path_mtu(peer) estimate,
+ * only hold keepalives never probe, and carry no search state (konce_sess.pm is allocated when the
+ * search starts, freed with the session).  The upper bound is the I/O layer's path_mtu(peer) estimate,
  * at most max_datagram.
  *
  * Probes.  A probe is a PING frame and PADDING sealed to exactly the candidate size, sent on the
@@ -47,7 +48,7 @@ static void settle(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn *c = s->rel;
 	if (!c || (!c->big_lost && !c->big_acked))
 		return;
-	konce_pmtud_on_loss(&s->pmtud, (size_t)c->big_lost, (size_t)c->big_acked, now_us);
+	konce_pmtud_on_loss(s->pm, (size_t)c->big_lost, (size_t)c->big_acked, now_us);
 	c->big_lost = c->big_acked = 0;
 }
 
@@ -56,12 +57,18 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_conn *c = s->rel;
 	if (ep->max_datagram <= KONCE_PMTU_BASE || !c || s->state != KONCE_HS_ESTABLISHED)
 		return;
-	if (s->pmtud.state == KONCE_PMTUD_DISABLED) {
+	if (!s->pm || s->pm->state == KONCE_PMTUD_DISABLED) {
 		if (!c->channel)
 			return;
-		konce_pmtud_start(&s->pmtud, upper_bound(ep, s), now_us);
+		/* a presence has no search state: it is made for the channel (freed with the session) */
+		if (!s->pm) {
+			if (!(s->pm = konce_env_alloc(ep->env, sizeof *s->pm)))
+				return; /* it stays at KONCE_PMTU_BASE; the next flush tries again */
+			konce_pmtud_init(s->pm);
+		}
+		konce_pmtud_start(s->pm, upper_bound(ep, s), now_us);
 	}
-	size_t size = konce_pmtud_probe_due(&s->pmtud, now_us);
+	size_t size = konce_pmtud_probe_due(s->pm, now_us);
 	size_t over = konce_session_overhead(&s->sess);
 	if (!size || ep->out_n == ep->out_cap || size <= over)
 		return;
@@ -73,23 +80,23 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (konce_ep_send_frames(ep, s, frames, len, &s->path.cur, now_us))
 		return; /* again at the next flush */
 	konce_conn_on_probe_sent(c, pn);
-	konce_pmtud_probe_sent(&s->pmtud, size, pn, now_us, konce_rtt_pto(&c->rec.rtt));
+	konce_pmtud_probe_sent(s->pm, size, pn, now_us, konce_rtt_pto(&c->rec.rtt));
 	ep->c.pmtu_probes_tx++;
-	konce_ep_arm(ep, s, s->pmtud.probe_deadline);
+	konce_ep_arm(ep, s, s->pm->probe_deadline);
 }
 
 void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, uint64_t now_us)
 {
-	if (s->pmtud.state == KONCE_PMTUD_DISABLED)
+	if (!s->pm || s->pm->state == KONCE_PMTUD_DISABLED)
 		return;
-	if (s->pmtud.probed) {
+	if (s->pm->probed) {
 		size_t off = 0;
 		konce_frame f;
 		while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
 			konce_ack a;
 			if ((f.type == KONCE_FRAME_ACK || f.type == KONCE_FRAME_ACK_OWD) &&
 			    konce_ackframe_decode(f.body - 1, f.len + 1, &a)) {
-				if (konce_pmtud_on_ack(&s->pmtud, &a, now_us))
+				if (konce_pmtud_on_ack(s->pm, &a, now_us))
 					ep->c.pmtu_raised++;
 				break; /* the conn acts on the first ACK frame only: so do we */
 			}
@@ -100,14 +107,14 @@ void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t 
 
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
-	if (s->pmtud.state == KONCE_PMTUD_DISABLED)
+	if (!s->pm || s->pm->state == KONCE_PMTUD_DISABLED)
 		return UINT64_MAX;
 	settle(ep, s, now_us);
-	uint32_t lost = s->pmtud.probes_lost, holes = s->pmtud.blackholes;
-	konce_pmtud_tick(&s->pmtud, now_us);
-	ep->c.pmtu_probes_lost += s->pmtud.probes_lost - lost;
-	ep->c.pmtu_blackholes += s->pmtud.blackholes - holes;
-	uint64_t t = konce_pmtud_next_timer(&s->pmtud, now_us);
+	uint32_t lost = s->pm->probes_lost, holes = s->pm->blackholes;
+	konce_pmtud_tick(s->pm, now_us);
+	ep->c.pmtu_probes_lost += s->pm->probes_lost - lost;
+	ep->c.pmtu_blackholes += s->pm->blackholes - holes;
+	uint64_t t = konce_pmtud_next_timer(s->pm, now_us);
 	if (t <= now_us && now_us < s->blocked_until_us)
 		t = s->blocked_until_us; /* the probe waits with the rest (konce_ep_msg_flush) */
 	return t;
@@ -115,9 +122,11 @@ uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
-	if (s->pmtud.state != KONCE_PMTUD_DISABLED)
+	if (!s->pm)
+		return; /* no search yet: it starts from KONCE_PMTU_BASE anyway */
+	if (s->pm->state != KONCE_PMTUD_DISABLED)
 		ep->c.pmtu_resets++;
-	konce_pmtud_reset(&s->pmtud, upper_bound(ep, s), now_us);
+	konce_pmtud_reset(s->pm, upper_bound(ep, s), now_us);
 	if (s->rel)
 		s->rel->big_lost = s->rel->big_acked = 0;
 }
@@ -128,12 +137,15 @@ int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *ou
 	if (!s)
 		return -ENOENT;
 	memset(out, 0, sizeof *out);
-	out->plpmtu = s->pmtud.plpmtu;
-	out->state = s->pmtud.state;
-	out->max = s->pmtud.max;
-	out->probes_sent = s->pmtud.probes_sent;
-	out->probes_lost = s->pmtud.probes_lost;
-	out->blackholes = s->pmtud.blackholes;
+	konce_pmtud none;
+	konce_pmtud_init(&none);
+	const konce_pmtud *pm = s->pm ? s->pm : &none;
+	out->plpmtu = pm->plpmtu;
+	out->state = pm->state;
+	out->max = pm->max;
+	out->probes_sent = pm->probes_sent;
+	out->probes_lost = pm->probes_lost;
+	out->blackholes = pm->blackholes;
 	if (s->rel) {
 		out->packets_lost = s->rel->rec.nlost_total;
 		out->retransmitted = s->rel->retransmitted;

@@ -237,8 +237,8 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 		konce_ep_msg_flush(ep, s, now_us);
 		/* the packet may have moved the path's or the MTU search's deadlines earlier */
 		konce_ep_arm(ep, s, konce_path_next(&s->path));
-		if (s->pmtud.state != KONCE_PMTUD_DISABLED)
-			konce_ep_arm(ep, s, konce_pmtud_next_timer(&s->pmtud, now_us));
+		if (s->pm && s->pm->state != KONCE_PMTUD_DISABLED)
+			konce_ep_arm(ep, s, konce_pmtud_next_timer(s->pm, now_us));
 	}
 	sodium_memzero(plain, plen);
 	rx->conn = conn;

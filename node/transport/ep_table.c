@@ -24,11 +24,23 @@
  *      at half, 16 when full (konce_ep_table_bits; the load and overdraft demand of load.h applies
  *      if higher).
  *
- * Nothing here allocates; an admission check scans the live list once (bounded by max_sessions),
- * and only for an INITIATE that passed the cookie MAC and paid the demanded proof.
+ * Nothing here allocates after konce_ep_new, and no rule walks the table: ep_table_init sizes
+ * indexes that are kept as sessions come and go (konce_ep_table_join/leave/wanted/touch):
+ *   - n_unwanted counts the incoming, unwanted sessions (rule 1);
+ *   - a count node per source, in a bucket array under a keyed hash (rule 2);
+ *   - a node per peer key of incoming sessions: their count past ACCEPT_PENDING and their list
+ *     (rule 3); the list is walked only to replace the oldest, when the key is at its cap;
+ *   - the unwanted sessions in a list ordered by last_app_us (every update moves a session to
+ *     the tail), so the idle-longest evictable one is found from the head (rule 4).  Sessions
+ *     are skipped only while not evictable for another reason (a handshake or a queue).
+ * So an admission costs a few index entries (counted in table_visits), not a walk over
+ * max_sessions; and it happens only for an INITIATE that passed the cookie MAC and paid the
+ * demanded proof.
  */
 #include <errno.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "node/transport/ep_internal.h"
 #include "node/transport/msgq.h"
@@ -37,14 +49,6 @@ static bool wanted(const konce_sess *s) { return s->wanted; }
 
 /* An incoming session the application does not want: what rules 1, 2 and 4 count. */
 static bool unwanted_incoming(const konce_sess *s) { return s->incoming && !wanted(s); }
-
-static bool same_source(const konce_addr *a, const konce_addr *b)
-{
-	uint8_t ka[16], kb[16]; /* IPv4 address, IPv6 /64, or a traversal peer's own address */
-	konce_addr_source(ka, a);
-	konce_addr_source(kb, b);
-	return memcmp(ka, kb, 16) == 0;
-}
 
 static unsigned in_cap(const konce_ep *ep) { return ep->max_sessions - ep->max_sessions / 8; }
 
@@ -66,13 +70,191 @@ unsigned konce_ep_table_bits(const konce_ep *ep)
 	return 8 + (KONCE_LOAD_BITS_BASE_MAX - 8) * (n - half) / (cap - half);
 }
 
+/* ---- indexes --------------------------------------------------------------------------- */
+
+static uint32_t bucket(const konce_ep *ep, const void *k, size_t len)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, k, len, ep->table_key);
+	return (uint32_t)(h[0] | h[1] << 8 | h[2] << 16 | (uint32_t)h[3] << 24) & ep->tmask;
+}
+
+int konce_ep_table_init(konce_ep *ep)
+{
+	unsigned nb = 1;
+	while (nb < ep->max_sessions)
+		nb <<= 1;
+	ep->tmask = nb - 1;
+	/* a node per unwanted session's source and per incoming session's key at most */
+	ep->tnodes = konce_env_alloc(ep->env, (size_t)ep->max_sessions * 2 * sizeof *ep->tnodes);
+	ep->src_buckets = konce_env_alloc(ep->env, (size_t)nb * sizeof *ep->src_buckets);
+	ep->key_buckets = konce_env_alloc(ep->env, (size_t)nb * sizeof *ep->key_buckets);
+	if (!ep->tnodes || !ep->src_buckets || !ep->key_buckets)
+		return -ENOMEM;
+	memset(ep->src_buckets, 0, (size_t)nb * sizeof *ep->src_buckets);
+	memset(ep->key_buckets, 0, (size_t)nb * sizeof *ep->key_buckets);
+	konce_env_random(ep->env, ep->table_key, sizeof ep->table_key);
+	return 0;
+}
+
+void konce_ep_table_fini(konce_ep *ep)
+{
+	konce_env_free(ep->env, ep->tnodes);
+	konce_env_free(ep->env, ep->src_buckets);
+	konce_env_free(ep->env, ep->key_buckets);
+	ep->tnodes = NULL;
+	ep->src_buckets = NULL;
+	ep->key_buckets = NULL;
+}
+
+/* The node of k[0, len) in buckets, or NULL; with create, a fresh one (n 0) if there is none. */
+static konce_ep_tnode *node(konce_ep *ep, konce_ep_tnode **buckets, const uint8_t *k, size_t len, bool create)
+{
+	uint32_t b = bucket(ep, k, len);
+	for (konce_ep_tnode *e = buckets[b]; e; e = e->next) {
+		ep->c.table_visits++;
+		if (memcmp(e->key, k, len) == 0)
+			return e;
+	}
+	if (!create)
+		return NULL;
+	konce_ep_tnode *e = ep->tnode_free;
+	if (e)
+		ep->tnode_free = e->next;
+	else
+		e = &ep->tnodes[ep->tnode_used++];
+	memset(e, 0, sizeof *e);
+	memcpy(e->key, k, len);
+	e->next = buckets[b];
+	buckets[b] = e;
+	return e;
+}
+
+static void node_put(konce_ep *ep, konce_ep_tnode **buckets, konce_ep_tnode *e, size_t len)
+{
+	for (konce_ep_tnode **pp = &buckets[bucket(ep, e->key, len)]; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	e->next = ep->tnode_free;
+	ep->tnode_free = e;
+}
+
+static void lru_unlink(konce_ep *ep, konce_sess *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		ep->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		ep->lru_tail = s->lru_prev;
+	s->lru_next = s->lru_prev = NULL;
+}
+
+static void lru_append(konce_ep *ep, konce_sess *s)
+{
+	s->lru_next = NULL;
+	s->lru_prev = ep->lru_tail;
+	if (ep->lru_tail)
+		ep->lru_tail->lru_next = s;
+	else
+		ep->lru_head = s;
+	ep->lru_tail = s;
+}
+
+/* s (incoming) becomes unwanted: counted for its source, listed for eviction. */
+static void unwanted_add(konce_ep *ep, konce_sess *s)
+{
+	uint8_t k[16];
+	konce_addr_source(k, &s->hs_addr);
+	s->src = node(ep, ep->src_buckets, k, sizeof k, true);
+	s->src->n++;
+	ep->n_unwanted++;
+	lru_append(ep, s);
+}
+
+static void unwanted_del(konce_ep *ep, konce_sess *s)
+{
+	konce_ep_tnode *e = s->src;
+	s->src = NULL;
+	ep->n_unwanted--;
+	lru_unlink(ep, s);
+	if (--e->n == 0)
+		node_put(ep, ep->src_buckets, e, 16);
+}
+
+void konce_ep_table_join(konce_ep *ep, konce_sess *s)
+{
+	konce_ep_tnode *k = node(ep, ep->key_buckets, s->peer_pk, KONCE_WIRE_KEY, true);
+	s->key = k;
+	s->key_prev = NULL;
+	s->key_next = k->list;
+	if (k->list)
+		k->list->key_prev = s;
+	k->list = s;
+	if (s->state != KONCE_HS_ACCEPT_PENDING)
+		k->n++;
+	if (!s->wanted)
+		unwanted_add(ep, s);
+}
+
+void konce_ep_table_leave(konce_ep *ep, konce_sess *s)
+{
+	konce_ep_tnode *k = s->key;
+	if (k) {
+		if (s->key_prev)
+			s->key_prev->key_next = s->key_next;
+		else
+			k->list = s->key_next;
+		if (s->key_next)
+			s->key_next->key_prev = s->key_prev;
+		if (s->state != KONCE_HS_ACCEPT_PENDING)
+			k->n--;
+		if (!k->list)
+			node_put(ep, ep->key_buckets, k, KONCE_WIRE_KEY);
+		s->key = NULL;
+		s->key_next = s->key_prev = NULL;
+	}
+	if (s->src)
+		unwanted_del(ep, s);
+}
+
+void konce_ep_table_wanted(konce_ep *ep, konce_sess *s, bool wanted)
+{
+	s->wanted = wanted;
+	if (!s->incoming)
+		return;
+	if (wanted && s->src)
+		unwanted_del(ep, s);
+	else if (!wanted && !s->src)
+		unwanted_add(ep, s);
+}
+
+void konce_ep_table_touch(konce_ep *ep, konce_sess *s, uint64_t at_us)
+{
+	s->last_app_us = at_us;
+	if (s->src && s != ep->lru_tail) {
+		lru_unlink(ep, s);
+		lru_append(ep, s);
+	}
+}
+
+/* ---- rules ------------------------------------------------------------------------------ */
+
 konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us)
 {
-	konce_sess *v = NULL;
-	for (konce_sess *s = ep->live; s; s = s->next)
-		if (evictable(s, now_us) && (!v || s->last_app_us < v->last_app_us))
-			v = s;
-	return v;
+	/* oldest first: once one is too young to evict, so are all after it */
+	for (konce_sess *s = ep->lru_head; s; s = s->lru_next) {
+		ep->c.table_visits++;
+		if (now_us < s->last_app_us + (uint64_t)KONCE_EP_EVICT_IDLE_MS * 1000)
+			break;
+		if (evictable(s, now_us))
+			return s;
+	}
+	return NULL;
 }
 
 void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us)
@@ -84,23 +266,16 @@ void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us)
 
 int konce_ep_table_admit(konce_ep *ep, const konce_addr *from, uint64_t now_us, konce_sess **victim)
 {
-	unsigned incoming = 0, from_src = 0;
-	konce_sess *v = NULL;
 	*victim = NULL;
-	for (konce_sess *s = ep->live; s; s = s->next) {
-		if (!unwanted_incoming(s))
-			continue;
-		incoming++;
-		if (same_source(&s->hs_addr, from))
-			from_src++;
-		if (evictable(s, now_us) && (!v || s->last_app_us < v->last_app_us))
-			v = s;
-	}
-	if (from_src >= per_source(ep)) {
+	uint8_t k[16];
+	konce_addr_source(k, from);
+	const konce_ep_tnode *e = node(ep, ep->src_buckets, k, sizeof k, false);
+	if (e && e->n >= per_source(ep)) {
 		ep->c.init_source_full++;
 		return -ENOSPC;
 	}
-	if (ep->n_free == 0 || incoming >= in_cap(ep)) {
+	if (ep->n_free == 0 || ep->n_unwanted >= in_cap(ep)) {
+		konce_sess *v = konce_ep_table_victim(ep, now_us);
 		if (!v) {
 			ep->c.init_full++;
 			return -ENOSPC;
@@ -113,28 +288,25 @@ int konce_ep_table_admit(konce_ep *ep, const konce_addr *from, uint64_t now_us, 
 void konce_ep_table_seat(konce_ep *ep, const uint8_t peer_pk[KONCE_WIRE_KEY], konce_sess *victim,
 			 uint64_t now_us)
 {
-	unsigned same = 0;
+	konce_ep_tnode *k = node(ep, ep->key_buckets, peer_pk, KONCE_WIRE_KEY, false);
 	konce_sess *oldest = NULL;
-	for (konce_sess *s = ep->live; s; s = s->next)
-		if (s->incoming && s->state != KONCE_HS_ACCEPT_PENDING &&
-		    memcmp(s->peer_pk, peer_pk, KONCE_WIRE_KEY) == 0) {
-			same++;
-			if (!oldest || s->last_rx_us < oldest->last_rx_us)
+	if (k && k->n >= per_source(ep)) {
+		/* the key is at its cap: only now are its sessions looked at, for the oldest (k->n
+		 * counts those past ACCEPT_PENDING, so there is one) */
+		for (konce_sess *s = k->list; s; s = s->key_next) {
+			ep->c.table_visits++;
+			if (s->state != KONCE_HS_ACCEPT_PENDING && (!oldest || s->last_rx_us < oldest->last_rx_us))
 				oldest = s;
 		}
-	if (same >= per_source(ep)) {
+	}
+	if (oldest) {
 		ep->c.sessions_replaced++;
 		konce_ep_evict(ep, oldest, now_us); /* the key's owner dials again: its new session wins */
 		if (oldest == victim)
 			return;
-		if (ep->n_free > 0 && victim) {
-			/* the replaced one made room already, unless the reserve still binds */
-			unsigned incoming = 0;
-			for (konce_sess *s = ep->live; s; s = s->next)
-				incoming += unwanted_incoming(s);
-			if (incoming < in_cap(ep))
-				return;
-		}
+		/* the replaced one made room already, unless the reserve still binds */
+		if (ep->n_free > 0 && victim && ep->n_unwanted < in_cap(ep))
+			return;
 	}
 	if (victim)
 		konce_ep_evict(ep, victim, now_us);

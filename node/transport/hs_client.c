@@ -44,7 +44,7 @@ static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 				 &h.versions);
 	}
 	s->hs_len = konce_hello_build(s->hb->pkt, &h);
-	s->state = KONCE_HS_HELLO_SENT;
+	konce_ep_set_state(ep, s, KONCE_HS_HELLO_SENT);
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s, s->retry_at_us);
@@ -173,7 +173,7 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	if (r)
 		return false; /* -ETIMEDOUT: more next time (-EINVAL cannot happen: bits were checked) */
 	s->sess.tx_key_since_us = now_us;
-	s->state = KONCE_HS_INITIATE_SENT;
+	konce_ep_set_state(ep, s, KONCE_HS_INITIATE_SENT);
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s, s->retry_at_us);
@@ -228,13 +228,11 @@ enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, s
 		konce_ep_fail(ep, s, fail);
 		return fail == KONCE_FAIL_POW_TOO_HIGH ? KONCE_EP_DROPPED_POW_TOO_HIGH : KONCE_EP_DROPPED_AUTH;
 	}
-	s->state = KONCE_HS_SOLVING;
+	konce_ep_set_state(ep, s, KONCE_HS_SOLVING);
 	s->retry_at_us = now_us + (uint64_t)KONCE_POW_DEADLINE_MS * 1000; /* abandon the solve then */
 	/* A small demand is paid at once, in an eighth of a slice, unless others are solving already:
 	 * so many COOKIEs in one wake (many dials) add up to little hashing; the rest is the timer's. */
-	bool others = false;
-	for (konce_sess *o = ep->live; o && !others; o = o->next)
-		others = o != s && o->state == KONCE_HS_SOLVING;
+	bool others = ep->n_solving > 1; /* s is one of them */
 	if (others || !solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
 		konce_ep_arm(ep, s, now_us); /* the rest in slices from konce_ep_timer() */
 	return KONCE_EP_COOKIE_TAKEN;
@@ -296,7 +294,7 @@ enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, s
 		return KONCE_EP_DROPPED_AUTH;
 	}
 	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
-	s->state = KONCE_HS_ESTABLISHED;
+	konce_ep_set_state(ep, s, KONCE_HS_ESTABLISHED);
 	handshake_done(ep, s);
 	konce_ep_hs_done(ep, s);
 	s->last_rx_us = now_us;

@@ -143,7 +143,7 @@ void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *fr
 {
 	s->hs_len = konce_hs_accept_seal(s->hb->pkt, s->cids_ready ? s->peer_cid0 : s->sess.dcid, s->scid, frames,
 					 flen, s->sess.keys->tx);
-	s->state = KONCE_HS_ESTABLISHED;
+	konce_ep_set_state(ep, s, KONCE_HS_ESTABLISHED);
 	for (konce_sess **pp = &ep->pend_head; *pp; pp = &(*pp)->pend_next)
 		if (*pp == s) {
 			*pp = s->pend_next;
@@ -348,13 +348,14 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 	if (s) {
 		first_id = konce_hs_simopen_merge(ep, s, from, in.client_cid, x.k_c2s, x.k_s2c, now_us);
 		memcpy(s->local_pk, dialled, KONCE_WIRE_KEY);
-	} else if ((s = konce_ep_sess_new(ep, now_us))) {
+	} else if ((s = konce_ep_sess_new(ep, false, now_us))) {
 		s->incoming = true;
 		ep->n_incoming++;
-		s->state = KONCE_HS_ACCEPT_PENDING;
+		konce_ep_set_state(ep, s, KONCE_HS_ACCEPT_PENDING);
 		s->hs_addr = *from;
 		memcpy(s->peer_pk, x.c_pub, KONCE_WIRE_KEY);
 		memcpy(s->local_pk, dialled, KONCE_WIRE_KEY);
+		konce_ep_table_join(ep, s);
 		konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), x.k_s2c, x.k_c2s, in.client_cid,
 				   now_us);
 		konce_path_init(&s->path, from);

@@ -80,11 +80,12 @@ uint64_t konce_hs_simopen_merge(konce_ep *ep, konce_sess *s, const konce_addr *f
 	s->as = NULL;
 	s->incoming = true;
 	ep->n_incoming++;
-	s->state = KONCE_HS_ACCEPT_PENDING;
+	konce_ep_set_state(ep, s, KONCE_HS_ACCEPT_PENDING);
 	s->attempts = 0;
 	s->restarted = false;
 	s->retry_at_us = 0;
 	s->hs_addr = *from;
+	konce_ep_table_join(ep, s);
 	s->last_rx_us = now_us;
 	konce_session_init(&s->sess, konce_keyslab_slot(ep->slab, s->slot), k_s2c, k_c2s, client_cid, now_us);
 	konce_path_init(&s->path, from);
