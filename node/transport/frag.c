@@ -252,7 +252,9 @@ static uint64_t bits_range(uint64_t *map, uint64_t off, uint64_t len, bool set)
 	while (off < end) {
 		uint64_t b = off % 64, n = end - off < 64 - b ? end - off : 64 - b;
 		uint64_t mask = (n == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << b;
-		count += (uint64_t)__builtin_popcountll(map[off / 64] & mask);
+		uint64_t held = map[off / 64] & mask;
+		if (held) /* the usual fragment is all new: skip the popcount (libgcc's, without -mpopcnt) */
+			count += held == mask && n == 64 ? 64 : (uint64_t)__builtin_popcountll(held);
 		if (set)
 			map[off / 64] |= mask;
 		off += n;
