@@ -311,20 +311,33 @@ void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID])
 
 /* ---- rings ------------------------------------------------------------------------------ */
 
+uint8_t *konce_ep_out_reserve(konce_ep *ep)
+{
+	if (ep->out_n == ep->out_cap)
+		return NULL;
+	return ep->out[(ep->out_head + ep->out_n) % ep->out_cap].data;
+}
+
+void konce_ep_out_commit(konce_ep *ep, const konce_addr *to, size_t len)
+{
+	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_cap];
+	o->to = *to;
+	o->len = (uint16_t)len;
+	ep->c.tx_packets++;
+	ep->c.tx_bytes += len;
+}
+
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
 {
 	if (len > ep->max_datagram)
 		return; /* only sealed by a caller that checked: never */
-	if (ep->out_n == ep->out_cap) {
+	uint8_t *slot = konce_ep_out_reserve(ep);
+	if (!slot) {
 		ep->c.ring_full_datagrams++;
 		return;
 	}
-	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_cap];
-	o->to = *to;
-	o->len = (uint16_t)len;
-	memcpy(o->data, pkt, len);
-	ep->c.tx_packets++;
-	ep->c.tx_bytes += len;
+	memcpy(slot, pkt, len);
+	konce_ep_out_commit(ep, to, len);
 }
 
 bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
