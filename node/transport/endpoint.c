@@ -340,17 +340,26 @@ void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, s
 	konce_ep_out_commit(ep, to, len);
 }
 
-bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
+bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, konce_addr *to)
 {
 	konce_hs_server_flush_all(ep);
 	if (ep->out_n == 0)
 		return false;
 	konce_out *o = &ep->out[ep->out_head];
-	memcpy(buf, o->data, o->len);
+	*pkt = o->data;
 	*len = o->len;
 	*to = o->to;
 	ep->out_head = (ep->out_head + 1) % ep->out_cap;
 	ep->out_n--;
+	return true;
+}
+
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
+{
+	const uint8_t *pkt;
+	if (!konce_ep_poll_datagram_ref(ep, &pkt, len, to))
+		return false;
+	memcpy(buf, pkt, *len);
 	return true;
 }
 
