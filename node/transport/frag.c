@@ -374,15 +374,16 @@ static bool touch(konce_reasm *r, konce_reasm_msg *m, const konce_fragment *f, k
 	return true;
 }
 
-/* Writes the bytes of f that m does not hold yet (the first copy of each byte wins). */
-static void write_new(konce_reasm_msg *m, const konce_fragment *f)
+/* Writes the bytes of f that m does not hold yet (the first copy of each byte wins).  all_new: m
+ * holds none of them (held_of() said 0), so the map need not be read first. */
+static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
 {
 	for (uint64_t done = 0; done < f->len;) {
 		uint64_t *map, off, room;
 		uint8_t *data;
 		piece(m, f->offset + done, &map, &data, &off, &room);
 		uint64_t n = room < f->len - done ? room : f->len - done;
-		if (bits_range(map, off, n, false) == 0) {
+		if (all_new || bits_range(map, off, n, false) == 0) {
 			memcpy(data + off, f->data + done, n);
 		} else {
 			for (uint64_t i = 0; i < n; i++)
@@ -462,7 +463,7 @@ konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment 
 	konce_reasm_result why;
 	if (!touch(r, m, f, &why))
 		return drop(r, slot, why);
-	write_new(m, f);
+	write_new(m, f, held == 0);
 	m->have += f->len - held;
 	m->last_progress = now;
 	if (m->have < m->len)
