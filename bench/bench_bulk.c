@@ -419,6 +419,36 @@ static bool run_iperf(bool udp, double *bps, double *lost_pct, double *cpu_per_g
 	return ok;
 }
 
+/* ---- one-core AEAD seal rate ------------------------------------------------------------------ */
+
+/* Plaintext bytes per second that this process seals with libsodium's XChaCha20-Poly1305 (IETF),
+ * one core, LEN bytes per packet, a fresh nonce per packet and 16 bytes of associated data: the
+ * ceiling for a one-core sender that encrypts every byte.  Measured for SECONDS of CPU time. */
+static double aead_seal_rate(size_t len, double seconds)
+{
+	static uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[16];
+	uint8_t *in = malloc(len), *out = malloc(len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+	uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {0};
+	if (!in || !out)
+		bench_die(me, "malloc");
+	randombytes_buf(key, sizeof key);
+	randombytes_buf(in, len);
+	uint64_t bytes = 0, pn = 0;
+	double c0 = bench_cpu_s(), c;
+	do {
+		for (int i = 0; i < 256; i++) {
+			memcpy(n + 16, &pn, sizeof pn);
+			pn++;
+			crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, sizeof ad, NULL, n, key);
+			bytes += len;
+		}
+		c = bench_cpu_s() - c0;
+	} while (c < seconds);
+	free(in);
+	free(out);
+	return (double)bytes / c;
+}
+
 /* ---- report ---------------------------------------------------------------------------------- */
 
 /* CPU seconds (sender + receiver) per 10^9 bytes received: comparable across runs on a shared machine. */
@@ -455,6 +485,10 @@ int main(int argc, char **argv)
 	char why_tcp[256] = "", why_udp[256] = "";
 	raw_result raw_on = {0}, raw_off = {0};
 	konce_result kon = {0}, koff = {0}, kbase = {0};
+	/* the AEAD ceiling, at iperf3's 1,200 bytes and at the 8,972-byte datagrams PMTUD reaches on
+	 * loopback (KONCE_PMTU_MAX, the konce-on run's size); measured first so that it shares the load
+	 * of the runs beside it */
+	double seal_1200 = aead_seal_rate(1200, secs / 3), seal_big = aead_seal_rate(8972, secs / 3);
 
 	if (do_base) {
 		have_tcp = run_iperf(false, &tcp_bps, &dummy, &tcp_cpu, why_tcp, sizeof why_tcp);
@@ -512,6 +546,8 @@ int main(int argc, char **argv)
 			 raw_off.rcvbuf_drops, raw_off.tx_cpu, raw_off.rr.cpu_s);
 		row("raw UDP 1200 B, konce_udp, GSO/GRO off", raw_off.rate, x);
 	}
+	row("XChaCha20-Poly1305 seal, one core, 1200 B", seal_1200, "(baseline: plaintext bytes sealed per CPU second)");
+	row("XChaCha20-Poly1305 seal, one core, 8972 B", seal_big, "(baseline)");
 	if (do_konce) {
 		const konce_result *r[3] = {&kon, &koff, &kbase};
 		static const char *names[3] = {"konce messages, GSO/GRO on", "konce messages, GSO/GRO off",
@@ -532,11 +568,25 @@ int main(int argc, char **argv)
 			printf("  konce GSO/GRO on / off: %.3f\n", koff.goodput > 0 ? kon.goodput / koff.goodput : 0);
 			printf("  konce GSO/GRO on, PMTUD / no PMTUD: %.3f\n", kbase.goodput > 0 ? kon.goodput / kbase.goodput : 0);
 		}
+		printf("  konce (GSO/GRO on) / one-core seal rate at its datagram size (%.0f B): %.3f\n",
+		       kon.tx_packets ? (double)kon.tx_bytes / (double)kon.tx_packets : 0,
+		       kon.goodput / (kon.tx_packets && kon.tx_bytes / kon.tx_packets > 4000 ? seal_big : seal_1200));
+		/* On a shared machine a process may get a fraction of a core, so the wall-clock ratio above
+		 * mixes code with load; per CPU second of the busier side (sender or receiver) it does not. */
+		double busy = kon.tx_cpu > kon.rx_cpu ? kon.tx_cpu : kon.rx_cpu;
+		if (busy > 0) {
+			double per_cpu = (double)kon.delivered / busy;
+			printf("  konce (GSO/GRO on) per CPU second of its busier side: %.1f MB/s = %.3f of the seal rate\n",
+			       per_cpu / 1e6, per_cpu / (kon.tx_bytes / (kon.tx_packets ? kon.tx_packets : 1) > 4000 ? seal_big : seal_1200));
+		}
 		if (do_base) {
 			ratio_row("iperf3 TCP", kon.goodput, tcp_bps / 8, have_tcp);
 			ratio_row("iperf3 UDP 1200 B", kon.goodput, udp_bps / 8, have_udp);
 			ratio_row("raw UDP, GSO/GRO on", kon.goodput, raw_on.rate, true);
 			ratio_row("raw UDP, GSO/GRO off", kon.goodput, raw_off.rate, true);
+			if (do_off && have_udp)
+				printf("  konce (GSO/GRO on, no PMTUD, 1,200 B) / iperf3 UDP 1200 B: %.3f\n",
+				       udp_bps > 0 ? kbase.goodput / (udp_bps / 8) : 0);
 			printf("  konce (GSO/GRO off) / raw UDP, GSO/GRO off: %.3f\n",
 			       raw_off.rate > 0 ? koff.goodput / raw_off.rate : 0);
 		}

@@ -113,14 +113,15 @@ void bench_node_close(bench_node *n)
 void bench_node_pump(bench_node *n)
 {
 	konce_ep_event ev;
-	uint8_t buf[KONCE_PMTU_MAX];
+	const uint8_t *pkt;
 	size_t len;
 	konce_addr to;
 	while (konce_ep_poll_event(n->ep, &ev))
 		if (n->on_event)
 			n->on_event(n, &ev);
-	while (konce_ep_poll_datagram(n->ep, buf, &len, &to))
-		konce_udp_queue(n->udp, buf, len, &to);
+	/* from the endpoint's out ring straight into konce_udp's send slot: one copy */
+	while (konce_ep_poll_datagram_ref(n->ep, &pkt, &len, &to))
+		konce_udp_queue(n->udp, pkt, len, &to);
 	konce_udp_flush(n->udp);
 	n->rx_since_pump = 0;
 }

@@ -319,33 +319,55 @@ void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID])
 
 /* ---- rings ------------------------------------------------------------------------------ */
 
-void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+uint8_t *konce_ep_out_reserve(konce_ep *ep)
 {
-	if (len > ep->max_datagram)
-		return; /* only sealed by a caller that checked: never */
-	if (ep->out_n == ep->out_cap) {
-		ep->c.ring_full_datagrams++;
-		return;
-	}
+	if (ep->out_n == ep->out_cap)
+		return NULL;
+	return ep->out[(ep->out_head + ep->out_n) % ep->out_cap].data;
+}
+
+void konce_ep_out_commit(konce_ep *ep, const konce_addr *to, size_t len)
+{
 	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_cap];
 	o->to = *to;
 	o->len = (uint16_t)len;
-	memcpy(o->data, pkt, len);
 	ep->c.tx_packets++;
 	ep->c.tx_bytes += len;
 }
 
-bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
+void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+{
+	if (len > ep->max_datagram)
+		return; /* only sealed by a caller that checked: never */
+	uint8_t *slot = konce_ep_out_reserve(ep);
+	if (!slot) {
+		ep->c.ring_full_datagrams++;
+		return;
+	}
+	memcpy(slot, pkt, len);
+	konce_ep_out_commit(ep, to, len);
+}
+
+bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, konce_addr *to)
 {
 	konce_hs_server_flush_all(ep);
 	if (ep->out_n == 0)
 		return false;
 	konce_out *o = &ep->out[ep->out_head];
-	memcpy(buf, o->data, o->len);
+	*pkt = o->data;
 	*len = o->len;
 	*to = o->to;
 	ep->out_head = (ep->out_head + 1) % ep->out_cap;
 	ep->out_n--;
+	return true;
+}
+
+bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
+{
+	const uint8_t *pkt;
+	if (!konce_ep_poll_datagram_ref(ep, &pkt, len, to))
+		return false;
+	memcpy(buf, pkt, *len);
 	return true;
 }
 

@@ -301,6 +301,10 @@ int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us);
 /* Next datagram to send: copies it into buf (KONCE_PMTU_BASE bytes, or the configured
  * max_datagram), sets *len and *to.  false when none is queued. */
 bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to);
+/* The same without the copy: the next datagram, taken off the queue, is *pkt[0, *len), inside the
+ * endpoint and valid until the next call into it (hand it to konce_udp_queue(), which copies it
+ * into the socket layer's slot, at once).  false when none is queued. */
+bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, konce_addr *to);
 /* A session's path MTU search (pmtud.h) and what its reliability layer lost meanwhile. */
 typedef struct konce_ep_pmtu_info {
 	unsigned plpmtu;         /* the largest datagram it sends now */

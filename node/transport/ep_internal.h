@@ -347,6 +347,11 @@ void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us);
  * have been failed first (konce_ep_msg_abort). */
 void konce_ep_sess_end(konce_ep *ep, konce_sess *s, unsigned reason, uint64_t now_us);
 konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
+/* The out ring's next slot (max_datagram bytes), to build a datagram in place, or NULL if the ring
+ * is full; konce_ep_out_commit(ep, to, len) queues what was written there.  Nothing else may touch
+ * the ring in between. */
+uint8_t *konce_ep_out_reserve(konce_ep *ep);
+void konce_ep_out_commit(konce_ep *ep, const konce_addr *to, size_t len);
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
 konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
 void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason);

@@ -13,11 +13,14 @@
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us)
 {
-	uint8_t pkt[KONCE_PMTU_MAX];
+	uint8_t stack_pkt[KONCE_PMTU_MAX];
 	uint8_t phase = s->sess.tx_phase;
 	konce_cid_for(s, to);
 	if (konce_session_overhead(&s->sess) + len > ep->max_datagram)
 		return -EMSGSIZE;
+	/* sealed straight into the out ring's slot (at most max_datagram bytes, checked above); only
+	 * with the ring full does it go through the stack, to be counted and dropped like before */
+	uint8_t *slot = konce_ep_out_reserve(ep), *pkt = slot ? slot : stack_pkt;
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
@@ -28,7 +31,10 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 		return -EAGAIN;
 	}
 	konce_path_sent(&s->path, to, n);
-	konce_ep_send_raw(ep, to, pkt, n);
+	if (slot)
+		konce_ep_out_commit(ep, to, n);
+	else
+		konce_ep_send_raw(ep, to, pkt, n);
 	ep->c.data_tx++;
 	s->tx_bytes += n;
 	return 0;

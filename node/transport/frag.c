@@ -252,7 +252,9 @@ static uint64_t bits_range(uint64_t *map, uint64_t off, uint64_t len, bool set)
 	while (off < end) {
 		uint64_t b = off % 64, n = end - off < 64 - b ? end - off : 64 - b;
 		uint64_t mask = (n == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << b;
-		count += (uint64_t)__builtin_popcountll(map[off / 64] & mask);
+		uint64_t held = map[off / 64] & mask;
+		if (held) /* the usual fragment is all new: skip the popcount (libgcc's, without -mpopcnt) */
+			count += held == mask && n == 64 ? 64 : (uint64_t)__builtin_popcountll(held);
 		if (set)
 			map[off / 64] |= mask;
 		off += n;
@@ -372,15 +374,16 @@ static bool touch(konce_reasm *r, konce_reasm_msg *m, const konce_fragment *f, k
 	return true;
 }
 
-/* Writes the bytes of f that m does not hold yet (the first copy of each byte wins). */
-static void write_new(konce_reasm_msg *m, const konce_fragment *f)
+/* Writes the bytes of f that m does not hold yet (the first copy of each byte wins).  all_new: m
+ * holds none of them (held_of() said 0), so the map need not be read first. */
+static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
 {
 	for (uint64_t done = 0; done < f->len;) {
 		uint64_t *map, off, room;
 		uint8_t *data;
 		piece(m, f->offset + done, &map, &data, &off, &room);
 		uint64_t n = room < f->len - done ? room : f->len - done;
-		if (bits_range(map, off, n, false) == 0) {
+		if (all_new || bits_range(map, off, n, false) == 0) {
 			memcpy(data + off, f->data + done, n);
 		} else {
 			for (uint64_t i = 0; i < n; i++)
@@ -460,7 +463,7 @@ konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment 
 	konce_reasm_result why;
 	if (!touch(r, m, f, &why))
 		return drop(r, slot, why);
-	write_new(m, f);
+	write_new(m, f, held == 0);
 	m->have += f->len - held;
 	m->last_progress = now;
 	if (m->have < m->len)

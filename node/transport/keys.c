@@ -86,6 +86,40 @@ int konce_aead_open(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t
 	return 0;
 }
 
+void konce_aead_subkey(uint8_t sub[32], const uint8_t key[32])
+{
+	static const uint8_t zero[16];
+	crypto_core_hchacha20(sub, zero, key, NULL);
+}
+
+static void make_nonce12(uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint64_t pn)
+{
+	memset(n, 0, 4);
+	wire_put64(n + 4, pn);
+}
+
+void konce_aead_seal_sub(uint8_t *out, const uint8_t *plain, size_t len, const uint8_t *ad, size_t adlen,
+			 uint64_t pn, const uint8_t sub[32])
+{
+	uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	make_nonce12(n, pn);
+	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, plain, len, ad, adlen, NULL, n, sub);
+}
+
+int konce_aead_open_sub(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t *ad, size_t adlen,
+			uint64_t pn, const uint8_t sub[32])
+{
+	uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	if (ctlen < KONCE_WIRE_TAG)
+		return -EBADMSG;
+	make_nonce12(n, pn);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, ctlen, ad, adlen, n, sub) != 0) {
+		sodium_memzero(out, ctlen - KONCE_WIRE_TAG);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 bool konce_key_canonical(const uint8_t pk[32])
 {
 	if (pk[31] & 0x80)

@@ -37,6 +37,17 @@ void konce_aead_seal(uint8_t *out, const uint8_t *plain, size_t len, const uint8
 int konce_aead_open(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t *ad, size_t adlen,
 		    uint64_t pn, const uint8_t key[32]);
 
+/* XChaCha20-Poly1305 with konce's nonces, which are all 16 zero bytes || a u64 (docs/PROTOCOL.md):
+ * XChaCha20's subkey, HChaCha20(key, the nonce's first 16 bytes), is then the same for every packet
+ * under a key, so a session derives it once per key (konce_aead_subkey) and seals and opens with
+ * ChaCha20-Poly1305 (IETF) under the subkey and the nonce 4 zero bytes || the u64: byte for byte
+ * what konce_aead_seal/open compute, without a HChaCha20 per packet. */
+void konce_aead_subkey(uint8_t sub[32], const uint8_t key[32]);
+void konce_aead_seal_sub(uint8_t *out, const uint8_t *plain, size_t len, const uint8_t *ad, size_t adlen,
+			 uint64_t pn, const uint8_t sub[32]);
+int konce_aead_open_sub(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t *ad, size_t adlen,
+			uint64_t pn, const uint8_t sub[32]);
+
 /* True if pk is the canonical encoding of an X25519 u-coordinate: bit 255 clear and the value below
  * p = 2^255 - 19.  X25519 ignores bit 255 and reduces mod p, so every other encoding names the same
  * point as a canonical one: one secret would have several public keys (identities).  Every peer key

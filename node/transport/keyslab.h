@@ -14,7 +14,9 @@
 typedef struct konce_keyslot {
 	uint8_t tx[KONCE_WIRE_KEY];      /* current send key */
 	uint8_t rx[KONCE_WIRE_KEY];      /* current receive key */
-	uint8_t rx_prev[KONCE_WIRE_KEY]; /* previous receive key, kept briefly for stragglers */
+	uint8_t tx_sub[KONCE_WIRE_KEY];  /* konce_aead_subkey(tx): what DATA is sealed with */
+	uint8_t rx_sub[KONCE_WIRE_KEY];  /* konce_aead_subkey(rx): what DATA is opened with */
+	uint8_t rx_prev[KONCE_WIRE_KEY]; /* subkey of the previous receive key, kept briefly for stragglers */
 	uint8_t spare[KONCE_WIRE_KEY];   /* scratch for the next receive key while it is tried */
 	uint8_t group[KONCE_WIRE_KEY];   /* client handshake to a limited-circulation server */
 	uint8_t cid_tx[KONCE_WIRE_KEY];  /* derives the peer's connection ids (cidrot.c) */

@@ -15,6 +15,8 @@ void konce_session_init(konce_session *s, konce_keyslot *slot, const uint8_t k_t
 	s->keys = slot;
 	memcpy(slot->tx, k_tx, KONCE_WIRE_KEY);
 	memcpy(slot->rx, k_rx, KONCE_WIRE_KEY);
+	konce_aead_subkey(slot->tx_sub, k_tx);
+	konce_aead_subkey(slot->rx_sub, k_rx);
 	sodium_memzero(slot->rx_prev, KONCE_WIRE_KEY);
 	/* connection-id keys, before any rekey: each side's ids come from its receive key, so the
 	 * peer derives ours from its send key (cidrot.c) */
@@ -35,6 +37,7 @@ static void maybe_rekey_tx(konce_session *s, uint64_t now_us)
 	    s->tx_key_packets < KONCE_REKEY_AFTER_PACKETS)
 		return;
 	konce_keys_rekey(s->keys->tx, s->keys->tx); /* the old key is overwritten, hence gone */
+	konce_aead_subkey(s->keys->tx_sub, s->keys->tx);
 	s->tx_phase ^= KONCE_DATA_F_KEY_PHASE;
 	s->tx_key_since_us = now_us;
 	s->tx_key_packets = 0;
@@ -59,7 +62,7 @@ size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, 
 	size_t hdr = KONCE_DATA_PN + w;
 	if (hdr + len + KONCE_WIRE_TAG > KONCE_PMTU_MAX)
 		return 0;
-	konce_aead_seal(out + hdr, plain, len, out, hdr, s->tx_pn, s->keys->tx);
+	konce_aead_seal_sub(out + hdr, plain, len, out, hdr, s->tx_pn, s->keys->tx_sub);
 	s->tx_pn++;
 	s->tx_key_packets++;
 	return hdr + len + KONCE_WIRE_TAG;
@@ -84,14 +87,14 @@ enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out
 	size_t ctlen = len - hdr;
 	uint8_t phase = h.flags & KONCE_DATA_F_KEY_PHASE;
 	if (phase == s->rx_phase) {
-		if (konce_aead_open(out, ct, ctlen, pkt, hdr, pn, s->keys->rx))
+		if (konce_aead_open_sub(out, ct, ctlen, pkt, hdr, pn, s->keys->rx_sub))
 			return KONCE_SESS_AUTH;
 		if (pn < s->rx_phase_first_pn)
 			s->rx_phase_first_pn = pn;
 	} else if (pn < s->rx_phase_first_pn) {
 		/* a straggler from before the peer's last rekey */
 		if (s->rx_prev_until_us == 0 || now_us >= s->rx_prev_until_us ||
-		    konce_aead_open(out, ct, ctlen, pkt, hdr, pn, s->keys->rx_prev))
+		    konce_aead_open_sub(out, ct, ctlen, pkt, hdr, pn, s->keys->rx_prev))
 			return KONCE_SESS_AUTH;
 	} else {
 		konce_keys_rekey(s->keys->spare, s->keys->rx);
@@ -99,8 +102,9 @@ enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out
 			sodium_memzero(s->keys->spare, KONCE_WIRE_KEY);
 			return KONCE_SESS_AUTH;
 		}
-		memcpy(s->keys->rx_prev, s->keys->rx, KONCE_WIRE_KEY);
+		memcpy(s->keys->rx_prev, s->keys->rx_sub, KONCE_WIRE_KEY);
 		memcpy(s->keys->rx, s->keys->spare, KONCE_WIRE_KEY);
+		konce_aead_subkey(s->keys->rx_sub, s->keys->rx);
 		sodium_memzero(s->keys->spare, KONCE_WIRE_KEY);
 		s->rx_prev_until_us = now_us + (uint64_t)KONCE_REKEY_OLD_KEY_MS * 1000;
 		s->rx_phase ^= KONCE_DATA_F_KEY_PHASE;

@@ -1,5 +1,6 @@
 /* test_session.c - DATA seal/open, replay, truncation, tampering, rekey (with stragglers under
  * the old key), and path validation with its 1x amplification limit. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "node/transport/frame.h"
+#include "node/transport/keys.h"
 #include "node/transport/keyslab.h"
 #include "node/transport/path.h"
 #include "node/transport/session.h"
@@ -73,6 +75,39 @@ static void test_seal_open_replay(void **state)
 	size_t n = konce_session_seal(&d.a, pkt, big, KONCE_PMTU_MAX - konce_session_overhead(&d.a), d.now);
 	assert_int_equal(n, KONCE_PMTU_MAX);
 	assert_int_equal(open_b(&d, pkt, n, NULL), KONCE_SESS_OK);
+	konce_keyslab_free(d.slab);
+}
+
+/* A DATA packet is XChaCha20-Poly1305 under the direction's key with the nonce 16 zero bytes || pn,
+ * as docs/PROTOCOL.md says, although the session seals with the cached subkey: the plain XChaCha
+ * construction opens it, before and after a rekey, and the subkey path gives the same bytes. */
+static void test_wire_is_xchacha(void **state)
+{
+	(void)state;
+	duo d;
+	make_duo(&d);
+	uint8_t k1[32], pkt[KONCE_WIRE_MAX_DATAGRAM], plain[KONCE_WIRE_MAX_DATAGRAM];
+	memset(k1, 0x11, sizeof k1);
+	for (int round = 0; round < 2; round++) {
+		uint64_t pn = d.a.tx_pn;
+		size_t n = seal(&d, pkt, "over the wire");
+		size_t hdr = n - strlen("over the wire") - KONCE_WIRE_TAG;
+		assert_int_equal(konce_aead_open(plain, pkt + hdr, n - hdr, pkt, hdr, pn, k1), 0);
+		assert_memory_equal(plain, "over the wire", strlen("over the wire"));
+		/* the same plaintext through both constructions: the same bytes */
+		uint8_t a[64], b[64], sub[32];
+		konce_aead_subkey(sub, k1);
+		konce_aead_seal(a, plain, 13, pkt, hdr, pn, k1);
+		konce_aead_seal_sub(b, plain, 13, pkt, hdr, pn, sub);
+		assert_memory_equal(a, b, 13 + KONCE_WIRE_TAG);
+		assert_int_equal(konce_aead_open_sub(plain, a, 13 + KONCE_WIRE_TAG, pkt, hdr, pn, sub), 0);
+		a[3] ^= 1;
+		assert_int_equal(konce_aead_open_sub(plain, a, 13 + KONCE_WIRE_TAG, pkt, hdr, pn, sub), -EBADMSG);
+		assert_int_equal(open_b(&d, pkt, n, NULL), KONCE_SESS_OK);
+		/* next round: after a time rekey, under the next key */
+		d.now += (uint64_t)KONCE_REKEY_AFTER_MS * 1000;
+		konce_keys_rekey(k1, k1);
+	}
 	konce_keyslab_free(d.slab);
 }
 
@@ -389,6 +424,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seal_open_replay),
+		cmocka_unit_test(test_wire_is_xchacha),
 		cmocka_unit_test(test_truncation_and_tamper),
 		cmocka_unit_test(test_rekey_time_and_stragglers),
 		cmocka_unit_test(test_rekey_forged_phase),
