@@ -13,49 +13,8 @@
 #   - bad values of group_key, identity and identity_master are refused with FILE:LINE or the flag.
 set -eu
 
-K=${KONCE_BIN:-build/konce}
-[[ -x $K ]] || { echo "no konce binary at $K (set KONCE_BIN)"; exit 1; }
-command -v jq >/dev/null || { echo "jq is not installed (make deps)"; exit 77; }
-
-tmp=$(mktemp -d /tmp/konce-test-circ.XXXXXX)
-declare -A pid=()
-cleanup() {
-	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-export HOME=$tmp/home XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/xdgdata
-unset XDG_RUNTIME_DIR
-out=$tmp/out err=$tmp/err
-
-fail() {
-	echo "FAIL: $*"
-	echo "--- stdout"; cat "$out" 2>/dev/null || true
-	echo "--- stderr"; cat "$err" 2>/dev/null || true
-	for n in "${!pid[@]}"; do echo "--- node $n log"; tail -n 20 "$tmp/$n.err" 2>/dev/null || true; done
-	exit 1
-}
-run() {
-	local want=$1 rc=0
-	shift
-	timeout 30 "$K" "$@" >"$out" 2>"$err" || rc=$?
-	[[ $rc == "$want" ]] || fail "konce $* exited $rc, expected $want"
-}
-has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2'"; }
-jqt() { jq -e "$1" "$out" >/dev/null || fail "jq '$1' is not true"; }
-is_key() { [[ $1 =~ ^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$ ]]; }
-start() {
-	local n=$1
-	shift
-	"$K" node --listen 127.0.0.1:0 --data "$tmp/$n" --control "$tmp/$n.sock" "$@" >"$tmp/$n.out" 2>"$tmp/$n.err" &
-	pid[$n]=$!
-	for _ in $(seq 100); do
-		[[ -S $tmp/$n.sock && $(wc -l <"$tmp/$n.out") -ge 3 ]] && return 0
-		kill -0 "${pid[$n]}" 2>/dev/null || { cat "$tmp/$n.err"; fail "node $n exited during start-up"; }
-		sleep 0.1
-	done
-	fail "node $n did not open its control socket within 10 s"
-}
+# shellcheck source=tests/cli/cli_lib.sh
+. "$(dirname "$0")/cli_lib.sh" circ
 # settled NODE PEERKEY: waits (bounded) until NODE's failed attempt toward PEERKEY is gone: the
 # connect's deadline can answer the CLI a moment before the endpoint gives the attempt up, and a
 # dial made meanwhile would join the dying attempt
@@ -68,7 +27,6 @@ settled() {
 	done
 	fail "$1 still has an attempt toward $2 5 s after it failed"
 }
-field() { awk -v f="$2" '$1 " " $2 == f || $1 == f { print $NF }' "$tmp/$1.out"; }
 counter() { timeout 10 "$K" status --json -s "$tmp/$1.sock" | jq -r ".counters.$2"; }
 # shown NODE PEERKEY: the key NODE shows PEERKEY in their session
 shown() { timeout 10 "$K" peers --json -s "$tmp/$1.sock" | jq -r ".peers[] | select(.public_key == \"$2\") | .local_key"; }
