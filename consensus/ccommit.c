@@ -259,8 +259,11 @@ bool cc_next_delivery(konce_group *g, konce_group_event *ev)
 	*g->deliver_buf = *s;
 	s->seq = 0;
 	g->delivered++;
-	if (g->cfg.persist.put_delivered) /* a lost delivery mark only redelivers after a restart */
+	if (g->cfg.persist.put_delivered) { /* a lost delivery mark only redelivers after a restart, */
+		uint64_t gate = g->p_gate; /* so no message or event waits for one (invariant 6) */
 		(void)cg_persist_rc(g, g->cfg.persist.put_delivered(g->cfg.persist.ctx, g->delivered));
+		g->p_gate = gate;
+	}
 	s = g->deliver_buf;
 	if (is_own(g, s->origin))
 		for (unsigned k = 0; k < KONCE_GROUP_PENDING; k++)

@@ -54,7 +54,7 @@ void cg_send(konce_group *g, const uint8_t to[KONCE_CW_KEY])
 	memcpy(o->to, to, KONCE_CW_KEY);
 	o->bytes = b;
 	o->len = len;
-	o->need = g->p_issued;
+	o->need = g->p_gate;
 }
 
 void cg_send_all(konce_group *g)
@@ -72,7 +72,7 @@ void cg_event(konce_group *g, const konce_group_event *ev)
 	}
 	unsigned k = (g->ev_head + g->ev_len++) % KONCE_GROUP_EV_RING;
 	g->ev[k] = *ev;
-	g->ev_need[k] = g->p_issued;
+	g->ev_need[k] = g->p_gate;
 }
 
 /* Back-pressure (invariant 7): too few free event slots to take another call. */
@@ -85,6 +85,7 @@ int cg_persist_rc(konce_group *g, int rc)
 {
 	if (rc == 0 || rc == KONCE_GROUP_PERSIST_QUEUED) {
 		g->p_issued++;
+		g->p_gate = g->p_issued;
 		if (rc == 0) /* durable now, and (the caller keeps call order) everything before it */
 			g->p_done = g->p_issued;
 		return 0;

@@ -53,7 +53,9 @@
  *   6. Nothing leaves the core before the records it follows are durable: every outgoing message,
  *      event and delivery carries the number of persist calls made before it was created, and
  *      poll returns it only once konce_group_persisted() (or a synchronous persist) has covered
- *      that number.  Messages and events keep their order.
+ *      that number.  Messages and events keep their order.  Delivery marks (put_delivered) are
+ *      the exception: no message or event waits for one, since a lost mark only redelivers after
+ *      a restart; so a host may write them lazily, with the next records.
  *   7. No event is ever dropped: while fewer than KONCE_GROUP_EV_RESERVE event slots are free, the
  *      core takes no input, timer or proposal (-ENOBUFS; the timer does nothing) until the caller
  *      polls events.  If a single call still filled the ring, the events that did not fit are
