@@ -150,7 +150,7 @@ static void send_propose(konce_group *g, unsigned to, uint64_t first)
 
 void cc_propose(konce_group *g)
 {
-	if (!cg_is_coord(g) || g->state != KONCE_GROUP_NORMAL)
+	if (!cg_is_coord(g) || g->state != KONCE_GROUP_NORMAL || g->defer_propose)
 		return;
 	while (g->q_len && g->last < g->commit + KONCE_CW_WINDOW) {
 		konce_cw_entry e[KONCE_CW_MAX_BATCH];

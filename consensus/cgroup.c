@@ -315,7 +315,9 @@ int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len
 		p->len = (uint16_t)len;
 		memcpy(p->data, data, len);
 		p->sent_at = 0;
-		cc_tick(g); /* sends it now: to the coordinator, or proposes it */
+		g->defer_propose = true; /* a coordinator queues it for the next poll to propose */
+		cc_tick(g);              /* a member sends it to the coordinator now */
+		g->defer_propose = false;
 		return (int64_t)p->nonce;
 	}
 	return -EAGAIN;
@@ -502,6 +504,8 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 {
 	konce_env_free(g->env, g->out_last);
 	g->out_last = NULL;
+	if (g->q_len) /* the proposals made since the last poll, in as few PROPOSEs as fit */
+		cc_propose(g);
 	if (!g->out_len || g->out[g->out_head].need > g->p_done)
 		return false; /* nothing, or the next message waits for a persist (invariant 6) */
 	cg_outmsg *o = &g->out[g->out_head];
@@ -515,6 +519,8 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 
 bool konce_group_poll_event(konce_group *g, konce_group_event *ev)
 {
+	if (g->q_len) /* as in konce_group_poll */
+		cc_propose(g);
 	/* State changes first (a VIEW before the entries committed in it), then deliveries. */
 	if (!g->ev_len && g->ev_lost) {
 		memset(ev, 0, sizeof(*ev));

@@ -232,7 +232,9 @@ int konce_group_restore_catchup(konce_group *g);
 bool konce_group_catching_up(const konce_group *g);
 
 /* Propose application data.  Returns the entry's nonce (>= 1) or -EMSGSIZE, -EAGAIN (too many
- * pending), -ENOTCONN (not a member). */
+ * pending), -ENOTCONN (not a member).  A member sends it to the coordinator at once; the
+ * coordinator appends it at its next konce_group_poll() or konce_group_poll_event(), with every
+ * other proposal made since, so that one PROPOSE and one persist call carry them all. */
 int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uint64_t now);
 /* Register an invitation (the hash of its secret) by ordering it like an entry.  It expires at
  * `expires` (unix seconds; 0: never), as judged by each member's wall clock. */

@@ -158,6 +158,7 @@ struct konce_group {
 	/* Durability (invariant 6): persist calls made, how many of them are durable, and p_issued as
 	 * of the last call that was not a delivery mark (what messages and events wait for). */
 	uint64_t p_issued, p_done, p_gate;
+	bool defer_propose; /* inside cg_propose: cc_propose waits for the next poll */
 	cg_slot *deliver_buf; /* the COMMITTED event's data lives here until the next call */
 
 	konce_cw_msg msg;   /* scratch: the message being built */
