@@ -150,7 +150,7 @@ static void send_propose(konce_group *g, unsigned to, uint64_t first)
 
 void cc_propose(konce_group *g)
 {
-	if (!cg_is_coord(g) || g->state != KONCE_GROUP_NORMAL)
+	if (!cg_is_coord(g) || g->state != KONCE_GROUP_NORMAL || g->defer_propose)
 		return;
 	while (g->q_len && g->last < g->commit + KONCE_CW_WINDOW) {
 		konce_cw_entry e[KONCE_CW_MAX_BATCH];
@@ -259,8 +259,11 @@ bool cc_next_delivery(konce_group *g, konce_group_event *ev)
 	*g->deliver_buf = *s;
 	s->seq = 0;
 	g->delivered++;
-	if (g->cfg.persist.put_delivered) /* a lost delivery mark only redelivers after a restart */
+	if (g->cfg.persist.put_delivered) { /* a lost delivery mark only redelivers after a restart, */
+		uint64_t gate = g->p_gate; /* so no message or event waits for one (invariant 6) */
 		(void)cg_persist_rc(g, g->cfg.persist.put_delivered(g->cfg.persist.ctx, g->delivered));
+		g->p_gate = gate;
+	}
 	s = g->deliver_buf;
 	if (is_own(g, s->origin))
 		for (unsigned k = 0; k < KONCE_GROUP_PENDING; k++)

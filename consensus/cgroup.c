@@ -54,7 +54,7 @@ void cg_send(konce_group *g, const uint8_t to[KONCE_CW_KEY])
 	memcpy(o->to, to, KONCE_CW_KEY);
 	o->bytes = b;
 	o->len = len;
-	o->need = g->p_issued;
+	o->need = g->p_gate;
 }
 
 void cg_send_all(konce_group *g)
@@ -72,7 +72,7 @@ void cg_event(konce_group *g, const konce_group_event *ev)
 	}
 	unsigned k = (g->ev_head + g->ev_len++) % KONCE_GROUP_EV_RING;
 	g->ev[k] = *ev;
-	g->ev_need[k] = g->p_issued;
+	g->ev_need[k] = g->p_gate;
 }
 
 /* Back-pressure (invariant 7): too few free event slots to take another call. */
@@ -85,6 +85,7 @@ int cg_persist_rc(konce_group *g, int rc)
 {
 	if (rc == 0 || rc == KONCE_GROUP_PERSIST_QUEUED) {
 		g->p_issued++;
+		g->p_gate = g->p_issued;
 		if (rc == 0) /* durable now, and (the caller keeps call order) everything before it */
 			g->p_done = g->p_issued;
 		return 0;
@@ -314,7 +315,9 @@ int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len
 		p->len = (uint16_t)len;
 		memcpy(p->data, data, len);
 		p->sent_at = 0;
-		cc_tick(g); /* sends it now: to the coordinator, or proposes it */
+		g->defer_propose = true; /* a coordinator queues it for the next poll to propose */
+		cc_tick(g);              /* a member sends it to the coordinator now */
+		g->defer_propose = false;
 		return (int64_t)p->nonce;
 	}
 	return -EAGAIN;
@@ -501,6 +504,8 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 {
 	konce_env_free(g->env, g->out_last);
 	g->out_last = NULL;
+	if (g->q_len) /* the proposals made since the last poll, in as few PROPOSEs as fit */
+		cc_propose(g);
 	if (!g->out_len || g->out[g->out_head].need > g->p_done)
 		return false; /* nothing, or the next message waits for a persist (invariant 6) */
 	cg_outmsg *o = &g->out[g->out_head];
@@ -514,6 +519,8 @@ bool konce_group_poll(konce_group *g, konce_group_out *out)
 
 bool konce_group_poll_event(konce_group *g, konce_group_event *ev)
 {
+	if (g->q_len) /* as in konce_group_poll */
+		cc_propose(g);
 	/* State changes first (a VIEW before the entries committed in it), then deliveries. */
 	if (!g->ev_len && g->ev_lost) {
 		memset(ev, 0, sizeof(*ev));

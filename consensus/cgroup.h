@@ -53,7 +53,9 @@
  *   6. Nothing leaves the core before the records it follows are durable: every outgoing message,
  *      event and delivery carries the number of persist calls made before it was created, and
  *      poll returns it only once konce_group_persisted() (or a synchronous persist) has covered
- *      that number.  Messages and events keep their order.
+ *      that number.  Messages and events keep their order.  Delivery marks (put_delivered) are
+ *      the exception: no message or event waits for one, since a lost mark only redelivers after
+ *      a restart; so a host may write them lazily, with the next records.
  *   7. No event is ever dropped: while fewer than KONCE_GROUP_EV_RESERVE event slots are free, the
  *      core takes no input, timer or proposal (-ENOBUFS; the timer does nothing) until the caller
  *      polls events.  If a single call still filled the ring, the events that did not fit are
@@ -230,7 +232,9 @@ int konce_group_restore_catchup(konce_group *g);
 bool konce_group_catching_up(const konce_group *g);
 
 /* Propose application data.  Returns the entry's nonce (>= 1) or -EMSGSIZE, -EAGAIN (too many
- * pending), -ENOTCONN (not a member). */
+ * pending), -ENOTCONN (not a member).  A member sends it to the coordinator at once; the
+ * coordinator appends it at its next konce_group_poll() or konce_group_poll_event(), with every
+ * other proposal made since, so that one PROPOSE and one persist call carry them all. */
 int64_t konce_group_propose(konce_group *g, const uint8_t *data, size_t len, uint64_t now);
 /* Register an invitation (the hash of its secret) by ordering it like an entry.  It expires at
  * `expires` (unix seconds; 0: never), as judged by each member's wall clock. */

@@ -155,8 +155,10 @@ struct konce_group {
 	unsigned ev_head, ev_len;
 	uint64_t ev_lost; /* events that did not fit (invariant 7): reported as EV_OVERFLOW */
 
-	/* Durability (invariant 6): persist calls made, and how many of them are durable. */
-	uint64_t p_issued, p_done;
+	/* Durability (invariant 6): persist calls made, how many of them are durable, and p_issued as
+	 * of the last call that was not a delivery mark (what messages and events wait for). */
+	uint64_t p_issued, p_done, p_gate;
+	bool defer_propose; /* inside cg_propose: cc_propose waits for the next poll */
 	cg_slot *deliver_buf; /* the COMMITTED event's data lives here until the next call */
 
 	konce_cw_msg msg;   /* scratch: the message being built */

@@ -7,8 +7,10 @@
  * application's callback.
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
- * store (konce_store_group_note) and activates one flush event.  The flush (on the loop's next
- * turn, so that the notes of many kicks share one SQLite transaction and one fsync) runs
+ * store (konce_store_group_note) and activates one flush event (a queue of delivery marks alone
+ * arms it MARK_LAG_MS later instead: a mark gates nothing the core must send soon, so it rides with
+ * the next records).  The flush (on the loop's next turn, so that the notes of many kicks share one
+ * SQLite transaction and one fsync) runs
  * konce_store_group_flush() and, when it succeeds, konce_nodecore_groups_persisted(): only then
  * may a group ack, vote or deliver what those records hold (cgroup.h invariant 6).  A failed flush
  * keeps the queue and retries every RETRY_MS; the groups wait.
@@ -26,7 +28,11 @@
 #include "node/core/ncgapp.h"
 #include "node/io/node_int.h"
 
-enum { RETRY_MS = 100 };
+/* RETRY_MS: a failed flush is retried this often.  MARK_LAG_MS: a queue holding nothing but
+ * delivery marks is flushed this much later, so that the marks share the SQLite transaction and
+ * fsync of the next records that must be durable (a member's next entries, usually), instead of
+ * costing one of their own per commit. */
+enum { RETRY_MS = 100, MARK_LAG_MS = 5 };
 
 struct node_groups {
 	konce_ncgapp app;
@@ -67,11 +73,12 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 void node_groups_io(struct konce_node *n)
 {
 	konce_nc_gnote g;
-	bool any = false;
+	bool any = false, lazy = false;
 	if (!n->groups)
 		return;
 	while (konce_nodecore_poll_gnote(n->core, &g)) {
 		int e = konce_store_group_note(n->store, &g);
+		bool mark = g.type == KONCE_CNOTE_DELIVERED;
 		if (e) {
 			/* not queued: this record never becomes durable, so nothing that follows it may be
 			 * acknowledged; the group waits and its peers retransmit.  Logged once. */
@@ -80,10 +87,19 @@ void node_groups_io(struct konce_node *n)
 			n->groups->note_failing = true;
 			continue;
 		}
-		any = true;
+		if (mark)
+			lazy = true;
+		else
+			any = true;
 	}
-	if (any && !n->groups->note_failing && !n->groups->flush_failing)
+	if (n->groups->note_failing || n->groups->flush_failing)
+		return;
+	if (any) {
 		event_active(n->groups->ev_flush, EV_TIMEOUT, 0);
+	} else if (lazy && !event_pending(n->groups->ev_flush, EV_TIMEOUT, NULL)) {
+		struct timeval tv = {0, MARK_LAG_MS * 1000};
+		event_add(n->groups->ev_flush, &tv);
+	}
 }
 
 /* ---- events --------------------------------------------------------------------------------- */
