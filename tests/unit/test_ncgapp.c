@@ -47,16 +47,22 @@ static unsigned drain(struct side *s, konce_group_notice *out, unsigned max)
 	konce_nc_gnote g;
 	konce_nc_event ev;
 	unsigned n = 0;
-	while (konce_nodecore_poll_gnote(s->c, &g))
-		;
-	konce_nodecore_groups_persisted(s->c);
-	while (konce_nodecore_poll_event(s->c, &ev)) {
-		if (ev.type != KONCE_NC_EV_GROUP)
-			continue;
-		konce_ncgapp_out o;
-		konce_ncgapp_event(&s->app, s->c, &ev, &o);
-		for (unsigned i = 0; i < o.n && n < max; i++)
-			out[n++] = o.notice[i];
+	/* as a host's loop turns: a coordinator appends its own proposals when polled (cgroup.h), so
+	 * their records come out of a later round than the call that proposed them */
+	for (bool more = true; more;) {
+		more = false;
+		while (konce_nodecore_poll_event(s->c, &ev)) {
+			more = true;
+			if (ev.type != KONCE_NC_EV_GROUP)
+				continue;
+			konce_ncgapp_out o;
+			konce_ncgapp_event(&s->app, s->c, &ev, &o);
+			for (unsigned i = 0; i < o.n && n < max; i++)
+				out[n++] = o.notice[i];
+		}
+		while (konce_nodecore_poll_gnote(s->c, &g))
+			more = true;
+		konce_nodecore_groups_persisted(s->c);
 	}
 	return n;
 }
