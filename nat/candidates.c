@@ -62,6 +62,21 @@ unsigned konce_candidates_gather(konce_cand *out, unsigned cap, const konce_addr
 	return n;
 }
 
+konce_natinfo konce_candidates_refine(konce_natinfo ni, const konce_addr *ip, const konce_addr *x)
+{
+	if (ni.mapping != KONCE_NATMAP_EDM_SEQ || !ni.step || memcmp(ip->ip, x->ip, sizeof(x->ip)) ||
+	    x->port <= ni.last_port || x->port - ni.last_port > KONCE_PREDICT_WINDOW * KONCE_RDV_SEQ_MAX_STEP)
+		return ni;
+	unsigned a = ni.step, b = (unsigned)(x->port - ni.last_port);
+	while (b) {
+		unsigned r = a % b;
+		a = b;
+		b = r;
+	}
+	ni.step = (uint8_t)a;
+	return ni;
+}
+
 unsigned konce_candidates_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip)
 {
 	if (nat->mapping != KONCE_NATMAP_EDM_SEQ || nat->step == 0)

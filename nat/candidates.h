@@ -49,6 +49,16 @@ typedef struct konce_target {
 /* The mapping behaviour from the reflexive addresses that n >= 0 distinct rendezvous saw. */
 konce_natinfo konce_candidates_classify(const konce_addr *refl, unsigned n);
 
+/* The step of a sequential NAT, read off the rendezvous alone, is too large when the NAT made
+ * another mapping between the registrations (the mapping-lifetime test's socket, which starts at
+ * the same time, or another host behind the NAT): ports 2 apart read as step 2, the peer then
+ * predicts every second port and no probe pair meets.  x is a later mapping of the same NAT (the
+ * filtering test's fresh socket).  Every allocation since the registrations lies a multiple of the
+ * true step above ni.last_port, so the step becomes gcd(step, x.port - last_port).  Returns ni
+ * unchanged unless it is EDM_SEQ, x has ip's address, and 0 < x.port - last_port <=
+ * KONCE_PREDICT_WINDOW x KONCE_RDV_SEQ_MAX_STEP (an older or unrelated x proves nothing). */
+konce_natinfo konce_candidates_refine(konce_natinfo ni, const konce_addr *ip, const konce_addr *x);
+
 /* The candidates a node registers: hosts (up to n_host), then the distinct reflexive and mapped
  * addresses.  Returns how many were written to out (at most cap). */
 unsigned konce_candidates_gather(konce_cand *out, unsigned cap, const konce_addr *host, unsigned n_host,

@@ -52,6 +52,8 @@ struct konce_rdvclient {
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
 	konce_natinfo nat;
+	konce_addr fresh; /* a later mapping of our NAT (konce_rdvclient_set_fresh_mapping) */
+	bool have_fresh;
 	struct pending pend[KONCE_RDVCLIENT_MAX_PENDING];
 	struct recent recent[RECENT];
 	unsigned recent_next;
@@ -169,6 +171,13 @@ static void send_register(konce_rdvclient *c, unsigned i, uint64_t echo, uint64_
 	send_msg(c, &m, &s->addr);
 }
 
+/* What every rendezvous saw, with the step refined by a later mapping if we know one. */
+static konce_natinfo classify(const konce_rdvclient *c, const konce_addr *refl, unsigned nrefl)
+{
+	konce_natinfo ni = konce_candidates_classify(refl, nrefl);
+	return c->have_fresh && nrefl ? konce_candidates_refine(ni, &refl[0], &c->fresh) : ni;
+}
+
 static void on_registered(konce_rdvclient *c, unsigned i, const konce_rdvwire_msg *m, uint64_t now)
 {
 	struct server *s = &c->rdv[i];
@@ -191,7 +200,7 @@ static void on_registered(konce_rdvclient *c, unsigned i, const konce_rdvwire_ms
 	konce_addr refl[KONCE_RDVCLIENT_MAX_RDV];
 	unsigned nrefl = reflexives(c, refl);
 	/* classify only once every rendezvous has answered this round */
-	konce_natinfo ni = nrefl == c->nrdv ? konce_candidates_classify(refl, nrefl) : c->nat;
+	konce_natinfo ni = nrefl == c->nrdv ? classify(c, refl, nrefl) : c->nat;
 	if (nrefl == c->nrdv && memcmp(&ni, &c->nat, sizeof(ni)) != 0) {
 		c->nat = ni;
 		changed = true;
@@ -407,6 +416,21 @@ int konce_rdvclient_set_mapped(konce_rdvclient *c, const konce_addr *mapped, uns
 		memcpy(c->mapped, mapped, sizeof(c->mapped[0]) * n);
 	konce_rdvclient_reregister(c, now);
 	return 0;
+}
+
+void konce_rdvclient_set_fresh_mapping(konce_rdvclient *c, const konce_addr *x, uint64_t now)
+{
+	konce_addr refl[KONCE_RDVCLIENT_MAX_RDV] = {0};
+	unsigned nrefl = reflexives(c, refl);
+	c->fresh = *x;
+	c->have_fresh = true;
+	if (nrefl != c->nrdv)
+		return; /* applied when every rendezvous has answered */
+	konce_natinfo ni = classify(c, refl, nrefl);
+	if (!memcmp(&ni, &c->nat, sizeof(ni)))
+		return;
+	c->nat = ni;
+	konce_rdvclient_reregister(c, now);
 }
 
 void konce_rdvclient_reregister(konce_rdvclient *c, uint64_t now)

@@ -10,6 +10,9 @@
  *
  *   IDLE --every rendezvous reflexive--> OPENING (SOCK_OPEN) --opened--> TESTING --done--> DONE
  *   OPENING --the host could not open S--> DONE (not measured)            (SOCK_CLOSE)
+ * S's mapping, once the ECHO has told it, is also handed to the rendezvous client
+ * (konce_rdvclient_set_fresh_mapping): a sequential NAT's step read off the two registrations alone
+ * is too large when another mapping came between them (candidates.h, konce_candidates_refine).
  *
  * Rendezvous (the service on): answers ECHO_REQ on the node's socket with ECHO (same size, so no
  * amplification), and ASK / ASK_ALT on a session with a PROBE from the node's socket or from a
@@ -80,6 +83,18 @@ void trav_filter_pump(konce_trav *t, uint64_t now)
 		}
 		if (trav_peer(t, t->rdv_pk[o.rdv], &p) && p.conn)
 			konce_trav_send_msg(t, p.conn, o.buf, o.len, now);
+	}
+	konce_addr fx;
+	if (!f->told_fresh && t->rc && konce_filtertest_mapping(f->ft, &fx) == 0) {
+		/* S's mapping is one more sample of our NAT's allocator (candidates.h: refine) */
+		konce_natinfo before = konce_rdvclient_nat(t->rc);
+		f->told_fresh = true;
+		konce_rdvclient_set_fresh_mapping(t->rc, &fx, now);
+		konce_natinfo after = konce_rdvclient_nat(t->rc);
+		if (after.step != before.step)
+			trav_log(t, KONCE_LOG_INFO,
+				 "NAT allocates ports sequentially, step %u, not %u: another mapping came between the registrations",
+				 after.step, before.step);
 	}
 	if (konce_filtertest_state(f->ft) == KONCE_FILTERTEST_DONE && f->s_open) {
 		char as[KONCE_ADDR_STRLEN];

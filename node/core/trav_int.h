@@ -75,6 +75,7 @@ struct trav_filt {
 	/* client */
 	konce_filtertest *ft;
 	bool started, s_open;
+	bool told_fresh;    /* S's mapping went to the rendezvous client (the step refinement) */
 	konce_addr local;   /* S's local address */
 	/* service */
 	bool alt_open;

@@ -55,6 +55,49 @@ static void test_classify(void **state)
 	assert_int_equal(konce_candidates_classify(r, 3).mapping, KONCE_NATMAP_EDM_RANDOM);
 }
 
+/* Two registrations 2 ports apart with one foreign mapping between them (the lifetime test's
+ * socket): the fresh mapping right after them shows the step is 1.  The netsim failure this came
+ * from: R1 saw 36182, R2 36184, the filtering socket 36185, and a predicted step of 2 never met the
+ * peer's probes. */
+static void test_refine(void **state)
+{
+	(void)state;
+	konce_addr r[2] = {addr("198.51.100.1:36182"), addr("198.51.100.1:36184")};
+	konce_natinfo n = konce_candidates_classify(r, 2);
+	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(n.step, 2);
+	konce_addr x = addr("198.51.100.1:36185");
+	konce_natinfo m = konce_candidates_refine(n, &r[0], &x);
+	assert_int_equal(m.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(m.step, 1);
+	assert_int_equal(m.last_port, 36184); /* the peer predicts from the registrations */
+	/* a true step of 2: every later mapping is an even distance away, the step stays */
+	x.port = 36188;
+	assert_int_equal(konce_candidates_refine(n, &r[0], &x).step, 2);
+	/* step 3 and a mapping 2 after: gcd 1 */
+	n.step = 3;
+	x.port = 36186;
+	assert_int_equal(konce_candidates_refine(n, &r[0], &x).step, 1);
+	n.step = 2;
+	/* nothing learned from an older port, another address, one too far, or a non-sequential NAT */
+	x.port = 36183;
+	assert_int_equal(konce_candidates_refine(n, &r[0], &x).step, 2);
+	x = addr("198.51.100.2:36185");
+	assert_int_equal(konce_candidates_refine(n, &r[0], &x).step, 2);
+	x = addr("198.51.100.1:36184");
+	x.port = (uint16_t)(36184 + KONCE_PREDICT_WINDOW * KONCE_RDV_SEQ_MAX_STEP + 1);
+	assert_int_equal(konce_candidates_refine(n, &r[0], &x).step, 2);
+	x.port = (uint16_t)(36184 + KONCE_PREDICT_WINDOW * KONCE_RDV_SEQ_MAX_STEP - 1);
+	assert_int_equal(konce_candidates_refine(n, &r[0], &x).step, 1);
+	konce_natinfo e = {KONCE_NATMAP_EIM, 0, 36184};
+	x.port = 36185;
+	konce_natinfo f = konce_candidates_refine(e, &r[0], &x);
+	assert_memory_equal(&f, &e, sizeof(e));
+	e.mapping = KONCE_NATMAP_EDM_RANDOM;
+	f = konce_candidates_refine(e, &r[0], &x);
+	assert_memory_equal(&f, &e, sizeof(e));
+}
+
 static void test_predict(void **state)
 {
 	(void)state;
@@ -223,6 +266,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_refine),
 		cmocka_unit_test(test_predict),
 		cmocka_unit_test(test_gather),
 		cmocka_unit_test(test_target_order),

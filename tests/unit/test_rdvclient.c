@@ -233,6 +233,52 @@ static void test_set_mapped(void **state)
 	konce_rdvclient_free(g.c);
 }
 
+/* A foreign mapping between the two registrations (ports 2 apart): the filtering socket's mapping
+ * right after them refines the step to 1, and the rendezvous hear it at once; the same mapping told
+ * again, or one that proves nothing, sends nothing.  Later registrations keep the refined step. */
+static void test_fresh_mapping_refines(void **state)
+{
+	(void)state;
+	rig g;
+	uint8_t buf[KONCE_RDV_MAX_MSG];
+	rig_init(&g, NULL);
+	register_both(&g, "198.51.100.5:36182", "198.51.100.5:36184");
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 2);
+	konce_addr x = addr("198.51.100.5:36185");
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 60 * MS);
+	konce_natinfo n = konce_rdvclient_nat(g.c);
+	assert_int_equal(n.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(n.step, 1);
+	assert_int_equal(n.last_port, 36184);
+	konce_rdvwire_msg r0 = pop(&g, &g.rdv[0], buf), r1 = pop(&g, &g.rdv[1], buf);
+	assert_int_equal(r0.type, KONCE_RDV_REGISTER);
+	assert_int_equal(r0.nat.step, 1);
+	assert_int_equal(r1.nat.step, 1);
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 70 * MS);
+	assert_false(konce_rdvclient_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
+	/* the answers (the same reflexive addresses) classify again: the step stays refined */
+	answer(&g, 0, &r0, "198.51.100.5:36182", 0, 80 * MS);
+	answer(&g, 1, &r1, "198.51.100.5:36184", 0, 80 * MS);
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 1);
+	assert_false(konce_rdvclient_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
+	konce_rdvclient_free(g.c);
+
+	/* a step-2 NAT stays step 2; before every rendezvous answered, the mapping is kept for later */
+	rig_init(&g, NULL);
+	x.port = 36188;
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 0);
+	assert_false(konce_rdvclient_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
+	register_both(&g, "198.51.100.5:36182", "198.51.100.5:36184");
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 2);
+	konce_rdvclient_free(g.c);
+	rig_init(&g, NULL);
+	x.port = 36185;
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 0);
+	register_both(&g, "198.51.100.5:36182", "198.51.100.5:36184");
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 1);
+	konce_rdvclient_free(g.c);
+}
+
 static void deliver(rig *g, const konce_rdvwire_msg *m, uint64_t now)
 {
 	uint8_t buf[KONCE_RDV_MAX_MSG];
@@ -436,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_eim),
 		cmocka_unit_test(test_keepalive_refresh),
 		cmocka_unit_test(test_set_mapped),
+		cmocka_unit_test(test_fresh_mapping_refines),
 		cmocka_unit_test(test_intro_and_relay),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_offer),
