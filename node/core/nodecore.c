@@ -240,6 +240,19 @@ bool konce_nodecore_poll(konce_nodecore *c, konce_nc_datagram *dg)
 	return false;
 }
 
+bool konce_nodecore_poll_ref(konce_nodecore *c, konce_nc_dgref *dg)
+{
+	while (konce_ep_poll_datagram_ref(c->ep, &dg->pkt, &dg->len, &dg->to)) {
+		if (c->cfg.hooks.outgoing && c->cfg.hooks.outgoing(c->cfg.hooks.ctx, dg->pkt, dg->len, &dg->to))
+			continue;
+		dg->sock = 0;
+		return true;
+	}
+	return false;
+}
+
+void konce_nodecore_sent(konce_nodecore *c) { konce_ep_release_datagrams(c->ep); }
+
 static void hand_out(konce_nodecore *c, struct ncpending *p, konce_nc_event *ev)
 {
 	ev->type = KONCE_NC_EV_OUTCOME;

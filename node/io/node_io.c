@@ -2,8 +2,9 @@
  * GSO batching by udp.c), the one timer, the store worker, and node_io_kick(), which drains the core.
  *
  * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
- * handlers, peer callbacks), queue its datagrams into the socket's batch and send it, write its
- * store notes into the store worker's inbox, and re-arm the one timer at the core's next deadline.
+ * handlers, peer callbacks), send its datagrams from the endpoint's own buffers (send_datagrams(),
+ * no copy), write its store notes into the store worker's inbox, and re-arm the one timer at the
+ * core's next deadline.
  * SQLite is written only by the store worker's thread (node_storew.c), never by the loop.
  *
  * Input is served by priority, not first come first served: each readable wake reads up to
@@ -73,10 +74,24 @@ static void dispatch(struct konce_node *n, const konce_nc_event *ev)
 	}
 }
 
+/* The core's datagrams to the socket without a copy: a batch at a time lent from the endpoint's
+ * out ring (konce_nodecore_poll_ref), read by the kernel from there (konce_udp_queue_ref), and
+ * released once the flush has returned, so no slot is reused while the socket points at it. */
+static void send_datagrams(struct konce_node *n)
+{
+	konce_nc_dgref dg;
+	unsigned k;
+	do {
+		for (k = 0; k < KONCE_UDP_BATCH && konce_nodecore_poll_ref(n->core, &dg); k++)
+			konce_udp_queue_ref(n->udp, dg.pkt, dg.len, &dg.to);
+		konce_udp_flush(n->udp);
+		konce_nodecore_sent(n->core);
+	} while (k == KONCE_UDP_BATCH);
+}
+
 void node_io_kick(struct konce_node *n)
 {
 	konce_nc_event ev;
-	konce_nc_datagram dg;
 	konce_nc_note note;
 
 	if (!n->core)
@@ -91,9 +106,7 @@ void node_io_kick(struct konce_node *n)
 		/* Events first: a handler may answer the first message inside the pending ACCEPT. */
 		while (konce_nodecore_poll_event(n->core, &ev))
 			dispatch(n, &ev);
-		while (konce_nodecore_poll(n->core, &dg))
-			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
-		konce_udp_flush(n->udp);
+		send_datagrams(n);
 		if (n->storew) {
 			int64_t wall = (int64_t)time(NULL);
 			while (konce_nodecore_poll_note(n->core, &note))
@@ -324,9 +337,8 @@ void node_io_stop(struct konce_node *n)
 		/* close every session so peers hear CLOSE now rather than idling out; a CLOSE to a
 		 * punched peer goes direct (the outgoing hook) */
 		konce_nodecore_close_all(n->core, node_now_us());
-		konce_nc_datagram dg;
-		while (n->udp && konce_nodecore_poll(n->core, &dg))
-			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
+		if (n->udp)
+			send_datagrams(n);
 	}
 	if (n->ev_read)
 		event_free(n->ev_read);
@@ -348,7 +360,7 @@ void node_io_stop(struct konce_node *n)
 		n->storew = NULL;
 	}
 	n->ev_read = n->ev_timer = n->ev_flush = NULL;
-	konce_udp_close(n->udp); /* flushes the CLOSE datagrams */
+	konce_udp_close(n->udp);
 	n->udp = NULL;
 	konce_nodecore_free(n->core);
 	n->core = NULL;
