@@ -11,9 +11,9 @@
  * RECV_CALLS_PER_WAKE batches into the core's input queue (konce_nodecore_input: classified by
  * konce_ep_priority, session traffic first, then handshakes from sources by rate-limit overdraft,
  * unknown types last), and konce_nodecore_timer() feeds the endpoint best first up to one wake's
- * budget of load units.  What is left makes the core's next timer "now", so it runs again on the
- * loop's next turn, behind whatever else is ready; when the queue is full the worst priority is
- * shed, counted as `input_shed` in `konce status --json`.
+ * budget of load units (KONCE_NC_WAKE_BUDGET).  What is left makes the core's next timer "now",
+ * so it runs again on the loop's next turn, behind whatever else is ready; when the queue is full
+ * the worst priority is shed, counted as `input_shed` in `konce status --json`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,9 +37,6 @@ enum {
 	TICK_INTERVAL_MS = 1000,
 	RECV_CALLS_PER_WAKE = 16,
 	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 datagrams */
-	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
-	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
-	WAKE_BUDGET_UNITS = 2048,
 };
 
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
@@ -217,9 +214,8 @@ static int open_socket(struct konce_node *n, char *err, size_t errlen)
 	return e;
 }
 
-/* Handshake capacity in load units per second, from this machine's measured X25519 rate: a completed
- * handshake costs the server 3 X25519 and is charged KONCE_COST_DH units, and the node grants handshake
- * work half of one core.  Measured once at start (about 5 ms), in the I/O layer where clocks belong. */
+/* Handshake capacity (konce_ncconf_capacity) from this machine's X25519 rate, measured once at
+ * start (about 5 ms), in the I/O layer where clocks belong. */
 static uint64_t calibrate_capacity(struct konce_node *n)
 {
 	uint8_t out[32], sk[32] = {1}, pk[32] = {9};
@@ -230,11 +226,10 @@ static uint64_t calibrate_capacity(struct konce_node *n)
 				sk[0] ^= out[0];
 		dt = node_now_us() - t0;
 	} while (dt < 5000);
-	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1);
-	uint64_t cap = dh_per_s / 3 * KONCE_COST_DH / 2;
+	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1), cap = konce_ncconf_capacity(dh_per_s);
 	node_log(n, KONCE_LOG_DEBUG, "measured %llu X25519/s: handshake capacity %llu units/s (%llu handshakes/s)",
 		 (unsigned long long)dh_per_s, (unsigned long long)cap, (unsigned long long)(cap / KONCE_COST_DH));
-	return cap ? cap : 1;
+	return cap;
 }
 
 /* Proof-of-work hash rate: BLAKE2b of a 1200-byte datagram per second, measured once at start (about
@@ -257,12 +252,11 @@ static uint64_t calibrate_pow_rate(struct konce_node *n)
 	return rate ? rate : 1;
 }
 
-/* The path MTU search's upper bound (pmtud.h): the route's MTU; a path handle (a punched or
- * relayed traversal path) carries base-size datagrams only. */
+/* The route's MTU toward a real address (a path handle's is the core's rule, nodecore.h). */
 static unsigned path_mtu(void *ctx, const konce_addr *peer)
 {
 	(void)ctx;
-	return peer->path ? KONCE_PMTU_BASE : konce_udp_path_mtu(peer);
+	return konce_udp_path_mtu(peer);
 }
 
 int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
@@ -279,7 +273,6 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 	cc.ep.pow_rate = calibrate_pow_rate(n);
 	cc.ep.path_mtu = path_mtu;
 	cc.inq_slots = INQ_SLOTS;
-	cc.wake_budget = WAKE_BUDGET_UNITS;
 	cc.log = node_log_line;
 	cc.log_ctx = n;
 	node_trav_hooks(n, &cc.hooks);

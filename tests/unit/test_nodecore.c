@@ -9,7 +9,8 @@
  *   - reply lifetime: the peer never replies, the request FAILS with TIMED_OUT one lifetime after
  *     the session came up;
  *   - the peer closes: its peer record is freed and its pending request FAILS with PEER_CLOSED;
- *   - a command that fails queues no event and calls nothing.
+ *   - a command that fails queues no event and calls nothing;
+ *   - the path MTU bound: the host's estimate for a real address, the base size for a path handle.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "node/core/nodecore.h"
+#include "node/transport/ep_internal.h"
 #include "node/transport/identity.h"
 
 enum { APP = 300, MS = 1000 };
@@ -408,6 +410,42 @@ static void test_free_with_pendings(void **state)
 		assert_int_equal(o[i].calls, 0);
 }
 
+/* The path MTU bound the endpoint asks the core for: the host's estimate for a real address, the
+ * base size for a path handle (a traversal path), without asking the host. */
+static int host_mtu_calls;
+static unsigned host_mtu(void *ctx, const konce_addr *peer)
+{
+	(void)peer;
+	host_mtu_calls++;
+	return *(unsigned *)ctx;
+}
+
+static void test_path_mtu_rule(void **state)
+{
+	(void)state;
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_addr real, handle = konce_addr_path(3);
+	unsigned route = 4000;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	assert_int_equal(konce_addr_parse(&real, "192.0.2.9:7807"), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .max_datagram = KONCE_PMTU_MAX, .path_mtu = host_mtu,
+					    .path_mtu_ctx = &route}};
+	for (int with_host = 1; with_host >= 0; with_host--) {
+		if (!with_host)
+			cfg.ep.path_mtu = NULL;
+		assert_int_equal(konce_nodecore_new(&c, &cfg, 1000000), 0);
+		konce_ep *ep = konce_nodecore_ep(c);
+		host_mtu_calls = 0;
+		assert_int_equal(ep->path_mtu(ep->path_mtu_ctx, &real), with_host ? route : 0);
+		assert_int_equal(host_mtu_calls, with_host);
+		assert_int_equal(ep->path_mtu(ep->path_mtu_ctx, &handle), KONCE_PMTU_BASE);
+		assert_int_equal(host_mtu_calls, with_host);
+		konce_nodecore_free(c);
+	}
+	konce_identity_free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_closed_fails_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_command_no_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_pendings, setup, teardown),
+		cmocka_unit_test(test_path_mtu_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
