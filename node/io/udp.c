@@ -227,40 +227,24 @@ int konce_udp_recv(konce_udp *u, unsigned max_calls, konce_udp_rx_fn fn, void *c
 	return total;
 }
 
-static struct txslot *slot(konce_udp *u, size_t len, const konce_addr *to, int *e)
+int konce_udp_queue_ref(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
-	*e = 0;
-	if (len == 0 || len > KONCE_PMTU_MAX) {
-		*e = -EMSGSIZE;
-		return NULL;
+	if (len == 0 || len > KONCE_PMTU_MAX)
+		return -EMSGSIZE;
+	if (u->ntx == KONCE_UDP_BATCH) {
+		int e = konce_udp_flush(u);
+		if (e < 0 && e != -EAGAIN)
+			return e;
 	}
-	if (u->ntx == KONCE_UDP_BATCH && (*e = konce_udp_flush(u)) < 0 && *e != -EAGAIN)
-		return NULL;
-	*e = 0;
-	struct txslot *s = &u->tx[u->ntx++];
-	s->len = (uint16_t)len;
-	s->to = *to;
-	return s;
+	u->tx[u->ntx++] = (struct txslot){pkt, (uint16_t)len, *to};
+	return 0;
 }
 
 int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
-	int e;
-	struct txslot *s = slot(u, len, to, &e);
-	if (s) {
-		uint8_t *buf = u->copy[s - u->tx];
-		memcpy(buf, pkt, len);
-		s->pkt = buf;
-	}
-	return e;
-}
-
-int konce_udp_queue_ref(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
-{
-	int e;
-	struct txslot *s = slot(u, len, to, &e);
-	if (s)
-		s->pkt = pkt;
+	int e = konce_udp_queue_ref(u, pkt, len, to);
+	if (!e) /* taken: its slot is the last one, and the copy beside it */
+		u->tx[u->ntx - 1].pkt = memcpy(u->copy[u->ntx - 1], pkt, len);
 	return e;
 }
 
