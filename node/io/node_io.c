@@ -131,18 +131,6 @@ void node_io_schedule(struct konce_node *n)
 		event_active(n->ev_kick, EV_TIMEOUT, 0);
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct konce_node *n = arg;
-	(void)fd;
-	(void)what;
-	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
-	if (r < 0 && r != -ECONNREFUSED)
-		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
-	konce_nodecore_timer(n->core, node_now_us());
-	node_io_kick(n);
-}
-
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct konce_node *n = arg;
@@ -150,6 +138,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	konce_nodecore_timer(n->core, node_now_us());
 	node_io_kick(n);
+}
+
+/* What waits, into the core's input queue; the core's timer then serves it. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
+	if (r < 0 && r != -ECONNREFUSED)
+		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
+	on_timer(fd, what, arg);
 }
 
 /* The once-a-second tick: per-peer rates, and the store worker's health in the log (once per failing
