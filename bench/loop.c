@@ -119,10 +119,14 @@ void bench_node_pump(bench_node *n)
 	while (konce_ep_poll_event(n->ep, &ev))
 		if (n->on_event)
 			n->on_event(n, &ev);
-	/* from the endpoint's out ring straight into konce_udp's send slot: one copy */
-	while (konce_ep_poll_datagram_ref(n->ep, &pkt, &len, &to))
-		konce_udp_queue(n->udp, pkt, len, &to);
-	konce_udp_flush(n->udp);
+	/* from the endpoint's out ring straight to the kernel, no copy: a batch lent, sent, released */
+	unsigned k;
+	do {
+		for (k = 0; k < KONCE_UDP_BATCH && konce_ep_poll_datagram_ref(n->ep, &pkt, &len, &to); k++)
+			konce_udp_queue_ref(n->udp, pkt, len, &to);
+		konce_udp_flush(n->udp);
+		konce_ep_release_datagrams(n->ep);
+	} while (k == KONCE_UDP_BATCH);
 	n->rx_since_pump = 0;
 }
 

@@ -9,6 +9,7 @@
 #include "node/base/secmem.h"
 #include "node/transport/cc.h"
 #include "node/transport/keytext.h"
+#include "node/transport/load.h"
 
 int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen)
 {
@@ -91,4 +92,10 @@ void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, cons
 		.per_server = cfg->identity != KONCE_IDENTITY_MASTER,
 		.log_level = cfg->log_level,
 	};
+}
+
+uint64_t konce_ncconf_capacity(uint64_t dh_per_s)
+{
+	uint64_t cap = dh_per_s / 3 * KONCE_COST_DH / 2;
+	return cap ? cap : 1;
 }

@@ -1,8 +1,9 @@
 /* ncconf.h - the node's configuration (include/konce/konce.h konce_node_config) read and checked
  * before anything is opened, sans-I/O: the enums in range, the identity_master list and the group
  * key decoded, whether traversal runs, and the node core's configuration that follows from it.
- * The host adds what it measures or owns (handshake capacity, proof-of-work rate, the path MTU
- * callback, logging, the input queue's size) and the hooks. */
+ * The host adds what it measures or owns (the X25519 and proof-of-work rates, the route's MTU,
+ * logging, the input queue's size) and the hooks; konce_ncconf_capacity() turns its X25519 rate
+ * into the handshake capacity. */
 #ifndef KONCE_NCCONF_H
 #define KONCE_NCCONF_H
 
@@ -29,5 +30,10 @@ void konce_ncconf_free(konce_ncconf *c);
  * host measures or owns (capacity, pow_rate, path_mtu, inq_slots, wake_budget, log, hooks). */
 void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,
 		       konce_nodecore_config *out);
+
+/* The endpoint's handshake capacity (konce_ep_config.capacity, load units per second) on a host
+ * that computes dh_per_s X25519 a second: a completed handshake costs the server 3 X25519 and is
+ * charged KONCE_COST_DH units, and handshake work is granted half of one core.  At least 1. */
+uint64_t konce_ncconf_capacity(uint64_t dh_per_s);
 
 #endif

@@ -87,6 +87,17 @@ void nc_queue_peer(konce_nodecore *c, int peer_event, const uint8_t pk[KONCE_KEY
 
 /* ---- life ----------------------------------------------------------------------------------- */
 
+/* The path MTU search's upper bound (pmtud.h) the endpoint asks for: a path handle (a punched or
+ * relayed traversal path) carries base-size datagrams only; a real address, what the host's
+ * estimate of its route says (cfg.ep.path_mtu; none = 0, unknown: max_datagram bounds it). */
+static unsigned path_mtu(void *ctx, const konce_addr *peer)
+{
+	const konce_nodecore *c = ctx;
+	if (peer->path)
+		return KONCE_PMTU_BASE;
+	return c->cfg.ep.path_mtu ? c->cfg.ep.path_mtu(c->cfg.ep.path_mtu_ctx, peer) : 0;
+}
+
 int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, uint64_t now)
 {
 	*out = NULL;
@@ -105,10 +116,13 @@ int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, u
 	konce_env_random(env, c->hash_key, sizeof(c->hash_key));
 	konce_env_random(env, (uint8_t *)&c->next_nonce, sizeof(c->next_nonce));
 	c->next_nonce = (c->next_nonce >> 1) | 1;
+	konce_ep_config epc = c->cfg.ep;
+	epc.path_mtu = path_mtu;
+	epc.path_mtu_ctx = c;
 	int e = -ENOMEM;
 	if (!(c->heap = nc_alloc(c, (size_t)KONCE_NC_PENDING_MAX * sizeof(*c->heap))) || ncknown_new(c) ||
 	    konce_inq_new(&c->inq, cfg->inq_slots ? cfg->inq_slots : KONCE_NC_INQ_SLOTS, KONCE_PMTU_MAX) ||
-	    (e = konce_ep_new(&c->ep, &c->cfg.ep, now))) {
+	    (e = konce_ep_new(&c->ep, &epc, now))) {
 		konce_nodecore_free(c);
 		return e;
 	}
@@ -239,6 +253,19 @@ bool konce_nodecore_poll(konce_nodecore *c, konce_nc_datagram *dg)
 	}
 	return false;
 }
+
+bool konce_nodecore_poll_ref(konce_nodecore *c, konce_nc_dgref *dg)
+{
+	while (konce_ep_poll_datagram_ref(c->ep, &dg->pkt, &dg->len, &dg->to)) {
+		if (c->cfg.hooks.outgoing && c->cfg.hooks.outgoing(c->cfg.hooks.ctx, dg->pkt, dg->len, &dg->to))
+			continue;
+		dg->sock = 0;
+		return true;
+	}
+	return false;
+}
+
+void konce_nodecore_sent(konce_nodecore *c) { konce_ep_release_datagrams(c->ep); }
 
 static void hand_out(konce_nodecore *c, struct ncpending *p, konce_nc_event *ev)
 {

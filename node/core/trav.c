@@ -41,7 +41,8 @@ void trav_send(konce_trav *t, unsigned sock, const konce_addr *to, const uint8_t
 		return;
 	if (t->out_n == t->out_cap) {
 		unsigned cap = t->out_cap * 2;
-		struct trav_out *o = cap <= TRAV_OUT_MAX ? konce_env_alloc(t->env, (size_t)cap * sizeof *o) : NULL;
+		struct trav_out *o = cap <= TRAV_OUT_MAX && !t->out_lent ? konce_env_alloc(t->env, (size_t)cap * sizeof *o)
+									  : NULL;
 		if (!o) {
 			t->out_dropped++;
 			return;
@@ -60,18 +61,35 @@ void trav_send(konce_trav *t, unsigned sock, const konce_addr *to, const uint8_t
 	memcpy(o->data, pkt, len);
 }
 
-bool konce_trav_poll(konce_trav *t, unsigned *sock, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len,
-		     konce_addr *to)
+bool konce_trav_poll_ref(konce_trav *t, unsigned *sock, const uint8_t **pkt, size_t *len, konce_addr *to)
 {
-	if (!t->out_n)
+	if (t->out_n == t->out_lent)
 		return false;
-	struct trav_out *o = &t->out[t->out_head];
+	const struct trav_out *o = &t->out[(t->out_head + t->out_lent++) % t->out_cap];
 	*sock = o->sock;
 	*to = o->to;
 	*len = o->len;
-	memcpy(buf, o->data, o->len);
-	t->out_head = (t->out_head + 1) % t->out_cap;
-	t->out_n--;
+	*pkt = o->data;
+	return true;
+}
+
+void konce_trav_sent(konce_trav *t)
+{
+	t->out_head = (t->out_head + t->out_lent) % t->out_cap;
+	t->out_n -= t->out_lent;
+	t->out_lent = 0;
+}
+
+bool konce_trav_poll(konce_trav *t, unsigned *sock, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len,
+		     konce_addr *to)
+{
+	const uint8_t *pkt;
+	bool lending = t->out_lent != 0;
+	if (!konce_trav_poll_ref(t, sock, &pkt, len, to))
+		return false;
+	memcpy(buf, pkt, *len);
+	if (!lending) /* else it is released with the datagrams lent before it */
+		konce_trav_sent(t);
 	return true;
 }
 

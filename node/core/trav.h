@@ -147,6 +147,13 @@ bool konce_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len, const ko
 int konce_trav_resolve(konce_trav *t, const uint8_t pk[KONCE_WIRE_KEY], konce_addr *a, uint64_t now_us);
 bool konce_trav_poll(konce_trav *t, unsigned *sock, uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], size_t *len,
 		     konce_addr *to);
+/* konce_trav_poll() without the copy: *pkt[0, *len) lies in the core's output ring, valid and
+ * unchanged until konce_trav_sent(t), whatever else is called meanwhile (konce_trav_free()
+ * excepted; a full ring drops new datagrams rather than grow while any is lent, so release
+ * before the next input or timer).  konce_trav_poll() while some are lent lends its slot too. */
+bool konce_trav_poll_ref(konce_trav *t, unsigned *sock, const uint8_t **pkt, size_t *len, konce_addr *to);
+/* Every datagram konce_trav_poll_ref() handed out is sent: their slots are free again. */
+void konce_trav_sent(konce_trav *t);
 
 enum konce_trav_ev_type {
 	KONCE_TRAV_EV_LOG = 1,   /* level (enum konce_log_level), text */

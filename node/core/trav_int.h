@@ -105,9 +105,11 @@ struct konce_trav {
 	unsigned nknown; /* peers with a direct or probing address: the receive path checks them */
 	bool known_only; /* introductions = known (trav_policy.c) */
 	bool dirty;      /* the pump is due (konce_trav_next_timer() says now) */
-	/* the output ring (grows by doubling up to TRAV_OUT_MAX; a full ring drops, counted) */
+	/* the output ring (grows by doubling up to TRAV_OUT_MAX; a full ring drops, counted): out_n
+	 * entries from out_head, the first out_lent of them handed out by konce_trav_poll_ref() and
+	 * kept until konce_trav_sent() (the ring does not grow, which would move them, meanwhile) */
 	struct trav_out *out;
-	unsigned out_cap, out_head, out_n;
+	unsigned out_cap, out_head, out_n, out_lent;
 	konce_trav_event ev[TRAV_EV_RING];
 	unsigned ev_head, ev_n;
 	uint64_t out_dropped, ev_dropped;

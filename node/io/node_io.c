@@ -2,17 +2,18 @@
  * GSO batching by udp.c), the one timer, the store worker, and node_io_kick(), which drains the core.
  *
  * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
- * handlers, peer callbacks), queue its datagrams into the socket's batch and send it, write its
- * store notes into the store worker's inbox, and re-arm the one timer at the core's next deadline.
+ * handlers, peer callbacks), send its datagrams from the endpoint's own buffers (send_datagrams(),
+ * no copy), write its store notes into the store worker's inbox, and re-arm the one timer at the
+ * core's next deadline.
  * SQLite is written only by the store worker's thread (node_storew.c), never by the loop.
  *
  * Input is served by priority, not first come first served: each readable wake reads up to
  * RECV_CALLS_PER_WAKE batches into the core's input queue (konce_nodecore_input: classified by
  * konce_ep_priority, session traffic first, then handshakes from sources by rate-limit overdraft,
  * unknown types last), and konce_nodecore_timer() feeds the endpoint best first up to one wake's
- * budget of load units.  What is left makes the core's next timer "now", so it runs again on the
- * loop's next turn, behind whatever else is ready; when the queue is full the worst priority is
- * shed, counted as `input_shed` in `konce status --json`.
+ * budget of load units (KONCE_NC_WAKE_BUDGET).  What is left makes the core's next timer "now",
+ * so it runs again on the loop's next turn, behind whatever else is ready; when the queue is full
+ * the worst priority is shed, counted as `input_shed` in `konce status --json`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,9 +37,6 @@ enum {
 	TICK_INTERVAL_MS = 1000,
 	RECV_CALLS_PER_WAKE = 16,
 	INQ_SLOTS = RECV_CALLS_PER_WAKE * KONCE_UDP_BATCH, /* one full read: 1,024 datagrams */
-	/* Handshake work per wake: ~40 full handshakes or 2,048 session datagrams, a few ms of CPU
-	 * (one unit is about one BLAKE2b of 1,200 bytes, 1.76 us on the bench core). */
-	WAKE_BUDGET_UNITS = 2048,
 };
 
 static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from)
@@ -73,10 +71,24 @@ static void dispatch(struct konce_node *n, const konce_nc_event *ev)
 	}
 }
 
+/* The core's datagrams to the socket without a copy: a batch at a time lent from the endpoint's
+ * out ring (konce_nodecore_poll_ref), read by the kernel from there (konce_udp_queue_ref), and
+ * released once the flush has returned, so no slot is reused while the socket points at it. */
+static void send_datagrams(struct konce_node *n)
+{
+	konce_nc_dgref dg;
+	unsigned k;
+	do {
+		for (k = 0; k < KONCE_UDP_BATCH && konce_nodecore_poll_ref(n->core, &dg); k++)
+			konce_udp_queue_ref(n->udp, dg.pkt, dg.len, &dg.to);
+		konce_udp_flush(n->udp);
+		konce_nodecore_sent(n->core);
+	} while (k == KONCE_UDP_BATCH);
+}
+
 void node_io_kick(struct konce_node *n)
 {
 	konce_nc_event ev;
-	konce_nc_datagram dg;
 	konce_nc_note note;
 
 	if (!n->core)
@@ -91,9 +103,7 @@ void node_io_kick(struct konce_node *n)
 		/* Events first: a handler may answer the first message inside the pending ACCEPT. */
 		while (konce_nodecore_poll_event(n->core, &ev))
 			dispatch(n, &ev);
-		while (konce_nodecore_poll(n->core, &dg))
-			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
-		konce_udp_flush(n->udp);
+		send_datagrams(n);
 		if (n->storew) {
 			int64_t wall = (int64_t)time(NULL);
 			while (konce_nodecore_poll_note(n->core, &note))
@@ -121,18 +131,6 @@ void node_io_schedule(struct konce_node *n)
 		event_active(n->ev_kick, EV_TIMEOUT, 0);
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct konce_node *n = arg;
-	(void)fd;
-	(void)what;
-	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
-	if (r < 0 && r != -ECONNREFUSED)
-		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
-	konce_nodecore_timer(n->core, node_now_us());
-	node_io_kick(n);
-}
-
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct konce_node *n = arg;
@@ -140,6 +138,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	konce_nodecore_timer(n->core, node_now_us());
 	node_io_kick(n);
+}
+
+/* What waits, into the core's input queue; the core's timer then serves it. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
+	if (r < 0 && r != -ECONNREFUSED)
+		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
+	on_timer(fd, what, arg);
 }
 
 /* The once-a-second tick: per-peer rates, and the store worker's health in the log (once per failing
@@ -204,9 +212,8 @@ static int open_socket(struct konce_node *n, char *err, size_t errlen)
 	return e;
 }
 
-/* Handshake capacity in load units per second, from this machine's measured X25519 rate: a completed
- * handshake costs the server 3 X25519 and is charged KONCE_COST_DH units, and the node grants handshake
- * work half of one core.  Measured once at start (about 5 ms), in the I/O layer where clocks belong. */
+/* Handshake capacity (konce_ncconf_capacity) from this machine's X25519 rate, measured once at
+ * start (about 5 ms), in the I/O layer where clocks belong. */
 static uint64_t calibrate_capacity(struct konce_node *n)
 {
 	uint8_t out[32], sk[32] = {1}, pk[32] = {9};
@@ -217,11 +224,10 @@ static uint64_t calibrate_capacity(struct konce_node *n)
 				sk[0] ^= out[0];
 		dt = node_now_us() - t0;
 	} while (dt < 5000);
-	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1);
-	uint64_t cap = dh_per_s / 3 * KONCE_COST_DH / 2;
+	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1), cap = konce_ncconf_capacity(dh_per_s);
 	node_log(n, KONCE_LOG_DEBUG, "measured %llu X25519/s: handshake capacity %llu units/s (%llu handshakes/s)",
 		 (unsigned long long)dh_per_s, (unsigned long long)cap, (unsigned long long)(cap / KONCE_COST_DH));
-	return cap ? cap : 1;
+	return cap;
 }
 
 /* Proof-of-work hash rate: BLAKE2b of a 1200-byte datagram per second, measured once at start (about
@@ -244,12 +250,11 @@ static uint64_t calibrate_pow_rate(struct konce_node *n)
 	return rate ? rate : 1;
 }
 
-/* The path MTU search's upper bound (pmtud.h): the route's MTU; a path handle (a punched or
- * relayed traversal path) carries base-size datagrams only. */
+/* The route's MTU toward a real address (a path handle's is the core's rule, nodecore.h). */
 static unsigned path_mtu(void *ctx, const konce_addr *peer)
 {
 	(void)ctx;
-	return peer->path ? KONCE_PMTU_BASE : konce_udp_path_mtu(peer);
+	return konce_udp_path_mtu(peer);
 }
 
 int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
@@ -266,7 +271,6 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 	cc.ep.pow_rate = calibrate_pow_rate(n);
 	cc.ep.path_mtu = path_mtu;
 	cc.inq_slots = INQ_SLOTS;
-	cc.wake_budget = WAKE_BUDGET_UNITS;
 	cc.log = node_log_line;
 	cc.log_ctx = n;
 	node_trav_hooks(n, &cc.hooks);
@@ -324,9 +328,8 @@ void node_io_stop(struct konce_node *n)
 		/* close every session so peers hear CLOSE now rather than idling out; a CLOSE to a
 		 * punched peer goes direct (the outgoing hook) */
 		konce_nodecore_close_all(n->core, node_now_us());
-		konce_nc_datagram dg;
-		while (n->udp && konce_nodecore_poll(n->core, &dg))
-			konce_udp_queue(n->udp, dg.buf, dg.len, &dg.to);
+		if (n->udp)
+			send_datagrams(n);
 	}
 	if (n->ev_read)
 		event_free(n->ev_read);
@@ -348,7 +351,7 @@ void node_io_stop(struct konce_node *n)
 		n->storew = NULL;
 	}
 	n->ev_read = n->ev_timer = n->ev_flush = NULL;
-	konce_udp_close(n->udp); /* flushes the CLOSE datagrams */
+	konce_udp_close(n->udp);
 	n->udp = NULL;
 	konce_nodecore_free(n->core);
 	n->core = NULL;

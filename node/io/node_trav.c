@@ -29,11 +29,13 @@ static struct node_trav *T(struct konce_node *n) { return n->trav; }
 
 /* ---- what the cores return ------------------------------------------------------------------ */
 
-/* From the node socket (sock 0) or the set's socket sock (a pool socket opens on demand). */
-static void send_from(struct node_trav *t, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len)
+/* From the node socket (sock 0: copied into its batch, or lent when ref) or the set's socket sock
+ * (a pool socket opens on demand). */
+static void send_from(struct node_trav *t, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len,
+		      bool ref)
 {
 	if (!sock)
-		konce_udp_queue(t->n->udp, pkt, len, to);
+		(ref ? konce_udp_queue_ref : konce_udp_queue)(t->n->udp, pkt, len, to);
 	else if (node_aux_send(t->aux, sock, pkt, len, to) && sock <= KONCE_PUNCH_BIRTHDAY)
 		t->bday_dropped++; /* the others are lost datagrams their cores retry */
 }
@@ -55,14 +57,19 @@ static void sock_event(struct node_trav *t, unsigned id, bool open, uint64_t now
 static void drain(struct node_trav *t, uint64_t now)
 {
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	const uint8_t *pkt;
 	size_t len;
 	unsigned sock;
 	konce_addr to;
 	konce_trav_event ev;
-	while (konce_trav_poll(t->core, &sock, buf, &len, &to))
-		send_from(t, sock, &to, buf, len);
+	/* the traversal core's datagrams (a punched path's session traffic among them) are lent to
+	 * the socket, sent, then released (konce_trav_poll_ref): no copy on the way out */
+	while (konce_trav_poll_ref(t->core, &sock, &pkt, &len, &to))
+		send_from(t, sock, &to, pkt, len, true);
+	konce_udp_flush(t->n->udp);
+	konce_trav_sent(t->core);
 	while (t->life && konce_travlife_poll(t->life, &sock, buf, &len, &to))
-		send_from(t, sock, &to, buf, len);
+		send_from(t, sock, &to, buf, len, false);
 	while (konce_trav_poll_event(t->core, &ev))
 		switch (ev.type) {
 		case KONCE_TRAV_EV_LOG:

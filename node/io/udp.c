@@ -16,10 +16,12 @@
 
 enum { RX_BUF = 65536 }; /* a GRO read can hold up to 64 KiB of coalesced datagrams */
 
+/* One queued datagram: pkt is the caller's (konce_udp_queue_ref) or copy[] of the same index
+ * (konce_udp_queue). */
 struct txslot {
+	const uint8_t *pkt;
 	uint16_t len;
 	konce_addr to;
-	uint8_t buf[KONCE_PMTU_MAX];
 };
 
 struct konce_udp {
@@ -36,6 +38,7 @@ struct konce_udp {
 	/* send side */
 	struct txslot tx[KONCE_UDP_BATCH];
 	unsigned ntx;
+	uint8_t copy[KONCE_UDP_BATCH][KONCE_PMTU_MAX];
 	struct mmsghdr txmsg[KONCE_UDP_BATCH];
 	struct iovec txiov[KONCE_UDP_BATCH];
 	struct sockaddr_storage txaddr[KONCE_UDP_BATCH];
@@ -224,7 +227,7 @@ int konce_udp_recv(konce_udp *u, unsigned max_calls, konce_udp_rx_fn fn, void *c
 	return total;
 }
 
-int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
+int konce_udp_queue_ref(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
 	if (len == 0 || len > KONCE_PMTU_MAX)
 		return -EMSGSIZE;
@@ -233,11 +236,16 @@ int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_ad
 		if (e < 0 && e != -EAGAIN)
 			return e;
 	}
-	struct txslot *s = &u->tx[u->ntx++];
-	s->len = (uint16_t)len;
-	s->to = *to;
-	memcpy(s->buf, pkt, len);
+	u->tx[u->ntx++] = (struct txslot){pkt, (uint16_t)len, *to};
 	return 0;
+}
+
+int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to)
+{
+	int e = konce_udp_queue_ref(u, pkt, len, to);
+	if (!e) /* taken: its slot is the last one, and the copy beside it */
+		u->tx[u->ntx - 1].pkt = memcpy(u->copy[u->ntx - 1], pkt, len);
+	return e;
 }
 
 /* Builds message m for slots [first, first + count): one datagram, or one GSO train when count > 1. */
@@ -246,7 +254,7 @@ static void build(konce_udp *u, unsigned m, unsigned first, unsigned count)
 	struct msghdr *h = &u->txmsg[m].msg_hdr;
 	memset(h, 0, sizeof(*h));
 	for (unsigned k = 0; k < count; k++)
-		u->txiov[first + k] = (struct iovec){u->tx[first + k].buf, u->tx[first + k].len};
+		u->txiov[first + k] = (struct iovec){(void *)u->tx[first + k].pkt, u->tx[first + k].len};
 	h->msg_iov = &u->txiov[first];
 	h->msg_iovlen = count;
 	h->msg_name = &u->txaddr[m];
@@ -327,7 +335,8 @@ int konce_udp_flush(konce_udp *u)
 		u->ntx = 0;
 		break;
 	replan:
-		/* drop what was sent and plan the remainder again without GSO */
+		/* drop what was sent and plan the remainder again without GSO (a copied datagram's
+		 * pkt still points at its copy[] slot: nothing is queued before the queue is empty) */
 		{
 			unsigned done = first[sent_msgs];
 			memmove(u->tx, u->tx + done, (u->ntx - done) * sizeof(u->tx[0]));

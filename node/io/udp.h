@@ -6,7 +6,8 @@
  * datagrams and writes them with sendmmsg(); runs of equal-sized datagrams to one destination go out as
  * one UDP GSO super-datagram.  If the kernel or the route refuses GSO (EIO, EINVAL, EMSGSIZE), GSO is
  * switched off for this socket and the same datagrams are sent one by one: nothing is lost to the
- * fallback.  Nothing here allocates after konce_udp_open().
+ * fallback.  Queued datagrams are copied (konce_udp_queue) or lent (konce_udp_queue_ref: the kernel
+ * reads the caller's bytes).  Nothing here allocates after konce_udp_open().
  */
 #ifndef KONCE_UDP_H
 #define KONCE_UDP_H
@@ -56,6 +57,13 @@ int konce_udp_recv(konce_udp *u, unsigned max_calls, konce_udp_rx_fn fn, void *c
 /* Queues one datagram (copied, up to KONCE_PMTU_MAX bytes); flushes first if the queue is full.  0,
  * -EMSGSIZE, or a send error. */
 int konce_udp_queue(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to);
+/* The same by reference: the kernel reads pkt itself (one iovec of sendmmsg; a GSO train is one
+ * message whose iovecs are its datagrams in order, cut by the kernel at the first one's size, so a
+ * train is a run of equal sizes to one destination whose last may be shorter).  Lifetime:
+ * pkt[0, len) must stay valid and unchanged until the next konce_udp_flush() or konce_udp_close()
+ * returns (a queue call flushes earlier when the queue is full); after that the socket holds no
+ * pointer to it (sent, or dropped and counted). */
+int konce_udp_queue_ref(konce_udp *u, const uint8_t *pkt, size_t len, const konce_addr *to);
 /* Sends everything queued.  On EAGAIN the rest is dropped and counted (UDP may drop anyway; the
  * protocols above recover).  0 or -errno. */
 int konce_udp_flush(konce_udp *u);

@@ -351,23 +351,31 @@ void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, s
 bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, konce_addr *to)
 {
 	konce_hs_server_flush_all(ep);
-	if (ep->out_n == 0)
+	if (ep->out_n == ep->out_lent)
 		return false;
-	konce_out *o = &ep->out[ep->out_head];
+	const konce_out *o = &ep->out[(ep->out_head + ep->out_lent++) % ep->out_cap];
 	*pkt = o->data;
 	*len = o->len;
 	*to = o->to;
-	ep->out_head = (ep->out_head + 1) % ep->out_cap;
-	ep->out_n--;
 	return true;
+}
+
+void konce_ep_release_datagrams(konce_ep *ep)
+{
+	ep->out_head = (ep->out_head + ep->out_lent) % ep->out_cap;
+	ep->out_n -= ep->out_lent;
+	ep->out_lent = 0;
 }
 
 bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to)
 {
 	const uint8_t *pkt;
+	bool lending = ep->out_lent != 0;
 	if (!konce_ep_poll_datagram_ref(ep, &pkt, len, to))
 		return false;
 	memcpy(buf, pkt, *len);
+	if (!lending) /* else it is released with the datagrams lent before it */
+		konce_ep_release_datagrams(ep);
 	return true;
 }
 

@@ -301,10 +301,19 @@ int konce_ep_close(konce_ep *ep, uint32_t conn, uint64_t now_us);
 /* Next datagram to send: copies it into buf (KONCE_PMTU_BASE bytes, or the configured
  * max_datagram), sets *len and *to.  false when none is queued. */
 bool konce_ep_poll_datagram(konce_ep *ep, uint8_t *buf, size_t *len, konce_addr *to);
-/* The same without the copy: the next datagram, taken off the queue, is *pkt[0, *len), inside the
- * endpoint and valid until the next call into it (hand it to konce_udp_queue(), which copies it
- * into the socket layer's slot, at once).  false when none is queued. */
+/* The same without the copy, for a caller that hands datagrams to the kernel by reference
+ * (node/io/udp.h konce_udp_queue_ref): the next datagram is *pkt[0, *len), inside the endpoint's
+ * out ring.  Lifetime: the datagram is lent, not freed; its slot stays reserved (the ring counts
+ * it as taken, so no later call writes over it) until konce_ep_release_datagrams(), and *pkt is
+ * valid and unchanged until then, whatever else is called on the endpoint (konce_ep_free()
+ * excepted).  A caller lends a batch, sends it, then releases it: while datagrams are lent the
+ * ring holds fewer new ones (a full ring drops and counts them, ring_full_datagrams).
+ * konce_ep_poll_datagram() while some are lent lends its datagram too (it is released with
+ * them).  false when none is queued. */
 bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, konce_addr *to);
+/* Ends the loan of every datagram konce_ep_poll_datagram_ref() handed out: their slots are free
+ * for new datagrams, and the pointers to them are no longer valid. */
+void konce_ep_release_datagrams(konce_ep *ep);
 /* A session's path MTU search (pmtud.h) and what its reliability layer lost meanwhile. */
 typedef struct konce_ep_pmtu_info {
 	unsigned plpmtu;         /* the largest datagram it sends now */

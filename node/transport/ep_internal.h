@@ -258,7 +258,10 @@ struct konce_ep {
 
 	konce_out *out;
 	uint8_t *out_mem;             /* out_cap x max_datagram bytes */
-	unsigned out_cap, out_head, out_n;
+	/* The out ring: out_n slots from out_head are taken; the first out_lent of them were handed
+	 * out by konce_ep_poll_datagram_ref() and stay reserved until konce_ep_release_datagrams(),
+	 * so "out_n == out_cap" (full) counts them and nothing is written over a lent datagram. */
+	unsigned out_cap, out_head, out_n, out_lent;
 	unsigned max_datagram;        /* KONCE_PMTU_BASE..KONCE_PMTU_MAX */
 	unsigned (*path_mtu)(void *ctx, const konce_addr *peer);
 	void *path_mtu_ctx;

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "node/core/ncconf.h"
+#include "node/transport/load.h"
 #include "node/transport/cc.h"
 
 static char err[256];
@@ -94,6 +95,17 @@ static void test_parsed(void **state)
 	konce_ncconf_free(&c);
 }
 
+/* Handshake capacity from the X25519 rate: half a core of 3-X25519 handshakes, KONCE_COST_DH units
+ * each; never 0 (the endpoint divides by it). */
+static void test_capacity(void **state)
+{
+	(void)state;
+	assert_int_equal(konce_ncconf_capacity(36000), 36000 / 3 * KONCE_COST_DH / 2);
+	assert_int_equal(konce_ncconf_capacity(36000) / KONCE_COST_DH, 6000); /* handshakes a second */
+	assert_int_equal(konce_ncconf_capacity(0), 1);
+	assert_int_equal(konce_ncconf_capacity(2), 1);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -101,6 +113,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_parsed),
+		cmocka_unit_test(test_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

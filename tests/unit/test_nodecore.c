@@ -9,7 +9,8 @@
  *   - reply lifetime: the peer never replies, the request FAILS with TIMED_OUT one lifetime after
  *     the session came up;
  *   - the peer closes: its peer record is freed and its pending request FAILS with PEER_CLOSED;
- *   - a command that fails queues no event and calls nothing.
+ *   - a command that fails queues no event and calls nothing;
+ *   - the path MTU bound: the host's estimate for a real address, the base size for a path handle.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "node/core/nodecore.h"
+#include "node/transport/ep_internal.h"
 #include "node/transport/identity.h"
 
 enum { APP = 300, MS = 1000 };
@@ -102,7 +104,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Drains one side as node_io_kick() does: events, datagrams (carried to the other side), notes. */
+/* Drains one side as node_io_kick() does: events, datagrams (carried to the other side; side 0's
+ * lent by reference in batches, konce_nodecore_poll_ref, side 1's copied), notes. */
 static void drain(struct world *w, int i)
 {
 	struct side *sd = &w->s[i], *other = &w->s[!i];
@@ -118,6 +121,18 @@ static void drain(struct world *w, int i)
 			sd->up++;
 		else if (ev.peer_event == KONCE_PEER_DOWN)
 			sd->down++;
+	}
+	if (i == 0) { /* by reference, a batch lent before any is carried, then released */
+		konce_nc_dgref ref[4];
+		unsigned k;
+		do {
+			for (k = 0; k < 4 && konce_nodecore_poll_ref(sd->c, &ref[k]); k++)
+				;
+			for (unsigned j = 0; j < k; j++)
+				if (konce_addr_eq(&ref[j].to, &other->addr) && !w->deaf)
+					konce_nodecore_input(other->c, 0, ref[j].pkt, ref[j].len, &sd->addr, w->now);
+			konce_nodecore_sent(sd->c);
+		} while (k == 4);
 	}
 	while (konce_nodecore_poll(sd->c, &dg))
 		if (konce_addr_eq(&dg.to, &other->addr) && !(w->deaf && !i))
@@ -395,6 +410,42 @@ static void test_free_with_pendings(void **state)
 		assert_int_equal(o[i].calls, 0);
 }
 
+/* The path MTU bound the endpoint asks the core for: the host's estimate for a real address, the
+ * base size for a path handle (a traversal path), without asking the host. */
+static int host_mtu_calls;
+static unsigned host_mtu(void *ctx, const konce_addr *peer)
+{
+	(void)peer;
+	host_mtu_calls++;
+	return *(unsigned *)ctx;
+}
+
+static void test_path_mtu_rule(void **state)
+{
+	(void)state;
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_addr real, handle = konce_addr_path(3);
+	unsigned route = 4000;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	assert_int_equal(konce_addr_parse(&real, "192.0.2.9:7807"), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .max_datagram = KONCE_PMTU_MAX, .path_mtu = host_mtu,
+					    .path_mtu_ctx = &route}};
+	for (int with_host = 1; with_host >= 0; with_host--) {
+		if (!with_host)
+			cfg.ep.path_mtu = NULL;
+		assert_int_equal(konce_nodecore_new(&c, &cfg, 1000000), 0);
+		konce_ep *ep = konce_nodecore_ep(c);
+		host_mtu_calls = 0;
+		assert_int_equal(ep->path_mtu(ep->path_mtu_ctx, &real), with_host ? route : 0);
+		assert_int_equal(host_mtu_calls, with_host);
+		assert_int_equal(ep->path_mtu(ep->path_mtu_ctx, &handle), KONCE_PMTU_BASE);
+		assert_int_equal(host_mtu_calls, with_host);
+		konce_nodecore_free(c);
+	}
+	konce_identity_free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_closed_fails_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_command_no_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_pendings, setup, teardown),
+		cmocka_unit_test(test_path_mtu_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
  *   - A rendezvous message from a key that is no rendezvous of ours is counted and dropped.
  *   - The filtering test's service: sockets by number, echoes without amplification and within
  *     budget, probes only to the asker's own IP.
+ *   - Datagrams lent by reference stay unchanged in the ring until released.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -289,6 +290,68 @@ static void test_filter_service(void **state)
 	free_host(&h);
 }
 
+/* A bare echo request with id i from asker: its echo, queued to the asker, carries the id. */
+static void echo_req(host *h, const konce_addr *asker, unsigned i)
+{
+	uint8_t pkt[KONCE_RDV_MAX_MSG];
+	konce_rdvwire_msg q = {.type = KONCE_RDV_FILTER, .flags = KONCE_FILT_OP_ECHO_REQ, .id = i};
+	size_t n = konce_rdvwire_encode(&q, pkt, sizeof pkt);
+	assert_true(konce_trav_input(h->t, 0, pkt, n, asker, 1000000));
+}
+
+/* Datagrams lent by reference (konce_trav_poll_ref): they stay in the ring, unchanged, while the
+ * core queues more, until konce_trav_sent(); a copying poll meanwhile lends its slot too. */
+static void test_poll_ref(void **state)
+{
+	(void)state;
+	host h;
+	memset(&h, 0, sizeof h);
+	count_env_init(&h.ce, 10);
+	uint8_t s1[32] = {0, 1};
+	assert_int_equal(konce_identity_from_secret(&h.id, s1), 0);
+	konce_ep_config ec = {.env = &h.ce.env, .identity = h.id, .explicit_identity = true};
+	assert_int_equal(konce_ep_new(&h.ep, &ec, 1000000), 0);
+	konce_addr local, asker, to;
+	assert_int_equal(konce_addr_parse(&local, "192.0.2.1:3478"), 0);
+	assert_int_equal(konce_addr_parse(&asker, "198.51.100.7:40000"), 0);
+	konce_trav_cfg tc = {.env = &h.ce.env, .ep = h.ep, .pk = konce_identity_public(h.id),
+			     .ops = {.peer = op_peer, .dial = op_dial, .ctx = &h}, .local = &local, .rendezvous = true};
+	assert_int_equal(konce_trav_new(&h.t, &tc, 1000000), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], copy[2][KONCE_WIRE_MAX_DATAGRAM];
+	const uint8_t *ref[2];
+	size_t len, rlen[2];
+	unsigned sock;
+	konce_rdvwire_msg e;
+	for (unsigned i = 1; i <= 3; i++)
+		echo_req(&h, &asker, i);
+	for (int k = 0; k < 2; k++) {
+		assert_true(konce_trav_poll_ref(h.t, &sock, &ref[k], &rlen[k], &to));
+		memcpy(copy[k], ref[k], rlen[k]);
+	}
+	echo_req(&h, &asker, 4);
+	echo_req(&h, &asker, 5);
+	assert_true(konce_trav_poll(h.t, &sock, buf, &len, &to)); /* lent with the others */
+	assert_int_equal(konce_rdvwire_decode(&e, buf, len), 0);
+	assert_int_equal(e.id, 3);
+	for (int k = 0; k < 2; k++) {
+		assert_memory_equal(ref[k], copy[k], rlen[k]);
+		assert_int_equal(konce_rdvwire_decode(&e, ref[k], rlen[k]), 0);
+		assert_int_equal(e.id, (unsigned)k + 1);
+	}
+	assert_int_equal(h.t->out_n, 5);
+	assert_true(konce_trav_poll_ref(h.t, &sock, &ref[0], &rlen[0], &to));
+	assert_int_equal(konce_rdvwire_decode(&e, ref[0], rlen[0]), 0);
+	assert_int_equal(e.id, 4);
+	konce_trav_sent(h.t);
+	assert_int_equal(h.t->out_n, 1);
+	assert_true(konce_trav_poll(h.t, &sock, buf, &len, &to)); /* nothing lent: freed at once */
+	assert_int_equal(konce_rdvwire_decode(&e, buf, len), 0);
+	assert_int_equal(e.id, 5);
+	assert_int_equal(h.t->out_n, 0);
+	assert_false(konce_trav_poll_ref(h.t, &sock, &ref[0], &rlen[0], &to));
+	free_host(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_path_handles),
 		cmocka_unit_test(test_forged_and_foreign),
 		cmocka_unit_test(test_filter_service),
+		cmocka_unit_test(test_poll_ref),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

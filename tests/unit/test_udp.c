@@ -181,6 +181,54 @@ static void test_gso_train_cap(void **state)
 	konce_udp_close(b);
 }
 
+/* Datagrams lent by reference (konce_udp_queue_ref): the kernel reads the caller's bytes at the
+ * flush, not at the queue call, from scattered buffers; GSO trains still form over them (equal
+ * sizes to one peer, the last shorter), and copied datagrams mix in. */
+static void test_queue_ref(void **state)
+{
+	(void)state;
+	konce_udp *a, *b;
+	konce_addr to;
+	struct rx r = {0};
+	enum { N = 40, STRIDE = 1400 };
+	static uint8_t ring[N][STRIDE];
+	uint8_t copied[300];
+	pair(&a, &b, &to, "127.0.0.1:0");
+	memset(ring, 0xee, sizeof ring);
+	/* 0-19: 1200 bytes, 20: 700 (ends the train), 21: copied, 22-39: 1000 bytes */
+	for (unsigned i = 0; i < N; i++) {
+		size_t len = i < 20 ? 1200 : i == 20 ? 700 : 1000;
+		if (i == 21) {
+			fill(copied, i, sizeof copied);
+			assert_int_equal(konce_udp_queue(a, copied, sizeof copied, &to), 0);
+			memset(copied, 0, sizeof copied); /* copied at the call: this changes nothing */
+			continue;
+		}
+		fill(ring[i], i ^ 0x80, len); /* wrong index: rewritten below, after the queue call */
+		assert_int_equal(konce_udp_queue_ref(a, ring[i], len, &to), 0);
+	}
+	for (unsigned i = 0; i < N; i++)
+		if (i != 21)
+			fill(ring[i], i, i < 20 ? 1200 : i == 20 ? 700 : 1000);
+	assert_int_equal(konce_udp_flush(a), 0);
+	drain(b, &r, N);
+	assert_int_equal(r.n, N);
+	assert_int_equal(r.bad, 0);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(r.seen[i], 1);
+	konce_udp_stats st;
+	konce_udp_get_stats(a, &st);
+	assert_int_equal(st.tx, N);
+	if (kernel_gso()) {
+		/* 0-20 one train, 21 alone, 22-39 one train */
+		assert_true(st.gso);
+		assert_int_equal(st.gso_sends, 2);
+		assert_int_equal(st.tx_calls, 1);
+	}
+	konce_udp_close(a);
+	konce_udp_close(b);
+}
+
 static void test_dual_stack(void **state)
 {
 	(void)state;
@@ -293,7 +341,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_plain), cmocka_unit_test(test_batch_gso), cmocka_unit_test(test_batch_v6),
 		cmocka_unit_test(test_gso_train_cap), cmocka_unit_test(test_dual_stack), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_bare_socket),
+		cmocka_unit_test(test_bare_socket), cmocka_unit_test(test_queue_ref),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
