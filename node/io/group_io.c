@@ -54,6 +54,7 @@ struct node_groups {
 	struct gpid flying[KONCE_NC_GROUPS_MAX]; /* records handed to the writer */
 	unsigned nqueued, nflying;
 	bool urgent; /* the store's queue holds more than delivery marks */
+	bool stopping; /* node_groups_stop(): its last write reports, nothing more is sent */
 	bool flush_failing, note_failing;
 };
 
@@ -101,10 +102,14 @@ static void submit(struct konce_node *n)
 	struct node_groups *gs = n->groups;
 	if (group_writer_busy(gs->writer))
 		return; /* the end of the write in flight hands the queue over */
-	if (!konce_store_group_pending(n->store) && !group_writer_pending(gs->writer))
+	/* a failed batch is retried alone: the store's queue stays bounded (-ENOBUFS) while the disk
+	 * fails, instead of piling onto the writer's */
+	bool retry = group_writer_pending(gs->writer) > 0;
+	if (!retry && !konce_store_group_pending(n->store))
 		return;
-	hand_over(gs);
-	group_writer_submit(gs->writer, n->store);
+	if (!retry)
+		hand_over(gs);
+	group_writer_submit(gs->writer, retry ? NULL : n->store);
 }
 
 static void on_gflush(evutil_socket_t fd, short what, void *arg)
@@ -123,6 +128,11 @@ static void on_written(void *arg, int e, const char *msg)
 	struct node_groups *gs = n->groups;
 	if (!gs || !n->core)
 		return;
+	if (gs->stopping) { /* write_all() goes on with what is left */
+		if (!e)
+			report_flying(n);
+		return;
+	}
 	if (e) {
 		if (!gs->flush_failing)
 			node_log(n, KONCE_LOG_ERROR, "%s", msg);
@@ -262,6 +272,7 @@ void node_groups_stop(struct konce_node *n)
 		return;
 	node_groups_io(n);
 	char err[512];
+	n->groups->stopping = true;
 	if (write_all(n, err, sizeof err))
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 	group_writer_stop(n->groups->writer);

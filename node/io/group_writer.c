@@ -110,7 +110,7 @@ int group_writer_start(group_writer **out, struct event_base *base, const char *
 		e = -ENOMEM;
 		goto fail;
 	}
-	if ((e = konce_store_open(&w->store, path, 0, err, errlen)))
+	if ((e = konce_store_open(&w->store, path, 1, err, errlen))) /* 1: it queues no presence note */
 		goto fail;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
@@ -138,7 +138,8 @@ int group_writer_submit(group_writer *w, konce_store *from)
 {
 	if (w->busy)
 		return -EBUSY;
-	konce_store_group_move(w->store, from); /* the thread is idle: the connection is ours */
+	if (from)
+		konce_store_group_move(w->store, from); /* the thread is idle: the connection is ours */
 	w->busy = true;
 	pthread_mutex_lock(&w->mu);
 	w->go = true;

@@ -39,8 +39,8 @@ int group_writer_start(group_writer **out, struct event_base *base, const char *
 		       void *ctx, char *err, size_t errlen);
 /* A batch is handed over and not yet reported by done. */
 bool group_writer_busy(const group_writer *w);
-/* Moves every record queued on `from` behind the writer's own (a failed batch's) and starts
- * writing them: 0, or -EBUSY while a batch is in flight. */
+/* Moves every record queued on `from` (NULL: none) behind the writer's own (a failed batch's) and
+ * starts writing them: 0, or -EBUSY while a batch is in flight. */
 int group_writer_submit(group_writer *w, konce_store *from);
 /* On the loop thread: waits for a batch in flight (its result is reported by done first), then
  * writes the writer's queue and every record queued on `from`, here, at once: 0 when all of it is
