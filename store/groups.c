@@ -177,6 +177,21 @@ size_t konce_store_group_discard(konce_store *st)
 
 size_t konce_store_group_pending(const konce_store *st) { return st->gq_count; }
 
+void konce_store_group_move(konce_store *to, konce_store *from)
+{
+	if (!from->gq_head)
+		return;
+	if (to->gq_tail)
+		to->gq_tail->next = from->gq_head;
+	else
+		to->gq_head = from->gq_head;
+	to->gq_tail = from->gq_tail;
+	to->gq_count += from->gq_count;
+	to->gq_bytes += from->gq_bytes;
+	from->gq_head = from->gq_tail = NULL;
+	from->gq_count = from->gq_bytes = 0;
+}
+
 /* ---- the flush ------------------------------------------------------------------------------ */
 
 static int put_entry(konce_store *st, const uint8_t *gid, uint64_t seq, const uint8_t *b, size_t len)

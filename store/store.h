@@ -208,6 +208,10 @@ int konce_store_group_flush(konce_store *st, char *err, size_t errlen);
  * durable.  Returns how many were dropped. */
 size_t konce_store_group_discard(konce_store *st);
 size_t konce_store_group_pending(const konce_store *st);
+/* Appends every record queued on `from` to the queue of `to` (a connection to the same database,
+ * e.g. a writer thread's), in order, and empties `from`: the next flush of `to` writes them after
+ * the records it held.  No I/O; neither store may be in use by another thread meanwhile. */
+void konce_store_group_move(konce_store *to, konce_store *from);
 
 /* The consensus core's persistence, on this store (store/group_core.c).  The binding must outlive
  * the core.  Each persist call queues a record and returns KONCE_GROUP_PERSIST_QUEUED; after a call

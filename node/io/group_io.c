@@ -7,13 +7,16 @@
  * application's callback.
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
- * store (konce_store_group_note) and activates one flush event (a queue of delivery marks alone
- * arms it MARK_LAG_MS later instead: a mark gates nothing the core must send soon, so it rides with
- * the next records).  The flush (on the loop's next turn, so that the notes of many kicks share one
- * SQLite transaction and one fsync) runs
- * konce_store_group_flush() and, when it succeeds, konce_nodecore_groups_persisted(): only then
- * may a group ack, vote or deliver what those records hold (cgroup.h invariant 6).  A failed flush
- * keeps the queue and retries every RETRY_MS; the groups wait.
+ * store (konce_store_group_note), remembers the highest persist id queued per group, and activates
+ * one flush event (a queue of delivery marks alone arms it MARK_LAG_MS later instead: a mark gates
+ * nothing the core must send soon, so it rides with the next records).  The flush (on the loop's
+ * next turn, so that the notes of many kicks share one SQLite transaction and one fsync) hands the
+ * queue to the writer thread (group_writer.h), unless a batch is in flight: the loop goes on
+ * meanwhile, and what is queued during a write is the next batch, handed over as soon as the write
+ * ends.  When a batch is durable, each group in it is told with konce_group_persisted() the
+ * persist ids the batch held: only then may a group ack, vote or deliver what those records hold
+ * (cgroup.h invariant 6); records queued after the batch was handed over are not reported with it.
+ * A failed write keeps the batch queued on the writer and retries every RETRY_MS; the groups wait.
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_store_group_restore), before the first packet is read.
@@ -26,6 +29,7 @@
 
 #include "konce/group.h"
 #include "node/core/ncgapp.h"
+#include "node/io/group_writer.h"
 #include "node/io/node_int.h"
 
 /* RETRY_MS: a failed flush is retried this often.  MARK_LAG_MS: a queue holding nothing but
@@ -34,11 +38,23 @@
  * costing one of their own per commit. */
 enum { RETRY_MS = 100, MARK_LAG_MS = 5 };
 
+/* The highest persist id of a group among some queued records. */
+struct gpid {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t pid;
+};
+
 struct node_groups {
 	konce_ncgapp app;
 	konce_group_fn fn;
 	void *ctx;
 	struct event *ev_flush;
+	group_writer *writer;
+	struct gpid queued[KONCE_NC_GROUPS_MAX]; /* records on n->store's queue */
+	struct gpid flying[KONCE_NC_GROUPS_MAX]; /* records handed to the writer */
+	unsigned nqueued, nflying;
+	bool urgent; /* the store's queue holds more than delivery marks */
+	bool stopping; /* node_groups_stop(): its last write reports, nothing more is sent */
 	bool flush_failing, note_failing;
 };
 
@@ -46,28 +62,108 @@ static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
 /* ---- persistence ---------------------------------------------------------------------------- */
 
+static void gpid_note(struct gpid *t, unsigned *n, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (!memcmp(t[i].gid, gid, KONCE_CW_GROUP_ID)) {
+			if (pid > t[i].pid)
+				t[i].pid = pid;
+			return;
+		}
+	if (*n < KONCE_NC_GROUPS_MAX) { /* one entry per hosted group: never full */
+		memcpy(t[*n].gid, gid, KONCE_CW_GROUP_ID);
+		t[(*n)++].pid = pid;
+	}
+}
+
+/* The records queued on the store go with the next batch. */
+static void hand_over(struct node_groups *gs)
+{
+	for (unsigned i = 0; i < gs->nqueued; i++)
+		gpid_note(gs->flying, &gs->nflying, gs->queued[i].gid, gs->queued[i].pid);
+	gs->nqueued = 0;
+	gs->urgent = false;
+}
+
+/* Every record handed to the writer is durable: tell their groups. */
+static void report_flying(struct konce_node *n)
+{
+	struct node_groups *gs = n->groups;
+	for (unsigned i = 0; i < gs->nflying; i++) {
+		konce_group *g = konce_nodecore_group_find(n->core, gs->flying[i].gid);
+		if (g && gs->flying[i].pid)
+			konce_group_persisted(g, gs->flying[i].pid);
+	}
+	gs->nflying = 0;
+}
+
+static void submit(struct konce_node *n)
+{
+	struct node_groups *gs = n->groups;
+	if (group_writer_busy(gs->writer))
+		return; /* the end of the write in flight hands the queue over */
+	/* a failed batch is retried alone: the store's queue stays bounded (-ENOBUFS) while the disk
+	 * fails, instead of piling onto the writer's */
+	bool retry = group_writer_pending(gs->writer) > 0;
+	if (!retry && !konce_store_group_pending(n->store))
+		return;
+	if (!retry)
+		hand_over(gs);
+	group_writer_submit(gs->writer, retry ? NULL : n->store);
+}
+
 static void on_gflush(evutil_socket_t fd, short what, void *arg)
 {
 	struct konce_node *n = arg;
-	char err[512];
 	(void)fd;
 	(void)what;
-	if (!n->groups || !n->core)
+	if (n->groups && n->core)
+		submit(n);
+}
+
+/* The writer's result for the batch handed over (group_writer_done). */
+static void on_written(void *arg, int e, const char *msg)
+{
+	struct konce_node *n = arg;
+	struct node_groups *gs = n->groups;
+	if (!gs || !n->core)
 		return;
-	int e = konce_store_group_flush(n->store, err, sizeof err);
-	if (e) {
-		if (!n->groups->flush_failing)
-			node_log(n, KONCE_LOG_ERROR, "%s", err);
-		n->groups->flush_failing = true;
-		struct timeval tv = {0, RETRY_MS * 1000};
-		event_add(n->groups->ev_flush, &tv);
+	if (gs->stopping) { /* write_all() goes on with what is left */
+		if (!e)
+			report_flying(n);
 		return;
 	}
-	if (n->groups->flush_failing)
+	if (e) {
+		if (!gs->flush_failing)
+			node_log(n, KONCE_LOG_ERROR, "%s", msg);
+		gs->flush_failing = true;
+		struct timeval tv = {0, RETRY_MS * 1000};
+		event_add(gs->ev_flush, &tv);
+		return;
+	}
+	if (gs->flush_failing)
 		node_log(n, KONCE_LOG_INFO, "group records written again");
-	n->groups->flush_failing = false;
-	konce_nodecore_groups_persisted(n->core);
+	gs->flush_failing = false;
+	report_flying(n);
+	if (gs->urgent) {
+		submit(n); /* what was queued during the write: the next batch, at once */
+	} else if (konce_store_group_pending(n->store) && !event_pending(gs->ev_flush, EV_TIMEOUT, NULL)) {
+		struct timeval tv = {0, MARK_LAG_MS * 1000}; /* marks alone, as node_groups_io() does */
+		event_add(gs->ev_flush, &tv);
+	}
 	node_io_kick(n);
+}
+
+/* Writes everything queued, here and now (stop, forget): 0 or a negative errno (err). */
+static int write_all(struct konce_node *n, char *err, size_t errlen)
+{
+	struct node_groups *gs = n->groups;
+	int e = group_writer_sync(gs->writer, n->store, err, errlen);
+	hand_over(gs);
+	if (e)
+		return e;
+	report_flying(n);
+	return 0;
 }
 
 void node_groups_io(struct konce_node *n)
@@ -87,15 +183,17 @@ void node_groups_io(struct konce_node *n)
 			n->groups->note_failing = true;
 			continue;
 		}
+		gpid_note(n->groups->queued, &n->groups->nqueued, g.gid, g.pid);
 		if (mark)
 			lazy = true;
 		else
-			any = true;
+			any = n->groups->urgent = true;
 	}
 	if (n->groups->note_failing || n->groups->flush_failing)
 		return;
 	if (any) {
-		event_active(n->groups->ev_flush, EV_TIMEOUT, 0);
+		if (!group_writer_busy(n->groups->writer))
+			event_active(n->groups->ev_flush, EV_TIMEOUT, 0);
 	} else if (lazy && !event_pending(n->groups->ev_flush, EV_TIMEOUT, NULL)) {
 		struct timeval tv = {0, MARK_LAG_MS * 1000};
 		event_add(n->groups->ev_flush, &tv);
@@ -143,6 +241,7 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 
 int node_groups_start(struct konce_node *n)
 {
+	char path[4096], err[768];
 	if (!n->store)
 		return 0;
 	if (!(n->groups = calloc(1, sizeof *n->groups)) ||
@@ -150,6 +249,14 @@ int node_groups_start(struct konce_node *n)
 		free(n->groups);
 		n->groups = NULL;
 		return -ENOMEM;
+	}
+	snprintf(path, sizeof path, "%s/peers.db", n->data_dir);
+	if (group_writer_start(&n->groups->writer, n->base, path, on_written, n, err, sizeof err)) {
+		node_log(n, KONCE_LOG_ERROR, "%s; running without groups", err);
+		event_free(n->groups->ev_flush);
+		free(n->groups);
+		n->groups = NULL;
+		return 0;
 	}
 	int r = konce_store_groups_each(n->store, restore_one, n);
 	if (r < 0)
@@ -164,9 +271,11 @@ void node_groups_stop(struct konce_node *n)
 	if (!n->groups)
 		return;
 	node_groups_io(n);
-	char err[256];
-	if (konce_store_group_pending(n->store) && konce_store_group_flush(n->store, err, sizeof err))
+	char err[512];
+	n->groups->stopping = true;
+	if (write_all(n, err, sizeof err))
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
+	group_writer_stop(n->groups->writer);
 	event_free(n->groups->ev_flush);
 	free(n->groups);
 	n->groups = NULL;
@@ -222,11 +331,8 @@ int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, c
 static int forget_out(struct konce_node *n, konce_ncgapp *a, const uint8_t gid[KONCE_CW_GROUP_ID], char *err,
 		      size_t errlen)
 {
-	if (konce_store_group_pending(n->store)) {
-		if (konce_store_group_flush(n->store, err, errlen))
-			return -EIO;
-		konce_nodecore_groups_persisted(n->core);
-	}
+	if (write_all(n, err, errlen))
+		return -EIO;
 	int e = konce_store_group_remove(n->store, gid, err, errlen);
 	if (e && e != -ENOENT)
 		return e;
