@@ -4,16 +4,20 @@
 #ifndef KONCE_TEST_NETSIM_ATTACKER_H
 #define KONCE_TEST_NETSIM_ATTACKER_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "node/base/addr.h"
 #include "node/transport/endpoint.h"
+#include "node/transport/identity.h"
 
 /* CLOCK_MONOTONIC microseconds, as the node's: libkonce itself never reads a clock. */
 static inline uint64_t atk_now_us(void)
@@ -32,6 +36,26 @@ static inline int atk_socket(const struct sockaddr_in *sa)
 		return -1;
 	}
 	return fd;
+}
+
+/* The attacker's socket, bound to sa, and its endpoint, made from cfg under a fresh master
+ * identity (cfg->identity is set to it).  0, or 1 with the cause printed under prog's name. */
+static inline int atk_open(const char *prog, const struct sockaddr_in *sa, konce_ep_config *cfg, int *fd,
+			   konce_identity **master, konce_ep **ep)
+{
+	*fd = atk_socket(sa);
+	if (*fd < 0) {
+		fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+		return 1;
+	}
+	if (konce_identity_generate(master, konce_env_default()))
+		return 1;
+	cfg->identity = *master;
+	if (konce_ep_new(ep, cfg, atk_now_us())) {
+		fprintf(stderr, "%s: konce_ep_new failed\n", prog);
+		return 1;
+	}
+	return 0;
 }
 
 static inline void atk_send_to(int fd, const uint8_t *b, size_t n, const konce_addr *to)

@@ -188,23 +188,14 @@ int main(int argc, char **argv)
 				"[--junk-pps P]\n", MAX_SESS);
 		return 2;
 	}
-	fd = atk_socket(&sa);
-	if (fd < 0) {
-		perror("hostile: socket");
+	konce_identity *master;
+	konce_ep_config cfg = {.max_sessions = MAX_SESS + 16, .msg_budget = 64 * 1024, .out_ring = 4096,
+			       .event_ring = 4096};
+	if (atk_open("hostile", &sa, &cfg, &fd, &master, &ep))
 		return 1;
-	}
 	int big = 1 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	konce_identity *master;
-	if (konce_identity_generate(&master, konce_env_default()))
-		return 1;
-	konce_ep_config cfg = {.identity = master, .max_sessions = MAX_SESS + 16, .msg_budget = 64 * 1024,
-			       .out_ring = 4096, .event_ring = 4096};
-	if (konce_ep_new(&ep, &cfg, atk_now_us())) {
-		fprintf(stderr, "hostile: konce_ep_new failed\n");
-		return 1;
-	}
 
 	uint64_t t0 = atk_now_us(), end = t0 + (uint64_t)(seconds * 1e6), last = t0;
 	double junk_due = 0;

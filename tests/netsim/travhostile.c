@@ -236,19 +236,10 @@ int main(int argc, char **argv)
 				"--hijack KEY@IP:PORT --seconds S [--sessions N<=%d]\n", MAX_SESS);
 		return 2;
 	}
-	fd = atk_socket(&sa);
-	if (fd < 0) {
-		perror("travhostile: socket");
-		return 1;
-	}
 	konce_identity *master;
-	if (konce_identity_generate(&master, konce_env_default()))
+	konce_ep_config cfg = {.max_sessions = MAX_SESS + 16, .out_ring = 4096, .event_ring = 4096};
+	if (atk_open("travhostile", &sa, &cfg, &fd, &master, &ep))
 		return 1;
-	konce_ep_config cfg = {.identity = master, .max_sessions = MAX_SESS + 16, .out_ring = 4096, .event_ring = 4096};
-	if (konce_ep_new(&ep, &cfg, atk_now_us())) {
-		fprintf(stderr, "travhostile: konce_ep_new failed\n");
-		return 1;
-	}
 	uint64_t t0 = atk_now_us(), end = t0 + (uint64_t)(seconds * 1e6), next_hijack = t0;
 	while (atk_now_us() < end) {
 		atk_receive(fd, input);
