@@ -58,32 +58,58 @@ void konce_keys_rekey(uint8_t out[32], const uint8_t k[32])
 	sodium_memzero(tmp, sizeof tmp);
 }
 
-static void make_nonce(uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES], uint64_t pn)
+/* Both AEADs take the packet number big-endian in the nonce's last 8 bytes, zeros before it:
+ * 24-byte XChaCha20 nonces, and 12-byte ChaCha20 nonces under a precomputed HChaCha20 subkey. */
+typedef int aead_encrypt_fn(unsigned char *c, unsigned long long *clen, const unsigned char *m,
+			    unsigned long long mlen, const unsigned char *ad, unsigned long long adlen,
+			    const unsigned char *nsec, const unsigned char *npub, const unsigned char *k);
+typedef int aead_decrypt_fn(unsigned char *m, unsigned long long *mlen, unsigned char *nsec,
+			    const unsigned char *c, unsigned long long clen, const unsigned char *ad,
+			    unsigned long long adlen, const unsigned char *npub, const unsigned char *k);
+
+enum { NONCE_MAX = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES };
+
+static inline void make_nonce(uint8_t n[NONCE_MAX], size_t nlen, uint64_t pn)
 {
-	memset(n, 0, 16);
-	wire_put64(n + 16, pn);
+	memset(n, 0, nlen - 8);
+	wire_put64(n + nlen - 8, pn);
+}
+
+static inline void aead_seal(aead_encrypt_fn *enc, size_t nlen, uint8_t *out, const uint8_t *plain, size_t len,
+			     const uint8_t *ad, size_t adlen, uint64_t pn, const uint8_t key[32])
+{
+	uint8_t n[NONCE_MAX];
+	make_nonce(n, nlen, pn);
+	enc(out, NULL, plain, len, ad, adlen, NULL, n, key);
+}
+
+/* A forged or damaged packet leaves nothing of its would-be plaintext in out. */
+static inline int aead_open(aead_decrypt_fn *dec, size_t nlen, uint8_t *out, const uint8_t *ct, size_t ctlen,
+			    const uint8_t *ad, size_t adlen, uint64_t pn, const uint8_t key[32])
+{
+	uint8_t n[NONCE_MAX];
+	if (ctlen < KONCE_WIRE_TAG)
+		return -EBADMSG;
+	make_nonce(n, nlen, pn);
+	if (dec(out, NULL, NULL, ct, ctlen, ad, adlen, n, key) != 0) {
+		sodium_memzero(out, ctlen - KONCE_WIRE_TAG);
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 void konce_aead_seal(uint8_t *out, const uint8_t *plain, size_t len, const uint8_t *ad, size_t adlen,
 		     uint64_t pn, const uint8_t key[32])
 {
-	uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	make_nonce(n, pn);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, plain, len, ad, adlen, NULL, n, key);
+	aead_seal(crypto_aead_xchacha20poly1305_ietf_encrypt, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, out,
+		  plain, len, ad, adlen, pn, key);
 }
 
 int konce_aead_open(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t *ad, size_t adlen,
 		    uint64_t pn, const uint8_t key[32])
 {
-	uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	if (ctlen < KONCE_WIRE_TAG)
-		return -EBADMSG;
-	make_nonce(n, pn);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, ctlen, ad, adlen, n, key) != 0) {
-		sodium_memzero(out, ctlen - KONCE_WIRE_TAG);
-		return -EBADMSG;
-	}
-	return 0;
+	return aead_open(crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+			 out, ct, ctlen, ad, adlen, pn, key);
 }
 
 void konce_aead_subkey(uint8_t sub[32], const uint8_t key[32])
@@ -92,32 +118,18 @@ void konce_aead_subkey(uint8_t sub[32], const uint8_t key[32])
 	crypto_core_hchacha20(sub, zero, key, NULL);
 }
 
-static void make_nonce12(uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint64_t pn)
-{
-	memset(n, 0, 4);
-	wire_put64(n + 4, pn);
-}
-
 void konce_aead_seal_sub(uint8_t *out, const uint8_t *plain, size_t len, const uint8_t *ad, size_t adlen,
 			 uint64_t pn, const uint8_t sub[32])
 {
-	uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	make_nonce12(n, pn);
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, plain, len, ad, adlen, NULL, n, sub);
+	aead_seal(crypto_aead_chacha20poly1305_ietf_encrypt, crypto_aead_chacha20poly1305_ietf_NPUBBYTES, out, plain,
+		  len, ad, adlen, pn, sub);
 }
 
 int konce_aead_open_sub(uint8_t *out, const uint8_t *ct, size_t ctlen, const uint8_t *ad, size_t adlen,
 			uint64_t pn, const uint8_t sub[32])
 {
-	uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	if (ctlen < KONCE_WIRE_TAG)
-		return -EBADMSG;
-	make_nonce12(n, pn);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, ctlen, ad, adlen, n, sub) != 0) {
-		sodium_memzero(out, ctlen - KONCE_WIRE_TAG);
-		return -EBADMSG;
-	}
-	return 0;
+	return aead_open(crypto_aead_chacha20poly1305_ietf_decrypt, crypto_aead_chacha20poly1305_ietf_NPUBBYTES, out,
+			 ct, ctlen, ad, adlen, pn, sub);
 }
 
 bool konce_key_canonical(const uint8_t pk[32])

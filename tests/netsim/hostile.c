@@ -23,14 +23,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "node/base/wire.h"
@@ -39,6 +37,7 @@
 #include "node/transport/frame.h"
 #include "node/transport/identity.h"
 #include "node/transport/keytext.h"
+#include "tests/netsim/attacker.h"
 
 enum { MAX_SESS = 256, ECHO_BODY = 8 * 1024, ROUND_US = 20 * 1000 };
 
@@ -59,30 +58,6 @@ static konce_ep *ep;
 static uint8_t target_pk[KONCE_WIRE_KEY];
 static konce_addr target;
 static struct sess sess[MAX_SESS];
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void send_to(const uint8_t *b, size_t n, const konce_addr *to)
-{
-	struct sockaddr_storage ss;
-	size_t sl = konce_addr_to_sockaddr(to, &ss, false);
-	if (sl)
-		(void)sendto(fd, b, n, 0, (struct sockaddr *)&ss, (socklen_t)sl);
-}
-
-static void flush(void)
-{
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t n;
-	konce_addr to;
-	while (konce_ep_poll_datagram(ep, buf, &n, &to))
-		send_to(buf, n, &to);
-}
 
 static void junk(void)
 {
@@ -107,7 +82,7 @@ static void junk(void)
 		randombytes_buf(b, n);
 		break;
 	}
-	send_to(b, n, &target);
+	atk_send_to(fd, b, n, &target);
 	st.junk++;
 }
 
@@ -177,6 +152,12 @@ static void round_on(struct sess *s, uint64_t now)
 	}
 }
 
+/* Whatever the node sends goes to the endpoint, which alone parses it. */
+static void input(const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+{
+	konce_ep_input(ep, pkt, len, from, now, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *tgt = NULL, *src = NULL;
@@ -207,42 +188,20 @@ int main(int argc, char **argv)
 				"[--junk-pps P]\n", MAX_SESS);
 		return 2;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("hostile: socket");
+	konce_identity *master;
+	konce_ep_config cfg = {.max_sessions = MAX_SESS + 16, .msg_budget = 64 * 1024, .out_ring = 4096,
+			       .event_ring = 4096};
+	if (atk_open("hostile", &sa, &cfg, &fd, &master, &ep))
 		return 1;
-	}
 	int big = 1 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	konce_identity *master;
-	if (konce_identity_generate(&master, konce_env_default()))
-		return 1;
-	konce_ep_config cfg = {.identity = master, .max_sessions = MAX_SESS + 16, .msg_budget = 64 * 1024,
-			       .out_ring = 4096, .event_ring = 4096};
-	if (konce_ep_new(&ep, &cfg, now_us())) {
-		fprintf(stderr, "hostile: konce_ep_new failed\n");
-		return 1;
-	}
 
-	uint64_t t0 = now_us(), end = t0 + (uint64_t)(seconds * 1e6), last = t0;
+	uint64_t t0 = atk_now_us(), end = t0 + (uint64_t)(seconds * 1e6), last = t0;
 	double junk_due = 0;
-	while (now_us() < end) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		(void)poll(&p, 1, 1);
-		uint64_t now = now_us();
-		uint8_t buf[2048];
-		struct sockaddr_storage ss;
-		for (int k = 0; k < 256; k++) {
-			socklen_t sl = sizeof(ss);
-			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
-			if (n < 0)
-				break;
-			konce_addr from;
-			if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-				konce_ep_input(ep, buf, (size_t)n, &from, now_us(), NULL);
-		}
-		now = now_us();
+	while (atk_now_us() < end) {
+		atk_receive(fd, input);
+		uint64_t now = atk_now_us();
 		if (konce_ep_next_timer(ep) <= now)
 			konce_ep_timer(ep, now);
 		/* it never polls events: what the node sends stays unread */
@@ -255,13 +214,13 @@ int main(int argc, char **argv)
 				round_on(s, now);
 			}
 		}
-		flush();
+		atk_flush(fd, ep);
 		junk_due += (double)(now - last) / 1e6 * pps;
 		last = now;
 		for (; junk_due >= 1; junk_due--)
 			junk();
 	}
-	double secs = (double)(now_us() - t0) / 1e6;
+	double secs = (double)(atk_now_us() - t0) / 1e6;
 	const struct konce_ep_counters *c = konce_ep_counters(ep);
 	printf("{\"seconds\":%.2f,\"junk\":%llu,\"dials\":%llu,\"dial_refused\":%llu,\"sessions_died\":%llu,"
 	       "\"established\":%llu,\"handshakes_failed\":%llu,\"fragments\":%llu,\"echo_requests\":%llu,"

@@ -24,14 +24,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nat/rdvwire.h"
@@ -39,6 +37,7 @@
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
 #include "node/transport/keytext.h"
+#include "tests/netsim/attacker.h"
 
 enum { MAX_SESS = 64, MAX_TARGETS = 4, VICTIM_PORTS = 4, REQ_US = 500 * 1000, HIJACK_US = 20 * 1000 };
 
@@ -62,30 +61,6 @@ static uint8_t rdv_pk[KONCE_WIRE_KEY], hijack_pk[KONCE_WIRE_KEY], targets[MAX_TA
 static unsigned ntargets;
 static konce_addr rdv, victim, hijack_to;
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void send_to(const uint8_t *b, size_t n, const konce_addr *to)
-{
-	struct sockaddr_storage ss;
-	size_t sl = konce_addr_to_sockaddr(to, &ss, false);
-	if (sl)
-		(void)sendto(fd, b, n, 0, (struct sockaddr *)&ss, (socklen_t)sl);
-}
-
-static void flush(void)
-{
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t n;
-	konce_addr to;
-	while (konce_ep_poll_datagram(ep, buf, &n, &to))
-		send_to(buf, n, &to);
-}
-
 /* A PUNCH naming the hijacked key; it cannot know an introduction's secret, so the MAC is random. */
 static void forge_punch(bool ack, uint64_t intro_id, uint16_t seq, const konce_addr *seen, const konce_addr *to)
 {
@@ -97,7 +72,7 @@ static void forge_punch(bool ack, uint64_t intro_id, uint16_t seq, const konce_a
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	size_t len = konce_rdvwire_encode(&m, buf, sizeof(buf));
 	if (len)
-		send_to(buf, len, to);
+		atk_send_to(fd, buf, len, to);
 }
 
 /* One rendezvous message on session s (its body counted as what the attacker spent). */
@@ -261,35 +236,14 @@ int main(int argc, char **argv)
 				"--hijack KEY@IP:PORT --seconds S [--sessions N<=%d]\n", MAX_SESS);
 		return 2;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		perror("travhostile: socket");
-		return 1;
-	}
 	konce_identity *master;
-	if (konce_identity_generate(&master, konce_env_default()))
+	konce_ep_config cfg = {.max_sessions = MAX_SESS + 16, .out_ring = 4096, .event_ring = 4096};
+	if (atk_open("travhostile", &sa, &cfg, &fd, &master, &ep))
 		return 1;
-	konce_ep_config cfg = {.identity = master, .max_sessions = MAX_SESS + 16, .out_ring = 4096, .event_ring = 4096};
-	if (konce_ep_new(&ep, &cfg, now_us())) {
-		fprintf(stderr, "travhostile: konce_ep_new failed\n");
-		return 1;
-	}
-	uint64_t t0 = now_us(), end = t0 + (uint64_t)(seconds * 1e6), next_hijack = t0;
-	while (now_us() < end) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		(void)poll(&p, 1, 1);
-		uint8_t buf[2048];
-		struct sockaddr_storage ss;
-		for (int k = 0; k < 256; k++) {
-			socklen_t sl = sizeof(ss);
-			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
-			if (n < 0)
-				break;
-			konce_addr from;
-			if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
-				input(buf, (size_t)n, &from, now_us());
-		}
-		uint64_t now = now_us();
+	uint64_t t0 = atk_now_us(), end = t0 + (uint64_t)(seconds * 1e6), next_hijack = t0;
+	while (atk_now_us() < end) {
+		atk_receive(fd, input);
+		uint64_t now = atk_now_us();
 		if (konce_ep_next_timer(ep) <= now)
 			konce_ep_timer(ep, now);
 		events();
@@ -306,12 +260,12 @@ int main(int argc, char **argv)
 			st.forged_acks++;
 			next_hijack = now + HIJACK_US;
 		}
-		flush();
+		atk_flush(fd, ep);
 	}
 	printf("{\"seconds\":%.2f,\"sessions\":%u,\"dials\":%llu,\"established\":%llu,\"died\":%llu,"
 	       "\"registers\":%llu,\"registered\":%llu,\"intro_requests\":%llu,\"intros\":%llu,\"spent_bytes\":%llu,"
 	       "\"forged_probes\":%llu,\"forged_acks\":%llu,\"punch_rx\":%llu,\"echoed\":%llu}\n",
-	       (double)(now_us() - t0) / 1e6, nsess, (unsigned long long)st.dials, (unsigned long long)st.established,
+	       (double)(atk_now_us() - t0) / 1e6, nsess, (unsigned long long)st.dials, (unsigned long long)st.established,
 	       (unsigned long long)st.died, (unsigned long long)st.registers, (unsigned long long)st.registered,
 	       (unsigned long long)st.intro_requests, (unsigned long long)st.intros,
 	       (unsigned long long)st.spent_bytes, (unsigned long long)st.forged_probes,

@@ -44,3 +44,22 @@ bool core_host_app_event(const konce_nc_event *ev)
 		return false;
 	}
 }
+
+bool core_host_drain(konce_nodecore *core, const core_host_sink *sink, uint64_t now)
+{
+	konce_nc_event ev;
+	konce_nc_datagram dg;
+	konce_nc_note note;
+	bool sent = false;
+	while (konce_nodecore_poll_event(core, &ev))
+		if (!core_host_app_event(&ev) && sink->event)
+			sink->event(sink->ctx, &ev, now);
+	while (konce_nodecore_poll(core, &dg)) {
+		sink->datagram(sink->ctx, &dg, now);
+		sent = true;
+	}
+	while (konce_nodecore_poll_note(core, &note))
+		if (sink->note)
+			sink->note(sink->ctx, &note, now);
+	return sent;
+}

@@ -1,5 +1,5 @@
 /* core_host.h - what the simulator's hosts of a konce core share: transport_node.c (a bare
- * endpoint), node_harness.c and trav_host.c (the node core).
+ * endpoint), node_harness.c and trav_host.c (the node core), and how the last two drain it.
  *
  * A host with a CPU model is busy until busy_until after a piece of work; its timer waits for the
  * work to end (one thread does input and timers), and the proof-of-work hashes its endpoint tried
@@ -28,5 +28,18 @@ uint64_t core_host_pow_cost(const konce_ep *ep, uint64_t *seen, uint64_t us_per_
  * message to its handler (with no konce_node).  False for the other events (peer, group), which
  * are the caller's. */
 bool core_host_app_event(const konce_nc_event *ev);
+
+/* Where core_host_drain() hands a node core's output: the events that are not the application's,
+ * the datagrams to send, the store notes (NULL: dropped, there is no store). */
+typedef struct core_host_sink {
+	void *ctx;
+	void (*event)(void *ctx, const konce_nc_event *ev, uint64_t now);
+	void (*datagram)(void *ctx, const konce_nc_datagram *dg, uint64_t now);
+	void (*note)(void *ctx, const konce_nc_note *note, uint64_t now);
+} core_host_sink;
+/* One pass over what core has queued, in node_io_kick()'s order: events (the application's
+ * delivered by core_host_app_event, the others to sink->event), datagrams, notes.  True if a
+ * datagram came out. */
+bool core_host_drain(konce_nodecore *core, const core_host_sink *sink, uint64_t now);
 
 #endif

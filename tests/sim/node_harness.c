@@ -40,12 +40,38 @@ size_t ncnode_noted(const ncnode *n, const uint8_t *pk, const konce_addr *addr)
 	return k;
 }
 
-/* node_io_kick()'s order: events, datagrams, notes. */
+static void nn_event(void *ctx, const konce_nc_event *ev, uint64_t now)
+{
+	ncnode *n = ctx;
+	if (ev->type == KONCE_NC_EV_PEER) {
+		n->peers_up += ev->peer_event == KONCE_PEER_UP;
+		n->peers_down += ev->peer_event == KONCE_PEER_DOWN;
+		if (n->on_peer)
+			n->on_peer(n, ev->peer_event, ev->pk, &ev->addr, now);
+	} else if (ev->type == KONCE_NC_EV_GROUP && n->on_group) {
+		n->on_group(n, ev, now);
+	}
+}
+
+static void nn_datagram(void *ctx, const konce_nc_datagram *dg, uint64_t now)
+{
+	ncnode *n = ctx;
+	if (!n->on_tx || n->on_tx(n, dg->buf, dg->len, &dg->to, now))
+		sim_send(n->s, n->h, n->port, &dg->to, dg->buf, dg->len);
+}
+
+static void nn_note(void *ctx, const konce_nc_note *note, uint64_t now)
+{
+	ncnode *n = ctx;
+	(void)now;
+	n->notes++;
+	keep_note(n, note);
+}
+
+/* node_io_kick()'s order: events, datagrams, notes, then the group records (persisted at once). */
 static void drain(ncnode *n, uint64_t now)
 {
-	konce_nc_event ev;
-	konce_nc_datagram dg;
-	konce_nc_note note;
+	const core_host_sink sink = {n, nn_event, nn_datagram, nn_note};
 	if (n->draining) {
 		n->again = true;
 		return;
@@ -53,25 +79,7 @@ static void drain(ncnode *n, uint64_t now)
 	n->draining = true;
 	do {
 		n->again = false;
-		while (konce_nodecore_poll_event(n->core, &ev)) {
-			if (core_host_app_event(&ev))
-				continue;
-			if (ev.type == KONCE_NC_EV_PEER) {
-				n->peers_up += ev.peer_event == KONCE_PEER_UP;
-				n->peers_down += ev.peer_event == KONCE_PEER_DOWN;
-				if (n->on_peer)
-					n->on_peer(n, ev.peer_event, ev.pk, &ev.addr, now);
-			} else if (ev.type == KONCE_NC_EV_GROUP && n->on_group) {
-				n->on_group(n, &ev, now);
-			}
-		}
-		while (konce_nodecore_poll(n->core, &dg))
-			if (!n->on_tx || n->on_tx(n, dg.buf, dg.len, &dg.to, now))
-				sim_send(n->s, n->h, n->port, &dg.to, dg.buf, dg.len);
-		while (konce_nodecore_poll_note(n->core, &note)) {
-			n->notes++;
-			keep_note(n, &note);
-		}
+		core_host_drain(n->core, &sink, now);
 		konce_nc_gnote gn;
 		bool gany = false;
 		while (konce_nodecore_poll_gnote(n->core, &gn)) {

@@ -23,10 +23,8 @@ static void test_refuse_unknown(void **state)
 	world_init(&w, 1);
 	sim *s = w.s;
 	sim_host *ha = sim_host_add(s, "203.0.113.10", NULL, NULL), *hb = sim_host_add(s, "203.0.113.20", NULL, NULL);
-	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-	tp_random_keys(s, ka, kb);
-	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, allow_none, NULL);
+	world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = 2, .nrdv_b = 2,
+			.nmsg = TP_MSG, .host_candidates = true, .allow_b = allow_none});
 	tp_peer_connect_at(&w.a, 2 * SEC);
 	sim_run_until(s, 20 * SEC);
 	SIM_ASSERT(s, konce_rdvclient_counters(tp_rc(&w.b))->refused > 0);
@@ -95,17 +93,10 @@ static void test_rendezvous_flood(void **state)
 		w.s = s;
 		sim_link_cfg dflt = {.delay_us = 25 * MS, .jitter_us = 3 * MS, .loss = 0.01};
 		sim_link_default(s, &dflt);
-		konce_rendezvous_cfg rc = {.slots = 512};
-		tp_rdv_init(&w.r1, s, "192.0.2.1", &rc);
-		tp_rdv_init(&w.r2, s, "192.0.2.2", &rc);
-		w.rdv[0] = sim_host_addr(w.r1.h, TP_RDV_PORT);
-		w.rdv[1] = sim_host_addr(w.r2.h, TP_RDV_PORT);
+		world_rdvs(&w, &(konce_rendezvous_cfg){.slots = 512});
 		sim_nat *na, *nb;
 		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
-		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		tp_random_keys(s, ka, kb);
-		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		world_peers(&w, ha, hb, NULL);
 		tp_peer_connect_at(&w.a, 5 * SEC);
 		flood f = {s, sim_host_add(s, "192.0.2.66", NULL, NULL), w.rdv[0], 30 * SEC, 0};
 		sim_at(s, SEC, flood_tick, &f);
@@ -138,10 +129,7 @@ static uint64_t one_run_hash(uint64_t seed)
 	sim *s = w.s;
 	sim_nat *na, *nb;
 	sim_host *ha = make_host(s, K_CGNAT, 0, &na), *hb = make_host(s, K_SYMMETRIC, 1, &nb);
-	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-	tp_random_keys(s, ka, kb);
-	tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-	tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+	world_peers(&w, ha, hb, NULL);
 	tp_peer_connect_at(&w.a, 2 * SEC);
 	sim_run_until(s, 40 * SEC);
 	uint64_t h = sim_trace_hash(s);

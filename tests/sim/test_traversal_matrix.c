@@ -101,11 +101,10 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	sim_link_cfg far = {.delay_us = 70 * MS, .jitter_us = 5 * MS, .loss = scen->loss, .duplicate = 0.005};
 	sim_link_set_both(s, ha, w.r1.h, &near);
 	sim_link_set_both(s, hb, w.r1.h, &far);
-	uint8_t key_a[KONCE_WIRE_KEY], key_b[KONCE_WIRE_KEY];
-	tp_random_keys(s, key_a, key_b);
 	/* messages all through the run, so that a path that goes direct late still carries some */
-	tp_peer_init(&w.a, s, ha, "a", key_a, key_b, w.rdv, scen->nrdv, MATRIX_MSG, NULL, NULL);
-	tp_peer_init(&w.b, s, hb, "b", key_b, key_a, w.rdv, scen->nrdv, MATRIX_MSG, NULL, NULL);
+	/* messages all through the run, so that a path that goes direct late still carries some */
+	world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = scen->nrdv, .nrdv_b = scen->nrdv,
+			.nmsg = MATRIX_MSG, .host_candidates = true});
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
 	/* a port-mapped side registers its lease, as node/io/node_trav.c does when the lease arrives */
 	if (ka == K_MAPPED) {
@@ -350,10 +349,7 @@ static void test_start_times_cross(void **state)
 		sim_link_set_both(s, ha, w.r2.h, &mid);
 		sim_link_set_both(s, hb, w.r2.h, &mid);
 		sim_link_set_both(s, ha, hb, &mid); /* lossless here: the timing alone is under test */
-		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		tp_random_keys(s, ka, kb);
-		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		world_peers(&w, ha, hb, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 10 * SEC);
 		SIM_ASSERT(s, tp_first_probe_at(&w.a) && tp_first_probe_at(&w.b));

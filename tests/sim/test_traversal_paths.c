@@ -13,6 +13,20 @@
 
 #include "tests/sim/trav_world.h"
 
+/* A world with two hosts on one LAN (0.5 ms apart) behind one port-restricted NAT that does not
+ * hairpin. */
+static void same_nat_world(world *w, uint64_t seed, sim_nat **n, sim_host **ha, sim_host **hb)
+{
+	world_init(w, seed);
+	sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
+	c.hairpin = false;
+	*n = sim_nat_add(w->s, "198.51.100.10", &c);
+	*ha = sim_host_add_behind(w->s, *n, "10.0.0.2", NULL, NULL);
+	*hb = sim_host_add_behind(w->s, *n, "10.0.0.3", NULL, NULL);
+	sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
+	sim_link_set_both(w->s, *ha, *hb, &lan);
+}
+
 /* Two hosts behind one NAT that does not hairpin meet over their host candidates. */
 static void test_same_nat(void **state)
 {
@@ -20,19 +34,11 @@ static void test_same_nat(void **state)
 	SIM_FOR_EACH_SEED(seed, 6)
 	{
 		world w;
-		world_init(&w, seed);
+		sim_nat *n;
+		sim_host *ha, *hb;
+		same_nat_world(&w, seed, &n, &ha, &hb);
 		sim *s = w.s;
-		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
-		c.hairpin = false;
-		sim_nat *n = sim_nat_add(s, "198.51.100.10", &c);
-		sim_host *ha = sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
-		sim_host *hb = sim_host_add_behind(s, n, "10.0.0.3", NULL, NULL);
-		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
-		sim_link_set_both(s, ha, hb, &lan);
-		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		tp_random_keys(s, ka, kb);
-		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+		world_peers(&w, ha, hb, NULL);
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 20 * SEC);
 		unsigned sock;
@@ -55,19 +61,12 @@ static void test_no_host_candidates(void **state)
 	SIM_FOR_EACH_SEED(seed, 4)
 	{
 		world w;
-		world_init(&w, seed);
+		sim_nat *n;
+		sim_host *ha, *hb;
+		same_nat_world(&w, seed, &n, &ha, &hb);
 		sim *s = w.s;
-		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
-		c.hairpin = false;
-		sim_nat *n = sim_nat_add(s, "198.51.100.10", &c);
-		sim_host *ha = sim_host_add_behind(s, n, "10.0.0.2", NULL, NULL);
-		sim_host *hb = sim_host_add_behind(s, n, "10.0.0.3", NULL, NULL);
-		sim_link_cfg lan = {.delay_us = 500, .jitter_us = 100, .loss = 0.01};
-		sim_link_set_both(s, ha, hb, &lan);
-		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		tp_random_keys(s, ka, kb);
-		tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL, false);
-		tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL, false);
+		world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = 2, .nrdv_b = 2,
+				.nmsg = TP_MSG, .host_candidates = false});
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		uint64_t probes_a = 0, probes_b = 0;
 		konce_addr host_a = sim_host_addr(ha, TP_MAIN_PORT), host_b = sim_host_addr(hb, TP_MAIN_PORT);
@@ -135,10 +134,8 @@ static void test_shared_cgnat(void **state)
 			sim_host *ha = sim_host_add_behind(s, home_a, "10.1.0.2", NULL, NULL);
 			sim_host *hb = sim_host_add_behind(s, home_b, "10.2.0.2", NULL, NULL);
 			SIM_ASSERT(s, ha && hb);
-			uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-			tp_random_keys(s, ka, kb);
-			tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, cases[k].nrdv, TP_MSG, NULL, NULL, false);
-			tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, cases[k].nrdv, TP_MSG, NULL, NULL, false);
+			world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = cases[k].nrdv, .nrdv_b = cases[k].nrdv,
+					.nmsg = TP_MSG, .host_candidates = false});
 			tp_peer_connect_at(&w.a, 2 * SEC);
 			sim_run_until(s, 30 * SEC);
 			bool direct = konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT &&
@@ -192,10 +189,7 @@ static void test_flush_recovers(void **state)
 		sim_nat *na = sim_nat_add(s, "198.51.100.10", &ca), *nb = sim_nat_add(s, "198.51.100.20", &cb);
 		sim_host *ha = sim_host_add_behind(s, na, "10.0.0.2", NULL, NULL);
 		sim_host *hb = sim_host_add_behind(s, nb, "10.0.0.2", NULL, NULL);
-		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		tp_random_keys(s, ka, kb);
-		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, 60, NULL, NULL);
-		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, 60, NULL, NULL);
+		world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = 2, .nrdv_b = 2, .nmsg = 60, .host_candidates = true});
 		w.a.msg_every = w.b.msg_every = SEC;
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 20 * SEC);
@@ -246,10 +240,8 @@ static void test_prediction_needed(void **state)
 		sim *s = w.s;
 		sim_nat *na, *nb;
 		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
-		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-		tp_random_keys(s, ka, kb);
-		tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-		tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 1, TP_MSG, NULL, NULL);
+		world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = 2, .nrdv_b = 1,
+				.nmsg = TP_MSG, .host_candidates = true});
 		tp_peer_connect_at(&w.a, 2 * SEC);
 		sim_run_until(s, 20 * SEC);
 		SIM_ASSERT_EQ(s, konce_rdvclient_nat(tp_rc(&w.b)).mapping, KONCE_NATMAP_UNKNOWN);
@@ -306,10 +298,7 @@ static void test_seq_offsets(void **state)
 			sim *s = w.s;
 			sim_nat *na, *nb;
 			sim_host *ha = make_host(s, K_SYMSEQ, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
-			uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
-			tp_random_keys(s, ka, kb);
-			tp_peer_init(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL);
-			tp_peer_init(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL);
+			world_peers(&w, ha, hb, NULL);
 			spender sa = {s, ha, &w.a, cases[c].da, 0}, sb = {s, hb, &w.b, cases[c].db, 0};
 			sim_at(s, 1000 * MS, spend_ports, &sa);
 			sim_at(s, 1000 * MS, spend_ports, &sb);

@@ -109,6 +109,13 @@ static void core_events(tp_node *n)
 		core_host_app_event(&ev); /* peer and group events: the core's own (no groups here) */
 }
 
+static void core_datagram(void *ctx, const konce_nc_datagram *dg, uint64_t now)
+{
+	tp_node *n = ctx;
+	(void)now;
+	send_from(n, dg->sock, &dg->to, dg->buf, dg->len, main_port(n));
+}
+
 /* What a node does after any input: both cores' timers and pumps, the traversal core's events,
  * the node core's events, datagrams (those for path handles went to the traversal core through
  * the outgoing hook) and notes (no store here: dropped), one timer. */
@@ -119,8 +126,7 @@ static void flush(tp_node *n, uint64_t now)
 	unsigned sock;
 	konce_addr to;
 	konce_trav_event tev;
-	konce_nc_datagram dg;
-	konce_nc_note note;
+	const core_host_sink sink = {n, NULL, core_datagram, NULL};
 	for (int round = 0; round < 8; round++) {
 		bool more = false;
 		if (konce_nodecore_next_timer(n->core) <= now) {
@@ -139,13 +145,8 @@ static void flush(tp_node *n, uint64_t now)
 			if (n->on_trav)
 				n->on_trav(n->owner, &tev, now);
 		}
-		core_events(n);
-		while (konce_nodecore_poll(n->core, &dg)) {
-			send_from(n, dg.sock, &dg.to, dg.buf, dg.len, main_port(n));
+		if (core_host_drain(n->core, &sink, now))
 			more = true;
-		}
-		while (konce_nodecore_poll_note(n->core, &note))
-			;
 		while (konce_trav_poll(n->t, &sock, buf, &len, &to))
 			send_from(n, sock, &to, buf, len, main_port(n));
 		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now)

@@ -1,7 +1,7 @@
 /* trav_world.h - the NAT-traversal world of the tests/sim/test_traversal_{matrix,paths,guard}.c
  * programs: the NAT kinds and a host of each kind (make_host), two public rendezvous with the
- * links' defaults (world_init), and the bound on the time to the first answer (answer_bound).
- * The peers, rendezvous and the peers' keys (tp_random_keys) are trav_host.h's.
+ * links' defaults (world_init, world_rdvs), a pair of peers under fresh keys (world_peers), and the
+ * bound on the time to the first answer (answer_bound).  The peers and rendezvous are trav_host.h's.
  * Include it after <cmocka.h>: the helpers assert. */
 #ifndef KONCE_TEST_TRAV_WORLD_H
 #define KONCE_TEST_TRAV_WORLD_H
@@ -95,6 +95,15 @@ typedef struct world {
 	konce_addr rdv[2];
 } world;
 
+/* The two public rendezvous, 192.0.2.1 and .2, with rc (NULL: trav_host.h's defaults). */
+static inline void world_rdvs(world *w, const konce_rendezvous_cfg *rc)
+{
+	tp_rdv_init(&w->r1, w->s, "192.0.2.1", rc);
+	tp_rdv_init(&w->r2, w->s, "192.0.2.2", rc);
+	w->rdv[0] = sim_host_addr(w->r1.h, TP_RDV_PORT);
+	w->rdv[1] = sim_host_addr(w->r2.h, TP_RDV_PORT);
+}
+
 /* sc: the links' defaults (the matrix's scenario; every other test the base one) */
 static inline void world_init_sc(world *w, uint64_t seed, const scenario *sc)
 {
@@ -103,10 +112,7 @@ static inline void world_init_sc(world *w, uint64_t seed, const scenario *sc)
 	sim_link_cfg dflt = {.delay_us = sc->delay_us, .jitter_us = sc->jitter_us, .loss = sc->loss,
 			     .duplicate = 0.005, .reorder = 0.01, .reorder_us = 15 * MS};
 	sim_link_default(w->s, &dflt);
-	tp_rdv_init(&w->r1, w->s, "192.0.2.1", NULL);
-	tp_rdv_init(&w->r2, w->s, "192.0.2.2", NULL);
-	w->rdv[0] = sim_host_addr(w->r1.h, TP_RDV_PORT);
-	w->rdv[1] = sim_host_addr(w->r2.h, TP_RDV_PORT);
+	world_rdvs(w, NULL);
 }
 
 static inline void world_init(world *w, uint64_t seed) { world_init_sc(w, seed, &SCEN_BASE); }
@@ -118,6 +124,29 @@ static inline void world_free(world *w)
 	tp_rdv_free(&w->r1);
 	tp_rdv_free(&w->r2);
 	sim_free(w->s);
+}
+
+/* How world_peers() makes the pair: how many of the world's rendezvous each registers with, how
+ * many messages each sends the other, whether they offer host candidates, and b's introduction
+ * policy (NULL: b accepts everyone). */
+typedef struct peers_cfg {
+	unsigned nrdv_a, nrdv_b, nmsg;
+	bool host_candidates;
+	bool (*allow_b)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+} peers_cfg;
+static const peers_cfg PEERS_BASE = {2, 2, TP_MSG, true, NULL};
+
+/* Peers a at ha and b at hb, each the other's peer, under fresh keys from the world's seed
+ * (pc: NULL for PEERS_BASE).  Neither dials yet (tp_peer_connect_at). */
+static inline void world_peers(world *w, sim_host *ha, sim_host *hb, const peers_cfg *pc)
+{
+	if (!pc)
+		pc = &PEERS_BASE;
+	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+	tp_random_keys(w->s, ka, kb);
+	tp_peer_init_hosts(&w->a, w->s, ha, "a", ka, kb, w->rdv, pc->nrdv_a, pc->nmsg, NULL, NULL, pc->host_candidates);
+	tp_peer_init_hosts(&w->b, w->s, hb, "b", kb, ka, w->rdv, pc->nrdv_b, pc->nmsg, pc->allow_b, NULL,
+			   pc->host_candidates);
 }
 
 /* The time to the first answer (the initiator's first message, sent when it asks for the peer,

@@ -13,86 +13,26 @@
 
 #include <cmocka.h>
 
-#include "node/transport/endpoint.h"
-#include "node/transport/identity.h"
-#include "testenv.h"
+#include "tests/unit/ep_crowd.h"
 
 enum { N = 10000, WAVE = 256 };
 
-typedef struct world {
-	test_env tenv_a, tenv_b;
-	konce_identity *id_a, *id_b;
-	konce_ep *a, *b; /* a dials N sessions to b */
-	konce_addr addr_a, addr_b;
-	uint64_t now;
-	uint32_t conns[N];
-	unsigned nconn, inflight;
-} world;
+typedef ep_crowd world;
 
+/* every session from one address and key: the table's per-source caps and the rate limit are
+ * raised, as in bench_sessions, so that admission stays out of the way; a dial that fails fails
+ * the test */
 static void make_world(world *w)
 {
-	memset(w, 0, sizeof *w);
-	test_env_init(&w->tenv_a, 7);
-	test_env_init(&w->tenv_b, 8);
-	assert_int_equal(konce_identity_generate(&w->id_a, &w->tenv_a.env), 0);
-	assert_int_equal(konce_identity_generate(&w->id_b, &w->tenv_b.env), 0);
-	/* every session from one address and key: the table's per-source caps and the rate limit are
-	 * raised, as in bench_sessions, so that admission stays out of the way */
-	konce_ep_config a = {.env = &w->tenv_a.env, .identity = w->id_a, .max_sessions = N + 16, .out_ring = 4096};
-	konce_ep_config b = {.env = &w->tenv_b.env, .identity = w->id_b, .max_sessions = 2 * N,
-			     .max_per_source = N, .capacity = 2000000, .rl_rate = 1u << 24, .rl_burst = 1u << 24,
-			     .out_ring = 4096};
-	w->now = 1000000;
-	assert_int_equal(konce_ep_new(&w->a, &a, w->now), 0);
-	assert_int_equal(konce_ep_new(&w->b, &b, w->now), 0);
-	assert_int_equal(konce_addr_parse(&w->addr_a, "192.0.2.1:1000"), 0);
-	assert_int_equal(konce_addr_parse(&w->addr_b, "198.51.100.2:7807"), 0);
+	crowd_make(w, 7, N + 16, 2 * N, N);
+	w->conns = test_malloc(N * sizeof *w->conns);
+	w->no_failure = true;
 }
 
 static void free_world(world *w)
 {
-	konce_ep_free(w->a);
-	konce_ep_free(w->b);
-	konce_identity_free(w->id_a);
-	konce_identity_free(w->id_b);
-	assert_int_equal(w->tenv_a.allocs, w->tenv_a.frees);
-	assert_int_equal(w->tenv_b.allocs, w->tenv_b.frees);
-}
-
-static void drain(world *w)
-{
-	konce_ep_event ev;
-	while (konce_ep_poll_event(w->a, &ev)) {
-		if (ev.type == KONCE_EV_ESTABLISHED) {
-			w->inflight--;
-			w->conns[w->nconn++] = ev.conn;
-		}
-		if (ev.type == KONCE_EV_FAILED)
-			print_error("failed reason %u after %u\n", ev.reason, w->nconn);
-		assert_int_not_equal(ev.type, KONCE_EV_FAILED);
-	}
-	while (konce_ep_poll_event(w->b, &ev))
-		;
-}
-
-/* Moves every datagram both ways until quiet (no delay: the clock stands still). */
-static void pump(world *w)
-{
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t len;
-	konce_addr to;
-	for (int moved = 1; moved;) {
-		moved = 0;
-		while (konce_ep_poll_datagram(w->a, buf, &len, &to)) {
-			moved = 1;
-			konce_ep_input(w->b, buf, len, &w->addr_a, w->now, NULL);
-		}
-		while (konce_ep_poll_datagram(w->b, buf, &len, &to)) {
-			moved = 1;
-			konce_ep_input(w->a, buf, len, &w->addr_b, w->now, NULL);
-		}
-		drain(w);
-	}
+	test_free(w->conns);
+	crowd_free(w);
 }
 
 /* Datagrams a sent, dropped (the peer is away). */
@@ -110,13 +50,13 @@ static unsigned discard(konce_ep *ep)
 /* b acknowledges what a sent: its delayed acks go out at its timers (b's visits are its own). */
 static void ack_all(world *w)
 {
-	pump(w);
+	crowd_pump(w);
 	uint64_t end = w->now + 2 * (uint64_t)KONCE_ACK_MAX_DELAY_MS * 1000;
 	while (konce_ep_next_timer(w->b) <= end) {
 		if (konce_ep_next_timer(w->b) > w->now)
 			w->now = konce_ep_next_timer(w->b);
 		konce_ep_timer(w->b, w->now);
-		pump(w);
+		crowd_pump(w);
 	}
 }
 
@@ -125,17 +65,7 @@ static void establish(world *w)
 {
 	unsigned started = 0;
 	while (w->nconn < N) {
-		while (started < N && w->inflight < WAVE) {
-			uint32_t c;
-			assert_int_equal(konce_ep_connect(w->a, konce_identity_public(w->id_b), &w->addr_b, NULL, 0, w->now, &c),
-					 0);
-			started++;
-			w->inflight++;
-		}
-		pump(w);
-		w->now += 1000;
-		konce_ep_timer(w->a, w->now);
-		konce_ep_timer(w->b, w->now);
+		crowd_step(w, &started, N, WAVE);
 		if (w->now > 600000000) {
 			const struct konce_ep_counters *cb = konce_ep_counters(w->b), *ca = konce_ep_counters(w->a);
 			printf("# stuck at %u: b init_full %llu source_full %llu live %llu; a failed %llu pow %llu\n", w->nconn,
@@ -152,7 +82,7 @@ static void establish(world *w)
 		w->now = t > w->now ? t : w->now;
 		konce_ep_timer(w->a, w->now);
 		konce_ep_timer(w->b, w->now);
-		pump(w);
+		crowd_pump(w);
 	}
 	w->now = end;
 	assert_int_equal(konce_ep_counters(w->a)->sessions_live, N);

@@ -7,19 +7,17 @@
  */
 #include <errno.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "store/store.h"
+#include "tests/unit/crash_rig.h"
 
 enum { BATCH = 200, ROUNDS = 6 };
 
@@ -32,7 +30,7 @@ static void key(uint8_t pk[32], uint32_t n)
 	pk[31] = (uint8_t)n;
 }
 
-static void writer(const char *path, uint32_t first_batch, int fd)
+static void writer(const char *path, uint64_t first_batch, int fd)
 {
 	char err[512];
 	konce_store *st;
@@ -43,12 +41,12 @@ static void writer(const char *path, uint32_t first_batch, int fd)
 		fprintf(stderr, "writer: %s\n", err);
 		_exit(1);
 	}
-	for (uint32_t b = first_batch;; b++) {
+	for (uint64_t b = first_batch;; b++) {
 		for (uint32_t i = 0; i < BATCH; i++) {
-			key(pk, b * BATCH + i);
+			key(pk, (uint32_t)(b * BATCH + i));
 			a.port = (uint16_t)(i + 1);
-			if (konce_store_note_seen(st, pk, &a, KONCE_ADDR_SEEN, b, i) ||
-			    konce_store_note_handshake(st, pk, true, b))
+			if (konce_store_note_seen(st, pk, &a, KONCE_ADDR_SEEN, (int64_t)b, i) ||
+			    konce_store_note_handshake(st, pk, true, (int64_t)b))
 				_exit(2);
 		}
 		if (konce_store_flush(st, err, sizeof(err))) {
@@ -69,43 +67,13 @@ static void test_kill9_during_writes(void **state)
 	uint32_t next_batch = 0;
 
 	for (int round = 0; round < ROUNDS; round++) {
-		int p[2];
-		assert_int_equal(pipe(p), 0);
-		fflush(NULL);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			close(p[0]);
-			writer(path, next_batch, p[1]);
-		}
-		close(p[1]);
 		/* let it acknowledge a varying number of batches, then kill it mid-stream */
-		uint32_t b, last = UINT32_MAX;
-		int want = 3 + round * 4, got = 0;
-		while (got < want && read(p[0], &b, sizeof(b)) == sizeof(b))
-			last = b, got++;
-		assert_int_equal(got, want);
-		usleep((useconds_t)(round * 1500)); /* lands at different points of a flush */
-		kill(pid, SIGKILL);
-		while (read(p[0], &b, sizeof(b)) == sizeof(b))
-			last = b; /* acknowledged before the kill */
-		close(p[0]);
-		int status;
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		uint32_t last = (uint32_t)crash_round(writer, path, next_batch, 3 + round * 4, (useconds_t)(round * 1500));
 
 		/* restart */
 		konce_store *st;
 		assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
-		sqlite3 *db;
-		sqlite3_stmt *s;
-		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(s, 0));
-		sqlite3_finalize(s);
-		sqlite3_close(db);
-		assert_string_equal(buf, "ok");
+		crash_integrity_ok(path);
 
 		for (uint32_t n = 0; n < (last + 1) * BATCH; n++) {
 			uint8_t pk[32];

@@ -9,20 +9,18 @@
  */
 #include <errno.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "consensus/cwire.h"
 #include "store/store.h"
+#include "tests/unit/crash_rig.h"
 
 enum { PER = 16, ROUNDS = 5 };
 
@@ -92,40 +90,10 @@ static void test_kill9_during_group_flushes(void **state)
 	uint64_t next_batch = 0;
 
 	for (int round = 0; round < ROUNDS; round++) {
-		int p[2];
-		assert_int_equal(pipe(p), 0);
-		fflush(NULL);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			close(p[0]);
-			writer(path, next_batch, p[1]);
-		}
-		close(p[1]);
-		uint64_t b, last = UINT64_MAX;
-		int want = 3 + round * 4, got = 0;
-		while (got < want && read(p[0], &b, sizeof(b)) == sizeof(b))
-			last = b, got++;
-		assert_int_equal(got, want);
-		usleep((useconds_t)(round * 700)); /* lands at different points of a flush */
-		kill(pid, SIGKILL);
-		while (read(p[0], &b, sizeof(b)) == sizeof(b))
-			last = b; /* flushed before the kill */
-		close(p[0]);
-		int status;
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		uint64_t last = crash_round(writer, path, next_batch, 3 + round * 4, (useconds_t)(round * 700));
 
 		/* restart */
-		sqlite3 *db;
-		sqlite3_stmt *s;
-		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-		snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(s, 0));
-		sqlite3_finalize(s);
-		sqlite3_close(db);
-		assert_string_equal(buf, "ok");
+		crash_integrity_ok(path);
 		assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
 		konce_store_group_rec r;
 		assert_int_equal(konce_store_group_get(st, GID, &r), 0);
