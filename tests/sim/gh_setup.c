@@ -194,11 +194,16 @@ int gh_invite(gh *s, unsigned inviter, unsigned j)
 
 int gh_join(gh *s, unsigned j)
 {
+	unsigned members[KONCE_CW_MAX_MEMBERS], cnt;
+	gh_top_epoch(s, members, &cnt);
+	return gh_join_to(s, j, members, cnt);
+}
+
+int gh_join_to(gh *s, unsigned j, const unsigned *members, unsigned cnt)
+{
 	gh_node *n = &s->node[j];
 	if (n->used)
 		return -EALREADY;
-	unsigned members[KONCE_CW_MAX_MEMBERS], cnt;
-	gh_top_epoch(s, members, &cnt);
 	uint8_t keys[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
 	for (unsigned k = 0; k < cnt; k++)
 		memcpy(keys[k], s->node[members[k]].key, KONCE_CW_KEY);
