@@ -141,9 +141,14 @@ void gh_restart(gh *s, unsigned i)
 	}
 	n->up = true;
 	n->next_delivery = st->delivered + 1;
-	/* The application kept its state with each delivery (or the snapshot), durable with them. */
-	n->app_hash = st->delivered < GH_MAX_SEQ ? s->chain[st->delivered] : 0;
-	n->app_seq = st->delivered;
+	if (st->db) {
+		/* The application starts empty and gets its state back from the store. */
+		gh_app_replay(s, i);
+	} else {
+		/* The application kept its state with each delivery (or the snapshot), durable with them. */
+		n->app_hash = st->delivered < GH_MAX_SEQ ? s->chain[st->delivered] : 0;
+		n->app_seq = st->delivered;
+	}
 	n->awaiting = st->needs_state;
 	if (st->needs_state)
 		n->next_delivery = 0;

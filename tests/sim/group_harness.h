@@ -126,7 +126,7 @@ typedef struct gh {
 	 * it with its queue discarded, a restart reopens it and restores the core from it (and checks
 	 * that it holds exactly the in-memory store's records). */
 	char dbdir[64];
-	uint64_t db_flushes, db_restores;
+	uint64_t db_flushes, db_restores, replays;
 } gh;
 
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
