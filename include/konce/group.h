@@ -62,6 +62,9 @@ typedef struct konce_group_notice {
 	size_t len;
 	unsigned members;    /* VIEW */
 	int reason;          /* OUT: enum konce_group_out_why; STORE_FAILED: errno */
+	int replayed;        /* DECIDED, SNAPSHOT: 1 when handed back from this node's store as the node
+			      * starts (the state this node had built before: a SNAPSHOT if it joined
+			      * by one, then the DECIDED after it); 0 when new */
 } konce_group_notice;
 
 typedef void (*konce_group_fn)(void *ctx, const konce_group_notice *ev);
@@ -172,7 +175,11 @@ typedef int (*konce_group_snapshot_fn)(void *ctx, const char *name, const uint8_
 KONCE_API int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx);
 /** Sets the snapshot callback for every group on this node.  0, or -ENOTSUP without a store. */
 KONCE_API int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx);
-/** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store. */
+/** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store.
+ * A node that starts with groups in its store hands each group's state back first, from the event
+ * loop after fn is set (or just before that group's first new event): the SNAPSHOT it joined by,
+ * if any, then every DECIDED delivered before, in order, each with `replayed` set; the new DECIDED
+ * events go on from there.  An application that keeps its own state durably may skip them. */
 KONCE_API int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx);
 
 #endif

@@ -25,6 +25,9 @@ typedef struct konce_ncgapp_name {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	char name[KONCE_GROUP_NAME_MAX + 1];
 	bool used, joining; /* joining: JOINED not yet reported */
+	bool replay;        /* restored from the store: its state is still to be handed back to the
+			     * application (node/io/group_io.c), up to replay_upto */
+	uint64_t replay_upto;
 } konce_ncgapp_name;
 
 /* The caller allocates (zeroed: no names). */
