@@ -237,7 +237,7 @@ static const char *state_line(json_t *g)
 		snprintf(more, sizeof more, ", asking %s, gives up in %lld s", who,
 			 ((long long)json_integer_value(left) + 999) / 1000);
 	} else if (why && !strcmp(why, "join-timed-out"))
-		snprintf(more, sizeof more, ", the join timed out (no coordinator decided; a new invitation may help)");
+		snprintf(more, sizeof more, ", the join timed out (no coordinator decided within 30 s; join again to retry)");
 	else if (why)
 		snprintf(more, sizeof more, " (%s)", why);
 	snprintf(b, sizeof b, "%s: %s%s, epoch %lld, %lld members, commit %lld%s",
