@@ -18,9 +18,9 @@
  *     |  konce_group_join(token): JOIN to every member, again every JOIN_RETRY
  *     v
  *   JOINING --input(NEWVIEW naming us), cv_install()--------------------> NORMAL
- *     |  ^ input(NEWVIEW without us, later than any seen), cv_on_newview():  |   ^
- *     |  | its members become the ones JOIN goes to (the coordinator moved)  |   |
- *     |  input(REFUSED); or the timer: no view within JOIN_TIMEOUT (TIMEDOUT) |   |
+ *     |  ^ input(NEWVIEW without us, newer), cv_on_newview():              |   ^
+ *     |  | the JOIN goes to its members now (cj_learn_view)                |   |
+ *     |  input(REFUSED), or no view within JOIN_TIMEOUT (TIMEDOUT)         |   |
  *     +--------------------------------------------> OUT                   |   |
  *                                                     ^                    |   |
  *        input(NEWVIEW without us), cv_install():     |                    |   |
