@@ -81,6 +81,14 @@ bool cg_busy(const konce_group *g)
 	return g->ev_len > KONCE_GROUP_EV_RING - KONCE_GROUP_EV_RESERVE || g->ev_lost;
 }
 
+void cg_set_out(konce_group *g, enum konce_group_out_reason why, uint8_t kind, uint64_t epoch)
+{
+	konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .out_reason = why, .kind = kind, .epoch = epoch};
+	g->state = KONCE_GROUP_OUT;
+	g->out_reason = why;
+	cg_event(g, &ev);
+}
+
 int cg_persist_rc(konce_group *g, int rc)
 {
 	if (rc == 0 || rc == KONCE_GROUP_PERSIST_QUEUED) {
@@ -214,6 +222,8 @@ int konce_group_join(konce_group *g, const uint8_t (*keys)[KONCE_CW_KEY], unsign
 	g->fresh = true;
 	start_clock(g, now);
 	g->join_retry_at = now; /* the first JOIN goes out on the first timer */
+	g->join_until = now + MS(KONCE_GROUP_JOIN_TIMEOUT_MS);
+	g->join_view_epoch = 0;
 	konce_group_timer(g, now);
 	return 0;
 }
@@ -387,10 +397,7 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		if (!named)
 			return -EPERM;
 		if (m->type == KONCE_CW_REFUSED) {
-			konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .out_reason = KONCE_GROUP_OUT_REFUSED,
-						.kind = m->flag};
-			g->state = KONCE_GROUP_OUT;
-			cg_event(g, &ev);
+			cg_set_out(g, KONCE_GROUP_OUT_REFUSED, m->flag, 0);
 			return 0;
 		}
 		return -EINVAL;
@@ -556,9 +563,15 @@ void konce_group_timer(konce_group *g, uint64_t now)
 	if (cg_busy(g))
 		return; /* back-pressure: the caller polls events first */
 	if (g->state == KONCE_GROUP_JOINING) {
+		if (now >= g->join_until) {
+			/* Nobody admitted or refused us in time (the group is halted, or no member we
+			 * know of answers): say so rather than wait for ever. */
+			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, 0, 0);
+			return;
+		}
 		if (now >= g->join_retry_at) {
 			cg_msg_init(g, KONCE_CW_JOIN);
-			g->msg.epoch = 0;
+			g->msg.epoch = g->join_view_epoch; /* members of a later view tell us of it */
 			g->msg.commit = 0;
 			g->msg.secret = g->secret;
 			for (unsigned k = 0; k < g->token_n; k++)
@@ -588,6 +601,17 @@ uint64_t konce_group_epoch(const konce_group *g) { return g->epoch; }
 unsigned konce_group_coordinator(const konce_group *g) { return cg_coord(g); }
 uint64_t konce_group_commit_index(const konce_group *g) { return g->commit; }
 uint64_t konce_group_out_dropped(const konce_group *g) { return g->out_dropped; }
+
+int konce_group_out_reason(const konce_group *g) { return g->state == KONCE_GROUP_OUT ? (int)g->out_reason : 0; }
+
+int konce_group_join_progress(const konce_group *g, uint64_t *epoch, uint64_t *left_ms)
+{
+	if (g->state != KONCE_GROUP_JOINING)
+		return -EINVAL;
+	*epoch = g->join_view_epoch;
+	*left_ms = g->join_until > g->now ? (g->join_until - g->now) / 1000u : 0;
+	return 0;
+}
 
 unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY])
 {

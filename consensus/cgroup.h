@@ -18,7 +18,9 @@
  *     |  konce_group_join(token): JOIN to every member, again every JOIN_RETRY
  *     v
  *   JOINING --input(NEWVIEW naming us), cv_install()--------------------> NORMAL
- *     |  input(REFUSED)                                                    |   ^
+ *     |  ^ input(NEWVIEW without us, newer), cv_on_newview():              |   ^
+ *     |  | the JOIN goes to its members now (cj_learn_view)                |   |
+ *     |  input(REFUSED), or no view within JOIN_TIMEOUT (TIMEDOUT)         |   |
  *     +--------------------------------------------> OUT                   |   |
  *                                                     ^                    |   |
  *        input(NEWVIEW without us), cv_install():     |                    |   |
@@ -88,6 +90,8 @@ enum {
 	KONCE_GROUP_HALT_MS = 2500,      /* view change this long without a new view: HALTED */
 	KONCE_GROUP_JOIN_DEADLINE_MS = 1000, /* votes on a join are counted by then */
 	KONCE_GROUP_JOIN_RETRY_MS = 500, /* a joiner resends JOIN */
+	KONCE_GROUP_JOIN_TIMEOUT_MS = 30000, /* a joiner not admitted (nor refused) by then gives up: OUT
+					      * (TIMEDOUT) */
 	KONCE_GROUP_RESEND_MS = 300,     /* resend our view to a member behind, at most this often */
 	KONCE_GROUP_SNAP_RETRY_MS = 500, /* a member without state asks the next member for a snapshot */
 	KONCE_GROUP_SNAP_ANSWER_MS = 250, /* a member sends one requester a snapshot at most this often */
@@ -132,6 +136,7 @@ enum konce_group_out_reason {
 	KONCE_GROUP_OUT_EVICTED = 1,
 	KONCE_GROUP_OUT_LEFT,
 	KONCE_GROUP_OUT_REFUSED,
+	KONCE_GROUP_OUT_TIMEDOUT, /* a join neither admitted nor refused within KONCE_GROUP_JOIN_TIMEOUT_MS */
 };
 
 typedef struct konce_group_event {
@@ -262,9 +267,16 @@ bool konce_group_halted(const konce_group *g);
 uint64_t konce_group_epoch(const konce_group *g);
 /* Members of the installed view, in order; returns n and points *keys at them. */
 unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
-/* The members a joining group asks to let it in (its token's), else 0. */
+/* The members a joining group asks to let it in (its token's, or those of the latest view a member
+ * told it of), else 0. */
 unsigned konce_group_join_targets(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
 unsigned konce_group_coordinator(const konce_group *g);
+/* A joining group: the epoch of the latest view a member told it of (0: none yet, it asks the
+ * token's members) and the milliseconds left, as of the core's last call, before it gives up
+ * (OUT, TIMEDOUT).  0, or -EINVAL when not joining. */
+int konce_group_join_progress(const konce_group *g, uint64_t *epoch, uint64_t *left_ms);
+/* Why this member is out (enum konce_group_out_reason), or 0 while it is not. */
+int konce_group_out_reason(const konce_group *g);
 
 /* What this member's failure detector knows of member i of the installed view (cfail.c). */
 enum konce_group_suspicion {

@@ -134,6 +134,9 @@ struct konce_group {
 	unsigned token_n;
 	uint8_t *secret; /* KONCE_CW_SECRET, wiped on free */
 	uint64_t join_retry_at, leave_retry_at;
+	uint64_t join_until;      /* gives up then (OUT, TIMEDOUT) */
+	uint64_t join_view_epoch; /* the latest view a member told it of (0: none): token_keys are its members */
+	enum konce_group_out_reason out_reason; /* OUT: why */
 
 	/* State transfer (csnap.c): this member has no application state before catch_min. */
 	bool catchup;
@@ -180,6 +183,8 @@ void cg_event(konce_group *g, const konce_group_event *ev);
  * PERSIST_FAILED. */
 int cg_persist_rc(konce_group *g, int rc);
 bool cg_busy(const konce_group *g);
+/* Enter OUT with an OUT event of this reason (kind: a refusal's reason). */
+void cg_set_out(konce_group *g, enum konce_group_out_reason why, uint8_t kind, uint64_t epoch);
 void cg_slot_to_entry(const cg_slot *s, konce_cw_entry *e);
 void cg_entry_to_slot(const konce_cw_entry *e, uint64_t seq, cg_slot *s);
 int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len, uint64_t now);
@@ -227,6 +232,9 @@ void cs_on_snap(konce_group *g, unsigned from, const konce_cw_msg *m);
 
 /* cjoin.c */
 void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw_msg *m);
+/* Joiner: a view that does not name us, from a member it asks: ask that view's members from now on. */
+int cj_learn_view(konce_group *g, const konce_cw_value *v);
+
 void cj_on_ask(konce_group *g, const konce_cw_msg *m);
 void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m);
 void cj_on_leave(konce_group *g, unsigned from);

@@ -16,6 +16,13 @@
  * (konce_group_set_wallclock): an expired one is refused with REFUSED(EXPIRED) when the join
  * arrives, when its vote starts and when it is decided, and a member votes no on it.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
+ *
+ * The joiner's side: its token names the members of the view the invitation was made in, and the
+ * coordinator may since have changed (evicted, or a view that a later joiner entered).  A JOIN
+ * carries the epoch of the latest view the joiner knows (0: its token's); a member that is not the
+ * coordinator, holds a later view and finds the invitation valid answers with that view (NEWVIEW),
+ * and the joiner asks that view's members from then on (cj_learn_view).  A joiner that is neither
+ * admitted nor refused within KONCE_GROUP_JOIN_TIMEOUT_MS gives up: OUT (TIMEDOUT).
  */
 #include <errno.h>
 #include <string.h>
@@ -174,8 +181,15 @@ void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw
 {
 	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
 		return;
-	if (!cg_is_coord(g))
-		return; /* the joiner asks every member; the coordinator answers */
+	if (!cg_is_coord(g)) {
+		/* The joiner asks every member it knows of; the coordinator answers.  A joiner that
+		 * knows only an older view (its token's) may not know our coordinator: tell it our
+		 * view, once per JOIN while its JOIN names an older epoch, and only if it holds an
+		 * invitation valid here (nothing is sent for an unknown secret). */
+		if (m->epoch < g->epoch && cj_invite_check(g, m->secret, NULL) == 0)
+			cv_resend_view(g, from, NULL);
+		return;
+	}
 	int why = cj_invite_check(g, m->secret, NULL);
 	if (why) {
 		send_refused(g, from, (uint8_t)why);
@@ -192,6 +206,20 @@ void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw
 	memcpy(g->joinq[g->joinq_len].secret, m->secret, KONCE_CW_SECRET);
 	g->joinq_len++;
 	cj_tick(g);
+}
+
+int cj_learn_view(konce_group *g, const konce_cw_value *v)
+{
+	if (v->epoch <= g->join_view_epoch)
+		return -ESTALE;
+	/* A member we ask is in a view without us, later than any we knew: its members (its
+	 * coordinator among them) are whom the JOIN goes to now.  The members are trusted (cgroup.h:
+	 * no Byzantine tolerance), and the value names at least one, itself. */
+	memcpy(g->token_keys, v->keys, (size_t)v->n * KONCE_CW_KEY);
+	g->token_n = v->n;
+	g->join_view_epoch = v->epoch;
+	g->join_retry_at = g->now; /* at once, on the next timer */
+	return 0;
 }
 
 static void send_asks(konce_group *g)

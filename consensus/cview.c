@@ -367,8 +367,10 @@ int cv_on_newview(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_
 		bool named = false;
 		for (unsigned k = 0; k < g->token_n; k++)
 			named |= !memcmp(g->token_keys[k], from, KONCE_CW_KEY);
-		if (!in_new || !(named || from_new))
+		if (!(named || (in_new && from_new)))
 			return -EPERM;
+		if (!in_new)
+			return cj_learn_view(g, v); /* a member's view: its coordinator decides on us */
 		return cv_install(g, v, true);
 	}
 	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
@@ -409,10 +411,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 		size_t vl = konce_cw_value_encode(v, g->view_bytes, KONCE_CW_MAX_VALUE);
 		g->view_len = vl;
 		g->out_epoch = v->epoch;
-		konce_group_event ev = {.type = KONCE_GROUP_EV_OUT, .epoch = v->epoch,
-					.out_reason = g->leaving ? KONCE_GROUP_OUT_LEFT : KONCE_GROUP_OUT_EVICTED};
-		g->state = KONCE_GROUP_OUT;
-		cg_event(g, &ev);
+		cg_set_out(g, g->leaving ? KONCE_GROUP_OUT_LEFT : KONCE_GROUP_OUT_EVICTED, 0, v->epoch);
 		return 0;
 	}
 	size_t len = konce_cw_value_encode(v, g->vbuf, KONCE_CW_MAX_VALUE);

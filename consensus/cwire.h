@@ -65,7 +65,8 @@ enum konce_cw_type {
 	KONCE_CW_ACCEPT = 10,   /* ballot u64, value */
 	KONCE_CW_ACCEPTED = 11, /* ballot u64 */
 	KONCE_CW_NEWVIEW = 12,  /* value: the decided next view, to its members and the removed */
-	KONCE_CW_JOIN = 13,     /* secret 32: joiner -> every member (header epoch 0) */
+	KONCE_CW_JOIN = 13,     /* secret 32: joiner -> every member (header epoch: the latest view the
+				 * joiner was told of, 0: none) */
 	KONCE_CW_JOIN_ASK = 14, /* joiner key 32, secret 32: coordinator -> members */
 	KONCE_CW_JOIN_VOTE = 15, /* joiner key 32, vote u8 (konce_cw_vote): member -> coordinator */
 	KONCE_CW_REFUSED = 16,  /* reason u8: member -> joiner */

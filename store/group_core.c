@@ -1,7 +1,9 @@
 /* group_core.c - the consensus core's persistence (consensus/cgroup.h) on the store: a
  * konce_group_persist whose calls queue records (groups.c), the same for a persist call a host
- * carried here as a note (consensus/cnote.h), and a restart from what is durable. */
+ * carried here as a note (consensus/cnote.h), a restart from what is durable, and the
+ * application's state handed back after it (konce_store_group_replay). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "consensus/cgroup.h"
@@ -122,4 +124,69 @@ int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GRO
 	}
 	konce_store_group_rec_free(&r);
 	return e;
+}
+
+struct replay_ctx {
+	int (*entry)(void *ctx, uint64_t seq, const uint8_t *e, size_t len);
+	void *ctx;
+	uint64_t next;
+	int rc;
+};
+
+static int replay_one(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
+{
+	struct replay_ctx *c = ctx;
+	if (seq != c->next) {
+		c->rc = -ENODATA; /* a delivered entry the log lacks: the state cannot be rebuilt */
+		return 1;
+	}
+	c->next++;
+	if (c->entry(c->ctx, seq, e, len)) {
+		c->rc = -ECANCELED;
+		return 1;
+	}
+	return 0;
+}
+
+int konce_store_group_replay(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t upto,
+			     int (*snap)(void *ctx, uint64_t seq, const uint8_t *data, size_t len),
+			     int (*entry)(void *ctx, uint64_t seq, const uint8_t *e, size_t len), void *ctx)
+{
+	konce_store_group_rec r;
+	int e = konce_store_group_get(st, gid, &r);
+	if (e)
+		return e;
+	if (!r.view || r.needs_state) {
+		konce_store_group_rec_free(&r);
+		return 0; /* joining, or waiting for a snapshot: no state here yet */
+	}
+	if (upto > r.delivered)
+		upto = r.delivered;
+	uint64_t first = 1;
+	if (r.snap_seq && r.snapshot) {
+		konce_cw_invite inv[KONCE_CW_SNAP_INVITES];
+		unsigned n = 0;
+		size_t core = 0;
+		/* the stream: the core section, then the application's bytes (a stream stored
+		 * without a core section is the application's bytes alone) */
+		if (konce_cw_snapcore_parse(inv, &n, r.snapshot, r.snap_len, &core) != KONCE_CW_OK)
+			core = 0;
+		if (snap(ctx, r.snap_seq, r.snapshot + core, r.snap_len - core)) {
+			konce_store_group_rec_free(&r);
+			return -ECANCELED;
+		}
+		first = r.snap_seq + 1;
+	}
+	konce_store_group_rec_free(&r);
+	if (first > upto)
+		return 0;
+	struct replay_ctx c = {.entry = entry, .ctx = ctx, .next = first};
+	int n = konce_store_group_entries(st, gid, first, upto, replay_one, &c);
+	if (n < 0)
+		return n;
+	if (c.rc)
+		return c.rc;
+	if (c.next != upto + 1)
+		return -ENODATA;
+	return (int)(upto - first + 1 > INT32_MAX ? INT32_MAX : upto - first + 1);
 }

@@ -225,11 +225,22 @@ void konce_store_group_persist(konce_store_group_binding *b, struct konce_group_
 /* Restarts a fresh core (konce_group_new) from the store: its view, vote, delivery point and the
  * entries after it, the invitations it knew (konce_group_restore_invite and _used), and a state
  * transfer still to do (konce_group_restore_catchup); or, for a
- * group still joining, konce_group_join with the stored invitation.  The application restores
- * its own state (a snapshot received is in konce_store_group_rec.snapshot).
+ * group still joining, konce_group_join with the stored invitation.  The application's state comes
+ * back with konce_store_group_replay().
  * 0, -ENOENT (no such group), -EINVAL (stored records the core refuses), or a negative errno. */
 int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], struct konce_group *g,
 			      uint64_t now, char *err, size_t errlen);
+
+/* The application's state after a restart, from what is durable: snap() with the snapshot the
+ * member received (its seq and the application's bytes, without the core section), if it has one,
+ * then entry() for every stored entry after it (or from seq 1) up to the delivery point or upto,
+ * whichever is lower, in seq order (every kind: the caller keeps its application's).  Neither is
+ * called for a group still joining or waiting for a snapshot (needs_state).  Either returns nonzero
+ * to stop (-ECANCELED).  The number of entries passed, -ENODATA if the log lacks one of them (the
+ * state cannot be rebuilt), -ENOENT, or a negative errno. */
+int konce_store_group_replay(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], uint64_t upto,
+			     int (*snap)(void *ctx, uint64_t seq, const uint8_t *data, size_t len),
+			     int (*entry)(void *ctx, uint64_t seq, const uint8_t *e, size_t len), void *ctx);
 
 /* "ok" or SQLite's first complaint, into buf.  0 if ok, -EILSEQ if not, other negative errno on failure. */
 int konce_store_check(konce_store *st, char *buf, size_t len);

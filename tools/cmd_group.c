@@ -225,9 +225,23 @@ static int do_invite(struct konce_ctl_opts *o, const char *group, long long expi
 
 static const char *state_line(json_t *g)
 {
-	static char b[256];
-	snprintf(b, sizeof b, "%s: %s, epoch %lld, %lld members, commit %lld%s",
-		 json_string_value(json_object_get(g, "name")), json_string_value(json_object_get(g, "state")),
+	static char b[512];
+	char more[192] = "";
+	const char *why = json_string_value(json_object_get(g, "out_reason"));
+	json_t *left = json_object_get(g, "join_left_ms");
+	if (json_is_integer(left)) {
+		long long ep = (long long)json_integer_value(json_object_get(g, "join_epoch"));
+		char who[64] = "the token's members";
+		if (ep)
+			snprintf(who, sizeof who, "the members of epoch %lld", ep);
+		snprintf(more, sizeof more, ", asking %s, gives up in %lld s", who,
+			 ((long long)json_integer_value(left) + 999) / 1000);
+	} else if (why && !strcmp(why, "join-timed-out"))
+		snprintf(more, sizeof more, ", the join timed out (no coordinator decided within 30 s; join again to retry)");
+	else if (why)
+		snprintf(more, sizeof more, " (%s)", why);
+	snprintf(b, sizeof b, "%s: %s%s, epoch %lld, %lld members, commit %lld%s",
+		 json_string_value(json_object_get(g, "name")), json_string_value(json_object_get(g, "state")), more,
 		 (long long)json_integer_value(json_object_get(g, "epoch")),
 		 (long long)json_integer_value(json_object_get(g, "members_count")),
 		 (long long)json_integer_value(json_object_get(g, "commit")),

@@ -47,6 +47,8 @@ enum konce_group_out_why {
 	KONCE_GROUP_EVICTED = 1, /* the others removed this node */
 	KONCE_GROUP_LEFT,        /* konce_node_group_leave() completed */
 	KONCE_GROUP_REFUSED,     /* a join was refused (invalid, used or expired invitation, or a veto) */
+	KONCE_GROUP_JOIN_TIMEDOUT, /* a join was neither accepted nor refused within 30 s: no coordinator
+				    * answered (the group is down, halted, or unreachable from here) */
 };
 
 typedef struct konce_group_notice {
@@ -60,6 +62,9 @@ typedef struct konce_group_notice {
 	size_t len;
 	unsigned members;    /* VIEW */
 	int reason;          /* OUT: enum konce_group_out_why; STORE_FAILED: errno */
+	int replayed;        /* DECIDED, SNAPSHOT: 1 when handed back from this node's store as the node
+			      * starts (the state this node had built before: a SNAPSHOT if it joined
+			      * by one, then the DECIDED after it); 0 when new */
 } konce_group_notice;
 
 typedef void (*konce_group_fn)(void *ctx, const konce_group_notice *ev);
@@ -79,6 +84,10 @@ typedef struct konce_group_info {
 	uint64_t epoch, commit;
 	unsigned nmembers, coordinator; /* coordinator: index into members */
 	uint8_t members[KONCE_GROUP_MEMBERS_MAX][KONCE_KEY_BYTES];
+	int out_reason;        /* OUT: enum konce_group_out_why; else 0 */
+	int64_t join_left_ms;  /* JOINING: milliseconds before the join gives up (OUT, JOIN_TIMEDOUT); else -1 */
+	uint64_t join_epoch;   /* JOINING: the epoch of the latest view a member told this node of, whose
+				* members it asks now (0: none yet, it asks the token's members) */
 } konce_group_info;
 
 /** What this node's failure detector thinks of a member (docs/CONSENSUS.md "Failure detection"). */
@@ -125,7 +134,8 @@ KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t 
  * -ENOENT (no such group), -EINVAL (not a token of this group). */
 KONCE_API int konce_node_group_invite_status(konce_node *n, const char *name, const char *token);
 /** Asks to join the group of a token, naming it `name` here (NULL: "g-" and the id's first bytes in
- * hex).  The outcome arrives as JOINED or OUT (REFUSED).  0, -EINVAL (a malformed token),
+ * hex).  The outcome arrives as JOINED, or OUT (REFUSED, or JOIN_TIMEDOUT when no coordinator
+ * decided within 30 s; a member that is not the coordinator points the join at its view's).  0, -EINVAL (a malformed token),
  * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already).  A group this
  * node is out of (evicted, left, refused) is replaced by the join: its records go first. */
 KONCE_API int konce_node_group_join(konce_node *n, const char *token, const char *name);
@@ -165,7 +175,11 @@ typedef int (*konce_group_snapshot_fn)(void *ctx, const char *name, const uint8_
 KONCE_API int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx);
 /** Sets the snapshot callback for every group on this node.  0, or -ENOTSUP without a store. */
 KONCE_API int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx);
-/** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store. */
+/** Events of every group on this node (NULL: none).  0, or -ENOTSUP without a store.
+ * A node that starts with groups in its store hands each group's state back first, from the event
+ * loop after fn is set (or just before that group's first new event): the SNAPSHOT it joined by,
+ * if any, then every DECIDED delivered before, in order, each with `replayed` set; the new DECIDED
+ * events go on from there.  An application that keeps its own state durably may skip them. */
 KONCE_API int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx);
 
 #endif

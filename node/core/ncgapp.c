@@ -84,6 +84,17 @@ static void say(konce_ncgapp_out *o, int level, const char *fmt, ...)
 	o->level = level;
 }
 
+int konce_ncgapp_out_why(int core_reason)
+{
+	switch (core_reason) {
+	case KONCE_GROUP_OUT_EVICTED: return KONCE_GROUP_EVICTED;
+	case KONCE_GROUP_OUT_LEFT: return KONCE_GROUP_LEFT;
+	case KONCE_GROUP_OUT_TIMEDOUT: return KONCE_GROUP_JOIN_TIMEDOUT;
+	case 0: return 0;
+	default: return KONCE_GROUP_REFUSED;
+	}
+}
+
 void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event *ev, konce_ncgapp_out *out)
 {
 	const konce_group_event *g = &ev->group;
@@ -127,11 +138,13 @@ void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event
 		break;
 	case KONCE_GROUP_EV_OUT:
 		o.type = KONCE_GROUP_N_OUT;
-		o.reason = g->out_reason == KONCE_GROUP_OUT_EVICTED ? KONCE_GROUP_EVICTED
-			   : g->out_reason == KONCE_GROUP_OUT_LEFT  ? KONCE_GROUP_LEFT
-								    : KONCE_GROUP_REFUSED;
-		say(out, KONCE_LOG_INFO, "group %s: out (%s)", x->name,
-		    o.reason == KONCE_GROUP_EVICTED ? "evicted" : o.reason == KONCE_GROUP_LEFT ? "left" : "refused");
+		o.reason = konce_ncgapp_out_why(g->out_reason);
+		if (o.reason == KONCE_GROUP_JOIN_TIMEDOUT)
+			say(out, KONCE_LOG_WARN, "group %s: out (the join timed out: no coordinator decided within %d s)",
+			    x->name, KONCE_GROUP_JOIN_TIMEOUT_MS / 1000);
+		else
+			say(out, KONCE_LOG_INFO, "group %s: out (%s)", x->name,
+			    o.reason == KONCE_GROUP_EVICTED ? "evicted" : o.reason == KONCE_GROUP_LEFT ? "left" : "refused");
 		break;
 	case KONCE_GROUP_EV_PERSIST_FAILED:
 		o.type = KONCE_GROUP_N_STORE_FAILED;
@@ -352,6 +365,13 @@ static void fill_info(konce_group *g, const konce_ncgapp_name *x, konce_group_in
 	for (unsigned i = 0; i < o->nmembers; i++)
 		memcpy(o->members[i], keys[i], KONCE_KEY_BYTES);
 	o->coordinator = o->nmembers ? konce_group_coordinator(g) : 0;
+	o->out_reason = konce_ncgapp_out_why(konce_group_out_reason(g));
+	uint64_t je, left;
+	o->join_left_ms = -1;
+	if (!konce_group_join_progress(g, &je, &left)) {
+		o->join_left_ms = (int64_t)left;
+		o->join_epoch = je;
+	}
 }
 
 int konce_ncgapp_info(konce_ncgapp *t, konce_nodecore *c, const char *name, konce_group_info *out)

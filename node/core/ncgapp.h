@@ -25,6 +25,9 @@ typedef struct konce_ncgapp_name {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	char name[KONCE_GROUP_NAME_MAX + 1];
 	bool used, joining; /* joining: JOINED not yet reported */
+	bool replay;        /* restored from the store: its state is still to be handed back to the
+			     * application (node/io/group_io.c), up to replay_upto */
+	uint64_t replay_upto;
 } konce_ncgapp_name;
 
 /* The caller allocates (zeroed: no names). */
@@ -48,6 +51,8 @@ typedef struct konce_ncgapp_out {
 	char log[KONCE_GROUP_NAME_MAX + 96];
 } konce_ncgapp_out;
 void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event *ev, konce_ncgapp_out *out);
+/* The public reason (enum konce_group_out_why) for a core's (enum konce_group_out_reason); 0 for 0. */
+int konce_ncgapp_out_why(int core_reason);
 
 /* Commands.  Each returns 0 or a negative errno; -ENOENT for a name not bound. */
 /* A new group, founded by this node, under gid (already in the store): -EINVAL (bad name),

@@ -57,12 +57,25 @@ static json_t *hex_json(const uint8_t *b, size_t n)
 	return json_string(h);
 }
 
+void ctl_group_progress(json_t *o, const konce_group_info *g)
+{
+	const char *why = g->out_reason == KONCE_GROUP_EVICTED ? "evicted" : g->out_reason == KONCE_GROUP_LEFT ? "left"
+			  : g->out_reason == KONCE_GROUP_REFUSED ? "refused"
+			  : g->out_reason == KONCE_GROUP_JOIN_TIMEDOUT ? "join-timed-out" : NULL;
+	json_object_set_new(o, "out_reason", why ? json_string(why) : json_null());
+	if (g->state == KONCE_GROUP_S_JOINING && g->join_left_ms >= 0) {
+		json_object_set_new(o, "join_left_ms", json_integer((json_int_t)g->join_left_ms));
+		json_object_set_new(o, "join_epoch", json_integer((json_int_t)g->join_epoch));
+	}
+}
+
 static json_t *info_json(const konce_group_info *g, bool members)
 {
 	json_t *o = json_pack("{s:s, s:o, s:s, s:b, s:I, s:I, s:i}", "name", g->name, "id",
 			      hex_json(g->id, sizeof g->id), "state", state_name(g->state), "halted", g->halted,
 			      "epoch", (json_int_t)g->epoch, "commit", (json_int_t)g->commit, "members_count",
 			      (int)g->nmembers);
+	ctl_group_progress(o, g);
 	if (members) {
 		json_t *a = json_array();
 		for (unsigned i = 0; i < g->nmembers; i++) {

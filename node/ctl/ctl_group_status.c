@@ -49,6 +49,7 @@ json_t *ctl_group_status(konce_node *n, const char *name)
 			      (json_int_t)st->info.epoch, "commit", (json_int_t)st->info.commit, "last",
 			      (json_int_t)st->last, "members_count", (int)st->info.nmembers, "catching_up",
 			      st->catching_up);
+	ctl_group_progress(g, &st->info);
 	json_t *a = json_array();
 	for (unsigned i = 0; !e && i < st->info.nmembers && i < KONCE_GROUP_MEMBERS_MAX; i++) {
 		const konce_group_member_status *m = &st->members[i];

@@ -25,6 +25,10 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 
 /* ctl_group.c: "group.*" */
 json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req);
+/* ctl_group.c: sets "out_reason" (a name, or null) and, while joining, "join_left_ms" and
+ * "join_epoch" on a group's JSON object */
+struct konce_group_info;
+void ctl_group_progress(json_t *o, const struct konce_group_info *g);
 /* ctl_group_status.c: the "group.status" answer for group `name` */
 json_t *ctl_group_status(konce_node *n, const char *name);
 

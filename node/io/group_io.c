@@ -19,7 +19,11 @@
  * A failed write keeps the batch queued on the writer and retries every RETRY_MS; the groups wait.
  *
  * At start every stored group is hosted again and restored from its records
- * (konce_store_group_restore), before the first packet is read.
+ * (konce_store_group_restore), before the first packet is read; its application state is handed
+ * back (konce_store_group_replay: the snapshot it joined by, then the entries it had delivered, up
+ * to the delivery point the core restarted from) as `replayed` notices, from the loop's turn after
+ * the event callback is set, or just before the group's first new event, whichever comes first, so
+ * the new DECIDED events follow them without a gap.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,7 +52,7 @@ struct node_groups {
 	konce_ncgapp app;
 	konce_group_fn fn;
 	void *ctx;
-	struct event *ev_flush;
+	struct event *ev_flush, *ev_replay;
 	group_writer *writer;
 	struct gpid queued[KONCE_NC_GROUPS_MAX]; /* records on n->store's queue */
 	struct gpid flying[KONCE_NC_GROUPS_MAX]; /* records handed to the writer */
@@ -200,6 +204,85 @@ void node_groups_io(struct konce_node *n)
 	}
 }
 
+/* ---- the state handed back at start ------------------------------------------------------------ */
+
+struct replay {
+	struct konce_node *n;
+	konce_group_notice o;
+	unsigned decided;
+};
+
+static int replay_snap(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	struct replay *r = ctx;
+	konce_group_notice o = r->o;
+	o.type = KONCE_GROUP_N_SNAPSHOT;
+	o.seq = seq;
+	o.data = data;
+	o.len = len;
+	if (r->n->groups->fn)
+		r->n->groups->fn(r->n->groups->ctx, &o);
+	return 0;
+}
+
+static int replay_entry(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
+{
+	struct replay *r = ctx;
+	konce_cw_entry en;
+	if (konce_cw_entry_parse(&en, e, len, NULL) != KONCE_CW_OK)
+		return 1;
+	if (en.kind != KONCE_CW_E_APP)
+		return 0; /* the group's own (invitations): not the application's */
+	konce_group_notice o = r->o;
+	o.type = KONCE_GROUP_N_DECIDED;
+	o.seq = seq;
+	memcpy(o.origin, en.origin, sizeof o.origin);
+	o.nonce = en.nonce;
+	o.data = en.data;
+	o.len = en.len;
+	r->decided++;
+	if (r->n->groups->fn)
+		r->n->groups->fn(r->n->groups->ctx, &o);
+	return 0;
+}
+
+static void replay_one(struct konce_node *n, konce_ncgapp_name *x)
+{
+	struct replay r = {.n = n};
+	x->replay = false;
+	snprintf(r.o.name, sizeof r.o.name, "%s", x->name);
+	memcpy(r.o.id, x->gid, KONCE_CW_GROUP_ID);
+	r.o.replayed = 1;
+	int e = konce_store_group_replay(n->store, x->gid, x->replay_upto, replay_snap, replay_entry, &r);
+	if (e < 0)
+		node_log(n, KONCE_LOG_ERROR, "group %s: cannot hand its state back from the store: %s", x->name,
+			 e == -ENODATA ? "the log misses a delivered entry" : strerror(-e));
+	else if (r.decided)
+		node_log(n, KONCE_LOG_INFO, "group %s: %u decisions handed back from the store", x->name, r.decided);
+}
+
+/* Hands back the state of every restored group (only: that one) still owed it, once the
+ * application listens. */
+static void replay_owed(struct konce_node *n, konce_ncgapp_name *only)
+{
+	if (!n->groups->fn)
+		return;
+	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++) {
+		konce_ncgapp_name *x = &n->groups->app.names[i];
+		if (x->used && x->replay && (!only || x == only))
+			replay_one(n, x);
+	}
+}
+
+static void on_replay(evutil_socket_t fd, short what, void *arg)
+{
+	struct konce_node *n = arg;
+	(void)fd;
+	(void)what;
+	if (n->groups)
+		replay_owed(n, NULL);
+}
+
 /* ---- events --------------------------------------------------------------------------------- */
 
 void node_group_event(struct konce_node *n, const konce_nc_event *ev)
@@ -207,6 +290,9 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 	konce_ncgapp_out o;
 	if (!n->groups)
 		return;
+	konce_ncgapp_name *x = konce_ncgapp_by_gid(&n->groups->app, ev->gid);
+	if (x && x->replay)
+		replay_owed(n, x); /* what it delivered before comes before what it delivers now */
 	konce_ncgapp_event(&n->groups->app, n->core, ev, &o);
 	if (o.level >= 0)
 		node_log(n, o.level, "%s", o.log);
@@ -236,6 +322,13 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 		return 0;
 	}
 	x->joining = konce_group_state(g) == KONCE_GROUP_JOINING;
+	konce_store_group_rec r;
+	if (!x->joining && !konce_store_group_get(n->store, gid, &r)) {
+		/* the core delivers after r.delivered: the application gets everything up to it back */
+		x->replay = true;
+		x->replay_upto = r.delivered;
+		konce_store_group_rec_free(&r);
+	}
 	return 0;
 }
 
@@ -245,7 +338,10 @@ int node_groups_start(struct konce_node *n)
 	if (!n->store)
 		return 0;
 	if (!(n->groups = calloc(1, sizeof *n->groups)) ||
-	    !(n->groups->ev_flush = event_new(n->base, -1, 0, on_gflush, n))) {
+	    !(n->groups->ev_flush = event_new(n->base, -1, 0, on_gflush, n)) ||
+	    !(n->groups->ev_replay = event_new(n->base, -1, 0, on_replay, n))) {
+		if (n->groups && n->groups->ev_flush)
+			event_free(n->groups->ev_flush);
 		free(n->groups);
 		n->groups = NULL;
 		return -ENOMEM;
@@ -254,6 +350,7 @@ int node_groups_start(struct konce_node *n)
 	if (group_writer_start(&n->groups->writer, n->base, path, on_written, n, err, sizeof err)) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without groups", err);
 		event_free(n->groups->ev_flush);
+		event_free(n->groups->ev_replay);
 		free(n->groups);
 		n->groups = NULL;
 		return 0;
@@ -277,6 +374,7 @@ void node_groups_stop(struct konce_node *n)
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 	group_writer_stop(n->groups->writer);
 	event_free(n->groups->ev_flush);
+	event_free(n->groups->ev_replay);
 	free(n->groups);
 	n->groups = NULL;
 }
@@ -457,5 +555,7 @@ int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 		return e;
 	n->groups->fn = fn;
 	n->groups->ctx = ctx;
+	if (fn)
+		event_active(n->groups->ev_replay, EV_TIMEOUT, 0); /* the restored groups' state, from the loop */
 	return 0;
 }

@@ -15,6 +15,9 @@ konce_group *gh_make_core(gh *s, unsigned i);
 void gh_record_view(gh *s, unsigned i, uint64_t epoch);
 /* Takes node i's output: sends its messages and checks its events. */
 void gh_drain(gh *s, unsigned i);
+/* SQLite mode: node i's application rebuilds its state from its store after a restart
+ * (konce_store_group_replay) and it is checked against every other node's after that seq. */
+void gh_app_replay(gh *s, unsigned i);
 gh_msg gh_q_pop(gh *s);
 
 /* gh_store.c: the stores. */

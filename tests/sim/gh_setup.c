@@ -141,9 +141,14 @@ void gh_restart(gh *s, unsigned i)
 	}
 	n->up = true;
 	n->next_delivery = st->delivered + 1;
-	/* The application kept its state with each delivery (or the snapshot), durable with them. */
-	n->app_hash = st->delivered < GH_MAX_SEQ ? s->chain[st->delivered] : 0;
-	n->app_seq = st->delivered;
+	if (st->db) {
+		/* The application starts empty and gets its state back from the store. */
+		gh_app_replay(s, i);
+	} else {
+		/* The application kept its state with each delivery (or the snapshot), durable with them. */
+		n->app_hash = st->delivered < GH_MAX_SEQ ? s->chain[st->delivered] : 0;
+		n->app_seq = st->delivered;
+	}
 	n->awaiting = st->needs_state;
 	if (st->needs_state)
 		n->next_delivery = 0;
@@ -194,11 +199,16 @@ int gh_invite(gh *s, unsigned inviter, unsigned j)
 
 int gh_join(gh *s, unsigned j)
 {
+	unsigned members[KONCE_CW_MAX_MEMBERS], cnt;
+	gh_top_epoch(s, members, &cnt);
+	return gh_join_to(s, j, members, cnt);
+}
+
+int gh_join_to(gh *s, unsigned j, const unsigned *members, unsigned cnt)
+{
 	gh_node *n = &s->node[j];
 	if (n->used)
 		return -EALREADY;
-	unsigned members[KONCE_CW_MAX_MEMBERS], cnt;
-	gh_top_epoch(s, members, &cnt);
 	uint8_t keys[KONCE_CW_MAX_MEMBERS][KONCE_CW_KEY];
 	for (unsigned k = 0; k < cnt; k++)
 		memcpy(keys[k], s->node[members[k]].key, KONCE_CW_KEY);

@@ -126,7 +126,7 @@ typedef struct gh {
 	 * it with its queue discarded, a restart reopens it and restores the core from it (and checks
 	 * that it holds exactly the in-memory store's records). */
 	char dbdir[64];
-	uint64_t db_flushes, db_restores;
+	uint64_t db_flushes, db_restores, replays;
 } gh;
 
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
@@ -144,6 +144,8 @@ int gh_propose(gh *s, unsigned i);
 /* Node inviter registers an invitation for spare j, and j starts to join. */
 int gh_invite(gh *s, unsigned inviter, unsigned j);
 int gh_join(gh *s, unsigned j);
+/* The same with a token naming these nodes (an older view's, or part of one). */
+int gh_join_to(gh *s, unsigned j, const unsigned *members, unsigned cnt);
 /* The highest installed epoch among running nodes, and its members as node numbers. */
 uint64_t gh_top_epoch(gh *s, unsigned *members, unsigned *n);
 int gh_node_of(const gh *s, const uint8_t key[KONCE_CW_KEY]);

@@ -14,7 +14,9 @@
  * Half the schedules run asynchronous stores (a record becomes durable 1-5 ms after the persist
  * call; a crash loses what is not).  test_sqlite_schedules runs the schedules again with every
  * member's records in a real SQLite store (group_harness.h, SQLite mode): a crash closes it with its
- * queue lost, a restart reopens it and restores the member from it.
+ * queue lost, a restart reopens it, restores the member from it, and the member's application
+ * rebuilds its state from it (konce_store_group_replay), which must equal every other member's
+ * state after the same seq.
  *
  * SIM_SEEDS=N runs N schedules (default 500), SIM_SEED=N just one; SIM_STORE_SEEDS=N runs N
  * SQLite schedules (default 100); a failure prints its seed.
@@ -33,7 +35,8 @@
 enum { FAULT_US = 15 * SIM_SEC, QUIET_US = 8 * SIM_SEC, PROGRESS_US = 10 * SIM_SEC };
 
 typedef struct totals {
-	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired;
+	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired,
+		 replays;
 } totals;
 
 static int pick_up(gh *s, bool up)
@@ -221,6 +224,7 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	t->lost += s->lost_records;
 	t->flushes += s->db_flushes;
 	t->restores += s->db_restores;
+	t->replays += s->replays;
 	t->snapshots += s->snapshots;
 	t->expired += s->expired_refusals;
 	gh_free(s);
@@ -254,12 +258,12 @@ static void test_sqlite_schedules(void **state)
 	for (uint64_t seed = first; seed < first + count; seed++)
 		run_seed(seed, &t, true);
 	printf("group faults on SQLite: %llu schedules, 0 violations; %llu deliveries, %llu view installs, "
-	       "%llu evictions, %llu joins accepted, %llu snapshots restored; %llu flushes, %llu restarts from SQLite, "
-	       "%llu records lost in crashes before they were durable\n",
+	       "%llu evictions, %llu joins accepted, %llu snapshots restored; %llu flushes, %llu restarts from SQLite "
+	       "(%llu application states rebuilt from the store), %llu records lost in crashes before they were durable\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
 	       (unsigned long long)t.evictions, (unsigned long long)t.joins, (unsigned long long)t.snapshots,
 	       (unsigned long long)t.flushes,
-	       (unsigned long long)t.restores, (unsigned long long)t.lost);
+	       (unsigned long long)t.restores, (unsigned long long)t.replays, (unsigned long long)t.lost);
 }
 
 int main(void)

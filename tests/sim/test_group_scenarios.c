@@ -13,9 +13,17 @@
  *   join:              an invited key joins a group of three; a vetoed one and one with an unknown
  *                      secret are refused; the joiner delivers what commits after it joined;
  *   leave:             a member leaves and learns it has left; the rest go on.
+ *   join_stale_token:  a joiner whose token does not name the coordinator (the view changed since
+ *                      the invitation), on 20 seeded schedules with loss, duplication and, on odd
+ *                      seeds, the coordinator crashing during the join: the members tell it the
+ *                      view, it asks that view's coordinator and is admitted;
+ *   join_gives_up:     a joiner of a group that cannot admit anyone (two of three members down)
+ *                      stays JOINING, says how long it has left, and gives up (OUT, TIMEDOUT)
+ *                      when KONCE_GROUP_JOIN_TIMEOUT_MS has passed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -242,6 +250,86 @@ static void test_leave(void **st)
 	gh_free(s);
 }
 
+static bool in_view(gh *s, unsigned i, unsigned who)
+{
+	const uint8_t (*keys)[KONCE_CW_KEY];
+	unsigned n = konce_group_members(s->node[i].g, &keys);
+	for (unsigned k = 0; k < n; k++)
+		if (!memcmp(keys[k], s->node[who].key, KONCE_CW_KEY))
+			return true;
+	return false;
+}
+
+static void test_join_stale_token(void **st)
+{
+	(void)st;
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		gh *s = gh_new(100 + seed, 3, 1);
+		for (unsigned i = 0; i < 3; i++)
+			s->node[i].policy[3] = true; /* gh_new has a tenth of the answers veto */
+		propose_n(s, 0, 2);
+		assert_int_equal(gh_invite(s, 1, 3), 0);
+		gh_run_until(s, s->now + SEC);
+		s->loss = 0.02;
+		s->dup = 0.02;
+		/* The token names the members other than the coordinator: as if it had been made in an
+		 * earlier view, whose coordinator has since been replaced. */
+		unsigned coord = konce_group_coordinator(s->node[0].g), tok[2], nt = 0;
+		for (unsigned i = 0; i < 3; i++)
+			if (i != coord)
+				tok[nt++] = i;
+		assert_int_equal(gh_join_to(s, 3, tok, nt), 0);
+		bool crash = seed % 2;
+		uint64_t crash_at = s->now + simrng_below(&s->rng, SEC);
+		if (crash) {
+			gh_run_until(s, crash_at);
+			gh_crash(s, coord);
+		}
+		gh_run_until(s, s->now + 8 * SEC);
+		if (konce_group_state(s->node[3].g) != KONCE_GROUP_NORMAL)
+			fprintf(stderr, "seed %llu: the joiner is in state %d (out %d)\n", (unsigned long long)seed, (int)s->node[3].out_reason,
+				konce_group_state(s->node[3].g));
+		assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_NORMAL);
+		s->loss = s->dup = 0;
+		for (unsigned i = 0; i < 4; i++)
+			if (s->node[i].up)
+				assert_true(in_view(s, i, 3));
+		assert_int_equal(gh_progress(s, 5 * SEC), 0);
+		ok(s);
+		gh_free(s);
+	}
+}
+
+static void test_join_gives_up(void **st)
+{
+	(void)st;
+	gh *s = gh_new(9, 3, 1);
+	for (unsigned i = 0; i < 3; i++)
+		s->node[i].policy[3] = true;
+	propose_n(s, 0, 2);
+	assert_int_equal(gh_invite(s, 1, 3), 0);
+	gh_run_until(s, s->now + SEC);
+	gh_crash(s, 0);
+	gh_crash(s, 1);
+	assert_int_equal(gh_join(s, 3), 0);
+	uint64_t started = s->now, epoch, left;
+	gh_run_until(s, started + 10 * SEC);
+	assert_true(konce_group_halted(s->node[2].g));
+	assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_JOINING);
+	assert_int_equal(konce_group_join_progress(s->node[3].g, &epoch, &left), 0);
+	assert_true(left > (uint64_t)KONCE_GROUP_JOIN_TIMEOUT_MS - 10500 && left <= KONCE_GROUP_JOIN_TIMEOUT_MS - 9900);
+	assert_false(s->node[3].out);
+	gh_run_until(s, started + (uint64_t)KONCE_GROUP_JOIN_TIMEOUT_MS * 1000 + 100 * SIM_MS);
+	assert_true(s->node[3].out);
+	assert_int_equal(s->node[3].out_reason, KONCE_GROUP_OUT_TIMEDOUT);
+	assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_OUT);
+	assert_int_equal(konce_group_out_reason(s->node[3].g), KONCE_GROUP_OUT_TIMEDOUT);
+	assert_int_equal(konce_group_join_progress(s->node[3].g, &epoch, &left), -EINVAL);
+	assert_int_equal(konce_group_next_timer(s->node[3].g), UINT64_MAX);
+	ok(s);
+	gh_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +341,8 @@ int main(void)
 		cmocka_unit_test(test_restart_keeps_place),
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_leave),
+		cmocka_unit_test(test_join_stale_token),
+		cmocka_unit_test(test_join_gives_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -445,6 +445,106 @@ static void test_joiner_abstains_until_snapshot(void **st)
 	konce_group_free(g);
 }
 
+/* A joiner whose token is older than the group's view: a member that is not the coordinator tells
+ * it the view (only for a valid invitation, and only while the JOIN names an older epoch); the
+ * joiner asks that view's members from then on, and gives up at KONCE_GROUP_JOIN_TIMEOUT_MS. */
+static void test_join_follows_view(void **st)
+{
+	(void)st;
+	uint8_t secret[32], h[32], bad[32], to[32];
+	static uint8_t y[32];
+	memset(secret, 0x47, 32);
+	memset(bad, 0x48, 32);
+	memset(y, 0x7a, 32);
+	konce_ctoken_secret_hash(h, secret);
+
+	/* The member's side: A in {A, B, C} at epoch 1 (B coordinates) with the invitation committed. */
+	store s = {0};
+	konce_group *g = abc(&s);
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 1), m;
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = invite_entry(B, h, 0);
+	assert_int_equal(input(g, B, &p, MSEC), 0);
+	konce_group_event ev;
+	while (konce_group_poll_event(g, &ev))
+		;
+	assert_int_equal(konce_group_invite_state(g, secret), 1);
+	(void)find_out(g, 0, NULL, &m);
+	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
+	j.secret = bad;
+	assert_int_equal(input(g, y, &j, 2 * MSEC), 0);
+	assert_false(find_out(g, KONCE_CW_NEWVIEW, y, &m)); /* an unknown invitation: nothing */
+	j.secret = secret;
+	assert_int_equal(input(g, y, &j, 3 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_NEWVIEW, y, &m)); /* its view, whose coordinator is B */
+	assert_int_equal(m.v.epoch, 1);
+	assert_int_equal(m.v.n, 3);
+	j.epoch = 1; /* the joiner knows this view now: no answer */
+	assert_int_equal(input(g, y, &j, 4 * MSEC), 0);
+	assert_false(find_out(g, KONCE_CW_NEWVIEW, y, &m));
+	konce_group_free(g);
+
+	/* The joiner's side: its token names A and B. */
+	store s2 = {0};
+	g = member(&s2, y, 0, NULL, 0);
+	static uint8_t tok[2][32], view[2][32];
+	memcpy(tok[0], A, 32);
+	memcpy(tok[1], B, 32);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])tok, 2, secret, 0), 0);
+	assert_true(next_out(g, to, &m));
+	assert_int_equal(m.type, KONCE_CW_JOIN);
+	assert_int_equal(m.epoch, 0);
+	(void)find_out(g, 0, NULL, &m);
+	uint64_t ep, left;
+	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
+	assert_int_equal(ep, 0);
+	assert_int_equal(left, KONCE_GROUP_JOIN_TIMEOUT_MS);
+	/* B is in view 4, {B, C}, which does not name the joiner: it asks B and C now. */
+	memcpy(view[0], B, 32);
+	memcpy(view[1], C, 32);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 4, 0);
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 4, .n = 2, .keys = &view[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, B, &nv, 100 * MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	const uint8_t (*tk)[KONCE_CW_KEY];
+	assert_int_equal(konce_group_join_targets(g, &tk), 2);
+	assert_memory_equal(tk[1], C, 32);
+	konce_group_timer(g, 120 * MSEC);
+	bool to_c = false;
+	while (next_out(g, to, &m)) {
+		assert_int_equal(m.type, KONCE_CW_JOIN);
+		assert_int_equal(m.epoch, 4);
+		assert_false(!memcmp(to, A, 32));
+		to_c |= !memcmp(to, C, 32);
+	}
+	assert_true(to_c);
+	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
+	assert_int_equal(ep, 4);
+	/* An older view teaches nothing; A, no longer asked, is not heard. */
+	nv.epoch = nv.v.epoch = 3;
+	assert_int_equal(input(g, C, &nv, 200 * MSEC), -ESTALE);
+	nv.epoch = nv.v.epoch = 5;
+	assert_int_equal(input(g, A, &nv, 210 * MSEC), -EPERM);
+	assert_int_equal(konce_group_join_targets(g, &tk), 2);
+	/* Nobody admits it: OUT (TIMEDOUT) at the deadline, and no JOIN after it. */
+	konce_group_timer(g, (KONCE_GROUP_JOIN_TIMEOUT_MS - 1) * MSEC);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
+	assert_int_equal(left, 1);
+	(void)find_out(g, 0, NULL, &m);
+	konce_group_timer(g, KONCE_GROUP_JOIN_TIMEOUT_MS * MSEC);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
+	assert_int_equal(konce_group_out_reason(g), KONCE_GROUP_OUT_TIMEDOUT);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_TIMEDOUT);
+	assert_false(next_out(g, to, &m));
+	assert_int_equal(konce_group_next_timer(g), UINT64_MAX);
+	konce_group_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_joiner),
 		cmocka_unit_test(test_join_vote_and_veto),
 		cmocka_unit_test(test_joiner_abstains_until_snapshot),
+		cmocka_unit_test(test_join_follows_view),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -2,7 +2,8 @@
  * cores without a network: names are checked and bound once; a founder's first view becomes a
  * VIEW notice, a joiner's a JOINED then a VIEW; an invitation carries this node first and the
  * address hint; a join refuses bad text, a bad name, an expired token, its own invitation and a
- * taken name or group; the log reader takes only whole application entries. */
+ * taken name or group; the log reader takes only whole application entries; a join nobody decides
+ * on says how long it has left, then times out (OUT, JOIN_TIMEDOUT). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -212,6 +213,51 @@ static void test_create_invite_join(void **state)
 	side_free(&b);
 }
 
+/* A join nobody decides on (the members never answer): the info says it is joining and how long it
+ * has left; at the deadline an OUT notice says the join timed out, and so does the info. */
+static void test_join_times_out(void **state)
+{
+	(void)state;
+	static struct side a, b;
+	konce_group_notice no[4];
+	char token[KONCE_GROUP_TOKEN_MAX], nm[KONCE_GROUP_NAME_MAX + 1];
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	static konce_ctoken t;
+	konce_group_info info;
+	side_new(&a);
+	side_new(&b);
+	randombytes_buf(gid, sizeof(gid));
+	assert_int_equal(konce_ncgapp_create(&a.app, a.c, gid, "team", 2000, 100), 0);
+	assert_int_equal(konce_ncgapp_invite(&a.app, a.c, "team", pk(&a), SECRET, 0, NULL, 3000, 100, token,
+					     sizeof(token)),
+			 0);
+	assert_int_equal(konce_ncgapp_join_check(&b.app, pk(&b), token, "far", 100, &t, nm), 0);
+	assert_int_equal(konce_ncgapp_join(&b.app, b.c, &t, nm, 4000, 100), 0);
+	assert_int_equal(konce_ncgapp_info(&b.app, b.c, "far", &info), 0);
+	assert_int_equal(info.state, KONCE_GROUP_S_JOINING);
+	assert_int_equal(info.out_reason, 0);
+	assert_int_equal(info.join_left_ms, KONCE_GROUP_JOIN_TIMEOUT_MS);
+	assert_int_equal(info.join_epoch, 0);
+	uint64_t deadline = 4000 + (uint64_t)KONCE_GROUP_JOIN_TIMEOUT_MS * 1000;
+	konce_nodecore_timer(b.c, deadline - 1000000);
+	(void)drain(&b, no, 4);
+	assert_int_equal(konce_ncgapp_info(&b.app, b.c, "far", &info), 0);
+	assert_int_equal(info.state, KONCE_GROUP_S_JOINING);
+	assert_true(info.join_left_ms > 900 && info.join_left_ms <= 1000);
+	konce_nodecore_timer(b.c, deadline);
+	assert_int_equal(drain(&b, no, 4), 1);
+	assert_int_equal(no[0].type, KONCE_GROUP_N_OUT);
+	assert_int_equal(no[0].reason, KONCE_GROUP_JOIN_TIMEDOUT);
+	assert_int_equal(konce_ncgapp_info(&b.app, b.c, "far", &info), 0);
+	assert_int_equal(info.state, KONCE_GROUP_S_OUT);
+	assert_int_equal(info.out_reason, KONCE_GROUP_JOIN_TIMEDOUT);
+	assert_int_equal(info.join_left_ms, -1);
+	/* out of it: a new invitation may replace it */
+	assert_true(konce_ncgapp_rejoinable(&b.app, b.c, gid, "far"));
+	side_free(&a);
+	side_free(&b);
+}
+
 static void test_log_entry(void **state)
 {
 	(void)state;
@@ -238,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_create_invite_join),
 		cmocka_unit_test(test_log_entry),
+		cmocka_unit_test(test_join_times_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

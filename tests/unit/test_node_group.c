@@ -2,7 +2,8 @@
  * a temporary directory), through the public API of include/konce/group.h: the join policy
  * (konce_node_group_on_join_request) vetoes a joiner, and the snapshot callback
  * (konce_node_group_on_snapshot) hands a joiner the application state it then gets as a SNAPSHOT
- * event, before the decisions that follow. */
+ * event, before the decisions that follow; after a restart the application gets its state back
+ * through the same events (replayed). */
 #include <errno.h>
 #include <event2/event.h>
 #include <setjmp.h>
@@ -24,7 +25,7 @@ struct app {
 	char state[256]; /* the application state: every decision delivered, joined by '|' */
 	size_t len;
 	uint64_t snap_seq;
-	unsigned snapshots, decided, snap_calls, policy_calls, refused;
+	unsigned snapshots, decided, snap_calls, policy_calls, refused, replayed;
 	char policy_group[KONCE_GROUP_NAME_MAX + 1];
 	uint8_t veto[KONCE_KEY_BYTES]; /* the key this node's policy vetoes (zero: none) */
 };
@@ -48,6 +49,7 @@ static void quiet(void *ctx, int level, const char *line)
 static void on_event(void *ctx, const konce_group_notice *ev)
 {
 	struct app *a = ctx;
+	a->replayed += ev->replayed != 0;
 	if (ev->type == KONCE_GROUP_N_DECIDED) {
 		int w = snprintf(a->state + a->len, sizeof a->state - a->len, "%s%.*s", a->len ? "|" : "", (int)ev->len,
 				 (const char *)ev->data);
@@ -208,6 +210,64 @@ static void test_restart_keeps_invitations(void **state)
 	assert_int_equal(w->app[2].refused, 0);
 }
 
+static void restart(struct world *w, int i)
+{
+	char err[256], path[128];
+	konce_node_free(w->node[i]);
+	memset(&w->app[i], 0, sizeof w->app[i]); /* a new process: the application starts empty */
+	snprintf(path, sizeof(path), "%s/%c", w->dir, 'a' + i);
+	/* the same address: the other one, restarted too, finds it where it was */
+	konce_node_config cfg = {.data_dir = path, .listen = w->addr[i], .log = quiet, .log_ctx = w};
+	assert_int_equal(konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(konce_node_group_on_event(w->node[i], on_event, &w->app[i]), 0);
+	assert_int_equal(konce_node_group_on_snapshot(w->node[i], on_snapshot, &w->app[i]), 0);
+	assert_int_equal(w->app[i].replayed, 0); /* never inside the call */
+}
+
+static bool both_rebuilt(struct world *w)
+{
+	return b_member_again(w) && !strcmp(w->app[0].state, "one|two|three") &&
+	       !strcmp(w->app[1].state, "one|two|three");
+}
+static bool both_four(struct world *w)
+{
+	return !strcmp(w->app[0].state, "one|two|three|four") && !strcmp(w->app[1].state, "one|two|three|four");
+}
+
+/* After a restart the application's state comes back through the same callbacks: A (the founder)
+ * gets every decision again, B (which joined by a snapshot) its snapshot and the decision after it,
+ * each marked `replayed`; the next decision follows once, with nothing lost or repeated. */
+static void test_restart_hands_state_back(void **state)
+{
+	struct world *w = *state;
+	assert_int_equal(konce_node_group_create(w->node[0], "g"), 0);
+	propose(w, 0, "one");
+	propose(w, 0, "two");
+	assert_true(run_until(w, a_decided_two, 10));
+	invite(w, 0);
+	assert_int_equal(konce_node_group_join(w->node[1], token, "g"), 0);
+	assert_true(run_until(w, two_members, 15));
+	propose(w, 1, "three");
+	assert_true(run_until(w, b_decided_three, 10));
+
+	restart(w, 0);
+	restart(w, 1);
+	assert_true(run_until(w, both_rebuilt, 10));
+	assert_int_equal(w->app[0].snapshots, 0);
+	assert_int_equal(w->app[0].decided, 3);
+	assert_int_equal(w->app[0].replayed, 3);
+	assert_int_equal(w->app[1].snapshots, 1);
+	assert_true(w->app[1].snap_seq >= 2);
+	assert_int_equal(w->app[1].decided, 1);
+	assert_int_equal(w->app[1].replayed, 2);
+
+	propose(w, 1, "four");
+	assert_true(run_until(w, both_four, 10));
+	assert_int_equal(w->app[0].decided, 4);
+	assert_int_equal(w->app[0].replayed, 3); /* the new one is not a replay */
+	assert_int_equal(w->app[1].decided, 2);
+}
+
 static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -251,6 +311,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_policy_and_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_keeps_invitations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_hands_state_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

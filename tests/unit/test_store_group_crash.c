@@ -1,6 +1,7 @@
 /* test_store_group_crash.c - kill -9 while a member's group records are being flushed, then
  * restart: the database passes PRAGMA integrity_check, every flush that returned 0 (after which
- * the core would have acked) is there whole, and no flush is there in part.
+ * the core would have acked) is there whole, no flush is there in part, and the state handed back
+ * to the application (konce_store_group_replay) is exactly the delivered entries.
  *
  * A child process queues, per batch b, the records one core call might make: 16 entries at
  * 16b+1.., a vote (promised = b + 1) and a delivery point (16b), flushes them, and reports b on a
@@ -77,6 +78,13 @@ static int check_entry(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
 	return 0;
 }
 
+static int no_snapshot(void *ctx, uint64_t seq, const uint8_t *d, size_t len)
+{
+	(void)ctx, (void)seq, (void)d, (void)len;
+	fail_msg("a founder's replay has no snapshot");
+	return 1;
+}
+
 static void test_kill9_during_group_flushes(void **state)
 {
 	(void)state;
@@ -86,6 +94,14 @@ static void test_kill9_during_group_flushes(void **state)
 	konce_store *st;
 	assert_int_equal(konce_store_open(&st, path, 0, err, sizeof(err)), 0);
 	assert_int_equal(konce_store_group_add(st, GID, "crash", NULL, 0, NULL, err, sizeof(err)), 0);
+	/* a founder's view, so that a restart hands the application its delivered log back */
+	static const uint8_t self[32] = "the founding member's key......";
+	static const uint8_t zero[32];
+	uint8_t vb[KONCE_CW_MAX_VALUE];
+	konce_cw_value v = {.epoch = 1, .n = 1, .keys = self, .used_invite = zero, .commit = 0, .first_seq = 1};
+	size_t vl = konce_cw_value_encode(&v, vb, sizeof(vb));
+	assert_int_equal(konce_store_group_note_view(st, GID, vb, vl), 0);
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 	uint64_t next_batch = 0;
 
@@ -108,6 +124,12 @@ static void test_kill9_during_group_flushes(void **state)
 		assert_int_equal(konce_store_group_entries(st, GID, 1, UINT64_MAX, check_entry, &c), (int)r.last);
 		if (c.bad)
 			fail_msg("round %d: entry %llu is wrong or missing", round, (unsigned long long)c.bad);
+		/* the application's state after the restart: exactly the delivered entries, in order */
+		struct check rc = {.next = 1};
+		assert_int_equal(konce_store_group_replay(st, GID, UINT64_MAX, no_snapshot, check_entry, &rc),
+				 (int)r.delivered);
+		assert_int_equal(rc.bad, 0);
+		assert_int_equal(rc.next, r.delivered + 1);
 		print_message("round %d: %llu flushes acknowledged, %llu batches present, integrity ok\n", round,
 			      (unsigned long long)last + 1, (unsigned long long)batches);
 		konce_store_group_rec_free(&r);

@@ -1,7 +1,8 @@
 /* test_store_groups.c - consensus groups in the SQLite store (store/groups.c, store/group_core.c):
  * records survive a close and reopen, replace as the core's contract says, a failed flush (full
  * disk, read-only database) says why and loses nothing, the join secret stays owner-only and is
- * cleared by the first view, and a core restarted from the store resumes where it stopped. */
+ * cleared by the first view, a core restarted from the store resumes where it stopped, and the
+ * application's state comes back from the snapshot and log (konce_store_group_replay). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -306,6 +307,102 @@ static void test_snapshot_mark(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+struct replayed {
+	unsigned snaps;
+	uint64_t snap_seq;
+	char snap[32];
+	struct seen e;
+};
+
+static int on_snap(void *ctx, uint64_t seq, const uint8_t *d, size_t len)
+{
+	struct replayed *r = ctx;
+	r->snaps++;
+	r->snap_seq = seq;
+	snprintf(r->snap, sizeof(r->snap), "%.*s", (int)len, (const char *)d);
+	return 0;
+}
+
+static int on_entry(void *ctx, uint64_t seq, const uint8_t *b, size_t len)
+{
+	return collect(&((struct replayed *)ctx)->e, seq, b, len);
+}
+
+/* The application's state after a restart (konce_store_group_replay): a founder's log from seq 1 to
+ * the delivery point; a joiner's snapshot (without its core section) and the entries after it; none
+ * while a snapshot is awaited; a hole in the log is an error, not a silent gap. */
+static void test_replay(void **state)
+{
+	(void)state;
+	static uint8_t vb[KONCE_CW_MAX_VALUE], eb[4096];
+	struct replayed r;
+	konce_store *st = open_store();
+	assert_int_equal(konce_store_group_add(st, GID, "founder", NULL, 0, NULL, err, sizeof(err)), 0);
+	size_t vl = value(vb, 1, 1, 0, 0);
+	assert_int_equal(konce_store_group_note_view(st, GID, vb, vl), 0);
+	size_t el = entries(eb, 1, 6);
+	assert_int_equal(konce_store_group_note_entries(st, GID, 1, 6, eb, el), 0);
+	assert_int_equal(konce_store_group_note_delivered(st, GID, 4), 0);
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+	st = open_store(); /* as after a restart */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(konce_store_group_replay(st, GID, UINT64_MAX, on_snap, on_entry, &r), 4);
+	assert_int_equal(r.snaps, 0);
+	assert_int_equal(r.e.n, 4); /* up to the delivery point, not the log's end */
+	for (unsigned i = 0; i < 4; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "e%u", i + 1);
+		assert_int_equal(r.e.seq[i], i + 1);
+		assert_string_equal(r.e.text[i], want);
+	}
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(konce_store_group_replay(st, GID, 2, on_snap, on_entry, &r), 2); /* upto */
+	assert_int_equal(r.e.n, 2);
+	uint8_t other[16] = "no such group";
+	assert_int_equal(konce_store_group_replay(st, other, UINT64_MAX, on_snap, on_entry, &r), -ENOENT);
+
+	/* A joiner: waiting for a snapshot, then a snapshot at 9 (core section + "app state") and
+	 * entries 10..12 delivered. */
+	static const uint8_t G2[16] = "group-store-tst2";
+	assert_int_equal(konce_store_group_add(st, G2, "joiner", NULL, 0, NULL, err, sizeof(err)), 0);
+	assert_int_equal(konce_store_group_note_snapshot(st, G2, 0, NULL, 0), 0);
+	vl = value(vb, 3, 3, 8, 0);
+	assert_int_equal(konce_store_group_note_view(st, G2, vb, vl), 0);
+	el = entries(eb, 9, 4);
+	assert_int_equal(konce_store_group_note_entries(st, G2, 9, 4, eb, el), 0);
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(konce_store_group_replay(st, G2, UINT64_MAX, on_snap, on_entry, &r), 0);
+	assert_int_equal(r.snaps + r.e.n, 0); /* no state yet */
+	uint8_t stream[KONCE_CW_SNAP_CORE_MAX + 16];
+	uint8_t h[32];
+	memset(h, 0x33, sizeof(h));
+	konce_cw_invite inv = {.hash = h, .expires = 0, .used = true};
+	size_t cl = konce_cw_snapcore_encode(&inv, 1, stream, sizeof(stream));
+	memcpy(stream + cl, "app state", 9);
+	assert_int_equal(konce_store_group_note_snapshot(st, G2, 9, stream, cl + 9), 0);
+	assert_int_equal(konce_store_group_note_delivered(st, G2, 12), 0);
+	assert_int_equal(konce_store_group_flush(st, err, sizeof(err)), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(konce_store_group_replay(st, G2, UINT64_MAX, on_snap, on_entry, &r), 3);
+	assert_int_equal(r.snaps, 1);
+	assert_int_equal(r.snap_seq, 9);
+	assert_string_equal(r.snap, "app state");
+	assert_int_equal(r.e.n, 3);
+	assert_int_equal(r.e.seq[0], 10);
+	assert_string_equal(r.e.text[2], "e12");
+
+	/* A hole in the delivered log (a damaged database): -ENODATA. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM group_entries WHERE seq = 11", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(konce_store_group_replay(st, G2, UINT64_MAX, on_snap, on_entry, &r), -ENODATA);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
 static int in_child(int (*fn)(void))
 {
 	fflush(NULL);
@@ -575,6 +672,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_records_survive_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_core_restart, setup, teardown),
