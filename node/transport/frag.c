@@ -319,9 +319,13 @@ static konce_reasm_result start(konce_reasm *r, const konce_fragment *f, uint64_
 	/* c <= budget, so it fits in size_t unless the budget itself is absurd; check anyway. */
 	if (c > SIZE_MAX || (chunked(total) && nchunks(total) > SIZE_MAX / sizeof(uint8_t *)))
 		return refuse(r, f->msg_id, KONCE_REASM_NO_MEMORY);
-	uint8_t *block = konce_env_alloc(r->env, chunked(total) ? MSG_OVERHEAD : (size_t)c);
+	/* the data is written before it is read (a message is delivered once every byte is held):
+	 * only the header and the map are zeroed */
+	uint8_t *block = chunked(total) ? konce_env_alloc(r->env, MSG_OVERHEAD) : konce_env_alloc_raw(r->env, (size_t)c);
 	if (!block)
 		return refuse(r, f->msg_id, KONCE_REASM_NO_MEMORY);
+	if (!chunked(total))
+		memset(block, 0, (size_t)(MSG_OVERHEAD + map_bytes(total)));
 	konce_reasm_msg *m = (konce_reasm_msg *)block;
 	if (chunked(total)) {
 		m->chunks = konce_env_alloc(r->env, (size_t)nchunks(total) * sizeof(uint8_t *));
@@ -392,10 +396,11 @@ static bool touch(konce_reasm *r, konce_reasm_msg *m, const konce_fragment *f, k
 			*why = KONCE_REASM_NO_BUDGET;
 			return false;
 		}
-		if (!(m->chunks[i] = konce_env_alloc(r->env, (size_t)c))) {
+		if (!(m->chunks[i] = konce_env_alloc_raw(r->env, (size_t)c))) {
 			*why = KONCE_REASM_NO_MEMORY;
 			return false;
 		}
+		memset(m->chunks[i], 0, (size_t)map_bytes(chunk_len(m->len, i))); /* the map; data as for start() */
 		m->charge += c;
 		charge(r, c);
 	}
@@ -427,7 +432,7 @@ static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
  * the new block, or NULL if the allocator said no. */
 static konce_reasm_msg *flatten(konce_reasm *r, konce_reasm_msg *m)
 {
-	uint8_t *block = konce_env_alloc(r->env, (size_t)(MSG_OVERHEAD + m->len));
+	uint8_t *block = konce_env_alloc_raw(r->env, (size_t)(MSG_OVERHEAD + m->len)); /* written in full below */
 	if (!block)
 		return NULL;
 	konce_reasm_msg *n = (konce_reasm_msg *)block;

@@ -82,7 +82,7 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	memset(m, 0, sizeof *m);
 	m->nunits = konce_msgq_units(len);
 	m->acked = konce_env_alloc(q->env, (size_t)(m->nunits + 63) / 64 * 8);
-	m->data = len ? konce_env_alloc(q->env, len) : NULL;
+	m->data = len ? konce_env_alloc_raw(q->env, len) : NULL; /* written in full below */
 	if (!m->acked || (len && !m->data)) {
 		msg_free(q, m);
 		return -ENOMEM;
