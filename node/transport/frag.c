@@ -252,8 +252,8 @@ static inline uint64_t word_mask(uint64_t b, uint64_t n)
 }
 
 /* How many of bits [off, off + len) of map are set.  The usual fragment is all new, so the whole
- * words between the partial ones are first ORed together (a loop the compiler vectorizes) and
- * counted only when that is not 0 (the popcount is libgcc's, without -mpopcnt). */
+ * words between the partial ones are first ORed together and counted only when that is not 0 (the
+ * popcount is libgcc's, without -mpopcnt). */
 static uint64_t bits_count(const uint64_t *map, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len, count = 0;
