@@ -1,4 +1,4 @@
-/* env.c - the default konce_env: calloc/free and libsodium randomness. */
+/* env.c - the default konce_env: calloc/free and libsodium randomness; konce_env_alloc_raw. */
 #include "node/base/env.h"
 
 #include <sodium.h>
@@ -25,3 +25,10 @@ static void env_random(void *ctx, uint8_t *buf, size_t n)
 static const konce_env default_env = {env_alloc, env_free, env_random, NULL};
 
 const konce_env *konce_env_default(void) { return &default_env; }
+
+void *konce_env_alloc_raw(const konce_env *e, size_t n)
+{
+	if (e == &default_env)
+		return malloc(n ? n : 1);
+	return konce_env_alloc(e, n);
+}

@@ -4,6 +4,11 @@
  * can count every allocation (to prove nothing is allocated for an unauthenticated peer) and the
  * simulator can make every run reproducible from its seed.  konce_env_default() uses malloc/free and
  * libsodium's randombytes_buf.
+ *
+ * konce_env_alloc_raw() is for a buffer that is written in full before it is read (a message's
+ * bytes, copied in or reassembled), so that a large one is not zeroed only to be overwritten: with
+ * konce_env_default() it is malloc(), with any other env its alloc (zeroed, and counted as every
+ * other allocation).  Freed with konce_env_free().
  */
 #ifndef KONCE_ENV_H
 #define KONCE_ENV_H
@@ -21,6 +26,7 @@ typedef struct konce_env {
 const konce_env *konce_env_default(void);
 
 static inline void *konce_env_alloc(const konce_env *e, size_t n) { return e->alloc(e->ctx, n); }
+void *konce_env_alloc_raw(const konce_env *e, size_t n);
 static inline void konce_env_free(const konce_env *e, void *p)
 {
 	if (p)

@@ -392,6 +392,8 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 		   (konce_recvtrack_ack_due(&c->rt, now) || data || ping || refuse);
 	if (!data && !ack && !probe && !ping && !refuse)
 		return 0;
+	if (c->defer_ack && !data && !probe && !ping && !refuse)
+		return 0; /* ACK-only: at the end of the burst (conn.h) */
 	size_t n = 0;
 	uint64_t ack_low = 0;
 	if (ack) {

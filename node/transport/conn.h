@@ -98,6 +98,9 @@ typedef struct konce_conn {
 	bool channel_kept; /* konce_conn_keep_channel(): never goes back to a presence */
 	bool wanted;             /* keep the session (and the NAT mapping) alive while idle */
 	bool hold_fragments;     /* set by the caller: leave packets with FRAGMENT frames unread */
+	bool defer_ack;          /* set by the caller while it takes in a burst of packets: an ACK that
+				  * would leave alone waits for the next konce_conn_build() without it
+				  * (konce_conn_next_timer() says now), so one ACK covers the burst */
 	uint64_t credit, credit_largest;
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;

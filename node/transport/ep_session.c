@@ -240,7 +240,14 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	konce_ep_pmtud_input(ep, s, plain, plen, now_us);
 	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
 		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
+		/* Data and probes leave now; an ACK alone waits for the session's timer, due now, which
+		 * the caller runs once it has fed the packets it received together: one ACK for them
+		 * all instead of one per two packets (the sender's and our own per-packet work) */
+		if (s->rel)
+			s->rel->defer_ack = true;
 		konce_ep_msg_flush(ep, s, now_us);
+		if (s->rel)
+			s->rel->defer_ack = false;
 		/* the packet may have moved the path's or the MTU search's deadlines earlier */
 		konce_ep_arm(ep, s, konce_path_next(&s->path));
 		if (s->pm && s->pm->state != KONCE_PMTUD_DISABLED)

@@ -245,21 +245,49 @@ static void finish(konce_reasm *r, uint64_t id, bool refused)
 	}
 }
 
-/* Bits [off, off + len) of map: counts those already set, and sets them all if set is true. */
-static uint64_t bits_range(uint64_t *map, uint64_t off, uint64_t len, bool set)
+/* The mask of bits [b, b + n) of one word, 0 <= b < 64, 1 <= n <= 64 - b. */
+static inline uint64_t word_mask(uint64_t b, uint64_t n)
+{
+	return (n == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << b;
+}
+
+/* How many of bits [off, off + len) of map are set.  The usual fragment is all new, so the whole
+ * words between the partial ones are first ORed together and counted only when that is not 0 (the
+ * popcount is libgcc's, without -mpopcnt). */
+static uint64_t bits_count(const uint64_t *map, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len, count = 0;
-	while (off < end) {
-		uint64_t b = off % 64, n = end - off < 64 - b ? end - off : 64 - b;
-		uint64_t mask = (n == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << b;
-		uint64_t held = map[off / 64] & mask;
-		if (held) /* the usual fragment is all new: skip the popcount (libgcc's, without -mpopcnt) */
-			count += held == mask && n == 64 ? 64 : (uint64_t)__builtin_popcountll(held);
-		if (set)
-			map[off / 64] |= mask;
-		off += n;
-	}
+	if (len == 0)
+		return 0;
+	uint64_t w = off / 64, last = (end - 1) / 64;
+	if (w == last)
+		return (uint64_t)__builtin_popcountll(map[w] & word_mask(off % 64, len));
+	count += (uint64_t)__builtin_popcountll(map[w] & word_mask(off % 64, 64 - off % 64));
+	count += (uint64_t)__builtin_popcountll(map[last] & word_mask(0, end - last * 64));
+	uint64_t any = 0;
+	for (uint64_t i = w + 1; i < last; i++)
+		any |= map[i];
+	if (any)
+		for (uint64_t i = w + 1; i < last; i++)
+			count += (uint64_t)__builtin_popcountll(map[i]);
 	return count;
+}
+
+/* Sets bits [off, off + len) of map. */
+static void bits_set(uint64_t *map, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	if (len == 0)
+		return;
+	uint64_t w = off / 64, last = (end - 1) / 64;
+	if (w == last) {
+		map[w] |= word_mask(off % 64, len);
+		return;
+	}
+	map[w] |= word_mask(off % 64, 64 - off % 64);
+	map[last] |= word_mask(0, end - last * 64);
+	if (last > w + 1)
+		memset(map + w + 1, 0xff, (size_t)(last - w - 1) * sizeof *map);
 }
 
 static konce_reasm_result refuse(konce_reasm *r, uint64_t id, konce_reasm_result why)
@@ -291,9 +319,13 @@ static konce_reasm_result start(konce_reasm *r, const konce_fragment *f, uint64_
 	/* c <= budget, so it fits in size_t unless the budget itself is absurd; check anyway. */
 	if (c > SIZE_MAX || (chunked(total) && nchunks(total) > SIZE_MAX / sizeof(uint8_t *)))
 		return refuse(r, f->msg_id, KONCE_REASM_NO_MEMORY);
-	uint8_t *block = konce_env_alloc(r->env, chunked(total) ? MSG_OVERHEAD : (size_t)c);
+	/* the data is written before it is read (a message is delivered once every byte is held):
+	 * only the header and the map are zeroed */
+	uint8_t *block = chunked(total) ? konce_env_alloc(r->env, MSG_OVERHEAD) : konce_env_alloc_raw(r->env, (size_t)c);
 	if (!block)
 		return refuse(r, f->msg_id, KONCE_REASM_NO_MEMORY);
+	if (!chunked(total))
+		memset(block, 0, (size_t)(MSG_OVERHEAD + map_bytes(total)));
 	konce_reasm_msg *m = (konce_reasm_msg *)block;
 	if (chunked(total)) {
 		m->chunks = konce_env_alloc(r->env, (size_t)nchunks(total) * sizeof(uint8_t *));
@@ -344,7 +376,7 @@ static uint64_t held_of(const konce_reasm_msg *m, const konce_fragment *f)
 		piece(m, f->offset + done, &map, &data, &off, &room);
 		uint64_t n = room < f->len - done ? room : f->len - done;
 		if (map)
-			held += bits_range(map, off, n, false);
+			held += bits_count(map, off, n);
 		done += n;
 	}
 	return held;
@@ -364,10 +396,11 @@ static bool touch(konce_reasm *r, konce_reasm_msg *m, const konce_fragment *f, k
 			*why = KONCE_REASM_NO_BUDGET;
 			return false;
 		}
-		if (!(m->chunks[i] = konce_env_alloc(r->env, (size_t)c))) {
+		if (!(m->chunks[i] = konce_env_alloc_raw(r->env, (size_t)c))) {
 			*why = KONCE_REASM_NO_MEMORY;
 			return false;
 		}
+		memset(m->chunks[i], 0, (size_t)map_bytes(chunk_len(m->len, i))); /* the map; data as for start() */
 		m->charge += c;
 		charge(r, c);
 	}
@@ -383,14 +416,14 @@ static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
 		uint8_t *data;
 		piece(m, f->offset + done, &map, &data, &off, &room);
 		uint64_t n = room < f->len - done ? room : f->len - done;
-		if (all_new || bits_range(map, off, n, false) == 0) {
+		if (all_new || bits_count(map, off, n) == 0) {
 			memcpy(data + off, f->data + done, n);
 		} else {
 			for (uint64_t i = 0; i < n; i++)
 				if (!(map[(off + i) / 64] >> ((off + i) % 64) & 1))
 					data[off + i] = f->data[done + i];
 		}
-		bits_range(map, off, n, true);
+		bits_set(map, off, n);
 		done += n;
 	}
 }
@@ -399,7 +432,7 @@ static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
  * the new block, or NULL if the allocator said no. */
 static konce_reasm_msg *flatten(konce_reasm *r, konce_reasm_msg *m)
 {
-	uint8_t *block = konce_env_alloc(r->env, (size_t)(MSG_OVERHEAD + m->len));
+	uint8_t *block = konce_env_alloc_raw(r->env, (size_t)(MSG_OVERHEAD + m->len)); /* written in full below */
 	if (!block)
 		return NULL;
 	konce_reasm_msg *n = (konce_reasm_msg *)block;

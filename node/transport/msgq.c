@@ -82,7 +82,7 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	memset(m, 0, sizeof *m);
 	m->nunits = konce_msgq_units(len);
 	m->acked = konce_env_alloc(q->env, (size_t)(m->nunits + 63) / 64 * 8);
-	m->data = len ? konce_env_alloc(q->env, len) : NULL;
+	m->data = len ? konce_env_alloc_raw(q->env, len) : NULL; /* written in full below */
 	if (!m->acked || (len && !m->data)) {
 		msg_free(q, m);
 		return -ENOMEM;
@@ -193,6 +193,13 @@ uint64_t konce_msgq_acked_bytes(const konce_smsg *m)
 	return bytes > m->len ? m->len : bytes;
 }
 
+/* The mask of units [i, end) within word w of a map (i < end, and [i, end) meets word w). */
+static uint64_t word_mask(uint64_t w, uint64_t i, uint64_t end)
+{
+	uint64_t lo = i > w * 64 ? i - w * 64 : 0, hi = end < (w + 1) * 64 ? end - w * 64 : 64;
+	return (hi - lo == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << (hi - lo)) - 1)) << lo;
+}
+
 bool konce_msgq_needed(const konce_msgq *q, const konce_frame_ref *ref)
 {
 	if (ref->kind != KONCE_REF_FRAGMENT)
@@ -200,8 +207,12 @@ bool konce_msgq_needed(const konce_msgq *q, const konce_frame_ref *ref)
 	const konce_smsg *m = konce_msgq_by_wire(q, ref->id);
 	if (!m)
 		return false;
-	for (uint64_t i = ref->index, end = ref_end(m, ref); i < end; i++)
-		if (!bit(m->acked, i))
+	uint64_t i = ref->index, end = ref_end(m, ref);
+	if (i >= end)
+		return false;
+	/* a word at a time: a packet's run is about a hundred units */
+	for (uint64_t w = i / 64; w <= (end - 1) / 64; w++)
+		if (~m->acked[w] & word_mask(w, i, end))
 			return true;
 	return false;
 }
@@ -347,12 +358,17 @@ konce_smsg *konce_msgq_acked(konce_msgq *q, const konce_frame_ref *ref)
 	if (!konce_msgq_needed(q, ref))
 		return NULL;
 	konce_smsg *m = konce_msgq_by_wire(q, ref->id);
-	for (uint64_t i = ref->index, end = ref_end(m, ref); i < end; i++) {
-		if (bit(m->acked, i))
+	uint64_t i = ref->index, end = ref_end(m, ref), last = m->nunits - 1;
+	for (uint64_t w = i / 64; w <= (end - 1) / 64; w++) {
+		uint64_t fresh = word_mask(w, i, end) & ~m->acked[w];
+		if (!fresh)
 			continue;
-		m->acked[i / 64] |= (uint64_t)1 << (i % 64);
-		q->unacked_bytes -= run_bytes(m, i, 1);
-		m->nacked++;
+		uint64_t n = (uint64_t)__builtin_popcountll(fresh), bytes = n * KONCE_FRAG_UNIT;
+		if (w == last / 64 && (fresh >> (last % 64) & 1)) /* the last unit may be short */
+			bytes -= KONCE_FRAG_UNIT - run_bytes(m, last, 1);
+		m->acked[w] |= fresh;
+		q->unacked_bytes -= bytes;
+		m->nacked += n;
 	}
 	return m->nacked == m->nunits ? m : NULL;
 }

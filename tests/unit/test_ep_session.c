@@ -398,6 +398,52 @@ static void test_lossy_network(void **state)
 	free_pair(&p);
 }
 
+/* Packets taken in together are acknowledged together: while b takes in a burst of a's DATA
+ * packets, it sends nothing (an ACK alone waits); its timer, due at once, then sends one ACK,
+ * which covers the whole burst. */
+static void test_one_ack_per_burst(void **state)
+{
+	(void)state;
+	pair p;
+	make_pair(&p, NULL, NULL);
+	uint32_t sc, cc = handshake(&p, &sc);
+	(void)sc;
+	pump(&p);
+	drain_events(p.a);
+	drain_events(p.b);
+	enum { FRAGS = 4 };
+	static uint8_t msg[FRAGS * KONCE_FRAG_DATA_MAX], burst[FRAGS + 1][KONCE_WIRE_MAX_DATAGRAM];
+	size_t lens[FRAGS + 1], n = 0;
+	for (size_t i = 0; i < sizeof msg; i++)
+		msg[i] = (uint8_t)(i * 7);
+	uint64_t id;
+	assert_int_equal(konce_ep_msg_send(p.a, cc, msg, sizeof msg, KONCE_MSG_CLASS_DEFAULT, 0, p.now, &id), 0);
+	konce_addr to;
+	while (n <= FRAGS && konce_ep_poll_datagram(p.a, burst[n], &lens[n], &to))
+		n++;
+	assert_int_equal(n, FRAGS); /* one packet a fragment, all within the initial window */
+	p.now += 10000;
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(konce_ep_input(p.b, burst[i], lens[i], &p.addr_a, p.now, NULL), KONCE_EP_SESSION_DATA);
+		assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	}
+	konce_ep_event ev;
+	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_int_equal(ev.len, sizeof msg);
+	assert_memory_equal(ev.data, msg, sizeof msg);
+	assert_true(konce_ep_next_timer(p.b) <= p.now);
+	konce_ep_timer(p.b, p.now);
+	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	/* that one ACK acknowledges every packet of the burst: the message is delivered at a */
+	konce_ep_input(p.a, buf, len, &p.addr_b, p.now += 10000, NULL);
+	assert_true(next_event(p.a, &ev, KONCE_EV_MSG_DELIVERED));
+	assert_int_equal(ev.msg_id, id);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_frame_extension),
 		cmocka_unit_test(test_rekey_between_endpoints),
 		cmocka_unit_test(test_lossy_network),
+		cmocka_unit_test(test_one_ack_per_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

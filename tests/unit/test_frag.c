@@ -243,6 +243,67 @@ static void test_overlap_first_copy_wins(void **state)
 	konce_reasm_free(&r);
 }
 
+/* Fragments at arbitrary byte offsets and lengths, overlapping each other across map words and
+ * chunk boundaries, against a model in which the first copy of each byte wins: a fragment is a
+ * duplicate exactly when the model holds all of its bytes, the message completes exactly when the
+ * model holds every byte, and each byte delivered is the one its first fragment carried. */
+static void test_unaligned_overlaps(void **state)
+{
+	(void)state;
+	counting_env ce = cenv();
+	ce.env.ctx = &ce;
+	konce_reasm r;
+	konce_reasm_config cfg = {.budget = 1u << 20};
+	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
+	srand(99);
+	enum { ROUNDS = 12 };
+	for (uint64_t id = 1; id <= ROUNDS; id++) {
+		uint64_t total = id % 3 == 0 ? 1 + (uint64_t)rand() % 300 : 20000 + (uint64_t)rand() % 30000;
+		uint8_t *want = malloc(total), *held = calloc(1, total), buf[3000];
+		uint64_t nheld = 0;
+		bool done = false;
+		for (unsigned step = 0; !done; step++) {
+			uint64_t off = (uint64_t)rand() % total, len = 1 + (uint64_t)rand() % 2999;
+			if (step % 7 == 6) { /* now and then, one that starts at the first byte not held */
+				for (off = 0; held[off]; off++)
+					;
+			}
+			if (len > total - off)
+				len = total - off;
+			uint64_t fresh = 0;
+			for (uint64_t i = 0; i < len; i++) {
+				buf[i] = (uint8_t)(step * 37 + i);
+				fresh += !held[off + i];
+			}
+			konce_fragment f = {.msg_id = id, .offset = off, .total = total, .len = (size_t)len, .data = buf};
+			konce_reasm_msg *m;
+			konce_reasm_result res = konce_reasm_on_fragment(&r, &f, 0, &m);
+			for (uint64_t i = 0; i < len; i++)
+				if (!held[off + i]) {
+					held[off + i] = 1;
+					want[off + i] = buf[i];
+				}
+			nheld += fresh;
+			if (fresh == 0) {
+				assert_int_equal(res, KONCE_REASM_DUPLICATE);
+			} else if (nheld < total) {
+				assert_int_equal(res, KONCE_REASM_PARTIAL);
+			} else {
+				assert_int_equal(res, KONCE_REASM_COMPLETE);
+				assert_int_equal(m->len, total);
+				assert_memory_equal(m->data, want, total);
+				konce_reasm_release(&r, m);
+				done = true;
+			}
+		}
+		free(want);
+		free(held);
+	}
+	assert_int_equal(r.used, 0);
+	konce_reasm_free(&r);
+	assert_int_equal(ce.live, 0);
+}
+
 static void test_no_head_of_line_blocking(void **state)
 {
 	(void)state;
@@ -499,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_random_sizes),
 		cmocka_unit_test(test_overlap_first_copy_wins),
+		cmocka_unit_test(test_unaligned_overlaps),
 		cmocka_unit_test(test_no_head_of_line_blocking),
 		cmocka_unit_test(test_budget_and_refusals),
 		cmocka_unit_test(test_charge_touched_memory),

@@ -266,6 +266,62 @@ static void test_runs_follow_room(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+/* Acks of arbitrary, overlapping unit runs (across bitmap words, the short last unit among them)
+ * against a model: konce_msgq_needed() is true exactly while a unit of the run is unacked,
+ * unacked_bytes drops by exactly the bytes newly acked, and the message completes once, when its
+ * last unit is acked. */
+static void test_overlapping_acks(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 3);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	enum { LEN = 9000 }; /* 141 units, the last of 40 bytes */
+	uint64_t units = konce_msgq_units(LEN);
+	assert_int_equal(konce_msgq_push(&q, buf, LEN, 0, 5, 0), 0);
+	konce_msgq_start(&q, 1 << 20);
+	konce_frame_ref r;
+	assert_true(konce_msgq_next(&q, &r, KONCE_FRAG_DATA_MAX)); /* its wire id and kind */
+	bool acked[200] = {false};
+	uint64_t left = LEN, nacked = 0;
+	srand(7);
+	bool done = false;
+	for (int step = 0; !done; step++) {
+		assert_true(step < 10000);
+		uint64_t a = (uint64_t)rand() % units, n = 1 + (uint64_t)rand() % 80;
+		if (a + n > units)
+			n = units - a;
+		r.index = (uint32_t)a;
+		r.count = (uint16_t)n;
+		bool need = false;
+		uint64_t fresh = 0;
+		for (uint64_t i = a; i < a + n; i++)
+			if (!acked[i]) {
+				need = true;
+				acked[i] = true;
+				fresh += i == units - 1 ? LEN - (units - 1) * KONCE_FRAG_UNIT : KONCE_FRAG_UNIT;
+				nacked++;
+			}
+		assert_int_equal(konce_msgq_needed(&q, &r), need);
+		konce_smsg *m = konce_msgq_acked(&q, &r);
+		left -= fresh;
+		assert_int_equal(q.unacked_bytes, left);
+		if (nacked == units) {
+			assert_non_null(m);
+			assert_int_equal(m->nacked, units);
+			konce_msgq_retire(&q, m);
+			done = true;
+		} else {
+			assert_null(m);
+		}
+	}
+	assert_int_equal(left, 0);
+	assert_true(konce_msgq_empty(&q));
+	konce_msgq_free(&q);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_wire_window),
 		cmocka_unit_test(test_pool_slices),
 		cmocka_unit_test(test_runs_follow_room),
+		cmocka_unit_test(test_overlapping_acks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
