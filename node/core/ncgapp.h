@@ -85,6 +85,15 @@ int konce_ncgapp_leave(konce_ncgapp *t, konce_nodecore *c, const char *name, uin
 int konce_ncgapp_info(konce_ncgapp *t, konce_nodecore *c, const char *name, konce_group_info *out);
 /* Fills up to max; returns how many groups are hosted. */
 int konce_ncgapp_list(konce_ncgapp *t, konce_nodecore *c, konce_group_info *out, size_t max);
+/* ncgstatus.c: what group `name` knows of the invitation `token`, its expiry judged at unix_s
+ * (konce_group_invite_state: 1 committed, 0 not yet, -ESTALE, -ETIMEDOUT; -EINVAL for bad text or
+ * a token of another group); and the view member by member at now_us (out zeroed first; each
+ * member other than this node named by its petname in the known set, "" if none): 0, -ENOENT,
+ * -ENOTCONN (joining or out). */
+int konce_ncgapp_invite_status(konce_ncgapp *t, konce_nodecore *c, const char *name, const char *token,
+			       uint64_t unix_s);
+int konce_ncgapp_status(konce_ncgapp *t, konce_nodecore *c, const char *name, uint64_t now_us,
+			konce_group_status *out);
 /* An application entry of a group's log (cwire.h entry encoding): true with its origin and data,
  * false for any other kind or a malformed entry. */
 bool konce_ncgapp_log_entry(const uint8_t *e, size_t len, const uint8_t **origin, const uint8_t **data, size_t *dlen);

@@ -4,7 +4,8 @@
  *
  * What is here is plumbing: the clock, random bytes, the store's immediate writes (a group is
  * recorded before it is hosted, and removed when hosting fails), the flush event and the
- * application's callback.
+ * application's callback.  The reads (info, list, status, invitation status) are the core's
+ * (ncgapp.h, ncgstatus.c).
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
  * store (konce_store_group_note) and activates one flush event (a queue of delivery marks alone
@@ -291,6 +292,20 @@ int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out
 	int e;
 	konce_ncgapp *a = ready(n, &e);
 	return a ? konce_ncgapp_info(a, n->core, name, out) : e;
+}
+
+int konce_node_group_invite_status(konce_node *n, const char *name, const char *token)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return !token ? -EINVAL : a ? konce_ncgapp_invite_status(a, n->core, name, token, unix_s()) : e;
+}
+
+int konce_node_group_status(konce_node *n, const char *name, konce_group_status *out)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return !out ? -EINVAL : a ? konce_ncgapp_status(a, n->core, name, node_now_us(), out) : e;
 }
 
 int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max)
