@@ -27,9 +27,14 @@ typedef struct konce_ncgapp_name {
 	bool used, joining; /* joining: JOINED not yet reported */
 } konce_ncgapp_name;
 
-/* The caller allocates (zeroed: no names). */
+/* The caller allocates (zeroed: no names, no callbacks). */
 typedef struct konce_ncgapp {
 	konce_ncgapp_name names[KONCE_NC_GROUPS_MAX];
+	/* the application's callbacks (ncgappcb.c); NULL: accept every joiner / an empty state */
+	konce_group_policy_fn policy;
+	konce_group_snapshot_fn snapshot;
+	void *policy_ctx, *snapshot_ctx;
+	bool wired; /* the core calls back into this table */
 } konce_ncgapp;
 
 /* A local name: 1 to KONCE_GROUP_NAME_MAX of [A-Za-z0-9._-]. */
@@ -94,6 +99,14 @@ int konce_ncgapp_invite_status(konce_ncgapp *t, konce_nodecore *c, const char *n
 			       uint64_t unix_s);
 int konce_ncgapp_status(konce_ncgapp *t, konce_nodecore *c, const char *name, uint64_t now_us,
 			konce_group_status *out);
+/* ncgappcb.c: the application's join policy / snapshot callback for every hosted group, called
+ * with the group's local name (a group without one gets a no / -ENOENT; a snapshot callback's
+ * nonzero return becomes -EAGAIN, a snapshot over KONCE_GROUP_SNAPSHOT_MAX -EMSGSIZE).  The first
+ * call wires t into c (konce_nodecore_groups_app), so t must stay put until
+ * konce_ncgapp_unwire(t, c), which a host calls before it frees t.  0 or -ENOMEM. */
+int konce_ncgapp_on_join_request(konce_ncgapp *t, konce_nodecore *c, konce_group_policy_fn fn, void *ctx);
+int konce_ncgapp_on_snapshot(konce_ncgapp *t, konce_nodecore *c, konce_group_snapshot_fn fn, void *ctx);
+void konce_ncgapp_unwire(konce_ncgapp *t, konce_nodecore *c);
 /* An application entry of a group's log (cwire.h entry encoding): true with its origin and data,
  * false for any other kind or a malformed entry. */
 bool konce_ncgapp_log_entry(const uint8_t *e, size_t len, const uint8_t **origin, const uint8_t **data, size_t *dlen);

@@ -4,8 +4,8 @@
  *
  * What is here is plumbing: the clock, random bytes, the store's immediate writes (a group is
  * recorded before it is hosted, and removed when hosting fails), the flush event and the
- * application's callback.  The reads (info, list, status, invitation status) are the core's
- * (ncgapp.h, ncgstatus.c).
+ * application's callback.  The reads (info, list, status, invitation status) and the
+ * application's join policy and snapshot callbacks are the core's (ncgapp.h).
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
  * store (konce_store_group_note) and activates one flush event (a queue of delivery marks alone
@@ -165,6 +165,7 @@ void node_groups_stop(struct konce_node *n)
 	if (!n->groups)
 		return;
 	node_groups_io(n);
+	konce_ncgapp_unwire(&n->groups->app, n->core); /* the core calls back into app no more */
 	char err[256];
 	if (konce_store_group_pending(n->store) && konce_store_group_flush(n->store, err, sizeof err))
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
@@ -367,4 +368,18 @@ int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 	n->groups->fn = fn;
 	n->groups->ctx = ctx;
 	return 0;
+}
+
+int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return a ? konce_ncgapp_on_join_request(a, n->core, fn, ctx) : e;
+}
+
+int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return a ? konce_ncgapp_on_snapshot(a, n->core, fn, ctx) : e;
 }
