@@ -9,7 +9,7 @@
 # members cannot evict each other) and invite fails after --wait with a clear error and no token.
 # `konce group status` shows each member: key, petname (as `konce alias` sets, renames and removes
 # it), coordinator, last heard, acks (at the coordinator) and suspicion, in text and JSON; a dead
-# member turns from healthy to suspected.
+# member turns from healthy to suspected; a restarted node still names its members.
 set -eu
 
 # shellcheck source=tests/cli/cli_lib.sh
@@ -87,4 +87,10 @@ jqt '.group.members[1].suspicion == "suspected" and .group.members[1].heard_ms >
 jqt '.group.state == "view-change"' 
 run 2 group invite demo --wait 0 -s "$tmp/A.sock"
 has "$err" "bad duration"
+# restarted, A names B by the petname it loads from its store at start
+run 0 alias "$KB" bob -s "$tmp/A.sock"
+stop A TERM
+start A
+run 0 group status demo --json -s "$tmp/A.sock"
+jqt '.group.members[1].name == "bob" and .group.members[0].self == true'
 echo "ok: group invite prints a token only once the invitation has committed"
