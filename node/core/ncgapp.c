@@ -225,7 +225,7 @@ static void hint_load(konce_nodecore *c, const konce_ctoken *t)
 	konce_ctoken_hint_addrs(t, a, have); /* fuzzed: tests/fuzz/fuzz_tokenhint.c */
 	for (unsigned i = 0; i < t->n && i < KONCE_CW_MAX_MEMBERS; i++)
 		if (have[i])
-			konce_nodecore_known_load(c, t->keys[i], &a[i], false);
+			konce_nodecore_known_load(c, t->keys[i], &a[i], NULL);
 }
 
 int konce_ncgapp_invite(konce_ncgapp *t, konce_nodecore *c, const char *name, const uint8_t self[KONCE_CW_KEY],

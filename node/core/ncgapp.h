@@ -30,9 +30,14 @@ typedef struct konce_ncgapp_name {
 	uint64_t replay_upto;
 } konce_ncgapp_name;
 
-/* The caller allocates (zeroed: no names). */
+/* The caller allocates (zeroed: no names, no callbacks). */
 typedef struct konce_ncgapp {
 	konce_ncgapp_name names[KONCE_NC_GROUPS_MAX];
+	/* the application's callbacks (ncgappcb.c); NULL: accept every joiner / an empty state */
+	konce_group_policy_fn policy;
+	konce_group_snapshot_fn snapshot;
+	void *policy_ctx, *snapshot_ctx;
+	bool wired; /* the core calls back into this table */
 } konce_ncgapp;
 
 /* A local name: 1 to KONCE_GROUP_NAME_MAX of [A-Za-z0-9._-]. */
@@ -90,6 +95,23 @@ int konce_ncgapp_leave(konce_ncgapp *t, konce_nodecore *c, const char *name, uin
 int konce_ncgapp_info(konce_ncgapp *t, konce_nodecore *c, const char *name, konce_group_info *out);
 /* Fills up to max; returns how many groups are hosted. */
 int konce_ncgapp_list(konce_ncgapp *t, konce_nodecore *c, konce_group_info *out, size_t max);
+/* ncgstatus.c: what group `name` knows of the invitation `token`, its expiry judged at unix_s
+ * (konce_group_invite_state: 1 committed, 0 not yet, -ESTALE, -ETIMEDOUT; -EINVAL for bad text or
+ * a token of another group); and the view member by member at now_us (out zeroed first; each
+ * member other than this node named by its petname in the known set, "" if none): 0, -ENOENT,
+ * -ENOTCONN (joining or out). */
+int konce_ncgapp_invite_status(konce_ncgapp *t, konce_nodecore *c, const char *name, const char *token,
+			       uint64_t unix_s);
+int konce_ncgapp_status(konce_ncgapp *t, konce_nodecore *c, const char *name, uint64_t now_us,
+			konce_group_status *out);
+/* ncgappcb.c: the application's join policy / snapshot callback for every hosted group, called
+ * with the group's local name (a group without one gets a no / -ENOENT; a snapshot callback's
+ * nonzero return becomes -EAGAIN, a snapshot over KONCE_GROUP_SNAPSHOT_MAX -EMSGSIZE).  The first
+ * call wires t into c (konce_nodecore_groups_app), so t must stay put until
+ * konce_ncgapp_unwire(t, c), which a host calls before it frees t.  0 or -ENOMEM. */
+int konce_ncgapp_on_join_request(konce_ncgapp *t, konce_nodecore *c, konce_group_policy_fn fn, void *ctx);
+int konce_ncgapp_on_snapshot(konce_ncgapp *t, konce_nodecore *c, konce_group_snapshot_fn fn, void *ctx);
+void konce_ncgapp_unwire(konce_ncgapp *t, konce_nodecore *c);
 /* An application entry of a group's log (cwire.h entry encoding): true with its origin and data,
  * false for any other kind or a malformed entry. */
 bool konce_ncgapp_log_entry(const uint8_t *e, size_t len, const uint8_t **origin, const uint8_t **data, size_t *dlen);

@@ -7,6 +7,10 @@
  * key already known, and a SEEN address becomes the key's newest.  So a send to a key with no
  * session finds its address here, and nothing on the send or input path reads SQLite.
  *
+ * Petnames: a key's petname rides on its entry (a separate allocation, only for a named key), loaded
+ * with it and changed by konce_nodecore_known_name() after the store has taken the change, so a
+ * reader of petnames on the loop (`konce group status`) asks the core, not SQLite.
+ *
  * Bounded: at most known_max keys (the store's own cap); beyond, the least recently noted key
  * without a petname goes, as the store evicts the least recently seen.  Hash chains are keyed
  * with the core's SipHash key.  Notes wait in a ring of KONCE_NC_NOTES_MAX for the I/O layer;
@@ -21,7 +25,8 @@
 struct kentry {
 	uint8_t pk[KONCE_KEY_BYTES];
 	konce_addr addr;
-	bool has_addr, named;
+	bool has_addr;
+	char *name; /* the petname, NULL if none: a named key is never evicted */
 	struct kentry *next, *newer, *older;
 };
 
@@ -62,6 +67,7 @@ void ncknown_free(konce_nodecore *c)
 		return;
 	for (struct kentry *e = k->newest, *next; e; e = next) {
 		next = e->older;
+		nc_free(c, e->name);
 		nc_free(c, e);
 	}
 	nc_free(c, k->b);
@@ -113,6 +119,7 @@ static void drop(konce_nodecore *c, struct kentry *e)
 		}
 	lru_unlink(k, e);
 	k->n--;
+	nc_free(c, e->name);
 	nc_free(c, e);
 }
 
@@ -128,7 +135,7 @@ static struct kentry *get(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
 	}
 	if (k->n >= k->max) {
 		struct kentry *v = k->oldest;
-		while (v && v->named)
+		while (v && v->name)
 			v = v->newer;
 		if (!v)
 			return NULL; /* every key has a petname: keep them */
@@ -145,9 +152,27 @@ static struct kentry *get(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
 	return e;
 }
 
-int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
-			      bool named)
+/* Sets e's petname (NULL or "": none).  0, -EINVAL (too long), -ENOMEM (e unchanged). */
+static int set_name(konce_nodecore *c, struct kentry *e, const char *name)
 {
+	size_t l = name ? strlen(name) : 0;
+	char *v = NULL;
+	if (l > KONCE_NC_PETNAME_MAX)
+		return -EINVAL;
+	if (l && !(v = nc_alloc(c, l + 1)))
+		return -ENOMEM;
+	if (l)
+		memcpy(v, name, l + 1);
+	nc_free(c, e->name);
+	e->name = v;
+	return 0;
+}
+
+int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			      const char *petname)
+{
+	if (petname && strlen(petname) > KONCE_NC_PETNAME_MAX)
+		return -EINVAL;
 	bool fresh = !find(c, pk);
 	struct kentry *e = get(c, pk);
 	if (!e)
@@ -165,14 +190,35 @@ int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTE
 		e->addr = *addr;
 		e->has_addr = true;
 	}
-	e->named |= named;
+	return petname && *petname ? set_name(c, e, petname) : 0;
+}
+
+int konce_nodecore_known_name(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const char *name)
+{
+	if (!c || !pk || (name && strlen(name) > KONCE_NC_PETNAME_MAX))
+		return -EINVAL;
+	if (!name || !*name) { /* cleared: the key stays known, and may be evicted again */
+		struct kentry *e = find(c, pk);
+		return e ? set_name(c, e, NULL) : 0;
+	}
+	struct kentry *e = get(c, pk);
+	return e ? set_name(c, e, name) : -ENOMEM;
+}
+
+int konce_nodecore_known_petname(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES],
+				 char name[KONCE_NC_PETNAME_MAX + 1])
+{
+	const struct kentry *e = c && pk ? find(c, pk) : NULL;
+	if (!e || !e->name)
+		return -ENOENT;
+	memcpy(name, e->name, strlen(e->name) + 1);
 	return 0;
 }
 
 int konce_nodecore_known(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
 {
 	const struct kentry *e = find(c, pk);
-	return !e ? 0 : e->named ? KONCE_NC_KNOWN | KONCE_NC_NAMED : KONCE_NC_KNOWN;
+	return !e ? 0 : e->name ? KONCE_NC_KNOWN | KONCE_NC_NAMED : KONCE_NC_KNOWN;
 }
 
 unsigned konce_nodecore_known_count(const konce_nodecore *c) { return c->known->n; }

@@ -126,6 +126,7 @@ enum {
 	KONCE_NC_KNOWN_MAX = 100000,  /* known keys cached (the store keeps as many, docs/STORE.md) */
 	KONCE_NC_NOTES_MAX = 65536,   /* unpolled store notes; beyond, notes are dropped and counted */
 	KONCE_NC_PEERCONF_MAX = 256,  /* keys with their own identity or group key setting */
+	KONCE_NC_PETNAME_MAX = 63,    /* bytes of a petname (the store's KONCE_STORE_PETNAME_MAX) */
 };
 
 /* The key our session with a peer runs under (docs/KEYS.md, "Which key a node shows"). */
@@ -312,9 +313,16 @@ int konce_nodecore_identity_for(const konce_nodecore *c, const uint8_t pk[KONCE_
 /* ---- known keys and their addresses (loaded from the store at start, kept by notes) --------- */
 
 enum { KONCE_NC_KNOWN = 1, KONCE_NC_NAMED = 2 };
-/* Loads one stored key (addr NULL = none stored; named = it has a petname, never evicted). */
+/* Loads one stored key (addr NULL = none stored; petname NULL or "" = none; a named key is never
+ * evicted).  0, -EINVAL (petname over KONCE_NC_PETNAME_MAX bytes), -ENOMEM. */
 int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
-			      bool named);
+			      const char *petname);
+/* pk's petname has just changed in the store (`konce alias`): name NULL or "" clears it (pk stays
+ * known, evictable again); a name makes pk known and keeps it.  0, -EINVAL, -ENOMEM. */
+int konce_nodecore_known_name(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const char *name);
+/* pk's petname into name: 0, or -ENOENT (unknown, or no petname). */
+int konce_nodecore_known_petname(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES],
+				 char name[KONCE_NC_PETNAME_MAX + 1]);
 /* 0 (unknown), KONCE_NC_KNOWN, or KONCE_NC_KNOWN | KONCE_NC_NAMED. */
 int konce_nodecore_known(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
 unsigned konce_nodecore_known_count(const konce_nodecore *c);

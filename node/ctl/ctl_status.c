@@ -180,7 +180,7 @@ json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req)
 	if (!h->store)
 		return ctl_error(EIO, "no presence store: petnames cannot be kept (see the node's log)");
 	int e = konce_store_set_petname(h->store, pk, name, err, sizeof(err));
-	if (!e && *name) /* a petname makes a key known, and keeps it (docs/STORE.md) */
-		konce_nodecore_known_load(h->core, pk, NULL, true);
+	if (!e) /* the core's copy: a petname makes a key known and keeps it (docs/STORE.md) */
+		konce_nodecore_known_name(h->core, pk, name);
 	return e ? ctl_error(-e, "%s", err) : json_pack("{s:b}", "ok", 1);
 }

@@ -4,7 +4,8 @@
  *
  * What is here is plumbing: the clock, random bytes, the store's immediate writes (a group is
  * recorded before it is hosted, and removed when hosting fails), the flush event and the
- * application's callback.
+ * application's callback.  The reads (info, list, status, invitation status) and the
+ * application's join policy and snapshot callbacks are the core's (ncgapp.h).
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
  * store (konce_store_group_note), remembers the highest persist id queued per group, and activates
@@ -368,6 +369,7 @@ void node_groups_stop(struct konce_node *n)
 	if (!n->groups)
 		return;
 	node_groups_io(n);
+	konce_ncgapp_unwire(&n->groups->app, n->core); /* the core calls back into app no more */
 	char err[512];
 	n->groups->stopping = true;
 	if (write_all(n, err, sizeof err))
@@ -497,6 +499,20 @@ int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out
 	return a ? konce_ncgapp_info(a, n->core, name, out) : e;
 }
 
+int konce_node_group_invite_status(konce_node *n, const char *name, const char *token)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return !token ? -EINVAL : a ? konce_ncgapp_invite_status(a, n->core, name, token, unix_s()) : e;
+}
+
+int konce_node_group_status(konce_node *n, const char *name, konce_group_status *out)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return !out ? -EINVAL : a ? konce_ncgapp_status(a, n->core, name, node_now_us(), out) : e;
+}
+
 int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max)
 {
 	int e;
@@ -558,4 +574,18 @@ int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 	if (fn)
 		event_active(n->groups->ev_replay, EV_TIMEOUT, 0); /* the restored groups' state, from the loop */
 	return 0;
+}
+
+int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return a ? konce_ncgapp_on_join_request(a, n->core, fn, ctx) : e;
+}
+
+int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx)
+{
+	int e;
+	konce_ncgapp *a = ready(n, &e);
+	return a ? konce_ncgapp_on_snapshot(a, n->core, fn, ctx) : e;
 }

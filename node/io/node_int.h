@@ -46,10 +46,6 @@ struct konce_node {
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
-	/* group_app.c: the application's join policy and snapshot callbacks (include/konce/group.h) */
-	int (*group_policy)(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES]);
-	int (*group_snapshot)(void *ctx, const char *name, const uint8_t **data, size_t *len);
-	void *group_policy_ctx, *group_snapshot_ctx;
 };
 
 /* node_trav_setup.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when

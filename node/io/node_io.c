@@ -183,14 +183,16 @@ static void start_storew(struct konce_node *n)
 	}
 }
 
-/* The store's keys and their newest addresses, into the core's cache: the send path then never
- * reads SQLite (docs/STORE.md). */
+_Static_assert((int)KONCE_NC_PETNAME_MAX == (int)KONCE_STORE_PETNAME_MAX, "the core holds every stored petname");
+
+/* The store's keys, their newest addresses and petnames, into the core's cache: the send path and
+ * the readers of petnames then never read SQLite (docs/STORE.md). */
 static int load_known(void *ctx, const konce_peer_rec *r)
 {
 	struct konce_node *n = ctx;
 	konce_store_addr a;
 	int have = konce_store_addrs(n->store, r->pk, &a, 1) == 1;
-	konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname[0] != 0);
+	konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname);
 	return 0;
 }
 

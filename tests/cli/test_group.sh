@@ -7,8 +7,9 @@
 # Checks: `konce group invite` prints a token only once the invitation has committed (every member
 # stores it), so a joiner can use it at once; with a member down the invitation cannot commit (two
 # members cannot evict each other) and invite fails after --wait with a clear error and no token.
-# `konce group status` shows each member: key, petname, coordinator, last heard, acks (at the
-# coordinator) and suspicion, in text and JSON; a dead member turns from healthy to suspected.
+# `konce group status` shows each member: key, petname (as `konce alias` sets, renames and removes
+# it), coordinator, last heard, acks (at the coordinator) and suspicion, in text and JSON; a dead
+# member turns from healthy to suspected; a restarted node still names its members.
 set -eu
 
 # shellcheck source=tests/cli/cli_lib.sh
@@ -56,6 +57,13 @@ has "$out" "^  $KB  bob  heard [0-9]* ms ago  acked [0-9]*  \(healthy\|grace\)$"
 has "$out" "^  $KA  (this node)  (coordinator)  acked [0-9]*  healthy$"
 run 1 group status nosuch -s "$tmp/A.sock"
 has "$err" "status nosuch: no such group here"
+# a petname renamed or removed with `konce alias` shows in the next status
+run 0 alias "$KB" robert -s "$tmp/A.sock"
+run 0 group status demo --json -s "$tmp/A.sock"
+jqt '.group.members[1].name == "robert"'
+run 0 alias "$KB" "" -s "$tmp/A.sock"
+run 0 group status demo --json -s "$tmp/A.sock"
+jqt '.group.members[1].name == ""'
 
 # With both members up, invite waits for both to store the invitation, then prints the token.
 run 0 group invite demo --addr "$PA" --json -s "$tmp/A.sock"
@@ -79,4 +87,10 @@ jqt '.group.members[1].suspicion == "suspected" and .group.members[1].heard_ms >
 jqt '.group.state == "view-change"' 
 run 2 group invite demo --wait 0 -s "$tmp/A.sock"
 has "$err" "bad duration"
+# restarted, A names B by the petname it loads from its store at start
+run 0 alias "$KB" bob -s "$tmp/A.sock"
+stop A TERM
+start A
+run 0 group status demo --json -s "$tmp/A.sock"
+jqt '.group.members[1].name == "bob" and .group.members[0].self == true'
 echo "ok: group invite prints a token only once the invitation has committed"

@@ -197,7 +197,7 @@ konce_ep *ncnode_ep(const ncnode *n) { return konce_nodecore_ep(n->core); }
 void ncnode_learn(ncnode *n, const ncnode *peer)
 {
 	konce_addr a = ncnode_addr(peer);
-	konce_nodecore_known_load(n->core, ncnode_pk(peer), &a, false);
+	konce_nodecore_known_load(n->core, ncnode_pk(peer), &a, NULL);
 }
 
 int ncnode_send(ncnode *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const void *data, size_t len,

@@ -142,7 +142,7 @@ static const uint8_t *pk_of(struct world *w, int i) { return konce_nodecore_publ
 /* A sends "hi" to B at B's address; returns the outcome. */
 static int send_hi(struct world *w)
 {
-	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, false) , 0);
+	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, NULL), 0);
 	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"hi", 2, NULL, on_outcome, w,
 					     w->now, NULL),
 			 0);
@@ -188,7 +188,7 @@ static void test_rule(void **state)
 	/* a traversal address: the introduction named our master key */
 	assert_int_equal(konce_nodecore_identity_for(w.s[0].c, b, &virt), KONCE_NC_ID_MASTER);
 	/* a petname: a peer we named gets the master key */
-	assert_int_equal(konce_nodecore_known_load(w.s[0].c, b, &w.s[1].addr, true), 0);
+	assert_int_equal(konce_nodecore_known_load(w.s[0].c, b, &w.s[1].addr, "bob"), 0);
 	assert_int_equal(konce_nodecore_identity_for(w.s[0].c, b, &w.s[1].addr), KONCE_NC_ID_MASTER);
 	/* the peer's own setting wins over the petname, both ways */
 	assert_int_equal(konce_nodecore_peer_identity(w.s[0].c, b, KONCE_NC_ID_PER_SERVER), 0);

@@ -194,7 +194,7 @@ static void test_status_and_rows(void **state)
 	konce_nodecore *hub = w->s[0].c;
 	for (int i = 1; i < NSIDES; i++)
 		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
-							   false),
+							   NULL),
 				 0);
 	send_round(w);
 
@@ -249,7 +249,7 @@ static void test_rates_and_busiest(void **state)
 	konce_nodecore *hub = w->s[0].c;
 	for (int i = 1; i < NSIDES; i++)
 		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
-							   false),
+							   NULL),
 				 0);
 	send_round(w); /* sessions up */
 	konce_nc_traffic t;
@@ -314,7 +314,7 @@ static void test_public_shapes(void **state)
 	konce_nodecore *hub = w->s[0].c;
 	for (int i = 1; i < NSIDES; i++)
 		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
-							   false),
+							   NULL),
 				 0);
 	send_round(w);
 	struct rows rs = {.n = 0};

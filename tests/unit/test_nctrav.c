@@ -83,9 +83,9 @@ static void test_ops(void **state)
 	assert_false(konce_nodecore_poll_event(c, &ev));
 
 	/* introductions = known: a petname counts, a key merely seen does not */
-	konce_nodecore_known_load(c, pk, &to, false);
+	konce_nodecore_known_load(c, pk, &to, NULL);
 	assert_false(ops.known(ops.ctx, pk));
-	konce_nodecore_known_load(c, pk, &to, true);
+	konce_nodecore_known_load(c, pk, &to, "carol");
 	assert_true(ops.known(ops.ctx, pk));
 
 	konce_nodecore_free(c);

@@ -189,7 +189,7 @@ static void test_send_unknown_then_known(void **state)
 	assert_false(konce_nodecore_poll_event(w->s[0].c, &ev));
 	assert_int_equal(konce_nodecore_known(w->s[0].c, pk_of(w, 1)), 0);
 	/* the store said where it is (what node_io.c loads at start) */
-	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, false), 0);
+	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, NULL), 0);
 	assert_int_equal(konce_nodecore_known(w->s[0].c, pk_of(w, 1)), KONCE_NC_KNOWN);
 	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"hi", 2, NULL, on_outcome,
 					     &o, w->now, NULL),
