@@ -9,7 +9,16 @@
  *
  * Petnames: a key's petname rides on its entry (a separate allocation, only for a named key), loaded
  * with it and changed by konce_nodecore_known_name() after the store has taken the change, so a
- * reader of petnames on the loop (`konce group status`) asks the core, not SQLite.
+ * reader of petnames on the loop (`konce group status`, `konce peers`) asks the core, not SQLite.
+ * Named entries also sit on a second set of hash chains, keyed by the name, so that a command that
+ * names a peer by petname finds its key (konce_nodecore_known_by_name) without a scan.  The store
+ * keeps petnames unique; the core only mirrors what the store took.
+ *
+ * Counts: each entry keeps the store's handshakes and failures and when the key was last seen,
+ * loaded with it (konce_nodecore_known_load_counts) and moved by each note as the store's flush
+ * moves them (store/queue.c apply()): HANDSHAKE ok adds a handshake, HANDSHAKE failed a failure,
+ * TRUSTED makes at least one handshake; SEEN, TRUSTED and a successful HANDSHAKE make the key seen
+ * now (the core's clock; the store stamps the wall clock when it writes).
  *
  * Bounded: at most known_max keys (the store's own cap); beyond, the least recently noted key
  * without a petname goes, as the store evicts the least recently seen.  Hash chains are keyed
@@ -27,12 +36,19 @@ struct kentry {
 	konce_addr addr;
 	bool has_addr;
 	char *name; /* the petname, NULL if none: a named key is never evicted */
+	uint32_t handshakes, failures;
+	int64_t last_seen; /* wall seconds as loaded, 0 = never; superseded once seen_noted */
+	uint64_t seen_us;  /* core time of the last note that made the key seen, if seen_noted */
+	bool seen_noted;
 	struct kentry *next, *newer, *older;
+	struct kentry *name_next; /* on the name chains, while named */
 };
 
 struct ncknown {
 	struct kentry **b;
 	unsigned nb; /* a power of two */
+	struct kentry **nbk; /* named entries by name */
+	unsigned nnb;        /* a power of two */
 	unsigned n, max;
 	struct kentry *newest, *oldest;
 };
@@ -44,6 +60,13 @@ static unsigned bucket(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES
 	return (unsigned)(h[0] | h[1] << 8 | h[2] << 16) & (c->known->nb - 1);
 }
 
+static unsigned name_bucket(const konce_nodecore *c, const char *name)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, (const unsigned char *)name, strlen(name), c->hash_key);
+	return (unsigned)(h[0] | h[1] << 8 | h[2] << 16) & (c->known->nnb - 1);
+}
+
 int ncknown_new(konce_nodecore *c)
 {
 	struct ncknown *k = nc_alloc(c, sizeof(*k));
@@ -52,7 +75,11 @@ int ncknown_new(konce_nodecore *c)
 	k->max = c->cfg.known_max ? c->cfg.known_max : KONCE_NC_KNOWN_MAX;
 	for (k->nb = 16; k->nb < k->max / 2 && k->nb < (1u << 20); k->nb <<= 1)
 		;
-	if (!(k->b = nc_alloc(c, (size_t)k->nb * sizeof(*k->b)))) {
+	k->nnb = k->nb / 16 > 16 ? k->nb / 16 : 16; /* few keys have petnames */
+	k->b = nc_alloc(c, (size_t)k->nb * sizeof(*k->b));
+	k->nbk = k->b ? nc_alloc(c, (size_t)k->nnb * sizeof(*k->nbk)) : NULL;
+	if (!k->nbk) {
+		nc_free(c, k->b);
 		nc_free(c, k);
 		return -ENOMEM;
 	}
@@ -71,6 +98,7 @@ void ncknown_free(konce_nodecore *c)
 		nc_free(c, e);
 	}
 	nc_free(c, k->b);
+	nc_free(c, k->nbk);
 	nc_free(c, k);
 	c->known = NULL;
 	nc_free(c, c->notes);
@@ -109,6 +137,18 @@ static void lru_front(struct ncknown *k, struct kentry *e)
 		k->oldest = e;
 }
 
+static void name_unlink(konce_nodecore *c, struct kentry *e)
+{
+	if (!e->name)
+		return;
+	for (struct kentry **pp = &c->known->nbk[name_bucket(c, e->name)]; *pp; pp = &(*pp)->name_next)
+		if (*pp == e) {
+			*pp = e->name_next;
+			break;
+		}
+	e->name_next = NULL;
+}
+
 static void drop(konce_nodecore *c, struct kentry *e)
 {
 	struct ncknown *k = c->known;
@@ -119,6 +159,7 @@ static void drop(konce_nodecore *c, struct kentry *e)
 		}
 	lru_unlink(k, e);
 	k->n--;
+	name_unlink(c, e);
 	nc_free(c, e->name);
 	nc_free(c, e);
 }
@@ -163,8 +204,14 @@ static int set_name(konce_nodecore *c, struct kentry *e, const char *name)
 		return -ENOMEM;
 	if (l)
 		memcpy(v, name, l + 1);
+	name_unlink(c, e);
 	nc_free(c, e->name);
 	e->name = v;
+	if (v) {
+		unsigned b = name_bucket(c, v);
+		e->name_next = c->known->nbk[b];
+		c->known->nbk[b] = e;
+	}
 	return 0;
 }
 
@@ -221,6 +268,46 @@ int konce_nodecore_known(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYT
 	return !e ? 0 : e->name ? KONCE_NC_KNOWN | KONCE_NC_NAMED : KONCE_NC_KNOWN;
 }
 
+int konce_nodecore_known_by_name(const konce_nodecore *c, const char *name, uint8_t pk[KONCE_KEY_BYTES])
+{
+	if (!c || !name || !*name || strlen(name) > KONCE_NC_PETNAME_MAX)
+		return -ENOENT;
+	for (const struct kentry *e = c->known->nbk[name_bucket(c, name)]; e; e = e->name_next)
+		if (!strcmp(e->name, name)) {
+			memcpy(pk, e->pk, KONCE_KEY_BYTES);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int konce_nodecore_known_load_counts(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint32_t handshakes,
+				     uint32_t failures, int64_t last_seen)
+{
+	struct kentry *e = c && pk ? find(c, pk) : NULL;
+	if (!e)
+		return -ENOENT;
+	e->handshakes = handshakes;
+	e->failures = failures;
+	e->last_seen = last_seen;
+	return 0;
+}
+
+int konce_nodecore_known_info(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_nc_known_info *out)
+{
+	const struct kentry *e = c && pk ? find(c, pk) : NULL;
+	if (!e)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	if (e->name)
+		memcpy(out->petname, e->name, strlen(e->name) + 1);
+	out->handshakes = e->handshakes;
+	out->failures = e->failures;
+	out->last_seen = e->last_seen;
+	out->seen_noted = e->seen_noted;
+	out->seen_us = e->seen_us;
+	return 0;
+}
+
 unsigned konce_nodecore_known_count(const konce_nodecore *c) { return c->known->n; }
 
 int konce_nodecore_known_addr(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
@@ -264,9 +351,22 @@ void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[K
 	if ((flags & KONCE_NC_NOTE_IF_KNOWN) && !find(c, pk))
 		return; /* a stranger that only dialled us: the store gets no row, nor does the cache */
 	struct kentry *e = get(c, pk);
-	if (e && addr && (type == KONCE_NC_NOTE_SEEN || type == KONCE_NC_NOTE_TRUSTED)) {
+	if (!e)
+		return;
+	if (addr && (type == KONCE_NC_NOTE_SEEN || type == KONCE_NC_NOTE_TRUSTED)) {
 		e->addr = *addr;
 		e->has_addr = true;
+	}
+	/* the counts, as the store's flush moves them (store/queue.c apply()) */
+	if (type == KONCE_NC_NOTE_HANDSHAKE && !ok)
+		e->failures++;
+	else if (type == KONCE_NC_NOTE_HANDSHAKE)
+		e->handshakes++;
+	else if (type == KONCE_NC_NOTE_TRUSTED && !e->handshakes)
+		e->handshakes = 1;
+	if (type != KONCE_NC_NOTE_HANDSHAKE || ok) {
+		e->seen_us = c->now;
+		e->seen_noted = true;
 	}
 }
 

@@ -326,6 +326,22 @@ int konce_nodecore_known_petname(const konce_nodecore *c, const uint8_t pk[KONCE
 /* 0 (unknown), KONCE_NC_KNOWN, or KONCE_NC_KNOWN | KONCE_NC_NAMED. */
 int konce_nodecore_known(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES]);
 unsigned konce_nodecore_known_count(const konce_nodecore *c);
+/* The key named `name`: 0 (pk filled), or -ENOENT (no key has that petname). */
+int konce_nodecore_known_by_name(const konce_nodecore *c, const char *name, uint8_t pk[KONCE_KEY_BYTES]);
+/* What the store holds of a known key, kept by the core's notes (ncknown.c). */
+typedef struct konce_nc_known_info {
+	char petname[KONCE_NC_PETNAME_MAX + 1]; /* "" if none */
+	uint32_t handshakes, failures;          /* the store's counts */
+	int64_t last_seen;                      /* wall seconds as loaded from the store, 0 = never */
+	bool seen_noted;                        /* seen since the load: at seen_us, the core's clock */
+	uint64_t seen_us;
+} konce_nc_known_info;
+/* Loads a key's stored counts and last-seen wall time, after konce_nodecore_known_load() of pk.
+ * 0, or -ENOENT (pk not known). */
+int konce_nodecore_known_load_counts(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint32_t handshakes,
+				     uint32_t failures, int64_t last_seen);
+/* pk's entry into out: 0, or -ENOENT (unknown). */
+int konce_nodecore_known_info(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_nc_known_info *out);
 /* The newest address known for pk: 0, or -ENOENT. */
 int konce_nodecore_known_addr(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a);
 

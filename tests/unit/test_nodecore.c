@@ -10,7 +10,10 @@
  *     the session came up;
  *   - the peer closes: its peer record is freed and its pending request FAILS with PEER_CLOSED;
  *   - a command that fails queues no event and calls nothing;
- *   - the path MTU bound: the host's estimate for a real address, the base size for a path handle.
+ *   - the path MTU bound: the host's estimate for a real address, the base size for a path handle;
+ *   - the known-keys set keeps the store's counts by the notes it makes: a completed handshake adds
+ *     one to the loaded count and makes the key seen at that time, a failed one adds a failure, and
+ *     a stranger that dialled gets no entry.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -412,6 +415,52 @@ static void test_free_with_pendings(void **state)
 
 /* The path MTU bound the endpoint asks the core for: the host's estimate for a real address, the
  * base size for a path handle (a traversal path), without asking the host. */
+static void test_known_counts_follow_notes(void **state)
+{
+	struct world *w = *state;
+	struct outcome o = {0};
+	konce_nc_known_info in;
+	/* what node_io.c loads at start: B's address, then its stored counts */
+	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, NULL), 0);
+	assert_int_equal(konce_nodecore_known_load_counts(w->s[0].c, pk_of(w, 1), 3, 1, 1234), 0);
+	assert_int_equal(konce_nodecore_known_info(w->s[0].c, pk_of(w, 1), &in), 0);
+	assert_int_equal(in.handshakes, 3);
+	assert_int_equal(in.failures, 1);
+	assert_int_equal(in.last_seen, 1234);
+	assert_false(in.seen_noted);
+	uint64_t t0 = w->now;
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"hi", 2, NULL, on_outcome,
+					     &o, w->now, NULL),
+			 0);
+	run(w, w->now + 5000 * MS, outcome_done, &o);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(w->s[0].hs_notes, 1);
+	assert_int_equal(konce_nodecore_known_info(w->s[0].c, pk_of(w, 1), &in), 0);
+	assert_int_equal(in.handshakes, 4);
+	assert_int_equal(in.failures, 1);
+	assert_int_equal(in.last_seen, 1234); /* as loaded; superseded by: */
+	assert_true(in.seen_noted);
+	assert_true(in.seen_us >= t0 && in.seen_us <= w->now);
+	/* B was dialled by a stranger: nothing recorded, no counts */
+	assert_int_equal(konce_nodecore_known_info(w->s[1].c, pk_of(w, 0), &in), -ENOENT);
+
+	/* B goes away and stays silent: the next handshake fails and counts as a failure */
+	konce_nodecore_close_all(w->s[1].c, w->now);
+	run(w, w->now + 100 * MS, NULL, NULL);
+	w->deaf = 1;
+	memset(&o, 0, sizeof o);
+	konce_send_opts so = {.connect_timeout_ms = 300};
+	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome,
+					     &o, w->now, NULL),
+			 0);
+	run(w, w->now + 60000 * MS, NULL, NULL);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_FAILED);
+	assert_int_equal(w->s[0].hs_notes, 2); /* the failed one */
+	assert_int_equal(konce_nodecore_known_info(w->s[0].c, pk_of(w, 1), &in), 0);
+	assert_int_equal(in.handshakes, 4);
+	assert_int_equal(in.failures, 2);
+}
+
 static int host_mtu_calls;
 static unsigned host_mtu(void *ctx, const konce_addr *peer)
 {
@@ -456,6 +505,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_closed_fails_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_command_no_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_pendings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_known_counts_follow_notes, setup, teardown),
 		cmocka_unit_test(test_path_mtu_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
