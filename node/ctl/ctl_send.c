@@ -40,7 +40,8 @@ static int resolve_peer(const konce_ctlproto_host *h, json_t *req, uint8_t pk[KO
 	}
 	if (konce_key_from_text(pk, s) == 0)
 		return 0;
-	if (h->store && konce_store_peer_by_petname(h->store, s, pk) == 0)
+	/* the core's copy of the store's petnames (docs/STORE.md): no SQLite on the loop */
+	if (h->store && konce_nodecore_known_by_name(h->core, s, pk) == 0)
 		return 0;
 	*err = ctl_error(ENOENT, "'%s' is neither a public key (43 characters of base64url) nor a known petname", s);
 	return -1;

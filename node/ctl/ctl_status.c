@@ -138,12 +138,15 @@ static int add_active(void *ctx, const konce_nc_peer_info *p)
 {
 	struct peers_ctx *pc = ctx;
 	const konce_ctlproto_host *h = pc->h;
-	konce_peer_rec r = {0};
+	/* the store's petname and counts, from the core's copy (docs/STORE.md): no SQLite on the loop */
+	konce_nc_known_info r = {0};
 	if (h->store)
-		konce_store_peer_get(h->store, p->pk, &r);
-	/* the store is written once a second; an active peer's last contact is known now */
-	uint64_t ago_us = h->now_us(h->ctx) - p->last_contact_us;
+		konce_nodecore_known_info(h->core, p->pk, &r);
+	/* an active peer's last contact is known now; a connecting one was last seen at its last note */
+	uint64_t now = h->now_us(h->ctx), ago_us = now - p->last_contact_us;
 	int64_t seen = p->up ? h->wall_s(h->ctx) - (int64_t)(ago_us / 1000000u) : r.last_seen;
+	if (!p->up && r.seen_noted)
+		seen = h->wall_s(h->ctx) - (int64_t)((now > r.seen_us ? now - r.seen_us : 0) / 1000000u);
 	json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
 			       r.handshakes, r.failures);
 	json_object_set_new(pj, "path", json_string(h->path_name(h->ctx, p->peer)));

@@ -192,7 +192,8 @@ static int load_known(void *ctx, const konce_peer_rec *r)
 	struct konce_node *n = ctx;
 	konce_store_addr a;
 	int have = konce_store_addrs(n->store, r->pk, &a, 1) == 1;
-	konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname);
+	if (konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname) == 0)
+		konce_nodecore_known_load_counts(n->core, r->pk, r->handshakes, r->failures, r->last_seen);
 	return 0;
 }
 
