@@ -109,6 +109,8 @@ done
 jqt ".ok == true and (.peers | map(select(.public_key == \"$KB\")) | length) == 1"
 jqt ".peers[] | select(.public_key == \"$KB\") | .state == \"up\" and .address == \"$PB\" and .path == \"direct\""
 jqt ".peers[] | select(.public_key == \"$KB\") | (.rtt_ms | type) == \"number\" and .petname == null and .last_seen > 0"
+# the counts come from the node core's copy of the store, kept by the same notes: no flush needed
+jqt ".peers[] | select(.public_key == \"$KB\") | .handshakes >= 1 and .failures == 0"
 run 0 peers -s "$tmp/A.sock"
 has "$out" "^KEY  *PETNAME  *ADDRESS  *PATH  *STATE  *SHOWN  *RTT  *IN/S  *OUT/S  *LAST SEEN$"
 has "$out" "^${KB:0:12}\.\.  *-  *$PB  *direct  *up  *per-server  *[0-9.]* ms  *[0-9.]* k\{0,1\}B  *[0-9.]* k\{0,1\}B  *[0-9]*s ago$"

@@ -292,6 +292,21 @@ static void test_ping_pending(void **state)
 	assert_true(json_is_true(json_object_get(s.last, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(s.last, "bytes")), 100);
 	assert_true(json_is_real(json_object_get(s.last, "rtt_ms")));
+	/* the session shows at once with its petname and the handshake just made (the core's copy of
+	 * the store, kept by the notes: no flush waited for) */
+	json_t *peers = json_object_get(ask(&s, "{\"cmd\": \"peers\"}"), "peers");
+	int found = 0;
+	for (size_t i = 0; i < json_array_size(peers); i++) {
+		json_t *p = json_array_get(peers, i);
+		if (strcmp(json_string_value(json_object_get(p, "public_key")), W.bkey))
+			continue;
+		found++;
+		assert_string_equal(json_string_value(json_object_get(p, "petname")), "bob");
+		assert_string_equal(json_string_value(json_object_get(p, "state")), "up");
+		assert_int_equal(json_integer_value(json_object_get(p, "handshakes")), 1);
+		assert_int_equal(json_integer_value(json_object_get(p, "failures")), 0);
+	}
+	assert_int_equal(found, 1);
 	sink_clear(&s);
 }
 
