@@ -26,7 +26,7 @@ typedef struct konce_ncgapp_name {
 	char name[KONCE_GROUP_NAME_MAX + 1];
 	bool used, joining; /* joining: JOINED not yet reported */
 	bool replay;        /* restored from the store: its state is still to be handed back to the
-			     * application (node/io/group_io.c), up to replay_upto */
+			     * application (ncgreplay.c), up to replay_upto */
 	uint64_t replay_upto;
 } konce_ncgapp_name;
 
@@ -112,6 +112,22 @@ int konce_ncgapp_status(konce_ncgapp *t, konce_nodecore *c, const char *name, ui
 int konce_ncgapp_on_join_request(konce_ncgapp *t, konce_nodecore *c, konce_group_policy_fn fn, void *ctx);
 int konce_ncgapp_on_snapshot(konce_ncgapp *t, konce_nodecore *c, konce_group_snapshot_fn fn, void *ctx);
 void konce_ncgapp_unwire(konce_ncgapp *t, konce_nodecore *c);
+/* ncgreplay.c: the state a restored group hands back to the application (replayed notices).
+ * konce_ncgapp_restored: x was just restored into g; its JOINED is still owed if g is joining, and
+ * true if it was a member: the caller then reads its delivery point from the store and calls
+ * konce_ncgapp_replay_owe (the core delivers after it: everything up to it is handed back).
+ * konce_ncgapp_replay_next: the next group owed its state (the one of gid, before an event of it;
+ * any, with gid NULL, once the application listens), in table order, or NULL; its debt is paid:
+ * the caller hands the state back now.  The notices: _replay_notice fills the group's part of
+ * *o, _replay_snapshot and _replay_entry one stored snapshot or log entry (on a copy of it);
+ * _replay_entry returns 1 (a DECIDED notice), 0 (not the application's: no notice) or -1
+ * (malformed). */
+bool konce_ncgapp_restored(konce_ncgapp_name *x, konce_group *g);
+void konce_ncgapp_replay_owe(konce_ncgapp_name *x, uint64_t delivered);
+konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid);
+void konce_ncgapp_replay_notice(const konce_ncgapp_name *x, konce_group_notice *o);
+void konce_ncgapp_replay_snapshot(konce_group_notice *o, uint64_t seq, const uint8_t *data, size_t len);
+int konce_ncgapp_replay_entry(konce_group_notice *o, uint64_t seq, const uint8_t *e, size_t len);
 /* An application entry of a group's log (cwire.h entry encoding): true with its origin and data,
  * false for any other kind or a malformed entry. */
 bool konce_ncgapp_log_entry(const uint8_t *e, size_t len, const uint8_t **origin, const uint8_t **data, size_t *dlen);

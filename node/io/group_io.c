@@ -8,23 +8,16 @@
  * application's join policy and snapshot callbacks are the core's (ncgapp.h).
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
- * store (konce_store_group_note), remembers the highest persist id queued per group, and activates
- * one flush event (a queue of delivery marks alone arms it MARK_LAG_MS later instead: a mark gates
- * nothing the core must send soon, so it rides with the next records).  The flush (on the loop's
- * next turn, so that the notes of many kicks share one SQLite transaction and one fsync) hands the
- * queue to the writer thread (group_writer.h), unless a batch is in flight: the loop goes on
- * meanwhile, and what is queued during a write is the next batch, handed over as soon as the write
- * ends.  When a batch is durable, each group in it is told with konce_group_persisted() the
- * persist ids the batch held: only then may a group ack, vote or deliver what those records hold
- * (cgroup.h invariant 6); records queued after the batch was handed over are not reported with it.
- * A failed write keeps the batch queued on the writer and retries every RETRY_MS; the groups wait.
+ * store (konce_store_group_note) and tells the core's table (node/core/ncgpersist.h), which says
+ * what to do with the one flush event: run it on the loop's next turn, or arm it (delivery marks
+ * alone, a retry).  The flush hands the store's queue to the writer thread (group_writer.h) unless
+ * a batch is in flight; the loop goes on meanwhile.  When a batch is durable the table tells each
+ * of its groups with konce_group_persisted() the persist ids the batch held, and only then.
  *
  * At start every stored group is hosted again and restored from its records
- * (konce_store_group_restore), before the first packet is read; its application state is handed
- * back (konce_store_group_replay: the snapshot it joined by, then the entries it had delivered, up
- * to the delivery point the core restarted from) as `replayed` notices, from the loop's turn after
- * the event callback is set, or just before the group's first new event, whichever comes first, so
- * the new DECIDED events follow them without a gap.
+ * (konce_store_group_restore), before the first packet is read; what its application is owed back
+ * and when (node/core/ncgreplay.c) is read from the store (konce_store_group_replay) from the
+ * loop's turn after the event callback is set, or just before the group's first new event.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,87 +27,57 @@
 
 #include "konce/group.h"
 #include "node/core/ncgapp.h"
+#include "node/core/ncgpersist.h"
 #include "node/io/group_writer.h"
 #include "node/io/node_int.h"
 
-/* RETRY_MS: a failed flush is retried this often.  MARK_LAG_MS: a queue holding nothing but
- * delivery marks is flushed this much later, so that the marks share the SQLite transaction and
- * fsync of the next records that must be durable (a member's next entries, usually), instead of
- * costing one of their own per commit. */
-enum { RETRY_MS = 100, MARK_LAG_MS = 5 };
-
-/* The highest persist id of a group among some queued records. */
-struct gpid {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	uint64_t pid;
-};
-
 struct node_groups {
 	konce_ncgapp app;
+	konce_ncgpersist persist;
 	konce_group_fn fn;
 	void *ctx;
 	struct event *ev_flush, *ev_replay;
 	group_writer *writer;
-	struct gpid queued[KONCE_NC_GROUPS_MAX]; /* records on n->store's queue */
-	struct gpid flying[KONCE_NC_GROUPS_MAX]; /* records handed to the writer */
-	unsigned nqueued, nflying;
-	bool urgent; /* the store's queue holds more than delivery marks */
-	bool stopping; /* node_groups_stop(): its last write reports, nothing more is sent */
-	bool flush_failing, note_failing;
 };
 
 static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
 /* ---- persistence ---------------------------------------------------------------------------- */
 
-static void gpid_note(struct gpid *t, unsigned *n, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid)
-{
-	for (unsigned i = 0; i < *n; i++)
-		if (!memcmp(t[i].gid, gid, KONCE_CW_GROUP_ID)) {
-			if (pid > t[i].pid)
-				t[i].pid = pid;
-			return;
-		}
-	if (*n < KONCE_NC_GROUPS_MAX) { /* one entry per hosted group: never full */
-		memcpy(t[*n].gid, gid, KONCE_CW_GROUP_ID);
-		t[(*n)++].pid = pid;
-	}
-}
-
-/* The records queued on the store go with the next batch. */
-static void hand_over(struct node_groups *gs)
-{
-	for (unsigned i = 0; i < gs->nqueued; i++)
-		gpid_note(gs->flying, &gs->nflying, gs->queued[i].gid, gs->queued[i].pid);
-	gs->nqueued = 0;
-	gs->urgent = false;
-}
-
-/* Every record handed to the writer is durable: tell their groups. */
-static void report_flying(struct konce_node *n)
-{
-	struct node_groups *gs = n->groups;
-	for (unsigned i = 0; i < gs->nflying; i++) {
-		konce_group *g = konce_nodecore_group_find(n->core, gs->flying[i].gid);
-		if (g && gs->flying[i].pid)
-			konce_group_persisted(g, gs->flying[i].pid);
-	}
-	gs->nflying = 0;
-}
-
 static void submit(struct konce_node *n)
 {
 	struct node_groups *gs = n->groups;
-	if (group_writer_busy(gs->writer))
-		return; /* the end of the write in flight hands the queue over */
-	/* a failed batch is retried alone: the store's queue stays bounded (-ENOBUFS) while the disk
-	 * fails, instead of piling onto the writer's */
-	bool retry = group_writer_pending(gs->writer) > 0;
-	if (!retry && !konce_store_group_pending(n->store))
-		return;
-	if (!retry)
-		hand_over(gs);
-	group_writer_submit(gs->writer, retry ? NULL : n->store);
+	switch (konce_ncgpersist_submit(&gs->persist, group_writer_busy(gs->writer), group_writer_pending(gs->writer),
+					konce_store_group_pending(n->store))) {
+	case KONCE_NCGP_RETRY:
+		group_writer_submit(gs->writer, NULL);
+		break;
+	case KONCE_NCGP_BATCH:
+		group_writer_submit(gs->writer, n->store);
+		break;
+	case KONCE_NCGP_IDLE:
+		break;
+	}
+}
+
+static bool flush_armed(struct node_groups *gs) { return event_pending(gs->ev_flush, EV_TIMEOUT, NULL); }
+
+static void flush_do(struct konce_node *n, konce_ncgp_act a)
+{
+	struct timeval tv = {0, (suseconds_t)a.ms * 1000};
+	switch (a.flush) {
+	case KONCE_NCGP_NOW:
+		event_active(n->groups->ev_flush, EV_TIMEOUT, 0);
+		break;
+	case KONCE_NCGP_ARM:
+		event_add(n->groups->ev_flush, &tv);
+		break;
+	case KONCE_NCGP_SUBMIT:
+		submit(n);
+		break;
+	case KONCE_NCGP_NONE:
+		break;
+	}
 }
 
 static void on_gflush(evutil_socket_t fd, short what, void *arg)
@@ -133,30 +96,15 @@ static void on_written(void *arg, int e, const char *msg)
 	struct node_groups *gs = n->groups;
 	if (!gs || !n->core)
 		return;
-	if (gs->stopping) { /* write_all() goes on with what is left */
-		if (!e)
-			report_flying(n);
-		return;
-	}
-	if (e) {
-		if (!gs->flush_failing)
-			node_log(n, KONCE_LOG_ERROR, "%s", msg);
-		gs->flush_failing = true;
-		struct timeval tv = {0, RETRY_MS * 1000};
-		event_add(gs->ev_flush, &tv);
-		return;
-	}
-	if (gs->flush_failing)
+	konce_ncgp_act a = konce_ncgpersist_written(&gs->persist, n->core, e, konce_store_group_pending(n->store) > 0,
+						    flush_armed(gs));
+	if (a.log < 0)
+		node_log(n, KONCE_LOG_ERROR, "%s", msg);
+	else if (a.log > 0)
 		node_log(n, KONCE_LOG_INFO, "group records written again");
-	gs->flush_failing = false;
-	report_flying(n);
-	if (gs->urgent) {
-		submit(n); /* what was queued during the write: the next batch, at once */
-	} else if (konce_store_group_pending(n->store) && !event_pending(gs->ev_flush, EV_TIMEOUT, NULL)) {
-		struct timeval tv = {0, MARK_LAG_MS * 1000}; /* marks alone, as node_groups_io() does */
-		event_add(gs->ev_flush, &tv);
-	}
-	node_io_kick(n);
+	flush_do(n, a);
+	if (a.kick)
+		node_io_kick(n);
 }
 
 /* Writes everything queued, here and now (stop, forget): 0 or a negative errno (err). */
@@ -164,52 +112,29 @@ static int write_all(struct konce_node *n, char *err, size_t errlen)
 {
 	struct node_groups *gs = n->groups;
 	int e = group_writer_sync(gs->writer, n->store, err, errlen);
-	hand_over(gs);
-	if (e)
-		return e;
-	report_flying(n);
-	return 0;
+	konce_ncgpersist_synced(&gs->persist, n->core, e);
+	return e;
 }
 
 void node_groups_io(struct konce_node *n)
 {
 	konce_nc_gnote g;
-	bool any = false, lazy = false;
 	if (!n->groups)
 		return;
 	while (konce_nodecore_poll_gnote(n->core, &g)) {
 		int e = konce_store_group_note(n->store, &g);
-		bool mark = g.type == KONCE_CNOTE_DELIVERED;
-		if (e) {
-			/* not queued: this record never becomes durable, so nothing that follows it may be
-			 * acknowledged; the group waits and its peers retransmit.  Logged once. */
-			if (!n->groups->note_failing)
-				node_log(n, KONCE_LOG_ERROR, "cannot queue a group record: %s", strerror(-e));
-			n->groups->note_failing = true;
-			continue;
-		}
-		gpid_note(n->groups->queued, &n->groups->nqueued, g.gid, g.pid);
-		if (mark)
-			lazy = true;
-		else
-			any = n->groups->urgent = true;
+		if (konce_ncgpersist_noted(&n->groups->persist, &g, e))
+			node_log(n, KONCE_LOG_ERROR, "cannot queue a group record: %s", strerror(-e));
 	}
-	if (n->groups->note_failing || n->groups->flush_failing)
-		return;
-	if (any) {
-		if (!group_writer_busy(n->groups->writer))
-			event_active(n->groups->ev_flush, EV_TIMEOUT, 0);
-	} else if (lazy && !event_pending(n->groups->ev_flush, EV_TIMEOUT, NULL)) {
-		struct timeval tv = {0, MARK_LAG_MS * 1000};
-		event_add(n->groups->ev_flush, &tv);
-	}
+	flush_do(n, konce_ncgpersist_round(&n->groups->persist, group_writer_busy(n->groups->writer),
+					   flush_armed(n->groups)));
 }
 
 /* ---- the state handed back at start ------------------------------------------------------------ */
 
 struct replay {
 	struct konce_node *n;
-	konce_group_notice o;
+	konce_group_notice o; /* the group's part (konce_ncgapp_replay_notice) */
 	unsigned decided;
 };
 
@@ -217,10 +142,7 @@ static int replay_snap(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
 {
 	struct replay *r = ctx;
 	konce_group_notice o = r->o;
-	o.type = KONCE_GROUP_N_SNAPSHOT;
-	o.seq = seq;
-	o.data = data;
-	o.len = len;
+	konce_ncgapp_replay_snapshot(&o, seq, data, len);
 	if (r->n->groups->fn)
 		r->n->groups->fn(r->n->groups->ctx, &o);
 	return 0;
@@ -229,31 +151,22 @@ static int replay_snap(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
 static int replay_entry(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
 {
 	struct replay *r = ctx;
-	konce_cw_entry en;
-	if (konce_cw_entry_parse(&en, e, len, NULL) != KONCE_CW_OK)
-		return 1;
-	if (en.kind != KONCE_CW_E_APP)
-		return 0; /* the group's own (invitations): not the application's */
 	konce_group_notice o = r->o;
-	o.type = KONCE_GROUP_N_DECIDED;
-	o.seq = seq;
-	memcpy(o.origin, en.origin, sizeof o.origin);
-	o.nonce = en.nonce;
-	o.data = en.data;
-	o.len = en.len;
-	r->decided++;
-	if (r->n->groups->fn)
-		r->n->groups->fn(r->n->groups->ctx, &o);
+	int k = konce_ncgapp_replay_entry(&o, seq, e, len);
+	if (k < 0)
+		return 1;
+	if (k) {
+		r->decided++;
+		if (r->n->groups->fn)
+			r->n->groups->fn(r->n->groups->ctx, &o);
+	}
 	return 0;
 }
 
-static void replay_one(struct konce_node *n, konce_ncgapp_name *x)
+static void replay_one(struct konce_node *n, const konce_ncgapp_name *x)
 {
 	struct replay r = {.n = n};
-	x->replay = false;
-	snprintf(r.o.name, sizeof r.o.name, "%s", x->name);
-	memcpy(r.o.id, x->gid, KONCE_CW_GROUP_ID);
-	r.o.replayed = 1;
+	konce_ncgapp_replay_notice(x, &r.o);
 	int e = konce_store_group_replay(n->store, x->gid, x->replay_upto, replay_snap, replay_entry, &r);
 	if (e < 0)
 		node_log(n, KONCE_LOG_ERROR, "group %s: cannot hand its state back from the store: %s", x->name,
@@ -262,17 +175,15 @@ static void replay_one(struct konce_node *n, konce_ncgapp_name *x)
 		node_log(n, KONCE_LOG_INFO, "group %s: %u decisions handed back from the store", x->name, r.decided);
 }
 
-/* Hands back the state of every restored group (only: that one) still owed it, once the
+/* Hands back the state of every restored group (gid: that one) still owed it, once the
  * application listens. */
-static void replay_owed(struct konce_node *n, konce_ncgapp_name *only)
+static void replay_owed(struct konce_node *n, const uint8_t *gid)
 {
+	konce_ncgapp_name *x;
 	if (!n->groups->fn)
 		return;
-	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++) {
-		konce_ncgapp_name *x = &n->groups->app.names[i];
-		if (x->used && x->replay && (!only || x == only))
-			replay_one(n, x);
-	}
+	while ((x = konce_ncgapp_replay_next(&n->groups->app, gid)))
+		replay_one(n, x);
 }
 
 static void on_replay(evutil_socket_t fd, short what, void *arg)
@@ -291,9 +202,7 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 	konce_ncgapp_out o;
 	if (!n->groups)
 		return;
-	konce_ncgapp_name *x = konce_ncgapp_by_gid(&n->groups->app, ev->gid);
-	if (x && x->replay)
-		replay_owed(n, x); /* what it delivered before comes before what it delivers now */
+	replay_owed(n, ev->gid); /* what it delivered before comes before what it delivers now */
 	konce_ncgapp_event(&n->groups->app, n->core, ev, &o);
 	if (o.level >= 0)
 		node_log(n, o.level, "%s", o.log);
@@ -322,12 +231,9 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 		konce_nodecore_group_remove(n->core, gid);
 		return 0;
 	}
-	x->joining = konce_group_state(g) == KONCE_GROUP_JOINING;
 	konce_store_group_rec r;
-	if (!x->joining && !konce_store_group_get(n->store, gid, &r)) {
-		/* the core delivers after r.delivered: the application gets everything up to it back */
-		x->replay = true;
-		x->replay_upto = r.delivered;
+	if (konce_ncgapp_restored(x, g) && !konce_store_group_get(n->store, gid, &r)) {
+		konce_ncgapp_replay_owe(x, r.delivered);
 		konce_store_group_rec_free(&r);
 	}
 	return 0;
@@ -371,7 +277,7 @@ void node_groups_stop(struct konce_node *n)
 	node_groups_io(n);
 	konce_ncgapp_unwire(&n->groups->app, n->core); /* the core calls back into app no more */
 	char err[512];
-	n->groups->stopping = true;
+	konce_ncgpersist_stop(&n->groups->persist);
 	if (write_all(n, err, sizeof err))
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 	group_writer_stop(n->groups->writer);
