@@ -128,6 +128,20 @@ konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid)
 void konce_ncgapp_replay_notice(const konce_ncgapp_name *x, konce_group_notice *o);
 void konce_ncgapp_replay_snapshot(konce_group_notice *o, uint64_t seq, const uint8_t *data, size_t len);
 int konce_ncgapp_replay_entry(konce_group_notice *o, uint64_t seq, const uint8_t *e, size_t len);
+/* ncglog.c: the application's read of a group's log.  _log_gid: the id of the hosted group bound
+ * to name, 0 or -ENOENT.  _log_span: the positions to read from `from` (0: the start) up to the
+ * delivery point, [*first, delivered]; false when there are none.  _log_one: a store entry
+ * callback (konce_store_group_entries) that passes each application entry to l->fn, counted in
+ * l->n, and skips the rest; it returns what l->fn returns (nonzero stops). */
+typedef struct konce_ncgapp_logread {
+	int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+		  size_t len);
+	void *ctx;
+	int n;
+} konce_ncgapp_logread;
+int konce_ncgapp_log_gid(konce_ncgapp *t, konce_nodecore *c, const char *name, uint8_t gid[KONCE_CW_GROUP_ID]);
+bool konce_ncgapp_log_span(uint64_t from, uint64_t delivered, uint64_t *first);
+int konce_ncgapp_log_one(void *ctx, uint64_t seq, const uint8_t *e, size_t len);
 /* An application entry of a group's log (cwire.h entry encoding): true with its origin and data,
  * false for any other kind or a malformed entry. */
 bool konce_ncgapp_log_entry(const uint8_t *e, size_t len, const uint8_t **origin, const uint8_t **data, size_t *dlen);

@@ -426,47 +426,30 @@ int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max)
 	return a ? konce_ncgapp_list(a, n->core, out, max) : e;
 }
 
-struct logctx {
-	int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
-		  size_t len);
-	void *ctx;
-	int n;
-};
-
-static int log_one(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
-{
-	struct logctx *l = ctx;
-	const uint8_t *origin, *data;
-	size_t dl;
-	if (!konce_ncgapp_log_entry(e, len, &origin, &data, &dl))
-		return 0;
-	l->n++;
-	return l->fn(l->ctx, seq, origin, data, dl);
-}
-
 int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
 			 int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 				   const uint8_t *data, size_t len),
 			 void *ctx)
 {
+	uint8_t gid[KONCE_CW_GROUP_ID];
 	konce_store_group_rec r;
+	uint64_t first;
 	int e;
 	konce_ncgapp *a = ready(n, &e);
 	if (!a)
 		return e;
-	konce_ncgapp_name *x = konce_ncgapp_by_name(a, name);
-	if (!x || !konce_nodecore_group_find(n->core, x->gid))
-		return -ENOENT;
+	if ((e = konce_ncgapp_log_gid(a, n->core, name, gid)))
+		return e;
 	if (!fn)
 		return -EINVAL;
-	if ((e = konce_store_group_get(n->store, x->gid, &r)))
+	if ((e = konce_store_group_get(n->store, gid, &r)))
 		return e;
 	uint64_t upto = r.delivered;
 	konce_store_group_rec_free(&r);
-	if (from > upto)
+	if (!konce_ncgapp_log_span(from, upto, &first))
 		return 0;
-	struct logctx l = {fn, ctx, 0};
-	e = konce_store_group_entries(n->store, x->gid, from ? from : 1, upto, log_one, &l);
+	konce_ncgapp_logread l = {fn, ctx, 0};
+	e = konce_store_group_entries(n->store, gid, first, upto, konce_ncgapp_log_one, &l);
 	return e < 0 ? e : l.n;
 }
 
