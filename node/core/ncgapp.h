@@ -26,7 +26,7 @@ typedef struct konce_ncgapp_name {
 	char name[KONCE_GROUP_NAME_MAX + 1];
 	bool used, joining; /* joining: JOINED not yet reported */
 	bool replay;        /* restored from the store: its state is still to be handed back to the
-			     * application (ncgreplay.c), up to replay_upto */
+			     * application (ncgrestore.c), up to replay_upto */
 	uint64_t replay_upto;
 } konce_ncgapp_name;
 
@@ -112,17 +112,25 @@ int konce_ncgapp_status(konce_ncgapp *t, konce_nodecore *c, const char *name, ui
 int konce_ncgapp_on_join_request(konce_ncgapp *t, konce_nodecore *c, konce_group_policy_fn fn, void *ctx);
 int konce_ncgapp_on_snapshot(konce_ncgapp *t, konce_nodecore *c, konce_group_snapshot_fn fn, void *ctx);
 void konce_ncgapp_unwire(konce_ncgapp *t, konce_nodecore *c);
-/* ncgreplay.c: the state a restored group hands back to the application (replayed notices).
- * konce_ncgapp_restored: x was just restored into g; its JOINED is still owed if g is joining, and
- * true if it was a member: the caller then reads its delivery point from the store and calls
- * konce_ncgapp_replay_owe (the core delivers after it: everything up to it is handed back).
+/* ncgrestore.c: a group the store holds, at start, and the state it hands back to the
+ * application (replayed notices).  konce_ncgapp_restore_host hosts an idle core for gid (and sets
+ * the groups' wall clock) for the caller to restore into: 0 and *g, or the core's refusal.
+ * konce_ncgapp_restored: the caller's restore of it returned err: on 0 its name is bound (NULL or
+ * empty: the id in hex) and its JOINED still owed if it is joining; on failure, or with no room
+ * for the name, the group is unhosted and NULL returned.  konce_ncgapp_replay_due: x restored as a
+ * member: the caller reads its delivery point from the store and calls konce_ncgapp_replay_owe
+ * (the core delivers after it: everything up to it is handed back).
  * konce_ncgapp_replay_next: the next group owed its state (the one of gid, before an event of it;
  * any, with gid NULL, once the application listens), in table order, or NULL; its debt is paid:
  * the caller hands the state back now.  The notices: _replay_notice fills the group's part of
  * *o, _replay_snapshot and _replay_entry one stored snapshot or log entry (on a copy of it);
  * _replay_entry returns 1 (a DECIDED notice), 0 (not the application's: no notice) or -1
  * (malformed). */
-bool konce_ncgapp_restored(konce_ncgapp_name *x, konce_group *g);
+int konce_ncgapp_restore_host(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t unix_s,
+			      konce_group **g);
+konce_ncgapp_name *konce_ncgapp_restored(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
+					 const char *name, int err);
+bool konce_ncgapp_replay_due(const konce_ncgapp_name *x);
 void konce_ncgapp_replay_owe(konce_ncgapp_name *x, uint64_t delivered);
 konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid);
 void konce_ncgapp_replay_notice(const konce_ncgapp_name *x, konce_group_notice *o);

@@ -16,7 +16,7 @@
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_store_group_restore), before the first packet is read; what its application is owed back
- * and when (node/core/ncgreplay.c) is read from the store (konce_store_group_replay) from the
+ * and when (node/core/ncgrestore.c) is read from the store (konce_store_group_replay) from the
  * loop's turn after the event callback is set, or just before the group's first new event.
  */
 #include <errno.h>
@@ -219,20 +219,16 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 	char err[256], hex[2 * KONCE_CW_GROUP_ID + 1];
 	(void)epoch;
 	sodium_bin2hex(hex, sizeof hex, gid, KONCE_CW_GROUP_ID);
-	if (konce_nodecore_group_add(n->core, gid, &g)) {
+	if (konce_ncgapp_restore_host(n->core, gid, unix_s(), &g)) {
 		node_log(n, KONCE_LOG_ERROR, "group %s: cannot host it (too many groups?)", name && *name ? name : hex);
 		return 0;
 	}
-	konce_nodecore_groups_wallclock(n->core, unix_s());
 	int e = konce_store_group_restore(n->store, gid, g, node_now_us(), err, sizeof err);
-	konce_ncgapp_name *x = e ? NULL : konce_ncgapp_bind(&n->groups->app, gid, name);
-	if (!x) {
-		node_log(n, KONCE_LOG_ERROR, "group %s: %s", name && *name ? name : hex, e ? err : "no room for its name");
-		konce_nodecore_group_remove(n->core, gid);
-		return 0;
-	}
+	konce_ncgapp_name *x = konce_ncgapp_restored(&n->groups->app, n->core, gid, name, e);
 	konce_store_group_rec r;
-	if (konce_ncgapp_restored(x, g) && !konce_store_group_get(n->store, gid, &r)) {
+	if (!x)
+		node_log(n, KONCE_LOG_ERROR, "group %s: %s", name && *name ? name : hex, e ? err : "no room for its name");
+	else if (konce_ncgapp_replay_due(x) && !konce_store_group_get(n->store, gid, &r)) {
 		konce_ncgapp_replay_owe(x, r.delivered);
 		konce_store_group_rec_free(&r);
 	}

@@ -1,19 +1,40 @@
-/* ncgreplay.c - what a restored group owes the application, and when (ncgapp.h): a group restored
- * from the store that was a member (not still joining) gets its application state back, the
- * snapshot it joined by and then the entries it had delivered up to the delivery point the core
- * restarted from, as `replayed` notices.  Each group is owed this once, and it comes before the
- * group's first new event (or earlier, once the application listens), so the new DECIDED notices
- * follow the replayed ones without a gap.  The host reads the store (konce_store_group_replay). */
+/* ncgrestore.c - a group the store holds, at start (ncgapp.h): hosted again for the host to
+ * restore into, named, or unhosted when it cannot be restored or named; and what it owes the
+ * application.  A group restored as a member (not still joining) gets its application state back,
+ * the snapshot it joined by and then the entries it had delivered up to the delivery point the
+ * core restarted from, as `replayed` notices.  Each group is owed this once, and it comes before
+ * the group's first new event (or earlier, once the application listens), so the new DECIDED
+ * notices follow the replayed ones without a gap.  The host reads the store
+ * (konce_store_group_restore, konce_store_group_replay). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "node/core/ncgapp.h"
 
-bool konce_ncgapp_restored(konce_ncgapp_name *x, konce_group *g)
+int konce_ncgapp_restore_host(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t unix_s,
+			      konce_group **g)
 {
-	x->joining = konce_group_state(g) == KONCE_GROUP_JOINING;
-	return !x->joining;
+	int e = konce_nodecore_group_add(c, gid, g);
+	if (!e)
+		konce_nodecore_groups_wallclock(c, unix_s);
+	return e;
 }
+
+konce_ncgapp_name *konce_ncgapp_restored(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
+					 const char *name, int err)
+{
+	konce_group *g = konce_nodecore_group_find(c, gid);
+	konce_ncgapp_name *x = err || !g ? NULL : konce_ncgapp_bind(t, gid, name);
+	if (!x) {
+		konce_nodecore_group_remove(c, gid);
+		return NULL;
+	}
+	x->joining = konce_group_state(g) == KONCE_GROUP_JOINING;
+	return x;
+}
+
+bool konce_ncgapp_replay_due(const konce_ncgapp_name *x) { return !x->joining; }
 
 void konce_ncgapp_replay_owe(konce_ncgapp_name *x, uint64_t delivered)
 {

@@ -1,8 +1,9 @@
-/* test_ncgreplay.c - what a restored group owes its application (node/core/ncgapp.h, ncgreplay.c):
- * a restored member is owed its state and a restored joiner only its JOINED; the debts are paid
- * once each, in table order, a group's own before its event, all of them once the application
- * listens; the notices are `replayed`, a snapshot's carry its bytes, and only application entries
- * of the log become DECIDED notices (a malformed one stops the replay). */
+/* test_ncgrestore.c - a stored group at start (node/core/ncgapp.h, ncgrestore.c): hosted once,
+ * unhosted when its restore fails or no name is left for it; a restored member is owed its state
+ * and a restored joiner only its JOINED; the debts are paid once each, in table order, a group's
+ * own before its event, all of them once the application listens; the notices are `replayed`, a
+ * snapshot's carry its bytes, and only application entries of the log become DECIDED notices (a
+ * malformed one stops the replay). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,22 +58,46 @@ static void test_restored(void **state)
 			 0);
 	assert_int_equal(konce_ncgapp_join(&b.app, b.c, &t, nm, 4000, 100), 0);
 
-	/* a member: owed its state (up to the delivery point the host reads) */
-	konce_ncgapp_name *x = konce_ncgapp_by_name(&a.app, "team");
-	x->joining = true;
-	assert_true(konce_ncgapp_restored(x, konce_nodecore_group_find(a.c, gid)));
+	/* after a restart the table is new; the groups are in the core (as konce_store_group_restore
+	 * leaves them) */
+	static konce_ncgapp ta, tb;
+	konce_ncgapp_unwire(&a.app, a.c);
+	konce_ncgapp_unwire(&b.app, b.c);
+	/* a member: bound, owed its state (up to the delivery point the host reads) */
+	konce_ncgapp_name *x = konce_ncgapp_restored(&ta, a.c, gid, "team", 0);
+	assert_non_null(x);
+	assert_ptr_equal(konce_ncgapp_by_name(&ta, "team"), x);
 	assert_false(x->joining);
+	assert_true(konce_ncgapp_replay_due(x));
 	assert_false(x->replay); /* nothing owed until the host has the delivery point */
 	konce_ncgapp_replay_owe(x, 17);
 	assert_true(x->replay);
 	assert_int_equal(x->replay_upto, 17);
 	/* a joiner: its JOINED only, nothing to hand back */
-	konce_ncgapp_name *y = konce_ncgapp_by_name(&b.app, "far");
-	y->joining = false;
-	assert_false(konce_ncgapp_restored(y, konce_nodecore_group_find(b.c, gid)));
+	konce_ncgapp_name *y = konce_ncgapp_restored(&tb, b.c, gid, NULL, 0);
+	assert_non_null(y);
 	assert_true(y->joining);
-	assert_false(y->replay);
-	assert_null(konce_ncgapp_replay_next(&b.app, NULL));
+	assert_false(konce_ncgapp_replay_due(y));
+	assert_null(konce_ncgapp_replay_next(&tb, NULL));
+
+	/* hosting: once per group; a failed restore, or no room for the name, unhosts it */
+	uint8_t g2[KONCE_CW_GROUP_ID];
+	konce_group *g;
+	memset(g2, 9, sizeof g2);
+	assert_int_equal(konce_ncgapp_restore_host(a.c, gid, 100, &g), -EEXIST);
+	assert_int_equal(konce_ncgapp_restore_host(a.c, g2, 100, &g), 0);
+	assert_ptr_equal(konce_nodecore_group_find(a.c, g2), g);
+	assert_null(konce_ncgapp_restored(&ta, a.c, g2, "broken", -EIO));
+	assert_null(konce_nodecore_group_find(a.c, g2));
+	assert_null(konce_ncgapp_by_name(&ta, "broken"));
+	for (int i = 1; i < KONCE_NC_GROUPS_MAX; i++) { /* no room left for a name */
+		uint8_t other[KONCE_CW_GROUP_ID] = {(uint8_t)i, 1};
+		assert_non_null(konce_ncgapp_bind(&ta, other, NULL));
+	}
+	assert_int_equal(konce_ncgapp_restore_host(a.c, g2, 100, &g), 0);
+	assert_null(konce_ncgapp_restored(&ta, a.c, g2, "late", 0));
+	assert_null(konce_nodecore_group_find(a.c, g2));
+	assert_non_null(konce_nodecore_group_find(a.c, gid));
 	side_free(&a);
 	side_free(&b);
 }
