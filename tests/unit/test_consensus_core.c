@@ -448,7 +448,7 @@ static unsigned propose_n(konce_group *b, store *s, unsigned n, uint64_t firsts[
 		;
 	unsigned before = s->entries, k = 0;
 	for (unsigned i = 0; i < n; i++) {
-		char d[8];
+		char d[16];
 		snprintf(d, sizeof d, "e%u", i);
 		assert_true(konce_group_propose(b, (const uint8_t *)d, strlen(d), MSEC) > 0);
 	}
@@ -518,7 +518,7 @@ static void test_max_batch(void **st)
 	while (konce_group_poll_event(b, &ev)) {
 		if (ev.type != KONCE_GROUP_EV_COMMITTED)
 			continue;
-		char d[8];
+		char d[16];
 		snprintf(d, sizeof d, "e%u", seq);
 		assert_int_equal(ev.seq, ++seq);
 		assert_int_equal(ev.len, strlen(d));
