@@ -1,8 +1,8 @@
 /* ccommit.c - the log: ordering at the coordinator, PROPOSE/ACK, the commit index, delivery.
  *
  * The coordinator gives each submission the next seq, persists it, and sends PROPOSE (up to
- * KONCE_CW_MAX_BATCH entries each) to every member, never more than KONCE_CW_WINDOW beyond the
- * commit index.  A member appends only at last + 1 (an entry at seq <= last in the same epoch is
+ * g->max_batch entries each: konce_group_set_max_batch, default KONCE_CW_MAX_BATCH) to every
+ * member, never more than KONCE_CW_WINDOW beyond the commit index.  A member appends only at last + 1 (an entry at seq <= last in the same epoch is
  * the one it holds: the epoch has one coordinator), persists, then ACKs its last seq.  The commit
  * index is the lowest acked seq over all members; every message carries it, so a member learns it
  * from whatever comes next (cc_learn_commit).  A member delivers up to its commit index, in
@@ -134,7 +134,7 @@ static void send_propose(konce_group *g, unsigned to, uint64_t first)
 {
 	cg_msg_init(g, KONCE_CW_PROPOSE);
 	g->msg.first = first;
-	for (uint64_t s = first; s <= g->last && g->msg.count < KONCE_CW_MAX_BATCH; s++) {
+	for (uint64_t s = first; s <= g->last && g->msg.count < g->max_batch; s++) {
 		cg_slot *sl = cc_at(g, s);
 		if (!sl)
 			break;
@@ -155,7 +155,7 @@ void cc_propose(konce_group *g)
 	while (g->q_len && g->last < g->commit + KONCE_CW_WINDOW) {
 		konce_cw_entry e[KONCE_CW_MAX_BATCH];
 		unsigned k = 0;
-		while (k < KONCE_CW_MAX_BATCH && k < g->q_len && g->last + k < g->commit + KONCE_CW_WINDOW) {
+		while (k < g->max_batch && k < g->q_len && g->last + k < g->commit + KONCE_CW_WINDOW) {
 			cg_slot_to_entry(&g->queue[(g->q_head + k) % KONCE_GROUP_QUEUE], &e[k]);
 			k++;
 		}

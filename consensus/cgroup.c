@@ -141,6 +141,7 @@ konce_group *konce_group_new(const konce_group_config *cfg)
 		return NULL;
 	g->cfg = *cfg;
 	g->env = env;
+	g->max_batch = KONCE_CW_MAX_BATCH;
 	g->buf = konce_env_alloc(env, KONCE_CW_MAX_MSG);
 	g->vbuf = konce_env_alloc(env, KONCE_CW_MAX_VALUE);
 	g->view_bytes = konce_env_alloc(env, KONCE_CW_MAX_VALUE);
@@ -348,6 +349,14 @@ int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SE
 }
 
 void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds) { g->wall = unix_seconds; }
+
+int konce_group_set_max_batch(konce_group *g, unsigned max_entries)
+{
+	if (max_entries < 1 || max_entries > KONCE_CW_MAX_BATCH)
+		return -EINVAL;
+	g->max_batch = max_entries;
+	return 0;
+}
 
 int konce_group_leave(konce_group *g, uint64_t now)
 {

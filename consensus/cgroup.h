@@ -247,6 +247,11 @@ int64_t konce_group_invite(konce_group *g, const uint8_t secret_hash[KONCE_CW_SE
 /* The wall clock (unix seconds) the core judges invitation expiry by; the caller sets it before
  * each call (the core reads no clock).  0 (the default): no invitation is judged expired. */
 void konce_group_set_wallclock(konce_group *g, uint64_t unix_seconds);
+/* The most entries one PROPOSE carries when this member coordinates (and so the most entries one
+ * append, one persist call, takes from the queue): 1 (unbatched: a PROPOSE and a persist call per
+ * entry) to KONCE_CW_MAX_BATCH, the default.  Local: a member that receives PROPOSEs takes any
+ * count up to KONCE_CW_MAX_BATCH, so members may differ.  0, or -EINVAL (0 or above the maximum). */
+int konce_group_set_max_batch(konce_group *g, unsigned max_entries);
 /* What this member knows of the invitation with this secret: 1 (committed here, unused and
  * unexpired: a joiner can use it), 0 (unknown here: not committed yet, or never registered),
  * -ESTALE (used or revoked) or -ETIMEDOUT (expired by the wall clock). */

@@ -67,6 +67,7 @@ struct konce_group {
 	const konce_env *env;
 	enum konce_group_state state;
 	bool halted, leaving, fresh;
+	unsigned max_batch; /* entries per PROPOSE this member sends as coordinator (set_max_batch) */
 	uint64_t now, next_tick, next_hb, behind_at;
 	uint64_t out_epoch; /* OUT: the epoch of the view that removed us (view_bytes holds it) */
 

@@ -96,6 +96,10 @@ typedef struct konce_node_config {
 	const char *group_key;
 	/* NAT traversal (traversal.h); all zero = none.  Its strings are only read by konce_node_new(). */
 	konce_traversal_config traversal;
+	/* The most decisions one PROPOSE carries when this node coordinates a group (every group it
+	 * hosts; docs/CONSENSUS.md "Pipelining and batching"): 1 (unbatched: one message and one
+	 * durable write per decision) to 16; 0 = 16.  Members that only receive need no setting. */
+	unsigned group_max_batch;
 } konce_node_config;
 
 /** Creates a node on base: loads or generates the identity, opens the store, binds the socket and, when
@@ -103,6 +107,7 @@ typedef struct konce_node_config {
  * read and not kept).  0, or a negative errno with err saying what failed and what to do, and *out NULL:
  * -EINVAL (a bad config: no base or data_dir, an unknown congestion, a traversal.rendezvous_peers entry
  * that is not KEY@IP:PORT or more than 4, a bad traversal.lifetime, a rendezvous_capacity above 2^20,
+ * a group_max_batch above 16,
  * or a malformed identity.key), -EPERM (a data directory others may write), -ENOMEM, or the errno of
  * what could not be opened (the data directory, the socket, the control socket, a socket the
  * mapping-lifetime experiments need).

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consensus/cwire.h"
 #include "node/base/secmem.h"
 #include "node/transport/cc.h"
 #include "node/transport/keytext.h"
@@ -21,6 +22,11 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 	}
 	if (cfg->identity < KONCE_IDENTITY_DEFAULT || cfg->identity > KONCE_IDENTITY_MASTER) {
 		snprintf(err, errlen, "konce_node_new: unknown identity mode %d", cfg->identity);
+		return -EINVAL;
+	}
+	if (cfg->group_max_batch > KONCE_CW_MAX_BATCH) {
+		snprintf(err, errlen, "konce_node_new: group_max_batch %u: a PROPOSE carries 1 to %d decisions (0 = %d)",
+			 cfg->group_max_batch, KONCE_CW_MAX_BATCH, KONCE_CW_MAX_BATCH);
 		return -EINVAL;
 	}
 	if (cfg->identity_master) {
@@ -91,6 +97,7 @@ void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, cons
 		.notes = notes,
 		.per_server = cfg->identity != KONCE_IDENTITY_MASTER,
 		.log_level = cfg->log_level,
+		.group_max_batch = cfg->group_max_batch,
 	};
 }
 

@@ -213,6 +213,11 @@ int konce_nodecore_group_add(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP
 		return -ENOMEM;
 	}
 	konce_group_set_wallclock(x->g, s->wall);
+	if (c->cfg.group_max_batch && konce_group_set_max_batch(x->g, c->cfg.group_max_batch)) {
+		konce_group_free(x->g);
+		nc_free(c, x);
+		return -EINVAL;
+	}
 	s->v[i] = x;
 	*out = x->g;
 	return 0;

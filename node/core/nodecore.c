@@ -101,7 +101,7 @@ static unsigned path_mtu(void *ctx, const konce_addr *peer)
 int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, uint64_t now)
 {
 	*out = NULL;
-	if (!cfg || !cfg->ep.identity)
+	if (!cfg || !cfg->ep.identity || cfg->group_max_batch > KONCE_CW_MAX_BATCH)
 		return -EINVAL;
 	const konce_env *env = cfg->ep.env ? cfg->ep.env : konce_env_default();
 	konce_nodecore *c = konce_env_alloc(env, sizeof(*c));

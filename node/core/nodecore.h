@@ -174,6 +174,8 @@ typedef struct konce_nodecore_config {
 	 * (konce_nodecore_identity_for) says master; false = always master.  Dials made straight on
 	 * the endpoint (the traversal glue's) follow ep.explicit_identity. */
 	bool per_server;
+	/* Every hosted group's konce_group_set_max_batch(): 1 .. KONCE_CW_MAX_BATCH; 0 = the default. */
+	unsigned group_max_batch;
 } konce_nodecore_config;
 
 enum konce_nc_event_type {

@@ -150,7 +150,10 @@ konce_group *gh_make_core(gh *s, unsigned i)
 	memcpy(cfg.group, s->group, sizeof(cfg.group));
 	memcpy(cfg.self, n->key, KONCE_CW_KEY);
 	cfg.persist = gh_store_persist(&n->st);
-	return konce_group_new(&cfg);
+	konce_group *g = konce_group_new(&cfg);
+	if (g && n->max_batch && konce_group_set_max_batch(g, n->max_batch))
+		gh_violation(s, "node %u: max_batch %u refused", i, n->max_batch);
+	return g;
 }
 
 /* ---- the network ---------------------------------------------------------------------------- */

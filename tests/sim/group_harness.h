@@ -80,6 +80,7 @@ typedef struct gh_node {
 	uint64_t app_hash, app_seq;
 	bool awaiting; /* joined or missed views: no state until a SNAPSHOT event */
 	uint64_t snapshots;
+	unsigned max_batch; /* konce_group_set_max_batch() of its cores; 0: the default */
 } gh_node;
 
 typedef struct gh_msg {

@@ -18,6 +18,9 @@
  * rebuilds its state from it (konce_store_group_replay), which must equal every other member's
  * state after the same seq.
  *
+ * Each node puts 1 (unbatched), 2-16 or the default 16 entries in a PROPOSE when it coordinates
+ * (konce_group_set_max_batch, drawn per node): members with different settings share a group.
+ *
  * SIM_SEEDS=N runs N schedules (default 500), SIM_SEED=N just one; SIM_STORE_SEEDS=N runs N
  * SQLite schedules (default 100); a failure prints its seed.
  */
@@ -138,6 +141,17 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	unsigned spares = GH_MAX_NODES - members < 3 ? GH_MAX_NODES - members : 3;
 	gh *s = gh_new(seed, members, spares);
 	s->expiring_invites = true;
+	/* Each node's PROPOSE size when it coordinates: a third unbatched (1), a third the default, a
+	 * third 2-16; members with different settings meet in one group (their own stream of
+	 * randomness: the schedules stay as they were). */
+	simrng rb;
+	simrng_seed(&rb, seed, 8);
+	for (unsigned i = 0; i < GH_MAX_NODES; i++) {
+		unsigned k = (unsigned)simrng_below(&rb, 3);
+		s->node[i].max_batch = k == 0 ? 1 : k == 1 ? 0 : 2 + (unsigned)simrng_below(&rb, KONCE_CW_MAX_BATCH - 1);
+		if (s->node[i].g && s->node[i].max_batch && konce_group_set_max_batch(s->node[i].g, s->node[i].max_batch))
+			fail_msg("max_batch %u refused", s->node[i].max_batch);
+	}
 	/* Half the schedules run asynchronous stores: a record becomes durable up to 5 ms after the
 	 * persist call, and a crash loses the records not yet durable (its own stream of randomness,
 	 * so the synchronous schedules stay as they were). */

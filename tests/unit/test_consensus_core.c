@@ -2,6 +2,8 @@
  *
  * The member is key A in a view {A, B, C} at epoch 1 (coordinator B, index 1 mod 3), restored from
  * an in-memory store whose calls are recorded; the test plays B and C with encoded messages. */
+#include <stdio.h>
+
 #include "tests/unit/cgroup_fixture.h"
 
 static void test_alone(void **st)
@@ -437,6 +439,95 @@ static void test_evicted_passes_view_on(void **st)
 	konce_group_free(g);
 }
 
+/* Coordinator B of {A, B, C} with n entries proposed in one go: the PROPOSEs it sends to A, in
+ * order (their first seq and count), and its persist calls. */
+static unsigned propose_n(konce_group *b, store *s, unsigned n, uint64_t firsts[], unsigned counts[])
+{
+	konce_group_out o;
+	while (konce_group_poll(b, &o)) /* what the restore sent */
+		;
+	unsigned before = s->entries, k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		char d[16];
+		snprintf(d, sizeof d, "e%u", i);
+		assert_true(konce_group_propose(b, (const uint8_t *)d, strlen(d), MSEC) > 0);
+	}
+	uint8_t to[32];
+	konce_cw_msg m;
+	while (next_out(b, to, &m))
+		if (m.type == KONCE_CW_PROPOSE && !memcmp(to, A, 32)) {
+			assert_true(k < n);
+			firsts[k] = m.first;
+			counts[k++] = m.count;
+		}
+	assert_int_equal(s->entries - before, k);
+	return k;
+}
+
+static void test_max_batch(void **st)
+{
+	(void)st;
+	static uint8_t keys[3][32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	memcpy(keys[2], C, 32);
+	uint64_t firsts[8];
+	unsigned counts[8];
+
+	/* The default: the five proposals go out in one PROPOSE, one persist call. */
+	store s0 = {0};
+	konce_group *b = member(&s0, B, 3, (const uint8_t (*)[32])keys, 0);
+	assert_int_equal(propose_n(b, &s0, 5, firsts, counts), 1);
+	assert_int_equal(firsts[0], 1);
+	assert_int_equal(counts[0], 5);
+	konce_group_free(b);
+
+	/* Out of range: refused, the setting unchanged. */
+	store s = {0};
+	b = member(&s, B, 3, (const uint8_t (*)[32])keys, 0);
+	assert_int_equal(konce_group_set_max_batch(b, 0), -EINVAL);
+	assert_int_equal(konce_group_set_max_batch(b, KONCE_CW_MAX_BATCH + 1), -EINVAL);
+	assert_int_equal(konce_group_set_max_batch(b, KONCE_CW_MAX_BATCH), 0);
+	/* Unbatched: one entry per PROPOSE and per persist call, in seq order. */
+	assert_int_equal(konce_group_set_max_batch(b, 1), 0);
+	assert_int_equal(propose_n(b, &s, 5, firsts, counts), 5);
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(firsts[i], i + 1);
+		assert_int_equal(counts[i], 1);
+	}
+	/* A retransmission to a member that has not acked carries one entry too. */
+	konce_group_timer(b, (KONCE_GROUP_RETX_MS + 5) * MSEC);
+	uint8_t to[32];
+	konce_cw_msg m;
+	unsigned retx = 0;
+	while (next_out(b, to, &m))
+		if (m.type == KONCE_CW_PROPOSE) {
+			assert_int_equal(m.count, 1);
+			retx++;
+		}
+	assert_true(retx > 0);
+	/* A and C ack everything: all five commit, delivered in order. */
+	konce_cw_msg ack = hdr(KONCE_CW_ACK, 1, 0);
+	ack.u = 5;
+	uint64_t t = (KONCE_GROUP_RETX_MS + 6) * MSEC;
+	assert_int_equal(input(b, A, &ack, t), 0);
+	assert_int_equal(input(b, C, &ack, t), 0);
+	assert_int_equal(konce_group_commit_index(b), 5);
+	konce_group_event ev;
+	unsigned seq = 0;
+	while (konce_group_poll_event(b, &ev)) {
+		if (ev.type != KONCE_GROUP_EV_COMMITTED)
+			continue;
+		char d[16];
+		snprintf(d, sizeof d, "e%u", seq);
+		assert_int_equal(ev.seq, ++seq);
+		assert_int_equal(ev.len, strlen(d));
+		assert_memory_equal(ev.data, d, ev.len);
+	}
+	assert_int_equal(seq, 5);
+	konce_group_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_two_cannot_evict),
 		cmocka_unit_test(test_behind_asks_for_view),
 		cmocka_unit_test(test_evicted_passes_view_on),
+		cmocka_unit_test(test_max_batch),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -37,6 +37,9 @@ static void test_refused(void **state)
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "group_key"));
 	assert_null(c.group_key);
+	cfg = (konce_node_config){.data_dir = "/tmp", .group_max_batch = 17};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "group_max_batch 17"));
 }
 
 static void test_parsed(void **state)
@@ -53,7 +56,7 @@ static void test_parsed(void **state)
 	snprintf(list, sizeof list, "%s,%s", t1, t2);
 	konce_node_config cfg = {.data_dir = "/tmp", .identity_master = list, .group_key = tg,
 				 .congestion = KONCE_CONGESTION_NEWRENO, .identity = KONCE_IDENTITY_MASTER,
-				 .max_sessions = 77, .capacity = 5};
+				 .max_sessions = 77, .capacity = 5, .group_max_batch = 1};
 	konce_ncconf c;
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(c.nmasters, 2);
@@ -72,6 +75,7 @@ static void test_parsed(void **state)
 	assert_true(nc.ep.explicit_identity);
 	assert_true(nc.notes);
 	assert_false(nc.per_server); /* identity = MASTER: every dial shows the master key */
+	assert_int_equal(nc.group_max_batch, 1);
 	konce_ncconf_free_key(&c);
 	assert_null(c.group_key);
 	konce_ncconf_free(&c);

@@ -3,7 +3,8 @@
  * VIEW notice, a joiner's a JOINED then a VIEW; an invitation carries this node first and the
  * address hint; a join refuses bad text, a bad name, an expired token, its own invitation and a
  * taken name or group; the log reader takes only whole application entries; a join nobody decides
- * on says how long it has left, then times out (OUT, JOIN_TIMEDOUT). */
+ * on says how long it has left, then times out (OUT, JOIN_TIMEDOUT); the core's group_max_batch
+ * sets how many decisions one append (one record, one PROPOSE) takes, and above 16 is refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,13 +27,15 @@ struct side {
 
 static const uint8_t SECRET[KONCE_CW_SECRET] = "the invitation secret, 32 bytes";
 
-static void side_new(struct side *s)
+static void side_new_batch(struct side *s, unsigned max_batch)
 {
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(konce_identity_generate(&s->id, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = s->id, .explicit_identity = true}};
+	konce_nodecore_config cfg = {.ep = {.identity = s->id, .explicit_identity = true}, .group_max_batch = max_batch};
 	assert_int_equal(konce_nodecore_new(&s->c, &cfg, 1000), 0);
 }
+
+static void side_new(struct side *s) { side_new_batch(s, 0); }
 
 static void side_free(struct side *s)
 {
@@ -258,6 +261,70 @@ static void test_join_times_out(void **state)
 	side_free(&b);
 }
 
+/* A founder with group_max_batch = max proposes 5 decisions in one go: the entry records (persist
+ * calls) its group makes, and every decision is delivered in order. */
+static unsigned entry_records(unsigned max)
+{
+	static struct side a;
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	konce_group_notice no[8];
+	side_new_batch(&a, max);
+	randombytes_buf(gid, sizeof(gid));
+	assert_int_equal(konce_ncgapp_create(&a.app, a.c, gid, "solo", 2000, 100), 0);
+	assert_int_equal(drain(&a, no, 8), 1); /* the VIEW */
+	for (unsigned i = 0; i < 5; i++) {
+		char d[16];
+		int l = snprintf(d, sizeof d, "d%u", i);
+		assert_true(konce_ncgapp_propose(&a.app, a.c, "solo", (const uint8_t *)d, (size_t)l, 3000) > 0);
+	}
+	unsigned records = 0, n = 0;
+	konce_nc_gnote g;
+	konce_nc_event ev;
+	for (bool more = true; more;) {
+		more = false;
+		while (konce_nodecore_poll_event(a.c, &ev)) {
+			more = true;
+			if (ev.type != KONCE_NC_EV_GROUP)
+				continue;
+			konce_ncgapp_out o;
+			konce_ncgapp_event(&a.app, a.c, &ev, &o);
+			for (unsigned i = 0; i < o.n; i++) {
+				if (o.notice[i].type != KONCE_GROUP_N_DECIDED)
+					continue;
+				char d[16];
+				int l = snprintf(d, sizeof d, "d%u", n++);
+				assert_int_equal(o.notice[i].len, (size_t)l);
+				assert_memory_equal(o.notice[i].data, d, (size_t)l);
+			}
+		}
+		while (konce_nodecore_poll_gnote(a.c, &g)) {
+			more = true;
+			records += g.type == KONCE_CNOTE_ENTRIES;
+		}
+		konce_nodecore_groups_persisted(a.c);
+	}
+	assert_int_equal(n, 5);
+	side_free(&a);
+	return records;
+}
+
+static void test_max_batch(void **state)
+{
+	(void)state;
+	assert_int_equal(entry_records(0), 1); /* the default: one append for the five */
+	assert_int_equal(entry_records(1), 5); /* unbatched */
+	assert_int_equal(entry_records(3), 2);
+	/* out of range: the core is not made */
+	konce_identity *id;
+	konce_nodecore *c = NULL;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true},
+				     .group_max_batch = KONCE_CW_MAX_BATCH + 1};
+	assert_int_equal(konce_nodecore_new(&c, &cfg, 1000), -EINVAL);
+	assert_null(c);
+	konce_identity_free(id);
+}
+
 static void test_log_entry(void **state)
 {
 	(void)state;
@@ -284,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_create_invite_join),
 		cmocka_unit_test(test_log_entry),
+		cmocka_unit_test(test_max_batch),
 		cmocka_unit_test(test_join_times_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
