@@ -30,15 +30,16 @@
 #     every forged probe, forged ack and echo it received;
 #   - A's path to B is never the attacker's address (sampled through the attack) and ends on the
 #     address it verified before the attack, direct, with no move undone;
-#   - the bytes that reached the victim stay within the claimed-target budget: each introduced
-#     stranger's claimed candidates get at most KONCE_PUNCH_CLAIMED_BUDGET (6) PUNCH probes of 78
-#     bytes, one more per 10 s (nat/punch.h), so at most 2 x 16 x (6 + ATTACK_S / 10 + 1) x 78
-#     bytes, and fewer than the attacker spent on its rendezvous messages;
+#   - the bytes that reached the victim stay within the claimed-target budget: each stranger's
+#     traversal entry sends its claimed candidates at most KONCE_PUNCH_CLAIMED_BUDGET (6) PUNCH
+#     probes of 78 bytes, one more per 10 s (nat/punch.h), so at most E x (6 + ATTACK_S / 10 + 1)
+#     x 78 bytes for the E stranger entries A and B made (in their pools or evicted: 2 x 16 when
+#     none is evicted), and fewer than the attacker spent on its rendezvous messages;
 #   - every honest send is answered, the file included, and every ping;
 #   - the strangers stayed in their pool (konce status: traversal.peer_table): A holds at most
 #     stranger_capacity of them beside its solicited entry for B; B, to which A and the 16
-#     identities are all strangers (17), holds exactly stranger_capacity and refused or evicted
-#     the rest; A's entry for B (solicited) and B's for A (a stranger's, with a session) stayed.
+#     identities are all strangers (17), holds exactly stranger_capacity, all strangers; A's entry
+#     for B (solicited) and B's for A (a stranger's, with a session) stayed.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
 
@@ -131,6 +132,7 @@ sb=$(kcli "$run" b B status --json) || fail "B's status failed"
 traceb=$(kcli "$run" b B path --json "$ka") || fail "B's path to A failed"
 echo "     A's peer table: $(jq -c '.traversal | {peer_table, peers_full, strangers_evicted, probes_refused}' <<<"$sa")"
 echo "     B's peer table: $(jq -c '.traversal | {peer_table, peers_full, strangers_evicted, probes_refused}' <<<"$sb")"
+echo "     R1: $(kcli "$run" pub R1 status --json | jq -c '.traversal.rendezvous_service | {registered, rate_limited, source_full, intro_requests, offers, offers_full, intros, intro_unknown, relay_key_full}')"
 
 check "the attack ran: $(jq .established <<<"$att") sessions, $(jq .intro_requests <<<"$att") introduction requests, $(jq .forged_probes <<<"$att") forged PUNCH pairs" \
 	jqt "$att" '.established >= 1 and .intro_requests > 0 and .forged_probes > 100'
@@ -139,9 +141,11 @@ check "all $SESSIONS attacker identities registered, from $(jq .sources <<<"$att
 check "A refused the forged PUNCHes naming B ($(jq .security.forged <<<"$trace"))" jqt "$trace" '.security.forged > 0'
 check "probes of A and B reached the attacker ($(jq .hello_rx <<<"$att") HELLO copies, $(jq .punch_rx <<<"$att") PUNCH) and it echoed them as B's acks ($(jq .echoed <<<"$att"), $(jq .echoed_keyed <<<"$att") with a real introduction's MAC)" \
 	jqt "$att" '.echoed > 0 and .echoed_keyed > 0 and .echoed_hijack > 0'
+# every PUNCH naming B that reached A is refused; 2% of them may be lost on the way (none were in
+# the runs so far), far fewer than the echoes among them (240 of 1,720 in the first run)
 fsent=$(jq '.forged_probes + .forged_acks + .echoed_hijack' <<<"$att")
-check "A refused every forged or echoed PUNCH naming B that it got: $(jq .security.forged <<<"$trace") refused, $fsent sent ($(jq .echoed_hijack <<<"$att") echoes of A's probes)" \
-	jqt "$trace" ".security.forged >= $(jq .echoed_hijack <<<"$att")"
+check "A refused the forged and echoed PUNCHes naming B: $(jq .security.forged <<<"$trace") refused, $fsent sent ($(jq .echoed_hijack <<<"$att") echoes of A's probes)" \
+	jqt "$trace" ".security.forged >= $fsent - $fsent / 50 and .security.forged - ($fsent - $(jq .echoed_hijack <<<"$att")) > 0"
 check "honest rounds ran under the attack ($i, at least 5 wanted)" [ "$i" -ge 5 ]
 check "every honest send and ping under the attack was answered ($failed failed)" [ "$failed" = 0 ]
 check "A's path to B was never the attacker's address ($moved samples)" [ "$moved" = 0 ]
@@ -150,16 +154,22 @@ check "A's path to B ends where it was verified before the attack, direct, no mo
 check "A's strangers stayed in their pool: $(jq -c .traversal.peer_table <<<"$sa")" \
 	jqt "$sa" '.traversal.peer_table | .strangers >= 1 and .strangers <= .stranger_capacity and .solicited >= 1'
 # B asked for no key: A (whose introduction A asked for) and the attacker's 16 identities are all
-# strangers to it, 17 for a pool of 16, so the pool filled and the rest were refused (peers_full)
-# or evicted an entry without a session; A's, which has one, stayed
+# strangers to it, 17 for a pool of 16, so the pool fills and no stranger takes an entry beyond
+# it; one more introduced then is refused (peers_full) or evicts an entry without a session
+# (strangers_evicted).  The attacker's requests overdraw B's budget at R1 (its INTRO_ACCEPTs are
+# charged to its source), so not every identity is introduced each second; 15 of 16 reaching B in
+# the 15 s is asserted, the 16th (1 refused in each of the first runs) only shown.
 check "B's strangers filled their pool and no more: $(jq -c '.traversal | {peer_table, peers_full, strangers_evicted}' <<<"$sb")" \
-	jqt "$sb" '.traversal | .peer_table.strangers == .peer_table.stranger_capacity and .peer_table.used == .peer_table.strangers and .peers_full + .strangers_evicted >= 1'
+	jqt "$sb" '.traversal.peer_table | .strangers == .stranger_capacity and .used == .strangers'
 check "A's entry for B stayed, solicited, on its verified path" \
 	jqt "$trace" ".security.solicited == true and .path == \"$path0\""
 check "B's entry for A stayed, a stranger's, direct ($(jq -c '{state, path, solicited: .security.solicited}' <<<"$traceb"))" \
 	jqt "$traceb" '.state == "direct" and .security.solicited == false'
-budget=$((2 * SESSIONS * (CLAIMED_BUDGET + ATTACK_S / 10 + 1) * PUNCH_BYTES))
-check "the victim got $vb bytes, within the budget of $budget" [ "$vb" -le "$budget" ]
+# the claimed budget is per traversal entry: every stranger's entry A and B made (those still in
+# the pool and those evicted from it, whose later introduction starts a fresh entry)
+entries=$(jq -s 'map(.traversal | .peer_table.strangers + .strangers_evicted) | add' <<<"$sa$sb")
+budget=$((entries * (CLAIMED_BUDGET + ATTACK_S / 10 + 1) * PUNCH_BYTES))
+check "the victim got $vb bytes, within the budget of $budget ($entries stranger entries)" [ "$vb" -le "$budget" ]
 check "the victim got fewer bytes than the attacker spent ($(jq .spent_bytes <<<"$att"))" [ "$vb" -le "$(jq .spent_bytes <<<"$att")" ]
 for n in A B R1 R2; do kstop "$run" "$n"; done
 echo "ok   every node exits 0 on SIGTERM"
