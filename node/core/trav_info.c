@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "node/core/node_travpool.h"
 #include "node/core/trav_int.h"
 
 unsigned konce_trav_rdvs(const konce_trav *t, const uint8_t (**pk)[KONCE_WIRE_KEY], const konce_addr **addr)
@@ -67,6 +68,13 @@ void konce_trav_info_get(const konce_trav *t, konce_trav_info *o)
 	o->probes_refused = t->punch_bad;
 	o->peers_full = t->tpeer_full;
 	o->strangers_evicted = t->tpeer_evicted;
+	o->peer_capacity = NODE_TRAV_PEERS;
+	o->stranger_capacity = NODE_TRAVPOOL_STRANGERS;
+	for (unsigned i = 0; i < NODE_TRAV_PEERS; i++) {
+		o->peers_used += t->peers[i].used;
+		o->peers_solicited += t->peers[i].used && t->peers[i].solicited;
+	}
+	o->peers_strangers = o->peers_used - o->peers_solicited;
 }
 
 int konce_trav_service_info_get(const konce_trav *t, uint64_t now, konce_trav_service_info *o)

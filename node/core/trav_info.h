@@ -53,6 +53,9 @@ typedef struct konce_trav_info {
 	/* refusals: introductions we refused / the peers we asked for declined; PUNCH and tagged
 	 * HELLOs refused; new keys with no entry to take; strangers evicted from their pool */
 	uint64_t intros_refused, intros_declined, probes_refused, peers_full, strangers_evicted;
+	/* the traversal-peer table now (node/core/node_travpool.h): entries of peer_capacity in use,
+	 * of them solicited (keys we asked to reach) and strangers (at most stranger_capacity) */
+	unsigned peer_capacity, stranger_capacity, peers_used, peers_solicited, peers_strangers;
 } konce_trav_info;
 void konce_trav_info_get(const konce_trav *t, konce_trav_info *out);
 

@@ -310,5 +310,11 @@ json_t *ctl_trav_status(const konce_ctlproto_host *h)
 	json_object_set_new(o, "probes_refused", json_integer((json_int_t)in.probes_refused));
 	json_object_set_new(o, "peers_full", json_integer((json_int_t)in.peers_full));
 	json_object_set_new(o, "strangers_evicted", json_integer((json_int_t)in.strangers_evicted));
+	/* the traversal-peer table now: strangers live in a bounded, evictable pool beside the keys we
+	 * asked to reach (node/core/node_travpool.h) */
+	json_object_set_new(o, "peer_table",
+			    json_pack("{s:i,s:i,s:i,s:i,s:i}", "capacity", (int)in.peer_capacity, "used",
+				      (int)in.peers_used, "solicited", (int)in.peers_solicited, "strangers",
+				      (int)in.peers_strangers, "stranger_capacity", (int)in.stranger_capacity));
 	return o;
 }

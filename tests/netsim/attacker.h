@@ -78,11 +78,9 @@ static inline void atk_flush(int fd, konce_ep *ep)
 
 typedef void atk_input_fn(const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 
-/* Waits up to a millisecond for the socket, then hands input up to 256 datagrams that are there. */
-static inline void atk_receive(int fd, atk_input_fn *input)
+/* Hands input up to 256 datagrams that are waiting on the socket. */
+static inline void atk_drain(int fd, atk_input_fn *input)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	(void)poll(&p, 1, 1);
 	uint8_t buf[2048];
 	struct sockaddr_storage ss;
 	for (int k = 0; k < 256; k++) {
@@ -94,6 +92,24 @@ static inline void atk_receive(int fd, atk_input_fn *input)
 		if (!konce_addr_from_sockaddr(&from, (struct sockaddr *)&ss))
 			input(buf, (size_t)n, &from, atk_now_us());
 	}
+}
+
+/* Waits up to a millisecond for the socket, then hands input up to 256 datagrams that are there. */
+static inline void atk_receive(int fd, atk_input_fn *input)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	(void)poll(&p, 1, 1);
+	atk_drain(fd, input);
+}
+
+/* Waits up to a millisecond for any of n (at most 16) sockets to be readable. */
+static inline void atk_wait_any(const int *fds, unsigned n)
+{
+	struct pollfd p[16];
+	n = n < 16 ? n : 16;
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	(void)poll(p, n, 1);
 }
 
 #endif

@@ -5,7 +5,7 @@
  *     yet; no service.  The registration refresh it is given does not change what it reports.
  *   - konce_trav_path_info_get() knows only keys with a traversal entry; a resolved key's entry is
  *     solicited, IDLE, with nothing sent yet; konce_trav_path_name() calls a real address direct
- *     and a handle whose path is not verified relayed.
+ *     and a handle whose path is not verified relayed; the peer table counts it as solicited.
  *   - Refusals are counted where the info says: a PUNCH from a stranger and a datagram the host
  *     counts with konce_trav_count_refused().
  *   - A rendezvous core reports its service: the registration capacity, and the filtering
@@ -137,7 +137,17 @@ static void test_paths_and_refusals(void **state)
 	konce_trav_path_info pi;
 	assert_int_equal(konce_trav_path_info_get(h.t, peer, 1000000, &pi), -ENOENT);
 	konce_addr va;
+	konce_trav_info in;
+	konce_trav_info_get(h.t, &in);
+	assert_int_equal(in.peers_used, 0);
+	assert_int_equal(in.peer_capacity, 64);
+	assert_int_equal(in.stranger_capacity, 16);
 	assert_int_equal(konce_trav_resolve(h.t, peer, &va, 1000000), 0);
+	/* a key we asked for takes a solicited entry, not one of the strangers' pool */
+	konce_trav_info_get(h.t, &in);
+	assert_int_equal(in.peers_used, 1);
+	assert_int_equal(in.peers_solicited, 1);
+	assert_int_equal(in.peers_strangers, 0);
 	assert_int_equal(konce_trav_path_info_get(h.t, peer, 1000000, &pi), 0);
 	assert_true(pi.solicited);
 	assert_int_equal(pi.state, KONCE_PUNCH_PATH_IDLE);
@@ -151,7 +161,6 @@ static void test_paths_and_refusals(void **state)
 	assert_string_equal(konce_trav_path_name(NULL, &va), "relayed");
 
 	/* a PUNCH naming a key nobody introduced us to: refused and counted */
-	konce_trav_info in;
 	konce_trav_info_get(h.t, &in);
 	uint64_t refused = in.probes_refused;
 	uint8_t pkt[KONCE_RDV_MAX_MSG];
