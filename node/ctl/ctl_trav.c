@@ -201,6 +201,9 @@ static json_t *rdvsrv_json(const konce_ctlproto_host *h, uint64_t now)
 	SET("source_full", c->source_full);
 	SET("offers", c->offers);
 	SET("offers_full", c->offers_full);
+	SET("offers_key_full", c->offers_key_full);
+	SET("offers_source_full", c->offers_source_full);
+	SET("answers_unmatched", c->answers_unmatched);
 	SET("rtt_samples", c->rtt_samples);
 	SET("rtt_refused", c->rtt_refused);
 	SET("claimed_dropped", c->claimed_dropped);
