@@ -246,8 +246,8 @@ static struct offer *offer_slot(konce_rendezvous *r, const uint8_t *a, const uin
 	return claim ? free_o : NULL;
 }
 
-/* A new offer from requester a (at `from`): within its key's KONCE_RDV_OFFERS_PER_KEY per
- * KONCE_RDV_OFFER_MS window and its source's KONCE_RDV_OFFER_SRC_* bucket, so that neither one key
+/* A new offer from requester a (at `from`): within its key's KONCE_RDV_OFFERS_PER_KEY unanswered
+ * ones per KONCE_RDV_OFFER_MS window and its source's KONCE_RDV_OFFER_SRC_* bucket, so that neither one key
  * nor one address holds more than a bounded share of the offer table (a retry of a pending offer
  * is not new).  No cap per target: strangers filling one would lock out the target's friends. */
 static bool offer_allowed(konce_rendezvous *r, struct reg *a, const konce_addr *from, uint64_t now)
@@ -266,6 +266,14 @@ static bool offer_allowed(konce_rendezvous *r, struct reg *a, const konce_addr *
 	}
 	a->offer_n++;
 	return true;
+}
+
+/* An answered offer leaves the table: it no longer counts against its requester's window. */
+static void offer_done(struct reg *a, struct offer *o)
+{
+	if (a->offer_n && o->at >= a->offer_win)
+		a->offer_n--;
+	o->used = false;
 }
 
 /* Consent: the target hears only who asks (INTRO_OFFER); nothing about anyone's addresses leaves
@@ -330,7 +338,7 @@ static void on_intro_accept(konce_rendezvous *r, const konce_rdvwire_msg *m, con
 		r->c.answers_unmatched++;
 		return;
 	}
-	o->used = false;
+	offer_done(a, o);
 	/* relaying needs the pair; a full relay table still leaves the direct path to try */
 	(void)konce_relay_open(r->relay, a->key, b->key, now);
 	uint64_t dflt = KONCE_RDV_RTT_DEFAULT_MS * MS;
@@ -353,8 +361,8 @@ static void on_intro_refuse(konce_rendezvous *r, const konce_rdvwire_msg *m, con
 	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
 	uint64_t id = m->id;
 	if (a && b && konce_addr_eq(&b->addr, from) && o && o->id == m->id) {
-		o->used = false; /* refused at the offer: nothing was released; the requester knows
-				  * its request's txid */
+		offer_done(a, o); /* refused at the offer: nothing was released; the requester knows
+				   * its request's txid */
 		id = o->txid;
 	} else if (!a || !b || !konce_addr_eq(&b->addr, from) ||
 		   konce_relay_close(r->relay, m->key, m->target, now)) {

@@ -29,7 +29,7 @@
  * answer does something only for an offer this rendezvous made and still holds (the target's key,
  * from its registered address, with the offer's id; a refusal also for a pair it introduced), once:
  * an unsolicited one is dropped and costs nobody anything (answers_unmatched).  Offers are
- * bounded per requester key (KONCE_RDV_OFFERS_PER_KEY per KONCE_RDV_OFFER_MS) and per requester
+ * bounded per requester key (KONCE_RDV_OFFERS_PER_KEY unanswered per KONCE_RDV_OFFER_MS) and per requester
  * source (KONCE_RDV_OFFER_SRC_*), and a pair has one offer at a time; there is no cap per target,
  * which strangers could fill to lock out the target's friends.  A key that did not register (or whose registration expired) is never
  * introduced; requests must come from the address the requester registered from (in the protocol
@@ -74,7 +74,7 @@ enum {
 	KONCE_RDV_COST_REGISTER = 1,
 	KONCE_RDV_COST_REQUEST = 4,
 	/* Pending offers: a requester key makes at most this many new ones per KONCE_RDV_OFFER_MS
-	 * (so it holds at most twice as many), */
+	 * that are still unanswered (so it holds at most twice as many: offers live that long), */
 	KONCE_RDV_OFFERS_PER_KEY = 8,
 	/* and a requester source at most this burst, refilled this many a second (so at most
 	 * 16 + 4 x 5 = 36 pending at once), whatever cfg's per-source budget. */

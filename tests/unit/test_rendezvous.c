@@ -498,7 +498,8 @@ static void test_unsolicited_answers(void **state)
 
 /* Pending offers are bounded per requester key and per requester source, never per target.  One
  * key asking for 12 unanswered targets gets KONCE_RDV_OFFERS_PER_KEY offers in a
- * KONCE_RDV_OFFER_MS window, the rest INTRO_FAIL FULL, and more in the next window; four keys
+ * KONCE_RDV_OFFER_MS window, the rest INTRO_FAIL FULL, one more once one is answered, and more in
+ * the next window; four keys
  * from one address get KONCE_RDV_OFFER_SRC_BURST between them however generous cfg's
  * per-source budget is; B, which they all ask for, is still offered to a requester from elsewhere. */
 static void test_offer_caps(void **state)
@@ -541,6 +542,23 @@ static void test_offer_caps(void **state)
 	assert_true(out(&g, &m, &to, buf));
 	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
 	assert_int_equal(c->offers_dup, 1);
+	/* an answered offer frees its place in the window: target 20 refuses, one more is offered */
+	konce_rdvwire_msg rf = {.type = KONCE_RDV_INTRO_REFUSE, .id = m.id};
+	memset(rf.key, 20, 32);
+	memset(rf.target, 11, 32);
+	t = addr("198.51.100.20:5000");
+	feed(&g, &rf, &t, now);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
+	assert_int_equal(m.flags, KONCE_IFAIL_DECLINED);
+	req = req_msg(11, 31, 98);
+	feed(&g, &req, &x, now);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_OFFER);
+	req = req_msg(11, 30, 97);
+	feed(&g, &req, &x, now);
+	assert_true(out(&g, &m, &to, buf));
+	assert_int_equal(m.type, KONCE_RDV_INTRO_FAIL);
 	/* the next window: room again */
 	req = req_msg(11, 32, 100);
 	feed(&g, &req, &x, now + KONCE_RDV_OFFER_MS * MS);
