@@ -409,6 +409,7 @@ void konce_rendezvous_input(konce_rendezvous *r, const uint8_t *pkt, size_t len,
 		/* the requester pays for the answer it provokes too (KONCE_RDV_COST_REQUEST) */
 		if (konce_ratelimit_charge(r->rl, from, KONCE_RDV_COST_REQUEST, now)) {
 			r->c.rate_limited++;
+			r->c.rate_limited_requests++;
 			return;
 		}
 		on_intro_request(r, &m, from, now);

@@ -109,6 +109,7 @@ struct konce_rendezvous_counters {
 	uint64_t offers, offers_dup, offers_full; /* INTRO_OFFERs sent; retries of a pending one; no room */
 	uint64_t offers_key_full;    /* new offers refused: the requester key made KONCE_RDV_OFFERS_PER_KEY */
 	uint64_t offers_source_full; /* new offers refused: the requester source's offer bucket is empty */
+	uint64_t rate_limited_requests; /* the INTRO_REQUESTs among rate_limited (the rest are REGISTERs) */
 	uint64_t answers_unmatched;  /* INTRO_ACCEPT/REFUSE matching no pending offer (or open pair): dropped */
 };
 

@@ -185,6 +185,7 @@ static json_t *rdvsrv_json(const konce_ctlproto_host *h, uint64_t now)
 	SET("rx", c->rx);
 	SET("bad", c->bad);
 	SET("rate_limited", c->rate_limited);
+	SET("rate_limited_requests", c->rate_limited_requests);
 	SET("not_registered", c->not_registered);
 	SET("intro_requests", c->intro_requests);
 	SET("intros", c->intros);

@@ -431,6 +431,7 @@ static void test_answers_charged_to_requester(void **state)
 	assert_int_equal(b_limited, 0);
 	/* the attackers' sources are the ones limited, and still are */
 	assert_true(x_limited > 4 * 200);
+	assert_int_equal(konce_rendezvous_counters(g.r)->rate_limited_requests, x_limited);
 	for (unsigned i = 0; i < 4; i++) {
 		req = req_msg((uint8_t)(11 + i), 2, 999);
 		assert_true(limited(&g, &req, &x[i], now));
