@@ -247,9 +247,10 @@ static struct offer *offer_slot(konce_rendezvous *r, const uint8_t *a, const uin
 }
 
 /* A new offer from requester a (at `from`): within its key's KONCE_RDV_OFFERS_PER_KEY unanswered
- * ones per KONCE_RDV_OFFER_MS window and its source's KONCE_RDV_OFFER_SRC_* bucket, so that neither one key
- * nor one address holds more than a bounded share of the offer table (a retry of a pending offer
- * is not new).  No cap per target: strangers filling one would lock out the target's friends. */
+ * ones per KONCE_RDV_OFFER_MS window and its source's KONCE_RDV_OFFER_SRC_* bucket, so that
+ * neither one key nor one address holds more than a bounded share of the offer table (a retry of
+ * a pending offer is not new).  No cap per target: strangers filling one would lock out the
+ * target's friends. */
 static bool offer_allowed(konce_rendezvous *r, struct reg *a, const konce_addr *from, uint64_t now)
 {
 	if (!a->offer_win || now - a->offer_win >= KONCE_RDV_OFFER_MS * MS) {
