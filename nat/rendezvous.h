@@ -29,10 +29,10 @@
  * answer does something only for an offer this rendezvous made and still holds (the target's key,
  * from its registered address, with the offer's id; a refusal also for a pair it introduced), once:
  * an unsolicited one is dropped and costs nobody anything (answers_unmatched).  Offers are
- * bounded per requester key (KONCE_RDV_OFFERS_PER_KEY unanswered per KONCE_RDV_OFFER_MS) and per requester
- * source (KONCE_RDV_OFFER_SRC_*), and a pair has one offer at a time; there is no cap per target,
- * which strangers could fill to lock out the target's friends.  A key that did not register (or whose registration expired) is never
- * introduced; requests must come from the address the requester registered from (in the protocol
+ * bounded per requester key (KONCE_RDV_OFFERS_PER_KEY unanswered per KONCE_RDV_OFFER_MS) and per
+ * requester source (KONCE_RDV_OFFER_SRC_*), and a pair has one offer at a time; there is no cap
+ * per target, which strangers could fill to lock out the target's friends.  A key that did not
+ * register (or whose registration expired) is never introduced; requests must come from the address the requester registered from (in the protocol
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
  * requesters it does not know.  A target that refuses an introduction (INTRO_REFUSE, a peer that
  * accepts only keys it knows) makes the rendezvous close the pair's relay and answer the requester
