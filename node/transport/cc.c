@@ -9,6 +9,8 @@ const konce_cc_ops *konce_cc_by_name(const char *name)
 		return &konce_cc_bbr;
 	if (!strcmp(name, konce_cc_newreno.name))
 		return &konce_cc_newreno;
+	if (!strcmp(name, konce_cc_cubic.name))
+		return &konce_cc_cubic;
 	return NULL;
 }
 

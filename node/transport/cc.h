@@ -1,5 +1,5 @@
 /* cc.h - congestion control: one interface, one file per algorithm (cc_bbr.c, cc_newreno.c,
- * cc_ledbat.c).
+ * cc_cubic.c, cc_ledbat.c; cc_prr.c is the loss-based ones' recovery).
  *
  * One konce_cc per peer path (pair of addresses), shared by every message to that peer; the
  * message layer picks the algorithm (the congestion class) when it creates the path's controller.
@@ -150,6 +150,17 @@ typedef struct konce_cc_bbr_state {
 	uint64_t lossy_rounds;       /* rounds whose loss rate passed the threshold */
 } konce_cc_bbr_state;
 
+/* CUBIC's state (cc_cubic.c).  Windows in bytes; K in seconds. */
+typedef struct konce_cc_cubic_state {
+	double w_max;      /* the window before the last reduction (fast convergence may lower it) */
+	double cwnd_prior; /* the window when ssthresh was last set */
+	double w_est;      /* the Reno-friendly estimate */
+	double k;          /* from the epoch's start to W_max (s) */
+	double alpha;      /* alpha_cubic, 1 once w_est reaches cwnd_prior */
+	double frac;       /* growth below one byte, carried to the next ack */
+	uint64_t epoch;    /* start of the congestion avoidance epoch (us); 0: at the next ack */
+} konce_cc_cubic_state;
+
 struct konce_cc {
 	const konce_cc_ops *ops;
 	uint64_t mss;
@@ -171,12 +182,19 @@ struct konce_cc {
 		} newreno;
 		konce_cc_ledbat_state ledbat;
 		konce_cc_bbr_state bbr;
+		konce_cc_cubic_state cubic;
 	} u;
 };
 
 extern const konce_cc_ops konce_cc_newreno;
 extern const konce_cc_ops konce_cc_ledbat;
 extern const konce_cc_ops konce_cc_bbr;
+extern const konce_cc_ops konce_cc_cubic;
+/* RFC 9438's curve, in segments and seconds: K = cbrt((w_max - cwnd_epoch) / C), 0 if cwnd_epoch
+ * >= w_max; W_cubic(t) = C (t - K)^3 + w_max, with C = 0.4. */
+double konce_cc_cubic_k(double w_max, double cwnd_epoch);
+double konce_cc_cubic_w(double t, double k, double w_max);
+
 /* PRR's steps (cc_prr.c), called by cc.c for controllers with ops->prr.  start: a recovery period
  * began (ssthresh already set), lost_bytes already out of bytes_in_flight; on_ack: an ack during the
  * period delivered delivered_data bytes; on_loss: a loss within the period; on_sent: a packet
@@ -186,7 +204,7 @@ void konce_cc_prr_on_ack(konce_cc *cc, uint64_t delivered_data);
 void konce_cc_prr_on_loss(konce_cc *cc, uint64_t now);
 void konce_cc_prr_on_sent(konce_cc *cc, uint64_t bytes);
 
-/* The controller named name ("bbr", "newreno"; the default class only), or NULL. */
+/* The controller named name ("bbr", "newreno", "cubic"; the default class only), or NULL. */
 const konce_cc_ops *konce_cc_by_name(const char *name);
 /* The default class's controller when the configuration names none. */
 #define KONCE_CC_DEFAULT konce_cc_bbr
