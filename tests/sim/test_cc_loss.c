@@ -9,6 +9,11 @@
  *     begins at most once per round trip and only for a loss; at 0.1% (losses rounds apart) nearly
  *     every loss starts its own; no persistent congestion and no probe timeouts; BBR never
  *     overflows the bottleneck queue.
+ *   - The loss-based options, NewReno and CUBIC with PRR, at 1% loss (test_loss_based_options):
+ *     on a 4 Mbit/s, 40 ms link (a BDP near the loss rate's bound on their window) each keeps
+ *     >= 1/3 of its loss-free window and goodput, and CUBIC >= 0.9 of NewReno's goodput; there and
+ *     on the long fat link every loss is declared once, nearly every one begins its own recovery
+ *     period, no PTO, no persistent congestion.
  *   - Jitter that reorders (netsim's 10 ms): spurious losses are recognised, and with 1% loss the
  *     goodput stays >= 0.4 of the clean run's.
  *   - Two flows on one 20 Mbit/s link, the second starting 2 s later: Jain's index >= 0.9 over
