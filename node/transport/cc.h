@@ -159,6 +159,7 @@ typedef struct konce_cc_cubic_state {
 	double alpha;      /* alpha_cubic, 1 once w_est reaches cwnd_prior */
 	double frac;       /* growth below one byte, carried to the next ack */
 	uint64_t epoch;    /* start of the congestion avoidance epoch (us); 0: at the next ack */
+	uint64_t last_ack; /* time of the previous ack (us): what an application-limited ack covers */
 } konce_cc_cubic_state;
 
 struct konce_cc {

@@ -21,9 +21,10 @@
  *   persistent congestion: cc.c drops cwnd to 2 mss; the epoch ends (slow start to ssthresh).
  *
  * RTT is the path's minimum RTT (as Linux's CUBIC uses its delay_min), the latest sample before
- * there is one.  As NewReno, the window does not grow in a round whose flight did not reach it
- * (cc.h: window_used); the epoch's clock runs on through such rounds, as RFC 9438 section 5.8
- * permits but does not recommend.
+ * there is one.  Application-limited (RFC 9438 section 5.8): as NewReno, the window does not grow
+ * in a round whose flight did not reach it (cc.h: window_used), and the epoch moves later by the
+ * time such acks cover (from the previous ack to this one), so the curve keeps its shape, shifted,
+ * instead of jumping ahead when the application fills the window again.
  */
 #include "node/transport/cc.h"
 
@@ -81,8 +82,15 @@ static void epoch_start(konce_cc *cc, uint64_t now)
 static void cubic_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 {
 	konce_cc_cubic_state *s = &cc->u.cubic;
-	if (!cc->window_used || ack->bytes == 0)
-		return; /* the application did not fill the window: no growth (RFC 9002 7.8) */
+	uint64_t since = s->last_ack && now > s->last_ack ? now - s->last_ack : 0;
+	s->last_ack = now;
+	if (!cc->window_used || ack->bytes == 0) {
+		/* the application did not fill the window: no growth (RFC 9002 7.8), and the
+		 * curve waits (RFC 9438 5.8) */
+		if (s->epoch)
+			s->epoch += since;
+		return;
+	}
 	if (cc->cwnd < cc->ssthresh) {
 		cc->cwnd += ack->bytes;
 		return;

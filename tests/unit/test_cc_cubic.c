@@ -7,7 +7,8 @@
  *   - on a 10 ms path the Reno-friendly estimate W_est = cwnd_epoch + alpha t / RTT leads (alpha =
  *     3 (1 - beta) / (1 + beta), then 1 once W_est passes the window of the loss) and the window
  *     is W_est;
- *   - slow start below ssthresh, no growth while the window is not used.
+ *   - slow start below ssthresh, no growth while the window is not used, and an
+ *     application-limited phase moves the epoch later by its length.
  * The network is played by the test: each datagram of MSS is acked exactly one RTT after it went,
  * and the sender sends whatever the window allows at each ack (ack-clocked). */
 #include <setjmp.h>
@@ -208,6 +209,42 @@ static void test_fast_convergence(void **state)
 	assert_int_equal(c.ssthresh, 35 * MSS);
 }
 
+/* An application-limited second in congestion avoidance: the window holds, and the epoch moves
+ * later by about that second (RFC 9438 section 5.8), so the curve resumes where it left off. */
+static void test_app_limited_shifts_epoch(void **state)
+{
+	(void)state;
+	static pipe_sim p;
+	uint64_t rtt = 100 * MS;
+	uint64_t epoch = lose_at(&p, 100, rtt);
+	while (p.now < epoch + 2000 * MS)
+		ack_one(&p);
+	uint64_t w = konce_cc_cwnd(&p.cc), e0 = p.cc.u.cubic.epoch;
+	/* drain the flight without sending, then 2 datagrams a round trip for one second */
+	while (p.n) {
+		uint64_t at = p.sent[p.head];
+		p.head = (p.head + 1) % (sizeof p.sent / sizeof p.sent[0]);
+		p.n--;
+		if (at + rtt > p.now)
+			p.now = at + rtt;
+		konce_cc_ack a = {.bytes = MSS, .largest_sent = at, .rtt = rtt, .min_rtt = rtt};
+		konce_cc_on_ack(&p.cc, &a, p.now);
+	}
+	uint64_t idle_start = p.now;
+	while (p.now < idle_start + 1000 * MS) {
+		uint64_t t = p.now;
+		konce_cc_on_sent(&p.cc, 2 * MSS, t);
+		p.now = t + rtt;
+		konce_cc_ack a = {.bytes = 2 * MSS, .largest_sent = t, .rtt = rtt, .min_rtt = rtt};
+		konce_cc_on_ack(&p.cc, &a, p.now);
+	}
+	/* the window grew at most in the draining round, which still counted as used */
+	assert_true(konce_cc_cwnd(&p.cc) <= w + 2 * MSS);
+	uint64_t shift = p.cc.u.cubic.epoch - e0;
+	if (shift < 800 * MS || shift > 1100 * MS)
+		fail_msg("epoch moved %llu ms for a 1 s application-limited phase", (unsigned long long)(shift / MS));
+}
+
 static void test_slow_start_and_unused_window(void **state)
 {
 	(void)state;
@@ -240,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_follows_cubic_curve),
 		cmocka_unit_test(test_reno_friendly_region),
 		cmocka_unit_test(test_fast_convergence),
+		cmocka_unit_test(test_app_limited_shifts_epoch),
 		cmocka_unit_test(test_slow_start_and_unused_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
