@@ -5,8 +5,8 @@
  * konce: the parent is the sender, a forked child the receiver; each runs one endpoint on one
  * socket in its own loop (bench/loop.c: ppoll with the endpoint's next timer, recvmmsg ->
  * konce_ep_input, events, datagrams -> konce_udp_queue, flush).  After the handshake the sender
- * keeps WINDOW messages of 1 MiB queued with konce_ep_msg_send (default class: NewReno with
- * pacing) until the time budget is spent, then waits for the rest.  Goodput = message bytes
+ * keeps WINDOW messages of 1 MiB queued with konce_ep_msg_send (the default class, with pacing:
+ * KONCE_CC_DEFAULT, or BENCH_CC=bbr|newreno|cubic on both sides) until the time budget is spent, then waits for the rest.  Goodput = message bytes
  * acknowledged (KONCE_EV_MSG_DELIVERED) / time from the first konce_ep_msg_send to the last
  * MSG_DELIVERED.  The receiver checks every message's length.  Run with GSO/GRO on (the default
  * where the kernel has them) and off (konce_udp_set_offload on both sides), both with path MTU
@@ -19,8 +19,8 @@
  * iperf3: `iperf3 -s -1` and `iperf3 -c 127.0.0.1 -J` (TCP; then UDP with -u -b 0 -l 1200), the
  * receiver-side figure from the JSON.  Without iperf3 those rows say unavailable.
  *
- * Usage: bench_bulk [SECONDS per figure, default 3; 0.2 with BENCH_QUICK=1, iperf3 runs 1 s at least]
- *                   [all|konce|konce-on|baselines]
+ * Usage: [BENCH_CC=bbr|newreno|cubic] bench_bulk [SECONDS per figure, default 3; 0.2 with BENCH_QUICK=1,
+ *                   iperf3 runs 1 s at least] [all|konce|konce-on|baselines]
  * (konce-on: only konce with GSO/GRO on, e.g. under perf)
  */
 #include <errno.h>
@@ -37,6 +37,13 @@
 #include <unistd.h>
 
 #include "bench/loop.h"
+
+/* BENCH_CC names the default class's controller (checked in main); unset: the endpoint's default. */
+static const konce_cc_ops *bench_cc(void)
+{
+	const char *name = getenv("BENCH_CC");
+	return name && *name ? konce_cc_by_name(name) : NULL;
+}
 
 enum {
 	MSG_SIZE = 1 << 20,
@@ -97,7 +104,7 @@ static int konce_receiver(void *ctx, int wfd)
 		konce_udp_set_offload(n.udp, false, false);
 	konce_ep_config cfg = {.identity = k->sid, .max_sessions = 4, .capacity = 1u << 30, .out_ring = 1024,
 			       .event_ring = 1024, .max_datagram = k->pmtud ? KONCE_PMTU_MAX : 0,
-			       .path_mtu = k->pmtud ? bench_path_mtu : NULL};
+			       .path_mtu = k->pmtud ? bench_path_mtu : NULL, .cc = bench_cc()};
 	if (bench_node_start(&n, &cfg))
 		return 1;
 	if (write(wfd, &n.local, sizeof n.local) != (ssize_t)sizeof n.local)
@@ -180,7 +187,8 @@ static int run_konce(konce_run *k, konce_result *res)
 	if (!k->offload)
 		konce_udp_set_offload(n.udp, false, false);
 	konce_ep_config cfg = {.identity = k->cid, .max_sessions = 4, .out_ring = 1024, .event_ring = 1024,
-			       .max_datagram = k->pmtud ? KONCE_PMTU_MAX : 0, .path_mtu = k->pmtud ? bench_path_mtu : NULL};
+			       .max_datagram = k->pmtud ? KONCE_PMTU_MAX : 0, .path_mtu = k->pmtud ? bench_path_mtu : NULL,
+			       .cc = bench_cc()};
 	if (bench_node_start(&n, &cfg))
 		bench_die(me, "endpoint");
 	k->established = k->failed = false;
@@ -476,6 +484,11 @@ int main(int argc, char **argv)
 		secs = atof(argv[1]);
 	if (sodium_init() < 0 || secs <= 0)
 		return 1;
+	const char *ccname = getenv("BENCH_CC");
+	if (ccname && *ccname && !bench_cc()) {
+		fprintf(stderr, "bench_bulk: BENCH_CC=%s is not bbr, newreno or cubic\n", ccname);
+		return 1;
+	}
 	bool do_konce = strcmp(only, "baselines") != 0, do_base = !strcmp(only, "all") || !strcmp(only, "baselines");
 	bool do_off = strcmp(only, "konce-on") != 0;
 	signal(SIGPIPE, SIG_IGN);

@@ -18,6 +18,7 @@
 #               message has opened the session; the rate is the file's bytes over the wall time of
 #               the send command, which returns when B has acknowledged every byte
 #   konce newreno  the same, the nodes restarted with --congestion newreno (BENCH_NEWRENO=0 skips it)
+#   konce cubic    the same with --congestion cubic (BENCH_CUBIC=0 skips it)
 # BENCH_TCP=0 skips the iperf3 rows (a quick look at konce alone; no ratio then).
 # A send that takes longer than BENCH_TIMEOUT seconds (default 300) shows as "> N s".
 # The machine may be shared: the header prints the load average, and figures vary run to run.
@@ -88,11 +89,11 @@ konce() {
 
 echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $fbytes-byte file, iperf3 -n 16M"
-printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' "link (a's uplink)" "TCP BBR" "TCP CUBIC" \
-	"konce bbr" "konce newreno" "konce bbr / best TCP"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..20})" \
+printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' "link (a's uplink)" "TCP BBR" "TCP CUBIC" \
+	"konce bbr" "konce newreno" "konce cubic" "konce bbr / best TCP"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..20})" \
 	"$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..20})" \
-	"$(printf -- '-%.0s' {1..18})"
+	"$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..18})"
 for row in "${ROWS[@]}"; do
 	read -r rate delay loss jitter <<<"$row"
 	set -- rate="$rate" delay="$delay" loss="$loss"
@@ -108,13 +109,16 @@ for row in "${ROWS[@]}"; do
 	konce bbr >"$r"; read -r kbbr kbbr_s <"$r"
 	kreno="-" kreno_s=""
 	if [ "${BENCH_NEWRENO:-1}" = 1 ]; then konce newreno >"$r"; read -r kreno kreno_s <"$r"; fi
+	kcubic="-" kcubic_s=""
+	if [ "${BENCH_CUBIC:-1}" = 1 ]; then konce cubic >"$r"; read -r kcubic kcubic_s <"$r"; fi
 	ratio=$(awk -v k="$kbbr" -v a="$bbr" -v b="$cubic" 'BEGIN {
 		m = (a + 0 > b + 0) ? a + 0 : b + 0; if (k == ">" || m == 0) print "-"; else printf "%.2f", k / m }')
 	fmt() { # MBIT EXTRA UNIT
 		if [ "$1" = ">" ]; then echo "> $2 s"; elif [ "$1" = failed ] || [ "$1" = - ]; then echo "$1"
 		else echo "$1 Mbit/s ($2 $3)"; fi
 	}
-	printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' "$rate, ${delay} RTT, $loss${jitter:+, jitter $jitter}" \
+	printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' \
+		"$rate, ${delay} RTT, $loss${jitter:+, jitter $jitter}" \
 		"$(fmt "$bbr" "$bbr_rx" rtx)" "$(fmt "$cubic" "$cubic_rx" rtx)" "$(fmt "$kbbr" "$kbbr_s" s)" \
-		"$(fmt "$kreno" "$kreno_s" s)" "$ratio"
+		"$(fmt "$kreno" "$kreno_s" s)" "$(fmt "$kcubic" "$kcubic_s" s)" "$ratio"
 done

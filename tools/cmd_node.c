@@ -51,7 +51,7 @@ static void usage(FILE *f)
 		"      --nat-lifetime auto|off|MIN:MAX|MIN:START:MAX  learn the NAT mapping lifetime\n"
 		"                          with the primary rendezvous and keep mappings open with it\n"
 		"                          (default auto: 10..300 s, first test 20 s; seconds)\n"
-		"      --congestion bbr|newreno  congestion control of the default message class\n"
+		"      --congestion bbr|newreno|cubic  congestion control of the default message class\n"
 		"                          (default bbr; the background class is always LEDBAT)\n"
 		"      --file-background SIZE|off  a file of at least SIZE bytes (K, M, G suffixes) that\n"
 		"                          konce send sends goes in the background class, which yields\n"

@@ -222,11 +222,13 @@ int konce_conf_set(struct konce_conf *c, const char *key, const char *value, con
 		return 0;
 	}
 	if (!strcmp(key, "congestion")) {
-		if (strcmp(value, "bbr") && strcmp(value, "newreno")) {
-			snprintf(err, errlen, "%s: congestion: '%s' is not bbr or newreno", where, value);
+		if (strcmp(value, "bbr") && strcmp(value, "newreno") && strcmp(value, "cubic")) {
+			snprintf(err, errlen, "%s: congestion: '%s' is not bbr, newreno or cubic", where, value);
 			return -EINVAL;
 		}
-		c->congestion = !strcmp(value, "bbr") ? KONCE_CONGESTION_BBR : KONCE_CONGESTION_NEWRENO;
+		c->congestion = !strcmp(value, "bbr")	  ? KONCE_CONGESTION_BBR
+				: !strcmp(value, "cubic") ? KONCE_CONGESTION_CUBIC
+							  : KONCE_CONGESTION_NEWRENO;
 		return 0;
 	}
 	if (!strcmp(key, "file_background")) {

@@ -58,6 +58,7 @@ enum konce_congestion {
 	KONCE_CONGESTION_DEFAULT = 0, /* BBR */
 	KONCE_CONGESTION_BBR,         /* model-based: bandwidth x min RTT; random loss does not slow it */
 	KONCE_CONGESTION_NEWRENO,     /* loss-based (RFC 9002): halves the window on a loss */
+	KONCE_CONGESTION_CUBIC,       /* loss-based (RFC 9438): cuts the window to 0.7, regrows on a cubic */
 };
 
 /* Which key a node shows the peers it dials (docs/KEYS.md, "Which key a node shows").  Sessions a

@@ -16,7 +16,7 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 {
 	int e;
 	*out = (konce_ncconf){0};
-	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_NEWRENO) {
+	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_CUBIC) {
 		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
 		return -EINVAL;
 	}
@@ -90,6 +90,7 @@ void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, cons
 			.explicit_identity = true,
 			.group_key = c->group_key,
 			.cc = cfg->congestion == KONCE_CONGESTION_NEWRENO ? &konce_cc_newreno
+			      : cfg->congestion == KONCE_CONGESTION_CUBIC ? &konce_cc_cubic
 			      : cfg->congestion == KONCE_CONGESTION_BBR   ? &konce_cc_bbr
 									  : NULL,
 			.max_datagram = KONCE_PMTU_MAX,

@@ -9,6 +9,8 @@ const konce_cc_ops *konce_cc_by_name(const char *name)
 		return &konce_cc_bbr;
 	if (!strcmp(name, konce_cc_newreno.name))
 		return &konce_cc_newreno;
+	if (!strcmp(name, konce_cc_cubic.name))
+		return &konce_cc_cubic;
 	return NULL;
 }
 
@@ -43,6 +45,8 @@ void konce_cc_on_sent(konce_cc *cc, uint64_t bytes, uint64_t now)
 {
 	(void)now;
 	cc->bytes_in_flight += bytes;
+	if (cc->in_recovery_period && cc->ops->prr)
+		konce_cc_prr_on_sent(cc, bytes);
 	if (cc->bytes_in_flight > cc->flight_hi)
 		cc->flight_hi = cc->bytes_in_flight;
 }
@@ -56,9 +60,17 @@ void konce_cc_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 		cc->round_start = now;
 		cc->flight_hi = cc->bytes_in_flight;
 	}
+	cc->prr.last_ack = now;
+	cc->prr.last_delivered = ack->bytes;
 	/* An ack of a packet sent after the recovery period began ends it. */
-	if (cc->in_recovery_period && ack->bytes && ack->largest_sent > cc->recovery_start)
+	if (cc->in_recovery_period && ack->bytes && ack->largest_sent > cc->recovery_start) {
 		cc->in_recovery_period = false;
+		if (cc->ops->prr)
+			cc->cwnd = cc->ssthresh > konce_cc_min_window(cc->mss) ? cc->ssthresh : konce_cc_min_window(cc->mss);
+	} else if (cc->in_recovery_period && cc->ops->prr) {
+		konce_cc_prr_on_ack(cc, ack->bytes);
+		return;
+	}
 	cc->ops->on_ack(cc, ack, now);
 }
 
@@ -69,12 +81,17 @@ void konce_cc_on_loss(konce_cc *cc, uint64_t lost_bytes, uint64_t largest_lost_s
 	cc->bytes_in_flight -= lost_bytes < cc->bytes_in_flight ? lost_bytes : cc->bytes_in_flight;
 	if (cc->ops->on_lost)
 		cc->ops->on_lost(cc, lost_bytes, now);
-	if (cc->in_recovery_period && largest_lost_sent <= cc->recovery_start)
+	if (cc->in_recovery_period && largest_lost_sent <= cc->recovery_start) {
+		if (cc->ops->prr)
+			konce_cc_prr_on_loss(cc, now);
 		return;
+	}
 	cc->in_recovery_period = true;
 	cc->recovery_start = now;
 	cc->episodes++;
 	cc->ops->on_congestion(cc, now);
+	if (cc->ops->prr)
+		konce_cc_prr_start(cc, lost_bytes, now);
 	if (cc->cwnd < konce_cc_min_window(cc->mss))
 		cc->cwnd = konce_cc_min_window(cc->mss);
 }

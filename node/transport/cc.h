@@ -1,5 +1,5 @@
 /* cc.h - congestion control: one interface, one file per algorithm (cc_bbr.c, cc_newreno.c,
- * cc_ledbat.c).
+ * cc_cubic.c, cc_ledbat.c; cc_prr.c is the loss-based ones' recovery).
  *
  * One konce_cc per peer path (pair of addresses), shared by every message to that peer; the
  * message layer picks the algorithm (the congestion class) when it creates the path's controller.
@@ -16,6 +16,8 @@
  * Common state: cwnd and ssthresh in bytes, bytes_in_flight, and the congestion recovery period
  * (RFC 9002 section 7.3.2): after a loss, further losses and acks of packets sent before
  * recovery_start do not change the window again, so the window is cut at most once per round trip.
+ * For the loss-based controllers the cut is spread over the period by Proportional Rate Reduction
+ * (cc_prr.c): the window follows what is delivered down to ssthresh, instead of dropping to it.
  *
  * Under-used window (RFC 9002 section 7.8): a round ends when a packet sent after it began is
  * acked; the window may grow during the next round only if the peak of bytes in flight in the
@@ -66,7 +68,20 @@ typedef struct konce_cc_ops {
 	void (*on_mss)(konce_cc *cc);
 	/* Optional.  The pacing rate (bytes/s) if the controller sets its own (cc_bbr.c). */
 	uint64_t (*pacing_rate)(const konce_cc *cc, uint64_t smoothed_rtt_us);
+	/* The window follows Proportional Rate Reduction during a recovery period (cc_prr.c):
+	 * on_congestion sets ssthresh, and cc.c sets cwnd, ack by ack, until the period ends at
+	 * cwnd = ssthresh.  A loss-based controller's on_ack is not called for acks in the period. */
+	bool prr;
 } konce_cc_ops;
+
+/* Proportional Rate Reduction state (cc_prr.c), for controllers with ops->prr. */
+typedef struct konce_cc_prr {
+	uint64_t delivered;      /* prr_delivered: bytes delivered during the episode */
+	uint64_t out;            /* prr_out: bytes sent during the episode */
+	uint64_t recover_fs;     /* RecoverFS: bytes in flight just before the episode began */
+	uint64_t last_ack;       /* time of the latest ack (cc.c), to recognise its loss */
+	uint64_t last_delivered; /* its DeliveredData */
+} konce_cc_prr;
 
 enum { KONCE_LEDBAT_BASE_HISTORY = 10, KONCE_LEDBAT_CURRENT_FILTER = 4 };
 
@@ -135,6 +150,18 @@ typedef struct konce_cc_bbr_state {
 	uint64_t lossy_rounds;       /* rounds whose loss rate passed the threshold */
 } konce_cc_bbr_state;
 
+/* CUBIC's state (cc_cubic.c).  Windows in bytes; K in seconds. */
+typedef struct konce_cc_cubic_state {
+	double w_max;      /* the window before the last reduction (fast convergence may lower it) */
+	double cwnd_prior; /* the window when ssthresh was last set */
+	double w_est;      /* the Reno-friendly estimate */
+	double k;          /* from the epoch's start to W_max (s) */
+	double alpha;      /* alpha_cubic, 1 once w_est reaches cwnd_prior */
+	double frac;       /* growth below one byte, carried to the next ack */
+	uint64_t epoch;    /* start of the congestion avoidance epoch (us); 0: at the next ack */
+	uint64_t last_ack; /* time of the previous ack (us): what an application-limited ack covers */
+} konce_cc_cubic_state;
+
 struct konce_cc {
 	const konce_cc_ops *ops;
 	uint64_t mss;
@@ -149,19 +176,36 @@ struct konce_cc {
 	/* statistics */
 	uint64_t episodes;    /* congestion events: recovery periods begun (on_congestion calls) */
 	uint64_t persistent;  /* persistent congestion declared */
+	konce_cc_prr prr;     /* ops->prr only */
 	union {
 		struct {
 			uint64_t acked; /* bytes acked toward the next mss of growth */
 		} newreno;
 		konce_cc_ledbat_state ledbat;
 		konce_cc_bbr_state bbr;
+		konce_cc_cubic_state cubic;
 	} u;
 };
 
 extern const konce_cc_ops konce_cc_newreno;
 extern const konce_cc_ops konce_cc_ledbat;
 extern const konce_cc_ops konce_cc_bbr;
-/* The controller named name ("bbr", "newreno"; the default class only), or NULL. */
+extern const konce_cc_ops konce_cc_cubic;
+/* RFC 9438's curve, in segments and seconds: K = cbrt((w_max - cwnd_epoch) / C), 0 if cwnd_epoch
+ * >= w_max; W_cubic(t) = C (t - K)^3 + w_max, with C = 0.4. */
+double konce_cc_cubic_k(double w_max, double cwnd_epoch);
+double konce_cc_cubic_w(double t, double k, double w_max);
+
+/* PRR's steps (cc_prr.c), called by cc.c for controllers with ops->prr.  start: a recovery period
+ * began (ssthresh already set), lost_bytes already out of bytes_in_flight; on_ack: an ack during the
+ * period delivered delivered_data bytes; on_loss: a loss within the period; on_sent: a packet
+ * went during the period. */
+void konce_cc_prr_start(konce_cc *cc, uint64_t lost_bytes, uint64_t now);
+void konce_cc_prr_on_ack(konce_cc *cc, uint64_t delivered_data);
+void konce_cc_prr_on_loss(konce_cc *cc, uint64_t now);
+void konce_cc_prr_on_sent(konce_cc *cc, uint64_t bytes);
+
+/* The controller named name ("bbr", "newreno", "cubic"; the default class only), or NULL. */
 const konce_cc_ops *konce_cc_by_name(const char *name);
 /* The default class's controller when the configuration names none. */
 #define KONCE_CC_DEFAULT konce_cc_bbr

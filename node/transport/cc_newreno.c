@@ -3,7 +3,9 @@
  * Slow start: cwnd grows by every acked byte until the first loss (ssthresh = infinity).
  * Congestion avoidance: one mss per cwnd of acked bytes (appropriate byte counting, RFC 3465),
  * i.e. one mss per round trip.  A loss starting a new recovery period halves the window
- * (kLossReductionFactor 0.5, floor 2 mss); acks of packets sent during the period do not grow it.
+ * (kLossReductionFactor 0.5, floor 2 mss): ssthresh takes the new window at once, and the window
+ * follows Proportional Rate Reduction down to it over the period (cc_prr.c); acks of packets sent
+ * before the period do not grow it.
  * Persistent congestion drops it to 2 mss (cc.c).  Pacing is pacer.h's, at cc.h's rate.
  */
 #include "node/transport/cc.h"
@@ -54,4 +56,5 @@ const konce_cc_ops konce_cc_newreno = {
 	.on_ack = newreno_on_ack,
 	.on_congestion = newreno_on_congestion,
 	.on_persistent_congestion = newreno_on_persistent,
+	.prr = true,
 };

@@ -9,6 +9,11 @@
  *     begins at most once per round trip and only for a loss; at 0.1% (losses rounds apart) nearly
  *     every loss starts its own; no persistent congestion and no probe timeouts; BBR never
  *     overflows the bottleneck queue.
+ *   - The loss-based options, NewReno and CUBIC with PRR, at 1% loss (test_loss_based_options):
+ *     on a 4 Mbit/s, 40 ms link (a BDP near the loss rate's bound on their window) each keeps
+ *     >= 1/3 of its loss-free window and goodput, and CUBIC >= 0.9 of NewReno's goodput; there and
+ *     on the long fat link every loss is declared once, nearly every one begins its own recovery
+ *     period, no PTO, no persistent congestion.
  *   - Jitter that reorders (netsim's 10 ms): spurious losses are recognised, and with 1% loss the
  *     goodput stays >= 0.4 of the clean run's.
  *   - Two flows on one 20 Mbit/s link, the second starting 2 s later: Jain's index >= 0.9 over
@@ -41,12 +46,14 @@ typedef struct result {
 	bool settled; /* nothing in flight at the end: every loss has been declared */
 } result;
 
-static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us)
+/* A link of rate bytes/s with a queue of `queue` bytes and 40 ms RTT; the application keeps 8
+ * messages of msg bytes queued (what is left at STOP must drain in SETTLE). */
+static result run_link(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us, uint64_t rate,
+		       size_t queue, size_t msg)
 {
 	sim *s = sim_new(seed);
 	static clink l;
-	clink_cfg cfg = {.rate = 12500000, .queue = 500000, .owd_us = 20 * SIM_MS, .loss = loss, .msg = 256 * 1024,
-			 .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc,
+	clink_cfg cfg = {.rate = rate, .queue = queue, .owd_us = 20 * SIM_MS, .loss = loss, .msg = msg, .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc,
 			 .jitter_us = jitter_us, .jitter_normal = true};
 	assert_int_equal(clink_init(&l, s, &cfg), 0);
 	assert_int_equal(clink_add_flow(&l, 0, 0), 0);
@@ -67,15 +74,20 @@ static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uin
 		.failed = f->failed,
 	};
 	r.settled = f->tx->rec.bytes_in_flight == 0 && konce_msgq_empty(&f->tx->q);
-	printf("  seed %llu %-7s loss %4.1f%%%s: %5.1f Mbit/s, mean cwnd %4.0f kB, recovery periods %llu in %llu "
+	printf("  seed %llu %-7s %3.0f Mbit/s link, loss %4.1f%%%s: %5.1f Mbit/s, mean cwnd %4.0f kB, recovery periods %llu in %llu "
 	       "rounds, lost %llu + queue %llu (after warm-up %llu), declared %llu, spurious %llu, PTO %llu\n",
-	       (unsigned long long)seed, cc->name, loss * 100, jitter_us ? " +jitter" : "", r.goodput * 8 / 1e6, r.mean_cwnd / 1e3,
+	       (unsigned long long)seed, cc->name, (double)rate * 8 / 1e6, loss * 100, jitter_us ? " +jitter" : "", r.goodput * 8 / 1e6, r.mean_cwnd / 1e3,
 	       (unsigned long long)r.episodes, (unsigned long long)r.rounds, (unsigned long long)r.dropped_eliciting,
 	       (unsigned long long)r.dropped_queue, (unsigned long long)r.queue_after_warm,
 	       (unsigned long long)r.declared, (unsigned long long)r.spurious, (unsigned long long)r.pto);
 	clink_free(&l);
 	sim_free(s);
 	return r;
+}
+
+static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us)
+{
+	return run_link(seed, cc, loss, jitter_us, 12500000, 500000, 256 * 1024);
 }
 
 static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss) { return run_jitter(seed, cc, loss, 0); }
@@ -131,6 +143,48 @@ static void test_long_fat_link_random_loss(void **state)
 		/* the link is 100 Mbit/s: the loss-free run fills most of it (fragments carry 960 of
 		 * each 1,200-odd bytes) */
 		CHECK(clean.goodput * 8 >= 70e6);
+	}
+}
+
+/* The loss-based options (NewReno and CUBIC, both with PRR) under 1% random loss.  A loss-based
+ * controller's window at 1% is bounded by the loss rate (Mathis: about 1.22 / sqrt(p) = 12
+ * segments, and CUBIC's Reno-friendly region keeps it there), not by the link, so the window is
+ * compared with the loss-free run's on a link whose BDP is near that bound: 4 Mbit/s, 40 ms (BDP
+ * 20 kB, 17 datagrams, a BDP of queue).  On it each keeps its mean window >= 1/3 of the loss-free
+ * run's, every loss is declared once, a recovery period begins only for a loss and at 1% nearly
+ * every loss begins its own, no PTO or persistent congestion, and CUBIC keeps >= 0.9 of NewReno's
+ * goodput (RFC 9438's Reno-friendliness: never below Reno).  On the long fat link they finish
+ * and recover as cleanly; their window there is the Mathis bound's, a fraction of the BDP. */
+static void check_loss_based(uint64_t seed, const result *r, bool lossy)
+{
+	CHECK(r->failed == 0);
+	CHECK(r->settled);
+	CHECK(r->declared >= r->dropped_eliciting && r->declared <= r->dropped_eliciting + r->dropped_queue);
+	CHECK(r->spurious == 0);
+	CHECK(r->pto == 0 && r->persistent == 0);
+	CHECK(r->episodes <= r->declared);
+	CHECK(r->episodes <= (STOP + SETTLE) / (40 * SIM_MS));
+	if (lossy) /* losses ~100 datagrams (5 round trips) apart: nearly each begins its own period */
+		CHECK(r->episodes * 10 >= r->dropped_eliciting * 6);
+}
+
+static void test_loss_based_options(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		const konce_cc_ops *ccs[2] = {&konce_cc_newreno, &konce_cc_cubic};
+		result lossy[2];
+		for (int i = 0; i < 2; i++) {
+			result clean = run_link(seed, ccs[i], 0, 0, 500000, 20000, 32 * 1024);
+			lossy[i] = run_link(seed, ccs[i], 0.01, 0, 500000, 20000, 32 * 1024);
+			result fat = run_link(seed, ccs[i], 0.01, 0, 12500000, 500000, 32 * 1024);
+			check_loss_based(seed, &clean, false);
+			check_loss_based(seed, &lossy[i], true);
+			check_loss_based(seed, &fat, true);
+			CHECK(lossy[i].mean_cwnd * 3 >= clean.mean_cwnd);
+			CHECK(lossy[i].goodput * 3 >= clean.goodput);
+		}
+		CHECK(lossy[1].goodput >= 0.9 * lossy[0].goodput);
 	}
 }
 
@@ -213,6 +267,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_long_fat_link_random_loss),
+		cmocka_unit_test(test_loss_based_options),
 		cmocka_unit_test(test_reordering_jitter),
 		cmocka_unit_test(test_two_flows_fair),
 		cmocka_unit_test(test_background_yields_on_lossy_link),

@@ -273,7 +273,8 @@ static void test_by_name(void **state)
 	assert_ptr_equal(konce_cc_by_name("bbr"), &konce_cc_bbr);
 	assert_ptr_equal(konce_cc_by_name("newreno"), &konce_cc_newreno);
 	assert_null(konce_cc_by_name("ledbat")); /* the background class is not a choice here */
-	assert_null(konce_cc_by_name("cubic"));
+	assert_ptr_equal(konce_cc_by_name("cubic"), &konce_cc_cubic);
+	assert_null(konce_cc_by_name("vegas"));
 }
 
 int main(void)

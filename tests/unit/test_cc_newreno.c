@@ -1,4 +1,5 @@
-/* test_cc_newreno.c - NewReno: initial window, slow start, one halving per recovery period,
+/* test_cc_newreno.c - NewReno: initial window, slow start, one halving per recovery period (the
+ * window following PRR down to it: test_cc_prr.c has PRR's own cases),
  * congestion avoidance growth of one mss per round trip, persistent congestion, pacing rate. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,29 +56,42 @@ static void test_recovery_halving(void **state)
 	round_trip(&cc, &t, 100 * MS); /* 40 mss */
 	for (int i = 0; i < 40; i++)
 		konce_cc_on_sent(&cc, MSS, t + (uint64_t)i);
-	/* loss of a packet sent at t + 5, detected at t + 150 ms */
+	/* loss of a packet sent at t + 5, found by the timer at t + 150 ms: ssthresh halves at once,
+	 * the window follows PRR (cc_prr.c): what is in flight (39) plus the first retransmission */
 	uint64_t now = t + 150 * MS;
 	konce_cc_on_loss(&cc, MSS, t + 5, now);
-	assert_int_equal(konce_cc_cwnd(&cc), 20 * MSS);
 	assert_int_equal(cc.ssthresh, 20 * MSS);
+	assert_int_equal(konce_cc_cwnd(&cc), 40 * MSS);
+	assert_int_equal(cc.prr.recover_fs, 40 * MSS);
 	/* more losses of packets sent before the period began: no second cut */
 	konce_cc_on_loss(&cc, 2 * MSS, t + 30, now + 10 * MS);
-	assert_int_equal(konce_cc_cwnd(&cc), 20 * MSS);
-	/* acks of packets sent before it: no growth */
+	assert_int_equal(cc.ssthresh, 20 * MSS);
+	assert_int_equal(cc.episodes, 1);
+	/* acks of packets sent before it: no growth; PRR lets ssthresh / RecoverFS of what they
+	 * delivered go: 10 mss * 20 / 40 = 5 mss beyond the 27 still in flight */
 	konce_cc_ack a = {.bytes = 10 * MSS, .largest_sent = t + 20};
 	konce_cc_on_ack(&cc, &a, now + 20 * MS);
-	assert_int_equal(konce_cc_cwnd(&cc), 20 * MSS);
+	assert_int_equal(cc.bytes_in_flight, 27 * MSS);
+	assert_int_equal(konce_cc_cwnd(&cc), 32 * MSS);
 	assert_true(cc.in_recovery_period);
-	/* an ack of a packet sent after it ends the period; then a new loss cuts again */
+	/* an ack of a packet sent after it ends the period at ssthresh; then a new loss cuts again */
 	konce_cc_on_sent(&cc, MSS, now + 30 * MS);
+	assert_int_equal(cc.prr.out, MSS);
 	a = (konce_cc_ack){.bytes = MSS, .largest_sent = now + 30 * MS};
 	konce_cc_on_ack(&cc, &a, now + 130 * MS);
 	assert_false(cc.in_recovery_period);
+	assert_int_equal(konce_cc_cwnd(&cc), 20 * MSS);
 	konce_cc_on_loss(&cc, MSS, now + 30 * MS, now + 140 * MS);
-	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
-	/* repeated cuts stop at 2 mss */
-	for (int i = 0; i < 10; i++)
-		konce_cc_on_loss(&cc, MSS, now + 200 * MS * (uint64_t)(i + 1), now + 200 * MS * (uint64_t)(i + 1) + 1);
+	assert_int_equal(cc.ssthresh, 10 * MSS);
+	assert_int_equal(cc.episodes, 2);
+	/* repeated cuts, each losing all that is in flight, stop at 2 mss */
+	konce_cc_on_loss(&cc, cc.bytes_in_flight, now + 150 * MS, now + 160 * MS);
+	for (int i = 0; i < 10; i++) {
+		uint64_t at = now + 200 * MS * (uint64_t)(i + 1);
+		konce_cc_on_sent(&cc, MSS, at);
+		konce_cc_on_loss(&cc, MSS, at, at + 1);
+	}
+	assert_int_equal(cc.ssthresh, 2 * MSS);
 	assert_int_equal(konce_cc_cwnd(&cc), 2 * MSS);
 }
 
@@ -89,8 +103,13 @@ static void test_congestion_avoidance_one_mss_per_rtt(void **state)
 	uint64_t t = 1;
 	round_trip(&cc, &t, 100 * MS); /* 20 mss */
 	konce_cc_on_loss(&cc, MSS, t - 1, t);
-	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
+	assert_int_equal(cc.ssthresh, 10 * MSS);
+	/* nothing in flight: PRR's first datagram, at the 2 mss floor; the ack of a packet sent in
+	 * the period ends it at ssthresh */
+	assert_int_equal(konce_cc_cwnd(&cc), 2 * MSS);
 	t += 1;
+	round_trip(&cc, &t, 100 * MS);
+	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
 	for (int r = 0; r < 20; r++) {
 		uint64_t before = konce_cc_cwnd(&cc);
 		round_trip(&cc, &t, 100 * MS);
@@ -156,8 +175,10 @@ static void test_can_send_and_pacing(void **state)
 	konce_cc_on_loss(&cc, 0, 1, 2);
 	assert_int_equal(konce_cc_cwnd(&cc), 10 * MSS);
 	konce_cc_on_loss(&cc, MSS, 1, 2);
-	/* 6000 bytes over 100 ms, times 5/4 */
-	assert_int_equal(konce_cc_pacing_rate(&cc, 100 * MS), 75000);
+	/* in recovery the window is what is in flight (8 mss) plus PRR's first retransmission:
+	 * 10800 bytes over 100 ms, times 5/4 */
+	assert_int_equal(cc.ssthresh, 5 * MSS);
+	assert_int_equal(konce_cc_pacing_rate(&cc, 100 * MS), 135000);
 }
 
 int main(void)

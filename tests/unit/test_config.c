@@ -195,15 +195,17 @@ static void test_rendezvous_refused(void **state)
 	assert_int_equal(c.rendezvous_capacity, 512);
 	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "0", "f:6", err, sizeof(err)), -EINVAL);
 	assert_int_equal(konce_conf_set(&c, "rendezvous_capacity", "2097152", "f:7", err, sizeof(err)), -EINVAL);
-	/* congestion: bbr or newreno (unset = the node's default, bbr) */
+	/* congestion: bbr, newreno or cubic (unset = the node's default, bbr) */
 	assert_int_equal(c.congestion, KONCE_CONGESTION_DEFAULT);
 	assert_int_equal(konce_conf_set(&c, "congestion", "newreno", "--congestion", err, sizeof(err)), 0);
 	assert_int_equal(c.congestion, KONCE_CONGESTION_NEWRENO);
 	assert_int_equal(konce_conf_set(&c, "congestion", "bbr", "f:8", err, sizeof(err)), 0);
 	assert_int_equal(c.congestion, KONCE_CONGESTION_BBR);
-	assert_int_equal(konce_conf_set(&c, "congestion", "cubic", "f:9", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "f:9: congestion: 'cubic' is not bbr or newreno");
-	assert_int_equal(c.congestion, KONCE_CONGESTION_BBR);
+	assert_int_equal(konce_conf_set(&c, "congestion", "cubic", "f:9", err, sizeof(err)), 0);
+	assert_int_equal(c.congestion, KONCE_CONGESTION_CUBIC);
+	assert_int_equal(konce_conf_set(&c, "congestion", "vegas", "f:10", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f:10: congestion: 'vegas' is not bbr, newreno or cubic");
+	assert_int_equal(c.congestion, KONCE_CONGESTION_CUBIC);
 	konce_conf_free(&c);
 }
 

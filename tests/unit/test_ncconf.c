@@ -90,6 +90,12 @@ static void test_parsed(void **state)
 	assert_true(nc.per_server);
 	assert_false(nc.notes);
 	konce_ncconf_free(&c);
+	cfg.congestion = KONCE_CONGESTION_CUBIC;
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	konce_ncconf_core(&c, &cfg, NULL, false, &nc);
+	assert_ptr_equal(nc.ep.cc, &konce_cc_cubic);
+	konce_ncconf_free(&c);
+	cfg.congestion = KONCE_CONGESTION_DEFAULT;
 	cfg.traversal = (konce_traversal_config){.rendezvous_peers = ""};
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_false(c.traversal);

@@ -19,6 +19,9 @@ static void test_spreads_window_over_rtt(void **state)
 	konce_pacer p;
 	konce_cc_init(&cc, &konce_cc_newreno, MSS, 0);
 	konce_cc_on_loss(&cc, MSS, 0, 1); /* congestion avoidance: rate = 5/4 cwnd / srtt */
+	konce_cc_on_sent(&cc, MSS, 2);   /* the ack of a packet sent since ends the recovery period */
+	konce_cc_ack a = {.bytes = MSS, .largest_sent = 2};
+	konce_cc_on_ack(&cc, &a, 3);
 	konce_pacer_init(&p, 2 * MSS, 0);
 	uint64_t srtt = 100 * MS;
 	konce_pacer_set_rate(&p, konce_cc_pacing_rate(&cc, srtt), 0);
