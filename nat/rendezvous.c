@@ -9,7 +9,7 @@
 #include "node/base/ratelimit.h"
 
 #define MS 1000ULL
-enum { MAX_SLOTS = 1u << 20, COST_REGISTER = 1, COST_INTRO = 2 };
+enum { MAX_SLOTS = 1u << 20 };
 
 struct reg {
 	bool used;
@@ -21,6 +21,8 @@ struct reg {
 	uint64_t last; /* last REGISTER */
 	uint64_t rtt;  /* smoothed, us; 0 = not measured */
 	uint64_t stamp_sent; /* the stamp of our last REGISTERED: the only echo that is a sample */
+	uint64_t offer_win;  /* start of this key's current KONCE_RDV_OFFER_MS window of offers */
+	unsigned offer_n;    /* new offers it made as requester in that window */
 };
 
 /* An introduction offered to its target and not yet accepted (consent, node/base/wire.h). */
@@ -42,6 +44,7 @@ struct konce_rendezvous {
 	konce_khtab tab; /* struct reg, by key */
 	konce_ratelimit *rl;
 	konce_ratelimit *rl_new; /* new registrations per source (KONCE_RDV_NEW_*) */
+	konce_ratelimit *rl_offer; /* new offers per requester source (KONCE_RDV_OFFER_SRC_*) */
 	konce_relay *relay;
 	struct outq *out;
 	unsigned out_head, out_n;
@@ -82,6 +85,8 @@ int konce_rendezvous_new(konce_rendezvous **out, const konce_rendezvous_cfg *cfg
 		goto fail;
 	if ((err = konce_ratelimit_new(&r->rl, c.env, c.rl_slots, c.rl_rate, c.rl_burst)) ||
 	    (err = konce_ratelimit_new(&r->rl_new, c.env, c.rl_slots, 1, KONCE_RDV_NEW_BURST)) ||
+	    (err = konce_ratelimit_new(&r->rl_offer, c.env, c.rl_slots, KONCE_RDV_OFFER_SRC_RATE,
+				       KONCE_RDV_OFFER_SRC_BURST)) ||
 	    (err = konce_relay_new(&r->relay, c.env, &c.relay)))
 		goto fail;
 	*out = r;
@@ -98,6 +103,7 @@ void konce_rendezvous_free(konce_rendezvous *r)
 	const konce_env *env = r->env;
 	konce_ratelimit_free(r->rl);
 	konce_ratelimit_free(r->rl_new);
+	konce_ratelimit_free(r->rl_offer);
 	konce_relay_free(r->relay);
 	konce_env_free(env, r->out);
 	konce_khtab_fini(&r->tab, env);
@@ -240,6 +246,37 @@ static struct offer *offer_slot(konce_rendezvous *r, const uint8_t *a, const uin
 	return claim ? free_o : NULL;
 }
 
+/* A new offer from requester a (at `from`): within its key's KONCE_RDV_OFFERS_PER_KEY unanswered
+ * ones per KONCE_RDV_OFFER_MS window and its source's KONCE_RDV_OFFER_SRC_* bucket, so that
+ * neither one key nor one address holds more than a bounded share of the offer table (a retry of
+ * a pending offer is not new).  No cap per target: strangers filling one would lock out the
+ * target's friends. */
+static bool offer_allowed(konce_rendezvous *r, struct reg *a, const konce_addr *from, uint64_t now)
+{
+	if (!a->offer_win || now - a->offer_win >= KONCE_RDV_OFFER_MS * MS) {
+		a->offer_win = now ? now : 1;
+		a->offer_n = 0;
+	}
+	if (a->offer_n >= KONCE_RDV_OFFERS_PER_KEY) {
+		r->c.offers_key_full++;
+		return false;
+	}
+	if (konce_ratelimit_charge(r->rl_offer, from, 1, now)) {
+		r->c.offers_source_full++;
+		return false;
+	}
+	a->offer_n++;
+	return true;
+}
+
+/* An answered offer leaves the table: it no longer counts against its requester's window. */
+static void offer_done(struct reg *a, struct offer *o)
+{
+	if (a->offer_n && o->at >= a->offer_win)
+		a->offer_n--;
+	o->used = false;
+}
+
 /* Consent: the target hears only who asks (INTRO_OFFER); nothing about anyone's addresses leaves
  * and no relay pair opens until it accepts (on_intro_accept). */
 static void on_intro_request(konce_rendezvous *r, const konce_rdvwire_msg *m, const konce_addr *from, uint64_t now)
@@ -266,13 +303,15 @@ static void on_intro_request(konce_rendezvous *r, const konce_rdvwire_msg *m, co
 		return;
 	}
 	struct offer *o = offer_slot(r, a->key, b->key, now, true);
-	if (!o) {
+	bool retry = o && o->used && now - o->at < KONCE_RDV_OFFER_MS * MS;
+	if (!o)
 		r->c.offers_full++;
+	if (!o || (!retry && !offer_allowed(r, a, from, now))) {
 		f.flags = KONCE_IFAIL_FULL;
 		send_msg(r, &f, from);
 		return;
 	}
-	if (o->used && now - o->at < KONCE_RDV_OFFER_MS * MS) {
+	if (retry) {
 		/* a retry: the offer stands (same id; a refusal answers the latest txid) and goes out
 		 * again, in case it or the target's answer was lost */
 		o->txid = m->id;
@@ -297,10 +336,10 @@ static void on_intro_accept(konce_rendezvous *r, const konce_rdvwire_msg *m, con
 	struct reg *b = find(r, m->key, now), *a = find(r, m->target, now);
 	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
 	if (!a || !b || !konce_addr_eq(&b->addr, from) || !o || o->id != m->id) {
-		r->c.not_registered++;
+		r->c.answers_unmatched++;
 		return;
 	}
-	o->used = false;
+	offer_done(a, o);
 	/* relaying needs the pair; a full relay table still leaves the direct path to try */
 	(void)konce_relay_open(r->relay, a->key, b->key, now);
 	uint64_t dflt = KONCE_RDV_RTT_DEFAULT_MS * MS;
@@ -323,12 +362,12 @@ static void on_intro_refuse(konce_rendezvous *r, const konce_rdvwire_msg *m, con
 	struct offer *o = a && b ? offer_slot(r, a->key, b->key, now, false) : NULL;
 	uint64_t id = m->id;
 	if (a && b && konce_addr_eq(&b->addr, from) && o && o->id == m->id) {
-		o->used = false; /* refused at the offer: nothing was released; the requester knows
-				  * its request's txid */
+		offer_done(a, o); /* refused at the offer: nothing was released; the requester knows
+				   * its request's txid */
 		id = o->txid;
 	} else if (!a || !b || !konce_addr_eq(&b->addr, from) ||
 		   konce_relay_close(r->relay, m->key, m->target, now)) {
-		r->c.not_registered++;
+		r->c.answers_unmatched++;
 		return;
 	}
 	konce_rdvwire_msg f = {.type = KONCE_RDV_INTRO_FAIL, .flags = KONCE_IFAIL_DECLINED, .id = id};
@@ -361,15 +400,17 @@ void konce_rendezvous_input(konce_rendezvous *r, const uint8_t *pkt, size_t len,
 	}
 	switch (m.type) {
 	case KONCE_RDV_REGISTER:
-		if (konce_ratelimit_charge(r->rl, from, COST_REGISTER, now)) {
+		if (konce_ratelimit_charge(r->rl, from, KONCE_RDV_COST_REGISTER, now)) {
 			r->c.rate_limited++;
 			return;
 		}
 		on_register(r, &m, from, now);
 		return;
 	case KONCE_RDV_INTRO_REQUEST:
-		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
+		/* the requester pays for the answer it provokes too (KONCE_RDV_COST_REQUEST) */
+		if (konce_ratelimit_charge(r->rl, from, KONCE_RDV_COST_REQUEST, now)) {
 			r->c.rate_limited++;
+			r->c.rate_limited_requests++;
 			return;
 		}
 		on_intro_request(r, &m, from, now);
@@ -378,19 +419,11 @@ void konce_rendezvous_input(konce_rendezvous *r, const uint8_t *pkt, size_t len,
 		on_relay(r, &m, from, now); /* limited per pair, by the relay table */
 		return;
 	case KONCE_RDV_INTRO_ACCEPT:
-		/* as costly as a request: it makes us send two INTROs */
-		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
-			r->c.rate_limited++;
-			return;
-		}
+		/* never charged: the target answers an offer a requester paid for, and an answer that
+		 * matches no pending offer (or open pair, for a refusal) does nothing */
 		on_intro_accept(r, &m, from, now);
 		return;
 	case KONCE_RDV_INTRO_REFUSE:
-		/* as costly as a request: it makes us send */
-		if (konce_ratelimit_charge(r->rl, from, COST_INTRO, now)) {
-			r->c.rate_limited++;
-			return;
-		}
 		on_intro_refuse(r, &m, from, now);
 		return;
 	default:

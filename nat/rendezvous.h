@@ -22,12 +22,33 @@
  * forged registrations can fill free slots but cannot push out honest peers, who keep refreshing.
  * Every REGISTER and INTRO_REQUEST is charged to its source address (node/base/ratelimit.h) and dropped
  * when overdrawn; a REGISTER for a new key is also charged to a second, slower bucket of its source
- * (KONCE_RDV_NEW_*), so one address cannot fill the table with keys.  A key that did not register (or whose registration expired) is never
- * introduced; requests must come from the address the requester registered from (in the protocol
+ * (KONCE_RDV_NEW_*), so one address cannot fill the table with keys.  Whoever causes work pays for
+ * it: an INTRO_REQUEST costs its requester the target's answer too (KONCE_RDV_COST_REQUEST), and
+ * the target's INTRO_ACCEPT and INTRO_REFUSE are never charged, so a stranger asking for B again
+ * and again spends its own budget, never B's (B's REGISTER and its own requests stay served).  An
+ * answer does something only for an offer this rendezvous made and still holds (the target's key,
+ * from its registered address, with the offer's id; a refusal also for a pair it introduced), once:
+ * an unsolicited one is dropped and costs nobody anything (answers_unmatched).  Offers are
+ * bounded per requester key (KONCE_RDV_OFFERS_PER_KEY unanswered per KONCE_RDV_OFFER_MS) and per
+ * requester source (KONCE_RDV_OFFER_SRC_*), and a pair has one offer at a time; there is no cap
+ * per target, which strangers could fill to lock out the target's friends.  A key that did not
+ * register (or whose registration expired) is never introduced; requests must come from the address the requester registered from (in the protocol
  * the session authenticates the key instead).  cfg->allow, if set, refuses introductions to
  * requesters it does not know.  A target that refuses an introduction (INTRO_REFUSE, a peer that
  * accepts only keys it knows) makes the rendezvous close the pair's relay and answer the requester
  * with INTRO_FAIL DECLINED.  Nothing is allocated after konce_rendezvous_new().
+ *
+ * Offers, one per (requester R, target T) pair, in a keyed-hash table like the registrations:
+ *
+ *   (none) --INTRO_REQUEST from R's registered address, within R's key and source caps-->
+ *           PENDING (random intro id, R's txid, time): INTRO_OFFER(R, id) to T
+ *   PENDING --INTRO_REQUEST again (a retry; no cap)--> PENDING, txid updated, INTRO_OFFER again
+ *   PENDING --INTRO_ACCEPT(T, R, id) from T's registered address--> (none): relay pair, both INTROs
+ *   PENDING --INTRO_REFUSE(T, R, id) from T's registered address--> (none): INTRO_FAIL DECLINED
+ *           (R's latest txid) to R
+ *   PENDING --KONCE_RDV_OFFER_MS without an answer--> (none) (the slot is free for reuse)
+ * Invariant: every INTRO and every INTRO_FAIL DECLINED answers a PENDING offer (or, for a refusal
+ * after the INTRO, a relay pair that an accepted offer opened) that a paid INTRO_REQUEST made.
  *
  * A REGISTER for a live key from a new address moves the registration there: that is how a peer
  * whose NAT rebound is found again.  Carried bare (as in the simulator tests) anyone could move
@@ -48,6 +69,17 @@
 enum {
 	KONCE_RDV_NEW_COST = 4,   /* a new registration costs this in its source's second bucket, */
 	KONCE_RDV_NEW_BURST = 32, /* which holds this and refills 1 a second: 8 keys at once, then 1/4 s */
+	/* Per-source budget (cfg rl_rate, rl_burst): a REGISTER costs 1; an INTRO_REQUEST 4, its own
+	 * work (2) and the target's INTRO_ACCEPT or INTRO_REFUSE it provokes (2), which are free. */
+	KONCE_RDV_COST_REGISTER = 1,
+	KONCE_RDV_COST_REQUEST = 4,
+	/* Pending offers: a requester key makes at most this many new ones per KONCE_RDV_OFFER_MS
+	 * that are still unanswered (so it holds at most twice as many: offers live that long), */
+	KONCE_RDV_OFFERS_PER_KEY = 8,
+	/* and a requester source at most this burst, refilled this many a second (so at most
+	 * 16 + 4 x 5 = 36 pending at once), whatever cfg's per-source budget. */
+	KONCE_RDV_OFFER_SRC_BURST = 16,
+	KONCE_RDV_OFFER_SRC_RATE = 4,
 };
 
 typedef struct konce_rendezvous konce_rendezvous;
@@ -58,7 +90,7 @@ typedef struct konce_rendezvous_cfg {
 	uint64_t expire_us;      /* 0 = KONCE_RDV_EXPIRE_MS */
 	uint32_t refresh_ms;     /* told to peers; 0 = KONCE_RDV_REFRESH_MS */
 	unsigned rl_slots;       /* per-source limits: 0 = 4096 */
-	uint32_t rl_rate;        /* units per second per source: 0 = 20 (REGISTER 1, INTRO_REQUEST 2) */
+	uint32_t rl_rate;        /* units per second per source: 0 = 20 (KONCE_RDV_COST_*) */
 	uint32_t rl_burst;       /* 0 = 40 */
 	unsigned out_ring;       /* queued datagrams; 0 = 256 */
 	konce_relay_cfg relay;   /* zeroed = relay.h defaults */
@@ -75,6 +107,10 @@ struct konce_rendezvous_counters {
 	uint64_t rtt_refused;     /* echoes that were not our last stamp, or too late: no RTT sample */
 	uint64_t source_full;     /* new registrations refused: their source registered too many keys */
 	uint64_t offers, offers_dup, offers_full; /* INTRO_OFFERs sent; retries of a pending one; no room */
+	uint64_t offers_key_full;    /* new offers refused: the requester key made KONCE_RDV_OFFERS_PER_KEY */
+	uint64_t offers_source_full; /* new offers refused: the requester source's offer bucket is empty */
+	uint64_t rate_limited_requests; /* the INTRO_REQUESTs among rate_limited (the rest are REGISTERs) */
+	uint64_t answers_unmatched;  /* INTRO_ACCEPT/REFUSE matching no pending offer (or open pair): dropped */
 };
 
 /* 0, -EINVAL, -ENOMEM. */

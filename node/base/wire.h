@@ -441,7 +441,7 @@ enum konce_rdv_intro_fail_layout {
 enum konce_ifail_reason {
 	KONCE_IFAIL_UNKNOWN = 1,  /* the target did not register (or its registration expired) */
 	KONCE_IFAIL_REFUSED = 2,  /* the rendezvous does not introduce this requester */
-	KONCE_IFAIL_FULL = 3,     /* no room in the relay table for the pair */
+	KONCE_IFAIL_FULL = 3,     /* no room for the offer (table, or the requester key's or source's cap) */
 	KONCE_IFAIL_DECLINED = 4, /* the target refuses introductions from keys it does not know */
 };
 

@@ -185,6 +185,7 @@ static json_t *rdvsrv_json(const konce_ctlproto_host *h, uint64_t now)
 	SET("rx", c->rx);
 	SET("bad", c->bad);
 	SET("rate_limited", c->rate_limited);
+	SET("rate_limited_requests", c->rate_limited_requests);
 	SET("not_registered", c->not_registered);
 	SET("intro_requests", c->intro_requests);
 	SET("intros", c->intros);
@@ -201,6 +202,9 @@ static json_t *rdvsrv_json(const konce_ctlproto_host *h, uint64_t now)
 	SET("source_full", c->source_full);
 	SET("offers", c->offers);
 	SET("offers_full", c->offers_full);
+	SET("offers_key_full", c->offers_key_full);
+	SET("offers_source_full", c->offers_source_full);
+	SET("answers_unmatched", c->answers_unmatched);
 	SET("rtt_samples", c->rtt_samples);
 	SET("rtt_refused", c->rtt_refused);
 	SET("claimed_dropped", c->claimed_dropped);
