@@ -1,5 +1,6 @@
 /* node_io.c - the libevent plumbing around the node core: the UDP socket (read in batches, sent with
- * GSO batching by udp.c), the one timer, the store worker, and node_io_kick(), which drains the core.
+ * GSO batching by udp.c), the one timer (the node core's deadline and the traversal host's,
+ * node_trav.h), the store worker, and node_io_kick(), which drains the core.
  *
  * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
  * handlers, peer callbacks), send its datagrams from the endpoint's own buffers (send_datagrams(),
@@ -115,14 +116,17 @@ void node_io_kick(struct konce_node *n)
 
 	if (!n->ev_timer)
 		return;
-	node_timer_arm(n->ev_timer, konce_nodecore_next_timer(n->core), node_now_us());
+	uint64_t at = konce_nodecore_next_timer(n->core), t = node_trav_next_timer(n);
+	node_timer_arm(n->ev_timer, t < at ? t : at, node_now_us());
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
+	struct konce_node *n = arg;
 	(void)fd;
 	(void)what;
-	node_io_kick(arg);
+	node_trav_run(n, node_now_us()); /* when scheduled: traversal's input and requests */
+	node_io_kick(n);
 }
 
 void node_io_schedule(struct konce_node *n)
@@ -136,7 +140,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct konce_node *n = arg;
 	(void)fd;
 	(void)what;
-	konce_nodecore_timer(n->core, node_now_us());
+	uint64_t now = node_now_us();
+	konce_nodecore_timer(n->core, now);
+	node_trav_run(n, now);
 	node_io_kick(n);
 }
 

@@ -9,10 +9,12 @@
  * datagrams of the sockets they name by number (one set, auxsock.h: birthday probing's pool, the
  * filtering test's two, the lifetime's probe socket), and the rendezvous messages from sessions,
  * and hands the traversal core the endpoint's datagrams for path handles.  After each, from the
- * event loop (never inside the caller), kick() runs both cores' timers and pumps, sends what they
+ * node's event loop (never inside the caller: node_trav_schedule() marks the cores due and
+ * schedules node_io.c's kick), node_trav_run() runs both cores' timers and pumps, sends what they
  * return from the socket they name, acts on the traversal core's events (log lines, a declined
- * introduction, a socket to open or close), closes the pool sockets no peer needs any more, and
- * re-arms one timer at the earlier deadline.
+ * introduction, a socket to open or close) and closes the pool sockets no peer needs any more.
+ * The node's one timer (node_io.c) is armed at the earliest of the node core's and these cores'
+ * deadlines (node_trav_next_timer()): one loop drains them all.
  */
 #include <errno.h>
 #include <string.h>
@@ -89,17 +91,22 @@ static void drain(struct node_trav *t, uint64_t now)
 		}
 }
 
-static void arm(struct node_trav *t, uint64_t now)
+uint64_t node_trav_next_timer(struct konce_node *n)
 {
-	uint64_t at = konce_trav_next_timer(t->core), l = t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
-	node_timer_arm(t->ev_timer, l < at ? l : at, now);
+	struct node_trav *t = T(n);
+	uint64_t at = t ? konce_trav_next_timer(t->core) : UINT64_MAX;
+	uint64_t l = t && t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
+	return t && t->due ? 0 : l < at ? l : at;
 }
 
-static void kick(struct node_trav *t)
+void node_trav_run(struct konce_node *n, uint64_t now)
 {
-	uint64_t now = node_now_us();
+	struct node_trav *t = T(n);
 	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
 	struct node_aux_stats as;
+	if (!t || now < node_trav_next_timer(n))
+		return;
+	t->due = false;
 	konce_trav_timer(t->core, now);
 	drain(t, now);
 	node_aux_get_stats(t->aux, &as);
@@ -111,18 +118,13 @@ static void kick(struct node_trav *t)
 		konce_nctravlife_apply(&t->life_with, t->life, now);
 		drain(t, now);
 	}
-	arm(t, now);
-	node_io_kick(t->n);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+void node_trav_schedule(struct node_trav *t)
 {
-	(void)fd;
-	(void)what;
-	kick(arg);
+	t->due = true;
+	node_io_schedule(t->n);
 }
-
-void node_trav_schedule(struct node_trav *t) { event_active(t->ev_kick, EV_TIMEOUT, 0); }
 
 static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
 		       const konce_addr *from, uint64_t now);
@@ -146,14 +148,10 @@ static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const
 
 static void on_aux_done(void *ctx) { node_trav_schedule(ctx); }
 
-int node_trav_events_new(struct node_trav *t)
+int node_trav_aux_new(struct node_trav *t)
 {
 	konce_addr local;
 	bool have_local = konce_udp_local(t->n->udp, &local) == 0;
-	t->ev_timer = evtimer_new(t->n->base, on_timer, t);
-	t->ev_kick = event_new(t->n->base, -1, 0, on_timer, t);
-	if (!t->ev_timer || !t->ev_kick)
-		return -ENOMEM;
 	return node_aux_new(&t->aux, t->n->base, have_local ? &local : NULL, KONCE_TRAVLIFE_SOCK_PROBE,
 			    KONCE_PUNCH_BIRTHDAY, on_aux, on_aux_done, t);
 }

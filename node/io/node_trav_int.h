@@ -22,15 +22,15 @@ struct node_trav {
 	/* the cores' numbered sockets 1..KONCE_TRAVLIFE_SOCK_PROBE: birthday probing's pool, the
 	 * filtering test's two, the lifetime's probe socket */
 	struct node_aux *aux;
-	struct event *ev_timer, *ev_kick;
+	bool due; /* node_trav_schedule()d: node_trav_run() runs the cores on the loop's next turn */
 	konce_portmap *pm;
 	konce_portmap_status pm_status; /* what the port-mapping worker last reported */
 	uint64_t bday_dropped; /* datagrams for a birthday socket that could not be sent */
 };
 
 /* node_trav.c: run the cores' pump soon (from the event loop, never inside the caller); create
- * the timer and kick events and the socket set (node_trav_setup.c frees them).  0 or -ENOMEM. */
+ * the socket set (node_trav_setup.c frees it).  0 or -ENOMEM. */
 void node_trav_schedule(struct node_trav *t);
-int node_trav_events_new(struct node_trav *t);
+int node_trav_aux_new(struct node_trav *t);
 
 #endif

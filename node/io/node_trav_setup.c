@@ -132,7 +132,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		return -ENOMEM;
 	t->n = n;
 	n->trav = t;
-	if ((e = node_trav_events_new(t)))
+	if ((e = node_trav_aux_new(t)))
 		goto fail;
 	konce_addr local;
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
@@ -164,10 +164,6 @@ void node_trav_free(struct konce_node *n)
 		return;
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
-	if (t->ev_timer)
-		event_free(t->ev_timer);
-	if (t->ev_kick)
-		event_free(t->ev_kick);
 	node_aux_free(t->aux);
 	konce_travlife_free(t->life);
 	konce_trav_free(t->core);
