@@ -1,6 +1,10 @@
 /* nctrav.c - the traversal core's ops over the node core's peer table (nctrav.h). */
 #include "node/core/nctrav.h"
 
+#include <stdio.h>
+
+#include "konce/konce.h"
+
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
 	const konce_ncpeer *p = konce_nodecore_peer_find(ctx, pk);
@@ -71,4 +75,25 @@ bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_n
 	}
 	konce_trav_message(t, from->pk, &from->addr, body, len, now);
 	return true;
+}
+
+int konce_nodecore_trav_portmap(konce_trav *t, konce_portmap_status *st, const konce_portmap_policy_event *ev,
+				uint64_t now, char *line, size_t cap)
+{
+	char as[KONCE_ADDR_STRLEN];
+	konce_portmap_status_note(st, ev);
+	switch (ev->type) {
+	case KONCE_PM_EV_MAPPED:
+		snprintf(line, cap, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
+			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
+		konce_trav_set_mapped(t, &ev->external, now);
+		return KONCE_LOG_INFO;
+	case KONCE_PM_EV_LOST:
+		snprintf(line, cap, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
+		konce_trav_set_mapped(t, NULL, now);
+		return KONCE_LOG_INFO;
+	default:
+		snprintf(line, cap, "no port mapping (%s)", konce_portmap_policy_err_name(ev->reason));
+		return KONCE_LOG_DEBUG;
+	}
 }

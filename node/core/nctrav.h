@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/portmap_policy.h"
 #include "node/core/nodecore.h"
 #include "node/core/trav.h"
 
@@ -31,5 +32,13 @@ bool konce_nodecore_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len,
 				  uint64_t now, bool *queued);
 bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_ncpeer *from, const uint8_t *body,
 				 size_t len, uint64_t now);
+
+/* An event of the host's port-mapping worker (nat/portmap_policy.h), for the traversal core t: st
+ * notes it (konce_portmap_status_note); MAPPED hands t the external address as our MAPPED
+ * candidate, LOST takes it back, UNAVAILABLE changes nothing (the policy retries).  Returns the
+ * host's log line's level (KONCE_LOG_INFO for MAPPED and LOST, KONCE_LOG_DEBUG for UNAVAILABLE)
+ * with its text in line. */
+int konce_nodecore_trav_portmap(konce_trav *t, konce_portmap_status *st, const konce_portmap_policy_event *ev,
+				uint64_t now, char *line, size_t cap);
 
 #endif

@@ -26,23 +26,9 @@
 static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
 {
 	struct node_trav *t = ctx;
-	char as[KONCE_ADDR_STRLEN];
-	uint64_t now = node_now_us();
-	konce_portmap_status_note(&t->pm_status, ev);
-	switch (ev->type) {
-	case KONCE_PM_EV_MAPPED:
-		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
-			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
-		konce_trav_set_mapped(t->core, &ev->external, now);
-		break;
-	case KONCE_PM_EV_LOST:
-		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
-		konce_trav_set_mapped(t->core, NULL, now);
-		break;
-	case KONCE_PM_EV_UNAVAILABLE:
-		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_portmap_policy_err_name(ev->reason));
-		break;
-	}
+	char line[160];
+	int level = konce_nodecore_trav_portmap(t->core, &t->pm_status, ev, node_now_us(), line, sizeof line);
+	node_log(t->n, level, "%s", line);
 	node_trav_schedule(t);
 }
 

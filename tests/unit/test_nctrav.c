@@ -8,7 +8,10 @@
  *     KONCE_REASON_INTRO_REFUSED, once; an unknown key is a no-op;
  *   - the shared hook bodies: outgoing leaves a real address to the socket and keeps a path handle
  *     from it (queued only when there is a traversal core to take it); a rendezvous message is fed to the
- *     traversal core, or counted as dropped (no traversal, empty body).
+ *     traversal core, or counted as dropped (no traversal, empty body);
+ *   - a port-mapping event: noted in the status; MAPPED gives the traversal core its external
+ *     address (again when it moves), LOST takes it back, UNAVAILABLE leaves it; each with its log
+ *     line and level.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +22,7 @@
 #include <cmocka.h>
 
 #include "node/core/nctrav.h"
+#include "node/core/trav_info.h"
 #include "node/transport/identity.h"
 
 enum { APP = 300 };
@@ -137,11 +141,65 @@ static void test_hook_bodies(void **state)
 	konce_identity_free(id);
 }
 
+static void test_portmap(void **state)
+{
+	(void)state;
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_trav *t;
+	uint64_t now = 1000000;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
+	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
+			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
+	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
+
+	konce_portmap_status st = {.state = KONCE_PMST_TRYING};
+	konce_addr ext, got;
+	char line[160];
+	assert_int_equal(konce_addr_parse(&ext, "203.0.113.5:40000"), 0);
+	assert_false(konce_trav_mapped(t, &got));
+
+	konce_portmap_policy_event ev = {.type = KONCE_PM_EV_UNAVAILABLE, .reason = KONCE_PM_ERR_NO_GATEWAY};
+	assert_int_equal(konce_nodecore_trav_portmap(t, &st, &ev, now, line, sizeof line), KONCE_LOG_DEBUG);
+	assert_int_equal(st.state, KONCE_PMST_UNAVAILABLE);
+	assert_false(konce_trav_mapped(t, &got));
+	assert_non_null(strstr(line, "no port mapping ("));
+
+	ev = (konce_portmap_policy_event){.type = KONCE_PM_EV_MAPPED, .proto = KONCE_PM_PROTO_NATPMP, .external = ext,
+					  .lifetime_s = 7200};
+	assert_int_equal(konce_nodecore_trav_portmap(t, &st, &ev, now, line, sizeof line), KONCE_LOG_INFO);
+	assert_int_equal(st.state, KONCE_PMST_MAPPED);
+	assert_true(konce_addr_eq(&st.external, &ext));
+	assert_true(konce_trav_mapped(t, &got));
+	assert_true(konce_addr_eq(&got, &ext));
+	assert_non_null(strstr(line, "203.0.113.5:40000 (lease 7200 s)"));
+
+	/* the router moved it: the new address replaces the old */
+	assert_int_equal(konce_addr_parse(&ev.external, "203.0.113.5:40001"), 0);
+	ev.changed = true;
+	konce_nodecore_trav_portmap(t, &st, &ev, now, line, sizeof line);
+	assert_true(konce_trav_mapped(t, &got));
+	assert_true(konce_addr_eq(&got, &ev.external));
+
+	ev = (konce_portmap_policy_event){.type = KONCE_PM_EV_LOST, .reason = KONCE_PM_ERR_NO_GATEWAY};
+	assert_int_equal(konce_nodecore_trav_portmap(t, &st, &ev, now, line, sizeof line), KONCE_LOG_INFO);
+	assert_int_equal(st.state, KONCE_PMST_LOST);
+	assert_false(konce_trav_mapped(t, &got));
+	assert_non_null(strstr(line, "port mapping lost ("));
+
+	konce_trav_free(t);
+	konce_nodecore_free(c);
+	konce_identity_free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_hook_bodies),
+		cmocka_unit_test(test_portmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
