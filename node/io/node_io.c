@@ -179,9 +179,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
  * it the node runs without a presence store, as when the store cannot be opened. */
 static void start_storew(struct konce_node *n)
 {
-	char path[4096], err[768];
-	snprintf(path, sizeof(path), "%s/peers.db", n->data_dir);
-	int e = node_storew_start(&n->storew, path, err, sizeof(err));
+	char err[768];
+	int e = node_storew_start(&n->storew, n->db_path, err, sizeof(err));
 	if (e) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", err);
 		konce_store_close(n->store, NULL, 0);
