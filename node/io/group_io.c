@@ -237,7 +237,7 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 
 int node_groups_start(struct konce_node *n)
 {
-	char path[4096], err[768];
+	char err[768];
 	if (!n->store)
 		return 0;
 	if (!(n->groups = calloc(1, sizeof *n->groups)) ||
@@ -249,8 +249,7 @@ int node_groups_start(struct konce_node *n)
 		n->groups = NULL;
 		return -ENOMEM;
 	}
-	snprintf(path, sizeof path, "%s/peers.db", n->data_dir);
-	if (group_writer_start(&n->groups->writer, n->base, path, on_written, n, err, sizeof err)) {
+	if (group_writer_start(&n->groups->writer, n->base, n->db_path, on_written, n, err, sizeof err)) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without groups", err);
 		event_free(n->groups->ev_flush);
 		event_free(n->groups->ev_replay);
