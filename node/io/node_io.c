@@ -324,15 +324,9 @@ void node_io_stop(struct konce_node *n)
 {
 	node_groups_stop(n); /* the groups' last records, flushed */
 	if (n->core) {
-		const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
-		node_log(n, KONCE_LOG_DEBUG,
-			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
-			 "auth_fail %llu bad_frame %llu ring_full %llu",
-			 (unsigned long long)c->rx_packets, (unsigned long long)c->tx_packets,
-			 (unsigned long long)c->data_rx, (unsigned long long)c->data_unknown_cid,
-			 (unsigned long long)c->data_not_ready, (unsigned long long)c->data_bad_header,
-			 (unsigned long long)c->data_replay, (unsigned long long)c->data_auth_fail,
-			 (unsigned long long)c->data_bad_frame, (unsigned long long)c->ring_full_datagrams);
+		char line[512];
+		konce_nodecore_counters_line(n->core, line, sizeof line);
+		node_log(n, KONCE_LOG_DEBUG, "%s", line);
 		/* close every session so peers hear CLOSE now rather than idling out; a CLOSE to a
 		 * punched peer goes direct (the outgoing hook) */
 		konce_nodecore_close_all(n->core, node_now_us());
