@@ -77,6 +77,21 @@ bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_n
 	return true;
 }
 
+bool konce_nodecore_trav_input(konce_trav *t, konce_travlife *life, unsigned sock, enum konce_rx_kind k,
+			       const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
+{
+	if (sock == KONCE_TRAVLIFE_SOCK_PROBE || (!sock && k == KONCE_RX_LIFE_REQ)) {
+		if (life)
+			konce_travlife_input(life, sock, pkt, len, from, now);
+		return true;
+	}
+	if (sock > KONCE_PUNCH_BIRTHDAY) {
+		konce_trav_input(t, sock, pkt, len, from, now);
+		return true;
+	}
+	return k == KONCE_RX_LIFE_REQ || konce_trav_input(t, sock, pkt, len, from, now);
+}
+
 int konce_nodecore_trav_portmap(konce_trav *t, konce_portmap_status *st, const konce_portmap_policy_event *ev,
 				uint64_t now, char *line, size_t cap)
 {

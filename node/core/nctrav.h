@@ -10,7 +10,9 @@
 
 #include "nat/portmap_policy.h"
 #include "node/core/nodecore.h"
+#include "node/core/rx_switch.h"
 #include "node/core/trav.h"
+#include "node/core/trav_life.h"
 
 /* The ops for konce_trav_cfg: peer = konce_nodecore_peer_find(); dial = a new peer and
  * konce_ep_connect() (the peer freed again if the connect fails); known = a petname in the known
@@ -32,6 +34,16 @@ bool konce_nodecore_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len,
 				  uint64_t now, bool *queued);
 bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_ncpeer *from, const uint8_t *body,
 				 size_t len, uint64_t now);
+
+/* Where a datagram for traversal goes, one rule for every host: from local socket sock (0: the
+ * node's, after the receive switch said k; 1..KONCE_PUNCH_BIRTHDAY: birthday probing's pool;
+ * above: the filtering test's, and KONCE_TRAVLIFE_SOCK_PROBE the lifetime's), to the traversal
+ * core t or the lifetime core life (NULL: off).  A LIFE_REQ is the lifetime service's on the node
+ * socket, and dropped on any other; the filtering test's and the probe socket's are always taken.
+ * true if taken; false if it is not traversal's (the node socket's goes on to the endpoint; a pool
+ * socket's is refused, konce_trav_count_refused). */
+bool konce_nodecore_trav_input(konce_trav *t, konce_travlife *life, unsigned sock, enum konce_rx_kind k,
+			       const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
 
 /* An event of the host's port-mapping worker (nat/portmap_policy.h), for the traversal core t: st
  * notes it (konce_portmap_status_note); MAPPED hands t the external address as our MAPPED

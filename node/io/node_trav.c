@@ -126,24 +126,14 @@ void node_trav_schedule(struct node_trav *t)
 	node_io_schedule(t->n);
 }
 
-static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
-		       const konce_addr *from, uint64_t now);
-
-/* From the set's socket id: the lifetime's probe socket to the lifetime core, the filtering
- * test's to the traversal core, a pool socket's through the receive switch (anything not for
- * traversal is refused: only peers use those sockets). */
+/* From the set's socket id: a pool socket's only peers use (anything not for traversal is
+ * refused), the filtering test's, the lifetime's probe socket. */
 static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav *t = ctx;
-	uint64_t now = node_now_us();
-	if (id == KONCE_TRAVLIFE_SOCK_PROBE) {
-		if (t->life)
-			konce_travlife_input(t->life, id, pkt, len, from, now);
-	} else if (id > KONCE_PUNCH_BIRTHDAY) {
-		konce_trav_input(t->core, id, pkt, len, from, now);
-	} else if (!trav_input(t, id, konce_rx_classify(pkt, len), pkt, len, from, now)) {
+	if (!konce_nodecore_trav_input(t->core, t->life, id, konce_rx_classify(pkt, len), pkt, len, from,
+				       node_now_us()))
 		konce_trav_count_refused(t->core);
-	}
 }
 
 static void on_aux_done(void *ctx) { node_trav_schedule(ctx); }
@@ -158,32 +148,16 @@ int node_trav_aux_new(struct node_trav *t)
 
 /* ---- the node core's hooks ------------------------------------------------------------------ */
 
-/* A datagram of kind k on local socket sock (0: the node's).  True if traversal took it. */
-static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
-		       const konce_addr *from, uint64_t now)
-{
-	switch (k) {
-	case KONCE_RX_LIFE_REQ: /* the lifetime service and the filtering echo belong to the node socket */
-		if (!sock && t->life) {
-			konce_travlife_input(t->life, 0, pkt, len, from, now);
-			node_trav_schedule(t);
-		}
-		return true;
-	default:
-		if (!konce_trav_input(t->core, sock, pkt, len, from, now))
-			return false;
-		node_trav_schedule(t);
-		return true;
-	}
-}
-
 /* From the node socket, after the receive switch: a PUNCH, a verified tagged HELLO, a traversal
  * peer's datagram or a service's kind, before the endpoint sees it. */
 static bool hook_on_datagram(void *ctx, enum konce_rx_kind k, const uint8_t *pkt, size_t len, const konce_addr *from,
 			     uint64_t now)
 {
-	struct konce_node *n = ctx;
-	return T(n) && trav_input(T(n), 0, k, pkt, len, from, now);
+	struct node_trav *t = T(ctx);
+	if (!t || !konce_nodecore_trav_input(t->core, t->life, 0, k, pkt, len, from, now))
+		return false;
+	node_trav_schedule(t);
+	return true;
 }
 
 /* A datagram from the endpoint to a path handle: held, punched or relayed, never to the socket. */

@@ -46,9 +46,9 @@ static bool hook_on_datagram(void *ctx, enum konce_rx_kind kind, const uint8_t *
 			     const konce_addr *from, uint64_t now)
 {
 	tp_node *n = ctx;
-	if (kind == KONCE_RX_LIFE_REQ)
-		return true; /* the node's lifetime service: not run here (test_traversal_lifetime runs its cores) */
-	return konce_trav_input(n->t, 0, pkt, len, from, now);
+	/* no lifetime core: the node's lifetime service is not run here (test_traversal_lifetime runs
+	 * its cores) */
+	return konce_nodecore_trav_input(n->t, NULL, 0, kind, pkt, len, from, now);
 }
 
 static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)

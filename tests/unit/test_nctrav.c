@@ -9,6 +9,9 @@
  *   - the shared hook bodies: outgoing leaves a real address to the socket and keeps a path handle
  *     from it (queued only when there is a traversal core to take it); a rendezvous message is fed to the
  *     traversal core, or counted as dropped (no traversal, empty body);
+ *   - where a datagram for traversal goes: the lifetime's sockets and the filtering test's are
+ *     always taken, a LIFE_REQ is taken on every socket (served only on the node's), anything the
+ *     traversal core refuses is not taken (the node socket's goes on, a pool socket's is refused);
  *   - a port-mapping event: noted in the status; MAPPED gives the traversal core its external
  *     address (again when it moves), LOST takes it back, UNAVAILABLE leaves it; each with its log
  *     line and level.
@@ -141,6 +144,41 @@ static void test_hook_bodies(void **state)
 	konce_identity_free(id);
 }
 
+static void test_input(void **state)
+{
+	(void)state;
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_trav *t;
+	uint64_t now = 1000000;
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
+	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
+			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
+	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
+	konce_addr from;
+	assert_int_equal(konce_addr_parse(&from, "192.0.2.9:7807"), 0);
+	const uint8_t junk[8] = {0xee, 1, 2, 3, 4, 5, 6, 7};
+	enum konce_rx_kind k = konce_rx_classify(junk, sizeof junk);
+
+	/* the probe socket and the filtering test's: always the cores' */
+	assert_true(konce_nodecore_trav_input(t, NULL, KONCE_TRAVLIFE_SOCK_PROBE, k, junk, sizeof junk, &from, now));
+	assert_true(konce_nodecore_trav_input(t, NULL, KONCE_PUNCH_BIRTHDAY + 1, k, junk, sizeof junk, &from, now));
+	/* a LIFE_REQ: the lifetime service's on the node socket, dropped on a pool socket */
+	assert_true(konce_nodecore_trav_input(t, NULL, 0, KONCE_RX_LIFE_REQ, junk, sizeof junk, &from, now));
+	assert_true(konce_nodecore_trav_input(t, NULL, 1, KONCE_RX_LIFE_REQ, junk, sizeof junk, &from, now));
+	/* what the traversal core does not take: on to the endpoint, or refused on a pool socket */
+	assert_false(konce_nodecore_trav_input(t, NULL, 0, k, junk, sizeof junk, &from, now));
+	assert_false(konce_nodecore_trav_input(t, NULL, 1, k, junk, sizeof junk, &from, now));
+	assert_false(konce_nodecore_trav_input(t, NULL, KONCE_PUNCH_BIRTHDAY, KONCE_RX_TRANSPORT, junk, sizeof junk,
+					       &from, now));
+
+	konce_trav_free(t);
+	konce_nodecore_free(c);
+	konce_identity_free(id);
+}
+
 static void test_portmap(void **state)
 {
 	(void)state;
@@ -199,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
 		cmocka_unit_test(test_hook_bodies),
+		cmocka_unit_test(test_input),
 		cmocka_unit_test(test_portmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
