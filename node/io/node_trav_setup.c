@@ -43,7 +43,7 @@ static void start_portmap(struct node_trav *t)
 	konce_addr local;
 	if (konce_udp_local(t->n->udp, &local))
 		return;
-	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	konce_portmap_cfg pc = {.policy.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
 	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));

@@ -160,22 +160,13 @@ static void on_result(void *arg)
 
 int konce_portmap_start(konce_portmap **out, struct event_base *base, const konce_portmap_cfg *cfg)
 {
-	if (!base || !cfg || !cfg->cb || !cfg->internal_port)
+	if (!base || !cfg || !cfg->cb || !cfg->policy.internal_port)
 		return -EINVAL;
-	konce_portmap_policy_cfg pc;
-	memset(&pc, 0, sizeof(pc));
-	pc.internal_port = cfg->internal_port;
-	pc.external_port = cfg->external_port;
-	pc.lifetime_s = cfg->lifetime_s;
-	memcpy(pc.protos, cfg->protos, sizeof(pc.protos));
-	pc.retry_min_us = cfg->retry_min_us;
-	pc.retry_max_us = cfg->retry_max_us;
-
 	konce_portmap *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->cfg = *cfg;
-	int rc = konce_portmap_policy_new(&p->pm, &pc);
+	int rc = konce_portmap_policy_new(&p->pm, &cfg->policy);
 	if (rc) {
 		free(p);
 		return rc;
