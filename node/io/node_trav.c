@@ -96,7 +96,7 @@ uint64_t node_trav_next_timer(struct konce_node *n)
 	struct node_trav *t = T(n);
 	uint64_t at = t ? konce_trav_next_timer(t->core) : UINT64_MAX;
 	uint64_t l = t && t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
-	return t && t->due ? 0 : l < at ? l : at;
+	return l < at ? l : at;
 }
 
 void node_trav_run(struct konce_node *n, uint64_t now)
@@ -104,7 +104,7 @@ void node_trav_run(struct konce_node *n, uint64_t now)
 	struct node_trav *t = T(n);
 	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
 	struct node_aux_stats as;
-	if (!t || now < node_trav_next_timer(n))
+	if (!t || (!t->due && now < node_trav_next_timer(n)))
 		return;
 	t->due = false;
 	konce_trav_timer(t->core, now);

@@ -24,7 +24,8 @@ void node_trav_hooks(struct konce_node *n, konce_nodecore_hooks *h);
 /* From node_io.c's loop: runs the traversal cores (their timers, pumps and events, what they send)
  * when scheduled or due, and nothing otherwise (no traversal: a no-op). */
 void node_trav_run(struct konce_node *n, uint64_t now);
-/* The traversal cores' next deadline: 0 when scheduled, UINT64_MAX for none or no traversal. */
+/* The traversal cores' next deadline (UINT64_MAX: none, or no traversal); a scheduled run comes
+ * from node_io.c's kick event instead. */
 uint64_t node_trav_next_timer(struct konce_node *n);
 /* "direct", "relayed" for a peer's session. */
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p);
