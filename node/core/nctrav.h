@@ -35,6 +35,25 @@ bool konce_nodecore_trav_outgoing(konce_trav *t, const uint8_t *pkt, size_t len,
 bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_ncpeer *from, const uint8_t *body,
 				 size_t len, uint64_t now);
 
+/* The node core's hooks over traversal, one table for every host (node/io/node_trav.c,
+ * tests/sim/trav_host.c), for konce_nodecore_set_hooks() once the traversal core exists (without
+ * hooks the node core takes nothing for traversal, resolves no bare key and drops rendezvous
+ * messages).  g is their context and outlives them: c the node core, t the traversal core, life
+ * the lifetime core (NULL: none, a LIFE_REQ is dropped).  They work at the node core's latest time
+ * (konce_nodecore_now).  Whenever t took something, kick(kick_ctx) asks the host to run t soon,
+ * never inside the call (NULL: the host runs t after every call anyway).
+ *   on_datagram: konce_nodecore_trav_input() on the node socket; outgoing and on_message: the
+ *   bodies below; resolve: a path handle for the key, and an introduction asked for;
+ *   is_virtual: a path handle (never noted to the store); traversal: always. */
+typedef struct konce_nodecore_trav_glue {
+	konce_nodecore *c;
+	konce_trav *t;
+	konce_travlife *life;
+	void (*kick)(void *ctx);
+	void *kick_ctx;
+} konce_nodecore_trav_glue;
+void konce_nodecore_trav_hooks(konce_nodecore_trav_glue *g, konce_nodecore_hooks *h);
+
 /* Where a datagram for traversal goes, one rule for every host: from local socket sock (0: the
  * node's, after the receive switch said k; 1..KONCE_PUNCH_BIRTHDAY: birthday probing's pool;
  * above: the filtering test's, and KONCE_TRAVLIFE_SOCK_PROBE the lifetime's), to the traversal

@@ -1,14 +1,12 @@
 /* node_trav.c - the node's host of the traversal core (node/core/trav.h) and of the mapping
  * lifetime core composed with it (node/core/trav_life.h, nctravlife.h): plumbing only.
  *
- * Both directions between the node core and traversal: the node core's hook table
- * (konce_nodecore_hooks, filled by node_trav_hooks()) is this file's entry points, and the
- * traversal core's ops are the node core's peer table itself (node/core/nctrav.h), so nothing
- * calls up through the I/O layer.  This file feeds the cores the node socket's datagrams (after
- * the one receive switch, node/core/rx_switch.h: LIFE_REQ goes to the lifetime core), the
- * datagrams of the sockets they name by number (one set, auxsock.h: birthday probing's pool, the
- * filtering test's two, the lifetime's probe socket), and the rendezvous messages from sessions,
- * and hands the traversal core the endpoint's datagrams for path handles.  After each, from the
+ * Both directions between the node core and traversal are the core's own: the node core's hooks
+ * (konce_nodecore_trav_hooks(), set by node_trav_hook()) feed the traversal core, and its ops are
+ * the node core's peer table itself (node/core/nctrav.h), so nothing calls up through the I/O
+ * layer.  This file feeds the cores the datagrams of the sockets they name by number (one set,
+ * auxsock.h: birthday probing's pool, the filtering test's two, the lifetime's probe socket).
+ * After what they took (the hooks' kick, a socket's read), from the
  * node's event loop (never inside the caller: node_trav_schedule() marks the cores due and
  * schedules node_io.c's kick), node_trav_run() runs both cores' timers and pumps, sends what they
  * return from the socket they name, acts on the traversal core's events (log lines, a declined
@@ -146,75 +144,15 @@ int node_trav_aux_new(struct node_trav *t)
 			    KONCE_PUNCH_BIRTHDAY, on_aux, on_aux_done, t);
 }
 
-/* ---- the node core's hooks ------------------------------------------------------------------ */
+static void glue_kick(void *ctx) { node_trav_schedule(ctx); }
 
-/* From the node socket, after the receive switch: a PUNCH, a verified tagged HELLO, a traversal
- * peer's datagram or a service's kind, before the endpoint sees it. */
-static bool hook_on_datagram(void *ctx, enum konce_rx_kind k, const uint8_t *pkt, size_t len, const konce_addr *from,
-			     uint64_t now)
+void node_trav_hook(struct node_trav *t)
 {
-	struct node_trav *t = T(ctx);
-	if (!t || !konce_nodecore_trav_input(t->core, t->life, 0, k, pkt, len, from, now))
-		return false;
-	node_trav_schedule(t);
-	return true;
-}
-
-/* A datagram from the endpoint to a path handle: held, punched or relayed, never to the socket. */
-static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
-{
-	struct node_trav *t = T(ctx);
-	bool queued;
-	if (!konce_nodecore_trav_outgoing(t ? t->core : NULL, pkt, len, to, node_now_us(), &queued))
-		return false;
-	if (queued)
-		node_trav_schedule(t);
-	return true;
-}
-
-/* A KONCE_CLASS_RENDEZVOUS body from a session. */
-static void hook_on_message(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len)
-{
-	struct konce_node *n = ctx;
-	struct node_trav *t = T(n);
-	if (konce_nodecore_trav_message(n->core, t ? t->core : NULL, from, body, len, node_now_us()))
-		node_trav_schedule(t);
-}
-
-/* A key with no address: a path handle, and an introduction asked for.  -EHOSTUNREACH without
- * rendezvous. */
-static int hook_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
-{
-	struct node_trav *t = T(ctx);
-	if (!t)
-		return -EHOSTUNREACH;
-	int e = konce_trav_resolve(t->core, pk, a, node_now_us());
-	if (!e)
-		node_trav_schedule(t);
-	return e;
-}
-
-/* Path handles are never noted to the store. */
-static bool hook_is_virtual(void *ctx, const konce_addr *a)
-{
-	(void)ctx;
-	return konce_trav_is_path(a);
-}
-
-/* Rendezvous types rank beside a fresh source's handshake in the input queue only with traversal. */
-static bool hook_traversal(void *ctx) { return T(ctx) != NULL; }
-
-void node_trav_hooks(struct konce_node *n, konce_nodecore_hooks *h)
-{
-	*h = (konce_nodecore_hooks){
-		.ctx = n,
-		.on_datagram = hook_on_datagram,
-		.outgoing = hook_outgoing,
-		.on_message = hook_on_message,
-		.resolve = hook_resolve,
-		.is_virtual = hook_is_virtual,
-		.traversal = hook_traversal,
-	};
+	konce_nodecore_hooks h;
+	t->glue = (konce_nodecore_trav_glue){.c = t->n->core, .t = t->core, .life = t->life, .kick = glue_kick,
+					     .kick_ctx = t};
+	konce_nodecore_trav_hooks(&t->glue, &h);
+	konce_nodecore_set_hooks(t->n->core, &h);
 }
 
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p)

@@ -132,6 +132,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	if ((e = start_life(t, &su, err, errlen)))
 		goto fail;
+	node_trav_hook(t);
 	if (konce_trav_has_client(t->core) && su.portmap)
 		start_portmap(t);
 	node_trav_schedule(t); /* the first registration; the filtering service's second port */
@@ -148,6 +149,8 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = n->trav;
 	if (!t)
 		return;
+	if (n->core) /* the node core calls into the traversal core no more */
+		konce_nodecore_set_hooks(n->core, &(konce_nodecore_hooks){0});
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
 	node_aux_free(t->aux);
