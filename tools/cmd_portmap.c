@@ -151,15 +151,15 @@ int konce_cmd_portmap(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.internal_port = KONCE_DEFAULT_PORT;
+	cfg.policy.internal_port = KONCE_DEFAULT_PORT;
 	while ((c = getopt_long(argc, argv, "p:e:l:P:W:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_port("-p", optarg, false, &cfg.internal_port))
+			if (parse_port("-p", optarg, false, &cfg.policy.internal_port))
 				return KONCE_EXIT_USAGE;
 			break;
 		case 'e':
-			if (parse_port("-e", optarg, true, &cfg.external_port))
+			if (parse_port("-e", optarg, true, &cfg.policy.external_port))
 				return KONCE_EXIT_USAGE;
 			break;
 		case 'l':
@@ -167,13 +167,13 @@ int konce_cmd_portmap(int argc, char **argv)
 				fprintf(stderr, "konce portmap: -l: '%s' is not a number of seconds from 1 to 604800\n", optarg);
 				return KONCE_EXIT_USAGE;
 			}
-			cfg.lifetime_s = (ms + 999) / 1000;
+			cfg.policy.lifetime_s = (ms + 999) / 1000;
 			break;
 		case 'P':
 			if (!strcmp(optarg, "natpmp"))
-				cfg.protos[0] = KONCE_PM_PROTO_NATPMP;
+				cfg.policy.protos[0] = KONCE_PM_PROTO_NATPMP;
 			else if (!strcmp(optarg, "upnp"))
-				cfg.protos[0] = KONCE_PM_PROTO_UPNP;
+				cfg.policy.protos[0] = KONCE_PM_PROTO_UPNP;
 			else if (strcmp(optarg, "auto")) {
 				fprintf(stderr, "konce portmap: -P: '%s' is not natpmp, upnp or auto\n", optarg);
 				return KONCE_EXIT_USAGE;
@@ -202,7 +202,7 @@ int konce_cmd_portmap(int argc, char **argv)
 		fprintf(stderr, "konce portmap: unexpected argument '%s'\n", argv[optind]);
 		return KONCE_EXIT_USAGE;
 	}
-	r.internal_port = cfg.internal_port;
+	r.internal_port = cfg.policy.internal_port;
 	cfg.cb = on_event;
 	cfg.trace = on_trace;
 	cfg.ctx = &r;

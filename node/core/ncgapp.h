@@ -37,6 +37,8 @@ typedef struct konce_ncgapp {
 	konce_group_policy_fn policy;
 	konce_group_snapshot_fn snapshot;
 	void *policy_ctx, *snapshot_ctx;
+	konce_group_fn notify; /* the application's notices (konce_node_group_on_event); NULL: none */
+	void *notify_ctx;
 	bool wired; /* the core calls back into this table */
 } konce_ncgapp;
 
@@ -136,6 +138,19 @@ konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid)
 void konce_ncgapp_replay_notice(const konce_ncgapp_name *x, konce_group_notice *o);
 void konce_ncgapp_replay_snapshot(konce_group_notice *o, uint64_t seq, const uint8_t *data, size_t len);
 int konce_ncgapp_replay_entry(konce_group_notice *o, uint64_t seq, const uint8_t *e, size_t len);
+/* Hands o to the application's notify callback, if it has one. */
+void konce_ncgapp_notify(const konce_ncgapp *t, const konce_group_notice *o);
+/* The store's replay callbacks (konce_store_group_replay) over a konce_ncgapp_replayer: each
+ * stored snapshot and each application entry, as a replayed notice of r->o's group (filled by
+ * konce_ncgapp_replay_notice) to konce_ncgapp_notify(r->t); r->decided counts the DECIDED ones.  A
+ * malformed entry stops the replay (1). */
+typedef struct konce_ncgapp_replayer {
+	const konce_ncgapp *t;
+	konce_group_notice o;
+	unsigned decided;
+} konce_ncgapp_replayer;
+int konce_ncgapp_replay_snap_cb(void *r, uint64_t seq, const uint8_t *data, size_t len);
+int konce_ncgapp_replay_entry_cb(void *r, uint64_t seq, const uint8_t *e, size_t len);
 /* ncglog.c: the application's read of a group's log.  _log_gid: the id of the hosted group bound
  * to name, 0 or -ENOENT.  _log_span: the positions to read from `from` (0: the start) up to the
  * delivery point, [*first, delivered]; false when there are none.  _log_one: a store entry

@@ -85,3 +85,32 @@ int konce_ncgapp_replay_entry(konce_group_notice *o, uint64_t seq, const uint8_t
 	o->len = en.len;
 	return 1;
 }
+
+void konce_ncgapp_notify(const konce_ncgapp *t, const konce_group_notice *o)
+{
+	if (t->notify)
+		t->notify(t->notify_ctx, o);
+}
+
+int konce_ncgapp_replay_snap_cb(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
+{
+	konce_ncgapp_replayer *r = ctx;
+	konce_group_notice o = r->o;
+	konce_ncgapp_replay_snapshot(&o, seq, data, len);
+	konce_ncgapp_notify(r->t, &o);
+	return 0;
+}
+
+int konce_ncgapp_replay_entry_cb(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
+{
+	konce_ncgapp_replayer *r = ctx;
+	konce_group_notice o = r->o;
+	int k = konce_ncgapp_replay_entry(&o, seq, e, len);
+	if (k < 0)
+		return 1;
+	if (k) {
+		r->decided++;
+		konce_ncgapp_notify(r->t, &o);
+	}
+	return 0;
+}

@@ -1,4 +1,5 @@
 /* ncinfo.c - read-only views of the node core for status reports (ncinfo.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "node/core/ncinfo.h"
@@ -99,4 +100,17 @@ void konce_nodecore_traffic(konce_nodecore *c, konce_nc_traffic *o)
 	for (size_t i = 0; i < ntop; i++)
 		konce_nodecore_peer_info(c, top[i], &o->busiest[i]);
 	o->nbusiest = ntop;
+}
+
+void konce_nodecore_counters_line(konce_nodecore *c, char *buf, size_t cap)
+{
+	const struct konce_ep_counters *e = konce_ep_counters(konce_nodecore_ep(c));
+	snprintf(buf, cap,
+		 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
+		 "auth_fail %llu bad_frame %llu ring_full %llu",
+		 (unsigned long long)e->rx_packets, (unsigned long long)e->tx_packets, (unsigned long long)e->data_rx,
+		 (unsigned long long)e->data_unknown_cid, (unsigned long long)e->data_not_ready,
+		 (unsigned long long)e->data_bad_header, (unsigned long long)e->data_replay,
+		 (unsigned long long)e->data_auth_fail, (unsigned long long)e->data_bad_frame,
+		 (unsigned long long)e->ring_full_datagrams);
 }

@@ -57,5 +57,8 @@ void konce_nodecore_peer_info(konce_nodecore *c, const konce_ncpeer *p, konce_nc
 /* Calls fn for each active peer in table order; stops at fn's first nonzero return, and returns it. */
 int konce_nodecore_peers_each(konce_nodecore *c, int (*fn)(void *ctx, const konce_nc_peer_info *row), void *ctx);
 void konce_nodecore_traffic(konce_nodecore *c, konce_nc_traffic *out);
+/* The endpoint's receive and send counters as one log line ("counters: rx N tx N data_rx N ..."),
+ * written by the host at stop. */
+void konce_nodecore_counters_line(konce_nodecore *c, char *buf, size_t cap);
 
 #endif

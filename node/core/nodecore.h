@@ -241,6 +241,8 @@ void konce_nodecore_free(konce_nodecore *c);
 konce_ep *konce_nodecore_ep(konce_nodecore *c);
 const uint8_t *konce_nodecore_public_key(const konce_nodecore *c);
 void konce_nodecore_set_hooks(konce_nodecore *c, const konce_nodecore_hooks *h);
+/* The latest time any call gave (the time events are processed at). */
+uint64_t konce_nodecore_now(const konce_nodecore *c);
 void konce_nodecore_stats_get(const konce_nodecore *c, konce_nodecore_stats *out);
 /* Counts a message the hooks refused (for msgs_dropped). */
 void konce_nodecore_count_dropped(konce_nodecore *c);

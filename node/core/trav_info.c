@@ -17,6 +17,13 @@ unsigned konce_trav_rdvs(const konce_trav *t, const uint8_t (**pk)[KONCE_WIRE_KE
 bool konce_trav_has_client(const konce_trav *t) { return t->rc != NULL; }
 bool konce_trav_has_service(const konce_trav *t) { return t->srv != NULL; }
 
+bool konce_trav_mapped(const konce_trav *t, konce_addr *external)
+{
+	if (t->mapped)
+		*external = t->mapped_ext;
+	return t->mapped;
+}
+
 int konce_trav_reflexive(const konce_trav *t, konce_addr *a)
 {
 	if (!t->rc)

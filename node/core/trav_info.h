@@ -21,6 +21,8 @@ unsigned konce_trav_rdvs(const konce_trav *t, const uint8_t (**pk)[KONCE_WIRE_KE
 /* Whether the core runs the rendezvous client / the rendezvous service. */
 bool konce_trav_has_client(const konce_trav *t);
 bool konce_trav_has_service(const konce_trav *t);
+/* The host's port mapping as set by konce_trav_set_mapped(): true and its external address. */
+bool konce_trav_mapped(const konce_trav *t, konce_addr *external);
 /* The primary rendezvous's latest report of our reflexive address: 0, or -ENOENT. */
 int konce_trav_reflexive(const konce_trav *t, konce_addr *a);
 /* The registration refresh interval (konce_rdvclient_set_keepalive); no-op without a client. */

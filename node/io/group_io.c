@@ -34,8 +34,6 @@
 struct node_groups {
 	konce_ncgapp app;
 	konce_ncgpersist persist;
-	konce_group_fn fn;
-	void *ctx;
 	struct event *ev_flush, *ev_replay;
 	group_writer *writer;
 };
@@ -132,42 +130,12 @@ void node_groups_io(struct konce_node *n)
 
 /* ---- the state handed back at start ------------------------------------------------------------ */
 
-struct replay {
-	struct konce_node *n;
-	konce_group_notice o; /* the group's part (konce_ncgapp_replay_notice) */
-	unsigned decided;
-};
-
-static int replay_snap(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
-{
-	struct replay *r = ctx;
-	konce_group_notice o = r->o;
-	konce_ncgapp_replay_snapshot(&o, seq, data, len);
-	if (r->n->groups->fn)
-		r->n->groups->fn(r->n->groups->ctx, &o);
-	return 0;
-}
-
-static int replay_entry(void *ctx, uint64_t seq, const uint8_t *e, size_t len)
-{
-	struct replay *r = ctx;
-	konce_group_notice o = r->o;
-	int k = konce_ncgapp_replay_entry(&o, seq, e, len);
-	if (k < 0)
-		return 1;
-	if (k) {
-		r->decided++;
-		if (r->n->groups->fn)
-			r->n->groups->fn(r->n->groups->ctx, &o);
-	}
-	return 0;
-}
-
 static void replay_one(struct konce_node *n, const konce_ncgapp_name *x)
 {
-	struct replay r = {.n = n};
+	konce_ncgapp_replayer r = {.t = &n->groups->app};
 	konce_ncgapp_replay_notice(x, &r.o);
-	int e = konce_store_group_replay(n->store, x->gid, x->replay_upto, replay_snap, replay_entry, &r);
+	int e = konce_store_group_replay(n->store, x->gid, x->replay_upto, konce_ncgapp_replay_snap_cb,
+					 konce_ncgapp_replay_entry_cb, &r);
 	if (e < 0)
 		node_log(n, KONCE_LOG_ERROR, "group %s: cannot hand its state back from the store: %s", x->name,
 			 e == -ENODATA ? "the log misses a delivered entry" : strerror(-e));
@@ -180,7 +148,7 @@ static void replay_one(struct konce_node *n, const konce_ncgapp_name *x)
 static void replay_owed(struct konce_node *n, const uint8_t *gid)
 {
 	konce_ncgapp_name *x;
-	if (!n->groups->fn)
+	if (!n->groups->app.notify)
 		return;
 	while ((x = konce_ncgapp_replay_next(&n->groups->app, gid)))
 		replay_one(n, x);
@@ -206,8 +174,8 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 	konce_ncgapp_event(&n->groups->app, n->core, ev, &o);
 	if (o.level >= 0)
 		node_log(n, o.level, "%s", o.log);
-	for (unsigned i = 0; i < o.n && n->groups->fn; i++)
-		n->groups->fn(n->groups->ctx, &o.notice[i]);
+	for (unsigned i = 0; i < o.n; i++)
+		konce_ncgapp_notify(&n->groups->app, &o.notice[i]);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -237,7 +205,7 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_STORE_GROUP_ID], const
 
 int node_groups_start(struct konce_node *n)
 {
-	char path[4096], err[768];
+	char err[768];
 	if (!n->store)
 		return 0;
 	if (!(n->groups = calloc(1, sizeof *n->groups)) ||
@@ -249,8 +217,7 @@ int node_groups_start(struct konce_node *n)
 		n->groups = NULL;
 		return -ENOMEM;
 	}
-	snprintf(path, sizeof path, "%s/peers.db", n->data_dir);
-	if (group_writer_start(&n->groups->writer, n->base, path, on_written, n, err, sizeof err)) {
+	if (group_writer_start(&n->groups->writer, n->base, n->db_path, on_written, n, err, sizeof err)) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without groups", err);
 		event_free(n->groups->ev_flush);
 		event_free(n->groups->ev_replay);
@@ -454,8 +421,8 @@ int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 	int e;
 	if (!ready(n, &e))
 		return e;
-	n->groups->fn = fn;
-	n->groups->ctx = ctx;
+	n->groups->app.notify = fn;
+	n->groups->app.notify_ctx = ctx;
 	if (fn)
 		event_active(n->groups->ev_replay, EV_TIMEOUT, 0); /* the restored groups' state, from the loop */
 	return 0;

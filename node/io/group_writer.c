@@ -5,26 +5,20 @@
  * connection and wakes the loop through an eventfd, whose event reports the result with `done`.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "node/io/group_writer.h"
+#include "node/io/wthread.h"
 
 struct group_writer {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;   /* go or stop set (to the thread); writing ended (to sync) */
-	pthread_t thread;
+	node_wthread t;      /* t.cv: go or stop set (to the thread); writing ended (to sync) */
 	konce_store *store;  /* the writer's connection; its group queue is the batch */
 	bool busy;           /* loop side: submitted, not yet reported */
 	bool go, writing, stop, ended; /* under mu */
 	int result;          /* under mu: the last batch's */
 	char msg[512];       /* under mu */
-	int efd;
-	struct event *ev;
 	group_writer_done done;
 	void *ctx;
 };
@@ -33,57 +27,46 @@ static void *run(void *arg)
 {
 	group_writer *w = arg;
 	char msg[512];
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	for (;;) {
 		while (!w->go && !w->stop)
-			pthread_cond_wait(&w->cv, &w->mu);
+			pthread_cond_wait(&w->t.cv, &w->t.mu);
 		if (w->stop)
 			break;
 		w->go = false;
 		w->writing = true;
-		pthread_mutex_unlock(&w->mu);
+		pthread_mutex_unlock(&w->t.mu);
 		msg[0] = 0;
 		int e = konce_store_group_flush(w->store, msg, sizeof msg);
-		pthread_mutex_lock(&w->mu);
+		pthread_mutex_lock(&w->t.mu);
 		w->result = e;
 		snprintf(w->msg, sizeof w->msg, "%s", msg);
 		w->writing = false;
 		w->ended = true;
-		pthread_cond_broadcast(&w->cv);
-		uint64_t one = 1;
-		if (write(w->efd, &one, sizeof one) < 0) {
-			/* the counter cannot overflow at one write per batch; nothing else fails here */
-		}
+		pthread_cond_broadcast(&w->t.cv);
+		node_wthread_wake_loop(&w->t);
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->t.mu);
 	return NULL;
 }
 
-/* The batch's result, once the thread has ended it (mu not held); reported by done. */
-static void report(group_writer *w)
+/* The batch's result, once the thread has ended it (mu not held; the loop's wake, or a sync that
+ * took it first); reported by done. */
+static void report(void *arg)
 {
+	group_writer *w = arg;
 	char msg[512];
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	if (!w->ended) {
-		pthread_mutex_unlock(&w->mu);
+		pthread_mutex_unlock(&w->t.mu);
 		return;
 	}
 	w->ended = false;
 	int e = w->result;
 	snprintf(msg, sizeof msg, "%s", w->msg);
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->t.mu);
 	w->busy = false;
 	w->done(w->ctx, e, msg);
-}
-
-static void on_efd(evutil_socket_t fd, short what, void *arg)
-{
-	uint64_t v;
-	(void)what;
-	if (read(fd, &v, sizeof v) < 0) {
-		/* EAGAIN: a sync already took the result */
-	}
-	report(arg);
 }
 
 int group_writer_start(group_writer **out, struct event_base *base, const char *path, group_writer_done done,
@@ -98,36 +81,16 @@ int group_writer_start(group_writer **out, struct event_base *base, const char *
 	}
 	w->done = done;
 	w->ctx = ctx;
-	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (w->efd < 0) {
-		e = -errno;
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		free(w);
-		return e;
-	}
-	if (!(w->ev = event_new(base, w->efd, EV_READ | EV_PERSIST, on_efd, w)) || event_add(w->ev, NULL)) {
-		snprintf(err, errlen, "out of memory");
-		e = -ENOMEM;
-		goto fail;
-	}
 	if ((e = konce_store_open(&w->store, path, 1, err, errlen))) /* 1: it queues no presence note */
 		goto fail;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	if ((e = pthread_create(&w->thread, NULL, run, w))) {
-		snprintf(err, errlen, "cannot start the group writer thread: %s", strerror(e));
-		e = -e;
+	if ((e = node_wthread_start(&w->t, run, w, base, report, w))) {
+		snprintf(err, errlen, "cannot start the group writer thread: %s", strerror(-e));
 		konce_store_close(w->store, NULL, 0);
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
 		goto fail;
 	}
 	*out = w;
 	return 0;
 fail:
-	if (w->ev)
-		event_free(w->ev);
-	close(w->efd);
 	free(w);
 	return e;
 }
@@ -141,20 +104,20 @@ int group_writer_submit(group_writer *w, konce_store *from)
 	if (from)
 		konce_store_group_move(w->store, from); /* the thread is idle: the connection is ours */
 	w->busy = true;
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	w->go = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	pthread_cond_signal(&w->t.cv);
+	pthread_mutex_unlock(&w->t.mu);
 	return 0;
 }
 
 int group_writer_sync(group_writer *w, konce_store *from, char *err, size_t errlen)
 {
 	if (w->busy) {
-		pthread_mutex_lock(&w->mu);
+		pthread_mutex_lock(&w->t.mu);
 		while (w->go || w->writing)
-			pthread_cond_wait(&w->cv, &w->mu);
-		pthread_mutex_unlock(&w->mu);
+			pthread_cond_wait(&w->t.cv, &w->t.mu);
+		pthread_mutex_unlock(&w->t.mu);
 		report(w); /* done runs first, for the batch that was in flight */
 	}
 	if (w->busy) /* done submitted the next batch */
@@ -169,15 +132,11 @@ void group_writer_stop(group_writer *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	w->stop = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	pthread_cond_signal(&w->t.cv);
+	pthread_mutex_unlock(&w->t.mu);
+	node_wthread_join(&w->t);
 	konce_store_close(w->store, NULL, 0); /* drops what is still queued */
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
-	event_free(w->ev);
-	close(w->efd);
 	free(w);
 }

@@ -16,7 +16,6 @@
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/base/secmem.h"
-#include "node/transport/keytext.h"
 
 void node_log(struct konce_node *n, int level, const char *fmt, ...)
 {
@@ -39,7 +38,7 @@ void node_log_line(void *ctx, int level, const char *line) { node_log(ctx, level
 
 static int load_identity(struct konce_node *n, char *err, size_t errlen)
 {
-	char path[4096], kerr[512], pktext[KONCE_KEY_TEXT_LEN + 1];
+	char path[4096], kerr[512];
 	struct stat sb;
 	int e;
 
@@ -57,7 +56,6 @@ static int load_identity(struct konce_node *n, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot write the new identity to %s: %s", path, strerror(-e));
 			return e;
 		}
-		konce_key_to_text(pktext, konce_identity_public(n->id));
 		node_log(n, KONCE_LOG_INFO, "generated a new identity in %s", path);
 	}
 	memcpy(n->pk, konce_identity_public(n->id), KONCE_KEY_BYTES);
@@ -66,9 +64,8 @@ static int load_identity(struct konce_node *n, char *err, size_t errlen)
 
 static int open_store(struct konce_node *n)
 {
-	char path[4096], serr[768];
-	snprintf(path, sizeof(path), "%s/peers.db", n->data_dir);
-	int e = konce_store_open(&n->store, path, 0, serr, sizeof(serr));
+	char serr[768];
+	int e = konce_store_open(&n->store, n->db_path, 0, serr, sizeof(serr));
 	if (e) {
 		/* The node still serves from memory: peers it meets are simply not remembered. */
 		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", serr);
@@ -125,6 +122,9 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	n->cfg = *cfg;
 	n->cfg.identity_master = n->cfg.group_key = NULL; /* borrowed: used below, not kept */
 	n->data_dir = strdup(cfg->data_dir);
+	size_t dbl = strlen(cfg->data_dir) + sizeof "/peers.db";
+	if ((n->db_path = malloc(dbl)))
+		snprintf(n->db_path, dbl, "%s/peers.db", cfg->data_dir);
 	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
 	n->listen_default = !cfg->listen;
 	n->control_path = cfg->control_path ? strdup(cfg->control_path) : NULL;
@@ -133,7 +133,7 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	n->cfg.control_path = n->control_path;
 	n->cfg.traversal.rendezvous_peers = NULL; /* read below, not kept */
 	n->cfg.traversal.lifetime = NULL;
-	if (!n->data_dir || !n->listen || (cfg->control_path && !n->control_path)) {
+	if (!n->data_dir || !n->db_path || !n->listen || (cfg->control_path && !n->control_path)) {
 		e = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -204,6 +204,7 @@ int konce_node_free(konce_node *n)
 	}
 	konce_identity_free(n->id);
 	free(n->data_dir);
+	free(n->db_path);
 	free(n->listen);
 	free(n->control_path);
 	free(n);

@@ -29,6 +29,7 @@ struct konce_node {
 	struct event_base *base;
 	konce_node_config cfg;
 	char *data_dir, *listen, *control_path;
+	char *db_path;               /* data_dir/peers.db: the presence store and the group records */
 	konce_identity *id;
 	uint8_t pk[KONCE_KEY_BYTES];
 	konce_store *store;          /* the loop thread's connection: reads, petnames */

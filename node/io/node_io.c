@@ -1,5 +1,6 @@
 /* node_io.c - the libevent plumbing around the node core: the UDP socket (read in batches, sent with
- * GSO batching by udp.c), the one timer, the store worker, and node_io_kick(), which drains the core.
+ * GSO batching by udp.c), the one timer (the node core's deadline and the traversal host's,
+ * node_trav.h), the store worker, and node_io_kick(), which drains the core.
  *
  * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
  * handlers, peer callbacks), send its datagrams from the endpoint's own buffers (send_datagrams(),
@@ -115,14 +116,17 @@ void node_io_kick(struct konce_node *n)
 
 	if (!n->ev_timer)
 		return;
-	node_timer_arm(n->ev_timer, konce_nodecore_next_timer(n->core), node_now_us());
+	uint64_t at = konce_nodecore_next_timer(n->core), t = node_trav_next_timer(n);
+	node_timer_arm(n->ev_timer, t < at ? t : at, node_now_us());
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
+	struct konce_node *n = arg;
 	(void)fd;
 	(void)what;
-	node_io_kick(arg);
+	node_trav_run(n, node_now_us()); /* when scheduled: traversal's input and requests */
+	node_io_kick(n);
 }
 
 void node_io_schedule(struct konce_node *n)
@@ -136,7 +140,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct konce_node *n = arg;
 	(void)fd;
 	(void)what;
-	konce_nodecore_timer(n->core, node_now_us());
+	uint64_t now = node_now_us();
+	konce_nodecore_timer(n->core, now);
+	node_trav_run(n, now);
 	node_io_kick(n);
 }
 
@@ -173,9 +179,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
  * it the node runs without a presence store, as when the store cannot be opened. */
 static void start_storew(struct konce_node *n)
 {
-	char path[4096], err[768];
-	snprintf(path, sizeof(path), "%s/peers.db", n->data_dir);
-	int e = node_storew_start(&n->storew, path, err, sizeof(err));
+	char err[768];
+	int e = node_storew_start(&n->storew, n->db_path, err, sizeof(err));
 	if (e) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", err);
 		konce_store_close(n->store, NULL, 0);
@@ -276,7 +281,7 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 	cc.inq_slots = INQ_SLOTS;
 	cc.log = node_log_line;
 	cc.log_ctx = n;
-	node_trav_hooks(n, &cc.hooks);
+	/* no hooks until traversal starts (node_trav_hook) */
 	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
 		konce_ep_config *ec = &cc.ep;
 		struct rlimit rl;
@@ -319,15 +324,9 @@ void node_io_stop(struct konce_node *n)
 {
 	node_groups_stop(n); /* the groups' last records, flushed */
 	if (n->core) {
-		const struct konce_ep_counters *c = konce_ep_counters(konce_nodecore_ep(n->core));
-		node_log(n, KONCE_LOG_DEBUG,
-			 "counters: rx %llu tx %llu data_rx %llu unknown_cid %llu not_ready %llu bad_header %llu replay %llu "
-			 "auth_fail %llu bad_frame %llu ring_full %llu",
-			 (unsigned long long)c->rx_packets, (unsigned long long)c->tx_packets,
-			 (unsigned long long)c->data_rx, (unsigned long long)c->data_unknown_cid,
-			 (unsigned long long)c->data_not_ready, (unsigned long long)c->data_bad_header,
-			 (unsigned long long)c->data_replay, (unsigned long long)c->data_auth_fail,
-			 (unsigned long long)c->data_bad_frame, (unsigned long long)c->ring_full_datagrams);
+		char line[512];
+		konce_nodecore_counters_line(n->core, line, sizeof line);
+		node_log(n, KONCE_LOG_DEBUG, "%s", line);
 		/* close every session so peers hear CLOSE now rather than idling out; a CLOSE to a
 		 * punched peer goes direct (the outgoing hook) */
 		konce_nodecore_close_all(n->core, node_now_us());

@@ -5,14 +5,13 @@
  * notes into its store; a wake swaps them under the mutex.  Nothing is allocated after start.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "node/io/node_storew.h"
+#include "node/io/wthread.h"
 
 enum {
 	INBOX = 8192,           /* notes each side of the inbox; the worker is woken at half */
@@ -25,9 +24,7 @@ struct wnote {
 };
 
 struct node_storew {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t thread;
+	node_wthread t;           /* t.mu guards what is "under mu" */
 	konce_store *store;       /* the worker's alone */
 	struct wnote *in[2];      /* in[fill] takes notes; the other is the worker's */
 	size_t len, fill;
@@ -52,19 +49,17 @@ static void *run(void *arg)
 {
 	struct node_storew *w = arg;
 	char err[768];
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	for (;;) {
 		if (!w->stop && !w->woken) {
-			struct timespec until;
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += WAKE_INTERVAL_MS / 1000;
-			pthread_cond_timedwait(&w->cv, &w->mu, &until);
+			struct timespec until = node_wthread_deadline(WAKE_INTERVAL_MS);
+			pthread_cond_timedwait(&w->t.cv, &w->t.mu, &until);
 		}
 		w->woken = false;
 		bool stopping = w->stop;
 		struct wnote *batch;
 		size_t n = take(w, &batch);
-		pthread_mutex_unlock(&w->mu);
+		pthread_mutex_unlock(&w->t.mu);
 
 		for (size_t i = 0; i < n; i++)
 			konce_store_nc_note(w->store, &batch[i].note, batch[i].wall); /* -ENOBUFS: counted */
@@ -74,7 +69,7 @@ static void *run(void *arg)
 		if (!stopping)
 			konce_store_get_stats(w->store, &ss);
 
-		pthread_mutex_lock(&w->mu);
+		pthread_mutex_lock(&w->t.mu);
 		w->status.stats = ss;
 		w->status.failing = e != 0;
 		snprintf(w->status.err, sizeof(w->status.err), "%s", e ? err : "");
@@ -85,14 +80,13 @@ static void *run(void *arg)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->t.mu);
 	return NULL;
 }
 
 int node_storew_start(node_storew **out, const char *path, char *err, size_t errlen)
 {
 	struct node_storew *w = calloc(1, sizeof(*w));
-	pthread_condattr_t ca;
 	int e;
 	*out = NULL;
 	if (!w || !(w->in[0] = calloc(INBOX, sizeof(struct wnote))) ||
@@ -103,17 +97,9 @@ int node_storew_start(node_storew **out, const char *path, char *err, size_t err
 	}
 	if ((e = konce_store_open(&w->store, path, 0, err, errlen)))
 		goto fail;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if ((e = pthread_create(&w->thread, NULL, run, w))) {
-		snprintf(err, errlen, "cannot start the store worker thread: %s", strerror(e));
-		e = -e;
+	if ((e = node_wthread_start(&w->t, run, w, NULL, NULL, NULL))) {
+		snprintf(err, errlen, "cannot start the store worker thread: %s", strerror(-e));
 		konce_store_close(w->store, NULL, 0);
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
 		goto fail;
 	}
 	*out = w;
@@ -130,7 +116,7 @@ fail:
 int node_storew_note(node_storew *w, const konce_nc_note *note, int64_t wall)
 {
 	int e = 0;
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	if (w->len == INBOX) {
 		w->inbox_refused++;
 		e = -ENOBUFS;
@@ -138,36 +124,34 @@ int node_storew_note(node_storew *w, const konce_nc_note *note, int64_t wall)
 		w->in[w->fill][w->len++] = (struct wnote){*note, wall};
 		if (w->len == INBOX / 2) {
 			w->woken = true;
-			pthread_cond_signal(&w->cv);
+			pthread_cond_signal(&w->t.cv);
 		}
 	}
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->t.mu);
 	return e;
 }
 
 void node_storew_get_status(node_storew *w, node_storew_status *out)
 {
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	*out = w->status;
 	out->stats.pending += w->len;
 	out->stats.notes_refused += w->inbox_refused;
-	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->t.mu);
 }
 
 int node_storew_stop(node_storew *w, char *err, size_t errlen)
 {
 	if (!w)
 		return 0;
-	pthread_mutex_lock(&w->mu);
+	pthread_mutex_lock(&w->t.mu);
 	w->stop = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	pthread_cond_signal(&w->t.cv);
+	pthread_mutex_unlock(&w->t.mu);
+	node_wthread_join(&w->t);
 	int e = w->final_err;
 	if (e && errlen)
 		snprintf(err, errlen, "%s", w->final_msg);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
 	free(w->in[0]);
 	free(w->in[1]);
 	free(w);

@@ -1,18 +1,18 @@
 /* node_trav.c - the node's host of the traversal core (node/core/trav.h) and of the mapping
  * lifetime core composed with it (node/core/trav_life.h, nctravlife.h): plumbing only.
  *
- * Both directions between the node core and traversal: the node core's hook table
- * (konce_nodecore_hooks, filled by node_trav_hooks()) is this file's entry points, and the
- * traversal core's ops are the node core's peer table itself (node/core/nctrav.h), so nothing
- * calls up through the I/O layer.  This file feeds the cores the node socket's datagrams (after
- * the one receive switch, node/core/rx_switch.h: LIFE_REQ goes to the lifetime core), the
- * datagrams of the sockets they name by number (one set, auxsock.h: birthday probing's pool, the
- * filtering test's two, the lifetime's probe socket), and the rendezvous messages from sessions,
- * and hands the traversal core the endpoint's datagrams for path handles.  After each, from the
- * event loop (never inside the caller), kick() runs both cores' timers and pumps, sends what they
+ * Both directions between the node core and traversal are the core's own: the node core's hooks
+ * (konce_nodecore_trav_hooks(), set by node_trav_hook()) feed the traversal core, and its ops are
+ * the node core's peer table itself (node/core/nctrav.h), so nothing calls up through the I/O
+ * layer.  This file feeds the cores the datagrams of the sockets they name by number (one set,
+ * auxsock.h: birthday probing's pool, the filtering test's two, the lifetime's probe socket).
+ * After what they took (the hooks' kick, a socket's read), from the
+ * node's event loop (never inside the caller: node_trav_schedule() marks the cores due and
+ * schedules node_io.c's kick), node_trav_run() runs both cores' timers and pumps, sends what they
  * return from the socket they name, acts on the traversal core's events (log lines, a declined
- * introduction, a socket to open or close), closes the pool sockets no peer needs any more, and
- * re-arms one timer at the earlier deadline.
+ * introduction, a socket to open or close) and closes the pool sockets no peer needs any more.
+ * The node's one timer (node_io.c) is armed at the earliest of the node core's and these cores'
+ * deadlines (node_trav_next_timer()): one loop drains them all.
  */
 #include <errno.h>
 #include <string.h>
@@ -89,17 +89,22 @@ static void drain(struct node_trav *t, uint64_t now)
 		}
 }
 
-static void arm(struct node_trav *t, uint64_t now)
+uint64_t node_trav_next_timer(struct konce_node *n)
 {
-	uint64_t at = konce_trav_next_timer(t->core), l = t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
-	node_timer_arm(t->ev_timer, l < at ? l : at, now);
+	struct node_trav *t = T(n);
+	uint64_t at = t ? konce_trav_next_timer(t->core) : UINT64_MAX;
+	uint64_t l = t && t->life ? konce_travlife_next_timer(t->life) : UINT64_MAX;
+	return l < at ? l : at;
 }
 
-static void kick(struct node_trav *t)
+void node_trav_run(struct konce_node *n, uint64_t now)
 {
-	uint64_t now = node_now_us();
+	struct node_trav *t = T(n);
 	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
 	struct node_aux_stats as;
+	if (!t || (!t->due && now < node_trav_next_timer(n)))
+		return;
+	t->due = false;
 	konce_trav_timer(t->core, now);
 	drain(t, now);
 	node_aux_get_stats(t->aux, &as);
@@ -111,138 +116,43 @@ static void kick(struct node_trav *t)
 		konce_nctravlife_apply(&t->life_with, t->life, now);
 		drain(t, now);
 	}
-	arm(t, now);
-	node_io_kick(t->n);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+void node_trav_schedule(struct node_trav *t)
 {
-	(void)fd;
-	(void)what;
-	kick(arg);
+	t->due = true;
+	node_io_schedule(t->n);
 }
 
-void node_trav_schedule(struct node_trav *t) { event_active(t->ev_kick, EV_TIMEOUT, 0); }
-
-static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
-		       const konce_addr *from, uint64_t now);
-
-/* From the set's socket id: the lifetime's probe socket to the lifetime core, the filtering
- * test's to the traversal core, a pool socket's through the receive switch (anything not for
- * traversal is refused: only peers use those sockets). */
+/* From the set's socket id: a pool socket's only peers use (anything not for traversal is
+ * refused), the filtering test's, the lifetime's probe socket. */
 static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const konce_addr *from)
 {
 	struct node_trav *t = ctx;
-	uint64_t now = node_now_us();
-	if (id == KONCE_TRAVLIFE_SOCK_PROBE) {
-		if (t->life)
-			konce_travlife_input(t->life, id, pkt, len, from, now);
-	} else if (id > KONCE_PUNCH_BIRTHDAY) {
-		konce_trav_input(t->core, id, pkt, len, from, now);
-	} else if (!trav_input(t, id, konce_rx_classify(pkt, len), pkt, len, from, now)) {
+	if (!konce_nodecore_trav_input(t->core, t->life, id, konce_rx_classify(pkt, len), pkt, len, from,
+				       node_now_us()))
 		konce_trav_count_refused(t->core);
-	}
 }
 
 static void on_aux_done(void *ctx) { node_trav_schedule(ctx); }
 
-int node_trav_events_new(struct node_trav *t)
+int node_trav_aux_new(struct node_trav *t)
 {
 	konce_addr local;
 	bool have_local = konce_udp_local(t->n->udp, &local) == 0;
-	t->ev_timer = evtimer_new(t->n->base, on_timer, t);
-	t->ev_kick = event_new(t->n->base, -1, 0, on_timer, t);
-	if (!t->ev_timer || !t->ev_kick)
-		return -ENOMEM;
 	return node_aux_new(&t->aux, t->n->base, have_local ? &local : NULL, KONCE_TRAVLIFE_SOCK_PROBE,
 			    KONCE_PUNCH_BIRTHDAY, on_aux, on_aux_done, t);
 }
 
-/* ---- the node core's hooks ------------------------------------------------------------------ */
+static void glue_kick(void *ctx) { node_trav_schedule(ctx); }
 
-/* A datagram of kind k on local socket sock (0: the node's).  True if traversal took it. */
-static bool trav_input(struct node_trav *t, unsigned sock, enum konce_rx_kind k, const uint8_t *pkt, size_t len,
-		       const konce_addr *from, uint64_t now)
+void node_trav_hook(struct node_trav *t)
 {
-	switch (k) {
-	case KONCE_RX_LIFE_REQ: /* the lifetime service and the filtering echo belong to the node socket */
-		if (!sock && t->life) {
-			konce_travlife_input(t->life, 0, pkt, len, from, now);
-			node_trav_schedule(t);
-		}
-		return true;
-	default:
-		if (!konce_trav_input(t->core, sock, pkt, len, from, now))
-			return false;
-		node_trav_schedule(t);
-		return true;
-	}
-}
-
-/* From the node socket, after the receive switch: a PUNCH, a verified tagged HELLO, a traversal
- * peer's datagram or a service's kind, before the endpoint sees it. */
-static bool hook_on_datagram(void *ctx, enum konce_rx_kind k, const uint8_t *pkt, size_t len, const konce_addr *from,
-			     uint64_t now)
-{
-	struct konce_node *n = ctx;
-	return T(n) && trav_input(T(n), 0, k, pkt, len, from, now);
-}
-
-/* A datagram from the endpoint to a path handle: held, punched or relayed, never to the socket. */
-static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
-{
-	struct node_trav *t = T(ctx);
-	bool queued;
-	if (!konce_nodecore_trav_outgoing(t ? t->core : NULL, pkt, len, to, node_now_us(), &queued))
-		return false;
-	if (queued)
-		node_trav_schedule(t);
-	return true;
-}
-
-/* A KONCE_CLASS_RENDEZVOUS body from a session. */
-static void hook_on_message(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len)
-{
-	struct konce_node *n = ctx;
-	struct node_trav *t = T(n);
-	if (konce_nodecore_trav_message(n->core, t ? t->core : NULL, from, body, len, node_now_us()))
-		node_trav_schedule(t);
-}
-
-/* A key with no address: a path handle, and an introduction asked for.  -EHOSTUNREACH without
- * rendezvous. */
-static int hook_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
-{
-	struct node_trav *t = T(ctx);
-	if (!t)
-		return -EHOSTUNREACH;
-	int e = konce_trav_resolve(t->core, pk, a, node_now_us());
-	if (!e)
-		node_trav_schedule(t);
-	return e;
-}
-
-/* Path handles are never noted to the store. */
-static bool hook_is_virtual(void *ctx, const konce_addr *a)
-{
-	(void)ctx;
-	return konce_trav_is_path(a);
-}
-
-/* Rendezvous types rank beside a fresh source's handshake in the input queue only with traversal. */
-static bool hook_traversal(void *ctx) { return T(ctx) != NULL; }
-
-void node_trav_hooks(struct konce_node *n, konce_nodecore_hooks *h)
-{
-	*h = (konce_nodecore_hooks){
-		.ctx = n,
-		.on_datagram = hook_on_datagram,
-		.outgoing = hook_outgoing,
-		.on_message = hook_on_message,
-		.resolve = hook_resolve,
-		.is_virtual = hook_is_virtual,
-		.traversal = hook_traversal,
-	};
+	konce_nodecore_hooks h;
+	t->glue = (konce_nodecore_trav_glue){.c = t->n->core, .t = t->core, .life = t->life, .kick = glue_kick,
+					     .kick_ctx = t};
+	konce_nodecore_trav_hooks(&t->glue, &h);
+	konce_nodecore_set_hooks(t->n->core, &h);
 }
 
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p)

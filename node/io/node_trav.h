@@ -1,7 +1,7 @@
-/* node_trav.h - NAT traversal in the node: the node core's hooks, and what node_io.c and
- * ctl_host.c call.  They host the sans-I/O traversal core (node/core/trav.h, which says how a peer
- * known by key alone is reached through path handles): they feed it, send what it returns from the
- * node's socket or the numbered extra sockets (auxsock.h), and run its timer.
+/* node_trav.h - NAT traversal in the node: what node.c, node_io.c and ctl_host.c call.  They host
+ * the sans-I/O traversal core (node/core/trav.h, which says how a peer known by key alone is
+ * reached through path handles): they feed it, send what it returns from the node's socket or the
+ * numbered extra sockets (auxsock.h), and run its timer.
  */
 #ifndef KONCE_NODE_TRAV_H
 #define KONCE_NODE_TRAV_H
@@ -18,9 +18,12 @@ struct konce_node;
 struct peer;
 
 void node_trav_free(struct konce_node *n);
-/* The node core's hooks (konce_nodecore_hooks) for node n: its traversal host, once started
- * (konce_node_traversal); without traversal they take nothing and resolve nothing. */
-void node_trav_hooks(struct konce_node *n, konce_nodecore_hooks *h);
+/* From node_io.c's loop: runs the traversal cores (their timers, pumps and events, what they send)
+ * when scheduled or due, and nothing otherwise (no traversal: a no-op). */
+void node_trav_run(struct konce_node *n, uint64_t now);
+/* The traversal cores' next deadline (UINT64_MAX: none, or no traversal); a scheduled run comes
+ * from node_io.c's kick event instead. */
+uint64_t node_trav_next_timer(struct konce_node *n);
 /* "direct", "relayed" for a peer's session. */
 const char *node_trav_path_name(struct konce_node *n, const struct peer *p);
 

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "node/core/nctrav.h"
 #include "node/core/nctravlife.h"
 #include "node/core/trav.h"
 #include "node/core/trav_life.h"
@@ -22,15 +23,18 @@ struct node_trav {
 	/* the cores' numbered sockets 1..KONCE_TRAVLIFE_SOCK_PROBE: birthday probing's pool, the
 	 * filtering test's two, the lifetime's probe socket */
 	struct node_aux *aux;
-	struct event *ev_timer, *ev_kick;
+	bool due; /* node_trav_schedule()d: node_trav_run() runs the cores on the loop's next turn */
+	konce_nodecore_trav_glue glue; /* the node core's hooks' context (node_trav_hook) */
 	konce_portmap *pm;
 	konce_portmap_status pm_status; /* what the port-mapping worker last reported */
 	uint64_t bday_dropped; /* datagrams for a birthday socket that could not be sent */
 };
 
 /* node_trav.c: run the cores' pump soon (from the event loop, never inside the caller); create
- * the timer and kick events and the socket set (node_trav_setup.c frees them).  0 or -ENOMEM. */
+ * the socket set (node_trav_setup.c frees it).  0 or -ENOMEM. */
 void node_trav_schedule(struct node_trav *t);
-int node_trav_events_new(struct node_trav *t);
+int node_trav_aux_new(struct node_trav *t);
+/* node_trav.c: the node core's hooks over the started cores (konce_nodecore_trav_hooks). */
+void node_trav_hook(struct node_trav *t);
 
 #endif

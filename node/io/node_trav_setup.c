@@ -26,23 +26,9 @@
 static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
 {
 	struct node_trav *t = ctx;
-	char as[KONCE_ADDR_STRLEN];
-	uint64_t now = node_now_us();
-	konce_portmap_status_note(&t->pm_status, ev);
-	switch (ev->type) {
-	case KONCE_PM_EV_MAPPED:
-		node_log(t->n, KONCE_LOG_INFO, "port mapped by %s at %s (lease %u s)", konce_portmap_policy_proto_name(ev->proto),
-			 konce_addr_str(&ev->external, as), (unsigned)ev->lifetime_s);
-		konce_trav_set_mapped(t->core, &ev->external, now);
-		break;
-	case KONCE_PM_EV_LOST:
-		node_log(t->n, KONCE_LOG_INFO, "port mapping lost (%s)", konce_portmap_policy_err_name(ev->reason));
-		konce_trav_set_mapped(t->core, NULL, now);
-		break;
-	case KONCE_PM_EV_UNAVAILABLE:
-		node_log(t->n, KONCE_LOG_DEBUG, "no port mapping (%s)", konce_portmap_policy_err_name(ev->reason));
-		break;
-	}
+	char line[160];
+	int level = konce_nodecore_trav_portmap(t->core, &t->pm_status, ev, node_now_us(), line, sizeof line);
+	node_log(t->n, level, "%s", line);
 	node_trav_schedule(t);
 }
 
@@ -57,7 +43,7 @@ static void start_portmap(struct node_trav *t)
 	konce_addr local;
 	if (konce_udp_local(t->n->udp, &local))
 		return;
-	konce_portmap_cfg pc = {.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	konce_portmap_cfg pc = {.policy.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
 	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
@@ -132,7 +118,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		return -ENOMEM;
 	t->n = n;
 	n->trav = t;
-	if ((e = node_trav_events_new(t)))
+	if ((e = node_trav_aux_new(t)))
 		goto fail;
 	konce_addr local;
 	bool have_local = konce_udp_local(n->udp, &local) == 0;
@@ -146,6 +132,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	}
 	if ((e = start_life(t, &su, err, errlen)))
 		goto fail;
+	node_trav_hook(t);
 	if (konce_trav_has_client(t->core) && su.portmap)
 		start_portmap(t);
 	node_trav_schedule(t); /* the first registration; the filtering service's second port */
@@ -162,12 +149,10 @@ void node_trav_free(struct konce_node *n)
 	struct node_trav *t = n->trav;
 	if (!t)
 		return;
+	if (n->core) /* the node core calls into the traversal core no more */
+		konce_nodecore_set_hooks(n->core, &(konce_nodecore_hooks){0});
 	if (t->pm && konce_portmap_stop(t->pm, 2000) == -ETIMEDOUT)
 		node_log(n, KONCE_LOG_WARN, "the port mapping lease could not be confirmed deleted within 2 s");
-	if (t->ev_timer)
-		event_free(t->ev_timer);
-	if (t->ev_kick)
-		event_free(t->ev_kick);
 	node_aux_free(t->aux);
 	konce_travlife_free(t->life);
 	konce_trav_free(t->core);

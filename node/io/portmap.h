@@ -34,13 +34,11 @@ typedef void (*konce_portmap_cb)(void *ctx, const konce_portmap_policy_event *ev
 typedef void (*konce_portmap_trace_cb)(void *ctx, const char *line);
 
 typedef struct konce_portmap_cfg {
-	uint16_t internal_port;     /* the local UDP port to expose (required) */
-	uint16_t external_port;     /* wanted; 0 = internal_port */
-	uint32_t lifetime_s;        /* lease to ask for; 0 = 7200 */
-	uint8_t protos[KONCE_PM_MAX_PROTOS]; /* KONCE_PM_PROTO_*; all zero = NAT-PMP then UPnP */
+	/* what to ask for and how to retry (nat/portmap_policy.h): internal_port (required),
+	 * external_port, lifetime_s, protos, the backoff */
+	konce_portmap_policy_cfg policy;
 	unsigned natpmp_timeout_ms; /* per NAT-PMP request; 0 = 2000 */
 	unsigned upnp_discover_ms;  /* SSDP wait; 0 = 2000 */
-	uint64_t retry_min_us, retry_max_us; /* backoff after everything failed; 0 = policy defaults */
 	konce_portmap_cb cb;        /* required */
 	konce_portmap_trace_cb trace; /* optional */
 	void *ctx;

@@ -45,6 +45,16 @@ struct konce_udp {
 	char txctl[KONCE_UDP_BATCH][CMSG_SPACE(sizeof(uint16_t))];
 };
 
+/* The address fd is bound to: 0, or a negative errno. */
+static int sock_local(int fd, konce_addr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -errno;
+	return konce_addr_from_sockaddr(out, (struct sockaddr *)&ss) ? -EAFNOSUPPORT : 0;
+}
+
 int konce_udp_socket(const konce_addr *bind_addr, konce_addr *local)
 {
 	struct sockaddr_storage ss;
@@ -60,15 +70,8 @@ int konce_udp_socket(const konce_addr *bind_addr, konce_addr *local)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
-	if (local) {
-		sl = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
-			goto fail;
-		if (konce_addr_from_sockaddr(local, (struct sockaddr *)&ss)) {
-			errno = EAFNOSUPPORT;
-			goto fail;
-		}
-	}
+	if (local && (errno = -sock_local(fd, local)))
+		goto fail;
 	return fd;
 fail:;
 	int e = errno ? -errno : -EIO;
@@ -159,14 +162,7 @@ void konce_udp_close(konce_udp *u)
 
 int konce_udp_fd(const konce_udp *u) { return u->fd; }
 
-int konce_udp_local(const konce_udp *u, konce_addr *out)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	if (getsockname(u->fd, (struct sockaddr *)&ss, &sl) < 0)
-		return -errno;
-	return konce_addr_from_sockaddr(out, (struct sockaddr *)&ss);
-}
+int konce_udp_local(const konce_udp *u, konce_addr *out) { return sock_local(u->fd, out); }
 
 static int gro_size(struct msghdr *h)
 {

@@ -40,48 +40,6 @@ static int op_fresh_mapping(void *ctx, konce_addr *x)
 	return n->fresh_mapping ? n->fresh_mapping(n->owner, x) : -1;
 }
 
-/* ---- the node core's hooks: the traversal core (as node/io/node_trav.c fills them) ------- */
-
-static bool hook_on_datagram(void *ctx, enum konce_rx_kind kind, const uint8_t *pkt, size_t len,
-			     const konce_addr *from, uint64_t now)
-{
-	tp_node *n = ctx;
-	if (kind == KONCE_RX_LIFE_REQ)
-		return true; /* the node's lifetime service: not run here (test_traversal_lifetime runs its cores) */
-	return konce_trav_input(n->t, 0, pkt, len, from, now);
-}
-
-static bool hook_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
-{
-	tp_node *n = ctx;
-	bool queued; /* flush() runs the traversal core after every input anyway */
-	return konce_nodecore_trav_outgoing(n->t, pkt, len, to, sim_now(n->s), &queued);
-}
-
-static void hook_on_message(void *ctx, konce_ncpeer *from, const uint8_t *body, size_t len)
-{
-	tp_node *n = ctx;
-	konce_nodecore_trav_message(n->core, n->t, from, body, len, sim_now(n->s));
-}
-
-static int hook_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a)
-{
-	tp_node *n = ctx;
-	return konce_trav_resolve(n->t, pk, a, sim_now(n->s));
-}
-
-static bool hook_is_virtual(void *ctx, const konce_addr *a)
-{
-	(void)ctx;
-	return konce_trav_is_path(a);
-}
-
-static bool hook_traversal(void *ctx)
-{
-	tp_node *n = ctx;
-	return n->t != NULL;
-}
-
 /* ---- the loop --------------------------------------------------------------------------------- */
 
 static uint16_t sock_port(unsigned sock) { return sock ? (uint16_t)(TP_BDAY_BASE + sock) : TP_MAIN_PORT; }
@@ -214,9 +172,6 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	memcpy(n->pk, konce_identity_public(n->id), KONCE_WIRE_KEY);
 	konce_nodecore_config nc = {
 		.ep = {.env = sim_host_env(h), .identity = n->id, .explicit_identity = true, .max_per_source = 64},
-		.hooks = {.ctx = n, .on_datagram = hook_on_datagram, .outgoing = hook_outgoing,
-			  .on_message = hook_on_message, .resolve = hook_resolve, .is_virtual = hook_is_virtual,
-			  .traversal = hook_traversal},
 	};
 	if (konce_nodecore_new(&n->core, &nc, sim_now(s)))
 		abort();
@@ -232,12 +187,21 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 			     .rendezvous_capacity = rc ? rc->slots : 0};
 	if (konce_trav_new(&n->t, &tc, sim_now(s)))
 		abort();
+	/* the node core's hooks, as the daemon's (node/core/nctrav.h): no lifetime core here
+	 * (test_traversal_lifetime runs its cores), no kick (flush() runs the traversal core after
+	 * every input) */
+	konce_nodecore_hooks hooks;
+	n->glue = (konce_nodecore_trav_glue){.c = n->core, .t = n->t};
+	konce_nodecore_trav_hooks(&n->glue, &hooks);
+	konce_nodecore_set_hooks(n->core, &hooks);
 	sim_host_set_ops(h, &node_ops, n);
 	sim_timer_set(s, h, sim_now(s));
 }
 
 static void node_free(tp_node *n)
 {
+	if (n->core) /* the hooks reach the traversal core no more */
+		konce_nodecore_set_hooks(n->core, &(konce_nodecore_hooks){0});
 	konce_trav_free(n->t);
 	n->t = NULL;
 	konce_nodecore_free(n->core); /* pendings dropped silently: the test is over */

@@ -61,6 +61,7 @@ typedef struct tp_node {
 	konce_ep *ep;         /* the core's endpoint (konce_nodecore_ep) */
 	konce_trav *t;
 	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h) */
+	konce_nodecore_trav_glue glue; /* the node core's hooks' context (nctrav.h) */
 	bool bound[KONCE_PUNCH_BIRTHDAY + 1];
 	void *owner; /* the tp_peer or tp_rdv */
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);

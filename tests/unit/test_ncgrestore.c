@@ -3,7 +3,8 @@
  * and a restored joiner only its JOINED; the debts are paid once each, in table order, a group's
  * own before its event, all of them once the application listens; the notices are `replayed`, a
  * snapshot's carry its bytes, and only application entries of the log become DECIDED notices (a
- * malformed one stops the replay). */
+ * malformed one stops the replay); the store's replay callbacks hand them to the application's
+ * callback and count the decided ones. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -186,6 +187,56 @@ static void test_notices(void **state)
 	assert_int_equal(konce_ncgapp_replay_entry(&o, 10, buf, n - 1), -1);
 }
 
+static konce_group_notice seen[4];
+static int nseen;
+
+static void on_notice(void *ctx, const konce_group_notice *o)
+{
+	assert_ptr_equal(ctx, &nseen);
+	assert_true(nseen < 4);
+	seen[nseen++] = *o;
+}
+
+/* The store's replay callbacks: every notice to the application's callback (none without one),
+ * only application entries counted as decided, a malformed entry stops the replay. */
+static void test_replayer(void **state)
+{
+	(void)state;
+	static konce_ncgapp t;
+	uint8_t gid[KONCE_CW_GROUP_ID], buf[128], inv[128];
+	memset(&t, 0, sizeof t);
+	memset(gid, 0x33, sizeof gid);
+	konce_ncgapp_name *x = konce_ncgapp_bind(&t, gid, "team");
+	konce_ncgapp_replayer r = {.t = &t};
+	konce_ncgapp_replay_notice(x, &r.o);
+	size_t n = entry(KONCE_CW_E_APP, "hello", buf, sizeof buf);
+	uint8_t hash[KONCE_CW_INVITE_LEN + 1] = {0};
+	memset(hash, 'h', KONCE_CW_INVITE_LEN);
+	size_t ni = entry(KONCE_CW_E_INVITE, (const char *)hash, inv, sizeof inv);
+
+	/* no callback: nothing is handed, the entry still counts */
+	assert_int_equal(konce_ncgapp_replay_entry_cb(&r, 3, buf, n), 0);
+	assert_int_equal(r.decided, 1);
+	assert_int_equal(nseen, 0);
+
+	t.notify = on_notice;
+	t.notify_ctx = &nseen;
+	r.decided = 0;
+	assert_int_equal(konce_ncgapp_replay_snap_cb(&r, 2, (const uint8_t *)"state", 5), 0);
+	assert_int_equal(konce_ncgapp_replay_entry_cb(&r, 3, buf, n), 0);
+	assert_int_equal(konce_ncgapp_replay_entry_cb(&r, 4, inv, ni), 0); /* the group's own: skipped */
+	assert_int_equal(konce_ncgapp_replay_entry_cb(&r, 5, buf, n - 1), 1); /* malformed: stop */
+	assert_int_equal(r.decided, 1);
+	assert_int_equal(nseen, 2);
+	assert_int_equal(seen[0].type, KONCE_GROUP_N_SNAPSHOT);
+	assert_int_equal(seen[0].seq, 2);
+	assert_int_equal(seen[1].type, KONCE_GROUP_N_DECIDED);
+	assert_int_equal(seen[1].seq, 3);
+	assert_string_equal(seen[1].name, "team");
+	assert_int_equal(seen[1].replayed, 1);
+	assert_int_equal(r.o.type, 0); /* each notice is built on a copy */
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -194,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_restored),
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_notices),
+		cmocka_unit_test(test_replayer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,6 +237,14 @@ static void test_status_and_rows(void **state)
 		assert_true(r->tx_bytes >= (uint64_t)i * UNIT); /* the message went out in the session */
 		assert_int_equal(w->s[i].msgs, 1);
 	}
+	/* the stop line carries the endpoint's counters */
+	char line[512], want[64];
+	konce_nodecore_counters_line(hub, line, sizeof line);
+	snprintf(want, sizeof want, "counters: rx %llu tx %llu ", (unsigned long long)e->rx_packets,
+		 (unsigned long long)e->tx_packets);
+	assert_memory_equal(line, want, strlen(want));
+	snprintf(want, sizeof want, " ring_full %llu", (unsigned long long)e->ring_full_datagrams);
+	assert_string_equal(line + strlen(line) - strlen(want), want);
 	/* a nonzero return stops the walk and is passed back */
 	int calls = 0;
 	assert_int_equal(konce_nodecore_peers_each(hub, stop_at_first, &calls), 7);
