@@ -395,6 +395,12 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 			cv_resend_view(g, from, &g->m[i]);
 			return 0;
 		}
+		/* A restarted coordinator (sealed, cgroup.h invariant 8) is handing its epoch over,
+		 * and its store may predate the invitation's INVITE: it does not refuse an invitation
+		 * it does not know (the joiner asks again; the next coordinator answers), since a
+		 * refusal ends the join while the next coordinator may admit it. */
+		if (g->sealed && konce_group_invite_state(g, m->secret) == 0)
+			return 0;
 		cj_on_join(g, from, m);
 		return 0;
 	}

@@ -277,6 +277,36 @@ static void test_seal_only_restarted_coordinator(void **st)
 	konce_group_free(b);
 }
 
+/* A restarted coordinator hands its epoch over and may have missed an invitation's INVITE while it
+ * was down: it does not refuse a JOIN with an invitation it does not know (the next coordinator
+ * may admit it); a founder's coordinator does. */
+static void test_sealed_does_not_refuse_unknown(void **st)
+{
+	(void)st;
+	konce_cw_value v = {.epoch = 1, .n = 3, .keys = &abc_keys()[0][0], .used_invite = ZERO, .first_seq = 1};
+	uint8_t vb[KONCE_CW_MAX_VALUE], secret[32];
+	size_t vlen = konce_cw_value_encode(&v, vb, sizeof(vb));
+	memset(secret, 0x5e, sizeof(secret));
+	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0), m;
+	j.secret = secret;
+	store s = {0};
+	konce_group_config cfg = {0};
+	memcpy(cfg.group, GROUP, 16);
+	memcpy(cfg.self, B, 32);
+	cfg.persist = (konce_group_persist){&s, p_view, p_vote, p_entries, p_delivered, p_snapshot};
+	konce_group *b = konce_group_new(&cfg);
+	assert_int_equal(konce_group_restore(b, vb, vlen, 0, 0, 0, NULL, 0, 0, 0), 0);
+	assert_int_equal(input(b, X, &j, MSEC), 0);
+	assert_false(find_out(b, KONCE_CW_REFUSED, X, &m));
+	konce_group_free(b);
+	b = konce_group_new(&cfg);
+	assert_int_equal(konce_group_found(b, vb, vlen, 0), 0);
+	assert_int_equal(input(b, X, &j, MSEC), 0);
+	assert_true(find_out(b, KONCE_CW_REFUSED, X, &m));
+	assert_int_equal(m.flag, KONCE_CW_R_INVALID);
+	konce_group_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_commit_follows_own_durable_prefix),
 		cmocka_unit_test(test_restart_between_propose_and_persist),
 		cmocka_unit_test(test_seal_only_restarted_coordinator),
+		cmocka_unit_test(test_sealed_does_not_refuse_unknown),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
