@@ -10,7 +10,9 @@
  * the in-memory tail beyond dur1 and restarts in epoch 1 (incarnation 2) from its durable state;
  * a restarted coordinator is sealed (cgroup.h invariant 8): it proposes nothing more in epoch 1.
  * Compiled with -DNOGUARD the restarted coordinator proposes again from dur1 + 1, and spin finds
- * the divergence (A1 or A5): the model sees the danger the guard closes.  A member appends only
+ * the divergence (A1 or A5): the model sees the danger the guard closes (`spin -DN=3 -DS=1
+ * -DNOGUARD -a commit_viewchange.pml && cc -O2 -DSAFETY -o pan pan.c && ./pan -m200000 -w24`:
+ * "assertion violated" at depth 40).  A member appends only
  * at last + 1, persists, and acks; once it has promised a ballot it acks nothing more in epoch 1
  * (the epoch is frozen).  The coordinator commits a seq when every member of the view has acked
  * it, and a member learns the commit index from any later message (the model lets a promise
