@@ -251,8 +251,8 @@ bench-smoke: all $(BENCH_BIN)
 	  BENCH_QUICK=1 KONCE_BIN=$(abspath $(KONCE)) timeout 60 $$b; done
 
 # The Promela model of the consensus core's commit and view change, checked exhaustively (no
-# bitstate) for 3 members with 2 seqs and 4 members with 1 seq: about 7 and 13 million states,
-# 1 and 1.8 GB, 40 s and 105 s on one core; then the join model (consensus/model/join.pml) for 3
+# bitstate) for 3 members with 2 seqs and 4 members with 1 seq: about 10.4 and 14.1 million states,
+# 1.8 and 2.6 GB, about 55 s and 100 s of CPU; then the join model (consensus/model/join.pml) for 3
 # members and a joiner: about 15 million states, 1.4 GB, 60 s.  Fails if spin is missing, any
 # assertion is violated or the search was cut short.
 SPIN_MODEL := consensus/model/commit_viewchange.pml

@@ -1,12 +1,16 @@
 /* ccommit.c - the log: ordering at the coordinator, PROPOSE/ACK, the commit index, delivery.
  *
- * The coordinator gives each submission the next seq, persists it, and sends PROPOSE (up to
- * g->max_batch entries each: konce_group_set_max_batch, default KONCE_CW_MAX_BATCH) to every
- * member, never more than KONCE_CW_WINDOW beyond the commit index.  A member appends only at last + 1 (an entry at seq <= last in the same epoch is
- * the one it holds: the epoch has one coordinator), persists, then ACKs its last seq.  The commit
- * index is the lowest acked seq over all members; every message carries it, so a member learns it
- * from whatever comes next (cc_learn_commit).  A member delivers up to its commit index, in
- * order, when the caller polls events (cc_next_delivery).
+ * The coordinator gives each submission the next seq, issues its persist call, and sends PROPOSE
+ * (up to g->max_batch entries each: konce_group_set_max_batch, default KONCE_CW_MAX_BATCH) to
+ * every member at once, without waiting for that record to be durable (as a Raft leader does:
+ * its own write and the members' overlap), never more than KONCE_CW_WINDOW beyond the commit
+ * index.  A member appends only at last + 1 (an entry at seq <= last in the same epoch is the one
+ * it holds: the epoch has one coordinator, and a coordinator restarted in its epoch orders
+ * nothing more in it, cgroup.h invariant 8), persists, then ACKs its last seq.  The commit index
+ * is the lowest acked seq over all members, the coordinator's own "ack" being the end of its
+ * durable log (cc_durable: it counts only once konce_group_persisted() covers it); every message
+ * carries it, so a member learns it from whatever comes next (cc_learn_commit).  A member
+ * delivers up to its commit index, in order, when the caller polls events (cc_next_delivery).
  */
 #include <errno.h>
 #include <string.h>
@@ -114,9 +118,21 @@ void cc_learn_commit(konce_group *g, uint64_t c)
 		g->commit = c;
 }
 
+uint64_t cc_durable(const konce_group *g)
+{
+	uint64_t s = g->commit > g->delivered ? g->commit : g->delivered;
+	while (s < g->last) { /* the coordinator's commit index never passes its durable log */
+		const cg_slot *sl = &g->ring[(s + 1) % KONCE_GROUP_RING];
+		if (sl->seq != s + 1 || sl->pid > g->p_done)
+			break;
+		s++;
+	}
+	return s;
+}
+
 static void recompute_commit(konce_group *g)
 {
-	uint64_t c = g->last;
+	uint64_t c = cc_durable(g); /* our own ack: what we hold durably, never what is in flight */
 	for (unsigned i = 0; i < g->n; i++)
 		if (i != g->self && g->m[i].acked < c)
 			c = g->m[i].acked;
@@ -148,9 +164,15 @@ static void send_propose(konce_group *g, unsigned to, uint64_t first)
 		g->m[to].owed_since = g->now;
 }
 
+void cc_persisted(konce_group *g)
+{
+	if (cg_is_coord(g) && g->state == KONCE_GROUP_NORMAL)
+		recompute_commit(g);
+}
+
 void cc_propose(konce_group *g)
 {
-	if (!cg_is_coord(g) || g->state != KONCE_GROUP_NORMAL || g->defer_propose)
+	if (!cg_is_coord(g) || g->state != KONCE_GROUP_NORMAL || g->defer_propose || g->sealed)
 		return;
 	while (g->q_len && g->last < g->commit + KONCE_CW_WINDOW) {
 		konce_cw_entry e[KONCE_CW_MAX_BATCH];
@@ -160,7 +182,11 @@ void cc_propose(konce_group *g)
 			k++;
 		}
 		uint64_t first = g->last + 1;
+		/* PROPOSE does not wait for this persist call (only for those before it): the
+		 * members persist while we do; recompute_commit counts our copy once it is durable. */
+		uint64_t gate = g->p_gate;
 		int got = cc_append(g, first, e, k);
+		g->p_gate = gate;
 		if (got <= 0)
 			return;
 		g->q_head = (g->q_head + (unsigned)got) % KONCE_GROUP_QUEUE;
@@ -239,6 +265,13 @@ void cc_tick(konce_group *g)
 	}
 	if (!cg_is_coord(g))
 		return;
+	if (g->sealed && !g->defer_propose) {
+		/* Restarted in our own epoch: we may have sent PROPOSEs past our durable log, so the
+		 * epoch's next seq is not ours to give again (invariant 8).  Hand the epoch over: a
+		 * view change to e + 1, the same members unless some are suspected. */
+		cv_start(g);
+		return;
+	}
 	for (unsigned i = 0; i < g->n; i++) {
 		cg_member *mm = &g->m[i];
 		if (i == g->self || mm->acked >= g->last || g->now - mm->last_tx < MS(KONCE_GROUP_RETX_MS))

@@ -134,7 +134,7 @@ int konce_group_member_info(const konce_group *g, unsigned i, konce_group_mstatu
 	memset(out, 0, sizeof(*out));
 	out->last_heard = i == g->self ? g->now : mm->last_heard;
 	out->acked_known = cg_is_coord(g);
-	out->acked = out->acked_known ? (i == g->self ? g->last : mm->acked) : 0;
+	out->acked = out->acked_known ? (i == g->self ? cc_durable(g) : mm->acked) : 0;
 	if (i == g->self)
 		out->suspicion = KONCE_GROUP_SUSP_NONE;
 	else if (mm->suspect)

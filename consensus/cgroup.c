@@ -109,8 +109,10 @@ int konce_group_persisted(konce_group *g, uint64_t id)
 {
 	if (id > g->p_issued)
 		return -EINVAL;
-	if (id > g->p_done)
+	if (id > g->p_done) {
 		g->p_done = id;
+		cc_persisted(g); /* the coordinator's own copy counts as its ack only now */
+	}
 	return 0;
 }
 
@@ -266,7 +268,21 @@ int konce_group_restore(konce_group *g, const uint8_t *view, size_t view_len, ui
 	}
 	/* A restart is not news: drop the VIEW event the install queued. */
 	g->ev_len = 0;
+	/* The coordinator of the restored epoch may have sent PROPOSEs for seqs its store does not
+	 * hold: it orders nothing more in this epoch (invariant 8).  A lone member sent nothing. */
+	g->sealed = g->n > 1 && cg_is_coord(g);
 	return 0;
+}
+
+int konce_group_found(konce_group *g, const uint8_t *view, size_t view_len, uint64_t now)
+{
+	konce_cw_value v;
+	if (g->state != KONCE_GROUP_NONE || view_len > KONCE_CW_MAX_VALUE ||
+	    konce_cw_value_parse(&v, view, view_len, NULL) != KONCE_CW_OK || v.epoch != 1 || v.commit || v.count)
+		return -EINVAL;
+	int rc = konce_group_restore(g, view, view_len, 0, 0, 0, NULL, 0, 0, now);
+	g->sealed = false; /* a first start: nobody has proposed in this view yet */
+	return rc;
 }
 
 int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry, size_t len)
@@ -379,6 +395,12 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 			cv_resend_view(g, from, &g->m[i]);
 			return 0;
 		}
+		/* A restarted coordinator (sealed, cgroup.h invariant 8) is handing its epoch over,
+		 * and its store may predate the invitation's INVITE: it does not refuse an invitation
+		 * it does not know (the joiner asks again; the next coordinator answers), since a
+		 * refusal ends the join while the next coordinator may admit it. */
+		if (g->sealed && konce_group_invite_state(g, m->secret) == 0)
+			return 0;
 		cj_on_join(g, from, m);
 		return 0;
 	}

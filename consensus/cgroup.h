@@ -37,14 +37,23 @@
  * missed views) is catching up (csnap.c): it delivers nothing until a snapshot from another
  * member arrives (event SNAPSHOT), and goes on after the snapshot's seq.
  *
- * In NORMAL the coordinator (member epoch mod n) orders entries (cc_propose), members persist
- * and ACK (cc_on_propose), the coordinator advances the commit index when all have acked
- * (cc_on_ack) and every message carries it (cc_learn_commit).  A member in VIEWCHANGE has
- * promised a ballot for its epoch: it acks nothing more in that epoch.
+ * In NORMAL the coordinator (member epoch mod n) orders entries (cc_propose): it issues its own
+ * persist call and sends PROPOSE at once, without waiting for that record to be durable; members
+ * persist and ACK (cc_on_propose); the coordinator advances the commit index when all have acked
+ * (cc_on_ack) and its own copy is durable (konce_group_persisted -> cc_persisted: its own "ack"
+ * is the end of its durable log, cc_durable), and every message carries it (cc_learn_commit).
+ * A member in VIEWCHANGE has promised a ballot for its epoch: it acks nothing more in that epoch.
+ * A coordinator restored by konce_group_restore() in its own epoch (n > 1) is *sealed*: it orders
+ * nothing more in that epoch and, on its next timer, starts a view change to e + 1 (cc_tick ->
+ * cv_start; the same members unless some are suspected); the next installed view unseals it.
+ * konce_group_found() starts a founder from a first view, in which nobody can have proposed:
+ * not sealed.
  *
- * Invariants (docs/CONSENSUS.md proves the first three):
- *   1. An entry is committed at seq s only when every member of the view has persisted it at s;
- *      no member delivers an entry at s that another delivers differently.
+ * Invariants (docs/CONSENSUS.md proves the first three, and 8):
+ *   1. An entry is committed at seq s only when every member of the view has persisted it at s,
+ *      the coordinator included (its own copy counts once konce_group_persisted() covers it, not
+ *      when its PROPOSE leaves); no member delivers an entry at s that another delivers
+ *      differently.
  *   2. At most one view is decided per epoch (single-decree Paxos among the old view's members,
  *      ballots unique per proposer; a vote is persisted before it is sent).
  *   3. Every decided view e+1 carries every entry committed in e (all-ack commit: every promiser
@@ -63,6 +72,25 @@
  *      polls events.  If a single call still filled the ring, the events that did not fit are
  *      counted and konce_group_poll_event() reports KONCE_GROUP_EV_OVERFLOW after the ring is
  *      drained: the caller must then resynchronise from the state accessors.
+ *      The coordinator's own entries are the second exception: PROPOSE waits for every persist
+ *      call made before the entries' own, never for that one (nor does anything created after
+ *      it: only a later persist call raises the gate again), so its write and the members' run
+ *      in parallel.  Invariant 1 holds because the coordinator counts its copy only when durable.
+ *   8. At most one entry exists at any (epoch, seq): only the epoch's coordinator gives seqs, and
+ *      it gives each at most once.  The danger is a coordinator that sent PROPOSE(s, x), crashed
+ *      before x was durable (its store ends before s), restarted in the same epoch and gave s to
+ *      y: a member holding x would ack s by seq and deliver x where others deliver y.  So a
+ *      coordinator restored in its epoch (konce_group_restore, n > 1) is sealed: it gives no
+ *      seq in that epoch again, and hands the epoch over by a view change.  Why that is enough:
+ *      a seq given in epoch e was given by e's coordinator in one incarnation, the one that
+ *      first installed e (cv_install, or found); every later incarnation came through a
+ *      restore, is sealed, and gives none.  The view change is the ordinary one: a promiser
+ *      freezes e, so a PROPOSE of the old incarnation still in flight is appended by no
+ *      promiser after its promise; the value's tail comes from promisers that agree at each
+ *      seq (one entry per (e, seq)); x is not committed (the coordinator never counted its own
+ *      copy) and the new view keeps it only if a promiser holds it.  Nothing new is stored:
+ *      every restart goes through konce_group_restore, which seals again, and a view change
+ *      that does not complete leaves the member sealed (and halted, like any minority).
  */
 #ifndef KONCE_CGROUP_H
 #define KONCE_CGROUP_H
@@ -215,10 +243,15 @@ int konce_group_create(konce_group *g, uint64_t now);
 /* Ask to join the members named by the token (ctoken.h); the secret is copied and wiped on free. */
 int konce_group_join(konce_group *g, const uint8_t (*keys)[KONCE_CW_KEY], unsigned n,
 		     const uint8_t secret[KONCE_CW_SECRET], uint64_t now);
-/* Restart from durable records: the view, the vote, the stored entries after `delivered`. */
+/* Restart from durable records: the view, the vote, the stored entries after `delivered`.  A
+ * coordinator restored in its own epoch of several members is sealed (invariant 8). */
 int konce_group_restore(konce_group *g, const uint8_t *view, size_t view_len, uint64_t vote_base,
 			uint64_t promised, uint64_t acc_ballot, const uint8_t *acc_value, size_t acc_len,
 			uint64_t delivered, uint64_t now);
+/* Found a group of several members from its first view (epoch 1, commit 0, no entries), which
+ * every founder's store already holds: a first start, in which nobody has proposed, so the
+ * coordinator is not sealed.  Never for a restart (konce_group_restore).  0, or -EINVAL. */
+int konce_group_found(konce_group *g, const uint8_t *view, size_t view_len, uint64_t now);
 int konce_group_restore_entry(konce_group *g, uint64_t seq, const uint8_t *entry, size_t len);
 /* After the restore, so that a restarted member knows the invitations it knew: every committed
  * INVITE or REVOKE entry at or below the delivery point, in log order (other entries are

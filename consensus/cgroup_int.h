@@ -67,6 +67,8 @@ struct konce_group {
 	const konce_env *env;
 	enum konce_group_state state;
 	bool halted, leaving, fresh;
+	bool sealed; /* restarted as the coordinator of its epoch: orders nothing more in it (cgroup.h
+		      * invariant 8); cleared by the next view */
 	unsigned max_batch; /* entries per PROPOSE this member sends as coordinator (set_max_batch) */
 	uint64_t now, next_tick, next_hb, behind_at;
 	uint64_t out_epoch; /* OUT: the epoch of the view that removed us (view_bytes holds it) */
@@ -194,6 +196,10 @@ int64_t cg_propose(konce_group *g, uint8_t kind, const uint8_t *data, size_t len
 cg_slot *cc_at(konce_group *g, uint64_t seq);
 int cc_append(konce_group *g, uint64_t first, const konce_cw_entry *e, unsigned count);
 void cc_learn_commit(konce_group *g, uint64_t c);
+/* The coordinator: the end of its durable log (every slot up to it is covered by p_done). */
+uint64_t cc_durable(const konce_group *g);
+/* The coordinator: more of its own log may be durable now; count it as its own ack. */
+void cc_persisted(konce_group *g);
 void cc_propose(konce_group *g);
 void cc_on_propose(konce_group *g, const konce_cw_msg *m);
 void cc_on_ack(konce_group *g, unsigned from, uint64_t last);

@@ -510,6 +510,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	g->state = KONCE_GROUP_NORMAL;
 	g->halted = false;
 	g->fresh = false;
+	g->sealed = false; /* a new epoch: its seqs are this view's coordinator's to give */
 	cv_mark_invite_used(g, v->used_invite);
 	cj_reset(g);
 	cc_pending_refresh(g);

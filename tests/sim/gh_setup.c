@@ -54,8 +54,14 @@ gh *gh_new(uint64_t seed, unsigned members, unsigned spares)
 		gh_node *n = &s->node[i];
 		n->used = true;
 		gh_put_bytes(&n->st.view, &n->st.view_len, vb, vlen);
-		gh_restart(s, i);
+		/* A first start (konce_group_found), not a restart: nobody has proposed yet. */
+		n->g = gh_make_core(s, i);
+		if (konce_group_found(n->g, vb, vlen, s->now))
+			gh_violation(s, "node %u could not found the group", i);
+		n->up = true;
+		n->app_hash = s->chain[0];
 		n->next_delivery = 1;
+		gh_drain(s, i);
 	}
 	gh_record_view(s, 0, 1);
 	return s;

@@ -1,6 +1,6 @@
 /* cgroup_fixture.h - the hand-driven consensus member of test_consensus_core.c and
  * test_consensus_join.c: an in-memory store whose calls are recorded, keys A, B, C and X, a member
- * restored into a view, and helpers to feed it encoded messages and read what it sends. */
+ * founded in a view, and helpers to feed it encoded messages and read what it sends. */
 #ifndef KONCE_TEST_CGROUP_FIXTURE_H
 #define KONCE_TEST_CGROUP_FIXTURE_H
 
@@ -99,7 +99,7 @@ FIX konce_group *member(store *st, const uint8_t *self, unsigned n, const uint8_
 			    .first_seq = 1};
 	uint8_t vb[KONCE_CW_MAX_VALUE];
 	size_t len = konce_cw_value_encode(&v, vb, sizeof(vb));
-	assert_int_equal(konce_group_restore(g, vb, len, 0, 0, 0, NULL, 0, 0, now), 0);
+	assert_int_equal(konce_group_found(g, vb, len, now), 0);
 	return g;
 }
 
@@ -111,7 +111,7 @@ FIX konce_group *abc(store *st)
 	memcpy(keys[2], C, 32);
 	konce_group *g = member(st, A, 3, (const uint8_t (*)[32])keys, 0);
 	konce_group_out o;
-	while (konce_group_poll(g, &o)) /* the ACK a restart sends its coordinator */
+	while (konce_group_poll(g, &o)) /* the ACK an install sends its coordinator */
 		;
 	return g;
 }
