@@ -613,6 +613,8 @@ static const struct {
 	C(msgs_rx),
 	C(keepalive_tx),
 	C(idle_closed),
+	C(channels_grown),
+	C(channels_shrunk),
 	C(pmtu_probes_tx),
 	C(pmtu_probes_lost),
 	C(pmtu_raised),
