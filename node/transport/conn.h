@@ -54,6 +54,7 @@
 #include "node/transport/pacer.h"
 #include "node/transport/recovery.h"
 #include "node/transport/recvtrack.h"
+#include "node/transport/replay.h"
 
 enum {
 	KONCE_CONN_PRESENCE_RING = 16,
@@ -121,6 +122,8 @@ typedef struct konce_conn {
 	uint64_t refused[16];    /* recent refusals, so a repeat names the first reason */
 	uint8_t refused_why[16];
 	unsigned nrefused;
+	konce_replay rx_window;  /* the endpoint's: storage for its session's wide anti-replay window
+				  * while the conn exists (konce_session_widen, ep_msg.c) */
 	/* statistics */
 	uint64_t retransmitted, probes, acks_tx, msgs_rx;
 	uint64_t acks_ignored;   /* ACK frames after the first in one packet (bounded work per packet) */

@@ -271,6 +271,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 			break;
 		}
 	konce_ep_hs_done(ep, s);
+	s->sess.wide = NULL; /* its storage goes with the conn */
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
 	konce_env_free(ep->env, s->pm);
 	if (s->rsrc)

@@ -17,7 +17,8 @@
  * finished), and the next conn continues from them, so a retransmission of a message delivered
  * before the shrink is a duplicate after it.  A path MTU search in progress holds the shrink off
  * until it ends; its result (konce_sess.pm, ep_pmtud.c) stays, so the next channel starts at the
- * size the path carries.  A kept channel (konce_ep_msg_keep_channel, a group's)
+ * size the path carries.  While it has a conn, the session's anti-replay window is the wide one
+ * (replay.h), kept in the conn; a presence keeps the small one.  A kept channel (konce_ep_msg_keep_channel, a group's)
  * never shrinks.  Correctness does not depend on the interval; it is chosen so that messages a few
  * seconds apart (a request and its reply, a consensus round) keep their conn, RTT estimate and
  * window, while a channel that went quiet costs what a presence costs well before its next
@@ -148,6 +149,7 @@ static void shrink(konce_ep *ep, konce_sess *s)
 		s->pm->gone_lost += (uint32_t)c->rec.nlost_total;
 		s->pm->gone_retransmitted += (uint32_t)c->retransmitted;
 	}
+	konce_session_narrow(&s->sess); /* out of the conn's storage */
 	konce_conn_free(c);
 	s->rel = NULL;
 	ep->c.channels_shrunk++;
@@ -259,6 +261,8 @@ int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *
 		if (!get_conn(ep, s, now_us))
 			return -ENOMEM;
 	}
+	if (!s->sess.wide)
+		konce_session_widen(&s->sess, &s->rel->rx_window); /* a channel's reordering (replay.h) */
 	/* back-pressure: while the application has not consumed this session's messages, packets
 	 * with fragments are left unread and unacknowledged (the peer sends them again) */
 	s->rel->hold_fragments = konce_ep_msg_events_full(ep, s);
