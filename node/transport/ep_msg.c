@@ -8,21 +8,22 @@
  * that reach it are dropped (its PINGs are not retransmitted: the next keepalive, or the idle
  * close, follows).  It grows into a channel (its konce_conn is created) on first use:
  * konce_ep_msg_send(), konce_ep_ping(), or a packet from the peer carrying reliability frames
- * other than ACK.  It shrinks back (shrink(): the conn and its path MTU search are freed) once the
- * conn is idle (konce_conn_idle: nothing queued, in flight, owed or pending, the reassembler settled,
- * every message it delivered released by the application) and no message was queued, no message
- * frame arrived and no outcome came (konce_conn.msg_us) for KONCE_EP_SHRINK_MS or 4 probe timeouts,
- * whichever is longer; keepalives either way do not count.  The session keeps the two numbers exactly-once delivery needs
- * (konce_conn_ids: the next outgoing wire id, and the incoming id below which every message is
- * finished), and the next conn continues from them, so a retransmission of a message delivered
- * before the shrink is a duplicate after it.  A path MTU search in progress holds the shrink off
- * until it ends; its result (konce_sess.pm, ep_pmtud.c) stays, so the next channel starts at the
- * size the path carries.  While it has a conn, the session's anti-replay window is the wide one
- * (replay.h), kept in the conn; a presence keeps the small one.  A kept channel (konce_ep_msg_keep_channel, a group's)
- * never shrinks.  Correctness does not depend on the interval; it is chosen so that messages a few
- * seconds apart (a request and its reply, a consensus round) keep their conn, RTT estimate and
- * window, while a channel that went quiet costs what a presence costs well before its next
- * keepalive (KONCE_KEEPALIVE_MS, 25 s).  Every authenticated payload
+ * other than ACK.  It shrinks back (shrink(): the conn is freed) once the conn is idle
+ * (konce_conn_idle: nothing queued, in flight, owed or pending, the reassembler settled, every
+ * message it delivered released by the application) and no message was queued, no message frame
+ * arrived and no outcome came (konce_conn.msg_us) for KONCE_EP_SHRINK_MS or 4 probe timeouts,
+ * whichever is longer; keepalives either way do not count.  The session keeps the two numbers
+ * exactly-once delivery needs (konce_conn_ids: the next outgoing wire id, and the incoming id
+ * below which every message is finished), and the next conn continues from them, so a
+ * retransmission of a message delivered before the shrink is a duplicate after it.  A path MTU
+ * search in progress holds the shrink off until it ends; its result (konce_sess.pm, ep_pmtud.c)
+ * stays, so the next channel starts at the size the path carries.  While it has a conn, the
+ * session's anti-replay window is the wide one (replay.h), kept in the conn; a presence keeps the
+ * small one.  A kept channel (konce_ep_msg_keep_channel, a group's) never shrinks.  Correctness
+ * does not depend on the interval; it is chosen so that messages a few seconds apart (a request
+ * and its reply, a consensus round) keep their conn, RTT estimate and window, while a channel
+ * that went quiet costs what a presence costs well before its next keepalive
+ * (KONCE_KEEPALIVE_MS, 25 s).  Every authenticated payload
  * of a session with a conn goes to konce_conn_on_packet(); afterwards, and after every send and
  * timer, konce_ep_msg_flush() seals whatever the conn has due into DATA packets.  The conn's
  * callbacks become MSG_DELIVERED, MSG_FAILED and MESSAGE events; when a session ends, every
