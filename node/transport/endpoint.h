@@ -222,7 +222,7 @@ struct konce_ep_counters {
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
- * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/base/secmem.h; about 224 bytes per session). */
+ * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/base/secmem.h; 288 bytes per session). */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
