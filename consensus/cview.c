@@ -510,7 +510,9 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	g->state = KONCE_GROUP_NORMAL;
 	g->halted = false;
 	g->fresh = false;
+	g->withdrawing = false; /* a withdrawing joiner takes the seat (cjoin.c) */
 	cv_mark_invite_used(g, v->used_invite);
+	cj_mark_withdrawn(g);
 	cj_reset(g);
 	cc_pending_refresh(g);
 	for (unsigned i = 0; i < KONCE_GROUP_PENDING; i++)
