@@ -652,6 +652,16 @@ int konce_group_join_deadline(konce_group *g, uint64_t until)
 	return 0;
 }
 
+int konce_group_join_deadline_unix(konce_group *g, uint64_t unix_s)
+{
+	if (!g->wall)
+		return -EINVAL; /* no wall clock to judge it by */
+	uint64_t left = unix_s > g->wall ? unix_s - g->wall : 0;
+	if (left > UINT64_MAX / 1000000u - g->now)
+		return -ERANGE;
+	return konce_group_join_deadline(g, g->now + left * 1000000u);
+}
+
 int konce_group_join_progress(const konce_group *g, uint64_t *epoch, uint64_t *left_ms)
 {
 	if (g->state != KONCE_GROUP_JOINING)

@@ -287,6 +287,10 @@ unsigned konce_group_coordinator(const konce_group *g);
  * KONCE_GROUP_WITHDRAW_MS later, unless a view already admitted it.  A time already past withdraws
  * on the next timer.  0, or -EINVAL when not joining or already withdrawing. */
 int konce_group_join_deadline(konce_group *g, uint64_t until);
+/* The same with a wall-clock deadline (unix seconds), judged by the wall clock set last
+ * (konce_group_set_wallclock; -EINVAL if none): a host restarted during a join keeps the time
+ * that was left, as its store recorded it. */
+int konce_group_join_deadline_unix(konce_group *g, uint64_t unix_s);
 /* A joining group: the epoch of the latest view a member told it of (0: none yet, it asks the
  * token's members) and the milliseconds left, as of the core's last call, before it gives up
  * (OUT, TIMEDOUT).  0, or -EINVAL when not joining. */
