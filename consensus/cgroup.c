@@ -385,8 +385,13 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 	}
 	if (g->state == KONCE_GROUP_OUT && g->out_reason == KONCE_GROUP_OUT_TIMEDOUT) {
 		/* We gave up joining: if a view admitted us after all, its members hear that we are
-		 * gone for good (cjoin.c), once per RESEND_MS. */
-		if (m->epoch && (g->now - g->behind_at >= MS(KONCE_GROUP_RESEND_MS) || !g->behind_at)) {
+		 * gone for good (cjoin.c), once per RESEND_MS.  Members never answer that, and a
+		 * refusal or a view without us is no member's traffic: no exchange loops. */
+		bool named = m->type != KONCE_CW_NEWVIEW;
+		for (unsigned k = 0; !named && k < m->v.n; k++)
+			named = !memcmp(m->v.keys + k * KONCE_CW_KEY, g->cfg.self, KONCE_CW_KEY);
+		if (m->epoch && named && m->type != KONCE_CW_REFUSED &&
+		    (g->now - g->behind_at >= MS(KONCE_GROUP_RESEND_MS) || !g->behind_at)) {
 			g->behind_at = g->now ? g->now : 1;
 			cj_send_withdraw(g, KONCE_CW_WD_OUT, from);
 		}

@@ -31,7 +31,8 @@
  *      |  input(NEWVIEW naming it): it takes the seat (cv_install): NORMAL, as any joiner
  *      |  input(REFUSED(WITHDRAWN)) from the coordinator: OUT (TIMEDOUT), confirmed
  *      |  KONCE_GROUP_WITHDRAW_MS without either: JOIN_WITHDRAW(OUT), OUT (TIMEDOUT), unconfirmed
- *   OUT (TIMEDOUT): any message of the group: JOIN_WITHDRAW(OUT) back (once per RESEND_MS)
+ *   OUT (TIMEDOUT): a member's message (a view naming it, member traffic; not REFUSED nor a view
+ *      without it): JOIN_WITHDRAW(OUT) back, once per RESEND_MS; members never answer OUT
  *
  * The coordinator answers REFUSED(WITHDRAWN) only in NORMAL and only when no view change adding the
  * joiner is under way (change_join): it drops the joiner from its queue, ends a vote on it, and
@@ -327,8 +328,11 @@ void cj_on_withdraw(konce_group *g, const uint8_t from[KONCE_CW_KEY], int i, con
 			memset(&g->joinq[--g->joinq_len], 0, sizeof(g->joinq[0]));
 			break;
 		}
+	/* Only a joiner still waiting (PENDING) is answered: one gone for good (OUT) waits for
+	 * nothing, and an answer to it would only draw another OUT. */
+	bool pending = m->flag == KONCE_CW_WD_PENDING;
 	if (!cg_is_coord(g)) {
-		if (m->epoch < g->epoch)
+		if (pending && m->epoch < g->epoch)
 			cv_resend_view(g, from, NULL); /* as for JOIN: our coordinator answers */
 		return;
 	}
@@ -339,7 +343,8 @@ void cj_on_withdraw(konce_group *g, const uint8_t from[KONCE_CW_KEY], int i, con
 		return; /* a view change may be adding it: answer once a view is installed */
 	if (voting)
 		g->join_active = false; /* the round ends; the next queued join starts on the tick */
-	send_refused(g, from, KONCE_CW_R_WITHDRAWN);
+	if (pending)
+		send_refused(g, from, KONCE_CW_R_WITHDRAWN);
 }
 
 int cj_learn_view(konce_group *g, const konce_cw_value *v)

@@ -135,6 +135,19 @@ static void test_joiner_gives_up_unanswered(void **st)
 	assert_false(next_out(g, to, &m)); /* rate-limited */
 	assert_int_equal(input(g, A, &hb, t + (KONCE_GROUP_RESEND_MS + 10) * MSEC), -EINVAL);
 	assert_true(next_out(g, to, &m));
+	/* A refusal, or a view without it, is no member's traffic: nothing back (no exchange loops). */
+	t += 2 * (KONCE_GROUP_RESEND_MS + 10) * MSEC;
+	konce_cw_msg rf = hdr(KONCE_CW_REFUSED, 2, 0);
+	rf.flag = KONCE_CW_R_WITHDRAWN;
+	assert_int_equal(input(g, B, &rf, t), -EINVAL);
+	static uint8_t view[2][32];
+	memcpy(view[0], A, 32);
+	memcpy(view[1], B, 32);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &view[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, A, &nv, t), -EINVAL);
+	assert_false(next_out(g, to, &m));
 	konce_group_free(g);
 }
 
@@ -199,6 +212,13 @@ static void test_coordinator_ends_vote(void **st)
 	uint64_t later = (30 + KONCE_GROUP_WITHDRAW_KEEP_MS + 10) * MSEC;
 	assert_int_equal(input(g, Y, &j, later), 0);
 	assert_true(asks(g));
+	/* A withdrawal for good (OUT) ends the vote too, and is not answered. */
+	w.flag = KONCE_CW_WD_OUT;
+	assert_int_equal(input(g, Y, &w, later + 10 * MSEC), 0);
+	assert_false(find_out(g, KONCE_CW_REFUSED, Y, &m));
+	assert_int_equal(input(g, B, &v, later + 20 * MSEC), 0);
+	assert_int_equal(input(g, C, &v, later + 20 * MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
 	konce_group_free(g);
 }
 
