@@ -117,6 +117,7 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
+	uint64_t short_joins, joins_withdrawn; /* joins given a short deadline; joiners OUT (TIMEDOUT) */
 	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record becomes
 	 * durable 0..flush_max microseconds later (konce_group_persisted); a crash loses what is not. */
 	bool async;
