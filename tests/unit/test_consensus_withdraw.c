@@ -336,7 +336,9 @@ static void test_withdraw_wire(void **st)
 	r.flag = KONCE_CW_R_WITHDRAWN;
 	n = konce_cw_encode(&r, b, sizeof(b));
 	assert_int_equal(konce_cw_parse(&m, b, n), KONCE_CW_OK);
-	b[n - 1] = KONCE_CW_R_WITHDRAWN + 1;
+	b[n - 1] = KONCE_CW_R_UNKNOWN; /* the last reason: "not yet" */
+	assert_int_equal(konce_cw_parse(&m, b, n), KONCE_CW_OK);
+	b[n - 1] = KONCE_CW_R_UNKNOWN + 1;
 	assert_int_not_equal(konce_cw_parse(&m, b, n), KONCE_CW_OK);
 }
 
