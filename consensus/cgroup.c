@@ -396,19 +396,14 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 			cv_resend_view(g, from, &g->m[i]);
 			return 0;
 		}
-		/* A restarted coordinator (sealed, cgroup.h invariant 8) is handing its epoch over,
-		 * and its store may predate the invitation's INVITE: it does not refuse an invitation
-		 * it does not know (the joiner asks again; the next coordinator answers), since a
-		 * refusal ends the join while the next coordinator may admit it. */
-		if (g->sealed && konce_group_invite_state(g, m->secret) == 0)
-			return 0;
 		cj_on_join(g, from, m);
 		return 0;
 	}
-	if (g->state == KONCE_GROUP_OUT && g->out_reason == KONCE_GROUP_OUT_TIMEDOUT) {
-		/* We gave up joining: if a view admitted us after all, its members hear that we are
-		 * gone for good (cjoin.c), once per RESEND_MS.  Members never answer that, and a
-		 * refusal or a view without us is no member's traffic: no exchange loops. */
+	if (g->state == KONCE_GROUP_OUT &&
+	    (g->out_reason == KONCE_GROUP_OUT_TIMEDOUT || g->out_reason == KONCE_GROUP_OUT_REFUSED)) {
+		/* We gave up joining, or were refused: if a view admitted us after all, its members
+		 * hear that we are gone for good (cjoin.c), once per RESEND_MS.  Members never answer
+		 * that, and a refusal or a view without us is no member's traffic: no exchange loops. */
 		bool named = m->type != KONCE_CW_NEWVIEW;
 		for (unsigned k = 0; !named && k < m->v.n; k++)
 			named = !memcmp(m->v.keys + k * KONCE_CW_KEY, g->cfg.self, KONCE_CW_KEY);
@@ -449,7 +444,11 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		if (m->type == KONCE_CW_REFUSED && m->flag == KONCE_CW_R_WITHDRAWN) {
 			if (!g->withdrawing)
 				return -EINVAL; /* the answer to an earlier attempt's withdrawal */
-			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, m->flag, 0);
+			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, g->join_unknown ? KONCE_CW_R_UNKNOWN : m->flag, 0);
+			return 0;
+		}
+		if (m->type == KONCE_CW_REFUSED && m->flag == KONCE_CW_R_UNKNOWN) {
+			g->join_unknown = true; /* not yet: we keep asking (cjoin.c) */
 			return 0;
 		}
 		if (m->type == KONCE_CW_REFUSED) {
@@ -629,7 +628,7 @@ void konce_group_timer(konce_group *g, uint64_t now)
 		if (g->withdrawing && now >= g->withdraw_until) {
 			/* Nobody answered (the group is halted, or no member we know of answers). */
 			cj_send_withdraw(g, KONCE_CW_WD_OUT, NULL);
-			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, 0, 0);
+			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, g->join_unknown ? KONCE_CW_R_UNKNOWN : 0, 0);
 			return;
 		}
 		if (now >= g->join_retry_at) {

@@ -20,7 +20,7 @@
  *   JOINING --input(NEWVIEW naming us), cv_install()--------------------> NORMAL
  *     |  ^ input(NEWVIEW without us, newer), cv_on_newview():              |   ^
  *     |  | the JOIN goes to its members now (cj_learn_view)                |   |
- *     |  input(REFUSED); or no view by join_until: JOIN_WITHDRAW           |   |
+ *     |  input(REFUSED, not UNKNOWN); or no view by join_until: WITHDRAW  |   |
  *     |  until REFUSED(WITHDRAWN) or WITHDRAW_MS later (TIMEDOUT)          |   |
  *     |  (a view naming us meanwhile still admits us: cjoin.c)             |   |
  *     +--------------------------------------------> OUT                   |   |
@@ -93,6 +93,15 @@
  *      copy) and the new view keeps it only if a promiser holds it.  Nothing new is stored:
  *      every restart goes through konce_group_restore, which seals again, and a view change
  *      that does not complete leaves the member sealed (and halted, like any minority).
+ *   9. A joiner is told a final refusal only on a fact that later coordinators learn too, so no
+ *      JOIN of it still in flight (resent, duplicated, delayed) is admitted after it stopped: a
+ *      used invitation (a decided view used it, or a REVOKE entry), a member's "no" (which
+ *      proposes the REVOKE), expiry by the wall clock.  An invitation the coordinator does not
+ *      know -- its INVITE not committed yet, or missed -- gets REFUSED(UNKNOWN), which is not
+ *      final: the joiner keeps asking until it is admitted, refused finally, or withdraws at its
+ *      deadline (cjoin.c).  Where a final refusal is not airtight (a REVOKE lost uncommitted in a
+ *      view change; lagging wall clocks) and a view names the refused joiner anyway, it answers
+ *      that view's members with JOIN_WITHDRAW(OUT), and they remove it at once.
  */
 #ifndef KONCE_CGROUP_H
 #define KONCE_CGROUP_H

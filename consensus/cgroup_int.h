@@ -150,6 +150,7 @@ struct konce_group {
 	uint64_t join_until;      /* stops asking then and withdraws (cjoin.c) */
 	bool withdrawing;         /* past join_until: JOIN_WITHDRAW instead of JOIN */
 	uint64_t withdraw_until;  /* gives up then, unanswered (OUT, TIMEDOUT) */
+	bool join_unknown;        /* a coordinator answered REFUSED(UNKNOWN): not (yet) known there */
 	uint64_t join_view_epoch; /* the latest view a member told it of (0: none): token_keys are its members */
 	enum konce_group_out_reason out_reason; /* OUT: why */
 
@@ -265,7 +266,8 @@ void cj_mark_withdrawn(konce_group *g);
 void cj_send_withdraw(konce_group *g, uint8_t final, const uint8_t *to);
 void cj_committed(konce_group *g, const cg_slot *s);
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
-/* 0 (committed, unused, unexpired), KONCE_CW_R_INVALID (unknown or used) or KONCE_CW_R_EXPIRED. */
+/* 0 (committed, unused, unexpired), KONCE_CW_R_INVALID (used), KONCE_CW_R_EXPIRED or
+ * KONCE_CW_R_UNKNOWN (not known here). */
 int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
 bool cj_is_leaver(const konce_group *g, const uint8_t key[KONCE_CW_KEY]);
 void cj_tick(konce_group *g);

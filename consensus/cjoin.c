@@ -3,7 +3,8 @@
  * An invitation enters the group as an INVITE entry (the hash of its secret), ordered and
  * committed like any entry, so every member knows it.  A joiner sends JOIN(secret) to every member
  * it knows of, again every KONCE_GROUP_JOIN_RETRY_MS; the coordinator queues it if the invitation
- * is committed and unused (else REFUSED(INVALID)), and takes one join at a time: JOIN_ASK to
+ * is committed and unused (else REFUSED: INVALID if used, EXPIRED, or UNKNOWN, which is not final:
+ * see below), and takes one join at a time: JOIN_ASK to
  * every member, each of which checks the invitation and asks its policy, and answers JOIN_VOTE.
  * The coordinator decides once every member has answered or KONCE_GROUP_JOIN_DEADLINE_MS has
  * passed: accepted when a strict majority said yes and none said no.  An accepted join becomes a
@@ -16,6 +17,21 @@
  * (konce_group_set_wallclock): an expired one is refused with REFUSED(EXPIRED) when the join
  * arrives, when its vote starts and when it is decided, and a member votes no on it.
  * A member that leaves sends LEAVE to the coordinator until a view without it is installed.
+ *
+ * An invitation the coordinator does not know is no reason to end the join: its INVITE may not
+ * have committed yet (the inviter's view cannot commit while a member is down), or the coordinator
+ * may have missed it (restarted, behind).  A JOIN is resent and may be duplicated or delayed, so a
+ * JOIN refused now can reach this or a later coordinator once the INVITE has committed, and be
+ * admitted: a final refusal there would leave a joiner that stopped asking in the view, a silent
+ * member that no majority may be left to evict.  So the answer to an unknown invitation is
+ * REFUSED(UNKNOWN), which the joiner takes as "not yet": it keeps asking until it is admitted, is
+ * refused finally, or its time runs out and it withdraws (below), which covers a forged or
+ * forgotten secret too.  A final refusal stands on what later coordinators learn too: INVALID on a
+ * view that used the invitation or a REVOKE, REJECTED on a member's "no" (and the REVOKE it
+ * proposes), EXPIRED on the wall clock.  Where that is not airtight (a REVOKE not yet committed is
+ * lost in a view change and a member's policy changes its mind; a later coordinator's wall clock
+ * lags), a view may still name a joiner that was refused: it answers that view's members like one
+ * that gave up, JOIN_WITHDRAW(OUT) (cgroup.c), so they remove it at once.
  *
  * The joiner's side: its token names the members of the view the invitation was made in, and the
  * coordinator may since have changed (evicted, or a view that a later joiner entered).  A JOIN
@@ -99,7 +115,7 @@ int cj_invite_check(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET],
 				return KONCE_CW_R_INVALID;
 			return expired(g, g->invite_expires[i]) ? KONCE_CW_R_EXPIRED : 0;
 		}
-	return KONCE_CW_R_INVALID;
+	return KONCE_CW_R_UNKNOWN;
 }
 
 int konce_group_invite_state(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET])

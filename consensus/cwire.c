@@ -340,7 +340,7 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		break;
 	case KONCE_CW_REFUSED:
 		m->flag = (uint8_t)rd_be(&r, 1);
-		ok = m->flag >= KONCE_CW_R_REJECTED && m->flag <= KONCE_CW_R_WITHDRAWN;
+		ok = m->flag >= KONCE_CW_R_REJECTED && m->flag <= KONCE_CW_R_UNKNOWN;
 		break;
 	case KONCE_CW_LEAVE:
 		break;

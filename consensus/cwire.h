@@ -91,10 +91,12 @@ enum konce_cw_entry_kind {
 
 enum konce_cw_refused_reason {
 	KONCE_CW_R_REJECTED = 1, /* a member rejected, or too few acked by the deadline */
-	KONCE_CW_R_INVALID = 2,  /* the invitation is unknown or used */
+	KONCE_CW_R_INVALID = 2,  /* the invitation is used (or revoked) */
 	KONCE_CW_R_EXPIRED = 3,  /* the invitation has expired */
 	KONCE_CW_R_WITHDRAWN = 4, /* the answer to JOIN_WITHDRAW: the coordinator dropped the join and
 				   * admits no JOIN from that key for KONCE_GROUP_WITHDRAW_KEEP_MS */
+	KONCE_CW_R_UNKNOWN = 5,  /* not final: the coordinator does not know the invitation (yet: its
+				  * INVITE may not have committed); the joiner asks again (cjoin.c) */
 };
 
 /* JOIN_WITHDRAW's final byte.  PENDING: the joiner's time is up, but it still takes its seat if a

@@ -12,6 +12,9 @@
  * an earlier round too).  The coordinator decides when every member has answered or whenever the
  * deadline passes: a counted "no" refuses J and spends the invitation; else a strict majority of
  * yes accepts J; else the round ends with no answer (J's next JOIN may open another).
+ * A counted "no" is the only refusal the model has, as in the code: a coordinator that does not
+ * know the invitation yet (its INVITE not committed) answers REFUSED(UNKNOWN), which ends nothing
+ * (cgroup.h invariant 9); in the model that is a JOIN that opens no round, and J asks again.
  *
  * View 2 is decided by single-decree Paxos among view 1's members, as in commit_viewchange.pml,
  * with two proposers: the coordinator (ballot 1) and member 2 (ballot 2: a rival that suspects a

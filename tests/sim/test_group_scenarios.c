@@ -10,8 +10,10 @@
  *                      the dead one restarts and both go on in the same membership;
  *   restart_keeps_place: a member down for less than the suspicion time comes back in the same
  *                      view, with nothing lost;
- *   join:              an invited key joins a group of three; a vetoed one and one with an unknown
- *                      secret are refused; the joiner delivers what commits after it joined;
+ *   join:              an invited key joins a group of three; a vetoed one is refused; one with an
+ *                      unknown secret is told "not yet" (it may not have committed) and gives up at
+ *                      its deadline (OUT, TIMEDOUT) in no view; the joiner delivers what commits
+ *                      after it joined;
  *   leave:             a member leaves and learns it has left; the rest go on.
  *   join_stale_token:  a joiner whose token does not name the coordinator (the view changed since
  *                      the invitation), on 20 seeded schedules with loss, duplication and, on odd
@@ -21,7 +23,12 @@
  *                      stays JOINING, says how long it has left, and gives up (OUT, TIMEDOUT)
  *                      when KONCE_GROUP_JOIN_TIMEOUT_MS and then KONCE_GROUP_WITHDRAW_MS have passed;
  *   join_deadline_race: a joiner whose deadline falls as the coordinator admits it (40 seeds with
- *                      loss): it is a member everywhere, or out and in no view (no silent member).
+ *                      loss): it is a member everywhere, or out and in no view (no silent member);
+ *   join_before_invite_commits: two joiners ask while their invitations cannot commit (one of two
+ *                      members down): the coordinator does not know them yet and must not refuse
+ *                      them finally (SIM_SEED=1767 of test_group_faults: refused joiners, admitted
+ *                      later from delayed JOINs, left a view of four with two running); once the
+ *                      member is back, both are admitted and all four commit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -210,12 +217,13 @@ static void test_join(void **st)
 	assert_int_equal(gh_join(s, 4), 0);
 	memset(s->node[5].secret, 0x55, KONCE_CW_SECRET); /* never invited */
 	assert_int_equal(gh_join(s, 5), 0);
+	assert_int_equal(konce_group_join_deadline(s->node[5].g, s->now + SEC), 0);
 	gh_run_until(s, s->now + 4 * SEC);
 	assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_NORMAL);
 	assert_true(s->node[4].out);
 	assert_int_equal(s->node[4].out_reason, KONCE_GROUP_OUT_REFUSED);
 	assert_true(s->node[5].out);
-	assert_int_equal(s->node[5].out_reason, KONCE_GROUP_OUT_REFUSED);
+	assert_int_equal(s->node[5].out_reason, KONCE_GROUP_OUT_TIMEDOUT);
 	uint64_t joined_at = delivered(s, 3);
 	propose_n(s, 3, 4);
 	gh_run_until(s, s->now + 2 * SEC);
@@ -385,6 +393,50 @@ static void test_join_deadline_race(void **st)
 	assert_true(withdrawn > 0);
 }
 
+/* The sequence of test_group_faults' seed 1767, made deterministic: the coordinator (node 1 of
+ * {0, 1}) issues two invitations while node 0 is down, so their INVITE entries cannot commit (all
+ * ack), and the joiners 2 and 3 ask at once.  The coordinator does not know the invitations yet: it
+ * once answered REFUSED(INVALID), final, and the joiners stopped, while their resent or delayed
+ * JOINs could still be admitted once the INVITEs committed -- a view naming members that never run,
+ * which no majority can remove.  Now the answer is "not yet" (UNKNOWN): the joiners keep asking,
+ * and are admitted once node 0 is back; every member of the view runs and commits. */
+static void test_join_before_invite_commits(void **st)
+{
+	(void)st;
+	gh *s = gh_new(11, 2, 2);
+	for (unsigned i = 0; i < 2; i++)
+		s->node[i].policy[2] = s->node[i].policy[3] = true;
+	propose_n(s, 0, 2);
+	gh_run_until(s, s->now + SEC);
+	assert_int_equal(konce_group_coordinator(s->node[1].g), 1);
+	gh_crash(s, 0);
+	assert_int_equal(gh_invite(s, 1, 2), 0);
+	assert_int_equal(gh_invite(s, 1, 3), 0);
+	gh_run_until(s, s->now + 100 * SIM_MS);
+	unsigned members[2] = {0, 1};
+	assert_int_equal(gh_join_to(s, 2, members, 2), 0);
+	assert_int_equal(gh_join_to(s, 3, members, 2), 0);
+	gh_run_until(s, s->now + 2 * SEC);
+	/* Not known yet at the coordinator: still asking, not refused. */
+	for (unsigned j = 2; j < 4; j++) {
+		assert_false(s->node[j].out);
+		assert_int_equal(konce_group_state(s->node[j].g), KONCE_GROUP_JOINING);
+	}
+	gh_restart(s, 0);
+	gh_run_until(s, s->now + 8 * SEC);
+	for (unsigned j = 2; j < 4; j++)
+		assert_int_equal(konce_group_state(s->node[j].g), KONCE_GROUP_NORMAL);
+	for (unsigned i = 0; i < 4; i++) {
+		const uint8_t (*keys)[KONCE_CW_KEY];
+		assert_int_equal(konce_group_members(s->node[i].g, &keys), 4);
+		for (unsigned j = 0; j < 4; j++)
+			assert_true(in_view(s, i, j));
+	}
+	assert_int_equal(gh_progress(s, 5 * SEC), 0);
+	ok(s);
+	gh_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_join_stale_token),
 		cmocka_unit_test(test_join_gives_up),
 		cmocka_unit_test(test_join_deadline_race),
+		cmocka_unit_test(test_join_before_invite_commits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

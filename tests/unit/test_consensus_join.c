@@ -558,6 +558,78 @@ static void test_join_follows_view(void **st)
 	konce_group_free(g);
 }
 
+/* An invitation the coordinator does not know (yet) does not end the join (cjoin.c): the coordinator
+ * B of {A, B, C}, whose INVITE has not committed (A and C have not acked it), answers a JOIN with
+ * REFUSED(UNKNOWN), not a final refusal; the joiner keeps asking, so the JOIN that arrives once the
+ * INVITE has committed (here, or at a later coordinator) starts the vote that admits it.  A joiner
+ * told only UNKNOWN reports it when it finally gives up (OUT, TIMEDOUT, kind UNKNOWN).  A used
+ * invitation is refused finally (INVALID). */
+static void test_join_before_invite_commits(void **st)
+{
+	(void)st;
+	static uint8_t keys[3][32], y[32], secret[32], h[32], to[32];
+	memcpy(keys[0], A, 32);
+	memcpy(keys[1], B, 32);
+	memcpy(keys[2], C, 32);
+	memset(y, 0x7b, 32);
+	memset(secret, 0x4b, 32);
+	konce_ctoken_secret_hash(h, secret);
+	store s = {0};
+	konce_group *g = member(&s, B, 3, (const uint8_t (*)[32])keys, 0);
+	konce_group_event ev;
+	konce_cw_msg m;
+	assert_int_equal(konce_group_coordinator(g), 1);
+	assert_true(konce_group_invite(g, h, 0, MSEC) > 0);
+	while (konce_group_poll_event(g, &ev))
+		;
+	(void)find_out(g, 0, NULL, &m);
+	assert_int_equal(konce_group_invite_state(g, secret), 0); /* in the log, not committed */
+	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
+	j.secret = secret;
+	assert_int_equal(input(g, y, &j, 2 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_REFUSED, y, &m));
+	assert_int_equal(m.flag, KONCE_CW_R_UNKNOWN);
+	assert_false(find_out(g, KONCE_CW_JOIN_ASK, A, &m)); /* no vote on it yet */
+	/* A and C ack: the INVITE commits, and the same (resent or delayed) JOIN starts the vote. */
+	konce_cw_msg ack = hdr(KONCE_CW_ACK, 1, 0);
+	ack.u = 1;
+	assert_int_equal(input(g, A, &ack, 3 * MSEC), 0);
+	assert_int_equal(input(g, C, &ack, 3 * MSEC), 0);
+	while (konce_group_poll_event(g, &ev))
+		;
+	assert_int_equal(konce_group_invite_state(g, secret), 1);
+	assert_int_equal(input(g, y, &j, 4 * MSEC), 0);
+	assert_true(find_out(g, KONCE_CW_JOIN_ASK, A, &m));
+	assert_memory_equal(m.key, y, 32);
+	konce_group_free(g);
+
+	/* The joiner's side: UNKNOWN is not final; it keeps sending JOIN, and when its time is up it
+	 * withdraws as any joiner (OUT, TIMEDOUT), saying the group did not know the invitation. */
+	store s2 = {0};
+	g = member(&s2, y, 0, NULL, 0);
+	assert_int_equal(konce_group_join(g, (const uint8_t (*)[32])keys, 3, secret, 0), 0);
+	(void)find_out(g, 0, NULL, &m);
+	konce_cw_msg r = hdr(KONCE_CW_REFUSED, 1, 0);
+	r.flag = KONCE_CW_R_UNKNOWN;
+	assert_int_equal(input(g, B, &r, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	assert_false(konce_group_poll_event(g, &ev));
+	konce_group_timer(g, (KONCE_GROUP_JOIN_RETRY_MS + 1) * MSEC);
+	unsigned joins = 0;
+	while (next_out(g, to, &m))
+		joins += m.type == KONCE_CW_JOIN;
+	assert_int_equal(joins, 3);
+	assert_int_equal(konce_group_join_deadline(g, 600 * MSEC), 0);
+	konce_group_timer(g, 600 * MSEC);
+	konce_group_timer(g, (600 + KONCE_GROUP_WITHDRAW_MS) * MSEC);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
+	assert_true(konce_group_poll_event(g, &ev));
+	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
+	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_TIMEDOUT);
+	assert_int_equal(ev.kind, KONCE_CW_R_UNKNOWN);
+	konce_group_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_join_vote_and_veto),
 		cmocka_unit_test(test_joiner_abstains_until_snapshot),
 		cmocka_unit_test(test_join_follows_view),
+		cmocka_unit_test(test_join_before_invite_commits),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

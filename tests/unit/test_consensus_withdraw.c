@@ -1,6 +1,7 @@
 /* test_consensus_withdraw.c - a joiner that gives up withdraws (consensus/cjoin.c), driven by hand
  * (tests/unit/cgroup_fixture.h): the joiner's side (JOIN_WITHDRAW, REFUSED(WITHDRAWN), taking the
- * seat of a view that admitted it meanwhile, giving up unanswered) and the members' side (the
+ * seat of a view that admitted it meanwhile, giving up unanswered; a refused joiner answers a view
+ * that names it anyway like one that gave up) and the members' side (the
  * coordinator ends the vote and answers, except while a view adding the joiner is under way; a
  * joiner that withdrew for good is removed from a view that names it at once). */
 #include "tests/unit/cgroup_fixture.h"
@@ -148,6 +149,56 @@ static void test_joiner_gives_up_unanswered(void **st)
 	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &view[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
 	assert_int_equal(input(g, A, &nv, t), -EINVAL);
 	assert_false(next_out(g, to, &m));
+	konce_group_free(g);
+}
+
+/* A joiner refused finally (here REJECTED) that a view names anyway -- a later coordinator admitted
+ * a JOIN of it still in flight (cgroup.h invariant 9) -- answers that view's members like one that
+ * gave up: JOIN_WITHDRAW(OUT), once per RESEND_MS, so they remove it at once.  REFUSED(UNKNOWN)
+ * before that ends nothing, and a view without it draws no answer. */
+static void test_refused_joiner_answers_view(void **st)
+{
+	(void)st;
+	store s = {0};
+	konce_group *g = joiner(&s);
+	konce_cw_msg m;
+	uint8_t to[32];
+	while (next_out(g, to, &m))
+		;
+	konce_cw_msg rf = hdr(KONCE_CW_REFUSED, 1, 0);
+	rf.flag = KONCE_CW_R_UNKNOWN;
+	assert_int_equal(input(g, B, &rf, MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	rf.flag = KONCE_CW_R_REJECTED;
+	assert_int_equal(input(g, B, &rf, 2 * MSEC), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
+	assert_int_equal(konce_group_out_reason(g), KONCE_GROUP_OUT_REFUSED);
+	assert_false(next_out(g, to, &m));
+	static uint8_t without[2][32], with[3][32];
+	memcpy(without[0], A, 32);
+	memcpy(without[1], B, 32);
+	memcpy(with[0], A, 32);
+	memcpy(with[1], B, 32);
+	memcpy(with[2], Y, 32);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &without[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, A, &nv, 10 * MSEC), -EINVAL);
+	assert_false(next_out(g, to, &m));
+	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &with[0][0], .used_invite = H, .commit = 0, .first_seq = 1};
+	assert_int_equal(input(g, A, &nv, 20 * MSEC), -EINVAL);
+	assert_true(next_out(g, to, &m));
+	assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
+	assert_int_equal(m.flag, KONCE_CW_WD_OUT);
+	assert_memory_equal(to, A, 32);
+	assert_false(next_out(g, to, &m));
+	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 2, 0);
+	assert_int_equal(input(g, B, &hb, 30 * MSEC), -EINVAL);
+	assert_false(next_out(g, to, &m)); /* rate-limited */
+	assert_int_equal(input(g, B, &hb, (30 + KONCE_GROUP_RESEND_MS) * MSEC), -EINVAL);
+	assert_true(next_out(g, to, &m));
+	assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
+	assert_memory_equal(to, B, 32);
 	konce_group_free(g);
 }
 
@@ -336,7 +387,9 @@ static void test_withdraw_wire(void **st)
 	r.flag = KONCE_CW_R_WITHDRAWN;
 	n = konce_cw_encode(&r, b, sizeof(b));
 	assert_int_equal(konce_cw_parse(&m, b, n), KONCE_CW_OK);
-	b[n - 1] = KONCE_CW_R_WITHDRAWN + 1;
+	b[n - 1] = KONCE_CW_R_UNKNOWN; /* the last reason: "not yet" */
+	assert_int_equal(konce_cw_parse(&m, b, n), KONCE_CW_OK);
+	b[n - 1] = KONCE_CW_R_UNKNOWN + 1;
 	assert_int_not_equal(konce_cw_parse(&m, b, n), KONCE_CW_OK);
 }
 
@@ -355,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_joiner_withdraws),
 		cmocka_unit_test(test_joiner_takes_seat),
 		cmocka_unit_test(test_joiner_gives_up_unanswered),
+		cmocka_unit_test(test_refused_joiner_answers_view),
 		cmocka_unit_test(test_coordinator_ends_vote),
 		cmocka_unit_test(test_coordinator_admits_then_removes),
 		cmocka_unit_test(test_member_points_at_view),
