@@ -15,7 +15,8 @@
 /* ---- the traversal core's ops: the node core's peer table (nctrav.h) ------------------------- */
 
 /* ctx is the tp_node: peer, dial and known forward to the node core's ops; known also asks the
- * test's predicate (the store's "known"), fresh_mapping the test's self_spent. */
+ * test's predicate (the store's "known").  fresh_mapping is NULL, as in the daemon: the core
+ * reads its own filtering test's fresh socket. */
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
 	tp_node *n = ctx;
@@ -34,26 +35,45 @@ static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
 	return n->base.known(n->base.ctx, pk) || (n->allow && n->allow(n->allow_ctx, pk));
 }
 
-static int op_fresh_mapping(void *ctx, konce_addr *x)
-{
-	tp_node *n = ctx;
-	return n->fresh_mapping ? n->fresh_mapping(n->owner, x) : -1;
-}
-
 /* ---- the loop --------------------------------------------------------------------------------- */
 
+/* Socket n's port: 0 the node's; birthday probing's pool and the filtering test's two at
+ * TP_BDAY_BASE + n (each its own local port, so a sequential NAT maps each anew). */
 static uint16_t sock_port(unsigned sock) { return sock ? (uint16_t)(TP_BDAY_BASE + sock) : TP_MAIN_PORT; }
 
+/* As node/io/auxsock.c node_aux_send: a pool socket opens on its first datagram, the filtering
+ * test's only on the core's SOCK_OPEN (a datagram for one closed is dropped). */
 static void send_from(tp_node *n, unsigned sock, const konce_addr *to, const uint8_t *buf, size_t len, uint16_t port0)
 {
-	if (sock > KONCE_PUNCH_BIRTHDAY)
+	if (sock >= KONCE_TRAV_SOCKS)
 		abort();
 	uint16_t port = sock ? sock_port(sock) : port0;
 	if (!n->bound[sock]) {
+		if (sock > KONCE_PUNCH_BIRTHDAY)
+			return;
 		sim_host_bind(n->h, port);
 		n->bound[sock] = true;
 	}
 	sim_send(n->s, n->h, port, to, buf, len);
+}
+
+/* A socket the traversal core asks for (the filtering test's, the filtering service's second
+ * port), as node/io/node_trav.c sock_event: bound, then reported with its address; closed. */
+static void sock_event(tp_node *n, unsigned sock, bool open, uint64_t now)
+{
+	if (sock <= KONCE_PUNCH_BIRTHDAY || sock >= KONCE_TRAV_SOCKS)
+		return;
+	uint16_t port = sock_port(sock);
+	if (!open) {
+		if (n->bound[sock])
+			sim_host_unbind(n->h, port);
+		n->bound[sock] = false;
+		return;
+	}
+	if (!n->bound[sock] && !n->refuse_socks && sim_host_bind(n->h, port) == 0)
+		n->bound[sock] = true;
+	konce_addr local = sim_host_addr(n->h, port);
+	konce_trav_sock_opened(n->t, sock, n->bound[sock] ? &local : NULL, now);
 }
 
 static uint16_t main_port(const tp_node *n) { return n->owner && n->on_tick ? TP_MAIN_PORT : TP_RDV_PORT; }
@@ -94,10 +114,8 @@ static void flush(tp_node *n, uint64_t now)
 		if (konce_trav_next_timer(n->t) <= now)
 			konce_trav_timer(n->t, now);
 		while (konce_trav_poll_event(n->t, &tev)) {
-			/* the filtering test's sockets are not opened here: the tests tell the core what
-			 * ports their NATs spent (tp_peer.self_spent through ops.fresh_mapping) */
-			if (tev.type == KONCE_TRAV_EV_SOCK_OPEN)
-				konce_trav_sock_opened(n->t, tev.sock, NULL, now);
+			if (tev.type == KONCE_TRAV_EV_SOCK_OPEN || tev.type == KONCE_TRAV_EV_SOCK_CLOSE)
+				sock_event(n, tev.sock, tev.type == KONCE_TRAV_EV_SOCK_OPEN, now);
 			if (tev.type == KONCE_TRAV_EV_DECLINED)
 				konce_nodecore_trav_declined(n->core, tev.pk, now);
 			if (n->on_trav)
@@ -133,8 +151,10 @@ static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	unsigned sock = to->port >= TP_BDAY_BASE ? (unsigned)(to->port - TP_BDAY_BASE) : 0;
 	snap(n, now);
 	if (sock) {
-		/* a birthday socket: only traversal uses it (node_trav.c on_sock_datagram) */
-		if (konce_rx_classify(pkt, len) == KONCE_RX_LIFE_REQ || !konce_trav_input(n->t, sock, pkt, len, from, now))
+		/* a pool or filtering socket: only traversal uses it (node_trav.c on_aux; no lifetime
+		 * core here) */
+		if (sock >= KONCE_TRAV_SOCKS || !n->bound[sock] ||
+		    !konce_nodecore_trav_input(n->t, NULL, sock, konce_rx_classify(pkt, len), pkt, len, from, now))
 			konce_trav_count_refused(n->t);
 	} else {
 		/* the node socket: the node core's input queue, served now (the hooks see it first) */
@@ -178,12 +198,14 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	n->ep = konce_nodecore_ep(n->core);
 	n->base = konce_nodecore_trav_ops(n->core);
 	uint8_t rdv_pk[KONCE_TRAV_MAX_RDV][KONCE_WIRE_KEY];
+	konce_addr local = sim_host_addr(h, main_port(n)); /* the node socket's, as udp.c reports it */
 	for (unsigned i = 0; i < nrdv; i++)
 		tp_rdv_key(&rdv[i], rdv_pk[i]);
 	konce_trav_cfg tc = {.env = sim_host_env(h), .ep = n->ep, .pk = n->pk,
-			     .ops = {op_peer, op_dial, op_known, op_fresh_mapping, n},
+			     .ops = {op_peer, op_dial, op_known, NULL, n},
 			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])rdv_pk, .rdv_addr = rdv, .nrdv = nrdv,
-			     .host = host, .nhost = host ? 1 : 0, .host_candidates = host_cands, .known_only = known_only, .rendezvous = rendezvous,
+			     .host = host, .nhost = host ? 1 : 0, .host_candidates = host_cands, .known_only = known_only,
+			     .local = &local, .rendezvous = rendezvous,
 			     .rendezvous_capacity = rc ? rc->slots : 0};
 	if (konce_trav_new(&n->t, &tc, sim_now(s)))
 		abort();
@@ -365,19 +387,6 @@ static void app_trav(void *owner, const konce_trav_event *ev, uint64_t now)
 	}
 }
 
-/* self_spent as the node learns it: the filtering test's fresh mapping, self_spent ports past the
- * registered last port. */
-static int app_fresh_mapping(void *owner, konce_addr *x)
-{
-	tp_peer *p = owner;
-	konce_rdvclient *rc = tp_rc(p);
-	if (!p->self_spent || !rc || konce_rdvclient_reflexive(rc, 0, x))
-		return -1;
-	konce_natinfo nat = konce_rdvclient_nat(rc);
-	x->port = (uint16_t)(nat.last_port + p->self_spent * (nat.step ? nat.step : 1));
-	return 0;
-}
-
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx)
@@ -410,7 +419,6 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	p->n.on_tick = app_tick;
 	p->n.allow = allow;
 	p->n.allow_ctx = allow_ctx;
-	p->n.fresh_mapping = app_fresh_mapping;
 	konce_addr host = sim_host_addr(h, TP_MAIN_PORT);
 	/* the address is always offered: the core decides by host_candidates */
 	node_init(&p->n, s, h, key, rdv, nrdv, &host, host_candidates, false, NULL, allow != NULL);

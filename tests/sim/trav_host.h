@@ -9,9 +9,14 @@
  * is_virtual, traversal) call the traversal core, and the traversal core's ops are the node core's
  * peer table (node/core/nctrav.h).  One timer at the earliest of the two cores' deadlines.
  * Datagrams leave from the port of the socket the core names (TP_MAIN_PORT for socket 0,
- * TP_BDAY_BASE + n for birthday socket n, bound on first use).  The filtering test's sockets are
- * refused (the core then runs without it); a test says what ports its NATs spent through
- * tp_peer.self_spent instead.
+ * TP_BDAY_BASE + n for socket n: birthday socket n bound on first use, as node/io/auxsock.c's pool;
+ * the filtering test's fresh socket KONCE_TRAV_SOCK_FILTER and the filtering service's second port
+ * KONCE_TRAV_SOCK_ALT bound and unbound when the core's SOCK_OPEN / SOCK_CLOSE events ask, and
+ * reported with konce_trav_sock_opened(), as node/io/node_trav.c does).  Datagrams that arrive on
+ * them go through konce_nodecore_trav_input(), the daemon's one rule.  So the node core's
+ * filtering test runs here as in the daemon: its fresh socket makes a new mapping on the host's
+ * NAT, the rendezvous' ECHO reports it, and a sequential NAT's step is refined with it
+ * (konce_rdvclient_set_fresh_mapping) and its spent port counted in the prediction.
  *
  * A rendezvous (tp_rdv) runs the same core with the rendezvous service on: peers reach it over
  * authenticated sessions, and rendezvous messages ride in them as reliable KONCE_CLASS_RENDEZVOUS
@@ -27,8 +32,8 @@
  * input that delivered it.
  *
  * What the daemon's host (node/io/node_trav.c) does and this one does not: the lifetime service
- * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), the filtering test's
- * sockets, log lines, and the store (the node core makes no notes).  TP_TRACE=1 prints each
+ * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), log lines, and the store
+ * (the node core makes no notes).  TP_TRACE=1 prints each
  * peer's traversal log lines and path events with their virtual time instead.
  */
 #ifndef KONCE_TRAV_HOST_H
@@ -62,14 +67,14 @@ typedef struct tp_node {
 	konce_trav *t;
 	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h) */
 	konce_nodecore_trav_glue glue; /* the node core's hooks' context (nctrav.h) */
-	bool bound[KONCE_PUNCH_BIRTHDAY + 1];
+	bool bound[KONCE_TRAV_SOCKS]; /* the node's, the pool's, the filtering test's two */
 	void *owner; /* the tp_peer or tp_rdv */
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
 	void (*on_tick)(void *owner, uint64_t now);
 	uint64_t tick_at; /* the owner's own timer, UINT64_MAX = none */
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
-	int (*fresh_mapping)(void *owner, konce_addr *x);
+	bool refuse_socks; /* opening the filtering test's sockets fails, as node_aux_open can */
 } tp_node;
 
 typedef struct tp_rdv {
@@ -99,7 +104,6 @@ typedef struct tp_peer {
 	uint64_t first_direct_rx, first_relay_rx;
 	unsigned ev_direct, ev_relay, ev_lost;
 	uint64_t last_direct_at;
-	unsigned self_spent; /* told to the core: mappings our NAT made since registering */
 	/* the core's per-peer counters before the input being handled */
 	uint64_t snap_direct, snap_relayed;
 } tp_peer;
