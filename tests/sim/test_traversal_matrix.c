@@ -23,7 +23,14 @@
  *   - both EDM: both sequential: direct (each predicts the other; the k-th new mappings meet);
  *     otherwise impossible: relay.
  * Asserted per run: 100% of messages acked both ways; DIRECT at the end (and direct messages
- * received) where direct is possible; never direct where it is impossible.
+ * received) where direct is possible; never direct where it is impossible.  A sym-seq side (with
+ * two rendezvous) ran the node core's filtering test over its fresh socket (trav_host.h opens it
+ * as the daemon does), its NAT's step is 1, and the prediction it made at the INTRO counted the
+ * fresh socket's mapping as spent (konce path's self_nat).  test_matrix_seq_between runs the sym-seq
+ * row with another mapping between each sym-seq side's two registrations (they then read step 2:
+ * the bug konce_candidates_refine fixed with the fresh mapping) and holds it to the same outcomes;
+ * test_matrix_seq_between_unrefined is its control, hosts that cannot open the fresh socket, whose
+ * sym-seq x sym-seq pair then relays.
  * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
  * introduction request to the first message received over the direct path.  TP_DEBUG=1 prints
  * each run's end state and counters; TP_TRACE=1 each run's traversal events (trav_host.h).
@@ -80,6 +87,9 @@ typedef struct cell {
 	uint32_t ans_us[ANS_MAX]; /* time to the first answer, per run */
 	uint32_t bound_us;        /* its tight bound (the same for every run of the pair) */
 	unsigned slow;            /* runs past the bound and two handshake retries */
+	/* sym-seq sides: predictions made knowing our NAT sequential, and of them those that
+	 * counted the filtering test's fresh mapping (self_spent 1) at the true step */
+	unsigned seq_sides, seq_fresh;
 } cell;
 
 static cell grid[NKIND][NKIND];
@@ -87,6 +97,8 @@ static cell grid[NKIND][NKIND];
 static const scenario SCEN_ONE_RDV = {"one rendezvous", 1, 0.01, 25 * SIM_MS, 3 * SIM_MS};
 static const scenario SCEN_IMPAIRED = {"impaired: 2% loss, 20-30 ms", 2, 0.02, 25 * SIM_MS, 5 * SIM_MS};
 static const scenario *scen = &SCEN_BASE;
+/* Another mapping on each sym-seq side's NAT between its two registrations (test_matrix_seq_between) */
+static bool between;
 
 static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 {
@@ -106,6 +118,14 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = scen->nrdv, .nrdv_b = scen->nrdv,
 			.nmsg = MATRIX_MSG, .host_candidates = true});
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
+	if (between) {
+		/* just before a sym-seq side's first datagram to R2: the registrations then see ports 2
+		 * apart, step 2 read off them alone (the lifetime probe socket's mapping on netsim) */
+		if (ka == K_SYMSEQ)
+			world_spend(&w, ha, TP_MAIN_PORT, &w.rdv[1], 1);
+		if (kb == K_SYMSEQ)
+			world_spend(&w, hb, TP_MAIN_PORT, &w.rdv[1], 1);
+	}
 	/* a port-mapped side registers its lease, as node/io/node_trav.c does when the lease arrives */
 	if (ka == K_MAPPED) {
 		konce_addr m = sim_nat_public(na, MAPPED_EXT_PORT);
@@ -200,6 +220,36 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		SIM_ASSERT(s, konce_addr_eq(&path, &lease));
 	}
 	cell *c = &grid[ka][kb];
+	/* a sym-seq side ran the node core's filtering test (its fresh socket's mapping echoed) and,
+	 * when it knew its NAT sequential at the INTRO, its prediction counted that mapping as spent
+	 * at the true step 1: refined from the registrations' 2 when another mapping came between
+	 * them */
+	for (int side = 0; side < 2 && scen->nrdv >= 2; side++) {
+		tp_peer *me = side ? &w.b : &w.a;
+		if ((side ? kb : ka) != K_SYMSEQ)
+			continue;
+		konce_trav_info ti;
+		konce_trav_path_info pi;
+		konce_trav_info_get(me->n.t, &ti);
+		SIM_ASSERT(s, ti.filter_started && ti.filter_have_mapping);
+		SIM_ASSERT_EQ(s, ti.nat.mapping, KONCE_NATMAP_EDM_SEQ);
+		SIM_ASSERT_EQ(s, ti.nat.step, 1);
+		SIM_ASSERT(s, ti.rdv[0].have_refl && ti.rdv[1].have_refl);
+		unsigned gap = (unsigned)abs((int)ti.rdv[1].refl.port - (int)ti.rdv[0].refl.port);
+		SIM_ASSERT_EQ(s, gap, between ? 2 : 1);
+		SIM_ASSERT_EQ(s, konce_trav_path_info_get(me->n.t, me->other, sim_now(s), &pi), 0);
+		if (pi.self_nat.mapping == KONCE_NATMAP_EDM_SEQ) {
+			c->seq_sides++;
+			c->seq_fresh += pi.self_spent == 1 && pi.self_nat.step == 1;
+			if (getenv("TP_DEBUG") || pi.self_spent != 1 || pi.self_nat.step != 1)
+				fprintf(stderr, "%s-%s seed %llu side %d: registrations %u apart, prediction step %u spent %u, fresh %u\n",
+					kind_name[ka], kind_name[kb], (unsigned long long)seed, side, gap, pi.self_nat.step,
+					pi.self_spent, ti.filter_mapping.port);
+			SIM_ASSERT_EQ(s, pi.self_spent, 1);
+			if (!between)
+				SIM_ASSERT_EQ(s, pi.self_nat.step, 1);
+		}
+	}
 	/* the first answer: the initiator's first message, sent as it asked for the peer, acked */
 	bool relay_first = expected(ka, kb) != E_DIRECT || (scen->nrdv < 2 && !mapped(ka) && !mapped(kb));
 	uint64_t rtt_a = 2 * near.delay_us, rtt_b = 2 * far.delay_us;
@@ -311,6 +361,84 @@ static void test_matrix(void **state)
 	run_matrix(&SCEN_BASE, 16);
 }
 
+/* The sym-seq row of the matrix, with another mapping on each sym-seq side's NAT between its two
+ * registrations (the bug konce_candidates_refine fixed: the registrations alone read step 2, and the
+ * peer predicted every second port).  The node core's filtering test refines the step with its
+ * fresh mapping; the row must end as the base matrix's (and netsim's) does, each run held to
+ * run_pair's assertions, and the prediction of every run that knew its NAT sequential must have
+ * used the fresh mapping at step 1. */
+static void test_matrix_seq_between(void **state)
+{
+	(void)state;
+	memset(grid, 0, sizeof(grid));
+	between = true;
+	SIM_FOR_EACH_SEED(seed, 8)
+	{
+		for (int k = 0; k < NKIND; k++)
+			run_pair(k < K_SYMSEQ ? (enum kind)k : K_SYMSEQ, k < K_SYMSEQ ? K_SYMSEQ : (enum kind)k, seed);
+	}
+	between = false;
+	printf("\nsym-seq row, another mapping between the registrations: runs ended direct / runs, sym-seq sides"
+	       " whose prediction used the fresh mapping at step 1 / sides that predicted\n");
+	for (int k = 0; k < NKIND; k++) {
+		const cell *c = k < K_SYMSEQ ? &grid[k][K_SYMSEQ] : &grid[K_SYMSEQ][k];
+		enum expect e = expected(K_SYMSEQ, (enum kind)k);
+		printf("  sym-seq x %-11s %s%u/%u direct, refined %u/%u\n", kind_name[k],
+		       e == E_RELAY ? "R " : e == E_BIRTHDAY ? "B " : "", c->direct, c->runs, c->seq_fresh, c->seq_sides);
+		/* every sym-seq side predicted with its NAT known (the introduction waits for that) */
+		assert_true(c->seq_sides >= c->runs);
+		if (e == E_DIRECT)
+			assert_int_equal(c->direct, c->runs);
+	}
+}
+
+/* The negative control: the same mapping between the registrations on hosts that cannot open the
+ * filtering test's socket (node_aux_open failing; the daemon then runs without the test): the
+ * step stays the registrations' 2, both sides predict every second port, no pair meets, and
+ * sym-seq x sym-seq relays where the refined row goes direct.  (Against a port-restricted cone the
+ * step-2 prediction happens to hit: the sym-seq side's probe to the cone's host candidate spends
+ * the odd port first; that pair is not a control.) */
+static void test_matrix_seq_between_unrefined(void **state)
+{
+	(void)state;
+	static const enum kind other[] = {K_SYMSEQ};
+	enum { NOTHER = sizeof(other) / sizeof(other[0]) };
+	unsigned direct[NOTHER] = {0}, runs[NOTHER] = {0};
+	SIM_FOR_EACH_SEED(seed, 8)
+	{
+		for (unsigned o = 0; o < NOTHER; o++) {
+			world w;
+			world_init(&w, seed);
+			sim *s = w.s;
+			sim_nat *na, *nb;
+			sim_host *ha = make_host(s, K_SYMSEQ, 0, &na), *hb = make_host(s, other[o], 1, &nb);
+			world_peers(&w, ha, hb, NULL);
+			w.a.n.refuse_socks = w.b.n.refuse_socks = true;
+			world_spend(&w, ha, TP_MAIN_PORT, &w.rdv[1], 1);
+			if (other[o] == K_SYMSEQ)
+				world_spend(&w, hb, TP_MAIN_PORT, &w.rdv[1], 1);
+			tp_peer_connect_at((seed & 1) ? &w.a : &w.b, 2 * SEC);
+			sim_run_until(s, 20 * SEC); /* the quick retry included */
+			konce_trav_info ti;
+			konce_trav_info_get(w.a.n.t, &ti);
+			SIM_ASSERT(s, ti.filter_started && !ti.filter_running && !ti.filter_have_mapping);
+			SIM_ASSERT_EQ(s, ti.nat.mapping, KONCE_NATMAP_EDM_SEQ);
+			SIM_ASSERT_EQ(s, ti.nat.step, 2);
+			bool d = konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT &&
+				 konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT;
+			direct[o] += d;
+			runs[o]++;
+			SIM_ASSERT(s, tp_peer_done(&w.a) && tp_peer_done(&w.b)); /* over the relay */
+			world_free(&w);
+		}
+	}
+	for (unsigned o = 0; o < NOTHER; o++) {
+		printf("unrefined: sym-seq x %s, another mapping between the registrations, no filtering test: %u/%u direct\n",
+		       kind_name[other[o]], direct[o], runs[o]);
+		assert_int_equal(direct[o], 0);
+	}
+}
+
 /* Each peer registers with one rendezvous: its mapping stays unknown (a mapping seen from one
  * destination says nothing of the next), every pair without a port mapping starts on the relay,
  * and the first answer still comes within the relay's round trips. */
@@ -372,6 +500,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_matrix_seq_between),
+		cmocka_unit_test(test_matrix_seq_between_unrefined),
 		cmocka_unit_test(test_matrix_one_rdv),
 		cmocka_unit_test(test_matrix_impaired),
 		cmocka_unit_test(test_start_times_cross),
