@@ -30,7 +30,9 @@
  * row with another mapping between each sym-seq side's two registrations (they then read step 2:
  * the bug konce_candidates_refine fixed with the fresh mapping) and holds it to the same outcomes;
  * test_matrix_seq_between_unrefined is its control, hosts that cannot open the fresh socket, whose
- * sym-seq x sym-seq pair then relays.
+ * sym-seq x sym-seq pair then relays.  test_matrix_seq_life runs the sym-seq row with both peers
+ * running the mapping lifetime search (the daemon's default): its probe socket's mapping comes
+ * after the registrations and is counted too (self_spent 2).
  * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
  * introduction request to the first message received over the direct path.  TP_DEBUG=1 prints
  * each run's end state and counters; TP_TRACE=1 each run's traversal events (trav_host.h).
@@ -99,6 +101,8 @@ static const scenario SCEN_IMPAIRED = {"impaired: 2% loss, 20-30 ms", 2, 0.02, 2
 static const scenario *scen = &SCEN_BASE;
 /* Another mapping on each sym-seq side's NAT between its two registrations (test_matrix_seq_between) */
 static bool between;
+/* Both peers run the mapping lifetime search, as the daemon does by default (test_matrix_seq_life) */
+static bool life;
 
 static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 {
@@ -118,6 +122,10 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = scen->nrdv, .nrdv_b = scen->nrdv,
 			.nmsg = MATRIX_MSG, .host_candidates = true});
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
+	if (life) {
+		tp_peer_life(&w.a);
+		tp_peer_life(&w.b);
+	}
 	if (between) {
 		/* just before a sym-seq side's first datagram to R2: the registrations then see ports 2
 		 * apart, step 2 read off them alone (the lifetime probe socket's mapping on netsim) */
@@ -240,12 +248,14 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		SIM_ASSERT_EQ(s, konce_trav_path_info_get(me->n.t, me->other, sim_now(s), &pi), 0);
 		if (pi.self_nat.mapping == KONCE_NATMAP_EDM_SEQ) {
 			c->seq_sides++;
-			c->seq_fresh += pi.self_spent == 1 && pi.self_nat.step == 1;
-			if (getenv("TP_DEBUG") || pi.self_spent != 1 || pi.self_nat.step != 1)
+			c->seq_fresh += pi.self_spent == (life ? 2u : 1u) && pi.self_nat.step == 1;
+			if (getenv("TP_DEBUG") || pi.self_spent != (life ? 2u : 1u) || pi.self_nat.step != 1)
 				fprintf(stderr, "%s-%s seed %llu side %d: registrations %u apart, prediction step %u spent %u, fresh %u\n",
 					kind_name[ka], kind_name[kb], (unsigned long long)seed, side, gap, pi.self_nat.step,
 					pi.self_spent, ti.filter_mapping.port);
-			SIM_ASSERT_EQ(s, pi.self_spent, 1);
+			/* the fresh socket's mapping; with the lifetime search, its probe socket's
+			 * first too (it leaves right after the registrations) */
+			SIM_ASSERT_EQ(s, pi.self_spent, life ? 2 : 1);
 			if (!between)
 				SIM_ASSERT_EQ(s, pi.self_nat.step, 1);
 		}
@@ -292,6 +302,7 @@ static int cmp_u32(const void *x, const void *y)
 static void run_matrix(const scenario *sc, uint64_t seeds)
 {
 	scen = sc;
+	between = life = false; /* a failed row test may have left them set */
 	memset(grid, 0, sizeof(grid));
 	SIM_FOR_EACH_SEED(seed, seeds)
 	{
@@ -367,19 +378,16 @@ static void test_matrix(void **state)
  * fresh mapping; the row must end as the base matrix's (and netsim's) does, each run held to
  * run_pair's assertions, and the prediction of every run that knew its NAT sequential must have
  * used the fresh mapping at step 1. */
-static void test_matrix_seq_between(void **state)
+static void run_seq_row(const char *what)
 {
-	(void)state;
 	memset(grid, 0, sizeof(grid));
-	between = true;
 	SIM_FOR_EACH_SEED(seed, 8)
 	{
 		for (int k = 0; k < NKIND; k++)
 			run_pair(k < K_SYMSEQ ? (enum kind)k : K_SYMSEQ, k < K_SYMSEQ ? K_SYMSEQ : (enum kind)k, seed);
 	}
-	between = false;
-	printf("\nsym-seq row, another mapping between the registrations: runs ended direct / runs, sym-seq sides"
-	       " whose prediction used the fresh mapping at step 1 / sides that predicted\n");
+	printf("\nsym-seq row, %s: runs ended direct / runs, sym-seq sides whose prediction used the fresh"
+	       " mapping at step 1 / sides that predicted\n", what);
 	for (int k = 0; k < NKIND; k++) {
 		const cell *c = k < K_SYMSEQ ? &grid[k][K_SYMSEQ] : &grid[K_SYMSEQ][k];
 		enum expect e = expected(K_SYMSEQ, (enum kind)k);
@@ -390,6 +398,27 @@ static void test_matrix_seq_between(void **state)
 		if (e == E_DIRECT)
 			assert_int_equal(c->direct, c->runs);
 	}
+}
+
+static void test_matrix_seq_between(void **state)
+{
+	(void)state;
+	life = false;
+	between = true;
+	run_seq_row("another mapping between the registrations");
+	between = false;
+}
+
+/* The sym-seq row with both peers running the mapping lifetime search (the daemon's default): its
+ * probe socket's first mapping comes right after the registrations, before the fresh socket's, and
+ * the fresh mapping counts both (self_spent 2). */
+static void test_matrix_seq_life(void **state)
+{
+	(void)state;
+	between = false;
+	life = true;
+	run_seq_row("lifetime search");
+	life = false;
 }
 
 /* The negative control: the same mapping between the registrations on hosts that cannot open the
@@ -502,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_matrix_seq_between),
 		cmocka_unit_test(test_matrix_seq_between_unrefined),
+		cmocka_unit_test(test_matrix_seq_life),
 		cmocka_unit_test(test_matrix_one_rdv),
 		cmocka_unit_test(test_matrix_impaired),
 		cmocka_unit_test(test_start_times_cross),

@@ -45,7 +45,7 @@ static uint16_t sock_port(unsigned sock) { return sock ? (uint16_t)(TP_BDAY_BASE
  * test's only on the core's SOCK_OPEN (a datagram for one closed is dropped). */
 static void send_from(tp_node *n, unsigned sock, const konce_addr *to, const uint8_t *buf, size_t len, uint16_t port0)
 {
-	if (sock >= KONCE_TRAV_SOCKS)
+	if (sock > KONCE_TRAVLIFE_SOCK_PROBE)
 		abort();
 	uint16_t port = sock ? sock_port(sock) : port0;
 	if (!n->bound[sock]) {
@@ -125,10 +125,20 @@ static void flush(tp_node *n, uint64_t now)
 			more = true;
 		while (konce_trav_poll(n->t, &sock, buf, &len, &to))
 			send_from(n, sock, &to, buf, len, main_port(n));
-		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now)
+		if (n->life) {
+			/* as node_trav_run: its timer, the keepalive applied, its datagrams */
+			konce_travlife_timer(n->life, now);
+			konce_nctravlife_apply(&n->life_with, n->life, now);
+			while (konce_travlife_poll(n->life, &sock, buf, &len, &to))
+				send_from(n, sock, &to, buf, len, main_port(n));
+		}
+		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now &&
+		    (!n->life || konce_travlife_next_timer(n->life) > now))
 			break;
 	}
 	uint64_t t = konce_nodecore_next_timer(n->core), u = konce_trav_next_timer(n->t);
+	t = u < t ? u : t;
+	u = n->life ? konce_travlife_next_timer(n->life) : UINT64_MAX;
 	t = u < t ? u : t;
 	t = n->tick_at < t ? n->tick_at : t;
 	sim_timer_set(n->s, n->h, t > now ? t : now);
@@ -151,10 +161,10 @@ static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	unsigned sock = to->port >= TP_BDAY_BASE ? (unsigned)(to->port - TP_BDAY_BASE) : 0;
 	snap(n, now);
 	if (sock) {
-		/* a pool or filtering socket: only traversal uses it (node_trav.c on_aux; no lifetime
-		 * core here) */
-		if (sock >= KONCE_TRAV_SOCKS || !n->bound[sock] ||
-		    !konce_nodecore_trav_input(n->t, NULL, sock, konce_rx_classify(pkt, len), pkt, len, from, now))
+		/* a pool, filtering or probe socket: only traversal and the lifetime core use it
+		 * (node_trav.c on_aux) */
+		if (sock > KONCE_TRAVLIFE_SOCK_PROBE || !n->bound[sock] ||
+		    !konce_nodecore_trav_input(n->t, n->life, sock, konce_rx_classify(pkt, len), pkt, len, from, now))
 			konce_trav_count_refused(n->t);
 	} else {
 		/* the node socket: the node core's input queue, served now (the hooks see it first) */
@@ -180,6 +190,30 @@ static void node_timer(void *ctx, uint64_t now)
 }
 
 static const sim_host_ops node_ops = {node_recv, node_timer, NULL};
+
+/* The mapping lifetime core with nat_lifetime's defaults, as node_trav_setup.c start_life: a
+ * client searches over its probe socket (bound now), a rendezvous answers LIFE_REQ.  The node
+ * core's hooks reach it through the glue. */
+static void node_life(tp_node *n)
+{
+	n->life_with = (konce_nctravlife){.c = n->core, .t = n->t};
+	konce_travlife_cfg lc;
+	if (n->life || !konce_nctravlife_cfg(&n->life_with, false, &(konce_lifetime_cfg){.env = sim_host_env(n->h)}, &lc))
+		return;
+	lc.env = sim_host_env(n->h);
+	if (konce_travlife_new(&n->life, &lc, sim_now(n->s)))
+		abort();
+	if (konce_travlife_wants_probe(n->life)) {
+		uint16_t port = sock_port(KONCE_TRAVLIFE_SOCK_PROBE);
+		if (sim_host_bind(n->h, port))
+			abort();
+		n->bound[KONCE_TRAVLIFE_SOCK_PROBE] = true;
+		konce_addr pl = sim_host_addr(n->h, port);
+		konce_travlife_sock_opened(n->life, &pl);
+	}
+	n->glue.life = n->life;
+	sim_timer_set(n->s, n->h, sim_now(n->s));
+}
 
 static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32], const konce_addr *rdv, unsigned nrdv,
 		      const konce_addr *host, bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
@@ -209,13 +243,18 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 			     .rendezvous_capacity = rc ? rc->slots : 0};
 	if (konce_trav_new(&n->t, &tc, sim_now(s)))
 		abort();
-	/* the node core's hooks, as the daemon's (node/core/nctrav.h): no lifetime core here
-	 * (test_traversal_lifetime runs its cores), no kick (flush() runs the traversal core after
-	 * every input) */
+	/* a rendezvous answers LIFE_REQ (the lifetime service); a peer searches only when its test
+	 * asks (tp_peer_life) */
+	/* the node core's hooks, as the daemon's (node/core/nctrav.h), the lifetime core's LIFE_REQ
+	 * included; no kick (flush() runs the cores after every input) */
 	konce_nodecore_hooks hooks;
 	n->glue = (konce_nodecore_trav_glue){.c = n->core, .t = n->t};
 	konce_nodecore_trav_hooks(&n->glue, &hooks);
 	konce_nodecore_set_hooks(n->core, &hooks);
+	/* a rendezvous answers LIFE_REQ (the lifetime service); a peer searches only when its test
+	 * asks (tp_peer_life) */
+	if (rendezvous)
+		node_life(n);
 	sim_host_set_ops(h, &node_ops, n);
 	sim_timer_set(s, h, sim_now(s));
 }
@@ -224,6 +263,8 @@ static void node_free(tp_node *n)
 {
 	if (n->core) /* the hooks reach the traversal core no more */
 		konce_nodecore_set_hooks(n->core, &(konce_nodecore_hooks){0});
+	konce_travlife_free(n->life);
+	n->life = NULL;
 	konce_trav_free(n->t);
 	n->t = NULL;
 	konce_nodecore_free(n->core); /* pendings dropped silently: the test is over */
@@ -427,6 +468,8 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 		abort();
 	p->n.tick_at = sim_now(s);
 }
+
+void tp_peer_life(tp_peer *p) { node_life(&p->n); }
 
 void tp_peer_connect_at(tp_peer *p, uint64_t t)
 {

@@ -31,9 +31,13 @@
  * direct path or the relay is read from the traversal core's per-peer datagram counters around the
  * input that delivered it.
  *
- * What the daemon's host (node/io/node_trav.c) does and this one does not: the lifetime service
- * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), log lines, and the store
- * (the node core makes no notes).  TP_TRACE=1 prints each
+ * The mapping lifetime core (node/core/nctravlife.h) runs on every rendezvous (it answers LIFE_REQ)
+ * and on a peer whose test calls tp_peer_life() (the daemon's default): its probe socket is
+ * KONCE_TRAVLIFE_SOCK_PROBE, bound at start, and flush() runs its timer, applies its keepalive and
+ * sends its datagrams as node_trav_run() does.  What the daemon's host (node/io/node_trav.c) does
+ * and this one does not: the lifetime search on peers that do not ask for it, port mapping
+ * (tp_peer_set_mapped registers a lease the test made), log lines, and the store (the node core
+ * makes no notes).  TP_TRACE=1 prints each
  * peer's traversal log lines and path events with their virtual time instead.
  */
 #ifndef KONCE_TRAV_HOST_H
@@ -44,7 +48,9 @@
 #include "nat/rendezvous.h"
 #include "node/core/nctrav.h"
 #include "node/core/nodecore.h"
+#include "node/core/nctravlife.h"
 #include "node/core/trav.h"
+#include "node/core/trav_life.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
 #include "tests/sim/sim.h"
@@ -67,7 +73,9 @@ typedef struct tp_node {
 	konce_trav *t;
 	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h) */
 	konce_nodecore_trav_glue glue; /* the node core's hooks' context (nctrav.h) */
-	bool bound[KONCE_TRAV_SOCKS]; /* the node's, the pool's, the filtering test's two */
+	konce_travlife *life;          /* the mapping lifetime core (nctravlife.h), NULL = none */
+	konce_nctravlife life_with;
+	bool bound[KONCE_TRAVLIFE_SOCK_PROBE + 1]; /* the node's, the pool's, the filtering test's two, the probe */
 	void *owner; /* the tp_peer or tp_rdv */
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
 	void (*on_tick)(void *owner, uint64_t now);
@@ -129,6 +137,10 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
 			bool host_candidates);
 void tp_peer_free(tp_peer *p);
+/* The peer runs the mapping lifetime search as the daemon does by default (nat_lifetime = auto:
+ * node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous now).
+ * Call before the run starts.  Without it a peer runs no lifetime core. */
+void tp_peer_life(tp_peer *p);
 /* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
  * lower. */
 void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY]);
