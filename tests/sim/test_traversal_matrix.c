@@ -34,7 +34,8 @@
  * running the mapping lifetime search (the daemon's default): its probe socket's mapping comes
  * after the registrations and is counted too (self_spent 2).
  * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
- * introduction request to the first message received over the direct path.  TP_DEBUG=1 prints
+ * introduction request to the first message received over the direct path.  TP_ONLY=pattern runs
+ * the matching tests alone (TP_ONLY='test_matrix_seq*' SIM_SEEDS=300).  TP_DEBUG=1 prints
  * each run's end state and counters; TP_TRACE=1 each run's traversal events (trav_host.h).
  * The world (NAT kinds, hosts, rendezvous) is trav_world.h's; the single-topology cases are in
  * test_traversal_paths.c, refusal, flood and replay in test_traversal_guard.c.
@@ -536,5 +537,8 @@ int main(void)
 		cmocka_unit_test(test_matrix_impaired),
 		cmocka_unit_test(test_start_times_cross),
 	};
+	/* TP_ONLY=pattern runs only the tests whose names match (with SIM_SEEDS=N: many seeds of one) */
+	if (getenv("TP_ONLY"))
+		cmocka_set_test_filter(getenv("TP_ONLY"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
