@@ -32,7 +32,7 @@
  * test_matrix_seq_between_unrefined is its control, hosts that cannot open the fresh socket, whose
  * sym-seq x sym-seq pair then relays.  test_matrix_seq_life runs the sym-seq row with both peers
  * running the mapping lifetime search (the daemon's default): its probe socket's mapping comes
- * after the registrations and is counted too (self_spent 2).
+ * after the registrations and is counted too (self_spent 2 when it did).
  * The grid prints, per pair, how many seeds ended direct and the mean virtual time from the
  * introduction request to the first message received over the direct path.  TP_ONLY=pattern runs
  * the matching tests alone (TP_ONLY='test_matrix_seq*' SIM_SEEDS=300).  TP_DEBUG=1 prints
@@ -91,7 +91,7 @@ typedef struct cell {
 	uint32_t bound_us;        /* its tight bound (the same for every run of the pair) */
 	unsigned slow;            /* runs past the bound and two handshake retries */
 	/* sym-seq sides: predictions made knowing our NAT sequential, and of them those that
-	 * counted the filtering test's fresh mapping (self_spent 1) at the true step */
+	 * counted every port up to the filtering test's fresh mapping at the true step 1 */
 	unsigned seq_sides, seq_fresh;
 } cell;
 
@@ -229,10 +229,14 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		SIM_ASSERT(s, konce_addr_eq(&path, &lease));
 	}
 	cell *c = &grid[ka][kb];
-	/* a sym-seq side ran the node core's filtering test (its fresh socket's mapping echoed) and,
-	 * when it knew its NAT sequential at the INTRO, its prediction counted that mapping as spent
-	 * at the true step 1: refined from the registrations' 2 when another mapping came between
-	 * them */
+	/* a sym-seq side ran the node core's filtering test (its fresh socket's mapping echoed), its
+	 * NAT's step is the true 1 (refined from the registrations' 2 when another mapping came
+	 * between them), and, when it knew its NAT sequential at the INTRO, its prediction counted
+	 * the fresh socket's mapping as spent: at least that one, at most every port between the last
+	 * registered one and the fresh one (the lifetime probe socket's, usually, and whatever loss
+	 * made the node open in between).  "Refined" counts the predictions that had the echo: step 1
+	 * and exactly that many (an INTRO before the echo counts the fresh socket alone, at the
+	 * registrations' step). */
 	for (int side = 0; side < 2 && scen->nrdv >= 2; side++) {
 		tp_peer *me = side ? &w.b : &w.a;
 		if ((side ? kb : ka) != K_SYMSEQ)
@@ -245,20 +249,19 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		SIM_ASSERT_EQ(s, ti.nat.step, 1);
 		SIM_ASSERT(s, ti.rdv[0].have_refl && ti.rdv[1].have_refl);
 		unsigned gap = (unsigned)abs((int)ti.rdv[1].refl.port - (int)ti.rdv[0].refl.port);
-		SIM_ASSERT_EQ(s, gap, between ? 2 : 1);
+		if (between)
+			SIM_ASSERT_EQ(s, gap, 2);
 		SIM_ASSERT_EQ(s, konce_trav_path_info_get(me->n.t, me->other, sim_now(s), &pi), 0);
 		if (pi.self_nat.mapping == KONCE_NATMAP_EDM_SEQ) {
 			c->seq_sides++;
-			c->seq_fresh += pi.self_spent == (life ? 2u : 1u) && pi.self_nat.step == 1;
-			if (getenv("TP_DEBUG") || pi.self_spent != (life ? 2u : 1u) || pi.self_nat.step != 1)
-				fprintf(stderr, "%s-%s seed %llu side %d: registrations %u apart, prediction step %u spent %u, fresh %u\n",
-					kind_name[ka], kind_name[kb], (unsigned long long)seed, side, gap, pi.self_nat.step,
-					pi.self_spent, ti.filter_mapping.port);
-			/* the fresh socket's mapping; with the lifetime search, its probe socket's
-			 * first too (it leaves right after the registrations) */
-			SIM_ASSERT_EQ(s, pi.self_spent, life ? 2 : 1);
-			if (!between)
-				SIM_ASSERT_EQ(s, pi.self_nat.step, 1);
+			int past = (int)ti.filter_mapping.port - (int)pi.self_nat.last_port; /* ports since */
+			bool refined = pi.self_nat.step == 1 && (int)pi.self_spent == past;
+			c->seq_fresh += refined;
+			if (getenv("TP_DEBUG") || !refined)
+				fprintf(stderr, "%s %s-%s seed %llu side %d: registrations %u apart, prediction step %u spent %u, fresh %d past\n",
+					scen->name, kind_name[ka], kind_name[kb], (unsigned long long)seed, side, gap,
+					pi.self_nat.step, pi.self_spent, past);
+			SIM_ASSERT(s, pi.self_spent >= 1 && (int)pi.self_spent <= past);
 		}
 	}
 	/* the first answer: the initiator's first message, sent as it asked for the peer, acked */
@@ -272,8 +275,13 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		fprintf(stderr, "%s %s-%s seed %llu: first answer %.3f s (bound %.3f s, relay first %d)\n", scen->name,
 			kind_name[ka], kind_name[kb], (unsigned long long)seed, answer / 1e6, bound / 1e6, relay_first);
 	/* no run waits for the give-up (the 2% loss scenario is measured, not held to this: see the
-	 * outliers it prints) */
-	if (scen != &SCEN_IMPAIRED)
+	 * outliers it prints).  In the sym-seq rows (test_matrix_seq_*: a re-registration after the
+	 * refinement, or the lifetime search's traffic) the same exception as the relay rule's above:
+	 * a side that learnt its class less than 500 ms before the request (a registration delayed by
+	 * losses) may be unknown to the rendezvous, and the first attempt then runs to its give-up. */
+	uint64_t known = w.a.class_at > w.b.class_at ? w.a.class_at : w.b.class_at;
+	bool late = (between || life) && (!known || known + 500 * MS > init->asked_at);
+	if (scen != &SCEN_IMPAIRED && !late)
 		SIM_ASSERT(s, answer < KONCE_PUNCH_GIVEUP_MS * MS);
 	c->slow += answer > bound + 2 * KONCE_HS_RETRY_MS * MS;
 	c->bound_us = (uint32_t)bound;
@@ -412,7 +420,8 @@ static void test_matrix_seq_between(void **state)
 
 /* The sym-seq row with both peers running the mapping lifetime search (the daemon's default): its
  * probe socket's first mapping comes right after the registrations, before the fresh socket's, and
- * the fresh mapping counts both (self_spent 2). */
+ * the fresh mapping counts both (self_spent 2; 1 when its first mapping came before the
+ * registrations). */
 static void test_matrix_seq_life(void **state)
 {
 	(void)state;
