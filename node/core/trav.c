@@ -339,6 +339,8 @@ static void on_intro(konce_trav *t, const konce_rdvclient_event *e, uint64_t now
 				.npeer = e->ncand, .peer_nat = e->peer_nat, .self_nat = konce_rdvclient_nat(t->rc),
 				.secret = e->secret};
 	in.self_spent = self_spent(t, &in.self_nat);
+	p->self_nat = in.self_nat;
+	p->self_spent = in.self_spent;
 	/* ours as registered: the rule needs what the peer sees of us (a lease, our reflexive
 	 * address at the primary, whether we offered a host candidate) */
 	konce_cand mine[3];

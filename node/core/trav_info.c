@@ -117,6 +117,8 @@ int konce_trav_path_info_get(konce_trav *t, const uint8_t pk[KONCE_WIRE_KEY], ui
 	o->result_us = p->result_us;
 	o->delay_us = p->delay_us;
 	o->peer_nat = p->peer_nat;
+	o->self_nat = p->self_nat;
+	o->self_spent = p->self_spent;
 	o->ncand = p->ncand;
 	memcpy(o->cand, p->cand, p->ncand * sizeof(o->cand[0]));
 	o->result = p->result;

@@ -78,6 +78,11 @@ typedef struct konce_trav_path_info {
 	uint64_t asked_us, intro_us, first_probe_us, result_us; /* 0 = not (yet) */
 	uint32_t delay_us;
 	konce_natinfo peer_nat;
+	/* our NAT as the last INTRO's prediction used it (a sequential NAT's step, refined by the
+	 * filtering test's fresh mapping), and the mappings it made since its last registered port
+	 * (self_spent: the fresh socket's among them; candidates.h) */
+	konce_natinfo self_nat;
+	unsigned self_spent;
 	unsigned ncand;
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
 	int result;           /* last konce_punch_ev_type, 0 = none yet */

@@ -33,6 +33,8 @@ struct tpeer {
 	uint32_t delay_us;
 	bool initiator;
 	konce_natinfo peer_nat;
+	konce_natinfo self_nat; /* ours, as the last INTRO's prediction used it */
+	unsigned self_spent;    /* mappings our NAT made since self_nat.last_port (candidates.h) */
 	unsigned ncand;
 	konce_cand cand[KONCE_RDV_MAX_INTRO_CANDS];
 	int result;           /* last konce_punch_ev_type, 0 = none yet */

@@ -98,6 +98,12 @@ static json_t *path_json(const konce_ctlproto_host *h, const uint8_t pk[KONCE_KE
 	konce_key_to_text(who, pk);
 	json_object_set_new(o, "peer", json_string(who));
 	json_object_set_new(o, "why_relayed", why ? json_string(why) : json_null());
+	/* what our side's port prediction used at the last INTRO: our NAT's step (refined by the
+	 * filtering test's fresh mapping) and the mappings it made since the registrations */
+	json_object_set_new(o, "self_nat",
+			    p->intro_us ? json_pack("{s:s,s:I,s:I}", "mapping", natmap_name(p->self_nat.mapping), "step",
+						    (json_int_t)p->self_nat.step, "spent", (json_int_t)p->self_spent)
+					: json_null());
 	json_object_set_new(o, "hairpin", p->shared_public ? json_string(konce_nat_tri_name(p->hairpin)) : json_null());
 	/* the handshake as the probe (node/core/trav_hs.c): HELLO copies sent and received, handshake
 	 * answers that verified a pair, answers sent to where the peer's handshake came from */

@@ -252,44 +252,23 @@ static void test_prediction_needed(void **state)
 	}
 }
 
-/* Two sequential NATs that made other mappings after the registrations saw their last ports (the
- * node's filtering test opens one): each side skips as many of the peer's predicted ports as its
- * own NAT spent, and a matching pair remains for any two offsets (candidates.h).  The negative
- * control spends a port on each side and tells neither punch core: relayed, as on netsim. */
-typedef struct spender {
-	sim *s;
-	sim_host *h;
-	tp_peer *p;
-	unsigned n;
-	uint64_t at;
-} spender;
-
-static void spend_ports(void *ctx, uint64_t now)
-{
-	spender *sp = ctx;
-	if (konce_rdvclient_nat(tp_rc(sp->p)).mapping != KONCE_NATMAP_EDM_SEQ) {
-		/* a lost REGISTER: spend only after the registrations saw the last port */
-		sim_at(sp->s, now + 100 * MS, spend_ports, sp);
-		return;
-	}
-	sp->at = now;
-	for (unsigned i = 0; i < sp->n; i++) {
-		konce_addr to;
-		char txt[32];
-		snprintf(txt, sizeof(txt), "192.0.2.%u:3478", 100 + i); /* nobody: the NAT maps it all the same */
-		SIM_ASSERT(sp->s, konce_addr_parse(&to, txt) == 0);
-		SIM_ASSERT_EQ(sp->s, sim_send(sp->s, sp->h, 9000, &to, "x", 1), 0);
-	}
-}
-
+/* Two sequential NATs that made other mappings after the registrations saw their last ports: each
+ * side skips as many of the peer's predicted ports as its own NAT spent, and a matching pair
+ * remains for any two offsets (candidates.h).  The node learns what its NAT spent from its
+ * filtering test's fresh socket, whose ECHO tells its mapping: when the other mappings come before
+ * that socket's first datagram (da, db of them), the fresh mapping lies da + 1 (db + 1) steps past
+ * the registered port, each side counts them all, and the pair goes direct.  The negative control
+ * spends its ports only after the fresh socket's mapping: the node counts that one alone, both
+ * predictions miss, and the pair relays, as on netsim. */
 static void test_seq_offsets(void **state)
 {
 	(void)state;
 	static const struct {
 		unsigned da, db;
-		bool told, direct;
+		bool before_fresh, direct;
 	} cases[] = {{1, 1, true, true}, {1, 0, true, true}, {0, 2, true, true}, {3, 1, true, true},
 		     {1, 1, false, false}};
+	const uint16_t fresh_port = TP_BDAY_BASE + KONCE_TRAV_SOCK_FILTER;
 	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		SIM_FOR_EACH_SEED(seed, 4)
 		{
@@ -299,24 +278,42 @@ static void test_seq_offsets(void **state)
 			sim_nat *na, *nb;
 			sim_host *ha = make_host(s, K_SYMSEQ, 0, &na), *hb = make_host(s, K_SYMSEQ, 1, &nb);
 			world_peers(&w, ha, hb, NULL);
-			spender sa = {s, ha, &w.a, cases[c].da, 0}, sb = {s, hb, &w.b, cases[c].db, 0};
-			sim_at(s, 1000 * MS, spend_ports, &sa);
-			sim_at(s, 1000 * MS, spend_ports, &sb);
-			if (cases[c].told) {
-				w.a.self_spent = cases[c].da;
-				w.b.self_spent = cases[c].db;
+			spender *sa = NULL, *sb = NULL;
+			if (cases[c].before_fresh) {
+				/* before the fresh socket's first datagram (its ECHO_REQ) */
+				sa = cases[c].da ? world_spend(&w, ha, fresh_port, NULL, cases[c].da) : NULL;
+				sb = cases[c].db ? world_spend(&w, hb, fresh_port, NULL, cases[c].db) : NULL;
 			}
 			tp_peer_connect_at(&w.a, 3 * SEC);
+			if (!cases[c].before_fresh) {
+				/* spend once the fresh mappings were echoed, before the introduction */
+				sim_run_until(s, 2500 * MS);
+				konce_trav_info ia, ib;
+				konce_trav_info_get(w.a.n.t, &ia);
+				konce_trav_info_get(w.b.n.t, &ib);
+				SIM_ASSERT(s, ia.filter_have_mapping && ib.filter_have_mapping);
+				world_spend_now(&w, ha, cases[c].da);
+				world_spend_now(&w, hb, cases[c].db);
+			}
 			sim_run_until(s, 20 * SEC); /* the relayed control's quick retry included */
-			/* the ports were spent before the introduction (the node's filtering test too) */
-			SIM_ASSERT(s, sa.at && sa.at < 3 * SEC && sb.at && sb.at < 3 * SEC);
+			/* the ports were spent before the introduction */
+			SIM_ASSERT(s, !sa || (sa->done && sa->at < 3 * SEC));
+			SIM_ASSERT(s, !sb || (sb->done && sb->at < 3 * SEC));
 			SIM_ASSERT_EQ(s, konce_rdvclient_nat(tp_rc(&w.a)).mapping, KONCE_NATMAP_EDM_SEQ);
+			/* what each side's prediction counted: every port its NAT spent before the fresh
+			 * socket, and the fresh socket's */
+			konce_trav_path_info pia, pib;
+			SIM_ASSERT_EQ(s, konce_trav_path_info_get(w.a.n.t, w.b.key, sim_now(s), &pia), 0);
+			SIM_ASSERT_EQ(s, konce_trav_path_info_get(w.b.n.t, w.a.key, sim_now(s), &pib), 0);
+			SIM_ASSERT_EQ(s, pia.self_spent, cases[c].before_fresh ? cases[c].da + 1 : 1);
+			SIM_ASSERT_EQ(s, pib.self_spent, cases[c].before_fresh ? cases[c].db + 1 : 1);
 			bool direct = konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT &&
 				      konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT;
 			if (direct != cases[c].direct || getenv("TP_DEBUG"))
-				fprintf(stderr, "offsets a %u b %u told %d: a %s b %s, attempts a %llu b %llu\n", cases[c].da,
-					cases[c].db, cases[c].told, konce_punch_path_state_name(konce_punch_state(tp_pu(&w.a))),
-					konce_punch_path_state_name(konce_punch_state(tp_pu(&w.b))),
+				fprintf(stderr, "offsets a %u b %u before fresh %d: a %s b %s, spent a %u b %u, attempts a %llu b %llu\n",
+					cases[c].da, cases[c].db, cases[c].before_fresh,
+					konce_punch_path_state_name(konce_punch_state(tp_pu(&w.a))),
+					konce_punch_path_state_name(konce_punch_state(tp_pu(&w.b))), pia.self_spent, pib.self_spent,
 					(unsigned long long)konce_punch_counters(tp_pu(&w.a))->attempts,
 					(unsigned long long)konce_punch_counters(tp_pu(&w.b))->attempts);
 			SIM_ASSERT_EQ(s, direct, cases[c].direct);

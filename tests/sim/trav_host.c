@@ -15,7 +15,8 @@
 /* ---- the traversal core's ops: the node core's peer table (nctrav.h) ------------------------- */
 
 /* ctx is the tp_node: peer, dial and known forward to the node core's ops; known also asks the
- * test's predicate (the store's "known"), fresh_mapping the test's self_spent. */
+ * test's predicate (the store's "known").  fresh_mapping is NULL, as in the daemon: the core
+ * reads its own filtering test's fresh socket. */
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
 	tp_node *n = ctx;
@@ -34,26 +35,45 @@ static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
 	return n->base.known(n->base.ctx, pk) || (n->allow && n->allow(n->allow_ctx, pk));
 }
 
-static int op_fresh_mapping(void *ctx, konce_addr *x)
-{
-	tp_node *n = ctx;
-	return n->fresh_mapping ? n->fresh_mapping(n->owner, x) : -1;
-}
-
 /* ---- the loop --------------------------------------------------------------------------------- */
 
+/* Socket n's port: 0 the node's; birthday probing's pool and the filtering test's two at
+ * TP_BDAY_BASE + n (each its own local port, so a sequential NAT maps each anew). */
 static uint16_t sock_port(unsigned sock) { return sock ? (uint16_t)(TP_BDAY_BASE + sock) : TP_MAIN_PORT; }
 
+/* As node/io/auxsock.c node_aux_send: a pool socket opens on its first datagram, the filtering
+ * test's only on the core's SOCK_OPEN (a datagram for one closed is dropped). */
 static void send_from(tp_node *n, unsigned sock, const konce_addr *to, const uint8_t *buf, size_t len, uint16_t port0)
 {
-	if (sock > KONCE_PUNCH_BIRTHDAY)
+	if (sock > KONCE_TRAVLIFE_SOCK_PROBE)
 		abort();
 	uint16_t port = sock ? sock_port(sock) : port0;
 	if (!n->bound[sock]) {
+		if (sock > KONCE_PUNCH_BIRTHDAY)
+			return;
 		sim_host_bind(n->h, port);
 		n->bound[sock] = true;
 	}
 	sim_send(n->s, n->h, port, to, buf, len);
+}
+
+/* A socket the traversal core asks for (the filtering test's, the filtering service's second
+ * port), as node/io/node_trav.c sock_event: bound, then reported with its address; closed. */
+static void sock_event(tp_node *n, unsigned sock, bool open, uint64_t now)
+{
+	if (sock <= KONCE_PUNCH_BIRTHDAY || sock >= KONCE_TRAV_SOCKS)
+		return;
+	uint16_t port = sock_port(sock);
+	if (!open) {
+		if (n->bound[sock])
+			sim_host_unbind(n->h, port);
+		n->bound[sock] = false;
+		return;
+	}
+	if (!n->bound[sock] && !n->refuse_socks && sim_host_bind(n->h, port) == 0)
+		n->bound[sock] = true;
+	konce_addr local = sim_host_addr(n->h, port);
+	konce_trav_sock_opened(n->t, sock, n->bound[sock] ? &local : NULL, now);
 }
 
 static uint16_t main_port(const tp_node *n) { return n->owner && n->on_tick ? TP_MAIN_PORT : TP_RDV_PORT; }
@@ -94,10 +114,8 @@ static void flush(tp_node *n, uint64_t now)
 		if (konce_trav_next_timer(n->t) <= now)
 			konce_trav_timer(n->t, now);
 		while (konce_trav_poll_event(n->t, &tev)) {
-			/* the filtering test's sockets are not opened here: the tests tell the core what
-			 * ports their NATs spent (tp_peer.self_spent through ops.fresh_mapping) */
-			if (tev.type == KONCE_TRAV_EV_SOCK_OPEN)
-				konce_trav_sock_opened(n->t, tev.sock, NULL, now);
+			if (tev.type == KONCE_TRAV_EV_SOCK_OPEN || tev.type == KONCE_TRAV_EV_SOCK_CLOSE)
+				sock_event(n, tev.sock, tev.type == KONCE_TRAV_EV_SOCK_OPEN, now);
 			if (tev.type == KONCE_TRAV_EV_DECLINED)
 				konce_nodecore_trav_declined(n->core, tev.pk, now);
 			if (n->on_trav)
@@ -107,10 +125,20 @@ static void flush(tp_node *n, uint64_t now)
 			more = true;
 		while (konce_trav_poll(n->t, &sock, buf, &len, &to))
 			send_from(n, sock, &to, buf, len, main_port(n));
-		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now)
+		if (n->life) {
+			/* as node_trav_run: its timer, the keepalive applied, its datagrams */
+			konce_travlife_timer(n->life, now);
+			konce_nctravlife_apply(&n->life_with, n->life, now);
+			while (konce_travlife_poll(n->life, &sock, buf, &len, &to))
+				send_from(n, sock, &to, buf, len, main_port(n));
+		}
+		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now &&
+		    (!n->life || konce_travlife_next_timer(n->life) > now))
 			break;
 	}
 	uint64_t t = konce_nodecore_next_timer(n->core), u = konce_trav_next_timer(n->t);
+	t = u < t ? u : t;
+	u = n->life ? konce_travlife_next_timer(n->life) : UINT64_MAX;
 	t = u < t ? u : t;
 	t = n->tick_at < t ? n->tick_at : t;
 	sim_timer_set(n->s, n->h, t > now ? t : now);
@@ -133,8 +161,10 @@ static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	unsigned sock = to->port >= TP_BDAY_BASE ? (unsigned)(to->port - TP_BDAY_BASE) : 0;
 	snap(n, now);
 	if (sock) {
-		/* a birthday socket: only traversal uses it (node_trav.c on_sock_datagram) */
-		if (konce_rx_classify(pkt, len) == KONCE_RX_LIFE_REQ || !konce_trav_input(n->t, sock, pkt, len, from, now))
+		/* a pool, filtering or probe socket: only traversal and the lifetime core use it
+		 * (node_trav.c on_aux) */
+		if (sock > KONCE_TRAVLIFE_SOCK_PROBE || !n->bound[sock] ||
+		    !konce_nodecore_trav_input(n->t, n->life, sock, konce_rx_classify(pkt, len), pkt, len, from, now))
 			konce_trav_count_refused(n->t);
 	} else {
 		/* the node socket: the node core's input queue, served now (the hooks see it first) */
@@ -161,6 +191,30 @@ static void node_timer(void *ctx, uint64_t now)
 
 static const sim_host_ops node_ops = {node_recv, node_timer, NULL};
 
+/* The mapping lifetime core with nat_lifetime's defaults, as node_trav_setup.c start_life: a
+ * client searches over its probe socket (bound now), a rendezvous answers LIFE_REQ.  The node
+ * core's hooks reach it through the glue. */
+static void node_life(tp_node *n)
+{
+	n->life_with = (konce_nctravlife){.c = n->core, .t = n->t};
+	konce_travlife_cfg lc;
+	if (n->life || !konce_nctravlife_cfg(&n->life_with, false, &(konce_lifetime_cfg){.env = sim_host_env(n->h)}, &lc))
+		return;
+	lc.env = sim_host_env(n->h);
+	if (konce_travlife_new(&n->life, &lc, sim_now(n->s)))
+		abort();
+	if (konce_travlife_wants_probe(n->life)) {
+		uint16_t port = sock_port(KONCE_TRAVLIFE_SOCK_PROBE);
+		if (sim_host_bind(n->h, port))
+			abort();
+		n->bound[KONCE_TRAVLIFE_SOCK_PROBE] = true;
+		konce_addr pl = sim_host_addr(n->h, port);
+		konce_travlife_sock_opened(n->life, &pl);
+	}
+	n->glue.life = n->life;
+	sim_timer_set(n->s, n->h, sim_now(n->s));
+}
+
 static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32], const konce_addr *rdv, unsigned nrdv,
 		      const konce_addr *host, bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
 {
@@ -178,22 +232,29 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	n->ep = konce_nodecore_ep(n->core);
 	n->base = konce_nodecore_trav_ops(n->core);
 	uint8_t rdv_pk[KONCE_TRAV_MAX_RDV][KONCE_WIRE_KEY];
+	konce_addr local = sim_host_addr(h, main_port(n)); /* the node socket's, as udp.c reports it */
 	for (unsigned i = 0; i < nrdv; i++)
 		tp_rdv_key(&rdv[i], rdv_pk[i]);
 	konce_trav_cfg tc = {.env = sim_host_env(h), .ep = n->ep, .pk = n->pk,
-			     .ops = {op_peer, op_dial, op_known, op_fresh_mapping, n},
+			     .ops = {op_peer, op_dial, op_known, NULL, n},
 			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])rdv_pk, .rdv_addr = rdv, .nrdv = nrdv,
-			     .host = host, .nhost = host ? 1 : 0, .host_candidates = host_cands, .known_only = known_only, .rendezvous = rendezvous,
+			     .host = host, .nhost = host ? 1 : 0, .host_candidates = host_cands, .known_only = known_only,
+			     .local = &local, .rendezvous = rendezvous,
 			     .rendezvous_capacity = rc ? rc->slots : 0};
 	if (konce_trav_new(&n->t, &tc, sim_now(s)))
 		abort();
-	/* the node core's hooks, as the daemon's (node/core/nctrav.h): no lifetime core here
-	 * (test_traversal_lifetime runs its cores), no kick (flush() runs the traversal core after
-	 * every input) */
+	/* a rendezvous answers LIFE_REQ (the lifetime service); a peer searches only when its test
+	 * asks (tp_peer_life) */
+	/* the node core's hooks, as the daemon's (node/core/nctrav.h), the lifetime core's LIFE_REQ
+	 * included; no kick (flush() runs the cores after every input) */
 	konce_nodecore_hooks hooks;
 	n->glue = (konce_nodecore_trav_glue){.c = n->core, .t = n->t};
 	konce_nodecore_trav_hooks(&n->glue, &hooks);
 	konce_nodecore_set_hooks(n->core, &hooks);
+	/* a rendezvous answers LIFE_REQ (the lifetime service); a peer searches only when its test
+	 * asks (tp_peer_life) */
+	if (rendezvous)
+		node_life(n);
 	sim_host_set_ops(h, &node_ops, n);
 	sim_timer_set(s, h, sim_now(s));
 }
@@ -202,6 +263,8 @@ static void node_free(tp_node *n)
 {
 	if (n->core) /* the hooks reach the traversal core no more */
 		konce_nodecore_set_hooks(n->core, &(konce_nodecore_hooks){0});
+	konce_travlife_free(n->life);
+	n->life = NULL;
 	konce_trav_free(n->t);
 	n->t = NULL;
 	konce_nodecore_free(n->core); /* pendings dropped silently: the test is over */
@@ -365,19 +428,6 @@ static void app_trav(void *owner, const konce_trav_event *ev, uint64_t now)
 	}
 }
 
-/* self_spent as the node learns it: the filtering test's fresh mapping, self_spent ports past the
- * registered last port. */
-static int app_fresh_mapping(void *owner, konce_addr *x)
-{
-	tp_peer *p = owner;
-	konce_rdvclient *rc = tp_rc(p);
-	if (!p->self_spent || !rc || konce_rdvclient_reflexive(rc, 0, x))
-		return -1;
-	konce_natinfo nat = konce_rdvclient_nat(rc);
-	x->port = (uint16_t)(nat.last_port + p->self_spent * (nat.step ? nat.step : 1));
-	return 0;
-}
-
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx)
@@ -410,7 +460,6 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	p->n.on_tick = app_tick;
 	p->n.allow = allow;
 	p->n.allow_ctx = allow_ctx;
-	p->n.fresh_mapping = app_fresh_mapping;
 	konce_addr host = sim_host_addr(h, TP_MAIN_PORT);
 	/* the address is always offered: the core decides by host_candidates */
 	node_init(&p->n, s, h, key, rdv, nrdv, &host, host_candidates, false, NULL, allow != NULL);
@@ -419,6 +468,8 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 		abort();
 	p->n.tick_at = sim_now(s);
 }
+
+void tp_peer_life(tp_peer *p) { node_life(&p->n); }
 
 void tp_peer_connect_at(tp_peer *p, uint64_t t)
 {

@@ -9,9 +9,14 @@
  * is_virtual, traversal) call the traversal core, and the traversal core's ops are the node core's
  * peer table (node/core/nctrav.h).  One timer at the earliest of the two cores' deadlines.
  * Datagrams leave from the port of the socket the core names (TP_MAIN_PORT for socket 0,
- * TP_BDAY_BASE + n for birthday socket n, bound on first use).  The filtering test's sockets are
- * refused (the core then runs without it); a test says what ports its NATs spent through
- * tp_peer.self_spent instead.
+ * TP_BDAY_BASE + n for socket n: birthday socket n bound on first use, as node/io/auxsock.c's pool;
+ * the filtering test's fresh socket KONCE_TRAV_SOCK_FILTER and the filtering service's second port
+ * KONCE_TRAV_SOCK_ALT bound and unbound when the core's SOCK_OPEN / SOCK_CLOSE events ask, and
+ * reported with konce_trav_sock_opened(), as node/io/node_trav.c does).  Datagrams that arrive on
+ * them go through konce_nodecore_trav_input(), the daemon's one rule.  So the node core's
+ * filtering test runs here as in the daemon: its fresh socket makes a new mapping on the host's
+ * NAT, the rendezvous' ECHO reports it, and a sequential NAT's step is refined with it
+ * (konce_rdvclient_set_fresh_mapping) and its spent port counted in the prediction.
  *
  * A rendezvous (tp_rdv) runs the same core with the rendezvous service on: peers reach it over
  * authenticated sessions, and rendezvous messages ride in them as reliable KONCE_CLASS_RENDEZVOUS
@@ -26,9 +31,13 @@
  * direct path or the relay is read from the traversal core's per-peer datagram counters around the
  * input that delivered it.
  *
- * What the daemon's host (node/io/node_trav.c) does and this one does not: the lifetime service
- * (LIFE_REQ is consumed unserved; test_traversal_lifetime runs its cores), the filtering test's
- * sockets, log lines, and the store (the node core makes no notes).  TP_TRACE=1 prints each
+ * The mapping lifetime core (node/core/nctravlife.h) runs on every rendezvous (it answers LIFE_REQ)
+ * and on a peer whose test calls tp_peer_life() (the daemon's default): its probe socket is
+ * KONCE_TRAVLIFE_SOCK_PROBE, bound at start, and flush() runs its timer, applies its keepalive and
+ * sends its datagrams as node_trav_run() does.  What the daemon's host (node/io/node_trav.c) does
+ * and this one does not: the lifetime search on peers that do not ask for it, port mapping
+ * (tp_peer_set_mapped registers a lease the test made), log lines, and the store (the node core
+ * makes no notes).  TP_TRACE=1 prints each
  * peer's traversal log lines and path events with their virtual time instead.
  */
 #ifndef KONCE_TRAV_HOST_H
@@ -39,7 +48,9 @@
 #include "nat/rendezvous.h"
 #include "node/core/nctrav.h"
 #include "node/core/nodecore.h"
+#include "node/core/nctravlife.h"
 #include "node/core/trav.h"
+#include "node/core/trav_life.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
 #include "tests/sim/sim.h"
@@ -62,14 +73,16 @@ typedef struct tp_node {
 	konce_trav *t;
 	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h) */
 	konce_nodecore_trav_glue glue; /* the node core's hooks' context (nctrav.h) */
-	bool bound[KONCE_PUNCH_BIRTHDAY + 1];
+	konce_travlife *life;          /* the mapping lifetime core (nctravlife.h), NULL = none */
+	konce_nctravlife life_with;
+	bool bound[KONCE_TRAVLIFE_SOCK_PROBE + 1]; /* the node's, the pool's, the filtering test's two, the probe */
 	void *owner; /* the tp_peer or tp_rdv */
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
 	void (*on_tick)(void *owner, uint64_t now);
 	uint64_t tick_at; /* the owner's own timer, UINT64_MAX = none */
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
-	int (*fresh_mapping)(void *owner, konce_addr *x);
+	bool refuse_socks; /* opening the filtering test's sockets fails, as node_aux_open can */
 } tp_node;
 
 typedef struct tp_rdv {
@@ -99,7 +112,6 @@ typedef struct tp_peer {
 	uint64_t first_direct_rx, first_relay_rx;
 	unsigned ev_direct, ev_relay, ev_lost;
 	uint64_t last_direct_at;
-	unsigned self_spent; /* told to the core: mappings our NAT made since registering */
 	/* the core's per-peer counters before the input being handled */
 	uint64_t snap_direct, snap_relayed;
 } tp_peer;
@@ -125,6 +137,10 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
 			bool host_candidates);
 void tp_peer_free(tp_peer *p);
+/* The peer runs the mapping lifetime search as the daemon does by default (nat_lifetime = auto:
+ * node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous now).
+ * Call before the run starts.  Without it a peer runs no lifetime core. */
+void tp_peer_life(tp_peer *p);
 /* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
  * lower. */
 void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY]);

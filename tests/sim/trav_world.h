@@ -88,12 +88,76 @@ typedef struct scenario {
 } scenario;
 static const scenario SCEN_BASE = {"two rendezvous", 2, 0.01, 25 * SIM_MS, 3 * SIM_MS};
 
+/* Other mappings on a host's NAT at a chosen moment (world_spend): when host h first sends a
+ * datagram from port from_port (to `to` too, with match_to), it first sends n datagrams from
+ * SPEND_PORT to addresses that exist nowhere, which its NAT maps all the same (a sequential NAT
+ * spends a port on each, test_sim_nat's test_unreachable_spends_port), before that datagram
+ * leaves: another host behind the NAT, or the daemon's lifetime probe socket, at that moment. */
+enum { SPEND_PORT = 9000, SPENDERS = 4 };
+typedef struct spender {
+	sim_host *h;
+	uint16_t from_port;
+	bool match_to;
+	konce_addr to;
+	unsigned n;
+	bool done;
+	uint64_t at; /* when it spent */
+} spender;
+
 typedef struct world {
 	sim *s;
 	tp_rdv r1, r2;
 	tp_peer a, b;
 	konce_addr rdv[2];
+	spender sp[SPENDERS];
+	unsigned nsp, nowhere; /* spenders; destinations used */
+	bool spending;
 } world;
+
+/* n datagrams from h's SPEND_PORT to addresses that exist nowhere, now: n new mappings on h's NAT. */
+static inline void world_spend_now(world *w, sim_host *h, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		konce_addr to;
+		char txt[40];
+		unsigned d = w->nowhere++; /* distinct: an EDM NAT maps each anew */
+		snprintf(txt, sizeof(txt), "198.18.%u.%u:%u", d / 200, 1 + d % 200, 1000 + d);
+		SIM_ASSERT(w->s, konce_addr_parse(&to, txt) == 0);
+		SIM_ASSERT_EQ(w->s, sim_send(w->s, h, SPEND_PORT, &to, "x", 1), 0);
+	}
+}
+
+/* The simulator's tracer: each send is checked against the spenders (SIM_TRACE=1's printing is
+ * replaced in the worlds that spend). */
+static inline void world_spend_trace(void *ctx, const sim_trace_ev *ev)
+{
+	world *w = ctx;
+	if (ev->kind != SIM_TR_SEND || w->spending)
+		return;
+	for (unsigned i = 0; i < w->nsp; i++) {
+		spender *sp = &w->sp[i];
+		if (sp->done || ev->host != sp->h || ev->from.port != sp->from_port ||
+		    (sp->match_to && !konce_addr_eq(&ev->to, &sp->to)))
+			continue;
+		sp->done = true;
+		sp->at = ev->now;
+		w->spending = true;
+		world_spend_now(w, sp->h, sp->n);
+		w->spending = false;
+	}
+}
+
+/* Adds a spender (its n datagrams before h's first from from_port, to *to if not NULL). */
+static inline spender *world_spend(world *w, sim_host *h, uint16_t from_port, const konce_addr *to, unsigned n)
+{
+	SIM_ASSERT(w->s, w->nsp < SPENDERS);
+	spender *sp = &w->sp[w->nsp++];
+	*sp = (spender){.h = h, .from_port = from_port, .match_to = to != NULL, .n = n};
+	if (to)
+		sp->to = *to;
+	sim_set_tracer(w->s, world_spend_trace, w);
+	return sp;
+}
 
 /* The two public rendezvous, 192.0.2.1 and .2, with rc (NULL: trav_host.h's defaults). */
 static inline void world_rdvs(world *w, const konce_rendezvous_cfg *rc)
