@@ -669,6 +669,7 @@ uint64_t konce_group_commit_index(const konce_group *g) { return g->commit; }
 uint64_t konce_group_out_dropped(const konce_group *g) { return g->out_dropped; }
 
 int konce_group_out_reason(const konce_group *g) { return g->state == KONCE_GROUP_OUT ? (int)g->out_reason : 0; }
+bool konce_group_join_unknown(const konce_group *g) { return g->join_unknown; }
 
 int konce_group_join_deadline(konce_group *g, uint64_t until)
 {

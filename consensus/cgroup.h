@@ -339,6 +339,8 @@ int konce_group_join_deadline_unix(konce_group *g, uint64_t unix_s);
 int konce_group_join_progress(const konce_group *g, uint64_t *epoch, uint64_t *left_ms);
 /* Why this member is out (enum konce_group_out_reason), or 0 while it is not. */
 int konce_group_out_reason(const konce_group *g);
+/* A joiner that a coordinator answered REFUSED(UNKNOWN): it did not know the invitation (yet). */
+bool konce_group_join_unknown(const konce_group *g);
 
 /* What this member's failure detector knows of member i of the installed view (cfail.c). */
 enum konce_group_suspicion {

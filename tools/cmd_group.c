@@ -252,7 +252,10 @@ static const char *state_line(json_t *g)
 		snprintf(more, sizeof more, ", asking %s, gives up in %lld s", who,
 			 ((long long)json_integer_value(left) + 999) / 1000);
 	} else if (why && !strcmp(why, "join-timed-out"))
-		snprintf(more, sizeof more, ", the join timed out (no coordinator decided within 30 s; join again to retry)");
+		snprintf(more, sizeof more, ", the join timed out (no coordinator decided before its deadline; join again to retry)");
+	else if (why && !strcmp(why, "join-unknown-invitation"))
+		snprintf(more, sizeof more, ", the join timed out: the group did not know the invitation (a forged or "
+			 "mistyped token, or its INVITE never committed)");
 	else if (why)
 		snprintf(more, sizeof more, " (%s)", why);
 	snprintf(b, sizeof b, "%s: %s%s, epoch %lld, %lld members, commit %lld%s",

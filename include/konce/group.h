@@ -52,6 +52,10 @@ enum konce_group_out_why {
 	KONCE_GROUP_JOIN_TIMEDOUT, /* a join was neither accepted nor refused in its time (30 s unless
 				    * konce_node_group_join_timeout said otherwise), and it withdrew: no
 				    * coordinator admitted it (the group is down, halted, or unreachable) */
+	KONCE_GROUP_JOIN_UNKNOWN,  /* as JOIN_TIMEDOUT, and a coordinator it reached did not know its
+				    * invitation: a forged or mistyped token, or one whose INVITE never
+				    * committed (a group cannot tell these apart, so it never refuses one
+				    * at once: docs/CONSENSUS.md, "Joining before the INVITE commits") */
 };
 
 typedef struct konce_group_notice {

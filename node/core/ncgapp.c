@@ -84,12 +84,12 @@ static void say(konce_ncgapp_out *o, int level, const char *fmt, ...)
 	o->level = level;
 }
 
-int konce_ncgapp_out_why(int core_reason)
+int konce_ncgapp_out_why(int core_reason, int kind)
 {
 	switch (core_reason) {
 	case KONCE_GROUP_OUT_EVICTED: return KONCE_GROUP_EVICTED;
 	case KONCE_GROUP_OUT_LEFT: return KONCE_GROUP_LEFT;
-	case KONCE_GROUP_OUT_TIMEDOUT: return KONCE_GROUP_JOIN_TIMEDOUT;
+	case KONCE_GROUP_OUT_TIMEDOUT: return kind == KONCE_CW_R_UNKNOWN ? KONCE_GROUP_JOIN_UNKNOWN : KONCE_GROUP_JOIN_TIMEDOUT;
 	case 0: return 0;
 	default: return KONCE_GROUP_REFUSED;
 	}
@@ -138,8 +138,11 @@ void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event
 		break;
 	case KONCE_GROUP_EV_OUT:
 		o.type = KONCE_GROUP_N_OUT;
-		o.reason = konce_ncgapp_out_why(g->out_reason);
-		if (o.reason == KONCE_GROUP_JOIN_TIMEDOUT)
+		o.reason = konce_ncgapp_out_why(g->out_reason, g->kind);
+		if (o.reason == KONCE_GROUP_JOIN_UNKNOWN)
+			say(out, KONCE_LOG_WARN, "group %s: out (the join timed out and withdrew: the group did not know "
+			    "the invitation; a forged or mistyped token, or its INVITE never committed)", x->name);
+		else if (o.reason == KONCE_GROUP_JOIN_TIMEDOUT)
 			say(out, KONCE_LOG_WARN, "group %s: out (the join timed out and withdrew: no coordinator admitted it in time)",
 			    x->name);
 		else
@@ -372,7 +375,7 @@ static void fill_info(konce_group *g, const konce_ncgapp_name *x, konce_group_in
 	for (unsigned i = 0; i < o->nmembers; i++)
 		memcpy(o->members[i], keys[i], KONCE_KEY_BYTES);
 	o->coordinator = o->nmembers ? konce_group_coordinator(g) : 0;
-	o->out_reason = konce_ncgapp_out_why(konce_group_out_reason(g));
+	o->out_reason = konce_ncgapp_out_why(konce_group_out_reason(g), konce_group_join_unknown(g) ? KONCE_CW_R_UNKNOWN : 0);
 	uint64_t je, left;
 	o->join_left_ms = -1;
 	if (!konce_group_join_progress(g, &je, &left)) {

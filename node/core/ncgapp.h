@@ -59,7 +59,7 @@ typedef struct konce_ncgapp_out {
 } konce_ncgapp_out;
 void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event *ev, konce_ncgapp_out *out);
 /* The public reason (enum konce_group_out_why) for a core's (enum konce_group_out_reason); 0 for 0. */
-int konce_ncgapp_out_why(int core_reason);
+int konce_ncgapp_out_why(int core_reason, int kind);
 
 /* Commands.  Each returns 0 or a negative errno; -ENOENT for a name not bound. */
 /* A new group, founded by this node, under gid (already in the store): -EINVAL (bad name),

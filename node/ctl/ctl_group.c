@@ -61,7 +61,8 @@ void ctl_group_progress(json_t *o, const konce_group_info *g)
 {
 	const char *why = g->out_reason == KONCE_GROUP_EVICTED ? "evicted" : g->out_reason == KONCE_GROUP_LEFT ? "left"
 			  : g->out_reason == KONCE_GROUP_REFUSED ? "refused"
-			  : g->out_reason == KONCE_GROUP_JOIN_TIMEDOUT ? "join-timed-out" : NULL;
+			  : g->out_reason == KONCE_GROUP_JOIN_TIMEDOUT ? "join-timed-out"
+			  : g->out_reason == KONCE_GROUP_JOIN_UNKNOWN ? "join-unknown-invitation" : NULL;
 	json_object_set_new(o, "out_reason", why ? json_string(why) : json_null());
 	if (g->state == KONCE_GROUP_S_JOINING && g->join_left_ms >= 0) {
 		json_object_set_new(o, "join_left_ms", json_integer((json_int_t)g->join_left_ms));

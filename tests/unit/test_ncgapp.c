@@ -263,6 +263,10 @@ static void test_join_times_out(void **state)
 	assert_int_equal(info.join_left_ms, -1);
 	/* out of it: a new invitation may replace it */
 	assert_true(konce_ncgapp_rejoinable(&b.app, b.c, gid, "far"));
+	/* a timed-out join that a coordinator answered "unknown invitation" says so */
+	assert_int_equal(konce_ncgapp_out_why(KONCE_GROUP_OUT_TIMEDOUT, KONCE_CW_R_UNKNOWN), KONCE_GROUP_JOIN_UNKNOWN);
+	assert_int_equal(konce_ncgapp_out_why(KONCE_GROUP_OUT_TIMEDOUT, KONCE_CW_R_REJECTED), KONCE_GROUP_JOIN_TIMEDOUT);
+	assert_int_equal(konce_ncgapp_out_why(KONCE_GROUP_OUT_REFUSED, KONCE_CW_R_EXPIRED), KONCE_GROUP_REFUSED);
 	side_free(&a);
 	side_free(&b);
 }
