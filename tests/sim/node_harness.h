@@ -5,13 +5,23 @@
  * node_io_kick() drains it: events first (outcome callbacks, handlers, peer events, so a handler
  * answers inside the pending ACCEPT), then datagrams (out through sim_send()), then store notes
  * (there is no store: they are counted, and kept in order in noted[] when the core makes them,
- * i.e. cfg->notes is set), and the host's timer is set to konce_nodecore_next_timer().
+ * i.e. cfg->notes is set), then the group records, and the host's timer is set to
+ * konce_nodecore_next_timer() (or the group flush, or the writer's end, if sooner).
  * A drain is never re-entered: a command made from inside a callback only asks for another round.
  *
  * CPU model (optional), as tests/sim/transport_node.h: a datagram costs the verdict's cost (konce_nodecore_stats.input_units) x
  * us_per_unit virtual microseconds and every proof-of-work hash the endpoint tried costs
  * us_per_hash.  While the host is busy, the simulator queues its arrivals ordered by the core's
  * own classification (konce_nodecore_priority) when use_priority is set.
+ *
+ * Group records: as node/io/group_io.c, every group note is queued on the "store" and told to
+ * the core's konce_ncgpersist table (node/core/ncgpersist.h), whose answers drive one flush event
+ * (next turn, or armed some milliseconds later) and a simulated writer thread: a batch handed to it
+ * is written wdelay_min..wdelay_max microseconds later (seeded per node), fails with probability
+ * wfail (a disk error or a locked database: the batch stays on the writer and is retried alone),
+ * and only a written batch is reported to the groups (konce_group_persisted()).  ncnode_free()
+ * is a crash for the records: what is queued or in flight is lost, what was written stays.  The
+ * records themselves are counted, not kept: no test restarts a node core from them.
  *
  * The core's konce_env is sim_host_env(h): seeded randomness and counted allocations.
  */
@@ -21,9 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "node/core/ncgpersist.h"
 #include "node/core/nodecore.h"
 #include "node/transport/identity.h"
 #include "tests/sim/sim.h"
+#include "tests/sim/sim_int.h"
 
 typedef struct ncnode ncnode;
 
@@ -49,7 +61,18 @@ struct ncnode {
 	konce_nc_note *noted;
 	size_t nnoted, noted_cap;
 	bool noted_oom; /* a note could not be kept: noted[] is incomplete */
-	uint64_t gnotes; /* group persistence notes: durable at once (an in-memory store) */
+	uint64_t gnotes; /* group persistence notes polled from the core */
+	/* The group records' store and writer (see above); the knobs may be set after ncnode_init. */
+	uint64_t wdelay_min, wdelay_max; /* a batch's write time, microseconds */
+	double wfail;                    /* probability that a batch's write fails */
+	konce_ncgpersist persist;
+	simrng wrng;
+	uint64_t store_q, writer_q;     /* records on the store's queue, on the writer's */
+	bool writer_busy;               /* a batch is in flight, written at write_at */
+	uint64_t write_at;
+	bool flush_active;              /* the flush event: active (runs at flush_now) ... */
+	uint64_t flush_now, flush_at;   /* ... or armed for flush_at (0: not) */
+	uint64_t durable, batches, batch_failures, records_lost, flush_logs;
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and a core made
