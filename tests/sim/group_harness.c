@@ -389,6 +389,7 @@ void gh_drain(gh *s, unsigned i)
 			break;
 		}
 	}
+	gh_writer_round(s, i); /* the records this drain queued: the flush event (node_groups_io) */
 }
 
 static void note_vote(gh *s, const gh_msg *m)
@@ -423,31 +424,6 @@ static void deliver(gh *s, gh_msg *m)
 	free(m->bytes);
 }
 
-/* Make node i's queued records durable, in order, and tell its core. */
-static void flush(gh *s, unsigned i)
-{
-	gh_node *n = &s->node[i];
-	gh_store *st = &n->st;
-	for (size_t k = 0; k < st->npend; k++) {
-		if (gh_store_apply(st, &st->pend[k]))
-			gh_violation(s, "node %u: a queued record does not apply", i);
-		free(st->pend[k].bytes);
-	}
-	st->npend = 0;
-	st->flush_at = 0;
-	if (st->db) {
-		char err[512];
-		if (konce_store_group_flush(st->db, err, sizeof(err)))
-			gh_violation(s, "node %u: %s", i, err);
-		s->db_flushes++;
-	}
-	if (n->up && n->g) {
-		if (konce_group_persisted(n->g, st->calls))
-			gh_violation(s, "node %u: persisted(%llu) refused", i, (unsigned long long)st->calls);
-		gh_drain(s, i);
-	}
-}
-
 void gh_run_until(gh *s, uint64_t t)
 {
 	while (s->now <= t) {
@@ -459,8 +435,8 @@ void gh_run_until(gh *s, uint64_t t)
 				uint64_t nt = konce_group_next_timer(s->node[i].g);
 				if (nt < next)
 					next = nt;
-				if (s->node[i].st.flush_at && s->node[i].st.flush_at < next)
-					next = s->node[i].st.flush_at;
+				if (gh_writer_next(&s->node[i].st) < next)
+					next = gh_writer_next(&s->node[i].st);
 			}
 		if (next > t) {
 			s->now = t + 1;
@@ -469,8 +445,8 @@ void gh_run_until(gh *s, uint64_t t)
 		if (next > s->now)
 			s->now = next;
 		for (unsigned i = 0; i < s->nn; i++)
-			if (s->node[i].up && s->node[i].st.flush_at && s->node[i].st.flush_at <= s->now)
-				flush(s, i);
+			if (s->node[i].up && s->node[i].g)
+				gh_writer_run(s, i);
 		while (s->qlen && s->q[0].at <= s->now) {
 			gh_msg m = gh_q_pop(s);
 			deliver(s, &m);

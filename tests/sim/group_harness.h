@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "consensus/cgroup.h"
+#include "node/core/ncgpersist.h"
 #include "store/store.h"
 #include "tests/sim/sim_int.h"
 
@@ -53,13 +54,23 @@ typedef struct gh_store {
 	bool needs_state;      /* put_snapshot(0) */
 	uint64_t snap_seq;     /* put_snapshot(seq >= 1) */
 	size_t snap_len;
-	/* Asynchronous mode: calls queued since the core was made, made durable at flush_at. */
+	/* Asynchronous mode (gh_writer.c): the store's queue (calls since the core was made), the
+	 * daemon's persist table, the flush event and the writer with its queue (a batch in flight
+	 * until write_at, or a failed one). */
 	gh_rec *pend;
 	size_t npend, cpend;
-	uint64_t calls, flush_at;
+	uint64_t calls;
+	konce_ncgpersist persist;
+	bool flush_active;            /* the flush event: active (runs at flush_now) ... */
+	uint64_t flush_now, flush_at; /* ... or armed for flush_at (0: not) */
+	gh_rec *wq;
+	size_t nwq, cwq;
+	bool wbusy;
+	uint64_t write_at;
 	uint64_t lost; /* records a crash lost before they were durable */
 	struct gh *sim;
-	konce_store *db; /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
+	konce_store *db;  /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
+	konce_store *wdb; /* and the writer's own connection to it */
 } gh_store;
 
 typedef struct gh_node {
@@ -117,12 +128,15 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
-	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record becomes
-	 * durable 0..flush_max microseconds later (konce_group_persisted); a crash loses what is not. */
+	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record goes
+	 * to the writer as the daemon's persist table says; a batch takes 1..flush_max microseconds and
+	 * fails with probability wfail (retried); only a written one is reported (konce_group_persisted).
+	 * A crash loses what is not written. */
 	bool async;
 	uint64_t flush_max;
+	double wfail;
 	simrng frng;
-	uint64_t lost_records;
+	uint64_t lost_records, batches, write_failures;
 	/* SQLite mode: every node's records also go to its own konce_store in dbdir; a crash closes
 	 * it with its queue discarded, a restart reopens it and restores the core from it (and checks
 	 * that it holds exactly the in-memory store's records). */
