@@ -205,6 +205,8 @@ void gh_set_async(gh *s, uint64_t flush_max)
 {
 	s->async = true;
 	s->flush_max = flush_max ? flush_max : 1;
+	for (unsigned i = 0; i < GH_MAX_NODES; i++)
+		gh_writer_init(s, &s->node[i].st);
 }
 
 int gh_db_open(gh *s, unsigned i)

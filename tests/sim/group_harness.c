@@ -389,7 +389,8 @@ void gh_drain(gh *s, unsigned i)
 			break;
 		}
 	}
-	gh_writer_round(s, i); /* the records this drain queued: the flush event (node_groups_io) */
+	if (s->async)
+		gwriter_round(&n->st.gw, s->now); /* the records this drain queued (node_groups_io) */
 }
 
 static void note_vote(gh *s, const gh_msg *m)
@@ -435,8 +436,8 @@ void gh_run_until(gh *s, uint64_t t)
 				uint64_t nt = konce_group_next_timer(s->node[i].g);
 				if (nt < next)
 					next = nt;
-				if (gh_writer_next(&s->node[i].st) < next)
-					next = gh_writer_next(&s->node[i].st);
+				if (gwriter_next(&s->node[i].st.gw) < next)
+					next = gwriter_next(&s->node[i].st.gw);
 			}
 		if (next > t) {
 			s->now = t + 1;
@@ -446,7 +447,7 @@ void gh_run_until(gh *s, uint64_t t)
 			s->now = next;
 		for (unsigned i = 0; i < s->nn; i++)
 			if (s->node[i].up && s->node[i].g)
-				gh_writer_run(s, i);
+				gwriter_run(&s->node[i].st.gw, s->now);
 		while (s->qlen && s->q[0].at <= s->now) {
 			gh_msg m = gh_q_pop(s);
 			deliver(s, &m);

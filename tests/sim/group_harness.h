@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "consensus/cgroup.h"
-#include "node/core/ncgpersist.h"
+#include "tests/sim/gwriter.h"
 #include "store/store.h"
 #include "tests/sim/sim_int.h"
 
@@ -54,19 +54,14 @@ typedef struct gh_store {
 	bool needs_state;      /* put_snapshot(0) */
 	uint64_t snap_seq;     /* put_snapshot(seq >= 1) */
 	size_t snap_len;
-	/* Asynchronous mode (gh_writer.c): the store's queue (calls since the core was made), the
-	 * daemon's persist table, the flush event and the writer with its queue (a batch in flight
-	 * until write_at, or a failed one). */
+	/* Asynchronous mode (gh_writer.c): the store's queue (calls since the core was made), and the
+	 * daemon's persist table with the flush event and the writer (tests/sim/gwriter.h). */
 	gh_rec *pend;
 	size_t npend, cpend;
 	uint64_t calls;
-	konce_ncgpersist persist;
-	bool flush_active;            /* the flush event: active (runs at flush_now) ... */
-	uint64_t flush_now, flush_at; /* ... or armed for flush_at (0: not) */
-	gh_rec *wq;
+	gwriter gw;
+	gh_rec *wq; /* the writer's queue: a batch in flight, or a failed one */
 	size_t nwq, cwq;
-	bool wbusy;
-	uint64_t write_at;
 	uint64_t lost; /* records a crash lost before they were durable */
 	struct gh *sim;
 	konce_store *db;  /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
@@ -136,7 +131,7 @@ typedef struct gh {
 	uint64_t flush_max;
 	double wfail;
 	simrng frng;
-	uint64_t lost_records, batches, write_failures;
+	uint64_t lost_records;
 	/* SQLite mode: every node's records also go to its own konce_store in dbdir; a crash closes
 	 * it with its queue discarded, a restart reopens it and restores the core from it (and checks
 	 * that it holds exactly the in-memory store's records). */
@@ -147,6 +142,8 @@ typedef struct gh {
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
 /* Make every store asynchronous (call right after gh_new). */
 void gh_set_async(gh *s, uint64_t flush_max);
+/* The asynchronous stores' writer fails a batch with probability p (call after gh_set_async). */
+void gh_set_write_fail(gh *s, double p);
 /* SQLite mode (implies asynchronous stores); call right after gh_new.  0 or a negative errno. */
 int gh_set_sqlite(gh *s, uint64_t flush_max);
 void gh_free(gh *s);

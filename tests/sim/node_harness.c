@@ -3,23 +3,15 @@
 #include "node/core/ncgroup.h"
 #include "tests/sim/core_host.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t flush_due(const ncnode *n)
-{
-	return n->flush_active ? n->flush_now : n->flush_at ? n->flush_at : UINT64_MAX;
-}
 
 /* The core's timer, the group flush event or the writer's end, whichever comes first. */
 static void rearm(ncnode *n)
 {
-	uint64_t at = konce_nodecore_next_timer(n->core), f = flush_due(n);
-	if (f < at)
-		at = f;
-	if (n->writer_busy && n->write_at < at)
-		at = n->write_at;
+	uint64_t at = konce_nodecore_next_timer(n->core), g = gwriter_next(&n->gw);
+	if (g < at)
+		at = g;
 	core_host_rearm(n->s, n->h, at, n->busy_until);
 }
 
@@ -80,87 +72,14 @@ static void nn_note(void *ctx, const konce_nc_note *note, uint64_t now)
 	keep_note(n, note);
 }
 
-/* ---- group records: node/io/group_io.c's calls, in its order, on a simulated store and writer ---- */
+/* ---- group records: node/io/group_io.c's calls on a simulated store and writer (gwriter.h) ---- */
 
 static void drain(ncnode *n, uint64_t now);
 
-/* event_pending(ev_flush, EV_TIMEOUT): the flush event is active or armed. */
-static bool flush_armed(const ncnode *n) { return n->flush_active || n->flush_at; }
-
-/* group_writer_submit(): the store's queue (from_store) behind the writer's own, written later. */
-static void writer_submit(ncnode *n, bool from_store, uint64_t now)
+static void gw_kick(void *ctx)
 {
-	if (from_store) {
-		n->writer_q += n->store_q;
-		n->store_q = 0;
-	}
-	uint64_t span = n->wdelay_max > n->wdelay_min ? n->wdelay_max - n->wdelay_min : 0;
-	n->writer_busy = true;
-	n->write_at = now + n->wdelay_min + (span ? simrng_below(&n->wrng, span + 1) : 0);
-}
-
-/* group_io.c submit(); group_writer_pending() is 0 while a batch is in flight. */
-static void submit(ncnode *n, uint64_t now)
-{
-	switch (konce_ncgpersist_submit(&n->persist, n->writer_busy, n->writer_busy ? 0 : n->writer_q, n->store_q > 0)) {
-	case KONCE_NCGP_RETRY:
-		writer_submit(n, false, now);
-		break;
-	case KONCE_NCGP_BATCH:
-		writer_submit(n, true, now);
-		break;
-	case KONCE_NCGP_IDLE:
-		break;
-	}
-}
-
-/* group_io.c flush_do(): event_active() runs the flush on the loop's next turn (a timer at now,
- * after the event under way); event_add() (re)sets its timeout. */
-static void flush_do(ncnode *n, konce_ncgp_act a, uint64_t now)
-{
-	switch (a.flush) {
-	case KONCE_NCGP_NOW:
-		if (!n->flush_active) {
-			n->flush_active = true;
-			n->flush_now = now;
-		}
-		break;
-	case KONCE_NCGP_ARM:
-		n->flush_at = now + (uint64_t)a.ms * 1000;
-		break;
-	case KONCE_NCGP_SUBMIT:
-		submit(n, now);
-		break;
-	case KONCE_NCGP_NONE:
-		break;
-	}
-}
-
-/* group_io.c on_gflush(): the event ran (a non-persistent event: its timeout goes too). */
-static void on_gflush(ncnode *n, uint64_t now)
-{
-	n->flush_active = false;
-	n->flush_at = 0;
-	submit(n, now);
-}
-
-/* The writer's end (group_io.c on_written): the batch is durable, or failed and stays queued. */
-static void on_written(ncnode *n, uint64_t now)
-{
-	bool fail = n->wfail > 0 && simrng_unit(&n->wrng) < n->wfail;
-	n->writer_busy = false;
-	if (fail) {
-		n->batch_failures++;
-	} else {
-		n->durable += n->writer_q;
-		n->writer_q = 0;
-		n->batches++;
-	}
-	konce_ncgp_act a = konce_ncgpersist_written(&n->persist, n->core, fail ? -EIO : 0, n->store_q > 0, flush_armed(n));
-	n->flush_logs += a.log != 0;
-	flush_do(n, a, now);
-	if (a.kick)
-		drain(n, now);
+	ncnode *n = ctx;
+	drain(n, sim_now(n->s));
 }
 
 /* group_io.c node_groups_io(): each note queued on the store and told to the table, then the
@@ -170,10 +89,9 @@ static void groups_io(ncnode *n, uint64_t now)
 	konce_nc_gnote gn;
 	while (konce_nodecore_poll_gnote(n->core, &gn)) {
 		n->gnotes++;
-		n->store_q++; /* konce_store_group_note() on an in-memory store: it queues */
-		konce_ncgpersist_noted(&n->persist, &gn, 0);
+		gwriter_noted(&n->gw, &gn); /* konce_store_group_note() on an in-memory store: it queues */
 	}
-	flush_do(n, konce_ncgpersist_round(&n->persist, n->writer_busy, flush_armed(n)), now);
+	gwriter_round(&n->gw, now);
 }
 
 /* node_io_kick()'s order: events, datagrams, notes, then the group records. */
@@ -230,10 +148,7 @@ static void nn_timer(void *ctx, uint64_t now)
 	ncnode *n = ctx;
 	if (!n->core)
 		return;
-	if (n->writer_busy && n->write_at <= now)
-		on_written(n, now);
-	if (flush_due(n) <= now)
-		on_gflush(n, now);
+	gwriter_run(&n->gw, now);
 	if (konce_nodecore_next_timer(n->core) <= now)
 		konce_nodecore_timer(n->core, now);
 	drain(n, now);
@@ -271,11 +186,12 @@ int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, 
 		n->id = NULL;
 		return r;
 	}
-	n->wdelay_min = 200; /* an fsync of a small transaction: 0.2-5 ms */
-	n->wdelay_max = 5000;
 	uint64_t k;
 	memcpy(&k, konce_identity_public(n->id), sizeof k);
 	simrng_seed(&n->wrng, sim_seed(s), 0x6e68777200000000ULL ^ k); /* the host's writer stream */
+	/* the records are counts (gwriter's own), a write an fsync of a small transaction: 0.2-5 ms */
+	n->gw = (gwriter){.ctx = n, .kick = gw_kick, .core = n->core, .delay_min = 200, .delay_max = 5000,
+			  .rng = &n->wrng};
 	rearm(n);
 	return 0;
 }
@@ -291,10 +207,7 @@ void ncnode_free(ncnode *n)
 	drain(n, now);
 	sim_timer_cancel(n->s, n->h);
 	/* a crash for the group records: what is queued or in flight dies, the written stays */
-	n->records_lost += n->store_q + n->writer_q;
-	n->store_q = n->writer_q = 0;
-	n->writer_busy = n->flush_active = false;
-	n->flush_at = 0;
+	n->records_lost += gwriter_drop(&n->gw);
 	konce_nodecore_free(n->core);
 	konce_identity_free(n->id);
 	free(n->noted);

@@ -15,13 +15,11 @@
  * own classification (konce_nodecore_priority) when use_priority is set.
  *
  * Group records: as node/io/group_io.c, every group note is queued on the "store" and told to
- * the core's konce_ncgpersist table (node/core/ncgpersist.h), whose answers drive one flush event
- * (next turn, or armed some milliseconds later) and a simulated writer thread: a batch handed to it
- * is written wdelay_min..wdelay_max microseconds later (seeded per node), fails with probability
- * wfail (a disk error or a locked database: the batch stays on the writer and is retried alone),
- * and only a written batch is reported to the groups (konce_group_persisted()).  ncnode_free()
- * is a crash for the records: what is queued or in flight is lost, what was written stays.  The
- * records themselves are counted, not kept: no test restarts a node core from them.
+ * the daemon's persist table, whose answers drive a flush event and a simulated writer thread
+ * (tests/sim/gwriter.h): a batch is written 0.2-5 ms after it is handed over (seeded per node),
+ * fails with probability gw.fail (retried alone), and only a written batch is reported to the
+ * groups.  ncnode_free() is a crash for the records: what is queued or in flight is lost, what
+ * was written stays.  No test restarts a node core from them: they are counted, not kept.
  *
  * The core's konce_env is sim_host_env(h): seeded randomness and counted allocations.
  */
@@ -31,11 +29,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "node/core/ncgpersist.h"
 #include "node/core/nodecore.h"
 #include "node/transport/identity.h"
+#include "tests/sim/gwriter.h"
 #include "tests/sim/sim.h"
-#include "tests/sim/sim_int.h"
 
 typedef struct ncnode ncnode;
 
@@ -62,17 +59,11 @@ struct ncnode {
 	size_t nnoted, noted_cap;
 	bool noted_oom; /* a note could not be kept: noted[] is incomplete */
 	uint64_t gnotes; /* group persistence notes polled from the core */
-	/* The group records' store and writer (see above); the knobs may be set after ncnode_init. */
-	uint64_t wdelay_min, wdelay_max; /* a batch's write time, microseconds */
-	double wfail;                    /* probability that a batch's write fails */
-	konce_ncgpersist persist;
+	/* The group records' flush event and writer (gwriter.h; delay and fail may be set after
+	 * ncnode_init); the records themselves are counted, not kept. */
+	gwriter gw;
 	simrng wrng;
-	uint64_t store_q, writer_q;     /* records on the store's queue, on the writer's */
-	bool writer_busy;               /* a batch is in flight, written at write_at */
-	uint64_t write_at;
-	bool flush_active;              /* the flush event: active (runs at flush_now) ... */
-	uint64_t flush_now, flush_at;   /* ... or armed for flush_at (0: not) */
-	uint64_t durable, batches, batch_failures, records_lost, flush_logs;
+	uint64_t records_lost; /* queued or in flight when the core was freed */
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and a core made

@@ -165,7 +165,7 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	/* The asynchronous stores' writer fails a batch (a disk error, a locked database) never, one
 	 * time in twenty or one in five; the daemon's persist table retries it alone every 100 ms. */
 	if (s->async)
-		s->wfail = (double[]){0, 0.05, 0.2}[simrng_below(&rb, 3)];
+		gh_set_write_fail(s, (double[]){0, 0.05, 0.2}[simrng_below(&rb, 3)]);
 	s->loss = (double[]){0, 0.02, 0.1}[simrng_below(&s->rng, 3)];
 	s->dup = simrng_below(&s->rng, 2) ? 0.05 : 0;
 	s->delay_max = simrng_below(&s->rng, 2) ? 30 * SIM_MS : 5 * SIM_MS;
@@ -241,8 +241,10 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	t->msgs += s->msgs;
 	t->async += s->async;
 	t->lost += s->lost_records;
-	t->batches += s->batches;
-	t->wfails += s->write_failures;
+	for (unsigned i = 0; i < GH_MAX_NODES; i++) {
+		t->batches += s->node[i].st.gw.batches;
+		t->wfails += s->node[i].st.gw.failures;
+	}
 	t->flushes += s->db_flushes;
 	t->restores += s->db_restores;
 	t->replays += s->replays;

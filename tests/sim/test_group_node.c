@@ -90,7 +90,7 @@ static void setup(world *w, uint64_t seed)
 		assert_int_equal(ncnode_init(&w->m[i].nn, w->s, NULL, ip, 7807, NULL), 0);
 		w->m[i].nn.user = &w->m[i];
 		w->m[i].nn.on_group = on_group;
-		w->m[i].nn.wfail = 0.1;
+		w->m[i].nn.gw.fail = 0.1;
 	}
 	for (int i = 0; i < N; i++)
 		for (int j = 0; j < N; j++)
@@ -115,10 +115,10 @@ static void teardown(world *w)
 static void records(world *w, int i, bool idle)
 {
 	const ncnode *n = &w->m[i].nn;
-	SIM_ASSERT_EQ(w->s, n->gnotes, n->durable + n->store_q + n->writer_q + n->records_lost);
-	SIM_ASSERT(w->s, n->batches > 0);
+	SIM_ASSERT_EQ(w->s, n->gnotes, n->gw.durable + n->gw.store_q + n->gw.writer_q + n->records_lost);
+	SIM_ASSERT(w->s, n->gw.batches > 0);
 	if (idle)
-		SIM_ASSERT(w->s, n->store_q == 0 && n->writer_q == 0 && !n->writer_busy);
+		SIM_ASSERT(w->s, n->gw.store_q == 0 && n->gw.writer_q == 0 && !n->gw.busy);
 }
 
 /* The writers failed (and their batches were retried) somewhere in this run. */
@@ -126,7 +126,7 @@ static void writers_failed(world *w)
 {
 	uint64_t f = 0;
 	for (int i = 0; i < N; i++)
-		f += w->m[i].nn.batch_failures;
+		f += w->m[i].nn.gw.failures;
 	SIM_ASSERT(w->s, f > 0);
 }
 
