@@ -17,11 +17,16 @@
  *   1. baseline: both endpoints exist (sized for N sessions), 0 sessions: the idle loop;
  *   2. N handshakes (at most WAVE in flight, for at most SETUP_S seconds: if fewer than N are
  *      up by then, the figures are printed for the count that is, and say so);
- *   3. warm-up of 1.5 keepalive intervals, so every session is in its keepalive cycle;
+ *   3. warm-up of 1.5 keepalive intervals (10 s at least with MSG_BYTES), so every session is in
+ *      its keepalive cycle;
  *   4. measure: only keepalives and their acks flow.  Every session must still be live after.
+ * With MSG_BYTES > 0 the holder sends one message of that size on each session as it is set up,
+ * so every session grows into a channel on both sides; the warm-up (longer than the shrink
+ * interval, ep_msg.c) lets each shrink back to a presence, and the bench fails unless every one
+ * did: the figures then show what presences cost after they were channels.
  *
  * Usage: bench_sessions [SESSIONS, default 100000] [KEEPALIVE_MS, default KONCE_KEEPALIVE_MS]
- *        [SECONDS, default one keepalive interval] [SETUP_S, default 900]
+ *        [SECONDS, default one keepalive interval] [SETUP_S, default 900] [MSG_BYTES, default 0]
  * (with BENCH_QUICK=1 the defaults are 200 sessions, 200 ms, 0.4 s: a smoke test)
  */
 #include <errno.h>
@@ -40,11 +45,13 @@ enum { WAVE = 256 }; /* handshakes in flight at once */
 static const char *me = "bench_sessions";
 static unsigned nsess = 100000, keepalive_ms = KONCE_KEEPALIVE_MS;
 static double secs = 0, setup_s = 900;
+static unsigned msg_bytes; /* one message per session at setup (0 = none) */
 
 typedef struct sample {
 	double cpu_s, wall_s;
 	uint64_t rx_packets, tx_packets, keepalive_tx, wakeups, timer_calls, visits;
 	uint64_t sessions_live, evicted, idle_closed;
+	uint64_t grown, shrunk, msgs_rx, msgs_delivered;
 	long rss_kib;
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
 			* the allocator's free holes that RSS keeps (handshake buffers freed after setup) */
@@ -82,6 +89,10 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->sessions_live = c->sessions_live;
 	s->evicted = c->sessions_evicted;
 	s->idle_closed = c->sessions_closed;
+	s->grown = c->channels_grown;
+	s->shrunk = c->channels_shrunk;
+	s->msgs_rx = c->msgs_rx;
+	s->msgs_delivered = c->msgs_delivered;
 	s->rss_kib = bench_rss_kib();
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
 }
@@ -162,6 +173,12 @@ static void holder_event(bench_node *n, const konce_ep_event *ev)
 		h->established++;
 		if (konce_ep_set_wanted(n->ep, ev->conn, true, bench_now_us()))
 			bench_die(me, "konce_ep_set_wanted");
+		if (msg_bytes) {
+			static uint8_t msg[1 << 20];
+			uint64_t id;
+			if (konce_ep_msg_send(n->ep, ev->conn, msg, msg_bytes, KONCE_MSG_CLASS_DEFAULT, 0, bench_now_us(), &id))
+				bench_die(me, "konce_ep_msg_send");
+		}
 		break;
 	case KONCE_EV_FAILED:
 		h->inflight--;
@@ -235,9 +252,11 @@ int main(int argc, char **argv)
 		secs = atof(argv[3]);
 	if (argc > 4)
 		setup_s = atof(argv[4]);
+	if (argc > 5)
+		msg_bytes = (unsigned)strtoul(argv[5], NULL, 10);
 	if (secs == 0)
 		secs = keepalive_ms / 1000.0;
-	if (sodium_init() < 0 || !nsess || !keepalive_ms || secs <= 0)
+	if (sodium_init() < 0 || !nsess || !keepalive_ms || secs <= 0 || msg_bytes > 1 << 20)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 
@@ -290,7 +309,10 @@ int main(int argc, char **argv)
 	if (h.established != nsess)
 		fprintf(stderr, "%s: only %u of %u sessions established (%u failed)\n", me, h.established, nsess,
 			h.failed);
-	run_for(&n, 1.5 * keepalive_ms / 1000.0);
+	double warm = 1.5 * keepalive_ms / 1000.0;
+	if (msg_bytes && warm < 10)
+		warm = 10; /* past the shrink interval (5 s, ep_msg.c) */
+	run_for(&n, warm);
 	measure(&n, ctl[1], rfd, &live_h, &live_p);
 	unsigned failed_after = h.failed;
 
@@ -346,9 +368,16 @@ int main(int argc, char **argv)
 	       "closed %llu sessions in all, %llu of them evicted by its table's rules (ep_table.c)\n",
 	       (unsigned long long)live_h.sessions_live, (unsigned long long)live_p.sessions_live, failed_after,
 	       (unsigned long long)live_p.idle_closed, (unsigned long long)live_p.evicted);
+	printf("  channels (ep_msg.c): holder grew %llu and shrank %llu back to presences, peer grew %llu and shrank "
+	       "%llu; messages: %llu delivered, %llu received\n",
+	       (unsigned long long)live_h.grown, (unsigned long long)live_h.shrunk, (unsigned long long)live_p.grown,
+	       (unsigned long long)live_p.shrunk, (unsigned long long)live_h.msgs_delivered,
+	       (unsigned long long)live_p.msgs_rx);
 	bench_node_close(&n);
 	konce_identity_free(cid);
 	konce_identity_free(pc.sid);
+	if (msg_bytes && (live_h.msgs_delivered < up || live_h.shrunk < live_h.grown || live_p.shrunk < live_p.grown))
+		bench_die(me, "with MSG_BYTES, every session's message must be delivered and every channel shrunk");
 	if (live_h.sessions_live < up || live_p.sessions_live < up)
 		bench_die(me, "sessions were lost during the measurement: the figures above are not for the full count");
 	if (up != nsess)

@@ -24,7 +24,7 @@ void cf_heard(konce_group *g, unsigned i)
 	mm->probe_deadline = 0;
 	if (g->now >= mm->defer_until)
 		mm->defers = 0;
-	if (mm->suspect && g->now - mm->suspect_since >= MS(KONCE_GROUP_REHAB_MS))
+	if (mm->suspect && !mm->withdrawn && g->now - mm->suspect_since >= MS(KONCE_GROUP_REHAB_MS))
 		mm->suspect = false;
 }
 

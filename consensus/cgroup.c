@@ -226,6 +226,7 @@ int konce_group_join(konce_group *g, const uint8_t (*keys)[KONCE_CW_KEY], unsign
 	start_clock(g, now);
 	g->join_retry_at = now; /* the first JOIN goes out on the first timer */
 	g->join_until = now + MS(KONCE_GROUP_JOIN_TIMEOUT_MS);
+	g->withdrawing = false;
 	g->join_view_epoch = 0;
 	konce_group_timer(g, now);
 	return 0;
@@ -404,6 +405,20 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 		cj_on_join(g, from, m);
 		return 0;
 	}
+	if (g->state == KONCE_GROUP_OUT && g->out_reason == KONCE_GROUP_OUT_TIMEDOUT) {
+		/* We gave up joining: if a view admitted us after all, its members hear that we are
+		 * gone for good (cjoin.c), once per RESEND_MS.  Members never answer that, and a
+		 * refusal or a view without us is no member's traffic: no exchange loops. */
+		bool named = m->type != KONCE_CW_NEWVIEW;
+		for (unsigned k = 0; !named && k < m->v.n; k++)
+			named = !memcmp(m->v.keys + k * KONCE_CW_KEY, g->cfg.self, KONCE_CW_KEY);
+		if (m->epoch && named && m->type != KONCE_CW_REFUSED &&
+		    (g->now - g->behind_at >= MS(KONCE_GROUP_RESEND_MS) || !g->behind_at)) {
+			g->behind_at = g->now ? g->now : 1;
+			cj_send_withdraw(g, KONCE_CW_WD_OUT, from);
+		}
+		return -EINVAL;
+	}
 	if (g->state == KONCE_GROUP_OUT) {
 		/* A member of the view that removed us, still behind it: pass the view on. */
 		konce_cw_value v;
@@ -420,6 +435,10 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 	}
 	if (m->type == KONCE_CW_NEWVIEW)
 		return cv_on_newview(g, from, m);
+	if (m->type == KONCE_CW_JOIN_WITHDRAW) {
+		cj_on_withdraw(g, from, i, m);
+		return 0;
+	}
 	if (g->state == KONCE_GROUP_JOINING) {
 		/* A joiner hears only NEWVIEW or REFUSED, from a member the token named. */
 		bool named = false;
@@ -427,6 +446,12 @@ static int dispatch(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konc
 			named |= !memcmp(g->token_keys[k], from, KONCE_CW_KEY);
 		if (!named)
 			return -EPERM;
+		if (m->type == KONCE_CW_REFUSED && m->flag == KONCE_CW_R_WITHDRAWN) {
+			if (!g->withdrawing)
+				return -EINVAL; /* the answer to an earlier attempt's withdrawal */
+			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, m->flag, 0);
+			return 0;
+		}
 		if (m->type == KONCE_CW_REFUSED) {
 			cg_set_out(g, KONCE_GROUP_OUT_REFUSED, m->flag, 0);
 			return 0;
@@ -594,19 +619,30 @@ void konce_group_timer(konce_group *g, uint64_t now)
 	if (cg_busy(g))
 		return; /* back-pressure: the caller polls events first */
 	if (g->state == KONCE_GROUP_JOINING) {
-		if (now >= g->join_until) {
-			/* Nobody admitted or refused us in time (the group is halted, or no member we
-			 * know of answers): say so rather than wait for ever. */
+		if (!g->withdrawing && now >= g->join_until) {
+			/* Not admitted (nor refused) in time: withdraw (cjoin.c) rather than just stop,
+			 * for the coordinator may have admitted us a moment ago. */
+			g->withdrawing = true;
+			g->withdraw_until = now + MS(KONCE_GROUP_WITHDRAW_MS);
+			g->join_retry_at = now;
+		}
+		if (g->withdrawing && now >= g->withdraw_until) {
+			/* Nobody answered (the group is halted, or no member we know of answers). */
+			cj_send_withdraw(g, KONCE_CW_WD_OUT, NULL);
 			cg_set_out(g, KONCE_GROUP_OUT_TIMEDOUT, 0, 0);
 			return;
 		}
 		if (now >= g->join_retry_at) {
-			cg_msg_init(g, KONCE_CW_JOIN);
-			g->msg.epoch = g->join_view_epoch; /* members of a later view tell us of it */
-			g->msg.commit = 0;
-			g->msg.secret = g->secret;
-			for (unsigned k = 0; k < g->token_n; k++)
-				cg_send(g, g->token_keys[k]);
+			if (g->withdrawing) {
+				cj_send_withdraw(g, KONCE_CW_WD_PENDING, NULL);
+			} else {
+				cg_msg_init(g, KONCE_CW_JOIN);
+				g->msg.epoch = g->join_view_epoch; /* members of a later view tell us of it */
+				g->msg.commit = 0;
+				g->msg.secret = g->secret;
+				for (unsigned k = 0; k < g->token_n; k++)
+					cg_send(g, g->token_keys[k]);
+			}
 			g->join_retry_at = now + MS(KONCE_GROUP_JOIN_RETRY_MS);
 		}
 		return;
@@ -634,6 +670,24 @@ uint64_t konce_group_commit_index(const konce_group *g) { return g->commit; }
 uint64_t konce_group_out_dropped(const konce_group *g) { return g->out_dropped; }
 
 int konce_group_out_reason(const konce_group *g) { return g->state == KONCE_GROUP_OUT ? (int)g->out_reason : 0; }
+
+int konce_group_join_deadline(konce_group *g, uint64_t until)
+{
+	if (g->state != KONCE_GROUP_JOINING || g->withdrawing)
+		return -EINVAL;
+	g->join_until = until;
+	return 0;
+}
+
+int konce_group_join_deadline_unix(konce_group *g, uint64_t unix_s)
+{
+	if (!g->wall)
+		return -EINVAL; /* no wall clock to judge it by */
+	uint64_t left = unix_s > g->wall ? unix_s - g->wall : 0;
+	if (left > UINT64_MAX / 1000000u - g->now)
+		return -ERANGE;
+	return konce_group_join_deadline(g, g->now + left * 1000000u);
+}
 
 int konce_group_join_progress(const konce_group *g, uint64_t *epoch, uint64_t *left_ms)
 {

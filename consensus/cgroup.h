@@ -20,7 +20,9 @@
  *   JOINING --input(NEWVIEW naming us), cv_install()--------------------> NORMAL
  *     |  ^ input(NEWVIEW without us, newer), cv_on_newview():              |   ^
  *     |  | the JOIN goes to its members now (cj_learn_view)                |   |
- *     |  input(REFUSED), or no view within JOIN_TIMEOUT (TIMEDOUT)         |   |
+ *     |  input(REFUSED); or no view by join_until: JOIN_WITHDRAW           |   |
+ *     |  until REFUSED(WITHDRAWN) or WITHDRAW_MS later (TIMEDOUT)          |   |
+ *     |  (a view naming us meanwhile still admits us: cjoin.c)             |   |
  *     +--------------------------------------------> OUT                   |   |
  *                                                     ^                    |   |
  *        input(NEWVIEW without us), cv_install():     |                    |   |
@@ -118,8 +120,12 @@ enum {
 	KONCE_GROUP_HALT_MS = 2500,      /* view change this long without a new view: HALTED */
 	KONCE_GROUP_JOIN_DEADLINE_MS = 1000, /* votes on a join are counted by then */
 	KONCE_GROUP_JOIN_RETRY_MS = 500, /* a joiner resends JOIN */
-	KONCE_GROUP_JOIN_TIMEOUT_MS = 30000, /* a joiner not admitted (nor refused) by then gives up: OUT
-					      * (TIMEDOUT) */
+	KONCE_GROUP_JOIN_TIMEOUT_MS = 30000, /* a joiner not admitted (nor refused) by then withdraws
+					      * (the default; konce_group_join_timeout sets another) */
+	KONCE_GROUP_WITHDRAW_MS = 3000,  /* a withdrawing joiner waits this long for REFUSED(WITHDRAWN) or
+					  * a view naming it, then gives up unanswered: OUT (TIMEDOUT) */
+	KONCE_GROUP_WITHDRAW_KEEP_MS = 5000, /* a member takes no JOIN from a joiner that withdrew for
+					      * this long (a late or duplicated JOIN) */
 	KONCE_GROUP_RESEND_MS = 300,     /* resend our view to a member behind, at most this often */
 	KONCE_GROUP_SNAP_RETRY_MS = 500, /* a member without state asks the next member for a snapshot */
 	KONCE_GROUP_SNAP_ANSWER_MS = 250, /* a member sends one requester a snapshot at most this often */
@@ -309,6 +315,15 @@ unsigned konce_group_members(const konce_group *g, const uint8_t (**keys)[KONCE_
  * told it of), else 0. */
 unsigned konce_group_join_targets(const konce_group *g, const uint8_t (**keys)[KONCE_CW_KEY]);
 unsigned konce_group_coordinator(const konce_group *g);
+/* A joining group stops asking at `until` (the core's clock; konce_group_join sets now +
+ * KONCE_GROUP_JOIN_TIMEOUT_MS) and withdraws (cjoin.c): it is OUT (TIMEDOUT) at most
+ * KONCE_GROUP_WITHDRAW_MS later, unless a view already admitted it.  A time already past withdraws
+ * on the next timer.  0, or -EINVAL when not joining or already withdrawing. */
+int konce_group_join_deadline(konce_group *g, uint64_t until);
+/* The same with a wall-clock deadline (unix seconds), judged by the wall clock set last
+ * (konce_group_set_wallclock; -EINVAL if none): a host restarted during a join keeps the time
+ * that was left, as its store recorded it. */
+int konce_group_join_deadline_unix(konce_group *g, uint64_t unix_s);
 /* A joining group: the epoch of the latest view a member told it of (0: none yet, it asks the
  * token's members) and the milliseconds left, as of the core's last call, before it gives up
  * (OUT, TIMEDOUT).  0, or -EINVAL when not joining. */

@@ -30,6 +30,7 @@ typedef struct cg_member {
 	uint64_t last_tx;     /* coordinator: last PROPOSE to it */
 	uint64_t resend_at;   /* last time we resent our view to it */
 	bool suspect;
+	bool withdrawn;       /* a joiner that gave up for good (JOIN_WITHDRAW OUT): suspect for ever */
 	uint64_t suspect_since;
 	uint64_t probe_deadline; /* an indirect probe is out (0: none) */
 	uint32_t probe_nonce;
@@ -49,6 +50,13 @@ typedef struct cg_pending {
 	uint8_t data[KONCE_CW_MAX_ENTRY];
 	uint64_t sent_at;
 } cg_pending;
+
+/* A joiner that withdrew (cjoin.c): no JOIN from it is taken until `until`. */
+typedef struct cg_withdrawn {
+	uint8_t key[KONCE_CW_KEY];
+	uint64_t until;
+	bool out; /* KONCE_CW_WD_OUT: it gave up for good; a view naming it removes it at once */
+} cg_withdrawn;
 
 typedef struct cg_joinreq {
 	uint8_t key[KONCE_CW_KEY];
@@ -125,6 +133,8 @@ struct konce_group {
 	uint64_t join_deadline, join_ask_at;
 	cg_joinreq joinq[KONCE_GROUP_JOINQ];
 	unsigned joinq_len;
+	cg_withdrawn wd[KONCE_GROUP_JOINQ]; /* every member: joiners that withdrew (cjoin.c) */
+	unsigned wd_len;
 	uint8_t invites[KONCE_GROUP_INVITES][KONCE_CW_SECRET];
 	bool invite_used[KONCE_GROUP_INVITES];
 	uint64_t invite_expires[KONCE_GROUP_INVITES]; /* unix seconds, 0: never */
@@ -137,7 +147,9 @@ struct konce_group {
 	unsigned token_n;
 	uint8_t *secret; /* KONCE_CW_SECRET, wiped on free */
 	uint64_t join_retry_at, leave_retry_at;
-	uint64_t join_until;      /* gives up then (OUT, TIMEDOUT) */
+	uint64_t join_until;      /* stops asking then and withdraws (cjoin.c) */
+	bool withdrawing;         /* past join_until: JOIN_WITHDRAW instead of JOIN */
+	uint64_t withdraw_until;  /* gives up then, unanswered (OUT, TIMEDOUT) */
 	uint64_t join_view_epoch; /* the latest view a member told it of (0: none): token_keys are its members */
 	enum konce_group_out_reason out_reason; /* OUT: why */
 
@@ -245,6 +257,12 @@ int cj_learn_view(konce_group *g, const konce_cw_value *v);
 void cj_on_ask(konce_group *g, const konce_cw_msg *m);
 void cj_on_vote(konce_group *g, unsigned from, const konce_cw_msg *m);
 void cj_on_leave(konce_group *g, unsigned from);
+/* Member: a JOIN_WITHDRAW from a joiner (i < 0) or from a member it admitted (its index i). */
+void cj_on_withdraw(konce_group *g, const uint8_t from[KONCE_CW_KEY], int i, const konce_cw_msg *m);
+/* Member, after an install: members that withdrew for good are suspects at once. */
+void cj_mark_withdrawn(konce_group *g);
+/* Joiner: send JOIN_WITHDRAW(final) to every member it asks (or to one, `to`). */
+void cj_send_withdraw(konce_group *g, uint8_t final, const uint8_t *to);
 void cj_committed(konce_group *g, const cg_slot *s);
 bool cj_invite_valid(const konce_group *g, const uint8_t secret[KONCE_CW_SECRET], int *slot);
 /* 0 (committed, unused, unexpired), KONCE_CW_R_INVALID (unknown or used) or KONCE_CW_R_EXPIRED. */

@@ -21,14 +21,37 @@
  * coordinator may since have changed (evicted, or a view that a later joiner entered).  A JOIN
  * carries the epoch of the latest view the joiner knows (0: its token's); a member that is not the
  * coordinator, holds a later view and finds the invitation valid answers with that view (NEWVIEW),
- * and the joiner asks that view's members from then on (cj_learn_view).  A joiner that is neither
- * admitted nor refused within KONCE_GROUP_JOIN_TIMEOUT_MS gives up: OUT (TIMEDOUT).
+ * and the joiner asks that view's members from then on (cj_learn_view).
+ *
+ * Giving up, without leaving a silent member behind.  A joiner whose time (join_until, by default
+ * KONCE_GROUP_JOIN_TIMEOUT_MS) runs out may already have been admitted: the coordinator may have
+ * decided, and the view naming it be on its way.  So it does not just stop; it withdraws:
+ *
+ *   JOINING --join_until--> withdrawing: JOIN_WITHDRAW(PENDING) instead of JOIN, every JOIN_RETRY
+ *      |  input(NEWVIEW naming it): it takes the seat (cv_install): NORMAL, as any joiner
+ *      |  input(REFUSED(WITHDRAWN)) from the coordinator: OUT (TIMEDOUT), confirmed
+ *      |  KONCE_GROUP_WITHDRAW_MS without either: JOIN_WITHDRAW(OUT), OUT (TIMEDOUT), unconfirmed
+ *   OUT (TIMEDOUT): a member's message (a view naming it, member traffic; not REFUSED nor a view
+ *      without it): JOIN_WITHDRAW(OUT) back, once per RESEND_MS; members never answer OUT
+ *
+ * The coordinator answers REFUSED(WITHDRAWN) only in NORMAL and only when no view change adding the
+ * joiner is under way (change_join): it drops the joiner from its queue, ends a vote on it, and
+ * takes no JOIN from it for KONCE_GROUP_WITHDRAW_KEEP_MS, so after that answer no view of that
+ * epoch or later admits it (only the coordinator builds a value that adds a joiner).  Every other
+ * member records the withdrawal too (a later coordinator takes no late JOIN from it) and, like for
+ * JOIN, answers a joiner that knows an older view with its view.  A member whose view names the
+ * joiner answers PENDING with its view (the joiner takes the seat), and treats OUT as a suspect that
+ * is never cleared, so a view change removes it at once instead of after the failure detector's
+ * deadline.  What is left: an admission whose every message to and from the joiner is lost for
+ * KONCE_GROUP_WITHDRAW_MS, and then a two-member view, which cannot remove anyone (cview.c).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "consensus/cgroup_int.h"
 #include "consensus/ctoken.h"
+
+static cg_withdrawn *wd_find(konce_group *g, const uint8_t key[KONCE_CW_KEY]);
 
 static uint64_t invite_expiry(const uint8_t *data)
 {
@@ -197,6 +220,8 @@ void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw
 	}
 	if (g->join_active && !memcmp(g->join.key, from, KONCE_CW_KEY))
 		return;
+	if (wd_find(g, from))
+		return; /* it withdrew: a late or duplicated JOIN (a new attempt retries) */
 	for (unsigned i = 0; i < g->joinq_len; i++)
 		if (!memcmp(g->joinq[i].key, from, KONCE_CW_KEY))
 			return;
@@ -206,6 +231,120 @@ void cj_on_join(konce_group *g, const uint8_t from[KONCE_CW_KEY], const konce_cw
 	memcpy(g->joinq[g->joinq_len].secret, m->secret, KONCE_CW_SECRET);
 	g->joinq_len++;
 	cj_tick(g);
+}
+
+static cg_withdrawn *wd_find(konce_group *g, const uint8_t key[KONCE_CW_KEY])
+{
+	for (unsigned k = 0; k < g->wd_len; k++)
+		if (g->wd[k].until > g->now && !memcmp(g->wd[k].key, key, KONCE_CW_KEY))
+			return &g->wd[k];
+	return NULL;
+}
+
+static void wd_note(konce_group *g, const uint8_t key[KONCE_CW_KEY], bool out)
+{
+	cg_withdrawn *w = wd_find(g, key);
+	if (!w) {
+		unsigned k = 0;
+		while (k < g->wd_len && g->wd[k].until > g->now)
+			k++; /* a lapsed slot */
+		if (k == KONCE_GROUP_JOINQ) {
+			/* Full: forget the oldest (its late JOINs are then taken again). */
+			k = 0;
+			for (unsigned j = 1; j < g->wd_len; j++)
+				if (g->wd[j].until < g->wd[k].until)
+					k = j;
+		} else if (k == g->wd_len) {
+			g->wd_len++;
+		}
+		w = &g->wd[k];
+		memcpy(w->key, key, KONCE_CW_KEY);
+		w->out = false;
+	}
+	w->until = g->now + MS(KONCE_GROUP_WITHDRAW_KEEP_MS);
+	w->out |= out;
+}
+
+static void withdrawn_suspect(konce_group *g, unsigned i)
+{
+	cg_member *mm = &g->m[i];
+	mm->withdrawn = true;
+	mm->probe_deadline = 0;
+	if (!mm->suspect) {
+		mm->suspect = true;
+		mm->suspect_since = g->now;
+	}
+}
+
+void cj_mark_withdrawn(konce_group *g)
+{
+	for (unsigned i = 0; i < g->n; i++) {
+		const cg_withdrawn *w = i == g->self ? NULL : wd_find(g, g->keys[i]);
+		if (w && w->out)
+			withdrawn_suspect(g, i);
+	}
+}
+
+void cj_send_withdraw(konce_group *g, uint8_t final, const uint8_t *to)
+{
+	cg_msg_init(g, KONCE_CW_JOIN_WITHDRAW);
+	g->msg.epoch = g->join_view_epoch;
+	g->msg.commit = 0;
+	g->msg.secret = g->secret;
+	g->msg.flag = final;
+	if (to) {
+		cg_send(g, to);
+		return;
+	}
+	for (unsigned k = 0; k < g->token_n; k++)
+		cg_send(g, g->token_keys[k]);
+}
+
+void cj_on_withdraw(konce_group *g, const uint8_t from[KONCE_CW_KEY], int i, const konce_cw_msg *m)
+{
+	if (g->state != KONCE_GROUP_NORMAL && g->state != KONCE_GROUP_VIEWCHANGE)
+		return;
+	if (i >= 0) {
+		/* It was admitted.  Still waiting (PENDING): it takes the seat once it has our view.
+		 * Gone for good (OUT): remove it now rather than when the failure detector would. */
+		if ((unsigned)i == g->self)
+			return;
+		if (m->flag == KONCE_CW_WD_OUT) {
+			wd_note(g, from, true);
+			withdrawn_suspect(g, (unsigned)i);
+		} else {
+			cv_resend_view(g, from, &g->m[i]);
+		}
+		return;
+	}
+	int slot = -1;
+	(void)cj_invite_check(g, m->secret, &slot);
+	if (slot < 0)
+		return; /* not an invitation of ours: nothing is kept for it */
+	wd_note(g, from, m->flag == KONCE_CW_WD_OUT);
+	for (unsigned k = 0; k < g->joinq_len; k++)
+		if (!memcmp(g->joinq[k].key, from, KONCE_CW_KEY)) {
+			memmove(&g->joinq[k], &g->joinq[k + 1], (g->joinq_len - k - 1) * sizeof(g->joinq[0]));
+			memset(&g->joinq[--g->joinq_len], 0, sizeof(g->joinq[0]));
+			break;
+		}
+	/* Only a joiner still waiting (PENDING) is answered: one gone for good (OUT) waits for
+	 * nothing, and an answer to it would only draw another OUT. */
+	bool pending = m->flag == KONCE_CW_WD_PENDING;
+	if (!cg_is_coord(g)) {
+		if (pending && m->epoch < g->epoch)
+			cv_resend_view(g, from, NULL); /* as for JOIN: our coordinator answers */
+		return;
+	}
+	bool voting = g->join_active && !memcmp(g->join.key, from, KONCE_CW_KEY);
+	if (voting && g->change_join)
+		return; /* a view adding it is under way: it takes the seat when that view arrives */
+	if (g->state != KONCE_GROUP_NORMAL)
+		return; /* a view change may be adding it: answer once a view is installed */
+	if (voting)
+		g->join_active = false; /* the round ends; the next queued join starts on the tick */
+	if (pending)
+		send_refused(g, from, KONCE_CW_R_WITHDRAWN);
 }
 
 int cj_learn_view(konce_group *g, const konce_cw_value *v)

@@ -511,7 +511,9 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 	g->halted = false;
 	g->fresh = false;
 	g->sealed = false; /* a new epoch: its seqs are this view's coordinator's to give */
+	g->withdrawing = false; /* a withdrawing joiner takes the seat (cjoin.c) */
 	cv_mark_invite_used(g, v->used_invite);
+	cj_mark_withdrawn(g);
 	cj_reset(g);
 	cc_pending_refresh(g);
 	for (unsigned i = 0; i < KONCE_GROUP_PENDING; i++)

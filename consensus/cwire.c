@@ -324,6 +324,11 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 	case KONCE_CW_JOIN:
 		m->secret = rd_take(&r, KONCE_CW_SECRET);
 		break;
+	case KONCE_CW_JOIN_WITHDRAW:
+		m->secret = rd_take(&r, KONCE_CW_SECRET);
+		m->flag = (uint8_t)rd_be(&r, 1);
+		ok = m->flag <= KONCE_CW_WD_OUT;
+		break;
 	case KONCE_CW_JOIN_ASK:
 		m->key = rd_take(&r, KONCE_CW_KEY);
 		m->secret = rd_take(&r, KONCE_CW_SECRET);
@@ -335,7 +340,7 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		break;
 	case KONCE_CW_REFUSED:
 		m->flag = (uint8_t)rd_be(&r, 1);
-		ok = m->flag >= KONCE_CW_R_REJECTED && m->flag <= KONCE_CW_R_EXPIRED;
+		ok = m->flag >= KONCE_CW_R_REJECTED && m->flag <= KONCE_CW_R_WITHDRAWN;
 		break;
 	case KONCE_CW_LEAVE:
 		break;
@@ -414,6 +419,12 @@ static void wr_msg(wr *w, const konce_cw_msg *m)
 	case KONCE_CW_JOIN:
 		wr_bytes(w, m->secret, KONCE_CW_SECRET);
 		break;
+	case KONCE_CW_JOIN_WITHDRAW:
+		wr_bytes(w, m->secret, KONCE_CW_SECRET);
+		if (m->flag > KONCE_CW_WD_OUT)
+			w->bad = true;
+		wr_be(w, m->flag, 1);
+		break;
 	case KONCE_CW_JOIN_ASK:
 		wr_bytes(w, m->key, KONCE_CW_KEY);
 		wr_bytes(w, m->secret, KONCE_CW_SECRET);
@@ -476,6 +487,7 @@ size_t konce_cw_msg_size(const konce_cw_msg *m)
 	case KONCE_CW_ACCEPT: return n + 8 + konce_cw_value_size(&m->v);
 	case KONCE_CW_NEWVIEW: return n + konce_cw_value_size(&m->v);
 	case KONCE_CW_JOIN: return n + KONCE_CW_SECRET;
+	case KONCE_CW_JOIN_WITHDRAW: return n + KONCE_CW_SECRET + 1;
 	case KONCE_CW_JOIN_ASK: return n + KONCE_CW_KEY + KONCE_CW_SECRET;
 	case KONCE_CW_JOIN_VOTE: return n + KONCE_CW_KEY + 1;
 	case KONCE_CW_REFUSED: return n + 1;

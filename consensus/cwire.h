@@ -76,7 +76,9 @@ enum konce_cw_type {
 				 * sender's state after delivering seq (a core section, then the
 				 * application's bytes); offset is a multiple of KONCE_CW_SNAP_CHUNK and
 				 * len = min(KONCE_CW_SNAP_CHUNK, total - offset) */
-	KONCE_CW_TYPE_MAX = 19,
+	KONCE_CW_JOIN_WITHDRAW = 20, /* secret 32, final u8 (konce_cw_withdraw): a joiner that gives up
+				      * -> every member it asks (header epoch as in JOIN) */
+	KONCE_CW_TYPE_MAX = 20,
 };
 
 /* An entry on the wire: kind u8, origin 8, nonce u64, len u16, len bytes. */
@@ -91,6 +93,16 @@ enum konce_cw_refused_reason {
 	KONCE_CW_R_REJECTED = 1, /* a member rejected, or too few acked by the deadline */
 	KONCE_CW_R_INVALID = 2,  /* the invitation is unknown or used */
 	KONCE_CW_R_EXPIRED = 3,  /* the invitation has expired */
+	KONCE_CW_R_WITHDRAWN = 4, /* the answer to JOIN_WITHDRAW: the coordinator dropped the join and
+				   * admits no JOIN from that key for KONCE_GROUP_WITHDRAW_KEEP_MS */
+};
+
+/* JOIN_WITHDRAW's final byte.  PENDING: the joiner's time is up, but it still takes its seat if a
+ * view naming it is already decided (it waits for that view or REFUSED(WITHDRAWN)).  OUT: the
+ * joiner has given up for good; a member whose view names it removes it at once. */
+enum konce_cw_withdraw {
+	KONCE_CW_WD_PENDING = 0,
+	KONCE_CW_WD_OUT = 1,
 };
 
 /* A member's answer to JOIN_ASK.  ABSTAIN: it does not know the invitation (it joined, or missed
@@ -142,9 +154,9 @@ typedef struct konce_cw_msg {
 	uint64_t acc_ballot;  /* PROMISE */
 	uint64_t first;       /* PROPOSE / PROMISE first seq */
 	uint32_t nonce;       /* PROBE_* */
-	uint8_t flag;         /* PROBE_REP alive, JOIN_VOTE yes, REFUSED reason */
+	uint8_t flag;         /* PROBE_REP alive, JOIN_VOTE yes, REFUSED reason, JOIN_WITHDRAW final */
 	const uint8_t *key;   /* PROBE_* target, JOIN_ASK / JOIN_VOTE joiner */
-	const uint8_t *secret; /* JOIN, JOIN_ASK */
+	const uint8_t *secret; /* JOIN, JOIN_ASK, JOIN_WITHDRAW */
 	uint16_t count;       /* entries in e[] (SUBMIT: 1) */
 	uint32_t total, offset; /* SNAP */
 	const uint8_t *data;  /* SNAP: dlen bytes */

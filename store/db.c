@@ -65,6 +65,9 @@ static const char *const migrations[KONCE_STORE_SCHEMA] = {
 	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
 	"  PRIMARY KEY (gid, hash)"
 	") WITHOUT ROWID;",
+	/* 4: a pending join's deadline, wall clock (unix seconds; 0: none stored), so that it survives
+	 * a restart (docs/CONSENSUS.md "Join") */
+	"ALTER TABLE groups ADD COLUMN join_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_errno(sqlite3 *db, int rc)

@@ -97,6 +97,8 @@ int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GRO
 	}
 	if (!r.view && r.join_n) {
 		e = konce_group_join(g, (const uint8_t (*)[KONCE_CW_KEY])r.join_keys, r.join_n, r.join_secret, now);
+		if (!e && r.join_until && (e = konce_group_join_deadline_unix(g, r.join_until)) == -EINVAL)
+			e = 0; /* the time left, not a new one; without a wall clock, the default from now */
 		if (e)
 			snprintf(err, errlen, "group: cannot resume the pending join: %d", e);
 	} else if (!r.view) {

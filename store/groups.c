@@ -35,7 +35,7 @@ static const char *const gstmt_sql[GS__COUNT] = {
 	[GS_ENTRY] = "INSERT OR REPLACE INTO group_entries (gid, seq, entry) VALUES (?1, ?2, ?3)",
 	[GS_GET] = "SELECT coalesce(name, ''), view, epoch, vote_base, promised, acc_ballot, acc_value, delivered, "
 		   "join_keys, join_secret, (SELECT max(seq) FROM group_entries WHERE gid = ?1), needs_state, snap_seq, "
-		   "snapshot FROM groups WHERE gid = ?1",
+		   "snapshot, join_until FROM groups WHERE gid = ?1",
 	[GS_LAST] = "SELECT gid FROM groups WHERE name = ?1",
 	[GS_ENTRIES] = "SELECT seq, entry FROM group_entries WHERE gid = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
 	[GS_EACH] = "SELECT gid, coalesce(name, ''), epoch FROM groups ORDER BY name, gid",
@@ -347,15 +347,24 @@ int konce_store_group_add(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_I
 			  const uint8_t *join_keys, unsigned join_n, const uint8_t *join_secret, char *err,
 			  size_t errlen)
 {
+	return konce_store_group_add_join(st, gid, name, join_keys, join_n, join_secret, 0, err, errlen);
+}
+
+int konce_store_group_add_join(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], const char *name,
+			       const uint8_t *join_keys, unsigned join_n, const uint8_t *join_secret,
+			       uint64_t join_until, char *err, size_t errlen)
+{
 	sqlite3_stmt *s;
 	if (!gid || (name && *name && !name_ok(name)) || join_n > KONCE_CW_MAX_MEMBERS || (join_n && !join_keys) ||
-	    (join_n && !join_secret) || (!join_n && join_secret)) {
+	    (join_n && !join_secret) || (!join_n && join_secret) || (!join_n && join_until) ||
+	    join_until > INT64_MAX) {
 		snprintf(err, errlen, "group: bad arguments (a name is 1-%d characters without spaces or controls)",
 			 KONCE_STORE_GROUP_NAME_MAX);
 		return -EINVAL;
 	}
 	int rc = sqlite3_prepare_v2(st->db,
-				    "INSERT INTO groups (gid, name, join_keys, join_secret) VALUES (?1, ?2, ?3, ?4)", -1,
+				    "INSERT INTO groups (gid, name, join_keys, join_secret, join_until) "
+				    "VALUES (?1, ?2, ?3, ?4, ?5)", -1,
 				    &s, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(st, rc, "cannot add the group", err, errlen);
@@ -366,6 +375,7 @@ int konce_store_group_add(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_I
 		sqlite3_bind_blob(s, 3, join_keys, (int)(join_n * KONCE_CW_KEY), SQLITE_STATIC);
 		sqlite3_bind_blob(s, 4, join_secret, KONCE_CW_SECRET, SQLITE_STATIC);
 	}
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)join_until);
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
@@ -448,6 +458,7 @@ int konce_store_group_get(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_I
 		r->needs_state = sqlite3_column_int(s, 11) != 0;
 		r->snap_seq = (uint64_t)sqlite3_column_int64(s, 12);
 		r->snapshot = dup_col(s, 13, &r->snap_len);
+		r->join_until = (uint64_t)sqlite3_column_int64(s, 14);
 		slen = (size_t)sqlite3_column_bytes(s, 9);
 		if (klen % KONCE_CW_KEY || klen / KONCE_CW_KEY > KONCE_CW_MAX_MEMBERS ||
 		    (klen && slen != KONCE_CW_SECRET)) {

@@ -43,7 +43,7 @@ struct konce_group_persist;
 struct konce_cnote;
 
 enum {
-	KONCE_STORE_SCHEMA = 3,
+	KONCE_STORE_SCHEMA = 4,
 	KONCE_STORE_PETNAME_MAX = 63,
 	KONCE_STORE_QUEUE_DEFAULT = 65536,
 	KONCE_STORE_PEERS_DEFAULT = 100000, /* peers kept; beyond, the least recently seen go */
@@ -155,6 +155,8 @@ typedef struct konce_store_group_rec {
 	uint8_t *join_keys;                        /* n x 32: a pending join's members, or NULL */
 	unsigned join_n;
 	uint8_t *join_secret;                      /* 32 bytes in sodium-guarded memory, or NULL */
+	uint64_t join_until;                       /* the pending join gives up then (unix seconds;
+						    * 0: KONCE_GROUP_JOIN_TIMEOUT_MS from each start) */
 } konce_store_group_rec;
 
 /* Immediate: records a group (a founder: join_n 0; a joiner: the token's keys and secret).
@@ -162,6 +164,11 @@ typedef struct konce_store_group_rec {
 int konce_store_group_add(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], const char *name,
 			  const uint8_t *join_keys, unsigned join_n, const uint8_t *join_secret, char *err,
 			  size_t errlen);
+/* The same, for a joiner, with the wall-clock time its join gives up (unix seconds; 0: none), which a
+ * restart keeps (konce_store_group_restore). */
+int konce_store_group_add_join(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], const char *name,
+			       const uint8_t *join_keys, unsigned join_n, const uint8_t *join_secret,
+			       uint64_t join_until, char *err, size_t errlen);
 /* Immediate: deletes a group and its log (after a leave or an eviction).  -ENOENT if unknown. */
 int konce_store_group_remove(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], char *err, size_t errlen);
 /* Immediate reads.  _get fills rec (free it with _rec_free): 0, -ENOENT, or a negative errno. */
@@ -225,7 +232,8 @@ void konce_store_group_persist(konce_store_group_binding *b, struct konce_group_
 /* Restarts a fresh core (konce_group_new) from the store: its view, vote, delivery point and the
  * entries after it, the invitations it knew (konce_group_restore_invite and _used), and a state
  * transfer still to do (konce_group_restore_catchup); or, for a
- * group still joining, konce_group_join with the stored invitation.  The application's state comes
+ * group still joining, konce_group_join with the stored invitation and its stored deadline
+ * (konce_group_join_deadline_unix: the core's wall clock must be set first).  The application's state comes
  * back with konce_store_group_replay().
  * 0, -ENOENT (no such group), -EINVAL (stored records the core refuses), or a negative errno. */
 int konce_store_group_restore(konce_store *st, const uint8_t gid[KONCE_STORE_GROUP_ID], struct konce_group *g,

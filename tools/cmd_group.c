@@ -17,7 +17,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: konce group create NAME\n"
 		   "       konce group invite GROUP [--expires DUR] [--addr HOST:PORT] [--wait DUR]\n"
-		   "       konce group join TOKEN [--name NAME]\n"
+		   "       konce group join TOKEN [--name NAME] [--timeout DUR]\n"
 		   "       konce group propose GROUP TEXT|--file F\n"
 		   "       konce group log GROUP [--follow]\n"
 		   "       konce group members GROUP\n"
@@ -41,6 +41,10 @@ static void usage(FILE *f)
 		   "      --wait DUR      invite: how long to wait for the invitation to commit (default\n"
 		   "                      10s); then it fails, printing no token\n"
 		   "      --name NAME     join: the local name of the group (default g-ID)\n"
+		   "      --timeout DUR   join: give up (withdraw) if not admitted within DUR (seconds, or\n"
+		   "                      with s, m, h, d; 1 s to 1 d; default 30 s).  A view that admits\n"
+		   "                      this node as it gives up still seats it; a restart keeps the time\n"
+		   "                      that was left\n"
 		   "  -f, --file F        propose: the decision is the bytes of file F\n"
 		   "      --follow        log: keep printing decisions as they are delivered\n"
 		   "      --json          print the node's JSON answer (see docs/CONTROL.md)\n"
@@ -68,6 +72,17 @@ static long long duration(const char *s)
 	if (m <= 0 || v > 100LL * 365 * 86400 / m)
 		return -1;
 	return v * m;
+}
+
+/* --timeout: a duration of 1 s to KONCE_GROUP_JOIN_TIMEOUT_MAX; -1 (and a message) if not. */
+static long long join_timeout(const char *s)
+{
+	long long v = duration(s);
+	if (v < 1 || v > KONCE_GROUP_JOIN_TIMEOUT_MAX) {
+		fprintf(stderr, "konce group join: bad --timeout '%s': 1 s to 1 d (e.g. 30, 90s, 5m, 1h)\n", s);
+		return -1;
+	}
+	return v;
 }
 
 static int read_file(const char *path, char *hex, size_t cap)
@@ -274,7 +289,7 @@ int konce_cmd_group(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"expires", required_argument, NULL, 'e'}, {"addr", required_argument, NULL, 'a'},
-		{"wait", required_argument, NULL, 'w'},
+		{"wait", required_argument, NULL, 'w'},    {"timeout", required_argument, NULL, 't'},
 		{"name", required_argument, NULL, 'n'},    {"file", required_argument, NULL, 'f'},
 		{"follow", no_argument, NULL, 'F'},        {"json", no_argument, NULL, 'j'},
 		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
@@ -282,7 +297,7 @@ int konce_cmd_group(int argc, char **argv)
 	};
 	struct konce_ctl_opts o = {0};
 	const char *addr = NULL, *name = NULL, *file = NULL;
-	long long expires = 0, wait_s = 10;
+	long long expires = 0, wait_s = 10, timeout_s = 0;
 	bool follow = false;
 	int ch;
 	optind = 1;
@@ -299,6 +314,10 @@ int konce_cmd_group(int argc, char **argv)
 				fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
 				return KONCE_EXIT_USAGE;
 			}
+			break;
+		case 't':
+			if ((timeout_s = join_timeout(optarg)) < 0)
+				return KONCE_EXIT_USAGE;
 			break;
 		case 'a': addr = optarg; break;
 		case 'n': name = optarg; break;
@@ -338,6 +357,12 @@ int konce_cmd_group(int argc, char **argv)
 				case 'w':
 					if ((wait_s = duration(optarg)) < 0) {
 						fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
+						free(sub);
+						return KONCE_EXIT_USAGE;
+					}
+					break;
+				case 't':
+					if ((timeout_s = join_timeout(optarg)) < 0) {
 						free(sub);
 						return KONCE_EXIT_USAGE;
 					}
@@ -392,6 +417,10 @@ int konce_cmd_group(int argc, char **argv)
 		usage(stderr);
 		return KONCE_EXIT_USAGE;
 	}
+	if (timeout_s && strcmp(sub, "join")) {
+		fprintf(stderr, "konce group %s: --timeout applies to join only\n", sub);
+		return KONCE_EXIT_USAGE;
+	}
 	const char *g = nops > 1 ? ops[1] : NULL;
 	if (!strcmp(sub, "log"))
 		return do_log(&o, g, follow);
@@ -406,6 +435,8 @@ int konce_cmd_group(int argc, char **argv)
 		json_object_set_new(req, "name", json_string(g));
 	} else if (!strcmp(sub, "join")) {
 		json_object_set_new(req, "token", json_string(g));
+		if (timeout_s)
+			json_object_set_new(req, "timeout", json_integer(timeout_s));
 		if (name)
 			json_object_set_new(req, "name", json_string(name));
 	} else if (g) {
@@ -457,7 +488,8 @@ int konce_cmd_group(int argc, char **argv)
 	} else if (!strcmp(sub, "propose")) {
 		printf("proposed (nonce %lld)\n", (long long)json_integer_value(json_object_get(r, "nonce")));
 	} else if (!strcmp(sub, "join")) {
-		printf("joining; 'konce group list' shows when the members have let this node in\n");
+		printf("joining (gives up after %lld s); 'konce group list' shows when the members have let this node in\n",
+		       (long long)json_integer_value(json_object_get(r, "timeout")));
 	} else if (!strcmp(sub, "leave")) {
 		printf("leaving %s\n", g);
 	}

@@ -25,6 +25,8 @@ enum {
 	KONCE_GROUP_NAME_MAX = 63,        /* bytes of a local group name */
 	KONCE_GROUP_MEMBERS_MAX = 16,
 	KONCE_GROUP_DECISION_MAX = 1024,  /* bytes of one decision */
+	KONCE_GROUP_JOIN_TIMEOUT_DEFAULT = 30, /* seconds a join waits to be admitted (konce_node_group_join) */
+	KONCE_GROUP_JOIN_TIMEOUT_MAX = 86400,  /* seconds, at most (konce_node_group_join_timeout) */
 	KONCE_GROUP_TOKEN_MAX = 1200,     /* an invitation token's text, with its NUL */
 	KONCE_GROUP_SNAPSHOT_MAX = (1 << 20) - 2048, /* bytes of an application snapshot */
 	KONCE_GROUP_ORIGIN_BYTES = 8,     /* a decision's origin: the first bytes of its proposer's key */
@@ -47,8 +49,9 @@ enum konce_group_out_why {
 	KONCE_GROUP_EVICTED = 1, /* the others removed this node */
 	KONCE_GROUP_LEFT,        /* konce_node_group_leave() completed */
 	KONCE_GROUP_REFUSED,     /* a join was refused (invalid, used or expired invitation, or a veto) */
-	KONCE_GROUP_JOIN_TIMEDOUT, /* a join was neither accepted nor refused within 30 s: no coordinator
-				    * answered (the group is down, halted, or unreachable from here) */
+	KONCE_GROUP_JOIN_TIMEDOUT, /* a join was neither accepted nor refused in its time (30 s unless
+				    * konce_node_group_join_timeout said otherwise), and it withdrew: no
+				    * coordinator admitted it (the group is down, halted, or unreachable) */
 };
 
 typedef struct konce_group_notice {
@@ -135,10 +138,17 @@ KONCE_API int konce_node_group_invite(konce_node *n, const char *name, uint64_t 
 KONCE_API int konce_node_group_invite_status(konce_node *n, const char *name, const char *token);
 /** Asks to join the group of a token, naming it `name` here (NULL: "g-" and the id's first bytes in
  * hex).  The outcome arrives as JOINED, or OUT (REFUSED, or JOIN_TIMEDOUT when no coordinator
- * decided within 30 s; a member that is not the coordinator points the join at its view's).  0, -EINVAL (a malformed token),
+ * admitted it within KONCE_GROUP_JOIN_TIMEOUT_DEFAULT seconds; a member that is not the coordinator
+ * points the join at its view's).  At the deadline the join withdraws rather than just stopping: a
+ * view that admitted it meanwhile still seats it (JOINED), and OUT follows once the coordinator
+ * confirms or a few seconds pass (docs/CONSENSUS.md "Giving up").  The deadline is wall-clock time
+ * kept in the store: a restarted node keeps what was left.  0, -EINVAL (a malformed token),
  * -ETIMEDOUT (the token has expired), -EEXIST (the group or the name is here already).  A group this
  * node is out of (evicted, left, refused) is replaced by the join: its records go first. */
 KONCE_API int konce_node_group_join(konce_node *n, const char *token, const char *name);
+/** The same, giving up after timeout_s seconds (1 .. KONCE_GROUP_JOIN_TIMEOUT_MAX); -ERANGE for
+ * another value. */
+KONCE_API int konce_node_group_join_timeout(konce_node *n, const char *token, const char *name, unsigned timeout_s);
 /** Proposes a decision of len bytes (1 .. KONCE_GROUP_DECISION_MAX).  Returns its nonce (>= 1): the
  * DECIDED event with this node's origin carries the decision; or -ENOENT, -EMSGSIZE, -EAGAIN,
  * -ENOTCONN (not a member in a working view). */

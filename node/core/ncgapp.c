@@ -140,8 +140,8 @@ void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event
 		o.type = KONCE_GROUP_N_OUT;
 		o.reason = konce_ncgapp_out_why(g->out_reason);
 		if (o.reason == KONCE_GROUP_JOIN_TIMEDOUT)
-			say(out, KONCE_LOG_WARN, "group %s: out (the join timed out: no coordinator decided within %d s)",
-			    x->name, KONCE_GROUP_JOIN_TIMEOUT_MS / 1000);
+			say(out, KONCE_LOG_WARN, "group %s: out (the join timed out and withdrew: no coordinator admitted it in time)",
+			    x->name);
 		else
 			say(out, KONCE_LOG_INFO, "group %s: out (%s)", x->name,
 			    o.reason == KONCE_GROUP_EVICTED ? "evicted" : o.reason == KONCE_GROUP_LEFT ? "left" : "refused");
@@ -307,6 +307,12 @@ void konce_ncgapp_forget(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[K
 int konce_ncgapp_join(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name, uint64_t now_us,
 		      uint64_t unix_s)
 {
+	return konce_ncgapp_join_for(t, c, tok, name, now_us, unix_s, 0);
+}
+
+int konce_ncgapp_join_for(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name,
+			  uint64_t now_us, uint64_t unix_s, unsigned timeout_s)
+{
 	konce_group *g;
 	konce_ncgapp_name *x;
 	hint_load(c, tok); /* the members' addresses: sessions open by them */
@@ -315,6 +321,7 @@ int konce_ncgapp_join(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *to
 	if (e)
 		return e;
 	if ((e = konce_group_join(g, (const uint8_t(*)[KONCE_CW_KEY])tok->keys, tok->n, tok->secret, now_us)) ||
+	    (timeout_s && (e = konce_group_join_deadline(g, now_us + (uint64_t)timeout_s * 1000000u))) ||
 	    !(x = konce_ncgapp_bind(t, tok->group, name))) {
 		konce_nodecore_group_remove(c, tok->group);
 		return e ? e : -ENOSPC;

@@ -89,6 +89,9 @@ void konce_ncgapp_forget(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[K
  * addresses of its hint, hosts the group and asks to join.  On failure nothing is hosted. */
 int konce_ncgapp_join(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name, uint64_t now_us,
 		      uint64_t unix_s);
+/* The same, giving up timeout_s seconds from now_us (0: KONCE_GROUP_JOIN_TIMEOUT_MS). */
+int konce_ncgapp_join_for(konce_ncgapp *t, konce_nodecore *c, const konce_ctoken *tok, const char *name,
+			  uint64_t now_us, uint64_t unix_s, unsigned timeout_s);
 int64_t konce_ncgapp_propose(konce_ncgapp *t, konce_nodecore *c, const char *name, const uint8_t *data, size_t len,
 			     uint64_t now_us);
 int konce_ncgapp_leave(konce_ncgapp *t, konce_nodecore *c, const char *name, uint64_t now_us);

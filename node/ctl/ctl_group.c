@@ -150,11 +150,15 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 	if (!strcmp(cmd, "group.join")) {
 		const char *token = json_string_value(json_object_get(req, "token"));
 		const char *name = json_string_value(json_object_get(req, "name"));
+		json_t *to = json_object_get(req, "timeout");
+		json_int_t secs = to ? json_integer_value(to) : KONCE_GROUP_JOIN_TIMEOUT_DEFAULT;
 		if (!token)
 			return gerr(EINVAL, "group.join needs \"token\"");
-		if ((e = konce_node_group_join(n, token, name)))
+		if ((to && !json_is_integer(to)) || secs < 1 || secs > KONCE_GROUP_JOIN_TIMEOUT_MAX)
+			return gerr(EINVAL, "\"timeout\" is whole seconds, 1 to %d", KONCE_GROUP_JOIN_TIMEOUT_MAX);
+		if ((e = konce_node_group_join_timeout(n, token, name, (unsigned)secs)))
 			return e == -EINVAL ? gerr(EINVAL, "not a valid invitation token (or a bad name)") : fail(e, "join", name);
-		return json_pack("{s:b}", "ok", 1);
+		return json_pack("{s:b, s:I}", "ok", 1, "timeout", secs);
 	}
 	if (!group)
 		return gerr(EINVAL, "%s needs \"group\"", cmd);

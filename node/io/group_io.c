@@ -311,8 +311,15 @@ static int forget_out(struct konce_node *n, konce_ncgapp *a, const uint8_t gid[K
 
 int konce_node_group_join(konce_node *n, const char *text, const char *name)
 {
+	return konce_node_group_join_timeout(n, text, name, KONCE_GROUP_JOIN_TIMEOUT_DEFAULT);
+}
+
+int konce_node_group_join_timeout(konce_node *n, const char *text, const char *name, unsigned timeout_s)
+{
 	char err[256], nm[KONCE_GROUP_NAME_MAX + 1];
 	int e;
+	if (timeout_s < 1 || timeout_s > KONCE_GROUP_JOIN_TIMEOUT_MAX)
+		return -ERANGE;
 	konce_ncgapp *a = ready(n, &e);
 	if (!a)
 		return e;
@@ -328,13 +335,15 @@ int konce_node_group_join(konce_node *n, const char *text, const char *name)
 		} else
 			node_log(n, KONCE_LOG_ERROR, "group %s: %s", nm, err);
 	}
-	if (!e && !(e = konce_store_group_add(n->store, t->group, nm, &t->keys[0][0], t->n, t->secret, err, sizeof err)) &&
-	    (e = konce_ncgapp_join(a, n->core, t, nm, node_now_us(), unix_s())))
+	/* The deadline goes to the store as wall-clock time, so a restart keeps what is left of it. */
+	if (!e && !(e = konce_store_group_add_join(n->store, t->group, nm, &t->keys[0][0], t->n, t->secret,
+						   unix_s() + timeout_s, err, sizeof err)) &&
+	    (e = konce_ncgapp_join_for(a, n->core, t, nm, node_now_us(), unix_s(), timeout_s)))
 		konce_store_group_remove(n->store, t->group, err, sizeof err);
 	sodium_free(t);
 	if (e)
 		return e;
-	node_log(n, KONCE_LOG_INFO, "group %s: joining", nm);
+	node_log(n, KONCE_LOG_INFO, "group %s: joining (gives up after %u s)", nm, timeout_s);
 	node_io_schedule(n);
 	return 0;
 }

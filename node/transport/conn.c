@@ -68,6 +68,7 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 	c->credit = KONCE_CONN_INITIAL_CREDIT;
 	c->last_eliciting_tx = now;
 	c->progress_at = now;
+	c->msg_us = now;
 	*out = c;
 	return 0;
 }
@@ -495,6 +496,26 @@ void konce_conn_path_reset(konce_conn *c, uint64_t now)
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
 	if (c->rec.eliciting_in_flight)
 		c->probes_due = 2; /* now, not at a probe timeout backed off by the outage */
+}
+
+bool konce_conn_idle(const konce_conn *c)
+{
+	return !c->channel_kept && konce_msgq_empty(&c->q) && c->rec.oldest > c->rec.largest_sent &&
+	       c->rec.bytes_in_flight == 0 && konce_recvtrack_ack_time(&c->rt) == KONCE_RECVTRACK_NEVER &&
+	       !c->ping_due && !c->probes_due && !c->nrefuse && konce_reasm_settled(&c->ra);
+}
+
+void konce_conn_ids(const konce_conn *c, uint64_t *tx_next, uint64_t *rx_base)
+{
+	*tx_next = c->q.next_wire_id;
+	*rx_base = c->ra.base;
+}
+
+void konce_conn_resume(konce_conn *c, uint64_t tx_next, uint64_t rx_base)
+{
+	if (tx_next > c->q.next_wire_id)
+		c->q.next_wire_id = tx_next;
+	konce_reasm_resume(&c->ra, rx_base);
 }
 
 bool konce_conn_tick(konce_conn *c, uint64_t now)

@@ -16,6 +16,9 @@
  *   CHANNEL --konce_conn_on_packet(): nothing queued, nothing outstanding (resize back)--> PRESENCE
  *   PRESENCE or CHANNEL --konce_conn_keep_channel()--> CHANNEL, kept (a session whose short
  *       messages must not wait a round trip each, e.g. a consensus group's: node/core/ncgroup.c)
+ *   PRESENCE or CHANNEL, not kept, konce_conn_idle() --the endpoint frees the conn--> none (the
+ *       session is a presence without a conn, ep_msg.c; the next conn continues its ids through
+ *       konce_conn_ids() and konce_conn_resume())
  *
  * Packets: every packet konce_conn_build() writes is recorded in recovery (except ACK-only ones,
  * which are neither ack-eliciting nor in flight); its frame references are (wire id, fragment
@@ -51,6 +54,7 @@
 #include "node/transport/pacer.h"
 #include "node/transport/recovery.h"
 #include "node/transport/recvtrack.h"
+#include "node/transport/replay.h"
 
 enum {
 	KONCE_CONN_PRESENCE_RING = 16,
@@ -110,12 +114,16 @@ typedef struct konce_conn {
 	unsigned probes_due;
 	bool ping_due;
 	uint64_t last_eliciting_tx, progress_at;
+	uint64_t msg_us;         /* set by the endpoint: the last message queued, message frame in, or
+				  * outcome (ep_msg.c shrinks an idle conn some time after it) */
 	uint64_t refuse[8];      /* wire ids to refuse, with reasons in refuse_why */
 	uint8_t refuse_why[8];
 	unsigned nrefuse;
 	uint64_t refused[16];    /* recent refusals, so a repeat names the first reason */
 	uint8_t refused_why[16];
 	unsigned nrefused;
+	konce_replay rx_window;  /* the endpoint's: storage for its session's wide anti-replay window
+				  * while the conn exists (konce_session_widen, ep_msg.c) */
 	/* statistics */
 	uint64_t retransmitted, probes, acks_tx, msgs_rx;
 	uint64_t acks_ignored;   /* ACK frames after the first in one packet (bounded work per packet) */
@@ -153,6 +161,17 @@ void konce_conn_on_sent(konce_conn *c, konce_sent_packet *sp, size_t bytes, uint
 /* Packet number pn left outside the conn (a path MTU probe, pmtud.h): not recorded, so its loss
  * is nobody's congestion signal, but an ack of it is no ack of a packet never sent. */
 void konce_conn_on_probe_sent(konce_conn *c, uint64_t pn);
+
+/* Idle enough to free (ep_msg.c shrinks the session back to a presence): not a kept channel,
+ * nothing queued or in flight, no ack owed, no ping, probe or refusal due, and the reassembler
+ * settled (konce_reasm_settled: it holds nothing and has refused nothing).  All such a conn knows
+ * that a successor needs is konce_conn_ids(). */
+bool konce_conn_idle(const konce_conn *c);
+/* The next outgoing wire id, and the incoming one below which every message is finished. */
+void konce_conn_ids(const konce_conn *c, uint64_t *tx_next, uint64_t *rx_base);
+/* On a fresh conn, before anything else: it continues an idle predecessor's ids, so that a message
+ * the predecessor delivered is a duplicate here too (exactly once across a shrink). */
+void konce_conn_resume(konce_conn *c, uint64_t tx_next, uint64_t rx_base);
 
 /* Loss and probe timers, keepalive.  Returns false if the peer stopped answering (message timeout). */
 bool konce_conn_tick(konce_conn *c, uint64_t now);

@@ -271,6 +271,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 			break;
 		}
 	konce_ep_hs_done(ep, s);
+	s->sess.wide = NULL; /* its storage goes with the conn */
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
 	konce_env_free(ep->env, s->pm);
 	if (s->rsrc)
@@ -613,6 +614,8 @@ static const struct {
 	C(msgs_rx),
 	C(keepalive_tx),
 	C(idle_closed),
+	C(channels_grown),
+	C(channels_shrunk),
 	C(pmtu_probes_tx),
 	C(pmtu_probes_lost),
 	C(pmtu_raised),

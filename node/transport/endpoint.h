@@ -208,6 +208,9 @@ struct konce_ep_counters {
 	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
+	/* presences that grew into channels (their reliability state made), and idle channels that
+	 * shrank back to presences (ep_msg.c) */
+	uint64_t channels_grown, channels_shrunk;
 	/* path MTU: probes sent and lost, PLPMTU raises, black holes and path changes that set a
 	 * session back to KONCE_PMTU_BASE, MESSAGE frames over KONCE_EP_MAX_MESSAGE (dropped) */
 	uint64_t pmtu_probes_tx, pmtu_probes_lost, pmtu_raised, pmtu_blackholes, pmtu_resets, message_too_long;
@@ -219,7 +222,7 @@ struct konce_ep_counters {
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory
- * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/base/secmem.h; about 224 bytes per session). */
+ * (-ENOMEM over RLIMIT_MEMLOCK, -EPERM, -EAGAIN: node/base/secmem.h; 288 bytes per session). */
 int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us);
 /* Wipes every secret and frees everything; NULL is fine.  No events are queued. */
 void konce_ep_free(konce_ep *ep);
@@ -389,8 +392,10 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
  * endpoint's memory until the next konce_ep_poll_event() (or konce_ep_free()); until then the
  * message counts against the session's msg_budget, so a slow reader pushes back on its peers.
  *
- * Presence and channel (conn.h): a session costs a small fixed state until a message needs
- * more than one packet; then it opens a channel (a larger in-flight record and window).
+ * Presence and channel (ep_msg.c, conn.h): a session that only holds keepalives (a presence) has
+ * no reliability state; the first message, or reliable frame from the peer, grows it into a
+ * channel, which shrinks back to a presence after a few seconds with no message either way and
+ * nothing outstanding (konce_ep_msg_keep_channel keeps one open).
  *
  * Keepalive and idle close: a session that is wanted (konce_ep_set_wanted) or has messages
  * queued sends a PING after keepalive_ms without sending, which holds NAT mappings open.  A

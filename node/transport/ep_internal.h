@@ -131,7 +131,8 @@ typedef struct konce_sess {
 	konce_session sess;
 	konce_path path;
 	konce_pmtud *pm;              /* path MTU search (ep_pmtud.c): allocated when it starts, for a
-				 * channel; a presence has none and sends KONCE_PMTU_BASE */
+				 * channel, and kept when the channel shrinks back (ep_msg.c); a
+				 * presence that never was a channel has none */
 	uint64_t last_rx_us;
 	konce_ep_rsrc *rsrc;          /* the source its reassembler is charged to (ep_msg.c), or NULL */
 	/* client handshake */
@@ -152,12 +153,15 @@ typedef struct konce_sess {
 	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
-	konce_conn *rel;              /* NULL until the first message or reliability frame */
+	konce_conn *rel;              /* NULL until the first message or reliability frame, and again
+				       * once the channel is idle (ep_msg.c) */
 	/* a presence (no rel) keeps itself alive (ep_msg.c): these, mirrored into rel once it exists */
 	uint64_t keepalive_us;        /* konce_ep_set_keepalive(); 0 = the endpoint's */
 	uint64_t ping_tx_us;          /* a presence: when its last keepalive PING left */
 	uint64_t last_app_us;         /* last message sent or received (idle close) */
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
+	/* a presence that was a channel: the ids its next conn continues (ep_msg.c shrink; 0 = none) */
+	uint64_t tx_wire_next, rx_wire_base;
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 	/* the table's indexes (ep_table.c), while incoming */
 	struct konce_ep_tnode *src;   /* its source's count, while also unwanted (NULL otherwise) */

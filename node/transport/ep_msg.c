@@ -8,8 +8,22 @@
  * that reach it are dropped (its PINGs are not retransmitted: the next keepalive, or the idle
  * close, follows).  It grows into a channel (its konce_conn is created) on first use:
  * konce_ep_msg_send(), konce_ep_ping(), or a packet from the peer carrying reliability frames
- * other than ACK.  (A conn is not freed again while the session lives: its reassembler remembers
- * which messages were delivered, which exactly-once delivery needs.)  Every authenticated payload
+ * other than ACK.  It shrinks back (shrink(): the conn is freed) once the conn is idle
+ * (konce_conn_idle: nothing queued, in flight, owed or pending, the reassembler settled, every
+ * message it delivered released by the application) and no message was queued, no message frame
+ * arrived and no outcome came (konce_conn.msg_us) for KONCE_EP_SHRINK_MS or 4 probe timeouts,
+ * whichever is longer; keepalives either way do not count.  The session keeps the two numbers
+ * exactly-once delivery needs (konce_conn_ids: the next outgoing wire id, and the incoming id
+ * below which every message is finished), and the next conn continues from them, so a
+ * retransmission of a message delivered before the shrink is a duplicate after it.  A path MTU
+ * search in progress holds the shrink off until it ends; its result (konce_sess.pm, ep_pmtud.c)
+ * stays, so the next channel starts at the size the path carries.  While it has a conn, the
+ * session's anti-replay window is the wide one (replay.h), kept in the conn; a presence keeps the
+ * small one.  A kept channel (konce_ep_msg_keep_channel, a group's) never shrinks.  Correctness
+ * does not depend on the interval; it is chosen so that messages a few seconds apart (a request
+ * and its reply, a consensus round) keep their conn, RTT estimate and window, while a channel
+ * that went quiet costs what a presence costs well before its next keepalive
+ * (KONCE_KEEPALIVE_MS, 25 s).  Every authenticated payload
  * of a session with a conn goes to konce_conn_on_packet(); afterwards, and after every send and
  * timer, konce_ep_msg_flush() seals whatever the conn has due into DATA packets.  The conn's
  * callbacks become MSG_DELIVERED, MSG_FAILED and MESSAGE events; when a session ends, every
@@ -24,7 +38,7 @@
 #include "node/transport/ackframe.h"
 #include "node/transport/frame.h"
 
-enum { KONCE_EP_BLOCKED_WAIT_US = 10 * 1000 };
+enum { KONCE_EP_BLOCKED_WAIT_US = 10 * 1000, KONCE_EP_SHRINK_MS = 5000 };
 
 static uint64_t msg_id_of(const konce_sess *s, uint64_t low) { return (uint64_t)s->conn << 32 | low; }
 
@@ -103,13 +117,50 @@ static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	s->rel->wanted = s->wanted;
 	if (s->keepalive_us)
 		s->rel->cfg.keepalive_us = s->keepalive_us;
+	if (s->tx_wire_next)
+		konce_conn_resume(s->rel, s->tx_wire_next, s->rx_wire_base); /* after a shrink */
 	/* reassembly is charged per source, so many sessions from one host share one fair part of
-	 * the pool (frag.h) */
-	if ((s->rsrc = rsrc_get(ep, s))) {
+	 * the pool (frag.h); a session keeps its source across a shrink */
+	if (!s->rsrc && (s->rsrc = rsrc_get(ep, s)))
 		s->rsrc->refs++;
+	if (s->rsrc)
 		konce_reasm_set_source(&s->rel->ra, &s->rsrc->acct);
-	}
+	ep->c.channels_grown++;
 	return s->rel;
+}
+
+/* When s's idle conn may be freed (UINT64_MAX: it is not idle). */
+static uint64_t shrink_at(const konce_sess *s)
+{
+	const konce_conn *c = s->rel;
+	if (s->state != KONCE_HS_ESTABLISHED || !konce_conn_idle(c) || (s->pm && s->pm->state == KONCE_PMTUD_SEARCHING))
+		return UINT64_MAX;
+	uint64_t quiet = (uint64_t)KONCE_EP_SHRINK_MS * 1000, pto = 4 * konce_rtt_pto(&c->rec.rtt);
+	return c->msg_us + (pto > quiet ? pto : quiet);
+}
+
+/* The channel goes back to a presence: everything but its ids is freed (ep_msg.c header). */
+static void shrink(konce_ep *ep, konce_sess *s)
+{
+	konce_conn *c = s->rel;
+	konce_conn_ids(c, &s->tx_wire_next, &s->rx_wire_base);
+	s->ping_tx_us = c->last_eliciting_tx; /* the presence's keepalives keep the conn's rhythm */
+	if (s->pm) {
+		/* konce_ep_conn_pmtu() reports the session's losses during its searches */
+		s->pm->gone_lost += (uint32_t)c->rec.nlost_total;
+		s->pm->gone_retransmitted += (uint32_t)c->retransmitted;
+	}
+	konce_session_narrow(&s->sess); /* out of the conn's storage */
+	konce_conn_free(c);
+	s->rel = NULL;
+	ep->c.channels_shrunk++;
+}
+
+/* The conn's next deadline, or its shrink's. */
+static uint64_t conn_next(const konce_sess *s, uint64_t now_us)
+{
+	uint64_t t = konce_conn_next_timer(s->rel, now_us), at = shrink_at(s);
+	return at < t ? (at < now_us ? now_us : at) : t;
 }
 
 unsigned konce_ep_msg_reason(unsigned fail)
@@ -142,9 +193,10 @@ void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m)
 {
 	sodium_memzero(m->data, (size_t)m->len);
 	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
-	if (s && s->rel)
+	if (s && s->rel) {
 		konce_conn_release(s->rel, m);
-	else
+		konce_ep_arm(ep, s, shrink_at(s)); /* the conn may be idle now */
+	} else
 		konce_env_free(ep->env, m); /* the session is gone, and its budget with it */
 }
 
@@ -210,11 +262,16 @@ int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *
 		if (!get_conn(ep, s, now_us))
 			return -ENOMEM;
 	}
+	if (!s->sess.wide)
+		konce_session_widen(&s->sess, &s->rel->rx_window); /* a channel's reordering (replay.h) */
 	/* back-pressure: while the application has not consumed this session's messages, packets
 	 * with fragments are left unread and unacknowledged (the peer sends them again) */
 	s->rel->hold_fragments = konce_ep_msg_events_full(ep, s);
+	uint64_t outcomes = ep->c.msgs_delivered + ep->c.msgs_failed;
 	if (!konce_conn_on_packet(s->rel, pn, p, len, now_us))
 		ep->c.msg_events_held++;
+	if (rel || ep->c.msgs_delivered + ep->c.msgs_failed != outcomes)
+		s->rel->msg_us = now_us; /* message traffic, or an outcome: not idle (shrink_at) */
 	konce_session_acked(&s->sess, s->rel->rec.largest_acked);
 	return 0;
 }
@@ -273,7 +330,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (ping && sp.ack_eliciting)
 			ep->c.keepalive_tx++;
 	}
-	konce_ep_arm(ep, s, now_us < s->blocked_until_us ? s->blocked_until_us : konce_conn_next_timer(c, now_us));
+	konce_ep_arm(ep, s, now_us < s->blocked_until_us ? s->blocked_until_us : conn_next(s, now_us));
 }
 
 bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next)
@@ -298,7 +355,12 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 		return false;
 	}
 	konce_ep_msg_flush(ep, s, now_us);
-	*next = konce_conn_next_timer(c, now_us);
+	if (now_us >= shrink_at(s)) {
+		shrink(ep, s);
+		*next = presence_timer(ep, s, now_us);
+		return true;
+	}
+	*next = conn_next(s, now_us);
 	if (*next < s->blocked_until_us)
 		*next = s->blocked_until_us;
 	if (s->state == KONCE_HS_ESTABLISHED && !c->wanted && konce_msgq_empty(&c->q) &&
@@ -318,6 +380,7 @@ int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t 
 	if (r)
 		return r;
 	s->next_msg = low;
+	c->msg_us = now_us;
 	konce_ep_table_touch(ep, s, now_us);
 	ep->c.msgs_queued++;
 	*msg_id = msg_id_of(s, low);

@@ -4,7 +4,8 @@
  * When.  A session searches once its conn opens a channel (a message larger than one base-size
  * packet, conn.h) and the endpoint was given a max_datagram above KONCE_PMTU_BASE: presences that
  * only hold keepalives never probe, and carry no search state (konce_sess.pm is allocated when the
- * search starts, freed with the session).  The upper bound is the I/O layer's path_mtu(peer) estimate,
+ * search starts, freed with the session; a channel that shrinks back to a presence keeps it, and
+ * does not shrink while SEARCHING: ep_msg.c).  The upper bound is the I/O layer's path_mtu(peer) estimate,
  * at most max_datagram.
  *
  * Probes.  A probe is a PING frame and PADDING sealed to exactly the candidate size, sent on the
@@ -146,9 +147,11 @@ int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *ou
 	out->probes_sent = pm->probes_sent;
 	out->probes_lost = pm->probes_lost;
 	out->blackholes = pm->blackholes;
+	out->packets_lost = pm->gone_lost;
+	out->retransmitted = pm->gone_retransmitted;
 	if (s->rel) {
-		out->packets_lost = s->rel->rec.nlost_total;
-		out->retransmitted = s->rel->retransmitted;
+		out->packets_lost += s->rel->rec.nlost_total;
+		out->retransmitted += s->rel->retransmitted;
 	}
 	return 0;
 }

@@ -522,6 +522,18 @@ void konce_reasm_release(konce_reasm *r, konce_reasm_msg *m)
 	msg_free(r->env, m);
 }
 
+bool konce_reasm_settled(const konce_reasm *r)
+{
+	if (r->nactive || r->used || r->nrefused)
+		return false;
+	for (size_t i = 0; i < KONCE_REASM_WINDOW / 64; i++)
+		if (r->finished[i])
+			return false; /* finished above a hole: base moves when the hole fills */
+	return true;
+}
+
+void konce_reasm_resume(konce_reasm *r, uint64_t base) { r->base = base ? base : 1; }
+
 size_t konce_reasm_expire(konce_reasm *r, uint64_t now, uint64_t idle_us)
 {
 	size_t n = 0;

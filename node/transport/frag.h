@@ -158,6 +158,11 @@ void konce_reasm_release(konce_reasm *r, konce_reasm_msg *m);
 /* Refuses (as KONCE_REASM_REFUSED) every message in progress that got no new byte for idle_us.
  * Returns how many were dropped. */
 size_t konce_reasm_expire(konce_reasm *r, uint64_t now, uint64_t idle_us);
+/* Nothing in progress, nothing charged, nothing ever refused, and every finished id is below
+ * base: the reassembler's whole state is then base (konce_reasm_resume restores it). */
+bool konce_reasm_settled(const konce_reasm *r);
+/* A fresh reassembler continues a settled one's ids: every id below base is finished. */
+void konce_reasm_resume(konce_reasm *r, uint64_t base);
 /* Bytes the receiver will still accept (its budget's rest, at most the pool's): the credit field
  * of the next ACK. */
 uint64_t konce_reasm_credit(const konce_reasm *r);

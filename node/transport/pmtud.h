@@ -79,6 +79,9 @@ typedef struct konce_pmtud {
 	uint64_t again_at;       /* SEARCH_COMPLETE, ERROR: when to probe again */
 	/* statistics */
 	uint32_t probes_sent, probes_lost, blackholes;
+	/* kept for the endpoint (ep_pmtud.c): what the reliability layer of this session's earlier
+	 * channels lost, since each shrank back to a presence (ep_msg.c) */
+	uint32_t gone_lost, gone_retransmitted;
 } konce_pmtud;
 
 /* DISABLED, plpmtu = BASE. */

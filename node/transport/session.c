@@ -27,8 +27,32 @@ void konce_session_init(konce_session *s, konce_keyslot *slot, const uint8_t k_t
 	s->tx_pn = 2;
 	s->tx_key_since_us = now_us;
 	s->rx_phase_first_pn = 1;
-	konce_replay_init(&s->replay);
-	konce_replay_update(&s->replay, 1); /* spent by INITIATE box2 / ACCEPT */
+	s->wide = NULL;
+	konce_replay_small_init(&s->replay);
+	konce_replay_small_update(&s->replay, 1); /* spent by INITIATE box2 / ACCEPT */
+}
+
+void konce_session_widen(konce_session *s, konce_replay *storage)
+{
+	if (s->wide)
+		return;
+	konce_replay_widen(storage, &s->replay);
+	s->wide = storage;
+}
+
+konce_replay *konce_session_narrow(konce_session *s)
+{
+	konce_replay *w = s->wide;
+	if (w) {
+		konce_replay_narrow(&s->replay, w);
+		s->wide = NULL;
+	}
+	return w;
+}
+
+static bool replay_check(const konce_session *s, uint64_t pn)
+{
+	return s->wide ? konce_replay_check(s->wide, pn) : konce_replay_small_check(&s->replay, pn);
 }
 
 static void maybe_rekey_tx(konce_session *s, uint64_t now_us)
@@ -75,13 +99,13 @@ enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out
 	uint64_t pn;
 	if (konce_data_parse_hdr(&h, pkt, len))
 		return KONCE_SESS_BAD_HEADER;
-	size_t w = konce_pnwin_decode(pkt + KONCE_DATA_PN, len - KONCE_DATA_PN, s->replay.top, &pn);
+	size_t w = konce_pnwin_decode(pkt + KONCE_DATA_PN, len - KONCE_DATA_PN, konce_session_rx_top(s), &pn);
 	if (w == 0)
 		return KONCE_SESS_BAD_HEADER;
 	size_t hdr = KONCE_DATA_PN + w;
 	if (len < hdr + KONCE_WIRE_TAG || len - hdr - KONCE_WIRE_TAG > KONCE_WIRE_MAX_SESSION_PAYLOAD)
 		return KONCE_SESS_BAD_HEADER;
-	if (!konce_replay_check(&s->replay, pn))
+	if (!replay_check(s, pn))
 		return KONCE_SESS_REPLAY;
 	const uint8_t *ct = pkt + hdr;
 	size_t ctlen = len - hdr;
@@ -110,7 +134,10 @@ enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out
 		s->rx_phase ^= KONCE_DATA_F_KEY_PHASE;
 		s->rx_phase_first_pn = pn;
 	}
-	konce_replay_update(&s->replay, pn);
+	if (s->wide)
+		konce_replay_update(s->wide, pn);
+	else
+		konce_replay_small_update(&s->replay, pn);
 	*plain_len = ctlen - KONCE_WIRE_TAG;
 	*pn_out = pn;
 	return KONCE_SESS_OK;

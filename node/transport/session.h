@@ -39,7 +39,8 @@ typedef struct konce_session {
 	uint64_t tx_key_since_us, tx_key_packets;
 	uint64_t rx_prev_until_us;    /* 0 = no previous key held */
 	uint64_t rx_phase_first_pn;   /* lowest number opened under the current receive key */
-	konce_replay replay;
+	konce_replay *wide;           /* a channel's window (konce_session_widen), or NULL: replay */
+	konce_replay_small replay;    /* a presence's window; unused while wide is set */
 } konce_session;
 
 enum konce_session_open_result {
@@ -61,6 +62,14 @@ size_t konce_session_overhead(const konce_session *s);
 /* Opens a DATA packet into out (at least len bytes); *plain_len and *pn are set on KONCE_SESS_OK. */
 enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out, size_t *plain_len,
 						  uint64_t *pn, const uint8_t *pkt, size_t len, uint64_t now_us);
+/* The anti-replay window: small for a presence, wide for a channel (replay.h).  Widening moves
+ * it into storage the caller owns (uninitialised) until konce_session_narrow(), which moves it
+ * back and returns that storage (NULL if it was not wide). */
+void konce_session_widen(konce_session *s, konce_replay *storage);
+konce_replay *konce_session_narrow(konce_session *s);
+/* The highest packet number received (what packet-number windows are decoded against). */
+static inline uint64_t konce_session_rx_top(const konce_session *s) { return s->wide ? s->wide->top : s->replay.top; }
+
 /* The peer acknowledged pn (for the reliability layer). */
 void konce_session_acked(konce_session *s, uint64_t pn);
 /* Wipes the previous receive key once its time is up.  Returns the next time it needs a call

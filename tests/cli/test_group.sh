@@ -9,7 +9,8 @@
 # members cannot evict each other) and invite fails after --wait with a clear error and no token.
 # `konce group status` shows each member: key, petname (as `konce alias` sets, renames and removes
 # it), coordinator, last heard, acks (at the coordinator) and suspicion, in text and JSON; a dead
-# member turns from healthy to suspected; a restarted node still names its members.
+# member turns from healthy to suspected; a restarted node still names its members.  `join --timeout`
+# takes 1 s to 1 d and goes to the node.
 set -eu
 
 # shellcheck source=tests/cli/cli_lib.sh
@@ -35,7 +36,17 @@ run 0 group create demo -s "$tmp/A.sock"
 run 0 group invite demo --addr "$PA" -s "$tmp/A.sock"
 tok=$(cat "$out")
 [[ $tok =~ ^konce-invite:[A-Za-z0-9_-]+$ ]] || fail "invite printed '$tok', not a token"
-run 0 group join "$tok" --name demo -s "$tmp/B.sock"
+# join --timeout: 1 s to 1 d, for join only (checked before anything reaches the node)
+run 0 group --help
+has "$out" "--timeout DUR   join: give up (withdraw) if not admitted within DUR"
+run 2 group join "$tok" --name demo --timeout 0 -s "$tmp/B.sock"
+has "$err" "bad --timeout '0': 1 s to 1 d"
+run 2 group join "$tok" --name demo --timeout 2d -s "$tmp/B.sock"
+has "$err" "bad --timeout '2d'"
+run 2 group list --timeout 5 -s "$tmp/B.sock"
+has "$err" "--timeout applies to join only"
+run 0 group join "$tok" --name demo --timeout 2m --json -s "$tmp/B.sock"
+jqt '.ok == true and .timeout == 120'
 wait_members B 2
 wait_members A 2
 

@@ -2,7 +2,8 @@
  * parsers, and for a consensus member's input path.
  *
  * The first byte picks the target:
- *   0: konce_cw_parse; a message that parses re-encodes to the same bytes (the codec is canonical);
+ *   0: konce_cw_parse (every type, JOIN_WITHDRAW too); a message that parses re-encodes to the same
+ *      bytes (the codec is canonical);
  *   1: konce_ctoken_parse; a token that parses re-encodes to the same bytes;
  *   2: konce_cw_value_parse, the same rule;
  *   4: konce_cw_snapcore_parse (a snapshot's core section), the same rule;

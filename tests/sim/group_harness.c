@@ -375,6 +375,7 @@ void gh_drain(gh *s, unsigned i)
 			n->out_reason = ev.out_reason;
 			s->expired_refusals += ev.out_reason == KONCE_GROUP_OUT_REFUSED && ev.kind == KONCE_CW_R_EXPIRED;
 			s->evictions += ev.out_reason == KONCE_GROUP_OUT_EVICTED;
+			s->joins_withdrawn += ev.out_reason == KONCE_GROUP_OUT_TIMEDOUT;
 			break;
 		case KONCE_GROUP_EV_GAP: /* a snapshot must fill it before anything is delivered */
 			if (!konce_group_catching_up(n->g))

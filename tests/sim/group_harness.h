@@ -123,6 +123,7 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
+	uint64_t short_joins, joins_withdrawn; /* joins given a short deadline; joiners OUT (TIMEDOUT) */
 	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record goes
 	 * to the writer as the daemon's persist table says; a batch takes 1..flush_max microseconds and
 	 * fails with probability wfail (retried); only a written one is reported (konce_group_persisted).

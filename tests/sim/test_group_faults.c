@@ -5,7 +5,8 @@
  * one every 0.2 to 1.5 s: crash a member (its store survives), restart one, crash the coordinator
  * (entries are always in flight, so mid-commit), crash a member in the middle of a view change,
  * partition at random, heal, make a member slow (100-300 ms each way), invite one or two joiners
- * at once (so joins queue, and some land during view changes), a member leaves.  Entries are
+ * at once (so joins queue, and some land during view changes; a quarter of the joiners get a
+ * deadline 0.1-3 s away, so they give up and withdraw amid the faults), a member leaves.  Entries are
  * proposed throughout.  The harness checks agreement, gap-free delivery, one membership per epoch
  * and the join rule after every event; then the faults end (heal, no loss, restart every member --
  * or, in half the schedules, all but a minority of the view in force, which must be evicted) and
@@ -38,9 +39,24 @@
 
 enum { FAULT_US = 15 * SIM_SEC, QUIET_US = 8 * SIM_SEC, PROGRESS_US = 10 * SIM_SEC };
 
+/* A quarter of the joins started during the faults get a deadline 0.1 to 3 s away (a stream of its
+ * own, so the schedules draw what they drew before): they give up and withdraw amid crashes,
+ * partitions and view changes, often as the coordinator admits them. */
+static void short_deadline(gh *s, unsigned j)
+{
+	simrng r;
+	simrng_seed(&r, s->seed, 1000 + j);
+	if (simrng_below(&r, 4))
+		return;
+	uint64_t until = s->now + (100 + simrng_below(&r, 2900)) * SIM_MS;
+	if (konce_group_join_deadline(s->node[j].g, until))
+		fail();
+	s->short_joins++;
+}
+
 typedef struct totals {
-	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired, batches, wfails,
-		 replays;
+	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired,
+		 replays, short_joins, withdrawn, batches, wfails;
 } totals;
 
 static int pick_up(gh *s, bool up)
@@ -182,7 +198,8 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 		for (unsigned j = 0; j < s->nn; j++)
 			if (join_at[j] && s->now >= join_at[j]) {
 				s->node[j].used = false;
-				gh_join(s, j);
+				if (!gh_join(s, j))
+					short_deadline(s, j);
 				join_at[j] = 0;
 			}
 		gh_run_until(s, s->now + step);
@@ -223,6 +240,14 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 		gh_run_until(s, s->now + QUIET_US);
 	}
 	gh_progress(s, PROGRESS_US);
+	/* No silent member: a joiner that gave up (OUT, TIMEDOUT) is in no view in force by now. */
+	gh_top_epoch(s, mem, &cnt);
+	for (unsigned k = 0; k < cnt; k++)
+		if (s->node[mem[k]].out && s->node[mem[k]].out_reason == KONCE_GROUP_OUT_TIMEDOUT) {
+			s->violations++;
+			snprintf(s->first_violation, sizeof(s->first_violation),
+				 "node %u gave up joining and is still a member of the view in force", mem[k]);
+		}
 
 	if (s->violations) {
 		char what[300];
@@ -238,6 +263,8 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 	t->evictions += s->evictions;
 	t->joins += s->joins_accepted;
 	t->refused += s->joins_refused;
+	t->short_joins += s->short_joins;
+	t->withdrawn += s->joins_withdrawn;
 	t->msgs += s->msgs;
 	t->async += s->async;
 	t->lost += s->lost_records;
@@ -261,12 +288,13 @@ static void test_random_schedules(void **state)
 		run_seed(seed, &t, false);
 	printf("group faults: %llu schedules, 0 violations; %llu deliveries, %llu view installs, %llu halts, "
 	       "%llu evictions, %llu joins accepted, %llu join rounds refused, %llu joiners refused for an expired "
-	       "invitation, %llu messages, "
+	       "invitation, %llu joins with a short deadline, %llu joiners withdrawn, %llu messages, "
 	       "%llu snapshots restored; %llu with asynchronous stores, %llu batches written, %llu writes failed, "
 	       "%llu records lost in crashes before they were written\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
 	       (unsigned long long)t.halts, (unsigned long long)t.evictions, (unsigned long long)t.joins,
-	       (unsigned long long)t.refused, (unsigned long long)t.expired, (unsigned long long)t.msgs,
+	       (unsigned long long)t.refused, (unsigned long long)t.expired, (unsigned long long)t.short_joins,
+	       (unsigned long long)t.withdrawn, (unsigned long long)t.msgs,
 	       (unsigned long long)t.snapshots,
 	       (unsigned long long)t.async, (unsigned long long)t.batches, (unsigned long long)t.wfails,
 	       (unsigned long long)t.lost);

@@ -19,7 +19,9 @@
  *                      view, it asks that view's coordinator and is admitted;
  *   join_gives_up:     a joiner of a group that cannot admit anyone (two of three members down)
  *                      stays JOINING, says how long it has left, and gives up (OUT, TIMEDOUT)
- *                      when KONCE_GROUP_JOIN_TIMEOUT_MS has passed.
+ *                      when KONCE_GROUP_JOIN_TIMEOUT_MS and then KONCE_GROUP_WITHDRAW_MS have passed;
+ *   join_deadline_race: a joiner whose deadline falls as the coordinator admits it (40 seeds with
+ *                      loss): it is a member everywhere, or out and in no view (no silent member).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -319,7 +321,11 @@ static void test_join_gives_up(void **st)
 	assert_int_equal(konce_group_join_progress(s->node[3].g, &epoch, &left), 0);
 	assert_true(left > (uint64_t)KONCE_GROUP_JOIN_TIMEOUT_MS - 10500 && left <= KONCE_GROUP_JOIN_TIMEOUT_MS - 9900);
 	assert_false(s->node[3].out);
+	/* At the deadline it withdraws; nobody answers (the group is halted): OUT WITHDRAW_MS later. */
 	gh_run_until(s, started + (uint64_t)KONCE_GROUP_JOIN_TIMEOUT_MS * 1000 + 100 * SIM_MS);
+	assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_JOINING);
+	assert_false(s->node[3].out);
+	gh_run_until(s, started + (uint64_t)(KONCE_GROUP_JOIN_TIMEOUT_MS + KONCE_GROUP_WITHDRAW_MS) * 1000 + 100 * SIM_MS);
 	assert_true(s->node[3].out);
 	assert_int_equal(s->node[3].out_reason, KONCE_GROUP_OUT_TIMEDOUT);
 	assert_int_equal(konce_group_state(s->node[3].g), KONCE_GROUP_OUT);
@@ -328,6 +334,55 @@ static void test_join_gives_up(void **st)
 	assert_int_equal(konce_group_next_timer(s->node[3].g), UINT64_MAX);
 	ok(s);
 	gh_free(s);
+}
+
+/* The race of a join against the joiner's deadline: on 40 seeded schedules with loss and
+ * duplication, the joiner's time runs out somewhere in the first 60 ms after it asks, about as long
+ * as an admission takes here (0.5-5 ms per message), so that the coordinator often admits it as it
+ * gives up (on these seeds 9 joiners take their seat while withdrawing, 10 withdraw).  Either way the group ends with no silent
+ * member: the joiner is a member in every member's view, or it is out (TIMEDOUT) and no view ever
+ * named it. */
+static void test_join_deadline_race(void **st)
+{
+	(void)st;
+	unsigned seated = 0, withdrawn = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		gh *s = gh_new(300 + seed, 3, 1);
+		for (unsigned i = 0; i < 3; i++)
+			s->node[i].policy[3] = true;
+		propose_n(s, 0, 2);
+		assert_int_equal(gh_invite(s, 1, 3), 0);
+		gh_run_until(s, s->now + SEC);
+		s->loss = 0.05;
+		s->dup = 0.02;
+		assert_int_equal(gh_join(s, 3), 0);
+		assert_int_equal(konce_group_join_deadline(s->node[3].g, s->now + simrng_below(&s->rng, 60 * SIM_MS)), 0);
+		gh_run_until(s, s->now + (KONCE_GROUP_WITHDRAW_MS + 2000) * SIM_MS);
+		s->loss = s->dup = 0;
+		gh_run_until(s, s->now + 6 * SEC);
+		int state = konce_group_state(s->node[3].g);
+		if (state == KONCE_GROUP_OUT) {
+			assert_int_equal(konce_group_out_reason(s->node[3].g), KONCE_GROUP_OUT_TIMEDOUT);
+			for (unsigned i = 0; i < 3; i++)
+				assert_false(in_view(s, i, 3));
+			/* Nor was it ever in one: the withdrawal was answered before any admission. */
+			for (unsigned e = 0; e < GH_MAX_EPOCH; e++)
+				for (unsigned k = 0; k < s->epoch_n[e]; k++)
+					assert_memory_not_equal(s->epoch_keys[e][k], s->node[3].key, KONCE_CW_KEY);
+			withdrawn++;
+		} else {
+			assert_int_equal(state, KONCE_GROUP_NORMAL);
+			for (unsigned i = 0; i < 4; i++)
+				assert_true(in_view(s, i, 3));
+			seated++;
+		}
+		assert_int_equal(gh_progress(s, 5 * SEC), 0);
+		ok(s);
+		gh_free(s);
+	}
+	/* Both ends of the race happen on these seeds (the run is deterministic). */
+	assert_true(seated > 0);
+	assert_true(withdrawn > 0);
 }
 
 int main(void)
@@ -343,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_join_stale_token),
 		cmocka_unit_test(test_join_gives_up),
+		cmocka_unit_test(test_join_deadline_race),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

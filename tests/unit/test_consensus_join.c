@@ -528,19 +528,32 @@ static void test_join_follows_view(void **st)
 	nv.epoch = nv.v.epoch = 5;
 	assert_int_equal(input(g, A, &nv, 210 * MSEC), -EPERM);
 	assert_int_equal(konce_group_join_targets(g, &tk), 2);
-	/* Nobody admits it: OUT (TIMEDOUT) at the deadline, and no JOIN after it. */
+	/* Nobody admits it: at the deadline it withdraws from the view's members (no JOIN after it),
+	 * and is OUT (TIMEDOUT) when nobody answers that either (test_consensus_withdraw.c). */
 	konce_group_timer(g, (KONCE_GROUP_JOIN_TIMEOUT_MS - 1) * MSEC);
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
 	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
 	assert_int_equal(left, 1);
 	(void)find_out(g, 0, NULL, &m);
 	konce_group_timer(g, KONCE_GROUP_JOIN_TIMEOUT_MS * MSEC);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	to_c = false;
+	while (next_out(g, to, &m)) {
+		assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
+		assert_int_equal(m.epoch, 4);
+		to_c |= !memcmp(to, C, 32);
+	}
+	assert_true(to_c);
+	konce_group_timer(g, (KONCE_GROUP_JOIN_TIMEOUT_MS + KONCE_GROUP_WITHDRAW_MS) * MSEC);
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
 	assert_int_equal(konce_group_out_reason(g), KONCE_GROUP_OUT_TIMEDOUT);
 	assert_true(konce_group_poll_event(g, &ev));
 	assert_int_equal(ev.type, KONCE_GROUP_EV_OUT);
 	assert_int_equal(ev.out_reason, KONCE_GROUP_OUT_TIMEDOUT);
-	assert_false(next_out(g, to, &m));
+	while (next_out(g, to, &m)) {
+		assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
+		assert_int_equal(m.flag, KONCE_CW_WD_OUT);
+	}
 	assert_int_equal(konce_group_next_timer(g), UINT64_MAX);
 	konce_group_free(g);
 }

@@ -181,6 +181,13 @@ static void test_refusals(void **state)
 	refused("{\"cmd\": 5}", "EINVAL", "no \"cmd\"");
 	refused("{\"cmd\": \"reboot\"}", "EINVAL", "unknown command 'reboot'");
 	refused("{\"cmd\": \"group.nothing\"}", "EINVAL", "needs \"group\"");
+	/* group.join's timeout: whole seconds, 1 .. KONCE_GROUP_JOIN_TIMEOUT_MAX, checked before the token */
+	refused("{\"cmd\": \"group.join\", \"token\": \"t\", \"timeout\": 0}", "EINVAL", "whole seconds, 1 to 86400");
+	refused("{\"cmd\": \"group.join\", \"token\": \"t\", \"timeout\": -5}", "EINVAL", "whole seconds");
+	refused("{\"cmd\": \"group.join\", \"token\": \"t\", \"timeout\": 86401}", "EINVAL", "whole seconds");
+	refused("{\"cmd\": \"group.join\", \"token\": \"t\", \"timeout\": \"10\"}", "EINVAL", "whole seconds");
+	refused("{\"cmd\": \"group.join\", \"token\": \"t\", \"timeout\": 1.5}", "EINVAL", "whole seconds");
+	refused("{\"cmd\": \"group.join\", \"token\": \"t\", \"timeout\": 10}", "EINVAL", "not a valid invitation token");
 	refused("{\"cmd\": \"send\", \"text\": \"x\"}", "EINVAL", "missing \"peer\"");
 	refused("{\"cmd\": \"send\", \"peer\": 7, \"text\": \"x\"}", "EINVAL", "missing \"peer\"");
 	refused("{\"cmd\": \"send\", \"peer\": \"nobody\", \"text\": \"x\"}", "ENOENT", "nor a known petname");

@@ -235,19 +235,25 @@ static void test_join_times_out(void **state)
 					     sizeof(token)),
 			 0);
 	assert_int_equal(konce_ncgapp_join_check(&b.app, pk(&b), token, "far", 100, &t, nm), 0);
-	assert_int_equal(konce_ncgapp_join(&b.app, b.c, &t, nm, 4000, 100), 0);
+	assert_int_equal(konce_ncgapp_join_for(&b.app, b.c, &t, nm, 4000, 100, 12), 0);
 	assert_int_equal(konce_ncgapp_info(&b.app, b.c, "far", &info), 0);
 	assert_int_equal(info.state, KONCE_GROUP_S_JOINING);
 	assert_int_equal(info.out_reason, 0);
-	assert_int_equal(info.join_left_ms, KONCE_GROUP_JOIN_TIMEOUT_MS);
+	assert_int_equal(info.join_left_ms, 12000);
 	assert_int_equal(info.join_epoch, 0);
-	uint64_t deadline = 4000 + (uint64_t)KONCE_GROUP_JOIN_TIMEOUT_MS * 1000;
+	uint64_t deadline = 4000 + 12000000;
 	konce_nodecore_timer(b.c, deadline - 1000000);
 	(void)drain(&b, no, 4);
 	assert_int_equal(konce_ncgapp_info(&b.app, b.c, "far", &info), 0);
 	assert_int_equal(info.state, KONCE_GROUP_S_JOINING);
 	assert_true(info.join_left_ms > 900 && info.join_left_ms <= 1000);
+	/* At the deadline it withdraws (nobody answers here) and is OUT KONCE_GROUP_WITHDRAW_MS later. */
 	konce_nodecore_timer(b.c, deadline);
+	assert_int_equal(drain(&b, no, 4), 0);
+	assert_int_equal(konce_ncgapp_info(&b.app, b.c, "far", &info), 0);
+	assert_int_equal(info.state, KONCE_GROUP_S_JOINING);
+	assert_int_equal(info.join_left_ms, 0);
+	konce_nodecore_timer(b.c, deadline + (uint64_t)KONCE_GROUP_WITHDRAW_MS * 1000);
 	assert_int_equal(drain(&b, no, 4), 1);
 	assert_int_equal(no[0].type, KONCE_GROUP_N_OUT);
 	assert_int_equal(no[0].reason, KONCE_GROUP_JOIN_TIMEDOUT);

@@ -1,5 +1,6 @@
 /* test_replay.c - the anti-replay window: fixed cases, the exact window edge, jumps of every size,
- * and a seeded comparison against a reference model (a set of seen numbers plus the window rule).
+ * a seeded comparison against a reference model (a set of seen numbers plus the window rule), and
+ * a window switching between its small and wide sizes.
  *
  * A failure prints its seed; REPLAY_SEED=<seed> reruns that one seed.
  */
@@ -275,6 +276,55 @@ static void test_model(void **state)
 	free(m.set);
 }
 
+/* A window that switches between the small and the wide size (a session shrinking to a presence
+ * and growing into a channel, replay.h) never accepts a number twice, and always accepts a new
+ * number within KONCE_REPLAY_SMALL_WINDOW of top, whatever the switches.  Numbers come mostly in
+ * order, some reordered by up to 600, some repeated. */
+static void test_widen_narrow(void **state)
+{
+	(void)state;
+	enum { MAX = 200000 };
+	static uint8_t seen[MAX + 1000];
+	memset(seen, 0, sizeof seen);
+	konce_replay_small sm;
+	konce_replay wide;
+	konce_replay_small_init(&sm);
+	bool is_wide = false;
+	uint64_t top = 0, rng = 12345;
+	unsigned switches = 0;
+	for (uint64_t next = 1; next < MAX;) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		unsigned r = (unsigned)(rng >> 33);
+		uint64_t n;
+		if (r % 10 < 6)
+			n = next++;
+		else if (r % 10 < 9)
+			n = next > 600 ? next - 1 - (r >> 4) % 600 : next;
+		else
+			n = next + (r >> 4) % 300; /* ahead */
+		if (r % 97 == 0) {
+			if (is_wide)
+				konce_replay_narrow(&sm, &wide);
+			else
+				konce_replay_widen(&wide, &sm);
+			is_wide = !is_wide;
+			switches++;
+		}
+		bool ok = is_wide ? konce_replay_check(&wide, n) : konce_replay_small_check(&sm, n);
+		if (seen[n])
+			assert_false(ok); /* never twice */
+		else if (n > top || top - n <= KONCE_REPLAY_SMALL_WINDOW)
+			assert_true(ok); /* never refuses a new number the small window holds */
+		if (ok) {
+			assert_true(is_wide ? konce_replay_update(&wide, n) : konce_replay_small_update(&sm, n));
+			seen[n] = 1;
+			if (n > top)
+				top = n;
+		}
+	}
+	assert_true(switches > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_window_edge),
 		cmocka_unit_test(test_jumps),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_widen_narrow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,6 +307,65 @@ static void test_snapshot_mark(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+/* A pending join's deadline is stored as wall-clock time: a core restarted 12 s into a 20 s join
+ * has 8 s left, one restarted after it withdraws at once, and a group without one (join_until 0)
+ * gets the default from the restart. */
+static konce_group *joiner_restart(konce_store *st, uint64_t wall, uint64_t now)
+{
+	konce_group_config cfg = {0};
+	memcpy(cfg.group, GID, 16);
+	memcpy(cfg.self, K[3], 32);
+	konce_group *g = konce_group_new(&cfg);
+	assert_non_null(g);
+	if (wall)
+		konce_group_set_wallclock(g, wall); /* as the node does before it restores (ncgrestore.c) */
+	assert_int_equal(konce_store_group_restore(st, GID, g, now, err, sizeof(err)), 0);
+	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
+	return g;
+}
+
+static void test_join_deadline_survives_restart(void **state)
+{
+	(void)state;
+	uint8_t secret[32];
+	memset(secret, 0x5f, 32);
+	konce_store *st = open_store();
+	assert_int_equal(konce_store_group_add_join(st, GID, "j", &K[0][0], 2, NULL, 1020, err, sizeof(err)), -EINVAL);
+	assert_int_equal(konce_store_group_add_join(st, GID, "j", NULL, 0, NULL, 1020, err, sizeof(err)), -EINVAL);
+	assert_int_equal(konce_store_group_add_join(st, GID, "j", &K[0][0], 2, secret, 1020, err, sizeof(err)), 0);
+	konce_store_group_rec r;
+	assert_int_equal(konce_store_group_get(st, GID, &r), 0);
+	assert_int_equal(r.join_until, 1020);
+	konce_store_group_rec_free(&r);
+	uint64_t ep, left;
+	konce_group *g = joiner_restart(st, 1012, 5000000);
+	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
+	assert_int_equal(left, 8000);
+	konce_group_free(g);
+
+	g = joiner_restart(st, 1030, 5000000);
+	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
+	assert_int_equal(left, 0);
+	konce_group_out o;
+	while (konce_group_poll(g, &o))
+		;
+	konce_group_timer(g, 5000000 + 20000);
+	unsigned withdraws = 0;
+	while (konce_group_poll(g, &o)) {
+		konce_cw_msg m;
+		assert_int_equal(konce_cw_parse(&m, o.bytes, o.len), KONCE_CW_OK);
+		withdraws += m.type == KONCE_CW_JOIN_WITHDRAW;
+	}
+	assert_int_equal(withdraws, 2);
+	konce_group_free(g);
+
+	g = joiner_restart(st, 0, 5000000); /* no wall clock to judge it by: the default */
+	assert_int_equal(konce_group_join_progress(g, &ep, &left), 0);
+	assert_int_equal(left, KONCE_GROUP_JOIN_TIMEOUT_MS);
+	konce_group_free(g);
+	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
+}
+
 struct replayed {
 	unsigned snaps;
 	uint64_t snap_seq;
@@ -671,6 +730,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_records_survive_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_deadline_survives_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
