@@ -216,6 +216,20 @@ void gh_record_view(gh *s, unsigned i, uint64_t epoch)
 		gh_violation(s, "epoch %llu beyond the harness's table", (unsigned long long)epoch);
 		return;
 	}
+	if (getenv("GH_TRACE")) {
+		fprintf(stderr, "%8.3f node %u installs epoch %llu (core at %llu):", s->now / 1e6, i, (unsigned long long)epoch,
+			(unsigned long long)konce_group_epoch(s->node[i].g));
+		for (unsigned k = 0; k < n; k++)
+			fprintf(stderr, " %d", gh_node_of(s, keys[k]));
+		fprintf(stderr, "\n");
+	}
+	/* A VIEW event is released once the records before it are durable; if the core installed a
+	 * later view meanwhile (a slow or failing writer), konce_group_members() is that view's, and
+	 * this epoch's members are not known here: the later VIEW event is checked instead. */
+	if (konce_group_epoch(s->node[i].g) != epoch) {
+		s->stale_views++;
+		return;
+	}
 	if (!s->epoch_hash[epoch]) {
 		s->epoch_hash[epoch] = h;
 		s->epoch_n[epoch] = (uint8_t)n;

@@ -13,7 +13,8 @@
  *     hash chain over the entries applied) after seq equals every other node's after seq; a
  *     joiner, or a node that missed views (GAP), delivers nothing until its SNAPSHOT event, whose
  *     state must be the one after the snapshot's seq;
- *   - views: every node that installs epoch e installs the same members;
+ *   - views: every node that installs epoch e installs the same members (judged when its VIEW
+ *     event comes out while the core is still in epoch e: a later one reads a later view);
  *   - joins: a JOIN_DECIDED(accepted) at a coordinator is backed by JOIN_VOTE messages actually
  *     delivered to it (plus its own policy answer) from a strict majority and no "no"; a view that
  *     adds a key follows such a decision.
@@ -123,6 +124,7 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
+	uint64_t stale_views; /* VIEW events released after the core installed a later view */
 	uint64_t short_joins, joins_withdrawn; /* joins given a short deadline; joiners OUT (TIMEDOUT) */
 	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record goes
 	 * to the writer as the daemon's persist table says; a batch takes 1..flush_max microseconds and

@@ -56,7 +56,7 @@ static void short_deadline(gh *s, unsigned j)
 
 typedef struct totals {
 	uint64_t seeds, delivered, views, halts, evictions, joins, refused, msgs, async, lost, flushes, restores, snapshots, expired,
-		 replays, short_joins, withdrawn, batches, wfails;
+		 replays, short_joins, withdrawn, batches, wfails, stale;
 } totals;
 
 static int pick_up(gh *s, bool up)
@@ -272,6 +272,7 @@ static void run_seed(uint64_t seed, totals *t, bool sqlite)
 		t->batches += s->node[i].st.gw.batches;
 		t->wfails += s->node[i].st.gw.failures;
 	}
+	t->stale += s->stale_views;
 	t->flushes += s->db_flushes;
 	t->restores += s->db_restores;
 	t->replays += s->replays;
@@ -290,14 +291,14 @@ static void test_random_schedules(void **state)
 	       "%llu evictions, %llu joins accepted, %llu join rounds refused, %llu joiners refused for an expired "
 	       "invitation, %llu joins with a short deadline, %llu joiners withdrawn, %llu messages, "
 	       "%llu snapshots restored; %llu with asynchronous stores, %llu batches written, %llu writes failed, "
-	       "%llu records lost in crashes before they were written\n",
+	       "%llu records lost in crashes before they were written, %llu view events out after a later view\n",
 	       (unsigned long long)t.seeds, (unsigned long long)t.delivered, (unsigned long long)t.views,
 	       (unsigned long long)t.halts, (unsigned long long)t.evictions, (unsigned long long)t.joins,
 	       (unsigned long long)t.refused, (unsigned long long)t.expired, (unsigned long long)t.short_joins,
 	       (unsigned long long)t.withdrawn, (unsigned long long)t.msgs,
 	       (unsigned long long)t.snapshots,
 	       (unsigned long long)t.async, (unsigned long long)t.batches, (unsigned long long)t.wfails,
-	       (unsigned long long)t.lost);
+	       (unsigned long long)t.lost, (unsigned long long)t.stale);
 }
 
 static void test_sqlite_schedules(void **state)
