@@ -28,14 +28,19 @@ static void hand_over(konce_ncgpersist *p)
 }
 
 /* Every record handed to the writer is durable: tell their groups. */
-static void report_flying(konce_ncgpersist *p, konce_nodecore *c)
+static void report_flying(konce_ncgpersist *p, konce_ncgp_report_fn report, void *ctx)
 {
-	for (unsigned i = 0; i < p->nflying; i++) {
-		konce_group *g = konce_nodecore_group_find(c, p->flying[i].gid);
-		if (g && p->flying[i].pid)
-			konce_group_persisted(g, p->flying[i].pid);
-	}
+	for (unsigned i = 0; i < p->nflying; i++)
+		if (p->flying[i].pid)
+			report(ctx, p->flying[i].gid, p->flying[i].pid);
 	p->nflying = 0;
+}
+
+static void report_core(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid)
+{
+	konce_group *g = konce_nodecore_group_find(ctx, gid);
+	if (g)
+		konce_group_persisted(g, pid);
 }
 
 bool konce_ncgpersist_noted(konce_ncgpersist *p, const konce_nc_gnote *g, int err)
@@ -88,10 +93,16 @@ konce_ncgp_submit konce_ncgpersist_submit(konce_ncgpersist *p, bool writer_busy,
 konce_ncgp_act konce_ncgpersist_written(konce_ncgpersist *p, konce_nodecore *c, int err, bool store_pending,
 					bool flush_armed)
 {
+	return konce_ncgpersist_written_to(p, report_core, c, err, store_pending, flush_armed);
+}
+
+konce_ncgp_act konce_ncgpersist_written_to(konce_ncgpersist *p, konce_ncgp_report_fn report, void *ctx, int err,
+					   bool store_pending, bool flush_armed)
+{
 	konce_ncgp_act a = {KONCE_NCGP_NONE, 0, 0, false};
 	if (p->stopping) { /* the stop's last write goes on with what is left */
 		if (!err)
-			report_flying(p, c);
+			report_flying(p, report, ctx);
 		return a;
 	}
 	if (err) {
@@ -103,7 +114,7 @@ konce_ncgp_act konce_ncgpersist_written(konce_ncgpersist *p, konce_nodecore *c, 
 	}
 	a.log = p->flush_failing ? 1 : 0;
 	p->flush_failing = false;
-	report_flying(p, c);
+	report_flying(p, report, ctx);
 	a.kick = true;
 	if (p->urgent) {
 		a.flush = KONCE_NCGP_SUBMIT; /* what was queued during the write: the next batch, at once */
@@ -118,7 +129,7 @@ void konce_ncgpersist_synced(konce_ncgpersist *p, konce_nodecore *c, int err)
 {
 	hand_over(p);
 	if (!err)
-		report_flying(p, c);
+		report_flying(p, report_core, c);
 }
 
 void konce_ncgpersist_stop(konce_ncgpersist *p) { p->stopping = true; }

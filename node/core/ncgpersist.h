@@ -90,6 +90,12 @@ konce_ncgp_submit konce_ncgpersist_submit(konce_ncgpersist *p, bool writer_busy,
  * (a retry, or marks alone), SUBMIT (urgent records queued during the write) or NONE. */
 konce_ncgp_act konce_ncgpersist_written(konce_ncgpersist *p, konce_nodecore *c, int err, bool store_pending,
 					bool flush_armed);
+/* The same for a host whose groups are not a node core's (the simulator's consensus harness):
+ * report(ctx, gid, pid) once per group of a written batch, with its highest persist id (>= 1);
+ * konce_ncgpersist_written() is this with konce_group_persisted() on c's groups. */
+typedef void (*konce_ncgp_report_fn)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid);
+konce_ncgp_act konce_ncgpersist_written_to(konce_ncgpersist *p, konce_ncgp_report_fn report, void *ctx, int err,
+					   bool store_pending, bool flush_armed);
 /* Everything queued was handed to the writer and written here and now (group_writer_sync):
  * err 0 reports it; on failure it stays flying for the retry. */
 void konce_ncgpersist_synced(konce_ncgpersist *p, konce_nodecore *c, int err);

@@ -29,4 +29,10 @@ int gh_db_open(gh *s, unsigned i);
 void gh_db_close(gh *s, unsigned i);
 void gh_db_compare(gh *s, unsigned i);
 
+/* gh_writer.c: the asynchronous stores' persist table, flush event and writer (gwriter.h). */
+void gh_writer_init(gh *s, gh_store *st);
+void gh_writer_noted(gh *s, gh_store *st, const gh_rec *r);
+/* A crash or a new core: the writer's queue (returned: how many records) and the table go. */
+size_t gh_writer_drop(gh_store *st);
+
 #endif

@@ -86,6 +86,7 @@ void gh_free(gh *s)
 		free(n->st.entry_len);
 		gh_store_drop_pending(&n->st);
 		free(n->st.pend);
+		free(n->st.wq);
 		free(n->st.used);
 		gh_db_close(s, i);
 	}
@@ -107,8 +108,8 @@ void gh_crash(gh *s, unsigned i)
 	konce_group_free(n->g);
 	n->g = NULL;
 	n->up = false;
-	s->lost_records += n->st.npend;
-	gh_store_drop_pending(&n->st); /* what was not durable is gone */
+	s->lost_records += n->st.npend + n->st.nwq;
+	gh_store_drop_pending(&n->st); /* what was not written is gone */
 	gh_db_close(s, i);
 }
 

@@ -161,8 +161,7 @@ static int persist(gh_store *st, gh_rec r, const uint8_t *bytes)
 		if (rc)
 			gh_violation(s, "the SQLite store refused a record: %d", rc);
 	}
-	if (!st->flush_at)
-		st->flush_at = s->now + 1 + simrng_below(&s->frng, s->flush_max);
+	gh_writer_noted(s, st, &r);
 	return KONCE_GROUP_PERSIST_QUEUED;
 }
 
@@ -195,18 +194,19 @@ void gh_store_drop_pending(gh_store *st)
 {
 	for (size_t k = 0; k < st->npend; k++)
 		free(st->pend[k].bytes);
-	st->lost += st->npend;
+	st->lost += st->npend + gh_writer_drop(st);
 	st->npend = 0;
 	if (st->db)
 		konce_store_group_discard(st->db);
 	st->calls = 0;
-	st->flush_at = 0;
 }
 
 void gh_set_async(gh *s, uint64_t flush_max)
 {
 	s->async = true;
 	s->flush_max = flush_max ? flush_max : 1;
+	for (unsigned i = 0; i < GH_MAX_NODES; i++)
+		gh_writer_init(s, &s->node[i].st);
 }
 
 int gh_db_open(gh *s, unsigned i)
@@ -214,6 +214,10 @@ int gh_db_open(gh *s, unsigned i)
 	char path[128], err[512];
 	snprintf(path, sizeof(path), "%s/node%u.db", s->dbdir, i);
 	int rc = konce_store_open(&s->node[i].st.db, path, 1, err, sizeof(err));
+	if (!rc && (rc = konce_store_open(&s->node[i].st.wdb, path, 1, err, sizeof(err)))) {
+		konce_store_close(s->node[i].st.db, NULL, 0);
+		s->node[i].st.db = NULL;
+	}
 	if (rc)
 		gh_violation(s, "node %u: %s", i, err);
 	return rc;
@@ -225,10 +229,11 @@ void gh_db_close(gh *s, unsigned i)
 	gh_store *st = &s->node[i].st;
 	if (!st->db)
 		return;
-	konce_store_group_discard(st->db); /* a dead process's queue dies with it */
-	if (konce_store_close(st->db, err, sizeof(err)))
+	konce_store_group_discard(st->db); /* a dead process's queues die with it */
+	konce_store_group_discard(st->wdb);
+	if (konce_store_close(st->wdb, err, sizeof(err)) || konce_store_close(st->db, err, sizeof(err)))
 		gh_violation(s, "node %u: %s", i, err);
-	st->db = NULL;
+	st->db = st->wdb = NULL;
 }
 
 int gh_set_sqlite(gh *s, uint64_t flush_max)

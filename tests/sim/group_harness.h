@@ -13,7 +13,8 @@
  *     hash chain over the entries applied) after seq equals every other node's after seq; a
  *     joiner, or a node that missed views (GAP), delivers nothing until its SNAPSHOT event, whose
  *     state must be the one after the snapshot's seq;
- *   - views: every node that installs epoch e installs the same members;
+ *   - views: every node that installs epoch e installs the same members (judged when its VIEW
+ *     event comes out while the core is still in epoch e: a later one reads a later view);
  *   - joins: a JOIN_DECIDED(accepted) at a coordinator is backed by JOIN_VOTE messages actually
  *     delivered to it (plus its own policy answer) from a strict majority and no "no"; a view that
  *     adds a key follows such a decision.
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #include "consensus/cgroup.h"
+#include "tests/sim/gwriter.h"
 #include "store/store.h"
 #include "tests/sim/sim_int.h"
 
@@ -53,13 +55,18 @@ typedef struct gh_store {
 	bool needs_state;      /* put_snapshot(0) */
 	uint64_t snap_seq;     /* put_snapshot(seq >= 1) */
 	size_t snap_len;
-	/* Asynchronous mode: calls queued since the core was made, made durable at flush_at. */
+	/* Asynchronous mode (gh_writer.c): the store's queue (calls since the core was made), and the
+	 * daemon's persist table with the flush event and the writer (tests/sim/gwriter.h). */
 	gh_rec *pend;
 	size_t npend, cpend;
-	uint64_t calls, flush_at;
+	uint64_t calls;
+	gwriter gw;
+	gh_rec *wq; /* the writer's queue: a batch in flight, or a failed one */
+	size_t nwq, cwq;
 	uint64_t lost; /* records a crash lost before they were durable */
 	struct gh *sim;
-	konce_store *db; /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
+	konce_store *db;  /* SQLite mode: the same records, in a real store (gh_set_sqlite) */
+	konce_store *wdb; /* and the writer's own connection to it */
 } gh_store;
 
 typedef struct gh_node {
@@ -117,11 +124,15 @@ typedef struct gh {
 	unsigned violations;
 	char first_violation[256];
 	uint64_t delivered_events, views, msgs, halts, evictions, joins_accepted, joins_refused;
+	uint64_t stale_views; /* VIEW events released after the core installed a later view */
 	uint64_t short_joins, joins_withdrawn; /* joins given a short deadline; joiners OUT (TIMEDOUT) */
-	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record becomes
-	 * durable 0..flush_max microseconds later (konce_group_persisted); a crash loses what is not. */
+	/* Asynchronous stores: a persist call returns KONCE_GROUP_PERSIST_QUEUED and the record goes
+	 * to the writer as the daemon's persist table says; a batch takes 1..flush_max microseconds and
+	 * fails with probability wfail (retried); only a written one is reported (konce_group_persisted).
+	 * A crash loses what is not written. */
 	bool async;
 	uint64_t flush_max;
+	double wfail;
 	simrng frng;
 	uint64_t lost_records;
 	/* SQLite mode: every node's records also go to its own konce_store in dbdir; a crash closes
@@ -134,6 +145,8 @@ typedef struct gh {
 gh *gh_new(uint64_t seed, unsigned members, unsigned spares);
 /* Make every store asynchronous (call right after gh_new). */
 void gh_set_async(gh *s, uint64_t flush_max);
+/* The asynchronous stores' writer fails a batch with probability p (call after gh_set_async). */
+void gh_set_write_fail(gh *s, double p);
 /* SQLite mode (implies asynchronous stores); call right after gh_new.  0 or a negative errno. */
 int gh_set_sqlite(gh *s, uint64_t flush_max);
 void gh_free(gh *s);

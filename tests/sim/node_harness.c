@@ -6,9 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The core's timer, the group flush event or the writer's end, whichever comes first. */
 static void rearm(ncnode *n)
 {
-	core_host_rearm(n->s, n->h, konce_nodecore_next_timer(n->core), n->busy_until);
+	uint64_t at = konce_nodecore_next_timer(n->core), g = gwriter_next(&n->gw);
+	if (g < at)
+		at = g;
+	core_host_rearm(n->s, n->h, at, n->busy_until);
 }
 
 static void keep_note(ncnode *n, const konce_nc_note *note)
@@ -68,7 +72,29 @@ static void nn_note(void *ctx, const konce_nc_note *note, uint64_t now)
 	keep_note(n, note);
 }
 
-/* node_io_kick()'s order: events, datagrams, notes, then the group records (persisted at once). */
+/* ---- group records: node/io/group_io.c's calls on a simulated store and writer (gwriter.h) ---- */
+
+static void drain(ncnode *n, uint64_t now);
+
+static void gw_kick(void *ctx)
+{
+	ncnode *n = ctx;
+	drain(n, sim_now(n->s));
+}
+
+/* group_io.c node_groups_io(): each note queued on the store and told to the table, then the
+ * round's flush. */
+static void groups_io(ncnode *n, uint64_t now)
+{
+	konce_nc_gnote gn;
+	while (konce_nodecore_poll_gnote(n->core, &gn)) {
+		n->gnotes++;
+		gwriter_noted(&n->gw, &gn); /* konce_store_group_note() on an in-memory store: it queues */
+	}
+	gwriter_round(&n->gw, now);
+}
+
+/* node_io_kick()'s order: events, datagrams, notes, then the group records. */
 static void drain(ncnode *n, uint64_t now)
 {
 	const core_host_sink sink = {n, nn_event, nn_datagram, nn_note};
@@ -80,16 +106,7 @@ static void drain(ncnode *n, uint64_t now)
 	do {
 		n->again = false;
 		core_host_drain(n->core, &sink, now);
-		konce_nc_gnote gn;
-		bool gany = false;
-		while (konce_nodecore_poll_gnote(n->core, &gn)) {
-			n->gnotes++;
-			gany = true;
-		}
-		if (gany) {
-			konce_nodecore_groups_persisted(n->core);
-			n->again = true; /* what waited on the records is released: drain it */
-		}
+		groups_io(n, now);
 	} while (n->again);
 	n->draining = false;
 }
@@ -131,7 +148,9 @@ static void nn_timer(void *ctx, uint64_t now)
 	ncnode *n = ctx;
 	if (!n->core)
 		return;
-	konce_nodecore_timer(n->core, now);
+	gwriter_run(&n->gw, now);
+	if (konce_nodecore_next_timer(n->core) <= now)
+		konce_nodecore_timer(n->core, now);
 	drain(n, now);
 	uint64_t cost = pow_cost(n);
 	n->cpu_us += cost;
@@ -167,6 +186,12 @@ int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, 
 		n->id = NULL;
 		return r;
 	}
+	uint64_t k;
+	memcpy(&k, konce_identity_public(n->id), sizeof k);
+	simrng_seed(&n->wrng, sim_seed(s), 0x6e68777200000000ULL ^ k); /* the host's writer stream */
+	/* the records are counts (gwriter's own), a write an fsync of a small transaction: 0.2-5 ms */
+	n->gw = (gwriter){.ctx = n, .kick = gw_kick, .core = n->core, .delay_min = 200, .delay_max = 5000,
+			  .rng = &n->wrng};
 	rearm(n);
 	return 0;
 }
@@ -181,6 +206,8 @@ void ncnode_free(ncnode *n)
 	konce_nodecore_close_all(n->core, now);
 	drain(n, now);
 	sim_timer_cancel(n->s, n->h);
+	/* a crash for the group records: what is queued or in flight dies, the written stays */
+	n->records_lost += gwriter_drop(&n->gw);
 	konce_nodecore_free(n->core);
 	konce_identity_free(n->id);
 	free(n->noted);

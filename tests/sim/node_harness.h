@@ -5,13 +5,21 @@
  * node_io_kick() drains it: events first (outcome callbacks, handlers, peer events, so a handler
  * answers inside the pending ACCEPT), then datagrams (out through sim_send()), then store notes
  * (there is no store: they are counted, and kept in order in noted[] when the core makes them,
- * i.e. cfg->notes is set), and the host's timer is set to konce_nodecore_next_timer().
+ * i.e. cfg->notes is set), then the group records, and the host's timer is set to
+ * konce_nodecore_next_timer() (or the group flush, or the writer's end, if sooner).
  * A drain is never re-entered: a command made from inside a callback only asks for another round.
  *
  * CPU model (optional), as tests/sim/transport_node.h: a datagram costs the verdict's cost (konce_nodecore_stats.input_units) x
  * us_per_unit virtual microseconds and every proof-of-work hash the endpoint tried costs
  * us_per_hash.  While the host is busy, the simulator queues its arrivals ordered by the core's
  * own classification (konce_nodecore_priority) when use_priority is set.
+ *
+ * Group records: as node/io/group_io.c, every group note is queued on the "store" and told to
+ * the daemon's persist table, whose answers drive a flush event and a simulated writer thread
+ * (tests/sim/gwriter.h): a batch is written 0.2-5 ms after it is handed over (seeded per node),
+ * fails with probability gw.fail (retried alone), and only a written batch is reported to the
+ * groups.  ncnode_free() is a crash for the records: what is queued or in flight is lost, what
+ * was written stays.  No test restarts a node core from them: they are counted, not kept.
  *
  * The core's konce_env is sim_host_env(h): seeded randomness and counted allocations.
  */
@@ -23,6 +31,7 @@
 
 #include "node/core/nodecore.h"
 #include "node/transport/identity.h"
+#include "tests/sim/gwriter.h"
 #include "tests/sim/sim.h"
 
 typedef struct ncnode ncnode;
@@ -49,7 +58,12 @@ struct ncnode {
 	konce_nc_note *noted;
 	size_t nnoted, noted_cap;
 	bool noted_oom; /* a note could not be kept: noted[] is incomplete */
-	uint64_t gnotes; /* group persistence notes: durable at once (an in-memory store) */
+	uint64_t gnotes; /* group persistence notes polled from the core */
+	/* The group records' flush event and writer (gwriter.h; delay and fail may be set after
+	 * ncnode_init); the records themselves are counted, not kept. */
+	gwriter gw;
+	simrng wrng;
+	uint64_t records_lost; /* queued or in flight when the core was freed */
 };
 
 /* A host at ip (behind nat, or public if NULL) bound to port, with a fresh identity and a core made

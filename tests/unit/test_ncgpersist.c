@@ -241,6 +241,62 @@ static void test_durable_only(void **state)
 	konce_identity_free(id);
 }
 
+/* A host with its own groups (written_to): each group of a written batch is reported once, with
+ * its highest id; a failed write reports nothing, its retry reports the same batch; records noted
+ * after the hand-over wait for the next batch. */
+typedef struct heard {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t pid;
+} heard;
+typedef struct hearing {
+	heard h[4];
+	unsigned n;
+} hearing;
+
+static void hear(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid)
+{
+	hearing *x = ctx;
+	assert_true(x->n < 4);
+	memcpy(x->h[x->n].gid, gid, KONCE_CW_GROUP_ID);
+	x->h[x->n++].pid = pid;
+}
+
+static void test_report_to(void **state)
+{
+	(void)state;
+	static konce_ncgpersist p;
+	hearing x = {.n = 0};
+	konce_nc_gnote a1 = {.type = KONCE_CNOTE_VIEW, .gid = {1}, .pid = 1};
+	konce_nc_gnote a2 = {.type = KONCE_CNOTE_ENTRIES, .gid = {1}, .pid = 2};
+	konce_nc_gnote b1 = {.type = KONCE_CNOTE_VOTE, .gid = {2}, .pid = 1};
+	konce_nc_gnote a3 = {.type = KONCE_CNOTE_DELIVERED, .gid = {1}, .pid = 3};
+	assert_false(konce_ncgpersist_noted(&p, &a1, 0));
+	assert_false(konce_ncgpersist_noted(&p, &b1, 0));
+	assert_false(konce_ncgpersist_noted(&p, &a2, 0));
+	assert_int_equal(konce_ncgpersist_round(&p, false, false).flush, KONCE_NCGP_NOW);
+	assert_int_equal(konce_ncgpersist_submit(&p, false, 0, true), KONCE_NCGP_BATCH);
+	assert_false(konce_ncgpersist_noted(&p, &a3, 0)); /* during the write */
+	konce_ncgp_act r = konce_ncgpersist_written_to(&p, hear, &x, -EIO, true, false);
+	assert_int_equal(x.n, 0);
+	assert_int_equal(r.flush, KONCE_NCGP_ARM);
+	assert_int_equal(r.ms, KONCE_NCGP_RETRY_MS);
+	assert_int_equal(konce_ncgpersist_submit(&p, false, 3, true), KONCE_NCGP_RETRY);
+	r = konce_ncgpersist_written_to(&p, hear, &x, 0, true, false);
+	assert_true(r.kick);
+	assert_int_equal(r.flush, KONCE_NCGP_ARM); /* a3, a mark alone, rides MARK_LAG_MS later */
+	assert_int_equal(r.ms, KONCE_NCGP_MARK_LAG_MS);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.h[0].gid[0], 1);
+	assert_int_equal(x.h[0].pid, 2);
+	assert_int_equal(x.h[1].gid[0], 2);
+	assert_int_equal(x.h[1].pid, 1);
+	assert_int_equal(konce_ncgpersist_submit(&p, false, 0, true), KONCE_NCGP_BATCH);
+	konce_ncgpersist_written_to(&p, hear, &x, 0, false, false);
+	assert_int_equal(x.n, 3);
+	assert_int_equal(x.h[2].gid[0], 1);
+	assert_int_equal(x.h[2].pid, 3);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -249,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_durable_only),
+		cmocka_unit_test(test_report_to),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

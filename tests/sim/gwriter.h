@@ -1,0 +1,62 @@
+/* gwriter.h - a simulated host's group-record persistence: node/io/group_io.c's calls, in its
+ * order, to the daemon's persist table (node/core/ncgpersist.h), with its one flush event and its
+ * writer thread (node/io/group_writer.c) on the simulated clock.  Shared by the node harness
+ * (node_harness.c: a node core's groups) and the consensus harness (gh_writer.c: one konce_group).
+ *
+ * The host queues each group record on its store and calls gwriter_noted(); at the end of each
+ * drain (node_groups_io) gwriter_round().  The flush event is active (runs on the loop's next turn:
+ * a timer at now, after the event under way) or armed (its timeout reset, as event_add does); when
+ * it runs, konce_ncgpersist_submit() says whether the store's queue goes to the writer (the host's
+ * hand_over moves it) or the writer's failed batch is retried alone.  A batch ends
+ * delay_min..delay_max microseconds after it was handed over (seeded); with probability `fail` it
+ * fails (a disk error or a locked database: it stays on the writer), else the host's `written`
+ * makes it durable; then konce_ncgpersist_written() (core set) or _written_to(report) tells the
+ * groups, and `kick` drains the host.  A crash is gwriter_drop(): the queues and the table go.
+ *
+ * States of the writer: IDLE --submit--> BUSY (until write_at) --end--> IDLE (written, or failed:
+ * writer_q > 0 and the table retries it).  Invariant: a group hears a persist id only after the
+ * host's `written` ran for the batch holding it.
+ */
+#ifndef KONCE_SIM_GWRITER_H
+#define KONCE_SIM_GWRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/core/ncgpersist.h"
+#include "tests/sim/sim_int.h"
+
+typedef struct gwriter {
+	konce_ncgpersist persist;
+	/* the host's */
+	void *ctx;
+	void (*hand_over)(void *ctx); /* the store's queue moves behind the writer's (or NULL) */
+	void (*written)(void *ctx);   /* the writer's queue is durable (or NULL) */
+	void (*kick)(void *ctx);      /* groups heard ids: run the host's drain */
+	konce_nodecore *core;         /* the groups to report to, or NULL and report: */
+	konce_ncgp_report_fn report;
+	uint64_t delay_min, delay_max;
+	double fail;
+	simrng *rng;
+	/* state */
+	uint64_t store_q, writer_q;   /* records on the store's queue, on the writer's */
+	bool busy;                    /* a batch in flight until write_at */
+	uint64_t write_at;
+	bool flush_active;            /* the flush event: active (runs at flush_now) ... */
+	uint64_t flush_now, flush_at; /* ... or armed for flush_at (0: not) */
+	uint64_t noted, durable, batches, failures;
+} gwriter;
+
+/* One record queued on the host's store (konce_store_group_note gave 0). */
+void gwriter_noted(gwriter *w, const konce_nc_gnote *g);
+/* The end of the host's drain (node_groups_io's round). */
+void gwriter_round(gwriter *w, uint64_t now);
+/* When the flush event or the writer's end is due (UINT64_MAX: neither). */
+uint64_t gwriter_next(const gwriter *w);
+/* Runs the writer's end and the flush event if due at now. */
+void gwriter_run(gwriter *w, uint64_t now);
+/* The host crashed or its groups' core is new: the queues and the table go; returns how many
+ * records were lost (queued or in flight). */
+uint64_t gwriter_drop(gwriter *w);
+
+#endif
