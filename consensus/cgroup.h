@@ -193,6 +193,8 @@ typedef struct konce_group_event {
 	uint8_t key[KONCE_CW_KEY];
 	bool flag;
 	unsigned yes, no;
+	unsigned members;    /* VIEW: how many members this view has (the core may be in a later view by
+			      * the time a host reads the event: konce_group_members() says the current one) */
 	enum konce_group_out_reason out_reason;
 	int err;
 } konce_group_event;

@@ -524,7 +524,7 @@ int cv_install(konce_group *g, const konce_cw_value *v, bool persist)
 		cs_start(g, v->commit);
 	else if (g->catchup)
 		g->snap_from = -1, g->snap_have = 0; /* member indices changed: start the transfer over */
-	konce_group_event ev = {.type = KONCE_GROUP_EV_VIEW, .epoch = g->epoch};
+	konce_group_event ev = {.type = KONCE_GROUP_EV_VIEW, .epoch = g->epoch, .members = g->n};
 	cg_event(g, &ev);
 	if (!cg_is_coord(g)) {
 		cg_msg_init(g, KONCE_CW_ACK);

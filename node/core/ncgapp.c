@@ -119,10 +119,8 @@ void konce_ncgapp_event(konce_ncgapp *t, konce_nodecore *c, const konce_nc_event
 		o.len = g->len;
 		break;
 	case KONCE_GROUP_EV_VIEW: {
-		const uint8_t(*keys)[KONCE_CW_KEY];
-		konce_group *core = konce_nodecore_group_find(c, ev->gid);
 		o.type = KONCE_GROUP_N_VIEW;
-		o.members = core ? konce_group_members(core, &keys) : 0;
+		o.members = g->members; /* the event's view: the core may already be in a later one */
 		if (x->joining) {
 			out->notice[out->n] = o;
 			out->notice[out->n++].type = KONCE_GROUP_N_JOINED;
