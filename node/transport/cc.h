@@ -146,7 +146,13 @@ typedef struct konce_cc_bbr_state {
 	/* ack aggregation: bytes acked beyond bw x time in the current epoch, and the windowed max */
 	uint64_t agg_start, agg_acked;
 	uint64_t extra_acked[2];     /* max per 5-round window, the current one and the last */
+	/* the latest cut of inflight_hi, undone if reordering explains its round's loss */
+	uint64_t undo_hi;            /* inflight_hi before the cut (0: nothing to undo) */
+	uint64_t undo_lost, undo_total; /* the cut round's lost bytes, net of spurious ones, and
+				      * its delivered + lost */
+	uint8_t undo_rounds;         /* rounds left in which a spurious loss can undo it */
 	/* statistics */
+	uint64_t undone_cuts;        /* cuts undone: their round's loss was reordering */
 	uint64_t lossy_rounds;       /* rounds whose loss rate passed the threshold */
 } konce_cc_bbr_state;
 

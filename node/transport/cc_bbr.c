@@ -40,6 +40,8 @@
  * the BDP, so a flow can always probe past its current estimate: random loss above 2% costs
  * headroom, not rate, and a queue that overflows is left alone after a round.  An UP round that
  * used the whole window without a lossy round raises inflight_hi, by 1 mss, then 2, 4, ... per round.
+ * A cut is undone when losses recovery later finds spurious, arriving before the end of the round
+ * after the cut's, bring its round back under the threshold (bbr_on_spurious).
  *
  * Not here (v3 has them): the lower bounds bw_lo/inflight_lo that any loss outside a probe cuts,
  * ECN, and packet conservation in the first round of a recovery.
@@ -62,6 +64,7 @@ enum {
 	CYCLE_LEN = 8,
 	LOSS_THRESH_PCT = 2,
 	BETA_PCT = 70,
+	UNDO_ROUNDS = 2, /* a cut can be undone until the end of the round after its own */
 	FULL_BW_PCT = 125,
 	FULL_BW_ROUNDS = 3,
 	PROBE_RTT_MS = 200,
@@ -121,11 +124,29 @@ static uint64_t bbr_pacing_rate(const konce_cc *cc, uint64_t smoothed_rtt_us)
 	return bw * pacing_gain(cc) / UNIT * 99 / 100;
 }
 
-/* A lossy round ends a probe: inflight_hi comes down to 0.7 of the round's peak. */
-static void cut_inflight_hi(konce_cc *cc)
+/* What ack aggregation showed the window needs beyond bw x min_rtt: the windowed max of
+ * extra_acked, at most EXTRA_MAX_MS at bw.  (Not part of inflight_hi's floor: that made two flows
+ * sharing a 20 Mbit/s link less fair, Jain 0.92 for a seed where it was 1.00.) */
+static uint64_t extra_acked(const konce_cc *cc)
+{
+	const konce_cc_bbr_state *b = &cc->u.bbr;
+	uint64_t extra = b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
+	uint64_t extra_max = b->bw * EXTRA_MAX_MS / 1000;
+	return extra < extra_max ? extra : extra_max;
+}
+
+/* A lossy round ends a probe: inflight_hi comes down to 0.7 of the round's peak, never below 1.25
+ * BDP.  Where the typical RTT is well above min_rtt (jitter), a window of 1.25 bw x min_rtt
+ * delivers less than bw, the bandwidth estimate follows the window down and the next cut's floor
+ * follows the estimate: cuts that should not have been (bbr_on_spurious) ratchet the rate down. */
+static void cut_inflight_hi(konce_cc *cc, uint64_t delivered)
 {
 	konce_cc_bbr_state *b = &cc->u.bbr;
 	uint64_t hi = b->round_flight_hi * BETA_PCT / 100, floor = bdp(cc, UP_GAIN);
+	b->undo_hi = b->inflight_hi;
+	b->undo_lost = b->round_lost;
+	b->undo_total = delivered + b->round_lost;
+	b->undo_rounds = UNDO_ROUNDS;
 	b->inflight_hi = hi > floor ? hi : floor;
 	b->hi_growth = cc->mss;
 }
@@ -144,6 +165,12 @@ static void enter_probe_bw(konce_cc *cc, uint64_t now)
 	enter_cycle(cc, r == 0 ? 0 : r + 1, now);
 }
 
+/* Did `lost` of `total` bytes (delivered + lost) pass the loss threshold? */
+static bool over_threshold(const konce_cc *cc, uint64_t lost, uint64_t total)
+{
+	return lost >= 3 * cc->mss && lost * 100 > total * LOSS_THRESH_PCT;
+}
+
 /* The end of a round: was it lossy, and what does that do to the probe? */
 static void round_end(konce_cc *cc, uint64_t now)
 {
@@ -154,18 +181,19 @@ static void round_end(konce_cc *cc, uint64_t now)
 	 * inflight_hi: without this, 3% random loss makes nearly every round lossy, each one ends the
 	 * probe, and the bandwidth estimate ratchets down to ~10% of the path (docs/BENCH.md). */
 	bool queued = !b->min_rtt || b->round_rtt_max * 2 >= b->min_rtt * 3;
-	bool lossy = b->round_lost >= 3 * cc->mss &&
-		     b->round_lost * 100 > (delivered + b->round_lost) * LOSS_THRESH_PCT && queued;
+	bool lossy = over_threshold(cc, b->round_lost, delivered + b->round_lost) && queued;
+	if (b->undo_rounds && !--b->undo_rounds)
+		b->undo_hi = 0; /* the cut stands: its losses were real */
 	/* random loss does not stop the bandwidth from growing; a full queue does */
 	bool growing = b->bw * UNIT >= b->full_bw * FULL_BW_PCT;
 	if (lossy) {
 		b->lossy_rounds++;
 		if (b->mode == KONCE_BBR_STARTUP && !growing) {
-			cut_inflight_hi(cc);
+			cut_inflight_hi(cc, delivered);
 			b->filled_pipe = true;
 			b->mode = KONCE_BBR_DRAIN;
 		} else if (b->mode == KONCE_BBR_PROBE_BW && b->cycle == 0) {
-			cut_inflight_hi(cc);
+			cut_inflight_hi(cc, delivered);
 			enter_cycle(cc, 1, now);
 		}
 	} else if (b->mode == KONCE_BBR_PROBE_BW && b->cycle == 0 && b->inflight_hi != NO_BOUND &&
@@ -301,10 +329,7 @@ static void update_ack_aggregation(konce_cc *cc, uint64_t acked, uint64_t now)
 static void set_cwnd(konce_cc *cc, uint64_t acked)
 {
 	konce_cc_bbr_state *b = &cc->u.bbr;
-	uint64_t extra = b->extra_acked[0] > b->extra_acked[1] ? b->extra_acked[0] : b->extra_acked[1];
-	uint64_t extra_max = b->bw * EXTRA_MAX_MS / 1000;
-	if (extra > extra_max)
-		extra = extra_max;
+	uint64_t extra = extra_acked(cc);
 	/* 3 mss for delayed acks, and what ack aggregation showed the window needs */
 	uint64_t target = bdp(cc, b->filled_pipe ? CWND_GAIN : STARTUP_CWND_GAIN) + 3 * cc->mss + extra;
 	if (b->inflight_hi != NO_BOUND && target > b->inflight_hi)
@@ -354,11 +379,29 @@ static void bbr_on_lost(konce_cc *cc, uint64_t lost_bytes, uint64_t now)
 	cc->u.bbr.round_lost += lost_bytes;
 }
 
-/* Reordering, not loss: out of the round's loss count (as far as this round still holds them). */
+/* Reordering, not loss: out of the loss count of the round that declared it.  Recovery often
+ * recognises a spurious loss after the round that counted it has ended; if that round cut
+ * inflight_hi and, without its spurious losses, would not have passed the threshold, the cut is
+ * undone (as TCP undoes a window reduction that spurious retransmissions caused).  Without this,
+ * jitter that reorders makes most declared losses spurious, round after round passes the
+ * threshold, and every probe is cut (docs/BENCH.md).  The bytes are taken first from a cut still
+ * open to undo, the rest from the current round. */
 static void bbr_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now)
 {
 	(void)now;
 	konce_cc_bbr_state *b = &cc->u.bbr;
+	if (b->undo_hi) {
+		uint64_t take = bytes < b->undo_lost ? bytes : b->undo_lost;
+		b->undo_lost -= take;
+		bytes -= take;
+		if (!over_threshold(cc, b->undo_lost, b->undo_total)) {
+			if (b->undo_hi > b->inflight_hi)
+				b->inflight_hi = b->undo_hi;
+			b->undo_hi = 0;
+			b->undo_rounds = 0;
+			b->undone_cuts++;
+		}
+	}
 	b->round_lost -= bytes < b->round_lost ? bytes : b->round_lost;
 }
 

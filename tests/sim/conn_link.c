@@ -215,7 +215,8 @@ int clink_add_flow(clink *l, uint8_t klass, uint64_t start)
 	sim_host_bind(l->rh, f->port);
 	enum sim_jitter dist = l->cfg.jitter_normal ? SIM_JITTER_NORMAL : SIM_JITTER_UNIFORM;
 	sim_link_cfg fwd = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us, .jitter_dist = dist};
-	sim_link_cfg rev = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us, .jitter_dist = dist};
+	sim_link_cfg rev = {.delay_us = l->cfg.owd_us, .jitter_us = l->cfg.jitter_us, .jitter_dist = dist,
+			    .loss = l->cfg.ack_loss};
 	sim_link_set(l->s, f->h, l->rh, &fwd);
 	sim_link_set(l->s, l->rh, f->h, &rev);
 	uint64_t max = 4 * l->cfg.msg * l->cfg.depth;

@@ -12,6 +12,7 @@
  * sender's link carries the forward delay, the reverse link the return delay.  Random loss is
  * drawn here, from the simulator's seeded stream, for every datagram a sender sends: so the test
  * knows which lost datagrams were ack-eliciting (recorded by recovery) and which were ACK-only.
+ * The return path's loss (ack_loss), as netsim's loss applies to each direction, is the link's.
  *
  *     10.0.0.1 --delay, loss--\
  *                              >-- [ downlink: rate, queue ] -- 192.0.2.1 :7001, :7002
@@ -57,6 +58,7 @@ typedef struct clink_cfg {
 	uint64_t jitter_us;
 	bool jitter_normal;   /* jitter_us is a normal sigma (cut at 3 sigma), as netsim's; else uniform */
 	double loss;          /* random loss on the forward path */
+	double ack_loss;      /* random loss on the return path (acks), drawn by the simulator */
 	size_t msg, depth;    /* the application's messages */
 	uint64_t sample_us;
 	uint64_t warm;        /* samples and goodput count from this time on */

@@ -15,7 +15,8 @@
  *     on the long fat link every loss is declared once, nearly every one begins its own recovery
  *     period, no PTO, no persistent congestion.
  *   - Jitter that reorders (netsim's 10 ms): spurious losses are recognised, and with 1% loss the
- *     goodput stays >= 0.4 of the clean run's.
+ *     goodput stays >= 0.7 of the clean run's; with 1% loss in each direction (acks too) the
+ *     pacing rate and goodput stay >= 0.8 of the clean run's (test_jitter_loss_both_ways).
  *   - Two flows on one 20 Mbit/s link, the second starting 2 s later: Jain's index >= 0.9 over
  *     10..70 s (BBR flows converge over PROBE_RTT cycles, 10 s apart: a 30 s window was at 0.87
  *     for some seeds).
@@ -40,7 +41,7 @@
 #define SETTLE (5 * SIM_SEC) /* after STOP: everything outstanding is acked or declared lost */
 
 typedef struct result {
-	double goodput, mean_cwnd;
+	double goodput, mean_cwnd, mean_rate;
 	uint64_t episodes, declared, spurious, pto, persistent, dropped_eliciting, dropped_queue, queue_after_warm,
 		rounds, failed;
 	bool settled; /* nothing in flight at the end: every loss has been declared */
@@ -48,13 +49,13 @@ typedef struct result {
 
 /* A link of rate bytes/s with a queue of `queue` bytes and 40 ms RTT; the application keeps 8
  * messages of msg bytes queued (what is left at STOP must drain in SETTLE). */
-static result run_link(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us, uint64_t rate,
-		       size_t queue, size_t msg)
+static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, double ack_loss, uint64_t jitter_us,
+			    uint64_t rate, size_t queue, size_t msg)
 {
 	sim *s = sim_new(seed);
 	static clink l;
 	clink_cfg cfg = {.rate = rate, .queue = queue, .owd_us = 20 * SIM_MS, .loss = loss, .msg = msg, .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc,
-			 .jitter_us = jitter_us, .jitter_normal = true};
+			 .jitter_us = jitter_us, .jitter_normal = true, .ack_loss = ack_loss};
 	assert_int_equal(clink_init(&l, s, &cfg), 0);
 	assert_int_equal(clink_add_flow(&l, 0, 0), 0);
 	sim_run_until(s, STOP + SETTLE);
@@ -62,6 +63,7 @@ static result run_link(uint64_t seed, const konce_cc_ops *cc, double loss, uint6
 	result r = {
 		.goodput = clink_goodput(&l, 0),
 		.mean_cwnd = f->nsamples ? (double)f->sum_cwnd / (double)f->nsamples : 0,
+		.mean_rate = f->nsamples ? (double)f->sum_rate / (double)f->nsamples : 0,
 		.episodes = f->tx->cc.episodes,
 		.declared = f->tx->rec.nlost_total,
 		.spurious = f->tx->rec.spurious_total,
@@ -83,6 +85,12 @@ static result run_link(uint64_t seed, const konce_cc_ops *cc, double loss, uint6
 	clink_free(&l);
 	sim_free(s);
 	return r;
+}
+
+static result run_link(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us, uint64_t rate,
+		       size_t queue, size_t msg)
+{
+	return run_link_both(seed, cc, loss, 0, jitter_us, rate, queue, msg);
 }
 
 static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uint64_t jitter_us)
@@ -191,20 +199,47 @@ static void test_loss_based_options(void **state)
 /* netsim's jitter=10ms: a normal spread of sigma 5 ms each way, which at 100 Mbit/s reorders
  * dozens of packets.  Recovery finds its losses spurious and gives the packet threshold up (RACK:
  * time alone), the window does not shrink away (BBR's extra_acked), and with 1% loss on top the
- * goodput stays >= 0.4 of the loss-free, jitter-free run's (measured: 0.52; it was 0.05 before).
- * Weak: about 60% of the declared losses are still spurious. */
+ * goodput stays >= 0.7 of the loss-free, jitter-free run's (measured 0.84-0.87 since a cut can be undone;
+ * 0.50-0.63 before, and 0.05 before extra_acked).  Weak: about 75% of the declared losses are
+ * still spurious. */
 static void test_reordering_jitter(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 2) {
 		result clean = run_one(seed, &konce_cc_bbr, 0);
 		result j = run_jitter(seed, &konce_cc_bbr, 0.01, 5000);
-		CHECK(j.failed == 0 && j.settled && j.pto == 0 && j.persistent == 0);
+		/* at most a few probe timeouts: a flight's tail lost, with no later ack to reveal it
+		 * (seen once a seed since the rate stays high) */
+		CHECK(j.failed == 0 && j.settled && j.pto <= 3 && j.persistent == 0);
 		CHECK(j.spurious > 0);
 		/* every datagram the loss took is declared (and many that were only late: recovery
 		 * recognises those it still remembers, KONCE_RECOVERY_LOST_MEMORY) */
 		CHECK(j.declared >= j.dropped_eliciting);
-		CHECK(j.goodput >= 0.4 * clean.goodput);
+		CHECK(j.goodput >= 0.7 * clean.goodput);
+	}
+}
+
+/* netsim's jitter=10ms and 1% loss in each direction (data and acks) on the long fat link.  Most
+ * declared losses are reordering, recognised as spurious only after the round that counted them
+ * has ended, so that round passed the loss threshold and its probe cut inflight_hi to 1.25 BDP.
+ * Under jitter a window of 1.25 bw x min_rtt delivers less than bw (the typical RTT is well above
+ * min_rtt), the estimate followed the window down and the next cut's floor followed the estimate:
+ * the rate fell to 0.5-0.7 of the loss-free run's (12 seeds).  Now a cut that its round's spurious
+ * losses explain is undone: the pacing rate and the goodput stay >= 0.8 of the loss-free run's. */
+static void test_jitter_loss_both_ways(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		result clean = run_one(seed, &konce_cc_bbr, 0);
+		result j = run_link_both(seed, &konce_cc_bbr, 0.01, 0.01, 5000, 12500000, 500000, 256 * 1024);
+		printf("  seed %llu: mean pacing rate %.1f Mbit/s (loss-free %.1f)\n", (unsigned long long)seed,
+		       j.mean_rate * 8 / 1e6, clean.mean_rate * 8 / 1e6);
+		/* acks are lost too: a flight whose last acks are all lost ends in a probe timeout */
+		CHECK(j.failed == 0 && j.settled && j.pto <= 3 && j.persistent == 0);
+		/* the window is not compared: jitter lowers min_rtt, and with it 2 x bw x min_rtt, while
+		 * the loss-free run's window is not what limits it */
+		CHECK(j.mean_rate >= 0.8 * clean.mean_rate);
+		CHECK(j.goodput >= 0.8 * clean.goodput);
 	}
 }
 
@@ -269,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_long_fat_link_random_loss),
 		cmocka_unit_test(test_loss_based_options),
 		cmocka_unit_test(test_reordering_jitter),
+		cmocka_unit_test(test_jitter_loss_both_ways),
 		cmocka_unit_test(test_two_flows_fair),
 		cmocka_unit_test(test_background_yields_on_lossy_link),
 	};

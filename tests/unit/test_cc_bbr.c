@@ -145,6 +145,36 @@ static void test_lossy_probe_bounds_inflight(void **state)
 	assert_true(cc.u.bbr.inflight_hi > hi);
 }
 
+/* A lossy probe's cut whose losses turn out to be reordering (recognised after its round ended)
+ * is undone; once the round after it has ended too, the cut stands. */
+static void test_spurious_loss_undoes_cut(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	for (int i = 0; i < 40 && cc.u.bbr.inflight_hi == UINT64_MAX; i++)
+		queued_round_trip(&cc, &p, 5);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+	/* the cut round's 5 losses were late packets: without them it was not lossy */
+	konce_cc_on_spurious(&cc, 5 * MSS, p.t);
+	assert_int_equal(cc.u.bbr.inflight_hi, UINT64_MAX);
+	assert_int_equal(cc.u.bbr.undone_cuts, 1);
+	/* the next cut's losses are real: two rounds later, spurious ones no longer undo it */
+	for (int i = 0; i < 40 && cc.u.bbr.inflight_hi == UINT64_MAX; i++)
+		queued_round_trip(&cc, &p, 5);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+	uint64_t hi = cc.u.bbr.inflight_hi;
+	round_trip(&cc, &p, 0);
+	round_trip(&cc, &p, 0);
+	konce_cc_on_spurious(&cc, 5 * MSS, p.t);
+	assert_int_equal(cc.u.bbr.undone_cuts, 1);
+	assert_true(cc.u.bbr.inflight_hi >= hi);
+	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
+}
+
 /* 5% random loss with no queue behind it (every RTT sample at min_rtt, as on a lossy radio link
  * or netem): no round counts as lossy, inflight_hi stays unset and the estimate holds.  Counting
  * such rounds made every probe end and ratcheted the estimate down to ~10% of a netsim path at 3%
@@ -284,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_random_loss_below_threshold),
 		cmocka_unit_test(test_random_loss_without_queue),
 		cmocka_unit_test(test_lossy_probe_bounds_inflight),
+		cmocka_unit_test(test_spurious_loss_undoes_cut),
 		cmocka_unit_test(test_startup_loss_exit),
 		cmocka_unit_test(test_startup_loss_while_growing),
 		cmocka_unit_test(test_probe_rtt),
