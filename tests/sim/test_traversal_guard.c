@@ -38,7 +38,10 @@ static void test_refuse_unknown(void **state)
 	SIM_ASSERT(s, !tp_peer_done(&w.a));
 	/* b's refusal went back through the rendezvous: a was told, with the introduction's id */
 	SIM_ASSERT(s, konce_rendezvous_counters(tp_rdv_core(&w.r1))->intro_declined > 0);
-	SIM_ASSERT_EQ(s, konce_rdvclient_counters(tp_rc(&w.a))->declined, konce_rendezvous_counters(tp_rdv_core(&w.r1))->intro_declined);
+	/* every one reached a, but the last may still be in flight when the run stops */
+	uint64_t told = konce_rdvclient_counters(tp_rc(&w.a))->declined,
+		 sent = konce_rendezvous_counters(tp_rdv_core(&w.r1))->intro_declined;
+	SIM_ASSERT(s, told <= sent && told + 1 >= sent);
 	SIM_ASSERT_EQ(s, konce_relay_live(konce_rendezvous_relay(tp_rdv_core(&w.r1)), 20 * SEC), 0);
 	world_free(&w);
 }
