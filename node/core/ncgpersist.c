@@ -36,7 +36,7 @@ static void report_flying(konce_ncgpersist *p, konce_ncgp_report_fn report, void
 	p->nflying = 0;
 }
 
-static void report_core(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid)
+void konce_ncgpersist_report_core(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid)
 {
 	konce_group *g = konce_nodecore_group_find(ctx, gid);
 	if (g)
@@ -93,7 +93,7 @@ konce_ncgp_submit konce_ncgpersist_submit(konce_ncgpersist *p, bool writer_busy,
 konce_ncgp_act konce_ncgpersist_written(konce_ncgpersist *p, konce_nodecore *c, int err, bool store_pending,
 					bool flush_armed)
 {
-	return konce_ncgpersist_written_to(p, report_core, c, err, store_pending, flush_armed);
+	return konce_ncgpersist_written_to(p, konce_ncgpersist_report_core, c, err, store_pending, flush_armed);
 }
 
 konce_ncgp_act konce_ncgpersist_written_to(konce_ncgpersist *p, konce_ncgp_report_fn report, void *ctx, int err,
@@ -129,7 +129,55 @@ void konce_ncgpersist_synced(konce_ncgpersist *p, konce_nodecore *c, int err)
 {
 	hand_over(p);
 	if (!err)
-		report_flying(p, report_core, c);
+		report_flying(p, konce_ncgpersist_report_core, c);
 }
 
 void konce_ncgpersist_stop(konce_ncgpersist *p) { p->stopping = true; }
+
+/* ---- the driver ---- */
+
+void konce_ncgp_drive_flush(konce_ncgpersist *p, const konce_ncgp_host *h)
+{
+	bool busy = h->writer_busy(h->ctx);
+	switch (konce_ncgpersist_submit(p, busy, busy ? 0 : h->writer_pending(h->ctx), h->store_pending(h->ctx))) {
+	case KONCE_NCGP_RETRY:
+		h->submit(h->ctx, false);
+		break;
+	case KONCE_NCGP_BATCH:
+		h->submit(h->ctx, true);
+		break;
+	case KONCE_NCGP_IDLE:
+		break;
+	}
+}
+
+static void drive_act(konce_ncgpersist *p, const konce_ncgp_host *h, konce_ncgp_act a)
+{
+	switch (a.flush) {
+	case KONCE_NCGP_NOW:
+		h->flush_now(h->ctx);
+		break;
+	case KONCE_NCGP_ARM:
+		h->flush_arm(h->ctx, a.ms);
+		break;
+	case KONCE_NCGP_SUBMIT:
+		konce_ncgp_drive_flush(p, h);
+		break;
+	case KONCE_NCGP_NONE:
+		break;
+	}
+}
+
+void konce_ncgp_drive_round(konce_ncgpersist *p, const konce_ncgp_host *h)
+{
+	drive_act(p, h, konce_ncgpersist_round(p, h->writer_busy(h->ctx), h->flush_armed(h->ctx)));
+}
+
+konce_ncgp_act konce_ncgp_drive_written(konce_ncgpersist *p, const konce_ncgp_host *h, konce_ncgp_report_fn report,
+					void *rctx, int err)
+{
+	konce_ncgp_act a =
+	    konce_ncgpersist_written_to(p, report, rctx, err, h->store_pending(h->ctx), h->flush_armed(h->ctx));
+	drive_act(p, h, a);
+	return a;
+}

@@ -101,5 +101,30 @@ konce_ncgp_act konce_ncgpersist_written_to(konce_ncgpersist *p, konce_ncgp_repor
 void konce_ncgpersist_synced(konce_ncgpersist *p, konce_nodecore *c, int err);
 /* The host stops: the last writes are still reported, no flush is asked for. */
 void konce_ncgpersist_stop(konce_ncgpersist *p);
+/* A report fn for a node core's groups (core: the konce_nodecore): konce_group_persisted(). */
+void konce_ncgpersist_report_core(void *core, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid);
+
+/* The driver: the host's whole sequencing of its flush event and writer, so that the daemon
+ * (group_io.c: libevent) and the simulator (tests/sim/gwriter.c: its clock) run the same calls in
+ * the same order.  The host gives its state and three primitives; the driver decides. */
+typedef struct konce_ncgp_host {
+	void *ctx;
+	bool (*writer_busy)(void *ctx);      /* a batch is in flight */
+	size_t (*writer_pending)(void *ctx); /* records on the writer (a failed batch) */
+	bool (*store_pending)(void *ctx);    /* records on the store's queue */
+	bool (*flush_armed)(void *ctx);      /* the flush event is active or waits for a timeout */
+	void (*submit)(void *ctx, bool from_store); /* hand the writer a batch: the store's queue, or its own */
+	void (*flush_now)(void *ctx);               /* run the flush event on the loop's next turn */
+	void (*flush_arm)(void *ctx, unsigned ms);  /* run the flush event in ms milliseconds */
+} konce_ncgp_host;
+
+/* The end of a round of notes (after konce_ncgpersist_noted for each). */
+void konce_ncgp_drive_round(konce_ncgpersist *p, const konce_ncgp_host *h);
+/* The flush event runs: hand the writer what konce_ncgpersist_submit says. */
+void konce_ncgp_drive_flush(konce_ncgpersist *p, const konce_ncgp_host *h);
+/* The writer's result for the batch in flight: reports a written batch (report(rctx, ...)), then
+ * does what the table says with the flush.  The host logs a.log and runs its drain on a.kick. */
+konce_ncgp_act konce_ncgp_drive_written(konce_ncgpersist *p, const konce_ncgp_host *h, konce_ncgp_report_fn report,
+					void *rctx, int err);
 
 #endif

@@ -42,40 +42,26 @@ static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
 /* ---- persistence ---------------------------------------------------------------------------- */
 
-static void submit(struct konce_node *n)
+/* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host). */
+static bool h_busy(void *ctx) { return group_writer_busy(((struct konce_node *)ctx)->groups->writer); }
+static size_t h_wpending(void *ctx) { return group_writer_pending(((struct konce_node *)ctx)->groups->writer); }
+static bool h_spending(void *ctx) { return konce_store_group_pending(((struct konce_node *)ctx)->store) > 0; }
+static bool h_armed(void *ctx) { return event_pending(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, NULL); }
+static void h_submit(void *ctx, bool from_store)
 {
-	struct node_groups *gs = n->groups;
-	switch (konce_ncgpersist_submit(&gs->persist, group_writer_busy(gs->writer), group_writer_pending(gs->writer),
-					konce_store_group_pending(n->store))) {
-	case KONCE_NCGP_RETRY:
-		group_writer_submit(gs->writer, NULL);
-		break;
-	case KONCE_NCGP_BATCH:
-		group_writer_submit(gs->writer, n->store);
-		break;
-	case KONCE_NCGP_IDLE:
-		break;
-	}
+	struct konce_node *n = ctx;
+	group_writer_submit(n->groups->writer, from_store ? n->store : NULL);
+}
+static void h_now(void *ctx) { event_active(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, 0); }
+static void h_arm(void *ctx, unsigned ms)
+{
+	struct timeval tv = {0, (suseconds_t)ms * 1000};
+	event_add(((struct konce_node *)ctx)->groups->ev_flush, &tv);
 }
 
-static bool flush_armed(struct node_groups *gs) { return event_pending(gs->ev_flush, EV_TIMEOUT, NULL); }
-
-static void flush_do(struct konce_node *n, konce_ncgp_act a)
+static konce_ncgp_host host(struct konce_node *n)
 {
-	struct timeval tv = {0, (suseconds_t)a.ms * 1000};
-	switch (a.flush) {
-	case KONCE_NCGP_NOW:
-		event_active(n->groups->ev_flush, EV_TIMEOUT, 0);
-		break;
-	case KONCE_NCGP_ARM:
-		event_add(n->groups->ev_flush, &tv);
-		break;
-	case KONCE_NCGP_SUBMIT:
-		submit(n);
-		break;
-	case KONCE_NCGP_NONE:
-		break;
-	}
+	return (konce_ncgp_host){n, h_busy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm};
 }
 
 static void on_gflush(evutil_socket_t fd, short what, void *arg)
@@ -83,24 +69,24 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 	struct konce_node *n = arg;
 	(void)fd;
 	(void)what;
-	if (n->groups && n->core)
-		submit(n);
+	if (n->groups && n->core) {
+		konce_ncgp_host h = host(n);
+		konce_ncgp_drive_flush(&n->groups->persist, &h);
+	}
 }
 
 /* The writer's result for the batch handed over (group_writer_done). */
 static void on_written(void *arg, int e, const char *msg)
 {
 	struct konce_node *n = arg;
-	struct node_groups *gs = n->groups;
-	if (!gs || !n->core)
+	if (!n->groups || !n->core)
 		return;
-	konce_ncgp_act a = konce_ncgpersist_written(&gs->persist, n->core, e, konce_store_group_pending(n->store) > 0,
-						    flush_armed(gs));
+	konce_ncgp_host h = host(n);
+	konce_ncgp_act a = konce_ncgp_drive_written(&n->groups->persist, &h, konce_ncgpersist_report_core, n->core, e);
 	if (a.log < 0)
 		node_log(n, KONCE_LOG_ERROR, "%s", msg);
 	else if (a.log > 0)
 		node_log(n, KONCE_LOG_INFO, "group records written again");
-	flush_do(n, a);
 	if (a.kick)
 		node_io_kick(n);
 }
@@ -124,8 +110,8 @@ void node_groups_io(struct konce_node *n)
 		if (konce_ncgpersist_noted(&n->groups->persist, &g, e))
 			node_log(n, KONCE_LOG_ERROR, "cannot queue a group record: %s", strerror(-e));
 	}
-	flush_do(n, konce_ncgpersist_round(&n->groups->persist, group_writer_busy(n->groups->writer),
-					   flush_armed(n->groups)));
+	konce_ncgp_host h = host(n);
+	konce_ncgp_drive_round(&n->groups->persist, &h);
 }
 
 /* ---- the state handed back at start ------------------------------------------------------------ */

@@ -4,12 +4,17 @@
 
 #include "tests/sim/gwriter.h"
 
+/* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host), at w->now. */
+static bool h_busy(void *ctx) { return ((gwriter *)ctx)->busy; }
+static size_t h_wpending(void *ctx) { return ((gwriter *)ctx)->writer_q; }
+static bool h_spending(void *ctx) { return ((gwriter *)ctx)->store_q > 0; }
 /* event_pending(ev_flush, EV_TIMEOUT): active or armed. */
-static bool flush_armed(const gwriter *w) { return w->flush_active || w->flush_at; }
+static bool h_armed(void *ctx) { return ((gwriter *)ctx)->flush_active || ((gwriter *)ctx)->flush_at; }
 
 /* group_writer_submit(): from the store's queue (from_store) or the writer's own alone. */
-static void writer_submit(gwriter *w, bool from_store, uint64_t now)
+static void h_submit(void *ctx, bool from_store)
 {
+	gwriter *w = ctx;
 	if (from_store) {
 		if (w->hand_over)
 			w->hand_over(w->ctx);
@@ -18,43 +23,31 @@ static void writer_submit(gwriter *w, bool from_store, uint64_t now)
 	}
 	uint64_t span = w->delay_max > w->delay_min ? w->delay_max - w->delay_min : 0;
 	w->busy = true;
-	w->write_at = now + w->delay_min + (span ? simrng_below(w->rng, span + 1) : 0);
+	w->write_at = w->now + w->delay_min + (span ? simrng_below(w->rng, span + 1) : 0);
 }
 
-/* group_io.c submit(); group_writer_pending() is 0 while a batch is in flight. */
-static void submit(gwriter *w, uint64_t now)
+/* event_active(): the flush runs after the event under way. */
+static void h_now(void *ctx)
 {
-	switch (konce_ncgpersist_submit(&w->persist, w->busy, w->busy ? 0 : w->writer_q, w->store_q > 0)) {
-	case KONCE_NCGP_RETRY:
-		writer_submit(w, false, now);
-		break;
-	case KONCE_NCGP_BATCH:
-		writer_submit(w, true, now);
-		break;
-	case KONCE_NCGP_IDLE:
-		break;
+	gwriter *w = ctx;
+	if (!w->flush_active) {
+		w->flush_active = true;
+		w->flush_now = w->now;
 	}
 }
 
-/* group_io.c flush_do(): event_active() or event_add() with the timeout, or submit here. */
-static void flush_do(gwriter *w, konce_ncgp_act a, uint64_t now)
+/* event_add() with a timeout: resets it. */
+static void h_arm(void *ctx, unsigned ms)
 {
-	switch (a.flush) {
-	case KONCE_NCGP_NOW:
-		if (!w->flush_active) {
-			w->flush_active = true;
-			w->flush_now = now;
-		}
-		break;
-	case KONCE_NCGP_ARM:
-		w->flush_at = now + (uint64_t)a.ms * 1000;
-		break;
-	case KONCE_NCGP_SUBMIT:
-		submit(w, now);
-		break;
-	case KONCE_NCGP_NONE:
-		break;
-	}
+	gwriter *w = ctx;
+	w->flush_at = w->now + (uint64_t)ms * 1000;
+}
+
+static const konce_ncgp_host *host(gwriter *w, uint64_t now)
+{
+	w->now = now;
+	w->host = (konce_ncgp_host){w, h_busy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm};
+	return &w->host;
 }
 
 /* The writer's end (group_io.c on_written). */
@@ -72,10 +65,9 @@ static void on_written(gwriter *w, uint64_t now)
 		w->writer_q = 0;
 		w->batches++;
 	}
-	konce_ncgp_act a = w->core ? konce_ncgpersist_written(&w->persist, w->core, e, w->store_q > 0, flush_armed(w))
-				   : konce_ncgpersist_written_to(&w->persist, w->report, w->ctx, e, w->store_q > 0,
-								 flush_armed(w));
-	flush_do(w, a, now);
+	konce_ncgp_act a = w->core ? konce_ncgp_drive_written(&w->persist, host(w, now), konce_ncgpersist_report_core,
+							      w->core, e)
+				   : konce_ncgp_drive_written(&w->persist, host(w, now), w->report, w->ctx, e);
 	if (a.kick)
 		w->kick(w->ctx);
 }
@@ -87,10 +79,7 @@ void gwriter_noted(gwriter *w, const konce_nc_gnote *g)
 	konce_ncgpersist_noted(&w->persist, g, 0);
 }
 
-void gwriter_round(gwriter *w, uint64_t now)
-{
-	flush_do(w, konce_ncgpersist_round(&w->persist, w->busy, flush_armed(w)), now);
-}
+void gwriter_round(gwriter *w, uint64_t now) { konce_ncgp_drive_round(&w->persist, host(w, now)); }
 
 uint64_t gwriter_next(const gwriter *w)
 {
@@ -105,7 +94,7 @@ void gwriter_run(gwriter *w, uint64_t now)
 	if ((w->flush_active && w->flush_now <= now) || (w->flush_at && w->flush_at <= now)) {
 		w->flush_active = false; /* group_io.c on_gflush: a non-persistent event, its timeout goes too */
 		w->flush_at = 0;
-		submit(w, now);
+		konce_ncgp_drive_flush(&w->persist, host(w, now));
 	}
 }
 

@@ -1,6 +1,6 @@
-/* gwriter.h - a simulated host's group-record persistence: node/io/group_io.c's calls, in its
- * order, to the daemon's persist table (node/core/ncgpersist.h), with its one flush event and its
- * writer thread (node/io/group_writer.c) on the simulated clock.  Shared by the node harness
+/* gwriter.h - a simulated host's group-record persistence: the plumbing under the daemon's persist
+ * table and its driver (node/core/ncgpersist.h konce_ncgp_drive_*), as node/io/group_io.c's, with
+ * its one flush event and its writer thread (node/io/group_writer.c) on the simulated clock.  Shared by the node harness
  * (node_harness.c: a node core's groups) and the consensus harness (gh_writer.c: one konce_group).
  *
  * The host queues each group record on its store and calls gwriter_noted(); at the end of each
@@ -45,6 +45,8 @@ typedef struct gwriter {
 	bool flush_active;            /* the flush event: active (runs at flush_now) ... */
 	uint64_t flush_now, flush_at; /* ... or armed for flush_at (0: not) */
 	uint64_t noted, durable, batches, failures;
+	uint64_t now;                 /* the clock of the driver's call under way */
+	konce_ncgp_host host;         /* this writer's primitives for the driver */
 } gwriter;
 
 /* One record queued on the host's store (konce_store_group_note gave 0). */

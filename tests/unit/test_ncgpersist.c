@@ -297,6 +297,130 @@ static void test_report_to(void **state)
 	assert_int_equal(x.h[2].pid, 3);
 }
 
+/* A host for the driver: its state, and a log of the primitives the driver called. */
+typedef struct fhost {
+	bool busy, armed;
+	size_t wq, sq;          /* records on the writer, on the store's queue */
+	unsigned submits, from_store, nows, arms, arm_ms;
+} fhost;
+
+static bool f_busy(void *c) { return ((fhost *)c)->busy; }
+static size_t f_wpending(void *c) { return ((fhost *)c)->wq; }
+static bool f_spending(void *c) { return ((fhost *)c)->sq > 0; }
+static bool f_armed(void *c) { return ((fhost *)c)->armed; }
+static void f_submit(void *c, bool from_store)
+{
+	fhost *f = c;
+	f->submits++;
+	if (from_store) {
+		f->from_store++;
+		f->wq += f->sq;
+		f->sq = 0;
+	}
+	f->busy = true;
+}
+static void f_now(void *c) { ((fhost *)c)->nows++; }
+static void f_arm(void *c, unsigned ms)
+{
+	fhost *f = c;
+	f->arms++;
+	f->arm_ms = ms;
+	f->armed = true;
+}
+
+/* The driver's sequencing, as group_io.c and the simulator's gwriter.c run it: an urgent round
+ * asks for the next turn, the flush hands the store's queue over, a round during the write asks
+ * nothing, the failed write arms the retry and the flush retries the writer's batch alone, the
+ * written batch reports and hands what was queued during it over at once; marks alone arm the
+ * flush MARK_LAG_MS later, and not again while it is armed. */
+static void test_driver(void **state)
+{
+	(void)state;
+	static konce_ncgpersist p;
+	fhost f = {0};
+	hearing x = {.n = 0};
+	konce_ncgp_host h = {&f, f_busy, f_wpending, f_spending, f_armed, f_submit, f_now, f_arm};
+	konce_nc_gnote v1 = {.type = KONCE_CNOTE_VIEW, .gid = {1}, .pid = 1};
+	konce_nc_gnote e2 = {.type = KONCE_CNOTE_ENTRIES, .gid = {1}, .pid = 2};
+	konce_nc_gnote d3 = {.type = KONCE_CNOTE_DELIVERED, .gid = {1}, .pid = 3};
+	konce_nc_gnote d4 = {.type = KONCE_CNOTE_DELIVERED, .gid = {1}, .pid = 4};
+
+	konce_ncgp_drive_flush(&p, &h); /* nothing queued: nothing handed over */
+	assert_int_equal(f.submits, 0);
+	konce_ncgpersist_noted(&p, &v1, 0);
+	f.sq++;
+	konce_ncgp_drive_round(&p, &h);
+	assert_int_equal(f.nows, 1);
+	assert_int_equal(f.arms, 0);
+	assert_int_equal(f.submits, 0); /* the round only schedules: the flush hands over */
+	konce_ncgp_drive_flush(&p, &h);
+	assert_int_equal(f.submits, 1);
+	assert_int_equal(f.from_store, 1);
+	assert_int_equal(f.wq, 1);
+
+	konce_ncgpersist_noted(&p, &e2, 0); /* during the write: the next batch */
+	f.sq++;
+	konce_ncgp_drive_round(&p, &h);
+	assert_int_equal(f.nows, 1);  /* a batch in flight: its end hands over */
+	konce_ncgp_drive_flush(&p, &h);
+	assert_int_equal(f.submits, 1);
+
+	f.busy = false; /* the write fails: the batch stays on the writer */
+	konce_ncgp_act a = konce_ncgp_drive_written(&p, &h, hear, &x, -EIO);
+	assert_int_equal(a.log, -1);
+	assert_false(a.kick);
+	assert_int_equal(x.n, 0);
+	assert_int_equal(f.arms, 1);
+	assert_int_equal(f.arm_ms, KONCE_NCGP_RETRY_MS);
+	f.armed = false; /* the retry timer runs: the writer's batch alone */
+	konce_ncgp_drive_flush(&p, &h);
+	assert_int_equal(f.submits, 2);
+	assert_int_equal(f.from_store, 1);
+	assert_int_equal(f.sq, 1);
+
+	f.busy = false; /* written: pid 1 heard, e2 (urgent) handed over here and now */
+	f.wq = 0;
+	a = konce_ncgp_drive_written(&p, &h, hear, &x, 0);
+	assert_int_equal(a.log, 1);
+	assert_true(a.kick);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.h[0].pid, 1);
+	assert_int_equal(f.submits, 3);
+	assert_int_equal(f.from_store, 2);
+	assert_int_equal(f.nows, 1);
+	assert_int_equal(f.arms, 1);
+
+	konce_ncgpersist_noted(&p, &d3, 0); /* a mark during the write */
+	f.sq++;
+	konce_ncgp_drive_round(&p, &h);
+	assert_int_equal(f.arms, 2);
+	assert_int_equal(f.arm_ms, KONCE_NCGP_MARK_LAG_MS);
+	konce_ncgpersist_noted(&p, &d4, 0);
+	f.sq++;
+	konce_ncgp_drive_round(&p, &h); /* armed already: not reset */
+	assert_int_equal(f.arms, 2);
+	assert_int_equal(f.nows, 1);
+
+	f.busy = false; /* e2 written; the marks wait for the armed flush */
+	f.wq = 0;
+	a = konce_ncgp_drive_written(&p, &h, hear, &x, 0);
+	assert_int_equal(a.log, 0);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.h[1].pid, 2);
+	assert_int_equal(f.submits, 3);
+	assert_int_equal(f.arms, 2);
+	f.armed = false;
+	konce_ncgp_drive_flush(&p, &h);
+	assert_int_equal(f.submits, 4);
+	f.busy = false;
+	f.wq = 0;
+	konce_ncgp_drive_written(&p, &h, hear, &x, 0);
+	assert_int_equal(x.n, 3);
+	assert_int_equal(x.h[2].pid, 4);
+	assert_int_equal(f.submits, 4); /* nothing left */
+	assert_int_equal(f.arms, 2);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -306,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_durable_only),
 		cmocka_unit_test(test_report_to),
+		cmocka_unit_test(test_driver),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
