@@ -77,6 +77,13 @@ konce_natinfo konce_candidates_refine(konce_natinfo ni, const konce_addr *ip, co
 	return ni;
 }
 
+konce_natinfo konce_candidates_refine_all(konce_natinfo ni, const konce_addr *ip, const konce_addr *x, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		ni = konce_candidates_refine(ni, ip, &x[i]);
+	return ni;
+}
+
 unsigned konce_candidates_predict(konce_addr *out, unsigned n, const konce_natinfo *nat, const konce_addr *ip)
 {
 	if (nat->mapping != KONCE_NATMAP_EDM_SEQ || nat->step == 0)

@@ -58,6 +58,13 @@ konce_natinfo konce_candidates_classify(const konce_addr *refl, unsigned n);
  * unchanged unless it is EDM_SEQ, x has ip's address, and 0 < x.port - last_port <=
  * KONCE_PREDICT_WINDOW x KONCE_RDV_SEQ_MAX_STEP (an older or unrelated x proves nothing). */
 konce_natinfo konce_candidates_refine(konce_natinfo ni, const konce_addr *ip, const konce_addr *x);
+/* konce_candidates_refine over n later mappings x[0..n-1] (the filtering test's fresh socket, the
+ * mapping-lifetime probe socket as its rendezvous saw it): the step becomes the gcd of the step and
+ * every sample's distance above ni.last_port.  One sample alone can sit an even distance away when
+ * another mapping came between (registrations p, p+2 read step 2; the probe socket at p+3 and the
+ * fresh socket at p+4: p+4 alone keeps 2, p+3 shows 1).  Each x must be a mapping of this host
+ * through the same NAT, so that a true step of 2 stays 2. */
+konce_natinfo konce_candidates_refine_all(konce_natinfo ni, const konce_addr *ip, const konce_addr *x, unsigned n);
 
 /* The candidates a node registers: hosts (up to n_host), then the distinct reflexive and mapped
  * addresses.  Returns how many were written to out (at most cap). */

@@ -19,7 +19,8 @@ struct entry {
 
 struct outq {
 	konce_addr to;
-	uint8_t buf[KONCE_LIFE_SHORT_SIZE];
+	size_t len;
+	uint8_t buf[KONCE_LIFE_ACK_SIZE];
 };
 
 struct konce_lifesrv {
@@ -106,8 +107,9 @@ static void emit(konce_lifesrv *s, uint8_t type, uint8_t flags, uint64_t nonce, 
 		return;
 	}
 	struct outq *q = &s->out[(s->out_head + s->out_n) % OUT_RING];
-	konce_rdvwire_msg m = {.type = type, .flags = flags, .id = nonce, .value = delay_ms};
-	if (konce_rdvwire_encode(&m, q->buf, sizeof(q->buf)) != KONCE_LIFE_SHORT_SIZE)
+	/* an ACK tells the requester its source as seen here: its probe socket's mapping */
+	konce_rdvwire_msg m = {.type = type, .flags = flags, .id = nonce, .value = delay_ms, .addr = *to};
+	if (!(q->len = konce_rdvwire_encode(&m, q->buf, sizeof(q->buf))))
 		return;
 	q->to = *to;
 	s->out_n++;
@@ -153,13 +155,13 @@ void konce_lifesrv_timer(konce_lifesrv *s, uint64_t now)
 	}
 }
 
-bool konce_lifesrv_poll(konce_lifesrv *s, uint8_t buf[KONCE_LIFE_SHORT_SIZE], size_t *len, konce_addr *to)
+bool konce_lifesrv_poll(konce_lifesrv *s, uint8_t buf[KONCE_LIFE_ACK_SIZE], size_t *len, konce_addr *to)
 {
 	if (!s->out_n)
 		return false;
 	const struct outq *q = &s->out[s->out_head];
-	memcpy(buf, q->buf, KONCE_LIFE_SHORT_SIZE);
-	*len = KONCE_LIFE_SHORT_SIZE;
+	memcpy(buf, q->buf, q->len);
+	*len = q->len;
 	*to = q->to;
 	s->out_head = (s->out_head + 1) % OUT_RING;
 	s->out_n--;

@@ -44,7 +44,7 @@ int konce_lifesrv_new(konce_lifesrv **out, const konce_lifesrv_cfg *cfg);
 void konce_lifesrv_free(konce_lifesrv *s);
 /* A datagram whose byte 0 is KONCE_RDV_LIFE_REQ (anything else is counted bad). */
 void konce_lifesrv_input(konce_lifesrv *s, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now);
-bool konce_lifesrv_poll(konce_lifesrv *s, uint8_t buf[KONCE_LIFE_SHORT_SIZE], size_t *len, konce_addr *to);
+bool konce_lifesrv_poll(konce_lifesrv *s, uint8_t buf[KONCE_LIFE_ACK_SIZE], size_t *len, konce_addr *to);
 uint64_t konce_lifesrv_next_timer(const konce_lifesrv *s);
 void konce_lifesrv_timer(konce_lifesrv *s, uint64_t now);
 size_t konce_lifesrv_pending(const konce_lifesrv *s);

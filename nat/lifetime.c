@@ -28,6 +28,8 @@ struct konce_lifetime {
 				 * SILENT: probe deadline */
 	uint64_t nonce, sent_at, quiet_since, rtt;
 	unsigned no_ack;
+	bool have_seen;
+	konce_addr seen;        /* the probe socket's mapping, as the last ACK reported it */
 	bool out_pending;
 	uint8_t out[KONCE_LIFE_REQ_SIZE];
 	size_t out_len;
@@ -206,6 +208,8 @@ void konce_lifetime_input(konce_lifetime *l, const uint8_t *pkt, size_t len, uin
 	if (konce_rdvwire_decode(&m, pkt, len) || m.id != l->nonce)
 		return;
 	if (m.type == KONCE_RDV_LIFE_ACK && l->state == KONCE_LIFE_REQUEST) {
+		l->seen = m.addr;
+		l->have_seen = true;
 		l->rtt = now - l->sent_at;
 		l->no_ack = 0;
 		if (m.flags & KONCE_LIFE_F_BUSY) {
@@ -225,6 +229,14 @@ void konce_lifetime_input(konce_lifetime *l, const uint8_t *pkt, size_t len, uin
 		l->nonce = 0; /* later copies are duplicates */
 		on_success(l, gap, now);
 	}
+}
+
+int konce_lifetime_mapping(const konce_lifetime *l, konce_addr *x)
+{
+	if (!l->have_seen)
+		return -ENOENT;
+	*x = l->seen;
+	return 0;
 }
 
 bool konce_lifetime_poll(konce_lifetime *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len)

@@ -55,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/base/addr.h"
 #include "node/base/env.h"
 #include "node/base/wire.h"
 
@@ -93,6 +94,9 @@ int konce_lifetime_new(konce_lifetime **out, const konce_lifetime_cfg *cfg, uint
 void konce_lifetime_free(konce_lifetime *l);
 /* A datagram that arrived on the probe socket from the rendezvous (the caller checks the source). */
 void konce_lifetime_input(konce_lifetime *l, const uint8_t *pkt, size_t len, uint64_t now);
+/* The probe socket's mapping as the rendezvous saw it (the address in the last LIFE_ACK that
+ * answered our REQ): 0 and *x, or -ENOENT before any. */
+int konce_lifetime_mapping(const konce_lifetime *l, konce_addr *x);
 /* The next datagram to send from the probe socket to the rendezvous; false when none. */
 bool konce_lifetime_poll(konce_lifetime *l, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len);
 uint64_t konce_lifetime_next_timer(const konce_lifetime *l);

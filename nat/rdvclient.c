@@ -8,7 +8,7 @@
 #include "nat/candidates.h"
 
 #define MS 1000ULL
-enum { OUT_RING = 32, EV_RING = 8, RETRY_MS = 1000, INTRO_TRIES = 5, RECENT = 8 };
+enum { OUT_RING = 32, EV_RING = 8, RETRY_MS = 1000, INTRO_TRIES = 5, RECENT = 8, FRESH = 4 };
 
 struct server {
 	konce_addr addr;
@@ -52,8 +52,9 @@ struct konce_rdvclient {
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
 	konce_natinfo nat;
-	konce_addr fresh; /* a later mapping of our NAT (konce_rdvclient_set_fresh_mapping) */
-	bool have_fresh;
+	/* later mappings of our NAT (konce_rdvclient_set_fresh_mapping), the newest FRESH of them */
+	konce_addr fresh[FRESH];
+	unsigned nfresh, fresh_next;
 	struct pending pend[KONCE_RDVCLIENT_MAX_PENDING];
 	struct recent recent[RECENT];
 	unsigned recent_next;
@@ -175,7 +176,7 @@ static void send_register(konce_rdvclient *c, unsigned i, uint64_t echo, uint64_
 static konce_natinfo classify(const konce_rdvclient *c, const konce_addr *refl, unsigned nrefl)
 {
 	konce_natinfo ni = konce_candidates_classify(refl, nrefl);
-	return c->have_fresh && nrefl ? konce_candidates_refine(ni, &refl[0], &c->fresh) : ni;
+	return nrefl ? konce_candidates_refine_all(ni, &refl[0], c->fresh, c->nfresh) : ni;
 }
 
 static void on_registered(konce_rdvclient *c, unsigned i, const konce_rdvwire_msg *m, uint64_t now)
@@ -422,8 +423,15 @@ void konce_rdvclient_set_fresh_mapping(konce_rdvclient *c, const konce_addr *x, 
 {
 	konce_addr refl[KONCE_RDVCLIENT_MAX_RDV] = {0};
 	unsigned nrefl = reflexives(c, refl);
-	c->fresh = *x;
-	c->have_fresh = true;
+	bool known = false;
+	for (unsigned i = 0; i < c->nfresh; i++)
+		known |= konce_addr_eq(&c->fresh[i], x);
+	if (!known) {
+		c->fresh[c->fresh_next] = *x;
+		c->fresh_next = (c->fresh_next + 1) % FRESH;
+		if (c->nfresh < FRESH)
+			c->nfresh++;
+	}
 	if (nrefl != c->nrdv)
 		return; /* applied when every rendezvous has answered */
 	konce_natinfo ni = classify(c, refl, nrefl);

@@ -118,8 +118,9 @@ int konce_rdvclient_set_mapped(konce_rdvclient *c, const konce_addr *mapped, uns
  * the rendezvous's interval and KONCE_RDV_REFRESH_MAX_MS.  Takes effect from the next refresh. */
 void konce_rdvclient_set_keepalive(konce_rdvclient *c, uint64_t keepalive_us);
 /* x is a mapping our NAT made after the registrations (the filtering test's fresh socket, its
- * ECHO answer): with a sequential NAT it refines the step we register (konce_candidates_refine),
- * and if that changes our NAT info, registers again at once so that introductions carry it. */
+ * ECHO answer): with a sequential NAT it refines the step we register (konce_candidates_refine_all
+ * over the newest 4 distinct samples told), and if that changes our NAT info, registers again at
+ * once so that introductions carry it. */
 void konce_rdvclient_set_fresh_mapping(konce_rdvclient *c, const konce_addr *x, uint64_t now);
 /* Registers again with every rendezvous now (a direct path just died: the NAT may have forgotten
  * its mappings). */

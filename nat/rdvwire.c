@@ -52,6 +52,13 @@ static bool life_flags_ok(uint8_t type, uint8_t flags)
 	return flags < KONCE_LIFE_COPIES;
 }
 
+static size_t life_size(uint8_t type)
+{
+	return type == KONCE_RDV_LIFE_REQ ? KONCE_LIFE_REQ_SIZE
+	       : type == KONCE_RDV_LIFE_ACK ? KONCE_LIFE_ACK_SIZE
+					    : KONCE_LIFE_SHORT_SIZE;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
@@ -101,7 +108,7 @@ size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap
 	case KONCE_RDV_LIFE_PROBE:
 		if (!life_flags_ok(m->type, m->flags))
 			return 0;
-		need = m->type == KONCE_RDV_LIFE_REQ ? KONCE_LIFE_REQ_SIZE : KONCE_LIFE_SHORT_SIZE;
+		need = life_size(m->type);
 		break;
 	case KONCE_RDV_FILTER:
 		if (m->flags < KONCE_FILT_OP_ECHO_REQ || m->flags > KONCE_FILT_OP_SENT)
@@ -182,6 +189,8 @@ size_t konce_rdvwire_encode(const konce_rdvwire_msg *m, uint8_t *buf, size_t cap
 		buf[KONCE_LIFE_FLAGS] = m->flags;
 		wire_put64(buf + KONCE_LIFE_NONCE, m->id);
 		wire_put32(buf + KONCE_LIFE_DELAY, m->value);
+		if (m->type == KONCE_RDV_LIFE_ACK)
+			konce_addr_encode(buf + KONCE_LIFE_ADDR, &m->addr);
 		break;
 	case KONCE_RDV_FILTER:
 		buf[KONCE_FILT_OP] = m->flags;
@@ -289,15 +298,16 @@ int konce_rdvwire_decode(konce_rdvwire_msg *m, const uint8_t *b, size_t len)
 	case KONCE_RDV_LIFE_REQ:
 	case KONCE_RDV_LIFE_ACK:
 	case KONCE_RDV_LIFE_PROBE:
-		if (len != (m->type == KONCE_RDV_LIFE_REQ ? KONCE_LIFE_REQ_SIZE : KONCE_LIFE_SHORT_SIZE) ||
-		    !all_zero(b + KONCE_LIFE_RESERVED, 2) ||
-		    !all_zero(b + KONCE_LIFE_SHORT_SIZE, len - KONCE_LIFE_SHORT_SIZE))
+		if (len != life_size(m->type) || !all_zero(b + KONCE_LIFE_RESERVED, 2) ||
+		    (m->type == KONCE_RDV_LIFE_REQ && !all_zero(b + KONCE_LIFE_SHORT_SIZE, len - KONCE_LIFE_SHORT_SIZE)))
 			return -EINVAL;
 		m->flags = b[KONCE_LIFE_FLAGS];
 		if (!life_flags_ok(m->type, m->flags))
 			return -EINVAL;
 		m->id = wire_get64(b + KONCE_LIFE_NONCE);
 		m->value = wire_get32(b + KONCE_LIFE_DELAY);
+		if (m->type == KONCE_RDV_LIFE_ACK)
+			konce_addr_decode(&m->addr, b + KONCE_LIFE_ADDR);
 		return 0;
 	case KONCE_RDV_FILTER:
 		if (len != KONCE_FILT_SIZE || !all_zero(b + KONCE_FILT_RESERVED, 2))

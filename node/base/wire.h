@@ -660,12 +660,15 @@ enum konce_stun_error_code {
  * unsolicited probe after the mapping has been idle for a delay T.  These three messages travel
  * bare in datagrams (not on a session), from and to a dedicated probe socket, so that nothing else
  * refreshes that mapping during T.  The rendezvous answers LIFE_REQ at once with LIFE_ACK and
- * KONCE_LIFE_COPIES x LIFE_PROBE after T: 16 + 3 x 16 = 64 bytes, never more than the 64-byte
+ * KONCE_LIFE_COPIES x LIFE_PROBE after T: 34 + 3 x 16 = 82 bytes, never more than the 96-byte
  * request, so a forged source gains no amplification.  Nothing is authenticated: the 64-bit nonce,
  * chosen at random by the requester and echoed, is what an off-path forger would have to guess.
+ * The ACK carries the REQ's source as the rendezvous saw it: the probe socket's mapping, one more
+ * sample of a sequential NAT's allocator (nat/candidates.h, konce_candidates_refine_all).
  *
- * LIFE_REQ (64):   type | flags 0 | reserved 2 | nonce 8 | delay ms u32 | zero padding 48
- * LIFE_ACK (16):   type | flags (KONCE_LIFE_F_BUSY) | reserved 2 | nonce 8 | delay ms u32
+ * LIFE_REQ (96):   type | flags 0 | reserved 2 | nonce 8 | delay ms u32 | zero padding 80
+ * LIFE_ACK (34):   type | flags (KONCE_LIFE_F_BUSY) | reserved 2 | nonce 8 | delay ms u32 |
+ *                  observed address 18 (konce_addr_encode)
  * LIFE_PROBE (16): type | copy (0..KONCE_LIFE_COPIES-1) | reserved 2 | nonce 8 | delay ms u32
  * ============================================================================================= */
 enum konce_life_type {
@@ -679,8 +682,10 @@ enum konce_life_layout {
 	KONCE_LIFE_RESERVED = 2,  /* 2: zero */
 	KONCE_LIFE_NONCE = 4,     /* 8: the requester's, echoed */
 	KONCE_LIFE_DELAY = 12,    /* 4: u32 ms; ACK and PROBE echo what the rendezvous granted */
-	KONCE_LIFE_SHORT_SIZE = 16, /* ACK, PROBE */
-	KONCE_LIFE_REQ_SIZE = 64,
+	KONCE_LIFE_SHORT_SIZE = 16, /* PROBE */
+	KONCE_LIFE_ADDR = 16,     /* ACK: 18, the observed address */
+	KONCE_LIFE_ACK_SIZE = 34,
+	KONCE_LIFE_REQ_SIZE = 96,
 };
 enum { KONCE_LIFE_F_BUSY = 0x01 }; /* ACK: the timer queue is full, no probe will come */
 enum konce_life_times {

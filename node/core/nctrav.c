@@ -81,8 +81,12 @@ bool konce_nodecore_trav_input(konce_trav *t, konce_travlife *life, unsigned soc
 			       const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now)
 {
 	if (sock == KONCE_TRAVLIFE_SOCK_PROBE || (!sock && k == KONCE_RX_LIFE_REQ)) {
+		konce_addr x;
 		if (life)
 			konce_travlife_input(life, sock, pkt, len, from, now);
+		/* the probe socket's mapping is one more sample of our NAT's allocator */
+		if (sock == KONCE_TRAVLIFE_SOCK_PROBE && konce_travlife_mapping(life, &x) == 0)
+			konce_trav_mapping_sample(t, &x, now);
 		return true;
 	}
 	if (sock > KONCE_PUNCH_BIRTHDAY) {

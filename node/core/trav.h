@@ -196,6 +196,11 @@ void konce_trav_sock_opened(konce_trav *t, unsigned sock, const konce_addr *loca
 /* The filtering test's fresh mapping: 0 and *x once echoed; 1 if its socket sent but no echo came
  * yet (the mapping exists on our NAT); -ENOENT if it never sent. */
 int konce_trav_fresh_mapping(const konce_trav *t, konce_addr *x);
+/* x is one more mapping of our NAT made by a socket of this host (the lifetime probe socket's, as
+ * its rendezvous reported it): handed to the rendezvous client like the filtering socket's
+ * (konce_rdvclient_set_fresh_mapping), so that a sequential NAT's step is refined over every
+ * sample.  Logs when it changes the step. */
+void konce_trav_mapping_sample(konce_trav *t, const konce_addr *x, uint64_t now_us);
 /* Whether a is a path handle of ours (a traversed peer's). */
 bool konce_trav_is_path(const konce_addr *a);
 

@@ -87,14 +87,8 @@ void trav_filter_pump(konce_trav *t, uint64_t now)
 	konce_addr fx;
 	if (!f->told_fresh && t->rc && konce_filtertest_mapping(f->ft, &fx) == 0) {
 		/* S's mapping is one more sample of our NAT's allocator (candidates.h: refine) */
-		konce_natinfo before = konce_rdvclient_nat(t->rc);
 		f->told_fresh = true;
-		konce_rdvclient_set_fresh_mapping(t->rc, &fx, now);
-		konce_natinfo after = konce_rdvclient_nat(t->rc);
-		if (after.step != before.step)
-			trav_log(t, KONCE_LOG_INFO,
-				 "NAT allocates ports sequentially, step %u, not %u: another mapping came between the registrations",
-				 after.step, before.step);
+		konce_trav_mapping_sample(t, &fx, now);
 	}
 	if (konce_filtertest_state(f->ft) == KONCE_FILTERTEST_DONE && f->s_open) {
 		char as[KONCE_ADDR_STRLEN];
@@ -146,6 +140,19 @@ void konce_trav_sock_opened(konce_trav *t, unsigned sock, const konce_addr *loca
 	konce_filtertest_timer(f->ft, now);
 	trav_filter_pump(t, now);
 	t->dirty = true;
+}
+
+void konce_trav_mapping_sample(konce_trav *t, const konce_addr *x, uint64_t now)
+{
+	if (!t || !t->rc)
+		return;
+	konce_natinfo before = konce_rdvclient_nat(t->rc);
+	konce_rdvclient_set_fresh_mapping(t->rc, x, now);
+	konce_natinfo after = konce_rdvclient_nat(t->rc);
+	if (after.step != before.step)
+		trav_log(t, KONCE_LOG_INFO,
+			 "NAT allocates ports sequentially, step %u, not %u: another mapping came between the registrations",
+			 after.step, before.step);
 }
 
 int konce_trav_fresh_mapping(const konce_trav *t, konce_addr *x)

@@ -130,7 +130,7 @@ void konce_travlife_input(konce_travlife *l, unsigned sock, const uint8_t *pkt, 
 bool konce_travlife_poll(konce_travlife *l, unsigned *sock, uint8_t buf[KONCE_LIFE_REQ_SIZE], size_t *len,
 			 konce_addr *to)
 {
-	_Static_assert(KONCE_LIFE_SHORT_SIZE <= KONCE_LIFE_REQ_SIZE, "a service datagram fits the buffer");
+	_Static_assert(KONCE_LIFE_ACK_SIZE <= KONCE_LIFE_REQ_SIZE, "a service datagram fits the buffer");
 	if (l->l && konce_lifetime_poll(l->l, buf, len)) {
 		*sock = KONCE_TRAVLIFE_SOCK_PROBE;
 		*to = l->rdv;
@@ -247,6 +247,11 @@ bool konce_travlife_status(const konce_travlife *l, konce_lifetime_status *st, k
 	konce_lifetime_status_get(l->l, st);
 	*probe_local = l->probe_local;
 	return true;
+}
+
+int konce_travlife_mapping(const konce_travlife *l, konce_addr *x)
+{
+	return l && l->l ? konce_lifetime_mapping(l->l, x) : -ENOENT;
 }
 
 const struct konce_lifesrv_counters *konce_travlife_srv(const konce_travlife *l, size_t *pending)

@@ -96,6 +96,9 @@ void konce_travlife_timer(konce_travlife *l, uint64_t now);
  * reflexive address (NULL: none yet); npeers: the node's peer count. */
 void konce_travlife_apply(konce_travlife *l, const konce_addr *refl, unsigned npeers, uint64_t now);
 
+/* The probe socket's mapping as the rendezvous reported it in LIFE_ACK (konce_lifetime_mapping):
+ * 0 and *x, or -ENOENT (none yet, or no client). */
+int konce_travlife_mapping(const konce_travlife *l, konce_addr *x);
 /* Read-only: the client's status (false: no client) and probe socket address; the service's
  * counters and pending probes (NULL: no service). */
 bool konce_travlife_status(const konce_travlife *l, konce_lifetime_status *st, konce_addr *probe_local);

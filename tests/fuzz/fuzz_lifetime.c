@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		uint8_t op = d[i++];
-		size_t take = n - i < 64 ? n - i : 64;
+		size_t take = n - i < KONCE_LIFE_REQ_SIZE ? n - i : KONCE_LIFE_REQ_SIZE;
 		switch (op & 7) {
 		case 0: /* time passes: up to 2^16 x 10 ms */
 			if (n - i >= 2) {
@@ -50,9 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 				i += 2;
 			}
 			break;
-		case 1: /* raw bytes to the client */
-			konce_lifetime_input(l, d + i, take > (op >> 3) ? op >> 3 : take, now);
-			i += take > (op >> 3) ? op >> 3 : take;
+		case 1: /* raw bytes to the client: 0..30, or an ACK's size */
+			len = (op >> 3) < 31 ? (size_t)(op >> 3) : KONCE_LIFE_ACK_SIZE;
+			len = len < take ? len : take;
+			konce_lifetime_input(l, d + i, len, now);
+			i += len;
 			break;
 		case 2: /* the client's last request, turned into a probe or an ack (a forger who saw it) */
 			if (last_len) {

@@ -48,7 +48,7 @@ struct client {
 
 static void rdv_flush(struct rdv *r)
 {
-	uint8_t buf[KONCE_LIFE_SHORT_SIZE];
+	uint8_t buf[KONCE_LIFE_ACK_SIZE];
 	size_t len;
 	konce_addr to;
 	while (konce_lifesrv_poll(r->ls, buf, &len, &to))

@@ -98,6 +98,30 @@ static void test_refine(void **state)
 	assert_memory_equal(&f, &e, sizeof(e));
 }
 
+/* Three samples: registrations p, p+2 (one other mapping between them: step read 2), the lifetime
+ * probe socket's mapping p+3 and the filtering socket's p+4.  p+4 alone keeps step 2; with p+3 the
+ * step is 1.  A true step of 2 (p, p+2, p+4, p+6) stays 2 whatever the order of the samples. */
+static void test_refine_all(void **state)
+{
+	(void)state;
+	konce_addr r[2] = {addr("198.51.100.1:40000"), addr("198.51.100.1:40002")};
+	konce_natinfo n = konce_candidates_classify(r, 2);
+	assert_int_equal(n.step, 2);
+	konce_addr x[2] = {addr("198.51.100.1:40004"), addr("198.51.100.1:40003")};
+	assert_int_equal(konce_candidates_refine_all(n, &r[0], x, 1).step, 2); /* the gap: fresh alone */
+	konce_natinfo m = konce_candidates_refine_all(n, &r[0], x, 2);
+	assert_int_equal(m.mapping, KONCE_NATMAP_EDM_SEQ);
+	assert_int_equal(m.step, 1);
+	assert_int_equal(m.last_port, 40002);
+	assert_int_equal(konce_candidates_refine_all(n, &r[0], &x[1], 1).step, 1);
+	konce_addr y[2] = {addr("198.51.100.1:40006"), addr("198.51.100.1:40004")};
+	assert_int_equal(konce_candidates_refine_all(n, &r[0], y, 2).step, 2);
+	/* a sample through another address (another NAT) proves nothing */
+	konce_addr z[2] = {addr("198.51.100.1:40004"), addr("198.51.100.7:40003")};
+	assert_int_equal(konce_candidates_refine_all(n, &r[0], z, 2).step, 2);
+	assert_int_equal(konce_candidates_refine_all(n, &r[0], NULL, 0).step, 2);
+}
+
 static void test_predict(void **state)
 {
 	(void)state;
@@ -267,6 +291,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_refine),
+		cmocka_unit_test(test_refine_all),
 		cmocka_unit_test(test_predict),
 		cmocka_unit_test(test_gather),
 		cmocka_unit_test(test_target_order),

@@ -180,11 +180,18 @@ static void test_ack_and_request_loss(void **state)
 {
 	(void)state;
 	struct rig r;
+	konce_addr x;
 	rig_init(&r, 100 * SEC, NULL);
 	r.drop_acks = 1;
+	rig_run(&r, 1 * SEC);
+	/* the probe socket's mapping is known only from an ACK (a probe does not carry it) */
+	assert_int_equal(konce_lifetime_mapping(r.l, &x), -ENOENT);
 	rig_run(&r, 21 * SEC);
 	konce_lifetime_status st = status(&r);
 	assert_int_equal(st.no_acks, 1);
+	/* the next REQ (right after the probe) was ACKed with the source the rendezvous saw */
+	assert_int_equal(konce_lifetime_mapping(r.l, &x), 0);
+	assert_true(konce_addr_eq(&x, &r.client));
 	/* the REQ reached the rendezvous; its probe came while we were waiting it out */
 	assert_int_equal(st.successes, 1);
 	rig_free(&r);
@@ -324,7 +331,7 @@ static void test_server(void **state)
 		snprintf(txt, sizeof(txt), "203.0.113.%u:5000", i + 1);
 		assert_int_equal(konce_addr_parse(&a[i], txt), 0);
 	}
-	uint8_t req[KONCE_LIFE_REQ_SIZE], out[KONCE_LIFE_SHORT_SIZE];
+	uint8_t req[KONCE_LIFE_REQ_SIZE], out[KONCE_LIFE_ACK_SIZE];
 	size_t len, in_bytes = 0, out_bytes = 0;
 	konce_addr to;
 	konce_rdvwire_msg m, d;
@@ -341,6 +348,8 @@ static void test_server(void **state)
 		assert_true(konce_addr_eq(&to, &a[i]));
 		assert_int_equal(konce_rdvwire_decode(&d, out, len), 0);
 		assert_int_equal(d.type, KONCE_RDV_LIFE_ACK);
+		assert_int_equal(len, KONCE_LIFE_ACK_SIZE);
+		assert_true(konce_addr_eq(&d.addr, &a[i])); /* the requester's source, as seen here */
 		assert_int_equal(d.id, 100 + i);
 		assert_int_equal(d.flags, i == 4 ? KONCE_LIFE_F_BUSY : 0);
 		assert_int_equal(d.value, i == 3 ? KONCE_LIFE_MAX_DELAY_MS : delays[i]);

@@ -277,6 +277,23 @@ static void test_fresh_mapping_refines(void **state)
 	register_both(&g, "198.51.100.5:36182", "198.51.100.5:36184");
 	assert_int_equal(konce_rdvclient_nat(g.c).step, 1);
 	konce_rdvclient_free(g.c);
+
+	/* two samples: the fresh socket's alone (2 past the last registration) keeps step 2, the
+	 * earlier one between them (1 past) refines to 1; a true step of 2 keeps 2 with both */
+	rig_init(&g, NULL);
+	register_both(&g, "198.51.100.5:36182", "198.51.100.5:36184");
+	x.port = 36186;
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 60 * MS);
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 2);
+	assert_false(konce_rdvclient_poll(g.c, buf, &(size_t){0}, &(konce_addr){0}));
+	x.port = 36188;
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 65 * MS);
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 2);
+	x.port = 36185;
+	konce_rdvclient_set_fresh_mapping(g.c, &x, 70 * MS);
+	assert_int_equal(konce_rdvclient_nat(g.c).step, 1);
+	assert_int_equal(pop(&g, &g.rdv[0], buf).nat.step, 1);
+	konce_rdvclient_free(g.c);
 }
 
 static void deliver(rig *g, const konce_rdvwire_msg *m, uint64_t now)

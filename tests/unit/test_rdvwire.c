@@ -351,12 +351,20 @@ static void test_life_vectors(void **state)
 	assert_int_equal(konce_rdvwire_encode(&m, buf, sizeof(buf)), 0);
 
 	m = (konce_rdvwire_msg){.type = KONCE_RDV_LIFE_ACK, .flags = KONCE_LIFE_F_BUSY, .id = 9, .value = 1};
-	static const uint8_t ack[KONCE_LIFE_SHORT_SIZE] = {0x4d, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1};
-	assert_int_equal(konce_rdvwire_encode(&m, buf, sizeof(buf)), KONCE_LIFE_SHORT_SIZE);
+	assert_int_equal(konce_addr_parse(&m.addr, "198.51.100.7:40003"), 0);
+	/* the observed address: ::ffff:198.51.100.7, port 40003 = 0x9c43 */
+	static const uint8_t ack[KONCE_LIFE_ACK_SIZE] = {0x4d, 1,    0,    0,    0,    0,   0,   0,   0,
+							 0,    0,    9,    0,    0,    0,   1,   0,   0,
+							 0,    0,    0,    0,    0,    0,   0,   0,   0xff,
+							 0xff, 198,  51,   100,  7,    0x9c, 0x43};
+	assert_int_equal(konce_rdvwire_encode(&m, buf, sizeof(buf)), KONCE_LIFE_ACK_SIZE);
 	assert_memory_equal(buf, ack, sizeof(ack));
 	assert_int_equal(konce_rdvwire_decode(&d, ack, sizeof(ack)), 0);
 	assert_true(d.type == KONCE_RDV_LIFE_ACK && d.flags == KONCE_LIFE_F_BUSY && d.id == 9 && d.value == 1);
-	assert_int_equal(konce_rdvwire_encode(&m, buf, KONCE_LIFE_SHORT_SIZE - 1), 0);
+	assert_true(konce_addr_eq(&d.addr, &m.addr));
+	assert_int_equal(konce_rdvwire_decode(&d, ack, KONCE_LIFE_SHORT_SIZE), -EINVAL); /* the old, short ACK */
+	assert_int_equal(konce_rdvwire_decode(&d, ack, sizeof(ack) - 1), -EINVAL);
+	assert_int_equal(konce_rdvwire_encode(&m, buf, KONCE_LIFE_ACK_SIZE - 1), 0);
 	m.flags = 2;
 	assert_int_equal(konce_rdvwire_encode(&m, buf, sizeof(buf)), 0);
 
@@ -375,7 +383,7 @@ static void test_life_vectors(void **state)
 	memcpy(longer, buf, KONCE_LIFE_SHORT_SIZE);
 	assert_int_equal(konce_rdvwire_decode(&d, longer, sizeof(longer)), -EINVAL);
 	/* the answer to one request is never larger than the request */
-	assert_true(KONCE_LIFE_SHORT_SIZE * (1 + KONCE_LIFE_COPIES) <= KONCE_LIFE_REQ_SIZE);
+	assert_true(KONCE_LIFE_ACK_SIZE + KONCE_LIFE_SHORT_SIZE * KONCE_LIFE_COPIES <= KONCE_LIFE_REQ_SIZE);
 }
 
 int main(void)

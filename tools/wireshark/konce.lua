@@ -371,10 +371,10 @@ end
 
 local function check_life(t, len)
 	local ty = u8(t, 0)
-	local want = ty == LIFE_REQ and 64 or 16
+	local want = ty == LIFE_REQ and 96 or ty == LIFE_ACK and 34 or 16
 	if len ~= want then return type_names[ty] .. " is exactly " .. want .. " bytes" end
 	if not all_zero(t, 2, 2) then return "reserved bytes not zero" end
-	if want > 16 and not all_zero(t, 16, want - 16) then return "padding not zero" end
+	if ty == LIFE_REQ and not all_zero(t, 16, want - 16) then return "padding not zero" end
 	local fl = u8(t, 1)
 	if not fl then return "truncated" end
 	if ty == LIFE_REQ and fl ~= 0 then return "flags not zero" end
@@ -715,6 +715,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		add(tree, t, F.life_nonce, 4, 8)
 		add(tree, t, F.life_delay, 12, 4)
 		if ty == LIFE_REQ then add(tree, t, F.padding, 16, len - 16) end
+		if ty == LIFE_ACK then add_addr(tree, t, 16, "Request's source as seen") end
 		info = info .. " delay=" .. tostring(u32(t, 12) or "?") .. "ms"
 	end
 	return info
@@ -790,9 +791,9 @@ end
 
 local fixed_size = {
 	[HELLO] = 1200, [COOKIE] = 88, [VERSION] = 28, [REGISTERED] = 42, [INTRO_REQUEST] = 76,
-	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 78, [FILTER] = 30, [LIFE_REQ] = 64,
+	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 78, [FILTER] = 30, [LIFE_REQ] = 96,
 	[INTRO_OFFER] = 76, [INTRO_ACCEPT] = 76,
-	[LIFE_ACK] = 16, [LIFE_PROBE] = 16,
+	[LIFE_ACK] = 34, [LIFE_PROBE] = 16,
 }
 local MAX_TRAIN = 65507
 
