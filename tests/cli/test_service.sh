@@ -101,7 +101,7 @@ for _ in $(seq 100); do
 done
 [[ -S $tmp$ctl ]] || fail "no control socket at $tmp$ctl"
 "$dest/usr/bin/konce" status --control "$tmp$ctl" >"$tmp/status" || fail "konce status over the unit's socket"
-grep -q "$(sed -n 's/^public key *//p' "$tmp/node.out")" "$tmp/status" || fail "status does not show the node's key"
+grep -qF -- "$(sed -n 's/^public key *//p' "$tmp/node.out")" "$tmp/status" || fail "status does not show the node's key"
 [[ -f $tmp$data/identity.key ]] || fail "no identity in the unit's data directory"
 
 owner=$(id -u)

@@ -73,7 +73,7 @@ one() {
 	check "$name: a shows pub a per-server key, not its master key" [ -n "$kap" -a "$kap" != null -a "$kap" != "$ka" ]
 	check "$name: pub's node logged the message from the key a shows it" \
 		grep -q "message from $kap: hello from a behind $name" "$KTMP/$run.P.err"
-	check "$name: pub's node never logged a's master key" not grep -q "$ka" "$KTMP/$run.P.err"
+	check "$name: pub's node never logged a's master key" not grep -qF -- "$ka" "$KTMP/$run.P.err"
 
 	out=$(kcli "$run" pub P peers --json) || fail "$name: peers on pub failed"
 	mapped=$(jq -r ".peers[] | select(.public_key == \"$kap\") | .address" <<<"$out")
