@@ -20,10 +20,22 @@
  * TRUSTED makes at least one handshake; SEEN, TRUSTED and a successful HANDSHAKE make the key seen
  * now (the core's clock; the store stamps the wall clock when it writes).
  *
- * Bounded: at most known_max keys (the store's own cap); beyond, the least recently noted key
- * without a petname goes, as the store evicts the least recently seen.  Hash chains are keyed
- * with the core's SipHash key.  Notes wait in a ring of KONCE_NC_NOTES_MAX for the I/O layer;
- * beyond that they are dropped and counted (the store's own queue refuses the same way).
+ * Order: the entries sit on one list, most recently seen first, the order of the store's
+ * `ORDER BY last_seen DESC` (store/peers.c konce_store_peers_each):
+ *   - loads come in that order and join at the oldest end;
+ *   - a note that makes a key seen (above) moves it to the newest end;
+ *   - a key made known by anything else (a failed handshake, a petname) joins at the oldest end,
+ *     as its new row's last_seen 0 sorts last in the store; a known key stays where it is.
+ * konce_nodecore_known_each() walks this list, so `konce peers` lists the known keys as the store
+ * would, without reading it (keys seen within the same wall second may come in another order).
+ *
+ * Bounded: at most known_max keys (the store's own cap); beyond, the least recently seen key
+ * without a petname (the oldest on the list) goes, as the store's flush evicts it.  Hash chains are
+ * keyed with the core's SipHash key.  Notes wait in a ring of KONCE_NC_NOTES_MAX for the I/O
+ * layer; beyond that they are dropped and counted (the store's own queue refuses the same way).
+ *
+ * Invariants: every entry is on its hash chain and on the list exactly once; a named entry is on
+ * its name chain; n counts the entries and is at most max.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -37,6 +49,7 @@ struct kentry {
 	bool has_addr;
 	char *name; /* the petname, NULL if none: a named key is never evicted */
 	uint32_t handshakes, failures;
+	uint32_t rtt_us;   /* as loaded: the node notes no RTT, so the store keeps this one */
 	int64_t last_seen; /* wall seconds as loaded, 0 = never; superseded once seen_noted */
 	uint64_t seen_us;  /* core time of the last note that made the key seen, if seen_noted */
 	bool seen_noted;
@@ -50,7 +63,7 @@ struct ncknown {
 	struct kentry **nbk; /* named entries by name */
 	unsigned nnb;        /* a power of two */
 	unsigned n, max;
-	struct kentry *newest, *oldest;
+	struct kentry *newest, *oldest; /* the list, most recently seen first */
 };
 
 static unsigned bucket(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
@@ -164,14 +177,29 @@ static void drop(konce_nodecore *c, struct kentry *e)
 	nc_free(c, e);
 }
 
-/* The entry for pk, made (evicting the least recently noted unnamed key if full) if absent. */
-static struct kentry *get(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
+static void lru_back(struct ncknown *k, struct kentry *e)
+{
+	e->newer = k->oldest;
+	e->older = NULL;
+	if (k->oldest)
+		k->oldest->older = e;
+	k->oldest = e;
+	if (!k->newest)
+		k->newest = e;
+}
+
+/* The entry for pk, made (evicting the least recently seen unnamed key if full) if absent.  seen:
+ * the caller makes pk seen now, so it goes to the newest end; else a new entry joins at the oldest
+ * end and a known one stays where it is. */
+static struct kentry *get(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], bool seen)
 {
 	struct ncknown *k = c->known;
 	struct kentry *e = find(c, pk);
 	if (e) {
-		lru_unlink(k, e);
-		lru_front(k, e);
+		if (seen) {
+			lru_unlink(k, e);
+			lru_front(k, e);
+		}
 		return e;
 	}
 	if (k->n >= k->max) {
@@ -188,7 +216,10 @@ static struct kentry *get(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
 	unsigned b = bucket(c, pk);
 	e->next = k->b[b];
 	k->b[b] = e;
-	lru_front(k, e);
+	if (seen)
+		lru_front(k, e);
+	else
+		lru_back(k, e);
 	k->n++;
 	return e;
 }
@@ -220,19 +251,9 @@ int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTE
 {
 	if (petname && strlen(petname) > KONCE_NC_PETNAME_MAX)
 		return -EINVAL;
-	bool fresh = !find(c, pk);
-	struct kentry *e = get(c, pk);
+	struct kentry *e = get(c, pk, false); /* loads come most recently seen first: to the oldest end */
 	if (!e)
 		return -ENOMEM;
-	if (fresh) { /* loads come most recently seen first: each new one is the oldest so far */
-		lru_unlink(c->known, e);
-		e->newer = c->known->oldest;
-		if (c->known->oldest)
-			c->known->oldest->older = e;
-		else
-			c->known->newest = e;
-		c->known->oldest = e;
-	}
 	if (addr && !e->has_addr) { /* loads come newest first: keep the first address */
 		e->addr = *addr;
 		e->has_addr = true;
@@ -244,11 +265,10 @@ int konce_nodecore_known_name(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTE
 {
 	if (!c || !pk || (name && strlen(name) > KONCE_NC_PETNAME_MAX))
 		return -EINVAL;
-	if (!name || !*name) { /* cleared: the key stays known, and may be evicted again */
-		struct kentry *e = find(c, pk);
-		return e ? set_name(c, e, NULL) : 0;
-	}
-	struct kentry *e = get(c, pk);
+	/* the store's row exists once it took the change, even for a name cleared on a key it did
+	 * not hold (store/peers.c konce_store_set_petname): so does the entry; a cleared key may be
+	 * evicted again */
+	struct kentry *e = get(c, pk, false);
 	return e ? set_name(c, e, name) : -ENOMEM;
 }
 
@@ -281,7 +301,7 @@ int konce_nodecore_known_by_name(const konce_nodecore *c, const char *name, uint
 }
 
 int konce_nodecore_known_load_counts(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint32_t handshakes,
-				     uint32_t failures, int64_t last_seen)
+				     uint32_t failures, int64_t last_seen, uint32_t rtt_us)
 {
 	struct kentry *e = c && pk ? find(c, pk) : NULL;
 	if (!e)
@@ -289,7 +309,25 @@ int konce_nodecore_known_load_counts(konce_nodecore *c, const uint8_t pk[KONCE_K
 	e->handshakes = handshakes;
 	e->failures = failures;
 	e->last_seen = last_seen;
+	e->rtt_us = rtt_us;
 	return 0;
+}
+
+static void fill(const struct kentry *e, konce_nc_known_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->pk, e->pk, KONCE_KEY_BYTES);
+	if (e->name)
+		memcpy(out->petname, e->name, strlen(e->name) + 1);
+	out->has_addr = e->has_addr;
+	if (e->has_addr)
+		out->addr = e->addr;
+	out->handshakes = e->handshakes;
+	out->failures = e->failures;
+	out->rtt_us = e->rtt_us;
+	out->last_seen = e->last_seen;
+	out->seen_noted = e->seen_noted;
+	out->seen_us = e->seen_us;
 }
 
 int konce_nodecore_known_info(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_nc_known_info *out)
@@ -297,15 +335,21 @@ int konce_nodecore_known_info(const konce_nodecore *c, const uint8_t pk[KONCE_KE
 	const struct kentry *e = c && pk ? find(c, pk) : NULL;
 	if (!e)
 		return -ENOENT;
-	memset(out, 0, sizeof(*out));
-	if (e->name)
-		memcpy(out->petname, e->name, strlen(e->name) + 1);
-	out->handshakes = e->handshakes;
-	out->failures = e->failures;
-	out->last_seen = e->last_seen;
-	out->seen_noted = e->seen_noted;
-	out->seen_us = e->seen_us;
+	fill(e, out);
 	return 0;
+}
+
+size_t konce_nodecore_known_each(const konce_nodecore *c, size_t limit, konce_nc_known_fn fn, void *ctx)
+{
+	konce_nc_known_info in;
+	size_t n = 0;
+	for (const struct kentry *e = c->known->newest; e && (!limit || n < limit); e = e->older) {
+		fill(e, &in);
+		n++;
+		if (fn(ctx, &in))
+			break;
+	}
+	return n;
 }
 
 unsigned konce_nodecore_known_count(const konce_nodecore *c) { return c->known->n; }
@@ -350,7 +394,8 @@ void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[K
 	}
 	if ((flags & KONCE_NC_NOTE_IF_KNOWN) && !find(c, pk))
 		return; /* a stranger that only dialled us: the store gets no row, nor does the cache */
-	struct kentry *e = get(c, pk);
+	bool seen = type != KONCE_NC_NOTE_HANDSHAKE || ok; /* as the store stamps last_seen */
+	struct kentry *e = get(c, pk, seen);
 	if (!e)
 		return;
 	if (addr && (type == KONCE_NC_NOTE_SEEN || type == KONCE_NC_NOTE_TRUSTED)) {
@@ -364,7 +409,7 @@ void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[K
 		e->handshakes++;
 	else if (type == KONCE_NC_NOTE_TRUSTED && !e->handshakes)
 		e->handshakes = 1;
-	if (type != KONCE_NC_NOTE_HANDSHAKE || ok) {
+	if (seen) {
 		e->seen_us = c->now;
 		e->seen_noted = true;
 	}

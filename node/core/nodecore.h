@@ -322,7 +322,8 @@ enum { KONCE_NC_KNOWN = 1, KONCE_NC_NAMED = 2 };
 int konce_nodecore_known_load(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
 			      const char *petname);
 /* pk's petname has just changed in the store (`konce alias`): name NULL or "" clears it (pk stays
- * known, evictable again); a name makes pk known and keeps it.  0, -EINVAL, -ENOMEM. */
+ * known, evictable again); a name keeps pk.  Either makes pk known, as the store's row (at the
+ * oldest end of the list until a note makes it seen).  0, -EINVAL, -ENOMEM. */
 int konce_nodecore_known_name(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const char *name);
 /* pk's petname into name: 0, or -ENOENT (unknown, or no petname). */
 int konce_nodecore_known_petname(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES],
@@ -334,18 +335,27 @@ unsigned konce_nodecore_known_count(const konce_nodecore *c);
 int konce_nodecore_known_by_name(const konce_nodecore *c, const char *name, uint8_t pk[KONCE_KEY_BYTES]);
 /* What the store holds of a known key, kept by the core's notes (ncknown.c). */
 typedef struct konce_nc_known_info {
+	uint8_t pk[KONCE_KEY_BYTES];
 	char petname[KONCE_NC_PETNAME_MAX + 1]; /* "" if none */
+	bool has_addr;                          /* addr: the newest address known */
+	konce_addr addr;
 	uint32_t handshakes, failures;          /* the store's counts */
+	uint32_t rtt_us;                        /* the store's, as loaded (0 = unknown): no note changes it */
 	int64_t last_seen;                      /* wall seconds as loaded from the store, 0 = never */
 	bool seen_noted;                        /* seen since the load: at seen_us, the core's clock */
 	uint64_t seen_us;
 } konce_nc_known_info;
-/* Loads a key's stored counts and last-seen wall time, after konce_nodecore_known_load() of pk.
- * 0, or -ENOENT (pk not known). */
+/* Loads a key's stored counts, last-seen wall time and RTT, after konce_nodecore_known_load() of
+ * pk.  0, or -ENOENT (pk not known). */
 int konce_nodecore_known_load_counts(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint32_t handshakes,
-				     uint32_t failures, int64_t last_seen);
+				     uint32_t failures, int64_t last_seen, uint32_t rtt_us);
 /* pk's entry into out: 0, or -ENOENT (unknown). */
 int konce_nodecore_known_info(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_nc_known_info *out);
+/* Calls fn for the known keys, most recently seen first (the store's ORDER BY last_seen DESC; the
+ * order is described in ncknown.c), at most limit of them (0 = all), until fn returns nonzero.  fn
+ * must not change the known set.  Returns the number of calls. */
+typedef int (*konce_nc_known_fn)(void *ctx, const konce_nc_known_info *in);
+size_t konce_nodecore_known_each(const konce_nodecore *c, size_t limit, konce_nc_known_fn fn, void *ctx);
 /* The newest address known for pk: 0, or -ENOENT. */
 int konce_nodecore_known_addr(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a);
 

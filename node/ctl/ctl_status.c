@@ -1,5 +1,7 @@
 /* ctl_status.c - the control answers "status", "peers" and "alias" (docs/CONTROL.md).  The node's
- * figures come from the core's report views (node/core/ncinfo.h), the plumbing's from the host. */
+ * figures come from the core's report views (node/core/ncinfo.h), the plumbing's from the host.
+ * What the presence store holds comes from the core's copy of it (node/core/ncknown.c): "status"
+ * and "peers" read no SQLite; only "alias" writes it (docs/STORE.md). */
 #include <errno.h>
 #include <string.h>
 
@@ -77,7 +79,8 @@ json_t *ctl_status(const konce_ctlproto_host *h)
 	const konce_nodecore_stats cs = nst.core;
 	konce_node_listen_addr(h->node, listen, sizeof(listen));
 	h->io_status(h->ctx, &io);
-	int64_t known = h->store ? konce_store_peer_count(h->store) : -1;
+	/* the core's copy of the store's keys (docs/STORE.md): no SQLite on the loop */
+	int64_t known = h->store ? (int64_t)konce_nodecore_known_count(h->core) : -1;
 	json_t *counters = json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"rx_packets", (json_int_t)c->rx_packets, "tx_packets", (json_int_t)c->tx_packets,
@@ -122,15 +125,23 @@ static json_t *peer_json(const uint8_t pk[KONCE_KEY_BYTES], const char *petname,
 			 (json_int_t)fails);
 }
 
-static int add_stored(void *ctx, const konce_peer_rec *r)
+/* When the store says k was last seen (unix seconds, 0 = never): the wall time of the core's
+ * last note that made it seen, else the time loaded from the store. */
+static int64_t known_seen(const konce_ctlproto_host *h, const konce_nc_known_info *k)
+{
+	if (!k->seen_noted)
+		return k->last_seen;
+	uint64_t now = h->now_us(h->ctx);
+	return h->wall_s(h->ctx) - (int64_t)((now > k->seen_us ? now - k->seen_us : 0) / 1000000u);
+}
+
+static int add_known(void *ctx, const konce_nc_known_info *k)
 {
 	struct peers_ctx *pc = ctx;
-	if (konce_nodecore_peer_find(pc->h->core, r->pk))
+	if (konce_nodecore_peer_find(pc->h->core, k->pk))
 		return 0; /* listed as active already */
-	konce_store_addr a;
-	int have = konce_store_addrs(pc->h->store, r->pk, &a, 1) == 1;
-	json_array_append_new(pc->arr, peer_json(r->pk, r->petname, have ? &a.addr : NULL, "known", r->rtt_us,
-						 r->last_seen, r->handshakes, r->failures));
+	json_array_append_new(pc->arr, peer_json(k->pk, k->petname, k->has_addr ? &k->addr : NULL, "known",
+						 k->rtt_us, known_seen(pc->h, k), k->handshakes, k->failures));
 	return 0;
 }
 
@@ -143,10 +154,8 @@ static int add_active(void *ctx, const konce_nc_peer_info *p)
 	if (h->store)
 		konce_nodecore_known_info(h->core, p->pk, &r);
 	/* an active peer's last contact is known now; a connecting one was last seen at its last note */
-	uint64_t now = h->now_us(h->ctx), ago_us = now - p->last_contact_us;
-	int64_t seen = p->up ? h->wall_s(h->ctx) - (int64_t)(ago_us / 1000000u) : r.last_seen;
-	if (!p->up && r.seen_noted)
-		seen = h->wall_s(h->ctx) - (int64_t)((now > r.seen_us ? now - r.seen_us : 0) / 1000000u);
+	uint64_t ago_us = h->now_us(h->ctx) - p->last_contact_us;
+	int64_t seen = p->up ? h->wall_s(h->ctx) - (int64_t)(ago_us / 1000000u) : known_seen(h, &r);
 	json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
 			       r.handshakes, r.failures);
 	json_object_set_new(pj, "path", json_string(h->path_name(h->ctx, p->peer)));
@@ -165,8 +174,9 @@ json_t *ctl_peers(const konce_ctlproto_host *h, json_t *req)
 	json_int_t limit = json_integer_value(json_object_get(req, "limit"));
 	struct peers_ctx pc = {h, json_array()};
 	konce_nodecore_peers_each(h->core, add_active, &pc);
+	/* the store's keys from the core's copy, most recently seen first (ncknown.c): no SQLite */
 	if (h->store)
-		konce_store_peers_each(h->store, limit > 0 ? (size_t)limit : 100, add_stored, &pc);
+		konce_nodecore_known_each(h->core, limit > 0 ? (size_t)limit : 100, add_known, &pc);
 	return json_pack("{s:b, s:o}", "ok", 1, "peers", pc.arr);
 }
 

@@ -1,6 +1,7 @@
 /* ctlproto.h - the control protocol (docs/CONTROL.md): one request line of JSON in, JSON answer lines
  * out.  It parses the request, calls the public API (include/konce/) and reads the node core's
- * report views (node/core/ncinfo.h, node/core/trav_info.h) and the store, and formats the answer.
+ * report views (node/core/ncinfo.h, node/core/trav_info.h) and its copy of the store's keys
+ * (nodecore.h, "known keys"), and formats the answer.  It reads no SQLite; `alias` writes it.
  *
  * It owns no socket, timer, clock or libevent object: node/io/control.c carries the lines over the
  * Unix socket and fills a konce_ctlproto_host with what only the plumbing knows (the build compiles
@@ -55,7 +56,7 @@ struct json_t;
 typedef struct konce_ctlproto_host {
 	konce_node *node;     /* the public API: send, progress, listen address, groups */
 	konce_nodecore *core; /* report views, peer settings, known keys */
-	konce_store *store;   /* the loop thread's connection, or NULL (no store) */
+	konce_store *store;   /* the loop thread's connection, for petnames; NULL = no store (nothing stored shown) */
 	konce_trav *trav;     /* the traversal core, or NULL (traversal is off) */
 	const struct konce_travlife *life; /* the mapping lifetime core, or NULL (off) */
 	const uint8_t *pk;    /* the node's public key */

@@ -190,15 +190,17 @@ static void start_storew(struct konce_node *n)
 
 _Static_assert((int)KONCE_NC_PETNAME_MAX == (int)KONCE_STORE_PETNAME_MAX, "the core holds every stored petname");
 
-/* The store's keys, their newest addresses and petnames, into the core's cache: the send path and
- * the readers of petnames then never read SQLite (docs/STORE.md). */
+/* The store's keys, their newest addresses, petnames and counts, into the core's cache, once,
+ * before the loop serves anything: from then on the send and input paths and the control answers
+ * read the cache, never SQLite (docs/STORE.md). */
 static int load_known(void *ctx, const konce_peer_rec *r)
 {
 	struct konce_node *n = ctx;
 	konce_store_addr a;
 	int have = konce_store_addrs(n->store, r->pk, &a, 1) == 1;
 	if (konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname) == 0)
-		konce_nodecore_known_load_counts(n->core, r->pk, r->handshakes, r->failures, r->last_seen);
+		konce_nodecore_known_load_counts(n->core, r->pk, r->handshakes, r->failures, r->last_seen,
+						 r->rtt_us);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * request lines in, JSON lines out.  Two real nodes share one event loop over loopback UDP, so the
  * requests that wait for the network (ping, send) complete for real.  Covers the refusals (bad JSON,
  * wrong types, out-of-range fields, an oversized request), status, alias and peers, groups, a
- * pending ping, a send's progress lines and an op whose client went away. */
+ * pending ping, a send's progress lines and an op whose client went away; and that status and
+ * peers answer from the node core's known set, not from SQLite. */
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
+#include <sqlite3.h>
 
 #include "node/io/node_int.h"
 #include "node/transport/keytext.h"
@@ -286,7 +289,65 @@ static void test_alias_peers_groups(void **state)
 	sink_clear(&s);
 }
 
-/* A ping waits for the network, answers once, and the petname of the test above names the peer. */
+/* The known peers of "peers" and status's peers_known come from the core's copy of the store,
+ * not from SQLite (docs/STORE.md): rows another connection writes into the node's peers.db behind
+ * its back, seen more recently than anything (so the store would list them first) and named, show
+ * in neither answer, while the keys the core knows do. */
+static void test_peers_status_from_memory(void **state)
+{
+	enum { FOREIGN = 3 };
+	struct sink s = {0};
+	char path[128], sql[512], ftext[FOREIGN][KONCE_KEY_TEXT_LEN + 1];
+	uint8_t fk[FOREIGN][KONCE_KEY_BYTES];
+	sqlite3 *db;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/a/peers.db", W.dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	for (int i = 0; i < FOREIGN; i++) {
+		randombytes_buf(fk[i], sizeof fk[i]);
+		konce_key_to_text(ftext[i], fk[i]);
+		char hex[2 * KONCE_KEY_BYTES + 1];
+		sodium_bin2hex(hex, sizeof hex, fk[i], sizeof fk[i]);
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO peers (pk, petname, first_seen, last_seen, handshakes) "
+			 "VALUES (x'%s', 'foreign-%d', 4000000000, 4000000000, 9)",
+			 hex, i);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM peers", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	json_int_t stored = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+
+	unsigned known = konce_nodecore_known_count(W.host.core);
+	assert_true(known >= 1); /* bob, named by the test above */
+	json_t *r = ask(&s, "{\"cmd\": \"status\"}");
+	assert_int_equal(json_integer_value(json_object_get(r, "peers_known")), known);
+	assert_true(stored >= FOREIGN && stored != (json_int_t)known); /* SQLite's count differs */
+	json_t *peers = json_object_get(ask(&s, "{\"cmd\": \"peers\"}"), "peers");
+	int bob = 0;
+	for (size_t i = 0; i < json_array_size(peers); i++) {
+		const char *k = json_string_value(json_object_get(json_array_get(peers, i), "public_key"));
+		for (int j = 0; j < FOREIGN; j++)
+			if (!strcmp(k, ftext[j]))
+				fail_msg("peers listed %s, a row the core never saw: it read SQLite", k);
+		bob += !strcmp(k, W.bkey);
+	}
+	assert_int_equal(bob, 1);
+	/* and "limit" takes the first of the core's order: bob, the one known key */
+	peers = json_object_get(ask(&s, "{\"cmd\": \"peers\", \"limit\": 1}"), "peers");
+	assert_int_equal(json_array_size(peers), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(peers, 0), "public_key")), W.bkey);
+
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM peers WHERE petname LIKE 'foreign-%'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	sink_clear(&s);
+}
+
+/* A ping waits for the network, answers once, and the petname set above names the peer. */
 static void test_ping_pending(void **state)
 {
 	struct sink s = {0};
@@ -367,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_alias_peers_groups),
+		cmocka_unit_test(test_peers_status_from_memory),
 		cmocka_unit_test(test_ping_pending),
 		cmocka_unit_test(test_send_progress),
 		cmocka_unit_test(test_abandon),

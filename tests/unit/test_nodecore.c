@@ -422,7 +422,7 @@ static void test_known_counts_follow_notes(void **state)
 	konce_nc_known_info in;
 	/* what node_io.c loads at start: B's address, then its stored counts */
 	assert_int_equal(konce_nodecore_known_load(w->s[0].c, pk_of(w, 1), &w->s[1].addr, NULL), 0);
-	assert_int_equal(konce_nodecore_known_load_counts(w->s[0].c, pk_of(w, 1), 3, 1, 1234), 0);
+	assert_int_equal(konce_nodecore_known_load_counts(w->s[0].c, pk_of(w, 1), 3, 1, 1234, 0), 0);
 	assert_int_equal(konce_nodecore_known_info(w->s[0].c, pk_of(w, 1), &in), 0);
 	assert_int_equal(in.handshakes, 3);
 	assert_int_equal(in.failures, 1);
