@@ -40,7 +40,7 @@ struct node_groups {
 	group_writer *writer;
 };
 
-_Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "a group id is the same to the core and the store");
+_Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
 
 static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
