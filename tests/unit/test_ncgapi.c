@@ -261,7 +261,8 @@ struct side {
 	konce_addr addr;
 	struct fake f;
 	konce_ncgapi_host h;
-	konce_group_notice seen[16];
+	konce_group_notice seen[16]; /* data: a copy in bytes[] (a notice's is valid only in the call) */
+	uint8_t bytes[16][16];
 	unsigned nseen;
 };
 
@@ -277,8 +278,16 @@ static konce_ncgapi api(int i)
 static void on_notice(void *ctx, const konce_group_notice *o)
 {
 	struct side *x = ctx;
-	if (x->nseen < 16)
-		x->seen[x->nseen++] = *o;
+	if (x->nseen >= 16)
+		return;
+	konce_group_notice *c = &x->seen[x->nseen];
+	*c = *o;
+	if (o->len) {
+		assert_true(o->len <= sizeof x->bytes[0]);
+		memcpy(x->bytes[x->nseen], o->data, o->len);
+		c->data = x->bytes[x->nseen];
+	}
+	x->nseen++;
 }
 
 static int policy(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES])
