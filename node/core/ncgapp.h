@@ -2,8 +2,8 @@
  * the local names it calls them by, the notices and info it is given (include/konce/group.h), and
  * the invitation tokens it passes around (consensus/ctoken.h).  Sans-I/O: the caller passes the
  * clock (now_us, monotonic; unix_s, wall clock for token expiry) and random bytes, and does the
- * store's immediate writes itself (node/io/group_io.c: a group is recorded in the store before it
- * is hosted here, and removed again when hosting fails).
+ * store's immediate writes itself (ncgapi.c, through its host: a group is recorded in the store
+ * before it is hosted here, and removed again when hosting fails).
  *
  * A name is bound to a group id for the life of the node (it is not unbound when the group ends,
  * so the application can still read its log); a joining group is reported JOINED, once, just

@@ -1,0 +1,113 @@
+/* ncgapi.h - the public group API of include/konce/group.h, as the node core runs it: the
+ * argument checks, the order of the store's immediate writes around hosting, the rejoin of a group
+ * this node is out of, the restore of the stored groups at start, the replay of what the
+ * application is owed and the translation of the core's group events into notices.  Sans-I/O: the
+ * host (node/io/group_io.c) passes the clock in each call's context (konce_ncgapi) and does what
+ * the store, its writer and its event loop do through a konce_ncgapi_host; the random bytes come
+ * from libsodium.
+ *
+ * Each command checks its arguments, then that the node runs (-EINVAL when it has no core) and
+ * hosts groups (-ENOTSUP when it has no store), then acts.  The store's immediate writes bracket
+ * hosting: a group is recorded in the store (add, add_join) before the core hosts it, and removed
+ * again when the core refuses it, so a restart never finds a group the store lacks nor hosts one
+ * the application never saw succeed.  A command that changed the core asks the host to run it
+ * (kick).
+ *
+ * Rejoin (konce_ncgapi_join): a join whose token names a group hosted here (-EEXIST) replaces it
+ * when this node is out of it and the name is free or the group's own (konce_ncgapp_rejoinable):
+ * every queued record is written first (sync: none stays queued behind the removal), the group
+ * leaves the store and the core, and the token is checked again.  Any other -EEXIST stands.
+ *
+ * Restore (konce_ncgapi_restore): every stored group is hosted again and restored from its
+ * records; one that the core cannot host, the store cannot restore or that finds no name left is
+ * logged and unhosted; one restored as a member is owed its state up to the delivery point
+ * (ncgrestore.c).  Replay (konce_ncgapi_replay): a group owed its state gets it from the store
+ * before its first new event, or once the application listens (konce_ncgapi_on_event asks the
+ * host for replay_soon).
+ */
+#ifndef KONCE_NCGAPI_H
+#define KONCE_NCGAPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/core/ncgapp.h"
+
+/* The store's group callbacks, as store/store.h declares them. */
+typedef int (*konce_ncgapi_each_fn)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name,
+				    uint64_t epoch);
+typedef int (*konce_ncgapi_snap_fn)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
+typedef int (*konce_ncgapi_entry_fn)(void *ctx, uint64_t seq, const uint8_t *e, size_t len);
+
+/* What the host does for the API.  Every int is 0 or a negative errno (err, when given, says why). */
+typedef struct konce_ncgapi_host {
+	void *ctx;
+	/* The store's immediate writes: a group founded here (no join keys), a joiner's group with its
+	 * token's keys and secret and the wall-clock time its join gives up, a group removed. */
+	int (*add)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen);
+	int (*add_join)(void *ctx, const konce_ctoken *tok, const char *name, uint64_t until_unix, char *err,
+			size_t errlen);
+	int (*remove)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen);
+	/* Writes every queued group record here and now, and tells the persist table. */
+	int (*sync)(void *ctx, char *err, size_t errlen);
+	/* The store's reads: a group's delivery point; its entries first..last (the count or an errno);
+	 * every stored group (the count or an errno); a group's core restored from its records (now_us:
+	 * the core's clock); a group's application state up to upto (konce_store_group_replay). */
+	int (*delivered)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered);
+	int (*entries)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+		       konce_ncgapi_entry_fn fn, void *fnctx);
+	int (*each)(void *ctx, konce_ncgapi_each_fn fn, void *fnctx);
+	int (*restore)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
+		       size_t errlen);
+	int (*replay)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		      konce_ncgapi_entry_fn entry, void *fnctx);
+	void (*log)(void *ctx, int level, const char *line); /* level: KONCE_LOG_* */
+	void (*kick)(void *ctx);        /* run the core from the loop's next turn: it may have datagrams */
+	void (*replay_soon)(void *ctx); /* call konce_ncgapi_replay(, NULL) from the loop's next turn */
+} konce_ncgapi_host;
+
+/* One call's context: the host builds it for each call, with the clock read then. */
+typedef struct konce_ncgapi {
+	konce_ncgapp *t;   /* the application's table; NULL: the node hosts no groups (no store) */
+	konce_nodecore *c; /* NULL: no node */
+	const konce_ncgapi_host *h;
+	uint64_t now_us; /* monotonic */
+	uint64_t unix_s; /* wall clock (token expiry, a join's deadline) */
+} konce_ncgapi;
+
+/* -EINVAL (no node), -ENOTSUP (no groups) or 0. */
+int konce_ncgapi_ready(const konce_ncgapi *a);
+
+/* include/konce/group.h, command by command, with its errors. */
+int konce_ncgapi_create(const konce_ncgapi *a, const char *name);
+int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expires, const char *addr_hint,
+			char *token, size_t cap);
+/* timeout_s outside 1..KONCE_GROUP_JOIN_TIMEOUT_MAX: -ERANGE, before anything else. */
+int konce_ncgapi_join(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s);
+int64_t konce_ncgapi_propose(const konce_ncgapi *a, const char *name, const uint8_t *data, size_t len);
+int konce_ncgapi_leave(const konce_ncgapi *a, const char *name);
+int konce_ncgapi_info(const konce_ncgapi *a, const char *name, konce_group_info *out);
+int konce_ncgapi_invite_status(const konce_ncgapi *a, const char *name, const char *token);
+int konce_ncgapi_status(const konce_ncgapi *a, const char *name, konce_group_status *out);
+int konce_ncgapi_list(const konce_ncgapi *a, konce_group_info *out, size_t max);
+int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
+		     int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+			       const uint8_t *data, size_t len),
+		     void *ctx);
+int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx);
+int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn, void *ctx);
+int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);
+
+/* Start: hosts and restores every stored group (logged); the number restored or a negative errno. */
+int konce_ncgapi_restore(const konce_ncgapi *a);
+/* Hands back the state of every restored group (gid: that one only) still owed it, if the
+ * application listens. */
+void konce_ncgapi_replay(const konce_ncgapi *a, const uint8_t *gid);
+/* One group event of the core: the group's owed state first, then its notices. */
+void konce_ncgapi_event(const konce_ncgapi *a, const konce_nc_event *ev);
+/* Stop: the core calls back into the table no more, and every queued record is written (sync; a
+ * failure is logged).  The host has queued the core's last notes and stopped its persist table. */
+void konce_ncgapi_stop(const konce_ncgapi *a);
+
+#endif

@@ -1,0 +1,659 @@
+/* test_ncgapi.c - the public group API's decisions (node/core/ncgapi.c) without a daemon: two real
+ * node cores over a zero-latency link this file carries, a hand-moved clock, and an in-memory host
+ * (konce_ncgapi_host) that records what the API asks of the store and the loop, and can fail:
+ *
+ *   - checks: -ERANGE for a join's timeout before anything, -EINVAL for a missing token or status
+ *     buffer before the node is asked, then -EINVAL (no core) and -ENOTSUP (no groups); none of them
+ *     touches the host;
+ *   - create: a bad or taken name is refused before the store; the store's refusal is returned and
+ *     nothing is hosted; the core's refusal (the table full) removes the group from the store again;
+ *     a created group is recorded under the id the core hosts, logged, and the core kicked;
+ *   - join and rejoin: the store gets the token's keys and the deadline as wall-clock time; a join
+ *     of a group this node is out of writes every queued record, removes the group from the store and
+ *     the core and joins again (in that order); when that write fails the join fails with -EIO and
+ *     the group stays; a join of a group this node is a member of is refused with -EEXIST, untouched;
+ *   - restore at start: every stored group is hosted; one the store cannot restore is logged and
+ *     unhosted; a member is owed its state up to its delivery point, and gets it once the application
+ *     listens (replay_soon, then replay), or just before the group's next event, before that event's
+ *     notices; a replay the store cannot serve is logged; an unreadable store is logged and returned;
+ *   - the log read: the name, then the callback, then the delivery point; nothing past it is read;
+ *   - stop: the table is unwired from the core and every queued record written (its failure logged).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "node/core/ncgapi.h"
+#include "node/transport/identity.h"
+
+enum { MS = 1000, UNIX_S = 1700000000, RECS = KONCE_NC_GROUPS_MAX + 8 };
+
+/* ---- the in-memory host ------------------------------------------------------------------------- */
+
+struct rec {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	char name[KONCE_GROUP_NAME_MAX + 1];
+	bool used, join;
+	unsigned nkeys;
+	uint64_t until, delivered;
+	int restore_err, replay_err;
+};
+
+struct fake {
+	struct rec recs[RECS];
+	int add_err, sync_err, each_err, delivered_err, entries_err;
+	char order[64];    /* A add, J add_join, R remove, S sync, K kick, P replay, E entries */
+	unsigned replay_soon;
+	uint64_t restore_now, replay_upto;
+	char logs[8][256];
+	unsigned nlog;
+};
+
+static void mark(struct fake *f, char c)
+{
+	size_t n = strlen(f->order);
+	if (n + 1 < sizeof f->order)
+		f->order[n] = c;
+}
+
+static struct rec *rec_of(struct fake *f, const uint8_t *gid)
+{
+	for (int i = 0; i < RECS; i++)
+		if (f->recs[i].used && !memcmp(f->recs[i].gid, gid, KONCE_CW_GROUP_ID))
+			return &f->recs[i];
+	return NULL;
+}
+
+static struct rec *rec_new(struct fake *f, const uint8_t *gid, const char *name)
+{
+	for (int i = 0; i < RECS; i++)
+		if (!f->recs[i].used) {
+			struct rec *r = &f->recs[i];
+			memset(r, 0, sizeof *r);
+			r->used = true;
+			memcpy(r->gid, gid, KONCE_CW_GROUP_ID);
+			snprintf(r->name, sizeof r->name, "%s", name ? name : "");
+			return r;
+		}
+	fail_msg("the fake store is full");
+	return NULL;
+}
+
+static unsigned recs(struct fake *f)
+{
+	unsigned n = 0;
+	for (int i = 0; i < RECS; i++)
+		n += f->recs[i].used;
+	return n;
+}
+
+static int h_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
+{
+	struct fake *f = ctx;
+	mark(f, 'A');
+	if (f->add_err) {
+		snprintf(err, errlen, "no room on disk");
+		return f->add_err;
+	}
+	rec_new(f, gid, name);
+	return 0;
+}
+
+static int h_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
+{
+	struct fake *f = ctx;
+	(void)err;
+	(void)errlen;
+	mark(f, 'J');
+	if (rec_of(f, t->group))
+		return -EEXIST;
+	struct rec *r = rec_new(f, t->group, name);
+	r->join = true;
+	r->nkeys = t->n;
+	r->until = until;
+	return 0;
+}
+
+static int h_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
+{
+	struct fake *f = ctx;
+	(void)err;
+	(void)errlen;
+	mark(f, 'R');
+	struct rec *r = rec_of(f, gid);
+	if (!r)
+		return -ENOENT;
+	r->used = false;
+	return 0;
+}
+
+static int h_sync(void *ctx, char *err, size_t errlen)
+{
+	struct fake *f = ctx;
+	mark(f, 'S');
+	if (f->sync_err)
+		snprintf(err, errlen, "the disk is read-only");
+	return f->sync_err;
+}
+
+static int h_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+{
+	struct fake *f = ctx;
+	struct rec *r = rec_of(f, gid);
+	if (f->delivered_err)
+		return f->delivered_err;
+	if (!r)
+		return -ENOENT;
+	*delivered = r->delivered;
+	return 0;
+}
+
+static size_t entry(uint8_t kind, const char *data, uint8_t *out, size_t cap)
+{
+	static const uint8_t origin[KONCE_CW_ORIGIN] = "origin!";
+	konce_cw_entry e = {.kind = kind, .origin = origin, .nonce = 42, .len = (uint16_t)strlen(data),
+			    .data = (const uint8_t *)data};
+	return konce_cw_entry_encode(&e, out, cap);
+}
+
+/* The stored log: entry 1 the group's own (an invitation), then application entries "e2", "e3"... */
+static int stored(uint64_t seq, uint8_t *buf, size_t cap)
+{
+	char d[16];
+	uint8_t hash[KONCE_CW_INVITE_LEN + 1] = {0};
+	memset(hash, 'h', KONCE_CW_INVITE_LEN);
+	snprintf(d, sizeof d, "e%llu", (unsigned long long)seq);
+	return (int)entry(seq == 1 ? KONCE_CW_E_INVITE : KONCE_CW_E_APP, seq == 1 ? (const char *)hash : d, buf, cap);
+}
+
+static int h_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+		     konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	struct fake *f = ctx;
+	uint8_t buf[256];
+	int n = 0;
+	(void)gid;
+	mark(f, 'E');
+	if (f->entries_err)
+		return f->entries_err;
+	for (uint64_t s = first; s <= last; s++, n++)
+		if (fn(fnctx, s, buf, (size_t)stored(s, buf, sizeof buf)))
+			break;
+	return n;
+}
+
+static int h_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
+{
+	struct fake *f = ctx;
+	int n = 0;
+	if (f->each_err)
+		return f->each_err;
+	for (int i = 0; i < RECS; i++)
+		if (f->recs[i].used) {
+			n++;
+			if (fn(fnctx, f->recs[i].gid, f->recs[i].name, 0))
+				break;
+		}
+	return n;
+}
+
+static int h_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
+		     size_t errlen)
+{
+	struct fake *f = ctx;
+	struct rec *r = rec_of(f, gid);
+	assert_non_null(g);
+	f->restore_now = now_us;
+	if (r->restore_err)
+		snprintf(err, errlen, "its records do not parse");
+	return r->restore_err;
+}
+
+static int h_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	struct fake *f = ctx;
+	struct rec *r = rec_of(f, gid);
+	uint8_t buf[256];
+	mark(f, 'P');
+	f->replay_upto = upto;
+	if (r->replay_err)
+		return r->replay_err;
+	if (snap(fnctx, 1, (const uint8_t *)"state", 5))
+		return -ECANCELED;
+	for (uint64_t s = 2; s <= upto && s <= r->delivered; s++)
+		if (fn(fnctx, s, buf, (size_t)stored(s, buf, sizeof buf)))
+			return -ECANCELED;
+	return 0;
+}
+
+static void h_log(void *ctx, int level, const char *line)
+{
+	struct fake *f = ctx;
+	(void)level;
+	if (f->nlog < 8)
+		snprintf(f->logs[f->nlog++], sizeof f->logs[0], "%s", line);
+}
+
+static void h_kick(void *ctx) { mark(ctx, 'K'); }
+static void h_replay_soon(void *ctx) { ((struct fake *)ctx)->replay_soon++; }
+
+static bool logged(const struct fake *f, const char *text)
+{
+	for (unsigned i = 0; i < f->nlog; i++)
+		if (strstr(f->logs[i], text))
+			return true;
+	return false;
+}
+
+/* ---- two node cores --------------------------------------------------------------------------- */
+
+struct side {
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_ncgapp app;
+	konce_addr addr;
+	struct fake f;
+	konce_ncgapi_host h;
+	konce_group_notice seen[16]; /* data: a copy in bytes[] (a notice's is valid only in the call) */
+	uint8_t bytes[16][16];
+	unsigned nseen;
+};
+
+static struct side s[2];
+static uint64_t now = 1000000;
+static int policy_yes;
+
+static konce_ncgapi api(int i)
+{
+	return (konce_ncgapi){&s[i].app, s[i].c, &s[i].h, now, UNIX_S};
+}
+
+static void on_notice(void *ctx, const konce_group_notice *o)
+{
+	struct side *x = ctx;
+	if (x->nseen >= 16)
+		return;
+	konce_group_notice *c = &x->seen[x->nseen];
+	*c = *o;
+	if (o->len) {
+		assert_true(o->len <= sizeof x->bytes[0]);
+		memcpy(x->bytes[x->nseen], o->data, o->len);
+		c->data = x->bytes[x->nseen];
+	}
+	x->nseen++;
+}
+
+static int policy(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES])
+{
+	(void)ctx;
+	(void)name;
+	(void)key;
+	return policy_yes;
+}
+
+static bool drain(int i)
+{
+	konce_nc_event ev;
+	konce_nc_datagram dg;
+	konce_nc_note no;
+	konce_nc_gnote g;
+	bool any = false;
+	konce_ncgapi a = api(i);
+	while (konce_nodecore_poll_event(s[i].c, &ev)) {
+		any = true;
+		if (ev.type == KONCE_NC_EV_GROUP)
+			konce_ncgapi_event(&a, &ev);
+	}
+	while (konce_nodecore_poll_gnote(s[i].c, &g))
+		any = true;
+	konce_nodecore_groups_persisted(s[i].c);
+	while (konce_nodecore_poll(s[i].c, &dg)) {
+		any = true;
+		if (konce_addr_eq(&dg.to, &s[!i].addr))
+			konce_nodecore_input(s[!i].c, 0, dg.buf, dg.len, &s[i].addr, now);
+	}
+	while (konce_nodecore_poll_note(s[i].c, &no))
+		;
+	return any;
+}
+
+static void run(uint64_t until)
+{
+	for (int guard = 0; guard < 1000000; guard++) {
+		while (drain(0) | drain(1))
+			;
+		uint64_t t = konce_nodecore_next_timer(s[0].c), t1 = konce_nodecore_next_timer(s[1].c);
+		t = t1 < t ? t1 : t;
+		if (t > until) {
+			now = until > now ? until : now;
+			return;
+		}
+		now = t > now ? t : now;
+		for (int i = 0; i < 2; i++)
+			if (konce_nodecore_next_timer(s[i].c) <= now)
+				konce_nodecore_timer(s[i].c, now);
+	}
+	fail_msg("the cores did not go idle");
+}
+
+static int state_of(int i, const char *name)
+{
+	konce_group_info info;
+	konce_ncgapi a = api(i);
+	return konce_ncgapi_info(&a, name, &info) ? 0 : (int)info.state;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		char addr[32];
+		memset(&s[i], 0, sizeof s[i]);
+		snprintf(addr, sizeof addr, "192.0.2.%d:7807", i + 1);
+		assert_int_equal(konce_identity_generate(&s[i].id, konce_env_default()), 0);
+		konce_nodecore_config cfg = {.ep = {.identity = s[i].id, .explicit_identity = true}};
+		assert_int_equal(konce_nodecore_new(&s[i].c, &cfg, now), 0);
+		assert_int_equal(konce_addr_parse(&s[i].addr, addr), 0);
+		s[i].h = (konce_ncgapi_host){.ctx = &s[i].f, .add = h_add, .add_join = h_add_join, .remove = h_remove,
+					     .sync = h_sync, .delivered = h_delivered, .entries = h_entries,
+					     .each = h_each, .restore = h_restore, .replay = h_replay, .log = h_log,
+					     .kick = h_kick, .replay_soon = h_replay_soon};
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		konce_ncgapp_unwire(&s[i].app, s[i].c);
+		konce_nodecore_free(s[i].c);
+		konce_identity_free(s[i].id);
+	}
+	return 0;
+}
+
+/* ---- the tests ---------------------------------------------------------------------------------- */
+
+/* The host pointer is NULL in these contexts: a call that reached it would crash. */
+static void test_checks(void **state)
+{
+	(void)state;
+	konce_group_info info;
+	konce_group_status st;
+	konce_ncgapi none = {NULL, NULL, NULL, now, UNIX_S};        /* no node */
+	konce_ncgapi nogroups = {NULL, s[0].c, NULL, now, UNIX_S}; /* a node without a store */
+	assert_int_equal(konce_ncgapi_join(&none, "x", "x", 0), -ERANGE);
+	assert_int_equal(konce_ncgapi_join(&none, "x", "x", KONCE_GROUP_JOIN_TIMEOUT_MAX + 1), -ERANGE);
+	assert_int_equal(konce_ncgapi_join(&none, "x", "x", 1), -EINVAL);
+	assert_int_equal(konce_ncgapi_join(&nogroups, "x", "x", KONCE_GROUP_JOIN_TIMEOUT_MAX), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_invite_status(&nogroups, "x", NULL), -EINVAL);
+	assert_int_equal(konce_ncgapi_invite_status(&nogroups, "x", "t"), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_status(&nogroups, "x", NULL), -EINVAL);
+	assert_int_equal(konce_ncgapi_status(&nogroups, "x", &st), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_create(&none, "x"), -EINVAL);
+	assert_int_equal(konce_ncgapi_create(&nogroups, "x"), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_propose(&nogroups, "x", (const uint8_t *)"d", 1), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_leave(&none, "x"), -EINVAL);
+	assert_int_equal(konce_ncgapi_info(&nogroups, "x", &info), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_list(&none, &info, 1), -EINVAL);
+	assert_int_equal(konce_ncgapi_log(&nogroups, "x", 0, NULL, NULL), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_on_event(&nogroups, on_notice, NULL), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_on_join_request(&none, policy, NULL), -EINVAL);
+	assert_int_equal(konce_ncgapi_on_snapshot(&nogroups, NULL, NULL), -ENOTSUP);
+	assert_int_equal(konce_ncgapi_restore(&nogroups), -ENOTSUP);
+	konce_ncgapi_replay(&nogroups, NULL);
+	konce_ncgapi_stop(&none);
+	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
+	konce_ncgapi_event(&nogroups, &ev);
+}
+
+static void test_create(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	konce_ncgapi a = api(0);
+	konce_group_info info;
+
+	assert_int_equal(konce_ncgapi_create(&a, "a b"), -EINVAL);
+	assert_string_equal(f->order, ""); /* refused before the store */
+	f->add_err = -EIO;
+	assert_int_equal(konce_ncgapi_create(&a, "team"), -EIO);
+	assert_string_equal(f->order, "A");
+	assert_int_equal(konce_ncgapi_list(&a, &info, 1), 0); /* nothing hosted */
+	f->add_err = 0;
+
+	memset(f->order, 0, sizeof f->order);
+	assert_int_equal(konce_ncgapi_create(&a, "team"), 0);
+	assert_string_equal(f->order, "AK");
+	assert_true(logged(f, "group team created"));
+	assert_int_equal(konce_ncgapi_info(&a, "team", &info), 0);
+	assert_memory_equal(info.id, f->recs[0].gid, KONCE_CW_GROUP_ID); /* the id the store holds */
+	assert_string_equal(f->recs[0].name, "team");
+	assert_false(f->recs[0].join);
+	memset(f->order, 0, sizeof f->order);
+	assert_int_equal(konce_ncgapi_create(&a, "team"), -EEXIST);
+	assert_string_equal(f->order, "");
+
+	/* the core's table is full: the group the store just took is removed again */
+	for (int i = 1; i < KONCE_NC_GROUPS_MAX; i++) {
+		char nm[16];
+		snprintf(nm, sizeof nm, "g%d", i);
+		assert_int_equal(konce_ncgapi_create(&a, nm), 0);
+	}
+	assert_int_equal(recs(f), KONCE_NC_GROUPS_MAX);
+	memset(f->order, 0, sizeof f->order);
+	assert_int_equal(konce_ncgapi_create(&a, "late"), -ENOSPC);
+	assert_string_equal(f->order, "AR");
+	assert_int_equal(recs(f), KONCE_NC_GROUPS_MAX);
+	assert_int_equal(konce_ncgapi_list(&a, NULL, 0), KONCE_NC_GROUPS_MAX);
+	assert_int_equal(konce_ncgapi_info(&a, "late", &info), -ENOENT);
+}
+
+/* A founds "team" with a join policy; B joins it under "ours". */
+static void invite(char *token, size_t cap)
+{
+	konce_ncgapi a = api(0);
+	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", token, cap), 0);
+	run(now + 10 * MS);
+}
+
+static void test_join_rejoin(void **state)
+{
+	(void)state;
+	char token[KONCE_GROUP_TOKEN_MAX];
+	struct fake *f = &s[1].f;
+	konce_ncgapi a = api(0);
+	assert_int_equal(konce_ncgapi_create(&a, "team"), 0);
+	assert_int_equal(konce_ncgapi_on_join_request(&a, policy, NULL), 0);
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	memcpy(gid, s[0].f.recs[0].gid, sizeof gid);
+
+	/* the policy says no: B is out */
+	policy_yes = 0;
+	invite(token, sizeof token);
+	konce_ncgapi b = api(1);
+	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 30), 0);
+	assert_string_equal(f->order, "JK");
+	struct rec *r = rec_of(f, gid);
+	assert_non_null(r);
+	assert_true(r->join);
+	assert_string_equal(r->name, "ours");
+	assert_int_equal(r->nkeys, 1);
+	assert_int_equal(r->until, UNIX_S + 30); /* wall-clock time: a restart keeps what is left */
+	assert_true(logged(f, "group ours: joining (gives up after 30 s)"));
+	run(now + 3000 * MS);
+	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
+
+	/* a new invitation; the write before the removal fails: nothing is removed, the group stays */
+	policy_yes = 1;
+	invite(token, sizeof token);
+	b = api(1);
+	memset(f->order, 0, sizeof f->order);
+	f->sync_err = -EIO;
+	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 30), -EIO);
+	assert_string_equal(f->order, "S");
+	assert_true(logged(f, "group ours: the disk is read-only"));
+	assert_non_null(rec_of(f, gid));
+	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
+
+	/* it is written: the group leaves the store and the core, then the join goes ahead */
+	f->sync_err = 0;
+	memset(f->order, 0, sizeof f->order);
+	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 60), 0);
+	assert_string_equal(f->order, "SRJK");
+	assert_true(logged(f, "group ours: out of it: its records are removed for the new join"));
+	assert_int_equal(rec_of(f, gid)->until, UNIX_S + 60);
+	for (int k = 0; k < 100 && state_of(1, "ours") != KONCE_GROUP_S_MEMBER; k++)
+		run(now + 100 * MS);
+	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_MEMBER);
+
+	/* a member: the join is refused and nothing is touched */
+	invite(token, sizeof token);
+	b = api(1);
+	memset(f->order, 0, sizeof f->order);
+	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 30), -EEXIST);
+	assert_string_equal(f->order, "");
+	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_MEMBER);
+}
+
+static void test_restore_replay(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	uint8_t g[3][KONCE_CW_GROUP_ID];
+	for (int i = 0; i < 3; i++)
+		memset(g[i], 0x10 + i, sizeof g[i]);
+	struct rec *kept = rec_new(f, g[0], "kept");
+	kept->delivered = 3;
+	rec_new(f, g[1], "broken")->restore_err = -EINVAL;
+	struct rec *anon = rec_new(f, g[2], NULL);
+	anon->delivered = 2;
+	anon->replay_err = -ENODATA;
+
+	konce_ncgapi a = api(0);
+	assert_int_equal(konce_ncgapi_restore(&a), 3);
+	assert_int_equal(f->restore_now, now);
+	assert_true(logged(f, "group broken: its records do not parse"));
+	assert_true(logged(f, "restored 3 groups from the store"));
+	assert_int_equal(konce_ncgapi_list(&a, NULL, 0), 2);
+	assert_null(konce_nodecore_group_find(s[0].c, g[1]));
+	char hex[2 * KONCE_CW_GROUP_ID + 1];
+	sodium_bin2hex(hex, sizeof hex, g[2], sizeof g[2]);
+	konce_group_info info;
+	assert_int_equal(konce_ncgapi_info(&a, hex, &info), 0); /* the unnamed one goes by its id */
+	assert_memory_equal(info.id, g[2], KONCE_CW_GROUP_ID);
+
+	/* nobody listens: nothing is read */
+	konce_ncgapi_replay(&a, NULL);
+	assert_string_equal(f->order, "");
+
+	/* the application listens: the loop is asked to hand the state back */
+	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, &s[0]), 0);
+	assert_int_equal(f->replay_soon, 1);
+	/* an event of "kept" first: its own state before the event's notices */
+	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
+	memcpy(ev.gid, g[0], sizeof ev.gid);
+	ev.group.type = KONCE_GROUP_EV_HALTED;
+	ev.group.epoch = 4;
+	konce_ncgapi_event(&a, &ev);
+	assert_string_equal(f->order, "P");
+	assert_int_equal(f->replay_upto, 3);
+	assert_int_equal(s[0].nseen, 4); /* the snapshot, e2, e3 (entry 1 is the group's own), HALTED */
+	assert_int_equal(s[0].seen[0].type, KONCE_GROUP_N_SNAPSHOT);
+	assert_int_equal(s[0].seen[1].type, KONCE_GROUP_N_DECIDED);
+	assert_int_equal(s[0].seen[1].seq, 2);
+	assert_int_equal(s[0].seen[2].seq, 3);
+	assert_memory_equal(s[0].seen[2].data, "e3", 2);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(s[0].seen[i].replayed, 1);
+		assert_string_equal(s[0].seen[i].name, "kept");
+	}
+	assert_int_equal(s[0].seen[3].type, KONCE_GROUP_N_HALTED);
+	assert_int_equal(s[0].seen[3].replayed, 0);
+	assert_true(logged(f, "group kept: 2 decisions handed back from the store"));
+	/* its next event: paid already */
+	konce_ncgapi_event(&a, &ev);
+	assert_string_equal(f->order, "P");
+	assert_int_equal(s[0].nseen, 5);
+
+	/* the loop's turn: the rest, once; the store cannot serve it */
+	konce_ncgapi_replay(&a, NULL);
+	assert_string_equal(f->order, "PP");
+	assert_true(logged(f, "cannot hand its state back from the store: the log misses a delivered entry"));
+	konce_ncgapi_replay(&a, NULL);
+	assert_string_equal(f->order, "PP");
+	assert_int_equal(s[0].nseen, 5);
+
+	/* an unreadable store */
+	static konce_ncgapp fresh;
+	konce_ncgapi b = api(1);
+	b.t = &fresh;
+	s[1].f.each_err = -EIO;
+	assert_int_equal(konce_ncgapi_restore(&b), -EIO);
+	assert_true(logged(&s[1].f, "cannot read the groups from the store: "));
+}
+
+static int on_entry(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+		    size_t len)
+{
+	uint64_t *last = ctx;
+	(void)origin;
+	assert_int_equal(len, 2);
+	assert_int_equal(data[0], 'e');
+	*last = seq;
+	return 0;
+}
+
+static void test_log_stop(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	uint64_t last = 0;
+	konce_ncgapi a = api(0);
+	assert_int_equal(konce_ncgapi_create(&a, "team"), 0);
+	f->recs[0].delivered = 4;
+	memset(f->order, 0, sizeof f->order);
+	assert_int_equal(konce_ncgapi_log(&a, "nope", 0, on_entry, &last), -ENOENT);
+	assert_int_equal(konce_ncgapi_log(&a, "team", 0, NULL, NULL), -EINVAL);
+	assert_int_equal(konce_ncgapi_log(&a, "team", 5, on_entry, &last), 0); /* past the delivery point */
+	assert_string_equal(f->order, "");
+	assert_int_equal(konce_ncgapi_log(&a, "team", 0, on_entry, &last), 3); /* entry 1 is the group's own */
+	assert_int_equal(last, 4);
+	assert_int_equal(konce_ncgapi_log(&a, "team", 4, on_entry, &last), 1);
+	f->entries_err = -EIO;
+	assert_int_equal(konce_ncgapi_log(&a, "team", 0, on_entry, &last), -EIO);
+	f->delivered_err = -EBUSY;
+	assert_int_equal(konce_ncgapi_log(&a, "team", 0, on_entry, &last), -EBUSY);
+
+	/* stop: unwired, everything written; a failed write is logged */
+	assert_int_equal(konce_ncgapi_on_snapshot(&a, NULL, NULL), 0);
+	assert_true(s[0].app.wired);
+	memset(f->order, 0, sizeof f->order);
+	f->sync_err = -EIO;
+	konce_ncgapi_stop(&a);
+	assert_false(s[0].app.wired);
+	assert_string_equal(f->order, "S");
+	assert_true(logged(f, "the disk is read-only"));
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_rejoin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_stop, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
