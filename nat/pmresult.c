@@ -1,6 +1,7 @@
 /* pmresult.c - the port-mapping protocols' answers as the policy's outcomes (pmresult.h). */
 #include "nat/pmresult.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* libnatpmp's codes (natpmp.h) */
@@ -88,4 +89,18 @@ uint32_t konce_pmres_upnp_lease(uint32_t requested_s, const char *reported)
 	if (end != reported && granted && granted <= UINT32_MAX && (!requested_s || granted < requested_s))
 		return (uint32_t)granted;
 	return requested_s;
+}
+
+void konce_pmres_req_line(const konce_portmap_policy_req *req, char *buf, size_t len)
+{
+	snprintf(buf, len, "request %u: %s %s internal %u external %u lifetime %u s", req->id,
+		 konce_portmap_policy_op_name(req->op), konce_portmap_policy_proto_name(req->proto), req->internal_port,
+		 req->external_port, req->lifetime_s);
+}
+
+void konce_pmres_result_line(const konce_portmap_policy_result *res, const char *detail, char *buf, size_t len)
+{
+	char a[KONCE_ADDR_STRLEN];
+	snprintf(buf, len, "result %u: %s, external %s lifetime %u s (%s)", res->id,
+		 konce_portmap_policy_err_name(res->err), konce_addr_str(&res->external, a), res->lifetime_s, detail);
 }

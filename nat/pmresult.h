@@ -10,6 +10,7 @@
 #define KONCE_NAT_PMRESULT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nat/portmap_policy.h"
@@ -45,5 +46,10 @@ enum konce_portmap_policy_err konce_pmres_upnp_delete(int r);
  * text (NULL when GetSpecificPortMappingEntry failed): an IGD may shorten the lease, so a shorter
  * one is believed and a longer one or an unreadable one is not. */
 uint32_t konce_pmres_upnp_lease(uint32_t requested_s, const char *reported);
+
+/* The worker's trace lines (node/io/portmap.c; `konce portmap -v`): a request as it is sent, and a
+ * result as it comes back with the worker's detail text. */
+void konce_pmres_req_line(const konce_portmap_policy_req *req, char *buf, size_t len);
+void konce_pmres_result_line(const konce_portmap_policy_result *res, const char *detail, char *buf, size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "nat/pmresult.h"
 #include "node/io/evclock.h"
 #include "node/io/portmap.h"
 #include "node/io/portmap_io.h"
@@ -97,8 +98,9 @@ static void trace(konce_portmap *p, const char *fmt, ...)
 
 static void submit(konce_portmap *p, const konce_portmap_policy_req *req)
 {
-	trace(p, "request %u: %s %s internal %u external %u lifetime %u s", req->id, konce_portmap_policy_op_name(req->op),
-	      konce_portmap_policy_proto_name(req->proto), req->internal_port, req->external_port, req->lifetime_s);
+	char line[256];
+	konce_pmres_req_line(req, line, sizeof line);
+	trace(p, "%s", line);
 	pthread_mutex_lock(&p->sh->t.mu);
 	p->sh->req = *req;
 	p->sh->has_req = true;
@@ -119,9 +121,9 @@ static bool take_result(konce_portmap *p, konce_portmap_policy_result *res, char
 
 static void consume(konce_portmap *p, const konce_portmap_policy_result *res, const char *detail)
 {
-	char a[KONCE_ADDR_STRLEN];
-	trace(p, "result %u: %s, external %s lifetime %u s (%s)", res->id, konce_portmap_policy_err_name(res->err),
-	      konce_addr_str(&res->external, a), res->lifetime_s, detail);
+	char line[256];
+	konce_pmres_result_line(res, detail, line, sizeof line);
+	trace(p, "%s", line);
 	if (konce_portmap_policy_result_in(p->pm, node_now_us(), res) == -ESTALE)
 		trace(p, "result %u: stale, ignored", res->id);
 }

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -113,11 +114,31 @@ static void upnp_lease(void **state)
 	assert_int_equal(konce_pmres_upnp_lease(0, "99999999999"), 0); /* beyond 32 bits: unreadable */
 }
 
+static void trace_lines(void **state)
+{
+	(void)state;
+	char line[256];
+	konce_portmap_policy_req r = {.id = 3, .op = KONCE_PM_OP_RENEW, .proto = KONCE_PM_PROTO_NATPMP,
+				      .internal_port = 45123, .external_port = 45123, .lifetime_s = 4};
+	konce_pmres_req_line(&r, line, sizeof line);
+	assert_string_equal(line, "request 3: renew natpmp internal 45123 external 45123 lifetime 4 s");
+	konce_portmap_policy_result res = {.id = 3, .err = KONCE_PM_ERR_CONFLICT, .lifetime_s = 0};
+	assert_int_equal(konce_addr_parse(&res.external, "11.0.0.10:45123"), 0);
+	konce_pmres_result_line(&res, "AddPortMapping: 718", line, sizeof line);
+	char want[256];
+	snprintf(want, sizeof want, "result 3: %s, external 11.0.0.10:45123 lifetime 0 s (AddPortMapping: 718)",
+		 konce_portmap_policy_err_name(KONCE_PM_ERR_CONFLICT));
+	assert_string_equal(line, want);
+	char small[16];
+	konce_pmres_req_line(&r, small, sizeof small); /* cut, terminated */
+	assert_int_equal(strlen(small), sizeof small - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(natpmp_codes), cmocka_unit_test(natpmp_lease), cmocka_unit_test(upnp_codes),
-		cmocka_unit_test(upnp_igd), cmocka_unit_test(upnp_lease),
+		cmocka_unit_test(upnp_igd), cmocka_unit_test(upnp_lease), cmocka_unit_test(trace_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
