@@ -97,7 +97,7 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 {
 	char as[KONCE_ADDR_STRLEN];
 	konce_udp *u;
-	int one = 1, size = KONCE_UDP_RCVBUF, e;
+	int size = KONCE_UDP_RCVBUF, e;
 
 	*out = NULL;
 	u = calloc(1, sizeof(*u));
@@ -120,9 +120,8 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 	setsockopt(u->fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe4, sizeof(probe4));
 	if (u->v6)
 		setsockopt(u->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6));
-	/* Offloads are optional: probe them once, use them only where the kernel agrees. */
-	u->gro = setsockopt(u->fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-	u->gso = true; /* proven on first use; see send_gso() */
+	/* Offloads are optional: GRO where the kernel agrees, GSO until a send proves otherwise */
+	konce_udp_set_offload(u, true, true);
 	for (int i = 0; i < KONCE_UDP_BATCH; i++) {
 		u->rxiov[i] = (struct iovec){u->rxbuf[i], RX_BUF};
 		u->rxmsg[i].msg_hdr.msg_iov = &u->rxiov[i];
