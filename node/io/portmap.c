@@ -30,7 +30,7 @@ struct shared {
 	konce_portmap_policy_result res;
 	char detail[160];
 	bool has_res;
-	bool quit;
+	bool quit, exited;
 	int refs;
 	konce_pmio *io;
 };
@@ -78,6 +78,8 @@ static void *worker(void *arg)
 		pthread_cond_broadcast(&sh->t.cv);
 		node_wthread_wake_loop(&sh->t);
 	}
+	sh->exited = true;
+	pthread_cond_broadcast(&sh->t.cv);
 	pthread_mutex_unlock(&sh->t.mu);
 	shared_unref(sh);
 	return NULL;
@@ -232,18 +234,14 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	sh->quit = true;
 	sh->has_req = false; /* a request not yet started is not worth waiting for */
 	pthread_cond_broadcast(&sh->t.cv);
+	for (int w = 0; !sh->exited && w != ETIMEDOUT;)
+		w = pthread_cond_timedwait(&sh->t.cv, &sh->t.mu, &dl);
+	bool exited = sh->exited;
 	pthread_mutex_unlock(&sh->t.mu);
-	struct timespec rt;
-	clock_gettime(CLOCK_REALTIME, &rt);
-	uint64_t left = deadline > node_now_us() ? deadline - node_now_us() : 0;
-	rt.tv_sec += (time_t)(left / 1000000);
-	rt.tv_nsec += (long)(left % 1000000) * 1000;
-	if (rt.tv_nsec >= 1000000000)
-		rt.tv_sec++, rt.tv_nsec -= 1000000000;
-	if (pthread_timedjoin_np(sh->t.thread, NULL, &rt)) {
-		pthread_detach(sh->t.thread); /* stuck in a library call: it frees the shared block when done */
-		rc = -ETIMEDOUT;
-	}
+	if (exited)
+		pthread_join(sh->t.thread, NULL); /* it is past its last use of the block but for its unref */
+	else
+		pthread_detach(sh->t.thread), rc = -ETIMEDOUT; /* stuck in a library call: it frees the block */
 	shared_unref(sh);
 	konce_portmap_policy_free(p->pm);
 	free(p);
