@@ -60,7 +60,7 @@ enum konce_portmap_policy_op {
 	KONCE_PM_OP_DELETE,   /* give the lease back */
 };
 
-/* Why a request failed: the I/O layer maps protocol error codes onto these. */
+/* Why a request failed: nat/pmresult.h maps the protocols' error codes onto these. */
 enum konce_portmap_policy_err {
 	KONCE_PM_OK = 0,
 	KONCE_PM_ERR_NO_GATEWAY,     /* nothing answered within the bounded timeout */

@@ -33,6 +33,9 @@ struct node_aux {
 
 static bool in_pool(const struct node_aux *s, unsigned id) { return id >= 1 && id <= s->pool; }
 
+/* The counters are the pool's: one more of *c when id is a pool socket. */
+static void count(const struct node_aux *s, unsigned id, uint64_t *c) { *c += in_pool(s, id); }
+
 int node_aux_new(struct node_aux **out, struct event_base *base, const konce_addr *bind_ip, unsigned nids,
 		 unsigned pool, node_aux_rx rx, node_aux_done done, void *ctx)
 {
@@ -95,8 +98,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			break;
 		if (n < 0)
 			continue; /* an ICMP error queued on the socket (port unreachable): read on */
-		if (in_pool(s, x->id))
-			s->st.rx++;
+		count(s, x->id, &s->st.rx);
 		s->rx(s->ctx, x->id, buf, (size_t)n, &from);
 	}
 	if (s->done)
@@ -116,8 +118,7 @@ int node_aux_open(struct node_aux *s, unsigned id, konce_addr *local)
 				event_free(ev);
 			if (fd >= 0)
 				close(fd);
-			if (in_pool(s, id))
-				s->st.open_failed++;
+			count(s, id, &s->st.open_failed);
 			return fd < 0 ? fd : -ENOMEM;
 		}
 		x->fd = fd;
@@ -142,12 +143,7 @@ int node_aux_send(struct node_aux *s, unsigned id, const uint8_t *pkt, size_t le
 		e = in_pool(s, id) ? node_aux_open(s, id, NULL) : -ENOTCONN;
 	if (!e)
 		e = konce_udp_send_one(s->s[id].fd, !konce_addr_is_v4(&s->s[id].local), pkt, len, to);
-	if (in_pool(s, id)) {
-		if (e)
-			s->st.tx_failed++;
-		else
-			s->st.tx++;
-	}
+	count(s, id, e ? &s->st.tx_failed : &s->st.tx);
 	return e;
 }
 

@@ -12,6 +12,7 @@
 
 #include "store/keyfile.h"
 #include "node/core/ncconf.h"
+#include "node/core/ncdatadir.h"
 #include "node/core/ncpublic.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
@@ -74,8 +75,7 @@ static int open_store(struct konce_node *n)
 	return e;
 }
 
-/* The data directory holds the identity and the presence store: like the key file, refuse it when
- * someone else could write there (and so replace either). */
+/* The data directory: node/core/ncdatadir.h says whether its mode will do. */
 static int check_data_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
@@ -83,16 +83,7 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "data directory %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "data directory %s is not a directory", dir);
-		return -ENOTDIR;
-	}
-	if (st.st_mode & 022) {
-		snprintf(err, errlen, "data directory %s is writable by %s (mode %04o): run chmod go-w %s", dir,
-			 st.st_mode & 002 ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
-		return -EPERM;
-	}
-	return 0;
+	return konce_ncdatadir_check(dir, st.st_mode, err, errlen);
 }
 
 int konce_node_new(konce_node **out, struct event_base *base, const konce_node_config *cfg, char *err,

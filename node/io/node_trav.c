@@ -136,12 +136,10 @@ static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const
 
 static void on_aux_done(void *ctx) { node_trav_schedule(ctx); }
 
-int node_trav_aux_new(struct node_trav *t)
+int node_trav_aux_new(struct node_trav *t, const konce_addr *local)
 {
-	konce_addr local;
-	bool have_local = konce_udp_local(t->n->udp, &local) == 0;
-	return node_aux_new(&t->aux, t->n->base, have_local ? &local : NULL, KONCE_TRAVLIFE_SOCK_PROBE,
-			    KONCE_PUNCH_BIRTHDAY, on_aux, on_aux_done, t);
+	return node_aux_new(&t->aux, t->n->base, local, KONCE_TRAVLIFE_SOCK_PROBE, KONCE_PUNCH_BIRTHDAY, on_aux,
+			    on_aux_done, t);
 }
 
 static void glue_kick(void *ctx) { node_trav_schedule(ctx); }

@@ -31,9 +31,10 @@ struct node_trav {
 };
 
 /* node_trav.c: run the cores' pump soon (from the event loop, never inside the caller); create
- * the socket set (node_trav_setup.c frees it).  0 or -ENOMEM. */
+ * the socket set on the node socket's address local (NULL: unknown; node_trav_setup.c frees it).
+ * 0 or -ENOMEM. */
 void node_trav_schedule(struct node_trav *t);
-int node_trav_aux_new(struct node_trav *t);
+int node_trav_aux_new(struct node_trav *t, const konce_addr *local);
 /* node_trav.c: the node core's hooks over the started cores (konce_nodecore_trav_hooks). */
 void node_trav_hook(struct node_trav *t);
 

@@ -38,12 +38,11 @@ static void on_portmap_trace(void *ctx, const char *line)
 	node_log(t->n, KONCE_LOG_DEBUG, "portmap: %s", line);
 }
 
-static void start_portmap(struct node_trav *t)
+static void start_portmap(struct node_trav *t, const konce_addr *local)
 {
-	konce_addr local;
-	if (konce_udp_local(t->n->udp, &local))
+	if (!local)
 		return;
-	konce_portmap_cfg pc = {.policy.internal_port = local.port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	konce_portmap_cfg pc = {.policy.internal_port = local->port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
 	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
@@ -53,12 +52,6 @@ static void start_portmap(struct node_trav *t)
 
 /* ---- the mapping lifetime ------------------------------------------------------------------- */
 
-static void life_log(void *ctx, int level, const char *text)
-{
-	struct node_trav *t = ctx;
-	node_log(t->n, level, "%s", text);
-}
-
 /* The lifetime core (node/core/nctravlife.h says when it runs) and its probe socket.  0, -EINVAL
  * (err says why), -ENOMEM, -errno. */
 static int start_life(struct node_trav *t, const konce_travconf *su, char *err, size_t errlen)
@@ -66,7 +59,7 @@ static int start_life(struct node_trav *t, const konce_travconf *su, char *err, 
 	konce_travlife_cfg c;
 	konce_addr local;
 	int e;
-	t->life_with = (konce_nctravlife){.c = t->n->core, .t = t->core, .log = life_log, .log_ctx = t};
+	t->life_with = (konce_nctravlife){.c = t->n->core, .t = t->core, .log = node_log_line, .log_ctx = t->n};
 	if (!konce_nctravlife_cfg(&t->life_with, su->life_off, &su->life, &c))
 		return 0;
 	if ((e = konce_travlife_new(&t->life, &c, node_now_us()))) {
@@ -118,13 +111,12 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		return -ENOMEM;
 	t->n = n;
 	n->trav = t;
-	if ((e = node_trav_aux_new(t)))
+	konce_addr bound, *local = konce_udp_local(n->udp, &bound) == 0 ? &bound : NULL;
+	if ((e = node_trav_aux_new(t, local)))
 		goto fail;
-	konce_addr local;
-	bool have_local = konce_udp_local(n->udp, &local) == 0;
-	list_ifaces(&su, have_local ? &local : NULL);
+	list_ifaces(&su, local);
 	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(n->core), .pk = n->pk,
-			     .ops = konce_nodecore_trav_ops(n->core), .local = have_local ? &local : NULL};
+			     .ops = konce_nodecore_trav_ops(n->core), .local = local};
 	konce_travconf_trav_cfg(&su, &tc);
 	if ((e = konce_trav_new(&t->core, &tc, node_now_us()))) {
 		snprintf(err, errlen, "cannot start traversal: %s", strerror(-e));
@@ -134,7 +126,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		goto fail;
 	node_trav_hook(t);
 	if (konce_trav_has_client(t->core) && su.portmap)
-		start_portmap(t);
+		start_portmap(t, local);
 	node_trav_schedule(t); /* the first registration; the filtering service's second port */
 	node_log(n, KONCE_LOG_INFO, "traversal: rendezvous service %s, registering with %u rendezvous, %u host candidates",
 		 konce_trav_has_service(t->core) ? "on" : "off", su.nrdv, su.nhost);

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "nat/pmresult.h"
 #include "node/io/evclock.h"
 #include "node/io/portmap.h"
 #include "node/io/portmap_io.h"
@@ -29,7 +30,7 @@ struct shared {
 	konce_portmap_policy_result res;
 	char detail[160];
 	bool has_res;
-	bool quit;
+	bool quit, exited;
 	int refs;
 	konce_pmio *io;
 };
@@ -77,6 +78,8 @@ static void *worker(void *arg)
 		pthread_cond_broadcast(&sh->t.cv);
 		node_wthread_wake_loop(&sh->t);
 	}
+	sh->exited = true;
+	pthread_cond_broadcast(&sh->t.cv);
 	pthread_mutex_unlock(&sh->t.mu);
 	shared_unref(sh);
 	return NULL;
@@ -97,8 +100,9 @@ static void trace(konce_portmap *p, const char *fmt, ...)
 
 static void submit(konce_portmap *p, const konce_portmap_policy_req *req)
 {
-	trace(p, "request %u: %s %s internal %u external %u lifetime %u s", req->id, konce_portmap_policy_op_name(req->op),
-	      konce_portmap_policy_proto_name(req->proto), req->internal_port, req->external_port, req->lifetime_s);
+	char line[256];
+	konce_pmres_req_line(req, line, sizeof line);
+	trace(p, "%s", line);
 	pthread_mutex_lock(&p->sh->t.mu);
 	p->sh->req = *req;
 	p->sh->has_req = true;
@@ -119,9 +123,9 @@ static bool take_result(konce_portmap *p, konce_portmap_policy_result *res, char
 
 static void consume(konce_portmap *p, const konce_portmap_policy_result *res, const char *detail)
 {
-	char a[KONCE_ADDR_STRLEN];
-	trace(p, "result %u: %s, external %s lifetime %u s (%s)", res->id, konce_portmap_policy_err_name(res->err),
-	      konce_addr_str(&res->external, a), res->lifetime_s, detail);
+	char line[256];
+	konce_pmres_result_line(res, detail, line, sizeof line);
+	trace(p, "%s", line);
 	if (konce_portmap_policy_result_in(p->pm, node_now_us(), res) == -ESTALE)
 		trace(p, "result %u: stale, ignored", res->id);
 }
@@ -230,18 +234,14 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	sh->quit = true;
 	sh->has_req = false; /* a request not yet started is not worth waiting for */
 	pthread_cond_broadcast(&sh->t.cv);
+	for (int w = 0; !sh->exited && w != ETIMEDOUT;)
+		w = pthread_cond_timedwait(&sh->t.cv, &sh->t.mu, &dl);
+	bool exited = sh->exited;
 	pthread_mutex_unlock(&sh->t.mu);
-	struct timespec rt;
-	clock_gettime(CLOCK_REALTIME, &rt);
-	uint64_t left = deadline > node_now_us() ? deadline - node_now_us() : 0;
-	rt.tv_sec += (time_t)(left / 1000000);
-	rt.tv_nsec += (long)(left % 1000000) * 1000;
-	if (rt.tv_nsec >= 1000000000)
-		rt.tv_sec++, rt.tv_nsec -= 1000000000;
-	if (pthread_timedjoin_np(sh->t.thread, NULL, &rt)) {
-		pthread_detach(sh->t.thread); /* stuck in a library call: it frees the shared block when done */
-		rc = -ETIMEDOUT;
-	}
+	if (exited)
+		pthread_join(sh->t.thread, NULL); /* it is past its last use of the block but for its unref */
+	else
+		pthread_detach(sh->t.thread), rc = -ETIMEDOUT; /* stuck in a library call: it frees the block */
 	shared_unref(sh);
 	konce_portmap_policy_free(p->pm);
 	free(p);

@@ -22,14 +22,8 @@
 #include <miniupnpc/upnpcommands.h>
 #include <natpmp.h>
 
+#include "nat/pmresult.h"
 #include "node/io/portmap_io.h"
-
-/* UPnP error codes (UPnP-gw-WANIPConnection-v2, 2.4.16) */
-enum {
-	UPNP_ERR_NO_SUCH_ENTRY = 714,
-	UPNP_ERR_CONFLICT = 718,
-	UPNP_ERR_PERMANENT_ONLY = 725,
-};
 
 struct konce_pmio {
 	unsigned natpmp_ms, discover_ms;
@@ -90,21 +84,6 @@ static const char *gw_str(const konce_pmio *io, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN) ? buf : "?";
 }
 
-static enum konce_portmap_policy_err natpmp_err(int r)
-{
-	switch (r) {
-	case NATPMP_ERR_CANNOTGETGATEWAY:
-	case NATPMP_ERR_NOGATEWAYSUPPORT: /* ICMP port unreachable from the gateway */
-	case NATPMP_TRYAGAIN: return KONCE_PM_ERR_NO_GATEWAY;
-	case NATPMP_ERR_NOTAUTHORIZED:
-	case NATPMP_ERR_NETWORKFAILURE:
-	case NATPMP_ERR_OUTOFRESOURCES:
-	case NATPMP_ERR_UNSUPPORTEDVERSION:
-	case NATPMP_ERR_UNSUPPORTEDOPCODE: return KONCE_PM_ERR_REFUSED;
-	default: return KONCE_PM_ERR_IO;
-	}
-}
-
 /* Waits for the answer to the request just sent, retransmitting, until natpmp_ms.  0 or NATPMP_*. */
 static int natpmp_wait(konce_pmio *io, natpmpresp_t *resp)
 {
@@ -142,16 +121,15 @@ static void natpmp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce
 	if (req->op == KONCE_PM_OP_DISCOVER || !io->natpmp_open) {
 		natpmp_forget(io);
 		if ((r = initnatpmp(&io->natpmp, 0, 0)) < 0) {
-			res->err = natpmp_err(r), res->code = r;
+			res->err = konce_pmres_natpmp_err(r), res->code = r;
 			snprintf(detail, dlen, "no default gateway (libnatpmp %d)", r);
 			return;
 		}
 		io->natpmp_open = true;
 		if ((r = sendpublicaddressrequest(&io->natpmp)) < 0 || (r = natpmp_wait(io, &resp)) < 0) {
-			res->err = natpmp_err(r), res->code = r;
+			res->err = konce_pmres_natpmp_err(r), res->code = r;
 			snprintf(detail, dlen, "gateway %s: %s (libnatpmp %d)",
-				 gw_str(io, gw),
-				 r == NATPMP_TRYAGAIN ? "no answer" : "public address request failed", r);
+				 gw_str(io, gw), konce_pmres_natpmp_why(r), r);
 			natpmp_forget(io);
 			return;
 		}
@@ -162,19 +140,18 @@ static void natpmp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce
 		snprintf(detail, dlen, "gateway %s", gw_str(io, gw));
 		return;
 	}
-	uint32_t life = req->op == KONCE_PM_OP_DELETE ? 0 : req->lifetime_s;
-	uint16_t pub = req->op == KONCE_PM_OP_DELETE ? 0 : req->external_port;
-	if (req->op != KONCE_PM_OP_DELETE && life == 0)
-		life = 7200; /* NAT-PMP has no permanent lease; 0 would delete */
+	uint32_t life;
+	uint16_t pub;
+	konce_pmres_natpmp_lease(req, &pub, &life);
 	r = sendnewportmappingrequest(&io->natpmp, NATPMP_PROTOCOL_UDP, req->internal_port, pub, life);
 	if (r >= 0)
 		r = natpmp_wait(io, &resp);
 	if (r < 0) {
-		res->err = natpmp_err(r), res->code = r;
+		res->err = konce_pmres_natpmp_err(r), res->code = r;
 		snprintf(detail, dlen, "libnatpmp %d", r);
 		return;
 	}
-	if (resp.type != NATPMP_RESPTYPE_UDPPORTMAPPING || resp.pnu.newportmapping.privateport != req->internal_port) {
+	if (!konce_pmres_natpmp_answers(req, resp.type, resp.pnu.newportmapping.privateport)) {
 		res->err = KONCE_PM_ERR_IO;
 		snprintf(detail, dlen, "answer for another mapping");
 		return;
@@ -182,17 +159,6 @@ static void natpmp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce
 	konce_addr_from_v4(&res->external, (const uint8_t *)&io->natpmp_ext, resp.pnu.newportmapping.mappedpublicport);
 	res->lifetime_s = resp.pnu.newportmapping.lifetime;
 	snprintf(detail, dlen, "epoch %u", (unsigned)resp.epoch);
-}
-
-static enum konce_portmap_policy_err upnp_err(int r)
-{
-	if (r == UPNP_ERR_CONFLICT)
-		return KONCE_PM_ERR_CONFLICT;
-	if (r == UPNP_ERR_PERMANENT_ONLY)
-		return KONCE_PM_ERR_PERMANENT_ONLY;
-	if (r >= 400) /* any other UPnP error code: the IGD answered and said no */
-		return KONCE_PM_ERR_REFUSED;
-	return KONCE_PM_ERR_IO;
 }
 
 static int upnp_extip(konce_pmio *io, konce_addr *out)
@@ -228,19 +194,19 @@ static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_p
 		memset(&io->urls, 0, sizeof(io->urls));
 		r = UPNP_GetValidIGD(devs, &io->urls, &io->data, io->lanaddr, sizeof(io->lanaddr));
 		freeUPNPDevlist(devs);
-		if (r != 1) {
+		const char *why;
+		if (!konce_pmres_upnp_igd(r, &res->err, &why)) {
 			if (r)
 				FreeUPNPUrls(&io->urls);
-			res->err = r ? KONCE_PM_ERR_REFUSED : KONCE_PM_ERR_NO_GATEWAY, res->code = r;
-			snprintf(detail, dlen, "%s", r == 2 ? "the IGD reports it is not connected"
-					    : r ? "a UPnP device answered, but it is not an IGD" : "no IGD found");
+			res->code = r;
+			snprintf(detail, dlen, "%s", why);
 			return;
 		}
 		io->upnp_ok = true;
 	}
 	if (req->op == KONCE_PM_OP_DISCOVER) {
 		if ((r = upnp_extip(io, &res->external))) {
-			res->err = upnp_err(r), res->code = r;
+			res->err = konce_pmres_upnp_err(r), res->code = r;
 			snprintf(detail, dlen, "GetExternalIPAddress: %d", r);
 			upnp_forget(io);
 			return;
@@ -253,8 +219,8 @@ static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_p
 	snprintf(in, sizeof(in), "%u", (unsigned)req->internal_port);
 	if (req->op == KONCE_PM_OP_DELETE) {
 		r = UPNP_DeletePortMapping(io->urls.controlURL, io->data.first.servicetype, ext, "UDP", NULL);
-		if (r && r != UPNP_ERR_NO_SUCH_ENTRY) /* already gone is what we wanted */
-			res->err = upnp_err(r), res->code = r;
+		if ((res->err = konce_pmres_upnp_delete(r))) /* already gone is what we wanted */
+			res->code = r;
 		snprintf(detail, dlen, "DeletePortMapping: %d", r);
 		return;
 	}
@@ -262,7 +228,7 @@ static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_p
 	r = UPNP_AddPortMapping(io->urls.controlURL, io->data.first.servicetype, ext, in, io->lanaddr, "konce",
 				"UDP", NULL, life);
 	if (r) {
-		res->err = upnp_err(r), res->code = r;
+		res->err = konce_pmres_upnp_err(r), res->code = r;
 		snprintf(detail, dlen, "AddPortMapping: %d", r);
 		return;
 	}
@@ -271,17 +237,10 @@ static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_p
 	if (upnp_extip(io, &res->external))
 		res->external = io->upnp_ext;
 	res->external.port = req->external_port;
-	res->lifetime_s = req->lifetime_s;
 	char client[40], iport[8], desc[80], enabled[8], lease[16] = "";
 	r = UPNP_GetSpecificPortMappingEntry(io->urls.controlURL, io->data.first.servicetype, ext, "UDP", NULL,
 					     client, iport, desc, enabled, lease);
-	if (!r) {
-		char *end;
-		unsigned long granted = strtoul(lease, &end, 10);
-		/* an IGD may shorten the lease; believe a shorter one, never a longer one */
-		if (end != lease && granted && (!req->lifetime_s || granted < req->lifetime_s))
-			res->lifetime_s = (uint32_t)granted;
-	}
+	res->lifetime_s = konce_pmres_upnp_lease(req->lifetime_s, r ? NULL : lease);
 	snprintf(detail, dlen, "IGD granted lease %s s", r ? "(unknown)" : lease);
 }
 

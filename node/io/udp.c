@@ -12,17 +12,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "node/base/udpplan.h"
 #include "node/base/wire.h"
 
 enum { RX_BUF = 65536 }; /* a GRO read can hold up to 64 KiB of coalesced datagrams */
-
-/* One queued datagram: pkt is the caller's (konce_udp_queue_ref) or copy[] of the same index
- * (konce_udp_queue). */
-struct txslot {
-	const uint8_t *pkt;
-	uint16_t len;
-	konce_addr to;
-};
 
 struct konce_udp {
 	int fd;
@@ -36,7 +29,7 @@ struct konce_udp {
 	struct sockaddr_storage rxaddr[KONCE_UDP_BATCH];
 	char rxctl[KONCE_UDP_BATCH][CMSG_SPACE(sizeof(int))];
 	/* send side */
-	struct txslot tx[KONCE_UDP_BATCH];
+	konce_udp_slot tx[KONCE_UDP_BATCH]; /* pkt: the caller's (queue_ref) or copy[] of the same index */
 	unsigned ntx;
 	uint8_t copy[KONCE_UDP_BATCH][KONCE_PMTU_MAX];
 	struct mmsghdr txmsg[KONCE_UDP_BATCH];
@@ -104,7 +97,7 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 {
 	char as[KONCE_ADDR_STRLEN];
 	konce_udp *u;
-	int one = 1, size = KONCE_UDP_RCVBUF, e;
+	int size = KONCE_UDP_RCVBUF, e;
 
 	*out = NULL;
 	u = calloc(1, sizeof(*u));
@@ -127,9 +120,8 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 	setsockopt(u->fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe4, sizeof(probe4));
 	if (u->v6)
 		setsockopt(u->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6));
-	/* Offloads are optional: probe them once, use them only where the kernel agrees. */
-	u->gro = setsockopt(u->fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
-	u->gso = true; /* proven on first use; see send_gso() */
+	/* Offloads are optional: GRO where the kernel agrees, GSO until a send proves otherwise */
+	konce_udp_set_offload(u, true, true);
 	for (int i = 0; i < KONCE_UDP_BATCH; i++) {
 		u->rxiov[i] = (struct iovec){u->rxbuf[i], RX_BUF};
 		u->rxmsg[i].msg_hdr.msg_iov = &u->rxiov[i];
@@ -140,9 +132,7 @@ int konce_udp_open(konce_udp **out, const konce_addr *bind_addr, char *err, size
 fail:
 	e = errno;
 	snprintf(err, errlen, "udp: cannot bind %s: %s%s", konce_addr_str(bind_addr, as), strerror(e),
-		 e == EADDRINUSE ? " (is another node running? choose another port with --listen)"
-		 : e == EACCES	 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-				 : "");
+		 konce_udp_bind_hint(e));
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->rxbuf);
@@ -232,7 +222,7 @@ int konce_udp_queue_ref(konce_udp *u, const uint8_t *pkt, size_t len, const konc
 		if (e < 0 && e != -EAGAIN)
 			return e;
 	}
-	u->tx[u->ntx++] = (struct txslot){pkt, (uint16_t)len, *to};
+	u->tx[u->ntx++] = (konce_udp_slot){pkt, (uint16_t)len, *to};
 	return 0;
 }
 
@@ -272,14 +262,7 @@ static unsigned plan(konce_udp *u, unsigned *first, unsigned *count)
 {
 	unsigned m = 0;
 	for (unsigned i = 0; i < u->ntx;) {
-		unsigned n = 1;
-		/* a GSO train: same destination, equal sizes (the last may be shorter) */
-		/* one GSO send is one UDP datagram to the kernel: at most 65,507 bytes (IPv4; also what an
-		 * IPv4-mapped destination of a dual-stack socket gets), or the kernel refuses the train */
-		while (u->gso && i + n < u->ntx && n < KONCE_UDP_MAX_GSO && (size_t)(n + 1) * u->tx[i].len <= 65507 &&
-		       konce_addr_eq(&u->tx[i].to, &u->tx[i + n].to) &&
-		       u->tx[i + n - 1].len == u->tx[i].len && u->tx[i + n].len <= u->tx[i].len)
-			n++;
+		unsigned n = u->gso ? konce_udp_train(u->tx + i, u->ntx - i, KONCE_UDP_MAX_GSO) : 1;
 		first[m] = i;
 		count[m] = n;
 		build(u, m, i, n);
@@ -309,24 +292,20 @@ int konce_udp_flush(konce_udp *u)
 				continue;
 			}
 			int e = errno;
-			if (e == EINTR)
-				continue;
 			unsigned c = count[sent_msgs];
-			if (c > 1 && (e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP)) {
-				/* the kernel or device can't segment: resend the rest one datagram at a time */
-				u->gso = false;
-				goto replan;
-			}
-			if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+			switch (konce_udp_send_fail(e, c)) {
+			case KONCE_UDP_FAIL_RETRY: continue;
+			case KONCE_UDP_FAIL_NO_GSO: u->gso = false; goto replan;
+			case KONCE_UDP_FAIL_FULL:
 				for (unsigned k = sent_msgs; k < nm; k++)
 					u->st.tx_dropped += count[k];
 				u->ntx = 0;
 				return -EAGAIN;
+			case KONCE_UDP_FAIL_DEST: /* drop that message, keep the others */
+				u->st.tx_dropped += c;
+				err = -e;
+				sent_msgs++;
 			}
-			/* a per-destination error (unreachable, refused): drop that message, keep the others */
-			u->st.tx_dropped += c;
-			err = -e;
-			sent_msgs++;
 		}
 		u->ntx = 0;
 		break;
