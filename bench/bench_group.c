@@ -224,7 +224,7 @@ enum { FLOOR_WARMUP = 10 };
 typedef struct floor_thr {
 	pthread_t t;
 	konce_store *st;
-	unsigned idx, rounds;
+	unsigned rounds;
 	uint64_t *t0, *t1; /* per round: after the release, after the COMMIT */
 } floor_thr;
 
@@ -266,7 +266,7 @@ static double floor_commits(unsigned n, const char *dir, unsigned samples)
 	for (unsigned i = 0; i < n; i++) {
 		char path[600], err[512];
 		snprintf(path, sizeof path, "%s/floor-n%u-%u.db", dir, n, i);
-		f[i] = (floor_thr){.idx = i, .rounds = rounds, .t0 = calloc(rounds, sizeof(uint64_t)),
+		f[i] = (floor_thr){.rounds = rounds, .t0 = calloc(rounds, sizeof(uint64_t)),
 				   .t1 = calloc(rounds, sizeof(uint64_t))};
 		if (!f[i].t0 || !f[i].t1 || konce_store_open(&f[i].st, path, 0, err, sizeof err) ||
 		    konce_store_group_add(f[i].st, floor_gid, "floor", NULL, 0, NULL, err, sizeof err))
@@ -370,8 +370,7 @@ int main(int argc, char **argv)
 		stop_nodes(n);
 		double floor = rr50 + floor_commits(n, dir, lat_n);
 		printf("floor: round trip + %u concurrent durable commit%s = %.3f ms (%.2fx the baseline)\n", n,
-		       n == 1 ? "" : "s", floor,
-		       floor / (rr50 + durable));
+		       n == 1 ? "" : "s", floor, floor / (rr50 + durable));
 		printf("group of %u: commit latency median %.3f ms, p99 %.3f ms (%.1fx the request/reply median, "
 		       "%.2fx round trip + one durable commit = %.3f ms, %.2fx the floor); "
 		       "%.0f decisions/s with %d in flight (%.2fx the request/reply rate)\n",
