@@ -15,6 +15,14 @@
  * group's line prints its latency against it.
  *   - latency: one proposal at a time from node 0, from konce_node_group_propose() to the DECIDED
  *     event with its nonce at node 0; median and 99th percentile;
+ *   - floor: what the members' disk gives a group on this machine, measured beside each group:
+ *     N threads (N = the group's size), each with its own store in the same directory, opened by
+ *     konce_store_open() (the node's own: WAL, synchronous = FULL), commit one entry each per round
+ *     (konce_store_group_note_entries + konce_store_group_flush, a member's write of a PROPOSE),
+ *     the N released together by a barrier; a round lasts from the release to the last COMMIT's
+ *     return; its median.  The floor is round trip + that: a group on one machine (one disk)
+ *     cannot commit faster, since every member's commit is on the path.  On separate machines
+ *     each member has its own disk and the floor is round trip + one commit (the baseline);
  *   - throughput: node 0 keeps WINDOW proposals in flight for SECONDS; decisions delivered at node 0
  *     per second.  Every member must deliver the same count (checked).  Batched: the coordinator
  *     puts up to 16 queued entries in one PROPOSE (the default); unbatched (5 members, the last
@@ -26,6 +34,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +42,10 @@
 #include <unistd.h>
 
 #include "bench/loop.h"
+#include "consensus/cwire.h"
 #include "konce/group.h"
 #include "konce/konce.h"
+#include "store/store.h"
 
 enum { MAXN = 5, WINDOW = 16, LAT_SAMPLES = 200, RR_SAMPLES = 500 };
 
@@ -206,6 +217,87 @@ static double throughput(unsigned n, double seconds)
 	return rate;
 }
 
+/* ---- the floor: N members' durable commits at once on this machine's disk ---- */
+
+enum { FLOOR_WARMUP = 10 };
+
+typedef struct floor_thr {
+	pthread_t t;
+	konce_store *st;
+	unsigned rounds;
+	uint64_t *t0, *t1; /* per round: after the release, after the COMMIT */
+} floor_thr;
+
+static pthread_barrier_t floor_bar;
+static const uint8_t floor_gid[KONCE_STORE_GROUP_ID] = {'f', 'l', 'o', 'o', 'r'};
+
+static void *floor_run(void *arg)
+{
+	floor_thr *f = arg;
+	static const uint8_t origin[KONCE_CW_ORIGIN] = {1};
+	char err[256];
+	for (unsigned r = 0; r < f->rounds; r++) {
+		char text[16];
+		uint8_t b[64];
+		int l = snprintf(text, sizeof text, "lat%u", r);
+		konce_cw_entry e = {.kind = KONCE_CW_E_APP, .origin = origin, .nonce = r + 1, .len = (uint16_t)l,
+				    .data = (const uint8_t *)text};
+		size_t n = konce_cw_entry_encode(&e, b, sizeof b);
+		pthread_barrier_wait(&floor_bar); /* the round's release */
+		f->t0[r] = bench_now_us();
+		if (!n || konce_store_group_note_entries(f->st, floor_gid, r + 1, 1, b, n) ||
+		    konce_store_group_flush(f->st, err, sizeof err))
+			bench_die(me, "floor: a commit failed");
+		f->t1[r] = bench_now_us();
+		pthread_barrier_wait(&floor_bar); /* every commit of the round has returned */
+	}
+	return NULL;
+}
+
+/* The median over rounds of (the last COMMIT's return - the first release) of n threads, each
+ * committing to its own store in dir; ms. */
+static double floor_commits(unsigned n, const char *dir, unsigned samples)
+{
+	floor_thr f[MAXN];
+	unsigned rounds = samples + FLOOR_WARMUP;
+	uint64_t *v = calloc(samples, sizeof *v);
+	if (!v || pthread_barrier_init(&floor_bar, NULL, n))
+		bench_die(me, "floor: setup");
+	for (unsigned i = 0; i < n; i++) {
+		char path[600], err[512];
+		snprintf(path, sizeof path, "%s/floor-n%u-%u.db", dir, n, i);
+		f[i] = (floor_thr){.rounds = rounds, .t0 = calloc(rounds, sizeof(uint64_t)),
+				   .t1 = calloc(rounds, sizeof(uint64_t))};
+		if (!f[i].t0 || !f[i].t1 || konce_store_open(&f[i].st, path, 0, err, sizeof err) ||
+		    konce_store_group_add(f[i].st, floor_gid, "floor", NULL, 0, NULL, err, sizeof err))
+			bench_die(me, "floor: cannot open a store");
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_create(&f[i].t, NULL, floor_run, &f[i]))
+			bench_die(me, "floor: pthread_create");
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(f[i].t, NULL);
+	for (unsigned r = 0; r < samples; r++) {
+		uint64_t first = UINT64_MAX, last = 0;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t a = f[i].t0[FLOOR_WARMUP + r], z = f[i].t1[FLOOR_WARMUP + r];
+			first = a < first ? a : first;
+			last = z > last ? z : last;
+		}
+		v[r] = last - first;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		konce_store_close(f[i].st, NULL, 0);
+		free(f[i].t0);
+		free(f[i].t1);
+	}
+	pthread_barrier_destroy(&floor_bar);
+	qsort(v, samples, sizeof *v, cmp_u64);
+	double med = (double)v[samples / 2] / 1000.0;
+	free(v);
+	return med;
+}
+
 static void on_echo(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
 {
 	(void)reason, (void)data, (void)len;
@@ -275,11 +367,15 @@ int main(int argc, char **argv)
 			durable = p50;
 		if (n == 5)
 			rate5 = rate;
-		printf("group of %u: commit latency median %.3f ms, p99 %.3f ms (%.1fx the request/reply median, "
-		       "%.2fx round trip + one durable commit = %.3f ms); "
-		       "%.0f decisions/s with %d in flight (%.2fx the request/reply rate)\n",
-		       n, p50, p99, p50 / rr50, p50 / (rr50 + durable), rr50 + durable, rate, WINDOW, rate / rrrate);
 		stop_nodes(n);
+		double floor = rr50 + floor_commits(n, dir, lat_n);
+		printf("floor: round trip + %u concurrent durable commit%s = %.3f ms (%.2fx the baseline)\n", n,
+		       n == 1 ? "" : "s", floor, floor / (rr50 + durable));
+		printf("group of %u: commit latency median %.3f ms, p99 %.3f ms (%.1fx the request/reply median, "
+		       "%.2fx round trip + one durable commit = %.3f ms, %.2fx the floor); "
+		       "%.0f decisions/s with %d in flight (%.2fx the request/reply rate)\n",
+		       n, p50, p99, p50 / rr50, p50 / (rr50 + durable), rr50 + durable, p50 / floor, rate, WINDOW,
+		       rate / rrrate);
 	}
 	/* Unbatched: the same 5 members and window, every node configured to put one entry in a
 	 * PROPOSE when it coordinates (so one persist call and one PROPOSE per member per decision). */

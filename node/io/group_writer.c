@@ -44,7 +44,11 @@ static void *run(void *arg)
 		w->writing = false;
 		w->ended = true;
 		pthread_cond_broadcast(&w->t.cv);
+		/* wake the loop with the mutex released: report() takes it at once (on one CPU, a wake
+		 * under the mutex costs the loop a futex wait and two more context switches) */
+		pthread_mutex_unlock(&w->t.mu);
 		node_wthread_wake_loop(&w->t);
+		pthread_mutex_lock(&w->t.mu);
 	}
 	pthread_mutex_unlock(&w->t.mu);
 	return NULL;
@@ -106,8 +110,10 @@ int group_writer_submit(group_writer *w, konce_store *from)
 	w->busy = true;
 	pthread_mutex_lock(&w->t.mu);
 	w->go = true;
-	pthread_cond_signal(&w->t.cv);
 	pthread_mutex_unlock(&w->t.mu);
+	/* signalled after the unlock, so that the woken thread does not block on the mutex the loop
+	 * still holds (the thread waits for go or stop, both set under the mutex) */
+	pthread_cond_signal(&w->t.cv);
 	return 0;
 }
 
