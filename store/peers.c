@@ -148,6 +148,49 @@ int konce_store_peers_each(konce_store *st, size_t limit, int (*fn)(void *ctx, c
 	return rc == SQLITE_DONE ? n : store_errno(st->db, rc);
 }
 
+/* Each peer (as konce_store_peers_each) with its newest address (as konce_store_addrs with max 1), in
+ * one statement: the LEFT JOIN keeps the peers without an address (a NULL ip), and the correlated
+ * subquery names the (ip, port) of the key's newest row, with ST_ADDRS's order and tie-break, through
+ * the addrs primary key (pk, ip, port).  One pass over peers by last_seen, two index seeks per key. */
+int konce_store_peers_each_newest(konce_store *st, size_t limit,
+				  int (*fn)(void *ctx, const konce_peer_rec *rec, const konce_store_addr *newest),
+				  void *ctx)
+{
+	sqlite3_stmt *s;
+	konce_peer_rec r;
+	konce_store_addr a;
+	int n = 0, rc;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT p.pk, coalesce(p.petname, ''), p.nat_type, p.first_seen, p.last_seen, p.rtt_us, "
+				"p.handshakes, p.failures, p.score, a.ip, a.port, a.source, a.seen_at "
+				"FROM peers AS p LEFT JOIN addrs AS a ON a.pk = p.pk AND (a.ip, a.port) = "
+				"(SELECT ip, port FROM addrs WHERE pk = p.pk ORDER BY " ADDRS_ORDER " LIMIT 1) "
+				"ORDER BY p.last_seen DESC LIMIT ?1",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store_errno(st->db, rc);
+	sqlite3_bind_int64(s, 1, limit ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_rec(s, &r);
+		bool have = sqlite3_column_type(s, 9) != SQLITE_NULL;
+		if (have) {
+			memset(&a, 0, sizeof(a));
+			if (sqlite3_column_bytes(s, 9) == 16)
+				memcpy(a.addr.ip, sqlite3_column_blob(s, 9), 16);
+			a.addr.port = (uint16_t)sqlite3_column_int(s, 10);
+			a.source = sqlite3_column_int(s, 11);
+			a.seen_at = sqlite3_column_int64(s, 12);
+		}
+		n++;
+		if (fn(ctx, &r, have ? &a : NULL)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? n : store_errno(st->db, rc);
+}
+
 int64_t konce_store_peer_count(konce_store *st)
 {
 	sqlite3_stmt *s = st->st[ST_COUNT];
