@@ -70,11 +70,11 @@ static void addr_of(konce_addr *a, unsigned i, unsigned j)
 static unsigned naddrs(unsigned i) { return i % 7; } /* 0 to 6: keys 0, 7, 14, ... have none */
 
 /* When address j of key i is seen: distinct per key (the walk's order is then defined), scrambled
- * within it; for every third key its two first addresses share the newest time (a tie). */
+ * within it; for every third key addresses 0, 1 and 3 share the newest time (a tie). */
 static int64_t seen_at(unsigned i, unsigned j)
 {
 	int64_t t = 100000 + (int64_t)((i * 37u) % KEYS) * 1000 + (int64_t)((j * 5u + i) % 7u) * 10;
-	if (i % 3 == 0 && j < 2)
+	if (i % 3 == 0 && (j < 2 || j == 3)) /* 3 has the IP of 0: the port decides */
 		t = 100000 + (int64_t)((i * 37u) % KEYS) * 1000 + 90;
 	return t;
 }
@@ -195,6 +195,10 @@ static void test_newest_matches_addrs(void **state)
 	key(pk, 3); /* a tie: two addresses at the newest time; ip then port decides */
 	assert_int_equal(konce_store_addrs(st, pk, a, 8), 3);
 	assert_int_equal(a[0].seen_at, a[1].seen_at);
+	key(pk, 27); /* a tie on the same IP too (addresses 0 and 3) */
+	assert_int_equal(konce_store_addrs(st, pk, a, 8), ADDRS_CAP);
+	assert_int_equal(a[0].seen_at, a[2].seen_at);
+	assert_true(memcmp(a[0].addr.ip, a[1].addr.ip, 16) == 0 && a[0].addr.port < a[1].addr.port);
 	key(pk, 4); /* re-seen later: address 2 is the newest */
 	assert_int_equal(konce_store_addrs(st, pk, a, 8), 4);
 	konce_addr want;
