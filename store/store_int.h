@@ -85,7 +85,8 @@ struct konce_store {
 };
 
 /* The order of a peer's addresses, newest first: ties in seen_at go by (ip, port), so that every read
- * of "the newest address" (ST_ADDRS, konce_store_peers_each_newest) names the same row. */
+ * of "the newest address" names the same row (ST_ADDRS; konce_store_peers_each_newest applies the
+ * same order in C, peers.c addr_newer). */
 #define ADDRS_ORDER "seen_at DESC, ip, port"
 
 /* db.c */
