@@ -209,7 +209,8 @@ int main(int argc, char **argv)
 		printf("  %-32s %9.1f ms  %7.3f us/key  %6.1fx baseline%s\n", way_name[w], best[w] * 1e3,
 		       best[w] * 1e6 / count, best[w] / (best[BASELINE] > 0 ? best[BASELINE] : 1e-9),
 		       w == BASELINE ? "  <- baseline" : "");
-	printf("  one query vs per key: %.2fx faster\n", best[PER_KEY] / (best[ONE_QUERY] > 0 ? best[ONE_QUERY] : 1e-9));
+	printf("  one query vs per key: %.2fx faster\n",
+	       best[PER_KEY] / (best[ONE_QUERY] > 0 ? best[ONE_QUERY] : 1e-9));
 	ret = 0;
 out:
 	sqlite3_finalize(cs);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/node_start.sh: how long `konce node` takes to start serving with 100,000 keys in its store.
-# Not part of make test; needs the sqlite3 CLI (make deps) and takes about a minute.
+# Not part of make test; needs the sqlite3 CLI (make deps) and takes about 20 s for two binaries.
 #
 #     bench/node_start.sh [KONCE ...]      # default: build/konce; give an older build to compare
 #
@@ -70,9 +70,13 @@ for ((r = 0; r < rounds; r++)); do
 		times[$K,full]+="$(start_ms "$K" "$tmp/full") "
 	done
 done
-stat() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {printf "best %5d ms  median %5d ms", v[1], v[int((NR + 1) / 2)]}'; }
+# best and median of the times on stdin (median: the lower middle for an even count)
+summary() {
+	tr ' ' '\n' | grep . | sort -n |
+		awk '{v[NR] = $1} END {printf "best %5d ms  median %5d ms", v[1], v[int((NR + 1) / 2)]}'
+}
 for K in "$@"; do
 	echo "== $K"
-	echo "  empty store (baseline):  $(echo "${times[$K,empty]}" | stat)"
-	echo "  $keys keys:             $(echo "${times[$K,full]}" | stat)"
+	echo "  empty store (baseline):  $(echo "${times[$K,empty]}" | summary)"
+	echo "  $keys keys:             $(echo "${times[$K,full]}" | summary)"
 done
