@@ -206,7 +206,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 			 "failures, score FROM peers WHERE pk = ?1"),
 	[ST_BY_PETNAME] = "SELECT pk FROM peers WHERE petname = ?1",
 	[ST_SET_PETNAME] = "UPDATE peers SET petname = ?2 WHERE pk = ?1",
-	[ST_ADDRS] = "SELECT ip, port, source, seen_at FROM addrs WHERE pk = ?1 ORDER BY seen_at DESC LIMIT ?2",
+	[ST_ADDRS] = "SELECT ip, port, source, seen_at FROM addrs WHERE pk = ?1 ORDER BY " ADDRS_ORDER " LIMIT ?2",
 	[ST_COUNT] = "SELECT count(*) FROM peers",
 	[ST_EXISTS] = "SELECT 1 FROM peers WHERE pk = ?1",
 	[ST_TRIM_ADDRS] = "DELETE FROM addrs WHERE pk = ?1 AND (ip, port) NOT IN "

@@ -20,6 +20,16 @@ static void row_to_rec(sqlite3_stmt *s, konce_peer_rec *r)
 	r->score = sqlite3_column_int(s, 8);
 }
 
+static void row_to_addr(sqlite3_stmt *s, int col, konce_store_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (sqlite3_column_bytes(s, col) == 16)
+		memcpy(a->addr.ip, sqlite3_column_blob(s, col), 16);
+	a->addr.port = (uint16_t)sqlite3_column_int(s, col + 1);
+	a->source = sqlite3_column_int(s, col + 2);
+	a->seen_at = sqlite3_column_int64(s, col + 3);
+}
+
 int konce_store_peer_get(konce_store *st, const uint8_t pk[32], konce_peer_rec *out)
 {
 	sqlite3_stmt *s = st->st[ST_GET_PEER];
@@ -110,13 +120,7 @@ int konce_store_addrs(konce_store *st, const uint8_t pk[32], konce_store_addr *o
 	sqlite3_bind_blob(s, 1, pk, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)(max > 1024 ? 1024 : max));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		konce_store_addr *a = &out[n];
-		memset(a, 0, sizeof(*a));
-		if (sqlite3_column_bytes(s, 0) == 16)
-			memcpy(a->addr.ip, sqlite3_column_blob(s, 0), 16);
-		a->addr.port = (uint16_t)sqlite3_column_int(s, 1);
-		a->source = sqlite3_column_int(s, 2);
-		a->seen_at = sqlite3_column_int64(s, 3);
+		row_to_addr(s, 0, &out[n]);
 		n++;
 	}
 	sqlite3_reset(s);
@@ -146,6 +150,67 @@ int konce_store_peers_each(konce_store *st, size_t limit, int (*fn)(void *ctx, c
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? n : store_errno(st->db, rc);
+}
+
+/* Whether a comes before b in ADDRS_ORDER (seen_at DESC, ip, port): SQLite compares the 16-byte ip
+ * blobs with memcmp. */
+static bool addr_newer(const konce_store_addr *a, const konce_store_addr *b)
+{
+	if (a->seen_at != b->seen_at)
+		return a->seen_at > b->seen_at;
+	int c = memcmp(a->addr.ip, b->addr.ip, 16);
+	return c ? c < 0 : a->addr.port < b->addr.port;
+}
+
+/* Each peer (as konce_store_peers_each) with its newest address (as konce_store_addrs with max 1), in
+ * one statement: peers by last_seen (the peers_last_seen index, whose entries end with pk, so the
+ * order needs no sort), LEFT JOINed to all their addresses by the addrs primary key (pk, ip, port).
+ * A key's rows are consecutive (ORDER BY ends with pk); this keeps the newest of them by ADDRS_ORDER
+ * and hands the key on when the next one starts.  A peer without an address has one row, ip NULL.
+ * One seek into addrs per key and no sort: a per-key subquery picking the newest in SQL (ORDER BY
+ * seen_at ... LIMIT 1) builds and sorts a temporary b-tree for every key. */
+int konce_store_peers_each_newest(konce_store *st, size_t limit,
+				  int (*fn)(void *ctx, const konce_peer_rec *rec, const konce_store_addr *newest),
+				  void *ctx)
+{
+	sqlite3_stmt *s;
+	konce_peer_rec r;
+	konce_store_addr a, best;
+	bool cur = false, have = false, stopped = false;
+	size_t n = 0;
+	int rc;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT p.pk, coalesce(p.petname, ''), p.nat_type, p.first_seen, p.last_seen, p.rtt_us, "
+				"p.handshakes, p.failures, p.score, a.ip, a.port, a.source, a.seen_at "
+				"FROM peers AS p LEFT JOIN addrs AS a ON a.pk = p.pk ORDER BY p.last_seen DESC, p.pk",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store_errno(st->db, rc);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!cur || sqlite3_column_bytes(s, 0) != 32 || memcmp(r.pk, sqlite3_column_blob(s, 0), 32)) {
+			if (cur) {
+				n++;
+				if (fn(ctx, &r, have ? &best : NULL) || n == limit) {
+					stopped = true;
+					break;
+				}
+			}
+			row_to_rec(s, &r);
+			cur = true;
+			have = false;
+		}
+		if (sqlite3_column_type(s, 9) == SQLITE_NULL)
+			continue;
+		row_to_addr(s, 9, &a);
+		if (!have || addr_newer(&a, &best))
+			best = a, have = true;
+	}
+	if (rc == SQLITE_DONE && cur && !stopped) {
+		n++;
+		fn(ctx, &r, have ? &best : NULL);
+	}
+	sqlite3_finalize(s);
+	return stopped || rc == SQLITE_DONE ? (int)n : store_errno(st->db, rc);
 }
 
 int64_t konce_store_peer_count(konce_store *st)

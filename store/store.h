@@ -122,12 +122,18 @@ int konce_store_set_petname(konce_store *st, const uint8_t pk[32], const char *n
 /* 0 and *out filled, -ENOENT, or another negative errno. */
 int konce_store_peer_get(konce_store *st, const uint8_t pk[32], konce_peer_rec *out);
 int konce_store_peer_by_petname(konce_store *st, const char *name, uint8_t pk[32]);
-/* Up to max addresses of a peer, newest first; returns how many, or a negative errno. */
+/* Up to max addresses of a peer, newest first (equal seen_at: by ip, then port); returns how many,
+ * or a negative errno. */
 int konce_store_addrs(konce_store *st, const uint8_t pk[32], konce_store_addr *out, size_t max);
 /* Calls fn for each peer, most recently seen first, up to limit (0 = all); fn returns nonzero to stop.
  * Returns the number visited or a negative errno. */
 int konce_store_peers_each(konce_store *st, size_t limit, int (*fn)(void *ctx, const konce_peer_rec *rec),
 			   void *ctx);
+/* The same walk, one query: fn also gets the peer's newest address (what konce_store_addrs returns
+ * first; NULL if it has none).  For loading every key at start (node_io.c). */
+int konce_store_peers_each_newest(konce_store *st, size_t limit,
+				  int (*fn)(void *ctx, const konce_peer_rec *rec, const konce_store_addr *newest),
+				  void *ctx);
 /* Number of known peers, or a negative errno. */
 int64_t konce_store_peer_count(konce_store *st);
 /* ---- consensus groups (store/groups.c, store/group_core.c) ------------------------------------ */

@@ -84,6 +84,11 @@ struct konce_store {
 	uint64_t g_flushes, g_failures;
 };
 
+/* The order of a peer's addresses, newest first: ties in seen_at go by (ip, port), so that every read
+ * of "the newest address" names the same row (ST_ADDRS; konce_store_peers_each_newest applies the
+ * same order in C, peers.c addr_newer). */
+#define ADDRS_ORDER "seen_at DESC, ip, port"
+
 /* db.c */
 int store_errno(sqlite3 *db, int rc);
 int store_fail(konce_store *st, int rc, const char *what, char *err, size_t errlen);

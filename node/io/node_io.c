@@ -192,13 +192,11 @@ _Static_assert((int)KONCE_NC_PETNAME_MAX == (int)KONCE_STORE_PETNAME_MAX, "the c
 
 /* The store's keys, their newest addresses, petnames and counts, into the core's cache, once,
  * before the loop serves anything: from then on the send and input paths and the control answers
- * read the cache, never SQLite (docs/STORE.md). */
-static int load_known(void *ctx, const konce_peer_rec *r)
+ * read the cache, never SQLite (docs/STORE.md).  One query for every key and its newest address. */
+static int load_known(void *ctx, const konce_peer_rec *r, const konce_store_addr *newest)
 {
 	struct konce_node *n = ctx;
-	konce_store_addr a;
-	int have = konce_store_addrs(n->store, r->pk, &a, 1) == 1;
-	if (konce_nodecore_known_load(n->core, r->pk, have ? &a.addr : NULL, r->petname) == 0)
+	if (konce_nodecore_known_load(n->core, r->pk, newest ? &newest->addr : NULL, r->petname) == 0)
 		konce_nodecore_known_load_counts(n->core, r->pk, r->handshakes, r->failures, r->last_seen,
 						 r->rtt_us);
 	return 0;
@@ -301,7 +299,7 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 		return e;
 	}
-	if (n->store && konce_store_peers_each(n->store, 0, load_known, n) < 0)
+	if (n->store && konce_store_peers_each_newest(n->store, 0, load_known, n) < 0)
 		node_log(n, KONCE_LOG_WARN, "cannot read the known peers from the presence store");
 	if (node_groups_start(n)) {
 		snprintf(err, errlen, "out of memory");

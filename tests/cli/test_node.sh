@@ -207,11 +207,11 @@ unset "pid[E]"
 stop A TERM
 stop B TERM
 
-# restart A: same identity, and it remembers B with its petname
+# restart A: same identity, and it remembers B with its petname and its address (the start-time load)
 start A
 [[ $(field A "public key") == "$KA" ]] || fail "A has a new key after a restart"
 run 0 peers --json -s "$tmp/A.sock"
-jqt ".peers[] | select(.public_key == \"$KB\") | .petname == \"bob\" and .state == \"known\""
+jqt ".peers[] | select(.public_key == \"$KB\") | .petname == \"bob\" and .state == \"known\" and .address == \"$PB\""
 run 0 status --json -s "$tmp/A.sock"
 jqt '.peers_known >= 1'
 stop A INT
