@@ -22,8 +22,8 @@
 
 #include "consensus/cgroup.h"
 #include "store/store_int.h"
+#include "tests/unit/store_dir.h"
 
-static char dir[64], dbpath[128], err[512];
 static const uint8_t GID[16] = "group-store-test";
 static uint8_t K[4][32];
 static const uint8_t ZERO[32];
@@ -31,10 +31,8 @@ static const uint8_t ZERO[32];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/konce-gstore-XXXXXX");
-	if (!mkdtemp(dir))
+	if (store_dir_make("gstore"))
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/peers.db", dir);
 	for (unsigned i = 0; i < 4; i++)
 		memset(K[i], 0x10 * (i + 1), 32);
 	return 0;
@@ -43,16 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
-
-static konce_store *open_store(void)
-{
-	konce_store *st;
-	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
-	return st;
+	return store_dir_remove();
 }
 
 static konce_cw_entry entry(uint64_t nonce, const char *text)
@@ -460,18 +449,6 @@ static void test_replay(void **state)
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(konce_store_group_replay(st, G2, UINT64_MAX, on_snap, on_entry, &r), -ENODATA);
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
-}
-
-static int in_child(int (*fn)(void))
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fn());
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
 /* A full disk during a flush: a clear error, the records stay queued, nothing is half-written,
