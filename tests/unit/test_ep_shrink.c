@@ -138,6 +138,17 @@ static void test_exactly_once_across_shrink(void **state)
 	ep_link_close(&p);
 }
 
+/* The a->b link heals: a's one message gets through and is acked, and a shrinks once idle. */
+static void heal_and_shrink(ep_link *p)
+{
+	p->drop_ab = false;
+	ep_link_run_until(p, p->now + 3000000);
+	assert_int_equal(p->b_msgs, 1);
+	assert_int_equal(p->a_delivered, 1);
+	ep_link_run_until(p, p->now + SHRINK_US + 1000000);
+	assert_int_equal(shrunk(p->a), 1);
+}
+
 /* With a message unacked (the peer unreachable), the sender never shrinks. */
 static void test_no_shrink_with_unacked(void **state)
 {
@@ -150,12 +161,7 @@ static void test_no_shrink_with_unacked(void **state)
 	assert_int_equal(grown(p.a), 1);
 	assert_int_equal(shrunk(p.a), 0);
 	assert_int_equal(p.a_failed, 0);
-	p.drop_ab = false;
-	ep_link_run_until(&p, p.now + 3000000);
-	assert_int_equal(p.b_msgs, 1);
-	assert_int_equal(p.a_delivered, 1);
-	ep_link_run_until(&p, p.now + SHRINK_US + 1000000);
-	assert_int_equal(shrunk(p.a), 1);
+	heal_and_shrink(&p);
 	ep_link_close(&p);
 }
 
@@ -173,12 +179,7 @@ static void test_no_shrink_with_partial(void **state)
 	assert_int_equal(p.b_msgs, 0);
 	assert_int_equal(shrunk(p.b), 0); /* a partial reassembly: not idle */
 	assert_int_equal(shrunk(p.a), 0);
-	p.drop_ab = false;
-	ep_link_run_until(&p, p.now + 3000000);
-	assert_int_equal(p.b_msgs, 1);
-	assert_int_equal(p.a_delivered, 1);
-	ep_link_run_until(&p, p.now + SHRINK_US + 1000000);
-	assert_int_equal(shrunk(p.a), 1);
+	heal_and_shrink(&p);
 	assert_int_equal(shrunk(p.b), 1);
 	assert_int_equal(p.b_msgs, 1);
 	ep_link_close(&p);
