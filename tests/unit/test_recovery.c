@@ -13,6 +13,7 @@
 
 #include "node/transport/recovery.h"
 #include "node/transport/recvtrack.h"
+#include "tests/unit/count_env.h"
 
 #define MS 1000
 
@@ -33,22 +34,6 @@ static void on_lost(void *ctx, const konce_frame_ref *ref)
 	log_t *l = ctx;
 	l->lost[ref->id]++;
 	l->nlost++;
-}
-
-typedef struct counting_env {
-	konce_env env;
-	long live;
-} counting_env;
-
-static void *c_alloc(void *ctx, size_t n)
-{
-	((counting_env *)ctx)->live++;
-	return calloc(1, n);
-}
-static void c_free(void *ctx, void *p)
-{
-	((counting_env *)ctx)->live--;
-	free(p);
 }
 
 /* One packet whose single ref has id = pn (so the log shows which packet was reported). */
@@ -341,8 +326,8 @@ static void test_never_resend_acked(void **state)
 static void test_bounded_store(void **state)
 {
 	(void)state;
-	counting_env ce = {{c_alloc, c_free, NULL, NULL}, 0};
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_recovery r;
 	log_t l = {0};
 	konce_recovery_ops ops = {on_acked, on_lost, &l};
