@@ -540,21 +540,32 @@ static void test_readonly(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+/* A group on st (local name `name`) that K[0] founds alone, persisting through *b; *cfg is its
+ * config. */
+static konce_group *found_alone(konce_store *st, const char *name, konce_store_group_binding *b,
+				konce_group_config *cfg)
+{
+	assert_int_equal(konce_store_group_add(st, GID, name, NULL, 0, NULL, err, sizeof(err)), 0);
+	*b = (konce_store_group_binding){.st = st};
+	memcpy(b->gid, GID, 16);
+	*cfg = (konce_group_config){0};
+	memcpy(cfg->group, GID, 16);
+	memcpy(cfg->self, K[0], 32);
+	konce_store_group_persist(b, &cfg->persist);
+	konce_group *g = konce_group_new(cfg);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	return g;
+}
+
 /* A lone member on the store: nothing is delivered before the flush; killed (its queue lost) and
  * restarted, it resumes with the same view and log, and what it had not flushed is gone. */
 static void test_core_restart(void **state)
 {
 	(void)state;
 	konce_store *st = open_store();
-	assert_int_equal(konce_store_group_add(st, GID, "solo", NULL, 0, NULL, err, sizeof(err)), 0);
-	konce_store_group_binding b = {.st = st};
-	memcpy(b.gid, GID, 16);
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GID, 16);
-	memcpy(cfg.self, K[0], 32);
-	konce_store_group_persist(&b, &cfg.persist);
-	konce_group *g = konce_group_new(&cfg);
-	assert_int_equal(konce_group_create(g, 0), 0);
+	konce_store_group_binding b;
+	konce_group_config cfg;
+	konce_group *g = found_alone(st, "solo", &b, &cfg);
 	konce_group_event ev;
 	for (unsigned i = 0; i < 3; i++)
 		assert_true(konce_group_propose(g, (const uint8_t *)"abc", 3, 1000) > 0);
@@ -660,15 +671,9 @@ static void test_invitations_survive_restart(void **state)
 {
 	(void)state;
 	konce_store *st = open_store();
-	assert_int_equal(konce_store_group_add(st, GID, "inv", NULL, 0, NULL, err, sizeof(err)), 0);
-	konce_store_group_binding b = {.st = st};
-	memcpy(b.gid, GID, 16);
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GID, 16);
-	memcpy(cfg.self, K[0], 32);
-	konce_store_group_persist(&b, &cfg.persist);
-	konce_group *g = konce_group_new(&cfg);
-	assert_int_equal(konce_group_create(g, 0), 0);
+	konce_store_group_binding b;
+	konce_group_config cfg;
+	konce_group *g = found_alone(st, "inv", &b, &cfg);
 	uint8_t s1[32], s2[32], h1[32], h2[32], flag = 0;
 	memset(s1, 0x61, 32);
 	memset(s2, 0x62, 32);
