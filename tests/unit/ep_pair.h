@@ -183,11 +183,12 @@ static inline uint32_t handshake(pair *p, uint32_t *server_conn)
 	return conn;
 }
 
-/* A pair with default configs, connected by handshake(), every event so far taken: the client's
- * conn; *server_conn is the server's. */
-static inline uint32_t connected_pair(pair *p, uint32_t *server_conn)
+/* A pair (configs as make_pair() takes them) connected by handshake(), every event so far taken:
+ * the client's conn; *server_conn is the server's. */
+static inline uint32_t connected_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb,
+				      uint32_t *server_conn)
 {
-	make_pair(p, NULL, NULL);
+	make_pair(p, ca, cb);
 	uint32_t conn = handshake(p, server_conn);
 	drain_events(p->a);
 	drain_events(p->b);
