@@ -26,6 +26,7 @@
 #include "node/core/nodecore.h"
 #include "node/transport/ep_internal.h"
 #include "node/transport/identity.h"
+#include "tests/unit/nc_event.h"
 
 enum { APP = 300, MS = 1000 };
 
@@ -116,11 +117,9 @@ static void drain(struct world *w, int i)
 	konce_nc_datagram dg;
 	konce_nc_note no;
 	while (konce_nodecore_poll_event(sd->c, &ev)) {
-		if (ev.type == KONCE_NC_EV_OUTCOME)
-			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
-		else if (ev.type == KONCE_NC_EV_MESSAGE)
-			ev.handler(ev.handler_ctx, NULL, &ev.msg);
-		else if (ev.peer_event == KONCE_PEER_UP)
+		if (nc_app_event(&ev))
+			continue;
+		if (ev.peer_event == KONCE_PEER_UP)
 			sd->up++;
 		else if (ev.peer_event == KONCE_PEER_DOWN)
 			sd->down++;
