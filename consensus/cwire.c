@@ -154,6 +154,20 @@ static void wr_value(wr *w, const konce_cw_value *v)
 	wr_entries(w, v->count, v->e, KONCE_CW_MAX_LOG);
 }
 
+/* What an encoder wrote into cap bytes: its length, or 0 when it did not fit. */
+static size_t wr_len(const wr *w, size_t cap) { return w->bad ? 0 : cap - w->left; }
+
+/* A parse of len bytes that read a whole item ends here: with used, it says how many bytes the
+ * item took; without, bytes left over are an error. */
+static enum konce_cw_result rd_end(const rd *r, size_t len, size_t *used)
+{
+	if (used)
+		*used = len - r->left;
+	else if (r->left)
+		return KONCE_CW_TRAILING;
+	return KONCE_CW_OK;
+}
+
 size_t konce_cw_entry_size(const konce_cw_entry *e) { return KONCE_CW_ENTRY_HEAD + e->len; }
 
 size_t konce_cw_value_size(const konce_cw_value *v)
@@ -168,7 +182,7 @@ size_t konce_cw_entry_encode(const konce_cw_entry *e, uint8_t *out, size_t cap)
 {
 	wr w = {out, cap, false};
 	wr_entry(&w, e);
-	return w.bad ? 0 : cap - w.left;
+	return wr_len(&w, cap);
 }
 
 enum konce_cw_result konce_cw_entry_parse(konce_cw_entry *e, const uint8_t *b, size_t len, size_t *used)
@@ -176,18 +190,14 @@ enum konce_cw_result konce_cw_entry_parse(konce_cw_entry *e, const uint8_t *b, s
 	rd r = {b, len, false};
 	if (!rd_entry(&r, e))
 		return r.bad ? KONCE_CW_SHORT : KONCE_CW_BAD_FIELD;
-	if (used)
-		*used = len - r.left;
-	else if (r.left)
-		return KONCE_CW_TRAILING;
-	return KONCE_CW_OK;
+	return rd_end(&r, len, used);
 }
 
 size_t konce_cw_value_encode(const konce_cw_value *v, uint8_t *out, size_t cap)
 {
 	wr w = {out, cap, false};
 	wr_value(&w, v);
-	return w.bad ? 0 : cap - w.left;
+	return wr_len(&w, cap);
 }
 
 enum konce_cw_result konce_cw_value_parse(konce_cw_value *v, const uint8_t *b, size_t len, size_t *used)
@@ -195,11 +205,7 @@ enum konce_cw_result konce_cw_value_parse(konce_cw_value *v, const uint8_t *b, s
 	rd r = {b, len, false};
 	if (!rd_value(&r, v))
 		return r.bad ? KONCE_CW_SHORT : KONCE_CW_BAD_FIELD;
-	if (used)
-		*used = len - r.left;
-	else if (r.left)
-		return KONCE_CW_TRAILING;
-	return KONCE_CW_OK;
+	return rd_end(&r, len, used);
 }
 
 enum konce_cw_result konce_cw_snapcore_parse(konce_cw_invite *inv, unsigned *count, const uint8_t *b, size_t len,
@@ -222,11 +228,7 @@ enum konce_cw_result konce_cw_snapcore_parse(konce_cw_invite *inv, unsigned *cou
 		inv[i].used = u == 1;
 	}
 	*count = n;
-	if (used)
-		*used = len - r.left;
-	else if (r.left)
-		return KONCE_CW_TRAILING;
-	return KONCE_CW_OK;
+	return rd_end(&r, len, used);
 }
 
 size_t konce_cw_snapcore_encode(const konce_cw_invite *inv, unsigned count, uint8_t *out, size_t cap)
@@ -240,7 +242,7 @@ size_t konce_cw_snapcore_encode(const konce_cw_invite *inv, unsigned count, uint
 		wr_be(&w, inv[i].expires, 8);
 		wr_be(&w, inv[i].used ? 1 : 0, 1);
 	}
-	return w.bad ? 0 : cap - w.left;
+	return wr_len(&w, cap);
 }
 
 /* A SNAP chunk's place: within a snapshot of at most KONCE_CW_SNAP_MAX bytes, at a chunk boundary,
@@ -462,7 +464,7 @@ size_t konce_cw_encode(const konce_cw_msg *m, uint8_t *out, size_t cap)
 {
 	wr w = {out, cap, false};
 	wr_msg(&w, m);
-	return w.bad ? 0 : cap - w.left;
+	return wr_len(&w, cap);
 }
 
 size_t konce_cw_msg_size(const konce_cw_msg *m)

@@ -99,6 +99,27 @@ int konce_args_split_peer(const char *arg, char peer[KONCE_ARGS_PEER_MAX], char 
 	return 0;
 }
 
+int konce_args_peer_addr(const char *cmd, const char *arg, char peer[KONCE_ARGS_PEER_MAX],
+			 char group[KONCE_KEY_TEXT_LEN + 1], const char *addr_arg, char *addr, size_t addrlen)
+{
+	const char *at;
+	if (konce_args_split_peer(arg, peer, group, &at) || at) {
+		fprintf(stderr, "konce %s: bad key text '%s': PEER[+GROUP] is a key or a petname, and a group key "
+				"(no @HOST:PORT: see --addr)\n", cmd, arg);
+		return KONCE_EXIT_USAGE;
+	}
+	int status = konce_args_check_peer(cmd, peer);
+	if (status || !addr_arg)
+		return status;
+	char err[512];
+	int r = konce_args_resolve(addr_arg, addr, addrlen, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "konce %s: --addr: %s\n", cmd, err);
+		return r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
+	}
+	return 0;
+}
+
 int konce_args_resolve(const char *text, char *out, size_t outlen, char *err, size_t errlen)
 {
 	char host[256];

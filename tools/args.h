@@ -24,6 +24,12 @@ enum { KONCE_ARGS_PEER_MAX = 256 }; /* a petname is at most 64 bytes, a key 43 *
 int konce_args_split_peer(const char *arg, char peer[KONCE_ARGS_PEER_MAX], char group[KONCE_KEY_TEXT_LEN + 1],
 			  const char **hostport);
 
+/* Command cmd's PEER[+GROUP] argument arg (no @HOST:PORT) split into peer and group and checked,
+ * and its --addr value addr_arg (or NULL: addr is left alone) resolved into addr: 0, or the exit
+ * status after saying on stderr what is wrong. */
+int konce_args_peer_addr(const char *cmd, const char *arg, char peer[KONCE_ARGS_PEER_MAX],
+			 char group[KONCE_KEY_TEXT_LEN + 1], const char *addr_arg, char *addr, size_t addrlen);
+
 /* "HOST:PORT" or "[IPv6]:PORT" -> numeric "IP:PORT" / "[IP]:PORT" via getaddrinfo.  HOST may be a
  * name.  0, or -EINVAL (malformed), -EHOSTUNREACH (name does not resolve) with err set. */
 int konce_args_resolve(const char *text, char *out, size_t outlen, char *err, size_t errlen);

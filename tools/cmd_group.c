@@ -288,6 +288,47 @@ static void print_status(json_t *g)
 	}
 }
 
+/* The options of `konce group`, before and after the subcommand's operands. */
+struct group_args {
+	struct konce_ctl_opts o;
+	const char *addr, *name, *file;
+	long long expires, wait_s, timeout_s;
+	bool follow;
+};
+
+/* Takes option ch (with optarg): -1 to go on, else the exit code to end with. */
+static int group_opt(struct group_args *a, int ch)
+{
+	switch (ch) {
+	case 'e':
+		if ((a->expires = duration(optarg)) < 0) {
+			fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
+			return KONCE_EXIT_USAGE;
+		}
+		break;
+	case 'w':
+		if ((a->wait_s = duration(optarg)) < 0) {
+			fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
+			return KONCE_EXIT_USAGE;
+		}
+		break;
+	case 't':
+		if ((a->timeout_s = join_timeout(optarg)) < 0)
+			return KONCE_EXIT_USAGE;
+		break;
+	case 'a': a->addr = optarg; break;
+	case 'n': a->name = optarg; break;
+	case 'f': a->file = optarg; break;
+	case 'F': a->follow = true; break;
+	case 'j': a->o.json = true; break;
+	case 's': a->o.control = optarg; break;
+	case 'c': a->o.config = optarg; break;
+	case 'h': usage(stdout); return KONCE_EXIT_OK;
+	default: usage(stderr); return KONCE_EXIT_USAGE;
+	}
+	return -1;
+}
+
 int konce_cmd_group(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -298,40 +339,13 @@ int konce_cmd_group(int argc, char **argv)
 		{"control", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
-	struct konce_ctl_opts o = {0};
-	const char *addr = NULL, *name = NULL, *file = NULL;
-	long long expires = 0, wait_s = 10, timeout_s = 0;
-	bool follow = false;
+	struct group_args a = {.wait_s = 10};
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+f:s:c:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'e':
-			if ((expires = duration(optarg)) < 0) {
-				fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
-				return KONCE_EXIT_USAGE;
-			}
-			break;
-		case 'w':
-			if ((wait_s = duration(optarg)) < 0) {
-				fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
-				return KONCE_EXIT_USAGE;
-			}
-			break;
-		case 't':
-			if ((timeout_s = join_timeout(optarg)) < 0)
-				return KONCE_EXIT_USAGE;
-			break;
-		case 'a': addr = optarg; break;
-		case 'n': name = optarg; break;
-		case 'f': file = optarg; break;
-		case 'F': follow = true; break;
-		case 'j': o.json = true; break;
-		case 's': o.control = optarg; break;
-		case 'c': o.config = optarg; break;
-		case 'h': usage(stdout); return KONCE_EXIT_OK;
-		default: usage(stderr); return KONCE_EXIT_USAGE;
-		}
+		int rc = group_opt(&a, ch);
+		if (rc >= 0)
+			return rc;
 		/* options may follow the subcommand and its operands: getopt stops at the first operand
 		 * ("+"), so the rest is parsed again below */
 	}
@@ -349,36 +363,10 @@ int konce_cmd_group(int argc, char **argv)
 				sub[k] = argv[i + k - 1];
 			optind = 1;
 			while ((ch = getopt_long(sub_argc, sub, "+f:s:c:h", longopts, NULL)) != -1) {
-				switch (ch) {
-				case 'e':
-					if ((expires = duration(optarg)) < 0) {
-						fprintf(stderr, "konce group: bad duration '%s' (e.g. 3600, 90m, 2h, 7d)\n", optarg);
-						free(sub);
-						return KONCE_EXIT_USAGE;
-					}
-					break;
-				case 'w':
-					if ((wait_s = duration(optarg)) < 0) {
-						fprintf(stderr, "konce group: bad duration '%s' (e.g. 10, 30s, 2m)\n", optarg);
-						free(sub);
-						return KONCE_EXIT_USAGE;
-					}
-					break;
-				case 't':
-					if ((timeout_s = join_timeout(optarg)) < 0) {
-						free(sub);
-						return KONCE_EXIT_USAGE;
-					}
-					break;
-				case 'a': addr = optarg; break;
-				case 'n': name = optarg; break;
-				case 'f': file = optarg; break;
-				case 'F': follow = true; break;
-				case 'j': o.json = true; break;
-				case 's': o.control = optarg; break;
-				case 'c': o.config = optarg; break;
-				case 'h': usage(stdout); free(sub); return KONCE_EXIT_OK;
-				default: usage(stderr); free(sub); return KONCE_EXIT_USAGE;
+				int rc = group_opt(&a, ch);
+				if (rc >= 0) {
+					free(sub);
+					return rc;
 				}
 			}
 			for (int k = optind; k < sub_argc; k++)
@@ -414,21 +402,21 @@ int konce_cmd_group(int argc, char **argv)
 		return KONCE_EXIT_USAGE;
 	}
 	if (want == -1) /* propose GROUP TEXT, or GROUP --file F */
-		want = file ? 1 : 2;
+		want = a.file ? 1 : 2;
 	if (nops - 1 != want) {
 		fprintf(stderr, "konce group %s: expected %d operand%s\n", sub, want, want == 1 ? "" : "s");
 		usage(stderr);
 		return KONCE_EXIT_USAGE;
 	}
-	if (timeout_s && strcmp(sub, "join")) {
+	if (a.timeout_s && strcmp(sub, "join")) {
 		fprintf(stderr, "konce group %s: --timeout applies to join only\n", sub);
 		return KONCE_EXIT_USAGE;
 	}
 	const char *g = nops > 1 ? ops[1] : NULL;
 	if (!strcmp(sub, "log"))
-		return do_log(&o, g, follow);
+		return do_log(&a.o, g, a.follow);
 	if (!strcmp(sub, "invite"))
-		return do_invite(&o, g, expires ? (long long)time(NULL) + expires : 0, addr, wait_s);
+		return do_invite(&a.o, g, a.expires ? (long long)time(NULL) + a.expires : 0, a.addr, a.wait_s);
 
 	json_t *req = json_pack("{s:s}", "cmd", "group.list");
 	char cmd[32];
@@ -438,17 +426,17 @@ int konce_cmd_group(int argc, char **argv)
 		json_object_set_new(req, "name", json_string(g));
 	} else if (!strcmp(sub, "join")) {
 		json_object_set_new(req, "token", json_string(g));
-		if (timeout_s)
-			json_object_set_new(req, "timeout", json_integer(timeout_s));
-		if (name)
-			json_object_set_new(req, "name", json_string(name));
+		if (a.timeout_s)
+			json_object_set_new(req, "timeout", json_integer(a.timeout_s));
+		if (a.name)
+			json_object_set_new(req, "name", json_string(a.name));
 	} else if (g) {
 		json_object_set_new(req, "group", json_string(g));
 	}
 	if (!strcmp(sub, "propose")) {
-		if (file) {
+		if (a.file) {
 			char hex[2 * KONCE_GROUP_DECISION_MAX + 3];
-			if (read_file(file, hex, sizeof hex)) {
+			if (read_file(a.file, hex, sizeof hex)) {
 				json_decref(req);
 				return KONCE_EXIT_FAIL;
 			}
@@ -464,10 +452,10 @@ int konce_cmd_group(int argc, char **argv)
 		}
 	}
 	int status;
-	json_t *r = konce_ctl_cli_request("group", &o, req, 10000, &status);
+	json_t *r = konce_ctl_cli_request("group", &a.o, req, 10000, &status);
 	if (!r)
 		return status;
-	if (o.json) {
+	if (a.o.json) {
 		status = konce_ctl_print_json("group", r);
 		json_decref(r);
 		return status;

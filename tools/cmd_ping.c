@@ -124,21 +124,8 @@ int konce_cmd_ping(int argc, char **argv)
 	}
 	/* PEER[+GROUP]: a limited-circulation server's group key rides along (konce connect) */
 	char peer[KONCE_ARGS_PEER_MAX], group[KONCE_KEY_TEXT_LEN + 1];
-	const char *at;
-	if (konce_args_split_peer(argv[optind], peer, group, &at) || at) {
-		fprintf(stderr, "konce ping: bad key text '%s': PEER[+GROUP] is a key or a petname, and a group key "
-				"(no @HOST:PORT: see --addr)\n", argv[optind]);
-		return KONCE_EXIT_USAGE;
-	}
-	if ((status = konce_args_check_peer("ping", peer)))
+	if ((status = konce_args_peer_addr("ping", argv[optind], peer, group, addr_arg, addr, sizeof(addr))))
 		return status;
-	if (addr_arg) {
-		int r = konce_args_resolve(addr_arg, addr, sizeof(addr), err, sizeof(err));
-		if (r) {
-			fprintf(stderr, "konce ping: --addr: %s\n", err);
-			return r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
-		}
-	}
 
 	struct konce_ctl ctl;
 	if ((status = konce_ctl_cli_open(&ctl, "ping", &o)))

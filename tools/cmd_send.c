@@ -147,22 +147,9 @@ int konce_cmd_send(int argc, char **argv)
 	}
 	/* PEER[+GROUP]: a limited-circulation server's group key rides along (konce connect) */
 	char peer[KONCE_ARGS_PEER_MAX], group[KONCE_KEY_TEXT_LEN + 1];
-	const char *at;
-	if (konce_args_split_peer(argv[optind], peer, group, &at) || at) {
-		fprintf(stderr, "konce send: bad key text '%s': PEER[+GROUP] is a key or a petname, and a group key "
-				"(no @HOST:PORT: see --addr)\n", argv[optind]);
-		return KONCE_EXIT_USAGE;
-	}
-	if ((status = konce_args_check_peer("send", peer)))
+	char addr[128];
+	if ((status = konce_args_peer_addr("send", argv[optind], peer, group, addr_arg, addr, sizeof(addr))))
 		return status;
-	char addr[128], err[512];
-	if (addr_arg) {
-		int r = konce_args_resolve(addr_arg, addr, sizeof(addr), err, sizeof(err));
-		if (r) {
-			fprintf(stderr, "konce send: --addr: %s\n", err);
-			return r == -EINVAL ? KONCE_EXIT_USAGE : KONCE_EXIT_FAIL;
-		}
-	}
 	json_t *req;
 	if (file && strcmp(file, "-")) {
 		/* a file of any content up to a message's size: the node reads it itself (it runs as the same

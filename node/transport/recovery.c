@@ -104,6 +104,22 @@ static void retire(konce_recovery *r, konce_sent_packet *s)
 		r->oldest++;
 }
 
+/* s is lost: counted into res, its frames handed back (on_lost) and its slot freed. */
+static void declare_lost(konce_recovery *r, konce_sent_packet *s, konce_loss_result *res)
+{
+	res->nlost++;
+	res->nlost_big += r->big_bytes && s->bytes > r->big_bytes;
+	if (s->in_flight) {
+		res->lost_bytes += s->bytes;
+		if (s->time_sent > res->largest_lost_sent)
+			res->largest_lost_sent = s->time_sent;
+	}
+	for (uint8_t i = 0; i < s->nrefs; i++)
+		if (r->ops.on_lost)
+			r->ops.on_lost(r->ops.ctx, &s->refs[i]);
+	retire(r, s);
+}
+
 /* RFC 9002 section 7.6: the period whose loss, with no ack in between, is persistent congestion. */
 static uint64_t persistent_duration(const konce_recovery *r)
 {
@@ -139,13 +155,6 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 			run_start = 0;
 			continue;
 		}
-		res->nlost++;
-		res->nlost_big += r->big_bytes && s->bytes > r->big_bytes;
-		if (s->in_flight) {
-			res->lost_bytes += s->bytes;
-			if (s->time_sent > res->largest_lost_sent)
-				res->largest_lost_sent = s->time_sent;
-		}
 		if (s->ack_eliciting && r->first_rtt_sample && s->time_sent > r->first_rtt_sample) {
 			if (run_start == 0 || run_last_pn + 1 != pn)
 				run_start = s->time_sent;
@@ -162,10 +171,7 @@ static void detect_lost(konce_recovery *r, uint64_t now, konce_loss_result *res)
 		l->bytes = s->in_flight ? s->bytes : 0;
 		l->nrefs = s->nrefs;
 		memcpy(l->refs, s->refs, s->nrefs * sizeof(s->refs[0]));
-		for (uint8_t i = 0; i < s->nrefs; i++)
-			if (r->ops.on_lost)
-				r->ops.on_lost(r->ops.ctx, &s->refs[i]);
-		retire(r, s);
+		declare_lost(r, s, res);
 	}
 }
 
@@ -300,18 +306,8 @@ void konce_recovery_evict(konce_recovery *r, uint64_t pn, konce_loss_result *res
 		konce_sent_packet *s = find(r, r->oldest); /* occupied: retire() keeps oldest on one */
 		if (!s)
 			break;
-		res->nlost++;
-		res->nlost_big += r->big_bytes && s->bytes > r->big_bytes;
-		if (s->in_flight) {
-			res->lost_bytes += s->bytes;
-			if (s->time_sent > res->largest_lost_sent)
-				res->largest_lost_sent = s->time_sent;
-		}
 		/* not remembered as a loss: a late ack of it says nothing about reordering */
-		for (uint8_t i = 0; i < s->nrefs; i++)
-			if (r->ops.on_lost)
-				r->ops.on_lost(r->ops.ctx, &s->refs[i]);
-		retire(r, s);
+		declare_lost(r, s, res);
 	}
 }
 

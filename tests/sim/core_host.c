@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "tests/unit/nc_event.h"
+
 int core_host_add(sim *s, sim_nat *nat, const char *ip, uint16_t port, const sim_host_ops *ops, void *ctx,
 		  sim_host **h, konce_identity **id)
 {
@@ -31,19 +33,7 @@ uint64_t core_host_pow_cost(const konce_ep *ep, uint64_t *seen, uint64_t us_per_
 	return d * us_per_hash;
 }
 
-bool core_host_app_event(const konce_nc_event *ev)
-{
-	switch (ev->type) {
-	case KONCE_NC_EV_OUTCOME:
-		ev->fn(ev->ctx, ev->outcome, ev->reason, ev->data, ev->len);
-		return true;
-	case KONCE_NC_EV_MESSAGE:
-		ev->handler(ev->handler_ctx, NULL, &ev->msg);
-		return true;
-	default:
-		return false;
-	}
-}
+bool core_host_app_event(const konce_nc_event *ev) { return nc_app_event(ev); }
 
 bool core_host_drain(konce_nodecore *core, const core_host_sink *sink, uint64_t now)
 {

@@ -63,3 +63,24 @@ int mpair_send(mpair *p, tnode *n, const void *msg, size_t len, unsigned klass, 
 	tnode_flush(n, sim_now(p->s));
 	return r;
 }
+
+bool mpair_tally(mpair_outcomes *o, bool at_a, const konce_ep_event *ev)
+{
+	switch (ev->type) {
+	case KONCE_EV_MSG_DELIVERED:
+		if (at_a)
+			o->delivered_a++;
+		else
+			o->delivered_b++;
+		return true;
+	case KONCE_EV_MSG_FAILED:
+		o->failed++;
+		return true;
+	case KONCE_EV_CLOSED:
+	case KONCE_EV_FAILED:
+		o->closed++;
+		return true;
+	default:
+		return false;
+	}
+}

@@ -30,6 +30,14 @@ int mpair_init(mpair *p, sim *s, const sim_link_cfg *link, const konce_ep_config
 	       const konce_ep_config *cfg_b);
 /* Frees both endpoints (not the sim). */
 void mpair_free(mpair *p);
+/* What a test tallies of the message outcomes and the session's end, per side. */
+typedef struct mpair_outcomes {
+	unsigned delivered_a, delivered_b; /* MSG_DELIVERED at A, at B */
+	unsigned failed;                   /* MSG_FAILED at either */
+	unsigned closed;                   /* CLOSED or FAILED (the session) at either */
+} mpair_outcomes;
+/* Tallies ev (seen at A when at_a, else at B) into o if it is one of those; true if it was. */
+bool mpair_tally(mpair_outcomes *o, bool at_a, const konce_ep_event *ev);
 /* konce_ep_msg_send on n (A or B) over its conn to the other, then flushes n. */
 int mpair_send(mpair *p, tnode *n, const void *msg, size_t len, unsigned klass, uint64_t *id);
 

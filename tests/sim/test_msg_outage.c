@@ -42,7 +42,8 @@ static const char REPLY[] = "the whole message arrived";
 
 typedef struct fx {
 	mpair p;
-	unsigned at_b, at_a, bad, delivered_a, delivered_b, failed, closed, reply_err;
+	mpair_outcomes o;
+	unsigned at_b, at_a, bad, reply_err;
 	bool reset, probed_at_reset;
 	uint64_t t_at_b, t_at_a;
 } fx;
@@ -75,20 +76,8 @@ static void on_event(mpair *p, tnode *n, const konce_ep_event *ev, uint64_t now)
 							  &id) != 0;
 		}
 		break;
-	case KONCE_EV_MSG_DELIVERED:
-		if (is_a)
-			f->delivered_a++;
-		else
-			f->delivered_b++;
-		break;
-	case KONCE_EV_MSG_FAILED:
-		f->failed++;
-		break;
-	case KONCE_EV_CLOSED:
-	case KONCE_EV_FAILED:
-		f->closed++;
-		break;
 	default:
+		mpair_tally(&f->o, is_a, ev);
 		break;
 	}
 }
@@ -125,7 +114,7 @@ static void restore(void *ctx, uint64_t now)
 static bool no_reply(void *ctx)
 {
 	fx *f = ctx;
-	return (f->at_a == 0 || f->delivered_b == 0) && f->failed + f->closed == 0;
+	return (f->at_a == 0 || f->o.delivered_b == 0) && f->o.failed + f->o.closed == 0;
 }
 
 /* The scenario of the header; with reset, both sides are told at the end of the outage that the
@@ -149,15 +138,15 @@ static void outage_run(fx *f, uint64_t seed, bool reset, uint64_t *t_cut)
 	sim_at(s, *t_cut, cut, f);
 	sim_at(s, *t_cut + OUTAGE_US, restore, f);
 	SIM_ASSERT_EQ(s, sim_run_while(s, no_reply, f, sim_now(s) + 120 * SIM_SEC), 0);
-	SIM_ASSERT_EQ(s, f->failed + f->closed + f->bad + f->reply_err, 0);
+	SIM_ASSERT_EQ(s, f->o.failed + f->o.closed + f->bad + f->reply_err, 0);
 	SIM_ASSERT_EQ(s, f->at_b, 1);
 	SIM_ASSERT_EQ(s, f->at_a, 1);
 	SIM_ASSERT(s, f->t_at_b > *t_cut + OUTAGE_US); /* the outage really cut the transfer */
-	SIM_ASSERT_EQ(s, f->delivered_b, 1);
+	SIM_ASSERT_EQ(s, f->o.delivered_b, 1);
 	/* A's own message is acknowledged too, and the session stays up */
 	sim_run_for(s, 2 * SIM_SEC);
-	SIM_ASSERT_EQ(s, f->delivered_a, 1);
-	SIM_ASSERT_EQ(s, f->failed + f->closed, 0);
+	SIM_ASSERT_EQ(s, f->o.delivered_a, 1);
+	SIM_ASSERT_EQ(s, f->o.failed + f->o.closed, 0);
 	mpair_free(&f->p);
 	sim_free(s);
 }
@@ -295,13 +284,13 @@ static void test_path_reset_probes_at_once(void **state)
 static bool b_undelivered(void *ctx)
 {
 	fx *f = ctx;
-	return f->at_a == 0 && f->failed + f->closed == 0;
+	return f->at_a == 0 && f->o.failed + f->o.closed == 0;
 }
 
 static bool a_undelivered(void *ctx)
 {
 	fx *f = ctx;
-	return f->delivered_a == 0 && f->failed + f->closed == 0;
+	return f->o.delivered_a == 0 && f->o.failed + f->o.closed == 0;
 }
 
 static void cut_b_to_a(void *ctx, uint64_t now)
@@ -331,16 +320,16 @@ static void test_message_after_one_way_outage(void **state)
 		sim_at(s, t_cut, cut_b_to_a, &f);
 		sim_at(s, t_cut + 3 * SIM_SEC, restore, &f);
 		SIM_ASSERT_EQ(s, sim_run_while(s, a_undelivered, &f, sim_now(s) + 60 * SIM_SEC), 0);
-		SIM_ASSERT_EQ(s, f.delivered_a, 1);
+		SIM_ASSERT_EQ(s, f.o.delivered_a, 1);
 		SIM_ASSERT_EQ(s, f.at_b, 1);
 		uint64_t t_send = sim_now(s);
 		SIM_ASSERT_EQ(s, mpair_send(&f.p, &f.p.b, REPLY, sizeof REPLY, 0, &id), 0);
 		SIM_ASSERT_EQ(s, sim_run_while(s, b_undelivered, &f, sim_now(s) + 60 * SIM_SEC), 0);
-		SIM_ASSERT_EQ(s, f.failed + f.closed + f.bad, 0);
+		SIM_ASSERT_EQ(s, f.o.failed + f.o.closed + f.bad, 0);
 		SIM_ASSERT_EQ(s, f.at_a, 1);
 		sim_run_for(s, 2 * SIM_SEC);
-		SIM_ASSERT_EQ(s, f.delivered_b, 1);
-		SIM_ASSERT_EQ(s, f.failed + f.closed, 0);
+		SIM_ASSERT_EQ(s, f.o.delivered_b, 1);
+		SIM_ASSERT_EQ(s, f.o.failed + f.o.closed, 0);
 		printf("  seed %llu: A's message acknowledged %.1f s after the cut, B's message at A %.1f s after it was sent\n",
 		       (unsigned long long)seed, (double)(t_send - t_cut) / SIM_SEC,
 		       (double)(f.t_at_a - t_send) / SIM_SEC);

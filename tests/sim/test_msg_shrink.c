@@ -25,7 +25,8 @@ static const size_t a_len[A_MSGS] = {200, 4000, 60000}, b_len[B_MSGS] = {100, 90
 typedef struct fx {
 	mpair p;
 	unsigned got_a[ROUNDS][B_MSGS], got_b[ROUNDS][A_MSGS];
-	unsigned delivered_a, delivered_b, failed, closed, bad;
+	mpair_outcomes o;
+	unsigned bad;
 } fx;
 
 /* byte k of message (round, idx) of a side: the receiver checks every byte */
@@ -61,20 +62,8 @@ static void on_event(mpair *p, tnode *n, const konce_ep_event *ev, uint64_t now)
 			f->got_b[round][idx]++;
 		break;
 	}
-	case KONCE_EV_MSG_DELIVERED:
-		if (at_a)
-			f->delivered_a++;
-		else
-			f->delivered_b++;
-		break;
-	case KONCE_EV_MSG_FAILED:
-		f->failed++;
-		break;
-	case KONCE_EV_CLOSED:
-	case KONCE_EV_FAILED:
-		f->closed++;
-		break;
 	default:
+		mpair_tally(&f->o, at_a, ev);
 		break;
 	}
 }
@@ -95,7 +84,7 @@ static unsigned want_a, want_b; /* deliveries the round waits for */
 static bool round_busy(void *ctx)
 {
 	fx *f = ctx;
-	return (f->delivered_a < want_a || f->delivered_b < want_b) && f->failed + f->closed + f->bad == 0;
+	return (f->o.delivered_a < want_a || f->o.delivered_b < want_b) && f->o.failed + f->o.closed + f->bad == 0;
 }
 
 static void test_shrink_under_loss(void **state)
@@ -121,9 +110,9 @@ static void test_shrink_under_loss(void **state)
 			want_a += A_MSGS;
 			want_b += B_MSGS;
 			SIM_ASSERT_EQ(s, sim_run_while(s, round_busy, &f, sim_now(s) + 60 * SIM_SEC), 0);
-			SIM_ASSERT_EQ(s, f.failed + f.closed + f.bad, 0);
-			SIM_ASSERT_EQ(s, f.delivered_a, want_a);
-			SIM_ASSERT_EQ(s, f.delivered_b, want_b);
+			SIM_ASSERT_EQ(s, f.o.failed + f.o.closed + f.bad, 0);
+			SIM_ASSERT_EQ(s, f.o.delivered_a, want_a);
+			SIM_ASSERT_EQ(s, f.o.delivered_b, want_b);
 			if (r > 0) {
 				/* the previous quiet spell shrank both: this round grew them again */
 				SIM_ASSERT(s, ca->channels_grown > grown_a);

@@ -33,6 +33,7 @@
 #include "node/transport/path.h"
 #include "tests/sim/node_harness.h"
 #include "tests/sim/sim.h"
+#include "tests/sim/numbered.h"
 
 enum { PORT = 7807, EVE_PORT = 4444, KLASS = 300, RUN_MS = 12000, NMSG = RUN_MS / 100 + 10, SAMPLE_MS = 5 };
 
@@ -54,16 +55,7 @@ typedef struct world {
 	bool have_rebound;
 } world;
 
-static int msg_no(const konce_message *m, char who)
-{
-	char t[32];
-	int k;
-	if (m->len >= sizeof t || m->len < 1 || m->data[0] != (uint8_t)who)
-		return -1;
-	memcpy(t, m->data, m->len);
-	t[m->len] = 0;
-	return sscanf(t, "%*c %d", &k) == 1 && k >= 0 && k <= NMSG ? k : -1;
-}
+static int msg_no(const konce_message *m, char who) { return numbered_msg(m->data, m->len, who, 0, NMSG); }
 
 static void at_a(void *ctx, konce_node *node, const konce_message *m)
 {

@@ -41,6 +41,7 @@
 #include "node/transport/hs_packets.h"
 #include "node/transport/load.h"
 #include "node/transport/pow.h"
+#include "tests/sim/hs_forge.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/node_harness.h"
 
@@ -118,43 +119,6 @@ struct world {
 
 static unsigned sec_of(uint64_t t) { return (unsigned)(t / SIM_SEC); }
 
-static void rand_bytes(sim *s, uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t r = sim_rand(s);
-		memcpy(p + i, &r, n - i < 8 ? n - i : 8);
-	}
-}
-
-static size_t make_hello(world *w, uint8_t out[KONCE_HELLO_SIZE])
-{
-	konce_hello h;
-	memset(&h, 0, sizeof h);
-	h.versions = w->v1;
-	h.client_time = sim_now(w->s) / 1000;
-	rand_bytes(w->s, h.client_cid, sizeof h.client_cid);
-	return konce_hello_build(out, &h);
-}
-
-static size_t make_initiate(world *w, uint8_t *pkt, const konce_cookie_msg *c, size_t len)
-{
-	konce_initiate in;
-	memset(&in, 0, sizeof in);
-	in.version = c->version;
-	memcpy(in.client_cid, c->client_cid, KONCE_WIRE_CID);
-	in.client_time = c->client_time;
-	in.challenge = c->challenge;
-	in.server_time = c->server_time;
-	in.pow_bits = c->pow_bits;
-	in.key_id = c->key_id;
-	in.versions = w->v1;
-	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
-	rand_bytes(w->s, in.client_epk, sizeof in.client_epk);
-	konce_initiate_build_head(pkt, &in);
-	rand_bytes(w->s, pkt + KONCE_INIT_BOX1, len - KONCE_INIT_BOX1);
-	return len;
-}
-
 static bool flooding(uint64_t now)
 {
 	return now >= FLOOD_START_S * SIM_SEC && now < (uint64_t)(FLOOD_START_S + FLOOD_S) * SIM_SEC;
@@ -197,7 +161,7 @@ static uint64_t att_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_
 	assert_non_null(j);
 	j->w = w;
 	j->from = aa->h;
-	j->len = make_initiate(w, j->pkt, &c, 300);
+	j->len = forge_initiate(w->s, &w->v1, j->pkt, &c, 300);
 	assert_int_equal(konce_pow_solve(j->pkt, j->len, KONCE_INIT_POW_NONCE, c.pow_bits, sim_rand(w->s), 0, NULL), 0);
 	w->att_paid[sec_of(done) <= RUN_S ? sec_of(done) : RUN_S]++;
 	w->att_bits_sum += c.pow_bits;
@@ -221,7 +185,7 @@ static void att_timer(void *ctx, uint64_t now)
 		uint8_t h[KONCE_HELLO_SIZE];
 		a->outstanding++;
 		att_addr *aa = &a->addr[a->next++ % a->naddr];
-		sim_send(w->s, aa->h, PORT, &w->srv_addr, h, make_hello(w, h));
+		sim_send(w->s, aa->h, PORT, &w->srv_addr, h, forge_hello(w->s, &w->v1, h));
 	}
 	sim_timer_set(w->s, a->clock, now + SIM_MS);
 }
@@ -235,23 +199,23 @@ static void spoof_one(world *w)
 	size_t n;
 	konce_addr from;
 	uint8_t ip[4];
-	rand_bytes(s, ip, 4);
+	sim_rand_bytes(s, ip, 4);
 	ip[0] = (uint8_t)(100 + ip[0] % 90); /* 100.x .. 189.x: no host lives there */
 	konce_addr_from_v4(&from, ip, (uint16_t)(1024 + sim_rand_below(s, 60000)));
 	uint64_t kind = sim_rand_below(s, 4);
 	if (kind < 2 && w->nharvest) { /* a real cookie, from the wrong address */
 		uint64_t k = w->nharvest < HARVEST ? w->nharvest : HARVEST;
-		n = make_initiate(w, p, &w->harvest[(w->nharvest - 1 - sim_rand_below(s, k)) % HARVEST], 300);
+		n = forge_initiate(w->s, &w->v1, p, &w->harvest[(w->nharvest - 1 - sim_rand_below(s, k)) % HARVEST], 300);
 	} else if (kind == 2) { /* a cookie from the future */
 		konce_cookie_msg f;
 		memset(&f, 0, sizeof f);
 		f.version = KONCE_VERSION_1;
 		f.server_time = sim_now(s) / 1000 + 1 + sim_rand_below(s, 1u << 30);
 		f.challenge = sim_rand(s);
-		n = make_initiate(w, p, &f, 300);
+		n = forge_initiate(w->s, &w->v1, p, &f, 300);
 	} else {
 		n = 1 + sim_rand_below(s, KONCE_WIRE_MAX_DATAGRAM);
-		rand_bytes(s, p, n);
+		sim_rand_bytes(s, p, n);
 		p[0] = KONCE_PKT_INITIATE;
 	}
 	sim_send_spoofed(s, w->spoof, &from, &w->srv_addr, p, n);

@@ -28,6 +28,7 @@
 
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
+#include "tests/sim/numbered.h"
 
 enum { PORT = 7807, EVE_PORT = 4444, RUN_MS = 12000, NMSG = RUN_MS / 100 + 10 };
 
@@ -49,16 +50,7 @@ typedef struct world {
 	uint64_t copies, relayed, srv_to_eve_bytes;
 } world;
 
-static int msg_no(const konce_ep_event *ev, char who)
-{
-	char t[32];
-	int k;
-	if (ev->len >= sizeof t || ev->len < 1 || ev->data[0] != (uint8_t)who)
-		return -1;
-	memcpy(t, ev->data, ev->len);
-	t[ev->len] = 0;
-	return sscanf(t, "%*c %d", &k) == 1 && k > 0 && k <= NMSG ? k : -1;
-}
+static int msg_no(const konce_ep_event *ev, char who) { return numbered_msg(ev->data, ev->len, who, 1, NMSG); }
 
 static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 {

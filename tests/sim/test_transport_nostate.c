@@ -32,6 +32,7 @@
 
 #include "node/transport/hs_packets.h"
 #include "node/transport/pow.h"
+#include "tests/sim/hs_forge.h"
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
 
@@ -76,19 +77,11 @@ struct world {
 	konce_versions v1;
 };
 
-static void rand_bytes(sim *s, uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t r = sim_rand(s);
-		memcpy(p + i, &r, n - i < 8 ? n - i : 8);
-	}
-}
-
 static konce_addr rand_source(sim *s)
 {
 	konce_addr a;
 	uint8_t ip[16];
-	rand_bytes(s, ip, sizeof ip);
+	sim_rand_bytes(s, ip, sizeof ip);
 	if (sim_rand_below(s, 4)) {
 		ip[0] = (uint8_t)(1 + sim_rand_below(s, 222)); /* keep clear of the test's own ranges */
 		if (ip[0] == 198 || ip[0] == 203 || ip[0] == 10)
@@ -104,36 +97,12 @@ static konce_addr rand_source(sim *s)
 
 static size_t make_hello(world *w, uint8_t out[KONCE_HELLO_SIZE], bool bad_version)
 {
-	konce_hello h;
-	memset(&h, 0, sizeof h);
-	h.versions = w->v1;
+	konce_versions v = w->v1;
 	if (bad_version) {
-		uint16_t v = 0x7777;
-		konce_versions_set(&h.versions, &v, 1);
+		uint16_t only = 0x7777;
+		konce_versions_set(&v, &only, 1);
 	}
-	h.client_time = sim_now(w->s) / 1000;
-	rand_bytes(w->s, h.client_cid, sizeof h.client_cid);
-	return konce_hello_build(out, &h);
-}
-
-/* A well-formed INITIATE echoing cookie c, with random keys and boxes, len bytes long. */
-static size_t make_initiate(world *w, uint8_t *pkt, const konce_cookie_msg *c, size_t len)
-{
-	konce_initiate in;
-	memset(&in, 0, sizeof in);
-	in.version = c->version;
-	memcpy(in.client_cid, c->client_cid, KONCE_WIRE_CID);
-	in.client_time = c->client_time;
-	in.challenge = c->challenge;
-	in.server_time = c->server_time;
-	in.pow_bits = c->pow_bits;
-	in.key_id = c->key_id;
-	in.versions = w->v1;
-	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
-	rand_bytes(w->s, in.client_epk, sizeof in.client_epk);
-	konce_initiate_build_head(pkt, &in);
-	rand_bytes(w->s, pkt + KONCE_INIT_BOX1, len - KONCE_INIT_BOX1);
-	return len;
+	return forge_hello(w->s, &v, out);
 }
 
 /* ---- the server's books: bytes in and out per address ------------------------------------- */
@@ -198,7 +167,7 @@ static uint64_t over_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	if (c.pow_bits == 0)
 		return 0;
 	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
-	size_t n = make_initiate(w, p, &c, 300);
+	size_t n = forge_initiate(w->s, &w->v1, p, &c, 300);
 	for (uint64_t nonce = sim_rand(w->s);; nonce++) {
 		wire_put64(p + KONCE_INIT_POW_NONCE, nonce);
 		if (!konce_pow_check(p, n, c.pow_bits))
@@ -225,7 +194,7 @@ static uint64_t pay_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_
 		return 0;
 	}
 	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
-	size_t n = make_initiate(w, p, &c, 300);
+	size_t n = forge_initiate(w->s, &w->v1, p, &c, 300);
 	assert_int_equal(konce_pow_solve(p, n, KONCE_INIT_POW_NONCE, c.pow_bits, sim_rand(w->s), 0, NULL), 0);
 	sim_send(w->s, r->h, r->port, from, p, n);
 	w->k_paid++;
@@ -270,11 +239,11 @@ static void spoof_initiate(world *w)
 	uint64_t kind = sim_rand_below(s, 100);
 	if (kind < 35) {
 		n = 1 + sim_rand_below(s, KONCE_WIRE_MAX_DATAGRAM);
-		rand_bytes(s, p, n);
+		sim_rand_bytes(s, p, n);
 		p[0] = KONCE_PKT_INITIATE;
 		w->k_garbage++;
 	} else if (kind < 65 && (c = harvested(w, 0, 5 * SIM_SEC))) {
-		n = make_initiate(w, p, &c->c, 232 + sim_rand_below(s, 900));
+		n = forge_initiate(w->s, &w->v1, p, &c->c, 232 + sim_rand_below(s, 900));
 		if (sim_rand_below(s, 2)) { /* from O's own address, one MAC bit flipped */
 			from = w->over.addr;
 			p[KONCE_INIT_MAC + sim_rand_below(s, KONCE_WIRE_MAC)] ^= (uint8_t)(1u << sim_rand_below(s, 8));
@@ -283,7 +252,7 @@ static void spoof_initiate(world *w)
 	} else if (kind < 80) {
 		c = harvested(w, (KONCE_COOKIE_LIFETIME_MS + 500) * SIM_MS, UINT64_MAX);
 		if (c) { /* a genuine cookie, at its own address, too old */
-			n = make_initiate(w, p, &c->c, 300);
+			n = forge_initiate(w->s, &w->v1, p, &c->c, 300);
 			from = w->over.addr;
 		} else { /* a server time from the future */
 			konce_cookie_msg f;
@@ -291,7 +260,7 @@ static void spoof_initiate(world *w)
 			f.version = KONCE_VERSION_1;
 			f.server_time = sim_now(s) / 1000 + 1000 + sim_rand_below(s, 1u << 30);
 			f.challenge = sim_rand(s);
-			n = make_initiate(w, p, &f, 300);
+			n = forge_initiate(w->s, &w->v1, p, &f, 300);
 		}
 		w->k_stale++;
 	} else {

@@ -26,6 +26,7 @@
 
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
+#include "tests/sim/numbered.h"
 
 enum { PORT = 7807, RUN_MS = 13000, NMSG = RUN_MS / 100 + 10, NFLUSH = 2 };
 
@@ -63,16 +64,7 @@ typedef struct world {
 	sim_host *eve;
 } world;
 
-static int msg_no(const konce_ep_event *ev, char who)
-{
-	char t[32];
-	int k;
-	if (ev->len >= sizeof t || ev->len < 1 || ev->data[0] != (uint8_t)who)
-		return -1;
-	memcpy(t, ev->data, ev->len);
-	t[ev->len] = 0;
-	return sscanf(t, "%*c %d", &k) == 1 && k > 0 && k <= NMSG ? k : -1;
-}
+static int msg_no(const konce_ep_event *ev, char who) { return numbered_msg(ev->data, ev->len, who, 1, NMSG); }
 
 static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 {

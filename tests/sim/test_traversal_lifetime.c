@@ -143,6 +143,21 @@ static void client_timer(void *ctx, uint64_t now)
 	client_arm(c);
 }
 
+/* The rendezvous's socket and the client's two bound, the lifetime service and the client's
+ * lifetime core made, and the client's first timer run at 0. */
+static void start(struct rdv *r, struct client *c)
+{
+	sim_host_bind(r->h, RDV_PORT);
+	sim_host_bind(c->h, MAIN_PORT);
+	sim_host_bind(c->h, PROBE_PORT);
+	c->rdv = sim_host_addr(r->h, RDV_PORT);
+	konce_lifesrv_cfg sc = {.env = sim_host_env(r->h), .queue = 64};
+	assert_int_equal(konce_lifesrv_new(&r->ls, &sc), 0);
+	konce_lifetime_cfg lc = {.env = sim_host_env(c->h)};
+	assert_int_equal(konce_lifetime_new(&c->l, &lc, 0), 0);
+	client_timer(c, 0);
+}
+
 static const sim_host_ops client_ops = {client_recv, client_timer, NULL};
 
 struct summary {
@@ -166,15 +181,7 @@ static void run_one(uint64_t seed, uint64_t timeout_s, unsigned variant, struct 
 	c.h = sim_host_add_behind(s, nat, "10.0.0.2", &client_ops, &c);
 	assert_non_null(r.h);
 	assert_non_null(c.h);
-	sim_host_bind(r.h, RDV_PORT);
-	sim_host_bind(c.h, MAIN_PORT);
-	sim_host_bind(c.h, PROBE_PORT);
-	c.rdv = sim_host_addr(r.h, RDV_PORT);
-	konce_lifesrv_cfg sc = {.env = sim_host_env(r.h), .queue = 64};
-	assert_int_equal(konce_lifesrv_new(&r.ls, &sc), 0);
-	konce_lifetime_cfg lc = {.env = sim_host_env(c.h)};
-	assert_int_equal(konce_lifetime_new(&c.l, &lc, 0), 0);
-	client_timer(&c, 0);
+	start(&r, &c);
 	sim_run_until(s, c.run_end);
 
 	konce_lifetime_status st;
@@ -238,15 +245,7 @@ static void test_timeout_shrinks(void **state)
 		struct client c = {.s = s, .nat = nat, .run_end = 4 * 3600 * SEC};
 		r.h = sim_host_add(s, "192.0.2.1", &rdv_ops, &r);
 		c.h = sim_host_add_behind(s, nat, "10.0.0.2", &client_ops, &c);
-		sim_host_bind(r.h, RDV_PORT);
-		sim_host_bind(c.h, MAIN_PORT);
-		sim_host_bind(c.h, PROBE_PORT);
-		c.rdv = sim_host_addr(r.h, RDV_PORT);
-		konce_lifesrv_cfg sc = {.env = sim_host_env(r.h), .queue = 64};
-		assert_int_equal(konce_lifesrv_new(&r.ls, &sc), 0);
-		konce_lifetime_cfg lc = {.env = sim_host_env(c.h)};
-		assert_int_equal(konce_lifetime_new(&c.l, &lc, 0), 0);
-		client_timer(&c, 0);
+		start(&r, &c);
 		sim_run_until(s, 3600 * SEC);
 		konce_lifetime_status st;
 		konce_lifetime_status_get(c.l, &st);

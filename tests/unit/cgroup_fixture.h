@@ -175,6 +175,26 @@ FIX konce_cw_entry invite_entry(const uint8_t *origin, const uint8_t h[32], uint
 				.data = b};
 }
 
+/* B, the coordinator of abc(), proposes log entry 1 at epoch 1: an invitation by hash h, expiring
+ * at `expires`; what g's input said of it at now. */
+FIX int propose_invite(konce_group *g, const uint8_t h[32], uint64_t expires, uint64_t now)
+{
+	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0);
+	p.first = 1;
+	p.count = 1;
+	p.e[0] = invite_entry(B, h, expires);
+	return input(g, B, &p, now);
+}
+
+/* The coordinator's JOIN_ASK at epoch 1, committed up to commit: may key, holding secret, join? */
+FIX konce_cw_msg join_ask(uint64_t commit, const uint8_t *key, const uint8_t *secret)
+{
+	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, commit);
+	ask.key = key;
+	ask.secret = secret;
+	return ask;
+}
+
 FIX konce_cw_entry entry(const uint8_t *origin, uint64_t nonce, const char *text)
 {
 	return (konce_cw_entry){.kind = KONCE_CW_E_APP, .origin = origin, .nonce = nonce, .len = (uint16_t)strlen(text),

@@ -1,5 +1,5 @@
 /* ep_pair.h - two endpoints wired back to back in-process (no simulator), for test_endpoint.c,
- * test_ep_session.c and test_ep_server.c: make_pair()/free_pair() (a counting env each, so
+ * test_ep_session.c, test_ep_server.c and the rigs of ep_link.h: make_pair()/free_pair() (a counting env each, so
  * free_pair() proves every allocation was freed), pump() to deliver everything queued until quiet,
  * and handshake(), which connects a to b and checks every step and verdict on the way.
  * Include it after <cmocka.h>: the helpers assert. */
@@ -29,13 +29,23 @@ typedef struct pair {
 	uint8_t server_saw_pk[KONCE_WIRE_KEY]; /* handshake(): the key b's ESTABLISHED showed for a */
 	enum konce_ep_verdict b_verdict; /* pump(): what b's konce_ep_input() said of the latest datagram */
 	konce_ep_rx b_rx;
+	/* for the rigs built on this one (ep_link.h) */
+	uint64_t round_us; /* the link's delay: each round of datagrams arrives this much later */
+	uint32_t ca, cb;   /* the session at a and at b */
+	unsigned a_msgs, b_msgs, a_delivered, b_delivered, a_failed;
+	bool drop_ab, drop_ba; /* the link drops everything that way */
+	unsigned pass_ab;      /* while drop_ab: let this many more a->b datagrams through */
+	uint8_t last_b_msg[8]; /* the first bytes of the latest message b got */
 } pair;
 
-static inline void make_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb)
+/* Both endpoints at 1 s, their counting envs seeded seed_a and seed_b; ca and cb (or NULL) give
+ * all of each config but env and identity. */
+static inline void make_pair_seeded(pair *p, const konce_ep_config *ca, const konce_ep_config *cb, unsigned seed_a,
+				    unsigned seed_b)
 {
 	memset(p, 0, sizeof *p);
-	test_env_init(&p->tenv_a, 1);
-	test_env_init(&p->tenv_b, 2);
+	test_env_init(&p->tenv_a, seed_a);
+	test_env_init(&p->tenv_b, seed_b);
 	assert_int_equal(konce_identity_generate(&p->id_a, &p->tenv_a.env), 0);
 	assert_int_equal(konce_identity_generate(&p->id_b, &p->tenv_b.env), 0);
 	konce_ep_config a = ca ? *ca : (konce_ep_config){0}, b = cb ? *cb : (konce_ep_config){0};
@@ -48,6 +58,11 @@ static inline void make_pair(pair *p, const konce_ep_config *ca, const konce_ep_
 	assert_int_equal(konce_ep_new(&p->b, &b, p->now), 0);
 	assert_int_equal(konce_addr_parse(&p->addr_a, "192.0.2.1:1000"), 0);
 	assert_int_equal(konce_addr_parse(&p->addr_b, "198.51.100.2:7807"), 0);
+}
+
+static inline void make_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb)
+{
+	make_pair_seeded(p, ca, cb, 1, 2);
 }
 
 static inline void free_pair(pair *p)
@@ -165,6 +180,18 @@ static inline uint32_t handshake(pair *p, uint32_t *server_conn)
 	assert_memory_equal(ev.data, "hi!", 3);
 	/* four one-way trips of 10 ms: the reply to the first message arrives at 2 RTT */
 	assert_int_equal(p->now - start, 2 * 20000);
+	return conn;
+}
+
+/* A pair (configs as make_pair() takes them) connected by handshake(), every event so far taken:
+ * the client's conn; *server_conn is the server's. */
+static inline uint32_t connected_pair(pair *p, const konce_ep_config *ca, const konce_ep_config *cb,
+				      uint32_t *server_conn)
+{
+	make_pair(p, ca, cb);
+	uint32_t conn = handshake(p, server_conn);
+	drain_events(p->a);
+	drain_events(p->b);
 	return conn;
 }
 

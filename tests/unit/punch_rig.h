@@ -68,6 +68,23 @@ static inline void run_to(rig *r, uint64_t t)
 	r->now = t;
 }
 
+/* Key self (low or high) introduced to peer with the rig's intro, started at 0 (its probes begin
+ * at 50 ms). */
+static inline void rig_start(rig *r, const uint8_t *self, const uint8_t *peer)
+{
+	rig_init(r, self, peer);
+	konce_punch_start(r->p, &r->in, 0);
+}
+
+/* Started, and the peer's ack of our first probe to its reflexive candidate (cand[1]) arrives at
+ * 60 ms: that pair is verified. */
+static inline void rig_verified(rig *r, const uint8_t *self, const uint8_t *peer)
+{
+	rig_start(r, self, peer);
+	run_to(r, 60 * MS);
+	konce_punch_input(r->p, 0, &r->cand[1].addr, true, 77, 1, r->now);
+}
+
 static inline bool next_event(rig *r, enum konce_punch_ev_type type)
 {
 	konce_punch_event e;

@@ -6,6 +6,7 @@
 #define KONCE_TEST_RDV_RIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nat/rendezvous.h"
@@ -86,6 +87,23 @@ static inline void do_register(rig *g, uint8_t k, const konce_addr *from, uint64
 	m = reg_msg(k, a.stamp);
 	feed(g, &m, from, a.stamp + rtt);
 	assert_true(out(g, &a, &to, buf));
+}
+
+/* A rig (cfg, or NULL for the defaults) with the peers asked for registered at 1 s, each with a
+ * 20 ms RTT, in this order: key byte 1 at a = 198.51.100.1:4000, 2 at b = 198.51.100.2:5000, 3 at
+ * c = 198.51.100.3:6000.  A NULL address leaves that peer out. */
+static inline void rig_peers(rig *g, const konce_rendezvous_cfg *cfg, konce_addr *a, konce_addr *b, konce_addr *c)
+{
+	rig_init(g, cfg);
+	konce_addr *at[3] = {a, b, c};
+	for (unsigned i = 0; i < 3; i++) {
+		if (!at[i])
+			continue;
+		char s[32];
+		snprintf(s, sizeof s, "198.51.100.%u:%u", i + 1, 4000 + 1000 * i);
+		*at[i] = addr(s);
+		do_register(g, (uint8_t)(i + 1), at[i], SEC, 20 * MS);
+	}
 }
 
 /* Consent: the target (key byte k, at `at`) gets an INTRO_OFFER naming the requester and nothing

@@ -67,6 +67,30 @@ static void start(konce_cc *cc, path *p, uint64_t bw)
 	assert_int_equal(cc->u.bbr.mode, KONCE_BBR_STARTUP);
 }
 
+/* Started on a 20 Mbit/s path (BDP 100 kB) and past STARTUP: 30 clean round trips. */
+static void steady(konce_cc *cc, path *p)
+{
+	start(cc, p, 2500000);
+	for (int i = 0; i < 30; i++)
+		round_trip(cc, p, 0);
+}
+
+/* Lossy round trips from a full queue (5 losses each) until one falls in an UP phase, the only
+ * phase a lossy round bounds, and sets inflight_hi (at most 40). */
+static void lossy_probe(konce_cc *cc, path *p)
+{
+	for (int i = 0; i < 40 && cc->u.bbr.inflight_hi == UINT64_MAX; i++)
+		queued_round_trip(cc, p, 5);
+}
+
+/* PROBE_BW's window on the 20 Mbit/s path: 2 BDP + 3 mss, and the ack aggregation these acks (a
+ * window's at one instant) show, at most 20 ms at bw. */
+static void assert_probe_bw_window(const konce_cc *cc)
+{
+	assert_true(konce_cc_cwnd(cc) > 2 * bdp(2500000) + 3 * MSS);
+	assert_true(konce_cc_cwnd(cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
+}
+
 static void test_startup_to_probe_bw(void **state)
 {
 	(void)state;
@@ -86,10 +110,8 @@ static void test_startup_to_probe_bw(void **state)
 	for (int i = 0; i < 20; i++)
 		round_trip(&cc, &p, 0);
 	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_PROBE_BW);
-	/* window 2 BDP + 3 mss, and the ack aggregation these acks (a window's at one instant) show,
-	 * at most 20 ms at bw; pacing gain x bw, 1% under */
-	assert_true(konce_cc_cwnd(&cc) > 2 * bdp(2500000) + 3 * MSS);
-	assert_true(konce_cc_cwnd(&cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
+	assert_probe_bw_window(&cc);
+	/* pacing gain x bw, 1% under */
 	uint64_t gain[] = {125, 75, 100};
 	unsigned g = cc.u.bbr.cycle < 2 ? cc.u.bbr.cycle : 2;
 	assert_int_equal(konce_cc_pacing_rate(&cc, RTT), 2500000 * gain[g] / 100 * 99 / 100);
@@ -103,9 +125,7 @@ static void test_random_loss_below_threshold(void **state)
 	(void)state;
 	konce_cc cc;
 	path p;
-	start(&cc, &p, 2500000);
-	for (int i = 0; i < 30; i++)
-		round_trip(&cc, &p, 0);
+	steady(&cc, &p);
 	uint64_t w = konce_cc_cwnd(&cc);
 	for (int i = 0; i < 100; i++) {
 		unsigned n = round_trip(&cc, &p, 1); /* 1 of ~90: 1.1% */
@@ -126,12 +146,8 @@ static void test_lossy_probe_bounds_inflight(void **state)
 	(void)state;
 	konce_cc cc;
 	path p;
-	start(&cc, &p, 2500000);
-	for (int i = 0; i < 30; i++)
-		round_trip(&cc, &p, 0);
-	/* until a lossy round falls in an UP phase (the only phase a lossy round bounds) */
-	for (int i = 0; i < 40 && cc.u.bbr.inflight_hi == UINT64_MAX; i++)
-		queued_round_trip(&cc, &p, 5);
+	steady(&cc, &p);
+	lossy_probe(&cc, &p);
 	assert_true(cc.u.bbr.lossy_rounds > 0);
 	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
 	assert_true(cc.u.bbr.inflight_hi >= bdp(2500000) * 125 / 100);
@@ -152,19 +168,15 @@ static void test_spurious_loss_undoes_cut(void **state)
 	(void)state;
 	konce_cc cc;
 	path p;
-	start(&cc, &p, 2500000);
-	for (int i = 0; i < 30; i++)
-		round_trip(&cc, &p, 0);
-	for (int i = 0; i < 40 && cc.u.bbr.inflight_hi == UINT64_MAX; i++)
-		queued_round_trip(&cc, &p, 5);
+	steady(&cc, &p);
+	lossy_probe(&cc, &p);
 	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
 	/* the cut round's 5 losses were late packets: without them it was not lossy */
 	konce_cc_on_spurious(&cc, 5 * MSS, p.t);
 	assert_int_equal(cc.u.bbr.inflight_hi, UINT64_MAX);
 	assert_int_equal(cc.u.bbr.undone_cuts, 1);
 	/* the next cut's losses are real: two rounds later, spurious ones no longer undo it */
-	for (int i = 0; i < 40 && cc.u.bbr.inflight_hi == UINT64_MAX; i++)
-		queued_round_trip(&cc, &p, 5);
+	lossy_probe(&cc, &p);
 	assert_true(cc.u.bbr.inflight_hi != UINT64_MAX);
 	uint64_t hi = cc.u.bbr.inflight_hi;
 	round_trip(&cc, &p, 0);
@@ -184,9 +196,7 @@ static void test_random_loss_without_queue(void **state)
 	(void)state;
 	konce_cc cc;
 	path p;
-	start(&cc, &p, 2500000);
-	for (int i = 0; i < 30; i++)
-		round_trip(&cc, &p, 0);
+	steady(&cc, &p);
 	uint64_t w = konce_cc_cwnd(&cc);
 	for (int i = 0; i < 100; i++)
 		round_trip(&cc, &p, 5);
@@ -248,9 +258,7 @@ static void test_probe_rtt(void **state)
 	(void)state;
 	konce_cc cc;
 	path p;
-	start(&cc, &p, 2500000);
-	for (int i = 0; i < 30; i++)
-		round_trip(&cc, &p, 0);
+	steady(&cc, &p);
 	uint64_t w = konce_cc_cwnd(&cc);
 	p.rtt = RTT + 5 * MS; /* a standing queue: the samples never reach min_rtt again */
 	int rounds = 0;
@@ -279,9 +287,7 @@ static void test_persistent_congestion_restarts(void **state)
 	(void)state;
 	konce_cc cc;
 	path p;
-	start(&cc, &p, 2500000);
-	for (int i = 0; i < 30; i++)
-		round_trip(&cc, &p, 0);
+	steady(&cc, &p);
 	konce_cc_on_sent(&cc, 10 * MSS, p.t);
 	konce_cc_on_loss(&cc, 10 * MSS, p.t, p.t + 1000 * MS);
 	konce_cc_on_persistent_congestion(&cc, p.t + 1000 * MS);
@@ -293,8 +299,7 @@ static void test_persistent_congestion_restarts(void **state)
 	for (int i = 0; i < 30; i++)
 		round_trip(&cc, &p, 0);
 	assert_int_equal(cc.u.bbr.bw, 2500000);
-	assert_true(konce_cc_cwnd(&cc) > 2 * bdp(2500000) + 3 * MSS);
-	assert_true(konce_cc_cwnd(&cc) <= 2 * bdp(2500000) + 3 * MSS + 2500000 / 50);
+	assert_probe_bw_window(&cc);
 }
 
 static void test_by_name(void **state)

@@ -12,19 +12,10 @@
 
 #include "node/transport/ep_internal.h"
 #include "node/transport/identity.h"
-#include "testenv.h"
+#include "tests/unit/ep_pair.h"
 
-typedef struct pair {
-	test_env tenv_a, tenv_b;
-	konce_identity *id_a, *id_b;
-	konce_ep *a, *b; /* a: client at addr_a, b: server at addr_b */
-	konce_addr addr_a, addr_b;
-	uint64_t now;
-	uint32_t ca, cb;  /* the session at a and at b */
-} pair;
-
-/* Delivers everything queued, both ways, until quiet. */
-static void pump(pair *p)
+/* Delivers everything queued, both ways, until quiet: all of a's to b, and b's that go to a. */
+static void relay(pair *p)
 {
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
@@ -43,46 +34,18 @@ static void pump(pair *p)
 	}
 }
 
-static void drain(konce_ep *ep)
-{
-	konce_ep_event ev;
-	while (konce_ep_poll_event(ep, &ev))
-		;
-}
-
 static void setup(pair *p)
 {
-	memset(p, 0, sizeof *p);
-	test_env_init(&p->tenv_a, 1);
-	test_env_init(&p->tenv_b, 2);
-	assert_int_equal(konce_identity_generate(&p->id_a, &p->tenv_a.env), 0);
-	assert_int_equal(konce_identity_generate(&p->id_b, &p->tenv_b.env), 0);
-	konce_ep_config a = {.env = &p->tenv_a.env, .identity = p->id_a};
-	konce_ep_config b = {.env = &p->tenv_b.env, .identity = p->id_b};
-	p->now = 1000000;
-	assert_int_equal(konce_ep_new(&p->a, &a, p->now), 0);
-	assert_int_equal(konce_ep_new(&p->b, &b, p->now), 0);
-	assert_int_equal(konce_addr_parse(&p->addr_a, "192.0.2.1:1000"), 0);
-	assert_int_equal(konce_addr_parse(&p->addr_b, "198.51.100.2:7807"), 0);
+	make_pair(p, NULL, NULL);
 	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b, NULL, 0, p->now, &p->ca),
 			 0);
-	pump(p);
+	relay(p);
 	konce_ep_event ev;
 	while (konce_ep_poll_event(p->b, &ev))
 		if (ev.type == KONCE_EV_ESTABLISHED)
 			p->cb = ev.conn;
 	assert_int_not_equal(p->cb, 0);
-	drain(p->a);
-}
-
-static void teardown(pair *p)
-{
-	konce_ep_free(p->a);
-	konce_ep_free(p->b);
-	konce_identity_free(p->id_a);
-	konce_identity_free(p->id_b);
-	assert_int_equal(p->tenv_a.allocs, p->tenv_a.frees);
-	assert_int_equal(p->tenv_b.allocs, p->tenv_b.frees);
+	drain_events(p->a);
 }
 
 /* The epochs of the ids a session answers to now. */
@@ -161,7 +124,7 @@ static void test_same_ids_both_sides(void **state)
 	/* two epochs ahead of what b knows is still answered */
 	assert_true(a_sends_on(&p, 3, d2));
 	assert_int_equal(sb->path.max_epoch, 3);
-	teardown(&p);
+	free_pair(&p);
 }
 
 static void test_window(void **state)
@@ -193,7 +156,7 @@ static void test_window(void **state)
 	assert_int_equal(ids_of(sb, ep), 5);
 	assert_true(answers(sb, 4));
 	assert_true(a_sends_on(&p, 4, NULL));
-	teardown(&p);
+	free_pair(&p);
 }
 
 /* An id never goes to two addresses: the probe gets a fresh epoch, the old path keeps its own. */
@@ -232,8 +195,8 @@ static void test_one_address_per_id(void **state)
 	assert_memory_not_equal(to_old, to_new, KONCE_WIRE_CID);
 	assert_int_equal(sb->path.old_epoch, 0);
 	assert_int_equal(sb->path.probe_epoch, 1);
-	drain(p.b);
-	teardown(&p);
+	drain_events(p.b);
+	free_pair(&p);
 }
 
 int main(void)

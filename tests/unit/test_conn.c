@@ -55,6 +55,24 @@ static void make(side *s, test_env *te, uint64_t max_message)
 	assert_int_equal(konce_conn_new(&s->c, &te->env, &c, &ops, 0), 0);
 }
 
+/* Two sides in one counting env (seeded seed), able to take messages of max_a and max_b bytes. */
+static void open_pair(test_env *te, unsigned seed, side *a, uint64_t max_a, side *b, uint64_t max_b)
+{
+	test_env_init(te, seed);
+	*a = (side){0};
+	*b = (side){0};
+	make(a, te, max_a);
+	make(b, te, max_b);
+}
+
+/* Frees both, and proves every allocation was returned. */
+static void close_pair(test_env *te, side *a, side *b)
+{
+	konce_conn_free(a->c);
+	konce_conn_free(b->c);
+	assert_int_equal(te->allocs, te->frees);
+}
+
 /* Everything `from` has due goes to `to` (10 ms later), packet by packet; returns packets sent.
  * A packet is dropped when drop says so. */
 static unsigned deliver(side *from, side *to, uint64_t *now, bool (*drop)(uint64_t pn))
@@ -89,10 +107,8 @@ static void test_presence_then_channel(void **state)
 {
 	(void)state;
 	test_env te;
-	test_env_init(&te, 1);
-	side a = {0}, b = {0};
-	make(&a, &te, 1 << 20);
-	make(&b, &te, 1 << 20);
+	side a, b;
+	open_pair(&te, 1, &a, 1 << 20, &b, 1 << 20);
 	uint64_t now = 0;
 	static uint8_t msg[20000];
 	/* three short messages to a presence: one packet in flight at a time */
@@ -119,9 +135,7 @@ static void test_presence_then_channel(void **state)
 	/* the receiver sent only acks (and an occasional PING): its ring held only those */
 	assert_true(b.c->acks_tx > 0);
 	assert_int_equal(a.c->cc.bytes_in_flight, a.c->rec.bytes_in_flight);
-	konce_conn_free(a.c);
-	konce_conn_free(b.c);
-	assert_int_equal(te.allocs, te.frees);
+	close_pair(&te, &a, &b);
 }
 
 /* A kept channel (konce_conn_keep_channel): short messages fly together, not one per round trip,
@@ -130,10 +144,8 @@ static void test_kept_channel(void **state)
 {
 	(void)state;
 	test_env te;
-	test_env_init(&te, 1);
-	side a = {0}, b = {0};
-	make(&a, &te, 1 << 20);
-	make(&b, &te, 1 << 20);
+	side a, b;
+	open_pair(&te, 1, &a, 1 << 20, &b, 1 << 20);
 	uint64_t now = 0;
 	static uint8_t msg[900]; /* one fragment each, and no two in one packet */
 	assert_int_equal(konce_frag_count(sizeof msg), 1);
@@ -149,19 +161,15 @@ static void test_kept_channel(void **state)
 	assert_true(a.c->channel); /* all acked, nothing queued: still open */
 	assert_int_equal(a.c->rec.cap, 256);
 	assert_int_equal(konce_conn_keep_channel(a.c), 0); /* again: nothing changes */
-	konce_conn_free(a.c);
-	konce_conn_free(b.c);
-	assert_int_equal(te.allocs, te.frees);
+	close_pair(&te, &a, &b);
 }
 
 static void test_refuse_too_large(void **state)
 {
 	(void)state;
 	test_env te;
-	test_env_init(&te, 2);
-	side a = {0}, b = {0};
-	make(&a, &te, 1 << 20);
-	make(&b, &te, 4096);
+	side a, b;
+	open_pair(&te, 2, &a, 1 << 20, &b, 4096);
 	uint64_t now = 0;
 	static uint8_t msg[10000];
 	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 1, now), 0);
@@ -173,19 +181,15 @@ static void test_refuse_too_large(void **state)
 	assert_int_equal(b.messages, 1);
 	assert_int_equal(b.last_len, 4000);
 	assert_int_equal(b.c->ra.used, 0);
-	konce_conn_free(a.c);
-	konce_conn_free(b.c);
-	assert_int_equal(te.allocs, te.frees);
+	close_pair(&te, &a, &b);
 }
 
 static void test_keepalive_and_timeout(void **state)
 {
 	(void)state;
 	test_env te;
-	test_env_init(&te, 3);
-	side a = {0}, b = {0};
-	make(&a, &te, 1 << 20);
-	make(&b, &te, 1 << 20);
+	side a, b;
+	open_pair(&te, 3, &a, 1 << 20, &b, 1 << 20);
 	uint64_t now = 0;
 	/* wanted and idle: a PING after keepalive_us, and the peer acks it */
 	a.c->wanted = true;
@@ -221,9 +225,7 @@ static void test_keepalive_and_timeout(void **state)
 	assert_false(alive);
 	assert_true(now >= start + 30000 * MS && now <= start + 30200 * MS);
 	assert_true(a.c->probes > 0);
-	konce_conn_free(a.c);
-	konce_conn_free(b.c);
-	assert_int_equal(te.allocs, te.frees);
+	close_pair(&te, &a, &b);
 }
 
 static bool drop_all(uint64_t pn)
@@ -239,10 +241,8 @@ static void test_path_reset(void **state)
 {
 	(void)state;
 	test_env te;
-	test_env_init(&te, 4);
-	side a = {0}, b = {0};
-	make(&a, &te, 1 << 20);
-	make(&b, &te, 1 << 20);
+	side a, b;
+	open_pair(&te, 4, &a, 1 << 20, &b, 1 << 20);
 	uint64_t now = 0;
 	static uint8_t msg[300000];
 	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 1, now), 0);
@@ -280,9 +280,7 @@ static void test_path_reset(void **state)
 	/* nothing outstanding: a reset asks for no probe */
 	konce_conn_path_reset(a.c, now);
 	assert_int_equal(a.c->probes_due, 0);
-	konce_conn_free(a.c);
-	konce_conn_free(b.c);
-	assert_int_equal(te.allocs, te.frees);
+	close_pair(&te, &a, &b);
 }
 
 int main(void)

@@ -309,9 +309,7 @@ static void test_event_backpressure(void **st)
 	p.count = 1;
 	p.e[0] = invite_entry(B, h, 0);
 	assert_int_equal(input(g, B, &p, MSEC / 2), 0);
-	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
-	ask.key = y;
-	ask.secret = secret;
+	konce_cw_msg ask = join_ask(1, y, secret);
 	unsigned taken = 0;
 	uint64_t t = MSEC;
 	for (unsigned k = 0; k < KONCE_GROUP_EV_RING; k++, t += MSEC) {

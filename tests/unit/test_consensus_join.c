@@ -136,14 +136,9 @@ static void test_invite_expiry(void **st)
 	memset(secret, 0x46, 32);
 	memset(y, 0x79, 32);
 	konce_ctoken_secret_hash(h, secret);
-	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
-	p.first = 1;
-	p.count = 1;
-	p.e[0] = invite_entry(B, h, 1000);
-	assert_int_equal(input(g, B, &p, MSEC), 0);
-	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 0);
-	ask.key = y;
-	ask.secret = secret;
+	konce_cw_msg m;
+	assert_int_equal(propose_invite(g, h, 1000, MSEC), 0);
+	konce_cw_msg ask = join_ask(0, y, secret);
 	konce_group_set_wallclock(g, 999); /* not committed yet, in the log, and valid */
 	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
 	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
@@ -330,14 +325,9 @@ static void test_join_vote_and_veto(void **st)
 	uint8_t secret[32], h[32];
 	memset(secret, 0x44, 32);
 	konce_ctoken_secret_hash(h, secret);
-	konce_cw_msg p = hdr(KONCE_CW_PROPOSE, 1, 0), m;
-	p.first = 1;
-	p.count = 1;
-	p.e[0] = invite_entry(B, h, 0);
-	assert_int_equal(input(g, B, &p, MSEC), 0);
-	konce_cw_msg ask = hdr(KONCE_CW_JOIN_ASK, 1, 1);
-	ask.key = X;
-	ask.secret = secret;
+	konce_cw_msg m;
+	assert_int_equal(propose_invite(g, h, 0, MSEC), 0);
+	konce_cw_msg ask = join_ask(1, X, secret);
 	assert_int_equal(input(g, B, &ask, 2 * MSEC), 0);
 	assert_true(find_out(g, KONCE_CW_JOIN_VOTE, B, &m));
 	assert_int_equal(m.flag, 0); /* our policy vetoes X */

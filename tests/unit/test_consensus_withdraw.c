@@ -34,6 +34,31 @@ static unsigned withdraws(konce_group *g, uint8_t final)
 	return n;
 }
 
+/* The next message out: a JOIN_WITHDRAW to `key`. */
+static void expect_withdraw(konce_group *g, const uint8_t *key, konce_cw_msg *m)
+{
+	uint8_t to[32];
+	assert_true(next_out(g, to, m));
+	assert_int_equal(m->type, KONCE_CW_JOIN_WITHDRAW);
+	assert_memory_equal(to, key, 32);
+}
+
+/* The NEWVIEW of epoch 2 that the joiner's members send: {A, B}, or {A, B, Y} admitting Y by its
+ * invitation. */
+static konce_cw_msg view2(bool with_y)
+{
+	static uint8_t keys[2][3][32];
+	uint8_t (*k)[32] = keys[with_y];
+	memcpy(k[0], A, 32);
+	memcpy(k[1], B, 32);
+	memcpy(k[2], Y, 32);
+	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
+	nv.has_value = true;
+	nv.v = (konce_cw_value){.epoch = 2, .n = with_y ? 3 : 2, .keys = &k[0][0], .used_invite = with_y ? H : ZERO,
+				.commit = 0, .first_seq = 1};
+	return nv;
+}
+
 /* The joiner: a deadline set by the host; at it, JOIN_WITHDRAW(PENDING) instead of JOIN; the
  * coordinator's REFUSED(WITHDRAWN) makes it OUT (TIMEDOUT) -- but not before it withdraws. */
 static void test_joiner_withdraws(void **st)
@@ -83,13 +108,7 @@ static void test_joiner_takes_seat(void **st)
 	assert_int_equal(konce_group_join_deadline(g, 1000 * MSEC), 0);
 	run_silent(g, 20 * MSEC, 1000 * MSEC);
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_JOINING);
-	static uint8_t view[3][32];
-	memcpy(view[0], A, 32);
-	memcpy(view[1], B, 32);
-	memcpy(view[2], Y, 32);
-	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
-	nv.has_value = true;
-	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &view[0][0], .used_invite = H, .commit = 0, .first_seq = 1};
+	konce_cw_msg nv = view2(true);
 	assert_int_equal(input(g, B, &nv, 1200 * MSEC), 0);
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
 	assert_int_equal(konce_group_out_reason(g), 0);
@@ -128,10 +147,8 @@ static void test_joiner_gives_up_unanswered(void **st)
 	uint64_t t = (1000 + KONCE_GROUP_WITHDRAW_MS + 100) * MSEC;
 	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 2, 0);
 	assert_int_equal(input(g, A, &hb, t), -EINVAL);
-	assert_true(next_out(g, to, &m));
-	assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
+	expect_withdraw(g, A, &m);
 	assert_int_equal(m.flag, KONCE_CW_WD_OUT);
-	assert_memory_equal(to, A, 32);
 	assert_int_equal(input(g, A, &hb, t + 10 * MSEC), -EINVAL);
 	assert_false(next_out(g, to, &m)); /* rate-limited */
 	assert_int_equal(input(g, A, &hb, t + (KONCE_GROUP_RESEND_MS + 10) * MSEC), -EINVAL);
@@ -141,12 +158,7 @@ static void test_joiner_gives_up_unanswered(void **st)
 	konce_cw_msg rf = hdr(KONCE_CW_REFUSED, 2, 0);
 	rf.flag = KONCE_CW_R_WITHDRAWN;
 	assert_int_equal(input(g, B, &rf, t), -EINVAL);
-	static uint8_t view[2][32];
-	memcpy(view[0], A, 32);
-	memcpy(view[1], B, 32);
-	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
-	nv.has_value = true;
-	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &view[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	konce_cw_msg nv = view2(false);
 	assert_int_equal(input(g, A, &nv, t), -EINVAL);
 	assert_false(next_out(g, to, &m));
 	konce_group_free(g);
@@ -174,46 +186,41 @@ static void test_refused_joiner_answers_view(void **st)
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_OUT);
 	assert_int_equal(konce_group_out_reason(g), KONCE_GROUP_OUT_REFUSED);
 	assert_false(next_out(g, to, &m));
-	static uint8_t without[2][32], with[3][32];
-	memcpy(without[0], A, 32);
-	memcpy(without[1], B, 32);
-	memcpy(with[0], A, 32);
-	memcpy(with[1], B, 32);
-	memcpy(with[2], Y, 32);
-	konce_cw_msg nv = hdr(KONCE_CW_NEWVIEW, 2, 0);
-	nv.has_value = true;
-	nv.v = (konce_cw_value){.epoch = 2, .n = 2, .keys = &without[0][0], .used_invite = ZERO, .commit = 0, .first_seq = 1};
+	konce_cw_msg nv = view2(false);
 	assert_int_equal(input(g, A, &nv, 10 * MSEC), -EINVAL);
 	assert_false(next_out(g, to, &m));
-	nv.v = (konce_cw_value){.epoch = 2, .n = 3, .keys = &with[0][0], .used_invite = H, .commit = 0, .first_seq = 1};
+	nv = view2(true);
 	assert_int_equal(input(g, A, &nv, 20 * MSEC), -EINVAL);
-	assert_true(next_out(g, to, &m));
-	assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
+	expect_withdraw(g, A, &m);
 	assert_int_equal(m.flag, KONCE_CW_WD_OUT);
-	assert_memory_equal(to, A, 32);
 	assert_false(next_out(g, to, &m));
 	konce_cw_msg hb = hdr(KONCE_CW_HEARTBEAT, 2, 0);
 	assert_int_equal(input(g, B, &hb, 30 * MSEC), -EINVAL);
 	assert_false(next_out(g, to, &m)); /* rate-limited */
 	assert_int_equal(input(g, B, &hb, (30 + KONCE_GROUP_RESEND_MS) * MSEC), -EINVAL);
-	assert_true(next_out(g, to, &m));
-	assert_int_equal(m.type, KONCE_CW_JOIN_WITHDRAW);
-	assert_memory_equal(to, B, 32);
+	expect_withdraw(g, B, &m);
 	konce_group_free(g);
+}
+
+/* Y's invitation, as B wrote it, restored into g. */
+static void restore_y_invite(konce_group *g)
+{
+	static uint8_t eb[KONCE_CW_ENTRY_HEAD + KONCE_CW_INVITE_LEN];
+	konce_cw_entry e = invite_entry(B, H, 0);
+	size_t n = konce_cw_entry_encode(&e, eb, sizeof(eb));
+	assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
 }
 
 /* A, the coordinator of {B, A, C} at epoch 1, with Y's invitation. */
 static konce_group *coordinator(store *s)
 {
-	static uint8_t keys[3][32], eb[KONCE_CW_ENTRY_HEAD + KONCE_CW_INVITE_LEN];
+	static uint8_t keys[3][32];
 	memcpy(keys[0], B, 32);
 	memcpy(keys[1], A, 32);
 	memcpy(keys[2], C, 32);
 	konce_group *g = member(s, A, 3, (const uint8_t (*)[32])keys, 0);
 	assert_int_equal(konce_group_coordinator(g), 1);
-	konce_cw_entry e = invite_entry(B, H, 0);
-	size_t n = konce_cw_entry_encode(&e, eb, sizeof(eb));
-	assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
+	restore_y_invite(g);
 	konce_cw_msg m;
 	(void)find_out(g, 0, NULL, &m);
 	return g;
@@ -225,6 +232,25 @@ static bool asks(konce_group *g)
 	return find_out(g, KONCE_CW_JOIN_ASK, NULL, &m);
 }
 
+/* Y's JOIN at t, which the coordinator takes and puts to the vote; the JOIN. */
+static konce_cw_msg y_joins(konce_group *g, uint64_t t)
+{
+	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
+	j.secret = SECRET;
+	assert_int_equal(input(g, Y, &j, t), 0);
+	assert_true(asks(g));
+	return j;
+}
+
+/* A yes to admitting Y. */
+static konce_cw_msg yes_to_y(void)
+{
+	konce_cw_msg v = hdr(KONCE_CW_JOIN_VOTE, 1, 0);
+	v.key = Y;
+	v.flag = KONCE_CW_VOTE_YES;
+	return v;
+}
+
 /* The coordinator: a withdrawal during the vote ends it and is answered; a late JOIN from the
  * joiner is not taken until KONCE_GROUP_WITHDRAW_KEEP_MS has passed; a stranger's withdrawal (an
  * unknown invitation) is not answered. */
@@ -234,10 +260,7 @@ static void test_coordinator_ends_vote(void **st)
 	store s = {0};
 	konce_group *g = coordinator(&s);
 	konce_cw_msg m;
-	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
-	j.secret = SECRET;
-	assert_int_equal(input(g, Y, &j, 10 * MSEC), 0);
-	assert_true(asks(g));
+	konce_cw_msg j = y_joins(g, 10 * MSEC);
 	konce_cw_msg w = hdr(KONCE_CW_JOIN_WITHDRAW, 0, 0);
 	static uint8_t other[32];
 	memset(other, 0x5e, 32);
@@ -249,9 +272,7 @@ static void test_coordinator_ends_vote(void **st)
 	assert_true(find_out(g, KONCE_CW_REFUSED, Y, &m));
 	assert_int_equal(m.flag, KONCE_CW_R_WITHDRAWN);
 	/* The vote is over: a yes arriving now changes nothing. */
-	konce_cw_msg v = hdr(KONCE_CW_JOIN_VOTE, 1, 0);
-	v.key = Y;
-	v.flag = KONCE_CW_VOTE_YES;
+	konce_cw_msg v = yes_to_y();
 	assert_int_equal(input(g, B, &v, 40 * MSEC), 0);
 	assert_int_equal(input(g, C, &v, 40 * MSEC), 0);
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_NORMAL);
@@ -290,13 +311,8 @@ static void test_coordinator_admits_then_removes(void **st)
 	store s = {0};
 	konce_group *g = coordinator(&s);
 	konce_cw_msg m;
-	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0);
-	j.secret = SECRET;
-	assert_int_equal(input(g, Y, &j, 10 * MSEC), 0);
-	assert_true(asks(g));
-	konce_cw_msg v = hdr(KONCE_CW_JOIN_VOTE, 1, 0);
-	v.key = Y;
-	v.flag = KONCE_CW_VOTE_YES;
+	(void)y_joins(g, 10 * MSEC);
+	konce_cw_msg v = yes_to_y();
 	assert_int_equal(input(g, B, &v, 20 * MSEC), 0);
 	assert_int_equal(input(g, C, &v, 20 * MSEC), 0);
 	assert_int_equal(konce_group_state(g), KONCE_GROUP_VIEWCHANGE);
@@ -348,10 +364,7 @@ static void test_member_points_at_view(void **st)
 	(void)st;
 	store s = {0};
 	konce_group *g = abc(&s); /* B coordinates */
-	static uint8_t eb[KONCE_CW_ENTRY_HEAD + KONCE_CW_INVITE_LEN];
-	konce_cw_entry e = invite_entry(B, H, 0);
-	size_t n = konce_cw_entry_encode(&e, eb, sizeof(eb));
-	assert_int_equal(konce_group_restore_invite(g, eb, n), 0);
+	restore_y_invite(g);
 	konce_cw_msg w = hdr(KONCE_CW_JOIN_WITHDRAW, 0, 0), m;
 	w.secret = SECRET;
 	assert_int_equal(input(g, Y, &w, 10 * MSEC), 0);

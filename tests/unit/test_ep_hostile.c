@@ -20,44 +20,8 @@
 #include "node/transport/identity.h"
 #include "node/transport/msgq.h"
 #include "node/base/varint.h"
-#include "testenv.h"
-
-/* An env that counts the bytes handed out and not yet freed (the server's memory). */
-typedef struct bytes_env {
-	konce_env env;
-	uint64_t bytes, peak;
-	test_env rnd;
-} bytes_env;
-
-static void *b_alloc(void *ctx, size_t n)
-{
-	bytes_env *b = ctx;
-	uint64_t *p = calloc(1, n + sizeof(uint64_t));
-	if (!p)
-		return NULL;
-	*p = n;
-	b->bytes += n;
-	if (b->bytes > b->peak)
-		b->peak = b->bytes;
-	return p + 1;
-}
-static void b_free(void *ctx, void *v)
-{
-	uint64_t *p = (uint64_t *)v - 1;
-	((bytes_env *)ctx)->bytes -= *p;
-	free(p);
-}
-static void b_random(void *ctx, uint8_t *buf, size_t n)
-{
-	bytes_env *b = ctx;
-	b->rnd.env.random(b->rnd.env.ctx, buf, n);
-}
-static void bytes_env_init(bytes_env *b, uint8_t seed)
-{
-	memset(b, 0, sizeof *b);
-	test_env_init(&b->rnd, seed);
-	b->env = (konce_env){b_alloc, b_free, b_random, b};
-}
+#include "tests/unit/bytes_env.h"
+#include "tests/unit/testenv.h"
 
 enum { MAXC = 8 };
 

@@ -64,10 +64,7 @@ static void test_lent_slots_stay_taken(void **state)
 	(void)state;
 	pair p;
 	konce_ep_config ca = {.out_ring = RING};
-	make_pair(&p, &ca, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
-	drain_events(p.a);
-	drain_events(p.b);
+	uint32_t sc, cc = connected_pair(&p, &ca, NULL, &sc);
 	struct lent l[RING];
 	uint8_t next = 1;
 
@@ -107,10 +104,7 @@ static void test_copy_poll_while_lending(void **state)
 	(void)state;
 	pair p;
 	konce_ep_config ca = {.out_ring = RING};
-	make_pair(&p, &ca, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
-	drain_events(p.a);
-	drain_events(p.b);
+	uint32_t sc, cc = connected_pair(&p, &ca, NULL, &sc);
 	struct lent l[RING];
 	uint8_t next = 1, buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;

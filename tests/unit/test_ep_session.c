@@ -17,10 +17,7 @@ static void test_garbage_cannot_close(void **state)
 {
 	(void)state;
 	pair p;
-	make_pair(&p, NULL, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
-	drain_events(p.a);
-	drain_events(p.b);
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
 	/* capture one real DATA packet a -> b */
 	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"m", 1, p.now), 0);
@@ -59,10 +56,7 @@ static void test_address_change(void **state)
 {
 	(void)state;
 	pair p;
-	make_pair(&p, NULL, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
-	drain_events(p.a);
-	drain_events(p.b);
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
 	/* the client's NAT mapping changes */
 	konce_addr old = p.addr_a;
 	konce_addr_parse(&p.addr_a, "192.0.2.1:2222");
@@ -247,10 +241,7 @@ static void test_rekey_between_endpoints(void **state)
 {
 	(void)state;
 	pair p;
-	make_pair(&p, NULL, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
-	drain_events(p.a);
-	drain_events(p.b);
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
 	uint8_t late[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t late_len, len;
 	konce_addr to;

@@ -10,34 +10,8 @@
 #include <cmocka.h>
 
 #include "node/transport/frag.h"
-
-typedef struct counting_env {
-	konce_env env;
-	long live;
-} counting_env;
-
-static void *c_alloc(void *ctx, size_t n)
-{
-	((counting_env *)ctx)->live++;
-	return calloc(1, n);
-}
-static void c_free(void *ctx, void *p)
-{
-	((counting_env *)ctx)->live--;
-	free(p);
-}
-static void c_random(void *ctx, uint8_t *b, size_t n)
-{
-	(void)ctx;
-	(void)b;
-	(void)n;
-}
-
-static counting_env cenv(void)
-{
-	counting_env c = {{c_alloc, c_free, c_random, NULL}, 0};
-	return c;
-}
+#include "tests/unit/bytes_env.h"
+#include "tests/unit/count_env.h"
 
 /* Deterministic message content: byte k of message id. */
 static uint8_t content(uint64_t id, uint64_t k) { return (uint8_t)(id * 131 + k * 7 + (k >> 9)); }
@@ -141,8 +115,8 @@ static void check_msg(const konce_reasm_msg *m, uint64_t id, uint64_t total)
 static void test_random_sizes(void **state)
 {
 	(void)state;
-	counting_env ce = cenv();
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_reasm r;
 	konce_reasm_config cfg = {.budget = 8u << 20};
 	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
@@ -250,8 +224,8 @@ static void test_overlap_first_copy_wins(void **state)
 static void test_unaligned_overlaps(void **state)
 {
 	(void)state;
-	counting_env ce = cenv();
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_reasm r;
 	konce_reasm_config cfg = {.budget = 1u << 20};
 	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
@@ -331,8 +305,8 @@ static void test_no_head_of_line_blocking(void **state)
 static void test_budget_and_refusals(void **state)
 {
 	(void)state;
-	counting_env ce = cenv();
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_reasm r;
 	konce_reasm_config cfg = {.budget = 10000, .max_message = 6000, .max_messages = 2};
 	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
@@ -379,39 +353,14 @@ static void test_budget_and_refusals(void **state)
 	assert_int_equal(ce.live, 0);
 }
 
-/* An env that counts the bytes it has handed out and not had back. */
-typedef struct bytes_env {
-	konce_env env;
-	uint64_t bytes, peak;
-} bytes_env;
-
-static void *b_alloc(void *ctx, size_t n)
-{
-	bytes_env *b = ctx;
-	uint64_t *p = calloc(1, n + sizeof(uint64_t));
-	if (!p)
-		return NULL;
-	*p = n;
-	b->bytes += n;
-	if (b->bytes > b->peak)
-		b->peak = b->bytes;
-	return p + 1;
-}
-static void b_free(void *ctx, void *v)
-{
-	uint64_t *p = (uint64_t *)v - 1;
-	((bytes_env *)ctx)->bytes -= *p;
-	free(p);
-}
-
 /* Regression: a first fragment that claims a 16 MiB message used to calloc
  * and charge all of it.  Now only what the fragments touch is allocated and charged: 64 claims of
  * 16 MiB, one fragment each, hold less than 2 MiB, and the full message still reassembles. */
 static void test_charge_touched_memory(void **state)
 {
 	(void)state;
-	bytes_env be = {{b_alloc, b_free, c_random, NULL}, 0, 0};
-	be.env.ctx = &be;
+	bytes_env be;
+	bytes_env_init(&be, 1);
 	const uint64_t total = 16u << 20;
 	konce_reasm r;
 	konce_reasm_config cfg = {.budget = konce_reasm_charge(total), .max_message = total};
@@ -446,8 +395,8 @@ static void test_charge_touched_memory(void **state)
 static void test_pool_fair_share(void **state)
 {
 	(void)state;
-	counting_env ce = cenv();
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_reasm_pool pool = {.budget = 400000};
 	konce_reasm_config cfg = {.budget = 1u << 20, .max_message = 1u << 20, .pool = &pool};
 	konce_reasm a, b;
@@ -504,8 +453,8 @@ static void test_pool_share_per_source(void **state)
 {
 	(void)state;
 	enum { N = 6, BIG = 40000, SMALL = 150000 };
-	counting_env ce = cenv();
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_reasm_pool pool = {.budget = 400000};
 	konce_reasm_config cfg = {.budget = 1u << 21, .max_message = 1u << 20, .pool = &pool};
 	konce_reasm_source hostile = {0}, honest = {0};

@@ -156,6 +156,22 @@ static size_t hello_cookie(net *w, tn *a, tn *b, uint32_t *conn, uint8_t cookie[
 	return len;
 }
 
+/* Floods b's load meter from a's address to 10x its capacity (20) for two periods, so that it
+ * demands 16 bits of everyone, and drops what b answered. */
+static void overload(net *w, tn *a, tn *b)
+{
+	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO}, buf[KONCE_WIRE_MAX_DATAGRAM];
+	for (int period = 0; period < 2; period++) {
+		for (int i = 0; i < 200; i++)
+			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w->now, NULL);
+		w->now += 1000000;
+	}
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(b->ep, buf, &len, &to))
+		;
+}
+
 /* ---- 1. proof of work -------------------------------------------------------------------- */
 
 /* A COOKIE is unauthenticated: whoever answers our HELLO (the server we dial, or anyone on the path)
@@ -192,19 +208,11 @@ static void test_pow_solved_in_slices(void **state)
 	net_init(&w);
 	konce_ep_config ca = {.pow_rate = 200000}, cb = {.capacity = 20};
 	tn *a = add(&w, "192.0.2.1:1000", &ca), *b = add(&w, "198.51.100.2:7807", &cb);
-	/* flood the server's load meter to 10x capacity for two periods: it demands 16 bits of everyone */
-	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
-	for (int period = 0; period < 2; period++) {
-		for (int i = 0; i < 200; i++)
-			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now, NULL);
-		w.now += 1000000;
-	}
+	overload(&w, a, b);
 	assert_int_equal(konce_ep_pow_bits(b->ep, w.now), 16);
 	uint8_t cookie[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
 	konce_addr to;
-	while (konce_ep_poll_datagram(b->ep, buf, &len, &to))
-		;
 	uint32_t conn;
 	len = hello_cookie(&w, a, b, &conn, cookie);
 	assert_int_equal(cookie[KONCE_COOKIE_POW_BITS], 16);
@@ -249,17 +257,10 @@ static void test_pow_solve_outlives_cookie(void **state)
 	net_init(&w);
 	konce_ep_config ca = {.pow_rate = 200000}, cb = {.capacity = 20};
 	tn *a = add(&w, "192.0.2.1:1000", &ca), *b = add(&w, "198.51.100.2:7807", &cb);
-	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
-	for (int period = 0; period < 2; period++) {
-		for (int i = 0; i < 200; i++)
-			konce_ep_input(b->ep, hello, sizeof hello, &a->addr, w.now, NULL);
-		w.now += 1000000;
-	}
+	overload(&w, a, b);
 	uint8_t cookie[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
 	konce_addr to;
-	while (konce_ep_poll_datagram(b->ep, buf, &len, &to))
-		;
 	uint32_t conn;
 	len = hello_cookie(&w, a, b, &conn, cookie);
 	konce_ep_input(a->ep, cookie, len, &b->addr, w.now += 1000, NULL);

@@ -92,6 +92,22 @@ static void give(duo *d, int i, const uint8_t *buf, size_t len)
 	d->verdict[i] = konce_ep_input(d->ep[i], buf, len, &d->addr[!i], d->now, &d->rx[i]);
 }
 
+/* Both sides connect at once and their handshake packets cross, type by type, from HELLO up to
+ * `upto`: each side's packet of that type is taken (b[i], n[i]) and not yet given. */
+static void cross_until(duo *d, uint8_t upto, uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM], size_t n[2])
+{
+	connect_side(d, LO);
+	connect_side(d, HI);
+	for (int t = KONCE_PKT_HELLO;; t++) {
+		for (int i = 0; i < 2; i++)
+			n[i] = take(d, i, (uint8_t)t, b[i]);
+		if (t == upto)
+			break;
+		for (int i = 0; i < 2; i++)
+			give(d, !i, b[i], n[i]);
+	}
+}
+
 /* Side i's queued datagrams: the first of type `type` is returned, the rest are dropped (the
  * reliability layer resends them). */
 static size_t take_drop_rest(duo *d, int i, uint8_t type, uint8_t out[KONCE_WIRE_MAX_DATAGRAM])
@@ -245,18 +261,7 @@ static void test_crossing(void **state)
 	uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM];
 	size_t n[2];
 	make_duo(&d, true);
-	connect_side(&d, LO);
-	connect_side(&d, HI);
-	for (int i = 0; i < 2; i++)
-		n[i] = take(&d, i, KONCE_PKT_HELLO, b[i]);
-	for (int i = 0; i < 2; i++)
-		give(&d, !i, b[i], n[i]);
-	for (int i = 0; i < 2; i++)
-		n[i] = take(&d, i, KONCE_PKT_COOKIE, b[i]);
-	for (int i = 0; i < 2; i++)
-		give(&d, !i, b[i], n[i]);
-	for (int i = 0; i < 2; i++)
-		n[i] = take(&d, i, KONCE_PKT_INITIATE, b[i]);
+	cross_until(&d, KONCE_PKT_INITIATE, b, n);
 	uint64_t allocs = d.env[LO].allocs;
 	give(&d, LO, b[HI], n[HI]);
 	assert_int_equal(C(&d, LO)->simopen_yielded, 1);
@@ -294,16 +299,7 @@ static void test_late_copy_and_retransmits(void **state)
 	uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM], acc[KONCE_WIRE_MAX_DATAGRAM], acc2[KONCE_WIRE_MAX_DATAGRAM];
 	size_t n[2];
 	make_duo(&d, true);
-	connect_side(&d, LO);
-	connect_side(&d, HI);
-	for (int t = KONCE_PKT_HELLO; t <= KONCE_PKT_COOKIE; t++) {
-		for (int i = 0; i < 2; i++)
-			n[i] = take(&d, i, (uint8_t)t, b[i]);
-		for (int i = 0; i < 2; i++)
-			give(&d, !i, b[i], n[i]);
-	}
-	for (int i = 0; i < 2; i++)
-		n[i] = take(&d, i, KONCE_PKT_INITIATE, b[i]);
+	cross_until(&d, KONCE_PKT_INITIATE, b, n);
 	give(&d, HI, b[LO], n[LO]);
 	size_t na = take_drop_rest(&d, HI, KONCE_PKT_ACCEPT, acc);
 	/* LO's INITIATE again (a retransmission): answered from the session, byte for byte */
@@ -332,14 +328,7 @@ static void test_cookie_lost_low(void **state)
 	uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM];
 	size_t n[2];
 	make_duo(&d, true);
-	connect_side(&d, LO);
-	connect_side(&d, HI);
-	for (int i = 0; i < 2; i++)
-		n[i] = take(&d, i, KONCE_PKT_HELLO, b[i]);
-	for (int i = 0; i < 2; i++)
-		give(&d, !i, b[i], n[i]);
-	(void)take(&d, HI, KONCE_PKT_COOKIE, b[HI]); /* lost */
-	n[LO] = take(&d, LO, KONCE_PKT_COOKIE, b[LO]);
+	cross_until(&d, KONCE_PKT_COOKIE, b, n); /* HI's COOKIE is lost */
 	give(&d, HI, b[LO], n[LO]);
 	n[HI] = take(&d, HI, KONCE_PKT_INITIATE, b[HI]);
 	give(&d, LO, b[HI], n[HI]);
@@ -364,14 +353,7 @@ static void test_cookie_lost_high(void **state)
 	uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM];
 	size_t n[2];
 	make_duo(&d, true);
-	connect_side(&d, LO);
-	connect_side(&d, HI);
-	for (int i = 0; i < 2; i++)
-		n[i] = take(&d, i, KONCE_PKT_HELLO, b[i]);
-	for (int i = 0; i < 2; i++)
-		give(&d, !i, b[i], n[i]);
-	(void)take(&d, LO, KONCE_PKT_COOKIE, b[LO]); /* lost */
-	n[HI] = take(&d, HI, KONCE_PKT_COOKIE, b[HI]);
+	cross_until(&d, KONCE_PKT_COOKIE, b, n); /* LO's COOKIE is lost */
 	give(&d, LO, b[HI], n[HI]);
 	n[LO] = take(&d, LO, KONCE_PKT_INITIATE, b[LO]);
 	give(&d, HI, b[LO], n[LO]);
@@ -475,16 +457,7 @@ static uint64_t cross_to_accept(duo *d)
 {
 	uint8_t b[2][KONCE_WIRE_MAX_DATAGRAM];
 	size_t n[2];
-	connect_side(d, LO);
-	connect_side(d, HI);
-	for (int t = KONCE_PKT_HELLO; t <= KONCE_PKT_INITIATE; t++) {
-		for (int i = 0; i < 2; i++)
-			n[i] = take(d, i, (uint8_t)t, b[i]);
-		if (t == KONCE_PKT_INITIATE)
-			break;
-		for (int i = 0; i < 2; i++)
-			give(d, !i, b[i], n[i]);
-	}
+	cross_until(d, KONCE_PKT_INITIATE, b, n);
 	give(d, HI, b[LO], n[LO]);
 	assert_int_equal(C(d, HI)->simopen_merged, 1);
 	konce_ep_event ev;

@@ -20,6 +20,7 @@
 #include "node/core/nodecore.h"
 #include "node/core/ncgroup.h"
 #include "node/transport/identity.h"
+#include "tests/unit/nc_event.h"
 
 enum { APP = 300, MS = 1000 };
 
@@ -101,12 +102,8 @@ static void drain(struct world *w, int i)
 	konce_nc_event ev;
 	konce_nc_datagram dg;
 	konce_nc_note no;
-	while (konce_nodecore_poll_event(sd->c, &ev)) {
-		if (ev.type == KONCE_NC_EV_OUTCOME)
-			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
-		else if (ev.type == KONCE_NC_EV_MESSAGE)
-			ev.handler(ev.handler_ctx, NULL, &ev.msg);
-	}
+	while (konce_nodecore_poll_event(sd->c, &ev))
+		nc_app_event(&ev);
 	while (konce_nodecore_poll(sd->c, &dg)) {
 		sd->tx++;
 		if (konce_addr_eq(&dg.to, &other->addr))

@@ -25,6 +25,7 @@
 #include "node/core/ncinfo.h"
 #include "node/core/ncpublic.h"
 #include "node/transport/identity.h"
+#include "tests/unit/nc_event.h"
 
 enum { APP = 300, MS = 1000, NSPOKES = KONCE_NC_BUSIEST + 1, NSIDES = NSPOKES + 1, UNIT = 1000 };
 
@@ -94,12 +95,8 @@ static void drain(struct world *w, int i)
 	konce_nc_event ev;
 	konce_nc_datagram dg;
 	konce_nc_note no;
-	while (konce_nodecore_poll_event(sd->c, &ev)) {
-		if (ev.type == KONCE_NC_EV_OUTCOME)
-			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
-		else if (ev.type == KONCE_NC_EV_MESSAGE)
-			ev.handler(ev.handler_ctx, NULL, &ev.msg);
-	}
+	while (konce_nodecore_poll_event(sd->c, &ev))
+		nc_app_event(&ev);
 	while (konce_nodecore_poll(sd->c, &dg))
 		for (int j = 0; j < NSIDES; j++)
 			if (j != i && konce_addr_eq(&dg.to, &w->s[j].addr))
@@ -149,6 +146,15 @@ struct rows {
 	int n;
 };
 
+/* The hub (side 0) knows every other side's key at its address. */
+static void hub_knows_all(struct world *w)
+{
+	for (int i = 1; i < NSIDES; i++)
+		assert_int_equal(konce_nodecore_known_load(w->s[0].c, konce_nodecore_public_key(w->s[i].c),
+							   &w->s[i].addr, NULL),
+				 0);
+}
+
 static int collect(void *ctx, const konce_nc_peer_info *row)
 {
 	struct rows *rs = ctx;
@@ -192,10 +198,7 @@ static void test_status_and_rows(void **state)
 {
 	struct world *w = *state;
 	konce_nodecore *hub = w->s[0].c;
-	for (int i = 1; i < NSIDES; i++)
-		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
-							   NULL),
-				 0);
+	hub_knows_all(w);
 	send_round(w);
 
 	konce_nc_status st;
@@ -255,10 +258,7 @@ static void test_rates_and_busiest(void **state)
 {
 	struct world *w = *state;
 	konce_nodecore *hub = w->s[0].c;
-	for (int i = 1; i < NSIDES; i++)
-		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
-							   NULL),
-				 0);
+	hub_knows_all(w);
 	send_round(w); /* sessions up */
 	konce_nc_traffic t;
 	/* before any interval: no rates, nobody busy */
@@ -320,10 +320,7 @@ static void test_public_shapes(void **state)
 {
 	struct world *w = *state;
 	konce_nodecore *hub = w->s[0].c;
-	for (int i = 1; i < NSIDES; i++)
-		assert_int_equal(konce_nodecore_known_load(hub, konce_nodecore_public_key(w->s[i].c), &w->s[i].addr,
-							   NULL),
-				 0);
+	hub_knows_all(w);
 	send_round(w);
 	struct rows rs = {.n = 0};
 	konce_nodecore_peers_each(hub, collect, &rs);

@@ -33,6 +33,50 @@
 
 enum { APP = 300 };
 
+/* One node core with a fresh identity at 1 s, and (with_trav) a traversal core over its peer table. */
+typedef struct rig {
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_trav *t;
+	uint64_t now;
+} rig;
+
+static void rig_open(rig *r, bool with_trav)
+{
+	*r = (rig){.now = 1000000};
+	assert_int_equal(konce_identity_generate(&r->id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = r->id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(&r->c, &cfg, r->now), 0);
+	if (!with_trav)
+		return;
+	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(r->c),
+			     .pk = konce_nodecore_public_key(r->c), .ops = konce_nodecore_trav_ops(r->c)};
+	assert_int_equal(konce_trav_new(&r->t, &tc, r->now), 0);
+}
+
+static void rig_close(rig *r)
+{
+	if (r->t)
+		konce_trav_free(r->t);
+	konce_nodecore_free(r->c);
+	konce_identity_free(r->id);
+}
+
+/* cmocka setup/teardown: *state is the rig, opened with its traversal core */
+static int rig_setup_trav(void **state)
+{
+	static rig r;
+	rig_open(&r, true);
+	*state = &r;
+	return 0;
+}
+
+static int rig_teardown(void **state)
+{
+	rig_close(*state);
+	return 0;
+}
+
 static int outcomes, last_outcome, last_reason;
 
 static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
@@ -48,13 +92,12 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 static void test_ops(void **state)
 {
 	(void)state;
-	konce_identity *id, *other;
-	konce_nodecore *c;
-	uint64_t now = 1000000;
-	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	rig r;
+	rig_open(&r, false);
+	konce_nodecore *c = r.c;
+	uint64_t now = r.now;
+	konce_identity *other;
 	assert_int_equal(konce_identity_generate(&other, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
-	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
 	konce_trav_ops ops = konce_nodecore_trav_ops(c);
 	const uint8_t *pk = konce_identity_public(other);
 	konce_trav_peer tp;
@@ -98,24 +141,16 @@ static void test_ops(void **state)
 	konce_nodecore_known_load(c, pk, &to, "carol");
 	assert_true(ops.known(ops.ctx, pk));
 
-	konce_nodecore_free(c);
-	konce_identity_free(id);
 	konce_identity_free(other);
+	rig_close(&r);
 }
 
 static void test_hook_bodies(void **state)
 {
-	(void)state;
-	konce_identity *id;
-	konce_nodecore *c;
-	konce_trav *t;
-	uint64_t now = 1000000;
-	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
-	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
-	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
-			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
-	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
+	rig *r = *state;
+	konce_nodecore *c = r->c;
+	konce_trav *t = r->t;
+	uint64_t now = r->now;
 
 	const uint8_t pkt[4] = {1, 2, 3, 4};
 	konce_addr real, path;
@@ -142,24 +177,13 @@ static void test_hook_bodies(void **state)
 	konce_nodecore_stats_get(c, &st);
 	assert_int_equal(st.msgs_dropped, 2);
 
-	konce_trav_free(t);
-	konce_nodecore_free(c);
-	konce_identity_free(id);
 }
 
 static void test_input(void **state)
 {
-	(void)state;
-	konce_identity *id;
-	konce_nodecore *c;
-	konce_trav *t;
-	uint64_t now = 1000000;
-	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
-	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
-	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
-			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
-	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
+	rig *r = *state;
+	konce_trav *t = r->t;
+	uint64_t now = r->now;
 	konce_addr from;
 	assert_int_equal(konce_addr_parse(&from, "192.0.2.9:7807"), 0);
 	const uint8_t junk[8] = {0xee, 1, 2, 3, 4, 5, 6, 7};
@@ -177,9 +201,6 @@ static void test_input(void **state)
 	assert_false(konce_nodecore_trav_input(t, NULL, KONCE_PUNCH_BIRTHDAY, KONCE_RX_TRANSPORT, junk, sizeof junk,
 					       &from, now));
 
-	konce_trav_free(t);
-	konce_nodecore_free(c);
-	konce_identity_free(id);
 }
 
 static int kicks;
@@ -191,18 +212,11 @@ static void count_kick(void *ctx)
 
 static void test_hooks(void **state)
 {
-	(void)state;
-	konce_identity *id;
-	konce_nodecore *c;
-	konce_trav *t;
-	uint64_t now = 1000000;
-	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
-	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
+	rig *r = *state;
+	konce_nodecore *c = r->c;
+	konce_trav *t = r->t;
+	uint64_t now = r->now;
 	assert_int_equal(konce_nodecore_now(c), now);
-	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
-			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
-	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
 	konce_nodecore_trav_glue g = {.c = c, .t = t, .kick = count_kick, .kick_ctx = &kicks};
 	konce_nodecore_hooks h;
 	konce_nodecore_trav_hooks(&g, &h);
@@ -241,24 +255,13 @@ static void test_hooks(void **state)
 	assert_int_not_equal(h.resolve(h.ctx, pk, &a), 0);
 	assert_int_equal(kicks, 3);
 
-	konce_trav_free(t);
-	konce_nodecore_free(c);
-	konce_identity_free(id);
 }
 
 static void test_portmap(void **state)
 {
-	(void)state;
-	konce_identity *id;
-	konce_nodecore *c;
-	konce_trav *t;
-	uint64_t now = 1000000;
-	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = id, .explicit_identity = true}};
-	assert_int_equal(konce_nodecore_new(&c, &cfg, now), 0);
-	konce_trav_cfg tc = {.env = konce_env_default(), .ep = konce_nodecore_ep(c),
-			     .pk = konce_nodecore_public_key(c), .ops = konce_nodecore_trav_ops(c)};
-	assert_int_equal(konce_trav_new(&t, &tc, now), 0);
+	rig *r = *state;
+	konce_trav *t = r->t;
+	uint64_t now = r->now;
 
 	konce_portmap_status st = {.state = KONCE_PMST_TRYING};
 	konce_addr ext, got;
@@ -294,19 +297,16 @@ static void test_portmap(void **state)
 	assert_false(konce_trav_mapped(t, &got));
 	assert_non_null(strstr(line, "port mapping lost ("));
 
-	konce_trav_free(t);
-	konce_nodecore_free(c);
-	konce_identity_free(id);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
-		cmocka_unit_test(test_hook_bodies),
-		cmocka_unit_test(test_input),
-		cmocka_unit_test(test_hooks),
-		cmocka_unit_test(test_portmap),
+		cmocka_unit_test_setup_teardown(test_hook_bodies, rig_setup_trav, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_input, rig_setup_trav, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_hooks, rig_setup_trav, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_portmap, rig_setup_trav, rig_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

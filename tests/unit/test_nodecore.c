@@ -26,6 +26,7 @@
 #include "node/core/nodecore.h"
 #include "node/transport/ep_internal.h"
 #include "node/transport/identity.h"
+#include "tests/unit/nc_event.h"
 
 enum { APP = 300, MS = 1000 };
 
@@ -116,11 +117,9 @@ static void drain(struct world *w, int i)
 	konce_nc_datagram dg;
 	konce_nc_note no;
 	while (konce_nodecore_poll_event(sd->c, &ev)) {
-		if (ev.type == KONCE_NC_EV_OUTCOME)
-			ev.fn(ev.ctx, ev.outcome, ev.reason, ev.data, ev.len);
-		else if (ev.type == KONCE_NC_EV_MESSAGE)
-			ev.handler(ev.handler_ctx, NULL, &ev.msg);
-		else if (ev.peer_event == KONCE_PEER_UP)
+		if (nc_app_event(&ev))
+			continue;
+		if (ev.peer_event == KONCE_PEER_UP)
 			sd->up++;
 		else if (ev.peer_event == KONCE_PEER_DOWN)
 			sd->down++;
@@ -233,17 +232,25 @@ static void test_send_unknown_then_known(void **state)
 	assert_int_equal(w->s[1].msgs, 2);
 }
 
+/* Sends text from side 0 to side 1 with options *so and side 1's address as the hint; what the send
+ * returned. */
+static int send_hinted(struct world *w, konce_send_opts *so, const char *text, struct outcome *o)
+{
+	char hint[KONCE_ADDR_STRLEN];
+	so->addr_hint = konce_addr_str(&w->s[1].addr, hint);
+	int r = konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)text, strlen(text), so, on_outcome,
+				    o, w->now, NULL);
+	so->addr_hint = NULL; /* the hint's buffer ends here */
+	return r;
+}
+
 static void test_request_replied(void **state)
 {
 	struct world *w = *state;
 	struct outcome o = {0};
 	konce_send_opts so = {.expect_reply = 1};
-	char hint[KONCE_ADDR_STRLEN];
-	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
 	w->s[1].reply_to_requests = 1;
-	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"ping", 4, &so, on_outcome,
-					     &o, w->now, NULL),
-			 0);
+	assert_int_equal(send_hinted(w, &so, "ping", &o), 0);
 	run(w, w->now + 5000 * MS, outcome_done, &o);
 	assert_int_equal(o.outcome, KONCE_OUTCOME_REPLIED);
 	assert_int_equal(o.len, 4);
@@ -272,12 +279,8 @@ static void test_connect_timeout(void **state)
 	struct outcome o = {0};
 	w->deaf = 1;
 	konce_send_opts so = {.connect_timeout_ms = 300, .expect_reply = 1};
-	char hint[KONCE_ADDR_STRLEN];
-	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
 	uint64_t t0 = w->now;
-	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome, &o,
-					     w->now, NULL),
-			 0);
+	assert_int_equal(send_hinted(w, &so, "x", &o), 0);
 	assert_true(konce_nodecore_next_timer(w->s[0].c) <= t0 + 300 * MS); /* the deadline is data */
 	run(w, t0 + 60000 * MS, outcome_done, &o);
 	assert_int_equal(o.calls, 1);
@@ -292,11 +295,7 @@ static void test_reply_lifetime(void **state)
 	struct world *w = *state;
 	struct outcome o = {0};
 	konce_send_opts so = {.expect_reply = 1, .reply_lifetime_ms = 500};
-	char hint[KONCE_ADDR_STRLEN];
-	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
-	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome, &o,
-					     w->now, NULL),
-			 0);
+	assert_int_equal(send_hinted(w, &so, "x", &o), 0);
 	uint64_t t0 = w->now; /* zero latency: the session is up at once */
 	run(w, t0 + 60000 * MS, outcome_done, &o);
 	assert_int_equal(w->s[1].msgs, 1); /* delivered, never answered */
@@ -310,11 +309,7 @@ static void test_peer_closed_fails_pending(void **state)
 	struct world *w = *state;
 	struct outcome o = {0};
 	konce_send_opts so = {.expect_reply = 1, .reply_lifetime_ms = 60000};
-	char hint[KONCE_ADDR_STRLEN];
-	so.addr_hint = konce_addr_str(&w->s[1].addr, hint);
-	assert_int_equal(konce_nodecore_send(w->s[0].c, pk_of(w, 1), APP, (const uint8_t *)"x", 1, &so, on_outcome, &o,
-					     w->now, NULL),
-			 0);
+	assert_int_equal(send_hinted(w, &so, "x", &o), 0);
 	run(w, w->now + 100 * MS, NULL, NULL);
 	assert_int_equal(w->s[1].msgs, 1);
 	assert_int_equal(o.calls, 0);

@@ -80,6 +80,16 @@ static void run(konce_pmtud *p, path *w, unsigned steps)
 	fail_msg("the search did not end in %u probes", steps);
 }
 
+/* A fresh search at 0 with the interface's estimate mtu, over a path that carries up to limit
+ * bytes, run for at most steps probes and timers. */
+static void search(konce_pmtud *p, path *w, size_t limit, size_t mtu, unsigned steps)
+{
+	konce_pmtud_init(p);
+	*w = (path){.limit = limit};
+	konce_pmtud_start(p, mtu, 0);
+	run(p, w, steps);
+}
+
 static void test_disabled(void **state)
 {
 	(void)state;
@@ -109,10 +119,7 @@ static void test_grow_1500(void **state)
 	assert_int_equal(w.sent, 2); /* the base, then the estimate itself */
 	assert_int_equal(w.lost, 0);
 	/* IPv6 on the same link */
-	konce_pmtud_init(&p);
-	w = (path){.limit = 1500 - KONCE_PMTU_IPV6_UDP};
-	konce_pmtud_start(&p, 1500 - KONCE_PMTU_IPV6_UDP, 0);
-	run(&p, &w, 40);
+	search(&p, &w, 1500 - KONCE_PMTU_IPV6_UDP, 1500 - KONCE_PMTU_IPV6_UDP, 40);
 	assert_int_equal(p.plpmtu, 1452);
 	/* the upper bound is clamped to MAX_PLPMTU and raised to BASE */
 	konce_pmtud_init(&p);
@@ -131,26 +138,18 @@ static void test_blackhole_1400(void **state)
 {
 	(void)state;
 	konce_pmtud p;
-	path w = {.limit = 1400};
-	konce_pmtud_init(&p);
-	konce_pmtud_start(&p, 1472, 0); /* the interface says 1500; the path drops above 1400 */
-	run(&p, &w, 200);
+	path w;
+	search(&p, &w, 1400, 1472, 200); /* the interface says 1500; the path drops above 1400 */
 	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
 	assert_int_equal(p.plpmtu, 1400); /* exactly the largest size that works */
 	assert_int_equal(w.largest_probe, 1472);
 	assert_int_equal(w.lost % KONCE_PMTU_MAX_PROBES, 0); /* each failed size: MAX_PROBES losses */
 	assert_int_equal(p.probes_lost, w.lost);
 	/* a jumbo interface in front of a 1,280-byte tunnel, IPv6 */
-	konce_pmtud_init(&p);
-	w = (path){.limit = 1280 - KONCE_PMTU_IPV6_UDP};
-	konce_pmtud_start(&p, 9000 - KONCE_PMTU_IPV6_UDP, 0);
-	run(&p, &w, 400);
+	search(&p, &w, 1280 - KONCE_PMTU_IPV6_UDP, 9000 - KONCE_PMTU_IPV6_UDP, 400);
 	assert_int_equal(p.plpmtu, 1232);
 	/* a path that carries nothing above BASE */
-	konce_pmtud_init(&p);
-	w = (path){.limit = KONCE_PMTU_BASE};
-	konce_pmtud_start(&p, 1472, 0);
-	run(&p, &w, 200);
+	search(&p, &w, KONCE_PMTU_BASE, 1472, 200);
 	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
 	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE);
 }
@@ -159,10 +158,8 @@ static void test_path_change(void **state)
 {
 	(void)state;
 	konce_pmtud p;
-	path w = {.limit = 1472};
-	konce_pmtud_init(&p);
-	konce_pmtud_start(&p, 1472, 0);
-	run(&p, &w, 40);
+	path w;
+	search(&p, &w, 1472, 1472, 40);
 	assert_int_equal(p.plpmtu, 1472);
 	/* the peer moves behind a relay: the new path carries 1,200 only */
 	konce_pmtud_reset(&p, 1472, w.now);
@@ -191,10 +188,8 @@ static void test_blackhole_after(void **state)
 {
 	(void)state;
 	konce_pmtud p;
-	path w = {.limit = 1472};
-	konce_pmtud_init(&p);
-	konce_pmtud_start(&p, 1472, 0);
-	run(&p, &w, 40);
+	path w;
+	search(&p, &w, 1472, 1472, 40);
 	assert_int_equal(p.plpmtu, 1472);
 	/* losses of large packets with large ones acked in between: congestion, not a black hole */
 	for (int i = 0; i < 10; i++) {
@@ -236,10 +231,8 @@ static void test_error_and_raise(void **state)
 {
 	(void)state;
 	konce_pmtud p;
-	path w = {.limit = 0}; /* nothing gets through */
-	konce_pmtud_init(&p);
-	konce_pmtud_start(&p, 1472, 0);
-	run(&p, &w, 10);
+	path w;
+	search(&p, &w, 0, 1472, 10); /* nothing gets through */
 	assert_int_equal(p.state, KONCE_PMTUD_ERROR);
 	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE); /* the floor stays */
 	assert_int_equal(w.lost, KONCE_PMTU_MAX_PROBES);

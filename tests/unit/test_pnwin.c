@@ -18,22 +18,14 @@
 
 #include "node/transport/pnwin.h"
 #include "node/base/wire.h"
+#include "tests/unit/splitmix.h"
 
 #define LIMIT ((uint64_t)1 << 63) /* first invalid packet number */
 #define PN_MAX KONCE_WIRE_PN_MAX
 
 /* ---- seeded randomness ---------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); the modulo bias (< n / 2^64) does not matter here. */
-static uint64_t below(uint64_t *s, uint64_t n) { return n ? splitmix64(s) % n : 0; }
+static uint64_t below(uint64_t *s, uint64_t n) { return splitmix_below(s, n); }
 static bool chance(uint64_t *s, unsigned permille) { return below(s, 1000) < permille; }
 /* A value in [1, max] whose bit length is uniform, so small and huge values both come up. */
 static uint64_t logrand(uint64_t *s, uint64_t max)

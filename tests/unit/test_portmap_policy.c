@@ -71,6 +71,18 @@ static void expect_event(konce_portmap_policy *p, enum konce_portmap_policy_ev_t
 		*out = ev;
 }
 
+/* A policy (cfg) started at 0 whose first discovery, by proto, found the gateway at 11.0.0.10;
+ * *r is that DISCOVER. */
+static konce_portmap_policy *discovered(konce_portmap_policy_cfg *cfg, enum konce_portmap_policy_proto proto,
+					konce_portmap_policy_req *r)
+{
+	konce_portmap_policy *p = make(cfg);
+	konce_portmap_policy_start(p, 0);
+	*r = expect(p, 0, KONCE_PM_OP_DISCOVER, proto);
+	answer(p, 0, r, KONCE_PM_OK, "11.0.0.10:0", 0);
+	return p;
+}
+
 static void test_config(void **state)
 {
 	(void)state;
@@ -231,11 +243,9 @@ static void test_conflict_and_permanent(void **state)
 	(void)state;
 	konce_portmap_policy_cfg c = {.internal_port = 7807, .external_port = 9000, .lifetime_s = 600,
 			  .protos = {KONCE_PM_PROTO_UPNP}, .permanent_refresh_us = 60 * S};
-	konce_portmap_policy *p = make(&c);
+	konce_portmap_policy_req r;
+	konce_portmap_policy *p = discovered(&c, KONCE_PM_PROTO_UPNP, &r);
 	konce_portmap_policy_event ev;
-	konce_portmap_policy_start(p, 0);
-	konce_portmap_policy_req r = expect(p, 0, KONCE_PM_OP_DISCOVER, KONCE_PM_PROTO_UPNP);
-	answer(p, 0, &r, KONCE_PM_OK, "11.0.0.10:0", 0);
 	r = expect(p, 0, KONCE_PM_OP_ADD, KONCE_PM_PROTO_UPNP);
 	assert_int_equal(r.external_port, 9000);
 	assert_int_equal(r.lifetime_s, 600);
@@ -268,10 +278,8 @@ static void test_conflicts_give_up(void **state)
 {
 	(void)state;
 	konce_portmap_policy_cfg c = {.internal_port = 7807};
-	konce_portmap_policy *p = make(&c);
-	konce_portmap_policy_start(p, 0);
-	konce_portmap_policy_req r = expect(p, 0, KONCE_PM_OP_DISCOVER, KONCE_PM_PROTO_NATPMP);
-	answer(p, 0, &r, KONCE_PM_OK, "11.0.0.10:0", 0);
+	konce_portmap_policy_req r;
+	konce_portmap_policy *p = discovered(&c, KONCE_PM_PROTO_NATPMP, &r);
 	for (unsigned i = 0; i < KONCE_PM_CONFLICT_TRIES; i++) {
 		r = expect(p, 0, KONCE_PM_OP_ADD, KONCE_PM_PROTO_NATPMP);
 		answer(p, 0, &r, KONCE_PM_ERR_CONFLICT, NULL, 0);
@@ -284,11 +292,9 @@ static void test_renew_failures_then_lost(void **state)
 {
 	(void)state;
 	konce_portmap_policy_cfg c = {.internal_port = 7807, .protos = {KONCE_PM_PROTO_NATPMP}};
-	konce_portmap_policy *p = make(&c);
+	konce_portmap_policy_req r;
+	konce_portmap_policy *p = discovered(&c, KONCE_PM_PROTO_NATPMP, &r);
 	konce_portmap_policy_event ev;
-	konce_portmap_policy_start(p, 0);
-	konce_portmap_policy_req r = expect(p, 0, KONCE_PM_OP_DISCOVER, KONCE_PM_PROTO_NATPMP);
-	answer(p, 0, &r, KONCE_PM_OK, "11.0.0.10:0", 0);
 	r = expect(p, 0, KONCE_PM_OP_ADD, KONCE_PM_PROTO_NATPMP);
 	answer(p, 0, &r, KONCE_PM_OK, "11.0.0.10:7807", 40);
 	expect_event(p, KONCE_PM_EV_MAPPED, NULL);
@@ -322,10 +328,8 @@ static void test_stop_while_adding(void **state)
 {
 	(void)state;
 	konce_portmap_policy_cfg c = {.internal_port = 7807};
-	konce_portmap_policy *p = make(&c);
-	konce_portmap_policy_start(p, 0);
-	konce_portmap_policy_req r = expect(p, 0, KONCE_PM_OP_DISCOVER, KONCE_PM_PROTO_NATPMP);
-	answer(p, 0, &r, KONCE_PM_OK, "11.0.0.10:0", 0);
+	konce_portmap_policy_req r;
+	konce_portmap_policy *p = discovered(&c, KONCE_PM_PROTO_NATPMP, &r);
 	konce_portmap_policy_req add = expect(p, 0, KONCE_PM_OP_ADD, KONCE_PM_PROTO_NATPMP);
 	/* stop before the ADD is answered: the router may grant it, so it is deleted anyway */
 	konce_portmap_policy_stop(p, 1);

@@ -13,118 +13,27 @@
 
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
-#include "testenv.h"
+#include "ep_link.h"
 
-typedef struct pair {
-	test_env tenv_a, tenv_b;
-	konce_identity *id_a, *id_b;
-	konce_ep *a, *b;
-	konce_addr addr_a, addr_b;
-	uint64_t now;
-	uint32_t ca, cb; /* the session at a and at b */
-	unsigned a_msgs, b_msgs, a_delivered;
-} pair;
-
-static void drain(pair *p)
+static void open_link(ep_link *p)
 {
-	konce_ep_event ev;
-	while (konce_ep_poll_event(p->a, &ev)) {
-		if (ev.type == KONCE_EV_ESTABLISHED)
-			p->ca = ev.conn;
-		p->a_msgs += ev.type == KONCE_EV_MESSAGE;
-		p->a_delivered += ev.type == KONCE_EV_MSG_DELIVERED;
-	}
-	while (konce_ep_poll_event(p->b, &ev)) {
-		if (ev.type == KONCE_EV_ESTABLISHED)
-			p->cb = ev.conn;
-		p->b_msgs += ev.type == KONCE_EV_MESSAGE;
-	}
-}
-
-/* Both ways until quiet; returns the datagrams moved. */
-static unsigned pump(pair *p)
-{
-	uint8_t buf[KONCE_PMTU_MAX];
-	size_t len;
-	konce_addr to;
-	unsigned n = 0;
-	for (int moved = 1; moved;) {
-		moved = 0;
-		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
-			moved = 1;
-			n++;
-			konce_ep_input(p->b, buf, len, &p->addr_a, p->now, NULL);
-		}
-		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
-			moved = 1;
-			n++;
-			konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
-		}
-		drain(p);
-	}
-	return n;
-}
-
-/* Both endpoints' timers up to t, with the datagrams they send delivered at once. */
-static void run_until(pair *p, uint64_t t)
-{
-	for (;;) {
-		uint64_t na = konce_ep_next_timer(p->a), nb = konce_ep_next_timer(p->b), n = na < nb ? na : nb;
-		if (n > t)
-			break;
-		if (n > p->now)
-			p->now = n;
-		konce_ep_timer(p->a, p->now);
-		konce_ep_timer(p->b, p->now);
-		pump(p);
-	}
-	p->now = t;
-}
-
-static void make_pair(pair *p)
-{
-	memset(p, 0, sizeof *p);
-	test_env_init(&p->tenv_a, 3);
-	test_env_init(&p->tenv_b, 4);
-	assert_int_equal(konce_identity_generate(&p->id_a, &p->tenv_a.env), 0);
-	assert_int_equal(konce_identity_generate(&p->id_b, &p->tenv_b.env), 0);
-	konce_ep_config a = {.env = &p->tenv_a.env, .identity = p->id_a, .keepalive_ms = 1000, .idle_timeout_ms = 5000};
-	konce_ep_config b = {.env = &p->tenv_b.env, .identity = p->id_b, .keepalive_ms = 1000, .idle_timeout_ms = 5000};
-	p->now = 1000000;
-	assert_int_equal(konce_ep_new(&p->a, &a, p->now), 0);
-	assert_int_equal(konce_ep_new(&p->b, &b, p->now), 0);
-	assert_int_equal(konce_addr_parse(&p->addr_a, "192.0.2.1:1000"), 0);
-	assert_int_equal(konce_addr_parse(&p->addr_b, "198.51.100.2:7807"), 0);
-	uint32_t c;
-	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b, NULL, 0, p->now, &c), 0);
-	pump(p);
-	assert_int_equal(p->ca, c);
-	assert_int_not_equal(p->cb, 0);
-	run_until(p, p->now + 2000000); /* the handshake's own deadlines pass */
-}
-
-static void free_pair(pair *p)
-{
-	konce_ep_free(p->a);
-	konce_ep_free(p->b);
-	konce_identity_free(p->id_a);
-	konce_identity_free(p->id_b);
-	assert_int_equal(p->tenv_a.allocs, p->tenv_a.frees);
-	assert_int_equal(p->tenv_b.allocs, p->tenv_b.frees);
+	konce_ep_config cfg = {.keepalive_ms = 1000, .idle_timeout_ms = 5000};
+	ep_link_open(p, 3, 4, &cfg, &cfg, 0);
+	ep_link_run_until(p, p->now + 2000000); /* the handshake's own deadlines pass */
 }
 
 static void test_presence_allocates_nothing(void **state)
 {
 	(void)state;
-	pair p;
-	make_pair(&p);
+	ep_link p;
+	open_link(&p);
 	const struct konce_ep_counters *ca = konce_ep_counters(p.a), *cb = konce_ep_counters(p.b);
 	uint64_t alloc_a = p.tenv_a.allocs, alloc_b = p.tenv_b.allocs;
 	assert_int_equal(konce_ep_set_wanted(p.a, p.ca, true, p.now), 0);
 	assert_int_equal(konce_ep_set_keepalive(p.a, p.ca, 500000, p.now), 0);
 	uint64_t ka0 = ca->keepalive_tx, rx0 = ca->data_rx, tx_b0 = cb->data_tx;
 	/* 60 s: far past the idle timeout (5 s), which the keepalives hold off on both sides */
-	run_until(&p, p.now + 60000000);
+	ep_link_run_until(&p, p.now + 60000000);
 	assert_int_equal(ca->sessions_live, 1);
 	assert_int_equal(cb->sessions_live, 1);
 	uint64_t kas = ca->keepalive_tx - ka0;
@@ -141,26 +50,26 @@ static void test_presence_allocates_nothing(void **state)
 	uint64_t id;
 	assert_int_equal(konce_ep_msg_send(p.a, p.ca, big, sizeof big, 0, 0, p.now, &id), 0);
 	assert_true(p.tenv_a.allocs > alloc_a);
-	run_until(&p, p.now + 1000000);
+	ep_link_run_until(&p, p.now + 1000000);
 	assert_int_equal(p.b_msgs, 1);
 	assert_int_equal(p.a_delivered, 1);
 	assert_true(p.tenv_b.allocs > alloc_b);
 	assert_int_equal(konce_ep_msg_send(p.b, p.cb, big, 100, 0, 0, p.now, &id), 0);
-	run_until(&p, p.now + 1000000);
+	ep_link_run_until(&p, p.now + 1000000);
 	assert_int_equal(p.a_msgs, 1);
 	/* still wanted: the channel's keepalives hold it */
-	run_until(&p, p.now + 20000000);
+	ep_link_run_until(&p, p.now + 20000000);
 	assert_int_equal(ca->sessions_live, 1);
 	assert_int_equal(cb->sessions_live, 1);
-	free_pair(&p);
+	ep_link_close(&p);
 }
 
 /* A presence whose peer went away still closes at the idle timeout (its PINGs get no answer). */
 static void test_presence_peer_gone(void **state)
 {
 	(void)state;
-	pair p;
-	make_pair(&p);
+	ep_link p;
+	open_link(&p);
 	assert_int_equal(konce_ep_set_wanted(p.a, p.ca, true, p.now), 0);
 	uint64_t ka0 = konce_ep_counters(p.a)->keepalive_tx;
 	uint64_t end = p.now + 10000000;
@@ -184,7 +93,7 @@ static void test_presence_peer_gone(void **state)
 	/* it kept trying once a second until 5 s after the last packet it heard (the handshake, 2 s
 	 * before it was wanted) */
 	assert_int_equal(konce_ep_counters(p.a)->keepalive_tx - ka0, 2);
-	free_pair(&p);
+	ep_link_close(&p);
 }
 
 int main(void)

@@ -55,8 +55,7 @@ static void test_first_pair_wins(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
+	rig_start(&r, low, high);
 	run_to(&r, 50 * MS + 10 * MS);
 	/* an ack with a stale intro id, and one from an address we never probed, count for nothing */
 	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 76, 1, r.now);
@@ -100,10 +99,7 @@ static void test_linger_until_peer_probes(void **state)
 	(void)state;
 	for (int heard = 0; heard < 2; heard++) {
 		rig r;
-		rig_init(&r, low, high);
-		konce_punch_start(r.p, &r.in, 0);
-		run_to(&r, 60 * MS);
-		konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+		rig_verified(&r, low, high);
 		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 		unsigned before = r.nout;
 		run_to(&r, 60 * MS + 1 * SEC);
@@ -138,8 +134,7 @@ static void test_probe_in_acks_and_learns(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
+	rig_start(&r, low, high);
 	konce_addr prflx = addr("198.51.100.7:9999");
 	konce_punch_input(r.p, 0, &prflx, false, 77, 41, 10 * MS); /* before our own start time */
 	drain(&r);
@@ -313,8 +308,7 @@ static void test_claimed_budget(void **state)
 	konce_punch_free(r.p);
 
 	/* heard from: the host candidate is the peer after all, and gets every round */
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
+	rig_start(&r, low, high);
 	konce_punch_input(r.p, 0, &r.cand[0].addr, false, 77, 5, 10 * MS);
 	run_to(&r, 50 * MS + 3999 * MS);
 	unsigned host = 0;
@@ -377,8 +371,7 @@ static void test_giveup_and_upgrade_backoff(void **state)
 	konce_punch_free(r.p);
 
 	/* the non-controlling side never asks */
-	rig_init(&r, high, low);
-	konce_punch_start(r.p, &r.in, 0);
+	rig_start(&r, high, low);
 	run_to(&r, 1000 * SEC);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	assert_int_equal(konce_punch_counters(r.p)->upgrades, 0);
@@ -390,10 +383,7 @@ static void test_keepalive_loss(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	uint64_t direct_at = r.now;
 	run_to(&r, direct_at + KONCE_PUNCH_PATH_KEEPALIVE_MS * MS);
@@ -421,10 +411,7 @@ static void test_authenticated_keepalive(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	uint64_t direct_at = r.now;
 	konce_punch_set_authenticated(r.p, true);
@@ -467,10 +454,7 @@ static void test_unauthenticated_keepalive(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	konce_punch_set_authenticated(r.p, true);
 	konce_punch_set_authenticated(r.p, false);
@@ -491,10 +475,7 @@ static void test_keepalive_period(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	konce_punch_input(r.p, 0, &r.cand[1].addr, false, 77, 2, r.now); /* the peer probes the pair too */
 	run_to(&r, r.now + 1 * SEC);
@@ -603,10 +584,7 @@ static void test_relay_heard_and_duplicates(void **state)
 	assert_int_equal(konce_punch_next_timer(r.p), UINT64_MAX);
 	konce_punch_free(r.p);
 	/* a duplicated INTRO arriving after the path is direct changes nothing */
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
 	assert_int_equal(konce_punch_start(r.p, &r.in, r.now), 0);
 	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);

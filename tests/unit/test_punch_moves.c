@@ -16,10 +16,7 @@ static void test_rebinding(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, high, low);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, high, low);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	drain(&r);
 	unsigned n = r.nout;
@@ -53,10 +50,7 @@ static void test_rebinding_controlling(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
 	run_to(&r, r.now + 500 * MS); /* the extra probes */
 	unsigned n = r.nout;
@@ -84,6 +78,15 @@ static void test_rebinding_controlling(void **state)
 	konce_punch_free(r.p);
 }
 
+/* The controlled side (the higher key) on a verified direct path with a session over it, past the
+ * extra probes. */
+static void authenticated_direct(rig *r)
+{
+	rig_verified(r, high, low);
+	assert_true(next_event(r, KONCE_PUNCH_EV_DIRECT));
+	konce_punch_set_authenticated(r->p, true);
+	run_to(r, r->now + 500 * MS);
+}
 
 /* With a session, a rebind verified by a PUNCH ack (which anyone who saw the probe can forge) is
  * confirmed by a session PING over the new pair at once; unanswered by authenticated traffic
@@ -93,13 +96,7 @@ static void test_auth_rebind_forged(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, high, low);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
-	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
-	konce_punch_set_authenticated(r.p, true);
-	run_to(&r, r.now + 500 * MS);
+	authenticated_direct(&r);
 	unsigned n = r.nout;
 	konce_addr moved = addr("198.51.100.66:4555");
 	konce_punch_input(r.p, 0, &moved, false, 77, 9, r.now);
@@ -139,13 +136,7 @@ static void test_auth_move_hold(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, high, low);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
-	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
-	konce_punch_set_authenticated(r.p, true);
-	run_to(&r, r.now + 500 * MS);
+	authenticated_direct(&r);
 	konce_addr moved = addr("198.51.100.66:4555");
 	unsigned sock;
 	konce_addr path;
@@ -180,10 +171,7 @@ static void test_auth_rebind_confirmed(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, high, low);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, high, low);
 	konce_punch_set_authenticated(r.p, true);
 	run_to(&r, r.now + 500 * MS);
 	konce_addr moved = addr("198.51.100.7:4555");
@@ -213,8 +201,7 @@ static void test_auth_upgrade_confirm(void **state)
 	(void)state;
 	for (int confirm = 0; confirm < 2; confirm++) {
 		rig r;
-		rig_init(&r, low, high);
-		konce_punch_start(r.p, &r.in, 0);
+		rig_start(&r, low, high);
 		run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
 		assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
 		assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
@@ -253,8 +240,7 @@ static void test_auth_move_from_unconfirmed(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, high, low);
-	konce_punch_start(r.p, &r.in, 0);
+	rig_start(&r, high, low);
 	run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
 	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
 	konce_punch_set_authenticated(r.p, true);
@@ -283,10 +269,7 @@ static void test_unauth_move_final(void **state)
 {
 	(void)state;
 	rig r;
-	rig_init(&r, low, high);
-	konce_punch_start(r.p, &r.in, 0);
-	run_to(&r, 60 * MS);
-	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	rig_verified(&r, low, high);
 	drain(&r);
 	assert_int_equal(session_outs(&r, 0, &r.cand[1].addr), 0);
 	run_to(&r, r.now + 3 * KONCE_PUNCH_CONFIRM_MS * MS);

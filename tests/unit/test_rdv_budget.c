@@ -21,10 +21,8 @@ static void test_answers_charged_to_requester(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL); /* 20 units/s, burst 40 */
-	konce_addr b = addr("198.51.100.2:5000"), c = addr("198.51.100.3:6000"), x[4], to;
-	do_register(&g, 2, &b, SEC, 20 * MS);
-	do_register(&g, 3, &c, SEC, 20 * MS);
+	konce_addr b, c, x[4], to;
+	rig_peers(&g, NULL, NULL, &b, &c); /* 20 units/s, burst 40 */
 	for (unsigned i = 0; i < 4; i++) {
 		x[i] = addr("203.0.113.66:4000");
 		x[i].ip[15] = (uint8_t)(66 + i);
@@ -85,11 +83,8 @@ static void test_unsolicited_answers(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), c = addr("198.51.100.3:6000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
-	do_register(&g, 2, &b, SEC, 20 * MS);
-	do_register(&g, 3, &c, SEC, 20 * MS);
+	konce_addr a, b, c, to;
+	rig_peers(&g, NULL, &a, &b, &c);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdvwire_msg m, req = req_msg(1, 2, 5);
 	feed(&g, &req, &a, 2 * SEC);

@@ -13,6 +13,7 @@
 
 #include "node/transport/recovery.h"
 #include "node/transport/recvtrack.h"
+#include "tests/unit/count_env.h"
 
 #define MS 1000
 
@@ -33,22 +34,6 @@ static void on_lost(void *ctx, const konce_frame_ref *ref)
 	log_t *l = ctx;
 	l->lost[ref->id]++;
 	l->nlost++;
-}
-
-typedef struct counting_env {
-	konce_env env;
-	long live;
-} counting_env;
-
-static void *c_alloc(void *ctx, size_t n)
-{
-	((counting_env *)ctx)->live++;
-	return calloc(1, n);
-}
-static void c_free(void *ctx, void *p)
-{
-	((counting_env *)ctx)->live--;
-	free(p);
 }
 
 /* One packet whose single ref has id = pn (so the log shows which packet was reported). */
@@ -72,6 +57,27 @@ static void setup(konce_recovery *r, konce_sent_packet *slots, size_t cap, log_t
 	memset(l, 0, sizeof(*l));
 	konce_recovery_ops ops = {on_acked, on_lost, l};
 	konce_recovery_init_with(r, slots, cap, &ops, 25 * MS);
+}
+
+/* A fresh store whose first packet was acked rtt after it left (one RTT sample); what the ack
+ * returned. */
+static int sampled(konce_recovery *r, konce_sent_packet *slots, size_t cap, log_t *l, uint64_t rtt,
+		   konce_loss_result *res)
+{
+	setup(r, slots, cap, l);
+	send_pkt(r, 1, 0);
+	konce_ack a = ack_of(1, 1);
+	return konce_recovery_on_ack(r, &a, rtt, res);
+}
+
+/* Sampled at 100 ms; 2..20 sent every 100 ms from 200 ms on, and 21 at 3900 ms. */
+static void lossy_run(konce_recovery *r, konce_sent_packet *slots, log_t *l, konce_loss_result *res)
+{
+	sampled(r, slots, 64, l, 100 * MS, res);
+	/* srtt 100 ms, rttvar 50 ms: persistent-congestion period (100 + 200 + 25) x 3 = 975 ms */
+	for (uint64_t pn = 2; pn <= 20; pn++)
+		send_pkt(r, pn, 200 * MS + (pn - 2) * 100 * MS);
+	send_pkt(r, 21, 3900 * MS);
 }
 
 /* Packet 5 of 1..10 is lost.  The receiver (recvtrack) acks as konce does: the ack at 6 reveals the
@@ -320,8 +326,8 @@ static void test_never_resend_acked(void **state)
 static void test_bounded_store(void **state)
 {
 	(void)state;
-	counting_env ce = {{c_alloc, c_free, NULL, NULL}, 0};
-	ce.env.ctx = &ce;
+	count_env ce;
+	count_env_init(&ce, 1);
 	konce_recovery r;
 	log_t l = {0};
 	konce_recovery_ops ops = {on_acked, on_lost, &l};
@@ -364,16 +370,9 @@ static void test_persistent_congestion(void **state)
 	konce_recovery r;
 	log_t l;
 	konce_loss_result res;
-	setup(&r, slots, 64, &l);
-	send_pkt(&r, 1, 0);
-	konce_ack a = ack_of(1, 1);
-	konce_recovery_on_ack(&r, &a, 100 * MS, &res);
-	/* srtt 100 ms, rttvar 50 ms: persistent-congestion period (100 + 200 + 25) x 3 = 975 ms */
-	for (uint64_t pn = 2; pn <= 20; pn++)
-		send_pkt(&r, pn, 200 * MS + (pn - 2) * 100 * MS);
+	lossy_run(&r, slots, &l, &res);
 	/* 21 is acked 100 ms after it is sent, so the RTT estimate stays near 100 ms */
-	send_pkt(&r, 21, 3900 * MS);
-	a = ack_of(21, 21);
+	konce_ack a = ack_of(21, 21);
 	assert_int_equal(konce_recovery_on_ack(&r, &a, 4000 * MS, &res), 0);
 	assert_int_equal(res.nlost, 19);
 	assert_true(res.persistent_congestion);
@@ -381,13 +380,7 @@ static void test_persistent_congestion(void **state)
 	assert_int_equal(res.largest_lost_sent, 200 * MS + 18 * 100 * MS);
 
 	/* The same losses with every fifth packet acked in between: no run is long enough. */
-	setup(&r, slots, 64, &l);
-	send_pkt(&r, 1, 0);
-	a = ack_of(1, 1);
-	konce_recovery_on_ack(&r, &a, 100 * MS, &res);
-	for (uint64_t pn = 2; pn <= 20; pn++)
-		send_pkt(&r, pn, 200 * MS + (pn - 2) * 100 * MS);
-	send_pkt(&r, 21, 3900 * MS);
+	lossy_run(&r, slots, &l, &res);
 	a = (konce_ack){.nranges = 4};
 	a.ranges[0] = (konce_ack_range){21, 21};
 	a.ranges[1] = (konce_ack_range){16, 16};
@@ -421,10 +414,7 @@ static void test_unrecorded_ack(void **state)
 	konce_recovery r;
 	log_t l;
 	konce_loss_result res;
-	setup(&r, slots, 8, &l);
-	send_pkt(&r, 1, 0);
-	konce_ack a = ack_of(1, 1);
-	assert_int_equal(konce_recovery_on_ack(&r, &a, 50 * MS, &res), 0);
+	assert_int_equal(sampled(&r, slots, 8, &l, 50 * MS, &res), 0);
 	for (uint64_t pn = 2; pn <= 9; pn++)
 		send_pkt(&r, pn, 100 * MS);
 	assert_int_equal(konce_recovery_on_timeout(&r, 10000 * MS, &res), KONCE_RECOVERY_TIMER_PROBE);
@@ -448,17 +438,14 @@ static void test_unrecorded_ack(void **state)
 	assert_int_equal(r.largest_acked, 20);
 	/* the next recorded packet is tracked and acked as usual */
 	send_pkt(&r, 31, 10300 * MS);
-	a = ack_of(31, 31);
+	konce_ack a = ack_of(31, 31);
 	assert_int_equal(konce_recovery_on_ack(&r, &a, 10350 * MS, &res), 0);
 	assert_int_equal(res.nacked, 1);
 	assert_int_equal(l.acked[31], 1);
 
 	/* Only the thresholds decide: an ack of 10 declares 2..7 lost by count (10 >= 7 + 3); 8 and 9,
 	 * sent 10 ms ago, wait for the time threshold. */
-	setup(&r, slots, 8, &l);
-	send_pkt(&r, 1, 0);
-	a = ack_of(1, 1);
-	assert_int_equal(konce_recovery_on_ack(&r, &a, 50 * MS, &res), 0);
+	assert_int_equal(sampled(&r, slots, 8, &l, 50 * MS, &res), 0);
 	for (uint64_t pn = 2; pn <= 9; pn++)
 		send_pkt(&r, pn, 100 * MS);
 	konce_recovery_on_unrecorded_ack(&r, 10, 110 * MS, &res);

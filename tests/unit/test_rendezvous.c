@@ -56,9 +56,8 @@ static void test_introduction(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
+	konce_addr a, b = addr("198.51.100.2:5000"), to;
+	rig_peers(&g, NULL, &a, NULL, NULL);
 	do_register(&g, 2, &b, SEC, 140 * MS);
 	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
 	memset(req.key, 1, 32);
@@ -138,9 +137,8 @@ static void test_only_observed_reflexive(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), victim = addr("203.0.113.99:53"), to;
-	do_register(&g, 2, &b, SEC, 20 * MS);
+	konce_addr a = addr("198.51.100.1:4000"), b, victim = addr("203.0.113.99:53"), to;
+	rig_peers(&g, NULL, NULL, &b, NULL);
 	konce_rdvwire_msg m = reg_msg(1, 0);
 	m.ncand = 3;
 	m.cand[1] = (konce_cand){KONCE_CAND_REFLEXIVE, victim};
@@ -215,10 +213,8 @@ static void test_consent(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
-	do_register(&g, 2, &b, SEC, 20 * MS);
+	konce_addr a, b, to;
+	rig_peers(&g, NULL, &a, &b, NULL);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 41}, m;
 	memset(req.key, 1, 32);
@@ -269,9 +265,8 @@ static void test_refusals(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL);
-	konce_addr a = addr("198.51.100.1:4000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
+	konce_addr a, to;
+	rig_peers(&g, NULL, &a, NULL, NULL);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 9}, m;
 	memset(req.key, 1, 32);
@@ -317,10 +312,8 @@ static void test_allow(void **state)
 	int calls = 0;
 	konce_rendezvous_cfg cfg = {.allow = allow_odd, .allow_ctx = &calls};
 	rig g;
-	rig_init(&g, &cfg);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
-	do_register(&g, 2, &b, SEC, 20 * MS);
+	konce_addr a, b, to;
+	rig_peers(&g, &cfg, &a, &b, NULL);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
 	memset(req.key, 2, 32);
@@ -345,11 +338,8 @@ static void test_declined(void **state)
 {
 	(void)state;
 	rig g;
-	rig_init(&g, NULL);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), c = addr("198.51.100.3:6000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
-	do_register(&g, 2, &b, SEC, 20 * MS);
-	do_register(&g, 3, &c, SEC, 20 * MS);
+	konce_addr a, b, c, to;
+	rig_peers(&g, NULL, &a, &b, &c);
 	uint8_t buf[KONCE_RDV_MAX_MSG];
 	konce_rdvwire_msg req = {.type = KONCE_RDV_INTRO_REQUEST, .id = 4}, m;
 	memset(req.key, 1, 32);
@@ -467,10 +457,8 @@ static void test_relay(void **state)
 	(void)state;
 	konce_rendezvous_cfg cfg = {.relay = {.rate = 1000, .burst = 2000}};
 	rig g;
-	rig_init(&g, &cfg);
-	konce_addr a = addr("198.51.100.1:4000"), b = addr("198.51.100.2:5000"), to;
-	do_register(&g, 1, &a, SEC, 20 * MS);
-	do_register(&g, 2, &b, SEC, 20 * MS);
+	konce_addr a, b, to;
+	rig_peers(&g, &cfg, &a, &b, NULL);
 	uint8_t buf[KONCE_RDV_MAX_MSG], payload[600];
 	memset(payload, 0x77, sizeof(payload));
 	konce_rdvwire_msg r = {.type = KONCE_RDV_RELAY, .payload = payload, .len = sizeof(payload)}, m;

@@ -17,18 +17,11 @@
 #include <cmocka.h>
 
 #include "node/transport/replay.h"
+#include "tests/unit/splitmix.h"
 
 #define W ((uint64_t)KONCE_REPLAY_WINDOW)
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t below(uint64_t *s, uint64_t n) { return n ? splitmix64(s) % n : 0; }
+static uint64_t below(uint64_t *s, uint64_t n) { return splitmix_below(s, n); }
 
 static uint64_t cur_seed;
 

@@ -17,28 +17,20 @@
 #include <sqlite3.h>
 
 #include "store/store_int.h"
-
-static char dir[64];
-static char dbpath[128];
-static char err[512];
+#include "tests/unit/store_dir.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/konce-store-XXXXXX");
-	if (!mkdtemp(dir))
+	if (store_dir_make("store"))
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/peers.db", dir);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	chmod(dir, 0700);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return store_dir_remove();
 }
 
 static void key(uint8_t pk[32], unsigned n)
@@ -286,19 +278,6 @@ static void test_corrupt_pages(void **state)
 	assert_int_equal(e, -EILSEQ);
 	assert_null(st);
 	assert_non_null(strstr(err, dbpath));
-}
-
-/* Runs fn in a child process; returns the child's exit status. */
-static int in_child(int (*fn)(void))
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fn());
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
 }
 
 static int open_readonly_dir(void)

@@ -18,8 +18,8 @@
 #include "consensus/cgroup.h"
 #include "consensus/cnote.h"
 #include "store/store_int.h"
+#include "tests/unit/store_dir.h"
 
-static char dir[64], dbpath[128], err[512];
 static const uint8_t GID_A[16] = "group-note-test1", GID_B[16] = "group-note-test2";
 static uint8_t K0[32];
 
@@ -106,10 +106,8 @@ static void run_founder(struct sink *s, const char *tag)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/konce-gnote-XXXXXX");
-	if (!mkdtemp(dir))
+	if (store_dir_make("gnote"))
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/peers.db", dir);
 	memset(K0, 0x42, 32);
 	return 0;
 }
@@ -117,16 +115,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
-
-static konce_store *open_store(void)
-{
-	konce_store *st;
-	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
-	return st;
+	return store_dir_remove();
 }
 
 struct texts {

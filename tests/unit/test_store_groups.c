@@ -22,8 +22,8 @@
 
 #include "consensus/cgroup.h"
 #include "store/store_int.h"
+#include "tests/unit/store_dir.h"
 
-static char dir[64], dbpath[128], err[512];
 static const uint8_t GID[16] = "group-store-test";
 static uint8_t K[4][32];
 static const uint8_t ZERO[32];
@@ -31,10 +31,8 @@ static const uint8_t ZERO[32];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/konce-gstore-XXXXXX");
-	if (!mkdtemp(dir))
+	if (store_dir_make("gstore"))
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/peers.db", dir);
 	for (unsigned i = 0; i < 4; i++)
 		memset(K[i], 0x10 * (i + 1), 32);
 	return 0;
@@ -43,16 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
-
-static konce_store *open_store(void)
-{
-	konce_store *st;
-	assert_int_equal(konce_store_open(&st, dbpath, 0, err, sizeof(err)), 0);
-	return st;
+	return store_dir_remove();
 }
 
 static konce_cw_entry entry(uint64_t nonce, const char *text)
@@ -462,18 +451,6 @@ static void test_replay(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
-static int in_child(int (*fn)(void))
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fn());
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-}
-
 /* A full disk during a flush: a clear error, the records stay queued, nothing is half-written,
  * and they are written once there is space. */
 static int fill_disk(void)
@@ -563,21 +540,32 @@ static void test_readonly(void **state)
 	assert_int_equal(konce_store_close(st, err, sizeof(err)), 0);
 }
 
+/* A group on st (local name `name`) that K[0] founds alone, persisting through *b; *cfg is its
+ * config. */
+static konce_group *found_alone(konce_store *st, const char *name, konce_store_group_binding *b,
+				konce_group_config *cfg)
+{
+	assert_int_equal(konce_store_group_add(st, GID, name, NULL, 0, NULL, err, sizeof(err)), 0);
+	*b = (konce_store_group_binding){.st = st};
+	memcpy(b->gid, GID, 16);
+	*cfg = (konce_group_config){0};
+	memcpy(cfg->group, GID, 16);
+	memcpy(cfg->self, K[0], 32);
+	konce_store_group_persist(b, &cfg->persist);
+	konce_group *g = konce_group_new(cfg);
+	assert_int_equal(konce_group_create(g, 0), 0);
+	return g;
+}
+
 /* A lone member on the store: nothing is delivered before the flush; killed (its queue lost) and
  * restarted, it resumes with the same view and log, and what it had not flushed is gone. */
 static void test_core_restart(void **state)
 {
 	(void)state;
 	konce_store *st = open_store();
-	assert_int_equal(konce_store_group_add(st, GID, "solo", NULL, 0, NULL, err, sizeof(err)), 0);
-	konce_store_group_binding b = {.st = st};
-	memcpy(b.gid, GID, 16);
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GID, 16);
-	memcpy(cfg.self, K[0], 32);
-	konce_store_group_persist(&b, &cfg.persist);
-	konce_group *g = konce_group_new(&cfg);
-	assert_int_equal(konce_group_create(g, 0), 0);
+	konce_store_group_binding b;
+	konce_group_config cfg;
+	konce_group *g = found_alone(st, "solo", &b, &cfg);
 	konce_group_event ev;
 	for (unsigned i = 0; i < 3; i++)
 		assert_true(konce_group_propose(g, (const uint8_t *)"abc", 3, 1000) > 0);
@@ -683,15 +671,9 @@ static void test_invitations_survive_restart(void **state)
 {
 	(void)state;
 	konce_store *st = open_store();
-	assert_int_equal(konce_store_group_add(st, GID, "inv", NULL, 0, NULL, err, sizeof(err)), 0);
-	konce_store_group_binding b = {.st = st};
-	memcpy(b.gid, GID, 16);
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GID, 16);
-	memcpy(cfg.self, K[0], 32);
-	konce_store_group_persist(&b, &cfg.persist);
-	konce_group *g = konce_group_new(&cfg);
-	assert_int_equal(konce_group_create(g, 0), 0);
+	konce_store_group_binding b;
+	konce_group_config cfg;
+	konce_group *g = found_alone(st, "inv", &b, &cfg);
 	uint8_t s1[32], s2[32], h1[32], h2[32], flag = 0;
 	memset(s1, 0x61, 32);
 	memset(s2, 0x62, 32);

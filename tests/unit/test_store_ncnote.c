@@ -16,25 +16,20 @@
 
 #include "node/base/ncnote.h"
 #include "store/store.h"
-
-static char dir[64], dbpath[128], err[512];
+#include "tests/unit/store_dir.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/konce-ncnote-XXXXXX");
-	if (!mkdtemp(dir))
+	if (store_dir_make("ncnote"))
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/peers.db", dir);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return store_dir_remove();
 }
 
 static konce_nc_note note(enum konce_nc_note_type t, uint8_t who, const char *addr, bool ok, unsigned flags)

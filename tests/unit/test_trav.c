@@ -28,21 +28,7 @@
 #include "node/core/trav_int.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
-
-typedef struct host {
-	count_env ce;
-	konce_identity *id, *rdv_id, *peer_id;
-	konce_ep *ep;
-	konce_trav *t;
-	konce_addr rdv;
-	struct {
-		bool used;
-		uint8_t pk[KONCE_WIRE_KEY];
-		uint32_t conn;
-		konce_addr addr;
-	} tab[4];
-	unsigned dials;
-} host;
+#include "tests/unit/trav_rig.h"
 
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
@@ -73,15 +59,7 @@ static uint32_t op_dial(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], const konce
 
 static void setup_host(host *h)
 {
-	memset(h, 0, sizeof *h);
-	count_env_init(&h->ce, 9);
-	uint8_t s1[32] = {0, 1}, s2[32] = {0, 2}, s3[32] = {0, 3}; /* byte 0 loses its low bits to clamping */
-	assert_int_equal(konce_identity_from_secret(&h->id, s1), 0);
-	assert_int_equal(konce_identity_from_secret(&h->rdv_id, s2), 0);
-	assert_int_equal(konce_identity_from_secret(&h->peer_id, s3), 0);
-	konce_ep_config ec = {.env = &h->ce.env, .identity = h->id, .explicit_identity = true};
-	assert_int_equal(konce_ep_new(&h->ep, &ec, 1000000), 0);
-	assert_int_equal(konce_addr_parse(&h->rdv, "192.0.2.1:3478"), 0);
+	trav_host_open(h, 9);
 	uint8_t rdv_pk[1][KONCE_WIRE_KEY];
 	memcpy(rdv_pk[0], konce_identity_public(h->rdv_id), KONCE_WIRE_KEY);
 	konce_addr hostc;
@@ -93,15 +71,7 @@ static void setup_host(host *h)
 	assert_int_equal(konce_trav_new(&h->t, &tc, 1000000), 0);
 }
 
-static void free_host(host *h)
-{
-	konce_trav_free(h->t);
-	konce_ep_free(h->ep);
-	konce_identity_free(h->id);
-	konce_identity_free(h->rdv_id);
-	konce_identity_free(h->peer_id);
-	assert_int_equal(h->ce.live, 0);
-}
+static void free_host(host *h) { trav_host_close(h); }
 
 static void test_start_dials_rendezvous(void **state)
 {

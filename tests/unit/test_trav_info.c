@@ -27,14 +27,7 @@
 #include "node/core/trav_info.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
-
-typedef struct host {
-	count_env ce;
-	konce_identity *id, *rdv_id, *peer_id;
-	konce_ep *ep;
-	konce_trav *t;
-	konce_addr rdv, hostc;
-} host;
+#include "tests/unit/trav_rig.h"
 
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
@@ -53,15 +46,7 @@ static uint32_t op_dial(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], const konce
 
 static void setup(host *h, bool client, bool rendezvous)
 {
-	memset(h, 0, sizeof *h);
-	count_env_init(&h->ce, 11);
-	uint8_t s1[32] = {0, 1}, s2[32] = {0, 2}, s3[32] = {0, 3};
-	assert_int_equal(konce_identity_from_secret(&h->id, s1), 0);
-	assert_int_equal(konce_identity_from_secret(&h->rdv_id, s2), 0);
-	assert_int_equal(konce_identity_from_secret(&h->peer_id, s3), 0);
-	konce_ep_config ec = {.env = &h->ce.env, .identity = h->id, .explicit_identity = true};
-	assert_int_equal(konce_ep_new(&h->ep, &ec, 1000000), 0);
-	assert_int_equal(konce_addr_parse(&h->rdv, "192.0.2.1:3478"), 0);
+	trav_host_open(h, 11);
 	assert_int_equal(konce_addr_parse(&h->hostc, "10.0.0.2:7000"), 0);
 	uint8_t rdv_pk[1][KONCE_WIRE_KEY];
 	memcpy(rdv_pk[0], konce_identity_public(h->rdv_id), KONCE_WIRE_KEY);
@@ -79,15 +64,7 @@ static void setup(host *h, bool client, bool rendezvous)
 	assert_int_equal(konce_trav_new(&h->t, &tc, 1000000), 0);
 }
 
-static void teardown(host *h)
-{
-	konce_trav_free(h->t);
-	konce_ep_free(h->ep);
-	konce_identity_free(h->id);
-	konce_identity_free(h->rdv_id);
-	konce_identity_free(h->peer_id);
-	assert_int_equal(h->ce.live, 0);
-}
+static void teardown(host *h) { trav_host_close(h); }
 
 static void test_client(void **state)
 {
