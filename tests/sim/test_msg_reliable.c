@@ -156,6 +156,14 @@ static void on_peer(ncnode *n, int event, const uint8_t pk[KONCE_KEY_BYTES], con
 
 static bool unit_acked(const konce_smsg *m, uint64_t u) { return m->acked[u / 64] >> (u % 64) & 1; }
 
+static void resent(run *r, const side *sd, uint64_t pn, const konce_frame_ref *ref, const char *why)
+{
+	if (!r->resent_after_ack++)
+		fprintf(stderr, "seed %llu, %.6f s: node %c packet %llu carries units %u+%u of message %llu: %s\n",
+			(unsigned long long)r->seed, sim_now(r->s) / 1e6, sd == &r->a ? 'A' : 'B',
+			(unsigned long long)pn, ref->index, ref->count, (unsigned long long)ref->id, why);
+}
+
 /* Check 2 for the packets sd sent since the last check. */
 static void check_sent(run *r, side *sd, const konce_conn *c, bool exact)
 {
@@ -177,7 +185,7 @@ static void check_sent(run *r, side *sd, const konce_conn *c, bool exact)
 			if (!m) {
 				/* not in the queue: complete (or failed) before this packet was built */
 				SIM_ASSERT(r->s, ref->id < c->q.next_wire_id);
-				r->resent_after_ack++;
+				resent(r, sd, pn, ref, "its message was complete");
 				continue;
 			}
 			uint64_t end = (uint64_t)ref->index + ref->count;
@@ -186,7 +194,7 @@ static void check_sent(run *r, side *sd, const konce_conn *c, bool exact)
 			for (uint64_t u = ref->index; u < end; u++) {
 				r->units_checked++;
 				if (unit_acked(m, u)) {
-					r->resent_after_ack++;
+					resent(r, sd, pn, ref, "a unit was acknowledged");
 					break;
 				}
 			}
