@@ -134,6 +134,12 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
 	ep->heap = zalloc(env, ep->max_sessions, sizeof *ep->heap);
 	ep->batch = zalloc(env, ep->max_sessions, sizeof *ep->batch);
+	/* sessions and their handshake buffers each in their own slab: no malloc header, and the
+	 * buffers a handshake frees leave no holes between the sessions that stay (slab.h) */
+	konce_slab_init(&ep->sess_slab, env, sizeof(konce_sess));
+	konce_slab_init(&ep->hb_slab[0], env, offsetof(konce_hs_buf, first));
+	konce_slab_init(&ep->hb_slab[1], env, sizeof(konce_hs_buf));
+	konce_slab_init(&ep->pm_slab, env, sizeof(konce_pmtud)); /* kept by a shrunk channel */
 	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
 	    !ep->ev || !ep->rsrc)
 		goto fail;
@@ -195,6 +201,10 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->rsrc);
 	konce_env_free(env, ep->heap);
 	konce_env_free(env, ep->batch);
+	konce_slab_fini(&ep->sess_slab);
+	konce_slab_fini(&ep->hb_slab[0]);
+	konce_slab_fini(&ep->hb_slab[1]);
+	konce_slab_fini(&ep->pm_slab);
 	konce_env_free(env, ep->cid_buckets);
 	konce_env_free(env, ep->acc);
 	if (ep->out_mem)
@@ -225,13 +235,12 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us)
 {
 	if (ep->n_free == 0)
 		return NULL;
-	konce_sess *s = konce_env_alloc(ep->env, sizeof *s);
+	konce_sess *s = konce_slab_alloc(&ep->sess_slab);
 	if (!s)
 		return NULL;
-	memset(s, 0, sizeof *s);
 	s->hb_full = client;
-	if (!(s->hb = konce_env_alloc(ep->env, client ? sizeof *s->hb : offsetof(konce_hs_buf, first)))) {
-		konce_env_free(ep->env, s);
+	if (!(s->hb = konce_slab_alloc(&ep->hb_slab[client]))) {
+		konce_slab_free(&ep->sess_slab, s);
 		return NULL;
 	}
 	unsigned slot = ep->free_slots[--ep->n_free];
@@ -273,7 +282,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	konce_ep_hs_done(ep, s);
 	s->sess.wide = NULL; /* its storage goes with the conn */
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
-	konce_env_free(ep->env, s->pm);
+	konce_slab_free(&ep->pm_slab, s->pm);
 	if (s->rsrc)
 		s->rsrc->refs--;
 	konce_keyslab_wipe(ep->slab, s->slot);
@@ -288,7 +297,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	if (s->state == KONCE_HS_SOLVING)
 		ep->n_solving--;
 	sodium_memzero(s, sizeof *s);
-	konce_env_free(ep->env, s);
+	konce_slab_free(&ep->sess_slab, s);
 }
 
 void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
@@ -296,7 +305,7 @@ void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
 	if (!s->hb)
 		return;
 	sodium_memzero(s->hb, s->hb_full ? sizeof *s->hb : offsetof(konce_hs_buf, first));
-	konce_env_free(ep->env, s->hb);
+	konce_slab_free(&ep->hb_slab[s->hb_full], s->hb);
 	s->hb = NULL;
 	s->first_len = 0;
 	s->hs_len = 0;

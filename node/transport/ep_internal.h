@@ -64,6 +64,7 @@
 #include "node/transport/path.h"
 #include "node/transport/pmtud.h"
 #include "node/base/ratelimit.h"
+#include "node/base/slab.h"
 #include "node/transport/session.h"
 
 enum konce_hs_state {
@@ -231,6 +232,10 @@ struct konce_ep {
 	unsigned *free_slots;    /* stack */
 	unsigned n_free;
 	konce_keyslab *slab;
+	konce_slab sess_slab;    /* the konce_sess structs (slab.h) */
+	konce_slab hb_slab[2];   /* handshake buffers: [0] a server's (no first), [1] a client's */
+	konce_slab pm_slab;      /* path MTU searches (konce_sess.pm): they outlive the channel's
+				  * memory, and would keep malloc's heap from shrinking back */
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
