@@ -55,6 +55,9 @@ typedef struct sample {
 	long rss_kib;
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
 			* the allocator's free holes that RSS keeps (handshake buffers freed after setup) */
+	struct konce_ep_mem_row mem[24]; /* konce_ep_mem (the names are the library's: valid in both
+					  * processes after the fork) */
+	unsigned n_mem;
 } sample;
 
 typedef struct meter {
@@ -95,6 +98,23 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->msgs_delivered = c->msgs_delivered;
 	s->rss_kib = bench_rss_kib();
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
+	s->n_mem = konce_ep_mem(n->ep, s->mem, sizeof s->mem / sizeof s->mem[0]);
+	if (s->n_mem > sizeof s->mem / sizeof s->mem[0])
+		s->n_mem = sizeof s->mem / sizeof s->mem[0];
+}
+
+/* Where the bytes go, structure by structure, per live session: what is in use, and what is
+ * allocated (arrays sized for max_sessions are resident only as far as they are touched; hashed
+ * buckets are touched all over). */
+static void print_mem(const sample *h, const sample *p, unsigned up)
+{
+	printf("  memory by structure, bytes per live session (konce_ep_mem): in use / allocated\n");
+	printf("    %-44s %6s  %15s  %15s\n", "structure", "each", "holder", "peer");
+	for (unsigned i = 0; i < h->n_mem && i < p->n_mem; i++) {
+		const struct konce_ep_mem_row *a = &h->mem[i], *b = &p->mem[i];
+		printf("    %-44s %6zu  %6.1f / %6.1f  %6.1f / %6.1f\n", a->name, a->each, (double)(a->each * a->used) / up,
+		       (double)(a->each * a->n) / up, (double)(b->each * b->used) / up, (double)(b->each * b->n) / up);
+	}
 }
 
 /* ---- the peer (child) ------------------------------------------------------------------------ */
@@ -360,6 +380,7 @@ int main(int argc, char **argv)
 	       "%.0f bytes per session\n",
 	       base_h.heap_kib, live_h.heap_kib, up, (double)(live_h.heap_kib - base_h.heap_kib) * 1024 / up,
 	       base_p.heap_kib, live_p.heap_kib, (double)(live_p.heap_kib - base_p.heap_kib) * 1024 / up);
+	print_mem(&live_h, &live_p, up);
 	printf("  targets for 100000 sessions: <= 200 MB RSS and <= 2%% of a core per side; measured with %u%s: "
 	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
 	       up, up == nsess ? "" : " (NOT the count asked)", live_h.rss_kib / 1024.0,
