@@ -123,6 +123,7 @@ typedef struct konce_sess {
 	unsigned slot;
 	enum konce_hs_state state;
 	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
+	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds (here: no hole) */
 	konce_cident cids[KONCE_EP_CIDS]; /* our ids in the cid table; [0] is scid until cidrot.c */
 	/* cid rotation (cidrot.c) */
 	uint8_t peer_cid0[KONCE_WIRE_CID]; /* the peer's handshake id (epoch 0) */
@@ -139,7 +140,11 @@ typedef struct konce_sess {
 	/* client handshake */
 	const konce_identity *as;
 	uint8_t local_pk[KONCE_WIRE_KEY]; /* the key this session shows (client) or was dialled as */
-	konce_versions offered;
+	konce_versions offered;       /* 17 bytes: the four below fill its tail */
+	bool tbatch;                  /* in ep->batch (ep_timer.c) */
+	uint16_t first_len;           /* hb->first */
+	uint16_t hs_len;              /* hb->pkt */
+	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
 	uint64_t client_time;
 	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
 	uint64_t pow_next;            /* SOLVING: the next nonce to try */
@@ -147,10 +152,9 @@ typedef struct konce_sess {
 	/* the handshake's buffers: allocated with the session, freed when its handshake is over
 	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
 	struct konce_hs_buf *hb;
-	size_t first_len;             /* hb->first */
-	size_t hs_len;                /* hb->pkt */
 	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
+	uint32_t next_msg;            /* low half of the next msg_id (here: no hole) */
 	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
@@ -176,11 +180,8 @@ typedef struct konce_sess {
 	unsigned pow_bits;            /* SOLVING: the demand */
 	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
 	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
-	uint32_t next_msg;            /* low half of the next msg_id */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
-	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
-	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
 	bool incoming;
 	bool cids_ready;              /* keys set, peer_cid0 known */
 	bool per_server;              /* show the key derived for the server even if explicit_identity */
@@ -188,7 +189,6 @@ typedef struct konce_sess {
 	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
 	bool wanted;                  /* konce_ep_set_wanted() */
-	bool tbatch;
 	bool hb_full;                 /* hb has first (a client's): konce_ep_sess_new */
 } konce_sess;
 
@@ -255,7 +255,7 @@ struct konce_ep {
 	uint8_t cid_key[16];     /* crypto_shorthash key: cids hash unpredictably */
 
 	konce_acc_entry *acc;
-	unsigned acc_mask;       /* buckets - 1; each bucket has KONCE_EP_ACC_WAYS entries */
+	unsigned acc_mask;       /* buckets - 1; each bucket has KONCE_EP_ACC_WAYS entries, way-major (hs_server.c) */
 
 	konce_sess *pend_head;   /* ACCEPTs to flush */
 
