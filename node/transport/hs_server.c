@@ -113,27 +113,33 @@ enum konce_ep_verdict konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, si
 
 /* ---- accepted-challenge table ------------------------------------------------------------- */
 
-static konce_acc_entry *acc_bucket(konce_ep *ep, uint64_t challenge)
+/* Way w of a challenge's bucket.  The table is way-major (all buckets' way 0, then way 1, ...):
+ * challenges are sequential, so at an ordinary handshake rate every entry lands in way 0 and the
+ * other ways' pages are never touched (resident memory follows the handshakes in a cookie
+ * lifetime, not the table's size). */
+static konce_acc_entry *acc_way(konce_ep *ep, uint64_t challenge, unsigned w)
 {
 	/* challenges are sequential and ours: consecutive ones land in different buckets */
-	return &ep->acc[(challenge & ep->acc_mask) * KONCE_EP_ACC_WAYS];
+	return &ep->acc[(size_t)w * (ep->acc_mask + 1) + (challenge & ep->acc_mask)];
 }
 
 static konce_acc_entry *acc_find(konce_ep *ep, uint64_t challenge, uint64_t now_us)
 {
-	konce_acc_entry *b = acc_bucket(ep, challenge);
-	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++)
-		if (b[i].expires_us > now_us && b[i].challenge == challenge)
-			return &b[i];
+	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++) {
+		konce_acc_entry *e = acc_way(ep, challenge, i);
+		if (e->expires_us > now_us && e->challenge == challenge)
+			return e;
+	}
 	return NULL;
 }
 
 static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t now_us)
 {
-	konce_acc_entry *b = acc_bucket(ep, challenge);
-	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++)
-		if (b[i].expires_us <= now_us)
-			return &b[i];
+	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++) {
+		konce_acc_entry *e = acc_way(ep, challenge, i);
+		if (e->expires_us <= now_us)
+			return e;
+	}
 	return NULL;
 }
 
