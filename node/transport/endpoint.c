@@ -115,7 +115,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	while ((1u << ep->slot_bits) < ep->max_sessions)
 		ep->slot_bits++;
 	ep->free_slots = zalloc(env, ep->max_sessions, sizeof *ep->free_slots);
-	unsigned nb = pow2_at_least(ep->max_sessions * 4); /* up to KONCE_EP_CIDS ids each (cidrot.c) */
+	/* up to KONCE_EP_CIDS ids each (cidrot.c), 3 for a presence: at most 2.5 a bucket, about 1.5
+	 * for presences, and every bucket's page is resident once the table fills (8 bytes a bucket) */
+	unsigned nb = pow2_at_least(ep->max_sessions * 2);
 	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
 	ep->cid_mask = nb - 1;
 	/* Accepted challenges must be remembered for a cookie lifetime: size for the handshakes the
