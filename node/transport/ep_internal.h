@@ -108,8 +108,14 @@ typedef struct konce_ep_rsrc {
 	unsigned refs; /* 0 = free */
 } konce_ep_rsrc;
 
-/* A session's handshake buffers (konce_sess.hb). */
+/* A session's handshake buffers (konce_sess.hb), and the handshake's fields that no one reads once
+ * they are gone: a presence does not carry them. */
 typedef struct konce_hs_buf {
+	uint64_t client_time;         /* client: its HELLO's */
+	uint64_t pow_next;            /* client, SOLVING: the next nonce to try */
+	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
+	uint64_t accept_retry_us;     /* server: next ACCEPT resend; 0 = not yet scheduled */
+	konce_versions offered;       /* client: the versions of its HELLO */
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
@@ -140,22 +146,17 @@ typedef struct konce_sess {
 	/* client handshake */
 	const konce_identity *as;
 	uint8_t local_pk[KONCE_WIRE_KEY]; /* the key this session shows (client) or was dialled as */
-	konce_versions offered;       /* 17 bytes: the four below fill its tail */
 	bool tbatch;                  /* in ep->batch (ep_timer.c) */
 	uint16_t first_len;           /* hb->first */
 	uint16_t hs_len;              /* hb->pkt */
 	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
-	uint64_t client_time;
 	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
-	uint64_t pow_next;            /* SOLVING: the next nonce to try */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
 	/* the handshake's buffers: allocated with the session, freed when its handshake is over
 	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
 	struct konce_hs_buf *hb;
-	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
 	uint32_t next_msg;            /* low half of the next msg_id (here: no hole) */
-	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame, and again

@@ -38,7 +38,7 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 		tb += (ep->src_buckets[i] != NULL) + (ep->key_buckets[i] != NULL);
 	for (size_t i = 0; i < ep->max_sessions; i++)
 		rs += ep->rsrc[i].refs != 0;
-	size_t hs = offsetof(konce_sess, accept_retry_us) + sizeof(uint64_t) - offsetof(konce_sess, as);
+	size_t hs = offsetof(konce_sess, next_msg) - offsetof(konce_sess, as);
 	unsigned i = 0;
 	i = row(rows, max, i, "konce_sess (session slab)", sizeof(konce_sess), slab_objs(&ep->sess_slab), live);
 	i = row(rows, max, i, "  of it: 5 connection-id entries", sizeof(((konce_sess *)0)->cids), live, live);

@@ -331,7 +331,8 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 		 * check c, before the DH */
 		slot_e->challenge = in.challenge;
 		slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
-	s->hs_until_us = slot_e->expires_us;
+		if (s->hb) /* an ESTABLISHED attempt has none, and is no server session */
+			s->hb->hs_until_us = slot_e->expires_us;
 		slot_e->conn = 0;
 		initiate_hash(slot_e->hash, pkt, len);
 		ep->c.simopen_yielded++;
@@ -377,10 +378,10 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 	s->init_len = (uint16_t)len;
 	s->heard = false;
 	s->accept_resends = 0;
-	s->accept_retry_us = 0;
+	s->hb->accept_retry_us = 0;
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
-	s->hs_until_us = slot_e->expires_us;
+	s->hb->hs_until_us = slot_e->expires_us;
 	slot_e->conn = s->conn;
 	initiate_hash(slot_e->hash, pkt, len);
 	konce_ep_arm(ep, s, now_us);
