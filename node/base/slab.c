@@ -6,6 +6,17 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* Under AddressSanitizer an object is poisoned while it is not handed out, so that a use after
+ * konce_slab_free() is reported as it would be after free(). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct konce_slab_chunk {
 	konce_slab_chunk *prev, *next; /* the avail list */
 	void *free;                    /* returned objects, linked through their first word */
@@ -77,6 +88,7 @@ static void *chunk_alloc(const konce_slab *sl)
 
 static void chunk_free(const konce_slab *sl, void *c)
 {
+	UNPOISON(c, KONCE_SLAB_CHUNK);
 	if (sl->env != konce_env_default())
 		konce_env_free(sl->env, c);
 	else
@@ -104,6 +116,7 @@ static konce_slab_chunk *grow(konce_slab *sl)
 	if (!c)
 		return NULL;
 	memset(c, 0, sizeof *c);
+	POISON(objs(c), (size_t)sl->per * sl->size);
 	unsigned i = upper(sl, c);
 	memmove(sl->chunks + i + 1, sl->chunks + i, (size_t)(sl->n - i) * sizeof *sl->chunks);
 	sl->chunks[i] = c;
@@ -121,9 +134,11 @@ void *konce_slab_alloc(konce_slab *sl)
 	void *p;
 	if (c->free) {
 		p = c->free;
+		UNPOISON(p, sl->size);
 		memcpy(&c->free, p, sizeof c->free);
 	} else {
 		p = objs(c) + (size_t)c->fresh++ * sl->size;
+		UNPOISON(p, sl->size);
 	}
 	if (c->used++ == 0)
 		sl->n_empty--;
@@ -141,6 +156,7 @@ void konce_slab_free(konce_slab *sl, void *p)
 	unsigned i = upper(sl, p);
 	konce_slab_chunk *c = sl->chunks[i - 1]; /* p came from this slab: some chunk holds it */
 	memcpy(p, &c->free, sizeof c->free);
+	POISON(p, sl->size);
 	c->free = p;
 	if (!c->listed)
 		list(sl, c);
