@@ -53,12 +53,30 @@ typedef struct sample {
 	uint64_t sessions_live, evicted, idle_closed;
 	uint64_t grown, shrunk, msgs_rx, msgs_delivered;
 	long rss_kib;
+	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
 			* the allocator's free holes that RSS keeps (handshake buffers freed after setup) */
 	struct konce_ep_mem_row mem[24]; /* konce_ep_mem (the names are the library's: valid in both
 					  * processes after the fork) */
 	unsigned n_mem;
 } sample;
+
+/* RssAnon and RssFile of /proc/self/status (kB); 0 where absent. */
+static void rss_parts(long *anon, long *file)
+{
+	*anon = *file = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return;
+	char line[256];
+	while (fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "RssAnon:", 8))
+			*anon = strtol(line + 8, NULL, 10);
+		else if (!strncmp(line, "RssFile:", 8))
+			*file = strtol(line + 8, NULL, 10);
+	}
+	fclose(f);
+}
 
 typedef struct meter {
 	double c0;
@@ -97,6 +115,7 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->msgs_rx = c->msgs_rx;
 	s->msgs_delivered = c->msgs_delivered;
 	s->rss_kib = bench_rss_kib();
+	rss_parts(&s->rss_anon_kib, &s->rss_file_kib);
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
 	s->n_mem = konce_ep_mem(n->ep, s->mem, sizeof s->mem / sizeof s->mem[0]);
 	if (s->n_mem > sizeof s->mem / sizeof s->mem[0])
@@ -380,6 +399,12 @@ int main(int argc, char **argv)
 	       "%.0f bytes per session\n",
 	       base_h.heap_kib, live_h.heap_kib, up, (double)(live_h.heap_kib - base_h.heap_kib) * 1024 / up,
 	       base_p.heap_kib, live_p.heap_kib, (double)(live_p.heap_kib - base_p.heap_kib) * 1024 / up);
+	printf("  RSS above the baseline, per session: holder %.0f anonymous + %.0f mapped files (code first run "
+	       "after the baseline), peer %.0f + %.0f bytes\n",
+	       (double)(live_h.rss_anon_kib - base_h.rss_anon_kib) * 1024 / up,
+	       (double)(live_h.rss_file_kib - base_h.rss_file_kib) * 1024 / up,
+	       (double)(live_p.rss_anon_kib - base_p.rss_anon_kib) * 1024 / up,
+	       (double)(live_p.rss_file_kib - base_p.rss_file_kib) * 1024 / up);
 	print_mem(&live_h, &live_p, up);
 	printf("  targets for 100000 sessions: <= 200 MB RSS and <= 2%% of a core per side; measured with %u%s: "
 	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
