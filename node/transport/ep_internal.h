@@ -296,6 +296,7 @@ struct konce_ep {
 	konce_sess **batch;      /* [max_sessions] the sessions konce_ep_timer() is visiting */
 	unsigned heap_n, batch_n;
 	uint64_t timer_extra_us; /* konce_ep_arm() without a session: may be early, never late */
+	unsigned untrimmed;      /* channels shrunk since malloc's heap was last trimmed (ep_mem.c) */
 	struct konce_ep_counters c;
 };
 
@@ -466,6 +467,11 @@ void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t 
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* ep_mem.c: a channel shrank back to a presence (its conn is freed).  Every KONCE_EP_TRIM_SHRINKS
+ * of them, with the default env (malloc), malloc's free pages go back to the system. */
+enum { KONCE_EP_TRIM_SHRINKS = 256 };
+void konce_ep_mem_shrunk(konce_ep *ep);
 
 /* ep_timer.c: the deadline heap (invariants in its header) */
 /* s's work may be due at at_us: lowers its deadline.  NULL s: the endpoint's own. */

@@ -3,9 +3,16 @@
  * A presence (a session holding keepalives only) costs its konce_sess in the session slab, its
  * entries in the arrays sized for max_sessions (slot, generation, timer heap, key slot) and the
  * buckets its connection ids hash to; a channel adds its conn (ep_msg.c) and its path MTU search.
+ *
+ * A channel's conn (about 10 KB with its rings) comes from malloc.  When channels shrink back,
+ * glibc keeps their pages in its heap (it gives back only the free top of the heap, and the
+ * conns freed are anywhere in it), so resident memory would stay at the peak number of channels.
+ * Every KONCE_EP_TRIM_SHRINKS shrinks, malloc_trim() hands the free pages back (madvise); the
+ * sessions and their handshake buffers are in slabs of their own (slab.h), not in that heap.
  */
 #include "node/transport/ep_internal.h"
 
+#include <malloc.h>
 #include <stddef.h>
 
 static unsigned row(struct konce_ep_mem_row *rows, unsigned max, unsigned i, const char *name, size_t each, size_t n,
@@ -58,5 +65,20 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	i = row(rows, max, i, "reassembly charges per source", sizeof *ep->rsrc, ep->max_sessions, rs);
 	i = row(rows, max, i, "path MTU searches (channels, kept)", sizeof(konce_pmtud), pm, pm);
 	i = row(rows, max, i, "channels (konce_conn, without rings)", sizeof(konce_conn), rel, rel);
+	/* fixed sizes, whatever the number of sessions: each slot is resident once the ring has
+	 * cycled through it (a handshake or a keepalive per datagram, an event per session) */
+	i = row(rows, max, i, "out ring slots (fixed, out_ring)", ep->max_datagram + sizeof *ep->out, ep->out_cap, ep->out_cap);
+	i = row(rows, max, i, "event ring slots (fixed, event_ring)", sizeof *ep->ev, ep->ev_cap, ep->ev_cap);
 	return i;
+}
+
+void konce_ep_mem_shrunk(konce_ep *ep)
+{
+	if (++ep->untrimmed < KONCE_EP_TRIM_SHRINKS)
+		return;
+	ep->untrimmed = 0;
+#if defined(__GLIBC__)
+	if (ep->env == konce_env_default())
+		malloc_trim(0);
+#endif
 }
