@@ -11,7 +11,9 @@
  * raised to keep proof of work out of the way (this measures sessions, not admission).
  *
  * konce_ep_timer() visits only the sessions that are due (ep_timer.c), so CPU follows the
- * keepalive rate; the bench prints the timer calls and session visits beside it.
+ * keepalive rate; the bench prints the timer calls and session visits beside it.  Where the
+ * resident bytes go, it prints structure by structure per live session (konce_ep_mem, ep_mem.c),
+ * and RSS split into anonymous memory and mapped files.
  *
  * Phases, each over the same fixed wall interval in both processes (CPU from getrusage):
  *   1. baseline: both endpoints exist (sized for N sessions), 0 sessions: the idle loop;
