@@ -11,7 +11,9 @@
  * raised to keep proof of work out of the way (this measures sessions, not admission).
  *
  * konce_ep_timer() visits only the sessions that are due (ep_timer.c), so CPU follows the
- * keepalive rate; the bench prints the timer calls and session visits beside it.
+ * keepalive rate; the bench prints the timer calls and session visits beside it.  Where the
+ * resident bytes go, it prints structure by structure per live session (konce_ep_mem, ep_mem.c),
+ * and RSS split into anonymous memory and mapped files.
  *
  * Phases, each over the same fixed wall interval in both processes (CPU from getrusage):
  *   1. baseline: both endpoints exist (sized for N sessions), 0 sessions: the idle loop;
@@ -53,9 +55,30 @@ typedef struct sample {
 	uint64_t sessions_live, evicted, idle_closed;
 	uint64_t grown, shrunk, msgs_rx, msgs_delivered;
 	long rss_kib;
+	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
 			* the allocator's free holes that RSS keeps (handshake buffers freed after setup) */
+	struct konce_ep_mem_row mem[24]; /* konce_ep_mem (the names are the library's: valid in both
+					  * processes after the fork) */
+	unsigned n_mem;
 } sample;
+
+/* RssAnon and RssFile of /proc/self/status (kB); 0 where absent. */
+static void rss_parts(long *anon, long *file)
+{
+	*anon = *file = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return;
+	char line[256];
+	while (fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "RssAnon:", 8))
+			*anon = strtol(line + 8, NULL, 10);
+		else if (!strncmp(line, "RssFile:", 8))
+			*file = strtol(line + 8, NULL, 10);
+	}
+	fclose(f);
+}
 
 typedef struct meter {
 	double c0;
@@ -94,7 +117,25 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->msgs_rx = c->msgs_rx;
 	s->msgs_delivered = c->msgs_delivered;
 	s->rss_kib = bench_rss_kib();
+	rss_parts(&s->rss_anon_kib, &s->rss_file_kib);
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
+	s->n_mem = konce_ep_mem(n->ep, s->mem, sizeof s->mem / sizeof s->mem[0]);
+	if (s->n_mem > sizeof s->mem / sizeof s->mem[0])
+		s->n_mem = sizeof s->mem / sizeof s->mem[0];
+}
+
+/* Where the bytes go, structure by structure, per live session: what is in use, and what is
+ * allocated (arrays sized for max_sessions are resident only as far as they are touched; hashed
+ * buckets are touched all over). */
+static void print_mem(const sample *h, const sample *p, unsigned up)
+{
+	printf("  memory by structure, bytes per live session (konce_ep_mem): in use / allocated\n");
+	printf("    %-44s %6s  %15s  %15s\n", "structure", "each", "holder", "peer");
+	for (unsigned i = 0; i < h->n_mem && i < p->n_mem; i++) {
+		const struct konce_ep_mem_row *a = &h->mem[i], *b = &p->mem[i];
+		printf("    %-44s %6zu  %6.1f / %6.1f  %6.1f / %6.1f\n", a->name, a->each, (double)(a->each * a->used) / up,
+		       (double)(a->each * a->n) / up, (double)(b->each * b->used) / up, (double)(b->each * b->n) / up);
+	}
 }
 
 /* ---- the peer (child) ------------------------------------------------------------------------ */
@@ -360,6 +401,13 @@ int main(int argc, char **argv)
 	       "%.0f bytes per session\n",
 	       base_h.heap_kib, live_h.heap_kib, up, (double)(live_h.heap_kib - base_h.heap_kib) * 1024 / up,
 	       base_p.heap_kib, live_p.heap_kib, (double)(live_p.heap_kib - base_p.heap_kib) * 1024 / up);
+	printf("  RSS above the baseline, per session: holder %.0f anonymous + %.0f mapped files (code first run "
+	       "after the baseline), peer %.0f + %.0f bytes\n",
+	       (double)(live_h.rss_anon_kib - base_h.rss_anon_kib) * 1024 / up,
+	       (double)(live_h.rss_file_kib - base_h.rss_file_kib) * 1024 / up,
+	       (double)(live_p.rss_anon_kib - base_p.rss_anon_kib) * 1024 / up,
+	       (double)(live_p.rss_file_kib - base_p.rss_file_kib) * 1024 / up);
+	print_mem(&live_h, &live_p, up);
 	printf("  targets for 100000 sessions: <= 200 MB RSS and <= 2%% of a core per side; measured with %u%s: "
 	       "RSS holder %.0f MB, peer %.0f MB; CPU holder %.3f%%, peer %.3f%%\n",
 	       up, up == nsess ? "" : " (NOT the count asked)", live_h.rss_kib / 1024.0,

@@ -115,7 +115,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	while ((1u << ep->slot_bits) < ep->max_sessions)
 		ep->slot_bits++;
 	ep->free_slots = zalloc(env, ep->max_sessions, sizeof *ep->free_slots);
-	unsigned nb = pow2_at_least(ep->max_sessions * 4); /* up to KONCE_EP_CIDS ids each (cidrot.c) */
+	/* up to KONCE_EP_CIDS ids each (cidrot.c), 3 for a presence: at most 2.5 a bucket, about 1.5
+	 * for presences, and every bucket's page is resident once the table fills (8 bytes a bucket) */
+	unsigned nb = pow2_at_least(ep->max_sessions * 2);
 	ep->cid_buckets = zalloc(env, nb, sizeof *ep->cid_buckets);
 	ep->cid_mask = nb - 1;
 	/* Accepted challenges must be remembered for a cookie lifetime: size for the handshakes the
@@ -134,6 +136,12 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
 	ep->heap = zalloc(env, ep->max_sessions, sizeof *ep->heap);
 	ep->batch = zalloc(env, ep->max_sessions, sizeof *ep->batch);
+	/* sessions and their handshake buffers each in their own slab: no malloc header, and the
+	 * buffers a handshake frees leave no holes between the sessions that stay (slab.h) */
+	konce_slab_init(&ep->sess_slab, env, sizeof(konce_sess));
+	konce_slab_init(&ep->hb_slab[0], env, offsetof(konce_hs_buf, first));
+	konce_slab_init(&ep->hb_slab[1], env, sizeof(konce_hs_buf));
+	konce_slab_init(&ep->pm_slab, env, sizeof(konce_pmtud)); /* kept by a shrunk channel */
 	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
 	    !ep->ev || !ep->rsrc)
 		goto fail;
@@ -195,6 +203,10 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->rsrc);
 	konce_env_free(env, ep->heap);
 	konce_env_free(env, ep->batch);
+	konce_slab_fini(&ep->sess_slab);
+	konce_slab_fini(&ep->hb_slab[0]);
+	konce_slab_fini(&ep->hb_slab[1]);
+	konce_slab_fini(&ep->pm_slab);
 	konce_env_free(env, ep->cid_buckets);
 	konce_env_free(env, ep->acc);
 	if (ep->out_mem)
@@ -225,13 +237,12 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us)
 {
 	if (ep->n_free == 0)
 		return NULL;
-	konce_sess *s = konce_env_alloc(ep->env, sizeof *s);
+	konce_sess *s = konce_slab_alloc(&ep->sess_slab);
 	if (!s)
 		return NULL;
-	memset(s, 0, sizeof *s);
 	s->hb_full = client;
-	if (!(s->hb = konce_env_alloc(ep->env, client ? sizeof *s->hb : offsetof(konce_hs_buf, first)))) {
-		konce_env_free(ep->env, s);
+	if (!(s->hb = konce_slab_alloc(&ep->hb_slab[client]))) {
+		konce_slab_free(&ep->sess_slab, s);
 		return NULL;
 	}
 	unsigned slot = ep->free_slots[--ep->n_free];
@@ -273,7 +284,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	konce_ep_hs_done(ep, s);
 	s->sess.wide = NULL; /* its storage goes with the conn */
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
-	konce_env_free(ep->env, s->pm);
+	konce_slab_free(&ep->pm_slab, s->pm);
 	if (s->rsrc)
 		s->rsrc->refs--;
 	konce_keyslab_wipe(ep->slab, s->slot);
@@ -288,7 +299,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	if (s->state == KONCE_HS_SOLVING)
 		ep->n_solving--;
 	sodium_memzero(s, sizeof *s);
-	konce_env_free(ep->env, s);
+	konce_slab_free(&ep->sess_slab, s);
 }
 
 void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
@@ -296,7 +307,7 @@ void konce_ep_hs_done(konce_ep *ep, konce_sess *s)
 	if (!s->hb)
 		return;
 	sodium_memzero(s->hb, s->hb_full ? sizeof *s->hb : offsetof(konce_hs_buf, first));
-	konce_env_free(ep->env, s->hb);
+	konce_slab_free(&ep->hb_slab[s->hb_full], s->hb);
 	s->hb = NULL;
 	s->first_len = 0;
 	s->hs_len = 0;

@@ -465,4 +465,14 @@ void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us);
  * is copied (up to 8 entries), the identities are borrowed.  0, -EINVAL. */
 int konce_ep_set_server_identities(konce_ep *ep, const konce_identity *const *ids, unsigned n);
 
+/* Where the endpoint's memory goes, structure by structure (bench_sessions prints it per session):
+ * each row is `n` allocated items of `each` bytes, `used` of them in use.  Arrays sized for
+ * max_sessions cost resident memory only as far as they are touched.  Fills at most max rows and
+ * returns how many there are.  Walks every session: a diagnostic, not for a hot path. */
+struct konce_ep_mem_row {
+	const char *name;
+	size_t each, n, used;
+};
+unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigned max);
+
 #endif

@@ -64,6 +64,7 @@
 #include "node/transport/path.h"
 #include "node/transport/pmtud.h"
 #include "node/base/ratelimit.h"
+#include "node/base/slab.h"
 #include "node/transport/session.h"
 
 enum konce_hs_state {
@@ -107,8 +108,14 @@ typedef struct konce_ep_rsrc {
 	unsigned refs; /* 0 = free */
 } konce_ep_rsrc;
 
-/* A session's handshake buffers (konce_sess.hb). */
+/* A session's handshake buffers (konce_sess.hb), and the handshake's fields that no one reads once
+ * they are gone: a presence does not carry them. */
 typedef struct konce_hs_buf {
+	uint64_t client_time;         /* client: its HELLO's */
+	uint64_t pow_next;            /* client, SOLVING: the next nonce to try */
+	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
+	uint64_t accept_retry_us;     /* server: next ACCEPT resend; 0 = not yet scheduled */
+	konce_versions offered;       /* client: the versions of its HELLO */
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
@@ -122,6 +129,7 @@ typedef struct konce_sess {
 	unsigned slot;
 	enum konce_hs_state state;
 	uint8_t scid[KONCE_WIRE_CID]; /* our id: client_cid (client) or server_cid (server) */
+	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds (here: no hole) */
 	konce_cident cids[KONCE_EP_CIDS]; /* our ids in the cid table; [0] is scid until cidrot.c */
 	/* cid rotation (cidrot.c) */
 	uint8_t peer_cid0[KONCE_WIRE_CID]; /* the peer's handshake id (epoch 0) */
@@ -138,19 +146,17 @@ typedef struct konce_sess {
 	/* client handshake */
 	const konce_identity *as;
 	uint8_t local_pk[KONCE_WIRE_KEY]; /* the key this session shows (client) or was dialled as */
-	konce_versions offered;
-	uint64_t client_time;
+	bool tbatch;                  /* in ep->batch (ep_timer.c) */
+	uint16_t first_len;           /* hb->first */
+	uint16_t hs_len;              /* hb->pkt */
+	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
 	uint64_t retry_at_us;         /* SOLVING: when the solve is abandoned */
-	uint64_t pow_next;            /* SOLVING: the next nonce to try */
 	uint64_t est_us;              /* client: when the ACCEPT arrived (hs_simopen.c) */
 	/* the handshake's buffers: allocated with the session, freed when its handshake is over
 	 * (konce_ep_hs_done) so that an established presence does not carry 2 KiB of them */
 	struct konce_hs_buf *hb;
-	size_t first_len;             /* hb->first */
-	size_t hs_len;                /* hb->pkt */
-	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	konce_addr hs_addr;           /* server: where the INITIATE came from */
-	uint64_t accept_retry_us;     /* server: next such resend; 0 = not yet scheduled */
+	uint32_t next_msg;            /* low half of the next msg_id (here: no hole) */
 	/* reliable messages (ep_msg.c) */
 	struct konce_ep *ep;
 	konce_conn *rel;              /* NULL until the first message or reliability frame, and again
@@ -175,11 +181,8 @@ typedef struct konce_sess {
 	unsigned pow_bits;            /* SOLVING: the demand */
 	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
 	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
-	uint32_t next_msg;            /* low half of the next msg_id */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
 	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
-	uint32_t dcid_epoch;          /* the epoch whose peer id sess.dcid holds */
-	uint16_t init_len;            /* server: bytes of the INITIATE that opened the session */
 	bool incoming;
 	bool cids_ready;              /* keys set, peer_cid0 known */
 	bool per_server;              /* show the key derived for the server even if explicit_identity */
@@ -187,7 +190,6 @@ typedef struct konce_sess {
 	bool restarted;               /* went back from INITIATE_SENT to HELLO_SENT once */
 	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
 	bool wanted;                  /* konce_ep_set_wanted() */
-	bool tbatch;
 	bool hb_full;                 /* hb has first (a client's): konce_ep_sess_new */
 } konce_sess;
 
@@ -231,6 +233,10 @@ struct konce_ep {
 	unsigned *free_slots;    /* stack */
 	unsigned n_free;
 	konce_keyslab *slab;
+	konce_slab sess_slab;    /* the konce_sess structs (slab.h) */
+	konce_slab hb_slab[2];   /* handshake buffers: [0] a server's (no first), [1] a client's */
+	konce_slab pm_slab;      /* path MTU searches (konce_sess.pm): they outlive the channel's
+				  * memory, and would keep malloc's heap from shrinking back */
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
@@ -250,7 +256,7 @@ struct konce_ep {
 	uint8_t cid_key[16];     /* crypto_shorthash key: cids hash unpredictably */
 
 	konce_acc_entry *acc;
-	unsigned acc_mask;       /* buckets - 1; each bucket has KONCE_EP_ACC_WAYS entries */
+	unsigned acc_mask;       /* buckets - 1; each bucket has KONCE_EP_ACC_WAYS entries, way-major (hs_server.c) */
 
 	konce_sess *pend_head;   /* ACCEPTs to flush */
 
@@ -290,6 +296,7 @@ struct konce_ep {
 	konce_sess **batch;      /* [max_sessions] the sessions konce_ep_timer() is visiting */
 	unsigned heap_n, batch_n;
 	uint64_t timer_extra_us; /* konce_ep_arm() without a session: may be early, never late */
+	unsigned untrimmed;      /* channels shrunk since malloc's heap was last trimmed (ep_mem.c) */
 	struct konce_ep_counters c;
 };
 
@@ -460,6 +467,11 @@ void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t 
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
+
+/* ep_mem.c: a channel shrank back to a presence (its conn is freed).  Every KONCE_EP_TRIM_SHRINKS
+ * of them, with the default env (malloc), malloc's free pages go back to the system. */
+enum { KONCE_EP_TRIM_SHRINKS = 64 }; /* what stays untrimmed: 64 conns, about 640 KB */
+void konce_ep_mem_shrunk(konce_ep *ep);
 
 /* ep_timer.c: the deadline heap (invariants in its header) */
 /* s's work may be due at at_us: lowers its deadline.  NULL s: the endpoint's own. */

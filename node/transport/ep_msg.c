@@ -154,6 +154,7 @@ static void shrink(konce_ep *ep, konce_sess *s)
 	konce_conn_free(c);
 	s->rel = NULL;
 	ep->c.channels_shrunk++;
+	konce_ep_mem_shrunk(ep);
 }
 
 /* The conn's next deadline, or its shrink's. */

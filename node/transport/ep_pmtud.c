@@ -63,7 +63,7 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 			return;
 		/* a presence has no search state: it is made for the channel (freed with the session) */
 		if (!s->pm) {
-			if (!(s->pm = konce_env_alloc(ep->env, sizeof *s->pm)))
+			if (!(s->pm = konce_slab_alloc(&ep->pm_slab)))
 				return; /* it stays at KONCE_PMTU_BASE; the next flush tries again */
 			konce_pmtud_init(s->pm);
 		}

@@ -221,7 +221,7 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	}
 	s->last_rx_us = now_us;
 	if (!s->heard && s->hb && s->incoming && s->state == KONCE_HS_ESTABLISHED)
-		konce_ep_arm(ep, s, s->hs_until_us); /* its handshake buffers go then (konce_ep_sess_timer) */
+		konce_ep_arm(ep, s, s->hb->hs_until_us); /* its handshake buffers go then (konce_ep_sess_timer) */
 	s->heard = true;
 	s->rx_bytes += len;
 	enum konce_path_change chg;
@@ -314,26 +314,26 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 	if (s->hb && s->incoming && s->heard && s->state == KONCE_HS_ESTABLISHED) {
 		/* the client has our ACCEPT; duplicates of its INITIATE are answered from hb until
 		 * their cookie is too old to pass (hs_server.c check b), then hb goes */
-		if (now_us >= s->hs_until_us)
+		if (now_us >= s->hb->hs_until_us)
 			konce_ep_hs_done(ep, s);
-		else if (s->hs_until_us < t)
-			t = s->hs_until_us;
+		else if (s->hb->hs_until_us < t)
+			t = s->hb->hs_until_us;
 	}
 	if (s->incoming && !s->heard && s->hb && s->state == KONCE_HS_ESTABLISHED && s->hs_len > s->init_len &&
 	    s->accept_resends < KONCE_HS_DUP_ANSWERS) {
 		/* Our ACCEPT is larger than the INITIATE, so a duplicate INITIATE (maybe a replay) does
 		 * not get it again (hs_server.c check c); until the client is heard from, we resend it
 		 * ourselves, a few times, a retry interval apart. */
-		if (!s->accept_retry_us) {
-			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-		} else if (now_us >= s->accept_retry_us) {
+		if (!s->hb->accept_retry_us) {
+			s->hb->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+		} else if (now_us >= s->hb->accept_retry_us) {
 			s->accept_resends++;
-			s->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
+			s->hb->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 			konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 			ep->c.accept_resent++;
 		}
-		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->accept_retry_us < t)
-			t = s->accept_retry_us;
+		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->hb->accept_retry_us < t)
+			t = s->hb->accept_retry_us;
 	}
 	uint64_t k = konce_session_tick(&s->sess, now_us);
 	if (k < t)

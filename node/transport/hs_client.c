@@ -34,9 +34,9 @@ static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	konce_hello h;
 	memset(&h, 0, sizeof h);
-	s->client_time = now_us / 1000;
-	h.versions = s->offered;
-	h.client_time = s->client_time;
+	s->hb->client_time = now_us / 1000;
+	h.versions = s->hb->offered;
+	h.client_time = s->hb->client_time;
 	memcpy(h.client_cid, s->scid, KONCE_WIRE_CID);
 	if (s->grouped) {
 		h.flags |= KONCE_HELLO_F_CLUE;
@@ -55,7 +55,7 @@ int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[K
 			  const konce_addr *to, uint64_t now_us)
 {
 	memcpy(s->peer_pk, server_pk, KONCE_WIRE_KEY);
-	s->offered = ep->versions;
+	s->hb->offered = ep->versions;
 	konce_path_init(&s->path, to);
 	s->hs_addr = *to;
 	send_hello(ep, s, now_us);
@@ -116,12 +116,12 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	memset(&in, 0, sizeof in);
 	in.version = c->version;
 	memcpy(in.client_cid, s->scid, KONCE_WIRE_CID);
-	in.client_time = s->client_time;
+	in.client_time = s->hb->client_time;
 	in.challenge = c->challenge;
 	in.server_time = c->server_time;
 	in.pow_bits = c->pow_bits;
 	in.key_id = c->key_id;
-	in.versions = s->offered;
+	in.versions = s->hb->offered;
 	memcpy(in.mac, c->mac, KONCE_WIRE_MAC);
 	size_t flen = 0;
 	if (s->first_len)
@@ -153,7 +153,7 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	s->hs_len = len;
 	uint8_t start[8];
 	konce_env_random(ep->env, start, sizeof start);
-	s->pow_next = wire_get64(start);
+	s->hb->pow_next = wire_get64(start);
 	s->pow_bits = c->pow_bits;
 	/* The client's session: it sends with k_c2s, receives with k_s2c; the server's cid comes in ACCEPT. */
 	static const uint8_t no_cid[KONCE_WIRE_CID];
@@ -167,9 +167,9 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	uint64_t done = 0;
 	int r = 0; /* 0 bits: any nonce will do, nothing to hash */
 	if (s->pow_bits)
-		r = konce_pow_solve(s->hb->pkt, s->hs_len, KONCE_INIT_POW_NONCE, s->pow_bits, s->pow_next, tries, &done);
+		r = konce_pow_solve(s->hb->pkt, s->hs_len, KONCE_INIT_POW_NONCE, s->pow_bits, s->hb->pow_next, tries, &done);
 	ep->c.pow_tries += done;
-	s->pow_next += done;
+	s->hb->pow_next += done;
 	if (r)
 		return false; /* -ETIMEDOUT: more next time (-EINVAL cannot happen: bits were checked) */
 	s->sess.tx_key_since_us = now_us;
@@ -203,7 +203,7 @@ enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, s
 	}
 	rx->conn = s->conn;
 	/* a group server always masks; a public one never does (no downgrade either way) */
-	if (c.client_time != s->client_time || !konce_versions_has(&s->offered, c.version) ||
+	if (c.client_time != s->hb->client_time || !konce_versions_has(&s->hb->offered, c.version) ||
 	    !(c.flags & KONCE_COOKIE_F_MASKED) != !s->grouped) {
 		ep->c.cookie_bad++;
 		return KONCE_EP_DROPPED_AUTH;
@@ -255,7 +255,7 @@ enum konce_ep_verdict konce_hs_client_version(konce_ep *ep, const uint8_t *pkt, 
 	/* Our HELLO listed every version we speak.  A VERSION naming one of them contradicts itself
 	 * (or is forged to push us off a version): ignore it and keep trying. */
 	for (unsigned i = 0; i < v.versions.n; i++)
-		if (konce_versions_has(&s->offered, konce_versions_at(&v.versions, i))) {
+		if (konce_versions_has(&s->hb->offered, konce_versions_at(&v.versions, i))) {
 			ep->c.version_ignored++;
 			return KONCE_EP_DROPPED_UNMATCHED;
 		}

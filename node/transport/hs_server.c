@@ -113,27 +113,33 @@ enum konce_ep_verdict konce_hs_server_hello(konce_ep *ep, const uint8_t *pkt, si
 
 /* ---- accepted-challenge table ------------------------------------------------------------- */
 
-static konce_acc_entry *acc_bucket(konce_ep *ep, uint64_t challenge)
+/* Way w of a challenge's bucket.  The table is way-major (all buckets' way 0, then way 1, ...):
+ * challenges are sequential, so at an ordinary handshake rate every entry lands in way 0 and the
+ * other ways' pages are never touched (resident memory follows the handshakes in a cookie
+ * lifetime, not the table's size). */
+static konce_acc_entry *acc_way(konce_ep *ep, uint64_t challenge, unsigned w)
 {
 	/* challenges are sequential and ours: consecutive ones land in different buckets */
-	return &ep->acc[(challenge & ep->acc_mask) * KONCE_EP_ACC_WAYS];
+	return &ep->acc[(size_t)w * (ep->acc_mask + 1) + (challenge & ep->acc_mask)];
 }
 
 static konce_acc_entry *acc_find(konce_ep *ep, uint64_t challenge, uint64_t now_us)
 {
-	konce_acc_entry *b = acc_bucket(ep, challenge);
-	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++)
-		if (b[i].expires_us > now_us && b[i].challenge == challenge)
-			return &b[i];
+	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++) {
+		konce_acc_entry *e = acc_way(ep, challenge, i);
+		if (e->expires_us > now_us && e->challenge == challenge)
+			return e;
+	}
 	return NULL;
 }
 
 static konce_acc_entry *acc_free_way(konce_ep *ep, uint64_t challenge, uint64_t now_us)
 {
-	konce_acc_entry *b = acc_bucket(ep, challenge);
-	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++)
-		if (b[i].expires_us <= now_us)
-			return &b[i];
+	for (unsigned i = 0; i < KONCE_EP_ACC_WAYS; i++) {
+		konce_acc_entry *e = acc_way(ep, challenge, i);
+		if (e->expires_us <= now_us)
+			return e;
+	}
 	return NULL;
 }
 
@@ -325,7 +331,8 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 		 * check c, before the DH */
 		slot_e->challenge = in.challenge;
 		slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
-	s->hs_until_us = slot_e->expires_us;
+		if (s->hb) /* an ESTABLISHED attempt has none, and is no server session */
+			s->hb->hs_until_us = slot_e->expires_us;
 		slot_e->conn = 0;
 		initiate_hash(slot_e->hash, pkt, len);
 		ep->c.simopen_yielded++;
@@ -371,10 +378,10 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 	s->init_len = (uint16_t)len;
 	s->heard = false;
 	s->accept_resends = 0;
-	s->accept_retry_us = 0;
+	s->hb->accept_retry_us = 0;
 	slot_e->challenge = in.challenge;
 	slot_e->expires_us = (in.server_time + KONCE_COOKIE_LIFETIME_MS + 1) * 1000;
-	s->hs_until_us = slot_e->expires_us;
+	s->hb->hs_until_us = slot_e->expires_us;
 	slot_e->conn = s->conn;
 	initiate_hash(slot_e->hash, pkt, len);
 	konce_ep_arm(ep, s, now_us);
