@@ -21,6 +21,8 @@
 #   konce cubic    the same with --congestion cubic (BENCH_CUBIC=0 skips it)
 # BENCH_TCP=0 skips the iperf3 rows (a quick look at konce alone; no ratio then).
 # A send that takes longer than BENCH_TIMEOUT seconds (default 300) shows as "> N s".
+# BENCH_BYTES (default 16777216) sets the transfer: iperf3 -n BENCH_BYTES, a konce file of 64 B
+# less; a few sizes in one link show what a transfer's start costs beside its steady rate.
 # The machine may be shared: the header prints the load average, and figures vary run to run.
 set -uo pipefail
 # shellcheck source=tests/netsim/konce_lib.sh
@@ -38,12 +40,14 @@ ROWS=("$@")
 [ ${#ROWS[@]} -gt 0 ] || ROWS=("100mbit 40ms 0%" "100mbit 40ms 0.1%" "100mbit 40ms 1%" "100mbit 40ms 3%"
 	"20mbit 150ms 0.5%")
 TIMEOUT=${BENCH_TIMEOUT:-300}
+BYTES=${BENCH_BYTES:-16777216}
+[ "$BYTES" -gt 64 ] 2>/dev/null || fail "BENCH_BYTES must be a number above 64"
 run=tput$$
 KRUN=$run
 topo=$KTMP/tput.topo
 printf 'host a addr=203.0.113.20\nhost b addr=203.0.113.21\n' >"$topo"
 file=$KTMP/file.bin
-head -c $((16 * 1024 * 1024 - 64)) /dev/urandom >"$file"
+head -c $((BYTES - 64)) /dev/urandom >"$file"
 fbytes=$(stat -c %s "$file")
 
 nx() { local r=$1; shift; "$NETSIM" exec --name "$r" "$@"; }
@@ -57,7 +61,7 @@ tcp() {
 	nx "$run" b iperf3 -s -1 -B "$bip" -p 5201 >/dev/null 2>&1 &
 	for _ in $(seq 100); do [ -n "$(nx "$run" b ss -Hltn 'sport = :5201')" ] && break; sleep 0.05; done
 	out=$(timeout $((TIMEOUT + 30)) "$NETSIM" exec --name "$run" a -- \
-		iperf3 -c "$bip" -p 5201 -n 16M -C "$1" -J 2>/dev/null) || { echo failed; wait; return; }
+		iperf3 -c "$bip" -p 5201 -n "$BYTES" -C "$1" -J 2>/dev/null) || { echo failed; wait; return; }
 	wait
 	jq -r '"\(.end.sum_received.bits_per_second / 1e6 * 10 | round / 10) \(.end.sum_sent.retransmits)"' <<<"$out"
 }
@@ -74,7 +78,7 @@ konce() {
 		--json -W "$TIMEOUT" --file "$file" "$kb" 2>&1)
 	t1=$(date +%s%N)
 	if jq -e '.ok == true' <<<"$out" >/dev/null 2>&1; then
-		awk -v b="$fbytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f %.1f\n", b * 8 / (ns / 1e3), ns / 1e9 }'
+		awk -v b="$fbytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f %.3f\n", b * 8 / (ns / 1e3), ns / 1e9 }'
 	else
 		echo "> $TIMEOUT"
 	fi
@@ -88,7 +92,7 @@ konce() {
 }
 
 echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
-	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $fbytes-byte file, iperf3 -n 16M"
+	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $fbytes-byte file, iperf3 -n $BYTES"
 printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' "link (a's uplink)" "TCP BBR" "TCP CUBIC" \
 	"konce bbr" "konce newreno" "konce cubic" "konce bbr / best TCP"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..20})" \

@@ -116,9 +116,16 @@ static uint64_t bbr_pacing_rate(const konce_cc *cc, uint64_t smoothed_rtt_us)
 {
 	const konce_cc_bbr_state *b = &cc->u.bbr;
 	uint64_t bw = b->bw;
-	if (!bw) { /* no sample yet: the initial window over the RTT we have */
+	/* No sample yet, or STARTUP: at least the initial window over the RTT we have.  A session
+	 * that carried only short messages has an application-limited estimate of a few kB/s, and
+	 * pacing the first rounds of a bulk transfer at 2.77 x that took 2-3 round trips to send the
+	 * initial window (Linux's BBR likewise starts from the initial window and does not pace
+	 * below it until the pipe is filled). */
+	if (!bw || !b->filled_pipe) {
 		uint64_t rtt = b->min_rtt ? b->min_rtt : smoothed_rtt_us ? smoothed_rtt_us : KONCE_INITIAL_RTT_US;
-		bw = konce_cc_initial_window(cc->mss) * 1000000 / rtt;
+		uint64_t iw_rate = konce_cc_initial_window(cc->mss) * 1000000 / rtt;
+		if (bw < iw_rate)
+			bw = iw_rate;
 	}
 	/* 1% under the estimate, so the bottleneck queue drains when the gain is 1 */
 	return bw * pacing_gain(cc) / UNIT * 99 / 100;

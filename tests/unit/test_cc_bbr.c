@@ -118,6 +118,46 @@ static void test_startup_to_probe_bw(void **state)
 	assert_int_equal(cc.episodes, 0);
 }
 
+/* A session that carried only a few short messages (application-limited samples of a few kB/s)
+ * and then starts a bulk transfer: in STARTUP the pacing rate is never below the initial window
+ * over min_rtt times the STARTUP gain, so the first round sends the initial window within an RTT;
+ * STARTUP then ends at the path's bandwidth as from a cold start. */
+static void test_startup_after_short_messages(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	start(&cc, &p, 2500000);
+	for (int i = 0; i < 3; i++) { /* one 100-byte message per round trip */
+		uint64_t prior = p.delivered;
+		konce_cc_on_sent(&cc, 100, p.t);
+		p.t += RTT;
+		p.delivered += 100;
+		konce_cc_ack a = {.bytes = 100, .largest_sent = p.t - RTT, .rtt = RTT, .min_rtt = RTT, .delivered = p.delivered,
+				  .rate = 100 * 1000000 / RTT, .prior_delivered = prior, .app_limited = true};
+		konce_cc_on_ack(&cc, &a, p.t);
+	}
+	assert_int_equal(cc.u.bbr.bw, 100 * 1000000 / RTT);
+	assert_int_equal(cc.u.bbr.mode, KONCE_BBR_STARTUP);
+	uint64_t iw = konce_cc_initial_window(MSS);
+	assert_true(konce_cc_pacing_rate(&cc, RTT) >= iw * 1000000 / RTT * 277 / 100 * 99 / 100);
+	/* the first bulk round sends the whole window, not what 2.77 x 2.5 kB/s allows */
+	assert_true(round_trip(&cc, &p, 0) >= iw / MSS);
+	int rounds = 1;
+	while (cc.u.bbr.mode == KONCE_BBR_STARTUP && rounds < 50) {
+		round_trip(&cc, &p, 0);
+		rounds++;
+	}
+	assert_true(rounds >= 3 && rounds < 10);
+	assert_int_equal(cc.u.bbr.bw, 2500000);
+	/* past STARTUP the estimate alone sets the rate */
+	for (int i = 0; i < 20; i++)
+		round_trip(&cc, &p, 0);
+	uint64_t gain[] = {125, 75, 100};
+	unsigned g = cc.u.bbr.cycle < 2 ? cc.u.bbr.cycle : 2;
+	assert_int_equal(konce_cc_pacing_rate(&cc, RTT), 2500000 * gain[g] / 100 * 99 / 100);
+}
+
 /* 1% random loss: a recovery period begins now and then, but neither the window nor the pacing
  * rate moves, and inflight_hi stays unset. */
 static void test_random_loss_below_threshold(void **state)
@@ -316,6 +356,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_startup_to_probe_bw),
+		cmocka_unit_test(test_startup_after_short_messages),
 		cmocka_unit_test(test_random_loss_below_threshold),
 		cmocka_unit_test(test_random_loss_without_queue),
 		cmocka_unit_test(test_lossy_probe_bounds_inflight),
