@@ -22,33 +22,9 @@ static void rearm(ncnode *n)
 
 void nn_rearm(ncnode *n) { rearm(n); }
 
-static void keep_note(ncnode *n, const konce_nc_note *note)
-{
-	if (n->nnoted == n->noted_cap) {
-		size_t cap = n->noted_cap ? n->noted_cap * 2 : 64;
-		konce_nc_note *v = realloc(n->noted, cap * sizeof(*v));
-		if (!v) {
-			n->noted_oom = true;
-			return;
-		}
-		n->noted = v;
-		n->noted_cap = cap;
-	}
-	n->noted[n->nnoted++] = *note;
-}
-
 size_t ncnode_noted(const ncnode *n, const uint8_t *pk, const konce_addr *addr)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n->nnoted; i++) {
-		const konce_nc_note *e = &n->noted[i];
-		if (pk && memcmp(e->pk, pk, KONCE_KEY_BYTES))
-			continue;
-		if (addr && (!e->has_addr || !konce_addr_eq(&e->addr, addr)))
-			continue;
-		k++;
-	}
-	return k;
+	return core_host_notes_count(&n->noted, pk, addr);
 }
 
 static void nn_event(void *ctx, const konce_nc_event *ev, uint64_t now)
@@ -79,7 +55,7 @@ static void nn_note(void *ctx, const konce_nc_note *note, uint64_t now)
 	ncnode *n = ctx;
 	(void)now;
 	n->notes++;
-	keep_note(n, note);
+	core_host_notes_keep(&n->noted, note);
 }
 
 /* ---- group records: node/io/group_io.c's calls on a simulated store and writer (gwriter.h) ---- */
@@ -263,10 +239,8 @@ void ncnode_free(ncnode *n)
 	if (!n->id)
 		return;
 	konce_identity_free(n->id);
-	free(n->noted);
+	core_host_notes_free(&n->noted);
 	n->id = NULL;
-	n->noted = NULL;
-	n->nnoted = n->noted_cap = 0;
 }
 
 konce_addr ncnode_addr(const ncnode *n) { return sim_host_addr(n->h, n->port); }

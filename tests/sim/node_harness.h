@@ -4,7 +4,7 @@
  * host goes to konce_nodecore_input() and konce_nodecore_timer(); then the core is drained as
  * node_io_kick() drains it: events first (outcome callbacks, handlers, peer events, so a handler
  * answers inside the pending ACCEPT), then datagrams (out through sim_send()), then store notes
- * (there is no store: they are counted, and kept in order in noted[] when the core makes them,
+ * (there is no presence store: they are counted, and kept in order in noted when the core makes them,
  * i.e. cfg->notes is set), then the group records, and the host's timer is set to
  * konce_nodecore_next_timer() (or the group flush, or the writer's end, if sooner).
  * A drain is never re-entered: a command made from inside a callback only asks for another round.
@@ -45,6 +45,7 @@
 #include "node/core/nodecore.h"
 #include "store/store.h"
 #include "node/transport/identity.h"
+#include "tests/sim/core_host.h"
 #include "tests/sim/gwriter.h"
 #include "tests/sim/sim.h"
 
@@ -69,9 +70,7 @@ struct ncnode {
 	void *user;
 	uint64_t notes, peers_up, peers_down;
 	/* every store note the core made (type, key, address), oldest first; freed by ncnode_free() */
-	konce_nc_note *noted;
-	size_t nnoted, noted_cap;
-	bool noted_oom; /* a note could not be kept: noted[] is incomplete */
+	core_host_notes noted;
 	uint64_t gnotes; /* group persistence notes polled from the core */
 	/* The group records' flush event and writer (gwriter.h; delay and fail may be set after
 	 * ncnode_init); the records themselves are counted, not kept. */
