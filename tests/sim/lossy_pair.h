@@ -3,10 +3,11 @@
  * a link with 10% loss, 5% duplication, 25% reordering (held back up to 30 ms), +-5 ms jitter,
  * 20 ms one way, 4 MB/s with a 256 kB queue; B handles klass with on_message, A knows B's address.
  * And what they send: lengths log-uniform by octave over 1 B .. 1 MiB (lossy_len) filled with a
- * seeded pattern (lossy_pat: byte k of message i).  Include it after <cmocka.h>: it asserts. */
+ * seeded pattern (lossy_pat: byte k of message i; lossy_fill writes it, lossy_intact checks it).  Include it after <cmocka.h>: it asserts. */
 #ifndef KONCE_SIM_LOSSY_PAIR_H
 #define KONCE_SIM_LOSSY_PAIR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tests/sim/node_harness.h"
@@ -18,6 +19,22 @@ static inline uint8_t lossy_pat(uint64_t seed, unsigned i, uint64_t k)
 	x ^= x >> 29;
 	x *= 0xbf58476d1ce4e5b9ull;
 	return (uint8_t)(x >> 56);
+}
+
+/* Writes message i's pattern into buf[first, len). */
+static inline void lossy_fill(uint8_t *buf, uint64_t seed, unsigned i, uint64_t first, uint64_t len)
+{
+	for (uint64_t k = first; k < len; k++)
+		buf[k] = lossy_pat(seed, i, k);
+}
+
+/* Whether data[first, len) is message i's pattern. */
+static inline bool lossy_intact(const uint8_t *data, uint64_t seed, unsigned i, uint64_t first, uint64_t len)
+{
+	for (uint64_t k = first; k < len; k++)
+		if (data[k] != lossy_pat(seed, i, k))
+			return false;
+	return true;
 }
 
 /* Log-uniform by octave on [1, 2^20]: an octave [2^e, 2^(e+1)] of 20, then uniform inside it. */

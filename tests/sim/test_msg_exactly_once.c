@@ -64,8 +64,7 @@ static void fill(run *r, unsigned i)
 	unsigned h = hdr_len(len);
 	for (unsigned k = 0; k < h; k++)
 		r->buf[k] = (uint8_t)(r->seq[i] >> (8 * k));
-	for (uint64_t k = h; k < len; k++)
-		r->buf[k] = lossy_pat(r->seed, i, k);
+	lossy_fill(r->buf, r->seed, i, h, len);
 }
 
 /* Which message has this length and these first bytes; -1 if none. */
@@ -132,12 +131,7 @@ static void on_message(void *ctx, konce_node *node, const konce_message *m)
 		return;
 	}
 	r->received[i]++;
-	unsigned h = hdr_len((uint32_t)m->len);
-	for (uint64_t k = h; k < m->len; k++)
-		if (m->data[k] != lossy_pat(r->seed, (unsigned)i, k)) {
-			r->bad++;
-			break;
-		}
+	r->bad += !lossy_intact(m->data, r->seed, (unsigned)i, hdr_len((uint32_t)m->len), m->len);
 }
 
 static bool not_done(void *ctx)

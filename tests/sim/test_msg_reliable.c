@@ -94,8 +94,7 @@ struct run {
 static void fill(run *r, unsigned i)
 {
 	r->buf[0] = (uint8_t)i;
-	for (uint64_t k = 1; k < r->len[i]; k++)
-		r->buf[k] = lossy_pat(r->seed, i, k);
+	lossy_fill(r->buf, r->seed, i, 1, r->len[i]);
 }
 
 static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
@@ -140,11 +139,7 @@ static void on_message(void *ctx, konce_node *node, const konce_message *m)
 	}
 	unsigned i = m->data[0];
 	r->received[i]++;
-	for (uint64_t k = 1; k < m->len; k++)
-		if (m->data[k] != lossy_pat(r->seed, i, k)) {
-			r->bad++;
-			break;
-		}
+	r->bad += !lossy_intact(m->data, r->seed, i, 1, m->len);
 	for (unsigned j = 0; j < i; j++)
 		if (!r->received[j]) {
 			r->overtook++;
