@@ -9,7 +9,7 @@
  *     its invitation has committed); each joiner hears JOINED, and all install the view of four;
  *   - every member proposes decisions; every member's application hears the same DECIDED notices
  *     (seq, origin, data) in the same order;
- *   - a member's core stops (test_restart_stop: the daemon's stop, every queued record written;
+ *   - the last joiner's core stops (test_restart_stop: the daemon's stop, every queued record written;
  *     test_restart_crash: a crash at a seeded moment while decisions flow, queued and in-flight
  *     records lost) and a new core with the same key is made on the same host; the store is
  *     reopened and konce_ncgapi_restore() hosts the group again from its records:
@@ -19,7 +19,10 @@
  *         decisions 1..k in order, k the store's delivery point, equal to what the application heard
  *         before; after a stop k is all it heard, after a crash at most that;
  *       * the new DECIDED notices go on at k + 1 without a gap, and the restarted node ends with
- *         the same decisions as every other member.
+ *         the same decisions as every other member, all four members in one view;
+ *   - test_restart_coordinator_crash: the same crash of the founder, the view's coordinator:
+ *     restored in its own epoch it is sealed (consensus/cgroup.h), so the group goes on through a
+ *     view change (a later epoch at the end), with everything above holding.
  * Seeds: 3 by default, SIM_SEEDS=N for more, SIM_SEED=N for one.
  */
 #include <errno.h>
@@ -38,7 +41,7 @@
 #include "tests/sim/node_harness.h"
 #include "tests/sim/sim.h"
 
-enum { N = 4, LOGMAX = 256, RESTARTED = N - 1 };
+enum { N = 4, LOGMAX = 256 };
 
 typedef struct decided {
 	uint64_t seq;
@@ -110,12 +113,23 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 	return remove(p);
 }
 
+/* Every link of member who loses loss of its datagrams (10 ms, +-1 ms). */
+static void links_of(world *w, int who, double loss, bool all)
+{
+	sim_link_cfg link = {.delay_us = 10 * SIM_MS, .jitter_us = 1 * SIM_MS, .loss = loss};
+	if (all)
+		sim_link_default(w->s, &link);
+	else
+		for (int j = 0; j < N; j++)
+			if (j != who)
+				SIM_ASSERT_EQ(w->s, sim_link_set_both(w->s, w->m[who].nn.h, w->m[j].nn.h, &link), 0);
+}
+
 static void setup(world *w, uint64_t seed)
 {
 	memset(w, 0, sizeof *w);
 	w->s = sim_new(seed);
-	sim_link_cfg link = {.delay_us = 10 * SIM_MS, .jitter_us = 1 * SIM_MS, .loss = 0.01};
-	sim_link_default(w->s, &link);
+	links_of(w, 0, 0.01, true);
 	snprintf(w->dir, sizeof w->dir, "%s/konce-gr-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	assert_non_null(mkdtemp(w->dir));
 	for (int i = 0; i < N; i++) {
@@ -216,6 +230,19 @@ static bool converged(world *w, int unused)
 	return true;
 }
 
+static void dump(world *w)
+{
+	for (int i = 0; i < N; i++) {
+		konce_group_info in;
+		konce_ncgapi a = api(w, i);
+		int e = konce_ncgapi_info(&a, "g", &in);
+		fprintf(stderr, "node %d: %u decisions of %u (last seq %llu), info %d state %d epoch %llu commit %llu members %u halted %d\n",
+			i, w->m[i].nlog, w->proposed,
+			(unsigned long long)(w->m[i].nlog ? w->m[i].log[w->m[i].nlog - 1].seq : 0), e, in.state,
+			(unsigned long long)in.epoch, (unsigned long long)in.commit, in.nmembers, in.halted);
+	}
+}
+
 static void no_errors(world *w)
 {
 	for (int i = 0; i < N; i++) {
@@ -228,8 +255,8 @@ static void no_errors(world *w)
 	}
 }
 
-/* The restart of member RESTARTED and everything the header promises about it. */
-static void restart_case(uint64_t seed, bool crash)
+/* The restart of member who and everything the header promises about it. */
+static void restart_case(uint64_t seed, bool crash, int who)
 {
 	world w;
 	setup(&w, seed);
@@ -239,37 +266,41 @@ static void restart_case(uint64_t seed, bool crash)
 		sim_run_for(w.s, 30 * SIM_MS);
 	}
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
-	member *m = &w.m[RESTARTED];
+	member *m = &w.m[who];
 	if (crash) { /* the others' decisions flow; the crash falls at a seeded moment among them */
 		uint64_t at = sim_now(w.s) + sim_rand(w.s) % (200 * SIM_MS);
 		for (int r = 0; r < 8; r++) {
-			propose(&w, r % (N - 1)); /* RESTARTED == N - 1 proposes none of them */
+			propose(&w, (who + 1 + r % (N - 1)) % N); /* who proposes none of them */
 			sim_run_for(w.s, 25 * SIM_MS);
 		}
 		if (sim_now(w.s) < at)
 			sim_run_until(w.s, at);
 	}
 	konce_group_info pre;
-	konce_ncgapi a = api(&w, RESTARTED);
+	konce_ncgapi a = api(&w, who);
 	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &pre), 0);
 	no_errors(&w);
 	decided heard[LOGMAX];
 	unsigned nheard = m->nlog;
 	memcpy(heard, m->log, sizeof heard);
 
+	/* The node is down 300 ms, less than the others take to suspect and evict it (cgroup.h
+	 * KONCE_GROUP_SUSPECT_MS + PROBE_MS), and its links lose nothing until it is back: a lost
+	 * handshake packet costs a 1 s retry, and the eviction that may follow is test_group_node's. */
+	links_of(&w, who, 0, false);
 	ncnode_stop(&m->nn, crash);
 	SIM_ASSERT(w.s, crash || m->nn.records_lost == 0); /* the stop wrote everything */
-	sim_run_for(w.s, 500 * SIM_MS);
+	sim_run_for(w.s, 300 * SIM_MS);
 
 	/* The new process: a core with the same key, the store reopened, its groups restored. */
 	m->nlog = 0;
 	m->joined = m->views = 0;
 	SIM_ASSERT_EQ(w.s, ncnode_restart(&m->nn), 0);
 	for (int j = 0; j < N; j++)
-		if (j != RESTARTED)
+		if (j != who)
 			ncnode_learn(&m->nn, &w.m[j].nn);
 	konce_group_info list[4], post;
-	a = api(&w, RESTARTED);
+	a = api(&w, who);
 	SIM_ASSERT_EQ(w.s, konce_ncgapi_list(&a, list, 4), 1);
 	SIM_ASSERT(w.s, !strcmp(list[0].name, "g"));
 	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &post), 0);
@@ -291,7 +322,7 @@ static void restart_case(uint64_t seed, bool crash)
 	SIM_ASSERT(w.s, nheard > 0 && owed > 0);
 
 	/* The application listens: the replay comes on the loop's next turn, before anything new. */
-	listen(&w, RESTARTED);
+	listen(&w, who);
 	sim_run_for(w.s, 1);
 	unsigned replayed = 0;
 	while (replayed < m->nlog && m->log[replayed].replayed)
@@ -306,17 +337,35 @@ static void restart_case(uint64_t seed, bool crash)
 	for (unsigned k = replayed; k < m->nlog; k++)
 		SIM_ASSERT_EQ(w.s, m->log[k].replayed, 0);
 
+	sim_run_for(w.s, 2 * SIM_SEC);
+	links_of(&w, who, 0.01, false);
 	/* The group goes on with it: new decisions from everyone, the restarted node's included. */
 	for (int r = 0; r < 8; r++) {
 		propose(&w, r % N);
 		sim_run_for(w.s, 30 * SIM_MS);
 	}
-	SIM_ASSERT(w.s, run_until(&w, converged, 0, 30 * SIM_SEC));
+	if (!run_until(&w, converged, 0, 30 * SIM_SEC))
+		dump(&w);
+	SIM_ASSERT(w.s, converged(&w, 0));
 	for (unsigned k = 0; k < m->nlog; k++) /* what it heard before the stop, heard the same again */
 		SIM_ASSERT(w.s, k >= nheard || same(&m->log[k], &heard[k]));
 	no_errors(&w);
-	for (int i = 0; i < N; i++)
+	konce_group_info end0;
+	a = api(&w, 0);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &end0), 0);
+	for (int i = 0; i < N; i++) { /* one view of all four everywhere, the restarted node's included */
+		konce_group_info end;
+		a = api(&w, i);
+		SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &end), 0);
+		SIM_ASSERT_EQ(w.s, end.state, KONCE_GROUP_S_MEMBER);
+		SIM_ASSERT_EQ(w.s, end.epoch, end0.epoch);
+		SIM_ASSERT_EQ(w.s, end.nmembers, N);
 		SIM_ASSERT(w.s, w.m[i].nn.gw.durable > 0);
+	}
+	SIM_ASSERT(w.s, who != 0 || end0.epoch > pre.epoch); /* a sealed coordinator: a view change */
+	if (getenv("GR_TRACE"))
+		fprintf(stderr, "  epoch %llu before, %llu at the end\n", (unsigned long long)pre.epoch,
+			(unsigned long long)end0.epoch);
 	teardown(&w);
 }
 
@@ -324,14 +373,23 @@ static void test_restart_stop(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 3)
-	restart_case(seed, false);
+	restart_case(seed, false, N - 1);
 }
 
 static void test_restart_crash(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 3)
-	restart_case(seed, true);
+	restart_case(seed, true, N - 1);
+}
+
+/* The founder, the view's coordinator: restored in its own epoch it is sealed (cgroup.h), and the
+ * group goes on through a view change. */
+static void test_restart_coordinator_crash(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 3)
+	restart_case(seed, true, 0);
 }
 
 int main(void)
@@ -339,6 +397,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_stop),
 		cmocka_unit_test(test_restart_crash),
+		cmocka_unit_test(test_restart_coordinator_crash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
