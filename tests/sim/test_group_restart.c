@@ -125,13 +125,29 @@ static void links_of(world *w, int who, double loss, bool all)
 				SIM_ASSERT_EQ(w->s, sim_link_set_both(w->s, w->m[who].nn.h, w->m[j].nn.h, &link), 0);
 }
 
+/* The stores' directory of the case under way: a failed case leaves by longjmp, past its
+ * teardown, so the next case and the exit remove it. */
+static char live_dir[64];
+
+static void remove_live_dir(void)
+{
+	if (live_dir[0])
+		nftw(live_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	live_dir[0] = 0;
+}
+
 static void setup(world *w, uint64_t seed)
 {
+	static bool registered;
+	if (!registered)
+		registered = atexit(remove_live_dir) == 0;
+	remove_live_dir();
 	memset(w, 0, sizeof *w);
 	w->s = sim_new(seed);
 	links_of(w, 0, 0.01, true);
 	snprintf(w->dir, sizeof w->dir, "%s/konce-gr-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	assert_non_null(mkdtemp(w->dir));
+	memcpy(live_dir, w->dir, sizeof live_dir);
 	for (int i = 0; i < N; i++) {
 		char ip[32], path[128];
 		snprintf(ip, sizeof ip, "192.0.2.%d", i + 1);
@@ -152,7 +168,7 @@ static void teardown(world *w)
 	for (int i = 0; i < N; i++)
 		ncnode_free(&w->m[i].nn);
 	sim_free(w->s);
-	nftw(w->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	remove_live_dir();
 }
 
 /* Runs until cond(w) or the deadline; true if cond held. */
