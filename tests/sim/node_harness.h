@@ -4,8 +4,8 @@
  * host goes to konce_nodecore_input() and konce_nodecore_timer(); then the core is drained as
  * node_io_kick() drains it: events first (outcome callbacks, handlers, peer events, so a handler
  * answers inside the pending ACCEPT), then datagrams (out through sim_send()), then store notes
- * (there is no presence store: they are counted, and kept in order in noted when the core makes them,
- * i.e. cfg->notes is set), then the group records, and the host's timer is set to
+ * (there is no presence store: they are counted, and kept in order in noted when the core makes
+ * them, i.e. cfg->notes is set), then the group records, and the host's timer is set to
  * konce_nodecore_next_timer() (or the group flush, or the writer's end, if sooner).
  * A drain is never re-entered: a command made from inside a callback only asks for another round.
  *
