@@ -2,6 +2,8 @@
 #include "tests/sim/core_host.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tests/unit/nc_event.h"
 
@@ -52,4 +54,39 @@ bool core_host_drain(konce_nodecore *core, const core_host_sink *sink, uint64_t 
 		if (sink->note)
 			sink->note(sink->ctx, &note, now);
 	return sent;
+}
+
+void core_host_notes_keep(core_host_notes *k, const konce_nc_note *note)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		konce_nc_note *v = realloc(k->v, cap * sizeof(*v));
+		if (!v) {
+			k->oom = true;
+			return;
+		}
+		k->v = v;
+		k->cap = cap;
+	}
+	k->v[k->n++] = *note;
+}
+
+size_t core_host_notes_count(const core_host_notes *k, const uint8_t *pk, const konce_addr *addr)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < k->n; i++) {
+		const konce_nc_note *e = &k->v[i];
+		if (pk && memcmp(e->pk, pk, KONCE_KEY_BYTES))
+			continue;
+		if (addr && (!e->has_addr || !konce_addr_eq(&e->addr, addr)))
+			continue;
+		c++;
+	}
+	return c;
+}
+
+void core_host_notes_free(core_host_notes *k)
+{
+	free(k->v);
+	*k = (core_host_notes){0};
 }

@@ -29,6 +29,18 @@ uint64_t core_host_pow_cost(const konce_ep *ep, uint64_t *seen, uint64_t us_per_
  * are the caller's. */
 bool core_host_app_event(const konce_nc_event *ev);
 
+/* The store notes a host keeps (type, key, address), oldest first: what the daemon's store worker
+ * receives from node_io_kick() (node/io/node_storew.c) and writes to the presence store. */
+typedef struct core_host_notes {
+	konce_nc_note *v;
+	size_t n, cap;
+	bool oom; /* a note could not be kept: v is incomplete */
+} core_host_notes;
+void core_host_notes_keep(core_host_notes *k, const konce_nc_note *note);
+/* How many of k's notes name addr (NULL: any address) for key pk (NULL: any key). */
+size_t core_host_notes_count(const core_host_notes *k, const uint8_t *pk, const konce_addr *addr);
+void core_host_notes_free(core_host_notes *k);
+
 /* Where core_host_drain() hands a node core's output: the events that are not the application's,
  * the datagrams to send, the store notes (NULL: dropped, there is no store). */
 typedef struct core_host_sink {

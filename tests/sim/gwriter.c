@@ -98,6 +98,24 @@ void gwriter_run(gwriter *w, uint64_t now)
 	}
 }
 
+int gwriter_sync(gwriter *w, uint64_t now)
+{
+	while (w->busy) /* the batch in flight ends (a failed one stays on the writer, written below) */
+		on_written(w, now);
+	if (w->hand_over)
+		w->hand_over(w->ctx);
+	w->writer_q += w->store_q;
+	w->store_q = 0;
+	if (w->written)
+		w->written(w->ctx);
+	w->durable += w->writer_q;
+	w->writer_q = 0;
+	w->batches++;
+	if (w->core)
+		konce_ncgpersist_synced(&w->persist, w->core, 0);
+	return 0;
+}
+
 uint64_t gwriter_drop(gwriter *w)
 {
 	uint64_t lost = w->store_q + w->writer_q;

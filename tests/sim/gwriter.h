@@ -57,6 +57,10 @@ void gwriter_round(gwriter *w, uint64_t now);
 uint64_t gwriter_next(const gwriter *w);
 /* Runs the writer's end and the flush event if due at now. */
 void gwriter_run(gwriter *w, uint64_t now);
+/* group_writer_sync(): waits for the batch in flight (it ends now, and may fail and be retried,
+ * as often as the writer fails), then writes the store's queue here and now, and tells the table
+ * (konce_ncgpersist_synced: core's groups hear every id).  The stop and a rejoin's forget. */
+int gwriter_sync(gwriter *w, uint64_t now);
 /* The host crashed or its groups' core is new: the queues and the table go; returns how many
  * records were lost (queued or in flight). */
 uint64_t gwriter_drop(gwriter *w);

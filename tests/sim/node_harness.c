@@ -2,46 +2,29 @@
 #include "tests/sim/node_harness.h"
 #include "node/core/ncgroup.h"
 #include "tests/sim/core_host.h"
+#include "tests/sim/nn_int.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The core's timer, the group flush event or the writer's end, whichever comes first. */
+/* The core's timer, the group flush event or the writer's end, whichever comes first; now if
+ * the groups asked for the loop's next turn. */
 static void rearm(ncnode *n)
 {
 	uint64_t at = konce_nodecore_next_timer(n->core), g = gwriter_next(&n->gw);
 	if (g < at)
 		at = g;
+	if (nn_groups_due(n))
+		at = sim_now(n->s);
 	core_host_rearm(n->s, n->h, at, n->busy_until);
 }
 
-static void keep_note(ncnode *n, const konce_nc_note *note)
-{
-	if (n->nnoted == n->noted_cap) {
-		size_t cap = n->noted_cap ? n->noted_cap * 2 : 64;
-		konce_nc_note *v = realloc(n->noted, cap * sizeof(*v));
-		if (!v) {
-			n->noted_oom = true;
-			return;
-		}
-		n->noted = v;
-		n->noted_cap = cap;
-	}
-	n->noted[n->nnoted++] = *note;
-}
+void nn_rearm(ncnode *n) { rearm(n); }
 
 size_t ncnode_noted(const ncnode *n, const uint8_t *pk, const konce_addr *addr)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n->nnoted; i++) {
-		const konce_nc_note *e = &n->noted[i];
-		if (pk && memcmp(e->pk, pk, KONCE_KEY_BYTES))
-			continue;
-		if (addr && (!e->has_addr || !konce_addr_eq(&e->addr, addr)))
-			continue;
-		k++;
-	}
-	return k;
+	return core_host_notes_count(&n->noted, pk, addr);
 }
 
 static void nn_event(void *ctx, const konce_nc_event *ev, uint64_t now)
@@ -52,8 +35,11 @@ static void nn_event(void *ctx, const konce_nc_event *ev, uint64_t now)
 		n->peers_down += ev->peer_event == KONCE_PEER_DOWN;
 		if (n->on_peer)
 			n->on_peer(n, ev->peer_event, ev->pk, &ev->addr, now);
-	} else if (ev->type == KONCE_NC_EV_GROUP && n->on_group) {
-		n->on_group(n, ev, now);
+	} else if (ev->type == KONCE_NC_EV_GROUP) {
+		if (n->groups) /* node_group_event(): the API's notices */
+			nn_groups_event(n, ev);
+		if (n->on_group)
+			n->on_group(n, ev, now);
 	}
 }
 
@@ -69,7 +55,7 @@ static void nn_note(void *ctx, const konce_nc_note *note, uint64_t now)
 	ncnode *n = ctx;
 	(void)now;
 	n->notes++;
-	keep_note(n, note);
+	core_host_notes_keep(&n->noted, note);
 }
 
 /* ---- group records: node/io/group_io.c's calls on a simulated store and writer (gwriter.h) ---- */
@@ -89,7 +75,10 @@ static void groups_io(ncnode *n, uint64_t now)
 	konce_nc_gnote gn;
 	while (konce_nodecore_poll_gnote(n->core, &gn)) {
 		n->gnotes++;
-		gwriter_noted(&n->gw, &gn); /* konce_store_group_note() on an in-memory store: it queues */
+		if (n->groups)
+			nn_groups_note(n, &gn); /* konce_store_group_note(), then the table */
+		else
+			gwriter_noted(&n->gw, &gn); /* a store that only counts: it queues */
 	}
 	gwriter_round(&n->gw, now);
 }
@@ -117,6 +106,8 @@ void ncnode_flush(ncnode *n, uint64_t now)
 	if (!n->draining)
 		rearm(n);
 }
+
+void nn_drain_rearm(ncnode *n, uint64_t now) { ncnode_flush(n, now); }
 
 static uint64_t pow_cost(ncnode *n) { return core_host_pow_cost(ncnode_ep(n), &n->pow_tries_seen, n->us_per_hash); }
 
@@ -149,6 +140,8 @@ static void nn_timer(void *ctx, uint64_t now)
 	if (!n->core)
 		return;
 	gwriter_run(&n->gw, now);
+	if (nn_groups_due(n))
+		nn_groups_run(n);
 	if (konce_nodecore_next_timer(n->core) <= now)
 		konce_nodecore_timer(n->core, now);
 	drain(n, now);
@@ -168,6 +161,27 @@ static int nn_prio(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *
 
 static const sim_host_ops nn_ops = {nn_recv, nn_timer, nn_prio};
 
+/* A core for n's identity on n's host, from n->cfg, and the host's writer stream. */
+static int make_core(ncnode *n)
+{
+	konce_nodecore_config c = n->cfg;
+	c.ep.env = sim_host_env(n->h);
+	c.ep.identity = n->id;
+	c.ep.explicit_identity = true; /* as the daemon: peers reach it back by its durable key */
+	int r = konce_nodecore_new(&n->core, &c, sim_now(n->s));
+	if (r)
+		return r;
+	uint64_t k;
+	memcpy(&k, konce_identity_public(n->id), sizeof k);
+	simrng_seed(&n->wrng, sim_seed(n->s), 0x6e68777200000000ULL ^ k ^ n->gnotes); /* the host's writer stream */
+	/* the records are counts (gwriter's own), a write an fsync of a small transaction: 0.2-5 ms */
+	double fail = n->gw.fail;
+	n->gw = (gwriter){.ctx = n, .kick = gw_kick, .core = n->core, .delay_min = 200, .delay_max = 5000,
+			  .rng = &n->wrng, .fail = fail};
+	rearm(n);
+	return 0;
+}
+
 int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, const konce_nodecore_config *cfg)
 {
 	memset(n, 0, sizeof *n);
@@ -176,45 +190,57 @@ int ncnode_init(ncnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, 
 	int r = core_host_add(s, nat, ip, port, &nn_ops, n, &n->h, &n->id);
 	if (r)
 		return r;
-	const konce_env *env = sim_host_env(n->h);
-	konce_nodecore_config c = cfg ? *cfg : (konce_nodecore_config){0};
-	c.ep.env = env;
-	c.ep.identity = n->id;
-	c.ep.explicit_identity = true; /* as the daemon: peers reach it back by its durable key */
-	if ((r = konce_nodecore_new(&n->core, &c, sim_now(s)))) {
+	if (cfg)
+		n->cfg = *cfg;
+	if ((r = make_core(n))) {
 		konce_identity_free(n->id);
 		n->id = NULL;
-		return r;
 	}
-	uint64_t k;
-	memcpy(&k, konce_identity_public(n->id), sizeof k);
-	simrng_seed(&n->wrng, sim_seed(s), 0x6e68777200000000ULL ^ k); /* the host's writer stream */
-	/* the records are counts (gwriter's own), a write an fsync of a small transaction: 0.2-5 ms */
-	n->gw = (gwriter){.ctx = n, .kick = gw_kick, .core = n->core, .delay_min = 200, .delay_max = 5000,
-			  .rng = &n->wrng};
-	rearm(n);
-	return 0;
+	return r;
 }
 
-void ncnode_free(ncnode *n)
+void ncnode_stop(ncnode *n, bool crash)
 {
 	if (!n->core)
 		return;
 	uint64_t now = sim_now(n->s);
-	konce_nodecore_fail_all(n->core, KONCE_REASON_LOCAL_CLOSE);
-	drain(n, now);
-	konce_nodecore_close_all(n->core, now);
-	drain(n, now);
+	if (!crash) {
+		konce_nodecore_fail_all(n->core, KONCE_REASON_LOCAL_CLOSE);
+		drain(n, now);
+		nn_groups_stop(n, false); /* the last records written (node_groups_stop) */
+		konce_nodecore_close_all(n->core, now);
+		drain(n, now);
+	}
+	nn_groups_stop(n, true); /* a crash (or nothing left: stopped above) */
 	sim_timer_cancel(n->s, n->h);
 	/* a crash for the group records: what is queued or in flight dies, the written stays */
 	n->records_lost += gwriter_drop(&n->gw);
 	konce_nodecore_free(n->core);
-	konce_identity_free(n->id);
-	free(n->noted);
 	n->core = NULL;
+	n->busy_until = 0;
+}
+
+int ncnode_restart(ncnode *n)
+{
+	if (n->core || !n->id)
+		return -EINVAL;
+	int r = make_core(n);
+	if (!r && n->store_path[0]) {
+		char path[sizeof n->store_path];
+		memcpy(path, n->store_path, sizeof path);
+		r = ncnode_groups_open(n, path);
+	}
+	return r < 0 ? r : 0;
+}
+
+void ncnode_free(ncnode *n)
+{
+	ncnode_stop(n, false);
+	if (!n->id)
+		return;
+	konce_identity_free(n->id);
+	core_host_notes_free(&n->noted);
 	n->id = NULL;
-	n->noted = NULL;
-	n->nnoted = n->noted_cap = 0;
 }
 
 konce_addr ncnode_addr(const ncnode *n) { return sim_host_addr(n->h, n->port); }

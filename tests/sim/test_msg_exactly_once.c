@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "tests/sim/lossy_pair.h"
 #include "tests/sim/node_harness.h"
 
 enum { MAXMSG = 1000, WINDOW = 64, MAXLEN = 1 << 20, KLASS = 300 };
@@ -55,14 +56,6 @@ struct run {
 	uint8_t *buf;
 };
 
-static uint8_t pat(uint64_t seed, unsigned i, uint64_t k)
-{
-	uint64_t x = (seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)i << 40) ^ k;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	return (uint8_t)(x >> 56);
-}
-
 static unsigned hdr_len(uint32_t len) { return len < 4 ? len : 4; }
 
 static void fill(run *r, unsigned i)
@@ -71,8 +64,7 @@ static void fill(run *r, unsigned i)
 	unsigned h = hdr_len(len);
 	for (unsigned k = 0; k < h; k++)
 		r->buf[k] = (uint8_t)(r->seq[i] >> (8 * k));
-	for (uint64_t k = h; k < len; k++)
-		r->buf[k] = pat(r->seed, i, k);
+	lossy_fill(r->buf, r->seed, i, h, len);
 }
 
 /* Which message has this length and these first bytes; -1 if none. */
@@ -139,12 +131,7 @@ static void on_message(void *ctx, konce_node *node, const konce_message *m)
 		return;
 	}
 	r->received[i]++;
-	unsigned h = hdr_len((uint32_t)m->len);
-	for (uint64_t k = h; k < m->len; k++)
-		if (m->data[k] != pat(r->seed, (unsigned)i, k)) {
-			r->bad++;
-			break;
-		}
+	r->bad += !lossy_intact(m->data, r->seed, (unsigned)i, hdr_len((uint32_t)m->len), m->len);
 }
 
 static bool not_done(void *ctx)
@@ -177,10 +164,7 @@ static void test_exactly_once(void **state)
 		uint32_t count[21] = {0};
 		for (unsigned i = 0; i < nmsg; i++) {
 			for (;;) {
-				/* log-uniform by octave on [1, 2^20]: an octave [2^e, 2^(e+1)] of 20,
-				 * then uniform inside it */
-				unsigned e = (unsigned)sim_rand_below(s, 20);
-				uint32_t len = (1u << e) + (uint32_t)sim_rand_below(s, (1u << e) + 1);
+				uint32_t len = lossy_len(s);
 				unsigned h = hdr_len(len);
 				uint32_t seq = 0;
 				for (unsigned j = 0; j < i; j++)
@@ -195,14 +179,8 @@ static void test_exactly_once(void **state)
 				break;
 			}
 		}
-		sim_link_cfg link = {.delay_us = 20 * SIM_MS, .jitter_us = 5 * SIM_MS, .loss = 0.10, .duplicate = 0.05,
-				     .reorder = 0.25, .reorder_us = 30 * SIM_MS, .rate = 4000000, .queue_bytes = 256000};
 		r.s = s;
-		SIM_ASSERT_EQ(s, ncnode_init(&r.a, s, NULL, "10.0.0.1", 40000, NULL), 0);
-		SIM_ASSERT_EQ(s, ncnode_init(&r.b, s, NULL, "192.0.2.1", 7807, NULL), 0);
-		sim_link_set_both(s, r.a.h, r.b.h, &link);
-		SIM_ASSERT_EQ(s, konce_nodecore_handle(r.b.core, KLASS, on_message, &r), 0);
-		ncnode_learn(&r.a, &r.b);
+		lossy_pair_open(s, &r.a, &r.b, NULL, KLASS, on_message, &r);
 		uint64_t t0 = sim_now(s);
 		queue_more(&r);
 		int rc = sim_run_while(s, not_done, &r, t0 + 4 * 3600 * SIM_SEC);

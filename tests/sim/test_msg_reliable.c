@@ -43,6 +43,7 @@
 #include <cmocka.h>
 
 #include "node/transport/ep_inspect.h"
+#include "tests/sim/lossy_pair.h"
 #include "tests/sim/node_harness.h"
 
 enum { NMSG = 40, WINDOW = 8, MAXLEN = 1 << 20, KLASS = 300 };
@@ -89,20 +90,11 @@ struct run {
 	uint8_t *buf;
 };
 
-static uint8_t pat(uint64_t seed, unsigned i, uint64_t k)
-{
-	uint64_t x = (seed * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)i << 40) ^ k;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	return (uint8_t)(x >> 56);
-}
-
 /* Byte 0 names the message (NMSG < 256), the rest is the pattern. */
 static void fill(run *r, unsigned i)
 {
 	r->buf[0] = (uint8_t)i;
-	for (uint64_t k = 1; k < r->len[i]; k++)
-		r->buf[k] = pat(r->seed, i, k);
+	lossy_fill(r->buf, r->seed, i, 1, r->len[i]);
 }
 
 static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
@@ -147,11 +139,7 @@ static void on_message(void *ctx, konce_node *node, const konce_message *m)
 	}
 	unsigned i = m->data[0];
 	r->received[i]++;
-	for (uint64_t k = 1; k < m->len; k++)
-		if (m->data[k] != pat(r->seed, i, k)) {
-			r->bad++;
-			break;
-		}
+	r->bad += !lossy_intact(m->data, r->seed, i, 1, m->len);
 	for (unsigned j = 0; j < i; j++)
 		if (!r->received[j]) {
 			r->overtook++;
@@ -321,24 +309,16 @@ static void test_reliable(void **state)
 		assert_non_null(r.buf);
 		sim *s = sim_new(seed);
 		r.s = s;
-		for (unsigned i = 0; i < NMSG; i++) {
-			unsigned e = (unsigned)sim_rand_below(s, 20);
-			r.len[i] = (1u << e) + (uint32_t)sim_rand_below(s, (1u << e) + 1);
-		}
+		for (unsigned i = 0; i < NMSG; i++)
+			r.len[i] = lossy_len(s);
 		r.len[0] = MAXLEN;
 		r.len[1] = 1;
 		for (unsigned i = 0; i < NMSG; i++)
 			tot_bytes += r.len[i];
 		konce_nodecore_config cfg = {0};
 		cfg.ep.cc = ccs[seed % 4];
-		sim_link_cfg link = {.delay_us = 20 * SIM_MS, .jitter_us = 5 * SIM_MS, .loss = 0.10, .duplicate = 0.05,
-				     .reorder = 0.25, .reorder_us = 30 * SIM_MS, .rate = 4000000, .queue_bytes = 256000};
-		SIM_ASSERT_EQ(s, ncnode_init(&r.a.n, s, NULL, "10.0.0.1", 40000, &cfg), 0);
-		SIM_ASSERT_EQ(s, ncnode_init(&r.b.n, s, NULL, "192.0.2.1", 7807, &cfg), 0);
+		lossy_pair_open(s, &r.a.n, &r.b.n, &cfg, KLASS, on_message, &r);
 		r.a.n.on_peer = r.b.n.on_peer = on_peer;
-		sim_link_set_both(s, r.a.n.h, r.b.n.h, &link);
-		SIM_ASSERT_EQ(s, konce_nodecore_handle(r.b.n.core, KLASS, on_message, &r), 0);
-		ncnode_learn(&r.a.n, &r.b.n);
 		uint64_t t0 = sim_now(s), deadline = t0 + 3600 * SIM_SEC;
 		queue_more(&r);
 		while (not_done(&r)) {

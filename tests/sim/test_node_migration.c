@@ -225,7 +225,7 @@ static void check_rebound(world *w, const konce_addr *first)
 	SIM_ASSERT(w->s, konce_addr_eq(&known, &ext));
 	SIM_ASSERT_EQ(w->s, ncnode_noted(&w->b, ncnode_pk(&w->a), &ext), 1);
 	SIM_ASSERT_EQ(w->s, w->cache_before_confirm, 0);
-	SIM_ASSERT(w->s, !w->b.noted_oom);
+	SIM_ASSERT(w->s, !w->b.noted.oom);
 	SIM_ASSERT_EQ(w->s, w->bad + w->failed + w->a.peers_down + w->b.peers_down, 0);
 	for (int k = 1; k <= w->next; k++) {
 		SIM_ASSERT_EQ(w->s, w->at_a[k], 1);

@@ -94,9 +94,17 @@ static void core_datagram(void *ctx, const konce_nc_datagram *dg, uint64_t now)
 	send_from(n, dg->sock, &dg->to, dg->buf, dg->len, main_port(n));
 }
 
+/* The node core's store notes: kept, as the daemon's store worker receives them. */
+static void core_note(void *ctx, const konce_nc_note *note, uint64_t now)
+{
+	tp_node *n = ctx;
+	(void)now;
+	core_host_notes_keep(&n->notes, note);
+}
+
 /* What a node does after any input: both cores' timers and pumps, the traversal core's events,
  * the node core's events, datagrams (those for path handles went to the traversal core through
- * the outgoing hook) and notes (no store here: dropped), one timer. */
+ * the outgoing hook) and store notes (kept), one timer. */
 static void flush(tp_node *n, uint64_t now)
 {
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
@@ -104,7 +112,7 @@ static void flush(tp_node *n, uint64_t now)
 	unsigned sock;
 	konce_addr to;
 	konce_trav_event tev;
-	const core_host_sink sink = {n, NULL, core_datagram, NULL};
+	const core_host_sink sink = {n, NULL, core_datagram, core_note};
 	for (int round = 0; round < 8; round++) {
 		bool more = false;
 		if (konce_nodecore_next_timer(n->core) <= now) {
@@ -226,6 +234,7 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	memcpy(n->pk, konce_identity_public(n->id), KONCE_WIRE_KEY);
 	konce_nodecore_config nc = {
 		.ep = {.env = sim_host_env(h), .identity = n->id, .explicit_identity = true, .max_per_source = 64},
+		.notes = true, /* a store is attached, as in the daemon: tp_node.notes keeps them */
 	};
 	if (konce_nodecore_new(&n->core, &nc, sim_now(s)))
 		abort();
@@ -269,6 +278,7 @@ static void node_free(tp_node *n)
 	n->t = NULL;
 	konce_nodecore_free(n->core); /* pendings dropped silently: the test is over */
 	konce_identity_free(n->id);
+	core_host_notes_free(&n->notes);
 }
 
 /* ---- rendezvous ------------------------------------------------------------------------------ */

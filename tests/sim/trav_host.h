@@ -36,8 +36,9 @@
  * KONCE_TRAVLIFE_SOCK_PROBE, bound at start, and flush() runs its timer, applies its keepalive and
  * sends its datagrams as node_trav_run() does.  What the daemon's host (node/io/node_trav.c) does
  * and this one does not: the lifetime search on peers that do not ask for it, port mapping
- * (tp_peer_set_mapped registers a lease the test made), log lines, and the store (the node core
- * makes no notes).  TP_TRACE=1 prints each
+ * (tp_peer_set_mapped registers a lease the test made), log lines, and the store: the node core
+ * makes its store notes (cfg.notes, as with the daemon's store attached) and the host keeps them in
+ * order (tp_node.notes, core_host.h), as node_io_kick() hands them to the store worker.  TP_TRACE=1 prints each
  * peer's traversal log lines and path events with their virtual time instead.
  */
 #ifndef KONCE_TRAV_HOST_H
@@ -53,6 +54,7 @@
 #include "node/core/trav_life.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/identity.h"
+#include "tests/sim/core_host.h"
 #include "tests/sim/sim.h"
 
 enum {
@@ -83,6 +85,8 @@ typedef struct tp_node {
 	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	void *allow_ctx;
 	bool refuse_socks; /* opening the filtering test's sockets fails, as node_aux_open can */
+	/* the node core's store notes, kept in order: what the daemon's store worker would write */
+	core_host_notes notes;
 } tp_node;
 
 typedef struct tp_rdv {

@@ -35,17 +35,21 @@ static inline bool apdf(enum kind k) { return k == K_PORT_RESTRICTED || k == K_C
 /* A host of the given kind; idx 0 or 1 picks distinct public addresses and distinct private
  * LANs, as netsim does (10.1.0.0/24, 10.2.0.0/24): a probe to the other side's host candidate
  * then leaves through the NAT and, as on a real sequential NAT, spends a port. */
+/* The public address (IP) of a host of kind k at idx: its own, or its (outermost) NAT's. */
+static inline void host_public_ip(enum kind k, int idx, char pub[32])
+{
+	snprintf(pub, 32, k == K_PUBLIC ? "203.0.113.%d" : "198.51.100.%d", 10 + 10 * idx);
+}
+
 static inline sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_out)
 {
 	char pub[32], lan[32], mid[32];
-	snprintf(pub, sizeof(pub), "198.51.100.%d", 10 + 10 * idx);
+	host_public_ip(k, idx, pub);
 	snprintf(lan, sizeof(lan), "10.%d.0.2", 1 + idx);
 	snprintf(mid, sizeof(mid), "100.64.%d.2", 1 + idx);
 	*nat_out = NULL;
-	if (k == K_PUBLIC) {
-		snprintf(pub, sizeof(pub), "203.0.113.%d", 10 + 10 * idx);
+	if (k == K_PUBLIC)
 		return sim_host_add(s, pub, NULL, NULL);
-	}
 	if (k == K_CGNAT) {
 		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
 		sim_nat *cgn = sim_nat_add(s, pub, &c);
@@ -157,6 +161,64 @@ static inline spender *world_spend(world *w, sim_host *h, uint16_t from_port, co
 		sp->to = *to;
 	sim_set_tracer(w->s, world_spend_trace, w);
 	return sp;
+}
+
+/* The store notes a connected peer's node core made (tp_node.notes: what the daemon's store worker
+ * would write): the other peer's session came up (SEEN and a successful HANDSHAKE under its key);
+ * a note for the other peer carries no address, or one at the other's public IP (other_ip: its
+ * own address, its NAT's, its lease's), never a path handle's virtual address; every rendezvous
+ * note carries that rendezvous' own address when it carries one, and each of the nrdv it
+ * registers with has one; no note names another key.  dialled: me asked for the other peer, so
+ * its SEEN note makes a row in the store (not only if the key is known already).
+ * docs/STORE.md says a session reached through a rendezvous is noted without an address; the
+ * matrix shows one case where it is not: when the other's handshake reaches this node at its
+ * punched NAT mapping before this node's traversal core knows the path (test_matrix_impaired,
+ * full-cone x full-cone, SIM_SEED=12), the session runs at the mapping's real address and is
+ * noted with it.  So the check allows the other's public IP for every pair. */
+static inline void world_check_notes(world *w, const tp_peer *me, unsigned nrdv, bool dialled, const char *other_ip)
+{
+	size_t seen = 0, hs = 0, row = 0;
+	konce_addr ip;
+	char txt[40];
+	snprintf(txt, sizeof txt, "%s:1", other_ip);
+	SIM_ASSERT(w->s, konce_addr_parse(&ip, txt) == 0);
+	if (getenv("TP_NOTES"))
+		for (size_t i = 0; i < me->n.notes.n; i++) {
+			const konce_nc_note *e = &me->n.notes.v[i];
+			char a[KONCE_ADDR_STRLEN] = "-";
+			if (e->has_addr)
+				konce_addr_str(&e->addr, a);
+			fprintf(stderr, "%s note %d key %02x%02x ok %d flags %u addr %s\n", me->name, e->type, e->pk[0],
+				e->pk[1], e->ok, e->flags, a);
+		}
+	SIM_ASSERT(w->s, !me->n.notes.oom);
+	for (size_t i = 0; i < me->n.notes.n; i++) {
+		const konce_nc_note *e = &me->n.notes.v[i];
+		if (!memcmp(e->pk, me->other, KONCE_WIRE_KEY)) {
+			SIM_ASSERT(w->s, !e->has_addr || !memcmp(e->addr.ip, ip.ip, sizeof ip.ip));
+			seen += e->type == KONCE_NC_NOTE_SEEN;
+			row += e->type == KONCE_NC_NOTE_SEEN && !(e->flags & KONCE_NC_NOTE_IF_KNOWN);
+			hs += e->type == KONCE_NC_NOTE_HANDSHAKE && e->ok;
+			continue;
+		}
+		int r = -1;
+		for (int k = 0; k < 2; k++) {
+			uint8_t pk[KONCE_WIRE_KEY];
+			tp_rdv_key(&w->rdv[k], pk);
+			if (!memcmp(e->pk, pk, KONCE_WIRE_KEY))
+				r = k;
+		}
+		SIM_ASSERT(w->s, r >= 0);
+		SIM_ASSERT(w->s, !e->has_addr || konce_addr_eq(&e->addr, &w->rdv[r]));
+	}
+	SIM_ASSERT(w->s, seen >= 1 && hs >= 1);
+	SIM_ASSERT(w->s, !dialled || row >= 1); /* the side that asked for the other records it */
+	/* each rendezvous it registers with (rdv[0, nrdv)) was noted with its address: we dialled it */
+	for (unsigned k = 0; k < nrdv; k++) {
+		uint8_t pk[KONCE_WIRE_KEY];
+		tp_rdv_key(&w->rdv[k], pk);
+		SIM_ASSERT(w->s, core_host_notes_count(&me->n.notes, pk, &w->rdv[k]) >= 1);
+	}
 }
 
 /* The two public rendezvous, 192.0.2.1 and .2, with rc (NULL: trav_host.h's defaults). */

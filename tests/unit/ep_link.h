@@ -42,28 +42,27 @@ static inline void ep_link_drain(ep_link *p)
 	}
 }
 
-/* Both ways until quiet, through the link's drops; events drained after each round. */
-static inline void ep_link_pump(ep_link *p)
+/* A datagram over the link: through its drops, at once. */
+static inline void ep_link_hop(ep_link *p, bool from_a, const uint8_t *buf, size_t len, const konce_addr *to)
 {
-	uint8_t buf[KONCE_PMTU_MAX];
-	size_t len;
-	konce_addr to;
-	for (int moved = 1; moved;) {
-		moved = 0;
-		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
-			moved = 1;
-			if (!p->drop_ab || (p->pass_ab && p->pass_ab--))
-				konce_ep_input(p->b, buf, len, &p->addr_a, p->now, NULL);
-		}
-		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
-			moved = 1;
-			if (!p->drop_ba)
-				konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
-		}
-		ep_link_drain(p);
-		p->now += p->round_us;
+	(void)to;
+	if (from_a) {
+		if (!p->drop_ab || (p->pass_ab && p->pass_ab--))
+			konce_ep_input(p->b, buf, len, &p->addr_a, p->now, NULL);
+	} else if (!p->drop_ba) {
+		konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
 	}
 }
+
+/* After each round: events drained, the link's delay passes. */
+static inline void ep_link_round(ep_link *p)
+{
+	ep_link_drain(p);
+	p->now += p->round_us;
+}
+
+/* Both ways until quiet, through the link's drops; events drained after each round. */
+static inline void ep_link_pump(ep_link *p) { pair_pump_with(p, ep_link_hop, ep_link_round); }
 
 /* Both endpoints' timers up to t, with the datagrams they send delivered over the link. */
 static inline void ep_link_run_until(ep_link *p, uint64_t t)

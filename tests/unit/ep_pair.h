@@ -75,36 +75,54 @@ static inline void free_pair(pair *p)
 	assert_int_equal(p->tenv_b.allocs, p->tenv_b.frees);
 }
 
-/* Delivers everything queued, in both directions, until quiet; one-way delay 10 ms per hop. */
-static inline void pump(pair *p)
+/* The one pump loop of the rigs on this pair (pump() below, ep_link.h, test_cidrot.c): rounds of
+ * every datagram a has queued, then every one b has, each handed to hop (from_a: which side sent
+ * it, to: where it goes), then after_round (or NULL), until a round moves nothing. */
+typedef void (*pair_hop_fn)(pair *p, bool from_a, const uint8_t *buf, size_t len, const konce_addr *to);
+static inline void pair_pump_with(pair *p, pair_hop_fn hop, void (*after_round)(pair *p))
 {
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	uint8_t buf[KONCE_PMTU_MAX];
 	size_t len;
 	konce_addr to;
 	for (int moved = 1; moved;) {
 		moved = 0;
 		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
 			moved = 1;
-			p->now += 10000;
-			if (buf[0] == KONCE_PKT_INITIATE) {
-				memcpy(p->last_initiate, buf, len);
-				p->last_initiate_len = len;
-			}
-			p->a_to_b_bytes += len;
-			p->a_to_b_pkts++;
-			if (konce_addr_eq(&to, &p->addr_b))
-				p->b_verdict = konce_ep_input(p->b, buf, len, &p->addr_a, p->now, &p->b_rx);
+			hop(p, true, buf, len, &to);
 		}
 		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
 			moved = 1;
-			p->now += 10000;
-			p->b_to_a_bytes += len;
-			p->b_to_a_pkts++;
-			if (konce_addr_eq(&to, &p->addr_a))
-				konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
+			hop(p, false, buf, len, &to);
 		}
+		if (after_round)
+			after_round(p);
 	}
 }
+
+/* pump()'s hop: 10 ms later, counted, to the side it is addressed to (a's INITIATE kept, b's
+ * verdict on it too). */
+static inline void pair_hop(pair *p, bool from_a, const uint8_t *buf, size_t len, const konce_addr *to)
+{
+	p->now += 10000;
+	if (from_a) {
+		if (buf[0] == KONCE_PKT_INITIATE) {
+			memcpy(p->last_initiate, buf, len);
+			p->last_initiate_len = len;
+		}
+		p->a_to_b_bytes += len;
+		p->a_to_b_pkts++;
+		if (konce_addr_eq(to, &p->addr_b))
+			p->b_verdict = konce_ep_input(p->b, buf, len, &p->addr_a, p->now, &p->b_rx);
+	} else {
+		p->b_to_a_bytes += len;
+		p->b_to_a_pkts++;
+		if (konce_addr_eq(to, &p->addr_a))
+			konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
+	}
+}
+
+/* Delivers everything queued, in both directions, until quiet; one-way delay 10 ms per hop. */
+static inline void pump(pair *p) { pair_pump_with(p, pair_hop, NULL); }
 
 static inline bool next_event(konce_ep *ep, konce_ep_event *ev, enum konce_ep_event_type type)
 {

@@ -14,25 +14,17 @@
 #include "node/transport/identity.h"
 #include "tests/unit/ep_pair.h"
 
-/* Delivers everything queued, both ways, until quiet: all of a's to b, and b's that go to a. */
-static void relay(pair *p)
+/* relay()'s hop: all of a's to b, and b's that go to a, each 10 ms after the one before. */
+static void relay_hop(pair *p, bool from_a, const uint8_t *buf, size_t len, const konce_addr *to)
 {
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t len;
-	konce_addr to;
-	for (int moved = 1; moved;) {
-		moved = 0;
-		while (konce_ep_poll_datagram(p->a, buf, &len, &to)) {
-			moved = 1;
-			konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, NULL);
-		}
-		while (konce_ep_poll_datagram(p->b, buf, &len, &to)) {
-			moved = 1;
-			if (konce_addr_eq(&to, &p->addr_a))
-				konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, NULL);
-		}
-	}
+	if (from_a)
+		konce_ep_input(p->b, buf, len, &p->addr_a, p->now += 10000, NULL);
+	else if (konce_addr_eq(to, &p->addr_a))
+		konce_ep_input(p->a, buf, len, &p->addr_b, p->now += 10000, NULL);
 }
+
+/* Delivers everything queued, both ways, until quiet (ep_pair.h's loop). */
+static void relay(pair *p) { pair_pump_with(p, relay_hop, NULL); }
 
 static void setup(pair *p)
 {

@@ -31,6 +31,7 @@
 
 #include "node/core/ncgapi.h"
 #include "node/transport/identity.h"
+#include "tests/unit/nc_pair.h"
 
 enum { MS = 1000, UNIX_S = 1700000000, RECS = KONCE_NC_GROUPS_MAX + 8 };
 
@@ -298,49 +299,17 @@ static int policy(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES
 	return policy_yes;
 }
 
-static bool drain(int i)
+static void group_event(int i, const konce_nc_event *ev)
 {
-	konce_nc_event ev;
-	konce_nc_datagram dg;
-	konce_nc_note no;
-	konce_nc_gnote g;
-	bool any = false;
 	konce_ncgapi a = api(i);
-	while (konce_nodecore_poll_event(s[i].c, &ev)) {
-		any = true;
-		if (ev.type == KONCE_NC_EV_GROUP)
-			konce_ncgapi_event(&a, &ev);
-	}
-	while (konce_nodecore_poll_gnote(s[i].c, &g))
-		any = true;
-	konce_nodecore_groups_persisted(s[i].c);
-	while (konce_nodecore_poll(s[i].c, &dg)) {
-		any = true;
-		if (konce_addr_eq(&dg.to, &s[!i].addr))
-			konce_nodecore_input(s[!i].c, 0, dg.buf, dg.len, &s[i].addr, now);
-	}
-	while (konce_nodecore_poll_note(s[i].c, &no))
-		;
-	return any;
+	konce_ncgapi_event(&a, ev);
 }
 
+/* Runs both cores (nc_pair.h), every group event through the API, until the clock reaches until. */
 static void run(uint64_t until)
 {
-	for (int guard = 0; guard < 1000000; guard++) {
-		while (drain(0) | drain(1))
-			;
-		uint64_t t = konce_nodecore_next_timer(s[0].c), t1 = konce_nodecore_next_timer(s[1].c);
-		t = t1 < t ? t1 : t;
-		if (t > until) {
-			now = until > now ? until : now;
-			return;
-		}
-		now = t > now ? t : now;
-		for (int i = 0; i < 2; i++)
-			if (konce_nodecore_next_timer(s[i].c) <= now)
-				konce_nodecore_timer(s[i].c, now);
-	}
-	fail_msg("the cores did not go idle");
+	const nc_pair p = {{s[0].c, s[1].c}, {s[0].addr, s[1].addr}, &now, group_event};
+	nc_pair_run(&p, until);
 }
 
 static int state_of(int i, const char *name)

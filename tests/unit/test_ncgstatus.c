@@ -26,6 +26,7 @@
 
 #include "node/core/ncgapp.h"
 #include "node/transport/identity.h"
+#include "tests/unit/nc_pair.h"
 
 enum { MS = 1000, UNIX_S = 1700000000 };
 
@@ -53,59 +54,26 @@ static const uint8_t SECRET[KONCE_CW_SECRET] = "the invitation secret, 32 bytes"
 
 static const uint8_t *pk(int i) { return konce_nodecore_public_key(s[i].c); }
 
-/* One side's output: events to its ncgapp, every group note made durable, datagrams to the other. */
-static bool drain(int i)
+/* A group event of side i to its ncgapp; SNAPSHOT notices kept. */
+static void group_event(int i, const konce_nc_event *ev)
 {
-	konce_nc_event ev;
-	konce_nc_datagram dg;
-	konce_nc_note no;
-	konce_nc_gnote g;
-	bool any = false;
-	while (konce_nodecore_poll_event(s[i].c, &ev)) {
-		any = true;
-		if (ev.type == KONCE_NC_EV_GROUP) {
-			konce_ncgapp_out o;
-			konce_ncgapp_event(&s[i].app, s[i].c, &ev, &o);
-			for (unsigned k = 0; k < o.n; k++)
-				if (o.notice[k].type == KONCE_GROUP_N_SNAPSHOT && o.notice[k].len < sizeof(s[i].snap)) {
-					s[i].snapshots++;
-					memcpy(s[i].snap, o.notice[k].data, o.notice[k].len);
-					s[i].snap[o.notice[k].len] = '\0';
-					snprintf(s[i].snap_name, sizeof(s[i].snap_name), "%s", o.notice[k].name);
-				}
+	konce_ncgapp_out o;
+	konce_ncgapp_event(&s[i].app, s[i].c, ev, &o);
+	for (unsigned k = 0; k < o.n; k++)
+		if (o.notice[k].type == KONCE_GROUP_N_SNAPSHOT && o.notice[k].len < sizeof(s[i].snap)) {
+			s[i].snapshots++;
+			memcpy(s[i].snap, o.notice[k].data, o.notice[k].len);
+			s[i].snap[o.notice[k].len] = '\0';
+			snprintf(s[i].snap_name, sizeof(s[i].snap_name), "%s", o.notice[k].name);
 		}
-	}
-	while (konce_nodecore_poll_gnote(s[i].c, &g))
-		any = true;
-	konce_nodecore_groups_persisted(s[i].c);
-	while (konce_nodecore_poll(s[i].c, &dg)) {
-		any = true;
-		if (konce_addr_eq(&dg.to, &s[!i].addr))
-			konce_nodecore_input(s[!i].c, 0, dg.buf, dg.len, &s[i].addr, now);
-	}
-	while (konce_nodecore_poll_note(s[i].c, &no))
-		;
-	return any;
 }
 
-/* Runs both cores until the clock reaches until. */
+/* Runs both cores (nc_pair.h: every group note made durable, datagrams to the other) until the
+ * clock reaches until. */
 static void run(uint64_t until)
 {
-	for (int guard = 0; guard < 1000000; guard++) {
-		while (drain(0) | drain(1))
-			;
-		uint64_t t = konce_nodecore_next_timer(s[0].c), t1 = konce_nodecore_next_timer(s[1].c);
-		t = t1 < t ? t1 : t;
-		if (t > until) {
-			now = until > now ? until : now;
-			return;
-		}
-		now = t > now ? t : now;
-		for (int i = 0; i < 2; i++)
-			if (konce_nodecore_next_timer(s[i].c) <= now)
-				konce_nodecore_timer(s[i].c, now);
-	}
-	fail_msg("the cores did not go idle");
+	const nc_pair p = {{s[0].c, s[1].c}, {s[0].addr, s[1].addr}, &now, group_event};
+	nc_pair_run(&p, until);
 }
 
 static bool member_of_two(int i, const char *name)

@@ -1,0 +1,214 @@
+/* nn_groups.c - a node harness host's groups with a store (node_harness.h): node/io/group_io.c's
+ * plumbing on the simulated clock.  The API's decisions are node/core/ncgapi.c's; the store is
+ * store/store.h's; the persist table and its writer are gwriter.h's. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/sim/nn_int.h"
+
+struct nn_groups {
+	konce_ncgapp app;
+	konce_ncgapi_host api;
+	konce_store *db;  /* the node's store: immediate writes, reads, the group-record queue */
+	konce_store *wdb; /* the writer's connection (node/io/group_writer.c opens its own) */
+	bool kick_due, replay_due;
+	uint64_t errors;
+	char first[512];
+};
+
+static void fail(nn_groups *g, const char *msg)
+{
+	if (!g->errors++)
+		snprintf(g->first, sizeof g->first, "%s", msg);
+}
+
+/* ---- the writer's connection (gwriter.h hand_over / written) ---------------------------------- */
+
+static void hand_over(void *ctx)
+{
+	ncnode *n = ctx;
+	konce_store_group_move(n->groups->wdb, n->groups->db);
+}
+
+static void written(void *ctx)
+{
+	ncnode *n = ctx;
+	char err[512];
+	if (konce_store_group_flush(n->groups->wdb, err, sizeof err))
+		fail(n->groups, err);
+}
+
+void nn_groups_note(ncnode *n, const konce_nc_gnote *g)
+{
+	int e = konce_store_group_note(n->groups->db, g);
+	if (!e) {
+		gwriter_noted(&n->gw, g);
+		return;
+	}
+	konce_ncgpersist_noted(&n->gw.persist, g, e); /* never durable: the group waits */
+	fail(n->groups, "the store refused a group record");
+}
+
+/* ---- the API's host (node/core/ncgapi.h), as group_io.c's ------------------------------------- */
+
+static konce_store *db(void *ctx) { return ((ncnode *)ctx)->groups->db; }
+
+static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
+{
+	return konce_store_group_add(db(ctx), gid, name, NULL, 0, NULL, err, errlen);
+}
+static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
+{
+	return konce_store_group_add_join(db(ctx), t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
+					  errlen);
+}
+static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
+{
+	return konce_store_group_remove(db(ctx), gid, err, errlen);
+}
+static int a_sync(void *ctx, char *err, size_t errlen)
+{
+	ncnode *n = ctx;
+	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
+	return gwriter_sync(&n->gw, sim_now(n->s));
+}
+static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+{
+	konce_store_group_rec r;
+	int e = konce_store_group_get(db(ctx), gid, &r);
+	if (!e) {
+		*delivered = r.delivered;
+		konce_store_group_rec_free(&r);
+	}
+	return e;
+}
+static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+		     konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	return konce_store_group_entries(db(ctx), gid, first, last, fn, fnctx);
+}
+static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx) { return konce_store_groups_each(db(ctx), fn, fnctx); }
+static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
+		     size_t errlen)
+{
+	return konce_store_group_restore(db(ctx), gid, g, now_us, err, errlen);
+}
+static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx)
+{
+	return konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
+}
+static void a_log(void *ctx, int level, const char *line)
+{
+	ncnode *n = ctx;
+	if (level <= KONCE_LOG_ERROR)
+		fail(n->groups, line);
+	if (getenv("NN_TRACE"))
+		fprintf(stderr, "[%llu.%06llu %s] %s\n", (unsigned long long)(sim_now(n->s) / 1000000),
+			(unsigned long long)(sim_now(n->s) % 1000000), sim_host_name(n->h), line);
+}
+/* node_io_schedule() / event_active(ev_replay): the loop's next turn (a timer at now) */
+static void a_kick(void *ctx)
+{
+	ncnode *n = ctx;
+	n->groups->kick_due = true;
+	if (!n->draining)
+		nn_rearm(n);
+}
+static void a_replay_soon(void *ctx)
+{
+	ncnode *n = ctx;
+	n->groups->replay_due = true;
+	if (!n->draining)
+		nn_rearm(n);
+}
+
+konce_ncgapi ncnode_gapi(ncnode *n)
+{
+	uint64_t now = sim_now(n->s);
+	return (konce_ncgapi){n->groups ? &n->groups->app : NULL, n->core, n->groups ? &n->groups->api : NULL, now,
+			      NN_UNIX_BASE + now / 1000000};
+}
+
+void nn_groups_event(ncnode *n, const konce_nc_event *ev)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	konce_ncgapi_event(&a, ev);
+}
+
+bool nn_groups_due(const ncnode *n) { return n->groups && (n->groups->kick_due || n->groups->replay_due); }
+
+void nn_groups_run(ncnode *n)
+{
+	n->groups->kick_due = false;
+	if (n->groups->replay_due) {
+		n->groups->replay_due = false;
+		konce_ncgapi a = ncnode_gapi(n);
+		konce_ncgapi_replay(&a, NULL);
+	}
+}
+
+/* ---- start and stop ------------------------------------------------------------------------- */
+
+int ncnode_groups_open(ncnode *n, const char *path)
+{
+	char err[512];
+	int e;
+	if (!n->core || n->groups || strlen(path) >= sizeof n->store_path)
+		return -EINVAL;
+	if (!(n->groups = calloc(1, sizeof *n->groups)))
+		return -ENOMEM;
+	nn_groups *g = n->groups;
+	if ((e = konce_store_open(&g->db, path, 1, err, sizeof err)) ||
+	    (e = konce_store_open(&g->wdb, path, 1, err, sizeof err))) {
+		fprintf(stderr, "%s\n", err);
+		konce_store_close(g->db, NULL, 0);
+		free(g);
+		n->groups = NULL;
+		return e;
+	}
+	snprintf(n->store_path, sizeof n->store_path, "%s", path);
+	g->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
+				     .sync = a_sync, .delivered = a_delivered, .entries = a_entries, .each = a_each,
+				     .restore = a_restore, .replay = a_replay, .log = a_log, .kick = a_kick,
+				     .replay_soon = a_replay_soon};
+	n->gw.hand_over = hand_over;
+	n->gw.written = written;
+	konce_ncgapi a = ncnode_gapi(n);
+	int r = konce_ncgapi_restore(&a);
+	nn_drain_rearm(n, sim_now(n->s));
+	return r;
+}
+
+void nn_groups_stop(ncnode *n, bool crash)
+{
+	nn_groups *g = n->groups;
+	char err[512];
+	if (!g)
+		return;
+	if (crash) {
+		konce_ncgapp_unwire(&g->app, n->core);
+		konce_store_group_discard(g->db); /* a dead process's queues die with it */
+		konce_store_group_discard(g->wdb);
+	} else { /* node_groups_stop: the last notes queued (the caller drained), everything written */
+		konce_ncgpersist_stop(&n->gw.persist);
+		konce_ncgapi a = ncnode_gapi(n);
+		konce_ncgapi_stop(&a);
+	}
+	if (konce_store_close(g->wdb, err, sizeof err) || konce_store_close(g->db, err, sizeof err))
+		fprintf(stderr, "store close: %s\n", err);
+	n->gw.hand_over = n->gw.written = NULL;
+	free(g);
+	n->groups = NULL;
+}
+
+uint64_t ncnode_group_errors(const ncnode *n, const char **first)
+{
+	if (first)
+		*first = n->groups && n->groups->errors ? n->groups->first : "";
+	return n->groups ? n->groups->errors : 0;
+}
+
+konce_store *ncnode_store(const ncnode *n) { return n->groups ? n->groups->db : NULL; }

@@ -1,0 +1,72 @@
+/* nc_pair.h - two node cores wired back to back over a zero-latency link the test carries, with a
+ * hand-moved clock, for the unit tests of the groups they host (test_ncgapi.c, test_ncgstatus.c).
+ *
+ * nc_pair_drain() takes one side's output: its events (the group events to the test's group_event,
+ * the others dropped), every group note made durable at once (konce_nodecore_groups_persisted),
+ * the datagrams addressed to the other side fed to it, the store notes dropped.  nc_pair_run()
+ * drains both until quiet, then moves the clock to the next timer and runs it, until the clock
+ * reaches `until`.  Include it after <cmocka.h>: a run that never goes idle fails. */
+#ifndef KONCE_TEST_NC_PAIR_H
+#define KONCE_TEST_NC_PAIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/core/ncgroup.h"
+#include "node/core/nodecore.h"
+
+typedef struct nc_pair {
+	konce_nodecore *c[2];
+	konce_addr addr[2];
+	uint64_t *now;
+	void (*group_event)(int i, const konce_nc_event *ev); /* NULL: dropped */
+} nc_pair;
+
+/* Side i's output; true if there was any. */
+static inline bool nc_pair_drain(const nc_pair *p, int i)
+{
+	konce_nc_event ev;
+	konce_nc_datagram dg;
+	konce_nc_note no;
+	konce_nc_gnote g;
+	bool any = false;
+	while (konce_nodecore_poll_event(p->c[i], &ev)) {
+		any = true;
+		if (ev.type == KONCE_NC_EV_GROUP && p->group_event)
+			p->group_event(i, &ev);
+	}
+	while (konce_nodecore_poll_gnote(p->c[i], &g))
+		any = true;
+	konce_nodecore_groups_persisted(p->c[i]);
+	while (konce_nodecore_poll(p->c[i], &dg)) {
+		any = true;
+		if (konce_addr_eq(&dg.to, &p->addr[!i]))
+			konce_nodecore_input(p->c[!i], 0, dg.buf, dg.len, &p->addr[i], *p->now);
+	}
+	while (konce_nodecore_poll_note(p->c[i], &no))
+		;
+	return any;
+}
+
+/* Runs both cores until the clock reaches until. */
+static inline void nc_pair_run(const nc_pair *p, uint64_t until)
+{
+	uint64_t *now = p->now;
+	for (int guard = 0; guard < 1000000; guard++) {
+		while (nc_pair_drain(p, 0) | nc_pair_drain(p, 1))
+			;
+		uint64_t t = konce_nodecore_next_timer(p->c[0]), t1 = konce_nodecore_next_timer(p->c[1]);
+		t = t1 < t ? t1 : t;
+		if (t > until) {
+			*now = until > *now ? until : *now;
+			return;
+		}
+		*now = t > *now ? t : *now;
+		for (int i = 0; i < 2; i++)
+			if (konce_nodecore_next_timer(p->c[i]) <= *now)
+				konce_nodecore_timer(p->c[i], *now);
+	}
+	fail_msg("the cores did not go idle");
+}
+
+#endif
