@@ -31,6 +31,8 @@
 # from the phase's start to the last completion (so it includes the ramp, and understates).
 # BENCH_PHASES (default all) picks phases by name: fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg.
 # BENCH_LINK=a impairs a's link instead of b's.
+# BENCH_CONGESTION=newreno|cubic|bbr starts every node with --congestion (the controller of the
+# default class, the fg phases' flows; the background class is LEDBAT whatever it says).
 set -uo pipefail
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/../tests/netsim/konce_lib.sh"
@@ -48,6 +50,9 @@ RATE=${1:-100mbit} DELAY=${2:-40ms} LOSS=${3:-0%}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then WARM=${BENCH_WARM:-0.5} WINDOW=${BENCH_WINDOW:-1.5}
 else WARM=${BENCH_WARM:-4} WINDOW=${BENCH_WINDOW:-8}; fi
 PHASES=${BENCH_PHASES:-fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg}
+CONGESTION=${BENCH_CONGESTION:-}
+KOPTS=()
+if [ -n "$CONGESTION" ]; then KOPTS=(--congestion "$CONGESTION"); fi
 link_mbit=$(awk -v r="$RATE" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u)
 	m = (u == "gbit") ? 1000 : (u == "mbit") ? 1 : (u == "kbit") ? 0.001 : 1e-6; print n * m }')
 
@@ -89,11 +94,11 @@ trap 'rm -f "$KTMP"/flow.*; for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; do
 # konce_up: B, and the A nodes named in $@ (A1, A2), each with a session to B
 konce_up() {
 	local n port out
-	kstart "$run" b B "$bip:7807"
+	kstart "$run" b B "$bip:7807" "${KOPTS[@]}"
 	KB=$(kfield "$run" B "public key")
 	for n in "$@"; do
 		port=$((7806 + ${n#A}))
-		kstart "$run" a "$n" "$aip:$port"
+		kstart "$run" a "$n" "$aip:$port" "${KOPTS[@]}"
 		out=$(kcli "$run" a "$n" send --json -a "$bip:7807" "$KB" "hello") || fail "konce $n: the first message failed: $out"
 	done
 }
@@ -183,7 +188,8 @@ jain() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a + b == 0
 
 echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $LINK's link $RATE, $DELAY RTT, $LOSS loss;" \
-	"warm ${WARM} s, window ${WINDOW} s; Mbit/s of IP bytes at the receiver"
+	"warm ${WARM} s, window ${WINDOW} s; konce's default class ${CONGESTION:-bbr (the default)};" \
+	"Mbit/s of IP bytes at the receiver"
 echo "| phase | flow 1 | flow 2 | baseline, same run | figure |"
 echo "|---|---|---|---|---|"
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }

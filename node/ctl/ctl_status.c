@@ -59,6 +59,16 @@ static void add_hostile_counters(json_t *o, const struct konce_ep_counters *c)
 		json_object_set_new(o, f[i].name, json_integer((json_int_t)f[i].v));
 }
 
+/* The sessions' path MTU searches (node/transport/pmtud.h, docs/CONTROL.md "status"). */
+static void add_pmtu_counters(json_t *o, const struct konce_ep_counters *c)
+{
+	json_object_set_new(o, "pmtu_probes_tx", json_integer((json_int_t)c->pmtu_probes_tx));
+	json_object_set_new(o, "pmtu_probes_lost", json_integer((json_int_t)c->pmtu_probes_lost));
+	json_object_set_new(o, "pmtu_raised", json_integer((json_int_t)c->pmtu_raised));
+	json_object_set_new(o, "pmtu_blackholes", json_integer((json_int_t)c->pmtu_blackholes));
+	json_object_set_new(o, "pmtu_resets", json_integer((json_int_t)c->pmtu_resets));
+}
+
 /* The message memory every session shares: reassembly and send queues, used of budget. */
 static json_t *memory_json(const konce_ep_memory *m)
 {
@@ -96,6 +106,7 @@ json_t *ctl_status(const konce_ctlproto_host *h)
 		(json_int_t)io.udp_tx_dropped, "input_shed", (json_int_t)cs.input_shed,
 		"pow_bits", (json_int_t)nst.pow_bits);
 	add_hostile_counters(counters, c);
+	add_pmtu_counters(counters, c);
 	json_t *st = json_pack("{s:b, s:o, s:s, s:s, s:I, s:I, s:o, s:{s:b, s:I}, s:o, s:o, s:o}", "ok", 1, "public_key",
 			       ctl_key_json(h->pk), "listen", listen, "version", KONCE_VERSION_STRING, "uptime_s",
 			       (json_int_t)io.uptime_s, "peers_active", (json_int_t)cs.peers, "peers_known",
