@@ -1,8 +1,9 @@
 /* test_ncconf.c - the node's configuration read and checked before anything opens
  * (node/core/ncconf.h): enums out of range, a bad identity_master list and a bad group key are
  * refused with the setting named; good ones decode (the group key into locked memory, freed by
- * free_key); traversal runs for a rendezvous or a node with rendezvous peers; and the node core's
- * configuration follows from the settings. */
+ * free_key); traversal runs for a rendezvous or a node with rendezvous peers; the node keeps its
+ * paths (a data directory required, peers.db in it, the listen address's default) and none of the
+ * strings only konce_node_new() reads; and the node core's configuration follows from the settings. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,6 +66,8 @@ static void test_parsed(void **state)
 	assert_non_null(c.group_key);
 	assert_memory_equal(c.group_key, gk, KONCE_KEY_BYTES);
 	assert_false(c.traversal);
+	assert_null(c.kept.identity_master); /* read here, not kept */
+	assert_null(c.kept.group_key);
 
 	konce_nodecore_config nc;
 	konce_ncconf_core(&c, &cfg, NULL, true, &nc);
@@ -99,9 +102,56 @@ static void test_parsed(void **state)
 	cfg.traversal = (konce_traversal_config){.rendezvous_peers = ""};
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_false(c.traversal);
+	konce_ncconf_free(&c);
 	cfg.traversal.rendezvous = true;
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_true(c.traversal);
+	konce_ncconf_free(&c);
+}
+
+static void test_kept(void **state)
+{
+	(void)state;
+	konce_ncconf c;
+	char dir[] = "/var/lib/konce";
+	konce_node_config cfg = {.data_dir = NULL};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "data directory"));
+	cfg.data_dir = "";
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+
+	/* defaults: the dual-stack listen address (a fallback allowed), no control socket */
+	cfg = (konce_node_config){.data_dir = dir, .max_sessions = 9,
+				  .traversal = {.rendezvous = 1, .rendezvous_peers = "", .lifetime = "auto"}};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(c.data_dir, "/var/lib/konce");
+	assert_string_equal(c.db_path, "/var/lib/konce/peers.db");
+	assert_string_equal(c.listen, KONCE_NCCONF_LISTEN);
+	assert_string_equal(c.listen, "[::]:7807");
+	assert_true(c.listen_default);
+	assert_null(c.control_path);
+	/* kept: copies, not the caller's strings; what only konce_node_new() reads is gone */
+	dir[1] = 'X';
+	assert_ptr_equal(c.kept.data_dir, c.data_dir);
+	assert_string_equal(c.kept.data_dir, "/var/lib/konce");
+	assert_ptr_equal(c.kept.listen, c.listen);
+	assert_null(c.kept.control_path);
+	assert_null(c.kept.traversal.rendezvous_peers);
+	assert_null(c.kept.traversal.lifetime);
+	assert_int_equal(c.kept.traversal.rendezvous, 1);
+	assert_int_equal(c.kept.max_sessions, 9);
+	konce_ncconf_free(&c);
+	assert_null(c.data_dir);
+	assert_null(c.listen);
+
+	/* given: kept as given, no fallback */
+	cfg = (konce_node_config){.data_dir = "/d", .listen = "0.0.0.0:9", .control_path = "/run/k.sock"};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "0.0.0.0:9");
+	assert_false(c.listen_default);
+	assert_string_equal(c.control_path, "/run/k.sock");
+	assert_ptr_equal(c.kept.control_path, c.control_path);
+	assert_ptr_not_equal(c.control_path, cfg.control_path);
 	konce_ncconf_free(&c);
 }
 
@@ -123,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_parsed),
+		cmocka_unit_test(test_kept),
 		cmocka_unit_test(test_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
