@@ -47,6 +47,12 @@ void konce_pmres_natpmp_lease(const konce_portmap_policy_req *req, uint16_t *ext
 	*lifetime_s = del ? 0 : req->lifetime_s ? req->lifetime_s : KONCE_PMRES_NATPMP_LIFETIME;
 }
 
+uint64_t konce_pmres_natpmp_wait_ms(int64_t lib_ms, uint64_t now_ms, uint64_t deadline_ms)
+{
+	uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+	return lib_ms < 0 ? 0 : (uint64_t)lib_ms < left ? (uint64_t)lib_ms : left;
+}
+
 bool konce_pmres_natpmp_answers(const konce_portmap_policy_req *req, unsigned resp_type, uint16_t private_port)
 {
 	return resp_type == NATPMP_RESPTYPE_UDP && private_port == req->internal_port;

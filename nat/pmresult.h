@@ -32,6 +32,10 @@ const char *konce_pmres_natpmp_why(int r);
  * for port 0 with lifetime 0, RFC 6886 3.4; NAT-PMP has no permanent lease, so 0 asks for
  * KONCE_PMRES_NATPMP_LIFETIME). */
 void konce_pmres_natpmp_lease(const konce_portmap_policy_req *req, uint16_t *external_port, uint32_t *lifetime_s);
+/* How long the worker waits for a NAT-PMP answer now (ms): libnatpmp's time to its next
+ * retransmission (lib_ms; negative: due already, 0), but never past the request's deadline
+ * (now_ms < deadline_ms). */
+uint64_t konce_pmres_natpmp_wait_ms(int64_t lib_ms, uint64_t now_ms, uint64_t deadline_ms);
 /* Whether a NAT-PMP answer (its type and private port) answers req's UDP mapping request. */
 bool konce_pmres_natpmp_answers(const konce_portmap_policy_req *req, unsigned resp_type, uint16_t private_port);
 

@@ -91,11 +91,7 @@ static int natpmp_wait(konce_pmio *io, natpmpresp_t *resp)
 		struct timeval tv;
 		if (getnatpmprequesttimeout(&io->natpmp, &tv) < 0)
 			return NATPMP_ERR_GETTIMEOFDAYERR;
-		uint64_t wait = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-		if (tv.tv_sec < 0)
-			wait = 0;
-		if (wait > deadline - now)
-			wait = deadline - now;
+		uint64_t wait = konce_pmres_natpmp_wait_ms((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, now, deadline);
 		tv.tv_sec = (time_t)(wait / 1000);
 		tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
 		fd_set fds;

@@ -64,6 +64,16 @@ static void natpmp_lease(void **state)
 	assert_false(konce_pmres_natpmp_answers(&r, NATPMP_RESPTYPE_UDPPORTMAPPING, 7808));
 }
 
+static void natpmp_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(konce_pmres_natpmp_wait_ms(250, 1000, 3000), 250);   /* the next retransmission */
+	assert_int_equal(konce_pmres_natpmp_wait_ms(4000, 1000, 3000), 2000); /* not past the deadline */
+	assert_int_equal(konce_pmres_natpmp_wait_ms(-5, 1000, 3000), 0);      /* overdue: retransmit now */
+	assert_int_equal(konce_pmres_natpmp_wait_ms(0, 1000, 3000), 0);
+	assert_int_equal(konce_pmres_natpmp_wait_ms(250, 3000, 3000), 0);    /* no time left */
+}
+
 static void upnp_codes(void **state)
 {
 	(void)state;
@@ -177,7 +187,8 @@ static void trace_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(natpmp_codes), cmocka_unit_test(natpmp_lease), cmocka_unit_test(upnp_codes),
+		cmocka_unit_test(natpmp_codes), cmocka_unit_test(natpmp_lease), cmocka_unit_test(natpmp_wait),
+		cmocka_unit_test(upnp_codes),
 		cmocka_unit_test(upnp_igd), cmocka_unit_test(upnp_lease), cmocka_unit_test(upnp_extip),
 		cmocka_unit_test(upnp_mapped), cmocka_unit_test(trace_lines),
 	};
