@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/event.h>
 
@@ -23,12 +22,17 @@
 #include "node/io/portmap_io.h"
 #include "node/io/wthread.h"
 
+/* A request's result and the worker's note on it (the gateway, the library's error). */
+struct answer {
+	konce_portmap_policy_result res;
+	char detail[160];
+};
+
 struct shared {
 	node_wthread t;           /* t.cv: a request or a result was posted, or quit; t.ev: on_result */
 	konce_portmap_policy_req req;
 	bool has_req;
-	konce_portmap_policy_result res;
-	char detail[160];
+	struct answer ans;
 	bool has_res;
 	bool quit, exited;
 	int refs;
@@ -67,13 +71,11 @@ static void *worker(void *arg)
 		sh->has_req = false;
 		pthread_mutex_unlock(&sh->t.mu);
 
-		konce_portmap_policy_result res;
-		char detail[sizeof(sh->detail)];
-		konce_pmio_do(sh->io, &req, &res, detail, sizeof(detail));
+		struct answer a;
+		konce_pmio_do(sh->io, &req, &a.res, a.detail, sizeof(a.detail));
 
 		pthread_mutex_lock(&sh->t.mu);
-		sh->res = res;
-		memcpy(sh->detail, detail, sizeof(detail));
+		sh->ans = a;
 		sh->has_res = true;
 		pthread_cond_broadcast(&sh->t.cv);
 		node_wthread_wake_loop(&sh->t);
@@ -115,19 +117,17 @@ static void submit(konce_portmap *p, const konce_portmap_policy_req *req)
 static void step(konce_portmap *p)
 {
 	konce_portmap_policy_req req;
-	konce_portmap_policy_result res;
-	char detail[sizeof(p->sh->detail)], line[256];
+	char line[256];
 	pthread_mutex_lock(&p->sh->t.mu);
 	bool got = p->sh->has_res;
-	res = p->sh->res;
-	memcpy(detail, p->sh->detail, sizeof(detail));
+	struct answer a = p->sh->ans;
 	p->sh->has_res = false;
 	pthread_mutex_unlock(&p->sh->t.mu);
 	if (got) {
-		konce_pmres_result_line(&res, detail, line, sizeof line);
+		konce_pmres_result_line(&a.res, a.detail, line, sizeof line);
 		trace(p, "%s", line);
-		if (konce_portmap_policy_result_in(p->pm, node_now_us(), &res) == -ESTALE)
-			trace(p, "result %u: stale, ignored", res.id);
+		if (konce_portmap_policy_result_in(p->pm, node_now_us(), &a.res) == -ESTALE)
+			trace(p, "result %u: stale, ignored", a.res.id);
 	}
 	if (konce_portmap_policy_next(p->pm, node_now_us(), &req))
 		submit(p, &req);
