@@ -106,6 +106,15 @@ void konce_ncconf_free(konce_ncconf *c)
 	c->data_dir = c->db_path = c->listen = c->control_path = NULL;
 }
 
+int konce_ncconf_apply(const konce_ncconf *c, konce_nodecore *core, char *err, size_t errlen)
+{
+	int e = 0;
+	for (int i = 0; i < c->nmasters && !e; i++)
+		if ((e = konce_nodecore_peer_identity(core, c->masters[i], KONCE_NC_ID_MASTER)))
+			snprintf(err, errlen, "identity_master: %s", strerror(-e));
+	return e;
+}
+
 void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,
 		       konce_nodecore_config *out)
 {

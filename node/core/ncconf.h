@@ -44,6 +44,11 @@ void konce_ncconf_free(konce_ncconf *c);
 void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,
 		       konce_nodecore_config *out);
 
+/* What the settings ask of the running core c: identity_master's keys are shown our master key
+ * (konce_nodecore_peer_identity KONCE_NC_ID_MASTER).  0, or the first failure's errno with err
+ * naming the setting. */
+int konce_ncconf_apply(const konce_ncconf *c, konce_nodecore *core, char *err, size_t errlen);
+
 /* The endpoint's handshake capacity (konce_ep_config.capacity, load units per second) on a host
  * that computes dh_per_s X25519 a second: a completed handshake costs the server 3 X25519 and is
  * charged KONCE_COST_DH units, and handshake work is granted half of one core.  At least 1. */

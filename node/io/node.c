@@ -133,11 +133,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	konce_ncconf_free_key(&pc); /* the endpoint has its own locked copy */
 	if (e)
 		goto fail;
-	for (int i = 0; i < pc.nmasters; i++)
-		if ((e = konce_nodecore_peer_identity(n->core, pc.masters[i], KONCE_NC_ID_MASTER))) {
-			snprintf(err, errlen, "identity_master: %s", strerror(-e));
-			goto fail;
-		}
+	if ((e = konce_ncconf_apply(&pc, n->core, err, errlen)))
+		goto fail;
 	if (pc.traversal) {
 		if (errlen)
 			err[0] = '\0';

@@ -1,7 +1,8 @@
 /* test_ncconf.c - the node's configuration read and checked before anything opens
  * (node/core/ncconf.h): enums out of range, a bad identity_master list and a bad group key are
  * refused with the setting named; good ones decode (the group key into locked memory, freed by
- * free_key); traversal runs for a rendezvous or a node with rendezvous peers; the node keeps its
+ * free_key); traversal runs for a rendezvous or a node with rendezvous peers; identity_master's
+ * keys are shown the master key once applied to the core; the node keeps its
  * paths (a data directory required, peers.db in it, the listen address's default) and none of the
  * strings only konce_node_new() reads; and the node core's configuration follows from the settings. */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sodium.h>
 
 #include "node/core/ncconf.h"
+#include "node/transport/identity.h"
 #include "node/transport/load.h"
 #include "node/transport/cc.h"
 
@@ -155,6 +157,37 @@ static void test_kept(void **state)
 	konce_ncconf_free(&c);
 }
 
+/* identity_master's keys are shown the master key, on a core whose rule is a key per server. */
+static void test_apply(void **state)
+{
+	(void)state;
+	uint8_t k1[KONCE_KEY_BYTES], k2[KONCE_KEY_BYTES], other[KONCE_KEY_BYTES];
+	char t1[KONCE_KEY_TEXT_LEN + 1], t2[KONCE_KEY_TEXT_LEN + 1], list[128];
+	memset(k1, 1, sizeof k1);
+	memset(k2, 2, sizeof k2);
+	memset(other, 3, sizeof other);
+	konce_key_to_text(t1, k1);
+	konce_key_to_text(t2, k2);
+	snprintf(list, sizeof list, "%s,%s", t1, t2);
+	konce_node_config cfg = {.data_dir = "/tmp", .identity_master = list};
+	konce_ncconf c;
+	konce_identity *id;
+	konce_nodecore *core;
+	konce_nodecore_config nc;
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	konce_ncconf_core(&c, &cfg, id, false, &nc);
+	assert_int_equal(konce_nodecore_new(&core, &nc, 1000000), 0);
+	assert_int_equal(konce_nodecore_identity_for(core, k1, NULL), KONCE_NC_ID_PER_SERVER);
+	assert_int_equal(konce_ncconf_apply(&c, core, err, sizeof(err)), 0);
+	assert_int_equal(konce_nodecore_identity_for(core, k1, NULL), KONCE_NC_ID_MASTER);
+	assert_int_equal(konce_nodecore_identity_for(core, k2, NULL), KONCE_NC_ID_MASTER);
+	assert_int_equal(konce_nodecore_identity_for(core, other, NULL), KONCE_NC_ID_PER_SERVER);
+	konce_nodecore_free(core);
+	konce_identity_free(id);
+	konce_ncconf_free(&c);
+}
+
 /* Handshake capacity from the X25519 rate: half a core of 3-X25519 handshakes, KONCE_COST_DH units
  * each; never 0 (the endpoint divides by it). */
 static void test_capacity(void **state)
@@ -174,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_parsed),
 		cmocka_unit_test(test_kept),
+		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
