@@ -1,6 +1,7 @@
 /* pmresult.c - the port-mapping protocols' answers as the policy's outcomes (pmresult.h). */
 #include "nat/pmresult.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -46,6 +47,12 @@ void konce_pmres_natpmp_lease(const konce_portmap_policy_req *req, uint16_t *ext
 	*lifetime_s = del ? 0 : req->lifetime_s ? req->lifetime_s : KONCE_PMRES_NATPMP_LIFETIME;
 }
 
+uint64_t konce_pmres_natpmp_wait_ms(int64_t lib_ms, uint64_t now_ms, uint64_t deadline_ms)
+{
+	uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+	return lib_ms < 0 ? 0 : (uint64_t)lib_ms < left ? (uint64_t)lib_ms : left;
+}
+
 bool konce_pmres_natpmp_answers(const konce_portmap_policy_req *req, unsigned resp_type, uint16_t private_port)
 {
 	return resp_type == NATPMP_RESPTYPE_UDP && private_port == req->internal_port;
@@ -89,6 +96,24 @@ uint32_t konce_pmres_upnp_lease(uint32_t requested_s, const char *reported)
 	if (end != reported && granted && granted <= UINT32_MAX && (!requested_s || granted < requested_s))
 		return (uint32_t)granted;
 	return requested_s;
+}
+
+int konce_pmres_upnp_extip(const char *text, konce_addr *out)
+{
+	uint8_t v4[4];
+	if (!text || inet_pton(AF_INET, text, v4) != 1)
+		return KONCE_PMRES_UPNP_INVALID_RESPONSE;
+	konce_addr_from_v4(out, v4, 0);
+	return 0;
+}
+
+void konce_pmres_upnp_mapped(const konce_portmap_policy_req *req, const konce_addr *queried,
+			     const konce_addr *discovered, const char *lease, konce_portmap_policy_result *res)
+{
+	res->err = KONCE_PM_OK;
+	res->external = queried ? *queried : *discovered;
+	res->external.port = req->external_port;
+	res->lifetime_s = konce_pmres_upnp_lease(req->lifetime_s, lease);
 }
 
 void konce_pmres_req_line(const konce_portmap_policy_req *req, char *buf, size_t len)

@@ -18,6 +18,7 @@
 enum {
 	KONCE_PMRES_NATPMP_TRYAGAIN = -100, /* NATPMP_TRYAGAIN: no answer (yet) */
 	KONCE_PMRES_NATPMP_LIFETIME = 7200, /* what a NAT-PMP lease asks for when the policy says permanent */
+	KONCE_PMRES_UPNP_INVALID_RESPONSE = -4, /* UPNPCOMMAND_INVALID_RESPONSE */
 	KONCE_PMRES_UPNP_NO_SUCH_ENTRY = 714,
 	KONCE_PMRES_UPNP_CONFLICT = 718,
 	KONCE_PMRES_UPNP_PERMANENT_ONLY = 725,
@@ -31,6 +32,10 @@ const char *konce_pmres_natpmp_why(int r);
  * for port 0 with lifetime 0, RFC 6886 3.4; NAT-PMP has no permanent lease, so 0 asks for
  * KONCE_PMRES_NATPMP_LIFETIME). */
 void konce_pmres_natpmp_lease(const konce_portmap_policy_req *req, uint16_t *external_port, uint32_t *lifetime_s);
+/* How long the worker waits for a NAT-PMP answer now (ms): libnatpmp's time to its next
+ * retransmission (lib_ms; negative: due already, 0), but never past the request's deadline
+ * (now_ms < deadline_ms). */
+uint64_t konce_pmres_natpmp_wait_ms(int64_t lib_ms, uint64_t now_ms, uint64_t deadline_ms);
 /* Whether a NAT-PMP answer (its type and private port) answers req's UDP mapping request. */
 bool konce_pmres_natpmp_answers(const konce_portmap_policy_req *req, unsigned resp_type, uint16_t private_port);
 
@@ -46,6 +51,17 @@ enum konce_portmap_policy_err konce_pmres_upnp_delete(int r);
  * text (NULL when GetSpecificPortMappingEntry failed): an IGD may shorten the lease, so a shorter
  * one is believed and a longer one or an unreadable one is not. */
 uint32_t konce_pmres_upnp_lease(uint32_t requested_s, const char *reported);
+
+/* The external address text of GetExternalIPAddress (an IGD's answer; miniupnpc hands it
+ * NUL-terminated): 0 and *out (a dotted IPv4 address, port 0), or KONCE_PMRES_UPNP_INVALID_RESPONSE
+ * for anything else (empty, IPv6, garbage). */
+int konce_pmres_upnp_extip(const char *text, konce_addr *out);
+/* What an AddPortMapping that succeeded yields, in res: the external address the IGD reports now
+ * (queried; NULL when that query failed, and then discovered, the one from discovery, stands:
+ * the mapping exists, so the request must not fail, or the policy would never delete it), req's
+ * external port, and the lease (konce_pmres_upnp_lease() of the reported text, NULL: unknown). */
+void konce_pmres_upnp_mapped(const konce_portmap_policy_req *req, const konce_addr *queried,
+			     const konce_addr *discovered, const char *lease, konce_portmap_policy_result *res);
 
 /* The worker's trace lines (node/io/portmap.c; `konce portmap -v`): a request as it is sent, and a
  * result as it comes back with the worker's detail text. */

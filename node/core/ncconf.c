@@ -12,10 +12,35 @@
 #include "node/transport/keytext.h"
 #include "node/transport/load.h"
 
+/* The paths and the address the node keeps, and the config that points at them. */
+static int kept(konce_ncconf *out, const konce_node_config *cfg)
+{
+	size_t dbl = strlen(cfg->data_dir) + sizeof "/peers.db";
+	out->data_dir = strdup(cfg->data_dir);
+	if ((out->db_path = malloc(dbl)))
+		snprintf(out->db_path, dbl, "%s/peers.db", cfg->data_dir);
+	out->listen = strdup(cfg->listen ? cfg->listen : KONCE_NCCONF_LISTEN);
+	out->listen_default = !cfg->listen;
+	out->control_path = cfg->control_path ? strdup(cfg->control_path) : NULL;
+	if (!out->data_dir || !out->db_path || !out->listen || (cfg->control_path && !out->control_path))
+		return -ENOMEM;
+	out->kept = *cfg;
+	out->kept.data_dir = out->data_dir;
+	out->kept.listen = out->listen;
+	out->kept.control_path = out->control_path;
+	out->kept.identity_master = out->kept.group_key = NULL;
+	out->kept.traversal.rendezvous_peers = out->kept.traversal.lifetime = NULL;
+	return 0;
+}
+
 int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen)
 {
 	int e;
 	*out = (konce_ncconf){0};
+	if (!cfg->data_dir || !*cfg->data_dir) {
+		snprintf(err, errlen, "konce_node_new: a data directory is required");
+		return -EINVAL;
+	}
 	if (cfg->congestion < KONCE_CONGESTION_DEFAULT || cfg->congestion > KONCE_CONGESTION_CUBIC) {
 		snprintf(err, errlen, "konce_node_new: unknown congestion controller %d", cfg->congestion);
 		return -EINVAL;
@@ -55,7 +80,11 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 	}
 	out->traversal = cfg->traversal.rendezvous ||
 			 (cfg->traversal.rendezvous_peers && *cfg->traversal.rendezvous_peers);
-	return 0;
+	if ((e = kept(out, cfg))) {
+		snprintf(err, errlen, "out of memory");
+		konce_ncconf_free(out);
+	}
+	return e;
 }
 
 void konce_ncconf_free_key(konce_ncconf *c)
@@ -70,6 +99,20 @@ void konce_ncconf_free(konce_ncconf *c)
 	free(c->masters);
 	c->masters = NULL;
 	c->nmasters = 0;
+	free(c->data_dir);
+	free(c->db_path);
+	free(c->listen);
+	free(c->control_path);
+	c->data_dir = c->db_path = c->listen = c->control_path = NULL;
+}
+
+int konce_ncconf_apply(const konce_ncconf *c, konce_nodecore *core, char *err, size_t errlen)
+{
+	int e = 0;
+	for (int i = 0; i < c->nmasters && !e; i++)
+		if ((e = konce_nodecore_peer_identity(core, c->masters[i], KONCE_NC_ID_MASTER)))
+			snprintf(err, errlen, "identity_master: %s", strerror(-e));
+	return e;
 }
 
 void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,

@@ -1,6 +1,8 @@
 /* ncconf.h - the node's configuration (include/konce/konce.h konce_node_config) read and checked
- * before anything is opened, sans-I/O: the enums in range, the identity_master list and the group
- * key decoded, whether traversal runs, and the node core's configuration that follows from it.
+ * before anything is opened, sans-I/O: a data directory given, the enums in range, the
+ * identity_master list and the group key decoded, whether traversal runs, what the node keeps of the
+ * configuration (its paths and listen address, defaults applied), and the node core's configuration
+ * that follows from it.
  * The host adds what it measures or owns (the X25519 and proof-of-work rates, the route's MTU,
  * logging, the input queue's size) and the hooks; konce_ncconf_capacity() turns its X25519 rate
  * into the handshake capacity. */
@@ -14,14 +16,25 @@
 #include "konce/konce.h"
 #include "node/core/nodecore.h"
 
+#define KONCE_NCCONF_LISTEN "[::]:7807" /* konce_node_config.listen's default: dual stack */
+
 typedef struct konce_ncconf {
 	uint8_t (*masters)[KONCE_KEY_BYTES]; /* identity_master's keys (KONCE_NC_ID_MASTER), or NULL */
 	int nmasters;
 	uint8_t *group_key; /* locked memory (secmem.h): group_key decoded, or NULL */
 	bool traversal;     /* the node serves as a rendezvous or registers with one (traversal.h) */
+	/* What the node keeps, allocated (konce_ncconf_free() frees what the caller did not take):
+	 * data_dir; db_path, data_dir/peers.db (the presence store and the group records); listen,
+	 * cfg's or KONCE_NCCONF_LISTEN (then listen_default: the host may fall back to IPv4);
+	 * control_path (NULL: none). */
+	char *data_dir, *db_path, *listen, *control_path;
+	bool listen_default;
+	/* cfg as the node keeps it: its paths pointing at the ones above, and the strings only
+	 * konce_node_new() reads (identity_master, group_key, the traversal's) cleared. */
+	konce_node_config kept;
 } konce_ncconf;
 
-/* 0, or -EINVAL (err says which setting and why), -ENOMEM, or secmem's errno. */
+/* 0, or -EINVAL (err says which setting and why: no data_dir, ...), -ENOMEM, or secmem's errno. */
 int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen);
 /* Wipes and frees what parse allocated (the group key as soon as the endpoint copied it). */
 void konce_ncconf_free_key(konce_ncconf *c);
@@ -30,6 +43,11 @@ void konce_ncconf_free(konce_ncconf *c);
  * host measures or owns (capacity, pow_rate, path_mtu, inq_slots, wake_budget, log, hooks). */
 void konce_ncconf_core(const konce_ncconf *c, const konce_node_config *cfg, const konce_identity *id, bool notes,
 		       konce_nodecore_config *out);
+
+/* What the settings ask of the running core c: identity_master's keys are shown our master key
+ * (konce_nodecore_peer_identity KONCE_NC_ID_MASTER).  0, or the first failure's errno with err
+ * naming the setting. */
+int konce_ncconf_apply(const konce_ncconf *c, konce_nodecore *core, char *err, size_t errlen);
 
 /* The endpoint's handshake capacity (konce_ep_config.capacity, load units per second) on a host
  * that computes dh_per_s X25519 a second: a completed handshake costs the server 3 X25519 and is

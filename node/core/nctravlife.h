@@ -1,8 +1,8 @@
 /* nctravlife.h - the mapping lifetime core (trav_life.h) composed with the node core and the
  * traversal core, sans-I/O: its ops are the node core's peer table and endpoint and the traversal
  * core's keepalive setters, and apply() hands it the traversal core's reflexive address and the
- * node's number of peers.  The host (node/io/node_trav.c) only adds the probe socket, the timer
- * and the log. */
+ * node's number of peers.  nctravhost.h runs it with the traversal core; the host
+ * (node/io/node_trav.c) only adds the probe socket, the timer and the log. */
 #ifndef KONCE_NCTRAVLIFE_H
 #define KONCE_NCTRAVLIFE_H
 

@@ -69,7 +69,7 @@
  *        timer(), and next_timer() is never later than the earliest one.
  *
  * Hooks (konce_nodecore_hooks) are how another core composes with this one: NAT traversal today
- * (node/io/node_trav.c fills them with the traversal host).  All are optional.
+ * (nctravhost.h sets them for the daemon's traversal host, node/io/node_trav.c).  All are optional.
  *
  * Not thread-safe: one thread drives one core.
  */

@@ -1,6 +1,6 @@
 /* trav_conf.h - the node's traversal configuration (include/konce/traversal.h), read and checked
  * before anything is opened, and the traversal core's configuration made from it.  Sans-I/O: the
- * host lists its interface addresses and binds the sockets (node/io/node_trav_setup.c).
+ * host lists its interface addresses and binds the sockets (node/io/node_trav.c).
  *
  * What it checks: rendezvous_peers is a list of at most KONCE_RDVCLIENT_MAX_RDV "KEY@IP:PORT"
  * (numeric addresses), separated by commas or spaces; lifetime is what konce_travlife_parse()

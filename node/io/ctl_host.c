@@ -42,7 +42,7 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 	struct node_aux_stats bs;
 	node_aux_get_stats(t->aux, &bs);
 	*out = (konce_ctlproto_travio){
-		.pm = t->pm_status, .bday_dropped = t->bday_dropped,
+		.pm = t->h.pm, .bday_dropped = t->h.bday_dropped,
 		.socks_opened = bs.opened, .socks_open_failed = bs.open_failed, .socks_tx = bs.tx, .socks_rx = bs.rx,
 		.socks_open_now = bs.open_now, .socks_open_max = bs.open_max,
 	};
@@ -57,8 +57,8 @@ static const char *host_path_name(void *ctx, const konce_ncpeer *p)
 void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 {
 	*h = (konce_ctlproto_host){
-		.node = n, .core = n->core, .store = n->store, .trav = n->trav ? n->trav->core : NULL,
-		.life = n->trav ? n->trav->life : NULL, .pk = n->pk,
+		.node = n, .core = n->core, .store = n->store, .trav = n->trav ? n->trav->h.t : NULL,
+		.life = n->trav ? n->trav->h.life : NULL, .pk = n->pk,
 		.file_background_bytes = n->cfg.file_background_bytes, .ctx = n, .now_us = host_now_us,
 		.wall_s = host_wall_s, .io_status = host_io_status, .trav_status = host_trav_status,
 		.path_name = host_path_name,

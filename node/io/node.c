@@ -93,8 +93,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	int e;
 
 	*out = NULL;
-	if (!base || !cfg || !cfg->data_dir || !*cfg->data_dir) {
-		snprintf(err, errlen, "konce_node_new: an event base and a data directory are required");
+	if (!base || !cfg) {
+		snprintf(err, errlen, "konce_node_new: an event base and a configuration are required");
 		return -EINVAL;
 	}
 	if (sodium_init() < 0) {
@@ -110,25 +110,13 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	}
 	n->base = base;
-	n->cfg = *cfg;
-	n->cfg.identity_master = n->cfg.group_key = NULL; /* borrowed: used below, not kept */
-	n->data_dir = strdup(cfg->data_dir);
-	size_t dbl = strlen(cfg->data_dir) + sizeof "/peers.db";
-	if ((n->db_path = malloc(dbl)))
-		snprintf(n->db_path, dbl, "%s/peers.db", cfg->data_dir);
-	n->listen = strdup(cfg->listen ? cfg->listen : "[::]:7807");
-	n->listen_default = !cfg->listen;
-	n->control_path = cfg->control_path ? strdup(cfg->control_path) : NULL;
-	n->cfg.data_dir = n->data_dir;
-	n->cfg.listen = n->listen;
-	n->cfg.control_path = n->control_path;
-	n->cfg.traversal.rendezvous_peers = NULL; /* read below, not kept */
-	n->cfg.traversal.lifetime = NULL;
-	if (!n->data_dir || !n->db_path || !n->listen || (cfg->control_path && !n->control_path)) {
-		e = -ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
+	n->cfg = pc.kept; /* the node owns its paths from here (pc's copies, taken) */
+	n->data_dir = pc.data_dir;
+	n->db_path = pc.db_path;
+	n->listen = pc.listen;
+	n->control_path = pc.control_path;
+	n->listen_default = pc.listen_default;
+	pc.data_dir = pc.db_path = pc.listen = pc.control_path = NULL;
 	n->started_us = node_now_us();
 
 	if (mkdir(n->data_dir, 0700) < 0 && errno != EEXIST) {
@@ -145,11 +133,8 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	konce_ncconf_free_key(&pc); /* the endpoint has its own locked copy */
 	if (e)
 		goto fail;
-	for (int i = 0; i < pc.nmasters; i++)
-		if ((e = konce_nodecore_peer_identity(n->core, pc.masters[i], KONCE_NC_ID_MASTER))) {
-			snprintf(err, errlen, "identity_master: %s", strerror(-e));
-			goto fail;
-		}
+	if ((e = konce_ncconf_apply(&pc, n->core, err, errlen)))
+		goto fail;
 	if (pc.traversal) {
 		if (errlen)
 			err[0] = '\0';
@@ -228,11 +213,10 @@ int konce_node_peers(const konce_node *n, konce_peer_info *out, size_t max)
 	return (int)konce_nodecore_peers_public(n->core, out, max, node_now_us());
 }
 
+/* The core checks pk and identity (KONCE_IDENTITY_* are its KONCE_NC_ID_* values). */
 int konce_node_peer_conf(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], int identity, const uint8_t *group_key)
 {
-	if (!n || !pk || identity < KONCE_IDENTITY_DEFAULT || identity > KONCE_IDENTITY_MASTER)
-		return -EINVAL;
-	int e = konce_nodecore_peer_identity(n->core, pk, identity);
+	int e = n ? konce_nodecore_peer_identity(n->core, pk, identity) : -EINVAL;
 	return e ? e : konce_nodecore_peer_group(n->core, pk, group_key);
 }
 
@@ -243,15 +227,19 @@ void konce_node_get_stats(const konce_node *n, konce_node_stats *o)
 
 /* ---- messages: the core decides, the loop reports (node_io_kick) --------------------------- */
 
-int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
-		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+/* What a call the core took (e == 0) queued is drained on the loop's next turn, never inside it. */
+static int drain_later(konce_node *n, int e)
 {
-	if (!n)
-		return -EINVAL;
-	int e = konce_nodecore_send(n->core, pk, klass, data, len, o, fn, ctx, node_now_us(), handle);
 	if (e == 0)
 		node_io_schedule(n);
 	return e;
+}
+
+int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+{
+	return n ? drain_later(n, konce_nodecore_send(n->core, pk, klass, data, len, o, fn, ctx, node_now_us(), handle))
+		 : -EINVAL;
 }
 
 int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)
@@ -271,10 +259,5 @@ int konce_node_handle(konce_node *n, uint16_t klass, konce_handler_fn fn, void *
 
 int konce_node_reply(konce_node *n, const konce_message *req, const uint8_t *data, size_t len)
 {
-	if (!n)
-		return -EINVAL;
-	int e = konce_nodecore_reply(n->core, req, data, len, node_now_us());
-	if (e == 0)
-		node_io_schedule(n);
-	return e;
+	return n ? drain_later(n, konce_nodecore_reply(n->core, req, data, len, node_now_us())) : -EINVAL;
 }

@@ -49,7 +49,7 @@ struct konce_node {
 	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
 };
 
-/* node_trav_setup.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when
+/* node_trav.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when
  * cfg->traversal asks for traversal).  cfg is borrowed for the call.  0, -EINVAL (err says why),
  * -EALREADY, -ENOMEM, or a socket's errno; on failure the node has no traversal. */
 int konce_node_traversal(konce_node *node, const konce_traversal_config *cfg, char *err, size_t errlen);

@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/event.h>
 
@@ -23,12 +22,17 @@
 #include "node/io/portmap_io.h"
 #include "node/io/wthread.h"
 
+/* A request's result and the worker's note on it (the gateway, the library's error). */
+struct answer {
+	konce_portmap_policy_result res;
+	char detail[160];
+};
+
 struct shared {
 	node_wthread t;           /* t.cv: a request or a result was posted, or quit; t.ev: on_result */
 	konce_portmap_policy_req req;
 	bool has_req;
-	konce_portmap_policy_result res;
-	char detail[160];
+	struct answer ans;
 	bool has_res;
 	bool quit, exited;
 	int refs;
@@ -67,13 +71,11 @@ static void *worker(void *arg)
 		sh->has_req = false;
 		pthread_mutex_unlock(&sh->t.mu);
 
-		konce_portmap_policy_result res;
-		char detail[sizeof(sh->detail)];
-		konce_pmio_do(sh->io, &req, &res, detail, sizeof(detail));
+		struct answer a;
+		konce_pmio_do(sh->io, &req, &a.res, a.detail, sizeof(a.detail));
 
 		pthread_mutex_lock(&sh->t.mu);
-		sh->res = res;
-		memcpy(sh->detail, detail, sizeof(detail));
+		sh->ans = a;
 		sh->has_res = true;
 		pthread_cond_broadcast(&sh->t.cv);
 		node_wthread_wake_loop(&sh->t);
@@ -110,36 +112,34 @@ static void submit(konce_portmap *p, const konce_portmap_policy_req *req)
 	pthread_mutex_unlock(&p->sh->t.mu);
 }
 
-/* Takes the posted result, if any.  Call with sh->t.mu held. */
-static bool take_result(konce_portmap *p, konce_portmap_policy_result *res, char *detail)
+/* One turn of the policy, from the loop or from a stop: the worker's posted result (if any) fed
+ * in, then the request the policy wants next handed to the worker. */
+static void step(konce_portmap *p)
 {
-	if (!p->sh->has_res)
-		return false;
-	*res = p->sh->res;
-	memcpy(detail, p->sh->detail, sizeof(p->sh->detail));
-	p->sh->has_res = false;
-	return true;
-}
-
-static void consume(konce_portmap *p, const konce_portmap_policy_result *res, const char *detail)
-{
+	konce_portmap_policy_req req;
 	char line[256];
-	konce_pmres_result_line(res, detail, line, sizeof line);
-	trace(p, "%s", line);
-	if (konce_portmap_policy_result_in(p->pm, node_now_us(), res) == -ESTALE)
-		trace(p, "result %u: stale, ignored", res->id);
+	pthread_mutex_lock(&p->sh->t.mu);
+	bool got = p->sh->has_res;
+	struct answer a = p->sh->ans;
+	p->sh->has_res = false;
+	pthread_mutex_unlock(&p->sh->t.mu);
+	if (got) {
+		konce_pmres_result_line(&a.res, a.detail, line, sizeof line);
+		trace(p, "%s", line);
+		if (konce_portmap_policy_result_in(p->pm, node_now_us(), &a.res) == -ESTALE)
+			trace(p, "result %u: stale, ignored", a.res.id);
+	}
+	if (konce_portmap_policy_next(p->pm, node_now_us(), &req))
+		submit(p, &req);
 }
 
 static void drive(konce_portmap *p)
 {
-	konce_portmap_policy_req req;
 	konce_portmap_policy_event ev;
-	uint64_t now = node_now_us();
-	if (konce_portmap_policy_next(p->pm, now, &req))
-		submit(p, &req);
+	step(p);
 	while (konce_portmap_policy_event_pop(p->pm, &ev))
 		p->cfg.cb(p->cfg.ctx, &ev);
-	node_timer_arm(p->ev_timer, konce_portmap_policy_wake(p->pm), now);
+	node_timer_arm(p->ev_timer, konce_portmap_policy_wake(p->pm), node_now_us());
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -149,18 +149,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The worker's wake (a result posted; an earlier wake may have taken it already). */
-static void on_result(void *arg)
-{
-	konce_portmap *p = arg;
-	konce_portmap_policy_result res;
-	char detail[sizeof(p->sh->detail)];
-	pthread_mutex_lock(&p->sh->t.mu);
-	bool got = take_result(p, &res, detail);
-	pthread_mutex_unlock(&p->sh->t.mu);
-	if (got)
-		consume(p, &res, detail);
-	drive(p);
-}
+static void on_result(void *arg) { drive(arg); }
 
 int konce_portmap_start(konce_portmap **out, struct event_base *base, const konce_portmap_cfg *cfg)
 {
@@ -206,25 +195,16 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	struct shared *sh = p->sh;
 	uint64_t deadline = node_now_us() + (uint64_t)timeout_ms * 1000;
 	struct timespec dl = node_wthread_deadline(timeout_ms);
-	konce_portmap_policy_req req;
-	konce_portmap_policy_result res;
-	char detail[sizeof(sh->detail)];
 
 	node_wthread_unwatch(&sh->t);
 	event_free(p->ev_timer);
 	konce_portmap_policy_stop(p->pm, node_now_us());
 	/* Run the policy here until the delete is answered: the loop may not be running any more. */
-	while (konce_portmap_policy_state_of(p->pm) != KONCE_PM_STOPPED && node_now_us() < deadline) {
-		if (konce_portmap_policy_next(p->pm, node_now_us(), &req))
-			submit(p, &req);
+	for (step(p); konce_portmap_policy_state_of(p->pm) != KONCE_PM_STOPPED && node_now_us() < deadline; step(p)) {
 		pthread_mutex_lock(&sh->t.mu);
-		int w = 0;
-		while (!sh->has_res && w != ETIMEDOUT)
+		for (int w = 0; !sh->has_res && w != ETIMEDOUT;)
 			w = pthread_cond_timedwait(&sh->t.cv, &sh->t.mu, &dl);
-		bool got = take_result(p, &res, detail);
 		pthread_mutex_unlock(&sh->t.mu);
-		if (got)
-			consume(p, &res, detail);
 	}
 	int rc = konce_portmap_policy_state_of(p->pm) == KONCE_PM_STOPPED ? 0 : -ETIMEDOUT;
 	if (rc)

@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
-#include <time.h>
 
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <natpmp.h>
 
 #include "nat/pmresult.h"
+#include "node/io/evclock.h"
 #include "node/io/portmap_io.h"
 
 struct konce_pmio {
@@ -70,13 +70,6 @@ void konce_pmio_free(konce_pmio *io)
 	free(io);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const char *gw_str(const konce_pmio *io, char buf[INET_ADDRSTRLEN])
 {
 	struct in_addr a;
@@ -87,22 +80,18 @@ static const char *gw_str(const konce_pmio *io, char buf[INET_ADDRSTRLEN])
 /* Waits for the answer to the request just sent, retransmitting, until natpmp_ms.  0 or NATPMP_*. */
 static int natpmp_wait(konce_pmio *io, natpmpresp_t *resp)
 {
-	uint64_t deadline = mono_ms() + io->natpmp_ms;
+	uint64_t deadline = node_now_us() / 1000 + io->natpmp_ms;
 	for (;;) {
 		int r = readnatpmpresponseorretry(&io->natpmp, resp);
 		if (r != NATPMP_TRYAGAIN)
 			return r;
-		uint64_t now = mono_ms();
+		uint64_t now = node_now_us() / 1000;
 		if (now >= deadline)
 			return NATPMP_TRYAGAIN;
 		struct timeval tv;
 		if (getnatpmprequesttimeout(&io->natpmp, &tv) < 0)
 			return NATPMP_ERR_GETTIMEOFDAYERR;
-		uint64_t wait = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-		if (tv.tv_sec < 0)
-			wait = 0;
-		if (wait > deadline - now)
-			wait = deadline - now;
+		uint64_t wait = konce_pmres_natpmp_wait_ms((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, now, deadline);
 		tv.tv_sec = (time_t)(wait / 1000);
 		tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
 		fd_set fds;
@@ -164,14 +153,8 @@ static void natpmp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce
 static int upnp_extip(konce_pmio *io, konce_addr *out)
 {
 	char ip[40] = "";
-	uint8_t v4[4];
 	int r = UPNP_GetExternalIPAddress(io->urls.controlURL, io->data.first.servicetype, ip);
-	if (r)
-		return r;
-	if (inet_pton(AF_INET, ip, v4) != 1)
-		return UPNPCOMMAND_INVALID_RESPONSE;
-	konce_addr_from_v4(out, v4, 0);
-	return 0;
+	return r ? r : konce_pmres_upnp_extip(ip, out);
 }
 
 static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_portmap_policy_result *res, char *detail, size_t dlen)
@@ -232,15 +215,12 @@ static void upnp_do(konce_pmio *io, const konce_portmap_policy_req *req, konce_p
 		snprintf(detail, dlen, "AddPortMapping: %d", r);
 		return;
 	}
-	/* The mapping exists now, so this must not fail the request (the policy would then not
-	 * delete it): if the address query fails, the one from discovery stands. */
-	if (upnp_extip(io, &res->external))
-		res->external = io->upnp_ext;
-	res->external.port = req->external_port;
+	konce_addr now_ext;
 	char client[40], iport[8], desc[80], enabled[8], lease[16] = "";
+	bool ext_ok = upnp_extip(io, &now_ext) == 0;
 	r = UPNP_GetSpecificPortMappingEntry(io->urls.controlURL, io->data.first.servicetype, ext, "UDP", NULL,
 					     client, iport, desc, enabled, lease);
-	res->lifetime_s = konce_pmres_upnp_lease(req->lifetime_s, r ? NULL : lease);
+	konce_pmres_upnp_mapped(req, ext_ok ? &now_ext : NULL, &io->upnp_ext, r ? NULL : lease, res);
 	snprintf(detail, dlen, "IGD granted lease %s s", r ? "(unknown)" : lease);
 }
 

@@ -7,7 +7,9 @@
  *   - a timed request (requested > 0) keeps its lease or gets a shorter, non-zero one;
  *   - a permanent request (0) stays permanent or gets the lease the text spells in decimal;
  *   - a failed query (NULL) keeps the request's lease;
- *   - the result line is terminated within its buffer whatever the detail text. */
+ *   - the result line is terminated within its buffer whatever the detail text;
+ *   - the same text read as GetExternalIPAddress's answer is an IPv4 address with port 0 that
+ *     prints back as the text, or refused. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	}
 	if (konce_pmres_upnp_lease(req, NULL) != req)
 		abort();
+
+	konce_addr ext;
+	if (konce_pmres_upnp_extip(lease, &ext) == 0) {
+		char s[KONCE_ADDR_STRLEN], want[sizeof lease + 2];
+		snprintf(want, sizeof want, "%s:0", lease);
+		if (!konce_addr_is_v4(&ext) || ext.port || strcmp(konce_addr_str(&ext, s), want))
+			abort();
+	}
 
 	konce_portmap_policy_result res = {.id = req, .err = (enum konce_portmap_policy_err)(d[0] % 8),
 					   .lifetime_s = got};

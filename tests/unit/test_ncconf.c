@@ -1,8 +1,10 @@
 /* test_ncconf.c - the node's configuration read and checked before anything opens
  * (node/core/ncconf.h): enums out of range, a bad identity_master list and a bad group key are
  * refused with the setting named; good ones decode (the group key into locked memory, freed by
- * free_key); traversal runs for a rendezvous or a node with rendezvous peers; and the node core's
- * configuration follows from the settings. */
+ * free_key); traversal runs for a rendezvous or a node with rendezvous peers; identity_master's
+ * keys are shown the master key once applied to the core; the node keeps its
+ * paths (a data directory required, peers.db in it, the listen address's default) and none of the
+ * strings only konce_node_new() reads; and the node core's configuration follows from the settings. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <sodium.h>
 
 #include "node/core/ncconf.h"
+#include "node/transport/identity.h"
 #include "node/transport/load.h"
 #include "node/transport/cc.h"
 
@@ -65,6 +68,8 @@ static void test_parsed(void **state)
 	assert_non_null(c.group_key);
 	assert_memory_equal(c.group_key, gk, KONCE_KEY_BYTES);
 	assert_false(c.traversal);
+	assert_null(c.kept.identity_master); /* read here, not kept */
+	assert_null(c.kept.group_key);
 
 	konce_nodecore_config nc;
 	konce_ncconf_core(&c, &cfg, NULL, true, &nc);
@@ -99,9 +104,87 @@ static void test_parsed(void **state)
 	cfg.traversal = (konce_traversal_config){.rendezvous_peers = ""};
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_false(c.traversal);
+	konce_ncconf_free(&c);
 	cfg.traversal.rendezvous = true;
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_true(c.traversal);
+	konce_ncconf_free(&c);
+}
+
+static void test_kept(void **state)
+{
+	(void)state;
+	konce_ncconf c;
+	char dir[] = "/var/lib/konce";
+	konce_node_config cfg = {.data_dir = NULL};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "data directory"));
+	cfg.data_dir = "";
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+
+	/* defaults: the dual-stack listen address (a fallback allowed), no control socket */
+	cfg = (konce_node_config){.data_dir = dir, .max_sessions = 9,
+				  .traversal = {.rendezvous = 1, .rendezvous_peers = "", .lifetime = "auto"}};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(c.data_dir, "/var/lib/konce");
+	assert_string_equal(c.db_path, "/var/lib/konce/peers.db");
+	assert_string_equal(c.listen, KONCE_NCCONF_LISTEN);
+	assert_string_equal(c.listen, "[::]:7807");
+	assert_true(c.listen_default);
+	assert_null(c.control_path);
+	/* kept: copies, not the caller's strings; what only konce_node_new() reads is gone */
+	dir[1] = 'X';
+	assert_ptr_equal(c.kept.data_dir, c.data_dir);
+	assert_string_equal(c.kept.data_dir, "/var/lib/konce");
+	assert_ptr_equal(c.kept.listen, c.listen);
+	assert_null(c.kept.control_path);
+	assert_null(c.kept.traversal.rendezvous_peers);
+	assert_null(c.kept.traversal.lifetime);
+	assert_int_equal(c.kept.traversal.rendezvous, 1);
+	assert_int_equal(c.kept.max_sessions, 9);
+	konce_ncconf_free(&c);
+	assert_null(c.data_dir);
+	assert_null(c.listen);
+
+	/* given: kept as given, no fallback */
+	cfg = (konce_node_config){.data_dir = "/d", .listen = "0.0.0.0:9", .control_path = "/run/k.sock"};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "0.0.0.0:9");
+	assert_false(c.listen_default);
+	assert_string_equal(c.control_path, "/run/k.sock");
+	assert_ptr_equal(c.kept.control_path, c.control_path);
+	assert_ptr_not_equal(c.control_path, cfg.control_path);
+	konce_ncconf_free(&c);
+}
+
+/* identity_master's keys are shown the master key, on a core whose rule is a key per server. */
+static void test_apply(void **state)
+{
+	(void)state;
+	uint8_t k1[KONCE_KEY_BYTES], k2[KONCE_KEY_BYTES], other[KONCE_KEY_BYTES];
+	char t1[KONCE_KEY_TEXT_LEN + 1], t2[KONCE_KEY_TEXT_LEN + 1], list[128];
+	memset(k1, 1, sizeof k1);
+	memset(k2, 2, sizeof k2);
+	memset(other, 3, sizeof other);
+	konce_key_to_text(t1, k1);
+	konce_key_to_text(t2, k2);
+	snprintf(list, sizeof list, "%s,%s", t1, t2);
+	konce_node_config cfg = {.data_dir = "/tmp", .identity_master = list};
+	konce_ncconf c;
+	konce_identity *id;
+	konce_nodecore *core;
+	konce_nodecore_config nc;
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(konce_identity_generate(&id, konce_env_default()), 0);
+	konce_ncconf_core(&c, &cfg, id, false, &nc);
+	assert_int_equal(konce_nodecore_new(&core, &nc, 1000000), 0);
+	assert_int_equal(konce_nodecore_identity_for(core, k1, NULL), KONCE_NC_ID_PER_SERVER);
+	assert_int_equal(konce_ncconf_apply(&c, core, err, sizeof(err)), 0);
+	assert_int_equal(konce_nodecore_identity_for(core, k1, NULL), KONCE_NC_ID_MASTER);
+	assert_int_equal(konce_nodecore_identity_for(core, k2, NULL), KONCE_NC_ID_MASTER);
+	assert_int_equal(konce_nodecore_identity_for(core, other, NULL), KONCE_NC_ID_PER_SERVER);
+	konce_nodecore_free(core);
+	konce_identity_free(id);
 	konce_ncconf_free(&c);
 }
 
@@ -123,6 +206,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_parsed),
+		cmocka_unit_test(test_kept),
+		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

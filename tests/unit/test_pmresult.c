@@ -64,6 +64,16 @@ static void natpmp_lease(void **state)
 	assert_false(konce_pmres_natpmp_answers(&r, NATPMP_RESPTYPE_UDPPORTMAPPING, 7808));
 }
 
+static void natpmp_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(konce_pmres_natpmp_wait_ms(250, 1000, 3000), 250);   /* the next retransmission */
+	assert_int_equal(konce_pmres_natpmp_wait_ms(4000, 1000, 3000), 2000); /* not past the deadline */
+	assert_int_equal(konce_pmres_natpmp_wait_ms(-5, 1000, 3000), 0);      /* overdue: retransmit now */
+	assert_int_equal(konce_pmres_natpmp_wait_ms(0, 1000, 3000), 0);
+	assert_int_equal(konce_pmres_natpmp_wait_ms(250, 3000, 3000), 0);    /* no time left */
+}
+
 static void upnp_codes(void **state)
 {
 	(void)state;
@@ -114,6 +124,46 @@ static void upnp_lease(void **state)
 	assert_int_equal(konce_pmres_upnp_lease(0, "99999999999"), 0); /* beyond 32 bits: unreadable */
 }
 
+static void upnp_extip(void **state)
+{
+	(void)state;
+	konce_addr a, want;
+	assert_int_equal(KONCE_PMRES_UPNP_INVALID_RESPONSE, UPNPCOMMAND_INVALID_RESPONSE);
+	assert_int_equal(konce_pmres_upnp_extip("203.0.113.7", &a), 0);
+	assert_int_equal(konce_addr_parse(&want, "203.0.113.7:0"), 0);
+	assert_true(konce_addr_eq(&a, &want));
+	assert_int_equal(konce_pmres_upnp_extip("", &a), UPNPCOMMAND_INVALID_RESPONSE);
+	assert_int_equal(konce_pmres_upnp_extip("2001:db8::1", &a), UPNPCOMMAND_INVALID_RESPONSE);
+	assert_int_equal(konce_pmres_upnp_extip("203.0.113.7:80", &a), UPNPCOMMAND_INVALID_RESPONSE);
+	assert_int_equal(konce_pmres_upnp_extip("300.1.1.1", &a), UPNPCOMMAND_INVALID_RESPONSE);
+	assert_int_equal(konce_pmres_upnp_extip(NULL, &a), UPNPCOMMAND_INVALID_RESPONSE);
+}
+
+static void upnp_mapped(void **state)
+{
+	(void)state;
+	konce_addr now_ext, disc, want;
+	konce_portmap_policy_req r = {.id = 5, .op = KONCE_PM_OP_ADD, .proto = KONCE_PM_PROTO_UPNP,
+				      .internal_port = 7807, .external_port = 40001, .lifetime_s = 3600};
+	konce_portmap_policy_result res = {.id = 5, .err = KONCE_PM_ERR_IO};
+	assert_int_equal(konce_addr_parse(&now_ext, "203.0.113.9:0"), 0);
+	assert_int_equal(konce_addr_parse(&disc, "203.0.113.7:0"), 0);
+	/* the address the IGD reports now, the port asked for, a shortened lease believed */
+	konce_pmres_upnp_mapped(&r, &now_ext, &disc, "1800", &res);
+	assert_int_equal(res.err, KONCE_PM_OK);
+	assert_int_equal(konce_addr_parse(&want, "203.0.113.9:40001"), 0);
+	assert_true(konce_addr_eq(&res.external, &want));
+	assert_int_equal(res.lifetime_s, 1800);
+	assert_int_equal(res.id, 5);
+	/* both queries failed: the mapping exists, so it still succeeds, at the discovered address
+	 * with the lease asked for */
+	konce_pmres_upnp_mapped(&r, NULL, &disc, NULL, &res);
+	assert_int_equal(res.err, KONCE_PM_OK);
+	assert_int_equal(konce_addr_parse(&want, "203.0.113.7:40001"), 0);
+	assert_true(konce_addr_eq(&res.external, &want));
+	assert_int_equal(res.lifetime_s, 3600);
+}
+
 static void trace_lines(void **state)
 {
 	(void)state;
@@ -137,8 +187,10 @@ static void trace_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(natpmp_codes), cmocka_unit_test(natpmp_lease), cmocka_unit_test(upnp_codes),
-		cmocka_unit_test(upnp_igd), cmocka_unit_test(upnp_lease), cmocka_unit_test(trace_lines),
+		cmocka_unit_test(natpmp_codes), cmocka_unit_test(natpmp_lease), cmocka_unit_test(natpmp_wait),
+		cmocka_unit_test(upnp_codes),
+		cmocka_unit_test(upnp_igd), cmocka_unit_test(upnp_lease), cmocka_unit_test(upnp_extip),
+		cmocka_unit_test(upnp_mapped), cmocka_unit_test(trace_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

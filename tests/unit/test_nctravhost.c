@@ -1,0 +1,298 @@
+/* test_nctravhost.c - the node's traversal cores as one unit a host runs (node/core/nctravhost.h),
+ * on a real node core with a recording host (no socket):
+ *
+ *   - start: the INFO line, a first run scheduled (kick, due); a rendezvous needs no probe
+ *     socket, a client opens the lifetime's probe socket at start and fails the start, with a
+ *     reason, when it cannot;
+ *   - a run: nothing when not due and no deadline passed; when scheduled, the service's second
+ *     port is opened (SOCK_OPEN), the birthday sockets no attempt needs are swept (keep), and a
+ *     socket that cannot be opened is logged as a warning; a client's run dials its rendezvous
+ *     through the node core (the registration's session) and runs again at its next deadline,
+ *     not before;
+ *   - the next deadline is the earlier of both cores';
+ *   - a datagram on an extra socket that traversal does not take is counted as refused;
+ *   - a port-mapping event is noted, logged and schedules a run;
+ *   - whether to run the port-mapping worker: asked for, a client, and a known local port;
+ *   - stop clears the node core's hooks (a bare key resolves no more).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "konce/konce.h"
+#include "node/core/nctravhost.h"
+#include "node/core/trav_info.h"
+#include "node/transport/identity.h"
+
+/* What the host was asked to do. */
+typedef struct rec {
+	unsigned sends, flushes, kicks, keeps, closes, opens, logs;
+	unsigned opened[KONCE_TRAVLIFE_SOCK_PROBE + 1];
+	int open_result;
+	int last_level;
+	char last_log[256];
+	char all_logs[4096];
+} rec;
+
+static int io_send(void *ctx, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len, bool ref)
+{
+	rec *r = ctx;
+	(void)sock, (void)to, (void)pkt, (void)len, (void)ref;
+	r->sends++;
+	return 0;
+}
+
+static void io_flush(void *ctx) { ((rec *)ctx)->flushes++; }
+
+static int io_open(void *ctx, unsigned sock, konce_addr *local)
+{
+	rec *r = ctx;
+	r->opens++;
+	if (r->open_result)
+		return r->open_result;
+	r->opened[sock]++;
+	assert_int_equal(konce_addr_parse(local, "127.0.0.1:40000"), 0);
+	local->port = (uint16_t)(40000 + sock);
+	return 0;
+}
+
+static void io_close(void *ctx, unsigned sock)
+{
+	(void)sock;
+	((rec *)ctx)->closes++;
+}
+
+static void io_keep(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1])
+{
+	(void)keep;
+	((rec *)ctx)->keeps++;
+}
+
+static void io_log(void *ctx, int level, const char *text)
+{
+	rec *r = ctx;
+	r->logs++;
+	r->last_level = level;
+	snprintf(r->last_log, sizeof r->last_log, "%s", text);
+	size_t l = strlen(r->all_logs);
+	snprintf(r->all_logs + l, sizeof r->all_logs - l, "%s\n", text);
+}
+
+static void io_kick(void *ctx) { ((rec *)ctx)->kicks++; }
+
+typedef struct rig {
+	konce_identity *id;
+	konce_nodecore *c;
+	konce_nctravhost h;
+	konce_travconf su;
+	rec r;
+	konce_nctravhost_io io;
+	konce_addr local, rdv;
+	uint64_t now;
+	char err[256];
+} rig;
+
+static rig R;
+
+/* A node core at 1 s and the configuration: a rendezvous (service) or a client of one at
+ * 192.0.2.1:7000 (the lifetime search on unless life_off). */
+static void rig_open(rig *g, bool service, bool life_off)
+{
+	char list[128], key[KONCE_KEY_TEXT_LEN + 1];
+	uint8_t k[KONCE_KEY_BYTES];
+	memset(g, 0, sizeof *g);
+	g->now = 1000000;
+	assert_int_equal(konce_identity_generate(&g->id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = g->id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(&g->c, &cfg, g->now), 0);
+	memset(k, 0x42, sizeof k);
+	konce_key_to_text(key, k);
+	snprintf(list, sizeof list, "%s@192.0.2.1:7000", key);
+	konce_traversal_config tc = {.rendezvous = service, .rendezvous_peers = service ? NULL : list, .portmap = 1,
+				     .lifetime = life_off ? "off" : NULL};
+	assert_int_equal(konce_travconf_parse(&g->su, &tc, g->err, sizeof g->err), 0);
+	assert_int_equal(konce_addr_parse(&g->local, "127.0.0.1:7807"), 0);
+	assert_int_equal(konce_addr_parse(&g->rdv, "192.0.2.1:7000"), 0);
+	g->io = (konce_nctravhost_io){io_send, io_flush, io_open, io_close, io_keep, io_log, io_kick, &g->r};
+}
+
+static int rig_start(rig *g)
+{
+	g->err[0] = 0;
+	return konce_nctravhost_start(&g->h, g->c, &g->su, &g->local, &g->io, g->now, g->err, sizeof g->err);
+}
+
+static int rig_teardown(void **state)
+{
+	(void)state;
+	konce_nctravhost_stop(&R.h);
+	konce_nodecore_free(R.c);
+	konce_identity_free(R.id);
+	return 0;
+}
+
+static void service_start_and_run(void **state)
+{
+	(void)state;
+	rig_open(&R, true, false);
+	assert_int_equal(rig_start(&R), 0);
+	assert_non_null(strstr(R.r.all_logs, "traversal: rendezvous service on, registering with 0 rendezvous"));
+	assert_int_equal(R.r.opens, 0); /* the service answers experiments: no probe socket */
+	assert_non_null(R.h.life);
+	assert_int_equal(R.r.kicks, 1);
+	assert_true(R.h.due);
+	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local)); /* no client: nothing to offer */
+
+	konce_nctravhost_run(&R.h, R.now);
+	assert_false(R.h.due);
+	assert_int_equal(R.r.opened[KONCE_TRAV_SOCK_ALT], 1); /* the filtering service's second port */
+	assert_true(R.r.flushes >= 1);
+	assert_int_equal(R.r.keeps, 1); /* no attempt runs: the birthday sockets are swept */
+
+	/* not due, no deadline passed: a run does nothing */
+	unsigned flushes = R.r.flushes;
+	uint64_t at = konce_nctravhost_next_timer(&R.h);
+	assert_true(at > R.now);
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(R.r.flushes, flushes);
+	/* the deadline is the earlier of both cores' */
+	uint64_t t = konce_trav_next_timer(R.h.t), l = konce_travlife_next_timer(R.h.life);
+	assert_int_equal(at, t < l ? t : l);
+}
+
+static void service_alt_socket_fails(void **state)
+{
+	(void)state;
+	rig_open(&R, true, true);
+	assert_int_equal(rig_start(&R), 0);
+	R.r.open_result = -EMFILE;
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(R.r.opens, 1);
+	assert_non_null(strstr(R.r.all_logs, "filtering test: cannot open a socket: "));
+}
+
+static void client_registers(void **state)
+{
+	(void)state;
+	rig_open(&R, false, false);
+	assert_int_equal(rig_start(&R), 0);
+	assert_int_equal(R.r.opened[KONCE_TRAVLIFE_SOCK_PROBE], 1); /* the lifetime search's socket */
+	assert_true(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local));
+	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, NULL)); /* no port to map */
+	R.su.portmap = false;
+	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local));
+
+	konce_nctravhost_run(&R.h, R.now);
+	assert_true(R.r.flushes >= 1);
+	/* the registration: a session with the rendezvous, dialled through the node core */
+	konce_nc_dgref dg;
+	bool to_rdv = false;
+	while (konce_nodecore_poll_ref(R.c, &dg))
+		to_rdv |= konce_addr_eq(&dg.to, &R.rdv);
+	konce_nodecore_sent(R.c);
+	assert_true(to_rdv);
+
+	/* the registration's retry is the next deadline; not due before it, run at it */
+	uint64_t at = konce_nctravhost_next_timer(&R.h);
+	uint64_t t = konce_trav_next_timer(R.h.t), l = konce_travlife_next_timer(R.h.life);
+	assert_int_equal(at, t < l ? t : l);
+	assert_true(at > R.now && at != UINT64_MAX);
+	unsigned flushes = R.r.flushes;
+	konce_nctravhost_run(&R.h, at - 1);
+	assert_int_equal(R.r.flushes, flushes);
+	konce_nctravhost_run(&R.h, at);
+	assert_true(R.r.flushes > flushes);
+}
+
+static void client_probe_socket_fails(void **state)
+{
+	(void)state;
+	rig_open(&R, false, false);
+	R.r.open_result = -EMFILE;
+	assert_int_equal(rig_start(&R), -EMFILE);
+	assert_non_null(strstr(R.err, "cannot start the mapping lifetime experiments"));
+	assert_null(R.h.t); /* nothing left running */
+	assert_null(R.h.life);
+	/* without the lifetime search, no probe socket is needed */
+	rig_teardown(NULL);
+	rig_open(&R, false, true);
+	R.r.open_result = -EMFILE;
+	assert_int_equal(rig_start(&R), 0);
+	assert_null(R.h.life);
+	assert_int_equal(R.r.opens, 0);
+}
+
+static void extra_socket_refused(void **state)
+{
+	(void)state;
+	konce_trav_info before, after;
+	const uint8_t junk[] = {0xee, 1, 2, 3};
+	rig_open(&R, false, true);
+	assert_int_equal(rig_start(&R), 0);
+	konce_trav_info_get(R.h.t, &before);
+	konce_nctravhost_input(&R.h, 1, junk, sizeof junk, &R.rdv, R.now);
+	konce_trav_info_get(R.h.t, &after);
+	assert_int_equal(after.probes_refused, before.probes_refused + 1);
+}
+
+static void portmap_event(void **state)
+{
+	(void)state;
+	rig_open(&R, false, true);
+	assert_int_equal(rig_start(&R), 0);
+	konce_nctravhost_run(&R.h, R.now);
+	unsigned kicks = R.r.kicks;
+	konce_portmap_policy_event ev = {.type = KONCE_PM_EV_MAPPED, .proto = KONCE_PM_PROTO_NATPMP, .lifetime_s = 7200};
+	assert_int_equal(konce_addr_parse(&ev.external, "203.0.113.5:7807"), 0);
+	konce_nctravhost_portmap(&R.h, &ev, R.now);
+	assert_int_equal(R.h.pm.state, KONCE_PMST_MAPPED);
+	assert_true(konce_addr_eq(&R.h.pm.external, &ev.external));
+	assert_int_equal(R.r.last_level, KONCE_LOG_INFO);
+	assert_true(R.h.due);
+	assert_int_equal(R.r.kicks, kicks + 1);
+	ev = (konce_portmap_policy_event){.type = KONCE_PM_EV_UNAVAILABLE, .reason = KONCE_PM_ERR_NO_GATEWAY};
+	konce_nctravhost_portmap(&R.h, &ev, R.now);
+	assert_int_equal(R.h.pm.state, KONCE_PMST_UNAVAILABLE);
+	assert_int_equal(R.r.last_level, KONCE_LOG_DEBUG);
+}
+
+static int outcomes;
+static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	(void)ctx, (void)outcome, (void)reason, (void)data, (void)len;
+	outcomes++;
+}
+
+static void stop_clears_hooks(void **state)
+{
+	(void)state;
+	uint8_t pk[KONCE_KEY_BYTES];
+	rig_open(&R, false, true);
+	assert_int_equal(rig_start(&R), 0);
+	memset(pk, 0x77, sizeof pk);
+	/* a bare key: with the hooks, traversal resolves it and the send waits for the path */
+	assert_int_equal(konce_nodecore_send(R.c, pk, 300, (const uint8_t *)"x", 1, NULL, on_outcome, NULL, R.now, NULL), 0);
+	konce_nctravhost_stop(&R.h);
+	assert_null(R.h.t);
+	memset(pk, 0x78, sizeof pk);
+	assert_true(konce_nodecore_send(R.c, pk, 300, (const uint8_t *)"x", 1, NULL, on_outcome, NULL, R.now, NULL) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(service_start_and_run, rig_teardown),
+		cmocka_unit_test_teardown(service_alt_socket_fails, rig_teardown),
+		cmocka_unit_test_teardown(client_registers, rig_teardown),
+		cmocka_unit_test_teardown(client_probe_socket_fails, rig_teardown),
+		cmocka_unit_test_teardown(extra_socket_refused, rig_teardown),
+		cmocka_unit_test_teardown(portmap_event, rig_teardown),
+		cmocka_unit_test_teardown(stop_clears_hooks, rig_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
