@@ -4,17 +4,17 @@
  * their persistence in the store.
  *
  * What is here is plumbing: the clock (read for each call into ncgapi), the store's immediate
- * writes and reads behind ncgapi's host table, the writer thread, the flush and replay events and
+ * writes and reads behind ncgapi's host table, the store writer's batches, the flush and replay events and
  * the application's callback.
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
  * store (konce_store_group_note) and tells the core's table (node/core/ncgpersist.h), which says
  * what to do with the one flush event: run it on the loop's next turn, or arm it (delivery marks
- * alone, a retry).  The flush hands the store's queue to the writer thread (group_writer.h) unless
+ * alone, a retry).  The flush hands the store's queue to the store writer (node_storew.h) unless
  * a batch is in flight; the loop goes on meanwhile.  When a batch is durable the table tells each
  * of its groups with konce_group_persisted() the persist ids the batch held, and only then.
  * write_all() is the blocking form of the same (stop, and a rejoin's forget): it runs the store's
- * SQLite transaction on this thread through the writer, so it stays here, and reports to the table.
+ * SQLite transaction on the writer and waits for it here, and reports to the table.
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
@@ -29,7 +29,7 @@
 #include "konce/group.h"
 #include "node/core/ncgapi.h"
 #include "node/core/ncgpersist.h"
-#include "node/io/group_writer.h"
+#include "node/io/node_storew.h"
 #include "node/io/node_int.h"
 
 struct node_groups {
@@ -37,7 +37,6 @@ struct node_groups {
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node */
 	struct event *ev_flush, *ev_replay;
-	group_writer *writer;
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -47,14 +46,14 @@ static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 /* ---- persistence ---------------------------------------------------------------------------- */
 
 /* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host). */
-static bool h_busy(void *ctx) { return group_writer_busy(((struct konce_node *)ctx)->groups->writer); }
-static size_t h_wpending(void *ctx) { return group_writer_pending(((struct konce_node *)ctx)->groups->writer); }
+static bool h_busy(void *ctx) { return node_storew_group_busy(((struct konce_node *)ctx)->storew); }
+static size_t h_wpending(void *ctx) { return node_storew_group_pending(((struct konce_node *)ctx)->storew); }
 static bool h_spending(void *ctx) { return konce_store_group_pending(((struct konce_node *)ctx)->store) > 0; }
 static bool h_armed(void *ctx) { return event_pending(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, NULL); }
 static void h_submit(void *ctx, bool from_store)
 {
 	struct konce_node *n = ctx;
-	group_writer_submit(n->groups->writer, from_store ? n->store : NULL);
+	node_storew_group_submit(n->storew, from_store ? n->store : NULL);
 }
 static void h_now(void *ctx) { event_active(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, 0); }
 static void h_arm(void *ctx, unsigned ms)
@@ -79,7 +78,7 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The writer's result for the batch handed over (group_writer_done). */
+/* The writer's result for the batch handed over (node_storew_group_on_done). */
 static void on_written(void *arg, int e, const char *msg)
 {
 	struct konce_node *n = arg;
@@ -99,7 +98,7 @@ static void on_written(void *arg, int e, const char *msg)
 static int write_all(struct konce_node *n, char *err, size_t errlen)
 {
 	struct node_groups *gs = n->groups;
-	int e = group_writer_sync(gs->writer, n->store, err, errlen);
+	int e = node_storew_group_sync(n->storew, n->store, err, errlen);
 	konce_ncgpersist_synced(&gs->persist, n->core, e);
 	return e;
 }
@@ -194,8 +193,7 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 
 int node_groups_start(struct konce_node *n)
 {
-	char err[768];
-	if (!n->store)
+	if (!n->storew) /* no store */
 		return 0;
 	if (!(n->groups = calloc(1, sizeof *n->groups)) ||
 	    !(n->groups->ev_flush = event_new(n->base, -1, 0, on_gflush, n)) ||
@@ -206,14 +204,7 @@ int node_groups_start(struct konce_node *n)
 		n->groups = NULL;
 		return -ENOMEM;
 	}
-	if (group_writer_start(&n->groups->writer, n->base, n->db_path, on_written, n, err, sizeof err)) {
-		node_log(n, KONCE_LOG_ERROR, "%s; running without groups", err);
-		event_free(n->groups->ev_flush);
-		event_free(n->groups->ev_replay);
-		free(n->groups);
-		n->groups = NULL;
-		return 0;
-	}
+	node_storew_group_on_done(n->storew, on_written, n);
 	n->groups->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
 					     .sync = a_sync, .delivered = a_delivered, .entries = a_entries,
 					     .each = a_each, .restore = a_restore, .replay = a_replay, .log = a_log,
@@ -231,7 +222,7 @@ void node_groups_stop(struct konce_node *n)
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
-	group_writer_stop(n->groups->writer);
+	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
 	event_free(n->groups->ev_replay);
 	free(n->groups);

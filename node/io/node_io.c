@@ -180,7 +180,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void start_storew(struct konce_node *n)
 {
 	char err[768];
-	int e = node_storew_start(&n->storew, n->db_path, err, sizeof(err));
+	int e = node_storew_start(&n->storew, n->base, n->db_path, err, sizeof(err));
 	if (e) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", err);
 		konce_store_close(n->store, NULL, 0);
