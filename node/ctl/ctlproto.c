@@ -54,7 +54,7 @@ int konce_ctlproto_handle(const konce_ctlproto_host *h, const char *line, konce_
 	else if (!strcmp(cmd, "peers"))
 		r = ctl_peers(h, req);
 	else if (!strcmp(cmd, "alias"))
-		r = ctl_alias(h, req);
+		r = ctl_alias(h, req, out, octx, op);
 	else if (!strcmp(cmd, "path") || !strcmp(cmd, "netcheck"))
 		r = ctl_trav(h, cmd, req);
 	else if (!strcmp(cmd, "connect") || !strcmp(cmd, "send") || !strcmp(cmd, "ping"))

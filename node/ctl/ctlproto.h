@@ -1,15 +1,17 @@
 /* ctlproto.h - the control protocol (docs/CONTROL.md): one request line of JSON in, JSON answer lines
  * out.  It parses the request, calls the public API (include/konce/) and reads the node core's
  * report views (node/core/ncinfo.h, node/core/trav_info.h) and its copy of the store's keys
- * (nodecore.h, "known keys"), and formats the answer.  It reads no SQLite; `alias` writes it.
+ * (nodecore.h, "known keys"), and formats the answer.  Its SQLite work (`alias` writes, `group log`
+ * reads) runs on the node's store writer thread (konce_node_store_call), never in the loop.
  *
  * It owns no socket, timer, clock or libevent object: node/io/control.c carries the lines over the
  * Unix socket and fills a konce_ctlproto_host with what only the plumbing knows (the build compiles
  * node/ctl/ with <event2/...> poisoned and fails if an object references libevent, a clock or a socket).
  *
- * A request is answered at once, or waits for the network (connect, send, ping): then
- * konce_ctlproto_handle() returns KONCE_CTLPROTO_PENDING with an op, and the response line comes
- * later, from the outcome callback konce_node_send() runs inside the node's event loop.  Until then
+ * A request is answered at once, or waits for the network (connect, send, ping) or the store
+ * writer (alias, group.log): then konce_ctlproto_handle() returns KONCE_CTLPROTO_PENDING with an op,
+ * and the response line comes later, from the outcome callback konce_node_send() or the store
+ * writer's completion runs inside the node's event loop.  Until then
  * the caller reads no further request from that client (responses come back in request order) and,
  * if konce_ctlproto_op_progress_ms() is not 0, calls konce_ctlproto_op_progress() that often.
  *
@@ -92,5 +94,11 @@ unsigned konce_ctlproto_op_progress_ms(const konce_ctlproto_op *op);
 void konce_ctlproto_op_progress(konce_ctlproto_op *op);
 /* The client is gone: out is not called again; the op frees itself at its outcome. */
 void konce_ctlproto_op_abandon(konce_ctlproto_op *op);
+
+/* Provided by the I/O layer (node/io/node_storew.c): runs fn(st, arg, msg, msglen) on the node's
+ * store writer thread, with its connection, then done(arg, fn's result, msg) in the node's event
+ * loop (node_storew.h).  0, or -EIO (no store), -ENOBUFS (too many waiting), -ENOMEM: neither runs. */
+int konce_node_store_call(konce_node *n, int (*fn)(konce_store *st, void *arg, char *msg, size_t msglen),
+			  void (*done)(void *arg, int err, const char *msg), void *arg);
 
 #endif

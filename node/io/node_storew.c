@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/wthread.h"
 
@@ -182,6 +183,11 @@ int node_storew_call(node_storew *w, node_storew_fn fn, node_storew_done done, v
 	*c = (struct call){.fn = fn, .done = done, .arg = arg, .allocated = true};
 	enqueue(w, c);
 	return 0;
+}
+
+int konce_node_store_call(konce_node *n, node_storew_fn fn, node_storew_done done, void *arg)
+{
+	return n->storew ? node_storew_call(n->storew, fn, done, arg) : -EIO;
 }
 
 /* Waits until c ran, then reports everything that did (c last). */
