@@ -159,25 +159,39 @@ int konce_ncgapi_list(const konce_ncgapi *a, konce_group_info *out, size_t max)
 	return e ? e : konce_ncgapp_list(a->t, a->c, out, max);
 }
 
+int konce_ncgapi_log_begin(const konce_ncgapi *a, const char *name, bool have_fn, uint8_t gid[KONCE_CW_GROUP_ID])
+{
+	int e;
+	if ((e = konce_ncgapi_ready(a)) || (e = konce_ncgapp_log_gid(a->t, a->c, name, gid)))
+		return e;
+	return have_fn ? 0 : -EINVAL;
+}
+
+int konce_ncgapi_log_read(const konce_ncgapi_host *h, void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID],
+			  uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx)
+{
+	uint64_t upto, first;
+	int e;
+	if ((e = h->delivered(ctx, gid, &upto)))
+		return e;
+	if (!konce_ncgapp_log_span(from, upto, &first))
+		return 0;
+	konce_ncgapp_logread l = {fn, fnctx, 0};
+	e = h->entries(ctx, gid, first, upto, konce_ncgapp_log_one, &l);
+	return e < 0 ? e : l.n;
+}
+
 int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
 		     int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 			       const uint8_t *data, size_t len),
 		     void *ctx)
 {
 	uint8_t gid[KONCE_CW_GROUP_ID];
-	uint64_t upto, first;
-	int e;
-	if ((e = konce_ncgapi_ready(a)) || (e = konce_ncgapp_log_gid(a->t, a->c, name, gid)))
-		return e;
-	if (!fn)
-		return -EINVAL;
-	if ((e = a->h->delivered(a->h->ctx, gid, &upto)))
-		return e;
-	if (!konce_ncgapp_log_span(from, upto, &first))
-		return 0;
-	konce_ncgapp_logread l = {fn, ctx, 0};
-	e = a->h->entries(a->h->ctx, gid, first, upto, konce_ncgapp_log_one, &l);
-	return e < 0 ? e : l.n;
+	int e = konce_ncgapi_log_begin(a, name, fn != NULL, gid);
+	return e ? e : konce_ncgapi_log_read(a->h, a->h->ctx, gid, from, fn, ctx);
 }
 
 int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx)

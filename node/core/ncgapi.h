@@ -95,6 +95,16 @@ int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
 		     int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 			       const uint8_t *data, size_t len),
 		     void *ctx);
+/* konce_ncgapi_log in two halves, for a host that reads the store on another thread: _log_begin
+ * checks the call and resolves name to its group's id (the core: the loop thread); _log_read reads
+ * the delivered entries from `from` through h's delivered and entries with ctx (no core: any
+ * thread).  Each returns what konce_ncgapi_log would (_log_begin 0 to go on). */
+int konce_ncgapi_log_begin(const konce_ncgapi *a, const char *name, bool have_fn, uint8_t gid[KONCE_CW_GROUP_ID]);
+int konce_ncgapi_log_read(const konce_ncgapi_host *h, void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID],
+			  uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx);
 int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx);
 int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn, void *ctx);
 int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);

@@ -1,7 +1,8 @@
 /* ctl_group.c - the control protocol's group commands (docs/CONTROL.md "Groups"): "group.create",
  * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log",
  * "group.members", "group.status" (ctl_group_status.c), "group.leave" and "group.list", each
- * answered at once over the public API of include/konce/group.h. */
+ * answered over the public API of include/konce/group.h, at once but for "group.log", whose rows
+ * are read on the store writer's thread (konce_node_group_log_call) while the request waits. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -89,15 +90,11 @@ static json_t *info_json(const konce_group_info *g, bool members)
 	return o;
 }
 
-struct logc {
-	json_t *arr;
-	uint64_t last;
-};
-
+/* One decision into the answer's array (ctx), on the store writer's thread. */
 static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *d,
 		   size_t len)
 {
-	struct logc *l = ctx;
+	json_t *arr = ctx;
 	json_t *e = json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "origin", hex_json(origin, KONCE_GROUP_ORIGIN_BYTES));
 	/* text only for valid UTF-8 without NUL (a NUL would end it for every reader) */
 	json_t *t = memchr(d, 0, len) ? NULL : json_stringn((const char *)d, len);
@@ -112,12 +109,58 @@ static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORI
 			free(h);
 		}
 	}
-	json_array_append_new(l->arr, e);
-	l->last = seq;
-	return json_array_size(l->arr) >= LOG_PAGE;
+	json_array_append_new(arr, e);
+	return json_array_size(arr) >= LOG_PAGE;
 }
 
-json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
+/* In the loop, once the rows are read: the answer (for a client still there). */
+static void log_done(void *arg, int k)
+{
+	konce_ctlproto_op *op = arg;
+	json_t *r = k < 0 ? fail(k, "log", op->name)
+			  : json_pack("{s:b, s:O, s:b}", "ok", 1, "entries", op->answer, "more",
+				      json_array_size(op->answer) >= LOG_PAGE);
+	konce_ctlproto_out_fn out = op->out;
+	void *octx = op->octx;
+	json_decref(op->answer);
+	free(op->name);
+	free(op); /* before the response line (ctlproto.h) */
+	if (out)
+		ctl_write(r, out, octx, true);
+	else
+		json_decref(r);
+}
+
+/* "group.log": the group's id from the core here, its rows on the store writer's thread. */
+static json_t *log_start(const konce_ctlproto_host *h, const char *group, json_t *req, konce_ctlproto_out_fn out,
+			 void *octx, konce_ctlproto_op **opp)
+{
+	json_int_t from = json_integer_value(json_object_get(req, "from"));
+	konce_ctlproto_op *op = calloc(1, sizeof *op);
+	if (!op || !(op->answer = json_array()) || !(op->name = strdup(group ? group : ""))) {
+		if (op)
+			json_decref(op->answer);
+		free(op);
+		return gerr(ENOMEM, "out of memory");
+	}
+	op->h = h;
+	op->out = out;
+	op->octx = octx;
+	snprintf(op->cmd, sizeof op->cmd, "group.log");
+	int e = konce_node_group_log_call(h->node, group, from > 0 ? (uint64_t)from : 1, log_one, op->answer,
+					  log_done, op);
+	if (e) {
+		json_decref(op->answer);
+		free(op->name);
+		free(op);
+		return fail(e, "log", group);
+	}
+	*opp = op;
+	return NULL;
+}
+
+json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, konce_ctlproto_out_fn out, void *octx,
+		  konce_ctlproto_op **opp)
 {
 	konce_node *n = h->node;
 	const char *group = json_string_value(json_object_get(req, "group"));
@@ -211,16 +254,8 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 			return fail((int)r, "propose", group);
 		return json_pack("{s:b, s:I}", "ok", 1, "nonce", (json_int_t)r);
 	}
-	if (!strcmp(cmd, "group.log")) {
-		json_int_t from = json_integer_value(json_object_get(req, "from"));
-		struct logc l = {json_array(), 0};
-		int k = konce_node_group_log(n, group, from > 0 ? (uint64_t)from : 1, log_one, &l);
-		if (k < 0) {
-			json_decref(l.arr);
-			return fail(k, "log", group);
-		}
-		return json_pack("{s:b, s:o, s:b}", "ok", 1, "entries", l.arr, "more", json_array_size(l.arr) >= LOG_PAGE);
-	}
+	if (!strcmp(cmd, "group.log"))
+		return log_start(h, group, req, out, octx, opp);
 	if (!strcmp(cmd, "group.status"))
 		return ctl_group_status(n, group);
 	if (!strcmp(cmd, "group.members")) {

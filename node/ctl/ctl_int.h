@@ -22,8 +22,8 @@ struct konce_ctlproto_op {
 	unsigned progress_ms;         /* 0: no progress lines */
 	uint64_t last_acked, last_us; /* at the last progress line */
 	konce_nodecore *core;         /* alias: the core whose copy of the petnames follows the write */
-	char *name;                   /* alias: the petname */
-	json_t *answer;               /* group.log: the answer the store writer fills */
+	char *name;                   /* alias: the petname; group.log: the group's name */
+	json_t *answer;               /* group.log: the entries the store writer reads */
 };
 
 /* {"ok": false, "error": message, "errno": "ENAME"} (the errno names of docs/CONTROL.md) */
@@ -44,8 +44,9 @@ json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req, konce_ctlproto_out_
 json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cmd, konce_ctlproto_out_fn out,
 		       void *octx, konce_ctlproto_op **op);
 
-/* ctl_group.c: "group.*" */
-json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req);
+/* ctl_group.c: "group.*" (NULL when the op is pending, *op set: group.log's read) */
+json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, konce_ctlproto_out_fn out, void *octx,
+		  konce_ctlproto_op **op);
 /* ctl_group.c: sets "out_reason" (a name, or null) and, while joining, "join_left_ms" and
  * "join_epoch" on a group's JSON object */
 struct konce_group_info;

@@ -60,7 +60,7 @@ int konce_ctlproto_handle(const konce_ctlproto_host *h, const char *line, konce_
 	else if (!strcmp(cmd, "connect") || !strcmp(cmd, "send") || !strcmp(cmd, "ping"))
 		r = ctl_send_start(h, req, cmd, out, octx, op);
 	else if (!strncmp(cmd, "group.", 6))
-		r = ctl_group(h, cmd, req);
+		r = ctl_group(h, cmd, req, out, octx, op);
 	else
 		r = ctl_error(EINVAL, "unknown command '%s'", cmd);
 	json_decref(req);

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "konce/group.h"
 #include "konce/konce.h"
 #include "nat/portmap_policy.h"
 #include "node/base/addr.h"
@@ -100,5 +101,13 @@ void konce_ctlproto_op_abandon(konce_ctlproto_op *op);
  * loop (node_storew.h).  0, or -EIO (no store), -ENOBUFS (too many waiting), -ENOMEM: neither runs. */
 int konce_node_store_call(konce_node *n, int (*fn)(konce_store *st, void *arg, char *msg, size_t msglen),
 			  void (*done)(void *arg, int err, const char *msg), void *arg);
+/* Provided by the I/O layer (node/io/group_io.c): konce_node_group_log() with the rows read on the
+ * store writer's thread: checks and resolves name here (a negative errno: nothing runs), then
+ * calls fn(fnctx, ...) for each decision on that thread and done(dctx, the count or a negative
+ * errno) in the node's event loop. */
+int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
+			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+					const uint8_t *data, size_t len),
+			      void *fnctx, void (*done)(void *dctx, int n), void *dctx);
 
 #endif

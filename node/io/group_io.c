@@ -133,20 +133,30 @@ static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, 
 	return konce_store_group_remove(((struct konce_node *)ctx)->store, gid, err, errlen);
 }
 static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
-static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+/* A group's reads on a connection (ctx: a konce_store), the loop's or the store writer's. */
+static int st_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
 {
 	konce_store_group_rec r;
-	int e = konce_store_group_get(((struct konce_node *)ctx)->store, gid, &r);
+	int e = konce_store_group_get(ctx, gid, &r);
 	if (!e) {
 		*delivered = r.delivered;
 		konce_store_group_rec_free(&r);
 	}
 	return e;
 }
+static int st_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+		      konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	return konce_store_group_entries(ctx, gid, first, last, fn, fnctx);
+}
+static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+{
+	return st_delivered(((struct konce_node *)ctx)->store, gid, delivered);
+}
 static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
 		     konce_ncgapi_entry_fn fn, void *fnctx)
 {
-	return konce_store_group_entries(((struct konce_node *)ctx)->store, gid, first, last, fn, fnctx);
+	return st_entries(((struct konce_node *)ctx)->store, gid, first, last, fn, fnctx);
 }
 static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
 {
@@ -227,6 +237,51 @@ void node_groups_stop(struct konce_node *n)
 	event_free(n->groups->ev_replay);
 	free(n->groups);
 	n->groups = NULL;
+}
+
+/* ---- the control socket's group log, read on the store writer (ctlproto.h) ------------------- */
+
+struct logcall {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t from;
+	int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+		  size_t len);
+	void *fnctx;
+	void (*done)(void *dctx, int n);
+	void *dctx;
+};
+
+static int log_rows(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct logcall *x = arg;
+	konce_ncgapi_host h = {.delivered = st_delivered, .entries = st_entries};
+	(void)msg, (void)msglen;
+	return konce_ncgapi_log_read(&h, st, x->gid, x->from, x->fn, x->fnctx);
+}
+
+static void log_rows_done(void *arg, int k, const char *msg)
+{
+	struct logcall *x = arg;
+	(void)msg;
+	x->done(x->dctx, k);
+	free(x);
+}
+
+int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
+			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+					const uint8_t *data, size_t len),
+			      void *fnctx, void (*done)(void *dctx, int n), void *dctx)
+{
+	konce_ncgapi a = api(n);
+	struct logcall *x = malloc(sizeof *x);
+	int e;
+	if (!x)
+		return -ENOMEM;
+	*x = (struct logcall){.from = from, .fn = fn, .fnctx = fnctx, .done = done, .dctx = dctx};
+	if ((e = konce_ncgapi_log_begin(&a, name, fn != NULL, x->gid)) ||
+	    (e = node_storew_call(n->storew, log_rows, log_rows_done, x)))
+		free(x);
+	return e;
 }
 
 /* ---- the public API (node/core/ncgapi.h) ------------------------------------------------------- */

@@ -445,7 +445,8 @@ static void test_alias_store_locked(void **state)
 			 round ? "bobby" : "robert");
 		node_ctl_host(W.a, &W.host);
 		start(&al, line);
-		assert_true(json_is_true(json_object_get(ask(&s, "{\"cmd\": \"status\"}"), "ok")));
+		json_t *st = ask(&s, "{\"cmd\": \"status\"}"); /* at once */
+		assert_true(json_is_true(json_object_get(st, "ok")));
 		snprintf(line, sizeof(line), "{\"cmd\": \"ping\", \"peer\": \"%s\"}", W.bkey);
 		start(&s, line);
 		wait_for(&s);
@@ -479,6 +480,40 @@ static void test_alias_store_locked(void **state)
 	sink_clear(&s);
 }
 
+/* group.log reads its rows on the store writer's thread: the request waits, then answers with the
+ * decisions delivered (here a 1-member group's, once its record is durable); a group that is not
+ * here is refused at once. */
+static void test_group_log(void **state)
+{
+	struct sink s = {0};
+	(void)state;
+	/* (json_is_true evaluates its argument twice: each answer is kept first) */
+	json_t *r = ask(&s, "{\"cmd\": \"group.create\", \"name\": \"logs\"}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	r = ask(&s, "{\"cmd\": \"group.propose\", \"group\": \"logs\", \"text\": \"hello\"}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_t *entries = NULL;
+	for (int i = 0; i < 500; i++) {
+		start(&s, "{\"cmd\": \"group.log\", \"group\": \"logs\"}");
+		wait_for(&s);
+		assert_true(json_is_true(json_object_get(s.last, "ok")));
+		entries = json_object_get(s.last, "entries");
+		if (json_array_size(entries))
+			break;
+		struct timeval tv = {0, 10000}; /* not decided yet: let the loop run */
+		event_base_loopexit(W.base, &tv);
+		event_base_dispatch(W.base);
+	}
+	assert_int_equal(json_array_size(entries), 1);
+	json_t *e = json_array_get(entries, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "text")), "hello");
+	assert_true(json_integer_value(json_object_get(e, "seq")) >= 1);
+	assert_true(json_is_false(json_object_get(s.last, "more")));
+	r = ask(&s, "{\"cmd\": \"group.log\", \"group\": \"none\"}");
+	assert_string_equal(json_string_value(json_object_get(r, "errno")), "ENOENT");
+	sink_clear(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_send_progress),
 		cmocka_unit_test(test_abandon),
 		cmocka_unit_test(test_alias_store_locked),
+		cmocka_unit_test(test_group_log),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
