@@ -81,6 +81,19 @@ int konce_ncgapi_ready(const konce_ncgapi *a);
 
 /* include/konce/group.h, command by command, with its errors. */
 int konce_ncgapi_create(const konce_ncgapi *a, const char *name);
+/* konce_ncgapi_create and _join in two halves, for a host whose store writes complete later (the
+ * control socket's, on the store writer's thread): _begin checks the call and says what to write
+ * (create: the new group's id; join: the token, its name and the wall-clock time its join gives up;
+ * a rejoin's forget of the old group runs here, through sync and remove); the host writes it (add,
+ * add_join) anywhere; _end, in the loop, on the write's result e, hosts the group (0) or returns
+ * the error; *undo: the core refused the group, and the host removes its row again. */
+int konce_ncgapi_create_begin(const konce_ncgapi *a, const char *name, uint8_t gid[KONCE_CW_GROUP_ID]);
+int konce_ncgapi_create_end(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, int e,
+			    bool *undo);
+int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix);
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
+			  bool *undo);
 int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expires, const char *addr_hint,
 			char *token, size_t cap);
 /* timeout_s outside 1..KONCE_GROUP_JOIN_TIMEOUT_MAX: -ERANGE, before anything else. */

@@ -16,13 +16,13 @@ struct konce_ctlproto_op {
 	char cmd[16];
 	uint8_t pk[KONCE_KEY_BYTES];
 	uint64_t start_us;
-	size_t bytes;
+	size_t bytes;                 /* send: the message's; group.join: the timeout, seconds */
 	char addr[KONCE_ADDR_STRLEN]; /* where the handshake went, for the error message */
 	uint64_t handle;
 	unsigned progress_ms;         /* 0: no progress lines */
 	uint64_t last_acked, last_us; /* at the last progress line */
 	konce_nodecore *core;         /* alias: the core whose copy of the petnames follows the write */
-	char *name;                   /* alias: the petname; group.log: the group's name */
+	char *name;                   /* alias: the petname; group.*: the group's name */
 	json_t *answer;               /* group.log: the entries the store writer reads */
 };
 
@@ -44,7 +44,8 @@ json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req, konce_ctlproto_out_
 json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cmd, konce_ctlproto_out_fn out,
 		       void *octx, konce_ctlproto_op **op);
 
-/* ctl_group.c: "group.*" (NULL when the op is pending, *op set: group.log's read) */
+/* ctl_group.c: "group.*" (NULL when the op is pending, *op set: group.create's and group.join's
+ * write, group.log's read) */
 json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, konce_ctlproto_out_fn out, void *octx,
 		  konce_ctlproto_op **op);
 /* ctl_group.c: sets "out_reason" (a name, or null) and, while joining, "join_left_ms" and

@@ -109,5 +109,13 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 					const uint8_t *data, size_t len),
 			      void *fnctx, void (*done)(void *dctx, int n), void *dctx);
+/* Provided by the I/O layer (node/io/group_io.c): konce_node_group_create() and
+ * konce_node_group_join_timeout() with the group's row written on the store writer's thread: the
+ * checks here (a negative errno: nothing runs), then done(dctx, 0 or a negative errno) in the
+ * node's event loop once the group is hosted or refused.  (A rejoin's forget of the old group
+ * still waits for its records' write here.) */
+int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
+int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
+			       void (*done)(void *dctx, int e), void *dctx);
 
 #endif

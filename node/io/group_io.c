@@ -22,6 +22,8 @@
  * group's first new event (konce_ncgapi_replay).
  */
 #include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -281,6 +283,97 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 	if ((e = konce_ncgapi_log_begin(&a, name, fn != NULL, x->gid)) ||
 	    (e = node_storew_call(n->storew, log_rows, log_rows_done, x)))
 		free(x);
+	return e;
+}
+
+/* ---- the control socket's create and join: the row written on the store writer (ctlproto.h) --- */
+
+struct gcall {
+	struct konce_node *n;
+	uint8_t gid[KONCE_CW_GROUP_ID];     /* create */
+	char name[KONCE_GROUP_NAME_MAX + 1];
+	konce_ctoken *t;                    /* join: sodium memory (it holds the secret) */
+	uint64_t until;                     /* join: when it gives up, unix seconds */
+	unsigned timeout_s;
+	void (*done)(void *dctx, int e);
+	void *dctx;
+};
+
+static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct gcall *x = arg;
+	if (x->t)
+		return konce_store_group_add_join(st, x->t->group, x->name, &x->t->keys[0][0], x->t->n, x->t->secret,
+						  x->until, msg, msglen);
+	return konce_store_group_add(st, x->gid, x->name, NULL, 0, NULL, msg, msglen);
+}
+
+static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct gcall *x = arg;
+	return konce_store_group_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
+}
+
+static void gcall_free(void *arg, int e, const char *msg)
+{
+	struct gcall *x = arg;
+	(void)e, (void)msg;
+	if (x->t)
+		sodium_free(x->t);
+	free(x);
+}
+
+/* The row is written (or not): the core hosts the group, or the row goes again (undo). */
+static void row_added(void *arg, int e, const char *msg)
+{
+	struct gcall *x = arg;
+	konce_ncgapi a = api(x->n);
+	bool undo;
+	(void)msg;
+	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, e, &undo)
+		 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
+	x->done(x->dctx, e);
+	if (!undo || node_storew_call(x->n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
+		gcall_free(x, 0, NULL);
+}
+
+int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = api(n);
+	struct gcall *x = calloc(1, sizeof *x);
+	int e;
+	if (!x)
+		return -ENOMEM;
+	*x = (struct gcall){.n = n, .done = done, .dctx = dctx};
+	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid)) && strlen(name) > KONCE_GROUP_NAME_MAX)
+		e = -EINVAL;
+	if (!e) {
+		snprintf(x->name, sizeof x->name, "%s", name);
+		e = node_storew_call(n->storew, add_row, row_added, x);
+	}
+	if (e)
+		gcall_free(x, 0, NULL);
+	return e;
+}
+
+int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
+			       void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = api(n);
+	struct gcall *x = calloc(1, sizeof *x);
+	int e;
+	if (!x || !(x->t = sodium_malloc(sizeof *x->t))) {
+		free(x);
+		return -ENOMEM;
+	}
+	x->n = n;
+	x->timeout_s = timeout_s;
+	x->done = done;
+	x->dctx = dctx;
+	if (!(e = konce_ncgapi_join_begin(&a, text, name, timeout_s, x->t, x->name, &x->until)))
+		e = node_storew_call(n->storew, add_row, row_added, x);
+	if (e)
+		gcall_free(x, 0, NULL);
 	return e;
 }
 

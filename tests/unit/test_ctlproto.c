@@ -480,16 +480,22 @@ static void test_alias_store_locked(void **state)
 	sink_clear(&s);
 }
 
-/* group.log reads its rows on the store writer's thread: the request waits, then answers with the
- * decisions delivered (here a 1-member group's, once its record is durable); a group that is not
- * here is refused at once. */
+/* group.create writes its row, and group.log reads its rows, on the store writer's thread: each
+ * request waits, then answers (the log with the decisions delivered: here a 1-member group's, once
+ * its record is durable); a group that is not here is refused at once.  group.join on node b, with
+ * a's invitation, waits for its row the same way. */
 static void test_group_log(void **state)
 {
 	struct sink s = {0};
 	(void)state;
 	/* (json_is_true evaluates its argument twice: each answer is kept first) */
-	json_t *r = ask(&s, "{\"cmd\": \"group.create\", \"name\": \"logs\"}");
+	start(&s, "{\"cmd\": \"group.create\", \"name\": \"logs\"}"); /* its row is written on the writer */
+	wait_for(&s);
+	json_t *r = s.last;
 	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "group"), "name")), "logs");
+	r = ask(&s, "{\"cmd\": \"group.create\", \"name\": \"logs\"}"); /* the core refuses it at once */
+	assert_string_equal(json_string_value(json_object_get(r, "errno")), "EEXIST");
 	r = ask(&s, "{\"cmd\": \"group.propose\", \"group\": \"logs\", \"text\": \"hello\"}");
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	json_t *entries = NULL;
@@ -511,6 +517,23 @@ static void test_group_log(void **state)
 	assert_true(json_is_false(json_object_get(s.last, "more")));
 	r = ask(&s, "{\"cmd\": \"group.log\", \"group\": \"none\"}");
 	assert_string_equal(json_string_value(json_object_get(r, "errno")), "ENOENT");
+
+	r = ask(&s, "{\"cmd\": \"group.invite\", \"group\": \"logs\"}");
+	const char *tok = json_string_value(json_object_get(r, "token"));
+	assert_non_null(tok);
+	char line[4096];
+	snprintf(line, sizeof line, "{\"cmd\": \"group.join\", \"token\": \"%s\", \"name\": \"joined\", \"timeout\": 30}", tok);
+	konce_ctlproto_host hb;
+	konce_ctlproto_op *op = NULL;
+	struct sink sb = {0};
+	node_ctl_host(W.b, &hb);
+	assert_int_equal(konce_ctlproto_handle(&hb, line, out, &sb, &op), KONCE_CTLPROTO_PENDING);
+	wait_for(&sb);
+	assert_true(json_is_true(json_object_get(sb.last, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(sb.last, "timeout")), 30);
+	konce_group_info g;
+	assert_int_equal(konce_node_group_info(W.b, "joined", &g), 0); /* hosted on b */
+	sink_clear(&sb);
 	sink_clear(&s);
 }
 
