@@ -91,36 +91,6 @@ static json_t *info_json(const konce_group_info *g, bool members)
 	return o;
 }
 
-/* A group request that waits for the store writer, and its answer once done. */
-static konce_ctlproto_op *op_new(const konce_ctlproto_host *h, konce_ctlproto_out_fn out, void *octx, const char *cmd,
-				 const char *name)
-{
-	konce_ctlproto_op *op = calloc(1, sizeof *op);
-	if (!op || !(op->name = strdup(name ? name : ""))) {
-		free(op);
-		return NULL;
-	}
-	op->h = h;
-	op->out = out;
-	op->octx = octx;
-	snprintf(op->cmd, sizeof op->cmd, "%s", cmd);
-	return op;
-}
-
-/* Frees op (before the response line, ctlproto.h) and writes r (NULL: the client is gone). */
-static void op_answer(konce_ctlproto_op *op, json_t *r)
-{
-	konce_ctlproto_out_fn out = op->out;
-	void *octx = op->octx;
-	json_decref(op->answer);
-	free(op->name);
-	free(op);
-	if (out)
-		ctl_write(r, out, octx, true);
-	else
-		json_decref(r);
-}
-
 static void create_done(void *arg, int e)
 {
 	konce_ctlproto_op *op = arg;
@@ -132,14 +102,14 @@ static void create_done(void *arg, int e)
 		r = json_pack("{s:b, s:o}", "ok", 1, "group", info_json(&g, true));
 	else if (op->out) /* hosted, and gone again already */
 		r = json_pack("{s:b}", "ok", 1);
-	op_answer(op, r);
+	ctl_op_answer(op, r);
 }
 
 static void join_done(void *arg, int e)
 {
 	konce_ctlproto_op *op = arg;
 	json_t *r = !op->out ? NULL : e ? fail(e, "join", op->name) : json_pack("{s:b, s:I}", "ok", 1, "timeout", (json_int_t)op->bytes);
-	op_answer(op, r);
+	ctl_op_answer(op, r);
 }
 
 /* One decision into the answer's array (ctx), on the store writer's thread. */
@@ -172,7 +142,7 @@ static void log_done(void *arg, int k)
 	json_t *r = !op->out ? NULL : k < 0 ? fail(k, "log", op->name)
 			  : json_pack("{s:b, s:O, s:b}", "ok", 1, "entries", op->answer, "more",
 				      json_array_size(op->answer) >= LOG_PAGE);
-	op_answer(op, r);
+	ctl_op_answer(op, r);
 }
 
 /* "group.log": the group's id from the core here, its rows on the store writer's thread. */
@@ -180,17 +150,17 @@ static json_t *log_start(const konce_ctlproto_host *h, const char *group, json_t
 			 void *octx, konce_ctlproto_op **opp)
 {
 	json_int_t from = json_integer_value(json_object_get(req, "from"));
-	konce_ctlproto_op *op = op_new(h, out, octx, "group.log", group);
+	konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.log", group);
 	if (!op || !(op->answer = json_array())) {
 		if (op)
-			op_answer(op, NULL);
+			ctl_op_answer(op, NULL);
 		return gerr(ENOMEM, "out of memory");
 	}
 	int e = konce_node_group_log_call(h->node, group, from > 0 ? (uint64_t)from : 1, log_one, op->answer,
 					  log_done, op);
 	if (e) {
 		op->out = NULL;
-		op_answer(op, NULL);
+		ctl_op_answer(op, NULL);
 		return fail(e, "log", group);
 	}
 	*opp = op;
@@ -222,12 +192,12 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, ko
 		const char *name = json_string_value(json_object_get(req, "name"));
 		if (!name)
 			return gerr(EINVAL, "group.create needs \"name\"");
-		konce_ctlproto_op *op = op_new(h, out, octx, "group.create", name);
+		konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.create", name);
 		if (!op)
 			return gerr(ENOMEM, "out of memory");
 		if ((e = konce_node_group_create_call(n, name, create_done, op))) {
 			op->out = NULL;
-			op_answer(op, NULL);
+			ctl_op_answer(op, NULL);
 			return e == -EINVAL ? gerr(EINVAL, "bad group name '%s': use 1-63 letters, digits, '-', '_', '.'", name)
 					    : fail(e, "create", name);
 		}
@@ -243,13 +213,13 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, ko
 			return gerr(EINVAL, "group.join needs \"token\"");
 		if ((to && !json_is_integer(to)) || secs < 1 || secs > KONCE_GROUP_JOIN_TIMEOUT_MAX)
 			return gerr(EINVAL, "\"timeout\" is whole seconds, 1 to %d", KONCE_GROUP_JOIN_TIMEOUT_MAX);
-		konce_ctlproto_op *op = op_new(h, out, octx, "group.join", name);
+		konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.join", name);
 		if (!op)
 			return gerr(ENOMEM, "out of memory");
 		op->bytes = (size_t)secs; /* for the answer */
 		if ((e = konce_node_group_join_call(n, token, name, (unsigned)secs, join_done, op))) {
 			op->out = NULL;
-			op_answer(op, NULL);
+			ctl_op_answer(op, NULL);
 			return e == -EINVAL ? gerr(EINVAL, "not a valid invitation token (or a bad name)") : fail(e, "join", name);
 		}
 		*opp = op; /* answered once its row is written */

@@ -33,6 +33,12 @@ json_t *ctl_key_json(const uint8_t pk[KONCE_KEY_BYTES]);
 /* Writes r as one compact line through out and frees it. */
 void ctl_write(json_t *r, konce_ctlproto_out_fn out, void *octx, bool final);
 
+/* An op waiting for the store writer, with the client's out and a copy of name (NULL: out of
+ * memory); its answer r (NULL when the client is gone), written after the op is freed. */
+konce_ctlproto_op *ctl_op_new(const konce_ctlproto_host *h, konce_ctlproto_out_fn out, void *octx, const char *cmd,
+			      const char *name);
+void ctl_op_answer(konce_ctlproto_op *op, json_t *r);
+
 /* ctl_status.c: "status", "peers", "alias" (NULL when the op is pending, *op set: the petname's
  * write waits for the store writer) */
 json_t *ctl_status(const konce_ctlproto_host *h);

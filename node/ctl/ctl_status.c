@@ -4,7 +4,6 @@
  * and "peers" read no SQLite; only "alias" writes it, on the store writer's thread, and answers
  * when the write is done (docs/STORE.md). */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "node/core/ncinfo.h"
@@ -193,14 +192,9 @@ static int alias_write(konce_store *st, void *arg, char *msg, size_t msglen)
 static void alias_done(void *arg, int e, const char *msg)
 {
 	konce_ctlproto_op *op = arg;
-	konce_ctlproto_out_fn out = op->out;
-	void *octx = op->octx;
 	if (!e) /* the core's copy: a petname makes a key known and keeps it (docs/STORE.md) */
 		konce_nodecore_known_name(op->core, op->pk, op->name);
-	free(op->name);
-	free(op); /* before the response line (ctlproto.h) */
-	if (out)
-		ctl_write(e ? ctl_error(-e, "%s", msg) : json_pack("{s:b}", "ok", 1), out, octx, true);
+	ctl_op_answer(op, !op->out ? NULL : e ? ctl_error(-e, "%s", msg) : json_pack("{s:b}", "ok", 1));
 }
 
 json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req, konce_ctlproto_out_fn out, void *octx,
@@ -215,17 +209,15 @@ json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req, konce_ctlproto_out_
 		return ctl_error(EINVAL, "missing \"name\"");
 	if (!h->store)
 		return ctl_error(EIO, "no presence store: petnames cannot be kept (see the node's log)");
-	konce_ctlproto_op *op = calloc(1, sizeof *op);
-	if (!op || !(op->name = strdup(name))) {
-		free(op);
+	konce_ctlproto_op *op = ctl_op_new(h, out, octx, "alias", name);
+	if (!op)
 		return ctl_error(ENOMEM, "out of memory");
-	}
-	*op = (konce_ctlproto_op){.h = h, .out = out, .octx = octx, .cmd = "alias", .core = h->core, .name = op->name};
+	op->core = h->core;
 	memcpy(op->pk, pk, sizeof pk);
 	int e = konce_node_store_call(h->node, alias_write, alias_done, op);
 	if (e) {
-		free(op->name);
-		free(op);
+		op->out = NULL;
+		ctl_op_answer(op, NULL);
 		return ctl_error(-e, "cannot queue the petname's write: %s", strerror(-e));
 	}
 	*opp = op;

@@ -140,18 +140,20 @@ static void report(void *arg)
 	struct call *c = w->done;
 	w->done = w->done_tail = NULL;
 	pthread_mutex_unlock(&w->t.mu);
+	unsigned freed = 0;
 	while (c) {
 		struct call *next = c->next;
 		if (c->done)
 			c->done(c->arg, c->result, c->msg);
 		if (c->allocated) {
-			pthread_mutex_lock(&w->t.mu);
-			w->ncalls--;
-			pthread_mutex_unlock(&w->t.mu);
+			freed++;
 			free(c);
 		}
 		c = next;
 	}
+	pthread_mutex_lock(&w->t.mu);
+	w->ncalls -= freed;
+	pthread_mutex_unlock(&w->t.mu);
 }
 
 static void enqueue(struct node_storew *w, struct call *c)
@@ -166,22 +168,22 @@ static void enqueue(struct node_storew *w, struct call *c)
 
 int node_storew_call(node_storew *w, node_storew_fn fn, node_storew_done done, void *arg)
 {
+	struct call *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	*c = (struct call){.fn = fn, .done = done, .arg = arg, .allocated = true};
 	pthread_mutex_lock(&w->t.mu);
 	bool full = w->ncalls >= STOREW_CALLS_MAX;
-	if (!full)
+	if (!full) {
 		w->ncalls++;
-	pthread_mutex_unlock(&w->t.mu);
-	struct call *c = full ? NULL : calloc(1, sizeof *c);
-	if (!c) {
-		if (!full) {
-			pthread_mutex_lock(&w->t.mu);
-			w->ncalls--;
-			pthread_mutex_unlock(&w->t.mu);
-		}
-		return full ? -ENOBUFS : -ENOMEM;
+		push(&w->queued, &w->queued_tail, c);
 	}
-	*c = (struct call){.fn = fn, .done = done, .arg = arg, .allocated = true};
-	enqueue(w, c);
+	pthread_mutex_unlock(&w->t.mu);
+	if (full) {
+		free(c);
+		return -ENOBUFS;
+	}
+	pthread_cond_broadcast(&w->t.cv); /* after the unlock, as in enqueue() */
 	return 0;
 }
 

@@ -313,6 +313,33 @@ static void test_stop_runs_queued_calls(void **state)
 	assert_string_equal(stored_pet(a.pk, t), "erin");
 }
 
+/* At most STOREW_CALLS_MAX calls wait: one more is refused, runs nothing, and the rest all run. */
+static void test_calls_bounded(void **state)
+{
+	static struct pet p[STOREW_CALLS_MAX + 1];
+	(void)state;
+	ncalls_done = ticks = 0;
+	assert_int_equal(sqlite3_open(dbpath, &locker), SQLITE_OK); /* the first call waits: the rest queue */
+	assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	for (unsigned i = 0; i <= STOREW_CALLS_MAX; i++) {
+		p[i] = (struct pet){.pk = {(uint8_t)i, (uint8_t)(i >> 8), 1}, .name = ""};
+		assert_int_equal(node_storew_call(w, set_pet, pet_done, &p[i]), i < STOREW_CALLS_MAX ? 0 : -ENOBUFS);
+	}
+	struct event *tick = evtimer_new(base, on_tick, event_self_cbarg());
+	struct timeval tv = {0, 20000};
+	evtimer_add(tick, &tv);
+	time_t end = time(NULL) + 20;
+	while (ncalls_done < STOREW_CALLS_MAX && time(NULL) < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(tick);
+	assert_int_equal(ncalls_done, STOREW_CALLS_MAX);
+	assert_int_equal(p[STOREW_CALLS_MAX].order, 0);
+	assert_int_equal(node_storew_call(w, set_pet, pet_done, &p[STOREW_CALLS_MAX]), 0); /* room again */
+	while (ncalls_done < STOREW_CALLS_MAX + 1 && time(NULL) < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(p[STOREW_CALLS_MAX].order, STOREW_CALLS_MAX + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -322,6 +349,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_calls_leave_the_loop_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_errors_and_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_runs_queued_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_calls_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
