@@ -132,28 +132,27 @@ static void *run(void *arg)
 	return NULL;
 }
 
-/* On the loop thread: the dones of the calls that ran, in order (the eventfd's wake, a wait, stop). */
+/* On the loop thread: the dones of the calls that ran, in order (the eventfd's wake, a wait, stop).
+ * One at a time off the shared list, so that a done that waits for a call of its own (a report
+ * within this one) keeps the order. */
 static void report(void *arg)
 {
 	struct node_storew *w = arg;
-	pthread_mutex_lock(&w->t.mu);
-	struct call *c = w->done;
-	w->done = w->done_tail = NULL;
-	pthread_mutex_unlock(&w->t.mu);
-	unsigned freed = 0;
-	while (c) {
-		struct call *next = c->next;
+	for (;;) {
+		pthread_mutex_lock(&w->t.mu);
+		struct call *c = w->done;
+		if (c && !(w->done = c->next))
+			w->done_tail = NULL;
+		if (c && c->allocated)
+			w->ncalls--;
+		pthread_mutex_unlock(&w->t.mu);
+		if (!c)
+			return;
 		if (c->done)
 			c->done(c->arg, c->result, c->msg);
-		if (c->allocated) {
-			freed++;
+		if (c->allocated)
 			free(c);
-		}
-		c = next;
 	}
-	pthread_mutex_lock(&w->t.mu);
-	w->ncalls -= freed;
-	pthread_mutex_unlock(&w->t.mu);
 }
 
 static void enqueue(struct node_storew *w, struct call *c)
