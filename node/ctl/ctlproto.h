@@ -59,7 +59,7 @@ struct json_t;
 typedef struct konce_ctlproto_host {
 	konce_node *node;     /* the public API: send, progress, listen address, groups */
 	konce_nodecore *core; /* report views, peer settings, known keys */
-	konce_store *store;   /* the loop thread's connection, for petnames; NULL = no store (nothing stored shown) */
+	konce_store *store;   /* non-NULL: the node has a store (its SQLite runs on the store writer); NULL: nothing stored shown */
 	konce_trav *trav;     /* the traversal core, or NULL (traversal is off) */
 	const struct konce_travlife *life; /* the mapping lifetime core, or NULL (off) */
 	const uint8_t *pk;    /* the node's public key */
