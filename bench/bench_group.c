@@ -5,7 +5,7 @@
  * public group API of include/konce/group.h, a SQLite store per node in a temporary directory,
  * synchronous = FULL), on 127.0.0.1.  One loop thread serves every node, so a figure for 5
  * members includes the CPU of all five: it is a floor for what five machines would do, not a
- * forecast.  Each node writes its group records on its own writer thread (node/io/group_writer.c),
+ * forecast.  Each node writes its group records on its own store writer thread (node/io/node_storew.c),
  * so the members' fsyncs overlap, as they do on separate machines.
  *
  * Baseline: sequential request/reply round trips (KONCE_CLASS_ECHO) from node 0 to node 1: the

@@ -24,23 +24,44 @@ int konce_ncgapi_ready(const konce_ncgapi *a) { return !a->c ? -EINVAL : !a->t ?
 
 /* ---- commands ------------------------------------------------------------------------------- */
 
-int konce_ncgapi_create(const konce_ncgapi *a, const char *name)
+int konce_ncgapi_create_begin(const konce_ncgapi *a, const char *name, uint8_t gid[KONCE_CW_GROUP_ID])
 {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	char err[256];
 	int e;
 	if ((e = konce_ncgapi_ready(a)) || (e = konce_ncgapp_name_free(a->t, name)))
 		return e;
-	randombytes_buf(gid, sizeof gid);
-	if ((e = a->h->add(a->h->ctx, gid, name, err, sizeof err)))
+	randombytes_buf(gid, KONCE_CW_GROUP_ID);
+	return 0;
+}
+
+int konce_ncgapi_create_end(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, int e,
+			    bool *undo)
+{
+	*undo = false;
+	if (!e && (e = konce_ncgapi_ready(a))) /* the node stopped hosting groups meanwhile */
+		return e;
+	if (e)
 		return e;
 	if ((e = konce_ncgapp_create(a->t, a->c, gid, name, a->now_us, a->unix_s))) {
-		a->h->remove(a->h->ctx, gid, err, sizeof err);
+		*undo = true;
 		return e;
 	}
 	say(a, KONCE_LOG_INFO, "group %s created", name);
 	a->h->kick(a->h->ctx);
 	return 0;
+}
+
+int konce_ncgapi_create(const konce_ncgapi *a, const char *name)
+{
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	char err[256];
+	bool undo;
+	int e = konce_ncgapi_create_begin(a, name, gid);
+	if (e)
+		return e;
+	e = konce_ncgapi_create_end(a, gid, name, a->h->add(a->h->ctx, gid, name, err, sizeof err), &undo);
+	if (undo)
+		a->h->remove(a->h->ctx, gid, err, sizeof err);
+	return e;
 }
 
 int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expires, const char *addr_hint,
@@ -89,28 +110,52 @@ static int join_check(const konce_ncgapi *a, const char *text, const char *name,
 	return konce_ncgapp_join_check(a->t, self, text, name, a->unix_s, t, nm);
 }
 
-int konce_ncgapi_join(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s)
+int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix)
 {
-	char err[256], nm[KONCE_GROUP_NAME_MAX + 1];
 	int e;
 	if (timeout_s < 1 || timeout_s > KONCE_GROUP_JOIN_TIMEOUT_MAX)
 		return -ERANGE;
-	if ((e = konce_ncgapi_ready(a)))
+	if ((e = konce_ncgapi_ready(a)) || (e = join_check(a, text, name, t, nm)))
 		return e;
-	konce_ctoken *t = sodium_malloc(sizeof *t); /* it holds the secret */
-	if (!t)
-		return -ENOMEM;
 	/* The deadline goes to the store as wall-clock time, so a restart keeps what is left of it. */
-	if (!(e = join_check(a, text, name, t, nm)) &&
-	    !(e = a->h->add_join(a->h->ctx, t, nm, a->unix_s + timeout_s, err, sizeof err)) &&
-	    (e = konce_ncgapp_join_for(a->t, a->c, t, nm, a->now_us, a->unix_s, timeout_s)))
-		a->h->remove(a->h->ctx, t->group, err, sizeof err);
-	sodium_free(t);
+	*until_unix = a->unix_s + timeout_s;
+	return 0;
+}
+
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
+			  bool *undo)
+{
+	*undo = false;
+	if (!e && (e = konce_ncgapi_ready(a))) /* the node stopped hosting groups meanwhile */
+		return e;
 	if (e)
 		return e;
+	if ((e = konce_ncgapp_join_for(a->t, a->c, t, nm, a->now_us, a->unix_s, timeout_s))) {
+		*undo = true;
+		return e;
+	}
 	say(a, KONCE_LOG_INFO, "group %s: joining (gives up after %u s)", nm, timeout_s);
 	a->h->kick(a->h->ctx);
 	return 0;
+}
+
+int konce_ncgapi_join(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s)
+{
+	char err[256], nm[KONCE_GROUP_NAME_MAX + 1];
+	uint64_t until;
+	bool undo = false;
+	konce_ctoken *t = sodium_malloc(sizeof *t); /* it holds the secret */
+	if (!t)
+		return -ENOMEM;
+	int e = konce_ncgapi_join_begin(a, text, name, timeout_s, t, nm, &until);
+	if (!e)
+		e = konce_ncgapi_join_end(a, t, nm, timeout_s, a->h->add_join(a->h->ctx, t, nm, until, err, sizeof err),
+					  &undo);
+	if (undo)
+		a->h->remove(a->h->ctx, t->group, err, sizeof err);
+	sodium_free(t);
+	return e;
 }
 
 int64_t konce_ncgapi_propose(const konce_ncgapi *a, const char *name, const uint8_t *data, size_t len)
@@ -159,25 +204,39 @@ int konce_ncgapi_list(const konce_ncgapi *a, konce_group_info *out, size_t max)
 	return e ? e : konce_ncgapp_list(a->t, a->c, out, max);
 }
 
+int konce_ncgapi_log_begin(const konce_ncgapi *a, const char *name, bool have_fn, uint8_t gid[KONCE_CW_GROUP_ID])
+{
+	int e;
+	if ((e = konce_ncgapi_ready(a)) || (e = konce_ncgapp_log_gid(a->t, a->c, name, gid)))
+		return e;
+	return have_fn ? 0 : -EINVAL;
+}
+
+int konce_ncgapi_log_read(const konce_ncgapi_host *h, void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID],
+			  uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx)
+{
+	uint64_t upto, first;
+	int e;
+	if ((e = h->delivered(ctx, gid, &upto)))
+		return e;
+	if (!konce_ncgapp_log_span(from, upto, &first))
+		return 0;
+	konce_ncgapp_logread l = {fn, fnctx, 0};
+	e = h->entries(ctx, gid, first, upto, konce_ncgapp_log_one, &l);
+	return e < 0 ? e : l.n;
+}
+
 int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
 		     int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 			       const uint8_t *data, size_t len),
 		     void *ctx)
 {
 	uint8_t gid[KONCE_CW_GROUP_ID];
-	uint64_t upto, first;
-	int e;
-	if ((e = konce_ncgapi_ready(a)) || (e = konce_ncgapp_log_gid(a->t, a->c, name, gid)))
-		return e;
-	if (!fn)
-		return -EINVAL;
-	if ((e = a->h->delivered(a->h->ctx, gid, &upto)))
-		return e;
-	if (!konce_ncgapp_log_span(from, upto, &first))
-		return 0;
-	konce_ncgapp_logread l = {fn, ctx, 0};
-	e = a->h->entries(a->h->ctx, gid, first, upto, konce_ncgapp_log_one, &l);
-	return e < 0 ? e : l.n;
+	int e = konce_ncgapi_log_begin(a, name, fn != NULL, gid);
+	return e ? e : konce_ncgapi_log_read(a->h, a->h->ctx, gid, from, fn, ctx);
 }
 
 int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx)

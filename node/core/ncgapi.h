@@ -81,6 +81,19 @@ int konce_ncgapi_ready(const konce_ncgapi *a);
 
 /* include/konce/group.h, command by command, with its errors. */
 int konce_ncgapi_create(const konce_ncgapi *a, const char *name);
+/* konce_ncgapi_create and _join in two halves, for a host whose store writes complete later (the
+ * control socket's, on the store writer's thread): _begin checks the call and says what to write
+ * (create: the new group's id; join: the token, its name and the wall-clock time its join gives up;
+ * a rejoin's forget of the old group runs here, through sync and remove); the host writes it (add,
+ * add_join) anywhere; _end, in the loop, on the write's result e, hosts the group (0) or returns
+ * the error; *undo: the core refused the group, and the host removes its row again. */
+int konce_ncgapi_create_begin(const konce_ncgapi *a, const char *name, uint8_t gid[KONCE_CW_GROUP_ID]);
+int konce_ncgapi_create_end(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, int e,
+			    bool *undo);
+int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix);
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
+			  bool *undo);
 int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expires, const char *addr_hint,
 			char *token, size_t cap);
 /* timeout_s outside 1..KONCE_GROUP_JOIN_TIMEOUT_MAX: -ERANGE, before anything else. */
@@ -95,6 +108,16 @@ int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
 		     int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 			       const uint8_t *data, size_t len),
 		     void *ctx);
+/* konce_ncgapi_log in two halves, for a host that reads the store on another thread: _log_begin
+ * checks the call and resolves name to its group's id (the core: the loop thread); _log_read reads
+ * the delivered entries from `from` through h's delivered and entries with ctx (no core: any
+ * thread).  Each returns what konce_ncgapi_log would (_log_begin 0 to go on). */
+int konce_ncgapi_log_begin(const konce_ncgapi *a, const char *name, bool have_fn, uint8_t gid[KONCE_CW_GROUP_ID]);
+int konce_ncgapi_log_read(const konce_ncgapi_host *h, void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID],
+			  uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx);
 int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx);
 int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn, void *ctx);
 int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);

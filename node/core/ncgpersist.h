@@ -1,6 +1,6 @@
 /* ncgpersist.h - when a node's queued group records go to its writer, and which hosted groups hear
  * that their records are durable, for which persist ids.  Sans-I/O: the host (node/io/group_io.c)
- * queues each group note in the store, runs the writer thread (group_writer.h) and one flush event,
+ * queues each group note in the store, runs the store writer's batches (node_storew.h) and one flush event,
  * and tells this table what happened; the table says what to do with the flush event and calls
  * konce_group_persisted() on the node core's groups.
  *
@@ -96,7 +96,7 @@ konce_ncgp_act konce_ncgpersist_written(konce_ncgpersist *p, konce_nodecore *c, 
 typedef void (*konce_ncgp_report_fn)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t pid);
 konce_ncgp_act konce_ncgpersist_written_to(konce_ncgpersist *p, konce_ncgp_report_fn report, void *ctx, int err,
 					   bool store_pending, bool flush_armed);
-/* Everything queued was handed to the writer and written here and now (group_writer_sync):
+/* Everything queued was handed to the writer and written here and now (node_storew_group_sync):
  * err 0 reports it; on failure it stays flying for the retry. */
 void konce_ncgpersist_synced(konce_ncgpersist *p, konce_nodecore *c, int err);
 /* The host stops: the last writes are still reported, no flush is asked for. */

@@ -1,7 +1,9 @@
 /* ctl_group.c - the control protocol's group commands (docs/CONTROL.md "Groups"): "group.create",
  * "group.invite", "group.invite_status", "group.join", "group.propose", "group.log",
  * "group.members", "group.status" (ctl_group_status.c), "group.leave" and "group.list", each
- * answered at once over the public API of include/konce/group.h. */
+ * answered over the public API of include/konce/group.h: at once, but for "group.create",
+ * "group.join" and "group.log", whose rows are written or read on the store writer's thread
+ * (ctlproto.h konce_node_group_*_call) while the request waits. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -89,15 +91,32 @@ static json_t *info_json(const konce_group_info *g, bool members)
 	return o;
 }
 
-struct logc {
-	json_t *arr;
-	uint64_t last;
-};
+static void create_done(void *arg, int e)
+{
+	konce_ctlproto_op *op = arg;
+	json_t *r = NULL;
+	konce_group_info g;
+	if (op->out && e)
+		r = fail(e, "create", op->name);
+	else if (op->out && !konce_node_group_info(op->h->node, op->name, &g))
+		r = json_pack("{s:b, s:o}", "ok", 1, "group", info_json(&g, true));
+	else if (op->out) /* hosted, and gone again already */
+		r = json_pack("{s:b}", "ok", 1);
+	ctl_op_answer(op, r);
+}
 
+static void join_done(void *arg, int e)
+{
+	konce_ctlproto_op *op = arg;
+	json_t *r = !op->out ? NULL : e ? fail(e, "join", op->name) : json_pack("{s:b, s:I}", "ok", 1, "timeout", (json_int_t)op->bytes);
+	ctl_op_answer(op, r);
+}
+
+/* One decision into the answer's array (ctx), on the store writer's thread. */
 static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *d,
 		   size_t len)
 {
-	struct logc *l = ctx;
+	json_t *arr = ctx;
 	json_t *e = json_pack("{s:I, s:o}", "seq", (json_int_t)seq, "origin", hex_json(origin, KONCE_GROUP_ORIGIN_BYTES));
 	/* text only for valid UTF-8 without NUL (a NUL would end it for every reader) */
 	json_t *t = memchr(d, 0, len) ? NULL : json_stringn((const char *)d, len);
@@ -112,12 +131,44 @@ static int log_one(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORI
 			free(h);
 		}
 	}
-	json_array_append_new(l->arr, e);
-	l->last = seq;
-	return json_array_size(l->arr) >= LOG_PAGE;
+	json_array_append_new(arr, e);
+	return json_array_size(arr) >= LOG_PAGE;
 }
 
-json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
+/* In the loop, once the rows are read: the answer (for a client still there). */
+static void log_done(void *arg, int k)
+{
+	konce_ctlproto_op *op = arg;
+	json_t *r = !op->out ? NULL : k < 0 ? fail(k, "log", op->name)
+			  : json_pack("{s:b, s:O, s:b}", "ok", 1, "entries", op->answer, "more",
+				      json_array_size(op->answer) >= LOG_PAGE);
+	ctl_op_answer(op, r);
+}
+
+/* "group.log": the group's id from the core here, its rows on the store writer's thread. */
+static json_t *log_start(const konce_ctlproto_host *h, const char *group, json_t *req, konce_ctlproto_out_fn out,
+			 void *octx, konce_ctlproto_op **opp)
+{
+	json_int_t from = json_integer_value(json_object_get(req, "from"));
+	konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.log", group);
+	if (!op || !(op->answer = json_array())) {
+		if (op)
+			ctl_op_answer(op, NULL);
+		return gerr(ENOMEM, "out of memory");
+	}
+	int e = konce_node_group_log_call(h->node, group, from > 0 ? (uint64_t)from : 1, log_one, op->answer,
+					  log_done, op);
+	if (e) {
+		op->out = NULL;
+		ctl_op_answer(op, NULL);
+		return fail(e, "log", group);
+	}
+	*opp = op;
+	return NULL;
+}
+
+json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, konce_ctlproto_out_fn out, void *octx,
+		  konce_ctlproto_op **opp)
 {
 	konce_node *n = h->node;
 	const char *group = json_string_value(json_object_get(req, "group"));
@@ -141,12 +192,17 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 		const char *name = json_string_value(json_object_get(req, "name"));
 		if (!name)
 			return gerr(EINVAL, "group.create needs \"name\"");
-		if ((e = konce_node_group_create(n, name)))
+		konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.create", name);
+		if (!op)
+			return gerr(ENOMEM, "out of memory");
+		if ((e = konce_node_group_create_call(n, name, create_done, op))) {
+			op->out = NULL;
+			ctl_op_answer(op, NULL);
 			return e == -EINVAL ? gerr(EINVAL, "bad group name '%s': use 1-63 letters, digits, '-', '_', '.'", name)
 					    : fail(e, "create", name);
-		konce_group_info g;
-		konce_node_group_info(n, name, &g);
-		return json_pack("{s:b, s:o}", "ok", 1, "group", info_json(&g, true));
+		}
+		*opp = op; /* answered once its row is written */
+		return NULL;
 	}
 	if (!strcmp(cmd, "group.join")) {
 		const char *token = json_string_value(json_object_get(req, "token"));
@@ -157,9 +213,17 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 			return gerr(EINVAL, "group.join needs \"token\"");
 		if ((to && !json_is_integer(to)) || secs < 1 || secs > KONCE_GROUP_JOIN_TIMEOUT_MAX)
 			return gerr(EINVAL, "\"timeout\" is whole seconds, 1 to %d", KONCE_GROUP_JOIN_TIMEOUT_MAX);
-		if ((e = konce_node_group_join_timeout(n, token, name, (unsigned)secs)))
+		konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.join", name);
+		if (!op)
+			return gerr(ENOMEM, "out of memory");
+		op->bytes = (size_t)secs; /* for the answer */
+		if ((e = konce_node_group_join_call(n, token, name, (unsigned)secs, join_done, op))) {
+			op->out = NULL;
+			ctl_op_answer(op, NULL);
 			return e == -EINVAL ? gerr(EINVAL, "not a valid invitation token (or a bad name)") : fail(e, "join", name);
-		return json_pack("{s:b, s:I}", "ok", 1, "timeout", secs);
+		}
+		*opp = op; /* answered once its row is written */
+		return NULL;
 	}
 	if (!group)
 		return gerr(EINVAL, "%s needs \"group\"", cmd);
@@ -211,16 +275,8 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req)
 			return fail((int)r, "propose", group);
 		return json_pack("{s:b, s:I}", "ok", 1, "nonce", (json_int_t)r);
 	}
-	if (!strcmp(cmd, "group.log")) {
-		json_int_t from = json_integer_value(json_object_get(req, "from"));
-		struct logc l = {json_array(), 0};
-		int k = konce_node_group_log(n, group, from > 0 ? (uint64_t)from : 1, log_one, &l);
-		if (k < 0) {
-			json_decref(l.arr);
-			return fail(k, "log", group);
-		}
-		return json_pack("{s:b, s:o, s:b}", "ok", 1, "entries", l.arr, "more", json_array_size(l.arr) >= LOG_PAGE);
-	}
+	if (!strcmp(cmd, "group.log"))
+		return log_start(h, group, req, out, octx, opp);
 	if (!strcmp(cmd, "group.status"))
 		return ctl_group_status(n, group);
 	if (!strcmp(cmd, "group.members")) {

@@ -16,20 +16,6 @@
 #include "node/ctl/ctl_int.h"
 #include "node/transport/keytext.h"
 
-struct konce_ctlproto_op {
-	const konce_ctlproto_host *h;
-	konce_ctlproto_out_fn out; /* NULL once abandoned */
-	void *octx;
-	char cmd[16];
-	uint8_t pk[KONCE_KEY_BYTES];
-	uint64_t start_us;
-	size_t bytes;
-	char addr[KONCE_ADDR_STRLEN]; /* where the handshake went, for the error message */
-	uint64_t handle;
-	unsigned progress_ms;           /* 0: no progress lines */
-	uint64_t last_acked, last_us;   /* at the last progress line */
-};
-
 /* "peer" is key text or a petname.  0, or an error response in *err. */
 static int resolve_peer(const konce_ctlproto_host *h, json_t *req, uint8_t pk[KONCE_KEY_BYTES], json_t **err)
 {

@@ -1,7 +1,8 @@
 /* ctl_status.c - the control answers "status", "peers" and "alias" (docs/CONTROL.md).  The node's
  * figures come from the core's report views (node/core/ncinfo.h), the plumbing's from the host.
  * What the presence store holds comes from the core's copy of it (node/core/ncknown.c): "status"
- * and "peers" read no SQLite; only "alias" writes it (docs/STORE.md). */
+ * and "peers" read no SQLite; only "alias" writes it, on the store writer's thread, and answers
+ * when the write is done (docs/STORE.md). */
 #include <errno.h>
 #include <string.h>
 
@@ -191,10 +192,26 @@ json_t *ctl_peers(const konce_ctlproto_host *h, json_t *req)
 	return json_pack("{s:b, s:o}", "ok", 1, "peers", pc.arr);
 }
 
-json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req)
+/* On the store writer's thread: the petname's write, on its connection. */
+static int alias_write(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	konce_ctlproto_op *op = arg;
+	return konce_store_set_petname(st, op->pk, op->name, msg, msglen);
+}
+
+/* In the loop, once written: the core's copy follows (even for a client gone), then the answer. */
+static void alias_done(void *arg, int e, const char *msg)
+{
+	konce_ctlproto_op *op = arg;
+	if (!e) /* the core's copy: a petname makes a key known and keeps it (docs/STORE.md) */
+		konce_nodecore_known_name(op->core, op->pk, op->name);
+	ctl_op_answer(op, !op->out ? NULL : e ? ctl_error(-e, "%s", msg) : json_pack("{s:b}", "ok", 1));
+}
+
+json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req, konce_ctlproto_out_fn out, void *octx,
+		  konce_ctlproto_op **opp)
 {
 	uint8_t pk[KONCE_KEY_BYTES];
-	char err[512];
 	const char *key = json_string_value(json_object_get(req, "peer"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	if (!key || konce_key_from_text(pk, key))
@@ -203,8 +220,17 @@ json_t *ctl_alias(const konce_ctlproto_host *h, json_t *req)
 		return ctl_error(EINVAL, "missing \"name\"");
 	if (!h->store)
 		return ctl_error(EIO, "no presence store: petnames cannot be kept (see the node's log)");
-	int e = konce_store_set_petname(h->store, pk, name, err, sizeof(err));
-	if (!e) /* the core's copy: a petname makes a key known and keeps it (docs/STORE.md) */
-		konce_nodecore_known_name(h->core, pk, name);
-	return e ? ctl_error(-e, "%s", err) : json_pack("{s:b}", "ok", 1);
+	konce_ctlproto_op *op = ctl_op_new(h, out, octx, "alias", name);
+	if (!op)
+		return ctl_error(ENOMEM, "out of memory");
+	op->core = h->core;
+	memcpy(op->pk, pk, sizeof pk);
+	int e = konce_node_store_call(h->node, alias_write, alias_done, op);
+	if (e) {
+		op->out = NULL;
+		ctl_op_answer(op, NULL);
+		return ctl_error(-e, "cannot queue the petname's write: %s", strerror(-e));
+	}
+	*opp = op;
+	return NULL;
 }

@@ -38,6 +38,34 @@ void ctl_write(json_t *r, konce_ctlproto_out_fn out, void *octx, bool final)
 	free(s);
 }
 
+konce_ctlproto_op *ctl_op_new(const konce_ctlproto_host *h, konce_ctlproto_out_fn out, void *octx, const char *cmd,
+			      const char *name)
+{
+	konce_ctlproto_op *op = calloc(1, sizeof *op);
+	if (!op || !(op->name = strdup(name ? name : ""))) {
+		free(op);
+		return NULL;
+	}
+	op->h = h;
+	op->out = out;
+	op->octx = octx;
+	snprintf(op->cmd, sizeof op->cmd, "%s", cmd);
+	return op;
+}
+
+void ctl_op_answer(konce_ctlproto_op *op, json_t *r)
+{
+	konce_ctlproto_out_fn out = op->out;
+	void *octx = op->octx;
+	json_decref(op->answer);
+	free(op->name);
+	free(op); /* before the response line (ctlproto.h) */
+	if (out)
+		ctl_write(r, out, octx, true);
+	else
+		json_decref(r);
+}
+
 int konce_ctlproto_handle(const konce_ctlproto_host *h, const char *line, konce_ctlproto_out_fn out, void *octx,
 			  konce_ctlproto_op **op)
 {
@@ -54,13 +82,13 @@ int konce_ctlproto_handle(const konce_ctlproto_host *h, const char *line, konce_
 	else if (!strcmp(cmd, "peers"))
 		r = ctl_peers(h, req);
 	else if (!strcmp(cmd, "alias"))
-		r = ctl_alias(h, req);
+		r = ctl_alias(h, req, out, octx, op);
 	else if (!strcmp(cmd, "path") || !strcmp(cmd, "netcheck"))
 		r = ctl_trav(h, cmd, req);
 	else if (!strcmp(cmd, "connect") || !strcmp(cmd, "send") || !strcmp(cmd, "ping"))
 		r = ctl_send_start(h, req, cmd, out, octx, op);
 	else if (!strncmp(cmd, "group.", 6))
-		r = ctl_group(h, cmd, req);
+		r = ctl_group(h, cmd, req, out, octx, op);
 	else
 		r = ctl_error(EINVAL, "unknown command '%s'", cmd);
 	json_decref(req);

@@ -1,15 +1,17 @@
 /* ctlproto.h - the control protocol (docs/CONTROL.md): one request line of JSON in, JSON answer lines
  * out.  It parses the request, calls the public API (include/konce/) and reads the node core's
  * report views (node/core/ncinfo.h, node/core/trav_info.h) and its copy of the store's keys
- * (nodecore.h, "known keys"), and formats the answer.  It reads no SQLite; `alias` writes it.
+ * (nodecore.h, "known keys"), and formats the answer.  Its SQLite work (`alias` writes, `group log`
+ * reads) runs on the node's store writer thread (konce_node_store_call), never in the loop.
  *
  * It owns no socket, timer, clock or libevent object: node/io/control.c carries the lines over the
  * Unix socket and fills a konce_ctlproto_host with what only the plumbing knows (the build compiles
  * node/ctl/ with <event2/...> poisoned and fails if an object references libevent, a clock or a socket).
  *
- * A request is answered at once, or waits for the network (connect, send, ping): then
- * konce_ctlproto_handle() returns KONCE_CTLPROTO_PENDING with an op, and the response line comes
- * later, from the outcome callback konce_node_send() runs inside the node's event loop.  Until then
+ * A request is answered at once, or waits for the network (connect, send, ping) or the store
+ * writer (alias, group.log): then konce_ctlproto_handle() returns KONCE_CTLPROTO_PENDING with an op,
+ * and the response line comes later, from the outcome callback konce_node_send() or the store
+ * writer's completion runs inside the node's event loop.  Until then
  * the caller reads no further request from that client (responses come back in request order) and,
  * if konce_ctlproto_op_progress_ms() is not 0, calls konce_ctlproto_op_progress() that often.
  *
@@ -23,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "konce/group.h"
 #include "konce/konce.h"
 #include "nat/portmap_policy.h"
 #include "node/base/addr.h"
@@ -56,7 +59,7 @@ struct json_t;
 typedef struct konce_ctlproto_host {
 	konce_node *node;     /* the public API: send, progress, listen address, groups */
 	konce_nodecore *core; /* report views, peer settings, known keys */
-	konce_store *store;   /* the loop thread's connection, for petnames; NULL = no store (nothing stored shown) */
+	konce_store *store;   /* non-NULL: the node has a store (its SQLite runs on the store writer); NULL: nothing stored shown */
 	konce_trav *trav;     /* the traversal core, or NULL (traversal is off) */
 	const struct konce_travlife *life; /* the mapping lifetime core, or NULL (off) */
 	const uint8_t *pk;    /* the node's public key */
@@ -92,5 +95,27 @@ unsigned konce_ctlproto_op_progress_ms(const konce_ctlproto_op *op);
 void konce_ctlproto_op_progress(konce_ctlproto_op *op);
 /* The client is gone: out is not called again; the op frees itself at its outcome. */
 void konce_ctlproto_op_abandon(konce_ctlproto_op *op);
+
+/* Provided by the I/O layer (node/io/node_storew.c): runs fn(st, arg, msg, msglen) on the node's
+ * store writer thread, with its connection, then done(arg, fn's result, msg) in the node's event
+ * loop (node_storew.h).  0, or -EIO (no store), -ENOBUFS (too many waiting), -ENOMEM: neither runs. */
+int konce_node_store_call(konce_node *n, int (*fn)(konce_store *st, void *arg, char *msg, size_t msglen),
+			  void (*done)(void *arg, int err, const char *msg), void *arg);
+/* Provided by the I/O layer (node/io/group_io.c): konce_node_group_log() with the rows read on the
+ * store writer's thread: checks and resolves name here (a negative errno: nothing runs), then
+ * calls fn(fnctx, ...) for each decision on that thread and done(dctx, the count or a negative
+ * errno) in the node's event loop. */
+int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
+			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+					const uint8_t *data, size_t len),
+			      void *fnctx, void (*done)(void *dctx, int n), void *dctx);
+/* Provided by the I/O layer (node/io/group_io.c): konce_node_group_create() and
+ * konce_node_group_join_timeout() with the group's row written on the store writer's thread: the
+ * checks here (a negative errno: nothing runs), then done(dctx, 0 or a negative errno) in the
+ * node's event loop once the group is hosted or refused.  (A rejoin's forget of the old group
+ * still waits for its records' write here.) */
+int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
+int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
+			       void (*done)(void *dctx, int e), void *dctx);
 
 #endif

@@ -4,17 +4,17 @@
  * their persistence in the store.
  *
  * What is here is plumbing: the clock (read for each call into ncgapi), the store's immediate
- * writes and reads behind ncgapi's host table, the writer thread, the flush and replay events and
+ * writes and reads behind ncgapi's host table, the store writer's batches, the flush and replay events and
  * the application's callback.
  *
  * Persistence: node_io_kick() hands every group note to node_groups_io(), which queues it in the
  * store (konce_store_group_note) and tells the core's table (node/core/ncgpersist.h), which says
  * what to do with the one flush event: run it on the loop's next turn, or arm it (delivery marks
- * alone, a retry).  The flush hands the store's queue to the writer thread (group_writer.h) unless
+ * alone, a retry).  The flush hands the store's queue to the store writer (node_storew.h) unless
  * a batch is in flight; the loop goes on meanwhile.  When a batch is durable the table tells each
  * of its groups with konce_group_persisted() the persist ids the batch held, and only then.
  * write_all() is the blocking form of the same (stop, and a rejoin's forget): it runs the store's
- * SQLite transaction on this thread through the writer, so it stays here, and reports to the table.
+ * SQLite transaction on the writer and waits for it here, and reports to the table.
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
@@ -22,6 +22,8 @@
  * group's first new event (konce_ncgapi_replay).
  */
 #include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,7 +31,7 @@
 #include "konce/group.h"
 #include "node/core/ncgapi.h"
 #include "node/core/ncgpersist.h"
-#include "node/io/group_writer.h"
+#include "node/io/node_storew.h"
 #include "node/io/node_int.h"
 
 struct node_groups {
@@ -37,7 +39,6 @@ struct node_groups {
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node */
 	struct event *ev_flush, *ev_replay;
-	group_writer *writer;
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -47,14 +48,14 @@ static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 /* ---- persistence ---------------------------------------------------------------------------- */
 
 /* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host). */
-static bool h_busy(void *ctx) { return group_writer_busy(((struct konce_node *)ctx)->groups->writer); }
-static size_t h_wpending(void *ctx) { return group_writer_pending(((struct konce_node *)ctx)->groups->writer); }
+static bool h_busy(void *ctx) { return node_storew_group_busy(((struct konce_node *)ctx)->storew); }
+static size_t h_wpending(void *ctx) { return node_storew_group_pending(((struct konce_node *)ctx)->storew); }
 static bool h_spending(void *ctx) { return konce_store_group_pending(((struct konce_node *)ctx)->store) > 0; }
 static bool h_armed(void *ctx) { return event_pending(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, NULL); }
 static void h_submit(void *ctx, bool from_store)
 {
 	struct konce_node *n = ctx;
-	group_writer_submit(n->groups->writer, from_store ? n->store : NULL);
+	node_storew_group_submit(n->storew, from_store ? n->store : NULL);
 }
 static void h_now(void *ctx) { event_active(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, 0); }
 static void h_arm(void *ctx, unsigned ms)
@@ -79,7 +80,7 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The writer's result for the batch handed over (group_writer_done). */
+/* The writer's result for the batch handed over (node_storew_group_on_done). */
 static void on_written(void *arg, int e, const char *msg)
 {
 	struct konce_node *n = arg;
@@ -99,7 +100,7 @@ static void on_written(void *arg, int e, const char *msg)
 static int write_all(struct konce_node *n, char *err, size_t errlen)
 {
 	struct node_groups *gs = n->groups;
-	int e = group_writer_sync(gs->writer, n->store, err, errlen);
+	int e = node_storew_group_sync(n->storew, n->store, err, errlen);
 	konce_ncgpersist_synced(&gs->persist, n->core, e);
 	return e;
 }
@@ -134,20 +135,30 @@ static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, 
 	return konce_store_group_remove(((struct konce_node *)ctx)->store, gid, err, errlen);
 }
 static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
-static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+/* A group's reads on a connection (ctx: a konce_store), the loop's or the store writer's. */
+static int st_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
 {
 	konce_store_group_rec r;
-	int e = konce_store_group_get(((struct konce_node *)ctx)->store, gid, &r);
+	int e = konce_store_group_get(ctx, gid, &r);
 	if (!e) {
 		*delivered = r.delivered;
 		konce_store_group_rec_free(&r);
 	}
 	return e;
 }
+static int st_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+		      konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	return konce_store_group_entries(ctx, gid, first, last, fn, fnctx);
+}
+static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+{
+	return st_delivered(((struct konce_node *)ctx)->store, gid, delivered);
+}
 static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
 		     konce_ncgapi_entry_fn fn, void *fnctx)
 {
-	return konce_store_group_entries(((struct konce_node *)ctx)->store, gid, first, last, fn, fnctx);
+	return st_entries(((struct konce_node *)ctx)->store, gid, first, last, fn, fnctx);
 }
 static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
 {
@@ -194,8 +205,7 @@ void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 
 int node_groups_start(struct konce_node *n)
 {
-	char err[768];
-	if (!n->store)
+	if (!n->storew) /* no store */
 		return 0;
 	if (!(n->groups = calloc(1, sizeof *n->groups)) ||
 	    !(n->groups->ev_flush = event_new(n->base, -1, 0, on_gflush, n)) ||
@@ -206,14 +216,7 @@ int node_groups_start(struct konce_node *n)
 		n->groups = NULL;
 		return -ENOMEM;
 	}
-	if (group_writer_start(&n->groups->writer, n->base, n->db_path, on_written, n, err, sizeof err)) {
-		node_log(n, KONCE_LOG_ERROR, "%s; running without groups", err);
-		event_free(n->groups->ev_flush);
-		event_free(n->groups->ev_replay);
-		free(n->groups);
-		n->groups = NULL;
-		return 0;
-	}
+	node_storew_group_on_done(n->storew, on_written, n);
 	n->groups->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
 					     .sync = a_sync, .delivered = a_delivered, .entries = a_entries,
 					     .each = a_each, .restore = a_restore, .replay = a_replay, .log = a_log,
@@ -231,11 +234,147 @@ void node_groups_stop(struct konce_node *n)
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
-	group_writer_stop(n->groups->writer);
+	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
 	event_free(n->groups->ev_replay);
 	free(n->groups);
 	n->groups = NULL;
+}
+
+/* ---- the control socket's group log, read on the store writer (ctlproto.h) ------------------- */
+
+struct logcall {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t from;
+	int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+		  size_t len);
+	void *fnctx;
+	void (*done)(void *dctx, int n);
+	void *dctx;
+};
+
+static int log_rows(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct logcall *x = arg;
+	konce_ncgapi_host h = {.delivered = st_delivered, .entries = st_entries};
+	(void)msg, (void)msglen;
+	return konce_ncgapi_log_read(&h, st, x->gid, x->from, x->fn, x->fnctx);
+}
+
+static void log_rows_done(void *arg, int k, const char *msg)
+{
+	struct logcall *x = arg;
+	(void)msg;
+	x->done(x->dctx, k);
+	free(x);
+}
+
+int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
+			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+					const uint8_t *data, size_t len),
+			      void *fnctx, void (*done)(void *dctx, int n), void *dctx)
+{
+	konce_ncgapi a = api(n);
+	struct logcall *x = malloc(sizeof *x);
+	int e;
+	if (!x)
+		return -ENOMEM;
+	*x = (struct logcall){.from = from, .fn = fn, .fnctx = fnctx, .done = done, .dctx = dctx};
+	if ((e = konce_ncgapi_log_begin(&a, name, fn != NULL, x->gid)) ||
+	    (e = node_storew_call(n->storew, log_rows, log_rows_done, x)))
+		free(x);
+	return e;
+}
+
+/* ---- the control socket's create and join: the row written on the store writer (ctlproto.h) --- */
+
+struct gcall {
+	struct konce_node *n;
+	uint8_t gid[KONCE_CW_GROUP_ID];     /* create */
+	char name[KONCE_GROUP_NAME_MAX + 1];
+	konce_ctoken *t;                    /* join: sodium memory (it holds the secret) */
+	uint64_t until;                     /* join: when it gives up, unix seconds */
+	unsigned timeout_s;
+	void (*done)(void *dctx, int e);
+	void *dctx;
+};
+
+static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct gcall *x = arg;
+	if (x->t)
+		return konce_store_group_add_join(st, x->t->group, x->name, &x->t->keys[0][0], x->t->n, x->t->secret,
+						  x->until, msg, msglen);
+	return konce_store_group_add(st, x->gid, x->name, NULL, 0, NULL, msg, msglen);
+}
+
+static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct gcall *x = arg;
+	return konce_store_group_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
+}
+
+static void gcall_free(void *arg, int e, const char *msg)
+{
+	struct gcall *x = arg;
+	(void)e, (void)msg;
+	if (x->t)
+		sodium_free(x->t);
+	free(x);
+}
+
+/* The row is written (or not): the core hosts the group, or the row goes again (undo). */
+static void row_added(void *arg, int e, const char *msg)
+{
+	struct gcall *x = arg;
+	konce_ncgapi a = api(x->n);
+	bool undo;
+	(void)msg;
+	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, e, &undo)
+		 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
+	x->done(x->dctx, e);
+	if (!undo || node_storew_call(x->n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
+		gcall_free(x, 0, NULL);
+}
+
+int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = api(n);
+	struct gcall *x = calloc(1, sizeof *x);
+	int e;
+	if (!x)
+		return -ENOMEM;
+	*x = (struct gcall){.n = n, .done = done, .dctx = dctx};
+	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid)) && strlen(name) > KONCE_GROUP_NAME_MAX)
+		e = -EINVAL;
+	if (!e) {
+		snprintf(x->name, sizeof x->name, "%s", name);
+		e = node_storew_call(n->storew, add_row, row_added, x);
+	}
+	if (e)
+		gcall_free(x, 0, NULL);
+	return e;
+}
+
+int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
+			       void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = api(n);
+	struct gcall *x = calloc(1, sizeof *x);
+	int e;
+	if (!x || !(x->t = sodium_malloc(sizeof *x->t))) {
+		free(x);
+		return -ENOMEM;
+	}
+	x->n = n;
+	x->timeout_s = timeout_s;
+	x->done = done;
+	x->dctx = dctx;
+	if (!(e = konce_ncgapi_join_begin(&a, text, name, timeout_s, x->t, x->name, &x->until)))
+		e = node_storew_call(n->storew, add_row, row_added, x);
+	if (e)
+		gcall_free(x, 0, NULL);
+	return e;
 }
 
 /* ---- the public API (node/core/ncgapi.h) ------------------------------------------------------- */

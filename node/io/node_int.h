@@ -33,8 +33,8 @@ struct konce_node {
 	konce_identity *id;
 	uint8_t pk[KONCE_KEY_BYTES];
 	konce_store *store;          /* the loop thread's connection: reads, petnames */
-	struct node_storew *storew; /* the store worker (node_storew.h): every note's write */
-	int store_result;           /* the worker's last write at stop (konce_node_free returns it) */
+	struct node_storew *storew; /* the store writer (node_storew.h): notes, group batches, control calls */
+	int store_result;           /* the writer's last write at stop (konce_node_free returns it) */
 	konce_udp *udp;
 	konce_nodecore *core;
 	struct event *ev_read, *ev_timer, *ev_flush, *ev_kick;

@@ -1,12 +1,12 @@
 /* node_io.c - the libevent plumbing around the node core: the UDP socket (read in batches, sent with
  * GSO batching by udp.c), the one timer (the node core's deadline and the traversal host's,
- * node_trav.h), the store worker, and node_io_kick(), which drains the core.
+ * node_trav.h), the store writer, and node_io_kick(), which drains the core.
  *
  * Every path through here ends in node_io_kick(): dispatch the core's events (outcome callbacks,
  * handlers, peer callbacks), send its datagrams from the endpoint's own buffers (send_datagrams(),
- * no copy), write its store notes into the store worker's inbox, and re-arm the one timer at the
+ * no copy), write its store notes into the store writer's inbox, and re-arm the one timer at the
  * core's next deadline.
- * SQLite is written only by the store worker's thread (node_storew.c), never by the loop.
+ * The notes are written only by the store writer's thread (node_storew.c), never by the loop.
  *
  * Input is served by priority, not first come first served: each readable wake reads up to
  * RECV_CALLS_PER_WAKE batches into the core's input queue (konce_nodecore_input: classified by
@@ -46,7 +46,7 @@ static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	konce_nodecore_input(n->core, 0, pkt, len, from, node_now_us());
 }
 
-/* A note of the core, to the store worker: a copy under a mutex, never SQLite (node_storew.h). */
+/* A note of the core, to the store writer: a copy under a mutex, never SQLite (node_storew.h). */
 static void write_note(struct konce_node *n, const konce_nc_note *no, int64_t wall)
 {
 	node_storew_note(n->storew, no, wall); /* -ENOBUFS is counted in the store's stats */
@@ -156,7 +156,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	on_timer(fd, what, arg);
 }
 
-/* The once-a-second tick: per-peer rates, and the store worker's health in the log (once per failing
+/* The once-a-second tick: per-peer rates, and the store writer's health in the log (once per failing
  * spell, not every second). */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -175,12 +175,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	n->store_failing = st.failing;
 }
 
-/* The store worker, with its own connection to the store n->store reads (node_storew.h).  Without
+/* The store writer, with its own connection to the store n->store reads (node_storew.h).  Without
  * it the node runs without a presence store, as when the store cannot be opened. */
 static void start_storew(struct konce_node *n)
 {
 	char err[768];
-	int e = node_storew_start(&n->storew, n->db_path, err, sizeof(err));
+	int e = node_storew_start(&n->storew, n->base, n->db_path, err, sizeof(err));
 	if (e) {
 		node_log(n, KONCE_LOG_ERROR, "%s; running without a presence store", err);
 		konce_store_close(n->store, NULL, 0);
@@ -342,7 +342,7 @@ void node_io_stop(struct konce_node *n)
 	n->ev_kick = NULL;
 	if (n->ev_flush)
 		event_free(n->ev_flush);
-	if (n->storew) { /* the notes of the last moments, then the worker's last write */
+	if (n->storew) { /* the notes of the last moments, then the writer's last write */
 		char err[768];
 		konce_nc_note note;
 		int64_t wall = (int64_t)time(NULL);

@@ -1,5 +1,5 @@
-/* wthread.h - the I/O layer's worker-thread plumbing, one copy for the store worker
- * (node_storew.c), the group writer (group_writer.c) and the port-mapping worker (portmap.c): the
+/* wthread.h - the I/O layer's worker-thread plumbing, one copy for the store writer
+ * (node_storew.c) and the port-mapping worker (portmap.c): the
  * thread, the mutex and condition variable it shares with the loop thread (the condition on
  * CLOCK_MONOTONIC, so a timed wait ignores steps of the wall clock), and optionally an eventfd
  * through which the thread wakes the loop.  What the two sides exchange under the mutex, and when

@@ -2,8 +2,9 @@
  * request lines in, JSON lines out.  Two real nodes share one event loop over loopback UDP, so the
  * requests that wait for the network (ping, send) complete for real.  Covers the refusals (bad JSON,
  * wrong types, out-of-range fields, an oversized request), status, alias and peers, groups, a
- * pending ping, a send's progress lines and an op whose client went away; and that status and
- * peers answer from the node core's known set, not from SQLite. */
+ * pending ping, a send's progress lines and an op whose client went away; that status and
+ * peers answer from the node core's known set, not from SQLite; and that an alias waits for a
+ * locked store on the store writer's thread while the loop goes on. */
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -267,7 +268,10 @@ static void test_alias_peers_groups(void **state)
 	char line[256];
 	(void)state;
 	snprintf(line, sizeof(line), "{\"cmd\": \"alias\", \"peer\": \"%s\", \"name\": \"bob\"}", W.bkey);
-	assert_true(json_is_true(json_object_get(ask(&s, line), "ok")));
+	node_ctl_host(W.a, &W.host);
+	start(&s, line); /* the write waits for the store writer's thread */
+	wait_for(&s);
+	assert_true(json_is_true(json_object_get(s.last, "ok")));
 	json_t *peers = json_object_get(ask(&s, "{\"cmd\": \"peers\"}"), "peers");
 	int found = 0;
 	for (size_t i = 0; i < json_array_size(peers); i++) {
@@ -422,6 +426,117 @@ static void test_abandon(void **state)
 	sink_clear(&s);
 }
 
+/* The loop never waits for SQLite: while another connection holds a's peers.db locked (BEGIN
+ * EXCLUSIVE), an alias waits on the store writer's thread, and meanwhile status answers at once and
+ * a ping completes; once the lock goes, the alias answers and the core's copy names the peer.  A
+ * lock held past the writer's busy timeout (2 s) answers the alias with the store's error, and the
+ * petname stays as it was. */
+static void test_alias_store_locked(void **state)
+{
+	struct sink al = {0}, s = {0};
+	char line[256], path[128];
+	sqlite3 *db;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/a/peers.db", W.dir);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+		snprintf(line, sizeof(line), "{\"cmd\": \"alias\", \"peer\": \"%s\", \"name\": \"%s\"}", W.bkey,
+			 round ? "bobby" : "robert");
+		node_ctl_host(W.a, &W.host);
+		start(&al, line);
+		json_t *st = ask(&s, "{\"cmd\": \"status\"}"); /* at once */
+		assert_true(json_is_true(json_object_get(st, "ok")));
+		snprintf(line, sizeof(line), "{\"cmd\": \"ping\", \"peer\": \"%s\"}", W.bkey);
+		start(&s, line);
+		wait_for(&s);
+		assert_true(json_is_true(json_object_get(s.last, "ok")));
+		assert_int_equal(al.lines, 0); /* the alias still waits for the lock */
+		if (round == 0) {
+			assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+			wait_for(&al);
+			assert_true(json_is_true(json_object_get(al.last, "ok")));
+		} else {
+			wait_for(&al); /* the busy timeout runs out */
+			assert_true(json_is_false(json_object_get(al.last, "ok")));
+			const char *msg = json_string_value(json_object_get(al.last, "error"));
+			assert_non_null(msg);
+			assert_non_null(strstr(msg, "locked"));
+			assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+		}
+		sqlite3_close(db);
+		json_t *peers = json_object_get(ask(&s, "{\"cmd\": \"peers\"}"), "peers");
+		int found = 0;
+		for (size_t i = 0; i < json_array_size(peers); i++) {
+			json_t *p = json_array_get(peers, i);
+			if (!strcmp(json_string_value(json_object_get(p, "public_key")), W.bkey)) {
+				found++;
+				assert_string_equal(json_string_value(json_object_get(p, "petname")), "robert");
+			}
+		}
+		assert_int_equal(found, 1);
+	}
+	sink_clear(&al);
+	sink_clear(&s);
+}
+
+/* group.create writes its row, and group.log reads its rows, on the store writer's thread: each
+ * request waits, then answers (the log with the decisions delivered: here a 1-member group's, once
+ * its record is durable); a group that is not here is refused at once.  group.join on node b, with
+ * a's invitation, waits for its row the same way. */
+static void test_group_log(void **state)
+{
+	struct sink s = {0};
+	(void)state;
+	/* (json_is_true evaluates its argument twice: each answer is kept first) */
+	start(&s, "{\"cmd\": \"group.create\", \"name\": \"logs\"}"); /* its row is written on the writer */
+	wait_for(&s);
+	json_t *r = s.last;
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "group"), "name")), "logs");
+	r = ask(&s, "{\"cmd\": \"group.create\", \"name\": \"logs\"}"); /* the core refuses it at once */
+	assert_string_equal(json_string_value(json_object_get(r, "errno")), "EEXIST");
+	r = ask(&s, "{\"cmd\": \"group.propose\", \"group\": \"logs\", \"text\": \"hello\"}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_t *entries = NULL;
+	for (int i = 0; i < 500; i++) {
+		start(&s, "{\"cmd\": \"group.log\", \"group\": \"logs\"}");
+		wait_for(&s);
+		assert_true(json_is_true(json_object_get(s.last, "ok")));
+		entries = json_object_get(s.last, "entries");
+		if (json_array_size(entries))
+			break;
+		struct timeval tv = {0, 10000}; /* not decided yet: let the loop run */
+		event_base_loopexit(W.base, &tv);
+		event_base_dispatch(W.base);
+	}
+	assert_int_equal(json_array_size(entries), 1);
+	json_t *e = json_array_get(entries, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "text")), "hello");
+	assert_true(json_integer_value(json_object_get(e, "seq")) >= 1);
+	assert_true(json_is_false(json_object_get(s.last, "more")));
+	r = ask(&s, "{\"cmd\": \"group.log\", \"group\": \"none\"}");
+	assert_string_equal(json_string_value(json_object_get(r, "errno")), "ENOENT");
+
+	r = ask(&s, "{\"cmd\": \"group.invite\", \"group\": \"logs\"}");
+	const char *tok = json_string_value(json_object_get(r, "token"));
+	assert_non_null(tok);
+	char line[4096];
+	snprintf(line, sizeof line, "{\"cmd\": \"group.join\", \"token\": \"%s\", \"name\": \"joined\", \"timeout\": 30}", tok);
+	konce_ctlproto_host hb;
+	konce_ctlproto_op *op = NULL;
+	struct sink sb = {0};
+	node_ctl_host(W.b, &hb);
+	assert_int_equal(konce_ctlproto_handle(&hb, line, out, &sb, &op), KONCE_CTLPROTO_PENDING);
+	wait_for(&sb);
+	assert_true(json_is_true(json_object_get(sb.last, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(sb.last, "timeout")), 30);
+	konce_group_info g;
+	assert_int_equal(konce_node_group_info(W.b, "joined", &g), 0); /* hosted on b */
+	sink_clear(&sb);
+	sink_clear(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +547,8 @@ int main(void)
 		cmocka_unit_test(test_ping_pending),
 		cmocka_unit_test(test_send_progress),
 		cmocka_unit_test(test_abandon),
+		cmocka_unit_test(test_alias_store_locked),
+		cmocka_unit_test(test_group_log),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
