@@ -7,10 +7,10 @@
  * EVENT_BASE_FLAG_PRECISE_TIMER, and that clock moves once a jiffy (4 ms at HZ=250), so such a
  * timer fires up to a jiffy late: enough for a retry or a keepalive.  node_ptimer fires at its
  * deadline on CLOCK_MONOTONIC, whatever the base: a timerfd the loop watches.  The node's core
- * timer is one, because the pacer's deadlines are a fraction of a millisecond apart: a pacer woken a
- * jiffy late sends its 2 ms burst every 4 ms, half its rate, and BBR's STARTUP, whose bandwidth
- * samples follow what the pacer let out, then grows ~1.4x a round instead of 2x (docs/BENCH.md,
- * "Where the 0% row's 10% went").
+ * timer is one, because the pacer's deadlines are a fraction of a millisecond apart: a pacer with a
+ * 2 ms burst woken every 4 ms sends half its rate, and BBR's STARTUP, whose bandwidth samples follow
+ * what the pacer let out, grew 1.1-1.7x a round instead of ~2x (docs/BENCH.md, "The start of a
+ * transfer, and the pacer's timer"; pacer.h now also widens the burst by how late wakes come).
  */
 #ifndef KONCE_NODE_EVCLOCK_H
 #define KONCE_NODE_EVCLOCK_H
