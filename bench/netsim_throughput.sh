@@ -15,8 +15,10 @@
 #   TCP BBR     iperf3 -c B -n 16M -C bbr     (receiver's rate; the kernel's tcp_bbr, BBR v1)
 #   TCP CUBIC   iperf3 -c B -n 16M -C cubic
 #   konce bbr   konce send --file F (16 MiB - 64 B, KONCE_MESSAGE_MAX) from A to B, after a short
-#               message has opened the session; the rate is the file's bytes over the wall time of
-#               the send command, which returns when B has acknowledged every byte
+#               message has opened the session; the rate is the file's bytes over the time from the
+#               send command's start to B's log line of the whole file ("N s"), as iperf3's is the
+#               receiver's; "acked" is when the send command returned (B's acknowledgement of
+#               every byte, half a round trip later)
 #   konce newreno  the same, the nodes restarted with --congestion newreno (BENCH_NEWRENO=0 skips it)
 #   konce cubic    the same with --congestion cubic (BENCH_CUBIC=0 skips it)
 # BENCH_TCP=0 skips the iperf3 rows (a quick look at konce alone; no ratio then).
@@ -24,6 +26,15 @@
 # BENCH_BYTES (default 16777216) sets the transfer: iperf3 -n BENCH_BYTES, a konce file of 64 B
 # less; a few sizes in one link show what a transfer's start costs beside its steady rate.
 # The machine may be shared: the header prints the load average, and figures vary run to run.
+#
+# What each figure measures.  iperf3's received rate is the bytes the server had when the
+# client's TEST_END reached it, over the server's test time: that clock starts when the server
+# lets the test run (a round trip before the first byte arrives; the data connection is already
+# open), and stops with some of the transfer still in flight (at 100 Mbit/s, 40 ms: ~1.4 of the
+# 16 MiB).  konce's clock starts when the send command starts (the session is already open; the
+# command reads the file and hands it to the node over the control socket, ~30 ms, before the
+# first packet) and stops when B's node logs the whole file.  Both are rates at the receiver from
+# before the first byte; konce's start carries the command's own ~30 ms.
 set -uo pipefail
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/../tests/netsim/konce_lib.sh"
@@ -66,19 +77,44 @@ tcp() {
 	jq -r '"\(.end.sum_received.bits_per_second / 1e6 * 10 | round / 10) \(.end.sum_sent.retransmits)"' <<<"$out"
 }
 
-# konce CC: start both nodes with --congestion CC, open the session, time the file; "MBIT SECS"
+# rxwatch: reads B's log, prints the time ($EPOCHREALTIME) of the line that reports the file's arrival
+rxwatch() {
+	local l
+	while IFS= read -r l; do
+		if [[ $l == *"($fbytes bytes)" ]]; then echo "$EPOCHREALTIME"; return; fi
+	done
+}
+
+# konce CC: start both nodes with --congestion CC, open the session, time the file; "MBIT SECS ACKSECS":
+# the rate and the time from the send command's start to B's log of the whole file, and to the
+# send command's return (B's acknowledgement of every byte, half a round trip later)
 konce() {
-	local cc=$1 kb t0 t1 out
+	local cc=$1 kb t0 t1 trx out tpid wpid fifo=$KTMP/$run.rxfifo stamp=$KTMP/$run.rxtime
 	kstart "$run" b B "$bip:7807" --congestion "$cc"
 	kstart "$run" a A "$aip:7807" --congestion "$cc"
 	kb=$(kfield "$run" B "public key")
 	out=$(kcli "$run" a A send --json -a "$bip:7807" "$kb" "hello") || fail "konce: the first message failed: $out"
-	t0=$(date +%s%N)
+	rm -f "$fifo" "$stamp"
+	mkfifo "$fifo" || fail "mkfifo $fifo"
+	tail -n0 -F "$KTMP/$run.B.err" 2>/dev/null >"$fifo" &
+	tpid=$!
+	rxwatch <"$fifo" >"$stamp" &
+	wpid=$!
+	sleep 0.1 # tail has its place at the end of B's log
+	t0=$EPOCHREALTIME
 	out=$(timeout $((TIMEOUT + 10)) "$NETSIM" exec --name "$run" a -- "$K" send --control "$KTMP/$run.A.sock" \
 		--json -W "$TIMEOUT" --file "$file" "$kb" 2>&1)
-	t1=$(date +%s%N)
-	if jq -e '.ok == true' <<<"$out" >/dev/null 2>&1; then
-		awk -v b="$fbytes" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f %.3f\n", b * 8 / (ns / 1e3), ns / 1e9 }'
+	t1=$EPOCHREALTIME
+	for _ in $(seq 50); do [ -s "$stamp" ] && break; sleep 0.02; done
+	kill -s PIPE "$tpid" "$wpid" 2>/dev/null || true
+	wait "$tpid" "$wpid" 2>/dev/null || true
+	trx=$(cat "$stamp" 2>/dev/null || true)
+	if jq -e '.ok == true' <<<"$out" >/dev/null 2>&1 && [ -n "$trx" ]; then
+		awk -v b="$fbytes" -v t0="$t0" -v t1="$t1" -v tr="$trx" \
+			'BEGIN { printf "%.1f %.3f %.3f\n", b * 8 / ((tr - t0) * 1e6), tr - t0, t1 - t0 }'
+	elif jq -e '.ok == true' <<<"$out" >/dev/null 2>&1; then
+		echo "konce $cc: B's log does not show the file's arrival" >&2
+		echo failed
 	else
 		echo "> $TIMEOUT"
 	fi
@@ -110,19 +146,20 @@ for row in "${ROWS[@]}"; do
 		tcp bbr >"$r"; read -r bbr bbr_rx <"$r"
 		tcp cubic >"$r"; read -r cubic cubic_rx <"$r"
 	fi
-	konce bbr >"$r"; read -r kbbr kbbr_s <"$r"
-	kreno="-" kreno_s=""
-	if [ "${BENCH_NEWRENO:-1}" = 1 ]; then konce newreno >"$r"; read -r kreno kreno_s <"$r"; fi
-	kcubic="-" kcubic_s=""
-	if [ "${BENCH_CUBIC:-1}" = 1 ]; then konce cubic >"$r"; read -r kcubic kcubic_s <"$r"; fi
+	konce bbr >"$r"; read -r kbbr kbbr_s kbbr_a <"$r"
+	kreno="-" kreno_s="" kreno_a=""
+	if [ "${BENCH_NEWRENO:-1}" = 1 ]; then konce newreno >"$r"; read -r kreno kreno_s kreno_a <"$r"; fi
+	kcubic="-" kcubic_s="" kcubic_a=""
+	if [ "${BENCH_CUBIC:-1}" = 1 ]; then konce cubic >"$r"; read -r kcubic kcubic_s kcubic_a <"$r"; fi
 	ratio=$(awk -v k="$kbbr" -v a="$bbr" -v b="$cubic" 'BEGIN {
-		m = (a + 0 > b + 0) ? a + 0 : b + 0; if (k == ">" || m == 0) print "-"; else printf "%.2f", k / m }')
-	fmt() { # MBIT EXTRA UNIT
+		m = (a + 0 > b + 0) ? a + 0 : b + 0; if (k + 0 == 0 || m == 0) print "-"; else printf "%.2f", k / m }')
+	fmt() { # MBIT EXTRA UNIT [ACKSECS]
 		if [ "$1" = ">" ]; then echo "> $2 s"; elif [ "$1" = failed ] || [ "$1" = - ]; then echo "$1"
+		elif [ -n "${4:-}" ]; then echo "$1 Mbit/s ($2 $3, acked $4)"
 		else echo "$1 Mbit/s ($2 $3)"; fi
 	}
 	printf '| %-24s | %-18s | %-18s | %-18s | %-18s | %-18s | %-16s |\n' \
 		"$rate, ${delay} RTT, $loss${jitter:+, jitter $jitter}" \
-		"$(fmt "$bbr" "$bbr_rx" rtx)" "$(fmt "$cubic" "$cubic_rx" rtx)" "$(fmt "$kbbr" "$kbbr_s" s)" \
-		"$(fmt "$kreno" "$kreno_s" s)" "$(fmt "$kcubic" "$kcubic_s" s)" "$ratio"
+		"$(fmt "$bbr" "$bbr_rx" rtx)" "$(fmt "$cubic" "$cubic_rx" rtx)" "$(fmt "$kbbr" "$kbbr_s" s "$kbbr_a")" \
+		"$(fmt "$kreno" "$kreno_s" s "$kreno_a")" "$(fmt "$kcubic" "$kcubic_s" s "$kcubic_a")" "$ratio"
 done

@@ -1,6 +1,17 @@
 /* evclock.h - the I/O layer's clock and the one way it arms a core's timer: every host asks its
  * sans-I/O core for the next deadline (monotonic microseconds, UINT64_MAX = none) and arms a
- * libevent timer at it. */
+ * timer at it.
+ *
+ * Two kinds of timer.  node_timer_arm() arms a libevent timer: libevent keeps its time with
+ * CLOCK_MONOTONIC_COARSE unless the application made its event base with
+ * EVENT_BASE_FLAG_PRECISE_TIMER, and that clock moves once a jiffy (4 ms at HZ=250), so such a
+ * timer fires up to a jiffy late: enough for a retry or a keepalive.  node_ptimer fires at its
+ * deadline on CLOCK_MONOTONIC, whatever the base: a timerfd the loop watches.  The node's core
+ * timer is one, because the pacer's deadlines are a fraction of a millisecond apart: a pacer with a
+ * 2 ms burst woken every 4 ms sends half its rate, and BBR's STARTUP, whose bandwidth samples follow
+ * what the pacer let out, grew 1.1-1.7x a round instead of ~2x (docs/BENCH.md, "The start of a
+ * transfer, and the pacer's timer"; pacer.h now also widens the burst by how late wakes come).
+ */
 #ifndef KONCE_NODE_EVCLOCK_H
 #define KONCE_NODE_EVCLOCK_H
 
@@ -13,5 +24,23 @@ uint64_t node_now_us(void);
 /* Arms ev to fire at deadline at (now: the time the deadline was computed against; a past
  * deadline fires on the loop's next turn), or deletes it when at is UINT64_MAX. */
 void node_timer_arm(struct event *ev, uint64_t at, uint64_t now);
+
+/* A timer on CLOCK_MONOTONIC (a timerfd).  The caller allocates it; cb(arg) runs from the loop at
+ * the deadline. */
+typedef struct node_ptimer {
+	struct event *ev;
+	int fd;
+	uint64_t armed; /* the deadline set in the timerfd (UINT64_MAX: none) */
+	void (*cb)(void *arg);
+	void *arg;
+} node_ptimer;
+
+/* 0, or a negative errno (then nothing is held, and t->ev is NULL). */
+int node_ptimer_init(node_ptimer *t, struct event_base *base, void (*cb)(void *arg), void *arg);
+/* Fires at deadline at (CLOCK_MONOTONIC us; a past one on the loop's next turn), or never for
+ * UINT64_MAX.  Replaces the previous deadline. */
+void node_ptimer_arm(node_ptimer *t, uint64_t at);
+/* Safe on a freed timer, one whose init failed, and a zeroed one (t->ev NULL: nothing held). */
+void node_ptimer_free(node_ptimer *t);
 
 #endif

@@ -37,7 +37,8 @@ struct konce_node {
 	int store_result;           /* the writer's last write at stop (konce_node_free returns it) */
 	konce_udp *udp;
 	konce_nodecore *core;
-	struct event *ev_read, *ev_timer, *ev_flush, *ev_kick;
+	struct event *ev_read, *ev_flush, *ev_kick;
+	node_ptimer timer; /* the core's and traversal's next deadline (evclock.h: why a timerfd) */
 	uint64_t started_us;
 	struct control *control;
 	konce_peer_fn peer_fn;

@@ -114,10 +114,10 @@ void node_io_kick(struct konce_node *n)
 	} while (n->drain_again);
 	n->draining = 0;
 
-	if (!n->ev_timer)
+	if (!n->timer.ev)
 		return;
 	uint64_t at = konce_nodecore_next_timer(n->core), t = node_trav_next_timer(n);
-	node_timer_arm(n->ev_timer, t < at ? t : at, node_now_us());
+	node_ptimer_arm(&n->timer, t < at ? t : at);
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -135,11 +135,9 @@ void node_io_schedule(struct konce_node *n)
 		event_active(n->ev_kick, EV_TIMEOUT, 0);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_timer(void *arg)
 {
 	struct konce_node *n = arg;
-	(void)fd;
-	(void)what;
 	uint64_t now = node_now_us();
 	konce_nodecore_timer(n->core, now);
 	node_trav_run(n, now);
@@ -153,7 +151,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	int r = konce_udp_recv(n->udp, RECV_CALLS_PER_WAKE, on_datagram, n);
 	if (r < 0 && r != -ECONNREFUSED)
 		node_log(n, KONCE_LOG_DEBUG, "udp receive: %s", strerror(-r));
-	on_timer(fd, what, arg);
+	(void)fd;
+	(void)what;
+	on_timer(arg);
 }
 
 /* The once-a-second tick: per-peer rates, and the store writer's health in the log (once per failing
@@ -306,10 +306,13 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 		return -ENOMEM;
 	}
 	n->ev_read = event_new(n->base, konce_udp_fd(n->udp), EV_READ | EV_PERSIST, on_readable, n);
-	n->ev_timer = evtimer_new(n->base, on_timer, n);
+	if ((e = node_ptimer_init(&n->timer, n->base, on_timer, n))) {
+		snprintf(err, errlen, "cannot create the node's timer: %s", strerror(-e));
+		return e;
+	}
 	n->ev_flush = event_new(n->base, -1, EV_PERSIST, on_tick, n);
 	n->ev_kick = event_new(n->base, -1, 0, on_kick, n);
-	if (!n->ev_read || !n->ev_timer || !n->ev_flush || !n->ev_kick) {
+	if (!n->ev_read || !n->ev_flush || !n->ev_kick) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -335,8 +338,7 @@ void node_io_stop(struct konce_node *n)
 	}
 	if (n->ev_read)
 		event_free(n->ev_read);
-	if (n->ev_timer)
-		event_free(n->ev_timer);
+	node_ptimer_free(&n->timer);
 	if (n->ev_kick)
 		event_free(n->ev_kick);
 	n->ev_kick = NULL;
@@ -352,7 +354,7 @@ void node_io_stop(struct konce_node *n)
 			node_log(n, KONCE_LOG_ERROR, "%s", err);
 		n->storew = NULL;
 	}
-	n->ev_read = n->ev_timer = n->ev_flush = NULL;
+	n->ev_read = n->ev_flush = NULL;
 	konce_udp_close(n->udp);
 	n->udp = NULL;
 	konce_nodecore_free(n->core);

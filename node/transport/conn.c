@@ -204,12 +204,15 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 		if (res->persistent_congestion)
 			konce_cc_on_persistent_congestion(&c->cc, now);
 	}
-	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed), burst = rate / 500;
+	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed);
+	uint64_t burst = rate * (2000 + konce_pacer_late(&c->pacer)) / 1000000;
 	konce_pacer_set_rate(&c->pacer, rate, now);
 	/* A timer that fires late must not cost the rate: an event loop wakes every ms or so, not
 	 * every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers that (Linux's
-	 * BBR sends a quantum of 1 ms).  A model-based controller's rate follows what it achieves,
-	 * so a pacer that fell short would lower its estimate round after round. */
+	 * BBR sends a quantum of 1 ms), plus how late the host's wakes have come lately (pacer.h: a
+	 * loop on a jiffy clock comes up to 4 ms late).  A model-based controller's rate follows what
+	 * it achieves, so a pacer that fell short would lower its estimate round after round: with a
+	 * 2 ms burst and 4 ms wakes, BBR's STARTUP grew ~1.4x a round instead of 2x. */
 	uint64_t lo = KONCE_CONN_PACER_BURST / KONCE_CONN_MSS * c->cc.mss; /* 4 datagrams */
 	konce_pacer_set_burst(&c->pacer, burst < lo ? lo : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
 }
@@ -326,11 +329,15 @@ void konce_conn_release(konce_conn *c, konce_reasm_msg *m) { konce_reasm_release
 
 static bool data_allowed(konce_conn *c, uint64_t now)
 {
-	if (!konce_cc_can_send(&c->cc, c->cc.mss))
-		return false;
-	if (!c->channel && c->rec.eliciting_in_flight > 0)
-		return false; /* a presence: one message packet per round trip */
-	return konce_pacer_next_time(&c->pacer, c->cc.mss, now) <= now;
+	if (!konce_cc_can_send(&c->cc, c->cc.mss) || (!c->channel && c->rec.eliciting_in_flight > 0)) {
+		konce_pacer_unwait(&c->pacer); /* the window holds it back, not the pacer */
+		return false; /* (a presence: one message packet per round trip) */
+	}
+	uint64_t at = konce_pacer_next_time(&c->pacer, c->cc.mss, now);
+	if (at <= now)
+		return true;
+	konce_pacer_wait(&c->pacer, at);
+	return false;
 }
 
 static bool still_needed(void *ctx, const konce_frame_ref *ref) { return konce_msgq_needed(ctx, ref); }
@@ -387,8 +394,11 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	bool ping = can_record && c->ping_due;
 	bool refuse = can_record && c->nrefuse;
 	bool data = can_record && konce_msgq_has_data(&c->q) && (probe || data_allowed(c, now));
-	if (!konce_msgq_has_data(&c->q) && konce_cc_can_send(&c->cc, c->cc.mss))
-		konce_recovery_on_app_limited(&c->rec); /* the window is not the limit: rate samples say so */
+	if (!konce_msgq_has_data(&c->q)) {
+		konce_pacer_unwait(&c->pacer); /* nothing to send: no wait to be late for */
+		if (konce_cc_can_send(&c->cc, c->cc.mss))
+			konce_recovery_on_app_limited(&c->rec); /* the window is not the limit: rate samples say so */
+	}
 	bool ack = konce_recvtrack_ack_time(&c->rt) != KONCE_RECVTRACK_NEVER &&
 		   (konce_recvtrack_ack_due(&c->rt, now) || data || ping || refuse);
 	if (!data && !ack && !probe && !ping && !refuse)

@@ -5,10 +5,8 @@
 
 void konce_pacer_init(konce_pacer *p, uint64_t burst_bytes, uint64_t now)
 {
-	p->rate = 0;
-	p->burst = burst_bytes;
-	p->tokens = (int64_t)(burst_bytes * SCALE);
-	p->last = now;
+	*p = (konce_pacer){.burst = burst_bytes, .tokens = (int64_t)(burst_bytes * SCALE), .last = now,
+			   .late_start = now};
 }
 
 static void refill(konce_pacer *p, uint64_t now)
@@ -51,8 +49,32 @@ uint64_t konce_pacer_next_time(konce_pacer *p, uint64_t bytes, uint64_t now)
 	return now + ((uint64_t)(need - p->tokens) + p->rate - 1) / p->rate;
 }
 
+static void note_late(konce_pacer *p, uint64_t now)
+{
+	if (now - p->late_start >= KONCE_PACER_LATE_WINDOW_US) {
+		p->late[1] = now - p->late_start >= 2 * KONCE_PACER_LATE_WINDOW_US ? 0 : p->late[0];
+		p->late[0] = 0;
+		p->late_start = now;
+	}
+	if (!p->release || now <= p->release) {
+		p->release = 0;
+		return;
+	}
+	uint64_t late = now - p->release;
+	p->release = 0;
+	if (late > KONCE_PACER_LATE_MAX_US)
+		late = KONCE_PACER_LATE_MAX_US;
+	if (late > p->late[0])
+		p->late[0] = late;
+}
+
+void konce_pacer_wait(konce_pacer *p, uint64_t at) { p->release = at ? at : 1; }
+
+uint64_t konce_pacer_late(const konce_pacer *p) { return p->late[0] > p->late[1] ? p->late[0] : p->late[1]; }
+
 void konce_pacer_on_sent(konce_pacer *p, uint64_t bytes, uint64_t now)
 {
+	note_late(p, now);
 	refill(p, now);
 	int64_t spend = (int64_t)(bytes * SCALE);
 	/* owe at most one packet's worth beyond an empty bucket (a packet sent without waiting for

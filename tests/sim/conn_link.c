@@ -82,9 +82,11 @@ static void flush_flow(clink_flow *f, uint64_t now)
 	konce_addr rx = sim_host_addr(l->rh, f->port), tx = sim_host_addr(f->h, SENDER_PORT);
 	drain(l, f->h, SENDER_PORT, &rx, f->tx, &f->pn_tx, f, now);
 	drain(l, l->rh, f->port, &tx, f->rx, &f->pn_rx, NULL, now);
-	uint64_t t = konce_conn_next_timer(f->tx, now);
+	uint64_t t = konce_conn_next_timer(f->tx, now), tick = l->cfg.tx_tick_us;
 	if (!f->started && f->start < t)
 		t = f->start;
+	if (tick && t > now && t != UINT64_MAX)
+		t = (t + tick - 1) / tick * tick;
 	sim_timer_set(l->s, f->h, t);
 	uint64_t r = UINT64_MAX;
 	for (int i = 0; i < l->nf; i++) {

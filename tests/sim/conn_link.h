@@ -67,6 +67,9 @@ typedef struct clink_cfg {
 	size_t dgram;         /* datagram size both sides send (as a path MTU would allow);
 			       * 0 = KONCE_PMTU_BASE */
 	bool trace;           /* print one line per sample_us * 10 to stderr */
+	uint64_t tx_tick_us;  /* the senders' timers fire only on multiples of this, as a loop whose
+			       * clock moves in jiffies does (libevent's CLOCK_MONOTONIC_COARSE: 4 ms at
+			       * HZ=250); datagrams still wake them at once.  0 = exact */
 } clink_cfg;
 
 typedef struct clink {

@@ -246,7 +246,7 @@ static void test_path_reset(void **state)
 	uint64_t now = 0;
 	static uint8_t msg[300000];
 	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 1, now), 0);
-	exchange(&a, &b, &now, 300 * MS);
+	exchange(&a, &b, &now, 100 * MS);
 	assert_int_equal(a.delivered, 0);
 	uint64_t end = now + 5000 * MS;
 	while (now < end) {

@@ -133,6 +133,48 @@ static void test_large_packets_keep_the_rate(void **state)
 	}
 }
 
+/* The pacer measures how late the sender came back after a wait: a host whose wakes come on 4 ms
+ * ticks shows ~4 ms; a wait ended by an ack before the release time, or by running out of data,
+ * shows nothing; a sample ages out after one to two windows, and a stall counts as LATE_MAX. */
+static void test_late_wakes_measured(void **state)
+{
+	(void)state;
+	konce_pacer p;
+	konce_pacer_init(&p, 4 * MSS, 0);
+	konce_pacer_set_rate(&p, 12500000, 0);
+	assert_int_equal(konce_pacer_late(&p), 0);
+	uint64_t now = 0, at;
+	while ((at = konce_pacer_next_time(&p, MSS, now)) == now)
+		konce_pacer_on_sent(&p, MSS, now);
+	konce_pacer_wait(&p, at); /* ~100 us ahead */
+	now = 4 * MS;             /* the next tick */
+	assert_true(konce_pacer_next_time(&p, MSS, now) == now);
+	konce_pacer_on_sent(&p, MSS, now);
+	assert_int_equal(konce_pacer_late(&p), now - at);
+	/* on time (an ack woke the sender at the release): no larger sample */
+	uint64_t first = konce_pacer_late(&p);
+	while ((at = konce_pacer_next_time(&p, MSS, now)) == now)
+		konce_pacer_on_sent(&p, MSS, now);
+	konce_pacer_wait(&p, at);
+	konce_pacer_on_sent(&p, MSS, at);
+	assert_int_equal(konce_pacer_late(&p), first);
+	/* a wait the sender left for want of data is not a late wake */
+	konce_pacer_wait(&p, now + 100);
+	konce_pacer_unwait(&p);
+	konce_pacer_on_sent(&p, MSS, now + 20 * MS);
+	assert_int_equal(konce_pacer_late(&p), first);
+	/* a stall counts as LATE_MAX at most */
+	now = 30 * MS;
+	konce_pacer_wait(&p, now);
+	konce_pacer_on_sent(&p, MSS, now + 500 * MS);
+	assert_int_equal(konce_pacer_late(&p), KONCE_PACER_LATE_MAX_US);
+	/* two windows without a late wake forget it */
+	konce_pacer_on_sent(&p, MSS, now + 500 * MS + KONCE_PACER_LATE_WINDOW_US);
+	assert_int_equal(konce_pacer_late(&p), KONCE_PACER_LATE_MAX_US); /* still the last window's */
+	konce_pacer_on_sent(&p, MSS, now + 500 * MS + 2 * KONCE_PACER_LATE_WINDOW_US);
+	assert_int_equal(konce_pacer_late(&p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_rate_change_keeps_tokens),
 		cmocka_unit_test(test_burst_covers_late_timers),
 		cmocka_unit_test(test_large_packets_keep_the_rate),
+		cmocka_unit_test(test_late_wakes_measured),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
