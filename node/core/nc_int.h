@@ -124,6 +124,15 @@ void ncknown_free(konce_nodecore *c);
 /* Makes a note (when notes are on) and applies it to the cache. */
 void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[KONCE_KEY_BYTES],
 	     const konce_addr *addr, bool ok, unsigned flags);
+/* The address a note may carry for pk's session at addr (docs/STORE.md, the peers table): addr,
+ * or NULL for a path handle (the hook's is_virtual) and for a real address of a key reached
+ * through a rendezvous (the hook's traversed).  That session runs at the NAT mapping the punch
+ * opened, also when the peer's handshake reached us there before our traversal core knew the
+ * path (our own dial was to the handle, or we had none), and a later direct dial would find the
+ * mapping closed.  dialled: the address this node dialled pk at itself (NULL: none), which is
+ * noted whatever traversal knows. */
+const konce_addr *nc_note_addr(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			       const konce_addr *dialled);
 
 /* ncgroup.c */
 void ncgroup_free_all(konce_nodecore *c);

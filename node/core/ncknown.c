@@ -415,6 +415,17 @@ void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[K
 	}
 }
 
+const konce_addr *nc_note_addr(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			       const konce_addr *dialled)
+{
+	const konce_nodecore_hooks *h = &c->cfg.hooks;
+	if (h->is_virtual && h->is_virtual(h->ctx, addr))
+		return NULL;
+	if (dialled && konce_addr_eq(dialled, addr))
+		return addr;
+	return h->traversed && h->traversed(h->ctx, pk) ? NULL : addr;
+}
+
 bool konce_nodecore_poll_note(konce_nodecore *c, konce_nc_note *note)
 {
 	if (!c->notes_len)
