@@ -214,6 +214,8 @@ static void serve_input(konce_nodecore *c, uint64_t now)
 		if (!c->cfg.hooks.on_datagram ||
 		    !c->cfg.hooks.on_datagram(c->cfg.hooks.ctx, kind, pkt, len, from, now)) {
 			konce_ep_rx rx = {0};
+			if (kind == KONCE_RX_TAGGED_HELLO)
+				nc_probe_seen(c, pkt, len, from);
 			konce_ep_input(c->ep, pkt, len, from, now, &rx);
 			cost = rx.cost;
 			c->input_units += rx.cost;

@@ -16,8 +16,12 @@
  *     the rule is traversal's, not the race's;
  *   - B dials A at a real address itself while traversal holds an entry for A: that address is
  *     noted (only a path reached by rendezvous goes unnoted);
- *   - a message of A's own reaching B over such a session (TRUSTED, A's side of an incoming
- *     session) carries no address either.
+ *   - a message of B's own reaching A over such a session (TRUSTED, for a key that only dialled
+ *     B) carries no address either;
+ *   - the mirrored race: A's handshake starts with a tagged HELLO (traversal's probe, trav_hs.c)
+ *     that reaches B before B's own introduction, so B has no traversal entry for A yet: the
+ *     session is noted without its address, as one that grew out of a probe; a probe whose tag
+ *     claims another key keeps nothing from A's own session, which is noted with its address.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -27,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "node/base/wire.h"
 #include "node/core/nodecore.h"
 #include "node/transport/identity.h"
 #include "tests/unit/nc_event.h"
@@ -38,7 +43,8 @@ struct side {
 	konce_identity *id;
 	konce_addr addr;  /* where the other side's datagrams come from and go to */
 	bool traversed;   /* the traversal hook: an entry for the other's key */
-	unsigned resolved, held;
+	const uint8_t *tag; /* non-NULL: our HELLOs to a real address go out tagged with this key */
+	unsigned resolved, held, tagged;
 	int up;
 	konce_addr up_at; /* PEER_UP's address */
 	unsigned notes_other, addr_notes_other, trusted_other;
@@ -59,13 +65,30 @@ static bool h_is_virtual(void *ctx, const konce_addr *a)
 	return a->path != 0;
 }
 
+/* A HELLO made traversal's probe, as trav_hs.c tags one (its MAC left zero: B holds no
+ * introduction to check it against) and carried to the other side. */
+static void send_tagged(struct side *sd, const uint8_t *pkt, size_t len)
+{
+	struct side *other = &sd->w->s[sd == &sd->w->s[0]];
+	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
+	memcpy(copy, pkt, len);
+	memcpy(copy + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4);
+	memcpy(copy + KONCE_HELLO_TRAV_KEY, sd->tag, KONCE_WIRE_KEY);
+	wire_put64(copy + KONCE_HELLO_TRAV_INTRO, 7);
+	memset(copy + KONCE_HELLO_TRAV_MAC, 0, KONCE_HELLO_TRAV_END - KONCE_HELLO_TRAV_MAC);
+	konce_nodecore_input(other->c, 0, copy, len, &sd->addr, sd->w->now);
+}
+
 static bool h_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
 	struct side *sd = ctx;
-	(void)pkt;
-	(void)len;
-	if (!to->path)
-		return false;
+	if (!to->path) {
+		if (!sd->tag || pkt[0] != KONCE_PKT_HELLO || len != KONCE_HELLO_SIZE)
+			return false;
+		send_tagged(sd, pkt, len);
+		sd->tagged++;
+		return true;
+	}
 	sd->held++; /* the introduction has not come: the traversal core holds it */
 	return true;
 }
@@ -289,6 +312,49 @@ static void test_trusted_not_noted(void **state)
 	world_free(&w);
 }
 
+/* The mirrored race: A's handshake, tagged as traversal's probe, reaches B before B's
+ * introduction (no traversal entry, no dial of B's own).  B answers it and the session runs at A's
+ * real address; tag: the key A's probe claims. */
+static void mirrored(struct world *w, bool claim_own)
+{
+	struct side *a = &w->s[0], *b = &w->s[1];
+	int oa = 0;
+	char hint[KONCE_ADDR_STRLEN];
+	static const uint8_t other_key[KONCE_KEY_BYTES] = {9, 9, 9};
+	a->tag = claim_own ? pk_of(w, 0) : other_key;
+	konce_send_opts o = {.addr_hint = konce_addr_str(&b->addr, hint)};
+	assert_int_equal(konce_nodecore_send(a->c, pk_of(w, 1), APP, (const uint8_t *)"a", 1, &o, on_outcome, &oa,
+					     w->now, NULL),
+			 0);
+	run(w, w->now + 3000 * MS);
+	assert_int_equal(oa, KONCE_OUTCOME_DELIVERED);
+	assert_true(a->tagged >= 1);
+	assert_int_equal(b->up, 1);
+	assert_true(konce_addr_eq(&b->up_at, &a->addr));
+	assert_true(b->notes_other >= 2);
+}
+
+static void test_mirrored_race_not_noted(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 0x77, 0x11);
+	mirrored(&w, true);
+	assert_int_equal(w.s[1].addr_notes_other, 0);
+	world_free(&w);
+}
+
+static void test_probe_for_another_key_noted(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, 0x77, 0x11);
+	mirrored(&w, false);
+	assert_true(w.s[1].addr_notes_other >= 1);
+	assert_true(konce_addr_eq(&w.s[1].noted, &w.s[0].addr));
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_race_without_traversal_noted),
 		cmocka_unit_test(test_own_dial_noted),
 		cmocka_unit_test(test_trusted_not_noted),
+		cmocka_unit_test(test_mirrored_race_not_noted),
+		cmocka_unit_test(test_probe_for_another_key_noted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
