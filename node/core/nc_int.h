@@ -44,6 +44,8 @@ struct ncqev {
 
 struct ncknown;
 
+enum { KONCE_NC_PROBES = 32 }; /* tagged HELLOs remembered (nc_probe_seen) */
+
 struct konce_nodecore {
 	konce_nodecore_config cfg;
 	const konce_env *env;
@@ -71,6 +73,13 @@ struct konce_nodecore {
 	konce_nc_note *notes;
 	size_t notes_head, notes_len, notes_cap;
 	struct ncknown *known;
+	/* the latest tagged HELLOs (traversal's probes, trav_hs.c) that no traversal entry took:
+	 * the key each claims and its source, a ring (nc_probe_seen) */
+	struct ncprobe {
+		uint8_t pk[KONCE_KEY_BYTES];
+		konce_addr from;
+	} probes[KONCE_NC_PROBES];
+	unsigned nprobes, probes_next;
 	struct ncpeerconf *peerconf; /* ncpeerconf.c: locked, KONCE_NC_PEERCONF_MAX, or NULL */
 	struct nchandler handlers[KONCE_NC_HANDLERS];
 	uint64_t msgs_rx, msgs_tx, msgs_dropped, notes_dropped;
@@ -124,6 +133,22 @@ void ncknown_free(konce_nodecore *c);
 /* Makes a note (when notes are on) and applies it to the cache. */
 void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[KONCE_KEY_BYTES],
 	     const konce_addr *addr, bool ok, unsigned flags);
+/* A tagged HELLO from `from` that the hooks did not take: traversal's probe from a peer whose
+ * introduction has not reached us yet.  Its claimed key and source are kept (the last
+ * KONCE_NC_PROBES; the same pair once), so that a session which grows out of it is known for a
+ * rendezvous' by nc_note_addr().  The claim is not verified: a forged one can only keep the
+ * address of the claimed key's session from that very source out of the store. */
+void nc_probe_seen(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from);
+/* The address a note may carry for pk's session at addr (docs/STORE.md, the peers table): addr,
+ * or NULL for a path handle (the hook's is_virtual) and for a real address of a key reached
+ * through a rendezvous: the hook's traversed, or a tagged HELLO claiming pk came from addr
+ * (nc_probe_seen).  That session runs at the NAT mapping the punch opened, also when the peer's
+ * handshake reached us there before our traversal core knew the path (our own dial was to the
+ * handle, or our introduction had not come), and a later direct dial would find the mapping
+ * closed.  dialled: the address this node dialled pk at itself (NULL: none), which is noted
+ * whatever traversal knows. */
+const konce_addr *nc_note_addr(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			       const konce_addr *dialled);
 
 /* ncgroup.c */
 void ncgroup_free_all(konce_nodecore *c);

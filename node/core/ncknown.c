@@ -415,6 +415,43 @@ void nc_note(konce_nodecore *c, enum konce_nc_note_type type, const uint8_t pk[K
 	}
 }
 
+void nc_probe_seen(konce_nodecore *c, const uint8_t *pkt, size_t len, const konce_addr *from)
+{
+	if (len != KONCE_HELLO_SIZE)
+		return;
+	const uint8_t *pk = pkt + KONCE_HELLO_TRAV_KEY;
+	for (unsigned i = 0; i < c->nprobes; i++)
+		if (!memcmp(c->probes[i].pk, pk, KONCE_KEY_BYTES) && konce_addr_eq(&c->probes[i].from, from))
+			return;
+	struct ncprobe *p = &c->probes[c->probes_next];
+	c->probes_next = (c->probes_next + 1) % KONCE_NC_PROBES;
+	if (c->nprobes < KONCE_NC_PROBES)
+		c->nprobes++;
+	memcpy(p->pk, pk, KONCE_KEY_BYTES);
+	p->from = *from;
+}
+
+static bool probed_from(const konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr)
+{
+	for (unsigned i = 0; i < c->nprobes; i++)
+		if (!memcmp(c->probes[i].pk, pk, KONCE_KEY_BYTES) && konce_addr_eq(&c->probes[i].from, addr))
+			return true;
+	return false;
+}
+
+const konce_addr *nc_note_addr(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], const konce_addr *addr,
+			       const konce_addr *dialled)
+{
+	const konce_nodecore_hooks *h = &c->cfg.hooks;
+	if (h->is_virtual && h->is_virtual(h->ctx, addr))
+		return NULL;
+	if (dialled && konce_addr_eq(dialled, addr))
+		return addr;
+	if (probed_from(c, pk, addr))
+		return NULL;
+	return h->traversed && h->traversed(h->ctx, pk) ? NULL : addr;
+}
+
 bool konce_nodecore_poll_note(konce_nodecore *c, konce_nc_note *note)
 {
 	if (!c->notes_len)

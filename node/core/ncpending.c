@@ -141,8 +141,7 @@ static void note_trusted(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES])
 	konce_ncpeer *peer = konce_nodecore_peer_find(c, pk);
 	if (!peer || peer->trusted)
 		return;
-	bool virt = c->cfg.hooks.is_virtual && c->cfg.hooks.is_virtual(c->cfg.hooks.ctx, &peer->addr);
-	nc_note(c, KONCE_NC_NOTE_TRUSTED, pk, peer->up && !virt ? &peer->addr : NULL, true, 0);
+	nc_note(c, KONCE_NC_NOTE_TRUSTED, pk, peer->up ? nc_note_addr(c, pk, &peer->addr, NULL) : NULL, true, 0);
 	peer->trusted = 1;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "konce/konce.h"
+#include "node/core/trav_info.h"
 
 static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
 {
@@ -140,6 +141,14 @@ static bool hook_is_virtual(void *ctx, const konce_addr *a)
 	return konce_trav_is_path(a);
 }
 
+/* the traversal core holds an entry for pk: it asked for an introduction to it or got one */
+static bool hook_traversed(void *ctx, const uint8_t pk[KONCE_KEY_BYTES])
+{
+	konce_nodecore_trav_glue *g = ctx;
+	konce_trav_path_info info;
+	return g->t && konce_trav_path_info_get(g->t, pk, konce_nodecore_now(g->c), &info) == 0;
+}
+
 static bool hook_traversal(void *ctx)
 {
 	(void)ctx;
@@ -150,7 +159,8 @@ void konce_nodecore_trav_hooks(konce_nodecore_trav_glue *g, konce_nodecore_hooks
 {
 	*h = (konce_nodecore_hooks){.ctx = g, .on_datagram = hook_on_datagram, .outgoing = hook_outgoing,
 				    .on_message = hook_on_message, .resolve = hook_resolve,
-				    .is_virtual = hook_is_virtual, .traversal = hook_traversal};
+				    .is_virtual = hook_is_virtual, .traversed = hook_traversed,
+				    .traversal = hook_traversal};
 }
 
 int konce_nodecore_trav_portmap(konce_trav *t, konce_portmap_status *st, const konce_portmap_policy_event *ev,

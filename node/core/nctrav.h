@@ -44,7 +44,8 @@ bool konce_nodecore_trav_message(konce_nodecore *c, konce_trav *t, const konce_n
  * never inside the call (NULL: the host runs t after every call anyway).
  *   on_datagram: konce_nodecore_trav_input() on the node socket; outgoing and on_message: the
  *   bodies below; resolve: a path handle for the key, and an introduction asked for;
- *   is_virtual: a path handle (never noted to the store); traversal: always. */
+ *   is_virtual: a path handle (never noted to the store); traversed: t holds an entry for the key
+ *   (konce_trav_path_info_get() finds one); traversal: always. */
 typedef struct konce_nodecore_trav_glue {
 	konce_nodecore *c;
 	konce_trav *t;

@@ -214,6 +214,8 @@ static void serve_input(konce_nodecore *c, uint64_t now)
 		if (!c->cfg.hooks.on_datagram ||
 		    !c->cfg.hooks.on_datagram(c->cfg.hooks.ctx, kind, pkt, len, from, now)) {
 			konce_ep_rx rx = {0};
+			if (kind == KONCE_RX_TAGGED_HELLO)
+				nc_probe_seen(c, pkt, len, from);
 			konce_ep_input(c->ep, pkt, len, from, now, &rx);
 			cost = rx.cost;
 			c->input_units += rx.cost;
@@ -356,14 +358,6 @@ static int fail_reason(unsigned r)
 	}
 }
 
-/* The address to note for a session at addr: addr itself, or none for an address a hook owns (a
- * traversal virtual address, or the punched NAT mapping behind it, which a later direct send would
- * find closed: docs/STORE.md). */
-static const konce_addr *note_addr(konce_nodecore *c, const konce_addr *addr)
-{
-	return c->cfg.hooks.is_virtual && c->cfg.hooks.is_virtual(c->cfg.hooks.ctx, addr) ? NULL : addr;
-}
-
 /* A whole message from peer: a reply, a built-in class, a hook's class, or an application event. */
 static bool on_message(konce_nodecore *c, konce_ncpeer *peer, const konce_ep_event *ev, konce_nc_event *out)
 {
@@ -475,6 +469,7 @@ static void on_established(konce_nodecore *c, konce_ncpeer *peer, const konce_ep
 		konce_nodecore_peer_set_conn(c, peer, ev->conn);
 		peer->since_us = c->now;
 	}
+	konce_addr dialled_at = peer->addr; /* where we dialled: a path handle for a key reached by rendezvous */
 	peer->up = 1;
 	peer->addr = ev->addr;
 	memcpy(peer->local_pk, ev->local_pk, KONCE_KEY_BYTES);
@@ -483,10 +478,12 @@ static void on_established(konce_nodecore *c, konce_ncpeer *peer, const konce_ep
 	nc_log(c, KONCE_LOG_INFO, "session %s %s at %s", ev->incoming ? "from" : "to", who,
 	       konce_addr_str(&ev->addr, as));
 	/* a session reached by key counts as a handshake too (introductions = known must still know
-	 * it after a restart); its virtual address is never noted.  A stranger that dialled us is not
-	 * recorded: only a key known already is updated (docs/STORE.md, "Who is recorded") */
+	 * it after a restart); neither its path handle nor the NAT mapping under it is noted
+	 * (nc_note_addr).  A stranger that dialled us is not recorded: only a key known already is
+	 * updated (docs/STORE.md, "Who is recorded") */
 	unsigned f = dialled ? 0 : KONCE_NC_NOTE_IF_KNOWN;
-	nc_note(c, KONCE_NC_NOTE_SEEN, ev->peer_pk, note_addr(c, &ev->addr), true, f);
+	nc_note(c, KONCE_NC_NOTE_SEEN, ev->peer_pk,
+		nc_note_addr(c, ev->peer_pk, &ev->addr, dialled ? &dialled_at : NULL), true, f);
 	nc_note(c, KONCE_NC_NOTE_HANDSHAKE, ev->peer_pk, NULL, true, f);
 	peer->trusted = dialled;
 	nc_queue_peer(c, KONCE_PEER_UP, peer->pk, &ev->addr);
@@ -515,8 +512,8 @@ bool nc_on_ep_event(konce_nodecore *c, const konce_ep_event *ev, konce_nc_event 
 			/* Only a confirmed move is remembered: an unconfirmed one may be an attacker's copy
 			 * of the peer's packets, and the endpoint undoes it if the old path answers. */
 			if (ev->validated)
-				nc_note(c, KONCE_NC_NOTE_SEEN, peer->pk, note_addr(c, &ev->addr), true,
-					KONCE_NC_NOTE_IF_KNOWN);
+				nc_note(c, KONCE_NC_NOTE_SEEN, peer->pk, nc_note_addr(c, peer->pk, &ev->addr, NULL),
+					true, KONCE_NC_NOTE_IF_KNOWN);
 		}
 		break;
 	case KONCE_EV_MSG_DELIVERED:

@@ -152,6 +152,10 @@ typedef struct konce_nodecore_hooks {
 	int (*resolve)(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a);
 	/* An address that means nothing outside this process (never noted to the store). */
 	bool (*is_virtual)(void *ctx, const konce_addr *a);
+	/* Whether pk is reached through a rendezvous (an introduction asked for or received): a real
+	 * address of its session is then a NAT mapping punched for it, never noted to the store
+	 * (docs/STORE.md), unless this node dialled that address itself. */
+	bool (*traversed)(void *ctx, const uint8_t pk[KONCE_KEY_BYTES]);
 	/* Whether traversal runs now: its bare datagrams then queue beside a fresh source's
 	 * handshake (konce_rx_priority); otherwise they are junk. */
 	bool (*traversal)(void *ctx);
