@@ -244,14 +244,15 @@ static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us)
 {
-	bool rel = false, ping = false;
-	size_t off = 0;
-	konce_frame f;
-	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
-		rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST && f.type != KONCE_FRAME_ACK &&
-		       f.type != KONCE_FRAME_ACK_OWD;
-		ping |= f.type == KONCE_FRAME_PING;
-	}
+	konce_ep_scan sc;
+	konce_ep_scan_frames(ep, p, len, &sc); /* what validates up to the first bad frame counts */
+	return konce_ep_msg_input_scanned(ep, s, pn, p, len, &sc, now_us);
+}
+
+int konce_ep_msg_input_scanned(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len,
+			       const konce_ep_scan *sc, uint64_t now_us)
+{
+	bool rel = sc->rel, ping = sc->ping;
 	if (ping)
 		konce_ep_table_touch(ep, s, now_us); /* the peer wants the session: it is not idle here either */
 	if (!s->rel) {
