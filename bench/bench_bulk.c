@@ -20,8 +20,9 @@
  * receiver-side figure from the JSON.  Without iperf3 those rows say unavailable.
  *
  * Usage: [BENCH_CC=bbr|newreno|cubic] bench_bulk [SECONDS per figure, default 3; 0.2 with BENCH_QUICK=1,
- *                   iperf3 runs 1 s at least] [all|konce|konce-on|baselines]
- * (konce-on: only konce with GSO/GRO on, e.g. under perf)
+ *                   iperf3 runs 1 s at least] [all|konce|konce-on|konce-1200|baselines]
+ * (konce-on: only konce with GSO/GRO on and PMTUD; konce-1200: only konce with GSO/GRO on and
+ * 1,200-byte datagrams, no PMTUD; e.g. under perf)
  */
 #include <errno.h>
 #include <jansson.h>
@@ -165,7 +166,7 @@ typedef struct konce_result {
 	uint64_t msgs, delivered;
 	konce_udp_stats tx_udp, rx_udp;
 	rx_report rr;
-	uint64_t tx_packets, tx_bytes;
+	uint64_t tx_packets, tx_bytes, tx_wakeups;
 	long long rcvbuf_drops;
 } konce_result;
 
@@ -219,6 +220,7 @@ static int run_konce(konce_run *k, konce_result *res)
 	res->msgs = k->sent;
 	res->delivered = k->delivered_bytes;
 	konce_udp_get_stats(n.udp, &res->tx_udp);
+	res->tx_wakeups = n.wakeups;
 	const struct konce_ep_counters *c = konce_ep_counters(n.ep);
 	res->tx_packets = c->tx_packets;
 	res->tx_bytes = c->tx_bytes;
@@ -475,6 +477,39 @@ static void ratio_row(const char *name, double konce, double base, bool have)
 		printf("  konce (GSO/GRO on) / %-30s unavailable\n", name);
 }
 
+static void print_konce(const char *name, const konce_result *r)
+{
+	char x[480];
+	snprintf(x, sizeof x,
+		 "CPU %.2f s/GB, %llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
+		 "%llu GSO sends, %llu GRO reads, %lld rcvbuf drops; tx %.1f datagrams a sendmmsg, %.1f a wakeup; "
+		 "rx %.1f datagrams a recvmmsg, %.1f a wakeup",
+		 cpu_per_gb(r->tx_cpu + r->rx_cpu, r->delivered), (unsigned long long)r->msgs,
+		 r->tx_packets ? (double)r->tx_bytes / (double)r->tx_packets : 0, r->wire_eff * 100, r->tx_cpu, r->rx_cpu,
+		 r->rr.wall_s, (unsigned long long)r->tx_udp.gso_sends, (unsigned long long)r->rr.udp.gro_merged,
+		 r->rcvbuf_drops, r->tx_udp.tx_calls ? (double)r->tx_udp.tx / (double)r->tx_udp.tx_calls : 0,
+		 r->tx_wakeups ? (double)r->tx_udp.tx / (double)r->tx_wakeups : 0,
+		 r->rr.udp.rx_calls ? (double)r->rr.udp.rx / (double)r->rr.udp.rx_calls : 0,
+		 r->rr.wakeups ? (double)r->rr.udp.rx / (double)r->rr.wakeups : 0);
+	row(name, r->goodput, x);
+}
+
+/* konce against the seal rate at its own datagram size: wall clock, and per CPU second of the busier
+ * side.  On a shared machine a process may get a fraction of a core, so the wall-clock ratio mixes
+ * code with load; per CPU second of the busier side (sender or receiver) it does not. */
+static void print_per_cpu(const char *name, const konce_result *r, double seal_1200, double seal_big)
+{
+	double dgram = r->tx_packets ? (double)r->tx_bytes / (double)r->tx_packets : 0;
+	double seal = dgram > 4000 ? seal_big : seal_1200;
+	printf("  %s / one-core seal rate at its datagram size (%.0f B): %.3f\n", name, dgram, r->goodput / seal);
+	double busy = r->tx_cpu > r->rx_cpu ? r->tx_cpu : r->rx_cpu;
+	if (busy > 0) {
+		double per_cpu = (double)r->delivered / busy;
+		printf("  %s per CPU second of its busier side: %.1f MB/s = %.3f of the seal rate\n", name,
+		       per_cpu / 1e6, per_cpu / seal);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 2 ? argv[2] : "all";
@@ -490,7 +525,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bool do_konce = strcmp(only, "baselines") != 0, do_base = !strcmp(only, "all") || !strcmp(only, "baselines");
-	bool do_off = strcmp(only, "konce-on") != 0;
+	bool only_1200 = !strcmp(only, "konce-1200");
+	bool do_off = strcmp(only, "konce-on") != 0 && !only_1200;
 	signal(SIGPIPE, SIG_IGN);
 
 	double tcp_bps = 0, udp_bps = 0, udp_lost = 0, dummy, tcp_cpu = 0, udp_cpu = 0;
@@ -520,9 +556,10 @@ int main(int argc, char **argv)
 		randombytes_buf(k.msg, MSG_SIZE);
 		k.offload = true;
 		k.pmtud = true;
-		run_konce(&k, &kon);
+		if (!only_1200)
+			run_konce(&k, &kon);
 		k.pmtud = false;
-		if (do_off)
+		if (do_off || only_1200)
 			run_konce(&k, &kbase);
 		k.offload = false;
 		k.pmtud = true;
@@ -561,37 +598,22 @@ int main(int argc, char **argv)
 	}
 	row("XChaCha20-Poly1305 seal, one core, 1200 B", seal_1200, "(baseline: plaintext bytes sealed per CPU second)");
 	row("XChaCha20-Poly1305 seal, one core, 8972 B", seal_big, "(baseline)");
-	if (do_konce) {
+	if (do_konce && only_1200) {
+		print_konce("konce, GSO/GRO on, no PMTUD (1,200 B)", &kbase);
+		print_per_cpu("konce (GSO/GRO on, no PMTUD)", &kbase, seal_1200, seal_big);
+	} else if (do_konce) {
 		const konce_result *r[3] = {&kon, &koff, &kbase};
 		static const char *names[3] = {"konce messages, GSO/GRO on", "konce messages, GSO/GRO off",
 					       "konce, GSO/GRO on, no PMTUD (1,200 B)"};
-		for (int i = 0; i < (do_off ? 3 : 1); i++) {
-			double span = (double)r[i]->rr.wall_s;
-			snprintf(x, sizeof x,
-				 "CPU %.2f s/GB, %llu x 1 MiB, datagrams %.0f B avg, %.0f%% of wire bytes are message, CPU tx %.2f s rx %.2f s (%.1f s), "
-				 "%llu GSO sends, %llu GRO reads, %lld rcvbuf drops",
-				 cpu_per_gb(r[i]->tx_cpu + r[i]->rx_cpu, r[i]->delivered),
-				 (unsigned long long)r[i]->msgs,
-				 r[i]->tx_packets ? (double)r[i]->tx_bytes / (double)r[i]->tx_packets : 0, r[i]->wire_eff * 100, r[i]->tx_cpu, r[i]->rx_cpu, span,
-				 (unsigned long long)r[i]->tx_udp.gso_sends, (unsigned long long)r[i]->rr.udp.gro_merged,
-				 r[i]->rcvbuf_drops);
-			row(names[i], r[i]->goodput, x);
-		}
+		for (int i = 0; i < (do_off ? 3 : 1); i++)
+			print_konce(names[i], r[i]);
 		if (do_off) {
 			printf("  konce GSO/GRO on / off: %.3f\n", koff.goodput > 0 ? kon.goodput / koff.goodput : 0);
 			printf("  konce GSO/GRO on, PMTUD / no PMTUD: %.3f\n", kbase.goodput > 0 ? kon.goodput / kbase.goodput : 0);
 		}
-		printf("  konce (GSO/GRO on) / one-core seal rate at its datagram size (%.0f B): %.3f\n",
-		       kon.tx_packets ? (double)kon.tx_bytes / (double)kon.tx_packets : 0,
-		       kon.goodput / (kon.tx_packets && kon.tx_bytes / kon.tx_packets > 4000 ? seal_big : seal_1200));
-		/* On a shared machine a process may get a fraction of a core, so the wall-clock ratio above
-		 * mixes code with load; per CPU second of the busier side (sender or receiver) it does not. */
-		double busy = kon.tx_cpu > kon.rx_cpu ? kon.tx_cpu : kon.rx_cpu;
-		if (busy > 0) {
-			double per_cpu = (double)kon.delivered / busy;
-			printf("  konce (GSO/GRO on) per CPU second of its busier side: %.1f MB/s = %.3f of the seal rate\n",
-			       per_cpu / 1e6, per_cpu / (kon.tx_bytes / (kon.tx_packets ? kon.tx_packets : 1) > 4000 ? seal_big : seal_1200));
-		}
+		print_per_cpu("konce (GSO/GRO on)", &kon, seal_1200, seal_big);
+		if (do_off)
+			print_per_cpu("konce (GSO/GRO on, no PMTUD)", &kbase, seal_1200, seal_big);
 		if (do_base) {
 			ratio_row("iperf3 TCP", kon.goodput, tcp_bps / 8, have_tcp);
 			ratio_row("iperf3 UDP 1200 B", kon.goodput, udp_bps / 8, have_udp);

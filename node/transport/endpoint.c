@@ -374,8 +374,11 @@ bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, 
 
 void konce_ep_release_datagrams(konce_ep *ep)
 {
-	ep->out_head = (ep->out_head + ep->out_lent) % ep->out_cap;
 	ep->out_n -= ep->out_lent;
+	/* An empty ring starts again at slot 0: a sender that drains the ring after each batch then
+	 * seals into the same few slots, warm in the cache, instead of walking out_cap x max_datagram
+	 * bytes (9 MB with 1,024 slots of 8,972) and writing every packet to a cold line. */
+	ep->out_head = ep->out_n ? (ep->out_head + ep->out_lent) % ep->out_cap : 0;
 	ep->out_lent = 0;
 }
 

@@ -438,10 +438,24 @@ konce_ep_evslot *konce_ep_push_slot(konce_ep *ep, enum konce_ep_event_type type,
  * sessions together KONCE_EP_MSG_EVENTS. */
 bool konce_ep_msg_events_full(const konce_ep *ep, const konce_sess *s);
 
+/* What one walk over a payload's frames found, so that the receive path's steps need not walk
+ * them again each (a FRAGMENT or ACK frame is decoded to find its end). */
+typedef struct konce_ep_scan {
+	bool rel;       /* a reliability frame other than an ACK */
+	bool ping;      /* a PING frame */
+	bool ep_frames; /* a frame konce_ep_frames() acts on: MESSAGE, PATH_*, CLOSE, an extension */
+	size_t ack_off; /* offset of the first ACK frame, SIZE_MAX if none */
+} konce_ep_scan;
+/* Validates p[0, len) as konce_frame_validate() does (0, or its negative errno) and fills *sc. */
+int konce_ep_scan_frames(const konce_ep *ep, const uint8_t *p, size_t len, konce_ep_scan *sc);
+
 /* ep_msg.c */
 /* An authenticated payload for s: reliability frames, acks due.  Creates s->rel when the payload
- * carries reliability frames or a PING.  Returns 0 or -ENOMEM. */
+ * carries reliability frames or a PING.  Returns 0 or -ENOMEM.  The _scanned form takes the
+ * payload's konce_ep_scan_frames() result instead of walking the frames itself. */
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us);
+int konce_ep_msg_input_scanned(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len,
+			       const konce_ep_scan *sc, uint64_t now_us);
 /* Sends whatever s->rel has due (acks, data, probes, keepalives). */
 void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* konce_ep_msg_send() on a session, without flushing. */
@@ -462,7 +476,8 @@ static inline size_t konce_ep_plpmtu(const konce_sess *s) { return s->pm ? s->pm
 /* Starts the search once s has a channel; sends a probe if one is due. */
 void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* After an authenticated payload went through the conn: probe acks, black holes. */
-void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, uint64_t now_us);
+void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_ep_scan *sc,
+			  uint64_t now_us);
 /* Probe timeout; the next time it needs a call (UINT64_MAX: none). */
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 /* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */

@@ -244,14 +244,15 @@ static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us)
 {
-	bool rel = false, ping = false;
-	size_t off = 0;
-	konce_frame f;
-	while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
-		rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST && f.type != KONCE_FRAME_ACK &&
-		       f.type != KONCE_FRAME_ACK_OWD;
-		ping |= f.type == KONCE_FRAME_PING;
-	}
+	konce_ep_scan sc;
+	konce_ep_scan_frames(ep, p, len, &sc); /* what validates up to the first bad frame counts */
+	return konce_ep_msg_input_scanned(ep, s, pn, p, len, &sc, now_us);
+}
+
+int konce_ep_msg_input_scanned(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len,
+			       const konce_ep_scan *sc, uint64_t now_us)
+{
+	bool rel = sc->rel, ping = sc->ping;
 	if (ping)
 		konce_ep_table_touch(ep, s, now_us); /* the peer wants the session: it is not idle here either */
 	if (!s->rel) {
@@ -306,7 +307,8 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		return;
 	konce_ep_pmtud_flush(ep, s, now_us);
 	konce_conn_set_mss(c, konce_ep_plpmtu(s));
-	while (ep->out_n < ep->out_cap) {
+	uint8_t *slot;
+	while ((slot = konce_ep_out_reserve(ep))) {
 		konce_sent_packet sp;
 		uint64_t pn = s->sess.tx_pn;
 		bool ping = c->ping_due;
@@ -314,13 +316,19 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		 * carrying that (a black hole): its probes are base-size, so that their acks declare the
 		 * large packets lost and ep_pmtud.c sees it. */
 		size_t dgram = c->probes_due ? KONCE_PMTU_BASE : konce_ep_plpmtu(s);
-		size_t n = konce_conn_build(c, frames, dgram - konce_session_overhead(&s->sess), pn, now_us, &sp);
+		if (dgram > ep->max_datagram)
+			dgram = ep->max_datagram; /* the slot's size; ep_pmtud.c never searches past it */
+		/* The frames are built where the payload goes, in the out ring's slot after the header,
+		 * and sealed there in place (session.h): no copy, and no plaintext left behind to wipe,
+		 * as the ciphertext overwrites it. */
+		uint8_t *fr = slot + konce_session_header_len(&s->sess);
+		size_t n = konce_conn_build(c, fr, dgram - konce_session_overhead(&s->sess), pn, now_us, &sp);
 		if (n == 0)
 			break;
 		unsigned before = ep->out_n;
-		int r = konce_ep_send_frames(ep, s, frames, n, &s->path.cur, now_us);
-		sodium_memzero(frames, n);
+		int r = konce_ep_send_frames(ep, s, fr, n, &s->path.cur, now_us);
 		if (r || ep->out_n == before) {
+			sodium_memzero(fr, n); /* not sealed (too large), or sealed and not sent */
 			konce_conn_unbuild(c, &sp); /* amplification limit or ring full: requeue */
 			if (r)
 				s->blocked_until_us = now_us + KONCE_EP_BLOCKED_WAIT_US; /* until the path validates */

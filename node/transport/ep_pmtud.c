@@ -86,23 +86,16 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	konce_ep_arm(ep, s, s->pm->probe_deadline);
 }
 
-void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, uint64_t now_us)
+void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_ep_scan *sc,
+			  uint64_t now_us)
 {
 	if (!s->pm || s->pm->state == KONCE_PMTUD_DISABLED)
 		return;
-	if (s->pm->probed) {
-		size_t off = 0;
-		konce_frame f;
-		while (konce_frame_next(p, len, &off, &f, konce_ep_fext(ep)) == 1) {
-			konce_ack a;
-			if ((f.type == KONCE_FRAME_ACK || f.type == KONCE_FRAME_ACK_OWD) &&
-			    konce_ackframe_decode(f.body - 1, f.len + 1, &a)) {
-				if (konce_pmtud_on_ack(s->pm, &a, now_us))
-					ep->c.pmtu_raised++;
-				break; /* the conn acts on the first ACK frame only: so do we */
-			}
-		}
-	}
+	/* the conn acts on the first ACK frame only: so do we (the scan validated it) */
+	konce_ack a;
+	if (s->pm->probed && sc->ack_off < len && konce_ackframe_decode(p + sc->ack_off, len - sc->ack_off, &a) &&
+	    konce_pmtud_on_ack(s->pm, &a, now_us))
+		ep->c.pmtu_raised++;
 	settle(ep, s, now_us);
 }
 

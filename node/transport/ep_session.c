@@ -108,6 +108,26 @@ int konce_ep_conn_traffic(const konce_ep *ep, uint32_t conn, uint64_t *rx_bytes,
 
 const konce_frame_ext *konce_ep_fext(const konce_ep *ep) { return ep->ext.body_len ? &ep->fext : NULL; }
 
+int konce_ep_scan_frames(const konce_ep *ep, const uint8_t *p, size_t len, konce_ep_scan *sc)
+{
+	*sc = (konce_ep_scan){.ack_off = SIZE_MAX};
+	const konce_frame_ext *ext = konce_ep_fext(ep);
+	size_t off = 0, at;
+	konce_frame f;
+	int r;
+	while (at = off, (r = konce_frame_next(p, len, &off, &f, ext)) == 1) {
+		bool ack = f.type == KONCE_FRAME_ACK || f.type == KONCE_FRAME_ACK_OWD;
+		sc->rel |= f.type >= KONCE_FRAME_REL_FIRST && f.type <= KONCE_FRAME_REL_LAST && !ack;
+		sc->ping |= f.type == KONCE_FRAME_PING;
+		sc->ep_frames |= f.type == KONCE_FRAME_MESSAGE || f.type == KONCE_FRAME_PATH_CHALLENGE ||
+				 f.type == KONCE_FRAME_PATH_RESPONSE || f.type == KONCE_FRAME_CLOSE ||
+				 (f.type >= KONCE_FRAME_EXT_FIRST && f.type <= KONCE_FRAME_EXT_LAST);
+		if (ack && sc->ack_off == SIZE_MAX)
+			sc->ack_off = at;
+	}
+	return r;
+}
+
 bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, const konce_addr *from,
 		     uint64_t pn, uint64_t now_us)
 {
@@ -213,7 +233,9 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	} else if ((pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) != phase) {
 		ep->c.rx_old_key++;
 	}
-	if (konce_frame_validate(plain, plen, konce_ep_fext(ep))) {
+	/* one walk over the frames validates them and tells the steps below which of them to look at */
+	konce_ep_scan sc;
+	if (konce_ep_scan_frames(ep, plain, plen, &sc)) {
 		ep->c.data_bad_frame++;
 		sodium_memzero(plain, plen);
 		rx->conn = s->conn;
@@ -236,9 +258,10 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	if (konce_path_challenge_due(&s->path))
 		send_challenge(ep, s, now_us);
 	uint32_t conn = s->conn;
-	konce_ep_msg_input(ep, s, pn, plain, plen, now_us);
-	konce_ep_pmtud_input(ep, s, plain, plen, now_us);
-	if (konce_ep_frames(ep, s, plain, plen, from, pn, now_us) && konce_ep_sess_by_conn(ep, conn) == s) {
+	konce_ep_msg_input_scanned(ep, s, pn, plain, plen, &sc, now_us);
+	konce_ep_pmtud_input(ep, s, plain, plen, &sc, now_us);
+	if ((!sc.ep_frames || konce_ep_frames(ep, s, plain, plen, from, pn, now_us)) &&
+	    konce_ep_sess_by_conn(ep, conn) == s) {
 		konce_cid_sync(ep, s); /* the epochs may have moved: the ids the peer may use now */
 		/* Data and probes leave now; an ACK alone waits for the session's timer, due now, which
 		 * the caller runs once it has fed the packets it received together: one ACK for them

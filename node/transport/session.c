@@ -69,12 +69,22 @@ static void maybe_rekey_tx(konce_session *s, uint64_t now_us)
 
 size_t konce_session_overhead(const konce_session *s)
 {
-	return KONCE_DATA_PN + konce_pnwin_len(s->tx_pn, s->largest_acked) + KONCE_WIRE_TAG;
+	return konce_session_header_len(s) + KONCE_WIRE_TAG;
+}
+
+size_t konce_session_header_len(const konce_session *s)
+{
+	return KONCE_DATA_PN + konce_pnwin_len(s->tx_pn, s->largest_acked);
 }
 
 size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len, uint64_t now_us)
 {
 	if (len > KONCE_WIRE_MAX_SESSION_PAYLOAD)
+		return 0;
+	/* in place (plain == out + header) or apart; a header written over the payload is not */
+	size_t hdr0 = konce_session_header_len(s);
+	uintptr_t o = (uintptr_t)out, p = (uintptr_t)plain;
+	if (p != o + hdr0 && p < o + hdr0 + len + KONCE_WIRE_TAG && o < p + len)
 		return 0;
 	maybe_rekey_tx(s, now_us);
 	out[KONCE_DATA_TYPE] = KONCE_PKT_DATA;

@@ -55,10 +55,14 @@ void konce_session_init(konce_session *s, konce_keyslot *slot, const uint8_t k_t
 			const uint8_t k_rx[KONCE_WIRE_KEY], const uint8_t dcid[KONCE_WIRE_CID], uint64_t now_us);
 /* Seals plain[0, len) as one DATA packet into out (room for konce_session_overhead() + len bytes);
  * rekeys first if due.  Returns the packet length, or 0 if it would exceed KONCE_PMTU_MAX.  Packets
- * over KONCE_PMTU_BASE are for a caller that knows the path carries them (pmtud.h). */
+ * over KONCE_PMTU_BASE are for a caller that knows the path carries them (pmtud.h).  plain may be
+ * out + konce_session_header_len(s): the payload built where it goes is sealed in place (no copy;
+ * the ciphertext overwrites it).  Any other overlap of plain and out is refused (0). */
 size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len, uint64_t now_us);
 /* Bytes the next DATA packet adds around its payload: header with packet number, and tag. */
 size_t konce_session_overhead(const konce_session *s);
+/* Bytes of the next DATA packet's header, where its payload starts (overhead minus the tag). */
+size_t konce_session_header_len(const konce_session *s);
 /* Opens a DATA packet into out (at least len bytes); *plain_len and *pn are set on KONCE_SESS_OK. */
 enum konce_session_open_result konce_session_open(konce_session *s, uint8_t *out, size_t *plain_len,
 						  uint64_t *pn, const uint8_t *pkt, size_t len, uint64_t now_us);

@@ -78,6 +78,37 @@ static void test_seal_open_replay(void **state)
 	konce_keyslab_free(d.slab);
 }
 
+/* A payload built where it goes (out + konce_session_header_len()) is sealed in place, to the same
+ * bytes as sealed from elsewhere; a payload that the header would overwrite is refused, and
+ * refusing costs no packet number. */
+static void test_seal_in_place(void **state)
+{
+	(void)state;
+	duo d1, d2;
+	make_duo(&d1);
+	make_duo(&d2);
+	static const char msg[] = "built in the out ring's slot";
+	uint8_t apart[KONCE_WIRE_MAX_DATAGRAM], slot[KONCE_WIRE_MAX_DATAGRAM];
+	size_t n1 = konce_session_seal(&d1.a, apart, (const uint8_t *)msg, sizeof msg, d1.now);
+	size_t hdr = konce_session_header_len(&d2.a);
+	assert_int_equal(hdr + KONCE_WIRE_TAG, konce_session_overhead(&d2.a));
+	memcpy(slot + hdr, msg, sizeof msg);
+	size_t n2 = konce_session_seal(&d2.a, slot, slot + hdr, sizeof msg, d2.now);
+	assert_int_equal(n2, n1);
+	assert_memory_equal(slot, apart, n1);
+	char out[KONCE_WIRE_MAX_DATAGRAM];
+	assert_int_equal(open_b(&d2, slot, n2, out), KONCE_SESS_OK);
+	assert_memory_equal(out, msg, sizeof msg);
+	/* overlapping at any other offset: refused, and the next packet number is still unused */
+	uint64_t pn = d2.a.tx_pn;
+	assert_int_equal(konce_session_seal(&d2.a, slot, slot + hdr - 1, sizeof msg, d2.now), 0);
+	assert_int_equal(konce_session_seal(&d2.a, slot, slot, sizeof msg, d2.now), 0);
+	assert_int_equal(konce_session_seal(&d2.a, slot + 4, slot, sizeof msg, d2.now), 0);
+	assert_int_equal(d2.a.tx_pn, pn);
+	konce_keyslab_free(d1.slab);
+	konce_keyslab_free(d2.slab);
+}
+
 /* A DATA packet is XChaCha20-Poly1305 under the direction's key with the nonce 16 zero bytes || pn,
  * as docs/PROTOCOL.md says, although the session seals with the cached subkey: the plain XChaCha
  * construction opens it, before and after a rekey, and the subkey path gives the same bytes. */
@@ -424,6 +455,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seal_open_replay),
+		cmocka_unit_test(test_seal_in_place),
 		cmocka_unit_test(test_wire_is_xchacha),
 		cmocka_unit_test(test_truncation_and_tamper),
 		cmocka_unit_test(test_rekey_time_and_stragglers),
