@@ -8,14 +8,17 @@
  * Lifecycle:
  *
  *   konce_nctravhost_start()  the traversal core; the lifetime core and its probe socket when the
- *                             configuration asks for it (io.open(KONCE_TRAVLIFE_SOCK_PROBE));
- *                             the node core's hooks set; a first run scheduled (io.kick)
+ *                             configuration asks for it (io.open(KONCE_TRAVLIFE_SOCK_PROBE)),
+ *                             both on the node core's env (its memory and randomness: the
+ *                             simulator's seeded one there); the node core's hooks set; a first
+ *                             run scheduled (io.kick)
  *   konce_nctravhost_run()    from the host's loop, never inside the call that took something:
  *                             when scheduled or when a deadline is due, in this order:
  *                               1. the traversal core's timer, its datagrams (lent, io.send with
  *                                  ref, then io.flush), its events (LOG -> io.log, SOCK_OPEN ->
  *                                  io.open then konce_trav_sock_opened, SOCK_CLOSE -> io.close,
- *                                  DECLINED -> the node core's pendings fail);
+ *                                  DECLINED -> the node core's pendings fail), each then shown
+ *                                  to the host's watch if it set one;
  *                               2. the birthday sockets no attempt needs any more: io.keep;
  *                               3. the lifetime core's timer, the rebound applied
  *                                  (konce_nctravlife_apply), then 1.'s datagrams and events again
@@ -70,6 +73,11 @@ typedef struct konce_nctravhost {
 	bool due;                   /* scheduled: the next run runs the cores whatever their deadlines */
 	konce_portmap_status pm;    /* what the port-mapping worker last reported */
 	uint64_t bday_dropped;      /* datagrams for a birthday socket io.send could not send */
+	/* Optional, set by the host after start (start clears it): every event of the traversal core,
+	 * after the run handled it, for the host's own record (the simulator counts the PATH events).
+	 * It must not call into h.  NULL: none. */
+	void (*watch)(void *ctx, const konce_trav_event *ev, uint64_t now);
+	void *watch_ctx;
 } konce_nctravhost;
 
 /* Starts the cores in *h (the caller's memory, which must not move while they run) over the node

@@ -281,7 +281,7 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 	cc.inq_slots = INQ_SLOTS;
 	cc.log = node_log_line;
 	cc.log_ctx = n;
-	/* no hooks until traversal starts (node_trav_hook) */
+	/* no hooks until traversal starts (konce_nctravhost_start) */
 	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
 		konce_ep_config *ec = &cc.ep;
 		struct rlimit rl;

@@ -1,97 +1,151 @@
-/* trav_host.c - the shipping traversal core on simulator hosts (see trav_host.h). */
+/* trav_host.c - the shipping traversal unit on simulator hosts (see trav_host.h). */
 #include "tests/sim/trav_host.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "konce/konce.h"
+
 #include "node/base/wire.h"
-#include "node/core/rx_switch.h"
+#include "node/core/trav_conf.h"
 #include "node/core/trav_info.h"
 #include "node/core/trav_int.h"
 #include "tests/sim/core_host.h"
 
 #define MS SIM_MS
 
-/* ---- the traversal core's ops: the node core's peer table (nctrav.h) ------------------------- */
-
-/* ctx is the tp_node: peer, dial and known forward to the node core's ops; known also asks the
- * test's predicate (the store's "known").  fresh_mapping is NULL, as in the daemon: the core
- * reads its own filtering test's fresh socket. */
-static bool op_peer(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], konce_trav_peer *out)
-{
-	tp_node *n = ctx;
-	return n->base.peer(n->base.ctx, pk, out);
-}
-
-static uint32_t op_dial(void *ctx, const uint8_t pk[KONCE_WIRE_KEY], const konce_addr *to, uint64_t now)
-{
-	tp_node *n = ctx;
-	return n->base.dial(n->base.ctx, pk, to, now);
-}
-
-static bool op_known(void *ctx, const uint8_t pk[KONCE_WIRE_KEY])
-{
-	tp_node *n = ctx;
-	return n->base.known(n->base.ctx, pk) || (n->allow && n->allow(n->allow_ctx, pk));
-}
-
-/* ---- the loop --------------------------------------------------------------------------------- */
+/* ---- the traversal unit's I/O: the simulator's sockets (konce_nctravhost_io) ---------------- */
 
 /* Socket n's port: 0 the node's; birthday probing's pool and the filtering test's two at
  * TP_BDAY_BASE + n (each its own local port, so a sequential NAT maps each anew). */
 static uint16_t sock_port(unsigned sock) { return sock ? (uint16_t)(TP_BDAY_BASE + sock) : TP_MAIN_PORT; }
 
-/* As node/io/auxsock.c node_aux_send: a pool socket opens on its first datagram, the filtering
- * test's only on the core's SOCK_OPEN (a datagram for one closed is dropped). */
-static void send_from(tp_node *n, unsigned sock, const konce_addr *to, const uint8_t *buf, size_t len, uint16_t port0)
-{
-	if (sock > KONCE_TRAVLIFE_SOCK_PROBE)
-		abort();
-	uint16_t port = sock ? sock_port(sock) : port0;
-	if (!n->bound[sock]) {
-		if (sock > KONCE_PUNCH_BIRTHDAY)
-			return;
-		sim_host_bind(n->h, port);
-		n->bound[sock] = true;
-	}
-	sim_send(n->s, n->h, port, to, buf, len);
-}
-
-/* A socket the traversal core asks for (the filtering test's, the filtering service's second
- * port), as node/io/node_trav.c sock_event: bound, then reported with its address; closed. */
-static void sock_event(tp_node *n, unsigned sock, bool open, uint64_t now)
-{
-	if (sock <= KONCE_PUNCH_BIRTHDAY || sock >= KONCE_TRAV_SOCKS)
-		return;
-	uint16_t port = sock_port(sock);
-	if (!open) {
-		if (n->bound[sock])
-			sim_host_unbind(n->h, port);
-		n->bound[sock] = false;
-		return;
-	}
-	if (!n->bound[sock] && !n->refuse_socks && sim_host_bind(n->h, port) == 0)
-		n->bound[sock] = true;
-	konce_addr local = sim_host_addr(n->h, port);
-	konce_trav_sock_opened(n->t, sock, n->bound[sock] ? &local : NULL, now);
-}
-
 static uint16_t main_port(const tp_node *n) { return n->owner && n->on_tick ? TP_MAIN_PORT : TP_RDV_PORT; }
 
-/* The node core's events (node_io_kick()'s order: events, datagrams, notes): outcomes and
- * messages go to the application, peer events are the core's own business. */
-static void core_events(tp_node *n)
+/* As node/io/node_trav.c io_send over node/io/auxsock.c: a pool socket opens on its first
+ * datagram, the others only when the unit opens them (a datagram for one closed is refused). */
+static int io_send(void *ctx, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len, bool ref)
 {
-	konce_nc_event ev;
-	while (konce_nodecore_poll_event(n->core, &ev))
-		core_host_app_event(&ev); /* peer and group events: the core's own (no groups here) */
+	tp_node *n = ctx;
+	int e;
+	(void)ref; /* sim_send copies: nothing stays lent after the call */
+	if (sock > KONCE_TRAVLIFE_SOCK_PROBE)
+		return -EINVAL;
+	if (!n->bound[sock]) {
+		if (!sock || sock > KONCE_PUNCH_BIRTHDAY)
+			return -ENOTCONN;
+		if ((e = sim_host_bind(n->h, sock_port(sock))))
+			return e;
+		n->bound[sock] = true;
+	}
+	return sim_send(n->s, n->h, sock ? sock_port(sock) : main_port(n), to, pkt, len);
 }
+
+static void io_flush(void *ctx) { (void)ctx; /* sim_send sends each datagram at once */ }
+
+/* As node_aux_open: bound (if not yet; refuse_socks makes it fail, as a full descriptor table
+ * would), and its address. */
+static int io_open(void *ctx, unsigned sock, konce_addr *local)
+{
+	tp_node *n = ctx;
+	int e;
+	if (!sock || sock > KONCE_TRAVLIFE_SOCK_PROBE)
+		return -EINVAL;
+	if (!n->bound[sock]) {
+		if (n->refuse_socks)
+			return -EMFILE;
+		if ((e = sim_host_bind(n->h, sock_port(sock))))
+			return e;
+		n->bound[sock] = true;
+	}
+	*local = sim_host_addr(n->h, sock_port(sock));
+	return 0;
+}
+
+static void io_close(void *ctx, unsigned sock)
+{
+	tp_node *n = ctx;
+	if (!sock || sock > KONCE_TRAVLIFE_SOCK_PROBE || !n->bound[sock])
+		return;
+	sim_host_unbind(n->h, sock_port(sock));
+	n->bound[sock] = false;
+}
+
+/* As node_aux_keep: the pool's sockets no attempt needs are closed. */
+static void io_keep(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1])
+{
+	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
+		if (!keep[i])
+			io_close(ctx, i);
+}
+
+/* The log lines of a peer's unit (the core's LOG events among them), with their virtual time
+ * under TP_TRACE=1; dropped otherwise, as there is no log. */
+static void io_log(void *ctx, int level, const char *text)
+{
+	tp_node *n = ctx;
+	(void)level;
+	if (n->name && getenv("TP_TRACE"))
+		fprintf(stderr, "%9.3f %s log %s\n", sim_now(n->s) / 1e6, n->name, text);
+}
+
+/* As node_io_schedule: a run on the loop's next turn.  Inside a turn that is the turn's next round;
+ * outside one (the application's call into the node core) the host's timer, now. */
+static void io_kick(void *ctx)
+{
+	tp_node *n = ctx;
+	n->kicked = true;
+	if (!n->in_turn)
+		sim_timer_set(n->s, n->h, sim_now(n->s));
+}
+
+static const konce_nctravhost_io sim_io = {
+	.send = io_send, .flush = io_flush, .open = io_open, .close = io_close,
+	.keep = io_keep, .log = io_log, .kick = io_kick,
+};
+
+/* Each event of the traversal core, after the unit handled it: the owner's record. */
+static void watch(void *ctx, const konce_trav_event *ev, uint64_t now)
+{
+	tp_node *n = ctx;
+	if (n->on_trav)
+		n->on_trav(n->owner, ev, now);
+}
+
+/* Starts the node's traversal unit with its configuration (n->tc), as konce_node_traversal():
+ * parsed (trav_conf.h), the host candidate (the node socket's specific address), then
+ * konce_nctravhost_start over the node core. */
+static void node_start(tp_node *n)
+{
+	char err[256];
+	konce_travconf su;
+	konce_addr local = sim_host_addr(n->h, main_port(n)); /* the node socket's, as udp.c reports it */
+	konce_nctravhost_io io = sim_io;
+	io.ctx = n;
+	int e = konce_travconf_parse(&su, &n->tc, err, sizeof err);
+	if (!e) {
+		konce_travconf_hosts(&su, &local, NULL, 0); /* a specific address: no interface list */
+		e = konce_nctravhost_start(&n->th, n->core, &su, &local, &io, sim_now(n->s), err, sizeof err);
+	}
+	if (e) {
+		fprintf(stderr, "trav_host: %s\n", err);
+		abort();
+	}
+	n->th.watch = watch;
+	n->th.watch_ctx = n;
+	n->t = n->th.t;
+	n->life = n->th.life;
+}
+
+/* ---- the loop --------------------------------------------------------------------------------- */
 
 static void core_datagram(void *ctx, const konce_nc_datagram *dg, uint64_t now)
 {
 	tp_node *n = ctx;
 	(void)now;
-	send_from(n, dg->sock, &dg->to, dg->buf, dg->len, main_port(n));
+	io_send(n, dg->sock, &dg->to, dg->buf, dg->len, false);
 }
 
 /* The node core's store notes: kept, as the daemon's store worker receives them. */
@@ -102,54 +156,31 @@ static void core_note(void *ctx, const konce_nc_note *note, uint64_t now)
 	core_host_notes_keep(&n->notes, note);
 }
 
-/* What a node does after any input: both cores' timers and pumps, the traversal core's events,
- * the node core's events, datagrams (those for path handles went to the traversal core through
- * the outgoing hook) and store notes (kept), one timer. */
-static void flush(tp_node *n, uint64_t now)
+/* The daemon's loop turns (node/io/node_io.c) at one virtual time: on_timer (the node core's timer
+ * when timer, the unit's run, node_io_kick()'s drain: the node core's events to the application,
+ * its datagrams, which those for path handles left through the outgoing hook to the unit, and its
+ * store notes, kept), then on_kick's (the unit's run, the drain) while the unit asks for one, or
+ * the node core's deadline is due again (its input queue's next budget), up to 8 rounds; then the
+ * one timer at the earliest deadline (the node core's, the unit's, the owner's tick). */
+static void turn(tp_node *n, bool timer, uint64_t now)
 {
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t len;
-	unsigned sock;
-	konce_addr to;
-	konce_trav_event tev;
 	const core_host_sink sink = {n, NULL, core_datagram, core_note};
+	n->in_turn = true;
 	for (int round = 0; round < 8; round++) {
-		bool more = false;
-		if (konce_nodecore_next_timer(n->core) <= now) {
+		if (timer)
 			konce_nodecore_timer(n->core, now);
-			more = true;
-		}
-		if (konce_trav_next_timer(n->t) <= now)
-			konce_trav_timer(n->t, now);
-		while (konce_trav_poll_event(n->t, &tev)) {
-			if (tev.type == KONCE_TRAV_EV_SOCK_OPEN || tev.type == KONCE_TRAV_EV_SOCK_CLOSE)
-				sock_event(n, tev.sock, tev.type == KONCE_TRAV_EV_SOCK_OPEN, now);
-			if (tev.type == KONCE_TRAV_EV_DECLINED)
-				konce_nodecore_trav_declined(n->core, tev.pk, now);
-			if (n->on_trav)
-				n->on_trav(n->owner, &tev, now);
-		}
-		if (core_host_drain(n->core, &sink, now))
-			more = true;
-		while (konce_trav_poll(n->t, &sock, buf, &len, &to))
-			send_from(n, sock, &to, buf, len, main_port(n));
-		if (n->life) {
-			/* as node_trav_run: its timer, the keepalive applied, its datagrams */
-			konce_travlife_timer(n->life, now);
-			konce_nctravlife_apply(&n->life_with, n->life, now);
-			while (konce_travlife_poll(n->life, &sock, buf, &len, &to))
-				send_from(n, sock, &to, buf, len, main_port(n));
-		}
-		if (!more && konce_trav_next_timer(n->t) > now && konce_nodecore_next_timer(n->core) > now &&
-		    (!n->life || konce_travlife_next_timer(n->life) > now))
+		n->kicked = false;
+		konce_nctravhost_run(&n->th, now);
+		core_host_drain(n->core, &sink, now);
+		timer = konce_nodecore_next_timer(n->core) <= now;
+		if (!timer && !n->kicked && konce_nctravhost_next_timer(&n->th) > now)
 			break;
 	}
-	uint64_t t = konce_nodecore_next_timer(n->core), u = konce_trav_next_timer(n->t);
-	t = u < t ? u : t;
-	u = n->life ? konce_travlife_next_timer(n->life) : UINT64_MAX;
+	n->in_turn = false;
+	uint64_t t = konce_nodecore_next_timer(n->core), u = konce_nctravhost_next_timer(&n->th);
 	t = u < t ? u : t;
 	t = n->tick_at < t ? n->tick_at : t;
-	sim_timer_set(n->s, n->h, t > now ? t : now);
+	sim_timer_set(n->s, n->h, t > now && !n->kicked ? t : now);
 }
 
 static void snap(tp_node *n, uint64_t now)
@@ -169,18 +200,17 @@ static uint64_t node_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	unsigned sock = to->port >= TP_BDAY_BASE ? (unsigned)(to->port - TP_BDAY_BASE) : 0;
 	snap(n, now);
 	if (sock) {
-		/* a pool, filtering or probe socket: only traversal and the lifetime core use it
-		 * (node_trav.c on_aux) */
-		if (sock > KONCE_TRAVLIFE_SOCK_PROBE || !n->bound[sock] ||
-		    !konce_nodecore_trav_input(n->t, n->life, sock, konce_rx_classify(pkt, len), pkt, len, from, now))
-			konce_trav_count_refused(n->t);
+		/* a pool, filtering or probe socket (node_trav.c on_aux, then on_aux_done's run) */
+		konce_nctravhost_input(&n->th, sock, pkt, len, from, now);
+		konce_nctravhost_schedule(&n->th);
+		turn(n, false, now);
 	} else {
-		/* the node socket: the node core's input queue, served now (the hooks see it first) */
+		/* the node socket: the node core's input queue, served by the timer's turn
+		 * (node_io.c on_readable); the message events of this datagram are dispatched in
+		 * it, while the snapshot holds */
 		konce_nodecore_input(n->core, 0, pkt, len, from, now);
-		konce_nodecore_timer(n->core, now);
-		core_events(n); /* the message events of this datagram, while the snapshot holds */
+		turn(n, true, now);
 	}
-	flush(n, now);
 	return 30;
 }
 
@@ -188,43 +218,19 @@ static void node_timer(void *ctx, uint64_t now)
 {
 	tp_node *n = ctx;
 	snap(n, now);
-	if (now >= konce_nodecore_next_timer(n->core))
-		konce_nodecore_timer(n->core, now);
-	if (now >= konce_trav_next_timer(n->t))
-		konce_trav_timer(n->t, now);
 	if (n->on_tick && now >= n->tick_at)
 		n->on_tick(n->owner, now);
-	flush(n, now);
+	turn(n, true, now);
 }
 
 static const sim_host_ops node_ops = {node_recv, node_timer, NULL};
 
-/* The mapping lifetime core with nat_lifetime's defaults, as node_trav_setup.c start_life: a
- * client searches over its probe socket (bound now), a rendezvous answers LIFE_REQ.  The node
- * core's hooks reach it through the glue. */
-static void node_life(tp_node *n)
-{
-	n->life_with = (konce_nctravlife){.c = n->core, .t = n->t};
-	konce_travlife_cfg lc;
-	if (n->life || !konce_nctravlife_cfg(&n->life_with, false, &(konce_lifetime_cfg){.env = sim_host_env(n->h)}, &lc))
-		return;
-	lc.env = sim_host_env(n->h);
-	if (konce_travlife_new(&n->life, &lc, sim_now(n->s)))
-		abort();
-	if (konce_travlife_wants_probe(n->life)) {
-		uint16_t port = sock_port(KONCE_TRAVLIFE_SOCK_PROBE);
-		if (sim_host_bind(n->h, port))
-			abort();
-		n->bound[KONCE_TRAVLIFE_SOCK_PROBE] = true;
-		konce_addr pl = sim_host_addr(n->h, port);
-		konce_travlife_sock_opened(n->life, &pl);
-	}
-	n->glue.life = n->life;
-	sim_timer_set(n->s, n->h, sim_now(n->s));
-}
-
+/* A node on host h: its node core, then its traversal unit (node_start) with the traversal
+ * configuration a daemon would be given: the rendezvous to register with (their keys from their
+ * addresses, tp_rdv_key), the service (a rendezvous, with rc's slots), the host candidates,
+ * introductions = known, and the lifetime search off for a peer (tp_peer_life turns it on). */
 static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32], const konce_addr *rdv, unsigned nrdv,
-		      const konce_addr *host, bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
+		      bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
 {
 	n->s = s;
 	n->h = h;
@@ -240,42 +246,30 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 		abort();
 	n->ep = konce_nodecore_ep(n->core);
 	n->base = konce_nodecore_trav_ops(n->core);
-	uint8_t rdv_pk[KONCE_TRAV_MAX_RDV][KONCE_WIRE_KEY];
-	konce_addr local = sim_host_addr(h, main_port(n)); /* the node socket's, as udp.c reports it */
-	for (unsigned i = 0; i < nrdv; i++)
-		tp_rdv_key(&rdv[i], rdv_pk[i]);
-	konce_trav_cfg tc = {.env = sim_host_env(h), .ep = n->ep, .pk = n->pk,
-			     .ops = {op_peer, op_dial, op_known, NULL, n},
-			     .rdv_pk = (const uint8_t(*)[KONCE_WIRE_KEY])rdv_pk, .rdv_addr = rdv, .nrdv = nrdv,
-			     .host = host, .nhost = host ? 1 : 0, .host_candidates = host_cands, .known_only = known_only,
-			     .local = &local, .rendezvous = rendezvous,
-			     .rendezvous_capacity = rc ? rc->slots : 0};
-	if (konce_trav_new(&n->t, &tc, sim_now(s)))
-		abort();
-	/* a rendezvous answers LIFE_REQ (the lifetime service); a peer searches only when its test
-	 * asks (tp_peer_life) */
-	/* the node core's hooks, as the daemon's (node/core/nctrav.h), the lifetime core's LIFE_REQ
-	 * included; no kick (flush() runs the cores after every input) */
-	konce_nodecore_hooks hooks;
-	n->glue = (konce_nodecore_trav_glue){.c = n->core, .t = n->t};
-	konce_nodecore_trav_hooks(&n->glue, &hooks);
-	konce_nodecore_set_hooks(n->core, &hooks);
-	/* a rendezvous answers LIFE_REQ (the lifetime service); a peer searches only when its test
-	 * asks (tp_peer_life) */
-	if (rendezvous)
-		node_life(n);
+	size_t off = 0;
+	for (unsigned i = 0; i < nrdv; i++) {
+		uint8_t pk[KONCE_WIRE_KEY];
+		char key[KONCE_KEY_TEXT_LEN + 1], addr[KONCE_ADDR_STRLEN];
+		tp_rdv_key(&rdv[i], pk);
+		konce_key_to_text(key, pk);
+		off += (size_t)snprintf(n->rdv_list + off, sizeof n->rdv_list - off, "%s%s@%s", i ? "," : "", key,
+					konce_addr_str(&rdv[i], addr));
+		if (off >= sizeof n->rdv_list)
+			abort();
+	}
+	n->tc = (konce_traversal_config){.rendezvous = rendezvous, .rendezvous_peers = n->rdv_list,
+					 .lifetime = rendezvous ? "auto" : "off", .host_candidates = host_cands,
+					 .introductions_known = known_only,
+					 .rendezvous_capacity = rc ? rc->slots : 0};
 	sim_host_set_ops(h, &node_ops, n);
-	sim_timer_set(s, h, sim_now(s));
+	node_start(n);
 }
 
 static void node_free(tp_node *n)
 {
-	if (n->core) /* the hooks reach the traversal core no more */
-		konce_nodecore_set_hooks(n->core, &(konce_nodecore_hooks){0});
-	konce_travlife_free(n->life);
-	n->life = NULL;
-	konce_trav_free(n->t);
+	konce_nctravhost_stop(&n->th); /* the hooks reach the traversal cores no more; both freed */
 	n->t = NULL;
+	n->life = NULL;
 	konce_nodecore_free(n->core); /* pendings dropped silently: the test is over */
 	konce_identity_free(n->id);
 	core_host_notes_free(&n->notes);
@@ -314,7 +308,7 @@ void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *
 	rdv_secret(&a, secret);
 	r->n.bound[0] = true;
 	r->n.owner = r;
-	node_init(&r->n, s, r->h, secret, NULL, 0, NULL, false, true, cfg, false);
+	node_init(&r->n, s, r->h, secret, NULL, 0, false, true, cfg, false);
 }
 
 void tp_rdv_free(tp_rdv *r) { node_free(&r->n); }
@@ -369,7 +363,7 @@ static void app_tick(void *owner, uint64_t now)
 	if (p->initiator && !p->conn && now >= p->connect_at && rc && konce_rdvclient_registered(rc) &&
 	    (konce_rdvclient_nat(rc).mapping != KONCE_NATMAP_UNKNOWN || p->n.t->nrdv < 2)) {
 		konce_addr va;
-		if (konce_trav_resolve(p->n.t, p->other, &va, now) == 0 && op_dial(&p->n, p->other, &va, now)) {
+		if (konce_trav_resolve(p->n.t, p->other, &va, now) == 0 && p->n.base.dial(p->n.base.ctx, p->other, &va, now)) {
 			if (!p->asked_at)
 				p->asked_at = now;
 			p->asked = true;
@@ -416,11 +410,10 @@ static void app_message(void *ctx, konce_node *node, const konce_message *msg)
 	}
 }
 
+/* The traversal core's events (the unit's watch; its LOG lines are io_log's). */
 static void app_trav(void *owner, const konce_trav_event *ev, uint64_t now)
 {
 	tp_peer *p = owner;
-	if (getenv("TP_TRACE") && ev->type == KONCE_TRAV_EV_LOG)
-		fprintf(stderr, "%9.3f %s log %s\n", now / 1e6, p->name, ev->text);
 	if (getenv("TP_TRACE") && ev->type == KONCE_TRAV_EV_PATH) {
 		char as[KONCE_ADDR_STRLEN];
 		konce_addr_str(&ev->addr, as);
@@ -468,18 +461,25 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	p->n.owner = p;
 	p->n.on_trav = app_trav;
 	p->n.on_tick = app_tick;
-	p->n.allow = allow;
-	p->n.allow_ctx = allow_ctx;
-	konce_addr host = sim_host_addr(h, TP_MAIN_PORT);
-	/* the address is always offered: the core decides by host_candidates */
-	node_init(&p->n, s, h, key, rdv, nrdv, &host, host_candidates, false, NULL, allow != NULL);
+	p->n.name = name;
+	node_init(&p->n, s, h, key, rdv, nrdv, host_candidates, false, NULL, allow != NULL);
 	memcpy(p->key, p->n.pk, KONCE_WIRE_KEY);
 	if (konce_nodecore_handle(p->n.core, TP_APP_CLASS, app_message, p))
+		abort();
+	/* the other peer is known if allow says so: a petname in the node core's known set, as the
+	 * daemon loads the store's rows */
+	if (allow && allow(allow_ctx, p->other) && konce_nodecore_known_name(p->n.core, p->other, "other"))
 		abort();
 	p->n.tick_at = sim_now(s);
 }
 
-void tp_peer_life(tp_peer *p) { node_life(&p->n); }
+void tp_peer_life(tp_peer *p)
+{
+	/* the unit again, with nat_lifetime = auto (before the run: the first one did nothing yet) */
+	konce_nctravhost_stop(&p->n.th);
+	p->n.tc.lifetime = "auto";
+	node_start(&p->n);
+}
 
 void tp_peer_connect_at(tp_peer *p, uint64_t t)
 {

@@ -1,24 +1,36 @@
-/* trav_host.h - the shipping traversal core (node/core/trav.h) as simulator hosts, for the
+/* trav_host.h - the shipping traversal unit (node/core/nctravhost.h) as simulator hosts, for the
  * tests/sim/test_traversal_*.c tests.
  *
- * Each host is what the daemon is around the core, minus libevent: the shipping node core
+ * Each host is what the daemon is around its cores, minus libevent: the shipping node core
  * (node/core/nodecore.h: its endpoint with an explicit identity as the node shows it, its peer
- * table, its pending outcomes, its input queue and the one receive switch), composed with the
- * traversal core as node/io/node_trav.c composes them: the node core's hooks (on_datagram with
- * the rx kind, outgoing datagrams for path handles, KONCE_CLASS_RENDEZVOUS messages, resolve,
- * is_virtual, traversal) call the traversal core, and the traversal core's ops are the node core's
- * peer table (node/core/nctrav.h).  One timer at the earliest of the two cores' deadlines.
- * Datagrams leave from the port of the socket the core names (TP_MAIN_PORT for socket 0,
- * TP_BDAY_BASE + n for socket n: birthday socket n bound on first use, as node/io/auxsock.c's pool;
- * the filtering test's fresh socket KONCE_TRAV_SOCK_FILTER and the filtering service's second port
- * KONCE_TRAV_SOCK_ALT bound and unbound when the core's SOCK_OPEN / SOCK_CLOSE events ask, and
- * reported with konce_trav_sock_opened(), as node/io/node_trav.c does).  Datagrams that arrive on
- * them go through konce_nodecore_trav_input(), the daemon's one rule.  So the node core's
- * filtering test runs here as in the daemon: its fresh socket makes a new mapping on the host's
- * NAT, the rendezvous' ECHO reports it, and a sequential NAT's step is refined with it
- * (konce_rdvclient_set_fresh_mapping) and its spent port counted in the prediction.
+ * table, its pending outcomes, its input queue and the one receive switch), and over it the
+ * shipping traversal unit, started as konce_node_traversal() starts it: a traversal configuration
+ * (konce/traversal.h: the rendezvous as "KEY@IP:PORT", the service, host candidates,
+ * introductions = known, nat_lifetime) read by konce_travconf_parse(), the host candidate the node
+ * socket's address, then konce_nctravhost_start() over the node core.  The unit decides everything
+ * about traversal (the hooks into the node core, when the traversal and lifetime cores run and in
+ * which order, what their events mean, where a datagram on an extra socket goes); this host only
+ * gives it the simulator's sockets as its I/O table (konce_nctravhost_io), as node/io/node_trav.c
+ * gives it the daemon's.  Both cores draw memory and randomness from the node core's env, the
+ * host's seeded one (sim_host_env).
  *
- * A rendezvous (tp_rdv) runs the same core with the rendezvous service on: peers reach it over
+ * The loop is node/io/node_io.c's, at one virtual time: a datagram on the node socket goes into
+ * the node core's input queue and a timer turn follows (the node core's timer, konce_nctravhost_run,
+ * the drain: the node core's events to the application, its datagrams, its store notes); a
+ * datagram on an extra socket goes to konce_nctravhost_input and a kick turn follows (the run, the
+ * drain); the unit's io.kick asks for one more kick turn.  Then one timer, at the earliest of the
+ * node core's, the unit's and the owner's deadlines.  Datagrams leave from the port of the socket
+ * the unit names (TP_MAIN_PORT, or TP_RDV_PORT on a rendezvous, for socket 0; TP_BDAY_BASE + n for
+ * socket n): birthday socket n is bound on first use and unbound when the unit sweeps it
+ * (io.keep), as node/io/auxsock.c's pool; the filtering test's fresh socket
+ * KONCE_TRAV_SOCK_FILTER, the filtering service's second port KONCE_TRAV_SOCK_ALT and the
+ * lifetime's probe socket KONCE_TRAVLIFE_SOCK_PROBE are bound and unbound when the unit opens and
+ * closes them.  So the node core's filtering test runs here as in the daemon: its fresh socket
+ * makes a new mapping on the host's NAT, the rendezvous' ECHO reports it, and a sequential NAT's
+ * step is refined with it (konce_rdvclient_set_fresh_mapping) and its spent port counted in the
+ * prediction.
+ *
+ * A rendezvous (tp_rdv) runs the same unit with the rendezvous service on: peers reach it over
  * authenticated sessions, and rendezvous messages ride in them as reliable KONCE_CLASS_RENDEZVOUS
  * messages, exactly as in the daemon.  Its identity is derived from its address (tp_rdv_key), so
  * a peer configured with the rendezvous' addresses knows their keys.
@@ -29,25 +41,28 @@
  * side answers on the session that arrives.  A message counts as acked on its DELIVERED outcome;
  * one that failed is sent again on the next session.  Whether a received message came over the
  * direct path or the relay is read from the traversal core's per-peer datagram counters around the
- * input that delivered it.
+ * input that delivered it; the traversal core's path events reach the peer through the unit's
+ * watch.
  *
  * The mapping lifetime core (node/core/nctravlife.h) runs on every rendezvous (it answers LIFE_REQ)
- * and on a peer whose test calls tp_peer_life() (the daemon's default): its probe socket is
- * KONCE_TRAVLIFE_SOCK_PROBE, bound at start, and flush() runs its timer, applies its keepalive and
- * sends its datagrams as node_trav_run() does.  What the daemon's host (node/io/node_trav.c) does
- * and this one does not: the lifetime search on peers that do not ask for it, port mapping
- * (tp_peer_set_mapped registers a lease the test made), log lines, and the store: the node core
- * makes its store notes (cfg.notes, as with the daemon's store attached) and the host keeps them in
- * order (tp_node.notes, core_host.h), as node_io_kick() hands them to the store worker.  TP_TRACE=1 prints each
- * peer's traversal log lines and path events with their virtual time instead.
+ * and on a peer whose test calls tp_peer_life() (nat_lifetime = auto, the daemon's default).  What
+ * the daemon's host does and this one does not: the lifetime search on peers that do not ask for
+ * it, the port-mapping worker (tp_peer_set_mapped registers a lease the test made), and the store:
+ * the node core makes its store notes (cfg.notes, as with the daemon's store attached) and the host
+ * keeps them in order (tp_node.notes, core_host.h), as node_io_kick() hands them to the store
+ * worker.  TP_TRACE=1 prints each peer's log lines (the unit's and its cores') and path events with
+ * their virtual time.
  */
 #ifndef KONCE_TRAV_HOST_H
 #define KONCE_TRAV_HOST_H
 
+#include "konce/konce.h"
+#include "konce/traversal.h"
 #include "nat/punch.h"
 #include "nat/rdvclient.h"
 #include "nat/rendezvous.h"
 #include "node/core/nctrav.h"
+#include "node/core/nctravhost.h"
 #include "node/core/nodecore.h"
 #include "node/core/nctravlife.h"
 #include "node/core/trav.h"
@@ -68,22 +83,25 @@ enum {
 typedef struct tp_node {
 	sim *s;
 	sim_host *h;
+	const char *name; /* a peer's, for TP_TRACE; NULL = a rendezvous */
 	konce_identity *id;
 	uint8_t pk[KONCE_WIRE_KEY];
 	konce_nodecore *core; /* the shipping node core: the peer table, the pendings, the endpoint */
 	konce_ep *ep;         /* the core's endpoint (konce_nodecore_ep) */
-	konce_trav *t;
-	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h) */
-	konce_nodecore_trav_glue glue; /* the node core's hooks' context (nctrav.h) */
-	konce_travlife *life;          /* the mapping lifetime core (nctravlife.h), NULL = none */
-	konce_nctravlife life_with;
+	konce_nctravhost th;  /* the shipping traversal unit over core (nctravhost.h) */
+	konce_trav *t;        /* th's traversal core, and its lifetime core (NULL = none), for the tests */
+	konce_travlife *life;
+	konce_trav_ops base;  /* the node core's ops for the traversal core (nctrav.h): the app's dial */
+	/* the traversal configuration the unit is started with, as konce_node_traversal() is given it */
+	konce_traversal_config tc;
+	char rdv_list[KONCE_TRAV_MAX_RDV * (KONCE_KEY_TEXT_LEN + KONCE_ADDR_STRLEN + 2)];
+	bool kicked;  /* the unit asked for a run (io.kick) */
+	bool in_turn; /* inside a loop turn (turn() runs it before it ends) */
 	bool bound[KONCE_TRAVLIFE_SOCK_PROBE + 1]; /* the node's, the pool's, the filtering test's two, the probe */
 	void *owner; /* the tp_peer or tp_rdv */
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
 	void (*on_tick)(void *owner, uint64_t now);
 	uint64_t tick_at; /* the owner's own timer, UINT64_MAX = none */
-	bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
-	void *allow_ctx;
 	bool refuse_socks; /* opening the filtering test's sockets fails, as node_aux_open can */
 	/* the node core's store notes, kept in order: what the daemon's store worker would write */
 	core_host_notes notes;
@@ -129,9 +147,10 @@ konce_rendezvous *tp_rdv_core(tp_rdv *r);
 
 /* A peer on host h (already added), with the identity whose secret is key (and the other peer's
  * secret other, from which its public key is derived), registering with rdv[0, nrdv) (rdv[0] the
- * primary).  allow: introductions = known; a key counts as known if the node core's known set
- * has a petname for it (nctrav.h, as in the daemon) or allow says so (the store's predicate).  The node
- * registers its address as a host candidate (host_candidates = yes). */
+ * primary).  allow non-NULL: introductions = known; a key counts as known if the node core's known
+ * set has a petname for it (nctrav.h, as in the daemon): the other peer's is given one at init if
+ * allow(allow_ctx, its key) says so, as the daemon loads the store's rows.  The node registers its
+ * address as a host candidate (host_candidates = yes). */
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx);
@@ -142,8 +161,9 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 			bool host_candidates);
 void tp_peer_free(tp_peer *p);
 /* The peer runs the mapping lifetime search as the daemon does by default (nat_lifetime = auto:
- * node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous now).
- * Call before the run starts.  Without it a peer runs no lifetime core. */
+ * node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous now): its
+ * unit is started again with it.  Call right after tp_peer_init, before anything else on the peer
+ * and before the run.  Without it a peer runs no lifetime core. */
 void tp_peer_life(tp_peer *p);
 /* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
  * lower. */

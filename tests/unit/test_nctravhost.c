@@ -13,13 +13,17 @@
  *   - a datagram on an extra socket that traversal does not take is counted as refused;
  *   - a port-mapping event is noted, logged and schedules a run;
  *   - whether to run the port-mapping worker: asked for, a client, and a known local port;
- *   - stop clears the node core's hooks (a bare key resolves no more).
+ *   - stop clears the node core's hooks (a bare key resolves no more);
+ *   - both cores borrow the node core's env (memory and randomness: what makes a simulator's run
+ *     reproducible), and give back through it all they took;
+ *   - the host's watch sees each event after the run handled it; start clears it.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -101,14 +105,16 @@ static rig R;
 
 /* A node core at 1 s and the configuration: a rendezvous (service) or a client of one at
  * 192.0.2.1:7000 (the lifetime search on unless life_off). */
-static void rig_open(rig *g, bool service, bool life_off)
+static void rig_open_env(rig *g, bool service, bool life_off, const konce_env *env);
+static void rig_open(rig *g, bool service, bool life_off) { rig_open_env(g, service, life_off, NULL); }
+static void rig_open_env(rig *g, bool service, bool life_off, const konce_env *env)
 {
 	char list[128], key[KONCE_KEY_TEXT_LEN + 1];
 	uint8_t k[KONCE_KEY_BYTES];
 	memset(g, 0, sizeof *g);
 	g->now = 1000000;
 	assert_int_equal(konce_identity_generate(&g->id, konce_env_default()), 0);
-	konce_nodecore_config cfg = {.ep = {.identity = g->id, .explicit_identity = true}};
+	konce_nodecore_config cfg = {.ep = {.env = env, .identity = g->id, .explicit_identity = true}};
 	assert_int_equal(konce_nodecore_new(&g->c, &cfg, g->now), 0);
 	memset(k, 0x42, sizeof k);
 	konce_key_to_text(key, k);
@@ -133,6 +139,8 @@ static int rig_teardown(void **state)
 	konce_nctravhost_stop(&R.h);
 	konce_nodecore_free(R.c);
 	konce_identity_free(R.id);
+	R.c = NULL;
+	R.id = NULL;
 	return 0;
 }
 
@@ -283,6 +291,92 @@ static void stop_clears_hooks(void **state)
 	assert_true(konce_nodecore_send(R.c, pk, 300, (const uint8_t *)"x", 1, NULL, on_outcome, NULL, R.now, NULL) < 0);
 }
 
+/* An env that counts what goes through it (its randomness a counter: reproducible). */
+typedef struct cenv {
+	konce_env env;
+	unsigned allocs, frees, randoms;
+	uint8_t next;
+} cenv;
+
+static void *cenv_alloc(void *ctx, size_t size)
+{
+	((cenv *)ctx)->allocs++;
+	return calloc(1, size);
+}
+
+static void cenv_free(void *ctx, void *ptr)
+{
+	((cenv *)ctx)->frees++;
+	free(ptr);
+}
+
+static void cenv_random(void *ctx, uint8_t *buf, size_t len)
+{
+	cenv *e = ctx;
+	e->randoms++;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = e->next++;
+}
+
+/* What starting the unit takes from the node core's env (allocations, random draws), checking that
+ * stopping it gives every allocation back (before a run: a run makes the node core dial). */
+static void start_through(cenv *e, bool life_off, unsigned *allocs, unsigned *randoms)
+{
+	*e = (cenv){.env = {cenv_alloc, cenv_free, cenv_random, e}};
+	rig_open_env(&R, false, life_off, &e->env);
+	unsigned a = e->allocs, f = e->frees, r = e->randoms;
+	assert_int_equal(rig_start(&R), 0);
+	assert_int_equal(life_off, R.h.life == NULL);
+	*allocs = e->allocs - a;
+	*randoms = e->randoms - r;
+	konce_nctravhost_stop(&R.h);
+	assert_int_equal(e->allocs - a, e->frees - f); /* everything the cores took, given back */
+	rig_teardown(NULL);
+}
+
+static void cores_borrow_node_env(void **state)
+{
+	(void)state;
+	cenv e;
+	unsigned trav_allocs, trav_randoms, both_allocs, both_randoms;
+	start_through(&e, true, &trav_allocs, &trav_randoms);
+	assert_true(trav_allocs > 0); /* the traversal core's memory */
+	assert_true(trav_randoms > 0); /* its randomness */
+	start_through(&e, false, &both_allocs, &both_randoms);
+	assert_true(both_allocs > trav_allocs); /* and the lifetime core's */
+	assert_true(both_randoms >= trav_randoms);
+}
+
+static const konce_nctravhost *watched;
+static unsigned watch_events, watch_sock_open, watch_opened_before;
+static void on_watch(void *ctx, const konce_trav_event *ev, uint64_t now)
+{
+	assert_ptr_equal(ctx, watched);
+	assert_int_equal(now, R.now);
+	watch_events++;
+	if (ev->type == KONCE_TRAV_EV_SOCK_OPEN && ev->sock == KONCE_TRAV_SOCK_ALT) {
+		watch_sock_open++;
+		watch_opened_before = R.r.opened[KONCE_TRAV_SOCK_ALT]; /* handled before it is shown */
+	}
+}
+
+static void watch_sees_events(void **state)
+{
+	(void)state;
+	rig_open(&R, true, true);
+	R.h.watch = on_watch; /* start clears what was there */
+	assert_int_equal(rig_start(&R), 0);
+	assert_null(R.h.watch);
+	assert_null(R.h.watch_ctx);
+	watched = &R.h;
+	R.h.watch = on_watch;
+	R.h.watch_ctx = &R.h;
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(watch_sock_open, 1); /* the filtering service's second port */
+	assert_int_equal(watch_opened_before, 1);
+	assert_true(watch_events >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +387,8 @@ int main(void)
 		cmocka_unit_test_teardown(extra_socket_refused, rig_teardown),
 		cmocka_unit_test_teardown(portmap_event, rig_teardown),
 		cmocka_unit_test_teardown(stop_clears_hooks, rig_teardown),
+		cmocka_unit_test_teardown(cores_borrow_node_env, rig_teardown),
+		cmocka_unit_test_teardown(watch_sees_events, rig_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
