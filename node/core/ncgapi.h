@@ -122,6 +122,30 @@ int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx);
 int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn, void *ctx);
 int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);
 
+/* A replay read ahead on one thread (the store writer's) and played on another (the loop's), so that
+ * the loop never waits for the read.  konce_ncgapi_tape_snap and _entry are konce_store_group_replay's
+ * callbacks (ctx: the tape): they copy what it passes, in order (nonzero: out of memory, and the
+ * read stops); the reader sets `result` to the read's result.  konce_ncgapi_tape_play passes the
+ * copies to snap and entry in the same order and returns what the read would have returned with
+ * them as its callbacks: -ECANCELED when one returns nonzero, -ENOMEM when the copy ran out of
+ * memory, else `result`.  Zeroed: empty.  konce_ncgapi_tape_free empties it. */
+typedef struct konce_ncgapi_tape {
+	uint8_t *buf; /* records: kind (1 snapshot, 2 entry), seq (8 bytes), len (4 bytes), bytes */
+	size_t len, cap;
+	int result;
+	bool nomem;
+} konce_ncgapi_tape;
+int konce_ncgapi_tape_snap(void *tape, uint64_t seq, const uint8_t *data, size_t len);
+int konce_ncgapi_tape_entry(void *tape, uint64_t seq, const uint8_t *e, size_t len);
+int konce_ncgapi_tape_play(const konce_ncgapi_tape *t, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry,
+			   void *ctx);
+void konce_ncgapi_tape_free(konce_ncgapi_tape *t);
+
+/* The groups owed their state now (the application listens): up to max ids and the delivery points
+ * their replay reads up to, for a host that reads them ahead (konce_ncgapi_tape); the count. */
+unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,
+				  unsigned max);
+
 /* Start: hosts and restores every stored group (logged); the number restored or a negative errno. */
 int konce_ncgapi_restore(const konce_ncgapi *a);
 /* Hands back the state of every restored group (gid: that one only) still owed it, if the

@@ -18,8 +18,11 @@
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
- * read from the store from the loop's turn after the event callback is set, or just before the
- * group's first new event (konce_ncgapi_replay).
+ * read on the store writer once the event callback is set (a_replay_soon: into a tape per group,
+ * konce_ncgapi_tape) and played to the application from the loop's turn after the read's done, or
+ * just before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
+ * when such an event overtakes its group's read (the state comes first), or when the writer's queue
+ * of calls is full.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -34,11 +37,24 @@
 #include "node/io/node_storew.h"
 #include "node/io/node_int.h"
 
+/* A restored group's replay, read ahead on the store writer: FREE --replay_soon queues its read-->
+ * READING (the tape is the writer's) --the read's done on the loop--> READY --played to the
+ * application (a_replay), or the groups stop--> FREE. */
+enum { TAPE_FREE, TAPE_READING, TAPE_READY };
+struct rtape {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t upto;
+	int state;
+	konce_ncgapi_tape tape;
+};
+
 struct node_groups {
 	konce_ncgapp app;
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node */
 	struct event *ev_flush, *ev_replay;
+	struct rtape tapes[KONCE_NC_GROUPS_MAX];
+	unsigned reading; /* reads queued on the writer whose done has not run */
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -169,14 +185,112 @@ static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_grou
 {
 	return konce_store_group_restore(((struct konce_node *)ctx)->store, gid, g, now_us, err, errlen);
 }
+static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
+static void a_kick(void *ctx) { node_io_schedule(ctx); }
+
+/* ---- the replay of a restored group's state, read on the store writer -------------------------- */
+
+/* On the writer's thread: the tapes of one read (the loop leaves READING tapes alone). */
+struct rread {
+	struct konce_node *n;
+	unsigned k;
+	struct rtape *t[KONCE_NC_GROUPS_MAX];
+};
+
+static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct rread *r = arg;
+	(void)msg, (void)msglen;
+	for (unsigned i = 0; i < r->k; i++) {
+		struct rtape *t = r->t[i];
+		t->tape.result = konce_store_group_replay(st, t->gid, t->upto, konce_ncgapi_tape_snap,
+							  konce_ncgapi_tape_entry, &t->tape);
+	}
+	return 0;
+}
+
+/* On the loop: the tapes are ready; konce_ncgapi_replay plays them from the loop's next turn. */
+static void tapes_read(void *arg, int e, const char *msg)
+{
+	struct rread *r = arg;
+	(void)e, (void)msg;
+	for (unsigned i = 0; i < r->k; i++)
+		r->t[i]->state = TAPE_READY;
+	r->n->groups->reading--;
+	event_active(r->n->groups->ev_replay, EV_TIMEOUT, 0);
+	free(r);
+}
+
+static void noop_done(void *arg, int e, const char *msg) { (void)arg, (void)e, (void)msg; }
+static int noop(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	(void)st, (void)arg, (void)msg, (void)msglen;
+	return 0;
+}
+
+/* The application listens: every group owed its state without a tape gets one, read on the writer;
+ * the replay event runs once they are ready (at once when there is nothing to read, or the writer's
+ * queue is full: then a_replay reads each group's, waiting here). */
+static void a_replay_soon(void *ctx)
+{
+	struct konce_node *n = ctx;
+	struct node_groups *gs = n->groups;
+	uint8_t gid[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
+	uint64_t upto[KONCE_NC_GROUPS_MAX];
+	konce_ncgapi a = {&gs->app, n->core, &gs->api, 0, 0};
+	unsigned owed = konce_ncgapi_replay_owed(&a, gid, upto, KONCE_NC_GROUPS_MAX);
+	struct rread *r = calloc(1, sizeof *r);
+	if (r)
+		r->n = n;
+	for (unsigned i = 0; r && i < owed; i++) {
+		struct rtape *t = NULL, *free_one = NULL;
+		for (int j = 0; j < KONCE_NC_GROUPS_MAX && !t; j++) {
+			if (gs->tapes[j].state != TAPE_FREE && !memcmp(gs->tapes[j].gid, gid[i], KONCE_CW_GROUP_ID))
+				t = &gs->tapes[j];
+			else if (gs->tapes[j].state == TAPE_FREE && !free_one)
+				free_one = &gs->tapes[j];
+		}
+		if (t || !free_one) /* read already, or being read */
+			continue;
+		memcpy(free_one->gid, gid[i], KONCE_CW_GROUP_ID);
+		free_one->upto = upto[i];
+		r->t[r->k++] = free_one;
+	}
+	if (r && r->k && !node_storew_call(n->storew, read_tapes, tapes_read, r)) {
+		for (unsigned i = 0; i < r->k; i++)
+			r->t[i]->state = TAPE_READING;
+		gs->reading++;
+		return;
+	}
+	free(r);
+	event_active(gs->ev_replay, EV_TIMEOUT, 0);
+}
+
+/* A group's replay for konce_ncgapi_replay: its tape, played here.  A group's event that overtook
+ * its read waits here for the read's done (the state comes before the event); a group without a
+ * tape (the writer's queue was full) is read now, on the writer, waiting here. */
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
 		    konce_ncgapi_entry_fn entry, void *fnctx)
 {
-	return konce_store_group_replay(((struct konce_node *)ctx)->store, gid, upto, snap, entry, fnctx);
+	struct konce_node *n = ctx;
+	struct node_groups *gs = n->groups;
+	struct rtape *t = NULL, own = {.state = TAPE_READING, .upto = upto};
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX && !t; j++)
+		if (gs->tapes[j].state != TAPE_FREE && !memcmp(gs->tapes[j].gid, gid, KONCE_CW_GROUP_ID))
+			t = &gs->tapes[j];
+	if (t && t->state == TAPE_READING) /* the dones of the calls before it run first: its read's */
+		node_storew_call_wait(n->storew, noop, noop_done, NULL, NULL, 0);
+	if (!t) {
+		struct rread r = {.n = n, .k = 1, .t = {&own}};
+		memcpy(own.gid, gid, KONCE_CW_GROUP_ID);
+		node_storew_call_wait(n->storew, read_tapes, noop_done, &r, NULL, 0);
+		t = &own;
+	}
+	int e = konce_ncgapi_tape_play(&t->tape, snap, entry, fnctx);
+	konce_ncgapi_tape_free(&t->tape);
+	t->state = TAPE_FREE;
+	return e;
 }
-static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
-static void a_kick(void *ctx) { node_io_schedule(ctx); }
-static void a_replay_soon(void *ctx) { event_active(((struct konce_node *)ctx)->groups->ev_replay, EV_TIMEOUT, 0); }
 
 /* One call's context: n's groups and core, their host, the clock now. */
 static konce_ncgapi api(konce_node *n)
@@ -234,6 +348,10 @@ void node_groups_stop(struct konce_node *n)
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
+	if (n->groups->reading) /* a replay's read still queued: its done runs first */
+		node_storew_call_wait(n->storew, noop, noop_done, NULL, NULL, 0);
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++)
+		konce_ncgapi_tape_free(&n->groups->tapes[j].tape); /* never played */
 	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
 	event_free(n->groups->ev_replay);

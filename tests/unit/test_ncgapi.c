@@ -16,6 +16,9 @@
  *     unhosted; a member is owed its state up to its delivery point, and gets it once the application
  *     listens (replay_soon, then replay), or just before the group's next event, before that event's
  *     notices; a replay the store cannot serve is logged; an unreadable store is logged and returned;
+ *     what a host reads ahead is the groups owed their state once the application listens, each up
+ *     to its delivery point; a replay read into a tape plays back the same calls in the same order,
+ *     stops with -ECANCELED where a callback says so, and returns the read's own result after;
  *   - the log read: the name, then the callback, then the delivery point; nothing past it is read;
  *   - stop: the table is unwired from the core and every queued record written (its failure logged).
  */
@@ -520,13 +523,24 @@ static void test_restore_replay(void **state)
 	assert_int_equal(konce_ncgapi_info(&a, hex, &info), 0); /* the unnamed one goes by its id */
 	assert_memory_equal(info.id, g[2], KONCE_CW_GROUP_ID);
 
-	/* nobody listens: nothing is read */
+	/* nobody listens: nothing is read, and nothing is owed to be read ahead */
 	konce_ncgapi_replay(&a, NULL);
 	assert_string_equal(f->order, "");
+	uint8_t owed[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
+	uint64_t upto[KONCE_NC_GROUPS_MAX];
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 0);
 
 	/* the application listens: the loop is asked to hand the state back */
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, &s[0]), 0);
 	assert_int_equal(f->replay_soon, 1);
+	/* what a host reads ahead: the two members, each up to its delivery point (at most max) */
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, 1), 1);
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 2);
+	for (int i = 0; i < 2; i++) {
+		int k = !memcmp(owed[i], g[0], KONCE_CW_GROUP_ID) ? 0 : 2;
+		assert_memory_equal(owed[i], g[k], KONCE_CW_GROUP_ID);
+		assert_int_equal(upto[i], k ? 2 : 3);
+	}
 	/* an event of "kept" first: its own state before the event's notices */
 	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
 	memcpy(ev.gid, g[0], sizeof ev.gid);
@@ -552,6 +566,8 @@ static void test_restore_replay(void **state)
 	konce_ncgapi_event(&a, &ev);
 	assert_string_equal(f->order, "P");
 	assert_int_equal(s[0].nseen, 5);
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 1); /* the unnamed one */
+	assert_memory_equal(owed[0], g[2], KONCE_CW_GROUP_ID);
 
 	/* the loop's turn: the rest, once; the store cannot serve it */
 	konce_ncgapi_replay(&a, NULL);
@@ -568,6 +584,57 @@ static void test_restore_replay(void **state)
 	s[1].f.each_err = -EIO;
 	assert_int_equal(konce_ncgapi_restore(&b), -EIO);
 	assert_true(logged(&s[1].f, "cannot read the groups from the store: "));
+}
+
+/* A replay read ahead into a tape (konce_ncgapi_tape) and played later. */
+struct played {
+	char order[16];
+	uint64_t seq[16];
+	unsigned n, stop_at; /* stop_at: the callback that returns nonzero (1-based; 0 none) */
+};
+
+static int play_one(struct played *p, char kind, uint64_t seq, const uint8_t *b, size_t len)
+{
+	p->order[p->n] = kind;
+	p->seq[p->n++] = seq;
+	assert_true(kind == 'S' ? len == 5 && !memcmp(b, "state", 5) : len > 0);
+	return p->n == p->stop_at;
+}
+static int play_snap(void *ctx, uint64_t seq, const uint8_t *b, size_t len) { return play_one(ctx, 'S', seq, b, len); }
+static int play_entry(void *ctx, uint64_t seq, const uint8_t *b, size_t len) { return play_one(ctx, 'E', seq, b, len); }
+
+static void test_tape(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	uint8_t g[KONCE_CW_GROUP_ID];
+	memset(g, 0x20, sizeof g);
+	rec_new(f, g, "taped")->delivered = 4;
+	konce_ncgapi_tape t = {0};
+	/* empty: plays nothing, returns the read's result */
+	struct played p = {0};
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
+	assert_int_equal(p.n, 0);
+	/* recorded through the host's read, as a store writer would, then played: same calls, same order */
+	t.result = h_replay(f, g, 3, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, &t);
+	assert_int_equal(t.result, 0);
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
+	assert_string_equal(p.order, "SEE");
+	assert_int_equal(p.seq[0], 1);
+	assert_int_equal(p.seq[1], 2);
+	assert_int_equal(p.seq[2], 3);
+	/* a callback that stops the play: -ECANCELED, as the read would have returned */
+	struct played q = {.stop_at = 2};
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &q), -ECANCELED);
+	assert_string_equal(q.order, "SE");
+	/* the read's error comes back after what it passed */
+	t.result = -ENODATA;
+	struct played r = {0};
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &r), -ENODATA);
+	assert_int_equal(r.n, 3);
+	konce_ncgapi_tape_free(&t);
+	assert_null(t.buf);
+	assert_int_equal(t.len, 0);
 }
 
 static int on_entry(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
@@ -622,6 +689,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_rejoin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_stop, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
