@@ -146,6 +146,34 @@ void konce_ncgapi_tape_free(konce_ncgapi_tape *t);
 unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,
 				  unsigned max);
 
+/* A host's replays read ahead, one slot per group owed its state:
+ *   FREE --konce_ncgapi_ahead_plan: owed, no slot yet--> READING (the reader's: it fills the tape
+ *   with konce_store_group_replay(gid, upto) on its thread) --_ahead_read, on the loop--> READY
+ *   --_ahead_play from the host's replay callback--> FREE.  _ahead_drop: a plan the host could not
+ *   queue goes back to FREE.  _ahead_free (the groups stop, no read queued): every tape freed.
+ * Invariants: a group has at most one slot that is not FREE; `reading` counts the plans whose read
+ * has not been reported; the loop never touches a READING slot's tape. */
+enum { KONCE_NCGAPI_AHEAD_FREE, KONCE_NCGAPI_AHEAD_READING, KONCE_NCGAPI_AHEAD_READY };
+typedef struct konce_ncgapi_slot {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t upto;
+	int state;
+	konce_ncgapi_tape tape;
+} konce_ncgapi_slot;
+typedef struct konce_ncgapi_ahead {
+	konce_ncgapi_slot slot[KONCE_NC_GROUPS_MAX];
+	unsigned reading; /* plans not yet read */
+} konce_ncgapi_ahead;
+/* The slots to read now (READING; at most KONCE_NC_GROUPS_MAX in out): the count (0: nothing to read). */
+unsigned konce_ncgapi_ahead_plan(const konce_ncgapi *a, konce_ncgapi_ahead *ah, konce_ncgapi_slot **out);
+void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k);
+void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k);
+/* gid's slot that is not FREE, or NULL. */
+konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID]);
+/* Plays s's tape (konce_ncgapi_tape_play) and frees the slot. */
+int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx);
+void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah);
+
 /* Start: hosts and restores every stored group (logged); the number restored or a negative errno. */
 int konce_ncgapi_restore(const konce_ncgapi *a);
 /* Hands back the state of every restored group (gid: that one only) still owed it, if the

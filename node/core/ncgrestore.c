@@ -183,3 +183,72 @@ void konce_ncgapi_tape_free(konce_ncgapi_tape *t)
 	free(t->buf);
 	memset(t, 0, sizeof *t);
 }
+
+/* ---- the replays read ahead (ncgapi.h konce_ncgapi_ahead) ------------------------------------- */
+
+konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID])
+{
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++)
+		if (ah->slot[j].state != KONCE_NCGAPI_AHEAD_FREE && !memcmp(ah->slot[j].gid, gid, KONCE_CW_GROUP_ID))
+			return &ah->slot[j];
+	return NULL;
+}
+
+unsigned konce_ncgapi_ahead_plan(const konce_ncgapi *a, konce_ncgapi_ahead *ah, konce_ncgapi_slot **out)
+{
+	uint8_t gid[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
+	uint64_t upto[KONCE_NC_GROUPS_MAX];
+	unsigned owed = konce_ncgapi_replay_owed(a, gid, upto, KONCE_NC_GROUPS_MAX), k = 0;
+	for (unsigned i = 0; i < owed; i++) {
+		if (konce_ncgapi_ahead_find(ah, gid[i]))
+			continue; /* read already, or being read */
+		konce_ncgapi_slot *s = NULL;
+		for (int j = 0; j < KONCE_NC_GROUPS_MAX && !s; j++)
+			if (ah->slot[j].state == KONCE_NCGAPI_AHEAD_FREE)
+				s = &ah->slot[j];
+		if (!s)
+			break; /* one slot per group: never, while groups are at most KONCE_NC_GROUPS_MAX */
+		memcpy(s->gid, gid[i], KONCE_CW_GROUP_ID);
+		s->upto = upto[i];
+		s->state = KONCE_NCGAPI_AHEAD_READING;
+		out[k++] = s;
+	}
+	if (k)
+		ah->reading++;
+	return k;
+}
+
+void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		konce_ncgapi_tape_free(&s[i]->tape);
+		s[i]->state = KONCE_NCGAPI_AHEAD_FREE;
+	}
+	if (k)
+		ah->reading--;
+}
+
+void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		s[i]->state = KONCE_NCGAPI_AHEAD_READY;
+	if (k)
+		ah->reading--;
+}
+
+int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx)
+{
+	int e = konce_ncgapi_tape_play(&s->tape, snap, entry, ctx);
+	konce_ncgapi_tape_free(&s->tape);
+	s->state = KONCE_NCGAPI_AHEAD_FREE;
+	return e;
+}
+
+void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah)
+{
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++) {
+		konce_ncgapi_tape_free(&ah->slot[j].tape);
+		ah->slot[j].state = KONCE_NCGAPI_AHEAD_FREE;
+	}
+	ah->reading = 0;
+}

@@ -37,24 +37,12 @@
 #include "node/io/node_storew.h"
 #include "node/io/node_int.h"
 
-/* A restored group's replay, read ahead on the store writer: FREE --replay_soon queues its read-->
- * READING (the tape is the writer's) --the read's done on the loop--> READY --played to the
- * application (a_replay), or the groups stop--> FREE. */
-enum { TAPE_FREE, TAPE_READING, TAPE_READY };
-struct rtape {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	uint64_t upto;
-	int state;
-	konce_ncgapi_tape tape;
-};
-
 struct node_groups {
 	konce_ncgapp app;
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node */
 	struct event *ev_flush, *ev_replay;
-	struct rtape tapes[KONCE_NC_GROUPS_MAX];
-	unsigned reading; /* reads queued on the writer whose done has not run */
+	konce_ncgapi_ahead ahead; /* the replays read on the store writer */
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -190,11 +178,11 @@ static void a_kick(void *ctx) { node_io_schedule(ctx); }
 
 /* ---- the replay of a restored group's state, read on the store writer -------------------------- */
 
-/* On the writer's thread: the tapes of one read (the loop leaves READING tapes alone). */
+/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, its READING slots. */
 struct rread {
 	struct konce_node *n;
 	unsigned k;
-	struct rtape *t[KONCE_NC_GROUPS_MAX];
+	konce_ncgapi_slot *s[KONCE_NC_GROUPS_MAX];
 };
 
 static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
@@ -202,9 +190,9 @@ static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
 	struct rread *r = arg;
 	(void)msg, (void)msglen;
 	for (unsigned i = 0; i < r->k; i++) {
-		struct rtape *t = r->t[i];
-		t->tape.result = konce_store_group_replay(st, t->gid, t->upto, konce_ncgapi_tape_snap,
-							  konce_ncgapi_tape_entry, &t->tape);
+		konce_ncgapi_slot *s = r->s[i];
+		s->tape.result = konce_store_group_replay(st, s->gid, s->upto, konce_ncgapi_tape_snap,
+							  konce_ncgapi_tape_entry, &s->tape);
 	}
 	return 0;
 }
@@ -214,9 +202,7 @@ static void tapes_read(void *arg, int e, const char *msg)
 {
 	struct rread *r = arg;
 	(void)e, (void)msg;
-	for (unsigned i = 0; i < r->k; i++)
-		r->t[i]->state = TAPE_READY;
-	r->n->groups->reading--;
+	konce_ncgapi_ahead_read(&r->n->groups->ahead, r->s, r->k);
 	event_active(r->n->groups->ev_replay, EV_TIMEOUT, 0);
 	free(r);
 }
@@ -235,32 +221,16 @@ static void a_replay_soon(void *ctx)
 {
 	struct konce_node *n = ctx;
 	struct node_groups *gs = n->groups;
-	uint8_t gid[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
-	uint64_t upto[KONCE_NC_GROUPS_MAX];
 	konce_ncgapi a = {&gs->app, n->core, &gs->api, 0, 0};
-	unsigned owed = konce_ncgapi_replay_owed(&a, gid, upto, KONCE_NC_GROUPS_MAX);
 	struct rread *r = calloc(1, sizeof *r);
-	if (r)
+	if (r) {
 		r->n = n;
-	for (unsigned i = 0; r && i < owed; i++) {
-		struct rtape *t = NULL, *free_one = NULL;
-		for (int j = 0; j < KONCE_NC_GROUPS_MAX && !t; j++) {
-			if (gs->tapes[j].state != TAPE_FREE && !memcmp(gs->tapes[j].gid, gid[i], KONCE_CW_GROUP_ID))
-				t = &gs->tapes[j];
-			else if (gs->tapes[j].state == TAPE_FREE && !free_one)
-				free_one = &gs->tapes[j];
-		}
-		if (t || !free_one) /* read already, or being read */
-			continue;
-		memcpy(free_one->gid, gid[i], KONCE_CW_GROUP_ID);
-		free_one->upto = upto[i];
-		r->t[r->k++] = free_one;
+		r->k = konce_ncgapi_ahead_plan(&a, &gs->ahead, r->s);
 	}
-	if (r && r->k && !node_storew_call(n->storew, read_tapes, tapes_read, r)) {
-		for (unsigned i = 0; i < r->k; i++)
-			r->t[i]->state = TAPE_READING;
-		gs->reading++;
-		return;
+	if (r && r->k) {
+		if (!node_storew_call(n->storew, read_tapes, tapes_read, r))
+			return;
+		konce_ncgapi_ahead_drop(&gs->ahead, r->s, r->k);
 	}
 	free(r);
 	event_active(gs->ev_replay, EV_TIMEOUT, 0);
@@ -273,23 +243,16 @@ static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t up
 		    konce_ncgapi_entry_fn entry, void *fnctx)
 {
 	struct konce_node *n = ctx;
-	struct node_groups *gs = n->groups;
-	struct rtape *t = NULL, own = {.state = TAPE_READING, .upto = upto};
-	for (int j = 0; j < KONCE_NC_GROUPS_MAX && !t; j++)
-		if (gs->tapes[j].state != TAPE_FREE && !memcmp(gs->tapes[j].gid, gid, KONCE_CW_GROUP_ID))
-			t = &gs->tapes[j];
-	if (t && t->state == TAPE_READING) /* the dones of the calls before it run first: its read's */
+	konce_ncgapi_slot *s = konce_ncgapi_ahead_find(&n->groups->ahead, gid), own = {.upto = upto};
+	if (s && s->state == KONCE_NCGAPI_AHEAD_READING) /* the dones of the calls before it run first */
 		node_storew_call_wait(n->storew, noop, noop_done, NULL, NULL, 0);
-	if (!t) {
-		struct rread r = {.n = n, .k = 1, .t = {&own}};
+	if (!s) {
+		struct rread r = {.n = n, .k = 1, .s = {&own}};
 		memcpy(own.gid, gid, KONCE_CW_GROUP_ID);
 		node_storew_call_wait(n->storew, read_tapes, noop_done, &r, NULL, 0);
-		t = &own;
+		s = &own;
 	}
-	int e = konce_ncgapi_tape_play(&t->tape, snap, entry, fnctx);
-	konce_ncgapi_tape_free(&t->tape);
-	t->state = TAPE_FREE;
-	return e;
+	return konce_ncgapi_ahead_play(s, snap, entry, fnctx);
 }
 
 /* One call's context: n's groups and core, their host, the clock now. */
@@ -348,10 +311,9 @@ void node_groups_stop(struct konce_node *n)
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
-	if (n->groups->reading) /* a replay's read still queued: its done runs first */
+	if (n->groups->ahead.reading) /* a replay's read still queued: its done runs first */
 		node_storew_call_wait(n->storew, noop, noop_done, NULL, NULL, 0);
-	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++)
-		konce_ncgapi_tape_free(&n->groups->tapes[j].tape); /* never played */
+	konce_ncgapi_ahead_free(&n->groups->ahead); /* tapes never played */
 	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
 	event_free(n->groups->ev_replay);
