@@ -125,14 +125,23 @@ void node_groups_io(struct konce_node *n)
 
 /* ---- the API's host (node/core/ncgapi.h) ---------------------------------------------------- */
 
+/* A group's row on a connection, the loop's or the store writer's: a founder's (t NULL: gid) or a
+ * joiner's (the token's group, keys and secret, and when its join gives up). */
+static int put_row(konce_store *st, const uint8_t *gid, const konce_ctoken *t, const char *name, uint64_t until,
+		   char *err, size_t errlen)
+{
+	if (t)
+		return konce_store_group_add_join(st, t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
+						  errlen);
+	return konce_store_group_add(st, gid, name, NULL, 0, NULL, err, errlen);
+}
 static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
 {
-	return konce_store_group_add(((struct konce_node *)ctx)->store, gid, name, NULL, 0, NULL, err, errlen);
+	return put_row(((struct konce_node *)ctx)->store, gid, NULL, name, 0, err, errlen);
 }
 static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
 {
-	return konce_store_group_add_join(((struct konce_node *)ctx)->store, t->group, name, &t->keys[0][0], t->n,
-					  t->secret, until, err, errlen);
+	return put_row(((struct konce_node *)ctx)->store, NULL, t, name, until, err, errlen);
 }
 static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
 {
@@ -207,13 +216,6 @@ static void tapes_read(void *arg, int e, const char *msg)
 	free(r);
 }
 
-static void noop_done(void *arg, int e, const char *msg) { (void)arg, (void)e, (void)msg; }
-static int noop(konce_store *st, void *arg, char *msg, size_t msglen)
-{
-	(void)st, (void)arg, (void)msg, (void)msglen;
-	return 0;
-}
-
 /* The application listens: every group owed its state without a tape gets one, read on the writer;
  * the replay event runs once they are ready (at once when there is nothing to read, or the writer's
  * queue is full: then a_replay reads each group's, waiting here). */
@@ -244,12 +246,12 @@ static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t up
 {
 	struct konce_node *n = ctx;
 	konce_ncgapi_slot *s = konce_ncgapi_ahead_find(&n->groups->ahead, gid), own = {.upto = upto};
-	if (s && s->state == KONCE_NCGAPI_AHEAD_READING) /* the dones of the calls before it run first */
-		node_storew_call_wait(n->storew, noop, noop_done, NULL, NULL, 0);
+	if (s && s->state == KONCE_NCGAPI_AHEAD_READING) /* its read's done runs here */
+		node_storew_drain(n->storew);
 	if (!s) {
 		struct rread r = {.n = n, .k = 1, .s = {&own}};
 		memcpy(own.gid, gid, KONCE_CW_GROUP_ID);
-		node_storew_call_wait(n->storew, read_tapes, noop_done, &r, NULL, 0);
+		node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
 		s = &own;
 	}
 	return konce_ncgapi_ahead_play(s, snap, entry, fnctx);
@@ -312,7 +314,7 @@ void node_groups_stop(struct konce_node *n)
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
 	if (n->groups->ahead.reading) /* a replay's read still queued: its done runs first */
-		node_storew_call_wait(n->storew, noop, noop_done, NULL, NULL, 0);
+		node_storew_drain(n->storew);
 	konce_ncgapi_ahead_free(&n->groups->ahead); /* tapes never played */
 	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
@@ -382,10 +384,7 @@ struct gcall {
 static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	if (x->t)
-		return konce_store_group_add_join(st, x->t->group, x->name, &x->t->keys[0][0], x->t->n, x->t->secret,
-						  x->until, msg, msglen);
-	return konce_store_group_add(st, x->gid, x->name, NULL, 0, NULL, msg, msglen);
+	return put_row(st, x->gid, x->t, x->name, x->until, msg, msglen);
 }
 
 static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
@@ -425,9 +424,7 @@ int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(v
 	if (!x)
 		return -ENOMEM;
 	*x = (struct gcall){.n = n, .done = done, .dctx = dctx};
-	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid)) && strlen(name) > KONCE_GROUP_NAME_MAX)
-		e = -EINVAL;
-	if (!e) {
+	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid))) { /* it refuses a name too long for x->name */
 		snprintf(x->name, sizeof x->name, "%s", name);
 		e = node_storew_call(n->storew, add_row, row_added, x);
 	}
