@@ -322,6 +322,22 @@ void konce_ncgapi_replay(const konce_ncgapi *a, const uint8_t *gid)
 		replay_one(a, x);
 }
 
+unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,
+				  unsigned max)
+{
+	unsigned k = 0;
+	if (konce_ncgapi_ready(a) || !a->t->notify)
+		return 0; /* nothing is handed back before the application listens */
+	for (int i = 0; i < KONCE_NC_GROUPS_MAX && k < max; i++) {
+		const konce_ncgapp_name *x = &a->t->names[i];
+		if (x->used && x->replay) {
+			memcpy(gid[k], x->gid, KONCE_CW_GROUP_ID);
+			upto[k++] = x->replay_upto;
+		}
+	}
+	return k;
+}
+
 void konce_ncgapi_event(const konce_ncgapi *a, const konce_nc_event *ev)
 {
 	konce_ncgapp_out o;

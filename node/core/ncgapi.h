@@ -122,6 +122,58 @@ int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx);
 int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn, void *ctx);
 int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);
 
+/* A replay read ahead on one thread (the store writer's) and played on another (the loop's), so that
+ * the loop never waits for the read.  konce_ncgapi_tape_snap and _entry are konce_store_group_replay's
+ * callbacks (ctx: the tape): they copy what it passes, in order (nonzero: out of memory, and the
+ * read stops); the reader sets `result` to the read's result.  konce_ncgapi_tape_play passes the
+ * copies to snap and entry in the same order and returns what the read would have returned with
+ * them as its callbacks: -ECANCELED when one returns nonzero, -ENOMEM when the copy ran out of
+ * memory, else `result`.  Zeroed: empty.  konce_ncgapi_tape_free empties it. */
+typedef struct konce_ncgapi_tape {
+	uint8_t *buf; /* records: kind (1 snapshot, 2 entry), seq (8 bytes), len (4 bytes), bytes */
+	size_t len, cap;
+	int result;
+	bool nomem;
+} konce_ncgapi_tape;
+int konce_ncgapi_tape_snap(void *tape, uint64_t seq, const uint8_t *data, size_t len);
+int konce_ncgapi_tape_entry(void *tape, uint64_t seq, const uint8_t *e, size_t len);
+int konce_ncgapi_tape_play(const konce_ncgapi_tape *t, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry,
+			   void *ctx);
+void konce_ncgapi_tape_free(konce_ncgapi_tape *t);
+
+/* The groups owed their state now (the application listens): up to max ids and the delivery points
+ * their replay reads up to, for a host that reads them ahead (konce_ncgapi_tape); the count. */
+unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,
+				  unsigned max);
+
+/* A host's replays read ahead, one slot per group owed its state:
+ *   FREE --konce_ncgapi_ahead_plan: owed, no slot yet--> READING (the reader's: it fills the tape
+ *   with konce_store_group_replay(gid, upto) on its thread) --_ahead_read, on the loop--> READY
+ *   --_ahead_play from the host's replay callback--> FREE.  _ahead_drop: a plan the host could not
+ *   queue goes back to FREE.  _ahead_free (the groups stop, no read queued): every tape freed.
+ * Invariants: a group has at most one slot that is not FREE; `reading` counts the plans whose read
+ * has not been reported; the loop never touches a READING slot's tape. */
+enum { KONCE_NCGAPI_AHEAD_FREE, KONCE_NCGAPI_AHEAD_READING, KONCE_NCGAPI_AHEAD_READY };
+typedef struct konce_ncgapi_slot {
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	uint64_t upto;
+	int state;
+	konce_ncgapi_tape tape;
+} konce_ncgapi_slot;
+typedef struct konce_ncgapi_ahead {
+	konce_ncgapi_slot slot[KONCE_NC_GROUPS_MAX];
+	unsigned reading; /* plans not yet read */
+} konce_ncgapi_ahead;
+/* The slots to read now (READING; at most KONCE_NC_GROUPS_MAX in out): the count (0: nothing to read). */
+unsigned konce_ncgapi_ahead_plan(const konce_ncgapi *a, konce_ncgapi_ahead *ah, konce_ncgapi_slot **out);
+void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k);
+void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k);
+/* gid's slot that is not FREE, or NULL. */
+konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID]);
+/* Plays s's tape (konce_ncgapi_tape_play) and frees the slot. */
+int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx);
+void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah);
+
 /* Start: hosts and restores every stored group (logged); the number restored or a negative errno. */
 int konce_ncgapi_restore(const konce_ncgapi *a);
 /* Hands back the state of every restored group (gid: that one only) still owed it, if the

@@ -5,11 +5,14 @@
  * core restarted from, as `replayed` notices.  Each group is owed this once, and it comes before
  * the group's first new event (or earlier, once the application listens), so the new DECIDED
  * notices follow the replayed ones without a gap.  The host reads the store
- * (konce_store_group_restore, konce_store_group_replay). */
+ * (konce_store_group_restore, konce_store_group_replay), on its loop or ahead on another thread
+ * into a tape (ncgapi.h konce_ncgapi_tape) that the loop plays. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "node/core/ncgapi.h"
 #include "node/core/ncgapp.h"
 
 int konce_ncgapp_restore_host(konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t unix_s,
@@ -113,4 +116,139 @@ int konce_ncgapp_replay_entry_cb(void *ctx, uint64_t seq, const uint8_t *e, size
 		konce_ncgapp_notify(r->t, &o);
 	}
 	return 0;
+}
+
+/* ---- a replay read ahead (ncgapi.h konce_ncgapi_tape) ----------------------------------------- */
+
+enum { TAPE_SNAP = 1, TAPE_ENTRY = 2, TAPE_HEAD = 1 + 8 + 4 };
+
+static int tape_put(konce_ncgapi_tape *t, uint8_t kind, uint64_t seq, const uint8_t *b, size_t len)
+{
+	if (len > UINT32_MAX || t->len + TAPE_HEAD + len < t->len) {
+		t->nomem = true;
+		return -1;
+	}
+	size_t need = t->len + TAPE_HEAD + len;
+	if (need > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		uint8_t *nb = realloc(t->buf, cap);
+		if (!nb) {
+			t->nomem = true;
+			return -1;
+		}
+		t->buf = nb;
+		t->cap = cap;
+	}
+	uint8_t *p = t->buf + t->len;
+	uint32_t l = (uint32_t)len;
+	p[0] = kind;
+	memcpy(p + 1, &seq, 8);
+	memcpy(p + 9, &l, 4);
+	if (len)
+		memcpy(p + TAPE_HEAD, b, len);
+	t->len = need;
+	return 0;
+}
+
+int konce_ncgapi_tape_snap(void *tape, uint64_t seq, const uint8_t *data, size_t len)
+{
+	return tape_put(tape, TAPE_SNAP, seq, data, len);
+}
+
+int konce_ncgapi_tape_entry(void *tape, uint64_t seq, const uint8_t *e, size_t len)
+{
+	return tape_put(tape, TAPE_ENTRY, seq, e, len);
+}
+
+int konce_ncgapi_tape_play(const konce_ncgapi_tape *t, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry,
+			   void *ctx)
+{
+	for (size_t off = 0; off + TAPE_HEAD <= t->len;) {
+		const uint8_t *p = t->buf + off;
+		uint64_t seq;
+		uint32_t l;
+		memcpy(&seq, p + 1, 8);
+		memcpy(&l, p + 9, 4);
+		if ((p[0] == TAPE_SNAP ? snap : entry)(ctx, seq, p + TAPE_HEAD, l))
+			return -ECANCELED;
+		off += TAPE_HEAD + l;
+	}
+	return t->nomem ? -ENOMEM : t->result;
+}
+
+void konce_ncgapi_tape_free(konce_ncgapi_tape *t)
+{
+	free(t->buf);
+	memset(t, 0, sizeof *t);
+}
+
+/* ---- the replays read ahead (ncgapi.h konce_ncgapi_ahead) ------------------------------------- */
+
+konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID])
+{
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++)
+		if (ah->slot[j].state != KONCE_NCGAPI_AHEAD_FREE && !memcmp(ah->slot[j].gid, gid, KONCE_CW_GROUP_ID))
+			return &ah->slot[j];
+	return NULL;
+}
+
+unsigned konce_ncgapi_ahead_plan(const konce_ncgapi *a, konce_ncgapi_ahead *ah, konce_ncgapi_slot **out)
+{
+	uint8_t gid[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
+	uint64_t upto[KONCE_NC_GROUPS_MAX];
+	unsigned owed = konce_ncgapi_replay_owed(a, gid, upto, KONCE_NC_GROUPS_MAX), k = 0;
+	for (unsigned i = 0; i < owed; i++) {
+		if (konce_ncgapi_ahead_find(ah, gid[i]))
+			continue; /* read already, or being read */
+		konce_ncgapi_slot *s = NULL;
+		for (int j = 0; j < KONCE_NC_GROUPS_MAX && !s; j++)
+			if (ah->slot[j].state == KONCE_NCGAPI_AHEAD_FREE)
+				s = &ah->slot[j];
+		if (!s)
+			break; /* one slot per group: never, while groups are at most KONCE_NC_GROUPS_MAX */
+		memcpy(s->gid, gid[i], KONCE_CW_GROUP_ID);
+		s->upto = upto[i];
+		s->state = KONCE_NCGAPI_AHEAD_READING;
+		out[k++] = s;
+	}
+	if (k)
+		ah->reading++;
+	return k;
+}
+
+void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		konce_ncgapi_tape_free(&s[i]->tape);
+		s[i]->state = KONCE_NCGAPI_AHEAD_FREE;
+	}
+	if (k)
+		ah->reading--;
+}
+
+void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		s[i]->state = KONCE_NCGAPI_AHEAD_READY;
+	if (k)
+		ah->reading--;
+}
+
+int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx)
+{
+	int e = konce_ncgapi_tape_play(&s->tape, snap, entry, ctx);
+	konce_ncgapi_tape_free(&s->tape);
+	s->state = KONCE_NCGAPI_AHEAD_FREE;
+	return e;
+}
+
+void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah)
+{
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++) {
+		konce_ncgapi_tape_free(&ah->slot[j].tape);
+		ah->slot[j].state = KONCE_NCGAPI_AHEAD_FREE;
+	}
+	ah->reading = 0;
 }

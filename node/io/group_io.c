@@ -18,8 +18,11 @@
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
- * read from the store from the loop's turn after the event callback is set, or just before the
- * group's first new event (konce_ncgapi_replay).
+ * read on the store writer once the event callback is set (a_replay_soon: into a tape per group,
+ * konce_ncgapi_tape) and played to the application from the loop's turn after the read's done, or
+ * just before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
+ * when such an event overtakes its group's read (the state comes first), or when the writer's queue
+ * of calls is full.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -39,6 +42,7 @@ struct node_groups {
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node */
 	struct event *ev_flush, *ev_replay;
+	konce_ncgapi_ahead ahead; /* the replays read on the store writer */
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -121,14 +125,23 @@ void node_groups_io(struct konce_node *n)
 
 /* ---- the API's host (node/core/ncgapi.h) ---------------------------------------------------- */
 
+/* A group's row on a connection, the loop's or the store writer's: a founder's (t NULL: gid) or a
+ * joiner's (the token's group, keys and secret, and when its join gives up). */
+static int put_row(konce_store *st, const uint8_t *gid, const konce_ctoken *t, const char *name, uint64_t until,
+		   char *err, size_t errlen)
+{
+	if (t)
+		return konce_store_group_add_join(st, t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
+						  errlen);
+	return konce_store_group_add(st, gid, name, NULL, 0, NULL, err, errlen);
+}
 static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
 {
-	return konce_store_group_add(((struct konce_node *)ctx)->store, gid, name, NULL, 0, NULL, err, errlen);
+	return put_row(((struct konce_node *)ctx)->store, gid, NULL, name, 0, err, errlen);
 }
 static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
 {
-	return konce_store_group_add_join(((struct konce_node *)ctx)->store, t->group, name, &t->keys[0][0], t->n,
-					  t->secret, until, err, errlen);
+	return put_row(((struct konce_node *)ctx)->store, NULL, t, name, until, err, errlen);
 }
 static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
 {
@@ -169,14 +182,80 @@ static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_grou
 {
 	return konce_store_group_restore(((struct konce_node *)ctx)->store, gid, g, now_us, err, errlen);
 }
+static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
+static void a_kick(void *ctx) { node_io_schedule(ctx); }
+
+/* ---- the replay of a restored group's state, read on the store writer -------------------------- */
+
+/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, its READING slots. */
+struct rread {
+	struct konce_node *n;
+	unsigned k;
+	konce_ncgapi_slot *s[KONCE_NC_GROUPS_MAX];
+};
+
+static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct rread *r = arg;
+	(void)msg, (void)msglen;
+	for (unsigned i = 0; i < r->k; i++) {
+		konce_ncgapi_slot *s = r->s[i];
+		s->tape.result = konce_store_group_replay(st, s->gid, s->upto, konce_ncgapi_tape_snap,
+							  konce_ncgapi_tape_entry, &s->tape);
+	}
+	return 0;
+}
+
+/* On the loop: the tapes are ready; konce_ncgapi_replay plays them from the loop's next turn. */
+static void tapes_read(void *arg, int e, const char *msg)
+{
+	struct rread *r = arg;
+	(void)e, (void)msg;
+	konce_ncgapi_ahead_read(&r->n->groups->ahead, r->s, r->k);
+	event_active(r->n->groups->ev_replay, EV_TIMEOUT, 0);
+	free(r);
+}
+
+/* The application listens: every group owed its state without a tape gets one, read on the writer;
+ * the replay event runs once they are ready (at once when there is nothing to read, or the writer's
+ * queue is full: then a_replay reads each group's, waiting here). */
+static void a_replay_soon(void *ctx)
+{
+	struct konce_node *n = ctx;
+	struct node_groups *gs = n->groups;
+	konce_ncgapi a = {&gs->app, n->core, &gs->api, 0, 0};
+	struct rread *r = calloc(1, sizeof *r);
+	if (r) {
+		r->n = n;
+		r->k = konce_ncgapi_ahead_plan(&a, &gs->ahead, r->s);
+	}
+	if (r && r->k) {
+		if (!node_storew_call(n->storew, read_tapes, tapes_read, r))
+			return;
+		konce_ncgapi_ahead_drop(&gs->ahead, r->s, r->k);
+	}
+	free(r);
+	event_active(gs->ev_replay, EV_TIMEOUT, 0);
+}
+
+/* A group's replay for konce_ncgapi_replay: its tape, played here.  A group's event that overtook
+ * its read waits here for the read's done (the state comes before the event); a group without a
+ * tape (the writer's queue was full) is read now, on the writer, waiting here. */
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
 		    konce_ncgapi_entry_fn entry, void *fnctx)
 {
-	return konce_store_group_replay(((struct konce_node *)ctx)->store, gid, upto, snap, entry, fnctx);
+	struct konce_node *n = ctx;
+	konce_ncgapi_slot *s = konce_ncgapi_ahead_find(&n->groups->ahead, gid), own = {.upto = upto};
+	if (s && s->state == KONCE_NCGAPI_AHEAD_READING) /* its read's done runs here */
+		node_storew_drain(n->storew);
+	if (!s) {
+		struct rread r = {.n = n, .k = 1, .s = {&own}};
+		memcpy(own.gid, gid, KONCE_CW_GROUP_ID);
+		node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
+		s = &own;
+	}
+	return konce_ncgapi_ahead_play(s, snap, entry, fnctx);
 }
-static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
-static void a_kick(void *ctx) { node_io_schedule(ctx); }
-static void a_replay_soon(void *ctx) { event_active(((struct konce_node *)ctx)->groups->ev_replay, EV_TIMEOUT, 0); }
 
 /* One call's context: n's groups and core, their host, the clock now. */
 static konce_ncgapi api(konce_node *n)
@@ -234,6 +313,9 @@ void node_groups_stop(struct konce_node *n)
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
+	if (n->groups->ahead.reading) /* a replay's read still queued: its done runs first */
+		node_storew_drain(n->storew);
+	konce_ncgapi_ahead_free(&n->groups->ahead); /* tapes never played */
 	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
 	event_free(n->groups->ev_replay);
@@ -302,10 +384,7 @@ struct gcall {
 static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	if (x->t)
-		return konce_store_group_add_join(st, x->t->group, x->name, &x->t->keys[0][0], x->t->n, x->t->secret,
-						  x->until, msg, msglen);
-	return konce_store_group_add(st, x->gid, x->name, NULL, 0, NULL, msg, msglen);
+	return put_row(st, x->gid, x->t, x->name, x->until, msg, msglen);
 }
 
 static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
@@ -345,9 +424,7 @@ int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(v
 	if (!x)
 		return -ENOMEM;
 	*x = (struct gcall){.n = n, .done = done, .dctx = dctx};
-	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid)) && strlen(name) > KONCE_GROUP_NAME_MAX)
-		e = -EINVAL;
-	if (!e) {
+	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid))) { /* it refuses a name too long for x->name */
 		snprintf(x->name, sizeof x->name, "%s", name);
 		e = node_storew_call(n->storew, add_row, row_added, x);
 	}

@@ -212,6 +212,14 @@ int node_storew_call_wait(node_storew *w, node_storew_fn fn, node_storew_done do
 	return c.result;
 }
 
+static int nothing(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	(void)st, (void)arg, (void)msg, (void)msglen;
+	return 0;
+}
+
+void node_storew_drain(node_storew *w) { node_storew_call_wait(w, nothing, NULL, NULL, NULL, 0); }
+
 /* ---- the group records' batches --------------------------------------------------------------- */
 
 static int gflush(konce_store *st, void *arg, char *msg, size_t msglen)

@@ -63,6 +63,9 @@ int node_storew_call(node_storew *w, node_storew_fn fn, node_storew_done done, v
 int node_storew_call_wait(node_storew *w, node_storew_fn fn, node_storew_done done, void *arg, char *msg,
 			  size_t msglen);
 
+/* Waits here, on the loop thread, until every call queued before has run, and runs their dones. */
+void node_storew_drain(node_storew *w);
+
 /* The group records' batches (invariant 3).  done(arg, err, msg) reports each. */
 void node_storew_group_on_done(node_storew *w, node_storew_done done, void *arg);
 /* A batch is handed over and not yet reported. */

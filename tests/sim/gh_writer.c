@@ -5,7 +5,7 @@
  * Each record a core persists is queued on the node's store (gh_store.pend, and in SQLite mode the
  * store connection's group queue) and noted; the end of the node's drain is the round.  A batch
  * handed to the writer moves to its queue (gh_store.wq, and in SQLite mode to the writer's own
- * connection, konce_store_group_move, as node/io/group_writer.c does); when the writer ends
+ * connection, konce_store_group_move, as node/io/node_storew.c does); when the writer ends
  * 1..flush_max microseconds later and does not fail (wfail), the batch is applied to the in-memory
  * store and committed to SQLite (konce_store_group_flush), and only then the table tells the core
  * its persist ids (konce_group_persisted).  A crash loses the store's queue and the writer's. */

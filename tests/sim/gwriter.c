@@ -11,7 +11,7 @@ static bool h_spending(void *ctx) { return ((gwriter *)ctx)->store_q > 0; }
 /* event_pending(ev_flush, EV_TIMEOUT): active or armed. */
 static bool h_armed(void *ctx) { return ((gwriter *)ctx)->flush_active || ((gwriter *)ctx)->flush_at; }
 
-/* group_writer_submit(): from the store's queue (from_store) or the writer's own alone. */
+/* node_storew_group_submit(): from the store's queue (from_store) or the writer's own alone. */
 static void h_submit(void *ctx, bool from_store)
 {
 	gwriter *w = ctx;

@@ -1,6 +1,6 @@
 /* gwriter.h - a simulated host's group-record persistence: the plumbing under the daemon's persist
  * table and its driver (node/core/ncgpersist.h konce_ncgp_drive_*), as node/io/group_io.c's, with
- * its one flush event and its writer thread (node/io/group_writer.c) on the simulated clock.  Shared by the node harness
+ * its one flush event and its store writer thread (node/io/node_storew.c) on the simulated clock.  Shared by the node harness
  * (node_harness.c: a node core's groups) and the consensus harness (gh_writer.c: one konce_group).
  *
  * The host queues each group record on its store and calls gwriter_noted(); at the end of each
@@ -57,7 +57,7 @@ void gwriter_round(gwriter *w, uint64_t now);
 uint64_t gwriter_next(const gwriter *w);
 /* Runs the writer's end and the flush event if due at now. */
 void gwriter_run(gwriter *w, uint64_t now);
-/* group_writer_sync(): waits for the batch in flight (it ends now, and may fail and be retried,
+/* node_storew_group_sync(): waits for the batch in flight (it ends now, and may fail and be retried,
  * as often as the writer fails), then writes the store's queue here and now, and tells the table
  * (konce_ncgpersist_synced: core's groups hear every id).  The stop and a rejoin's forget. */
 int gwriter_sync(gwriter *w, uint64_t now);

@@ -12,7 +12,7 @@ struct nn_groups {
 	konce_ncgapp app;
 	konce_ncgapi_host api;
 	konce_store *db;  /* the node's store: immediate writes, reads, the group-record queue */
-	konce_store *wdb; /* the writer's connection (node/io/group_writer.c opens its own) */
+	konce_store *wdb; /* the writer's connection (node/io/node_storew.c opens its own) */
 	bool kick_due, replay_due;
 	uint64_t errors;
 	char first[512];

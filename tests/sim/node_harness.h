@@ -26,7 +26,7 @@
  * replay, the notices), over its own store (store/store.h on a file in a temporary directory, on
  * tmpfs where there is one): the store's immediate writes, its group-record queue (each note
  * queued with konce_store_group_note), the writer's own connection the queue moves to when a
- * batch is handed over (konce_store_group_move, as node/io/group_writer.c) and commits when the
+ * batch is handed over (konce_store_group_move, as node/io/node_storew.c) and commits when the
  * simulated writer ends.  ncnode_stop() ends the node as the daemon's stop (everything queued
  * written, sessions closed) or as a crash (queues lost, no datagram leaves); ncnode_restart()
  * makes a new core with the same identity on the same host, reopens the store and restores its

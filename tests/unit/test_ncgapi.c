@@ -16,6 +16,12 @@
  *     unhosted; a member is owed its state up to its delivery point, and gets it once the application
  *     listens (replay_soon, then replay), or just before the group's next event, before that event's
  *     notices; a replay the store cannot serve is logged; an unreadable store is logged and returned;
+ *     what a host reads ahead is the groups owed their state once the application listens, each up
+ *     to its delivery point; a replay read into a tape plays back the same calls in the same order,
+ *     stops with -ECANCELED where a callback says so, and returns the read's own result after; the
+ *     read-ahead table plans each owed group once (nothing before the application listens, nothing
+ *     while it is read), takes an unqueued plan back, and its READY tape is what the group's replay
+ *     plays before the event;
  *   - the log read: the name, then the callback, then the delivery point; nothing past it is read;
  *   - stop: the table is unwired from the core and every queued record written (its failure logged).
  */
@@ -520,13 +526,24 @@ static void test_restore_replay(void **state)
 	assert_int_equal(konce_ncgapi_info(&a, hex, &info), 0); /* the unnamed one goes by its id */
 	assert_memory_equal(info.id, g[2], KONCE_CW_GROUP_ID);
 
-	/* nobody listens: nothing is read */
+	/* nobody listens: nothing is read, and nothing is owed to be read ahead */
 	konce_ncgapi_replay(&a, NULL);
 	assert_string_equal(f->order, "");
+	uint8_t owed[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
+	uint64_t upto[KONCE_NC_GROUPS_MAX];
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 0);
 
 	/* the application listens: the loop is asked to hand the state back */
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, &s[0]), 0);
 	assert_int_equal(f->replay_soon, 1);
+	/* what a host reads ahead: the two members, each up to its delivery point (at most max) */
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, 1), 1);
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 2);
+	for (int i = 0; i < 2; i++) {
+		int k = !memcmp(owed[i], g[0], KONCE_CW_GROUP_ID) ? 0 : 2;
+		assert_memory_equal(owed[i], g[k], KONCE_CW_GROUP_ID);
+		assert_int_equal(upto[i], k ? 2 : 3);
+	}
 	/* an event of "kept" first: its own state before the event's notices */
 	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
 	memcpy(ev.gid, g[0], sizeof ev.gid);
@@ -552,6 +569,8 @@ static void test_restore_replay(void **state)
 	konce_ncgapi_event(&a, &ev);
 	assert_string_equal(f->order, "P");
 	assert_int_equal(s[0].nseen, 5);
+	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 1); /* the unnamed one */
+	assert_memory_equal(owed[0], g[2], KONCE_CW_GROUP_ID);
 
 	/* the loop's turn: the rest, once; the store cannot serve it */
 	konce_ncgapi_replay(&a, NULL);
@@ -568,6 +587,131 @@ static void test_restore_replay(void **state)
 	s[1].f.each_err = -EIO;
 	assert_int_equal(konce_ncgapi_restore(&b), -EIO);
 	assert_true(logged(&s[1].f, "cannot read the groups from the store: "));
+}
+
+/* A replay read ahead into a tape (konce_ncgapi_tape) and played later. */
+struct played {
+	char order[16];
+	uint64_t seq[16];
+	unsigned n, stop_at; /* stop_at: the callback that returns nonzero (1-based; 0 none) */
+};
+
+static int play_one(struct played *p, char kind, uint64_t seq, const uint8_t *b, size_t len)
+{
+	p->order[p->n] = kind;
+	p->seq[p->n++] = seq;
+	assert_true(kind == 'S' ? len == 5 && !memcmp(b, "state", 5) : len > 0);
+	return p->n == p->stop_at;
+}
+static int play_snap(void *ctx, uint64_t seq, const uint8_t *b, size_t len) { return play_one(ctx, 'S', seq, b, len); }
+static int play_entry(void *ctx, uint64_t seq, const uint8_t *b, size_t len) { return play_one(ctx, 'E', seq, b, len); }
+
+static void test_tape(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	uint8_t g[KONCE_CW_GROUP_ID];
+	memset(g, 0x20, sizeof g);
+	rec_new(f, g, "taped")->delivered = 4;
+	konce_ncgapi_tape t = {0};
+	/* empty: plays nothing, returns the read's result */
+	struct played p = {0};
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
+	assert_int_equal(p.n, 0);
+	/* recorded through the host's read, as a store writer would, then played: same calls, same order */
+	t.result = h_replay(f, g, 3, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, &t);
+	assert_int_equal(t.result, 0);
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
+	assert_string_equal(p.order, "SEE");
+	assert_int_equal(p.seq[0], 1);
+	assert_int_equal(p.seq[1], 2);
+	assert_int_equal(p.seq[2], 3);
+	/* a callback that stops the play: -ECANCELED, as the read would have returned */
+	struct played q = {.stop_at = 2};
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &q), -ECANCELED);
+	assert_string_equal(q.order, "SE");
+	/* the read's error comes back after what it passed */
+	t.result = -ENODATA;
+	struct played r = {0};
+	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &r), -ENODATA);
+	assert_int_equal(r.n, 3);
+	konce_ncgapi_tape_free(&t);
+	assert_null(t.buf);
+	assert_int_equal(t.len, 0);
+}
+
+/* The replays a host reads ahead: planned once the application listens, once per group, read,
+ * played, freed. */
+static konce_ncgapi_ahead ah;
+/* A host's replay that plays what it read ahead (group_io.c a_replay, without the waits). */
+static int h_replay_ahead(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+			  konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	konce_ncgapi_slot *sl = konce_ncgapi_ahead_find(&ah, gid);
+	(void)ctx;
+	assert_non_null(sl);
+	assert_int_equal(sl->state, KONCE_NCGAPI_AHEAD_READY);
+	assert_int_equal(sl->upto, upto);
+	return konce_ncgapi_ahead_play(sl, snap, fn, fnctx);
+}
+
+static void test_ahead(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	uint8_t g[2][KONCE_CW_GROUP_ID];
+	for (int i = 0; i < 2; i++) {
+		memset(g[i], 0x30 + i, sizeof g[i]);
+		rec_new(f, g[i], i ? "second" : "first")->delivered = 3;
+	}
+	konce_ncgapi a = api(0);
+	assert_int_equal(konce_ncgapi_restore(&a), 2);
+	memset(&ah, 0, sizeof ah);
+	konce_ncgapi_slot *out[KONCE_NC_GROUPS_MAX];
+	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, out), 0); /* nobody listens */
+	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, &s[0]), 0);
+	/* a plan the host could not queue: back to free, planned again */
+	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, out), 2);
+	assert_int_equal(ah.reading, 1);
+	konce_ncgapi_ahead_drop(&ah, out, 2);
+	assert_int_equal(ah.reading, 0);
+	assert_null(konce_ncgapi_ahead_find(&ah, g[0]));
+	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, out), 2);
+	assert_int_equal(out[0]->state, KONCE_NCGAPI_AHEAD_READING);
+	assert_int_equal(out[0]->upto, 3);
+	/* a second plan while they are read: nothing more */
+	konce_ncgapi_slot *again[KONCE_NC_GROUPS_MAX];
+	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, again), 0);
+	assert_int_equal(ah.reading, 1);
+	/* the reader fills the tapes (here the fake store's read), the loop marks them read */
+	for (int i = 0; i < 2; i++)
+		out[i]->tape.result = h_replay(f, out[i]->gid, out[i]->upto, konce_ncgapi_tape_snap,
+					       konce_ncgapi_tape_entry, &out[i]->tape);
+	konce_ncgapi_ahead_read(&ah, out, 2);
+	assert_int_equal(ah.reading, 0);
+	konce_ncgapi_slot *first = konce_ncgapi_ahead_find(&ah, g[0]);
+	assert_non_null(first);
+	assert_int_equal(first->state, KONCE_NCGAPI_AHEAD_READY);
+	/* the replay plays the tape through the host's callback: the snapshot, e2, e3, then the event */
+	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
+	memcpy(ev.gid, g[0], sizeof ev.gid);
+	ev.group.type = KONCE_GROUP_EV_HALTED;
+	ev.group.epoch = 4;
+	s[0].h.replay = h_replay_ahead;
+	konce_ncgapi_event(&a, &ev);
+	assert_string_equal(f->order, "PP"); /* the fake store read twice above, not since */
+	assert_int_equal(s[0].nseen, 4);
+	assert_int_equal(s[0].seen[0].type, KONCE_GROUP_N_SNAPSHOT);
+	assert_int_equal(s[0].seen[2].seq, 3);
+	assert_int_equal(s[0].seen[2].replayed, 1);
+	assert_int_equal(s[0].seen[3].type, KONCE_GROUP_N_HALTED);
+	assert_null(konce_ncgapi_ahead_find(&ah, g[0]));
+	/* a played group is owed nothing: the plan skips it; the other keeps its tape until freed */
+	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, again), 0);
+	assert_non_null(konce_ncgapi_ahead_find(&ah, g[1]));
+	konce_ncgapi_ahead_free(&ah);
+	assert_null(konce_ncgapi_ahead_find(&ah, g[1]));
+	assert_null(ah.slot[1].tape.buf);
 }
 
 static int on_entry(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
@@ -622,6 +766,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_rejoin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_stop, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * connection) stays queued in front of later records and is written by the retry, in order; a
  * synchronous write waits out the batch in flight and reports it first.  Calls: they run in order
  * and their dones follow in order on the loop; while one waits for a lock another connection holds,
- * the loop goes on; a waited call reports the calls before it first; stop runs what is queued. */
+ * the loop goes on; a waited call, and a drain, report the calls before it first; stop runs what is
+ * queued. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -297,6 +298,14 @@ static void test_call_errors_and_wait(void **state)
 	assert_string_equal(stored_pet(c.pk, t), "dave");
 	event_base_loop(base, EVLOOP_NONBLOCK); /* the eventfd's late wake reports nothing twice */
 	assert_int_equal(ncalls_done, 3);
+	/* a drain waits for the calls queued before it and runs their dones, here */
+	struct pet d = {.pk = {12}, .name = "frank"}, e = {.pk = {13}, .name = "grace"};
+	assert_int_equal(node_storew_call(w, set_pet, pet_done, &d), 0);
+	assert_int_equal(node_storew_call(w, set_pet, pet_done, &e), 0);
+	node_storew_drain(w);
+	assert_int_equal(d.order, 4);
+	assert_int_equal(e.order, 5);
+	assert_string_equal(stored_pet(e.pk, t), "grace");
 }
 
 static void test_stop_runs_queued_calls(void **state)
