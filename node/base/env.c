@@ -1,8 +1,12 @@
-/* env.c - the default konce_env: calloc/free and libsodium randomness; konce_env_alloc_raw. */
+/* env.c - the default konce_env: calloc/free, libsodium randomness and glibc's malloc_trim;
+ * konce_env_alloc_raw. */
 #include "node/base/env.h"
 
 #include <sodium.h>
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static void *env_alloc(void *ctx, size_t n)
 {
@@ -22,7 +26,18 @@ static void env_random(void *ctx, uint8_t *buf, size_t n)
 	randombytes_buf(buf, n);
 }
 
-static const konce_env default_env = {env_alloc, env_free, env_random, NULL};
+#if defined(__GLIBC__)
+static void env_trim(void *ctx)
+{
+	(void)ctx;
+	malloc_trim(0);
+}
+#define ENV_TRIM env_trim
+#else
+#define ENV_TRIM NULL
+#endif
+
+static const konce_env default_env = {env_alloc, env_free, env_random, NULL, ENV_TRIM};
 
 const konce_env *konce_env_default(void) { return &default_env; }
 

@@ -5,6 +5,11 @@
  * simulator can make every run reproducible from its seed.  konce_env_default() uses malloc/free and
  * libsodium's randombytes_buf.
  *
+ * trim (optional, NULL: nothing to do) hands memory the allocator keeps free back to the system; the
+ * endpoint calls it through konce_env_trim() after channels shrink back to presences (ep_mem.c), so
+ * no core calls an allocator-specific function itself.  konce_env_default()'s is glibc's
+ * malloc_trim(0) (NULL where the C library has none).
+ *
  * konce_env_alloc_raw() is for a buffer that is written in full before it is read (a message's
  * bytes, copied in or reassembled), so that a large one is not zeroed only to be overwritten: with
  * konce_env_default() it is malloc(), with any other env its alloc (zeroed, and counted as every
@@ -21,6 +26,7 @@ typedef struct konce_env {
 	void (*free)(void *ctx, void *ptr);
 	void (*random)(void *ctx, uint8_t *buf, size_t len);
 	void *ctx;
+	void (*trim)(void *ctx); /* optional: give free memory back to the system */
 } konce_env;
 
 const konce_env *konce_env_default(void);
@@ -31,6 +37,11 @@ static inline void konce_env_free(const konce_env *e, void *p)
 {
 	if (p)
 		e->free(e->ctx, p);
+}
+static inline void konce_env_trim(const konce_env *e)
+{
+	if (e->trim)
+		e->trim(e->ctx);
 }
 static inline void konce_env_random(const konce_env *e, uint8_t *buf, size_t n) { e->random(e->ctx, buf, n); }
 

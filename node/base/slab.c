@@ -7,15 +7,20 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
-#define __SANITIZE_ADDRESS__ 1
+/* KONCE_ASAN: built with AddressSanitizer.  GCC says so with __SANITIZE_ADDRESS__, clang with
+ * __has_feature(address_sanitizer) (newer clang also with __SANITIZE_ADDRESS__); the reserved
+ * name itself is not defined here. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KONCE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KONCE_ASAN 1
 #endif
 #endif
 
 /* Under AddressSanitizer an object is poisoned while it is not handed out, so that a use after
  * konce_slab_free() is reported as it would be after free(). */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(KONCE_ASAN)
 #include <sanitizer/asan_interface.h>
 #define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
@@ -89,7 +94,7 @@ static void *chunk_alloc(const konce_slab *sl)
 {
 	if (sl->env != konce_env_default())
 		return konce_env_alloc_raw(sl->env, KONCE_SLAB_CHUNK);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(KONCE_ASAN)
 	/* LeakSanitizer scans heap blocks for pointers, not the program's own mappings: from an
 	 * mmap'd chunk, what a session points to (its conn, rings) would be reported as leaked. */
 	return malloc(KONCE_SLAB_CHUNK);
@@ -104,7 +109,7 @@ static void chunk_free(const konce_slab *sl, void *c)
 	UNPOISON(c, KONCE_SLAB_CHUNK);
 	if (sl->env != konce_env_default())
 		konce_env_free(sl->env, c);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(KONCE_ASAN)
 	else
 		free(c);
 #else

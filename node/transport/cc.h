@@ -166,7 +166,24 @@ typedef struct konce_cc_cubic_state {
 	double frac;       /* growth below one byte, carried to the next ack */
 	uint64_t epoch;    /* start of the congestion avoidance epoch (us); 0: at the next ack */
 	uint64_t last_ack; /* time of the previous ack (us): what an application-limited ack covers */
+	/* HyStart++ (RFC 9406), the initial slow start only; RTTs in us, UINT64_MAX: none yet */
+	uint8_t hs_phase;        /* enum konce_cubic_hs: slow start, Conservative Slow Start, off */
+	uint8_t css_rounds;      /* rounds ended in CSS */
+	uint32_t rtt_samples;    /* this round's RTT samples */
+	uint64_t hs_round_start; /* an ack of a packet sent at or after this time ends the round */
+	uint64_t last_round_min_rtt, cur_round_min_rtt, css_baseline_min_rtt;
+	uint64_t css_acked;      /* acked bytes not yet a quarter's growth in CSS */
+	/* undo of a spurious congestion event (RFC 9438 section 4.9): the state before the last one */
+	uint64_t undo_lost;      /* bytes lost in it not yet shown spurious (0: nothing to undo) */
+	uint64_t last_lost;      /* the latest on_lost's bytes: the loss that began the event */
+	uint64_t prior_cwnd, prior_ssthresh, prior_epoch;
+	double prior_w_max, prior_k, prior_w_est, prior_alpha, prior_cwnd_prior;
+	uint8_t prior_hs_phase;
+	uint64_t undone;         /* statistics: congestion events undone */
 } konce_cc_cubic_state;
+
+/* CUBIC's HyStart++ phases (cc_cubic.c). */
+enum konce_cubic_hs { KONCE_CUBIC_HS_SS = 0, KONCE_CUBIC_HS_CSS, KONCE_CUBIC_HS_OFF };
 
 struct konce_cc {
 	const konce_cc_ops *ops;

@@ -3,7 +3,8 @@
  *
  * Windows are in bytes; the RFC's formulas are in segments of mss, so C is 0.4 mss per s^3.
  *
- *   slow start (cwnd < ssthresh): cwnd grows by every acked byte, as NewReno's (no HyStart++).
+ *   slow start (cwnd < ssthresh): cwnd grows by every acked byte, as NewReno's; the initial slow
+ *     start (ssthresh not yet set) runs HyStart++ (RFC 9406, below).
  *   congestion event (on_congestion, once per recovery period, cc.c):
  *     fast convergence: W_max = cwnd * (1 + beta) / 2 if cwnd < W_max (the flow is yielding to a
  *     newcomer), else W_max = cwnd; cwnd_prior = cwnd; ssthresh = cwnd * beta (beta = 0.7, floor
@@ -25,12 +26,47 @@
  * in a round whose flight did not reach it (cc.h: window_used), and the epoch moves later by the
  * time such acks cover (from the previous ack to this one), so the curve keeps its shape, shifted,
  * instead of jumping ahead when the application fills the window again.
+ *
+ * HyStart++ (RFC 9406), in the initial slow start only (section 4.3: later slow starts have the
+ * ssthresh a loss found).  Phases (enum konce_cubic_hs):
+ *
+ *     SS --(RTT rose: cur_round_min >= last_round_min + thresh)--> CSS
+ *     CSS --(a round's min RTT below the baseline)--> SS
+ *     CSS --(CSS_ROUNDS rounds ended in CSS: ssthresh = cwnd)--> OFF (congestion avoidance)
+ *     SS, CSS --(congestion event, persistent congestion)--> OFF
+ *
+ *   A round ends when an ack covers a packet sent since it began (as cc.c's rounds).  At each
+ *   round's start last_round_min = cur_round_min, cur_round_min = infinity, samples = 0; every RTT
+ *   sample lowers cur_round_min.  Once a round has N_RTT_SAMPLE samples and both minimums exist,
+ *   thresh = clamp(last_round_min / MIN_RTT_DIVISOR, MIN_RTT_THRESH, MAX_RTT_THRESH) decides the
+ *   exit to Conservative Slow Start, with css_baseline = cur_round_min.  In CSS the window grows by
+ *   acked / CSS_GROWTH_DIVISOR; an RTT back below the baseline (after N_RTT_SAMPLE samples) was
+ *   jitter, and slow start resumes.  konce paces (pacer.h), so L is infinity: an ack's bytes are not
+ *   capped.  The round CSS begins in counts as its first.
+ *
+ * Undo (RFC 9438 section 4.9): on_congestion saves cwnd, ssthresh, W_max, K, the epoch, W_est,
+ * alpha, cwnd_prior and the HyStart++ phase, and counts the bytes of the loss that began the event
+ * and of later losses in its recovery period (on_lost, cc.c).  recovery.h reports bytes declared
+ * lost that an ack later showed only reordered (on_spurious); once every lost byte of the event
+ * is so reported, the event was spurious: the saved state comes back (cwnd at least what it was),
+ * and the recovery period ends, so PRR stops pulling the window down.  The next congestion event
+ * or persistent congestion ends the chance to undo; spurious bytes of an earlier event that come
+ * after a new one count toward the new one (recovery.h reports bytes, not which event lost them).
  */
 #include "node/transport/cc.h"
 
 #define CUBIC_C 0.4
 #define CUBIC_BETA 0.7
 #define CUBIC_ALPHA (3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA))
+
+/* RFC 9406 section 4.3's constants; RTTs in us. */
+#define HS_MIN_RTT_THRESH 4000
+#define HS_MAX_RTT_THRESH 16000
+#define HS_MIN_RTT_DIVISOR 8
+#define HS_N_RTT_SAMPLE 8
+#define HS_CSS_GROWTH_DIVISOR 4
+#define HS_CSS_ROUNDS 5
+#define HS_NONE UINT64_MAX
 
 /* The cube root by Newton's method (v >= 0), so the transport needs no libm. */
 static double cube_root(double v)
@@ -61,7 +97,72 @@ static void cubic_init(konce_cc *cc, uint64_t now)
 {
 	(void)now;
 	konce_cc_cubic_state *s = &cc->u.cubic;
-	*s = (konce_cc_cubic_state){.alpha = CUBIC_ALPHA};
+	*s = (konce_cc_cubic_state){.alpha = CUBIC_ALPHA,
+				    .hs_phase = KONCE_CUBIC_HS_SS,
+				    .last_round_min_rtt = HS_NONE,
+				    .cur_round_min_rtt = HS_NONE,
+				    .css_baseline_min_rtt = HS_NONE};
+}
+
+/* HyStart++'s bookkeeping for one ack in the initial slow start (file header): rounds, RTT
+ * minimums, and the moves between SS, CSS and OFF.  Growth is the caller's. */
+static void hystart_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
+{
+	konce_cc_cubic_state *s = &cc->u.cubic;
+	if (s->hs_phase == KONCE_CUBIC_HS_OFF)
+		return;
+	if (cc->ssthresh != UINT64_MAX) { /* not the initial slow start */
+		s->hs_phase = KONCE_CUBIC_HS_OFF;
+		return;
+	}
+	if (ack->bytes && ack->largest_sent >= s->hs_round_start) {
+		if (s->hs_phase == KONCE_CUBIC_HS_CSS && ++s->css_rounds >= HS_CSS_ROUNDS) {
+			cc->ssthresh = cc->cwnd; /* congestion avoidance */
+			s->hs_phase = KONCE_CUBIC_HS_OFF;
+			return;
+		}
+		s->last_round_min_rtt = s->cur_round_min_rtt;
+		s->cur_round_min_rtt = HS_NONE;
+		s->rtt_samples = 0;
+		s->hs_round_start = now;
+	}
+	if (!ack->rtt)
+		return;
+	if (ack->rtt < s->cur_round_min_rtt)
+		s->cur_round_min_rtt = ack->rtt;
+	s->rtt_samples++;
+	if (s->rtt_samples < HS_N_RTT_SAMPLE || s->cur_round_min_rtt == HS_NONE)
+		return;
+	if (s->hs_phase == KONCE_CUBIC_HS_SS) {
+		if (s->last_round_min_rtt == HS_NONE)
+			return;
+		uint64_t thresh = s->last_round_min_rtt / HS_MIN_RTT_DIVISOR;
+		thresh = thresh < HS_MAX_RTT_THRESH ? thresh : HS_MAX_RTT_THRESH;
+		thresh = thresh > HS_MIN_RTT_THRESH ? thresh : HS_MIN_RTT_THRESH;
+		if (s->cur_round_min_rtt >= s->last_round_min_rtt + thresh) {
+			s->css_baseline_min_rtt = s->cur_round_min_rtt;
+			s->hs_phase = KONCE_CUBIC_HS_CSS;
+			s->css_rounds = 0;
+			s->css_acked = 0;
+		}
+	} else if (s->cur_round_min_rtt < s->css_baseline_min_rtt) {
+		/* the rise was jitter: back to slow start */
+		s->css_baseline_min_rtt = HS_NONE;
+		s->hs_phase = KONCE_CUBIC_HS_SS;
+	}
+}
+
+/* Slow start's growth for acked bytes: all of them, a quarter in CSS. */
+static void slow_start_grow(konce_cc *cc, uint64_t acked)
+{
+	konce_cc_cubic_state *s = &cc->u.cubic;
+	if (s->hs_phase != KONCE_CUBIC_HS_CSS) {
+		cc->cwnd += acked;
+		return;
+	}
+	s->css_acked += acked;
+	cc->cwnd += s->css_acked / HS_CSS_GROWTH_DIVISOR;
+	s->css_acked %= HS_CSS_GROWTH_DIVISOR;
 }
 
 static void epoch_start(konce_cc *cc, uint64_t now)
@@ -84,6 +185,8 @@ static void cubic_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	konce_cc_cubic_state *s = &cc->u.cubic;
 	uint64_t since = s->last_ack && now > s->last_ack ? now - s->last_ack : 0;
 	s->last_ack = now;
+	if (cc->cwnd < cc->ssthresh)
+		hystart_on_ack(cc, ack, now);
 	if (!cc->window_used || ack->bytes == 0) {
 		/* the application did not fill the window: no growth (RFC 9002 7.8), and the
 		 * curve waits (RFC 9438 5.8) */
@@ -92,7 +195,7 @@ static void cubic_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 		return;
 	}
 	if (cc->cwnd < cc->ssthresh) {
-		cc->cwnd += ack->bytes;
+		slow_start_grow(cc, ack->bytes);
 		return;
 	}
 	if (!s->epoch)
@@ -126,6 +229,18 @@ static void cubic_on_congestion(konce_cc *cc, uint64_t now)
 	(void)now;
 	konce_cc_cubic_state *s = &cc->u.cubic;
 	double w = (double)cc->cwnd;
+	/* what an undo restores (RFC 9438 section 4.9) */
+	s->prior_cwnd = cc->cwnd;
+	s->prior_ssthresh = cc->ssthresh;
+	s->prior_epoch = s->epoch;
+	s->prior_w_max = s->w_max;
+	s->prior_k = s->k;
+	s->prior_w_est = s->w_est;
+	s->prior_alpha = s->alpha;
+	s->prior_cwnd_prior = s->cwnd_prior;
+	s->prior_hs_phase = s->hs_phase;
+	s->undo_lost = s->last_lost;
+	s->hs_phase = KONCE_CUBIC_HS_OFF;
 	s->w_max = w < s->w_max ? w * (1 + CUBIC_BETA) / 2 : w; /* fast convergence */
 	s->cwnd_prior = w;
 	s->alpha = CUBIC_ALPHA;
@@ -141,6 +256,46 @@ static void cubic_on_persistent(konce_cc *cc, uint64_t now)
 	(void)now;
 	cc->u.cubic.epoch = 0;
 	cc->u.cubic.frac = 0;
+	cc->u.cubic.undo_lost = 0; /* a timeout's collapse is not undone */
+	cc->u.cubic.hs_phase = KONCE_CUBIC_HS_OFF;
+}
+
+/* Every loss: the one that begins an event (on_congestion follows and takes last_lost) or one
+ * within its recovery period (it adds to what must be shown spurious). */
+static void cubic_on_lost(konce_cc *cc, uint64_t lost_bytes, uint64_t now)
+{
+	(void)now;
+	konce_cc_cubic_state *s = &cc->u.cubic;
+	s->last_lost = lost_bytes;
+	if (s->undo_lost)
+		s->undo_lost += lost_bytes;
+}
+
+/* Bytes declared lost were only reordered: once all of the last event's are, undo it. */
+static void cubic_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now)
+{
+	(void)now;
+	konce_cc_cubic_state *s = &cc->u.cubic;
+	if (!s->undo_lost)
+		return;
+	if (bytes < s->undo_lost) {
+		s->undo_lost -= bytes;
+		return;
+	}
+	s->undo_lost = 0;
+	if (s->prior_cwnd > cc->cwnd)
+		cc->cwnd = s->prior_cwnd;
+	cc->ssthresh = s->prior_ssthresh;
+	s->epoch = s->prior_epoch;
+	s->w_max = s->prior_w_max;
+	s->k = s->prior_k;
+	s->w_est = s->prior_w_est;
+	s->alpha = s->prior_alpha;
+	s->cwnd_prior = s->prior_cwnd_prior;
+	s->hs_phase = s->prior_hs_phase;
+	s->frac = 0;
+	cc->in_recovery_period = false; /* PRR stops: the window is not to come down */
+	s->undone++;
 }
 
 static void cubic_on_mss(konce_cc *cc)
@@ -154,6 +309,8 @@ const konce_cc_ops konce_cc_cubic = {
 	.on_ack = cubic_on_ack,
 	.on_congestion = cubic_on_congestion,
 	.on_persistent_congestion = cubic_on_persistent,
+	.on_lost = cubic_on_lost,
+	.on_spurious = cubic_on_spurious,
 	.on_mss = cubic_on_mss,
 	.prr = true,
 };

@@ -484,7 +484,8 @@ uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
 /* ep_mem.c: a channel shrank back to a presence (its conn is freed).  Every KONCE_EP_TRIM_SHRINKS
- * of them, with the default env (malloc), malloc's free pages go back to the system. */
+ * of them, the env's trim hook (konce_env_trim; malloc_trim in the default env) gives the
+ * allocator's free pages back to the system. */
 enum { KONCE_EP_TRIM_SHRINKS = 64 }; /* what stays untrimmed: 64 conns, about 640 KB */
 void konce_ep_mem_shrunk(konce_ep *ep);
 

@@ -7,12 +7,12 @@
  * A channel's conn (about 10 KB with its rings) comes from malloc.  When channels shrink back,
  * glibc keeps their pages in its heap (it gives back only the free top of the heap, and the
  * conns freed are anywhere in it), so resident memory would stay at the peak number of channels.
- * Every KONCE_EP_TRIM_SHRINKS shrinks, malloc_trim() hands the free pages back (madvise); the
+ * Every KONCE_EP_TRIM_SHRINKS shrinks, the env's trim hook (konce_env_trim, env.h; glibc's
+ * malloc_trim(0) in konce_env_default) hands the free pages back (madvise); the
  * sessions and their handshake buffers are in slabs of their own (slab.h), not in that heap.
  */
 #include "node/transport/ep_internal.h"
 
-#include <malloc.h>
 #include <stddef.h>
 
 static unsigned row(struct konce_ep_mem_row *rows, unsigned max, unsigned i, const char *name, size_t each, size_t n,
@@ -77,8 +77,5 @@ void konce_ep_mem_shrunk(konce_ep *ep)
 	if (++ep->untrimmed < KONCE_EP_TRIM_SHRINKS)
 		return;
 	ep->untrimmed = 0;
-#if defined(__GLIBC__)
-	if (ep->env == konce_env_default())
-		malloc_trim(0);
-#endif
+	konce_env_trim(ep->env);
 }

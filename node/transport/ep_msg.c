@@ -19,7 +19,9 @@
  * search in progress holds the shrink off until it ends; its result (konce_sess.pm, ep_pmtud.c)
  * stays, so the next channel starts at the size the path carries.  While it has a conn, the
  * session's anti-replay window is the wide one (replay.h), kept in the conn; a presence keeps the
- * small one.  A kept channel (konce_ep_msg_keep_channel, a group's) never shrinks.  Correctness
+ * small one.  The source's reassembly charge (konce_sess.rsrc) is let go with the conn and taken
+ * again by the next one, so a shrunk presence holds nothing of its channel but the ids and the
+ * path MTU result.  A kept channel (konce_ep_msg_keep_channel, a group's) never shrinks.  Correctness
  * does not depend on the interval; it is chosen so that messages a few seconds apart (a request
  * and its reply, a consensus round) keep their conn, RTT estimate and window, while a channel
  * that went quiet costs what a presence costs well before its next keepalive
@@ -151,8 +153,12 @@ static void shrink(konce_ep *ep, konce_sess *s)
 		s->pm->gone_retransmitted += (uint32_t)c->retransmitted;
 	}
 	konce_session_narrow(&s->sess); /* out of the conn's storage */
-	konce_conn_free(c);
+	konce_conn_free(c); /* its reassembler (settled: konce_conn_idle) no longer charges the source */
 	s->rel = NULL;
+	if (s->rsrc) { /* the next conn takes the source's charge again (get_conn) */
+		s->rsrc->refs--;
+		s->rsrc = NULL;
+	}
 	ep->c.channels_shrunk++;
 	konce_ep_mem_shrunk(ep);
 }

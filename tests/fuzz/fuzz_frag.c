@@ -42,7 +42,7 @@ enum { MAX_DELIVERED = 512, MAX_HELD = 8 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	const konce_env env = {f_alloc, f_free, f_random, NULL};
+	const konce_env env = {f_alloc, f_free, f_random, NULL, NULL};
 	konce_reasm r;
 	/* messages up to 40000 bytes: the chunked path (KONCE_REASM_CHUNK) too, under a pool */
 	konce_reasm_pool pool = {.budget = 50000};

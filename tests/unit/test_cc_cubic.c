@@ -8,7 +8,14 @@
  *     3 (1 - beta) / (1 + beta), then 1 once W_est passes the window of the loss) and the window
  *     is W_est;
  *   - slow start below ssthresh, no growth while the window is not used, and an
- *     application-limited phase moves the epoch later by its length.
+ *     application-limited phase moves the epoch later by its length;
+ *   - HyStart++ (RFC 9406): the initial slow start leaves for Conservative Slow Start when the
+ *     RTT rises by the threshold, before any loss; CSS grows by a quarter of what is acked, goes
+ *     back to slow start if the RTT falls back, and ends in congestion avoidance (ssthresh = cwnd)
+ *     after 5 rounds, with no congestion event;
+ *   - undo (RFC 9438 section 4.9): once every byte a congestion event declared lost is reported
+ *     spurious, cwnd, ssthresh, W_max and the rest come back and the recovery period ends; a
+ *     partly spurious event, or one after persistent congestion, is not undone.
  * The network is played by the test: each datagram of MSS is acked exactly one RTT after it went,
  * and the sender sends whatever the window allows at each ack (ack-clocked). */
 #include <setjmp.h>
@@ -270,6 +277,209 @@ static void test_slow_start_and_unused_window(void **state)
 	assert_int_equal(c.u.cubic.epoch, 0);
 }
 
+/* A fresh sender in its initial slow start on an RTT of rtt, acked until cwnd reaches w segments. */
+static void slow_start_to(pipe_sim *p, uint64_t rtt, uint64_t w)
+{
+	memset(p, 0, sizeof *p);
+	p->rtt = rtt;
+	p->now = 1;
+	konce_cc_init(&p->cc, &konce_cc_cubic, MSS, 0);
+	send_all(p);
+	while (konce_cc_cwnd(&p->cc) < w * MSS)
+		ack_one(p);
+	assert_int_equal(p->cc.u.cubic.hs_phase, KONCE_CUBIC_HS_SS);
+	assert_true(p->cc.ssthresh == UINT64_MAX);
+}
+
+/* Acks until CUBIC's HyStart++ phase is phase, at most n acks; asserts it got there. */
+static void ack_until_phase(pipe_sim *p, unsigned phase, unsigned n)
+{
+	for (unsigned i = 0; i < n && p->cc.u.cubic.hs_phase != phase; i++)
+		ack_one(p);
+	if (p->cc.u.cubic.hs_phase != phase)
+		fail_msg("HyStart++ phase %u after %u acks, expected %u (cwnd %.1f segments)",
+			 (unsigned)p->cc.u.cubic.hs_phase, n, phase, cwnd_seg(p));
+}
+
+/* The RTT rises from 100 to 120 ms (the threshold is 100 / 8 = 12.5 ms) at 80 segments: slow
+ * start leaves for CSS within the next round and a half, before any loss; each ack in CSS adds a
+ * quarter of its bytes instead of all of them; 5 rounds later ssthresh = cwnd and the window is
+ * in congestion avoidance, still with no congestion event. */
+static void test_hystart_exits_on_rtt_increase(void **state)
+{
+	(void)state;
+	static pipe_sim p;
+	slow_start_to(&p, 100 * MS, 80);
+	/* a steady RTT keeps slow start going: each ack adds its bytes */
+	for (int i = 0; i < 20; i++) {
+		uint64_t w = konce_cc_cwnd(&p.cc);
+		ack_one(&p);
+		assert_int_equal(konce_cc_cwnd(&p.cc) - w, MSS);
+	}
+	assert_int_equal(p.cc.u.cubic.hs_phase, KONCE_CUBIC_HS_SS);
+	uint64_t w0 = konce_cc_cwnd(&p.cc);
+	p.rtt = 120 * MS;
+	ack_until_phase(&p, KONCE_CUBIC_HS_CSS, 4000);
+	assert_int_equal(p.cc.episodes, 0);
+	assert_true(p.cc.ssthresh == UINT64_MAX);
+	assert_true(konce_cc_cwnd(&p.cc) <= 4 * w0); /* at most two rounds of doubling */
+	assert_true(p.cc.u.cubic.css_baseline_min_rtt == 120 * MS);
+	/* CSS: a quarter of each ack's bytes, until it ends */
+	uint64_t css_start = p.now, acks = 0;
+	while (p.cc.u.cubic.hs_phase == KONCE_CUBIC_HS_CSS) {
+		uint64_t w = konce_cc_cwnd(&p.cc);
+		ack_one(&p);
+		if (p.cc.u.cubic.hs_phase == KONCE_CUBIC_HS_CSS && konce_cc_cwnd(&p.cc) - w != MSS / 4)
+			fail_msg("ack %llu in CSS: cwnd grew %llu bytes, expected %d", (unsigned long long)acks,
+				 (unsigned long long)(konce_cc_cwnd(&p.cc) - w), MSS / 4);
+		assert_true(++acks < 100000);
+	}
+	assert_int_equal(p.cc.u.cubic.hs_phase, KONCE_CUBIC_HS_OFF);
+	/* the round CSS began in and 4 more: between 4 and 5 round trips */
+	uint64_t css_us = p.now - css_start;
+	if (css_us < 4 * 120 * MS - 10 * MS || css_us > 5 * 120 * MS + 10 * MS)
+		fail_msg("CSS lasted %llu ms", (unsigned long long)(css_us / MS));
+	/* ssthresh = cwnd as the round ended; the same ack then grew it as congestion avoidance does */
+	assert_true(p.cc.ssthresh <= konce_cc_cwnd(&p.cc) && konce_cc_cwnd(&p.cc) - p.cc.ssthresh < MSS / 4);
+	assert_true(p.cc.ssthresh > w0);
+	assert_int_equal(p.cc.episodes, 0);
+	/* congestion avoidance from here: an epoch starts, growth is far below an ack's bytes */
+	uint64_t w = konce_cc_cwnd(&p.cc);
+	for (int i = 0; i < 10; i++)
+		ack_one(&p);
+	assert_true(p.cc.u.cubic.epoch != 0);
+	assert_true(konce_cc_cwnd(&p.cc) - w < 2 * MSS);
+}
+
+/* A rise that a later round's RTT undoes was jitter: CSS goes back to slow start, whose acks add
+ * their bytes again; ssthresh stays unset. */
+static void test_css_back_to_slow_start(void **state)
+{
+	(void)state;
+	static pipe_sim p;
+	slow_start_to(&p, 100 * MS, 40);
+	p.rtt = 120 * MS;
+	ack_until_phase(&p, KONCE_CUBIC_HS_CSS, 4000);
+	p.rtt = 100 * MS;
+	ack_until_phase(&p, KONCE_CUBIC_HS_SS, 4000);
+	assert_true(p.cc.ssthresh == UINT64_MAX);
+	assert_true(p.cc.u.cubic.css_baseline_min_rtt == UINT64_MAX);
+	uint64_t w = konce_cc_cwnd(&p.cc);
+	ack_one(&p);
+	assert_int_equal(konce_cc_cwnd(&p.cc) - w, MSS);
+	/* a rise below the threshold (100 -> 110 ms, threshold 12.5 ms) is no exit */
+	p.rtt = 110 * MS;
+	for (int i = 0; i < 400; i++)
+		ack_one(&p);
+	assert_int_equal(p.cc.u.cubic.hs_phase, KONCE_CUBIC_HS_SS);
+	assert_int_equal(p.cc.episodes, 0);
+}
+
+/* A sender in congestion avoidance at w segments (W_max w), flight full, that loses nlost
+ * datagrams at once: the recovery period has begun and PRR is under way. */
+static void lose_some(pipe_sim *p, uint64_t w, uint64_t nlost)
+{
+	memset(p, 0, sizeof *p);
+	p->rtt = 100 * MS;
+	p->now = 1;
+	konce_cc_init(&p->cc, &konce_cc_cubic, MSS, 0);
+	p->cc.cwnd = w * MSS;
+	p->cc.ssthresh = w * MSS;
+	p->cc.u.cubic.w_max = (double)(w * MSS);
+	send_all(p);
+	p->head += nlost;
+	p->n -= nlost;
+	p->now += p->rtt;
+	konce_cc_on_loss(&p->cc, nlost * MSS, 1, p->now);
+	assert_true(p->cc.in_recovery_period);
+	assert_int_equal(p->cc.episodes, 1);
+	ack_one(p); /* PRR: the window is on its way down */
+	assert_true(konce_cc_cwnd(&p->cc) < w * MSS);
+}
+
+/* The loss was reordering (recovery.h: the "lost" packet's ack came): the reduction is undone. */
+static void test_spurious_loss_undone(void **state)
+{
+	(void)state;
+	static pipe_sim p;
+	/* during the recovery period */
+	lose_some(&p, 100, 1);
+	assert_int_equal(p.cc.ssthresh, 70 * MSS);
+	konce_cc_on_spurious(&p.cc, MSS, p.now);
+	assert_int_equal(konce_cc_cwnd(&p.cc), 100 * MSS);
+	assert_int_equal(p.cc.ssthresh, 100 * MSS);
+	assert_true(p.cc.u.cubic.w_max == 100 * MSS);
+	assert_false(p.cc.in_recovery_period);
+	assert_int_equal(p.cc.u.cubic.undone, 1);
+	/* acks go on from the restored window: no PRR, no cut */
+	for (int i = 0; i < 50; i++)
+		ack_one(&p);
+	assert_true(konce_cc_cwnd(&p.cc) >= 100 * MSS);
+	/* a second report of the same bytes finds nothing to undo */
+	konce_cc_on_spurious(&p.cc, MSS, p.now);
+	assert_int_equal(p.cc.u.cubic.undone, 1);
+
+	/* after the period ended, with the epoch begun at ssthresh */
+	uint64_t epoch = lose_at(&p, 100, 100 * MS);
+	assert_true(epoch != 0);
+	for (int i = 0; i < 30; i++)
+		ack_one(&p);
+	assert_true(konce_cc_cwnd(&p.cc) < 80 * MSS);
+	konce_cc_on_spurious(&p.cc, MSS, p.now);
+	assert_int_equal(konce_cc_cwnd(&p.cc), 100 * MSS);
+	assert_int_equal(p.cc.ssthresh, 100 * MSS);
+	assert_true(p.cc.u.cubic.w_max == 100 * MSS);
+	assert_int_equal(p.cc.u.cubic.epoch, 0); /* as before the loss: the next ack starts one */
+}
+
+/* Only an event whose every lost byte was reordering is undone; persistent congestion is not. */
+static void test_partly_spurious_not_undone(void **state)
+{
+	(void)state;
+	static pipe_sim p;
+	lose_some(&p, 100, 2);
+	konce_cc_on_spurious(&p.cc, MSS, p.now);
+	assert_int_equal(p.cc.u.cubic.undone, 0);
+	assert_int_equal(p.cc.ssthresh, 70 * MSS);
+	assert_true(p.cc.in_recovery_period);
+	/* a later loss in the same period must be shown spurious too */
+	konce_cc_on_loss(&p.cc, MSS, 1, p.now + 1);
+	assert_int_equal(p.cc.episodes, 1);
+	konce_cc_on_spurious(&p.cc, MSS, p.now + 2);
+	assert_int_equal(p.cc.u.cubic.undone, 0);
+	konce_cc_on_spurious(&p.cc, MSS, p.now + 3);
+	assert_int_equal(p.cc.u.cubic.undone, 1);
+	assert_int_equal(konce_cc_cwnd(&p.cc), 100 * MSS);
+
+	lose_some(&p, 100, 1);
+	konce_cc_on_persistent_congestion(&p.cc, p.now);
+	assert_int_equal(konce_cc_cwnd(&p.cc), 2 * MSS);
+	konce_cc_on_spurious(&p.cc, MSS, p.now);
+	assert_int_equal(konce_cc_cwnd(&p.cc), 2 * MSS);
+	assert_int_equal(p.cc.u.cubic.undone, 0);
+}
+
+/* A spurious loss in the initial slow start: undone, slow start and HyStart++ go on. */
+static void test_spurious_in_slow_start(void **state)
+{
+	(void)state;
+	static pipe_sim p;
+	slow_start_to(&p, 100 * MS, 40);
+	uint64_t w = konce_cc_cwnd(&p.cc);
+	p.head++;
+	p.n--;
+	konce_cc_on_loss(&p.cc, MSS, p.now, p.now + 1);
+	assert_int_equal(p.cc.u.cubic.hs_phase, KONCE_CUBIC_HS_OFF);
+	assert_true(p.cc.ssthresh < UINT64_MAX);
+	konce_cc_on_spurious(&p.cc, MSS, p.now + 2);
+	assert_true(p.cc.ssthresh == UINT64_MAX);
+	assert_int_equal(konce_cc_cwnd(&p.cc), w);
+	assert_int_equal(p.cc.u.cubic.hs_phase, KONCE_CUBIC_HS_SS);
+	uint64_t w1 = konce_cc_cwnd(&p.cc);
+	ack_one(&p);
+	assert_int_equal(konce_cc_cwnd(&p.cc) - w1, MSS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +489,11 @@ int main(void)
 		cmocka_unit_test(test_fast_convergence),
 		cmocka_unit_test(test_app_limited_shifts_epoch),
 		cmocka_unit_test(test_slow_start_and_unused_window),
+		cmocka_unit_test(test_hystart_exits_on_rtt_increase),
+		cmocka_unit_test(test_css_back_to_slow_start),
+		cmocka_unit_test(test_spurious_loss_undone),
+		cmocka_unit_test(test_partly_spurious_not_undone),
+		cmocka_unit_test(test_spurious_in_slow_start),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
