@@ -65,6 +65,7 @@ enum {
 						 * konce_conn_set_mss says the path carries more */
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
 	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
+	KONCE_CONN_PACE_QUANTUM_US = 1000,     /* the sender wakes for this much of the rate */
 };
 
 typedef struct konce_conn_cfg {
@@ -180,6 +181,8 @@ bool konce_conn_tick(konce_conn *c, uint64_t now);
  * section 9.4), and if anything is outstanding two probes go at once. */
 void konce_conn_path_reset(konce_conn *c, uint64_t now);
 uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
+/* How many bytes of pacer tokens the sender waits for before it wakes to send (conn.c). */
+uint64_t konce_conn_pace_quantum(const konce_conn *c);
 /* Gives back a message handed out by ops->message. */
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m);
 /* When the outcome of message api_id is likely to be known (UINT64_MAX: not queued here). */
