@@ -333,14 +333,15 @@ void konce_conn_release(konce_conn *c, konce_reasm_msg *m) { konce_reasm_release
  * loopback a sendmmsg then carried 12-19 datagrams at 1,200 bytes, and the per-wake cost held the
  * rate to ~0.8x of an unpaced sender.  A quantum of 1 ms is what Linux's BBR sends per pacing
  * event (tcp_tso_autosize: rate >> sk_pacing_shift); the burst bounds it, so what goes back to
- * back is no more than the pacer allowed before, and at low rates (under one datagram per ms)
- * it is one datagram, as before. */
+ * back is no more than the pacer allowed before.  Where 1 ms of the rate is under
+ * KONCE_CONN_PACE_QUANTUM_MIN datagrams (under ~38 Mbit/s at 1,200 bytes) it is one datagram, as
+ * before: there the wakes are few anyway, and a slow or loss-bound flow keeps its packets spread. */
 uint64_t konce_conn_pace_quantum(const konce_conn *c)
 {
 	uint64_t q = c->pacer.rate / (1000000 / KONCE_CONN_PACE_QUANTUM_US);
 	if (q > c->pacer.burst)
 		q = c->pacer.burst;
-	return q < c->cc.mss ? c->cc.mss : q;
+	return q < KONCE_CONN_PACE_QUANTUM_MIN * c->cc.mss ? c->cc.mss : q;
 }
 
 static bool data_allowed(konce_conn *c, uint64_t now)

@@ -29,8 +29,9 @@
  * sent-packet window, cfg.ring slots), and the fragments it carries are at most one packet's worth.
  *
  * Timers (konce_conn_next_timer): recovery's loss/probe timer, the ack delay, the pacer when data
- * waits, the keepalive, and the message timeout (no ack progress for cfg.msg_timeout_us while
- * messages are outstanding: konce_conn_tick() says the peer is gone).
+ * waits (for a quantum of the rate: konce_conn_pace_quantum), the keepalive, and the message
+ * timeout (no ack progress for cfg.msg_timeout_us while messages are outstanding:
+ * konce_conn_tick() says the peer is gone).
  *
  * Invariants:
  *   1. cc.bytes_in_flight == rec.bytes_in_flight after every call;
@@ -66,6 +67,7 @@ enum {
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
 	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
 	KONCE_CONN_PACE_QUANTUM_US = 1000,     /* the sender wakes for this much of the rate */
+	KONCE_CONN_PACE_QUANTUM_MIN = 4,       /* datagrams; a smaller quantum is one datagram */
 };
 
 typedef struct konce_conn_cfg {

@@ -286,7 +286,7 @@ static void test_path_reset(void **state)
 
 /* The sender wakes for a quantum of the pacing rate, not for each datagram: at a high rate the
  * next timer waits until 1 ms of the rate (bounded by the burst) has built up, so one wake sends a
- * batch; at a low rate, under one datagram per ms, it waits for one datagram, as the pacer does. */
+ * batch; at a low rate, where 1 ms of it is under a few datagrams, it waits for one, as the pacer does. */
 static void test_pace_quantum(void **state)
 {
 	(void)state;
@@ -332,6 +332,13 @@ static void test_pace_quantum(void **state)
 	a.c->pacer.tokens = 0;
 	assert_int_equal(konce_conn_pace_quantum(a.c), 12500);
 	assert_int_equal(konce_conn_next_timer(a.c, now) - now, 1000);
+
+	/* 3 MB/s: 1 ms of the rate is 2.5 datagrams, under KONCE_CONN_PACE_QUANTUM_MIN: one datagram */
+	konce_pacer_set_rate(&a.c->pacer, 3000000, now);
+	konce_pacer_set_burst(&a.c->pacer, KONCE_CONN_PACER_BURST);
+	a.c->pacer.tokens = 0;
+	assert_int_equal(konce_conn_pace_quantum(a.c), mss);
+	assert_int_equal(konce_conn_next_timer(a.c, now) - now, 400);
 
 	/* 500 KB/s: one datagram (2.4 ms), not 1 ms of the rate */
 	uint64_t slow = 500000;
