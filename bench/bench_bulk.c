@@ -23,6 +23,8 @@
  *                   iperf3 runs 1 s at least] [all|konce|konce-on|konce-1200|baselines]
  * (konce-on: only konce with GSO/GRO on and PMTUD; konce-1200: only konce with GSO/GRO on and
  * 1,200-byte datagrams, no PMTUD; e.g. under perf)
+ *
+ * Both processes run with the allocator settings a node has (konce_mtune_bulk, node/io/mtune.c).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -38,6 +40,7 @@
 #include <unistd.h>
 
 #include "bench/loop.h"
+#include "node/io/mtune.h"
 
 /* BENCH_CC names the default class's controller (checked in main); unset: the endpoint's default. */
 static const konce_cc_ops *bench_cc(void)
@@ -519,6 +522,7 @@ int main(int argc, char **argv)
 		secs = atof(argv[1]);
 	if (sodium_init() < 0 || secs <= 0)
 		return 1;
+	konce_mtune_bulk(); /* as konce_node_new does: both sides reuse message blocks' pages */
 	const char *ccname = getenv("BENCH_CC");
 	if (ccname && *ccname && !bench_cc()) {
 		fprintf(stderr, "bench_bulk: BENCH_CC=%s is not bbr, newreno or cubic\n", ccname);

@@ -14,6 +14,7 @@
 #include "node/core/ncconf.h"
 #include "node/core/ncdatadir.h"
 #include "node/core/ncpublic.h"
+#include "node/io/mtune.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/base/secmem.h"
@@ -97,6 +98,7 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 		snprintf(err, errlen, "konce_node_new: an event base and a configuration are required");
 		return -EINVAL;
 	}
+	konce_mtune_bulk(); /* reuse message blocks' pages (mtune.c) */
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -EIO;

@@ -29,8 +29,9 @@
  * sent-packet window, cfg.ring slots), and the fragments it carries are at most one packet's worth.
  *
  * Timers (konce_conn_next_timer): recovery's loss/probe timer, the ack delay, the pacer when data
- * waits, the keepalive, and the message timeout (no ack progress for cfg.msg_timeout_us while
- * messages are outstanding: konce_conn_tick() says the peer is gone).
+ * waits (for a quantum of the rate: konce_conn_pace_quantum), the keepalive, and the message
+ * timeout (no ack progress for cfg.msg_timeout_us while messages are outstanding:
+ * konce_conn_tick() says the peer is gone).
  *
  * Invariants:
  *   1. cc.bytes_in_flight == rec.bytes_in_flight after every call;
@@ -65,6 +66,8 @@ enum {
 						 * konce_conn_set_mss says the path carries more */
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
 	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
+	KONCE_CONN_PACE_QUANTUM_US = 1000,     /* the sender wakes for this much of the rate */
+	KONCE_CONN_PACE_QUANTUM_MIN = 4,       /* datagrams; a smaller quantum is one datagram */
 };
 
 typedef struct konce_conn_cfg {
@@ -180,6 +183,8 @@ bool konce_conn_tick(konce_conn *c, uint64_t now);
  * section 9.4), and if anything is outstanding two probes go at once. */
 void konce_conn_path_reset(konce_conn *c, uint64_t now);
 uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
+/* How many bytes of pacer tokens the sender waits for before it wakes to send (conn.c). */
+uint64_t konce_conn_pace_quantum(const konce_conn *c);
 /* Gives back a message handed out by ops->message. */
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m);
 /* When the outcome of message api_id is likely to be known (UINT64_MAX: not queued here). */

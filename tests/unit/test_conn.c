@@ -1,6 +1,7 @@
 /* test_conn.c - one session's reliability state, two konce_conns wired back to back (no
  * session, no crypto): presence vs channel, ack-only packets, refusal of a too-large message,
- * keepalive, the message timeout, the estimate of when an outcome is known, and a path reset. */
+ * keepalive, the message timeout, the estimate of when an outcome is known, a path reset, and the
+ * pacing quantum the sender wakes for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,6 +284,72 @@ static void test_path_reset(void **state)
 	close_pair(&te, &a, &b);
 }
 
+/* The sender wakes for a quantum of the pacing rate, not for each datagram: at a high rate the
+ * next timer waits until 1 ms of the rate (bounded by the burst) has built up, so one wake sends a
+ * batch; at a low rate, where 1 ms of it is under a few datagrams, it waits for one, as the pacer does. */
+static void test_pace_quantum(void **state)
+{
+	(void)state;
+	test_env te;
+	side a, b;
+	open_pair(&te, 5, &a, 1 << 20, &b, 1 << 20);
+	uint64_t now = 0;
+	static uint8_t msg[1 << 20];
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 1, now), 0);
+	exchange(&a, &b, &now, 60 * MS);
+	assert_true(a.c->channel);
+	assert_true(konce_msgq_has_data(&a.c->q));
+	a.c->cc.cwnd = a.c->cc.bytes_in_flight + 1000 * KONCE_CONN_MSS; /* the window holds nothing back */
+	uint64_t mss = a.c->cc.mss;
+	now += 20 * MS; /* past the acks exchange() handed over 10 ms ahead */
+
+	/* 400 MB/s, a burst of 64 KiB: the quantum is the burst, 54 datagrams of 1,200 bytes */
+	uint64_t fast = 400000000;
+	konce_pacer_set_rate(&a.c->pacer, fast, now);
+	konce_pacer_set_burst(&a.c->pacer, KONCE_CONN_PACER_BURST_MAX);
+	a.c->pacer.tokens = 0;
+	assert_int_equal(konce_conn_pace_quantum(a.c), KONCE_CONN_PACER_BURST_MAX);
+	uint64_t t = konce_conn_next_timer(a.c, now);
+	assert_true(t - now >= 16 * mss * 1000000 / fast);
+	assert_int_equal(t - now, (KONCE_CONN_PACER_BURST_MAX * 1000000ull + fast - 1) / fast);
+	/* woken then, it sends the batch in one go */
+	uint8_t p[KONCE_WIRE_MAX_PAYLOAD];
+	konce_sent_packet sp;
+	size_t w;
+	unsigned n = 0;
+	while ((w = konce_conn_build(a.c, p, sizeof p, a.pn, t, &sp))) {
+		konce_conn_on_sent(a.c, &sp, w + 40, t);
+		a.pn++;
+		n++;
+	}
+	assert_true(n >= 16);
+	now = t;
+
+	/* 12.5 MB/s (100 Mbit/s), burst 25 KB: 1 ms of the rate, 12,500 bytes (10 datagrams) */
+	uint64_t mid = 12500000;
+	konce_pacer_set_rate(&a.c->pacer, mid, now);
+	konce_pacer_set_burst(&a.c->pacer, 25000);
+	a.c->pacer.tokens = 0;
+	assert_int_equal(konce_conn_pace_quantum(a.c), 12500);
+	assert_int_equal(konce_conn_next_timer(a.c, now) - now, 1000);
+
+	/* 3 MB/s: 1 ms of the rate is 2.5 datagrams, under KONCE_CONN_PACE_QUANTUM_MIN: one datagram */
+	konce_pacer_set_rate(&a.c->pacer, 3000000, now);
+	konce_pacer_set_burst(&a.c->pacer, KONCE_CONN_PACER_BURST);
+	a.c->pacer.tokens = 0;
+	assert_int_equal(konce_conn_pace_quantum(a.c), mss);
+	assert_int_equal(konce_conn_next_timer(a.c, now) - now, 400);
+
+	/* 500 KB/s: one datagram (2.4 ms), not 1 ms of the rate */
+	uint64_t slow = 500000;
+	konce_pacer_set_rate(&a.c->pacer, slow, now);
+	konce_pacer_set_burst(&a.c->pacer, KONCE_CONN_PACER_BURST);
+	a.c->pacer.tokens = 0;
+	assert_int_equal(konce_conn_pace_quantum(a.c), mss);
+	assert_int_equal(konce_conn_next_timer(a.c, now) - now, (mss * 1000000 + slow - 1) / slow);
+	close_pair(&te, &a, &b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_too_large),
 		cmocka_unit_test(test_keepalive_and_timeout),
 		cmocka_unit_test(test_path_reset),
+		cmocka_unit_test(test_pace_quantum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
