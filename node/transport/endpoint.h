@@ -208,9 +208,9 @@ struct konce_ep_counters {
 	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
-	/* timer visits that found a presence's keepalive due and the out ring full: it stayed due
-	 * (the next timer is now) rather than be dropped */
-	uint64_t keepalive_deferred;
+	/* timer visits that found a presence's keepalive or a path challenge's retry due and the
+	 * out ring full: it stayed due (the next timer is now) rather than be dropped */
+	uint64_t timer_deferred;
 	/* presences that grew into channels (their reliability state made), and idle channels that
 	 * shrank back to presences (ep_msg.c) */
 	uint64_t channels_grown, channels_shrunk;

@@ -226,7 +226,7 @@ static void presence_ack(konce_ep *ep, konce_sess *s, uint64_t pn, uint64_t now_
 }
 
 /* A presence's keepalive: a PING after keepalive_us without one, while wanted.  Its next deadline:
- * now while the PING is due and the out ring has no room for it (keepalive_deferred), so that a
+ * now while the PING is due and the out ring has no room for it (timer_deferred), so that a
  * keepalive is never lost to a full ring, only late by one flush of the host. */
 static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
@@ -239,7 +239,7 @@ static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		if (!konce_ep_out_reserve(ep)) {
 			/* the out ring is full: the PING stays due (not sealed, not dropped), and the
 			 * endpoint's next timer is now, so the host flushes the ring and calls again */
-			ep->c.keepalive_deferred++;
+			ep->c.timer_deferred++;
 			return now_us;
 		}
 		uint8_t f[1];

@@ -5,7 +5,8 @@
  * calls again sends every one of them, none is dropped for a full ring (ring_full_datagrams stays
  * 0), and over two idle timeouts no session on either side closes.  The host here is the one the
  * contract asks for: it runs the timer when konce_ep_next_timer() says, and moves every datagram
- * before asking again. */
+ * before asking again.  A path challenge's retry (path.h) that finds the ring full waits the same
+ * way, and leaves, once the host has flushed, to the address it probes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,9 @@
 
 #include <cmocka.h>
 
+#include "node/transport/path.h"
 #include "tests/unit/ep_crowd.h"
+#include "tests/unit/ep_pair.h"
 
 enum { N = 300, RING = 16, WAVE = 4 };
 
@@ -81,7 +84,7 @@ static void test_keepalives_survive_full_ring(void **state)
 	assert_int_equal(w->now, t0 + k);
 	konce_ep_timer(w->a, w->now);
 	assert_int_equal(ca->keepalive_tx - ka0, RING);
-	assert_true(ca->keepalive_deferred > 0);
+	assert_true(ca->timer_deferred > 0);
 	assert_int_equal(konce_ep_next_timer(w->a), w->now);
 	unsigned rounds = 0;
 	while (ca->keepalive_tx - ka0 < N) {
@@ -109,7 +112,7 @@ static void test_keepalives_survive_full_ring(void **state)
 	uint64_t intervals = (stop - t1) / k;
 	printf("# %u presences, %u-slot ring: %llu keepalives in %llu intervals, %llu deferred, %llu timer rounds\n", N,
 	       RING, (unsigned long long)(ca->keepalive_tx - ka1), (unsigned long long)intervals,
-	       (unsigned long long)ca->keepalive_deferred, (unsigned long long)calls);
+	       (unsigned long long)ca->timer_deferred, (unsigned long long)calls);
 	assert_true(ca->keepalive_tx - ka1 >= intervals * N);
 	assert_int_equal(ca->ring_full_datagrams, full0);
 	assert_int_equal(ca->ring_full_datagrams, 0);
@@ -124,10 +127,59 @@ static void test_keepalives_survive_full_ring(void **state)
 	test_free(w);
 }
 
+/* Datagrams queued at ep, dropped; how many went to addr. */
+static unsigned discard_count(konce_ep *ep, const konce_addr *addr)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	unsigned n = 0;
+	while (konce_ep_poll_datagram(ep, buf, &len, &to))
+		n += konce_addr_eq(&to, addr);
+	return n;
+}
+
+static void test_path_retry_waits_for_room(void **state)
+{
+	(void)state;
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
+	const struct konce_ep_counters *cb = konce_ep_counters(p.b);
+	/* the client's address changes: b probes the new one; that first challenge is lost */
+	konce_addr_parse(&p.addr_a, "192.0.2.1:2222");
+	uint8_t big[400] = {0};
+	assert_int_equal(konce_ep_send(p.a, cc, big, sizeof big, p.now), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(p.a, buf, &len, &to))
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
+	assert_int_equal(cb->path_challenge_tx, 1);
+	assert_int_equal(discard_count(p.b, &p.addr_a), 1);
+	/* b's out ring fills (messages to the validated address), and the retry falls due */
+	while (konce_ep_send(p.b, sc, (const uint8_t *)"x", 1, p.now) == 0)
+		;
+	uint64_t full0 = cb->ring_full_datagrams, def0 = cb->timer_deferred;
+	p.now += (uint64_t)KONCE_PATH_RETRY_MS * 1000;
+	assert_true(konce_ep_next_timer(p.b) <= p.now);
+	konce_ep_timer(p.b, p.now);
+	assert_int_equal(cb->ring_full_datagrams, full0); /* not sealed and dropped */
+	assert_true(cb->timer_deferred > def0);
+	assert_true(konce_ep_next_timer(p.b) <= p.now); /* still due: call again after a flush */
+	assert_int_equal(discard_count(p.b, &p.addr_a), 0);
+	/* the host flushed: the retry leaves, to the probed address */
+	konce_ep_timer(p.b, p.now);
+	assert_int_equal(cb->path_challenge_tx, 2);
+	assert_int_equal(discard_count(p.b, &p.addr_a), 1);
+	assert_int_equal(cb->ring_full_datagrams, full0);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keepalives_survive_full_ring),
+		cmocka_unit_test(test_path_retry_waits_for_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
