@@ -63,6 +63,7 @@ typedef struct sample {
 	uint64_t sessions_live, evicted, idle_closed;
 	uint64_t grown, shrunk, msgs_rx, msgs_delivered;
 	uint64_t ring_full; /* datagrams dropped for a full out ring, since the endpoint began */
+	uint64_t ring_full_phase; /* of them, during this phase */
 	uint64_t deferred;  /* timer visits whose keepalive waited for room in the ring (timer_deferred) */
 	long rss_kib;
 	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
@@ -92,7 +93,7 @@ static void rss_parts(long *anon, long *file)
 
 typedef struct meter {
 	double c0;
-	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0;
+	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0, rf0;
 } meter;
 
 static void meter_start(meter *m, const bench_node *n)
@@ -106,6 +107,7 @@ static void meter_start(meter *m, const bench_node *n)
 	m->w0 = n->wakeups;
 	m->tc0 = n->timer_calls;
 	m->v0 = c->timer_visits;
+	m->rf0 = c->ring_full_datagrams;
 }
 
 static void meter_stop(const meter *m, const bench_node *n, sample *s)
@@ -127,6 +129,7 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->msgs_rx = c->msgs_rx;
 	s->msgs_delivered = c->msgs_delivered;
 	s->ring_full = c->ring_full_datagrams;
+	s->ring_full_phase = c->ring_full_datagrams - m->rf0;
 	s->deferred = c->timer_deferred;
 	s->rss_kib = bench_rss_kib();
 	rss_parts(&s->rss_anon_kib, &s->rss_file_kib);
@@ -436,9 +439,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)live_h.grown, (unsigned long long)live_h.shrunk, (unsigned long long)live_p.grown,
 	       (unsigned long long)live_p.shrunk, (unsigned long long)live_h.msgs_delivered,
 	       (unsigned long long)live_p.msgs_rx);
-	printf("  datagrams dropped for a full out ring: holder %llu, peer %llu; keepalives that waited for room "
-	       "(timer_deferred): holder %llu, peer %llu\n",
-	       (unsigned long long)live_h.ring_full, (unsigned long long)live_p.ring_full,
+	printf("  datagrams dropped for a full out ring: holder %llu (%llu during the measurement), peer %llu (%llu); "
+	       "keepalives that waited for room (timer_deferred): holder %llu, peer %llu\n",
+	       (unsigned long long)live_h.ring_full, (unsigned long long)live_h.ring_full_phase,
+	       (unsigned long long)live_p.ring_full, (unsigned long long)live_p.ring_full_phase,
 	       (unsigned long long)live_h.deferred, (unsigned long long)live_p.deferred);
 	bench_node_close(&n);
 	konce_identity_free(cid);
