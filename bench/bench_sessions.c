@@ -64,7 +64,7 @@ typedef struct sample {
 	uint64_t grown, shrunk, msgs_rx, msgs_delivered;
 	uint64_t ring_full; /* datagrams dropped for a full out ring, since the endpoint began */
 	uint64_t ring_full_phase; /* of them, during this phase */
-	uint64_t deferred;  /* timer visits whose keepalive waited for room in the ring (timer_deferred) */
+	uint64_t deferred;  /* timers that waited for room in the out ring (timer_deferred) */
 	long rss_kib;
 	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
@@ -440,7 +440,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)live_p.shrunk, (unsigned long long)live_h.msgs_delivered,
 	       (unsigned long long)live_p.msgs_rx);
 	printf("  datagrams dropped for a full out ring: holder %llu (%llu during the measurement), peer %llu (%llu); "
-	       "keepalives that waited for room (timer_deferred): holder %llu, peer %llu\n",
+	       "timer waits for room in it (timer_deferred): holder %llu, peer %llu\n",
 	       (unsigned long long)live_h.ring_full, (unsigned long long)live_h.ring_full_phase,
 	       (unsigned long long)live_p.ring_full, (unsigned long long)live_p.ring_full_phase,
 	       (unsigned long long)live_h.deferred, (unsigned long long)live_p.deferred);
