@@ -67,6 +67,7 @@ typedef struct sample {
 	uint64_t ring_full; /* datagrams dropped for a full out ring, since the endpoint began */
 	uint64_t ring_full_phase; /* of them, during this phase */
 	uint64_t deferred;  /* timers that waited for room in the out ring (timer_deferred) */
+	uint64_t deferred_phase; /* of them, during this phase */
 	long rss_kib;
 	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
@@ -95,7 +96,7 @@ static void rss_parts(long *anon, long *file)
 
 typedef struct meter {
 	double c0;
-	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0, rf0;
+	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0, rf0, d0;
 } meter;
 
 static void meter_start(meter *m, const bench_node *n)
@@ -110,6 +111,7 @@ static void meter_start(meter *m, const bench_node *n)
 	m->tc0 = n->timer_calls;
 	m->v0 = c->timer_visits;
 	m->rf0 = c->ring_full_datagrams;
+	m->d0 = c->timer_deferred;
 }
 
 static void meter_stop(const meter *m, const bench_node *n, sample *s)
@@ -133,6 +135,7 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->ring_full = c->ring_full_datagrams;
 	s->ring_full_phase = c->ring_full_datagrams - m->rf0;
 	s->deferred = c->timer_deferred;
+	s->deferred_phase = c->timer_deferred - m->d0;
 	s->rss_kib = bench_rss_kib();
 	rss_parts(&s->rss_anon_kib, &s->rss_file_kib);
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
@@ -442,10 +445,11 @@ int main(int argc, char **argv)
 	       (unsigned long long)live_p.shrunk, (unsigned long long)live_h.msgs_delivered,
 	       (unsigned long long)live_p.msgs_rx);
 	printf("  datagrams dropped for a full out ring: holder %llu (%llu during the measurement), peer %llu (%llu); "
-	       "timer waits for room in it (timer_deferred): holder %llu, peer %llu\n",
+	       "timer waits for room in it (timer_deferred): holder %llu (%llu), peer %llu (%llu)\n",
 	       (unsigned long long)live_h.ring_full, (unsigned long long)live_h.ring_full_phase,
 	       (unsigned long long)live_p.ring_full, (unsigned long long)live_p.ring_full_phase,
-	       (unsigned long long)live_h.deferred, (unsigned long long)live_p.deferred);
+	       (unsigned long long)live_h.deferred, (unsigned long long)live_h.deferred_phase,
+	       (unsigned long long)live_p.deferred, (unsigned long long)live_p.deferred_phase);
 	bench_node_close(&n);
 	konce_identity_free(cid);
 	konce_identity_free(pc.sid);
