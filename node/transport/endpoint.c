@@ -627,6 +627,7 @@ static const struct {
 	C(msgs_failed),
 	C(msgs_rx),
 	C(keepalive_tx),
+	C(timer_deferred),
 	C(idle_closed),
 	C(channels_grown),
 	C(channels_shrunk),

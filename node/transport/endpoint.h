@@ -208,6 +208,11 @@ struct konce_ep_counters {
 	uint64_t sessions_evicted, sessions_replaced;
 	/* reliable messages */
 	uint64_t msgs_queued, msgs_delivered, msgs_failed, msgs_rx, keepalive_tx, idle_closed;
+	/* waits for room in the out ring (ep_timer.c invariant 5), each one counted: a timer call
+	 * that left due sessions for want of free slots, a due session sent back unvisited by a
+	 * call that filled the ring, a keepalive or path challenge's retry found due with no room.
+	 * What waited stayed due (the next timer is now) */
+	uint64_t timer_deferred;
 	/* presences that grew into channels (their reliability state made), and idle channels that
 	 * shrank back to presences (ep_msg.c) */
 	uint64_t channels_grown, channels_shrunk;

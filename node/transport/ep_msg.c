@@ -225,7 +225,9 @@ static void presence_ack(konce_ep *ep, konce_sess *s, uint64_t pn, uint64_t now_
 		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
 }
 
-/* A presence's keepalive: a PING after keepalive_us without one, while wanted.  Its next deadline. */
+/* A presence's keepalive: a PING after keepalive_us without one, while wanted.  Its next deadline:
+ * now while the PING is due and the out ring has no room for it (timer_deferred), so that a
+ * keepalive is never lost to a full ring, only late by one flush of the host. */
 static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (!s->wanted || s->state != KONCE_HS_ESTABLISHED)
@@ -234,6 +236,12 @@ static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		return s->blocked_until_us;
 	uint64_t k = s->keepalive_us ? s->keepalive_us : ep->conn_cfg.keepalive_us;
 	if (now_us >= s->ping_tx_us + k) {
+		if (!konce_ep_out_reserve(ep)) {
+			/* the out ring is full: the PING stays due (not sealed, not dropped), and the
+			 * endpoint's next timer is now, so the host flushes the ring and calls again */
+			ep->c.timer_deferred++;
+			return now_us;
+		}
 		uint8_t f[1];
 		size_t n = konce_frame_put_ping(f, sizeof f);
 		int r = konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);

@@ -361,14 +361,22 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 	uint64_t k = konce_session_tick(&s->sess, now_us);
 	if (k < t)
 		t = k;
-	enum konce_path_change chg;
-	unsigned due = konce_path_tick(&s->path, now_us, &chg);
-	path_changed(ep, s, chg, now_us);
-	if (due & KONCE_PATH_SEND_PROBE)
-		send_challenge(ep, s, now_us);
-	if (due & KONCE_PATH_SEND_OLD)
-		send_old_challenge(ep, s, now_us);
 	uint64_t pt = konce_path_next(&s->path);
+	if (now_us >= pt && !konce_ep_out_reserve(ep)) {
+		/* a path challenge's retry is due and the out ring has no room: the path's tick waits
+		 * for the host's flush (next timer now), so that a try is spent only on a challenge
+		 * that leaves */
+		ep->c.timer_deferred++;
+	} else {
+		enum konce_path_change chg;
+		unsigned due = konce_path_tick(&s->path, now_us, &chg);
+		path_changed(ep, s, chg, now_us);
+		if (due & KONCE_PATH_SEND_PROBE)
+			send_challenge(ep, s, now_us);
+		if (due & KONCE_PATH_SEND_OLD)
+			send_old_challenge(ep, s, now_us);
+		pt = konce_path_next(&s->path);
+	}
 	if (pt < t)
 		t = pt;
 	uint64_t m = konce_ep_pmtud_timer(ep, s, now_us);

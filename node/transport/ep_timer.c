@@ -24,8 +24,16 @@
  *   2. heap order: heap[i]->due_us <= heap[2i+1]->due_us and heap[2i+2]->due_us;
  *   3. konce_ep_next_timer() <= the earliest deadline of any session and of the endpoint's own
  *      timers (cookie key rotation, ACCEPTs to flush: ep->timer_extra_us);
- *   4. one konce_ep_timer() call runs the timers of the sessions due at its start, each once, and
- *      of no other (counted in timer_visits): O(d log n) for d due of n sessions.
+ *   4. one konce_ep_timer() call runs the timers of sessions due at its start (all of them while
+ *      the out ring has room, invariant 5), each at most once, and of no other (counted in
+ *      timer_visits): O(d log n) for d due of n sessions;
+ *   5. no timer-driven datagram (keepalive, ack, probe, path challenge) is lost to a full out
+ *      ring: a call takes at most as many due sessions as the ring has free slots; once the ring
+ *      is full, the sessions of the batch not yet visited go back to the heap unvisited with
+ *      their deadlines (<= now); and a visit that finds its keepalive or path retry due and no
+ *      room leaves it due (ep_msg.c, ep_session.c).  Either way konce_ep_next_timer() is now, so
+ *      the host flushes the ring and calls again; d sessions due at once cost O(d log n) in all,
+ *      however many calls the ring's size makes them take.
  */
 #include <limits.h>
 
@@ -149,13 +157,16 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 	konce_hs_server_flush_all(ep);
 	/* the sessions due now, out of the heap first: a visit may arm a later one, which then waits */
 	ep->batch_n = 0;
-	while (ep->heap_n && ep->heap[0]->due_us <= now_us) {
+	unsigned room = ep->out_cap - ep->out_n; /* invariant 5: no more than could send a datagram each */
+	while (ep->heap_n && ep->heap[0]->due_us <= now_us && ep->batch_n < room) {
 		konce_sess *s = ep->heap[0];
 		heap_remove(ep, s);
 		s->tbatch = true;
 		s->tpos = ep->batch_n;
 		ep->batch[ep->batch_n++] = s;
 	}
+	if (ep->heap_n && ep->heap[0]->due_us <= now_us)
+		ep->c.timer_deferred++; /* the rest wait for the host's flush */
 	unsigned solving = 0; /* attempts that share this call's proof-of-work slice */
 	for (unsigned i = 0; i < ep->batch_n; i++)
 		solving += ep->batch[i]->state == KONCE_HS_SOLVING;
@@ -164,6 +175,14 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 		konce_sess *s = ep->batch[i];
 		if (!s)
 			continue;
+		if (ep->out_n == ep->out_cap) {
+			/* the out ring is full: whatever this session has due could not leave.  It goes
+			 * back to the heap unvisited and still due, so the next timer is now and the
+			 * host calls again once it has flushed the ring (invariant 5). */
+			ep->c.timer_deferred++;
+			heap_push(ep, s);
+			continue;
+		}
 		ep->c.timer_visits++;
 		uint64_t t;
 		if (!visit(ep, s, solving, now_us, &t) || ep->batch[i] != s)

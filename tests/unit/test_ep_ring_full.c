@@ -1,0 +1,196 @@
+/* test_ep_ring_full.c - a keepalive that finds the endpoint's out ring full is not lost
+ * (ep_msg.c presence_timer): with a 16-slot out ring and 300 presences wanted at the same instant,
+ * so that all of them are due in one konce_ep_timer() call, the keepalives the ring cannot take
+ * stay due (konce_ep_next_timer() is now until they are placed), a host that flushes the ring and
+ * calls again sends every one of them, none is dropped for a full ring (ring_full_datagrams stays
+ * 0), and over two idle timeouts no session on either side closes.  The host here is the one the
+ * contract asks for: it runs the timer when konce_ep_next_timer() says, and moves every datagram
+ * before asking again; the sessions held back wait unvisited, so the N keepalives cost about N
+ * visits, not one per session per round.  A path challenge's retry (path.h) that finds the ring full waits the same
+ * way, and leaves, once the host has flushed, to the address it probes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "node/transport/path.h"
+#include "tests/unit/ep_crowd.h"
+#include "tests/unit/ep_pair.h"
+
+enum { N = 300, RING = 16, WAVE = 4 };
+
+/* crowd_make() with a's out ring RING slots: the dials go WAVE at a time, well within it. */
+static void make_world(ep_crowd *w)
+{
+	crowd_make(w, 11, N + 16, 2 * N, N);
+	konce_ep_free(w->a);
+	konce_ep_config a = {.env = &w->tenv_a.env, .identity = w->id_a, .max_sessions = N + 16, .out_ring = RING};
+	assert_int_equal(konce_ep_new(&w->a, &a, w->now), 0);
+	w->conns = test_malloc(N * sizeof *w->conns);
+	w->no_failure = true;
+}
+
+/* One round of the host: a's and b's timers if due, then every datagram moved both ways. */
+static void host_round(ep_crowd *w)
+{
+	if (konce_ep_next_timer(w->a) <= w->now)
+		konce_ep_timer(w->a, w->now);
+	if (konce_ep_next_timer(w->b) <= w->now)
+		konce_ep_timer(w->b, w->now);
+	crowd_pump(w);
+}
+
+static uint64_t next_of_both(const ep_crowd *w)
+{
+	uint64_t a = konce_ep_next_timer(w->a), b = konce_ep_next_timer(w->b);
+	return a < b ? a : b;
+}
+
+static void test_keepalives_survive_full_ring(void **state)
+{
+	(void)state;
+	ep_crowd *w = test_malloc(sizeof *w);
+	make_world(w);
+	unsigned started = 0;
+	while (w->nconn < N) {
+		crowd_step(w, &started, N, WAVE);
+		assert_true(w->now < 600000000);
+	}
+	/* the handshake's own deadlines pass */
+	uint64_t end = w->now + 2000000;
+	while (next_of_both(w) <= end) {
+		uint64_t t = next_of_both(w);
+		w->now = t > w->now ? t : w->now;
+		host_round(w);
+	}
+	w->now = end;
+	const struct konce_ep_counters *ca = konce_ep_counters(w->a), *cb = konce_ep_counters(w->b);
+	assert_int_equal(ca->sessions_live, N);
+	assert_int_equal(cb->sessions_live, N);
+	uint64_t full0 = ca->ring_full_datagrams;
+
+	/* every session wanted at the same instant: their keepalives all fall due together */
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(konce_ep_set_wanted(w->a, w->conns[i], true, w->now), 0);
+	while (konce_ep_next_timer(w->a) <= w->now) /* each armed now: visited RING at a time */
+		host_round(w);
+	uint64_t t0 = w->now, k = (uint64_t)KONCE_KEEPALIVE_MS * 1000;
+	uint64_t ka0 = ca->keepalive_tx, rx0 = cb->data_rx;
+
+	/* the first due instant: one call places RING keepalives, the rest stay due (next timer is
+	 * now, the clock stands still) until the host has flushed enough rounds for all */
+	w->now = konce_ep_next_timer(w->a);
+	assert_int_equal(w->now, t0 + k);
+	uint64_t v0 = ca->timer_visits, d0 = ca->timer_deferred;
+	konce_ep_timer(w->a, w->now);
+	assert_int_equal(ca->keepalive_tx - ka0, RING);
+	assert_true(ca->timer_deferred > 0);
+	assert_int_equal(konce_ep_next_timer(w->a), w->now);
+	unsigned rounds = 0;
+	while (ca->keepalive_tx - ka0 < N) {
+		assert_int_equal(konce_ep_next_timer(w->a), w->now); /* still due: asks to be called now */
+		crowd_pump(w);
+		konce_ep_timer(w->a, w->now);
+		assert_true(++rounds <= N);
+	}
+	crowd_pump(w);
+	assert_int_equal(ca->keepalive_tx - ka0, N);
+	assert_int_equal(cb->data_rx - rx0, N); /* every PING reached b */
+	assert_true(konce_ep_next_timer(w->a) > w->now);
+	/* the sessions a full ring held back waited unvisited: about one visit each, not one per
+	 * round while the ring drained (ep_timer.c invariant 5) */
+	printf("# the first due instant: %u rounds, %llu visits for %u keepalives\n", rounds + 1,
+	       (unsigned long long)(ca->timer_visits - v0), N);
+	assert_true(ca->timer_visits - v0 <= N + rounds + 1);
+	/* and untouched: a call takes only as many as the ring has room for, so the waits are a
+	 * few per call, not every waiting session popped and pushed back on every call */
+	assert_true(ca->timer_deferred - d0 <= 2 * (uint64_t)(rounds + 1));
+
+	/* two idle timeouts on: every keepalive interval, every session's PING goes, none is
+	 * dropped for a full ring, and no session closes on either side */
+	uint64_t stop = w->now + 2 * (uint64_t)KONCE_IDLE_TIMEOUT_MS * 1000;
+	uint64_t ka1 = ca->keepalive_tx, t1 = w->now, calls = 0;
+	while (next_of_both(w) <= stop) {
+		uint64_t t = next_of_both(w);
+		w->now = t > w->now ? t : w->now;
+		host_round(w);
+		calls++;
+	}
+	w->now = stop;
+	uint64_t intervals = (stop - t1) / k;
+	printf("# %u presences, %u-slot ring: %llu keepalives in %llu intervals, %llu deferred, %llu timer rounds\n", N,
+	       RING, (unsigned long long)(ca->keepalive_tx - ka1), (unsigned long long)intervals,
+	       (unsigned long long)ca->timer_deferred, (unsigned long long)calls);
+	assert_true(ca->keepalive_tx - ka1 >= intervals * N);
+	assert_int_equal(ca->ring_full_datagrams, full0);
+	assert_int_equal(ca->ring_full_datagrams, 0);
+	assert_int_equal(ca->idle_closed, 0);
+	assert_int_equal(ca->sessions_live, N);
+	assert_int_equal(cb->sessions_live, N);
+	konce_ep_event ev;
+	while (konce_ep_poll_event(w->a, &ev))
+		assert_int_not_equal(ev.type, KONCE_EV_CLOSED);
+	test_free(w->conns);
+	crowd_free(w);
+	test_free(w);
+}
+
+/* Datagrams queued at ep, dropped; how many went to addr. */
+static unsigned discard_count(konce_ep *ep, const konce_addr *addr)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	unsigned n = 0;
+	while (konce_ep_poll_datagram(ep, buf, &len, &to))
+		n += konce_addr_eq(&to, addr);
+	return n;
+}
+
+static void test_path_retry_waits_for_room(void **state)
+{
+	(void)state;
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
+	const struct konce_ep_counters *cb = konce_ep_counters(p.b);
+	/* the client's address changes: b probes the new one; that first challenge is lost */
+	konce_addr_parse(&p.addr_a, "192.0.2.1:2222");
+	uint8_t big[400] = {0};
+	assert_int_equal(konce_ep_send(p.a, cc, big, sizeof big, p.now), 0);
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(p.a, buf, &len, &to))
+		konce_ep_input(p.b, buf, len, &p.addr_a, p.now, NULL);
+	assert_int_equal(cb->path_challenge_tx, 1);
+	assert_int_equal(discard_count(p.b, &p.addr_a), 1);
+	/* b's out ring fills (messages to the validated address), and the retry falls due */
+	while (konce_ep_send(p.b, sc, (const uint8_t *)"x", 1, p.now) == 0)
+		;
+	uint64_t full0 = cb->ring_full_datagrams, def0 = cb->timer_deferred;
+	p.now += (uint64_t)KONCE_PATH_RETRY_MS * 1000;
+	assert_true(konce_ep_next_timer(p.b) <= p.now);
+	konce_ep_timer(p.b, p.now);
+	assert_int_equal(cb->ring_full_datagrams, full0); /* not sealed and dropped */
+	assert_true(cb->timer_deferred > def0);
+	assert_true(konce_ep_next_timer(p.b) <= p.now); /* still due: call again after a flush */
+	assert_int_equal(discard_count(p.b, &p.addr_a), 0);
+	/* the host flushed: the retry leaves, to the probed address */
+	konce_ep_timer(p.b, p.now);
+	assert_int_equal(cb->path_challenge_tx, 2);
+	assert_int_equal(discard_count(p.b, &p.addr_a), 1);
+	assert_int_equal(cb->ring_full_datagrams, full0);
+	free_pair(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keepalives_survive_full_ring),
+		cmocka_unit_test(test_path_retry_waits_for_room),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
