@@ -79,7 +79,7 @@ static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, 
 		.failed = f->failed,
 	};
 	r.settled = f->tx->rec.bytes_in_flight == 0 && konce_msgq_empty(&f->tx->q);
-	for (unsigned k = 0; k < f->npto; k++)
+	for (unsigned k = 0; k < f->npto && k < 4; k++) /* a storm's first few */
 		printf("    PTO at %.3f s: new data last sent %.3f s (before it) / %.3f s (in all), last ack %.3f s, "
 		       "%u messages held, %llu losses undeclared\n",
 		       f->pto[k].at / 1e6, f->pto[k].last_new_tx / 1e6, f->last_new_tx / 1e6, f->pto[k].last_ack_rx / 1e6,
