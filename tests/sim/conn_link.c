@@ -81,10 +81,12 @@ static void note_pto(clink_flow *f, uint64_t before, uint64_t now)
 	for (uint64_t k = before; k < f->tx->rec.pto_total; k++) {
 		if (f->npto == CLINK_MAX_PTO)
 			return;
-		uint64_t taken = f->dropped_eliciting + sim_host_rx(f->l->rh)->dropped_queue;
+		/* declared losses that were really reordering found nothing */
+		uint64_t taken = f->dropped_eliciting + sim_host_rx(f->l->rh)->dropped_queue,
+			 declared = f->tx->rec.nlost_total - f->tx->rec.spurious_total;
 		f->pto[f->npto++] = (clink_pto){.at = now, .last_new_tx = f->last_new_tx, .last_ack_rx = f->last_ack_rx,
 						 .msgs = f->tx->q.nactive + (unsigned)f->tx->q.nwait,
-						 .undeclared = taken > f->tx->rec.nlost_total ? taken - f->tx->rec.nlost_total : 0};
+						 .undeclared = taken > declared ? taken - declared : 0};
 	}
 }
 

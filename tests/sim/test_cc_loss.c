@@ -79,17 +79,17 @@ static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, 
 		.failed = f->failed,
 	};
 	r.settled = f->tx->rec.bytes_in_flight == 0 && konce_msgq_empty(&f->tx->q);
-	for (unsigned k = 0; k < f->npto && k < 4; k++) /* a storm's first few */
-		printf("    PTO at %.3f s: new data last sent %.3f s (before it) / %.3f s (in all), last ack %.3f s, "
-		       "%u messages held, %llu losses undeclared\n",
-		       f->pto[k].at / 1e6, f->pto[k].last_new_tx / 1e6, f->last_new_tx / 1e6, f->pto[k].last_ack_rx / 1e6,
-		       f->pto[k].msgs, (unsigned long long)f->pto[k].undeclared);
 	printf("  seed %llu %-7s %3.0f Mbit/s link, loss %4.1f%%%s: %5.1f Mbit/s, mean cwnd %4.0f kB, recovery periods %llu in %llu "
 	       "rounds, lost %llu + queue %llu (after warm-up %llu), declared %llu, spurious %llu, PTO %llu\n",
 	       (unsigned long long)seed, cc->name, (double)rate * 8 / 1e6, loss * 100, jitter_us ? " +jitter" : "", r.goodput * 8 / 1e6, r.mean_cwnd / 1e3,
 	       (unsigned long long)r.episodes, (unsigned long long)r.rounds, (unsigned long long)r.dropped_eliciting,
 	       (unsigned long long)r.dropped_queue, (unsigned long long)r.queue_after_warm,
 	       (unsigned long long)r.declared, (unsigned long long)r.spurious, (unsigned long long)r.pto);
+	for (unsigned k = 0; k < f->npto && k < 4; k++) /* a storm's first few */
+		printf("    PTO at %.3f s: new data last sent %.3f s (before it) / %.3f s (in all), last ack %.3f s, "
+		       "%u messages held, %llu losses undeclared\n",
+		       f->pto[k].at / 1e6, f->pto[k].last_new_tx / 1e6, f->last_new_tx / 1e6, f->pto[k].last_ack_rx / 1e6,
+		       f->pto[k].msgs, (unsigned long long)f->pto[k].undeclared);
 	clink_free(&l);
 	sim_free(s);
 	return r;
