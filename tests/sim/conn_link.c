@@ -49,6 +49,47 @@ static void cb_delivered(void *ctx, const konce_smsg *m)
 	/* refilled in flush(): the callback runs inside konce_conn_on_packet */
 }
 
+/* Whether packet sp carries a fragment unit flow f never sent before (the table keeps the
+ * CLINK_SEEN most recent message ids, which covers the application's few queued messages). */
+static bool new_data(clink_flow *f, const konce_sent_packet *sp)
+{
+	bool fresh = false;
+	for (unsigned i = 0; i < sp->nrefs; i++) {
+		const konce_frame_ref *r = &sp->refs[i];
+		if (r->kind != KONCE_REF_FRAGMENT || r->count == 0)
+			continue;
+		uint64_t end = (uint64_t)r->index + r->count;
+		unsigned j = 0, n = f->nseen < CLINK_SEEN ? f->nseen : CLINK_SEEN;
+		while (j < n && f->seen[j].id != r->id)
+			j++;
+		if (j == n) {
+			j = f->nseen++ % CLINK_SEEN;
+			f->seen[j].id = r->id;
+			f->seen[j].end = 0;
+		}
+		if (end > f->seen[j].end) {
+			f->seen[j].end = end;
+			fresh = true;
+		}
+	}
+	return fresh;
+}
+
+/* Records a probe timeout if the sender's count grew from `before` while it handled an event. */
+static void note_pto(clink_flow *f, uint64_t before, uint64_t now)
+{
+	for (uint64_t k = before; k < f->tx->rec.pto_total; k++) {
+		if (f->npto == CLINK_MAX_PTO)
+			return;
+		/* declared losses that were really reordering found nothing */
+		uint64_t taken = f->dropped_eliciting + sim_host_rx(f->l->rh)->dropped_queue,
+			 declared = f->tx->rec.nlost_total - f->tx->rec.spurious_total;
+		f->pto[f->npto++] = (clink_pto){.at = now, .last_new_tx = f->last_new_tx, .last_ack_rx = f->last_ack_rx,
+						 .msgs = f->tx->q.nactive + (unsigned)f->tx->q.nwait,
+						 .undeclared = taken > declared ? taken - declared : 0};
+	}
+}
+
 /* Everything conn c has due goes out of host h (port from) to `to`; with drops, a sender's, the
  * random loss takes some. */
 static void drain(clink *l, sim_host *h, uint16_t from, const konce_addr *to, konce_conn *c, uint64_t *pn,
@@ -61,6 +102,8 @@ static void drain(clink *l, sim_host *h, uint16_t from, const konce_addr *to, ko
 		memcpy(d, pn, 8);
 		memset(d + 8 + w, 0, OVERHEAD - 8);
 		konce_conn_on_sent(c, &sp, w + OVERHEAD, now);
+		if (drops && new_data(drops, &sp))
+			drops->last_new_tx = now;
 		if (drops && l->cfg.loss > 0 && sim_rand_unit(l->s) < l->cfg.loss) {
 			if (sp.ack_eliciting)
 				drops->dropped_eliciting++;
@@ -107,7 +150,10 @@ static uint64_t tx_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	if (len < 8 + OVERHEAD - 8)
 		return 0;
 	memcpy(&pn, pkt, 8);
+	uint64_t pto = f->tx->rec.pto_total;
 	konce_conn_on_packet(f->tx, pn, pkt + 8, len - OVERHEAD, now);
+	note_pto(f, pto, now);
+	f->last_ack_rx = now;
 	flush_flow(f, now);
 	return 0;
 }
@@ -115,8 +161,10 @@ static uint64_t tx_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 static void tx_timer(void *ctx, uint64_t now)
 {
 	clink_flow *f = ctx;
+	uint64_t pto = f->tx->rec.pto_total;
 	if (!konce_conn_tick(f->tx, now))
 		f->failed++;
+	note_pto(f, pto, now);
 	flush_flow(f, now);
 }
 
@@ -257,4 +305,22 @@ double clink_goodput(const clink *l, int i)
 	if (now <= l->cfg.warm)
 		return 0;
 	return (double)(rx - l->f[i].rx_at_warm) / ((now - l->cfg.warm) / 1e6);
+}
+
+unsigned clink_pto_mid(const clink *l, int i)
+{
+	const clink_flow *f = &l->f[i];
+	unsigned n = 0;
+	for (unsigned k = 0; k < f->npto; k++)
+		n += f->last_new_tx >= f->pto[k].at;
+	return n;
+}
+
+unsigned clink_pto_spurious(const clink *l, int i)
+{
+	const clink_flow *f = &l->f[i];
+	unsigned n = 0;
+	for (unsigned k = 0; k < f->npto; k++)
+		n += f->pto[k].undeclared == 0;
+	return n;
 }

@@ -31,7 +31,17 @@
 #include "node/transport/conn.h"
 #include "tests/sim/sim.h"
 
-enum { CLINK_MAX_FLOWS = 4 };
+enum { CLINK_MAX_FLOWS = 4, CLINK_MAX_PTO = 16, CLINK_SEEN = 32 };
+
+/* One probe timeout of a sender (its rec.pto_total grew while the sender handled an event). */
+typedef struct clink_pto {
+	uint64_t at;          /* when it fired */
+	uint64_t last_new_tx; /* the sender's last new fragment before it */
+	uint64_t last_ack_rx; /* the last datagram the sender received before it */
+	unsigned msgs;        /* messages the sender held, not yet acked in full */
+	uint64_t undeclared;  /* datagrams the path had taken (random loss, the bottleneck queue's
+			       * drops) that recovery had not yet declared lost: 0 = a spurious probe */
+} clink_pto;
 
 typedef struct clink_flow {
 	struct clink *l;
@@ -49,6 +59,12 @@ typedef struct clink_flow {
 	/* the sender's window over time: every sample_us after warm */
 	uint64_t nsamples, sum_cwnd, sum_rate, min_cwnd, max_cwnd;
 	uint64_t rx_at_warm, rx_at_stop;
+	/* probe timeouts against the transfer: a fragment is new the first time its units go out */
+	struct { uint64_t id, end; } seen[CLINK_SEEN]; /* highest unit sent, per recent message id */
+	unsigned nseen;
+	uint64_t last_new_tx, last_ack_rx;
+	clink_pto pto[CLINK_MAX_PTO];
+	unsigned npto;
 } clink_flow;
 
 typedef struct clink_cfg {
@@ -88,5 +104,11 @@ int clink_add_flow(clink *l, uint8_t klass, uint64_t start);
 void clink_free(clink *l);
 /* Goodput of flow i between warm and stop (or now, if earlier or no stop), bytes/s. */
 double clink_goodput(const clink *l, int i);
+/* Flow i's probe timeouts after which it still sent new data (mid-transfer, as opposed to a probe
+ * for the tail of the transfer, which only a probe can find: RFC 9002 section 6.2). */
+unsigned clink_pto_mid(const clink *l, int i);
+/* Flow i's probe timeouts that fired with no loss left to find (the bottleneck's drops count for
+ * every flow: exact with one flow). */
+unsigned clink_pto_spurious(const clink *l, int i);
 
 #endif

@@ -7,13 +7,14 @@
  *   - Loss recovery: every ack-eliciting datagram the loss took is declared lost exactly once and
  *     nothing else is (no spurious losses on a path that does not reorder); a recovery period
  *     begins at most once per round trip and only for a loss; at 0.1% (losses rounds apart) nearly
- *     every loss starts its own; no persistent congestion and no probe timeouts; BBR never
- *     overflows the bottleneck queue.
+ *     every loss starts its own; no persistent congestion and no RTO storm (check_probes: no probe
+ *     timeout while new data is still sent, at most two tail probes after it, none with nothing
+ *     lost); BBR never overflows the bottleneck queue.
  *   - The loss-based options, NewReno and CUBIC with PRR, at 1% loss (test_loss_based_options):
  *     on a 4 Mbit/s, 40 ms link (a BDP near the loss rate's bound on their window) each keeps
  *     >= 1/3 of its loss-free window and goodput, and CUBIC >= 0.9 of NewReno's goodput; there and
  *     on the long fat link every loss is declared once, nearly every one begins its own recovery
- *     period, no PTO, no persistent congestion.
+ *     period, no RTO storm, no persistent congestion.
  *   - Jitter that reorders (netsim's 10 ms): spurious losses are recognised, and with 1% loss the
  *     goodput stays >= 0.7 of the clean run's; with 1% loss in each direction (acks too) the
  *     pacing rate and goodput stay >= 0.8 of the clean run's (test_jitter_loss_both_ways).
@@ -42,7 +43,7 @@
 
 typedef struct result {
 	double goodput, mean_cwnd, mean_rate;
-	uint64_t episodes, declared, spurious, pto, persistent, dropped_eliciting, dropped_queue, queue_after_warm,
+	uint64_t episodes, declared, spurious, pto, pto_mid, pto_spurious, persistent, dropped_eliciting, dropped_queue, queue_after_warm,
 		rounds, failed;
 	bool settled; /* nothing in flight at the end: every loss has been declared */
 } result;
@@ -68,6 +69,8 @@ static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, 
 		.declared = f->tx->rec.nlost_total,
 		.spurious = f->tx->rec.spurious_total,
 		.pto = f->tx->rec.pto_total,
+		.pto_mid = f->tx->rec.pto_total > f->npto ? UINT64_MAX : clink_pto_mid(&l, 0),
+		.pto_spurious = clink_pto_spurious(&l, 0),
 		.persistent = f->tx->cc.persistent,
 		.dropped_eliciting = f->dropped_eliciting,
 		.dropped_queue = sim_host_rx(l.rh)->dropped_queue,
@@ -82,6 +85,11 @@ static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, 
 	       (unsigned long long)r.episodes, (unsigned long long)r.rounds, (unsigned long long)r.dropped_eliciting,
 	       (unsigned long long)r.dropped_queue, (unsigned long long)r.queue_after_warm,
 	       (unsigned long long)r.declared, (unsigned long long)r.spurious, (unsigned long long)r.pto);
+	for (unsigned k = 0; k < f->npto && k < 4; k++) /* a storm's first few */
+		printf("    PTO at %.3f s: new data last sent %.3f s (before it) / %.3f s (in all), last ack %.3f s, "
+		       "%u messages held, %llu losses undeclared\n",
+		       f->pto[k].at / 1e6, f->pto[k].last_new_tx / 1e6, f->last_new_tx / 1e6, f->pto[k].last_ack_rx / 1e6,
+		       f->pto[k].msgs, (unsigned long long)f->pto[k].undeclared);
 	clink_free(&l);
 	sim_free(s);
 	return r;
@@ -100,8 +108,6 @@ static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uin
 
 static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss) { return run_jitter(seed, cc, loss, 0); }
 
-static void check_recovery(uint64_t seed, const result *r)
-{
 #define CHECK(cond)                                                       \
 	do {                                                              \
 		if (!(cond)) {                                            \
@@ -109,6 +115,24 @@ static void check_recovery(uint64_t seed, const result *r)
 			fail();                                           \
 		}                                                         \
 	} while (0)
+
+/* No spurious RTO storm: loss is found by acks.  No probe timeout while the sender is still
+ * sending new data (acks flow, and RACK finds every loss in the stream); after the last new data
+ * went out (the application queues nothing after STOP) the last datagrams of the transfer can be
+ * lost with nothing behind them to be acked, and only a probe finds them (RFC 9002 section 6.2):
+ * at 3% loss that is a few percent of runs (seed 5 of 8: one probe, 180 ms after the last new
+ * data), so up to two such tail probes pass.  No probe fires with nothing lost to find, and no
+ * persistent congestion. */
+static void check_probes(uint64_t seed, const result *r)
+{
+	CHECK(r->pto_mid == 0);
+	CHECK(r->pto <= 2);
+	CHECK(r->pto_spurious == 0);
+	CHECK(r->persistent == 0);
+}
+
+static void check_recovery(uint64_t seed, const result *r)
+{
 	CHECK(r->failed == 0);
 	CHECK(r->settled);
 	/* past STARTUP's overshoot, BBR does not overflow a BDP of queue */
@@ -117,7 +141,7 @@ static void check_recovery(uint64_t seed, const result *r)
 	 * odd ACK-only packet */
 	CHECK(r->declared >= r->dropped_eliciting && r->declared <= r->dropped_eliciting + r->dropped_queue);
 	CHECK(r->spurious == 0);
-	CHECK(r->pto == 0 && r->persistent == 0); /* no RTO storm: loss is found by acks */
+	check_probes(seed, r);
 	/* a recovery period needs a loss, and begins at most once a round trip */
 	CHECK(r->episodes <= r->declared);
 	CHECK(r->episodes <= r->rounds);
@@ -160,7 +184,7 @@ static void test_long_fat_link_random_loss(void **state)
  * compared with the loss-free run's on a link whose BDP is near that bound: 4 Mbit/s, 40 ms (BDP
  * 20 kB, 17 datagrams, a BDP of queue).  On it each keeps its mean window >= 1/3 of the loss-free
  * run's, every loss is declared once, a recovery period begins only for a loss and at 1% nearly
- * every loss begins its own, no PTO or persistent congestion, and CUBIC keeps >= 0.9 of NewReno's
+ * every loss begins its own, no RTO storm or persistent congestion, and CUBIC keeps >= 0.9 of NewReno's
  * goodput (RFC 9438's Reno-friendliness: never below Reno).  On the long fat link they finish
  * and recover as cleanly; their window there is the Mathis bound's, a fraction of the BDP. */
 static void check_loss_based(uint64_t seed, const result *r, bool lossy)
@@ -169,7 +193,7 @@ static void check_loss_based(uint64_t seed, const result *r, bool lossy)
 	CHECK(r->settled);
 	CHECK(r->declared >= r->dropped_eliciting && r->declared <= r->dropped_eliciting + r->dropped_queue);
 	CHECK(r->spurious == 0);
-	CHECK(r->pto == 0 && r->persistent == 0);
+	check_probes(seed, r);
 	CHECK(r->episodes <= r->declared);
 	CHECK(r->episodes <= (STOP + SETTLE) / (40 * SIM_MS));
 	if (lossy) /* losses ~100 datagrams (5 round trips) apart: nearly each begins its own period */
