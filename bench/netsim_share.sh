@@ -29,7 +29,8 @@
 # run, is the baseline for its rate beside another.  Jain's index of n rates x: (sum x)^2 / (n sum x^2).
 # The background phase also reports goodput: the bytes of the messages completed, over the time
 # from the phase's start to the last completion (so it includes the ramp, and understates).
-# BENCH_PHASES (default all) picks phases by name: fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg.
+# BENCH_PHASES (default all) picks phases by name: fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg
+# bbr+cubic (the last: two TCP flows, BBR and CUBIC, the yardstick for "its share" beside TCP BBR).
 # BENCH_LINK=a impairs a's link instead of b's.
 # BENCH_CONGESTION=newreno|cubic|bbr starts every node with --congestion (the controller of the
 # default class, the fg phases' flows; the background class is LEDBAT whatever it says).
@@ -49,7 +50,7 @@ for t in iperf3 nft; do command -v "$t" >/dev/null || fail "$t is missing (make 
 RATE=${1:-100mbit} DELAY=${2:-40ms} LOSS=${3:-0%}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then WARM=${BENCH_WARM:-0.5} WINDOW=${BENCH_WINDOW:-1.5}
 else WARM=${BENCH_WARM:-4} WINDOW=${BENCH_WINDOW:-8}; fi
-PHASES=${BENCH_PHASES:-fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg}
+PHASES=${BENCH_PHASES:-fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg bbr+cubic}
 CONGESTION=${BENCH_CONGESTION:-}
 KOPTS=()
 if [ -n "$CONGESTION" ]; then KOPTS=(--congestion "$CONGESTION"); fi
@@ -69,24 +70,26 @@ LINK=${BENCH_LINK:-b} # a: the senders' own link, to see what TCP Small Queues d
 "$NETSIM" impair --name "$run" "$LINK" clear rate="$RATE" delay="$DELAY" loss="$LOSS" >/dev/null ||
 	fail "netsim impair $LINK rate=$RATE delay=$DELAY loss=$LOSS"
 
-# One counter per flow on b's input: konce from A1 and A2, and TCP to iperf3's port.
+# One counter per flow on b's input: konce from A1 and A2, and TCP to each iperf3 server's port.
 nx b nft -f - <<EOF || fail "nft in b"
 table inet share {
 	counter k1 {}
 	counter k2 {}
 	counter t1 {}
+	counter t2 {}
 	chain in {
 		type filter hook input priority 0; policy accept;
 		ip saddr $aip udp sport 7807 counter name k1
 		ip saddr $aip udp sport 7808 counter name k2
 		ip saddr $aip tcp dport 5201 counter name t1
+		ip saddr $aip tcp dport 5202 counter name t2
 	}
 }
 EOF
-# counters: "K1 K2 TCP" bytes so far
+# counters: "K1 K2 TCP TCP2" bytes so far
 counters() {
 	nx b nft -j list counters table inet share |
-		jq -r '[.nftables[] | select(.counter) | .counter | {(.name): .bytes}] | add | "\(.k1) \(.k2) \(.t1)"'
+		jq -r '[.nftables[] | select(.counter) | .counter | {(.name): .bytes}] | add | "\(.k1) \(.k2) \(.t1) \(.t2)"'
 }
 
 declare -a LOOPS=()
@@ -131,27 +134,30 @@ konce_down() {
 	LOOPS=()
 	rm -rf "$KTMP/$run".A* "$KTMP/$run.B"
 }
-TCP_PID='' TCP_SRV=''
-tcp_flow() { # CC: iperf3 for the whole phase
-	nx b iperf3 -s -1 -B "$bip" -p 5201 >/dev/null 2>&1 &
-	TCP_SRV=$!
-	for _ in $(seq 100); do [ -n "$(nx b ss -Hltn 'sport = :5201')" ] && break; sleep 0.05; done
-	nx a iperf3 -c "$bip" -p 5201 -C "$1" -t "$(awk -v w="$WARM" -v m="$WINDOW" 'BEGIN { print int(w + m + 1.99) }')" \
-		>"$KTMP/iperf.out" 2>&1 &
-	TCP_PID=$!
+declare -a TCP_PIDS=() TCP_SRVS=()
+tcp_flow() { # CC [PORT, default 5201]: iperf3 for the whole phase
+	local port=${2:-5201}
+	nx b iperf3 -s -1 -B "$bip" -p "$port" >/dev/null 2>&1 &
+	TCP_SRVS+=($!)
+	for _ in $(seq 100); do [ -n "$(nx b ss -Hltn "sport = :$port")" ] && break; sleep 0.05; done
+	nx a iperf3 -c "$bip" -p "$port" -C "$1" -t "$(awk -v w="$WARM" -v m="$WINDOW" 'BEGIN { print int(w + m + 1.99) }')" \
+		>"$KTMP/iperf.$port.out" 2>&1 &
+	TCP_PIDS+=($!)
 }
 tcp_down() {
-	wait "$TCP_PID" || echo "iperf3 -c failed: $(tail -n 3 "$KTMP/iperf.out")" >&2
-	wait "$TCP_SRV"
+	local p
+	for p in "${TCP_PIDS[@]}"; do wait "$p" || echo "iperf3 -c failed: $(tail -q -n 3 "$KTMP"/iperf.*.out)" >&2; done
+	for p in "${TCP_SRVS[@]}"; do wait "$p"; done
+	TCP_PIDS=() TCP_SRVS=()
 }
 
-# measure: after WARM, the window's rates "K1 K2 TCP" in Mbit/s
+# measure: after WARM, the window's rates "K1 K2 TCP TCP2" in Mbit/s
 measure() {
 	local c0 c1 t0 t1
 	sleep "$WARM"
 	t0=$(date +%s%N); c0=$(counters); sleep "$WINDOW"; c1=$(counters); t1=$(date +%s%N)
 	awk -v a="$c0" -v b="$c1" -v ns=$((t1 - t0)) 'BEGIN { split(a, x); split(b, y)
-		for (i = 1; i <= 3; i++) printf "%.1f%s", (y[i] - x[i]) * 8 / (ns / 1e3), i < 3 ? " " : "\n" }'
+		for (i = 1; i <= 4; i++) printf "%.1f%s", (y[i] - x[i]) * 8 / (ns / 1e3), i < 4 ? " " : "\n" }'
 }
 # goodput NODE START_NS: Mbit/s of the messages NODE completed since START_NS
 goodput() {
@@ -160,7 +166,7 @@ goodput() {
 	awk -v b="$fbytes" -v s="$2" '{ n++; last = $1 } END { printf "%.1f\n", n * b * 8 / ((last - s) / 1e3) }' "$f"
 }
 
-# phase NAME: run it in this shell (the nodes it starts are its own to stop); "K1 K2 TCP [GOODPUT]"
+# phase NAME: run it in this shell (the nodes it starts are its own to stop); "K1 K2 TCP TCP2 [GOODPUT]"
 # into $KTMP/r
 phase() {
 	local r t0
@@ -173,6 +179,7 @@ phase() {
 	bg) konce_up A1; t0=$(date +%s%N); konce_flow A1 --background; r=$(measure)
 		r="$r $(goodput A1 "$t0")"; konce_down A1 ;;
 	bbr+bg | cubic+bg) konce_up A1; konce_flow A1 --background; tcp_flow "${1%+bg}"; r=$(measure); tcp_down; konce_down A1 ;;
+	bbr+cubic) tcp_flow bbr 5201; tcp_flow cubic 5202; r=$(measure); tcp_down ;;
 	*) fail "unknown phase $1" ;;
 	esac
 	echo "$r" >"$KTMP/r"
@@ -182,7 +189,7 @@ declare -A R=()
 for p in $PHASES; do phase "$p"; R[$p]=$(cat "$KTMP/r"); done
 
 sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a + b }'; }
-col() { read -r -a v <<<"${R[$1]:-}"; echo "${v[$2]:--}"; } # PHASE INDEX (0 k1, 1 k2, 2 tcp, 3 goodput)
+col() { read -r -a v <<<"${R[$1]:-}"; echo "${v[$2]:--}"; } # PHASE INDEX (0 k1, 1 k2, 2 tcp, 3 tcp2, 4 goodput)
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
 jain() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a + b == 0) print "-"; else printf "%.3f", (a + b) ^ 2 / (2 * (a * a + b * b)) }'; }
 
@@ -209,7 +216,7 @@ for cc in bbr cubic; do
 done
 if has_p bg; then
 	row "konce background alone" "$(col bg 0)" "" "link $link_mbit, konce alone $(col fg 0)" \
-		"$(pct "$(col bg 0)" "$link_mbit") of the link; goodput $(col bg 3) = $(pct "$(col bg 3)" "$link_mbit")"
+		"$(pct "$(col bg 0)" "$link_mbit") of the link; goodput $(col bg 4) = $(pct "$(col bg 4)" "$link_mbit")"
 fi
 for cc in bbr cubic; do
 	if has_p "$cc+bg"; then
@@ -217,3 +224,8 @@ for cc in bbr cubic; do
 			"TCP keeps $(pct "$(col "$cc+bg" 2)" "$(col "$cc" 2)") of its rate alone; background $(pct "$(col "$cc+bg" 0)" "$link_mbit") of the link"
 	fi
 done
+if has_p bbr+cubic; then
+	b=$(col bbr+cubic 2) c=$(col bbr+cubic 3)
+	row "TCP bbr + TCP cubic" "$b" "$c" "TCP bbr alone $(col bbr 2), TCP cubic alone $(col cubic 2)" \
+		"TCP cubic $(pct "$c" "$(sum "$b" "$c")") of the two; Jain $(jain "$b" "$c")"
+fi
