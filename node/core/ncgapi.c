@@ -300,26 +300,33 @@ int konce_ncgapi_restore(const konce_ncgapi *a)
 	return r;
 }
 
-static void replay_one(const konce_ncgapi *a, const konce_ncgapp_name *x)
+/* x's state, or what the host has read of it (wait: all of it); x stays owed for the rest. */
+static void replay_one(const konce_ncgapi *a, konce_ncgapp_name *x, bool wait)
 {
 	konce_ncgapp_replayer r = {.t = a->t};
 	konce_ncgapp_replay_notice(x, &r.o);
 	int e = a->h->replay(a->h->ctx, x->gid, x->replay_upto, konce_ncgapp_replay_snap_cb,
-			     konce_ncgapp_replay_entry_cb, &r);
+			     konce_ncgapp_replay_entry_cb, &r, wait);
+	x->replayed += r.decided;
+	if (e > 0 && !wait) {
+		x->replay = true; /* the host reads on: a later konce_ncgapi_replay plays the rest */
+		return;
+	}
 	if (e < 0)
 		say(a, KONCE_LOG_ERROR, "group %s: cannot hand its state back from the store: %s", x->name,
 		    e == -ENODATA ? "the log misses a delivered entry" : strerror(-e));
-	else if (r.decided)
-		say(a, KONCE_LOG_INFO, "group %s: %u decisions handed back from the store", x->name, r.decided);
+	else if (x->replayed)
+		say(a, KONCE_LOG_INFO, "group %s: %u decisions handed back from the store", x->name, x->replayed);
 }
 
 void konce_ncgapi_replay(const konce_ncgapi *a, const uint8_t *gid)
 {
 	konce_ncgapp_name *x;
+	int pos = 0; /* each group once per call, though one the host reads on is owed again */
 	if (konce_ncgapi_ready(a) || !a->t->notify)
 		return;
-	while ((x = konce_ncgapp_replay_next(a->t, gid)))
-		replay_one(a, x);
+	while ((x = konce_ncgapp_replay_next(a->t, gid, &pos)))
+		replay_one(a, x, gid != NULL);
 }
 
 unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,

@@ -53,15 +53,22 @@ typedef struct konce_ncgapi_host {
 	int (*sync)(void *ctx, char *err, size_t errlen);
 	/* The store's reads: a group's delivery point; its entries first..last (the count or an errno);
 	 * every stored group (the count or an errno); a group's core restored from its records (now_us:
-	 * the core's clock); a group's application state up to upto (konce_store_group_replay). */
+	 * the core's clock); a group's application state up to upto (konce_store_group_replay: read,
+	 * for konce_ncgapi_tape_read on the reader's thread). */
 	int (*delivered)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered);
 	int (*entries)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
 		       konce_ncgapi_entry_fn fn, void *fnctx);
 	int (*each)(void *ctx, konce_ncgapi_each_fn fn, void *fnctx);
 	int (*restore)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
 		       size_t errlen);
+	int (*read)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx);
+	/* Hands gid's state up to upto to snap and entry, in order, and returns 0 or the negative errno
+	 * konce_store_group_replay would with them as its callbacks; or, only when !wait, passes the
+	 * part it has read so far and returns 1: the rest comes in a later call (the host calls
+	 * konce_ncgapi_replay(, NULL) again once it has read more).  With wait it returns at the end. */
 	int (*replay)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		      konce_ncgapi_entry_fn entry, void *fnctx);
+		      konce_ncgapi_entry_fn entry, void *fnctx, bool wait);
 	void (*log)(void *ctx, int level, const char *line); /* level: KONCE_LOG_* */
 	void (*kick)(void *ctx);        /* run the core from the loop's next turn: it may have datagrams */
 	void (*replay_soon)(void *ctx); /* call konce_ncgapi_replay(, NULL) from the loop's next turn */
@@ -123,18 +130,31 @@ int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn
 int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);
 
 /* A replay read ahead on one thread (the store writer's) and played on another (the loop's), so that
- * the loop never waits for the read.  konce_ncgapi_tape_snap and _entry are konce_store_group_replay's
- * callbacks (ctx: the tape): they copy what it passes, in order (nonzero: out of memory, and the
- * read stops); the reader sets `result` to the read's result.  konce_ncgapi_tape_play passes the
- * copies to snap and entry in the same order and returns what the read would have returned with
- * them as its callbacks: -ECANCELED when one returns nonzero, -ENOMEM when the copy ran out of
- * memory, else `result`.  Zeroed: empty.  konce_ncgapi_tape_free empties it. */
+ * the loop never waits for the read, in stretches of at most KONCE_NCGAPI_TAPE_ENTRIES entries or
+ * KONCE_NCGAPI_TAPE_BYTES bytes (the snapshot counts; a stretch holds at least one record), so that
+ * memory stays bounded whatever the log's length.  konce_ncgapi_tape_read, on the reader's thread,
+ * empties the tape and reads the next stretch of gid's replay up to upto into it: the first through
+ * h->read (konce_store_group_replay: the snapshot, then entries), each further one from the cursor
+ * `next` through h->entries, checked for a gap (-ENODATA) as the store's replay checks it.
+ * konce_ncgapi_tape_snap and _entry are its callbacks (ctx: the tape): they copy what they get, in
+ * order (nonzero: out of memory, or the stretch is full, and the read stops); `result` is the read's
+ * result.  konce_ncgapi_tape_play passes the copies to snap and entry in the same order and returns
+ * what the read would have returned with them as its callbacks: -ECANCELED when one returns
+ * nonzero, -ENOMEM when the copy ran out of memory, else `result`; `more`: a further stretch is due.
+ * Zeroed: empty, at the start.  konce_ncgapi_tape_free empties it and frees its memory. */
+enum { KONCE_NCGAPI_TAPE_ENTRIES = 64, KONCE_NCGAPI_TAPE_BYTES = 256 * 1024 };
 typedef struct konce_ncgapi_tape {
 	uint8_t *buf; /* records: kind (1 snapshot, 2 entry), seq (8 bytes), len (4 bytes), bytes */
 	size_t len, cap;
 	int result;
-	bool nomem;
+	bool nomem, gap;
+	bool more;     /* the stretch stopped at its bound before upto */
+	uint64_t upto; /* the stretch's bound (0: none, a tape filled by hand) */
+	uint64_t next; /* the seq after the last entry read (0: none yet) */
+	unsigned n;    /* entries on the tape */
 } konce_ncgapi_tape;
+int konce_ncgapi_tape_read(konce_ncgapi_tape *t, const konce_ncgapi_host *h, void *ctx,
+			   const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto);
 int konce_ncgapi_tape_snap(void *tape, uint64_t seq, const uint8_t *data, size_t len);
 int konce_ncgapi_tape_entry(void *tape, uint64_t seq, const uint8_t *e, size_t len);
 int konce_ncgapi_tape_play(const konce_ncgapi_tape *t, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry,
@@ -146,14 +166,22 @@ void konce_ncgapi_tape_free(konce_ncgapi_tape *t);
 unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,
 				  unsigned max);
 
-/* A host's replays read ahead, one slot per group owed its state:
- *   FREE --konce_ncgapi_ahead_plan: owed, no slot yet--> READING (the reader's: it fills the tape
- *   with konce_store_group_replay(gid, upto) on its thread) --_ahead_read, on the loop--> READY
- *   --_ahead_play from the host's replay callback--> FREE.  _ahead_drop: a plan the host could not
- *   queue goes back to FREE.  _ahead_free (the groups stop, no read queued): every tape freed.
+/* A host's replays read ahead, one slot per group owed its state, one stretch at a time:
+ *
+ *   FREE --_ahead_take: a replay with nothing read ahead--> UNREAD
+ *   FREE, UNREAD --_ahead_plan: owed (the application listens)--> READING
+ *   READING --_ahead_read, on the loop, once the reader filled the tape--> READY
+ *   READING --_ahead_drop: a plan the host could not queue--> UNREAD
+ *   READY, UNREAD (read here, the host waiting) --_ahead_play--> FREE (the tape played and freed)
+ *                                                              or UNREAD (a further stretch is due)
+ *   READY, UNREAD --_ahead_prune: its group is owed nothing now (it left)--> FREE
+ *   any --_ahead_free (the groups stop, no read queued)--> FREE
+ *
+ * The reader fills a READING slot's tape with konce_ncgapi_tape_read(gid, upto) on its thread.
  * Invariants: a group has at most one slot that is not FREE; `reading` counts the plans whose read
- * has not been reported; the loop never touches a READING slot's tape. */
-enum { KONCE_NCGAPI_AHEAD_FREE, KONCE_NCGAPI_AHEAD_READING, KONCE_NCGAPI_AHEAD_READY };
+ * has not been reported; the loop never touches a READING slot's tape; a tape holds at most one
+ * stretch, and only a READY or READING slot's tape holds memory past _ahead_play. */
+enum { KONCE_NCGAPI_AHEAD_FREE, KONCE_NCGAPI_AHEAD_UNREAD, KONCE_NCGAPI_AHEAD_READING, KONCE_NCGAPI_AHEAD_READY };
 typedef struct konce_ncgapi_slot {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	uint64_t upto;
@@ -170,14 +198,20 @@ void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsi
 void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k);
 /* gid's slot that is not FREE, or NULL. */
 konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID]);
-/* Plays s's tape (konce_ncgapi_tape_play) and frees the slot. */
+/* gid's slot, or a FREE one made UNREAD for it (read from the start, up to upto). */
+konce_ncgapi_slot *konce_ncgapi_ahead_take(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID],
+					   uint64_t upto);
+/* Plays s's tape (konce_ncgapi_tape_play) and frees its memory: 1 when a further stretch is due
+ * (UNREAD), else 0 or the replay's negative errno (FREE). */
 int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx);
+void konce_ncgapi_ahead_prune(const konce_ncgapi *a, konce_ncgapi_ahead *ah);
 void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah);
 
 /* Start: hosts and restores every stored group (logged); the number restored or a negative errno. */
 int konce_ncgapi_restore(const konce_ncgapi *a);
 /* Hands back the state of every restored group (gid: that one only) still owed it, if the
- * application listens. */
+ * application listens: with gid, all of it now (the host waits for its reads); without, what the
+ * host has read (a group whose replay the host has more of to read stays owed). */
 void konce_ncgapi_replay(const konce_ncgapi *a, const uint8_t *gid);
 /* One group event of the core: the group's owed state first, then its notices. */
 void konce_ncgapi_event(const konce_ncgapi *a, const konce_nc_event *ev);

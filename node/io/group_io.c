@@ -19,10 +19,11 @@
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
  * read on the store writer once the event callback is set (a_replay_soon: into a tape per group,
- * konce_ncgapi_tape) and played to the application from the loop's turn after the read's done, or
- * just before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
- * when such an event overtakes its group's read (the state comes first), or when the writer's queue
- * of calls is full.
+ * konce_ncgapi_tape, a bounded stretch per read) and played to the application from the loop's turn
+ * after the read's done, which frees it and queues the next stretch (on_replay), or all of it just
+ * before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
+ * when such an event overtakes its group's reads (the state comes first), or when the writer's
+ * queue of calls is full.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -187,22 +188,27 @@ static void a_kick(void *ctx) { node_io_schedule(ctx); }
 
 /* ---- the replay of a restored group's state, read on the store writer -------------------------- */
 
-/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, its READING slots. */
+/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, one stretch of each
+ * of its slots' tapes. */
 struct rread {
 	struct konce_node *n;
 	unsigned k;
 	konce_ncgapi_slot *s[KONCE_NC_GROUPS_MAX];
 };
 
+static int st_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		   konce_ncgapi_entry_fn entry, void *fnctx)
+{
+	return konce_store_group_replay(ctx, gid, upto, snap, entry, fnctx);
+}
+
 static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct rread *r = arg;
+	konce_ncgapi_host h = {.read = st_read, .entries = st_entries};
 	(void)msg, (void)msglen;
-	for (unsigned i = 0; i < r->k; i++) {
-		konce_ncgapi_slot *s = r->s[i];
-		s->tape.result = konce_store_group_replay(st, s->gid, s->upto, konce_ncgapi_tape_snap,
-							  konce_ncgapi_tape_entry, &s->tape);
-	}
+	for (unsigned i = 0; i < r->k; i++)
+		konce_ncgapi_tape_read(&r->s[i]->tape, &h, st, r->s[i]->gid, r->s[i]->upto);
 	return 0;
 }
 
@@ -216,45 +222,66 @@ static void tapes_read(void *arg, int e, const char *msg)
 	free(r);
 }
 
-/* The application listens: every group owed its state without a tape gets one, read on the writer;
- * the replay event runs once they are ready (at once when there is nothing to read, or the writer's
- * queue is full: then a_replay reads each group's, waiting here). */
-static void a_replay_soon(void *ctx)
+/* Queues the read of the next stretch of every group owed its state (the application listens):
+ * false when there is none.  When the writer's queue is full the replay event runs at once, and
+ * a_replay reads a stretch of each, waiting here. */
+static bool read_ahead(struct konce_node *n, const konce_ncgapi *a)
 {
-	struct konce_node *n = ctx;
 	struct node_groups *gs = n->groups;
-	konce_ncgapi a = {&gs->app, n->core, &gs->api, 0, 0};
 	struct rread *r = calloc(1, sizeof *r);
 	if (r) {
 		r->n = n;
-		r->k = konce_ncgapi_ahead_plan(&a, &gs->ahead, r->s);
+		r->k = konce_ncgapi_ahead_plan(a, &gs->ahead, r->s);
 	}
+	if (r && r->k && !node_storew_call(n->storew, read_tapes, tapes_read, r))
+		return true;
 	if (r && r->k) {
-		if (!node_storew_call(n->storew, read_tapes, tapes_read, r))
-			return;
 		konce_ncgapi_ahead_drop(&gs->ahead, r->s, r->k);
+		event_active(gs->ev_replay, EV_TIMEOUT, 0);
 	}
 	free(r);
-	event_active(gs->ev_replay, EV_TIMEOUT, 0);
+	return false;
 }
 
-/* A group's replay for konce_ncgapi_replay: its tape, played here.  A group's event that overtook
- * its read waits here for the read's done (the state comes before the event); a group without a
- * tape (the writer's queue was full) is read now, on the writer, waiting here. */
-static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn entry, void *fnctx)
+/* The application listens: the replays are read ahead, then played by the replay event (at once
+ * when there is nothing to read: a tape may be ready). */
+static void a_replay_soon(void *ctx)
 {
 	struct konce_node *n = ctx;
-	konce_ncgapi_slot *s = konce_ncgapi_ahead_find(&n->groups->ahead, gid), own = {.upto = upto};
-	if (s && s->state == KONCE_NCGAPI_AHEAD_READING) /* its read's done runs here */
-		node_storew_drain(n->storew);
-	if (!s) {
-		struct rread r = {.n = n, .k = 1, .s = {&own}};
-		memcpy(own.gid, gid, KONCE_CW_GROUP_ID);
-		node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
-		s = &own;
+	konce_ncgapi a = {&n->groups->app, n->core, &n->groups->api, 0, 0};
+	if (!read_ahead(n, &a))
+		event_active(n->groups->ev_replay, EV_TIMEOUT, 0);
+}
+
+/* A group's replay for konce_ncgapi_replay: its tape, played here, a stretch at a time.  Without
+ * wait, one stretch read ahead (1: the rest is read on), or nothing while it is read.  With wait (a
+ * group's event that overtook its read: the state comes before the event), the loop waits for the
+ * read queued and reads the rest on the writer, waiting here.  A stretch not read ahead (the
+ * writer's queue was full) is read now the same way. */
+static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
+{
+	struct konce_node *n = ctx;
+	konce_ncgapi_slot *s = konce_ncgapi_ahead_take(&n->groups->ahead, gid, upto);
+	int e = 1;
+	if (!s)
+		return -ENOMEM;
+	if (wait && s->state != KONCE_NCGAPI_AHEAD_READY)
+		node_log(n, KONCE_LOG_DEBUG, "a group's new event waits for the rest of its replay, read on the store writer");
+	while (e > 0) {
+		if (s->state == KONCE_NCGAPI_AHEAD_READING && !wait)
+			return 1;
+		if (s->state == KONCE_NCGAPI_AHEAD_READING)
+			node_storew_drain(n->storew); /* its read's done runs here: READY */
+		if (s->state == KONCE_NCGAPI_AHEAD_UNREAD) {
+			struct rread r = {.n = n, .k = 1, .s = {s}};
+			node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
+		}
+		e = konce_ncgapi_ahead_play(s, snap, entry, fnctx);
+		if (!wait)
+			break;
 	}
-	return konce_ncgapi_ahead_play(s, snap, entry, fnctx);
+	return e;
 }
 
 /* One call's context: n's groups and core, their host, the clock now. */
@@ -270,8 +297,13 @@ static void on_replay(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	konce_ncgapi a = api(arg);
+	struct konce_node *n = arg;
+	konce_ncgapi a = api(n);
 	konce_ncgapi_replay(&a, NULL);
+	if (n->groups) {
+		konce_ncgapi_ahead_prune(&a, &n->groups->ahead); /* tapes of groups gone meanwhile */
+		read_ahead(n, &a); /* the next stretches */
+	}
 }
 
 void node_group_event(struct konce_node *n, const konce_nc_event *ev)

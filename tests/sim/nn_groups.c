@@ -96,9 +96,11 @@ static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_grou
 	return konce_store_group_restore(db(ctx), gid, g, now_us, err, errlen);
 }
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn entry, void *fnctx)
+		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
 {
-	return konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
+	(void)wait; /* read here, all of it */
+	int e = konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
+	return e < 0 ? e : 0;
 }
 static void a_log(void *ctx, int level, const char *line)
 {
