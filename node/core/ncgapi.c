@@ -93,15 +93,20 @@ static int forget_out(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID
 	return 0;
 }
 
-/* The token's check, and the rejoin of a group this node is out of (ncgapi.h). */
+/* The token's check, and the rejoin of a group this node is out of (ncgapi.h): forgotten here, or
+ * (forget given) left to the host, *forget set. */
 static int join_check(const konce_ncgapi *a, const char *text, const char *name, konce_ctoken *t,
-		      char nm[KONCE_GROUP_NAME_MAX + 1])
+		      char nm[KONCE_GROUP_NAME_MAX + 1], bool *forget)
 {
 	const uint8_t *self = konce_nodecore_public_key(a->c);
 	char err[256];
 	int e = konce_ncgapp_join_check(a->t, self, text, name, a->unix_s, t, nm);
 	if (e != -EEXIST || !konce_ncgapp_rejoinable(a->t, a->c, t->group, nm))
 		return e;
+	if (forget) { /* the check that follows the group's presence in konce_ncgapp_join_check */
+		*forget = !konce_ncgapp_token_own(t, self);
+		return *forget ? 0 : -EINVAL;
+	}
 	if ((e = forget_out(a, t->group, err, sizeof err))) {
 		say(a, KONCE_LOG_ERROR, "group %s: %s", nm, err);
 		return e;
@@ -111,26 +116,32 @@ static int join_check(const konce_ncgapi *a, const char *text, const char *name,
 }
 
 int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
-			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix)
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix, bool *forget)
 {
 	int e;
+	if (forget)
+		*forget = false;
 	if (timeout_s < 1 || timeout_s > KONCE_GROUP_JOIN_TIMEOUT_MAX)
 		return -ERANGE;
-	if ((e = konce_ncgapi_ready(a)) || (e = join_check(a, text, name, t, nm)))
+	if ((e = konce_ncgapi_ready(a)) || (e = join_check(a, text, name, t, nm, forget)))
 		return e;
 	/* The deadline goes to the store as wall-clock time, so a restart keeps what is left of it. */
 	*until_unix = a->unix_s + timeout_s;
 	return 0;
 }
 
-int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
-			  bool *undo)
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s,
+			  bool forgot, int e, bool *undo)
 {
 	*undo = false;
 	if (!e && (e = konce_ncgapi_ready(a))) /* the node stopped hosting groups meanwhile */
 		return e;
 	if (e)
 		return e;
+	if (forgot) {
+		konce_ncgapp_forget(a->t, a->c, t->group);
+		say(a, KONCE_LOG_INFO, "group %s: out of it: its records are removed for the new join", nm);
+	}
 	if ((e = konce_ncgapp_join_for(a->t, a->c, t, nm, a->now_us, a->unix_s, timeout_s))) {
 		*undo = true;
 		return e;
@@ -148,10 +159,10 @@ int konce_ncgapi_join(const konce_ncgapi *a, const char *text, const char *name,
 	konce_ctoken *t = sodium_malloc(sizeof *t); /* it holds the secret */
 	if (!t)
 		return -ENOMEM;
-	int e = konce_ncgapi_join_begin(a, text, name, timeout_s, t, nm, &until);
+	int e = konce_ncgapi_join_begin(a, text, name, timeout_s, t, nm, &until, NULL);
 	if (!e)
-		e = konce_ncgapi_join_end(a, t, nm, timeout_s, a->h->add_join(a->h->ctx, t, nm, until, err, sizeof err),
-					  &undo);
+		e = konce_ncgapi_join_end(a, t, nm, timeout_s, false,
+					  a->h->add_join(a->h->ctx, t, nm, until, err, sizeof err), &undo);
 	if (undo)
 		a->h->remove(a->h->ctx, t->group, err, sizeof err);
 	sodium_free(t);

@@ -16,7 +16,9 @@
  * Rejoin (konce_ncgapi_join): a join whose token names a group hosted here (-EEXIST) replaces it
  * when this node is out of it and the name is free or the group's own (konce_ncgapp_rejoinable):
  * every queued record is written first (sync: none stays queued behind the removal), the group
- * leaves the store and the core, and the token is checked again.  Any other -EEXIST stands.
+ * leaves the store and the core, and the token is checked again.  Any other -EEXIST stands.  The
+ * two-half join (konce_ncgapi_join_begin) leaves the writes to the host and the core's forget to
+ * its _end, in the same order.
  *
  * Restore (konce_ncgapi_restore): every stored group is hosted again and restored from its
  * records; one that the core cannot host, the store cannot restore or that finds no name left is
@@ -90,17 +92,20 @@ int konce_ncgapi_ready(const konce_ncgapi *a);
 int konce_ncgapi_create(const konce_ncgapi *a, const char *name);
 /* konce_ncgapi_create and _join in two halves, for a host whose store writes complete later (the
  * control socket's, on the store writer's thread): _begin checks the call and says what to write
- * (create: the new group's id; join: the token, its name and the wall-clock time its join gives up;
- * a rejoin's forget of the old group runs here, through sync and remove); the host writes it (add,
- * add_join) anywhere; _end, in the loop, on the write's result e, hosts the group (0) or returns
- * the error; *undo: the core refused the group, and the host removes its row again. */
+ * (create: the new group's id; join: the token, its name and the wall-clock time its join gives up);
+ * the host writes it (add, add_join) anywhere; _end, in the loop, on the write's result e, hosts the
+ * group (0) or returns the error; *undo: the core refused the group, and the host removes its row
+ * again.  A rejoin (the token's group is hosted here and this node is out of it): with forget NULL
+ * _begin forgets the old group here, through sync and remove; else it sets *forget and the host,
+ * before it adds the new row, writes every group record queued so far and removes the old row, and
+ * passes forgot = *forget to _end, which forgets the old group in the core once e is 0. */
 int konce_ncgapi_create_begin(const konce_ncgapi *a, const char *name, uint8_t gid[KONCE_CW_GROUP_ID]);
 int konce_ncgapi_create_end(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, int e,
 			    bool *undo);
 int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
-			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix);
-int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
-			  bool *undo);
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix, bool *forget);
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s,
+			  bool forgot, int e, bool *undo);
 int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expires, const char *addr_hint,
 			char *token, size_t cap);
 /* timeout_s outside 1..KONCE_GROUP_JOIN_TIMEOUT_MAX: -ERANGE, before anything else. */

@@ -83,6 +83,8 @@ int konce_ncgapp_join_check(konce_ncgapp *t, const uint8_t self[KONCE_CW_KEY], c
 /* A join of gid under name that found the group here (-EEXIST) may replace it when this node is
  * out of it (evicted, left, refused) and name is free or the group's own: true then.  forget
  * unhosts the group and frees its name (the caller removes its records from the store first). */
+/* tok is an invitation this node (self) made: a member's own, which it cannot join by. */
+bool konce_ncgapp_token_own(const konce_ctoken *tok, const uint8_t self[KONCE_CW_KEY]);
 bool konce_ncgapp_rejoinable(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
 			     const char *name);
 void konce_ncgapp_forget(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID]);

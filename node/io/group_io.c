@@ -13,8 +13,11 @@
  * alone, a retry).  The flush hands the store's queue to the store writer (node_storew.h) unless
  * a batch is in flight; the loop goes on meanwhile.  When a batch is durable the table tells each
  * of its groups with konce_group_persisted() the persist ids the batch held, and only then.
- * write_all() is the blocking form of the same (stop, and a rejoin's forget): it runs the store's
- * SQLite transaction on the writer and waits for it here, and reports to the table.
+ * write_all() is the blocking form of the same (stop, and the public API's rejoin): it runs the
+ * store's SQLite transaction on the writer and waits for it here, and reports to the table.  The
+ * control's rejoin (konce_node_group_join_call) waits for nothing: while it waits the driver hands
+ * nothing over (h_busy), rejoin_go hands over what is queued, and the writer removes the old row
+ * and adds the new one right behind it (rejoin_rows), only if those records are durable.
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
@@ -38,12 +41,16 @@
 #include "node/io/node_storew.h"
 #include "node/io/node_int.h"
 
+struct gcall;
+
 struct node_groups {
 	konce_ncgapp app;
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node */
 	struct event *ev_flush, *ev_replay;
 	konce_ncgapi_ahead ahead; /* the replays read on the store writer */
+	struct gcall *rejoins;    /* the control's rejoins waiting for the records before them */
+	bool rejoin_flying;       /* one is on the writer */
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -52,8 +59,14 @@ static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
 /* ---- persistence ---------------------------------------------------------------------------- */
 
-/* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host). */
-static bool h_busy(void *ctx) { return node_storew_group_busy(((struct konce_node *)ctx)->storew); }
+/* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host).  While a
+ * rejoin waits or runs (rejoin_go) the driver hands nothing over: the rejoin does. */
+static bool h_wbusy(void *ctx) { return node_storew_group_busy(((struct konce_node *)ctx)->storew); }
+static bool h_busy(void *ctx)
+{
+	struct node_groups *gs = ((struct konce_node *)ctx)->groups;
+	return h_wbusy(ctx) || gs->rejoins || gs->rejoin_flying;
+}
 static size_t h_wpending(void *ctx) { return node_storew_group_pending(((struct konce_node *)ctx)->storew); }
 static bool h_spending(void *ctx) { return konce_store_group_pending(((struct konce_node *)ctx)->store) > 0; }
 static bool h_armed(void *ctx) { return event_pending(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, NULL); }
@@ -69,6 +82,9 @@ static void h_arm(void *ctx, unsigned ms)
 	event_add(((struct konce_node *)ctx)->groups->ev_flush, &tv);
 }
 
+static void rejoin_go(struct konce_node *n);
+static void rejoins_cancel(struct konce_node *n);
+
 static konce_ncgp_host host(struct konce_node *n)
 {
 	return (konce_ncgp_host){n, h_busy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm};
@@ -82,6 +98,7 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 	if (n->groups && n->core) {
 		konce_ncgp_host h = host(n);
 		konce_ncgp_drive_flush(&n->groups->persist, &h);
+		rejoin_go(n);
 	}
 }
 
@@ -99,12 +116,15 @@ static void on_written(void *arg, int e, const char *msg)
 		node_log(n, KONCE_LOG_INFO, "group records written again");
 	if (a.kick)
 		node_io_kick(n);
+	rejoin_go(n);
 }
 
 /* Writes everything queued, here and now (stop, forget): 0 or a negative errno (err). */
 static int write_all(struct konce_node *n, char *err, size_t errlen)
 {
 	struct node_groups *gs = n->groups;
+	while (gs->rejoin_flying) /* the writer's group queue is its until its done */
+		node_storew_drain(n->storew);
 	int e = node_storew_group_sync(n->storew, n->store, err, errlen);
 	konce_ncgpersist_synced(&gs->persist, n->core, e);
 	return e;
@@ -342,6 +362,7 @@ void node_groups_stop(struct konce_node *n)
 	if (!n->groups)
 		return;
 	node_groups_io(n);
+	rejoins_cancel(n);
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi a = api(n);
 	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
@@ -403,6 +424,8 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 /* ---- the control socket's create and join: the row written on the store writer (ctlproto.h) --- */
 
 struct gcall {
+	struct gcall *next; /* a rejoin's, while it waits */
+	bool forget;        /* a rejoin: the old group's row goes first, its records before it */
 	struct konce_node *n;
 	uint8_t gid[KONCE_CW_GROUP_ID];     /* create */
 	char name[KONCE_GROUP_NAME_MAX + 1];
@@ -417,6 +440,21 @@ static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
 	return put_row(st, x->gid, x->t, x->name, x->until, msg, msglen);
+}
+
+/* A rejoin's rows: every record queued before it is written (rejoin_go), then the old row goes
+ * and the new one comes. */
+static int rejoin_rows(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct gcall *x = arg;
+	int e;
+	if (konce_store_group_pending(st)) {
+		snprintf(msg, msglen, "the group records before the rejoin are not written yet");
+		return -EIO;
+	}
+	if ((e = konce_store_group_remove(st, x->t->group, msg, msglen)) && e != -ENOENT)
+		return e;
+	return add_row(st, x, msg, msglen);
 }
 
 static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
@@ -438,14 +476,60 @@ static void gcall_free(void *arg, int e, const char *msg)
 static void row_added(void *arg, int e, const char *msg)
 {
 	struct gcall *x = arg;
-	konce_ncgapi a = api(x->n);
+	struct konce_node *n = x->n;
+	konce_ncgapi a = api(n);
 	bool undo;
-	(void)msg;
-	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, e, &undo)
+	bool rejoin = x->forget;
+	if (e && rejoin)
+		node_log(n, KONCE_LOG_ERROR, "group %s: %s", x->name, msg);
+	if (rejoin && n->groups)
+		n->groups->rejoin_flying = false;
+	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, x->forget, e, &undo)
 		 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
 	x->done(x->dctx, e);
-	if (!undo || node_storew_call(x->n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
+	if (!undo || node_storew_call(n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
 		gcall_free(x, 0, NULL);
+	if (rejoin && n->groups && !n->groups->rejoins)
+		h_now(n); /* what the driver held back meanwhile */
+	else if (rejoin && n->groups)
+		rejoin_go(n);
+}
+
+static void rejoins_cancel(struct konce_node *n)
+{
+	for (struct gcall *x; (x = n->groups->rejoins);) { /* never handed to the writer */
+		n->groups->rejoins = x->next;
+		x->done(x->dctx, -ECANCELED);
+		gcall_free(x, 0, NULL);
+	}
+}
+
+/* The next rejoin goes to the writer once every record queued before it is handed over: the
+ * driver holds back (h_busy) while rejoins wait, so this hands over what is queued, and the rejoin
+ * runs behind it; a failed batch goes again first (this runs again on its result and on the
+ * flush event). */
+static void rejoin_go(struct konce_node *n)
+{
+	struct node_groups *gs = n->groups;
+	struct gcall *x = gs->rejoins;
+	if (!x || gs->rejoin_flying || node_storew_group_busy(n->storew))
+		return;
+	if (konce_store_group_pending(n->store) || node_storew_group_pending(n->storew)) {
+		konce_ncgp_host h = host(n);
+		h.writer_busy = h_wbusy;
+		konce_ncgp_drive_flush(&gs->persist, &h);
+		if (konce_store_group_pending(n->store))
+			return;
+	}
+	gs->rejoins = x->next;
+	if (node_storew_call(n->storew, rejoin_rows, row_added, x)) {
+		x->forget = false; /* nothing ran: nothing to forget */
+		row_added(x, -ENOBUFS, "the store writer's queue is full");
+		if (!gs->rejoins)
+			h_now(n);
+		return;
+	}
+	gs->rejoin_flying = true;
 }
 
 int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
@@ -479,9 +563,19 @@ int konce_node_group_join_call(konce_node *n, const char *text, const char *name
 	x->timeout_s = timeout_s;
 	x->done = done;
 	x->dctx = dctx;
-	if (!(e = konce_ncgapi_join_begin(&a, text, name, timeout_s, x->t, x->name, &x->until)))
-		e = node_storew_call(n->storew, add_row, row_added, x);
-	if (e)
+	if ((e = konce_ncgapi_join_begin(&a, text, name, timeout_s, x->t, x->name, &x->until, &x->forget))) {
+		gcall_free(x, 0, NULL);
+		return e;
+	}
+	if (x->forget) { /* behind the rejoins waiting, if any */
+		struct gcall **p = &n->groups->rejoins;
+		while (*p)
+			p = &(*p)->next;
+		*p = x;
+		rejoin_go(n);
+		return 0;
+	}
+	if ((e = node_storew_call(n->storew, add_row, row_added, x)))
 		gcall_free(x, 0, NULL);
 	return e;
 }
