@@ -58,9 +58,9 @@ int konce_ncgapi_create(const konce_ncgapi *a, const char *name)
 	int e = konce_ncgapi_create_begin(a, name, gid);
 	if (e)
 		return e;
-	e = konce_ncgapi_create_end(a, gid, name, a->h->add(a->h->ctx, gid, name, err, sizeof err), &undo);
+	e = konce_ncgapi_create_end(a, gid, name, a->h->add(a->h->store, gid, name, err, sizeof err), &undo);
 	if (undo)
-		a->h->remove(a->h->ctx, gid, err, sizeof err);
+		a->h->remove(a->h->store, gid, err, sizeof err);
 	return e;
 }
 
@@ -86,7 +86,7 @@ static int forget_out(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID
 {
 	if (a->h->sync(a->h->ctx, err, errlen))
 		return -EIO;
-	int e = a->h->remove(a->h->ctx, gid, err, errlen);
+	int e = a->h->remove(a->h->store, gid, err, errlen);
 	if (e && e != -ENOENT)
 		return e;
 	konce_ncgapp_forget(a->t, a->c, gid);
@@ -162,9 +162,9 @@ int konce_ncgapi_join(const konce_ncgapi *a, const char *text, const char *name,
 	int e = konce_ncgapi_join_begin(a, text, name, timeout_s, t, nm, &until, NULL);
 	if (!e)
 		e = konce_ncgapi_join_end(a, t, nm, timeout_s, false,
-					  a->h->add_join(a->h->ctx, t, nm, until, err, sizeof err), &undo);
+					  a->h->add_join(a->h->store, t, nm, until, err, sizeof err), &undo);
 	if (undo)
-		a->h->remove(a->h->ctx, t->group, err, sizeof err);
+		a->h->remove(a->h->store, t->group, err, sizeof err);
 	sodium_free(t);
 	return e;
 }
@@ -247,7 +247,7 @@ int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
 {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	int e = konce_ncgapi_log_begin(a, name, fn != NULL, gid);
-	return e ? e : konce_ncgapi_log_read(a->h, a->h->ctx, gid, from, fn, ctx);
+	return e ? e : konce_ncgapi_log_read(a->h, a->h->store, gid, from, fn, ctx);
 }
 
 int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx)
@@ -289,11 +289,11 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const ch
 		say(a, KONCE_LOG_ERROR, "group %s: cannot host it (too many groups?)", shown);
 		return 0;
 	}
-	int e = a->h->restore(a->h->ctx, gid, g, a->now_us, err, sizeof err);
+	int e = a->h->restore(a->h->store, gid, g, a->now_us, err, sizeof err);
 	konce_ncgapp_name *x = konce_ncgapp_restored(a->t, a->c, gid, name, e);
 	if (!x)
 		say(a, KONCE_LOG_ERROR, "group %s: %s", shown, e ? err : "no room for its name");
-	else if (konce_ncgapp_replay_due(x) && !a->h->delivered(a->h->ctx, gid, &delivered))
+	else if (konce_ncgapp_replay_due(x) && !a->h->delivered(a->h->store, gid, &delivered))
 		konce_ncgapp_replay_owe(x, delivered);
 	return 0;
 }
@@ -303,7 +303,7 @@ int konce_ncgapi_restore(const konce_ncgapi *a)
 	int e = konce_ncgapi_ready(a);
 	if (e)
 		return e;
-	int r = a->h->each(a->h->ctx, restore_one, (void *)a);
+	int r = a->h->each(a->h->store, restore_one, (void *)a);
 	if (r < 0)
 		say(a, KONCE_LOG_ERROR, "cannot read the groups from the store: %s", strerror(-r));
 	else if (r > 0)

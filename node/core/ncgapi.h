@@ -42,9 +42,10 @@ typedef int (*konce_ncgapi_each_fn)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_
 typedef int (*konce_ncgapi_snap_fn)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 typedef int (*konce_ncgapi_entry_fn)(void *ctx, uint64_t seq, const uint8_t *e, size_t len);
 
-/* What the host does for the API.  Every int is 0 or a negative errno (err, when given, says why). */
+/* What the host does for the API.  Every int is 0 or a negative errno (err, when given, says why).
+ * The store's primitives (add .. read) take `store` as their ctx, the rest `ctx`. */
 typedef struct konce_ncgapi_host {
-	void *ctx;
+	void *ctx, *store;
 	/* The store's immediate writes: a group founded here (no join keys), a joiner's group with its
 	 * token's keys and secret and the wall-clock time its join gives up, a group removed. */
 	int (*add)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen);

@@ -46,7 +46,7 @@ struct gcall;
 struct node_groups {
 	konce_ncgapp app;
 	konce_ncgpersist persist;
-	konce_ncgapi_host api; /* ctx: the node */
+	konce_ncgapi_host api; /* ctx: the node; store: its store */
 	struct event *ev_flush, *ev_replay;
 	konce_ncgapi_ahead ahead; /* the replays read on the store writer */
 	struct gcall *rejoins;    /* the control's rejoins waiting for the records before them */
@@ -146,30 +146,19 @@ void node_groups_io(struct konce_node *n)
 
 /* ---- the API's host (node/core/ncgapi.h) ---------------------------------------------------- */
 
-/* A group's row on a connection, the loop's or the store writer's: a founder's (t NULL: gid) or a
- * joiner's (the token's group, keys and secret, and when its join gives up). */
-static int put_row(konce_store *st, const uint8_t *gid, const konce_ctoken *t, const char *name, uint64_t until,
-		   char *err, size_t errlen)
+/* The store's primitives on a connection (ctx: a konce_store), the loop's or the store writer's. */
+static int st_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
 {
-	if (t)
-		return konce_store_group_add_join(st, t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
-						  errlen);
-	return konce_store_group_add(st, gid, name, NULL, 0, NULL, err, errlen);
+	return konce_store_group_add(ctx, gid, name, NULL, 0, NULL, err, errlen);
 }
-static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
+static int st_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
 {
-	return put_row(((struct konce_node *)ctx)->store, gid, NULL, name, 0, err, errlen);
+	return konce_store_group_add_join(ctx, t->group, name, &t->keys[0][0], t->n, t->secret, until, err, errlen);
 }
-static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
+static int st_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
 {
-	return put_row(((struct konce_node *)ctx)->store, NULL, t, name, until, err, errlen);
+	return konce_store_group_remove(ctx, gid, err, errlen);
 }
-static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	return konce_store_group_remove(((struct konce_node *)ctx)->store, gid, err, errlen);
-}
-static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
-/* A group's reads on a connection (ctx: a konce_store), the loop's or the store writer's. */
 static int st_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
 {
 	konce_store_group_rec r;
@@ -185,26 +174,32 @@ static int st_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t 
 {
 	return konce_store_group_entries(ctx, gid, first, last, fn, fnctx);
 }
-static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+static int st_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx) { return konce_store_groups_each(ctx, fn, fnctx); }
+static int st_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
+		      size_t errlen)
 {
-	return st_delivered(((struct konce_node *)ctx)->store, gid, delivered);
+	return konce_store_group_restore(ctx, gid, g, now_us, err, errlen);
 }
-static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		     konce_ncgapi_entry_fn fn, void *fnctx)
+static int st_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		   konce_ncgapi_entry_fn entry, void *fnctx)
 {
-	return st_entries(((struct konce_node *)ctx)->store, gid, first, last, fn, fnctx);
+	return konce_store_group_replay(ctx, gid, upto, snap, entry, fnctx);
 }
-static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
-{
-	return konce_store_groups_each(((struct konce_node *)ctx)->store, fn, fnctx);
-}
-static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		     size_t errlen)
-{
-	return konce_store_group_restore(((struct konce_node *)ctx)->store, gid, g, now_us, err, errlen);
-}
+/* The reads the store writer runs for the loop (the replay's, the control's log). */
+static const konce_ncgapi_host st_reads = {.delivered = st_delivered, .entries = st_entries, .read = st_read};
+
+static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
 static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
 static void a_kick(void *ctx) { node_io_schedule(ctx); }
+
+/* One call's context (a, filled): n's groups and core, their host, the clock now. */
+static konce_ncgapi *api_at(konce_node *n, konce_ncgapi *a)
+{
+	struct node_groups *gs = n ? n->groups : NULL;
+	*a = (konce_ncgapi){gs ? &gs->app : NULL, n ? n->core : NULL, gs ? &gs->api : NULL, node_now_us(), unix_s()};
+	return a;
+}
+#define API(n) api_at((n), &(konce_ncgapi){0})
 
 /* ---- the replay of a restored group's state, read on the store writer -------------------------- */
 
@@ -216,19 +211,12 @@ struct rread {
 	konce_ncgapi_slot *s[KONCE_NC_GROUPS_MAX];
 };
 
-static int st_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		   konce_ncgapi_entry_fn entry, void *fnctx)
-{
-	return konce_store_group_replay(ctx, gid, upto, snap, entry, fnctx);
-}
-
 static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct rread *r = arg;
-	konce_ncgapi_host h = {.read = st_read, .entries = st_entries};
 	(void)msg, (void)msglen;
 	for (unsigned i = 0; i < r->k; i++)
-		konce_ncgapi_tape_read(&r->s[i]->tape, &h, st, r->s[i]->gid, r->s[i]->upto);
+		konce_ncgapi_tape_read(&r->s[i]->tape, &st_reads, st, r->s[i]->gid, r->s[i]->upto);
 	return 0;
 }
 
@@ -268,8 +256,7 @@ static bool read_ahead(struct konce_node *n, const konce_ncgapi *a)
 static void a_replay_soon(void *ctx)
 {
 	struct konce_node *n = ctx;
-	konce_ncgapi a = {&n->groups->app, n->core, &n->groups->api, 0, 0};
-	if (!read_ahead(n, &a))
+	if (!read_ahead(n, API(n)))
 		event_active(n->groups->ev_replay, EV_TIMEOUT, 0);
 }
 
@@ -304,13 +291,6 @@ static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t up
 	return e;
 }
 
-/* One call's context: n's groups and core, their host, the clock now. */
-static konce_ncgapi api(konce_node *n)
-{
-	struct node_groups *gs = n ? n->groups : NULL;
-	return (konce_ncgapi){gs ? &gs->app : NULL, n ? n->core : NULL, gs ? &gs->api : NULL, node_now_us(), unix_s()};
-}
-
 /* ---- the state handed back at start, events ------------------------------------------------------ */
 
 static void on_replay(evutil_socket_t fd, short what, void *arg)
@@ -318,18 +298,17 @@ static void on_replay(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct konce_node *n = arg;
-	konce_ncgapi a = api(n);
-	konce_ncgapi_replay(&a, NULL);
+	konce_ncgapi *a = API(n);
+	konce_ncgapi_replay(a, NULL);
 	if (n->groups) {
-		konce_ncgapi_ahead_prune(&a, &n->groups->ahead); /* tapes of groups gone meanwhile */
-		read_ahead(n, &a); /* the next stretches */
+		konce_ncgapi_ahead_prune(a, &n->groups->ahead); /* tapes of groups gone meanwhile */
+		read_ahead(n, a); /* the next stretches */
 	}
 }
 
 void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 {
-	konce_ncgapi a = api(n);
-	konce_ncgapi_event(&a, ev);
+	konce_ncgapi_event(API(n), ev);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -348,12 +327,11 @@ int node_groups_start(struct konce_node *n)
 		return -ENOMEM;
 	}
 	node_storew_group_on_done(n->storew, on_written, n);
-	n->groups->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
-					     .sync = a_sync, .delivered = a_delivered, .entries = a_entries,
-					     .each = a_each, .restore = a_restore, .replay = a_replay, .log = a_log,
-					     .kick = a_kick, .replay_soon = a_replay_soon};
-	konce_ncgapi a = api(n);
-	konce_ncgapi_restore(&a);
+	n->groups->api = (konce_ncgapi_host){.ctx = n, .store = n->store, .add = st_add, .add_join = st_add_join,
+					     .remove = st_remove, .sync = a_sync, .delivered = st_delivered,
+					     .entries = st_entries, .each = st_each, .restore = st_restore,
+					     .replay = a_replay, .log = a_log, .kick = a_kick, .replay_soon = a_replay_soon};
+	konce_ncgapi_restore(API(n));
 	return 0;
 }
 
@@ -364,8 +342,7 @@ void node_groups_stop(struct konce_node *n)
 	node_groups_io(n);
 	rejoins_cancel(n);
 	konce_ncgpersist_stop(&n->groups->persist);
-	konce_ncgapi a = api(n);
-	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
+	konce_ncgapi_stop(API(n)); /* unwired from the core; everything queued written */
 	if (n->groups->ahead.reading) /* a replay's read still queued: its done runs first */
 		node_storew_drain(n->storew);
 	konce_ncgapi_ahead_free(&n->groups->ahead); /* tapes never played */
@@ -391,9 +368,8 @@ struct logcall {
 static int log_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct logcall *x = arg;
-	konce_ncgapi_host h = {.delivered = st_delivered, .entries = st_entries};
 	(void)msg, (void)msglen;
-	return konce_ncgapi_log_read(&h, st, x->gid, x->from, x->fn, x->fnctx);
+	return konce_ncgapi_log_read(&st_reads, st, x->gid, x->from, x->fn, x->fnctx);
 }
 
 static void log_rows_done(void *arg, int k, const char *msg)
@@ -409,13 +385,12 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 					const uint8_t *data, size_t len),
 			      void *fnctx, void (*done)(void *dctx, int n), void *dctx)
 {
-	konce_ncgapi a = api(n);
 	struct logcall *x = malloc(sizeof *x);
 	int e;
 	if (!x)
 		return -ENOMEM;
 	*x = (struct logcall){.from = from, .fn = fn, .fnctx = fnctx, .done = done, .dctx = dctx};
-	if ((e = konce_ncgapi_log_begin(&a, name, fn != NULL, x->gid)) ||
+	if ((e = konce_ncgapi_log_begin(API(n), name, fn != NULL, x->gid)) ||
 	    (e = node_storew_call(n->storew, log_rows, log_rows_done, x)))
 		free(x);
 	return e;
@@ -439,7 +414,7 @@ struct gcall {
 static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	return put_row(st, x->gid, x->t, x->name, x->until, msg, msglen);
+	return x->t ? st_add_join(st, x->t, x->name, x->until, msg, msglen) : st_add(st, x->gid, x->name, msg, msglen);
 }
 
 /* A rejoin's rows: every record queued before it is written (rejoin_go), then the old row goes
@@ -452,7 +427,7 @@ static int rejoin_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 		snprintf(msg, msglen, "the group records before the rejoin are not written yet");
 		return -EIO;
 	}
-	if ((e = konce_store_group_remove(st, x->t->group, msg, msglen)) && e != -ENOENT)
+	if ((e = st_remove(st, x->t->group, msg, msglen)) && e != -ENOENT)
 		return e;
 	return add_row(st, x, msg, msglen);
 }
@@ -460,7 +435,7 @@ static int rejoin_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	return konce_store_group_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
+	return st_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
 }
 
 static void gcall_free(void *arg, int e, const char *msg)
@@ -477,15 +452,14 @@ static void row_added(void *arg, int e, const char *msg)
 {
 	struct gcall *x = arg;
 	struct konce_node *n = x->n;
-	konce_ncgapi a = api(n);
-	bool undo;
-	bool rejoin = x->forget;
+	konce_ncgapi *a = API(n);
+	bool undo, rejoin = x->forget;
 	if (e && rejoin)
 		node_log(n, KONCE_LOG_ERROR, "group %s: %s", x->name, msg);
 	if (rejoin && n->groups)
 		n->groups->rejoin_flying = false;
-	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, x->forget, e, &undo)
-		 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
+	e = x->t ? konce_ncgapi_join_end(a, x->t, x->name, x->timeout_s, x->forget, e, &undo)
+		 : konce_ncgapi_create_end(a, x->gid, x->name, e, &undo);
 	x->done(x->dctx, e);
 	if (!undo || node_storew_call(n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
 		gcall_free(x, 0, NULL);
@@ -534,13 +508,12 @@ static void rejoin_go(struct konce_node *n)
 
 int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
 {
-	konce_ncgapi a = api(n);
 	struct gcall *x = calloc(1, sizeof *x);
 	int e;
 	if (!x)
 		return -ENOMEM;
 	*x = (struct gcall){.n = n, .done = done, .dctx = dctx};
-	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid))) { /* it refuses a name too long for x->name */
+	if (!(e = konce_ncgapi_create_begin(API(n), name, x->gid))) { /* it refuses a name too long for x->name */
 		snprintf(x->name, sizeof x->name, "%s", name);
 		e = node_storew_call(n->storew, add_row, row_added, x);
 	}
@@ -552,7 +525,6 @@ int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(v
 int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
 			       void (*done)(void *dctx, int e), void *dctx)
 {
-	konce_ncgapi a = api(n);
 	struct gcall *x = calloc(1, sizeof *x);
 	int e;
 	if (!x || !(x->t = sodium_malloc(sizeof *x->t))) {
@@ -563,7 +535,7 @@ int konce_node_group_join_call(konce_node *n, const char *text, const char *name
 	x->timeout_s = timeout_s;
 	x->done = done;
 	x->dctx = dctx;
-	if ((e = konce_ncgapi_join_begin(&a, text, name, timeout_s, x->t, x->name, &x->until, &x->forget))) {
+	if ((e = konce_ncgapi_join_begin(API(n), text, name, timeout_s, x->t, x->name, &x->until, &x->forget))) {
 		gcall_free(x, 0, NULL);
 		return e;
 	}
@@ -580,91 +552,59 @@ int konce_node_group_join_call(konce_node *n, const char *text, const char *name
 	return e;
 }
 
-/* ---- the public API (node/core/ncgapi.h) ------------------------------------------------------- */
+/* ---- the public API (node/core/ncgapi.h): each call is ncgapi's, with the clock read now ------- */
 
-int konce_node_group_create(konce_node *n, const char *name)
-{
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_create(&a, name);
-}
-
+int konce_node_group_create(konce_node *n, const char *name) { return konce_ncgapi_create(API(n), name); }
 int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint, char *token,
 			    size_t cap)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_invite(&a, name, expires, addr_hint, token, cap);
+	return konce_ncgapi_invite(API(n), name, expires, addr_hint, token, cap);
 }
-
 int konce_node_group_join(konce_node *n, const char *text, const char *name)
 {
-	return konce_node_group_join_timeout(n, text, name, KONCE_GROUP_JOIN_TIMEOUT_DEFAULT);
+	return konce_ncgapi_join(API(n), text, name, KONCE_GROUP_JOIN_TIMEOUT_DEFAULT);
 }
-
 int konce_node_group_join_timeout(konce_node *n, const char *text, const char *name, unsigned timeout_s)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_join(&a, text, name, timeout_s);
+	return konce_ncgapi_join(API(n), text, name, timeout_s);
 }
-
 int64_t konce_node_group_propose(konce_node *n, const char *name, const uint8_t *data, size_t len)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_propose(&a, name, data, len);
+	return konce_ncgapi_propose(API(n), name, data, len);
 }
-
-int konce_node_group_leave(konce_node *n, const char *name)
-{
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_leave(&a, name);
-}
-
+int konce_node_group_leave(konce_node *n, const char *name) { return konce_ncgapi_leave(API(n), name); }
 int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_info(&a, name, out);
+	return konce_ncgapi_info(API(n), name, out);
 }
-
 int konce_node_group_invite_status(konce_node *n, const char *name, const char *token)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_invite_status(&a, name, token);
+	return konce_ncgapi_invite_status(API(n), name, token);
 }
-
 int konce_node_group_status(konce_node *n, const char *name, konce_group_status *out)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_status(&a, name, out);
+	return konce_ncgapi_status(API(n), name, out);
 }
-
 int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_list(&a, out, max);
+	return konce_ncgapi_list(API(n), out, max);
 }
-
 int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
 			 int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 				   const uint8_t *data, size_t len),
 			 void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_log(&a, name, from, fn, ctx);
+	return konce_ncgapi_log(API(n), name, from, fn, ctx);
 }
-
 int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_on_event(&a, fn, ctx);
+	return konce_ncgapi_on_event(API(n), fn, ctx);
 }
-
 int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_on_join_request(&a, fn, ctx);
+	return konce_ncgapi_on_join_request(API(n), fn, ctx);
 }
-
 int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_on_snapshot(&a, fn, ctx);
+	return konce_ncgapi_on_snapshot(API(n), fn, ctx);
 }

@@ -172,7 +172,7 @@ int ncnode_groups_open(ncnode *n, const char *path)
 		return e;
 	}
 	snprintf(n->store_path, sizeof n->store_path, "%s", path);
-	g->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
+	g->api = (konce_ncgapi_host){.ctx = n, .store = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
 				     .sync = a_sync, .delivered = a_delivered, .entries = a_entries, .each = a_each,
 				     .restore = a_restore, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};

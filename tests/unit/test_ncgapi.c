@@ -360,7 +360,7 @@ static int setup(void **state)
 		konce_nodecore_config cfg = {.ep = {.identity = s[i].id, .explicit_identity = true}};
 		assert_int_equal(konce_nodecore_new(&s[i].c, &cfg, now), 0);
 		assert_int_equal(konce_addr_parse(&s[i].addr, addr), 0);
-		s[i].h = (konce_ncgapi_host){.ctx = &s[i].f, .add = h_add, .add_join = h_add_join, .remove = h_remove,
+		s[i].h = (konce_ncgapi_host){.ctx = &s[i].f, .store = &s[i].f, .add = h_add, .add_join = h_add_join, .remove = h_remove,
 					     .sync = h_sync, .delivered = h_delivered, .entries = h_entries,
 					     .each = h_each, .restore = h_restore, .replay = h_replay, .log = h_log,
 					     .kick = h_kick, .replay_soon = h_replay_soon};
