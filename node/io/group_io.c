@@ -25,8 +25,7 @@
  * konce_ncgapi_tape, a bounded stretch per read) and played to the application from the loop's turn
  * after the read's done, which frees it and queues the next stretch (on_replay), or all of it just
  * before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
- * when such an event overtakes its group's reads (the state comes first), or when the writer's
- * queue of calls is full.
+ * when such an event overtakes its group's reads (the state comes first).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -231,8 +230,8 @@ static void tapes_read(void *arg, int e, const char *msg)
 }
 
 /* Queues the read of the next stretch of every group owed its state (the application listens):
- * false when there is none.  When the writer's queue is full the replay event runs at once, and
- * a_replay reads a stretch of each, waiting here. */
+ * false when there is none.  When the writer's queue is full the replay event runs again a
+ * millisecond later, to queue them then. */
 static bool read_ahead(struct konce_node *n, const konce_ncgapi *a)
 {
 	struct node_groups *gs = n->groups;
@@ -245,7 +244,7 @@ static bool read_ahead(struct konce_node *n, const konce_ncgapi *a)
 		return true;
 	if (r && r->k) {
 		konce_ncgapi_ahead_drop(&gs->ahead, r->s, r->k);
-		event_active(gs->ev_replay, EV_TIMEOUT, 0);
+		event_add(gs->ev_replay, &(struct timeval){0, 1000});
 	}
 	free(r);
 	return false;
@@ -261,10 +260,10 @@ static void a_replay_soon(void *ctx)
 }
 
 /* A group's replay for konce_ncgapi_replay: its tape, played here, a stretch at a time.  Without
- * wait, one stretch read ahead (1: the rest is read on), or nothing while it is read.  With wait (a
- * group's event that overtook its read: the state comes before the event), the loop waits for the
- * read queued and reads the rest on the writer, waiting here.  A stretch not read ahead (the
- * writer's queue was full) is read now the same way. */
+ * wait, the stretch read ahead (1: the rest is read on), or nothing (1) while none is ready.  With
+ * wait (a group's event that overtook its reads: the state comes before the event), the loop waits
+ * for the read queued and reads the rest on the writer, waiting here (inside the core's drain, so
+ * no other event of the group comes meanwhile). */
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
 		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
 {
@@ -276,7 +275,7 @@ static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t up
 	if (wait && s->state != KONCE_NCGAPI_AHEAD_READY)
 		node_log(n, KONCE_LOG_DEBUG, "a group's new event waits for the rest of its replay, read on the store writer");
 	while (e > 0) {
-		if (s->state == KONCE_NCGAPI_AHEAD_READING && !wait)
+		if (s->state != KONCE_NCGAPI_AHEAD_READY && !wait)
 			return 1;
 		if (s->state == KONCE_NCGAPI_AHEAD_READING)
 			node_storew_drain(n->storew); /* its read's done runs here: READY */
@@ -499,8 +498,7 @@ static void rejoin_go(struct konce_node *n)
 	if (node_storew_call(n->storew, rejoin_rows, row_added, x)) {
 		x->forget = false; /* nothing ran: nothing to forget */
 		row_added(x, -ENOBUFS, "the store writer's queue is full");
-		if (!gs->rejoins)
-			h_now(n);
+		h_now(n); /* the flush event: the driver, or the next rejoin */
 		return;
 	}
 	gs->rejoin_flying = true;
