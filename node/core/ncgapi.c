@@ -58,9 +58,9 @@ int konce_ncgapi_create(const konce_ncgapi *a, const char *name)
 	int e = konce_ncgapi_create_begin(a, name, gid);
 	if (e)
 		return e;
-	e = konce_ncgapi_create_end(a, gid, name, a->h->add(a->h->ctx, gid, name, err, sizeof err), &undo);
+	e = konce_ncgapi_create_end(a, gid, name, a->h->add(a->h->store, gid, name, err, sizeof err), &undo);
 	if (undo)
-		a->h->remove(a->h->ctx, gid, err, sizeof err);
+		a->h->remove(a->h->store, gid, err, sizeof err);
 	return e;
 }
 
@@ -86,22 +86,27 @@ static int forget_out(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID
 {
 	if (a->h->sync(a->h->ctx, err, errlen))
 		return -EIO;
-	int e = a->h->remove(a->h->ctx, gid, err, errlen);
+	int e = a->h->remove(a->h->store, gid, err, errlen);
 	if (e && e != -ENOENT)
 		return e;
 	konce_ncgapp_forget(a->t, a->c, gid);
 	return 0;
 }
 
-/* The token's check, and the rejoin of a group this node is out of (ncgapi.h). */
+/* The token's check, and the rejoin of a group this node is out of (ncgapi.h): forgotten here, or
+ * (forget given) left to the host, *forget set. */
 static int join_check(const konce_ncgapi *a, const char *text, const char *name, konce_ctoken *t,
-		      char nm[KONCE_GROUP_NAME_MAX + 1])
+		      char nm[KONCE_GROUP_NAME_MAX + 1], bool *forget)
 {
 	const uint8_t *self = konce_nodecore_public_key(a->c);
 	char err[256];
 	int e = konce_ncgapp_join_check(a->t, self, text, name, a->unix_s, t, nm);
 	if (e != -EEXIST || !konce_ncgapp_rejoinable(a->t, a->c, t->group, nm))
 		return e;
+	if (forget) { /* the check that follows the group's presence in konce_ncgapp_join_check */
+		*forget = !konce_ncgapp_token_own(t, self);
+		return *forget ? 0 : -EINVAL;
+	}
 	if ((e = forget_out(a, t->group, err, sizeof err))) {
 		say(a, KONCE_LOG_ERROR, "group %s: %s", nm, err);
 		return e;
@@ -111,26 +116,32 @@ static int join_check(const konce_ncgapi *a, const char *text, const char *name,
 }
 
 int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
-			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix)
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix, bool *forget)
 {
 	int e;
+	if (forget)
+		*forget = false;
 	if (timeout_s < 1 || timeout_s > KONCE_GROUP_JOIN_TIMEOUT_MAX)
 		return -ERANGE;
-	if ((e = konce_ncgapi_ready(a)) || (e = join_check(a, text, name, t, nm)))
+	if ((e = konce_ncgapi_ready(a)) || (e = join_check(a, text, name, t, nm, forget)))
 		return e;
 	/* The deadline goes to the store as wall-clock time, so a restart keeps what is left of it. */
 	*until_unix = a->unix_s + timeout_s;
 	return 0;
 }
 
-int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
-			  bool *undo)
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s,
+			  bool forgot, int e, bool *undo)
 {
 	*undo = false;
 	if (!e && (e = konce_ncgapi_ready(a))) /* the node stopped hosting groups meanwhile */
 		return e;
 	if (e)
 		return e;
+	if (forgot) {
+		konce_ncgapp_forget(a->t, a->c, t->group);
+		say(a, KONCE_LOG_INFO, "group %s: out of it: its records are removed for the new join", nm);
+	}
 	if ((e = konce_ncgapp_join_for(a->t, a->c, t, nm, a->now_us, a->unix_s, timeout_s))) {
 		*undo = true;
 		return e;
@@ -148,12 +159,12 @@ int konce_ncgapi_join(const konce_ncgapi *a, const char *text, const char *name,
 	konce_ctoken *t = sodium_malloc(sizeof *t); /* it holds the secret */
 	if (!t)
 		return -ENOMEM;
-	int e = konce_ncgapi_join_begin(a, text, name, timeout_s, t, nm, &until);
+	int e = konce_ncgapi_join_begin(a, text, name, timeout_s, t, nm, &until, NULL);
 	if (!e)
-		e = konce_ncgapi_join_end(a, t, nm, timeout_s, a->h->add_join(a->h->ctx, t, nm, until, err, sizeof err),
-					  &undo);
+		e = konce_ncgapi_join_end(a, t, nm, timeout_s, false,
+					  a->h->add_join(a->h->store, t, nm, until, err, sizeof err), &undo);
 	if (undo)
-		a->h->remove(a->h->ctx, t->group, err, sizeof err);
+		a->h->remove(a->h->store, t->group, err, sizeof err);
 	sodium_free(t);
 	return e;
 }
@@ -236,7 +247,7 @@ int konce_ncgapi_log(const konce_ncgapi *a, const char *name, uint64_t from,
 {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	int e = konce_ncgapi_log_begin(a, name, fn != NULL, gid);
-	return e ? e : konce_ncgapi_log_read(a->h, a->h->ctx, gid, from, fn, ctx);
+	return e ? e : konce_ncgapi_log_read(a->h, a->h->store, gid, from, fn, ctx);
 }
 
 int konce_ncgapi_on_event(const konce_ncgapi *a, konce_group_fn fn, void *ctx)
@@ -278,11 +289,11 @@ static int restore_one(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const ch
 		say(a, KONCE_LOG_ERROR, "group %s: cannot host it (too many groups?)", shown);
 		return 0;
 	}
-	int e = a->h->restore(a->h->ctx, gid, g, a->now_us, err, sizeof err);
+	int e = a->h->restore(a->h->store, gid, g, a->now_us, err, sizeof err);
 	konce_ncgapp_name *x = konce_ncgapp_restored(a->t, a->c, gid, name, e);
 	if (!x)
 		say(a, KONCE_LOG_ERROR, "group %s: %s", shown, e ? err : "no room for its name");
-	else if (konce_ncgapp_replay_due(x) && !a->h->delivered(a->h->ctx, gid, &delivered))
+	else if (konce_ncgapp_replay_due(x) && !a->h->delivered(a->h->store, gid, &delivered))
 		konce_ncgapp_replay_owe(x, delivered);
 	return 0;
 }
@@ -292,7 +303,7 @@ int konce_ncgapi_restore(const konce_ncgapi *a)
 	int e = konce_ncgapi_ready(a);
 	if (e)
 		return e;
-	int r = a->h->each(a->h->ctx, restore_one, (void *)a);
+	int r = a->h->each(a->h->store, restore_one, (void *)a);
 	if (r < 0)
 		say(a, KONCE_LOG_ERROR, "cannot read the groups from the store: %s", strerror(-r));
 	else if (r > 0)
@@ -300,26 +311,33 @@ int konce_ncgapi_restore(const konce_ncgapi *a)
 	return r;
 }
 
-static void replay_one(const konce_ncgapi *a, const konce_ncgapp_name *x)
+/* x's state, or what the host has read of it (wait: all of it); x stays owed for the rest. */
+static void replay_one(const konce_ncgapi *a, konce_ncgapp_name *x, bool wait)
 {
 	konce_ncgapp_replayer r = {.t = a->t};
 	konce_ncgapp_replay_notice(x, &r.o);
 	int e = a->h->replay(a->h->ctx, x->gid, x->replay_upto, konce_ncgapp_replay_snap_cb,
-			     konce_ncgapp_replay_entry_cb, &r);
+			     konce_ncgapp_replay_entry_cb, &r, wait);
+	x->replayed += r.decided;
+	if (e > 0 && !wait) {
+		x->replay = true; /* the host reads on: a later konce_ncgapi_replay plays the rest */
+		return;
+	}
 	if (e < 0)
 		say(a, KONCE_LOG_ERROR, "group %s: cannot hand its state back from the store: %s", x->name,
 		    e == -ENODATA ? "the log misses a delivered entry" : strerror(-e));
-	else if (r.decided)
-		say(a, KONCE_LOG_INFO, "group %s: %u decisions handed back from the store", x->name, r.decided);
+	else if (x->replayed)
+		say(a, KONCE_LOG_INFO, "group %s: %u decisions handed back from the store", x->name, x->replayed);
 }
 
 void konce_ncgapi_replay(const konce_ncgapi *a, const uint8_t *gid)
 {
 	konce_ncgapp_name *x;
+	int pos = 0; /* each group once per call, though one the host reads on is owed again */
 	if (konce_ncgapi_ready(a) || !a->t->notify)
 		return;
-	while ((x = konce_ncgapp_replay_next(a->t, gid)))
-		replay_one(a, x);
+	while ((x = konce_ncgapp_replay_next(a->t, gid, &pos)))
+		replay_one(a, x, gid != NULL);
 }
 
 unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,

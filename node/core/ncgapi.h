@@ -16,7 +16,9 @@
  * Rejoin (konce_ncgapi_join): a join whose token names a group hosted here (-EEXIST) replaces it
  * when this node is out of it and the name is free or the group's own (konce_ncgapp_rejoinable):
  * every queued record is written first (sync: none stays queued behind the removal), the group
- * leaves the store and the core, and the token is checked again.  Any other -EEXIST stands.
+ * leaves the store and the core, and the token is checked again.  Any other -EEXIST stands.  The
+ * two-half join (konce_ncgapi_join_begin) leaves the writes to the host and the core's forget to
+ * its _end, in the same order.
  *
  * Restore (konce_ncgapi_restore): every stored group is hosted again and restored from its
  * records; one that the core cannot host, the store cannot restore or that finds no name left is
@@ -40,9 +42,10 @@ typedef int (*konce_ncgapi_each_fn)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_
 typedef int (*konce_ncgapi_snap_fn)(void *ctx, uint64_t seq, const uint8_t *data, size_t len);
 typedef int (*konce_ncgapi_entry_fn)(void *ctx, uint64_t seq, const uint8_t *e, size_t len);
 
-/* What the host does for the API.  Every int is 0 or a negative errno (err, when given, says why). */
+/* What the host does for the API.  Every int is 0 or a negative errno (err, when given, says why).
+ * The store's primitives (add .. read) take `store` as their ctx, the rest `ctx`. */
 typedef struct konce_ncgapi_host {
-	void *ctx;
+	void *ctx, *store;
 	/* The store's immediate writes: a group founded here (no join keys), a joiner's group with its
 	 * token's keys and secret and the wall-clock time its join gives up, a group removed. */
 	int (*add)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen);
@@ -53,15 +56,22 @@ typedef struct konce_ncgapi_host {
 	int (*sync)(void *ctx, char *err, size_t errlen);
 	/* The store's reads: a group's delivery point; its entries first..last (the count or an errno);
 	 * every stored group (the count or an errno); a group's core restored from its records (now_us:
-	 * the core's clock); a group's application state up to upto (konce_store_group_replay). */
+	 * the core's clock); a group's application state up to upto (konce_store_group_replay: read,
+	 * for konce_ncgapi_tape_read on the reader's thread). */
 	int (*delivered)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered);
 	int (*entries)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
 		       konce_ncgapi_entry_fn fn, void *fnctx);
 	int (*each)(void *ctx, konce_ncgapi_each_fn fn, void *fnctx);
 	int (*restore)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
 		       size_t errlen);
+	int (*read)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx);
+	/* Hands gid's state up to upto to snap and entry, in order, and returns 0 or the negative errno
+	 * konce_store_group_replay would with them as its callbacks; or, only when !wait, passes the
+	 * part it has read so far and returns 1: the rest comes in a later call (the host calls
+	 * konce_ncgapi_replay(, NULL) again once it has read more).  With wait it returns at the end. */
 	int (*replay)(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		      konce_ncgapi_entry_fn entry, void *fnctx);
+		      konce_ncgapi_entry_fn entry, void *fnctx, bool wait);
 	void (*log)(void *ctx, int level, const char *line); /* level: KONCE_LOG_* */
 	void (*kick)(void *ctx);        /* run the core from the loop's next turn: it may have datagrams */
 	void (*replay_soon)(void *ctx); /* call konce_ncgapi_replay(, NULL) from the loop's next turn */
@@ -83,17 +93,20 @@ int konce_ncgapi_ready(const konce_ncgapi *a);
 int konce_ncgapi_create(const konce_ncgapi *a, const char *name);
 /* konce_ncgapi_create and _join in two halves, for a host whose store writes complete later (the
  * control socket's, on the store writer's thread): _begin checks the call and says what to write
- * (create: the new group's id; join: the token, its name and the wall-clock time its join gives up;
- * a rejoin's forget of the old group runs here, through sync and remove); the host writes it (add,
- * add_join) anywhere; _end, in the loop, on the write's result e, hosts the group (0) or returns
- * the error; *undo: the core refused the group, and the host removes its row again. */
+ * (create: the new group's id; join: the token, its name and the wall-clock time its join gives up);
+ * the host writes it (add, add_join) anywhere; _end, in the loop, on the write's result e, hosts the
+ * group (0) or returns the error; *undo: the core refused the group, and the host removes its row
+ * again.  A rejoin (the token's group is hosted here and this node is out of it): with forget NULL
+ * _begin forgets the old group here, through sync and remove; else it sets *forget and the host,
+ * before it adds the new row, writes every group record queued so far and removes the old row, and
+ * passes forgot = *forget to _end, which forgets the old group in the core once e is 0. */
 int konce_ncgapi_create_begin(const konce_ncgapi *a, const char *name, uint8_t gid[KONCE_CW_GROUP_ID]);
 int konce_ncgapi_create_end(const konce_ncgapi *a, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, int e,
 			    bool *undo);
 int konce_ncgapi_join_begin(const konce_ncgapi *a, const char *text, const char *name, unsigned timeout_s,
-			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix);
-int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s, int e,
-			  bool *undo);
+			    konce_ctoken *t, char nm[KONCE_GROUP_NAME_MAX + 1], uint64_t *until_unix, bool *forget);
+int konce_ncgapi_join_end(const konce_ncgapi *a, const konce_ctoken *t, const char *nm, unsigned timeout_s,
+			  bool forgot, int e, bool *undo);
 int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expires, const char *addr_hint,
 			char *token, size_t cap);
 /* timeout_s outside 1..KONCE_GROUP_JOIN_TIMEOUT_MAX: -ERANGE, before anything else. */
@@ -123,18 +136,31 @@ int konce_ncgapi_on_join_request(const konce_ncgapi *a, konce_group_policy_fn fn
 int konce_ncgapi_on_snapshot(const konce_ncgapi *a, konce_group_snapshot_fn fn, void *ctx);
 
 /* A replay read ahead on one thread (the store writer's) and played on another (the loop's), so that
- * the loop never waits for the read.  konce_ncgapi_tape_snap and _entry are konce_store_group_replay's
- * callbacks (ctx: the tape): they copy what it passes, in order (nonzero: out of memory, and the
- * read stops); the reader sets `result` to the read's result.  konce_ncgapi_tape_play passes the
- * copies to snap and entry in the same order and returns what the read would have returned with
- * them as its callbacks: -ECANCELED when one returns nonzero, -ENOMEM when the copy ran out of
- * memory, else `result`.  Zeroed: empty.  konce_ncgapi_tape_free empties it. */
+ * the loop never waits for the read, in stretches of at most KONCE_NCGAPI_TAPE_ENTRIES entries or
+ * KONCE_NCGAPI_TAPE_BYTES bytes (the snapshot counts; a stretch holds at least one record), so that
+ * memory stays bounded whatever the log's length.  konce_ncgapi_tape_read, on the reader's thread,
+ * empties the tape and reads the next stretch of gid's replay up to upto into it: the first through
+ * h->read (konce_store_group_replay: the snapshot, then entries), each further one from the cursor
+ * `next` through h->entries, checked for a gap (-ENODATA) as the store's replay checks it.
+ * konce_ncgapi_tape_snap and _entry are its callbacks (ctx: the tape): they copy what they get, in
+ * order (nonzero: out of memory, or the stretch is full, and the read stops); `result` is the read's
+ * result.  konce_ncgapi_tape_play passes the copies to snap and entry in the same order and returns
+ * what the read would have returned with them as its callbacks: -ECANCELED when one returns
+ * nonzero, -ENOMEM when the copy ran out of memory, else `result`; `more`: a further stretch is due.
+ * Zeroed: empty, at the start.  konce_ncgapi_tape_free empties it and frees its memory. */
+enum { KONCE_NCGAPI_TAPE_ENTRIES = 64, KONCE_NCGAPI_TAPE_BYTES = 256 * 1024 };
 typedef struct konce_ncgapi_tape {
 	uint8_t *buf; /* records: kind (1 snapshot, 2 entry), seq (8 bytes), len (4 bytes), bytes */
 	size_t len, cap;
 	int result;
-	bool nomem;
+	bool nomem, gap;
+	bool more;     /* the stretch stopped at its bound before upto */
+	uint64_t upto; /* the stretch's bound (0: none, a tape filled by hand) */
+	uint64_t next; /* the seq after the last entry read (0: none yet) */
+	unsigned n;    /* entries on the tape */
 } konce_ncgapi_tape;
+int konce_ncgapi_tape_read(konce_ncgapi_tape *t, const konce_ncgapi_host *h, void *ctx,
+			   const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto);
 int konce_ncgapi_tape_snap(void *tape, uint64_t seq, const uint8_t *data, size_t len);
 int konce_ncgapi_tape_entry(void *tape, uint64_t seq, const uint8_t *e, size_t len);
 int konce_ncgapi_tape_play(const konce_ncgapi_tape *t, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry,
@@ -146,14 +172,22 @@ void konce_ncgapi_tape_free(konce_ncgapi_tape *t);
 unsigned konce_ncgapi_replay_owed(const konce_ncgapi *a, uint8_t (*gid)[KONCE_CW_GROUP_ID], uint64_t *upto,
 				  unsigned max);
 
-/* A host's replays read ahead, one slot per group owed its state:
- *   FREE --konce_ncgapi_ahead_plan: owed, no slot yet--> READING (the reader's: it fills the tape
- *   with konce_store_group_replay(gid, upto) on its thread) --_ahead_read, on the loop--> READY
- *   --_ahead_play from the host's replay callback--> FREE.  _ahead_drop: a plan the host could not
- *   queue goes back to FREE.  _ahead_free (the groups stop, no read queued): every tape freed.
+/* A host's replays read ahead, one slot per group owed its state, one stretch at a time:
+ *
+ *   FREE --_ahead_take: a replay with nothing read ahead--> UNREAD
+ *   FREE, UNREAD --_ahead_plan: owed (the application listens)--> READING
+ *   READING --_ahead_read, on the loop, once the reader filled the tape--> READY
+ *   READING --_ahead_drop: a plan the host could not queue--> UNREAD
+ *   READY, UNREAD (read here, the host waiting) --_ahead_play--> FREE (the tape played and freed)
+ *                                                              or UNREAD (a further stretch is due)
+ *   READY, UNREAD --_ahead_prune: its group is owed nothing now (it left)--> FREE
+ *   any --_ahead_free (the groups stop, no read queued)--> FREE
+ *
+ * The reader fills a READING slot's tape with konce_ncgapi_tape_read(gid, upto) on its thread.
  * Invariants: a group has at most one slot that is not FREE; `reading` counts the plans whose read
- * has not been reported; the loop never touches a READING slot's tape. */
-enum { KONCE_NCGAPI_AHEAD_FREE, KONCE_NCGAPI_AHEAD_READING, KONCE_NCGAPI_AHEAD_READY };
+ * has not been reported; the loop never touches a READING slot's tape; a tape holds at most one
+ * stretch, and only a READY or READING slot's tape holds memory past _ahead_play. */
+enum { KONCE_NCGAPI_AHEAD_FREE, KONCE_NCGAPI_AHEAD_UNREAD, KONCE_NCGAPI_AHEAD_READING, KONCE_NCGAPI_AHEAD_READY };
 typedef struct konce_ncgapi_slot {
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	uint64_t upto;
@@ -170,14 +204,20 @@ void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsi
 void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k);
 /* gid's slot that is not FREE, or NULL. */
 konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID]);
-/* Plays s's tape (konce_ncgapi_tape_play) and frees the slot. */
+/* gid's slot, or a FREE one made UNREAD for it (read from the start, up to upto). */
+konce_ncgapi_slot *konce_ncgapi_ahead_take(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID],
+					   uint64_t upto);
+/* Plays s's tape (konce_ncgapi_tape_play) and frees its memory: 1 when a further stretch is due
+ * (UNREAD), else 0 or the replay's negative errno (FREE). */
 int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx);
+void konce_ncgapi_ahead_prune(const konce_ncgapi *a, konce_ncgapi_ahead *ah);
 void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah);
 
 /* Start: hosts and restores every stored group (logged); the number restored or a negative errno. */
 int konce_ncgapi_restore(const konce_ncgapi *a);
 /* Hands back the state of every restored group (gid: that one only) still owed it, if the
- * application listens. */
+ * application listens: with gid, all of it now (the host waits for its reads); without, what the
+ * host has read (a group whose replay the host has more of to read stays owed). */
 void konce_ncgapi_replay(const konce_ncgapi *a, const uint8_t *gid);
 /* One group event of the core: the group's owed state first, then its notices. */
 void konce_ncgapi_event(const konce_ncgapi *a, const konce_nc_event *ev);

@@ -283,10 +283,15 @@ int konce_ncgapp_join_check(konce_ncgapp *t, const uint8_t self[KONCE_CW_KEY], c
 	}
 	if (konce_ncgapp_by_name(t, name_out) || konce_ncgapp_by_gid(t, tok->group))
 		return -EEXIST;
+	return konce_ncgapp_token_own(tok, self) ? -EINVAL : 0;
+}
+
+bool konce_ncgapp_token_own(const konce_ctoken *tok, const uint8_t self[KONCE_CW_KEY])
+{
 	for (unsigned i = 0; i < tok->n; i++)
-		if (!memcmp(tok->keys[i], self, KONCE_CW_KEY)) /* our own invitation */
-			return -EINVAL;
-	return 0;
+		if (!memcmp(tok->keys[i], self, KONCE_CW_KEY))
+			return true;
+	return false;
 }
 
 bool konce_ncgapp_rejoinable(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],

@@ -28,6 +28,7 @@ typedef struct konce_ncgapp_name {
 	bool replay;        /* restored from the store: its state is still to be handed back to the
 			     * application (ncgrestore.c), up to replay_upto */
 	uint64_t replay_upto;
+	unsigned replayed; /* the DECIDED notices handed back so far (a replay in several reads) */
 } konce_ncgapp_name;
 
 /* The caller allocates (zeroed: no names, no callbacks). */
@@ -82,6 +83,8 @@ int konce_ncgapp_join_check(konce_ncgapp *t, const uint8_t self[KONCE_CW_KEY], c
 /* A join of gid under name that found the group here (-EEXIST) may replace it when this node is
  * out of it (evicted, left, refused) and name is free or the group's own: true then.  forget
  * unhosts the group and frees its name (the caller removes its records from the store first). */
+/* tok is an invitation this node (self) made: a member's own, which it cannot join by. */
+bool konce_ncgapp_token_own(const konce_ctoken *tok, const uint8_t self[KONCE_CW_KEY]);
 bool konce_ncgapp_rejoinable(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID],
 			     const char *name);
 void konce_ncgapp_forget(konce_ncgapp *t, konce_nodecore *c, const uint8_t gid[KONCE_CW_GROUP_ID]);
@@ -126,8 +129,10 @@ void konce_ncgapp_unwire(konce_ncgapp *t, konce_nodecore *c);
  * member: the caller reads its delivery point from the store and calls konce_ncgapp_replay_owe
  * (the core delivers after it: everything up to it is handed back).
  * konce_ncgapp_replay_next: the next group owed its state (the one of gid, before an event of it;
- * any, with gid NULL, once the application listens), in table order, or NULL; its debt is paid:
- * the caller hands the state back now.  The notices: _replay_notice fills the group's part of
+ * any, with gid NULL, once the application listens), in table order from *pos (moved past it; 0 at
+ * the start), or NULL; its debt is paid:
+ * the caller hands the state back now (or owes it again, x->replay, for what a read still has to
+ * bring).  The notices: _replay_notice fills the group's part of
  * *o, _replay_snapshot and _replay_entry one stored snapshot or log entry (on a copy of it);
  * _replay_entry returns 1 (a DECIDED notice), 0 (not the application's: no notice) or -1
  * (malformed). */
@@ -137,7 +142,7 @@ konce_ncgapp_name *konce_ncgapp_restored(konce_ncgapp *t, konce_nodecore *c, con
 					 const char *name, int err);
 bool konce_ncgapp_replay_due(const konce_ncgapp_name *x);
 void konce_ncgapp_replay_owe(konce_ncgapp_name *x, uint64_t delivered);
-konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid);
+konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid, int *pos);
 void konce_ncgapp_replay_notice(const konce_ncgapp_name *x, konce_group_notice *o);
 void konce_ncgapp_replay_snapshot(konce_group_notice *o, uint64_t seq, const uint8_t *data, size_t len);
 int konce_ncgapp_replay_entry(konce_group_notice *o, uint64_t seq, const uint8_t *e, size_t len);

@@ -6,7 +6,7 @@
  * the group's first new event (or earlier, once the application listens), so the new DECIDED
  * notices follow the replayed ones without a gap.  The host reads the store
  * (konce_store_group_restore, konce_store_group_replay), on its loop or ahead on another thread
- * into a tape (ncgapi.h konce_ncgapi_tape) that the loop plays. */
+ * into a tape (ncgapi.h konce_ncgapi_tape), a bounded stretch at a time, that the loop plays. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,14 +43,16 @@ void konce_ncgapp_replay_owe(konce_ncgapp_name *x, uint64_t delivered)
 {
 	x->replay = true;
 	x->replay_upto = delivered;
+	x->replayed = 0;
 }
 
-konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid)
+konce_ncgapp_name *konce_ncgapp_replay_next(konce_ncgapp *t, const uint8_t *gid, int *pos)
 {
-	for (int i = 0; i < KONCE_NC_GROUPS_MAX; i++) {
+	for (int i = *pos; i < KONCE_NC_GROUPS_MAX; i++) {
 		konce_ncgapp_name *x = &t->names[i];
 		if (x->used && x->replay && (!gid || !memcmp(x->gid, gid, KONCE_CW_GROUP_ID))) {
 			x->replay = false;
+			*pos = i + 1;
 			return x;
 		}
 	}
@@ -159,7 +161,40 @@ int konce_ncgapi_tape_snap(void *tape, uint64_t seq, const uint8_t *data, size_t
 
 int konce_ncgapi_tape_entry(void *tape, uint64_t seq, const uint8_t *e, size_t len)
 {
-	return tape_put(tape, TAPE_ENTRY, seq, e, len);
+	konce_ncgapi_tape *t = tape;
+	if (t->next && seq != t->next) { /* a further stretch's entry the log lacks */
+		t->gap = true;
+		return 1;
+	}
+	if (tape_put(t, TAPE_ENTRY, seq, e, len))
+		return 1;
+	t->next = seq + 1;
+	t->n++;
+	if (seq < t->upto && (t->n >= KONCE_NCGAPI_TAPE_ENTRIES || t->len >= KONCE_NCGAPI_TAPE_BYTES)) {
+		t->more = true; /* the stretch is full: the next one goes on from t->next */
+		return 1;
+	}
+	return 0;
+}
+
+int konce_ncgapi_tape_read(konce_ncgapi_tape *t, const konce_ncgapi_host *h, void *ctx,
+			   const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto)
+{
+	bool first = !t->next;
+	int r;
+	t->len = 0;
+	t->n = 0;
+	t->upto = upto;
+	t->more = t->gap = t->nomem = false;
+	if (first) {
+		r = h->read(ctx, gid, upto, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, t);
+	} else {
+		r = h->entries(ctx, gid, t->next, upto, konce_ncgapi_tape_entry, t);
+		if (r >= 0 && !t->more && t->next != upto + 1)
+			t->gap = true; /* the log ends before upto */
+	}
+	t->result = t->gap ? -ENODATA : t->more ? 0 : r;
+	return t->result;
 }
 
 int konce_ncgapi_tape_play(const konce_ncgapi_tape *t, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry,
@@ -184,6 +219,14 @@ void konce_ncgapi_tape_free(konce_ncgapi_tape *t)
 	memset(t, 0, sizeof *t);
 }
 
+/* Frees the played stretch's memory and keeps the cursor for the next one. */
+static void tape_played(konce_ncgapi_tape *t)
+{
+	uint64_t next = t->next;
+	konce_ncgapi_tape_free(t);
+	t->next = next;
+}
+
 /* ---- the replays read ahead (ncgapi.h konce_ncgapi_ahead) ------------------------------------- */
 
 konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID])
@@ -194,22 +237,38 @@ konce_ncgapi_slot *konce_ncgapi_ahead_find(konce_ncgapi_ahead *ah, const uint8_t
 	return NULL;
 }
 
+static konce_ncgapi_slot *ahead_free_slot(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID],
+					  uint64_t upto)
+{
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++) {
+		konce_ncgapi_slot *s = &ah->slot[j];
+		if (s->state == KONCE_NCGAPI_AHEAD_FREE) {
+			konce_ncgapi_tape_free(&s->tape);
+			memcpy(s->gid, gid, KONCE_CW_GROUP_ID);
+			s->upto = upto;
+			s->state = KONCE_NCGAPI_AHEAD_UNREAD;
+			return s;
+		}
+	}
+	return NULL; /* never, while groups are at most KONCE_NC_GROUPS_MAX */
+}
+
+konce_ncgapi_slot *konce_ncgapi_ahead_take(konce_ncgapi_ahead *ah, const uint8_t gid[KONCE_CW_GROUP_ID],
+					   uint64_t upto)
+{
+	konce_ncgapi_slot *s = konce_ncgapi_ahead_find(ah, gid);
+	return s ? s : ahead_free_slot(ah, gid, upto);
+}
+
 unsigned konce_ncgapi_ahead_plan(const konce_ncgapi *a, konce_ncgapi_ahead *ah, konce_ncgapi_slot **out)
 {
 	uint8_t gid[KONCE_NC_GROUPS_MAX][KONCE_CW_GROUP_ID];
 	uint64_t upto[KONCE_NC_GROUPS_MAX];
 	unsigned owed = konce_ncgapi_replay_owed(a, gid, upto, KONCE_NC_GROUPS_MAX), k = 0;
 	for (unsigned i = 0; i < owed; i++) {
-		if (konce_ncgapi_ahead_find(ah, gid[i]))
+		konce_ncgapi_slot *s = konce_ncgapi_ahead_take(ah, gid[i], upto[i]);
+		if (!s || s->state != KONCE_NCGAPI_AHEAD_UNREAD)
 			continue; /* read already, or being read */
-		konce_ncgapi_slot *s = NULL;
-		for (int j = 0; j < KONCE_NC_GROUPS_MAX && !s; j++)
-			if (ah->slot[j].state == KONCE_NCGAPI_AHEAD_FREE)
-				s = &ah->slot[j];
-		if (!s)
-			break; /* one slot per group: never, while groups are at most KONCE_NC_GROUPS_MAX */
-		memcpy(s->gid, gid[i], KONCE_CW_GROUP_ID);
-		s->upto = upto[i];
 		s->state = KONCE_NCGAPI_AHEAD_READING;
 		out[k++] = s;
 	}
@@ -220,10 +279,8 @@ unsigned konce_ncgapi_ahead_plan(const konce_ncgapi *a, konce_ncgapi_ahead *ah, 
 
 void konce_ncgapi_ahead_drop(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsigned k)
 {
-	for (unsigned i = 0; i < k; i++) {
-		konce_ncgapi_tape_free(&s[i]->tape);
-		s[i]->state = KONCE_NCGAPI_AHEAD_FREE;
-	}
+	for (unsigned i = 0; i < k; i++)
+		s[i]->state = KONCE_NCGAPI_AHEAD_UNREAD;
 	if (k)
 		ah->reading--;
 }
@@ -239,9 +296,32 @@ void konce_ncgapi_ahead_read(konce_ncgapi_ahead *ah, konce_ncgapi_slot **s, unsi
 int konce_ncgapi_ahead_play(konce_ncgapi_slot *s, konce_ncgapi_snap_fn snap, konce_ncgapi_entry_fn entry, void *ctx)
 {
 	int e = konce_ncgapi_tape_play(&s->tape, snap, entry, ctx);
+	bool more = !e && s->tape.more;
+	tape_played(&s->tape);
+	if (more) {
+		s->state = KONCE_NCGAPI_AHEAD_UNREAD;
+		return 1;
+	}
 	konce_ncgapi_tape_free(&s->tape);
 	s->state = KONCE_NCGAPI_AHEAD_FREE;
-	return e;
+	return e < 0 ? e : 0;
+}
+
+void konce_ncgapi_ahead_prune(const konce_ncgapi *a, konce_ncgapi_ahead *ah)
+{
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++) {
+		konce_ncgapi_slot *s = &ah->slot[j];
+		if (s->state != KONCE_NCGAPI_AHEAD_READY && s->state != KONCE_NCGAPI_AHEAD_UNREAD)
+			continue;
+		bool owed = false;
+		for (int i = 0; a->t && i < KONCE_NC_GROUPS_MAX && !owed; i++)
+			owed = a->t->names[i].used && a->t->names[i].replay &&
+			       !memcmp(a->t->names[i].gid, s->gid, KONCE_CW_GROUP_ID);
+		if (!owed) {
+			konce_ncgapi_tape_free(&s->tape);
+			s->state = KONCE_NCGAPI_AHEAD_FREE;
+		}
+	}
 }
 
 void konce_ncgapi_ahead_free(konce_ncgapi_ahead *ah)

@@ -112,8 +112,8 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 /* Provided by the I/O layer (node/io/group_io.c): konce_node_group_create() and
  * konce_node_group_join_timeout() with the group's row written on the store writer's thread: the
  * checks here (a negative errno: nothing runs), then done(dctx, 0 or a negative errno) in the
- * node's event loop once the group is hosted or refused.  (A rejoin's forget of the old group
- * still waits for its records' write here.) */
+ * node's event loop once the group is hosted or refused (a rejoin's forget of the old group
+ * included: its records and rows are written on the writer too). */
 int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
 int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
 			       void (*done)(void *dctx, int e), void *dctx);

@@ -13,16 +13,19 @@
  * alone, a retry).  The flush hands the store's queue to the store writer (node_storew.h) unless
  * a batch is in flight; the loop goes on meanwhile.  When a batch is durable the table tells each
  * of its groups with konce_group_persisted() the persist ids the batch held, and only then.
- * write_all() is the blocking form of the same (stop, and a rejoin's forget): it runs the store's
- * SQLite transaction on the writer and waits for it here, and reports to the table.
+ * write_all() is the blocking form of the same (stop, and the public API's rejoin): it runs the
+ * store's SQLite transaction on the writer and waits for it here, and reports to the table.  The
+ * control's rejoin (konce_node_group_join_call) waits for nothing: while it waits the driver hands
+ * nothing over (h_busy), rejoin_go hands over what is queued, and the writer removes the old row
+ * and adds the new one right behind it (rejoin_rows), only if those records are durable.
  *
  * At start every stored group is hosted again and restored from its records
  * (konce_ncgapi_restore), before the first packet is read; what its application is owed back is
  * read on the store writer once the event callback is set (a_replay_soon: into a tape per group,
- * konce_ncgapi_tape) and played to the application from the loop's turn after the read's done, or
- * just before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
- * when such an event overtakes its group's read (the state comes first), or when the writer's queue
- * of calls is full.
+ * konce_ncgapi_tape, a bounded stretch per read) and played to the application from the loop's turn
+ * after the read's done, which frees it and queues the next stretch (on_replay), or all of it just
+ * before the group's first new event (konce_ncgapi_replay).  The loop waits for the writer only
+ * when such an event overtakes its group's reads (the state comes first).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -37,12 +40,16 @@
 #include "node/io/node_storew.h"
 #include "node/io/node_int.h"
 
+struct gcall;
+
 struct node_groups {
 	konce_ncgapp app;
 	konce_ncgpersist persist;
-	konce_ncgapi_host api; /* ctx: the node */
+	konce_ncgapi_host api; /* ctx: the node; store: its store */
 	struct event *ev_flush, *ev_replay;
 	konce_ncgapi_ahead ahead; /* the replays read on the store writer */
+	struct gcall *rejoins;    /* the control's rejoins waiting for the records before them */
+	bool rejoin_flying;       /* one is on the writer */
 };
 
 _Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
@@ -51,8 +58,14 @@ static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
 /* ---- persistence ---------------------------------------------------------------------------- */
 
-/* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host). */
-static bool h_busy(void *ctx) { return node_storew_group_busy(((struct konce_node *)ctx)->storew); }
+/* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host).  While a
+ * rejoin waits or runs (rejoin_go) the driver hands nothing over: the rejoin does. */
+static bool h_wbusy(void *ctx) { return node_storew_group_busy(((struct konce_node *)ctx)->storew); }
+static bool h_busy(void *ctx)
+{
+	struct node_groups *gs = ((struct konce_node *)ctx)->groups;
+	return h_wbusy(ctx) || gs->rejoins || gs->rejoin_flying;
+}
 static size_t h_wpending(void *ctx) { return node_storew_group_pending(((struct konce_node *)ctx)->storew); }
 static bool h_spending(void *ctx) { return konce_store_group_pending(((struct konce_node *)ctx)->store) > 0; }
 static bool h_armed(void *ctx) { return event_pending(((struct konce_node *)ctx)->groups->ev_flush, EV_TIMEOUT, NULL); }
@@ -68,6 +81,9 @@ static void h_arm(void *ctx, unsigned ms)
 	event_add(((struct konce_node *)ctx)->groups->ev_flush, &tv);
 }
 
+static void rejoin_go(struct konce_node *n);
+static void rejoins_cancel(struct konce_node *n);
+
 static konce_ncgp_host host(struct konce_node *n)
 {
 	return (konce_ncgp_host){n, h_busy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm};
@@ -81,6 +97,7 @@ static void on_gflush(evutil_socket_t fd, short what, void *arg)
 	if (n->groups && n->core) {
 		konce_ncgp_host h = host(n);
 		konce_ncgp_drive_flush(&n->groups->persist, &h);
+		rejoin_go(n);
 	}
 }
 
@@ -98,12 +115,15 @@ static void on_written(void *arg, int e, const char *msg)
 		node_log(n, KONCE_LOG_INFO, "group records written again");
 	if (a.kick)
 		node_io_kick(n);
+	rejoin_go(n);
 }
 
 /* Writes everything queued, here and now (stop, forget): 0 or a negative errno (err). */
 static int write_all(struct konce_node *n, char *err, size_t errlen)
 {
 	struct node_groups *gs = n->groups;
+	while (gs->rejoin_flying) /* the writer's group queue is its until its done */
+		node_storew_drain(n->storew);
 	int e = node_storew_group_sync(n->storew, n->store, err, errlen);
 	konce_ncgpersist_synced(&gs->persist, n->core, e);
 	return e;
@@ -125,30 +145,19 @@ void node_groups_io(struct konce_node *n)
 
 /* ---- the API's host (node/core/ncgapi.h) ---------------------------------------------------- */
 
-/* A group's row on a connection, the loop's or the store writer's: a founder's (t NULL: gid) or a
- * joiner's (the token's group, keys and secret, and when its join gives up). */
-static int put_row(konce_store *st, const uint8_t *gid, const konce_ctoken *t, const char *name, uint64_t until,
-		   char *err, size_t errlen)
+/* The store's primitives on a connection (ctx: a konce_store), the loop's or the store writer's. */
+static int st_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
 {
-	if (t)
-		return konce_store_group_add_join(st, t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
-						  errlen);
-	return konce_store_group_add(st, gid, name, NULL, 0, NULL, err, errlen);
+	return konce_store_group_add(ctx, gid, name, NULL, 0, NULL, err, errlen);
 }
-static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
+static int st_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
 {
-	return put_row(((struct konce_node *)ctx)->store, gid, NULL, name, 0, err, errlen);
+	return konce_store_group_add_join(ctx, t->group, name, &t->keys[0][0], t->n, t->secret, until, err, errlen);
 }
-static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
+static int st_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
 {
-	return put_row(((struct konce_node *)ctx)->store, NULL, t, name, until, err, errlen);
+	return konce_store_group_remove(ctx, gid, err, errlen);
 }
-static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	return konce_store_group_remove(((struct konce_node *)ctx)->store, gid, err, errlen);
-}
-static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
-/* A group's reads on a connection (ctx: a konce_store), the loop's or the store writer's. */
 static int st_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
 {
 	konce_store_group_rec r;
@@ -164,30 +173,37 @@ static int st_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t 
 {
 	return konce_store_group_entries(ctx, gid, first, last, fn, fnctx);
 }
-static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
+static int st_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx) { return konce_store_groups_each(ctx, fn, fnctx); }
+static int st_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
+		      size_t errlen)
 {
-	return st_delivered(((struct konce_node *)ctx)->store, gid, delivered);
+	return konce_store_group_restore(ctx, gid, g, now_us, err, errlen);
 }
-static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		     konce_ncgapi_entry_fn fn, void *fnctx)
+static int st_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		   konce_ncgapi_entry_fn entry, void *fnctx)
 {
-	return st_entries(((struct konce_node *)ctx)->store, gid, first, last, fn, fnctx);
+	return konce_store_group_replay(ctx, gid, upto, snap, entry, fnctx);
 }
-static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
-{
-	return konce_store_groups_each(((struct konce_node *)ctx)->store, fn, fnctx);
-}
-static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		     size_t errlen)
-{
-	return konce_store_group_restore(((struct konce_node *)ctx)->store, gid, g, now_us, err, errlen);
-}
+/* The reads the store writer runs for the loop (the replay's, the control's log). */
+static const konce_ncgapi_host st_reads = {.delivered = st_delivered, .entries = st_entries, .read = st_read};
+
+static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
 static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
 static void a_kick(void *ctx) { node_io_schedule(ctx); }
 
+/* One call's context (a, filled): n's groups and core, their host, the clock now. */
+static konce_ncgapi *api_at(konce_node *n, konce_ncgapi *a)
+{
+	struct node_groups *gs = n ? n->groups : NULL;
+	*a = (konce_ncgapi){gs ? &gs->app : NULL, n ? n->core : NULL, gs ? &gs->api : NULL, node_now_us(), unix_s()};
+	return a;
+}
+#define API(n) api_at((n), &(konce_ncgapi){0})
+
 /* ---- the replay of a restored group's state, read on the store writer -------------------------- */
 
-/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, its READING slots. */
+/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, one stretch of each
+ * of its slots' tapes. */
 struct rread {
 	struct konce_node *n;
 	unsigned k;
@@ -198,11 +214,8 @@ static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct rread *r = arg;
 	(void)msg, (void)msglen;
-	for (unsigned i = 0; i < r->k; i++) {
-		konce_ncgapi_slot *s = r->s[i];
-		s->tape.result = konce_store_group_replay(st, s->gid, s->upto, konce_ncgapi_tape_snap,
-							  konce_ncgapi_tape_entry, &s->tape);
-	}
+	for (unsigned i = 0; i < r->k; i++)
+		konce_ncgapi_tape_read(&r->s[i]->tape, &st_reads, st, r->s[i]->gid, r->s[i]->upto);
 	return 0;
 }
 
@@ -216,52 +229,65 @@ static void tapes_read(void *arg, int e, const char *msg)
 	free(r);
 }
 
-/* The application listens: every group owed its state without a tape gets one, read on the writer;
- * the replay event runs once they are ready (at once when there is nothing to read, or the writer's
- * queue is full: then a_replay reads each group's, waiting here). */
-static void a_replay_soon(void *ctx)
+/* Queues the read of the next stretch of every group owed its state (the application listens):
+ * false when there is none.  When the writer's queue is full the replay event runs again a
+ * millisecond later, to queue them then. */
+static bool read_ahead(struct konce_node *n, const konce_ncgapi *a)
 {
-	struct konce_node *n = ctx;
 	struct node_groups *gs = n->groups;
-	konce_ncgapi a = {&gs->app, n->core, &gs->api, 0, 0};
 	struct rread *r = calloc(1, sizeof *r);
 	if (r) {
 		r->n = n;
-		r->k = konce_ncgapi_ahead_plan(&a, &gs->ahead, r->s);
+		r->k = konce_ncgapi_ahead_plan(a, &gs->ahead, r->s);
 	}
+	if (r && r->k && !node_storew_call(n->storew, read_tapes, tapes_read, r))
+		return true;
 	if (r && r->k) {
-		if (!node_storew_call(n->storew, read_tapes, tapes_read, r))
-			return;
 		konce_ncgapi_ahead_drop(&gs->ahead, r->s, r->k);
+		event_add(gs->ev_replay, &(struct timeval){0, 1000});
 	}
 	free(r);
-	event_active(gs->ev_replay, EV_TIMEOUT, 0);
+	return false;
 }
 
-/* A group's replay for konce_ncgapi_replay: its tape, played here.  A group's event that overtook
- * its read waits here for the read's done (the state comes before the event); a group without a
- * tape (the writer's queue was full) is read now, on the writer, waiting here. */
-static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn entry, void *fnctx)
+/* The application listens: the replays are read ahead, then played by the replay event (at once
+ * when there is nothing to read: a tape may be ready). */
+static void a_replay_soon(void *ctx)
 {
 	struct konce_node *n = ctx;
-	konce_ncgapi_slot *s = konce_ncgapi_ahead_find(&n->groups->ahead, gid), own = {.upto = upto};
-	if (s && s->state == KONCE_NCGAPI_AHEAD_READING) /* its read's done runs here */
-		node_storew_drain(n->storew);
-	if (!s) {
-		struct rread r = {.n = n, .k = 1, .s = {&own}};
-		memcpy(own.gid, gid, KONCE_CW_GROUP_ID);
-		node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
-		s = &own;
-	}
-	return konce_ncgapi_ahead_play(s, snap, entry, fnctx);
+	if (!read_ahead(n, API(n)))
+		event_active(n->groups->ev_replay, EV_TIMEOUT, 0);
 }
 
-/* One call's context: n's groups and core, their host, the clock now. */
-static konce_ncgapi api(konce_node *n)
+/* A group's replay for konce_ncgapi_replay: its tape, played here, a stretch at a time.  Without
+ * wait, the stretch read ahead (1: the rest is read on), or nothing (1) while none is ready.  With
+ * wait (a group's event that overtook its reads: the state comes before the event), the loop waits
+ * for the read queued and reads the rest on the writer, waiting here (inside the core's drain, so
+ * no other event of the group comes meanwhile). */
+static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
 {
-	struct node_groups *gs = n ? n->groups : NULL;
-	return (konce_ncgapi){gs ? &gs->app : NULL, n ? n->core : NULL, gs ? &gs->api : NULL, node_now_us(), unix_s()};
+	struct konce_node *n = ctx;
+	konce_ncgapi_slot *s = konce_ncgapi_ahead_take(&n->groups->ahead, gid, upto);
+	int e = 1;
+	if (!s)
+		return -ENOMEM;
+	if (wait && s->state != KONCE_NCGAPI_AHEAD_READY)
+		node_log(n, KONCE_LOG_DEBUG, "a group's new event waits for the rest of its replay, read on the store writer");
+	while (e > 0) {
+		if (s->state != KONCE_NCGAPI_AHEAD_READY && !wait)
+			return 1;
+		if (s->state == KONCE_NCGAPI_AHEAD_READING)
+			node_storew_drain(n->storew); /* its read's done runs here: READY */
+		if (s->state == KONCE_NCGAPI_AHEAD_UNREAD) {
+			struct rread r = {.n = n, .k = 1, .s = {s}};
+			node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
+		}
+		e = konce_ncgapi_ahead_play(s, snap, entry, fnctx);
+		if (!wait)
+			break;
+	}
+	return e;
 }
 
 /* ---- the state handed back at start, events ------------------------------------------------------ */
@@ -270,14 +296,18 @@ static void on_replay(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	konce_ncgapi a = api(arg);
-	konce_ncgapi_replay(&a, NULL);
+	struct konce_node *n = arg;
+	konce_ncgapi *a = API(n);
+	konce_ncgapi_replay(a, NULL);
+	if (n->groups) {
+		konce_ncgapi_ahead_prune(a, &n->groups->ahead); /* tapes of groups gone meanwhile */
+		read_ahead(n, a); /* the next stretches */
+	}
 }
 
 void node_group_event(struct konce_node *n, const konce_nc_event *ev)
 {
-	konce_ncgapi a = api(n);
-	konce_ncgapi_event(&a, ev);
+	konce_ncgapi_event(API(n), ev);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -296,12 +326,11 @@ int node_groups_start(struct konce_node *n)
 		return -ENOMEM;
 	}
 	node_storew_group_on_done(n->storew, on_written, n);
-	n->groups->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
-					     .sync = a_sync, .delivered = a_delivered, .entries = a_entries,
-					     .each = a_each, .restore = a_restore, .replay = a_replay, .log = a_log,
-					     .kick = a_kick, .replay_soon = a_replay_soon};
-	konce_ncgapi a = api(n);
-	konce_ncgapi_restore(&a);
+	n->groups->api = (konce_ncgapi_host){.ctx = n, .store = n->store, .add = st_add, .add_join = st_add_join,
+					     .remove = st_remove, .sync = a_sync, .delivered = st_delivered,
+					     .entries = st_entries, .each = st_each, .restore = st_restore,
+					     .replay = a_replay, .log = a_log, .kick = a_kick, .replay_soon = a_replay_soon};
+	konce_ncgapi_restore(API(n));
 	return 0;
 }
 
@@ -310,9 +339,9 @@ void node_groups_stop(struct konce_node *n)
 	if (!n->groups)
 		return;
 	node_groups_io(n);
+	rejoins_cancel(n);
 	konce_ncgpersist_stop(&n->groups->persist);
-	konce_ncgapi a = api(n);
-	konce_ncgapi_stop(&a); /* unwired from the core; everything queued written */
+	konce_ncgapi_stop(API(n)); /* unwired from the core; everything queued written */
 	if (n->groups->ahead.reading) /* a replay's read still queued: its done runs first */
 		node_storew_drain(n->storew);
 	konce_ncgapi_ahead_free(&n->groups->ahead); /* tapes never played */
@@ -338,9 +367,8 @@ struct logcall {
 static int log_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct logcall *x = arg;
-	konce_ncgapi_host h = {.delivered = st_delivered, .entries = st_entries};
 	(void)msg, (void)msglen;
-	return konce_ncgapi_log_read(&h, st, x->gid, x->from, x->fn, x->fnctx);
+	return konce_ncgapi_log_read(&st_reads, st, x->gid, x->from, x->fn, x->fnctx);
 }
 
 static void log_rows_done(void *arg, int k, const char *msg)
@@ -356,13 +384,12 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 					const uint8_t *data, size_t len),
 			      void *fnctx, void (*done)(void *dctx, int n), void *dctx)
 {
-	konce_ncgapi a = api(n);
 	struct logcall *x = malloc(sizeof *x);
 	int e;
 	if (!x)
 		return -ENOMEM;
 	*x = (struct logcall){.from = from, .fn = fn, .fnctx = fnctx, .done = done, .dctx = dctx};
-	if ((e = konce_ncgapi_log_begin(&a, name, fn != NULL, x->gid)) ||
+	if ((e = konce_ncgapi_log_begin(API(n), name, fn != NULL, x->gid)) ||
 	    (e = node_storew_call(n->storew, log_rows, log_rows_done, x)))
 		free(x);
 	return e;
@@ -371,6 +398,8 @@ int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 /* ---- the control socket's create and join: the row written on the store writer (ctlproto.h) --- */
 
 struct gcall {
+	struct gcall *next; /* a rejoin's, while it waits */
+	bool forget;        /* a rejoin: the old group's row goes first, its records before it */
 	struct konce_node *n;
 	uint8_t gid[KONCE_CW_GROUP_ID];     /* create */
 	char name[KONCE_GROUP_NAME_MAX + 1];
@@ -384,13 +413,28 @@ struct gcall {
 static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	return put_row(st, x->gid, x->t, x->name, x->until, msg, msglen);
+	return x->t ? st_add_join(st, x->t, x->name, x->until, msg, msglen) : st_add(st, x->gid, x->name, msg, msglen);
+}
+
+/* A rejoin's rows: every record queued before it is written (rejoin_go), then the old row goes
+ * and the new one comes. */
+static int rejoin_rows(konce_store *st, void *arg, char *msg, size_t msglen)
+{
+	struct gcall *x = arg;
+	int e;
+	if (konce_store_group_pending(st)) {
+		snprintf(msg, msglen, "the group records before the rejoin are not written yet");
+		return -EIO;
+	}
+	if ((e = st_remove(st, x->t->group, msg, msglen)) && e != -ENOENT)
+		return e;
+	return add_row(st, x, msg, msglen);
 }
 
 static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	return konce_store_group_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
+	return st_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
 }
 
 static void gcall_free(void *arg, int e, const char *msg)
@@ -406,25 +450,68 @@ static void gcall_free(void *arg, int e, const char *msg)
 static void row_added(void *arg, int e, const char *msg)
 {
 	struct gcall *x = arg;
-	konce_ncgapi a = api(x->n);
-	bool undo;
-	(void)msg;
-	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, e, &undo)
-		 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
+	struct konce_node *n = x->n;
+	konce_ncgapi *a = API(n);
+	bool undo, rejoin = x->forget;
+	if (e && rejoin)
+		node_log(n, KONCE_LOG_ERROR, "group %s: %s", x->name, msg);
+	if (rejoin && n->groups)
+		n->groups->rejoin_flying = false;
+	e = x->t ? konce_ncgapi_join_end(a, x->t, x->name, x->timeout_s, x->forget, e, &undo)
+		 : konce_ncgapi_create_end(a, x->gid, x->name, e, &undo);
 	x->done(x->dctx, e);
-	if (!undo || node_storew_call(x->n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
+	if (!undo || node_storew_call(n->storew, remove_row, gcall_free, x)) /* undo: groups run, so the writer does */
 		gcall_free(x, 0, NULL);
+	if (rejoin && n->groups && !n->groups->rejoins)
+		h_now(n); /* what the driver held back meanwhile */
+	else if (rejoin && n->groups)
+		rejoin_go(n);
+}
+
+static void rejoins_cancel(struct konce_node *n)
+{
+	for (struct gcall *x; (x = n->groups->rejoins);) { /* never handed to the writer */
+		n->groups->rejoins = x->next;
+		x->done(x->dctx, -ECANCELED);
+		gcall_free(x, 0, NULL);
+	}
+}
+
+/* The next rejoin goes to the writer once every record queued before it is handed over: the
+ * driver holds back (h_busy) while rejoins wait, so this hands over what is queued, and the rejoin
+ * runs behind it; a failed batch goes again first (this runs again on its result and on the
+ * flush event). */
+static void rejoin_go(struct konce_node *n)
+{
+	struct node_groups *gs = n->groups;
+	struct gcall *x = gs->rejoins;
+	if (!x || gs->rejoin_flying || node_storew_group_busy(n->storew))
+		return;
+	if (konce_store_group_pending(n->store) || node_storew_group_pending(n->storew)) {
+		konce_ncgp_host h = host(n);
+		h.writer_busy = h_wbusy;
+		konce_ncgp_drive_flush(&gs->persist, &h);
+		if (konce_store_group_pending(n->store))
+			return;
+	}
+	gs->rejoins = x->next;
+	if (node_storew_call(n->storew, rejoin_rows, row_added, x)) {
+		x->forget = false; /* nothing ran: nothing to forget */
+		row_added(x, -ENOBUFS, "the store writer's queue is full");
+		h_now(n); /* the flush event: the driver, or the next rejoin */
+		return;
+	}
+	gs->rejoin_flying = true;
 }
 
 int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
 {
-	konce_ncgapi a = api(n);
 	struct gcall *x = calloc(1, sizeof *x);
 	int e;
 	if (!x)
 		return -ENOMEM;
 	*x = (struct gcall){.n = n, .done = done, .dctx = dctx};
-	if (!(e = konce_ncgapi_create_begin(&a, name, x->gid))) { /* it refuses a name too long for x->name */
+	if (!(e = konce_ncgapi_create_begin(API(n), name, x->gid))) { /* it refuses a name too long for x->name */
 		snprintf(x->name, sizeof x->name, "%s", name);
 		e = node_storew_call(n->storew, add_row, row_added, x);
 	}
@@ -436,7 +523,6 @@ int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(v
 int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
 			       void (*done)(void *dctx, int e), void *dctx)
 {
-	konce_ncgapi a = api(n);
 	struct gcall *x = calloc(1, sizeof *x);
 	int e;
 	if (!x || !(x->t = sodium_malloc(sizeof *x->t))) {
@@ -447,98 +533,76 @@ int konce_node_group_join_call(konce_node *n, const char *text, const char *name
 	x->timeout_s = timeout_s;
 	x->done = done;
 	x->dctx = dctx;
-	if (!(e = konce_ncgapi_join_begin(&a, text, name, timeout_s, x->t, x->name, &x->until)))
-		e = node_storew_call(n->storew, add_row, row_added, x);
-	if (e)
+	if ((e = konce_ncgapi_join_begin(API(n), text, name, timeout_s, x->t, x->name, &x->until, &x->forget))) {
+		gcall_free(x, 0, NULL);
+		return e;
+	}
+	if (x->forget) { /* behind the rejoins waiting, if any */
+		struct gcall **p = &n->groups->rejoins;
+		while (*p)
+			p = &(*p)->next;
+		*p = x;
+		rejoin_go(n);
+		return 0;
+	}
+	if ((e = node_storew_call(n->storew, add_row, row_added, x)))
 		gcall_free(x, 0, NULL);
 	return e;
 }
 
-/* ---- the public API (node/core/ncgapi.h) ------------------------------------------------------- */
+/* ---- the public API (node/core/ncgapi.h): each call is ncgapi's, with the clock read now ------- */
 
-int konce_node_group_create(konce_node *n, const char *name)
-{
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_create(&a, name);
-}
-
+int konce_node_group_create(konce_node *n, const char *name) { return konce_ncgapi_create(API(n), name); }
 int konce_node_group_invite(konce_node *n, const char *name, uint64_t expires, const char *addr_hint, char *token,
 			    size_t cap)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_invite(&a, name, expires, addr_hint, token, cap);
+	return konce_ncgapi_invite(API(n), name, expires, addr_hint, token, cap);
 }
-
 int konce_node_group_join(konce_node *n, const char *text, const char *name)
 {
-	return konce_node_group_join_timeout(n, text, name, KONCE_GROUP_JOIN_TIMEOUT_DEFAULT);
+	return konce_ncgapi_join(API(n), text, name, KONCE_GROUP_JOIN_TIMEOUT_DEFAULT);
 }
-
 int konce_node_group_join_timeout(konce_node *n, const char *text, const char *name, unsigned timeout_s)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_join(&a, text, name, timeout_s);
+	return konce_ncgapi_join(API(n), text, name, timeout_s);
 }
-
 int64_t konce_node_group_propose(konce_node *n, const char *name, const uint8_t *data, size_t len)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_propose(&a, name, data, len);
+	return konce_ncgapi_propose(API(n), name, data, len);
 }
-
-int konce_node_group_leave(konce_node *n, const char *name)
-{
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_leave(&a, name);
-}
-
+int konce_node_group_leave(konce_node *n, const char *name) { return konce_ncgapi_leave(API(n), name); }
 int konce_node_group_info(konce_node *n, const char *name, konce_group_info *out)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_info(&a, name, out);
+	return konce_ncgapi_info(API(n), name, out);
 }
-
 int konce_node_group_invite_status(konce_node *n, const char *name, const char *token)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_invite_status(&a, name, token);
+	return konce_ncgapi_invite_status(API(n), name, token);
 }
-
 int konce_node_group_status(konce_node *n, const char *name, konce_group_status *out)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_status(&a, name, out);
+	return konce_ncgapi_status(API(n), name, out);
 }
-
 int konce_node_group_list(konce_node *n, konce_group_info *out, size_t max)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_list(&a, out, max);
+	return konce_ncgapi_list(API(n), out, max);
 }
-
 int konce_node_group_log(konce_node *n, const char *name, uint64_t from,
 			 int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 				   const uint8_t *data, size_t len),
 			 void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_log(&a, name, from, fn, ctx);
+	return konce_ncgapi_log(API(n), name, from, fn, ctx);
 }
-
 int konce_node_group_on_event(konce_node *n, konce_group_fn fn, void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_on_event(&a, fn, ctx);
+	return konce_ncgapi_on_event(API(n), fn, ctx);
 }
-
 int konce_node_group_on_join_request(konce_node *n, konce_group_policy_fn fn, void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_on_join_request(&a, fn, ctx);
+	return konce_ncgapi_on_join_request(API(n), fn, ctx);
 }
-
 int konce_node_group_on_snapshot(konce_node *n, konce_group_snapshot_fn fn, void *ctx)
 {
-	konce_ncgapi a = api(n);
-	return konce_ncgapi_on_snapshot(&a, fn, ctx);
+	return konce_ncgapi_on_snapshot(API(n), fn, ctx);
 }

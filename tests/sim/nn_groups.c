@@ -96,9 +96,11 @@ static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_grou
 	return konce_store_group_restore(db(ctx), gid, g, now_us, err, errlen);
 }
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn entry, void *fnctx)
+		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
 {
-	return konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
+	(void)wait; /* read here, all of it */
+	int e = konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
+	return e < 0 ? e : 0;
 }
 static void a_log(void *ctx, int level, const char *line)
 {
@@ -170,7 +172,7 @@ int ncnode_groups_open(ncnode *n, const char *path)
 		return e;
 	}
 	snprintf(n->store_path, sizeof n->store_path, "%s", path);
-	g->api = (konce_ncgapi_host){.ctx = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
+	g->api = (konce_ncgapi_host){.ctx = n, .store = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
 				     .sync = a_sync, .delivered = a_delivered, .entries = a_entries, .each = a_each,
 				     .restore = a_restore, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};

@@ -21,7 +21,9 @@
  *     stops with -ECANCELED where a callback says so, and returns the read's own result after; the
  *     read-ahead table plans each owed group once (nothing before the application listens, nothing
  *     while it is read), takes an unqueued plan back, and its READY tape is what the group's replay
- *     plays before the event;
+ *     plays before the event; a long replay comes in stretches of at most KONCE_NCGAPI_TAPE_ENTRIES
+ *     entries, each freed once played, the group owed until the last, every entry once and in order,
+ *     and a further stretch that finds a hole or a short log is -ENODATA;
  *   - the log read: the name, then the callback, then the delivery point; nothing past it is read;
  *   - stop: the table is unwired from the core and every queued record written (its failure logged).
  */
@@ -195,6 +197,20 @@ static int h_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t f
 	return n;
 }
 
+/* A log that lacks the two entries after first. */
+static int h_entries_holed(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+			  konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	return h_entries(ctx, gid, first + 2, last, fn, fnctx);
+}
+
+/* A log that holds entries up to 20 only. */
+static int h_entries_upto_20(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
+			     konce_ncgapi_entry_fn fn, void *fnctx)
+{
+	return h_entries(ctx, gid, first, last < 20 ? last : 20, fn, fnctx);
+}
+
 static int h_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
 {
 	struct fake *f = ctx;
@@ -222,8 +238,8 @@ static int h_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_grou
 	return r->restore_err;
 }
 
-static int h_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn fn, void *fnctx)
+static int h_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		  konce_ncgapi_entry_fn fn, void *fnctx)
 {
 	struct fake *f = ctx;
 	struct rec *r = rec_of(f, gid);
@@ -238,6 +254,14 @@ static int h_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t up
 		if (fn(fnctx, s, buf, (size_t)stored(s, buf, sizeof buf)))
 			return -ECANCELED;
 	return 0;
+}
+
+static int h_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn fn, void *fnctx, bool wait)
+{
+	(void)wait;
+	int e = h_read(ctx, gid, upto, snap, fn, fnctx);
+	return e < 0 ? e : 0;
 }
 
 static void h_log(void *ctx, int level, const char *line)
@@ -336,7 +360,7 @@ static int setup(void **state)
 		konce_nodecore_config cfg = {.ep = {.identity = s[i].id, .explicit_identity = true}};
 		assert_int_equal(konce_nodecore_new(&s[i].c, &cfg, now), 0);
 		assert_int_equal(konce_addr_parse(&s[i].addr, addr), 0);
-		s[i].h = (konce_ncgapi_host){.ctx = &s[i].f, .add = h_add, .add_join = h_add_join, .remove = h_remove,
+		s[i].h = (konce_ncgapi_host){.ctx = &s[i].f, .store = &s[i].f, .add = h_add, .add_join = h_add_join, .remove = h_remove,
 					     .sync = h_sync, .delivered = h_delivered, .entries = h_entries,
 					     .each = h_each, .restore = h_restore, .replay = h_replay, .log = h_log,
 					     .kick = h_kick, .replay_soon = h_replay_soon};
@@ -619,7 +643,7 @@ static void test_tape(void **state)
 	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
 	assert_int_equal(p.n, 0);
 	/* recorded through the host's read, as a store writer would, then played: same calls, same order */
-	t.result = h_replay(f, g, 3, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, &t);
+	t.result = h_read(f, g, 3, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, &t);
 	assert_int_equal(t.result, 0);
 	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
 	assert_string_equal(p.order, "SEE");
@@ -645,8 +669,9 @@ static void test_tape(void **state)
 static konce_ncgapi_ahead ah;
 /* A host's replay that plays what it read ahead (group_io.c a_replay, without the waits). */
 static int h_replay_ahead(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-			  konce_ncgapi_entry_fn fn, void *fnctx)
+			  konce_ncgapi_entry_fn fn, void *fnctx, bool wait)
 {
+	(void)wait;
 	konce_ncgapi_slot *sl = konce_ncgapi_ahead_find(&ah, gid);
 	(void)ctx;
 	assert_non_null(sl);
@@ -670,12 +695,12 @@ static void test_ahead(void **state)
 	konce_ncgapi_slot *out[KONCE_NC_GROUPS_MAX];
 	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, out), 0); /* nobody listens */
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, &s[0]), 0);
-	/* a plan the host could not queue: back to free, planned again */
+	/* a plan the host could not queue: back to unread, planned again */
 	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, out), 2);
 	assert_int_equal(ah.reading, 1);
 	konce_ncgapi_ahead_drop(&ah, out, 2);
 	assert_int_equal(ah.reading, 0);
-	assert_null(konce_ncgapi_ahead_find(&ah, g[0]));
+	assert_int_equal(konce_ncgapi_ahead_find(&ah, g[0])->state, KONCE_NCGAPI_AHEAD_UNREAD);
 	assert_int_equal(konce_ncgapi_ahead_plan(&a, &ah, out), 2);
 	assert_int_equal(out[0]->state, KONCE_NCGAPI_AHEAD_READING);
 	assert_int_equal(out[0]->upto, 3);
@@ -685,7 +710,7 @@ static void test_ahead(void **state)
 	assert_int_equal(ah.reading, 1);
 	/* the reader fills the tapes (here the fake store's read), the loop marks them read */
 	for (int i = 0; i < 2; i++)
-		out[i]->tape.result = h_replay(f, out[i]->gid, out[i]->upto, konce_ncgapi_tape_snap,
+		out[i]->tape.result = h_read(f, out[i]->gid, out[i]->upto, konce_ncgapi_tape_snap,
 					       konce_ncgapi_tape_entry, &out[i]->tape);
 	konce_ncgapi_ahead_read(&ah, out, 2);
 	assert_int_equal(ah.reading, 0);
@@ -712,6 +737,138 @@ static void test_ahead(void **state)
 	konce_ncgapi_ahead_free(&ah);
 	assert_null(konce_ncgapi_ahead_find(&ah, g[1]));
 	assert_null(ah.slot[1].tape.buf);
+}
+
+/* A long replay read ahead in stretches (konce_ncgapi_tape_read): each stretch holds at most
+ * KONCE_NCGAPI_TAPE_ENTRIES entries and its memory goes once played; the group stays owed between
+ * stretches; the application sees the snapshot and every entry once, in order, then the event. */
+struct order {
+	uint64_t next; /* the seq the next DECIDED must carry */
+	unsigned snaps, decided, replayed, after;
+	bool bad;
+};
+static void on_order(void *ctx, const konce_group_notice *o)
+{
+	struct order *w = ctx;
+	if (o->type == KONCE_GROUP_N_SNAPSHOT) {
+		w->snaps++;
+		w->bad |= w->decided != 0 || o->seq != 1;
+		w->next = o->seq + 1;
+	} else if (o->type == KONCE_GROUP_N_DECIDED) {
+		w->bad |= o->seq != w->next || !o->replayed;
+		w->next = o->seq + 1;
+		w->decided++;
+	} else {
+		w->after++;
+		w->bad |= w->next == 0;
+	}
+	w->replayed += o->replayed != 0;
+}
+
+static const konce_ncgapi_host reader = {.read = h_read, .entries = h_entries};
+
+static void read_plan(konce_ncgapi_slot **out, unsigned k, struct fake *f)
+{
+	for (unsigned i = 0; i < k; i++)
+		konce_ncgapi_tape_read(&out[i]->tape, &reader, f, out[i]->gid, out[i]->upto);
+	konce_ncgapi_ahead_read(&ah, out, k);
+}
+
+static int h_replay_nowait(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+			   konce_ncgapi_entry_fn fn, void *fnctx, bool wait)
+{
+	konce_ncgapi_slot *sl = konce_ncgapi_ahead_take(&ah, gid, upto);
+	(void)ctx;
+	if (sl->state == KONCE_NCGAPI_AHEAD_READING && !wait)
+		return 1;
+	assert_int_equal(sl->state, KONCE_NCGAPI_AHEAD_READY);
+	return konce_ncgapi_ahead_play(sl, snap, fn, fnctx);
+}
+
+static void test_ahead_stretches(void **state)
+{
+	(void)state;
+	enum { LONG = 2 * KONCE_NCGAPI_TAPE_ENTRIES + 5 };
+	struct fake *f = &s[0].f;
+	uint8_t g[KONCE_CW_GROUP_ID];
+	memset(g, 0x40, sizeof g);
+	rec_new(f, g, "long")->delivered = LONG;
+	konce_ncgapi a = api(0);
+	assert_int_equal(konce_ncgapi_restore(&a), 1);
+	memset(&ah, 0, sizeof ah);
+	struct order w = {0};
+	s[0].h.replay = h_replay_nowait;
+	assert_int_equal(konce_ncgapi_on_event(&a, on_order, &w), 0);
+	konce_ncgapi_slot *out[KONCE_NC_GROUPS_MAX];
+	unsigned stretches = 0;
+	for (unsigned k; (k = konce_ncgapi_ahead_plan(&a, &ah, out)); stretches++) {
+		assert_int_equal(k, 1);
+		read_plan(out, k, f);
+		assert_true(out[0]->tape.n <= KONCE_NCGAPI_TAPE_ENTRIES);
+		unsigned before = w.decided;
+		konce_ncgapi_replay(&a, NULL);
+		assert_true(w.decided - before <= KONCE_NCGAPI_TAPE_ENTRIES);
+		konce_ncgapi_slot *sl = konce_ncgapi_ahead_find(&ah, g);
+		if (sl) { /* a further stretch is due: nothing of the played one is held */
+			assert_int_equal(sl->state, KONCE_NCGAPI_AHEAD_UNREAD);
+			assert_null(sl->tape.buf);
+			uint8_t og[1][KONCE_CW_GROUP_ID];
+			uint64_t up[1];
+			assert_int_equal(konce_ncgapi_replay_owed(&a, og, up, 1), 1); /* still owed */
+			assert_int_equal(up[0], LONG);
+		}
+		assert_true(stretches < 8);
+	}
+	/* snapshot + entries 2..LONG in 64, 64, 3: three stretches, then owed nothing, no slot held */
+	assert_int_equal(stretches, 3);
+	assert_false(w.bad);
+	assert_int_equal(w.snaps, 1);
+	assert_int_equal(w.decided, LONG - 1);
+	assert_int_equal(w.next, LONG + 1);
+	assert_null(konce_ncgapi_ahead_find(&ah, g));
+	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++)
+		assert_null(ah.slot[j].tape.buf);
+	assert_true(logged(f, "132 decisions handed back")); /* counted over the three */
+	/* the next event follows, once */
+	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
+	memcpy(ev.gid, g, sizeof ev.gid);
+	ev.group.type = KONCE_GROUP_EV_HALTED;
+	ev.group.epoch = 4;
+	konce_ncgapi_event(&a, &ev);
+	assert_int_equal(w.after, 1);
+	assert_int_equal(w.replayed, LONG);
+}
+
+/* A further stretch that finds a hole in the log, or the log ending short of upto: -ENODATA. */
+static void test_tape_gap(void **state)
+{
+	(void)state;
+	struct fake *f = &s[0].f;
+	uint8_t g[KONCE_CW_GROUP_ID];
+	memset(g, 0x50, sizeof g);
+	rec_new(f, g, "gap")->delivered = 500;
+	konce_ncgapi_tape t = {0};
+	/* the first stretch stops at its bound with more to come; the next goes on from its cursor */
+	assert_int_equal(konce_ncgapi_tape_read(&t, &reader, f, g, 500), 0);
+	assert_true(t.more);
+	assert_int_equal(t.n, KONCE_NCGAPI_TAPE_ENTRIES);
+	assert_int_equal(t.next, 2 + KONCE_NCGAPI_TAPE_ENTRIES);
+	assert_int_equal(konce_ncgapi_tape_read(&t, &reader, f, g, 500), 0);
+	assert_int_equal(t.n, KONCE_NCGAPI_TAPE_ENTRIES);
+	assert_int_equal(t.next, 2 + 2 * KONCE_NCGAPI_TAPE_ENTRIES);
+	/* a log that skips two entries after the cursor */
+	konce_ncgapi_host holed = {.read = h_read, .entries = h_entries_holed};
+	assert_int_equal(konce_ncgapi_tape_read(&t, &holed, f, g, 500), -ENODATA);
+	assert_int_equal(t.n, 0);
+	konce_ncgapi_tape_free(&t);
+	/* a log that ends at 20, read from 10 up to 30 */
+	konce_ncgapi_tape u = {.next = 10};
+	konce_ncgapi_host shortlog = {.read = h_read, .entries = h_entries_upto_20};
+	assert_int_equal(konce_ncgapi_tape_read(&u, &shortlog, f, g, 30), -ENODATA);
+	assert_int_equal(u.n, 11);
+	struct played p = {0};
+	konce_ncgapi_tape_free(&u);
+	assert_int_equal(konce_ncgapi_tape_play(&u, play_snap, play_entry, &p), 0); /* freed: empty */
 }
 
 static int on_entry(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
@@ -768,6 +925,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ahead_stretches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tape_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_stop, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,7 @@ static void test_restored(void **state)
 	assert_non_null(y);
 	assert_true(y->joining);
 	assert_false(konce_ncgapp_replay_due(y));
-	assert_null(konce_ncgapp_replay_next(&tb, NULL));
+	assert_null(konce_ncgapp_replay_next(&tb, NULL, &(int){0}));
 
 	/* hosting: once per group; a failed restore, or no room for the name, unhosts it */
 	uint8_t g2[KONCE_CW_GROUP_ID];
@@ -118,17 +118,17 @@ static void test_order(void **state)
 	konce_ncgapp_replay_owe(x[2], 5);
 	konce_ncgapp_replay_owe(x[3], 9);
 	/* an event of a group owed nothing pays nobody's debt */
-	assert_null(konce_ncgapp_replay_next(&t, g[1]));
+	assert_null(konce_ncgapp_replay_next(&t, g[1], &(int){0}));
 	/* an event of x[2]: its own state first, once */
-	assert_ptr_equal(konce_ncgapp_replay_next(&t, g[2]), x[2]);
+	assert_ptr_equal(konce_ncgapp_replay_next(&t, g[2], &(int){0}), x[2]);
 	assert_false(x[2]->replay);
 	assert_int_equal(x[2]->replay_upto, 5);
-	assert_null(konce_ncgapp_replay_next(&t, g[2]));
+	assert_null(konce_ncgapp_replay_next(&t, g[2], &(int){0}));
 	/* the application listens: every other debt, in table order, once */
-	assert_ptr_equal(konce_ncgapp_replay_next(&t, NULL), x[0]);
-	assert_ptr_equal(konce_ncgapp_replay_next(&t, NULL), x[3]);
-	assert_null(konce_ncgapp_replay_next(&t, NULL));
-	assert_null(konce_ncgapp_replay_next(&t, g[3]));
+	assert_ptr_equal(konce_ncgapp_replay_next(&t, NULL, &(int){0}), x[0]);
+	assert_ptr_equal(konce_ncgapp_replay_next(&t, NULL, &(int){0}), x[3]);
+	assert_null(konce_ncgapp_replay_next(&t, NULL, &(int){0}));
+	assert_null(konce_ncgapp_replay_next(&t, g[3], &(int){0}));
 }
 
 static size_t entry(uint8_t kind, const char *data, uint8_t *out, size_t cap)

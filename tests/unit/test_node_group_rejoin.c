@@ -6,7 +6,12 @@
  * it), and is out.  B's old token is refused (the view that admitted B used that invitation): B is
  * out again.  A join with a new token replaces the group B is out of (same name, same id): B is a
  * member again and A and B agree on a decision.  A join of a group B is a member of (or joining)
- * is still refused with -EEXIST. */
+ * is still refused with -EEXIST.
+ *
+ * The control socket's join (konce_node_group_join_call, ctlproto.h) does the same replacement on
+ * the store writer: the call returns with the old group still there (nothing waited for SQLite on
+ * the loop), its done reports 0 later, B is a member again, and after a restart B's store holds
+ * the one group, as a member. */
 #include <errno.h>
 #include <event2/event.h>
 #include <setjmp.h>
@@ -22,6 +27,7 @@
 
 #include "konce/group.h"
 #include "konce/konce.h"
+#include "node/ctl/ctlproto.h"
 
 struct gnode {
 	konce_node *n;
@@ -208,10 +214,69 @@ static void test_back_only_by_new_invitation(void **state)
 	assert_int_equal(konce_node_group_list(nodes[1].n, &b, 1), 1); /* one group, not two */
 }
 
+struct callres {
+	int e;
+	unsigned calls;
+};
+static void join_done(void *dctx, int e)
+{
+	struct callres *r = dctx;
+	r->e = e;
+	r->calls++;
+}
+static bool called(const void *c) { return ((const struct callres *)c)->calls > 0; }
+static bool b_member(const void *c)
+{
+	(void)c;
+	return state_of(1, NULL) == KONCE_GROUP_S_MEMBER;
+}
+
+static void test_control_rejoin_on_writer(void **state)
+{
+	char tok1[KONCE_GROUP_TOKEN_MAX], tok2[KONCE_GROUP_TOKEN_MAX], err[256], path[128];
+	konce_group_info a, b;
+	unsigned outs;
+	(void)state;
+	assert_int_equal(konce_node_group_create(nodes[0].n, "demo"), 0);
+	invite(tok1);
+	assert_int_equal(konce_node_group_join(nodes[1].n, tok1, "demo"), 0);
+	assert_true(run_until(pair, NULL));
+	assert_int_equal(konce_node_group_leave(nodes[1].n, "demo"), 0);
+	outs = 1;
+	assert_true(run_until(b_out, &outs));
+	assert_true(run_until(alone, NULL));
+
+	/* the rejoin by the control's call: nothing is forgotten inside it */
+	invite(tok2);
+	struct callres r = {0};
+	assert_int_equal(konce_node_group_join_call(nodes[1].n, tok2, "demo", 60, join_done, &r), 0);
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(state_of(1, NULL), KONCE_GROUP_S_OUT);
+	assert_true(run_until(called, &r));
+	assert_int_equal(r.e, 0);
+	assert_int_equal(r.calls, 1);
+	assert_true(run_until(pair, NULL));
+	assert_true(konce_node_group_propose(nodes[1].n, "demo", (const uint8_t *)"back", 4) > 0);
+	assert_true(run_until(both_decided, "back"));
+	assert_int_equal(konce_node_group_list(nodes[1].n, &b, 1), 1);
+
+	/* B restarted: its store holds the new group's row alone, a member */
+	konce_node_free(nodes[1].n);
+	snprintf(path, sizeof path, "%s/b", dir);
+	konce_node_config cfg = {.data_dir = path, .listen = nodes[1].addr, .log = quiet};
+	assert_int_equal(konce_node_new(&nodes[1].n, base, &cfg, err, sizeof err), 0);
+	assert_int_equal(konce_node_group_list(nodes[1].n, &b, 1), 1);
+	assert_true(run_until(b_member, NULL));
+	assert_int_equal(konce_node_group_info(nodes[0].n, "demo", &a), 0);
+	assert_int_equal(konce_node_group_info(nodes[1].n, "demo", &b), 0);
+	assert_memory_equal(a.id, b.id, sizeof a.id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_back_only_by_new_invitation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_rejoin_on_writer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
