@@ -54,4 +54,21 @@ int konce_ncconf_apply(const konce_ncconf *c, konce_nodecore *core, char *err, s
  * charged KONCE_COST_DH units, and handshake work is granted half of one core.  At least 1. */
 uint64_t konce_ncconf_capacity(uint64_t dh_per_s);
 
+/* How long each of konce_ncconf_measure()'s two rates is counted, on the host's clock. */
+enum { KONCE_NCCONF_MEASURE_US = 5000 };
+
+/* What the host measures for out (konce_ncconf_core's), on its clock now_us(ctx) (microseconds),
+ * once at start: unless the configuration set a capacity, this machine's X25519 rate, turned into
+ * out->ep.capacity by konce_ncconf_capacity(); and its proof-of-work rate (BLAKE2b of a full
+ * datagram a second, konce_pow_check) as out->ep.pow_rate.  Each is counted over
+ * KONCE_NCCONF_MEASURE_US.  line (linelen > 0) gets what was measured, for the log. */
+void konce_ncconf_measure(konce_nodecore_config *out, uint64_t (*now_us)(void *ctx), void *ctx, char *line,
+			  size_t linelen);
+
+/* Why konce_nodecore_new(cc) failed with e, into err.  A failure to lock memory (-ENOMEM, -EPERM,
+ * -EAGAIN) under a finite RLIMIT_MEMLOCK (memlock: its soft limit in bytes, UINT64_MAX when it is
+ * unlimited or unknown) names what the session keys need, what is locked already and how to raise
+ * the limit. */
+void konce_ncconf_core_err(const konce_nodecore_config *cc, int e, uint64_t memlock, char *err, size_t errlen);
+
 #endif

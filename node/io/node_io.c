@@ -20,19 +20,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <sodium.h>
 #include <sys/resource.h>
 
-#include "node/transport/keyslab.h"
-#include "node/transport/load.h"
-#include "node/transport/pow.h"
 
 #include "node/core/ncconf.h"
 #include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
-#include "node/base/secmem.h"
 
 enum {
 	TICK_INTERVAL_MS = 1000,
@@ -220,42 +215,10 @@ static int open_socket(struct konce_node *n, char *err, size_t errlen)
 	return e;
 }
 
-/* Handshake capacity (konce_ncconf_capacity) from this machine's X25519 rate, measured once at
- * start (about 5 ms), in the I/O layer where clocks belong. */
-static uint64_t calibrate_capacity(struct konce_node *n)
+static uint64_t clock_us(void *ctx)
 {
-	uint8_t out[32], sk[32] = {1}, pk[32] = {9};
-	uint64_t t0 = node_now_us(), ops = 0, dt;
-	do {
-		for (int i = 0; i < 16; i++, ops++)
-			if (crypto_scalarmult(out, sk, pk) == 0)
-				sk[0] ^= out[0];
-		dt = node_now_us() - t0;
-	} while (dt < 5000);
-	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1), cap = konce_ncconf_capacity(dh_per_s);
-	node_log(n, KONCE_LOG_DEBUG, "measured %llu X25519/s: handshake capacity %llu units/s (%llu handshakes/s)",
-		 (unsigned long long)dh_per_s, (unsigned long long)cap, (unsigned long long)(cap / KONCE_COST_DH));
-	return cap;
-}
-
-/* Proof-of-work hash rate: BLAKE2b of a 1200-byte datagram per second, measured once at start (about
- * 5 ms).  The endpoint refuses a COOKIE demand it could not pay within the cookie lifetime at this
- * rate and solves the rest in 1 ms slices (hs_client.c), so the event loop never waits on a proof. */
-static uint64_t calibrate_pow_rate(struct konce_node *n)
-{
-	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM] = {0};
-	uint64_t t0 = node_now_us(), ops = 0, dt;
-	volatile unsigned sink = 0; /* the checks must not be optimised away */
-	do {
-		for (int i = 0; i < 64; i++, ops++) {
-			pkt[KONCE_INIT_POW_NONCE] = (uint8_t)ops;
-			sink += konce_pow_check(pkt, sizeof pkt, 32);
-		}
-		dt = node_now_us() - t0;
-	} while (dt < 5000);
-	uint64_t rate = ops * 1000000u / (dt ? dt : 1);
-	node_log(n, KONCE_LOG_DEBUG, "measured %llu proof-of-work hashes/s", (unsigned long long)rate);
-	return rate ? rate : 1;
+	(void)ctx;
+	return node_now_us();
 }
 
 /* The route's MTU toward a real address (a path handle's is the core's rule, nodecore.h). */
@@ -274,28 +237,18 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 		start_storew(n);
 	konce_nodecore_config cc;
 	konce_ncconf_core(pc, &n->cfg, n->id, n->store != NULL, &cc);
-	if (!cc.ep.capacity)
-		cc.ep.capacity = calibrate_capacity(n);
-	cc.ep.pow_rate = calibrate_pow_rate(n);
+	char line[256];
+	konce_ncconf_measure(&cc, clock_us, NULL, line, sizeof line); /* in the I/O layer: the clock's */
+	node_log(n, KONCE_LOG_DEBUG, "%s", line);
 	cc.ep.path_mtu = path_mtu;
 	cc.inq_slots = INQ_SLOTS;
 	cc.log = node_log_line;
 	cc.log_ctx = n;
 	/* no hooks until traversal starts (konce_nctravhost_start) */
 	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
-		konce_ep_config *ec = &cc.ep;
 		struct rlimit rl;
-		if ((e == -ENOMEM || e == -EPERM || e == -EAGAIN) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
-		    rl.rlim_cur != RLIM_INFINITY)
-			snprintf(err, errlen,
-				 "cannot create the transport endpoint: %s (session keys live in locked memory, "
-				 "%zu bytes for %u sessions, beside %llu locked already; RLIMIT_MEMLOCK is %llu "
-				 "bytes: raise it, e.g. LimitMEMLOCK= in the systemd unit, or lower max_sessions)",
-				 strerror(-e), (size_t)(ec->max_sessions ? ec->max_sessions : 1024) * sizeof(konce_keyslot),
-				 ec->max_sessions ? ec->max_sessions : 1024, (unsigned long long)konce_secmem_locked(),
-				 (unsigned long long)rl.rlim_cur);
-		else
-			snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
+		bool finite = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+		konce_ncconf_core_err(&cc, e, finite ? (uint64_t)rl.rlim_cur : UINT64_MAX, err, errlen);
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 		return e;
 	}
