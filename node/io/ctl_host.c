@@ -5,7 +5,6 @@
 
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
-#include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
 
 static uint64_t host_now_us(void *ctx)
@@ -49,11 +48,6 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 	out->have_local = konce_udp_local(n->udp, &out->local) == 0;
 }
 
-static const char *host_path_name(void *ctx, const konce_ncpeer *p)
-{
-	return node_trav_path_name(ctx, p);
-}
-
 void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 {
 	*h = (konce_ctlproto_host){
@@ -61,6 +55,5 @@ void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 		.life = n->trav ? n->trav->h.life : NULL, .pk = n->pk,
 		.file_background_bytes = n->cfg.file_background_bytes, .ctx = n, .now_us = host_now_us,
 		.wall_s = host_wall_s, .io_status = host_io_status, .trav_status = host_trav_status,
-		.path_name = host_path_name,
 	};
 }

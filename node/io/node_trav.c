@@ -19,7 +19,6 @@
 
 #include "konce/traversal.h"
 #include "node/core/trav_conf.h"
-#include "node/core/trav_info.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
@@ -76,11 +75,6 @@ static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const
 }
 
 static void on_aux_done(void *ctx) { konce_nctravhost_schedule(&((struct node_trav *)ctx)->h); }
-
-const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
-{
-	return konce_trav_path_name(n->trav ? n->trav->h.t : NULL, &p->addr);
-}
 
 /* ---- port mapping ----------------------------------------------------------------------------- */
 
