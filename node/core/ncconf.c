@@ -81,6 +81,11 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 			return -EINVAL;
 		}
 	}
+	if (konce_addr_parse(&out->listen_addr, cfg->listen ? cfg->listen : KONCE_NCCONF_LISTEN) < 0) {
+		snprintf(err, errlen, "bad listen address '%s': use ADDR:PORT, e.g. 0.0.0.0:7807 or [::]:7807", cfg->listen);
+		konce_ncconf_free(out);
+		return -EINVAL;
+	}
 	out->traversal = cfg->traversal.rendezvous ||
 			 (cfg->traversal.rendezvous_peers && *cfg->traversal.rendezvous_peers);
 	if ((e = kept(out, cfg))) {
@@ -88,6 +93,15 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 		konce_ncconf_free(out);
 	}
 	return e;
+}
+
+bool konce_ncconf_listen_fallback(const konce_ncconf *c, int e, konce_addr *next)
+{
+	static const uint8_t any4[4];
+	if (e != -EAFNOSUPPORT || !c->listen_default || konce_addr_is_v4(&c->listen_addr))
+		return false;
+	konce_addr_from_v4(next, any4, c->listen_addr.port);
+	return true;
 }
 
 void konce_ncconf_free_key(konce_ncconf *c)

@@ -29,6 +29,7 @@ typedef struct konce_ncconf {
 	 * control_path (NULL: none). */
 	char *data_dir, *db_path, *listen, *control_path;
 	bool listen_default;
+	konce_addr listen_addr; /* listen, parsed */
 	/* cfg as the node keeps it: its paths pointing at the ones above, and the strings only
 	 * konce_node_new() reads (identity_master, group_key, the traversal's) cleared. */
 	konce_node_config kept;
@@ -36,6 +37,10 @@ typedef struct konce_ncconf {
 
 /* 0, or -EINVAL (err says which setting and why: no data_dir, ...), -ENOMEM, or secmem's errno. */
 int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen);
+/* After binding c->listen_addr failed with e: whether to bind *next instead.  Only the default
+ * dual-stack address falls back, on a kernel without IPv6 (-EAFNOSUPPORT): to IPv4's any address
+ * on the same port. */
+bool konce_ncconf_listen_fallback(const konce_ncconf *c, int e, konce_addr *next);
 /* Wipes and frees what parse allocated (the group key as soon as the endpoint copied it). */
 void konce_ncconf_free_key(konce_ncconf *c);
 void konce_ncconf_free(konce_ncconf *c);

@@ -197,18 +197,11 @@ static int load_known(void *ctx, const konce_peer_rec *r, const konce_store_addr
 	return 0;
 }
 
-static int open_socket(struct konce_node *n, char *err, size_t errlen)
+static int open_socket(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
 {
 	konce_addr a;
-	if (konce_addr_parse(&a, n->listen) < 0) {
-		snprintf(err, errlen, "bad listen address '%s': use ADDR:PORT, e.g. 0.0.0.0:7807 or [::]:7807", n->listen);
-		return -EINVAL;
-	}
-	int e = konce_udp_open(&n->udp, &a, err, errlen);
-	if (e == -EAFNOSUPPORT && n->listen_default) {
-		/* no IPv6 in this kernel: the default dual-stack socket falls back to IPv4 */
-		uint8_t any4[4] = {0};
-		konce_addr_from_v4(&a, any4, a.port);
+	int e = konce_udp_open(&n->udp, &pc->listen_addr, err, errlen);
+	if (konce_ncconf_listen_fallback(pc, e, &a)) {
 		node_log(n, KONCE_LOG_WARN, "IPv6 unavailable; listening on IPv4 only");
 		e = konce_udp_open(&n->udp, &a, err, errlen);
 	}
@@ -230,7 +223,7 @@ static unsigned path_mtu(void *ctx, const konce_addr *peer)
 
 int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
 {
-	int e = open_socket(n, err, errlen);
+	int e = open_socket(n, pc, err, errlen);
 	if (e)
 		return e;
 	if (n->store)

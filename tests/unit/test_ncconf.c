@@ -46,6 +46,10 @@ static void test_refused(void **state)
 	cfg = (konce_node_config){.data_dir = "/tmp", .group_max_batch = 17};
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "group_max_batch 17"));
+	cfg = (konce_node_config){.data_dir = "/tmp", .listen = "7807"};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bad listen address '7807'"));
+	assert_null(c.data_dir); /* nothing left allocated */
 }
 
 static void test_parsed(void **state)
@@ -134,6 +138,13 @@ static void test_kept(void **state)
 	assert_string_equal(c.listen, KONCE_NCCONF_LISTEN);
 	assert_string_equal(c.listen, "[::]:7807");
 	assert_true(c.listen_default);
+	char as[KONCE_ADDR_STRLEN];
+	assert_string_equal(konce_addr_str(&c.listen_addr, as), "[::]:7807");
+	konce_addr next;
+	assert_false(konce_ncconf_listen_fallback(&c, 0, &next)); /* bound */
+	assert_false(konce_ncconf_listen_fallback(&c, -EADDRINUSE, &next));
+	assert_true(konce_ncconf_listen_fallback(&c, -EAFNOSUPPORT, &next)); /* no IPv6: IPv4, same port */
+	assert_string_equal(konce_addr_str(&next, as), "0.0.0.0:7807");
 	assert_null(c.control_path);
 	/* kept: copies, not the caller's strings; what only konce_node_new() reads is gone */
 	dir[1] = 'X';
@@ -154,6 +165,15 @@ static void test_kept(void **state)
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(c.listen, "0.0.0.0:9");
 	assert_false(c.listen_default);
+	assert_false(konce_ncconf_listen_fallback(&c, -EAFNOSUPPORT, &next));
+	konce_ncconf_free(&c);
+	cfg.listen = "[::1]:9";
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(konce_addr_str(&c.listen_addr, as), "[::1]:9");
+	assert_false(konce_ncconf_listen_fallback(&c, -EAFNOSUPPORT, &next)); /* given: no fallback */
+	konce_ncconf_free(&c);
+	cfg.listen = "0.0.0.0:9";
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(c.control_path, "/run/k.sock");
 	assert_ptr_equal(c.kept.control_path, c.control_path);
 	assert_ptr_not_equal(c.control_path, cfg.control_path);
