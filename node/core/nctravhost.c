@@ -197,7 +197,13 @@ void konce_nctravhost_stop(konce_nctravhost *h)
 	h->c = NULL;
 }
 
-bool konce_nctravhost_wants_portmap(const konce_nctravhost *h, const konce_travconf *su, const konce_addr *local)
+bool konce_nctravhost_wants_portmap(const konce_nctravhost *h, const konce_travconf *su, const konce_addr *local,
+				    konce_portmap_policy_cfg *out)
 {
-	return su->portmap && local && konce_trav_has_client(h->t);
+	if (!su->portmap || !local || !konce_trav_has_client(h->t))
+		return false;
+	*out = (konce_portmap_policy_cfg){.internal_port = local->port};
+	return true;
 }
+
+void konce_nctravhost_portmap_started(konce_nctravhost *h) { h->pm.state = KONCE_PMST_TRYING; }

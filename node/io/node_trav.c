@@ -90,14 +90,14 @@ static void on_portmap_trace(void *ctx, const char *line)
 	node_log(t->n, KONCE_LOG_DEBUG, "portmap: %s", line);
 }
 
-static void start_portmap(struct node_trav *t, const konce_addr *local)
+static void start_portmap(struct node_trav *t, const konce_portmap_policy_cfg *policy)
 {
-	konce_portmap_cfg pc = {.policy.internal_port = local->port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	konce_portmap_cfg pc = {.policy = *policy, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
 	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
 	else
-		t->h.pm.state = KONCE_PMST_TRYING;
+		konce_nctravhost_portmap_started(&t->h);
 }
 
 /* ---- setup ------------------------------------------------------------------------------------ */
@@ -148,8 +148,9 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		return e;
 	}
 	n->trav = t;
-	if (konce_nctravhost_wants_portmap(&t->h, &su, local))
-		start_portmap(t, local);
+	konce_portmap_policy_cfg policy;
+	if (konce_nctravhost_wants_portmap(&t->h, &su, local, &policy))
+		start_portmap(t, &policy);
 	return 0;
 }
 

@@ -227,8 +227,3 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	free(p);
 	return rc;
 }
-
-bool konce_portmap_mapping(const konce_portmap *p, konce_addr *external, enum konce_portmap_policy_proto *proto)
-{
-	return konce_portmap_policy_mapping(p->pm, external, proto);
-}
