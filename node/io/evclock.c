@@ -13,6 +13,12 @@ uint64_t node_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t node_clock_us(void *ctx)
+{
+	(void)ctx;
+	return node_now_us();
+}
+
 void node_timer_arm(struct event *ev, uint64_t at, uint64_t now)
 {
 	if (at == UINT64_MAX) {

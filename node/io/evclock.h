@@ -21,6 +21,8 @@
 
 /* CLOCK_MONOTONIC in microseconds: the time every core is given. */
 uint64_t node_now_us(void);
+/* The same as a callback for a sans-I/O caller that reads the host's clock (ctx unused). */
+uint64_t node_clock_us(void *ctx);
 /* Arms ev to fire at deadline at (now: the time the deadline was computed against; a past
  * deadline fires on the loop's next turn), or deletes it when at is UINT64_MAX. */
 void node_timer_arm(struct event *ev, uint64_t at, uint64_t now);

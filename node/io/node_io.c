@@ -208,12 +208,6 @@ static int open_socket(struct konce_node *n, const konce_ncconf *pc, char *err, 
 	return e;
 }
 
-static uint64_t clock_us(void *ctx)
-{
-	(void)ctx;
-	return node_now_us();
-}
-
 /* The route's MTU toward a real address (a path handle's is the core's rule, nodecore.h). */
 static unsigned path_mtu(void *ctx, const konce_addr *peer)
 {
@@ -231,7 +225,7 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 	konce_nodecore_config cc;
 	konce_ncconf_core(pc, &n->cfg, n->id, n->store != NULL, &cc);
 	char line[256];
-	konce_ncconf_measure(&cc, clock_us, NULL, line, sizeof line); /* in the I/O layer: the clock's */
+	konce_ncconf_measure(&cc, node_clock_us, NULL, line, sizeof line); /* in the I/O layer: the clock's */
 	node_log(n, KONCE_LOG_DEBUG, "%s", line);
 	cc.ep.path_mtu = path_mtu;
 	cc.inq_slots = INQ_SLOTS;
