@@ -19,17 +19,6 @@ uint64_t node_clock_us(void *ctx)
 	return node_now_us();
 }
 
-void node_timer_arm(struct event *ev, uint64_t at, uint64_t now)
-{
-	if (at == UINT64_MAX) {
-		event_del(ev);
-		return;
-	}
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
-	event_add(ev, &tv);
-}
-
 static void on_ptimer(evutil_socket_t fd, short what, void *arg)
 {
 	node_ptimer *t = arg;
