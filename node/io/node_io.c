@@ -41,10 +41,20 @@ static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	konce_nodecore_input(n->core, 0, pkt, len, from, node_now_us());
 }
 
-/* A note of the core, to the store writer: a copy under a mutex, never SQLite (node_storew.h). */
-static void write_note(struct konce_node *n, const konce_nc_note *no, int64_t wall)
+/* The core's notes, to the store writer: copies under a mutex, never SQLite (node_storew.h). */
+static void write_notes(struct konce_node *n)
 {
-	node_storew_note(n->storew, no, wall); /* -ENOBUFS is counted in the store's stats */
+	konce_nc_note note;
+	int64_t wall = (int64_t)time(NULL);
+	while (n->core && konce_nodecore_poll_note(n->core, &note))
+		node_storew_note(n->storew, &note, wall); /* -ENOBUFS is counted in the store's stats */
+}
+
+static void free_event(struct event **ev)
+{
+	if (*ev)
+		event_free(*ev);
+	*ev = NULL;
 }
 
 static void dispatch(struct konce_node *n, const konce_nc_event *ev)
@@ -85,7 +95,6 @@ static void send_datagrams(struct konce_node *n)
 void node_io_kick(struct konce_node *n)
 {
 	konce_nc_event ev;
-	konce_nc_note note;
 
 	if (!n->core)
 		return;
@@ -101,9 +110,7 @@ void node_io_kick(struct konce_node *n)
 			dispatch(n, &ev);
 		send_datagrams(n);
 		if (n->storew) {
-			int64_t wall = (int64_t)time(NULL);
-			while (konce_nodecore_poll_note(n->core, &note))
-				write_note(n, &note, wall);
+			write_notes(n);
 			node_groups_io(n);
 		}
 	} while (n->drain_again);
@@ -276,25 +283,17 @@ void node_io_stop(struct konce_node *n)
 		if (n->udp)
 			send_datagrams(n);
 	}
-	if (n->ev_read)
-		event_free(n->ev_read);
+	free_event(&n->ev_read);
 	node_ptimer_free(&n->timer);
-	if (n->ev_kick)
-		event_free(n->ev_kick);
-	n->ev_kick = NULL;
-	if (n->ev_flush)
-		event_free(n->ev_flush);
+	free_event(&n->ev_kick);
+	free_event(&n->ev_flush);
 	if (n->storew) { /* the notes of the last moments, then the writer's last write */
 		char err[768];
-		konce_nc_note note;
-		int64_t wall = (int64_t)time(NULL);
-		while (n->core && konce_nodecore_poll_note(n->core, &note))
-			write_note(n, &note, wall);
+		write_notes(n);
 		if ((n->store_result = node_storew_stop(n->storew, err, sizeof(err))))
 			node_log(n, KONCE_LOG_ERROR, "%s", err);
 		n->storew = NULL;
 	}
-	n->ev_read = n->ev_flush = NULL;
 	konce_udp_close(n->udp);
 	n->udp = NULL;
 	konce_nodecore_free(n->core);
