@@ -22,7 +22,6 @@
 #include <time.h>
 #include <sys/resource.h>
 
-
 #include "node/core/ncconf.h"
 #include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
@@ -232,7 +231,7 @@ int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_
 	konce_nodecore_config cc;
 	konce_ncconf_core(pc, &n->cfg, n->id, n->store != NULL, &cc);
 	char line[256];
-	konce_ncconf_measure(&cc, node_clock_us, NULL, line, sizeof line); /* in the I/O layer: the clock's */
+	konce_ncconf_measure(&cc, node_clock_us, NULL, line, sizeof line); /* about 10 ms, once */
 	node_log(n, KONCE_LOG_DEBUG, "%s", line);
 	cc.ep.path_mtu = path_mtu;
 	cc.inq_slots = INQ_SLOTS;
