@@ -5,12 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "consensus/cwire.h"
 #include "node/base/secmem.h"
 #include "node/transport/cc.h"
+#include "node/transport/keyslab.h"
 #include "node/transport/keytext.h"
 #include "node/transport/load.h"
+#include "node/transport/pow.h"
 
 /* The paths and the address the node keeps, and the config that points at them. */
 static int kept(konce_ncconf *out, const konce_node_config *cfg)
@@ -78,6 +81,11 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 			return -EINVAL;
 		}
 	}
+	if (konce_addr_parse(&out->listen_addr, cfg->listen ? cfg->listen : KONCE_NCCONF_LISTEN) < 0) {
+		snprintf(err, errlen, "bad listen address '%s': use ADDR:PORT, e.g. 0.0.0.0:7807 or [::]:7807", cfg->listen);
+		konce_ncconf_free(out);
+		return -EINVAL;
+	}
 	out->traversal = cfg->traversal.rendezvous ||
 			 (cfg->traversal.rendezvous_peers && *cfg->traversal.rendezvous_peers);
 	if ((e = kept(out, cfg))) {
@@ -85,6 +93,15 @@ int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *er
 		konce_ncconf_free(out);
 	}
 	return e;
+}
+
+bool konce_ncconf_listen_fallback(const konce_ncconf *c, int e, konce_addr *next)
+{
+	static const uint8_t any4[4];
+	if (e != -EAFNOSUPPORT || !c->listen_default || konce_addr_is_v4(&c->listen_addr))
+		return false;
+	konce_addr_from_v4(next, any4, c->listen_addr.port);
+	return true;
 }
 
 void konce_ncconf_free_key(konce_ncconf *c)
@@ -149,4 +166,71 @@ uint64_t konce_ncconf_capacity(uint64_t dh_per_s)
 {
 	uint64_t cap = dh_per_s / 3 * KONCE_COST_DH / 2;
 	return cap ? cap : 1;
+}
+
+/* ---- what the host measures ------------------------------------------------------------------- */
+
+/* Operations a second of batch (which runs some and says how many) over KONCE_NCCONF_MEASURE_US
+ * of the host's clock.  At least 1. */
+static uint64_t rate(unsigned (*batch)(void *st), void *st, uint64_t (*now_us)(void *ctx), void *ctx)
+{
+	uint64_t t0 = now_us(ctx), ops = 0, dt;
+	do {
+		ops += batch(st);
+		dt = now_us(ctx) - t0;
+	} while (dt < KONCE_NCCONF_MEASURE_US);
+	uint64_t r = ops * 1000000u / dt;
+	return r ? r : 1;
+}
+
+/* 16 X25519, each on the last one's output, so that none can be skipped. */
+static unsigned dh_batch(void *st)
+{
+	uint8_t *sk = st, out[crypto_scalarmult_BYTES], pk[crypto_scalarmult_BYTES] = {9};
+	for (int i = 0; i < 16; i++)
+		if (crypto_scalarmult(out, sk, pk) == 0)
+			sk[0] ^= out[0];
+	return 16;
+}
+
+/* 64 proof-of-work checks of a full datagram, each with another nonce. */
+static unsigned pow_batch(void *st)
+{
+	uint8_t *pkt = st;
+	volatile unsigned sink = 0; /* the checks must not be optimised away */
+	for (int i = 0; i < 64; i++) {
+		pkt[KONCE_INIT_POW_NONCE]++;
+		sink += konce_pow_check(pkt, KONCE_WIRE_MAX_DATAGRAM, 32);
+	}
+	return 64;
+}
+
+void konce_ncconf_measure(konce_nodecore_config *out, uint64_t (*now_us)(void *ctx), void *ctx, char *line,
+			  size_t linelen)
+{
+	uint8_t sk[crypto_scalarmult_SCALARBYTES] = {1}, pkt[KONCE_WIRE_MAX_DATAGRAM] = {0};
+	uint64_t dh = out->ep.capacity ? 0 : rate(dh_batch, sk, now_us, ctx);
+	if (dh)
+		out->ep.capacity = konce_ncconf_capacity(dh);
+	out->ep.pow_rate = rate(pow_batch, pkt, now_us, ctx);
+	char from[48] = "configured";
+	if (dh)
+		snprintf(from, sizeof from, "measured %llu X25519/s", (unsigned long long)dh);
+	snprintf(line, linelen, "%s: handshake capacity %llu units/s (%llu handshakes/s); measured %llu "
+		 "proof-of-work hashes/s", from, (unsigned long long)out->ep.capacity,
+		 (unsigned long long)(out->ep.capacity / KONCE_COST_DH), (unsigned long long)out->ep.pow_rate);
+}
+
+void konce_ncconf_core_err(const konce_nodecore_config *cc, int e, uint64_t memlock, char *err, size_t errlen)
+{
+	unsigned sessions = cc->ep.max_sessions ? cc->ep.max_sessions : 1024; /* endpoint.h's default */
+	if ((e == -ENOMEM || e == -EPERM || e == -EAGAIN) && memlock != UINT64_MAX)
+		snprintf(err, errlen,
+			 "cannot create the transport endpoint: %s (session keys live in locked memory, %zu bytes for "
+			 "%u sessions, beside %llu locked already; RLIMIT_MEMLOCK is %llu bytes: raise it, e.g. "
+			 "LimitMEMLOCK= in the systemd unit, or lower max_sessions)",
+			 strerror(-e), (size_t)sessions * sizeof(konce_keyslot), sessions,
+			 (unsigned long long)konce_secmem_locked(), (unsigned long long)memlock);
+	else
+		snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
 }

@@ -29,6 +29,7 @@ typedef struct konce_ncconf {
 	 * control_path (NULL: none). */
 	char *data_dir, *db_path, *listen, *control_path;
 	bool listen_default;
+	konce_addr listen_addr; /* listen, parsed */
 	/* cfg as the node keeps it: its paths pointing at the ones above, and the strings only
 	 * konce_node_new() reads (identity_master, group_key, the traversal's) cleared. */
 	konce_node_config kept;
@@ -36,6 +37,10 @@ typedef struct konce_ncconf {
 
 /* 0, or -EINVAL (err says which setting and why: no data_dir, ...), -ENOMEM, or secmem's errno. */
 int konce_ncconf_parse(konce_ncconf *out, const konce_node_config *cfg, char *err, size_t errlen);
+/* After binding c->listen_addr failed with e: whether to bind *next instead.  Only the default
+ * dual-stack address falls back, on a kernel without IPv6 (-EAFNOSUPPORT): to IPv4's any address
+ * on the same port. */
+bool konce_ncconf_listen_fallback(const konce_ncconf *c, int e, konce_addr *next);
 /* Wipes and frees what parse allocated (the group key as soon as the endpoint copied it). */
 void konce_ncconf_free_key(konce_ncconf *c);
 void konce_ncconf_free(konce_ncconf *c);
@@ -53,5 +58,22 @@ int konce_ncconf_apply(const konce_ncconf *c, konce_nodecore *core, char *err, s
  * that computes dh_per_s X25519 a second: a completed handshake costs the server 3 X25519 and is
  * charged KONCE_COST_DH units, and handshake work is granted half of one core.  At least 1. */
 uint64_t konce_ncconf_capacity(uint64_t dh_per_s);
+
+/* How long each of konce_ncconf_measure()'s two rates is counted, on the host's clock. */
+enum { KONCE_NCCONF_MEASURE_US = 5000 };
+
+/* What the host measures for out (konce_ncconf_core's), on its clock now_us(ctx) (microseconds),
+ * once at start: unless the configuration set a capacity, this machine's X25519 rate, turned into
+ * out->ep.capacity by konce_ncconf_capacity(); and its proof-of-work rate (BLAKE2b of a full
+ * datagram a second, konce_pow_check) as out->ep.pow_rate.  Each is counted over
+ * KONCE_NCCONF_MEASURE_US.  line (linelen > 0) gets what was measured, for the log. */
+void konce_ncconf_measure(konce_nodecore_config *out, uint64_t (*now_us)(void *ctx), void *ctx, char *line,
+			  size_t linelen);
+
+/* Why konce_nodecore_new(cc) failed with e, into err.  A failure to lock memory (-ENOMEM, -EPERM,
+ * -EAGAIN) under a finite RLIMIT_MEMLOCK (memlock: its soft limit in bytes, UINT64_MAX when it is
+ * unlimited or unknown) names what the session keys need, what is locked already and how to raise
+ * the limit. */
+void konce_ncconf_core_err(const konce_nodecore_config *cc, int e, uint64_t memlock, char *err, size_t errlen);
 
 #endif

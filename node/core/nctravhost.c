@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node/core/nc_int.h" /* the node core's env, which the traversal cores borrow */
 #include "node/core/rx_switch.h"
 #include "node/core/trav_info.h"
 
@@ -146,7 +145,7 @@ static int start_life(konce_nctravhost *h, const konce_travconf *su, uint64_t no
 	h->life_with = (konce_nctravlife){.c = h->c, .t = h->t, .log = h->io.log, .log_ctx = h->io.ctx};
 	if (!konce_nctravlife_cfg(&h->life_with, su->life_off, &su->life, &lc))
 		return 0;
-	lc.env = h->c->env; /* also the mapping lifetime search's, unless su->life names one */
+	lc.env = konce_nodecore_env(h->c); /* also the mapping lifetime search's, unless su->life names one */
 	if ((e = konce_travlife_new(&h->life, &lc, now))) {
 		snprintf(err, errlen, "nat_lifetime: bad bounds");
 		return e;
@@ -167,7 +166,7 @@ int konce_nctravhost_start(konce_nctravhost *h, konce_nodecore *c, const konce_t
 	konce_nodecore_hooks hooks;
 	int e;
 	*h = (konce_nctravhost){.c = c, .io = *io};
-	konce_trav_cfg tc = {.env = c->env, .ep = konce_nodecore_ep(c), .pk = konce_nodecore_public_key(c),
+	konce_trav_cfg tc = {.env = konce_nodecore_env(c), .ep = konce_nodecore_ep(c), .pk = konce_nodecore_public_key(c),
 			     .ops = konce_nodecore_trav_ops(c), .local = local};
 	konce_travconf_trav_cfg(su, &tc);
 	if ((e = konce_trav_new(&h->t, &tc, now))) {
@@ -198,7 +197,13 @@ void konce_nctravhost_stop(konce_nctravhost *h)
 	h->c = NULL;
 }
 
-bool konce_nctravhost_wants_portmap(const konce_nctravhost *h, const konce_travconf *su, const konce_addr *local)
+bool konce_nctravhost_wants_portmap(const konce_nctravhost *h, const konce_travconf *su, const konce_addr *local,
+				    konce_portmap_policy_cfg *out)
 {
-	return su->portmap && local && konce_trav_has_client(h->t);
+	if (!su->portmap || !local || !konce_trav_has_client(h->t))
+		return false;
+	*out = (konce_portmap_policy_cfg){.internal_port = local->port};
+	return true;
 }
+
+void konce_nctravhost_portmap_started(konce_nctravhost *h) { h->pm.state = KONCE_PMST_TRYING; }

@@ -91,8 +91,12 @@ void konce_nctravhost_stop(konce_nctravhost *h);
 
 /* Whether the host should run a port-mapping worker: su asks for it, the node registers with a
  * rendezvous (the mapped address is a candidate only a client hands out), and the node socket's
- * port is known. */
-bool konce_nctravhost_wants_portmap(const konce_nctravhost *h, const konce_travconf *su, const konce_addr *local);
+ * port is known.  If so, *out is its policy's configuration: the node socket's port mapped, the
+ * policy's defaults for the rest (nat/portmap_policy.h). */
+bool konce_nctravhost_wants_portmap(const konce_nctravhost *h, const konce_travconf *su, const konce_addr *local,
+				    konce_portmap_policy_cfg *out);
+/* The host's worker runs: h->pm says "trying" until its first event (konce_nctravhost_portmap). */
+void konce_nctravhost_portmap_started(konce_nctravhost *h);
 
 /* Marks the unit due and asks the host to run it (io.kick). */
 void konce_nctravhost_schedule(konce_nctravhost *h);

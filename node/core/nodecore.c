@@ -165,6 +165,7 @@ void konce_nodecore_free(konce_nodecore *c)
 
 konce_ep *konce_nodecore_ep(konce_nodecore *c) { return c->ep; }
 const uint8_t *konce_nodecore_public_key(const konce_nodecore *c) { return c->pk; }
+const konce_env *konce_nodecore_env(const konce_nodecore *c) { return c->env; }
 void konce_nodecore_set_hooks(konce_nodecore *c, const konce_nodecore_hooks *h) { c->cfg.hooks = *h; }
 uint64_t konce_nodecore_now(const konce_nodecore *c) { return c->now; }
 void konce_nodecore_count_dropped(konce_nodecore *c) { c->msgs_dropped++; }

@@ -244,6 +244,8 @@ int konce_nodecore_new(konce_nodecore **out, const konce_nodecore_config *cfg, u
 void konce_nodecore_free(konce_nodecore *c);
 konce_ep *konce_nodecore_ep(konce_nodecore *c);
 const uint8_t *konce_nodecore_public_key(const konce_nodecore *c);
+/* The env the core runs on (its cfg.ep.env): memory and randomness for the cores composed with it. */
+const konce_env *konce_nodecore_env(const konce_nodecore *c);
 void konce_nodecore_set_hooks(konce_nodecore *c, const konce_nodecore_hooks *h);
 /* The latest time any call gave (the time events are processed at). */
 uint64_t konce_nodecore_now(const konce_nodecore *c);

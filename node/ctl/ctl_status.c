@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "node/core/ncinfo.h"
+#include "node/core/trav_info.h"
 #include "node/ctl/ctl_int.h"
 #include "node/transport/keytext.h"
 
@@ -170,7 +171,7 @@ static int add_active(void *ctx, const konce_nc_peer_info *p)
 	int64_t seen = p->up ? h->wall_s(h->ctx) - (int64_t)(ago_us / 1000000u) : known_seen(h, &r);
 	json_t *pj = peer_json(p->pk, r.petname, &p->addr, p->up ? "up" : "connecting", p->rtt_us, seen,
 			       r.handshakes, r.failures);
-	json_object_set_new(pj, "path", json_string(h->path_name(h->ctx, p->peer)));
+	json_object_set_new(pj, "path", json_string(konce_trav_path_name(h->trav, &p->peer->addr)));
 	/* the key we show it: incoming sessions always run under the master key */
 	json_object_set_new(pj, "identity", p->identity == KONCE_NC_ID_MASTER       ? json_string("master")
 					    : p->identity == KONCE_NC_ID_PER_SERVER ? json_string("per-server")

@@ -68,8 +68,7 @@ typedef struct konce_ctlproto_host {
 	uint64_t (*now_us)(void *ctx); /* the node's monotonic clock */
 	int64_t (*wall_s)(void *ctx);  /* unix seconds */
 	void (*io_status)(void *ctx, konce_ctlproto_io *out);
-	void (*trav_status)(void *ctx, konce_ctlproto_travio *out);   /* only with trav */
-	const char *(*path_name)(void *ctx, const konce_ncpeer *peer); /* "direct" or "relayed" */
+	void (*trav_status)(void *ctx, konce_ctlproto_travio *out); /* only with trav */
 } konce_ctlproto_host;
 
 /* One answer line (JSON, without the newline; NULL if it could not be formatted: out of memory).  final: the request's response line; after it the

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,12 +30,12 @@ struct control {
 	struct evconnlistener *lst;
 	char *path;
 	unsigned nclients;
-	struct client *clients; /* every open connection, freed by node_control_stop() */
+	LIST_HEAD(, client) clients; /* every open connection, freed by node_control_stop() */
 };
 
 struct client {
 	struct control *ctl;
-	struct client *prev, *next;
+	LIST_ENTRY(client) link;
 	struct bufferevent *bev;
 	konce_ctlproto_host host; /* refreshed before each request; outlives node_control_stop() */
 	konce_ctlproto_op *op; /* the request waiting for the network, or NULL */
@@ -49,12 +50,7 @@ static void client_free(struct client *cl)
 	if (cl->tick)
 		event_free(cl->tick);
 	cl->ctl->nclients--;
-	if (cl->prev)
-		cl->prev->next = cl->next;
-	else
-		cl->ctl->clients = cl->next;
-	if (cl->next)
-		cl->next->prev = cl->prev;
+	LIST_REMOVE(cl, link);
 	bufferevent_free(cl->bev);
 	free(cl);
 }
@@ -141,10 +137,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	cl->ctl = ctl;
 	ctl->nclients++;
-	cl->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = cl;
-	ctl->clients = cl;
+	LIST_INSERT_HEAD(&ctl->clients, cl, link);
 	bufferevent_setcb(cl->bev, on_read, NULL, on_event, cl);
 	bufferevent_enable(cl->bev, EV_READ);
 }
@@ -203,8 +196,8 @@ void node_control_stop(struct konce_node *n)
 	if (!ctl)
 		return;
 	evconnlistener_free(ctl->lst);
-	while (ctl->clients) /* a client left open would reach the freed ctl when it closes */
-		client_free(ctl->clients);
+	while (!LIST_EMPTY(&ctl->clients)) /* a client left open would reach the freed ctl when it closes */
+		client_free(LIST_FIRST(&ctl->clients));
 	unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);

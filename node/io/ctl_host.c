@@ -5,14 +5,7 @@
 
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
-#include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
-
-static uint64_t host_now_us(void *ctx)
-{
-	(void)ctx;
-	return node_now_us();
-}
 
 static int64_t host_wall_s(void *ctx)
 {
@@ -49,18 +42,12 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 	out->have_local = konce_udp_local(n->udp, &out->local) == 0;
 }
 
-static const char *host_path_name(void *ctx, const konce_ncpeer *p)
-{
-	return node_trav_path_name(ctx, p);
-}
-
 void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 {
 	*h = (konce_ctlproto_host){
 		.node = n, .core = n->core, .store = n->store, .trav = n->trav ? n->trav->h.t : NULL,
 		.life = n->trav ? n->trav->h.life : NULL, .pk = n->pk,
-		.file_background_bytes = n->cfg.file_background_bytes, .ctx = n, .now_us = host_now_us,
+		.file_background_bytes = n->cfg.file_background_bytes, .ctx = n, .now_us = node_clock_us,
 		.wall_s = host_wall_s, .io_status = host_io_status, .trav_status = host_trav_status,
-		.path_name = host_path_name,
 	};
 }

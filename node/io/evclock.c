@@ -13,15 +13,10 @@ uint64_t node_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void node_timer_arm(struct event *ev, uint64_t at, uint64_t now)
+uint64_t node_clock_us(void *ctx)
 {
-	if (at == UINT64_MAX) {
-		event_del(ev);
-		return;
-	}
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
-	event_add(ev, &tv);
+	(void)ctx;
+	return node_now_us();
 }
 
 static void on_ptimer(evutil_socket_t fd, short what, void *arg)

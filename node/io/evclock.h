@@ -1,16 +1,16 @@
 /* evclock.h - the I/O layer's clock and the one way it arms a core's timer: every host asks its
  * sans-I/O core for the next deadline (monotonic microseconds, UINT64_MAX = none) and arms a
- * timer at it.
+ * node_ptimer at it (the node core's and traversal's, the port-mapping policy's).
  *
- * Two kinds of timer.  node_timer_arm() arms a libevent timer: libevent keeps its time with
- * CLOCK_MONOTONIC_COARSE unless the application made its event base with
- * EVENT_BASE_FLAG_PRECISE_TIMER, and that clock moves once a jiffy (4 ms at HZ=250), so such a
- * timer fires up to a jiffy late: enough for a retry or a keepalive.  node_ptimer fires at its
- * deadline on CLOCK_MONOTONIC, whatever the base: a timerfd the loop watches.  The node's core
- * timer is one, because the pacer's deadlines are a fraction of a millisecond apart: a pacer with a
- * 2 ms burst woken every 4 ms sends half its rate, and BBR's STARTUP, whose bandwidth samples follow
- * what the pacer let out, grew 1.1-1.7x a round instead of ~2x (docs/BENCH.md, "The start of a
- * transfer, and the pacer's timer"; pacer.h now also widens the burst by how late wakes come).
+ * Why a timerfd and not a libevent timer: libevent keeps its time with CLOCK_MONOTONIC_COARSE
+ * unless the application made its event base with EVENT_BASE_FLAG_PRECISE_TIMER, and that clock
+ * moves once a jiffy (4 ms at HZ=250), so a libevent timer fires up to a jiffy late.  node_ptimer
+ * fires at its deadline on CLOCK_MONOTONIC, whatever the base: a timerfd the loop watches.  The
+ * node's core timer needs it, because the pacer's deadlines are a fraction of a millisecond apart:
+ * a pacer with a 2 ms burst woken every 4 ms sends half its rate, and BBR's STARTUP, whose
+ * bandwidth samples follow what the pacer let out, grew 1.1-1.7x a round instead of ~2x
+ * (docs/BENCH.md, "The start of a transfer, and the pacer's timer"; pacer.h now also widens the
+ * burst by how late wakes come).  The deadlines are absolute, so the one kind serves every core.
  */
 #ifndef KONCE_NODE_EVCLOCK_H
 #define KONCE_NODE_EVCLOCK_H
@@ -21,9 +21,8 @@
 
 /* CLOCK_MONOTONIC in microseconds: the time every core is given. */
 uint64_t node_now_us(void);
-/* Arms ev to fire at deadline at (now: the time the deadline was computed against; a past
- * deadline fires on the loop's next turn), or deletes it when at is UINT64_MAX. */
-void node_timer_arm(struct event *ev, uint64_t at, uint64_t now);
+/* The same as a callback for a sans-I/O caller that reads the host's clock (ctx unused). */
+uint64_t node_clock_us(void *ctx);
 
 /* A timer on CLOCK_MONOTONIC (a timerfd).  The caller allocates it; cb(arg) runs from the loop at
  * the deadline. */

@@ -117,7 +117,6 @@ int konce_node_new(konce_node **out, struct event_base *base, const konce_node_c
 	n->db_path = pc.db_path;
 	n->listen = pc.listen;
 	n->control_path = pc.control_path;
-	n->listen_default = pc.listen_default;
 	pc.data_dir = pc.db_path = pc.listen = pc.control_path = NULL;
 	n->started_us = node_now_us();
 

@@ -44,7 +44,6 @@ struct konce_node {
 	konce_peer_fn peer_fn;
 	void *peer_ctx;
 	int store_failing;
-	int listen_default; /* no listen address given: fall back to IPv4 if IPv6 is missing */
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */

@@ -20,19 +20,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <sodium.h>
 #include <sys/resource.h>
-
-#include "node/transport/keyslab.h"
-#include "node/transport/load.h"
-#include "node/transport/pow.h"
 
 #include "node/core/ncconf.h"
 #include "node/core/ncinfo.h"
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_trav.h"
-#include "node/base/secmem.h"
 
 enum {
 	TICK_INTERVAL_MS = 1000,
@@ -46,10 +40,20 @@ static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	konce_nodecore_input(n->core, 0, pkt, len, from, node_now_us());
 }
 
-/* A note of the core, to the store writer: a copy under a mutex, never SQLite (node_storew.h). */
-static void write_note(struct konce_node *n, const konce_nc_note *no, int64_t wall)
+/* The core's notes, to the store writer: copies under a mutex, never SQLite (node_storew.h). */
+static void write_notes(struct konce_node *n)
 {
-	node_storew_note(n->storew, no, wall); /* -ENOBUFS is counted in the store's stats */
+	konce_nc_note note;
+	int64_t wall = (int64_t)time(NULL);
+	while (n->core && konce_nodecore_poll_note(n->core, &note))
+		node_storew_note(n->storew, &note, wall); /* -ENOBUFS is counted in the store's stats */
+}
+
+static void free_event(struct event **ev)
+{
+	if (*ev)
+		event_free(*ev);
+	*ev = NULL;
 }
 
 static void dispatch(struct konce_node *n, const konce_nc_event *ev)
@@ -90,7 +94,6 @@ static void send_datagrams(struct konce_node *n)
 void node_io_kick(struct konce_node *n)
 {
 	konce_nc_event ev;
-	konce_nc_note note;
 
 	if (!n->core)
 		return;
@@ -106,9 +109,7 @@ void node_io_kick(struct konce_node *n)
 			dispatch(n, &ev);
 		send_datagrams(n);
 		if (n->storew) {
-			int64_t wall = (int64_t)time(NULL);
-			while (konce_nodecore_poll_note(n->core, &note))
-				write_note(n, &note, wall);
+			write_notes(n);
 			node_groups_io(n);
 		}
 	} while (n->drain_again);
@@ -202,60 +203,15 @@ static int load_known(void *ctx, const konce_peer_rec *r, const konce_store_addr
 	return 0;
 }
 
-static int open_socket(struct konce_node *n, char *err, size_t errlen)
+static int open_socket(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
 {
 	konce_addr a;
-	if (konce_addr_parse(&a, n->listen) < 0) {
-		snprintf(err, errlen, "bad listen address '%s': use ADDR:PORT, e.g. 0.0.0.0:7807 or [::]:7807", n->listen);
-		return -EINVAL;
-	}
-	int e = konce_udp_open(&n->udp, &a, err, errlen);
-	if (e == -EAFNOSUPPORT && n->listen_default) {
-		/* no IPv6 in this kernel: the default dual-stack socket falls back to IPv4 */
-		uint8_t any4[4] = {0};
-		konce_addr_from_v4(&a, any4, a.port);
+	int e = konce_udp_open(&n->udp, &pc->listen_addr, err, errlen);
+	if (konce_ncconf_listen_fallback(pc, e, &a)) {
 		node_log(n, KONCE_LOG_WARN, "IPv6 unavailable; listening on IPv4 only");
 		e = konce_udp_open(&n->udp, &a, err, errlen);
 	}
 	return e;
-}
-
-/* Handshake capacity (konce_ncconf_capacity) from this machine's X25519 rate, measured once at
- * start (about 5 ms), in the I/O layer where clocks belong. */
-static uint64_t calibrate_capacity(struct konce_node *n)
-{
-	uint8_t out[32], sk[32] = {1}, pk[32] = {9};
-	uint64_t t0 = node_now_us(), ops = 0, dt;
-	do {
-		for (int i = 0; i < 16; i++, ops++)
-			if (crypto_scalarmult(out, sk, pk) == 0)
-				sk[0] ^= out[0];
-		dt = node_now_us() - t0;
-	} while (dt < 5000);
-	uint64_t dh_per_s = ops * 1000000u / (dt ? dt : 1), cap = konce_ncconf_capacity(dh_per_s);
-	node_log(n, KONCE_LOG_DEBUG, "measured %llu X25519/s: handshake capacity %llu units/s (%llu handshakes/s)",
-		 (unsigned long long)dh_per_s, (unsigned long long)cap, (unsigned long long)(cap / KONCE_COST_DH));
-	return cap;
-}
-
-/* Proof-of-work hash rate: BLAKE2b of a 1200-byte datagram per second, measured once at start (about
- * 5 ms).  The endpoint refuses a COOKIE demand it could not pay within the cookie lifetime at this
- * rate and solves the rest in 1 ms slices (hs_client.c), so the event loop never waits on a proof. */
-static uint64_t calibrate_pow_rate(struct konce_node *n)
-{
-	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM] = {0};
-	uint64_t t0 = node_now_us(), ops = 0, dt;
-	volatile unsigned sink = 0; /* the checks must not be optimised away */
-	do {
-		for (int i = 0; i < 64; i++, ops++) {
-			pkt[KONCE_INIT_POW_NONCE] = (uint8_t)ops;
-			sink += konce_pow_check(pkt, sizeof pkt, 32);
-		}
-		dt = node_now_us() - t0;
-	} while (dt < 5000);
-	uint64_t rate = ops * 1000000u / (dt ? dt : 1);
-	node_log(n, KONCE_LOG_DEBUG, "measured %llu proof-of-work hashes/s", (unsigned long long)rate);
-	return rate ? rate : 1;
 }
 
 /* The route's MTU toward a real address (a path handle's is the core's rule, nodecore.h). */
@@ -267,35 +223,25 @@ static unsigned path_mtu(void *ctx, const konce_addr *peer)
 
 int node_io_start(struct konce_node *n, const konce_ncconf *pc, char *err, size_t errlen)
 {
-	int e = open_socket(n, err, errlen);
+	int e = open_socket(n, pc, err, errlen);
 	if (e)
 		return e;
 	if (n->store)
 		start_storew(n);
 	konce_nodecore_config cc;
 	konce_ncconf_core(pc, &n->cfg, n->id, n->store != NULL, &cc);
-	if (!cc.ep.capacity)
-		cc.ep.capacity = calibrate_capacity(n);
-	cc.ep.pow_rate = calibrate_pow_rate(n);
+	char line[256];
+	konce_ncconf_measure(&cc, node_clock_us, NULL, line, sizeof line); /* about 10 ms, once */
+	node_log(n, KONCE_LOG_DEBUG, "%s", line);
 	cc.ep.path_mtu = path_mtu;
 	cc.inq_slots = INQ_SLOTS;
 	cc.log = node_log_line;
 	cc.log_ctx = n;
 	/* no hooks until traversal starts (konce_nctravhost_start) */
 	if ((e = konce_nodecore_new(&n->core, &cc, node_now_us()))) {
-		konce_ep_config *ec = &cc.ep;
 		struct rlimit rl;
-		if ((e == -ENOMEM || e == -EPERM || e == -EAGAIN) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
-		    rl.rlim_cur != RLIM_INFINITY)
-			snprintf(err, errlen,
-				 "cannot create the transport endpoint: %s (session keys live in locked memory, "
-				 "%zu bytes for %u sessions, beside %llu locked already; RLIMIT_MEMLOCK is %llu "
-				 "bytes: raise it, e.g. LimitMEMLOCK= in the systemd unit, or lower max_sessions)",
-				 strerror(-e), (size_t)(ec->max_sessions ? ec->max_sessions : 1024) * sizeof(konce_keyslot),
-				 ec->max_sessions ? ec->max_sessions : 1024, (unsigned long long)konce_secmem_locked(),
-				 (unsigned long long)rl.rlim_cur);
-		else
-			snprintf(err, errlen, "cannot create the transport endpoint: %s", strerror(-e));
+		bool finite = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+		konce_ncconf_core_err(&cc, e, finite ? (uint64_t)rl.rlim_cur : UINT64_MAX, err, errlen);
 		node_log(n, KONCE_LOG_ERROR, "%s", err);
 		return e;
 	}
@@ -336,25 +282,17 @@ void node_io_stop(struct konce_node *n)
 		if (n->udp)
 			send_datagrams(n);
 	}
-	if (n->ev_read)
-		event_free(n->ev_read);
+	free_event(&n->ev_read);
 	node_ptimer_free(&n->timer);
-	if (n->ev_kick)
-		event_free(n->ev_kick);
-	n->ev_kick = NULL;
-	if (n->ev_flush)
-		event_free(n->ev_flush);
+	free_event(&n->ev_kick);
+	free_event(&n->ev_flush);
 	if (n->storew) { /* the notes of the last moments, then the writer's last write */
 		char err[768];
-		konce_nc_note note;
-		int64_t wall = (int64_t)time(NULL);
-		while (n->core && konce_nodecore_poll_note(n->core, &note))
-			write_note(n, &note, wall);
+		write_notes(n);
 		if ((n->store_result = node_storew_stop(n->storew, err, sizeof(err))))
 			node_log(n, KONCE_LOG_ERROR, "%s", err);
 		n->storew = NULL;
 	}
-	n->ev_read = n->ev_flush = NULL;
 	konce_udp_close(n->udp);
 	n->udp = NULL;
 	konce_nodecore_free(n->core);

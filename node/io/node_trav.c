@@ -19,7 +19,6 @@
 
 #include "konce/traversal.h"
 #include "node/core/trav_conf.h"
-#include "node/core/trav_info.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
 #include "node/io/node_trav_int.h"
@@ -77,11 +76,6 @@ static void on_aux(void *ctx, unsigned id, const uint8_t *pkt, size_t len, const
 
 static void on_aux_done(void *ctx) { konce_nctravhost_schedule(&((struct node_trav *)ctx)->h); }
 
-const char *node_trav_path_name(struct konce_node *n, const struct peer *p)
-{
-	return konce_trav_path_name(n->trav ? n->trav->h.t : NULL, &p->addr);
-}
-
 /* ---- port mapping ----------------------------------------------------------------------------- */
 
 static void on_portmap(void *ctx, const konce_portmap_policy_event *ev)
@@ -96,14 +90,14 @@ static void on_portmap_trace(void *ctx, const char *line)
 	node_log(t->n, KONCE_LOG_DEBUG, "portmap: %s", line);
 }
 
-static void start_portmap(struct node_trav *t, const konce_addr *local)
+static void start_portmap(struct node_trav *t, const konce_portmap_policy_cfg *policy)
 {
-	konce_portmap_cfg pc = {.policy.internal_port = local->port, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
+	konce_portmap_cfg pc = {.policy = *policy, .cb = on_portmap, .trace = on_portmap_trace, .ctx = t};
 	int e = konce_portmap_start(&t->pm, t->n->base, &pc);
 	if (e)
 		node_log(t->n, KONCE_LOG_WARN, "cannot start port mapping: %s", strerror(-e));
 	else
-		t->h.pm.state = KONCE_PMST_TRYING;
+		konce_nctravhost_portmap_started(&t->h);
 }
 
 /* ---- setup ------------------------------------------------------------------------------------ */
@@ -154,8 +148,9 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 		return e;
 	}
 	n->trav = t;
-	if (konce_nctravhost_wants_portmap(&t->h, &su, local))
-		start_portmap(t, local);
+	konce_portmap_policy_cfg policy;
+	if (konce_nctravhost_wants_portmap(&t->h, &su, local, &policy))
+		start_portmap(t, &policy);
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * Loop thread                               worker thread
  *   drive(): konce_portmap_policy_next -> submit() ---->  one-slot queue (mutex + cond) -> konce_pmio_do()
  *   on_result() <- eventfd (libevent) <------  result slot, eventfd write
- *   konce_portmap_policy_result_in, events -> cb, timer at konce_portmap_policy_wake
+ *   konce_portmap_policy_result_in, events -> cb, timer (evclock.h) at konce_portmap_policy_wake
  *
  * The shared block (queue, eventfd) is reference-counted: the loop side and the worker each hold
  * one reference and the last to let go frees it, so a stop that times out while the worker is
@@ -43,7 +43,7 @@ struct konce_portmap {
 	konce_portmap_cfg cfg;
 	konce_portmap_policy *pm;
 	struct shared *sh;
-	struct event *ev_timer;
+	node_ptimer timer; /* at the policy's next deadline */
 };
 
 static void shared_unref(struct shared *sh)
@@ -139,17 +139,12 @@ static void drive(konce_portmap *p)
 	step(p);
 	while (konce_portmap_policy_event_pop(p->pm, &ev))
 		p->cfg.cb(p->cfg.ctx, &ev);
-	node_timer_arm(p->ev_timer, konce_portmap_policy_wake(p->pm), node_now_us());
+	node_ptimer_arm(&p->timer, konce_portmap_policy_wake(p->pm));
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	drive(arg);
-}
-
-/* The worker's wake (a result posted; an earlier wake may have taken it already). */
-static void on_result(void *arg) { drive(arg); }
+/* The policy's deadline, or the worker's wake (a result posted; an earlier wake may have taken it
+ * already). */
+static void on_wake(void *arg) { drive(arg); }
 
 int konce_portmap_start(konce_portmap **out, struct event_base *base, const konce_portmap_cfg *cfg)
 {
@@ -169,10 +164,10 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 	if (!sh)
 		goto fail_pm;
 	sh->io = konce_pmio_new(cfg->natpmp_timeout_ms, cfg->upnp_discover_ms);
-	p->ev_timer = evtimer_new(base, on_timer, p);
 	sh->refs = 2;
 	p->sh = sh;
-	if (!sh->io || !p->ev_timer || (rc = node_wthread_start(&sh->t, worker, sh, base, on_result, p)))
+	if (!sh->io || (rc = node_ptimer_init(&p->timer, base, on_wake, p)) ||
+	    (rc = node_wthread_start(&sh->t, worker, sh, base, on_wake, p)))
 		goto fail_sh;
 	konce_portmap_policy_start(p->pm, node_now_us());
 	drive(p); /* submits the first discovery; no event can be due yet */
@@ -180,8 +175,7 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
 	return 0;
 
 fail_sh:
-	if (p->ev_timer)
-		event_free(p->ev_timer);
+	node_ptimer_free(&p->timer);
 	konce_pmio_free(sh->io);
 	free(sh);
 fail_pm:
@@ -197,7 +191,7 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	struct timespec dl = node_wthread_deadline(timeout_ms);
 
 	node_wthread_unwatch(&sh->t);
-	event_free(p->ev_timer);
+	node_ptimer_free(&p->timer);
 	konce_portmap_policy_stop(p->pm, node_now_us());
 	/* Run the policy here until the delete is answered: the loop may not be running any more. */
 	for (step(p); konce_portmap_policy_state_of(p->pm) != KONCE_PM_STOPPED && node_now_us() < deadline; step(p)) {
@@ -226,9 +220,4 @@ int konce_portmap_stop(konce_portmap *p, unsigned timeout_ms)
 	konce_portmap_policy_free(p->pm);
 	free(p);
 	return rc;
-}
-
-bool konce_portmap_mapping(const konce_portmap *p, konce_addr *external, enum konce_portmap_policy_proto *proto)
-{
-	return konce_portmap_policy_mapping(p->pm, external, proto);
 }

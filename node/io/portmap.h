@@ -54,7 +54,4 @@ int konce_portmap_start(konce_portmap **out, struct event_base *base, const konc
  * still stuck in a library call is then left to finish and free itself).  cb is not called. */
 int konce_portmap_stop(konce_portmap *pm, unsigned timeout_ms);
 
-/* true and the current mapping if one is held. */
-bool konce_portmap_mapping(const konce_portmap *pm, konce_addr *external, enum konce_portmap_policy_proto *proto);
-
 #endif

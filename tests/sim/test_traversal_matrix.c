@@ -125,12 +125,8 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	/* messages all through the run, so that a path that goes direct late still carries some */
 	/* messages all through the run, so that a path that goes direct late still carries some */
 	world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = scen->nrdv, .nrdv_b = scen->nrdv,
-			.nmsg = MATRIX_MSG, .host_candidates = true});
+			.nmsg = MATRIX_MSG, .host_candidates = true, .life = life});
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
-	if (life) {
-		tp_peer_life(&w.a);
-		tp_peer_life(&w.b);
-	}
 	if (between) {
 		/* just before a sym-seq side's first datagram to R2: the registrations then see ports 2
 		 * apart, step 2 read off them alone (the lifetime probe socket's mapping on netsim) */

@@ -228,9 +228,9 @@ static const sim_host_ops node_ops = {node_recv, node_timer, NULL};
 /* A node on host h: its node core, then its traversal unit (node_start) with the traversal
  * configuration a daemon would be given: the rendezvous to register with (their keys from their
  * addresses, tp_rdv_key), the service (a rendezvous, with rc's slots), the host candidates,
- * introductions = known, and the lifetime search off for a peer (tp_peer_life turns it on). */
+ * introductions = known, and the lifetime search on a rendezvous and on a peer that asks (life). */
 static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32], const konce_addr *rdv, unsigned nrdv,
-		      bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only)
+		      bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only, bool life)
 {
 	n->s = s;
 	n->h = h;
@@ -258,7 +258,7 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 			abort();
 	}
 	n->tc = (konce_traversal_config){.rendezvous = rendezvous, .rendezvous_peers = n->rdv_list,
-					 .lifetime = rendezvous ? "auto" : "off", .host_candidates = host_cands,
+					 .lifetime = rendezvous || life ? "auto" : "off", .host_candidates = host_cands,
 					 .introductions_known = known_only,
 					 .rendezvous_capacity = rc ? rc->slots : 0};
 	sim_host_set_ops(h, &node_ops, n);
@@ -308,7 +308,7 @@ void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *
 	rdv_secret(&a, secret);
 	r->n.bound[0] = true;
 	r->n.owner = r;
-	node_init(&r->n, s, r->h, secret, NULL, 0, false, true, cfg, false);
+	node_init(&r->n, s, r->h, secret, NULL, 0, false, true, cfg, false, true);
 }
 
 void tp_rdv_free(tp_rdv *r) { node_free(&r->n); }
@@ -435,13 +435,13 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx)
 {
-	tp_peer_init_hosts(p, s, h, name, key, other, rdv, nrdv, nmsg, allow, allow_ctx, true);
+	tp_peer_init_hosts(p, s, h, name, key, other, rdv, nrdv, nmsg, allow, allow_ctx, true, false);
 }
 
 void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 			const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
-			bool host_candidates)
+			bool host_candidates, bool life)
 {
 	memset(p, 0, sizeof(*p));
 	p->s = s;
@@ -462,7 +462,7 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	p->n.on_trav = app_trav;
 	p->n.on_tick = app_tick;
 	p->n.name = name;
-	node_init(&p->n, s, h, key, rdv, nrdv, host_candidates, false, NULL, allow != NULL);
+	node_init(&p->n, s, h, key, rdv, nrdv, host_candidates, false, NULL, allow != NULL, life);
 	memcpy(p->key, p->n.pk, KONCE_WIRE_KEY);
 	if (konce_nodecore_handle(p->n.core, TP_APP_CLASS, app_message, p))
 		abort();
@@ -471,14 +471,6 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	if (allow && allow(allow_ctx, p->other) && konce_nodecore_known_name(p->n.core, p->other, "other"))
 		abort();
 	p->n.tick_at = sim_now(s);
-}
-
-void tp_peer_life(tp_peer *p)
-{
-	/* the unit again, with nat_lifetime = auto (before the run: the first one did nothing yet) */
-	konce_nctravhost_stop(&p->n.th);
-	p->n.tc.lifetime = "auto";
-	node_start(&p->n);
 }
 
 void tp_peer_connect_at(tp_peer *p, uint64_t t)

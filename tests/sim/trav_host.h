@@ -45,7 +45,7 @@
  * watch.
  *
  * The mapping lifetime core (node/core/nctravlife.h) runs on every rendezvous (it answers LIFE_REQ)
- * and on a peer whose test calls tp_peer_life() (nat_lifetime = auto, the daemon's default).  What
+ * and on a peer made with life (tp_peer_init_hosts: nat_lifetime = auto, the daemon's default).  What
  * the daemon's host does and this one does not: the lifetime search on peers that do not ask for
  * it, the port-mapping worker (tp_peer_set_mapped registers a lease the test made), and the store:
  * the node core makes its store notes (cfg.notes, as with the daemon's store attached) and the host
@@ -154,17 +154,15 @@ konce_rendezvous *tp_rdv_core(tp_rdv *r);
 void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx);
-/* The same with the node's host_candidates setting (tp_peer_init: yes, the host's address). */
+/* The same with the node's host_candidates setting (tp_peer_init: yes, the host's address) and
+ * life: the peer runs the mapping lifetime search as the daemon does by default (nat_lifetime =
+ * auto: node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous at
+ * start; tp_peer_init: no lifetime core). */
 void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 			const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
-			bool host_candidates);
+			bool host_candidates, bool life);
 void tp_peer_free(tp_peer *p);
-/* The peer runs the mapping lifetime search as the daemon does by default (nat_lifetime = auto:
- * node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous now): its
- * unit is started again with it.  Call right after tp_peer_init, before anything else on the peer
- * and before the run.  Without it a peer runs no lifetime core. */
-void tp_peer_life(tp_peer *p);
 /* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
  * lower. */
 void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY]);

@@ -249,14 +249,15 @@ static inline void world_free(world *w)
 }
 
 /* How world_peers() makes the pair: how many of the world's rendezvous each registers with, how
- * many messages each sends the other, whether they offer host candidates, and b's introduction
- * policy (NULL: b accepts everyone). */
+ * many messages each sends the other, whether they offer host candidates, b's introduction
+ * policy (NULL: b accepts everyone), and whether both run the mapping lifetime search. */
 typedef struct peers_cfg {
 	unsigned nrdv_a, nrdv_b, nmsg;
 	bool host_candidates;
 	bool (*allow_b)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
+	bool life;
 } peers_cfg;
-static const peers_cfg PEERS_BASE = {2, 2, TP_MSG, true, NULL};
+static const peers_cfg PEERS_BASE = {2, 2, TP_MSG, true, NULL, false};
 
 /* Peers a at ha and b at hb, each the other's peer, under fresh keys from the world's seed
  * (pc: NULL for PEERS_BASE).  Neither dials yet (tp_peer_connect_at). */
@@ -266,9 +267,10 @@ static inline void world_peers(world *w, sim_host *ha, sim_host *hb, const peers
 		pc = &PEERS_BASE;
 	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
 	tp_random_keys(w->s, ka, kb);
-	tp_peer_init_hosts(&w->a, w->s, ha, "a", ka, kb, w->rdv, pc->nrdv_a, pc->nmsg, NULL, NULL, pc->host_candidates);
+	tp_peer_init_hosts(&w->a, w->s, ha, "a", ka, kb, w->rdv, pc->nrdv_a, pc->nmsg, NULL, NULL, pc->host_candidates,
+			   pc->life);
 	tp_peer_init_hosts(&w->b, w->s, hb, "b", kb, ka, w->rdv, pc->nrdv_b, pc->nmsg, pc->allow_b, NULL,
-			   pc->host_candidates);
+			   pc->host_candidates, pc->life);
 }
 
 /* The time to the first answer (the initiator's first message, sent when it asks for the peer,

@@ -4,7 +4,9 @@
  * free_key); traversal runs for a rendezvous or a node with rendezvous peers; identity_master's
  * keys are shown the master key once applied to the core; the node keeps its
  * paths (a data directory required, peers.db in it, the listen address's default) and none of the
- * strings only konce_node_new() reads; and the node core's configuration follows from the settings. */
+ * strings only konce_node_new() reads; the node core's configuration follows from the settings; the
+ * rates the host measures are counted on its clock; and a failed endpoint's error names the
+ * RLIMIT_MEMLOCK it ran into. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 
 #include "node/core/ncconf.h"
 #include "node/transport/identity.h"
+#include "node/transport/keyslab.h"
 #include "node/transport/load.h"
 #include "node/transport/cc.h"
 
@@ -43,6 +46,10 @@ static void test_refused(void **state)
 	cfg = (konce_node_config){.data_dir = "/tmp", .group_max_batch = 17};
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "group_max_batch 17"));
+	cfg = (konce_node_config){.data_dir = "/tmp", .listen = "7807"};
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bad listen address '7807'"));
+	assert_null(c.data_dir); /* nothing left allocated */
 }
 
 static void test_parsed(void **state)
@@ -131,6 +138,13 @@ static void test_kept(void **state)
 	assert_string_equal(c.listen, KONCE_NCCONF_LISTEN);
 	assert_string_equal(c.listen, "[::]:7807");
 	assert_true(c.listen_default);
+	char as[KONCE_ADDR_STRLEN];
+	assert_string_equal(konce_addr_str(&c.listen_addr, as), "[::]:7807");
+	konce_addr next;
+	assert_false(konce_ncconf_listen_fallback(&c, 0, &next)); /* bound */
+	assert_false(konce_ncconf_listen_fallback(&c, -EADDRINUSE, &next));
+	assert_true(konce_ncconf_listen_fallback(&c, -EAFNOSUPPORT, &next)); /* no IPv6: IPv4, same port */
+	assert_string_equal(konce_addr_str(&next, as), "0.0.0.0:7807");
 	assert_null(c.control_path);
 	/* kept: copies, not the caller's strings; what only konce_node_new() reads is gone */
 	dir[1] = 'X';
@@ -151,6 +165,15 @@ static void test_kept(void **state)
 	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(c.listen, "0.0.0.0:9");
 	assert_false(c.listen_default);
+	assert_false(konce_ncconf_listen_fallback(&c, -EAFNOSUPPORT, &next));
+	konce_ncconf_free(&c);
+	cfg.listen = "[::1]:9";
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(konce_addr_str(&c.listen_addr, as), "[::1]:9");
+	assert_false(konce_ncconf_listen_fallback(&c, -EAFNOSUPPORT, &next)); /* given: no fallback */
+	konce_ncconf_free(&c);
+	cfg.listen = "0.0.0.0:9";
+	assert_int_equal(konce_ncconf_parse(&c, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(c.control_path, "/run/k.sock");
 	assert_ptr_equal(c.kept.control_path, c.control_path);
 	assert_ptr_not_equal(c.control_path, cfg.control_path);
@@ -199,6 +222,62 @@ static void test_capacity(void **state)
 	assert_int_equal(konce_ncconf_capacity(2), 1);
 }
 
+/* A host's clock that moves 250 us at every read. */
+static uint64_t fake_clock(void *ctx)
+{
+	uint64_t *t = ctx, now = *t;
+	*t += 250;
+	return now;
+}
+
+/* The rates are operations over the host's clock: 20 batches fill the 5 ms (16 X25519 or 64 hashes
+ * each, one read per batch), so 320 X25519 and 1,280 hashes in 5,000 us.  A configured capacity
+ * is kept, and its X25519 are not run. */
+static void test_measure(void **state)
+{
+	(void)state;
+	konce_nodecore_config cc = {0};
+	uint64_t t = 1000;
+	char line[256];
+	assert_int_equal(KONCE_NCCONF_MEASURE_US, 5000);
+	konce_ncconf_measure(&cc, fake_clock, &t, line, sizeof line);
+	assert_int_equal(cc.ep.capacity, konce_ncconf_capacity(64000));
+	assert_int_equal(cc.ep.pow_rate, 256000);
+	assert_int_equal(t, 1000 + 2 * 21 * 250); /* two runs of one start read and 20 batch reads */
+	assert_non_null(strstr(line, "measured 64000 X25519/s"));
+	assert_non_null(strstr(line, "256000 proof-of-work"));
+
+	cc = (konce_nodecore_config){.ep.capacity = 777};
+	t = 0;
+	konce_ncconf_measure(&cc, fake_clock, &t, line, sizeof line);
+	assert_int_equal(cc.ep.capacity, 777);
+	assert_int_equal(cc.ep.pow_rate, 256000);
+	assert_int_equal(t, 21 * 250);
+	assert_non_null(strstr(line, "configured: handshake capacity 777 units/s"));
+}
+
+/* A failed endpoint under a finite RLIMIT_MEMLOCK says what the keys need and how to raise it; any
+ * other failure, or no limit, says only the error. */
+static void test_core_err(void **state)
+{
+	(void)state;
+	konce_nodecore_config cc = {.ep.max_sessions = 4096};
+	char want[64];
+	konce_ncconf_core_err(&cc, -ENOMEM, 65536, err, sizeof err);
+	assert_non_null(strstr(err, "cannot create the transport endpoint: "));
+	assert_non_null(strstr(err, "RLIMIT_MEMLOCK is 65536 bytes"));
+	snprintf(want, sizeof want, "%zu bytes for 4096 sessions", 4096 * sizeof(konce_keyslot));
+	assert_non_null(strstr(err, want));
+	cc.ep.max_sessions = 0; /* the endpoint's default */
+	konce_ncconf_core_err(&cc, -EPERM, 65536, err, sizeof err);
+	assert_non_null(strstr(err, "for 1024 sessions"));
+	konce_ncconf_core_err(&cc, -ENOMEM, UINT64_MAX, err, sizeof err);
+	assert_null(strstr(err, "RLIMIT_MEMLOCK"));
+	konce_ncconf_core_err(&cc, -EINVAL, 65536, err, sizeof err);
+	assert_null(strstr(err, "RLIMIT_MEMLOCK"));
+	assert_non_null(strstr(err, strerror(EINVAL)));
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -209,6 +288,8 @@ int main(void)
 		cmocka_unit_test(test_kept),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_measure),
+		cmocka_unit_test(test_core_err),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,7 +154,8 @@ static void service_start_and_run(void **state)
 	assert_non_null(R.h.life);
 	assert_int_equal(R.r.kicks, 1);
 	assert_true(R.h.due);
-	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local)); /* no client: nothing to offer */
+	konce_portmap_policy_cfg pc;
+	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local, &pc)); /* no client: nothing to offer */
 
 	konce_nctravhost_run(&R.h, R.now);
 	assert_false(R.h.due);
@@ -190,10 +191,15 @@ static void client_registers(void **state)
 	rig_open(&R, false, false);
 	assert_int_equal(rig_start(&R), 0);
 	assert_int_equal(R.r.opened[KONCE_TRAVLIFE_SOCK_PROBE], 1); /* the lifetime search's socket */
-	assert_true(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local));
-	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, NULL)); /* no port to map */
+	konce_portmap_policy_cfg pc;
+	memset(&pc, 0xff, sizeof pc);
+	assert_true(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local, &pc));
+	assert_int_equal(pc.internal_port, R.local.port); /* the node socket's port, defaults for the rest */
+	assert_int_equal(pc.external_port, 0);
+	assert_int_equal(pc.lifetime_s, 0);
+	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, NULL, &pc)); /* no port to map */
 	R.su.portmap = false;
-	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local));
+	assert_false(konce_nctravhost_wants_portmap(&R.h, &R.su, &R.local, &pc));
 
 	konce_nctravhost_run(&R.h, R.now);
 	assert_true(R.r.flushes >= 1);
@@ -254,6 +260,9 @@ static void portmap_event(void **state)
 	rig_open(&R, false, true);
 	assert_int_equal(rig_start(&R), 0);
 	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(R.h.pm.state, KONCE_PMST_OFF);
+	konce_nctravhost_portmap_started(&R.h); /* the host's worker runs */
+	assert_int_equal(R.h.pm.state, KONCE_PMST_TRYING);
 	unsigned kicks = R.r.kicks;
 	konce_portmap_policy_event ev = {.type = KONCE_PM_EV_MAPPED, .proto = KONCE_PM_PROTO_NATPMP, .lifetime_s = 7200};
 	assert_int_equal(konce_addr_parse(&ev.external, "203.0.113.5:7807"), 0);
