@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_env.h"
+#include "fuzz_hs.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/hs_packets.h"
 
@@ -119,11 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		return 0;
 	}
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
-	if (n > sizeof pkt)
-		n = sizeof pkt;
-	memcpy(pkt, d, n);
-	if (n)
-		pkt[0] = KONCE_PKT_ACCEPT;
+	n = fz_typed(pkt, d, n, KONCE_PKT_ACCEPT);
 	if (n >= KONCE_ACCEPT_MIN_SIZE && !(d[0] & 1))
 		memcpy(pkt + KONCE_ACCEPT_CLIENT_CID, client_cid, 8);
 	konce_ep_input(client, pkt, n, &saddr, 1100000, NULL);

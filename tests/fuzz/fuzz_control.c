@@ -28,8 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fuzz_tmpdir.h"
-#include "node/io/node_int.h"
+#include "fuzz_ctlnode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
@@ -40,30 +39,7 @@ static char sock_path[108];
 static char rbuf[1 << 17];
 static size_t rlen;
 
-static void quiet(void *ctx, int level, const char *line)
-{
-	(void)ctx;
-	(void)level;
-	(void)line;
-}
-
-static void setup(void)
-{
-	const char *dir = fz_tmpdir_make("control");
-	char err[512];
-	if (!dir || !(base = event_base_new()))
-		abort();
-	snprintf(sock_path, sizeof sock_path, "%s/ctl.sock", dir);
-	/* traversal on (as a rendezvous service only: it sends nothing by itself), so "path",
-	 * "netcheck" and the traversal part of "status" answer from real state */
-	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .control_path = sock_path, .log = quiet,
-				 .log_level = KONCE_LOG_ERROR,
-				 .traversal = {.rendezvous = 1, .rendezvous_capacity = 16}};
-	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
-		fprintf(stderr, "fuzz_control: %s\n", err);
-		abort();
-	}
-}
+static void setup(void) { node = fz_ctlnode_start("control", &base, sock_path, sizeof sock_path); }
 
 static void connect_ctl(void)
 {
@@ -128,33 +104,27 @@ static int refused_here(const char *line)
 	return no;
 }
 
+/* One request line: sent (with its '\n') unless refused here, and its answer checked. */
+static void one(char *line, size_t l)
+{
+	if (refused_here(line))
+		return;
+	line[l] = '\n';
+	send_all(line, l + 1);
+	json_t *r = response();
+	json_t *ok = json_object_get(r, "ok");
+	if (!json_is_object(r) || !json_is_boolean(ok) ||
+	    (json_is_false(ok) && (!json_is_string(json_object_get(r, "error")) || !json_object_get(r, "errno"))))
+		abort();
+	json_decref(r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	if (!node)
 		setup();
 	if (fd < 0)
 		connect_ctl();
-	char *line = malloc(n + 2);
-	if (!line)
-		abort();
-	for (size_t i = 0; i < n;) {
-		const uint8_t *nl = memchr(d + i, '\n', n - i);
-		size_t l = nl ? (size_t)(nl - (d + i)) : n - i;
-		memcpy(line, d + i, l);
-		line[l] = 0;
-		i += l + 1;
-		if (!l || refused_here(line))
-			continue;
-		line[l] = '\n';
-		send_all(line, l + 1);
-		json_t *r = response();
-		json_t *ok = json_object_get(r, "ok");
-		if (!json_is_object(r) || !json_is_boolean(ok) ||
-		    (json_is_false(ok) && (!json_is_string(json_object_get(r, "error")) ||
-					   !json_object_get(r, "errno"))))
-			abort();
-		json_decref(r);
-	}
-	free(line);
+	fz_lines(d, n, one);
 	return 0;
 }

@@ -20,8 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_tmpdir.h"
-#include "node/io/node_int.h"
+#include "fuzz_ctlnode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
@@ -30,25 +29,9 @@ static konce_node *node;
 static konce_ctlproto_host host;
 static unsigned lines, finals;
 
-static void quiet(void *ctx, int level, const char *line)
-{
-	(void)ctx;
-	(void)level;
-	(void)line;
-}
-
 static void setup(void)
 {
-	const char *dir = fz_tmpdir_make("ctlproto");
-	char err[512];
-	if (!dir || !(base = event_base_new()))
-		abort();
-	konce_node_config cfg = {.data_dir = dir, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_ERROR,
-				 .traversal = {.rendezvous = 1, .rendezvous_capacity = 16}};
-	if (konce_node_new(&node, base, &cfg, err, sizeof err)) {
-		fprintf(stderr, "fuzz_ctlproto: %s\n", err);
-		abort();
-	}
+	node = fz_ctlnode_start("ctlproto", &base, NULL, 0);
 	node_ctl_host(node, &host);
 }
 
@@ -88,7 +71,7 @@ static int refused_here(const char *line)
 	return no;
 }
 
-static void one(const char *line, size_t len)
+static void one(char *line, size_t len)
 {
 	konce_ctlproto_op *op = NULL;
 	lines = finals = 0;
@@ -125,18 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	if (!node)
 		setup();
-	char *line = malloc(n + 1);
-	if (!line)
-		abort();
-	for (size_t i = 0; i < n;) {
-		const uint8_t *nl = memchr(d + i, '\n', n - i);
-		size_t l = nl ? (size_t)(nl - (d + i)) : n - i;
-		memcpy(line, d + i, l);
-		line[l] = 0;
-		i += l + 1;
-		if (l)
-			one(line, l);
-	}
-	free(line);
+	fz_lines(d, n, one);
 	return 0;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_env.h"
+#include "fuzz_hs.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/hs_packets.h"
 
@@ -15,13 +15,7 @@ static konce_identity *id;
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	if (!server) {
-		uint8_t secret[32] = {2};
-		konce_ep_config cfg = {.env = &fz_env};
-		if (konce_identity_from_secret(&id, secret) || !(cfg.identity = id) ||
-		    konce_ep_new(&server, &cfg, 1000000))
-			abort();
-	}
+	fz_server(&server, &id);
 	konce_hello h;
 	if (konce_hello_parse(&h, d, n) == 0) {
 		uint8_t out[KONCE_HELLO_SIZE];
@@ -30,11 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	}
 	/* the same bytes, typed as a HELLO, at the server */
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
-	if (n > sizeof pkt)
-		n = sizeof pkt;
-	memcpy(pkt, d, n);
-	if (n)
-		pkt[0] = KONCE_PKT_HELLO;
+	n = fz_typed(pkt, d, n, KONCE_PKT_HELLO);
 	unsigned long allocs = fz_allocs;
 	konce_addr from = {.ip = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1}, .port = 9};
 	konce_ep_input(server, pkt, n, &from, 2000000, NULL);

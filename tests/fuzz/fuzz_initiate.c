@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_env.h"
+#include "fuzz_hs.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/hs_packets.h"
 
@@ -173,13 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		    in.box2_len < KONCE_WIRE_TAG)
 			abort();
 	}
-	if (!server) {
-		uint8_t secret[32] = {2};
-		konce_ep_config cfg = {.env = &fz_env};
-		if (konce_identity_from_secret(&id, secret) || !(cfg.identity = id) ||
-		    konce_ep_new(&server, &cfg, 1000000))
-			abort();
-	}
+	fz_server(&server, &id);
 	if (n && (d[0] & 0x40)) {
 		mutate_mode(d, n);
 		return 0;
@@ -189,11 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		return 0;
 	}
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
-	if (n > sizeof pkt)
-		n = sizeof pkt;
-	memcpy(pkt, d, n);
-	if (n)
-		pkt[0] = KONCE_PKT_INITIATE;
+	n = fz_typed(pkt, d, n, KONCE_PKT_INITIATE);
 	/* keep the times plausible half of the time so the later checks are reached */
 	if (n >= KONCE_INIT_MIN_SIZE && (d[1] & 1))
 		wire_put64(pkt + KONCE_INIT_SERVER_TIME, 1500);

@@ -10,6 +10,8 @@
 # P2) and the two go on committing; P2 restarted keeps its place and its log.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
+# shellcheck source=tests/netsim/group_lib.sh
+. "$(dirname "$0")/group_lib.sh"
 
 run=kg$$
 KRUN=$run
@@ -20,21 +22,7 @@ done
 a1=$(kaddr "$run" p1)
 k3=$(kfield "$run" P3 "public key")
 
-# wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds, at most SECONDS
-wait_for() {
-	local secs=$1 what=$2 i
-	shift 2
-	for i in $(seq $((secs * 5))); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	fail "$what: not within $secs s"
-}
-state_is() { # state_is N GROUP STATE MEMBERS
-	local out
-	out=$(kcli "$run" "p$1" "P$1" group members "$2" --json) || return 1
-	jqt "$out" ".group.state == \"$3\" and .group.members_count == $4"
-}
+state_is() { gstate_is "$run" "p$1" "P$1" "$2" "$3" "$4"; } # state_is N GROUP STATE MEMBERS
 log_of() { kcli "$run" "p$1" "P$1" group log demo --json | jq -c '[.entries[] | [.seq, .origin, .text]]'; }
 log_len_is() { [ "$(log_of "$1" | jq length)" = "$2" ]; }
 

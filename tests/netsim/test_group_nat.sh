@@ -11,6 +11,8 @@
 # on committing.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
+# shellcheck source=tests/netsim/group_lib.sh
+. "$(dirname "$0")/group_lib.sh"
 
 run=kgn$$
 KRUN=$run
@@ -26,28 +28,10 @@ for i in 0 1 2; do
 done
 kc=$(kfield "$run" C "public key")
 
-wait_for() {
-	local secs=$1 what=$2
-	shift 2
-	for _ in $(seq $((secs * 5))); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	fail "$what: not within $secs s"
-}
-registered() {
-	local out
-	out=$(kcli "$run" "$1" "$2" netcheck --json 2>/dev/null) || return 1
-	jqt "$out" '.registered'
-}
 for i in 0 1 2; do
-	wait_for 10 "${names[$i]} registers with R" registered "${hosts[$i]}" "${names[$i]}"
+	wait_for 10 "${names[$i]} registers with R" gregistered "$run" "${hosts[$i]}" "${names[$i]}"
 done
-state_is() { # state_is HOST NAME STATE MEMBERS
-	local out
-	out=$(kcli "$run" "$1" "$2" group members demo --json) || return 1
-	jqt "$out" ".group.state == \"$3\" and .group.members_count == $4"
-}
+state_is() { gstate_is "$run" "$1" "$2" demo "$3" "$4"; } # state_is HOST NAME STATE MEMBERS
 log_of() { kcli "$run" "$1" "$2" group log demo --json | jq -c '[.entries[] | [.seq, .origin, .text]]'; }
 log_len_is() { [ "$(log_of "$1" "$2" | jq length)" = "$3" ]; }
 

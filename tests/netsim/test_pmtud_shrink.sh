@@ -27,18 +27,13 @@
 # Datagram sizes are counted by nftables on the internet's bridge, as the frames to r are forwarded.
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/konce_lib.sh"
+# shellcheck source=tests/netsim/pmtud_lib.sh
+. "$(dirname "$0")/pmtud_lib.sh"
 
-run=ps$$
-KRUN=$run
-SIZE=$((8 * 1024 * 1024))
-cat >"$KTMP/shrink.topo" <<'T'
-internet
-host a addr=203.0.113.20 rate=50mbit
+pmtud_up ps <<'T'
 router r preset=full-cone allocation=random
 host b behind r
 T
-kup "$KTMP/shrink.topo" "$run"
-ns() { echo "ns-$run-$1"; }
 
 # jumbo frames from A to B: A's link, r's uplink and r's LAN
 for dev in a r; do ip -n "$(ns inet)" link set dev "$dev" mtu 9000; done
@@ -50,36 +45,9 @@ lan_mtu() { # lan_mtu MTU: r's LAN (the bridge the router routes into, its port 
 	ip -n "$(ns b)" link set dev eth0 mtu "$1"
 }
 lan_mtu 9000
-ip netns exec "$(ns r)" nft -f - <<N
-table ip pmtutest {
-	chain out {
-		type filter hook output priority 0;
-		icmp type destination-unreachable icmp code frag-needed counter drop
-	}
-}
-N
-# A sends each datagram on its own (no GSO train), so each is a frame of the size konce chose
-ip -n "$(ns a)" link set dev eth0 gso_max_segs 1
+pmtud_quiet_router
+pmtud_single_frames
 WAN=$(kaddr "$run" r)
-count_rules() { # count_rules SIZE: counters from zero (a new table) for datagrams to r's address
-	ip netns exec "$(ns inet)" nft delete table bridge pmtus 2>/dev/null || true
-	ip netns exec "$(ns inet)" nft -f - <<N
-table bridge pmtus {
-	chain sizes {
-		type filter hook forward priority 0;
-		ip daddr $WAN udp length $(($1 + 8)) counter comment "at"
-		ip daddr $WAN udp length $(($1 + 9)) counter comment "above"
-		ip daddr $WAN udp length $(($1 + 8 - 100))-$(($1 + 8)) counter comment "near"
-		ip daddr $WAN udp length > $(($1 + 8)) counter comment "over"
-		ip daddr $WAN meta l4proto udp counter comment "every"
-	}
-}
-N
-}
-counter() { # counter COMMENT: packets of that rule
-	ip netns exec "$(ns inet)" nft list table bridge pmtus |
-		awk -v c="\"$1\"" '$0 ~ "comment " c { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
-}
 acount() { kcli "$run" a A status --json | jq -r ".counters.$1"; }
 
 kstart "$run" a A 203.0.113.20:7807
@@ -91,32 +59,11 @@ kb=$(kshown "$run" b B "$ka") # the key A knows B by (docs/KEYS.md)
 [ -n "$kb" ] || fail "B has no session to A"
 head -c "$SIZE" /dev/urandom >"$KTMP/big"
 
-send() { # A sends B the file; it must be answered
-	local o
-	o=$(timeout 60 "$NETSIM" exec --name "$run" a -- "$K" send --control "$KTMP/$run.A.sock" --json \
-		--file "$KTMP/big" "$kb") || fail "send failed: $o"
-	jqt "$o" '.outcome == "replied"' || fail "send not answered: $o"
-}
 # stage NAME SIZE: the file twice; SIZE is where the search must settle.  The counters were
 # started (count_rules SIZE) before the path changed: a search a path change restarts may run ahead
 # of the first file.
-stage() {
-	local name=$1 size=$2 at above near over all
-	send # the search runs during this one
-	sleep 6 # to the byte, it takes a few seconds of probe timeouts
-	at=$(counter at) above=$(counter above)
-	echo "     $name, first file and search: $at datagrams of $size bytes, $above of $((size + 1))"
-	check "$name: a probe of $size bytes got through" [ "$at" -ge 1 ]
-	if [ "$size" -lt 8972 ]; then
-		check "$name: the search probed $((size + 1)) bytes exactly 3 times" [ "$above" = 3 ]
-	fi
-	count_rules "$size"
-	send
-	near=$(counter near) over=$(counter over) all=$(counter every)
-	echo "     $name, second file: $all datagrams, $near within 100 bytes of $size, $over larger"
-	check "$name: most of the file went in datagrams within 100 bytes of $size" [ "$near" -ge $((SIZE * 8 / (10 * size))) ]
-	check "$name: none larger than $size" [ "$over" = 0 ]
-}
+count_rules() { pmtud_count s "$WAN" "$1"; }
+stage() { pmtud_stage "$1" s "$WAN" "$2" "$kb"; }
 
 count_rules 8972
 stage "9000 path" 8972
@@ -147,7 +94,7 @@ check "A found the black hole from the losses alone (pmtu_blackholes $holes -> $
 	[ "$(acount pmtu_blackholes)" = $((holes + 1)) ]
 check "with no path change (pmtu_resets $resets -> $(acount pmtu_resets))" [ "$(acount pmtu_resets)" = "$resets" ]
 
-drops=$(ip netns exec "$(ns r)" nft list table ip pmtutest | awk '/counter/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+drops=$(pmtud_router_drops)
 echo "     the router dropped $drops of its own fragmentation-needed errors"
 check "the router would have told A (ICMP fragmentation needed), and nftables kept it quiet" [ "$drops" -gt 0 ]
 check "A opened no new session to B (sessions_opened $opened -> $(acount sessions_opened))" \

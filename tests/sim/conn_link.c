@@ -295,6 +295,16 @@ void clink_free(clink *l)
 	}
 }
 
+int clink_run_one(clink *l, sim *s, const clink_cfg *cfg, uint8_t klass, uint64_t until)
+{
+	int e = clink_init(l, s, cfg);
+	if (!e)
+		e = clink_add_flow(l, klass, 0);
+	if (!e)
+		sim_run_until(s, until);
+	return e;
+}
+
 double clink_goodput(const clink *l, int i)
 {
 	uint64_t now = sim_now(l->s), rx = l->f[i].rx_bytes;
@@ -306,6 +316,20 @@ double clink_goodput(const clink *l, int i)
 		return 0;
 	return (double)(rx - l->f[i].rx_at_warm) / ((now - l->cfg.warm) / 1e6);
 }
+
+double clink_mean_cwnd(const clink *l, int i)
+{
+	const clink_flow *f = &l->f[i];
+	return f->nsamples ? (double)f->sum_cwnd / (double)f->nsamples : 0;
+}
+
+double clink_mean_rate(const clink *l, int i)
+{
+	const clink_flow *f = &l->f[i];
+	return f->nsamples ? (double)f->sum_rate / (double)f->nsamples : 0;
+}
+
+uint64_t clink_queue_after_warm(const clink *l) { return sim_host_rx(l->rh)->dropped_queue - l->qdrop_at_warm; }
 
 unsigned clink_pto_mid(const clink *l, int i)
 {

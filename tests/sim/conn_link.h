@@ -102,8 +102,16 @@ int clink_init(clink *l, sim *s, const clink_cfg *cfg);
 /* Adds a flow whose application starts at `start`.  0 or negative errno. */
 int clink_add_flow(clink *l, uint8_t klass, uint64_t start);
 void clink_free(clink *l);
+/* A link with one flow of class klass from time 0, run until `until`.  0 or negative errno. */
+int clink_run_one(clink *l, sim *s, const clink_cfg *cfg, uint8_t klass, uint64_t until);
 /* Goodput of flow i between warm and stop (or now, if earlier or no stop), bytes/s. */
 double clink_goodput(const clink *l, int i);
+/* Flow i's mean congestion window (bytes) and mean pacing rate (bytes/s) over its samples; 0 with
+ * none. */
+double clink_mean_cwnd(const clink *l, int i);
+double clink_mean_rate(const clink *l, int i);
+/* The bottleneck queue's drops since warm. */
+uint64_t clink_queue_after_warm(const clink *l);
 /* Flow i's probe timeouts after which it still sent new data (mid-transfer, as opposed to a probe
  * for the tail of the transfer, which only a probe can find: RFC 9002 section 6.2). */
 unsigned clink_pto_mid(const clink *l, int i);

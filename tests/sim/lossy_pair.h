@@ -3,7 +3,9 @@
  * a link with 10% loss, 5% duplication, 25% reordering (held back up to 30 ms), +-5 ms jitter,
  * 20 ms one way, 4 MB/s with a 256 kB queue; B handles klass with on_message, A knows B's address.
  * And what they send: lengths log-uniform by octave over 1 B .. 1 MiB (lossy_len) filled with a
- * seeded pattern (lossy_pat: byte k of message i; lossy_fill writes it, lossy_intact checks it).  Include it after <cmocka.h>: it asserts. */
+ * seeded pattern (lossy_pat: byte k of message i; lossy_fill writes it, lossy_intact checks it).
+ * And how A sends them (lossy_tx): at most a window of messages queued, the next queued when one's
+ * outcome comes, as an application would.  Include it after <cmocka.h>: it asserts. */
 #ifndef KONCE_SIM_LOSSY_PAIR_H
 #define KONCE_SIM_LOSSY_PAIR_H
 
@@ -54,6 +56,71 @@ static inline void lossy_pair_open(sim *s, ncnode *a, ncnode *b, const konce_nod
 	sim_link_set_both(s, a->h, b->h, &link);
 	SIM_ASSERT_EQ(s, konce_nodecore_handle(b->core, klass, on_message, ctx), 0);
 	ncnode_learn(a, b);
+}
+
+/* Frees both nodes: nothing either allocated survives them. */
+static inline void lossy_pair_close(sim *s, ncnode *a, ncnode *b)
+{
+	const konce_env *ea = sim_host_env(a->h), *eb = sim_host_env(b->h);
+	ncnode_free(a);
+	ncnode_free(b);
+	SIM_ASSERT_EQ(s, sim_env_live(ea), 0);
+	SIM_ASSERT_EQ(s, sim_env_live(eb), 0);
+}
+
+typedef struct lossy_tx lossy_tx;
+
+/* The outcome context of message i. */
+typedef struct lossy_slot {
+	lossy_tx *tx;
+	unsigned i;
+} lossy_slot;
+
+/* A's sender: messages 0 .. nmsg - 1 to B in order, of len[i] bytes that fill() writes into buf,
+ * at most window of them with no outcome yet.  outcome() is told each message's outcome; it returns
+ * false for one it does not count (the window is not moved).  Set every field but next and queued,
+ * then lossy_tx_more() queues the first window. */
+struct lossy_tx {
+	sim *s;
+	ncnode *a, *b;
+	uint16_t klass;
+	unsigned nmsg, window;
+	const uint32_t *len;
+	uint8_t *buf;
+	lossy_slot *slot; /* nmsg of them */
+	void (*fill)(lossy_tx *tx, unsigned i);
+	bool (*outcome)(lossy_tx *tx, unsigned i, int outcome, int reason);
+	void *ctx; /* the test's */
+	unsigned next;   /* next message to queue */
+	unsigned queued; /* queued, no outcome yet */
+};
+
+static inline void lossy_tx_more(lossy_tx *tx);
+
+static inline void lossy_tx_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
+{
+	lossy_slot *sl = ctx;
+	lossy_tx *tx = sl->tx;
+	(void)data, (void)len;
+	if (!tx->outcome(tx, sl->i, outcome, reason))
+		return;
+	tx->queued--;
+	lossy_tx_more(tx);
+}
+
+static inline void lossy_tx_more(lossy_tx *tx)
+{
+	/* generous deadlines: the endpoint's own retries and message timeout decide */
+	konce_send_opts o = {.connect_timeout_ms = 30000};
+	while (tx->next < tx->nmsg && tx->queued < tx->window) {
+		unsigned i = tx->next++;
+		tx->fill(tx, i);
+		tx->slot[i] = (lossy_slot){tx, i};
+		SIM_ASSERT_EQ(tx->s, ncnode_send(tx->a, ncnode_pk(tx->b), tx->klass, tx->buf, tx->len[i], &o,
+						 lossy_tx_outcome, &tx->slot[i], NULL),
+			      0);
+		tx->queued++;
+	}
 }
 
 #endif

@@ -346,13 +346,16 @@ void sim_report_failure(uint64_t seed, const char *what, const char *file, int l
 #define SIM_FAIL() fail()
 #endif
 
-#define SIM_ASSERT(s, cond)                                                     \
-	do {                                                                    \
-		if (!(cond)) {                                                  \
-			sim_report_failure(sim_seed(s), #cond, __FILE__, __LINE__); \
-			SIM_FAIL();                                             \
-		}                                                               \
+/* As SIM_ASSERT, for a test that holds the seed rather than the simulator. */
+#define SIM_ASSERT_SEED(seed, cond)                                               \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			sim_report_failure((seed), #cond, __FILE__, __LINE__);     \
+			SIM_FAIL();                                               \
+		}                                                                 \
 	} while (0)
+
+#define SIM_ASSERT(s, cond) SIM_ASSERT_SEED(sim_seed(s), cond)
 
 #define SIM_ASSERT_EQ(s, a, b)                                                          \
 	do {                                                                            \

@@ -39,15 +39,13 @@ static result run(uint64_t seed, uint8_t klass, double loss, size_t dgram)
 	static clink l;
 	clink_cfg cfg = {.rate = 12500000, .queue = 500000, .owd_us = 20 * SIM_MS, .loss = loss, .msg = 1024 * 1024,
 			 .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .dgram = dgram};
-	assert_int_equal(clink_init(&l, s, &cfg), 0);
-	assert_int_equal(clink_add_flow(&l, klass, 0), 0);
-	sim_run_until(s, STOP + SIM_SEC);
+	assert_int_equal(clink_run_one(&l, s, &cfg, klass, STOP + SIM_SEC), 0);
 	clink_flow *f = &l.f[0];
 	result r = {
 		.goodput = clink_goodput(&l, 0),
-		.mean_cwnd = f->nsamples ? (double)f->sum_cwnd / (double)f->nsamples : 0,
-		.mean_rate = f->nsamples ? (double)f->sum_rate / (double)f->nsamples : 0,
-		.queue_after_warm = sim_host_rx(l.rh)->dropped_queue - l.qdrop_at_warm,
+		.mean_cwnd = clink_mean_cwnd(&l, 0),
+		.mean_rate = clink_mean_rate(&l, 0),
+		.queue_after_warm = clink_queue_after_warm(&l),
 		.failed = f->failed,
 	};
 	printf("  seed %llu %-7s loss %3.1f%% datagrams %4zu B: %5.1f Mbit/s, mean cwnd %4.0f kB, mean pacing "
@@ -69,13 +67,7 @@ static double wire(double goodput, size_t dgram)
 	return goodput * (double)dgram / (double)(dgram - overhead);
 }
 
-#define CHECK(seed, cond)                                                 \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			sim_report_failure(seed, #cond, __FILE__, __LINE__); \
-			fail();                                           \
-		}                                                         \
-	} while (0)
+#define CHECK(seed, cond) SIM_ASSERT_SEED(seed, cond)
 
 static void test_default_class_window_in_bytes(void **state)
 {

@@ -57,14 +57,12 @@ static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, 
 	static clink l;
 	clink_cfg cfg = {.rate = rate, .queue = queue, .owd_us = 20 * SIM_MS, .loss = loss, .msg = msg, .depth = 8, .sample_us = 10 * SIM_MS, .warm = WARM, .stop = STOP, .cc = cc,
 			 .jitter_us = jitter_us, .jitter_normal = true, .ack_loss = ack_loss};
-	assert_int_equal(clink_init(&l, s, &cfg), 0);
-	assert_int_equal(clink_add_flow(&l, 0, 0), 0);
-	sim_run_until(s, STOP + SETTLE);
+	assert_int_equal(clink_run_one(&l, s, &cfg, 0, STOP + SETTLE), 0);
 	clink_flow *f = &l.f[0];
 	result r = {
 		.goodput = clink_goodput(&l, 0),
-		.mean_cwnd = f->nsamples ? (double)f->sum_cwnd / (double)f->nsamples : 0,
-		.mean_rate = f->nsamples ? (double)f->sum_rate / (double)f->nsamples : 0,
+		.mean_cwnd = clink_mean_cwnd(&l, 0),
+		.mean_rate = clink_mean_rate(&l, 0),
 		.episodes = f->tx->cc.episodes,
 		.declared = f->tx->rec.nlost_total,
 		.spurious = f->tx->rec.spurious_total,
@@ -74,7 +72,7 @@ static result run_link_both(uint64_t seed, const konce_cc_ops *cc, double loss, 
 		.persistent = f->tx->cc.persistent,
 		.dropped_eliciting = f->dropped_eliciting,
 		.dropped_queue = sim_host_rx(l.rh)->dropped_queue,
-		.queue_after_warm = sim_host_rx(l.rh)->dropped_queue - l.qdrop_at_warm,
+		.queue_after_warm = clink_queue_after_warm(&l),
 		.rounds = f->tx->cc.u.bbr.round_count,
 		.failed = f->failed,
 	};
@@ -108,13 +106,7 @@ static result run_jitter(uint64_t seed, const konce_cc_ops *cc, double loss, uin
 
 static result run_one(uint64_t seed, const konce_cc_ops *cc, double loss) { return run_jitter(seed, cc, loss, 0); }
 
-#define CHECK(cond)                                                       \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			sim_report_failure(seed, #cond, __FILE__, __LINE__); \
-			fail();                                           \
-		}                                                         \
-	} while (0)
+#define CHECK(cond) SIM_ASSERT_SEED(seed, cond)
 
 /* No spurious RTO storm: loss is found by acks.  No probe timeout while the sender is still
  * sending new data (acks flow, and RACK finds every loss in the stream); after the last new data

@@ -132,6 +132,14 @@ static void writers_failed(world *w)
 
 static void kick(world *w, int i) { ncnode_flush(&w->m[i].nn, sim_now(w->s)); }
 
+/* setup(), then A creates the group alone. */
+static void founded(world *w, uint64_t seed)
+{
+	setup(w, seed);
+	SIM_ASSERT_EQ(w->s, konce_group_create(w->m[0].g, sim_now(w->s)), 0);
+	kick(w, 0);
+}
+
 /* Member 0's INVITE entries commit (its writer may be failing: an invitation is known only once
  * committed, and a join that comes before is refused). */
 static void invites_commit(world *w)
@@ -205,9 +213,7 @@ static void test_form_commit_evict(void **state)
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 20) {
 		world w;
-		setup(&w, seed);
-		SIM_ASSERT_EQ(w.s, konce_group_create(w.m[0].g, sim_now(w.s)), 0);
-		kick(&w, 0);
+		founded(&w, seed);
 		sim_run_for(w.s, 100 * SIM_MS);
 		for (int i = 1; i < N; i++)
 			join(&w, i);
@@ -319,9 +325,7 @@ static void test_quick_joins(void **state)
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 20) {
 		world w;
-		setup(&w, seed);
-		SIM_ASSERT_EQ(w.s, konce_group_create(w.m[0].g, sim_now(w.s)), 0);
-		kick(&w, 0);
+		founded(&w, seed);
 		uint8_t secret[N][KONCE_CW_SECRET], hash[KONCE_CW_SECRET];
 		for (int i = 1; i < N; i++) {
 			for (int k = 0; k < KONCE_CW_SECRET; k++)

@@ -33,33 +33,27 @@
 
 enum { MAXMSG = 1000, WINDOW = 64, MAXLEN = 1 << 20, KLASS = 300 };
 
-typedef struct run run;
-typedef struct slot {
-	run *r;
-	unsigned i;
-} slot;
-
-struct run {
+typedef struct run {
 	sim *s;
 	ncnode a, b;
-	slot slot[MAXMSG];
+	lossy_tx tx;
+	lossy_slot slot[MAXMSG];
 	uint64_t seed;
 	unsigned nmsg;
 	uint32_t len[MAXMSG];
 	uint32_t seq[MAXMSG];      /* per-length sequence number */
-	unsigned next;             /* next message to queue */
-	unsigned queued;           /* queued, no outcome yet */
 	unsigned delivered_evs, failed_evs, dup_delivered_evs, unknown_evs;
 	uint8_t delivered[MAXMSG]; /* MSG_DELIVERED per message */
 	uint8_t received[MAXMSG];  /* MESSAGE at B per message */
 	unsigned received_total, bad, unmatched;
 	uint8_t *buf;
-};
+} run;
 
 static unsigned hdr_len(uint32_t len) { return len < 4 ? len : 4; }
 
-static void fill(run *r, unsigned i)
+static void fill(lossy_tx *tx, unsigned i)
 {
+	run *r = tx->ctx;
 	uint32_t len = r->len[i];
 	unsigned h = hdr_len(len);
 	for (unsigned k = 0; k < h; k++)
@@ -80,44 +74,25 @@ static int identify(const run *r, const uint8_t *d, size_t len)
 	return -1;
 }
 
-static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
-
-static void queue_more(run *r)
+/* Counts an outcome; one for a message not queued yet is not counted. */
+static bool on_outcome(lossy_tx *tx, unsigned i, int outcome, int reason)
 {
-	/* generous deadlines: the endpoint's own retries and message timeout decide */
-	konce_send_opts o = {.connect_timeout_ms = 30000};
-	while (r->next < r->nmsg && r->queued < WINDOW) {
-		unsigned i = r->next++;
-		fill(r, i);
-		r->slot[i] = (slot){r, i};
-		int e = ncnode_send(&r->a, ncnode_pk(&r->b), KLASS, r->buf, r->len[i], &o, on_outcome, &r->slot[i], NULL);
-		SIM_ASSERT_EQ(r->s, e, 0);
-		r->queued++;
-	}
-}
-
-static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
-{
-	slot *sl = ctx;
-	run *r = sl->r;
-	(void)data;
-	(void)len;
-	if (sl->i >= r->next) {
+	run *r = tx->ctx;
+	if (i >= tx->next) {
 		r->unknown_evs++;
-		return;
+		return false;
 	}
 	if (outcome == KONCE_OUTCOME_FAILED) {
 		r->failed_evs++;
-		fprintf(stderr, "message %u failed, reason %d\n", sl->i, reason);
+		fprintf(stderr, "message %u failed, reason %d\n", i, reason);
 	} else if (outcome != KONCE_OUTCOME_DELIVERED) {
 		r->unknown_evs++;
-	} else if (r->delivered[sl->i]++) {
+	} else if (r->delivered[i]++) {
 		r->dup_delivered_evs++;
 	} else {
 		r->delivered_evs++;
 	}
-	r->queued--;
-	queue_more(r);
+	return true;
 }
 
 static void on_message(void *ctx, konce_node *node, const konce_message *m)
@@ -182,7 +157,9 @@ static void test_exactly_once(void **state)
 		r.s = s;
 		lossy_pair_open(s, &r.a, &r.b, NULL, KLASS, on_message, &r);
 		uint64_t t0 = sim_now(s);
-		queue_more(&r);
+		r.tx = (lossy_tx){.s = s, .a = &r.a, .b = &r.b, .klass = KLASS, .nmsg = nmsg, .window = WINDOW,
+				  .len = r.len, .buf = r.buf, .slot = r.slot, .fill = fill, .outcome = on_outcome, .ctx = &r};
+		lossy_tx_more(&r.tx);
 		int rc = sim_run_while(s, not_done, &r, t0 + 4 * 3600 * SIM_SEC);
 		if (rc)
 			fprintf(stderr, "seed %llu: timed out: delivered %u failed %u received %u of %u\n",
@@ -201,11 +178,7 @@ static void test_exactly_once(void **state)
 		/* a message is delivered to B before A can know it: every DELIVERED follows a MESSAGE */
 		tot_virtual += sim_now(s) - t0;
 		nseeds++;
-		const konce_env *ea = sim_host_env(r.a.h), *eb = sim_host_env(r.b.h);
-		ncnode_free(&r.a);
-		ncnode_free(&r.b);
-		SIM_ASSERT_EQ(s, sim_env_live(ea), 0);
-		SIM_ASSERT_EQ(s, sim_env_live(eb), 0);
+		lossy_pair_close(s, &r.a, &r.b);
 		free(r.buf);
 		sim_free(s);
 	}

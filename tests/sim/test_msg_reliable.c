@@ -69,63 +69,40 @@ typedef struct side {
 	shadow sh[SHADOWS];      /* by wire id % SHADOWS */
 } side;
 
-typedef struct run run;
-typedef struct slot {
-	run *r;
-	unsigned i;
-} slot;
-
-struct run {
+typedef struct run {
 	sim *s;
 	side a, b;
 	uint64_t seed;
 	uint32_t len[NMSG];
-	slot slot[NMSG];
-	unsigned next, queued;
+	lossy_tx tx;
+	lossy_slot slot[NMSG];
 	uint8_t delivered[NMSG], received[NMSG];
 	unsigned delivered_evs, failed_evs, received_total, bad, unmatched;
 	uint64_t overtook;       /* messages B got while an older one was incomplete */
 	/* check 2 */
 	uint64_t resent_after_ack, pkts_checked, refs_checked, units_checked, events, units_unordered;
 	uint8_t *buf;
-};
+} run;
 
 /* Byte 0 names the message (NMSG < 256), the rest is the pattern. */
-static void fill(run *r, unsigned i)
+static void fill(lossy_tx *tx, unsigned i)
 {
+	run *r = tx->ctx;
 	r->buf[0] = (uint8_t)i;
 	lossy_fill(r->buf, r->seed, i, 1, r->len[i]);
 }
 
-static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len);
-
-static void queue_more(run *r)
+static bool on_outcome(lossy_tx *tx, unsigned i, int outcome, int reason)
 {
-	konce_send_opts o = {.connect_timeout_ms = 30000};
-	while (r->next < NMSG && r->queued < WINDOW) {
-		unsigned i = r->next++;
-		fill(r, i);
-		r->slot[i] = (slot){r, i};
-		SIM_ASSERT_EQ(r->s, ncnode_send(&r->a.n, ncnode_pk(&r->b.n), KLASS, r->buf, r->len[i], &o, on_outcome,
-						&r->slot[i], NULL), 0);
-		r->queued++;
-	}
-}
-
-static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
-{
-	slot *sl = ctx;
-	run *r = sl->r;
-	(void)data, (void)len;
+	run *r = tx->ctx;
 	if (outcome == KONCE_OUTCOME_DELIVERED) {
-		r->delivered[sl->i]++;
+		r->delivered[i]++;
 		r->delivered_evs++;
 	} else {
 		r->failed_evs++;
-		fprintf(stderr, "message %u: outcome %d, reason %d\n", sl->i, outcome, reason);
+		fprintf(stderr, "message %u: outcome %d, reason %d\n", i, outcome, reason);
 	}
-	r->queued--;
-	queue_more(r);
+	return true;
 }
 
 static void on_message(void *ctx, konce_node *node, const konce_message *m)
@@ -320,7 +297,9 @@ static void test_reliable(void **state)
 		lossy_pair_open(s, &r.a.n, &r.b.n, &cfg, KLASS, on_message, &r);
 		r.a.n.on_peer = r.b.n.on_peer = on_peer;
 		uint64_t t0 = sim_now(s), deadline = t0 + 3600 * SIM_SEC;
-		queue_more(&r);
+		r.tx = (lossy_tx){.s = s, .a = &r.a.n, .b = &r.b.n, .klass = KLASS, .nmsg = NMSG, .window = WINDOW,
+				  .len = r.len, .buf = r.buf, .slot = r.slot, .fill = fill, .outcome = on_outcome, .ctx = &r};
+		lossy_tx_more(&r.tx);
 		while (not_done(&r)) {
 			r.a.ep_timer = konce_ep_next_timer(ncnode_ep(&r.a.n));
 			r.b.ep_timer = konce_ep_next_timer(ncnode_ep(&r.b.n));
@@ -360,13 +339,9 @@ static void test_reliable(void **state)
 		tot_unordered += r.units_unordered;
 		nseeds++;
 		/* ... and nothing allocated survives the nodes */
-		const konce_env *ea = sim_host_env(r.a.n.h), *eb = sim_host_env(r.b.n.h);
-		ncnode_free(&r.a.n);
-		ncnode_free(&r.b.n);
 		shadow_free(&r.a);
 		shadow_free(&r.b);
-		SIM_ASSERT_EQ(s, sim_env_live(ea), 0);
-		SIM_ASSERT_EQ(s, sim_env_live(eb), 0);
+		lossy_pair_close(s, &r.a.n, &r.b.n);
 		free(r.buf);
 		sim_free(s);
 	}

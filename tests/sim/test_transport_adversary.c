@@ -98,6 +98,7 @@ static uint64_t m_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_ad
 	}
 	return 0;
 }
+static const sim_host_ops m_ops = {m_recv, NULL, NULL}; /* M: what reaches it */
 
 static void to_server(world *w, const uint8_t *p, size_t len)
 {
@@ -158,17 +159,11 @@ static void world_init(world *w, uint64_t seed)
 	w->s = sim_new(seed);
 	sim_link_cfg l = {.delay_us = 5 * SIM_MS};
 	sim_link_default(w->s, &l);
-	assert_int_equal(tnode_init(&w->srv, w->s, NULL, "198.51.100.1", PORT, NULL), 0);
-	assert_int_equal(tnode_init(&w->cli, w->s, NULL, "203.0.113.5", 5555, NULL), 0);
-	w->srv.user = w->cli.user = w;
+	w->m = tnode_mitm_open(w->s, &w->srv, &w->cli, PORT, MPORT, &m_ops, w, &w->m_front);
+	assert_non_null(w->m);
 	w->srv.on_event = srv_event;
 	w->cli.on_event = cli_event;
 	w->srv_addr = tnode_addr(&w->srv);
-	static const sim_host_ops m_ops = {m_recv, NULL, NULL};
-	w->m = sim_host_add(w->s, "192.0.2.99", &m_ops, w);
-	assert_int_equal(sim_host_bind(w->m, PORT), 0);
-	assert_int_equal(sim_host_bind(w->m, MPORT), 0);
-	w->m_front = sim_host_addr(w->m, PORT);
 }
 
 static void world_free(world *w)

@@ -28,7 +28,7 @@
 
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
-#include "tests/sim/numbered.h"
+#include "tests/sim/tnode_traffic.h"
 
 enum { PORT = 7807, EVE_PORT = 4444, RUN_MS = 12000, NMSG = RUN_MS / 100 + 10 };
 
@@ -38,67 +38,34 @@ typedef struct world {
 	tnode srv, cli;
 	sim_host *eve;
 	konce_addr srv_addr, eve_addr, cli_ext;
-	uint32_t cconn, sconn;
-	bool c_est, eve_on;
-	int next;
-	uint8_t s_got[NMSG + 1], c_got[NMSG + 1];
-	uint64_t c_got_at[NMSG + 1];
-	konce_addr path;
-	bool path_validated;
+	tnode_traffic t;
+	bool eve_on;
 	int moves_to_eve, validated_eve, moves, confirmations, bad;
-	uint64_t last_move_at, flushed_at, t_end;
+	uint64_t last_move_at, flushed_at;
 	uint64_t copies, relayed, srv_to_eve_bytes;
 } world;
-
-static int msg_no(const konce_ep_event *ev, char who) { return numbered_msg(ev->data, ev->len, who, 1, NMSG); }
 
 static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 {
 	world *w = n->user;
-	int k;
-	switch (ev->type) {
-	case KONCE_EV_ESTABLISHED:
-		w->sconn = ev->conn;
-		w->path = ev->addr;
-		w->path_validated = ev->validated;
-		break;
-	case KONCE_EV_PATH_CHANGED:
+	if (ev->type == KONCE_EV_PATH_CHANGED) {
 		if (konce_addr_eq(&ev->addr, &w->eve_addr)) {
 			w->moves_to_eve++;
 			w->validated_eve += ev->validated;
 		}
-		if (konce_addr_eq(&ev->addr, &w->path)) {
-			w->confirmations += ev->validated && !w->path_validated;
+		if (konce_addr_eq(&ev->addr, &w->t.path)) {
+			w->confirmations += ev->validated && !w->t.path_validated;
 		} else {
 			w->moves++;
 			w->last_move_at = now;
 		}
-		w->path = ev->addr;
-		w->path_validated = ev->validated;
-		break;
-	case KONCE_EV_MESSAGE:
-		if ((k = msg_no(ev, 'c')) < 0)
-			w->bad++;
-		else
-			w->s_got[k]++;
-		break;
-	default:
-		w->bad++;
 	}
+	tnode_traffic_srv_event(&w->t, ev);
 }
 
 static void cli_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 {
-	world *w = n->user;
-	int k;
-	if (ev->type == KONCE_EV_ESTABLISHED) {
-		w->c_est = true;
-	} else if (ev->type == KONCE_EV_MESSAGE && (k = msg_no(ev, 's')) > 0) {
-		w->c_got[k]++;
-		w->c_got_at[k] = now;
-	} else if (ev->type != KONCE_EV_PATH_CHANGED) {
-		w->bad++;
-	}
+	tnode_traffic_cli_event(&((world *)n->user)->t, ev, now, true);
 }
 
 /* Eve sees the client's DATA packet leave and races a copy from her address. */
@@ -132,21 +99,6 @@ static uint64_t eve_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_
 	return 0;
 }
 
-static bool not_established(void *ctx) { return !((world *)ctx)->c_est; }
-
-static void tick(void *ctx, uint64_t now)
-{
-	world *w = ctx;
-	char m[32];
-	int k = ++w->next;
-	int n = snprintf(m, sizeof m, "c %d", k);
-	SIM_ASSERT_EQ(w->s, tnode_send(&w->cli, w->cconn, m, (size_t)n), 0);
-	n = snprintf(m, sizeof m, "s %d", k);
-	SIM_ASSERT_EQ(w->s, tnode_send(&w->srv, w->sconn, m, (size_t)n), 0);
-	if (k < NMSG && now + 100 * SIM_MS < w->t_end)
-		sim_at(w->s, now + 100 * SIM_MS, tick, w);
-}
-
 static void eve_start(void *ctx, uint64_t now) { ((world *)ctx)->eve_on = true; }
 static void eve_stop(void *ctx, uint64_t now) { ((world *)ctx)->eve_on = false; }
 
@@ -164,13 +116,7 @@ static void run(uint64_t seed)
 	w.s = sim_new(seed);
 	sim_link_cfg l = {.delay_us = 15 * SIM_MS, .jitter_us = 2 * SIM_MS};
 	sim_link_default(w.s, &l);
-	sim_nat_cfg nc = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
-	nc.ports = SIM_NAT_PORT_SEQUENTIAL;
-	w.nat = sim_nat_add(w.s, "192.0.2.1", &nc);
-	SIM_ASSERT(w.s, w.nat != NULL);
-	SIM_ASSERT_EQ(w.s, tnode_init(&w.srv, w.s, NULL, "198.51.100.1", PORT, NULL), 0);
-	SIM_ASSERT_EQ(w.s, tnode_init(&w.cli, w.s, w.nat, "10.0.0.2", 5555, NULL), 0);
-	w.srv.user = w.cli.user = &w;
+	w.nat = tnode_traffic_open(&w.t, w.s, &w.cli, &w.srv, PORT, &w, NMSG);
 	w.srv.on_event = srv_event;
 	w.srv.on_tx = srv_tx;
 	w.cli.on_event = cli_event;
@@ -185,29 +131,29 @@ static void run(uint64_t seed)
 	sim_link_set_both(w.s, w.eve, w.srv.h, &near);
 	sim_link_set(w.s, w.eve, w.cli.h, &near);
 
-	SIM_ASSERT_EQ(w.s, tnode_connect(&w.cli, tnode_pk(&w.srv), &w.srv_addr, NULL, 0, &w.cconn), 0);
-	sim_run_while(w.s, not_established, &w, 30 * SIM_SEC);
-	SIM_ASSERT(w.s, w.c_est && w.sconn);
-	konce_addr first = w.path, cli_int = tnode_addr(&w.cli);
+	SIM_ASSERT_EQ(w.s, tnode_connect(&w.cli, tnode_pk(&w.srv), &w.srv_addr, NULL, 0, &w.t.cconn), 0);
+	sim_run_while(w.s, tnode_traffic_connecting, &w.t, 30 * SIM_SEC);
+	SIM_ASSERT(w.s, w.t.c_est && w.t.sconn);
+	konce_addr first = w.t.path, cli_int = tnode_addr(&w.cli);
 	SIM_ASSERT_EQ(w.s, sim_nat_lookup(w.nat, &cli_int, &w.srv_addr, &w.cli_ext), 0);
-	SIM_ASSERT(w.s, w.path_validated);
+	SIM_ASSERT(w.s, w.t.path_validated);
 	uint64_t t0 = sim_now(w.s);
-	w.t_end = t0 + (uint64_t)RUN_MS * SIM_MS;
-	sim_at(w.s, t0, tick, &w);
+	w.t.last_tick = t0 + (uint64_t)RUN_MS * SIM_MS - 100 * SIM_MS;
+	sim_at(w.s, t0, tnode_traffic_tick, &w.t);
 	sim_at(w.s, t0 + 1 * SIM_SEC, eve_start, &w);
 	sim_at(w.s, t0 + 5 * SIM_SEC, eve_stop, &w);
 	/* while she is at it, the server sends to the client's own address */
 	for (int i = 1; i <= 8; i++) {
 		sim_run_until(w.s, t0 + (uint64_t)(1000 + 500 * i) * SIM_MS - 1);
-		SIM_ASSERT(w.s, konce_addr_eq(&w.path, &first));
+		SIM_ASSERT(w.s, konce_addr_eq(&w.t.path, &first));
 	}
 	sim_run_until(w.s, t0 + 6 * SIM_SEC);
 
 	/* Eve's phase: the session is where it was; at most one move to her, undone, never validated */
 	const struct konce_ep_counters *c = tnode_counters(&w.srv);
 	SIM_ASSERT(w.s, w.copies > 20);
-	SIM_ASSERT(w.s, konce_addr_eq(&w.path, &first));
-	SIM_ASSERT(w.s, w.path_validated);
+	SIM_ASSERT(w.s, konce_addr_eq(&w.t.path, &first));
+	SIM_ASSERT(w.s, w.t.path_validated);
 	SIM_ASSERT_EQ(w.s, w.validated_eve, 0);
 	SIM_ASSERT(w.s, w.moves_to_eve <= 1);
 	SIM_ASSERT(w.s, c->path_refused + c->path_reverted >= 1);
@@ -224,20 +170,20 @@ static void run(uint64_t seed)
 	konce_addr ext;
 	SIM_ASSERT_EQ(w.s, sim_nat_lookup(w.nat, &cli_int, &w.srv_addr, &ext), 0);
 	SIM_ASSERT(w.s, !konce_addr_eq(&ext, &first));
-	SIM_ASSERT(w.s, konce_addr_eq(&w.path, &ext));
-	SIM_ASSERT(w.s, w.path_validated);
+	SIM_ASSERT(w.s, konce_addr_eq(&w.t.path, &ext));
+	SIM_ASSERT(w.s, w.t.path_validated);
 	SIM_ASSERT_EQ(w.s, w.moves, eve_moves + 1);
 	/* wary (Eve was refused within the minute): the move waits for the old path's check */
 	SIM_ASSERT(w.s, w.last_move_at > w.flushed_at + 2 * SIM_SEC);
 	SIM_ASSERT(w.s, w.last_move_at < w.flushed_at + 5 * SIM_SEC);
-	SIM_ASSERT_EQ(w.s, w.bad, 0);
+	SIM_ASSERT_EQ(w.s, w.t.bad, 0);
 	SIM_ASSERT_EQ(w.s, c->sessions_live, 1);
 	/* every client message arrived once (Eve's copies or the genuine packets) */
 	int c2s_missing = 0, after = 0;
-	for (int k = 1; k <= w.next; k++) {
-		SIM_ASSERT(w.s, w.s_got[k] <= 1 && w.c_got[k] <= 1);
-		c2s_missing += !w.s_got[k];
-		after += w.c_got[k] && w.c_got_at[k] > w.last_move_at;
+	for (int k = 1; k <= w.t.next; k++) {
+		SIM_ASSERT(w.s, w.t.s_got[k] <= 1 && w.t.c_got[k] <= 1);
+		c2s_missing += !w.t.s_got[k];
+		after += w.t.c_got[k] && w.t.c_got_at[k] > w.last_move_at;
 	}
 	SIM_ASSERT_EQ(w.s, c2s_missing, 0);
 	SIM_ASSERT(w.s, after >= 10);
@@ -247,9 +193,7 @@ static void run(uint64_t seed)
 		       (unsigned long long)w.copies, (unsigned long long)w.relayed, w.moves_to_eve,
 		       (unsigned long long)c->path_refused, (unsigned long long)c->path_reverted,
 		       (unsigned long long)w.srv_to_eve_bytes, (double)(w.last_move_at - w.flushed_at) / 1000);
-	tnode_free(&w.cli);
-	tnode_free(&w.srv);
-	sim_free(w.s);
+	tnode_traffic_close(&w.t);
 }
 
 static void test_raced_copies_do_not_move_the_session(void **state)

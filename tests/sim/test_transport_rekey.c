@@ -159,6 +159,7 @@ static uint64_t m_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_ad
 	sim_send(w->s, w->m, MPORT, &w->srv_addr, pkt, len);
 	return 0;
 }
+static const sim_host_ops m_ops = {m_recv, NULL, NULL}; /* M: what reaches it */
 
 static bool cli_tx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *to, uint64_t now)
 {
@@ -199,18 +200,12 @@ static void world_start(world *w, uint64_t seed)
 	sim_link_cfg l = {.delay_us = 20 * SIM_MS, .jitter_us = 5 * SIM_MS, .duplicate = 0.05,
 			  .reorder = 0.2, .reorder_us = 200 * SIM_MS};
 	sim_link_default(w->s, &l);
-	assert_int_equal(tnode_init(&w->srv, w->s, NULL, "198.51.100.1", PORT, NULL), 0);
-	assert_int_equal(tnode_init(&w->cli, w->s, NULL, "203.0.113.5", 5555, NULL), 0);
-	w->srv.user = w->cli.user = w;
+	w->m = tnode_mitm_open(w->s, &w->srv, &w->cli, PORT, MPORT, &m_ops, w, &w->m_front);
+	assert_non_null(w->m);
 	w->srv.on_event = srv_event;
 	w->cli.on_event = cli_event;
 	w->cli.on_tx = cli_tx;
 	w->srv_addr = tnode_addr(&w->srv);
-	static const sim_host_ops m_ops = {m_recv, NULL, NULL};
-	w->m = sim_host_add(w->s, "192.0.2.99", &m_ops, w);
-	assert_int_equal(sim_host_bind(w->m, PORT), 0);
-	assert_int_equal(sim_host_bind(w->m, MPORT), 0);
-	w->m_front = sim_host_addr(w->m, PORT);
 
 	assert_int_equal(tnode_connect(&w->cli, tnode_pk(&w->srv), &w->m_front, NULL, 0, &w->cconn), 0);
 	sim_run_while(w->s, not_established, w, 10 * SIM_SEC);

@@ -26,7 +26,7 @@
 
 #include "tests/sim/sim.h"
 #include "tests/sim/transport_node.h"
-#include "tests/sim/numbered.h"
+#include "tests/sim/tnode_traffic.h"
 
 enum { PORT = 7807, RUN_MS = 13000, NMSG = RUN_MS / 100 + 10, NFLUSH = 2 };
 
@@ -35,13 +35,7 @@ typedef struct world {
 	sim_nat *nat;
 	tnode srv, cli;
 	konce_addr srv_addr;
-	uint32_t cconn, sconn;
-	bool c_est;
-	int next;
-	uint8_t s_got[NMSG + 1], c_got[NMSG + 1];
-	uint64_t c_got_at[NMSG + 1];
-	konce_addr path;         /* the server's validated path for the client */
-	bool path_validated;     /* its validated flag: a confirmed move (path.h) */
+	tnode_traffic t;
 	int path_changes;        /* moves (PATH_CHANGED to another address) */
 	int confirmations;       /* PATH_CHANGED confirming the address of the move before */
 	konce_addr changed_to[4];
@@ -64,24 +58,14 @@ typedef struct world {
 	sim_host *eve;
 } world;
 
-static int msg_no(const konce_ep_event *ev, char who) { return numbered_msg(ev->data, ev->len, who, 1, NMSG); }
-
 static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 {
 	world *w = n->user;
-	int k;
-	switch (ev->type) {
-	case KONCE_EV_ESTABLISHED:
-		w->sconn = ev->conn;
-		w->path = ev->addr;
-		w->path_validated = ev->validated;
-		addrmap_get(&w->amp, &ev->addr)->validated = true;
-		break;
-	case KONCE_EV_PATH_CHANGED:
-		if (konce_addr_eq(&ev->addr, &w->path)) {
+	if (ev->type == KONCE_EV_PATH_CHANGED) {
+		if (konce_addr_eq(&ev->addr, &w->t.path)) {
 			/* the old path failed its re-validation: the move is confirmed */
-			if (!ev->validated || w->path_validated)
-				w->bad++;
+			if (!ev->validated || w->t.path_validated)
+				w->t.bad++;
 			w->confirmations++;
 		} else {
 			if (w->path_changes < 4) {
@@ -90,33 +74,15 @@ static void srv_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 			}
 			w->path_changes++;
 		}
-		w->path = ev->addr;
-		w->path_validated = ev->validated;
-		addrmap_get(&w->amp, &ev->addr)->validated = true;
-		break;
-	case KONCE_EV_MESSAGE:
-		if ((k = msg_no(ev, 'c')) < 0)
-			w->bad++;
-		else
-			w->s_got[k]++;
-		break;
-	default:
-		w->bad++;
 	}
+	if (ev->type == KONCE_EV_ESTABLISHED || ev->type == KONCE_EV_PATH_CHANGED)
+		addrmap_get(&w->amp, &ev->addr)->validated = true;
+	tnode_traffic_srv_event(&w->t, ev);
 }
 
 static void cli_event(tnode *n, const konce_ep_event *ev, uint64_t now)
 {
-	world *w = n->user;
-	int k;
-	if (ev->type == KONCE_EV_ESTABLISHED) {
-		w->c_est = true;
-	} else if (ev->type == KONCE_EV_MESSAGE && (k = msg_no(ev, 's')) > 0) {
-		w->c_got[k]++;
-		w->c_got_at[k] = now;
-	} else {
-		w->bad++;
-	}
+	tnode_traffic_cli_event(&((world *)n->user)->t, ev, now, false);
 }
 
 /* Notes the DATA datagram's connection id with addr; true if the id was seen with another address
@@ -151,7 +117,7 @@ static bool srv_tx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *t
 	addrstat *a = addrmap_get(&w->amp, to);
 	a->out += len;
 	w->s_linked += id_links(w->s_ids, &w->ns_ids, pkt, len, to);
-	if (w->sconn && !konce_addr_eq(to, &w->path)) {
+	if (w->t.sconn && !konce_addr_eq(to, &w->t.path)) {
 		w->unvalidated_sends++;
 		if (a->out > a->in && !a->validated)
 			w->amp_violations++;
@@ -183,21 +149,6 @@ static void eve_replays(void *ctx, uint64_t now)
 	}
 }
 
-static bool not_established(void *ctx) { return !((world *)ctx)->c_est; }
-
-static void tick(void *ctx, uint64_t now)
-{
-	world *w = ctx;
-	char m[32];
-	int k = ++w->next;
-	int n = snprintf(m, sizeof m, "c %d", k);
-	assert_int_equal(tnode_send(&w->cli, w->cconn, m, (size_t)n), 0);
-	n = snprintf(m, sizeof m, "s %d", k);
-	assert_int_equal(tnode_send(&w->srv, w->sconn, m, (size_t)n), 0);
-	if (k < NMSG && now < (uint64_t)RUN_MS * SIM_MS)
-		sim_at(w->s, now + 100 * SIM_MS, tick, w);
-}
-
 static void flush(void *ctx, uint64_t now)
 {
 	world *w = ctx;
@@ -218,13 +169,7 @@ static void run(uint64_t seed, bool lossy)
 		l.duplicate = 0.03;
 	}
 	sim_link_default(w.s, &l);
-	sim_nat_cfg nc = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
-	nc.ports = SIM_NAT_PORT_SEQUENTIAL; /* a rebinding always gets a new external port */
-	w.nat = sim_nat_add(w.s, "192.0.2.1", &nc);
-	assert_non_null(w.nat);
-	assert_int_equal(tnode_init(&w.srv, w.s, NULL, "198.51.100.1", PORT, NULL), 0);
-	assert_int_equal(tnode_init(&w.cli, w.s, w.nat, "10.0.0.2", 5555, NULL), 0);
-	w.srv.user = w.cli.user = &w;
+	w.nat = tnode_traffic_open(&w.t, w.s, &w.cli, &w.srv, PORT, &w, NMSG);
 	w.srv.on_event = srv_event;
 	w.srv.on_rx = srv_rx;
 	w.srv.on_tx = srv_tx;
@@ -236,21 +181,22 @@ static void run(uint64_t seed, bool lossy)
 	sim_link_cfg clean = {.delay_us = 10 * SIM_MS};
 	sim_link_set(w.s, w.eve, w.srv.h, &clean);
 
-	assert_int_equal(tnode_connect(&w.cli, tnode_pk(&w.srv), &w.srv_addr, NULL, 0, &w.cconn), 0);
-	sim_run_while(w.s, not_established, &w, 30 * SIM_SEC);
-	SIM_ASSERT(w.s, w.c_est && w.sconn);
-	konce_addr first = w.path, cli_int = tnode_addr(&w.cli), ext;
+	assert_int_equal(tnode_connect(&w.cli, tnode_pk(&w.srv), &w.srv_addr, NULL, 0, &w.t.cconn), 0);
+	sim_run_while(w.s, tnode_traffic_connecting, &w.t, 30 * SIM_SEC);
+	SIM_ASSERT(w.s, w.t.c_est && w.t.sconn);
+	konce_addr first = w.t.path, cli_int = tnode_addr(&w.cli), ext;
 	SIM_ASSERT_EQ(w.s, sim_nat_lookup(w.nat, &cli_int, &w.srv_addr, &ext), 0);
 	SIM_ASSERT(w.s, konce_addr_eq(&ext, &first));
 	uint64_t t0 = sim_now(w.s);
-	sim_at(w.s, t0, tick, &w);
+	w.t.last_tick = (uint64_t)RUN_MS * SIM_MS;
+	sim_at(w.s, t0, tnode_traffic_tick, &w.t);
 	sim_at(w.s, t0 + 3 * SIM_SEC, flush, &w);
 	sim_at(w.s, t0 + 6 * SIM_SEC, flush, &w);
 	sim_at(w.s, t0 + 4500 * SIM_MS, eve_replays, &w);
 	sim_run_until(w.s, t0 + (uint64_t)RUN_MS * SIM_MS + SIM_SEC);
 
 	const struct konce_ep_counters *s = tnode_counters(&w.srv);
-	SIM_ASSERT_EQ(w.s, w.bad, 0);
+	SIM_ASSERT_EQ(w.s, w.t.bad, 0);
 	SIM_ASSERT_EQ(w.s, w.nflush, NFLUSH);
 	SIM_ASSERT_EQ(w.s, w.amp_violations, 0);
 	SIM_ASSERT(w.s, w.unvalidated_sends > 0); /* the challenges, at least */
@@ -259,7 +205,7 @@ static void run(uint64_t seed, bool lossy)
 	SIM_ASSERT_EQ(w.s, w.path_changes, NFLUSH);
 	SIM_ASSERT_EQ(w.s, s->path_changed, NFLUSH);
 	SIM_ASSERT_EQ(w.s, sim_nat_lookup(w.nat, &cli_int, &w.srv_addr, &ext), 0);
-	SIM_ASSERT(w.s, konce_addr_eq(&ext, &w.path));
+	SIM_ASSERT(w.s, konce_addr_eq(&ext, &w.t.path));
 	SIM_ASSERT(w.s, !konce_addr_eq(&w.changed_to[0], &first));
 	SIM_ASSERT(w.s, !konce_addr_eq(&w.changed_to[1], &w.changed_to[0]));
 	for (int i = 0; i < NFLUSH; i++) {
@@ -268,7 +214,7 @@ static void run(uint64_t seed, bool lossy)
 	}
 	/* the old mapping is gone, so each move's old-path check fails and the last move is confirmed
 	 * (an earlier one may be overtaken by the next rebinding); nothing is refused or undone */
-	SIM_ASSERT(w.s, w.path_validated);
+	SIM_ASSERT(w.s, w.t.path_validated);
 	SIM_ASSERT(w.s, w.confirmations >= 1);
 	SIM_ASSERT_EQ(w.s, s->path_confirmed, (uint64_t)w.confirmations);
 	SIM_ASSERT(w.s, s->path_old_challenge_tx >= NFLUSH);
@@ -293,10 +239,10 @@ static void run(uint64_t seed, bool lossy)
 	}
 	/* client -> server: nothing lost to the rebinding (the session follows the packets) */
 	int c2s_missing = 0, s2c_missing = 0;
-	for (int k = 1; k <= w.next; k++) {
-		SIM_ASSERT(w.s, w.s_got[k] <= 1 && w.c_got[k] <= 1);
-		c2s_missing += !w.s_got[k];
-		s2c_missing += !w.c_got[k];
+	for (int k = 1; k <= w.t.next; k++) {
+		SIM_ASSERT(w.s, w.t.s_got[k] <= 1 && w.t.c_got[k] <= 1);
+		c2s_missing += !w.t.s_got[k];
+		s2c_missing += !w.t.c_got[k];
 	}
 	if (!lossy) {
 		SIM_ASSERT_EQ(w.s, c2s_missing, 0);
@@ -305,12 +251,12 @@ static void run(uint64_t seed, bool lossy)
 	}
 	/* and after the last move, messages reach the client again */
 	int after = 0;
-	for (int k = 1; k <= w.next; k++)
-		after += w.c_got[k] && w.c_got_at[k] > w.changed_at[NFLUSH - 1];
+	for (int k = 1; k <= w.t.next; k++)
+		after += w.t.c_got[k] && w.t.c_got_at[k] > w.changed_at[NFLUSH - 1];
 	if (after < 10)
 		fprintf(stderr, "after %d; changed at %llu and %llu; flushed at %llu and %llu; last tick %d\n", after,
 			(unsigned long long)w.changed_at[0], (unsigned long long)w.changed_at[1],
-			(unsigned long long)w.flushed_at[0], (unsigned long long)w.flushed_at[1], w.next);
+			(unsigned long long)w.flushed_at[0], (unsigned long long)w.flushed_at[1], w.t.next);
 	SIM_ASSERT(w.s, after >= 10);
 	if (seed == 1) {
 		char a[KONCE_ADDR_STRLEN], b[KONCE_ADDR_STRLEN], c[KONCE_ADDR_STRLEN];
@@ -320,12 +266,10 @@ static void run(uint64_t seed, bool lossy)
 		       lossy ? "lossy" : "clean", konce_addr_str(&first, a), konce_addr_str(&w.changed_to[0], b),
 		       (double)(w.changed_at[0] - w.flushed_at[0]) / 1000, konce_addr_str(&w.changed_to[1], c),
 		       (double)(w.changed_at[1] - w.flushed_at[1]) / 1000, (unsigned long long)w.unvalidated_sends,
-		       s2c_missing, w.next, w.ns_ids, w.nc_ids, (unsigned long long)w.c_linked);
+		       s2c_missing, w.t.next, w.ns_ids, w.nc_ids, (unsigned long long)w.c_linked);
 	}
 	addrmap_free(&w.amp);
-	tnode_free(&w.cli);
-	tnode_free(&w.srv);
-	sim_free(w.s);
+	tnode_traffic_close(&w.t);
 }
 
 static void test_rebinding(void **state)

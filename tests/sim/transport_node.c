@@ -114,6 +114,19 @@ int tnode_init(tnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, co
 	return 0;
 }
 
+sim_host *tnode_mitm_open(sim *s, tnode *srv, tnode *cli, uint16_t port, uint16_t back, const sim_host_ops *ops,
+			  void *user, konce_addr *front)
+{
+	if (tnode_init(srv, s, NULL, "198.51.100.1", port, NULL) || tnode_init(cli, s, NULL, "203.0.113.5", 5555, NULL))
+		return NULL;
+	srv->user = cli->user = user;
+	sim_host *m = sim_host_add(s, "192.0.2.99", ops, user);
+	if (!m || sim_host_bind(m, port) || sim_host_bind(m, back))
+		return NULL;
+	*front = sim_host_addr(m, port);
+	return m;
+}
+
 void tnode_free(tnode *n)
 {
 	konce_ep_free(n->ep);

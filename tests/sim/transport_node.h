@@ -58,6 +58,12 @@ struct tnode {
  * endpoint made from cfg (env and identity are filled in; cfg may be NULL).  0 or negative errno. */
 int tnode_init(tnode *n, sim *s, sim_nat *nat, const char *ip, uint16_t port, const konce_ep_config *cfg);
 void tnode_free(tnode *n);
+/* The adversary sims' three hosts: a server at 198.51.100.1:port and a client at 203.0.113.5:5555
+ * (public, default endpoints, both with user as their user), and M at 192.0.2.99 (ops, user),
+ * bound to port, where the client is told the server is, and to back, from which M talks to the
+ * server.  Returns M (*front: its address at port), or NULL when a host could not be set up. */
+sim_host *tnode_mitm_open(sim *s, tnode *srv, tnode *cli, uint16_t port, uint16_t back, const sim_host_ops *ops,
+			  void *user, konce_addr *front);
 konce_addr tnode_addr(const tnode *n);
 const uint8_t *tnode_pk(const tnode *n);
 const struct konce_ep_counters *tnode_counters(const tnode *n);

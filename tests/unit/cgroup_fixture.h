@@ -103,13 +103,19 @@ FIX konce_group *member(store *st, const uint8_t *self, unsigned n, const uint8_
 	return g;
 }
 
+/* member() of the group of k0, k1 and k2, in that order, founded at time 0. */
+FIX konce_group *member3(store *st, const uint8_t *self, const uint8_t *k0, const uint8_t *k1, const uint8_t *k2)
+{
+	uint8_t keys[3][32];
+	memcpy(keys[0], k0, 32);
+	memcpy(keys[1], k1, 32);
+	memcpy(keys[2], k2, 32);
+	return member(st, self, 3, (const uint8_t (*)[32])keys, 0);
+}
+
 FIX konce_group *abc(store *st)
 {
-	static uint8_t keys[3][32];
-	memcpy(keys[0], A, 32);
-	memcpy(keys[1], B, 32);
-	memcpy(keys[2], C, 32);
-	konce_group *g = member(st, A, 3, (const uint8_t (*)[32])keys, 0);
+	konce_group *g = member3(st, A, A, B, C);
 	konce_group_out o;
 	while (konce_group_poll(g, &o)) /* the ACK an install sends its coordinator */
 		;

@@ -9,19 +9,13 @@
 
 #include "nat/punch.h"
 #include "tests/unit/count_env.h"
+#include "tests/unit/parse_addr.h"
 
 #define MS 1000ULL
 #define SEC 1000000ULL
 
 static const uint8_t low[KONCE_WIRE_KEY] = {1}, high[KONCE_WIRE_KEY] = {2};
 static const uint8_t secret[KONCE_INTRO_SECRET_BYTES] = {7, 7, 7};
-
-static inline konce_addr addr(const char *s)
-{
-	konce_addr a;
-	assert_int_equal(konce_addr_parse(&a, s), 0);
-	return a;
-}
 
 typedef struct rig {
 	count_env ce;

@@ -59,10 +59,10 @@ static void ack_one(pipe_sim *p)
 	send_all(p);
 }
 
-/* A sender in congestion avoidance at w segments, flight full, that loses one datagram: the
- * recovery period runs to its end (cwnd = ssthresh).  Returns the time the epoch began (the
- * ack that ended the period, the first in congestion avoidance). */
-static uint64_t lose_at(pipe_sim *p, uint64_t w, uint64_t rtt)
+/* A sender in congestion avoidance at w segments (W_max w) on a path of rtt, flight full, whose
+ * nlost first datagrams are lost, found by the time threshold as their acks are due: the recovery
+ * period has begun. */
+static void full_then_lose(pipe_sim *p, uint64_t w, uint64_t rtt, uint64_t nlost)
 {
 	memset(p, 0, sizeof *p);
 	p->rtt = rtt;
@@ -73,12 +73,19 @@ static uint64_t lose_at(pipe_sim *p, uint64_t w, uint64_t rtt)
 	p->cc.u.cubic.w_max = (double)(w * MSS);
 	send_all(p);
 	assert_int_equal(p->n, w);
-	/* the first is lost, found by the time threshold as its ack is due */
-	p->head++;
-	p->n--;
+	p->head += nlost;
+	p->n -= nlost;
 	p->now += rtt;
-	konce_cc_on_loss(&p->cc, MSS, 1, p->now);
+	konce_cc_on_loss(&p->cc, nlost * MSS, 1, p->now);
 	assert_true(p->cc.in_recovery_period);
+}
+
+/* A sender in congestion avoidance at w segments, flight full, that loses one datagram: the
+ * recovery period runs to its end (cwnd = ssthresh).  Returns the time the epoch began (the
+ * ack that ended the period, the first in congestion avoidance). */
+static uint64_t lose_at(pipe_sim *p, uint64_t w, uint64_t rtt)
+{
+	full_then_lose(p, w, rtt, 1);
 	assert_int_equal(p->cc.ssthresh, (uint64_t)((double)(w * MSS) * 0.7));
 	/* PRR: the window is not at ssthresh yet */
 	assert_true(konce_cc_cwnd(&p->cc) > p->cc.ssthresh);
@@ -379,19 +386,7 @@ static void test_css_back_to_slow_start(void **state)
  * datagrams at once: the recovery period has begun and PRR is under way. */
 static void lose_some(pipe_sim *p, uint64_t w, uint64_t nlost)
 {
-	memset(p, 0, sizeof *p);
-	p->rtt = 100 * MS;
-	p->now = 1;
-	konce_cc_init(&p->cc, &konce_cc_cubic, MSS, 0);
-	p->cc.cwnd = w * MSS;
-	p->cc.ssthresh = w * MSS;
-	p->cc.u.cubic.w_max = (double)(w * MSS);
-	send_all(p);
-	p->head += nlost;
-	p->n -= nlost;
-	p->now += p->rtt;
-	konce_cc_on_loss(&p->cc, nlost * MSS, 1, p->now);
-	assert_true(p->cc.in_recovery_period);
+	full_then_lose(p, w, 100 * MS, nlost);
 	assert_int_equal(p->cc.episodes, 1);
 	ack_one(p); /* PRR: the window is on its way down */
 	assert_true(konce_cc_cwnd(&p->cc) < w * MSS);

@@ -68,6 +68,16 @@ static unsigned ack(net *n, uint64_t pn, uint64_t lo, uint64_t hi)
 	return send_all(n);
 }
 
+/* A window of 20 whose packet 1 is lost: the acks of 2 and 3, then the ack of 4 finds it (the
+ * episode begins). */
+static void one_lost(net *n)
+{
+	start(n, 20);
+	ack(n, 2, 0, 0);
+	ack(n, 3, 0, 0);
+	ack(n, 4, 1, 1);
+}
+
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 static void test_one_loss_proportional(void **state)
@@ -155,10 +165,7 @@ static void test_catch_up_bounded_by_ssthresh(void **state)
 {
 	(void)state;
 	net n;
-	start(&n, 20);
-	ack(&n, 2, 0, 0);
-	ack(&n, 3, 0, 0);
-	ack(&n, 4, 1, 1);
+	one_lost(&n);
 	/* the application has nothing to send for a while: the acks of 5..14 deliver 10 without
 	 * prr_out following */
 	for (uint64_t pn = 5; pn <= 14; pn++) {
@@ -178,10 +185,7 @@ static void test_episode_boundaries(void **state)
 {
 	(void)state;
 	net n;
-	start(&n, 20);
-	ack(&n, 2, 0, 0);
-	ack(&n, 3, 0, 0);
-	ack(&n, 4, 1, 1);
+	one_lost(&n);
 	uint64_t fs = n.cc.prr.recover_fs, began = n.cc.recovery_start;
 	/* a loss of a packet sent before the period (found by the timer, no ack): no new episode,
 	 * no new cut, PRR's counters go on */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/fake_getenv.h"
 #include "tools/paths.c"
 #include "tools/config.c"
 
@@ -274,15 +275,6 @@ static void test_flags_win(void **state)
 	assert_true(!strncmp(err, "--listen: listen: 'nowhere'", 27));
 	assert_string_equal(c.listen, "[::]:2"); /* unchanged */
 	konce_conf_free(&c);
-}
-
-static const char *const *fake_vars;
-static const char *fake_getenv(const char *name)
-{
-	for (size_t i = 0; fake_vars[i]; i += 2)
-		if (!strcmp(fake_vars[i], name))
-			return fake_vars[i + 1];
-	return NULL;
 }
 
 static void test_resolve_defaults(void **state)

@@ -15,6 +15,22 @@ static const uint8_t (*abc_keys(void))[32]
 	return (const uint8_t (*)[32])keys;
 }
 
+/* The view {A, B, C} at epoch 1. */
+static konce_cw_value abc_value(void)
+{
+	return (konce_cw_value){.epoch = 1, .n = 3, .keys = &abc_keys()[0][0], .used_invite = ZERO, .first_seq = 1};
+}
+
+/* A bare member's config (no policy, no snapshot) for self over s. */
+static konce_group_config bare_config(store *s, const uint8_t *self)
+{
+	konce_group_config cfg = {0};
+	memcpy(cfg.group, GROUP, 16);
+	memcpy(cfg.self, self, 32);
+	cfg.persist = (konce_group_persist){s, p_view, p_vote, p_entries, p_delivered, p_snapshot};
+	return cfg;
+}
+
 static int ack(konce_group *b, const uint8_t *from, uint64_t epoch, uint64_t last, uint64_t now)
 {
 	konce_cw_msg m = hdr(KONCE_CW_ACK, epoch, 0);
@@ -139,13 +155,10 @@ static void test_restart_between_propose_and_persist(void **st)
 	/* Crash: the queued entry is lost with the process.  The store holds the view alone. */
 	konce_group_free(b);
 	s.queued = false;
-	konce_cw_value v = {.epoch = 1, .n = 3, .keys = &abc_keys()[0][0], .used_invite = ZERO, .first_seq = 1};
+	konce_cw_value v = abc_value();
 	uint8_t vb[KONCE_CW_MAX_VALUE];
 	size_t vlen = konce_cw_value_encode(&v, vb, sizeof(vb));
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GROUP, 16);
-	memcpy(cfg.self, B, 32);
-	cfg.persist = (konce_group_persist){&s, p_view, p_vote, p_entries, p_delivered, p_snapshot};
+	konce_group_config cfg = bare_config(&s, B);
 	b = konce_group_new(&cfg);
 	assert_non_null(b);
 	assert_int_equal(konce_group_restore(b, vb, vlen, 0, 0, 0, NULL, 0, 0, 10 * MSEC), 0);
@@ -235,14 +248,11 @@ static void test_restart_between_propose_and_persist(void **st)
 static void test_seal_only_restarted_coordinator(void **st)
 {
 	(void)st;
-	konce_cw_value v = {.epoch = 1, .n = 3, .keys = &abc_keys()[0][0], .used_invite = ZERO, .first_seq = 1};
+	konce_cw_value v = abc_value();
 	uint8_t vb[KONCE_CW_MAX_VALUE];
 	size_t vlen = konce_cw_value_encode(&v, vb, sizeof(vb));
 	store s = {0};
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GROUP, 16);
-	memcpy(cfg.self, A, 32);
-	cfg.persist = (konce_group_persist){&s, p_view, p_vote, p_entries, p_delivered, p_snapshot};
+	konce_group_config cfg = bare_config(&s, A);
 	/* A (not the coordinator), restarted: no view change on its timer. */
 	konce_group *a = konce_group_new(&cfg);
 	assert_int_equal(konce_group_restore(a, vb, vlen, 0, 0, 0, NULL, 0, 0, 0), 0);
@@ -284,17 +294,14 @@ static void test_seal_only_restarted_coordinator(void **st)
 static void test_sealed_does_not_refuse_unknown(void **st)
 {
 	(void)st;
-	konce_cw_value v = {.epoch = 1, .n = 3, .keys = &abc_keys()[0][0], .used_invite = ZERO, .first_seq = 1};
+	konce_cw_value v = abc_value();
 	uint8_t vb[KONCE_CW_MAX_VALUE], secret[32];
 	size_t vlen = konce_cw_value_encode(&v, vb, sizeof(vb));
 	memset(secret, 0x5e, sizeof(secret));
 	konce_cw_msg j = hdr(KONCE_CW_JOIN, 0, 0), m;
 	j.secret = secret;
 	store s = {0};
-	konce_group_config cfg = {0};
-	memcpy(cfg.group, GROUP, 16);
-	memcpy(cfg.self, B, 32);
-	cfg.persist = (konce_group_persist){&s, p_view, p_vote, p_entries, p_delivered, p_snapshot};
+	konce_group_config cfg = bare_config(&s, B);
 	konce_group *b = konce_group_new(&cfg);
 	assert_int_equal(konce_group_restore(b, vb, vlen, 0, 0, 0, NULL, 0, 0, 0), 0);
 	assert_int_equal(input(b, X, &j, MSEC), 0);

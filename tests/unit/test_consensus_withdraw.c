@@ -214,11 +214,7 @@ static void restore_y_invite(konce_group *g)
 /* A, the coordinator of {B, A, C} at epoch 1, with Y's invitation. */
 static konce_group *coordinator(store *s)
 {
-	static uint8_t keys[3][32];
-	memcpy(keys[0], B, 32);
-	memcpy(keys[1], A, 32);
-	memcpy(keys[2], C, 32);
-	konce_group *g = member(s, A, 3, (const uint8_t (*)[32])keys, 0);
+	konce_group *g = member3(s, A, B, A, C);
 	assert_int_equal(konce_group_coordinator(g), 1);
 	restore_y_invite(g);
 	konce_cw_msg m;

@@ -11,15 +11,9 @@
 
 #include "nat/filtertest.h"
 #include "tests/unit/count_env.h"
+#include "tests/unit/parse_addr.h"
 
 #define MS 1000ULL
-
-static konce_addr addr(const char *s)
-{
-	konce_addr a;
-	assert_int_equal(konce_addr_parse(&a, s), 0);
-	return a;
-}
 
 typedef struct rig {
 	count_env ce;

@@ -34,14 +34,12 @@
 #include "node/base/wire.h"
 #include "node/core/nodecore.h"
 #include "node/transport/identity.h"
-#include "tests/unit/nc_event.h"
+#include "tests/unit/nc_fixture.h"
 
 enum { APP = 300, MS = 1000 };
 
 struct side {
-	konce_nodecore *c;
-	konce_identity *id;
-	konce_addr addr;  /* where the other side's datagrams come from and go to */
+	int i;            /* which core: w->f.c[i], at w->f.addr[i] */
 	bool traversed;   /* the traversal hook: an entry for the other's key */
 	const uint8_t *tag; /* non-NULL: our HELLOs to a real address go out tagged with this key */
 	unsigned resolved, held, tagged;
@@ -53,11 +51,11 @@ struct side {
 };
 
 struct world {
+	nc_fix f;         /* first: the hooks cast it back */
 	struct side s[2]; /* 0: A, 1: B */
-	uint64_t now;
 };
 
-static const uint8_t *pk_of(struct world *w, int i) { return konce_nodecore_public_key(w->s[i].c); }
+static const uint8_t *pk_of(struct world *w, int i) { return nc_fix_pk(&w->f, i); }
 
 static bool h_is_virtual(void *ctx, const konce_addr *a)
 {
@@ -69,14 +67,14 @@ static bool h_is_virtual(void *ctx, const konce_addr *a)
  * introduction to check it against) and carried to the other side. */
 static void send_tagged(struct side *sd, const uint8_t *pkt, size_t len)
 {
-	struct side *other = &sd->w->s[sd == &sd->w->s[0]];
+	nc_fix *f = &sd->w->f;
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
 	memcpy(copy, pkt, len);
 	memcpy(copy + KONCE_HELLO_TRAV_MAGIC, KONCE_HELLO_TRAV_MAGIC_BYTES, 4);
 	memcpy(copy + KONCE_HELLO_TRAV_KEY, sd->tag, KONCE_WIRE_KEY);
 	wire_put64(copy + KONCE_HELLO_TRAV_INTRO, 7);
 	memset(copy + KONCE_HELLO_TRAV_MAC, 0, KONCE_HELLO_TRAV_END - KONCE_HELLO_TRAV_MAC);
-	konce_nodecore_input(other->c, 0, copy, len, &sd->addr, sd->w->now);
+	konce_nodecore_input(f->c[!sd->i], 0, copy, len, &f->addr[sd->i], f->now);
 }
 
 static bool h_outgoing(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *to)
@@ -105,7 +103,7 @@ static int h_resolve(void *ctx, const uint8_t pk[KONCE_KEY_BYTES], konce_addr *a
 static bool h_traversed(void *ctx, const uint8_t pk[KONCE_KEY_BYTES])
 {
 	struct side *sd = ctx;
-	return sd->traversed && !memcmp(pk, pk_of(sd->w, sd == &sd->w->s[0]), KONCE_KEY_BYTES);
+	return sd->traversed && !memcmp(pk, pk_of(sd->w, !sd->i), KONCE_KEY_BYTES);
 }
 
 static void on_app(void *ctx, konce_node *node, const konce_message *m)
@@ -124,113 +122,89 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 	*o = outcome;
 }
 
+static void on_event(nc_fix *f, int i, const konce_nc_event *ev)
+{
+	struct side *sd = &((struct world *)f)->s[i];
+	if (ev->type == KONCE_NC_EV_PEER && ev->peer_event == KONCE_PEER_UP) {
+		sd->up++;
+		sd->up_at = ev->addr;
+	}
+}
+
+/* The notes side i makes for the other's key. */
+static void on_note(nc_fix *f, int i, const konce_nc_note *no)
+{
+	struct side *sd = &((struct world *)f)->s[i];
+	if (memcmp(no->pk, nc_fix_pk(f, !i), KONCE_KEY_BYTES))
+		return;
+	sd->notes_other++;
+	sd->trusted_other += no->type == KONCE_NC_NOTE_TRUSTED;
+	if (no->has_addr) {
+		sd->addr_notes_other++;
+		sd->noted = no->addr;
+	}
+}
+
 static void side_init(struct world *w, int i, uint8_t seed, const char *addr)
 {
 	struct side *sd = &w->s[i];
 	uint8_t secret[32];
 	memset(secret, seed, sizeof secret);
 	sd->w = w;
-	assert_int_equal(konce_identity_from_secret(&sd->id, secret), 0);
+	sd->i = i;
+	assert_int_equal(konce_identity_from_secret(&w->f.id[i], secret), 0);
 	konce_nodecore_config cfg = {
-		.ep = {.identity = sd->id, .explicit_identity = true},
+		.ep = {.identity = w->f.id[i], .explicit_identity = true},
 		.notes = true,
 		.hooks = {.ctx = sd, .outgoing = h_outgoing, .resolve = h_resolve, .is_virtual = h_is_virtual,
 			  .traversed = h_traversed},
 	};
-	assert_int_equal(konce_nodecore_new(&sd->c, &cfg, w->now), 0);
-	assert_int_equal(konce_addr_parse(&sd->addr, addr), 0);
-	assert_int_equal(konce_nodecore_handle(sd->c, APP, on_app, sd), 0);
+	nc_fix_core(&w->f, i, &cfg, addr, APP, on_app, sd);
 }
 
 /* A's secret byte and B's: the order of the keys decides which attempt the tie-break keeps. */
 static void world_init(struct world *w, uint8_t seed_a, uint8_t seed_b)
 {
 	memset(w, 0, sizeof *w);
-	w->now = 1000000;
+	w->f = (nc_fix){.now = NC_FIX_START, .steps = 100000, .event = on_event, .note = on_note};
 	side_init(w, 0, seed_a, "198.51.100.10:7000"); /* A's NAT mapping towards B */
 	side_init(w, 1, seed_b, "198.51.100.20:7000"); /* B's, which the rendezvous told A */
 }
 
-static void world_free(struct world *w)
-{
-	for (int i = 0; i < 2; i++) {
-		konce_nodecore_free(w->s[i].c);
-		konce_identity_free(w->s[i].id);
-	}
-}
+static void world_free(struct world *w) { nc_fix_free(&w->f); }
 
-static void drain(struct world *w, int i)
+/* Side i sends the other a one-byte message, hinted at the other's real address or not, and the
+ * cores run for 3 s: it is delivered. */
+static void deliver(struct world *w, int i, bool hinted)
 {
-	struct side *sd = &w->s[i], *other = &w->s[!i];
-	konce_nc_event ev;
-	konce_nc_datagram dg;
-	konce_nc_note no;
-	while (konce_nodecore_poll_event(sd->c, &ev)) {
-		if (nc_app_event(&ev))
-			continue;
-		if (ev.type == KONCE_NC_EV_PEER && ev.peer_event == KONCE_PEER_UP) {
-			sd->up++;
-			sd->up_at = ev.addr;
-		}
-	}
-	while (konce_nodecore_poll(sd->c, &dg))
-		if (konce_addr_eq(&dg.to, &other->addr))
-			konce_nodecore_input(other->c, 0, dg.buf, dg.len, &sd->addr, w->now);
-	while (konce_nodecore_poll_note(sd->c, &no)) {
-		if (memcmp(no.pk, pk_of(w, !i), KONCE_KEY_BYTES))
-			continue;
-		sd->notes_other++;
-		sd->trusted_other += no.type == KONCE_NC_NOTE_TRUSTED;
-		if (no.has_addr) {
-			sd->addr_notes_other++;
-			sd->noted = no.addr;
-		}
-	}
-}
-
-static void run(struct world *w, uint64_t until)
-{
-	for (int guard = 0; guard < 100000; guard++) {
-		for (int i = 0; i < 2; i++)
-			drain(w, i);
-		uint64_t a = konce_nodecore_next_timer(w->s[0].c), b = konce_nodecore_next_timer(w->s[1].c);
-		uint64_t t = a < b ? a : b;
-		if (t > until) {
-			w->now = until > w->now ? until : w->now;
-			return;
-		}
-		w->now = t > w->now ? t : w->now;
-		for (int i = 0; i < 2; i++)
-			if (konce_nodecore_next_timer(w->s[i].c) <= w->now)
-				konce_nodecore_timer(w->s[i].c, w->now);
-	}
-	fail_msg("the cores did not go idle");
+	int outcome = 0;
+	char hint[KONCE_ADDR_STRLEN];
+	konce_send_opts o = {.addr_hint = konce_addr_str(&w->f.addr[!i], hint)};
+	assert_int_equal(konce_nodecore_send(w->f.c[i], pk_of(w, !i), APP, (const uint8_t *)(i ? "b" : "a"), 1,
+					     hinted ? &o : NULL, on_outcome, &outcome, w->f.now, NULL),
+			 0);
+	nc_fix_run(&w->f, w->f.now + 3000 * MS);
+	assert_int_equal(outcome, KONCE_OUTCOME_DELIVERED);
 }
 
 /* The race: B asks for A by key (a path handle; its HELLO held), then A's handshake reaches B's
  * real address.  A sends a message of its own over the session, which B answers. */
 static void race(struct world *w, bool b_traversed)
 {
-	struct side *a = &w->s[0], *b = &w->s[1];
-	int oa = 0, ob = 0;
-	char hint[KONCE_ADDR_STRLEN];
+	struct side *b = &w->s[1];
+	int ob = 0;
 	b->traversed = b_traversed;
-	assert_int_equal(konce_nodecore_send(b->c, pk_of(w, 0), APP, (const uint8_t *)"b", 1, NULL, on_outcome, &ob,
-					     w->now, NULL),
+	assert_int_equal(konce_nodecore_send(w->f.c[1], pk_of(w, 0), APP, (const uint8_t *)"b", 1, NULL, on_outcome, &ob,
+					     w->f.now, NULL),
 			 0);
-	drain(w, 1);
+	nc_fix_drain(&w->f, 1);
 	assert_int_equal(b->resolved, 1);
 	assert_true(b->held >= 1); /* B's HELLO waits for the introduction */
-	w->now += 50 * MS;
-	konce_send_opts o = {.addr_hint = konce_addr_str(&b->addr, hint)};
-	assert_int_equal(konce_nodecore_send(a->c, pk_of(w, 1), APP, (const uint8_t *)"a", 1, &o, on_outcome, &oa,
-					     w->now, NULL),
-			 0);
-	run(w, w->now + 3000 * MS);
-	assert_int_equal(oa, KONCE_OUTCOME_DELIVERED);
+	w->f.now += 50 * MS;
+	deliver(w, 0, true);
 	assert_int_equal(b->up, 1);
 	/* the race happened: B's session runs at A's real address, not at the path handle */
-	assert_true(konce_addr_eq(&b->up_at, &a->addr));
+	assert_true(konce_addr_eq(&b->up_at, &w->f.addr[0]));
 	assert_true(b->notes_other >= 2); /* SEEN and HANDSHAKE at least */
 }
 
@@ -243,10 +217,10 @@ static void test_race_not_noted(void **state)
 		race(&w, true);
 		assert_int_equal(w.s[1].addr_notes_other, 0);
 		konce_addr x;
-		assert_int_equal(konce_nodecore_known_addr(w.s[1].c, pk_of(&w, 0), &x), -ENOENT);
+		assert_int_equal(konce_nodecore_known_addr(w.f.c[1], pk_of(&w, 0), &x), -ENOENT);
 		/* A dialled B's real address itself: that one it notes */
 		assert_true(w.s[0].addr_notes_other >= 1);
-		assert_true(konce_addr_eq(&w.s[0].noted, &w.s[1].addr));
+		assert_true(konce_addr_eq(&w.s[0].noted, &w.f.addr[1]));
 		world_free(&w);
 	}
 }
@@ -258,7 +232,7 @@ static void test_race_without_traversal_noted(void **state)
 	world_init(&w, 0x77, 0x11);
 	race(&w, false);
 	assert_true(w.s[1].addr_notes_other >= 1);
-	assert_true(konce_addr_eq(&w.s[1].noted, &w.s[0].addr));
+	assert_true(konce_addr_eq(&w.s[1].noted, &w.f.addr[0]));
 	world_free(&w);
 }
 
@@ -268,19 +242,12 @@ static void test_own_dial_noted(void **state)
 	(void)state;
 	struct world w;
 	world_init(&w, 0x77, 0x11);
-	struct side *a = &w.s[0], *b = &w.s[1];
-	int ob = 0;
-	char hint[KONCE_ADDR_STRLEN];
+	struct side *b = &w.s[1];
 	b->traversed = true;
-	konce_send_opts o = {.addr_hint = konce_addr_str(&a->addr, hint)};
-	assert_int_equal(konce_nodecore_send(b->c, pk_of(&w, 0), APP, (const uint8_t *)"b", 1, &o, on_outcome, &ob,
-					     w.now, NULL),
-			 0);
-	run(&w, w.now + 3000 * MS);
-	assert_int_equal(ob, KONCE_OUTCOME_DELIVERED);
+	deliver(&w, 1, true);
 	assert_int_equal(b->resolved, 0);
 	assert_true(b->addr_notes_other >= 1);
-	assert_true(konce_addr_eq(&b->noted, &a->addr));
+	assert_true(konce_addr_eq(&b->noted, &w.f.addr[0]));
 	world_free(&w);
 }
 
@@ -291,22 +258,11 @@ static void test_trusted_not_noted(void **state)
 	(void)state;
 	struct world w;
 	world_init(&w, 0x77, 0x11);
-	struct side *a = &w.s[0], *b = &w.s[1];
-	int oa = 0, ob = 0;
-	char hint[KONCE_ADDR_STRLEN];
+	struct side *b = &w.s[1];
 	b->traversed = true;
-	konce_send_opts o = {.addr_hint = konce_addr_str(&b->addr, hint)};
-	assert_int_equal(konce_nodecore_send(a->c, pk_of(&w, 1), APP, (const uint8_t *)"a", 1, &o, on_outcome, &oa,
-					     w.now, NULL),
-			 0);
-	run(&w, w.now + 3000 * MS);
-	assert_int_equal(oa, KONCE_OUTCOME_DELIVERED);
-	assert_true(konce_addr_eq(&b->up_at, &a->addr));
-	assert_int_equal(konce_nodecore_send(b->c, pk_of(&w, 0), APP, (const uint8_t *)"b", 1, NULL, on_outcome, &ob,
-					     w.now, NULL),
-			 0);
-	run(&w, w.now + 3000 * MS);
-	assert_int_equal(ob, KONCE_OUTCOME_DELIVERED);
+	deliver(&w, 0, true);
+	assert_true(konce_addr_eq(&b->up_at, &w.f.addr[0]));
+	deliver(&w, 1, false);
 	assert_int_equal(b->trusted_other, 1);
 	assert_int_equal(b->addr_notes_other, 0);
 	world_free(&w);
@@ -318,19 +274,12 @@ static void test_trusted_not_noted(void **state)
 static void mirrored(struct world *w, bool claim_own)
 {
 	struct side *a = &w->s[0], *b = &w->s[1];
-	int oa = 0;
-	char hint[KONCE_ADDR_STRLEN];
 	static const uint8_t other_key[KONCE_KEY_BYTES] = {9, 9, 9};
 	a->tag = claim_own ? pk_of(w, 0) : other_key;
-	konce_send_opts o = {.addr_hint = konce_addr_str(&b->addr, hint)};
-	assert_int_equal(konce_nodecore_send(a->c, pk_of(w, 1), APP, (const uint8_t *)"a", 1, &o, on_outcome, &oa,
-					     w->now, NULL),
-			 0);
-	run(w, w->now + 3000 * MS);
-	assert_int_equal(oa, KONCE_OUTCOME_DELIVERED);
+	deliver(w, 0, true);
 	assert_true(a->tagged >= 1);
 	assert_int_equal(b->up, 1);
-	assert_true(konce_addr_eq(&b->up_at, &a->addr));
+	assert_true(konce_addr_eq(&b->up_at, &w->f.addr[0]));
 	assert_true(b->notes_other >= 2);
 }
 
@@ -351,7 +300,7 @@ static void test_probe_for_another_key_noted(void **state)
 	world_init(&w, 0x77, 0x11);
 	mirrored(&w, false);
 	assert_true(w.s[1].addr_notes_other >= 1);
-	assert_true(konce_addr_eq(&w.s[1].noted, &w.s[0].addr));
+	assert_true(konce_addr_eq(&w.s[1].noted, &w.f.addr[0]));
 	world_free(&w);
 }
 

@@ -13,18 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/fake_getenv.h"
 #include "tools/paths.c"
-
-/* A fake environment: NULL-terminated name=value pairs. */
-static const char *const *fake_vars;
-
-static const char *fake_getenv(const char *name)
-{
-	for (size_t i = 0; fake_vars[i]; i += 2)
-		if (!strcmp(fake_vars[i], name))
-			return fake_vars[i + 1];
-	return NULL;
-}
 
 static void expect(int (*fn)(char *, size_t, konce_getenv_fn), const char *const *vars, int want_r,
 		   const char *want)

@@ -11,16 +11,10 @@
 
 #include "nat/rdvclient.h"
 #include "tests/unit/count_env.h"
+#include "tests/unit/parse_addr.h"
 
 #define MS 1000ULL
 #define SEC 1000000ULL
-
-static konce_addr addr(const char *s)
-{
-	konce_addr a;
-	assert_int_equal(konce_addr_parse(&a, s), 0);
-	return a;
-}
 
 static const uint8_t me[KONCE_WIRE_KEY] = {7}, friend_key[KONCE_WIRE_KEY] = {8}, stranger[KONCE_WIRE_KEY] = {9};
 

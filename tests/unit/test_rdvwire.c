@@ -9,13 +9,7 @@
 #include <cmocka.h>
 
 #include "nat/rdvwire.h"
-
-static konce_addr addr(const char *s)
-{
-	konce_addr a;
-	assert_int_equal(konce_addr_parse(&a, s), 0);
-	return a;
-}
+#include "tests/unit/parse_addr.h"
 
 static void test_registered_vector(void **state)
 {

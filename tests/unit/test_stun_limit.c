@@ -7,13 +7,7 @@
 #include <cmocka.h>
 
 #include "nat/stun_limit.h"
-
-static konce_addr addr(const char *s)
-{
-	konce_addr a;
-	assert_int_equal(konce_addr_parse(&a, s), 0);
-	return a;
-}
+#include "tests/unit/parse_addr.h"
 
 static void test_budget(void **state)
 {

@@ -13,6 +13,7 @@
 
 #include "konce/konce.h"
 #include "node/core/trav_conf.h"
+#include "tests/unit/parse_addr.h"
 
 static char k1[KONCE_KEY_TEXT_LEN + 1], k2[KONCE_KEY_TEXT_LEN + 1];
 static uint8_t K1[32], K2[32];
@@ -34,13 +35,6 @@ static int parse_peers(const char *list)
 	konce_traversal_config cfg = {.rendezvous_peers = list};
 	err[0] = '\0';
 	return konce_travconf_parse(&c, &cfg, err, sizeof(err));
-}
-
-static konce_addr addr(const char *s)
-{
-	konce_addr a;
-	assert_int_equal(konce_addr_parse(&a, s), 0);
-	return a;
 }
 
 static void test_peers(void **state)
