@@ -385,8 +385,9 @@ static void test_lost_unless_renewed(void **state)
 	}
 }
 
-/* NAT-PMP over a LAN that loses 30% of datagrams: libnatpmp's retransmissions get it through (or
- * the next cycle does), and the trace is the same for the same seed. */
+/* NAT-PMP over a LAN that loses 20% of datagrams: libnatpmp's retransmissions get a request
+ * through (each fails with 0.36^4, a cycle of two with ~3.4%), or a later cycle does (the backoff
+ * allows four in 300 s), and the trace is the same for the same seed. */
 static void test_lossy_deterministic(void **state)
 {
 	(void)state;
@@ -394,9 +395,9 @@ static void test_lossy_deterministic(void **state)
 		uint64_t hash[2];
 		for (int run = 0; run < 2; run++) {
 			net w;
-			net_init(&w, seed, &(sim_pmgw_cfg){.natpmp = true, .loss = 0.3, .lease_min_s = 20, .lease_max_s = 30});
+			net_init(&w, seed, &(sim_pmgw_cfg){.natpmp = true, .loss = 0.2, .lease_min_s = 20, .lease_max_s = 30});
 			start_pm(&w);
-			sim_run_until(w.s, 120 * SEC);
+			sim_run_until(w.s, 300 * SEC);
 			SIM_ASSERT(w.s, count(&w.C, KONCE_PM_EV_MAPPED) >= 1);
 			SIM_ASSERT(w.s, sim_pmgw_counters_get(w.gw)->exchanges > sim_pmgw_counters_get(w.gw)->granted);
 			hash[run] = sim_trace_hash(w.s) ^ sim_pmgw_counters_get(w.gw)->exchanges ^
