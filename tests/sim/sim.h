@@ -287,6 +287,23 @@ void sim_nat_flush(sim_nat *n);
  * expiring, endpoint-independent filtering.  h must sit directly behind n.  0, -EINVAL,
  * -EADDRINUSE, -ENOMEM. */
 int sim_nat_forward(sim_nat *n, uint16_t ext_port, sim_host *h, uint16_t int_port);
+/* A leased mapping, as a NAT-PMP or UPnP-IGD gateway grants it (tests/sim/sim_portmap.h): ext_port
+ * on the public address to h:int_port until the virtual time `until`, whatever the traffic, with
+ * endpoint-independent filtering.  Outbound, a flow from h:int_port that has a mapping of its own
+ * keeps it (connection tracking: that entry came first); another leaves from ext_port if it
+ * answers a remote that came in through the lease (while that remote's permission lives), or if
+ * the NAT is endpoint-independent (the lease is the address's one mapping, and the port of its
+ * own mapping may be leased: that mapping becomes the lease, as a Linux NAT keeps a leased source
+ * port), or if outbound (the lease is an endpoint-independent mapping even on an
+ * endpoint-dependent NAT, as RFC 6887's MAP); else it gets a new mapping.  One lease per internal
+ * address: the same call for the same ext_port renews it.  sim_nat_flush forgets it (a reboot).
+ * 0, -EINVAL (h not directly behind n, a zero port, until not in the future), -EADDRINUSE
+ * (ext_port taken, or h:int_port leases another port), -ENOMEM. */
+int sim_nat_lease(sim_nat *n, uint16_t ext_port, sim_host *h, uint16_t int_port, uint64_t until, bool outbound);
+/* Ends the lease on ext_port now.  0 or -ENOENT (no live lease there). */
+int sim_nat_unlease(sim_nat *n, uint16_t ext_port);
+/* The live lease of h:int_port: 0 and its external port and end (either may be NULL), or -ENOENT. */
+int sim_nat_lease_get(sim_nat *n, const sim_host *h, uint16_t int_port, uint16_t *ext_port, uint64_t *until);
 /* The public mapping that a datagram from internal to remote would use now, without creating or
  * refreshing anything.  0 and *external, or -ENOENT. */
 int sim_nat_lookup(sim_nat *n, const konce_addr *internal, const konce_addr *remote,

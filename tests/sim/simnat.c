@@ -16,6 +16,15 @@
  *  3. Static mappings (sim_nat_forward) never expire, filter nothing and survive sim_nat_flush.
  *  4. Outbound datagrams refresh their mapping and permission; inbound ones do if
  *     inbound_refresh.  Peeking (simnat_peek, sim_nat_lookup) changes nothing.
+ *  5. A leased mapping (sim_nat_lease: what a NAT-PMP or UPnP-IGD gateway grants) lives until its
+ *     lease ends, whatever the traffic, filters nothing and goes with sim_nat_flush.  It sits in
+ *     n->out under (internal, LEASE_KEY), which no remote key equals.  Outbound, a flow that has
+ *     a live mapping of its own keeps it (its connection-tracking entry came first); any other
+ *     leaves through the lease if it is a reply to a remote that came in through the lease (that
+ *     remote's permission on it alive: a connection-tracking NAT's reverse translation), or if
+ *     the NAT is endpoint-independent (the lease is the address's one mapping, as a Linux NAT
+ *     keeps the leased source port), or if the lease was made with outbound (an
+ *     endpoint-independent mapping, as RFC 6887's MAP makes); else it gets a new mapping.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +37,8 @@ typedef struct nat_map {
 	konce_addr rkey;
 	uint16_t ext;
 	bool fixed;
+	uint64_t until; /* a lease's end, 0 = not a lease */
+	bool lease_out; /* a lease that carries new outbound flows on an endpoint-dependent NAT too */
 	uint64_t uid, last;
 	simmap_node *onode, *inode;
 } nat_map;
@@ -103,8 +114,15 @@ static void perm_key(uint8_t k[26], uint64_t uid, const konce_addr *fkey)
 	put_addr(k + 8, fkey);
 }
 
+/* The remote key a lease is kept under in n->out: no datagram's remote key (remote_key()) is
+ * the all-ones address with port 0. */
+static const konce_addr LEASE_KEY = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				      0xff, 0xff}, 0, 0};
+
 static bool expired(const sim_nat *n, const nat_map *m, uint64_t now)
 {
+	if (m->until)
+		return now >= m->until;
 	return !m->fixed && now - m->last >= timeout(n);
 }
 
@@ -243,6 +261,40 @@ static nat_map *map_create(sim_nat *n, const konce_addr *internal, const konce_a
 	return m;
 }
 
+/* The live lease on internal, or NULL (an expired one is removed on the way). */
+static nat_map *lease_of(sim_nat *n, const konce_addr *internal, uint64_t now)
+{
+	uint8_t ok[36];
+	out_key(ok, internal, &LEASE_KEY);
+	simmap_node *x = simmap_get(&n->out, ok, sizeof(ok));
+	nat_map *m = x ? x->val : NULL;
+	if (m && expired(n, m, now)) {
+		n->c.expired++;
+		map_remove(n, m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* A lease's permission for remote (its full ip:port: the connection a reply belongs to). */
+static void lease_perm_key(uint8_t k[26], const nat_map *m, const konce_addr *remote)
+{
+	konce_addr fk = remote_key(SIM_NAT_APD, remote);
+	perm_key(k, m->uid, &fk);
+}
+
+/* The lease that carries a datagram from internal to `to` (invariant 5), or NULL. */
+static nat_map *reply_lease(sim_nat *n, const konce_addr *internal, const konce_addr *to, uint64_t now)
+{
+	uint8_t pk[26];
+	nat_map *m = lease_of(n, internal, now);
+	if (!m || n->cfg.mapping == SIM_NAT_EI || m->lease_out)
+		return m;
+	lease_perm_key(pk, m, to);
+	simmap_node *p = simmap_get(&n->perms, pk, sizeof(pk));
+	return p && now - p->u < timeout(n) ? m : NULL;
+}
+
 int simnat_out(sim_nat *n, konce_addr *from, const konce_addr *to, uint64_t now)
 {
 	bool hairpin = memcmp(to->ip, n->pub.ip, 16) == 0;
@@ -252,6 +304,8 @@ int simnat_out(sim_nat *n, konce_addr *from, const konce_addr *to, uint64_t now)
 	}
 	konce_addr rk = remote_key(n->cfg.mapping, to);
 	uint8_t ok[36];
+	/* a flow that has its mapping keeps it (its connection-tracking entry came first); else a
+	 * lease may carry it (invariant 5); else a new mapping */
 	out_key(ok, from, &rk);
 	simmap_node *x = simmap_get(&n->out, ok, sizeof(ok));
 	nat_map *m = x ? x->val : NULL;
@@ -260,6 +314,8 @@ int simnat_out(sim_nat *n, konce_addr *from, const konce_addr *to, uint64_t now)
 		map_remove(n, m);
 		m = NULL;
 	}
+	if (!m)
+		m = reply_lease(n, from, to, now);
 	if (!m) {
 		uint16_t ext;
 		maybe_sweep(n);
@@ -269,7 +325,13 @@ int simnat_out(sim_nat *n, konce_addr *from, const konce_addr *to, uint64_t now)
 		}
 	}
 	m->last = now;
-	if (n->cfg.filtering != SIM_NAT_EI) {
+	if (m->until) {
+		uint8_t pk[26];
+		lease_perm_key(pk, m, to);
+		simmap_node *p = simmap_get(&n->perms, pk, sizeof(pk));
+		if (p)
+			p->u = now;
+	} else if (n->cfg.filtering != SIM_NAT_EI) {
 		uint8_t pk[26];
 		konce_addr fk = remote_key(n->cfg.filtering, to);
 		perm_key(pk, m->uid, &fk);
@@ -292,7 +354,14 @@ int simnat_in(sim_nat *n, const konce_addr *from, konce_addr *to, uint64_t now)
 		n->c.dropped_nomap++;
 		return -1;
 	}
-	if (!m->fixed && n->cfg.filtering != SIM_NAT_EI) {
+	if (m->until) {
+		/* a lease lets anyone in, and remembers who for the replies (invariant 5) */
+		uint8_t pk[26];
+		lease_perm_key(pk, m, from);
+		simmap_node *p = simmap_put(&n->perms, pk, sizeof(pk), NULL);
+		if (p)
+			p->u = now;
+	} else if (!m->fixed && n->cfg.filtering != SIM_NAT_EI) {
 		uint8_t pk[26];
 		konce_addr fk = remote_key(n->cfg.filtering, from);
 		perm_key(pk, m->uid, &fk);
@@ -404,6 +473,57 @@ int sim_nat_forward(sim_nat *n, uint16_t ext_port, sim_host *h, uint16_t int_por
 		map_remove(n, x->val);
 	}
 	return map_create(n, &internal, &rk, ext_port, true) ? 0 : -ENOMEM;
+}
+
+int sim_nat_lease(sim_nat *n, uint16_t ext_port, sim_host *h, uint16_t int_port, uint64_t until, bool outbound)
+{
+	if (!h || h->realm != n->id || !ext_port || !int_port || until <= n->s->now)
+		return -EINVAL;
+	konce_addr internal = sim_host_addr(h, int_port);
+	nat_map *m = lease_of(n, &internal, n->s->now);
+	if (m) {
+		if (m->ext != ext_port)
+			return -EADDRINUSE;
+		m->until = until; /* a renewal */
+		m->lease_out = outbound;
+		return 0;
+	}
+	nat_map *cur = by_port(n, ext_port, n->s->now);
+	if (cur && (cur->fixed || cur->until || n->cfg.mapping != SIM_NAT_EI ||
+		    !konce_addr_eq(&cur->internal, &internal)))
+		return -EADDRINUSE;
+	if (cur) /* the address's own endpoint-independent mapping becomes its lease */
+		map_remove(n, cur);
+	maybe_sweep(n);
+	if (!(m = map_create(n, &internal, &LEASE_KEY, ext_port, false)))
+		return -ENOMEM;
+	m->until = until;
+	m->lease_out = outbound;
+	return 0;
+}
+
+int sim_nat_unlease(sim_nat *n, uint16_t ext_port)
+{
+	nat_map *m = by_port(n, ext_port, n->s->now);
+	if (!m || !m->until)
+		return -ENOENT;
+	map_remove(n, m);
+	return 0;
+}
+
+int sim_nat_lease_get(sim_nat *n, const sim_host *h, uint16_t int_port, uint16_t *ext_port, uint64_t *until)
+{
+	if (!h || h->realm != n->id)
+		return -ENOENT;
+	konce_addr internal = sim_host_addr(h, int_port);
+	nat_map *m = lease_of(n, &internal, n->s->now);
+	if (!m)
+		return -ENOENT;
+	if (ext_port)
+		*ext_port = m->ext;
+	if (until)
+		*until = m->until;
+	return 0;
 }
 
 int sim_nat_lookup(sim_nat *n, const konce_addr *internal, const konce_addr *remote,

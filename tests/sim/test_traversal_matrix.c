@@ -2,7 +2,9 @@
  *
  * For each unordered pair of {public, full-cone, restricted-cone, port-restricted-cone, symmetric,
  * symmetric-sequential, cgnat (a port-restricted NAT behind another), port-mapped (netsim's upnp
- * and natpmp: a port-restricted cone whose lease is registered as a candidate)} and each seed: two peers
+ * and natpmp: a port-restricted cone whose NAT-PMP/UPnP gateway grants the lease that the peer's
+ * port-mapping worker asks for, through the shipping policy, and the unit offers as a candidate;
+ * tests/sim/sim_portmap.h)} and each seed: two peers
  * register with two public rendezvous (R1 is the primary, R2 only reveals mapping behaviour), one
  * asks R1 for the other, both punch, and each side sends MATRIX_MSG acked messages over whatever
  * path it has (direct, or relayed through R1).  Links lose 1% of datagrams, duplicate 0.5% and
@@ -124,8 +126,16 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	sim_link_set_both(s, hb, w.r1.h, &far);
 	/* messages all through the run, so that a path that goes direct late still carries some */
 	/* messages all through the run, so that a path that goes direct late still carries some */
+	/* a port-mapped side runs the port-mapping worker against its NAT's gateway, as
+	 * node/io/node_trav.c does: the lease is the policy's, offered when it is MAPPED */
+	sim_pmgw *gw[2] = {NULL, NULL};
+	if (ka == K_MAPPED)
+		SIM_ASSERT(s, (gw[0] = sim_pmgw_new(s, na, &MAPPED_GW)) != NULL);
+	if (kb == K_MAPPED)
+		SIM_ASSERT(s, (gw[1] = sim_pmgw_new(s, nb, &MAPPED_GW)) != NULL);
 	world_peers(&w, ha, hb, &(peers_cfg){.nrdv_a = scen->nrdv, .nrdv_b = scen->nrdv,
-			.nmsg = MATRIX_MSG, .host_candidates = true, .life = life});
+			.nmsg = MATRIX_MSG, .host_candidates = true, .life = life,
+			.portmap_a = gw[0] != NULL, .portmap_b = gw[1] != NULL, .gw_a = gw[0], .gw_b = gw[1]});
 	w.a.msg_every = w.b.msg_every = 1400 * MS;
 	if (between) {
 		/* just before a sym-seq side's first datagram to R2: the registrations then see ports 2
@@ -134,15 +144,6 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 			world_spend(&w, ha, TP_MAIN_PORT, &w.rdv[1], 1);
 		if (kb == K_SYMSEQ)
 			world_spend(&w, hb, TP_MAIN_PORT, &w.rdv[1], 1);
-	}
-	/* a port-mapped side registers its lease, as node/io/node_trav.c does when the lease arrives */
-	if (ka == K_MAPPED) {
-		konce_addr m = sim_nat_public(na, MAPPED_EXT_PORT);
-		SIM_ASSERT_EQ(s, tp_peer_set_mapped(&w.a, &m, sim_now(s)), 0);
-	}
-	if (kb == K_MAPPED) {
-		konce_addr m = sim_nat_public(nb, MAPPED_EXT_PORT);
-		SIM_ASSERT_EQ(s, tp_peer_set_mapped(&w.b, &m, sim_now(s)), 0);
 	}
 	/* odd seeds: a asks for b; even seeds: b asks for a (the key order, which decides the
 	 * controlling side, is random either way) */
@@ -250,9 +251,23 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 		if (!mapped(other) || eim(me))
 			continue;
 		unsigned sock;
-		konce_addr path, lease = sim_nat_public(side ? na : nb, MAPPED_EXT_PORT);
+		konce_addr path, lease;
+		SIM_ASSERT(s, konce_trav_mapped(side ? w.a.n.t : w.b.n.t, &lease));
 		SIM_ASSERT(s, konce_punch_path(side ? tp_pu(&w.b) : tp_pu(&w.a), &sock, &path));
 		SIM_ASSERT(s, konce_addr_eq(&path, &lease));
+	}
+	/* each port-mapped side holds the one lease its gateway granted, in its NAT, and offers it */
+	for (int side = 0; side < 2; side++) {
+		konce_addr lease;
+		uint16_t ext;
+		if (!gw[side])
+			continue;
+		tp_peer *me = side ? &w.b : &w.a;
+		SIM_ASSERT(s, konce_trav_mapped(me->n.t, &lease));
+		SIM_ASSERT_EQ(s, sim_nat_lease_get(side ? nb : na, me->h, TP_MAIN_PORT, &ext, NULL), 0);
+		SIM_ASSERT_EQ(s, ext, lease.port);
+		SIM_ASSERT_EQ(s, sim_pmgw_counters_get(gw[side])->granted, 1);
+		SIM_ASSERT_EQ(s, me->n.pm_ev[KONCE_PM_EV_MAPPED], 1);
 	}
 	cell *c = &grid[ka][kb];
 	/* a sym-seq side ran the node core's filtering test (its fresh socket's mapping echoed), its
@@ -326,6 +341,8 @@ static void run_pair(enum kind ka, enum kind kb, uint64_t seed)
 	}
 	/* nothing leaks: every allocation of the cores is freed below, and none happened since init */
 	world_free(&w);
+	sim_pmgw_free(gw[0]);
+	sim_pmgw_free(gw[1]);
 }
 
 static int cmp_u32(const void *x, const void *y)

@@ -114,6 +114,36 @@ static void watch(void *ctx, const konce_trav_event *ev, uint64_t now)
 		n->on_trav(n->owner, ev, now);
 }
 
+/* ---- port mapping: the worker (sim_portmap.h) as node/io/node_trav.c runs portmap.c ---------- */
+
+static void on_portmap(void *ctx, const konce_portmap_policy_event *ev, uint64_t now)
+{
+	tp_node *n = ctx;
+	if ((unsigned)ev->type <= KONCE_PM_EV_UNAVAILABLE)
+		n->pm_ev[ev->type]++;
+	konce_nctravhost_portmap(&n->th, ev, now);
+}
+
+static void on_portmap_trace(void *ctx, const char *line)
+{
+	tp_node *n = ctx;
+	if (n->name && getenv("TP_TRACE"))
+		fprintf(stderr, "%9.3f %s portmap: %s\n", sim_now(n->s) / 1e6, n->name, line);
+}
+
+/* As node_trav.c start_portmap: the policy the unit configured, over the LAN's gateway. */
+static void start_portmap(tp_node *n, const konce_portmap_policy_cfg *policy)
+{
+	sim_pm_cfg pc = {.h = n->h, .gw = n->gw, .policy = *policy, .on_event = on_portmap,
+			 .trace = on_portmap_trace, .ctx = n};
+	int e = sim_pm_start(&n->pm, n->s, &pc, sim_now(n->s));
+	if (e) {
+		fprintf(stderr, "trav_host: cannot start port mapping: %s\n", strerror(-e));
+		abort();
+	}
+	konce_nctravhost_portmap_started(&n->th);
+}
+
 /* Starts the node's traversal unit with its configuration (n->tc), as konce_node_traversal():
  * parsed (trav_conf.h), the host candidate (the node socket's specific address), then
  * konce_nctravhost_start over the node core. */
@@ -137,6 +167,9 @@ static void node_start(tp_node *n)
 	n->th.watch_ctx = n;
 	n->t = n->th.t;
 	n->life = n->th.life;
+	konce_portmap_policy_cfg policy;
+	if (konce_nctravhost_wants_portmap(&n->th, &su, &local, &policy))
+		start_portmap(n, &policy);
 }
 
 /* ---- the loop --------------------------------------------------------------------------------- */
@@ -180,6 +213,8 @@ static void turn(tp_node *n, bool timer, uint64_t now)
 	uint64_t t = konce_nodecore_next_timer(n->core), u = konce_nctravhost_next_timer(&n->th);
 	t = u < t ? u : t;
 	t = n->tick_at < t ? n->tick_at : t;
+	u = n->pm ? sim_pm_next_timer(n->pm) : UINT64_MAX;
+	t = u < t ? u : t;
 	sim_timer_set(n->s, n->h, t > now && !n->kicked ? t : now);
 }
 
@@ -220,6 +255,8 @@ static void node_timer(void *ctx, uint64_t now)
 	snap(n, now);
 	if (n->on_tick && now >= n->tick_at)
 		n->on_tick(n->owner, now);
+	if (n->pm && now >= sim_pm_next_timer(n->pm)) /* portmap.c's timer and result wake */
+		sim_pm_run(n->pm, now);
 	turn(n, true, now);
 }
 
@@ -228,9 +265,11 @@ static const sim_host_ops node_ops = {node_recv, node_timer, NULL};
 /* A node on host h: its node core, then its traversal unit (node_start) with the traversal
  * configuration a daemon would be given: the rendezvous to register with (their keys from their
  * addresses, tp_rdv_key), the service (a rendezvous, with rc's slots), the host candidates,
- * introductions = known, and the lifetime search on a rendezvous and on a peer that asks (life). */
+ * introductions = known, the lifetime search on a rendezvous and on a peer that asks (life), and
+ * port mapping on a peer that asks (portmap, gw its LAN's gateway). */
 static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32], const konce_addr *rdv, unsigned nrdv,
-		      bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only, bool life)
+		      bool host_cands, bool rendezvous, const konce_rendezvous_cfg *rc, bool known_only, bool life,
+		      bool portmap, sim_pmgw *gw)
 {
 	n->s = s;
 	n->h = h;
@@ -259,14 +298,17 @@ static void node_init(tp_node *n, sim *s, sim_host *h, const uint8_t secret[32],
 	}
 	n->tc = (konce_traversal_config){.rendezvous = rendezvous, .rendezvous_peers = n->rdv_list,
 					 .lifetime = rendezvous || life ? "auto" : "off", .host_candidates = host_cands,
-					 .introductions_known = known_only,
+					 .introductions_known = known_only, .portmap = portmap,
 					 .rendezvous_capacity = rc ? rc->slots : 0};
+	n->gw = gw;
 	sim_host_set_ops(h, &node_ops, n);
 	node_start(n);
 }
 
 static void node_free(tp_node *n)
 {
+	sim_pm_free(n->pm); /* the sim no longer runs: the lease is not deleted (tp_peer_portmap_stop does) */
+	n->pm = NULL;
 	konce_nctravhost_stop(&n->th); /* the hooks reach the traversal cores no more; both freed */
 	n->t = NULL;
 	n->life = NULL;
@@ -308,7 +350,7 @@ void tp_rdv_init(tp_rdv *r, sim *s, const char *ip, const konce_rendezvous_cfg *
 	rdv_secret(&a, secret);
 	r->n.bound[0] = true;
 	r->n.owner = r;
-	node_init(&r->n, s, r->h, secret, NULL, 0, false, true, cfg, false, true);
+	node_init(&r->n, s, r->h, secret, NULL, 0, false, true, cfg, false, true, false, NULL);
 }
 
 void tp_rdv_free(tp_rdv *r) { node_free(&r->n); }
@@ -435,13 +477,13 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 		  const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 		  bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx)
 {
-	tp_peer_init_hosts(p, s, h, name, key, other, rdv, nrdv, nmsg, allow, allow_ctx, true, false);
+	tp_peer_init_hosts(p, s, h, name, key, other, rdv, nrdv, nmsg, allow, allow_ctx, true, false, false, NULL);
 }
 
 void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 			const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
-			bool host_candidates, bool life)
+			bool host_candidates, bool life, bool portmap, sim_pmgw *gw)
 {
 	memset(p, 0, sizeof(*p));
 	p->s = s;
@@ -462,7 +504,7 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 	p->n.on_trav = app_trav;
 	p->n.on_tick = app_tick;
 	p->n.name = name;
-	node_init(&p->n, s, h, key, rdv, nrdv, host_candidates, false, NULL, allow != NULL, life);
+	node_init(&p->n, s, h, key, rdv, nrdv, host_candidates, false, NULL, allow != NULL, life, portmap, gw);
 	memcpy(p->key, p->n.pk, KONCE_WIRE_KEY);
 	if (konce_nodecore_handle(p->n.core, TP_APP_CLASS, app_message, p))
 		abort();
@@ -492,10 +534,13 @@ void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KE
 
 bool tp_peer_done(const tp_peer *p) { return p->sent == p->nmsg && p->nacked == p->nmsg; }
 
-int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now)
+void tp_peer_portmap_stop(tp_peer *p)
 {
-	konce_trav_set_mapped(p->n.t, m, now);
-	return 0;
+	uint64_t now = sim_now(p->s);
+	if (!p->n.pm)
+		return;
+	sim_pm_stop(p->n.pm, now);
+	sim_timer_set(p->s, p->h, now); /* the turn arms the timer at the delete's result */
 }
 
 konce_punch *tp_pu(tp_peer *p)

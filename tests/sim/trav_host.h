@@ -45,9 +45,11 @@
  * watch.
  *
  * The mapping lifetime core (node/core/nctravlife.h) runs on every rendezvous (it answers LIFE_REQ)
- * and on a peer made with life (tp_peer_init_hosts: nat_lifetime = auto, the daemon's default).  What
- * the daemon's host does and this one does not: the lifetime search on peers that do not ask for
- * it, the port-mapping worker (tp_peer_set_mapped registers a lease the test made), and the store:
+ * and on a peer made with life (tp_peer_init_hosts: nat_lifetime = auto, the daemon's default).  The
+ * port-mapping worker runs on a peer made with portmap (portmap = 1): the shipping policy against
+ * a simulated gateway on the host's NAT (sim_portmap.h), at the host's timer, its events handed to
+ * the unit as node/io/node_trav.c hands them.  What the daemon's host does and this one does not:
+ * the lifetime search on peers that do not ask for it, and the store:
  * the node core makes its store notes (cfg.notes, as with the daemon's store attached) and the host
  * keeps them in order (tp_node.notes, core_host.h), as node_io_kick() hands them to the store
  * worker.  TP_TRACE=1 prints each peer's log lines (the unit's and its cores') and path events with
@@ -71,6 +73,7 @@
 #include "node/transport/identity.h"
 #include "tests/sim/core_host.h"
 #include "tests/sim/sim.h"
+#include "tests/sim/sim_portmap.h"
 
 enum {
 	TP_MAIN_PORT = 7000,
@@ -105,6 +108,11 @@ typedef struct tp_node {
 	bool refuse_socks; /* opening the filtering test's sockets fails, as node_aux_open can */
 	/* the node core's store notes, kept in order: what the daemon's store worker would write */
 	core_host_notes notes;
+	/* port mapping (sim_portmap.h): the LAN's gateway (NULL: none), and the worker running the
+	 * shipping policy while the unit wants it (NULL: none) */
+	sim_pmgw *gw;
+	sim_pm *pm;
+	unsigned pm_ev[KONCE_PM_EV_UNAVAILABLE + 1]; /* the policy's events handed to the unit, by type */
 } tp_node;
 
 typedef struct tp_rdv {
@@ -157,11 +165,16 @@ void tp_peer_init(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8
 /* The same with the node's host_candidates setting (tp_peer_init: yes, the host's address) and
  * life: the peer runs the mapping lifetime search as the daemon does by default (nat_lifetime =
  * auto: node/core/nctravlife.h, its probe socket's first LIFE_REQ to the primary rendezvous at
- * start; tp_peer_init: no lifetime core). */
+ * start; tp_peer_init: no lifetime core).  portmap: the node runs with portmap = 1
+ * (konce/traversal.h), gw its LAN's gateway (NULL: none answers); as the unit then wants port
+ * mapping (the node registers with a rendezvous), the host runs the port-mapping worker
+ * (sim_portmap.h) as node/io/node_trav.c start_portmap() does, its events handed to the unit
+ * (konce_nctravhost_portmap), which offers a MAPPED lease as our port-mapped candidate and
+ * withdraws it when LOST (tp_peer_init: none). */
 void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const uint8_t key[KONCE_WIRE_KEY],
 			const uint8_t other[KONCE_WIRE_KEY], const konce_addr *rdv, unsigned nrdv, unsigned nmsg,
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
-			bool host_candidates, bool life);
+			bool host_candidates, bool life, bool portmap, sim_pmgw *gw);
 void tp_peer_free(tp_peer *p);
 /* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
  * lower. */
@@ -169,8 +182,9 @@ void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KE
 /* The initiator asks for the other peer (by key) at (or after) t, once it knows its NAT class. */
 void tp_peer_connect_at(tp_peer *p, uint64_t t);
 bool tp_peer_done(const tp_peer *p); /* every message sent was acked and nmsg were sent */
-/* Our port-mapped candidate (the host's lease). */
-int tp_peer_set_mapped(tp_peer *p, const konce_addr *m, uint64_t now); /* 0 */
+/* The daemon's teardown of the port-mapping worker (konce_portmap_stop): the policy stopped, a
+ * held lease deleted by the gateway exchanges that follow on virtual time. */
+void tp_peer_portmap_stop(tp_peer *p);
 /* The core's punch state for the other peer (a fresh IDLE one while it has no entry), its
  * rendezvous client, and its trace of the other peer's last attempt. */
 konce_punch *tp_pu(tp_peer *p);

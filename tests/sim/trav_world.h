@@ -21,9 +21,10 @@
 enum kind { K_PUBLIC, K_FULL, K_RESTRICTED, K_PORT_RESTRICTED, K_SYMMETRIC, K_SYMSEQ, K_CGNAT, K_MAPPED, NKIND };
 static const char *const kind_name[NKIND] = {"public", "full-cone", "restricted", "port-restr",
 					     "symmetric", "sym-seq", "cgnat", "port-mapped"};
-/* The external port of K_MAPPED's lease (distinct from TP_MAIN_PORT, so that only the lease, not a
- * preserved port, can explain an inbound probe). */
-enum { MAPPED_EXT_PORT = 41641 };
+/* K_MAPPED's gateway (sim_portmap.h): NAT-PMP and UPnP-IGD, granting what the policy asks for:
+ * the node's port, which the NAT's own (endpoint-independent, port-preserving) mapping of the node
+ * socket holds, so that mapping becomes the lease, open to everyone, as on netsim's miniupnpd. */
+static const sim_pmgw_cfg MAPPED_GW = {.natpmp = true, .upnp = true};
 enum expect { E_DIRECT, E_BIRTHDAY, E_RELAY };
 enum { TP_MSG = 5, MATRIX_MSG = 48, RUN_FOR_S = 75 };
 
@@ -59,16 +60,14 @@ static inline sim_host *make_host(sim *s, enum kind k, int idx, sim_nat **nat_ou
 	}
 	if (k == K_MAPPED) {
 		/* netsim's upnp and natpmp presets: a port-restricted cone with a port-mapping service.
-		 * The lease protocols (NAT-PMP, UPnP-IGD; node/portmap*.c, nat/portmap_policy.c) are
-		 * proven against real miniupnpd on netsim; here the lease they obtain is a static
-		 * forward, and run_pair registers it as the peer's port-mapped candidate. */
+		 * The lease protocols' I/O (libnatpmp, miniupnpc; node/io/portmap_io.c) is proven
+		 * against real miniupnpd on netsim; here the caller puts a gateway (MAPPED_GW) on the
+		 * NAT and makes the peer with portmap (peers_cfg): the shipping policy
+		 * (nat/portmap_policy.c) obtains the lease, and the unit offers it. */
 		sim_nat_cfg c = sim_nat_preset(SIM_NAT_PORT_RESTRICTED_CONE);
 		sim_nat *n = sim_nat_add(s, pub, &c);
 		*nat_out = n;
-		sim_host *h = sim_host_add_behind(s, n, lan, NULL, NULL);
-		if (h && sim_nat_forward(n, MAPPED_EXT_PORT, h, TP_MAIN_PORT))
-			return NULL;
-		return h;
+		return sim_host_add_behind(s, n, lan, NULL, NULL);
 	}
 	static const enum sim_nat_preset map[] = {
 		[K_FULL] = SIM_NAT_FULL_CONE, [K_RESTRICTED] = SIM_NAT_RESTRICTED_CONE,
@@ -250,14 +249,17 @@ static inline void world_free(world *w)
 
 /* How world_peers() makes the pair: how many of the world's rendezvous each registers with, how
  * many messages each sends the other, whether they offer host candidates, b's introduction
- * policy (NULL: b accepts everyone), and whether both run the mapping lifetime search. */
+ * policy (NULL: b accepts everyone), whether both run the mapping lifetime search, and whether
+ * each runs port mapping (portmap = 1) and with which gateway on its LAN (NULL: none). */
 typedef struct peers_cfg {
 	unsigned nrdv_a, nrdv_b, nmsg;
 	bool host_candidates;
 	bool (*allow_b)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]);
 	bool life;
+	bool portmap_a, portmap_b;
+	sim_pmgw *gw_a, *gw_b;
 } peers_cfg;
-static const peers_cfg PEERS_BASE = {2, 2, TP_MSG, true, NULL, false};
+static const peers_cfg PEERS_BASE = {2, 2, TP_MSG, true, NULL, false, false, false, NULL, NULL};
 
 /* Peers a at ha and b at hb, each the other's peer, under fresh keys from the world's seed
  * (pc: NULL for PEERS_BASE).  Neither dials yet (tp_peer_connect_at). */
@@ -268,9 +270,9 @@ static inline void world_peers(world *w, sim_host *ha, sim_host *hb, const peers
 	uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
 	tp_random_keys(w->s, ka, kb);
 	tp_peer_init_hosts(&w->a, w->s, ha, "a", ka, kb, w->rdv, pc->nrdv_a, pc->nmsg, NULL, NULL, pc->host_candidates,
-			   pc->life);
+			   pc->life, pc->portmap_a, pc->gw_a);
 	tp_peer_init_hosts(&w->b, w->s, hb, "b", kb, ka, w->rdv, pc->nrdv_b, pc->nmsg, pc->allow_b, NULL,
-			   pc->host_candidates, pc->life);
+			   pc->host_candidates, pc->life, pc->portmap_b, pc->gw_b);
 }
 
 /* The time to the first answer (the initiator's first message, sent when it asks for the peer,
