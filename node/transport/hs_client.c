@@ -48,7 +48,7 @@ static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s, s->retry_at_us);
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 }
 
 int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
@@ -177,7 +177,7 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s, s->retry_at_us);
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	return true;
 }
 
@@ -347,6 +347,6 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, ui
 	s->attempts++;
 	ep->c.hs_retransmits++;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	return s->retry_at_us;
 }
