@@ -271,6 +271,8 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us)
 
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 {
+	if (s->state == KONCE_HS_SOLVING)
+		konce_hs_solve_leave(ep, s); /* its link is in hb, freed below */
 	konce_ep_timer_remove(ep, s);
 	konce_cid_remove(ep, s);
 	if (s->prev)
@@ -616,6 +618,7 @@ static const struct {
 	C(hs_restarts),
 	C(hs_failed),
 	C(pow_tries),
+	C(pow_waited),
 	C(data_rx),
 	C(data_unknown_cid),
 	C(data_bad_header),

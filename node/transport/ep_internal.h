@@ -127,6 +127,9 @@ typedef struct konce_hs_buf {
 	uint64_t pow_next;            /* client, SOLVING: the next nonce to try */
 	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	uint64_t accept_retry_us;     /* server: next ACCEPT resend; 0 = not yet scheduled */
+	struct konce_sess *solve_prev, *solve_next; /* client, SOLVING: the solve queue (hs_client.c) */
+	uint8_t waits;                /* client: solves restarted that never had their turn */
+	bool hashed;                  /* client, SOLVING: this solve has had its turn */
 	konce_versions offered;       /* client: the versions of its HELLO */
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */
@@ -252,6 +255,7 @@ struct konce_ep {
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
+	konce_sess *solve_head, *solve_tail; /* those, oldest COOKIE first: the head hashes (hs_client.c) */
 	/* ep_table.c's indexes, so that no rule walks the table */
 	struct konce_ep_tnode *tnodes;     /* [2 * max_sessions] count nodes of sources and keys */
 	struct konce_ep_tnode *tnode_free; /* returned nodes */
@@ -350,15 +354,24 @@ konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
 /* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
 void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
-/* Every change of s->state goes here: it keeps ep->n_solving. */
+/* hs_client.c: the solve queue.  s (SOLVING, hb set) joins at the tail / leaves it; when the head
+ * leaves, the next one is armed to hash at once. */
+void konce_hs_solve_join(konce_ep *ep, konce_sess *s);
+void konce_hs_solve_leave(konce_ep *ep, konce_sess *s);
+
+/* Every change of s->state goes here: it keeps ep->n_solving and the solve queue. */
 static inline void konce_ep_set_state(konce_ep *ep, konce_sess *s, enum konce_hs_state st)
 {
 	if (s->key && s->state == KONCE_HS_ACCEPT_PENDING && st != KONCE_HS_ACCEPT_PENDING)
 		s->key->n++; /* an incoming session counts for its key's rule once accepted */
-	if (s->state == KONCE_HS_SOLVING)
+	if (s->state == KONCE_HS_SOLVING) {
 		ep->n_solving--;
-	if (st == KONCE_HS_SOLVING)
+		konce_hs_solve_leave(ep, s);
+	}
+	if (st == KONCE_HS_SOLVING) {
 		ep->n_solving++;
+		konce_hs_solve_join(ep, s);
+	}
 	s->state = st;
 }
 
