@@ -301,8 +301,6 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 		konce_ep_table_leave(ep, s);
 		ep->n_incoming--;
 	}
-	if (s->state == KONCE_HS_SOLVING)
-		ep->n_solving--;
 	sodium_memzero(s, sizeof *s);
 	konce_slab_free(&ep->sess_slab, s);
 }

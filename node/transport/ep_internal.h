@@ -254,8 +254,8 @@ struct konce_ep {
 				  * memory, and would keep malloc's heap from shrinking back */
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
-	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
-	konce_sess *solve_head, *solve_tail; /* those, oldest COOKIE first: the head hashes (hs_client.c) */
+	konce_sess *solve_head, *solve_tail; /* live sessions in KONCE_HS_SOLVING, oldest COOKIE first:
+					      * the head hashes (hs_client.c, konce_ep_set_state) */
 	/* ep_table.c's indexes, so that no rule walks the table */
 	struct konce_ep_tnode *tnodes;     /* [2 * max_sessions] count nodes of sources and keys */
 	struct konce_ep_tnode *tnode_free; /* returned nodes */
@@ -359,19 +359,15 @@ void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 void konce_hs_solve_join(konce_ep *ep, konce_sess *s);
 void konce_hs_solve_leave(konce_ep *ep, konce_sess *s);
 
-/* Every change of s->state goes here: it keeps ep->n_solving and the solve queue. */
+/* Every change of s->state goes here: it keeps the solve queue. */
 static inline void konce_ep_set_state(konce_ep *ep, konce_sess *s, enum konce_hs_state st)
 {
 	if (s->key && s->state == KONCE_HS_ACCEPT_PENDING && st != KONCE_HS_ACCEPT_PENDING)
 		s->key->n++; /* an incoming session counts for its key's rule once accepted */
-	if (s->state == KONCE_HS_SOLVING) {
-		ep->n_solving--;
+	if (s->state == KONCE_HS_SOLVING)
 		konce_hs_solve_leave(ep, s);
-	}
-	if (st == KONCE_HS_SOLVING) {
-		ep->n_solving++;
+	if (st == KONCE_HS_SOLVING)
 		konce_hs_solve_join(ep, s);
-	}
 	s->state = st;
 }
 
