@@ -128,8 +128,8 @@ typedef struct konce_hs_buf {
 	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	uint64_t accept_retry_us;     /* server: next ACCEPT resend; 0 = not yet scheduled */
 	struct konce_sess *solve_prev, *solve_next; /* client, SOLVING: the solve queue (hs_client.c) */
-	uint8_t waits;                /* client: solves restarted that never had their turn */
-	bool hashed;                  /* client, SOLVING: this solve has had its turn */
+	uint64_t turn_us;             /* client, SOLVING: its turn to hash began (0: not yet) */
+	uint8_t waits;                /* client: solves restarted without their turn (hs_client.c) */
 	konce_versions offered;       /* client: the versions of its HELLO */
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */

@@ -25,9 +25,10 @@
  * and failed.  In turns the oldest finish within their deadline, one after another.
  * A solve still running KONCE_POW_DEADLINE_MS after its COOKIE arrived is abandoned (the cookie is
  * about to expire): the attempt starts over with a fresh HELLO once, as after unanswered INITIATEs.
- * One whose turn never came (hb->hashed unset: the queue ahead of it was longer than the
- * deadline) starts over without spending that one restart (pow_waited), up to KONCE_HS_ATTEMPTS
- * times: waiting for the attempts ahead is not a sign that the server or the path failed.
+ * One whose turn never came, or came less than half the deadline before it (hb->turn_us: the
+ * queue ahead of it was about as long as the deadline), starts over without spending that one
+ * restart (pow_waited), up to KONCE_HS_ATTEMPTS times: waiting for the attempts ahead is not a
+ * sign that the server or the path failed.
  */
 #include <sodium.h>
 #include <string.h>
@@ -175,7 +176,7 @@ void konce_hs_solve_join(konce_ep *ep, konce_sess *s)
 {
 	s->hb->solve_next = NULL;
 	s->hb->solve_prev = ep->solve_tail;
-	s->hb->hashed = false;
+	s->hb->turn_us = 0;
 	if (ep->solve_tail)
 		ep->solve_tail->hb->solve_next = s;
 	else
@@ -203,7 +204,8 @@ void konce_hs_solve_leave(konce_ep *ep, konce_sess *s)
 static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t now_us)
 {
 	uint64_t done = 0;
-	s->hb->hashed = true;
+	if (!s->hb->turn_us)
+		s->hb->turn_us = now_us;
 	int r = 0; /* 0 bits: any nonce will do, nothing to hash */
 	if (s->pow_bits)
 		r = konce_pow_solve(s->hb->pkt, s->hs_len, KONCE_INIT_POW_NONCE, s->pow_bits, s->hb->pow_next, tries, &done);
@@ -369,9 +371,10 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, ui
 	}
 	if (now_us < s->retry_at_us)
 		return s->retry_at_us;
-	/* A solve whose turn never came starts over without spending its one restart: it is not the
-	 * server's or the path's failure (the header). */
-	bool waited = s->state == KONCE_HS_SOLVING && !s->hb->hashed && s->hb->waits < KONCE_HS_ATTEMPTS;
+	/* A solve whose turn never came, or came late, starts over without spending its one restart:
+	 * it is not the server's or the path's failure (the header). */
+	bool waited = s->state == KONCE_HS_SOLVING && s->hb->waits < KONCE_HS_ATTEMPTS &&
+		      (!s->hb->turn_us || now_us - s->hb->turn_us < (uint64_t)KONCE_POW_DEADLINE_MS * 1000 / 2);
 	if (waited || (s->state == KONCE_HS_INITIATE_SENT && s->attempts >= KONCE_HS_RESTART_AFTER && !s->restarted) ||
 	    (s->state == KONCE_HS_SOLVING && !s->restarted)) {
 		/* No ACCEPT: the cookie may be dead (our address changed since the COOKIE, which breaks
