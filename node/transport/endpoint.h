@@ -195,7 +195,8 @@ struct konce_ep_counters {
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
 		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed, pow_tries;
 	/* client: of hs_restarts, solves whose turn to hash (hs_client.c: one at a time, the oldest
-	 * first) did not come before their cookie's deadline, for the attempts ahead of them */
+	 * first) did not come before their cookie's deadline, or began less than half of it before,
+	 * for the attempts ahead of them */
 	uint64_t pow_waited;
 	/* sessions */
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
