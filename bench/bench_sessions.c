@@ -47,7 +47,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include "bench/loop.h"
 
@@ -72,6 +74,8 @@ typedef struct sample {
 	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
 			* the allocator's free holes that RSS keeps (handshake buffers freed after setup) */
+	struct konce_ep_counters ctr; /* every counter, since the endpoint began */
+	uint64_t sock_drops;          /* datagrams the kernel dropped at this side's socket (SO_MEMINFO) */
 	struct konce_ep_mem_row mem[24]; /* konce_ep_mem (the names are the library's: valid in both
 					  * processes after the fork) */
 	unsigned n_mem;
@@ -92,6 +96,16 @@ static void rss_parts(long *anon, long *file)
 			*file = strtol(line + 8, NULL, 10);
 	}
 	fclose(f);
+}
+
+/* Datagrams the kernel dropped at n's socket for a full receive buffer (SK_MEMINFO_DROPS). */
+static uint64_t sock_drops(const bench_node *n)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = {0};
+	socklen_t l = sizeof mi;
+	if (getsockopt(konce_udp_fd(n->udp), SOL_SOCKET, SO_MEMINFO, mi, &l) < 0 || l <= SK_MEMINFO_DROPS * sizeof mi[0])
+		return 0;
+	return mi[SK_MEMINFO_DROPS];
 }
 
 typedef struct meter {
@@ -139,6 +153,8 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->rss_kib = bench_rss_kib();
 	rss_parts(&s->rss_anon_kib, &s->rss_file_kib);
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
+	s->ctr = *c;
+	s->sock_drops = sock_drops(n);
 	s->n_mem = konce_ep_mem(n->ep, s->mem, sizeof s->mem / sizeof s->mem[0]);
 	if (s->n_mem > sizeof s->mem / sizeof s->mem[0])
 		s->n_mem = sizeof s->mem / sizeof s->mem[0];
@@ -223,6 +239,8 @@ static int peer_main(void *ctx, int wfd)
 
 typedef struct holder {
 	unsigned inflight, established, failed;
+	unsigned why[8]; /* FAILED events by reason (KONCE_FAIL_TIMEOUT + i) */
+	unsigned closed; /* CLOSED events */
 } holder;
 
 static void holder_event(bench_node *n, const konce_ep_event *ev)
@@ -244,8 +262,11 @@ static void holder_event(bench_node *n, const konce_ep_event *ev)
 	case KONCE_EV_FAILED:
 		h->inflight--;
 		h->failed++;
+		if (ev->reason >= KONCE_FAIL_TIMEOUT && ev->reason < KONCE_FAIL_TIMEOUT + 8)
+			h->why[ev->reason - KONCE_FAIL_TIMEOUT]++;
 		break;
 	case KONCE_EV_CLOSED:
+		h->closed++;
 		h->failed++;
 		break;
 	default:
@@ -286,6 +307,29 @@ static void measure(bench_node *n, int ctl, int rfd, sample *mine, sample *peer)
 	}
 	if (bench_read_full(rfd, peer, sizeof *peer, 5000))
 		bench_die(me, "peer report");
+}
+
+/* The handshake's counters of one side (nonzero ones), since its endpoint began. */
+static void print_hs_counter(void *ctx, const char *name, uint64_t v)
+{
+	static const char *const pre[] = {"hello_", "cookie_", "init_", "accept_", "hs_", "version_", "ring_full",
+					  "simopen", "sessions_", "timer_deferred", "pow_"};
+	if (!v)
+		return;
+	for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+		if (!strncmp(name, pre[i], strlen(pre[i]))) {
+			printf(" %s %llu", name, (unsigned long long)v);
+			(*(unsigned *)ctx)++;
+			return;
+		}
+}
+
+static void print_hs(const char *who, const sample *s)
+{
+	unsigned n = 0;
+	printf("  handshake counters, %s:", who);
+	konce_ep_counters_foreach(&s->ctr, print_hs_counter, &n);
+	printf("; its socket dropped %llu datagrams (receive buffer full)\n", (unsigned long long)s->sock_drops);
 }
 
 static void print_pair(const char *what, const sample *s)
@@ -368,7 +412,7 @@ int main(int argc, char **argv)
 		bench_node_step(&n, 10000);
 	}
 	double hs_wall = (double)(bench_now_us() - t0) / 1e6;
-	unsigned hs_failed = h.failed;
+	unsigned hs_failed = h.failed, closed_setup = h.closed;
 	if (h.established != nsess)
 		fprintf(stderr, "%s: only %u of %u sessions established (%u failed)\n", me, h.established, nsess,
 			h.failed);
@@ -391,6 +435,12 @@ int main(int argc, char **argv)
 	       ring ? "" : " (the endpoint's default, as the daemon's)");
 	printf("  %u handshakes in %.2f s (%.0f /s, both sides on a shared machine), %u failed\n", h.established,
 	       hs_wall, h.established / hs_wall, hs_failed);
+	printf("  failed handshakes by reason: timeout %u, version %u, pow too high %u, crypto %u; closed during setup %u\n",
+	       h.why[KONCE_FAIL_TIMEOUT - KONCE_FAIL_TIMEOUT], h.why[KONCE_FAIL_VERSION - KONCE_FAIL_TIMEOUT],
+	       h.why[KONCE_FAIL_POW_TOO_HIGH - KONCE_FAIL_TIMEOUT], h.why[KONCE_FAIL_CRYPTO - KONCE_FAIL_TIMEOUT],
+	       closed_setup);
+	print_hs("holder", &live_h);
+	print_hs("peer", &live_p);
 	print_pair("holder, 0 sessions (baseline)", &base_h);
 	print_pair("holder, sessions wanted", &live_h);
 	print_pair("peer, 0 sessions (baseline)", &base_p);

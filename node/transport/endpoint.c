@@ -102,6 +102,9 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	if (ep->conn_cfg.ring <= KONCE_CONN_PRESENCE_RING || ep->conn_cfg.max_message > KONCE_VARINT_MAX)
 		goto fail;
 	ep->out_cap = cfg->out_ring ? cfg->out_ring : KONCE_EP_DEF_RING;
+	if (ep->out_cap > UINT_MAX / 2)
+		goto fail;
+	ep->out_slots = ep->out_cap + konce_ep_out_reserve_for(ep->out_cap);
 	ep->max_datagram = cfg->max_datagram ? cfg->max_datagram : KONCE_PMTU_BASE;
 	if (ep->max_datagram < KONCE_PMTU_BASE || ep->max_datagram > KONCE_PMTU_MAX)
 		goto fail;
@@ -130,8 +133,8 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	unsigned accb = pow2_at_least(want > KONCE_EP_MAX_ACC_BUCKETS ? KONCE_EP_MAX_ACC_BUCKETS : (unsigned)want);
 	ep->acc = zalloc(env, (size_t)accb * KONCE_EP_ACC_WAYS, sizeof *ep->acc);
 	ep->acc_mask = accb - 1;
-	ep->out = zalloc(env, ep->out_cap, sizeof *ep->out);
-	ep->out_mem = zalloc(env, ep->out_cap, ep->max_datagram);
+	ep->out = zalloc(env, ep->out_slots, sizeof *ep->out);
+	ep->out_mem = zalloc(env, ep->out_slots, ep->max_datagram);
 	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
 	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
 	ep->heap = zalloc(env, ep->max_sessions, sizeof *ep->heap);
@@ -145,7 +148,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
 	    !ep->ev || !ep->rsrc)
 		goto fail;
-	for (unsigned i = 0; i < ep->out_cap; i++)
+	for (unsigned i = 0; i < ep->out_slots; i++)
 		ep->out[i].data = ep->out_mem + (size_t)i * ep->max_datagram;
 	for (unsigned i = 0; i < ep->max_sessions; i++)
 		ep->free_slots[i] = ep->max_sessions - 1 - i;
@@ -210,7 +213,7 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->cid_buckets);
 	konce_env_free(env, ep->acc);
 	if (ep->out_mem)
-		sodium_memzero(ep->out_mem, (size_t)ep->out_cap * ep->max_datagram);
+		sodium_memzero(ep->out_mem, (size_t)ep->out_slots * ep->max_datagram);
 	konce_env_free(env, ep->out);
 	konce_env_free(env, ep->out_mem);
 	konce_env_free(env, ep->ev);
@@ -268,6 +271,8 @@ konce_sess *konce_ep_sess_new(konce_ep *ep, bool client, uint64_t now_us)
 
 void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 {
+	if (s->state == KONCE_HS_SOLVING)
+		konce_hs_solve_leave(ep, s); /* its link is in hb, freed below */
 	konce_ep_timer_remove(ep, s);
 	konce_cid_remove(ep, s);
 	if (s->prev)
@@ -296,8 +301,6 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 		konce_ep_table_leave(ep, s);
 		ep->n_incoming--;
 	}
-	if (s->state == KONCE_HS_SOLVING)
-		ep->n_solving--;
 	sodium_memzero(s, sizeof *s);
 	konce_slab_free(&ep->sess_slab, s);
 }
@@ -333,31 +336,49 @@ void konce_ep_new_cid(konce_ep *ep, uint8_t cid[KONCE_WIRE_CID])
 
 uint8_t *konce_ep_out_reserve(konce_ep *ep)
 {
-	if (ep->out_n == ep->out_cap)
+	if (konce_ep_out_full(ep))
 		return NULL;
-	return ep->out[(ep->out_head + ep->out_n) % ep->out_cap].data;
+	return ep->out[(ep->out_head + ep->out_n) % ep->out_slots].data;
+}
+
+uint8_t *konce_ep_out_reserve_control(konce_ep *ep)
+{
+	if (ep->out_n == ep->out_slots)
+		return NULL;
+	return ep->out[(ep->out_head + ep->out_n) % ep->out_slots].data;
 }
 
 void konce_ep_out_commit(konce_ep *ep, const konce_addr *to, size_t len)
 {
-	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_cap];
+	konce_out *o = &ep->out[(ep->out_head + ep->out_n++) % ep->out_slots];
 	o->to = *to;
 	o->len = (uint16_t)len;
 	ep->c.tx_packets++;
 	ep->c.tx_bytes += len;
 }
 
-void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+static void send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len, bool control)
 {
 	if (len > ep->max_datagram)
 		return; /* only sealed by a caller that checked: never */
-	uint8_t *slot = konce_ep_out_reserve(ep);
+	uint8_t *slot = control ? konce_ep_out_reserve_control(ep) : konce_ep_out_reserve(ep);
 	if (!slot) {
 		ep->c.ring_full_datagrams++;
+		ep->c.ring_full_control += control;
 		return;
 	}
 	memcpy(slot, pkt, len);
 	konce_ep_out_commit(ep, to, len);
+}
+
+void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+{
+	send_raw(ep, to, pkt, len, false);
+}
+
+void konce_ep_send_raw_control(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len)
+{
+	send_raw(ep, to, pkt, len, true);
 }
 
 bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, konce_addr *to)
@@ -365,7 +386,7 @@ bool konce_ep_poll_datagram_ref(konce_ep *ep, const uint8_t **pkt, size_t *len, 
 	konce_hs_server_flush_all(ep);
 	if (ep->out_n == ep->out_lent)
 		return false;
-	const konce_out *o = &ep->out[(ep->out_head + ep->out_lent++) % ep->out_cap];
+	const konce_out *o = &ep->out[(ep->out_head + ep->out_lent++) % ep->out_slots];
 	*pkt = o->data;
 	*len = o->len;
 	*to = o->to;
@@ -378,7 +399,7 @@ void konce_ep_release_datagrams(konce_ep *ep)
 	/* An empty ring starts again at slot 0: a sender that drains the ring after each batch then
 	 * seals into the same few slots, warm in the cache, instead of walking out_cap x max_datagram
 	 * bytes (9 MB with 1,024 slots of 8,972) and writing every packet to a cold line. */
-	ep->out_head = ep->out_n ? (ep->out_head + ep->out_lent) % ep->out_cap : 0;
+	ep->out_head = ep->out_n ? (ep->out_head + ep->out_lent) % ep->out_slots : 0;
 	ep->out_lent = 0;
 }
 
@@ -595,6 +616,7 @@ static const struct {
 	C(hs_restarts),
 	C(hs_failed),
 	C(pow_tries),
+	C(pow_waited),
 	C(data_rx),
 	C(data_unknown_cid),
 	C(data_bad_header),
@@ -616,6 +638,7 @@ static const struct {
 	C(path_confirmed),
 	C(ring_full_datagrams),
 	C(ring_full_events),
+	C(ring_full_control),
 	C(msg_events_held),
 	C(sessions_opened),
 	C(sessions_closed),
@@ -709,7 +732,7 @@ int konce_ep_send(konce_ep *ep, uint32_t conn, const uint8_t *msg, size_t len, u
 		return -EMSGSIZE;
 	if (s->state != KONCE_HS_ESTABLISHED && s->state != KONCE_HS_ACCEPT_PENDING)
 		return -ENOTCONN;
-	if (ep->out_n == ep->out_cap)
+	if (konce_ep_out_full(ep))
 		return -ENOBUFS;
 	uint8_t frames[KONCE_WIRE_MAX_PAYLOAD];
 	size_t n = konce_frame_put_message(frames, sizeof frames, msg, len);
@@ -739,7 +762,7 @@ void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		return;
 	uint8_t f[3];
 	size_t n = konce_frame_put_close(f, sizeof f, 0);
-	konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+	konce_ep_send_control(ep, s, f, n, &s->path.cur, now_us);
 }
 
 void konce_ep_sess_end(konce_ep *ep, konce_sess *s, unsigned reason, uint64_t now_us)

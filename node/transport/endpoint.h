@@ -85,7 +85,9 @@ typedef struct konce_ep_config {
 					 * at this rate fails at once; others are solved in 1 ms slices
 					 * from konce_ep_input() and konce_ep_timer() (hs_client.c) */
 	bool explicit_identity;         /* client: show `identity` itself, not a per-server key */
-	unsigned out_ring;              /* queued datagrams; 0 = 256 */
+	unsigned out_ring;              /* queued datagrams; 0 = 256.  A quarter more (16 at least) are
+					 * kept for control datagrams: handshakes, CLOSE, acks of PINGs,
+					 * path validation (ep_internal.h invariant 6) */
 	unsigned event_ring;            /* queued events; 0 = 256 */
 	const uint8_t *group_key;       /* 32 bytes: limited-circulation server mode (copied); NULL = public */
 	/* Reliable messages (konce_ep_msg_send). */
@@ -192,6 +194,10 @@ struct konce_ep_counters {
 	/* client */
 	uint64_t cookie_unmatched, cookie_bad, cookie_pow_too_high, version_rx, version_ignored,
 		accept_unmatched, accept_bad, hs_retransmits, hs_restarts, hs_failed, pow_tries;
+	/* client: of hs_restarts, solves whose turn to hash (hs_client.c: one at a time, the oldest
+	 * first) did not come before their cookie's deadline, or began less than half of it before,
+	 * for the attempts ahead of them */
+	uint64_t pow_waited;
 	/* sessions */
 	uint64_t data_rx, data_unknown_cid, data_bad_header, data_replay, data_auth_fail, data_bad_frame,
 		data_not_ready, data_tx, rekey_tx, rekey_rx, rx_old_key, path_challenge_tx,
@@ -200,6 +206,10 @@ struct konce_ep_counters {
 	 * address left, moves refused before they happened, undone after, and confirmed */
 	uint64_t path_old_challenge_tx, path_refused, path_reverted, path_confirmed;
 	uint64_t ring_full_datagrams, ring_full_events;
+	/* of ring_full_datagrams, control datagrams (handshake, CLOSE, a presence's ack of a PING,
+	 * path challenges and responses) that found even the ring's reserve for them full: more of
+	 * them than the reserve holds came between two flushes of the host (ep_internal.h inv. 6) */
+	uint64_t ring_full_control;
 	uint64_t msg_events_held; /* packets whose message frames were left unread: the session had
 				   * KONCE_EP_SESS_MSG_EVENTS unconsumed MESSAGE events (back-pressure) */
 	uint64_t sessions_opened, sessions_closed, sessions_live;

@@ -50,6 +50,18 @@
  *     events are bounded by back-pressure: while it holds KONCE_EP_SESS_MSG_EVENTS unconsumed (or
  *     the ring KONCE_EP_MSG_EVENTS), its MESSAGE frames are dropped (unreliable) and the packets
  *     carrying FRAGMENT frames are neither read nor acknowledged, so the peer sends them again.
+ *  6. A control datagram does not find the out ring full because of ordinary traffic.  Control
+ *     is what a session sends once and cannot send again later from its state alone, or only a
+ *     retry interval later: our handshake datagrams (HELLO, INITIATE, ACCEPT, their resends and
+ *     the answers to duplicate INITIATEs), a CLOSE (the session is freed as it leaves), the ack a
+ *     presence gives a PING (it keeps no receive state), path challenges (one try spent each,
+ *     path.h) and path responses.  They may take the ring's reserve (out_slots - out_cap slots,
+ *     KONCE_EP_OUT_RESERVE), which ordinary datagrams (messages, a channel's packets, keepalives,
+ *     path MTU probes) never take, and which stateless answers to unauthenticated packets
+ *     (COOKIE, VERSION) never take either.  A control datagram is dropped only when the reserve
+ *     is full too: more of them than it holds between two flushes of the host (counted in
+ *     ring_full_control).  Ordinary datagrams that find the ring full stay due instead
+ *     (ep_timer.c invariant 5; a channel's packets stay queued in its conn).
  */
 #ifndef KONCE_EP_INTERNAL_H
 #define KONCE_EP_INTERNAL_H
@@ -115,6 +127,9 @@ typedef struct konce_hs_buf {
 	uint64_t pow_next;            /* client, SOLVING: the next nonce to try */
 	uint64_t hs_until_us;         /* server: its INITIATE's cookie expires (hb kept until then) */
 	uint64_t accept_retry_us;     /* server: next ACCEPT resend; 0 = not yet scheduled */
+	struct konce_sess *solve_prev, *solve_next; /* client, SOLVING: the solve queue (hs_client.c) */
+	uint64_t turn_us;             /* client, SOLVING: its turn to hash began (0: not yet) */
+	uint8_t waits;                /* client: solves restarted without their turn (hs_client.c) */
 	konce_versions offered;       /* client: the versions of its HELLO */
 	/* HELLO or INITIATE (client, for resending), ACCEPT (server, for duplicate INITIATEs and its
 	 * own resends until the client is heard) */
@@ -239,7 +254,8 @@ struct konce_ep {
 				  * memory, and would keep malloc's heap from shrinking back */
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
-	unsigned n_solving;      /* live sessions in KONCE_HS_SOLVING (konce_ep_set_state) */
+	konce_sess *solve_head, *solve_tail; /* live sessions in KONCE_HS_SOLVING, oldest COOKIE first:
+					      * the head hashes (hs_client.c, konce_ep_set_state) */
 	/* ep_table.c's indexes, so that no rule walks the table */
 	struct konce_ep_tnode *tnodes;     /* [2 * max_sessions] count nodes of sources and keys */
 	struct konce_ep_tnode *tnode_free; /* returned nodes */
@@ -267,11 +283,14 @@ struct konce_ep {
 	uint64_t next_challenge;
 
 	konce_out *out;
-	uint8_t *out_mem;             /* out_cap x max_datagram bytes */
+	uint8_t *out_mem;             /* out_slots x max_datagram bytes */
 	/* The out ring: out_n slots from out_head are taken; the first out_lent of them were handed
 	 * out by konce_ep_poll_datagram_ref() and stay reserved until konce_ep_release_datagrams(),
-	 * so "out_n == out_cap" (full) counts them and nothing is written over a lent datagram. */
-	unsigned out_cap, out_head, out_n, out_lent;
+	 * so "full" counts them and nothing is written over a lent datagram.  It has out_slots slots:
+	 * out_cap (the config's out_ring) for every datagram, and out_slots - out_cap more that only
+	 * control datagrams may take (invariant 6), so the ring is full for ordinary traffic at
+	 * out_n >= out_cap and for control at out_n == out_slots. */
+	unsigned out_cap, out_slots, out_head, out_n, out_lent;
 	unsigned max_datagram;        /* KONCE_PMTU_BASE..KONCE_PMTU_MAX */
 	unsigned (*path_mtu)(void *ctx, const konce_addr *peer);
 	void *path_mtu_ctx;
@@ -335,15 +354,20 @@ konce_sess *konce_ep_table_victim(konce_ep *ep, uint64_t now_us);
 /* Closes s to make room: CLOSE to the peer, CLOSED (KONCE_FAIL_IDLE) to the application. */
 void konce_ep_evict(konce_ep *ep, konce_sess *s, uint64_t now_us);
 
-/* Every change of s->state goes here: it keeps ep->n_solving. */
+/* hs_client.c: the solve queue.  s (SOLVING, hb set) joins at the tail / leaves it; when the head
+ * leaves, the next one is armed to hash at once. */
+void konce_hs_solve_join(konce_ep *ep, konce_sess *s);
+void konce_hs_solve_leave(konce_ep *ep, konce_sess *s);
+
+/* Every change of s->state goes here: it keeps the solve queue. */
 static inline void konce_ep_set_state(konce_ep *ep, konce_sess *s, enum konce_hs_state st)
 {
 	if (s->key && s->state == KONCE_HS_ACCEPT_PENDING && st != KONCE_HS_ACCEPT_PENDING)
 		s->key->n++; /* an incoming session counts for its key's rule once accepted */
 	if (s->state == KONCE_HS_SOLVING)
-		ep->n_solving--;
+		konce_hs_solve_leave(ep, s);
 	if (st == KONCE_HS_SOLVING)
-		ep->n_solving++;
+		konce_hs_solve_join(ep, s);
 	s->state = st;
 }
 
@@ -361,12 +385,20 @@ void konce_ep_send_close(konce_ep *ep, konce_sess *s, uint64_t now_us);
  * have been failed first (konce_ep_msg_abort). */
 void konce_ep_sess_end(konce_ep *ep, konce_sess *s, unsigned reason, uint64_t now_us);
 konce_sess *konce_ep_sess_by_conn(konce_ep *ep, uint32_t conn);
+/* The out ring's reserve for control datagrams (invariant 6): a quarter of the ring, 16 at least. */
+static inline unsigned konce_ep_out_reserve_for(unsigned out_cap) { return out_cap / 4 > 16 ? out_cap / 4 : 16; }
+/* True while an ordinary datagram finds no room (the reserve is not its). */
+static inline bool konce_ep_out_full(const konce_ep *ep) { return ep->out_n >= ep->out_cap; }
 /* The out ring's next slot (max_datagram bytes), to build a datagram in place, or NULL if the ring
  * is full; konce_ep_out_commit(ep, to, len) queues what was written there.  Nothing else may touch
- * the ring in between. */
+ * the ring in between.  The _control form may take the reserve (invariant 6). */
 uint8_t *konce_ep_out_reserve(konce_ep *ep);
+uint8_t *konce_ep_out_reserve_control(konce_ep *ep);
 void konce_ep_out_commit(konce_ep *ep, const konce_addr *to, size_t len);
+/* A datagram built elsewhere into the ring, or dropped (counted) if it has no room: an ordinary
+ * one (COOKIE and VERSION, the stateless answers), or a control one (our handshake's). */
 void konce_ep_send_raw(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
+void konce_ep_send_raw_control(konce_ep *ep, const konce_addr *to, const uint8_t *pkt, size_t len);
 konce_ep_event *konce_ep_push_event(konce_ep *ep, enum konce_ep_event_type type, uint32_t conn);
 void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason);
 /* A fresh random cid not in the table. */
@@ -504,9 +536,13 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 		     uint64_t pn, uint64_t now_us);
 /* The frame extension in force, or NULL. */
 const konce_frame_ext *konce_ep_fext(const konce_ep *ep);
-/* Seals frames into one DATA packet to `to` (amplification limit applies); 0 or negative errno. */
+/* Seals frames into one DATA packet to `to` (amplification limit applies); 0 or negative errno.
+ * The _control form is for control frames (invariant 6: CLOSE, a presence's ack of a PING, path
+ * challenges and responses): it may take the out ring's reserve. */
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us);
+int konce_ep_send_control(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+			  uint64_t now_us);
 /* Per-session timers (path probe, old key, idle).  Returns false if the session was freed; sets *next. */
 bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
 

@@ -67,7 +67,9 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	i = row(rows, max, i, "channels (konce_conn, without rings)", sizeof(konce_conn), rel, rel);
 	/* fixed sizes, whatever the number of sessions: each slot is resident once the ring has
 	 * cycled through it (a handshake or a keepalive per datagram, an event per session) */
-	i = row(rows, max, i, "out ring slots (fixed, out_ring)", ep->max_datagram + sizeof *ep->out, ep->out_cap, ep->out_cap);
+	/* the out ring's reserve for control datagrams (ep_internal.h invariant 6) is allocated and
+	 * resident only once a control datagram found the rest full */
+	i = row(rows, max, i, "out ring slots (fixed, out_ring + reserve)", ep->max_datagram + sizeof *ep->out, ep->out_slots, ep->out_cap);
 	i = row(rows, max, i, "event ring slots (fixed, event_ring)", sizeof *ep->ev, ep->ev_cap, ep->ev_cap);
 	return i;
 }

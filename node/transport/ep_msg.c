@@ -222,7 +222,7 @@ static void presence_ack(konce_ep *ep, konce_sess *s, uint64_t pn, uint64_t now_
 	uint8_t f[64];
 	size_t n = konce_ackframe_encode(f, sizeof f, &a, NULL);
 	if (n)
-		konce_ep_send_frames(ep, s, f, n, &s->path.cur, now_us);
+		konce_ep_send_control(ep, s, f, n, &s->path.cur, now_us); /* nothing would send it again */
 }
 
 /* A presence's keepalive: a PING after keepalive_us without one, while wanted.  Its next deadline:
@@ -313,7 +313,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		konce_hs_server_flush_accept(ep, s, frames, n);
 		sodium_memzero(frames, n);
 		if (ep->out_n != before)
-			konce_conn_on_sent(c, &sp, ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap].len, now_us);
+			konce_conn_on_sent(c, &sp, ep->out[(ep->out_head + ep->out_n - 1) % ep->out_slots].len, now_us);
 		else
 			konce_conn_unbuild(c, &sp);
 	}
@@ -348,7 +348,7 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 				s->blocked_until_us = now_us + KONCE_EP_BLOCKED_WAIT_US; /* until the path validates */
 			break;
 		}
-		const konce_out *o = &ep->out[(ep->out_head + ep->out_n - 1) % ep->out_cap];
+		const konce_out *o = &ep->out[(ep->out_head + ep->out_n - 1) % ep->out_slots];
 		konce_conn_on_sent(c, &sp, o->len, now_us);
 		if (ping && sp.ack_eliciting)
 			ep->c.keepalive_tx++;

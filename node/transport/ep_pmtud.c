@@ -71,7 +71,7 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	}
 	size_t size = konce_pmtud_probe_due(s->pm, now_us);
 	size_t over = konce_session_overhead(&s->sess);
-	if (!size || ep->out_n == ep->out_cap || size <= over)
+	if (!size || konce_ep_out_full(ep) || size <= over)
 		return;
 	uint8_t frames[KONCE_WIRE_MAX_SESSION_PAYLOAD];
 	size_t len = size - over;

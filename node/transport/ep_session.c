@@ -10,8 +10,8 @@
 #include "node/transport/ep_internal.h"
 #include "node/transport/frame.h"
 
-int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
-			 uint64_t now_us)
+static int send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+		       bool control, uint64_t now_us)
 {
 	uint8_t stack_pkt[KONCE_PMTU_MAX];
 	uint8_t phase = s->sess.tx_phase;
@@ -20,7 +20,8 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 		return -EMSGSIZE;
 	/* sealed straight into the out ring's slot (at most max_datagram bytes, checked above); only
 	 * with the ring full does it go through the stack, to be counted and dropped like before */
-	uint8_t *slot = konce_ep_out_reserve(ep), *pkt = slot ? slot : stack_pkt;
+	uint8_t *slot = control ? konce_ep_out_reserve_control(ep) : konce_ep_out_reserve(ep);
+	uint8_t *pkt = slot ? slot : stack_pkt;
 	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
@@ -33,6 +34,8 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 	konce_path_sent(&s->path, to, n);
 	if (slot)
 		konce_ep_out_commit(ep, to, n);
+	else if (control)
+		konce_ep_send_raw_control(ep, to, pkt, n);
 	else
 		konce_ep_send_raw(ep, to, pkt, n);
 	ep->c.data_tx++;
@@ -40,12 +43,24 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 	return 0;
 }
 
+int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+			 uint64_t now_us)
+{
+	return send_frames(ep, s, frames, len, to, false, now_us);
+}
+
+int konce_ep_send_control(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
+			  uint64_t now_us)
+{
+	return send_frames(ep, s, frames, len, to, true, now_us);
+}
+
 static int send_path_frame(konce_ep *ep, konce_sess *s, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA],
 			   const konce_addr *to, uint64_t now_us)
 {
 	uint8_t f[1 + KONCE_FRAME_PATH_DATA];
 	size_t n = konce_frame_put_path(f, sizeof f, type, data);
-	return konce_ep_send_frames(ep, s, f, n, to, now_us);
+	return konce_ep_send_control(ep, s, f, n, to, now_us);
 }
 
 static void send_challenge(konce_ep *ep, konce_sess *s, uint64_t now_us)
@@ -304,7 +319,7 @@ int konce_ep_send_frames_conn(konce_ep *ep, uint32_t conn, const uint8_t *frames
 		konce_hs_server_flush_accept(ep, s, NULL, 0);
 	if (s->state != KONCE_HS_ESTABLISHED)
 		return -ENOTCONN;
-	if (ep->out_n == ep->out_cap)
+	if (konce_ep_out_full(ep))
 		return -ENOBUFS;
 	uint64_t n = s->sess.tx_pn;
 	int r = konce_ep_send_frames(ep, s, frames, len, &s->path.cur, now_us);
@@ -352,7 +367,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		} else if (now_us >= s->hb->accept_retry_us) {
 			s->accept_resends++;
 			s->hb->accept_retry_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-			konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+			konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 			ep->c.accept_resent++;
 		}
 		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->hb->accept_retry_us < t)

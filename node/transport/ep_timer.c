@@ -157,7 +157,8 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 	konce_hs_server_flush_all(ep);
 	/* the sessions due now, out of the heap first: a visit may arm a later one, which then waits */
 	ep->batch_n = 0;
-	unsigned room = ep->out_cap - ep->out_n; /* invariant 5: no more than could send a datagram each */
+	/* invariant 5: no more than could send a datagram each (the reserve is for control only) */
+	unsigned room = konce_ep_out_full(ep) ? 0 : ep->out_cap - ep->out_n;
 	while (ep->heap_n && ep->heap[0]->due_us <= now_us && ep->batch_n < room) {
 		konce_sess *s = ep->heap[0];
 		heap_remove(ep, s);
@@ -175,7 +176,7 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 		konce_sess *s = ep->batch[i];
 		if (!s)
 			continue;
-		if (ep->out_n == ep->out_cap) {
+		if (konce_ep_out_full(ep)) {
 			/* the out ring is full: whatever this session has due could not leave.  It goes
 			 * back to the heap unvisited and still due, so the next timer is now and the
 			 * host calls again once it has flushed the ring (invariant 5). */

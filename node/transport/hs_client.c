@@ -12,12 +12,23 @@
  *     (cfg->pow_rate, scaled by the INITIATE's BLAKE2b blocks), exceeds KONCE_POW_SOLVE_BUDGET_MS
  *     fails at once (KONCE_FAIL_POW_TOO_HIGH): it could not be paid within the cookie's lifetime;
  *   - the proof is solved in slices of KONCE_POW_SLICE_US of hashing each, one per konce_ep_timer()
- *     call (the endpoint asks to be called again at once), shared between all attempts that are
- *     solving; only an eighth of a slice runs right after the COOKIE (none if another attempt is
- *     solving), which pays a small demand without a timer round.  Nothing else waits on a slice, and every
- *     slice runs with the clock of its own call, so the INITIATE's timers start when it leaves.
+ *     call (the endpoint asks to be called again at once); only an eighth of a slice runs right
+ *     after the COOKIE (none if another attempt is solving), which pays a small demand without a
+ *     timer round.  Nothing else waits on a slice, and every slice runs with the clock of its own
+ *     call, so the INITIATE's timers start when it leaves.
+ * Attempts solving at once take turns: they queue in the order their COOKIEs came (ep->solve_head,
+ * konce_hs_solve_join), which is the order of their deadlines, and only the head hashes, with the
+ * whole slice; when it leaves the queue (solved, abandoned, freed) the next one is armed.  Shared
+ * evenly instead, n proofs would each run at 1/n of the rate and all finish late together: 256
+ * dials at once to a server whose filling table demands 15 bits (bench_sessions) are 8 million
+ * hashes, several times what one core hashes within the deadline, so most of them missed it twice
+ * and failed.  In turns the oldest finish within their deadline, one after another.
  * A solve still running KONCE_POW_DEADLINE_MS after its COOKIE arrived is abandoned (the cookie is
  * about to expire): the attempt starts over with a fresh HELLO once, as after unanswered INITIATEs.
+ * One whose turn never came, or came less than half the deadline before it (hb->turn_us: the
+ * queue ahead of it was about as long as the deadline), starts over without spending that one
+ * restart (pow_waited), up to KONCE_HS_ATTEMPTS times: waiting for the attempts ahead is not a
+ * sign that the server or the path failed.
  */
 #include <sodium.h>
 #include <string.h>
@@ -48,7 +59,7 @@ static void send_hello(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s, s->retry_at_us);
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 }
 
 int konce_hs_client_start(konce_ep *ep, konce_sess *s, const uint8_t server_pk[KONCE_WIRE_KEY],
@@ -161,10 +172,40 @@ static unsigned build_initiate(konce_ep *ep, konce_sess *s, const konce_cookie_m
 	return 0;
 }
 
+void konce_hs_solve_join(konce_ep *ep, konce_sess *s)
+{
+	s->hb->solve_next = NULL;
+	s->hb->solve_prev = ep->solve_tail;
+	s->hb->turn_us = 0;
+	if (ep->solve_tail)
+		ep->solve_tail->hb->solve_next = s;
+	else
+		ep->solve_head = s;
+	ep->solve_tail = s;
+}
+
+void konce_hs_solve_leave(konce_ep *ep, konce_sess *s)
+{
+	konce_sess *p = s->hb->solve_prev, *n = s->hb->solve_next;
+	if (p)
+		p->hb->solve_next = n;
+	else
+		ep->solve_head = n;
+	if (n)
+		n->hb->solve_prev = p;
+	else
+		ep->solve_tail = p;
+	s->hb->solve_prev = s->hb->solve_next = NULL;
+	if (!p && n)
+		konce_ep_arm(ep, n, 0); /* the new head: its turn, at once */
+}
+
 /* Up to `tries` more nonces; true when the proof holds (the INITIATE then leaves, at now_us). */
 static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t now_us)
 {
 	uint64_t done = 0;
+	if (!s->hb->turn_us)
+		s->hb->turn_us = now_us;
 	int r = 0; /* 0 bits: any nonce will do, nothing to hash */
 	if (s->pow_bits)
 		r = konce_pow_solve(s->hb->pkt, s->hs_len, KONCE_INIT_POW_NONCE, s->pow_bits, s->hb->pow_next, tries, &done);
@@ -177,7 +218,7 @@ static bool solve_slice(konce_ep *ep, konce_sess *s, uint64_t tries, uint64_t no
 	s->attempts = 1;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
 	konce_ep_arm(ep, s, s->retry_at_us);
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	return true;
 }
 
@@ -231,9 +272,11 @@ enum konce_ep_verdict konce_hs_client_cookie(konce_ep *ep, const uint8_t *pkt, s
 	konce_ep_set_state(ep, s, KONCE_HS_SOLVING);
 	s->retry_at_us = now_us + (uint64_t)KONCE_POW_DEADLINE_MS * 1000; /* abandon the solve then */
 	/* A small demand is paid at once, in an eighth of a slice, unless others are solving already:
-	 * so many COOKIEs in one wake (many dials) add up to little hashing; the rest is the timer's. */
-	bool others = ep->n_solving > 1; /* s is one of them */
-	if (others || !solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
+	 * so many COOKIEs in one wake (many dials) add up to little hashing; the rest is the timer's,
+	 * in turns (the header). */
+	if (ep->solve_head != s)
+		konce_ep_arm(ep, s, s->retry_at_us); /* armed sooner when its turn comes */
+	else if (!solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / 8), now_us))
 		konce_ep_arm(ep, s, now_us); /* the rest in slices from konce_ep_timer() */
 	return KONCE_EP_COOKIE_TAKEN;
 }
@@ -318,22 +361,33 @@ enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, s
 
 uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, uint64_t now_us)
 {
+	(void)solving; /* the solves take turns (the header): the head has the whole slice */
 	if (s->state == KONCE_HS_SOLVING && now_us < s->retry_at_us) {
-		/* this call's slice, shared with the other attempts that are solving */
-		if (solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US / (solving ? solving : 1)), now_us))
+		if (ep->solve_head != s)
+			return s->retry_at_us; /* not its turn: armed when it comes */
+		if (solve_slice(ep, s, slice_tries(ep, s, KONCE_POW_SLICE_US), now_us))
 			return s->retry_at_us;
 		return now_us;
 	}
 	if (now_us < s->retry_at_us)
 		return s->retry_at_us;
-	if ((s->state == KONCE_HS_INITIATE_SENT && s->attempts >= KONCE_HS_RESTART_AFTER && !s->restarted) ||
+	/* A solve whose turn never came, or came late, starts over without spending its one restart:
+	 * it is not the server's or the path's failure (the header). */
+	bool waited = s->state == KONCE_HS_SOLVING && s->hb->waits < KONCE_HS_ATTEMPTS &&
+		      (!s->hb->turn_us || now_us - s->hb->turn_us < (uint64_t)KONCE_POW_DEADLINE_MS * 1000 / 2);
+	if (waited || (s->state == KONCE_HS_INITIATE_SENT && s->attempts >= KONCE_HS_RESTART_AFTER && !s->restarted) ||
 	    (s->state == KONCE_HS_SOLVING && !s->restarted)) {
 		/* No ACCEPT: the cookie may be dead (our address changed since the COOKIE, which breaks
 		 * its MAC, or the server restarted and lost its secrets), or the proof took so long that
 		 * the cookie is about to expire.  Start over once with a fresh
 		 * HELLO; the session keys of the abandoned INITIATE are wiped. */
 		konce_keyslot *k = konce_keyslab_slot(ep->slab, s->slot);
-		s->restarted = true;
+		if (waited) {
+			s->hb->waits++;
+			ep->c.pow_waited++;
+		} else {
+			s->restarted = true;
+		}
 		sodium_memzero(k->tx, sizeof k->tx);
 		sodium_memzero(k->rx, sizeof k->rx);
 		ep->c.hs_restarts++;
@@ -347,6 +401,6 @@ uint64_t konce_hs_client_timer(konce_ep *ep, konce_sess *s, unsigned solving, ui
 	s->attempts++;
 	ep->c.hs_retransmits++;
 	s->retry_at_us = now_us + (uint64_t)KONCE_HS_RETRY_MS * 1000;
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	return s->retry_at_us;
 }

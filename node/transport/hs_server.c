@@ -156,7 +156,7 @@ void konce_hs_server_flush_accept(konce_ep *ep, konce_sess *s, const uint8_t *fr
 			break;
 		}
 	s->pend_next = NULL;
-	konce_ep_send_raw(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
+	konce_ep_send_raw_control(ep, &s->hs_addr, s->hb->pkt, s->hs_len);
 	ep->c.accept_tx++;
 	konce_ep_arm(ep, s, 0); /* established: its timers (ACCEPT resends, idle) start */
 }
@@ -258,7 +258,7 @@ enum konce_ep_verdict konce_hs_server_initiate(konce_ep *ep, const uint8_t *pkt,
 				rx->conn = s->conn;
 			} else if (s->hb && s->dup_answers < KONCE_HS_DUP_ANSWERS && s->hs_len <= len) {
 				s->dup_answers++;
-				konce_ep_send_raw(ep, from, s->hb->pkt, s->hs_len);
+				konce_ep_send_raw_control(ep, from, s->hb->pkt, s->hs_len);
 				ep->c.init_dup_resent++;
 				v = KONCE_EP_ACCEPT_RESENT;
 				rx->conn = s->conn;

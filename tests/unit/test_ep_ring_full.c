@@ -7,7 +7,16 @@
  * contract asks for: it runs the timer when konce_ep_next_timer() says, and moves every datagram
  * before asking again; the sessions held back wait unvisited, so the N keepalives cost about N
  * visits, not one per session per round.  A path challenge's retry (path.h) that finds the ring full waits the same
- * way, and leaves, once the host has flushed, to the address it probes. */
+ * way, and leaves, once the host has flushed, to the address it probes.
+ *
+ * Control datagrams (ep_internal.h invariant 6) that find the ring full of ordinary traffic take
+ * its reserve instead of being dropped: a presence's ack of a PING, a CLOSE, our handshake's
+ * HELLO and ACCEPT, and the first path challenge to a new address.  Each test fills the ring with
+ * unreliable messages (konce_ep_send() until -ENOBUFS), makes the control datagram, and checks
+ * that nothing was dropped, that the ring then holds the messages and exactly one datagram more,
+ * and that the peer, fed all of them, acts on the control datagram once.  More control datagrams
+ * than the reserve holds between two flushes are dropped and counted (ring_full_control). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "node/transport/ep_internal.h"
 #include "node/transport/path.h"
 #include "tests/unit/ep_crowd.h"
 #include "tests/unit/ep_pair.h"
@@ -186,11 +196,252 @@ static void test_path_retry_waits_for_room(void **state)
 	free_pair(&p);
 }
 
+/* ---- control datagrams take the reserve ------------------------------------------------- */
+
+/* Unreliable messages from ep on conn until the ring has no room for ordinary traffic: how many. */
+static unsigned fill_ring(konce_ep *ep, uint32_t conn, uint64_t now)
+{
+	unsigned n = 0;
+	while (konce_ep_send(ep, conn, (const uint8_t *)"x", 1, now) == 0)
+		n++;
+	assert_int_equal(konce_ep_send(ep, conn, (const uint8_t *)"x", 1, now), -ENOBUFS);
+	return n;
+}
+
+/* Every datagram queued at from, fed to `to` as coming from `src` (those addressed to dst only):
+ * how many were queued, and *to_dst of them went to dst. */
+static unsigned deliver(konce_ep *from, konce_ep *to, const konce_addr *src, const konce_addr *dst, uint64_t now,
+			unsigned *to_dst)
+{
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr a;
+	unsigned n = 0, d = 0;
+	while (konce_ep_poll_datagram(from, buf, &len, &a)) {
+		n++;
+		if (konce_addr_eq(&a, dst)) {
+			d++;
+			konce_ep_input(to, buf, len, src, now, NULL);
+		}
+	}
+	if (to_dst)
+		*to_dst = d;
+	return n;
+}
+
+/* MESSAGE events of ep, the others left out. */
+static unsigned count_messages(konce_ep *ep)
+{
+	konce_ep_event ev;
+	unsigned n = 0;
+	while (konce_ep_poll_event(ep, &ev))
+		n += ev.type == KONCE_EV_MESSAGE;
+	return n;
+}
+
+/* b's session is a presence (the handshake's messages are unreliable): a PING from a (a channel
+ * now, konce_ep_ping) is answered at once with an ACK that b cannot send again, as it keeps no
+ * receive state.  With b's ring full it takes the reserve, and a's PING is acknowledged. */
+static void test_ping_ack_takes_reserve(void **state)
+{
+	(void)state;
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
+	const struct konce_ep_counters *cb = konce_ep_counters(p.b);
+	konce_sess *sa = konce_ep_sess_by_conn(p.a, cc), *sb = konce_ep_sess_by_conn(p.b, sc);
+	assert_null(sb->rel);
+	unsigned filled = fill_ring(p.b, sc, p.now);
+	assert_true(filled >= 16);
+	uint64_t full0 = cb->ring_full_datagrams, tx0 = cb->tx_packets;
+	assert_int_equal(konce_ep_ping(p.a, cc, p.now), 0);
+	uint64_t ping_pn = sa->rel->rec.largest_sent;
+	unsigned to_b;
+	assert_int_equal(deliver(p.a, p.b, &p.addr_a, &p.addr_b, p.now, &to_b), 1); /* the PING alone */
+	assert_null(sb->rel); /* still a presence: the ack is its own, sent at once */
+	assert_int_equal(cb->ring_full_datagrams, full0);
+	assert_int_equal(cb->ring_full_control, 0);
+	assert_int_equal(cb->tx_packets - tx0, 1);
+	assert_true(sa->rel->rec.largest_acked < ping_pn || sa->rel->rec.largest_acked == 0);
+	/* the host flushes b: the messages and the ack, once */
+	unsigned to_a;
+	p.now += 10000;
+	assert_int_equal(deliver(p.b, p.a, &p.addr_b, &p.addr_a, p.now, &to_a), filled + 1);
+	assert_int_equal(to_a, filled + 1);
+	assert_int_equal(sa->rel->rec.largest_acked, ping_pn);
+	assert_int_equal(count_messages(p.a), filled);
+	assert_false(konce_ep_poll_datagram(p.b, (uint8_t[KONCE_WIRE_MAX_DATAGRAM]){0}, &(size_t){0}, &(konce_addr){0}));
+	free_pair(&p);
+}
+
+/* konce_ep_close() frees the session as its CLOSE leaves: nothing could send it later.  With the
+ * ring full it takes the reserve, and the peer closes once. */
+static void test_close_takes_reserve(void **state)
+{
+	(void)state;
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
+	const struct konce_ep_counters *ca = konce_ep_counters(p.a), *cb = konce_ep_counters(p.b);
+	unsigned filled = fill_ring(p.a, cc, p.now);
+	uint64_t full0 = ca->ring_full_datagrams, tx0 = ca->tx_packets;
+	assert_int_equal(konce_ep_close(p.a, cc, p.now), 0);
+	assert_int_equal(ca->ring_full_datagrams, full0);
+	assert_int_equal(ca->ring_full_control, 0);
+	assert_int_equal(ca->tx_packets - tx0, 1);
+	assert_int_equal(ca->sessions_live, 0);
+	unsigned to_b;
+	p.now += 10000;
+	assert_int_equal(deliver(p.a, p.b, &p.addr_a, &p.addr_b, p.now, &to_b), filled + 1);
+	assert_int_equal(to_b, filled + 1);
+	assert_int_equal(cb->sessions_live, 0);
+	konce_ep_event ev;
+	unsigned msgs = 0, closed = 0;
+	while (konce_ep_poll_event(p.b, &ev)) {
+		msgs += ev.type == KONCE_EV_MESSAGE;
+		if (ev.type == KONCE_EV_CLOSED) {
+			closed++;
+			assert_int_equal(ev.conn, sc);
+			assert_int_equal(ev.reason, 0);
+		}
+	}
+	assert_int_equal(msgs, filled); /* every message came before the CLOSE */
+	assert_int_equal(closed, 1);
+	free_pair(&p);
+}
+
+/* The handshake's datagrams: a second dial's HELLO from a, whose ring is full, and b's ACCEPT for
+ * it, sent while b's ring is full.  Each takes the reserve at once (no attempt spent on a
+ * datagram that never left), and the dial completes without a resend. */
+static void test_handshake_takes_reserve(void **state)
+{
+	(void)state;
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
+	const struct konce_ep_counters *ca = konce_ep_counters(p.a), *cb = konce_ep_counters(p.b);
+	unsigned filled_a = fill_ring(p.a, cc, p.now);
+	uint64_t tx0 = ca->tx_packets;
+	uint32_t c2;
+	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &c2), 0);
+	assert_int_equal(ca->tx_packets - tx0, 1); /* the HELLO */
+	assert_int_equal(ca->ring_full_datagrams, 0);
+	/* b gets the messages and the HELLO; its COOKIE leaves (b's ring has room) */
+	unsigned to_b;
+	p.now += 10000;
+	assert_int_equal(deliver(p.a, p.b, &p.addr_a, &p.addr_b, p.now, &to_b), filled_a + 1);
+	assert_int_equal(cb->hello_rx, 2);
+	assert_int_equal(cb->cookie_tx, 2);
+	assert_int_equal(count_messages(p.b), filled_a);
+	/* the COOKIE back to a; a's INITIATE to b; then b's ring fills before its ACCEPT is made */
+	p.now += 10000;
+	deliver(p.b, p.a, &p.addr_b, &p.addr_a, p.now, NULL);
+	uint8_t init[KONCE_WIRE_MAX_DATAGRAM];
+	size_t init_len;
+	konce_addr to;
+	assert_true(konce_ep_poll_datagram(p.a, init, &init_len, &to));
+	assert_int_equal(init[0], KONCE_PKT_INITIATE);
+	unsigned filled_b = fill_ring(p.b, sc, p.now);
+	uint64_t txb0 = cb->tx_packets;
+	p.now += 10000;
+	assert_int_equal(konce_ep_input(p.b, init, init_len, &p.addr_a, p.now, NULL), KONCE_EP_ESTABLISHED);
+	unsigned to_a;
+	assert_int_equal(deliver(p.b, p.a, &p.addr_b, &p.addr_a, p.now + 10000, &to_a), filled_b + 1);
+	assert_int_equal(cb->tx_packets - txb0, 1); /* the ACCEPT */
+	assert_int_equal(cb->accept_tx, 2);
+	assert_int_equal(cb->ring_full_datagrams, 0);
+	konce_ep_event ev;
+	unsigned est = 0, msgs = 0;
+	while (konce_ep_poll_event(p.a, &ev)) {
+		est += ev.type == KONCE_EV_ESTABLISHED && ev.conn == c2;
+		msgs += ev.type == KONCE_EV_MESSAGE;
+	}
+	assert_int_equal(est, 1);
+	assert_int_equal(msgs, filled_b);
+	assert_int_equal(ca->hs_retransmits, 0);
+	assert_int_equal(ca->ring_full_control + cb->ring_full_control, 0);
+	free_pair(&p);
+}
+
+/* The client moves: b's first challenge to the new address, and its check of the old one, are made
+ * by the packet that shows the move (path.h counts a try for each).  With b's ring full both take
+ * the reserve; a's response, coming from the new address, moves the session there with the
+ * first try. */
+static void test_first_challenge_takes_reserve(void **state)
+{
+	(void)state;
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, NULL, &sc);
+	const struct konce_ep_counters *cb = konce_ep_counters(p.b);
+	unsigned filled = fill_ring(p.b, sc, p.now);
+	konce_addr old = p.addr_a;
+	konce_addr_parse(&p.addr_a, "192.0.2.1:2222");
+	uint8_t big[400] = {0}; /* large enough for the padded challenges under the amplification limit */
+	assert_int_equal(konce_ep_send(p.a, cc, big, sizeof big, p.now), 0);
+	uint64_t tx0 = cb->tx_packets;
+	p.now += 10000;
+	deliver(p.a, p.b, &p.addr_a, &p.addr_b, p.now, NULL);
+	assert_int_equal(cb->path_challenge_tx, 1);
+	assert_int_equal(cb->path_old_challenge_tx, 1);
+	assert_int_equal(cb->tx_packets - tx0, 2);
+	assert_int_equal(cb->ring_full_datagrams, 0);
+	/* b's flush: the messages and the old path's check to the validated address, the challenge
+	 * to the new one, once */
+	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
+	size_t len;
+	konce_addr to;
+	unsigned n_old = 0, n_new = 0;
+	p.now += 10000;
+	while (konce_ep_poll_datagram(p.b, buf, &len, &to)) {
+		n_old += konce_addr_eq(&to, &old);
+		if (konce_addr_eq(&to, &p.addr_a)) {
+			n_new++;
+			konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
+		}
+	}
+	assert_int_equal(n_old, filled + 1);
+	assert_int_equal(n_new, 1);
+	/* a answers from its new address: the session moves there with the first try */
+	p.now += 10000;
+	deliver(p.a, p.b, &p.addr_a, &p.addr_b, p.now, NULL);
+	assert_int_equal(cb->path_challenge_tx, 1);
+	assert_int_equal(cb->path_changed, 1);
+	assert_true(konce_addr_eq(&konce_ep_sess_by_conn(p.b, sc)->path.cur, &p.addr_a));
+	assert_int_equal(cb->ring_full_control, 0);
+	free_pair(&p);
+}
+
+/* The reserve is finite: more control datagrams than it holds between two flushes are dropped,
+ * and counted as such (ring_full_control), the ordinary traffic's own waits apart.  b, with a
+ * 16-slot ring (and so the smallest reserve, 16 slots), gets 24 PINGs while its ring is full. */
+static void test_reserve_overflow_counted(void **state)
+{
+	(void)state;
+	enum { PINGS = 24 };
+	konce_ep_config cfg = {.out_ring = RING};
+	pair p;
+	uint32_t sc, cc = connected_pair(&p, NULL, &cfg, &sc);
+	const struct konce_ep_counters *cb = konce_ep_counters(p.b);
+	assert_int_equal(fill_ring(p.b, sc, p.now), RING);
+	unsigned reserve = RING; /* konce_ep_out_reserve_for(16) */
+	for (unsigned i = 0; i < PINGS; i++) {
+		assert_int_equal(konce_ep_ping(p.a, cc, p.now), 0);
+		assert_int_equal(deliver(p.a, p.b, &p.addr_a, &p.addr_b, p.now, NULL), 1);
+		p.now += 1000;
+	}
+	assert_int_equal(cb->ring_full_control, PINGS - reserve);
+	assert_int_equal(cb->ring_full_datagrams, PINGS - reserve);
+	assert_int_equal(deliver(p.b, p.a, &p.addr_b, &p.addr_a, p.now, NULL), RING + reserve);
+	free_pair(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keepalives_survive_full_ring),
 		cmocka_unit_test(test_path_retry_waits_for_room),
+		cmocka_unit_test(test_ping_ack_takes_reserve),
+		cmocka_unit_test(test_close_takes_reserve),
+		cmocka_unit_test(test_handshake_takes_reserve),
+		cmocka_unit_test(test_first_challenge_takes_reserve),
+		cmocka_unit_test(test_reserve_overflow_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
