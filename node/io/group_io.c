@@ -39,6 +39,7 @@
 #include "node/core/ncgpersist.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_int.h"
+#include "store/group_host.h"
 
 struct gcall;
 
@@ -51,8 +52,6 @@ struct node_groups {
 	struct gcall *rejoins;    /* the control's rejoins waiting for the records before them */
 	bool rejoin_flying;       /* one is on the writer */
 };
-
-_Static_assert((int)KONCE_CW_GROUP_ID == (int)KONCE_STORE_GROUP_ID, "one group id for the core and the store");
 
 static uint64_t unix_s(void) { return (uint64_t)time(NULL); }
 
@@ -145,48 +144,6 @@ void node_groups_io(struct konce_node *n)
 
 /* ---- the API's host (node/core/ncgapi.h) ---------------------------------------------------- */
 
-/* The store's primitives on a connection (ctx: a konce_store), the loop's or the store writer's. */
-static int st_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
-{
-	return konce_store_group_add(ctx, gid, name, NULL, 0, NULL, err, errlen);
-}
-static int st_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
-{
-	return konce_store_group_add_join(ctx, t->group, name, &t->keys[0][0], t->n, t->secret, until, err, errlen);
-}
-static int st_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	return konce_store_group_remove(ctx, gid, err, errlen);
-}
-static int st_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
-{
-	konce_store_group_rec r;
-	int e = konce_store_group_get(ctx, gid, &r);
-	if (!e) {
-		*delivered = r.delivered;
-		konce_store_group_rec_free(&r);
-	}
-	return e;
-}
-static int st_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		      konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	return konce_store_group_entries(ctx, gid, first, last, fn, fnctx);
-}
-static int st_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx) { return konce_store_groups_each(ctx, fn, fnctx); }
-static int st_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		      size_t errlen)
-{
-	return konce_store_group_restore(ctx, gid, g, now_us, err, errlen);
-}
-static int st_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		   konce_ncgapi_entry_fn entry, void *fnctx)
-{
-	return konce_store_group_replay(ctx, gid, upto, snap, entry, fnctx);
-}
-/* The reads the store writer runs for the loop (the replay's, the control's log). */
-static const konce_ncgapi_host st_reads = {.delivered = st_delivered, .entries = st_entries, .read = st_read};
-
 static int a_sync(void *ctx, char *err, size_t errlen) { return write_all(ctx, err, errlen); }
 static void a_log(void *ctx, int level, const char *line) { node_log(ctx, level, "%s", line); }
 static void a_kick(void *ctx) { node_io_schedule(ctx); }
@@ -215,7 +172,7 @@ static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
 	struct rread *r = arg;
 	(void)msg, (void)msglen;
 	for (unsigned i = 0; i < r->k; i++)
-		konce_ncgapi_tape_read(&r->s[i]->tape, &st_reads, st, r->s[i]->gid, r->s[i]->upto);
+		konce_ncgapi_tape_read(&r->s[i]->tape, &konce_store_group_reads, st, r->s[i]->gid, r->s[i]->upto);
 	return 0;
 }
 
@@ -326,10 +283,9 @@ int node_groups_start(struct konce_node *n)
 		return -ENOMEM;
 	}
 	node_storew_group_on_done(n->storew, on_written, n);
-	n->groups->api = (konce_ncgapi_host){.ctx = n, .store = n->store, .add = st_add, .add_join = st_add_join,
-					     .remove = st_remove, .sync = a_sync, .delivered = st_delivered,
-					     .entries = st_entries, .each = st_each, .restore = st_restore,
-					     .replay = a_replay, .log = a_log, .kick = a_kick, .replay_soon = a_replay_soon};
+	n->groups->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log,
+					     .kick = a_kick, .replay_soon = a_replay_soon};
+	konce_store_group_host(&n->groups->api, n->store);
 	konce_ncgapi_restore(API(n));
 	return 0;
 }
@@ -368,7 +324,7 @@ static int log_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct logcall *x = arg;
 	(void)msg, (void)msglen;
-	return konce_ncgapi_log_read(&st_reads, st, x->gid, x->from, x->fn, x->fnctx);
+	return konce_ncgapi_log_read(&konce_store_group_reads, st, x->gid, x->from, x->fn, x->fnctx);
 }
 
 static void log_rows_done(void *arg, int k, const char *msg)
@@ -413,7 +369,8 @@ struct gcall {
 static int add_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	return x->t ? st_add_join(st, x->t, x->name, x->until, msg, msglen) : st_add(st, x->gid, x->name, msg, msglen);
+	const konce_ncgapi_host *h = &x->n->groups->api; /* its store primitives, on the writer's connection */
+	return x->t ? h->add_join(st, x->t, x->name, x->until, msg, msglen) : h->add(st, x->gid, x->name, msg, msglen);
 }
 
 /* A rejoin's rows: every record queued before it is written (rejoin_go), then the old row goes
@@ -426,7 +383,7 @@ static int rejoin_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 		snprintf(msg, msglen, "the group records before the rejoin are not written yet");
 		return -EIO;
 	}
-	if ((e = st_remove(st, x->t->group, msg, msglen)) && e != -ENOENT)
+	if ((e = x->n->groups->api.remove(st, x->t->group, msg, msglen)) && e != -ENOENT)
 		return e;
 	return add_row(st, x, msg, msglen);
 }
@@ -434,7 +391,7 @@ static int rejoin_rows(konce_store *st, void *arg, char *msg, size_t msglen)
 static int remove_row(konce_store *st, void *arg, char *msg, size_t msglen)
 {
 	struct gcall *x = arg;
-	return st_remove(st, x->t ? x->t->group : x->gid, msg, msglen);
+	return x->n->groups->api.remove(st, x->t ? x->t->group : x->gid, msg, msglen);
 }
 
 static void gcall_free(void *arg, int e, const char *msg)

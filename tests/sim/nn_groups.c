@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/group_host.h"
 #include "tests/sim/nn_int.h"
 
 struct nn_groups {
@@ -53,53 +54,17 @@ void nn_groups_note(ncnode *n, const konce_nc_gnote *g)
 
 /* ---- the API's host (node/core/ncgapi.h), as group_io.c's ------------------------------------- */
 
-static konce_store *db(void *ctx) { return ((ncnode *)ctx)->groups->db; }
-
-static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
-{
-	return konce_store_group_add(db(ctx), gid, name, NULL, 0, NULL, err, errlen);
-}
-static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
-{
-	return konce_store_group_add_join(db(ctx), t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
-					  errlen);
-}
-static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	return konce_store_group_remove(db(ctx), gid, err, errlen);
-}
 static int a_sync(void *ctx, char *err, size_t errlen)
 {
 	ncnode *n = ctx;
 	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
 	return gwriter_sync(&n->gw, sim_now(n->s));
 }
-static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
-{
-	konce_store_group_rec r;
-	int e = konce_store_group_get(db(ctx), gid, &r);
-	if (!e) {
-		*delivered = r.delivered;
-		konce_store_group_rec_free(&r);
-	}
-	return e;
-}
-static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		     konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	return konce_store_group_entries(db(ctx), gid, first, last, fn, fnctx);
-}
-static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx) { return konce_store_groups_each(db(ctx), fn, fnctx); }
-static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		     size_t errlen)
-{
-	return konce_store_group_restore(db(ctx), gid, g, now_us, err, errlen);
-}
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
 		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
 {
 	(void)wait; /* read here, all of it */
-	int e = konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
+	int e = konce_store_group_replay(((ncnode *)ctx)->groups->db, gid, upto, snap, entry, fnctx);
 	return e < 0 ? e : 0;
 }
 static void a_log(void *ctx, int level, const char *line)
@@ -172,10 +137,9 @@ int ncnode_groups_open(ncnode *n, const char *path)
 		return e;
 	}
 	snprintf(n->store_path, sizeof n->store_path, "%s", path);
-	g->api = (konce_ncgapi_host){.ctx = n, .store = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
-				     .sync = a_sync, .delivered = a_delivered, .entries = a_entries, .each = a_each,
-				     .restore = a_restore, .replay = a_replay, .log = a_log, .kick = a_kick,
+	g->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};
+	konce_store_group_host(&g->api, g->db); /* the daemon's store primitives (store/group_host.c) */
 	n->gw.hand_over = hand_over;
 	n->gw.written = written;
 	konce_ncgapi a = ncnode_gapi(n);
