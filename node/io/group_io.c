@@ -36,6 +36,7 @@
 
 #include "konce/group.h"
 #include "node/core/ncgapi.h"
+#include "node/core/ncghost.h"
 #include "node/core/ncgpersist.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_int.h"
@@ -48,7 +49,7 @@ struct node_groups {
 	konce_ncgpersist persist;
 	konce_ncgapi_host api; /* ctx: the node; store: its store */
 	struct event *ev_flush, *ev_replay;
-	konce_ncgapi_ahead ahead; /* the replays read on the store writer */
+	konce_ncghost gh;         /* the replays read ahead on the store writer */
 	struct gcall *rejoins;    /* the control's rejoins waiting for the records before them */
 	bool rejoin_flying;       /* one is on the writer */
 };
@@ -157,94 +158,43 @@ static konce_ncgapi *api_at(konce_node *n, konce_ncgapi *a)
 }
 #define API(n) api_at((n), &(konce_ncgapi){0})
 
-/* ---- the replay of a restored group's state, read on the store writer -------------------------- */
+/* ---- the replay read ahead on the store writer (node/core/ncghost.h's io) ------------------ */
 
-/* One read of replays (ncgapi.h konce_ncgapi_ahead): on the writer's thread, one stretch of each
- * of its slots' tapes. */
-struct rread {
-	struct konce_node *n;
-	unsigned k;
-	konce_ncgapi_slot *s[KONCE_NC_GROUPS_MAX];
-};
-
-static int read_tapes(konce_store *st, void *arg, char *msg, size_t msglen)
+static int job_run(konce_store *st, void *arg, char *msg, size_t msglen)
 {
-	struct rread *r = arg;
 	(void)msg, (void)msglen;
-	for (unsigned i = 0; i < r->k; i++)
-		konce_ncgapi_tape_read(&r->s[i]->tape, &konce_store_group_reads, st, r->s[i]->gid, r->s[i]->upto);
+	konce_ncghost_job_run(arg, st);
 	return 0;
 }
-
-/* On the loop: the tapes are ready; konce_ncgapi_replay plays them from the loop's next turn. */
-static void tapes_read(void *arg, int e, const char *msg)
+static void job_done(void *arg, int e, const char *msg)
 {
-	struct rread *r = arg;
 	(void)e, (void)msg;
-	konce_ncgapi_ahead_read(&r->n->groups->ahead, r->s, r->k);
-	event_active(r->n->groups->ev_replay, EV_TIMEOUT, 0);
-	free(r);
+	konce_ncghost_job_done(arg);
 }
-
-/* Queues the read of the next stretch of every group owed its state (the application listens):
- * false when there is none.  When the writer's queue is full the replay event runs again a
- * millisecond later, to queue them then. */
-static bool read_ahead(struct konce_node *n, const konce_ncgapi *a)
+static int io_call(void *ctx, konce_ncghost_job *j)
 {
-	struct node_groups *gs = n->groups;
-	struct rread *r = calloc(1, sizeof *r);
-	if (r) {
-		r->n = n;
-		r->k = konce_ncgapi_ahead_plan(a, &gs->ahead, r->s);
-	}
-	if (r && r->k && !node_storew_call(n->storew, read_tapes, tapes_read, r))
-		return true;
-	if (r && r->k) {
-		konce_ncgapi_ahead_drop(&gs->ahead, r->s, r->k);
-		event_add(gs->ev_replay, &(struct timeval){0, 1000});
-	}
-	free(r);
-	return false;
+	return node_storew_call(((struct konce_node *)ctx)->storew, job_run, job_done, j);
+}
+static void io_call_wait(void *ctx, konce_ncghost_job *j)
+{
+	node_storew_call_wait(((struct konce_node *)ctx)->storew, job_run, NULL, j, NULL, 0);
+}
+static void io_drain(void *ctx) { node_storew_drain(((struct konce_node *)ctx)->storew); }
+static void io_replay_now(void *ctx) { event_active(((struct konce_node *)ctx)->groups->ev_replay, EV_TIMEOUT, 0); }
+static void io_replay_arm(void *ctx, unsigned ms)
+{
+	event_add(((struct konce_node *)ctx)->groups->ev_replay, &(struct timeval){0, (suseconds_t)ms * 1000});
 }
 
-/* The application listens: the replays are read ahead, then played by the replay event (at once
- * when there is nothing to read: a tape may be ready). */
 static void a_replay_soon(void *ctx)
 {
 	struct konce_node *n = ctx;
-	if (!read_ahead(n, API(n)))
-		event_active(n->groups->ev_replay, EV_TIMEOUT, 0);
+	konce_ncghost_replay_soon(&n->groups->gh, API(n));
 }
-
-/* A group's replay for konce_ncgapi_replay: its tape, played here, a stretch at a time.  Without
- * wait, the stretch read ahead (1: the rest is read on), or nothing (1) while none is ready.  With
- * wait (a group's event that overtook its reads: the state comes before the event), the loop waits
- * for the read queued and reads the rest on the writer, waiting here (inside the core's drain, so
- * no other event of the group comes meanwhile). */
 static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
 		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
 {
-	struct konce_node *n = ctx;
-	konce_ncgapi_slot *s = konce_ncgapi_ahead_take(&n->groups->ahead, gid, upto);
-	int e = 1;
-	if (!s)
-		return -ENOMEM;
-	if (wait && s->state != KONCE_NCGAPI_AHEAD_READY)
-		node_log(n, KONCE_LOG_DEBUG, "a group's new event waits for the rest of its replay, read on the store writer");
-	while (e > 0) {
-		if (s->state != KONCE_NCGAPI_AHEAD_READY && !wait)
-			return 1;
-		if (s->state == KONCE_NCGAPI_AHEAD_READING)
-			node_storew_drain(n->storew); /* its read's done runs here: READY */
-		if (s->state == KONCE_NCGAPI_AHEAD_UNREAD) {
-			struct rread r = {.n = n, .k = 1, .s = {s}};
-			node_storew_call_wait(n->storew, read_tapes, NULL, &r, NULL, 0);
-		}
-		e = konce_ncgapi_ahead_play(s, snap, entry, fnctx);
-		if (!wait)
-			break;
-	}
-	return e;
+	return konce_ncghost_replay(&((struct konce_node *)ctx)->groups->gh, gid, upto, snap, entry, fnctx, wait);
 }
 
 /* ---- the state handed back at start, events ------------------------------------------------------ */
@@ -254,12 +204,7 @@ static void on_replay(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct konce_node *n = arg;
-	konce_ncgapi *a = API(n);
-	konce_ncgapi_replay(a, NULL);
-	if (n->groups) {
-		konce_ncgapi_ahead_prune(a, &n->groups->ahead); /* tapes of groups gone meanwhile */
-		read_ahead(n, a); /* the next stretches */
-	}
+	konce_ncghost_on_replay(&n->groups->gh, API(n));
 }
 
 void node_group_event(struct konce_node *n, const konce_nc_event *ev)
@@ -286,6 +231,8 @@ int node_groups_start(struct konce_node *n)
 	n->groups->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log,
 					     .kick = a_kick, .replay_soon = a_replay_soon};
 	konce_store_group_host(&n->groups->api, n->store);
+	n->groups->gh = (konce_ncghost){.io = {n, io_call, io_call_wait, io_drain, io_replay_now, io_replay_arm, a_log},
+					.reads = &konce_store_group_reads};
 	konce_ncgapi_restore(API(n));
 	return 0;
 }
@@ -298,9 +245,7 @@ void node_groups_stop(struct konce_node *n)
 	rejoins_cancel(n);
 	konce_ncgpersist_stop(&n->groups->persist);
 	konce_ncgapi_stop(API(n)); /* unwired from the core; everything queued written */
-	if (n->groups->ahead.reading) /* a replay's read still queued: its done runs first */
-		node_storew_drain(n->storew);
-	konce_ncgapi_ahead_free(&n->groups->ahead); /* tapes never played */
+	konce_ncghost_stop(&n->groups->gh); /* a read still queued is drained, the tapes freed */
 	node_storew_group_on_done(n->storew, NULL, NULL);
 	event_free(n->groups->ev_flush);
 	event_free(n->groups->ev_replay);
