@@ -1,20 +1,23 @@
 /* nn_groups.c - a node harness host's groups with a store (node_harness.h): node/io/group_io.c's
- * plumbing on the simulated clock.  The API's decisions are node/core/ncgapi.c's; the store is
- * store/store.h's; the persist table and its writer are gwriter.h's. */
+ * plumbing on the simulated clock.  The API's decisions are node/core/ncgapi.c's, the store's
+ * primitives store/group_host.c's, the replay read ahead in stretches on the writer
+ * node/core/ncghost.c's (as the daemon's); the persist table and its writer are gwriter.h's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/core/ncghost.h"
 #include "store/group_host.h"
 #include "tests/sim/nn_int.h"
 
 struct nn_groups {
 	konce_ncgapp app;
 	konce_ncgapi_host api;
+	konce_ncghost gh; /* the replay read ahead on the writer, as the daemon's (node/core/ncghost.h) */
 	konce_store *db;  /* the node's store: immediate writes, reads, the group-record queue */
 	konce_store *wdb; /* the writer's connection (node/io/node_storew.c opens its own) */
-	bool kick_due, replay_due;
+	bool kick_due, replay_due; /* node_io_schedule(), event_active(ev_replay) */
 	uint64_t errors;
 	char first[512];
 };
@@ -60,13 +63,6 @@ static int a_sync(void *ctx, char *err, size_t errlen)
 	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
 	return gwriter_sync(&n->gw, sim_now(n->s));
 }
-static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
-{
-	(void)wait; /* read here, all of it */
-	int e = konce_store_group_replay(((ncnode *)ctx)->groups->db, gid, upto, snap, entry, fnctx);
-	return e < 0 ? e : 0;
-}
 static void a_log(void *ctx, int level, const char *line)
 {
 	ncnode *n = ctx;
@@ -84,12 +80,44 @@ static void a_kick(void *ctx)
 	if (!n->draining)
 		nn_rearm(n);
 }
-static void a_replay_soon(void *ctx)
+
+/* ---- the replay read ahead (ncghost.h's io): jobs on gwriter's writer, the replay event --------- */
+
+static int io_call(void *ctx, konce_ncghost_job *j)
+{
+	ncnode *n = ctx;
+	int e = gwriter_call(&n->gw, j, sim_now(n->s));
+	if (!e && !n->draining)
+		nn_rearm(n);
+	return e;
+}
+static void io_call_wait(void *ctx, konce_ncghost_job *j) { gwriter_call_wait(&((ncnode *)ctx)->gw, j); }
+static void io_drain(void *ctx) { gwriter_drain(&((ncnode *)ctx)->gw); }
+static void io_replay_now(void *ctx)
 {
 	ncnode *n = ctx;
 	n->groups->replay_due = true;
 	if (!n->draining)
 		nn_rearm(n);
+}
+static void io_replay_arm(void *ctx, unsigned ms)
+{
+	ncnode *n = ctx;
+	gwriter_replay_arm(&n->gw, sim_now(n->s), ms);
+	if (!n->draining)
+		nn_rearm(n);
+}
+
+static void a_replay_soon(void *ctx)
+{
+	ncnode *n = ctx;
+	konce_ncgapi a = ncnode_gapi(n);
+	konce_ncghost_replay_soon(&n->groups->gh, &a);
+}
+static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
+{
+	return konce_ncghost_replay(&((ncnode *)ctx)->groups->gh, gid, upto, snap, entry, fnctx, wait);
 }
 
 konce_ncgapi ncnode_gapi(ncnode *n)
@@ -113,7 +141,7 @@ void nn_groups_run(ncnode *n)
 	if (n->groups->replay_due) {
 		n->groups->replay_due = false;
 		konce_ncgapi a = ncnode_gapi(n);
-		konce_ncgapi_replay(&a, NULL);
+		konce_ncghost_on_replay(&n->groups->gh, &a);
 	}
 }
 
@@ -140,6 +168,10 @@ int ncnode_groups_open(ncnode *n, const char *path)
 	g->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};
 	konce_store_group_host(&g->api, g->db); /* the daemon's store primitives (store/group_host.c) */
+	g->gh = (konce_ncghost){.io = {n, io_call, io_call_wait, io_drain, io_replay_now, io_replay_arm, a_log},
+				.reads = &konce_store_group_reads};
+	n->gw.store = g->wdb;
+	n->gw.replay = io_replay_now;
 	n->gw.hand_over = hand_over;
 	n->gw.written = written;
 	konce_ncgapi a = ncnode_gapi(n);
@@ -155,6 +187,7 @@ void nn_groups_stop(ncnode *n, bool crash)
 	if (!g)
 		return;
 	if (crash) {
+		konce_ncghost_stop(&g->gh); /* the writer's queued reads end (they write nothing), the tapes go */
 		konce_ncgapp_unwire(&g->app, n->core);
 		konce_store_group_discard(g->db); /* a dead process's queues die with it */
 		konce_store_group_discard(g->wdb);
@@ -162,10 +195,13 @@ void nn_groups_stop(ncnode *n, bool crash)
 		konce_ncgpersist_stop(&n->gw.persist);
 		konce_ncgapi a = ncnode_gapi(n);
 		konce_ncgapi_stop(&a);
+		konce_ncghost_stop(&g->gh);
 	}
 	if (konce_store_close(g->wdb, err, sizeof err) || konce_store_close(g->db, err, sizeof err))
 		fprintf(stderr, "store close: %s\n", err);
-	n->gw.hand_over = n->gw.written = NULL;
+	n->gw.hand_over = n->gw.written = n->gw.replay = NULL;
+	n->gw.store = NULL;
+	n->gw.replay_at = 0;
 	free(g);
 	n->groups = NULL;
 }
