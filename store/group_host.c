@@ -42,7 +42,11 @@ static int st_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upt
 	return konce_store_group_replay(ctx, gid, upto, snap, entry, fnctx);
 }
 
-const konce_ncgapi_host konce_store_group_reads = {.delivered = st_delivered, .entries = st_entries, .read = st_read};
+const konce_ncgapi_host konce_store_group_prims = {.add = st_add, .add_join = st_add_join, .remove = st_remove,
+						   .delivered = st_delivered, .entries = st_entries, .each = st_each,
+						   .restore = st_restore, .read = st_read};
+
+size_t konce_store_group_pending_of(void *st) { return konce_store_group_pending(st); }
 
 void konce_store_group_host(konce_ncgapi_host *h, konce_store *st)
 {

@@ -12,7 +12,10 @@
 
 /* Fills h's store primitives (add .. read) and sets h->store to st; the rest of h is left alone. */
 void konce_store_group_host(konce_ncgapi_host *h, konce_store *st);
-/* The reads alone (delivered, entries, read), for a reader on another connection (the writer's). */
-extern const konce_ncgapi_host konce_store_group_reads;
+/* The same primitives (no store, no host callbacks), for calls on another connection (the
+ * writer's: the replay's reads, the control's rows), with their store as ctx. */
+extern const konce_ncgapi_host konce_store_group_prims;
+/* konce_store_group_pending on a store given as void * (ncghost.h's store_pending). */
+size_t konce_store_group_pending_of(void *st);
 
 #endif

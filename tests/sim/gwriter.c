@@ -114,8 +114,9 @@ static void call_end(gwriter *w)
 	konce_ncghost_job *job = w->calls[0].job;
 	memmove(&w->calls[0], &w->calls[1], --w->ncalls * sizeof w->calls[0]);
 	w->jobs++;
-	konce_ncghost_job_run(job, w->store);
-	konce_ncghost_job_done(job);
+	char msg[512] = "";
+	int e = konce_ncghost_job_run(job, w->store, msg, sizeof msg);
+	konce_ncghost_job_done(job, e, msg);
 }
 
 void gwriter_drain(gwriter *w)
@@ -128,7 +129,8 @@ void gwriter_call_wait(gwriter *w, konce_ncghost_job *job)
 {
 	gwriter_drain(w);
 	w->jobs++;
-	konce_ncghost_job_run(job, w->store);
+	char msg[512];
+	konce_ncghost_job_run(job, w->store, msg, sizeof msg);
 }
 
 void gwriter_replay_arm(gwriter *w, uint64_t now, unsigned ms) { w->replay_at = now + (uint64_t)ms * 1000; }

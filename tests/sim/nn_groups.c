@@ -108,6 +108,21 @@ static void io_replay_arm(void *ctx, unsigned ms)
 		nn_rearm(n);
 }
 
+static konce_ncghost *io_self(void *ctx)
+{
+	ncnode *n = ctx;
+	return n->groups ? &n->groups->gh : NULL;
+}
+static void io_api(void *ctx, konce_ncgapi *a) { *a = ncnode_gapi(ctx); }
+static int io_sync(void *ctx, char *err, size_t errlen)
+{
+	ncnode *n = ctx;
+	(void)err, (void)errlen;
+	return gwriter_sync(&n->gw, sim_now(n->s));
+}
+static const konce_ncghost_io ghio = {io_call, io_call_wait, io_drain,	io_replay_now, io_replay_arm,
+				      a_log,   io_self,	     io_api,	io_sync,       konce_store_group_pending_of};
+
 static void a_replay_soon(void *ctx)
 {
 	ncnode *n = ctx;
@@ -168,8 +183,7 @@ int ncnode_groups_open(ncnode *n, const char *path)
 	g->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};
 	konce_store_group_host(&g->api, g->db); /* the daemon's store primitives (store/group_host.c) */
-	g->gh = (konce_ncghost){.io = {n, io_call, io_call_wait, io_drain, io_replay_now, io_replay_arm, a_log},
-				.reads = &konce_store_group_reads};
+	g->gh = (konce_ncghost){.io = &ghio, .ctx = n, .prims = &konce_store_group_prims};
 	n->gw.store = g->wdb;
 	n->gw.replay = io_replay_now;
 	n->gw.hand_over = hand_over;
