@@ -181,7 +181,7 @@ static void rejoin_go(konce_ncghost *gh)
 	if (c_spending(gh) || c_wpending(gh)) {
 		konce_ncgp_host h = held(gh);
 		h.writer_busy = c_wbusy;
-		konce_ncgp_drive_flush(&gh->persist, &h);
+		konce_ncgp_drive_flush(gh->persist, &h);
 		if (c_spending(gh))
 			return;
 	}
@@ -198,20 +198,20 @@ static void rejoin_go(konce_ncghost *gh)
 void konce_ncghost_round(konce_ncghost *gh)
 {
 	konce_ncgp_host h = held(gh);
-	konce_ncgp_drive_round(&gh->persist, &h);
+	konce_ncgp_drive_round(gh->persist, &h);
 }
 
 void konce_ncghost_flush(konce_ncghost *gh)
 {
 	konce_ncgp_host h = held(gh);
-	konce_ncgp_drive_flush(&gh->persist, &h);
+	konce_ncgp_drive_flush(gh->persist, &h);
 	rejoin_go(gh);
 }
 
 konce_ncgp_act konce_ncghost_written(konce_ncghost *gh, konce_nodecore *c, int e)
 {
 	konce_ncgp_host h = held(gh);
-	konce_ncgp_act a = konce_ncgp_drive_written(&gh->persist, &h, konce_ncgpersist_report_core, c, e);
+	konce_ncgp_act a = konce_ncgp_drive_written(gh->persist, &h, konce_ncgpersist_report_core, c, e);
 	rejoin_go(gh);
 	return a;
 }
@@ -221,7 +221,7 @@ int konce_ncghost_sync(konce_ncghost *gh, konce_nodecore *c, char *err, size_t e
 	while (gh->rejoin_flying) /* the writer's group queue is its until it is done */
 		gh->io->drain(gh->ctx);
 	int e = gh->io->sync(gh->ctx, err, errlen);
-	konce_ncgpersist_synced(&gh->persist, c, e);
+	konce_ncgpersist_synced(gh->persist, c, e);
 	return e;
 }
 
@@ -339,7 +339,7 @@ void konce_ncghost_stopping(konce_ncghost *gh)
 		x->done(x->dctx, -ECANCELED);
 		job_free(x);
 	}
-	konce_ncgpersist_stop(&gh->persist);
+	konce_ncgpersist_stop(gh->persist);
 }
 
 void konce_ncghost_stop(konce_ncghost *gh)

@@ -68,7 +68,7 @@ struct konce_ncghost {
 	void *ctx;
 	const konce_ncgapi_host *prims; /* the store's primitives, ctx: a store connection */
 	konce_ncgp_host w;              /* the host's writer and flush event */
-	konce_ncgpersist persist;
+	konce_ncgpersist *persist;      /* the host's persist table */
 	konce_ncgapi_ahead ahead;
 	konce_ncghost_job *rejoins; /* WAITING, in order */
 	bool rejoin_flying;         /* FLYING */

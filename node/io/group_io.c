@@ -29,6 +29,7 @@ struct node_groups {
 	konce_ncgapp app;
 	konce_ncgapi_host api; /* ctx: the node; store: its store */
 	konce_ncghost gh;      /* ctx: the node */
+	konce_ncgpersist persist;
 	struct event *ev_flush, *ev_replay;
 };
 
@@ -91,7 +92,7 @@ void node_groups_io(struct konce_node *n)
 		return;
 	while (konce_nodecore_poll_gnote(n->core, &g)) {
 		int e = konce_store_group_note(n->store, &g);
-		if (konce_ncgpersist_noted(&n->groups->gh.persist, &g, e))
+		if (konce_ncgpersist_noted(&n->groups->persist, &g, e))
 			node_log(n, KONCE_LOG_ERROR, "cannot queue a group record: %s", strerror(-e));
 	}
 	konce_ncghost_round(&n->groups->gh);
@@ -181,7 +182,7 @@ int node_groups_start(struct konce_node *n)
 					     .kick = a_kick, .replay_soon = a_replay_soon};
 	konce_store_group_host(&n->groups->api, n->store);
 	n->groups->gh = (konce_ncghost){.io = &ghio, .ctx = n, .prims = &konce_store_group_prims,
-					.w = {n, h_wbusy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm}};
+					.persist = &n->groups->persist, .w = {n, h_wbusy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm}};
 	konce_ncgapi_restore(API(n));
 	return 0;
 }

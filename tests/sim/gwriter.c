@@ -48,6 +48,8 @@ static const konce_ncgp_host *host(gwriter *w, uint64_t now)
 {
 	w->now = now;
 	w->host = (konce_ncgp_host){w, h_busy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm};
+	if (w->gh)
+		w->gh->w = w->host;
 	return &w->host;
 }
 
@@ -66,7 +68,8 @@ static void on_written(gwriter *w, uint64_t now)
 		w->writer_q = 0;
 		w->batches++;
 	}
-	konce_ncgp_act a = w->core ? konce_ncgp_drive_written(&w->persist, host(w, now), konce_ncgpersist_report_core,
+	konce_ncgp_act a = w->gh   ? (host(w, now), konce_ncghost_written(w->gh, w->core, e))
+			   : w->core ? konce_ncgp_drive_written(&w->persist, host(w, now), konce_ncgpersist_report_core,
 							      w->core, e)
 				   : konce_ncgp_drive_written(&w->persist, host(w, now), w->report, w->ctx, e);
 	if (a.kick)
@@ -80,7 +83,14 @@ void gwriter_noted(gwriter *w, const konce_nc_gnote *g)
 	konce_ncgpersist_noted(&w->persist, g, 0);
 }
 
-void gwriter_round(gwriter *w, uint64_t now) { konce_ncgp_drive_round(&w->persist, host(w, now)); }
+void gwriter_round(gwriter *w, uint64_t now)
+{
+	const konce_ncgp_host *h = host(w, now);
+	if (w->gh)
+		konce_ncghost_round(w->gh);
+	else
+		konce_ncgp_drive_round(&w->persist, h);
+}
 
 uint64_t gwriter_next(const gwriter *w)
 {
@@ -148,7 +158,11 @@ void gwriter_run(gwriter *w, uint64_t now)
 	if ((w->flush_active && w->flush_now <= now) || (w->flush_at && w->flush_at <= now)) {
 		w->flush_active = false; /* group_io.c on_gflush: a non-persistent event, its timeout goes too */
 		w->flush_at = 0;
-		konce_ncgp_drive_flush(&w->persist, host(w, now));
+		const konce_ncgp_host *h = host(w, now);
+		if (w->gh)
+			konce_ncghost_flush(w->gh);
+		else
+			konce_ncgp_drive_flush(&w->persist, h);
 	}
 }
 
@@ -165,7 +179,7 @@ int gwriter_sync(gwriter *w, uint64_t now)
 	w->durable += w->writer_q;
 	w->writer_q = 0;
 	w->batches++;
-	if (w->core)
+	if (w->core && !w->gh) /* else konce_ncghost_sync tells it */
 		konce_ncgpersist_synced(&w->persist, w->core, 0);
 	return 0;
 }

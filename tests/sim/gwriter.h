@@ -18,6 +18,9 @@
  * (or after it was queued), on the host's writer connection `store`, then its done on the loop; at
  * most GWRITER_CALLS queued (-ENOBUFS beyond, as the daemon's writer queue refuses).  The replay
  * event (ncghost's replay_arm) is a timer here too, which calls the host's `replay` when due.
+ * A node host sets gh: the flush, the round and a batch's end then go through ncghost's driver
+ * (konce_ncghost_flush, _round, _written: the rejoins' hold-back on top of this writer's
+ * primitives), and its sync is konce_ncghost_sync's (this one does not tell the table then).
  * Unlike the daemon's one thread, the jobs and the record batches do not queue behind each other.
  *
  * States of the writer: IDLE --submit--> BUSY (until write_at) --end--> IDLE (written, or failed:
@@ -49,6 +52,7 @@ typedef struct gwriter {
 	double fail;
 	simrng *rng;
 	void *store;                  /* the writer's connection for jobs (or NULL: no jobs) */
+	konce_ncghost *gh;            /* the host's ncghost: it drives (with the rejoins' hold-back), or NULL */
 	void (*replay)(void *ctx);    /* the armed replay event is due */
 	/* state */
 	uint64_t store_q, writer_q;   /* records on the store's queue, on the writer's */

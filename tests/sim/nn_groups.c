@@ -60,8 +60,7 @@ void nn_groups_note(ncnode *n, const konce_nc_gnote *g)
 static int a_sync(void *ctx, char *err, size_t errlen)
 {
 	ncnode *n = ctx;
-	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
-	return gwriter_sync(&n->gw, sim_now(n->s));
+	return konce_ncghost_sync(&n->groups->gh, n->core, err, errlen);
 }
 static void a_log(void *ctx, int level, const char *line)
 {
@@ -117,7 +116,7 @@ static void io_api(void *ctx, konce_ncgapi *a) { *a = ncnode_gapi(ctx); }
 static int io_sync(void *ctx, char *err, size_t errlen)
 {
 	ncnode *n = ctx;
-	(void)err, (void)errlen;
+	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
 	return gwriter_sync(&n->gw, sim_now(n->s));
 }
 static const konce_ncghost_io ghio = {io_call, io_call_wait, io_drain,	io_replay_now, io_replay_arm,
@@ -183,7 +182,8 @@ int ncnode_groups_open(ncnode *n, const char *path)
 	g->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};
 	konce_store_group_host(&g->api, g->db); /* the daemon's store primitives (store/group_host.c) */
-	g->gh = (konce_ncghost){.io = &ghio, .ctx = n, .prims = &konce_store_group_prims};
+	g->gh = (konce_ncghost){.io = &ghio, .ctx = n, .prims = &konce_store_group_prims, .persist = &n->gw.persist};
+	n->gw.gh = &g->gh; /* gwriter's primitives become g->gh.w on each call */
 	n->gw.store = g->wdb;
 	n->gw.replay = io_replay_now;
 	n->gw.hand_over = hand_over;
@@ -201,12 +201,13 @@ void nn_groups_stop(ncnode *n, bool crash)
 	if (!g)
 		return;
 	if (crash) {
-		konce_ncghost_stop(&g->gh); /* the writer's queued reads end (they write nothing), the tapes go */
+		konce_ncghost_stopping(&g->gh); /* the rejoins waiting end */
+		konce_ncghost_stop(&g->gh);     /* the writer's queued reads end (they write nothing), the tapes go */
 		konce_ncgapp_unwire(&g->app, n->core);
 		konce_store_group_discard(g->db); /* a dead process's queues die with it */
 		konce_store_group_discard(g->wdb);
 	} else { /* node_groups_stop: the last notes queued (the caller drained), everything written */
-		konce_ncgpersist_stop(&n->gw.persist);
+		konce_ncghost_stopping(&g->gh); /* the rejoins waiting end, the table stops */
 		konce_ncgapi a = ncnode_gapi(n);
 		konce_ncgapi_stop(&a);
 		konce_ncghost_stop(&g->gh);
@@ -215,6 +216,7 @@ void nn_groups_stop(ncnode *n, bool crash)
 		fprintf(stderr, "store close: %s\n", err);
 	n->gw.hand_over = n->gw.written = n->gw.replay = NULL;
 	n->gw.store = NULL;
+	n->gw.gh = NULL;
 	n->gw.replay_at = 0;
 	free(g);
 	n->groups = NULL;
