@@ -141,6 +141,19 @@ konce_ncgapi ncnode_gapi(ncnode *n)
 			      NN_UNIX_BASE + now / 1000000};
 }
 
+int ncnode_group_create_call(ncnode *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	return konce_ncghost_create_call(n->groups ? &n->groups->gh : NULL, &a, name, done, dctx);
+}
+
+int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsigned timeout_s,
+			   void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	return konce_ncghost_join_call(n->groups ? &n->groups->gh : NULL, &a, text, name, timeout_s, done, dctx);
+}
+
 void nn_groups_event(ncnode *n, const konce_nc_event *ev)
 {
 	konce_ncgapi a = ncnode_gapi(n);

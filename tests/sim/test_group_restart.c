@@ -26,7 +26,11 @@
  *   - test_restart_stretches: a stop with 150 decisions owed, more than one stretch
  *     (KONCE_NCGAPI_TAPE_ENTRIES): the replay is read ahead on the simulated store writer in
  *     several jobs (node/core/ncghost.c, as the daemon runs it), nothing is handed back on the
- *     loop's next turn, and all of it comes in order once read.
+ *     loop's next turn, and all of it comes in order once read;
+ *   - test_rejoin_call: the control's rejoin on the simulated store writer (ncnode_group_join_call,
+ *     node/core/ncghost.c as the daemon runs it): D leaves, is out, and joins again with a new token;
+ *     the call returns with the old group still hosted, its done says 0 later, all four agree on
+ *     new decisions, and after a restart D's store holds the one group with all four members.
  * Seeds: 3 by default, SIM_SEEDS=N for more, SIM_SEED=N for one.
  */
 #include <errno.h>
@@ -429,6 +433,69 @@ static void test_restart_stretches(void **state)
 	restart_case(seed, false, N - 1, 150);
 }
 
+static void call_done(void *dctx, int e) { *(int *)dctx = e; }
+static bool out(world *w, int i) { return w->m[i].outs > 0; }
+
+/* The control's rejoin on the store writer (konce_node_group_join_call, node/core/ncghost.c): D
+ * leaves and is out; with a new token its join call returns at once with the old group still
+ * hosted (the loop waited for nothing), its done says 0 later, once the records before it and the
+ * row swap are written; D is a member again, all four agree on new decisions, and after a restart
+ * D's store holds the one group. */
+static void rejoin_case(uint64_t seed)
+{
+	world w;
+	setup(&w, seed);
+	form(&w);
+	const int d = N - 1;
+	member *m = &w.m[d];
+	konce_ncgapi a = api(&w, d);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_leave(&a, "g"), 0);
+	ncnode_flush(&m->nn, sim_now(w.s));
+	SIM_ASSERT(w.s, run_until(&w, out, d, 30 * SIM_SEC));
+	m->outs = 0; /* that OUT was the leave's; no_errors below wants none after it */
+	a = api(&w, 0);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_invite(&a, "g", 0, NULL, tokens[d], sizeof tokens[d]), 0);
+	ncnode_flush(&w.m[0].nn, sim_now(w.s));
+	SIM_ASSERT(w.s, run_until(&w, invite_committed, d, 10 * SIM_SEC));
+
+	int rc = 1;
+	m->joined = 0;
+	SIM_ASSERT_EQ(w.s, ncnode_group_join_call(&m->nn, tokens[d], "g", 60, call_done, &rc), 0);
+	SIM_ASSERT_EQ(w.s, rc, 1); /* on the writer: not done yet */
+	konce_group_info info;
+	a = api(&w, d);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &info), 0); /* the old group, still hosted */
+	ncnode_flush(&m->nn, sim_now(w.s));
+	for (int k = 0; k < 500 && rc == 1; k++)
+		sim_run_for(w.s, SIM_MS);
+	SIM_ASSERT_EQ(w.s, rc, 0);
+	ncnode_flush(&m->nn, sim_now(w.s));
+	SIM_ASSERT(w.s, run_until(&w, joined, d, 30 * SIM_SEC));
+	sim_run_for(w.s, 2 * SIM_SEC);
+	for (int r = 0; r < 4; r++) {
+		propose(&w, r % N);
+		sim_run_for(w.s, 30 * SIM_MS);
+	}
+	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
+	no_errors(&w);
+
+	ncnode_stop(&m->nn, false);
+	SIM_ASSERT_EQ(w.s, ncnode_restart(&m->nn), 0);
+	konce_group_info list[4];
+	a = api(&w, d);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_list(&a, list, 4), 1);
+	SIM_ASSERT(w.s, !strcmp(list[0].name, "g"));
+	SIM_ASSERT_EQ(w.s, list[0].nmembers, N);
+	teardown(&w);
+}
+
+static void test_rejoin_call(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 3)
+	rejoin_case(seed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_restart_crash),
 		cmocka_unit_test(test_restart_coordinator_crash),
 		cmocka_unit_test(test_restart_stretches),
+		cmocka_unit_test(test_rejoin_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
