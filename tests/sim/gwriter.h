@@ -1,5 +1,6 @@
 /* gwriter.h - a simulated host's group-record persistence: the plumbing under the daemon's persist
- * table and its driver (node/core/ncgpersist.h konce_ncgp_drive_*), as node/io/group_io.c's, with
+ * table and its driver (node/core/ncgpersist.h konce_ncgp_drive_*, or node/core/ncghost.h's on top
+ * of it for a node host), as node/io/group_io.c's, with
  * its one flush event and its store writer thread (node/io/node_storew.c) on the simulated clock.  Shared by the node harness
  * (node_harness.c: a node core's groups) and the consensus harness (gh_writer.c: one konce_group).
  *
