@@ -89,20 +89,20 @@ static void read_done(konce_ncghost_job *j)
 static bool read_ahead(konce_ncghost *gh, const konce_ncgapi *a)
 {
 	konce_ncghost_job *j = calloc(1, sizeof *j);
-	if (j) {
-		*j = (konce_ncghost_job){.kind = JOB_READ, .gh = gh};
-		j->k = konce_ncgapi_ahead_plan(a, &gh->ahead, j->s);
-	}
-	if (j && j->k && !gh->io->call(gh->ctx, j)) {
-		gh->jobs++;
-		return true;
-	}
-	if (j && j->k) {
+	if (!j)
+		return false;
+	*j = (konce_ncghost_job){.kind = JOB_READ, .gh = gh};
+	j->k = konce_ncgapi_ahead_plan(a, &gh->ahead, j->s);
+	int e = j->k ? gh->io->call(gh->ctx, j) : -ENODATA; /* 0: the writer owns j */
+	if (e && j->k) {
 		konce_ncgapi_ahead_drop(&gh->ahead, j->s, j->k);
 		gh->io->replay_arm(gh->ctx, 1);
 	}
-	free(j);
-	return false;
+	if (e)
+		free(j);
+	else
+		gh->jobs++;
+	return !e;
 }
 
 void konce_ncghost_replay_soon(konce_ncghost *gh, const konce_ncgapi *a)
