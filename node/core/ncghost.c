@@ -7,7 +7,7 @@
 #include "node/core/ncghost.h"
 #include "konce/konce.h"
 
-enum { JOB_READ, JOB_ROW, JOB_UNDO };
+enum { JOB_READ, JOB_ROW, JOB_UNDO, JOB_LOG };
 
 struct konce_ncghost_job {
 	int kind;
@@ -26,8 +26,13 @@ struct konce_ncghost_job {
 	konce_ctoken *t;                    /* join: sodium memory (it holds the secret) */
 	uint64_t until;                     /* join: when it gives up, unix seconds */
 	unsigned timeout_s;
-	void (*done)(void *dctx, int e);
+	void (*done)(void *dctx, int e); /* JOB_LOG: the count of entries read, or an errno */
 	void *dctx;
+	/* JOB_LOG: the control's log read (gid: the group) */
+	uint64_t from;
+	int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+		  size_t len);
+	void *fnctx;
 };
 
 static void job_free(konce_ncghost_job *j)
@@ -68,6 +73,8 @@ int konce_ncghost_job_run(konce_ncghost_job *j, void *st, char *msg, size_t msgl
 		return 0;
 	case JOB_ROW:
 		return j->forget ? rejoin_rows(j, st, msg, msglen) : add_row(j, st, msg, msglen);
+	case JOB_LOG:
+		return konce_ncgapi_log_read(j->prims, st, j->gid, j->from, j->fn, j->fnctx);
 	default:
 		return j->prims->remove(st, j->t ? j->t->group : j->gid, msg, msglen);
 	}
@@ -259,8 +266,11 @@ void konce_ncghost_job_done(konce_ncghost_job *j, int e, const char *msg)
 		read_done(j);
 	else if (j->kind == JOB_ROW)
 		row_done(j, e, msg);
-	else
+	else {
+		if (j->kind == JOB_LOG)
+			j->done(j->dctx, e);
 		job_free(j);
+	}
 }
 
 static konce_ncghost_job *row_job(konce_ncghost *gh, void (*done)(void *dctx, int e), void *dctx)
@@ -326,6 +336,28 @@ int konce_ncghost_join_call(konce_ncghost *gh, const konce_ncgapi *a, const char
 		return 0;
 	}
 	if ((e = gh->io->call(gh->ctx, x)))
+		job_free(x);
+	return e;
+}
+
+int konce_ncghost_log_call(konce_ncghost *gh, const konce_ncgapi *a, const char *name, uint64_t from,
+			   int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				     const uint8_t *data, size_t len),
+			   void *fnctx, void (*done)(void *dctx, int n), void *dctx)
+{
+	konce_ncghost_job *x;
+	int e;
+	if (!gh) { /* no groups: ncgapi's answer */
+		uint8_t gid[KONCE_CW_GROUP_ID];
+		return (e = konce_ncgapi_log_begin(a, name, fn != NULL, gid)) ? e : -ENOTSUP;
+	}
+	if (!(x = row_job(gh, done, dctx)))
+		return -ENOMEM;
+	x->kind = JOB_LOG;
+	x->from = from;
+	x->fn = fn;
+	x->fnctx = fnctx;
+	if ((e = konce_ncgapi_log_begin(a, name, fn != NULL, x->gid)) || (e = gh->io->call(gh->ctx, x)))
 		job_free(x);
 	return e;
 }

@@ -7,7 +7,8 @@
  *   - the flush of the group records (the persist table and its driver, ncgpersist.h), with the
  *     hold-back of the control's rejoins;
  *   - the control's create and join, their rows written on the writer (two-half ncgapi calls), and
- *     its rejoin, which runs on the writer right behind every record queued before it.
+ *     its rejoin, which runs on the writer right behind every record queued before it; its log
+ *     read, on the writer too.
  * Sans-I/O: the host does the I/O through a konce_ncghost_io and its writer's persist primitives
  * (konce_ncgp_host, without the hold-back: this adds it).
  *
@@ -102,6 +103,14 @@ int konce_ncghost_create_call(konce_ncghost *gh, const konce_ncgapi *a, const ch
 			      void (*done)(void *dctx, int e), void *dctx);
 int konce_ncghost_join_call(konce_ncghost *gh, const konce_ncgapi *a, const char *text, const char *name,
 			    unsigned timeout_s, void (*done)(void *dctx, int e), void *dctx);
+
+/* The control's log read (konce_node_group_log_call): name resolved here, the entries from `from`
+ * read on the writer (konce_ncgapi_log_read, fn called on its thread), then done(dctx, count or a
+ * negative errno) on the loop.  0 or a negative errno (done is not called); gh NULL as above. */
+int konce_ncghost_log_call(konce_ncghost *gh, const konce_ncgapi *a, const char *name, uint64_t from,
+			   int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				     const uint8_t *data, size_t len),
+			   void *fnctx, void (*done)(void *dctx, int n), void *dctx);
 
 /* The groups stop: the rejoins waiting end (-ECANCELED), the table stops (konce_ncgpersist_stop);
  * then, after konce_ncgapi_stop, konce_ncghost_stop drains the reads and frees the tapes. */

@@ -202,50 +202,15 @@ void node_groups_stop(struct konce_node *n)
 	n->groups = NULL;
 }
 
-/* ---- the control socket's group log, read on the store writer (ctlproto.h) ------------------- */
-
-struct logcall {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	uint64_t from;
-	int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
-		  size_t len);
-	void *fnctx;
-	void (*done)(void *dctx, int n);
-	void *dctx;
-};
-
-static int log_rows(konce_store *st, void *arg, char *msg, size_t msglen)
-{
-	struct logcall *x = arg;
-	(void)msg, (void)msglen;
-	return konce_ncgapi_log_read(&konce_store_group_prims, st, x->gid, x->from, x->fn, x->fnctx);
-}
-
-static void log_rows_done(void *arg, int k, const char *msg)
-{
-	struct logcall *x = arg;
-	(void)msg;
-	x->done(x->dctx, k);
-	free(x);
-}
+/* ---- the control socket's calls (ctlproto.h): run on the store writer (ncghost.h) ------------ */
 
 int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
 			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 					const uint8_t *data, size_t len),
 			      void *fnctx, void (*done)(void *dctx, int n), void *dctx)
 {
-	struct logcall *x = malloc(sizeof *x);
-	int e;
-	if (!x)
-		return -ENOMEM;
-	*x = (struct logcall){.from = from, .fn = fn, .fnctx = fnctx, .done = done, .dctx = dctx};
-	if ((e = konce_ncgapi_log_begin(API(n), name, fn != NULL, x->gid)) ||
-	    (e = node_storew_call(n->storew, log_rows, log_rows_done, x)))
-		free(x);
-	return e;
+	return konce_ncghost_log_call(n->groups ? &n->groups->gh : NULL, API(n), name, from, fn, fnctx, done, dctx);
 }
-
-/* ---- the control socket's create and join: rows on the store writer (ncghost.h) -------------- */
 
 int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
 {
