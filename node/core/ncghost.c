@@ -273,6 +273,8 @@ void konce_ncghost_job_done(konce_ncghost_job *j, int e, const char *msg)
 	}
 }
 
+void konce_ncghost_job_drop(konce_ncghost_job *j) { job_free(j); }
+
 static konce_ncghost_job *row_job(konce_ncghost *gh, void (*done)(void *dctx, int e), void *dctx)
 {
 	konce_ncghost_job *x = calloc(1, sizeof *x);

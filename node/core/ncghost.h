@@ -81,6 +81,9 @@ int konce_ncghost_job_run(konce_ncghost_job *job, void *store, char *msg, size_t
 /* The loop's side once it ran (frees the job). */
 void konce_ncghost_job_done(konce_ncghost_job *job, int e, const char *msg);
 
+/* A queued job that will never run (the host died with it: a simulated crash): freed, no done. */
+void konce_ncghost_job_drop(konce_ncghost_job *job);
+
 /* ncgapi's host replay_soon and replay (konce_ncgapi_host's contracts). */
 void konce_ncghost_replay_soon(konce_ncghost *gh, const konce_ncgapi *a);
 int konce_ncghost_replay(konce_ncghost *gh, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto,

@@ -187,6 +187,8 @@ int gwriter_sync(gwriter *w, uint64_t now)
 uint64_t gwriter_drop(gwriter *w)
 {
 	uint64_t lost = w->store_q + w->writer_q;
+	while (w->ncalls) /* the jobs die with the process: no done */
+		konce_ncghost_job_drop(w->calls[--w->ncalls].job);
 	w->store_q = w->writer_q = 0;
 	w->busy = w->flush_active = false;
 	w->flush_at = w->replay_at = 0;

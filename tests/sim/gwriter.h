@@ -94,8 +94,8 @@ void gwriter_drain(gwriter *w);
 /* The replay event armed ms from now. */
 void gwriter_replay_arm(gwriter *w, uint64_t now, unsigned ms);
 
-/* The host crashed or its groups' core is new: the queues and the table go; returns how many
- * records were lost (queued or in flight). */
+/* The host crashed or its groups' core is new: the queues, the jobs queued (freed, no done) and
+ * the table go; returns how many records were lost (queued or in flight). */
 uint64_t gwriter_drop(gwriter *w);
 
 #endif
