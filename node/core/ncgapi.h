@@ -2,7 +2,8 @@
  * argument checks, the order of the store's immediate writes around hosting, the rejoin of a group
  * this node is out of, the restore of the stored groups at start, the replay of what the
  * application is owed and the translation of the core's group events into notices.  Sans-I/O: the
- * host (node/io/group_io.c) passes the clock in each call's context (konce_ncgapi) and does what
+ * host (node/io/group_io.c, tests/sim/nn_groups.c; their sequencing around the store writer is
+ * ncghost.h's) passes the clock in each call's context (konce_ncgapi) and does what
  * the store, its writer and its event loop do through a konce_ncgapi_host; the random bytes come
  * from libsodium.
  *

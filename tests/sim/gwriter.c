@@ -4,6 +4,8 @@
 
 #include "tests/sim/gwriter.h"
 
+static uint64_t delay(gwriter *w);
+
 /* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host), at w->now. */
 static bool h_busy(void *ctx) { return ((gwriter *)ctx)->busy; }
 static size_t h_wpending(void *ctx) { return ((gwriter *)ctx)->writer_q; }
@@ -21,9 +23,8 @@ static void h_submit(void *ctx, bool from_store)
 		w->writer_q += w->store_q;
 		w->store_q = 0;
 	}
-	uint64_t span = w->delay_max > w->delay_min ? w->delay_max - w->delay_min : 0;
 	w->busy = true;
-	w->write_at = w->now + w->delay_min + (span ? simrng_below(w->rng, span + 1) : 0);
+	w->write_at = w->now + delay(w);
 }
 
 /* event_active(): the flush runs after the event under way. */
@@ -47,6 +48,8 @@ static const konce_ncgp_host *host(gwriter *w, uint64_t now)
 {
 	w->now = now;
 	w->host = (konce_ncgp_host){w, h_busy, h_wpending, h_spending, h_armed, h_submit, h_now, h_arm};
+	if (w->gh)
+		w->gh->w = w->host;
 	return &w->host;
 }
 
@@ -65,7 +68,8 @@ static void on_written(gwriter *w, uint64_t now)
 		w->writer_q = 0;
 		w->batches++;
 	}
-	konce_ncgp_act a = w->core ? konce_ncgp_drive_written(&w->persist, host(w, now), konce_ncgpersist_report_core,
+	konce_ncgp_act a = w->gh   ? (host(w, now), konce_ncghost_written(w->gh, w->core, e))
+			   : w->core ? konce_ncgp_drive_written(&w->persist, host(w, now), konce_ncgpersist_report_core,
 							      w->core, e)
 				   : konce_ncgp_drive_written(&w->persist, host(w, now), w->report, w->ctx, e);
 	if (a.kick)
@@ -79,22 +83,86 @@ void gwriter_noted(gwriter *w, const konce_nc_gnote *g)
 	konce_ncgpersist_noted(&w->persist, g, 0);
 }
 
-void gwriter_round(gwriter *w, uint64_t now) { konce_ncgp_drive_round(&w->persist, host(w, now)); }
+void gwriter_round(gwriter *w, uint64_t now)
+{
+	const konce_ncgp_host *h = host(w, now);
+	if (w->gh)
+		konce_ncghost_round(w->gh);
+	else
+		konce_ncgp_drive_round(&w->persist, h);
+}
 
 uint64_t gwriter_next(const gwriter *w)
 {
 	uint64_t at = w->flush_active ? w->flush_now : w->flush_at ? w->flush_at : UINT64_MAX;
+	if (w->ncalls && w->calls[0].at < at)
+		at = w->calls[0].at;
+	if (w->replay_at && w->replay_at < at)
+		at = w->replay_at;
 	return w->busy && w->write_at < at ? w->write_at : at;
 }
 
+static uint64_t delay(gwriter *w)
+{
+	uint64_t span = w->delay_max > w->delay_min ? w->delay_max - w->delay_min : 0;
+	return w->delay_min + (span ? simrng_below(w->rng, span + 1) : 0);
+}
+
+int gwriter_call(gwriter *w, konce_ncghost_job *job, uint64_t now)
+{
+	if (!w->store || w->ncalls == GWRITER_CALLS)
+		return -ENOBUFS;
+	uint64_t from = w->ncalls && w->calls[w->ncalls - 1].at > now ? w->calls[w->ncalls - 1].at : now;
+	w->calls[w->ncalls].job = job;
+	w->calls[w->ncalls++].at = from + delay(w);
+	return 0;
+}
+
+/* The first queued job runs on the writer's connection, then its done on the loop. */
+static void call_end(gwriter *w)
+{
+	konce_ncghost_job *job = w->calls[0].job;
+	memmove(&w->calls[0], &w->calls[1], --w->ncalls * sizeof w->calls[0]);
+	w->jobs++;
+	char msg[512] = "";
+	int e = konce_ncghost_job_run(job, w->store, msg, sizeof msg);
+	konce_ncghost_job_done(job, e, msg);
+}
+
+void gwriter_drain(gwriter *w)
+{
+	while (w->ncalls)
+		call_end(w);
+}
+
+void gwriter_call_wait(gwriter *w, konce_ncghost_job *job)
+{
+	gwriter_drain(w);
+	w->jobs++;
+	char msg[512];
+	konce_ncghost_job_run(job, w->store, msg, sizeof msg);
+}
+
+void gwriter_replay_arm(gwriter *w, uint64_t now, unsigned ms) { w->replay_at = now + (uint64_t)ms * 1000; }
+
 void gwriter_run(gwriter *w, uint64_t now)
 {
+	while (w->ncalls && w->calls[0].at <= now)
+		call_end(w);
+	if (w->replay_at && w->replay_at <= now) {
+		w->replay_at = 0;
+		w->replay(w->ctx);
+	}
 	if (w->busy && w->write_at <= now)
 		on_written(w, now);
 	if ((w->flush_active && w->flush_now <= now) || (w->flush_at && w->flush_at <= now)) {
 		w->flush_active = false; /* group_io.c on_gflush: a non-persistent event, its timeout goes too */
 		w->flush_at = 0;
-		konce_ncgp_drive_flush(&w->persist, host(w, now));
+		const konce_ncgp_host *h = host(w, now);
+		if (w->gh)
+			konce_ncghost_flush(w->gh);
+		else
+			konce_ncgp_drive_flush(&w->persist, h);
 	}
 }
 
@@ -111,7 +179,7 @@ int gwriter_sync(gwriter *w, uint64_t now)
 	w->durable += w->writer_q;
 	w->writer_q = 0;
 	w->batches++;
-	if (w->core)
+	if (w->core && !w->gh) /* else konce_ncghost_sync tells it */
 		konce_ncgpersist_synced(&w->persist, w->core, 0);
 	return 0;
 }
@@ -119,9 +187,11 @@ int gwriter_sync(gwriter *w, uint64_t now)
 uint64_t gwriter_drop(gwriter *w)
 {
 	uint64_t lost = w->store_q + w->writer_q;
+	while (w->ncalls) /* the jobs die with the process: no done */
+		konce_ncghost_job_drop(w->calls[--w->ncalls].job);
 	w->store_q = w->writer_q = 0;
 	w->busy = w->flush_active = false;
-	w->flush_at = 0;
+	w->flush_at = w->replay_at = 0;
 	memset(&w->persist, 0, sizeof(w->persist));
 	return lost;
 }

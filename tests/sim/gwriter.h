@@ -1,5 +1,6 @@
 /* gwriter.h - a simulated host's group-record persistence: the plumbing under the daemon's persist
- * table and its driver (node/core/ncgpersist.h konce_ncgp_drive_*), as node/io/group_io.c's, with
+ * table and its driver (node/core/ncgpersist.h konce_ncgp_drive_*, or node/core/ncghost.h's on top
+ * of it for a node host), as node/io/group_io.c's, with
  * its one flush event and its store writer thread (node/io/node_storew.c) on the simulated clock.  Shared by the node harness
  * (node_harness.c: a node core's groups) and the consensus harness (gh_writer.c: one konce_group).
  *
@@ -13,6 +14,16 @@
  * makes it durable; then konce_ncgpersist_written() (core set) or _written_to(report) tells the
  * groups, and `kick` drains the host.  A crash is gwriter_drop(): the queues and the table go.
  *
+ * The writer also runs the group API host's jobs (node/core/ncghost.h: the replay's stretches read
+ * ahead), as node_storew_call does: FIFO, each ending delay_min..delay_max after the one before it
+ * (or after it was queued), on the host's writer connection `store`, then its done on the loop; at
+ * most GWRITER_CALLS queued (-ENOBUFS beyond, as the daemon's writer queue refuses).  The replay
+ * event (ncghost's replay_arm) is a timer here too, which calls the host's `replay` when due.
+ * A node host sets gh: the flush, the round and a batch's end then go through ncghost's driver
+ * (konce_ncghost_flush, _round, _written: the rejoins' hold-back on top of this writer's
+ * primitives), and its sync is konce_ncghost_sync's (this one does not tell the table then).
+ * Unlike the daemon's one thread, the jobs and the record batches do not queue behind each other.
+ *
  * States of the writer: IDLE --submit--> BUSY (until write_at) --end--> IDLE (written, or failed:
  * writer_q > 0 and the table retries it).  Invariant: a group hears a persist id only after the
  * host's `written` ran for the batch holding it.
@@ -23,8 +34,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "node/core/ncghost.h"
 #include "node/core/ncgpersist.h"
 #include "tests/sim/sim_int.h"
+
+enum { GWRITER_CALLS = 8 };
 
 typedef struct gwriter {
 	konce_ncgpersist persist;
@@ -38,6 +52,9 @@ typedef struct gwriter {
 	uint64_t delay_min, delay_max;
 	double fail;
 	simrng *rng;
+	void *store;                  /* the writer's connection for jobs (or NULL: no jobs) */
+	konce_ncghost *gh;            /* the host's ncghost: it drives (with the rejoins' hold-back), or NULL */
+	void (*replay)(void *ctx);    /* the armed replay event is due */
 	/* state */
 	uint64_t store_q, writer_q;   /* records on the store's queue, on the writer's */
 	bool busy;                    /* a batch in flight until write_at */
@@ -47,6 +64,13 @@ typedef struct gwriter {
 	uint64_t noted, durable, batches, failures;
 	uint64_t now;                 /* the clock of the driver's call under way */
 	konce_ncgp_host host;         /* this writer's primitives for the driver */
+	struct {
+		konce_ncghost_job *job;
+		uint64_t at;
+	} calls[GWRITER_CALLS];       /* the jobs queued, in order */
+	unsigned ncalls;
+	uint64_t replay_at;           /* the replay event armed for then (0: not) */
+	uint64_t jobs;                /* jobs run */
 } gwriter;
 
 /* One record queued on the host's store (konce_store_group_note gave 0). */
@@ -61,8 +85,17 @@ void gwriter_run(gwriter *w, uint64_t now);
  * as often as the writer fails), then writes the store's queue here and now, and tells the table
  * (konce_ncgpersist_synced: core's groups hear every id).  The stop and a rejoin's forget. */
 int gwriter_sync(gwriter *w, uint64_t now);
-/* The host crashed or its groups' core is new: the queues and the table go; returns how many
- * records were lost (queued or in flight). */
+/* node_storew_call for an ncghost job at now: 0 or -ENOBUFS (the queue is full). */
+int gwriter_call(gwriter *w, konce_ncghost_job *job, uint64_t now);
+/* node_storew_call_wait: the queued jobs end first (drain), then job runs here, no done. */
+void gwriter_call_wait(gwriter *w, konce_ncghost_job *job);
+/* node_storew_drain: every queued job runs and its done is called, now. */
+void gwriter_drain(gwriter *w);
+/* The replay event armed ms from now. */
+void gwriter_replay_arm(gwriter *w, uint64_t now, unsigned ms);
+
+/* The host crashed or its groups' core is new: the queues, the jobs queued (freed, no done) and
+ * the table go; returns how many records were lost (queued or in flight). */
 uint64_t gwriter_drop(gwriter *w);
 
 #endif

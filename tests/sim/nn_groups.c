@@ -1,19 +1,23 @@
 /* nn_groups.c - a node harness host's groups with a store (node_harness.h): node/io/group_io.c's
- * plumbing on the simulated clock.  The API's decisions are node/core/ncgapi.c's; the store is
- * store/store.h's; the persist table and its writer are gwriter.h's. */
+ * plumbing on the simulated clock.  The API's decisions are node/core/ncgapi.c's, the store's
+ * primitives store/group_host.c's, the replay read ahead in stretches on the writer
+ * node/core/ncghost.c's (as the daemon's); the persist table and its writer are gwriter.h's. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/core/ncghost.h"
+#include "store/group_host.h"
 #include "tests/sim/nn_int.h"
 
 struct nn_groups {
 	konce_ncgapp app;
 	konce_ncgapi_host api;
+	konce_ncghost gh; /* the replay read ahead on the writer, as the daemon's (node/core/ncghost.h) */
 	konce_store *db;  /* the node's store: immediate writes, reads, the group-record queue */
 	konce_store *wdb; /* the writer's connection (node/io/node_storew.c opens its own) */
-	bool kick_due, replay_due;
+	bool kick_due, replay_due; /* node_io_schedule(), event_active(ev_replay) */
 	uint64_t errors;
 	char first[512];
 };
@@ -53,54 +57,10 @@ void nn_groups_note(ncnode *n, const konce_nc_gnote *g)
 
 /* ---- the API's host (node/core/ncgapi.h), as group_io.c's ------------------------------------- */
 
-static konce_store *db(void *ctx) { return ((ncnode *)ctx)->groups->db; }
-
-static int a_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
-{
-	return konce_store_group_add(db(ctx), gid, name, NULL, 0, NULL, err, errlen);
-}
-static int a_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
-{
-	return konce_store_group_add_join(db(ctx), t->group, name, &t->keys[0][0], t->n, t->secret, until, err,
-					  errlen);
-}
-static int a_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	return konce_store_group_remove(db(ctx), gid, err, errlen);
-}
 static int a_sync(void *ctx, char *err, size_t errlen)
 {
 	ncnode *n = ctx;
-	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
-	return gwriter_sync(&n->gw, sim_now(n->s));
-}
-static int a_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
-{
-	konce_store_group_rec r;
-	int e = konce_store_group_get(db(ctx), gid, &r);
-	if (!e) {
-		*delivered = r.delivered;
-		konce_store_group_rec_free(&r);
-	}
-	return e;
-}
-static int a_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		     konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	return konce_store_group_entries(db(ctx), gid, first, last, fn, fnctx);
-}
-static int a_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx) { return konce_store_groups_each(db(ctx), fn, fnctx); }
-static int a_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		     size_t errlen)
-{
-	return konce_store_group_restore(db(ctx), gid, g, now_us, err, errlen);
-}
-static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
-{
-	(void)wait; /* read here, all of it */
-	int e = konce_store_group_replay(db(ctx), gid, upto, snap, entry, fnctx);
-	return e < 0 ? e : 0;
+	return konce_ncghost_sync(&n->groups->gh, n->core, err, errlen);
 }
 static void a_log(void *ctx, int level, const char *line)
 {
@@ -119,12 +79,59 @@ static void a_kick(void *ctx)
 	if (!n->draining)
 		nn_rearm(n);
 }
-static void a_replay_soon(void *ctx)
+
+/* ---- the replay read ahead (ncghost.h's io): jobs on gwriter's writer, the replay event --------- */
+
+static int io_call(void *ctx, konce_ncghost_job *j)
+{
+	ncnode *n = ctx;
+	int e = gwriter_call(&n->gw, j, sim_now(n->s));
+	if (!e && !n->draining)
+		nn_rearm(n);
+	return e;
+}
+static void io_call_wait(void *ctx, konce_ncghost_job *j) { gwriter_call_wait(&((ncnode *)ctx)->gw, j); }
+static void io_drain(void *ctx) { gwriter_drain(&((ncnode *)ctx)->gw); }
+static void io_replay_now(void *ctx)
 {
 	ncnode *n = ctx;
 	n->groups->replay_due = true;
 	if (!n->draining)
 		nn_rearm(n);
+}
+static void io_replay_arm(void *ctx, unsigned ms)
+{
+	ncnode *n = ctx;
+	gwriter_replay_arm(&n->gw, sim_now(n->s), ms);
+	if (!n->draining)
+		nn_rearm(n);
+}
+
+static konce_ncghost *io_self(void *ctx)
+{
+	ncnode *n = ctx;
+	return n->groups ? &n->groups->gh : NULL;
+}
+static void io_api(void *ctx, konce_ncgapi *a) { *a = ncnode_gapi(ctx); }
+static int io_sync(void *ctx, char *err, size_t errlen)
+{
+	ncnode *n = ctx;
+	(void)err, (void)errlen; /* the simulated writer's sync does not fail: a failed batch is retried */
+	return gwriter_sync(&n->gw, sim_now(n->s));
+}
+static const konce_ncghost_io ghio = {io_call, io_call_wait, io_drain,	io_replay_now, io_replay_arm,
+				      a_log,   io_self,	     io_api,	io_sync,       konce_store_group_pending_of};
+
+static void a_replay_soon(void *ctx)
+{
+	ncnode *n = ctx;
+	konce_ncgapi a = ncnode_gapi(n);
+	konce_ncghost_replay_soon(&n->groups->gh, &a);
+}
+static int a_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn entry, void *fnctx, bool wait)
+{
+	return konce_ncghost_replay(&((ncnode *)ctx)->groups->gh, gid, upto, snap, entry, fnctx, wait);
 }
 
 konce_ncgapi ncnode_gapi(ncnode *n)
@@ -132,6 +139,19 @@ konce_ncgapi ncnode_gapi(ncnode *n)
 	uint64_t now = sim_now(n->s);
 	return (konce_ncgapi){n->groups ? &n->groups->app : NULL, n->core, n->groups ? &n->groups->api : NULL, now,
 			      NN_UNIX_BASE + now / 1000000};
+}
+
+int ncnode_group_create_call(ncnode *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	return konce_ncghost_create_call(n->groups ? &n->groups->gh : NULL, &a, name, done, dctx);
+}
+
+int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsigned timeout_s,
+			   void (*done)(void *dctx, int e), void *dctx)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	return konce_ncghost_join_call(n->groups ? &n->groups->gh : NULL, &a, text, name, timeout_s, done, dctx);
 }
 
 void nn_groups_event(ncnode *n, const konce_nc_event *ev)
@@ -148,7 +168,7 @@ void nn_groups_run(ncnode *n)
 	if (n->groups->replay_due) {
 		n->groups->replay_due = false;
 		konce_ncgapi a = ncnode_gapi(n);
-		konce_ncgapi_replay(&a, NULL);
+		konce_ncghost_on_replay(&n->groups->gh, &a);
 	}
 }
 
@@ -172,10 +192,13 @@ int ncnode_groups_open(ncnode *n, const char *path)
 		return e;
 	}
 	snprintf(n->store_path, sizeof n->store_path, "%s", path);
-	g->api = (konce_ncgapi_host){.ctx = n, .store = n, .add = a_add, .add_join = a_add_join, .remove = a_remove,
-				     .sync = a_sync, .delivered = a_delivered, .entries = a_entries, .each = a_each,
-				     .restore = a_restore, .replay = a_replay, .log = a_log, .kick = a_kick,
+	g->api = (konce_ncgapi_host){.ctx = n, .sync = a_sync, .replay = a_replay, .log = a_log, .kick = a_kick,
 				     .replay_soon = a_replay_soon};
+	konce_store_group_host(&g->api, g->db); /* the daemon's store primitives (store/group_host.c) */
+	g->gh = (konce_ncghost){.io = &ghio, .ctx = n, .prims = &konce_store_group_prims, .persist = &n->gw.persist};
+	n->gw.gh = &g->gh; /* gwriter's primitives become g->gh.w on each call */
+	n->gw.store = g->wdb;
+	n->gw.replay = io_replay_now;
 	n->gw.hand_over = hand_over;
 	n->gw.written = written;
 	konce_ncgapi a = ncnode_gapi(n);
@@ -191,17 +214,23 @@ void nn_groups_stop(ncnode *n, bool crash)
 	if (!g)
 		return;
 	if (crash) {
+		konce_ncghost_stopping(&g->gh); /* the rejoins waiting end */
+		konce_ncghost_stop(&g->gh);     /* the writer's queued reads end (they write nothing), the tapes go */
 		konce_ncgapp_unwire(&g->app, n->core);
 		konce_store_group_discard(g->db); /* a dead process's queues die with it */
 		konce_store_group_discard(g->wdb);
 	} else { /* node_groups_stop: the last notes queued (the caller drained), everything written */
-		konce_ncgpersist_stop(&n->gw.persist);
+		konce_ncghost_stopping(&g->gh); /* the rejoins waiting end, the table stops */
 		konce_ncgapi a = ncnode_gapi(n);
 		konce_ncgapi_stop(&a);
+		konce_ncghost_stop(&g->gh);
 	}
 	if (konce_store_close(g->wdb, err, sizeof err) || konce_store_close(g->db, err, sizeof err))
 		fprintf(stderr, "store close: %s\n", err);
-	n->gw.hand_over = n->gw.written = NULL;
+	n->gw.hand_over = n->gw.written = n->gw.replay = NULL;
+	n->gw.store = NULL;
+	n->gw.gh = NULL;
+	n->gw.replay_at = 0;
 	free(g);
 	n->groups = NULL;
 }

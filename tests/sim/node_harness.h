@@ -121,6 +121,11 @@ int ncnode_groups_open(ncnode *n, const char *path);
  * NN_UNIX_BASE + virtual seconds).  The caller runs ncnode_flush() after a command. */
 enum { NN_UNIX_BASE = 1700000000 };
 konce_ncgapi ncnode_gapi(ncnode *n);
+/* The control socket's create and join (konce_node_group_create_call, _join_call): the row written
+ * on the simulated store writer (node/core/ncghost.c, as the daemon), done(dctx, e) later. */
+int ncnode_group_create_call(ncnode *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
+int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsigned timeout_s,
+			   void (*done)(void *dctx, int e), void *dctx);
 /* What went wrong in n's groups: error lines logged by ncgapi, notes the store refused, store
  * failures of the harness (the first message in *first, if given). */
 uint64_t ncnode_group_errors(const ncnode *n, const char **first);

@@ -22,7 +22,15 @@
  *         the same decisions as every other member, all four members in one view;
  *   - test_restart_coordinator_crash: the same crash of the founder, the view's coordinator:
  *     restored in its own epoch it is sealed (consensus/cgroup.h), so the group goes on through a
- *     view change (a later epoch at the end), with everything above holding.
+ *     view change (a later epoch at the end), with everything above holding;
+ *   - test_restart_stretches: a stop with 150 decisions owed, more than one stretch
+ *     (KONCE_NCGAPI_TAPE_ENTRIES): the replay is read ahead on the simulated store writer in
+ *     several jobs (node/core/ncghost.c, as the daemon runs it), nothing is handed back on the
+ *     loop's next turn, and all of it comes in order once read;
+ *   - test_rejoin_call: the control's rejoin on the simulated store writer (ncnode_group_join_call,
+ *     node/core/ncghost.c as the daemon runs it): D leaves, is out, and joins again with a new token;
+ *     the call returns with the old group still hosted, its done says 0 later, all four agree on
+ *     new decisions, and after a restart D's store holds the one group with all four members.
  * Seeds: 3 by default, SIM_SEEDS=N for more, SIM_SEED=N for one.
  */
 #include <errno.h>
@@ -272,12 +280,12 @@ static void no_errors(world *w)
 }
 
 /* The restart of member who and everything the header promises about it. */
-static void restart_case(uint64_t seed, bool crash, int who)
+static void restart_case(uint64_t seed, bool crash, int who, int decisions)
 {
 	world w;
 	setup(&w, seed);
 	form(&w);
-	for (int r = 0; r < 12; r++) {
+	for (int r = 0; r < decisions; r++) {
 		propose(&w, r % N);
 		sim_run_for(w.s, 30 * SIM_MS);
 	}
@@ -337,17 +345,24 @@ static void restart_case(uint64_t seed, bool crash, int who)
 	SIM_ASSERT(w.s, crash || owed == nheard);
 	SIM_ASSERT(w.s, nheard > 0 && owed > 0);
 
-	/* The application listens: the replay comes on the loop's next turn, before anything new. */
+	/* The application listens: the replay is read ahead on the store writer (node/core/ncghost.c:
+	 * one stretch a job, 0.2-5 ms each here) and comes once read, before anything new (a new event
+	 * of the group waits for the rest of the read). */
 	listen(&w, who);
 	sim_run_for(w.s, 1);
+	SIM_ASSERT_EQ(w.s, m->nlog, 0); /* not read yet: the loop did not wait for the store */
+	uint64_t jobs = m->nn.gw.jobs;
+	sim_run_for(w.s, 50 * SIM_MS);
+	/* one writer job a stretch of KONCE_NCGAPI_TAPE_ENTRIES decisions at most (or a wait's read) */
+	SIM_ASSERT(w.s, m->nn.gw.jobs - jobs >= (owed + KONCE_NCGAPI_TAPE_ENTRIES - 1) / KONCE_NCGAPI_TAPE_ENTRIES);
 	unsigned replayed = 0;
 	while (replayed < m->nlog && m->log[replayed].replayed)
 		replayed++;
 	SIM_ASSERT_EQ(w.s, replayed, owed);
 	if (getenv("GR_TRACE"))
-		fprintf(stderr, "seed %llu %s: heard %u, delivery point %llu, replayed %u, lost records %llu\n",
+		fprintf(stderr, "seed %llu %s: heard %u, delivery point %llu, replayed %u in %llu reads, lost records %llu\n",
 			(unsigned long long)seed, crash ? "crash" : "stop", nheard, (unsigned long long)delivered,
-			replayed, (unsigned long long)m->nn.records_lost);
+			replayed, (unsigned long long)(m->nn.gw.jobs - jobs), (unsigned long long)m->nn.records_lost);
 	for (unsigned k = 0; k < replayed; k++)
 		SIM_ASSERT(w.s, same(&m->log[k], &heard[k]));
 	for (unsigned k = replayed; k < m->nlog; k++)
@@ -389,14 +404,14 @@ static void test_restart_stop(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 3)
-	restart_case(seed, false, N - 1);
+	restart_case(seed, false, N - 1, 12);
 }
 
 static void test_restart_crash(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 3)
-	restart_case(seed, true, N - 1);
+	restart_case(seed, true, N - 1, 12);
 }
 
 /* The founder, the view's coordinator: restored in its own epoch it is sealed (cgroup.h), and the
@@ -405,7 +420,80 @@ static void test_restart_coordinator_crash(void **state)
 {
 	(void)state;
 	SIM_FOR_EACH_SEED(seed, 3)
-	restart_case(seed, true, 0);
+	restart_case(seed, true, 0, 12);
+}
+
+/* More decisions owed than one stretch holds (KONCE_NCGAPI_TAPE_ENTRIES): the replay is read on the
+ * writer in several jobs, each played on the loop before the next is queued, and comes whole and in
+ * order. */
+static void test_restart_stretches(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2)
+	restart_case(seed, false, N - 1, 150);
+}
+
+static void call_done(void *dctx, int e) { *(int *)dctx = e; }
+static bool out(world *w, int i) { return w->m[i].outs > 0; }
+
+/* The control's rejoin on the store writer (konce_node_group_join_call, node/core/ncghost.c): D
+ * leaves and is out; with a new token its join call returns at once with the old group still
+ * hosted (the loop waited for nothing), its done says 0 later, once the records before it and the
+ * row swap are written; D is a member again, all four agree on new decisions, and after a restart
+ * D's store holds the one group. */
+static void rejoin_case(uint64_t seed)
+{
+	world w;
+	setup(&w, seed);
+	form(&w);
+	const int d = N - 1;
+	member *m = &w.m[d];
+	konce_ncgapi a = api(&w, d);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_leave(&a, "g"), 0);
+	ncnode_flush(&m->nn, sim_now(w.s));
+	SIM_ASSERT(w.s, run_until(&w, out, d, 30 * SIM_SEC));
+	m->outs = 0; /* that OUT was the leave's; no_errors below wants none after it */
+	a = api(&w, 0);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_invite(&a, "g", 0, NULL, tokens[d], sizeof tokens[d]), 0);
+	ncnode_flush(&w.m[0].nn, sim_now(w.s));
+	SIM_ASSERT(w.s, run_until(&w, invite_committed, d, 10 * SIM_SEC));
+
+	int rc = 1;
+	m->joined = 0;
+	SIM_ASSERT_EQ(w.s, ncnode_group_join_call(&m->nn, tokens[d], "g", 60, call_done, &rc), 0);
+	SIM_ASSERT_EQ(w.s, rc, 1); /* on the writer: not done yet */
+	konce_group_info info;
+	a = api(&w, d);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &info), 0); /* the old group, still hosted */
+	ncnode_flush(&m->nn, sim_now(w.s));
+	for (int k = 0; k < 500 && rc == 1; k++)
+		sim_run_for(w.s, SIM_MS);
+	SIM_ASSERT_EQ(w.s, rc, 0);
+	ncnode_flush(&m->nn, sim_now(w.s));
+	SIM_ASSERT(w.s, run_until(&w, joined, d, 30 * SIM_SEC));
+	sim_run_for(w.s, 2 * SIM_SEC);
+	for (int r = 0; r < 4; r++) {
+		propose(&w, r % N);
+		sim_run_for(w.s, 30 * SIM_MS);
+	}
+	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
+	no_errors(&w);
+
+	ncnode_stop(&m->nn, false);
+	SIM_ASSERT_EQ(w.s, ncnode_restart(&m->nn), 0);
+	konce_group_info list[4];
+	a = api(&w, d);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_list(&a, list, 4), 1);
+	SIM_ASSERT(w.s, !strcmp(list[0].name, "g"));
+	SIM_ASSERT_EQ(w.s, list[0].nmembers, N);
+	teardown(&w);
+}
+
+static void test_rejoin_call(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 3)
+	rejoin_case(seed);
 }
 
 int main(void)
@@ -414,6 +502,8 @@ int main(void)
 		cmocka_unit_test(test_restart_stop),
 		cmocka_unit_test(test_restart_crash),
 		cmocka_unit_test(test_restart_coordinator_crash),
+		cmocka_unit_test(test_restart_stretches),
+		cmocka_unit_test(test_rejoin_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
