@@ -101,6 +101,11 @@ konce() {
 	tpid=$!
 	rxwatch <"$fifo" >"$stamp" &
 	wpid=$!
+	# the stamp's readers run at real-time priority: on a loaded machine, tail's and the shell's
+	# wake-ups otherwise put 5-100 ms of the harness's own scheduling between B's log line and
+	# its stamp (seen: B's log stamped later than A's command had B's acknowledgement)
+	chrt -f -p 10 "$tpid" >/dev/null 2>&1 || true
+	chrt -f -p 10 "$wpid" >/dev/null 2>&1 || true
 	sleep 0.1 # tail has its place at the end of B's log
 	t0=$EPOCHREALTIME
 	# the command talks to node A only through its control socket (a file): it runs here, not
