@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/base/env.h"
 #include "node/base/secmem.h"
 #include "node/ctl/ctl_int.h"
 #include "node/transport/keytext.h"
@@ -129,7 +128,7 @@ static int read_file(const char *path, uint8_t **out, size_t *len, json_t **err)
 		return -1;
 	}
 	size_t n = (size_t)sb.st_size, got = 0;
-	uint8_t *buf = konce_env_alloc_raw(konce_env_default(), n); /* free()d: the default env's */
+	uint8_t *buf = malloc(n ? n : 1);
 	while (buf && got < n) {
 		ssize_t r = read(fd, buf + got, n - got);
 		if (r <= 0)
