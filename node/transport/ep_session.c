@@ -333,7 +333,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		konce_ep_sess_free(ep, s);
 		return false;
 	}
-	uint64_t t = idle_at;
+	uint64_t t = konce_ep_due_late(idle_at, ep->idle_us); /* closes up to a slack step late (ep_timer.c) */
 	if (s->hb && s->incoming && s->heard && s->state == KONCE_HS_ESTABLISHED) {
 		/* the client has our ACCEPT; duplicates of its INITIATE are answered from hb until
 		 * their cookie is too old to pass (hs_server.c check b), then hb goes */
