@@ -37,7 +37,8 @@
  *      however many calls the ring's size makes them take.
  *
  * Coalescing (timer slack, as the kernel's round_jiffies): deadlines that recur for every session
- * (a presence's keepalive, ep_msg.c; the idle close, ep_session.c) sit on a coarse grid, so that
+ * (a presence's keepalive, ep_msg.c; the idle close and the wipe of the peer's previous key after
+ * a key update, ep_session.c) sit on a coarse grid, so that
  * the sessions due within one grid step are due at the same instant and one call serves them
  * all: the host wakes at most once per step for them, however many sessions exist and however
  * their rhythms are spread (a channel that shrinks keeps its conn's).  The step is
@@ -51,7 +52,8 @@
  *     interval between two PINGs is more than interval - step, never more than interval;
  *   - an idle close must not come before idle_timeout: the deadline moves later
  *     (konce_ep_due_late: in [at, at + step)), so a session closes up to one step late, never
- *     early.
+ *     early; so does the old key's wipe (stragglers are refused from the exact time on,
+ *     session.c).
  * Timers that answer the network (loss, probe and ack timers, handshake resends, path probes)
  * keep their exact deadlines.  tests/unit/test_ep_timer.c's test_keepalives_coalesce asserts both
  * bounds and the number of calls.
