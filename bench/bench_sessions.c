@@ -70,6 +70,8 @@ typedef struct sample {
 	uint64_t ring_full_phase; /* of them, during this phase */
 	uint64_t deferred;  /* timers that waited for room in the out ring (timer_deferred) */
 	uint64_t deferred_phase; /* of them, during this phase */
+	uint64_t rekey_rx, challenges; /* during this phase: key updates received, path challenges sent
+					* (what visits a session beside its keepalive: ep_timer.c) */
 	long rss_kib;
 	long rss_anon_kib, rss_file_kib; /* of it: anonymous memory, and mapped files (code, libraries) */
 	long heap_kib; /* malloc's bytes in use (mallinfo2 uordblks): what the structures hold, without
@@ -110,7 +112,7 @@ static uint64_t sock_drops(const bench_node *n)
 
 typedef struct meter {
 	double c0;
-	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0, rf0, d0;
+	uint64_t t0, rx0, tx0, ka0, w0, tc0, v0, rf0, d0, rk0, pc0;
 } meter;
 
 static void meter_start(meter *m, const bench_node *n)
@@ -126,6 +128,8 @@ static void meter_start(meter *m, const bench_node *n)
 	m->v0 = c->timer_visits;
 	m->rf0 = c->ring_full_datagrams;
 	m->d0 = c->timer_deferred;
+	m->rk0 = c->rekey_rx;
+	m->pc0 = c->path_challenge_tx;
 }
 
 static void meter_stop(const meter *m, const bench_node *n, sample *s)
@@ -150,6 +154,8 @@ static void meter_stop(const meter *m, const bench_node *n, sample *s)
 	s->ring_full_phase = c->ring_full_datagrams - m->rf0;
 	s->deferred = c->timer_deferred;
 	s->deferred_phase = c->timer_deferred - m->d0;
+	s->rekey_rx = c->rekey_rx - m->rk0;
+	s->challenges = c->path_challenge_tx - m->pc0;
 	s->rss_kib = bench_rss_kib();
 	rss_parts(&s->rss_anon_kib, &s->rss_file_kib);
 	s->heap_kib = (long)(mallinfo2().uordblks / 1024);
@@ -500,6 +506,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)live_p.ring_full, (unsigned long long)live_p.ring_full_phase,
 	       (unsigned long long)live_h.deferred, (unsigned long long)live_h.deferred_phase,
 	       (unsigned long long)live_p.deferred, (unsigned long long)live_p.deferred_phase);
+	printf("  during the measurement: key updates received %.0f/s (holder), %.0f/s (peer); path challenges sent "
+	       "%.0f/s, %.0f/s\n",
+	       (double)live_h.rekey_rx / live_h.wall_s, (double)live_p.rekey_rx / live_p.wall_s,
+	       (double)live_h.challenges / live_h.wall_s, (double)live_p.challenges / live_p.wall_s);
 	bench_node_close(&n);
 	konce_identity_free(cid);
 	konce_identity_free(pc.sid);

@@ -100,7 +100,8 @@ typedef struct konce_ep_config {
 					 * at least 16 MiB */
 	uint64_t send_queue_total;      /* the same for all sessions together; 0 = 4 x send_queue_max */
 	unsigned channel_ring;          /* packets in flight per channel, at most; 0 = 2048 */
-	unsigned keepalive_ms;          /* PING a wanted idle session this often; 0 = KONCE_KEEPALIVE_MS */
+	unsigned keepalive_ms;          /* PING a wanted idle session this often (up to 1/64 of it, at most
+					 * 16 ms, early: ep_timer.c); 0 = KONCE_KEEPALIVE_MS */
 	unsigned idle_timeout_ms;       /* close a session idle this long; 0 = KONCE_IDLE_TIMEOUT_MS */
 	unsigned msg_timeout_ms;        /* fail messages after no ack progress this long; 0 = KONCE_MSG_TIMEOUT_MS */
 	const konce_cc_ops *cc;         /* default class's congestion controller; NULL = KONCE_CC_DEFAULT */

@@ -225,7 +225,8 @@ static void presence_ack(konce_ep *ep, konce_sess *s, uint64_t pn, uint64_t now_
 		konce_ep_send_control(ep, s, f, n, &s->path.cur, now_us); /* nothing would send it again */
 }
 
-/* A presence's keepalive: a PING after keepalive_us without one, while wanted.  Its next deadline:
+/* A presence's keepalive: a PING after keepalive_us without one, while wanted, up to one slack
+ * step early (on its grid point, ep_timer.c "Coalescing"), never late.  Its next deadline:
  * now while the PING is due and the out ring has no room for it (timer_deferred), so that a
  * keepalive is never lost to a full ring, only late by one flush of the host. */
 static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
@@ -235,7 +236,8 @@ static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (now_us < s->blocked_until_us)
 		return s->blocked_until_us;
 	uint64_t k = s->keepalive_us ? s->keepalive_us : ep->conn_cfg.keepalive_us;
-	if (now_us >= s->ping_tx_us + k) {
+	uint64_t due = konce_ep_due_early(s->ping_tx_us + k, k);
+	if (now_us >= due) {
 		if (!konce_ep_out_reserve(ep)) {
 			/* the out ring is full: the PING stays due (not sealed, not dropped), and the
 			 * endpoint's next timer is now, so the host flushes the ring and calls again */
@@ -252,8 +254,9 @@ static uint64_t presence_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		s->ping_tx_us = now_us;
 		if (r == 0)
 			ep->c.keepalive_tx++;
+		due = konce_ep_due_early(now_us + k, k);
 	}
-	return s->ping_tx_us + k;
+	return due;
 }
 
 int konce_ep_msg_input(konce_ep *ep, konce_sess *s, uint64_t pn, const uint8_t *p, size_t len, uint64_t now_us)

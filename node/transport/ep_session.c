@@ -206,6 +206,17 @@ bool konce_ep_frames(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t len, 
 	return true;
 }
 
+/* When the peer's previous key is wiped: KONCE_REKEY_OLD_KEY_MS after its rekey, moved later to a
+ * point of the slack grid (ep_timer.c "Coalescing"; stragglers are refused from the exact time
+ * on, session.c), so that the sessions that rekeyed in one burst of keepalives share a timer
+ * call; UINT64_MAX if none is kept. */
+static uint64_t old_key_due(const konce_sess *s)
+{
+	if (!s->sess.rx_prev_until_us)
+		return UINT64_MAX;
+	return konce_ep_due_late(s->sess.rx_prev_until_us, (uint64_t)KONCE_REKEY_OLD_KEY_MS * 1000);
+}
+
 enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
 					  uint64_t now_us, konce_ep_rx *rx)
 {
@@ -244,7 +255,7 @@ enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size
 	}
 	if (s->sess.rx_phase != phase) {
 		ep->c.rekey_rx++;
-		konce_ep_arm(ep, s, s->sess.rx_prev_until_us);
+		konce_ep_arm(ep, s, old_key_due(s));
 	} else if ((pkt[KONCE_DATA_FLAGS] & KONCE_DATA_F_KEY_PHASE) != phase) {
 		ep->c.rx_old_key++;
 	}
@@ -348,7 +359,7 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		konce_ep_sess_free(ep, s);
 		return false;
 	}
-	uint64_t t = idle_at;
+	uint64_t t = konce_ep_due_late(idle_at, ep->idle_us); /* closes up to a slack step late (ep_timer.c) */
 	if (s->hb && s->incoming && s->heard && s->state == KONCE_HS_ESTABLISHED) {
 		/* the client has our ACCEPT; duplicates of its INITIATE are answered from hb until
 		 * their cookie is too old to pass (hs_server.c check b), then hb goes */
@@ -373,7 +384,8 @@ bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t 
 		if (s->accept_resends < KONCE_HS_DUP_ANSWERS && s->hb->accept_retry_us < t)
 			t = s->hb->accept_retry_us;
 	}
-	uint64_t k = konce_session_tick(&s->sess, now_us);
+	konce_session_tick(&s->sess, now_us);
+	uint64_t k = old_key_due(s);
 	if (k < t)
 		t = k;
 	uint64_t pt = konce_path_next(&s->path);

@@ -8,7 +8,8 @@
  * (ep_msg.c) and path MTU probes (ep_pmtud.c).  Those functions compute it when they run; between
  * runs, code that makes a session's work due earlier calls konce_ep_arm(ep, s, at), which lowers
  * s->due_us (decrease-key).  A deadline may be early (the session is visited and finds nothing to
- * do), never late.
+ * do), never later than what its timers returned (which, for the recurring ones, is a point of
+ * their grid: "Coalescing" below).
  *
  * States of a session here:
  *   HEAPED  in ep->heap at s->tpos, keyed by s->due_us;
@@ -34,10 +35,55 @@
  *      room leaves it due (ep_msg.c, ep_session.c).  Either way konce_ep_next_timer() is now, so
  *      the host flushes the ring and calls again; d sessions due at once cost O(d log n) in all,
  *      however many calls the ring's size makes them take.
+ *
+ * Coalescing (timer slack, as the kernel's round_jiffies): deadlines that recur for every session
+ * (a presence's keepalive, ep_msg.c; the idle close and the wipe of the peer's previous key after
+ * a key update, ep_session.c) sit on a coarse grid, so that
+ * the sessions due within one grid step are due at the same instant and one call serves them
+ * all: the host wakes at most once per step for them, however many sessions exist and however
+ * their rhythms are spread (a channel that shrinks keeps its conn's).  The step is
+ * konce_ep_slack(interval): the largest power of two microseconds at most 1/64 of the timer's
+ * interval and at most KONCE_EP_SLACK_MAX_US (16,384 us: 16 ms of a 25 s keepalive, and 61 grid
+ * points a second at most); powers of two nest, so timers of different intervals share the
+ * coarser points.  Which way a deadline moves depends on what it promises:
+ *   - a keepalive must leave before the NAT binding under it expires: the deadline is an upper
+ *     bound and moves earlier (konce_ep_due_early: in (at - step, at]), so a PING may leave up to
+ *     one step early, never late; the next one is due an interval after it was sent, so the
+ *     interval between two PINGs is more than interval - step, never more than interval;
+ *   - an idle close must not come before idle_timeout: the deadline moves later
+ *     (konce_ep_due_late: in [at, at + step)), so a session closes up to one step late, never
+ *     early; so does the old key's wipe (stragglers are refused from the exact time on,
+ *     session.c).
+ * Timers that answer the network (loss, probe and ack timers, handshake resends, path probes)
+ * keep their exact deadlines.  tests/unit/test_ep_timer.c's test_keepalives_coalesce asserts both
+ * bounds and the number of calls.
  */
 #include <limits.h>
 
 #include "node/transport/ep_internal.h"
+
+uint64_t konce_ep_slack(uint64_t interval_us)
+{
+	uint64_t x = interval_us / 64;
+	if (x > KONCE_EP_SLACK_MAX_US)
+		x = KONCE_EP_SLACK_MAX_US;
+	return x ? (uint64_t)1 << (63 - __builtin_clzll(x)) : 1;
+}
+
+uint64_t konce_ep_due_early(uint64_t at_us, uint64_t interval_us)
+{
+	if (at_us == UINT64_MAX)
+		return at_us;
+	return at_us & ~(konce_ep_slack(interval_us) - 1);
+}
+
+uint64_t konce_ep_due_late(uint64_t at_us, uint64_t interval_us)
+{
+	uint64_t g = konce_ep_slack(interval_us);
+	if (at_us > UINT64_MAX - g)
+		return at_us;
+	return (at_us + g - 1) & ~(g - 1);
+}
 
 static bool before(const konce_sess *a, const konce_sess *b) { return a->due_us < b->due_us; }
 

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "node/transport/ep_internal.h"
 #include "tests/unit/ep_crowd.h"
 
 enum { N = 10000, WAVE = 256 };
@@ -117,7 +118,7 @@ static void test_visits_only_due(void **state)
 	konce_ep_timer(w->a, w->now);
 	assert_int_equal(visits(w->a) - v0, K); /* the ten that were armed */
 	ack_all(w);
-	assert_int_equal(konce_ep_next_timer(w->a), t0 + 100000);
+	assert_int_equal(konce_ep_next_timer(w->a), konce_ep_due_early(t0 + 100000, 100000)); /* on its grid */
 
 	/* a second of keepalives: every call visits only some of the ten (keepalives, their acks'
 	 * acks, probe timeouts), never the idle 9,990; each of the ten PINGs every 100 ms */
@@ -140,19 +141,21 @@ static void test_visits_only_due(void **state)
 	test_free(w);
 }
 
-/* Distinct deadlines come out one by one, in order, each on time. */
+/* Distinct deadlines come out one by one, in order, each on time (a keepalive's time: its grid
+ * point, ep_timer.c "Coalescing"; they are further apart than a grid step). */
 static void test_deadlines_in_order(void **state)
 {
 	(void)state;
 	world *w = test_malloc(sizeof *w);
 	make_world(w);
 	establish(w);
-	enum { K = 100 };
-	/* keepalives of 1 s + 1 ms * i (apart from their probe timeouts, about 1 s), set in a scrambled order */
+	enum { K = 40 };
+	/* keepalives of 1 s + 20 ms * i (i < 40: each session's second PING comes after every first
+	 * one), set in a scrambled order */
 	for (unsigned j = 0; j < K; j++) {
 		unsigned i = (j * 7919) % K;
 		uint32_t c = w->conns[i * (N / K)];
-		assert_int_equal(konce_ep_set_keepalive(w->a, c, 1000000 + 1000 * (uint64_t)i, w->now), 0);
+		assert_int_equal(konce_ep_set_keepalive(w->a, c, 1000000 + 20000 * (uint64_t)i, w->now), 0);
 		assert_int_equal(konce_ep_set_wanted(w->a, c, true, w->now), 0);
 	}
 	konce_ep_timer(w->a, w->now);
@@ -169,7 +172,8 @@ static void test_deadlines_in_order(void **state)
 		assert_true(visits(w->a) - v0 >= 1 && visits(w->a) - v0 <= 2); /* a keepalive, a probe timeout */
 		assert_true(ca->keepalive_tx - ka <= 1);
 		if (ca->keepalive_tx - ka == 1) {
-			assert_int_equal(w->now, t0 + 1000000 + 1000 * (uint64_t)idx); /* in order, on time */
+			uint64_t k = 1000000 + 20000 * (uint64_t)idx;
+			assert_int_equal(w->now, konce_ep_due_early(t0 + k, k)); /* in order, on time */
 			idx++;
 		}
 		discard(w->a);
@@ -210,12 +214,118 @@ static void test_idle_close_reaches_all(void **state)
 	test_free(w);
 }
 
+/* The slack grid's bounds (ep_timer.c "Coalescing"): a step is a power of two, at most 1/64 of
+ * the interval and at most KONCE_EP_SLACK_MAX_US; a keepalive's deadline moves earlier by less
+ * than a step, an idle close's later by less than one. */
+static void test_slack_grid(void **state)
+{
+	(void)state;
+	assert_int_equal(konce_ep_slack((uint64_t)KONCE_KEEPALIVE_MS * 1000), KONCE_EP_SLACK_MAX_US);
+	assert_int_equal(konce_ep_slack(100000), 1024);
+	assert_int_equal(konce_ep_slack(127), 1); /* no grid under 128 us */
+	assert_int_equal(konce_ep_due_early(UINT64_MAX, 1000000), UINT64_MAX);
+	assert_int_equal(konce_ep_due_late(UINT64_MAX, 1000000), UINT64_MAX);
+	const uint64_t ivs[] = {1, 100, 5000, 100000, 1000000, 25000000, 180000000, 3600000000u};
+	for (unsigned i = 0; i < sizeof ivs / sizeof ivs[0]; i++) {
+		uint64_t iv = ivs[i], g = konce_ep_slack(iv);
+		assert_true(g >= 1 && (g & (g - 1)) == 0 && g <= KONCE_EP_SLACK_MAX_US);
+		assert_true(g == 1 || g <= iv / 64);
+		for (uint64_t at = 1000000; at < 1000000 + 3 * g + 7; at += g / 3 + 1) {
+			uint64_t e = konce_ep_due_early(at, iv), l = konce_ep_due_late(at, iv);
+			assert_true(e <= at && at - e < g && e % g == 0);
+			assert_true(l >= at && l - at < g && l % g == 0);
+		}
+	}
+}
+
+/* The PINGs that the sessions ss[0..n) sent in the call at now: each an interval after the one
+ * before (last[i]) or less than a step g sooner, never later. */
+static void check_pings(konce_sess *const *ss, uint64_t *last, unsigned *pings, unsigned n, uint64_t now, uint64_t k,
+			uint64_t g, uint64_t *early_max)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (ss[i]->ping_tx_us == last[i])
+			continue;
+		uint64_t d = ss[i]->ping_tx_us - last[i];
+		assert_int_equal(ss[i]->ping_tx_us, now);
+		assert_true(d <= k);    /* never late */
+		assert_true(k - d < g); /* early by less than a step */
+		if (k - d > *early_max)
+			*early_max = k - d;
+		last[i] = ss[i]->ping_tx_us;
+		pings[i]++;
+	}
+}
+
+/* Keepalives that fall due spread out (one session every 2.5 ms, as presences that were channels
+ * keep their conns' rhythms, docs/BENCH.md) are served together: over three keepalive intervals
+ * a's timer calls follow the slack grid (at most one a step), not the count of sessions (one call
+ * each without the grid: 30,000); every session PINGs at least once an interval, never later
+ * than an interval after its previous PING (or after it was wanted), and never more than a step
+ * earlier. */
+static void test_keepalives_coalesce(void **state)
+{
+	(void)state;
+	world *w = test_malloc(sizeof *w);
+	make_world(w);
+	establish(w);
+	const uint64_t k = (uint64_t)KONCE_KEEPALIVE_MS * 1000, g = konce_ep_slack(k);
+	konce_sess **ss = test_malloc(N * sizeof *ss);
+	uint64_t *last = test_malloc(N * sizeof *last);
+	unsigned *pings = test_calloc(N, sizeof *pings);
+	const struct konce_ep_counters *ca = konce_ep_counters(w->a);
+	uint64_t ka0 = ca->keepalive_tx, calls = 0, early_max = 0;
+	/* wanted one by one, 2.5 ms apart: the first ones PING before the last are wanted */
+	for (unsigned i = 0; i < N; i++) {
+		w->now += k / N;
+		assert_int_equal(konce_ep_set_wanted(w->a, w->conns[i], true, w->now), 0);
+		ss[i] = konce_ep_sess_by_conn(w->a, w->conns[i]);
+		assert_non_null(ss[i]);
+		assert_null(ss[i]->rel); /* a presence */
+		last[i] = ss[i]->ping_tx_us;
+		assert_int_equal(last[i], w->now);
+		while (konce_ep_next_timer(w->a) <= w->now) {
+			konce_ep_timer(w->a, w->now);
+			crowd_pump(w);
+			check_pings(ss, last, pings, i + 1, w->now, k, g, &early_max);
+		}
+	}
+	uint64_t end = w->now + 3 * k;
+	for (uint64_t t; (t = konce_ep_next_timer(w->a)) <= end;) {
+		assert_true(t >= w->now);
+		w->now = t;
+		konce_ep_timer(w->a, w->now);
+		calls++;
+		crowd_pump(w); /* b answers each PING with an ACK at once */
+		check_pings(ss, last, pings, N, w->now, k, g, &early_max);
+	}
+	uint64_t total = 0;
+	for (unsigned i = 0; i < N; i++) {
+		assert_true(pings[i] >= 3); /* wanted before the three intervals: at least one PING in each */
+		total += pings[i];
+	}
+	printf("# %u presences wanted 2.5 ms apart, 3 keepalive intervals: %llu timer calls, %llu PINGs "
+	       "(%llu keepalives), earliest %llu us before its interval (step %llu us)\n",
+	       N, (unsigned long long)calls, (unsigned long long)total, (unsigned long long)(ca->keepalive_tx - ka0),
+	       (unsigned long long)early_max, (unsigned long long)g);
+	assert_int_equal(ca->keepalive_tx - ka0, total);
+	assert_int_equal(ca->sessions_live, N);
+	assert_true(calls <= 3 * k / g + 2);
+	test_free(pings);
+	test_free(last);
+	test_free(ss);
+	free_world(w);
+	test_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_visits_only_due),
 		cmocka_unit_test(test_deadlines_in_order),
 		cmocka_unit_test(test_idle_close_reaches_all),
+		cmocka_unit_test(test_slack_grid),
+		cmocka_unit_test(test_keepalives_coalesce),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

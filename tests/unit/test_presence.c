@@ -91,8 +91,9 @@ static void test_presence_peer_gone(void **state)
 	}
 	assert_true(closed);
 	/* it kept trying once a second until 5 s after the last packet it heard (the handshake, 2 s
-	 * before it was wanted) */
-	assert_int_equal(konce_ep_counters(p.a)->keepalive_tx - ka0, 2);
+	 * before it was wanted): at 1 s and 2 s, and the third, due at 3 s with the close, leaves
+	 * up to a slack step early (ep_timer.c "Coalescing"), before the close */
+	assert_int_equal(konce_ep_counters(p.a)->keepalive_tx - ka0, 3);
 	ep_link_close(&p);
 }
 
