@@ -5,7 +5,7 @@
  *     socket, a client opens the lifetime's probe socket at start and fails the start, with a
  *     reason, when it cannot;
  *   - a run: nothing when not due and no deadline passed; when scheduled, the service's second
- *     port is opened (SOCK_OPEN), the birthday sockets no attempt needs are swept (keep), and a
+ *     port is opened (SOCK_OPEN), and a
  *     socket that cannot be opened is logged as a warning; a client's run dials its rendezvous
  *     through the node core (the registration's session) and runs again at its next deadline,
  *     not before;
@@ -35,7 +35,7 @@
 
 /* What the host was asked to do. */
 typedef struct rec {
-	unsigned sends, flushes, kicks, keeps, closes, opens, logs;
+	unsigned sends, flushes, kicks, closes, opens, logs;
 	unsigned opened[KONCE_TRAVLIFE_SOCK_PROBE + 1];
 	int open_result;
 	int last_level;
@@ -69,12 +69,6 @@ static void io_close(void *ctx, unsigned sock)
 {
 	(void)sock;
 	((rec *)ctx)->closes++;
-}
-
-static void io_keep(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1])
-{
-	(void)keep;
-	((rec *)ctx)->keeps++;
 }
 
 static void io_log(void *ctx, int level, const char *text)
@@ -124,7 +118,7 @@ static void rig_open_env(rig *g, bool service, bool life_off, const konce_env *e
 	assert_int_equal(konce_travconf_parse(&g->su, &tc, g->err, sizeof g->err), 0);
 	assert_int_equal(konce_addr_parse(&g->local, "127.0.0.1:7807"), 0);
 	assert_int_equal(konce_addr_parse(&g->rdv, "192.0.2.1:7000"), 0);
-	g->io = (konce_nctravhost_io){io_send, io_flush, io_open, io_close, io_keep, io_log, io_kick, &g->r};
+	g->io = (konce_nctravhost_io){io_send, io_flush, io_open, io_close, io_log, io_kick, &g->r};
 }
 
 static int rig_start(rig *g)
@@ -161,7 +155,7 @@ static void service_start_and_run(void **state)
 	assert_false(R.h.due);
 	assert_int_equal(R.r.opened[KONCE_TRAV_SOCK_ALT], 1); /* the filtering service's second port */
 	assert_true(R.r.flushes >= 1);
-	assert_int_equal(R.r.keeps, 1); /* no attempt runs: the birthday sockets are swept */
+	assert_int_equal(R.r.closes, 0); /* no birthday socket is open: none to sweep */
 
 	/* not due, no deadline passed: a run does nothing */
 	unsigned flushes = R.r.flushes;
