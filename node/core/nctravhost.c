@@ -30,11 +30,70 @@ static void glue_kick(void *ctx) { konce_nctravhost_schedule(ctx); }
 
 /* ---- the run ---------------------------------------------------------------------------------- */
 
+/* ---- the extra sockets (socks) ---------------------------------------------------------------- */
+
+static bool in_pool(unsigned sock) { return sock >= 1 && sock <= KONCE_PUNCH_BIRTHDAY; }
+
+/* Opens sock if it is closed; *local its address.  0 or -errno (the pool's counters kept). */
+static int sock_open(konce_nctravhost *h, unsigned sock, konce_addr *local)
+{
+	konce_nctravhost_sockstats *st = &h->socks.st;
+	int e;
+	if (sock < 1 || sock > KONCE_TRAVLIFE_SOCK_PROBE)
+		return -EINVAL;
+	if (!h->socks.open[sock]) {
+		if ((e = h->io.open(h->io.ctx, sock, &h->socks.local[sock]))) {
+			st->open_failed += in_pool(sock);
+			return e;
+		}
+		h->socks.open[sock] = true;
+		if (in_pool(sock)) {
+			st->opened++;
+			if (++st->open_now > st->open_max)
+				st->open_max = st->open_now;
+		}
+	}
+	*local = h->socks.local[sock];
+	return 0;
+}
+
+static void sock_close(konce_nctravhost *h, unsigned sock)
+{
+	if (sock < 1 || sock > KONCE_TRAVLIFE_SOCK_PROBE || !h->socks.open[sock])
+		return;
+	h->io.close(h->io.ctx, sock);
+	h->socks.open[sock] = false;
+	h->socks.st.open_now -= in_pool(sock);
+}
+
+/* From the node socket (0) or an extra one: a pool socket opens on its first datagram, the others
+ * send only while a core keeps them open. */
 static void send_from(konce_nctravhost *h, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len,
 		      bool ref)
 {
-	if (h->io.send(h->io.ctx, sock, to, pkt, len, ref) && sock >= 1 && sock <= KONCE_PUNCH_BIRTHDAY)
-		h->bday_dropped++;
+	konce_addr local;
+	int e = 0;
+	if (sock > KONCE_TRAVLIFE_SOCK_PROBE)
+		e = -EINVAL;
+	else if (sock && !h->socks.open[sock])
+		e = in_pool(sock) ? sock_open(h, sock, &local) : -ENOTCONN;
+	if (!e)
+		e = h->io.send(h->io.ctx, sock, to, pkt, len, ref);
+	if (in_pool(sock)) {
+		h->socks.st.tx += !e;
+		h->bday_dropped += e != 0;
+	}
+}
+
+/* The pool's sockets no attempt needs any more are closed (konce_trav_socks_needed). */
+static void sweep(konce_nctravhost *h, uint64_t now)
+{
+	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
+	if (!h->socks.st.open_now || konce_trav_socks_needed(h->t, now, keep))
+		return;
+	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
+		if (!keep[i])
+			sock_close(h, i);
 }
 
 /* A socket the traversal core asks for (the filtering test's): opened, then reported. */
@@ -43,10 +102,10 @@ static void sock_event(konce_nctravhost *h, unsigned sock, bool open, uint64_t n
 	konce_addr local;
 	int e;
 	if (!open) {
-		h->io.close(h->io.ctx, sock);
+		sock_close(h, sock);
 		return;
 	}
-	if ((e = h->io.open(h->io.ctx, sock, &local)))
+	if ((e = sock_open(h, sock, &local)))
 		hlog(h, KONCE_LOG_WARN, "filtering test: cannot open a socket: %s", strerror(-e));
 	konce_trav_sock_opened(h->t, sock, e ? NULL : &local, now);
 }
@@ -98,14 +157,12 @@ uint64_t konce_nctravhost_next_timer(const konce_nctravhost *h)
 
 void konce_nctravhost_run(konce_nctravhost *h, uint64_t now)
 {
-	bool keep[KONCE_PUNCH_BIRTHDAY + 1] = {false};
 	if (!h->due && now < konce_nctravhost_next_timer(h))
 		return;
 	h->due = false;
 	konce_trav_timer(h->t, now);
 	drain(h, now);
-	if (!konce_trav_socks_needed(h->t, now, keep)) /* the birthday sockets no one needs */
-		h->io.keep(h->io.ctx, keep);
+	sweep(h, now);
 	if (h->life) {
 		konce_travlife_timer(h->life, now);
 		/* a rebound restarts the search: its next experiment is due now */
@@ -121,6 +178,7 @@ void konce_nctravhost_input(konce_nctravhost *h, unsigned sock, const uint8_t *p
 {
 	/* a pool socket's only peers use (anything not for traversal is refused), the filtering
 	 * test's, the lifetime's probe socket */
+	h->socks.st.rx += in_pool(sock);
 	if (!konce_nodecore_trav_input(h->t, h->life, sock, konce_rx_classify(pkt, len), pkt, len, from, now))
 		konce_trav_count_refused(h->t);
 }
@@ -152,7 +210,7 @@ static int start_life(konce_nctravhost *h, const konce_travconf *su, uint64_t no
 	}
 	if (!konce_travlife_wants_probe(h->life))
 		return 0;
-	if ((e = h->io.open(h->io.ctx, KONCE_TRAVLIFE_SOCK_PROBE, &local))) {
+	if ((e = sock_open(h, KONCE_TRAVLIFE_SOCK_PROBE, &local))) {
 		snprintf(err, errlen, "cannot start the mapping lifetime experiments: %s", strerror(-e));
 		return e;
 	}

@@ -3,7 +3,15 @@
  * over both (nctrav.h).  What the host does with what they return (send, open and close the
  * numbered sockets, log, wake its loop) is a table of calls it hands in (konce_nctravhost_io);
  * every decision about when the cores run, in which order, and what an event or a port-mapping
- * worker's event means is made here, once, for every host (node/io/node_trav.c).
+ * worker's event means is made here, once, for every host (node/io/node_trav.c,
+ * tests/sim/trav_host.c).
+ *
+ * The extra sockets 1..KONCE_TRAVLIFE_SOCK_PROBE (birthday probing's pool 1..KONCE_PUNCH_BIRTHDAY,
+ * the filtering test's two, the lifetime's probe socket) are the unit's too: which are open
+ * (socks.open), when one opens and closes, and the pool's counters (socks.st, which the control
+ * protocol shows) are decided here; the host's table only makes the syscalls.  A pool socket
+ * opens on its first datagram (io.open, then io.send) and closes when no attempt needs it any
+ * more (the sweep, io.close); the others open and close when a core asks.
  *
  * Lifecycle:
  *
@@ -19,17 +27,21 @@
  *                                  io.open then konce_trav_sock_opened, SOCK_CLOSE -> io.close,
  *                                  DECLINED -> the node core's pendings fail), each then shown
  *                                  to the host's watch if it set one;
- *                               2. the birthday sockets no attempt needs any more: io.keep;
+ *                               2. the birthday sockets no attempt needs any more: io.close;
  *                               3. the lifetime core's timer, the rebound applied
  *                                  (konce_nctravlife_apply), then 1.'s datagrams and events again
  *                                  with the lifetime core's datagrams
- *   konce_nctravhost_stop()   the hooks cleared first, then both cores freed
+ *   konce_nctravhost_stop()   the hooks cleared first, then both cores freed; the sockets still
+ *                             open are the host's to free with its table
  *
  * Invariants:
  *   1. No io call but io.kick is made from inside an input (konce_nctravhost_input, the hooks,
  *      konce_nctravhost_portmap): those only mark the unit due, and the run does the rest.
- *   2. A datagram for a birthday socket (1..KONCE_PUNCH_BIRTHDAY) that io.send could not send is
- *      counted in bday_dropped; the other sockets' losses are retried by their cores.
+ *   2. A datagram for a birthday socket (1..KONCE_PUNCH_BIRTHDAY) that could not be sent (the
+ *      socket could not be opened, or io.send failed) is counted in bday_dropped; the other
+ *      sockets' losses are retried by their cores.
+ *   3. io.open is called only for a closed socket, io.close only for an open one, io.send with
+ *      sock > 0 only for an open one: socks.open is the host's sockets' state.
  */
 #ifndef KONCE_NCTRAVHOST_H
 #define KONCE_NCTRAVHOST_H
@@ -49,19 +61,24 @@ enum { KONCE_NCTRAVHOST_PORTMAP_STOP_MS = 2000 };
 /* The host's side.  Every call gets ctx. */
 typedef struct konce_nctravhost_io {
 	/* Sends pkt from socket sock (0: the node's, where ref means pkt is lent until flush()
-	 * returns; a closed birthday socket opens on demand).  0 or -errno. */
+	 * returns; any other is open).  0 or -errno. */
 	int (*send)(void *ctx, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len, bool ref);
 	void (*flush)(void *ctx); /* what send() queued on the node socket goes out now */
-	/* Opens socket sock (bound to the node socket's IP, any port): 0 and *local, or -errno. */
+	/* Opens socket sock (closed; bound to the node socket's IP, any port): 0 and *local, or
+	 * -errno. */
 	int (*open)(void *ctx, unsigned sock, konce_addr *local);
-	void (*close)(void *ctx, unsigned sock);
-	/* Closes every birthday socket whose keep[sock] is false (keep[0] unused). */
-	void (*keep)(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1]);
+	void (*close)(void *ctx, unsigned sock); /* sock is open */
 	void (*log)(void *ctx, int level, const char *text);
 	/* Run konce_nctravhost_run() on the loop's next turn (never inside this call). */
 	void (*kick)(void *ctx);
 	void *ctx;
 } konce_nctravhost_io;
+
+/* The birthday pool's counters (sockets 1..KONCE_PUNCH_BIRTHDAY). */
+typedef struct konce_nctravhost_sockstats {
+	uint64_t opened, open_failed, tx, rx;
+	unsigned open_now, open_max; /* open now, most open at once */
+} konce_nctravhost_sockstats;
 
 typedef struct konce_nctravhost {
 	konce_nodecore *c;
@@ -72,7 +89,12 @@ typedef struct konce_nctravhost {
 	konce_nctravhost_io io;
 	bool due;                   /* scheduled: the next run runs the cores whatever their deadlines */
 	konce_portmap_status pm;    /* what the port-mapping worker last reported */
-	uint64_t bday_dropped;      /* datagrams for a birthday socket io.send could not send */
+	uint64_t bday_dropped;      /* datagrams for a birthday socket that could not be sent */
+	struct {
+		bool open[KONCE_TRAVLIFE_SOCK_PROBE + 1]; /* [0] unused: the node socket is the host's */
+		konce_addr local[KONCE_TRAVLIFE_SOCK_PROBE + 1]; /* an open socket's address */
+		konce_nctravhost_sockstats st;
+	} socks;
 	/* Optional, set by the host after start (start clears it): every event of the traversal core,
 	 * after the run handled it, for the host's own record (the simulator counts the PATH events).
 	 * It must not call into h.  NULL: none. */

@@ -23,24 +23,18 @@ struct node_aux {
 	struct event_base *base;
 	konce_addr bind_ip;
 	bool have_ip;
-	unsigned nids, pool;
+	unsigned nids;
 	node_aux_rx rx;
 	node_aux_done done;
 	void *ctx;
-	struct node_aux_stats st;
 	struct asock s[]; /* [0] unused: socket 0 is the node's */
 };
 
-static bool in_pool(const struct node_aux *s, unsigned id) { return id >= 1 && id <= s->pool; }
-
-/* The counters are the pool's: one more of *c when id is a pool socket. */
-static void count(const struct node_aux *s, unsigned id, uint64_t *c) { *c += in_pool(s, id); }
-
 int node_aux_new(struct node_aux **out, struct event_base *base, const konce_addr *bind_ip, unsigned nids,
-		 unsigned pool, node_aux_rx rx, node_aux_done done, void *ctx)
+		 node_aux_rx rx, node_aux_done done, void *ctx)
 {
 	*out = NULL;
-	if (pool > nids || !rx)
+	if (!rx)
 		return -EINVAL;
 	struct node_aux *s = calloc(1, sizeof(*s) + (nids + 1) * sizeof(s->s[0]));
 	if (!s)
@@ -51,7 +45,6 @@ int node_aux_new(struct node_aux **out, struct event_base *base, const konce_add
 		s->bind_ip.port = 0;
 	}
 	s->nids = nids;
-	s->pool = pool;
 	s->rx = rx;
 	s->done = done;
 	s->ctx = ctx;
@@ -69,10 +62,6 @@ void node_aux_close(struct node_aux *s, unsigned id)
 	close(s->s[id].fd);
 	s->s[id].fd = -1;
 	s->s[id].ev = NULL;
-	if (in_pool(s, id)) {
-		s->st.closed++;
-		s->st.open_now--;
-	}
 }
 
 void node_aux_free(struct node_aux *s)
@@ -98,7 +87,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			break;
 		if (n < 0)
 			continue; /* an ICMP error queued on the socket (port unreachable): read on */
-		count(s, x->id, &s->st.rx);
 		s->rx(s->ctx, x->id, buf, (size_t)n, &from);
 	}
 	if (s->done)
@@ -118,16 +106,10 @@ int node_aux_open(struct node_aux *s, unsigned id, konce_addr *local)
 				event_free(ev);
 			if (fd >= 0)
 				close(fd);
-			count(s, id, &s->st.open_failed);
 			return fd < 0 ? fd : -ENOMEM;
 		}
 		x->fd = fd;
 		x->ev = ev;
-		if (in_pool(s, id)) {
-			s->st.opened++;
-			if (++s->st.open_now > s->st.open_max)
-				s->st.open_max = s->st.open_now;
-		}
 	}
 	if (local)
 		*local = x->local;
@@ -136,30 +118,9 @@ int node_aux_open(struct node_aux *s, unsigned id, konce_addr *local)
 
 int node_aux_send(struct node_aux *s, unsigned id, const uint8_t *pkt, size_t len, const konce_addr *to)
 {
-	int e = 0;
 	if (id < 1 || id > s->nids)
 		return -EINVAL;
 	if (s->s[id].fd < 0)
-		e = in_pool(s, id) ? node_aux_open(s, id, NULL) : -ENOTCONN;
-	if (!e)
-		e = konce_udp_send_one(s->s[id].fd, !konce_addr_is_v4(&s->s[id].local), pkt, len, to);
-	count(s, id, e ? &s->st.tx_failed : &s->st.tx);
-	return e;
-}
-
-void node_aux_keep(struct node_aux *s, const bool *keep)
-{
-	if (!s->st.open_now)
-		return;
-	for (unsigned i = 1; i <= s->pool; i++)
-		if (!keep[i])
-			node_aux_close(s, i);
-}
-
-void node_aux_get_stats(const struct node_aux *s, struct node_aux_stats *out)
-{
-	if (s)
-		*out = s->st;
-	else
-		memset(out, 0, sizeof(*out));
+		return -ENOTCONN;
+	return konce_udp_send_one(s->s[id].fd, !konce_addr_is_v4(&s->s[id].local), pkt, len, to);
 }

@@ -1,6 +1,6 @@
 /* ctl_host.c - what the control protocol (node/ctl/ctlproto.h) reads of the node that only this
  * layer knows: the clock, the store worker's queue, the socket's counters, the traversal host's
- * port mapping and birthday pool.  control.c fills one host per control socket. */
+ * port mapping and birthday pool (both kept by the unit, node/core/nctravhost.h).  control.c fills one host per control socket. */
 #include <time.h>
 
 #include "node/io/node_int.h"
@@ -32,12 +32,11 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 {
 	struct konce_node *n = ctx;
 	struct node_trav *t = n->trav;
-	struct node_aux_stats bs;
-	node_aux_get_stats(t->aux, &bs);
+	const konce_nctravhost_sockstats *bs = &t->h.socks.st; /* the unit's pool */
 	*out = (konce_ctlproto_travio){
 		.pm = t->h.pm, .bday_dropped = t->h.bday_dropped,
-		.socks_opened = bs.opened, .socks_open_failed = bs.open_failed, .socks_tx = bs.tx, .socks_rx = bs.rx,
-		.socks_open_now = bs.open_now, .socks_open_max = bs.open_max,
+		.socks_opened = bs->opened, .socks_open_failed = bs->open_failed, .socks_tx = bs->tx,
+		.socks_rx = bs->rx, .socks_open_now = bs->open_now, .socks_open_max = bs->open_max,
 	};
 	out->have_local = konce_udp_local(n->udp, &out->local) == 0;
 }

@@ -5,7 +5,7 @@
  * configuration (node/core/trav_conf.h, which also picks the host candidates from the interfaces
  * listed here), starts the cores over the node core, and gives them the node socket (udp.c) and a
  * set of numbered extra sockets (auxsock.h: birthday probing's pool, the filtering test's two, the
- * lifetime's probe socket), the log, and node_io.c's kick event: a run happens from the node's
+ * lifetime's probe socket; the unit decides which are open), the log, and node_io.c's kick event: a run happens from the node's
  * event loop (node_trav_run), never inside the call that took something.  The node's one timer
  * (node_io.c) is armed at the earliest of the node core's and these cores' deadlines
  * (node_trav_next_timer()): one loop drains them all.  The port-mapping worker (portmap.h) runs
@@ -25,8 +25,7 @@
 
 /* ---- the cores' I/O (konce_nctravhost_io) ----------------------------------------------------- */
 
-/* From the node socket (sock 0: copied into its batch, or lent when ref) or the set's socket sock
- * (a pool socket opens on demand). */
+/* From the node socket (sock 0: copied into its batch, or lent when ref) or the set's socket sock. */
 static int io_send(void *ctx, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len, bool ref)
 {
 	struct node_trav *t = ctx;
@@ -44,16 +43,11 @@ static int io_open(void *ctx, unsigned sock, konce_addr *local)
 
 static void io_close(void *ctx, unsigned sock) { node_aux_close(((struct node_trav *)ctx)->aux, sock); }
 
-static void io_keep(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1])
-{
-	node_aux_keep(((struct node_trav *)ctx)->aux, keep);
-}
-
 static void io_log(void *ctx, int level, const char *text) { node_log(((struct node_trav *)ctx)->n, level, "%s", text); }
 
 static void io_kick(void *ctx) { node_io_schedule(((struct node_trav *)ctx)->n); }
 
-static const konce_nctravhost_io trav_io = {io_send, io_flush, io_open, io_close, io_keep, io_log, io_kick, NULL};
+static const konce_nctravhost_io trav_io = {io_send, io_flush, io_open, io_close, io_log, io_kick, NULL};
 
 /* ---- the loop --------------------------------------------------------------------------------- */
 
@@ -136,8 +130,7 @@ int konce_node_traversal(konce_node *n, const konce_traversal_config *cfg, char 
 	konce_addr bound, *local = konce_udp_local(n->udp, &bound) == 0 ? &bound : NULL;
 	konce_nctravhost_io io = trav_io;
 	io.ctx = t;
-	if ((e = node_aux_new(&t->aux, n->base, local, KONCE_TRAVLIFE_SOCK_PROBE, KONCE_PUNCH_BIRTHDAY, on_aux,
-			      on_aux_done, t))) {
+	if ((e = node_aux_new(&t->aux, n->base, local, KONCE_TRAVLIFE_SOCK_PROBE, on_aux, on_aux_done, t))) {
 		free(t);
 		return e;
 	}

@@ -11,9 +11,9 @@
 
 struct node_trav {
 	struct konce_node *n;
-	konce_nctravhost h; /* the cores; h.pm and h.bday_dropped are what ctl_host.c reports */
+	konce_nctravhost h; /* the cores; h.pm, h.bday_dropped, h.socks.st are what ctl_host.c reports */
 	/* the cores' numbered sockets 1..KONCE_TRAVLIFE_SOCK_PROBE: birthday probing's pool, the
-	 * filtering test's two, the lifetime's probe socket */
+	 * filtering test's two, the lifetime's probe socket, opened and closed as h asks */
 	struct node_aux *aux;
 	konce_portmap *pm; /* NULL: no port mapping */
 };

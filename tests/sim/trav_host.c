@@ -24,29 +24,23 @@ static uint16_t sock_port(unsigned sock) { return sock ? (uint16_t)(TP_BDAY_BASE
 
 static uint16_t main_port(const tp_node *n) { return n->owner && n->on_tick ? TP_MAIN_PORT : TP_RDV_PORT; }
 
-/* As node/io/node_trav.c io_send over node/io/auxsock.c: a pool socket opens on its first
- * datagram, the others only when the unit opens them (a datagram for one closed is refused). */
+/* As node/io/node_trav.c io_send over node/io/auxsock.c: the unit sends on an extra socket only
+ * while it is open (a datagram for one closed is refused). */
 static int io_send(void *ctx, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len, bool ref)
 {
 	tp_node *n = ctx;
-	int e;
 	(void)ref; /* sim_send copies: nothing stays lent after the call */
 	if (sock > KONCE_TRAVLIFE_SOCK_PROBE)
 		return -EINVAL;
-	if (!n->bound[sock]) {
-		if (!sock || sock > KONCE_PUNCH_BIRTHDAY)
-			return -ENOTCONN;
-		if ((e = sim_host_bind(n->h, sock_port(sock))))
-			return e;
-		n->bound[sock] = true;
-	}
+	if (!n->bound[sock])
+		return -ENOTCONN;
 	return sim_send(n->s, n->h, sock ? sock_port(sock) : main_port(n), to, pkt, len);
 }
 
 static void io_flush(void *ctx) { (void)ctx; /* sim_send sends each datagram at once */ }
 
-/* As node_aux_open: bound (if not yet; refuse_socks makes it fail, as a full descriptor table
- * would), and its address. */
+/* As node_aux_open: bound (refuse_socks makes it fail for the sockets above the birthday pool, as
+ * a full descriptor table would), and its address. */
 static int io_open(void *ctx, unsigned sock, konce_addr *local)
 {
 	tp_node *n = ctx;
@@ -54,7 +48,7 @@ static int io_open(void *ctx, unsigned sock, konce_addr *local)
 	if (!sock || sock > KONCE_TRAVLIFE_SOCK_PROBE)
 		return -EINVAL;
 	if (!n->bound[sock]) {
-		if (n->refuse_socks)
+		if (n->refuse_socks && sock > KONCE_PUNCH_BIRTHDAY)
 			return -EMFILE;
 		if ((e = sim_host_bind(n->h, sock_port(sock))))
 			return e;
@@ -71,14 +65,6 @@ static void io_close(void *ctx, unsigned sock)
 		return;
 	sim_host_unbind(n->h, sock_port(sock));
 	n->bound[sock] = false;
-}
-
-/* As node_aux_keep: the pool's sockets no attempt needs are closed. */
-static void io_keep(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1])
-{
-	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
-		if (!keep[i])
-			io_close(ctx, i);
 }
 
 /* The log lines of a peer's unit (the core's LOG events among them), with their virtual time
@@ -102,8 +88,7 @@ static void io_kick(void *ctx)
 }
 
 static const konce_nctravhost_io sim_io = {
-	.send = io_send, .flush = io_flush, .open = io_open, .close = io_close,
-	.keep = io_keep, .log = io_log, .kick = io_kick,
+	.send = io_send, .flush = io_flush, .open = io_open, .close = io_close, .log = io_log, .kick = io_kick,
 };
 
 /* Each event of the traversal core, after the unit handled it: the owner's record. */

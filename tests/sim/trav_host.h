@@ -21,14 +21,14 @@
  * drain); the unit's io.kick asks for one more kick turn.  Then one timer, at the earliest of the
  * node core's, the unit's and the owner's deadlines.  Datagrams leave from the port of the socket
  * the unit names (TP_MAIN_PORT, or TP_RDV_PORT on a rendezvous, for socket 0; TP_BDAY_BASE + n for
- * socket n): birthday socket n is bound on first use and unbound when the unit sweeps it
- * (io.keep), as node/io/auxsock.c's pool; the filtering test's fresh socket
- * KONCE_TRAV_SOCK_FILTER, the filtering service's second port KONCE_TRAV_SOCK_ALT and the
- * lifetime's probe socket KONCE_TRAVLIFE_SOCK_PROBE are bound and unbound when the unit opens and
- * closes them.  So the node core's filtering test runs here as in the daemon: its fresh socket
- * makes a new mapping on the host's NAT, the rendezvous' ECHO reports it, and a sequential NAT's
- * step is refined with it (konce_rdvclient_set_fresh_mapping) and its spent port counted in the
- * prediction.
+ * socket n), and socket n is bound when the unit opens it and unbound when it closes it: the unit
+ * decides which are open (birthday socket n on first use, swept when no attempt needs it; the
+ * filtering test's fresh socket KONCE_TRAV_SOCK_FILTER, the filtering service's second port
+ * KONCE_TRAV_SOCK_ALT and the lifetime's probe socket KONCE_TRAVLIFE_SOCK_PROBE when its cores
+ * ask) and keeps the pool's counters, as in the daemon.  So the node core's filtering test runs
+ * here as in the daemon: its fresh socket makes a new mapping on the host's NAT, the rendezvous'
+ * ECHO reports it, and a sequential NAT's step is refined with it
+ * (konce_rdvclient_set_fresh_mapping) and its spent port counted in the prediction.
  *
  * A rendezvous (tp_rdv) runs the same unit with the rendezvous service on: peers reach it over
  * authenticated sessions, and rendezvous messages ride in them as reliable KONCE_CLASS_RENDEZVOUS
@@ -105,7 +105,7 @@ typedef struct tp_node {
 	void (*on_trav)(void *owner, const konce_trav_event *ev, uint64_t now);
 	void (*on_tick)(void *owner, uint64_t now);
 	uint64_t tick_at; /* the owner's own timer, UINT64_MAX = none */
-	bool refuse_socks; /* opening the filtering test's sockets fails, as node_aux_open can */
+	bool refuse_socks; /* opening the sockets above the pool fails, as node_aux_open can */
 	/* the node core's store notes, kept in order: what the daemon's store worker would write */
 	core_host_notes notes;
 	/* port mapping (sim_portmap.h): the LAN's gateway (NULL: none), and the worker running the

@@ -5,12 +5,16 @@
  *     socket, a client opens the lifetime's probe socket at start and fails the start, with a
  *     reason, when it cannot;
  *   - a run: nothing when not due and no deadline passed; when scheduled, the service's second
- *     port is opened (SOCK_OPEN), the birthday sockets no attempt needs are swept (keep), and a
+ *     port is opened (SOCK_OPEN), and a
  *     socket that cannot be opened is logged as a warning; a client's run dials its rendezvous
  *     through the node core (the registration's session) and runs again at its next deadline,
  *     not before;
  *   - the next deadline is the earlier of both cores';
  *   - a datagram on an extra socket that traversal does not take is counted as refused;
+ *   - the birthday pool: a socket opened on its first datagram, kept while the attempt runs,
+ *     swept after it but for a verified path's socket, counted (opened, open now and at most, sent, received); one that cannot be
+ *     opened drops its datagrams (bday_dropped); the unit opens only closed sockets, closes only
+ *     open ones and sends only on open ones (the recording host asserts it on every call);
  *   - a port-mapping event is noted, logged and schedules a run;
  *   - whether to run the port-mapping worker: asked for, a client, and a known local port;
  *   - stop clears the node core's hooks (a bare key resolves no more);
@@ -31,12 +35,15 @@
 #include "konce/konce.h"
 #include "node/core/nctravhost.h"
 #include "node/core/trav_info.h"
+#include "node/core/trav_int.h"
 #include "node/transport/identity.h"
 
 /* What the host was asked to do. */
 typedef struct rec {
-	unsigned sends, flushes, kicks, keeps, closes, opens, logs;
+	unsigned sends, flushes, kicks, closes, opens, logs;
 	unsigned opened[KONCE_TRAVLIFE_SOCK_PROBE + 1];
+	bool is_open[KONCE_TRAVLIFE_SOCK_PROBE + 1]; /* the host's sockets, as the unit's calls leave them */
+	unsigned pool_sends, open_now_max;
 	int open_result;
 	int last_level;
 	char last_log[256];
@@ -46,8 +53,11 @@ typedef struct rec {
 static int io_send(void *ctx, unsigned sock, const konce_addr *to, const uint8_t *pkt, size_t len, bool ref)
 {
 	rec *r = ctx;
-	(void)sock, (void)to, (void)pkt, (void)len, (void)ref;
+	(void)to, (void)pkt, (void)len, (void)ref;
+	assert_true(sock <= KONCE_TRAVLIFE_SOCK_PROBE);
+	assert_true(!sock || r->is_open[sock]); /* the unit sends only on an open socket */
 	r->sends++;
+	r->pool_sends += sock >= 1 && sock <= KONCE_PUNCH_BIRTHDAY;
 	return 0;
 }
 
@@ -56,10 +66,13 @@ static void io_flush(void *ctx) { ((rec *)ctx)->flushes++; }
 static int io_open(void *ctx, unsigned sock, konce_addr *local)
 {
 	rec *r = ctx;
+	assert_true(sock >= 1 && sock <= KONCE_TRAVLIFE_SOCK_PROBE);
+	assert_false(r->is_open[sock]); /* only a closed one is opened */
 	r->opens++;
 	if (r->open_result)
 		return r->open_result;
 	r->opened[sock]++;
+	r->is_open[sock] = true;
 	assert_int_equal(konce_addr_parse(local, "127.0.0.1:40000"), 0);
 	local->port = (uint16_t)(40000 + sock);
 	return 0;
@@ -67,14 +80,11 @@ static int io_open(void *ctx, unsigned sock, konce_addr *local)
 
 static void io_close(void *ctx, unsigned sock)
 {
-	(void)sock;
-	((rec *)ctx)->closes++;
-}
-
-static void io_keep(void *ctx, const bool keep[KONCE_PUNCH_BIRTHDAY + 1])
-{
-	(void)keep;
-	((rec *)ctx)->keeps++;
+	rec *r = ctx;
+	assert_true(sock >= 1 && sock <= KONCE_TRAVLIFE_SOCK_PROBE);
+	assert_true(r->is_open[sock]); /* only an open one is closed */
+	r->is_open[sock] = false;
+	r->closes++;
 }
 
 static void io_log(void *ctx, int level, const char *text)
@@ -124,7 +134,7 @@ static void rig_open_env(rig *g, bool service, bool life_off, const konce_env *e
 	assert_int_equal(konce_travconf_parse(&g->su, &tc, g->err, sizeof g->err), 0);
 	assert_int_equal(konce_addr_parse(&g->local, "127.0.0.1:7807"), 0);
 	assert_int_equal(konce_addr_parse(&g->rdv, "192.0.2.1:7000"), 0);
-	g->io = (konce_nctravhost_io){io_send, io_flush, io_open, io_close, io_keep, io_log, io_kick, &g->r};
+	g->io = (konce_nctravhost_io){io_send, io_flush, io_open, io_close, io_log, io_kick, &g->r};
 }
 
 static int rig_start(rig *g)
@@ -161,7 +171,7 @@ static void service_start_and_run(void **state)
 	assert_false(R.h.due);
 	assert_int_equal(R.r.opened[KONCE_TRAV_SOCK_ALT], 1); /* the filtering service's second port */
 	assert_true(R.r.flushes >= 1);
-	assert_int_equal(R.r.keeps, 1); /* no attempt runs: the birthday sockets are swept */
+	assert_int_equal(R.r.closes, 0); /* no birthday socket is open: none to sweep */
 
 	/* not due, no deadline passed: a run does nothing */
 	unsigned flushes = R.r.flushes;
@@ -276,6 +286,129 @@ static void portmap_event(void **state)
 	konce_nctravhost_portmap(&R.h, &ev, R.now);
 	assert_int_equal(R.h.pm.state, KONCE_PMST_UNAVAILABLE);
 	assert_int_equal(R.r.last_level, KONCE_LOG_DEBUG);
+}
+
+/* A birthday attempt toward a peer's one reflexive address, run to its first birthday round: our
+ * side (endpoint-dependent, random ports) probes from the pool's sockets. */
+static struct tpeer *birthday_attempt(rig *g)
+{
+	uint8_t pk[KONCE_WIRE_KEY], secret[KONCE_INTRO_SECRET_BYTES];
+	konce_cand c = {KONCE_CAND_REFLEXIVE, {{0}, 0, 0}};
+	memset(pk, 0x5a, sizeof pk);
+	memset(secret, 0x33, sizeof secret); /* keys the probes' MACs */
+	assert_int_equal(konce_addr_parse(&c.addr, "198.51.100.7:9000"), 0);
+	static uint64_t intro_id = 9; /* each attempt its own introduction */
+	konce_punch_intro in = {.intro_id = intro_id++, .delay_us = 0, .peer_cands = &c, .npeer = 1,
+				.peer_nat = {KONCE_NATMAP_EIM, 0, 0}, .self_nat = {KONCE_NATMAP_EDM_RANDOM, 0, 0}, .secret = secret};
+	struct tpeer *p = tpeer_get(g->h.t, pk, TPEER_SOLICITED, g->now);
+	assert_non_null(p);
+	uint64_t before = konce_punch_counters(p->pu)->birthday_probes; /* the earlier attempts' */
+	assert_int_equal(konce_punch_start(p->pu, &in, g->now), 0);
+	p->start_us = g->now;
+	p->intro_id = in.intro_id;
+	konce_nctravhost_schedule(&g->h);
+	konce_nctravhost_run(&g->h, g->now);
+	/* the birthday round starts 1 s in, one probe a millisecond (nat/punch.h): run at each
+	 * deadline until it is through, before the next round (1.6 s) */
+	uint64_t until = g->now + 1500000;
+	while (konce_punch_counters(p->pu)->birthday_probes < before + KONCE_PUNCH_BIRTHDAY && g->now < until) {
+		g->now = konce_nctravhost_next_timer(&g->h);
+		konce_nctravhost_run(&g->h, g->now);
+	}
+	assert_int_equal(konce_punch_counters(p->pu)->birthday_probes, before + KONCE_PUNCH_BIRTHDAY);
+	return p;
+}
+
+static unsigned pool_open(const rec *r)
+{
+	unsigned n = 0;
+	for (unsigned i = 1; i <= KONCE_PUNCH_BIRTHDAY; i++)
+		n += r->is_open[i];
+	return n;
+}
+
+/* The birthday pool is the unit's: a pool socket opens on its first datagram (io.open, counted),
+ * stays open while the attempt may still verify or be answered on it, and is closed by the sweep
+ * once no attempt needs it; a datagram on a pool socket counts as received; a number opened again
+ * later is a fresh socket. */
+static void birthday_pool(void **state)
+{
+	(void)state;
+	rig_open(&R, false, true);
+	assert_int_equal(rig_start(&R), 0);
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(R.h.socks.st.opened, 0); /* nothing until a birthday probe goes */
+	birthday_attempt(&R);
+	const konce_nctravhost_sockstats *st = &R.h.socks.st;
+	unsigned n = pool_open(&R.r);
+	assert_int_equal(n, KONCE_PUNCH_BIRTHDAY); /* the whole pool toward the one address */
+	assert_int_equal(st->opened, n);
+	assert_int_equal(st->open_now, n);
+	assert_int_equal(st->open_max, n);
+	assert_int_equal(st->open_failed, 0);
+	assert_int_equal(st->tx, KONCE_PUNCH_BIRTHDAY); /* one probe each */
+	assert_int_equal(R.r.pool_sends, KONCE_PUNCH_BIRTHDAY);
+	assert_int_equal(R.h.bday_dropped, 0);
+	assert_int_equal(R.r.closes, 0); /* the attempt runs: every socket stays */
+
+	const uint8_t junk[] = {0xee, 1, 2, 3};
+	konce_addr from;
+	assert_int_equal(konce_addr_parse(&from, "198.51.100.7:9000"), 0);
+	konce_nctravhost_input(&R.h, 1, junk, sizeof junk, &from, R.now);
+	konce_nctravhost_input(&R.h, KONCE_TRAV_SOCK_FILTER, junk, sizeof junk, &from, R.now);
+	assert_int_equal(st->rx, 1); /* the pool's only */
+
+	/* past the attempt's window, given up with no pair: the sweep closes them all */
+	R.now += (KONCE_PUNCH_GIVEUP_MS + 1000) * 1000ull;
+	konce_nctravhost_schedule(&R.h);
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(pool_open(&R.r), 0);
+	assert_int_equal(st->open_now, 0);
+	assert_int_equal(R.r.closes, n);
+	assert_int_equal(st->open_max, n);
+
+	/* a new attempt opens them again */
+	unsigned opens = R.r.opens, closes = R.r.closes;
+	struct tpeer *p = birthday_attempt(&R);
+	assert_int_equal(R.r.opens, opens + KONCE_PUNCH_BIRTHDAY);
+	assert_int_equal(pool_open(&R.r), KONCE_PUNCH_BIRTHDAY);
+	assert_int_equal(st->opened, 2 * KONCE_PUNCH_BIRTHDAY);
+	assert_int_equal(st->open_now, KONCE_PUNCH_BIRTHDAY);
+
+	/* the peer's probe acked from socket 3 verifies the pair (3, its address): within the
+	 * attempt's window every socket stays; after it, socket 3 alone, the path's */
+	konce_punch_input(p->pu, 3, &from, true, p->intro_id, 1, R.now);
+	unsigned sock;
+	konce_addr path;
+	assert_true(konce_punch_path(p->pu, &sock, &path) && sock == 3);
+	konce_nctravhost_schedule(&R.h);
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(st->open_now, KONCE_PUNCH_BIRTHDAY);
+	R.now = p->start_us + KONCE_PUNCH_GIVEUP_MS * 1000ull;
+	konce_nctravhost_schedule(&R.h);
+	konce_nctravhost_run(&R.h, R.now);
+	assert_int_equal(st->open_now, 1);
+	assert_true(R.r.is_open[3]);
+	assert_int_equal(R.r.closes, closes + KONCE_PUNCH_BIRTHDAY - 1);
+}
+
+/* A pool socket that cannot be opened (EMFILE) drops its datagrams: counted as not sent
+ * (bday_dropped) and as failed opens, each datagram trying again. */
+static void birthday_pool_open_fails(void **state)
+{
+	(void)state;
+	rig_open(&R, false, true);
+	assert_int_equal(rig_start(&R), 0);
+	konce_nctravhost_run(&R.h, R.now);
+	R.r.open_result = -EMFILE;
+	birthday_attempt(&R);
+	const konce_nctravhost_sockstats *st = &R.h.socks.st;
+	assert_int_equal(st->open_failed, KONCE_PUNCH_BIRTHDAY);
+	assert_int_equal(R.h.bday_dropped, st->open_failed);
+	assert_int_equal(st->opened, 0);
+	assert_int_equal(st->open_now, 0);
+	assert_int_equal(st->tx, 0);
+	assert_int_equal(R.r.pool_sends, 0);
 }
 
 static int outcomes;
@@ -394,6 +527,8 @@ int main(void)
 		cmocka_unit_test_teardown(client_registers, rig_teardown),
 		cmocka_unit_test_teardown(client_probe_socket_fails, rig_teardown),
 		cmocka_unit_test_teardown(extra_socket_refused, rig_teardown),
+		cmocka_unit_test_teardown(birthday_pool, rig_teardown),
+		cmocka_unit_test_teardown(birthday_pool_open_fails, rig_teardown),
 		cmocka_unit_test_teardown(portmap_event, rig_teardown),
 		cmocka_unit_test_teardown(stop_clears_hooks, rig_teardown),
 		cmocka_unit_test_teardown(cores_borrow_node_env, rig_teardown),
