@@ -20,7 +20,8 @@
  *     pacing rate and goodput stay >= 0.8 of the clean run's (test_jitter_loss_both_ways).
  *   - Two flows on one 20 Mbit/s link, the second starting 2 s later: Jain's index >= 0.9 over
  *     10..70 s (BBR flows converge over PROBE_RTT cycles, 10 s apart: a 30 s window was at 0.87
- *     for some seeds).
+ *     for some seeds).  The same, starting together, on a queue of 5 BDP (netsim_share.sh's 200 ms
+ *     tbf), where each flow's 2 BDP in flight keeps a standing queue: Jain's index >= 0.9.
  *   - A background (LEDBAT) flow beside a default flow on a lossy link: the default flow keeps
  *     >= 90% of what it gets alone.
  *
@@ -260,11 +261,12 @@ static void test_jitter_loss_both_ways(void **state)
 }
 
 /* flows[i] of class klass[i], started start[i]; returns goodput between warm and stop. */
-static void run_shared(uint64_t seed, int n, const uint8_t *klass, const uint64_t *start, double loss, double *g)
+static void run_shared_queue(uint64_t seed, int n, const uint8_t *klass, const uint64_t *start, double loss,
+			     size_t queue, double *g)
 {
 	sim *s = sim_new(seed);
 	static clink l;
-	clink_cfg cfg = {.rate = 2500000, .queue = 100000, .owd_us = 20 * SIM_MS, .jitter_us = 500, .loss = loss,
+	clink_cfg cfg = {.rate = 2500000, .queue = queue, .owd_us = 20 * SIM_MS, .jitter_us = 500, .loss = loss,
 			 .msg = 64 * 1024, .depth = 16, .sample_us = 10 * SIM_MS, .warm = 10 * SIM_SEC,
 			 .stop = 70 * SIM_SEC};
 	assert_int_equal(clink_init(&l, s, &cfg), 0);
@@ -277,6 +279,12 @@ static void run_shared(uint64_t seed, int n, const uint8_t *klass, const uint64_
 	}
 	clink_free(&l);
 	sim_free(s);
+}
+
+/* ... on a queue of one BDP (100 kB) */
+static void run_shared(uint64_t seed, int n, const uint8_t *klass, const uint64_t *start, double loss, double *g)
+{
+	run_shared_queue(seed, n, klass, start, loss, 100000, g);
 }
 
 static void test_two_flows_fair(void **state)
@@ -295,6 +303,25 @@ static void test_two_flows_fair(void **state)
 			CHECK(jain >= 0.9);
 			CHECK(g[0] + g[1] >= 0.7 * 2500000);
 		}
+	}
+}
+
+/* The same two flows, starting together, on a queue of 5 BDP (200 ms at the rate, as
+ * bench/netsim_share.sh's tbf): each BBR flow keeps up to 2 BDP in flight, so a standing queue
+ * forms, and the two must still share it. */
+static void test_two_flows_fair_deep_queue(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 2) {
+		const uint8_t k[2] = {0, 0};
+		const uint64_t st[2] = {0, 0};
+		double g[2];
+		run_shared_queue(seed, 2, k, st, 0, 500000, g);
+		double jain = (g[0] + g[1]) * (g[0] + g[1]) / (2 * (g[0] * g[0] + g[1] * g[1]));
+		printf("  seed %llu, 500 kB queue: two default flows %.2f + %.2f Mbit/s (%.0f%% of the link), Jain %.3f\n",
+		       (unsigned long long)seed, g[0] * 8 / 1e6, g[1] * 8 / 1e6, 100 * (g[0] + g[1]) / 2500000, jain);
+		CHECK(jain >= 0.9);
+		CHECK(g[0] + g[1] >= 0.7 * 2500000);
 	}
 }
 
@@ -322,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_reordering_jitter),
 		cmocka_unit_test(test_jitter_loss_both_ways),
 		cmocka_unit_test(test_two_flows_fair),
+		cmocka_unit_test(test_two_flows_fair_deep_queue),
 		cmocka_unit_test(test_background_yields_on_lossy_link),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
