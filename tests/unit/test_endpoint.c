@@ -14,6 +14,29 @@
 
 #include "tests/unit/ep_pair.h"
 
+/* a dials b with no first message, and the pair runs until quiet: a's conn. */
+static uint32_t dial(pair *p)
+{
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b, NULL, 0, p->now, &conn), 0);
+	pump(p);
+	return conn;
+}
+
+/* 25 HELLOs from a's address load a capacity-20 server to ~125% for a period; a period later it
+ * demands work, and what it answered is dropped. */
+static void load_server(pair *p)
+{
+	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO}, buf[KONCE_WIRE_MAX_DATAGRAM];
+	for (int i = 0; i < 25; i++)
+		konce_ep_input(p->b, hello, sizeof hello, &p->addr_a, p->now, NULL);
+	p->now += 1100000;
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(p->b, buf, &len, &to))
+		;
+}
+
 /* konce_ep_input() says what it did: session data with its conn, and each kind of drop. */
 static void test_verdicts(void **state)
 {
@@ -120,9 +143,7 @@ static void test_explicit_identity(void **state)
 
 	/* default: a per-server key, which differs from the master key */
 	make_pair(&p, NULL, NULL);
-	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	dial(&p);
 	konce_ep_event ev;
 	assert_true(next_event(p.b, &ev, KONCE_EV_ESTABLISHED));
 	konce_identity *derived;
@@ -141,9 +162,7 @@ static void test_version_mismatch(void **state)
 	static const uint16_t va[] = {7, 8}, vb[] = {1, 9};
 	konce_ep_config ca = {.versions = va, .nversions = 2}, cb = {.versions = vb, .nversions = 2};
 	make_pair(&p, &ca, &cb);
-	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	uint32_t conn = dial(&p);
 	konce_ep_event ev;
 	assert_true(konce_ep_poll_event(p.a, &ev));
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
@@ -162,8 +181,7 @@ static void test_version_mismatch(void **state)
 	static const uint16_t vc[] = {7, 9};
 	ca.versions = vc;
 	make_pair(&p, &ca, &cb);
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	conn = dial(&p);
 	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
 	free_pair(&p);
 }
@@ -225,19 +243,9 @@ static void test_pow_too_high(void **state)
 	/* a server with tiny capacity demands work; a client that pays at most 1 bit gives up */
 	konce_ep_config ca = {.max_pow_bits = 1}, cb = {.capacity = 20};
 	make_pair(&p, &ca, &cb);
-	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
-	for (int i = 0; i < 25; i++) /* load the server to ~125% for a period */
-		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now, NULL);
-	p.now += 1100000;
+	load_server(&p);
 	assert_true(konce_ep_pow_bits(p.b, p.now) > 1);
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t len;
-	konce_addr to;
-	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
-		;
-	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	dial(&p);
 	konce_ep_event ev;
 	assert_true(konce_ep_poll_event(p.a, &ev));
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
@@ -246,15 +254,10 @@ static void test_pow_too_high(void **state)
 
 	/* and one that pays completes */
 	make_pair(&p, NULL, &cb);
-	for (int i = 0; i < 25; i++)
-		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now, NULL);
-	p.now += 1100000;
+	load_server(&p);
 	unsigned bits = konce_ep_pow_bits(p.b, p.now);
 	assert_true(bits > 0 && bits <= 20);
-	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
-		;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	dial(&p);
 	/* the proof is solved in slices from the client's timer (hs_client.c) */
 	for (int i = 0; i < 100000 && konce_ep_next_timer(p.a) <= p.now; i++) {
 		konce_ep_timer(p.a, p.now += 1000);
