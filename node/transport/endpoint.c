@@ -511,6 +511,21 @@ void konce_ep_fail(konce_ep *ep, konce_sess *s, unsigned reason)
 
 /* ---- input ------------------------------------------------------------------------------ */
 
+/* Who takes each packet type, and the load cost charged for it.  The handshake server's handlers
+ * (cost 0 here) set their own when they charge the load meter (hs_server.c charge()). */
+static const struct {
+	enum konce_ep_verdict (*fn)(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
+				    uint64_t now_us, konce_ep_rx *rx);
+	unsigned cost;
+} input_by_type[] = {
+	[KONCE_PKT_HELLO] = {konce_hs_server_hello, 0},
+	[KONCE_PKT_INITIATE] = {konce_hs_server_initiate, 0},
+	[KONCE_PKT_COOKIE] = {konce_hs_client_cookie, KONCE_EP_COST_DATA},
+	[KONCE_PKT_VERSION] = {konce_hs_client_version, KONCE_EP_COST_DATA},
+	[KONCE_PKT_ACCEPT] = {konce_hs_client_accept, KONCE_EP_COST_DATA},
+	[KONCE_PKT_DATA] = {konce_ep_data_input, KONCE_EP_COST_DATA},
+};
+
 enum konce_ep_verdict konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
 				     uint64_t now_us, konce_ep_rx *rx)
 {
@@ -525,27 +540,12 @@ enum konce_ep_verdict konce_ep_input(konce_ep *ep, const uint8_t *pkt, size_t le
 		ep->c.rx_short++;
 		return KONCE_EP_NOT_MINE;
 	}
-	switch (pkt[0]) {
-	case KONCE_PKT_HELLO:
-		return konce_hs_server_hello(ep, pkt, len, from, now_us, rx);
-	case KONCE_PKT_INITIATE:
-		return konce_hs_server_initiate(ep, pkt, len, from, now_us, rx);
-	case KONCE_PKT_COOKIE:
-		rx->cost = KONCE_EP_COST_DATA;
-		return konce_hs_client_cookie(ep, pkt, len, from, now_us, rx);
-	case KONCE_PKT_VERSION:
-		rx->cost = KONCE_EP_COST_DATA;
-		return konce_hs_client_version(ep, pkt, len, from, now_us, rx);
-	case KONCE_PKT_ACCEPT:
-		rx->cost = KONCE_EP_COST_DATA;
-		return konce_hs_client_accept(ep, pkt, len, from, now_us, rx);
-	case KONCE_PKT_DATA:
-		rx->cost = KONCE_EP_COST_DATA;
-		return konce_ep_data_input(ep, pkt, len, from, now_us, rx);
-	default:
+	if (pkt[0] >= sizeof input_by_type / sizeof input_by_type[0] || !input_by_type[pkt[0]].fn) {
 		ep->c.rx_unknown_type++;
 		return KONCE_EP_NOT_MINE;
 	}
+	rx->cost = input_by_type[pkt[0]].cost;
+	return input_by_type[pkt[0]].fn(ep, pkt, len, from, now_us, rx);
 }
 
 unsigned konce_ep_priority(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from, uint64_t now_us)

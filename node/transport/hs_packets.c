@@ -12,6 +12,44 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
+/*
+ * COOKIE and INITIATE share bytes [KONCE_COOKIE_VERSION, KONCE_COOKIE_RESERVED): the INITIATE echoes
+ * the cookie fields its MAC covers, at the same offsets.  One writer and one reader serve both.
+ */
+#define SAME_OFFSET(f) ((int)KONCE_INIT_##f == (int)KONCE_COOKIE_##f)
+_Static_assert(SAME_OFFSET(VERSION) && SAME_OFFSET(CLIENT_CID) && SAME_OFFSET(CLIENT_TIME) && SAME_OFFSET(CHALLENGE) &&
+		       SAME_OFFSET(SERVER_TIME) && SAME_OFFSET(POW_BITS) && SAME_OFFSET(KEY_ID),
+	       "COOKIE and INITIATE echo fields must share offsets");
+#undef SAME_OFFSET
+
+static void echo_put(uint8_t *out, uint16_t version, const uint8_t client_cid[KONCE_WIRE_CID], uint64_t client_time,
+		     uint64_t challenge, uint64_t server_time, uint8_t pow_bits, uint8_t key_id)
+{
+	wire_put16(out + KONCE_COOKIE_VERSION, version);
+	memcpy(out + KONCE_COOKIE_CLIENT_CID, client_cid, KONCE_WIRE_CID);
+	wire_put64(out + KONCE_COOKIE_CLIENT_TIME, client_time);
+	wire_put64(out + KONCE_COOKIE_CHALLENGE, challenge);
+	wire_put64(out + KONCE_COOKIE_SERVER_TIME, server_time);
+	out[KONCE_COOKIE_POW_BITS] = pow_bits;
+	out[KONCE_COOKIE_KEY_ID] = key_id;
+}
+
+/* -EINVAL for version 0 or a proof-of-work demand above KONCE_WIRE_POW_MAX_BITS. */
+static int echo_get(const uint8_t *p, uint16_t *version, uint8_t client_cid[KONCE_WIRE_CID], uint64_t *client_time,
+		    uint64_t *challenge, uint64_t *server_time, uint8_t *pow_bits, uint8_t *key_id)
+{
+	*version = wire_get16(p + KONCE_COOKIE_VERSION);
+	*pow_bits = p[KONCE_COOKIE_POW_BITS];
+	if (*version == 0 || *pow_bits > KONCE_WIRE_POW_MAX_BITS)
+		return -EINVAL;
+	memcpy(client_cid, p + KONCE_COOKIE_CLIENT_CID, KONCE_WIRE_CID);
+	*client_time = wire_get64(p + KONCE_COOKIE_CLIENT_TIME);
+	*challenge = wire_get64(p + KONCE_COOKIE_CHALLENGE);
+	*server_time = wire_get64(p + KONCE_COOKIE_SERVER_TIME);
+	*key_id = p[KONCE_COOKIE_KEY_ID];
+	return 0;
+}
+
 uint16_t konce_versions_at(const konce_versions *v, unsigned i) { return wire_get16(v->raw + 2 * i); }
 
 int konce_versions_check(const konce_versions *v)
@@ -85,13 +123,7 @@ size_t konce_cookie_build(uint8_t out[KONCE_COOKIE_SIZE], const konce_cookie_msg
 	memset(out, 0, KONCE_COOKIE_SIZE);
 	out[KONCE_COOKIE_TYPE] = KONCE_PKT_COOKIE;
 	out[KONCE_COOKIE_FLAGS] = c->flags;
-	wire_put16(out + KONCE_COOKIE_VERSION, c->version);
-	memcpy(out + KONCE_COOKIE_CLIENT_CID, c->client_cid, KONCE_WIRE_CID);
-	wire_put64(out + KONCE_COOKIE_CLIENT_TIME, c->client_time);
-	wire_put64(out + KONCE_COOKIE_CHALLENGE, c->challenge);
-	wire_put64(out + KONCE_COOKIE_SERVER_TIME, c->server_time);
-	out[KONCE_COOKIE_POW_BITS] = c->pow_bits;
-	out[KONCE_COOKIE_KEY_ID] = c->key_id;
+	echo_put(out, c->version, c->client_cid, c->client_time, c->challenge, c->server_time, c->pow_bits, c->key_id);
 	memcpy(out + KONCE_COOKIE_SERVER_EPK, c->epk, KONCE_WIRE_KEY);
 	memcpy(out + KONCE_COOKIE_MAC, c->mac, KONCE_WIRE_MAC);
 	return KONCE_COOKIE_SIZE;
@@ -105,15 +137,9 @@ int konce_cookie_parse(konce_cookie_msg *c, const uint8_t *p, size_t len)
 	c->flags = p[KONCE_COOKIE_FLAGS];
 	if ((c->flags & ~KONCE_COOKIE_F_MASKED) || !all_zero(p + KONCE_COOKIE_RESERVED, 2))
 		return -EINVAL;
-	c->version = wire_get16(p + KONCE_COOKIE_VERSION);
-	c->pow_bits = p[KONCE_COOKIE_POW_BITS];
-	if (c->version == 0 || c->pow_bits > KONCE_WIRE_POW_MAX_BITS)
+	if (echo_get(p, &c->version, c->client_cid, &c->client_time, &c->challenge, &c->server_time, &c->pow_bits,
+		     &c->key_id))
 		return -EINVAL;
-	memcpy(c->client_cid, p + KONCE_COOKIE_CLIENT_CID, KONCE_WIRE_CID);
-	c->client_time = wire_get64(p + KONCE_COOKIE_CLIENT_TIME);
-	c->challenge = wire_get64(p + KONCE_COOKIE_CHALLENGE);
-	c->server_time = wire_get64(p + KONCE_COOKIE_SERVER_TIME);
-	c->key_id = p[KONCE_COOKIE_KEY_ID];
 	memcpy(c->epk, p + KONCE_COOKIE_SERVER_EPK, KONCE_WIRE_KEY);
 	memcpy(c->mac, p + KONCE_COOKIE_MAC, KONCE_WIRE_MAC);
 	return 0;
@@ -123,13 +149,8 @@ size_t konce_initiate_build_head(uint8_t out[KONCE_INIT_BOX1], const konce_initi
 {
 	memset(out, 0, KONCE_INIT_BOX1);
 	out[KONCE_INIT_TYPE] = KONCE_PKT_INITIATE;
-	wire_put16(out + KONCE_INIT_VERSION, in->version);
-	memcpy(out + KONCE_INIT_CLIENT_CID, in->client_cid, KONCE_WIRE_CID);
-	wire_put64(out + KONCE_INIT_CLIENT_TIME, in->client_time);
-	wire_put64(out + KONCE_INIT_CHALLENGE, in->challenge);
-	wire_put64(out + KONCE_INIT_SERVER_TIME, in->server_time);
-	out[KONCE_INIT_POW_BITS] = in->pow_bits;
-	out[KONCE_INIT_KEY_ID] = in->key_id;
+	echo_put(out, in->version, in->client_cid, in->client_time, in->challenge, in->server_time, in->pow_bits,
+		 in->key_id);
 	out[KONCE_INIT_NVERSIONS] = in->versions.n;
 	memcpy(out + KONCE_INIT_VERSIONS, in->versions.raw, sizeof in->versions.raw);
 	memcpy(out + KONCE_INIT_MAC, in->mac, KONCE_WIRE_MAC);
@@ -146,19 +167,13 @@ int konce_initiate_parse(konce_initiate *in, const uint8_t *p, size_t len)
 	memset(in, 0, sizeof *in);
 	if (p[KONCE_INIT_FLAGS] || p[KONCE_INIT_RESERVED])
 		return -EINVAL;
-	in->version = wire_get16(p + KONCE_INIT_VERSION);
-	in->pow_bits = p[KONCE_INIT_POW_BITS];
-	if (in->version == 0 || in->pow_bits > KONCE_WIRE_POW_MAX_BITS)
+	if (echo_get(p, &in->version, in->client_cid, &in->client_time, &in->challenge, &in->server_time,
+		     &in->pow_bits, &in->key_id))
 		return -EINVAL;
 	in->versions.n = p[KONCE_INIT_NVERSIONS];
 	memcpy(in->versions.raw, p + KONCE_INIT_VERSIONS, sizeof in->versions.raw);
 	if (konce_versions_check(&in->versions) || !konce_versions_has(&in->versions, in->version))
 		return -EINVAL;
-	memcpy(in->client_cid, p + KONCE_INIT_CLIENT_CID, KONCE_WIRE_CID);
-	in->client_time = wire_get64(p + KONCE_INIT_CLIENT_TIME);
-	in->challenge = wire_get64(p + KONCE_INIT_CHALLENGE);
-	in->server_time = wire_get64(p + KONCE_INIT_SERVER_TIME);
-	in->key_id = p[KONCE_INIT_KEY_ID];
 	memcpy(in->mac, p + KONCE_INIT_MAC, KONCE_WIRE_MAC);
 	memcpy(in->clue, p + KONCE_INIT_CLUE, KONCE_WIRE_CLUE);
 	memcpy(in->client_epk, p + KONCE_INIT_CLIENT_EPK, KONCE_WIRE_KEY);

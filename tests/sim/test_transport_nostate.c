@@ -153,6 +153,26 @@ static bool cli_tx(tnode *n, const uint8_t *pkt, size_t len, const konce_addr *t
 	return true;
 }
 
+/* O and P answer a COOKIE alike: r sends to `to` the INITIATE forged for c (300 bytes of box2),
+ * its nonce one whose proof holds (pays) or one whose proof does not. */
+static void send_forged(raw *r, const konce_cookie_msg *c, const konce_addr *to, bool pays)
+{
+	world *w = r->w;
+	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
+	size_t n = forge_initiate(w->s, &w->v1, p, c, 300);
+	if (pays) {
+		assert_int_equal(konce_pow_solve(p, n, KONCE_INIT_POW_NONCE, c->pow_bits, sim_rand(w->s), 0, NULL), 0);
+	} else {
+		for (uint64_t nonce = sim_rand(w->s);; nonce++) {
+			wire_put64(p + KONCE_INIT_POW_NONCE, nonce);
+			if (!konce_pow_check(p, n, c->pow_bits))
+				break;
+		}
+	}
+	sim_send(w->s, r->h, r->port, to, p, n);
+	w->sent_init++;
+}
+
 /* ---- O: overdrawn, answers cookies with a proof that does not hold ------------------------- */
 
 static uint64_t over_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_addr *from, const konce_addr *to,
@@ -166,16 +186,8 @@ static uint64_t over_recv(void *ctx, const uint8_t *pkt, size_t len, const konce
 	w->harvest[w->nharvest++ % HARVEST] = (cookie_rec){c, now};
 	if (c.pow_bits == 0)
 		return 0;
-	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
-	size_t n = forge_initiate(w->s, &w->v1, p, &c, 300);
-	for (uint64_t nonce = sim_rand(w->s);; nonce++) {
-		wire_put64(p + KONCE_INIT_POW_NONCE, nonce);
-		if (!konce_pow_check(p, n, c.pow_bits))
-			break;
-	}
-	sim_send(w->s, r->h, r->port, from, p, n);
+	send_forged(r, &c, from, false);
 	w->k_badpow++;
-	w->sent_init++;
 	return 0;
 }
 
@@ -193,12 +205,8 @@ static uint64_t pay_recv(void *ctx, const uint8_t *pkt, size_t len, const konce_
 		w->k_priced_out++;
 		return 0;
 	}
-	uint8_t p[KONCE_WIRE_MAX_DATAGRAM];
-	size_t n = forge_initiate(w->s, &w->v1, p, &c, 300);
-	assert_int_equal(konce_pow_solve(p, n, KONCE_INIT_POW_NONCE, c.pow_bits, sim_rand(w->s), 0, NULL), 0);
-	sim_send(w->s, r->h, r->port, from, p, n);
+	send_forged(r, &c, from, true);
 	w->k_paid++;
-	w->sent_init++;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #define KONCE_TEST_EP_PAIR_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/transport/endpoint.h"
@@ -73,6 +74,25 @@ static inline void free_pair(pair *p)
 	konce_identity_free(p->id_b);
 	assert_int_equal(p->tenv_a.allocs, p->tenv_a.frees);
 	assert_int_equal(p->tenv_b.allocs, p->tenv_b.frees);
+}
+
+/* A cmocka fixture: *state is a default pair (make_pair(p, NULL, NULL)), freed and checked for
+ * leaks by free_pair() after the test. */
+static inline int pair_setup(void **state)
+{
+	pair *p = malloc(sizeof *p);
+	if (!p)
+		return -1;
+	make_pair(p, NULL, NULL);
+	*state = p;
+	return 0;
+}
+
+static inline int pair_teardown(void **state)
+{
+	free_pair(*state);
+	free(*state);
+	return 0;
 }
 
 /* The one pump loop of the rigs on this pair (pump() below, ep_link.h, test_cidrot.c): rounds of

@@ -14,104 +14,121 @@
 
 #include "tests/unit/ep_pair.h"
 
+/* a dials b with no first message, and the pair runs until quiet: a's conn. */
+static uint32_t dial(pair *p)
+{
+	uint32_t conn;
+	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b, NULL, 0, p->now, &conn), 0);
+	pump(p);
+	return conn;
+}
+
+/* 25 HELLOs from a's address load a capacity-20 server to ~125% for a period; a period later it
+ * demands work, and what it answered is dropped. */
+static void load_server(pair *p)
+{
+	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO}, buf[KONCE_WIRE_MAX_DATAGRAM];
+	for (int i = 0; i < 25; i++)
+		konce_ep_input(p->b, hello, sizeof hello, &p->addr_a, p->now, NULL);
+	p->now += 1100000;
+	size_t len;
+	konce_addr to;
+	while (konce_ep_poll_datagram(p->b, buf, &len, &to))
+		;
+}
+
 /* konce_ep_input() says what it did: session data with its conn, and each kind of drop. */
 static void test_verdicts(void **state)
 {
-	(void)state;
-	pair p;
-	make_pair(&p, NULL, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
+	pair *p = *state;
+	uint32_t sc, cc = handshake(p, &sc);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM], data[KONCE_WIRE_MAX_DATAGRAM];
 	size_t dlen;
 	konce_addr to;
 	konce_ep_rx rx;
-	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"x", 1, p.now), 0);
-	assert_true(konce_ep_poll_datagram(p.a, data, &dlen, &to));
-	assert_int_equal(konce_ep_input(p.b, data, dlen, &p.addr_a, p.now, &rx), KONCE_EP_SESSION_DATA);
+	assert_int_equal(konce_ep_send(p->a, cc, (const uint8_t *)"x", 1, p->now), 0);
+	assert_true(konce_ep_poll_datagram(p->a, data, &dlen, &to));
+	assert_int_equal(konce_ep_input(p->b, data, dlen, &p->addr_a, p->now, &rx), KONCE_EP_SESSION_DATA);
 	assert_int_equal(rx.conn, sc);
 	assert_int_equal(rx.cost, 1);
 	/* the same packet again: a replay */
-	assert_int_equal(konce_ep_input(p.b, data, dlen, &p.addr_a, p.now, &rx), KONCE_EP_DROPPED_STALE);
+	assert_int_equal(konce_ep_input(p->b, data, dlen, &p->addr_a, p->now, &rx), KONCE_EP_DROPPED_STALE);
 	assert_int_equal(rx.conn, 0);
 	assert_true(konce_ep_dropped(KONCE_EP_DROPPED_STALE));
 	/* a flipped bit in the ciphertext of a fresh packet: authentication fails */
-	assert_int_equal(konce_ep_send(p.a, cc, (const uint8_t *)"y", 1, p.now), 0);
-	assert_true(konce_ep_poll_datagram(p.a, buf, &dlen, &to));
+	assert_int_equal(konce_ep_send(p->a, cc, (const uint8_t *)"y", 1, p->now), 0);
+	assert_true(konce_ep_poll_datagram(p->a, buf, &dlen, &to));
 	buf[dlen - 1] ^= 1;
-	assert_int_equal(konce_ep_input(p.b, buf, dlen, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_AUTH);
+	assert_int_equal(konce_ep_input(p->b, buf, dlen, &p->addr_a, p->now, NULL), KONCE_EP_DROPPED_AUTH);
 	/* a connection id that names no session */
 	buf[KONCE_DATA_DCID] ^= 0x55;
-	assert_int_equal(konce_ep_input(p.b, buf, dlen, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_UNMATCHED);
+	assert_int_equal(konce_ep_input(p->b, buf, dlen, &p->addr_a, p->now, NULL), KONCE_EP_DROPPED_UNMATCHED);
 	/* not the transport's: empty, too long, an unknown type byte */
-	assert_int_equal(konce_ep_input(p.b, buf, 0, &p.addr_a, p.now, NULL), KONCE_EP_NOT_MINE);
+	assert_int_equal(konce_ep_input(p->b, buf, 0, &p->addr_a, p->now, NULL), KONCE_EP_NOT_MINE);
 	uint8_t big[KONCE_PMTU_MAX + 1] = {KONCE_PKT_DATA}; /* DATA may be as large as KONCE_PMTU_MAX */
-	assert_int_equal(konce_ep_input(p.b, big, sizeof big, &p.addr_a, p.now, NULL), KONCE_EP_NOT_MINE);
+	assert_int_equal(konce_ep_input(p->b, big, sizeof big, &p->addr_a, p->now, NULL), KONCE_EP_NOT_MINE);
 	big[0] = KONCE_PKT_HELLO; /* every other type fits 1,200 bytes */
-	assert_int_equal(konce_ep_input(p.b, big, KONCE_WIRE_MAX_DATAGRAM + 1, &p.addr_a, p.now, NULL),
+	assert_int_equal(konce_ep_input(p->b, big, KONCE_WIRE_MAX_DATAGRAM + 1, &p->addr_a, p->now, NULL),
 			 KONCE_EP_NOT_MINE);
 	buf[0] = 0x47;
-	assert_int_equal(konce_ep_input(p.b, buf, 64, &p.addr_a, p.now, &rx), KONCE_EP_NOT_MINE);
+	assert_int_equal(konce_ep_input(p->b, buf, 64, &p->addr_a, p->now, &rx), KONCE_EP_NOT_MINE);
 	assert_int_equal(rx.cost, 0);
 	assert_false(konce_ep_dropped(KONCE_EP_NOT_MINE));
 	/* a truncated HELLO */
 	buf[0] = KONCE_PKT_HELLO;
-	assert_int_equal(konce_ep_input(p.b, buf, 64, &p.addr_a, p.now, NULL), KONCE_EP_DROPPED_MALFORMED);
+	assert_int_equal(konce_ep_input(p->b, buf, 64, &p->addr_a, p->now, NULL), KONCE_EP_DROPPED_MALFORMED);
 	/* an ACCEPT for no handshake of ours */
 	memset(buf, 0, sizeof buf);
 	buf[0] = KONCE_PKT_ACCEPT;
-	assert_int_equal(konce_ep_input(p.a, buf, KONCE_WIRE_MAX_DATAGRAM, &p.addr_b, p.now, NULL),
+	assert_int_equal(konce_ep_input(p->a, buf, KONCE_WIRE_MAX_DATAGRAM, &p->addr_b, p->now, NULL),
 			 KONCE_EP_DROPPED_UNMATCHED);
-	drain_events(p.a);
-	drain_events(p.b);
-	free_pair(&p);
+	drain_events(p->a);
+	drain_events(p->b);
 }
 
 static void test_handshake_and_data(void **state)
 {
-	(void)state;
-	pair p;
-	make_pair(&p, NULL, NULL);
-	uint32_t sc, cc = handshake(&p, &sc);
+	pair *p = *state;
+	uint32_t sc, cc = handshake(p, &sc);
 	/* the server sees the client's per-server key, not its master key */
 	konce_identity *derived;
-	assert_int_equal(konce_identity_derive_for(p.id_a, konce_identity_public(p.id_b), &derived), 0);
-	assert_memory_equal(p.server_saw_pk, konce_identity_public(derived), KONCE_WIRE_KEY);
-	assert_memory_not_equal(p.server_saw_pk, konce_identity_public(p.id_a), KONCE_WIRE_KEY);
+	assert_int_equal(konce_identity_derive_for(p->id_a, konce_identity_public(p->id_b), &derived), 0);
+	assert_memory_equal(p->server_saw_pk, konce_identity_public(derived), KONCE_WIRE_KEY);
+	assert_memory_not_equal(p->server_saw_pk, konce_identity_public(p->id_a), KONCE_WIRE_KEY);
 	konce_ep_event ev;
-	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 1);
+	assert_int_equal(konce_ep_counters(p->b)->sessions_live, 1);
 	konce_identity_free(derived);
 
 	/* DATA both ways */
 	for (int i = 0; i < 50; i++) {
 		char m[32];
 		int n = snprintf(m, sizeof m, "c2s %d", i);
-		assert_int_equal(konce_ep_send(p.a, cc, (uint8_t *)m, (size_t)n, p.now), 0);
-		pump(&p);
-		assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+		assert_int_equal(konce_ep_send(p->a, cc, (uint8_t *)m, (size_t)n, p->now), 0);
+		pump(p);
+		assert_true(next_event(p->b, &ev, KONCE_EV_MESSAGE));
 		assert_int_equal(ev.conn, sc);
 		assert_memory_equal(ev.data, m, (size_t)n);
 		n = snprintf(m, sizeof m, "s2c %d", i);
-		assert_int_equal(konce_ep_send(p.b, sc, (uint8_t *)m, (size_t)n, p.now), 0);
-		pump(&p);
-		assert_true(next_event(p.a, &ev, KONCE_EV_MESSAGE));
+		assert_int_equal(konce_ep_send(p->b, sc, (uint8_t *)m, (size_t)n, p->now), 0);
+		pump(p);
+		assert_true(next_event(p->a, &ev, KONCE_EV_MESSAGE));
 		assert_memory_equal(ev.data, m, (size_t)n);
 	}
-	assert_int_equal(konce_ep_send(p.a, cc, NULL, KONCE_EP_MAX_MESSAGE + 1, p.now), -EMSGSIZE);
+	assert_int_equal(konce_ep_send(p->a, cc, NULL, KONCE_EP_MAX_MESSAGE + 1, p->now), -EMSGSIZE);
 	uint8_t big[KONCE_EP_MAX_MESSAGE];
 	memset(big, 7, sizeof big);
-	assert_int_equal(konce_ep_send(p.a, cc, big, sizeof big, p.now), 0);
-	pump(&p);
-	assert_true(next_event(p.b, &ev, KONCE_EV_MESSAGE));
+	assert_int_equal(konce_ep_send(p->a, cc, big, sizeof big, p->now), 0);
+	pump(p);
+	assert_true(next_event(p->b, &ev, KONCE_EV_MESSAGE));
 	assert_int_equal(ev.len, sizeof big);
 
 	/* an authenticated CLOSE ends it on both sides */
-	assert_int_equal(konce_ep_close(p.a, cc, p.now), 0);
-	assert_int_equal(konce_ep_send(p.a, cc, big, 1, p.now), -ENOENT);
-	pump(&p);
-	assert_true(next_event(p.b, &ev, KONCE_EV_CLOSED));
+	assert_int_equal(konce_ep_close(p->a, cc, p->now), 0);
+	assert_int_equal(konce_ep_send(p->a, cc, big, 1, p->now), -ENOENT);
+	pump(p);
+	assert_true(next_event(p->b, &ev, KONCE_EV_CLOSED));
 	assert_int_equal(ev.conn, sc);
-	assert_int_equal(konce_ep_counters(p.b)->sessions_live, 0);
-	free_pair(&p);
+	assert_int_equal(konce_ep_counters(p->b)->sessions_live, 0);
 }
 
 static void test_explicit_identity(void **state)
@@ -126,9 +143,7 @@ static void test_explicit_identity(void **state)
 
 	/* default: a per-server key, which differs from the master key */
 	make_pair(&p, NULL, NULL);
-	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	dial(&p);
 	konce_ep_event ev;
 	assert_true(next_event(p.b, &ev, KONCE_EV_ESTABLISHED));
 	konce_identity *derived;
@@ -147,9 +162,7 @@ static void test_version_mismatch(void **state)
 	static const uint16_t va[] = {7, 8}, vb[] = {1, 9};
 	konce_ep_config ca = {.versions = va, .nversions = 2}, cb = {.versions = vb, .nversions = 2};
 	make_pair(&p, &ca, &cb);
-	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	uint32_t conn = dial(&p);
 	konce_ep_event ev;
 	assert_true(konce_ep_poll_event(p.a, &ev));
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
@@ -168,66 +181,59 @@ static void test_version_mismatch(void **state)
 	static const uint16_t vc[] = {7, 9};
 	ca.versions = vc;
 	make_pair(&p, &ca, &cb);
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	conn = dial(&p);
 	assert_true(next_event(p.a, &ev, KONCE_EV_ESTABLISHED));
 	free_pair(&p);
 }
 
 static void test_wrong_server_key(void **state)
 {
-	(void)state;
-	pair p;
-	make_pair(&p, NULL, NULL);
+	pair *p = *state;
 	uint8_t wrong[32];
-	memcpy(wrong, konce_identity_public(p.id_a), 32); /* a valid key, just not the server's */
-	uint64_t b_allocs = p.tenv_b.allocs;
+	memcpy(wrong, konce_identity_public(p->id_a), 32); /* a valid key, just not the server's */
+	uint64_t b_allocs = p->tenv_b.allocs;
 	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, wrong, &p.addr_b, (const uint8_t *)"x", 1, p.now, &conn), 0);
+	assert_int_equal(konce_ep_connect(p->a, wrong, &p->addr_b, (const uint8_t *)"x", 1, p->now, &conn), 0);
 	konce_ep_event ev;
-	for (int i = 0; i < 20 && !konce_ep_poll_event(p.a, &ev); i++) {
-		pump(&p);
-		p.now = konce_ep_next_timer(p.a);
-		konce_ep_timer(p.a, p.now);
-		konce_ep_timer(p.b, p.now);
+	for (int i = 0; i < 20 && !konce_ep_poll_event(p->a, &ev); i++) {
+		pump(p);
+		p->now = konce_ep_next_timer(p->a);
+		konce_ep_timer(p->a, p->now);
+		konce_ep_timer(p->b, p->now);
 	}
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
 	assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
-	const struct konce_ep_counters *c = konce_ep_counters(p.b);
+	const struct konce_ep_counters *c = konce_ep_counters(p->b);
 	/* KONCE_HS_RESTART_AFTER INITIATEs, a fresh HELLO, then KONCE_HS_ATTEMPTS more */
 	assert_int_equal(c->init_unknown_server, KONCE_HS_RESTART_AFTER + KONCE_HS_ATTEMPTS);
-	assert_int_equal(konce_ep_counters(p.a)->hs_restarts, 1);
+	assert_int_equal(konce_ep_counters(p->a)->hs_restarts, 1);
 	assert_int_equal(c->sessions_opened, 0);
-	assert_int_equal(p.tenv_b.allocs, b_allocs); /* full crypto path ran, nothing allocated */
-	assert_int_equal(konce_ep_counters(p.a)->sessions_live, 0);
-	free_pair(&p);
+	assert_int_equal(p->tenv_b.allocs, b_allocs); /* full crypto path ran, nothing allocated */
+	assert_int_equal(konce_ep_counters(p->a)->sessions_live, 0);
 }
 
 static void test_timeout_no_answer(void **state)
 {
-	(void)state;
-	pair p;
-	make_pair(&p, NULL, NULL);
+	pair *p = *state;
 	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
+	assert_int_equal(konce_ep_connect(p->a, konce_identity_public(p->id_b), &p->addr_b, NULL, 0, p->now, &conn), 0);
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
 	konce_addr to;
 	unsigned sent = 0;
 	konce_ep_event ev;
-	uint64_t start = p.now;
-	while (!konce_ep_poll_event(p.a, &ev)) {
-		while (konce_ep_poll_datagram(p.a, buf, &len, &to))
+	uint64_t start = p->now;
+	while (!konce_ep_poll_event(p->a, &ev)) {
+		while (konce_ep_poll_datagram(p->a, buf, &len, &to))
 			sent++; /* lost */
-		p.now = konce_ep_next_timer(p.a);
-		konce_ep_timer(p.a, p.now);
+		p->now = konce_ep_next_timer(p->a);
+		konce_ep_timer(p->a, p->now);
 	}
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
 	assert_int_equal(ev.reason, KONCE_FAIL_TIMEOUT);
 	assert_int_equal(sent, KONCE_HS_ATTEMPTS);
-	assert_int_equal(p.now - start, (uint64_t)KONCE_HS_ATTEMPTS * KONCE_HS_RETRY_MS * 1000);
-	assert_int_equal(konce_ep_send(p.a, conn, buf, 1, p.now), -ENOENT);
-	free_pair(&p);
+	assert_int_equal(p->now - start, (uint64_t)KONCE_HS_ATTEMPTS * KONCE_HS_RETRY_MS * 1000);
+	assert_int_equal(konce_ep_send(p->a, conn, buf, 1, p->now), -ENOENT);
 }
 
 static void test_pow_too_high(void **state)
@@ -237,19 +243,9 @@ static void test_pow_too_high(void **state)
 	/* a server with tiny capacity demands work; a client that pays at most 1 bit gives up */
 	konce_ep_config ca = {.max_pow_bits = 1}, cb = {.capacity = 20};
 	make_pair(&p, &ca, &cb);
-	uint8_t hello[KONCE_HELLO_SIZE] = {KONCE_PKT_HELLO};
-	for (int i = 0; i < 25; i++) /* load the server to ~125% for a period */
-		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now, NULL);
-	p.now += 1100000;
+	load_server(&p);
 	assert_true(konce_ep_pow_bits(p.b, p.now) > 1);
-	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
-	size_t len;
-	konce_addr to;
-	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
-		;
-	uint32_t conn;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	dial(&p);
 	konce_ep_event ev;
 	assert_true(konce_ep_poll_event(p.a, &ev));
 	assert_int_equal(ev.type, KONCE_EV_FAILED);
@@ -258,15 +254,10 @@ static void test_pow_too_high(void **state)
 
 	/* and one that pays completes */
 	make_pair(&p, NULL, &cb);
-	for (int i = 0; i < 25; i++)
-		konce_ep_input(p.b, hello, sizeof hello, &p.addr_a, p.now, NULL);
-	p.now += 1100000;
+	load_server(&p);
 	unsigned bits = konce_ep_pow_bits(p.b, p.now);
 	assert_true(bits > 0 && bits <= 20);
-	while (konce_ep_poll_datagram(p.b, buf, &len, &to))
-		;
-	assert_int_equal(konce_ep_connect(p.a, konce_identity_public(p.id_b), &p.addr_b, NULL, 0, p.now, &conn), 0);
-	pump(&p);
+	dial(&p);
 	/* the proof is solved in slices from the client's timer (hs_client.c) */
 	for (int i = 0; i < 100000 && konce_ep_next_timer(p.a) <= p.now; i++) {
 		konce_ep_timer(p.a, p.now += 1000);
@@ -279,56 +270,53 @@ static void test_pow_too_high(void **state)
 
 static void test_duplicate_initiate(void **state)
 {
-	(void)state;
-	pair p;
-	make_pair(&p, NULL, NULL);
+	pair *p = *state;
 	uint32_t sc;
-	handshake(&p, &sc);
-	drain_events(p.a);
-	const struct konce_ep_counters *c = konce_ep_counters(p.b);
-	uint64_t opened = c->sessions_opened, allocs = p.tenv_b.allocs;
+	handshake(p, &sc);
+	drain_events(p->a);
+	const struct konce_ep_counters *c = konce_ep_counters(p->b);
+	uint64_t opened = c->sessions_opened, allocs = p->tenv_b.allocs;
 	uint8_t buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
 	konce_addr to;
 	/* the same INITIATE again (a retransmission): the stored ACCEPT, no DH, no new session */
 	konce_ep_rx rx;
-	assert_int_equal(konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now, &rx),
+	assert_int_equal(konce_ep_input(p->b, p->last_initiate, p->last_initiate_len, &p->addr_a, p->now, &rx),
 			 KONCE_EP_ACCEPT_RESENT);
 	assert_int_equal(rx.conn, sc);
 	assert_true(rx.cost < 10);
 	assert_int_equal(c->init_dup_resent, 1);
-	assert_true(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	assert_true(konce_ep_poll_datagram(p->b, buf, &len, &to));
 	assert_int_equal(buf[0], KONCE_PKT_ACCEPT);
-	assert_true(konce_addr_eq(&to, &p.addr_a));
+	assert_true(konce_addr_eq(&to, &p->addr_a));
 	/* a copy with another pow nonce (nothing depends on it) counts as the same INITIATE */
 	uint8_t copy[KONCE_WIRE_MAX_DATAGRAM];
-	memcpy(copy, p.last_initiate, p.last_initiate_len);
+	memcpy(copy, p->last_initiate, p->last_initiate_len);
 	copy[KONCE_INIT_POW_NONCE] ^= 0xff;
-	konce_ep_input(p.b, copy, p.last_initiate_len, &p.addr_a, p.now, NULL);
+	konce_ep_input(p->b, copy, p->last_initiate_len, &p->addr_a, p->now, NULL);
 	assert_int_equal(c->init_dup_resent, 2);
 	uint8_t again[KONCE_WIRE_MAX_DATAGRAM];
 	size_t again_len;
-	assert_true(konce_ep_poll_datagram(p.b, again, &again_len, &to));
+	assert_true(konce_ep_poll_datagram(p->b, again, &again_len, &to));
 	assert_int_equal(again_len, len);
 	assert_memory_equal(again, buf, len);
 	/* the client, already established, ignores the second ACCEPT */
-	konce_ep_input(p.a, buf, len, &p.addr_b, p.now, NULL);
-	assert_int_equal(konce_ep_counters(p.a)->accept_unmatched, 1);
+	konce_ep_input(p->a, buf, len, &p->addr_b, p->now, NULL);
+	assert_int_equal(konce_ep_counters(p->a)->accept_unmatched, 1);
 	konce_ep_event ev;
-	assert_false(konce_ep_poll_event(p.a, &ev));
+	assert_false(konce_ep_poll_event(p->a, &ev));
 	/* the same bytes from another address: dropped, nothing sent (no reflection) */
 	konce_addr other;
 	konce_addr_parse(&other, "203.0.113.9:4000");
-	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &other, p.now, NULL);
+	konce_ep_input(p->b, p->last_initiate, p->last_initiate_len, &other, p->now, NULL);
 	assert_int_equal(c->init_dup_dropped, 1);
-	assert_false(konce_ep_poll_datagram(p.b, buf, &len, &to));
+	assert_false(konce_ep_poll_datagram(p->b, buf, &len, &to));
 	/* a modified INITIATE with the used challenge: dropped */
-	p.last_initiate[p.last_initiate_len - 1] ^= 1;
-	konce_ep_input(p.b, p.last_initiate, p.last_initiate_len, &p.addr_a, p.now, NULL);
+	p->last_initiate[p->last_initiate_len - 1] ^= 1;
+	konce_ep_input(p->b, p->last_initiate, p->last_initiate_len, &p->addr_a, p->now, NULL);
 	assert_int_equal(c->init_dup_dropped, 2);
 	assert_int_equal(c->sessions_opened, opened);
-	assert_int_equal(p.tenv_b.allocs, allocs);
-	free_pair(&p);
+	assert_int_equal(p->tenv_b.allocs, allocs);
 }
 
 /* No state before proof: 100,000 HELLOs and 100,000 forged or replayed INITIATEs leave the
@@ -450,9 +438,7 @@ static void test_no_alloc_before_proof(void **state)
  * get nothing, full ones get an 88-byte COOKIE or a 28-byte VERSION. */
 static void test_amplification(void **state)
 {
-	(void)state;
-	pair p;
-	make_pair(&p, NULL, NULL);
+	pair *p = *state;
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
 	konce_addr to;
@@ -462,33 +448,32 @@ static void test_amplification(void **state)
 			pkt[0] = (uint8_t)(t / 2);
 			pkt[KONCE_HELLO_NVERSIONS] = 1;
 			wire_put16(pkt + KONCE_HELLO_VERSIONS, t % 2 ? 1 : 5); /* one we speak, one we don't */
-			konce_ep_input(p.b, pkt, n, &p.addr_a, p.now, NULL);
+			konce_ep_input(p->b, pkt, n, &p->addr_a, p->now, NULL);
 			size_t out = 0;
-			while (konce_ep_poll_datagram(p.b, buf, &len, &to))
+			while (konce_ep_poll_datagram(p->b, buf, &len, &to))
 				out += len;
 			assert_true(out <= n);
 			if (n != KONCE_HELLO_SIZE)
 				assert_int_equal(out, 0);
 		}
 	}
-	assert_int_equal(konce_ep_counters(p.b)->cookie_tx, 1);
-	assert_int_equal(konce_ep_counters(p.b)->version_tx, 1);
-	free_pair(&p);
+	assert_int_equal(konce_ep_counters(p->b)->cookie_tx, 1);
+	assert_int_equal(konce_ep_counters(p->b)->version_tx, 1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_handshake_and_data),
-		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test_setup_teardown(test_handshake_and_data, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_verdicts, pair_setup, pair_teardown),
 		cmocka_unit_test(test_explicit_identity),
 		cmocka_unit_test(test_version_mismatch),
-		cmocka_unit_test(test_wrong_server_key),
-		cmocka_unit_test(test_timeout_no_answer),
+		cmocka_unit_test_setup_teardown(test_wrong_server_key, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_no_answer, pair_setup, pair_teardown),
 		cmocka_unit_test(test_pow_too_high),
-		cmocka_unit_test(test_duplicate_initiate),
+		cmocka_unit_test_setup_teardown(test_duplicate_initiate, pair_setup, pair_teardown),
 		cmocka_unit_test(test_no_alloc_before_proof),
-		cmocka_unit_test(test_amplification),
+		cmocka_unit_test_setup_teardown(test_amplification, pair_setup, pair_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

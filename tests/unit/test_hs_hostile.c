@@ -172,6 +172,30 @@ static void overload(net *w, tn *a, tn *b)
 		;
 }
 
+/* A client hashing 200,000 times a second and a server of capacity 20 that overload() has driven
+ * to demand 16 bits of everyone. */
+static void overloaded_pair(net *w, tn **a, tn **b)
+{
+	net_init(w);
+	konce_ep_config ca = {.pow_rate = 200000}, cb = {.capacity = 20};
+	*a = add(w, "192.0.2.1:1000", &ca);
+	*b = add(w, "198.51.100.2:7807", &cb);
+	overload(w, *a, *b);
+}
+
+/* m dials b once as each of n fresh identities (ids[0, n), freed by the caller), one after another. */
+static void dial_as_many(net *w, tn *m, tn *b, konce_identity **ids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(konce_identity_generate(&ids[i], &m->tenv.env), 0);
+		konce_ep_connect_opts o = {.as = ids[i]};
+		uint32_t conn;
+		assert_int_equal(konce_ep_connect_ex(m->ep, konce_identity_public(b->id), &b->addr, NULL, 0, &o, w->now,
+						     &conn), 0);
+		pump(w);
+	}
+}
+
 /* ---- 1. proof of work -------------------------------------------------------------------- */
 
 /* A COOKIE is unauthenticated: whoever answers our HELLO (the server we dial, or anyone on the path)
@@ -205,10 +229,8 @@ static void test_pow_solved_in_slices(void **state)
 {
 	(void)state;
 	net w;
-	net_init(&w);
-	konce_ep_config ca = {.pow_rate = 200000}, cb = {.capacity = 20};
-	tn *a = add(&w, "192.0.2.1:1000", &ca), *b = add(&w, "198.51.100.2:7807", &cb);
-	overload(&w, a, b);
+	tn *a, *b;
+	overloaded_pair(&w, &a, &b);
 	assert_int_equal(konce_ep_pow_bits(b->ep, w.now), 16);
 	uint8_t cookie[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
@@ -254,10 +276,8 @@ static void test_pow_solve_outlives_cookie(void **state)
 {
 	(void)state;
 	net w;
-	net_init(&w);
-	konce_ep_config ca = {.pow_rate = 200000}, cb = {.capacity = 20};
-	tn *a = add(&w, "192.0.2.1:1000", &ca), *b = add(&w, "198.51.100.2:7807", &cb);
-	overload(&w, a, b);
+	tn *a, *b;
+	overloaded_pair(&w, &a, &b);
 	uint8_t cookie[KONCE_WIRE_MAX_DATAGRAM], buf[KONCE_WIRE_MAX_DATAGRAM];
 	size_t len;
 	konce_addr to;
@@ -317,14 +337,7 @@ static void test_per_source_raised(void **state)
 	tn *b = add(&w, "198.51.100.2:7807", &cb);
 	tn *m = add(&w, "203.0.113.66:5000", &cm);
 	konce_identity *ids[20];
-	for (int i = 0; i < 20; i++) {
-		assert_int_equal(konce_identity_generate(&ids[i], &m->tenv.env), 0);
-		konce_ep_connect_opts o = {.as = ids[i]};
-		uint32_t conn;
-		assert_int_equal(konce_ep_connect_ex(m->ep, konce_identity_public(b->id), &b->addr, NULL, 0, &o, w.now,
-						     &conn), 0);
-		pump(&w);
-	}
+	dial_as_many(&w, m, b, ids, 20);
 	run_until(&w, w.now + 20000000);
 	assert_int_equal(count_established(b->ep, true), 12);
 	for (int i = 0; i < 20; i++)
@@ -343,14 +356,7 @@ static void test_table_fill(void **state)
 	tn *m = add(&w, "203.0.113.66:5000", &cm);
 	tn *c = add(&w, "198.51.100.3:7807", NULL);
 	konce_identity *ids[40];
-	for (int i = 0; i < 40; i++) {
-		assert_int_equal(konce_identity_generate(&ids[i], &m->tenv.env), 0);
-		konce_ep_connect_opts o = {.as = ids[i]};
-		uint32_t conn;
-		assert_int_equal(konce_ep_connect_ex(m->ep, konce_identity_public(b->id), &b->addr, NULL, 0, &o, w.now,
-						     &conn), 0);
-		pump(&w);
-	}
+	dial_as_many(&w, m, b, ids, 40);
 	run_until(&w, w.now + 20000000); /* the refused ones give up */
 	unsigned from_m = count_established(b->ep, true);
 	printf("# one address, 40 keys: %u sessions on b (max_sessions 32)\n", from_m);
