@@ -162,6 +162,15 @@ int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsign
 	return konce_ncghost_join_call(n->groups ? &n->groups->gh : NULL, &a, text, name, timeout_s, done, dctx);
 }
 
+int ncnode_group_log_call(ncnode *n, const char *name, uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx, void (*done)(void *dctx, int n), void *dctx)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	return konce_ncghost_log_call(n->groups ? &n->groups->gh : NULL, &a, name, from, fn, fnctx, done, dctx);
+}
+
 void nn_groups_event(ncnode *n, const konce_nc_event *ev)
 {
 	konce_ncgapi a = ncnode_gapi(n);
