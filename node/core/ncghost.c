@@ -248,8 +248,15 @@ static void row_done(konce_ncghost_job *x, int e, const char *msg)
 	}
 	if (rejoin && gh)
 		gh->rejoin_flying = false;
-	e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, x->forget, e, &undo)
-		 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
+	if (gh && gh->persist->stopping) {
+		/* the groups stop (their stop's sync runs the writer's queue): the table is unwired from
+		 * the core, so a group hosted now would write no record and not come back at the next
+		 * start; it is not hosted, and the row written goes again */
+		undo = !e;
+		e = -ECANCELED;
+	} else
+		e = x->t ? konce_ncgapi_join_end(&a, x->t, x->name, x->timeout_s, x->forget, e, &undo)
+			 : konce_ncgapi_create_end(&a, x->gid, x->name, e, &undo);
 	x->done(x->dctx, e);
 	x->kind = JOB_UNDO;
 	if (!undo || x->io->call(x->ctx, x)) /* undo: groups run, so the writer does */

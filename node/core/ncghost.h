@@ -31,6 +31,10 @@
  * job checks on the writer that no record is left queued, removes the old row and adds the new.
  * At its end the next goes, or the flush event runs for what was held back.
  *
+ * Stop.  konce_ncghost_stopping cancels the rejoins waiting; the stop's sync (a call behind every
+ * job queued) then runs the rows still queued: their dones, the table already unwired from the
+ * core, end -ECANCELED and queue the row's removal (a group hosted then would keep no record).
+ *
  * Invariants: the loop never touches a tape while its job is queued (READING); ahead.reading
  * counts the read jobs not done; a row job's done finds its host through io->self (NULL once the
  * groups stopped: the call ends as ncgapi's _end says with no groups); konce_ncghost_stop drains
@@ -100,8 +104,9 @@ konce_ncgp_act konce_ncghost_written(konce_ncghost *gh, konce_nodecore *c, int e
 int konce_ncghost_sync(konce_ncghost *gh, konce_nodecore *c, char *err, size_t errlen);
 
 /* The control's create and join (ctlproto.h): the row written on the writer, then done(dctx, e)
- * on the loop; a rejoin waits its turn (see Rejoin hold-back).  0 or a negative errno (done is
- * not called).  gh NULL: the node hosts no groups, and the call fails as ncgapi's would. */
+ * on the loop (-ECANCELED and the row removed when the groups stop meanwhile: see Stop); a rejoin
+ * waits its turn (see Rejoin hold-back).  0 or a negative errno (done is not called).  gh NULL:
+ * the node hosts no groups, and the call fails as ncgapi's would. */
 int konce_ncghost_create_call(konce_ncghost *gh, const konce_ncgapi *a, const char *name,
 			      void (*done)(void *dctx, int e), void *dctx);
 int konce_ncghost_join_call(konce_ncghost *gh, const konce_ncgapi *a, const char *text, const char *name,

@@ -6,6 +6,14 @@
 
 static uint64_t delay(gwriter *w);
 
+/* An entry at the FIFO's tail: it ends delay() after the one before it, or after now. */
+static void push(gwriter *w, konce_ncghost_job *job, uint64_t now)
+{
+	uint64_t from = w->nq && w->q[w->nq - 1].at > now ? w->q[w->nq - 1].at : now;
+	w->q[w->nq].job = job;
+	w->q[w->nq++].at = from + delay(w);
+}
+
 /* The host's state and primitives for the core's driver (ncgpersist.h konce_ncgp_host), at w->now. */
 static bool h_busy(void *ctx) { return ((gwriter *)ctx)->busy; }
 static size_t h_wpending(void *ctx) { return ((gwriter *)ctx)->writer_q; }
@@ -23,8 +31,8 @@ static void h_submit(void *ctx, bool from_store)
 		w->writer_q += w->store_q;
 		w->store_q = 0;
 	}
-	w->busy = true;
-	w->write_at = w->now + delay(w);
+	w->busy = true; /* one batch at a time (the driver asks only when not busy): q has room */
+	push(w, NULL, w->now);
 }
 
 /* event_active(): the flush runs after the event under way. */
@@ -95,11 +103,9 @@ void gwriter_round(gwriter *w, uint64_t now)
 uint64_t gwriter_next(const gwriter *w)
 {
 	uint64_t at = w->flush_active ? w->flush_now : w->flush_at ? w->flush_at : UINT64_MAX;
-	if (w->ncalls && w->calls[0].at < at)
-		at = w->calls[0].at;
-	if (w->replay_at && w->replay_at < at)
-		at = w->replay_at;
-	return w->busy && w->write_at < at ? w->write_at : at;
+	if (w->nq && w->q[0].at < at)
+		at = w->q[0].at;
+	return w->replay_at && w->replay_at < at ? w->replay_at : at;
 }
 
 static uint64_t delay(gwriter *w)
@@ -112,32 +118,37 @@ int gwriter_call(gwriter *w, konce_ncghost_job *job, uint64_t now)
 {
 	if (!w->store || w->ncalls == GWRITER_CALLS)
 		return -ENOBUFS;
-	uint64_t from = w->ncalls && w->calls[w->ncalls - 1].at > now ? w->calls[w->ncalls - 1].at : now;
-	w->calls[w->ncalls].job = job;
-	w->calls[w->ncalls++].at = from + delay(w);
+	w->ncalls++;
+	push(w, job, now);
 	return 0;
 }
 
-/* The first queued job runs on the writer's connection, then its done on the loop. */
-static void call_end(gwriter *w)
+/* The FIFO's first entry ends: a job runs on the writer's connection, then its done on the loop;
+ * a batch ends as group_io.c's on_written. */
+static void end_one(gwriter *w, uint64_t now)
 {
-	konce_ncghost_job *job = w->calls[0].job;
-	memmove(&w->calls[0], &w->calls[1], --w->ncalls * sizeof w->calls[0]);
+	konce_ncghost_job *job = w->q[0].job;
+	memmove(&w->q[0], &w->q[1], --w->nq * sizeof w->q[0]);
+	if (!job) {
+		on_written(w, now);
+		return;
+	}
+	w->ncalls--;
 	w->jobs++;
 	char msg[512] = "";
 	int e = konce_ncghost_job_run(job, w->store, msg, sizeof msg);
 	konce_ncghost_job_done(job, e, msg);
 }
 
-void gwriter_drain(gwriter *w)
+void gwriter_drain(gwriter *w, uint64_t now)
 {
-	while (w->ncalls)
-		call_end(w);
+	while (w->nq)
+		end_one(w, now);
 }
 
-void gwriter_call_wait(gwriter *w, konce_ncghost_job *job)
+void gwriter_call_wait(gwriter *w, konce_ncghost_job *job, uint64_t now)
 {
-	gwriter_drain(w);
+	gwriter_drain(w, now);
 	w->jobs++;
 	char msg[512];
 	konce_ncghost_job_run(job, w->store, msg, sizeof msg);
@@ -147,14 +158,12 @@ void gwriter_replay_arm(gwriter *w, uint64_t now, unsigned ms) { w->replay_at = 
 
 void gwriter_run(gwriter *w, uint64_t now)
 {
-	while (w->ncalls && w->calls[0].at <= now)
-		call_end(w);
+	while (w->nq && w->q[0].at <= now)
+		end_one(w, now);
 	if (w->replay_at && w->replay_at <= now) {
 		w->replay_at = 0;
 		w->replay(w->ctx);
 	}
-	if (w->busy && w->write_at <= now)
-		on_written(w, now);
 	if ((w->flush_active && w->flush_now <= now) || (w->flush_at && w->flush_at <= now)) {
 		w->flush_active = false; /* group_io.c on_gflush: a non-persistent event, its timeout goes too */
 		w->flush_at = 0;
@@ -168,8 +177,9 @@ void gwriter_run(gwriter *w, uint64_t now)
 
 int gwriter_sync(gwriter *w, uint64_t now)
 {
-	while (w->busy) /* the batch in flight ends (a failed one stays on the writer, written below) */
-		on_written(w, now);
+	/* a call behind everything queued: it ends first, the batch in flight too (a failed one stays on
+	 * the writer, written below; a retry it asks for queues and ends here as well) */
+	gwriter_drain(w, now);
 	if (w->hand_over)
 		w->hand_over(w->ctx);
 	w->writer_q += w->store_q;
@@ -187,8 +197,10 @@ int gwriter_sync(gwriter *w, uint64_t now)
 uint64_t gwriter_drop(gwriter *w)
 {
 	uint64_t lost = w->store_q + w->writer_q;
-	while (w->ncalls) /* the jobs die with the process: no done */
-		konce_ncghost_job_drop(w->calls[--w->ncalls].job);
+	while (w->nq) /* the jobs die with the process: no done */
+		if (w->q[--w->nq].job)
+			konce_ncghost_job_drop(w->q[w->nq].job);
+	w->ncalls = 0;
 	w->store_q = w->writer_q = 0;
 	w->busy = w->flush_active = false;
 	w->flush_at = w->replay_at = 0;

@@ -15,18 +15,23 @@
  * groups, and `kick` drains the host.  A crash is gwriter_drop(): the queues and the table go.
  *
  * The writer also runs the group API host's jobs (node/core/ncghost.h: the replay's stretches read
- * ahead), as node_storew_call does: FIFO, each ending delay_min..delay_max after the one before it
- * (or after it was queued), on the host's writer connection `store`, then its done on the loop; at
- * most GWRITER_CALLS queued (-ENOBUFS beyond, as the daemon's writer queue refuses).  The replay
- * event (ncghost's replay_arm) is a timer here too, which calls the host's `replay` when due.
+ * ahead, the control's rows and log reads), as node_storew_call does.  As the daemon's one writer
+ * thread, the writer is one FIFO of jobs and record batches: each entry ends delay_min..delay_max
+ * after the one before it (or after it was queued), a job on the host's writer connection `store`
+ * then its done on the loop, a batch as above; at most GWRITER_CALLS jobs queued (-ENOBUFS beyond,
+ * as the daemon's writer queue refuses; the batch, embedded in the daemon's writer, is not
+ * counted).  A drain, a call_wait and a sync run everything queued before them, batches included,
+ * with their dones, as node_storew_call_wait does.  The replay event (ncghost's replay_arm) is a
+ * timer here too, which calls the host's `replay` when due.
  * A node host sets gh: the flush, the round and a batch's end then go through ncghost's driver
  * (konce_ncghost_flush, _round, _written: the rejoins' hold-back on top of this writer's
  * primitives), and its sync is konce_ncghost_sync's (this one does not tell the table then).
- * Unlike the daemon's one thread, the jobs and the record batches do not queue behind each other.
+ * A clean stop runs what is still queued (gwriter_drain), as node_storew_stop does; a crash drops it.
  *
- * States of the writer: IDLE --submit--> BUSY (until write_at) --end--> IDLE (written, or failed:
- * writer_q > 0 and the table retries it).  Invariant: a group hears a persist id only after the
- * host's `written` ran for the batch holding it.
+ * States of the writer: IDLE --submit--> BUSY (the batch queued, until its entry ends) --end-->
+ * IDLE (written, or failed: writer_q > 0 and the table retries it).  Invariants: a group hears a
+ * persist id only after the host's `written` ran for the batch holding it; entries end in the
+ * order they were queued.
  */
 #ifndef KONCE_SIM_GWRITER_H
 #define KONCE_SIM_GWRITER_H
@@ -57,18 +62,17 @@ typedef struct gwriter {
 	void (*replay)(void *ctx);    /* the armed replay event is due */
 	/* state */
 	uint64_t store_q, writer_q;   /* records on the store's queue, on the writer's */
-	bool busy;                    /* a batch in flight until write_at */
-	uint64_t write_at;
+	bool busy;                    /* a batch queued on the writer, not yet ended */
 	bool flush_active;            /* the flush event: active (runs at flush_now) ... */
 	uint64_t flush_now, flush_at; /* ... or armed for flush_at (0: not) */
 	uint64_t noted, durable, batches, failures;
 	uint64_t now;                 /* the clock of the driver's call under way */
 	konce_ncgp_host host;         /* this writer's primitives for the driver */
 	struct {
-		konce_ncghost_job *job;
-		uint64_t at;
-	} calls[GWRITER_CALLS];       /* the jobs queued, in order */
-	unsigned ncalls;
+		konce_ncghost_job *job;  /* NULL: the record batch */
+		uint64_t at;             /* when it ends */
+	} q[GWRITER_CALLS + 1];       /* the writer's FIFO: the jobs and at most one batch, in order */
+	unsigned nq, ncalls;          /* entries queued, jobs among them */
 	uint64_t replay_at;           /* the replay event armed for then (0: not) */
 	uint64_t jobs;                /* jobs run */
 } gwriter;
@@ -81,16 +85,16 @@ void gwriter_round(gwriter *w, uint64_t now);
 uint64_t gwriter_next(const gwriter *w);
 /* Runs the writer's end and the flush event if due at now. */
 void gwriter_run(gwriter *w, uint64_t now);
-/* node_storew_group_sync(): waits for the batch in flight (it ends now, and may fail and be retried,
- * as often as the writer fails), then writes the store's queue here and now, and tells the table
- * (konce_ncgpersist_synced: core's groups hear every id).  The stop and a rejoin's forget. */
+/* node_storew_group_sync(): everything queued ends now, in order (the batch in flight may fail
+ * and be retried, as often as the writer fails), then the store's queue is written here and now,
+ * and the table told (konce_ncgpersist_synced: core's groups hear every id).  The stop. */
 int gwriter_sync(gwriter *w, uint64_t now);
 /* node_storew_call for an ncghost job at now: 0 or -ENOBUFS (the queue is full). */
 int gwriter_call(gwriter *w, konce_ncghost_job *job, uint64_t now);
-/* node_storew_call_wait: the queued jobs end first (drain), then job runs here, no done. */
-void gwriter_call_wait(gwriter *w, konce_ncghost_job *job);
-/* node_storew_drain: every queued job runs and its done is called, now. */
-void gwriter_drain(gwriter *w);
+/* node_storew_call_wait: what is queued ends first (drain), then job runs here, no done. */
+void gwriter_call_wait(gwriter *w, konce_ncghost_job *job, uint64_t now);
+/* node_storew_drain: every queued entry ends and its done runs, now, in order. */
+void gwriter_drain(gwriter *w, uint64_t now);
 /* The replay event armed ms from now. */
 void gwriter_replay_arm(gwriter *w, uint64_t now, unsigned ms);
 

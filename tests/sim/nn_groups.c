@@ -90,8 +90,16 @@ static int io_call(void *ctx, konce_ncghost_job *j)
 		nn_rearm(n);
 	return e;
 }
-static void io_call_wait(void *ctx, konce_ncghost_job *j) { gwriter_call_wait(&((ncnode *)ctx)->gw, j); }
-static void io_drain(void *ctx) { gwriter_drain(&((ncnode *)ctx)->gw); }
+static void io_call_wait(void *ctx, konce_ncghost_job *j)
+{
+	ncnode *n = ctx;
+	gwriter_call_wait(&n->gw, j, sim_now(n->s));
+}
+static void io_drain(void *ctx)
+{
+	ncnode *n = ctx;
+	gwriter_drain(&n->gw, sim_now(n->s));
+}
 static void io_replay_now(void *ctx)
 {
 	ncnode *n = ctx;
@@ -152,6 +160,15 @@ int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsign
 {
 	konce_ncgapi a = ncnode_gapi(n);
 	return konce_ncghost_join_call(n->groups ? &n->groups->gh : NULL, &a, text, name, timeout_s, done, dctx);
+}
+
+int ncnode_group_log_call(ncnode *n, const char *name, uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx, void (*done)(void *dctx, int n), void *dctx)
+{
+	konce_ncgapi a = ncnode_gapi(n);
+	return konce_ncghost_log_call(n->groups ? &n->groups->gh : NULL, &a, name, from, fn, fnctx, done, dctx);
 }
 
 void nn_groups_event(ncnode *n, const konce_nc_event *ev)
@@ -224,6 +241,10 @@ void nn_groups_stop(ncnode *n, bool crash)
 		konce_ncgapi a = ncnode_gapi(n);
 		konce_ncgapi_stop(&a);
 		konce_ncghost_stop(&g->gh);
+		/* node_storew_stop: the groups are gone (io_self NULL), the writer runs what is still
+		 * queued on its connection and reports it (an undo's row, a log read) */
+		n->groups = NULL;
+		gwriter_drain(&n->gw, sim_now(n->s));
 	}
 	if (konce_store_close(g->wdb, err, sizeof err) || konce_store_close(g->db, err, sizeof err))
 		fprintf(stderr, "store close: %s\n", err);

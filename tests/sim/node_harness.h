@@ -126,6 +126,12 @@ konce_ncgapi ncnode_gapi(ncnode *n);
 int ncnode_group_create_call(ncnode *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
 int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsigned timeout_s,
 			   void (*done)(void *dctx, int e), void *dctx);
+/* The control socket's log read (konce_node_group_log_call): the entries read on the simulated
+ * store writer (fn on it), then done(dctx, count or a negative errno). */
+int ncnode_group_log_call(ncnode *n, const char *name, uint64_t from,
+			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+				    const uint8_t *data, size_t len),
+			  void *fnctx, void (*done)(void *dctx, int n), void *dctx);
 /* What went wrong in n's groups: error lines logged by ncgapi, notes the store refused, store
  * failures of the harness (the first message in *first, if given). */
 uint64_t ncnode_group_errors(const ncnode *n, const char **first);

@@ -31,6 +31,11 @@
  *     node/core/ncghost.c as the daemon runs it): D leaves, is out, and joins again with a new token;
  *     the call returns with the old group still hosted, its done says 0 later, all four agree on
  *     new decisions, and after a restart D's store holds the one group with all four members.
+ *   - test_create_log_call: the control's create and log read on the simulated store writer
+ *     (ncnode_group_create_call, _log_call): each returns before its job runs, its done later; the
+ *     log read hands back exactly what the application heard, from where it was asked; a clean
+ *     stop runs the jobs still queued (their dones come: a create is cancelled, its row removed),
+ *     a crash drops them.
  * Seeds: 3 by default, SIM_SEEDS=N for more, SIM_SEED=N for one.
  */
 #include <errno.h>
@@ -197,12 +202,10 @@ static bool invite_committed(world *w, int j)
 	return konce_ncgapi_invite_status(&a, "g", tokens[j]) == 1;
 }
 
-/* The group of n members, through the API: A founds it, the others join with A's tokens. */
-static void form(world *w)
+/* B, C and D join A's group "g" with A's tokens, one after the other. */
+static void join_all(world *w)
 {
-	konce_ncgapi a = api(w, 0);
-	assert_int_equal(konce_ncgapi_create(&a, "g"), 0);
-	ncnode_flush(&w->m[0].nn, sim_now(w->s));
+	konce_ncgapi a;
 	for (int j = 1; j < N; j++) {
 		a = api(w, 0);
 		SIM_ASSERT_EQ(w->s, konce_ncgapi_invite(&a, "g", 0, NULL, tokens[j], sizeof tokens[j]), 0);
@@ -220,6 +223,15 @@ static void form(world *w)
 		SIM_ASSERT_EQ(w->s, konce_ncgapi_info(&a, "g", &info), 0);
 		SIM_ASSERT_EQ(w->s, info.nmembers, N);
 	}
+}
+
+/* The group of n members, through the API: A founds it, the others join with A's tokens. */
+static void form(world *w)
+{
+	konce_ncgapi a = api(w, 0);
+	assert_int_equal(konce_ncgapi_create(&a, "g"), 0);
+	ncnode_flush(&w->m[0].nn, sim_now(w->s));
+	join_all(w);
 }
 
 /* Member i proposes its next decision ("i.k"). */
@@ -496,6 +508,132 @@ static void test_rejoin_call(void **state)
 	rejoin_case(seed);
 }
 
+/* What a log read on the writer handed back. */
+typedef struct logread {
+	decided e[LOGMAX];
+	unsigned n;
+} logread;
+
+static int on_log(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+		  size_t len)
+{
+	logread *l = ctx;
+	if (l->n < LOGMAX) {
+		decided *d = &l->e[l->n++];
+		d->seq = seq;
+		memcpy(d->origin, origin, sizeof d->origin);
+		snprintf(d->data, sizeof d->data, "%.*s", (int)len, (const char *)data);
+	}
+	return 0;
+}
+
+static bool has_group(world *w, int i)
+{
+	konce_group_info info;
+	konce_ncgapi a = api(w, i);
+	return konce_ncgapi_info(&a, "g", &info) == 0;
+}
+
+/* The control's create and log read on the store writer (konce_node_group_create_call, _log_call,
+ * node/core/ncghost.c as the daemon runs them):
+ *   - A's create returns at once with nothing hosted; its done says 0 later, the group hosted; a
+ *     second create of the name is refused on the call (-EEXIST), nothing queued;
+ *   - the others join, all decide; a log read of a name not hosted is refused on the call; B's log
+ *     read from 1 and from 3 hand back (on the writer, then the count on the loop) exactly the
+ *     decisions B's application heard, in order, from there;
+ *   - a log read still queued when B stops cleanly runs and is reported (node_storew_stop);
+ *   - a create still queued when A stops cleanly runs in the stop's sync, after the groups were
+ *     unwired from the core: its done says -ECANCELED, the row goes again, and the restart
+ *     restores the one group, without an error (a crash drops the job: no done). */
+static void create_log_case(uint64_t seed)
+{
+	world w;
+	setup(&w, seed);
+	member *a0 = &w.m[0], *b = &w.m[1];
+	int rc = 1;
+	SIM_ASSERT_EQ(w.s, ncnode_group_create_call(&a0->nn, "g", call_done, &rc), 0);
+	SIM_ASSERT_EQ(w.s, rc, 1); /* on the writer: not done yet */
+	SIM_ASSERT(w.s, !has_group(&w, 0));
+	for (int k = 0; k < 500 && rc == 1; k++)
+		sim_run_for(w.s, SIM_MS);
+	SIM_ASSERT_EQ(w.s, rc, 0);
+	SIM_ASSERT(w.s, has_group(&w, 0));
+	int rc2 = 1;
+	SIM_ASSERT_EQ(w.s, ncnode_group_create_call(&a0->nn, "g", call_done, &rc2), -EEXIST);
+	SIM_ASSERT_EQ(w.s, a0->nn.gw.ncalls, 0);
+	ncnode_flush(&a0->nn, sim_now(w.s));
+	join_all(&w);
+	for (int r = 0; r < 6; r++) {
+		propose(&w, r % N);
+		sim_run_for(w.s, 30 * SIM_MS);
+	}
+	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
+	sim_run_for(w.s, SIM_SEC); /* the delivery marks written */
+
+	logread l = {0};
+	int n = 1;
+	SIM_ASSERT_EQ(w.s, ncnode_group_log_call(&b->nn, "nope", 1, on_log, &l, call_done, &n), -ENOENT);
+	SIM_ASSERT_EQ(w.s, ncnode_group_log_call(&b->nn, "g", 1, on_log, &l, call_done, &n), 0);
+	SIM_ASSERT_EQ(w.s, n, 1);
+	SIM_ASSERT_EQ(w.s, l.n, 0); /* read on the writer */
+	for (int k = 0; k < 500 && n == 1; k++)
+		sim_run_for(w.s, SIM_MS);
+	SIM_ASSERT_EQ(w.s, n, (int)b->nlog);
+	SIM_ASSERT_EQ(w.s, l.n, b->nlog);
+	for (unsigned k = 0; k < l.n; k++)
+		SIM_ASSERT(w.s, same(&l.e[k], &b->log[k]));
+	memset(&l, 0, sizeof l);
+	n = 1;
+	uint64_t from = b->log[2].seq;
+	SIM_ASSERT_EQ(w.s, ncnode_group_log_call(&b->nn, "g", from, on_log, &l, call_done, &n), 0);
+	for (int k = 0; k < 500 && n == 1; k++)
+		sim_run_for(w.s, SIM_MS);
+	SIM_ASSERT_EQ(w.s, n, (int)b->nlog - 2);
+	for (unsigned k = 0; k < l.n; k++)
+		SIM_ASSERT(w.s, same(&l.e[k], &b->log[k + 2]));
+	no_errors(&w);
+
+	/* B stops cleanly with a log read queued: it runs, and its done comes */
+	memset(&l, 0, sizeof l);
+	n = 1;
+	SIM_ASSERT_EQ(w.s, ncnode_group_log_call(&b->nn, "g", 1, on_log, &l, call_done, &n), 0);
+	ncnode_stop(&b->nn, false);
+	SIM_ASSERT_EQ(w.s, n, (int)b->nlog);
+	SIM_ASSERT_EQ(w.s, l.n, b->nlog);
+
+	/* A stops cleanly with a create queued: the row job runs in the stop, but the groups are
+	 * stopping, so the call is cancelled and the row removed again; the restart restores "g"
+	 * alone, without an error */
+	rc = 1;
+	SIM_ASSERT_EQ(w.s, ncnode_group_create_call(&a0->nn, "h", call_done, &rc), 0);
+	ncnode_stop(&a0->nn, false);
+	SIM_ASSERT_EQ(w.s, rc, -ECANCELED);
+	SIM_ASSERT_EQ(w.s, ncnode_restart(&a0->nn), 0);
+	konce_group_info info, list[4];
+	konce_ncgapi a = api(&w, 0);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "h", &info), -ENOENT);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_list(&a, list, 4), 1);
+	SIM_ASSERT(w.s, !strcmp(list[0].name, "g"));
+	SIM_ASSERT_EQ(w.s, ncnode_group_errors(&a0->nn, NULL), 0);
+
+	/* C crashes with a create queued: the job dies with it, no done, nothing stored */
+	rc = 1;
+	SIM_ASSERT_EQ(w.s, ncnode_group_create_call(&w.m[2].nn, "h", call_done, &rc), 0);
+	ncnode_stop(&w.m[2].nn, true);
+	SIM_ASSERT_EQ(w.s, rc, 1);
+	SIM_ASSERT_EQ(w.s, ncnode_restart(&w.m[2].nn), 0);
+	a = api(&w, 2);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "h", &info), -ENOENT);
+	teardown(&w);
+}
+
+static void test_create_log_call(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 3)
+	create_log_case(seed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_restart_coordinator_crash),
 		cmocka_unit_test(test_restart_stretches),
 		cmocka_unit_test(test_rejoin_call),
+		cmocka_unit_test(test_create_log_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
