@@ -109,7 +109,12 @@ for b in "${backends[@]}"; do
 	echo "delay=20ms reorder=25%: $out (expected about 316 late)"
 	check "reordering observed: $(field reorder <<<"$out") of 500 answers arrived late (220..400)" \
 		between "$(field reorder <<<"$out")" 220 400
-	check "early packets lower the mean RTT below 20 ms" between "$(field rtt_ms <<<"$out")" 0 19
+	# Reordering is by sending early, not by holding late: a round trip that skips both directions'
+	# delay (1/16, about 31 of 500) takes well under 10 ms.  The minimum says so; the mean (15 ms
+	# expected) does not, on a loaded machine, where a few answers the wire delivers late (one CI run
+	# at 2026-12-04 05:2x UTC, load ~5: max 100 ms, mean 20.3 ms) outweigh the early ones.
+	check "early packets: the fastest answer took under 10 ms (min $(field min <<<"$out") ms)" \
+		between "$(field min <<<"$out")" 0 10
 
 	# rate=10mbit is a tbf on d's link with either backend.  UDP offered at 20 Mbit/s for 2 s, rate
 	# measured by the receiver; the tbf counts Ethernet frames, so 1400-byte payloads (1442 bytes
