@@ -29,6 +29,9 @@ struct konce_punch {
 	uint16_t seq;
 	uint8_t ikey[KONCE_INTRO_SECRET_BYTES]; /* the INTRO's secret: keys the probes' MACs */
 	bool keyed;
+	/* we hold a port-mapping lease on an endpoint-dependent NAT and the peer holds none: until
+	 * T + KONCE_PUNCH_LEASE_WAIT_MS only targets the peer probed us from get probes (lease_wait) */
+	bool lease_first;
 	/* claimed targets (HOST, MAPPED: the peer's word, which may name anyone) get at most
 	 * KONCE_PUNCH_CLAIMED_ALLOW probes each until the peer is heard from there, and
 	 * KONCE_PUNCH_CLAIMED_BUDGET in all per attempt (docs/TRAVERSAL.md "amplification") */
@@ -170,9 +173,26 @@ static unsigned round_len(const konce_punch *p, unsigned r)
 
 static bool claimed(uint8_t type) { return type == KONCE_CAND_HOST || type == KONCE_CAND_MAPPED; }
 
+/* Let the peer come to our lease first.  On an endpoint-dependent NAT a lease made of DNAT and
+ * connection tracking (miniupnpd on Linux) carries only the replies to what came in through it:
+ * a flow we open first keeps a mapping of its own, and our answer to the peer's probe at the
+ * lease then leaves from that mapping, which the peer's filter (opened toward the lease) drops.
+ * Our probes to the peer's predicted or reflexive ports open exactly such flows, toward the
+ * address the peer's probe to the lease comes from.  So, while waiting, only targets the peer
+ * has probed us from (peer-reflexive: its probe came through the lease, and what we send there
+ * is a reply the lease carries) get probes; after the wait the attempt probes as usual. */
+static bool lease_wait(const konce_punch *p, unsigned i, uint64_t now)
+{
+	return p->lease_first && !p->theard[i] && now < p->start + KONCE_PUNCH_LEASE_WAIT_MS * MS;
+}
+
 static void probe_entry(konce_punch *p, unsigned i, uint64_t now)
 {
 	if (i < p->nt) {
+		if (lease_wait(p, i, now)) {
+			p->c.lease_withheld++;
+			return;
+		}
 		if (claimed(p->t[i].type) && !p->theard[i]) {
 			while (p->claimed_left < KONCE_PUNCH_CLAIMED_BUDGET && now >= p->claimed_refill_at) {
 				p->claimed_left++;
@@ -220,6 +240,14 @@ uint64_t konce_punch_intro_id(const konce_punch *p) { return p->intro_id; }
 bool konce_punch_is_target(const konce_punch *p, unsigned sock, const konce_addr *a)
 {
 	return attempting(p) && is_target(p, sock, a);
+}
+
+static bool has_mapped(const konce_cand *c, unsigned n)
+{
+	for (unsigned i = 0; c && i < n; i++)
+		if (c[i].type == KONCE_CAND_MAPPED)
+			return true;
+	return false;
 }
 
 static const konce_cand *first_reflexive(const konce_cand *c, unsigned n)
@@ -282,6 +310,12 @@ int konce_punch_start(konce_punch *p, const konce_punch_intro *in, uint64_t now)
 	bool first = p->state == KONCE_PUNCH_PATH_IDLE || p->state == KONCE_PUNCH_PATH_PUNCHING;
 	begin_attempt(p, in->intro_id, now + in->delay_us);
 	p->keyed = in->secret != NULL;
+	/* our lease, an endpoint-dependent NAT (our new flows do not leave from the lease), and no
+	 * lease on the peer's side (two waiting sides would probe nothing): see lease_wait().  Not
+	 * with our mapping unknown (one rendezvous answered so far): on an EIM NAT, the usual case,
+	 * the lease is our one mapping and waiting would only delay the handshake */
+	p->lease_first = has_mapped(in->self_cands, in->nself) && !has_mapped(in->peer_cands, in->npeer) &&
+			 (in->self_nat.mapping == KONCE_NATMAP_EDM_SEQ || in->self_nat.mapping == KONCE_NATMAP_EDM_RANDOM);
 	if (in->secret)
 		memcpy(p->ikey, in->secret, sizeof(p->ikey));
 	else

@@ -78,6 +78,11 @@
  *     fresh mappings).  One attempt succeeds when the two 256-sets meet: with R = 64512 ports,
  *     P = 1 - (1 - 256/R)^256 = 64%; each later upgrade draws fresh sets.  Never with two EDM
  *     sides: their mappings toward each other do not exist until each knows the other's.
+ *   - lease first: when we hold a port-mapping lease (a MAPPED candidate in self_cands), our NAT
+ *     maps endpoint-dependently and the peer holds none, targets the peer has not probed us
+ *     from get no probes until T + KONCE_PUNCH_LEASE_WAIT_MS: a connection-tracking lease
+ *     carries only replies, and a flow we open first toward the address the peer's probe to the
+ *     lease comes from would keep a mapping of its own (counted in lease_withheld);
  *   - at T + KONCE_PUNCH_GIVEUP_MS with nothing verified: RELAYED.
  * Budget per attempt: at most 9 x KONCE_CAND_MAX_TARGETS + 5 x KONCE_PUNCH_BIRTHDAY probes
  * (1640; the birthday set is re-sent in the 5 rounds from T + 1000 ms, so a probe that reached
@@ -147,6 +152,7 @@ enum {
 	KONCE_PUNCH_CLAIMED_ALLOW = 2,      /* probes to a claimed (host, mapped) target not heard from */
 	KONCE_PUNCH_CLAIMED_BUDGET = 6,     /* such probes, all targets and attempts together: a bucket */
 	KONCE_PUNCH_CLAIMED_REFILL_MS = 10000, /* per peer, one more every this long; full once verified */
+	KONCE_PUNCH_LEASE_WAIT_MS = 1000, /* our lease, EDM NAT: only heard-from targets probed until T + this */
 };
 
 enum konce_punch_path_state {
@@ -210,6 +216,7 @@ struct konce_punch_counters {
 	uint64_t moves_held;  /* verified pairs not moved to: moves are held after unconfirmed ones */
 	uint64_t claimed_withheld; /* probes not sent to claimed targets not heard from (budget) */
 	uint64_t linger_probes; /* probes to a verified pair the peer had not probed yet (its INTRO late) */
+	uint64_t lease_withheld; /* probes not sent while the peer comes to our lease first (lease wait) */
 };
 
 typedef struct konce_punch konce_punch;
