@@ -78,6 +78,7 @@
 #include "node/base/ratelimit.h"
 #include "node/base/slab.h"
 #include "node/transport/session.h"
+#include "node/transport/slack.h"
 
 enum konce_hs_state {
 	KONCE_HS_HELLO_SENT = 1, /* client */
@@ -535,17 +536,8 @@ void konce_ep_arm(konce_ep *ep, konce_sess *s, uint64_t at_us);
 /* A new session enters the heap, due at now_us; a freed one leaves it. */
 void konce_ep_timer_add(konce_ep *ep, konce_sess *s, uint64_t now_us);
 void konce_ep_timer_remove(konce_ep *ep, konce_sess *s);
-/* Timer slack (ep_timer.c header, "Coalescing"): the grid of a deadline of a timer that recurs
- * every interval_us: the largest power of two microseconds at most interval_us / 64 and at most
- * KONCE_EP_SLACK_MAX_US (1 for intervals under 128 us: no grid). */
-enum { KONCE_EP_SLACK_MAX_US = 1 << 14 };
-uint64_t konce_ep_slack(uint64_t interval_us);
-/* A deadline that must not be missed (a keepalive: the NAT binding needs it by then), moved
- * earlier to its grid point: in (at_us - slack, at_us]. */
-uint64_t konce_ep_due_early(uint64_t at_us, uint64_t interval_us);
-/* A deadline that must not come early (an idle close), moved later to its grid point: in
- * [at_us, at_us + slack). */
-uint64_t konce_ep_due_late(uint64_t at_us, uint64_t interval_us);
+/* Timer slack (ep_timer.c header, "Coalescing"): konce_ep_slack, konce_ep_due_early,
+ * konce_ep_due_late are in slack.h. */
 
 /* ep_session.c */
 enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,
