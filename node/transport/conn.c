@@ -6,6 +6,7 @@
 
 #include "node/transport/ackframe.h"
 #include "node/transport/frame.h"
+#include "node/transport/slack.h"
 #include "node/base/varint.h"
 
 static void maybe_close_channel(konce_conn *c);
@@ -546,6 +547,16 @@ void konce_conn_resume(konce_conn *c, uint64_t tx_next, uint64_t rx_base)
 	konce_reasm_resume(&c->ra, rx_base);
 }
 
+/* The keepalive's deadline: keepalive_us after the last ack-eliciting packet, moved earlier to its
+ * slack grid point (slack.h; ep_timer.c "Coalescing"), as a presence's is (ep_msg.c), so that the
+ * keepalives of channels and presences fall on the same points and one timer call serves them.  It
+ * is an upper bound: a PING may leave up to one step (1/64 of the interval, 16 ms at most) early,
+ * never late. */
+static uint64_t keepalive_at(const konce_conn *c)
+{
+	return konce_ep_due_early(c->last_eliciting_tx + c->cfg.keepalive_us, c->cfg.keepalive_us);
+}
+
 bool konce_conn_tick(konce_conn *c, uint64_t now)
 {
 	if (!konce_msgq_empty(&c->q) && now >= c->progress_at + c->cfg.msg_timeout_us)
@@ -561,7 +572,7 @@ bool konce_conn_tick(konce_conn *c, uint64_t now)
 	default:
 		break;
 	}
-	if ((c->wanted || !konce_msgq_empty(&c->q)) && now >= c->last_eliciting_tx + c->cfg.keepalive_us)
+	if ((c->wanted || !konce_msgq_empty(&c->q)) && now >= keepalive_at(c))
 		c->ping_due = true;
 	konce_reasm_expire(&c->ra, now, c->cfg.reasm_idle_us);
 	return true;
@@ -581,7 +592,7 @@ uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now)
 			t = d;
 	}
 	if ((c->wanted || !konce_msgq_empty(&c->q)) && !c->ping_due) {
-		uint64_t k = c->last_eliciting_tx + c->cfg.keepalive_us;
+		uint64_t k = keepalive_at(c);
 		if (k < t)
 			t = k;
 	}

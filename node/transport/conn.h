@@ -74,7 +74,7 @@ typedef struct konce_conn_cfg {
 	uint64_t budget;         /* reassembly memory, bytes */
 	uint64_t max_message;    /* largest incoming message */
 	size_t ring;             /* sent-packet ring of an open channel */
-	uint64_t keepalive_us;
+	uint64_t keepalive_us;   /* a PING after this without one, up to a slack step early (slack.h) */
 	uint64_t msg_timeout_us;
 	uint64_t reasm_idle_us;  /* drop an incoming message that got no byte for this long */
 	uint64_t overhead;       /* bytes a DATA packet adds around its payload (header + tag) */

@@ -137,6 +137,8 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->out_mem = zalloc(env, ep->out_slots, ep->max_datagram);
 	ep->ev = zalloc(env, ep->ev_cap, sizeof *ep->ev);
 	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
+	ep->rsrc_mask = pow2_at_least(ep->max_sessions) - 1;
+	ep->rsrc_buckets = zalloc(env, (size_t)ep->rsrc_mask + 1, sizeof *ep->rsrc_buckets);
 	ep->heap = zalloc(env, ep->max_sessions, sizeof *ep->heap);
 	ep->batch = zalloc(env, ep->max_sessions, sizeof *ep->batch);
 	/* sessions and their handshake buffers each in their own slab: no malloc header, and the
@@ -146,7 +148,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	konce_slab_init(&ep->hb_slab[1], env, sizeof(konce_hs_buf));
 	konce_slab_init(&ep->pm_slab, env, sizeof(konce_pmtud)); /* kept by a shrunk channel */
 	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
-	    !ep->ev || !ep->rsrc)
+	    !ep->ev || !ep->rsrc || !ep->rsrc_buckets)
 		goto fail;
 	for (unsigned i = 0; i < ep->out_slots; i++)
 		ep->out[i].data = ep->out_mem + (size_t)i * ep->max_datagram;
@@ -204,6 +206,7 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->gen);
 	konce_env_free(env, ep->free_slots);
 	konce_env_free(env, ep->rsrc);
+	konce_env_free(env, ep->rsrc_buckets);
 	konce_env_free(env, ep->heap);
 	konce_env_free(env, ep->batch);
 	konce_slab_fini(&ep->sess_slab);
@@ -290,8 +293,7 @@ void konce_ep_sess_free(konce_ep *ep, konce_sess *s)
 	s->sess.wide = NULL; /* its storage goes with the conn */
 	konce_conn_free(s->rel); /* its reassembler's charge ends: the source's share of it too */
 	konce_slab_free(&ep->pm_slab, s->pm);
-	if (s->rsrc)
-		s->rsrc->refs--;
+	konce_ep_rsrc_put(ep, s);
 	konce_keyslab_wipe(ep->slab, s->slot);
 	ep->slots[s->slot] = NULL;
 	ep->free_slots[ep->n_free++] = s->slot;
@@ -662,6 +664,7 @@ static const struct {
 	C(message_too_long),
 	C(timer_visits),
 	C(table_visits),
+	C(rsrc_visits),
 };
 #undef C
 _Static_assert(sizeof counter_names / sizeof counter_names[0] * sizeof(uint64_t) == sizeof(struct konce_ep_counters),

@@ -235,6 +235,9 @@ struct konce_ep_counters {
 	/* the table's rules (ep_table.c): index entries (sessions, sources) they looked at; per
 	 * admission a handful, whatever the number of sessions */
 	uint64_t table_visits;
+	/* reassembly charges per source (ep_msg.c): entries a channel's growth looked at to find its
+	 * source's; one or two, whatever the number of sessions */
+	uint64_t rsrc_visits;
 };
 
 /* 0, -EINVAL (bad config), -ENOMEM, or the error of locking the session key slab in memory

@@ -78,6 +78,7 @@
 #include "node/base/ratelimit.h"
 #include "node/base/slab.h"
 #include "node/transport/session.h"
+#include "node/transport/slack.h"
 
 enum konce_hs_state {
 	KONCE_HS_HELLO_SENT = 1, /* client */
@@ -113,11 +114,12 @@ enum {
 };
 
 /* The reassembly charge of one source (ep_msg.c): its key as konce_addr_source gives it, and how
- * many sessions' reassemblers it serves.  One per slot at most, so max_sessions of them. */
+ * many sessions' reassemblers it serves.  One per session at most, so max_sessions of them. */
 typedef struct konce_ep_rsrc {
 	konce_reasm_source acct;
 	uint8_t key[16];
-	unsigned refs; /* 0 = free */
+	unsigned refs;               /* 0 = free */
+	struct konce_ep_rsrc *next;  /* bucket chain (konce_ep.rsrc_buckets), or the free list */
 } konce_ep_rsrc;
 
 /* A session's handshake buffers (konce_sess.hb), and the handshake's fields that no one reads once
@@ -305,6 +307,10 @@ struct konce_ep {
 	konce_conn_cfg conn_cfg;
 	konce_reasm_pool reasm_pool; /* conn_cfg.pool */
 	konce_ep_rsrc *rsrc;         /* max_sessions: reassembly charged per source (frag.h) */
+	konce_ep_rsrc **rsrc_buckets; /* [rsrc_mask + 1] the live ones by keyed hash of their key */
+	konce_ep_rsrc *rsrc_free;    /* released ones */
+	unsigned rsrc_used;          /* rsrc[0, rsrc_used) have been handed out */
+	unsigned rsrc_mask;
 	konce_msgq_pool send_pool;   /* conn_cfg.send_pool */
 	uint64_t idle_us;
 
@@ -495,6 +501,9 @@ int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t 
 		       uint64_t *msg_id);
 /* Fails every message queued on s with reason (a konce_ep_msg_fail), before the conn's last event. */
 void konce_ep_msg_abort(konce_ep *ep, konce_sess *s, unsigned reason);
+/* s lets go of its source's reassembly charge (its conn's reassembler is gone or settled); the
+ * charge is freed with the source's last session (ep_msg.c). */
+void konce_ep_rsrc_put(konce_ep *ep, konce_sess *s);
 /* Message timers for s; false if the session was closed.  *next gets the earliest deadline. */
 bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
 /* Frees a message an event slot or ep->held owns. */
@@ -527,17 +536,8 @@ void konce_ep_arm(konce_ep *ep, konce_sess *s, uint64_t at_us);
 /* A new session enters the heap, due at now_us; a freed one leaves it. */
 void konce_ep_timer_add(konce_ep *ep, konce_sess *s, uint64_t now_us);
 void konce_ep_timer_remove(konce_ep *ep, konce_sess *s);
-/* Timer slack (ep_timer.c header, "Coalescing"): the grid of a deadline of a timer that recurs
- * every interval_us: the largest power of two microseconds at most interval_us / 64 and at most
- * KONCE_EP_SLACK_MAX_US (1 for intervals under 128 us: no grid). */
-enum { KONCE_EP_SLACK_MAX_US = 1 << 14 };
-uint64_t konce_ep_slack(uint64_t interval_us);
-/* A deadline that must not be missed (a keepalive: the NAT binding needs it by then), moved
- * earlier to its grid point: in (at_us - slack, at_us]. */
-uint64_t konce_ep_due_early(uint64_t at_us, uint64_t interval_us);
-/* A deadline that must not come early (an idle close), moved later to its grid point: in
- * [at_us, at_us + slack). */
-uint64_t konce_ep_due_late(uint64_t at_us, uint64_t interval_us);
+/* Timer slack (ep_timer.c header, "Coalescing"): konce_ep_slack, konce_ep_due_early,
+ * konce_ep_due_late are in slack.h. */
 
 /* ep_session.c */
 enum konce_ep_verdict konce_ep_data_input(konce_ep *ep, const uint8_t *pkt, size_t len, const konce_addr *from,

@@ -43,7 +43,7 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	size_t tb = 0, rs = 0;
 	for (size_t i = 0; i <= ep->tmask; i++)
 		tb += (ep->src_buckets[i] != NULL) + (ep->key_buckets[i] != NULL);
-	for (size_t i = 0; i < ep->max_sessions; i++)
+	for (size_t i = 0; i < ep->rsrc_used; i++)
 		rs += ep->rsrc[i].refs != 0;
 	size_t hs = offsetof(konce_sess, next_msg) - offsetof(konce_sess, as);
 	unsigned i = 0;
@@ -63,6 +63,7 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	i = row(rows, max, i, "table index nodes (ep_table.c)", sizeof *ep->tnodes, (size_t)ep->max_sessions * 2, ep->tnode_used);
 	i = row(rows, max, i, "table index buckets (sources, keys)", sizeof *ep->src_buckets, 2 * ((size_t)ep->tmask + 1), tb);
 	i = row(rows, max, i, "reassembly charges per source", sizeof *ep->rsrc, ep->max_sessions, rs);
+	i = row(rows, max, i, "reassembly charge buckets", sizeof *ep->rsrc_buckets, (size_t)ep->rsrc_mask + 1, rs);
 	i = row(rows, max, i, "path MTU searches (channels, kept)", sizeof(konce_pmtud), pm, pm);
 	i = row(rows, max, i, "channels (konce_conn, without rings)", sizeof(konce_conn), rel, rel);
 	/* fixed sizes, whatever the number of sessions: each slot is resident once the ring has

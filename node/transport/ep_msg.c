@@ -87,26 +87,59 @@ static void cb_message(void *ctx, konce_reasm_msg *m)
 	e->ev.len = (size_t)m->len;
 }
 
+/* The reassembly charges live in a chained hash under the table's keyed hash (ep->table_key, so no
+ * one without the key can aim a chain at one source), and a charge is found by its source in a few
+ * entries, not by a walk over max_sessions (counted in rsrc_visits).  Only an authenticated
+ * session takes one, each holds at most one, and rsrc has max_sessions entries: there is always
+ * a free one, and nothing is allocated after konce_ep_new. */
+static uint32_t rsrc_bucket(const konce_ep *ep, const uint8_t key[16])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, key, 16, ep->table_key);
+	return (uint32_t)(h[0] | h[1] << 8 | h[2] << 16 | (uint32_t)h[3] << 24) & ep->rsrc_mask;
+}
+
 /* The reassembly charge of s's source (its handshake address, counted as ep_table.c rule 2 counts
- * sources): the one other sessions from there use, else a free one.  There is always one: a
- * session holds at most one, and there are max_sessions. */
+ * sources): the one other sessions from there use, else a fresh one, with no reference yet. */
 static konce_ep_rsrc *rsrc_get(konce_ep *ep, const konce_sess *s)
 {
 	uint8_t key[16];
 	konce_addr_source(key, &s->hs_addr);
-	konce_ep_rsrc *free_one = NULL;
-	for (unsigned i = 0; i < ep->max_sessions; i++) {
-		konce_ep_rsrc *g = &ep->rsrc[i];
-		if (g->refs && memcmp(g->key, key, sizeof key) == 0)
+	uint32_t b = rsrc_bucket(ep, key);
+	for (konce_ep_rsrc *g = ep->rsrc_buckets[b]; g; g = g->next) {
+		ep->c.rsrc_visits++;
+		if (memcmp(g->key, key, sizeof key) == 0)
 			return g;
-		if (!g->refs && !free_one)
-			free_one = g;
 	}
-	if (free_one) {
-		memcpy(free_one->key, key, sizeof key);
-		free_one->acct.used = 0;
-	}
-	return free_one;
+	konce_ep_rsrc *g = ep->rsrc_free;
+	if (g)
+		ep->rsrc_free = g->next;
+	else if (ep->rsrc_used < ep->max_sessions)
+		g = &ep->rsrc[ep->rsrc_used++];
+	else
+		return NULL; /* cannot happen: a session holds at most one */
+	memset(g, 0, sizeof *g);
+	memcpy(g->key, key, sizeof key);
+	g->next = ep->rsrc_buckets[b];
+	ep->rsrc_buckets[b] = g;
+	return g;
+}
+
+void konce_ep_rsrc_put(konce_ep *ep, konce_sess *s)
+{
+	konce_ep_rsrc *g = s->rsrc;
+	if (!g)
+		return;
+	s->rsrc = NULL;
+	if (--g->refs)
+		return;
+	for (konce_ep_rsrc **pp = &ep->rsrc_buckets[rsrc_bucket(ep, g->key)]; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	g->next = ep->rsrc_free;
+	ep->rsrc_free = g;
 }
 
 static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
@@ -155,10 +188,7 @@ static void shrink(konce_ep *ep, konce_sess *s)
 	konce_session_narrow(&s->sess); /* out of the conn's storage */
 	konce_conn_free(c); /* its reassembler (settled: konce_conn_idle) no longer charges the source */
 	s->rel = NULL;
-	if (s->rsrc) { /* the next conn takes the source's charge again (get_conn) */
-		s->rsrc->refs--;
-		s->rsrc = NULL;
-	}
+	konce_ep_rsrc_put(ep, s); /* the next conn takes the source's charge again (get_conn) */
 	ep->c.channels_shrunk++;
 	konce_ep_mem_shrunk(ep);
 }

@@ -36,9 +36,9 @@
  *      the host flushes the ring and calls again; d sessions due at once cost O(d log n) in all,
  *      however many calls the ring's size makes them take.
  *
- * Coalescing (timer slack, as the kernel's round_jiffies): deadlines that recur for every session
- * (a presence's keepalive, ep_msg.c; the idle close and the wipe of the peer's previous key after
- * a key update, ep_session.c) sit on a coarse grid, so that
+ * Coalescing (timer slack, as the kernel's round_jiffies; slack.h): deadlines that recur for
+ * every session (a presence's keepalive, ep_msg.c, and a channel's, conn.c; the idle close and the
+ * wipe of the peer's previous key after a key update, ep_session.c) sit on a coarse grid, so that
  * the sessions due within one grid step are due at the same instant and one call serves them
  * all: the host wakes at most once per step for them, however many sessions exist and however
  * their rhythms are spread (a channel that shrinks keeps its conn's).  The step is
@@ -56,34 +56,11 @@
  *     session.c).
  * Timers that answer the network (loss, probe and ack timers, handshake resends, path probes)
  * keep their exact deadlines.  tests/unit/test_ep_timer.c's test_keepalives_coalesce asserts both
- * bounds and the number of calls.
+ * bounds and the number of calls, for presences and for channels.
  */
 #include <limits.h>
 
 #include "node/transport/ep_internal.h"
-
-uint64_t konce_ep_slack(uint64_t interval_us)
-{
-	uint64_t x = interval_us / 64;
-	if (x > KONCE_EP_SLACK_MAX_US)
-		x = KONCE_EP_SLACK_MAX_US;
-	return x ? (uint64_t)1 << (63 - __builtin_clzll(x)) : 1;
-}
-
-uint64_t konce_ep_due_early(uint64_t at_us, uint64_t interval_us)
-{
-	if (at_us == UINT64_MAX)
-		return at_us;
-	return at_us & ~(konce_ep_slack(interval_us) - 1);
-}
-
-uint64_t konce_ep_due_late(uint64_t at_us, uint64_t interval_us)
-{
-	uint64_t g = konce_ep_slack(interval_us);
-	if (at_us > UINT64_MAX - g)
-		return at_us;
-	return (at_us + g - 1) & ~(g - 1);
-}
 
 static bool before(const konce_sess *a, const konce_sess *b) { return a->due_us < b->due_us; }
 

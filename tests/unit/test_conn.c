@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "node/transport/conn.h"
+#include "node/transport/slack.h"
 #include "node/transport/frame.h"
 #include "tests/unit/testenv.h"
 
@@ -192,10 +193,15 @@ static void test_keepalive_and_timeout(void **state)
 	side a, b;
 	open_pair(&te, 3, &a, 1 << 20, &b, 1 << 20);
 	uint64_t now = 0;
-	/* wanted and idle: a PING after keepalive_us, and the peer acks it */
+	/* wanted and idle: a PING after keepalive_us, up to one slack step early (on its grid point,
+	 * slack.h), never late, and the peer acks it */
 	a.c->wanted = true;
-	assert_int_equal(konce_conn_next_timer(a.c, now), 25000 * MS);
-	now = 25000 * MS;
+	const uint64_t ka = konce_ep_due_early(25000 * MS, 25000 * MS);
+	assert_true(ka <= 25000 * MS && 25000 * MS - ka < konce_ep_slack(25000 * MS));
+	assert_int_equal(konce_conn_next_timer(a.c, now), ka);
+	assert_true(konce_conn_tick(a.c, ka - 1));
+	assert_false(a.c->ping_due);
+	now = ka;
 	assert_true(konce_conn_tick(a.c, now));
 	assert_true(a.c->ping_due);
 	assert_int_equal(deliver(&a, &b, &now, NULL), 1);

@@ -318,6 +318,81 @@ static void test_keepalives_coalesce(void **state)
 	test_free(w);
 }
 
+/* The same for channels (conn.c keeps a channel's keepalive on the presences' grid): a thousand
+ * kept channels, each given a PING 2.5 ms after the one before, PING on their own over three
+ * intervals, each never later than an interval after its previous ack-eliciting packet and never
+ * more than a step earlier, and always on a grid point: the thousand channels' PINGs leave at the
+ * grid points that the 2.5 s of spread covers, not at a thousand instants.  (a's timer calls are
+ * counted but not bounded here: a PING's probe timeout, armed at the exact time it answers the
+ * network, stays in the heap after the ack cancelled it, and a visits the session for nothing
+ * then, ep_timer.c konce_ep_arm.) */
+static void test_channel_keepalives_coalesce(void **state)
+{
+	(void)state;
+	enum { M = 1000 };
+	world *w = test_malloc(sizeof *w);
+	make_world(w);
+	establish(w);
+	const uint64_t k = (uint64_t)KONCE_KEEPALIVE_MS * 1000, g = konce_ep_slack(k), step = k / N;
+	konce_sess *ss[M];
+	uint64_t last[M];
+	unsigned pings[M] = {0};
+	for (unsigned i = 0; i < M; i++) {
+		w->now += step;
+		assert_int_equal(konce_ep_set_wanted(w->a, w->conns[i], true, w->now), 0);
+		assert_int_equal(konce_ep_ping(w->a, w->conns[i], w->now), 0);
+		assert_int_equal(konce_ep_msg_keep_channel(w->a, w->conns[i]), 0);
+		ss[i] = konce_ep_sess_by_conn(w->a, w->conns[i]);
+		assert_non_null(ss[i]->rel);
+		while (konce_ep_next_timer(w->a) <= w->now)
+			konce_ep_timer(w->a, w->now);
+		crowd_pump(w);
+		last[i] = ss[i]->rel->last_eliciting_tx;
+		assert_int_equal(last[i], w->now); /* the PING left */
+	}
+	uint64_t calls = 0, instants = 0, early_max = 0, end = w->now + 3 * k;
+	for (;;) {
+		uint64_t ta = konce_ep_next_timer(w->a), tb = konce_ep_next_timer(w->b), t = ta < tb ? ta : tb;
+		if (t > end)
+			break;
+		w->now = t > w->now ? t : w->now;
+		if (ta <= w->now) {
+			konce_ep_timer(w->a, w->now);
+			calls++;
+		}
+		konce_ep_timer(w->b, w->now); /* its acks (delayed) and its channels' shrink */
+		crowd_pump(w);
+		bool pinged = false;
+		for (unsigned i = 0; i < M; i++) {
+			uint64_t tx = ss[i]->rel->last_eliciting_tx;
+			if (tx == last[i])
+				continue;
+			pinged = true;
+			assert_int_equal(tx, w->now);
+			assert_int_equal(tx % g, 0); /* on the grid */
+			assert_true(tx - last[i] <= k);    /* never late */
+			assert_true(k - (tx - last[i]) < g); /* early by less than a step */
+			if (k - (tx - last[i]) > early_max)
+				early_max = k - (tx - last[i]);
+			last[i] = tx;
+			pings[i]++;
+		}
+		instants += pinged;
+	}
+	for (unsigned i = 0; i < M; i++) {
+		assert_non_null(ss[i]->rel); /* kept */
+		assert_int_equal(pings[i], 3);
+	}
+	uint64_t points = (uint64_t)M * step / g + 2; /* grid points the spread covers */
+	printf("# %u channels PINGed 2.5 ms apart, 3 keepalive intervals: 3000 PINGs at %llu instants (%llu grid points "
+	       "an interval), %llu timer calls of a, earliest %llu us before its interval (step %llu us)\n",
+	       M, (unsigned long long)instants, (unsigned long long)points, (unsigned long long)calls,
+	       (unsigned long long)early_max, (unsigned long long)g);
+	assert_true(instants <= 3 * points);
+	free_world(w);
+	test_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_idle_close_reaches_all),
 		cmocka_unit_test(test_slack_grid),
 		cmocka_unit_test(test_keepalives_coalesce),
+		cmocka_unit_test(test_channel_keepalives_coalesce),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
