@@ -94,7 +94,8 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		return e;
 
 	struct ncpending *p = nc_alloc(c, sizeof(*p));
-	if (!p || !(p->data = nc_alloc(c, KONCE_MSG_BODY + len))) {
+	/* written in full below: the header, then the body */
+	if (!p || !(p->data = konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len))) {
 		nc_free(c, p);
 		return -ENOMEM;
 	}
@@ -151,15 +152,16 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		}
 	}
 	/* the endpoint queues it even while the handshake runs */
-	e = konce_ep_msg_send(c->ep, peer->conn, p->data, p->len, cc, 0, now, &p->msg_id);
+	/* The endpoint takes the framed message over (same env): no copy of a large body.  The record
+	 * keeps no bytes: a failed message is reported, never sent again by another route. */
+	e = konce_ep_msg_send(c->ep, peer->conn, p->data, p->len, cc, KONCE_EP_MSG_TAKE, now, &p->msg_id);
 	if (e) {
 		if (fresh)
 			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
 		free_unsent(c, p);
 		return e;
 	}
-	nc_free(c, p->data); /* the endpoint copied it */
-	p->data = NULL;
+	p->data = NULL; /* the endpoint's now */
 	p->peer = peer;
 	p->sent_us = now;
 	ncpending_msg_add(c, p);
