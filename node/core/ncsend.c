@@ -63,15 +63,25 @@ static void free_unsent(konce_nodecore *c, struct ncpending *p)
 	nc_free(c, p);
 }
 
-int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
-			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
-			void *ctx, uint64_t now, uint64_t *handle)
+/* A send that failed: the record goes, and its buffer too unless it is the caller's (own). */
+static void unsent(konce_nodecore *c, struct ncpending *p, bool own)
+{
+	if (own)
+		p->data = NULL;
+	free_unsent(c, p);
+}
+
+/* konce_nodecore_send and konce_nodecore_send_framed: the body is data (copied), or own's bytes from
+ * KONCE_MSG_BODY on (own is taken over on 0). */
+static int send_msg(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    uint8_t *own, size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t now,
+		    uint64_t *handle)
 {
 	konce_addr addr;
 	konce_ncpeer *peer;
 	int e;
 
-	if (!c || !pk || !fn || (len && !data))
+	if (!c || !pk || !fn || (len && !data && !own))
 		return -EINVAL;
 	if (len > KONCE_MESSAGE_MAX)
 		return -EMSGSIZE;
@@ -95,7 +105,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 
 	struct ncpending *p = nc_alloc(c, sizeof(*p));
 	/* written in full below: the header, then the body */
-	if (!p || !(p->data = konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len))) {
+	if (!p || !(p->data = own ? own : konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len))) {
 		nc_free(c, p);
 		return -ENOMEM;
 	}
@@ -110,7 +120,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 	uint32_t connect_ms = o && o->connect_timeout_ms ? o->connect_timeout_ms : KONCE_NC_CONNECT_TIMEOUT_MS;
 	unsigned cc = o && o->background ? KONCE_MSG_CLASS_BACKGROUND : KONCE_MSG_CLASS_DEFAULT;
 	header(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce);
-	if (len)
+	if (len && !own)
 		memcpy(p->data + KONCE_MSG_BODY, data, len);
 	p->len = KONCE_MSG_BODY + len;
 
@@ -120,7 +130,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		/* a small first message rides in the INITIATE: its reply can come back in the ACCEPT */
 		int in_init = p->len <= KONCE_EP_MAX_FIRST_MESSAGE;
 		if (!(peer = konce_nodecore_peer_add(c, pk))) {
-			free_unsent(c, p);
+			unsent(c, p, own);
 			return -ENOMEM;
 		}
 		int id = konce_nodecore_identity_for(c, pk, &addr);
@@ -133,7 +143,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 					&conn);
 		if (e) {
 			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
-			free_unsent(c, p);
+			unsent(c, p, own);
 			return e == -ENOSPC ? -ENOBUFS : e;
 		}
 		konce_nodecore_peer_set_conn(c, peer, conn);
@@ -158,7 +168,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 	if (e) {
 		if (fresh)
 			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
-		free_unsent(c, p);
+		unsent(c, p, own);
 		return e;
 	}
 	p->data = NULL; /* the endpoint's now */
@@ -182,6 +192,22 @@ sent:
 	if (handle)
 		*handle = p->msg_id ? p->msg_id : ((uint64_t)peer->conn << 32);
 	return 0;
+}
+
+int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
+			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
+			void *ctx, uint64_t now, uint64_t *handle)
+{
+	return send_msg(c, pk, klass, data, NULL, len, o, fn, ctx, now, handle);
+}
+
+int konce_nodecore_send_framed(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, uint8_t *msg,
+			       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t now,
+			       uint64_t *handle)
+{
+	if (!msg)
+		return -EINVAL;
+	return send_msg(c, pk, klass, NULL, msg, len, o, fn, ctx, now, handle);
 }
 
 int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint8_t *data, size_t len,
