@@ -221,15 +221,18 @@ int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint
 	konce_ncpeer *peer = konce_nodecore_peer_by_conn(c, req->conn_);
 	if (!peer)
 		return -ENOTCONN;
-	uint8_t *buf = nc_alloc(c, KONCE_MSG_BODY + len);
+	uint8_t *buf = konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len); /* written in full */
 	if (!buf)
 		return -ENOMEM;
 	header(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_);
 	if (len)
 		memcpy(buf + KONCE_MSG_BODY, data, len);
 	uint64_t id;
-	int e = konce_ep_msg_send(c->ep, peer->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id);
-	nc_free(c, buf);
+	/* the endpoint takes the framed reply over (same env); on failure it is still ours */
+	int e = konce_ep_msg_send(c->ep, peer->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT,
+				  KONCE_EP_MSG_TAKE, now, &id);
+	if (e)
+		nc_free(c, buf);
 	if (e == 0) {
 		peer->msgs_tx++;
 		c->msgs_tx++;
