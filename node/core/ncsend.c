@@ -63,15 +63,25 @@ static void free_unsent(konce_nodecore *c, struct ncpending *p)
 	nc_free(c, p);
 }
 
-int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
-			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
-			void *ctx, uint64_t now, uint64_t *handle)
+/* A send that failed: the record goes, and its buffer too unless it is the caller's (own). */
+static void unsent(konce_nodecore *c, struct ncpending *p, bool own)
+{
+	if (own)
+		p->data = NULL;
+	free_unsent(c, p);
+}
+
+/* konce_nodecore_send and konce_nodecore_send_framed: the body is data (copied), or own's bytes from
+ * KONCE_MSG_BODY on (own is taken over on 0). */
+static int send_msg(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, const uint8_t *data,
+		    uint8_t *own, size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t now,
+		    uint64_t *handle)
 {
 	konce_addr addr;
 	konce_ncpeer *peer;
 	int e;
 
-	if (!c || !pk || !fn || (len && !data))
+	if (!c || !pk || !fn || (len && !data && !own))
 		return -EINVAL;
 	if (len > KONCE_MESSAGE_MAX)
 		return -EMSGSIZE;
@@ -94,7 +104,8 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		return e;
 
 	struct ncpending *p = nc_alloc(c, sizeof(*p));
-	if (!p || !(p->data = nc_alloc(c, KONCE_MSG_BODY + len))) {
+	/* written in full below: the header, then the body */
+	if (!p || !(p->data = own ? own : konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len))) {
 		nc_free(c, p);
 		return -ENOMEM;
 	}
@@ -109,7 +120,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 	uint32_t connect_ms = o && o->connect_timeout_ms ? o->connect_timeout_ms : KONCE_NC_CONNECT_TIMEOUT_MS;
 	unsigned cc = o && o->background ? KONCE_MSG_CLASS_BACKGROUND : KONCE_MSG_CLASS_DEFAULT;
 	header(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce);
-	if (len)
+	if (len && !own)
 		memcpy(p->data + KONCE_MSG_BODY, data, len);
 	p->len = KONCE_MSG_BODY + len;
 
@@ -119,7 +130,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		/* a small first message rides in the INITIATE: its reply can come back in the ACCEPT */
 		int in_init = p->len <= KONCE_EP_MAX_FIRST_MESSAGE;
 		if (!(peer = konce_nodecore_peer_add(c, pk))) {
-			free_unsent(c, p);
+			unsent(c, p, own);
 			return -ENOMEM;
 		}
 		int id = konce_nodecore_identity_for(c, pk, &addr);
@@ -132,7 +143,7 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 					&conn);
 		if (e) {
 			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
-			free_unsent(c, p);
+			unsent(c, p, own);
 			return e == -ENOSPC ? -ENOBUFS : e;
 		}
 		konce_nodecore_peer_set_conn(c, peer, conn);
@@ -151,15 +162,16 @@ int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], ui
 		}
 	}
 	/* the endpoint queues it even while the handshake runs */
-	e = konce_ep_msg_send(c->ep, peer->conn, p->data, p->len, cc, 0, now, &p->msg_id);
+	/* The endpoint takes the framed message over (same env): no copy of a large body.  The record
+	 * keeps no bytes: a failed message is reported, never sent again by another route. */
+	e = konce_ep_msg_send(c->ep, peer->conn, p->data, p->len, cc, KONCE_EP_MSG_TAKE, now, &p->msg_id);
 	if (e) {
 		if (fresh)
 			konce_nodecore_peer_free(c, peer, KONCE_REASON_NONE);
-		free_unsent(c, p);
+		unsent(c, p, own);
 		return e;
 	}
-	nc_free(c, p->data); /* the endpoint copied it */
-	p->data = NULL;
+	p->data = NULL; /* the endpoint's now */
 	p->peer = peer;
 	p->sent_us = now;
 	ncpending_msg_add(c, p);
@@ -182,6 +194,22 @@ sent:
 	return 0;
 }
 
+int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
+			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
+			void *ctx, uint64_t now, uint64_t *handle)
+{
+	return send_msg(c, pk, klass, data, NULL, len, o, fn, ctx, now, handle);
+}
+
+int konce_nodecore_send_framed(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, uint8_t *msg,
+			       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t now,
+			       uint64_t *handle)
+{
+	if (!msg)
+		return -EINVAL;
+	return send_msg(c, pk, klass, NULL, msg, len, o, fn, ctx, now, handle);
+}
+
 int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint8_t *data, size_t len,
 			 uint64_t now)
 {
@@ -193,15 +221,18 @@ int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint
 	konce_ncpeer *peer = konce_nodecore_peer_by_conn(c, req->conn_);
 	if (!peer)
 		return -ENOTCONN;
-	uint8_t *buf = nc_alloc(c, KONCE_MSG_BODY + len);
+	uint8_t *buf = konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len); /* written in full */
 	if (!buf)
 		return -ENOMEM;
 	header(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_);
 	if (len)
 		memcpy(buf + KONCE_MSG_BODY, data, len);
 	uint64_t id;
-	int e = konce_ep_msg_send(c->ep, peer->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id);
-	nc_free(c, buf);
+	/* the endpoint takes the framed reply over (same env); on failure it is still ours */
+	int e = konce_ep_msg_send(c->ep, peer->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT,
+				  KONCE_EP_MSG_TAKE, now, &id);
+	if (e)
+		nc_free(c, buf);
 	if (e == 0) {
 		peer->msgs_tx++;
 		c->msgs_tx++;

@@ -283,6 +283,13 @@ bool konce_nodecore_poll_note(konce_nodecore *c, konce_nc_note *note);
 int konce_nodecore_send(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass,
 			const uint8_t *data, size_t len, const konce_send_opts *o, konce_outcome_fn fn,
 			void *ctx, uint64_t now, uint64_t *handle);
+/* konce_nodecore_send without copying the body: msg holds KONCE_MSG_BODY bytes of room for the
+ * message header, then the len bytes of the body, and was allocated through konce_nodecore_env(c)
+ * (konce_env_alloc_raw or konce_env_alloc).  On 0 the core owns msg (it goes to the endpoint's send
+ * queue, which wipes and frees it); on a negative return it is still the caller's. */
+int konce_nodecore_send_framed(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, uint8_t *msg,
+			       size_t len, const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t now,
+			       uint64_t *handle);
 int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint8_t *data, size_t len,
 			 uint64_t now);
 /* Routes class klass (>= KONCE_CLASS_APP_MIN) to fn: MESSAGE events carry fn and ctx. */

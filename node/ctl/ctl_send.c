@@ -110,8 +110,10 @@ void konce_ctlproto_op_progress(konce_ctlproto_op *op)
 	op->last_us = now;
 }
 
-/* Reads a whole regular file of at most KONCE_MESSAGE_MAX bytes.  0, or an error response in *err. */
-static int read_file(const char *path, uint8_t **out, size_t *len, json_t **err)
+/* Reads a whole regular file of at most KONCE_MESSAGE_MAX bytes into a buffer the node takes over
+ * (konce_node_send_framed): KONCE_MSG_BODY bytes of room for the message header, then the file, in
+ * memory of env.  0, or an error response in *err. */
+static int read_file(const konce_env *env, const char *path, uint8_t **out, size_t *len, json_t **err)
 {
 	struct stat sb;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -128,17 +130,18 @@ static int read_file(const char *path, uint8_t **out, size_t *len, json_t **err)
 		return -1;
 	}
 	size_t n = (size_t)sb.st_size, got = 0;
-	uint8_t *buf = malloc(n ? n : 1);
+	uint8_t *buf = konce_env_alloc_raw(env, KONCE_MSG_BODY + n);
 	while (buf && got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
+		ssize_t r = read(fd, buf + KONCE_MSG_BODY + got, n - got);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
 	close(fd);
 	if (!buf || got != n) {
-		free(buf);
-		*err = ctl_error(EIO, "%s: short read", path);
+		if (buf)
+			konce_env_free(env, buf);
+		*err = ctl_error(buf ? EIO : ENOMEM, "%s: %s", path, buf ? "short read" : "out of memory");
 		return -1;
 	}
 	*out = buf;
@@ -177,19 +180,19 @@ static json_t *peer_settings(const konce_ctlproto_host *h, json_t *req, const ui
 	return NULL;
 }
 
-/* What the request sends: the text, the file's bytes or the ping's pattern, and its class.  0, or an
- * error response in *err.  *body is the caller's to free. */
+/* What the request sends: the text, the ping's pattern (in *body, the caller's to free) or the file's
+ * bytes (in *framed, read_file's buffer, to send with konce_node_send_framed), and its class.  0, or
+ * an error response in *err. */
 static int payload(const konce_ctlproto_host *h, json_t *req, const char *cmd, konce_send_opts *o, uint16_t *klass,
-		   uint8_t **body, const uint8_t **data, size_t *len, json_t **err)
+		   uint8_t **body, uint8_t **framed, const uint8_t **data, size_t *len, json_t **err)
 {
 	if (!strcmp(cmd, "send")) {
 		const char *text = json_string_value(json_object_get(req, "text"));
 		const char *file = json_string_value(json_object_get(req, "file"));
 		*klass = KONCE_CLASS_TEXT;
 		if (file) {
-			if (read_file(file, body, len, err))
+			if (read_file(konce_nodecore_env(h->core), file, framed, len, err))
 				return -1;
-			*data = *body;
 			/* big files take the background class if the node says so and the request does not */
 			o->background = h->file_background_bytes && *len >= h->file_background_bytes;
 		} else if (text) {
@@ -221,7 +224,7 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 		       void *octx, konce_ctlproto_op **opp)
 {
 	json_t *err = NULL;
-	uint8_t *body = NULL;
+	uint8_t *body = NULL, *framed = NULL;
 	const uint8_t *data = NULL;
 	size_t len = 0;
 	uint16_t klass = KONCE_CLASS_ECHO;
@@ -251,7 +254,7 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 	json_int_t t = json_integer_value(json_object_get(req, "timeout_ms"));
 	if (t > 0 && t < 3600000)
 		o.reply_lifetime_ms = o.connect_timeout_ms = (uint32_t)t;
-	if (payload(h, req, cmd, &o, &klass, &body, &data, &len, &err))
+	if (payload(h, req, cmd, &o, &klass, &body, &framed, &data, &len, &err))
 		goto fail;
 	if (bg)
 		o.background = json_is_true(bg);
@@ -262,7 +265,10 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 	op->start_us = op->last_us = h->now_us(h->ctx);
 	op->bytes = len;
 	op->progress_ms = (unsigned)progress_ms;
-	int e = konce_node_send(h->node, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
+	int e = framed ? konce_node_send_framed(h->node, op->pk, klass, framed, len, &o, on_outcome, op, &op->handle)
+		       : konce_node_send(h->node, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
+	if (!e)
+		framed = NULL; /* the node's now */
 	free(body); /* copied by the node */
 	body = NULL;
 	if (e) {
@@ -280,6 +286,8 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 	*opp = op; /* the outcome callback answers, from the node's event loop */
 	return NULL;
 fail:
+	if (framed)
+		konce_env_free(konce_nodecore_env(h->core), framed);
 	free(body);
 	free(op);
 	return err;

@@ -95,6 +95,11 @@ void konce_ctlproto_op_progress(konce_ctlproto_op *op);
 /* The client is gone: out is not called again; the op frees itself at its outcome. */
 void konce_ctlproto_op_abandon(konce_ctlproto_op *op);
 
+/* Provided by the I/O layer (node/io/node.c): konce_node_send() of a body the node takes over
+ * instead of copying (konce_nodecore_send_framed: msg is KONCE_MSG_BODY bytes of room, then len bytes,
+ * allocated through konce_nodecore_env(); the node's on 0, still the caller's on a negative errno). */
+int konce_node_send_framed(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, uint8_t *msg, size_t len,
+			   const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle);
 /* Provided by the I/O layer (node/io/node_storew.c): runs fn(st, arg, msg, msglen) on the node's
  * store writer thread, with its connection, then done(arg, fn's result, msg) in the node's event
  * loop (node_storew.h).  0, or -EIO (no store), -ENOBUFS (too many waiting), -ENOMEM: neither runs. */

@@ -243,6 +243,14 @@ int konce_node_send(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t k
 		 : -EINVAL;
 }
 
+int konce_node_send_framed(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uint16_t klass, uint8_t *msg, size_t len,
+			   const konce_send_opts *o, konce_outcome_fn fn, void *ctx, uint64_t *handle)
+{
+	return n ? drain_later(n, konce_nodecore_send_framed(n->core, pk, klass, msg, len, o, fn, ctx, node_now_us(),
+							     handle))
+		 : -EINVAL;
+}
+
 int64_t konce_node_outcome_eta(konce_node *n, uint64_t handle)
 {
 	return n ? konce_nodecore_outcome_eta(n->core, handle, node_now_us()) : -EINVAL;

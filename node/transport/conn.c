@@ -98,7 +98,9 @@ int konce_conn_keep_channel(konce_conn *c)
 	return 0;
 }
 
-int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+/* own: msg is a buffer to take over (konce_msgq_push_owned), else it is copied. */
+static int conn_send(konce_conn *c, const uint8_t *msg, bool own, size_t len, uint8_t klass, uint64_t api_id,
+		     uint64_t now)
 {
 	bool idle = konce_msgq_empty(&c->q) && c->rec.bytes_in_flight == 0;
 	uint64_t cost = konce_msgq_cost(len);
@@ -110,7 +112,8 @@ int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass
 			return r;
 		c->channel = true;
 	}
-	int r = konce_msgq_push(&c->q, msg, len, klass, api_id, now);
+	int r = own ? konce_msgq_push_owned(&c->q, (uint8_t *)msg, len, klass, api_id, now)
+		    : konce_msgq_push(&c->q, msg, len, klass, api_id, now);
 	if (r)
 		return r;
 	if (idle) {
@@ -125,6 +128,16 @@ int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass
 		c->progress_at = now;
 	}
 	return 0;
+}
+
+int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+{
+	return conn_send(c, msg, false, len, klass, api_id, now);
+}
+
+int konce_conn_send_owned(konce_conn *c, uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+{
+	return conn_send(c, msg, true, len, klass, api_id, now);
 }
 
 bool konce_conn_eliciting(const uint8_t *p, size_t len)

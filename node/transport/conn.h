@@ -137,11 +137,14 @@ int konce_conn_new(konce_conn **out, const konce_env *env, const konce_conn_cfg 
 /* Frees everything, messages included, without callbacks (fail them first). */
 void konce_conn_free(konce_conn *c);
 
-/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOBUFS (the
- * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
 /* Opens the channel now and keeps it open for the conn's life.  0, or -ENOMEM. */
 int konce_conn_keep_channel(konce_conn *c);
+/* Queues an outgoing message (copied).  klass 0 = default, 1 = background.  0, -ENOBUFS (the
+ * send queue or the shared send pool is full; nothing queued) or -ENOMEM. */
 int konce_conn_send(konce_conn *c, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
+/* konce_conn_send without the copy: msg (allocated through the conn's env) is the queue's on 0
+ * (konce_msgq_push_owned), still the caller's on a negative return. */
+int konce_conn_send_owned(konce_conn *c, uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 
 /* One authenticated payload with packet number pn.  The frames were validated (frame.c).  While
  * c->hold_fragments is set, a payload with FRAGMENT frames is not recorded as received (so never

@@ -154,6 +154,11 @@ enum konce_ep_msg_class {
 	KONCE_MSG_CLASS_BACKGROUND = 1,   /* LEDBAT: yields to other traffic */
 };
 
+/* konce_ep_msg_send() flags. */
+enum konce_ep_msg_flags {
+	KONCE_EP_MSG_TAKE = 1, /* take the buffer over instead of copying it (see konce_ep_msg_send) */
+};
+
 typedef struct konce_ep_event {
 	enum konce_ep_event_type type;
 	uint32_t conn;
@@ -391,7 +396,11 @@ int konce_ep_acked(konce_ep *ep, uint32_t conn, uint64_t pn);
 /* ---- Reliable messages ---------------------------------------------------------------------
  *
  * konce_ep_msg_send() queues a message of any size up to cfg->max_message for the peer of conn.
- * The call copies the bytes (the caller's buffer is free on return).  It may be made while the
+ * The call copies the bytes (the caller's buffer is free on return) -- unless flags has
+ * KONCE_EP_MSG_TAKE: then data must have been allocated through the endpoint's env (cfg->env,
+ * konce_env_alloc or konce_env_alloc_raw), and on 0 the endpoint owns it (it wipes and frees it when
+ * the message is delivered or failed; the caller must not touch it again), while on a negative
+ * return it is still the caller's.  With len 0 nothing is taken.  It may be made while the
  * handshake is still running: the message waits for ESTABLISHED.  On 0, *msg_id names it and
  * exactly one of these events follows for it, before the conn's FAILED or CLOSED:
  *   KONCE_EV_MSG_DELIVERED  every byte acknowledged by the peer (it holds the whole message);

@@ -425,14 +425,16 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 	return true;
 }
 
-int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, uint64_t now_us,
-		       uint64_t *msg_id)
+/* take: data is a buffer the queue takes over on success (KONCE_EP_MSG_TAKE), else it is copied. */
+static int msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, bool take,
+		     uint64_t now_us, uint64_t *msg_id)
 {
 	konce_conn *c = get_conn(ep, s, now_us);
 	if (!c)
 		return -ENOMEM;
 	uint32_t low = s->next_msg + 1 ? s->next_msg + 1 : 1;
-	int r = konce_conn_send(c, data, len, (uint8_t)klass, low, now_us);
+	int r = take && len ? konce_conn_send_owned(c, (uint8_t *)data, len, (uint8_t)klass, low, now_us)
+			    : konce_conn_send(c, data, len, (uint8_t)klass, low, now_us);
 	if (r)
 		return r;
 	s->next_msg = low;
@@ -443,17 +445,23 @@ int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t 
 	return 0;
 }
 
+int konce_ep_msg_queue(konce_ep *ep, konce_sess *s, const uint8_t *data, size_t len, unsigned klass, uint64_t now_us,
+		       uint64_t *msg_id)
+{
+	return msg_queue(ep, s, data, len, klass, false, now_us, msg_id);
+}
+
 int konce_ep_msg_send(konce_ep *ep, uint32_t conn, const uint8_t *data, size_t len, unsigned klass, unsigned flags,
 		      uint64_t now_us, uint64_t *msg_id)
 {
 	konce_sess *s = konce_ep_sess_by_conn(ep, conn);
 	if (!s)
 		return -ENOENT;
-	if (klass > KONCE_MSG_CLASS_BACKGROUND || flags || (len && !data) || !msg_id)
+	if (klass > KONCE_MSG_CLASS_BACKGROUND || (flags & ~(unsigned)KONCE_EP_MSG_TAKE) || (len && !data) || !msg_id)
 		return -EINVAL;
 	if (len > ep->conn_cfg.max_message)
 		return -EMSGSIZE;
-	int r = konce_ep_msg_queue(ep, s, data, len, klass, now_us, msg_id);
+	int r = msg_queue(ep, s, data, len, klass, flags & KONCE_EP_MSG_TAKE, now_us, msg_id);
 	if (r)
 		return r;
 	konce_ep_msg_flush(ep, s, now_us);

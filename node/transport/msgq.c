@@ -71,7 +71,9 @@ static void uncharge(konce_msgq *q, uint64_t cost)
 	}
 }
 
-int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+/* Queues a message: its bytes are own (taken over on success) or, if own is NULL, a copy of msg. */
+static int push(konce_msgq *q, const uint8_t *msg, uint8_t *own, size_t len, uint8_t klass, uint64_t api_id,
+		uint64_t now)
 {
 	uint64_t cost = konce_msgq_cost(len);
 	if (!konce_msgq_admits(q, cost))
@@ -82,13 +84,16 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	memset(m, 0, sizeof *m);
 	m->nunits = konce_msgq_units(len);
 	m->acked = konce_env_alloc(q->env, (size_t)(m->nunits + 63) / 64 * 8);
-	m->data = len ? konce_env_alloc_raw(q->env, len) : NULL; /* written in full below */
-	if (!m->acked || (len && !m->data)) {
-		msg_free(q, m);
+	if (!own)
+		m->data = len ? konce_env_alloc_raw(q->env, len) : NULL; /* written in full below */
+	if (!m->acked || (len && !own && !m->data)) {
+		msg_free(q, m); /* not own: the caller keeps it on failure */
 		return -ENOMEM;
 	}
 	memset(m->acked, 0, (size_t)(m->nunits + 63) / 64 * 8);
-	if (len)
+	if (own)
+		m->data = own;
+	else if (len)
 		memcpy(m->data, msg, len);
 	m->len = len;
 	m->charge = konce_reasm_charge(len);
@@ -106,6 +111,18 @@ int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass
 	if (klass)
 		q->nbackground++;
 	return 0;
+}
+
+int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+{
+	return push(q, msg, NULL, len, klass, api_id, now);
+}
+
+int konce_msgq_push_owned(konce_msgq *q, uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now)
+{
+	if (len && !msg)
+		return -EINVAL;
+	return push(q, NULL, len ? msg : NULL, len, klass, api_id, now);
 }
 
 static uint64_t oldest_wire(const konce_msgq *q)

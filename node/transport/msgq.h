@@ -7,7 +7,8 @@
  * smaller ones after the PLPMTU fell: a lost run is cut again to fit (konce_msgq_next), and its
  * units already acknowledged through other packets are left out.
  *
- * A message is queued (konce_msgq_push, which copies its bytes), then *started* when flow control
+ * A message is queued (konce_msgq_push, which copies its bytes, or konce_msgq_push_owned, which
+ * takes over a buffer allocated through the queue's env), then *started* when flow control
  * lets it (konce_msgq_start): it gets the next wire id and its fragments become sendable.  Up to
  * KONCE_MSGQ_ACTIVE messages are started at once.  konce_msgq_next() picks what goes next:
  * fragments declared lost first (oldest loss first), then new fragments round-robin over the
@@ -71,7 +72,7 @@ typedef struct konce_smsg {
 	uint64_t api_id;   /* what the application was told */
 	uint64_t wire_id;  /* 0 until started */
 	uint64_t len, charge;
-	uint8_t *data;     /* our copy */
+	uint8_t *data;     /* our copy, or the buffer we took over; wiped when freed */
 	uint64_t nunits, nacked, next_new; /* units; next_new: first unit never sent */
 	uint64_t *acked;   /* bitmap, one bit per unit */
 	uint8_t klass;
@@ -114,6 +115,11 @@ static inline uint64_t konce_msgq_cost(uint64_t len)
 bool konce_msgq_admits(const konce_msgq *q, uint64_t cost);
 /* Copies msg; 0, -ENOBUFS (not admitted: konce_msgq_admits) or -ENOMEM. */
 int konce_msgq_push(konce_msgq *q, const uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
+/* konce_msgq_push without the copy: msg was allocated through the queue's env (konce_env_alloc or
+ * konce_env_alloc_raw) and, on 0, belongs to the queue, which wipes and frees it when the message is
+ * retired.  On a negative return (as konce_msgq_push, or -EINVAL for len > 0 with no msg) it is still
+ * the caller's.  With len 0 the queue keeps nothing of msg (the caller frees it). */
+int konce_msgq_push_owned(konce_msgq *q, uint8_t *msg, size_t len, uint8_t klass, uint64_t api_id, uint64_t now);
 /* Starts waiting messages as credit allows; returns how many. */
 unsigned konce_msgq_start(konce_msgq *q, uint64_t credit);
 /* The next fragment to send, with at most max_bytes of data; false when none (or none that small). */

@@ -322,6 +322,78 @@ static void test_overlapping_acks(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+/* A free that checks the buffer it watches was wiped before it went back. */
+static const uint8_t *watched;
+static size_t watched_len;
+static int watched_freed, watched_wiped;
+
+static void watching_free(void *ctx, void *p)
+{
+	if (p && p == watched) {
+		watched_freed++;
+		size_t i = 0;
+		while (i < watched_len && ((const uint8_t *)p)[i] == 0)
+			i++;
+		watched_wiped += i == watched_len;
+	}
+	test_env_free(ctx, p);
+}
+
+static void test_push_owned(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 6);
+	te.env.free = watching_free;
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	/* refused: the buffer stays the caller's, untouched */
+	konce_msgq_set_limit(&q, 1000, NULL);
+	uint8_t *own = konce_env_alloc_raw(&te.env, 2000);
+	assert_non_null(own);
+	for (size_t i = 0; i < 2000; i++)
+		own[i] = (uint8_t)(i * 7);
+	assert_int_equal(konce_msgq_push_owned(&q, own, 2000, 0, 1, 0), -ENOBUFS);
+	assert_int_equal(konce_msgq_push_owned(&q, NULL, 5, 0, 1, 0), -EINVAL);
+	assert_true(konce_msgq_empty(&q));
+	assert_int_equal(own[1999], (uint8_t)(1999 * 7));
+	/* taken: its fragments point into the very buffer, and retiring the message wipes and frees it */
+	konce_msgq_set_limit(&q, 0, NULL);
+	uint64_t allocs = te.allocs;
+	assert_int_equal(konce_msgq_push_owned(&q, own, 2000, 0, 9, 0), 0);
+	assert_int_equal(te.allocs - allocs, 2); /* the bookkeeping and its bitmap: no copy */
+	konce_msgq_start(&q, 1 << 20);
+	konce_frame_ref r[3];
+	for (int i = 0; i < 3; i++)
+		assert_true(konce_msgq_next(&q, &r[i], KONCE_FRAG_DATA_MAX));
+	konce_fragment f;
+	assert_int_equal(konce_msgq_fragment(&q, &r[2], &f), 0);
+	assert_ptr_equal(f.data, own + 1920);
+	assert_int_equal(f.len, 80);
+	watched = own;
+	watched_len = 2000;
+	konce_smsg *m = NULL;
+	for (int i = 0; i < 3; i++)
+		m = konce_msgq_acked(&q, &r[i]);
+	assert_non_null(m);
+	assert_int_equal(m->api_id, 9);
+	konce_msgq_retire(&q, m);
+	assert_int_equal(watched_freed, 1);
+	assert_int_equal(watched_wiped, 1);
+	/* a taken buffer still queued at konce_msgq_free goes back too */
+	uint8_t *own2 = konce_env_alloc_raw(&te.env, 100);
+	assert_non_null(own2);
+	memset(own2, 0xa5, 100);
+	assert_int_equal(konce_msgq_push_owned(&q, own2, 100, 1, 10, 0), 0);
+	watched = own2;
+	watched_len = 100;
+	konce_msgq_free(&q);
+	assert_int_equal(watched_freed, 2);
+	assert_int_equal(watched_wiped, 2);
+	watched = NULL;
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_pool_slices),
 		cmocka_unit_test(test_runs_follow_room),
 		cmocka_unit_test(test_overlapping_acks),
+		cmocka_unit_test(test_push_owned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,7 @@ struct side {
 	int up, down, msgs, seen_notes, hs_notes, trusted_notes, if_known_notes;
 	konce_message last;
 	uint8_t last_data[64];
+	uint64_t last_sum; /* of every byte of the last message, each times its position + 1 */
 	int reply_to_requests;
 	struct world *w;
 };
@@ -71,6 +72,9 @@ static void on_app(void *ctx, konce_node *node, const konce_message *m)
 	sd->msgs++;
 	sd->last = *m;
 	memcpy(sd->last_data, m->data, m->len < sizeof(sd->last_data) ? m->len : sizeof(sd->last_data));
+	sd->last_sum = 0;
+	for (size_t k = 0; k < m->len; k++)
+		sd->last_sum += (uint64_t)m->data[k] * (k + 1);
 	if (m->is_request && sd->reply_to_requests)
 		assert_int_equal(konce_nodecore_reply(sd->w->f.c[sd->i], m, (const uint8_t *)"pong", 4, sd->w->f.now), 0);
 }
@@ -332,6 +336,59 @@ static void test_failed_command_no_event(void **state)
 	assert_int_equal(konce_nodecore_npeers(w->f.c[0]), 0);
 }
 
+/* A framed buffer of len body bytes in c's memory, byte k being k * 31 + 7; *sum as on_app sums. */
+static uint8_t *framed(konce_nodecore *c, size_t len, uint64_t *sum)
+{
+	uint8_t *b = konce_env_alloc_raw(konce_nodecore_env(c), KONCE_MSG_BODY + len);
+	assert_non_null(b);
+	memset(b, 0xee, KONCE_MSG_BODY); /* the core writes the header over it */
+	*sum = 0;
+	for (size_t k = 0; k < len; k++) {
+		b[KONCE_MSG_BODY + k] = (uint8_t)(k * 31 + 7);
+		*sum += (uint64_t)(uint8_t)(k * 31 + 7) * (k + 1);
+	}
+	return b;
+}
+
+/* konce_nodecore_send_framed: refused, the buffer stays the caller's; taken, in the INITIATE and
+ * on an open session, the peer gets exactly its body (ASan and the leak check see the ownership). */
+static void test_send_framed(void **state)
+{
+	struct world *w = *state;
+	konce_nodecore *c = w->f.c[0];
+	struct outcome o = {0};
+	uint64_t sum;
+	uint8_t *b = framed(c, 2, &sum);
+	assert_int_equal(konce_nodecore_send_framed(c, pk_of(w, 1), APP, NULL, 0, NULL, on_outcome, &o, w->f.now, NULL),
+			 -EINVAL);
+	assert_int_equal(konce_nodecore_send_framed(c, pk_of(w, 1), APP, b, 2, NULL, on_outcome, &o, w->f.now, NULL),
+			 -EHOSTUNREACH); /* no route: b is still ours */
+	assert_int_equal(b[KONCE_MSG_BODY + 1], (uint8_t)(31 + 7));
+	konce_env_free(konce_nodecore_env(c), b);
+	assert_int_equal(konce_nodecore_known_load(c, pk_of(w, 1), &w->f.addr[1], NULL), 0);
+	/* small, to a new peer: it rides in the INITIATE */
+	b = framed(c, 2, &sum);
+	assert_int_equal(konce_nodecore_send_framed(c, pk_of(w, 1), APP, b, 2, NULL, on_outcome, &o, w->f.now, NULL), 0);
+	run(w, w->f.now + 5000 * MS, &o);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(w->s[1].last.len, 2);
+	assert_int_equal(w->s[1].last_sum, sum);
+	/* large, on the open session: the endpoint's send queue takes the buffer */
+	memset(&o, 0, sizeof o);
+	size_t len = 300000;
+	b = framed(c, len, &sum);
+	uint64_t h = 0;
+	assert_int_equal(konce_nodecore_send_framed(c, pk_of(w, 1), APP, b, len, NULL, on_outcome, &o, w->f.now, &h), 0);
+	assert_true(h != 0);
+	run(w, w->f.now + 10000 * MS, &o);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.outcome, KONCE_OUTCOME_DELIVERED);
+	assert_int_equal(w->s[1].msgs, 2);
+	assert_int_equal(w->s[1].last.len, len);
+	assert_int_equal(w->s[1].last.klass, APP);
+	assert_int_equal(w->s[1].last_sum, sum);
+}
+
 /* Freeing a core with sends in every state (in the INITIATE and awaiting a reply, handed to the
  * endpoint and awaiting a reply, plain and in flight, finished but not yet polled) releases them
  * all without a callback (ASan's leak check and the counting below). */
@@ -463,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_closed_fails_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_command_no_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_framed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_pendings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_counts_follow_notes, setup, teardown),
 		cmocka_unit_test(test_path_mtu_rule),
