@@ -41,10 +41,6 @@ one() { # KONCE_BIN: one line of figures
 	) 2>/dev/null
 }
 
-echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
-	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $ROUNDS sends of 16 MiB - 64 B"
-runs=1
-[ $# -gt 1 ] && runs=3
-for _ in $(seq $runs); do
-	for k in "$@"; do echo "$k: $(one "$k")"; done
-done
+# shellcheck source=bench/alternate_lib.sh
+. "$TOP/bench/alternate_lib.sh"
+bench_alternate "$@"

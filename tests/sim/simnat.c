@@ -261,11 +261,12 @@ static nat_map *map_create(sim_nat *n, const konce_addr *internal, const konce_a
 	return m;
 }
 
-/* The live lease on internal, or NULL (an expired one is removed on the way). */
-static nat_map *lease_of(sim_nat *n, const konce_addr *internal, uint64_t now)
+/* The live outbound mapping of internal under remote key rk, or NULL (an expired one is removed
+ * on the way). */
+static nat_map *live_out(sim_nat *n, const konce_addr *internal, const konce_addr *rk, uint64_t now)
 {
 	uint8_t ok[36];
-	out_key(ok, internal, &LEASE_KEY);
+	out_key(ok, internal, rk);
 	simmap_node *x = simmap_get(&n->out, ok, sizeof(ok));
 	nat_map *m = x ? x->val : NULL;
 	if (m && expired(n, m, now)) {
@@ -274,6 +275,12 @@ static nat_map *lease_of(sim_nat *n, const konce_addr *internal, uint64_t now)
 		m = NULL;
 	}
 	return m;
+}
+
+/* The live lease on internal, or NULL (an expired one is removed on the way). */
+static nat_map *lease_of(sim_nat *n, const konce_addr *internal, uint64_t now)
+{
+	return live_out(n, internal, &LEASE_KEY, now);
 }
 
 /* A lease's permission for remote (its full ip:port: the connection a reply belongs to). */
@@ -303,17 +310,9 @@ int simnat_out(sim_nat *n, konce_addr *from, const konce_addr *to, uint64_t now)
 		return -1;
 	}
 	konce_addr rk = remote_key(n->cfg.mapping, to);
-	uint8_t ok[36];
 	/* a flow that has its mapping keeps it (its connection-tracking entry came first); else a
 	 * lease may carry it (invariant 5); else a new mapping */
-	out_key(ok, from, &rk);
-	simmap_node *x = simmap_get(&n->out, ok, sizeof(ok));
-	nat_map *m = x ? x->val : NULL;
-	if (m && expired(n, m, now)) {
-		n->c.expired++;
-		map_remove(n, m);
-		m = NULL;
-	}
+	nat_map *m = live_out(n, from, &rk, now);
 	if (!m)
 		m = reply_lease(n, from, to, now);
 	if (!m) {

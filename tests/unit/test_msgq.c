@@ -15,6 +15,15 @@
 
 static uint8_t buf[10000];
 
+/* Starts q and takes its three fragments in order; f is the last (the 80-byte tail of 2000). */
+static void start_three(konce_msgq *q, konce_frame_ref r[3], konce_fragment *f)
+{
+	konce_msgq_start(q, 1 << 20);
+	for (int i = 0; i < 3; i++)
+		assert_true(konce_msgq_next(q, &r[i], KONCE_FRAG_DATA_MAX));
+	assert_int_equal(konce_msgq_fragment(q, &r[2], f), 0);
+}
+
 static void test_start_and_round_robin(void **state)
 {
 	(void)state;
@@ -91,12 +100,9 @@ static void test_ack_loss_complete(void **state)
 	for (size_t i = 0; i < 2000; i++)
 		buf[i] = (uint8_t)i;
 	assert_int_equal(konce_msgq_push(&q, buf, 2000, 0, 7, 0), 0); /* 3 fragments */
-	konce_msgq_start(&q, 1 << 20);
 	konce_frame_ref r[3];
-	for (int i = 0; i < 3; i++)
-		assert_true(konce_msgq_next(&q, &r[i], KONCE_FRAG_DATA_MAX));
 	konce_fragment f;
-	assert_int_equal(konce_msgq_fragment(&q, &r[2], &f), 0);
+	start_three(&q, r, &f);
 	assert_int_equal(f.offset, 1920);
 	assert_int_equal(f.len, 80);
 	assert_int_equal(f.total, 2000);
@@ -362,12 +368,9 @@ static void test_push_owned(void **state)
 	uint64_t allocs = te.allocs;
 	assert_int_equal(konce_msgq_push_owned(&q, own, 2000, 0, 9, 0), 0);
 	assert_int_equal(te.allocs - allocs, 2); /* the bookkeeping and its bitmap: no copy */
-	konce_msgq_start(&q, 1 << 20);
 	konce_frame_ref r[3];
-	for (int i = 0; i < 3; i++)
-		assert_true(konce_msgq_next(&q, &r[i], KONCE_FRAG_DATA_MAX));
 	konce_fragment f;
-	assert_int_equal(konce_msgq_fragment(&q, &r[2], &f), 0);
+	start_three(&q, r, &f);
 	assert_ptr_equal(f.data, own + 1920);
 	assert_int_equal(f.len, 80);
 	watched = own;

@@ -760,14 +760,10 @@ static void restored_member(struct side *x, uint8_t gid[KONCE_CW_GROUP_ID])
 	x->recs[0].delivered = 3;
 }
 
-static void test_replay(void **state)
+/* Side 0 (x) restarts: its node core and application go, a new core with the same identity
+ * comes, and the group is restored from the store; returns the restarted side's call set. */
+static konce_ncgapi restart_restored(struct side *x)
 {
-	(void)state;
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	struct side *x = &s[0];
-	struct host *ho = &x->ho;
-	restored_member(x, gid);
-	/* the node restarts with the group on its store */
 	konce_ncgapi a = api(0);
 	konce_ncgapi_stop(&a);
 	konce_ncgapp_unwire(&x->app, x->c);
@@ -777,6 +773,18 @@ static void test_replay(void **state)
 	memset(&x->app, 0, sizeof x->app);
 	a = api(0);
 	assert_int_equal(konce_ncgapi_restore(&a), 1);
+	return a;
+}
+
+static void test_replay(void **state)
+{
+	(void)state;
+	uint8_t gid[KONCE_CW_GROUP_ID];
+	struct side *x = &s[0];
+	struct host *ho = &x->ho;
+	restored_member(x, gid);
+	/* the node restarts with the group on its store */
+	konce_ncgapi a = restart_restored(x);
 
 	/* the application listens: the state is read ahead on the writer; a full queue retries later */
 	memset(x->order, 0, sizeof x->order);
@@ -811,15 +819,7 @@ static void test_replay_overtaken(void **state)
 	struct side *x = &s[0];
 	struct host *ho = &x->ho;
 	restored_member(x, gid);
-	konce_ncgapi a = api(0);
-	konce_ncgapi_stop(&a);
-	konce_ncgapp_unwire(&x->app, x->c);
-	konce_nodecore_free(x->c);
-	konce_nodecore_config cfg = {.ep = {.identity = x->id, .explicit_identity = true}};
-	assert_int_equal(konce_nodecore_new(&x->c, &cfg, now), 0);
-	memset(&x->app, 0, sizeof x->app);
-	a = api(0);
-	assert_int_equal(konce_ncgapi_restore(&a), 1);
+	konce_ncgapi a = restart_restored(x);
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, x), 0);
 	assert_int_equal(ho->nq, 1); /* the read queued */
 	memset(x->order, 0, sizeof x->order);

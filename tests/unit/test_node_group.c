@@ -85,28 +85,7 @@ static int on_join(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTE
 	return memcmp(key, a->veto, KONCE_KEY_BYTES) != 0;
 }
 
-static bool (*cond)(struct world *w);
-
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct world *w = arg;
-	(void)fd, (void)what;
-	if (cond(w))
-		event_base_loopbreak(w->base);
-}
-
-/* Runs the nodes until c(w) holds, at most secs seconds; returns c(w). */
-static bool run_until(struct world *w, bool (*c)(struct world *), int secs)
-{
-	struct timeval every = {0, 20000}, limit = {secs, 0};
-	cond = c;
-	struct event *t = event_new(w->base, -1, EV_PERSIST, tick, w);
-	event_add(t, &every);
-	event_base_loopexit(w->base, &limit);
-	event_base_dispatch(w->base);
-	event_free(t);
-	return c(w);
-}
+#include "tests/unit/world_loop.h"
 
 static konce_group_info info(struct world *w, int i)
 {

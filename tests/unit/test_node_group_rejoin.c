@@ -129,6 +129,15 @@ static void invite(char *tok)
 	assert_true(run_until(committed, tok)); /* a joiner can use it now */
 }
 
+/* A creates "demo" and invites B with tok, B joins, and both see the pair. */
+static void create_and_pair(char *tok)
+{
+	assert_int_equal(konce_node_group_create(nodes[0].n, "demo"), 0);
+	invite(tok);
+	assert_int_equal(konce_node_group_join(nodes[1].n, tok, "demo"), 0);
+	assert_true(run_until(pair, NULL));
+}
+
 static int setup(void **state)
 {
 	char err[512], path[128];
@@ -169,10 +178,7 @@ static void test_back_only_by_new_invitation(void **state)
 	konce_group_info a, b;
 	unsigned outs;
 	(void)state;
-	assert_int_equal(konce_node_group_create(nodes[0].n, "demo"), 0);
-	invite(tok1);
-	assert_int_equal(konce_node_group_join(nodes[1].n, tok1, "demo"), 0);
-	assert_true(run_until(pair, NULL));
+	create_and_pair(tok1);
 	/* the JOINED notice follows the view's record to disk (the group writer thread), which may be
 	 * a loop turn after the core installed the view */
 	outs = 1; /* here: the JOINED notices B has had */
@@ -237,10 +243,7 @@ static void test_control_rejoin_on_writer(void **state)
 	konce_group_info a, b;
 	unsigned outs;
 	(void)state;
-	assert_int_equal(konce_node_group_create(nodes[0].n, "demo"), 0);
-	invite(tok1);
-	assert_int_equal(konce_node_group_join(nodes[1].n, tok1, "demo"), 0);
-	assert_true(run_until(pair, NULL));
+	create_and_pair(tok1);
 	assert_int_equal(konce_node_group_leave(nodes[1].n, "demo"), 0);
 	outs = 1;
 	assert_true(run_until(b_out, &outs));

@@ -69,27 +69,7 @@ static void on_event(void *ctx, const konce_group_notice *ev)
 	}
 }
 
-static bool (*cond)(struct world *w);
-
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct world *w = arg;
-	(void)fd, (void)what;
-	if (cond(w))
-		event_base_loopbreak(w->base);
-}
-
-static bool run_until(struct world *w, bool (*c)(struct world *), int secs)
-{
-	struct timeval every = {0, 20000}, limit = {secs, 0};
-	cond = c;
-	struct event *t = event_new(w->base, -1, EV_PERSIST, tick, w);
-	event_add(t, &every);
-	event_base_loopexit(w->base, &limit);
-	event_base_dispatch(w->base);
-	event_free(t);
-	return c(w);
-}
+#include "tests/unit/world_loop.h"
 
 static unsigned target;
 static bool decided_target(struct world *w) { return w->decided >= target; }
