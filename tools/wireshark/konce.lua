@@ -237,12 +237,21 @@ end
 
 -- ---------------------------------------------------------------------------------------------
 -- Validity checks, one per type, mirroring the C parsers.  Each returns nil when the datagram is
--- well formed, else the reason.  `len` is the datagram's reported length.
+-- well formed, else the reason.  `len` is the datagram's reported length.  A type of one fixed
+-- size has it in fixed_size, which check_type tests before the type's own check runs (and the GSO
+-- train search uses as a segment size).
+
+local PROBE_SIZE = 104
+local fixed_size = {
+	[HELLO] = MAX_DATAGRAM, [COOKIE] = 88, [VERSION] = 28, [REGISTERED] = 42, [INTRO_REQUEST] = 76,
+	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 78, [FILTER] = 30, [LIFE_REQ] = 96,
+	[INTRO_OFFER] = 76, [INTRO_ACCEPT] = 76,
+	[LIFE_ACK] = 34, [LIFE_PROBE] = 16,
+}
 
 local check = {}
 
 check[HELLO] = function(t, len)
-	if len ~= MAX_DATAGRAM then return "HELLO is exactly 1200 bytes" end
 	local fl = u8(t, 1)
 	if not fl then return "truncated" end
 	if band(fl, 0xfe) ~= 0 then return "unknown HELLO flags" end
@@ -252,7 +261,6 @@ check[HELLO] = function(t, len)
 end
 
 check[COOKIE] = function(t, len)
-	if len ~= 88 then return "COOKIE is exactly 88 bytes" end
 	if not have(t, 0, 88) then return "truncated" end
 	if band(u8(t, 1), 0xfe) ~= 0 then return "unknown COOKIE flags" end
 	if not all_zero(t, 38, 2) then return "reserved bytes not zero" end
@@ -287,7 +295,6 @@ check[DATA] = function(t, len)
 end
 
 check[VERSION] = function(t, len)
-	if len ~= 28 then return "VERSION is exactly 28 bytes" end
 	if not all_zero(t, 2, 2) then return "reserved bytes not zero" end
 	if not versions_ok(t, 1, 12) then return "bad version list" end
 end
@@ -311,12 +318,10 @@ check[REGISTER] = function(t, len)
 end
 
 check[REGISTERED] = function(t, len)
-	if len ~= 42 then return "REGISTERED is exactly 42 bytes" end
 	if not all_zero(t, 1, 3) then return "flags or reserved bytes not zero" end
 end
 
 local function check_ireq(t, len)
-	if len ~= 76 then return "INTRO_REQUEST / INTRO_REFUSE / INTRO_OFFER / INTRO_ACCEPT is exactly 76 bytes" end
 	if not all_zero(t, 1, 3) then return "flags or reserved bytes not zero" end
 end
 check[INTRO_REQUEST] = check_ireq
@@ -336,7 +341,6 @@ check[INTRO] = function(t, len)
 end
 
 check[INTRO_FAIL] = function(t, len)
-	if len ~= 44 then return "INTRO_FAIL is exactly 44 bytes" end
 	if not all_zero(t, 2, 2) then return "reserved bytes not zero" end
 	if not ifail_names[u8(t, 1)] then return "unknown reason" end
 end
@@ -353,7 +357,6 @@ check[RELAY] = check_relay
 check[RELAYED] = check_relay
 
 check[PUNCH] = function(t, len)
-	if len ~= 78 then return "PUNCH is exactly 78 bytes" end
 	local fl = u8(t, 1)
 	if not fl then return "truncated" end
 	if band(fl, 0xfe) ~= 0 then return "unknown PUNCH flags" end
@@ -361,7 +364,6 @@ check[PUNCH] = function(t, len)
 end
 
 check[FILTER] = function(t, len)
-	if len ~= 30 then return "FILTER is exactly 30 bytes" end
 	if not all_zero(t, 2, 2) then return "reserved bytes not zero" end
 	local op = u8(t, 1)
 	if not filt_names[op] then return "unknown operation" end
@@ -371,10 +373,8 @@ end
 
 local function check_life(t, len)
 	local ty = u8(t, 0)
-	local want = ty == LIFE_REQ and 96 or ty == LIFE_ACK and 34 or 16
-	if len ~= want then return type_names[ty] .. " is exactly " .. want .. " bytes" end
 	if not all_zero(t, 2, 2) then return "reserved bytes not zero" end
-	if ty == LIFE_REQ and not all_zero(t, 16, want - 16) then return "padding not zero" end
+	if ty == LIFE_REQ and not all_zero(t, 16, len - 16) then return "padding not zero" end
 	local fl = u8(t, 1)
 	if not fl then return "truncated" end
 	if ty == LIFE_REQ and fl ~= 0 then return "flags not zero" end
@@ -386,8 +386,8 @@ check[LIFE_ACK] = check_life
 check[LIFE_PROBE] = check_life
 
 local function check_probe(t, len)
-	if len ~= 104 then return "a probe is exactly 104 bytes" end
-	if not have(t, 0, 104) then return "truncated" end
+	if len ~= PROBE_SIZE then return "a probe is exactly " .. PROBE_SIZE .. " bytes" end
+	if not have(t, 0, PROBE_SIZE) then return "truncated" end
 	if u8(t, 4) ~= 1 then return "unknown probe version" end
 	local ty, cmd, fl, tr, ttl = u8(t, 5), u8(t, 6), u8(t, 7), u8(t, 22), u8(t, 23)
 	local rport = u16(t, 20)
@@ -404,6 +404,13 @@ local function check_probe(t, len)
 end
 
 local function is_probe(t) return u32(t, 0) == PROBE_MAGIC end
+
+-- nil if t[0, len) is a well-formed datagram of the konce type ty, else the reason
+local function check_type(t, ty, len)
+	local want = fixed_size[ty]
+	if want and len ~= want then return type_names[ty] .. " is exactly " .. want .. " bytes" end
+	return check[ty](t, len)
+end
 
 -- A 32-byte public key in the text form konce prints (unpadded base64url, node/transport/keytext.c).
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -433,6 +440,24 @@ end
 local function add(tree, t, f, off, n)
 	if not have(t, off, n) then return nil end
 	return tree:add(f, t(off, n))
+end
+
+-- byte 1, the flags, with the one flag bit the type defines (f_bit, if any) under it
+local function add_flags(tree, t, f_bit)
+	local ft = add(tree, t, F.flags, 1, 1)
+	if ft and f_bit then ft:add(f_bit, t(1, 1)) end
+	return ft
+end
+
+-- bytes 2..37 of a COOKIE, which the INITIATE echoes at the same offsets (node/base/wire.h)
+local function add_cookie_echo(tree, t)
+	add(tree, t, F.version, 2, 2)
+	add(tree, t, F.client_cid, 4, 8)
+	add(tree, t, F.client_time, 12, 8)
+	add(tree, t, F.challenge, 20, 8)
+	add(tree, t, F.server_time, 28, 8)
+	add(tree, t, F.pow_bits, 36, 1)
+	add(tree, t, F.key_id, 37, 1)
 end
 
 -- a durable public key, with its text form beside it
@@ -544,8 +569,7 @@ local dissect_one
 local function dissect_body(t, pinfo, tree, ty, len, depth)
 	local info = type_names[ty]
 	if ty == HELLO then
-		local ft = add(tree, t, F.flags, 1, 1)
-		if ft then ft:add(F.hello_f_clue, t(1, 1)) end
+		add_flags(tree, t, F.hello_f_clue)
 		add_versions(tree, t, 2, 4)
 		add(tree, t, F.reserved, 3, 1)
 		add(tree, t, F.client_time, 20, 8)
@@ -564,28 +588,15 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 			add(tree, t, F.padding, 52, len - 52)
 		end
 	elseif ty == COOKIE then
-		local ft = add(tree, t, F.flags, 1, 1)
-		if ft then ft:add(F.cookie_f_masked, t(1, 1)) end
-		add(tree, t, F.version, 2, 2)
-		add(tree, t, F.client_cid, 4, 8)
-		add(tree, t, F.client_time, 12, 8)
-		add(tree, t, F.challenge, 20, 8)
-		add(tree, t, F.server_time, 28, 8)
-		add(tree, t, F.pow_bits, 36, 1)
-		add(tree, t, F.key_id, 37, 1)
+		add_flags(tree, t, F.cookie_f_masked)
+		add_cookie_echo(tree, t)
 		add(tree, t, F.reserved, 38, 2)
 		add(tree, t, F.server_epk, 40, 32)
 		add(tree, t, F.mac, 72, 16)
 		info = info .. " cid=" .. hexs(t, 4, 8) .. " pow=" .. tostring(u8(t, 36) or "?")
 	elseif ty == INITIATE then
-		add(tree, t, F.flags, 1, 1)
-		add(tree, t, F.version, 2, 2)
-		add(tree, t, F.client_cid, 4, 8)
-		add(tree, t, F.client_time, 12, 8)
-		add(tree, t, F.challenge, 20, 8)
-		add(tree, t, F.server_time, 28, 8)
-		add(tree, t, F.pow_bits, 36, 1)
-		add(tree, t, F.key_id, 37, 1)
+		add_flags(tree, t)
+		add_cookie_echo(tree, t)
 		add_versions(tree, t, 38, 40)
 		add(tree, t, F.reserved, 39, 1)
 		add(tree, t, F.mac, 56, 16)
@@ -596,14 +607,13 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		if len >= 216 + TAG then add_sealed(tree, t, F.box2, "Box 2 (first session packet, pn 1)", 216, len - 216) end
 		info = info .. " cid=" .. hexs(t, 4, 8)
 	elseif ty == ACCEPT then
-		add(tree, t, F.flags, 1, 1)
+		add_flags(tree, t)
 		add(tree, t, F.client_cid, 2, 8)
 		add(tree, t, F.server_cid, 10, 8)
 		if len >= 18 + TAG then add_sealed(tree, t, F.sealed, "Box (first reply, pn 1)", 18, len - 18) end
 		info = info .. " cid=" .. hexs(t, 2, 8) .. " server_cid=" .. hexs(t, 10, 8)
 	elseif ty == DATA then
-		local ft = add(tree, t, F.flags, 1, 1)
-		if ft then ft:add(F.data_f_key_phase, t(1, 1)) end
+		add_flags(tree, t, F.data_f_key_phase)
 		add(tree, t, F.dcid, 2, 8)
 		info = info .. " dcid=" .. hexs(t, 2, 8)
 		local k, v = pn_window(t, 10, len - 10)
@@ -624,7 +634,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		add(tree, t, F.client_cid, 4, 8)
 		info = info .. " cid=" .. hexs(t, 4, 8) .. " versions=" .. versions_text(t, 1, 12)
 	elseif ty == REGISTER then
-		add(tree, t, F.flags, 1, 1)
+		add_flags(tree, t)
 		add(tree, t, F.ncand, 2, 1)
 		add(tree, t, F.reserved, 3, 1)
 		add_key(tree, t, F.key, 4, "registrant")
@@ -634,7 +644,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		add_cands(tree, t, 56, math.min(u8(t, 2) or 0, 8))
 		info = info .. " ncand=" .. tostring(u8(t, 2) or "?")
 	elseif ty == REGISTERED then
-		add(tree, t, F.flags, 1, 1)
+		add_flags(tree, t)
 		add(tree, t, F.reserved, 2, 2)
 		add(tree, t, F.txid, 4, 8)
 		add(tree, t, F.stamp, 12, 8)
@@ -644,14 +654,13 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 	elseif ty == INTRO_REQUEST or ty == INTRO_REFUSE or ty == INTRO_OFFER or ty == INTRO_ACCEPT then
 		local who = { [INTRO_REQUEST] = { "requester", "to reach" }, [INTRO_REFUSE] = { "refusing peer", "refused requester" },
 			[INTRO_OFFER] = { "requester", "asked (the target)" }, [INTRO_ACCEPT] = { "accepting peer", "accepted requester" } }
-		add(tree, t, F.flags, 1, 1)
+		add_flags(tree, t)
 		add(tree, t, F.reserved, 2, 2)
 		add_key(tree, t, F.key, 4, who[ty][1])
 		add_key(tree, t, F.target, 36, who[ty][2])
 		add(tree, t, ty == INTRO_REQUEST and F.txid or F.intro_id, 68, 8)
 	elseif ty == INTRO then
-		local ft = add(tree, t, F.flags, 1, 1)
-		if ft then ft:add(F.intro_f_init, t(1, 1)) end
+		add_flags(tree, t, F.intro_f_init)
 		add(tree, t, F.ncand, 2, 1)
 		add(tree, t, F.reserved, 3, 1)
 		add_key(tree, t, F.key, 4, "the other side")
@@ -669,7 +678,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 		info = info .. " " .. (ifail_names[u8(t, 1)] or "?")
 	elseif ty == RELAY or ty == RELAYED then
 		local hdr = ty == RELAY and 68 or 36
-		add(tree, t, F.flags, 1, 1)
+		add_flags(tree, t)
 		add(tree, t, F.relay_len, 2, 2)
 		add_key(tree, t, F.key, 4, "from")
 		if ty == RELAY then add_key(tree, t, F.target, 36, "to") end
@@ -682,8 +691,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 			end
 		end
 	elseif ty == PUNCH then
-		local ft = add(tree, t, F.flags, 1, 1)
-		if ft then ft:add(F.punch_f_ack, t(1, 1)) end
+		add_flags(tree, t, F.punch_f_ack)
 		add(tree, t, F.punch_seq, 2, 2)
 		add(tree, t, F.intro_id, 4, 8)
 		local from = add_key(tree, t, F.key, 12, "sender")
@@ -708,8 +716,7 @@ local function dissect_body(t, pinfo, tree, ty, len, depth)
 	elseif ty == LIFE_REQ or ty == LIFE_ACK or ty == LIFE_PROBE then
 		if ty == LIFE_PROBE then add(tree, t, F.life_copy, 1, 1)
 		else
-			local ft = add(tree, t, F.flags, 1, 1)
-			if ft and ty == LIFE_ACK then ft:add(F.life_busy, t(1, 1)) end
+			add_flags(tree, t, ty == LIFE_ACK and F.life_busy or nil)
 		end
 		add(tree, t, F.reserved, 2, 2)
 		add(tree, t, F.life_nonce, 4, 8)
@@ -768,7 +775,7 @@ dissect_one = function(t, pinfo, parent, depth)
 	else
 		name = type_names[ty]
 		tree:add(F.type, t(0, 1))
-		err = check[ty](t, len)
+		err = check_type(t, ty, len)
 		info = dissect_body(t, pinfo, tree, ty, len, depth)
 	end
 	tree:add(F.packet, t(0, 1), name):set_generated()
@@ -789,12 +796,6 @@ end
 -- gives it, and a DATA train repeats its header (type, flags, destination connection id) at every
 -- segment.  Every segment must then be a well-formed konce datagram on its own.
 
-local fixed_size = {
-	[HELLO] = 1200, [COOKIE] = 88, [VERSION] = 28, [REGISTERED] = 42, [INTRO_REQUEST] = 76,
-	[INTRO_REFUSE] = 76, [INTRO_FAIL] = 44, [PUNCH] = 78, [FILTER] = 30, [LIFE_REQ] = 96,
-	[INTRO_OFFER] = 76, [INTRO_ACCEPT] = 76,
-	[LIFE_ACK] = 34, [LIFE_PROBE] = 16,
-}
 local MAX_TRAIN = 65507
 
 -- nil if t[0, len) is one well-formed konce datagram, else the reason ("" if not konce at all)
@@ -802,7 +803,7 @@ local function check_one(t, len)
 	if is_probe(t) then return check_probe(t, len) end
 	local ty = u8(t, 0)
 	if not ty or not type_names[ty] or ty == 0x4b then return "" end
-	return check[ty](t, len)
+	return check_type(t, ty, len)
 end
 
 local function train_ok(t, len, seg)
@@ -817,7 +818,7 @@ end
 -- The segment size of a train in t[0, len), or nil if it is not one.
 local function find_train(t, len)
 	if len > MAX_TRAIN or t:len() < len or len < 32 then return nil end
-	local first = is_probe(t) and 104 or fixed_size[u8(t, 0)]
+	local first = is_probe(t) and PROBE_SIZE or fixed_size[u8(t, 0)]
 	if first then return train_ok(t, len, first) and first or nil end
 	if u8(t, 0) ~= DATA or len < 2 * (10 + 1 + TAG) then return nil end
 	local raw = t:raw(0, len)
