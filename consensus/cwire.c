@@ -157,10 +157,15 @@ static void wr_value(wr *w, const konce_cw_value *v)
 /* What an encoder wrote into cap bytes: its length, or 0 when it did not fit. */
 static size_t wr_len(const wr *w, size_t cap) { return w->bad ? 0 : cap - w->left; }
 
-/* A parse of len bytes that read a whole item ends here: with used, it says how many bytes the
- * item took; without, bytes left over are an error. */
-static enum konce_cw_result rd_end(const rd *r, size_t len, size_t *used)
+/* A parse of len bytes ends here, ok if every field read was valid: SHORT if a read ran past the
+ * end, BAD_FIELD if a field was not valid; else, with used, it says how many bytes the item took;
+ * without, bytes left over are an error. */
+static enum konce_cw_result rd_end(const rd *r, bool ok, size_t len, size_t *used)
 {
+	if (r->bad)
+		return KONCE_CW_SHORT;
+	if (!ok)
+		return KONCE_CW_BAD_FIELD;
 	if (used)
 		*used = len - r->left;
 	else if (r->left)
@@ -188,9 +193,8 @@ size_t konce_cw_entry_encode(const konce_cw_entry *e, uint8_t *out, size_t cap)
 enum konce_cw_result konce_cw_entry_parse(konce_cw_entry *e, const uint8_t *b, size_t len, size_t *used)
 {
 	rd r = {b, len, false};
-	if (!rd_entry(&r, e))
-		return r.bad ? KONCE_CW_SHORT : KONCE_CW_BAD_FIELD;
-	return rd_end(&r, len, used);
+	bool ok = rd_entry(&r, e);
+	return rd_end(&r, ok, len, used);
 }
 
 size_t konce_cw_value_encode(const konce_cw_value *v, uint8_t *out, size_t cap)
@@ -203,9 +207,8 @@ size_t konce_cw_value_encode(const konce_cw_value *v, uint8_t *out, size_t cap)
 enum konce_cw_result konce_cw_value_parse(konce_cw_value *v, const uint8_t *b, size_t len, size_t *used)
 {
 	rd r = {b, len, false};
-	if (!rd_value(&r, v))
-		return r.bad ? KONCE_CW_SHORT : KONCE_CW_BAD_FIELD;
-	return rd_end(&r, len, used);
+	bool ok = rd_value(&r, v);
+	return rd_end(&r, ok, len, used);
 }
 
 enum konce_cw_result konce_cw_snapcore_parse(konce_cw_invite *inv, unsigned *count, const uint8_t *b, size_t len,
@@ -228,7 +231,7 @@ enum konce_cw_result konce_cw_snapcore_parse(konce_cw_invite *inv, unsigned *cou
 		inv[i].used = u == 1;
 	}
 	*count = n;
-	return rd_end(&r, len, used);
+	return rd_end(&r, true, len, used);
 }
 
 size_t konce_cw_snapcore_encode(const konce_cw_invite *inv, unsigned count, uint8_t *out, size_t cap)
@@ -259,6 +262,22 @@ static bool snap_chunk_ok(uint32_t total, uint32_t offset, uint16_t dlen)
 	return dlen == want;
 }
 
+/* The types whose body is u (a u64) and nothing else. */
+static bool body_is_u(uint8_t type)
+{
+	switch (type) {
+	case KONCE_CW_HEARTBEAT:
+	case KONCE_CW_ACK:
+	case KONCE_CW_PREPARE:
+	case KONCE_CW_NACK:
+	case KONCE_CW_ACCEPTED:
+	case KONCE_CW_SNAP_REQ:
+		return true;
+	default:
+		return false;
+	}
+}
+
 enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_t len)
 {
 	rd r = {bytes, len, false};
@@ -276,15 +295,12 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 	m->group = rd_take(&r, KONCE_CW_GROUP_ID);
 	m->epoch = rd_be(&r, 8);
 	m->commit = rd_be(&r, 8);
+	if (body_is_u(m->type)) {
+		m->u = rd_be(&r, 8);
+		return rd_end(&r, true, len, NULL);
+	}
 	bool ok = true;
 	switch (m->type) {
-	case KONCE_CW_HEARTBEAT:
-	case KONCE_CW_ACK:
-	case KONCE_CW_PREPARE:
-	case KONCE_CW_NACK:
-	case KONCE_CW_ACCEPTED:
-		m->u = rd_be(&r, 8);
-		break;
 	case KONCE_CW_SUBMIT:
 		m->count = 1;
 		ok = rd_entry(&r, &m->e[0]);
@@ -346,9 +362,6 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		break;
 	case KONCE_CW_LEAVE:
 		break;
-	case KONCE_CW_SNAP_REQ:
-		m->u = rd_be(&r, 8);
-		break;
 	case KONCE_CW_SNAP:
 		m->u = rd_be(&r, 8);
 		m->total = (uint32_t)rd_be(&r, 4);
@@ -358,11 +371,7 @@ enum konce_cw_result konce_cw_parse(konce_cw_msg *m, const uint8_t *bytes, size_
 		m->data = ok ? rd_take(&r, m->dlen) : NULL;
 		break;
 	}
-	if (r.bad)
-		return KONCE_CW_SHORT;
-	if (!ok)
-		return KONCE_CW_BAD_FIELD;
-	return r.left ? KONCE_CW_TRAILING : KONCE_CW_OK;
+	return rd_end(&r, ok, len, NULL);
 }
 
 static void wr_msg(wr *w, const konce_cw_msg *m)
@@ -373,14 +382,11 @@ static void wr_msg(wr *w, const konce_cw_msg *m)
 	wr_bytes(w, m->group, KONCE_CW_GROUP_ID);
 	wr_be(w, m->epoch, 8);
 	wr_be(w, m->commit, 8);
-	switch (m->type) {
-	case KONCE_CW_HEARTBEAT:
-	case KONCE_CW_ACK:
-	case KONCE_CW_PREPARE:
-	case KONCE_CW_NACK:
-	case KONCE_CW_ACCEPTED:
+	if (body_is_u(m->type)) {
 		wr_be(w, m->u, 8);
-		break;
+		return;
+	}
+	switch (m->type) {
 	case KONCE_CW_SUBMIT:
 		wr_entry(w, &m->e[0]);
 		break;
@@ -442,9 +448,6 @@ static void wr_msg(wr *w, const konce_cw_msg *m)
 		break;
 	case KONCE_CW_LEAVE:
 		break;
-	case KONCE_CW_SNAP_REQ:
-		wr_be(w, m->u, 8);
-		break;
 	case KONCE_CW_SNAP:
 		if (!snap_chunk_ok(m->total, m->offset, m->dlen) || (m->dlen && !m->data))
 			w->bad = true;
@@ -470,10 +473,9 @@ size_t konce_cw_encode(const konce_cw_msg *m, uint8_t *out, size_t cap)
 size_t konce_cw_msg_size(const konce_cw_msg *m)
 {
 	size_t n = KONCE_CW_H_SIZE;
-	switch (m->type) {
-	case KONCE_CW_HEARTBEAT: case KONCE_CW_ACK: case KONCE_CW_PREPARE:
-	case KONCE_CW_NACK: case KONCE_CW_ACCEPTED:
+	if (body_is_u(m->type))
 		return n + 8;
+	switch (m->type) {
 	case KONCE_CW_SUBMIT:
 		return n + konce_cw_entry_size(&m->e[0]);
 	case KONCE_CW_PROPOSE:
@@ -493,7 +495,6 @@ size_t konce_cw_msg_size(const konce_cw_msg *m)
 	case KONCE_CW_JOIN_ASK: return n + KONCE_CW_KEY + KONCE_CW_SECRET;
 	case KONCE_CW_JOIN_VOTE: return n + KONCE_CW_KEY + 1;
 	case KONCE_CW_REFUSED: return n + 1;
-	case KONCE_CW_SNAP_REQ: return n + 8;
 	case KONCE_CW_SNAP: return n + 8 + 4 + 4 + 2 + m->dlen;
 	default: return n;
 	}
