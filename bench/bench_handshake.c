@@ -22,18 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/loop.h"
 #include "node/transport/endpoint.h"
 #include "node/transport/hs_packets.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t vnow = 1000000; /* the endpoints' clock: real enough, moves 1 us per call */
 static uint64_t tick(void) { return vnow++; }
@@ -42,25 +34,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_handshake: %s\n", what);
 	exit(1);
-}
-
-static volatile unsigned sink;
-
-static double x25519_rate(double secs)
-{
-	uint8_t sk[32], pk[32], out[32];
-	randombytes_buf(sk, sizeof sk);
-	crypto_scalarmult_base(pk, sk);
-	uint64_t n = 0;
-	double t0 = now_s(), t;
-	do {
-		for (int i = 0; i < 100; i++) {
-			sk[0] = (uint8_t)n;
-			sink += (unsigned)crypto_scalarmult(out, sk, pk);
-			n++;
-		}
-	} while ((t = now_s()) - t0 < secs);
-	return (double)n / (t - t0);
 }
 
 typedef struct bench {
@@ -92,20 +65,20 @@ static void handshake(bench *b, uint64_t i, bool keep, uint32_t *cconn, uint32_t
 	konce_ep_event ev;
 	uint32_t conn, sc = 0;
 	src_addr(&from, i);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (konce_ep_connect(b->cli, konce_identity_public(b->sid), &b->saddr, (const uint8_t *)"0123456789abcdef",
 			     16, tick(), &conn) ||
 	    !poll_type(b->cli, buf, &len, KONCE_PKT_HELLO))
 		die("connect");
-	double t1 = now_s();
+	double t1 = bench_now_s();
 	konce_ep_input(b->srv, buf, len, &from, tick(), NULL);
 	if (!poll_type(b->srv, buf, &len, KONCE_PKT_COOKIE))
 		die("no COOKIE");
-	double t2 = now_s();
+	double t2 = bench_now_s();
 	konce_ep_input(b->cli, buf, len, &b->saddr, tick(), NULL);
 	if (!poll_type(b->cli, buf, &len, KONCE_PKT_INITIATE))
 		die("no INITIATE");
-	double t3 = now_s();
+	double t3 = bench_now_s();
 	konce_ep_input(b->srv, buf, len, &from, tick(), NULL);
 	int got = 0;
 	while (konce_ep_poll_event(b->srv, &ev)) {
@@ -118,14 +91,14 @@ static void handshake(bench *b, uint64_t i, bool keep, uint32_t *cconn, uint32_t
 	}
 	if (!got || !poll_type(b->srv, buf, &len, KONCE_PKT_ACCEPT))
 		die("no ACCEPT");
-	double t4 = now_s();
+	double t4 = bench_now_s();
 	konce_ep_input(b->cli, buf, len, &b->saddr, tick(), NULL);
 	got = 0;
 	while (konce_ep_poll_event(b->cli, &ev))
 		got += ev.type == KONCE_EV_ESTABLISHED || (ev.type == KONCE_EV_MESSAGE && ev.len == 16);
 	if (got != 2)
 		die("client not established");
-	double t5 = now_s();
+	double t5 = bench_now_s();
 	b->t_cli += (t1 - t0) + (t3 - t2) + (t5 - t4);
 	b->t_srv += (t2 - t1) + (t4 - t3);
 	b->n++;
@@ -147,14 +120,14 @@ static double reject_rate(konce_ep *ep, uint8_t *pkt, size_t len, const konce_ad
 			  const uint64_t *counter, const char *what)
 {
 	uint64_t before = *counter, n = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (int i = 0; i < 1000; i++) {
 			pkt[len - 1] ^= (uint8_t)(i & 1); /* not bytewise identical: nothing to cache */
 			konce_ep_input(ep, pkt, len, from, tick(), NULL);
 			n++;
 		}
-	} while ((t = now_s()) - t0 < secs);
+	} while ((t = bench_now_s()) - t0 < secs);
 	if (*counter - before != n)
 		die(what);
 	return (double)n / (t - t0);
@@ -178,17 +151,17 @@ int main(int argc, char **argv)
 		die("endpoint");
 	konce_addr_parse(&b.saddr, "198.51.100.1:7807");
 
-	double x1 = x25519_rate(secs / 2);
+	double x1 = bench_x25519_rate(secs / 2);
 	for (int i = 0; i < 200; i++) /* warm up */
 		handshake(&b, (uint64_t)i, false, NULL, NULL);
 	b.n = 0;
 	b.t_srv = b.t_cli = 0;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	uint64_t i = 1000;
-	while (now_s() - t0 < secs)
+	while (bench_now_s() - t0 < secs)
 		handshake(&b, i++, false, NULL, NULL);
-	double wall = now_s() - t0;
-	double x2 = x25519_rate(secs / 2);
+	double wall = bench_now_s() - t0;
+	double x2 = bench_x25519_rate(secs / 2);
 	double x = (x1 + x2) / 2;
 	const struct konce_ep_counters *s = konce_ep_counters(b.srv);
 	if (s->init_full || s->init_bad_pow || s->cookie_tx < b.n)

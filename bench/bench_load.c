@@ -23,18 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/loop.h"
 #include "store/store.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void key(uint8_t pk[32], uint32_t i)
 {
@@ -97,7 +89,7 @@ static double run(int way, konce_store *st, sqlite3_stmt *count_stmt, unsigned c
 {
 	struct load l = {.st = st};
 	crypto_generichash_init(&l.h, NULL, 0, 32);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int rc = 0;
 	switch (way) {
 	case BASELINE:
@@ -114,7 +106,7 @@ static double run(int way, konce_store *st, sqlite3_stmt *count_stmt, unsigned c
 		rc = konce_store_peers_each_newest(st, 0, newest_cb, &l);
 		break;
 	}
-	double dt = now_s() - t0;
+	double dt = bench_now_s() - t0;
 	crypto_generichash_final(&l.h, digest, 32);
 	*with_addr = l.with_addr;
 	if (rc != (int)count || (way != BASELINE && l.keys != count)) {
@@ -173,11 +165,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	konce_store_set_limits(st, count, 0);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (fill(st, count))
 		goto out;
 	printf("bench_load: %u keys, %u with addresses (1 to 4 each), written in %.1f s%s\n", count,
-	       count - (count + 4) / 5, now_s() - t0,
+	       count - (count + 4) / 5, bench_now_s() - t0,
 	       bench_quick() ? " [BENCH_QUICK: a smoke run, not figures]" : "");
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM peers", -1, &cs, NULL) != SQLITE_OK) {

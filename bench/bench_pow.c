@@ -17,7 +17,6 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "bench/loop.h"
 #include "node/transport/endpoint.h"
@@ -27,13 +26,6 @@
 #include "node/transport/pow.h"
 #include "node/base/wire.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static volatile unsigned sink;
 
 /* Operations per second of konce_pow_check on len bytes, over about `secs`. */
@@ -42,31 +34,14 @@ static double check_rate(size_t len, double secs)
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
 	randombytes_buf(pkt, sizeof(pkt));
 	uint64_t n = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (int i = 0; i < 1000; i++) {
 			pkt[KONCE_INIT_POW_NONCE] = (uint8_t)n;
 			sink += konce_pow_check(pkt, len, 32);
 			n++;
 		}
-	} while ((t = now_s()) - t0 < secs);
-	return (double)n / (t - t0);
-}
-
-static double x25519_rate(double secs)
-{
-	uint8_t sk[32], pk[32], out[32];
-	randombytes_buf(sk, sizeof(sk));
-	crypto_scalarmult_base(pk, sk);
-	uint64_t n = 0;
-	double t0 = now_s(), t;
-	do {
-		for (int i = 0; i < 100; i++) {
-			sk[0] = (uint8_t)n;
-			sink += (unsigned)crypto_scalarmult(out, sk, pk);
-			n++;
-		}
-	} while ((t = now_s()) - t0 < secs);
+	} while ((t = bench_now_s()) - t0 < secs);
 	return (double)n / (t - t0);
 }
 
@@ -75,7 +50,7 @@ static void solve_avg(size_t len, unsigned bits, int runs, double rate)
 {
 	uint8_t pkt[KONCE_WIRE_MAX_DATAGRAM];
 	uint64_t total = 0;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (int r = 0; r < runs; r++) {
 		uint64_t tries = 0;
 		randombytes_buf(pkt, len);
@@ -85,14 +60,14 @@ static void solve_avg(size_t len, unsigned bits, int runs, double rate)
 		}
 		total += tries;
 	}
-	double dt = (now_s() - t0) / runs;
+	double dt = (bench_now_s() - t0) / runs;
 	/* tries are geometric (sd = mean), so few runs scatter widely; the expectation is firmer */
 	printf("  solve %2u bits, %4zu-byte INITIATE: %8.2f ms avg, %8.0f tries avg over %2d runs;"
 	       " expected 2^%u tries = %.2f ms\n",
 	       bits, len, dt * 1e3, (double)total / runs, runs, bits, (double)(1ull << bits) / rate * 1e3);
 }
 
-static uint64_t now_us(void) { return (uint64_t)(now_s() * 1e6); }
+static uint64_t now_us(void) { return (uint64_t)(bench_now_s() * 1e6); }
 
 /* One dial whose COOKIE is rewritten to demand `bits` (a hostile server can: the COOKIE is not
  * authenticated); times every endpoint call until the INITIATE leaves or the attempt fails. */
@@ -118,9 +93,9 @@ static void client_solve(uint64_t rate, unsigned bits)
 	if (!konce_ep_poll_datagram(b, buf, &len, &to))
 		exit(1);
 	buf[KONCE_COOKIE_POW_BITS] = (uint8_t)bits;
-	double t0 = now_s(), worst = 0;
+	double t0 = bench_now_s(), worst = 0;
 	konce_ep_input(a, buf, len, &ab, now_us(), NULL);
-	double t1 = now_s();
+	double t1 = bench_now_s();
 	worst = t1 - t0;
 	unsigned calls = 1;
 	bool sent = false, failed = false;
@@ -134,13 +109,13 @@ static void client_solve(uint64_t rate, unsigned bits)
 		}
 		if (failed || konce_ep_next_timer(a) > now_us())
 			break;
-		double c0 = now_s();
+		double c0 = bench_now_s();
 		konce_ep_timer(a, now_us());
-		double c = now_s() - c0;
+		double c = bench_now_s() - c0;
 		worst = c > worst ? c : worst;
 		calls++;
 	}
-	double total = now_s() - t0;
+	double total = bench_now_s() - t0;
 	printf("  demand %2u bits: %-8s %6u calls, longest %6.2f ms, mean %6.3f ms, total %8.1f ms;"
 	       " baseline (one synchronous solve) 2^%u / rate = %8.1f ms\n",
 	       bits, sent ? "paid" : failed ? "refused" : "pending", calls, worst * 1e3, total / calls * 1e3, total * 1e3,
@@ -169,7 +144,7 @@ int main(void)
 	double c1200 = check_rate(KONCE_WIRE_MAX_DATAGRAM, 0.5 * k);
 	double c232 = check_rate(KONCE_INIT_MIN_SIZE, 0.3 * k);
 	double c300 = check_rate(300, 0.3 * k);
-	double x = x25519_rate(0.5 * k);
+	double x = bench_x25519_rate(0.5 * k);
 	printf("  pow_check 1200 B:      %10.0f /s (%.2f us)\n", c1200, 1e6 / c1200);
 	printf("  pow_check %4d B:      %10.0f /s (%.2f us)\n", KONCE_INIT_MIN_SIZE, c232, 1e6 / c232);
 	printf("  X25519 (baseline):     %10.0f /s (%.2f us)\n", x, 1e6 / x);

@@ -24,18 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench/loop.h"
 #include "store/store.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void key(uint8_t pk[32], uint32_t i)
 {
@@ -77,7 +69,7 @@ static void baseline_close(baseline *b)
 static double baseline_pass(baseline *b, const uint32_t *order, uint32_t count)
 {
 	uint8_t pk[32];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (uint32_t i = 0; i < count; i++) {
 		key(pk, order[i]);
 		sqlite3_bind_blob(b->s, 1, pk, 32, SQLITE_STATIC);
@@ -87,20 +79,20 @@ static double baseline_pass(baseline *b, const uint32_t *order, uint32_t count)
 		if (!ok)
 			return fprintf(stderr, "baseline: lookup %u missing\n", order[i]), -1;
 	}
-	return now_s() - t0;
+	return bench_now_s() - t0;
 }
 
 static double store_pass(konce_store *st, const uint32_t *order, uint32_t count)
 {
 	uint8_t pk[32];
 	konce_peer_rec r;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (uint32_t i = 0; i < count; i++) {
 		key(pk, order[i]);
 		if (konce_store_peer_get(st, pk, &r))
 			return fprintf(stderr, "lookup %u missing\n", order[i]), -1;
 	}
-	return now_s() - t0;
+	return bench_now_s() - t0;
 }
 
 static double min2(double a, double b) { return a < b ? a : b; }
@@ -129,7 +121,7 @@ int main(int argc, char **argv)
 
 	long quarter = -1;
 	long long sq_quarter = -1;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (uint32_t i = 0; i < count; i++) {
 		key(pk, i);
 		a.port = (uint16_t)(1024 + i % 60000);
@@ -152,7 +144,7 @@ int main(int argc, char **argv)
 	}
 	if (konce_store_flush(st, err, sizeof(err)))
 		return 1;
-	double t_write = now_s() - t0;
+	double t_write = bench_now_s() - t0;
 	long written = bench_rss_kib();
 	long long sq_written = sqlite3_memory_used();
 

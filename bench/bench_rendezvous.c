@@ -27,17 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/loop.h"
 #include "nat/rendezvous.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t alloc_bytes, alloc_count;
 
@@ -119,7 +111,7 @@ static double feed(konce_rendezvous *r, const struct pkt *pk, const konce_addr *
 	size_t len;
 	konce_addr to;
 	unsigned p = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++) {
 			uint32_t i = order[j];
@@ -128,7 +120,7 @@ static double feed(konce_rendezvous *r, const struct pkt *pk, const konce_addr *
 				;
 		}
 		p++;
-	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
+	} while ((t = bench_now_s()) - t0 < MIN_NS / 1e9);
 	if (passes)
 		*passes = p;
 	return (t - t0) * 1e9 / ((double)n * p);
@@ -140,14 +132,14 @@ static double decode_only(const struct pkt *pk, const uint32_t *order, uint32_t 
 {
 	konce_rdvwire_msg m;
 	unsigned p = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++) {
 			uint32_t i = order[j];
 			sink += (unsigned)konce_rdvwire_decode(&m, pk[i].buf, pk[i].len) + m.type;
 		}
 		p++;
-	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
+	} while ((t = bench_now_s()) - t0 < MIN_NS / 1e9);
 	return (t - t0) * 1e9 / ((double)n * p);
 }
 
@@ -157,14 +149,14 @@ static double hash_only(const uint8_t (*keys)[KONCE_WIRE_KEY], const uint32_t *o
 	uint8_t hk[crypto_shorthash_KEYBYTES], h[crypto_shorthash_BYTES];
 	randombytes_buf(hk, sizeof(hk));
 	unsigned p = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++) {
 			crypto_shorthash(h, keys[order[j]], KONCE_WIRE_KEY, hk);
 			sink += h[0];
 		}
 		p++;
-	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
+	} while ((t = bench_now_s()) - t0 < MIN_NS / 1e9);
 	return (t - t0) * 1e9 / ((double)n * p);
 }
 
@@ -183,12 +175,12 @@ static double touch_only(size_t bytes, const uint32_t *order, uint32_t n)
 		buf[i] = i;
 	unsigned p = 0;
 	uint64_t acc = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++)
 			acc += buf[(((uint64_t)order[j] * 2654435761u) ^ (acc & 1)) & (words - 1)];
 		p++;
-	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
+	} while ((t = bench_now_s()) - t0 < MIN_NS / 1e9);
 	sink += (unsigned)acc;
 	free(buf);
 	return (t - t0) * 1e9 / ((double)n * p);
@@ -200,12 +192,12 @@ static double lookup_only(const konce_rendezvous *r, const uint8_t (*keys)[KONCE
 	konce_addr a;
 	uint64_t rtt;
 	unsigned p = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		for (uint32_t j = 0; j < n; j++)
 			sink += (unsigned)konce_rendezvous_lookup(r, keys[order[j]], clk, &a, &rtt);
 		p++;
-	} while ((t = now_s()) - t0 < MIN_NS / 1e9);
+	} while ((t = bench_now_s()) - t0 < MIN_NS / 1e9);
 	return (t - t0) * 1e9 / ((double)n * p);
 }
 
@@ -270,7 +262,7 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 		if (konce_rendezvous_new(&r, &cfg))
 			return 1;
 		bytes = alloc_bytes, allocs = alloc_count;
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		uint8_t out[KONCE_RDV_MAX_MSG];
 		size_t len;
 		konce_addr to;
@@ -279,7 +271,7 @@ static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 			while (konce_rendezvous_poll(r, out, &len, &to))
 				;
 		}
-		t_fill += now_s() - t0;
+		t_fill += bench_now_s() - t0;
 		fills++;
 	} while (t_fill < MIN_NS / 1e9);
 	t_fill = t_fill * 1e9 / ((double)n * fills);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,13 @@ uint64_t bench_now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+double bench_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 double bench_cpu_s(void)
@@ -76,6 +84,25 @@ void bench_die(const char *who, const char *what)
 {
 	fprintf(stderr, "%s: %s\n", who, what);
 	exit(1);
+}
+
+static volatile unsigned x25519_sink; /* keeps the compiler from dropping the operations */
+
+double bench_x25519_rate(double secs)
+{
+	uint8_t sk[32], pk[32], out[32];
+	randombytes_buf(sk, sizeof sk);
+	crypto_scalarmult_base(pk, sk);
+	uint64_t n = 0;
+	double t0 = bench_now_s(), t;
+	do {
+		for (int i = 0; i < 100; i++) {
+			sk[0] = (uint8_t)n;
+			x25519_sink += (unsigned)crypto_scalarmult(out, sk, pk);
+			n++;
+		}
+	} while ((t = bench_now_s()) - t0 < secs);
+	return (double)n / (t - t0);
 }
 
 int bench_node_open_udp(bench_node *n)

@@ -36,6 +36,8 @@ struct bench_node {
 bool bench_quick(void);
 
 uint64_t bench_now_us(void);
+/* The monotonic clock in seconds. */
+double bench_now_s(void);
 /* CPU seconds (user + system) this process has used. */
 double bench_cpu_s(void);
 /* Resident set size in KiB (/proc/self/status VmRSS), -1 if unknown. */
@@ -44,6 +46,10 @@ __attribute__((noreturn)) void bench_die(const char *who, const char *what);
 /* The kernel's UDP RcvbufErrors (/proc/net/snmp, this network namespace): receive-buffer drops,
  * counted per skb (a GRO/GSO super-datagram is one).  -1 if unknown. */
 long long bench_udp_rcvbuf_errors(void);
+
+/* X25519 operations (crypto_scalarmult) per second over about secs: the baseline that the
+ * handshake and proof-of-work benches measure beside their figures.  Needs sodium_init(). */
+double bench_x25519_rate(double secs);
 
 /* A socket bound to 127.0.0.1 on any port; n->local gets its address.  0 or -errno. */
 int bench_node_open_udp(bench_node *n);
