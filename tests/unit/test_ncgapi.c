@@ -39,248 +39,25 @@
 
 #include "node/core/ncgapi.h"
 #include "node/transport/identity.h"
+#include "tests/unit/gstore_fake.h"
 #include "tests/unit/nc_pair.h"
 
-enum { MS = 1000, UNIX_S = 1700000000, RECS = KONCE_NC_GROUPS_MAX + 8 };
+enum { MS = 1000, UNIX_S = 1700000000 };
 
-/* ---- the in-memory host ------------------------------------------------------------------------- */
-
-struct rec {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	char name[KONCE_GROUP_NAME_MAX + 1];
-	bool used, join;
-	unsigned nkeys;
-	uint64_t until, delivered;
-	int restore_err, replay_err;
-};
-
-struct fake {
-	struct rec recs[RECS];
-	int add_err, sync_err, each_err, delivered_err, entries_err;
-	char order[64];    /* A add, J add_join, R remove, S sync, K kick, P replay, E entries */
-	unsigned replay_soon;
-	uint64_t restore_now, replay_upto;
-	char logs[8][256];
-	unsigned nlog;
-};
-
-static void mark(struct fake *f, char c)
-{
-	size_t n = strlen(f->order);
-	if (n + 1 < sizeof f->order)
-		f->order[n] = c;
-}
-
-static struct rec *rec_of(struct fake *f, const uint8_t *gid)
-{
-	for (int i = 0; i < RECS; i++)
-		if (f->recs[i].used && !memcmp(f->recs[i].gid, gid, KONCE_CW_GROUP_ID))
-			return &f->recs[i];
-	return NULL;
-}
-
-static struct rec *rec_new(struct fake *f, const uint8_t *gid, const char *name)
-{
-	for (int i = 0; i < RECS; i++)
-		if (!f->recs[i].used) {
-			struct rec *r = &f->recs[i];
-			memset(r, 0, sizeof *r);
-			r->used = true;
-			memcpy(r->gid, gid, KONCE_CW_GROUP_ID);
-			snprintf(r->name, sizeof r->name, "%s", name ? name : "");
-			return r;
-		}
-	fail_msg("the fake store is full");
-	return NULL;
-}
-
-static unsigned recs(struct fake *f)
-{
-	unsigned n = 0;
-	for (int i = 0; i < RECS; i++)
-		n += f->recs[i].used;
-	return n;
-}
-
-static int h_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
-{
-	struct fake *f = ctx;
-	mark(f, 'A');
-	if (f->add_err) {
-		snprintf(err, errlen, "no room on disk");
-		return f->add_err;
-	}
-	rec_new(f, gid, name);
-	return 0;
-}
-
-static int h_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
-{
-	struct fake *f = ctx;
-	(void)err;
-	(void)errlen;
-	mark(f, 'J');
-	if (rec_of(f, t->group))
-		return -EEXIST;
-	struct rec *r = rec_new(f, t->group, name);
-	r->join = true;
-	r->nkeys = t->n;
-	r->until = until;
-	return 0;
-}
-
-static int h_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	struct fake *f = ctx;
-	(void)err;
-	(void)errlen;
-	mark(f, 'R');
-	struct rec *r = rec_of(f, gid);
-	if (!r)
-		return -ENOENT;
-	r->used = false;
-	return 0;
-}
-
-static int h_sync(void *ctx, char *err, size_t errlen)
-{
-	struct fake *f = ctx;
-	mark(f, 'S');
-	if (f->sync_err)
-		snprintf(err, errlen, "the disk is read-only");
-	return f->sync_err;
-}
-
-static int h_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
-{
-	struct fake *f = ctx;
-	struct rec *r = rec_of(f, gid);
-	if (f->delivered_err)
-		return f->delivered_err;
-	if (!r)
-		return -ENOENT;
-	*delivered = r->delivered;
-	return 0;
-}
-
-static size_t entry(uint8_t kind, const char *data, uint8_t *out, size_t cap)
-{
-	static const uint8_t origin[KONCE_CW_ORIGIN] = "origin!";
-	konce_cw_entry e = {.kind = kind, .origin = origin, .nonce = 42, .len = (uint16_t)strlen(data),
-			    .data = (const uint8_t *)data};
-	return konce_cw_entry_encode(&e, out, cap);
-}
-
-/* The stored log: entry 1 the group's own (an invitation), then application entries "e2", "e3"... */
-static int stored(uint64_t seq, uint8_t *buf, size_t cap)
-{
-	char d[16];
-	uint8_t hash[KONCE_CW_INVITE_LEN + 1] = {0};
-	memset(hash, 'h', KONCE_CW_INVITE_LEN);
-	snprintf(d, sizeof d, "e%llu", (unsigned long long)seq);
-	return (int)entry(seq == 1 ? KONCE_CW_E_INVITE : KONCE_CW_E_APP, seq == 1 ? (const char *)hash : d, buf, cap);
-}
-
-static int h_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		     konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	struct fake *f = ctx;
-	uint8_t buf[256];
-	int n = 0;
-	(void)gid;
-	mark(f, 'E');
-	if (f->entries_err)
-		return f->entries_err;
-	for (uint64_t s = first; s <= last; s++, n++)
-		if (fn(fnctx, s, buf, (size_t)stored(s, buf, sizeof buf)))
-			break;
-	return n;
-}
+/* ---- the in-memory host: the store is gstore_fake.h -------------------------------------------- */
 
 /* A log that lacks the two entries after first. */
 static int h_entries_holed(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
 			  konce_ncgapi_entry_fn fn, void *fnctx)
 {
-	return h_entries(ctx, gid, first + 2, last, fn, fnctx);
+	return gstore_entries(ctx, gid, first + 2, last, fn, fnctx);
 }
 
 /* A log that holds entries up to 20 only. */
 static int h_entries_upto_20(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
 			     konce_ncgapi_entry_fn fn, void *fnctx)
 {
-	return h_entries(ctx, gid, first, last < 20 ? last : 20, fn, fnctx);
-}
-
-static int h_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
-{
-	struct fake *f = ctx;
-	int n = 0;
-	if (f->each_err)
-		return f->each_err;
-	for (int i = 0; i < RECS; i++)
-		if (f->recs[i].used) {
-			n++;
-			if (fn(fnctx, f->recs[i].gid, f->recs[i].name, 0))
-				break;
-		}
-	return n;
-}
-
-static int h_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		     size_t errlen)
-{
-	struct fake *f = ctx;
-	struct rec *r = rec_of(f, gid);
-	assert_non_null(g);
-	f->restore_now = now_us;
-	if (r->restore_err)
-		snprintf(err, errlen, "its records do not parse");
-	return r->restore_err;
-}
-
-static int h_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		  konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	struct fake *f = ctx;
-	struct rec *r = rec_of(f, gid);
-	uint8_t buf[256];
-	mark(f, 'P');
-	f->replay_upto = upto;
-	if (r->replay_err)
-		return r->replay_err;
-	if (snap(fnctx, 1, (const uint8_t *)"state", 5))
-		return -ECANCELED;
-	for (uint64_t s = 2; s <= upto && s <= r->delivered; s++)
-		if (fn(fnctx, s, buf, (size_t)stored(s, buf, sizeof buf)))
-			return -ECANCELED;
-	return 0;
-}
-
-static int h_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		    konce_ncgapi_entry_fn fn, void *fnctx, bool wait)
-{
-	(void)wait;
-	int e = h_read(ctx, gid, upto, snap, fn, fnctx);
-	return e < 0 ? e : 0;
-}
-
-static void h_log(void *ctx, int level, const char *line)
-{
-	struct fake *f = ctx;
-	(void)level;
-	if (f->nlog < 8)
-		snprintf(f->logs[f->nlog++], sizeof f->logs[0], "%s", line);
-}
-
-static void h_kick(void *ctx) { mark(ctx, 'K'); }
-static void h_replay_soon(void *ctx) { ((struct fake *)ctx)->replay_soon++; }
-
-static bool logged(const struct fake *f, const char *text)
-{
-	for (unsigned i = 0; i < f->nlog; i++)
-		if (strstr(f->logs[i], text))
-			return true;
-	return false;
+	return gstore_entries(ctx, gid, first, last < 20 ? last : 20, fn, fnctx);
 }
 
 /* ---- two node cores --------------------------------------------------------------------------- */
@@ -290,7 +67,9 @@ struct side {
 	konce_nodecore *c;
 	konce_ncgapp app;
 	konce_addr addr;
-	struct fake f;
+	gstore st; /* the store, and the loop's calls in its order: K kick, S sync */
+	int sync_err;
+	unsigned replay_soon;
 	konce_ncgapi_host h;
 	konce_group_notice seen[16]; /* data: a copy in bytes[] (a notice's is valid only in the call) */
 	uint8_t bytes[16][16];
@@ -300,6 +79,33 @@ struct side {
 static struct side s[2];
 static uint64_t now = 1000000;
 static int policy_yes;
+
+/* The loop's calls (ctx: the side). */
+static int h_sync(void *ctx, char *err, size_t errlen)
+{
+	struct side *x = ctx;
+	gstore_mark(&x->st, 'S');
+	if (x->sync_err)
+		snprintf(err, errlen, "the disk is read-only");
+	return x->sync_err;
+}
+
+static int h_replay(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
+		    konce_ncgapi_entry_fn fn, void *fnctx, bool wait)
+{
+	(void)wait;
+	int e = gstore_read(&((struct side *)ctx)->st, gid, upto, snap, fn, fnctx);
+	return e < 0 ? e : 0;
+}
+
+static void h_log(void *ctx, int level, const char *line)
+{
+	(void)level;
+	gstore_log(&((struct side *)ctx)->st, line);
+}
+
+static void h_kick(void *ctx) { gstore_mark(&((struct side *)ctx)->st, 'K'); }
+static void h_replay_soon(void *ctx) { ((struct side *)ctx)->replay_soon++; }
 
 static konce_ncgapi api(int i)
 {
@@ -360,10 +166,11 @@ static int setup(void **state)
 		konce_nodecore_config cfg = {.ep = {.identity = s[i].id, .explicit_identity = true}};
 		assert_int_equal(konce_nodecore_new(&s[i].c, &cfg, now), 0);
 		assert_int_equal(konce_addr_parse(&s[i].addr, addr), 0);
-		s[i].h = (konce_ncgapi_host){.ctx = &s[i].f, .store = &s[i].f, .add = h_add, .add_join = h_add_join, .remove = h_remove,
-					     .sync = h_sync, .delivered = h_delivered, .entries = h_entries,
-					     .each = h_each, .restore = h_restore, .replay = h_replay, .log = h_log,
-					     .kick = h_kick, .replay_soon = h_replay_soon};
+		s[i].h = (konce_ncgapi_host){.ctx = &s[i], .store = &s[i].st, .add = gstore_add,
+					     .add_join = gstore_add_join, .remove = gstore_remove, .sync = h_sync,
+					     .delivered = gstore_delivered, .entries = gstore_entries, .each = gstore_each,
+					     .restore = gstore_restore, .replay = h_replay, .log = h_log, .kick = h_kick,
+					     .replay_soon = h_replay_soon};
 	}
 	return 0;
 }
@@ -417,7 +224,7 @@ static void test_checks(void **state)
 static void test_create(void **state)
 {
 	(void)state;
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	konce_ncgapi a = api(0);
 	konce_group_info info;
 
@@ -432,7 +239,7 @@ static void test_create(void **state)
 	memset(f->order, 0, sizeof f->order);
 	assert_int_equal(konce_ncgapi_create(&a, "team"), 0);
 	assert_string_equal(f->order, "AK");
-	assert_true(logged(f, "group team created"));
+	assert_true(gstore_logged(f, "group team created"));
 	assert_int_equal(konce_ncgapi_info(&a, "team", &info), 0);
 	assert_memory_equal(info.id, f->recs[0].gid, KONCE_CW_GROUP_ID); /* the id the store holds */
 	assert_string_equal(f->recs[0].name, "team");
@@ -447,11 +254,11 @@ static void test_create(void **state)
 		snprintf(nm, sizeof nm, "g%d", i);
 		assert_int_equal(konce_ncgapi_create(&a, nm), 0);
 	}
-	assert_int_equal(recs(f), KONCE_NC_GROUPS_MAX);
+	assert_int_equal(gstore_count(f), KONCE_NC_GROUPS_MAX);
 	memset(f->order, 0, sizeof f->order);
 	assert_int_equal(konce_ncgapi_create(&a, "late"), -ENOSPC);
 	assert_string_equal(f->order, "AR");
-	assert_int_equal(recs(f), KONCE_NC_GROUPS_MAX);
+	assert_int_equal(gstore_count(f), KONCE_NC_GROUPS_MAX);
 	assert_int_equal(konce_ncgapi_list(&a, NULL, 0), KONCE_NC_GROUPS_MAX);
 	assert_int_equal(konce_ncgapi_info(&a, "late", &info), -ENOENT);
 }
@@ -468,12 +275,12 @@ static void test_join_rejoin(void **state)
 {
 	(void)state;
 	char token[KONCE_GROUP_TOKEN_MAX];
-	struct fake *f = &s[1].f;
+	gstore *f = &s[1].st;
 	konce_ncgapi a = api(0);
 	assert_int_equal(konce_ncgapi_create(&a, "team"), 0);
 	assert_int_equal(konce_ncgapi_on_join_request(&a, policy, NULL), 0);
 	uint8_t gid[KONCE_CW_GROUP_ID];
-	memcpy(gid, s[0].f.recs[0].gid, sizeof gid);
+	memcpy(gid, s[0].st.recs[0].gid, sizeof gid);
 
 	/* the policy says no: B is out */
 	policy_yes = 0;
@@ -481,13 +288,13 @@ static void test_join_rejoin(void **state)
 	konce_ncgapi b = api(1);
 	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 30), 0);
 	assert_string_equal(f->order, "JK");
-	struct rec *r = rec_of(f, gid);
+	struct gstore_rec *r = gstore_rec_of(f, gid);
 	assert_non_null(r);
 	assert_true(r->join);
 	assert_string_equal(r->name, "ours");
 	assert_int_equal(r->nkeys, 1);
 	assert_int_equal(r->until, UNIX_S + 30); /* wall-clock time: a restart keeps what is left */
-	assert_true(logged(f, "group ours: joining (gives up after 30 s)"));
+	assert_true(gstore_logged(f, "group ours: joining (gives up after 30 s)"));
 	run(now + 3000 * MS);
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 
@@ -496,20 +303,20 @@ static void test_join_rejoin(void **state)
 	invite(token, sizeof token);
 	b = api(1);
 	memset(f->order, 0, sizeof f->order);
-	f->sync_err = -EIO;
+	s[1].sync_err = -EIO;
 	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 30), -EIO);
 	assert_string_equal(f->order, "S");
-	assert_true(logged(f, "group ours: the disk is read-only"));
-	assert_non_null(rec_of(f, gid));
+	assert_true(gstore_logged(f, "group ours: the disk is read-only"));
+	assert_non_null(gstore_rec_of(f, gid));
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 
 	/* it is written: the group leaves the store and the core, then the join goes ahead */
-	f->sync_err = 0;
+	s[1].sync_err = 0;
 	memset(f->order, 0, sizeof f->order);
 	assert_int_equal(konce_ncgapi_join(&b, token, "ours", 60), 0);
 	assert_string_equal(f->order, "SRJK");
-	assert_true(logged(f, "group ours: out of it: its records are removed for the new join"));
-	assert_int_equal(rec_of(f, gid)->until, UNIX_S + 60);
+	assert_true(gstore_logged(f, "group ours: out of it: its records are removed for the new join"));
+	assert_int_equal(gstore_rec_of(f, gid)->until, UNIX_S + 60);
 	for (int k = 0; k < 100 && state_of(1, "ours") != KONCE_GROUP_S_MEMBER; k++)
 		run(now + 100 * MS);
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_MEMBER);
@@ -526,22 +333,22 @@ static void test_join_rejoin(void **state)
 static void test_restore_replay(void **state)
 {
 	(void)state;
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	uint8_t g[3][KONCE_CW_GROUP_ID];
 	for (int i = 0; i < 3; i++)
 		memset(g[i], 0x10 + i, sizeof g[i]);
-	struct rec *kept = rec_new(f, g[0], "kept");
+	struct gstore_rec *kept = gstore_rec_new(f, g[0], "kept");
 	kept->delivered = 3;
-	rec_new(f, g[1], "broken")->restore_err = -EINVAL;
-	struct rec *anon = rec_new(f, g[2], NULL);
+	gstore_rec_new(f, g[1], "broken")->restore_err = -EINVAL;
+	struct gstore_rec *anon = gstore_rec_new(f, g[2], NULL);
 	anon->delivered = 2;
 	anon->replay_err = -ENODATA;
 
 	konce_ncgapi a = api(0);
 	assert_int_equal(konce_ncgapi_restore(&a), 3);
 	assert_int_equal(f->restore_now, now);
-	assert_true(logged(f, "group broken: its records do not parse"));
-	assert_true(logged(f, "restored 3 groups from the store"));
+	assert_true(gstore_logged(f, "group broken: its records do not parse"));
+	assert_true(gstore_logged(f, "restored 3 groups from the store"));
 	assert_int_equal(konce_ncgapi_list(&a, NULL, 0), 2);
 	assert_null(konce_nodecore_group_find(s[0].c, g[1]));
 	char hex[2 * KONCE_CW_GROUP_ID + 1];
@@ -559,7 +366,7 @@ static void test_restore_replay(void **state)
 
 	/* the application listens: the loop is asked to hand the state back */
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, &s[0]), 0);
-	assert_int_equal(f->replay_soon, 1);
+	assert_int_equal(s[0].replay_soon, 1);
 	/* what a host reads ahead: the two members, each up to its delivery point (at most max) */
 	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, 1), 1);
 	assert_int_equal(konce_ncgapi_replay_owed(&a, owed, upto, KONCE_NC_GROUPS_MAX), 2);
@@ -588,7 +395,7 @@ static void test_restore_replay(void **state)
 	}
 	assert_int_equal(s[0].seen[3].type, KONCE_GROUP_N_HALTED);
 	assert_int_equal(s[0].seen[3].replayed, 0);
-	assert_true(logged(f, "group kept: 2 decisions handed back from the store"));
+	assert_true(gstore_logged(f, "group kept: 2 decisions handed back from the store"));
 	/* its next event: paid already */
 	konce_ncgapi_event(&a, &ev);
 	assert_string_equal(f->order, "P");
@@ -599,7 +406,7 @@ static void test_restore_replay(void **state)
 	/* the loop's turn: the rest, once; the store cannot serve it */
 	konce_ncgapi_replay(&a, NULL);
 	assert_string_equal(f->order, "PP");
-	assert_true(logged(f, "cannot hand its state back from the store: the log misses a delivered entry"));
+	assert_true(gstore_logged(f, "cannot hand its state back from the store: the log misses a delivered entry"));
 	konce_ncgapi_replay(&a, NULL);
 	assert_string_equal(f->order, "PP");
 	assert_int_equal(s[0].nseen, 5);
@@ -608,9 +415,9 @@ static void test_restore_replay(void **state)
 	static konce_ncgapp fresh;
 	konce_ncgapi b = api(1);
 	b.t = &fresh;
-	s[1].f.each_err = -EIO;
+	s[1].st.each_err = -EIO;
 	assert_int_equal(konce_ncgapi_restore(&b), -EIO);
-	assert_true(logged(&s[1].f, "cannot read the groups from the store: "));
+	assert_true(gstore_logged(&s[1].st, "cannot read the groups from the store: "));
 }
 
 /* A replay read ahead into a tape (konce_ncgapi_tape) and played later. */
@@ -633,17 +440,17 @@ static int play_entry(void *ctx, uint64_t seq, const uint8_t *b, size_t len) { r
 static void test_tape(void **state)
 {
 	(void)state;
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	uint8_t g[KONCE_CW_GROUP_ID];
 	memset(g, 0x20, sizeof g);
-	rec_new(f, g, "taped")->delivered = 4;
+	gstore_rec_new(f, g, "taped")->delivered = 4;
 	konce_ncgapi_tape t = {0};
 	/* empty: plays nothing, returns the read's result */
 	struct played p = {0};
 	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
 	assert_int_equal(p.n, 0);
 	/* recorded through the host's read, as a store writer would, then played: same calls, same order */
-	t.result = h_read(f, g, 3, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, &t);
+	t.result = gstore_read(f, g, 3, konce_ncgapi_tape_snap, konce_ncgapi_tape_entry, &t);
 	assert_int_equal(t.result, 0);
 	assert_int_equal(konce_ncgapi_tape_play(&t, play_snap, play_entry, &p), 0);
 	assert_string_equal(p.order, "SEE");
@@ -683,11 +490,11 @@ static int h_replay_ahead(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint6
 static void test_ahead(void **state)
 {
 	(void)state;
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	uint8_t g[2][KONCE_CW_GROUP_ID];
 	for (int i = 0; i < 2; i++) {
 		memset(g[i], 0x30 + i, sizeof g[i]);
-		rec_new(f, g[i], i ? "second" : "first")->delivered = 3;
+		gstore_rec_new(f, g[i], i ? "second" : "first")->delivered = 3;
 	}
 	konce_ncgapi a = api(0);
 	assert_int_equal(konce_ncgapi_restore(&a), 2);
@@ -710,8 +517,8 @@ static void test_ahead(void **state)
 	assert_int_equal(ah.reading, 1);
 	/* the reader fills the tapes (here the fake store's read), the loop marks them read */
 	for (int i = 0; i < 2; i++)
-		out[i]->tape.result = h_read(f, out[i]->gid, out[i]->upto, konce_ncgapi_tape_snap,
-					       konce_ncgapi_tape_entry, &out[i]->tape);
+		out[i]->tape.result = gstore_read(f, out[i]->gid, out[i]->upto, konce_ncgapi_tape_snap,
+						  konce_ncgapi_tape_entry, &out[i]->tape);
 	konce_ncgapi_ahead_read(&ah, out, 2);
 	assert_int_equal(ah.reading, 0);
 	konce_ncgapi_slot *first = konce_ncgapi_ahead_find(&ah, g[0]);
@@ -765,9 +572,9 @@ static void on_order(void *ctx, const konce_group_notice *o)
 	w->replayed += o->replayed != 0;
 }
 
-static const konce_ncgapi_host reader = {.read = h_read, .entries = h_entries};
+static const konce_ncgapi_host reader = {.read = gstore_read, .entries = gstore_entries};
 
-static void read_plan(konce_ncgapi_slot **out, unsigned k, struct fake *f)
+static void read_plan(konce_ncgapi_slot **out, unsigned k, gstore *f)
 {
 	for (unsigned i = 0; i < k; i++)
 		konce_ncgapi_tape_read(&out[i]->tape, &reader, f, out[i]->gid, out[i]->upto);
@@ -789,10 +596,10 @@ static void test_ahead_stretches(void **state)
 {
 	(void)state;
 	enum { LONG = 2 * KONCE_NCGAPI_TAPE_ENTRIES + 5 };
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	uint8_t g[KONCE_CW_GROUP_ID];
 	memset(g, 0x40, sizeof g);
-	rec_new(f, g, "long")->delivered = LONG;
+	gstore_rec_new(f, g, "long")->delivered = LONG;
 	konce_ncgapi a = api(0);
 	assert_int_equal(konce_ncgapi_restore(&a), 1);
 	memset(&ah, 0, sizeof ah);
@@ -828,7 +635,7 @@ static void test_ahead_stretches(void **state)
 	assert_null(konce_ncgapi_ahead_find(&ah, g));
 	for (int j = 0; j < KONCE_NC_GROUPS_MAX; j++)
 		assert_null(ah.slot[j].tape.buf);
-	assert_true(logged(f, "132 decisions handed back")); /* counted over the three */
+	assert_true(gstore_logged(f, "132 decisions handed back")); /* counted over the three */
 	/* the next event follows, once */
 	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP};
 	memcpy(ev.gid, g, sizeof ev.gid);
@@ -843,10 +650,10 @@ static void test_ahead_stretches(void **state)
 static void test_tape_gap(void **state)
 {
 	(void)state;
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	uint8_t g[KONCE_CW_GROUP_ID];
 	memset(g, 0x50, sizeof g);
-	rec_new(f, g, "gap")->delivered = 500;
+	gstore_rec_new(f, g, "gap")->delivered = 500;
 	konce_ncgapi_tape t = {0};
 	/* the first stretch stops at its bound with more to come; the next goes on from its cursor */
 	assert_int_equal(konce_ncgapi_tape_read(&t, &reader, f, g, 500), 0);
@@ -857,13 +664,13 @@ static void test_tape_gap(void **state)
 	assert_int_equal(t.n, KONCE_NCGAPI_TAPE_ENTRIES);
 	assert_int_equal(t.next, 2 + 2 * KONCE_NCGAPI_TAPE_ENTRIES);
 	/* a log that skips two entries after the cursor */
-	konce_ncgapi_host holed = {.read = h_read, .entries = h_entries_holed};
+	konce_ncgapi_host holed = {.read = gstore_read, .entries = h_entries_holed};
 	assert_int_equal(konce_ncgapi_tape_read(&t, &holed, f, g, 500), -ENODATA);
 	assert_int_equal(t.n, 0);
 	konce_ncgapi_tape_free(&t);
 	/* a log that ends at 20, read from 10 up to 30 */
 	konce_ncgapi_tape u = {.next = 10};
-	konce_ncgapi_host shortlog = {.read = h_read, .entries = h_entries_upto_20};
+	konce_ncgapi_host shortlog = {.read = gstore_read, .entries = h_entries_upto_20};
 	assert_int_equal(konce_ncgapi_tape_read(&u, &shortlog, f, g, 30), -ENODATA);
 	assert_int_equal(u.n, 11);
 	struct played p = {0};
@@ -885,7 +692,7 @@ static int on_entry(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_OR
 static void test_log_stop(void **state)
 {
 	(void)state;
-	struct fake *f = &s[0].f;
+	gstore *f = &s[0].st;
 	uint64_t last = 0;
 	konce_ncgapi a = api(0);
 	assert_int_equal(konce_ncgapi_create(&a, "team"), 0);
@@ -907,11 +714,11 @@ static void test_log_stop(void **state)
 	assert_int_equal(konce_ncgapi_on_snapshot(&a, NULL, NULL), 0);
 	assert_true(s[0].app.wired);
 	memset(f->order, 0, sizeof f->order);
-	f->sync_err = -EIO;
+	s[0].sync_err = -EIO;
 	konce_ncgapi_stop(&a);
 	assert_false(s[0].app.wired);
 	assert_string_equal(f->order, "S");
-	assert_true(logged(f, "the disk is read-only"));
+	assert_true(gstore_logged(f, "the disk is read-only"));
 }
 
 int main(void)

@@ -34,18 +34,12 @@
 
 #include "node/core/ncghost.h"
 #include "node/transport/identity.h"
+#include "tests/unit/gstore_fake.h"
 #include "tests/unit/nc_pair.h"
 
-enum { MS = 1000, UNIX_S = 1700000000, RECS = 8, QMAX = 16 };
+enum { MS = 1000, UNIX_S = 1700000000, QMAX = 16 };
 
-/* ---- the fake store (the writer's connection) ------------------------------------------------- */
-
-struct rec {
-	uint8_t gid[KONCE_CW_GROUP_ID];
-	char name[KONCE_GROUP_NAME_MAX + 1];
-	bool used, join;
-	uint64_t delivered;
-};
+/* ---- the writer: its connection is the fake store (gstore_fake.h) ----------------------------- */
 
 /* One entry of the writer's FIFO: a job, or a record batch (job NULL). */
 struct qent {
@@ -76,11 +70,7 @@ struct side {
 	konce_addr addr;
 	konce_ncgapi_host h;
 	struct host ho;
-	struct rec recs[RECS];
-	int add_err;
-	char order[128]; /* A add, J add_join, R remove, P read, E entries, B batch written, F batch failed, S sync */
-	char logs[8][256];
-	unsigned nlog;
+	gstore st; /* the store, and the writer's own calls in its order: B batch written, F batch failed, S sync */
 	char notices[64]; /* the application's: s snapshot, e entry (seq digit) */
 };
 
@@ -88,141 +78,8 @@ static struct side s[2];
 static uint64_t now = 1000000;
 static int policy_yes;
 
-static void mark(struct side *x, char c)
-{
-	size_t n = strlen(x->order);
-	if (n + 1 < sizeof x->order)
-		x->order[n] = c;
-}
-
-static struct rec *rec_of(struct side *x, const uint8_t *gid)
-{
-	for (int i = 0; i < RECS; i++)
-		if (x->recs[i].used && !memcmp(x->recs[i].gid, gid, KONCE_CW_GROUP_ID))
-			return &x->recs[i];
-	return NULL;
-}
-
-static struct rec *rec_new(struct side *x, const uint8_t *gid, const char *name)
-{
-	for (int i = 0; i < RECS; i++)
-		if (!x->recs[i].used) {
-			struct rec *r = &x->recs[i];
-			memset(r, 0, sizeof *r);
-			r->used = true;
-			memcpy(r->gid, gid, KONCE_CW_GROUP_ID);
-			snprintf(r->name, sizeof r->name, "%s", name);
-			return r;
-		}
-	fail_msg("the fake store is full");
-	return NULL;
-}
-
-static int p_add(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], const char *name, char *err, size_t errlen)
-{
-	struct side *x = ctx;
-	mark(x, 'A');
-	if (x->add_err) {
-		snprintf(err, errlen, "no room on disk");
-		return x->add_err;
-	}
-	rec_new(x, gid, name);
-	return 0;
-}
-
-static int p_add_join(void *ctx, const konce_ctoken *t, const char *name, uint64_t until, char *err, size_t errlen)
-{
-	struct side *x = ctx;
-	(void)until, (void)err, (void)errlen;
-	mark(x, 'J');
-	if (rec_of(x, t->group))
-		return -EEXIST;
-	rec_new(x, t->group, name)->join = true;
-	return 0;
-}
-
-static int p_remove(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], char *err, size_t errlen)
-{
-	struct side *x = ctx;
-	(void)err, (void)errlen;
-	mark(x, 'R');
-	struct rec *r = rec_of(x, gid);
-	if (!r)
-		return -ENOENT;
-	r->used = false;
-	return 0;
-}
-
-static int p_delivered(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t *delivered)
-{
-	struct rec *r = rec_of(ctx, gid);
-	if (!r)
-		return -ENOENT;
-	*delivered = r->delivered;
-	return 0;
-}
-
-static size_t entry(uint64_t seq, uint8_t *out, size_t cap)
-{
-	static const uint8_t origin[KONCE_CW_ORIGIN] = "origin!";
-	char d[16];
-	snprintf(d, sizeof d, "e%llu", (unsigned long long)seq);
-	konce_cw_entry e = {.kind = KONCE_CW_E_APP, .origin = origin, .nonce = 42, .len = (uint16_t)strlen(d),
-			    .data = (const uint8_t *)d};
-	return konce_cw_entry_encode(&e, out, cap);
-}
-
-static int p_entries(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t first, uint64_t last,
-		     konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	uint8_t buf[256];
-	int n = 0;
-	(void)gid;
-	mark(ctx, 'E');
-	for (uint64_t q = first; q <= last; q++, n++)
-		if (fn(fnctx, q, buf, entry(q, buf, sizeof buf)))
-			break;
-	return n;
-}
-
-static int p_read(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], uint64_t upto, konce_ncgapi_snap_fn snap,
-		  konce_ncgapi_entry_fn fn, void *fnctx)
-{
-	uint8_t buf[256];
-	struct rec *r = rec_of(ctx, gid);
-	mark(ctx, 'P');
-	if (!r)
-		return -ENOENT;
-	if (snap(fnctx, 1, (const uint8_t *)"state", 5))
-		return -ECANCELED;
-	for (uint64_t q = 2; q <= upto && q <= r->delivered; q++)
-		if (fn(fnctx, q, buf, entry(q, buf, sizeof buf)))
-			return -ECANCELED;
-	return 0;
-}
-
-static int p_each(void *ctx, konce_ncgapi_each_fn fn, void *fnctx)
-{
-	struct side *x = ctx;
-	int n = 0;
-	for (int i = 0; i < RECS; i++)
-		if (x->recs[i].used) {
-			n++;
-			if (fn(fnctx, x->recs[i].gid, x->recs[i].name, 0))
-				break;
-		}
-	return n;
-}
-
-static int p_restore(void *ctx, const uint8_t gid[KONCE_CW_GROUP_ID], konce_group *g, uint64_t now_us, char *err,
-		     size_t errlen)
-{
-	(void)ctx, (void)gid, (void)g, (void)now_us, (void)err, (void)errlen;
-	return 0;
-}
-
-static const konce_ncgapi_host prims = {.add = p_add, .add_join = p_add_join, .remove = p_remove,
-					.delivered = p_delivered, .entries = p_entries, .read = p_read};
+static const konce_ncgapi_host prims = {.add = gstore_add, .add_join = gstore_add_join, .remove = gstore_remove,
+					.delivered = gstore_delivered, .entries = gstore_entries, .read = gstore_read};
 
 /* ---- the fake I/O: the writer is one FIFO ----------------------------------------------------- */
 
@@ -250,17 +107,15 @@ static void io_call_wait(void *ctx, konce_ncghost_job *j)
 {
 	char msg[256];
 	io_drain(ctx);
-	konce_ncghost_job_run(j, ((struct host *)ctx)->x, msg, sizeof msg);
+	konce_ncghost_job_run(j, &((struct host *)ctx)->x->st, msg, sizeof msg);
 }
 
 static void io_replay_now(void *ctx) { ((struct host *)ctx)->replay_now++; }
 static void io_replay_arm(void *ctx, unsigned ms) { ((struct host *)ctx)->replay_ms = ms; }
 static void io_log(void *ctx, int level, const char *line)
 {
-	struct side *x = ((struct host *)ctx)->x;
 	(void)level;
-	if (x->nlog < 8)
-		snprintf(x->logs[x->nlog++], sizeof x->logs[0], "%s", line);
+	gstore_log(&((struct host *)ctx)->x->st, line);
 }
 static konce_ncghost *io_self(void *ctx)
 {
@@ -283,12 +138,17 @@ static int io_sync(void *ctx, char *err, size_t errlen)
 	(void)err, (void)errlen;
 	while (ho->nq)
 		run_one(ho);
-	mark(ho->x, 'S');
+	gstore_mark(&ho->x->st, 'S');
 	ho->durable += ho->store_q + ho->writer_q;
 	ho->store_q = ho->writer_q = 0;
 	return 0;
 }
-static size_t io_store_pending(void *st) { return (size_t)((struct side *)st)->ho.writer_q; }
+/* st: the side's fake store, the writer's connection */
+static size_t io_store_pending(void *st)
+{
+	const struct side *x = (const struct side *)((char *)st - offsetof(struct side, st));
+	return (size_t)x->ho.writer_q;
+}
 
 static const konce_ncghost_io fio = {io_call, io_call_wait, io_drain, io_replay_now, io_replay_arm,
 				     io_log,  io_self,	    io_api,   io_sync,	     io_store_pending};
@@ -321,7 +181,7 @@ static void run_one(struct host *ho)
 	if (!j) { /* a batch */
 		int e = ho->batch_err;
 		ho->busy = false;
-		mark(ho->x, e ? 'F' : 'B');
+		gstore_mark(&ho->x->st, e ? 'F' : 'B');
 		if (!e) {
 			ho->durable += ho->writer_q;
 			ho->writer_q = 0;
@@ -330,7 +190,7 @@ static void run_one(struct host *ho)
 		return;
 	}
 	char msg[256] = "";
-	int e = konce_ncghost_job_run(j, ho->x, msg, sizeof msg);
+	int e = konce_ncghost_job_run(j, &ho->x->st, msg, sizeof msg);
 	konce_ncghost_job_done(j, e, msg);
 }
 
@@ -412,14 +272,6 @@ static int state_of(int i, const char *name)
 	return konce_ncgapi_info(&a, name, &info) ? 0 : (int)info.state;
 }
 
-static bool logged(const struct side *x, const char *text)
-{
-	for (unsigned i = 0; i < x->nlog; i++)
-		if (strstr(x->logs[i], text))
-			return true;
-	return false;
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -433,10 +285,10 @@ static int setup(void **state)
 		assert_int_equal(konce_nodecore_new(&x->c, &cfg, now), 0);
 		assert_int_equal(konce_addr_parse(&x->addr, addr), 0);
 		/* the loop's connection: reads and restore on the fake store, the rest through ncghost */
-		x->h = (konce_ncgapi_host){.ctx = x, .store = x, .add = p_add, .add_join = p_add_join, .remove = p_remove,
-					   .sync = h_sync, .delivered = p_delivered, .entries = p_entries,
-					   .each = p_each, .restore = p_restore, .replay = h_replay, .log = h_log,
-					   .kick = h_kick, .replay_soon = h_replay_soon};
+		x->h = (konce_ncgapi_host){.ctx = x, .store = &x->st, .add = gstore_add, .add_join = gstore_add_join,
+					   .remove = gstore_remove, .sync = h_sync, .delivered = gstore_delivered,
+					   .entries = gstore_entries, .each = gstore_each, .restore = gstore_restore,
+					   .replay = h_replay, .log = h_log, .kick = h_kick, .replay_soon = h_replay_soon};
 		struct host *ho = &x->ho;
 		ho->x = x;
 		ho->cap = QMAX;
@@ -489,24 +341,24 @@ static void test_create(void **state)
 	/* the row is written on the writer: nothing before the job runs */
 	assert_int_equal(konce_ncghost_create_call(&ho->gh, &a, "team", on_done, NULL), 0);
 	assert_int_equal(ho->nq, 1);
-	assert_string_equal(x->order, "");
+	assert_string_equal(x->st.order, "");
 	assert_int_equal(konce_ncgapi_info(&a, "team", &info), -ENOENT);
 	run_one(ho);
-	assert_string_equal(x->order, "A");
+	assert_string_equal(x->st.order, "A");
 	assert_int_equal(ndone, 1);
 	assert_int_equal(dones[0], 0);
 	assert_int_equal(konce_ncgapi_info(&a, "team", &info), 0);
-	assert_memory_equal(info.id, x->recs[0].gid, KONCE_CW_GROUP_ID);
-	assert_true(logged(x, "group team created"));
+	assert_memory_equal(info.id, x->st.recs[0].gid, KONCE_CW_GROUP_ID);
+	assert_true(gstore_logged(&x->st, "group team created"));
 
 	/* the store refuses the row: the call ends with its errno, nothing hosted */
-	x->add_err = -EIO;
+	x->st.add_err = -EIO;
 	assert_int_equal(konce_ncghost_create_call(&ho->gh, &a, "more", on_done, NULL), 0);
 	run_one(ho);
 	assert_int_equal(ndone, 2);
 	assert_int_equal(dones[1], -EIO);
 	assert_int_equal(konce_ncgapi_info(&a, "more", &info), -ENOENT);
-	x->add_err = 0;
+	x->st.add_err = 0;
 
 	/* a full writer queue refuses the call, no done */
 	ho->cap = 0;
@@ -518,14 +370,14 @@ static void test_create(void **state)
 	 * so the row is written and its done runs inside the stop, the table already unwired from the
 	 * core: the call is cancelled (a group hosted now would never write a record) and its row goes
 	 * again on the writer */
-	memset(x->order, 0, sizeof x->order);
+	memset(x->st.order, 0, sizeof x->st.order);
 	assert_int_equal(konce_ncghost_create_call(&ho->gh, &a, "late", on_done, NULL), 0);
 	konce_ncghost_stopping(&ho->gh);
 	konce_ncgapi_stop(&a);
-	assert_string_equal(x->order, "ARS");
+	assert_string_equal(x->st.order, "ARS");
 	assert_int_equal(ndone, 3);
 	assert_int_equal(dones[2], -ECANCELED);
-	assert_false(x->recs[1].used);
+	assert_false(x->st.recs[1].used);
 	assert_int_equal(ho->nq, 0);
 	konce_ncghost_stop(&ho->gh);
 	ho->stopped = true;
@@ -562,13 +414,13 @@ static void test_log(void **state)
 	run_one(ho);
 	assert_int_equal(konce_ncghost_log_call(&ho->gh, &a, "nope", 0, on_entry, NULL, on_done, NULL), -ENOENT);
 	assert_int_equal(ho->nq, 0);
-	x->recs[0].delivered = 4;
-	memset(x->order, 0, sizeof x->order);
+	x->st.recs[0].delivered = 4;
+	memset(x->st.order, 0, sizeof x->st.order);
 	assert_int_equal(konce_ncghost_log_call(&ho->gh, &a, "team", 3, on_entry, NULL, on_done, NULL), 0);
 	assert_int_equal(nlogged, 0); /* read on the writer */
-	assert_string_equal(x->order, "");
+	assert_string_equal(x->st.order, "");
 	run_one(ho);
-	assert_string_equal(x->order, "E");
+	assert_string_equal(x->st.order, "E");
 	assert_int_equal(nlogged, 2);
 	assert_string_equal(logdata, "e3,e4,");
 	assert_int_equal(ndone, 2);
@@ -582,21 +434,21 @@ static void out_of_team(char *token, size_t cap, uint8_t gid[KONCE_CW_GROUP_ID])
 	assert_int_equal(konce_ncghost_create_call(&s[0].ho.gh, &a, "team", on_done, NULL), 0);
 	run_one(&s[0].ho);
 	assert_int_equal(konce_ncgapi_on_join_request(&a, policy, NULL), 0);
-	memcpy(gid, s[0].recs[0].gid, KONCE_CW_GROUP_ID);
+	memcpy(gid, s[0].st.recs[0].gid, KONCE_CW_GROUP_ID);
 	policy_yes = 0;
 	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", token, cap), 0);
 	run(now + 10 * MS);
 	b = api(1);
 	assert_int_equal(konce_ncghost_join_call(&s[1].ho.gh, &b, token, "ours", 30, on_done, NULL), 0);
 	run_one(&s[1].ho);
-	assert_string_equal(s[1].order, "J");
+	assert_string_equal(s[1].st.order, "J");
 	run(now + 3000 * MS);
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 	policy_yes = 1;
 	a = api(0);
 	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", token, cap), 0);
 	run(now + 10 * MS);
-	memset(s[1].order, 0, sizeof s[1].order);
+	memset(s[1].st.order, 0, sizeof s[1].st.order);
 	ndone = 0;
 }
 
@@ -629,7 +481,7 @@ static void test_rejoin_holdback(void **state)
 
 	/* the batch ends: the store's queue goes as one batch, the rejoin right behind it */
 	run_one(ho);
-	assert_string_equal(x->order, "B");
+	assert_string_equal(x->st.order, "B");
 	assert_int_equal(ho->durable, 2);
 	assert_int_equal(ho->nq, 2);
 	assert_null(ho->q[0].job);
@@ -654,18 +506,18 @@ static void test_rejoin_holdback(void **state)
 
 	/* the rejoin: the old row goes, the new comes; then what was held back is handed over */
 	run_one(ho);
-	assert_string_equal(x->order, "BBRJ");
+	assert_string_equal(x->st.order, "BBRJ");
 	assert_false(ho->gh.rejoin_flying);
 	assert_int_equal(ndone, 1);
 	assert_int_equal(dones[0], 0);
-	assert_true(logged(x, "group ours: out of it: its records are removed for the new join"));
-	assert_true(rec_of(x, gid)->join);
+	assert_true(gstore_logged(&x->st, "group ours: out of it: its records are removed for the new join"));
+	assert_true(gstore_rec_of(&x->st, gid)->join);
 	assert_int_equal(ho->nq, 0);
 	assert_true(flush_turn(ho));
 	assert_int_equal(ho->nq, 1);
 	assert_null(ho->q[0].job);
 	run_one(ho);
-	assert_string_equal(x->order, "BBRJB");
+	assert_string_equal(x->st.order, "BBRJB");
 	assert_int_equal(ho->durable, 6);
 	for (int k = 0; k < 100 && state_of(1, "ours") != KONCE_GROUP_S_MEMBER; k++)
 		run(now + 100 * MS);
@@ -689,18 +541,18 @@ static void test_rejoin_failed_batch(void **state)
 	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, token, "ours", 60, on_done, NULL), 0);
 	ho->batch_err = -EIO;
 	run_one(ho); /* fails: retried alone, the rejoin behind it */
-	assert_string_equal(x->order, "F");
+	assert_string_equal(x->st.order, "F");
 	assert_int_equal(ho->nq, 2);
 	assert_null(ho->q[0].job);
 	assert_non_null(ho->q[1].job);
 	run_one(ho); /* fails again */
 	run_one(ho); /* the rejoin: the records are not written */
-	assert_string_equal(x->order, "FF");
+	assert_string_equal(x->st.order, "FF");
 	assert_int_equal(ndone, 1);
 	assert_int_not_equal(dones[0], 0);
-	assert_true(logged(x, "the group records before the rejoin are not written yet"));
-	assert_non_null(rec_of(x, gid));
-	assert_false(rec_of(x, gid)->join ? false : true); /* the old join row, untouched */
+	assert_true(gstore_logged(&x->st, "the group records before the rejoin are not written yet"));
+	assert_non_null(gstore_rec_of(&x->st, gid));
+	assert_false(gstore_rec_of(&x->st, gid)->join ? false : true); /* the old join row, untouched */
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 	/* the writer heals: the retry writes them */
 	ho->batch_err = 0;
@@ -727,7 +579,7 @@ static void test_rejoin_full_stop(void **state)
 	assert_int_equal(ndone, 1);
 	assert_int_equal(dones[0], -ENOBUFS);
 	assert_true(ho->flush_active);
-	assert_string_equal(x->order, "");
+	assert_string_equal(x->st.order, "");
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 	ho->cap = QMAX;
 
@@ -742,7 +594,7 @@ static void test_rejoin_full_stop(void **state)
 	assert_int_equal(dones[2], -ECANCELED);
 	assert_null(ho->gh.rejoins);
 	run_one(ho); /* the batch in flight still ends, and asks for nothing more */
-	assert_string_equal(x->order, "B");
+	assert_string_equal(x->st.order, "B");
 	assert_int_equal(ho->nq, 0);
 	konce_ncghost_stop(&ho->gh);
 }
@@ -756,8 +608,8 @@ static void restored_member(struct side *x, uint8_t gid[KONCE_CW_GROUP_ID])
 	konce_ncgapi a = api(0);
 	assert_int_equal(konce_ncghost_create_call(&x->ho.gh, &a, "team", on_done, NULL), 0);
 	run_one(&x->ho);
-	memcpy(gid, x->recs[0].gid, KONCE_CW_GROUP_ID);
-	x->recs[0].delivered = 3;
+	memcpy(gid, x->st.recs[0].gid, KONCE_CW_GROUP_ID);
+	x->st.recs[0].delivered = 3;
 }
 
 /* Side 0 (x) restarts: its node core and application go, a new core with the same identity
@@ -787,7 +639,7 @@ static void test_replay(void **state)
 	konce_ncgapi a = restart_restored(x);
 
 	/* the application listens: the state is read ahead on the writer; a full queue retries later */
-	memset(x->order, 0, sizeof x->order);
+	memset(x->st.order, 0, sizeof x->st.order);
 	ho->cap = 0;
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, x), 0);
 	assert_int_equal(ho->replay_ms, 1);
@@ -795,11 +647,11 @@ static void test_replay(void **state)
 	ho->cap = QMAX;
 	konce_ncghost_on_replay(&ho->gh, &a);
 	assert_int_equal(ho->nq, 1);
-	assert_string_equal(x->order, "");
+	assert_string_equal(x->st.order, "");
 	assert_string_equal(x->notices, ""); /* nothing played before it is read */
 	unsigned before = ho->replay_now;
 	run_one(ho); /* read on the writer, then the replay event asked for */
-	assert_string_equal(x->order, "P");
+	assert_string_equal(x->st.order, "P");
 	assert_int_equal(ho->replay_now, before + 1);
 	assert_string_equal(x->notices, "");
 	konce_ncghost_on_replay(&ho->gh, &a);
@@ -822,7 +674,7 @@ static void test_replay_overtaken(void **state)
 	konce_ncgapi a = restart_restored(x);
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, x), 0);
 	assert_int_equal(ho->nq, 1); /* the read queued */
-	memset(x->order, 0, sizeof x->order);
+	memset(x->st.order, 0, sizeof x->st.order);
 
 	/* the group's next decision (as the core hands it out): its event comes before the read's done */
 	konce_nc_event ev = {.type = KONCE_NC_EV_GROUP,
@@ -831,9 +683,9 @@ static void test_replay_overtaken(void **state)
 	memcpy(ev.gid, gid, KONCE_CW_GROUP_ID);
 	konce_ncgapi_event(&a, &ev);
 	assert_int_equal(ho->nq, 0); /* drained by the event */
-	assert_string_equal(x->order, "P");
+	assert_string_equal(x->st.order, "P");
 	assert_string_equal(x->notices, "s1e2e3e4"); /* the state first, then the event's decision */
-	assert_true(logged(x, "a group's new event waits for the rest of its replay"));
+	assert_true(gstore_logged(&x->st, "a group's new event waits for the rest of its replay"));
 	konce_ncghost_on_replay(&ho->gh, &a); /* the read's replay event: nothing played twice */
 	assert_string_equal(x->notices, "s1e2e3e4");
 }
