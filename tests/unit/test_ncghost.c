@@ -427,55 +427,58 @@ static void test_log(void **state)
 	assert_int_equal(dones[1], 2);
 }
 
-/* A founds "team" with a join policy; B's join under "ours" is refused: B is out of it. */
-static void out_of_team(char *token, size_t cap, uint8_t gid[KONCE_CW_GROUP_ID])
+/* The rejoin tests' setup: A founds "team" with a join policy; B's join under "ours" is refused:
+ * B is out of it.  team_token: A's next invitation; team_gid: the group's id. */
+static char team_token[KONCE_GROUP_TOKEN_MAX];
+static uint8_t team_gid[KONCE_CW_GROUP_ID];
+
+static int setup_out_of_team(void **state)
 {
+	setup(state);
 	konce_ncgapi a = api(0), b;
 	assert_int_equal(konce_ncghost_create_call(&s[0].ho.gh, &a, "team", on_done, NULL), 0);
 	run_one(&s[0].ho);
 	assert_int_equal(konce_ncgapi_on_join_request(&a, policy, NULL), 0);
-	memcpy(gid, s[0].st.recs[0].gid, KONCE_CW_GROUP_ID);
+	memcpy(team_gid, s[0].st.recs[0].gid, KONCE_CW_GROUP_ID);
 	policy_yes = 0;
-	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", token, cap), 0);
+	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", team_token, sizeof team_token), 0);
 	run(now + 10 * MS);
 	b = api(1);
-	assert_int_equal(konce_ncghost_join_call(&s[1].ho.gh, &b, token, "ours", 30, on_done, NULL), 0);
+	assert_int_equal(konce_ncghost_join_call(&s[1].ho.gh, &b, team_token, "ours", 30, on_done, NULL), 0);
 	run_one(&s[1].ho);
 	assert_string_equal(s[1].st.order, "J");
 	run(now + 3000 * MS);
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 	policy_yes = 1;
 	a = api(0);
-	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", token, cap), 0);
+	assert_int_equal(konce_ncgapi_invite(&a, "team", 0, "192.0.2.1:7807", team_token, sizeof team_token), 0);
 	run(now + 10 * MS);
 	memset(s[1].st.order, 0, sizeof s[1].st.order);
 	ndone = 0;
+	return 0;
 }
 
 static void test_rejoin_holdback(void **state)
 {
 	(void)state;
-	char token[KONCE_GROUP_TOKEN_MAX];
-	uint8_t gid[KONCE_CW_GROUP_ID];
 	struct side *x = &s[1];
 	struct host *ho = &x->ho;
-	out_of_team(token, sizeof token, gid);
 
 	/* a batch in flight, two more records queued behind it on the store */
-	note(ho, gid, 2);
+	note(ho, team_gid, 2);
 	assert_true(flush_turn(ho));
 	assert_true(ho->busy);
 	assert_int_equal(ho->nq, 1);
-	note(ho, gid, 2);
+	note(ho, team_gid, 2);
 	flush_turn(ho);
 	assert_int_equal(ho->nq, 1); /* one batch at a time */
 
 	/* the rejoin waits: nothing of it on the writer */
 	konce_ncgapi b = api(1);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, token, "ours", 60, on_done, NULL), 0);
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
 	assert_non_null(ho->gh.rejoins);
 	assert_int_equal(ho->nq, 1);
-	note(ho, gid, 1); /* while it waits */
+	note(ho, team_gid, 1); /* while it waits */
 	flush_turn(ho);
 	assert_int_equal(ho->nq, 1);
 
@@ -492,7 +495,7 @@ static void test_rejoin_holdback(void **state)
 	assert_int_equal(ho->store_q, 0);
 
 	/* a record noted while it flies is held back, whatever the flush says */
-	note(ho, gid, 1);
+	note(ho, team_gid, 1);
 	while (flush_turn(ho))
 		;
 	assert_int_equal(ho->nq, 2);
@@ -511,7 +514,7 @@ static void test_rejoin_holdback(void **state)
 	assert_int_equal(ndone, 1);
 	assert_int_equal(dones[0], 0);
 	assert_true(gstore_logged(&x->st, "group ours: out of it: its records are removed for the new join"));
-	assert_true(gstore_rec_of(&x->st, gid)->join);
+	assert_true(gstore_rec_of(&x->st, team_gid)->join);
 	assert_int_equal(ho->nq, 0);
 	assert_true(flush_turn(ho));
 	assert_int_equal(ho->nq, 1);
@@ -529,16 +532,13 @@ static void test_rejoin_holdback(void **state)
 static void test_rejoin_failed_batch(void **state)
 {
 	(void)state;
-	char token[KONCE_GROUP_TOKEN_MAX];
-	uint8_t gid[KONCE_CW_GROUP_ID];
 	struct side *x = &s[1];
 	struct host *ho = &x->ho;
-	out_of_team(token, sizeof token, gid);
 
-	note(ho, gid, 2);
+	note(ho, team_gid, 2);
 	assert_true(flush_turn(ho));
 	konce_ncgapi b = api(1);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, token, "ours", 60, on_done, NULL), 0);
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
 	ho->batch_err = -EIO;
 	run_one(ho); /* fails: retried alone, the rejoin behind it */
 	assert_string_equal(x->st.order, "F");
@@ -551,8 +551,8 @@ static void test_rejoin_failed_batch(void **state)
 	assert_int_equal(ndone, 1);
 	assert_int_not_equal(dones[0], 0);
 	assert_true(gstore_logged(&x->st, "the group records before the rejoin are not written yet"));
-	assert_non_null(gstore_rec_of(&x->st, gid));
-	assert_false(gstore_rec_of(&x->st, gid)->join ? false : true); /* the old join row, untouched */
+	assert_non_null(gstore_rec_of(&x->st, team_gid));
+	assert_false(gstore_rec_of(&x->st, team_gid)->join ? false : true); /* the old join row, untouched */
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 	/* the writer heals: the retry writes them */
 	ho->batch_err = 0;
@@ -567,15 +567,12 @@ static void test_rejoin_failed_batch(void **state)
 static void test_rejoin_full_stop(void **state)
 {
 	(void)state;
-	char token[KONCE_GROUP_TOKEN_MAX];
-	uint8_t gid[KONCE_CW_GROUP_ID];
 	struct side *x = &s[1];
 	struct host *ho = &x->ho;
-	out_of_team(token, sizeof token, gid);
 
 	konce_ncgapi b = api(1);
 	ho->cap = 0;
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, token, "ours", 60, on_done, NULL), 0);
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
 	assert_int_equal(ndone, 1);
 	assert_int_equal(dones[0], -ENOBUFS);
 	assert_true(ho->flush_active);
@@ -584,10 +581,10 @@ static void test_rejoin_full_stop(void **state)
 	ho->cap = QMAX;
 
 	/* two rejoins wait behind a batch; the groups stop: both end -ECANCELED, the store untouched */
-	note(ho, gid, 1);
+	note(ho, team_gid, 1);
 	flush_turn(ho);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, token, "ours", 60, on_done, NULL), 0);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, token, "ours", 60, on_done, NULL), 0);
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
 	konce_ncghost_stopping(&ho->gh);
 	assert_int_equal(ndone, 3);
 	assert_int_equal(dones[1], -ECANCELED);
@@ -695,9 +692,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rejoin_holdback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rejoin_failed_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rejoin_full_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejoin_holdback, setup_out_of_team, teardown),
+		cmocka_unit_test_setup_teardown(test_rejoin_failed_batch, setup_out_of_team, teardown),
+		cmocka_unit_test_setup_teardown(test_rejoin_full_stop, setup_out_of_team, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_overtaken, setup, teardown),
 	};
