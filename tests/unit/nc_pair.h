@@ -5,15 +5,18 @@
  * the others dropped), every group note made durable at once (konce_nodecore_groups_persisted),
  * the datagrams addressed to the other side fed to it, the store notes dropped.  nc_pair_run()
  * drains both until quiet, then moves the clock to the next timer and runs it, until the clock
- * reaches `until`.  Include it after <cmocka.h>: a run that never goes idle fails. */
+ * reaches `until`.  nc_pair_side_new() makes one side.  Include it after <cmocka.h>: a run that never
+ * goes idle fails. */
 #ifndef KONCE_TEST_NC_PAIR_H
 #define KONCE_TEST_NC_PAIR_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "node/core/ncgroup.h"
 #include "node/core/nodecore.h"
+#include "node/transport/identity.h"
 
 typedef struct nc_pair {
 	konce_nodecore *c[2];
@@ -21,6 +24,18 @@ typedef struct nc_pair {
 	uint64_t *now;
 	void (*group_event)(int i, const konce_nc_event *ev); /* NULL: dropped */
 } nc_pair;
+
+/* Side i (0 or 1): a new identity, a node core with it whose clock starts at now, and the address
+ * 192.0.2.(i + 1):7807. */
+static inline void nc_pair_side_new(int i, konce_identity **id, konce_nodecore **c, konce_addr *addr, uint64_t now)
+{
+	char a[32];
+	snprintf(a, sizeof a, "192.0.2.%d:7807", i + 1);
+	assert_int_equal(konce_identity_generate(id, konce_env_default()), 0);
+	konce_nodecore_config cfg = {.ep = {.identity = *id, .explicit_identity = true}};
+	assert_int_equal(konce_nodecore_new(c, &cfg, now), 0);
+	assert_int_equal(konce_addr_parse(addr, a), 0);
+}
 
 /* Side i's output; true if there was any. */
 static inline bool nc_pair_drain(const nc_pair *p, int i)

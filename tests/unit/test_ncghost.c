@@ -276,14 +276,9 @@ static int setup(void **state)
 {
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		char addr[32];
 		struct side *x = &s[i];
 		memset(x, 0, sizeof *x);
-		snprintf(addr, sizeof addr, "192.0.2.%d:7807", i + 1);
-		assert_int_equal(konce_identity_generate(&x->id, konce_env_default()), 0);
-		konce_nodecore_config cfg = {.ep = {.identity = x->id, .explicit_identity = true}};
-		assert_int_equal(konce_nodecore_new(&x->c, &cfg, now), 0);
-		assert_int_equal(konce_addr_parse(&x->addr, addr), 0);
+		nc_pair_side_new(i, &x->id, &x->c, &x->addr, now);
 		/* the loop's connection: reads and restore on the fake store, the rest through ncghost */
 		x->h = (konce_ncgapi_host){.ctx = x, .store = &x->st, .add = gstore_add, .add_join = gstore_add_join,
 					   .remove = gstore_remove, .sync = h_sync, .delivered = gstore_delivered,

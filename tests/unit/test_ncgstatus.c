@@ -87,13 +87,8 @@ static int setup(void **state)
 {
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		char a[32];
 		memset(&s[i], 0, sizeof(s[i]));
-		snprintf(a, sizeof(a), "192.0.2.%d:7807", i + 1);
-		assert_int_equal(konce_identity_generate(&s[i].id, konce_env_default()), 0);
-		konce_nodecore_config cfg = {.ep = {.identity = s[i].id, .explicit_identity = true}};
-		assert_int_equal(konce_nodecore_new(&s[i].c, &cfg, now), 0);
-		assert_int_equal(konce_addr_parse(&s[i].addr, a), 0);
+		nc_pair_side_new(i, &s[i].id, &s[i].c, &s[i].addr, now);
 	}
 	return 0;
 }
