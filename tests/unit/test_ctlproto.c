@@ -22,6 +22,7 @@
 
 #include "node/io/node_int.h"
 #include "node/transport/keytext.h"
+#include "tests/unit/node_world.h"
 
 struct sink {
 	int lines, finals;
@@ -143,8 +144,7 @@ static int setup(void **state)
 	char err[512], path[128];
 	uint8_t pk[KONCE_KEY_BYTES];
 	(void)state;
-	snprintf(W.dir, sizeof(W.dir), "/tmp/konce-ctlproto-XXXXXX");
-	if (!(W.base = event_base_new()) || !mkdtemp(W.dir))
+	if (!(W.base = event_base_new()) || node_dir_make(W.dir, sizeof W.dir, "ctlproto"))
 		return -1;
 	konce_node **nodes[2] = {&W.a, &W.b};
 	for (int i = 0; i < 2; i++) {
@@ -165,13 +165,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
 	konce_node_free(W.a);
 	konce_node_free(W.b);
 	event_base_free(W.base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", W.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return node_dir_remove(W.dir) == 0 ? 0 : -1;
 }
 
 static void test_refusals(void **state)

@@ -19,6 +19,7 @@
 
 #include "konce/konce.h"
 #include "store/store.h"
+#include "tests/unit/node_world.h"
 
 struct world {
 	struct event_base *base;
@@ -44,8 +45,7 @@ static void quiet(void *ctx, int level, const char *line)
 		w->store_errors++;
 	if (w && strstr(line, "presence store writable again"))
 		w->store_recovered++;
-	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
-		fprintf(stderr, "  node log: %s\n", line);
+	node_log_show(level, line);
 }
 
 static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
@@ -99,10 +99,9 @@ static int setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	char err[512], path[128];
 	static const char *names[3] = {"a", "b", "c"};
-	snprintf(w->dir, sizeof(w->dir), "/tmp/konce-node-XXXXXX");
 	if (!w->base && !(w->base = event_base_new()))
 		return -1;
-	if (!mkdtemp(w->dir))
+	if (node_dir_make(w->dir, sizeof w->dir, "node"))
 		return -1;
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", w->dir, names[i]);
@@ -130,12 +129,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	char cmd[128];
 	for (int i = 0; i < 3; i++)
 		konce_node_free(w->node[i]);
 	event_base_free(w->base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-	int rc = system(cmd);
+	int rc = node_dir_remove(w->dir);
 	free(w);
 	return rc;
 }
@@ -485,13 +482,6 @@ static void test_store_remembers(void **state)
 	konce_store_close(st, err, sizeof(err));
 }
 
-static void run_for(struct world *w, long ms)
-{
-	struct timeval t = {ms / 1000, (ms % 1000) * 1000};
-	event_base_loopexit(w->base, &t);
-	event_base_dispatch(w->base);
-}
-
 /* The store worker (node/io/node_storew.c) against a store another process holds locked: the node
  * keeps serving messages, says once that the store is failing, writes everything once the lock is
  * gone, and loses nothing. */
@@ -509,12 +499,12 @@ static void test_store_locked(void **state)
 	run(w);
 	assert_int_equal(r.outcome, KONCE_OUTCOME_REPLIED);
 	assert_string_equal(r.data, "c:while locked");
-	run_for(w, 4000); /* a flush waits out the 2 s busy timeout and fails; the 1 s tick reports it */
+	node_run_for(w->base, 4000); /* a flush waits out the 2 s busy timeout and fails; the 1 s tick reports it */
 	assert_int_equal(w->store_errors, 1); /* once per failing spell */
 	assert_int_equal(w->store_recovered, 0);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	run_for(w, 4000);
+	node_run_for(w->base, 4000);
 	assert_int_equal(w->store_recovered, 1);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(konce_node_free(w->node[i]), 0);

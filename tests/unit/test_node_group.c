@@ -18,6 +18,7 @@
 
 #include "konce/group.h"
 #include "konce/konce.h"
+#include "tests/unit/node_world.h"
 
 enum { N = 3 };
 
@@ -38,13 +39,6 @@ struct world {
 	char addr[N][64];
 	struct app app[N];
 };
-
-static void quiet(void *ctx, int level, const char *line)
-{
-	(void)ctx;
-	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
-		fprintf(stderr, "  node log: %s\n", line);
-}
 
 static void on_event(void *ctx, const konce_group_notice *ev)
 {
@@ -178,7 +172,7 @@ static void test_restart_keeps_invitations(void **state)
 
 	konce_node_free(w->node[1]);
 	snprintf(path, sizeof(path), "%s/b", w->dir);
-	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_ctx = w};
+	konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = node_log_quiet, .log_ctx = w};
 	assert_int_equal(konce_node_new(&w->node[1], w->base, &cfg, err, sizeof(err)), 0);
 	konce_node_listen_addr(w->node[1], w->addr[1], sizeof(w->addr[1]));
 	assert_int_equal(konce_node_group_on_event(w->node[1], on_event, &w->app[1]), 0);
@@ -196,7 +190,7 @@ static void restart(struct world *w, int i)
 	memset(&w->app[i], 0, sizeof w->app[i]); /* a new process: the application starts empty */
 	snprintf(path, sizeof(path), "%s/%c", w->dir, 'a' + i);
 	/* the same address: the other one, restarted too, finds it where it was */
-	konce_node_config cfg = {.data_dir = path, .listen = w->addr[i], .log = quiet, .log_ctx = w};
+	konce_node_config cfg = {.data_dir = path, .listen = w->addr[i], .log = node_log_quiet, .log_ctx = w};
 	assert_int_equal(konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(konce_node_group_on_event(w->node[i], on_event, &w->app[i]), 0);
 	assert_int_equal(konce_node_group_on_snapshot(w->node[i], on_snapshot, &w->app[i]), 0);
@@ -251,12 +245,11 @@ static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	char err[512], path[128];
-	snprintf(w->dir, sizeof(w->dir), "/tmp/konce-ngroup-XXXXXX");
-	if (!w || !(w->base = event_base_new()) || !mkdtemp(w->dir))
+	if (!w || !(w->base = event_base_new()) || node_dir_make(w->dir, sizeof w->dir, "ngroup"))
 		return -1;
 	for (int i = 0; i < N; i++) {
 		snprintf(path, sizeof(path), "%s/%c", w->dir, 'a' + i); /* a, b, c */
-		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_ctx = w};
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = node_log_quiet, .log_ctx = w};
 		if (konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err))) {
 			fprintf(stderr, "node %d: %s\n", i, err);
 			return -1;
@@ -275,12 +268,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	char cmd[128];
 	for (int i = 0; i < N; i++)
 		konce_node_free(w->node[i]);
 	event_base_free(w->base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-	int rc = system(cmd);
+	int rc = node_dir_remove(w->dir);
 	free(w);
 	return rc;
 }

@@ -28,6 +28,7 @@
 #include "konce/group.h"
 #include "konce/konce.h"
 #include "node/ctl/ctlproto.h"
+#include "tests/unit/node_world.h"
 
 struct gnode {
 	konce_node *n;
@@ -48,13 +49,6 @@ static void on_group(void *ctx, const konce_group_notice *ev)
 		g->outs++;
 		g->out_reason = (unsigned)ev->reason;
 	}
-}
-
-static void quiet(void *ctx, int level, const char *line)
-{
-	(void)ctx;
-	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
-		fprintf(stderr, "  node log: %s\n", line);
 }
 
 static uint64_t now_us(void)
@@ -142,12 +136,11 @@ static int setup(void **state)
 {
 	char err[512], path[128];
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/konce-node-group-XXXXXX");
-	if (!(base = event_base_new()) || !mkdtemp(dir))
+	if (!(base = event_base_new()) || node_dir_make(dir, sizeof dir, "node-group"))
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof path, "%s/%c", dir, 'a' + i);
-		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet,
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = node_log_quiet,
 					 .log_level = getenv("TEST_NODE_VERBOSE") ? KONCE_LOG_DEBUG : KONCE_LOG_INFO};
 		memset(&nodes[i], 0, sizeof nodes[i]);
 		if (konce_node_new(&nodes[i].n, base, &cfg, err, sizeof err)) {
@@ -163,13 +156,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
 	for (int i = 0; i < 2; i++)
 		konce_node_free(nodes[i].n);
 	event_base_free(base);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
+	return node_dir_remove(dir);
 }
 
 static void test_back_only_by_new_invitation(void **state)
@@ -266,7 +257,7 @@ static void test_control_rejoin_on_writer(void **state)
 	/* B restarted: its store holds the new group's row alone, a member */
 	konce_node_free(nodes[1].n);
 	snprintf(path, sizeof path, "%s/b", dir);
-	konce_node_config cfg = {.data_dir = path, .listen = nodes[1].addr, .log = quiet};
+	konce_node_config cfg = {.data_dir = path, .listen = nodes[1].addr, .log = node_log_quiet};
 	assert_int_equal(konce_node_new(&nodes[1].n, base, &cfg, err, sizeof err), 0);
 	assert_int_equal(konce_node_group_list(nodes[1].n, &b, 1), 1);
 	assert_true(run_until(b_member, NULL));

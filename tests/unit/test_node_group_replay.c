@@ -24,6 +24,7 @@
 #include "konce/group.h"
 #include "konce/konce.h"
 #include "node/core/ncgapi.h"
+#include "tests/unit/node_world.h"
 
 enum { OLD = 2 * KONCE_NCGAPI_TAPE_ENTRIES + 10 };
 
@@ -41,8 +42,7 @@ static void logline(void *ctx, int level, const char *line)
 	struct world *w = ctx;
 	if (strstr(line, "waits for the rest of its replay"))
 		w->waited++;
-	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
-		fprintf(stderr, "  node log: %s\n", line);
+	node_log_show(level, line);
 }
 
 /* Decisions "d0", "d1", ... then "new": each checked against the count so far. */
@@ -122,8 +122,7 @@ static int setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -1;
-	snprintf(w->dir, sizeof(w->dir), "/tmp/konce-greplay-XXXXXX");
-	if (!(w->base = event_base_new()) || !mkdtemp(w->dir))
+	if (!(w->base = event_base_new()) || node_dir_make(w->dir, sizeof w->dir, "greplay"))
 		return -1;
 	*state = w;
 	return 0;
@@ -132,11 +131,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	char cmd[128];
 	konce_node_free(w->node);
 	event_base_free(w->base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-	int rc = system(cmd);
+	int rc = node_dir_remove(w->dir);
 	free(w);
 	return rc;
 }

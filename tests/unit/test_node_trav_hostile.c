@@ -26,6 +26,7 @@
 #include "nat/rdvwire.h"
 #include "node/base/addr.h"
 #include "node/base/wire.h"
+#include "tests/unit/node_world.h"
 
 enum { R, A, B, NNODES };
 
@@ -44,13 +45,6 @@ struct world {
 	/* A's request */
 	int done, outcome;
 };
-
-static void quiet(void *ctx, int level, const char *line)
-{
-	(void)ctx;
-	if (level <= KONCE_LOG_WARN || getenv("TEST_NODE_VERBOSE"))
-		fprintf(stderr, "  node log: %s\n", line);
-}
 
 static void on_request(void *ctx, konce_node *node, const konce_message *m)
 {
@@ -130,13 +124,13 @@ static int setup(void **state)
 	struct world *w = calloc(1, sizeof(*w));
 	char err[512], path[128], peers[160], key[KONCE_KEY_TEXT_LEN + 1];
 	static const char *names[NNODES] = {"r", "a", "b"};
-	snprintf(w->dir, sizeof(w->dir), "/tmp/konce-travh-XXXXXX");
-	if (!(w->base = event_base_new()) || !mkdtemp(w->dir))
+	if (!(w->base = event_base_new()) || node_dir_make(w->dir, sizeof w->dir, "travh"))
 		return -1;
 	/* R first: A and B are configured with its key and address */
 	for (int i = 0; i < NNODES; i++) {
 		snprintf(path, sizeof(path), "%s/%s", w->dir, names[i]);
-		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = quiet, .log_level = KONCE_LOG_DEBUG,
+		konce_node_config cfg = {.data_dir = path, .listen = "127.0.0.1:0", .log = node_log_quiet,
+					 .log_level = KONCE_LOG_DEBUG,
 					 .traversal = {.rendezvous = i == R, .rendezvous_peers = i == R ? NULL : peers,
 						       .lifetime = "off"}};
 		if (konce_node_new(&w->node[i], w->base, &cfg, err, sizeof(err))) {
@@ -174,30 +168,21 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	char cmd[128];
 	event_free(w->xread);
 	event_free(w->xtick);
 	close(w->xfd);
 	for (int i = NNODES - 1; i >= 0; i--)
 		konce_node_free(w->node[i]);
 	event_base_free(w->base);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-	int rc = system(cmd);
+	int rc = node_dir_remove(w->dir);
 	free(w);
 	return rc;
-}
-
-static void run_for(struct world *w, long ms)
-{
-	struct timeval t = {ms / 1000, (ms % 1000) * 1000};
-	event_base_loopexit(w->base, &t);
-	event_base_dispatch(w->base);
 }
 
 static void test_forger_gets_nothing(void **state)
 {
 	struct world *w = *state;
-	run_for(w, 1500); /* A and B register with R, under fire */
+	node_run_for(w->base, 1500); /* A and B register with R, under fire */
 	/* A has no address for B: without KONCE_SEND_RENDEZVOUS no introduction is asked, and nothing is
 	 * reported later (the call failed) */
 	konce_send_opts o = {.expect_reply = 1, .connect_timeout_ms = 8000,
@@ -206,11 +191,11 @@ static void test_forger_gets_nothing(void **state)
 			 -EHOSTUNREACH);
 	o.flags = 0; /* every route: R introduces A to B */
 	assert_int_equal(konce_node_send(w->node[A], w->pk[B], 300, (const uint8_t *)"hi", 2, &o, on_outcome, w, NULL), 0);
-	run_for(w, 10000);
+	node_run_for(w->base, 10000);
 	assert_true(w->done);
 	assert_int_equal(w->outcome, KONCE_OUTCOME_REPLIED);
 	w->done = 0;
-	run_for(w, 1500); /* keepalives and probes after the session is up */
+	node_run_for(w->base, 1500); /* keepalives and probes after the session is up */
 	if (getenv("TEST_NODE_VERBOSE"))
 		fprintf(stderr, "forged %u; X got %u PUNCH, %u tagged HELLO, %u other\n", w->forged, w->got_punch,
 			w->got_tagged, w->got_other);
