@@ -92,6 +92,17 @@ kshown() {
 	kcli "$1" "$2" "$3" peers --json | jq -r ".peers[] | select(.public_key == \"$4\") | .local_key"
 }
 
+# kwaitreg RUN HOST NAME: until node NAME is registered with both rendezvous (10 s at most)
+kwaitreg() {
+	local out
+	for _ in $(seq 100); do
+		out=$(kcli "$1" "$2" "$3" netcheck --json 2>/dev/null) &&
+			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && return 0
+		sleep 0.1
+	done
+	fail "node $3 did not register with both rendezvous within 10 s: $out"
+}
+
 # kcli RUN HOST NAME ARGS...: konce ARGS in HOST, talking to node NAME; output on stdout, exit code
 # passed back; 30 s at most (SIGKILL 5 s after the SIGTERM)
 kcli() {

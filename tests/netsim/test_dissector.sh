@@ -55,15 +55,6 @@ for h in a b pub; do
 	grep -q "^Capturing on" "$KTMP/$run.dumpcap-$h.err" || fail "dumpcap in $h did not start capturing in 10 s"
 done
 
-waitreg() { # waitreg HOST NAME: registered with both rendezvous, 10 s at most
-	local out
-	for _ in $(seq 100); do
-		out=$(kcli "$run" "$1" "$2" netcheck --json 2>/dev/null) &&
-			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && return 0
-		sleep 0.1
-	done
-	fail "node $2 did not register with both rendezvous within 10 s: $out"
-}
 kstart "$run" pub R1 203.0.113.10:7807 --rendezvous yes
 kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
 kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
@@ -71,8 +62,8 @@ rdv=(--rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.11
 kstart "$run" a A "$aip:7807" "${rdv[@]}" --nat-lifetime 2:3:12
 kstart "$run" b B "$bip:7807" "${rdv[@]}"
 ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
-waitreg a A
-waitreg b B
+kwaitreg "$run" a A
+kwaitreg "$run" b B
 
 out=$(kcli "$run" a A connect --json "$kb") || fail "connect by key failed: $out"
 check "A connects to B by key" jqt "$out" ".ok == true"

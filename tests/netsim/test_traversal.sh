@@ -37,17 +37,6 @@ if [ -n "${TRAVERSAL_ONLY:-}" ]; then
 	PAIRS=$(grep -E "^(${TRAVERSAL_ONLY//,/|}) " <<<"$PAIRS")
 fi
 
-# waitreg RUN HOST NAME: until the node is registered with both rendezvous (10 s at most)
-waitreg() {
-	local out
-	for _ in $(seq 100); do
-		out=$(kcli "$1" "$2" "$3" netcheck --json 2>/dev/null) &&
-			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && return 0
-		sleep 0.1
-	done
-	fail "node $3 did not register with both rendezvous within 10 s: $out"
-}
-
 one() {
 	local name=$1 p1=$2 p2=$3 want=$4 run=kt$$_$5 bday= topo aip bip kr1 kr2 ka kb out t0 ms path
 	KRUN=$run
@@ -71,8 +60,8 @@ one() {
 	kstart "$run" a A "$aip:7807" ${TRAVERSAL_NODE_ARGS:-} $hostc --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
 	kstart "$run" b B "$bip:7807" ${TRAVERSAL_NODE_ARGS:-} $hostc --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
 	ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
-	waitreg "$run" a A
-	waitreg "$run" b B
+	kwaitreg "$run" a A
+	kwaitreg "$run" b B
 	if [ "$p1" = upnp ] || [ "$p1" = natpmp ]; then
 		for _ in $(seq 100); do
 			out=$(kcli "$run" a A netcheck --json) && jqt "$out" '.portmap.state == "mapped"' && break

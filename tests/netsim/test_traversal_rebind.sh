@@ -53,18 +53,8 @@ kstart "$run" a A "$aip:7807" --rendezvous-peer "$kr1@203.0.113.10:7807" --rende
 kstart "$run" b B "$bip:7807" --rendezvous-peer "$kr1@203.0.113.10:7807" --rendezvous-peer "$kr2@203.0.113.11:7807"
 ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key")
 
-# waitreg HOST NAME: until the node is registered with both rendezvous (10 s at most)
-waitreg() {
-	local out
-	for _ in $(seq 100); do
-		out=$(kcli "$run" "$1" "$2" netcheck --json 2>/dev/null) &&
-			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && return 0
-		sleep 0.1
-	done
-	fail "node $2 did not register with both rendezvous within 10 s: $out"
-}
-waitreg a A
-waitreg b B
+kwaitreg "$run" a A
+kwaitreg "$run" b B
 out=$(kcli "$run" a A connect --json "$kb") || fail "connect by key failed: $out"
 check "A reaches B by key alone" jqt "$out" ".ok == true and .public_key == \"$kb\""
 out=$(kcli "$run" a A path --json "$kb") || fail "path failed"

@@ -24,16 +24,6 @@ topo=$KTMP/refuse.topo
 printf 'internet\nrouter nat1 preset=port-restricted-cone\nrouter nat2 preset=port-restricted-cone\nrouter nat3 preset=full-cone\nhost a behind nat1\nhost b behind nat2\nhost c behind nat3\nhost pub addr=203.0.113.10,203.0.113.11\n' >"$topo"
 kup "$topo" "$run"
 
-waitreg() {
-	local out
-	for _ in $(seq 100); do
-		out=$(kcli "$run" "$1" "$2" netcheck --json 2>/dev/null) &&
-			jqt "$out" '.registered and ([.rendezvous[] | select(.reflexive != null)] | length == 2)' && return 0
-		sleep 0.1
-	done
-	fail "node $2 did not register with both rendezvous within 10 s: $out"
-}
-
 kstart "$run" pub R1 203.0.113.10:7807 --rendezvous yes
 kstart "$run" pub R2 203.0.113.11:7807 --rendezvous yes
 kr1=$(kfield "$run" R1 "public key") kr2=$(kfield "$run" R2 "public key")
@@ -42,7 +32,7 @@ kstart "$run" a A "$(kaddr "$run" a):7807" "${RDV[@]}"
 kstart "$run" b B "$(kaddr "$run" b):7807" --introductions known "${RDV[@]}"
 kstart "$run" c C "$(kaddr "$run" c):7807" "${RDV[@]}"
 ka=$(kfield "$run" A "public key") kb=$(kfield "$run" B "public key") kc=$(kfield "$run" C "public key")
-for h in a:A b:B c:C; do waitreg "${h%%:*}" "${h##*:}"; done
+for h in a:A b:B c:C; do kwaitreg "$run" "${h%%:*}" "${h##*:}"; done
 out=$(kcli "$run" b B status --json) || fail "status on B failed"
 check "B reports introductions = known" jqt "$out" '.traversal.introductions == "known"'
 kcli "$run" b B alias "$ka" alice >/dev/null || fail "konce alias on B failed"
@@ -88,7 +78,7 @@ kstop "$run" B
 kstop "$run" C
 kstart "$run" b B "$(kaddr "$run" b):7807" --introductions known "${RDV[@]}"
 kstart "$run" c C "$(kaddr "$run" c):7807" "${RDV[@]}"
-for h in b:B c:C; do waitreg "${h%%:*}" "${h##*:}"; done
+for h in b:B c:C; do kwaitreg "$run" "${h%%:*}" "${h##*:}"; done
 out=$(kcli "$run" b B peers --json) || fail "peers on B failed"
 echo "     B's record of C after the restart: $(jq -c ".peers[] | select(.public_key == \"$kc\")" <<<"$out")"
 check "B's store kept the handshake with C, and no address (neither virtual nor the punched mapping)" \
