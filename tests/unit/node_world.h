@@ -2,7 +2,8 @@
  * base in this process (test_node.c, test_node_group.c, test_node_group_rejoin.c,
  * test_node_group_replay.c, test_node_trav_hostile.c, test_ctlproto.c): the nodes' log, shown only
  * from warnings up unless TEST_NODE_VERBOSE is set; the scratch directory that holds the nodes'
- * data; and a run of the base for a while.  world_loop.h runs a world until a condition holds. */
+ * data; a run of the base for a while; and the end of a world.  world_loop.h runs a world until a
+ * condition holds. */
 #ifndef KONCE_TEST_NODE_WORLD_H
 #define KONCE_TEST_NODE_WORLD_H
 
@@ -40,6 +41,16 @@ static inline int node_dir_remove(const char *dir)
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	return system(cmd);
+}
+
+/* The end of a world: node[n - 1] .. node[0] freed, then base; then dir removed.  system()'s
+ * status (0: removed). */
+static inline int node_world_free(konce_node **node, int n, struct event_base *base, const char *dir)
+{
+	for (int i = n - 1; i >= 0; i--)
+		konce_node_free(node[i]);
+	event_base_free(base);
+	return node_dir_remove(dir);
 }
 
 /* Runs base for ms milliseconds. */

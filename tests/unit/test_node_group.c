@@ -268,10 +268,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	for (int i = 0; i < N; i++)
-		konce_node_free(w->node[i]);
-	event_base_free(w->base);
-	int rc = node_dir_remove(w->dir);
+	int rc = node_world_free(w->node, N, w->base, w->dir);
 	free(w);
 	return rc;
 }

@@ -131,9 +131,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	konce_node_free(w->node);
-	event_base_free(w->base);
-	int rc = node_dir_remove(w->dir);
+	int rc = node_world_free(&w->node, 1, w->base, w->dir);
 	free(w);
 	return rc;
 }

@@ -171,10 +171,7 @@ static int teardown(void **state)
 	event_free(w->xread);
 	event_free(w->xtick);
 	close(w->xfd);
-	for (int i = NNODES - 1; i >= 0; i--)
-		konce_node_free(w->node[i]);
-	event_base_free(w->base);
-	int rc = node_dir_remove(w->dir);
+	int rc = node_world_free(w->node, NNODES, w->base, w->dir);
 	free(w);
 	return rc;
 }
