@@ -251,6 +251,14 @@ static inline void wire_put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+/* The message header (konce_msg_layout) into out[0, KONCE_MSG_BODY); the body follows it. */
+static inline void konce_msg_head_put(uint8_t out[KONCE_MSG_BODY], uint16_t klass, uint8_t flags, uint64_t nonce)
+{
+	wire_put16(out + KONCE_MSG_CLASS, klass);
+	out[KONCE_MSG_FLAGS] = flags;
+	wire_put64(out + KONCE_MSG_NONCE, nonce);
+}
+
 /* =============================================================================================
  * Reliability and message frames, 0x10..0x3f.  Appended section: ackframe.h, recvtrack.h,
  * recovery.h, rtt.h, cc.h, frag.h.  Byte diagrams and rules: docs/PROTOCOL.md sections 11 and 12.

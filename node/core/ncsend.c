@@ -18,13 +18,6 @@
 
 #include "node/core/nc_int.h"
 
-static void header(uint8_t *out, uint16_t klass, uint8_t flags, uint64_t nonce)
-{
-	wire_put16(out + KONCE_MSG_CLASS, klass);
-	out[KONCE_MSG_FLAGS] = flags;
-	wire_put64(out + KONCE_MSG_NONCE, nonce);
-}
-
 static void tick(konce_nodecore *c, uint64_t now)
 {
 	if (now > c->now)
@@ -119,7 +112,7 @@ static int send_msg(konce_nodecore *c, const uint8_t pk[KONCE_KEY_BYTES], uint16
 	p->reply_lifetime_ms = o && o->reply_lifetime_ms ? o->reply_lifetime_ms : KONCE_NC_REPLY_LIFETIME_MS;
 	uint32_t connect_ms = o && o->connect_timeout_ms ? o->connect_timeout_ms : KONCE_NC_CONNECT_TIMEOUT_MS;
 	unsigned cc = o && o->background ? KONCE_MSG_CLASS_BACKGROUND : KONCE_MSG_CLASS_DEFAULT;
-	header(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce);
+	konce_msg_head_put(p->data, klass, p->request ? KONCE_MSG_F_REQUEST : 0, p->nonce);
 	if (len && !own)
 		memcpy(p->data + KONCE_MSG_BODY, data, len);
 	p->len = KONCE_MSG_BODY + len;
@@ -224,7 +217,7 @@ int konce_nodecore_reply(konce_nodecore *c, const konce_message *req, const uint
 	uint8_t *buf = konce_env_alloc_raw(c->env, KONCE_MSG_BODY + len); /* written in full */
 	if (!buf)
 		return -ENOMEM;
-	header(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_);
+	konce_msg_head_put(buf, req->klass, KONCE_MSG_F_REPLY, req->nonce_);
 	if (len)
 		memcpy(buf + KONCE_MSG_BODY, data, len);
 	uint64_t id;

@@ -229,9 +229,7 @@ int konce_trav_send_msg(konce_trav *t, uint32_t conn, const uint8_t *body, size_
 	uint64_t id;
 	if (len > KONCE_RDV_MAX_MSG)
 		return -EMSGSIZE;
-	wire_put16(buf + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
-	buf[KONCE_MSG_FLAGS] = 0;
-	wire_put64(buf + KONCE_MSG_NONCE, 0);
+	konce_msg_head_put(buf, KONCE_CLASS_RENDEZVOUS, 0, 0);
 	memcpy(buf + KONCE_MSG_BODY, body, len);
 	return konce_ep_msg_send(t->ep, conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id);
 }

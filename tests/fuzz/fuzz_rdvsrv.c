@@ -77,8 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		if (len > n - i)
 			len = n - i;
 		uint8_t msg[KONCE_MSG_BODY + KONCE_RDV_MAX_MSG + 256];
-		memset(msg, 0, KONCE_MSG_BODY);
-		wire_put16(msg + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
+		konce_msg_head_put(msg, KONCE_CLASS_RENDEZVOUS, 0, 0);
 		memcpy(msg + KONCE_MSG_BODY, d + i, len);
 		i += len;
 		konce_rdvwire_msg m;

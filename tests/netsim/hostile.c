@@ -134,9 +134,7 @@ static void round_on(struct sess *s, uint64_t now)
 	case 1: {
 		static uint8_t m[KONCE_MSG_BODY + ECHO_BODY];
 		uint64_t id;
-		wire_put16(m + KONCE_MSG_CLASS, KONCE_CLASS_ECHO);
-		m[KONCE_MSG_FLAGS] = KONCE_MSG_F_REQUEST;
-		wire_put64(m + KONCE_MSG_NONCE, now);
+		konce_msg_head_put(m, KONCE_CLASS_ECHO, KONCE_MSG_F_REQUEST, now);
 		if (konce_ep_msg_send(ep, s->conn, m, sizeof m, KONCE_MSG_CLASS_DEFAULT, 0, now, &id) == 0)
 			st.echoes++;
 		break;

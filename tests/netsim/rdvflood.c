@@ -101,9 +101,7 @@ static void rdv_msg(struct src *s, struct slot *sl, const uint8_t *body, size_t 
 	uint64_t id;
 	if (len > 4096)
 		return;
-	wire_put16(buf + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
-	buf[KONCE_MSG_FLAGS] = 0;
-	wire_put64(buf + KONCE_MSG_NONCE, 0);
+	konce_msg_head_put(buf, KONCE_CLASS_RENDEZVOUS, 0, 0);
 	memcpy(buf + KONCE_MSG_BODY, body, len);
 	if (konce_ep_msg_send(s->ep, sl->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id) == 0) {
 		sl->outstanding++;

@@ -209,9 +209,7 @@ static void rdv_send(struct sess *s, const konce_rdvwire_msg *m, uint64_t now)
 	uint8_t buf[KONCE_MSG_BODY + KONCE_RDV_MAX_MSG];
 	uint64_t id;
 	size_t len = konce_rdvwire_encode(m, buf + KONCE_MSG_BODY, KONCE_RDV_MAX_MSG);
-	wire_put16(buf + KONCE_MSG_CLASS, KONCE_CLASS_RENDEZVOUS);
-	buf[KONCE_MSG_FLAGS] = 0;
-	wire_put64(buf + KONCE_MSG_NONCE, 0);
+	konce_msg_head_put(buf, KONCE_CLASS_RENDEZVOUS, 0, 0);
 	if (len && !konce_ep_msg_send(eps[s->src], s->conn, buf, KONCE_MSG_BODY + len, KONCE_MSG_CLASS_DEFAULT, 0, now, &id))
 		st.spent_bytes += len;
 }

@@ -146,9 +146,7 @@ static void rand_bytes(sim *s, uint8_t *p, size_t n)
 
 static size_t echo_msg(uint8_t *out, uint8_t flags, uint64_t nonce, size_t body)
 {
-	wire_put16(out + KONCE_MSG_CLASS, KONCE_CLASS_ECHO);
-	out[KONCE_MSG_FLAGS] = flags;
-	wire_put64(out + KONCE_MSG_NONCE, nonce);
+	konce_msg_head_put(out, KONCE_CLASS_ECHO, flags, nonce);
 	memset(out + KONCE_MSG_BODY, 0x5a, body);
 	return KONCE_MSG_BODY + body;
 }
