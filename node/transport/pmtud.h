@@ -91,11 +91,8 @@ typedef struct konce_pmtud {
 	uint64_t probe_pn;
 	uint64_t probe_deadline; /* the outstanding probe counts as lost at this time */
 	uint64_t again_at;       /* SEARCH_COMPLETE, ERROR: when to probe again */
-	/* statistics */
+	/* statistics of this search (earlier channels' are in their konce_pmtud_kept) */
 	uint32_t probes_sent, probes_lost, blackholes;
-	/* kept for the endpoint (ep_pmtud.c): what the reliability layer of this session's earlier
-	 * channels lost, since each shrank back to a presence (ep_msg.c) */
-	uint32_t gone_lost, gone_retransmitted;
 } konce_pmtud;
 
 /* What a presence keeps of its earlier channels' searches (ep_msg.c shrink, ep_pmtud.c): all
