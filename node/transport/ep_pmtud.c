@@ -15,7 +15,9 @@
  * raise timer armed as after a search) and sends its first data at that size with no probe,
  * unless the bound changed meanwhile.  A search that was in BASE or ERROR, or suspected a black
  * hole, keeps no size: the next one starts from BASE.  konce_ep_conn_pmtu() reports a presence
- * from what it kept.
+ * from what it kept.  The raise interval runs from the resume (the kept 16 bytes have no room for
+ * the old deadline), so a session whose channels each live less than KONCE_PMTU_RAISE_MS does not
+ * look for a larger size until a path change starts a full search.
  *
  * Probes.  A probe is a PING frame and PADDING sealed to exactly the candidate size, sent on the
  * validated path through konce_ep_send_frames(), so the anti-amplification check of path.h
