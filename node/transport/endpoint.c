@@ -146,7 +146,7 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	konce_slab_init(&ep->sess_slab, env, sizeof(konce_sess));
 	konce_slab_init(&ep->hb_slab[0], env, offsetof(konce_hs_buf, first));
 	konce_slab_init(&ep->hb_slab[1], env, sizeof(konce_hs_buf));
-	konce_slab_init(&ep->pm_slab, env, sizeof(konce_pmtud)); /* kept by a shrunk channel */
+	konce_slab_init(&ep->pm_slab, env, sizeof(konce_pmtud)); /* a channel's, freed at its shrink */
 	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
 	    !ep->ev || !ep->rsrc || !ep->rsrc_buckets)
 		goto fail;

@@ -486,7 +486,8 @@ int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us);
 /* The datagrams to peer now take another path that the endpoint cannot see (a traversal virtual
  * address moved between direct and relayed): every established session there restarts its
  * congestion control and RTT estimate and probes what is outstanding at once, instead of waiting
- * out a probe timeout that backed off while the old path was dead. */
+ * out a probe timeout that backed off while the old path was dead; every one, channel or
+ * presence, starts its path MTU search again from the base size. */
 void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us);
 
 /* The durable keys this endpoint answers for as a server (default: cfg->identity alone).  The array

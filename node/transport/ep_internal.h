@@ -156,8 +156,9 @@ typedef struct konce_sess {
 	konce_session sess;
 	konce_path path;
 	konce_pmtud *pm;              /* path MTU search (ep_pmtud.c): allocated when it starts, for a
-				 * channel, and kept when the channel shrinks back (ep_msg.c); a
-				 * presence that never was a channel has none */
+				 * channel, and freed when the channel shrinks back (ep_msg.c) */
+	konce_pmtud_kept pmk;         /* what the searches of its earlier channels found and counted:
+				       * the next one resumes from it (ep_pmtud.c) */
 	uint64_t last_rx_us;
 	konce_ep_rsrc *rsrc;          /* the source its reassembler is charged to (ep_msg.c), or NULL */
 	/* client handshake */
@@ -185,6 +186,7 @@ typedef struct konce_sess {
 	uint64_t blocked_until_us;    /* the path refused a packet (amplification limit): wait */
 	/* a presence that was a channel: the ids its next conn continues (ep_msg.c shrink; 0 = none) */
 	uint64_t tx_wire_next, rx_wire_base;
+	uint32_t gone_lost, gone_retransmitted; /* its earlier conns' rec.nlost_total, retransmitted */
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 	/* the table's indexes (ep_table.c), while incoming */
 	struct konce_ep_tnode *src;   /* its source's count, while also unwanted (NULL otherwise) */
@@ -252,8 +254,7 @@ struct konce_ep {
 	konce_keyslab *slab;
 	konce_slab sess_slab;    /* the konce_sess structs (slab.h) */
 	konce_slab hb_slab[2];   /* handshake buffers: [0] a server's (no first), [1] a client's */
-	konce_slab pm_slab;      /* path MTU searches (konce_sess.pm): they outlive the channel's
-				  * memory, and would keep malloc's heap from shrinking back */
+	konce_slab pm_slab;      /* path MTU searches (konce_sess.pm), one per channel that searches */
 	konce_sess *live;        /* list head */
 	unsigned n_incoming;     /* live sessions with incoming set (ep_table.c prices their occupancy) */
 	konce_sess *solve_head, *solve_tail; /* live sessions in KONCE_HS_SOLVING, oldest COOKIE first:
@@ -521,8 +522,11 @@ void konce_ep_pmtud_input(konce_ep *ep, konce_sess *s, const uint8_t *p, size_t 
 			  uint64_t now_us);
 /* Probe timeout; the next time it needs a call (UINT64_MAX: none). */
 uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us);
-/* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE. */
+/* s's datagrams take another path: the search starts again from KONCE_PMTU_BASE (a presence's
+ * next one: the kept size is forgotten). */
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us);
+/* s's channel shrinks: the search's result and counts go to s->pmk, its state back to the slab. */
+void konce_ep_pmtud_shrink(konce_ep *ep, konce_sess *s);
 
 /* ep_mem.c: a channel shrank back to a presence (its conn is freed).  Every KONCE_EP_TRIM_SHRINKS
  * of them, the env's trim hook (konce_env_trim; malloc_trim in the default env) gives the

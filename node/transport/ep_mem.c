@@ -64,7 +64,7 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	i = row(rows, max, i, "table index buckets (sources, keys)", sizeof *ep->src_buckets, 2 * ((size_t)ep->tmask + 1), tb);
 	i = row(rows, max, i, "reassembly charges per source", sizeof *ep->rsrc, ep->max_sessions, rs);
 	i = row(rows, max, i, "reassembly charge buckets", sizeof *ep->rsrc_buckets, (size_t)ep->rsrc_mask + 1, rs);
-	i = row(rows, max, i, "path MTU searches (channels, kept)", sizeof(konce_pmtud), pm, pm);
+	i = row(rows, max, i, "path MTU searches (channels)", sizeof(konce_pmtud), pm, pm);
 	i = row(rows, max, i, "channels (konce_conn, without rings)", sizeof(konce_conn), rel, rel);
 	/* fixed sizes, whatever the number of sessions: each slot is resident once the ring has
 	 * cycled through it (a handshake or a keepalive per datagram, an event per session) */

@@ -16,12 +16,16 @@
  * exactly-once delivery needs (konce_conn_ids: the next outgoing wire id, and the incoming id
  * below which every message is finished), and the next conn continues from them, so a
  * retransmission of a message delivered before the shrink is a duplicate after it.  A path MTU
- * search in progress holds the shrink off until it ends; its result (konce_sess.pm, ep_pmtud.c)
- * stays, so the next channel starts at the size the path carries.  While it has a conn, the
+ * search in progress holds the shrink off until it ends; the search state (konce_sess.pm) is
+ * freed, and its result stays in 16 bytes of the session (konce_sess.pmk, ep_pmtud.c: the PLPMTU
+ * a completed search confirmed, its bound and probe counts), so the next channel starts at the
+ * size the path carries without probing from the base; so do the conn's loss counts
+ * (gone_lost, gone_retransmitted: konce_ep_conn_pmtu reports them).  While it has a conn, the
  * session's anti-replay window is the wide one (replay.h), kept in the conn; a presence keeps the
  * small one.  The source's reassembly charge (konce_sess.rsrc) is let go with the conn and taken
- * again by the next one, so a shrunk presence holds nothing of its channel but the ids and the
- * path MTU result.  A kept channel (konce_ep_msg_keep_channel, a group's) never shrinks.  Correctness
+ * again by the next one, so a shrunk presence holds nothing of its channel but the ids, the loss
+ * counts and the path MTU result, all in its konce_sess: it costs what a presence that never grew
+ * costs.  A kept channel (konce_ep_msg_keep_channel, a group's) never shrinks.  Correctness
  * does not depend on the interval; it is chosen so that messages a few seconds apart (a request
  * and its reply, a consensus round) keep their conn, RTT estimate and window, while a channel
  * that went quiet costs what a presence costs well before its next keepalive
@@ -174,17 +178,17 @@ static uint64_t shrink_at(const konce_sess *s)
 	return c->msg_us + (pto > quiet ? pto : quiet);
 }
 
-/* The channel goes back to a presence: everything but its ids is freed (ep_msg.c header). */
+/* The channel goes back to a presence: everything but its ids, loss counts and path MTU result is
+ * freed (ep_msg.c header). */
 static void shrink(konce_ep *ep, konce_sess *s)
 {
 	konce_conn *c = s->rel;
 	konce_conn_ids(c, &s->tx_wire_next, &s->rx_wire_base);
 	s->ping_tx_us = c->last_eliciting_tx; /* the presence's keepalives keep the conn's rhythm */
-	if (s->pm) {
-		/* konce_ep_conn_pmtu() reports the session's losses during its searches */
-		s->pm->gone_lost += (uint32_t)c->rec.nlost_total;
-		s->pm->gone_retransmitted += (uint32_t)c->retransmitted;
-	}
+	/* konce_ep_conn_pmtu() reports the session's losses over all its channels */
+	s->gone_lost += (uint32_t)c->rec.nlost_total;
+	s->gone_retransmitted += (uint32_t)c->retransmitted;
+	konce_ep_pmtud_shrink(ep, s); /* its result and counts stay, the search state goes */
 	konce_session_narrow(&s->sess); /* out of the conn's storage */
 	konce_conn_free(c); /* its reassembler (settled: konce_conn_idle) no longer charges the source */
 	s->rel = NULL;
@@ -568,8 +572,12 @@ int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
 void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
 {
 	for (konce_sess *s = ep->live; s; s = s->next) {
-		if (!s->rel || s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
+		if (s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
 			continue;
+		if (!s->rel) {
+			konce_ep_pmtud_reset(ep, s, now_us); /* a presence forgets its kept size */
+			continue;
+		}
 		konce_conn_path_reset(s->rel, now_us);
 		konce_ep_pmtud_reset(ep, s, now_us);
 		konce_ep_msg_flush(ep, s, now_us);

@@ -3,10 +3,21 @@
  *
  * When.  A session searches once its conn opens a channel (a message larger than one base-size
  * packet, conn.h) and the endpoint was given a max_datagram above KONCE_PMTU_BASE: presences that
- * only hold keepalives never probe, and carry no search state (konce_sess.pm is allocated when the
- * search starts, freed with the session; a channel that shrinks back to a presence keeps it, and
- * does not shrink while SEARCHING: ep_msg.c).  The upper bound is the I/O layer's path_mtu(peer) estimate,
- * at most max_datagram.
+ * only hold keepalives never probe, and carry no search state (konce_sess.pm is allocated from
+ * pm_slab when the search starts, and freed when the channel shrinks back to a presence or the
+ * session ends).  The upper bound is the I/O layer's path_mtu(peer) estimate, at most
+ * max_datagram.
+ *
+ * Shrink and regrow.  A channel does not shrink while SEARCHING (ep_msg.c).  When it shrinks,
+ * konce_pmtud_keep() leaves in the session (konce_sess.pmk, 16 bytes) the PLPMTU a completed search
+ * confirmed, its bound and the probe counts, and the 64-byte search state goes back to the slab;
+ * the next channel's search resumes there (konce_pmtud_resume: SEARCH_COMPLETE at that size, the
+ * raise timer armed as after a search) and sends its first data at that size with no probe,
+ * unless the bound changed meanwhile.  A search that was in BASE or ERROR, or suspected a black
+ * hole, keeps no size: the next one starts from BASE.  konce_ep_conn_pmtu() reports a presence
+ * from what it kept.  The raise interval runs from the resume (the kept 16 bytes have no room for
+ * the old deadline), so a session whose channels each live less than KONCE_PMTU_RAISE_MS does not
+ * look for a larger size until a path change starts a full search.
  *
  * Probes.  A probe is a PING frame and PADDING sealed to exactly the candidate size, sent on the
  * validated path through konce_ep_send_frames(), so the anti-amplification check of path.h
@@ -24,7 +35,8 @@
  * (msgq.h).
  *
  * Path changes.  A validated move to a new address (PATH_RESPONSE, ep_session.c) and a move the
- * traversal layer announces (konce_ep_path_reset, direct <-> relayed) reset the search to BASE.
+ * traversal layer announces (konce_ep_path_reset, direct <-> relayed) reset the search to BASE; a
+ * presence's kept size is forgotten (konce_pmtud_kept_reset), so its next channel searches anew.
  */
 #include <errno.h>
 #include <string.h>
@@ -61,13 +73,14 @@ void konce_ep_pmtud_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (!s->pm || s->pm->state == KONCE_PMTUD_DISABLED) {
 		if (!c->channel)
 			return;
-		/* a presence has no search state: it is made for the channel (freed with the session) */
+		/* a presence has no search state: it is made for the channel (freed at its shrink) and
+		 * resumes from what earlier channels found */
 		if (!s->pm) {
 			if (!(s->pm = konce_slab_alloc(&ep->pm_slab)))
 				return; /* it stays at KONCE_PMTU_BASE; the next flush tries again */
 			konce_pmtud_init(s->pm);
 		}
-		konce_pmtud_start(s->pm, upper_bound(ep, s), now_us);
+		konce_pmtud_resume(s->pm, &s->pmk, upper_bound(ep, s), now_us);
 	}
 	size_t size = konce_pmtud_probe_due(s->pm, now_us);
 	size_t over = konce_session_overhead(&s->sess);
@@ -116,13 +129,26 @@ uint64_t konce_ep_pmtud_timer(konce_ep *ep, konce_sess *s, uint64_t now_us)
 
 void konce_ep_pmtud_reset(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
-	if (!s->pm)
-		return; /* no search yet: it starts from KONCE_PMTU_BASE anyway */
+	if (!s->pm) {
+		/* a presence: the size its last channel found is not this path's (none ran: nothing to do) */
+		if (s->pmk.max && konce_pmtud_kept_reset(&s->pmk, upper_bound(ep, s)))
+			ep->c.pmtu_resets++;
+		return;
+	}
 	if (s->pm->state != KONCE_PMTUD_DISABLED)
 		ep->c.pmtu_resets++;
 	konce_pmtud_reset(s->pm, upper_bound(ep, s), now_us);
 	if (s->rel)
 		s->rel->big_lost = s->rel->big_acked = 0;
+}
+
+void konce_ep_pmtud_shrink(konce_ep *ep, konce_sess *s)
+{
+	if (!s->pm)
+		return;
+	konce_pmtud_keep(s->pm, &s->pmk);
+	konce_slab_free(&ep->pm_slab, s->pm);
+	s->pm = NULL;
 }
 
 int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *out)
@@ -131,17 +157,24 @@ int konce_ep_conn_pmtu(const konce_ep *ep, uint32_t conn, konce_ep_pmtu_info *ou
 	if (!s)
 		return -ENOENT;
 	memset(out, 0, sizeof *out);
-	konce_pmtud none;
-	konce_pmtud_init(&none);
-	const konce_pmtud *pm = s->pm ? s->pm : &none;
-	out->plpmtu = pm->plpmtu;
-	out->state = pm->state;
-	out->max = pm->max;
-	out->probes_sent = pm->probes_sent;
-	out->probes_lost = pm->probes_lost;
-	out->blackholes = pm->blackholes;
-	out->packets_lost = pm->gone_lost;
-	out->retransmitted = pm->gone_retransmitted;
+	/* earlier channels' searches, then this one's */
+	const konce_pmtud_kept *k = &s->pmk;
+	out->plpmtu = k->plpmtu ? k->plpmtu : KONCE_PMTU_BASE;
+	out->state = konce_pmtud_kept_state(k);
+	out->max = k->max ? k->max : KONCE_PMTU_BASE;
+	out->probes_sent = k->probes_sent;
+	out->probes_lost = k->probes_lost;
+	out->blackholes = k->blackholes;
+	if (s->pm) {
+		out->plpmtu = s->pm->plpmtu;
+		out->state = s->pm->state;
+		out->max = s->pm->max;
+		out->probes_sent += s->pm->probes_sent;
+		out->probes_lost += s->pm->probes_lost;
+		out->blackholes += s->pm->blackholes;
+	}
+	out->packets_lost = s->gone_lost;
+	out->retransmitted = s->gone_retransmitted;
 	if (s->rel) {
 		out->packets_lost += s->rel->rec.nlost_total;
 		out->retransmitted += s->rel->retransmitted;

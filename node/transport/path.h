@@ -87,8 +87,8 @@ typedef struct konce_path {
 	bool old_confirmed;          /* old's confirmed, to restore on BACK */
 	bool old_dead;               /* the check failed before the probe validated */
 	uint8_t old_challenge[KONCE_FRAME_PATH_DATA];
+	unsigned old_tries;          /* here, not beside its deadline: no holes (8 bytes a session) */
 	uint64_t old_deadline_us;
-	unsigned old_tries;
 	/* after a refused or undone migration */
 	uint64_t wary_until_us;
 	konce_addr refused;          /* the address it was refused for */

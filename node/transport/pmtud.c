@@ -62,6 +62,46 @@ static void complete(konce_pmtud *p, uint64_t now)
 	p->again_at = now + (uint64_t)KONCE_PMTU_RAISE_MS * 1000;
 }
 
+void konce_pmtud_keep(const konce_pmtud *p, konce_pmtud_kept *k)
+{
+	k->probes_sent += p->probes_sent;
+	k->probes_lost += p->probes_lost;
+	k->blackholes += p->blackholes;
+	if (p->state == KONCE_PMTUD_DISABLED)
+		return; /* it never ran: k is as it was */
+	k->max = p->max;
+	k->plpmtu = p->state == KONCE_PMTUD_SEARCH_COMPLETE && !p->suspect ? p->plpmtu : 0;
+}
+
+bool konce_pmtud_kept_reset(konce_pmtud_kept *k, size_t max)
+{
+	if (!k->max)
+		return false;
+	k->max = clamp_max(max);
+	k->plpmtu = 0;
+	return true;
+}
+
+enum konce_pmtud_state konce_pmtud_kept_state(const konce_pmtud_kept *k)
+{
+	if (k->plpmtu)
+		return KONCE_PMTUD_SEARCH_COMPLETE;
+	return k->max ? KONCE_PMTUD_BASE : KONCE_PMTUD_DISABLED;
+}
+
+void konce_pmtud_resume(konce_pmtud *p, const konce_pmtud_kept *k, size_t max, uint64_t now)
+{
+	if (p->state != KONCE_PMTUD_DISABLED)
+		return;
+	konce_pmtud_start(p, max, now);
+	/* A new search if none was kept, or if the bound moved: the route may have (the kept
+	 * PLPMTU <= the kept bound, so invariant 1 holds when it did not) */
+	if (k->plpmtu < KONCE_PMTU_BASE || k->max != p->max)
+		return;
+	p->plpmtu = k->plpmtu; /* acknowledged in an earlier channel on this path (invariant 2) */
+	complete(p, now);
+}
+
 /* SEARCHING: the next size to try; max first, then the upper middle of (plpmtu, hi]. */
 static uint16_t candidate(const konce_pmtud *p)
 {

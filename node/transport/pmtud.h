@@ -17,9 +17,21 @@
  * acknowledgements, counts of large packets lost and acked (black-hole detection) and time.
  * Probes are not recorded by the reliability layer: their loss never reaches congestion control.
  *
+ * The search state lives only while the session has a channel.  When the channel shrinks back to
+ * a presence (ep_msg.c), konce_pmtud_keep() folds it into a konce_pmtud_kept of 16 bytes: a
+ * completed search's PLPMTU, the bound, and the counts; the state itself is freed.  The next
+ * channel's search starts with konce_pmtud_resume(): at the kept PLPMTU as a search that has just
+ * completed, or from BASE if none was kept.
+ *
  * States (RFC 8899 section 5.2) and transitions:
  *
  *   DISABLED --konce_pmtud_start()--> BASE
+ *   DISABLED --konce_pmtud_resume()--> SEARCH_COMPLETE at the kept PLPMTU, again_at = now +
+ *                                      KONCE_PMTU_RAISE_MS (as if that search had just ended),
+ *                                      if one was kept under the same bound; else BASE, as start
+ *   konce_pmtud_keep() keeps a PLPMTU from SEARCH_COMPLETE with no black hole suspected, none
+ *   from any other state (SEARCHING holds the shrink off; BASE, ERROR and a suspected black hole
+ *   resume from BASE: ERROR's retry is then the next channel's first probe)
  *   BASE:            probes KONCE_PMTU_BASE once per probe timeout
  *     probe acked (konce_pmtud_on_ack) ----------------------> SEARCHING (or SEARCH_COMPLETE if
  *                                                              max == BASE)
@@ -41,8 +53,10 @@
  *
  * Invariants:
  *   1. KONCE_PMTU_BASE <= plpmtu <= max <= KONCE_PMTU_MAX, always (max is raised to BASE);
- *   2. plpmtu only grows through an acknowledged probe of that size, and only shrinks to BASE
- *      (suspected black hole, path change);
+ *   2. plpmtu only grows through an acknowledged probe of that size (konce_pmtud_resume: one
+ *      acknowledged in an earlier channel of the session, on the same path, since a path change
+ *      forgets the kept size: konce_pmtud_kept_reset), and only shrinks to BASE (suspected black
+ *      hole, path change);
  *   3. in SEARCHING, plpmtu < candidate <= hi <= max; at most one probe is outstanding;
  *   4. suspect != 0 only while plpmtu == BASE, and then the probe due or outstanding is suspect.
  */
@@ -77,12 +91,17 @@ typedef struct konce_pmtud {
 	uint64_t probe_pn;
 	uint64_t probe_deadline; /* the outstanding probe counts as lost at this time */
 	uint64_t again_at;       /* SEARCH_COMPLETE, ERROR: when to probe again */
-	/* statistics */
+	/* statistics of this search (earlier channels' are in their konce_pmtud_kept) */
 	uint32_t probes_sent, probes_lost, blackholes;
-	/* kept for the endpoint (ep_pmtud.c): what the reliability layer of this session's earlier
-	 * channels lost, since each shrank back to a presence (ep_msg.c) */
-	uint32_t gone_lost, gone_retransmitted;
 } konce_pmtud;
+
+/* What a presence keeps of its earlier channels' searches (ep_msg.c shrink, ep_pmtud.c): all
+ * zero for a session that never searched. */
+typedef struct konce_pmtud_kept {
+	uint16_t plpmtu; /* a completed search's PLPMTU, to resume at; 0 = none (resume from BASE) */
+	uint16_t max;    /* the bound of the last search; 0 = none ran */
+	uint32_t probes_sent, probes_lost, blackholes; /* summed over the searches */
+} konce_pmtud_kept;
 
 /* DISABLED, plpmtu = BASE. */
 void konce_pmtud_init(konce_pmtud *p);
@@ -90,6 +109,18 @@ void konce_pmtud_init(konce_pmtud *p);
 void konce_pmtud_start(konce_pmtud *p, size_t max, uint64_t now);
 /* The path changed: BASE (if started), plpmtu = BASE, upper bound max. */
 void konce_pmtud_reset(konce_pmtud *p, size_t max, uint64_t now);
+/* The search ends (its channel shrinks): its result and counts go to k (see the diagram); p may
+ * be freed after. */
+void konce_pmtud_keep(const konce_pmtud *p, konce_pmtud_kept *k);
+/* DISABLED -> SEARCH_COMPLETE at k's PLPMTU if it has one and max (clamped as by start) is the
+ * bound it was found under, else BASE as konce_pmtud_start().  The counts stay in k. */
+void konce_pmtud_resume(konce_pmtud *p, const konce_pmtud_kept *k, size_t max, uint64_t now);
+/* The path of a session without search state changed: k keeps no PLPMTU, and max is the new
+ * bound (if a search ran).  Returns true if k had a search to forget. */
+bool konce_pmtud_kept_reset(konce_pmtud_kept *k, size_t max);
+/* The state a presence reports for k: SEARCH_COMPLETE (a PLPMTU kept), BASE (the next search
+ * starts there) or DISABLED (none ran). */
+enum konce_pmtud_state konce_pmtud_kept_state(const konce_pmtud_kept *k);
 /* The size to probe now, or 0 (none due; one is already outstanding; DISABLED). */
 size_t konce_pmtud_probe_due(konce_pmtud *p, uint64_t now);
 /* The probe of `size` left as packet number pn; it is lost if not acked by now + timeout_us

@@ -4,7 +4,8 @@
  * 198.51.100.2:7807) and checks the session is up at both ends; ep_link_pump() delivers until quiet,
  * counting the events each side saw; ep_link_run_until() runs both timers; ep_link_close() proves
  * every allocation was freed.  The link can drop everything one way (drop_ab, drop_ba, with
- * pass_ab datagrams let through first) and takes round_us per round of datagrams.
+ * pass_ab datagrams let through first) or every datagram above mtu, notes the largest datagram a
+ * sent (largest_ab), and takes round_us per round of datagrams.
  * It is ep_pair.h's pair, driven another way.  Include it after <cmocka.h>: the helpers assert. */
 #ifndef KONCE_TEST_EP_LINK_H
 #define KONCE_TEST_EP_LINK_H
@@ -46,6 +47,10 @@ static inline void ep_link_drain(ep_link *p)
 static inline void ep_link_hop(ep_link *p, bool from_a, const uint8_t *buf, size_t len, const konce_addr *to)
 {
 	(void)to;
+	if (from_a && len > p->largest_ab)
+		p->largest_ab = len;
+	if (p->mtu && len > p->mtu)
+		return;
 	if (from_a) {
 		if (!p->drop_ab || (p->pass_ab && p->pass_ab--))
 			konce_ep_input(p->b, buf, len, &p->addr_a, p->now, NULL);

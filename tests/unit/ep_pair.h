@@ -36,6 +36,8 @@ typedef struct pair {
 	unsigned a_msgs, b_msgs, a_delivered, b_delivered, a_failed;
 	bool drop_ab, drop_ba; /* the link drops everything that way */
 	unsigned pass_ab;      /* while drop_ab: let this many more a->b datagrams through */
+	size_t mtu;            /* the link drops datagrams larger than this either way (0: none) */
+	size_t largest_ab;     /* the largest a->b datagram sent (whether the link dropped it or not) */
 	uint8_t last_b_msg[8]; /* the first bytes of the latest message b got */
 } pair;
 

@@ -2,8 +2,8 @@
  * path that carries datagrams up to `limit` bytes and silently drops larger ones (no ICMP), with
  * acks coming back an RTT later.  Vectors: growth to the upper bound in two probes, a black hole at
  * 1,400 bytes (settles at exactly 1,400), a path change (back to BASE and a new search), a black
- * hole that appears after the search (detected from large-packet losses), the ERROR state, and
- * the raise timer.  Then the rule that makes probes safe to lose: two konce_conns back to back,
+ * hole that appears after the search (detected from large-packet losses), the ERROR state, the
+ * raise timer, and what a shrunk channel keeps (konce_pmtud_keep, resume, kept_reset).  Then the rule that makes probes safe to lose: two konce_conns back to back,
  * the sender's probes numbered through konce_conn_on_probe_sent() and dropped, and its
  * reliability layer declares nothing lost and retransmits nothing, while one dropped data packet
  * is seen (the control).
@@ -257,6 +257,79 @@ static void test_error_and_raise(void **state)
 	assert_int_equal(konce_pmtud_next_timer(&p, w.now), UINT64_MAX);
 }
 
+/* A channel's search ends in 16 bytes (keep) and the next one resumes from them: at the kept size,
+ * complete, with the raise timer armed as after a search and no probe due; the counts add up.
+ * Nothing is kept from a search that did not complete or suspects a black hole, under another
+ * bound, or after a path change (kept_reset). */
+static void test_keep_resume(void **state)
+{
+	(void)state;
+	konce_pmtud p;
+	path w;
+	konce_pmtud_kept k = {0};
+	assert_int_equal(konce_pmtud_kept_state(&k), KONCE_PMTUD_DISABLED);
+	assert_false(konce_pmtud_kept_reset(&k, 1472)); /* no search ran: nothing to forget */
+	search(&p, &w, 1400, 1472, 200);
+	assert_int_equal(p.plpmtu, 1400);
+	konce_pmtud_keep(&p, &k);
+	assert_int_equal(k.plpmtu, 1400);
+	assert_int_equal(k.max, 1472);
+	assert_int_equal(k.probes_sent, w.sent);
+	assert_int_equal(k.probes_lost, w.lost);
+	assert_int_equal(konce_pmtud_kept_state(&k), KONCE_PMTUD_SEARCH_COMPLETE);
+	/* the next channel, later */
+	uint64_t now = w.now + 5000000;
+	konce_pmtud_init(&p);
+	konce_pmtud_resume(&p, &k, 1472, now);
+	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
+	assert_int_equal(p.plpmtu, 1400);
+	assert_int_equal(p.max, 1472);
+	assert_int_equal(p.probes_sent, 0); /* this search's; k has the earlier ones */
+	assert_int_equal(konce_pmtud_probe_due(&p, now), 0);
+	assert_int_equal(konce_pmtud_next_timer(&p, now), now + (uint64_t)KONCE_PMTU_RAISE_MS * 1000);
+	/* its raise search goes straight to halving (the bound failed before) and finds a grown path */
+	w = (path){.limit = 1450, .now = now + (uint64_t)KONCE_PMTU_RAISE_MS * 1000};
+	run(&p, &w, 200);
+	assert_int_equal(p.plpmtu, 1450);
+	assert_true(w.largest_probe < 1472);
+	konce_pmtud_keep(&p, &k);
+	assert_int_equal(k.plpmtu, 1450);
+	assert_true(k.probes_sent > w.sent); /* summed over both searches */
+	/* resuming does nothing to a search that runs */
+	konce_pmtud_kept other = {.plpmtu = 1300, .max = 1472};
+	konce_pmtud_resume(&p, &other, 1472, w.now);
+	assert_int_equal(p.plpmtu, 1450);
+	/* another bound: the route may have changed; a new search from BASE */
+	konce_pmtud_init(&p);
+	konce_pmtud_resume(&p, &k, 8972, w.now);
+	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE);
+	assert_int_equal(p.max, 8972);
+	/* a suspected black hole keeps no size, nor does ERROR (both resume from BASE) */
+	search(&p, &w, 1472, 1472, 40);
+	assert_true(konce_pmtud_on_loss(&p, KONCE_PMTU_BLACKHOLE_LOSSES, 0, w.now));
+	konce_pmtud_keep(&p, &k);
+	assert_int_equal(k.plpmtu, 0);
+	assert_int_equal(konce_pmtud_kept_state(&k), KONCE_PMTUD_BASE);
+	konce_pmtud_init(&p);
+	konce_pmtud_resume(&p, &k, 1472, w.now);
+	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+	search(&p, &w, 0, 1472, 10);
+	assert_int_equal(p.state, KONCE_PMTUD_ERROR);
+	konce_pmtud_keep(&p, &k);
+	assert_int_equal(k.plpmtu, 0);
+	/* a path change while shrunk forgets the size, and takes the new bound */
+	search(&p, &w, 1400, 1472, 200);
+	konce_pmtud_keep(&p, &k);
+	assert_int_equal(k.plpmtu, 1400);
+	assert_true(konce_pmtud_kept_reset(&k, KONCE_PMTU_BASE));
+	assert_int_equal(k.plpmtu, 0);
+	assert_int_equal(k.max, KONCE_PMTU_BASE);
+	konce_pmtud_init(&p);
+	konce_pmtud_resume(&p, &k, KONCE_PMTU_BASE, w.now);
+	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+}
+
 /* ---- probes and the reliability layer ------------------------------------------------------- */
 
 typedef struct side {
@@ -381,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_path_change),
 		cmocka_unit_test(test_blackhole_after),
 		cmocka_unit_test(test_error_and_raise),
+		cmocka_unit_test(test_keep_resume),
 		cmocka_unit_test(test_probe_loss_is_not_congestion),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
