@@ -19,9 +19,24 @@
 # The run is a series of phases; in each,
 # the flows start together, run BENCH_WARM seconds (default 4) unmeasured, then BENCH_WINDOW
 # seconds (default 8) measured, and stop.  A konce flow is one node's session to B, kept busy by
-# two `konce send --file` loops of 16 MiB - 64 B (two, so that the CLI's gap between one message
-# and the next never empties the queue: both ride the same session and controller); a TCP flow is
-# `iperf3 -c -t` with -C bbr or -C cubic.  The nodes are restarted for each phase.
+# BENCH_LOOPS (default 3) `konce send --file` loops on that one session and controller, each
+# message of a size drawn at random from 1/4, 3/8 .. 8/8 of BENCH_MSG (default 4 MiB); a TCP flow
+# is `iperf3 -c -t` with -C bbr or -C cubic.  The nodes are restarted for each phase.
+#
+# Why so: a konce flow must stay backlogged, as iperf3's does; if it pauses at message ends, the
+# comparison with TCP measures the pauses.  The sender starts a message only while the charges
+# of its started messages fit the receiver's credit (docs/PROTOCOL.md, flow control), and a node's
+# budget is by default one 16 MiB message.  So two loops of 16 MiB messages (this script until
+# 2026-12-04) sent one message at a time, and at each one's end the link idled for about an RTT
+# (until the last fragments were acked) before the next could start: sampled every ~45 ms, B's
+# counter for konce saw no bytes for 30-75 ms every 1.5 s alone and every ~2 s beside TCP BBR.
+# Messages of at most 4 MiB let two or three be started together.  Started messages are served
+# round-robin, so messages that start together end together, and loops with one fixed size were
+# seen to stay in step (they then all wait for their last acks, and all restart the CLI, at
+# once); random sizes keep them apart, so at one message's end another mostly still has data to
+# send (traced: all three ended together, leaving ~35 ms without konce bytes, twice in 9 s alone).
+# The CLI runs outside the netsim host (it only needs the node's control socket): a `netsim exec`
+# costs ~40 ms of CPU per message.
 #
 # What is measured: for each flow, the IP bytes B receives in the window (an nftables counter per
 # flow in b's input hook: retransmissions included, the same measure for konce and TCP), as Mbit/s.
@@ -60,9 +75,8 @@ link_mbit=$(awk -v r="$RATE" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u)
 run=share$$
 KRUN=$run
 printf 'host a addr=203.0.113.20\nhost b addr=203.0.113.21\n' >"$KTMP/share.topo"
-file=$KTMP/file.bin
-head -c $((16 * 1024 * 1024 - 64)) /dev/urandom >"$file"
-fbytes=$(stat -c %s "$file")
+NLOOPS=${BENCH_LOOPS:-3} MSG=${BENCH_MSG:-$((4 * 1024 * 1024))}
+for k in $(seq 2 8); do head -c $((MSG * k / 8)) /dev/urandom >"$KTMP/file.$k.bin"; done # the sizes (above)
 nx() { "$NETSIM" exec --name "$run" "$@"; }
 kup "$KTMP/share.topo" "$run"
 aip=$(kaddr "$run" a) bip=$(kaddr "$run" b)
@@ -105,18 +119,19 @@ konce_up() {
 		out=$(kcli "$run" a "$n" send --json -a "$bip:7807" "$KB" "hello") || fail "konce $n: the first message failed: $out"
 	done
 }
-# konce_flow NODE CLASS: two send loops from NODE, while $KTMP/flow.NODE exists; each logs a line
-# per completed message
+# konce_flow NODE CLASS: NLOOPS send loops from NODE (above), while $KTMP/flow.NODE exists; each
+# logs "NS BYTES" per completed message
 konce_flow() {
 	local n=$1 cls=$2
 	: >"$KTMP/flow.$n"
-	for _ in 1 2; do
+	for _ in $(seq "$NLOOPS"); do
 		(
 			while [ -e "$KTMP/flow.$n" ]; do
+				f=$KTMP/file.$((RANDOM % 7 + 2)).bin
 				# shellcheck disable=SC2086 # $cls is empty or one word
-				if "$NETSIM" exec --name "$run" a -- "$K" send --control "$KTMP/$run.$n.sock" --json \
-					$cls -W 120 --file "$file" "$KB" 2>&1 | jq -e '.ok == true' >/dev/null 2>&1; then
-					date +%s%N >>"$KTMP/done.$n"
+				if "$K" send --control "$KTMP/$run.$n.sock" --json $cls -W 120 --file "$f" "$KB" 2>&1 |
+					jq -e '.ok == true' >/dev/null 2>&1; then
+					echo "$(date +%s%N) $(stat -c %s "$f")" >>"$KTMP/done.$n"
 				else
 					sleep 0.2 # the node is going away (the end of the phase), or a failure
 				fi
@@ -163,7 +178,7 @@ measure() {
 goodput() {
 	local f=$KTMP/done.$1
 	[ -s "$f" ] || { echo 0; return; }
-	awk -v b="$fbytes" -v s="$2" '{ n++; last = $1 } END { printf "%.1f\n", n * b * 8 / ((last - s) / 1e3) }' "$f"
+	awk -v s="$2" '{ b += $2; last = $1 } END { printf "%.1f\n", b * 8 / ((last - s) / 1e3) }' "$f"
 }
 
 # phase NAME: run it in this shell (the nodes it starts are its own to stop); "K1 K2 TCP TCP2 [GOODPUT]"
@@ -195,7 +210,7 @@ jain() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a + b == 0
 
 echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $LINK's link $RATE, $DELAY RTT, $LOSS loss;" \
-	"warm ${WARM} s, window ${WINDOW} s; konce's default class ${CONGESTION:-bbr (the default)};" \
+	"warm ${WARM} s, window ${WINDOW} s; konce flows of $NLOOPS loops of 1/4-1 x $MSG-byte messages; konce's default class ${CONGESTION:-bbr (the default)};" \
 	"Mbit/s of IP bytes at the receiver"
 echo "| phase | flow 1 | flow 2 | baseline, same run | figure |"
 echo "|---|---|---|---|---|"
