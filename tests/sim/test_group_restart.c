@@ -252,6 +252,15 @@ static void propose(world *w, int i)
 	ncnode_flush(&w->m[i].nn, sim_now(w->s));
 }
 
+/* n decisions, proposed by the members in turn, 30 ms apart. */
+static void propose_rounds(world *w, int n)
+{
+	for (int r = 0; r < n; r++) {
+		propose(w, r % N);
+		sim_run_for(w->s, 30 * SIM_MS);
+	}
+}
+
 static bool same(const decided *x, const decided *y)
 {
 	return x->seq == y->seq && !memcmp(x->origin, y->origin, sizeof x->origin) && !strcmp(x->data, y->data);
@@ -303,10 +312,7 @@ static void restart_case(uint64_t seed, bool crash, int who, int decisions)
 	world w;
 	setup(&w, seed);
 	form(&w);
-	for (int r = 0; r < decisions; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, decisions);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	member *m = &w.m[who];
 	if (crash) { /* the others' decisions flow; the crash falls at a seeded moment among them */
@@ -389,10 +395,7 @@ static void restart_case(uint64_t seed, bool crash, int who, int decisions)
 	sim_run_for(w.s, 2 * SIM_SEC);
 	links_of(&w, who, 0.01, false);
 	/* The group goes on with it: new decisions from everyone, the restarted node's included. */
-	for (int r = 0; r < 8; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 8);
 	if (!run_until(&w, converged, 0, 30 * SIM_SEC))
 		dump(&w);
 	SIM_ASSERT(w.s, converged(&w, 0));
@@ -490,10 +493,7 @@ static void rejoin_case(uint64_t seed)
 	ncnode_flush(&m->nn, sim_now(w.s));
 	SIM_ASSERT(w.s, run_until(&w, joined, d, 30 * SIM_SEC));
 	sim_run_for(w.s, 2 * SIM_SEC);
-	for (int r = 0; r < 4; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 4);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	no_errors(&w);
 
@@ -569,10 +569,7 @@ static void create_log_case(uint64_t seed)
 	SIM_ASSERT_EQ(w.s, a0->nn.gw.ncalls, 0);
 	ncnode_flush(&a0->nn, sim_now(w.s));
 	join_all(&w);
-	for (int r = 0; r < 6; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 6);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	sim_run_for(w.s, SIM_SEC); /* the delivery marks written */
 
@@ -659,10 +656,7 @@ static void seeded_run(uint64_t seed, run_seen *r)
 	form(&w);
 	konce_ncgapi a = api(&w, 0);
 	SIM_ASSERT_EQ(w.s, konce_ncgapi_create(&a, "h"), 0);
-	for (int k = 0; k < 8; k++) {
-		propose(&w, k % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 8);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	uint64_t at = sim_now(w.s) + sim_rand(w.s) % (100 * SIM_MS);
 	sim_run_until(w.s, at);
@@ -675,10 +669,7 @@ static void seeded_run(uint64_t seed, run_seen *r)
 		ncnode_learn(&w.m[N - 1].nn, &w.m[j].nn);
 	listen(&w, N - 1);
 	sim_run_for(w.s, 2 * SIM_SEC);
-	for (int k = 0; k < 4; k++) {
-		propose(&w, k % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 4);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 30 * SIM_SEC));
 	no_errors(&w);
 	memset(r, 0, sizeof *r);
