@@ -1,5 +1,6 @@
 /* nc_pair.h - two node cores wired back to back over a zero-latency link the test carries, with a
- * hand-moved clock, for the unit tests of the groups they host (test_ncgapi.c, test_ncgstatus.c).
+ * hand-moved clock, for the unit tests of the groups they host (test_ncgapi.c, test_ncghost.c,
+ * test_ncgstatus.c).
  *
  * nc_pair_drain() takes one side's output: its events (the group events to the public group API
  * when the pair has one, else to the test's group_event; the others dropped), every group note made
