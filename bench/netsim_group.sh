@@ -46,11 +46,7 @@ N=${2:-200}
 HALF=$((BASH_REMATCH[1] / 2))ms
 
 run=gbn$$
-KRUN=$run
-kup "$TOPOS/three-public.topo" "$run"
-for i in 1 2 3; do
-	kstart "$run" "p$i" "P$i" "$(kaddr "$run" "p$i"):7807"
-done
+gthree "$run"
 a1=$(kaddr "$run" p1)
 # kcli_sock SOCK ARGS...: konce ARGS on the control socket SOCK (a path: no namespace needed)
 kcli_sock() { local sock=$1 cmd=$2; shift 2; timeout -k 5 30 "$K" "$cmd" --control "$sock" "$@"; }

@@ -1,13 +1,16 @@
 /* ncgapi.c - the public group API of include/konce/group.h as the node core runs it (ncgapi.h):
  * checks, the store's immediate writes around hosting, the rejoin of a group this node is out of,
- * the restore at start, the replay of owed state and the group events.  The host does the I/O. */
+ * the restore at start, the replay of owed state and the group events.  The host does the I/O and
+ * the node core's env gives the random bytes. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sodium.h>
 
+#include "node/base/env.h"
 #include "node/core/ncgapi.h"
+#include "node/core/nodecore.h"
 
 static void say(const konce_ncgapi *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(const konce_ncgapi *a, int level, const char *fmt, ...)
@@ -29,7 +32,7 @@ int konce_ncgapi_create_begin(const konce_ncgapi *a, const char *name, uint8_t g
 	int e;
 	if ((e = konce_ncgapi_ready(a)) || (e = konce_ncgapp_name_free(a->t, name)))
 		return e;
-	randombytes_buf(gid, KONCE_CW_GROUP_ID);
+	konce_env_random(konce_nodecore_env(a->c), gid, KONCE_CW_GROUP_ID);
 	return 0;
 }
 
@@ -71,7 +74,7 @@ int konce_ncgapi_invite(const konce_ncgapi *a, const char *name, uint64_t expire
 	int e;
 	if ((e = konce_ncgapi_ready(a)))
 		return e;
-	randombytes_buf(secret, sizeof secret);
+	konce_env_random(konce_nodecore_env(a->c), secret, sizeof secret);
 	e = konce_ncgapp_invite(a->t, a->c, name, konce_nodecore_public_key(a->c), secret, expires, addr_hint,
 				a->now_us, a->unix_s, token, cap);
 	sodium_memzero(secret, sizeof secret);

@@ -4,8 +4,10 @@
  * application is owed and the translation of the core's group events into notices.  Sans-I/O: the
  * host (node/io/group_io.c, tests/sim/nn_groups.c; their sequencing around the store writer is
  * ncghost.h's) passes the clock in each call's context (konce_ncgapi) and does what
- * the store, its writer and its event loop do through a konce_ncgapi_host; the random bytes come
- * from libsodium.
+ * the store, its writer and its event loop do through a konce_ncgapi_host.  The random bytes (a new
+ * group's id, an invitation's secret) come from the node core's env (konce_nodecore_env: the
+ * daemon's is libsodium's randombytes_buf, the simulator's its seeded stream), so a seed replays a
+ * simulated run of groups exactly.
  *
  * Each command checks its arguments, then that the node runs (-EINVAL when it has no core) and
  * hosts groups (-ENOTSUP when it has no store), then acts.  The store's immediate writes bracket

@@ -19,6 +19,17 @@ wait_for() {
 	done
 	fail "$what: not within $secs s"
 }
+# gthree RUN: netsim/topologies/three-public.topo up as RUN (the run whose logs fail() shows), with
+# a node Pi on each host pi (i = 1..3) listening on its address, port 7807
+gthree() {
+	local i
+	# shellcheck disable=SC2034 # read by konce_lib.sh (fail() shows this run's node logs)
+	KRUN=$1
+	kup "$TOPOS/three-public.topo" "$1"
+	for i in 1 2 3; do
+		kstart "$1" "p$i" "P$i" "$(kaddr "$1" "p$i"):7807"
+	done
+}
 # gregistered RUN HOST NAME: the node is registered with its rendezvous
 gregistered() {
 	local out

@@ -14,11 +14,7 @@
 . "$(dirname "$0")/group_lib.sh"
 
 run=kg$$
-KRUN=$run
-kup "$TOPOS/three-public.topo" "$run"
-for i in 1 2 3; do
-	kstart "$run" "p$i" "P$i" "$(kaddr "$run" "p$i"):7807"
-done
+gthree "$run"
 a1=$(kaddr "$run" p1)
 k3=$(kfield "$run" P3 "public key")
 

@@ -36,6 +36,12 @@
  *     log read hands back exactly what the application heard, from where it was asked; a clean
  *     stop runs the jobs still queued (their dones come: a create is cancelled, its row removed),
  *     a crash drops them.
+ *   - test_replay_seed: the whole run is the seed's: the same seeded run of groups (A founds two
+ *     groups, the others join one with A's tokens, all decide, the last joiner crashes at a seeded
+ *     moment and is restored) made twice gives the same group ids, invitation tokens (their secrets
+ *     included), decisions, final epoch and trace hash (sim_trace_hash); another seed, other ids.
+ *     The node core takes a group's id and an invitation's secret from its env (ncgapi.h), which
+ *     the harness seeds (sim_host_env).
  * Seeds: 3 by default, SIM_SEEDS=N for more, SIM_SEED=N for one.
  */
 #include <errno.h>
@@ -246,6 +252,15 @@ static void propose(world *w, int i)
 	ncnode_flush(&w->m[i].nn, sim_now(w->s));
 }
 
+/* n decisions, proposed by the members in turn, 30 ms apart. */
+static void propose_rounds(world *w, int n)
+{
+	for (int r = 0; r < n; r++) {
+		propose(w, r % N);
+		sim_run_for(w->s, 30 * SIM_MS);
+	}
+}
+
 static bool same(const decided *x, const decided *y)
 {
 	return x->seq == y->seq && !memcmp(x->origin, y->origin, sizeof x->origin) && !strcmp(x->data, y->data);
@@ -297,10 +312,7 @@ static void restart_case(uint64_t seed, bool crash, int who, int decisions)
 	world w;
 	setup(&w, seed);
 	form(&w);
-	for (int r = 0; r < decisions; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, decisions);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	member *m = &w.m[who];
 	if (crash) { /* the others' decisions flow; the crash falls at a seeded moment among them */
@@ -383,10 +395,7 @@ static void restart_case(uint64_t seed, bool crash, int who, int decisions)
 	sim_run_for(w.s, 2 * SIM_SEC);
 	links_of(&w, who, 0.01, false);
 	/* The group goes on with it: new decisions from everyone, the restarted node's included. */
-	for (int r = 0; r < 8; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 8);
 	if (!run_until(&w, converged, 0, 30 * SIM_SEC))
 		dump(&w);
 	SIM_ASSERT(w.s, converged(&w, 0));
@@ -484,10 +493,7 @@ static void rejoin_case(uint64_t seed)
 	ncnode_flush(&m->nn, sim_now(w.s));
 	SIM_ASSERT(w.s, run_until(&w, joined, d, 30 * SIM_SEC));
 	sim_run_for(w.s, 2 * SIM_SEC);
-	for (int r = 0; r < 4; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 4);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	no_errors(&w);
 
@@ -563,10 +569,7 @@ static void create_log_case(uint64_t seed)
 	SIM_ASSERT_EQ(w.s, a0->nn.gw.ncalls, 0);
 	ncnode_flush(&a0->nn, sim_now(w.s));
 	join_all(&w);
-	for (int r = 0; r < 6; r++) {
-		propose(&w, r % N);
-		sim_run_for(w.s, 30 * SIM_MS);
-	}
+	propose_rounds(&w, 6);
 	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
 	sim_run_for(w.s, SIM_SEC); /* the delivery marks written */
 
@@ -634,6 +637,88 @@ static void test_create_log_call(void **state)
 	create_log_case(seed);
 }
 
+/* What a run shows from outside: the groups' ids, the tokens, every member's decisions, the final
+ * epoch and the simulator's trace. */
+typedef struct run_seen {
+	uint8_t gid[2][KONCE_GROUP_ID_BYTES];
+	char tokens[N][KONCE_GROUP_TOKEN_MAX];
+	decided log[N][LOGMAX];
+	unsigned nlog[N];
+	uint64_t epoch, trace;
+} run_seen;
+
+/* The seeded run of test_replay_seed, recorded in *r. */
+static void seeded_run(uint64_t seed, run_seen *r)
+{
+	world w;
+	konce_group_info info;
+	setup(&w, seed);
+	form(&w);
+	konce_ncgapi a = api(&w, 0);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_create(&a, "h"), 0);
+	propose_rounds(&w, 8);
+	SIM_ASSERT(w.s, run_until(&w, converged, 0, 20 * SIM_SEC));
+	uint64_t at = sim_now(w.s) + sim_rand(w.s) % (100 * SIM_MS);
+	sim_run_until(w.s, at);
+	links_of(&w, N - 1, 0, false); /* as restart_case: no lost handshake while it is back */
+	ncnode_stop(&w.m[N - 1].nn, true);
+	sim_run_for(w.s, 300 * SIM_MS);
+	w.m[N - 1].nlog = 0;
+	SIM_ASSERT_EQ(w.s, ncnode_restart(&w.m[N - 1].nn), 0);
+	for (int j = 0; j < N - 1; j++)
+		ncnode_learn(&w.m[N - 1].nn, &w.m[j].nn);
+	listen(&w, N - 1);
+	sim_run_for(w.s, 2 * SIM_SEC);
+	propose_rounds(&w, 4);
+	SIM_ASSERT(w.s, run_until(&w, converged, 0, 30 * SIM_SEC));
+	no_errors(&w);
+	memset(r, 0, sizeof *r);
+	a = api(&w, 0);
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &info), 0);
+	memcpy(r->gid[0], info.id, sizeof info.id);
+	r->epoch = info.epoch;
+	SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "h", &info), 0);
+	memcpy(r->gid[1], info.id, sizeof info.id);
+	for (int i = 0; i < N; i++) {
+		a = api(&w, i);
+		SIM_ASSERT_EQ(w.s, konce_ncgapi_info(&a, "g", &info), 0);
+		SIM_ASSERT(w.s, !memcmp(info.id, r->gid[0], sizeof info.id)); /* one group, one id */
+		memcpy(r->tokens[i], tokens[i], sizeof tokens[i]);
+		memcpy(r->log[i], w.m[i].log, sizeof r->log[i]);
+		r->nlog[i] = w.m[i].nlog;
+	}
+	r->trace = sim_trace_hash(w.s);
+	teardown(&w);
+}
+
+/* The same seed twice: the same run, to the bit; another seed: other group ids. */
+static void test_replay_seed(void **state)
+{
+	(void)state;
+	static run_seen one, two, other;
+	SIM_FOR_EACH_SEED(seed, 3) {
+		seeded_run(seed, &one);
+		seeded_run(seed, &two);
+		assert_memory_equal(one.gid, two.gid, sizeof one.gid);
+		assert_memory_not_equal(one.gid[0], one.gid[1], sizeof one.gid[0]);
+		for (int i = 1; i < N; i++)
+			assert_string_equal(one.tokens[i], two.tokens[i]);
+		assert_memory_equal(one.nlog, two.nlog, sizeof one.nlog);
+		for (int i = 0; i < N; i++)
+			for (unsigned k = 0; k < one.nlog[i]; k++) {
+				assert_true(same(&one.log[i][k], &two.log[i][k]));
+				assert_int_equal(one.log[i][k].replayed, two.log[i][k].replayed);
+			}
+		assert_int_equal(one.epoch, two.epoch);
+		assert_int_equal(one.trace, two.trace);
+		seeded_run(seed + 1000, &other);
+		assert_memory_not_equal(one.gid[0], other.gid[0], sizeof one.gid[0]);
+		assert_memory_not_equal(one.gid[1], other.gid[1], sizeof one.gid[1]);
+		for (int i = 1; i < N; i++)
+			assert_string_not_equal(one.tokens[i], other.tokens[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_restart_stretches),
 		cmocka_unit_test(test_rejoin_call),
 		cmocka_unit_test(test_create_log_call),
+		cmocka_unit_test(test_replay_seed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,25 +135,10 @@ static int policy(void *ctx, const char *name, const uint8_t key[KONCE_KEY_BYTES
 	return policy_yes;
 }
 
-static void group_event(int i, const konce_nc_event *ev)
-{
-	konce_ncgapi a = api(i);
-	konce_ncgapi_event(&a, ev);
-}
-
 /* Runs both cores (nc_pair.h), every group event through the API, until the clock reaches until. */
-static void run(uint64_t until)
-{
-	const nc_pair p = {{s[0].c, s[1].c}, {s[0].addr, s[1].addr}, &now, group_event};
-	nc_pair_run(&p, until);
-}
+static void run(uint64_t until) { nc_pair_api_run(api, &now, until); }
 
-static int state_of(int i, const char *name)
-{
-	konce_group_info info;
-	konce_ncgapi a = api(i);
-	return konce_ncgapi_info(&a, name, &info) ? 0 : (int)info.state;
-}
+static int state_of(int i, const char *name) { return nc_pair_api_state(api, i, name); }
 
 static int setup(void **state)
 {

@@ -253,24 +253,10 @@ static void on_notice(void *ctx, const konce_group_notice *o)
 	x->notices[n + 1] = (char)('0' + o->seq % 10);
 }
 
-static void group_event(int i, const konce_nc_event *ev)
-{
-	konce_ncgapi a = api(i);
-	konce_ncgapi_event(&a, ev);
-}
+/* Runs both cores (nc_pair.h), every group event through the API, until the clock reaches until. */
+static void run(uint64_t until) { nc_pair_api_run(api, &now, until); }
 
-static void run(uint64_t until)
-{
-	const nc_pair p = {{s[0].c, s[1].c}, {s[0].addr, s[1].addr}, &now, group_event};
-	nc_pair_run(&p, until);
-}
-
-static int state_of(int i, const char *name)
-{
-	konce_group_info info;
-	konce_ncgapi a = api(i);
-	return konce_ncgapi_info(&a, name, &info) ? 0 : (int)info.state;
-}
+static int state_of(int i, const char *name) { return nc_pair_api_state(api, i, name); }
 
 static int setup(void **state)
 {
@@ -453,6 +439,21 @@ static int setup_out_of_team(void **state)
 	return 0;
 }
 
+/* n records of "team" noted and handed to side 1's writer as one batch, in flight. */
+static void batch_flying(struct host *ho, unsigned n)
+{
+	note(ho, team_gid, n);
+	assert_true(flush_turn(ho));
+}
+
+/* Side 1's control asks to rejoin "ours" with A's new token (konce_ncghost_join_call); the call is
+ * taken (its done comes later, or has come: ndone). */
+static void rejoin(struct host *ho)
+{
+	konce_ncgapi b = api(1);
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
+}
+
 static void test_rejoin_holdback(void **state)
 {
 	(void)state;
@@ -460,8 +461,7 @@ static void test_rejoin_holdback(void **state)
 	struct host *ho = &x->ho;
 
 	/* a batch in flight, two more records queued behind it on the store */
-	note(ho, team_gid, 2);
-	assert_true(flush_turn(ho));
+	batch_flying(ho, 2);
 	assert_true(ho->busy);
 	assert_int_equal(ho->nq, 1);
 	note(ho, team_gid, 2);
@@ -469,8 +469,7 @@ static void test_rejoin_holdback(void **state)
 	assert_int_equal(ho->nq, 1); /* one batch at a time */
 
 	/* the rejoin waits: nothing of it on the writer */
-	konce_ncgapi b = api(1);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
+	rejoin(ho);
 	assert_non_null(ho->gh.rejoins);
 	assert_int_equal(ho->nq, 1);
 	note(ho, team_gid, 1); /* while it waits */
@@ -530,10 +529,8 @@ static void test_rejoin_failed_batch(void **state)
 	struct side *x = &s[1];
 	struct host *ho = &x->ho;
 
-	note(ho, team_gid, 2);
-	assert_true(flush_turn(ho));
-	konce_ncgapi b = api(1);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
+	batch_flying(ho, 2);
+	rejoin(ho);
 	ho->batch_err = -EIO;
 	run_one(ho); /* fails: retried alone, the rejoin behind it */
 	assert_string_equal(x->st.order, "F");
@@ -565,9 +562,8 @@ static void test_rejoin_full_stop(void **state)
 	struct side *x = &s[1];
 	struct host *ho = &x->ho;
 
-	konce_ncgapi b = api(1);
 	ho->cap = 0;
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
+	rejoin(ho);
 	assert_int_equal(ndone, 1);
 	assert_int_equal(dones[0], -ENOBUFS);
 	assert_true(ho->flush_active);
@@ -578,8 +574,8 @@ static void test_rejoin_full_stop(void **state)
 	/* two rejoins wait behind a batch; the groups stop: both end -ECANCELED, the store untouched */
 	note(ho, team_gid, 1);
 	flush_turn(ho);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
-	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), 0);
+	rejoin(ho);
+	rejoin(ho);
 	konce_ncghost_stopping(&ho->gh);
 	assert_int_equal(ndone, 3);
 	assert_int_equal(dones[1], -ECANCELED);
@@ -604,10 +600,12 @@ static void restored_member(struct side *x, uint8_t gid[KONCE_CW_GROUP_ID])
 	x->st.recs[0].delivered = 3;
 }
 
-/* Side 0 (x) restarts: its node core and application go, a new core with the same identity
- * comes, and the group is restored from the store; returns the restarted side's call set. */
-static konce_ncgapi restart_restored(struct side *x)
+/* Side 0 (x) is a restored member (restored_member: gid), then restarts: its node core and
+ * application go, a new core with the same identity comes, and the group is restored from the
+ * store; returns the restarted side's call set. */
+static konce_ncgapi restart_restored(struct side *x, uint8_t gid[KONCE_CW_GROUP_ID])
 {
+	restored_member(x, gid);
 	konce_ncgapi a = api(0);
 	konce_ncgapi_stop(&a);
 	konce_ncgapp_unwire(&x->app, x->c);
@@ -626,9 +624,8 @@ static void test_replay(void **state)
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	struct side *x = &s[0];
 	struct host *ho = &x->ho;
-	restored_member(x, gid);
 	/* the node restarts with the group on its store */
-	konce_ncgapi a = restart_restored(x);
+	konce_ncgapi a = restart_restored(x, gid);
 
 	/* the application listens: the state is read ahead on the writer; a full queue retries later */
 	memset(x->st.order, 0, sizeof x->st.order);
@@ -662,8 +659,7 @@ static void test_replay_overtaken(void **state)
 	uint8_t gid[KONCE_CW_GROUP_ID];
 	struct side *x = &s[0];
 	struct host *ho = &x->ho;
-	restored_member(x, gid);
-	konce_ncgapi a = restart_restored(x);
+	konce_ncgapi a = restart_restored(x, gid);
 	assert_int_equal(konce_ncgapi_on_event(&a, on_notice, x), 0);
 	assert_int_equal(ho->nq, 1); /* the read queued */
 	memset(x->st.order, 0, sizeof x->st.order);

@@ -72,7 +72,7 @@ static void group_event(int i, const konce_nc_event *ev)
  * clock reaches until. */
 static void run(uint64_t until)
 {
-	const nc_pair p = {{s[0].c, s[1].c}, {s[0].addr, s[1].addr}, &now, group_event};
+	const nc_pair p = {{s[0].c, s[1].c}, {s[0].addr, s[1].addr}, &now, group_event, NULL};
 	nc_pair_run(&p, until);
 }
 
