@@ -147,8 +147,8 @@ void konce_ep_arm(konce_ep *ep, konce_sess *s, uint64_t at_us)
 			ep->timer_extra_us = at_us;
 		return;
 	}
-	if (s->tbatch)
-		return;
+	if (s->tbatch || at_us == UINT64_MAX)
+		return; /* nothing due (the input path arms so for each packet): no heap entry to read */
 	unsigned i = ep->tpos[s->slot];
 	if (at_us >= ep->heap_due[i])
 		return;
@@ -162,6 +162,17 @@ uint64_t konce_ep_next_timer(const konce_ep *ep)
 	if (ep->heap_n && ep->heap_due[0] < t)
 		t = ep->heap_due[0];
 	return t;
+}
+
+/* The sessions of a batch are far apart in memory and out of the cache (a keepalive's comes due
+ * once an interval): the next one's struct, and the send key it seals with, are fetched while
+ * this one is visited. */
+static void prefetch_sess(konce_ep *ep, uint32_t slot)
+{
+	const char *p = (const char *)ep->slots[slot];
+	for (size_t off = 0; off < sizeof(konce_sess); off += 64)
+		__builtin_prefetch(p + off, 1);
+	__builtin_prefetch(konce_keyslab_slot(ep->slab, slot)->tx_sub);
 }
 
 /* The timers of one session; its next deadline, or false if they freed it. */
@@ -212,6 +223,8 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 		if (slot == FREED)
 			continue;
 		konce_sess *s = ep->slots[slot];
+		if (i + 1 < ep->batch_n && ep->batch[i + 1] != FREED)
+			prefetch_sess(ep, ep->batch[i + 1]);
 		if (konce_ep_out_full(ep)) {
 			/* the out ring is full: whatever this session has due could not leave.  It goes
 			 * back to the heap unvisited and still due, so the next timer is now and the
