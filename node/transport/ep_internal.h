@@ -320,7 +320,8 @@ struct konce_ep {
 	uint64_t *heap_due;      /* [max_sessions] entry i's deadline: may be early, never late */
 	uint32_t *heap_slot;     /* [max_sessions] entry i's session slot */
 	uint32_t *tpos;          /* [max_sessions] by slot: its index in the heap, or in batch while tbatch */
-	uint32_t *batch;         /* [max_sessions] the slots konce_ep_timer() is visiting (UINT32_MAX: freed) */
+	uint32_t *batch;         /* [out_cap] the slots konce_ep_timer() is visiting (UINT32_MAX: freed) */
+	uint64_t *batch_due;     /* [out_cap] the deadline each was popped with */
 	unsigned heap_n, batch_n;
 	uint64_t timer_extra_us; /* konce_ep_arm() without a session: may be early, never late */
 	unsigned untrimmed;      /* channels shrunk since malloc's heap was last trimmed (ep_mem.c) */

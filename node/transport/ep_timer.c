@@ -22,7 +22,8 @@
  *
  * Invariants:
  *   1. every live session is in exactly one of the heap and ep->batch, at index ep->tpos[s->slot]
- *      (s->tbatch says which), and ep->heap_slot[i] / ep->batch[i] is its slot there;
+ *      (s->tbatch says which), and ep->heap_slot[i] / ep->batch[i] is its slot there; the batch
+ *      holds at most out_cap sessions (invariant 5), with the deadlines they were popped with;
  *   2. heap order: heap_due[i] <= heap_due[2i+1] and heap_due[2i+2];
  *   3. konce_ep_next_timer() <= the earliest deadline of any session and of the endpoint's own
  *      timers (cookie key rotation, ACCEPTs to flush: ep->timer_extra_us);
@@ -207,6 +208,7 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 	while (ep->heap_n && ep->heap_due[0] <= now_us && ep->batch_n < room) {
 		uint32_t slot = ep->heap_slot[0];
 		konce_sess *s = ep->slots[slot];
+		ep->batch_due[ep->batch_n] = ep->heap_due[0];
 		heap_remove(ep, s);
 		s->tbatch = true;
 		ep->tpos[slot] = ep->batch_n;
@@ -230,7 +232,7 @@ void konce_ep_timer(konce_ep *ep, uint64_t now_us)
 			 * back to the heap unvisited and still due, so the next timer is now and the
 			 * host calls again once it has flushed the ring (invariant 5). */
 			ep->c.timer_deferred++;
-			heap_push(ep, s, now_us);
+			heap_push(ep, s, ep->batch_due[i]);
 			continue;
 		}
 		ep->c.timer_visits++;
