@@ -139,15 +139,19 @@ int konce_ep_new(konce_ep **out, const konce_ep_config *cfg, uint64_t now_us)
 	ep->rsrc = zalloc(env, ep->max_sessions, sizeof *ep->rsrc);
 	ep->rsrc_mask = pow2_at_least(ep->max_sessions) - 1;
 	ep->rsrc_buckets = zalloc(env, (size_t)ep->rsrc_mask + 1, sizeof *ep->rsrc_buckets);
-	ep->heap = zalloc(env, ep->max_sessions, sizeof *ep->heap);
-	ep->batch = zalloc(env, ep->max_sessions, sizeof *ep->batch);
+	ep->heap_due = zalloc(env, ep->max_sessions, sizeof *ep->heap_due);
+	ep->heap_slot = zalloc(env, ep->max_sessions, sizeof *ep->heap_slot);
+	ep->tpos = zalloc(env, ep->max_sessions, sizeof *ep->tpos);
+	/* a timer call takes at most as many sessions as the out ring has room (ep_timer.c) */
+	ep->batch = zalloc(env, ep->out_cap, sizeof *ep->batch);
+	ep->batch_due = zalloc(env, ep->out_cap, sizeof *ep->batch_due);
 	/* sessions and their handshake buffers each in their own slab: no malloc header, and the
 	 * buffers a handshake frees leave no holes between the sessions that stay (slab.h) */
 	konce_slab_init(&ep->sess_slab, env, sizeof(konce_sess));
 	konce_slab_init(&ep->hb_slab[0], env, offsetof(konce_hs_buf, first));
 	konce_slab_init(&ep->hb_slab[1], env, sizeof(konce_hs_buf));
 	konce_slab_init(&ep->pm_slab, env, sizeof(konce_pmtud)); /* a channel's, freed at its shrink */
-	if (!ep->heap || !ep->batch || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
+	if (!ep->heap_due || !ep->heap_slot || !ep->tpos || !ep->batch || !ep->batch_due || !ep->slots || !ep->gen || !ep->free_slots || !ep->cid_buckets || !ep->acc || !ep->out || !ep->out_mem ||
 	    !ep->ev || !ep->rsrc || !ep->rsrc_buckets)
 		goto fail;
 	for (unsigned i = 0; i < ep->out_slots; i++)
@@ -207,8 +211,11 @@ void konce_ep_free(konce_ep *ep)
 	konce_env_free(env, ep->free_slots);
 	konce_env_free(env, ep->rsrc);
 	konce_env_free(env, ep->rsrc_buckets);
-	konce_env_free(env, ep->heap);
+	konce_env_free(env, ep->heap_due);
+	konce_env_free(env, ep->heap_slot);
+	konce_env_free(env, ep->tpos);
 	konce_env_free(env, ep->batch);
+	konce_env_free(env, ep->batch_due);
 	konce_slab_fini(&ep->sess_slab);
 	konce_slab_fini(&ep->hb_slab[0]);
 	konce_slab_fini(&ep->hb_slab[1]);

@@ -193,15 +193,12 @@ typedef struct konce_sess {
 	struct konce_ep_tnode *key;   /* its peer key's node */
 	struct konce_sess *key_next, *key_prev; /* that key's sessions */
 	struct konce_sess *lru_next, *lru_prev; /* ep->lru, while unwanted: by last_app_us */
-	/* timers (ep_timer.c) */
-	uint64_t due_us;              /* next deadline: may be early, never late */
 	/* the small fields of the groups above, packed here (no holes; see each comment) */
 	unsigned attempts;
 	unsigned pow_bits;            /* SOLVING: the demand */
 	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
 	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
-	unsigned tpos;                /* index in ep->heap, or in ep->batch while tbatch */
 	bool incoming;
 	bool cids_ready;              /* keys set, peer_cid0 known */
 	bool per_server;              /* show the key derived for the server even if explicit_identity */
@@ -318,8 +315,13 @@ struct konce_ep {
 	konce_ep_ext ext;        /* reliability layer hook; zeroed = none */
 	konce_frame_ext fext;    /* ext.body_len as frame.c wants it */
 	/* timers (ep_timer.c) */
-	konce_sess **heap;       /* [max_sessions] min-heap on due_us */
-	konce_sess **batch;      /* [max_sessions] the sessions konce_ep_timer() is visiting */
+	/* The min-heap of deadlines, its keys beside the slots (ep_timer.c): a sift compares and
+	 * moves array entries and never touches a session struct. */
+	uint64_t *heap_due;      /* [max_sessions] entry i's deadline: may be early, never late */
+	uint32_t *heap_slot;     /* [max_sessions] entry i's session slot */
+	uint32_t *tpos;          /* [max_sessions] by slot: its index in the heap, or in batch while tbatch */
+	uint32_t *batch;         /* [out_cap] the slots konce_ep_timer() is visiting (UINT32_MAX: freed) */
+	uint64_t *batch_due;     /* [out_cap] the deadline each was popped with */
 	unsigned heap_n, batch_n;
 	uint64_t timer_extra_us; /* konce_ep_arm() without a session: may be early, never late */
 	unsigned untrimmed;      /* channels shrunk since malloc's heap was last trimmed (ep_mem.c) */

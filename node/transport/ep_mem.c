@@ -56,7 +56,8 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	i = row(rows, max, i, "handshake buffers, client", ep->hb_slab[1].size, slab_objs(&ep->hb_slab[1]), hb[1]);
 	i = row(rows, max, i, "slot pointer, generation, free stack", sizeof *ep->slots + sizeof *ep->gen + sizeof *ep->free_slots,
 		ep->max_sessions, live);
-	i = row(rows, max, i, "timer heap and batch entries", sizeof *ep->heap + sizeof *ep->batch, ep->max_sessions, ep->heap_n);
+	i = row(rows, max, i, "timer heap entries", sizeof *ep->heap_due + sizeof *ep->heap_slot + sizeof *ep->tpos,
+		ep->max_sessions, ep->heap_n);
 	i = row(rows, max, i, "connection-id table buckets", sizeof *ep->cid_buckets, (size_t)ep->cid_mask + 1, ids);
 	i = row(rows, max, i, "session key slots (locked)", sizeof(konce_keyslot), ep->max_sessions, live);
 	i = row(rows, max, i, "accepted-challenge entries", sizeof *ep->acc, acc_n, acc);
@@ -72,6 +73,8 @@ unsigned konce_ep_mem(const konce_ep *ep, struct konce_ep_mem_row *rows, unsigne
 	 * resident only once a control datagram found the rest full */
 	i = row(rows, max, i, "out ring slots (fixed, out_ring + reserve)", ep->max_datagram + sizeof *ep->out, ep->out_slots, ep->out_cap);
 	i = row(rows, max, i, "event ring slots (fixed, event_ring)", sizeof *ep->ev, ep->ev_cap, ep->ev_cap);
+	i = row(rows, max, i, "timer batch entries (fixed, out_ring)", sizeof *ep->batch + sizeof *ep->batch_due,
+		ep->out_cap, ep->batch_n);
 	return i;
 }
 
