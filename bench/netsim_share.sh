@@ -45,8 +45,23 @@
 # The background phase also reports goodput: the bytes of the messages completed, over the time
 # from the phase's start to the last completion (so it includes the ramp, and understates).
 # BENCH_PHASES (default all) picks phases by name: fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg
-# bbr+cubic (the last: two TCP flows, BBR and CUBIC, the yardstick for "its share" beside TCP BBR).
+# bbr+cubic bbr+bbr (bbr+cubic: two TCP flows, BBR and CUBIC, started together, the yardstick for
+# "its share" of a loss-based flow beside TCP BBR; bbr+bbr: below).
 # BENCH_LINK=a impairs a's link instead of b's.
+#
+# Start order.  Beside TCP BBR the share in the window is decided in the first second (traced,
+# docs/BENCH.md): the flow that starts into the other's STARTUP queue keeps a small estimate until
+# the other's PROBE_RTT.  So the phases that mix konce and TCP (fg+bbr, fg+cubic) start their two
+# flows one after the other, in an order BENCH_ORDER picks: konce (konce first), tcp (TCP first) or
+# both (default: the phase twice, once each way).  The second flow is started so that its first
+# data reaches b BENCH_GAP seconds (default 0.5) after the first flow's did (each flow's first
+# data: its counter at b 4 kB past its value before the start, polled in b every ~5-10 ms; the
+# time from a launch to its first data is learned per kind of flow and place, from the last one
+# seen, and subtracted), and the gap achieved is printed.  The window then starts BENCH_WARM seconds after
+# the first flow's first data.  The bbr+bbr phase is the yardstick for that: two TCP BBR flows
+# (ports 5201 and 5202) started the same way, and the share the first-started one keeps.  These
+# phases flush Linux's TCP metrics cache (ip tcp_metrics) in a and b first, so that a TCP flow
+# does not start from what an earlier phase's flow to the same host left there.
 # BENCH_CONGESTION=newreno|cubic|bbr starts every node with --congestion (the controller of the
 # default class, the fg phases' flows; the background class is LEDBAT whatever it says).
 set -uo pipefail
@@ -65,7 +80,13 @@ for t in iperf3 nft; do command -v "$t" >/dev/null || fail "$t is missing (make 
 RATE=${1:-100mbit} DELAY=${2:-40ms} LOSS=${3:-0%}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then WARM=${BENCH_WARM:-0.5} WINDOW=${BENCH_WINDOW:-1.5}
 else WARM=${BENCH_WARM:-4} WINDOW=${BENCH_WINDOW:-8}; fi
-PHASES=${BENCH_PHASES:-fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg bbr+cubic}
+PHASES=${BENCH_PHASES:-fg fg2 bbr fg+bbr cubic fg+cubic bg bbr+bg cubic+bg bbr+cubic bbr+bbr}
+GAP=${BENCH_GAP:-0.5}
+case ${BENCH_ORDER:-both} in
+konce | tcp) ORDERS=("$BENCH_ORDER") ;;
+both) ORDERS=(konce tcp) ;;
+*) echo "BENCH_ORDER is konce, tcp or both, not $BENCH_ORDER" >&2; exit 2 ;;
+esac
 CONGESTION=${BENCH_CONGESTION:-}
 KOPTS=()
 if [ -n "$CONGESTION" ]; then KOPTS=(--congestion "$CONGESTION"); fi
@@ -150,14 +171,19 @@ konce_down() {
 	rm -rf "$KTMP/$run".A* "$KTMP/$run.B"
 }
 declare -a TCP_PIDS=() TCP_SRVS=()
-tcp_flow() { # CC [PORT, default 5201]: iperf3 for the whole phase
-	local port=${2:-5201}
-	nx b iperf3 -s -1 -B "$bip" -p "$port" >/dev/null 2>&1 &
+tcp_server() { # PORT: one iperf3 -s, listening when this returns
+	nx b iperf3 -s -1 -B "$bip" -p "$1" >/dev/null 2>&1 &
 	TCP_SRVS+=($!)
-	for _ in $(seq 100); do [ -n "$(nx b ss -Hltn "sport = :$port")" ] && break; sleep 0.05; done
-	nx a iperf3 -c "$bip" -p "$port" -C "$1" -t "$(awk -v w="$WARM" -v m="$WINDOW" 'BEGIN { print int(w + m + 1.99) }')" \
-		>"$KTMP/iperf.$port.out" 2>&1 &
+	for _ in $(seq 100); do [ -n "$(nx b ss -Hltn "sport = :$1")" ] && break; sleep 0.05; done
+}
+tcp_client() { # CC PORT: iperf3 -c for the whole phase
+	nx a iperf3 -c "$bip" -p "$2" -C "$1" -t "$(awk -v w="$WARM" -v m="$WINDOW" 'BEGIN { print int(w + m + 1.99) }')" \
+		>"$KTMP/iperf.$2.out" 2>&1 &
 	TCP_PIDS+=($!)
+}
+tcp_flow() { # CC [PORT, default 5201]: iperf3 for the whole phase
+	tcp_server "${2:-5201}"
+	tcp_client "$1" "${2:-5201}"
 }
 tcp_down() {
 	local p
@@ -166,10 +192,11 @@ tcp_down() {
 	TCP_PIDS=() TCP_SRVS=()
 }
 
-# measure: after WARM, the window's rates "K1 K2 TCP TCP2" in Mbit/s
+# measure [START_NS, default now]: WARM after START, the window's rates "K1 K2 TCP TCP2" in Mbit/s
 measure() {
 	local c0 c1 t0 t1
-	sleep "$WARM"
+	t0=${1:-$(date +%s%N)}
+	sleep "$(awk -v w="$WARM" -v s="$t0" -v n="$(date +%s%N)" 'BEGIN { d = w - (n - s) / 1e9; print (d > 0 ? d : 0) }')"
 	t0=$(date +%s%N); c0=$(counters); sleep "$WINDOW"; c1=$(counters); t1=$(date +%s%N)
 	awk -v a="$c0" -v b="$c1" -v ns=$((t1 - t0)) 'BEGIN { split(a, x); split(b, y)
 		for (i = 1; i <= 4; i++) printf "%.1f%s", (y[i] - x[i]) * 8 / (ns / 1e3), i < 4 ? " " : "\n" }'
@@ -181,7 +208,51 @@ goodput() {
 	awk -v s="$2" '{ b += $2; last = $1 } END { printf "%.1f\n", b * 8 / ((last - s) / 1e3) }' "$f"
 }
 
-# phase NAME: run it in this shell (the nodes it starts are its own to stop); "K1 K2 TCP TCP2 [GOODPUT]"
+# Flows started in order (above).  A flow is k (konce from A1, counter k1), or CC@PORT (iperf3 -C CC
+# to PORT, counter t1 for 5201, t2 for 5202).  LAT: seconds from a launch to its first data at b,
+# per kind (k, tcp) and place (1: on an idle link, 2: into the first flow's queue, where TCP's
+# handshakes take several of its RTTs), the last seen; a first guess until then.
+declare -A LAT=([k1]=0.05 [tcp1]=0.2 [k2]=0.2 [tcp2]=0.55)
+kind() { case $1 in k) echo k ;; *) echo tcp ;; esac; }
+ctr_of() { case $1 in k) echo 1 ;; *@5201) echo 3 ;; *@5202) echo 4 ;; esac; } # its field in counters()
+launch() { case $1 in k) konce_flow A1 "" ;; *) tcp_client "${1%@*}" "${1#*@}" ;; esac; }
+# first_data FLOW PLACE [AT_NS]: launch FLOW (at AT, or now if that has passed; in this shell: its
+# processes are the phase's to stop); set D to the time (ns) its counter at b passes 4 kB beyond
+# its value before the launch (polled by a loop in b started before the launch; 10 s at most, else
+# fail), and learn LAT[kind PLACE]
+first_data() {
+	local from t0 pid
+	from=$(counters | cut -d' ' -f"$(ctr_of "$1")")
+	: >"$KTMP/first"
+	# shellcheck disable=SC2016 # expanded by the bash in b
+	"$NETSIM" exec --name "$run" b -- bash -c 'echo ready; for _ in $(seq 2000); do
+		c=$(nft list counter inet share "$1")
+		[[ $c =~ bytes\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "$2" ] && { date +%s%N; exit 0; }
+		sleep 0.005
+	done; exit 1' _ "$(echo "k1 k2 t1 t2" | cut -d' ' -f"$(ctr_of "$1")")" $((from + 4096)) >"$KTMP/first" &
+	pid=$!
+	for _ in $(seq 500); do grep -q ready "$KTMP/first" && break; sleep 0.01; done
+	sleep "$(awk -v a="${3:-0}" -v n="$(date +%s%N)" 'BEGIN { d = (a - n) / 1e9; print (d > 0 ? d : 0) }')"
+	t0=$(date +%s%N)
+	launch "$1"
+	wait "$pid" || fail "flow $1: no data at b within 10 s of its start"
+	D=$(tail -n 1 "$KTMP/first")
+	LAT[$(kind "$1")$2]=$(awk -v a="$t0" -v b="$D" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+}
+# staggered FIRST SECOND: start FIRST; start SECOND so that its first data reaches b GAP s after
+# FIRST's; measure from FIRST's first data; "K1 K2 TCP TCP2 GAP" into r
+staggered() {
+	local d1 d2
+	nx a ip tcp_metrics flush all 2>/dev/null
+	nx b ip tcp_metrics flush all 2>/dev/null
+	first_data "$1" 1
+	d1=$D
+	first_data "$2" 2 "$(awk -v g="$GAP" -v l="${LAT[$(kind "$2")2]}" -v s="$d1" 'BEGIN { printf "%.0f", s + (g - l) * 1e9 }')"
+	d2=$D
+	r="$(measure "$d1") $(awk -v a="$d1" -v b="$d2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')"
+}
+
+# phase NAME: run it in this shell (the nodes it starts are its own to stop); "K1 K2 TCP TCP2 [GOODPUT|GAP]"
 # into $KTMP/r
 phase() {
 	local r t0
@@ -190,27 +261,38 @@ phase() {
 	fg) konce_up A1; konce_flow A1 ""; r=$(measure); konce_down A1 ;;
 	fg2) konce_up A1 A2; konce_flow A1 ""; konce_flow A2 ""; r=$(measure); konce_down A1 A2 ;;
 	bbr | cubic) tcp_flow "$1"; r=$(measure); tcp_down ;;
-	fg+bbr | fg+cubic) konce_up A1; konce_flow A1 ""; tcp_flow "${1#fg+}"; r=$(measure); tcp_down; konce_down A1 ;;
+	fg+bbr/* | fg+cubic/*) # the order after the /: konce or tcp first
+		local cc=${1%/*}
+		cc=${cc#fg+}
+		konce_up A1; tcp_server 5201
+		if [ "${1#*/}" = konce ]; then staggered k "$cc@5201"; else staggered "$cc@5201" k; fi
+		tcp_down; konce_down A1 ;;
 	bg) konce_up A1; t0=$(date +%s%N); konce_flow A1 --background; r=$(measure)
 		r="$r $(goodput A1 "$t0")"; konce_down A1 ;;
 	bbr+bg | cubic+bg) konce_up A1; konce_flow A1 --background; tcp_flow "${1%+bg}"; r=$(measure); tcp_down; konce_down A1 ;;
 	bbr+cubic) tcp_flow bbr 5201; tcp_flow cubic 5202; r=$(measure); tcp_down ;;
+	bbr+bbr) tcp_server 5201; tcp_server 5202; staggered bbr@5201 bbr@5202; tcp_down ;;
 	*) fail "unknown phase $1" ;;
 	esac
 	echo "$r" >"$KTMP/r"
 }
 
 declare -A R=()
-for p in $PHASES; do phase "$p"; R[$p]=$(cat "$KTMP/r"); done
+for p in $PHASES; do
+	case $p in
+	fg+bbr | fg+cubic) for o in "${ORDERS[@]}"; do phase "$p/$o"; R[$p/$o]=$(cat "$KTMP/r"); done ;;
+	*) phase "$p"; R[$p]=$(cat "$KTMP/r") ;;
+	esac
+done
 
 sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a + b }'; }
-col() { read -r -a v <<<"${R[$1]:-}"; echo "${v[$2]:--}"; } # PHASE INDEX (0 k1, 1 k2, 2 tcp, 3 tcp2, 4 goodput)
+col() { read -r -a v <<<"${R[$1]:-}"; echo "${v[$2]:--}"; } # PHASE INDEX (0 k1, 1 k2, 2 tcp, 3 tcp2, 4 goodput or gap)
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.0f%%", 100 * a / b }'; }
 jain() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a + b == 0) print "-"; else printf "%.3f", (a + b) ^ 2 / (2 * (a * a + b * b)) }'; }
 
 echo "# $(date -u +%FT%TZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $LINK's link $RATE, $DELAY RTT, $LOSS loss;" \
-	"warm ${WARM} s, window ${WINDOW} s; konce flows of $NLOOPS loops of 1/4-1 x $MSG-byte messages; konce's default class ${CONGESTION:-bbr (the default)};" \
+	"warm ${WARM} s, window ${WINDOW} s; flows started in order $GAP s apart (BENCH_GAP) in the konce + TCP and bbr+bbr phases; konce flows of $NLOOPS loops of 1/4-1 x $MSG-byte messages; konce's default class ${CONGESTION:-bbr (the default)};" \
 	"Mbit/s of IP bytes at the receiver"
 echo "| phase | flow 1 | flow 2 | baseline, same run | figure |"
 echo "|---|---|---|---|---|"
@@ -223,11 +305,13 @@ if has_p fg2; then
 fi
 for cc in bbr cubic; do
 	if has_p "$cc"; then row "TCP $cc alone" "" "$(col "$cc" 2)" "link $link_mbit" "$(pct "$(col "$cc" 2)" "$link_mbit") of the link"; fi
-	if has_p "fg+$cc"; then
-		k=$(col "fg+$cc" 0) t=$(col "fg+$cc" 2)
-		row "konce + TCP $cc" "$k" "$t" "konce alone $(col fg 0), TCP $cc alone $(col "$cc" 2)" \
-			"konce $(pct "$k" "$(sum "$k" "$t")") of the two; Jain $(jain "$k" "$t")"
-	fi
+	for o in konce tcp; do
+		if has_p "fg+$cc/$o"; then
+			k=$(col "fg+$cc/$o" 0) t=$(col "fg+$cc/$o" 2)
+			row "konce + TCP $cc, $o first (gap $(col "fg+$cc/$o" 4) s)" "$k" "$t" "konce alone $(col fg 0), TCP $cc alone $(col "$cc" 2)" \
+				"konce $(pct "$k" "$(sum "$k" "$t")") of the two; Jain $(jain "$k" "$t")"
+		fi
+	done
 done
 if has_p bg; then
 	row "konce background alone" "$(col bg 0)" "" "link $link_mbit, konce alone $(col fg 0)" \
@@ -243,4 +327,9 @@ if has_p bbr+cubic; then
 	b=$(col bbr+cubic 2) c=$(col bbr+cubic 3)
 	row "TCP bbr + TCP cubic" "$b" "$c" "TCP bbr alone $(col bbr 2), TCP cubic alone $(col cubic 2)" \
 		"TCP cubic $(pct "$c" "$(sum "$b" "$c")") of the two; Jain $(jain "$b" "$c")"
+fi
+if has_p bbr+bbr; then
+	b=$(col bbr+bbr 2) c=$(col bbr+bbr 3)
+	row "TCP bbr + TCP bbr, 5201 first (gap $(col bbr+bbr 4) s)" "$b" "$c" "TCP bbr alone $(col bbr 2)" \
+		"the first-started flow $(pct "$b" "$(sum "$b" "$c")") of the two; Jain $(jain "$b" "$c")"
 fi
