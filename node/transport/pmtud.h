@@ -17,7 +17,8 @@
  * confirms BASE as well (a path that carries max carries every smaller size), and the search is
  * complete one round trip after the channel opened, so the transfer's second round already goes
  * in datagrams of max.  Probing BASE first, as RFC 8899 section 5.2 has it, kept a 16 MiB
- * transfer's first two rounds at BASE (netsim, 100 Mbit/s, 40 ms: docs/BENCH.md).  Lost once
+ * transfer's first two rounds at BASE (netsim, 100 Mbit/s, 40 ms: docs/BENCH.md); the windows
+ * are in bytes, so that cost packets, not goodput (the same bytes per round either way).  Lost once
  * (no retries: a path below its interface's MTU), the machine goes on as RFC 8899 does: BASE
  * confirms, then max is probed again, MAX_PROBES times, and the binary search follows; that costs
  * such a path one probe timeout.  A search restarted after a confirmed black hole or from ERROR
