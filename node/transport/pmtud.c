@@ -104,7 +104,11 @@ void konce_pmtud_resume(konce_pmtud *p, const konce_pmtud_kept *k, size_t max, u
 		return;
 	konce_pmtud_start(p, max, now);
 	/* A new search if none was kept, or if the bound moved: the route may have (the kept
-	 * PLPMTU <= the kept bound, so invariant 1 holds when it did not) */
+	 * PLPMTU <= the kept bound, so invariant 1 holds when it did not).  Under the same bound
+	 * with no size kept, the last search did not complete or suspected a black hole (or the
+	 * path changed while shrunk): BASE first, no eager probe. */
+	if (k->max == p->max && k->plpmtu < KONCE_PMTU_BASE)
+		p->eager = false;
 	if (k->plpmtu < KONCE_PMTU_BASE || k->max != p->max)
 		return;
 	p->plpmtu = k->plpmtu; /* acknowledged in an earlier channel on this path (invariant 2) */

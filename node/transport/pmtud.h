@@ -22,7 +22,8 @@
  * (no retries: a path below its interface's MTU), the machine goes on as RFC 8899 does: BASE
  * confirms, then max is probed again, MAX_PROBES times, and the binary search follows; that costs
  * such a path one probe timeout.  A search restarted after a confirmed black hole or from ERROR
- * probes BASE first: max, or the size just lost, is the likely failure there.
+ * probes BASE first: max, or the size just lost, is the likely failure there; so does a resumed
+ * search whose earlier channel, under the same bound, kept no size.
  *
  * Sans-I/O: the caller (ep_pmtud.c) sends the probe, tells which packet number carried it, feeds
  * acknowledgements, counts of large packets lost and acked (black-hole detection) and time.
@@ -43,7 +44,8 @@
  *   konce_pmtud_keep() keeps a PLPMTU from SEARCH_COMPLETE with no black hole suspected, none
  *   from any other state (SEARCHING holds the shrink off; BASE, ERROR and a suspected black hole
  *   resume from BASE: ERROR's retry is then the next channel's first probe)
- *   BASE, eager (entered by start and reset, max > BASE): probes max, once
+ *   BASE, eager (entered by start, reset and a resume from no kept size under another or no
+ *                 earlier bound; max > BASE): probes max, once
  *     acked: plpmtu = max ----------------------------------> SEARCH_COMPLETE
  *     lost (konce_pmtud_tick) ------------------------------> BASE, not eager
  *   BASE:            probes KONCE_PMTU_BASE once per probe timeout

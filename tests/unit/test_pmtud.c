@@ -319,6 +319,7 @@ static void test_keep_resume(void **state)
 	assert_int_equal(p.state, KONCE_PMTUD_BASE);
 	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE);
 	assert_int_equal(p.max, 8972);
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), 8972); /* a new bound: eager */
 	/* a suspected black hole keeps no size, nor does ERROR (both resume from BASE) */
 	search(&p, &w, 1472, 1472, 40);
 	assert_true(konce_pmtud_on_loss(&p, KONCE_PMTU_BLACKHOLE_LOSSES, 0, w.now));
@@ -328,6 +329,7 @@ static void test_keep_resume(void **state)
 	konce_pmtud_init(&p);
 	konce_pmtud_resume(&p, &k, 1472, w.now);
 	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), KONCE_PMTU_BASE); /* not eager: BASE first */
 	search(&p, &w, 0, 1472, 10);
 	assert_int_equal(p.state, KONCE_PMTUD_ERROR);
 	konce_pmtud_keep(&p, &k);
