@@ -23,7 +23,7 @@
 #   konce cubic    the same with --congestion cubic (BENCH_CUBIC=0 skips it)
 # BENCH_TCP=0 skips the iperf3 rows (a quick look at konce alone; no ratio then).
 # A send that takes longer than BENCH_TIMEOUT seconds (default 300) shows as "> N s".
-# BENCH_BYTES (default 16777216) sets the transfer: iperf3 -n BENCH_BYTES, a konce file of 64 B
+# BENCH_BYTES (default and at most 16777216) sets the transfer: iperf3 -n BENCH_BYTES, a konce file of 64 B
 # less; a few sizes in one link show what a transfer's start costs beside its steady rate.
 # The machine may be shared: the header prints the load average, and figures vary run to run.
 #
@@ -40,8 +40,11 @@ set -uo pipefail
 # shellcheck source=tests/netsim/konce_lib.sh
 . "$(dirname "$0")/../tests/netsim/konce_lib.sh"
 # konce_lib's fail, but on stderr: the measurements' stdout goes to a file
+# and the log watchers' processes (they hold the netsim lock's descriptor: left behind, they keep it)
 fail() {
 	echo "FAIL: $*" >&2
+	# shellcheck disable=SC2086 # two pids
+	[ -z "${WATCHERS:-}" ] || kill -s PIPE $WATCHERS 2>/dev/null || true
 	local f
 	for f in "$KTMP/${KRUN:-}"*.err; do [ -s "$f" ] && { echo "--- $(basename "$f")"; tail -n 15 "$f"; } >&2; done
 	exit 1
@@ -54,6 +57,8 @@ ROWS=("$@")
 TIMEOUT=${BENCH_TIMEOUT:-300}
 BYTES=${BENCH_BYTES:-16777216}
 [ "$BYTES" -gt 64 ] 2>/dev/null || fail "BENCH_BYTES must be a number above 64"
+# konce's largest message (KONCE_MESSAGE_MAX) is 16 MiB - 64 B: the file is 64 B less than BYTES
+[ "$BYTES" -le 16777216 ] || fail "BENCH_BYTES above 16777216: konce's largest message is 16 MiB - 64 B"
 run=tput$$
 KRUN=$run
 topo=$KTMP/tput.topo
@@ -101,6 +106,7 @@ konce() {
 	tpid=$!
 	rxwatch <"$fifo" >"$stamp" &
 	wpid=$!
+	WATCHERS="$tpid $wpid"
 	# the stamp's readers run at real-time priority: on a loaded machine, tail's and the shell's
 	# wake-ups otherwise put 5-100 ms of the harness's own scheduling between B's log line and
 	# its stamp (seen: B's log stamped later than A's command had B's acknowledgement)
@@ -116,6 +122,7 @@ konce() {
 	for _ in $(seq 50); do [ -s "$stamp" ] && break; sleep 0.02; done
 	kill -s PIPE "$tpid" "$wpid" 2>/dev/null || true
 	wait "$tpid" "$wpid" 2>/dev/null || true
+	WATCHERS=''
 	trx=$(cat "$stamp" 2>/dev/null || true)
 	if jq -e '.ok == true' <<<"$out" >/dev/null 2>&1 && [ -n "$trx" ]; then
 		awk -v b="$fbytes" -v t0="$t0" -v t1="$t1" -v tr="$trx" \

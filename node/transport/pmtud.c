@@ -28,6 +28,14 @@ static void to_base(konce_pmtud *p)
 	p->suspect = 0;
 	p->probe_losses = 0;
 	p->big_lost = 0;
+	p->eager = false;
+}
+
+/* A new path's search: BASE, whose first probe is the upper bound itself (see pmtud.h). */
+static void to_fresh_base(konce_pmtud *p)
+{
+	to_base(p);
+	p->eager = p->max > KONCE_PMTU_BASE;
 }
 
 void konce_pmtud_start(konce_pmtud *p, size_t max, uint64_t now)
@@ -36,7 +44,7 @@ void konce_pmtud_start(konce_pmtud *p, size_t max, uint64_t now)
 	if (p->state != KONCE_PMTUD_DISABLED)
 		return;
 	p->max = clamp_max(max);
-	to_base(p);
+	to_fresh_base(p);
 }
 
 void konce_pmtud_reset(konce_pmtud *p, size_t max, uint64_t now)
@@ -45,7 +53,7 @@ void konce_pmtud_reset(konce_pmtud *p, size_t max, uint64_t now)
 	p->max = clamp_max(max);
 	p->plpmtu = KONCE_PMTU_BASE;
 	if (p->state != KONCE_PMTUD_DISABLED)
-		to_base(p);
+		to_fresh_base(p);
 }
 
 static void search(konce_pmtud *p)
@@ -59,6 +67,7 @@ static void search(konce_pmtud *p)
 static void complete(konce_pmtud *p, uint64_t now)
 {
 	p->state = KONCE_PMTUD_SEARCH_COMPLETE;
+	p->eager = false;
 	p->again_at = now + (uint64_t)KONCE_PMTU_RAISE_MS * 1000;
 }
 
@@ -95,7 +104,11 @@ void konce_pmtud_resume(konce_pmtud *p, const konce_pmtud_kept *k, size_t max, u
 		return;
 	konce_pmtud_start(p, max, now);
 	/* A new search if none was kept, or if the bound moved: the route may have (the kept
-	 * PLPMTU <= the kept bound, so invariant 1 holds when it did not) */
+	 * PLPMTU <= the kept bound, so invariant 1 holds when it did not).  Under the same bound
+	 * with no size kept, the last search did not complete or suspected a black hole (or the
+	 * path changed while shrunk): BASE first, no eager probe. */
+	if (k->max == p->max && k->plpmtu < KONCE_PMTU_BASE)
+		p->eager = false;
 	if (k->plpmtu < KONCE_PMTU_BASE || k->max != p->max)
 		return;
 	p->plpmtu = k->plpmtu; /* acknowledged in an earlier channel on this path (invariant 2) */
@@ -120,7 +133,7 @@ size_t konce_pmtud_probe_due(konce_pmtud *p, uint64_t now)
 		return p->suspect;
 	switch (p->state) {
 	case KONCE_PMTUD_BASE:
-		return KONCE_PMTU_BASE;
+		return p->eager ? p->max : KONCE_PMTU_BASE;
 	case KONCE_PMTUD_SEARCHING:
 		return candidate(p);
 	case KONCE_PMTUD_SEARCH_COMPLETE:
@@ -166,6 +179,12 @@ bool konce_pmtud_on_ack(konce_pmtud *p, const konce_ack *a, uint64_t now)
 	}
 	switch (p->state) {
 	case KONCE_PMTUD_BASE:
+		if (size > KONCE_PMTU_BASE) {
+			/* the eager probe of max: the path carries max, hence BASE */
+			p->plpmtu = size;
+			complete(p, now);
+			return true;
+		}
 		if (p->max > KONCE_PMTU_BASE)
 			search(p);
 		else
@@ -217,6 +236,12 @@ bool konce_pmtud_tick(konce_pmtud *p, uint64_t now)
 	uint16_t size = p->probed;
 	p->probed = 0;
 	p->probes_lost++;
+	if (p->state == KONCE_PMTUD_BASE && p->eager && !p->suspect) {
+		/* the eager probe of max is tried once: BASE confirms next, then the search as usual */
+		p->eager = false;
+		p->probe_losses = 0;
+		return true;
+	}
 	if (++p->probe_losses < KONCE_PMTU_MAX_PROBES) {
 		p->retry = size; /* the same size again */
 		return false;

@@ -13,6 +13,18 @@
  * (plpmtu, largest size not known to fail], to the byte, so it settles at exactly the largest size
  * that gets through.
  *
+ * Eager start.  A new path's search (start, reset) probes max before BASE: acknowledged, it
+ * confirms BASE as well (a path that carries max carries every smaller size), and the search is
+ * complete one round trip after the channel opened, so the transfer's second round already goes
+ * in datagrams of max.  Probing BASE first, as RFC 8899 section 5.2 has it, kept a 16 MiB
+ * transfer's first two rounds at BASE (netsim, 100 Mbit/s, 40 ms: docs/BENCH.md); the windows
+ * are in bytes, so that cost packets, not goodput (the same bytes per round either way).  Lost once
+ * (no retries: a path below its interface's MTU), the machine goes on as RFC 8899 does: BASE
+ * confirms, then max is probed again, MAX_PROBES times, and the binary search follows; that costs
+ * such a path one probe timeout.  A search restarted after a confirmed black hole or from ERROR
+ * probes BASE first: max, or the size just lost, is the likely failure there; so does a resumed
+ * search whose earlier channel, under the same bound, kept no size.
+ *
  * Sans-I/O: the caller (ep_pmtud.c) sends the probe, tells which packet number carried it, feeds
  * acknowledgements, counts of large packets lost and acked (black-hole detection) and time.
  * Probes are not recorded by the reliability layer: their loss never reaches congestion control.
@@ -32,6 +44,10 @@
  *   konce_pmtud_keep() keeps a PLPMTU from SEARCH_COMPLETE with no black hole suspected, none
  *   from any other state (SEARCHING holds the shrink off; BASE, ERROR and a suspected black hole
  *   resume from BASE: ERROR's retry is then the next channel's first probe)
+ *   BASE, eager (entered by start, reset and a resume from no kept size under another or no
+ *                 earlier bound; max > BASE): probes max, once
+ *     acked: plpmtu = max ----------------------------------> SEARCH_COMPLETE
+ *     lost (konce_pmtud_tick) ------------------------------> BASE, not eager
  *   BASE:            probes KONCE_PMTU_BASE once per probe timeout
  *     probe acked (konce_pmtud_on_ack) ----------------------> SEARCHING (or SEARCH_COMPLETE if
  *                                                              max == BASE)
@@ -86,6 +102,7 @@ typedef struct konce_pmtud {
 	uint16_t retry;          /* a size lost fewer than MAX_PROBES times, to probe again; 0 = none */
 	uint16_t suspect;        /* a black hole is suspected at this PLPMTU: probing it; 0 = none */
 	bool tried_max;          /* SEARCHING: max was probed first */
+	bool eager;              /* BASE: the next probe is max, before BASE (a new path's search) */
 	uint8_t probe_losses;    /* of the current candidate size */
 	uint8_t big_lost;        /* black-hole run: large packets lost, none acked since */
 	uint64_t probe_pn;

@@ -1,7 +1,8 @@
 /* test_pmtud.c - the PLPMTUD state machine (node/transport/pmtud.h) against a modelled path: a
  * path that carries datagrams up to `limit` bytes and silently drops larger ones (no ICMP), with
- * acks coming back an RTT later.  Vectors: growth to the upper bound in two probes, a black hole at
- * 1,400 bytes (settles at exactly 1,400), a path change (back to BASE and a new search), a black
+ * acks coming back an RTT later.  Vectors: growth to the upper bound in one probe (the eager
+ * probe of max, before BASE), a path below its estimate (the eager probe lost once, then BASE and
+ * the search as RFC 8899 has it), a black hole at 1,400 bytes (settles at exactly 1,400), a path change (back to BASE and a new search), a black
  * hole that appears after the search (detected from large-packet losses), the ERROR state, the
  * raise timer, and what a shrunk channel keeps (konce_pmtud_keep, resume, kept_reset).  Then the rule that makes probes safe to lose: two konce_conns back to back,
  * the sender's probes numbered through konce_conn_on_probe_sent() and dropped, and its
@@ -112,12 +113,13 @@ static void test_grow_1500(void **state)
 	konce_pmtud_init(&p);
 	konce_pmtud_start(&p, 1500 - KONCE_PMTU_IPV4_UDP, w.now);
 	assert_int_equal(p.state, KONCE_PMTUD_BASE);
-	assert_int_equal(konce_pmtud_probe_due(&p, w.now), KONCE_PMTU_BASE); /* BASE confirms first */
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), 1472); /* eager: the estimate first */
 	run(&p, &w, 40);
 	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
 	assert_int_equal(p.plpmtu, 1472);
-	assert_int_equal(w.sent, 2); /* the base, then the estimate itself */
+	assert_int_equal(w.sent, 1); /* its ack confirms BASE too */
 	assert_int_equal(w.lost, 0);
+	assert_int_equal(w.now, 1000 + RTT_US); /* complete one round trip after the start */
 	/* IPv6 on the same link */
 	search(&p, &w, 1500 - KONCE_PMTU_IPV6_UDP, 1500 - KONCE_PMTU_IPV6_UDP, 40);
 	assert_int_equal(p.plpmtu, 1452);
@@ -139,11 +141,23 @@ static void test_blackhole_1400(void **state)
 	(void)state;
 	konce_pmtud p;
 	path w;
-	search(&p, &w, 1400, 1472, 200); /* the interface says 1500; the path drops above 1400 */
+	konce_pmtud_init(&p);
+	w = (path){.limit = 1400}; /* the interface says 1500; the path drops above 1400 */
+	konce_pmtud_start(&p, 1472, 0);
+	/* the eager probe of max, lost once, is not retried: BASE confirms, then the search */
+	assert_int_equal(konce_pmtud_probe_due(&p, 0), 1472);
+	konce_pmtud_probe_sent(&p, 1472, ++w.pn, 0, TIMEOUT_US);
+	w.sent++, w.lost++;
+	w.now = konce_pmtud_next_timer(&p, 0);
+	assert_true(konce_pmtud_tick(&p, w.now));
+	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), KONCE_PMTU_BASE);
+	run(&p, &w, 200);
 	assert_int_equal(p.state, KONCE_PMTUD_SEARCH_COMPLETE);
 	assert_int_equal(p.plpmtu, 1400); /* exactly the largest size that works */
 	assert_int_equal(w.largest_probe, 1472);
-	assert_int_equal(w.lost % KONCE_PMTU_MAX_PROBES, 0); /* each failed size: MAX_PROBES losses */
+	/* each failed size of the search: MAX_PROBES losses, besides the eager probe's one */
+	assert_int_equal((w.lost - 1) % KONCE_PMTU_MAX_PROBES, 0);
 	assert_int_equal(p.probes_lost, w.lost);
 	/* a jumbo interface in front of a 1,280-byte tunnel, IPv6 */
 	search(&p, &w, 1280 - KONCE_PMTU_IPV6_UDP, 9000 - KONCE_PMTU_IPV6_UDP, 400);
@@ -176,7 +190,7 @@ static void test_path_change(void **state)
 	/* a probe outstanding across the reset is forgotten: its ack grows nothing */
 	konce_pmtud_reset(&p, 8972, w.now);
 	size_t size = konce_pmtud_probe_due(&p, w.now);
-	assert_int_equal(size, KONCE_PMTU_BASE);
+	assert_int_equal(size, 8972); /* a new path: eager again */
 	konce_pmtud_probe_sent(&p, size, 1000, w.now, TIMEOUT_US);
 	konce_pmtud_reset(&p, 1472, w.now);
 	konce_ack a = ack_of(1000);
@@ -235,7 +249,7 @@ static void test_error_and_raise(void **state)
 	search(&p, &w, 0, 1472, 10); /* nothing gets through */
 	assert_int_equal(p.state, KONCE_PMTUD_ERROR);
 	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE); /* the floor stays */
-	assert_int_equal(w.lost, KONCE_PMTU_MAX_PROBES);
+	assert_int_equal(w.lost, 1 + KONCE_PMTU_MAX_PROBES); /* the eager probe, then BASE's */
 	assert_int_equal(konce_pmtud_probe_due(&p, w.now), 0);
 	uint64_t t = konce_pmtud_next_timer(&p, w.now);
 	assert_int_equal(t, w.now + (uint64_t)KONCE_PMTU_ERROR_RETRY_MS * 1000);
@@ -305,6 +319,7 @@ static void test_keep_resume(void **state)
 	assert_int_equal(p.state, KONCE_PMTUD_BASE);
 	assert_int_equal(p.plpmtu, KONCE_PMTU_BASE);
 	assert_int_equal(p.max, 8972);
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), 8972); /* a new bound: eager */
 	/* a suspected black hole keeps no size, nor does ERROR (both resume from BASE) */
 	search(&p, &w, 1472, 1472, 40);
 	assert_true(konce_pmtud_on_loss(&p, KONCE_PMTU_BLACKHOLE_LOSSES, 0, w.now));
@@ -314,6 +329,7 @@ static void test_keep_resume(void **state)
 	konce_pmtud_init(&p);
 	konce_pmtud_resume(&p, &k, 1472, w.now);
 	assert_int_equal(p.state, KONCE_PMTUD_BASE);
+	assert_int_equal(konce_pmtud_probe_due(&p, w.now), KONCE_PMTU_BASE); /* not eager: BASE first */
 	search(&p, &w, 0, 1472, 10);
 	assert_int_equal(p.state, KONCE_PMTUD_ERROR);
 	konce_pmtud_keep(&p, &k);
