@@ -535,6 +535,14 @@ void konce_punch_set_authenticated(konce_punch *p, bool on)
 
 void konce_punch_relay_heard(konce_punch *p, uint64_t now)
 {
+	if (p->state == KONCE_PUNCH_PATH_PUNCHING) {
+		/* the peer talks through the relay (it holds a session, or gave up): so do we, and
+		 * the attempt runs on beside it, unchanged */
+		p->state = KONCE_PUNCH_PATH_PROBING;
+		p->c.relay_joined++;
+		push_ev(p, KONCE_PUNCH_EV_RELAY, now);
+		return;
+	}
 	if (p->state != KONCE_PUNCH_PATH_IDLE)
 		return;
 	p->state = KONCE_PUNCH_PATH_RELAYED;

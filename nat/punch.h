@@ -25,6 +25,7 @@
  *                                   +---- ack from X on S: verified --------------+
  *   DIRECT --konce_punch_start() (the peer re-introduced itself: its side broke)--> PROBING
  *   IDLE --konce_punch_start() where direct is not expected (event RELAY at once)--> PROBING
+ *   PUNCHING --konce_punch_relay_heard() (the peer relays: event RELAY)--> PROBING
  *
  * Relay first: the first attempt starts in PROBING instead of PUNCHING when
  * konce_candidates_direct_expectation() over the INTRO (both NATs' mapping, both sides' port-mapped
@@ -217,6 +218,7 @@ struct konce_punch_counters {
 	uint64_t claimed_withheld; /* probes not sent to claimed targets not heard from (budget) */
 	uint64_t linger_probes; /* probes to a verified pair the peer had not probed yet (its INTRO late) */
 	uint64_t lease_withheld; /* probes not sent while the peer comes to our lease first (lease wait) */
+	uint64_t relay_joined; /* PUNCHING -> PROBING: the peer's traffic came through the relay */
 };
 
 typedef struct konce_punch konce_punch;
@@ -255,7 +257,10 @@ void konce_punch_heard(konce_punch *p, uint64_t now);
  * konce_punch_heard() does. */
 void konce_punch_set_authenticated(konce_punch *p, bool on);
 /* The peer's traffic arrived through the relay.  In IDLE (our INTRO was lost, and the peer gave
- * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side. */
+ * up punching) this moves to RELAYED, with an upgrade soon if we are the controlling side.  In
+ * PUNCHING (the peer relays: it still holds a session with us, from before we restarted, so its
+ * attempt is an upgrade that keeps the relay, or it gave up) this moves to PROBING, with event
+ * RELAY: what we send goes through the relay too, and the attempt's schedule runs on. */
 void konce_punch_relay_heard(konce_punch *p, uint64_t now);
 /* The DIRECT path's keepalive period (us; 0 = KONCE_PUNCH_PATH_KEEPALIVE_MS), e.g. shorter when the NAT's
  * mapping lifetime is (nat/lifetime.h).  A pending keepalive further away moves in. */

@@ -409,6 +409,8 @@ static void client_events(konce_trav *t, uint64_t now)
 				konce_addr va;
 				vaddr(&va, slot_of(t, p));
 				p->relayed_rx++;
+				/* before the endpoint sees it: a handshake answer it takes (a COOKIE the
+				 * peer sent while upgrading) has ours follow over the relay */
 				konce_punch_relay_heard(p->pu, now);
 				konce_ep_input(t->ep, e.data, e.len, &va, now, NULL);
 			}
@@ -449,7 +451,10 @@ static void peer_events(konce_trav *t, struct tpeer *p, uint64_t now)
 		case KONCE_PUNCH_EV_RELAY:
 			p->result_us = now;
 			hairpin_giveup(p);
-			trav_log(t, KONCE_LOG_INFO, "no direct path to %s: relaying", who);
+			if (konce_punch_state(p->pu) == KONCE_PUNCH_PATH_PROBING)
+				trav_log(t, KONCE_LOG_INFO, "relaying to %s while probing for a direct path", who);
+			else
+				trav_log(t, KONCE_LOG_INFO, "no direct path to %s: relaying", who);
 			path_event(t, p, KONCE_PUNCH_PATH_RELAYED, NULL, false);
 			release_held(t, p, now);
 			break;

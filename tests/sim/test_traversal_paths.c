@@ -1,7 +1,8 @@
 /* test_traversal_paths.c - NAT traversal on single topologies, on the simulator (trav_world.h):
  * two hosts behind one NAT, with and without host candidates, two home NATs behind one CGNAT, a
- * NAT that forgets its mappings mid-transfer, and port prediction: its negative control (one
- * rendezvous) and sequential NATs whose ports moved on since registration. */
+ * NAT that forgets its mappings mid-transfer, a peer that restarts under the same identity while
+ * the other holds their old session, and port prediction: its negative control (one rendezvous)
+ * and sequential NATs whose ports moved on since registration. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +228,59 @@ static void test_flush_recovers(void **state)
 	}
 }
 
+/* A peer restarts under the same identity while the other still holds their old session (the
+ * daemon was killed; netsim's test_rendezvous_flood restarts it for each round).  a sits behind a
+ * port-restricted NAT, b behind a full cone, and they talk direct.  a restarts, registers and asks
+ * for b again.  Its new attempt is a first one (PUNCHING: its HELLO copies are the probes, its
+ * traffic held for a direct pair), while b's, with a session in hand, is an upgrade that keeps
+ * the relay (PROBING).  b answers a's first HELLO copy before any pair of the attempt is verified, so
+ * its COOKIE goes through the relay.  a joins the relay (konce_punch_relay_heard): its INITIATE
+ * follows, the session replaces b's stale one at once, and the attempt still makes the path direct.
+ * Without that, a held its INITIATE for a direct pair that its HELLO copies could no longer verify
+ * (its endpoint had taken the COOKIE) until the give-up, KONCE_PUNCH_GIVEUP_MS later. */
+static void test_peer_restart(void **state)
+{
+	(void)state;
+	SIM_FOR_EACH_SEED(seed, 6)
+	{
+		world w;
+		world_init(&w, seed);
+		sim *s = w.s;
+		sim_nat *na, *nb;
+		sim_host *ha = make_host(s, K_PORT_RESTRICTED, 0, &na), *hb = make_host(s, K_FULL, 1, &nb);
+		uint8_t ka[KONCE_WIRE_KEY], kb[KONCE_WIRE_KEY];
+		tp_random_keys(s, ka, kb);
+		tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL, false, false, false, NULL);
+		tp_peer_init_hosts(&w.b, s, hb, "b", kb, ka, w.rdv, 2, TP_MSG, NULL, NULL, false, false, false, NULL);
+		tp_peer_connect_at(&w.a, 2 * SEC);
+		sim_run_until(s, 15 * SEC);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, tp_peer_done(&w.a));
+
+		tp_peer_crash(&w.a);
+		uint64_t restart = sim_now(s);
+		tp_peer_init_hosts(&w.a, s, ha, "a", ka, kb, w.rdv, 2, TP_MSG, NULL, NULL, false, false, false, NULL);
+		tp_peer_connect_at(&w.a, restart);
+		sim_run_until(s, restart + 20 * SEC);
+		const struct konce_punch_counters *c = konce_punch_counters(tp_pu(&w.a));
+		if (getenv("TP_DEBUG"))
+			fprintf(stderr, "restart seed %llu: asked %.3f s, first ack %.3f s, relay_joined %llu, giveups %llu\n",
+				(unsigned long long)seed, (double)(w.a.asked_at - restart) / 1e6,
+				(double)(w.a.acked_at[0] - restart) / 1e6, (unsigned long long)c->relay_joined,
+				(unsigned long long)c->giveups);
+		SIM_ASSERT(s, tp_peer_done(&w.a));
+		SIM_ASSERT(s, w.a.asked_at >= restart && w.a.acked_at[0] > w.a.asked_at);
+		/* answered long before an attempt could give up, which did not happen either */
+		SIM_ASSERT(s, w.a.acked_at[0] - w.a.asked_at < KONCE_PUNCH_GIVEUP_MS * MS / 2);
+		SIM_ASSERT_EQ(s, c->giveups, 0);
+		/* and the path is direct again on both sides */
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.a)) == KONCE_PUNCH_PATH_DIRECT);
+		SIM_ASSERT(s, konce_punch_state(tp_pu(&w.b)) == KONCE_PUNCH_PATH_DIRECT);
+		world_free(&w);
+	}
+}
+
 /* A negative control for the rule: registered with one rendezvous only, a peer cannot tell that
  * its NAT allocates sequentially, so nobody predicts its ports, and port-restricted against
  * symmetric-sequential (direct in the matrix, by prediction) must relay. */
@@ -330,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_no_host_candidates),
 		cmocka_unit_test(test_shared_cgnat),
 		cmocka_unit_test(test_flush_recovers),
+		cmocka_unit_test(test_peer_restart),
 		cmocka_unit_test(test_prediction_needed),
 		cmocka_unit_test(test_seq_offsets),
 	};

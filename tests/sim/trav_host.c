@@ -508,6 +508,16 @@ void tp_peer_connect_at(tp_peer *p, uint64_t t)
 
 void tp_peer_free(tp_peer *p) { node_free(&p->n); }
 
+void tp_peer_crash(tp_peer *p)
+{
+	node_free(&p->n);
+	for (unsigned sock = 0; sock <= KONCE_TRAVLIFE_SOCK_PROBE; sock++)
+		if (p->n.bound[sock]) {
+			sim_host_unbind(p->h, sock ? sock_port(sock) : TP_MAIN_PORT);
+			p->n.bound[sock] = false;
+		}
+}
+
 void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY])
 {
 	for (int i = 0; i < KONCE_WIRE_KEY; i++) {

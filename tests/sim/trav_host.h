@@ -176,6 +176,10 @@ void tp_peer_init_hosts(tp_peer *p, sim *s, sim_host *h, const char *name, const
 			bool (*allow)(void *ctx, const uint8_t key[KONCE_WIRE_KEY]), void *allow_ctx,
 			bool host_candidates, bool life, bool portmap, sim_pmgw *gw);
 void tp_peer_free(tp_peer *p);
+/* The peer's daemon killed: its node freed with nothing more leaving (its sessions stay open at
+ * the other end) and every socket it bound released, so that tp_peer_init_hosts() may start it
+ * again on the same host, under the same identity. */
+void tp_peer_crash(tp_peer *p);
 /* Two distinct keys for a pair of peers, from the simulator's seeded randomness; either may be the
  * lower. */
 void tp_random_keys(sim *s, uint8_t ka[KONCE_WIRE_KEY], uint8_t kb[KONCE_WIRE_KEY]);

@@ -596,6 +596,52 @@ static void test_relay_heard_and_duplicates(void **state)
 	konce_punch_free(r.p);
 }
 
+/* A first attempt (PUNCHING, traffic held for a direct pair) whose peer talks through the relay:
+ * the peer still holds a session with us from before we restarted, so its attempt is an upgrade
+ * that keeps the relay, and its answer to our HELLO copy (a COOKIE) comes that way.  We join it:
+ * PROBING with event RELAY (held traffic goes through the relay), the schedule runs on, and a
+ * verified pair still makes the path direct.  Only from PUNCHING and IDLE: later relayed traffic
+ * changes nothing. */
+static void test_relay_heard_while_punching(void **state)
+{
+	(void)state;
+	rig r;
+	rig_start(&r, high, low);
+	run_to(&r, 120 * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PUNCHING);
+	uint64_t probes = konce_punch_counters(r.p)->probes;
+	assert_true(probes > 0);
+	konce_punch_relay_heard(r.p, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	assert_false(konce_punch_poll_event(r.p, &(konce_punch_event){0}));
+	assert_int_equal(konce_punch_counters(r.p)->relay_joined, 1);
+	/* more relayed traffic: nothing new */
+	konce_punch_relay_heard(r.p, r.now + MS);
+	assert_false(konce_punch_poll_event(r.p, &(konce_punch_event){0}));
+	assert_int_equal(konce_punch_counters(r.p)->relay_joined, 1);
+	/* the attempt's rounds go on (T + 300 ms is one) */
+	run_to(&r, 50 * MS + 350 * MS);
+	assert_true(konce_punch_counters(r.p)->probes > probes);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_PROBING);
+	konce_punch_input(r.p, 0, &r.cand[1].addr, true, 77, 1, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_DIRECT));
+	konce_punch_relay_heard(r.p, r.now);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_DIRECT);
+	konce_punch_free(r.p);
+
+	/* nothing verified: the give-up leaves PROBING for RELAYED, as any attempt */
+	rig_start(&r, low, high);
+	run_to(&r, 100 * MS);
+	konce_punch_relay_heard(r.p, r.now);
+	assert_true(next_event(&r, KONCE_PUNCH_EV_RELAY));
+	run_to(&r, (50 + KONCE_PUNCH_GIVEUP_MS) * MS);
+	assert_int_equal(konce_punch_state(r.p), KONCE_PUNCH_PATH_RELAYED);
+	assert_int_equal(konce_punch_counters(r.p)->giveups, 1);
+	konce_punch_free(r.p);
+}
+
 /* Direct not expected (docs/TRAVERSAL.md "What happens for each NAT pair"): the first attempt
  * starts in PROBING with a RELAY event (traffic goes through the relay at once), runs its whole
  * schedule, and a pair it verifies upgrades to DIRECT; direct expected stays PUNCHING. */
@@ -695,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_birthday),
 		cmocka_unit_test(test_bad_start),
 		cmocka_unit_test(test_relay_heard_and_duplicates),
+		cmocka_unit_test(test_relay_heard_while_punching),
 		cmocka_unit_test(test_relay_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
