@@ -513,7 +513,7 @@ void tp_peer_crash(tp_peer *p)
 	node_free(&p->n);
 	for (unsigned sock = 0; sock <= KONCE_TRAVLIFE_SOCK_PROBE; sock++)
 		if (p->n.bound[sock]) {
-			sim_host_unbind(p->h, sock ? sock_port(sock) : TP_MAIN_PORT);
+			sim_host_unbind(p->h, sock_port(sock));
 			p->n.bound[sock] = false;
 		}
 }
