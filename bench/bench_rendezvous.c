@@ -223,7 +223,7 @@ static uint32_t *shuffled(uint32_t n)
 
 static int run(uint32_t want, double *lookup_ns, double *touch_ns)
 {
-	konce_env env = {cnt_alloc, cnt_free, cnt_random, NULL, NULL};
+	konce_env env = {cnt_alloc, cnt_free, cnt_random, NULL, NULL, NULL};
 	/* The rate limiter is charged on every datagram as in service, but its budget is set so
 	 * that the repeated passes (thousands of datagrams a virtual second per source) are never
 	 * refused, and registrations never expire in the virtual time the passes take. */

@@ -1,5 +1,5 @@
-/* env.c - the default konce_env: calloc/free, libsodium randomness and glibc's malloc_trim;
- * konce_env_alloc_raw. */
+/* env.c - the default konce_env: calloc/free, libsodium randomness, glibc's malloc_trim and malloc
+ * as alloc_lazy; konce_env_alloc_raw. */
 #include "node/base/env.h"
 
 #include <sodium.h>
@@ -37,7 +37,13 @@ static void env_trim(void *ctx)
 #define ENV_TRIM NULL
 #endif
 
-static const konce_env default_env = {env_alloc, env_free, env_random, NULL, ENV_TRIM};
+static void *env_alloc_lazy(void *ctx, size_t n)
+{
+	(void)ctx;
+	return malloc(n);
+}
+
+static const konce_env default_env = {env_alloc, env_free, env_random, NULL, ENV_TRIM, env_alloc_lazy};
 
 const konce_env *konce_env_default(void) { return &default_env; }
 

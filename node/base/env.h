@@ -14,6 +14,14 @@
  * bytes, copied in or reassembled), so that a large one is not zeroed only to be overwritten: with
  * konce_env_default() it is malloc(), with any other env its alloc (zeroed, and counted as every
  * other allocation).  Freed with konce_env_free().
+ *
+ * alloc_lazy (optional, NULL: none) is a block, not zeroed, that costs memory only as its pages are
+ * written: address space, made resident page by page.  The reassembler writes a large message's
+ * fragments straight into one (node/transport/frag.h) and charges the pages it touches.
+ * konce_env_default()'s is malloc(): a block that large is a fresh mapping or new heap, both
+ * faulted in on first write, or pages the allocator already holds.  An env that counts bytes (the
+ * simulator's, the unit tests') leaves it NULL, since it would count the whole block at once; the
+ * reassembler then builds large messages from separate chunks.  Freed with konce_env_free().
  */
 #ifndef KONCE_ENV_H
 #define KONCE_ENV_H
@@ -27,12 +35,18 @@ typedef struct konce_env {
 	void (*random)(void *ctx, uint8_t *buf, size_t len);
 	void *ctx;
 	void (*trim)(void *ctx); /* optional: give free memory back to the system */
+	void *(*alloc_lazy)(void *ctx, size_t size); /* optional: memory resident only as written */
 } konce_env;
 
 const konce_env *konce_env_default(void);
 
 static inline void *konce_env_alloc(const konce_env *e, size_t n) { return e->alloc(e->ctx, n); }
 void *konce_env_alloc_raw(const konce_env *e, size_t n);
+/* NULL if e has no alloc_lazy, or it said no. */
+static inline void *konce_env_alloc_lazy(const konce_env *e, size_t n)
+{
+	return e->alloc_lazy ? e->alloc_lazy(e->ctx, n ? n : 1) : NULL;
+}
 static inline void konce_env_free(const konce_env *e, void *p)
 {
 	if (p)

@@ -1,8 +1,8 @@
 /* mtune.c - the allocator settings a node process runs with.
  *
- * A received message is one block of its length (node/transport/frag.c: chunks of
- * KONCE_REASM_CHUNK while it arrives, then one block on completion), allocated through konce_env
- * and freed when the application releases it.  With glibc's defaults a block of 128 KiB or more
+ * A received message is one block of its length (node/transport/frag.c: written in place as it
+ * arrives, or copied from its chunks on completion), allocated through konce_env and freed when the
+ * application releases it.  With glibc's defaults a block of 128 KiB or more
  * is mmap'ed; once one is freed the threshold rises to its size, but the trim threshold rises
  * only to twice that, so every free of a 1 MiB message hands the heap's top back to the kernel
  * and the next message faults in fresh zeroed pages: on loopback the receiver spent more CPU in

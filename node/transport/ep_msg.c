@@ -238,7 +238,7 @@ void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m)
 		konce_conn_release(s->rel, m);
 		konce_ep_arm(ep, s, shrink_at(s)); /* the conn may be idle now */
 	} else
-		konce_env_free(ep->env, m); /* the session is gone, and its budget with it */
+		konce_reasm_msg_free(ep->env, m); /* the session is gone, and its budget with it */
 }
 
 /* A presence answers a PING in packet pn at once: an ACK of that packet alone, with the credit a

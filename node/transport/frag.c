@@ -79,15 +79,26 @@ size_t konce_frag_decode(const uint8_t *p, size_t avail, konce_fragment *f)
 /* ---- reassembly ---------------------------------------------------------------------------- */
 
 /* A message of at most KONCE_REASM_CHUNK bytes is one block: header | map | data.  A larger one
- * starts as a header and a table of chunk pointers; each chunk (map | data, KONCE_REASM_CHUNK bytes
- * but the last) is allocated and charged when a fragment first touches it.  On completion the
- * chunks are copied into one block (header | data) and freed, so every delivered message is a
- * single block that konce_reasm_release() -- or the endpoint, once the session is gone -- frees
- * with one konce_env_free(). */
+ * starts as a header and a table of chunk pointers; each chunk is allocated and charged when a
+ * fragment first touches it.  Its data goes one of two ways:
+ *   in place: m->data is a lazy block of the message's length (konce_env_alloc_lazy), taken at the
+ *     first fragment when the env has one and the lazy blocks of messages in progress stay within
+ *     the budget and the pool's; a chunk is then only its map, and its bytes are written at their
+ *     place in m->data.  On completion the maps go, and m->data is the message.
+ *   in chunks: m->data is NULL and a chunk is map | data; on completion the chunks are copied into
+ *     one block (header | data) and freed -- briefly holding the message twice.
+ * Either way a chunk is charged map + data when first touched, and a delivered message header +
+ * data.  konce_reasm_release() -- or the endpoint, once the session is gone, with
+ * konce_reasm_msg_free() -- frees it. */
 
 static uint64_t nchunks(uint64_t total) { return (total + KONCE_REASM_CHUNK - 1) / KONCE_REASM_CHUNK; }
 static uint64_t map_bytes(uint64_t len) { return (len + 63) / 64 * 8; }
 static bool chunked(uint64_t total) { return total > KONCE_REASM_CHUNK; }
+/* m's data is a block of its own (in place), not after its header and map. */
+static bool data_apart(const konce_reasm_msg *m)
+{
+	return chunked(m->len) && m->data && m->data != (uint8_t *)m + MSG_OVERHEAD;
+}
 static uint64_t chunk_len(uint64_t total, uint64_t i)
 {
 	uint64_t rest = total - i * KONCE_REASM_CHUNK;
@@ -197,17 +208,39 @@ int konce_reasm_init(konce_reasm *r, const konce_env *env, const konce_reasm_con
 	return 0;
 }
 
-/* Frees m's memory (chunks too, for a chunked message in progress); no accounting. */
-static void msg_free(const konce_env *env, konce_reasm_msg *m)
+/* Frees m's chunks, if it has any, and nothing else. */
+static void chunks_free(const konce_env *env, konce_reasm_msg *m)
+{
+	if (!m->chunks)
+		return;
+	for (uint64_t i = 0; i < nchunks(m->len); i++)
+		konce_env_free(env, m->chunks[i]);
+	konce_env_free(env, m->chunks);
+	m->chunks = NULL;
+}
+
+void konce_reasm_msg_free(const konce_env *env, konce_reasm_msg *m)
 {
 	if (!m)
 		return;
-	if (m->chunks) {
-		for (uint64_t i = 0; i < nchunks(m->len); i++)
-			konce_env_free(env, m->chunks[i]);
-		konce_env_free(env, m->chunks);
-	}
+	chunks_free(env, m);
+	if (data_apart(m))
+		konce_env_free(env, m->data);
 	konce_env_free(env, m);
+}
+
+/* The lazy blocks of messages in progress (in place): r->lazy counts r's, pool->lazy the pool's. */
+static bool lazy_fits(const konce_reasm *r, uint64_t total)
+{
+	return total <= SIZE_MAX && total <= r->cfg.budget - r->lazy &&
+	       (!r->pool || total <= r->pool->budget - r->pool->lazy);
+}
+
+static void lazy_add(konce_reasm *r, uint64_t x, bool add)
+{
+	r->lazy = add ? r->lazy + x : r->lazy - x;
+	if (r->pool)
+		r->pool->lazy = add ? r->pool->lazy + x : r->pool->lazy - x;
 }
 
 void konce_reasm_free(konce_reasm *r)
@@ -215,9 +248,10 @@ void konce_reasm_free(konce_reasm *r)
 	if (!r->active)
 		return;
 	for (size_t i = 0; i < r->cfg.max_messages; i++)
-		msg_free(r->env, r->active[i]);
+		konce_reasm_msg_free(r->env, r->active[i]);
 	konce_env_free(r->env, r->active);
 	r->active = NULL;
+	lazy_add(r, r->lazy, false);
 	/* delivered messages not yet released are freed by their holder; their charge ends here */
 	uncharge(r, r->used);
 }
@@ -305,7 +339,9 @@ static konce_reasm_result drop(konce_reasm *r, konce_reasm_msg **slot, konce_rea
 	*slot = NULL;
 	r->nactive--;
 	uncharge(r, m->charge);
-	msg_free(r->env, m);
+	if (data_apart(m))
+		lazy_add(r, m->len, false);
+	konce_reasm_msg_free(r->env, m);
 	return refuse(r, id, why);
 }
 
@@ -333,6 +369,9 @@ static konce_reasm_result start(konce_reasm *r, const konce_fragment *f, uint64_
 			konce_env_free(r->env, block);
 			return refuse(r, f->msg_id, KONCE_REASM_NO_MEMORY);
 		}
+		/* in place if it may be; else in chunks (NULL), which needs no lazy block */
+		if (lazy_fits(r, total) && (m->data = konce_env_alloc_lazy(r->env, (size_t)total)))
+			lazy_add(r, total, true);
 	} else {
 		m->map = (uint64_t *)(block + MSG_OVERHEAD);
 		m->data = block + MSG_OVERHEAD + map_bytes(total);
@@ -361,7 +400,7 @@ static void piece(const konce_reasm_msg *m, uint64_t at, uint64_t **map, uint8_t
 	uint64_t i = at / KONCE_REASM_CHUNK, clen = chunk_len(m->len, i);
 	uint8_t *c = m->chunks[i];
 	*map = c ? (uint64_t *)c : NULL;
-	*data = c ? c + map_bytes(clen) : NULL;
+	*data = !c ? NULL : m->data ? m->data + i * KONCE_REASM_CHUNK : c + map_bytes(clen);
 	*off = at % KONCE_REASM_CHUNK;
 	*room = clen - *off;
 }
@@ -391,12 +430,13 @@ static bool touch(konce_reasm *r, konce_reasm_msg *m, const konce_fragment *f, k
 	for (uint64_t i = f->offset / KONCE_REASM_CHUNK; i <= (f->offset + f->len - 1) / KONCE_REASM_CHUNK; i++) {
 		if (m->chunks[i])
 			continue;
-		uint64_t c = chunk_charge(m->len, i);
+		uint64_t c = chunk_charge(m->len, i); /* in place too: the data's pages are touched now */
 		if (!admit(r, c)) {
 			*why = KONCE_REASM_NO_BUDGET;
 			return false;
 		}
-		if (!(m->chunks[i] = konce_env_alloc_raw(r->env, (size_t)c))) {
+		size_t size = (size_t)(m->data ? map_bytes(chunk_len(m->len, i)) : c);
+		if (!(m->chunks[i] = konce_env_alloc_raw(r->env, size))) {
 			*why = KONCE_REASM_NO_MEMORY;
 			return false;
 		}
@@ -428,7 +468,7 @@ static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
 	}
 }
 
-/* A complete chunked message becomes one block (header | data); its chunks are freed.  Returns
+/* A complete message in chunks becomes one block (header | data); its chunks are freed.  Returns
  * the new block, or NULL if the allocator said no. */
 static konce_reasm_msg *flatten(konce_reasm *r, konce_reasm_msg *m)
 {
@@ -446,8 +486,17 @@ static konce_reasm_msg *flatten(konce_reasm *r, konce_reasm_msg *m)
 	}
 	n->charge = MSG_OVERHEAD + m->len;
 	uncharge(r, m->charge - n->charge); /* the map and chunk table are gone */
-	msg_free(r->env, m);
+	konce_reasm_msg_free(r->env, m);
 	return n;
+}
+
+/* A complete message in place is its lazy block: its maps and chunk table go. */
+static void settle(konce_reasm *r, konce_reasm_msg *m)
+{
+	chunks_free(r->env, m);
+	lazy_add(r, m->len, false); /* charged in full now, as any delivered message */
+	uncharge(r, m->charge - (MSG_OVERHEAD + m->len));
+	m->charge = MSG_OVERHEAD + m->len;
 }
 
 konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment *f, uint64_t now,
@@ -501,7 +550,9 @@ konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment 
 	m->last_progress = now;
 	if (m->have < m->len)
 		return KONCE_REASM_PARTIAL;
-	if (m->chunks) {
+	if (m->chunks && m->data) {
+		settle(r, m);
+	} else if (m->chunks) {
 		konce_reasm_msg *flat = flatten(r, m);
 		if (!flat)
 			return drop(r, slot, KONCE_REASM_NO_MEMORY);
@@ -519,7 +570,7 @@ void konce_reasm_release(konce_reasm *r, konce_reasm_msg *m)
 	if (!m)
 		return;
 	uncharge(r, m->charge);
-	msg_free(r->env, m);
+	konce_reasm_msg_free(r->env, m);
 }
 
 bool konce_reasm_settled(const konce_reasm *r)

@@ -11,9 +11,14 @@
  * charged against the budget as the fragments touch it, never for what a first fragment merely
  * claims.  A message of up to KONCE_REASM_CHUNK bytes is one block (header + a one-bit-per-byte map
  * of what arrived + data) charged at its first fragment; a larger one is a header and a table of
- * chunk pointers, and each KONCE_REASM_CHUNK-byte chunk (map + data) is allocated and charged when
- * a fragment first writes into it.  On completion the chunks are copied into one block (header +
- * data, so the map's charge returns) -- briefly holding the message twice.  Fragments may come in
+ * chunk pointers, and each KONCE_REASM_CHUNK-byte chunk (map + data) is charged when a fragment
+ * first writes into it.  Its data is written in place, into one block of the message's length from
+ * the env's alloc_lazy (env.h: address space, resident only as written), when the env has one and
+ * the lazy blocks of the messages in progress stay within the budget and the pool's (lazy <=
+ * budget); a chunk is then only its map, and completion frees the maps -- no copy.  Otherwise each
+ * chunk also holds its data, and on completion the chunks are copied into one block (header +
+ * data) -- briefly holding the message twice.  Either way the map's charge returns at completion.
+ * Fragments may come in
  * any order, twice, or overlapping: the map records which bytes are held, a byte is written once
  * (the first copy wins), and a message is delivered when every byte is held -- independently of
  * every other message, so a hole in message A never delays message B.  A delivered message stays
@@ -47,6 +52,8 @@
  *   1. used <= budget and pool->used <= pool->budget, always; used = sum of the charge of messages
  *      in progress or delivered and not yet released; pool->used = sum of its reassemblers' used;
  *      source->used = sum of its reassemblers' used; pool->sources = sources with used > 0;
+ *      lazy <= budget and pool->lazy <= pool->budget: the lengths of the messages in progress in
+ *      place (a delivered one is charged its length);
  *   2. a message id is delivered at most once;
  *   3. a delivered message's bytes are exactly the bytes of its fragments (first copy of each byte).
  */
@@ -98,7 +105,7 @@ typedef enum konce_reasm_result {
 typedef struct konce_reasm_msg {
 	uint64_t id;
 	uint64_t len;
-	uint8_t *data;
+	uint8_t *data; /* delivered: the message; in progress: its lazy block in place, or NULL */
 	/* private */
 	uint64_t have;          /* bytes held */
 	uint64_t charge;        /* bytes counted against the budget */
@@ -113,6 +120,7 @@ typedef struct konce_reasm_pool {
 	uint64_t used;
 	uint64_t holders; /* reassemblers with used > 0 */
 	uint64_t sources; /* sources (konce_reasm_source) with used > 0 */
+	uint64_t lazy;    /* lengths of its reassemblers' messages in progress in place */
 } konce_reasm_pool;
 
 /* The reassemblers of one source (the endpoint's: an IPv4 address or IPv6 /64), charged together
@@ -134,6 +142,7 @@ typedef struct konce_reasm {
 	konce_reasm_pool *pool;
 	konce_reasm_source *source; /* NULL = the reassembler is a source of its own */
 	uint64_t used;
+	uint64_t lazy;            /* lengths of the messages in progress in place */
 	konce_reasm_msg **active; /* cfg.max_messages slots, NULL = free */
 	size_t nactive;           /* slots in use: lets expiry skip an idle reassembler */
 	uint64_t base;            /* every id below is finished */
@@ -147,8 +156,10 @@ int konce_reasm_init(konce_reasm *r, const konce_env *env, const konce_reasm_con
 /* Charges r to source src (NULL = none) from now on; r must hold nothing yet (-EBUSY otherwise). */
 int konce_reasm_set_source(konce_reasm *r, konce_reasm_source *src);
 /* Frees the messages in progress, and gives the pool back all of used (a delivered message not yet
- * released is then its holder's to free with konce_env_free). */
+ * released is then its holder's to free with konce_reasm_msg_free). */
 void konce_reasm_free(konce_reasm *r);
+/* Frees a message whose reassembler is gone (konce_reasm_free); env is the one it was built with. */
+void konce_reasm_msg_free(const konce_env *env, konce_reasm_msg *m);
 
 /* Takes one fragment received at now.  On KONCE_REASM_COMPLETE, *out is the message. */
 konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment *f, uint64_t now,

@@ -30,7 +30,7 @@ static void f_random(void *ctx, uint8_t *b, size_t n)
 	(void)ctx;
 	memset(b, 0x5a, n); /* reproducible runs */
 }
-static const konce_env fenv = {f_alloc, f_free, f_random, NULL, NULL};
+static const konce_env fenv = {f_alloc, f_free, f_random, NULL, NULL, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -30,6 +30,6 @@ static void fz_random(void *ctx, uint8_t *b, size_t n)
 		b[i] = (uint8_t)x;
 	}
 }
-static const konce_env fz_env = {fz_alloc, fz_free, fz_random, NULL, NULL};
+static const konce_env fz_env = {fz_alloc, fz_free, fz_random, NULL, NULL, NULL};
 
 #endif

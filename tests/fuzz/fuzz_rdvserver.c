@@ -42,7 +42,7 @@ static void check_out(const uint8_t *buf, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	uint64_t seed = 1;
-	konce_env env = {fz_alloc, fz_free, fz_random, &seed, NULL};
+	konce_env env = {fz_alloc, fz_free, fz_random, &seed, NULL, NULL};
 	konce_rendezvous_cfg cfg = {.env = &env, .slots = 16, .rl_rate = 1000, .rl_burst = 1000};
 	konce_rendezvous *r;
 	if (konce_rendezvous_new(&r, &cfg))

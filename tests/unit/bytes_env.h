@@ -47,7 +47,7 @@ static inline void bytes_env_init(bytes_env *b, uint8_t seed)
 {
 	memset(b, 0, sizeof *b);
 	test_env_init(&b->rnd, seed);
-	b->env = (konce_env){bytes_env_alloc, bytes_env_free, bytes_env_random, b, NULL};
+	b->env = (konce_env){bytes_env_alloc, bytes_env_free, bytes_env_random, b, NULL, NULL};
 }
 
 #endif

@@ -14,6 +14,7 @@ typedef struct count_env {
 	konce_env env;
 	long allocs; /* calls to alloc */
 	long live;   /* allocations not yet freed */
+	long lazy_allocs; /* of allocs, calls to alloc_lazy */
 	uint8_t seed[crypto_stream_chacha20_KEYBYTES];
 	uint64_t counter; /* nonce of the next random draw */
 } count_env;
@@ -25,6 +26,21 @@ static inline void *count_alloc(void *ctx, size_t n)
 	if (p) {
 		c->allocs++;
 		c->live++;
+	}
+	return p;
+}
+
+/* alloc_lazy (env.h) for tests that turn it on with count_env_lazy(): counted as alloc, and filled
+ * with 0xa5 rather than zeroed, so a byte delivered without being written shows. */
+static inline void *count_alloc_lazy(void *ctx, size_t n)
+{
+	count_env *c = ctx;
+	void *p = malloc(n);
+	if (p) {
+		memset(p, 0xa5, n);
+		c->allocs++;
+		c->live++;
+		c->lazy_allocs++;
 	}
 	return p;
 }
@@ -54,5 +70,8 @@ static inline void count_env_init(count_env *c, uint8_t seed)
 	c->env.ctx = c;
 	memset(c->seed, seed, sizeof(c->seed));
 }
+
+/* Gives c an alloc_lazy (count_alloc_lazy). */
+static inline void count_env_lazy(count_env *c) { c->env.alloc_lazy = count_alloc_lazy; }
 
 #endif

@@ -111,12 +111,13 @@ static void check_msg(const konce_reasm_msg *m, uint64_t id, uint64_t total)
 }
 
 /* Random sizes from 1 B to 1 MiB (log-uniform), several messages interleaved, fragments shuffled,
- * 10% sent twice. */
-static void test_random_sizes(void **state)
+ * 10% sent twice; large ones in place (lazy) or in chunks. */
+static void random_sizes(bool lazy)
 {
-	(void)state;
 	count_env ce;
 	count_env_init(&ce, 1);
+	if (lazy)
+		count_env_lazy(&ce);
 	konce_reasm r;
 	konce_reasm_config cfg = {.budget = 8u << 20};
 	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
@@ -182,8 +183,22 @@ static void test_random_sizes(void **state)
 		free(list);
 	}
 	assert_int_equal(r.base, next_id);
+	assert_int_equal(r.lazy, 0);
+	assert_true(lazy ? ce.lazy_allocs > 0 : ce.lazy_allocs == 0);
 	konce_reasm_free(&r);
 	assert_int_equal(ce.live, 0);
+}
+
+static void test_random_sizes(void **state)
+{
+	(void)state;
+	random_sizes(false);
+}
+
+static void test_random_sizes_in_place(void **state)
+{
+	(void)state;
+	random_sizes(true);
 }
 
 static void test_overlap_first_copy_wins(void **state)
@@ -221,11 +236,12 @@ static void test_overlap_first_copy_wins(void **state)
  * chunk boundaries, against a model in which the first copy of each byte wins: a fragment is a
  * duplicate exactly when the model holds all of its bytes, the message completes exactly when the
  * model holds every byte, and each byte delivered is the one its first fragment carried. */
-static void test_unaligned_overlaps(void **state)
+static void unaligned_overlaps(bool lazy)
 {
-	(void)state;
 	count_env ce;
 	count_env_init(&ce, 1);
+	if (lazy)
+		count_env_lazy(&ce);
 	konce_reasm r;
 	konce_reasm_config cfg = {.budget = 1u << 20};
 	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
@@ -274,7 +290,101 @@ static void test_unaligned_overlaps(void **state)
 		free(held);
 	}
 	assert_int_equal(r.used, 0);
+	assert_true(lazy ? ce.lazy_allocs > 0 : ce.lazy_allocs == 0);
 	konce_reasm_free(&r);
+	assert_int_equal(ce.live, 0);
+}
+
+static void test_unaligned_overlaps(void **state)
+{
+	(void)state;
+	unaligned_overlaps(false);
+}
+
+static void test_unaligned_overlaps_in_place(void **state)
+{
+	(void)state;
+	unaligned_overlaps(true);
+}
+
+/* Feeds message id of total bytes, fragments [from, to) of KONCE_FRAG_DATA_MAX; returns the last
+ * result, *out the message if it completed. */
+static konce_reasm_result feed_range(konce_reasm *r, uint64_t id, uint64_t total, uint64_t from, uint64_t to,
+				     konce_reasm_msg **out)
+{
+	konce_reasm_result res = KONCE_REASM_PARTIAL;
+	for (uint64_t k = from; k < to; k++) {
+		uint64_t off;
+		size_t len;
+		assert_int_equal(konce_frag_bounds(total, k, &off, &len), 0);
+		res = feed(r, id, total, off, len, out);
+	}
+	return res;
+}
+
+/* A large message is written in place when the env has alloc_lazy and the lengths of the messages
+ * in progress in place fit the budget and the pool's; one that does not fit comes in chunks.  Both
+ * deliver the same bytes at the same charge; lazy returns at delivery, expiry and free. */
+static void test_in_place(void **state)
+{
+	(void)state;
+	count_env ce;
+	count_env_init(&ce, 1);
+	count_env_lazy(&ce);
+	const uint64_t big = 1u << 20, small = 200000;
+	konce_reasm_pool pool = {.budget = konce_reasm_charge(big) + konce_reasm_charge(small)};
+	konce_reasm_config cfg = {.budget = pool.budget, .pool = &pool};
+	konce_reasm r, q;
+	assert_int_equal(konce_reasm_init(&r, &ce.env, &cfg), 0);
+	assert_int_equal(konce_reasm_init(&q, &ce.env, &cfg), 0);
+	konce_reasm_msg *m1 = NULL, *m2 = NULL, *m3 = NULL, *m;
+	uint64_t n_big = konce_frag_count(big);
+	/* 1 MiB in place: a lazy block, charged only as its chunks are touched */
+	assert_int_equal(feed_range(&r, 1, big, 0, 1, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(ce.lazy_allocs, 1);
+	assert_int_equal(r.lazy, big);
+	assert_int_equal(pool.lazy, big);
+	assert_true(r.used < 2 * KONCE_REASM_CHUNK);
+	/* a second 1 MiB would take lazy past the budget: in chunks */
+	assert_int_equal(feed_range(&r, 2, big, 0, 1, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(ce.lazy_allocs, 1);
+	assert_int_equal(r.lazy, big);
+	/* message 1 completes, its fragments backwards, at a delivered message's charge */
+	for (uint64_t k = n_big; k-- > 1;)
+		assert_int_equal(feed_range(&r, 1, big, k, k + 1, &m1), k == 1 ? KONCE_REASM_COMPLETE : KONCE_REASM_PARTIAL);
+	check_msg(m1, 1, big);
+	assert_int_equal(r.lazy, 0);
+	assert_int_equal(pool.lazy, 0);
+	uint64_t m2_part = r.used - (64 + big);
+	assert_true(m2_part > 0 && m2_part < 2 * KONCE_REASM_CHUNK);
+	/* released, it makes room for message 2, in chunks, which completes at the same charge */
+	konce_reasm_release(&r, m1);
+	assert_int_equal(feed_range(&r, 2, big, 1, n_big, &m2), KONCE_REASM_COMPLETE);
+	check_msg(m2, 2, big);
+	assert_int_equal(r.used, 64 + big);
+	konce_reasm_release(&r, m2);
+	assert_int_equal(r.used, 0);
+	/* the pool bounds lazy too: r's 1 MiB and q's first 200,000 B fit it, q's second does not */
+	assert_int_equal(feed_range(&r, 3, big, 0, 1, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(feed_range(&q, 1, small, 0, 1, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(ce.lazy_allocs, 3);
+	assert_int_equal(pool.lazy, big + small);
+	assert_int_equal(feed_range(&q, 2, small, 0, 1, &m), KONCE_REASM_PARTIAL);
+	assert_int_equal(ce.lazy_allocs, 3);
+	assert_int_equal(pool.lazy, big + small);
+	/* q's messages stall and expire: the block in place and its lazy go, and the chunks */
+	assert_int_equal(konce_reasm_expire(&q, 1, 1), 2);
+	assert_int_equal(q.lazy, 0);
+	assert_int_equal(q.used, 0);
+	assert_int_equal(pool.lazy, big);
+	/* message 3 completes in place and outlives r: its holder frees it */
+	assert_int_equal(feed_range(&r, 3, big, 1, n_big, &m3), KONCE_REASM_COMPLETE);
+	check_msg(m3, 3, big);
+	konce_reasm_free(&r);
+	assert_int_equal(pool.lazy, 0);
+	assert_int_equal(pool.used, 0);
+	konce_reasm_msg_free(&ce.env, m3);
+	konce_reasm_free(&q);
 	assert_int_equal(ce.live, 0);
 }
 
@@ -437,7 +547,7 @@ static void test_pool_fair_share(void **state)
 	assert_int_equal(pool.used, b.used);
 	assert_int_equal(pool.holders, 1);
 	konce_reasm_free(&b); /* m not released: its charge leaves with the reassembler */
-	konce_env_free(&ce.env, m);
+	konce_reasm_msg_free(&ce.env, m);
 	assert_int_equal(pool.used, 0);
 	assert_int_equal(pool.holders, 0);
 	konce_reasm_free(&a);
@@ -508,8 +618,11 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_random_sizes),
+		cmocka_unit_test(test_random_sizes_in_place),
 		cmocka_unit_test(test_overlap_first_copy_wins),
 		cmocka_unit_test(test_unaligned_overlaps),
+		cmocka_unit_test(test_unaligned_overlaps_in_place),
+		cmocka_unit_test(test_in_place),
 		cmocka_unit_test(test_no_head_of_line_blocking),
 		cmocka_unit_test(test_budget_and_refusals),
 		cmocka_unit_test(test_charge_touched_memory),

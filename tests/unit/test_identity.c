@@ -96,8 +96,8 @@ static void test_generate_uses_env_randomness(void **state)
 	(void)state;
 	const konce_env *def = konce_env_default();
 	struct fake f1 = {0, 0}, f2 = {0, 0};
-	konce_env e1 = {def->alloc, def->free, fake_random, &f1, NULL};
-	konce_env e2 = {def->alloc, def->free, fake_random, &f2, NULL};
+	konce_env e1 = {def->alloc, def->free, fake_random, &f1, NULL, NULL};
+	konce_env e2 = {def->alloc, def->free, fake_random, &f2, NULL, NULL};
 	konce_identity *a = NULL, *b = NULL, *c = NULL;
 	assert_int_equal(konce_identity_generate(&a, &e1), 0);
 	assert_int_equal(konce_identity_generate(&b, &e2), 0);
