@@ -19,9 +19,10 @@
  * written: address space, made resident page by page.  The reassembler writes a large message's
  * fragments straight into one (node/transport/frag.h) and charges the pages it touches.
  * konce_env_default()'s is malloc(): a block that large is a fresh mapping or new heap, both
- * faulted in on first write, or pages the allocator already holds.  An env that counts bytes (the
- * simulator's, the unit tests') leaves it NULL, since it would count the whole block at once; the
- * reassembler then builds large messages from separate chunks.  Freed with konce_env_free().
+ * faulted in on first write, or pages the allocator already holds.  The simulator's is its alloc
+ * (the block counted in full at once); the unit tests' counting envs leave it NULL, unless a test
+ * turns it on, and the reassembler then builds large messages from separate chunks.  Freed with
+ * konce_env_free().
  */
 #ifndef KONCE_ENV_H
 #define KONCE_ENV_H

@@ -95,7 +95,9 @@ void sim_envctx_init(sim_envctx *e, uint64_t seed, uint64_t stream)
 	e->env.alloc = env_alloc;
 	e->env.free = env_free;
 	e->env.random = env_random;
-	e->env.alloc_lazy = NULL; /* bytes are counted as allocated, so large messages come in chunks (env.h) */
+	/* large messages are reassembled in place, as in the daemon; the block is counted in full when
+	 * allocated, more than it holds resident until every fragment is written */
+	e->env.alloc_lazy = env_alloc;
 	e->env.ctx = e;
 	simrng_seed(&e->rng, seed, stream);
 	e->allocs = e->frees = 0;
