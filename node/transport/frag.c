@@ -79,14 +79,14 @@ size_t konce_frag_decode(const uint8_t *p, size_t avail, konce_fragment *f)
 /* ---- reassembly ---------------------------------------------------------------------------- */
 
 /* A message of at most KONCE_REASM_CHUNK bytes is one block: header | map | data.  A larger one
- * starts as a header and a table of chunk pointers; each chunk is allocated and charged when a
- * fragment first touches it.  Its data goes one of two ways:
+ * is a header, a table of chunk pointers and its data, a block of its own; each chunk is allocated
+ * and charged when a fragment first touches it.  The data goes one of two ways:
  *   in place: m->data is a lazy block of the message's length (konce_env_alloc_lazy), taken at the
  *     first fragment when the env has one and the lazy blocks of messages in progress stay within
  *     the budget and the pool's; a chunk is then only its map, and its bytes are written at their
  *     place in m->data.  On completion the maps go, and m->data is the message.
  *   in chunks: m->data is NULL and a chunk is map | data; on completion the chunks are copied into
- *     one block (header | data) and freed -- briefly holding the message twice.
+ *     one block, m->data, and freed -- briefly holding the message twice.
  * Either way a chunk is charged map + data when first touched, and a delivered message header +
  * data.  konce_reasm_release() -- or the endpoint, once the session is gone, with
  * konce_reasm_msg_free() -- frees it. */
@@ -94,11 +94,8 @@ size_t konce_frag_decode(const uint8_t *p, size_t avail, konce_fragment *f)
 static uint64_t nchunks(uint64_t total) { return (total + KONCE_REASM_CHUNK - 1) / KONCE_REASM_CHUNK; }
 static uint64_t map_bytes(uint64_t len) { return (len + 63) / 64 * 8; }
 static bool chunked(uint64_t total) { return total > KONCE_REASM_CHUNK; }
-/* m's data is a block of its own (in place), not after its header and map. */
-static bool data_apart(const konce_reasm_msg *m)
-{
-	return chunked(m->len) && m->data && m->data != (uint8_t *)m + MSG_OVERHEAD;
-}
+/* m's data is a block of its own (NULL while it comes in chunks), not after its header and map. */
+static bool data_apart(const konce_reasm_msg *m) { return chunked(m->len); }
 static uint64_t chunk_len(uint64_t total, uint64_t i)
 {
 	uint64_t rest = total - i * KONCE_REASM_CHUNK;
@@ -225,7 +222,7 @@ void konce_reasm_msg_free(const konce_env *env, konce_reasm_msg *m)
 		return;
 	chunks_free(env, m);
 	if (data_apart(m))
-		konce_env_free(env, m->data);
+		konce_env_free(env, m->data); /* NULL while in chunks */
 	konce_env_free(env, m);
 }
 
@@ -339,7 +336,7 @@ static konce_reasm_result drop(konce_reasm *r, konce_reasm_msg **slot, konce_rea
 	*slot = NULL;
 	r->nactive--;
 	uncharge(r, m->charge);
-	if (data_apart(m))
+	if (data_apart(m) && m->data) /* in progress in place */
 		lazy_add(r, m->len, false);
 	konce_reasm_msg_free(r->env, m);
 	return refuse(r, id, why);
@@ -468,33 +465,28 @@ static void write_new(konce_reasm_msg *m, const konce_fragment *f, bool all_new)
 	}
 }
 
-/* A complete message in chunks becomes one block (header | data); its chunks are freed.  Returns
- * the new block, or NULL if the allocator said no. */
-static konce_reasm_msg *flatten(konce_reasm *r, konce_reasm_msg *m)
+/* A complete message in chunks: its data is copied into one block, and the chunks are freed.
+ * false if the allocator said no. */
+static bool flatten(konce_reasm *r, konce_reasm_msg *m)
 {
-	uint8_t *block = konce_env_alloc_raw(r->env, (size_t)(MSG_OVERHEAD + m->len)); /* written in full below */
-	if (!block)
-		return NULL;
-	konce_reasm_msg *n = (konce_reasm_msg *)block;
-	*n = *m;
-	n->chunks = NULL;
-	n->map = NULL;
-	n->data = block + MSG_OVERHEAD;
+	uint8_t *data = konce_env_alloc_raw(r->env, (size_t)m->len); /* written in full below */
+	if (!data)
+		return false;
 	for (uint64_t i = 0; i < nchunks(m->len); i++) {
 		uint64_t clen = chunk_len(m->len, i);
-		memcpy(n->data + i * KONCE_REASM_CHUNK, m->chunks[i] + map_bytes(clen), (size_t)clen);
+		memcpy(data + i * KONCE_REASM_CHUNK, m->chunks[i] + map_bytes(clen), (size_t)clen);
 	}
-	n->charge = MSG_OVERHEAD + m->len;
-	uncharge(r, m->charge - n->charge); /* the map and chunk table are gone */
-	konce_reasm_msg_free(r->env, m);
-	return n;
+	m->data = data;
+	return true;
 }
 
-/* A complete message in place is its lazy block: its maps and chunk table go. */
-static void settle(konce_reasm *r, konce_reasm_msg *m)
+/* A complete large message: its maps and chunk table go, and it is charged as any delivered
+ * message; in place, its lazy block is charged in full from now on. */
+static void settle(konce_reasm *r, konce_reasm_msg *m, bool in_place)
 {
 	chunks_free(r->env, m);
-	lazy_add(r, m->len, false); /* charged in full now, as any delivered message */
+	if (in_place)
+		lazy_add(r, m->len, false);
 	uncharge(r, m->charge - (MSG_OVERHEAD + m->len));
 	m->charge = MSG_OVERHEAD + m->len;
 }
@@ -550,13 +542,11 @@ konce_reasm_result konce_reasm_on_fragment(konce_reasm *r, const konce_fragment 
 	m->last_progress = now;
 	if (m->have < m->len)
 		return KONCE_REASM_PARTIAL;
-	if (m->chunks && m->data) {
-		settle(r, m);
-	} else if (m->chunks) {
-		konce_reasm_msg *flat = flatten(r, m);
-		if (!flat)
+	if (m->chunks) {
+		bool in_place = m->data != NULL;
+		if (!in_place && !flatten(r, m))
 			return drop(r, slot, KONCE_REASM_NO_MEMORY);
-		m = flat;
+		settle(r, m, in_place);
 	}
 	*slot = NULL;
 	r->nactive--;

@@ -16,12 +16,12 @@
  * the env's alloc_lazy (env.h: address space, resident only as written), when the env has one and
  * the lazy blocks of the messages in progress stay within the budget and the pool's (lazy <=
  * budget); a chunk is then only its map, and completion frees the maps -- no copy.  Otherwise each
- * chunk also holds its data, and on completion the chunks are copied into one block (header +
- * data) -- briefly holding the message twice.  Either way the map's charge returns at completion.
- * Fragments may come in
- * any order, twice, or overlapping: the map records which bytes are held, a byte is written once
- * (the first copy wins), and a message is delivered when every byte is held -- independently of
- * every other message, so a hole in message A never delays message B.  A delivered message stays
+ * chunk also holds its data, and on completion the chunks are copied into one block of the
+ * message's length -- briefly holding the message twice.  Either way the map's charge returns at
+ * completion.  Fragments may come in any order, twice, or overlapping: the map records which
+ * bytes are held, a byte is written once (the first copy wins), and a message is delivered when
+ * every byte is held -- independently of every other message, so a hole in message A never delays
+ * message B.  A delivered message stays
  * charged until konce_reasm_release(), so an application that does not consume its messages pushes
  * back through the credit it advertises.
  *
@@ -105,7 +105,7 @@ typedef enum konce_reasm_result {
 typedef struct konce_reasm_msg {
 	uint64_t id;
 	uint64_t len;
-	uint8_t *data; /* delivered: the message; in progress: its lazy block in place, or NULL */
+	uint8_t *data; /* delivered: the message; a large one in progress: its lazy block, or NULL */
 	/* private */
 	uint64_t have;          /* bytes held */
 	uint64_t charge;        /* bytes counted against the budget */
