@@ -40,7 +40,7 @@ static void on_datagram(void *ctx, const uint8_t *pkt, size_t len, const konce_a
 	konce_nodecore_input(n->core, 0, pkt, len, from, node_now_us());
 }
 
-/* The core's notes, to the store writer: copies under a mutex, never SQLite (node_storew.h). */
+/* The core's notes, to the store writer: copies into its inbox, never SQLite (node_storew.h). */
 static void write_notes(struct konce_node *n)
 {
 	konce_nc_note note;

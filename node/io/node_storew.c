@@ -1,11 +1,12 @@
-/* node_storew.c - the store writer (node_storew.h): the one thread that writes the store.
+/* node_storew.c - the store writer (node_storew.h): its jobs on a worker thread (worker.h).
  *
- * The notes' inbox is two fixed arrays: the loop thread appends to one while the thread writes the
- * other's notes into its store; a flush swaps them under the mutex.  Calls are a FIFO of QUEUED
- * calls and one of DONE calls under the mutex; the thread runs the first queued call with the mutex
- * released, moves it to DONE and wakes the loop through the eventfd, whose callback (report) runs
- * the dones.  A group batch is the call embedded in the writer (gcall), so that a submit allocates
- * nothing.
+ * The notes' inbox is two fixed arrays on the loop thread: node_storew_note appends to one, and a
+ * flush job takes it whole and writes its notes into the writer's store while the other fills.  A
+ * flush is posted once a second (a libevent timer, when there are notes or the last flush failed),
+ * at once when the inbox reaches half, and last by the stop, which also closes the store; at most
+ * one flush is posted at a time.  Calls are jobs on the same worker, so calls and flushes run in
+ * the order posted.  A group batch is the call embedded in the writer (gcall), so that a submit
+ * allocates nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +15,11 @@
 
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
-#include "node/io/wthread.h"
+#include "node/io/worker.h"
 
 enum {
-	INBOX = 8192,            /* notes each side of the inbox; the thread is woken at half */
-	WAKE_INTERVAL_MS = 1000, /* the notes' flush period when the inbox stays below half */
+	INBOX = 8192,             /* notes each side of the inbox; a flush is posted at half */
+	FLUSH_INTERVAL_MS = 1000, /* the notes' flush period when the inbox stays below half */
 };
 
 struct wnote {
@@ -27,162 +28,153 @@ struct wnote {
 };
 
 struct call {
-	struct call *next;
+	node_job job; /* first: the job is its call */
+	struct node_storew *w;
 	node_storew_fn fn;
 	node_storew_done done;
 	void *arg;
-	bool allocated; /* freed after its done (not the group batch's, nor call_wait's) */
-	bool ran;       /* under mu: fn returned */
+	bool allocated; /* freed after its done (not the group batch's, nor a waited call's) */
 	int result;
 	char msg[512];
 };
 
+struct flush {
+	node_job job; /* first */
+	struct node_storew *w;
+	struct wnote *batch;
+	size_t n;
+	bool closing; /* the stop's: write, then close the store */
+	int result;
+	konce_store_stats stats;
+	char err[768];
+};
+
 struct node_storew {
-	node_wthread t;           /* t.mu guards what is "under mu"; t.cv: work (to the thread), a call ran (to a waiter) */
-	konce_store *store;       /* the thread's (invariant 1) */
-	struct wnote *in[2];      /* in[fill] takes notes; the other is the thread's */
+	node_worker *wk;
+	konce_store *store;        /* the worker thread's (invariant 1) */
+	struct event *tick;        /* FLUSH_INTERVAL_MS */
+	struct wnote *in[2];       /* in[fill] takes notes; the other is the posted flush's */
 	size_t len, fill;
-	bool stop, woken;         /* under mu; woken: the inbox reached half */
-	uint64_t inbox_refused;   /* under mu */
-	struct call *queued, *queued_tail, *done, *done_tail; /* under mu */
-	unsigned ncalls;          /* under mu: allocated calls not yet reported */
-	node_storew_status status; /* under mu: as of the last notes flush */
-	int final_err;            /* the last notes write's result, read after the join */
-	char final_msg[768];
-	struct call gcall;        /* the group batch (loop thread, but for ran/result under mu) */
-	bool gbusy;               /* loop thread: gcall handed over, not yet reported */
+	bool flushing;             /* fl is posted, not yet reported */
+	struct flush fl;
+	uint64_t inbox_refused;
+	unsigned ncalls;           /* allocated calls not yet reported */
+	node_storew_status status; /* as of the last flush reported */
+	struct call gcall;         /* the group batch */
+	bool gbusy;                /* gcall posted, not yet reported */
 	node_storew_done gdone;
 	void *garg;
 };
 
-static void push(struct call **head, struct call **tail, struct call *c)
+/* ---- the notes ---------------------------------------------------------------------------------- */
+
+static void flush_run(node_job *j)
 {
-	c->next = NULL;
-	if (*tail)
-		(*tail)->next = c;
-	else
-		*head = c;
-	*tail = c;
+	struct flush *f = (struct flush *)j;
+	konce_store *st = f->w->store;
+	for (size_t i = 0; i < f->n; i++)
+		konce_store_nc_note(st, &f->batch[i].note, f->batch[i].wall); /* -ENOBUFS: counted */
+	f->err[0] = 0;
+	f->stats = (konce_store_stats){0};
+	if (f->closing) { /* flushes, then closes */
+		f->result = konce_store_close(st, f->err, sizeof f->err);
+		f->w->store = NULL;
+		return;
+	}
+	f->result = konce_store_flush(st, f->err, sizeof f->err);
+	konce_store_get_stats(st, &f->stats);
 }
 
-/* The notes of the inbox into the store, and their write (mu held on entry and on return). */
-static void flush_notes(struct node_storew *w, bool stopping)
+static void post_flush(struct node_storew *w, bool closing);
+
+static void flush_done(node_job *j)
 {
-	char err[768];
-	struct wnote *batch = w->in[w->fill];
-	size_t n = w->len;
+	struct flush *f = (struct flush *)j;
+	struct node_storew *w = f->w;
+	w->flushing = false;
+	w->status.stats = f->stats;
+	w->status.failing = f->result != 0;
+	snprintf(w->status.err, sizeof w->status.err, "%s", f->result ? f->err : "");
+	if (w->len >= INBOX / 2 && !f->closing)
+		post_flush(w, false);
+}
+
+static void post_flush(struct node_storew *w, bool closing)
+{
+	w->fl = (struct flush){.job = {.run = flush_run, .done = flush_done}, .w = w, .batch = w->in[w->fill],
+			       .n = w->len, .closing = closing};
 	w->fill ^= 1;
 	w->len = 0;
-	w->woken = false;
-	pthread_mutex_unlock(&w->t.mu);
-
-	for (size_t i = 0; i < n; i++)
-		konce_store_nc_note(w->store, &batch[i].note, batch[i].wall); /* -ENOBUFS: counted */
-	int e = stopping ? konce_store_close(w->store, err, sizeof(err)) /* flushes, then closes */
-			 : konce_store_flush(w->store, err, sizeof(err));
-	konce_store_stats ss = {0};
-	if (!stopping)
-		konce_store_get_stats(w->store, &ss);
-
-	pthread_mutex_lock(&w->t.mu);
-	w->status.stats = ss;
-	w->status.failing = e != 0;
-	snprintf(w->status.err, sizeof(w->status.err), "%s", e ? err : "");
-	if (stopping) {
-		w->store = NULL;
-		w->final_err = e;
-		snprintf(w->final_msg, sizeof(w->final_msg), "%s", e ? err : "");
-	}
+	w->flushing = node_worker_post(w->wk, &w->fl.job) == 0; /* fails only after the stop */
 }
 
-static void *run(void *arg)
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct node_storew *w = arg;
-	struct timespec due = node_wthread_deadline(WAKE_INTERVAL_MS);
-	pthread_mutex_lock(&w->t.mu);
-	for (;;) {
-		struct call *c = w->queued;
-		if (c) { /* calls first, in order (invariant 2) */
-			if (!(w->queued = c->next))
-				w->queued_tail = NULL;
-			pthread_mutex_unlock(&w->t.mu);
-			c->msg[0] = 0;
-			int e = c->fn(w->store, c->arg, c->msg, sizeof c->msg);
-			pthread_mutex_lock(&w->t.mu);
-			c->result = e;
-			c->ran = true;
-			push(&w->done, &w->done_tail, c);
-			pthread_cond_broadcast(&w->t.cv); /* a call_wait */
-			/* wake the loop with the mutex released: report() takes it at once (on one CPU, a
-			 * wake under the mutex costs the loop a futex wait and two more context switches) */
-			pthread_mutex_unlock(&w->t.mu);
-			node_wthread_wake_loop(&w->t);
-			pthread_mutex_lock(&w->t.mu);
-			continue;
-		}
-		if (!w->stop && !w->woken && pthread_cond_timedwait(&w->t.cv, &w->t.mu, &due) != ETIMEDOUT)
-			continue; /* a call, a half-full inbox, stop, or nothing: look again */
-		bool stopping = w->stop;
-		flush_notes(w, stopping);
-		if (stopping)
-			break;
-		due = node_wthread_deadline(WAKE_INTERVAL_MS);
-	}
-	pthread_mutex_unlock(&w->t.mu);
-	return NULL;
+	(void)fd, (void)what;
+	if (!w->flushing && (w->len || w->status.failing)) /* a failed flush is retried */
+		post_flush(w, false);
 }
 
-/* On the loop thread: the dones of the calls that ran, in order (the eventfd's wake, a wait, stop).
- * One at a time off the shared list, so that a done that waits for a call of its own (a report
- * within this one) keeps the order. */
-static void report(void *arg)
+int node_storew_note(node_storew *w, const konce_nc_note *note, int64_t wall)
 {
-	struct node_storew *w = arg;
-	for (;;) {
-		pthread_mutex_lock(&w->t.mu);
-		struct call *c = w->done;
-		if (c && !(w->done = c->next))
-			w->done_tail = NULL;
-		if (c && c->allocated)
-			w->ncalls--;
-		pthread_mutex_unlock(&w->t.mu);
-		if (!c)
-			return;
-		if (c->done)
-			c->done(c->arg, c->result, c->msg);
-		if (c->allocated)
-			free(c);
+	if (w->len == INBOX) {
+		w->inbox_refused++;
+		return -ENOBUFS;
 	}
+	w->in[w->fill][w->len++] = (struct wnote){*note, wall};
+	if (w->len >= INBOX / 2 && !w->flushing)
+		post_flush(w, false);
+	return 0;
 }
 
-static void enqueue(struct node_storew *w, struct call *c)
+void node_storew_get_status(node_storew *w, node_storew_status *out)
 {
-	pthread_mutex_lock(&w->t.mu);
-	push(&w->queued, &w->queued_tail, c);
-	pthread_mutex_unlock(&w->t.mu);
-	/* signalled after the unlock, so that the woken thread does not block on the mutex the loop
-	 * still holds (the thread looks at the queue under the mutex) */
-	pthread_cond_broadcast(&w->t.cv);
+	*out = w->status;
+	out->stats.pending += w->len;
+	out->stats.notes_refused += w->inbox_refused;
+}
+
+/* ---- calls -------------------------------------------------------------------------------------- */
+
+static void call_run(node_job *j)
+{
+	struct call *c = (struct call *)j;
+	c->msg[0] = 0;
+	c->result = c->fn(c->w->store, c->arg, c->msg, sizeof c->msg);
+}
+
+static void call_done(node_job *j)
+{
+	struct call *c = (struct call *)j;
+	if (c->allocated)
+		c->w->ncalls--;
+	if (c->done)
+		c->done(c->arg, c->result, c->msg);
+	if (c->allocated)
+		free(c);
+}
+
+static struct call make_call(struct node_storew *w, node_storew_fn fn, node_storew_done done, void *arg)
+{
+	return (struct call){.job = {.run = call_run, .done = call_done}, .w = w, .fn = fn, .done = done, .arg = arg};
 }
 
 int node_storew_call(node_storew *w, node_storew_fn fn, node_storew_done done, void *arg)
 {
-	struct call *c = calloc(1, sizeof *c);
+	if (w->ncalls >= STOREW_CALLS_MAX)
+		return -ENOBUFS;
+	struct call *c = malloc(sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	*c = (struct call){.fn = fn, .done = done, .arg = arg, .allocated = true};
-	pthread_mutex_lock(&w->t.mu);
-	bool full = w->ncalls >= STOREW_CALLS_MAX;
-	if (!full) {
-		w->ncalls++;
-		push(&w->queued, &w->queued_tail, c);
-	}
-	pthread_mutex_unlock(&w->t.mu);
-	if (full) {
+	*c = make_call(w, fn, done, arg);
+	c->allocated = true;
+	int e = node_worker_post(w->wk, &c->job);
+	if (e) {
 		free(c);
-		return -ENOBUFS;
+		return e;
 	}
-	pthread_cond_broadcast(&w->t.cv); /* after the unlock, as in enqueue() */
+	w->ncalls++;
 	return 0;
 }
 
@@ -191,22 +183,14 @@ int konce_node_store_call(konce_node *n, node_storew_fn fn, node_storew_done don
 	return n->storew ? node_storew_call(n->storew, fn, done, arg) : -EIO;
 }
 
-/* Waits until c ran, then reports everything that did (c last). */
-static void wait_ran(struct node_storew *w, struct call *c)
-{
-	pthread_mutex_lock(&w->t.mu);
-	while (!c->ran)
-		pthread_cond_wait(&w->t.cv, &w->t.mu);
-	pthread_mutex_unlock(&w->t.mu);
-	report(w);
-}
-
 int node_storew_call_wait(node_storew *w, node_storew_fn fn, node_storew_done done, void *arg, char *msg,
 			  size_t msglen)
 {
-	struct call c = {.fn = fn, .done = done, .arg = arg};
-	enqueue(w, &c);
-	wait_ran(w, &c);
+	struct call c = make_call(w, fn, done, arg);
+	int e = node_worker_post(w->wk, &c.job);
+	if (e)
+		return e;
+	node_worker_wait(w->wk, &c.job, 0);
 	if (c.result && msglen)
 		snprintf(msg, msglen, "%s", c.msg);
 	return c.result;
@@ -250,38 +234,49 @@ int node_storew_group_submit(node_storew *w, konce_store *from)
 		return -EBUSY;
 	if (from) /* no batch handed over: the writer's group queue is the loop's (invariant 1) */
 		konce_store_group_move(w->store, from);
-	w->gbusy = true;
-	w->gcall = (struct call){.fn = gflush, .done = gwritten, .arg = w};
-	enqueue(w, &w->gcall);
-	return 0;
+	w->gcall = make_call(w, gflush, gwritten, w);
+	int e = node_worker_post(w->wk, &w->gcall.job);
+	w->gbusy = e == 0;
+	return e;
 }
 
 int node_storew_group_sync(node_storew *w, konce_store *from, char *err, size_t errlen)
 {
 	while (w->gbusy) /* the batch handed over is reported first; its done may hand the next over */
-		wait_ran(w, &w->gcall);
+		node_worker_wait(w->wk, &w->gcall.job, 0);
 	konce_store_group_move(w->store, from);
 	return node_storew_call_wait(w, gflush, NULL, NULL, err, errlen);
 }
 
 size_t node_storew_group_pending(const node_storew *w) { return w->gbusy ? 0 : konce_store_group_pending(w->store); }
 
-/* ---- start, notes, status, stop ---------------------------------------------------------------- */
+/* ---- start and stop ----------------------------------------------------------------------------- */
+
+static void free_writer(struct node_storew *w)
+{
+	if (w->tick)
+		event_free(w->tick);
+	free(w->in[0]);
+	free(w->in[1]);
+	free(w);
+}
 
 int node_storew_start(node_storew **out, struct event_base *base, const char *path, char *err, size_t errlen)
 {
 	struct node_storew *w = calloc(1, sizeof(*w));
+	const struct timeval period = {FLUSH_INTERVAL_MS / 1000, (FLUSH_INTERVAL_MS % 1000) * 1000};
 	int e;
 	*out = NULL;
 	if (!w || !(w->in[0] = calloc(INBOX, sizeof(struct wnote))) ||
-	    !(w->in[1] = calloc(INBOX, sizeof(struct wnote)))) {
+	    !(w->in[1] = calloc(INBOX, sizeof(struct wnote))) ||
+	    !(w->tick = event_new(base, -1, EV_PERSIST, on_tick, w)) || event_add(w->tick, &period)) {
 		snprintf(err, errlen, "out of memory");
 		e = -ENOMEM;
 		goto fail;
 	}
 	if ((e = konce_store_open(&w->store, path, 0, err, errlen)))
 		goto fail;
-	if ((e = node_wthread_start(&w->t, run, w, base, report, w))) {
+	if ((e = node_worker_start(&w->wk, base, NULL, NULL))) {
 		snprintf(err, errlen, "cannot start the store writer thread: %s", strerror(-e));
 		konce_store_close(w->store, NULL, 0);
 		goto fail;
@@ -289,58 +284,22 @@ int node_storew_start(node_storew **out, struct event_base *base, const char *pa
 	*out = w;
 	return 0;
 fail:
-	if (w) {
-		free(w->in[0]);
-		free(w->in[1]);
-	}
-	free(w);
+	if (w)
+		free_writer(w);
 	return e;
-}
-
-int node_storew_note(node_storew *w, const konce_nc_note *note, int64_t wall)
-{
-	int e = 0;
-	bool wake = false;
-	pthread_mutex_lock(&w->t.mu);
-	if (w->len == INBOX) {
-		w->inbox_refused++;
-		e = -ENOBUFS;
-	} else {
-		w->in[w->fill][w->len++] = (struct wnote){*note, wall};
-		if (w->len == INBOX / 2)
-			wake = w->woken = true;
-	}
-	pthread_mutex_unlock(&w->t.mu);
-	if (wake)
-		pthread_cond_broadcast(&w->t.cv);
-	return e;
-}
-
-void node_storew_get_status(node_storew *w, node_storew_status *out)
-{
-	pthread_mutex_lock(&w->t.mu);
-	*out = w->status;
-	out->stats.pending += w->len;
-	out->stats.notes_refused += w->inbox_refused;
-	pthread_mutex_unlock(&w->t.mu);
 }
 
 int node_storew_stop(node_storew *w, char *err, size_t errlen)
 {
 	if (!w)
 		return 0;
-	pthread_mutex_lock(&w->t.mu);
-	w->stop = true;
-	pthread_mutex_unlock(&w->t.mu);
-	pthread_cond_broadcast(&w->t.cv);
-	pthread_join(w->t.thread, NULL);
-	report(w); /* every call ran before the last flush (the thread takes calls first) */
-	node_wthread_release(&w->t);
-	int e = w->final_err;
+	while (w->flushing) /* its done may post the next */
+		node_worker_wait(w->wk, &w->fl.job, 0);
+	post_flush(w, true);
+	node_worker_stop(w->wk, 0); /* runs every call posted, then the last flush, and reports them */
+	int e = w->fl.result;
 	if (e && errlen)
-		snprintf(err, errlen, "%s", w->final_msg);
-	free(w->in[0]);
-	free(w->in[1]);
-	free(w);
+		snprintf(err, errlen, "%s", w->fl.err);
+	free_writer(w);
 	return e;
 }

@@ -1,31 +1,31 @@
 /* node_storew.h - the store writer: the one thread that writes the node's SQLite store, so that the
  * event loop never waits for SQLite, its fsync or another process's lock.  It owns a second
  * connection to peers.db (WAL: the loop thread's connection keeps reading while it writes), and it
- * writes three things, through one queue and one eventfd back to the loop:
- *   - the node core's presence notes, copied into an inbox under the mutex (node_storew_note);
- *     written once a second, or as soon as the inbox is half full, in one transaction;
+ * writes three things, each a job on one worker thread (worker.h), reported back on the loop:
+ *   - the node core's presence notes, appended to an inbox on the loop (node_storew_note) and
+ *     written once a second, or as soon as the inbox is half full, in one transaction (a flush);
  *   - the consensus groups' record batches (node_storew_group_submit), each in one transaction
  *     and fsync; the records queued on the loop meanwhile form the next batch (group commit);
  *   - calls (node_storew_call): any other store write or read a request needs (a petname, a group's
  *     rows), run on the writer's connection; the request is answered from the completion.
  *
- * States of the thread: RUNNING --node_storew_stop()--> STOPPING --queued calls run, last note
- * flush, close--> joined.  States of a call: QUEUED --the thread runs fn--> DONE --the loop's wake
- * runs done--> freed.  A group batch is a call (IDLE --submit--> QUEUED/RUNNING --DONE--> IDLE).
+ * States of the writer: RUNNING --node_storew_stop()--> STOPPING --the calls posted run, the last
+ * flush writes and closes--> freed.  A call, a flush and a group batch are jobs (worker.h: POSTED
+ * --> RAN --> reported); a group batch: IDLE --submit--> POSTED --reported--> IDLE.
  * Invariants:
- *  1. Only the thread touches the writer's konce_store, except its group queue while no batch is
- *     handed over (the loop moves records onto it at submit; the thread flushes it only inside a
- *     batch's call).  Only the loop thread calls node_storew_* (the status getter: any thread).
- *  2. Calls run in the order they are queued, before the notes flush that follows them; `done`
- *     runs on the loop thread in the same order, once each (node_storew_call_wait runs the dones
- *     of the calls before it, and its own, on the caller's thread).
+ *  1. Only the worker thread touches the writer's konce_store, except its group queue while no
+ *     batch is handed over (the loop moves records onto it at submit; the thread flushes it only
+ *     inside a batch's job).  Only the loop thread calls node_storew_*.
+ *  2. Calls run in the order they are posted, before the flush posted after them; their dones run
+ *     on the loop thread in the same order, once each (node_storew_call_wait reports the calls
+ *     before it, and its own, on the caller's thread).
  *  3. A group batch is reported to its done only after its COMMIT returned (synchronous = FULL:
  *     durable); a failed batch stays on the writer's group queue, in front of the records the next
  *     submit moves behind it, so records are never reordered or lost.
- *  4. A failed notes flush loses nothing: the store keeps its queue and the next wake retries.
+ *  4. A failed flush loses nothing: the store keeps its queue and the next second's flush retries.
  *     Memory stays bounded: a note that finds the inbox full, or the store's queue full, is refused
  *     and counted (konce_store_stats.notes_refused); at most STOREW_CALLS_MAX calls wait.
- *  5. node_storew_stop() runs every queued call and writes every note queued before it, and returns
+ *  5. node_storew_stop() runs every call posted and writes every note queued before it, and returns
  *     the result of that last write; the calls' dones run before it returns.
  */
 #ifndef KONCE_NODE_STOREW_H
@@ -55,8 +55,8 @@ int node_storew_note(node_storew *w, const konce_nc_note *note, int64_t wall);
 typedef int (*node_storew_fn)(konce_store *st, void *arg, char *msg, size_t msglen);
 /* On the loop thread: fn's result. */
 typedef void (*node_storew_done)(void *arg, int err, const char *msg);
-/* Queues fn(arg), then done(arg, fn's result) on the loop.  0, or -ENOBUFS (STOREW_CALLS_MAX wait;
- * neither runs). */
+/* Queues fn(arg), then done(arg, fn's result) on the loop.  0, or -ENOBUFS (STOREW_CALLS_MAX wait),
+ * -ENOMEM, or -ESHUTDOWN (the stop has begun: a done run by the stop); then neither runs. */
 int node_storew_call(node_storew *w, node_storew_fn fn, node_storew_done done, void *arg);
 /* The same, and waits here, on the loop thread, until fn has run (for stop and a rejoin's forget):
  * the dones of the calls queued before it run first, then its own; returns fn's result (msg). */
@@ -84,7 +84,7 @@ typedef struct node_storew_status {
 	int failing;             /* the last notes flush failed */
 	char err[768];           /* its error, when failing */
 } node_storew_status;
-/* The state as of the last notes flush. */
+/* The state as of the last flush reported, with the inbox's notes. */
 void node_storew_get_status(node_storew *w, node_storew_status *out);
 /* Runs the queued calls, writes the notes, stops the thread and closes the writer's connection
  * (group records still queued on it are dropped: sync first); frees w (NULL: no-op).  0, or the

@@ -1,10 +1,10 @@
 /* portmap.h - a UDP port mapping on the home router, held in the background of a libevent loop.
  *
  * The policy (nat/portmap_policy.h) runs on the loop's thread and decides what to ask for; one
- * worker thread performs each request with the blocking libraries (libnatpmp, miniupnpc) and posts
- * the result back through an eventfd watched by the loop.  The loop therefore never waits on the
- * network: a request is handed over through a one-slot locked queue (the policy keeps at most one
- * outstanding, so one slot is all the queue ever needs) and the loop goes on.
+ * worker thread (node/io/worker.h) performs each request with the blocking libraries (libnatpmp,
+ * miniupnpc), and the loop is woken with its result.  The loop therefore never waits on the network:
+ * a request is a job posted to the worker (the policy keeps at most one outstanding, so one job
+ * carries them all) and the loop goes on.
  *
  * Timeouts (each bounded, so a dead or silent gateway costs seconds, not the RFC's minute):
  *   - NAT-PMP: libnatpmp's retransmissions (250 ms, doubling) until cfg.natpmp_timeout_ms;
