@@ -198,6 +198,22 @@ static void on_fragment(konce_conn *c, const konce_fragment *f, uint64_t now)
 	}
 }
 
+/* The pacer's burst (conn.h).  A timer that fires late must not cost the rate: an event loop wakes
+ * every ms or so, not every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers
+ * that (Linux's BBR sends a quantum of 1 ms), plus how late the host's wakes have come lately
+ * (pacer.h: a loop on a jiffy clock comes up to 4 ms late).  A model-based controller's rate
+ * follows what it achieves, so a pacer that falls short lowers its estimate round after round:
+ * with a 2 ms burst and 4 ms wakes, BBR's STARTUP grows ~1.4x a round instead of 2x.  The cap,
+ * 256 KiB, is 2 ms up to ~1 Gbit/s.  Above that the burst is shorter than 2 ms and the same
+ * shortfall returns: a cap of 64 KiB is 160 us at 400 MB/s, a sender that wakes ~60 us late loses
+ * a third of each wake's rate, and BBR on loopback settles at half what it moves with 256 KiB
+ * (docs/BENCH.md). */
+uint64_t konce_conn_pacer_burst(uint64_t rate, uint64_t late_us, uint64_t mss)
+{
+	uint64_t burst = rate * (2000 + late_us) / 1000000, lo = KONCE_CONN_PACER_BURST / KONCE_CONN_MSS * mss;
+	return burst < lo ? lo : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst;
+}
+
 static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_ack *ack, uint64_t now)
 {
 	if (res->nacked) {
@@ -219,16 +235,8 @@ static void apply_loss(konce_conn *c, const konce_loss_result *res, const konce_
 			konce_cc_on_persistent_congestion(&c->cc, now);
 	}
 	uint64_t rate = konce_cc_pacing_rate(&c->cc, c->rec.rtt.smoothed);
-	uint64_t burst = rate * (2000 + konce_pacer_late(&c->pacer)) / 1000000;
 	konce_pacer_set_rate(&c->pacer, rate, now);
-	/* A timer that fires late must not cost the rate: an event loop wakes every ms or so, not
-	 * every 100 us a 100 Mbit/s rate would want; a burst of 2 ms at the rate covers that (Linux's
-	 * BBR sends a quantum of 1 ms), plus how late the host's wakes have come lately (pacer.h: a
-	 * loop on a jiffy clock comes up to 4 ms late).  A model-based controller's rate follows what
-	 * it achieves, so a pacer that fell short would lower its estimate round after round: with a
-	 * 2 ms burst and 4 ms wakes, BBR's STARTUP grew ~1.4x a round instead of 2x. */
-	uint64_t lo = KONCE_CONN_PACER_BURST / KONCE_CONN_MSS * c->cc.mss; /* 4 datagrams */
-	konce_pacer_set_burst(&c->pacer, burst < lo ? lo : burst > KONCE_CONN_PACER_BURST_MAX ? KONCE_CONN_PACER_BURST_MAX : burst);
+	konce_pacer_set_burst(&c->pacer, konce_conn_pacer_burst(rate, konce_pacer_late(&c->pacer), c->cc.mss));
 }
 
 static void on_ack(konce_conn *c, konce_ack *a, uint64_t now)

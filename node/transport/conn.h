@@ -65,7 +65,7 @@ enum {
 	KONCE_CONN_MSS = 1200,                  /* KONCE_PMTU_BASE: the datagram size until
 						 * konce_conn_set_mss says the path carries more */
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
-	KONCE_CONN_PACER_BURST_MAX = 64 * 1024,
+	KONCE_CONN_PACER_BURST_MAX = 256 * 1024, /* 2 ms up to ~1 Gbit/s (conn.c apply_loss) */
 	KONCE_CONN_PACE_QUANTUM_US = 1000,     /* the sender wakes for this much of the rate */
 	KONCE_CONN_PACE_QUANTUM_MIN = 4,       /* datagrams; a smaller quantum is one datagram */
 };
@@ -187,6 +187,9 @@ bool konce_conn_tick(konce_conn *c, uint64_t now);
 void konce_conn_path_reset(konce_conn *c, uint64_t now);
 uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
 /* How many bytes of pacer tokens the sender waits for before it wakes to send (conn.c). */
+/* The pacer's burst: 2 ms at rate (bytes/s) plus the host's recent lateness, at least 4 datagrams of
+ * mss, at most KONCE_CONN_PACER_BURST_MAX. */
+uint64_t konce_conn_pacer_burst(uint64_t rate, uint64_t late_us, uint64_t mss);
 uint64_t konce_conn_pace_quantum(const konce_conn *c);
 /* Gives back a message handed out by ops->message. */
 void konce_conn_release(konce_conn *c, konce_reasm_msg *m);

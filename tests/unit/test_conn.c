@@ -293,6 +293,19 @@ static void test_path_reset(void **state)
 /* The sender wakes for a quantum of the pacing rate, not for each datagram: at a high rate the
  * next timer waits until 1 ms of the rate (bounded by the burst) has built up, so one wake sends a
  * batch; at a low rate, where 1 ms of it is under a few datagrams, it waits for one, as the pacer does. */
+/* The pacer's burst: 2 ms at the rate plus the host's lateness, between 4 datagrams and 256 KiB. */
+static void test_pacer_burst(void **state)
+{
+	(void)state;
+	assert_int_equal(konce_conn_pacer_burst(12500000, 0, 1200), 25000);      /* 100 Mbit/s: 2 ms */
+	assert_int_equal(konce_conn_pacer_burst(12500000, 4000, 1200), 75000);   /* woken 4 ms late */
+	assert_int_equal(konce_conn_pacer_burst(100000, 0, 1200), 4 * 1200);     /* at least 4 datagrams */
+	assert_int_equal(konce_conn_pacer_burst(100000, 0, 8936), 4 * 8936);
+	assert_int_equal(konce_conn_pacer_burst(125000000, 0, 1200), 250000);    /* 1 Gbit/s: still 2 ms */
+	assert_int_equal(konce_conn_pacer_burst(400000000, 0, 8936), 256 * 1024); /* the cap */
+	assert_int_equal(KONCE_CONN_PACER_BURST_MAX, 256 * 1024);
+}
+
 static void test_pace_quantum(void **state)
 {
 	(void)state;
@@ -309,15 +322,17 @@ static void test_pace_quantum(void **state)
 	uint64_t mss = a.c->cc.mss;
 	now += 20 * MS; /* past the acks exchange() handed over 10 ms ahead */
 
-	/* 400 MB/s, a burst of 64 KiB: the quantum is the burst, 54 datagrams of 1,200 bytes */
+	/* 400 MB/s, a burst of 64 KiB: the quantum is the burst (under 1 ms of the rate), 54 datagrams of
+	 * 1,200 bytes (the message has room for one such batch after exchange()) */
+	const uint64_t burst = 64 * 1024;
 	uint64_t fast = 400000000;
 	konce_pacer_set_rate(&a.c->pacer, fast, now);
-	konce_pacer_set_burst(&a.c->pacer, KONCE_CONN_PACER_BURST_MAX);
+	konce_pacer_set_burst(&a.c->pacer, burst);
 	a.c->pacer.tokens = 0;
-	assert_int_equal(konce_conn_pace_quantum(a.c), KONCE_CONN_PACER_BURST_MAX);
+	assert_int_equal(konce_conn_pace_quantum(a.c), burst);
 	uint64_t t = konce_conn_next_timer(a.c, now);
 	assert_true(t - now >= 16 * mss * 1000000 / fast);
-	assert_int_equal(t - now, (KONCE_CONN_PACER_BURST_MAX * 1000000ull + fast - 1) / fast);
+	assert_int_equal(t - now, (burst * 1000000ull + fast - 1) / fast);
 	/* woken then, it sends the batch in one go */
 	uint8_t p[KONCE_WIRE_MAX_PAYLOAD];
 	konce_sent_packet sp;
@@ -364,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_too_large),
 		cmocka_unit_test(test_keepalive_and_timeout),
 		cmocka_unit_test(test_path_reset),
+		cmocka_unit_test(test_pacer_burst),
 		cmocka_unit_test(test_pace_quantum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
