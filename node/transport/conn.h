@@ -65,7 +65,7 @@ enum {
 	KONCE_CONN_MSS = 1200,                  /* KONCE_PMTU_BASE: the datagram size until
 						 * konce_conn_set_mss says the path carries more */
 	KONCE_CONN_PACER_BURST = 4 * 1200,     /* at least; 2 ms at the pacing rate, up to: */
-	KONCE_CONN_PACER_BURST_MAX = 256 * 1024, /* 2 ms up to ~1 Gbit/s (conn.c apply_loss) */
+	KONCE_CONN_PACER_BURST_MAX = 256 * 1024, /* 2 ms up to ~1 Gbit/s (konce_conn_pacer_burst) */
 	KONCE_CONN_PACE_QUANTUM_US = 1000,     /* the sender wakes for this much of the rate */
 	KONCE_CONN_PACE_QUANTUM_MIN = 4,       /* datagrams; a smaller quantum is one datagram */
 };
