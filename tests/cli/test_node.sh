@@ -127,12 +127,14 @@ has "$out" "^0 bytes from bob: seq=1"
 run 0 send -s "$tmp/A.sock" bob "by petname"
 
 # errors: bad key text, bad petname, no node, bad flag, unknown petname, unreachable peer
+# (-- ends the options: one key in 64 starts with '-', and a text that is not a key then reads as
+# options; konce takes a whole key that starts with '-' as a key without it)
 bad=${KB:0:42}!
-run 2 send -s "$tmp/A.sock" "$bad" hi
+run 2 send -s "$tmp/A.sock" -- "$bad" hi
 has "$err" "bad key text '$bad'"
 run 2 ping --control "$tmp/A.sock" "not a name"
 has "$err" "bad key text"
-run 2 alias -s "$tmp/A.sock" "${KB:0:40}" x
+run 2 alias -s "$tmp/A.sock" -- "${KB:0:40}" x
 has "$err" "bad key text"
 run 2 alias -s "$tmp/A.sock" "$KB" "two words"
 has "$err" "cannot be a petname"
