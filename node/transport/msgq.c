@@ -419,10 +419,14 @@ void konce_msgq_retire(konce_msgq *q, konce_smsg *m)
 			q->wait_tail = prev;
 		q->nwait--;
 	}
-	/* bytes of units never acked */
-	for (uint64_t i = 0; i < m->nunits; i++)
-		if (!bit(m->acked, i))
-			q->unacked_bytes -= run_bytes(m, i, 1);
+	/* bytes of units never acked (a word at a time: a delivered message has every bit set) */
+	for (uint64_t w = 0; w * 64 < m->nunits; w++) {
+		if (m->acked[w] == UINT64_MAX)
+			continue;
+		for (uint64_t i = w * 64; i < m->nunits && i < w * 64 + 64; i++)
+			if (!bit(m->acked, i))
+				q->unacked_bytes -= run_bytes(m, i, 1);
+	}
 	if (m->klass)
 		q->nbackground--;
 	uncharge(q, konce_msgq_cost(m->len));

@@ -397,6 +397,44 @@ static void test_push_owned(void **state)
 	assert_int_equal(te.allocs, te.frees);
 }
 
+/* A message retired before it completes (failed, or its session closed) takes its unacked bytes
+ * out of unacked_bytes, whatever its acked map holds: full words, a partial word, the short tail. */
+static void test_retire_partly_acked(void **state)
+{
+	(void)state;
+	test_env te;
+	test_env_init(&te, 1);
+	konce_msgq q;
+	konce_msgq_init(&q, &te.env);
+	assert_int_equal(konce_msgq_push(&q, buf, 9999, 0, 1, 0), 0); /* 157 units: 3 map words */
+	assert_int_equal(konce_msgq_push(&q, buf, 500, 0, 2, 0), 0);
+	konce_msgq_start(&q, 1 << 20);
+	konce_frame_ref r[11];
+	uint64_t acked = 0;
+	konce_fragment f;
+	for (int i = 0; i < 11; i++) /* the first message's 11 fragments, in turn with the second's one */
+		do {
+			assert_true(konce_msgq_next(&q, &r[i], KONCE_FRAG_DATA_MAX));
+			assert_int_equal(konce_msgq_fragment(&q, &r[i], &f), 0);
+		} while (f.total != 9999);
+	for (int i = 0; i < 11; i += 2) { /* 0, 2, ..., 10: whole words and the tail */
+		assert_int_equal(konce_msgq_fragment(&q, &r[i], &f), 0);
+		acked += f.len;
+		assert_null(konce_msgq_acked(&q, &r[i]));
+	}
+	assert_int_equal(q.unacked_bytes, 9999 + 500 - acked);
+	konce_smsg *big = NULL;
+	for (unsigned i = 0; i < KONCE_MSGQ_ACTIVE; i++)
+		if (q.active[i] && q.active[i]->len == 9999)
+			big = q.active[i];
+	assert_non_null(big);
+	konce_msgq_retire(&q, big);
+	assert_int_equal(q.unacked_bytes, 500);
+	konce_msgq_free(&q);
+	assert_int_equal(q.unacked_bytes, 0);
+	assert_int_equal(te.allocs, te.frees);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_runs_follow_room),
 		cmocka_unit_test(test_overlapping_acks),
 		cmocka_unit_test(test_push_owned),
+		cmocka_unit_test(test_retire_partly_acked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
