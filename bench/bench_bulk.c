@@ -6,7 +6,10 @@
  * socket in its own loop (bench/loop.c: ppoll with the endpoint's next timer, recvmmsg ->
  * konce_ep_input, events, datagrams -> konce_udp_queue, flush).  After the handshake the sender
  * keeps WINDOW messages of 1 MiB queued with konce_ep_msg_send (the default class, with pacing:
- * KONCE_CC_DEFAULT, or BENCH_CC=bbr|newreno|cubic on both sides) until the time budget is spent, then waits for the rest.  Goodput = message bytes
+ * KONCE_CC_DEFAULT, or BENCH_CC=bbr|newreno|cubic on both sides) until the time budget is spent,
+ * then waits for the rest.  Each message is a fresh buffer handed over (KONCE_EP_MSG_TAKE), as a
+ * node hands over a file read into its buffer; BENCH_COPY=1 queues one buffer by copy instead, as
+ * konce_ep_msg_send without the flag does.  Goodput = message bytes
  * acknowledged (KONCE_EV_MSG_DELIVERED) / time from the first konce_ep_msg_send to the last
  * MSG_DELIVERED.  The receiver checks every message's length.  Run with GSO/GRO on (the default
  * where the kernel has them) and off (konce_udp_set_offload on both sides), both with path MTU
@@ -19,7 +22,7 @@
  * iperf3: `iperf3 -s -1` and `iperf3 -c 127.0.0.1 -J` (TCP; then UDP with -u -b 0 -l 1200), the
  * receiver-side figure from the JSON.  Without iperf3 those rows say unavailable.
  *
- * Usage: [BENCH_CC=bbr|newreno|cubic] bench_bulk [SECONDS per figure, default 3; 0.2 with BENCH_QUICK=1,
+ * Usage: [BENCH_CC=bbr|newreno|cubic] [BENCH_COPY=1] bench_bulk [SECONDS per figure, default 3; 0.2 with BENCH_QUICK=1,
  *                   iperf3 runs 1 s at least] [all|konce|konce-on|konce-1200|baselines]
  * (konce-on: only konce with GSO/GRO on and PMTUD; konce-1200: only konce with GSO/GRO on and
  * 1,200-byte datagrams, no PMTUD; e.g. under perf)
@@ -81,7 +84,8 @@ typedef struct konce_run {
 	/* sender (parent) */
 	uint32_t conn;
 	bool established, failed;
-	uint8_t *msg;
+	uint8_t *msg;  /* the message konce_ep_msg_send copies, with BENCH_COPY=1 */
+	bool copy;     /* BENCH_COPY=1: queue by copy (konce_ep_msg_send without KONCE_EP_MSG_TAKE) */
 	unsigned outstanding;
 	uint64_t sent, delivered_bytes, t_first, t_last, t_stop;
 } konce_run;
@@ -133,7 +137,21 @@ static int konce_receiver(void *ctx, int wfd)
 static void queue_one(bench_node *n, konce_run *k, uint64_t now)
 {
 	uint64_t id;
-	if (konce_ep_msg_send(n->ep, k->conn, k->msg, MSG_SIZE, KONCE_MSG_CLASS_DEFAULT, 0, now, &id))
+	int r;
+	if (k->copy) {
+		r = konce_ep_msg_send(n->ep, k->conn, k->msg, MSG_SIZE, KONCE_MSG_CLASS_DEFAULT, 0, now, &id);
+	} else {
+		/* Handed over, as a node hands over a file it has read into the buffer (ncsend.c).  Its
+		 * bytes are what the allocator gives (often the last delivered message's, wiped): the
+		 * application's making of them is not the transport's cost. */
+		uint8_t *b = konce_env_alloc_raw(konce_env_default(), MSG_SIZE);
+		if (!b)
+			bench_die(me, "malloc");
+		r = konce_ep_msg_send(n->ep, k->conn, b, MSG_SIZE, KONCE_MSG_CLASS_DEFAULT, KONCE_EP_MSG_TAKE, now, &id);
+		if (r)
+			free(b);
+	}
+	if (r)
 		bench_die(me, "konce_ep_msg_send failed");
 	k->outstanding++;
 	k->sent++;
@@ -558,6 +576,7 @@ int main(int argc, char **argv)
 		if (!k.msg)
 			bench_die(me, "malloc");
 		randombytes_buf(k.msg, MSG_SIZE);
+		k.copy = getenv("BENCH_COPY") && strcmp(getenv("BENCH_COPY"), "0") != 0;
 		k.offload = true;
 		k.pmtud = true;
 		if (!only_1200)
