@@ -180,27 +180,32 @@ static void row_done(konce_ncghost_job *x, int e, const char *msg);
 /* The next rejoin goes to the writer once every record queued before it is handed over: the
  * driver holds back while rejoins wait, so this hands over what is queued, and the rejoin runs
  * behind it; a failed batch goes again first (this runs again on its result and on the flush). */
-static void rejoin_go(konce_ncghost *gh)
+static int rejoin_go_from(konce_ncghost *gh, konce_ncghost_job *mine)
 {
 	konce_ncghost_job *x = gh->rejoins;
 	if (!x || gh->rejoin_flying || c_wbusy(gh))
-		return;
+		return 0;
 	if (c_spending(gh) || c_wpending(gh)) {
 		konce_ncgp_host h = held(gh);
 		h.writer_busy = c_wbusy;
 		konce_ncgp_drive_flush(gh->persist, &h);
 		if (c_spending(gh))
-			return;
+			return 0;
 	}
 	gh->rejoins = x->next;
 	if (gh->io->call(gh->ctx, x)) {
 		x->forget = false; /* nothing ran: nothing to forget */
+		c_now(gh);         /* the flush event: the driver, or the next rejoin */
+		if (x == mine)     /* inside the join call: it fails, and its done is never called */
+			return -ENOBUFS;
 		row_done(x, -ENOBUFS, "the store writer's queue is full");
-		c_now(gh); /* the flush event: the driver, or the next rejoin */
-		return;
+		return 0;
 	}
 	gh->rejoin_flying = true;
+	return 0;
 }
+
+static void rejoin_go(konce_ncghost *gh) { (void)rejoin_go_from(gh, NULL); }
 
 void konce_ncghost_round(konce_ncghost *gh)
 {
@@ -341,8 +346,9 @@ int konce_ncghost_join_call(konce_ncghost *gh, const konce_ncgapi *a, const char
 		while (*p)
 			p = &(*p)->next;
 		*p = x;
-		rejoin_go(gh);
-		return 0;
+		if ((e = rejoin_go_from(gh, x)))
+			job_free(x);
+		return e;
 	}
 	if ((e = gh->io->call(gh->ctx, x)))
 		job_free(x);

@@ -14,8 +14,9 @@
  *     in the batch after it; its job removes the old row and adds the new one;
  *   - a failed batch before a waiting rejoin goes again first; the rejoin job that finds records
  *     still on the writer fails (the old row stays), logged;
- *   - a rejoin whose job cannot be queued (the writer's queue full) ends -ENOBUFS, the flush event
- *     asked for;
+ *   - a rejoin whose job cannot be queued (the writer's queue full) fails: inside the call, the call
+ *     returns -ENOBUFS and its done is never called; later (it waited its turn), its done ends
+ *     -ENOBUFS; the flush event is asked for either way;
  *   - stop: waiting rejoins end -ECANCELED without touching the store;
  *   - the log read: entries read on the writer, the count on the loop;
  *   - the replay: a restored member's state read ahead on the writer and played on the replay
@@ -555,19 +556,34 @@ static void test_rejoin_failed_batch(void **state)
 	assert_int_equal(ho->durable, 2);
 }
 
-/* The writer's queue is full when the rejoin's turn comes; stop ends the rejoins waiting. */
+/* The writer's queue is full when the rejoin's turn comes, inside the call or later; stop ends the
+ * rejoins waiting. */
 static void test_rejoin_full_stop(void **state)
 {
 	(void)state;
 	struct side *x = &s[1];
 	struct host *ho = &x->ho;
 
+	konce_ncgapi b = api(1);
 	ho->cap = 0;
-	rejoin(ho);
-	assert_int_equal(ndone, 1);
-	assert_int_equal(dones[0], -ENOBUFS);
+	/* its turn is now, inside the call: the call fails, and no done follows */
+	assert_int_equal(konce_ncghost_join_call(&ho->gh, &b, team_token, "ours", 60, on_done, NULL), -ENOBUFS);
+	assert_int_equal(ndone, 0);
+	assert_null(ho->gh.rejoins);
 	assert_true(ho->flush_active);
 	assert_string_equal(x->st.order, "");
+	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
+
+	/* a rejoin waiting behind a batch whose turn comes when the queue is full: its done, -ENOBUFS */
+	ho->cap = QMAX;
+	note(ho, team_gid, 1);
+	flush_turn(ho);
+	rejoin(ho);
+	assert_int_equal(ndone, 0);
+	ho->cap = 0;
+	run_one(ho); /* the batch ends; the rejoin's turn */
+	assert_int_equal(ndone, 1);
+	assert_int_equal(dones[0], -ENOBUFS);
 	assert_int_equal(state_of(1, "ours"), KONCE_GROUP_S_OUT);
 	ho->cap = QMAX;
 
@@ -582,7 +598,7 @@ static void test_rejoin_full_stop(void **state)
 	assert_int_equal(dones[2], -ECANCELED);
 	assert_null(ho->gh.rejoins);
 	run_one(ho); /* the batch in flight still ends, and asks for nothing more */
-	assert_string_equal(x->st.order, "B");
+	assert_string_equal(x->st.order, "BB");
 	assert_int_equal(ho->nq, 0);
 	konce_ncghost_stop(&ho->gh);
 }
