@@ -173,6 +173,33 @@ KONCE_API int konce_node_group_log(konce_node *n, const char *name, uint64_t fro
 				   int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
 					     const uint8_t *data, size_t len),
 				   void *ctx);
+/** The calls above that write or read the store (create, join and log) wait for SQLite on the
+ * caller's thread, which is the event loop's.  Each has a form that does not: the store's writer
+ * thread does the SQLite work, and the outcome comes later, from the event loop.
+ *
+ * Each returns 0, and then done(ctx, result) is called exactly once: from the event loop, never
+ * inside the call; or, if the node stops first, from inside konce_node_free() with -ECANCELED (for a
+ * create or join the group then is not kept).  Or it returns a negative errno from the checks that
+ * need no SQLite (those of the waiting form, e.g. -EINVAL, -EEXIST, -ENOTSUP; -ENOBUFS when the
+ * writer already holds too many calls), and done is never called. */
+typedef void (*konce_group_done_fn)(void *ctx, int result);
+/** konce_node_group_create(): result is 0 once the group's row is written and the group hosted,
+ * or what the waiting form returns. */
+KONCE_API int konce_node_group_create_async(konce_node *n, const char *name, konce_group_done_fn done, void *ctx);
+/** konce_node_group_join_timeout() (timeout_s 0: KONCE_GROUP_JOIN_TIMEOUT_DEFAULT): result is 0 once
+ * the join is under way (a group this node is out of replaced, its records written and removed on
+ * the writer too); the outcome of the join itself still comes as JOINED or OUT. */
+KONCE_API int konce_node_group_join_async(konce_node *n, const char *token, const char *name, unsigned timeout_s,
+					  konce_group_done_fn done, void *ctx);
+/** konce_node_group_log(): name is resolved in the call (-ENOENT), the decisions at seq >= from are
+ * read on the writer thread, and fn(fnctx, ...) is called for each ON THAT THREAD (it must not call
+ * the node; data is valid until it returns; nonzero stops); then done(ctx, the number visited or a
+ * negative errno) from the event loop. */
+KONCE_API int konce_node_group_log_async(konce_node *n, const char *name, uint64_t from,
+					 int (*fn)(void *fnctx, uint64_t seq,
+						   const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES], const uint8_t *data,
+						   size_t len),
+					 void *fnctx, konce_group_done_fn done, void *ctx);
 /** The join policy: when the coordinator asks this node to vote on a joiner of group `name` that
  * holds an invitation this node does not know to be used or expired, the node asks fn (from the
  * event loop, while it handles the request); nonzero accepts, 0 vetoes, and one veto refuses the

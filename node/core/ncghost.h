@@ -112,7 +112,7 @@ int konce_ncghost_create_call(konce_ncghost *gh, const konce_ncgapi *a, const ch
 int konce_ncghost_join_call(konce_ncghost *gh, const konce_ncgapi *a, const char *text, const char *name,
 			    unsigned timeout_s, void (*done)(void *dctx, int e), void *dctx);
 
-/* The control's log read (konce_node_group_log_call): name resolved here, the entries from `from`
+/* The control's log read (konce_node_group_log_async): name resolved here, the entries from `from`
  * read on the writer (konce_ncgapi_log_read, fn called on its thread), then done(dctx, count or a
  * negative errno) on the loop.  0 or a negative errno (done is not called); gh NULL as above. */
 int konce_ncghost_log_call(konce_ncghost *gh, const konce_ncgapi *a, const char *name, uint64_t from,

@@ -3,7 +3,7 @@
  * "group.members", "group.status" (ctl_group_status.c), "group.leave" and "group.list", each
  * answered over the public API of include/konce/group.h: at once, but for "group.create",
  * "group.join" and "group.log", whose rows are written or read on the store writer's thread
- * (ctlproto.h konce_node_group_*_call) while the request waits. */
+ * (konce_node_group_*_async) while the request waits. */
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -156,7 +156,7 @@ static json_t *log_start(const konce_ctlproto_host *h, const char *group, json_t
 			ctl_op_answer(op, NULL);
 		return gerr(ENOMEM, "out of memory");
 	}
-	int e = konce_node_group_log_call(h->node, group, from > 0 ? (uint64_t)from : 1, log_one, op->answer,
+	int e = konce_node_group_log_async(h->node, group, from > 0 ? (uint64_t)from : 1, log_one, op->answer,
 					  log_done, op);
 	if (e) {
 		op->out = NULL;
@@ -195,7 +195,7 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, ko
 		konce_ctlproto_op *op = ctl_op_new(h, out, octx, "group.create", name);
 		if (!op)
 			return gerr(ENOMEM, "out of memory");
-		if ((e = konce_node_group_create_call(n, name, create_done, op))) {
+		if ((e = konce_node_group_create_async(n, name, create_done, op))) {
 			op->out = NULL;
 			ctl_op_answer(op, NULL);
 			return e == -EINVAL ? gerr(EINVAL, "bad group name '%s': use 1-63 letters, digits, '-', '_', '.'", name)
@@ -217,7 +217,7 @@ json_t *ctl_group(const konce_ctlproto_host *h, const char *cmd, json_t *req, ko
 		if (!op)
 			return gerr(ENOMEM, "out of memory");
 		op->bytes = (size_t)secs; /* for the answer */
-		if ((e = konce_node_group_join_call(n, token, name, (unsigned)secs, join_done, op))) {
+		if ((e = konce_node_group_join_async(n, token, name, (unsigned)secs, join_done, op))) {
 			op->out = NULL;
 			ctl_op_answer(op, NULL);
 			return e == -EINVAL ? gerr(EINVAL, "not a valid invitation token (or a bad name)") : fail(e, "join", name);

@@ -105,21 +105,7 @@ int konce_node_send_framed(konce_node *n, const uint8_t pk[KONCE_KEY_BYTES], uin
  * loop (node_storew.h).  0, or -EIO (no store), -ENOBUFS (too many waiting), -ENOMEM: neither runs. */
 int konce_node_store_call(konce_node *n, int (*fn)(konce_store *st, void *arg, char *msg, size_t msglen),
 			  void (*done)(void *arg, int err, const char *msg), void *arg);
-/* Provided by the I/O layer (node/io/group_io.c): konce_node_group_log() with the rows read on the
- * store writer's thread: checks and resolves name here (a negative errno: nothing runs), then
- * calls fn(fnctx, ...) for each decision on that thread and done(dctx, the count or a negative
- * errno) in the node's event loop. */
-int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
-			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
-					const uint8_t *data, size_t len),
-			      void *fnctx, void (*done)(void *dctx, int n), void *dctx);
-/* Provided by the I/O layer (node/io/group_io.c): konce_node_group_create() and
- * konce_node_group_join_timeout() with the group's row written on the store writer's thread: the
- * checks here (a negative errno: nothing runs), then done(dctx, 0 or a negative errno) in the
- * node's event loop once the group is hosted or refused (a rejoin's forget of the old group
- * included: its records and rows are written on the writer too). */
-int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
-int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
-			       void (*done)(void *dctx, int e), void *dctx);
+/* The group calls that do not wait for SQLite (konce_node_group_create_async, _join_async,
+ * _log_async) are public: include/konce/group.h. */
 
 #endif

@@ -202,25 +202,33 @@ void node_groups_stop(struct konce_node *n)
 	n->groups = NULL;
 }
 
-/* ---- the control socket's calls (ctlproto.h): run on the store writer (ncghost.h) ------------ */
+/* ---- the calls that do not wait for SQLite (group.h; the control socket's too): the store writer
+ * runs their SQLite (node/core/ncghost.h) ---------------------------------------------------------- */
 
-int konce_node_group_log_call(konce_node *n, const char *name, uint64_t from,
-			      int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
-					const uint8_t *data, size_t len),
-			      void *fnctx, void (*done)(void *dctx, int n), void *dctx)
+int konce_node_group_log_async(konce_node *n, const char *name, uint64_t from,
+			       int (*fn)(void *fnctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],
+					 const uint8_t *data, size_t len),
+			       void *fnctx, konce_group_done_fn done, void *ctx)
 {
-	return konce_ncghost_log_call(n->groups ? &n->groups->gh : NULL, API(n), name, from, fn, fnctx, done, dctx);
+	if (!n || !name || !done)
+		return -EINVAL;
+	return konce_ncghost_log_call(n->groups ? &n->groups->gh : NULL, API(n), name, from, fn, fnctx, done, ctx);
 }
 
-int konce_node_group_create_call(konce_node *n, const char *name, void (*done)(void *dctx, int e), void *dctx)
+int konce_node_group_create_async(konce_node *n, const char *name, konce_group_done_fn done, void *ctx)
 {
-	return konce_ncghost_create_call(n->groups ? &n->groups->gh : NULL, API(n), name, done, dctx);
+	if (!n || !name || !done)
+		return -EINVAL;
+	return konce_ncghost_create_call(n->groups ? &n->groups->gh : NULL, API(n), name, done, ctx);
 }
 
-int konce_node_group_join_call(konce_node *n, const char *text, const char *name, unsigned timeout_s,
-			       void (*done)(void *dctx, int e), void *dctx)
+int konce_node_group_join_async(konce_node *n, const char *token, const char *name, unsigned timeout_s,
+				konce_group_done_fn done, void *ctx)
 {
-	return konce_ncghost_join_call(n->groups ? &n->groups->gh : NULL, API(n), text, name, timeout_s, done, dctx);
+	if (!n || !token || !name || !done)
+		return -EINVAL;
+	return konce_ncghost_join_call(n->groups ? &n->groups->gh : NULL, API(n), token, name,
+				       timeout_s ? timeout_s : KONCE_GROUP_JOIN_TIMEOUT_DEFAULT, done, ctx);
 }
 
 /* ---- the public API (node/core/ncgapi.h): each call is ncgapi's, with the clock read now ------- */

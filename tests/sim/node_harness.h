@@ -121,12 +121,12 @@ int ncnode_groups_open(ncnode *n, const char *path);
  * NN_UNIX_BASE + virtual seconds).  The caller runs ncnode_flush() after a command. */
 enum { NN_UNIX_BASE = 1700000000 };
 konce_ncgapi ncnode_gapi(ncnode *n);
-/* The control socket's create and join (konce_node_group_create_call, _join_call): the row written
+/* The control socket's create and join (konce_node_group_create_async, _join_async): the row written
  * on the simulated store writer (node/core/ncghost.c, as the daemon), done(dctx, e) later. */
 int ncnode_group_create_call(ncnode *n, const char *name, void (*done)(void *dctx, int e), void *dctx);
 int ncnode_group_join_call(ncnode *n, const char *text, const char *name, unsigned timeout_s,
 			   void (*done)(void *dctx, int e), void *dctx);
-/* The control socket's log read (konce_node_group_log_call): the entries read on the simulated
+/* The control socket's log read (konce_node_group_log_async): the entries read on the simulated
  * store writer (fn on it), then done(dctx, count or a negative errno). */
 int ncnode_group_log_call(ncnode *n, const char *name, uint64_t from,
 			  int (*fn)(void *ctx, uint64_t seq, const uint8_t origin[KONCE_GROUP_ORIGIN_BYTES],

@@ -457,7 +457,7 @@ static void test_restart_stretches(void **state)
 static void call_done(void *dctx, int e) { *(int *)dctx = e; }
 static bool out(world *w, int i) { return w->m[i].outs > 0; }
 
-/* The control's rejoin on the store writer (konce_node_group_join_call, node/core/ncghost.c): D
+/* The control's rejoin on the store writer (konce_node_group_join_async, node/core/ncghost.c): D
  * leaves and is out; with a new token its join call returns at once with the old group still
  * hosted (the loop waited for nothing), its done says 0 later, once the records before it and the
  * row swap are written; D is a member again, all four agree on new decisions, and after a restart
@@ -540,7 +540,7 @@ static bool has_group(world *w, int i)
 	return konce_ncgapi_info(&a, "g", &info) == 0;
 }
 
-/* The control's create and log read on the store writer (konce_node_group_create_call, _log_call,
+/* The control's create and log read on the store writer (konce_node_group_create_async, _log_async,
  * node/core/ncghost.c as the daemon runs them):
  *   - A's create returns at once with nothing hosted; its done says 0 later, the group hosted; a
  *     second create of the name is refused on the call (-EEXIST), nothing queued;

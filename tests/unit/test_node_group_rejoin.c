@@ -8,7 +8,7 @@
  * member again and A and B agree on a decision.  A join of a group B is a member of (or joining)
  * is still refused with -EEXIST.
  *
- * The control socket's join (konce_node_group_join_call, ctlproto.h) does the same replacement on
+ * The control socket's join (konce_node_group_join_async, group.h) does the same replacement on
  * the store writer: the call returns with the old group still there (nothing waited for SQLite on
  * the loop), its done reports 0 later, B is a member again, and after a restart B's store holds
  * the one group, as a member. */
@@ -243,7 +243,7 @@ static void test_control_rejoin_on_writer(void **state)
 	/* the rejoin by the control's call: nothing is forgotten inside it */
 	invite(tok2);
 	struct callres r = {0};
-	assert_int_equal(konce_node_group_join_call(nodes[1].n, tok2, "demo", 60, join_done, &r), 0);
+	assert_int_equal(konce_node_group_join_async(nodes[1].n, tok2, "demo", 60, join_done, &r), 0);
 	assert_int_equal(r.calls, 0);
 	assert_int_equal(state_of(1, NULL), KONCE_GROUP_S_OUT);
 	assert_true(run_until(called, &r));
