@@ -4,7 +4,8 @@
  *
  * Each call returns before its SQLite work runs (the group is not hosted yet when create returns),
  * and its done comes once, later, from the event loop; a call refused by its checks returns the
- * errno and never calls done.  The log's entries are handed over on the store writer's thread, its
+ * errno and never calls done; two creates of one name taken before either is written end in one
+ * group and one -EEXIST.  The log's entries are handed over on the store writer's thread, its
  * count on the loop's.  A create still on the writer when the node is freed ends -ECANCELED inside
  * konce_node_free(), and the restarted node does not have the group. */
 #include <errno.h>
@@ -192,8 +193,19 @@ static void test_create_join_log(void **state)
 	assert_int_equal(s.on_loop, 0);
 	assert_true(s.found);
 
+	/* two creates of one name, both taken before either is written: one group, one refusal */
+	struct done t1 = {0}, t2 = {0};
+	assert_int_equal(konce_node_group_create_async(nodes[0], "twin", on_done, &t1), 0);
+	assert_int_equal(konce_node_group_create_async(nodes[0], "twin", on_done, &t2), 0);
+	assert_true(run_until(called, &t1));
+	assert_true(run_until(called, &t2));
+	assert_int_equal(t1.result, 0);
+	assert_int_equal(t2.result, -EEXIST);
+	konce_group_info all[4];
+	assert_int_equal(konce_node_group_list(nodes[0], all, 4), 2); /* demo and twin */
+
 	assert_int_equal(no.calls, 0);
-	assert_int_equal(c.calls + j.calls + l.calls, 3);
+	assert_int_equal(c.calls + j.calls + l.calls + t1.calls + t2.calls, 5);
 }
 
 static void test_cancelled_by_free(void **state)
