@@ -24,6 +24,12 @@ struct konce_ctlproto_op {
 	konce_nodecore *core;         /* alias: the core whose copy of the petnames follows the write */
 	char *name;                   /* alias: the petname; group.*: the group's name */
 	json_t *answer;               /* group.log: the entries the store writer reads */
+	/* send --file while the file is read (READING in ctl_send.c): the send, kept for after */
+	uint8_t *framed;              /* KONCE_MSG_BODY bytes of room, then the file; env's */
+	const konce_env *env;         /* the node's, which framed comes from */
+	konce_send_opts o;            /* its addr_hint is hint */
+	char *hint;
+	uint16_t klass;
 };
 
 /* {"ok": false, "error": message, "errno": "ENAME"} (the errno names of docs/CONTROL.md) */

@@ -45,6 +45,17 @@ static json_t *outcome_error(const konce_ctlproto_op *op, int reason)
 	return ctl_error(e, "%s", konce_reason_str(reason));
 }
 
+/* Frees a send op, with what it still holds: the file's buffer (if the node has not taken it), its
+ * path and hint. */
+static void op_free(konce_ctlproto_op *op)
+{
+	if (op->framed)
+		konce_env_free(op->env, op->framed);
+	free(op->name);
+	free(op->hint);
+	free(op);
+}
+
 static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, size_t len)
 {
 	konce_ctlproto_op *op = ctx;
@@ -52,7 +63,7 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 	void *octx = op->octx;
 	(void)data;
 	if (!out) { /* abandoned: nobody to tell, and the host may be gone */
-		free(op);
+		op_free(op);
 		return;
 	}
 	const konce_ctlproto_host *h = op->h;
@@ -73,7 +84,7 @@ static void on_outcome(void *ctx, int outcome, int reason, const uint8_t *data, 
 		r = json_pack("{s:b, s:o, s:s, s:f}", "ok", 1, "public_key", ctl_key_json(op->pk), "address",
 			      p ? konce_addr_str(&p->addr, as) : "", "rtt_ms", rtt);
 	}
-	free(op);
+	op_free(op);
 	ctl_write(r, out, octx, true);
 }
 
@@ -110,43 +121,56 @@ void konce_ctlproto_op_progress(konce_ctlproto_op *op)
 	op->last_us = now;
 }
 
-/* Reads a whole regular file of at most KONCE_MESSAGE_MAX bytes into a buffer the node takes over
- * (konce_node_send_framed): KONCE_MSG_BODY bytes of room for the message header, then the file, in
- * memory of env.  0, or an error response in *err. */
-static int read_file(const konce_env *env, const char *path, uint8_t **out, size_t *len, json_t **err)
+/* Opens a regular file of at most KONCE_MESSAGE_MAX bytes and allocates the buffer the node takes
+ * over (konce_node_send_framed): KONCE_MSG_BODY bytes of room for the message header, then the
+ * file's, in memory of env.  Nothing of the file is read here (read_all, or the host's read_file).
+ * 0 with *fd open, or an error response in *err. */
+static int open_file(const konce_env *env, const char *path, int *fd, uint8_t **out, size_t *len, json_t **err)
 {
 	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
+	int f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (f < 0 || fstat(f, &sb) < 0) {
 		*err = ctl_error(errno == ENOENT ? ENOENT : EIO, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		if (f >= 0)
+			close(f);
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode) || sb.st_size > KONCE_MESSAGE_MAX) {
 		*err = ctl_error(S_ISREG(sb.st_mode) ? EMSGSIZE : EINVAL, "%s: %s", path,
 				 S_ISREG(sb.st_mode) ? "larger than a message may be (16 MiB)" : "not a regular file");
-		close(fd);
+		close(f);
 		return -1;
 	}
-	size_t n = (size_t)sb.st_size, got = 0;
-	uint8_t *buf = konce_env_alloc_raw(env, KONCE_MSG_BODY + n);
-	while (buf && got < n) {
-		ssize_t r = read(fd, buf + KONCE_MSG_BODY + got, n - got);
+	*len = (size_t)sb.st_size;
+	if (!(*out = konce_env_alloc_raw(env, KONCE_MSG_BODY + *len))) {
+		*err = ctl_error(ENOMEM, "%s: out of memory", path);
+		close(f);
+		return -1;
+	}
+	*fd = f;
+	return 0;
+}
+
+/* Reads len bytes of fd into buf, on the loop (a host without read_file).  0, or a negative errno
+ * (-EIO: the file shrank since its fstat). */
+static int read_all(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
-			break;
+			return r < 0 ? -errno : -EIO;
 		got += (size_t)r;
 	}
-	close(fd);
-	if (!buf || got != n) {
-		if (buf)
-			konce_env_free(env, buf);
-		*err = ctl_error(buf ? EIO : ENOMEM, "%s: %s", path, buf ? "short read" : "out of memory");
-		return -1;
-	}
-	*out = buf;
-	*len = n;
 	return 0;
+}
+
+/* The refusal of a file whose read failed (e: a negative errno). */
+static json_t *read_error(const char *path, int e)
+{
+	return ctl_error(EIO, "%s: %s", path, e == -EIO ? "short read (the file shrank)" : strerror(-e));
 }
 
 /* "group" (the key text of the peer's limited-circulation group) and "identity" ("master" or
@@ -180,18 +204,18 @@ static json_t *peer_settings(const konce_ctlproto_host *h, json_t *req, const ui
 	return NULL;
 }
 
-/* What the request sends: the text, the ping's pattern (in *body, the caller's to free) or the file's
- * bytes (in *framed, read_file's buffer, to send with konce_node_send_framed), and its class.  0, or
- * an error response in *err. */
+/* What the request sends: the text, the ping's pattern (in *body, the caller's to free) or the file
+ * (*fd open, and *framed, open_file's buffer, its bytes not read yet, to send with
+ * konce_node_send_framed), and its class.  0, or an error response in *err. */
 static int payload(const konce_ctlproto_host *h, json_t *req, const char *cmd, konce_send_opts *o, uint16_t *klass,
-		   uint8_t **body, uint8_t **framed, const uint8_t **data, size_t *len, json_t **err)
+		   uint8_t **body, uint8_t **framed, int *fd, const uint8_t **data, size_t *len, json_t **err)
 {
 	if (!strcmp(cmd, "send")) {
 		const char *text = json_string_value(json_object_get(req, "text"));
 		const char *file = json_string_value(json_object_get(req, "file"));
 		*klass = KONCE_CLASS_TEXT;
 		if (file) {
-			if (read_file(konce_nodecore_env(h->core), file, framed, len, err))
+			if (open_file(konce_nodecore_env(h->core), file, fd, framed, len, err))
 				return -1;
 			/* big files take the background class if the node says so and the request does not */
 			o->background = h->file_background_bytes && *len >= h->file_background_bytes;
@@ -220,24 +244,69 @@ static int payload(const konce_ctlproto_host *h, json_t *req, const char *cmd, k
 	return 0;
 }
 
+/* Starts the send of op: data (len op->bytes), or op->framed (the node's on success).  NULL (the
+ * outcome callback answers), or an error response. */
+static json_t *send_now(konce_ctlproto_op *op, const uint8_t *data)
+{
+	const konce_ctlproto_host *h = op->h;
+	int e;
+	if (op->framed) {
+		if (!(e = konce_node_send_framed(h->node, op->pk, op->klass, op->framed, op->bytes, &op->o, on_outcome, op,
+						 &op->handle)))
+			op->framed = NULL; /* the node's now */
+	} else
+		e = konce_node_send(h->node, op->pk, op->klass, data, op->bytes, &op->o, on_outcome, op, &op->handle);
+	if (e == -EHOSTUNREACH)
+		return ctl_error(EHOSTUNREACH, "no address known for that peer: give one (KEY@HOST:PORT or --addr)");
+	if (e == -EINVAL && op->o.addr_hint)
+		return ctl_error(EINVAL, "bad address '%s': use a numeric IP:PORT or [IPv6]:PORT", op->o.addr_hint);
+	if (e)
+		return ctl_error(-e, "%s", strerror(-e));
+	konce_ncpeer *p = konce_nodecore_peer_find(h->core, op->pk);
+	if (p && p->addr.port)
+		konce_addr_str(&p->addr, op->addr);
+	return NULL;
+}
+
+/* The file of a send --file has been read (host->read_file's done, on the loop): the send starts, or
+ * the read's or the send's error is the response line. */
+static void file_read(void *ctx, int e)
+{
+	konce_ctlproto_op *op = ctx;
+	konce_ctlproto_out_fn out = op->out;
+	void *octx = op->octx;
+	if (!out) { /* abandoned while reading: nobody to tell, and the host may be gone */
+		op_free(op);
+		return;
+	}
+	json_t *err = e ? read_error(op->name, e) : send_now(op, NULL);
+	if (!err)
+		return; /* the outcome callback answers */
+	op_free(op); /* before the response line (ctlproto.h) */
+	ctl_write(err, out, octx, true);
+}
+
 json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cmd, konce_ctlproto_out_fn out,
 		       void *octx, konce_ctlproto_op **opp)
 {
 	json_t *err = NULL;
-	uint8_t *body = NULL, *framed = NULL;
+	uint8_t *body = NULL;
 	const uint8_t *data = NULL;
 	size_t len = 0;
-	uint16_t klass = KONCE_CLASS_ECHO;
+	int fd = -1;
 	konce_ctlproto_op *op = calloc(1, sizeof(*op));
 	if (!op)
 		return ctl_error(ENOMEM, "out of memory");
+	op->env = konce_nodecore_env(h->core);
+	op->klass = KONCE_CLASS_ECHO;
 	if (resolve_peer(h, req, op->pk, &err))
 		goto fail;
 	if (!memcmp(op->pk, h->pk, KONCE_KEY_BYTES)) {
 		err = ctl_error(EINVAL, "that is this node's own key");
 		goto fail;
 	}
-	konce_send_opts o = {.expect_reply = 1, .keep_session = !strcmp(cmd, "connect")};
+	konce_send_opts *o = &op->o;
+	*o = (konce_send_opts){.expect_reply = 1, .keep_session = !strcmp(cmd, "connect")};
 	json_int_t progress_ms = json_integer_value(json_object_get(req, "progress_ms"));
 	json_t *bg = json_object_get(req, "background");
 	if (progress_ms && (progress_ms < 100 || progress_ms > 60000 || strcmp(cmd, "send"))) {
@@ -250,14 +319,18 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 	}
 	if ((err = peer_settings(h, req, op->pk)))
 		goto fail;
-	o.addr_hint = json_string_value(json_object_get(req, "addr"));
+	const char *hint = json_string_value(json_object_get(req, "addr"));
+	if (hint && !(o->addr_hint = op->hint = strdup(hint))) {
+		err = ctl_error(ENOMEM, "out of memory");
+		goto fail;
+	}
 	json_int_t t = json_integer_value(json_object_get(req, "timeout_ms"));
 	if (t > 0 && t < 3600000)
-		o.reply_lifetime_ms = o.connect_timeout_ms = (uint32_t)t;
-	if (payload(h, req, cmd, &o, &klass, &body, &framed, &data, &len, &err))
+		o->reply_lifetime_ms = o->connect_timeout_ms = (uint32_t)t;
+	if (payload(h, req, cmd, o, &op->klass, &body, &op->framed, &fd, &data, &len, &err))
 		goto fail;
 	if (bg)
-		o.background = json_is_true(bg);
+		o->background = json_is_true(bg);
 	snprintf(op->cmd, sizeof(op->cmd), "%s", cmd);
 	op->h = h;
 	op->out = out;
@@ -265,30 +338,37 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 	op->start_us = op->last_us = h->now_us(h->ctx);
 	op->bytes = len;
 	op->progress_ms = (unsigned)progress_ms;
-	int e = framed ? konce_node_send_framed(h->node, op->pk, klass, framed, len, &o, on_outcome, op, &op->handle)
-		       : konce_node_send(h->node, op->pk, klass, data, len, &o, on_outcome, op, &op->handle);
-	if (!e)
-		framed = NULL; /* the node's now */
+	if (op->framed) { /* the file: read first, off the loop where the host can */
+		const char *path = json_string_value(json_object_get(req, "file"));
+		if (!(op->name = strdup(path))) {
+			err = ctl_error(ENOMEM, "out of memory");
+			goto fail;
+		}
+		int e = h->read_file ? h->read_file(h->ctx, fd, op->framed + KONCE_MSG_BODY, len, file_read, op)
+				     : read_all(fd, op->framed + KONCE_MSG_BODY, len);
+		if (h->read_file && !e) {
+			*opp = op; /* READING: the read's done goes on (file_read) */
+			return NULL;
+		}
+		close(fd);
+		fd = -1;
+		if (e) {
+			err = h->read_file ? ctl_error(-e, "%s: cannot read it off the loop: %s", path, strerror(-e))
+					   : read_error(path, e);
+			goto fail;
+		}
+	}
+	err = send_now(op, data);
 	free(body); /* copied by the node */
 	body = NULL;
-	if (e) {
-		if (e == -EHOSTUNREACH)
-			err = ctl_error(EHOSTUNREACH, "no address known for that peer: give one (KEY@HOST:PORT or --addr)");
-		else if (e == -EINVAL && o.addr_hint)
-			err = ctl_error(EINVAL, "bad address '%s': use a numeric IP:PORT or [IPv6]:PORT", o.addr_hint);
-		else
-			err = ctl_error(-e, "%s", strerror(-e));
+	if (err)
 		goto fail;
-	}
-	konce_ncpeer *p = konce_nodecore_peer_find(h->core, op->pk);
-	if (p && p->addr.port)
-		konce_addr_str(&p->addr, op->addr);
 	*opp = op; /* the outcome callback answers, from the node's event loop */
 	return NULL;
 fail:
-	if (framed)
-		konce_env_free(konce_nodecore_env(h->core), framed);
+	if (fd >= 0)
+		close(fd);
 	free(body);
-	free(op);
+	op_free(op);
 	return err;
 }

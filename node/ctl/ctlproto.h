@@ -8,15 +8,20 @@
  * Unix socket and fills a konce_ctlproto_host with what only the plumbing knows (the build compiles
  * node/ctl/ with <event2/...> poisoned and fails if an object references libevent, a clock or a socket).
  *
- * A request is answered at once, or waits for the network (connect, send, ping) or the store
- * writer (alias, group.log): then konce_ctlproto_handle() returns KONCE_CTLPROTO_PENDING with an op,
- * and the response line comes later, from the outcome callback konce_node_send() or the store
- * writer's completion runs inside the node's event loop.  Until then
+ * A request is answered at once, or waits for the network (connect, send, ping), the store
+ * writer (alias, group.log) or, for `send --file`, the file's read (host->read_file): then
+ * konce_ctlproto_handle() returns KONCE_CTLPROTO_PENDING with an op, and the response line comes
+ * later, from the outcome callback konce_node_send() or the store writer's completion runs inside
+ * the node's event loop.  Until then
  * the caller reads no further request from that client (responses come back in request order) and,
  * if konce_ctlproto_op_progress_ms() is not 0, calls konce_ctlproto_op_progress() that often.
  *
  * Op life: PENDING -> (progress lines)* -> response line (out with final = true; the op is freed
  * before that call returns) | abandoned (the client went away: no more lines; freed at the outcome).
+ * A `send --file` is PENDING from the start of its file's read: READING (progress lines show
+ * nothing acked) -> the read's done: the send starts (SENDING, as above), or a read or send error
+ * is the response line; abandoned while READING, the op and its buffer are freed at the read's
+ * done.
  */
 #ifndef KONCE_CTLPROTO_H
 #define KONCE_CTLPROTO_H
@@ -69,6 +74,10 @@ typedef struct konce_ctlproto_host {
 	int64_t (*wall_s)(void *ctx);  /* unix seconds */
 	void (*io_status)(void *ctx, konce_ctlproto_io *out);
 	void (*trav_status)(void *ctx, konce_ctlproto_travio *out); /* only with trav */
+	/* Reads len bytes of the open regular file fd into buf off the loop, then done(dctx, 0 or a
+	 * negative errno) from the loop, never inside the call; on 0 fd is the reader's to close.
+	 * NULL: a `send --file` reads its file on the loop. */
+	int (*read_file)(void *ctx, int fd, uint8_t *buf, size_t len, void (*done)(void *dctx, int e), void *dctx);
 } konce_ctlproto_host;
 
 /* One answer line (JSON, without the newline; NULL if it could not be formatted: out of memory).  final: the request's response line; after it the

@@ -1,8 +1,10 @@
 /* ctl_host.c - what the control protocol (node/ctl/ctlproto.h) reads of the node that only this
  * layer knows: the clock, the store worker's queue, the socket's counters, the traversal host's
- * port mapping and birthday pool (both kept by the unit, node/core/nctravhost.h).  control.c fills one host per control socket. */
+ * port mapping and birthday pool (both kept by the unit, node/core/nctravhost.h), and the reader
+ * of the files that `send --file` sends (fileread.h).  control.c fills one host per control socket. */
 #include <time.h>
 
+#include "node/io/fileread.h"
 #include "node/io/node_int.h"
 #include "node/io/node_storew.h"
 #include "node/io/node_trav_int.h"
@@ -41,6 +43,11 @@ static void host_trav_status(void *ctx, konce_ctlproto_travio *out)
 	out->have_local = konce_udp_local(n->udp, &out->local) == 0;
 }
 
+static int host_read_file(void *ctx, int fd, uint8_t *buf, size_t len, void (*done)(void *dctx, int e), void *dctx)
+{
+	return node_fileread(ctx, fd, buf, len, done, dctx);
+}
+
 void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 {
 	*h = (konce_ctlproto_host){
@@ -48,5 +55,6 @@ void node_ctl_host(struct konce_node *n, konce_ctlproto_host *h)
 		.life = n->trav ? n->trav->h.life : NULL, .pk = n->pk,
 		.file_background_bytes = n->cfg.file_background_bytes, .ctx = n, .now_us = node_clock_us,
 		.wall_s = host_wall_s, .io_status = host_io_status, .trav_status = host_trav_status,
+		.read_file = host_read_file,
 	};
 }

@@ -14,6 +14,7 @@
 #include "node/core/ncconf.h"
 #include "node/core/ncdatadir.h"
 #include "node/core/ncpublic.h"
+#include "node/io/fileread.h"
 #include "node/io/mtune.h"
 #include "node/io/node_int.h"
 #include "node/io/node_trav.h"
@@ -163,6 +164,7 @@ int konce_node_free(konce_node *n)
 	if (!n)
 		return 0;
 	node_control_stop(n);
+	node_fileread_stop(n); /* the control's reads in flight end, their ops abandoned above */
 	if (n->core) {
 		/* pending sends complete now, with LOCAL_CLOSE (konce.h); the peer callback is not called */
 		konce_nodecore_fail_all(n->core, KONCE_REASON_LOCAL_CLOSE);

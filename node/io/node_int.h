@@ -47,6 +47,7 @@ struct konce_node {
 	int draining, drain_again; /* node_io_kick() is not re-entered: a nested call runs it again */
 	struct node_trav *trav; /* node_trav.c; NULL = no traversal */
 	struct node_groups *groups; /* group_io.c; NULL = no store, no groups */
+	struct node_worker *reader; /* fileread.c: the control's file reads; NULL until the first */
 };
 
 /* node_trav.c: starts traversal on a node whose socket is bound (konce_node_new() calls it when

@@ -1,6 +1,6 @@
 /* worker.h - a worker thread that runs blocking jobs for the event loop: the I/O layer's one way to
- * keep SQLite (the store writer, node_storew.c) and the port-mapping libraries (portmap.c) off the
- * loop.  The loop posts a job; the thread runs it; an eventfd wakes the loop, which reports it.
+ * keep SQLite (the store writer, node_storew.c), the port-mapping libraries (portmap.c) and file
+ * reads (fileread.c) off the loop.  The loop posts a job; the thread runs it; an eventfd wakes the loop, which reports it.
  *
  * A job:    POSTED --the thread takes it, in the order posted--> RUNNING --run() returns--> RAN
  *           --reported on the loop thread (the loop's wake, a wait, the stop): done()--> the

@@ -2,9 +2,9 @@
  * request lines in, JSON lines out.  Two real nodes share one event loop over loopback UDP, so the
  * requests that wait for the network (ping, send) complete for real.  Covers the refusals (bad JSON,
  * wrong types, out-of-range fields, an oversized request), status, alias and peers, groups, a
- * pending ping, a send's progress lines and an op whose client went away; that status and
- * peers answer from the node core's known set, not from SQLite; and that an alias waits for a
- * locked store on the store writer's thread while the loop goes on. */
+ * pending ping, a send's progress lines, a file's send (read off the loop) and an op whose client
+ * went away; that status and peers answer from the node core's known set, not from SQLite; and that
+ * an alias waits for a locked store on the store writer's thread while the loop goes on. */
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -406,6 +406,61 @@ static void test_send_progress(void **state)
 	sink_clear(&s);
 }
 
+/* A file of n bytes in the world's directory; its path in path. */
+static void make_file(char *path, size_t cap, const char *name, size_t n)
+{
+	snprintf(path, cap, "%s/%s", W.dir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++)
+		assert_int_not_equal(fputc((int)(i * 7 % 251), f), EOF);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* send --file: the request is pending while the file is read off the loop (node/io/fileread.c: a
+ * progress line then shows nothing acked of the file's size), then the send runs to its outcome.
+ * A host without read_file reads on the loop, with the same answer.  A client that goes away while
+ * its file is read gets nothing, and the op and its buffer are freed at the read's done (ASan's
+ * leak check); a ping behind it on the same session completes. */
+static void test_send_file(void **state)
+{
+	struct sink s = {0}, gone = {0};
+	char line[512], path[128];
+	(void)state;
+	make_file(path, sizeof path, "file.bin", 300000);
+	for (int loop_read = 0; loop_read < 2; loop_read++) {
+		node_ctl_host(W.a, &W.host);
+		if (loop_read)
+			W.host.read_file = NULL;
+		snprintf(line, sizeof(line), "{\"cmd\": \"send\", \"peer\": \"%s\", \"file\": \"%s\", \"progress_ms\": 100}",
+			 W.bkey, path);
+		konce_ctlproto_op *op = start(&s, line);
+		if (!loop_read) { /* still reading: nothing of the file is on its way */
+			konce_ctlproto_op_progress(op);
+			assert_int_equal(s.lines, 1);
+			assert_int_equal(json_integer_value(json_object_get(s.progress, "total_bytes")), 300000);
+			assert_int_equal(json_integer_value(json_object_get(s.progress, "acked_bytes")), 0);
+		}
+		wait_for(&s);
+		assert_true(json_is_true(json_object_get(s.last, "ok")));
+		const char *o = json_string_value(json_object_get(s.last, "outcome"));
+		assert_non_null(o);
+		assert_true(!strcmp(o, "replied") || !strcmp(o, "delivered"));
+		sink_clear(&s);
+	}
+
+	node_ctl_host(W.a, &W.host);
+	snprintf(line, sizeof(line), "{\"cmd\": \"send\", \"peer\": \"%s\", \"file\": \"%s\"}", W.bkey, path);
+	konce_ctlproto_op *op = start(&gone, line);
+	konce_ctlproto_op_abandon(op);
+	snprintf(line, sizeof(line), "{\"cmd\": \"ping\", \"peer\": \"%s\"}", W.bkey);
+	start(&s, line);
+	wait_for(&s);
+	assert_true(json_is_true(json_object_get(s.last, "ok")));
+	assert_int_equal(gone.lines, 0);
+	sink_clear(&s);
+}
+
 /* The client went away: its op writes nothing more (and frees itself at the outcome: ASan's leak
  * check).  A second ping on the same session, answered after the first, shows the first is over. */
 static void test_abandon(void **state)
@@ -544,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_peers_status_from_memory),
 		cmocka_unit_test(test_ping_pending),
 		cmocka_unit_test(test_send_progress),
+		cmocka_unit_test(test_send_file),
 		cmocka_unit_test(test_abandon),
 		cmocka_unit_test(test_alias_store_locked),
 		cmocka_unit_test(test_group_log),
