@@ -123,7 +123,7 @@ void konce_ctlproto_op_progress(konce_ctlproto_op *op)
 
 /* Opens a regular file of at most KONCE_MESSAGE_MAX bytes and allocates the buffer the node takes
  * over (konce_node_send_framed): KONCE_MSG_BODY bytes of room for the message header, then the
- * file's, in memory of env.  Nothing of the file is read here (read_all, or the host's read_file).
+ * file's, in memory of env.  Nothing of the file is read here (the host's read_file).
  * 0 with *fd open, or an error response in *err. */
 static int open_file(const konce_env *env, const char *path, int *fd, uint8_t **out, size_t *len, json_t **err)
 {
@@ -148,22 +148,6 @@ static int open_file(const konce_env *env, const char *path, int *fd, uint8_t **
 		return -1;
 	}
 	*fd = f;
-	return 0;
-}
-
-/* Reads len bytes of fd into buf, on the loop (a host without read_file).  0, or a negative errno
- * (-EIO: the file shrank since its fstat). */
-static int read_all(int fd, uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = read(fd, buf + got, len - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		got += (size_t)r;
-	}
 	return 0;
 }
 
@@ -344,19 +328,15 @@ json_t *ctl_send_start(const konce_ctlproto_host *h, json_t *req, const char *cm
 			err = ctl_error(ENOMEM, "out of memory");
 			goto fail;
 		}
+		/* a host without a reader: the file is refused, never read on the loop */
 		int e = h->read_file ? h->read_file(h->ctx, fd, op->framed + KONCE_MSG_BODY, len, file_read, op)
-				     : read_all(fd, op->framed + KONCE_MSG_BODY, len);
-		if (h->read_file && !e) {
+				     : -ENOTSUP;
+		if (!e) {
 			*opp = op; /* READING: the read's done goes on (file_read) */
 			return NULL;
 		}
-		close(fd);
-		fd = -1;
-		if (e) {
-			err = h->read_file ? ctl_error(-e, "%s: cannot read it off the loop: %s", path, strerror(-e))
-					   : read_error(path, e);
-			goto fail;
-		}
+		err = ctl_error(-e, "%s: cannot read it off the loop: %s", path, strerror(-e));
+		goto fail;
 	}
 	err = send_now(op, data);
 	free(body); /* copied by the node */

@@ -76,7 +76,7 @@ typedef struct konce_ctlproto_host {
 	void (*trav_status)(void *ctx, konce_ctlproto_travio *out); /* only with trav */
 	/* Reads len bytes of the open regular file fd into buf off the loop, then done(dctx, 0 or a
 	 * negative errno) from the loop, never inside the call; on 0 fd is the reader's to close.
-	 * NULL: a `send --file` reads its file on the loop. */
+	 * NULL: a `send --file` is refused (a file is never read on the loop). */
 	int (*read_file)(void *ctx, int fd, uint8_t *buf, size_t len, void (*done)(void *dctx, int e), void *dctx);
 } konce_ctlproto_host;
 

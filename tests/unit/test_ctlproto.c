@@ -419,39 +419,42 @@ static void make_file(char *path, size_t cap, const char *name, size_t n)
 
 /* send --file: the request is pending while the file is read off the loop (node/io/fileread.c: a
  * progress line then shows nothing acked of the file's size), then the send runs to its outcome.
- * A host without read_file reads on the loop, with the same answer.  A client that goes away while
- * its file is read gets nothing, and the op and its buffer are freed at the read's done (ASan's
- * leak check); a ping behind it on the same session completes. */
+ * A host without read_file refuses the file: it is never read on the loop.  A client that goes away
+ * while its file is read gets nothing, and the op and its buffer are freed at the read's done
+ * (ASan's leak check); a ping behind it on the same session completes. */
 static void test_send_file(void **state)
 {
 	struct sink s = {0}, gone = {0};
 	char line[512], path[128];
 	(void)state;
 	make_file(path, sizeof path, "file.bin", 300000);
-	for (int loop_read = 0; loop_read < 2; loop_read++) {
-		node_ctl_host(W.a, &W.host);
-		if (loop_read)
-			W.host.read_file = NULL;
-		snprintf(line, sizeof(line), "{\"cmd\": \"send\", \"peer\": \"%s\", \"file\": \"%s\", \"progress_ms\": 100}",
-			 W.bkey, path);
-		konce_ctlproto_op *op = start(&s, line);
-		if (!loop_read) { /* still reading: nothing of the file is on its way */
-			konce_ctlproto_op_progress(op);
-			assert_int_equal(s.lines, 1);
-			assert_int_equal(json_integer_value(json_object_get(s.progress, "total_bytes")), 300000);
-			assert_int_equal(json_integer_value(json_object_get(s.progress, "acked_bytes")), 0);
-		}
-		wait_for(&s);
-		assert_true(json_is_true(json_object_get(s.last, "ok")));
-		const char *o = json_string_value(json_object_get(s.last, "outcome"));
-		assert_non_null(o);
-		assert_true(!strcmp(o, "replied") || !strcmp(o, "delivered"));
-		sink_clear(&s);
-	}
+	node_ctl_host(W.a, &W.host);
+	snprintf(line, sizeof(line), "{\"cmd\": \"send\", \"peer\": \"%s\", \"file\": \"%s\", \"progress_ms\": 100}",
+		 W.bkey, path);
+	konce_ctlproto_op *op = start(&s, line);
+	konce_ctlproto_op_progress(op); /* still reading: nothing of the file is on its way */
+	assert_int_equal(s.lines, 1);
+	assert_int_equal(json_integer_value(json_object_get(s.progress, "total_bytes")), 300000);
+	assert_int_equal(json_integer_value(json_object_get(s.progress, "acked_bytes")), 0);
+	wait_for(&s);
+	assert_true(json_is_true(json_object_get(s.last, "ok")));
+	const char *o = json_string_value(json_object_get(s.last, "outcome"));
+	assert_non_null(o);
+	assert_true(!strcmp(o, "replied") || !strcmp(o, "delivered"));
+	sink_clear(&s);
+
+	W.host.read_file = NULL; /* a host without a reader */
+	sink_clear(&s);
+	op = (konce_ctlproto_op *)1;
+	assert_int_equal(konce_ctlproto_handle(&W.host, line, out, &s, &op), KONCE_CTLPROTO_DONE);
+	assert_null(op);
+	assert_true(json_is_false(json_object_get(s.last, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(s.last, "error")), "cannot read it off the loop"));
+	sink_clear(&s);
 
 	node_ctl_host(W.a, &W.host);
 	snprintf(line, sizeof(line), "{\"cmd\": \"send\", \"peer\": \"%s\", \"file\": \"%s\"}", W.bkey, path);
-	konce_ctlproto_op *op = start(&gone, line);
+	op = start(&gone, line);
 	konce_ctlproto_op_abandon(op);
 	snprintf(line, sizeof(line), "{\"cmd\": \"ping\", \"peer\": \"%s\"}", W.bkey);
 	start(&s, line);
