@@ -114,6 +114,8 @@ typedef struct konce_cc_ledbat_state {
 } konce_cc_ledbat_state;
 
 enum { KONCE_BBR_BW_ROUNDS = 10 };
+/* the rounds over which cc_bbr.c looks for a standing queue */
+enum { KONCE_BBR_QUEUE_ROUNDS = 10 };
 
 /* BBR modes (cc_bbr.c has the diagram). */
 enum konce_bbr_mode {
@@ -142,6 +144,10 @@ typedef struct konce_cc_bbr_state {
 	uint64_t round_lost, round_delivered; /* this round: bytes lost, `delivered` at its start */
 	uint64_t round_flight_hi;    /* this round: most bytes in flight */
 	uint64_t round_rtt_max;      /* this round: the largest RTT sample (us) */
+	uint64_t round_rtt_min;      /* this round: the smallest RTT sample (us; 0: none) */
+	uint32_t queue_rounds;       /* consecutive rounds whose smallest RTT was >= 1.5 min_rtt */
+	uint64_t rtt_min_ring[KONCE_BBR_QUEUE_ROUNDS];  /* each of the last rounds: its smallest RTT sample */
+	uint64_t rtt_spread_ring[KONCE_BBR_QUEUE_ROUNDS]; /* ... and its largest less its smallest */
 	uint64_t delivered;          /* the latest ack's delivered count */
 	/* ack aggregation: bytes acked beyond bw x time in the current epoch, and the windowed max */
 	uint64_t agg_start, agg_acked;

@@ -19,9 +19,9 @@
  *             the pipe was never filled)
  *   any --persistent congestion (bbr_on_persistent)--> STARTUP, bandwidth estimate forgotten
  *
- * Gains: STARTUP paces at 2.77 and DRAIN at 0.35 (v3's values); cwnd_gain is 2, and 2.89 in
- * STARTUP (v1's): jitter puts min_rtt well below the typical RTT, and a window of 2 x bw x min_rtt
- * then grows by less than 2x a round.  Losses that recovery later finds spurious (reordering) are
+ * Gains: STARTUP paces at 2.77 and DRAIN at 0.35 (v3's values); cwnd_gain is 2 (1.5 over a
+ * standing queue, below), and 2.89 in STARTUP (v1's): jitter puts min_rtt well below the typical
+ * RTT, and a window of 2 x bw x min_rtt then grows by less than 2x a round.  Losses that recovery later finds spurious (reordering) are
  * taken back out of the round's count (bbr_on_spurious).  PROBE_BW
  * cycles pacing_gain through 1.25 (UP: probe for more), 0.75 (DOWN: drain what UP queued) and 1
  * (CRUISE) for six phases; a phase lasts min_rtt, UP until in flight reaches 1.25 BDP, DOWN until it
@@ -43,11 +43,23 @@
  * A cut is undone when losses recovery later finds spurious, arriving before the end of the round
  * after the cut's, bring its round back under the threshold (bbr_on_spurious).
  *
+ * A standing queue (cwnd_gain 1.5).  Where this flow shares the bottleneck with another
+ * window-limited flow (a TCP BBR or CUBIC flow, another konce), both keep their windows full over a
+ * queue that no one's pacing drains, and each delivers window / RTT: the flow whose window is larger
+ * for its rate keeps the larger share, whatever its start left it (a BBR flow started second
+ * typically takes two thirds; docs/BENCH.md).  When the smallest RTT sample of each of the last
+ * KONCE_BBR_BW_ROUNDS rounds stood at least 1.5 min_rtt, and that floor stood further above
+ * min_rtt than any of those rounds' samples spread (jitter spreads a round's samples around a
+ * floor near min_rtt; a queue lifts the floor), for QUEUE_ROUNDS rounds, cwnd_gain is 1.5 instead
+ * of 2, until a round's samples reach below that again.  The model (bw, min_rtt) and the pacing
+ * rate are unchanged, so a flow alone, whose pacing keeps the queue empty, never sees this.
+ *
  * Not here (v3 has them): the lower bounds bw_lo/inflight_lo that any loss outside a probe cuts,
  * ECN, and packet conservation in the first round of a recovery.
  *
  * Invariants: cwnd >= 4 mss outside persistent congestion (cc.c's floor 2 mss then); bw is the
- * maximum of bw_max; inflight_hi >= 1.25 BDP once set.
+ * maximum of bw_max; inflight_hi >= 1.25 BDP once set; cwnd_gain is 1.5 only after QUEUE_ROUNDS
+ * rounds of a standing queue, and only outside STARTUP.
  */
 #include "node/transport/cc.h"
 
@@ -62,6 +74,8 @@ enum {
 	UP_GAIN = 125,
 	DOWN_GAIN = 75,
 	CYCLE_LEN = 8,
+	QUEUE_ROUNDS = 3,      /* rounds of a standing queue before the window's gain falls */
+	QUEUE_CWND_GAIN = 150, /* cwnd_gain over a standing queue */
 	LOSS_THRESH_PCT = 2,
 	BETA_PCT = 70,
 	UNDO_ROUNDS = 2, /* a cut can be undone until the end of the round after its own */
@@ -209,8 +223,22 @@ static void round_end(konce_cc *cc, uint64_t now)
 		if (b->hi_growth < b->inflight_hi)
 			b->hi_growth *= 2;
 	}
+	b->rtt_min_ring[b->round_count % KONCE_BBR_QUEUE_ROUNDS] = b->round_rtt_min;
+	b->rtt_spread_ring[b->round_count % KONCE_BBR_QUEUE_ROUNDS] = b->round_rtt_max - b->round_rtt_min;
+	uint64_t wmin = UINT64_MAX, spread = 0;
+	for (unsigned i = 0; i < KONCE_BBR_QUEUE_ROUNDS; i++) {
+		if (b->rtt_min_ring[i] < wmin)
+			wmin = b->rtt_min_ring[i];
+		if (b->rtt_spread_ring[i] > spread)
+			spread = b->rtt_spread_ring[i];
+	}
+	if (wmin && b->min_rtt && wmin * 2 >= b->min_rtt * 3 && wmin - b->min_rtt > spread)
+		b->queue_rounds++;
+	else
+		b->queue_rounds = 0;
 	b->round_lost = 0;
 	b->round_rtt_max = 0;
+	b->round_rtt_min = 0;
 	b->round_delivered = b->delivered;
 	b->round_flight_hi = cc->bytes_in_flight;
 }
@@ -338,7 +366,8 @@ static void set_cwnd(konce_cc *cc, uint64_t acked)
 	konce_cc_bbr_state *b = &cc->u.bbr;
 	uint64_t extra = extra_acked(cc);
 	/* 3 mss for delayed acks, and what ack aggregation showed the window needs */
-	uint64_t target = bdp(cc, b->filled_pipe ? CWND_GAIN : STARTUP_CWND_GAIN) + 3 * cc->mss + extra;
+	uint64_t gain = !b->filled_pipe ? STARTUP_CWND_GAIN : b->queue_rounds >= QUEUE_ROUNDS ? QUEUE_CWND_GAIN : CWND_GAIN;
+	uint64_t target = bdp(cc, gain) + 3 * cc->mss + extra;
 	if (b->inflight_hi != NO_BOUND && target > b->inflight_hi)
 		target = b->inflight_hi;
 	if (b->filled_pipe)
@@ -363,6 +392,8 @@ static void bbr_on_ack(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 	b->delivered = ack->delivered;
 	if (ack->rtt > b->round_rtt_max)
 		b->round_rtt_max = ack->rtt;
+	if (ack->rtt && (!b->round_rtt_min || ack->rtt < b->round_rtt_min))
+		b->round_rtt_min = ack->rtt;
 	update_bw(cc, ack);
 	if (b->round_start)
 		round_end(cc, now);

@@ -19,6 +19,7 @@ typedef struct path {
 	uint64_t t, delivered;
 	uint64_t bw;     /* what the samples say, bytes/s */
 	uint64_t rtt;
+	uint64_t jitter; /* every other ack's RTT sample is this much longer (its delivery is not) */
 } path;
 
 /* One round trip: the window goes out (at most what the pacing rate allows in an RTT, plus one),
@@ -41,7 +42,7 @@ static unsigned round_trip(konce_cc *cc, path *p, unsigned lost)
 			continue;
 		}
 		p->delivered += MSS;
-		konce_cc_ack a = {.bytes = MSS, .largest_sent = sent_at, .rtt = p->rtt, .min_rtt = RTT,
+		konce_cc_ack a = {.bytes = MSS, .largest_sent = sent_at, .rtt = p->rtt + (i % 2 ? p->jitter : 0), .min_rtt = RTT,
 				  .delivered = p->delivered, .rate = p->bw, .prior_delivered = prior};
 		konce_cc_on_ack(cc, &a, p->t);
 	}
@@ -246,6 +247,54 @@ static void test_random_loss_without_queue(void **state)
 	assert_int_equal(konce_cc_cwnd(&cc), w);
 }
 
+/* A standing queue that this flow's pacing does not drain (every RTT sample of the last 10 rounds at
+ * least 1.5 min_rtt: another flow's queue) lowers the window's gain from 2 to 1.5 after 3 such
+ * rounds.  Jitter, whose smallest samples come back near min_rtt within 10 rounds, does not; and
+ * the gain of 2 returns as soon as a round's samples reach min_rtt again. */
+static void test_standing_queue_lowers_window(void **state)
+{
+	(void)state;
+	konce_cc cc;
+	path p;
+	steady(&cc, &p);
+	assert_probe_bw_window(&cc);
+	uint64_t w = konce_cc_cwnd(&cc);
+	p.rtt = 2 * RTT;
+	for (int i = 0; i < 9; i++)
+		round_trip(&cc, &p, 0);
+	assert_int_equal(cc.u.bbr.queue_rounds, 0); /* the last 10 rounds still hold one at min_rtt */
+	assert_probe_bw_window(&cc);
+	for (int i = 0; i < 6; i++)
+		round_trip(&cc, &p, 0);
+	assert_true(cc.u.bbr.queue_rounds >= 3);
+	assert_true(konce_cc_cwnd(&cc) <= 3 * bdp(2500000) / 2 + 3 * MSS + 2500000 / 50);
+	assert_int_equal(konce_cc_cwnd(&cc), w - bdp(2500000) / 2);
+	assert_int_equal(cc.u.bbr.bw, 2500000); /* the model is unchanged: only the window's gain */
+	/* jitter: most rounds slow, one in five at min_rtt */
+	for (int i = 0; i < 30; i++) {
+		p.rtt = i % 5 == 4 ? RTT : 2 * RTT;
+		round_trip(&cc, &p, 0);
+		if (i >= 4)
+			assert_int_equal(cc.u.bbr.queue_rounds, 0);
+	}
+	p.rtt = RTT;
+	round_trip(&cc, &p, 0);
+	assert_probe_bw_window(&cc);
+	/* jitter within each round: no sample at min_rtt for 10 rounds and more, but the samples of a
+	 * round spread wider than their floor stands above min_rtt */
+	p.rtt = 3 * RTT / 2;
+	p.jitter = RTT;
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	assert_int_equal(cc.u.bbr.queue_rounds, 0);
+	assert_probe_bw_window(&cc);
+	p.jitter = 0; /* the same floor, steady: a queue */
+	for (int i = 0; i < 13; i++)
+		round_trip(&cc, &p, 0);
+	assert_int_equal(cc.u.bbr.queue_rounds, 3);
+	assert_int_equal(cc.episodes, 0);
+}
+
 /* Lossy rounds in STARTUP end it, with inflight_hi set. */
 static void test_startup_loss_exit(void **state)
 {
@@ -359,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_startup_after_short_messages),
 		cmocka_unit_test(test_random_loss_below_threshold),
 		cmocka_unit_test(test_random_loss_without_queue),
+		cmocka_unit_test(test_standing_queue_lowers_window),
 		cmocka_unit_test(test_lossy_probe_bounds_inflight),
 		cmocka_unit_test(test_spurious_loss_undoes_cut),
 		cmocka_unit_test(test_startup_loss_exit),
