@@ -21,8 +21,8 @@
  *
  * Gains: STARTUP paces at 2.77 and DRAIN at 0.35 (v3's values); cwnd_gain is 2 (1.5 over a
  * standing queue, below), and 2.89 in STARTUP (v1's): jitter puts min_rtt well below the typical
- * RTT, and a window of 2 x bw x min_rtt then grows by less than 2x a round.  Losses that recovery later finds spurious (reordering) are
- * taken back out of the round's count (bbr_on_spurious).  PROBE_BW
+ * RTT, and a window of 2 x bw x min_rtt then grows by less than 2x a round.  Losses that recovery
+ * later finds spurious (reordering) are taken back out of the round's count (bbr_on_spurious).  PROBE_BW
  * cycles pacing_gain through 1.25 (UP: probe for more), 0.75 (DOWN: drain what UP queued) and 1
  * (CRUISE) for six phases; a phase lasts min_rtt, UP until in flight reaches 1.25 BDP, DOWN until it
  * falls to the BDP.  The cycle starts at a phase taken from the clock, so flows that start
@@ -48,7 +48,7 @@
  * queue that no one's pacing drains, and each delivers window / RTT: the flow whose window is larger
  * for its rate keeps the larger share, whatever its start left it (a BBR flow started second
  * typically takes two thirds; docs/BENCH.md).  When the smallest RTT sample of each of the last
- * KONCE_BBR_BW_ROUNDS rounds stood at least 1.5 min_rtt, and that floor stood further above
+ * KONCE_BBR_QUEUE_ROUNDS (10) rounds stood at least 1.5 min_rtt, and that floor stood further above
  * min_rtt than any of those rounds' samples spread (jitter spreads a round's samples around a
  * floor near min_rtt; a queue lifts the floor), for QUEUE_ROUNDS rounds, cwnd_gain is 1.5 instead
  * of 2, until a round's samples reach below that again.  The model (bw, min_rtt) and the pacing
@@ -366,7 +366,11 @@ static void set_cwnd(konce_cc *cc, uint64_t acked)
 	konce_cc_bbr_state *b = &cc->u.bbr;
 	uint64_t extra = extra_acked(cc);
 	/* 3 mss for delayed acks, and what ack aggregation showed the window needs */
-	uint64_t gain = !b->filled_pipe ? STARTUP_CWND_GAIN : b->queue_rounds >= QUEUE_ROUNDS ? QUEUE_CWND_GAIN : CWND_GAIN;
+	uint64_t gain = CWND_GAIN;
+	if (!b->filled_pipe)
+		gain = STARTUP_CWND_GAIN;
+	else if (b->queue_rounds >= QUEUE_ROUNDS)
+		gain = QUEUE_CWND_GAIN; /* a standing queue that this flow's pacing does not drain */
 	uint64_t target = bdp(cc, gain) + 3 * cc->mss + extra;
 	if (b->inflight_hi != NO_BOUND && target > b->inflight_hi)
 		target = b->inflight_hi;

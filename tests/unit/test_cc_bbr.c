@@ -42,8 +42,8 @@ static unsigned round_trip(konce_cc *cc, path *p, unsigned lost)
 			continue;
 		}
 		p->delivered += MSS;
-		konce_cc_ack a = {.bytes = MSS, .largest_sent = sent_at, .rtt = p->rtt + (i % 2 ? p->jitter : 0), .min_rtt = RTT,
-				  .delivered = p->delivered, .rate = p->bw, .prior_delivered = prior};
+		konce_cc_ack a = {.bytes = MSS, .largest_sent = sent_at, .rtt = p->rtt + (i % 2 ? p->jitter : 0),
+				  .min_rtt = RTT, .delivered = p->delivered, .rate = p->bw, .prior_delivered = prior};
 		konce_cc_on_ack(cc, &a, p->t);
 	}
 	return (unsigned)n;
