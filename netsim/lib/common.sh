@@ -106,6 +106,8 @@ require_node() { # require_node RUN NODE [TYPE]
 	t=$(node_field "$1" "$2" 2)
 	[ -n "$t" ] || die $EX_NORUN "run '$1' has no host or router named '$2'"
 	[ -z "${3:-}" ] || [ "$t" = "$3" ] || die $EX_USAGE "'$2' is a $t, not a $3"
-	ip netns list | awk '{print $1}' | grep -qx "$(ns_name "$1" "$2")" ||
+	# 2>/dev/null: another run's namespace half created or deleted makes `ip netns list` print
+	# "Error: Peer netns reference is invalid." for it, which says nothing of this one
+	ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$(ns_name "$1" "$2")" ||
 		die $EX_NORUN "namespace $(ns_name "$1" "$2") is gone (run half torn down? try netsim down --name $1)"
 }
