@@ -103,18 +103,24 @@ glog_hash() {
 # gpartition RUN "HOSTS A" "HOSTS B": nftables in every host drops all IPv4 to and from the
 # other side's addresses; gheal RUN HOSTS...: removes it
 gpartition() {
-	local run=$1 h o addrs
+	local run=$1 h o addrs i pids=() hosts=()
+	# Every host's rules go in at once, not one host after another: on a loaded 2-core VM the
+	# `netsim exec nft` calls took long enough that a 2-side host still reached the 3-side after
+	# its partner was cut off, and the 3-side evicted the partner alone, in a view with that host
+	# in it: not the partition a test means.
 	for h in $2 $3; do
 		addrs=''
 		if [[ " $2 " == *" $h "* ]]; then o=$3; else o=$2; fi
 		for x in $o; do addrs+="${addrs:+, }$(kaddr "$run" "$x")"; done
-		"$NETSIM" exec --name "$run" "$h" -- nft -f - <<EOF || fail "$h: nft failed"
+		"$NETSIM" exec --name "$run" "$h" -- nft -f - <<EOF &
 table ip gpart {
 	chain in { type filter hook input priority -10; ip saddr { $addrs } drop; }
 	chain out { type filter hook output priority -10; ip daddr { $addrs } drop; }
 }
 EOF
+		pids+=($!) hosts+=("$h")
 	done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" || fail "${hosts[$i]}: nft failed"; done
 }
 gheal() {
 	local run=$1 h
