@@ -227,14 +227,10 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 
 fuzz: $(FUZZ_BIN)
 
-# Each target runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME, if present).
+# Each target runs for FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus/NAME, if present), as
+# many targets at once as there are cores (tests/fuzz/run-all.sh).
 fuzz-run: fuzz
-	$(Q)set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
-	  seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -close_fd_mask=3 $(FUZZ_BUILD)/corpus/$$n $$seeds >$(FUZZ_BUILD)/$$n.log 2>&1 \
-	    || { tail -n 40 $(FUZZ_BUILD)/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
-	  grep -E '^(#[0-9]+|Done [0-9]+ runs)' $(FUZZ_BUILD)/$$n.log | tail -n 1; done
+	$(Q)bash tests/fuzz/run-all.sh $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_BIN)
 
 # Benchmarks print their figure beside a baseline measured in the same run.
 $(BUILD)/bench/%: bench/%.c $(BENCH_OBJ) $(LIBA)

@@ -3,7 +3,8 @@
 # summary line at the end.  Exit codes: 0 passed, 77 skipped (the program says why), anything else failed.
 # Each program's output is shown; a failing one is named again in the summary.
 #
-# Each program gets TEST_TIMEOUT seconds (default 600; the slowest today takes about 75 s).  One
+# Each program gets TEST_TIMEOUT seconds (default 600; the slowest, the netsim traversal matrices,
+# take 320-380 s on a slow 2-core VM and about half that on a fast one).  One
 # that runs longer is killed (its whole process group, SIGKILL 10 s after SIGTERM) and counts as
 # failed, named as a hang.
 #

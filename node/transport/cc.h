@@ -145,7 +145,9 @@ typedef struct konce_cc_bbr_state {
 	uint64_t round_flight_hi;    /* this round: most bytes in flight */
 	uint64_t round_rtt_max;      /* this round: the largest RTT sample (us) */
 	uint64_t round_rtt_min;      /* this round: the smallest RTT sample (us; 0: none) */
-	uint32_t queue_rounds;       /* consecutive rounds whose smallest RTT was >= 1.5 min_rtt */
+	uint32_t queue_rounds;       /* consecutive rounds at whose end the floor of the last rounds'
+	                              * smallest RTTs stood >= 1.5 min_rtt and further above min_rtt
+	                              * than those rounds' spread (cc_bbr.c, "A standing queue") */
 	uint64_t rtt_min_ring[KONCE_BBR_QUEUE_ROUNDS];  /* each of the last rounds: its smallest RTT sample */
 	uint64_t rtt_spread_ring[KONCE_BBR_QUEUE_ROUNDS]; /* ... and its largest less its smallest */
 	uint64_t delivered;          /* the latest ack's delivered count */
