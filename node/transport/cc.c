@@ -115,6 +115,20 @@ void konce_cc_on_discard(konce_cc *cc, uint64_t bytes)
 	cc->bytes_in_flight -= bytes < cc->bytes_in_flight ? bytes : cc->bytes_in_flight;
 }
 
+void konce_cc_seed_min_rtt(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t now)
+{
+	if (rtt_us && at <= now && cc->ops->seed_min_rtt)
+		cc->ops->seed_min_rtt(cc, rtt_us, at, now);
+}
+
+uint64_t konce_cc_min_rtt(const konce_cc *cc, uint64_t *at)
+{
+	if (cc->ops != &konce_cc_bbr || !cc->u.bbr.min_rtt)
+		return 0;
+	*at = cc->u.bbr.min_rtt_stamp;
+	return cc->u.bbr.min_rtt;
+}
+
 bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes) { return cc->bytes_in_flight + bytes <= cc->cwnd; }
 
 uint64_t konce_cc_pacing_rate(const konce_cc *cc, uint64_t smoothed_rtt_us)

@@ -66,6 +66,9 @@ typedef struct konce_cc_ops {
 	void (*on_spurious)(konce_cc *cc, uint64_t bytes, uint64_t now);
 	/* Optional.  cc->mss changed (konce_cc_set_mss); cwnd is already at least the new floor. */
 	void (*on_mss)(konce_cc *cc);
+	/* Optional.  An RTT sample taken at `at` outside this controller's acks (the handshake, an
+	 * earlier channel's model: konce_cc_seed_min_rtt). */
+	void (*seed_min_rtt)(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t now);
 	/* Optional.  The pacing rate (bytes/s) if the controller sets its own (cc_bbr.c). */
 	uint64_t (*pacing_rate)(const konce_cc *cc, uint64_t smoothed_rtt_us);
 	/* The window follows Proportional Rate Reduction during a recovery period (cc_prr.c):
@@ -137,6 +140,8 @@ typedef struct konce_cc_bbr_state {
 	uint64_t full_bw;
 	uint64_t round_count, next_round_delivered;
 	uint64_t min_rtt, min_rtt_stamp; /* windowed minimum RTT (us) and when it was last seen */
+	uint64_t path_rtt, path_rtt_at; /* an RTT the session saw before this flow, and when (cc_bbr.c
+	                                 * bbr_seed_min_rtt; 0: none): the standing queue's reference */
 	uint64_t probe_rtt_done;     /* PROBE_RTT ends at this time (0 = not yet armed) */
 	uint64_t cycle_stamp;        /* when the current PROBE_BW phase began */
 	uint64_t inflight_hi;        /* the loss threshold's bound on bytes in flight (UINT64_MAX: none) */
@@ -264,6 +269,13 @@ void konce_cc_on_spurious(konce_cc *cc, uint64_t bytes, uint64_t now);
 /* In-flight bytes that leave the flight without saying anything of congestion: packets sent on a
  * path the session has since left (konce_conn_path_reset), declared lost later. */
 void konce_cc_on_discard(konce_cc *cc, uint64_t bytes);
+/* An RTT sample of this path taken at `at` before this controller began: the handshake's, or an
+ * earlier channel's minimum (ep_msg.c).  A controller that keeps a windowed minimum RTT (BBR) starts
+ * from it, so that a flow started into another flow's standing queue knows the path's empty RTT;
+ * others ignore it. */
+void konce_cc_seed_min_rtt(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t now);
+/* The controller's windowed minimum RTT and when it was seen (0: it keeps none, or none yet). */
+uint64_t konce_cc_min_rtt(const konce_cc *cc, uint64_t *at);
 
 /* true if a packet of bytes fits: bytes_in_flight + bytes <= cwnd. */
 bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes);

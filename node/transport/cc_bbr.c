@@ -3,7 +3,7 @@
  *
  * The model is two numbers.  bw: the highest delivery rate (recovery.h's per-ack samples) over the
  * last KONCE_BBR_BW_ROUNDS round trips; an application-limited sample counts only if it raises the
- * estimate.  min_rtt: the lowest RTT seen in the last 10 s.  BDP = bw x min_rtt.  The sender paces
+ * estimate.  min_rtt: the lowest RTT this flow's acks showed in the last 10 s.  BDP = bw x min_rtt.  The sender paces
  * at pacing_gain x bw and keeps at most cwnd = min(cwnd_gain x BDP + 3 mss + extra_acked,
  * inflight_hi) in flight, where extra_acked (v2's ack aggregation estimate, at most 20 ms at bw)
  * is how much more than bw x time the acks of a burst delivered lately: jitter that reorders,
@@ -53,6 +53,11 @@
  * floor near min_rtt; a queue lifts the floor), for QUEUE_ROUNDS rounds, cwnd_gain is 1.5 instead
  * of 2, until a round's samples reach below that again.  The model (bw, min_rtt) and the pacing
  * rate are unchanged, so a flow alone, whose pacing keeps the queue empty, never sees this.
+ * "min_rtt" in that test is the lower of min_rtt and path_rtt, an RTT the session saw before this
+ * flow (bbr_seed_min_rtt: the client's handshake, the session's last channel), while younger than
+ * 10 s: a flow started into another flow's queue sees no empty path in its own acks.  path_rtt is not
+ * the model's: a BDP from it starves the flow beside a CUBIC flow's deep queue (0% of the link in
+ * docs/BENCH.md's share bench, tried).
  *
  * Not here (v3 has them): the lower bounds bw_lo/inflight_lo that any loss outside a probe cuts,
  * ECN, and packet conservation in the first round of a recovery.
@@ -232,7 +237,10 @@ static void round_end(konce_cc *cc, uint64_t now)
 		if (b->rtt_spread_ring[i] > spread)
 			spread = b->rtt_spread_ring[i];
 	}
-	if (wmin && b->min_rtt && wmin * 2 >= b->min_rtt * 3 && wmin - b->min_rtt > spread)
+	uint64_t base = b->min_rtt; /* the path's RTT without a queue, as best known */
+	if (b->path_rtt && now - b->path_rtt_at < MIN_RTT_WINDOW_US && (!base || b->path_rtt < base))
+		base = b->path_rtt;
+	if (wmin && base && wmin * 2 >= base * 3 && wmin - base > spread)
 		b->queue_rounds++;
 	else
 		b->queue_rounds = 0;
@@ -306,6 +314,18 @@ static void update_min_rtt(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 		b->mode = KONCE_BBR_PROBE_RTT;
 		b->probe_rtt_done = 0;
 	}
+}
+
+/* A sample from before this flow (cc.h konce_cc_seed_min_rtt): the path's RTT without a queue, for
+ * as long as min_rtt's window would keep it (the header, "A standing queue"). */
+static void bbr_seed_min_rtt(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t now)
+{
+	konce_cc_bbr_state *b = &cc->u.bbr;
+	if (now - at >= MIN_RTT_WINDOW_US || (b->path_rtt && now - b->path_rtt_at < MIN_RTT_WINDOW_US &&
+					      b->path_rtt <= rtt_us))
+		return;
+	b->path_rtt = rtt_us;
+	b->path_rtt_at = at;
 }
 
 static void probe_rtt_step(konce_cc *cc, uint64_t now)
@@ -478,5 +498,6 @@ const konce_cc_ops konce_cc_bbr = {
 	.on_persistent_congestion = bbr_on_persistent,
 	.on_lost = bbr_on_lost,
 	.on_spurious = bbr_on_spurious,
+	.seed_min_rtt = bbr_seed_min_rtt,
 	.pacing_rate = bbr_pacing_rate,
 };

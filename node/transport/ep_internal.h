@@ -187,6 +187,10 @@ typedef struct konce_sess {
 	/* a presence that was a channel: the ids its next conn continues (ep_msg.c shrink; 0 = none) */
 	uint64_t tx_wire_next, rx_wire_base;
 	uint32_t gone_lost, gone_retransmitted; /* its earlier conns' rec.nlost_total, retransmitted */
+	/* the path's smallest RTT seen outside its channel's controller (ep_msg.c konce_ep_rtt_seen:
+	 * the client's INITIATE to ACCEPT, a shrunk channel's min_rtt) and when, packed so that a
+	 * presence stays within 1 KiB: bits 0-23 the RTT in us (< 16.8 s), 24-63 when, in ms; 0 = none */
+	uint64_t rtt_min;
 	uint64_t rx_bytes, tx_bytes;  /* authenticated DATA datagrams, for konce_ep_conn_traffic() */
 	/* the table's indexes (ep_table.c), while incoming */
 	struct konce_ep_tnode *src;   /* its source's count, while also unwanted (NULL otherwise) */
@@ -194,8 +198,6 @@ typedef struct konce_sess {
 	struct konce_sess *key_next, *key_prev; /* that key's sessions */
 	struct konce_sess *lru_next, *lru_prev; /* ep->lru, while unwanted: by last_app_us */
 	/* the small fields of the groups above, packed here (no holes; see each comment) */
-	unsigned attempts;
-	unsigned pow_bits;            /* SOLVING: the demand */
 	unsigned dup_answers;         /* server: duplicate INITIATEs answered with the stored ACCEPT */
 	unsigned accept_resends;      /* server: ACCEPT resent by the timer (larger than its INITIATE) */
 	unsigned ev_msgs;             /* its MESSAGE events in the ring, not yet polled */
@@ -207,6 +209,8 @@ typedef struct konce_sess {
 	bool heard;                   /* server: authenticated DATA came after our ACCEPT */
 	bool wanted;                  /* konce_ep_set_wanted() */
 	bool hb_full;                 /* hb has first (a client's): konce_ep_sess_new */
+	uint8_t attempts;             /* HELLO or INITIATE copies sent (at most KONCE_HS_ATTEMPTS) */
+	uint8_t pow_bits;             /* SOLVING: the demand (at most max_pow_bits, <= 64) */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */
@@ -513,6 +517,10 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 void konce_ep_msg_release(konce_ep *ep, uint32_t conn, konce_reasm_msg *m);
 /* The konce_ep_msg_fail for a handshake failure or close reason. */
 unsigned konce_ep_msg_reason(unsigned fail);
+/* s's path had an RTT of rtt_us at `at`, seen outside its channel's acks: kept in the session (the
+ * smaller, or the fresher once the older is 10 s old) for its channels' controllers, and handed to
+ * the present one. */
+void konce_ep_rtt_seen(konce_sess *s, uint64_t rtt_us, uint64_t at, uint64_t now_us);
 
 /* ep_pmtud.c: the path MTU search of each session (pmtud.h) */
 /* The largest datagram s sends now. */

@@ -146,6 +146,8 @@ void konce_ep_rsrc_put(konce_ep *ep, konce_sess *s)
 	ep->rsrc_free = g;
 }
 
+#define RTT_MASK 0xffffffull /* konce_sess.rtt_min's RTT */
+
 static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	if (s->rel)
@@ -164,6 +166,8 @@ static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 		s->rsrc->refs++;
 	if (s->rsrc)
 		konce_reasm_set_source(&s->rel->ra, &s->rsrc->acct);
+	if (s->rtt_min)
+		konce_cc_seed_min_rtt(&s->rel->cc, s->rtt_min & RTT_MASK, (s->rtt_min >> 24) * 1000, now_us);
 	ep->c.channels_grown++;
 	return s->rel;
 }
@@ -180,7 +184,7 @@ static uint64_t shrink_at(const konce_sess *s)
 
 /* The channel goes back to a presence: everything but its ids, loss counts and path MTU result is
  * freed (ep_msg.c header). */
-static void shrink(konce_ep *ep, konce_sess *s)
+static void shrink(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
 	konce_conn *c = s->rel;
 	konce_conn_ids(c, &s->tx_wire_next, &s->rx_wire_base);
@@ -188,6 +192,9 @@ static void shrink(konce_ep *ep, konce_sess *s)
 	/* konce_ep_conn_pmtu() reports the session's losses over all its channels */
 	s->gone_lost += (uint32_t)c->rec.nlost_total;
 	s->gone_retransmitted += (uint32_t)c->retransmitted;
+	uint64_t at, rtt = konce_cc_min_rtt(&c->cc, &at);
+	if (rtt)
+		konce_ep_rtt_seen(s, rtt, at, now_us);
 	konce_ep_pmtud_shrink(ep, s); /* its result and counts stay, the search state goes */
 	konce_session_narrow(&s->sess); /* out of the conn's storage */
 	konce_conn_free(c); /* its reassembler (settled: konce_conn_idle) no longer charges the source */
@@ -416,7 +423,7 @@ bool konce_ep_msg_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *
 	}
 	konce_ep_msg_flush(ep, s, now_us);
 	if (now_us >= shrink_at(s)) {
-		shrink(ep, s);
+		shrink(ep, s, now_us);
 		*next = presence_timer(ep, s, now_us);
 		return true;
 	}
@@ -569,11 +576,24 @@ int konce_ep_ping(konce_ep *ep, uint32_t conn, uint64_t now_us)
 	return 0;
 }
 
+void konce_ep_rtt_seen(konce_sess *s, uint64_t rtt_us, uint64_t at, uint64_t now_us)
+{
+	if (!rtt_us || rtt_us > RTT_MASK)
+		return;
+	uint64_t kept_at = (s->rtt_min >> 24) * 1000;
+	bool stale = !s->rtt_min || (now_us > kept_at && now_us - kept_at >= 10000000ull); /* cc_bbr.c's window */
+	if (stale || rtt_us <= (s->rtt_min & RTT_MASK))
+		s->rtt_min = (at / 1000) << 24 | rtt_us;
+	if (s->rel)
+		konce_cc_seed_min_rtt(&s->rel->cc, rtt_us, at, now_us);
+}
+
 void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
 {
 	for (konce_sess *s = ep->live; s; s = s->next) {
 		if (s->state != KONCE_HS_ESTABLISHED || !konce_addr_eq(&s->path.cur, peer))
 			continue;
+		s->rtt_min = 0; /* that RTT was another path's */
 		if (!s->rel) {
 			konce_ep_pmtud_reset(ep, s, now_us); /* a presence forgets its kept size */
 			continue;

@@ -337,6 +337,8 @@ enum konce_ep_verdict konce_hs_client_accept(konce_ep *ep, const uint8_t *pkt, s
 		return KONCE_EP_DROPPED_AUTH;
 	}
 	memcpy(s->sess.dcid, a.server_cid, KONCE_WIRE_CID);
+	if (s->attempts == 1 && now_us > s->sess.tx_key_since_us) /* one INITIATE: an RTT sample (Karn) */
+		konce_ep_rtt_seen(s, now_us - s->sess.tx_key_since_us, now_us, now_us);
 	konce_ep_set_state(ep, s, KONCE_HS_ESTABLISHED);
 	handshake_done(ep, s);
 	konce_ep_hs_done(ep, s);

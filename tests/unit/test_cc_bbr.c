@@ -295,6 +295,49 @@ static void test_standing_queue_lowers_window(void **state)
 	assert_int_equal(cc.episodes, 0);
 }
 
+/* A flow started into another flow's standing queue: its own acks never show the path's empty
+ * RTT, but the session saw it before the flow began (konce_cc_seed_min_rtt: the handshake's).
+ * That sample is the standing queue's reference, so the window's gain falls to 1.5; the model keeps
+ * the flow's own min_rtt, so the BDP is not cut to what an empty path would need (beside a flow
+ * that keeps a deep queue, that would starve this one).  A sample 10 s old or more is ignored. */
+static void test_path_rtt_sets_queue_reference(void **state)
+{
+	(void)state;
+	for (int seed = 0; seed < 3; seed++) { /* none, fresh, 10 s old */
+		konce_cc cc;
+		path p = {.t = 10000 * MS + 1, .bw = 2500000, .rtt = 2 * RTT};
+		konce_cc_init(&cc, &konce_cc_bbr, MSS, p.t);
+		if (seed == 1)
+			konce_cc_seed_min_rtt(&cc, RTT, p.t - 500 * MS, p.t);
+		if (seed == 2)
+			konce_cc_seed_min_rtt(&cc, RTT, 1, p.t);
+		for (int i = 0; i < 40; i++)
+			round_trip(&cc, &p, 0);
+		assert_int_equal(cc.u.bbr.mode, KONCE_BBR_PROBE_BW);
+		assert_int_equal(cc.u.bbr.min_rtt, 2 * RTT); /* the flow's own */
+		uint64_t w2 = 2 * 2500000 * 2 * RTT / 1000000 + 3 * MSS;
+		if (seed == 1) {
+			assert_true(cc.u.bbr.queue_rounds >= 3);
+			assert_true(konce_cc_cwnd(&cc) <= 3 * w2 / 4 + 3 * MSS + 2500000 / 50);
+		} else {
+			assert_int_equal(cc.u.bbr.queue_rounds, 0);
+			assert_true(konce_cc_cwnd(&cc) > w2);
+		}
+	}
+	/* a seed above what the flow has seen changes nothing */
+	konce_cc cc;
+	path p = {.t = 1, .bw = 2500000, .rtt = RTT};
+	konce_cc_init(&cc, &konce_cc_bbr, MSS, p.t);
+	for (int i = 0; i < 30; i++)
+		round_trip(&cc, &p, 0);
+	konce_cc_seed_min_rtt(&cc, 3 * RTT / 2, p.t, p.t);
+	p.rtt = 3 * RTT / 2;
+	for (int i = 0; i < 15; i++)
+		round_trip(&cc, &p, 0);
+	assert_true(cc.u.bbr.queue_rounds >= 3); /* judged against the flow's own 40 ms */
+	assert_int_equal(cc.u.bbr.min_rtt, RTT);
+}
+
 /* Lossy rounds in STARTUP end it, with inflight_hi set. */
 static void test_startup_loss_exit(void **state)
 {
@@ -409,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_random_loss_below_threshold),
 		cmocka_unit_test(test_random_loss_without_queue),
 		cmocka_unit_test(test_standing_queue_lowers_window),
+		cmocka_unit_test(test_path_rtt_sets_queue_reference),
 		cmocka_unit_test(test_lossy_probe_bounds_inflight),
 		cmocka_unit_test(test_spurious_loss_undoes_cut),
 		cmocka_unit_test(test_startup_loss_exit),

@@ -6,7 +6,8 @@
  * the shrunk receiver.  It never shrinks with unacked data, with a message half reassembled, or when
  * the channel is kept (a group's).  With path MTU discovery on, a shrunk presence keeps the size
  * its search confirmed and nothing more: the next channel sends at that size with no probe, and a
- * path change while shrunk forgets it. */
+ * path change while shrunk forgets it.  The path's RTT outlives a channel for 10 s: the next
+ * channel's controller starts from it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "node/transport/endpoint.h"
+#include "node/transport/ep_internal.h"
 #include "node/transport/identity.h"
 #include "node/transport/pmtud.h"
 #include "ep_link.h"
@@ -97,6 +99,52 @@ static void test_grow_shrink_regrow(void **state)
 	assert_int_equal(shrunk(p.b), 2);
 	assert_int_equal(ep_link_live(&p.tenv_a), live_a);
 	assert_int_equal(ep_link_live(&p.tenv_b), live_b);
+	assert_int_equal(p.a_failed, 0);
+	ep_link_close(&p);
+}
+
+/* The path's RTT outlives the channel: the client takes one from its handshake (INITIATE to
+ * ACCEPT), a shrinking channel leaves its controller's min_rtt in the presence, and the next
+ * channel's BBR starts from it (its standing-queue reference, cc_bbr.c) while it is younger than
+ * 10 s. */
+static void test_rtt_kept_for_next_channel(void **state)
+{
+	(void)state;
+	ep_link p;
+	konce_ep_config cfg = {.keepalive_ms = 1000, .idle_timeout_ms = 120000, .msg_timeout_ms = 120000};
+	ep_link_open(&p, 5, 6, &cfg, &cfg, 1000);
+	konce_sess *sa = konce_ep_sess_by_conn(p.a, p.ca), *sb = konce_ep_sess_by_conn(p.b, p.cb);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	uint64_t hs = sa->rtt_min & 0xffffff;
+	assert_true(hs >= 1000 && hs <= 10000); /* a round or a few of the 1 ms link */
+	assert_int_equal(sb->rtt_min, 0);       /* a server has no sample of its own handshake */
+
+	send_msg(&p, p.a, p.ca, 5000, KONCE_MSG_CLASS_DEFAULT, 1);
+	assert_non_null(sa->rel);
+	assert_int_equal(sa->rel->cc.u.bbr.path_rtt, hs);
+	ep_link_run_until(&p, p.now + 100000);
+	assert_int_equal(p.b_msgs, 1);
+	ep_link_run_until(&p, p.now + SHRINK_US + 1000000);
+	assert_int_equal(shrunk(p.a), 1);
+	assert_null(sa->rel);
+	uint64_t kept_a = sa->rtt_min & 0xffffff;
+	assert_true(kept_a >= 1000 && kept_a <= hs); /* the channel's own min_rtt, if lower */
+
+	/* within 10 s of it, the next channel starts from it */
+	send_msg(&p, p.a, p.ca, 100, KONCE_MSG_CLASS_DEFAULT, 2);
+	assert_int_equal(sa->rel->cc.u.bbr.path_rtt, kept_a);
+	ep_link_run_until(&p, p.now + 100000);
+	assert_int_equal(p.b_msgs, 2);
+	assert_true(sb->rel && sb->rel->cc.u.bbr.min_rtt == 0); /* b only acked: no sample of its own */
+
+	/* 11 s of keepalives later it is too old */
+	ep_link_run_until(&p, p.now + 11000000);
+	assert_null(sa->rel);
+	send_msg(&p, p.a, p.ca, 100, KONCE_MSG_CLASS_DEFAULT, 3);
+	assert_int_equal(sa->rel->cc.u.bbr.path_rtt, 0);
+	ep_link_run_until(&p, p.now + 100000);
+	assert_int_equal(p.b_msgs, 3);
 	assert_int_equal(p.a_failed, 0);
 	ep_link_close(&p);
 }
@@ -397,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_no_shrink_with_partial),
 		cmocka_unit_test(test_kept_channel_stays),
 		cmocka_unit_test(test_shrunk_presence_bytes),
+		cmocka_unit_test(test_rtt_kept_for_next_channel),
 		cmocka_unit_test(test_regrow_at_kept_plpmtu),
 		cmocka_unit_test(test_reset_while_shrunk_forgets),
 	};
