@@ -197,6 +197,12 @@ static bool over_threshold(const konce_cc *cc, uint64_t lost, uint64_t total)
 	return lost >= 3 * cc->mss && lost * 100 > total * LOSS_THRESH_PCT;
 }
 
+/* path_rtt is set and within min_rtt's window (bbr_seed_min_rtt). */
+static bool path_rtt_fresh(const konce_cc_bbr_state *b, uint64_t now)
+{
+	return b->path_rtt && now - b->path_rtt_at < MIN_RTT_WINDOW_US;
+}
+
 /* The end of a round: was it lossy, and what does that do to the probe? */
 static void round_end(konce_cc *cc, uint64_t now)
 {
@@ -238,7 +244,7 @@ static void round_end(konce_cc *cc, uint64_t now)
 			spread = b->rtt_spread_ring[i];
 	}
 	uint64_t base = b->min_rtt; /* the path's RTT without a queue, as best known */
-	if (b->path_rtt && now - b->path_rtt_at < MIN_RTT_WINDOW_US && (!base || b->path_rtt < base))
+	if (path_rtt_fresh(b, now) && (!base || b->path_rtt < base))
 		base = b->path_rtt;
 	if (wmin && base && wmin * 2 >= base * 3 && wmin - base > spread)
 		b->queue_rounds++;
@@ -321,8 +327,7 @@ static void update_min_rtt(konce_cc *cc, const konce_cc_ack *ack, uint64_t now)
 static void bbr_seed_min_rtt(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t now)
 {
 	konce_cc_bbr_state *b = &cc->u.bbr;
-	if (now - at >= MIN_RTT_WINDOW_US || (b->path_rtt && now - b->path_rtt_at < MIN_RTT_WINDOW_US &&
-					      b->path_rtt <= rtt_us))
+	if (now - at >= MIN_RTT_WINDOW_US || (path_rtt_fresh(b, now) && b->path_rtt <= rtt_us))
 		return;
 	b->path_rtt = rtt_us;
 	b->path_rtt_at = at;

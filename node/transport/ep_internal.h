@@ -210,7 +210,7 @@ typedef struct konce_sess {
 	bool wanted;                  /* konce_ep_set_wanted() */
 	bool hb_full;                 /* hb has first (a client's): konce_ep_sess_new */
 	uint8_t attempts;             /* HELLO or INITIATE copies sent (at most KONCE_HS_ATTEMPTS) */
-	uint8_t pow_bits;             /* SOLVING: the demand (at most max_pow_bits, <= 64) */
+	uint8_t pow_bits;             /* SOLVING: the demand (the COOKIE's byte, at most max_pow_bits) */
 } konce_sess;
 
 /* An event ring slot: the event and, for MESSAGE, where its bytes are. */

@@ -146,7 +146,10 @@ void konce_ep_rsrc_put(konce_ep *ep, konce_sess *s)
 	ep->rsrc_free = g;
 }
 
-#define RTT_MASK 0xffffffull /* konce_sess.rtt_min's RTT */
+/* konce_sess.rtt_min, unpacked: the RTT (us) and when it was seen (us, to the ms) */
+#define RTT_MASK 0xffffffull
+static uint64_t kept_rtt(const konce_sess *s) { return s->rtt_min & RTT_MASK; }
+static uint64_t kept_at(const konce_sess *s) { return (s->rtt_min >> 24) * 1000; }
 
 static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 {
@@ -167,7 +170,7 @@ static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (s->rsrc)
 		konce_reasm_set_source(&s->rel->ra, &s->rsrc->acct);
 	if (s->rtt_min)
-		konce_cc_seed_min_rtt(&s->rel->cc, s->rtt_min & RTT_MASK, (s->rtt_min >> 24) * 1000, now_us);
+		konce_cc_seed_min_rtt(&s->rel->cc, kept_rtt(s), kept_at(s), now_us);
 	ep->c.channels_grown++;
 	return s->rel;
 }
@@ -580,9 +583,8 @@ void konce_ep_rtt_seen(konce_sess *s, uint64_t rtt_us, uint64_t at, uint64_t now
 {
 	if (!rtt_us || rtt_us > RTT_MASK)
 		return;
-	uint64_t kept_at = (s->rtt_min >> 24) * 1000;
-	bool stale = !s->rtt_min || (now_us > kept_at && now_us - kept_at >= 10000000ull); /* cc_bbr.c's window */
-	if (stale || rtt_us <= (s->rtt_min & RTT_MASK))
+	bool stale = !s->rtt_min || (now_us > kept_at(s) && now_us - kept_at(s) >= 10000000ull); /* cc_bbr.c's window */
+	if (stale || rtt_us <= kept_rtt(s))
 		s->rtt_min = (at / 1000) << 24 | rtt_us;
 	if (s->rel)
 		konce_cc_seed_min_rtt(&s->rel->cc, rtt_us, at, now_us);

@@ -10,7 +10,6 @@ secs=$1 out=$2
 shift 2
 jobs=${FUZZ_JOBS:-$(nproc)}
 [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
-declare -A rc=()
 run_one() {
 	local f=$1 n=${1##*/fuzz_} seeds=
 	mkdir -p "$out/corpus/$n"
