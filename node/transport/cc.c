@@ -123,10 +123,7 @@ void konce_cc_seed_min_rtt(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t 
 
 uint64_t konce_cc_min_rtt(const konce_cc *cc, uint64_t *at)
 {
-	if (cc->ops != &konce_cc_bbr || !cc->u.bbr.min_rtt)
-		return 0;
-	*at = cc->u.bbr.min_rtt_stamp;
-	return cc->u.bbr.min_rtt;
+	return cc->ops->min_rtt ? cc->ops->min_rtt(cc, at) : 0;
 }
 
 bool konce_cc_can_send(const konce_cc *cc, uint64_t bytes) { return cc->bytes_in_flight + bytes <= cc->cwnd; }

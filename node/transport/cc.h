@@ -69,6 +69,8 @@ typedef struct konce_cc_ops {
 	/* Optional.  An RTT sample taken at `at` outside this controller's acks (the handshake, an
 	 * earlier channel's model: konce_cc_seed_min_rtt). */
 	void (*seed_min_rtt)(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_t now);
+	/* Optional.  The controller's windowed minimum RTT and when it was seen (0: none yet). */
+	uint64_t (*min_rtt)(const konce_cc *cc, uint64_t *at);
 	/* Optional.  The pacing rate (bytes/s) if the controller sets its own (cc_bbr.c). */
 	uint64_t (*pacing_rate)(const konce_cc *cc, uint64_t smoothed_rtt_us);
 	/* The window follows Proportional Rate Reduction during a recovery period (cc_prr.c):
@@ -117,6 +119,9 @@ typedef struct konce_cc_ledbat_state {
 } konce_cc_ledbat_state;
 
 enum { KONCE_BBR_BW_ROUNDS = 10 };
+/* How long a minimum RTT sample stands (BBR's min_rtt window), the controller's own or one from
+ * outside it (konce_cc_seed_min_rtt). */
+#define KONCE_CC_MIN_RTT_WINDOW_US 10000000ull
 /* the rounds over which cc_bbr.c looks for a standing queue */
 enum { KONCE_BBR_QUEUE_ROUNDS = 10 };
 

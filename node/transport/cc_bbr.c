@@ -91,7 +91,7 @@ enum {
 	 * jitter, and more made two flows on a shared 20 Mbit/s link measurably less fair) */
 	EXTRA_MAX_MS = 20,
 };
-#define MIN_RTT_WINDOW_US 10000000ull
+#define MIN_RTT_WINDOW_US KONCE_CC_MIN_RTT_WINDOW_US
 #define NO_BOUND UINT64_MAX
 
 static const uint8_t cycle_gain[CYCLE_LEN] = {UP_GAIN, DOWN_GAIN, 100, 100, 100, 100, 100, 100};
@@ -333,6 +333,12 @@ static void bbr_seed_min_rtt(konce_cc *cc, uint64_t rtt_us, uint64_t at, uint64_
 	b->path_rtt_at = at;
 }
 
+static uint64_t bbr_min_rtt(const konce_cc *cc, uint64_t *at)
+{
+	*at = cc->u.bbr.min_rtt_stamp;
+	return cc->u.bbr.min_rtt;
+}
+
 static void probe_rtt_step(konce_cc *cc, uint64_t now)
 {
 	konce_cc_bbr_state *b = &cc->u.bbr;
@@ -504,5 +510,6 @@ const konce_cc_ops konce_cc_bbr = {
 	.on_lost = bbr_on_lost,
 	.on_spurious = bbr_on_spurious,
 	.seed_min_rtt = bbr_seed_min_rtt,
+	.min_rtt = bbr_min_rtt,
 	.pacing_rate = bbr_pacing_rate,
 };

@@ -124,6 +124,8 @@ static int conn_send(konce_conn *c, const uint8_t *msg, bool own, size_t len, ui
 			konce_cc_init(&c->cc, want, c->cc.mss, now);
 			if (!klass && cwnd > c->cc.cwnd)
 				c->cc.cwnd = cwnd;
+			if (c->seed_rtt)
+				konce_cc_seed_min_rtt(&c->cc, c->seed_rtt, c->seed_at, now);
 		}
 		c->progress_at = now;
 	}
@@ -537,12 +539,25 @@ void konce_conn_on_probe_sent(konce_conn *c, uint64_t pn)
 		c->largest_pn_sent = pn;
 }
 
+void konce_conn_seed_rtt(konce_conn *c, uint64_t rtt_us, uint64_t at, uint64_t now)
+{
+	if (!rtt_us || at > now)
+		return;
+	/* the lower sample, unless the kept one has left min_rtt's window (cc_bbr.c) */
+	if (!c->seed_rtt || rtt_us <= c->seed_rtt || now - c->seed_at >= KONCE_CC_MIN_RTT_WINDOW_US) {
+		c->seed_rtt = rtt_us;
+		c->seed_at = at;
+	}
+	konce_cc_seed_min_rtt(&c->cc, rtt_us, at, now);
+}
+
 void konce_conn_path_reset(konce_conn *c, uint64_t now)
 {
 	konce_recovery_path_reset(&c->rec);
 	konce_cc_init(&c->cc, c->cc.ops, KONCE_CONN_MSS, now);
 	c->cc.bytes_in_flight = c->rec.bytes_in_flight;
 	c->path_since = now; /* the old path's packets, declared lost later, are not congestion here */
+	c->seed_rtt = c->seed_at = 0; /* the old path's */
 	konce_pacer_init(&c->pacer, KONCE_CONN_PACER_BURST, now);
 	if (c->rec.eliciting_in_flight)
 		c->probes_due = 2; /* now, not at a probe timeout backed off by the outage */

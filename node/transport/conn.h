@@ -112,6 +112,9 @@ typedef struct konce_conn {
 	uint64_t largest_pn_sent;
 	unsigned ack_only_run;
 	uint64_t path_since;     /* last konce_conn_path_reset (0: never) */
+	uint64_t seed_rtt, seed_at; /* the path's RTT from outside the controller, and when it was seen
+				     * (konce_conn_seed_rtt; 0: none): a controller the conn starts
+				     * again (a class switch) starts from it too */
 	uint64_t big_lost, big_acked; /* packets over KONCE_PMTU_BASE declared lost / acked since the
 				       * endpoint last took them (path MTU black holes, pmtud.h) */
 	unsigned probes_due;
@@ -185,6 +188,10 @@ bool konce_conn_tick(konce_conn *c, uint64_t now);
  * between direct and relayed): congestion control and the RTT estimate start afresh (RFC 9000
  * section 9.4), and if anything is outstanding two probes go at once. */
 void konce_conn_path_reset(konce_conn *c, uint64_t now);
+/* An RTT sample of this path taken at `at`, from outside the conn's controller (the session's: its
+ * handshake, an earlier channel's minimum).  The controller takes it (konce_cc_seed_min_rtt), and
+ * so does the one a class switch starts, until a path reset forgets it. */
+void konce_conn_seed_rtt(konce_conn *c, uint64_t rtt_us, uint64_t at, uint64_t now);
 uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
 /* How many bytes of pacer tokens the sender waits for before it wakes to send (conn.c). */
 /* The pacer's burst: 2 ms at rate (bytes/s) plus the host's recent lateness, at least 4 datagrams of

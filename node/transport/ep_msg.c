@@ -170,7 +170,7 @@ static konce_conn *get_conn(konce_ep *ep, konce_sess *s, uint64_t now_us)
 	if (s->rsrc)
 		konce_reasm_set_source(&s->rel->ra, &s->rsrc->acct);
 	if (s->rtt_min)
-		konce_cc_seed_min_rtt(&s->rel->cc, kept_rtt(s), kept_at(s), now_us);
+		konce_conn_seed_rtt(s->rel, kept_rtt(s), kept_at(s), now_us);
 	ep->c.channels_grown++;
 	return s->rel;
 }
@@ -583,11 +583,11 @@ void konce_ep_rtt_seen(konce_sess *s, uint64_t rtt_us, uint64_t at, uint64_t now
 {
 	if (!rtt_us || rtt_us > RTT_MASK)
 		return;
-	bool stale = !s->rtt_min || (now_us > kept_at(s) && now_us - kept_at(s) >= 10000000ull); /* cc_bbr.c's window */
+	bool stale = !s->rtt_min || (now_us > kept_at(s) && now_us - kept_at(s) >= KONCE_CC_MIN_RTT_WINDOW_US);
 	if (stale || rtt_us <= kept_rtt(s))
 		s->rtt_min = (at / 1000) << 24 | rtt_us;
 	if (s->rel)
-		konce_cc_seed_min_rtt(&s->rel->cc, rtt_us, at, now_us);
+		konce_conn_seed_rtt(s->rel, rtt_us, at, now_us);
 }
 
 void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)

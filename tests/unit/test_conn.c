@@ -290,6 +290,43 @@ static void test_path_reset(void **state)
 	close_pair(&te, &a, &b);
 }
 
+/* The path's RTT from outside the controller (konce_conn_seed_rtt) reaches the controller a class
+ * switch starts: a background busy period (LEDBAT) and then a default one (BBR) in one channel, and
+ * a path reset forgets it. */
+static void test_seed_survives_class_switch(void **state)
+{
+	(void)state;
+	test_env te;
+	side a, b;
+	open_pair(&te, 5, &a, 1 << 20, &b, 1 << 20);
+	uint64_t now = 1000 * MS;
+	static uint8_t msg[20000];
+	assert_int_equal(konce_conn_keep_channel(a.c), 0);
+	konce_conn_seed_rtt(a.c, 15 * MS, now - 100 * MS, now);
+	konce_conn_seed_rtt(a.c, 30 * MS, now - 50 * MS, now); /* higher: the lower one stays */
+	assert_int_equal(a.c->seed_rtt, 15 * MS);
+	assert_int_equal(a.c->seed_at, now - 100 * MS);
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 1, 1, now), 0); /* background */
+	assert_ptr_equal(a.c->cc.ops, &konce_cc_ledbat);
+	exchange(&a, &b, &now, now + 2000 * MS);
+	assert_int_equal(a.delivered, 1);
+	assert_int_equal(konce_conn_send(a.c, msg, sizeof msg, 0, 2, now), 0); /* default */
+	assert_ptr_equal(a.c->cc.ops, &konce_cc_bbr);
+	assert_int_equal(a.c->cc.u.bbr.path_rtt, 15 * MS);
+	assert_int_equal(a.c->cc.u.bbr.path_rtt_at, 1000 * MS - 100 * MS);
+	exchange(&a, &b, &now, now + 2000 * MS);
+	assert_int_equal(a.delivered, 2);
+	konce_conn_path_reset(a.c, now);
+	assert_int_equal(a.c->seed_rtt, 0);
+	assert_int_equal(a.c->cc.u.bbr.path_rtt, 0);
+	/* a stale seed is replaced even by a higher sample */
+	konce_conn_seed_rtt(a.c, 15 * MS, now - 100 * MS, now);
+	now += KONCE_CC_MIN_RTT_WINDOW_US;
+	konce_conn_seed_rtt(a.c, 30 * MS, now, now);
+	assert_int_equal(a.c->seed_rtt, 30 * MS);
+	close_pair(&te, &a, &b);
+}
+
 /* The sender wakes for a quantum of the pacing rate, not for each datagram: at a high rate the
  * next timer waits until 1 ms of the rate (bounded by the burst) has built up, so one wake sends a
  * batch; at a low rate, where 1 ms of it is under a few datagrams, it waits for one, as the pacer does. */
@@ -379,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_refuse_too_large),
 		cmocka_unit_test(test_keepalive_and_timeout),
 		cmocka_unit_test(test_path_reset),
+		cmocka_unit_test(test_seed_survives_class_switch),
 		cmocka_unit_test(test_pacer_burst),
 		cmocka_unit_test(test_pace_quantum),
 	};
