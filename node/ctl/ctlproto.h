@@ -76,6 +76,8 @@ typedef struct konce_ctlproto_host {
 	void (*trav_status)(void *ctx, konce_ctlproto_travio *out); /* only with trav */
 	/* Reads len bytes of the open regular file fd into buf off the loop, then done(dctx, 0 or a
 	 * negative errno) from the loop, never inside the call; on 0 fd is the reader's to close.
+	 * Exception: a read that outlasts the host's stop ends with -ECANCELED on the reader's
+	 * thread, after the host is gone (node/io/fileread.h); its op is abandoned by then.
 	 * NULL: a `send --file` is refused (a file is never read on the loop). */
 	int (*read_file)(void *ctx, int fd, uint8_t *buf, size_t len, void (*done)(void *dctx, int e), void *dctx);
 } konce_ctlproto_host;

@@ -204,9 +204,17 @@ int node_worker_stop(node_worker *w, uint64_t deadline_us)
 	event_free(w->ev); /* from here the stop reports */
 	pthread_mutex_lock(&w->mu);
 	w->stopping = true;
-	if (deadline_us)
-		w->posted = (struct fifo){NULL, NULL}; /* handed back unrun (worker.h) */
+	struct fifo unrun = {NULL, NULL};
+	if (deadline_us) {
+		unrun = w->posted; /* handed back unrun (worker.h) */
+		w->posted = (struct fifo){NULL, NULL};
+	}
 	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (node_job *j; (j = pop(&unrun));) /* the loop's own now: cancel may free j */
+		if (j->cancel)
+			j->cancel(j);
+	pthread_mutex_lock(&w->mu);
 	bool exited = wait_until(w, &w->exited, deadline_us);
 	w->abandoned = !exited;
 	pthread_mutex_unlock(&w->mu);

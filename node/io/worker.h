@@ -14,7 +14,7 @@
  *  2. Jobs run one at a time in the order posted, and are reported in that order, each once.  A
  *     report takes one job at a time, so a done() that waits for a job of its own keeps the order.
  *  3. Nothing is lost silently: a posted job is reported, or (a stop with a deadline) handed back
- *     to its poster unrun, or, run by an abandoned thread, dropped.
+ *     to its poster unrun (cancel()), or, run by an abandoned thread, dropped.
  */
 #ifndef KONCE_NODE_WORKER_H
 #define KONCE_NODE_WORKER_H
@@ -31,6 +31,9 @@ struct node_job {
 	void (*done)(node_job *j);    /* on the loop thread, after run; NULL: none */
 	void (*drop)(node_job *j);    /* on the worker thread, instead of done, when its worker was
 				       * abandoned (node_worker_stop's deadline); NULL: none */
+	void (*cancel)(node_job *j);  /* on the loop thread, in node_worker_stop, instead of run and
+				       * done, when a stop with a deadline hands the job back unrun;
+				       * NULL: none */
 	bool ran;                     /* under the worker's mutex */
 };
 
@@ -45,8 +48,8 @@ int node_worker_post(node_worker *w, node_job *j);
  * no deadline), then reports every job that ran.  Whether j ran before this returned. */
 bool node_worker_wait(node_worker *w, node_job *j, uint64_t deadline_us);
 /* Stops the thread and frees w.  deadline_us 0: the thread runs every job posted first, and all
- * are reported here; returns 0.  With a deadline: the jobs not yet taken are handed back unrun (no
- * callback), the job in progress is waited for until the deadline; 0 when the thread exited (what
+ * are reported here; returns 0.  With a deadline: the jobs not yet taken are handed back unrun
+ * (their cancel(), here, in the order posted), the job in progress is waited for until the deadline; 0 when the thread exited (what
  * ran is reported), or -ETIMEDOUT: the thread is abandoned (worker.h's states). */
 int node_worker_stop(node_worker *w, uint64_t deadline_us);
 

@@ -1,9 +1,9 @@
 /* test_worker.c - the I/O layer's worker thread (node/io/worker.h).  Jobs run on the thread and are
  * reported on the loop, both in the order posted; a wait reports the jobs before it first and
  * honours its deadline; a stop without a deadline runs and reports everything posted, and refuses
- * posts from the dones it reports; a stop with a deadline hands the jobs not yet taken back unrun,
- * and when the job in progress outlasts it, abandons the thread, which then drops that job, runs
- * fini and frees itself, never calling done. */
+ * posts from the dones it reports; a stop with a deadline hands the jobs not yet taken back unrun
+ * (their cancel, on the loop), and when the job in progress outlasts it, abandons the thread,
+ * which then drops that job, runs fini and frees itself, never calling done. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -73,15 +73,25 @@ static void t_fini(void *ctx)
 	nfini++;
 }
 
+static unsigned cancel_order[N], ncancel;
+
+static void t_cancel(node_job *j)
+{
+	if (!pthread_equal(pthread_self(), loop_thread))
+		wrong_thread = true;
+	cancel_order[ncancel++] = ((struct tjob *)j)->id;
+}
+
 static struct tjob mk(unsigned id, atomic_bool *gate)
 {
-	return (struct tjob){.job = {.run = t_run, .done = t_done, .drop = t_drop}, .id = id, .gate = gate};
+	return (struct tjob){.job = {.run = t_run, .done = t_done, .drop = t_drop, .cancel = t_cancel},
+			     .id = id, .gate = gate};
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	nrun = ndone = 0;
+	nrun = ndone = ncancel = 0;
 	ndropped = nfini = nstarted = 0;
 	wrong_thread = false;
 	loop_thread = pthread_self();
@@ -202,8 +212,11 @@ static void test_stop_deadline_hands_back_unrun(void **state)
 	pthread_join(opener, NULL);
 	assert_int_equal(ndone, 1); /* a finished within the deadline and was reported */
 	assert_int_equal(done_order[0], 1);
-	assert_false(b.job.ran); /* b and c were handed back unrun */
+	assert_false(b.job.ran); /* b and c were handed back unrun: cancel, in order, on the loop */
 	assert_false(c.job.ran);
+	assert_int_equal(ncancel, 2);
+	assert_int_equal(cancel_order[0], 2);
+	assert_int_equal(cancel_order[1], 3);
 	assert_int_equal(nrun, 1);
 	assert_int_equal(nfini, 1);
 	assert_int_equal(ndropped, 0);
