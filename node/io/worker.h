@@ -49,8 +49,9 @@ int node_worker_post(node_worker *w, node_job *j);
 bool node_worker_wait(node_worker *w, node_job *j, uint64_t deadline_us);
 /* Stops the thread and frees w.  deadline_us 0: the thread runs every job posted first, and all
  * are reported here; returns 0.  With a deadline: the jobs not yet taken are handed back unrun
- * (their cancel(), here, in the order posted), the job in progress is waited for until the deadline; 0 when the thread exited (what
- * ran is reported), or -ETIMEDOUT: the thread is abandoned (worker.h's states). */
+ * (their cancel(), here, in the order posted), the job in progress is waited for until the
+ * deadline; 0 when the thread exited (what ran is reported), or -ETIMEDOUT: the thread is
+ * abandoned (worker.h's states). */
 int node_worker_stop(node_worker *w, uint64_t deadline_us);
 
 #endif

@@ -543,11 +543,8 @@ void konce_conn_seed_rtt(konce_conn *c, uint64_t rtt_us, uint64_t at, uint64_t n
 {
 	if (!rtt_us || at > now)
 		return;
-	/* the lower sample, unless the kept one has left min_rtt's window (cc_bbr.c) */
-	if (!c->seed_rtt || rtt_us <= c->seed_rtt || now - c->seed_at >= KONCE_CC_MIN_RTT_WINDOW_US) {
-		c->seed_rtt = rtt_us;
-		c->seed_at = at;
-	}
+	c->seed_rtt = rtt_us;
+	c->seed_at = at;
 	konce_cc_seed_min_rtt(&c->cc, rtt_us, at, now);
 }
 

@@ -188,9 +188,10 @@ bool konce_conn_tick(konce_conn *c, uint64_t now);
  * between direct and relayed): congestion control and the RTT estimate start afresh (RFC 9000
  * section 9.4), and if anything is outstanding two probes go at once. */
 void konce_conn_path_reset(konce_conn *c, uint64_t now);
-/* An RTT sample of this path taken at `at`, from outside the conn's controller (the session's: its
- * handshake, an earlier channel's minimum).  The controller takes it (konce_cc_seed_min_rtt), and
- * so does the one a class switch starts, until a path reset forgets it. */
+/* The path's RTT taken at `at`, from outside the conn's controller: the one the session keeps (its
+ * handshake's, an earlier channel's minimum; ep_msg.c chooses, the conn keeps the latest given).
+ * The controller takes it (konce_cc_seed_min_rtt), and so does the one a class switch starts,
+ * until a path reset forgets it. */
 void konce_conn_seed_rtt(konce_conn *c, uint64_t rtt_us, uint64_t at, uint64_t now);
 uint64_t konce_conn_next_timer(const konce_conn *c, uint64_t now);
 /* How many bytes of pacer tokens the sender waits for before it wakes to send (conn.c). */

@@ -586,8 +586,8 @@ void konce_ep_rtt_seen(konce_sess *s, uint64_t rtt_us, uint64_t at, uint64_t now
 	bool stale = !s->rtt_min || (now_us > kept_at(s) && now_us - kept_at(s) >= KONCE_CC_MIN_RTT_WINDOW_US);
 	if (stale || rtt_us <= kept_rtt(s))
 		s->rtt_min = (at / 1000) << 24 | rtt_us;
-	if (s->rel)
-		konce_conn_seed_rtt(s->rel, rtt_us, at, now_us);
+	if (s->rel) /* the session's choice, which the conn keeps as it is */
+		konce_conn_seed_rtt(s->rel, kept_rtt(s), kept_at(s), now_us);
 }
 
 void konce_ep_path_reset(konce_ep *ep, const konce_addr *peer, uint64_t now_us)
