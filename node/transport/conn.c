@@ -382,11 +382,15 @@ static bool data_allowed(konce_conn *c, uint64_t now)
 	return false;
 }
 
+_Static_assert((int)KONCE_GATHER_MAX >= (int)KONCE_RECOVERY_MAX_REFS, "a packet's fragments must fit its gather");
+
 static bool still_needed(void *ctx, const konce_frame_ref *ref) { return konce_msgq_needed(ctx, ref); }
 
-static size_t put_fragments(konce_conn *c, uint8_t *out, size_t cap, konce_sent_packet *sp, bool probe)
+/* Writes FRAGMENT frames from out[n]; returns the new length.  With g, each fragment's data is
+ * left as a hole in out for the seal to read from the message (gather.h) instead of copied. */
+static size_t put_fragments(konce_conn *c, uint8_t *out, size_t n, size_t cap, konce_sent_packet *sp, bool probe,
+			    konce_gather *g)
 {
-	size_t n = 0;
 	konce_frame_ref ref;
 	while (sp->nrefs < KONCE_RECOVERY_MAX_REFS && cap - n > KONCE_FRAG_HEADER_MAX) {
 		size_t room = cap - n - KONCE_FRAG_HEADER_MAX;
@@ -400,7 +404,13 @@ static size_t put_fragments(konce_conn *c, uint8_t *out, size_t cap, konce_sent_
 		konce_fragment f;
 		if (konce_msgq_fragment(&c->q, &ref, &f))
 			continue;
-		size_t w = konce_frag_encode(out + n, cap - n, &f);
+		size_t w = g ? konce_frag_encode_header(out + n, cap - n, &f) : konce_frag_encode(out + n, cap - n, &f);
+		if (w && g) {
+			if (!konce_gather_add(g, n + w, f.data, f.len))
+				w = 0;
+			else
+				w += f.len;
+		}
 		if (w == 0) {
 			if (fresh)
 				konce_msgq_unnext(&c->q, &ref);
@@ -416,7 +426,15 @@ static size_t put_fragments(konce_conn *c, uint8_t *out, size_t cap, konce_sent_
 
 size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now, konce_sent_packet *sp)
 {
+	return konce_conn_build_gather(c, out, cap, pn, now, sp, NULL);
+}
+
+size_t konce_conn_build_gather(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now,
+			       konce_sent_packet *sp, konce_gather *g)
+{
 	memset(sp, 0, sizeof *sp);
+	if (g)
+		g->n = 0;
 	sp->pn = pn;
 	sp->time_sent = now;
 	/* An ack-eliciting packet needs a slot in the sent-packet ring; an ACK-only one does not
@@ -468,9 +486,9 @@ size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, ui
 	if (data || probe) {
 		if (c->cc.ops == &konce_cc_ledbat)
 			n += konce_timestamp_encode(out + n, cap - n, (uint32_t)now);
-		size_t w = put_fragments(c, out + n, cap - n, sp, probe);
-		if (w) {
-			n += w;
+		size_t w = put_fragments(c, out, n, cap, sp, probe, g);
+		if (w > n) {
+			n = w;
 			eliciting = true;
 		} else if (c->cc.ops == &konce_cc_ledbat) {
 			n -= KONCE_TIMESTAMP_SIZE;

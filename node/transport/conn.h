@@ -51,6 +51,7 @@
 #include "node/transport/cc.h"
 #include "node/base/env.h"
 #include "node/transport/frag.h"
+#include "node/transport/gather.h"
 #include "node/transport/msgq.h"
 #include "node/transport/pacer.h"
 #include "node/transport/recovery.h"
@@ -160,6 +161,11 @@ bool konce_conn_eliciting(const uint8_t *p, size_t len);
 /* Writes the payload of packet pn into out[0, cap) if anything is due; *sp describes it for
  * konce_conn_on_sent().  Returns the payload length, 0 if nothing is due. */
 size_t konce_conn_build(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now, konce_sent_packet *sp);
+/* The same, with each fragment's data left unwritten in out and recorded in g instead, for
+ * konce_session_seal_gather() to read from the message (gather.h).  The holes' bytes are the
+ * queue's until the packet is sealed or unbuilt; out's bytes there are undefined. */
+size_t konce_conn_build_gather(konce_conn *c, uint8_t *out, size_t cap, uint64_t pn, uint64_t now,
+			       konce_sent_packet *sp, konce_gather *g);
 /* The packet built for sp could not be sent: its fragments go back to the queue. */
 void konce_conn_unbuild(konce_conn *c, const konce_sent_packet *sp);
 /* The largest datagram the path now carries (the PLPMTU, pmtud.h; at least KONCE_CONN_MSS): the

@@ -568,6 +568,9 @@ int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, siz
 			 uint64_t now_us);
 int konce_ep_send_control(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			  uint64_t now_us);
+/* konce_ep_send_frames() with g's holes in frames read from the message (gather.h). */
+int konce_ep_send_gather(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_gather *g,
+			 const konce_addr *to, uint64_t now_us);
 /* Per-session timers (path probe, old key, idle).  Returns false if the session was freed; sets *next. */
 bool konce_ep_sess_timer(konce_ep *ep, konce_sess *s, uint64_t now_us, uint64_t *next);
 

@@ -381,13 +381,15 @@ void konce_ep_msg_flush(konce_ep *ep, konce_sess *s, uint64_t now_us)
 			dgram = ep->max_datagram; /* the slot's size; ep_pmtud.c never searches past it */
 		/* The frames are built where the payload goes, in the out ring's slot after the header,
 		 * and sealed there in place (session.h): no copy, and no plaintext left behind to wipe,
-		 * as the ciphertext overwrites it. */
+		 * as the ciphertext overwrites it.  The fragments' data is not copied in at all: the
+		 * seal reads it from the message (gather.h). */
 		uint8_t *fr = slot + konce_session_header_len(&s->sess);
-		size_t n = konce_conn_build(c, fr, dgram - konce_session_overhead(&s->sess), pn, now_us, &sp);
+		konce_gather g;
+		size_t n = konce_conn_build_gather(c, fr, dgram - konce_session_overhead(&s->sess), pn, now_us, &sp, &g);
 		if (n == 0)
 			break;
 		unsigned before = ep->out_n;
-		int r = konce_ep_send_frames(ep, s, fr, n, &s->path.cur, now_us);
+		int r = konce_ep_send_gather(ep, s, fr, n, &g, &s->path.cur, now_us);
 		if (r || ep->out_n == before) {
 			sodium_memzero(fr, n); /* not sealed (too large), or sealed and not sent */
 			konce_conn_unbuild(c, &sp); /* amplification limit or ring full: requeue */

@@ -10,8 +10,8 @@
 #include "node/transport/ep_internal.h"
 #include "node/transport/frame.h"
 
-static int send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
-		       bool control, uint64_t now_us)
+static int send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_gather *g,
+		       const konce_addr *to, bool control, uint64_t now_us)
 {
 	uint8_t stack_pkt[KONCE_PMTU_MAX];
 	uint8_t phase = s->sess.tx_phase;
@@ -22,7 +22,7 @@ static int send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_
 	 * with the ring full does it go through the stack, to be counted and dropped like before */
 	uint8_t *slot = control ? konce_ep_out_reserve_control(ep) : konce_ep_out_reserve(ep);
 	uint8_t *pkt = slot ? slot : stack_pkt;
-	size_t n = konce_session_seal(&s->sess, pkt, frames, len, now_us);
+	size_t n = konce_session_seal_gather(&s->sess, pkt, frames, len, g, now_us);
 	if (n == 0)
 		return -EMSGSIZE;
 	if (s->sess.tx_phase != phase)
@@ -46,13 +46,19 @@ static int send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_
 int konce_ep_send_frames(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			 uint64_t now_us)
 {
-	return send_frames(ep, s, frames, len, to, false, now_us);
+	return send_frames(ep, s, frames, len, NULL, to, false, now_us);
+}
+
+int konce_ep_send_gather(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_gather *g,
+			 const konce_addr *to, uint64_t now_us)
+{
+	return send_frames(ep, s, frames, len, g, to, false, now_us);
 }
 
 int konce_ep_send_control(konce_ep *ep, konce_sess *s, const uint8_t *frames, size_t len, const konce_addr *to,
 			  uint64_t now_us)
 {
-	return send_frames(ep, s, frames, len, to, true, now_us);
+	return send_frames(ep, s, frames, len, NULL, to, true, now_us);
 }
 
 static int send_path_frame(konce_ep *ep, konce_sess *s, uint8_t type, const uint8_t data[KONCE_FRAME_PATH_DATA],

@@ -31,7 +31,7 @@ static bool frag_valid(const konce_fragment *f)
 	       (f->len > 0 || f->total == 0);
 }
 
-size_t konce_frag_encode(uint8_t *out, size_t cap, const konce_fragment *f)
+size_t konce_frag_encode_header(uint8_t *out, size_t cap, const konce_fragment *f)
 {
 	if (!frag_valid(f) || cap < 1)
 		return 0;
@@ -46,10 +46,15 @@ size_t konce_frag_encode(uint8_t *out, size_t cap, const konce_fragment *f)
 	if (cap - n < 2 + f->len)
 		return 0;
 	wire_put16(out + n, (uint16_t)f->len);
-	n += 2;
-	if (f->len)
+	return n + 2;
+}
+
+size_t konce_frag_encode(uint8_t *out, size_t cap, const konce_fragment *f)
+{
+	size_t n = konce_frag_encode_header(out, cap, f);
+	if (n && f->len)
 		memcpy(out + n, f->data, f->len);
-	return n + f->len;
+	return n ? n + f->len : 0;
 }
 
 size_t konce_frag_decode(const uint8_t *p, size_t avail, konce_fragment *f)

@@ -84,6 +84,10 @@ int konce_frag_bounds(uint64_t total, uint64_t index, uint64_t *offset, size_t *
 /* Writes the FRAGMENT frame for f into out[0, cap).  Returns its length, 0 if it does not fit or f
  * is invalid (id 0, offset + len > total, len > KONCE_WIRE_MAX_SESSION_PAYLOAD). */
 size_t konce_frag_encode(uint8_t *out, size_t cap, const konce_fragment *f);
+/* The same frame without its data: writes the header (type to length) and returns its length,
+ * leaving the f->len bytes after it to the caller (gather.h), or 0 as konce_frag_encode does,
+ * when the whole frame would not fit. */
+size_t konce_frag_encode_header(uint8_t *out, size_t cap, const konce_fragment *f);
 /* Reads a FRAGMENT frame (type byte included); f->data points into p.  Returns the bytes consumed,
  * 0 if malformed: truncated, id 0, offset + length > total, an empty fragment of a non-empty
  * message, or length > KONCE_WIRE_MAX_SESSION_PAYLOAD. */

@@ -79,6 +79,12 @@ size_t konce_session_header_len(const konce_session *s)
 
 size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len, uint64_t now_us)
 {
+	return konce_session_seal_gather(s, out, plain, len, NULL, now_us);
+}
+
+size_t konce_session_seal_gather(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len,
+				 const konce_gather *g, uint64_t now_us)
+{
 	if (len > KONCE_WIRE_MAX_SESSION_PAYLOAD)
 		return 0;
 	/* in place (plain == out + header) or apart; a header written over the payload is not */
@@ -96,7 +102,10 @@ size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, 
 	size_t hdr = KONCE_DATA_PN + w;
 	if (hdr + len + KONCE_WIRE_TAG > KONCE_PMTU_MAX)
 		return 0;
-	konce_aead_seal_sub(out + hdr, plain, len, out, hdr, s->tx_pn, s->keys->tx_sub);
+	if (!g || g->n == 0)
+		konce_aead_seal_sub(out + hdr, plain, len, out, hdr, s->tx_pn, s->keys->tx_sub);
+	else if (!konce_aead_seal_sub_gather(out + hdr, plain, len, g, out, hdr, s->tx_pn, s->keys->tx_sub))
+		return 0;
 	s->tx_pn++;
 	s->tx_key_packets++;
 	return hdr + len + KONCE_WIRE_TAG;

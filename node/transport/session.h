@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/transport/gather.h"
 #include "node/transport/keyslab.h"
 #include "node/transport/replay.h"
 #include "node/base/wire.h"
@@ -59,6 +60,10 @@ void konce_session_init(konce_session *s, konce_keyslot *slot, const uint8_t k_t
  * out + konce_session_header_len(s): the payload built where it goes is sealed in place (no copy;
  * the ciphertext overwrites it).  Any other overlap of plain and out is refused (0). */
 size_t konce_session_seal(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len, uint64_t now_us);
+/* The same, with g's holes in plain read from their sources (gather.h); 0 also for a gather that
+ * is out of order or past len.  g may be NULL. */
+size_t konce_session_seal_gather(konce_session *s, uint8_t *out, const uint8_t *plain, size_t len,
+				 const konce_gather *g, uint64_t now_us);
 /* Bytes the next DATA packet adds around its payload: header with packet number, and tag. */
 size_t konce_session_overhead(const konce_session *s);
 /* Bytes of the next DATA packet's header, where its payload starts (overhead minus the tag). */

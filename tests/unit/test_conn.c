@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -321,6 +322,75 @@ static void test_seed_survives_class_switch(void **state)
 	close_pair(&te, &a, &b);
 }
 
+/* A packet built with gather (its fragments' data left as holes for the seal, gather.h) is, with
+ * the holes filled from the message, the packet built with copies: two identical pairs, one
+ * building each way, carry small messages (several fragments a packet), an empty one and a large
+ * one, and every packet matches byte for byte. */
+static void test_build_gather_matches_copy(void **state)
+{
+	(void)state;
+	test_env te1, te2;
+	side a1, b1, a2, b2;
+	open_pair(&te1, 9, &a1, 1 << 20, &b1, 1 << 20);
+	open_pair(&te2, 9, &a2, 1 << 20, &b2, 1 << 20);
+	assert_int_equal(konce_conn_keep_channel(a1.c), 0);
+	assert_int_equal(konce_conn_keep_channel(a2.c), 0);
+	uint64_t now = 1000 * MS, now2;
+	static uint8_t big[20000], small[3][100];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 7);
+	for (unsigned k = 0; k < 3; k++) {
+		memset(small[k], 'a' + k, sizeof small[k]);
+		assert_int_equal(konce_conn_send(a1.c, small[k], sizeof small[k], 0, k + 1, now), 0);
+		assert_int_equal(konce_conn_send(a2.c, small[k], sizeof small[k], 0, k + 1, now), 0);
+	}
+	assert_int_equal(konce_conn_send(a1.c, big, 0, 0, 4, now), 0);
+	assert_int_equal(konce_conn_send(a2.c, big, 0, 0, 4, now), 0);
+	assert_int_equal(konce_conn_send(a1.c, big, sizeof big, 0, 5, now), 0);
+	assert_int_equal(konce_conn_send(a2.c, big, sizeof big, 0, 5, now), 0);
+	unsigned holes = 0, most = 0, packets = 0;
+	for (int round = 0; round < 500 && a1.delivered < 5; round++) {
+		now += 10 * MS;
+		konce_conn_tick(a1.c, now);
+		konce_conn_tick(a2.c, now);
+		konce_conn_tick(b1.c, now);
+		konce_conn_tick(b2.c, now);
+		static uint8_t p1[1200], p2[1200];
+		konce_sent_packet sp1, sp2;
+		konce_gather g;
+		size_t w1;
+		while ((w1 = konce_conn_build_gather(a1.c, p1, 1200, a1.pn, now, &sp1, &g))) {
+			size_t w2 = konce_conn_build(a2.c, p2, 1200, a2.pn, now, &sp2);
+			assert_int_equal(w1, w2);
+			for (unsigned i = 0; i < g.n; i++) {
+				assert_true(g.hole[i].off + g.hole[i].len <= w1);
+				if (g.hole[i].len)
+					memcpy(p1 + g.hole[i].off, g.hole[i].src, g.hole[i].len);
+			}
+			holes += g.n;
+			most = g.n > most ? g.n : most;
+			assert_memory_equal(p1, p2, w1);
+			assert_int_equal(sp1.nrefs, sp2.nrefs);
+			konce_conn_on_sent(a1.c, &sp1, w1 + 40, now);
+			konce_conn_on_sent(a2.c, &sp2, w2 + 40, now);
+			konce_conn_on_packet(b1.c, a1.pn++, p1, w1, now + 10 * MS);
+			konce_conn_on_packet(b2.c, a2.pn++, p2, w2, now + 10 * MS);
+			packets++;
+		}
+		assert_int_equal(konce_conn_build(a2.c, p2, 1200, a2.pn, now, &sp2), 0);
+		now2 = now;
+		deliver(&b1, &a1, &now, NULL);
+		deliver(&b2, &a2, &now2, NULL);
+	}
+	assert_int_equal(a1.delivered, 5);
+	assert_int_equal(a2.delivered, 5);
+	assert_int_equal(b1.messages, 5);
+	assert_true(packets >= 18 && holes > packets); /* 20,000 bytes at ~1,150 a packet, and the small ones */
+	assert_true(most >= 2); /* a packet carried several fragments */
+	close_pair(&te1, &a1, &b1);
+	close_pair(&te2, &a2, &b2);
+}
+
 /* The sender wakes for a quantum of the pacing rate, not for each datagram: at a high rate the
  * next timer waits until 1 ms of the rate (bounded by the burst) has built up, so one wake sends a
  * batch; at a low rate, where 1 ms of it is under a few datagrams, it waits for one, as the pacer does. */
@@ -411,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_and_timeout),
 		cmocka_unit_test(test_path_reset),
 		cmocka_unit_test(test_seed_survives_class_switch),
+		cmocka_unit_test(test_build_gather_matches_copy),
 		cmocka_unit_test(test_pacer_burst),
 		cmocka_unit_test(test_pace_quantum),
 	};
