@@ -7,7 +7,8 @@
  * the channel is kept (a group's).  With path MTU discovery on, a shrunk presence keeps the size
  * its search confirmed and nothing more: the next channel sends at that size with no probe, and a
  * path change while shrunk forgets it.  The path's RTT outlives a channel for 10 s: the next
- * channel's controller starts from it. */
+ * channel's controller starts from it; which sample the session keeps, and what its channel is
+ * handed, is tested apart (test_rtt_seen_choice). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +207,68 @@ static void run_shrunk_bytes(size_t max_datagram)
 		fail_msg("max_datagram %zu: a shrunk presence accounts %zu / %zu bytes", max_datagram, a1, b1);
 	print_message("max_datagram %zu: presence %zu (dialler) / %zu (server) bytes, after the channel %zu / %zu\n",
 		      max_datagram, a0, b0, a1, b1);
+	ep_link_close(&p);
+}
+
+/* Which sample the session keeps (konce_ep_rtt_seen): the first; a lower one; a higher one only
+ * once the kept one is KONCE_CC_MIN_RTT_WINDOW_US old; never 0 or one past 24 bits.  A channel's
+ * conn is handed what the session kept, not the sample that came in. */
+static uint64_t rtt_of(const konce_sess *s) { return s->rtt_min & 0xffffff; }
+static uint64_t at_of(const konce_sess *s) { return (s->rtt_min >> 24) * 1000; }
+
+static void test_rtt_seen_choice(void **state)
+{
+	(void)state;
+	ep_link p;
+	open_link(&p, 1000);
+	konce_sess *s = konce_ep_sess_by_conn(p.a, p.ca);
+	assert_non_null(s);
+	assert_null(s->rel);
+	const uint64_t t = 100000000; /* 100 s: a whole millisecond, as the session stores times */
+	s->rtt_min = 0;
+	konce_ep_rtt_seen(s, 30000, t, t);
+	assert_int_equal(rtt_of(s), 30000);
+	assert_int_equal(at_of(s), t);
+	konce_ep_rtt_seen(s, 50000, t + 1000000, t + 1000000); /* higher and the kept one fresh */
+	assert_int_equal(rtt_of(s), 30000);
+	assert_int_equal(at_of(s), t);
+	konce_ep_rtt_seen(s, 20000, t + 2000000, t + 2000000); /* lower */
+	assert_int_equal(rtt_of(s), 20000);
+	assert_int_equal(at_of(s), t + 2000000);
+	konce_ep_rtt_seen(s, 20000, t + 3000000, t + 3000000); /* as low: the newer time */
+	assert_int_equal(at_of(s), t + 3000000);
+	konce_ep_rtt_seen(s, 0, t + 4000000, t + 4000000);
+	konce_ep_rtt_seen(s, 1u << 24, t + 4000000, t + 40000000);
+	assert_int_equal(rtt_of(s), 20000);
+	assert_int_equal(at_of(s), t + 3000000);
+	/* higher: refused until the kept one is the window old, then kept */
+	uint64_t stale = t + 3000000 + KONCE_CC_MIN_RTT_WINDOW_US;
+	konce_ep_rtt_seen(s, 45000, stale - 1000, stale - 1000);
+	assert_int_equal(rtt_of(s), 20000);
+	konce_ep_rtt_seen(s, 45000, stale, stale);
+	assert_int_equal(rtt_of(s), 45000);
+	assert_int_equal(at_of(s), stale);
+
+	/* a channel: the conn is handed the kept sample at its growth, keeps it when a higher
+	 * sample comes while it is fresh, and takes a lower one */
+	s->rtt_min = 0;
+	konce_ep_rtt_seen(s, 40000, p.now, p.now);
+	uint64_t kept_at = at_of(s);
+	send_msg(&p, p.a, p.ca, 5000, KONCE_MSG_CLASS_DEFAULT, 1);
+	assert_non_null(s->rel);
+	assert_int_equal(s->rel->seed_rtt, 40000);
+	assert_int_equal(s->rel->seed_at, kept_at);
+	ep_link_run_until(&p, p.now + 100000);
+	assert_int_equal(p.b_msgs, 1);
+	assert_non_null(s->rel);
+	konce_ep_rtt_seen(s, 90000, p.now, p.now);
+	assert_int_equal(rtt_of(s), 40000);
+	assert_int_equal(s->rel->seed_rtt, 40000);
+	assert_int_equal(s->rel->seed_at, kept_at);
+	konce_ep_rtt_seen(s, 30000, p.now, p.now);
+	assert_int_equal(s->rel->seed_rtt, 30000);
+	assert_int_equal(s->rel->seed_at, at_of(s));
+	assert_int_equal(s->rel->cc.u.bbr.path_rtt, 30000);
 	ep_link_close(&p);
 }
 
@@ -446,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_kept_channel_stays),
 		cmocka_unit_test(test_shrunk_presence_bytes),
 		cmocka_unit_test(test_rtt_kept_for_next_channel),
+		cmocka_unit_test(test_rtt_seen_choice),
 		cmocka_unit_test(test_regrow_at_kept_plpmtu),
 		cmocka_unit_test(test_reset_while_shrunk_forgets),
 	};
