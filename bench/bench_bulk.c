@@ -450,36 +450,6 @@ static bool run_iperf(bool udp, double *bps, double *lost_pct, double *cpu_per_g
 	return ok;
 }
 
-/* ---- one-core AEAD seal rate ------------------------------------------------------------------ */
-
-/* Plaintext bytes per second that this process seals with libsodium's XChaCha20-Poly1305 (IETF),
- * one core, LEN bytes per packet, a fresh nonce per packet and 16 bytes of associated data: the
- * ceiling for a one-core sender that encrypts every byte.  Measured for SECONDS of CPU time. */
-static double aead_seal_rate(size_t len, double seconds)
-{
-	static uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[16];
-	uint8_t *in = malloc(len), *out = malloc(len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-	uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {0};
-	if (!in || !out)
-		bench_die(me, "malloc");
-	randombytes_buf(key, sizeof key);
-	randombytes_buf(in, len);
-	uint64_t bytes = 0, pn = 0;
-	double c0 = bench_cpu_s(), c;
-	do {
-		for (int i = 0; i < 256; i++) {
-			memcpy(n + 16, &pn, sizeof pn);
-			pn++;
-			crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, sizeof ad, NULL, n, key);
-			bytes += len;
-		}
-		c = bench_cpu_s() - c0;
-	} while (c < seconds);
-	free(in);
-	free(out);
-	return (double)bytes / c;
-}
-
 /* ---- report ---------------------------------------------------------------------------------- */
 
 /* CPU seconds (sender + receiver) per 10^9 bytes received: comparable across runs on a shared machine. */
@@ -559,7 +529,7 @@ int main(int argc, char **argv)
 	/* the AEAD ceiling, at iperf3's 1,200 bytes and at the 8,972-byte datagrams PMTUD reaches on
 	 * loopback (KONCE_PMTU_MAX, the konce-on run's size); measured first so that it shares the load
 	 * of the runs beside it */
-	double seal_1200 = aead_seal_rate(1200, secs / 3), seal_big = aead_seal_rate(8972, secs / 3);
+	double seal_1200 = bench_aead_seal_rate(1200, secs / 3), seal_big = bench_aead_seal_rate(8972, secs / 3);
 
 	if (do_base) {
 		have_tcp = run_iperf(false, &tcp_bps, &dummy, &tcp_cpu, why_tcp, sizeof why_tcp);

@@ -105,6 +105,31 @@ double bench_x25519_rate(double secs)
 	return (double)n / (t - t0);
 }
 
+double bench_aead_seal_rate(size_t len, double seconds)
+{
+	static uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES], ad[16];
+	uint8_t *in = malloc(len), *out = malloc(len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+	uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {0};
+	if (!in || !out)
+		bench_die("bench_aead_seal_rate", "malloc");
+	randombytes_buf(key, sizeof key);
+	randombytes_buf(in, len);
+	uint64_t bytes = 0, pn = 0;
+	double c0 = bench_cpu_s(), c;
+	do {
+		for (int i = 0; i < 256; i++) {
+			memcpy(n + 16, &pn, sizeof pn);
+			pn++;
+			crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, in, len, ad, sizeof ad, NULL, n, key);
+			bytes += len;
+		}
+		c = bench_cpu_s() - c0;
+	} while (c < seconds);
+	free(in);
+	free(out);
+	return (double)bytes / c;
+}
+
 int bench_node_open_udp(bench_node *n)
 {
 	char err[256];

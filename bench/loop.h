@@ -50,6 +50,11 @@ long long bench_udp_rcvbuf_errors(void);
 /* X25519 operations (crypto_scalarmult) per second over about secs: the baseline that the
  * handshake and proof-of-work benches measure beside their figures.  Needs sodium_init(). */
 double bench_x25519_rate(double secs);
+/* Plaintext bytes per CPU second that this process seals with libsodium's XChaCha20-Poly1305
+ * (IETF), one core, len bytes per packet from one buffer, a fresh nonce per packet and 16 bytes of
+ * associated data: the ceiling for a one-core sender that encrypts every byte, the baseline of the
+ * bulk and seal benches.  Measured for `seconds` of CPU time.  Needs sodium_init(). */
+double bench_aead_seal_rate(size_t len, double seconds);
 
 /* A socket bound to 127.0.0.1 on any port; n->local gets its address.  0 or -errno. */
 int bench_node_open_udp(bench_node *n);
