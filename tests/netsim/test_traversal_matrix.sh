@@ -39,9 +39,12 @@
 #           port-restricted-cone x symmetric, cgnat x symmetric.  The EIM side probes 256 random
 #           ports of the random side's IP, the random side probes the EIM side's address from 256
 #           extra sockets (256 fresh mappings); the attempt goes direct when the two sets share a
-#           port, ~64% of the time.  Asserted: connectivity as everywhere, and the path must be
-#           consistent with what happened: direct with the random side's verified pair on an
-#           extra socket (path_socket >= 1) that carried session datagrams both ways, or relayed
+#           port, ~64% of the time.  The random side's node socket probes the EIM side's
+#           reflexive candidate as in every attempt, so its mapping is a 257th member of the set:
+#           about 1 attempt in 250 goes direct on it (path_socket 0).  Asserted: connectivity as
+#           everywhere, and the path must be consistent with what happened: direct with the random
+#           side's verified pair on one of its 257 sockets (path_socket 0..256, as it says which)
+#           that carried session datagrams both ways, or relayed
 #           after a give-up with all 256 extra sockets opened and every probe sent.  Which of the
 #           two is printed (D* / R*) and counted at the end; docs/TRAVERSAL.md has the rate.
 #   upnp / natpmp x symmetric are direct only because of the lease (port-mapped).
@@ -224,8 +227,10 @@ bday_traces() {
 # bday_direct WHEN A_TRACE: a direct birthday path is on an extra socket of the random side
 bday_direct() {
 	check "$name: $1: A's trace shows a verified pair" jqt "$2" '.state == "direct" and .probes.verified >= 1'
-	check "$name: $1: the random side's pair is on an extra socket and carried the session both ways" \
-		jqt "$strace" '.state == "direct" and .path_socket >= 1 and .path_socket <= 256 and .datagrams.direct_tx > 0 and .datagrams.direct_rx > 0'
+	local where="an extra socket"
+	jqt "$strace" '.path_socket == 0' && where="its node socket (the EIM side's random probe hit that mapping)"
+	check "$name: $1: the random side's pair is on $where and carried the session both ways" \
+		jqt "$strace" '.state == "direct" and .path_socket >= 0 and .path_socket <= 256 and .datagrams.direct_tx > 0 and .datagrams.direct_rx > 0'
 	check "$name: $1: the EIM side's pair is on its node socket" jqt "$otrace" '.state == "direct" and .path_socket == 0'
 }
 # birthday_checks A_TRACE (uses one()'s locals): the path is consistent with what happened
